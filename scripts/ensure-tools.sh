@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pushgate's demo and tests need when they are missing (as root).
+set -euo pipefail
+need=()
+for pair in docker-registry:docker-registry skopeo:skopeo umoci:umoci debootstrap:debootstrap jq:jq \
+            ssh-keygen:openssh-client zstd:zstd curl:curl wget:wget; do
+  cmd="${pair%%:*}"; pkg="${pair##*:}"
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
+if [ "${#need[@]}" -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "ensure-tools: missing ${need[*]}; run as root or apt-get install -y ${need[*]}" >&2; exit 2; }
+  echo "ensure-tools: apt-get install ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

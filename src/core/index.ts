@@ -1,0 +1,9 @@
+/** Core nouns and errors of pushgate. No I/O. */
+export * from './errors.js';
+export * from './digest.js';
+export * from './manifest.js';
+export * from './image-ref.js';
+export * from './inventory.js';
+export * from './finding.js';
+export * from './verdict.js';
+export * from './events.js';

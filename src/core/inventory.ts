@@ -1,0 +1,86 @@
+/**
+ * What a scan finds inside an image: the OS, installed packages, secrets, configuration
+ * problems and diagnostics. Produced by src/scan, consumed by src/vulndb and src/policy.
+ */
+import type { Digest } from './digest.js';
+
+/** The image's operating system, from /etc/os-release and friends. */
+export interface OsInfo {
+  /** os-release ID: `debian`, `alpine`, `ubuntu`, `rhel`, … */
+  id: string;
+  /** os-release VERSION_ID: `12`, `3.19.1`. */
+  versionId?: string;
+  prettyName?: string;
+  /** The OSV ecosystem for advisories about this OS, e.g. `Debian:12`, `Alpine:v3.19`. */
+  ecosystem?: string;
+}
+
+/**
+ * One installed package (one entry per installed artefact path).
+ * `ecosystem` is spelled as OSV spells it (`Debian`, `Alpine`, `npm`, `PyPI`, …), without a release.
+ */
+export interface Package {
+  ecosystem: string;
+  name: string;
+  version: string;
+  /** Source package (dpkg `Source:`, apk origin, RPM source RPM name). */
+  sourceName?: string;
+  sourceVersion?: string;
+  /** Package URL (purl spec), e.g. `pkg:npm/lodash@4.17.15`, `pkg:deb/debian/libc6@2.36-9?arch=amd64`. */
+  purl: string;
+  arch?: string;
+  /** diffID of the layer in which this artefact was last written. */
+  layer?: Digest;
+  /** Path of the file the package was read from (`/var/lib/dpkg/status`, `/app/node_modules/lodash/package.json`). */
+  path: string;
+  /** Which analyzer found it (`os/dpkg`, `lang/npm`). */
+  analyzer: string;
+  /** Set when a language package's files are owned by an OS package (not matched against language advisories). */
+  ownedBy?: string;
+  /** Image platform (`linux/amd64`) when scanning an index. */
+  platform?: string;
+}
+
+/** A secret found in a file. The value itself is never stored: only a redacted form. */
+export interface SecretFinding {
+  /** Rule id: `private-key`, `aws-access-key-id`, `aws-secret-access-key`, … */
+  rule: string;
+  /** Severity word (see Severity). */
+  severity: string;
+  path: string;
+  layer?: Digest;
+  line?: number;
+  /** e.g. `AKIA************WXYZ` or `-----BEGIN RSA PRIVATE KEY----- (redacted)` */
+  redacted: string;
+  platform?: string;
+}
+
+/** A problem in the image configuration (runs as root, too old, …). */
+export interface ConfigFinding {
+  /** Check id: `runs-as-root`. */
+  check: string;
+  severity: string;
+  message: string;
+  platform?: string;
+}
+
+/** Something the scan could not do fully. A diagnostic can make the scan incomplete. */
+export interface Diagnostic {
+  /** Stable code: `vulndb-missing`, `layer-digest-mismatch`, `blob-missing`, `corrupt-layer`, `parse-error`, `tar-no-eof`, … */
+  code: string;
+  path?: string;
+  layer?: Digest;
+  message: string;
+  /** True when this problem means the scan is incomplete (the policy's `onIncomplete` decides). */
+  incomplete?: boolean;
+  platform?: string;
+}
+
+/** The result of scanning one image manifest (one platform). */
+export interface Inventory {
+  os?: OsInfo;
+  packages: Package[];
+  secrets: SecretFinding[];
+  config: ConfigFinding[];
+  diagnostics: Diagnostic[];
+}

@@ -1,0 +1,87 @@
+/**
+ * Verdicts and scan reports: the public JSON contract of DESIGN.md §3.
+ */
+import type { Digest } from './digest.js';
+import type { Finding } from './finding.js';
+import type { ConfigFinding, Diagnostic, OsInfo, Package, SecretFinding } from './inventory.js';
+
+/** Decisions from least to most severe. */
+export const DECISIONS = ['allow', 'warn', 'quarantine', 'reject'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** Numeric rank of a decision (allow = 0 … reject = 3). */
+export function decisionRank(d: Decision): number {
+  return DECISIONS.indexOf(d);
+}
+
+/** The more severe of two decisions (an index's decision is the worst of its children's). */
+export function worstDecision(a: Decision, b: Decision): Decision {
+  return decisionRank(a) >= decisionRank(b) ? a : b;
+}
+
+/** True for decisions that block (quarantine, reject). */
+export function isBlocking(d: Decision): boolean {
+  return d === 'quarantine' || d === 'reject';
+}
+
+/** Policy mode of a mapping: `enforce` acts, `warn` downgrades blocking actions, `audit` only records. */
+export type PolicyMode = 'enforce' | 'warn' | 'audit';
+
+/** Why a decision was taken: one per policy rule that fired. */
+export interface Reason {
+  /** Rule name (`secrets`, `fixable-high-vulns`, `runs-as-root`, `incomplete-scan`). */
+  rule: string;
+  action: Decision;
+  /** A sentence a person can act on: what, where, and what fixes it. */
+  message: string;
+  /** Finding ids, secret rules or check ids that triggered the rule. */
+  findings?: string[];
+}
+
+/** The policy evaluation of one image (before enforcement). */
+export interface Evaluation {
+  decision: Decision;
+  reasons: Reason[];
+  policy: { name: string; revision: string };
+}
+
+/** What enforcement did on the registry. */
+export interface Enforcement {
+  action: 'quarantine' | 'delete' | 'none' | 'label' | 'restore';
+  status: 'done' | 'failed' | 'skipped' | 'pending';
+  detail: string;
+}
+
+/** One verdict per (registry, repository, manifest digest). DESIGN.md §3 "Verdict". */
+export interface Verdict {
+  registry: string;
+  repository: string;
+  digest: Digest;
+  tags: string[];
+  decision: Decision;
+  complete: boolean;
+  reasons: Reason[];
+  mode: PolicyMode;
+  enforcement?: Enforcement;
+  policy: { name: string; revision: string };
+  vulndb: { builtAt: string | null };
+  evaluatedAt: string;
+}
+
+/** The scan report (`pushgate scan --format json`, `GET /api/v1/images/{digest}`). */
+export interface ScanReport {
+  target: string;
+  digest?: Digest;
+  mediaType?: string;
+  os?: { id: string; versionId?: string };
+  platforms?: string[];
+  packages: Package[];
+  findings: Finding[];
+  secrets: SecretFinding[];
+  config: ConfigFinding[];
+  diagnostics: Diagnostic[];
+  complete: boolean;
+  verdict: Evaluation & { complete: boolean };
+  vulndb?: { builtAt: string | null };
+  scannedAt: string;
+}

@@ -1,0 +1,88 @@
+/**
+ * Test-run-wide access to the lab: real OCI images built from Debian packages and the npm
+ * registry (scripts/lab/build-images.sh, once per machine; idempotent), a real CNCF Distribution
+ * registry (Debian `docker-registry`) and real pushes with Debian's `skopeo`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const LAB = path.join(ROOT, 'scripts', 'lab');
+
+let imagesDir: string | undefined;
+
+/**
+ * Directory holding the lab OCI layouts (`debian-minbase`, `node-app`, `adm-zip`, `multiarch`,
+ * `zstd`, `tar-noeof`), built on first use. Override with `PUSHGATE_LAB_IMAGES`.
+ */
+export function labImages(): string {
+  if (imagesDir) return imagesDir;
+  const dir = process.env.PUSHGATE_LAB_IMAGES ?? path.join(ROOT, '.cache', 'lab-images');
+  const r = spawnSync('bash', [path.join(LAB, 'build-images.sh'), dir], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build-images.sh failed:\n${r.stderr}`);
+  imagesDir = dir;
+  return dir;
+}
+
+/** `oci:<dir>/<name>:<tag>` for a lab image. */
+export function labOci(name: string, tag: string): string {
+  return `oci:${path.join(labImages(), name)}:${tag}`;
+}
+
+/** A running Distribution registry started by {@link startRegistry}. */
+export interface LabRegistry {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `127.0.0.1:PORT` */
+  host: string;
+  storage: string;
+  stop(): void;
+}
+
+/**
+ * Starts a Distribution 2.8 registry on 127.0.0.1:`port` with a fresh storage directory.
+ * @param opts.notifyUrl where notifications go (loopback only); `notifyHeader` e.g. `Authorization: Bearer t`.
+ * @param opts.auth `none` (default), `htpasswd` (lab/labpass) or `token` (needs env TOKEN_REALM, TOKEN_ROOTCERTBUNDLE).
+ */
+export function startRegistry(port: number, opts: { notifyUrl?: string; notifyHeader?: string; auth?: string; env?: Record<string, string> } = {}): LabRegistry {
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), `pushgate-reg-${port}-`));
+  const args = [path.join(LAB, 'start-registry.sh'), '--port', String(port), '--storage', storage];
+  if (opts.notifyUrl) args.push('--notify-url', opts.notifyUrl);
+  if (opts.notifyHeader) args.push('--notify-header', opts.notifyHeader);
+  if (opts.auth) args.push('--auth', opts.auth);
+  const r = spawnSync('bash', args, { encoding: 'utf8', env: { ...process.env, ...opts.env } });
+  if (r.status !== 0) throw new Error(`start-registry.sh failed:\n${r.stderr}`);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    storage,
+    stop() {
+      spawnSync('bash', [path.join(LAB, 'start-registry.sh'), '--stop', '--storage', storage], { encoding: 'utf8' });
+      fs.rmSync(storage, { recursive: true, force: true });
+      fs.rmSync(`${storage}.state`, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Pushes with Debian's skopeo: `skopeo copy [--all] SRC docker://DST` (plain HTTP allowed).
+ * @param creds `user:pass` for the destination, if it needs auth.
+ */
+export function skopeoCopy(src: string, dst: string, opts: { all?: boolean; creds?: string } = {}): void {
+  const args = ['copy', '-q', '--dest-tls-verify=false', '--src-tls-verify=false'];
+  if (opts.all) args.push('--all');
+  if (opts.creds) args.push('--dest-creds', opts.creds);
+  args.push(src, dst.startsWith('docker://') || dst.startsWith('oci:') ? dst : `docker://${dst}`);
+  execFileSync('skopeo', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Installs Debian packages if their commands are missing (the test machine runs as root). */
+export function ensureTools(pairs: Array<[cmd: string, pkg: string]>): void {
+  const missing = pairs.filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0).map(([, p]) => p);
+  if (missing.length === 0) return;
+  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`], { stdio: 'inherit' });
+}
