@@ -1,0 +1,91 @@
+/**
+ * The typed shape of `config/pushgate.yaml` (DESIGN.md §3 "Configuration"). Durations are
+ * normalized to milliseconds and sizes to bytes by the loader; every key is documented in
+ * config/pushgate.yaml.
+ */
+
+/** One guarded registry (`registries[]`). */
+export interface RegistryConfig {
+  /** Unique name, used in verdicts, metrics and notifications' authentication. */
+  name: string;
+  /** Base URL with scheme: `https://registry.example.test` or `http://127.0.0.1:5000`. */
+  url: string;
+  type: 'distribution' | 'harbor';
+  /** Skip TLS verification for an https:// URL. */
+  insecure: boolean;
+  auth?: { username?: string; password?: string; dockerConfig?: string; token?: string };
+  /** PEM CA bundle path for this registry's TLS. */
+  ca?: string;
+  /** Client certificate and key (PEM paths) for mTLS. */
+  clientCert?: string;
+  clientKey?: string;
+  webhook: {
+    /** Bearer token this registry's notifications present (identifies the sender). */
+    token?: string;
+  };
+  quarantine: {
+    /** Prefix of the quarantine repository: `<prefix><repository>:<tag>`. Default `quarantine/`. */
+    repositoryPrefix: string;
+    /** Harbor: project to copy quarantined artifacts into. */
+    project?: string;
+    /** Harbor: label to attach. */
+    label?: string;
+  };
+  /** Max requests in flight to this registry. */
+  concurrency: number;
+  /** Per-request timeout, ms. */
+  timeoutMs: number;
+}
+
+/** Namespace rule for admission: what to do with images that have no verdict. */
+export interface AdmissionNamespaceRule {
+  /** Namespace name or glob. */
+  match: string;
+  unknown: 'deny' | 'allow' | 'scan';
+}
+
+/** The whole configuration after loading, defaults applied. */
+export interface PushgateConfig {
+  /** Absolute path of the file it was loaded from, or `<built-in>`. */
+  source: string;
+  server: { listen: string; bodyLimitBytes: number };
+  metrics: { listen?: string };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
+  store: { url: string };
+  vulndb: { path: string; sources: string[]; ecosystems?: string[]; updateIntervalMs: number };
+  scan: {
+    /** Worker concurrency for queued scans. */
+    workers: number;
+    /** Capped temp dir for nested archives / ELF sections. */
+    tmpDir: string;
+    tmpDirLimitBytes: number;
+    /** Max manifest size, bytes. */
+    maxManifestBytes: number;
+  };
+  registries: RegistryConfig[];
+  /** Absolute path of the policy document; undefined = built-in default policy. */
+  policy?: string;
+  api: {
+    /** Bearer tokens accepted on /api/v1 (read), and the JWT secret/public key for admin calls. */
+    tokens: string[];
+    jwt?: { secret?: string; publicKey?: string; issuer?: string; audience?: string };
+  };
+  admission: {
+    listen?: string;
+    tls?: { cert: string; key: string };
+    namespaces: AdmissionNamespaceRule[];
+    /** Images of registries pushgate does not guard: allow, deny or warn. */
+    unguarded: 'allow' | 'deny' | 'warn';
+    exemptions: { namespaces: string[]; images: string[] };
+    digestCacheTtlMs: number;
+  };
+  proxy: {
+    listen?: string;
+    upstream?: string;
+    tls?: { cert: string; key: string };
+    timeoutMs: number;
+    onTimeout: 'allow' | 'reject';
+    onError: 'allow' | 'reject';
+  };
+  notify: Array<{ url: string; events: Array<'quarantine' | 'reject'>; headers?: Record<string, string> }>;
+}
