@@ -1,0 +1,76 @@
+/**
+ * The gate's surface for the modules built on it (admission, proxy, server, cli): look up
+ * verdicts by content address, ask for an assessment, and report what happened. Implemented by
+ * src/gate/gate.ts; admission and proxy depend only on this interface.
+ */
+import type { Digest, Verdict, ScanReport, PolicyMode } from '../core/index.js';
+import type { RegistryConfig } from '../config/types.js';
+import type { RegistryClient } from '../registry/client.js';
+
+/** What to assess: one manifest (or index) in one repository of a guarded registry. */
+export interface AssessRequest {
+  /** Configured registry name (`registries[].name`). */
+  registry: string;
+  repository: string;
+  digest: Digest;
+  tag?: string;
+  /** Who asks: recorded in the audit log. */
+  source: 'distribution' | 'harbor' | 'api' | 'reconcile' | 'proxy' | 'admission';
+}
+
+/**
+ * A manifest that is not in the registry yet (held by the proxy at its PUT): its blobs are
+ * already uploaded, so they are fetched from the registry by digest.
+ */
+export interface PendingManifest {
+  registry: string;
+  repository: string;
+  tag?: string;
+  /** Exact bytes of the PUT body. */
+  bytes: Buffer;
+  mediaType: string;
+}
+
+/** Observation hooks (the metrics module implements them; domain code never imports prom-client). */
+export interface GateHooks {
+  admission?(decision: 'allow' | 'deny' | 'warn' | 'error', seconds: number): void;
+  proxyRequest?(method: string, code: number): void;
+  proxyGate?(seconds: number): void;
+  /** +1 per blocked push; `rule` = the first blocking rule. */
+  blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync'): void;
+}
+
+/** One audit record (who did what to which image, and why). */
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  registry?: string;
+  repository?: string;
+  digest?: Digest;
+  tag?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** The gate as seen by admission, proxy, server and cli. */
+export interface GateApi {
+  /** The configured registry whose URL host (`host[:port]`) is `host`, if pushgate guards it. */
+  registryForHost(host: string): RegistryConfig | undefined;
+  /** The registry client for a configured registry name (throws PushgateError NOT_FOUND otherwise). */
+  client(registry: string): RegistryClient;
+  /** The stored verdict of (registry, repository, digest), if any. Never scans. */
+  verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined>;
+  /**
+   * Scans and judges now (joining a scan of the same digest already running), stores and returns
+   * the verdict. Does not enforce. Rejects with PushgateError when `deadlineMs` passes first.
+   */
+  assess(req: AssessRequest, opts?: { deadlineMs?: number; signal?: AbortSignal }): Promise<Verdict>;
+  /** Judges a manifest held at its PUT (proxy). Stores the verdict keyed by the manifest's digest. */
+  assessPending(m: PendingManifest, opts?: { deadlineMs?: number; signal?: AbortSignal }): Promise<{ verdict: Verdict; report: ScanReport }>;
+  /** Queues an asynchronous scan (durable). */
+  enqueue(req: AssessRequest): Promise<void>;
+  /** The policy mode that applies to a reference (mapping of registry/repository/tag). */
+  modeFor(registry: string, repository: string, tag?: string): PolicyMode;
+  /** Writes an audit record. */
+  audit(entry: AuditEntry): Promise<void>;
+  hooks: GateHooks;
+}
