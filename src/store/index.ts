@@ -1,0 +1,21 @@
+/** Store factory: `sqlite:PATH` (default) or `postgres://…` URLs. */
+import { PushgateError } from '../core/index.js';
+import { openPostgresStore } from './postgres-store.js';
+import { openSqliteStore } from './sqlite-store.js';
+import type { Store } from './types.js';
+
+export type { Store, QueuedEvent, AuditRecord } from './types.js';
+
+/**
+ * Opens and migrates the store named by `url`: `sqlite:./data/pushgate.db`, `sqlite::memory:`,
+ * or `postgres://user:pass@host:5432/db` (also `postgresql://`).
+ * @throws PushgateError BAD_CONFIG for another scheme, STORE when it cannot be opened.
+ */
+export async function openStore(url: string): Promise<Store> {
+  let store: Store;
+  if (url.startsWith('sqlite:')) store = openSqliteStore(url.slice('sqlite:'.length));
+  else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) store = await openPostgresStore(url);
+  else throw new PushgateError('BAD_CONFIG', `store.url "${url}" is not supported: use sqlite:PATH or postgres://USER@HOST:PORT/DB`);
+  await store.migrate();
+  return store;
+}

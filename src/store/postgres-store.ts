@@ -1,0 +1,205 @@
+/**
+ * PostgreSQL store (node-postgres), for several pushgate replicas sharing one queue and one
+ * verdict table. Claims use `FOR UPDATE SKIP LOCKED`, so two workers never take the same event.
+ */
+import pg from 'pg';
+import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
+import { MIGRATIONS } from './sql.js';
+import { auditFromRow, dedupeKey, mergeTags } from './sqlite-store.js';
+import type { AuditRecord, QueuedEvent, Store } from './types.js';
+
+/** Connects to `url` (`postgres://user@host:port/db`). @throws PushgateError STORE when it cannot connect. */
+export async function openPostgresStore(url: string): Promise<PostgresStore> {
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw new PushgateError('STORE', `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(e as Error).message}`, { cause: e, retryable: true });
+  }
+  return new PostgresStore(pool);
+}
+
+/** Removes the password from a connection URL for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparsable url>';
+  }
+}
+
+/** See {@link openPostgresStore}. */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  constructor(private readonly pool: pg.Pool) {}
+
+  private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
+    try {
+      return await this.pool.query(sql, args);
+    } catch (e) {
+      throw new PushgateError('STORE', `postgres: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock(7391001)');
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      const done = new Set((await c.query('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await c.query('BEGIN');
+        await c.query(m.sql.replaceAll('{{SERIAL}}', 'BIGSERIAL PRIMARY KEY'));
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+        await c.query('COMMIT');
+      }
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw new PushgateError('STORE', `postgres migration failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      await c.query('SELECT pg_advisory_unlock(7391001)').catch(() => undefined);
+      c.release();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+    const key = dedupeKey(event);
+    const now = Date.now();
+    const r = await this.q(
+      `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
+      [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
+    );
+    if (r.rowCount === 1) return { inserted: true, seq: Number(r.rows[0].seq) };
+    const row = await this.q('SELECT seq FROM events WHERE dedupe_key = $1', [key]);
+    return { inserted: false, seq: Number(row.rows[0].seq) };
+  }
+
+  async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
+    const now = Date.now();
+    const r = await this.q(
+      `UPDATE events SET status = 'running', worker = $1, lease_until = $2, attempts = attempts + 1
+       WHERE seq = (SELECT seq FROM events WHERE (status = 'queued' AND due_at <= $3) OR (status = 'running' AND lease_until < $3)
+                    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, payload, attempts, last_error`,
+      [worker, now + leaseMs, now],
+    );
+    const row = r.rows[0];
+    if (!row) return undefined;
+    return { seq: Number(row.seq), event: JSON.parse(row.payload) as PushEvent, attempts: Number(row.attempts), lastError: row.last_error ?? undefined };
+  }
+
+  async complete(seq: number): Promise<void> {
+    await this.q(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
+  }
+
+  async retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void> {
+    await this.q(
+      `UPDATE events SET status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'queued' END, due_at = $2, lease_until = 0, last_error = $3 WHERE seq = $4`,
+      [maxAttempts, Date.now() + retryInMs, error.slice(0, 2000), seq],
+    );
+  }
+
+  async queueDepth(): Promise<number> {
+    const r = await this.q(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`);
+    return Number(r.rows[0].n);
+  }
+
+  async putVerdict(v: Verdict): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const old = await c.query('SELECT body FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3 FOR UPDATE', [v.registry, v.repository, v.digest]);
+      const merged = mergeTags(v, old.rows[0] ? (JSON.parse(old.rows[0].body) as Verdict) : undefined);
+      await c.query(
+        `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
+           evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq`,
+        [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt, Date.now() * 1000 + Math.floor(Math.random() * 1000)],
+      );
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw new PushgateError('STORE', `postgres: put verdict: ${(e as Error).message}`, { cause: e, retryable: true });
+    } finally {
+      c.release();
+    }
+  }
+
+  async getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
+    const r = await this.q('SELECT body FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3', [registry, repository, digest]);
+    return r.rows[0] ? (JSON.parse(r.rows[0].body) as Verdict) : undefined;
+  }
+
+  async getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined> {
+    const r = await this.q('SELECT digest FROM tags WHERE registry = $1 AND repository = $2 AND tag = $3 ORDER BY at DESC LIMIT 1', [registry, repository, tag]);
+    return r.rows[0] ? this.getVerdict(registry, repository, r.rows[0].digest) : undefined;
+  }
+
+  async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (opts.registry) (args.push(opts.registry), where.push(`registry = $${args.length}`));
+    if (opts.repository) (args.push(opts.repository), where.push(`repository = $${args.length}`));
+    args.push(opts.limit ?? 100);
+    const r = await this.q(`SELECT body FROM verdicts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY updated_seq DESC LIMIT $${args.length}`, args);
+    return r.rows.map((row) => JSON.parse(row.body) as Verdict);
+  }
+
+  async putReport(digest: Digest, report: ScanReport): Promise<void> {
+    await this.q('INSERT INTO reports (digest, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', [digest, JSON.stringify(report), Date.now()]);
+  }
+
+  async getReport(digest: Digest): Promise<ScanReport | undefined> {
+    const r = await this.q('SELECT body FROM reports WHERE digest = $1', [digest]);
+    return r.rows[0] ? (JSON.parse(r.rows[0].body) as ScanReport) : undefined;
+  }
+
+  async getLayer(key: string): Promise<unknown | undefined> {
+    const r = await this.q('SELECT body FROM layers WHERE key = $1', [key]);
+    return r.rows[0] ? JSON.parse(r.rows[0].body) : undefined;
+  }
+
+  async putLayer(key: string, value: unknown): Promise<void> {
+    await this.q('INSERT INTO layers (key, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING', [key, JSON.stringify(value), Date.now()]);
+  }
+
+  async recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void> {
+    await this.q('INSERT INTO tags (registry, repository, tag, digest, allowed, at) VALUES ($1, $2, $3, $4, $5, $6)', [registry, repository, tag, digest, allowed ? 1 : 0, Date.now()]);
+  }
+
+  async lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined> {
+    const r = await this.q('SELECT digest FROM tags WHERE registry = $1 AND repository = $2 AND tag = $3 AND allowed = 1 AND digest <> $4 ORDER BY at DESC LIMIT 1', [registry, repository, tag, except ?? '']);
+    return r.rows[0]?.digest;
+  }
+
+  async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
+    await this.q('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null,
+    ]);
+  }
+
+  async listAudit(limit: number): Promise<AuditRecord[]> {
+    const r = await this.q('SELECT * FROM audit ORDER BY seq DESC LIMIT $1', [limit]);
+    return r.rows.map(auditFromRow);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

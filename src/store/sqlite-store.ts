@@ -1,0 +1,224 @@
+/**
+ * SQLite store (better-sqlite3 12), the embedded default. WAL mode with synchronous=FULL: a
+ * transaction that returned is on disk, so an event answered with 202 survives a SIGKILL or a
+ * power cut. Calls are synchronous underneath; the async surface matches {@link Store}.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
+import { MIGRATIONS } from './sql.js';
+import type { AuditRecord, QueuedEvent, Store } from './types.js';
+
+type Row = Record<string, unknown>;
+
+/** Opens (creating if needed) the SQLite database at `file`. @throws PushgateError STORE */
+export function openSqliteStore(file: string): SqliteStore {
+  try {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    return new SqliteStore(new Database(file));
+  } catch (e) {
+    throw new PushgateError('STORE', `cannot open SQLite store ${file}: ${(e as Error).message}; check the directory exists and is writable`, { cause: e });
+  }
+}
+
+/** See {@link openSqliteStore}. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  constructor(private readonly db: Database.Database) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      const sql = m.sql.replaceAll('{{SERIAL}}', 'INTEGER PRIMARY KEY AUTOINCREMENT');
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      })();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+    const key = dedupeKey(event);
+    const now = Date.now();
+    const r = this.db
+      .prepare(
+        `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+      )
+      .run(key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now, now);
+    if (r.changes === 1) return { inserted: true, seq: Number(r.lastInsertRowid) };
+    const row = this.db.prepare('SELECT seq FROM events WHERE dedupe_key = ?').get(key) as Row;
+    return { inserted: false, seq: Number(row.seq) };
+  }
+
+  async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
+    const now = Date.now();
+    const tx = this.db.transaction(() => {
+      const row = this.db
+        .prepare(
+          `SELECT seq, payload, attempts, last_error FROM events
+           WHERE (status = 'queued' AND due_at <= ?) OR (status = 'running' AND lease_until < ?)
+           ORDER BY seq LIMIT 1`,
+        )
+        .get(now, now) as Row | undefined;
+      if (!row) return undefined;
+      this.db
+        .prepare(`UPDATE events SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?`)
+        .run(worker, now + leaseMs, row.seq);
+      return row;
+    });
+    const row = tx.immediate();
+    if (!row) return undefined;
+    return {
+      seq: Number(row.seq),
+      event: JSON.parse(String(row.payload)) as PushEvent,
+      attempts: Number(row.attempts) + 1,
+      lastError: (row.last_error as string | null) ?? undefined,
+    };
+  }
+
+  async complete(seq: number): Promise<void> {
+    this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ?`).run(seq);
+  }
+
+  async retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE events SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
+         due_at = ?, lease_until = 0, last_error = ? WHERE seq = ?`,
+      )
+      .run(maxAttempts, Date.now() + retryInMs, error.slice(0, 2000), seq);
+  }
+
+  async queueDepth(): Promise<number> {
+    const row = this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row;
+    return Number(row.n);
+  }
+
+  async putVerdict(v: Verdict): Promise<void> {
+    this.db.transaction(() => {
+      const old = this.db
+        .prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?')
+        .get(v.registry, v.repository, v.digest) as Row | undefined;
+      const merged = mergeTags(v, old ? (JSON.parse(String(old.body)) as Verdict) : undefined);
+      this.db
+        .prepare(
+          `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq)
+           VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts))
+           ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = excluded.decision, body = excluded.body,
+             evaluated_at = excluded.evaluated_at, updated_seq = excluded.updated_seq`,
+        )
+        .run(v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt);
+    })();
+  }
+
+  async getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
+    const row = this.db.prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(registry, repository, digest) as Row | undefined;
+    return row ? (JSON.parse(String(row.body)) as Verdict) : undefined;
+  }
+
+  async getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined> {
+    const row = this.db
+      .prepare('SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ? ORDER BY at DESC, rowid DESC LIMIT 1')
+      .get(registry, repository, tag) as Row | undefined;
+    return row ? this.getVerdict(registry, repository, String(row.digest)) : undefined;
+  }
+
+  async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (opts.registry) (where.push('registry = ?'), args.push(opts.registry));
+    if (opts.repository) (where.push('repository = ?'), args.push(opts.repository));
+    const sql = `SELECT body FROM verdicts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY updated_seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, opts.limit ?? 100) as Row[]).map((r) => JSON.parse(String(r.body)) as Verdict);
+  }
+
+  async putReport(digest: Digest, report: ScanReport): Promise<void> {
+    this.db
+      .prepare('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at')
+      .run(digest, JSON.stringify(report), Date.now());
+  }
+
+  async getReport(digest: Digest): Promise<ScanReport | undefined> {
+    const row = this.db.prepare('SELECT body FROM reports WHERE digest = ?').get(digest) as Row | undefined;
+    return row ? (JSON.parse(String(row.body)) as ScanReport) : undefined;
+  }
+
+  async getLayer(key: string): Promise<unknown | undefined> {
+    const row = this.db.prepare('SELECT body FROM layers WHERE key = ?').get(key) as Row | undefined;
+    return row ? JSON.parse(String(row.body)) : undefined;
+  }
+
+  async putLayer(key: string, value: unknown): Promise<void> {
+    this.db.prepare('INSERT INTO layers (key, body, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING').run(key, JSON.stringify(value), Date.now());
+  }
+
+  async recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void> {
+    this.db.prepare('INSERT INTO tags (registry, repository, tag, digest, allowed, at) VALUES (?, ?, ?, ?, ?, ?)').run(registry, repository, tag, digest, allowed ? 1 : 0, Date.now());
+  }
+
+  async lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined> {
+    const row = this.db
+      .prepare('SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ? ORDER BY at DESC, rowid DESC LIMIT 1')
+      .get(registry, repository, tag, except ?? '') as Row | undefined;
+    return row ? String(row.digest) : undefined;
+  }
+
+  async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null);
+  }
+
+  async listAudit(limit: number): Promise<AuditRecord[]> {
+    return (this.db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(auditFromRow);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/** The queue's de-duplication key: the same sender event (Distribution retries it) is queued once. */
+export function dedupeKey(event: PushEvent): string {
+  return [event.registry, event.source, event.id].join('\u001f');
+}
+
+/** Merges the tags of an older verdict of the same key into a new one. */
+export function mergeTags(v: Verdict, old: Verdict | undefined): Verdict {
+  if (!old) return v;
+  const tags = Array.from(new Set([...(old.tags ?? []), ...(v.tags ?? [])])).sort();
+  return { ...v, tags };
+}
+
+/** Maps an audit row (either dialect) to an AuditRecord. */
+export function auditFromRow(r: Row): AuditRecord {
+  return {
+    seq: Number(r.seq),
+    at: String(r.at),
+    actor: String(r.actor),
+    action: String(r.action),
+    registry: (r.registry as string | null) ?? undefined,
+    repository: (r.repository as string | null) ?? undefined,
+    digest: (r.digest as string | null) ?? undefined,
+    tag: (r.tag as string | null) ?? undefined,
+    detail: r.detail ? (JSON.parse(String(r.detail)) as Record<string, unknown>) : undefined,
+  };
+}

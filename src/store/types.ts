@@ -1,0 +1,78 @@
+/**
+ * The store: durable event queue, verdicts, scan reports, layer analyses, tag history and the
+ * audit log. SQLite (embedded default, WAL, synchronous=FULL) or PostgreSQL (several replicas
+ * share one queue: claims use FOR UPDATE SKIP LOCKED). Both implement {@link Store}.
+ */
+import type { Digest, PushEvent, ScanReport, Verdict } from '../core/index.js';
+
+/** A queued event as stored. */
+export interface QueuedEvent {
+  /** Store-assigned sequence number. */
+  seq: number;
+  event: PushEvent;
+  attempts: number;
+  lastError?: string;
+}
+
+/** One audit record as stored. */
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  registry?: string;
+  repository?: string;
+  digest?: string;
+  tag?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Persistence used by the gate. Every method may reject with PushgateError STORE. */
+export interface Store {
+  /** `sqlite` or `postgres`. */
+  readonly kind: string;
+  /** Applies pending schema migrations (idempotent). */
+  migrate(): Promise<void>;
+  /** True when the store answers. */
+  ping(): Promise<boolean>;
+
+  /**
+   * Durably queues an event; resolves only after it is on disk. Duplicates (same registry and
+   * sender event id) are not queued twice: `inserted` is false then.
+   */
+  enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }>;
+  /** Claims the oldest due event for `leaseMs` (a crashed worker's lease expires and the event is claimed again). */
+  claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined>;
+  /** Marks a claimed event done. */
+  complete(seq: number): Promise<void>;
+  /** Puts a claimed event back, due again after `retryInMs`; after too many attempts it is parked as failed. */
+  retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void>;
+  /** Events queued or running. */
+  queueDepth(): Promise<number>;
+
+  /** Inserts or replaces the verdict of (registry, repository, digest); tags are merged. */
+  putVerdict(v: Verdict): Promise<void>;
+  getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined>;
+  /** The latest verdict of the digest a tag pointed at when last pushed. */
+  getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined>;
+  /** Verdicts, newest first. */
+  listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]>;
+
+  /** Scan reports by manifest digest (content-addressed: the same image in two repositories is scanned once). */
+  putReport(digest: Digest, report: ScanReport): Promise<void>;
+  getReport(digest: Digest): Promise<ScanReport | undefined>;
+
+  /** Layer analyses keyed by analyzer-set version + diffID. */
+  getLayer(key: string): Promise<unknown | undefined>;
+  putLayer(key: string, value: unknown): Promise<void>;
+
+  /** Tag history: which digest a tag pointed at, and whether pushgate allowed it. */
+  recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void>;
+  /** The last digest pushgate allowed for the tag, other than `except`. */
+  lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined>;
+
+  audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
+  listAudit(limit: number): Promise<AuditRecord[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,138 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openStore, type Store } from '../../../src/store/index.js';
+import type { PushEvent, Verdict } from '../../../src/core/index.js';
+import { freshDatabase } from '../../helpers/postgres.js';
+import { ROOT } from '../../helpers/lab.js';
+
+const D1 = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+
+function ev(id: string, over: Partial<PushEvent> = {}): PushEvent {
+  return { id, source: 'distribution', registry: 'lab', action: 'push', repository: 'team/app', digest: D1, tag: 'v1', ...over };
+}
+function verdict(over: Partial<Verdict> = {}): Verdict {
+  return {
+    registry: 'lab', repository: 'team/app', digest: D1, tags: ['v1'], decision: 'warn', complete: true, reasons: [],
+    mode: 'enforce', policy: { name: 'default', revision: 'r1' }, vulndb: { builtAt: null }, evaluatedAt: new Date().toISOString(), ...over,
+  };
+}
+
+function contract(name: string, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    let done: () => Promise<void>;
+    beforeEach(async () => ({ store, done } = await open()));
+    afterEach(async () => done());
+
+    it('queues durably, de-duplicates by sender event id, claims oldest first', async () => {
+      const a = await store.enqueue(ev('e1'));
+      const dup = await store.enqueue(ev('e1'));
+      const b = await store.enqueue(ev('e2', { digest: D2 }));
+      expect(a.inserted).to.equal(true);
+      expect(dup).to.deep.equal({ inserted: false, seq: a.seq });
+      expect(b.inserted).to.equal(true);
+      expect(await store.queueDepth()).to.equal(2);
+      const c1 = await store.claim('w1', 60_000);
+      const c2 = await store.claim('w2', 60_000);
+      expect(c1?.event.id).to.equal('e1');
+      expect(c2?.event.id).to.equal('e2');
+      expect(await store.claim('w3', 60_000)).to.equal(undefined);
+      await store.complete(c1!.seq);
+      expect(await store.queueDepth()).to.equal(1);
+    });
+
+    it('re-claims an event whose lease expired (a crashed worker loses nothing)', async () => {
+      await store.enqueue(ev('e1'));
+      const c1 = await store.claim('w1', 1);
+      await new Promise((r) => setTimeout(r, 10));
+      const c2 = await store.claim('w2', 60_000);
+      expect(c2?.seq).to.equal(c1?.seq);
+      expect(c2?.attempts).to.equal(2);
+    });
+
+    it('retries with a delay and parks an event after max attempts', async () => {
+      await store.enqueue(ev('e1'));
+      const c = await store.claim('w', 60_000);
+      await store.retry(c!.seq, 'registry down', 60_000, 5);
+      expect(await store.claim('w', 60_000)).to.equal(undefined);
+      expect(await store.queueDepth()).to.equal(1);
+      await store.enqueue(ev('e2'));
+      const c2 = await store.claim('w', 60_000);
+      await store.retry(c2!.seq, 'boom', 0, 1);
+      expect(await store.queueDepth()).to.equal(1);
+    });
+
+    it('keys verdicts by (registry, repository, digest) and merges tags', async () => {
+      await store.putVerdict(verdict());
+      await store.putVerdict(verdict({ tags: ['latest'], decision: 'reject' }));
+      await store.putVerdict(verdict({ repository: 'other/app', decision: 'allow', tags: [] }));
+      const v = await store.getVerdict('lab', 'team/app', D1);
+      expect(v?.decision).to.equal('reject');
+      expect(v?.tags).to.deep.equal(['latest', 'v1']);
+      expect((await store.getVerdict('lab', 'other/app', D1))?.decision).to.equal('allow');
+      expect(await store.getVerdict('lab', 'team/app', D2)).to.equal(undefined);
+      const list = await store.listVerdicts({ registry: 'lab' });
+      expect(list.map((x) => x.repository)).to.deep.equal(['other/app', 'team/app']);
+    });
+
+    it('keeps tag history and the last allowed digest', async () => {
+      await store.recordTag('lab', 'team/app', 'v1', D1, true);
+      await new Promise((r) => setTimeout(r, 5));
+      await store.recordTag('lab', 'team/app', 'v1', D2, false);
+      expect(await store.lastAllowed('lab', 'team/app', 'v1', D2)).to.equal(D1);
+      expect(await store.lastAllowed('lab', 'team/app', 'v1', D1)).to.equal(undefined);
+      await store.putVerdict(verdict({ digest: D2, decision: 'reject' }));
+      expect((await store.getVerdictByTag('lab', 'team/app', 'v1'))?.digest).to.equal(D2);
+    });
+
+    it('stores reports, layer analyses and audit records', async () => {
+      await store.putLayer('k1', { files: 3 });
+      expect(await store.getLayer('k1')).to.deep.equal({ files: 3 });
+      expect(await store.getLayer('k2')).to.equal(undefined);
+      await store.audit({ actor: 'pushgate', action: 'quarantine', repository: 'team/app', detail: { why: 'x' } });
+      const a = await store.listAudit(10);
+      expect(a[0]).to.include({ actor: 'pushgate', action: 'quarantine', repository: 'team/app' });
+      expect(a[0].detail).to.deep.equal({ why: 'x' });
+      expect(await store.ping()).to.equal(true);
+    });
+  });
+}
+
+contract('sqlite', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-store-'));
+  const store = await openStore(`sqlite:${path.join(dir, 'p.db')}`);
+  return { store, done: async () => { await store.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+});
+
+contract('postgres', async () => {
+  const db = await freshDatabase();
+  const store = await openStore(db.url);
+  return { store, done: async () => { await store.close(); await db.drop(); } };
+});
+
+describe('store: durability', () => {
+  it('an event acknowledged by enqueue survives SIGKILL of the process', function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-kill-'));
+    const file = path.join(dir, 'p.db');
+    const script = `
+      import { openStore } from ${JSON.stringify(path.join(ROOT, 'src/store/index.ts'))};
+      const s = await openStore(${JSON.stringify('sqlite:' + file)});
+      const r = await s.enqueue({ id: 'k1', source: 'distribution', registry: 'lab', action: 'push', repository: 'a/b', digest: ${JSON.stringify(D1)}, tag: 'v1' });
+      process.stdout.write('acked ' + r.seq + '\\n', () => process.kill(process.pid, 'SIGKILL'));
+      setInterval(() => {}, 1000);
+    `;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
+    expect(r.signal).to.equal('SIGKILL');
+    expect(r.stdout).to.match(/acked 1/);
+    return openStore(`sqlite:${file}`).then(async (s) => {
+      const c = await s.claim('w', 1000);
+      expect(c?.event.id).to.equal('k1');
+      await s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  });
+});
