@@ -48,7 +48,14 @@ export interface AdmissionNamespaceRule {
 export interface PushgateConfig {
   /** Absolute path of the file it was loaded from, or `<built-in>`. */
   source: string;
-  server: { listen: string; bodyLimitBytes: number };
+  server: {
+    /** `host:port` of the webhook/API listener. */
+    listen: string;
+    /** Largest request body accepted, bytes. */
+    bodyLimitBytes: number;
+    /** External base URL of this pushgate (for report links in notifications); optional. */
+    publicUrl?: string;
+  };
   metrics: { listen?: string };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
   store: { url: string };
@@ -87,5 +94,11 @@ export interface PushgateConfig {
     onTimeout: 'allow' | 'reject';
     onError: 'allow' | 'reject';
   };
-  notify: Array<{ url: string; events: Array<'quarantine' | 'reject'>; headers?: Record<string, string> }>;
+  notify: Array<{
+    url: string;
+    /** `json`: pushgate's own JSON body; `slack`: a Slack-compatible `{text, blocks}` body. */
+    format: 'json' | 'slack';
+    events: Array<'quarantine' | 'reject'>;
+    headers?: Record<string, string>;
+  }>;
 }

@@ -1,0 +1,52 @@
+/**
+ * The built-in configuration: what pushgate uses without a config file, and the values written in
+ * config/pushgate.yaml (a test keeps the two identical).
+ */
+import type { PushgateConfig, RegistryConfig } from './types.js';
+
+/** OSV per-ecosystem exports (https://google.github.io/osv.dev/data/#data-dumps) for the analyzers pushgate ships. */
+export const DEFAULT_VULNDB_SOURCES = [
+  'https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip',
+  'https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip',
+  'https://osv-vulnerabilities.storage.googleapis.com/npm/all.zip',
+];
+
+/** Defaults of one `registries[]` entry, apart from its required `name` and `url`. */
+export function defaultRegistry(): Omit<RegistryConfig, 'name' | 'url'> {
+  return {
+    type: 'distribution',
+    insecure: false,
+    webhook: {},
+    quarantine: { repositoryPrefix: 'quarantine/' },
+    concurrency: 4,
+    timeoutMs: 30_000,
+  };
+}
+
+/**
+ * A fresh copy of the built-in configuration (`source: '<built-in>'`, no registries, built-in
+ * default policy). Relative state paths (`./data/…`) are relative to the working directory.
+ */
+export function defaultConfig(): PushgateConfig {
+  return {
+    source: '<built-in>',
+    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 4 * 1024 * 1024 },
+    metrics: {},
+    log: { level: 'info' },
+    store: { url: 'sqlite:./data/pushgate.db' },
+    vulndb: { path: './data/vulndb.sqlite', sources: [...DEFAULT_VULNDB_SOURCES], updateIntervalMs: 6 * 3_600_000 },
+    scan: { workers: 2, tmpDir: './data/tmp', tmpDirLimitBytes: 1024 ** 3, maxManifestBytes: 4 * 1024 * 1024 },
+    registries: [],
+    policy: undefined,
+    api: { tokens: [] },
+    admission: {
+      listen: '0.0.0.0:8443',
+      namespaces: [],
+      unguarded: 'allow',
+      exemptions: { namespaces: ['kube-system'], images: [] },
+      digestCacheTtlMs: 60_000,
+    },
+    proxy: { timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject' },
+    notify: [],
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * Loading `config/pushgate.yaml` (DESIGN.md §3 "Configuration"): the only place that reads the
+ * environment for configuration. One schema (./schema.ts), every problem reported with its line.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { configSchema } from './schema.js';
+import { defaultConfig, defaultRegistry } from './defaults.js';
+import { parseDuration, parseSize } from './units.js';
+import {
+  createAjv,
+  displayPath,
+  parseLocated,
+  problemAt,
+  sortProblems,
+  substituteEnv,
+  validateLocated,
+  type KeyPath,
+  type LocatedDocument,
+} from './yaml-doc.js';
+import type { PushgateConfig, RegistryConfig } from './types.js';
+
+export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
+export { defaultConfig } from './defaults.js';
+
+/** The default config file, relative to the working directory. */
+export const DEFAULT_CONFIG_FILE = 'config/pushgate.yaml';
+
+let validator: ValidateFunction | undefined;
+function configValidator(): ValidateFunction {
+  validator ??= createAjv().compile(configSchema);
+  return validator;
+}
+
+/**
+ * Which file {@link loadConfig} reads: the argument, else `PUSHGATE_CONFIG`, else
+ * `config/pushgate.yaml` when it exists in the working directory, else none (built-in defaults).
+ */
+export function resolveConfigFile(file?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (file) return file;
+  if (env.PUSHGATE_CONFIG) return env.PUSHGATE_CONFIG;
+  return fs.existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined;
+}
+
+/**
+ * Loads the configuration.
+ *
+ * Reads YAML from `file`, else env `PUSHGATE_CONFIG`, else `config/pushgate.yaml` if it exists, else
+ * returns {@link defaultConfig}. Substitutes `${VAR}` (and `${VAR:-default}`) in values from `env`;
+ * validates against the schema (unknown keys are errors); applies defaults; normalizes durations
+ * (`500ms`, `30s`, `5m`, `1h`, `14d` → ms) and sizes (`512MiB` or bytes → bytes); resolves the paths
+ * of input files (`policy`, `registries[].ca|clientCert|clientKey|auth.dockerConfig`, TLS files,
+ * `api.jwt.publicKey` when it is a path, local `vulndb.sources`) relative to the config file and checks
+ * they exist. State paths (`store.url` sqlite file, `vulndb.path`, `scan.tmpDir`) stay relative to the
+ * working directory, as the process uses them.
+ *
+ * @throws ConfigError (code BAD_CONFIG) with every problem as `FILE:LINE:COL: KEY: message`.
+ */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): PushgateConfig {
+  const chosen = resolveConfigFile(file, env);
+  if (chosen === undefined) return defaultConfig();
+  const shown = displayPath(chosen);
+  let text: string;
+  try {
+    text = fs.readFileSync(chosen, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError([{ file: shown, line: 0, col: 0, key: '(file)', message: `cannot read the configuration: ${why}` }]);
+  }
+  return parseConfigText(text, chosen, env);
+}
+
+/**
+ * Parses configuration text as if read from `file` (used for paths and messages). Same rules and
+ * errors as {@link loadConfig}.
+ */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): PushgateConfig {
+  const ld = parseLocated(text, displayPath(file));
+  if (ld.problems.length) throw new ConfigError(sortProblems(ld.problems));
+  substituteEnv(ld, env);
+  const raw = (ld.doc.toJS() ?? {}) as unknown;
+  const problems: ConfigProblem[] = [...ld.problems];
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(problemAt(ld, [], 'the configuration must be a mapping of keys (server, store, registries, …)'));
+    throw new ConfigError(problems);
+  }
+  // A value whose ${VAR} is unset already has its problem: do not also report it as malformed.
+  const unsetKeys = new Set(ld.problems.map((p) => p.key));
+  problems.push(...validateLocated(ld, configValidator(), raw).filter((p) => !unsetKeys.has(p.key)));
+  if (problems.length) throw new ConfigError(sortProblems(problems));
+  const cfg = build(raw as RawConfig, path.resolve(file), ld, problems);
+  if (problems.length) throw new ConfigError(sortProblems(problems));
+  return cfg;
+}
+
+// The YAML shape (schema-validated).
+interface RawRegistry {
+  name: string;
+  url: string;
+  type?: 'distribution' | 'harbor';
+  insecure?: boolean;
+  auth?: RegistryConfig['auth'];
+  ca?: string;
+  clientCert?: string;
+  clientKey?: string;
+  webhook?: { token?: string };
+  quarantine?: { repositoryPrefix?: string; project?: string; label?: string };
+  concurrency?: number;
+  timeout?: string;
+}
+interface RawConfig {
+  server?: { listen?: string; bodyLimit?: string | number; publicUrl?: string };
+  metrics?: { listen?: string };
+  log?: { level?: PushgateConfig['log']['level'] };
+  store?: { url?: string };
+  vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string };
+  scan?: { workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number };
+  registries?: RawRegistry[];
+  policy?: string;
+  api?: { tokens?: string[]; jwt?: { secret?: string; publicKey?: string; issuer?: string; audience?: string } };
+  admission?: {
+    listen?: string;
+    tls?: { cert: string; key: string };
+    namespaces?: PushgateConfig['admission']['namespaces'];
+    unguarded?: PushgateConfig['admission']['unguarded'];
+    exemptions?: { namespaces?: string[]; images?: string[] };
+    digestCacheTtl?: string;
+  };
+  proxy?: {
+    listen?: string;
+    upstream?: string;
+    tls?: { cert: string; key: string };
+    timeout?: string;
+    onTimeout?: 'allow' | 'reject';
+    onError?: 'allow' | 'reject';
+  };
+  notify?: Array<{ url: string; format?: 'json' | 'slack'; events?: Array<'quarantine' | 'reject'>; headers?: Record<string, string> }>;
+}
+
+function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: ConfigProblem[]): PushgateConfig {
+  const d = defaultConfig();
+  const dir = path.dirname(absFile);
+  const inputFile = (p: string | undefined, key: KeyPath, what: string): string | undefined => {
+    if (p === undefined) return undefined;
+    const expanded = p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
+    const abs = path.resolve(dir, expanded);
+    if (!fs.existsSync(abs)) problems.push(problemAt(ld, key, `${what} ${abs} does not exist (paths are relative to ${displayPath(absFile)})`));
+    return abs;
+  };
+  const dur = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : parseDuration(v));
+  const sz = (v: string | number | undefined, fallback: number): number => (v === undefined ? fallback : parseSize(v));
+
+  const registries: RegistryConfig[] = (raw.registries ?? []).map((r, i) => {
+    const base = defaultRegistry();
+    const key = (...k: KeyPath): KeyPath => ['registries', i, ...k];
+    if (r.insecure && r.url.startsWith('http://')) {
+      problems.push(problemAt(ld, key('insecure'), 'insecure skips TLS verification and applies to https:// URLs only; this registry uses plain http://'));
+    }
+    const auth = r.auth ? { ...r.auth, dockerConfig: inputFile(r.auth.dockerConfig, key('auth', 'dockerConfig'), 'Docker config file') } : undefined;
+    if (auth && auth.dockerConfig === undefined) delete auth.dockerConfig;
+    const reg: RegistryConfig = {
+      name: r.name,
+      url: r.url.replace(/\/+$/, ''),
+      type: r.type ?? base.type,
+      insecure: r.insecure ?? base.insecure,
+      webhook: { ...base.webhook, ...r.webhook },
+      quarantine: { ...base.quarantine, ...r.quarantine },
+      concurrency: r.concurrency ?? base.concurrency,
+      timeoutMs: dur(r.timeout, base.timeoutMs),
+    };
+    if (auth) reg.auth = auth;
+    const ca = inputFile(r.ca, key('ca'), 'CA bundle');
+    if (ca) reg.ca = ca;
+    const cc = inputFile(r.clientCert, key('clientCert'), 'client certificate');
+    if (cc) reg.clientCert = cc;
+    const ck = inputFile(r.clientKey, key('clientKey'), 'client key');
+    if (ck) reg.clientKey = ck;
+    if ((reg.clientCert === undefined) !== (reg.clientKey === undefined)) {
+      problems.push(problemAt(ld, key(reg.clientCert ? 'clientCert' : 'clientKey'), 'clientCert and clientKey must be given together'));
+    }
+    return reg;
+  });
+  // Cross-entry rules the schema cannot say.
+  const names = new Map<string, number>();
+  const tokens = new Map<string, number>();
+  registries.forEach((r, i) => {
+    if (names.has(r.name)) problems.push(problemAt(ld, ['registries', i, 'name'], `duplicate registry name (also registries[${names.get(r.name)}])`));
+    else names.set(r.name, i);
+    const t = r.webhook.token;
+    if (t !== undefined) {
+      if (tokens.has(t)) {
+        problems.push(problemAt(ld, ['registries', i, 'webhook', 'token'], `same webhook token as registries[${tokens.get(t)}]: the token identifies the sender, give each registry its own`));
+      } else tokens.set(t, i);
+    }
+  });
+  const upstream = raw.proxy?.upstream?.replace(/\/+$/, '');
+  if (upstream !== undefined && !registries.some((r) => r.url === upstream)) {
+    problems.push(problemAt(ld, ['proxy', 'upstream'], `must equal the url of one registries[] entry (${registries.map((r) => r.url).join(', ') || 'none configured'})`));
+  }
+
+  const tlsFiles = (t: { cert: string; key: string } | undefined, at: KeyPath) =>
+    t && { cert: inputFile(t.cert, [...at, 'cert'], 'TLS certificate') as string, key: inputFile(t.key, [...at, 'key'], 'TLS key') as string };
+
+  const jwt = raw.api?.jwt ? { ...raw.api.jwt } : undefined;
+  if (jwt?.publicKey && !jwt.publicKey.includes('-----BEGIN')) {
+    jwt.publicKey = inputFile(jwt.publicKey, ['api', 'jwt', 'publicKey'], 'JWT public key file');
+  }
+  if (jwt && jwt.secret === undefined && jwt.publicKey === undefined) {
+    problems.push(problemAt(ld, ['api', 'jwt'], 'needs secret (HS256) or publicKey (RS256/ES256)'));
+  }
+
+  const cfg: PushgateConfig = {
+    source: absFile,
+    server: {
+      listen: raw.server?.listen ?? d.server.listen,
+      bodyLimitBytes: sz(raw.server?.bodyLimit, d.server.bodyLimitBytes),
+    },
+    metrics: { ...raw.metrics },
+    log: { level: raw.log?.level ?? d.log.level },
+    store: { url: raw.store?.url ?? d.store.url },
+    vulndb: {
+      path: raw.vulndb?.path ?? d.vulndb.path,
+      sources: (raw.vulndb?.sources ?? d.vulndb.sources).map((s, i) =>
+        /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : (inputFile(s, ['vulndb', 'sources', i], 'vulnerability source') as string),
+      ),
+      updateIntervalMs: dur(raw.vulndb?.updateInterval, d.vulndb.updateIntervalMs),
+    },
+    scan: {
+      workers: raw.scan?.workers ?? d.scan.workers,
+      tmpDir: raw.scan?.tmpDir ?? d.scan.tmpDir,
+      tmpDirLimitBytes: sz(raw.scan?.tmpDirLimit, d.scan.tmpDirLimitBytes),
+      maxManifestBytes: sz(raw.scan?.maxManifestSize, d.scan.maxManifestBytes),
+    },
+    registries,
+    policy: inputFile(raw.policy, ['policy'], 'policy file'),
+    api: { tokens: raw.api?.tokens ?? d.api.tokens },
+    admission: {
+      listen: raw.admission?.listen ?? d.admission.listen,
+      namespaces: raw.admission?.namespaces ?? d.admission.namespaces,
+      unguarded: raw.admission?.unguarded ?? d.admission.unguarded,
+      exemptions: {
+        namespaces: raw.admission?.exemptions?.namespaces ?? d.admission.exemptions.namespaces,
+        images: raw.admission?.exemptions?.images ?? d.admission.exemptions.images,
+      },
+      digestCacheTtlMs: dur(raw.admission?.digestCacheTtl, d.admission.digestCacheTtlMs),
+    },
+    proxy: {
+      timeoutMs: dur(raw.proxy?.timeout, d.proxy.timeoutMs),
+      onTimeout: raw.proxy?.onTimeout ?? d.proxy.onTimeout,
+      onError: raw.proxy?.onError ?? d.proxy.onError,
+    },
+    notify: (raw.notify ?? []).map((n) => ({
+      url: n.url,
+      format: n.format ?? 'json',
+      events: n.events ?? ['quarantine', 'reject'],
+      ...(n.headers ? { headers: n.headers } : {}),
+    })),
+  };
+  if (raw.server?.publicUrl) cfg.server.publicUrl = raw.server.publicUrl.replace(/\/+$/, '');
+  if (raw.vulndb?.ecosystems) cfg.vulndb.ecosystems = raw.vulndb.ecosystems;
+  if (jwt) cfg.api.jwt = jwt;
+  const admissionTls = tlsFiles(raw.admission?.tls, ['admission', 'tls']);
+  if (admissionTls) cfg.admission.tls = admissionTls;
+  if (raw.proxy?.listen) cfg.proxy.listen = raw.proxy.listen;
+  if (upstream) cfg.proxy.upstream = upstream;
+  const proxyTls = tlsFiles(raw.proxy?.tls, ['proxy', 'tls']);
+  if (proxyTls) cfg.proxy.tls = proxyTls;
+  if (cfg.proxy.listen && !cfg.proxy.upstream) problems.push(problemAt(ld, ['proxy', 'listen'], 'proxy.listen needs proxy.upstream (the registry URL it fronts)'));
+  return cfg;
+}

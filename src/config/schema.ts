@@ -1,0 +1,174 @@
+/**
+ * The JSON schema (draft-07, validated with ajv) of `config/pushgate.yaml` as written by people:
+ * camelCase keys, durations as strings with a unit, sizes as strings or bytes. Unknown keys are
+ * errors everywhere (`additionalProperties: false`). The loader maps this shape onto
+ * {@link PushgateConfig} (durations → `…Ms`, sizes → `…Bytes`).
+ */
+
+const str = { type: 'string', minLength: 1 } as const;
+const duration = { type: 'string', format: 'duration' } as const;
+const size = { type: ['string', 'integer'], format: 'size', minimum: 0 } as const;
+const listen = {
+  type: 'string',
+  pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*):[0-9]{1,5}$',
+  'x-message': 'must be host:port, e.g. 0.0.0.0:8080 or 127.0.0.1:9090',
+} as const;
+const httpUrl = {
+  type: 'string',
+  pattern: '^https?://[^\\s/]+',
+  'x-message': 'must be a URL with its scheme: https://host[:port] (or http:// for plain HTTP)',
+} as const;
+const tls = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cert', 'key'],
+  properties: { cert: str, key: str },
+} as const;
+
+/** The configuration schema. */
+export const configSchema = {
+  $id: 'https://pushgate.dev/schemas/config.json',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { listen, bodyLimit: size, publicUrl: httpUrl },
+    },
+    metrics: { type: 'object', additionalProperties: false, properties: { listen } },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] } },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: {
+          type: 'string',
+          pattern: '^(sqlite:.+|postgres(ql)?://.+)$',
+          'x-message': 'must be sqlite:PATH or a postgres:// URL',
+        },
+      },
+    },
+    vulndb: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        path: str,
+        sources: { type: 'array', items: str },
+        ecosystems: { type: 'array', items: str },
+        updateInterval: duration,
+      },
+    },
+    scan: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        workers: { type: 'integer', minimum: 1, maximum: 64 },
+        tmpDir: str,
+        tmpDirLimit: size,
+        maxManifestSize: size,
+      },
+    },
+    registries: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'url'],
+        properties: {
+          name: {
+            type: 'string',
+            pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+            'x-message': 'must be a name of letters, digits, ".", "_" and "-"',
+          },
+          url: httpUrl,
+          type: { enum: ['distribution', 'harbor'] },
+          insecure: { type: 'boolean' },
+          auth: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { username: str, password: { type: 'string' }, dockerConfig: str, token: str },
+          },
+          ca: str,
+          clientCert: str,
+          clientKey: str,
+          webhook: { type: 'object', additionalProperties: false, properties: { token: str } },
+          quarantine: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { repositoryPrefix: str, project: str, label: str },
+          },
+          concurrency: { type: 'integer', minimum: 1, maximum: 256 },
+          timeout: duration,
+        },
+      },
+    },
+    policy: str,
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tokens: { type: 'array', items: str },
+        jwt: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { secret: str, publicKey: str, issuer: str, audience: str },
+        },
+      },
+    },
+    admission: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen,
+        tls,
+        namespaces: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['match', 'unknown'],
+            properties: { match: str, unknown: { enum: ['deny', 'allow', 'scan'] } },
+          },
+        },
+        unguarded: { enum: ['allow', 'deny', 'warn'] },
+        exemptions: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { namespaces: { type: 'array', items: str }, images: { type: 'array', items: str } },
+        },
+        digestCacheTtl: duration,
+      },
+    },
+    proxy: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen,
+        upstream: httpUrl,
+        tls,
+        timeout: duration,
+        onTimeout: { enum: ['allow', 'reject'] },
+        onError: { enum: ['allow', 'reject'] },
+      },
+    },
+    notify: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: httpUrl,
+          format: { enum: ['json', 'slack'] },
+          events: { type: 'array', items: { enum: ['quarantine', 'reject'] }, minItems: 1 },
+          headers: { type: 'object', additionalProperties: { type: 'string' } },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,276 @@
+/**
+ * YAML documents with positions: parse with the `yaml` package's LineCounter, substitute `${VAR}`
+ * from the environment, validate with ajv and turn every error into a {@link ConfigProblem} that names
+ * the key path and its line and column. Shared by the config loader and the policy compiler.
+ */
+import path from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node, Scalar } from 'yaml';
+import { isDuration, isSize } from './units.js';
+import type { ConfigProblem } from './errors.js';
+
+// ajv-formats is CommonJS with a default export; under NodeNext the callable sits on `.default`.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
+
+/** A key path: map keys and sequence indexes. */
+export type KeyPath = Array<string | number>;
+
+/** A parsed YAML document that remembers where every node came from. */
+export interface LocatedDocument {
+  /** Display name used in problems. */
+  file: string;
+  text: string;
+  doc: Document;
+  lineCounter: LineCounter;
+  /** Syntax problems (and later substitution problems). */
+  problems: ConfigProblem[];
+}
+
+/** The file name to print: relative to the working directory when below it, else as given. */
+export function displayPath(file: string): string {
+  if (file.startsWith('<')) return file;
+  const abs = path.resolve(file);
+  const rel = path.relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+/**
+ * Parses YAML text into a located document. Syntax errors (and duplicate keys) become problems with
+ * their positions; the document is still returned so that more problems can be collected.
+ */
+export function parseLocated(text: string, file: string): LocatedDocument {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problems: ConfigProblem[] = [];
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+    problems.push({ file, line: pos.line, col: pos.col, key: '(document)', message: `YAML syntax: ${firstLine(e.message)}` });
+  }
+  return { file, text, doc, lineCounter, problems };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** `spec.rules[2].match` from `['spec', 'rules', 2, 'match']`. */
+export function formatKey(p: KeyPath): string {
+  if (p.length === 0) return '(document)';
+  let s = '';
+  for (const seg of p) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else s += s ? `.${seg}` : seg;
+  }
+  return s;
+}
+
+/**
+ * Finds the node at `p` and returns the position of its key (`at: 'key'`) or of its value.
+ * When the path does not exist, the position of the deepest existing ancestor is returned.
+ */
+export function locate(ld: LocatedDocument, p: KeyPath, at: 'key' | 'value' = 'value'): { line: number; col: number } {
+  let node: unknown = ld.doc.contents;
+  let pos: number | undefined = (node as Node | null)?.range?.[0];
+  for (let i = 0; i < p.length; i++) {
+    const seg = p[i];
+    const last = i === p.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) break;
+      const keyNode = pair.key as Node;
+      const valueNode = pair.value as Node | null;
+      if (last && at === 'key') {
+        pos = keyNode.range?.[0] ?? pos;
+      } else {
+        pos = valueNode?.range?.[0] ?? keyNode.range?.[0] ?? pos;
+      }
+      node = valueNode;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)] as Node | undefined;
+      if (!item) break;
+      pos = item.range?.[0] ?? pos;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  if (pos === undefined) return { line: 1, col: 1 };
+  return ld.lineCounter.linePos(pos);
+}
+
+/** Builds a problem located at `p`. */
+export function problemAt(ld: LocatedDocument, p: KeyPath, message: string, at: 'key' | 'value' = 'value'): ConfigProblem {
+  const { line, col } = locate(ld, p, at);
+  return { file: ld.file, line, col, key: formatKey(p), message };
+}
+
+const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${VAR}` in every scalar value (never in keys) with the environment's value. `${VAR:-word}`
+ * uses `word` when VAR is unset or empty; `$$` is a literal `$`. An unset variable without a default is
+ * a problem at the scalar's position. A plain (unquoted) scalar that is exactly one `${VAR}` takes the
+ * YAML type of the value (`8080` → number, `true` → boolean); quoted scalars stay strings. Substitution
+ * works on parsed scalars, so a value can never inject YAML structure.
+ */
+export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void {
+  const pathOf = (nodePath: readonly unknown[], node: unknown): KeyPath => {
+    const chain = [...nodePath, node];
+    const out: KeyPath = [];
+    for (let i = 0; i < nodePath.length; i++) {
+      const parent = chain[i];
+      if (isPair(parent) && isScalar(parent.key)) out.push(String(parent.key.value));
+      else if (isSeq(parent)) out.push(parent.items.indexOf(chain[i + 1] as never));
+    }
+    return out;
+  };
+  visit(ld.doc, {
+    Scalar(key, node, nodePath) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
+      const original = node.value;
+      const missing: string[] = [];
+      const replaced = original.replace(VAR_RE, (m, name: string | undefined, def: string | undefined) => {
+        if (m === '$$') return '$';
+        const v = env[name as string];
+        if (v === undefined || (def !== undefined && v === '')) {
+          if (def !== undefined) return def;
+          missing.push(name as string);
+          return '';
+        }
+        return v;
+      });
+      for (const name of missing) {
+        const { line, col } = ld.lineCounter.linePos(node.range?.[0] ?? 0);
+        ld.problems.push({
+          file: ld.file,
+          line,
+          col,
+          key: formatKey(pathOf(nodePath, node)),
+          message: `environment variable ${name} is not set (set it, or write \${${name}:-default})`,
+        });
+      }
+      if (replaced === original) return;
+      const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/.test(original);
+      if (whole && node.type === Scalar.PLAIN) {
+        const typed = parseDocument(replaced).toJS() as unknown;
+        if (typeof typed === 'number' || typeof typed === 'boolean') {
+          node.value = typed;
+          return;
+        }
+      }
+      node.value = replaced;
+    },
+  });
+}
+
+/**
+ * An ajv instance configured for pushgate documents: every error collected, strict schemas, formats
+ * from ajv-formats plus `duration` and `size`, and the annotation keyword `x-message` (a friendlier
+ * message for the node it sits on).
+ */
+export function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
+  addFormats(ajv);
+  ajv.addFormat('duration', { type: 'string', validate: (s: string) => isDuration(s) });
+  ajv.addFormat('size', { type: 'string', validate: (s: string) => isSize(s) });
+  ajv.addFormat('date-or-date-time', {
+    type: 'string',
+    validate: (s: string) =>
+      /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s)),
+  });
+  ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+  return ajv;
+}
+
+function pointerToPath(ld: LocatedDocument, pointer: string): KeyPath {
+  if (!pointer) return [];
+  const out: KeyPath = [];
+  let node: unknown = ld.doc.contents;
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (isSeq(node)) {
+      out.push(Number(seg));
+      node = node.items[Number(seg)];
+    } else {
+      out.push(seg);
+      if (isMap(node)) {
+        const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === seg);
+        node = pair?.value;
+      } else node = undefined;
+    }
+  }
+  return out;
+}
+
+const FORMAT_MESSAGES: Record<string, string> = {
+  duration: 'must be a duration with a unit, e.g. 500ms, 30s, 5m, 1h, 14d',
+  size: 'must be a size in bytes or with a unit, e.g. 1048576, 512MiB, 2GB',
+  'date-or-date-time': 'must be a date (2026-12-31) or an RFC 3339 date-time',
+  uri: 'must be a URL with a scheme',
+};
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Converts ajv errors into located problems, one per error, without duplicates. */
+export function ajvProblems(ld: LocatedDocument, errors: ErrorObject[] | null | undefined): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of errors ?? []) {
+    const base = pointerToPath(ld, e.instancePath);
+    const custom = (e.parentSchema as { 'x-message'?: string } | undefined)?.['x-message'];
+    let p: ConfigProblem;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const key = (e.params as { additionalProperty: string }).additionalProperty;
+        const allowed = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {});
+        p = problemAt(ld, [...base, key], `unknown key${allowed.length ? ` (allowed here: ${allowed.join(', ')})` : ''}`, 'key');
+        break;
+      }
+      case 'required': {
+        const key = (e.params as { missingProperty: string }).missingProperty;
+        const at = locate(ld, base, 'value');
+        p = { file: ld.file, ...at, key: formatKey([...base, key]), message: 'is required' };
+        break;
+      }
+      case 'enum':
+        p = problemAt(ld, base, `must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')} (got ${typeName(e.data)})`);
+        break;
+      case 'const':
+        p = problemAt(ld, base, `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} (got ${typeName(e.data)})`);
+        break;
+      case 'type':
+        p = problemAt(ld, base, `must be ${String((e.params as { type: string | string[] }).type).replace(',', ' or ')} (got ${typeName(e.data)})`);
+        break;
+      case 'format': {
+        const f = (e.params as { format: string }).format;
+        p = problemAt(ld, base, `${FORMAT_MESSAGES[f] ?? `must be a valid ${f}`} (got ${typeName(e.data)})`);
+        break;
+      }
+      default:
+        p = problemAt(ld, base, custom ?? e.message ?? 'is invalid');
+    }
+    if (custom && e.keyword !== 'additionalProperties' && e.keyword !== 'required') p.message = custom;
+    const k = `${p.line}:${p.col}:${p.key}:${p.message}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+/** Runs a compiled schema on the document's JS value and returns located problems. */
+export function validateLocated(ld: LocatedDocument, validate: ValidateFunction, value: unknown): ConfigProblem[] {
+  return validate(value) ? [] : ajvProblems(ld, validate.errors);
+}
+
+/** Sorts problems by line, then column, then key. */
+export function sortProblems(ps: ConfigProblem[]): ConfigProblem[] {
+  return [...ps].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.key.localeCompare(b.key));
+}
