@@ -1,0 +1,191 @@
+/**
+ * Maven version order: `org.apache.maven.artifact.versioning.ComparableVersion` as in Maven 3.9
+ * (items: numbers, qualifiers, combinations such as `rc1`, and sub-lists opened by `-`; trailing null
+ * items trimmed; known qualifiers alpha < beta < milestone < rc = cr < snapshot < "" = ga = final =
+ * release < sp, unknown qualifiers after them in lexical order). Every string is a Maven version.
+ * https://maven.apache.org/pom.html#version-order-specification
+ */
+import { type Cmp, type Comparator, compareDigits, sign } from './types.js';
+
+const QUALIFIERS = ['alpha', 'beta', 'milestone', 'rc', 'snapshot', '', 'sp'];
+const RELEASE_QUALIFIERS = ['ga', 'final', 'release'];
+const RELEASE_INDEX = String(QUALIFIERS.indexOf(''));
+
+type Item = NumItem | StrItem | ComboItem | ListItem;
+interface NumItem { kind: 'num'; digits: string }
+interface StrItem { kind: 'str'; value: string }
+interface ComboItem { kind: 'combo'; str: StrItem; num: Item }
+interface ListItem { kind: 'list'; items: Item[] }
+
+function strItem(value: string, followedByDigit: boolean): StrItem {
+  let v = value;
+  if (followedByDigit && v.length === 1) v = v === 'a' ? 'alpha' : v === 'b' ? 'beta' : v === 'm' ? 'milestone' : v;
+  if (v === 'cr') v = 'rc';
+  return { kind: 'str', value: v };
+}
+
+function comboItem(v: string): ComboItem {
+  let index = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] >= '0' && v[i] <= '9') {
+      index = i;
+      break;
+    }
+  }
+  return { kind: 'combo', str: strItem(v.slice(0, index), true), num: parseItem(false, true, v.slice(index)) };
+}
+
+function parseItem(combination: boolean, digit: boolean, buf: string): Item {
+  if (combination) return comboItem(buf.replace(/-/g, ''));
+  if (digit) return { kind: 'num', digits: buf.replace(/^0+(?=.)/, '') || '0' };
+  return strItem(buf, false);
+}
+
+function isNull(it: Item): boolean {
+  switch (it.kind) {
+    case 'num':
+      return /^0+$/.test(it.digits);
+    case 'str':
+      return it.value === '';
+    case 'combo':
+      return false;
+    case 'list':
+      return it.items.length === 0;
+  }
+}
+
+function comparableQualifier(q: string): string {
+  if (RELEASE_QUALIFIERS.includes(q)) return RELEASE_INDEX;
+  const i = QUALIFIERS.indexOf(q);
+  return i === -1 ? `${QUALIFIERS.length}-${q}` : String(i);
+}
+
+function strCmp(a: string, b: string): Cmp {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Item.compareTo(other) with `null` meaning "nothing there" (the padding of a shorter list). */
+function cmpItem(a: Item, b: Item | null): Cmp {
+  switch (a.kind) {
+    case 'num':
+      if (b === null) return isNull(a) ? 0 : 1;
+      if (b.kind === 'num') return compareDigits(a.digits, b.digits);
+      return 1; // 1.1 > 1-sp, 1.1 > 1-1
+    case 'str':
+      if (b === null) return strCmp(comparableQualifier(a.value), RELEASE_INDEX);
+      if (b.kind === 'num' || b.kind === 'list') return -1;
+      if (b.kind === 'str') return strCmp(comparableQualifier(a.value), comparableQualifier(b.value));
+      {
+        const r = cmpItem(a, b.str);
+        return r === 0 ? -1 : r;
+      }
+    case 'combo':
+      if (b === null) return cmpItem(a.str, null);
+      if (b.kind === 'num' || b.kind === 'list') return -1;
+      if (b.kind === 'str') {
+        const r = cmpItem(a.str, b);
+        return r === 0 ? 1 : r;
+      }
+      return cmpItem(a.str, b.str) || cmpItem(a.num, b.num);
+    case 'list':
+      if (b === null) {
+        for (const it of a.items) {
+          const r = cmpItem(it, null);
+          if (r) return r;
+        }
+        return 0;
+      }
+      if (b.kind === 'num') return -1;
+      if (b.kind === 'str' || b.kind === 'combo') return 1;
+      for (let i = 0; i < Math.max(a.items.length, b.items.length); i++) {
+        const l = i < a.items.length ? a.items[i] : null;
+        const r = i < b.items.length ? b.items[i] : null;
+        const c = l === null ? (r === null ? 0 : (-cmpItem(r, null) as Cmp)) : cmpItem(l, r);
+        if (c) return sign(c);
+      }
+      return 0;
+  }
+}
+
+function normalize(list: ListItem): void {
+  const items = list.items;
+  for (let i = items.length - 1; i >= 0; i--) {
+    if (!isNull(items[i])) continue;
+    if (i === items.length - 1 || items[i + 1].kind === 'str') items.splice(i, 1);
+    else if (items[i + 1].kind === 'list') {
+      const first = (items[i + 1] as ListItem).items[0];
+      if (first && (first.kind === 'combo' || first.kind === 'str')) items.splice(i, 1);
+    }
+  }
+}
+
+function isDigitChar(c: string): boolean {
+  return c >= '0' && c <= '9';
+}
+
+/** Parses a Maven version into ComparableVersion's item tree. */
+export function parseMavenVersion(version: string): ListItem {
+  const v = version.toLowerCase();
+  const root: ListItem = { kind: 'list', items: [] };
+  let list = root;
+  const stack: ListItem[] = [root];
+  let isDigit = false;
+  let isCombination = false;
+  let start = 0;
+  const push = (): void => {
+    const n: ListItem = { kind: 'list', items: [] };
+    list.items.push(n);
+    list = n;
+    stack.push(n);
+  };
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i];
+    if (c === '.') {
+      list.items.push(i === start ? { kind: 'num', digits: '0' } : parseItem(isCombination, isDigit, v.slice(start, i)));
+      isCombination = false;
+      start = i + 1;
+    } else if (c === '-') {
+      if (i === start) list.items.push({ kind: 'num', digits: '0' });
+      else {
+        // X-1 is treated as X1
+        if (!isDigit && i !== v.length - 1 && isDigitChar(v[i + 1])) {
+          isCombination = true;
+          continue;
+        }
+        list.items.push(parseItem(isCombination, isDigit, v.slice(start, i)));
+      }
+      start = i + 1;
+      if (list.items.length) push();
+      isCombination = false;
+    } else if (isDigitChar(c)) {
+      if (!isDigit && i > start) {
+        isCombination = true;
+        if (list.items.length) push();
+      }
+      isDigit = true;
+    } else {
+      if (isDigit && i > start) {
+        list.items.push(parseItem(isCombination, true, v.slice(start, i)));
+        start = i;
+        push();
+        isCombination = false;
+      }
+      isDigit = false;
+    }
+  }
+  if (v.length > start) {
+    // treat .X as -X for any string qualifier X
+    if (!isDigit && list.items.length) push();
+    list.items.push(parseItem(isCombination, isDigit, v.slice(start)));
+  }
+  while (stack.length) normalize(stack.pop() as ListItem);
+  return root;
+}
+
+/** Compares two Maven versions (ComparableVersion.compareTo). */
+export function compareMaven(a: string, b: string): Cmp {
+  return cmpItem(parseMavenVersion(a), parseMavenVersion(b));
+}
+
+/** The Maven comparator. */
+export const maven: Comparator = { name: 'maven', compare: compareMaven };

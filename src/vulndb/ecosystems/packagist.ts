@@ -1,0 +1,80 @@
+/**
+ * Packagist (Composer) version order: PHP's `version_compare` (ext/standard/versioning.c) on the
+ * version with Composer's leading `v` removed. The version is canonicalized (`-`, `_`, `+` and other
+ * non-alphanumerics become `.`, a `.` is put between digit and non-digit runs), then compared part
+ * by part: numbers numerically, words by their special form
+ * (unknown < dev < alpha = a < beta = b < RC = rc < number < pl = p).
+ */
+import { PushgateError } from '../../core/errors.js';
+import { type Cmp, type Comparator, compareDigits, sign } from './types.js';
+
+function isDig(c: string): boolean {
+  return c >= '0' && c <= '9';
+}
+function isAlnum(c: string): boolean {
+  return /[A-Za-z0-9]/.test(c);
+}
+
+/** php_canonicalize_version. */
+export function canonicalizePhpVersion(v: string): string {
+  if (v === '') return '';
+  let out = v[0];
+  let lp = v[0];
+  for (let i = 1; i < v.length; i++) {
+    const c = v[i];
+    const last = out[out.length - 1];
+    if (c === '-' || c === '_' || c === '+') {
+      if (last !== '.') out += '.';
+    } else if ((lp !== '.' && !isDig(lp) && isDig(c)) || (isDig(lp) && c !== '.' && !isDig(c))) {
+      if (last !== '.') out += '.';
+      out += c;
+    } else if (!isAlnum(c)) {
+      if (last !== '.') out += '.';
+    } else out += c;
+    lp = c;
+  }
+  return out;
+}
+
+const FORMS: Array<[string, number]> = [
+  ['dev', 0], ['alpha', 1], ['a', 1], ['beta', 2], ['b', 2], ['RC', 3], ['rc', 3], ['#', 4], ['pl', 5], ['p', 5],
+];
+
+function formOrder(s: string): number {
+  for (const [name, order] of FORMS) if (s.startsWith(name)) return order;
+  return -1;
+}
+
+function compareForms(a: string, b: string): Cmp {
+  return sign(formOrder(a) - formOrder(b));
+}
+
+/** PHP version_compare() on two raw strings. */
+export function phpVersionCompare(a: string, b: string): Cmp {
+  if (a === '' || b === '') return a === b ? 0 : a ? 1 : -1;
+  const p = canonicalizePhpVersion(a).split('.');
+  const q = canonicalizePhpVersion(b).split('.');
+  let i = 0;
+  let c: Cmp = 0;
+  for (; i < p.length && i < q.length; i++) {
+    const x = p[i];
+    const y = q[i];
+    if (isDig(x[0] ?? '') && isDig(y[0] ?? '')) c = compareDigits(x, y);
+    else if (!isDig(x[0] ?? '') && !isDig(y[0] ?? '')) c = compareForms(x, y);
+    else c = isDig(x[0] ?? '') ? compareForms('#N#', y) : compareForms(x, '#N#');
+    if (c) return c;
+  }
+  if (i < p.length) return isDig(p[i][0] ?? '') ? 1 : phpVersionCompare(p.slice(i).join('.'), '#N#');
+  if (i < q.length) return isDig(q[i][0] ?? '') ? -1 : phpVersionCompare('#N#', q.slice(i).join('.'));
+  return 0;
+}
+
+/** Compares two Packagist versions. */
+export function comparePackagist(a: string, b: string): Cmp {
+  if (a.trim() === '' || b.trim() === '') throw new PushgateError('BAD_ARGUMENT', 'invalid Packagist version "": empty');
+  const strip = (v: string): string => v.trim().replace(/^[vV](?=\d)/, '');
+  return phpVersionCompare(strip(a), strip(b));
+}
+
+/** The Packagist comparator. */
+export const packagist: Comparator = { name: 'packagist', compare: comparePackagist };
