@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'FORBIDDEN' // a registry or host is not one the configuration names
   | 'VULNDB' // the vulnerability database is missing, corrupt or could not be built
   | 'STORE' // the verdict store failed
+  | 'TIMEOUT' // a deadline passed before the work finished
   | 'INTERNAL'; // a bug: report it
 
 /** An error with a stable code, a retry hint and the underlying cause. */

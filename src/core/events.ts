@@ -21,6 +21,11 @@ export interface PushEvent {
   size?: number;
   /** Who pushed (`actor.name`, Harbor operator), for audit. */
   actor?: string;
+  /**
+   * The URL the sender says the manifest lives at (Distribution `target.url`, Harbor `resource_url`).
+   * Never fetched: used only to drop events that name a registry pushgate does not guard.
+   */
+  targetUrl?: string;
   /** Sender's timestamp (RFC 3339). */
   timestamp?: string;
 }
