@@ -1,0 +1,727 @@
+/**
+ * OCI distribution client for one configured registry (distribution-spec v1.1.1, protocols.md §4–5):
+ * manifests and indexes (OCI and Docker schema 2; schema 1 refused), blobs streamed with Range
+ * resume, tag listing with `Link` pagination, catalog, referrers with the `sha256-<hex>` tag fallback,
+ * cross-repository copy by mount (falling back to a streamed upload), delete by digest or tag.
+ * Authentication, retries, deadlines, TLS and the concurrency limit live in transport.ts and auth/.
+ *
+ * pushgate only ever talks to the configured `url`; URLs found in notifications are never used.
+ * This file is the project's only importer of axios (DESIGN.md §2).
+ */
+import axios from 'axios';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { PassThrough, type Readable } from 'node:stream';
+import { PushgateError } from '../core/errors.js';
+import { isDigest, digestAlgorithm, digestHex, type Digest } from '../core/digest.js';
+import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
+import { RegistryError, redactUrl } from './errors.js';
+import { Transport, header, type TransportRequest } from './transport.js';
+import { Authenticator } from './auth/authenticator.js';
+import { readDockerConfigCredentials, type Credentials } from './auth/docker-config.js';
+import { repoScope } from './auth/challenge.js';
+import { bareMediaType, detectManifestMediaType, isSchema1, parseManifest } from './manifest.js';
+
+/** Options of a {@link RegistryClient} (config `registries[]`, DESIGN.md §3). */
+export interface RegistryClientOptions {
+  /** Configured registry name, used in messages and metrics. */
+  name: string;
+  /** Base URL with scheme: `https://registry.example.test`, `http://127.0.0.1:5000`. No path. */
+  url: string;
+  /** Skip TLS certificate verification for an https:// URL. */
+  insecure?: boolean;
+  /** PEM CA bundle (a file path, or PEM text) trusted in addition to the system CAs. */
+  ca?: string;
+  /** Client certificate and key for mutual TLS (file paths or PEM text). */
+  clientCert?: string;
+  clientKey?: string;
+  /**
+   * Credentials: `username`/`password` (Basic, and for the token realm), `dockerConfig` (path of a
+   * Docker config.json: `auths` with `auth`, `username`/`password` or `identitytoken`), or `token`
+   * (a bearer token sent as is).
+   */
+  auth?: { username?: string; password?: string; dockerConfig?: string; token?: string };
+  /** Default `pushgate/<version>`. Notifications whose `request.useragent` starts with it are pushgate's own. */
+  userAgent?: string;
+  /** Per-request timeout in ms (time to the full buffered body, or idle time of a streamed body). Default 30000. */
+  timeoutMs?: number;
+  /** Max requests in flight to this registry (a streamed blob holds its slot until it ends). Default 8. */
+  concurrency?: number;
+  /** Retries after the first attempt for network errors, 408, 429 and 5xx. Default 3. */
+  retries?: number;
+  /** Called once per HTTP exchange (for `pushgate_registry_requests_total`). */
+  onRequest?: (e: { method: string; code: number | 'error' }) => void;
+  /** Deadline of one operation including its retries, ms. Default 120000. */
+  operationTimeoutMs?: number;
+  /** First backoff delay, ms (doubles per attempt, full jitter). Default 250. */
+  retryBaseMs?: number;
+  /** Backoff cap, ms. Default 10000. */
+  retryMaxMs?: number;
+  /** Manifest size limit in bytes (config `scan.maxManifestBytes`). Default 4 MiB. */
+  maxManifestBytes?: number;
+  /** Resume attempts of an interrupted blob download (Range requests). Default 3. */
+  blobResumes?: number;
+}
+
+/** Options of {@link RegistryClient.getBlob}. */
+export interface GetBlobOptions {
+  /** Verify the digest (and `size`, when given) while streaming; the stream errors with DIGEST_MISMATCH / SIZE_MISMATCH. */
+  verify?: boolean;
+  /** Expected size in bytes (from the descriptor). */
+  size?: number;
+}
+
+const REPO_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+function packageVersion(): string {
+  try {
+    const p = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return p.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The default User-Agent: `pushgate/<package version>`. */
+export const DEFAULT_USER_AGENT = `pushgate/${packageVersion()}`;
+
+function readPem(v: string, what: string): string {
+  if (v.includes('-----BEGIN')) return v;
+  try {
+    return fs.readFileSync(v, 'utf8');
+  } catch (err) {
+    throw new PushgateError('BAD_CONFIG', `cannot read ${what} ${v}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** sha256 (or sha512, per `alg`) digest of bytes. */
+export function computeDigest(bytes: Buffer, alg = 'sha256'): Digest {
+  return `${alg}:${crypto.createHash(alg).update(bytes).digest('hex')}`;
+}
+
+/** The fallback referrers tag of a digest (distribution-spec "Referrers Tag Schema"): `sha256-<hex>`. */
+export function referrersTag(digest: Digest): string {
+  return `${digestAlgorithm(digest)}-${digestHex(digest).slice(0, 64)}`;
+}
+
+/** Parses a `Link: <url>; rel="next"` header into the next URL (resolved against `base`). */
+export function nextLink(link: string | undefined, base: string): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const m = /<([^>]*)>\s*;(.*)/.exec(part.trim());
+    if (m && /rel="?next"?/i.test(m[2])) return new URL(m[1], base).toString();
+  }
+  return undefined;
+}
+
+/** A client for one registry. */
+export class RegistryClient {
+  /** Configured registry name. */
+  readonly name: string;
+  /** `host[:port]` of the configured URL. */
+  readonly host: string;
+  /** `scheme://host[:port]`. */
+  readonly origin: string;
+  /** The User-Agent sent on every request. */
+  readonly userAgent: string;
+  private readonly t: Transport;
+  private readonly auth: Authenticator;
+  private readonly maxManifestBytes: number;
+  private readonly blobResumes: number;
+
+  /** @throws PushgateError BAD_CONFIG for a URL without http(s) scheme or with a path, or unreadable TLS files. */
+  constructor(opts: RegistryClientOptions) {
+    let u: URL;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      throw new PushgateError('BAD_CONFIG', `registries[${opts.name}].url "${opts.url}" is not a URL: write it with a scheme, e.g. https://${opts.url}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new PushgateError('BAD_CONFIG', `registries[${opts.name}].url must start with http:// or https:// (got ${u.protocol})`);
+    }
+    if (u.pathname !== '/' && u.pathname !== '') {
+      throw new PushgateError('BAD_CONFIG', `registries[${opts.name}].url must not have a path (the OCI API lives at /v2/): got ${u.pathname}`);
+    }
+    if (u.username || u.password) {
+      throw new PushgateError('BAD_CONFIG', `registries[${opts.name}].url must not carry credentials: use registries[].auth`);
+    }
+    this.name = opts.name;
+    this.host = u.host;
+    this.origin = u.origin;
+    this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+    this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
+    this.blobResumes = opts.blobResumes ?? 3;
+    const concurrency = opts.concurrency ?? 8;
+
+    const ca = opts.ca ? [...tls.rootCertificates, readPem(opts.ca, 'CA bundle')] : undefined;
+    const cert = opts.clientCert ? readPem(opts.clientCert, 'client certificate') : undefined;
+    const key = opts.clientKey ? readPem(opts.clientKey, 'client key') : undefined;
+    if (!!cert !== !!key) throw new PushgateError('BAD_CONFIG', `registries[${opts.name}]: clientCert and clientKey go together`);
+    const rejectUnauthorized = !opts.insecure;
+    const agentOpts = { keepAlive: true, maxSockets: concurrency * 2 };
+    const agents = {
+      http: new http.Agent(agentOpts),
+      https: new https.Agent({ ...agentOpts, ca, cert, key, rejectUnauthorized }),
+    };
+    const foreignAgents = {
+      http: new http.Agent(agentOpts),
+      https: new https.Agent({ ...agentOpts, ca, rejectUnauthorized }),
+    };
+
+    this.t = new Transport({
+      name: opts.name,
+      origin: this.origin,
+      userAgent: this.userAgent,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      operationTimeoutMs: opts.operationTimeoutMs ?? 120_000,
+      retries: opts.retries ?? 3,
+      retryBaseMs: opts.retryBaseMs ?? 250,
+      retryMaxMs: opts.retryMaxMs ?? 10_000,
+      concurrency,
+      maxRedirects: 5,
+      axios: axios.create(),
+      agents,
+      foreignAgents,
+      onRequest: opts.onRequest,
+    });
+
+    let creds: Credentials | undefined | null = null;
+    const credentials = (): Credentials | undefined => {
+      if (creds !== null) return creds;
+      const a = opts.auth ?? {};
+      if (a.username || a.password) creds = { username: a.username, password: a.password ?? '' };
+      else if (a.dockerConfig) creds = readDockerConfigCredentials(a.dockerConfig, this.host);
+      else creds = undefined;
+      return creds;
+    };
+    this.auth = new Authenticator({
+      registry: opts.name,
+      credentials,
+      staticToken: opts.auth?.token,
+      send: async (r) => {
+        const res = await this.t.send({ ...r, scopes: [], noAuth: true, noLimit: true, ok: [200, 400, 401, 403, 404, 405], maxBytes: 1024 * 1024 });
+        return { status: res.status, headers: res.headers, body: res.body ?? Buffer.alloc(0) };
+      },
+    });
+    this.t.auth = this.auth;
+  }
+
+  /** Token requests made so far (tests, diagnostics). */
+  get tokenRequests(): number {
+    return this.auth.tokenRequests;
+  }
+
+  /** Requests in flight right now (tests, diagnostics). */
+  get inFlight(): number {
+    return this.t.limiter.inUse;
+  }
+
+  private checkRepo(repo: string): void {
+    if (!REPO_RE.test(repo) || repo.length > 255) {
+      throw new PushgateError('BAD_REFERENCE', `"${repo}" is not a repository name (lowercase path components separated by /)`);
+    }
+  }
+
+  private checkRef(ref: string): void {
+    if (!isDigest(ref) && !TAG_RE.test(ref)) throw new PushgateError('BAD_REFERENCE', `"${ref}" is neither a tag nor a sha256 digest`);
+  }
+
+  private refString(repo: string, ref: string): string {
+    return isDigest(ref) ? `${repo}@${ref}` : `${repo}:${ref}`;
+  }
+
+  private url(path: string): string {
+    return `${this.origin}${path}`;
+  }
+
+  private send(req: TransportRequest) {
+    return this.t.send(req);
+  }
+
+  private mismatch(op: string, url: string, msg: string, code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH' | 'UNSUPPORTED' = 'DIGEST_MISMATCH'): RegistryError {
+    return new RegistryError(code, `registry ${this.name}: ${op}: ${msg}`, { url: redactUrl(url) });
+  }
+
+  /** GET /v2/ (end-1): checks reachability and credentials. @throws RegistryError */
+  async ping(): Promise<void> {
+    await this.send({ method: 'GET', url: this.url('/v2/'), op: 'GET /v2/', scopes: [], ok: [200], maxBytes: 64 * 1024 });
+  }
+
+  /**
+   * GET a manifest by tag or digest with the full Accept list (protocols.md §4.3). The digest is
+   * computed over the exact bytes and checked against the requested digest and
+   * `Docker-Content-Digest`.
+   * @throws RegistryError NOT_FOUND (404), DIGEST_MISMATCH, SIZE_MISMATCH (over `maxManifestBytes`
+   *   or shorter than Content-Length), UNSUPPORTED (schema 1), UNAUTHORIZED, NETWORK, REGISTRY.
+   */
+  async getManifest(repo: string, ref: string): Promise<{ digest: Digest; mediaType: string; bytes: Buffer }> {
+    this.checkRepo(repo);
+    this.checkRef(ref);
+    const op = `GET manifest ${this.refString(repo, ref)}`;
+    const url = this.url(`/v2/${repo}/manifests/${ref}`);
+    const res = await this.send({
+      method: 'GET',
+      url,
+      op,
+      scopes: [repoScope(repo, 'pull')],
+      headers: { accept: MANIFEST_ACCEPT },
+      ok: [200],
+      maxBytes: this.maxManifestBytes,
+    });
+    const bytes = res.body as Buffer;
+    const cl = header(res.headers, 'content-length');
+    if (cl !== undefined && Number(cl) !== bytes.length) {
+      throw this.mismatch(op, url, `got ${bytes.length} bytes, Content-Length says ${cl}`, 'SIZE_MISMATCH');
+    }
+    const mediaType = detectManifestMediaType(bytes, header(res.headers, 'content-type'));
+    if (isSchema1(mediaType)) {
+      throw this.mismatch(op, url, `Docker schema 1 manifest (${mediaType}) is not supported: push the image again with a current client`, 'UNSUPPORTED');
+    }
+    const alg = isDigest(ref) ? digestAlgorithm(ref) : 'sha256';
+    const digest = computeDigest(bytes, alg);
+    if (isDigest(ref) && digest !== ref) throw this.mismatch(op, url, `content hashes to ${digest}, not the requested digest`);
+    const dcd = header(res.headers, 'docker-content-digest');
+    if (dcd && isDigest(dcd)) {
+      const d2 = digestAlgorithm(dcd) === alg ? digest : computeDigest(bytes, digestAlgorithm(dcd));
+      if (d2 !== dcd) throw this.mismatch(op, url, `content hashes to ${d2}, Docker-Content-Digest says ${dcd}`);
+    }
+    return { digest, mediaType, bytes };
+  }
+
+  /**
+   * HEAD a manifest (same Accept list) to learn its digest, media type and size; falls back to a
+   * GET when `Docker-Content-Digest` is missing. Undefined on 404.
+   * @throws RegistryError as {@link getManifest}.
+   */
+  async resolve(repo: string, ref: string): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
+    this.checkRepo(repo);
+    this.checkRef(ref);
+    const op = `HEAD manifest ${this.refString(repo, ref)}`;
+    const url = this.url(`/v2/${repo}/manifests/${ref}`);
+    const res = await this.send({
+      method: 'HEAD',
+      url,
+      op,
+      scopes: [repoScope(repo, 'pull')],
+      headers: { accept: MANIFEST_ACCEPT },
+      ok: [200, 404],
+    });
+    if (res.status === 404) return undefined;
+    const dcd = header(res.headers, 'docker-content-digest');
+    const mediaType = bareMediaType(header(res.headers, 'content-type'));
+    if (isSchema1(mediaType)) throw this.mismatch(op, url, `Docker schema 1 manifest (${mediaType}) is not supported`, 'UNSUPPORTED');
+    if (!dcd || !isDigest(dcd) || (isDigest(ref) && digestAlgorithm(dcd) !== digestAlgorithm(ref))) {
+      try {
+        const m = await this.getManifest(repo, ref);
+        return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+      } catch (err) {
+        if (err instanceof RegistryError && err.status === 404) return undefined;
+        throw err;
+      }
+    }
+    if (isDigest(ref) && dcd !== ref) throw this.mismatch(op, url, `Docker-Content-Digest ${dcd} is not the requested digest`);
+    return { digest: dcd, mediaType, size: Number(header(res.headers, 'content-length') ?? -1) };
+  }
+
+  /**
+   * Streams a blob (end-2). Redirects to storage are followed without the registry's credentials.
+   * An interrupted download is resumed with `Range: bytes=N-` (up to `blobResumes` times) when the
+   * registry answers 206; otherwise the stream errors. The caller verifies the digest unless
+   * `opts.verify` is set.
+   * @throws RegistryError NOT_FOUND (404) and the usual codes before the first byte; later failures
+   *   are emitted as stream errors (NETWORK, DIGEST_MISMATCH, SIZE_MISMATCH).
+   */
+  async getBlob(repo: string, digest: Digest, opts: GetBlobOptions = {}): Promise<Readable> {
+    this.checkRepo(repo);
+    if (!isDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    const op = `GET blob ${repo}@${digest}`;
+    const url = this.url(`/v2/${repo}/blobs/${digest}`);
+    const scopes = [repoScope(repo, 'pull')];
+    const first = await this.send({ method: 'GET', url, op, scopes, ok: [200], stream: true });
+    const cl = header(first.headers, 'content-length');
+    const total = cl !== undefined ? Number(cl) : opts.size;
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const hash = opts.verify ? crypto.createHash(digestAlgorithm(digest)) : undefined;
+    let received = 0;
+    let resumes = 0;
+    const fail = (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err)));
+    const finish = () => {
+      if (opts.size !== undefined && received !== opts.size) {
+        return fail(this.mismatch(op, url, `got ${received} bytes, the descriptor says ${opts.size}`, 'SIZE_MISMATCH'));
+      }
+      if (hash) {
+        const got = `${digestAlgorithm(digest)}:${hash.digest('hex')}`;
+        if (got !== digest) return fail(this.mismatch(op, url, `content hashes to ${got}`));
+      }
+      out.end();
+    };
+    let current: Readable | undefined;
+    const attach = (src: Readable) => {
+      current = src;
+      let ended = false;
+      src.on('data', (c: Buffer) => {
+        received += c.length;
+        hash?.update(c);
+        if (!out.write(c)) {
+          src.pause();
+          out.once('drain', () => src.resume());
+        }
+      });
+      const interrupted = (err?: unknown) => {
+        if (ended) return;
+        ended = true;
+        if (out.destroyed) return;
+        if (total !== undefined && received >= total) return finish();
+        if (total === undefined && err === undefined) return finish();
+        if (total !== undefined && resumes < this.blobResumes) {
+          resumes++;
+          void this.send({ method: 'GET', url, op: `${op} (resume at byte ${received})`, scopes, ok: [206, 200], stream: true, headers: { range: `bytes=${received}-` } })
+            .then((r) => {
+              if (r.status === 206) {
+                const cr = header(r.headers, 'content-range') ?? '';
+                const m = /bytes (\d+)-/.exec(cr);
+                if (!m || Number(m[1]) !== received) {
+                  r.stream?.destroy();
+                  return fail(this.mismatch(op, url, `resume answered Content-Range "${cr}" for byte ${received}`, 'SIZE_MISMATCH'));
+                }
+                attach(r.stream as Readable);
+              } else {
+                // no Range support: skip what we already have
+                attach(skipBytes(r.stream as Readable, received));
+              }
+            })
+            .catch(fail);
+          return;
+        }
+        fail(
+          err instanceof RegistryError
+            ? err
+            : new RegistryError('NETWORK', `registry ${this.name}: ${op}: connection lost after ${received}${total !== undefined ? ` of ${total}` : ''} bytes`, {
+                url: redactUrl(url),
+                retryable: true,
+                cause: err,
+              }),
+        );
+      };
+      src.once('end', () => interrupted());
+      src.once('error', (e) => interrupted(e));
+      src.once('close', () => {
+        if (!ended && !src.readableEnded) interrupted(new Error('premature close'));
+      });
+    };
+    attach(first.stream as Readable);
+    out.once('close', () => {
+      if (!out.writableFinished) current?.destroy();
+    });
+    return out;
+  }
+
+  /** HEAD a blob: true on 200, false on 404. @throws RegistryError for anything else. */
+  async blobExists(repo: string, digest: Digest): Promise<boolean> {
+    this.checkRepo(repo);
+    const res = await this.send({
+      method: 'HEAD',
+      url: this.url(`/v2/${repo}/blobs/${digest}`),
+      op: `HEAD blob ${repo}@${digest}`,
+      scopes: [repoScope(repo, 'pull')],
+      ok: [200, 404],
+    });
+    return res.status === 200;
+  }
+
+  /**
+   * PUT a manifest (end-7) with its exact bytes. Returns the digest of the bytes, checked against
+   * the registry's `Docker-Content-Digest`.
+   * @throws RegistryError (e.g. 400 MANIFEST_BLOB_UNKNOWN, 413), DIGEST_MISMATCH.
+   */
+  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    this.checkRepo(repo);
+    this.checkRef(ref);
+    const op = `PUT manifest ${this.refString(repo, ref)}`;
+    const url = this.url(`/v2/${repo}/manifests/${ref}`);
+    const res = await this.send({
+      method: 'PUT',
+      url,
+      op,
+      scopes: [repoScope(repo, 'pull', 'push')],
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      ok: [200, 201, 202, 204],
+      maxBytes: 64 * 1024,
+    });
+    const digest = computeDigest(bytes, isDigest(ref) ? digestAlgorithm(ref) : 'sha256');
+    if (isDigest(ref) && ref !== digest) throw this.mismatch(op, url, `bytes hash to ${digest}, not ${ref}`);
+    const dcd = header(res.headers, 'docker-content-digest');
+    if (dcd && isDigest(dcd) && digestAlgorithm(dcd) === digestAlgorithm(digest) && dcd !== digest) {
+      throw this.mismatch(op, url, `registry stored ${dcd}, the bytes hash to ${digest}`);
+    }
+    return digest;
+  }
+
+  /**
+   * Uploads a blob monolithically (end-4a then end-6): POST an upload session, PUT the bytes with
+   * `?digest=`. `body` is a Buffer or a factory opening a fresh stream (retries re-open it).
+   * @param location an upload session URL already obtained (e.g. from a failed mount).
+   */
+  async uploadBlob(repo: string, digest: Digest, size: number, body: Buffer | (() => Readable), location?: string, noLimit = false): Promise<void> {
+    this.checkRepo(repo);
+    const scopes = [repoScope(repo, 'pull', 'push')];
+    if (!location) {
+      const start = await this.send({
+        method: 'POST',
+        url: this.url(`/v2/${repo}/blobs/uploads/`),
+        op: `POST upload ${repo}`,
+        scopes,
+        ok: [202],
+        maxBytes: 64 * 1024,
+      });
+      location = header(start.headers, 'location');
+    }
+    if (!location) throw new RegistryError('REGISTRY', `registry ${this.name}: POST upload ${repo}: 202 without Location`, { url: this.url(`/v2/${repo}/blobs/uploads/`) });
+    const put = new URL(location, this.origin);
+    if (put.origin !== this.origin) {
+      throw new RegistryError('FORBIDDEN', `registry ${this.name}: upload location ${redactUrl(put.toString())} is not on ${this.origin}`, { url: redactUrl(put.toString()) });
+    }
+    put.searchParams.set('digest', digest);
+    await this.send({
+      method: 'PUT',
+      url: put.toString(),
+      op: `PUT blob ${repo}@${digest}`,
+      scopes,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+      ok: [201, 204],
+      maxBytes: 64 * 1024,
+      noLimit,
+      // a stream body cannot be replayed mid-upload: retries re-run the whole upload from a new session
+      retries: Buffer.isBuffer(body) ? undefined : 0,
+    });
+  }
+
+  /**
+   * Makes `desc` available in `toRepo`: nothing if it is already there, else a cross-repository
+   * mount (end-11), else (202: mount refused) a streamed upload from `fromRepo` in the session the
+   * registry opened. Retried as a whole on retryable failures.
+   * @throws RegistryError
+   */
+  async copyBlob(fromRepo: string, toRepo: string, desc: Descriptor): Promise<void> {
+    this.checkRepo(fromRepo);
+    this.checkRepo(toRepo);
+    if (await this.blobExists(toRepo, desc.digest)) return;
+    const op = `POST mount ${toRepo}@${desc.digest} from ${fromRepo}`;
+    const mountUrl = new URL(this.url(`/v2/${toRepo}/blobs/uploads/`));
+    mountUrl.searchParams.set('mount', desc.digest);
+    mountUrl.searchParams.set('from', fromRepo);
+    const res = await this.send({
+      method: 'POST',
+      url: mountUrl.toString(),
+      op,
+      scopes: [repoScope(toRepo, 'pull', 'push'), repoScope(fromRepo, 'pull')],
+      ok: [201, 202],
+      maxBytes: 64 * 1024,
+    });
+    if (res.status === 201) return;
+    let location = header(res.headers, 'location');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const src = await this.getBlob(fromRepo, desc.digest, { size: desc.size, verify: true });
+        await this.uploadBlob(toRepo, desc.digest, desc.size, () => src, location, true);
+        return;
+      } catch (err) {
+        location = undefined;
+        if (!(err instanceof PushgateError && err.retryable) || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  /**
+   * Copies a manifest and everything it references to `toRepo:tag`: for an index, every child
+   * manifest by digest first (with its blobs), then the index; blobs by mount. The bytes are
+   * byte-identical, so the digest is kept. Layers with `urls` (non-distributable) are not copied.
+   * @throws RegistryError
+   */
+  async copyImage(fromRepo: string, digest: Digest, toRepo: string, tag: string): Promise<void> {
+    this.checkRef(tag);
+    const put = await this.copyManifestTree(fromRepo, digest, toRepo, tag);
+    if (put !== digest) throw this.mismatch(`copy ${fromRepo}@${digest} to ${toRepo}:${tag}`, this.url(`/v2/${toRepo}/manifests/${tag}`), `stored as ${put}`);
+  }
+
+  private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string): Promise<Digest> {
+    const m = await this.getManifest(fromRepo, digest);
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind === 'index') {
+      for (const child of parsed.index.manifests) await this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest);
+    } else {
+      const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !d.urls?.length);
+      const seen = new Set<string>();
+      await Promise.all(
+        blobs
+          .filter((d) => (seen.has(d.digest) ? false : (seen.add(d.digest), true)))
+          .map((d) => this.copyBlob(fromRepo, toRepo, d)),
+      );
+    }
+    return this.putManifest(toRepo, ref, m.bytes, m.mediaType);
+  }
+
+  /**
+   * DELETE a manifest by digest (end-9). On Distribution this also removes every tag pointing at
+   * the digest in that repository. Needs `storage.delete.enabled` (else 405 UNSUPPORTED).
+   * @throws RegistryError NOT_FOUND (404), UNSUPPORTED (405), …
+   */
+  async deleteManifest(repo: string, digest: Digest): Promise<void> {
+    this.checkRepo(repo);
+    if (!isDigest(digest)) throw new PushgateError('BAD_REFERENCE', `deleteManifest needs a digest, got "${digest}"`);
+    await this.send({
+      method: 'DELETE',
+      url: this.url(`/v2/${repo}/manifests/${digest}`),
+      op: `DELETE manifest ${repo}@${digest}`,
+      scopes: [repoScope(repo, 'delete')],
+      ok: [200, 202, 204],
+      maxBytes: 64 * 1024,
+    });
+  }
+
+  /**
+   * DELETE a tag (end-9 with a tag): supported by Distribution ≥ 3.0 and others; Distribution 2.8
+   * answers 400 DIGEST_INVALID, others 405.
+   * @throws RegistryError UNSUPPORTED when the registry cannot delete tags, NOT_FOUND, …
+   */
+  async deleteTag(repo: string, tag: string): Promise<void> {
+    this.checkRepo(repo);
+    if (!TAG_RE.test(tag) || isDigest(tag)) throw new PushgateError('BAD_REFERENCE', `"${tag}" is not a tag`);
+    const op = `DELETE tag ${repo}:${tag}`;
+    try {
+      await this.send({
+        method: 'DELETE',
+        url: this.url(`/v2/${repo}/manifests/${tag}`),
+        op,
+        scopes: [repoScope(repo, 'delete')],
+        ok: [200, 202, 204],
+        maxBytes: 64 * 1024,
+      });
+    } catch (err) {
+      if (err instanceof RegistryError && (err.status === 405 || (err.status === 400 && (err.registryCodes.includes('DIGEST_INVALID') || err.registryCodes.includes('UNSUPPORTED'))))) {
+        throw new RegistryError('UNSUPPORTED', `registry ${this.name}: ${op}: this registry cannot delete tags (${err.status} ${err.registryCodes.join(',')}); delete by digest instead, which removes every tag on that digest`, {
+          status: err.status,
+          registryCodes: err.registryCodes,
+          url: err.url,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async paginate(path: string, op: string, scopes: string[], key: 'tags' | 'repositories', notFoundEmpty: boolean): Promise<string[]> {
+    const out: string[] = [];
+    let url: string | undefined = this.url(path);
+    const seen = new Set<string>();
+    while (url && !seen.has(url)) {
+      seen.add(url);
+      const res = await this.send({ method: 'GET', url, op, scopes, ok: notFoundEmpty ? [200, 404] : [200], maxBytes: 16 * 1024 * 1024 });
+      if (res.status === 404) {
+        const codes = (() => {
+          try {
+            return ((JSON.parse((res.body as Buffer).toString('utf8')) as { errors?: Array<{ code?: string }> }).errors ?? []).map((e) => e.code);
+          } catch {
+            return [];
+          }
+        })();
+        if (codes.includes('NAME_UNKNOWN')) return out;
+        throw this.t.statusError({ method: 'GET', url, op, scopes, ok: [200] }, url, 404, res.headers, res.body as Buffer);
+      }
+      let j: Record<string, unknown>;
+      try {
+        j = JSON.parse((res.body as Buffer).toString('utf8')) as Record<string, unknown>;
+      } catch (err) {
+        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: answer is not JSON`, { url: redactUrl(url), cause: err });
+      }
+      const list = j[key];
+      if (Array.isArray(list)) out.push(...list.filter((x): x is string => typeof x === 'string'));
+      url = nextLink(header(res.headers, 'link'), url);
+    }
+    return out;
+  }
+
+  /**
+   * All tags of a repository (end-8), following relative `Link` headers; `"tags": null` is an empty
+   * page. A repository the registry does not know (404 NAME_UNKNOWN) has no tags: [].
+   * @throws RegistryError
+   */
+  async listTags(repo: string): Promise<string[]> {
+    this.checkRepo(repo);
+    return this.paginate(`/v2/${repo}/tags/list?n=1000`, `GET tags ${repo}`, [repoScope(repo, 'pull')], 'tags', true);
+  }
+
+  /** All repositories (`GET /v2/_catalog`, Link pagination; scope `registry:catalog:*`). @throws RegistryError */
+  async catalog(): Promise<string[]> {
+    return this.paginate('/v2/_catalog?n=1000', 'GET catalog', ['registry:catalog:*'], 'repositories', false);
+  }
+
+  /**
+   * Manifests that refer to `digest` through their `subject` (end-12), filtered by `artifactType`
+   * (client-side when the registry did not apply the filter). When the API is missing (404, as on
+   * Distribution 2.8/3.x), reads the fallback tag `sha256-<hex>`; no such tag = no referrers.
+   * @throws RegistryError
+   */
+  async referrers(repo: string, digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+    this.checkRepo(repo);
+    if (!isDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    const op = `GET referrers ${repo}@${digest}`;
+    const filter = (ds: Descriptor[]) => (artifactType ? ds.filter((d) => d.artifactType === artifactType) : ds);
+    let url: string | undefined = this.url(`/v2/${repo}/referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`);
+    const out: Descriptor[] = [];
+    let apiWorked = false;
+    const seen = new Set<string>();
+    while (url && !seen.has(url)) {
+      seen.add(url);
+      const res = await this.send({ method: 'GET', url, op, scopes: [repoScope(repo, 'pull')], headers: { accept: 'application/vnd.oci.image.index.v1+json' }, ok: [200, 400, 404, 405], maxBytes: this.maxManifestBytes });
+      if (res.status !== 200) break;
+      let manifests: unknown;
+      try {
+        manifests = (JSON.parse((res.body as Buffer).toString('utf8')) as { manifests?: unknown }).manifests;
+      } catch {
+        manifests = undefined;
+      }
+      if (!Array.isArray(manifests)) break; // a bogus 200: use the fallback
+      apiWorked = true;
+      const applied = (header(res.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim());
+      const ds = manifests as Descriptor[];
+      out.push(...(applied.includes('artifactType') ? ds : filter(ds)));
+      url = nextLink(header(res.headers, 'link'), url);
+    }
+    if (apiWorked) return out;
+    try {
+      const m = await this.getManifest(repo, referrersTag(digest));
+      const p = parseManifest(m.bytes, m.mediaType);
+      return p.kind === 'index' ? filter(p.index.manifests) : [];
+    } catch (err) {
+      if (err instanceof RegistryError && err.status === 404) return [];
+      if (err instanceof PushgateError && err.code === 'UNSUPPORTED') return [];
+      throw err;
+    }
+  }
+}
+
+/** Drops the first `n` bytes of a stream (for a resume the registry answered with 200). */
+function skipBytes(src: Readable, n: number): Readable {
+  let left = n;
+  const out = new PassThrough();
+  src.on('data', (c: Buffer) => {
+    if (left >= c.length) {
+      left -= c.length;
+      return;
+    }
+    const part = left > 0 ? c.subarray(left) : c;
+    left = 0;
+    out.write(part);
+  });
+  src.once('end', () => out.end());
+  src.once('error', (e) => out.destroy(e));
+  return out;
+}

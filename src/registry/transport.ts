@@ -1,0 +1,394 @@
+/**
+ * The HTTP layer of the registry client: authentication (via {@link Authenticator}), retries with
+ * exponential backoff and full jitter on network errors, 408/429 (honouring `Retry-After`) and 5xx,
+ * never on other 4xx; a per-request timeout and a per-operation deadline; a concurrency limit per
+ * registry; redirects followed by hand so the registry's `Authorization` (and client certificate)
+ * never reach another origin (distribution-spec `main`, "redirects"; protocols.md §4.4).
+ *
+ * Every response body is read as a stream (axios `responseType: 'stream'`); buffered bodies are
+ * size-limited while reading. The axios instance is created in client.ts (the project's only axios
+ * importer) and handed in.
+ */
+import { Readable } from 'node:stream';
+import type http from 'node:http';
+import type https from 'node:https';
+import type { AxiosInstance, AxiosResponse } from 'axios';
+import { PushgateError } from '../core/errors.js';
+import { Limiter } from './limiter.js';
+import { RegistryError, codeForStatus, isRetryableStatus, parseErrorBody, redactUrl } from './errors.js';
+import { parseChallenges } from './auth/challenge.js';
+import type { Authenticator } from './auth/authenticator.js';
+
+/** Response headers as Node gives them (lower-case names). */
+export type Headers = Record<string, string | string[] | undefined>;
+
+/** One logical request. */
+export interface TransportRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** Absolute URL. */
+  url: string;
+  /** For messages: `GET manifest team/app:1.0`. */
+  op: string;
+  /** Token scopes this request needs (`repository:team/app:pull`). */
+  scopes: string[];
+  headers?: Record<string, string>;
+  /** A Buffer, or a factory returning a fresh stream per attempt (retries re-open it). */
+  body?: Buffer | (() => Readable);
+  /** Statuses that count as success (the body is returned to the caller). */
+  ok: number[];
+  /** Return the body as a stream (else buffered). */
+  stream?: boolean;
+  /** Buffered bodies larger than this fail with SIZE_MISMATCH (bytes). */
+  maxBytes?: number;
+  /** Override the client's retry count. */
+  retries?: number;
+  /** Operation deadline (epoch ms); default now + operationTimeoutMs. */
+  deadline?: number;
+  /** Do not take a concurrency slot (the caller holds one for this transfer). */
+  noLimit?: boolean;
+  /** Send no Authorization (token endpoint calls). */
+  noAuth?: boolean;
+}
+
+/** A successful (per `ok`) response. */
+export interface TransportResponse {
+  status: number;
+  headers: Headers;
+  /** Final URL after redirects. */
+  url: string;
+  body?: Buffer;
+  stream?: Readable;
+}
+
+/** Transport settings (see RegistryClientOptions for the user-facing ones). */
+export interface TransportOptions {
+  name: string;
+  /** `scheme://host[:port]` of the registry. */
+  origin: string;
+  userAgent: string;
+  timeoutMs: number;
+  operationTimeoutMs: number;
+  retries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  concurrency: number;
+  maxRedirects: number;
+  axios: AxiosInstance;
+  /** Agents for the registry origin. */
+  agents: { http: http.Agent; https: https.Agent };
+  /** Agents for any other origin (storage redirects, token realms): no client certificate. */
+  foreignAgents: { http: http.Agent; https: https.Agent };
+  onRequest?: (e: { method: string; code: number | 'error' }) => void;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Parses `Retry-After` (seconds or an HTTP date) into ms; undefined when absent or unreadable. */
+export function parseRetryAfter(v: string | string[] | undefined, now = Date.now()): number | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  if (!s) return undefined;
+  if (/^\s*\d+\s*$/.test(s)) return Number(s) * 1000;
+  const t = Date.parse(s);
+  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
+}
+
+/** Full-jitter exponential backoff: uniform in [base·2^attempt / 2, base·2^attempt], capped. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, rand = Math.random): number {
+  const ceil = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(ceil / 2 + (rand() * ceil) / 2);
+}
+
+/** The first value of a header. */
+export function header(h: Headers, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** HTTP transport of one registry. */
+export class Transport {
+  readonly limiter: Limiter;
+  auth!: Authenticator;
+
+  constructor(readonly opts: TransportOptions) {
+    this.limiter = new Limiter(opts.concurrency);
+  }
+
+  /** A RegistryError for a network failure. */
+  private networkError(req: TransportRequest, url: string, err: unknown): RegistryError {
+    const e = err as { code?: string; message?: string };
+    const what = e.code === 'ERR_CANCELED' || e.code === 'ETIMEDOUT_REQ' ? `no answer within ${this.opts.timeoutMs} ms` : (e.code ?? e.message ?? String(err));
+    return new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: ${what}`, {
+      url: redactUrl(url),
+      retryable: true,
+      cause: err,
+    });
+  }
+
+  /**
+   * Sends a request with auth, retries, redirects and deadlines.
+   * @throws RegistryError for a status outside `ok` (codes from the body), NETWORK after the last
+   *   retry, or when the operation deadline passes.
+   */
+  async send(req: TransportRequest): Promise<TransportResponse> {
+    const deadline = req.deadline ?? Date.now() + this.opts.operationTimeoutMs;
+    const retries = req.retries ?? this.opts.retries;
+    let scopes = req.scopes;
+    let attempt = 0;
+    let authRetried = false;
+    for (;;) {
+      const release = req.noLimit ? () => {} : await this.limiter.acquire();
+      let res: { status: number; headers: Headers; stream: Readable; url: string; abort: () => void; clearTimer: () => void };
+      try {
+        const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, 'accept-encoding': 'identity', ...req.headers };
+        if (!req.noAuth) {
+          const a = await this.auth.header(scopes);
+          if (a) headers.authorization = a;
+        }
+        res = await this.exchange(req, headers, deadline);
+      } catch (err) {
+        release();
+        if (err instanceof RegistryError && err.code !== 'NETWORK') throw err;
+        if (err instanceof PushgateError && !(err instanceof RegistryError)) throw err;
+        this.opts.onRequest?.({ method: req.method, code: 'error' });
+        const netErr = err instanceof RegistryError ? err : this.networkError(req, req.url, err);
+        const delay = backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
+        if (attempt < retries && Date.now() + delay < deadline) {
+          attempt++;
+          await sleep(delay);
+          continue;
+        }
+        throw netErr;
+      }
+      this.opts.onRequest?.({ method: req.method, code: res.status });
+      const { status } = res;
+      if (status === 401 && !req.noAuth) {
+        const outcome = this.auth.onUnauthorized(parseChallenges(res.headers['www-authenticate']), scopes, authRetried);
+        if (outcome.retry) {
+          res.stream.resume();
+          res.clearTimer();
+          release();
+          authRetried = true;
+          scopes = outcome.scopes;
+          continue;
+        }
+      }
+      if (req.ok.includes(status)) {
+        if (req.stream) {
+          res.clearTimer();
+          return { status, headers: res.headers, url: res.url, stream: this.guardStream(res.stream, release, res.abort, req) };
+        }
+        try {
+          const body = req.method === 'HEAD' ? Buffer.alloc(0) : await this.readBody(res.stream, req, res.url);
+          return { status, headers: res.headers, url: res.url, body };
+        } catch (err) {
+          if (err instanceof RegistryError && err.code === 'NETWORK' && attempt < retries && Date.now() < deadline) {
+            attempt++;
+            await sleep(backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs));
+            continue;
+          }
+          throw err;
+        } finally {
+          res.clearTimer();
+          release();
+        }
+      }
+      // error status: read a bounded error body
+      let errBody: Buffer = Buffer.alloc(0);
+      try {
+        if (req.method !== 'HEAD') errBody = await this.readBody(res.stream, { ...req, maxBytes: 64 * 1024 }, res.url);
+      } catch {
+        /* an unreadable error body is not the error */
+      } finally {
+        res.clearTimer();
+        release();
+      }
+      const retryable = isRetryableStatus(status);
+      if (retryable && attempt < retries) {
+        const ra = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+        const delay = ra ?? backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
+        if (Date.now() + delay < deadline) {
+          attempt++;
+          await sleep(delay);
+          continue;
+        }
+      }
+      throw this.statusError(req, res.url, status, res.headers, errBody, retryable);
+    }
+  }
+
+  /** Builds the RegistryError for an unexpected status. */
+  statusError(req: TransportRequest, url: string, status: number, headers: Headers, body: Buffer, retryable = isRetryableStatus(status)): RegistryError {
+    const entries = parseErrorBody(body);
+    const codes = entries.map((e) => e.code);
+    let detail = entries.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
+    if (!detail) {
+      const ch = parseChallenges(headers['www-authenticate']).find((c) => c.params.error);
+      detail = ch ? ch.params.error : '';
+    }
+    if (status === 401 && !codes.length) codes.push('UNAUTHORIZED');
+    let hint = '';
+    if (status === 401) hint = ': check registries[].auth for this registry';
+    else if (status === 403) hint = ': the credentials lack permission for this operation';
+    else if (status === 429) hint = ': rate limited; retry later';
+    const ra = parseRetryAfter(headers['retry-after']);
+    return new RegistryError(codeForStatus(status), `registry ${this.opts.name}: ${req.op}: ${status}${detail ? ` ${detail}` : ''}${hint}`, {
+      status,
+      registryCodes: codes,
+      url: redactUrl(url),
+      retryable,
+      details: ra !== undefined ? { retryAfterMs: ra } : undefined,
+    });
+  }
+
+  private async readBody(stream: Readable, req: TransportRequest, url: string): Promise<Buffer> {
+    const limit = req.maxBytes ?? 64 * 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let n = 0;
+    try {
+      for await (const c of stream) {
+        const b = c as Buffer;
+        n += b.length;
+        if (n > limit) {
+          stream.destroy();
+          throw new RegistryError('SIZE_MISMATCH', `registry ${this.opts.name}: ${req.op}: body larger than the ${limit}-byte limit`, {
+            url: redactUrl(url),
+          });
+        }
+        chunks.push(b);
+      }
+    } catch (err) {
+      if (err instanceof RegistryError) throw err;
+      throw this.networkError(req, url, err);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Frees the concurrency slot when the body ends, errors or is destroyed, and aborts when no byte
+   * arrives for `timeoutMs` (an idle timeout: large blobs may take longer than any fixed deadline).
+   */
+  private guardStream(src: Readable, release: () => void, abort: () => void, req: TransportRequest): Readable {
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        abort();
+        src.destroy(
+          new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: no data for ${this.opts.timeoutMs} ms`, {
+            url: redactUrl(req.url),
+            retryable: true,
+          }),
+        );
+      }, this.opts.timeoutMs);
+      timer.unref?.();
+    };
+    const done = () => {
+      if (timer) clearTimeout(timer);
+      release();
+    };
+    arm();
+    src.on('data', arm);
+    src.once('end', done);
+    src.once('close', done);
+    src.once('error', done);
+    return src;
+  }
+
+  /** One exchange, following redirects by hand. The response stream is not yet consumed. */
+  private async exchange(
+    req: TransportRequest,
+    headers: Record<string, string>,
+    deadline: number,
+  ): Promise<{ status: number; headers: Headers; stream: Readable; url: string; abort: () => void; clearTimer: () => void }> {
+    let url = req.url;
+    let method = req.method;
+    let h = { ...headers };
+    const origin = this.opts.origin;
+    for (let hop = 0; ; hop++) {
+      const ctrl = new AbortController();
+      const ms = Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now()));
+      if (deadline - Date.now() <= 0) {
+        throw new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: operation deadline passed`, { url: redactUrl(url), retryable: true });
+      }
+      const timer = setTimeout(() => ctrl.abort(), ms);
+      const sameOrigin = new URL(url).origin === origin;
+      const agents = sameOrigin ? this.opts.agents : this.opts.foreignAgents;
+      let data: Buffer | Readable | undefined;
+      if (req.body && hop === 0) data = Buffer.isBuffer(req.body) ? req.body : req.body();
+      let r: AxiosResponse<Readable>;
+      try {
+        r = await this.opts.axios.request<Readable>({
+          method,
+          url,
+          headers: h,
+          data,
+          responseType: 'stream',
+          validateStatus: () => true,
+          maxRedirects: 0,
+          decompress: false,
+          signal: ctrl.signal,
+          httpAgent: agents.http,
+          httpsAgent: agents.https,
+          maxBodyLength: Infinity,
+          maxContentLength: Infinity,
+          proxy: false,
+          transformRequest: [(d: unknown) => d],
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        if (data instanceof Readable) data.destroy();
+        const code = (err as { code?: string }).code;
+        if (code === 'ERR_CANCELED') throw this.networkError(req, url, Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_REQ' }));
+        if (code && (NETWORK_CODES.has(code) || code.startsWith('E'))) throw this.networkError(req, url, err);
+        throw this.networkError(req, url, err);
+      }
+      const status = r.status;
+      const rh = r.headers as unknown as Headers;
+      const loc = header(rh, 'location');
+      if ([301, 302, 303, 307, 308].includes(status) && loc && !req.ok.includes(status)) {
+        r.data.resume();
+        clearTimeout(timer);
+        if (hop >= this.opts.maxRedirects) {
+          throw new RegistryError('REGISTRY', `registry ${this.opts.name}: ${req.op}: more than ${this.opts.maxRedirects} redirects`, {
+            status,
+            url: redactUrl(url),
+          });
+        }
+        const next = new URL(loc, url).toString();
+        if (new URL(next).origin !== new URL(url).origin) {
+          // never forward the registry's credentials to another host (pre-signed storage URLs reject them anyway)
+          const { authorization: _drop, ...rest } = h;
+          h = rest;
+        }
+        if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) method = 'GET';
+        url = next;
+        continue;
+      }
+      const stream = r.data;
+      return {
+        status,
+        headers: rh,
+        stream,
+        url,
+        abort: () => ctrl.abort(),
+        clearTimer: () => clearTimeout(timer),
+      };
+    }
+  }
+}
+
