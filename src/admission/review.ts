@@ -1,0 +1,559 @@
+/**
+ * Kubernetes admission (admission.k8s.io/v1, protocols.md §6): the validating webhook decides from the
+ * stored verdict of each image's digest; the mutating webhook pins admitted images to their digest.
+ *
+ * Contract (issue 8):
+ * - A review whose `request.uid` can be read always gets `200` with an AdmissionReview echoing the uid;
+ *   a denial is `allowed: false` with a `status.message` naming the image, its field path, the decision
+ *   and the first reasons. Only an unreadable body gets `400`.
+ * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
+ *   UPDATE leaves unchanged (compared with `oldObject`) pass without lookups.
+ * - `dryRun`: nothing is scanned, enqueued or audited.
+ */
+import picomatch from 'picomatch';
+import {
+  formatImageRef,
+  isBlocking,
+  isPushgateError,
+  parseImageRef,
+  shortDigest,
+  type Digest,
+  type ImageRef,
+  type Verdict,
+} from '../core/index.js';
+import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import type { GateApi } from '../gate/types.js';
+import { createDigestCache, type DigestCache } from './digest-cache.js';
+import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
+
+/** What the HTTP layer sends back: 200 with an AdmissionReview, or 400 for an unreadable body. */
+export interface AdmissionResult {
+  status: number;
+  body: unknown;
+}
+
+/** What admission needs: the gate (verdicts, registry clients, scans, audit, hooks) and its config section. */
+export interface AdmissionDeps {
+  gate: GateApi;
+  config: PushgateConfig['admission'];
+  /** Clock in ms (default `Date.now`); used for the review's time budget. */
+  now?: () => number;
+  /**
+   * Tag → digest cache. Default: one cache per `gate` object with TTL `config.digestCacheTtlMs`,
+   * shared by every review using that gate.
+   */
+  digestCache?: DigestCache;
+}
+
+/** Options of one review. */
+export interface ReviewOptions {
+  /**
+   * Time budget of the review in ms, counted from the call (the listener derives it from the
+   * apiserver's `?timeout=Ns` minus a margin). Default {@link DEFAULT_DEADLINE_MS}.
+   */
+  deadlineMs?: number;
+}
+
+/** Budget when the caller gives none: under the apiserver's default webhook timeout of 10 s. */
+export const DEFAULT_DEADLINE_MS = 9_000;
+/** Kept back from the budget to build and send the answer. */
+const RESPONSE_MARGIN_MS = 50;
+/** Annotation (on the Pod, the pod template, or the workload) that admits and is audited. Value: the reason. */
+export const BREAK_GLASS_ANNOTATION = 'pushgate.io/break-glass';
+const API_VERSION = 'admission.k8s.io/v1';
+/** Kubernetes recommends warnings of at most 120 characters (protocols.md §6.3). */
+const WARNING_MAX = 120;
+const WARNINGS_MAX_COUNT = 20;
+const MESSAGE_MAX = 3_000;
+const REASONS_SHOWN = 3;
+
+/** The parts of `request` admission reads. */
+interface ReviewRequest {
+  uid: string;
+  kind?: { group?: string; version?: string; kind?: string };
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation?: string;
+  userInfo?: { username?: string };
+  object?: unknown;
+  oldObject?: unknown;
+  dryRun?: boolean;
+}
+
+/** How one distinct image reference of the object was judged. */
+interface Judgement {
+  image: string;
+  paths: string[];
+  pointers: string[];
+  outcome: 'allow' | 'warn' | 'deny';
+  /** allow, warn, quarantine, reject, unknown, unguarded, invalid-reference, tag-not-found, scan-in-progress, error, exempt, audit, pending */
+  decision: string;
+  reasons: string[];
+  /** The judgement came from a failure (registry, store, scan), not from a verdict. */
+  error?: boolean;
+  digest?: Digest;
+  ref?: ImageRef;
+}
+
+type Phase = 'validate' | 'mutate' | 'peek';
+
+const defaultCaches = new WeakMap<GateApi, DigestCache>();
+
+function cacheFor(deps: AdmissionDeps): DigestCache {
+  if (deps.digestCache) return deps.digestCache;
+  let c = defaultCaches.get(deps.gate);
+  if (!c) {
+    c = createDigestCache(deps.gate, deps.config.digestCacheTtlMs);
+    defaultCaches.set(deps.gate, c);
+  }
+  return c;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** Reads `body.request` far enough to answer; undefined when the uid cannot be read. */
+function readRequest(body: unknown): ReviewRequest | undefined {
+  if (!isRecord(body) || !isRecord(body.request)) return undefined;
+  const uid = body.request.uid;
+  if (typeof uid !== 'string' || uid === '') return undefined;
+  return body.request as unknown as ReviewRequest;
+}
+
+function review(response: Record<string, unknown>): AdmissionResult {
+  return { status: 200, body: { apiVersion: API_VERSION, kind: 'AdmissionReview', response } };
+}
+
+function badBody(message: string): AdmissionResult {
+  return { status: 400, body: { error: { code: 'BAD_ARGUMENT', message } } };
+}
+
+function denyResponse(uid: string, message: string, code = 403, reason = 'Forbidden'): Record<string, unknown> {
+  return { uid, allowed: false, status: { status: 'Failure', code, reason, message: truncate(message, MESSAGE_MAX) } };
+}
+
+/** Checks the envelope; returns a denial response when the uid is readable but the review is not usable. */
+function checkEnvelope(body: Record<string, unknown>, req: ReviewRequest): Record<string, unknown> | undefined {
+  if (body.apiVersion !== API_VERSION || body.kind !== 'AdmissionReview') {
+    return denyResponse(
+      req.uid,
+      `pushgate: expected an AdmissionReview of apiVersion ${API_VERSION}, got ${String(body.kind)} ${String(body.apiVersion)}; set admissionReviewVersions: ["v1"] on the webhook`,
+      400,
+      'BadRequest',
+    );
+  }
+  return undefined;
+}
+
+function namespaceOf(req: ReviewRequest): string {
+  if (typeof req.namespace === 'string' && req.namespace) return req.namespace;
+  const md = isRecord(req.object) && isRecord(req.object.metadata) ? req.object.metadata : undefined;
+  return typeof md?.namespace === 'string' ? md.namespace : '';
+}
+
+/** Compiled matchers, cached per config object (configs are loaded once). */
+interface Matchers {
+  exemptNamespace: (ns: string) => boolean;
+  exemptImage: (candidates: string[]) => boolean;
+  unknownRule: (ns: string) => 'deny' | 'allow' | 'scan';
+}
+const matcherCache = new WeakMap<object, Matchers>();
+
+function matchersFor(config: PushgateConfig['admission']): Matchers {
+  let m = matcherCache.get(config);
+  if (m) return m;
+  const nsExempt = config.exemptions.namespaces.map((g) => picomatch(g));
+  const imgExempt = config.exemptions.images.map((g) => picomatch(g));
+  const rules = config.namespaces.map((r) => ({ test: picomatch(r.match), unknown: r.unknown }));
+  m = {
+    exemptNamespace: (ns) => nsExempt.some((t) => t(ns)),
+    exemptImage: (cands) => imgExempt.some((t) => cands.some((c) => t(c))),
+    // First matching rule wins; with none, an image that was never scanned is denied (fail closed).
+    unknownRule: (ns) => rules.find((r) => r.test(ns))?.unknown ?? 'deny',
+  };
+  matcherCache.set(config, m);
+  return m;
+}
+
+/** Context shared by the images of one review. */
+interface Ctx {
+  deps: AdmissionDeps;
+  cache: DigestCache;
+  matchers: Matchers;
+  namespace: string;
+  dryRun: boolean;
+  phase: Phase;
+  /** Absolute time (deps.now clock) by which the answer must be ready. */
+  deadline: number;
+  now: () => number;
+}
+
+function verdictReasons(v: Verdict): string[] {
+  const r = v.reasons.map((x) => `${x.rule}: ${x.message}`);
+  if (!v.complete && !v.reasons.some((x) => x.rule === 'incomplete-scan' || x.rule === 'scan-failed')) r.push('scan incomplete');
+  return r;
+}
+
+/** Judges a stored verdict under the mode that applies now (enforce denies, warn warns, audit admits). */
+function judgeVerdict(j: Judgement, v: Verdict, gate: GateApi, reg: RegistryConfig, ref: ImageRef): Judgement {
+  const reasons = verdictReasons(v);
+  if (v.decision === 'allow') return { ...j, outcome: 'allow', decision: 'allow', reasons };
+  if (!isBlocking(v.decision)) return { ...j, outcome: 'warn', decision: v.decision, reasons };
+  const mode = gate.modeFor(reg.name, ref.repository, ref.tag);
+  if (mode === 'enforce') return { ...j, outcome: 'deny', decision: v.decision, reasons };
+  if (mode === 'warn') return { ...j, outcome: 'warn', decision: v.decision, reasons };
+  return { ...j, outcome: 'allow', decision: 'audit', reasons: [`${v.decision} (audit mode)`, ...reasons] };
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Resolves, looks up and (by namespace rule) scans one image reference. Never throws. */
+async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
+  const j: Judgement = {
+    image: raw,
+    paths: locs.map((l) => l.path),
+    pointers: locs.map((l) => l.pointer),
+    outcome: 'allow',
+    decision: 'allow',
+    reasons: [],
+  };
+  const { gate } = ctx.deps;
+  if (raw.trim() === '') {
+    // A template without an image (allowed for config management); the apiserver rejects Pods without one.
+    return { ...j, decision: 'no-image' };
+  }
+  let ref: ImageRef;
+  try {
+    ref = parseImageRef(raw);
+  } catch (e) {
+    return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [errText(e)] };
+  }
+  j.ref = ref;
+  const name = `${ref.registry}/${ref.repository}`;
+  if (ctx.matchers.exemptImage([raw, name, formatImageRef(ref)])) return { ...j, decision: 'exempt' };
+
+  const reg = gate.registryForHost(ref.registry);
+  if (!reg) {
+    const rule = ctx.deps.config.unguarded;
+    const why = `registry ${ref.registry} is not guarded by pushgate`;
+    if (rule === 'allow') return { ...j, decision: 'unguarded' };
+    return { ...j, outcome: rule === 'deny' ? 'deny' : 'warn', decision: 'unguarded', reasons: [why] };
+  }
+
+  let digest = ref.digest;
+  if (!digest) {
+    try {
+      digest = await ctx.cache.resolve(reg.name, ref.repository, ref.tag ?? 'latest');
+    } catch (e) {
+      return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [`cannot resolve tag ${ref.tag} in registry ${reg.name}: ${errText(e)}; retry`] };
+    }
+    if (!digest) {
+      return { ...j, outcome: 'deny', decision: 'tag-not-found', reasons: [`tag ${ref.tag} does not exist in ${reg.name}/${ref.repository}`] };
+    }
+  }
+  j.digest = digest;
+
+  let verdict: Verdict | undefined;
+  try {
+    verdict = await gate.verdict(reg.name, ref.repository, digest);
+  } catch (e) {
+    return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [`verdict lookup failed: ${errText(e)}; retry`] };
+  }
+  if (verdict) return judgeVerdict(j, verdict, gate, reg, ref);
+
+  // No verdict: the namespace rule decides.
+  const req = { registry: reg.name, repository: ref.repository, digest, tag: ref.tag, source: 'admission' as const };
+  const rule = ctx.matchers.unknownRule(ctx.namespace);
+  if (ctx.phase === 'peek') return { ...j, outcome: 'deny', decision: 'unknown', reasons: ['no verdict: never scanned'] };
+  if (ctx.phase === 'mutate') {
+    // The mutating webhook never scans; it pins what the validating webhook will judge.
+    return rule === 'deny' ? { ...j, outcome: 'deny', decision: 'unknown', reasons: ['no verdict'] } : { ...j, decision: 'pending' };
+  }
+  const enqueue = async (): Promise<string> => {
+    if (ctx.dryRun) return 'dry run: no scan queued';
+    try {
+      await gate.enqueue(req);
+      return 'a scan was queued';
+    } catch (e) {
+      return `queueing a scan failed: ${errText(e)}`;
+    }
+  };
+  if (rule === 'allow') {
+    return { ...j, outcome: 'warn', decision: 'unknown', reasons: [`not scanned yet, admitted by namespace rule; ${await enqueue()}`] };
+  }
+  if (rule === 'deny') {
+    return { ...j, outcome: 'deny', decision: 'unknown', reasons: [`never scanned; ${await enqueue()}, retry when it has a verdict`] };
+  }
+  if (ctx.dryRun) {
+    return { ...j, outcome: 'deny', decision: 'unknown', reasons: ['never scanned (dry run: no scan started)'] };
+  }
+  const remaining = ctx.deadline - ctx.now();
+  if (remaining <= 0) return { ...j, outcome: 'deny', decision: 'scan-in-progress', reasons: ['scan in progress, retry'] };
+  // The scan is not aborted when the budget runs out: the gate keeps it running and a retry joins it.
+  const scan = gate.assess(req);
+  scan.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), remaining);
+  });
+  try {
+    const r = await Promise.race([scan, timeout]);
+    if (r === 'timeout') return { ...j, outcome: 'deny', decision: 'scan-in-progress', reasons: ['scan in progress, retry'] };
+    return judgeVerdict(j, r, gate, reg, ref);
+  } catch (e) {
+    const code = isPushgateError(e) ? `${e.code}: ` : '';
+    return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [`scan failed: ${code}${errText(e)}; retry`] };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `image "X" at PATH (sha256:…): DECISION — reason; reason` */
+function describe(j: Judgement): string {
+  const at = j.paths.join(', ');
+  const dg = j.digest && !j.image.includes(j.digest) ? ` (${shortDigest(j.digest)}…)` : '';
+  const reasons = j.reasons.slice(0, REASONS_SHOWN).join('; ');
+  const more = j.reasons.length > REASONS_SHOWN ? ` (+${j.reasons.length - REASONS_SHOWN} more)` : '';
+  return `image "${j.image}" at ${at}${dg}: ${j.decision}${reasons ? ` — ${reasons}${more}` : ''}`;
+}
+
+function warningFor(j: Judgement): string {
+  return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
+}
+
+/** The images of the request that need judging, grouped by reference (unchanged ones on UPDATE dropped). */
+function imagesToJudge(req: ReviewRequest): Map<string, ImageLocation[]> {
+  const kind = req.kind?.kind ?? (isRecord(req.object) && typeof req.object.kind === 'string' ? req.object.kind : '');
+  const locs = extractImages(kind, req.object, req.subResource || undefined);
+  let unchanged = new Set<string>();
+  if (req.operation === 'UPDATE' && req.oldObject) {
+    unchanged = new Set(extractImages(kind, req.oldObject, req.subResource || undefined).map((l) => l.image));
+  }
+  const byImage = new Map<string, ImageLocation[]>();
+  for (const l of locs) {
+    if (unchanged.has(l.image)) continue;
+    const list = byImage.get(l.image);
+    if (list) list.push(l);
+    else byImage.set(l.image, [l]);
+  }
+  return byImage;
+}
+
+/** Whether the review is one admission never looks into (deletes, status and scale updates, other kinds). */
+function passesUnchecked(req: ReviewRequest): boolean {
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return true;
+  if (req.subResource && req.subResource !== 'ephemeralcontainers') return true;
+  const kind = req.kind?.kind ?? '';
+  return !isWorkloadKind(kind);
+}
+
+function breakGlassReason(req: ReviewRequest): string | undefined {
+  const kind = req.kind?.kind ?? '';
+  const candidates = [isRecord(req.object) ? req.object.metadata : undefined, podMetadataOf(kind, req.object)];
+  for (const md of candidates) {
+    if (!isRecord(md) || !isRecord(md.annotations)) continue;
+    const v = md.annotations[BREAK_GLASS_ANNOTATION];
+    if (typeof v === 'string' && v.trim()) return v.trim();
+  }
+  return undefined;
+}
+
+/** Judges every image in parallel; an image not judged by the deadline is denied with "retry". */
+async function judgeAll(byImage: Map<string, ImageLocation[]>, ctx: Ctx): Promise<Judgement[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    // Half the response margin after the deadline, so a scan wait ending at the deadline wins the race.
+    timer = setTimeout(() => resolve('late'), Math.max(0, ctx.deadline - ctx.now() + RESPONSE_MARGIN_MS / 2));
+  });
+  try {
+    return await Promise.all(
+      [...byImage].map(async ([image, locs]): Promise<Judgement> => {
+        const r = await Promise.race([judgeImage(image, locs, ctx), late]);
+        if (r !== 'late') return r;
+        return {
+          image,
+          paths: locs.map((l) => l.path),
+          pointers: locs.map((l) => l.pointer),
+          outcome: 'deny',
+          decision: 'error',
+          error: true,
+          reasons: ['registry or verdict store did not answer within the admission timeout; retry'],
+        };
+      }),
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function makeCtx(deps: AdmissionDeps, req: ReviewRequest, phase: Phase, opts: ReviewOptions | undefined, start: number, now: () => number): Ctx {
+  const budget = opts?.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  return {
+    deps,
+    cache: cacheFor(deps),
+    matchers: matchersFor(deps.config),
+    namespace: namespaceOf(req),
+    dryRun: req.dryRun === true,
+    phase,
+    deadline: start + budget - RESPONSE_MARGIN_MS,
+    now,
+  };
+}
+
+function observe(deps: AdmissionDeps, decision: 'allow' | 'deny' | 'warn' | 'error', start: number, now: () => number): void {
+  try {
+    deps.gate.hooks.admission?.(decision, Math.max(0, now() - start) / 1000);
+  } catch {
+    // Metrics must never fail a review.
+  }
+}
+
+/**
+ * The validating webhook: AdmissionReview `admission.k8s.io/v1` in, AdmissionReview out echoing `uid`.
+ *
+ * Per distinct image (protocols.md §6.5 locations, §6.6 normalization): exemption globs (picomatch on
+ * the reference as written, `registry/repository`, and the normalized reference) → unguarded-registry
+ * rule (`admission.unguarded`) → tag resolved to a digest (HEAD, TTL cache; `name:tag@digest` uses the
+ * digest) → stored verdict: allow admits; warn admits with `response.warnings`; quarantine/reject deny in
+ * `enforce` mode, warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
+ * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
+ * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
+ * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}
+ * admits and writes an audit record through `gate.audit`. Registry or store failures deny (fail closed)
+ * with a message that says to retry. Reports the decision through `gate.hooks.admission`.
+ *
+ * Never rejects: every failure becomes a denial or a 400.
+ */
+export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: ReviewOptions): Promise<AdmissionResult> {
+  const now = deps.now ?? Date.now;
+  const start = now();
+  const req = readRequest(body);
+  if (!req) {
+    observe(deps, 'error', start, now);
+    return badBody('not an AdmissionReview: request.uid is missing; send an admission.k8s.io/v1 AdmissionReview');
+  }
+  const bad = checkEnvelope(body as Record<string, unknown>, req);
+  if (bad) {
+    observe(deps, 'error', start, now);
+    return review(bad);
+  }
+  try {
+    const matchers = matchersFor(deps.config);
+    if (passesUnchecked(req) || matchers.exemptNamespace(namespaceOf(req))) {
+      observe(deps, 'allow', start, now);
+      return review({ uid: req.uid, allowed: true });
+    }
+    const byImage = imagesToJudge(req);
+    if (byImage.size === 0) {
+      observe(deps, 'allow', start, now);
+      return review({ uid: req.uid, allowed: true });
+    }
+    const glass = breakGlassReason(req);
+    const ctx = makeCtx(deps, req, glass ? 'peek' : 'validate', opts, start, now);
+    const judged = await judgeAll(byImage, ctx);
+    const denied = judged.filter((j) => j.outcome === 'deny');
+
+    if (glass) {
+      const warnings = [truncate(`pushgate break-glass (${glass}): ${denied.length} image(s) admitted without a passing verdict; audited`, WARNING_MAX)];
+      if (!ctx.dryRun) {
+        try {
+          await deps.gate.audit({
+            actor: req.userInfo?.username ?? 'unknown',
+            action: 'admission.break-glass',
+            detail: {
+              reason: glass,
+              namespace: ctx.namespace,
+              kind: req.kind?.kind,
+              name: req.name || (isRecord(req.object) && isRecord(req.object.metadata) ? req.object.metadata.name ?? req.object.metadata.generateName : undefined),
+              uid: req.uid,
+              images: judged.map((j) => ({ image: j.image, paths: j.paths, digest: j.digest, decision: j.decision, outcome: j.outcome })),
+            },
+          });
+        } catch (e) {
+          // Break-glass must not work unaudited.
+          observe(deps, 'error', start, now);
+          return review(denyResponse(req.uid, `pushgate: break-glass annotation present but the audit record could not be written (${errText(e)}); retry`, 500, 'InternalError'));
+        }
+      }
+      observe(deps, 'warn', start, now);
+      return review({ uid: req.uid, allowed: true, warnings, auditAnnotations: { 'break-glass': truncate(glass, 256) } });
+    }
+
+    if (denied.length > 0) {
+      const message = `pushgate denied ${denied.length} image(s): ${denied.map(describe).join('; ')}`;
+      observe(deps, denied.some((j) => j.error) ? 'error' : 'deny', start, now);
+      return review(denyResponse(req.uid, message));
+    }
+    const warned = judged.filter((j) => j.outcome === 'warn');
+    const audited = judged.filter((j) => j.decision === 'audit');
+    const response: Record<string, unknown> = { uid: req.uid, allowed: true };
+    if (warned.length) response.warnings = warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor);
+    if (audited.length) response.auditAnnotations = { 'audit-mode': truncate(audited.map(describe).join('; '), 1_000) };
+    observe(deps, warned.length ? 'warn' : 'allow', start, now);
+    return review(response);
+  } catch (e) {
+    // A bug, not a decision: deny (fail closed) and say so.
+    observe(deps, 'error', start, now);
+    return review(denyResponse(req.uid, `pushgate internal error: ${errText(e)}`, 500, 'InternalError'));
+  }
+}
+
+/**
+ * The mutating webhook: pins every admitted image (verdict allow or warn, or not scanned yet in a
+ * namespace whose rule is `allow` or `scan`) of a guarded registry to its digest with a base64 RFC 6902
+ * JSONPatch `replace` of the field: `repo:tag` → `repo:tag@sha256:…`. References that already carry a
+ * digest, unguarded registries, exempt images and images the validating webhook will deny are left as
+ * they are. On UPDATE, a field whose old value is the new value pinned (`new@sha256:…`) keeps that pin, so
+ * re-applying a manifest does not silently roll a workload to a re-pushed tag. Always `allowed: true`:
+ * denying is the validating webhook's job. Never scans, enqueues or audits.
+ */
+export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: ReviewOptions): Promise<AdmissionResult> {
+  const now = deps.now ?? Date.now;
+  const start = now();
+  const req = readRequest(body);
+  if (!req) return badBody('not an AdmissionReview: request.uid is missing; send an admission.k8s.io/v1 AdmissionReview');
+  const bad = checkEnvelope(body as Record<string, unknown>, req);
+  if (bad) return review(bad);
+  const allowed = { uid: req.uid, allowed: true };
+  try {
+    if (passesUnchecked(req) || matchersFor(deps.config).exemptNamespace(namespaceOf(req))) return review(allowed);
+    const kind = req.kind?.kind ?? '';
+    const all = extractImages(kind, req.object, req.subResource || undefined);
+    const oldByPointer = new Map<string, string>();
+    if (req.operation === 'UPDATE' && req.oldObject) {
+      for (const l of extractImages(kind, req.oldObject, req.subResource || undefined)) oldByPointer.set(l.pointer, l.image);
+    }
+    const patch: Array<{ op: 'replace'; path: string; value: string }> = [];
+    const byImage = new Map<string, ImageLocation[]>();
+    for (const l of all) {
+      if (!l.image || l.image.includes('@')) continue;
+      const old = oldByPointer.get(l.pointer);
+      if (old && old.startsWith(`${l.image}@`)) {
+        patch.push({ op: 'replace', path: l.pointer, value: old });
+        continue;
+      }
+      const list = byImage.get(l.image);
+      if (list) list.push(l);
+      else byImage.set(l.image, [l]);
+    }
+    const ctx = makeCtx(deps, req, 'mutate', opts, start, now);
+    const judged = await judgeAll(byImage, ctx);
+    for (const j of judged) {
+      if (j.outcome === 'deny' || !j.digest || !j.ref || j.ref.digest) continue;
+      for (const p of j.pointers) patch.push({ op: 'replace', path: p, value: `${j.image}@${j.digest}` });
+    }
+    if (patch.length === 0) return review(allowed);
+    return review({ ...allowed, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
+  } catch {
+    // Mutation is best effort: the validating webhook still judges the object.
+    return review(allowed);
+  }
+}
