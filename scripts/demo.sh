@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The main job end to end on embedded defaults (`npm run demo`):
+#   real images built from Debian packages and the npm registry -> a real Distribution registry
+#   (Debian docker-registry) whose notifications go to `pushgate serve` -> verdicts, enforcement in
+#   the registry (deleted tags, quarantine copies) and the pushgate_ metrics.
+# Everything listens on loopback; everything started here is stopped at the end.
+# Environment: DEMO_REGISTRY_PORT (5055), DEMO_PUSHGATE_PORT (8088), DEMO_DIR (a fresh temp dir).
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+REG_PORT="${DEMO_REGISTRY_PORT:-5055}"
+PG_PORT="${DEMO_PUSHGATE_PORT:-8088}"
+DEMO_DIR="${DEMO_DIR:-$(mktemp -d /tmp/pushgate-demo.XXXXXX)}"
+IMAGES="${PUSHGATE_LAB_IMAGES:-$ROOT/.cache/lab-images}"
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { printf 'demo: ERROR: %s\n' "$*" >&2; exit 1; }
+
+bash scripts/ensure-tools.sh
+say "building the lab images (debootstrap + npm; cached in $IMAGES)"
+bash scripts/lab/build-images.sh "$IMAGES" 2>&1 | grep -E '^(debian|node|adm|multi|zstd|tar)' || true
+
+say "vulnerability database from the offline OSV fixtures"
+mkdir -p "$DEMO_DIR/data"
+node bin/pushgate.js db update --source test/fixtures/vulndb/osv --db "$DEMO_DIR/data/vulndb.sqlite" >/dev/null
+
+TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+API_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+cat > "$DEMO_DIR/pushgate.yaml" <<YAML
+server:
+  listen: 127.0.0.1:$PG_PORT
+store:
+  url: sqlite:$DEMO_DIR/data/pushgate.db
+vulndb:
+  path: $DEMO_DIR/data/vulndb.sqlite
+  sources: [$ROOT/test/fixtures/vulndb/osv]
+api:
+  tokens: ["\${DEMO_API_TOKEN}"]
+registries:
+  - name: lab
+    url: http://127.0.0.1:$REG_PORT
+    type: distribution
+    webhook:
+      token: "\${DEMO_WEBHOOK_TOKEN}"
+    quarantine:
+      repositoryPrefix: quarantine/
+YAML
+export DEMO_API_TOKEN="$API_TOKEN" DEMO_WEBHOOK_TOKEN="$TOKEN"
+
+PG_PID=""
+cleanup() {
+  [ -n "$PG_PID" ] && kill "$PG_PID" 2>/dev/null && wait "$PG_PID" 2>/dev/null || true
+  bash scripts/lab/start-registry.sh --stop --storage "$DEMO_DIR/registry" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+say "starting pushgate serve on 127.0.0.1:$PG_PORT"
+node bin/pushgate.js serve --config "$DEMO_DIR/pushgate.yaml" 2>"$DEMO_DIR/pushgate.log" &
+PG_PID=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PG_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "http://127.0.0.1:$PG_PORT/readyz" || die "pushgate did not become ready (log: $DEMO_DIR/pushgate.log)"
+echo
+
+say "starting a Distribution registry on 127.0.0.1:$REG_PORT, notifying pushgate"
+bash scripts/lab/start-registry.sh --port "$REG_PORT" --storage "$DEMO_DIR/registry" \
+  --notify-url "http://127.0.0.1:$PG_PORT/webhooks/distribution" --notify-header "Authorization: Bearer $TOKEN" >/dev/null
+
+REG="127.0.0.1:$REG_PORT"
+push() { echo "skopeo copy $1 -> docker://$REG/$2"; skopeo copy -q --dest-tls-verify=false $3 "oci:$IMAGES/$1" "docker://$REG/$2"; }
+say "pushing the lab images with skopeo"
+push debian-minbase:bookworm lab/debian:bookworm ""
+push node-app:vuln lab/node-app:vuln ""
+push adm-zip:0.4.7 lab/adm-zip:0.4.7 ""
+push multiarch:1.0 lab/multiarch:1.0 "--all"
+
+api() { curl -fs -H "Authorization: Bearer $API_TOKEN" "http://127.0.0.1:$PG_PORT$1"; }
+wait_verdict() {
+  for _ in $(seq 1 300); do
+    if api "/api/v1/verdicts?image=$REG/$1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  die "no verdict for $1 after 60 s (log: $DEMO_DIR/pushgate.log)"
+}
+say "verdicts"
+for ref in lab/debian:bookworm lab/node-app:vuln lab/adm-zip:0.4.7 lab/multiarch:1.0; do
+  wait_verdict "$ref"
+  api "/api/v1/verdicts?image=$REG/$ref" | jq -r --arg ref "$ref" \
+    '"\($ref)  ->  \(.decision | ascii_upcase)  (\(.enforcement.action // "none"): \(.enforcement.detail // "-"))", (.reasons[] | "    [\(.action)] \(.rule): \(.message)")'
+done
+
+say "what happened in the registry"
+for repo in lab/debian lab/node-app lab/adm-zip lab/multiarch quarantine/lab/adm-zip quarantine/lab/multiarch; do
+  printf '%-28s tags: %s\n' "$repo" "$(curl -s "http://$REG/v2/$repo/tags/list" | jq -c '.tags // []')"
+done
+
+say "pushgate_ metrics"
+curl -fs "http://127.0.0.1:$PG_PORT/metrics" | grep -E '^pushgate_(events|scans_total|verdicts_total|blocked|enforcement|queue_depth|registry_requests)' | grep -v ' 0$' || true
+say "done (work dir $DEMO_DIR)"

@@ -1,0 +1,103 @@
+/**
+ * `pushgate scan TARGET`: the scan engine end to end from the command line (CI and local use).
+ * TARGET: `oci:DIR[:TAG]`, `archive:FILE`, `dir:PATH`, or a registry reference
+ * `host[:port]/repo[:tag][@digest]`. Exit 0 allow/warn, 1 quarantine/reject, 2 unreadable target
+ * or bad arguments (DESIGN.md §3).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
+import { defaultConfig, loadConfig } from '../../config/load.js';
+import type { PushgateConfig } from '../../config/types.js';
+import { judgeScan } from '../../gate/judge.js';
+import { registrySource } from '../../gate/registry-source.js';
+import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
+import { RegistryClient } from '../../registry/client.js';
+import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
+import { VulnDb } from '../../vulndb/index.js';
+import { renderTable } from '../render.js';
+import { USER_AGENT } from '../version.js';
+
+const LOCAL = /^(oci|archive|dir):/;
+
+/** Options of `scan`. */
+export interface ScanCliOptions {
+  config?: string;
+  format: 'table' | 'json';
+  severityThreshold?: string;
+  platform?: string;
+}
+
+/** A client for a registry reference: the configured registry of that host, else an ad-hoc one (HTTPS unless loopback). */
+export function clientForHost(config: PushgateConfig, host: string): RegistryClient {
+  const rc = config.registries.find((r) => new URL(r.url).host === host);
+  if (rc) {
+    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth: rc.auth, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
+  }
+  const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host);
+  const dockerConfig = path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker'), 'config.json');
+  const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
+  return new RegistryClient({
+    name: host,
+    url: `${loopback ? 'http' : 'https'}://${apiHost}`,
+    auth: fs.existsSync(dockerConfig) ? { dockerConfig } : undefined,
+    userAgent: USER_AGENT,
+  });
+}
+
+/** Runs a scan and returns the judged report (no printing). */
+export async function runScan(target: string, opts: ScanCliOptions): Promise<ScanReport> {
+  const config = opts.config ? loadConfig(opts.config) : defaultConfig();
+  let policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
+  if (opts.severityThreshold) {
+    const level = opts.severityThreshold.toLowerCase();
+    if (!(SEVERITIES as readonly string[]).includes(level)) {
+      throw new PushgateError('BAD_ARGUMENT', `--severity-threshold "${opts.severityThreshold}": use one of ${SEVERITIES.join(', ')}`);
+    }
+    policy = withSeverityThreshold(policy, parseSeverity(level) as Severity);
+  }
+  if (opts.platform && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(opts.platform)) {
+    throw new PushgateError('BAD_ARGUMENT', `--platform "${opts.platform}": expected OS/ARCH[/VARIANT], e.g. linux/amd64`);
+  }
+  let vulndb: VulnDb | undefined;
+  try {
+    vulndb = VulnDb.open(config.vulndb.path);
+  } catch {
+    vulndb = undefined; // reported as a vulndb-missing diagnostic; the policy's onIncomplete decides
+  }
+  try {
+    let scan: ImageScan;
+    let ctx: { registry?: string; repository?: string; tag?: string } = {};
+    if (LOCAL.test(target)) {
+      scan = await scanTarget(target, { platform: opts.platform, tmpDir: config.scan.tmpDir });
+    } else {
+      const ref = parseImageRef(target, { defaultTag: 'latest' });
+      const client = clientForHost(config, ref.registry);
+      scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, tmpDir: config.scan.tmpDir });
+      scan.target = target;
+      ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
+    }
+    return judgeScan(scan, vulndb, policy, ctx).report;
+  } finally {
+    vulndb?.close();
+  }
+}
+
+/** Registers `scan`. */
+export function register(program: Command): void {
+  program
+    .command('scan')
+    .description('scan an image and print its report; exit 0 allow/warn, 1 quarantine/reject, 2 error')
+    .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | host[:port]/repo[:tag][@digest]')
+    .option('--config <file>', 'configuration file (default: built-in config and policy)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
+    .option('--platform <os/arch>', 'scan one platform of an index')
+    .action(async (target: string, opts: ScanCliOptions) => {
+      const report = await runScan(target, opts);
+      process.stdout.write(opts.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report));
+      process.exitCode = isBlocking(report.verdict.decision) ? 1 : 0;
+    });
+}

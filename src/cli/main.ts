@@ -1,0 +1,61 @@
+/**
+ * The `pushgate` command (DESIGN.md §3 "CLI"). stdout carries results only; logs, progress and
+ * errors go to stderr. Exit 2 for bad arguments, bad configuration or an unreadable target, with
+ * one clear line and no stack trace (set PUSHGATE_DEBUG=1 for the stack).
+ */
+import { Command, CommanderError } from 'commander';
+import { PushgateError } from '../core/index.js';
+import { register as registerConfig } from './commands/config.js';
+import { register as registerDb } from './commands/db.js';
+import { register as registerReconcile } from './commands/reconcile.js';
+import { register as registerScan } from './commands/scan.js';
+import { register as registerServe } from './commands/serve.js';
+import { register as registerVersions } from './commands/versions.js';
+import { VERSION } from './version.js';
+
+/** Prints an error as one line and sets exit code 2. */
+export function reportError(e: unknown): void {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`pushgate: ${msg.split('\n')[0]}\n`);
+  if (e instanceof PushgateError && e.message.includes('\n')) process.stderr.write(`${e.message.split('\n').slice(1).join('\n')}\n`);
+  if (process.env.PUSHGATE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  process.exitCode = 2;
+}
+
+/** Builds the program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('pushgate')
+    .description('Admission gate for private container registries')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerScan(program);
+  registerServe(program);
+  registerDb(program);
+  registerVersions(program);
+  registerConfig(program);
+  registerReconcile(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    reportError(e);
+  }
+}
+
+process.on('unhandledRejection', (e) => {
+  reportError(e);
+  process.exit(2);
+});
+await main();

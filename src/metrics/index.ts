@@ -1,0 +1,59 @@
+/**
+ * Every pushgate metric, defined once (the only importer of prom-client). Names and labels are
+ * the public contract of DESIGN.md §3 "Metrics"; label values are bounded (registry names,
+ * repositories, rule names), never digests or advisory ids.
+ */
+import client from 'prom-client';
+import type { GateHooks } from '../gate/types.js';
+
+/** The metric set of one process, on its own prom-client registry. */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly eventsReceived = this.counter('pushgate_events_received_total', 'Notification events received, by sender and action.', ['source', 'action']);
+  readonly eventsDropped = this.counter('pushgate_events_dropped_total', 'Notification events ignored (blobs, pulls, own traffic, unknown registries, ...).', ['source', 'reason']);
+  readonly scans = this.counter('pushgate_scans_total', 'Image scans, by result (complete, incomplete, failed, cached).', ['result']);
+  readonly scanDuration = new client.Histogram({ name: 'pushgate_scan_duration_seconds', help: 'Wall time of one image scan, seconds.', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [this.registry] });
+  readonly scannedBytes = this.counter('pushgate_scanned_bytes_total', 'Compressed blob bytes read by scans.', []);
+  readonly verdicts = this.counter('pushgate_verdicts_total', 'Verdicts stored, by decision.', ['decision']);
+  readonly blockedPushes = this.counter('pushgate_blocked_pushes_total', 'Pushes blocked (+1 per push); rule = the first blocking rule; mode async (notification) or sync (proxy).', ['registry', 'repository', 'rule', 'mode']);
+  readonly verdictReasons = this.counter('pushgate_verdict_reasons_total', 'Policy rules that fired, by rule.', ['rule']);
+  readonly enforcementActions = this.counter('pushgate_enforcement_actions_total', 'Actions taken on registries, by action and result.', ['action', 'result']);
+  readonly registryRequests = this.counter('pushgate_registry_requests_total', 'HTTP requests to registries, by registry, method and status code.', ['registry', 'method', 'code']);
+  readonly queueDepth = new client.Gauge({ name: 'pushgate_queue_depth', help: 'Events queued or being processed.', registers: [this.registry] });
+  readonly vulndbAge = new client.Gauge({ name: 'pushgate_vulndb_age_seconds', help: 'Age of the loaded vulnerability database, seconds since it was built.', registers: [this.registry] });
+  readonly admissionRequests = this.counter('pushgate_admission_requests_total', 'Admission reviews answered, by decision.', ['decision']);
+  readonly admissionDuration = new client.Histogram({ name: 'pushgate_admission_duration_seconds', help: 'Time to answer one admission review, seconds.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly proxyRequests = this.counter('pushgate_proxy_requests_total', 'Requests through the push proxy, by method and status code.', ['method', 'code']);
+  readonly proxyGateDuration = new client.Histogram({ name: 'pushgate_proxy_gate_duration_seconds', help: 'Time a manifest PUT was held for judging, seconds.', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry, prefix: 'pushgate_process_' });
+  }
+
+  private counter(name: string, help: string, labelNames: string[]): client.Counter<string> {
+    return new client.Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Prometheus text exposition (version 0.0.4). */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Content-Type of {@link text}. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The hooks the gate, admission and proxy report through. */
+  hooks(): GateHooks {
+    return {
+      admission: (decision, seconds) => {
+        this.admissionRequests.inc({ decision });
+        this.admissionDuration.observe(seconds);
+      },
+      proxyRequest: (method, code) => this.proxyRequests.inc({ method, code: String(code) }),
+      proxyGate: (seconds) => this.proxyGateDuration.observe(seconds),
+      blockedPush: (registry, repository, rule, mode) => this.blockedPushes.inc({ registry, repository, rule, mode }),
+    };
+  }
+}

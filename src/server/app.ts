@@ -1,0 +1,243 @@
+/**
+ * The express app factory (the only importer of express): webhooks, API, health and metrics.
+ * Webhook answers follow DESIGN.md §3: 401 for a missing or wrong token, 400 only when the body is
+ * not JSON or has no events, 202 for everything else, after the events are durably queued.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import { isDigest, parseImageRef, PushgateError, type PushEvent } from '../core/index.js';
+import type { PushgateConfig } from '../config/types.js';
+import type { Gate, Logger } from '../gate/gate.js';
+import type { Metrics } from '../metrics/index.js';
+import type { Store } from '../store/index.js';
+import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
+
+/** What the app serves from. */
+export interface AppDeps {
+  config: PushgateConfig;
+  gate: Gate;
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+  /** User-Agent pushgate's registry client sends (its own traffic is ignored). */
+  ownUserAgent?: string;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json', 'application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/cloudevents+json'];
+
+/** Builds the app. Listening is the caller's business (see src/server/serve.ts). */
+export function createApp(deps: AppDeps): express.Express {
+  const { config, gate, store, metrics, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const storeOk = await store.ping();
+    const db = gate.currentVulnDb();
+    const ready = storeOk && !!db;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store: storeOk ? 'ok' : 'unreachable', vulndb: db ? { builtAt: db.builtAt } : 'missing: run `pushgate db update`' });
+  });
+  if (!config.metrics.listen || config.metrics.listen === config.server.listen) {
+    app.get('/metrics', metricsHandler(metrics));
+  }
+
+  // Raw body first: the sender is authenticated before anything is parsed.
+  const raw = express.raw({ type: () => true, limit: config.server.bodyLimitBytes });
+
+  const webhook = (source: 'distribution' | 'harbor', parse: (body: unknown, req: Request, registry: string) => ParsedNotification) =>
+    async (req: Request, res: Response) => {
+      const registry = authenticateSender(req.headers.authorization, config.registries);
+      if (!registry) {
+        metrics.eventsDropped.inc({ source, reason: 'unauthorized' });
+        res.status(401).json({ error: 'missing or wrong bearer token: configure the sender to present registries[].webhook.token as "Authorization: Bearer <token>"' });
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
+      } catch {
+        res.status(400).json({ error: 'body is not JSON: expected a notification envelope {"events":[...]}' });
+        return;
+      }
+      let parsed: ParsedNotification;
+      try {
+        parsed = parse(body, req, registry);
+      } catch (e) {
+        res.status(400).json({ error: (e as Error).message });
+        return;
+      }
+      const quarantinePrefix = config.registries.find((r) => r.name === registry)?.quarantine.repositoryPrefix ?? 'quarantine/';
+      let queued = 0;
+      for (const ig of parsed.ignored) {
+        metrics.eventsDropped.inc({ source, reason: ig.reason });
+        metrics.eventsReceived.inc({ source, action: ig.action ?? 'unknown' });
+      }
+      for (const ev of parsed.events) {
+        metrics.eventsReceived.inc({ source, action: ev.action });
+        if (ev.targetUrl && !namesRegistry(ev.targetUrl, config.registries.find((r) => r.name === registry)?.url)) {
+          // The sender authenticated, but the event names a registry pushgate does not guard.
+          metrics.eventsDropped.inc({ source, reason: 'unknown-registry' });
+          parsed.ignored.push({ reason: 'unknown-registry', action: ev.action, repository: ev.repository });
+          continue;
+        }
+        if (ev.repository.startsWith(quarantinePrefix)) {
+          // pushgate's own quarantine copies: never a new scan or a loop.
+          metrics.eventsDropped.inc({ source, reason: 'own-traffic' });
+          continue;
+        }
+        try {
+          await gate.ingest(ev);
+          queued++;
+        } catch (e) {
+          logger.error({ err: (e as Error).message }, 'could not queue event');
+          // 503 makes the sender retry later; the event is not lost.
+          res.status(503).json({ error: 'the event queue is unavailable; retry later' });
+          return;
+        }
+      }
+      if (parsed.ignored.length) {
+        await store.audit({ actor: registry, action: 'events-dropped', detail: { count: parsed.ignored.length, reasons: countBy(parsed.ignored.map((i) => i.reason)) } }).catch(() => undefined);
+      }
+      res.status(202).json({ accepted: queued, ignored: parsed.ignored.length });
+    };
+
+  app.post('/webhooks/distribution', raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry, { ownUserAgent: deps.ownUserAgent })));
+  app.post('/webhooks/harbor', raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
+
+  // API: callers authenticate with a bearer token from api.tokens.
+  const api = express.Router();
+  api.use((req, res, next) => {
+    if (!bearerAllowed(req.headers.authorization, config.api.tokens)) {
+      res.status(401).json({ error: 'the API needs "Authorization: Bearer <token>" with a token from api.tokens' });
+      return;
+    }
+    next();
+  });
+  api.get('/verdicts', async (req, res) => {
+    const image = typeof req.query.image === 'string' ? req.query.image : '';
+    if (!image) {
+      res.status(400).json({ error: 'query parameter image=REF is required (host[:port]/repo:tag or @sha256:…)' });
+      return;
+    }
+    let ref;
+    try {
+      ref = parseImageRef(image, { defaultTag: 'latest' });
+    } catch (e) {
+      res.status(400).json({ error: (e as Error).message });
+      return;
+    }
+    const rc = gate.registryForHost(ref.registry);
+    if (!rc) {
+      res.status(404).json({ error: `registry ${ref.registry} is not guarded by pushgate (registries[].url)` });
+      return;
+    }
+    const v = ref.digest ? await store.getVerdict(rc.name, ref.repository, ref.digest) : await store.getVerdictByTag(rc.name, ref.repository, ref.tag!);
+    if (!v) {
+      res.status(404).json({ error: `no verdict for ${image}` });
+      return;
+    }
+    res.json(v);
+  });
+  api.get('/images/:digest', async (req, res) => {
+    const digest = String(req.params.digest);
+    if (!isDigest(digest)) {
+      res.status(400).json({ error: `"${digest}" is not a digest (sha256:<64 hex>)` });
+      return;
+    }
+    const report = await store.getReport(digest);
+    if (!report) {
+      res.status(404).json({ error: `no report for ${digest}` });
+      return;
+    }
+    res.json(report);
+  });
+  api.post('/scans', express.json({ limit: '64kb' }), async (req, res) => {
+    const image = (req.body as { image?: unknown })?.image;
+    if (typeof image !== 'string') {
+      res.status(400).json({ error: 'body must be {"image": "host[:port]/repo:tag|@digest"}' });
+      return;
+    }
+    try {
+      const ref = parseImageRef(image, { defaultTag: 'latest' });
+      const rc = gate.registryForHost(ref.registry);
+      if (!rc) throw new PushgateError('FORBIDDEN', `registry ${ref.registry} is not configured: pushgate only talks to registries its configuration names`);
+      const digest = ref.digest ?? (await gate.client(rc.name).resolve(ref.repository, ref.tag!))?.digest;
+      if (!digest) throw new PushgateError('NOT_FOUND', `${image} does not exist in ${rc.name}`);
+      const id = `api-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      const ev: PushEvent = { id, source: 'api', registry: rc.name, action: 'push', repository: ref.repository, digest, tag: ref.tag };
+      await gate.ingest(ev);
+      res.status(202).json({ id, registry: rc.name, repository: ref.repository, digest });
+    } catch (e) {
+      const code = e instanceof PushgateError ? ({ FORBIDDEN: 403, NOT_FOUND: 404, BAD_REFERENCE: 400 } as Record<string, number>)[e.code] ?? 502 : 500;
+      res.status(code).json({ error: (e as Error).message });
+    }
+  });
+  api.get('/audit', async (req, res) => {
+    const limit = Math.min(1000, Number(req.query.limit ?? 100) || 100);
+    res.json(await store.listAudit(limit));
+  });
+  app.use('/api/v1', api);
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    if (err.type === 'entity.too.large') {
+      res.status(413).json({ error: `body larger than server.bodyLimit (${config.server.bodyLimitBytes} bytes)` });
+      return;
+    }
+    logger.error({ err: err.message }, 'request failed');
+    res.status(err.status ?? 500).json({ error: err.status && err.status < 500 ? err.message : 'internal error' });
+  });
+  return app;
+}
+
+/** The /metrics handler (also mounted on metrics.listen when that is separate). */
+export function metricsHandler(metrics: Metrics) {
+  return async (_req: Request, res: Response) => {
+    res.set('Content-Type', metrics.contentType);
+    res.send(await metrics.text());
+  };
+}
+
+function bearerAllowed(header: string | undefined, tokens: string[]): boolean {
+  if (!header?.startsWith('Bearer ') || tokens.length === 0) return false;
+  const given = Buffer.from(header.slice(7).trim());
+  return tokens.some((t) => {
+    const want = Buffer.from(t);
+    return want.length === given.length && timingSafeEqual(want, given);
+  });
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
+/**
+ * True when `url` (an event's target URL) points at the configured registry `configured`: same
+ * host and port, or both on loopback with the same port (`localhost:5000` = `127.0.0.1:5000`).
+ */
+export function namesRegistry(url: string, configured: string | undefined): boolean {
+  if (!configured) return false;
+  let a: URL, b: URL;
+  try {
+    a = new URL(url);
+    b = new URL(configured);
+  } catch {
+    return false;
+  }
+  const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
+  if (a.hostname === b.hostname && port(a) === port(b)) return true;
+  return LOOPBACK.test(a.hostname) && LOOPBACK.test(b.hostname) && port(a) === port(b);
+}
+
+function countBy(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
+
+/** For the JSON content types the webhooks accept (documentation; the raw parser takes any). */
+export const WEBHOOK_CONTENT_TYPES = JSON_TYPES;

@@ -1,0 +1,109 @@
+/**
+ * `pushgate serve`: opens the store, loads the policy and vulnerability database, starts the gate
+ * workers and the HTTP listeners (API/webhooks, optional separate metrics listener, admission TLS
+ * listener, push proxy), and shuts down cleanly on SIGTERM/SIGINT (in-flight events keep their
+ * lease and are retried by the next process if this one dies).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PushgateConfig } from '../config/types.js';
+import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
+import { Metrics } from '../metrics/index.js';
+import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { createApp, metricsHandler } from './app.js';
+
+/** A running server. */
+export interface RunningServer {
+  gate: Gate;
+  store: Store;
+  metrics: Metrics;
+  /** Bound port of the main listener. */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Splits `host:port` (IPv6 as `[::1]:8080`). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`listen address "${listen}" must be host:port`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+function listen(server: http.Server, addr: string): Promise<number> {
+  const { host, port } = parseListen(addr);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Maps gate counters to metrics. */
+export function countersFor(metrics: Metrics): GateCounters {
+  return {
+    scan: (result, seconds, bytes) => {
+      metrics.scans.inc({ result });
+      if (result !== 'cached') metrics.scanDuration.observe(seconds);
+      if (bytes) metrics.scannedBytes.inc(bytes);
+    },
+    verdict: (v) => {
+      metrics.verdicts.inc({ decision: v.decision });
+      for (const r of v.reasons) metrics.verdictReasons.inc({ rule: r.rule });
+    },
+    enforcement: (action, result) => metrics.enforcementActions.inc({ action, result }),
+    queueDepth: (n) => metrics.queueDepth.set(n),
+    vulndbAge: (s) => metrics.vulndbAge.set(s),
+    registryRequest: (registry, method, code) => metrics.registryRequests.inc({ registry, method, code: String(code) }),
+  };
+}
+
+/** Starts everything the configuration asks for. */
+export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy } = {}): Promise<RunningServer> {
+  const store = await openStore(config.store.url);
+  const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
+  const metrics = new Metrics();
+  const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics) });
+  metrics.queueDepth.set(await store.queueDepth());
+  const app = createApp({ config, gate, store, metrics, logger, ownUserAgent: 'pushgate/' });
+  const main = http.createServer(app);
+  const port = await listen(main, config.server.listen);
+  const closers: Array<() => Promise<void>> = [];
+  if (config.metrics.listen && config.metrics.listen !== config.server.listen) {
+    const ms = http.createServer((req, res) => {
+      if (req.url === '/metrics') {
+        void metricsHandler(metrics)(req as never, res as never);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await listen(ms, config.metrics.listen);
+    closers.push(() => new Promise((r) => ms.close(() => r())));
+  }
+  if (config.admission.listen && config.admission.tls) {
+    const { startAdmissionListener } = await import('./admission-listener.js');
+    const adm = await startAdmissionListener({ gate, config: config.admission }, { listen: config.admission.listen, cert: config.admission.tls.cert, key: config.admission.tls.key });
+    closers.push(() => adm.close());
+    logger.info({ port: adm.port }, 'admission listener up');
+  }
+  if (config.proxy.listen) {
+    const { startProxy } = await import('../proxy/proxy.js');
+    const px = await startProxy({ gate, config, log: (o, m) => logger.info(o, m) });
+    closers.push(() => px.close());
+    logger.info({ port: px.port }, 'push proxy up');
+  }
+  gate.start();
+  logger.info({ port, store: store.kind, policy: policy.name, revision: policy.revision }, 'pushgate serving');
+  return {
+    gate,
+    store,
+    metrics,
+    port,
+    async close() {
+      await new Promise<void>((r) => main.close(() => r()));
+      main.closeAllConnections();
+      for (const c of closers) await c();
+      await gate.stop();
+      await store.close();
+    },
+  };
+}
