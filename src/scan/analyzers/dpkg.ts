@@ -1,0 +1,125 @@
+/**
+ * os/dpkg: installed Debian/Ubuntu packages from `/var/lib/dpkg/status` and the distroless
+ * `/var/lib/dpkg/status.d/*` files (deb-control(5) stanzas), plus the files each package owns from
+ * `/var/lib/dpkg/info/*.list`. Installed = the status word of `Status:` is `installed` (as dpkg-query
+ * `${db:Status-Abbrev}` reports `ii`); status.d stanzas have no `Status:` and count as installed (like
+ * trivy, osv-scalibr and syft). `Source: name (version)` gives the source package; without it the source
+ * is the binary itself, as dpkg-query's `${source:Package}`/`${source:Version}` say.
+ */
+import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
+import { baseName } from './types.js';
+import { formatPurl } from '../purl.js';
+
+/** One deb-control stanza: field name (as written) → value (continuation lines joined with `\n`). */
+export type Stanza = Record<string, string>;
+
+/** Splits deb-control text into stanzas (blank-line separated; continuation lines start with space/tab). */
+export function parseStanzas(text: string): Stanza[] {
+  const out: Stanza[] = [];
+  let cur: Stanza = {};
+  let last: string | undefined;
+  let any = false;
+  for (const line of text.split('\n')) {
+    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (l.trim() === '') {
+      if (any) out.push(cur);
+      cur = {};
+      last = undefined;
+      any = false;
+      continue;
+    }
+    if ((l[0] === ' ' || l[0] === '\t') && last) {
+      cur[last] += '\n' + l.slice(1);
+      continue;
+    }
+    const c = l.indexOf(':');
+    if (c <= 0) continue;
+    last = l.slice(0, c);
+    cur[last] = l.slice(c + 1).trim();
+    any = true;
+  }
+  if (any) out.push(cur);
+  return out;
+}
+
+// Debian policy §5.6.12: [epoch:]upstream[-revision]; upstream starts with a digit.
+const DEB_VERSION = /^(?:\d+:)?[0-9][A-Za-z0-9.+~:-]*$/;
+
+/** True for a syntactically valid Debian version. */
+export function isDebVersion(v: string): boolean {
+  if (!DEB_VERSION.test(v)) return false;
+  const colon = v.indexOf(':');
+  const rest = colon >= 0 ? v.slice(colon + 1) : v;
+  return !(colon < 0 && rest.includes(':'));
+}
+
+/** Parses a `status` (or status.d) file into installed packages. */
+export function parseDpkgStatus(text: string, path: string, statusD = false): { packages: FoundPackage[]; skipped: string[] } {
+  const packages: FoundPackage[] = [];
+  const skipped: string[] = [];
+  for (const s of parseStanzas(text)) {
+    const name = s.Package;
+    if (!name) continue;
+    const status = s.Status;
+    if (status !== undefined) {
+      if (status.split(/\s+/)[2] !== 'installed') continue;
+    } else if (!statusD) continue;
+    const version = s.Version;
+    if (!version || !isDebVersion(version)) {
+      skipped.push(`${name}: ${version ? `invalid version "${version}"` : 'no Version field'}`);
+      continue;
+    }
+    let sourceName = name;
+    let sourceVersion = version;
+    if (s.Source) {
+      const m = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(s.Source);
+      if (m) {
+        sourceName = m[1];
+        if (m[2]) sourceVersion = m[2].trim();
+      }
+    }
+    const arch = s.Architecture || undefined;
+    packages.push({
+      ecosystem: 'Debian',
+      name,
+      version,
+      sourceName,
+      sourceVersion,
+      arch,
+      path,
+      purl: formatPurl({ type: 'deb', namespace: 'debian', name, version, qualifiers: { arch } }),
+    });
+  }
+  return { packages, skipped };
+}
+
+const STATUS = '/var/lib/dpkg/status';
+const STATUS_D = '/var/lib/dpkg/status.d/';
+const INFO = '/var/lib/dpkg/info/';
+
+/** The analyzer. */
+export const dpkgAnalyzer: Analyzer = {
+  name: 'os/dpkg',
+  version: 1,
+  maxSize: 64 * 1024 * 1024,
+  wants: (e) =>
+    e.path === STATUS ||
+    (e.path.startsWith(STATUS_D) && !e.path.endsWith('.md5sums')) ||
+    (e.path.startsWith(INFO) && e.path.endsWith('.list')),
+  analyze(input): AnalyzerOutput | undefined {
+    const text = input.content.toString('utf8');
+    if (input.path.startsWith(INFO)) {
+      const base = baseName(input.path).slice(0, -'.list'.length);
+      const owner = base.split(':')[0];
+      const files = text.split('\n').filter((f) => f.startsWith('/') && f !== '/.');
+      return { ownedFiles: [{ owner, files }] };
+    }
+    const { packages, skipped } = parseDpkgStatus(text, input.path, input.path.startsWith(STATUS_D));
+    return {
+      packages,
+      diagnostics: skipped.length
+        ? [{ code: 'parse-error', path: input.path, message: `dpkg: skipped ${skipped.length} stanza(s): ${skipped.slice(0, 3).join('; ')}` }]
+        : undefined,
+    };
+  },
+};

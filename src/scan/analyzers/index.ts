@@ -1,0 +1,25 @@
+/**
+ * The analyzer list, explicit (osv-scalibr extractor/filesystem/list/list.go): no registration by
+ * import side effect. The set's names and versions make the layer cache key (engine.ts).
+ */
+import type { Analyzer } from './types.js';
+import { osReleaseAnalyzer } from './os-release.js';
+import { dpkgAnalyzer } from './dpkg.js';
+import { apkAnalyzer } from './apk.js';
+import { npmAnalyzer } from './npm.js';
+import { npmLockAnalyzer } from './npm-lock.js';
+import { yarnLockAnalyzer } from './yarn-lock.js';
+import { pnpmLockAnalyzer } from './pnpm-lock.js';
+import { secretsAnalyzer } from './secrets.js';
+
+/** Every analyzer, in reporting order. */
+export const ANALYZERS: readonly Analyzer[] = [
+  osReleaseAnalyzer,
+  dpkgAnalyzer,
+  apkAnalyzer,
+  npmAnalyzer,
+  npmLockAnalyzer,
+  yarnLockAnalyzer,
+  pnpmLockAnalyzer,
+  secretsAnalyzer,
+];

@@ -1,0 +1,29 @@
+/**
+ * lang/npm: installed npm packages, one per `node_modules/NAME/package.json` (or
+ * `node_modules/@scope/NAME/package.json`), and Debian's `/usr/share/nodejs/NAME/package.json`
+ * (owned by dpkg, so `ownedBy` is set later). A package.json without name or version is skipped.
+ */
+import type { Analyzer, FoundPackage } from './types.js';
+import { npmPurl } from '../purl.js';
+
+const INSTALLED = /\/node_modules\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
+const DEBIAN = /^\/usr\/(?:share|lib)\/nodejs\/(?:@[^/]+\/)?[^/]+\/package\.json$/;
+
+/** Parses one installed package.json. */
+export function parseInstalledPackageJson(text: string, path: string): FoundPackage | undefined {
+  const j = JSON.parse(text) as { name?: unknown; version?: unknown };
+  if (typeof j.name !== 'string' || typeof j.version !== 'string' || !j.name || !j.version) return undefined;
+  return { ecosystem: 'npm', name: j.name, version: j.version, path, purl: npmPurl(j.name, j.version) };
+}
+
+/** The analyzer. */
+export const npmAnalyzer: Analyzer = {
+  name: 'lang/npm',
+  version: 1,
+  maxSize: 4 * 1024 * 1024,
+  wants: (e) => e.path.endsWith('/package.json') && (INSTALLED.test(e.path) || DEBIAN.test(e.path)),
+  analyze(input) {
+    const p = parseInstalledPackageJson(input.content.toString('utf8'), input.path);
+    return p ? { packages: [p] } : undefined;
+  },
+};

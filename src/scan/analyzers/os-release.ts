@@ -1,0 +1,106 @@
+/**
+ * os/release: identifies the distribution from `/etc/os-release` (or `/usr/lib/os-release`,
+ * freedesktop os-release(5)), `/etc/lsb-release`, `/etc/alpine-release`, `/etc/debian_version`
+ * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/system-release). The best hint wins
+ * (os-release first); the OSV ecosystem is derived in {@link osvEcosystem}.
+ */
+import type { Analyzer, OsHint } from './types.js';
+
+const FILES: Record<string, number> = {
+  '/etc/os-release': 100,
+  '/usr/lib/os-release': 99,
+  '/etc/lsb-release': 80,
+  '/etc/alpine-release': 60,
+  '/etc/redhat-release': 60,
+  '/etc/centos-release': 61,
+  '/etc/rocky-release': 62,
+  '/etc/almalinux-release': 62,
+  '/etc/system-release': 55,
+  '/etc/debian_version': 40,
+};
+
+/** Parses shell-style `KEY="value"` lines (os-release(5), lsb-release). */
+export function parseKeyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    let v = line.slice(eq + 1).trim();
+    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
+    out[line.slice(0, eq).trim()] = v.replace(/\\(["$`\\])/g, '$1');
+  }
+  return out;
+}
+
+const RH_RE = /^(.*?) release (\d+(?:\.\d+)*)/i;
+
+function parseRelease(path: string, text: string): OsHint | undefined {
+  const priority = FILES[path];
+  const first = text.split(/\r?\n/)[0]?.trim() ?? '';
+  if (path.endsWith('os-release')) {
+    const kv = parseKeyValues(text);
+    if (!kv.ID) return undefined;
+    return { id: kv.ID.toLowerCase(), versionId: kv.VERSION_ID, prettyName: kv.PRETTY_NAME, codename: kv.VERSION_CODENAME, priority };
+  }
+  if (path === '/etc/lsb-release') {
+    const kv = parseKeyValues(text);
+    if (!kv.DISTRIB_ID) return undefined;
+    return { id: kv.DISTRIB_ID.toLowerCase(), versionId: kv.DISTRIB_RELEASE, prettyName: kv.DISTRIB_DESCRIPTION, codename: kv.DISTRIB_CODENAME, priority };
+  }
+  if (path === '/etc/alpine-release') return first ? { id: 'alpine', versionId: first, priority } : undefined;
+  if (path === '/etc/debian_version') return first ? { id: 'debian', versionId: first, priority } : undefined;
+  const m = RH_RE.exec(first);
+  if (!m) return undefined;
+  const name = m[1].toLowerCase();
+  const id = name.includes('rocky') ? 'rocky' : name.includes('alma') ? 'almalinux' : name.includes('centos') ? 'centos'
+    : name.includes('fedora') ? 'fedora' : name.includes('amazon') ? 'amzn' : name.includes('oracle') ? 'ol' : 'rhel';
+  return { id, versionId: m[2], prettyName: first, priority };
+}
+
+/** The analyzer. */
+export const osReleaseAnalyzer: Analyzer = {
+  name: 'os/release',
+  version: 1,
+  maxSize: 64 * 1024,
+  wants: (e) => e.path in FILES,
+  analyze(input) {
+    const os = parseRelease(input.path, input.content.toString('utf8'));
+    return os ? { os } : undefined;
+  },
+};
+
+/**
+ * The OSV ecosystem (with release) for an OS, as OSV spells it: `Debian:12`, `Ubuntu:22.04`,
+ * `Alpine:v3.19`, `Red Hat`, `Rocky Linux:9`, `AlmaLinux:9`, `SUSE:Linux Enterprise Server 15 SP5`,
+ * `openSUSE:Leap 15.5`, `Wolfi`, `Chainguard`. Undefined for an OS OSV has no advisories for.
+ */
+export function osvEcosystem(id: string, versionId?: string): string | undefined {
+  const v = versionId ?? '';
+  const major = v.split('.')[0];
+  switch (id) {
+    case 'debian': return /^\d+/.test(v) ? `Debian:${major}` : 'Debian';
+    case 'ubuntu': return v ? `Ubuntu:${v}` : 'Ubuntu';
+    case 'alpine': { const mm = v.split('.').slice(0, 2).join('.'); return mm ? `Alpine:v${mm}` : 'Alpine'; }
+    case 'rhel': case 'redhat': return 'Red Hat';
+    case 'rocky': return major ? `Rocky Linux:${major}` : 'Rocky Linux';
+    case 'almalinux': return major ? `AlmaLinux:${major}` : 'AlmaLinux';
+    case 'sles': case 'sled': case 'sle-micro': {
+      const [maj, sp] = v.split('.');
+      return maj ? `SUSE:Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}` : 'SUSE';
+    }
+    case 'opensuse-leap': return v ? `openSUSE:Leap ${v}` : 'openSUSE';
+    case 'opensuse-tumbleweed': return 'openSUSE:Tumbleweed';
+    case 'wolfi': return 'Wolfi';
+    case 'chainguard': return 'Chainguard';
+    case 'mageia': return major ? `Mageia:${major}` : 'Mageia';
+    default: return undefined;
+  }
+}
+
+/** Debian's `debian_version` holds `12.5` or `bookworm/sid`; only numeric values name a release. */
+export function debianMajor(debianVersion: string | undefined): string | undefined {
+  const m = /^(\d+)/.exec(debianVersion ?? '');
+  return m ? m[1] : undefined;
+}

@@ -1,0 +1,87 @@
+/**
+ * secret/builtin: secrets in text files, after trivy's builtin secret rules
+ * (pkg/fanal/secret/builtin-rules.go, builtin-allow-rules.go): private keys (PEM, OpenSSH, PGP), AWS
+ * access key ids and secret access keys (the secret only next to an `aws_secret_access_key` style
+ * name), GCP service-account JSON, GitHub, GitLab, Slack and npm tokens. A generic `password=` is not a
+ * finding (too many false positives). The value is never stored: `redacted` keeps a short prefix at most.
+ * Skipped: binary files (a NUL byte in the first 8000 bytes, as git decides), files over 1 MiB and the
+ * directories package managers own (trivy's allow rules: /usr/share, /usr/include, /usr/lib,
+ * node_modules, site-/dist-packages, Go module cache, gems).
+ */
+import type { SecretFinding } from '../../core/index.js';
+import type { Analyzer } from './types.js';
+
+interface Rule {
+  id: string;
+  severity: 'critical' | 'high' | 'medium';
+  re: RegExp;
+  /** Capture group holding the secret (0 = whole match). */
+  group?: number;
+  redact(v: string): string;
+}
+
+const prefix = (n: number) => (v: string) => `${v.slice(0, n)}${'*'.repeat(Math.max(4, Math.min(16, v.length - n)))}`;
+
+/** The rules, in reporting order. Exported for tests and for the image-config Env check. */
+export const SECRET_RULES: Rule[] = [
+  {
+    id: 'private-key',
+    severity: 'critical',
+    re: /-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----(?:\\n|\r?\n)(?:Proc-Type:|[A-Za-z0-9+/=]{20,})/g,
+    group: 1,
+    redact: (v) => `-----BEGIN ${v}----- (redacted)`,
+  },
+  { id: 'aws-access-key-id', severity: 'critical', re: /(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z2-7]{16})(?![A-Z0-9])/g, group: 1, redact: prefix(4) },
+  {
+    id: 'aws-secret-access-key',
+    severity: 'critical',
+    re: /aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi,
+    group: 1,
+    redact: () => '****************************************',
+  },
+  { id: 'gcp-service-account', severity: 'critical', re: /"type"\s*:\s*"service_account"[\s\S]{0,2000}?"private_key_id"\s*:\s*"([a-f0-9]{40})"/g, group: 1, redact: () => 'service_account private_key_id ****' },
+  { id: 'github-token', severity: 'critical', re: /(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])/g, group: 1, redact: prefix(4) },
+  { id: 'gitlab-token', severity: 'critical', re: /(?<![A-Za-z0-9_-])(glpat-[A-Za-z0-9_-]{20})(?![A-Za-z0-9_-])/g, group: 1, redact: prefix(6) },
+  { id: 'slack-token', severity: 'high', re: /(?<![A-Za-z0-9-])(xox[baprs]-[0-9A-Za-z]{10,48}(?:-[0-9A-Za-z]{4,48}){0,4})/g, group: 1, redact: prefix(5) },
+  { id: 'slack-webhook', severity: 'high', re: /(https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32})/g, group: 1, redact: prefix(33) },
+  { id: 'npm-token', severity: 'critical', re: /(?<![A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])/g, group: 1, redact: prefix(4) },
+];
+
+// One cheap pass decides whether any rule can match at all.
+const PREFILTER = /PRIVATE KEY|A[KS]IA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T|secret|service_account|gh[pousr]_|github_pat_|glpat-|xox[baprs]-|hooks\.slack|npm_/i;
+
+const SKIP = /^\/(?:usr\/(?:share|include|lib|lib32|lib64|libexec)\/|proc\/|sys\/|dev\/)|\/node_modules\/|\/(?:site|dist)-packages\/|\/go\/pkg\/mod\/|\/gems\/|\/\.git\//;
+
+/** Finds secrets in text. `text` must be the whole file (line numbers are 1-based). */
+export function findSecrets(text: string, path: string): SecretFinding[] {
+  if (!PREFILTER.test(text)) return [];
+  const out: SecretFinding[] = [];
+  for (const r of SECRET_RULES) {
+    r.re.lastIndex = 0;
+    for (let m = r.re.exec(text); m; m = r.re.exec(text)) {
+      const v = m[r.group ?? 0] ?? m[0];
+      let line = 1;
+      for (let i = text.indexOf('\n'); i >= 0 && i < m.index; i = text.indexOf('\n', i + 1)) line++;
+      out.push({ rule: r.id, severity: r.severity, path, line, redacted: r.redact(v) });
+    }
+  }
+  return out;
+}
+
+/** True when the first 8000 bytes hold a NUL (git's binary test). */
+export function looksBinary(b: Buffer): boolean {
+  return b.subarray(0, 8000).indexOf(0) >= 0;
+}
+
+/** The analyzer. */
+export const secretsAnalyzer: Analyzer = {
+  name: 'secret/builtin',
+  version: 1,
+  maxSize: 1024 * 1024,
+  wants: (e) => e.size > 0 && e.size <= 1024 * 1024 && !SKIP.test(e.path),
+  analyze(input) {
+    if (looksBinary(input.content)) return undefined;
+    const secrets = findSecrets(input.content.toString('latin1'), input.path);
+    return secrets.length ? { secrets } : undefined;
+  },
+};

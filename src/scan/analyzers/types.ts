@@ -1,0 +1,100 @@
+/**
+ * The analyzer contract (after trivy pkg/fanal/analyzer/analyzer.go and osv-scalibr's extractor list):
+ * an analyzer is one small file that says which paths it wants, its version, and how it parses.
+ * Analyzers never open files or walk trees: the layer walker reads each layer once and hands each
+ * matching entry's content (size-capped) to the analyzers that asked for it.
+ */
+import type { Diagnostic, Package, SecretFinding } from '../../core/index.js';
+
+/** What the walker tells an analyzer about an entry before reading it. */
+export interface EntryInfo {
+  /** Absolute, normalized path inside the image (`/var/lib/dpkg/status`). */
+  path: string;
+  /** Size in bytes as the tar header (or lstat) says. */
+  size: number;
+  /** Unix permission bits (`0o755`). */
+  mode: number;
+}
+
+/** A file handed to {@link Analyzer.analyze}: either its content, or (spill analyzers) a temp file path. */
+export interface AnalyzerInput extends EntryInfo {
+  /** The whole content (at most the analyzer's `maxSize` bytes). Empty when `file` is set. */
+  content: Buffer;
+  /** For `spill: true` analyzers: a temporary copy of the entry, deleted after `analyze` returns. */
+  file?: string;
+}
+
+/** Per-scan context an analyzer may use. */
+export interface AnalyzerContext {
+  /** A private scratch directory (capped by the walker), for libraries that need a real file. */
+  tmpDir: string;
+}
+
+/** A package as an analyzer reports it; the engine adds `layer`, `analyzer` and `platform`. */
+export interface FoundPackage extends Omit<Package, 'layer' | 'analyzer' | 'platform'> {
+  /** npm lock entries: the install directory the entry describes (`/app/node_modules/lodash`). */
+  installPath?: string;
+  /** RPM/dpkg epoch when not folded into `version`. */
+  epoch?: number;
+}
+
+/** OS identification from one release file; the highest `priority` wins. */
+export interface OsHint {
+  id: string;
+  versionId?: string;
+  prettyName?: string;
+  /** os-release 100, lsb-release 80, alpine-release/redhat-release 60, debian_version 40. */
+  priority: number;
+  /** VERSION_CODENAME / DISTRIB_CODENAME, used for `debian_version` values like `bookworm/sid`. */
+  codename?: string;
+}
+
+/** What one analyzer found in one file. Plain JSON (it is stored in the layer cache). */
+export interface AnalyzerOutput {
+  packages?: FoundPackage[];
+  os?: OsHint;
+  /** Secrets without `layer`/`platform` (added by the engine). */
+  secrets?: SecretFinding[];
+  /** Files owned by an OS package (dpkg `.list`, apk `R:` lines, RPM file lists): package name → absolute paths. */
+  ownedFiles?: Array<{ owner: string; files: string[] }>;
+  diagnostics?: Diagnostic[];
+}
+
+/** A consumer of an entry's content chunk by chunk (for analyzers that need no random access). */
+export interface StreamSink {
+  write(chunk: Buffer): void;
+  end(): AnalyzerOutput | undefined;
+}
+
+/** One analyzer. Names look like paths (`os/dpkg`, `lang/npm`) and are reused as labels. */
+export interface Analyzer {
+  readonly name: string;
+  /** Bump when output changes: it is part of the layer cache key. */
+  readonly version: number;
+  /** Entries bigger than this are not handed over (a `file-too-large` diagnostic when `wants` matched). */
+  readonly maxSize: number;
+  /** True when this analyzer wants the entry. Called for every regular file: keep it cheap. */
+  wants(e: EntryInfo): boolean;
+  /** When true the walker spills the entry to a temp file and passes `file` instead of `content`. */
+  readonly spill?: boolean;
+  /** Parses one file. Throwing makes a `parse-error` diagnostic, never a failed scan. */
+  analyze?(input: AnalyzerInput, ctx: AnalyzerContext): AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>;
+  /** Streaming alternative to `analyze` (content never buffered whole). */
+  stream?(e: EntryInfo): StreamSink | undefined;
+}
+
+/** Last path segment. */
+export function baseName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** Parent directory of an absolute path (`/a/b` → `/a`, `/a` → `/`). */
+export function dirName(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+/** Splits text into lines without the terminators. */
+export function lines(content: Buffer | string): string[] {
+  return (typeof content === 'string' ? content : content.toString('utf8')).split(/\r?\n/);
+}

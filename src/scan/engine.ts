@@ -1,0 +1,376 @@
+/**
+ * The scan engine: manifest (or index) → config → every layer read once, verified while streaming,
+ * analyzed by the walker and cached per layer → layers stacked into the final filesystem's
+ * inventory → image-config checks. Layer problems become diagnostics (`incomplete: true`); only an
+ * unreadable root manifest throws.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import {
+  PushgateError, isAttestationDescriptor, isIndexMediaType, isPushgateError, platformString, shortDigest,
+  type Descriptor, type Diagnostic, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Inventory,
+} from '../core/index.js';
+import { ANALYZERS } from './analyzers/index.js';
+import type { Analyzer } from './analyzers/types.js';
+import { checkConfig, type RawImageConfig } from './config-checks.js';
+import { readLayer, VerifyStream, type LayerLimits } from './layer-stream.js';
+import { openLocalSource } from './local-source.js';
+import { buildInventory, stackLayers } from './merge.js';
+import { isDirectorySource, type ImageSource } from './source.js';
+import { LayerWalker, type LayerAnalysis } from './walker.js';
+
+export type { LayerAnalysis } from './walker.js';
+
+/** A store of per-layer analyses (the gate adds a persistent one). */
+export interface LayerCache {
+  get(key: string): Promise<LayerAnalysis | undefined>;
+  set(key: string, value: LayerAnalysis): Promise<void>;
+}
+
+/** Options of a scan. */
+export interface ScanOptions {
+  /** `os/arch[/variant]`: scan only this platform of an index. */
+  platform?: string;
+  layerCache?: LayerCache;
+  /** Scratch directory for spilled entries (default: the OS temp dir). */
+  tmpDir?: string;
+  signal?: AbortSignal;
+  /** Per-layer limits (entries, bytes, decompression ratio). */
+  limits?: LayerLimits;
+  /** Analyzer set (default {@link ANALYZERS}); tests and benches pass subsets. */
+  analyzers?: readonly Analyzer[];
+  /** Clock for the image-age check. */
+  now?: Date;
+}
+
+/** One scanned platform (one image manifest). */
+export interface PlatformScan {
+  platform: string;
+  manifestDigest: Digest;
+  configDigest?: Digest;
+  config: ImageConfig;
+  layers: Array<{ digest: Digest; diffID?: Digest; size: number; mediaType: string }>;
+  inventory: Inventory;
+}
+
+/**
+ * The scan of a target. `diagnostics` holds image-level problems (unreadable child manifests,
+ * skipped entries); layer and file problems are in each platform's `inventory.diagnostics`.
+ */
+export interface ImageScan {
+  target: string;
+  digest?: Digest;
+  mediaType?: string;
+  platforms: PlatformScan[];
+  diagnostics: Diagnostic[];
+  /** Bytes read from the source (manifests, configs, compressed layers). */
+  bytesRead: number;
+}
+
+const WALKER_VERSION = 1;
+
+/**
+ * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed
+ * analyzer never reuses old results.
+ */
+export function analyzerSetVersion(analyzers: readonly Analyzer[] = ANALYZERS): string {
+  const spec = `walker:${WALKER_VERSION};` + analyzers.map((a) => `${a.name}@${a.version}`).join(',');
+  return crypto.createHash('sha256').update(spec).digest('hex').slice(0, 16);
+}
+
+/**
+ * Layer cache key: analyzer-set version + the layer's compressed digest. The compressed digest is
+ * used rather than the diffID because it is the one verified (by the registry on push, by the
+ * engine on every miss); a diffID in a config is a claim nobody checks without hashing the
+ * uncompressed stream, and trusting it would let a forged config borrow a clean layer's results.
+ */
+export function layerCacheKey(version: string, digest: Digest): string {
+  return `${version}/${digest}`;
+}
+
+/** In-memory LRU layer cache (lru-cache) holding at most `maxEntries` analyses. */
+export function createMemoryLayerCache(maxEntries: number): LayerCache {
+  const lru = new LRUCache<string, LayerAnalysis>({ max: Math.max(1, maxEntries) });
+  return {
+    async get(k) { return lru.get(k); },
+    async set(k, v) { lru.set(k, v); },
+  };
+}
+
+async function readAll(r: Readable, desc: Descriptor, limit = 8 * 1024 * 1024): Promise<Buffer> {
+  const v = new VerifyStream(desc.digest, desc.size);
+  r.on('error', (e) => v.destroy(e));
+  r.pipe(v);
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of v) {
+    n += (c as Buffer).length;
+    if (n > limit) { v.destroy(); throw new PushgateError('UNSUPPORTED', `blob ${shortDigest(desc.digest)} is over ${limit} bytes`); }
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+function parseJson<T>(b: Buffer, what: string): T {
+  try {
+    return JSON.parse(b.toString('utf8')) as T;
+  } catch (e) {
+    throw new PushgateError('UNSUPPORTED', `${what} is not valid JSON`, { cause: e });
+  }
+}
+
+function msg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** State shared by every platform of one scan. */
+interface Run {
+  source: ImageSource;
+  opts: ScanOptions;
+  analyzers: readonly Analyzer[];
+  version: string;
+  cache: LayerCache;
+  tmpDir: string;
+  bytes: number;
+}
+
+async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefined): Promise<LayerAnalysis> {
+  const key = layerCacheKey(run.version, desc.digest);
+  const hit = await run.cache.get(key);
+  if (hit) return hit;
+  const label = diffID ?? desc.digest;
+  const walker = new LayerWalker(run.analyzers, { version: run.version, digest: desc.digest, diffID, tmpDir: run.tmpDir, layerLabel: label });
+  const isNondist = /nondistributable|foreign/.test(desc.mediaType ?? '');
+  let raw: Readable;
+  try {
+    raw = await run.source.blob(desc);
+  } catch (e) {
+    walker.markIncomplete();
+    walker.diagnose({
+      code: isNondist ? 'layer-nondistributable' : 'blob-missing',
+      message: `layer ${shortDigest(desc.digest)}: ${msg(e)}${isNondist ? ' (non-distributable layer, skipped)' : ''}`,
+      incomplete: true,
+    });
+    return walker.result();
+  }
+  try {
+    const r = await readLayer(raw, desc, walker, { limits: run.opts.limits, signal: run.opts.signal });
+    run.bytes += r.compressedBytes;
+    if (r.noEof) {
+      walker.diagnose({ code: 'tar-no-eof', message: `layer ${shortDigest(desc.digest)}: the tar has no end-of-archive blocks (written by a tool that omits them, e.g. umoci 0.4.7); every entry was read` });
+    }
+  } catch (e) {
+    walker.markIncomplete();
+    const code = isPushgateError(e, 'DIGEST_MISMATCH') ? 'layer-digest-mismatch'
+      : isPushgateError(e, 'SIZE_MISMATCH') ? 'layer-size-mismatch'
+      : isPushgateError(e, 'NOT_FOUND') ? 'blob-missing'
+      : isPushgateError(e, 'UNSUPPORTED') ? 'layer-unsupported'
+      : (e as { name?: string }).name === 'AbortError' ? 'scan-aborted' : 'corrupt-layer';
+    walker.diagnose({ code, message: `layer ${shortDigest(desc.digest)}: ${msg(e)}`, incomplete: true });
+    return walker.result();
+  }
+  const result = walker.result();
+  await run.cache.set(key, result);
+  return result;
+}
+
+async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, platform: string | undefined): Promise<PlatformScan> {
+  const m = parseJson<ImageManifest>(bytes, `manifest ${shortDigest(manifestDigest)}`);
+  const diags: Diagnostic[] = [];
+  let config: ImageConfig = {};
+  let raw: RawImageConfig = {};
+  if (m.config?.digest) {
+    try {
+      const b = await readAll(await run.source.blob(m.config), m.config);
+      run.bytes += b.length;
+      raw = parseJson<RawImageConfig>(b, `config ${shortDigest(m.config.digest)}`);
+      config = raw as ImageConfig;
+    } catch (e) {
+      diags.push({ code: 'config-unreadable', message: `config ${shortDigest(m.config.digest)}: ${msg(e)}`, incomplete: true });
+    }
+  }
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  const layers = Array.isArray(m.layers) ? m.layers : [];
+  if (diffIds.length && diffIds.length !== layers.length) {
+    diags.push({ code: 'diffid-count-mismatch', message: `config lists ${diffIds.length} diff_ids for ${layers.length} layers`, incomplete: false });
+  }
+  const analyses: Array<{ analysis: LayerAnalysis; label?: Digest }> = [];
+  for (const [i, l] of layers.entries()) {
+    if (run.opts.signal?.aborted) {
+      diags.push({ code: 'scan-aborted', message: `scan aborted before layer ${i + 1} of ${layers.length}`, incomplete: true });
+      break;
+    }
+    const a = await analyzeLayer(run, l, diffIds[i]);
+    analyses.push({ analysis: a, label: diffIds[i] ?? l.digest });
+    diags.push(...a.diagnostics);
+  }
+  const inv = buildInventory(stackLayers(analyses), diags);
+  const checks = checkConfig(raw, { now: run.opts.now, annotations: m.annotations });
+  inv.config.push(...checks.config);
+  inv.secrets.push(...checks.secrets);
+  const plat = platform ?? (config.os ? platformString({ os: config.os, architecture: config.architecture ?? 'unknown', variant: config.variant }) : 'unknown');
+  if (platform) {
+    for (const p of inv.packages) p.platform = plat;
+    for (const s of inv.secrets) s.platform = plat;
+    for (const c of inv.config) c.platform = plat;
+    for (const d of inv.diagnostics) d.platform = plat;
+  }
+  return {
+    platform: plat,
+    manifestDigest,
+    configDigest: m.config?.digest,
+    config,
+    layers: layers.map((l, i) => ({ digest: l.digest, diffID: diffIds[i], size: l.size, mediaType: l.mediaType })),
+    inventory: inv,
+  };
+}
+
+function makeRun(source: ImageSource, opts: ScanOptions): Run {
+  const analyzers = opts.analyzers ?? ANALYZERS;
+  const base = opts.tmpDir ?? os.tmpdir();
+  fs.mkdirSync(base, { recursive: true });
+  return {
+    source, opts, analyzers, version: analyzerSetVersion(analyzers),
+    cache: opts.layerCache ?? createMemoryLayerCache(64),
+    tmpDir: fs.mkdtempSync(path.join(base, 'pushgate-scan-')),
+    bytes: 0,
+  };
+}
+
+/**
+ * Scans every platform of an index (skipping attestation manifests) unless `opts.platform` picks one,
+ * or the single manifest. Layer problems (digest/size mismatch, missing blob, truncated gzip, corrupt
+ * tar) become diagnostics with `incomplete: true`; the scan still returns.
+ * @throws PushgateError when the root manifest cannot be read or parsed (code from the source:
+ *   NOT_FOUND, DIGEST_MISMATCH, …; UNSUPPORTED for schema 1 or unknown media types), BAD_ARGUMENT
+ *   when `opts.platform` names a platform the index does not have.
+ */
+export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Promise<ImageScan> {
+  const root = await source.root();
+  const run = makeRun(source, opts);
+  run.bytes += root.bytes.length;
+  const diagnostics: Diagnostic[] = [];
+  const platforms: PlatformScan[] = [];
+  try {
+    const doc = parseJson<{ mediaType?: string; manifests?: Descriptor[]; layers?: unknown; schemaVersion?: number }>(root.bytes, `manifest ${shortDigest(root.digest)}`);
+    const mediaType = doc.mediaType ?? root.mediaType;
+    if (doc.schemaVersion === 1) throw new PushgateError('UNSUPPORTED', 'Docker schema 1 manifests are not supported; re-push the image with a current client');
+    if (isIndexMediaType(mediaType) || (Array.isArray(doc.manifests) && !doc.layers)) {
+      const index = doc as ImageIndex;
+      let children = index.manifests.filter((d) => !isAttestationDescriptor(d));
+      const skipped = index.manifests.length - children.length;
+      if (skipped) diagnostics.push({ code: 'attestation-skipped', message: `${skipped} attestation manifest(s) not scanned` });
+      if (opts.platform) {
+        const want = opts.platform;
+        const pick = children.filter((d) => {
+          const p = platformString(d.platform);
+          return p === want || (d.platform?.variant && `${d.platform.os}/${d.platform.architecture}` === want) || (want.endsWith('/v8') && p === want.slice(0, -3));
+        });
+        if (!pick.length) {
+          throw new PushgateError('BAD_ARGUMENT', `platform ${want} is not in ${source.target} (platforms: ${children.map((d) => platformString(d.platform)).join(', ')})`);
+        }
+        children = pick.slice(0, 1);
+      }
+      for (const child of children) {
+        const plat = platformString(child.platform);
+        if (isIndexMediaType(child.mediaType)) {
+          diagnostics.push({ code: 'nested-index', message: `nested index ${shortDigest(child.digest)} (${plat}) not scanned`, incomplete: true, platform: plat });
+          continue;
+        }
+        let bytes: Buffer;
+        try {
+          bytes = await source.manifest(child);
+          run.bytes += bytes.length;
+        } catch (e) {
+          diagnostics.push({ code: 'manifest-unreadable', message: `manifest ${shortDigest(child.digest)} (${plat}): ${msg(e)}`, incomplete: true, platform: plat });
+          continue;
+        }
+        platforms.push(await scanManifest(run, child.digest, bytes, plat));
+      }
+    } else {
+      platforms.push(await scanManifest(run, root.digest, root.bytes, undefined));
+    }
+    return { target: source.target, digest: root.digest, mediaType, platforms, diagnostics, bytesRead: run.bytes };
+  } finally {
+    fs.rmSync(run.tmpDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Scans a root filesystem on disk (`dir:PATH`) as one layer: the same analyzers, symlinks recorded
+ * but never followed, nothing read outside `root`.
+ * @throws PushgateError NOT_FOUND when `root` does not exist.
+ */
+export async function scanDirectory(root: string, opts: ScanOptions = {}): Promise<ImageScan> {
+  const abs = path.resolve(root);
+  if (!fs.existsSync(abs)) throw new PushgateError('NOT_FOUND', `dir:${root}: no such directory`);
+  const analyzers = opts.analyzers ?? ANALYZERS;
+  const version = analyzerSetVersion(analyzers);
+  const tmpDir = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'pushgate-scan-'));
+  const walker = new LayerWalker(analyzers, { version, tmpDir });
+  let bytes = 0;
+  try {
+    const stack: string[] = [''];
+    while (stack.length) {
+      if (opts.signal?.aborted) { walker.markIncomplete(); walker.diagnose({ code: 'scan-aborted', message: 'scan aborted', incomplete: true }); break; }
+      const rel = stack.pop()!;
+      let names: string[];
+      try {
+        names = fs.readdirSync(path.join(abs, rel)).sort().reverse();
+      } catch (e) {
+        walker.diagnose({ code: 'unreadable', path: `/${rel}`, message: msg(e) });
+        continue;
+      }
+      for (const n of names) {
+        const r = rel ? `${rel}/${n}` : n;
+        const full = path.join(abs, r);
+        let st: fs.Stats;
+        try { st = fs.lstatSync(full); } catch { continue; }
+        if (st.isDirectory()) {
+          await walker.entry({ name: r, type: 'directory', size: 0, mode: st.mode & 0o7777 }, null);
+          stack.push(r);
+        } else if (st.isSymbolicLink()) {
+          await walker.entry({ name: r, type: 'symlink', size: 0, mode: st.mode & 0o7777 }, null);
+        } else if (st.isFile()) {
+          bytes += st.size;
+          let body: Readable | null = null;
+          try { body = fs.createReadStream(full, { highWaterMark: 1 << 20 }); } catch { body = null; }
+          await walker.entry({ name: r, type: 'file', size: st.size, mode: st.mode & 0o7777 }, body).catch((e: unknown) => {
+            walker.diagnose({ code: 'unreadable', path: `/${r}`, message: msg(e) });
+          });
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+  const a = walker.result();
+  const inv = buildInventory(stackLayers([{ analysis: a }]), a.diagnostics);
+  return {
+    target: `dir:${root}`,
+    platforms: [{ platform: 'unknown', manifestDigest: '', config: {}, layers: [], inventory: inv }],
+    diagnostics: [],
+    bytesRead: bytes,
+  };
+}
+
+/**
+ * Convenience for the CLI: {@link openLocalSource} then {@link scanImage} or {@link scanDirectory}.
+ * @throws PushgateError NOT_FOUND / BAD_ARGUMENT from openLocalSource, and what scanImage throws.
+ */
+export async function scanTarget(target: string, opts: ScanOptions = {}): Promise<ImageScan> {
+  const src = await openLocalSource(target);
+  if (isDirectorySource(src)) {
+    const r = await scanDirectory(src.root, opts);
+    return { ...r, target };
+  }
+  try {
+    return await scanImage(src, opts);
+  } finally {
+    await src.close?.();
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Reading one layer blob once: size and sha256 verified while streaming (go-containerregistry
+ * internal/verify), compression sniffed from magic bytes, never from the media type
+ * (go-containerregistry internal/compression: gzip `1f 8b`, zstd `28 b5 2f fd`, else plain tar),
+ * zstd decoded by Debian's `zstd -dc` child process (streaming, flat memory; Node 20 has no zstd),
+ * and the tar parsed by tar-stream (PAX, GNU long names, base-256 sizes).
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import { Duplex, PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+import { PushgateError, digestAlgorithm, digestHex, shortDigest, type Digest } from '../core/index.js';
+import type { LayerWalker } from './walker.js';
+
+/** Read buffer size for blobs and inflate output (1 MiB: fewer, bigger chunks through every stage). */
+export const CHUNK = 1 << 20;
+
+/**
+ * Passes bytes through while counting and hashing them; fails with SIZE_MISMATCH as soon as more
+ * than `size` bytes arrive, and at the end with SIZE_MISMATCH / DIGEST_MISMATCH.
+ */
+export class VerifyStream extends Transform {
+  private readonly hash: crypto.Hash;
+  /** Bytes seen so far. */
+  bytes = 0;
+
+  constructor(private readonly digest: Digest, private readonly size: number | undefined) {
+    super({ highWaterMark: CHUNK });
+    const alg = digestAlgorithm(digest);
+    if (alg !== 'sha256' && alg !== 'sha512') throw new PushgateError('UNSUPPORTED', `digest algorithm "${alg}" is not supported`);
+    this.hash = crypto.createHash(alg);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.size !== undefined && this.size >= 0 && this.bytes > this.size) {
+      cb(new PushgateError('SIZE_MISMATCH', `blob ${shortDigest(this.digest)} is longer than its descriptor's ${this.size} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.size !== undefined && this.size >= 0 && this.bytes !== this.size) {
+      cb(new PushgateError('SIZE_MISMATCH', `blob ${shortDigest(this.digest)} has ${this.bytes} bytes, its descriptor says ${this.size}`));
+      return;
+    }
+    const got = this.hash.digest('hex');
+    if (got !== digestHex(this.digest)) {
+      cb(new PushgateError('DIGEST_MISMATCH', `blob ${shortDigest(this.digest)} hashes to ${digestAlgorithm(this.digest)}:${got.slice(0, 12)}…; content does not match its digest`));
+      return;
+    }
+    cb();
+  }
+}
+
+/** Compression by magic bytes. */
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** Sniffs the compression of a blob from its first bytes. */
+export function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/** Reads at least `n` bytes (or to the end) from a paused readable, then puts them back. */
+async function peek(r: Readable, n: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < n) {
+    const c = r.read() as Buffer | null;
+    if (c) { parts.push(c); have += c.length; continue; }
+    if (r.readableEnded || r.destroyed) break;
+    const ended = await new Promise<boolean>((resolve, reject) => {
+      const cleanup = () => { r.off('readable', onR); r.off('end', onE); r.off('error', onErr); };
+      const onR = () => { cleanup(); resolve(false); };
+      const onE = () => { cleanup(); resolve(true); };
+      const onErr = (e: Error) => { cleanup(); reject(e); };
+      r.once('readable', onR); r.once('end', onE); r.once('error', onErr);
+    });
+    if (ended) break;
+  }
+  const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  if (head.length) r.unshift(head);
+  return head;
+}
+
+/** A `zstd -dc` child as a duplex stream; fails with UNSUPPORTED when the binary is missing. */
+export function zstdDecoder(): Duplex {
+  const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString(); });
+  const out = new PassThrough({ highWaterMark: CHUNK });
+  child.stdout.pipe(out, { end: false });
+  let stdoutEnded = false;
+  let exit: number | null | undefined;
+  const finish = () => {
+    if (!stdoutEnded || exit === undefined) return;
+    if (exit === 0) out.end();
+    else out.destroy(new PushgateError('CORRUPT_LAYER', `zstd -dc failed (exit ${exit}): ${stderr.trim().split('\n').pop() ?? ''}`));
+  };
+  child.stdout.on('end', () => { stdoutEnded = true; finish(); });
+  child.on('exit', (code) => { exit = code; finish(); });
+  child.on('error', (e: NodeJS.ErrnoException) => {
+    out.destroy(e.code === 'ENOENT'
+      ? new PushgateError('UNSUPPORTED', 'zstd layer: the `zstd` program is not installed (apt-get install zstd)', { cause: e })
+      : e);
+  });
+  child.stdin.on('error', () => { /* the child's exit status reports the failure */ });
+  const d = Duplex.from({ writable: child.stdin, readable: out });
+  d.on('close', () => { if (child.exitCode === null) child.kill(); });
+  return d;
+}
+
+/** Per-layer limits (zip-bomb and hostile-tar guards). */
+export interface LayerLimits {
+  /** Max tar entries per layer (default 2,000,000). */
+  maxEntries?: number;
+  /** Max uncompressed bytes per layer (default 64 GiB). */
+  maxTarBytes?: number;
+  /** Max uncompressed/compressed ratio once past 64 MiB uncompressed (default 1000). */
+  maxRatio?: number;
+}
+
+/** What reading a layer found besides the walker's analysis. */
+export interface LayerReadResult {
+  compression: Compression;
+  compressedBytes: number;
+  /** True when the tar ended without its two zero end-of-archive blocks. */
+  noEof: boolean;
+}
+
+/**
+ * Reads a layer blob to its end: verifies it, decompresses it and feeds every tar entry to `walker`.
+ * Rejects (PushgateError DIGEST_MISMATCH, SIZE_MISMATCH, CORRUPT_LAYER, UNSUPPORTED) when the blob
+ * cannot be read fully; the walker keeps what it saw until then.
+ */
+export async function readLayer(
+  raw: Readable,
+  desc: { digest: Digest; size?: number },
+  walker: LayerWalker,
+  opts: { limits?: LayerLimits; signal?: AbortSignal } = {},
+): Promise<LayerReadResult> {
+  const verify = new VerifyStream(desc.digest, desc.size);
+  raw.on('error', (e) => verify.destroy(e));
+  raw.pipe(verify);
+  const head = await peek(verify, 6);
+  const compression = sniffCompression(head);
+  const maxEntries = opts.limits?.maxEntries ?? 2_000_000;
+  const maxTarBytes = opts.limits?.maxTarBytes ?? 64 * 2 ** 30;
+  const maxRatio = opts.limits?.maxRatio ?? 1000;
+
+  let tarBytes = 0;
+  let last: Buffer | undefined;
+  let prev: Buffer | undefined;
+  const counter = new Transform({
+    highWaterMark: CHUNK,
+    transform(chunk: Buffer, _e, cb) {
+      tarBytes += chunk.length;
+      if (chunk.length) { prev = last; last = chunk; }
+      if (tarBytes > maxTarBytes) return cb(new PushgateError('CORRUPT_LAYER', `layer expands past the ${maxTarBytes}-byte limit`));
+      if (tarBytes > 64 * 2 ** 20 && tarBytes > maxRatio * Math.max(1, verify.bytes)) {
+        return cb(new PushgateError('CORRUPT_LAYER', `layer expands more than ${maxRatio}× (decompression bomb?)`));
+      }
+      cb(null, chunk);
+    },
+  });
+  const extract = tar.extract();
+  // End offset of the last entry whose content was fully read, to tell a tar that merely lacks its
+  // final padding and end blocks (every entry read) from one cut inside an entry.
+  let lastEnd = 0;
+  let inEntry = false;
+  extract.on('entry', (h, stream, next) => {
+    inEntry = true;
+    const end = ((h as { byteOffset?: number }).byteOffset ?? 0) + (h.size ?? 0);
+    if (walker.result().entries >= maxEntries) {
+      extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries`));
+      return;
+    }
+    const type = h.type === 'file' || h.type === 'contiguous-file' ? 'file'
+      : h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : h.type === 'link' ? 'link' : 'other';
+    walker.entry({ name: h.name, type, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined }, stream as unknown as Readable)
+      .then(() => { inEntry = false; lastEnd = end; next(); }, (e: unknown) => extract.destroy(e instanceof Error ? e : new Error(String(e))));
+  });
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | Duplex> = [verify];
+  if (compression === 'gzip') stages.push(zlib.createGunzip({ chunkSize: CHUNK }));
+  else if (compression === 'zstd') stages.push(zstdDecoder());
+  stages.push(counter, extract);
+  let cutInPadding = false;
+  try {
+    await (pipeline as (...a: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
+  } catch (e) {
+    // tar-stream reports a missing final padding as "Unexpected end of data"; when the blob verified
+    // and the cut is inside the padding after the last complete entry, nothing was lost.
+    const verified = verify.writableFinished && !verify.errored;
+    if (!(e instanceof Error && /Unexpected end of data/.test(e.message) && verified && !inEntry && tarBytes >= lastEnd && tarBytes - lastEnd < 512)) throw e;
+    cutInPadding = true;
+  } finally {
+    walker.addTarBytes(tarBytes);
+  }
+  // The tar format ends with two zero blocks; some writers (umoci 0.4.7) omit them.
+  const tail = last && last.length >= 512 ? last.subarray(last.length - 512) : Buffer.concat([prev ?? Buffer.alloc(0), last ?? Buffer.alloc(0)]).subarray(-512);
+  const noEof = cutInPadding || tarBytes > 0 && !(tail.length === 512 && tail.every((b) => b === 0));
+  return { compression, compressedBytes: verify.bytes, noEof };
+}
