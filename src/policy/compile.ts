@@ -1,0 +1,211 @@
+/**
+ * Policy documents → {@link CompiledPolicy}: parse (with positions), validate against the schema,
+ * check what the schema cannot say, compile rules, mappings and exceptions once.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { ConfigError, type ConfigProblem } from '../config/errors.js';
+import {
+  createAjv,
+  displayPath,
+  parseLocated,
+  problemAt,
+  sortProblems,
+  validateLocated,
+  type KeyPath,
+} from '../config/yaml-doc.js';
+import { policySchema } from './schema.js';
+import { RULE_KINDS } from './rules/index.js';
+import { glob, type ProblemSink } from './rules/common.js';
+import type {
+  CompiledException,
+  CompiledMapping,
+  CompiledPolicy,
+  CompiledRule,
+  CompiledRuleSet,
+  ExceptionSpec,
+  MappingSpec,
+  PolicyDocument,
+  RuleMatchSpec,
+  RuleSetSpec,
+} from './types.js';
+
+/** Rule names pushgate itself uses in reasons; a document may not define rules with these names. */
+export const RESERVED_RULE_NAMES = ['incomplete-scan', 'severity-threshold'];
+
+let validators: { doc: ValidateFunction; exception: ValidateFunction } | undefined;
+function policyValidators() {
+  if (!validators) {
+    const ajv = createAjv();
+    validators = {
+      doc: ajv.compile(policySchema),
+      exception: ajv.compile({ ...policySchema.properties.spec.properties.exceptions.items, $id: 'https://pushgate.dev/schemas/policy-v1-exception.json' }),
+    };
+  }
+  return validators;
+}
+
+/** First 12 hex digits of the sha256 of `text`. */
+export function revisionOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** True when YAML text is a policy document (`kind: Policy` at the top level). */
+export function isPolicyText(text: string): boolean {
+  const ld = parseLocated(text, '<probe>');
+  const v = ld.doc.toJS() as { kind?: unknown } | null;
+  return !!v && typeof v === 'object' && v.kind === 'Policy';
+}
+
+/**
+ * Reads and compiles a policy document.
+ * @throws ConfigError (BAD_CONFIG) with every problem located (`FILE:LINE:COL: KEY: message`),
+ *   including a file that cannot be read.
+ */
+export function loadPolicy(file: string): CompiledPolicy {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError([{ file: displayPath(file), line: 0, col: 0, key: '(file)', message: `cannot read the policy: ${why}` }], 'invalid policy');
+  }
+  return compilePolicy(text, path.resolve(file));
+}
+
+/**
+ * Compiles policy YAML text. `source` is where it came from (a path or `<built-in>`), used in problems
+ * and in {@link CompiledPolicy.source}.
+ * @throws ConfigError (BAD_CONFIG) with every problem located.
+ */
+export function compilePolicy(yamlText: string, source: string): CompiledPolicy {
+  const ld = parseLocated(yamlText, displayPath(source));
+  if (ld.problems.length) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
+  const value = ld.doc.toJS() as unknown;
+  const problems: ConfigProblem[] = validateLocated(ld, policyValidators().doc, value ?? {});
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    if (!problems.length) problems.push(problemAt(ld, [], 'a policy document is a mapping with apiVersion, kind, metadata and spec'));
+  }
+  if (problems.length) throw new ConfigError(sortProblems(problems), 'invalid policy');
+  const doc = value as PolicyDocument;
+  const problem: ProblemSink = (at, message) => problems.push(problemAt(ld, at, message));
+  const compiled = compileDocument(doc, problem, source, yamlText);
+  if (problems.length) throw new ConfigError(sortProblems(problems), 'invalid policy');
+  return compiled;
+}
+
+function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: string, text: string): CompiledPolicy {
+  const ruleSets: Record<string, CompiledRuleSet> = {};
+  for (const [name, rs] of Object.entries(doc.spec.ruleSets)) {
+    if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
+      problem(['spec', 'ruleSets', name], 'rule set names are lowercase letters, digits, ".", "_" and "-"');
+    }
+    ruleSets[name] = compileRuleSet(name, rs, ['spec', 'ruleSets', name], problem);
+  }
+  const names = Object.keys(ruleSets);
+  const checkSet = (rs: string, at: KeyPath) => {
+    if (!ruleSets[rs]) problem(at, `no rule set named "${rs}" (defined: ${names.join(', ')})`);
+  };
+  const mappings = (doc.spec.mappings ?? []).map((m, i) => {
+    checkSet(m.ruleSet, ['spec', 'mappings', i, 'ruleSet']);
+    return compileMapping(m, m.name ?? `mappings[${i}]`);
+  });
+  let defaultMapping: CompiledMapping;
+  if (doc.spec.default) {
+    checkSet(doc.spec.default.ruleSet, ['spec', 'default', 'ruleSet']);
+    defaultMapping = compileMapping({ ruleSet: doc.spec.default.ruleSet, mode: doc.spec.default.mode }, 'default');
+  } else {
+    if (!ruleSets.default) problem(['spec'], 'spec.default is required unless a rule set is named "default"');
+    defaultMapping = compileMapping({ ruleSet: 'default' }, 'default');
+  }
+  const exceptions = (doc.spec.exceptions ?? []).map((e, i) => compileException(e, i, ['spec', 'exceptions', i], problem));
+  return {
+    name: doc.metadata.name,
+    revision: revisionOf(text),
+    source,
+    text,
+    document: doc,
+    ruleSets,
+    mappings,
+    defaultMapping,
+    exceptions,
+  };
+}
+
+function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: ProblemSink): CompiledRuleSet {
+  const seen = new Map<string, number>();
+  const excludeBase = rs.excludeBase ?? false;
+  const rules: CompiledRule[] = [];
+  rs.rules.forEach((r, i) => {
+    const rAt = [...at, 'rules', i];
+    if (seen.has(r.name)) problem([...rAt, 'name'], `duplicate rule name (also rules[${seen.get(r.name)}])`);
+    seen.set(r.name, i);
+    if (RESERVED_RULE_NAMES.includes(r.name)) problem([...rAt, 'name'], `"${r.name}" is reserved for pushgate's own reasons`);
+    const kind = Object.keys(r.match)[0] as keyof RuleMatchSpec;
+    const compiler = RULE_KINDS[kind] as (s: unknown, rule: typeof r, at: KeyPath, p: ProblemSink) => ReturnType<(typeof RULE_KINDS)['secret']>;
+    const body = compiler(r.match[kind], r, [...rAt, 'match', kind], problem);
+    rules.push({ name: r.name, action: r.action, kind, excludeBase: r.excludeBase ?? excludeBase, ...body });
+  });
+  return {
+    name,
+    onIncomplete: rs.onIncomplete ?? 'quarantine',
+    unknownSeverity: rs.unknownSeverity ?? 'ignore',
+    excludeBase,
+    rules,
+  };
+}
+
+function compileMapping(m: MappingSpec, name: string): CompiledMapping {
+  const fields = (['registry', 'repository', 'tag'] as const).flatMap((f) => (m[f] === undefined ? [] : [{ f, test: glob(m[f] as string) }]));
+  return {
+    name,
+    ruleSet: m.ruleSet,
+    mode: m.mode ?? 'enforce',
+    matches: (input) => fields.every(({ f, test }) => input[f] !== undefined && test(input[f] as string)),
+  };
+}
+
+/** Last instant an exception applies: a date means through the end of that day (UTC). */
+function expiryOf(expires: string): number {
+  return /^\d{4}-\d{2}-\d{2}$/.test(expires) ? Date.parse(`${expires}T23:59:59.999Z`) : Date.parse(expires);
+}
+
+function compileException(e: ExceptionSpec, i: number, at: KeyPath, problem: ProblemSink): CompiledException {
+  if (!e.ids && !e.packages && !e.repository && !e.digest) {
+    problem(at, 'an exception needs a scope: ids, packages, repository or digest');
+  }
+  const ids = e.ids && new Set(e.ids.map((s) => s.toLowerCase()));
+  const pkgs = e.packages?.map(glob);
+  const repo = e.repository === undefined ? undefined : glob(e.repository);
+  const rules = e.rules && new Set(e.rules);
+  return {
+    name: e.name ?? `exceptions[${i}]`,
+    spec: e,
+    expiresAt: expiryOf(e.expires),
+    coversImage: (input) =>
+      (repo === undefined || (input.repository !== undefined && repo(input.repository))) && (e.digest === undefined || input.digest === e.digest),
+    coversItem: (rule, item) =>
+      (!rules || rules.has(rule)) &&
+      (!ids || ids.has(item.id.toLowerCase()) || (item.aliases ?? []).some((a) => ids.has(a.toLowerCase()))) &&
+      (!pkgs || (item.package !== undefined && pkgs.some((m) => m(item.package as string)))),
+  };
+}
+
+/**
+ * A copy of `policy` with more exceptions (e.g. added through the admin API), validated like those of
+ * a document. Their names default to `extra[i]`.
+ * @throws ConfigError listing every invalid exception (file `<exceptions>`, key `[i].field`).
+ */
+export function withExceptions(policy: CompiledPolicy, specs: ExceptionSpec[]): CompiledPolicy {
+  const problems: ConfigProblem[] = [];
+  const extra = specs.map((s, i) => {
+    const ld = parseLocated(JSON.stringify(s, null, 2), `<exceptions[${i}]>`);
+    const sink: ProblemSink = (at, message) => problems.push(problemAt(ld, at, message));
+    problems.push(...validateLocated(ld, policyValidators().exception, s));
+    return compileException({ ...s, name: s.name ?? `extra[${i}]` }, i, [], sink);
+  });
+  if (problems.length) throw new ConfigError(problems, 'invalid exceptions');
+  return { ...policy, exceptions: [...policy.exceptions, ...extra] };
+}

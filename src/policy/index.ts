@@ -1,0 +1,37 @@
+/**
+ * The policy engine: policy documents (`kind: Policy`), compiled once, evaluated per image.
+ * DESIGN.md §3 "Verdict", §4 "The default policy"; language reference in config/policy.yaml.
+ */
+import type { Evaluation, PolicyMode } from '../core/verdict.js';
+import { compilePolicy } from './compile.js';
+import { DEFAULT_POLICY_YAML } from './default-policy.js';
+import { evaluate as evaluatePolicy } from './evaluate.js';
+import type { CompiledPolicy, PolicyEvaluation, PolicyInput } from './types.js';
+
+export { compilePolicy, loadPolicy, isPolicyText, withExceptions, revisionOf, RESERVED_RULE_NAMES } from './compile.js';
+export { withSeverityThreshold, SEVERITY_THRESHOLD_RULE } from './threshold.js';
+export { INCOMPLETE_RULE, MESSAGE_ITEMS } from './evaluate.js';
+export { runsAsRoot, RUNS_AS_ROOT_CHECK } from './rules/image-config.js';
+export { BASE_NAME_LABEL } from './rules/base-image.js';
+export { DEFAULT_POLICY_YAML } from './default-policy.js';
+export type * from './types.js';
+
+/** Source name of the built-in policy. */
+export const BUILT_IN = '<built-in>';
+
+let builtIn: CompiledPolicy | undefined;
+
+/** The built-in default policy (DESIGN.md §4), compiled from the embedded text of config/policy.yaml. */
+export function defaultPolicy(): CompiledPolicy {
+  builtIn ??= compilePolicy(DEFAULT_POLICY_YAML, BUILT_IN);
+  return builtIn;
+}
+
+/**
+ * Evaluates one image (see ./evaluate.ts for the full semantics): decision (worst action of the rules
+ * that fired, `allow` when none), reasons (one per fired rule, worst first, with items and fixed versions),
+ * the policy's name and revision, the mode of the mapping that matched, and the exceptions that expired.
+ */
+export function evaluate(policy: CompiledPolicy, input: PolicyInput): Evaluation & PolicyEvaluation & { mode: PolicyMode; expiredExceptions: string[] } {
+  return evaluatePolicy(policy, input);
+}

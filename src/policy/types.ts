@@ -1,0 +1,283 @@
+/**
+ * Policy documents (`kind: Policy`, `apiVersion: pushgate.dev/v1`) as written, their compiled form,
+ * and the evaluation input. The language is described in config/policy.yaml and README "Policy".
+ */
+import type { Finding, Severity } from '../core/finding.js';
+import type { ConfigFinding, Diagnostic, Package, SecretFinding } from '../core/inventory.js';
+import type { ImageConfig } from '../core/manifest.js';
+import type { Decision, PolicyMode, Reason } from '../core/verdict.js';
+
+/** What a rule does when it fires. */
+export type RuleAction = 'reject' | 'quarantine' | 'warn';
+
+/** `match.vulnerability`: findings that satisfy every condition given (AND). */
+export interface VulnerabilityMatchSpec {
+  /** Lowest severity that matches (inclusive). */
+  minSeverity?: Severity;
+  /** Lowest CVSS base score that matches (inclusive); findings without a score do not match. */
+  minCvss?: number;
+  /** true: only findings with a fixed version; false: only findings without one. */
+  fixAvailable?: boolean;
+  /** Only once the fix has been public this long (duration); implies a fix. */
+  fixGracePeriod?: string;
+  /** Only advisories published at least this long ago (duration). */
+  minAge?: string;
+  /** Only advisories published at most this long ago (duration). */
+  maxAge?: string;
+  /** Only these advisory ids; a finding matches by its id or any alias (case-insensitive). */
+  ids?: string[];
+  /** Only packages of these ecosystems (OSV spelling, release suffix ignored). */
+  ecosystems?: string[];
+  /** Only these package names (globs). */
+  packages?: string[];
+}
+
+/** One `match.packages[]` entry of a package denylist. */
+export interface PackageDenySpec {
+  /** OSV ecosystem (`npm`, `Debian`, `PyPI`); any when omitted. */
+  ecosystem?: string;
+  /** Package name or glob (`event-stream`, `@evil/*`). */
+  name: string;
+  /**
+   * Which versions are denied (all when omitted): for npm a node-semver range (`>=3.3.6 <4`), for
+   * every other ecosystem exact versions (string equality), since their orders are not SemVer.
+   */
+  versions?: string | string[];
+}
+
+/** `match.secret`: secrets found in files. */
+export interface SecretMatchSpec {
+  /** Secret rule ids or globs (`private-key`, `aws-*`); all when omitted. */
+  rules?: string[];
+  minSeverity?: Severity;
+}
+
+/** `match.image`: exactly one check of the image configuration. */
+export interface ImageMatchSpec {
+  /** Fires when the image runs as root (no USER, USER root / 0, or the scanner's runs-as-root check). */
+  runsAsRoot?: true;
+  /** Fires when the config's `created` is older than this (duration). Images without `created` pass. */
+  maxAge?: string;
+  /** Fires when the image (config + layers, compressed) is larger than this (size). */
+  maxSize?: string | number;
+  /** Fires when any of these labels is missing or empty. */
+  requiredLabels?: string[];
+  /** Fires when the image exposes any of these ports: `22`, `22/tcp`, `6000-6063/tcp`. */
+  forbiddenPorts?: Array<string | number>;
+}
+
+/** `match.baseImage`: fires when the image's base is not in the allowlist. */
+export interface BaseImageMatchSpec {
+  allowed: Array<{
+    /** Glob on the label `org.opencontainers.image.base.name` (`docker.io/library/debian:*`). */
+    name?: string;
+    /** The base image's layer diffIDs: the image's `rootfs.diff_ids` must begin with them. */
+    diffIDs?: string[];
+  }>;
+}
+
+/** A rule's match: exactly one kind. */
+export interface RuleMatchSpec {
+  vulnerability?: VulnerabilityMatchSpec;
+  packages?: PackageDenySpec[];
+  secret?: SecretMatchSpec;
+  image?: ImageMatchSpec;
+  baseImage?: BaseImageMatchSpec;
+}
+
+/** One rule of a rule set. */
+export interface RuleSpec {
+  /** Unique in its rule set; used in reasons, metrics (`rule` label) and exceptions. */
+  name: string;
+  description?: string;
+  action: RuleAction;
+  /** Overrides the rule set's `excludeBase` for this rule. */
+  excludeBase?: boolean;
+  match: RuleMatchSpec;
+}
+
+/** A named rule set (`spec.ruleSets.<name>`). */
+export interface RuleSetSpec {
+  description?: string;
+  /** Action when the scan is incomplete; `allow` adds no reason. Default `quarantine`. */
+  onIncomplete?: RuleAction | 'allow';
+  /** How `unknown` severity counts in severity conditions: `ignore` (never matches) or a severity word. Default `ignore`. */
+  unknownSeverity?: 'ignore' | Severity;
+  /** Drop findings, secrets and packages whose layer is one of the base image's layers. Default false. */
+  excludeBase?: boolean;
+  rules: RuleSpec[];
+}
+
+/** One mapping: globs on the pushed reference → rule set and mode. First match wins. */
+export interface MappingSpec {
+  name?: string;
+  /** Globs (picomatch); an omitted field matches anything, a given one requires the field. */
+  registry?: string;
+  repository?: string;
+  tag?: string;
+  ruleSet: string;
+  /** Default `enforce`. */
+  mode?: PolicyMode;
+}
+
+/** A time-boxed exception. Every scope given must match (AND); at least one scope is required. */
+export interface ExceptionSpec {
+  name?: string;
+  reason: string;
+  owner: string;
+  /** `2026-12-31` (valid through that day, UTC) or an RFC 3339 date-time. Required. */
+  expires: string;
+  /** Advisory ids or aliases, secret rule ids, image check ids, package names for denylist rules. */
+  ids?: string[];
+  /** Package names or globs the exception covers. */
+  packages?: string[];
+  /** Repository glob. */
+  repository?: string;
+  /** Manifest digest. */
+  digest?: string;
+  /** Limit to these rule names (`incomplete-scan` included). */
+  rules?: string[];
+}
+
+/** The whole document. */
+export interface PolicyDocument {
+  apiVersion: 'pushgate.dev/v1';
+  kind: 'Policy';
+  metadata: { name: string; description?: string };
+  spec: {
+    ruleSets: Record<string, RuleSetSpec>;
+    mappings?: MappingSpec[];
+    /** Used when no mapping matches. Default: rule set `default`, mode `enforce`. */
+    default?: { ruleSet: string; mode?: PolicyMode };
+    exceptions?: ExceptionSpec[];
+  };
+}
+
+/** Something a rule matched: a finding, a secret, a package or an image check. */
+export interface PolicyItem {
+  /** Advisory id, secret rule id, package name or check id. */
+  id: string;
+  aliases?: string[];
+  ecosystem?: string;
+  package?: string;
+  installedVersion?: string;
+  fixedVersions?: string[];
+  severity?: string;
+  path?: string;
+  layer?: string;
+  /** One human sentence about this item (`adm-zip 0.4.7 (npm): NSWG-NPM-458 …, fixed in 0.4.9`). */
+  text: string;
+}
+
+/** A reason with the items that made the rule fire, so a person can act on it. */
+export interface PolicyReason extends Reason {
+  items?: Array<Omit<PolicyItem, 'text'>>;
+}
+
+/** What a rule kind's matcher sees. */
+export interface RuleContext {
+  input: PolicyInput;
+  /** Evaluation time, ms since the epoch. */
+  now: number;
+  unknownSeverity: 'ignore' | Severity;
+}
+
+/** A compiled rule. */
+export interface CompiledRule {
+  name: string;
+  action: RuleAction;
+  kind: keyof RuleMatchSpec;
+  excludeBase: boolean;
+  /** Items that make the rule fire (before exceptions and excludeBase). */
+  match(ctx: RuleContext): PolicyItem[];
+  /** Header of the reason message: `2 vulnerabilities (severity >= high, fix available)`. */
+  describe(items: PolicyItem[]): string;
+  /** What to do, appended to the message. */
+  advice?: string;
+}
+
+/** A compiled rule set. */
+export interface CompiledRuleSet {
+  name: string;
+  onIncomplete: RuleAction | 'allow';
+  unknownSeverity: 'ignore' | Severity;
+  excludeBase: boolean;
+  rules: CompiledRule[];
+}
+
+/** A compiled mapping. */
+export interface CompiledMapping {
+  name: string;
+  ruleSet: string;
+  mode: PolicyMode;
+  matches(input: { registry?: string; repository?: string; tag?: string }): boolean;
+}
+
+/** A compiled exception. */
+export interface CompiledException {
+  /** `name`, else `exceptions[i]`. */
+  name: string;
+  spec: ExceptionSpec;
+  /** Last instant it applies, ms since the epoch. */
+  expiresAt: number;
+  /** True when the repository/digest scope (if any) covers the image. */
+  coversImage(input: PolicyInput): boolean;
+  /** True when the id/package/rule scope (if any) covers the item of that rule. */
+  coversItem(rule: string, item: PolicyItem): boolean;
+}
+
+/** A policy ready to evaluate: compile once, evaluate many times. */
+export interface CompiledPolicy {
+  /** `metadata.name`. */
+  name: string;
+  /** First 12 hex digits of the sha256 of the document text (changes with every edit). */
+  revision: string;
+  /** Where it came from: an absolute path, or `<built-in>`. */
+  source: string;
+  /** The document text. */
+  text: string;
+  document: PolicyDocument;
+  ruleSets: Record<string, CompiledRuleSet>;
+  mappings: CompiledMapping[];
+  defaultMapping: CompiledMapping;
+  exceptions: CompiledException[];
+}
+
+/** What the policy judges: one image (one platform or the merged index) and where it was pushed. */
+export interface PolicyInput {
+  /** Registry name (configured `registries[].name`) or `host[:port]` for `pushgate scan REF`. */
+  registry?: string;
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  findings: Finding[];
+  secrets: SecretFinding[];
+  config: ConfigFinding[];
+  diagnostics: Diagnostic[];
+  packages: Package[];
+  imageConfig?: ImageConfig;
+  /** Image size in bytes (manifest config + layers, compressed) for `image.maxSize`. */
+  imageSize?: number;
+  /** False when the scan could not read everything (`onIncomplete` decides). */
+  complete: boolean;
+  /** diffIDs of the base image's layers, for excludeBase. */
+  baseLayers?: string[];
+  /** Evaluation time (default: now); used for exception expiry, grace periods and ages. */
+  now?: Date;
+}
+
+/** evaluate()'s result. */
+export interface PolicyEvaluation {
+  decision: Decision;
+  reasons: PolicyReason[];
+  policy: { name: string; revision: string };
+  mode: PolicyMode;
+  /** Rule set chosen by the mappings. */
+  ruleSet: string;
+  /** Mapping that matched (`default` when none). */
+  mapping: string;
+  /** Expired exceptions whose image scope covers this image (they no longer apply). */
+  expiredExceptions: string[];
+  /** Active exceptions that removed at least one item. */
+  appliedExceptions: string[];
+}
