@@ -1,0 +1,35 @@
+/**
+ * Sender authentication for notifications. Distribution sends static headers
+ * (`Authorization: [Bearer <token>]` in its endpoint config) and Harbor sends its policy's
+ * `auth_header` verbatim; neither signs bodies (protocols.md §1.2, §2.2). The token identifies the
+ * sender: it is `registries[].webhook.token`.
+ */
+import crypto from 'node:crypto';
+
+function hash(s: string): Buffer {
+  return crypto.createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * Finds the registry whose `webhook.token` the request presents, in constant time per candidate
+ * (both sides are hashed to equal length, every registry is compared). Accepts
+ * `Authorization: Bearer <token>` (scheme case-insensitive) and, for Harbor policies whose
+ * `auth_header` is the bare secret, the whole header value.
+ * @returns the registry name, or undefined (→ HTTP 401) when the header is missing or matches none.
+ */
+export function authenticateSender(
+  authorization: string | undefined,
+  registries: Array<{ name: string; webhook: { token?: string } }>,
+): string | undefined {
+  if (!authorization) return undefined;
+  const value = authorization.trim();
+  const m = /^bearer\s+(.+)$/i.exec(value);
+  const presented = hash(m ? m[1].trim() : value);
+  let found: string | undefined;
+  for (const r of registries) {
+    const token = r.webhook?.token;
+    if (!token) continue;
+    if (crypto.timingSafeEqual(presented, hash(token)) && found === undefined) found = r.name;
+  }
+  return found;
+}

@@ -1,0 +1,132 @@
+/**
+ * CNCF Distribution notification envelopes (protocols.md §1.3–1.6; distribution
+ * `notifications/event.go`): v1 (`application/vnd.docker.distribution.events.v1+json`, ≤ 2.8) and
+ * v2 (`…events.v2+json`, 3.x, where `mediaType`/`digest`/`size` are always present and may be
+ * `""`/0, which mean "absent"). Checked against every envelope captured from Distribution 2.8.2 in
+ * test/fixtures/webhooks/distribution-2.8-captured.
+ *
+ * What becomes a {@link PushEvent}:
+ * - `push` of a manifest (by tag or by digest; any media type other than `application/octet-stream`) → `push`;
+ * - `delete` with a digest → `delete`. Distribution 2.8 gives manifest and blob deletes the same shape
+ *   (`{digest, repository}`), so a blob delete also comes out as a `delete` event; the gate finds no
+ *   verdict for a blob digest and does nothing. A tag delete (`{repository, tag}`, no digest) is ignored
+ *   with reason `no-digest`.
+ * Everything else is ignored with a reason: blob pushes (`blob`), pulls (`pull`: including those the
+ * registry emits for pushgate's own HEAD/GET and for blob HEADs during a push), mounts (`mount`),
+ * pushgate's own pushes (`own-traffic`), unknown actions.
+ */
+import { PushgateError } from '../core/errors.js';
+import { isDigest } from '../core/digest.js';
+import type { PushEvent } from '../core/events.js';
+import type { Descriptor } from '../core/manifest.js';
+import type { IgnoredEvent, ParsedNotification } from './types.js';
+
+/** Media type Distribution gives blob events. */
+const BLOB_MEDIA_TYPE = 'application/octet-stream';
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/**
+ * Parses a Distribution envelope `{ events: [...] }`.
+ * @param registry the configured name of the sender (from {@link authenticateSender}).
+ * @param opts.ownUserAgent pushgate's User-Agent prefix: pulls and pushes made by pushgate are `own-traffic`.
+ * @throws PushgateError BAD_ARGUMENT when `body` is not an object with an `events` array (→ HTTP 400).
+ */
+export function parseDistributionEnvelope(body: unknown, registry: string, opts: { ownUserAgent?: string } = {}): ParsedNotification {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new PushgateError('BAD_ARGUMENT', 'notification body must be a JSON object {"events": [...]} (Distribution envelope)');
+  }
+  const events = (body as { events?: unknown }).events;
+  if (!Array.isArray(events)) {
+    throw new PushgateError('BAD_ARGUMENT', 'notification body has no "events" array: is the registry sending Distribution notifications to this URL?');
+  }
+  const out: ParsedNotification = { events: [], ignored: [] };
+  for (const raw of events) {
+    const e = obj(raw);
+    const action = str(e.action);
+    const target = obj(e.target);
+    const request = obj(e.request);
+    const repository = str(target.repository);
+    const digest = str(target.digest);
+    const tag = str(target.tag);
+    const mediaType = str(target.mediaType);
+    const id = str(e.id);
+    const base: IgnoredEvent = { reason: '', action, repository, digest, tag, id };
+    const ignore = (reason: string) => out.ignored.push({ ...base, reason });
+    if (!raw || typeof raw !== 'object' || !action) {
+      ignore('malformed');
+      continue;
+    }
+    if (action === 'pull') {
+      ignore(isOwn(request, opts.ownUserAgent) ? 'own-traffic' : 'pull');
+      continue;
+    }
+    if (action === 'mount') {
+      ignore('mount');
+      continue;
+    }
+    if (action !== 'push' && action !== 'delete') {
+      ignore('unsupported-action');
+      continue;
+    }
+    if (!repository) {
+      ignore('no-repository');
+      continue;
+    }
+    if (action === 'push') {
+      const url = str(target.url) ?? '';
+      if (mediaType === BLOB_MEDIA_TYPE || (!mediaType && url.includes('/blobs/'))) {
+        ignore('blob');
+        continue;
+      }
+      if (isOwn(request, opts.ownUserAgent)) {
+        ignore('own-traffic');
+        continue;
+      }
+    } else if (mediaType === BLOB_MEDIA_TYPE) {
+      ignore('blob');
+      continue;
+    }
+    if (!digest) {
+      ignore('no-digest');
+      continue;
+    }
+    if (!isDigest(digest)) {
+      ignore('bad-digest');
+      continue;
+    }
+    const size = typeof target.size === 'number' && target.size > 0 ? target.size : typeof target.length === 'number' && target.length > 0 ? target.length : undefined;
+    const ev: PushEvent = {
+      id: id ?? `distribution:${registry}:${repository}@${digest}:${action}:${str(e.timestamp) ?? ''}`,
+      source: 'distribution',
+      registry,
+      action: action === 'push' ? 'push' : 'delete',
+      repository,
+      digest,
+    };
+    if (tag) ev.tag = tag;
+    if (mediaType) ev.mediaType = mediaType;
+    if (size !== undefined) ev.size = size;
+    const actor = str(obj(e.actor).name);
+    if (actor) ev.actor = actor;
+    const targetUrl = str(target.url);
+    if (targetUrl) ev.targetUrl = targetUrl;
+    const ts = str(e.timestamp);
+    if (ts) ev.timestamp = ts;
+    out.events.push(ev);
+    if (Array.isArray(target.references) && target.references.length) {
+      const refs = target.references.filter((r): r is Descriptor => {
+        const d = obj(r);
+        return typeof d.digest === 'string' && isDigest(d.digest) && typeof d.mediaType === 'string';
+      });
+      (out.references ??= {})[ev.id] = refs;
+    }
+  }
+  return out;
+}
+
+function isOwn(request: Record<string, unknown>, ownUserAgent: string | undefined): boolean {
+  const ua = str(request.useragent);
+  return !!ownUserAgent && !!ua && ua.startsWith(ownUserAgent);
+}

@@ -1,0 +1,133 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseHarborPayload, authenticateSender } from '../../../src/webhooks/index.js';
+import { isPushgateError } from '../../../src/core/errors.js';
+
+// Harbor cannot run here: these payloads are written from goharbor/harbor's notifier sources
+// (see test/fixtures/webhooks/README.md).
+const FIX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/webhooks');
+const load = (f: string) => JSON.parse(fs.readFileSync(path.join(FIX, f), 'utf8')) as Record<string, unknown>;
+const D = 'sha256:aa042b851685f8718cbf3f5866cc6d6b0165bbfb93ac6a9386092a5a676cf32c';
+
+describe('webhooks/harbor', () => {
+  it('Default PUSH_ARTIFACT by tag → push event', () => {
+    const p = parseHarborPayload(load('harbor-push-artifact.json'), 'application/json', 'harbor');
+    expect(p.ignored).to.deep.equal([]);
+    expect(p.events).to.have.length(1);
+    expect(p.events[0]).to.deep.include({
+      source: 'harbor',
+      registry: 'harbor',
+      action: 'push',
+      repository: 'team/app',
+      digest: D,
+      tag: '1.4.2',
+      actor: 'robot$team+ci',
+      timestamp: new Date(1773067466 * 1000).toISOString(),
+      targetUrl: 'harbor.example.test/team/app:1.4.2',
+    });
+    expect(p.events[0].id).to.match(/^harbor:[0-9a-f]{32}$/);
+  });
+
+  it('CloudEvents payload gives the same event (and the same de-duplication id) as Default', () => {
+    const def = parseHarborPayload(load('harbor-push-artifact.json'), 'application/json', 'harbor');
+    const ce = parseHarborPayload(load('harbor-push-artifact-cloudevents.json'), 'application/cloudevents+json', 'harbor');
+    expect(ce.events).to.have.length(1);
+    expect(ce.events[0]).to.deep.equal(def.events[0]);
+  });
+
+  it('push by digest: the digest sits in tag → no tag', () => {
+    const body = load('harbor-push-artifact.json');
+    const ed = body.event_data as { resources: Array<Record<string, string>> };
+    ed.resources[0] = { digest: D, tag: D, resource_url: `harbor.example.test/team/app@${D}` };
+    const p = parseHarborPayload(body, 'application/json', 'h');
+    expect(p.events[0].tag).to.equal(undefined);
+    expect(p.events[0].digest).to.equal(D);
+    // and when Harbor omits `digest`, the digest in `tag` is used
+    ed.resources[0] = { tag: D };
+    expect(parseHarborPayload(body, 'application/json', 'h').events[0].digest).to.equal(D);
+  });
+
+  it('DELETE_ARTIFACT → delete; PULL_ARTIFACT, quota and replication events → ignored', () => {
+    const body = load('harbor-push-artifact.json');
+    body.type = 'DELETE_ARTIFACT';
+    expect(parseHarborPayload(body, 'application/json', 'h').events[0].action).to.equal('delete');
+    body.type = 'PULL_ARTIFACT';
+    expect(parseHarborPayload(body, undefined, 'h').ignored.map((i) => i.reason)).to.deep.equal(['pull']);
+    body.type = 'QUOTA_EXCEED';
+    expect(parseHarborPayload(body, undefined, 'h').ignored.map((i) => i.reason)).to.deep.equal(['unsupported-action']);
+    const ce = load('harbor-push-artifact-cloudevents.json');
+    ce.type = 'harbor.artifact.deleted';
+    expect(parseHarborPayload(ce, 'application/cloudevents+json', 'h').events[0].action).to.equal('delete');
+  });
+
+  it('SCANNING_COMPLETED is recorded as a scan-event with the parsed summary', () => {
+    const p = parseHarborPayload(load('harbor-scanning-completed.json'), 'application/json', 'h');
+    expect(p.events).to.deep.equal([]);
+    expect(p.ignored).to.have.length(1);
+    const i = p.ignored[0];
+    expect(i).to.include({ reason: 'scan-event', action: 'SCANNING_COMPLETED', repository: 'team/app', tag: '1.4.2' });
+    expect(i.digest).to.match(/^sha256:dd1a4d/);
+    expect(i.scan).to.deep.equal([
+      {
+        reportType: 'application/vnd.security.vulnerability.report; version=1.1',
+        status: 'Success',
+        severity: 'Critical',
+        total: 27,
+        fixable: 19,
+        bySeverity: { Critical: 3, High: 6, Medium: 11, Low: 7 },
+        scanner: { name: 'Trivy', vendor: 'Aqua Security', version: 'v0.58.2' },
+        scanType: 'vulnerability',
+      },
+    ]);
+    // a scheduled "scan all" payload with "scan": {} and no overview (goharbor/harbor#22212)
+    const bare = load('harbor-scanning-completed.json');
+    const ed = bare.event_data as Record<string, unknown>;
+    ed.scan = {};
+    delete (ed.resources as Array<Record<string, unknown>>)[0].scan_overview;
+    bare.type = 'SCANNING_FAILED';
+    expect(parseHarborPayload(bare, 'application/json', 'h').ignored[0]).to.deep.include({ reason: 'scan-event', scan: [] });
+  });
+
+  it('repository from namespace/name or resource_url when repo_full_name is missing', () => {
+    const body = load('harbor-push-artifact.json');
+    const ed = body.event_data as Record<string, unknown>;
+    ed.repository = { name: 'sub/app', namespace: 'team' };
+    expect(parseHarborPayload(body, undefined, 'h').events[0].repository).to.equal('team/sub/app');
+    delete ed.repository;
+    expect(parseHarborPayload(body, undefined, 'h').events[0].repository).to.equal('team/app');
+  });
+
+  it('throws BAD_ARGUMENT for non-objects and bodies without a type', () => {
+    for (const bad of [null, 'x', [], {}, { event_data: {} }, { specversion: '1.0', data: {} }]) {
+      let err: unknown;
+      try {
+        parseHarborPayload(bad, 'application/json', 'h');
+      } catch (e) {
+        err = e;
+      }
+      expect(isPushgateError(err, 'BAD_ARGUMENT'), JSON.stringify(bad)).to.equal(true);
+    }
+  });
+});
+
+describe('webhooks/auth: authenticateSender', () => {
+  const regs = [
+    { name: 'a', webhook: { token: 'token-a' } },
+    { name: 'none', webhook: {} },
+    { name: 'b', webhook: { token: 'token-b-longer' } },
+  ];
+  it('returns the registry whose token is presented', () => {
+    expect(authenticateSender('Bearer token-a', regs)).to.equal('a');
+    expect(authenticateSender('bearer   token-b-longer ', regs)).to.equal('b');
+    // Harbor sends auth_header verbatim: a bare secret works too
+    expect(authenticateSender('token-b-longer', regs)).to.equal('b');
+  });
+  it('refuses missing, empty, wrong and prefix tokens', () => {
+    for (const h of [undefined, '', 'Bearer ', 'Bearer token-', 'Bearer token-a2', 'Basic dG9rZW4tYQ==', 'Bearer TOKEN-A']) {
+      expect(authenticateSender(h, regs), String(h)).to.equal(undefined);
+    }
+    expect(authenticateSender('Bearer x', [{ name: 'n', webhook: {} }])).to.equal(undefined);
+  });
+});
