@@ -6,7 +6,8 @@
 import { PushgateError } from '../../core/errors.js';
 import { type Cmp, type Comparator, compareDigits, compareStrings } from './types.js';
 
-const PATTERN = /^\s*([0-9]+(?:\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?\s*$/;
+// Gem::Version::ANCHORED_VERSION_PATTERN, also taking letters right after the first digits (`1beta`), as `Gem::Version.new` does in the test suite
+const PATTERN = /^\s*([0-9]+[0-9a-zA-Z]*(?:\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?\s*$/;
 
 type Seg = string; // digits or letters
 

@@ -1,0 +1,121 @@
+/**
+ * Evaluation of OSV `affected` entries, as the schema's evaluation section specifies
+ * (https://ossf.github.io/osv-schema/#evaluation): a version is affected when it is listed in
+ * `versions`, or when any ECOSYSTEM/SEMVER range says so. Within a range the events are sorted by
+ * the ecosystem's version order ("0" first, whatever order the record lists them in) and walked:
+ * `introduced` (≤ v) sets vulnerable, `fixed` (≤ v) clears it, `last_affected` (< v) clears it;
+ * when a range has `limit` events, v must be below one of them. GIT ranges are not evaluated.
+ */
+import type { Comparator } from './ecosystems/types.js';
+
+/** One OSV range event. */
+export interface OsvEvent {
+  introduced?: string;
+  fixed?: string;
+  last_affected?: string;
+  limit?: string;
+}
+
+/** One OSV range. */
+export interface OsvRange {
+  type: string;
+  repo?: string;
+  events: OsvEvent[];
+}
+
+/** A range's events prepared for evaluation: sorted once, kept with the range. */
+export interface PreparedRange {
+  events: Array<{ kind: 'introduced' | 'fixed' | 'last_affected'; version: string }>;
+  limits: string[];
+}
+
+/** Result of evaluating one affected entry for one version. */
+export interface RangeResult {
+  affected: boolean;
+  /** The smallest `fixed` version above the installed version in the ranges that matched. */
+  fixed: string[];
+  /** Ranges skipped because a version in them is invalid for the ecosystem. */
+  invalidRanges: number;
+}
+
+function eventVersion(e: OsvEvent): string {
+  return e.introduced ?? e.fixed ?? e.last_affected ?? e.limit ?? '';
+}
+
+/**
+ * Sorts a range's events by version ("0" first; equal versions keep the record's order).
+ * Throws PushgateError BAD_ARGUMENT when an event's version is invalid for the comparator.
+ */
+export function prepareRange(range: OsvRange, cmp: Comparator): PreparedRange {
+  const events: PreparedRange['events'] = [];
+  const limits: string[] = [];
+  for (const e of range.events ?? []) {
+    if (e.introduced !== undefined) events.push({ kind: 'introduced', version: e.introduced });
+    else if (e.fixed !== undefined) events.push({ kind: 'fixed', version: e.fixed });
+    else if (e.last_affected !== undefined) events.push({ kind: 'last_affected', version: e.last_affected });
+    else if (e.limit !== undefined) limits.push(e.limit);
+  }
+  const key = (v: string): number => (v === '0' ? 0 : 1);
+  for (const e of events) if (e.version !== '0') cmp.compare(e.version, e.version); // validate
+  const decorated = events.map((e, i) => ({ e, i }));
+  decorated.sort((x, y) => {
+    const kx = key(x.e.version);
+    const ky = key(y.e.version);
+    if (kx !== ky || kx === 0) return kx - ky || x.i - y.i;
+    return cmp.compare(x.e.version, y.e.version) || x.i - y.i;
+  });
+  return { events: decorated.map((d) => d.e), limits };
+}
+
+/** Evaluates one prepared range for `version`: whether it is affected and the next fixed version. */
+export function evaluateRange(r: PreparedRange, version: string, cmp: Comparator): { affected: boolean; fixed?: string } {
+  if (r.limits.length && !r.limits.some((l) => l === '*' || cmp.compare(version, l) < 0)) return { affected: false };
+  let vulnerable = false;
+  for (const e of r.events) {
+    if (e.kind === 'introduced') {
+      if (e.version === '0' || cmp.compare(version, e.version) >= 0) vulnerable = true;
+    } else if (e.kind === 'fixed') {
+      if (cmp.compare(version, e.version) >= 0) vulnerable = false;
+    } else if (cmp.compare(version, e.version) > 0) vulnerable = false;
+  }
+  if (!vulnerable) return { affected: false };
+  const fixed = r.events.find((e) => e.kind === 'fixed' && cmp.compare(e.version, version) > 0);
+  return { affected: true, fixed: fixed?.version };
+}
+
+/** Evaluates `versions` and prepared ranges of one affected entry. */
+export function evaluateAffected(
+  entry: { versions?: string[]; ranges: Array<PreparedRange | Error> },
+  version: string,
+  cmp: Comparator,
+): RangeResult {
+  const res: RangeResult = { affected: false, fixed: [], invalidRanges: 0 };
+  for (const v of entry.versions ?? []) {
+    if (v === version || safeEq(cmp, v, version)) {
+      res.affected = true;
+      break;
+    }
+  }
+  for (const r of entry.ranges) {
+    if (r instanceof Error) {
+      res.invalidRanges++;
+      continue;
+    }
+    const out = evaluateRange(r, version, cmp);
+    if (out.affected) {
+      res.affected = true;
+      if (out.fixed && !res.fixed.includes(out.fixed)) res.fixed.push(out.fixed);
+    }
+  }
+  return res;
+}
+
+function safeEq(cmp: Comparator, a: string, b: string): boolean {
+  try {
+    return cmp.compare(a, b) === 0;
+  } catch {
+    return false;
+  }
+}
+
+export { eventVersion };

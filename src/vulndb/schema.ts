@@ -1,0 +1,40 @@
+/**
+ * The SQLite layout of the vulnerability index. One row per OSV record, one row per (record,
+ * affected entry) indexed by (ecosystem, release, package name) so a package is one indexed lookup.
+ */
+
+/** Bumped whenever the layout or the meaning of a column changes; older files are rebuilt by `db update`. */
+export const SCHEMA_VERSION = 1;
+
+/** DDL of a fresh index. */
+export const SCHEMA_SQL = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records (
+  rid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  aliases TEXT NOT NULL,        -- JSON array: aliases + upstream ids
+  summary TEXT,
+  published TEXT,
+  modified TEXT,
+  severity TEXT NOT NULL,       -- JSON SeverityInfo
+  urgency TEXT,                 -- Debian upload urgency, shown, never a severity
+  source TEXT NOT NULL          -- file or zip entry it came from
+);
+CREATE TABLE affected (
+  rid INTEGER NOT NULL REFERENCES records(rid),
+  ecosystem TEXT NOT NULL,      -- lower-cased base name: debian, npm, red hat
+  release TEXT NOT NULL,        -- text after the first ':' of the OSV ecosystem, '' when none
+  name TEXT NOT NULL,           -- normalized package name (see normalizeName)
+  ranges TEXT NOT NULL,         -- JSON: ECOSYSTEM/SEMVER ranges
+  versions TEXT                 -- JSON array or NULL
+);
+CREATE INDEX affected_pkg ON affected(ecosystem, name);
+`;
+
+/** Package-name normalization per ecosystem, applied on import and on lookup (PEP 503 for PyPI). */
+export function normalizeName(ecosystemBase: string, name: string): string {
+  const e = ecosystemBase.toLowerCase();
+  if (e === 'pypi') return name.toLowerCase().replace(/[-_.]+/g, '-');
+  if (e === 'nuget' || e === 'packagist' || e === 'maven') return name.toLowerCase();
+  return name;
+}

@@ -1,0 +1,90 @@
+/**
+ * Severity of an OSV record: CVSS v2 / v3.0 / v3.1 / v4.0 vectors scored with ae-cvss-calculator
+ * (the highest base score wins), else the record's own rating (`database_specific.severity` as GHSA
+ * writes it, or an affected entry's `ecosystem_specific`/`database_specific` `severity`, or a
+ * non-CVSS `severity[]` entry such as Ubuntu's), else `unknown`. Debian's changelog `urgency` is an
+ * upload urgency, never a severity: it is carried separately.
+ */
+import * as cvssModule from 'ae-cvss-calculator';
+import { parseSeverity, type Severity } from '../core/finding.js';
+
+interface CvssCtor {
+  new (vector: string): { calculateScores(): { base?: number; overall?: number } };
+}
+// The package is CommonJS: under Node ESM its classes hang off the default export.
+const cvssLib = ((cvssModule as unknown as { default?: unknown }).default ?? cvssModule) as Record<string, CvssCtor>;
+
+/** A record's severity and where it came from. */
+export interface SeverityInfo {
+  severity: Severity;
+  cvss?: { score: number; vector: string; version: string };
+  /** `CVSS_V3`, `database_specific.severity`, … */
+  source: string;
+}
+
+/** Maps a CVSS base score to a severity word (v3/v4 bands; v2 has no critical band). */
+export function severityFromScore(score: number, version: string): Severity {
+  if (version.startsWith('2')) return score >= 7 ? 'high' : score >= 4 ? 'medium' : 'low';
+  if (score >= 9) return 'critical';
+  if (score >= 7) return 'high';
+  if (score >= 4) return 'medium';
+  if (score > 0) return 'low';
+  return 'negligible';
+}
+
+/** Scores one CVSS vector; undefined when the vector cannot be parsed. */
+export function scoreCvss(vector: string): { score: number; version: string } | undefined {
+  try {
+    let ctor: CvssCtor;
+    let version: string;
+    if (vector.startsWith('CVSS:4.0/')) [ctor, version] = [cvssLib.Cvss4P0, '4.0'];
+    else if (vector.startsWith('CVSS:3.1/')) [ctor, version] = [cvssLib.Cvss3P1, '3.1'];
+    else if (vector.startsWith('CVSS:3.0/')) [ctor, version] = [cvssLib.Cvss3P0, '3.0'];
+    else if (/^\(?AV:[LAN]\//.test(vector)) [ctor, version] = [cvssLib.Cvss2, '2.0'];
+    else return undefined;
+    const s = new ctor(vector.replace(/^\(|\)$/g, '')).calculateScores();
+    const score = s.base ?? s.overall;
+    return typeof score === 'number' && Number.isFinite(score) ? { score, version } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface OsvSeverityEntry {
+  type?: string;
+  score?: string;
+}
+
+/** Severity of one OSV record (see file comment for the order of preference). */
+export function recordSeverity(rec: {
+  severity?: OsvSeverityEntry[];
+  database_specific?: Record<string, unknown>;
+  affected?: Array<{ severity?: OsvSeverityEntry[]; ecosystem_specific?: Record<string, unknown>; database_specific?: Record<string, unknown> }>;
+}): SeverityInfo {
+  let best: SeverityInfo | undefined;
+  const vectors = [...(rec.severity ?? []), ...(rec.affected ?? []).flatMap((a) => a.severity ?? [])];
+  for (const s of vectors) {
+    if (!s?.type?.startsWith('CVSS_') || typeof s.score !== 'string') continue;
+    const r = scoreCvss(s.score);
+    if (!r) continue;
+    if (!best || r.score > (best.cvss?.score ?? -1)) {
+      best = { severity: severityFromScore(r.score, r.version), cvss: { score: r.score, vector: s.score, version: r.version }, source: s.type };
+    }
+  }
+  if (best) return best;
+  const word = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const dbs = parseSeverity(word(rec.database_specific?.severity));
+  if (dbs !== 'unknown') return { severity: dbs, source: 'database_specific.severity' };
+  for (const a of rec.affected ?? []) {
+    for (const [where, obj] of [['ecosystem_specific', a.ecosystem_specific], ['database_specific', a.database_specific]] as const) {
+      const s = parseSeverity(word(obj?.severity));
+      if (s !== 'unknown') return { severity: s, source: `affected.${where}.severity` };
+    }
+  }
+  for (const s of vectors) {
+    if (s?.type?.startsWith('CVSS_')) continue;
+    const w = parseSeverity(s?.score);
+    if (w !== 'unknown') return { severity: w, source: `severity.${s.type ?? '?'}` };
+  }
+  return { severity: 'unknown', source: 'none' };
+}

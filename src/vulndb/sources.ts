@@ -1,0 +1,140 @@
+/**
+ * Where OSV records come from: a local folder (walked recursively for `*.json`), a local zip (the
+ * per-ecosystem `all.zip` export layout, read with yauzl), or an HTTP(S) URL of such a zip, fetched
+ * with conditional requests (ETag / If-Modified-Since) and cached beside the database.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import yauzl from 'yauzl';
+import { PushgateError } from '../core/errors.js';
+
+/** The default source of an ecosystem: its export on the public OSV bucket. */
+export function defaultSourceUrl(ecosystem: string): string {
+  return `https://osv-vulnerabilities.storage.googleapis.com/${encodeURIComponent(ecosystem)}/all.zip`;
+}
+
+/** One file of a source. `text` is undefined for files skipped (not `*.json`). */
+export interface SourceFile {
+  name: string;
+  text?: string;
+}
+
+/** Kind of a source string. */
+export function sourceKind(src: string): 'url' | 'zip' | 'dir' {
+  if (/^https?:\/\//i.test(src)) return 'url';
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(src);
+  } catch {
+    throw new PushgateError('NOT_FOUND', `source ${src} does not exist: give a folder of OSV JSON, a zip, or an http(s) URL`);
+  }
+  if (st.isDirectory()) return 'dir';
+  return 'zip';
+}
+
+/** Counts and yields the files of a folder, recursively, sorted for a stable import order. */
+export function* walkDir(dir: string): Generator<string> {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) yield* walkDir(p);
+    else if (e.isFile()) yield p;
+  }
+}
+
+/**
+ * Reads every entry of a zip. Calls `onFile` per entry (JSON entries with their text). Rejects with
+ * PushgateError VULNDB when the zip is truncated or corrupt (entries read before that were delivered).
+ */
+export function readZip(file: string, onFile: (f: SourceFile, done: number, total: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown): void =>
+      reject(new PushgateError('VULNDB', `zip ${file}: ${err instanceof Error ? err.message : String(err)} (truncated or corrupt download?)`, { cause: err }));
+    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
+      if (err || !zip) return fail(err);
+      let done = 0;
+      zip.on('error', fail);
+      zip.on('end', () => resolve());
+      zip.on('entry', (entry: yauzl.Entry) => {
+        done++;
+        if (entry.fileName.endsWith('/')) return zip.readEntry();
+        if (!entry.fileName.endsWith('.json')) {
+          onFile({ name: entry.fileName }, done, zip.entryCount);
+          return zip.readEntry();
+        }
+        zip.openReadStream(entry, (e2, stream) => {
+          if (e2 || !stream) return fail(e2);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('error', fail);
+          stream.on('end', () => {
+            onFile({ name: entry.fileName, text: Buffer.concat(chunks).toString('utf8') }, done, zip.entryCount);
+            zip.readEntry();
+          });
+        });
+      });
+      zip.readEntry();
+    });
+  });
+}
+
+/** Conditional-request state of one URL, kept in the database's meta table. */
+export interface HttpCacheEntry {
+  etag?: string;
+  lastModified?: string;
+  /** Where the last downloaded body is kept. */
+  file: string;
+}
+
+/** Cache file for a downloaded body, beside the database (`<db>.sources/<sha256(key)>.zip`). */
+export function cacheFileFor(dbPath: string, key: string): string {
+  return path.join(`${dbPath}.sources`, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.zip`);
+}
+
+/**
+ * Downloads `url` to its cache file unless the server answers 304 to the conditional request built
+ * from `prev`. Returns the new cache entry and whether the body was downloaded. Network failures and
+ * HTTP errors are PushgateError NETWORK / VULNDB naming the URL.
+ */
+export async function fetchToCache(
+  url: string,
+  dbPath: string,
+  prev: HttpCacheEntry | undefined,
+  fetchImpl: typeof fetch,
+  log: (line: string) => void,
+): Promise<{ entry: HttpCacheEntry; downloaded: boolean }> {
+  const headers: Record<string, string> = {};
+  const havePrev = prev && fs.existsSync(prev.file);
+  if (havePrev && prev.etag) headers['If-None-Match'] = prev.etag;
+  if (havePrev && prev.lastModified) headers['If-Modified-Since'] = prev.lastModified;
+  let res: Response;
+  try {
+    res = await fetchImpl(url, { headers, redirect: 'follow' });
+  } catch (err) {
+    throw new PushgateError('NETWORK', `GET ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retryable: true });
+  }
+  if (res.status === 304 && havePrev && prev) {
+    log(`${url}: not modified (304), using the copy from the last update`);
+    return { entry: prev, downloaded: false };
+  }
+  if (!res.ok || !res.body) {
+    throw new PushgateError('VULNDB', `GET ${url}: HTTP ${res.status} ${res.statusText}: check the URL or the ecosystem name`, {
+      retryable: res.status >= 500,
+    });
+  }
+  const etag = res.headers.get('etag');
+  const lm = res.headers.get('last-modified');
+  // one file per (URL, validator): the previous download stays intact for the database still serving
+  const file = cacheFileFor(dbPath, `${url}\n${etag ?? lm ?? String(Date.now())}`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.part-${process.pid}`;
+  const buf = Buffer.from(await res.arrayBuffer());
+  fs.writeFileSync(tmp, buf);
+  fs.renameSync(tmp, file);
+  const entry: HttpCacheEntry = { file };
+  if (etag) entry.etag = etag;
+  if (lm) entry.lastModified = lm;
+  log(`${url}: downloaded ${buf.length} bytes`);
+  return { entry, downloaded: true };
+}
