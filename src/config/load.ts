@@ -87,6 +87,11 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     problems.push(problemAt(ld, [], 'the configuration must be a mapping of keys (server, store, registries, …)'));
     throw new ConfigError(problems);
   }
+  // A section whose keys are all commented out parses as null: that means "all defaults".
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const sectionType = (configSchema.properties as Record<string, { type?: string }>)[k]?.type;
+    if (v === null && (sectionType === 'object' || sectionType === 'array')) delete (raw as Record<string, unknown>)[k];
+  }
   // A value whose ${VAR} is unset already has its problem: do not also report it as malformed.
   const unsetKeys = new Set(ld.problems.map((p) => p.key));
   problems.push(...validateLocated(ld, configValidator(), raw).filter((p) => !unsetKeys.has(p.key)));

@@ -210,6 +210,15 @@ const FORMAT_MESSAGES: Record<string, string> = {
   uri: 'must be a URL with a scheme',
 };
 
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+};
+
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -245,7 +254,7 @@ export function ajvProblems(ld: LocatedDocument, errors: ErrorObject[] | null | 
         p = problemAt(ld, base, `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} (got ${typeName(e.data)})`);
         break;
       case 'type':
-        p = problemAt(ld, base, `must be ${String((e.params as { type: string | string[] }).type).replace(',', ' or ')} (got ${typeName(e.data)})`);
+        p = problemAt(ld, base, `must be ${String((e.params as { type: string | string[] }).type).split(',').map((t) => TYPE_WORDS[t] ?? t).join(' or ')} (got ${typeName(e.data)})`);
         break;
       case 'format': {
         const f = (e.params as { format: string }).format;
