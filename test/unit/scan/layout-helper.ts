@@ -1,0 +1,68 @@
+/**
+ * Test helper: writes small but real OCI image layouts (image-layout.md) from layer blobs built in
+ * the test with tar-stream, so whiteout, bad-input and limit cases run on genuine tar and gzip bytes.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+
+/** One tar entry to write. */
+export interface TarEntry {
+  name: string;
+  content?: string | Buffer;
+  type?: 'file' | 'directory' | 'symlink' | 'link';
+  linkname?: string;
+  mode?: number;
+}
+
+/** Builds a tar (with its end-of-archive blocks) from entries. */
+export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((resolve, reject) => { pack.on('end', resolve); pack.on('error', reject); });
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const body = e.content === undefined ? undefined : Buffer.from(e.content);
+    await new Promise<void>((resolve, reject) => {
+      pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), size: body?.length ?? 0, mtime: new Date(0) }, body ?? null as unknown as undefined, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** sha256 digest string of bytes. */
+export function sha256(b: Buffer): string {
+  return `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+}
+
+function writeBlob(dir: string, b: Buffer): { digest: string; size: number } {
+  const d = sha256(b);
+  fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'blobs', 'sha256', d.slice(7)), b);
+  return { digest: d, size: b.length };
+}
+
+/** A layer for {@link writeLayout}: the blob bytes as stored and the uncompressed tar (for the diffID). */
+export interface LayerBlob { blob: Buffer; tar: Buffer; mediaType?: string }
+
+/** Gzip-compresses a tar into a layer blob. */
+export function gzLayer(t: Buffer): LayerBlob {
+  return { blob: zlib.gzipSync(t), tar: t, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' };
+}
+
+/** Writes an OCI layout with one image manifest tagged `tag`; returns the layer digests. */
+export function writeLayout(dir: string, layers: LayerBlob[], opts: { tag?: string; config?: Record<string, unknown> } = {}): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  const descs = layers.map((l) => ({ mediaType: l.mediaType ?? 'application/vnd.oci.image.layer.v1.tar+gzip', ...writeBlob(dir, l.blob) }));
+  const config = { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha256(l.tar)) }, ...opts.config };
+  const c = writeBlob(dir, Buffer.from(JSON.stringify(config)));
+  const m = writeBlob(dir, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c }, layers: descs })));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': opts.tag ?? 'test' } }] }));
+  return descs.map((d) => d.digest);
+}
