@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# pushgate container image: multi-stage, production dependencies only, non-root (uid 10001),
+# runs with a read-only root filesystem (writable: /data, /spill, /tmp as volumes).
+#
+#   docker build -t pushgate:dev .
+#   docker build --build-arg BUILD_IMAGE=registry.example.test/mirror/node:20-bookworm-slim \
+#                --build-arg RUNTIME_IMAGE=registry.example.test/mirror/node:20-bookworm-slim -t pushgate:dev .
+ARG BUILD_IMAGE=node:20-bookworm-slim
+ARG RUNTIME_IMAGE=node:20-bookworm-slim
+
+# ---- build: compile TypeScript with the full dependency set ----
+FROM ${BUILD_IMAGE} AS build
+# better-sqlite3 falls back to compiling from source when no prebuilt binary matches.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- prod-deps: production dependencies only (native modules built against the same base) ----
+FROM build AS prod-deps
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- runtime ----
+FROM ${RUNTIME_IMAGE} AS runtime
+# zstd: zstd-compressed layers; tini: signal handling and zombie reaping as PID 1.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends zstd tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 pushgate \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin pushgate \
+ && mkdir -p /data /spill /etc/pushgate \
+ && chown 10001:10001 /data /spill
+WORKDIR /app
+ENV NODE_ENV=production \
+    PUSHGATE_CONFIG=/etc/pushgate/pushgate.yaml \
+    TMPDIR=/tmp
+COPY --from=prod-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY config ./config
+USER 10001:10001
+VOLUME ["/data", "/spill"]
+EXPOSE 8080 8443
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/pushgate.js"]
+CMD ["serve"]
