@@ -174,7 +174,7 @@ export class VulnDb {
         const r = evaluateAffected(p, version, cmp);
         if (!r.affected) continue;
         const h = hits.get(row.rid);
-        if (h) for (const f of r.fixed) h.fixed.includes(f) || h.fixed.push(f);
+        if (h) h.fixed.push(...r.fixed.filter((f) => !h.fixed.includes(f)));
         else hits.set(row.rid, { row, fixed: [...r.fixed] });
       }
       if (hits.size) findings.push(...group([...hits.values()], pkg, name, version, cmp));

@@ -60,7 +60,6 @@ export function verrevcmp(a: string, b: string): Cmp {
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
-    let firstDiff = 0;
     while ((i < a.length && !isDigit(a.charCodeAt(i))) || (j < b.length && !isDigit(b.charCodeAt(j)))) {
       const ac = order(i < a.length ? a.charCodeAt(i) : 0);
       const bc = order(j < b.length ? b.charCodeAt(j) : 0);
@@ -72,7 +71,7 @@ export function verrevcmp(a: string, b: string): Cmp {
     while (i < a.length && isDigit(a.charCodeAt(i))) i++;
     const sj = j;
     while (j < b.length && isDigit(b.charCodeAt(j))) j++;
-    firstDiff = compareDigits(a.slice(si, i) || '0', b.slice(sj, j) || '0');
+    const firstDiff = compareDigits(a.slice(si, i) || '0', b.slice(sj, j) || '0');
     if (firstDiff) return firstDiff as Cmp;
   }
   return 0;

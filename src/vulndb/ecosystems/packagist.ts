@@ -55,8 +55,8 @@ export function phpVersionCompare(a: string, b: string): Cmp {
   const p = canonicalizePhpVersion(a).split('.');
   const q = canonicalizePhpVersion(b).split('.');
   let i = 0;
-  let c: Cmp = 0;
   for (; i < p.length && i < q.length; i++) {
+    let c: Cmp;
     const x = p[i];
     const y = q[i];
     if (isDig(x[0] ?? '') && isDig(y[0] ?? '')) c = compareDigits(x, y);

@@ -1,0 +1,70 @@
+/**
+ * One test per clause of the OSV evaluation rules (https://ossf.github.io/osv-schema/#evaluation).
+ */
+import { expect } from 'chai';
+import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
+import { evaluateAffected, prepareRange, type OsvRange } from '../../../src/vulndb/ranges.js';
+
+const npm = comparatorFor('npm');
+const deb = comparatorFor('Debian');
+
+function affected(ranges: OsvRange[], v: string, versions?: string[], cmp = npm): { affected: boolean; fixed: string[] } {
+  const r = evaluateAffected({ versions, ranges: ranges.map((x) => prepareRange(x, cmp)) }, v, cmp);
+  return { affected: r.affected, fixed: r.fixed };
+}
+const sem = (...events: OsvRange['events']): OsvRange => ({ type: 'SEMVER', events });
+
+describe('vulndb OSV range evaluation', () => {
+  it('introduced "0" … fixed: below fixed is affected, fixed and above are not', () => {
+    const r = [sem({ introduced: '0' }, { fixed: '0.4.9' })];
+    expect(affected(r, '0.4.7')).to.deep.equal({ affected: true, fixed: ['0.4.9'] });
+    expect(affected(r, '0.4.9').affected).to.equal(false);
+    expect(affected(r, '1.0.0').affected).to.equal(false);
+  });
+  it('introduced is inclusive: below it is not affected', () => {
+    const r = [sem({ introduced: '4.17.15' }, { fixed: '4.17.19' })];
+    expect(affected(r, '4.17.14').affected).to.equal(false);
+    expect(affected(r, '4.17.15').affected).to.equal(true);
+  });
+  it('several introduced/fixed pairs in one range', () => {
+    const r = [sem({ introduced: '1.0.0' }, { fixed: '1.2.0' }, { introduced: '2.0.0' }, { fixed: '2.1.0' })];
+    expect(affected(r, '1.1.0')).to.deep.equal({ affected: true, fixed: ['1.2.0'] });
+    expect(affected(r, '1.5.0').affected).to.equal(false);
+    expect(affected(r, '2.0.5')).to.deep.equal({ affected: true, fixed: ['2.1.0'] });
+    expect(affected(r, '2.1.0').affected).to.equal(false);
+  });
+  it('unsorted events are sorted by the ecosystem order first (Debian order, not text order)', () => {
+    const r: OsvRange[] = [{ type: 'ECOSYSTEM', events: [{ fixed: '1.10-1' }, { introduced: '1.9-1' }, { introduced: '0' }, { fixed: '1.2-1' }] }];
+    expect(affected(r, '1.1-1', undefined, deb)).to.deep.equal({ affected: true, fixed: ['1.2-1'] });
+    expect(affected(r, '1.5-1', undefined, deb).affected).to.equal(false);
+    expect(affected(r, '1.9-2', undefined, deb)).to.deep.equal({ affected: true, fixed: ['1.10-1'] });
+  });
+  it('last_affected is inclusive and there is no fix', () => {
+    const r = [sem({ introduced: '0' }, { last_affected: '1.3.0' })];
+    expect(affected(r, '1.3.0')).to.deep.equal({ affected: true, fixed: [] });
+    expect(affected(r, '1.3.1').affected).to.equal(false);
+  });
+  it('limit: versions at or above every limit are outside the range', () => {
+    const r = [sem({ introduced: '0' }, { limit: '2.0.0' })];
+    expect(affected(r, '1.9.9').affected).to.equal(true);
+    expect(affected(r, '2.0.0').affected).to.equal(false);
+    expect(affected([sem({ introduced: '0' }, { limit: '*' })], '9.0.0').affected).to.equal(true);
+  });
+  it('several ranges: any range that says affected wins', () => {
+    const r = [sem({ introduced: '1.0.0' }, { fixed: '1.1.0' }), sem({ introduced: '3.0.0' })];
+    expect(affected(r, '3.5.0')).to.deep.equal({ affected: true, fixed: [] });
+    expect(affected(r, '2.0.0').affected).to.equal(false);
+  });
+  it('versions lists match exactly (and by ecosystem equality)', () => {
+    expect(affected([], '1.2.3', ['1.2.3']).affected).to.equal(true);
+    expect(affected([], '1.2.4', ['1.2.3']).affected).to.equal(false);
+    expect(affected([], '1:2.0-1', ['2.0-1'], deb).affected).to.equal(false);
+    expect(affected([], '0:2.0-1', ['2.0-1'], deb).affected).to.equal(true);
+  });
+  it('prereleases are ordered, not excluded (OSV, unlike node-semver ranges)', () => {
+    expect(affected([sem({ introduced: '0' }, { fixed: '2.0.0' })], '2.0.0-rc.1').affected).to.equal(true);
+  });
+  it('a range with a version invalid for the ecosystem cannot be prepared', () => {
+    expect(() => prepareRange(sem({ introduced: 'not-a-version' }), npm)).to.throw(/invalid npm version/);
+  });
+});
