@@ -1,0 +1,247 @@
+/**
+ * Streaming pass-through to the upstream registry (RFC 9110 §7.6 proxies; RFC 7239-style
+ * X-Forwarded-* as Distribution reads them in `urls.NewURLBuilderFromRequest`).
+ *
+ * Bodies are piped both ways with backpressure, never buffered: blob uploads (monolithic,
+ * chunked `PATCH`, `PUT ?digest=`), `Range` reads and large bodies cost the proxy one socket
+ * buffer. End-to-end headers (Authorization, Content-Range, Range, WWW-Authenticate, …) pass
+ * unchanged; hop-by-hop headers (RFC 9110 §7.6.1, plus those named in `Connection`) are dropped.
+ * `Location` headers that point at the upstream's origin are rewritten to the proxy's public
+ * origin, so clients keep talking to the proxy.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream';
+import type { RegistryConfig } from '../config/types.js';
+import { PushgateError } from '../core/errors.js';
+import { sendRegistryError } from './errors.js';
+
+/** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1 + legacy ones). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The upstream registry as the proxy reaches it. */
+export interface Upstream {
+  /** Base URL (`http://127.0.0.1:5000`); only its origin is used. */
+  url: URL;
+  /** `host[:port]` of the upstream, sent as `Host`. */
+  host: string;
+  agent: http.Agent;
+  /** Idle socket timeout (ms) on upstream requests: no byte either way for this long → 504 / reset. */
+  idleTimeoutMs: number;
+}
+
+/**
+ * Builds the upstream from the configured registry: keep-alive agent, TLS options (`ca`,
+ * `clientCert`/`clientKey`, `insecure`) for an https:// URL.
+ * @throws PushgateError BAD_CONFIG when a TLS file cannot be read.
+ */
+export function makeUpstream(reg: RegistryConfig): Upstream {
+  const url = new URL(reg.url);
+  const common = { keepAlive: true, maxSockets: Math.max(16, reg.concurrency * 4 || 64), scheduling: 'lifo' as const };
+  let agent: http.Agent;
+  if (url.protocol === 'https:') {
+    const read = (p: string | undefined, key: string): Buffer | undefined => {
+      if (!p) return undefined;
+      try {
+        return fs.readFileSync(p);
+      } catch (err) {
+        throw new PushgateError('BAD_CONFIG', `registries[${reg.name}].${key}: cannot read ${p}: ${(err as Error).message}`, { cause: err });
+      }
+    };
+    agent = new https.Agent({
+      ...common,
+      ca: read(reg.ca, 'ca'),
+      cert: read(reg.clientCert, 'clientCert'),
+      key: read(reg.clientKey, 'clientKey'),
+      rejectUnauthorized: !reg.insecure,
+    });
+  } else {
+    agent = new http.Agent(common);
+  }
+  return { url, host: url.host, agent, idleTimeoutMs: Math.max(30_000, reg.timeoutMs || 0) };
+}
+
+/** First value of a possibly repeated / comma-joined header. */
+function firstValue(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  const first = s?.split(',')[0]?.trim();
+  return first || undefined;
+}
+
+/**
+ * The origin clients use to reach the proxy: `X-Forwarded-Proto`/`X-Forwarded-Host` when a front
+ * proxy set them, else the listener's scheme and the request's `Host`.
+ */
+export function publicOrigin(req: http.IncomingMessage, tls: boolean): string {
+  const proto = firstValue(req.headers['x-forwarded-proto']) ?? (tls ? 'https' : 'http');
+  const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
+  return `${proto}://${host}`;
+}
+
+/**
+ * Request headers for the upstream, as a raw `[name, value, …]` list (repeats kept): hop-by-hop
+ * and `Host` dropped, `Host` set to the upstream, `X-Forwarded-For` appended,
+ * `X-Forwarded-Proto`/`X-Forwarded-Host` set unless a front proxy already set them.
+ * `override` replaces headers by lower-case name (e.g. `content-length` of a re-sent body).
+ */
+export function upstreamRequestHeaders(
+  req: http.IncomingMessage,
+  up: Upstream,
+  tls: boolean,
+  override: Record<string, string> = {},
+): string[] {
+  const drop = new Set(HOP_BY_HOP);
+  for (const name of (req.headers.connection ?? '').split(',')) if (name.trim()) drop.add(name.trim().toLowerCase());
+  const out: string[] = ['Host', up.host];
+  const raw = req.rawHeaders;
+  let xff: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (drop.has(lower) || lower === 'host' || lower in override) continue;
+    if (lower === 'x-forwarded-for') {
+      xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1];
+      continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
+  if (!req.headers['x-forwarded-proto']) out.push('X-Forwarded-Proto', tls ? 'https' : 'http');
+  if (!req.headers['x-forwarded-host'] && req.headers.host) out.push('X-Forwarded-Host', req.headers.host);
+  for (const [k, v] of Object.entries(override)) out.push(k, v);
+  return out;
+}
+
+/**
+ * Rewrites an upstream `Location` to the proxy's public origin when it is absolute and points at
+ * the upstream (relative Locations and other hosts, e.g. a storage redirect, are left alone).
+ */
+export function rewriteLocation(location: string, up: Upstream, origin: string): string {
+  let u: URL;
+  try {
+    u = new URL(location);
+  } catch {
+    return location; // relative: resolved by the client against the proxy already
+  }
+  if (u.origin !== up.url.origin) return location;
+  return origin + u.pathname + u.search + u.hash;
+}
+
+/**
+ * Response headers for the client, raw list: hop-by-hop dropped, `Location` rewritten,
+ * `extra` appended.
+ */
+export function clientResponseHeaders(upres: http.IncomingMessage, up: Upstream, origin: string, extra: string[] = []): string[] {
+  const drop = new Set(HOP_BY_HOP);
+  for (const name of (upres.headers.connection ?? '').split(',')) if (name.trim()) drop.add(name.trim().toLowerCase());
+  const out: string[] = [];
+  const raw = upres.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (drop.has(lower)) continue;
+    out.push(name, lower === 'location' ? rewriteLocation(raw[i + 1]!, up, origin) : raw[i + 1]!);
+  }
+  out.push(...extra);
+  return out;
+}
+
+/** Options of one forwarded exchange. */
+export interface ForwardOptions {
+  up: Upstream;
+  tls: boolean;
+  /** Body to send instead of streaming `req` (the held manifest); sets Content-Length. */
+  body?: Buffer;
+  /** Extra response headers for the client (raw list), e.g. a `Warning`. */
+  extraResponseHeaders?: string[];
+  log?: (obj: Record<string, unknown>, msg: string) => void;
+}
+
+/**
+ * Forwards `req` to the upstream and the answer back, streaming both bodies. Resolves with the
+ * upstream status once the client's response has finished (or failed); never rejects.
+ * Upstream unreachable → 502 `UNAVAILABLE`; upstream silent past `idleTimeoutMs` → 504
+ * `UNAVAILABLE` (or a reset when the answer had started); a client that goes away aborts the
+ * upstream request.
+ */
+export function forward(req: http.IncomingMessage, res: http.ServerResponse, opts: ForwardOptions): Promise<number> {
+  const { up, tls, body } = opts;
+  const origin = publicOrigin(req, tls);
+  const override: Record<string, string> = body ? { 'content-length': String(body.length) } : {};
+  const headers = upstreamRequestHeaders(req, up, tls, override);
+  const mod = up.url.protocol === 'https:' ? https : http;
+  return new Promise<number>((resolve) => {
+    let status = 0;
+    let done = false;
+    const finish = (code: number): void => {
+      if (done) return;
+      done = true;
+      resolve(code);
+    };
+    const upreq = mod.request({
+      protocol: up.url.protocol,
+      hostname: up.url.hostname,
+      port: up.url.port || undefined,
+      method: req.method,
+      path: req.url,
+      headers: headers as unknown as http.OutgoingHttpHeaders,
+      agent: up.agent,
+      servername: up.url.protocol === 'https:' ? up.url.hostname : undefined,
+    });
+    upreq.setTimeout(up.idleTimeoutMs, () => {
+      upreq.destroy(new PushgateError('NETWORK', `no answer from ${up.url.origin} for ${up.idleTimeoutMs} ms`, { retryable: true }));
+    });
+    upreq.on('error', (err) => {
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        finish(status || 502);
+        return;
+      }
+      const timeout = err instanceof PushgateError;
+      const code = timeout ? 504 : 502;
+      opts.log?.({ err: err.message, method: req.method, path: req.url }, 'proxy: upstream request failed');
+      sendRegistryError(res, code, {
+        code: 'UNAVAILABLE',
+        message: `pushgate proxy: registry ${up.url.origin} ${timeout ? 'did not answer in time' : `unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`}; retry later`,
+      });
+      finish(code);
+    });
+    upreq.on('response', (upres) => {
+      status = upres.statusCode ?? 502;
+      res.writeHead(status, upres.statusMessage, clientResponseHeaders(upres, up, origin, opts.extraResponseHeaders));
+      pipeline(upres, res, (err) => {
+        if (err) {
+          upreq.destroy();
+          res.destroy();
+        }
+        finish(status);
+      });
+    });
+    // The client went away before its answer was complete: stop the upstream exchange too.
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        upreq.destroy();
+        finish(status || 499);
+      }
+    });
+    if (body) {
+      upreq.end(body);
+    } else {
+      pipeline(req, upreq, (err) => {
+        if (err) upreq.destroy();
+      });
+    }
+  });
+}

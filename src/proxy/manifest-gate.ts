@@ -1,0 +1,348 @@
+/**
+ * The gate at `PUT /v2/<name>/manifests/<reference>` (distribution-spec end-7): the manifest is
+ * held, judged by the gate while its blobs sit in the registry unreferenced, and then forwarded
+ * byte for byte or refused with a registry error the pusher's client prints.
+ *
+ * - allow / warn → the same bytes and Content-Type go upstream (warn adds a `Warning: 299`).
+ * - quarantine / reject (policy mode `enforce`) → 403 `DENIED` naming rules, worst findings with
+ *   fixed versions, and the report URL. Refused manifests are remembered for a while by digest so
+ *   an index naming one of them is refused with its platform.
+ * - index → every child must have been admitted: a child refused here (or with a blocking stored
+ *   verdict) refuses the index naming the platform; then the index itself is judged.
+ * - the gate past `proxy.timeoutMs` → `proxy.onTimeout`; a gate error → `proxy.onError`.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { LRUCache } from 'lru-cache';
+import type { GateApi } from '../gate/types.js';
+import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import type { Verdict, ScanReport } from '../core/verdict.js';
+import { isBlocking } from '../core/verdict.js';
+import { isDigest } from '../core/digest.js';
+import { isPushgateError } from '../core/errors.js';
+import {
+  MediaTypes,
+  MANIFEST_ACCEPT,
+  isIndexMediaType,
+  isAttestationDescriptor,
+  platformString,
+  type Descriptor,
+} from '../core/manifest.js';
+import { sendRegistryError } from './errors.js';
+import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
+import { blockingReasons, refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
+
+/** Default manifest size limit when `scan.maxManifestBytes` is unset (distribution-spec: ≥ 4 MB). */
+export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** A manifest the proxy refused, remembered by `repository@digest`. */
+export interface RefusedEntry {
+  rules: string[];
+  platform?: string;
+  decision: string;
+}
+
+/** Everything the manifest gate needs (built once by startProxy). */
+export interface GateContext {
+  gate: GateApi;
+  config: PushgateConfig;
+  registry: RegistryConfig;
+  up: Upstream;
+  tls: boolean;
+  /** Refused manifests, key `repository@digest`; short-lived. */
+  refused: LRUCache<string, RefusedEntry>;
+  /** Aborted when the proxy closes. */
+  closing: AbortSignal;
+  /** URL of the report of `digest`, as the client should open it. */
+  reportUrl(req: http.IncomingMessage, digest: string): string;
+  log: (obj: Record<string, unknown>, msg: string) => void;
+}
+
+/** Builds the refused-manifest memory: 10 000 entries, one hour each. */
+export function makeRefusedMap(): LRUCache<string, RefusedEntry> {
+  return new LRUCache<string, RefusedEntry>({ max: 10_000, ttl: 60 * 60 * 1000 });
+}
+
+/** `PUT /v2/<name>/manifests/<reference>` → `{ name, reference }`, else undefined. */
+export function parseManifestPut(method: string | undefined, url: string | undefined): { name: string; reference: string } | undefined {
+  if (method !== 'PUT' || !url) return undefined;
+  const path = url.split('?')[0]!;
+  const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
+  if (!m) return undefined;
+  let reference: string;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]!);
+    reference = decodeURIComponent(m[2]!);
+  } catch {
+    return undefined;
+  }
+  return { name, reference };
+}
+
+/**
+ * Reads the request body up to `limit` bytes.
+ * @returns the bytes, or `undefined` when the body is larger (the rest is not read).
+ */
+async function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** Who pushes, for the audit log: the Basic user name or the (unverified) JWT `sub`. Never the secret. */
+export function actorOf(req: http.IncomingMessage): string {
+  const auth = req.headers.authorization ?? '';
+  const [scheme, value] = auth.split(' ', 2);
+  try {
+    if (scheme?.toLowerCase() === 'basic' && value) {
+      const user = Buffer.from(value, 'base64').toString('utf8').split(':')[0];
+      if (user) return user;
+    }
+    if (scheme?.toLowerCase() === 'bearer' && value) {
+      const payload = value.split('.')[1];
+      if (payload) {
+        const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+        if (typeof sub === 'string' && sub) return `${sub} (token)`;
+      }
+    }
+  } catch {
+    // an unreadable credential is the registry's business; the audit says "unknown"
+  }
+  return `unknown@${req.socket.remoteAddress ?? '?'}`;
+}
+
+/**
+ * Asks the upstream, with the client's own credentials, whether it may read the repository
+ * (`HEAD` of the manifest): a 401/403 is handed back to the client before anything is scanned,
+ * so clients without access cannot make pushgate scan or learn verdicts.
+ * @returns true when the client was answered (refused), false to go on.
+ */
+async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, reference: string): Promise<boolean> {
+  const headers = upstreamRequestHeaders(req, ctx.up, ctx.tls, { accept: MANIFEST_ACCEPT, 'content-length': '0' });
+  // Only what authorizes and routes; no body headers of the PUT.
+  const keep = new Set(['host', 'authorization', 'cookie', 'accept', 'user-agent', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+  const filtered: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (keep.has(headers[i]!.toLowerCase())) filtered.push(headers[i]!, headers[i + 1]!);
+  const mod = ctx.up.url.protocol === 'https:' ? https : http;
+  const status = await new Promise<{ code: number; raw: string[] } | Error>((resolve) => {
+    const r = mod.request(
+      {
+        protocol: ctx.up.url.protocol,
+        hostname: ctx.up.url.hostname,
+        port: ctx.up.url.port || undefined,
+        method: 'HEAD',
+        path: `/v2/${name}/manifests/${encodeURIComponent(reference)}`,
+        headers: filtered as unknown as http.OutgoingHttpHeaders,
+        agent: ctx.up.agent,
+      },
+      (upres) => {
+        upres.resume();
+        resolve({ code: upres.statusCode ?? 0, raw: upres.rawHeaders });
+      },
+    );
+    r.setTimeout(ctx.up.idleTimeoutMs, () => r.destroy(new Error('timeout')));
+    r.on('error', (e) => resolve(e));
+    r.end();
+  });
+  if (status instanceof Error) {
+    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` });
+    return true;
+  }
+  if (status.code !== 401 && status.code !== 403) return false;
+  const pass: Record<string, string | string[]> = {};
+  for (let i = 0; i < status.raw.length; i += 2) {
+    const lower = status.raw[i]!.toLowerCase();
+    if (lower === 'www-authenticate') pass['WWW-Authenticate'] = [...((pass['WWW-Authenticate'] as string[]) ?? []), status.raw[i + 1]!];
+  }
+  const code = status.code === 401 ? 'UNAUTHORIZED' : 'DENIED';
+  const body = Buffer.from(JSON.stringify({ errors: [{ code, message: status.code === 401 ? 'authentication required' : 'requested access to the resource is denied', detail: [{ Type: 'repository', Name: name, Action: 'push' }] }] }));
+  res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0' });
+  res.end(body);
+  return true;
+}
+
+type GateOutcome =
+  | { kind: 'verdict'; verdict: Verdict; report: ScanReport }
+  | { kind: 'timeout' }
+  | { kind: 'error'; error: unknown };
+
+function isDeadlineError(e: unknown): boolean {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return true;
+  return isPushgateError(e) && /deadline|timed? ?out/i.test(e.message);
+}
+
+/** Runs gate.assessPending against proxy.timeoutMs; never rejects, never outlives the timeout. */
+async function judge(ctx: GateContext, pending: Parameters<GateApi['assessPending']>[0]): Promise<GateOutcome> {
+  const timeoutMs = ctx.config.proxy.timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<GateOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+  });
+  const scanned = (async (): Promise<GateOutcome> => {
+    try {
+      const r = await ctx.gate.assessPending(pending, { deadlineMs: timeoutMs, signal: ctx.closing });
+      return { kind: 'verdict', verdict: r.verdict, report: r.report };
+    } catch (error) {
+      return isDeadlineError(error) ? { kind: 'timeout' } : { kind: 'error', error };
+    }
+  })();
+  try {
+    return await Promise.race([scanned, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The platform a single-manifest report is about, when it names exactly one. */
+function platformOf(report: ScanReport | undefined): string | undefined {
+  if (report?.platforms?.length === 1) return report.platforms[0];
+  const fromFindings = new Set([...(report?.findings ?? []), ...(report?.packages ?? [])].map((x) => x.platform).filter(Boolean));
+  return fromFindings.size === 1 ? [...fromFindings][0] : undefined;
+}
+
+/**
+ * Handles one manifest PUT end to end (reads, judges, forwards or refuses). Resolves with the
+ * status sent to the client; never rejects.
+ */
+export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, reference: string): Promise<number> {
+  const { gate, config, registry } = ctx;
+  const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
+  const tooBig = (size: string): number => {
+    sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` }, { Connection: 'close' });
+    return 413;
+  };
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) return tooBig(String(declared));
+  const bytes = await readLimited(req, limit);
+  if (!bytes) return tooBig(`more than ${limit}`);
+
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const tag = isDigest(reference) ? undefined : reference;
+  if (!tag && reference.startsWith('sha256:') && reference !== digest) {
+    sendRegistryError(res, 400, { code: 'DIGEST_INVALID', message: `manifest bytes hash to ${digest}, not ${reference}` });
+    return 400;
+  }
+  let doc: { mediaType?: unknown; manifests?: Descriptor[] } | undefined;
+  try {
+    doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
+  } catch {
+    doc = undefined; // not JSON: the registry answers MANIFEST_INVALID, nothing lands
+  }
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const mediaType = contentType || (typeof doc?.mediaType === 'string' ? doc.mediaType : '');
+  if (doc === undefined || typeof doc !== 'object' || doc === null) return forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log });
+  if (mediaType === MediaTypes.dockerSchema1 || mediaType === MediaTypes.dockerSchema1Signed) {
+    sendRegistryError(res, 400, { code: 'MANIFEST_INVALID', message: 'pushgate refuses Docker schema 1 manifests: push an OCI or Docker schema 2 image (e.g. skopeo copy --format oci)' });
+    return 400;
+  }
+
+  if (await authPreflight(req, res, ctx, name, reference)) return res.statusCode;
+
+  const t0 = performance.now();
+  const actor = actorOf(req);
+  const who = { registry: registry.name, repository: name, digest, tag };
+  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>): Promise<number> => {
+    gate.hooks.blockedPush?.(registry.name, name, rule, 'sync');
+    sendRegistryError(res, status, err);
+    await gate.audit({ actor, action, ...who, detail }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: audit failed'));
+    return status;
+  };
+
+  // Index: every child must have been admitted before the index is even judged.
+  if (isIndexMediaType(mediaType) && Array.isArray(doc.manifests)) {
+    const refusedChildren: RefusedChild[] = [];
+    for (const child of doc.manifests) {
+      if (!child || typeof child.digest !== 'string' || isAttestationDescriptor(child)) continue;
+      const platform = child.platform ? platformString(child.platform) : 'unknown platform';
+      const hit = ctx.refused.get(`${name}@${child.digest}`);
+      if (hit) {
+        refusedChildren.push({ digest: child.digest, platform, rules: hit.rules });
+        continue;
+      }
+      try {
+        const v = await gate.verdict(registry.name, name, child.digest);
+        if (v && isBlocking(v.decision) && v.mode === 'enforce') {
+          refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
+        }
+      } catch (e) {
+        ctx.log({ err: (e as Error).message, child: child.digest }, 'proxy: verdict lookup failed; the index assessment decides');
+      }
+    }
+    if (refusedChildren.length > 0) {
+      gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
+      ctx.refused.set(`${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject' });
+      const err = refusedIndexError(name, tag, digest, refusedChildren, ctx.reportUrl(req, refusedChildren[0]!.digest));
+      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren });
+    }
+  }
+
+  const outcome = await judge(ctx, { registry: registry.name, repository: name, tag, bytes, mediaType });
+  gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
+  if (res.destroyed) {
+    // The client left while we judged: its push did not happen; nothing is forwarded.
+    ctx.log({ ...who, outcome: outcome.kind }, 'proxy: client left before the verdict');
+    return 499;
+  }
+
+  if (outcome.kind === 'timeout') {
+    const secs = Math.round(config.proxy.timeoutMs / 100) / 10;
+    if (config.proxy.onTimeout === 'allow') {
+      ctx.log({ ...who, timeoutMs: config.proxy.timeoutMs }, 'proxy: scan past the timeout; forwarding (onTimeout: allow)');
+      await gate.audit({ actor, action: 'proxy.timeout-allow', ...who, detail: { timeoutMs: config.proxy.timeoutMs } }).catch(() => undefined);
+      const code = await forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log });
+      if (code >= 200 && code < 300) {
+        // The scan goes on in the gate; the queued assessment makes sure a verdict follows.
+        gate.enqueue({ ...who, source: 'proxy' }).catch((e: unknown) => ctx.log({ ...who, err: (e as Error).message }, 'proxy: enqueue after timeout failed'));
+      }
+      return code;
+    }
+    return refuse(
+      403,
+      { code: 'DENIED', message: `pushgate: the scan of ${refName(name, tag, digest)} did not finish in time (${secs}s); it goes on: retry the push in a minute`, detail: { digest, reason: 'scan-timeout' } },
+      'scan-timeout',
+      'proxy.timeout-refuse',
+      { timeoutMs: config.proxy.timeoutMs },
+    );
+  }
+
+  if (outcome.kind === 'error') {
+    const e = outcome.error;
+    const msg = e instanceof Error ? e.message : String(e);
+    ctx.log({ ...who, err: msg, code: isPushgateError(e) ? e.code : undefined }, 'proxy: the gate could not decide');
+    if (config.proxy.onError === 'allow') {
+      await gate.audit({ actor, action: 'proxy.error-allow', ...who, detail: { error: msg } }).catch(() => undefined);
+      return forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log });
+    }
+    return refuse(
+      403,
+      { code: 'DENIED', message: `pushgate could not check ${refName(name, tag, digest)} (${oneLine(msg)}); retry, or ask the registry's administrators`, detail: { digest, reason: 'gate-error', code: isPushgateError(e) ? e.code : 'INTERNAL' } },
+      'gate-error',
+      'proxy.error-refuse',
+      { error: msg },
+    );
+  }
+
+  const { verdict, report } = outcome;
+  if (isBlocking(verdict.decision) && verdict.mode === 'enforce') {
+    const platform = platformOf(report);
+    const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
+    ctx.refused.set(`${name}@${digest}`, { rules, platform, decision: verdict.decision });
+    const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
+    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules });
+  }
+  const warning = verdict.decision === 'warn' || isBlocking(verdict.decision) ? warningHeader(verdict) : undefined;
+  return forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log, extraResponseHeaders: warning ? ['Warning', warning] : [] });
+}
+
+function oneLine(s: string): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
+}

@@ -1,0 +1,185 @@
+/**
+ * The synchronous push gate: a streaming reverse proxy in front of one guarded registry
+ * (`proxy.upstream`, equal to one `registries[].url`; DESIGN.md §3, issue 9). Every request but a
+ * manifest PUT passes through unchanged (src/proxy/forward.ts); a manifest PUT is held and judged
+ * (src/proxy/manifest-gate.ts). Optional TLS (`proxy.tls`) is reloaded when the files change.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import type net from 'node:net';
+import type { GateApi } from '../gate/types.js';
+import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import { PushgateError } from '../core/errors.js';
+import { sendRegistryError } from './errors.js';
+import { forward, makeUpstream } from './forward.js';
+import { handleManifestPut, makeRefusedMap, parseManifestPut, type GateContext } from './manifest-gate.js';
+
+/** What the proxy needs: the gate, the loaded configuration and an optional structured logger. */
+export interface ProxyDeps {
+  gate: GateApi;
+  config: PushgateConfig;
+  log?: (obj: Record<string, unknown>, msg: string) => void;
+}
+
+/** How often the TLS files are polled for changes (ms). */
+const TLS_POLL_MS = 1000;
+
+/**
+ * Splits `host:port`, `[v6]:port`, `:port` or `port` (host defaults to `0.0.0.0`).
+ * @throws PushgateError BAD_CONFIG naming `proxy.listen` when the port is not 0–65535.
+ */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen) ?? /^()()(\d+)$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new PushgateError('BAD_CONFIG', `proxy.listen: "${listen}" is not host:port (e.g. 0.0.0.0:5443)`);
+  }
+  return { host: m[1] || m[2] || '0.0.0.0', port };
+}
+
+/**
+ * The registry `proxy.upstream` names (URLs compared without a trailing slash).
+ * @throws PushgateError BAD_CONFIG when it is unset or matches no `registries[].url`.
+ */
+export function upstreamRegistry(config: PushgateConfig): RegistryConfig {
+  const norm = (u: string): string => u.replace(/\/+$/, '');
+  const want = config.proxy.upstream;
+  if (!want) throw new PushgateError('BAD_CONFIG', 'proxy.upstream: unset; set it to the url of one of registries[]');
+  const reg = config.registries.find((r) => norm(r.url) === norm(want));
+  if (!reg) {
+    throw new PushgateError('BAD_CONFIG', `proxy.upstream: ${want} is not the url of any registries[] entry (${config.registries.map((r) => r.url).join(', ') || 'none configured'})`);
+  }
+  return reg;
+}
+
+function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) };
+  } catch (err) {
+    throw new PushgateError('BAD_CONFIG', `proxy.tls: cannot read ${tls.cert} / ${tls.key}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The URL of the full report of `digest` for the client that pushed: the API listener
+ * (`server.listen`) on the host name the client used when it listens on every address.
+ */
+function reportUrlFor(config: PushgateConfig, req: http.IncomingMessage, digest: string): string {
+  let host = '127.0.0.1';
+  let port = 8080;
+  try {
+    const l = parseListen(config.server.listen);
+    host = l.host;
+    port = l.port;
+  } catch {
+    // a bad server.listen is reported by the server; the message still gets a usable URL
+  }
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    const h = (req.headers['x-forwarded-host'] as string | undefined)?.split(',')[0]?.trim() || req.headers.host || '127.0.0.1';
+    host = h.replace(/:\d+$/, '');
+  } else if (host.includes(':')) {
+    host = `[${host}]`;
+  }
+  return `http://${host}:${port}/api/v1/images/${digest}`;
+}
+
+/**
+ * Starts the proxy listener on `config.proxy.listen` (TLS when `config.proxy.tls`, reloaded when
+ * the files change; a bad new pair is logged and the old one kept).
+ * @returns the bound port and `close()`, which stops listening, drops open connections and aborts
+ *   running assessments' signal.
+ * @throws PushgateError BAD_CONFIG when `proxy.listen`/`proxy.upstream` is unset or wrong, or
+ *   the TLS files cannot be read; NETWORK when the port cannot be bound.
+ */
+export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close(): Promise<void> }> {
+  const { gate, config } = deps;
+  const log = deps.log ?? ((): void => undefined);
+  if (!config.proxy.listen) throw new PushgateError('BAD_CONFIG', 'proxy.listen: unset; the proxy is off');
+  const { host, port } = parseListen(config.proxy.listen);
+  const registry = upstreamRegistry(config);
+  const up = makeUpstream(registry);
+  const tlsConf = config.proxy.tls;
+  const closing = new AbortController();
+  const ctx: GateContext = {
+    gate,
+    config,
+    registry,
+    up,
+    tls: Boolean(tlsConf),
+    refused: makeRefusedMap(),
+    closing: closing.signal,
+    reportUrl: (req, digest) => reportUrlFor(config, req, digest),
+    log,
+  };
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const method = req.method ?? 'GET';
+    res.on('finish', () => gate.hooks.proxyRequest?.(method, res.statusCode));
+    res.on('close', () => {
+      if (!res.writableFinished) gate.hooks.proxyRequest?.(method, 499);
+    });
+    const put = parseManifestPut(req.method, req.url);
+    const work = put ? handleManifestPut(req, res, ctx, put.name, put.reference) : forward(req, res, { up, tls: ctx.tls, log });
+    work.catch((err: unknown) => {
+      log({ err: (err as Error).message, method, path: req.url }, 'proxy: request failed');
+      sendRegistryError(res, 500, { code: 'UNKNOWN', message: 'pushgate proxy: internal error; see the pushgate log' });
+    });
+  };
+
+  let server: http.Server | https.Server;
+  const watched: string[] = [];
+  if (tlsConf) {
+    let current = readTls(tlsConf);
+    const s = https.createServer({ ...current }, handler);
+    const reload = (): void => {
+      try {
+        const next = readTls(tlsConf);
+        if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
+        s.setSecureContext({ ...next });
+        current = next;
+        log({ cert: tlsConf.cert }, 'proxy: TLS certificate reloaded');
+      } catch (err) {
+        log({ err: (err as Error).message }, 'proxy: TLS reload failed; keeping the previous certificate');
+      }
+    };
+    for (const f of [tlsConf.cert, tlsConf.key]) {
+      fs.watchFile(f, { interval: TLS_POLL_MS, persistent: false }, reload);
+      watched.push(f);
+    }
+    server = s;
+  } else {
+    server = http.createServer(handler);
+  }
+  // Blob uploads can be long and slow: no overall request timeout, only the upstream idle timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new PushgateError('NETWORK', `proxy.listen ${config.proxy.listen}: ${err.code ?? err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log({ err: err.message }, 'proxy: listener error'));
+  const bound = (server.address() as net.AddressInfo).port;
+  log({ port: bound, upstream: registry.url, tls: ctx.tls }, 'proxy: listening');
+
+  return {
+    port: bound,
+    close: async () => {
+      for (const f of watched) fs.unwatchFile(f);
+      closing.abort(new PushgateError('INTERNAL', 'proxy closing'));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      up.agent.destroy();
+    },
+  };
+}
