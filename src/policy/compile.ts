@@ -117,7 +117,7 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
     checkSet(doc.spec.default.ruleSet, ['spec', 'default', 'ruleSet']);
     defaultMapping = compileMapping({ ruleSet: doc.spec.default.ruleSet, mode: doc.spec.default.mode }, 'default');
   } else {
-    if (!ruleSets.default) problem(['spec'], 'spec.default is required unless a rule set is named "default"');
+    if (!ruleSets.default) problem(['spec', 'default'], 'is required unless a rule set is named "default"');
     defaultMapping = compileMapping({ ruleSet: 'default' }, 'default');
   }
   const exceptions = (doc.spec.exceptions ?? []).map((e, i) => compileException(e, i, ['spec', 'exceptions', i], problem));
