@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
 import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
@@ -101,6 +102,8 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
   const up = makeUpstream(registry);
   const tlsConf = config.proxy.tls;
   const closing = new AbortController();
+  // One listener per assessment in flight is expected, not a leak.
+  setMaxListeners(0, closing.signal);
   const ctx: GateContext = {
     gate,
     config,

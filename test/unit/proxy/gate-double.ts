@@ -104,11 +104,15 @@ export class GateDouble implements GateApi {
     this.pending.push(m);
     const delay = this.opts.delayMs?.(m.repository) ?? 20;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, delay);
-      opts.signal?.addEventListener('abort', () => {
+      const onAbort = (): void => {
         clearTimeout(t);
         reject(new PushgateError('INTERNAL', 'aborted'));
-      });
+      };
+      const t = setTimeout(() => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, delay);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
     const digest = `sha256:${createHash('sha256').update(m.bytes).digest('hex')}`;
     const repo = m.repository;
