@@ -11,15 +11,19 @@ import { npmLockAnalyzer } from './npm-lock.js';
 import { yarnLockAnalyzer } from './yarn-lock.js';
 import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
+import { pythonAnalyzer } from './python.js';
+import { rpmAnalyzer } from './rpm.js';
 
 /** Every analyzer, in reporting order. */
 export const ANALYZERS: readonly Analyzer[] = [
   osReleaseAnalyzer,
   dpkgAnalyzer,
   apkAnalyzer,
+  rpmAnalyzer,
   npmAnalyzer,
   npmLockAnalyzer,
   yarnLockAnalyzer,
   pnpmLockAnalyzer,
+  pythonAnalyzer,
   secretsAnalyzer,
 ];

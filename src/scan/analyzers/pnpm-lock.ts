@@ -12,6 +12,8 @@ import { lockPackages, type LockEntry } from './npm-lock.js';
 export function parsePnpmKey(key: string): { name: string; version: string } | undefined {
   let k = key.startsWith('/') ? key.slice(1) : key;
   k = k.replace(/\(.*$/, '');
+  const v5 = /^((?:@[^/]+\/)?[^/@]+)\/(\d[^/]*)$/.exec(k);
+  if (v5) return { name: v5[1], version: v5[2].replace(/_.*$/, '') };
   const at = k.indexOf('@', 1);
   if (at > 0) return { name: k.slice(0, at), version: k.slice(at + 1).replace(/_.*$/, '') };
   const parts = k.split('/');

@@ -21,13 +21,16 @@ export interface TarEntry {
 export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => { chunks.push(c as Buffer); });
   const done = new Promise<void>((resolve, reject) => { pack.on('end', resolve); pack.on('error', reject); });
   for (const e of entries) {
     const type = e.type ?? 'file';
     const body = e.content === undefined ? undefined : Buffer.from(e.content);
     await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), size: body?.length ?? 0, mtime: new Date(0) }, body ?? null as unknown as undefined, (err) => (err ? reject(err) : resolve()));
+      const h = { name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), size: body?.length ?? 0, mtime: new Date(0) };
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (body) pack.entry(h, body, cb);
+      else pack.entry(h, cb);
     });
   }
   pack.finalize();

@@ -103,6 +103,26 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     expect(s.target).to.equal(`dir:${root}`);
   });
 
+  it('language packages listed by dpkg get ownedBy; a pip-installed copy does not', async () => {
+    const meta = 'Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.12\n\nbody';
+    const deb = '/usr/lib/python3/dist-packages/urllib3-1.26.12.dist-info/METADATA';
+    const t = await makeTar([
+      { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' },
+      { name: 'var/lib/dpkg/status', content: STATUS([['python3-urllib3', '1.26.12-1']]) },
+      { name: 'var/lib/dpkg/info/python3-urllib3.list', content: `/.\n/usr\n${deb}\n` },
+      { name: deb.slice(1), content: meta },
+      { name: 'usr/local/lib/python3.11/site-packages/urllib3-1.26.12.dist-info/METADATA', content: meta },
+    ]);
+    const dir = path.join(tmp, 'owned');
+    writeLayout(dir, [gzLayer(t)]);
+    const inv = (await scanTarget(`oci:${dir}`)).platforms[0].inventory;
+    const py = inv.packages.filter((p) => p.ecosystem === 'PyPI').map((p) => `${p.path} ${p.ownedBy ?? '-'} ${p.purl}`).sort();
+    expect(py).to.deep.equal([
+      `/usr/local/lib/python3.11/site-packages/urllib3-1.26.12.dist-info/METADATA - pkg:pypi/urllib3@1.26.12`,
+      `${deb} python3-urllib3 pkg:pypi/urllib3@1.26.12`,
+    ]);
+  });
+
   it('limits: a layer expanding past maxTarBytes ends in an incomplete diagnostic', async () => {
     const t = await makeTar([{ name: 'big', content: Buffer.alloc(3 << 20) }]);
     const dir = path.join(tmp, 'limit');

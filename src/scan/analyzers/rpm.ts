@@ -1,0 +1,56 @@
+/**
+ * os/rpm: installed RPM packages from the SQLite rpmdb (`/var/lib/rpm/rpmdb.sqlite`, rpm ≥ 4.16;
+ * also `/usr/lib/sysimage/rpm/rpmdb.sqlite`): table `Packages(hnum, blob)`, each blob an RPM header
+ * (rpm-header.ts). The database is spilled to a temp file and opened read-only with better-sqlite3.
+ * A `-wal` file beside it is not merged (rpm checkpoints on close; an image normally has none).
+ * Berkeley DB `Packages` and NDB `Packages.db` are not read yet: a diagnostic says so.
+ */
+import Database from 'better-sqlite3';
+import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
+import { formatPurl } from '../purl.js';
+import { parseRpmHeader, sourceRpmName, type RpmHeader } from './rpm-header.js';
+
+/** Turns parsed headers into packages (gpg-pubkey pseudo-packages skipped). */
+export function rpmPackages(headers: RpmHeader[], path: string): FoundPackage[] {
+  return headers.filter((h) => h.name && h.name !== 'gpg-pubkey').map((h) => {
+    const src = sourceRpmName(h.sourceRpm);
+    const version = `${h.epoch ? `${h.epoch}:` : ''}${h.version}-${h.release}`;
+    return {
+      ecosystem: 'RPM', name: h.name, version, epoch: h.epoch, arch: h.arch,
+      sourceName: src?.name ?? h.name, sourceVersion: src ? `${h.epoch ? `${h.epoch}:` : ''}${src.version}` : version,
+      path, purl: formatPurl({ type: 'rpm', name: h.name, version: `${h.version}-${h.release}`, qualifiers: { arch: h.arch, epoch: h.epoch ? String(h.epoch) : undefined } }),
+    };
+  });
+}
+
+/** Reads every header of an rpmdb.sqlite file. */
+export function readRpmSqlite(file: string): RpmHeader[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => parseRpmHeader(r.blob));
+  } finally {
+    db.close();
+  }
+}
+
+const SQLITE = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/;
+const OTHER = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/(?:Packages|Packages\.db)$/;
+
+/** The analyzer. */
+export const rpmAnalyzer: Analyzer = {
+  name: 'os/rpm',
+  version: 1,
+  maxSize: 512 * 1024 * 1024,
+  spill: true,
+  wants: (e) => SQLITE.test(e.path) || OTHER.test(e.path),
+  analyze(input): AnalyzerOutput {
+    if (!SQLITE.test(input.path)) {
+      return { diagnostics: [{ code: 'unsupported-rpmdb', path: input.path, message: 'rpm: Berkeley DB / NDB databases are not read yet; RPM packages of this image are not listed', incomplete: true }] };
+    }
+    const headers = readRpmSqlite(input.file!);
+    return {
+      packages: rpmPackages(headers, input.path),
+      ownedFiles: headers.filter((h) => h.name !== 'gpg-pubkey').map((h) => ({ owner: h.name, files: h.files })),
+    };
+  },
+};
