@@ -1,0 +1,229 @@
+/**
+ * charts/pushgate without helm or an API server (neither can run here): the templates are rendered
+ * with test/unit/admission/helm-render.ts (the Go text/template + sprig subset the chart uses, failing on
+ * anything else), values.yaml is validated against values.schema.json, and the rendered objects are
+ * checked for the fields issue 8 asks for. The dashboard and alert rules may name only metrics that
+ * src/metrics defines.
+ */
+import { expect } from 'chai';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import AjvModule from 'ajv';
+import YAML from 'yaml';
+import { ROOT } from '../../helpers/lab.js';
+import { renderChart, type RenderedFile } from './helm-render.js';
+import { Metrics } from '../../../src/metrics/index.js';
+import { extractImages } from '../../../src/admission/images.js';
+
+const CHART = path.join(ROOT, 'charts', 'pushgate');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+
+function objects(files: RenderedFile[]): Json[] {
+  return files.flatMap((f) => f.docs);
+}
+function one(objs: Json[], kind: string, name?: string): Json {
+  const found = objs.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+  expect(found, `${kind} ${name ?? ''}`).to.have.length(1);
+  return found[0];
+}
+
+const definedMetrics = new Set(new Metrics({ defaultMetrics: false }).registry.getMetricsAsArray().map((m) => m.name));
+function metricNames(expr: string): string[] {
+  return [...expr.matchAll(/\bpushgate_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+}
+
+describe('charts/pushgate', function () {
+  this.timeout(60_000);
+  let defaults: Json[];
+  before(() => {
+    defaults = objects(renderChart(CHART));
+  });
+
+  describe('values', () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8'));
+    const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+    it('values.yaml is valid against values.schema.json', () => {
+      expect(validate(values), JSON.stringify(validate.errors)).to.equal(true);
+    });
+
+    it('the schema refuses several replicas with SQLite, unknown keys and bad enums', () => {
+      expect(validate({ ...values, replicaCount: 2 })).to.equal(false);
+      expect(validate({ ...values, replicaCount: 3, store: { ...values.store, type: 'postgres' } })).to.equal(true);
+      expect(validate({ ...values, admission: { ...values.admission, failurePolicy: 'Maybe' } })).to.equal(false);
+      expect(validate({ ...values, admission: { ...values.admission, timeoutSeconds: 31 } })).to.equal(false);
+      expect(validate({ ...values, replicas: 1 })).to.equal(false);
+      expect(validate({ ...values, config: { ...values.config, admission: { ...values.config.admission, unguarded: 'maybe' } } })).to.equal(false);
+    });
+  });
+
+  describe('default render', () => {
+    it('renders only well-formed objects, each with apiVersion, kind and a name', () => {
+      expect(defaults.length).to.be.greaterThan(8);
+      for (const o of defaults) {
+        expect(o.apiVersion, JSON.stringify(o).slice(0, 80)).to.be.a('string');
+        expect(o.kind).to.be.a('string');
+        expect(o.metadata.name).to.match(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      }
+      const kinds = defaults.map((o) => o.kind).sort();
+      expect(kinds).to.include.members(['ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+    });
+
+    it('runs one non-root replica with a read-only root filesystem on the SQLite PVC, with probes', () => {
+      const d = one(defaults, 'Deployment');
+      expect(d.spec.replicas).to.equal(1);
+      expect(d.spec.strategy.type).to.equal('Recreate');
+      const pod = d.spec.template.spec;
+      expect(pod.securityContext.runAsNonRoot).to.equal(true);
+      expect(pod.securityContext.runAsUser).to.equal(10001);
+      const c = pod.containers[0];
+      expect(c.securityContext).to.include({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(c.securityContext.capabilities.drop).to.deep.equal(['ALL']);
+      expect(c.livenessProbe.httpGet.path).to.equal('/healthz');
+      expect(c.readinessProbe.httpGet.path).to.equal('/readyz');
+      expect(c.ports.map((p: Json) => p.containerPort)).to.deep.equal([8080, 8443]);
+      const vols = Object.fromEntries(pod.volumes.map((v: Json) => [v.name, v]));
+      expect(vols.data.persistentVolumeClaim.claimName).to.equal(one(defaults, 'PersistentVolumeClaim').metadata.name);
+      expect(vols.spill.emptyDir.sizeLimit).to.equal('4Gi');
+      expect(vols.config.configMap.name).to.equal(one(defaults, 'ConfigMap', 'pushgate').metadata.name);
+      // Every writable path is a volume (read-only root).
+      expect(c.volumeMounts.map((m: Json) => m.mountPath)).to.include.members(['/data', '/spill', '/tmp']);
+      expect(c.envFrom[0].secretRef.name).to.equal('pushgate');
+      expect(one(defaults, 'PodDisruptionBudget').spec).to.deep.include({ maxUnavailable: 1 });
+    });
+
+    it('the config file parses and points at the mounted TLS pair and the admission port', () => {
+      const cm = one(defaults, 'ConfigMap', 'pushgate');
+      const cfg = YAML.parse(cm.data['pushgate.yaml']);
+      expect(cfg.store.url).to.equal('sqlite:/data/pushgate.db');
+      expect(cfg.admission.listen).to.equal('0.0.0.0:8443');
+      expect(cfg.admission.namespaces).to.deep.equal([{ match: '*', unknown: 'deny' }]);
+      const d = one(defaults, 'Deployment');
+      const tlsMount = d.spec.template.spec.containers[0].volumeMounts.find((m: Json) => m.name === 'admission-tls');
+      expect(path.dirname(cfg.admission.tls.cert)).to.equal(tlsMount.mountPath);
+      expect(path.dirname(cfg.admission.tls.key)).to.equal(tlsMount.mountPath);
+      expect(cfg.scan.tmpDir).to.equal('/spill');
+    });
+
+    it('declares both webhooks with explicit policies, v1 reviews, NoneOnDryRun and the deadlock-avoiding namespaceSelector', () => {
+      const v = one(defaults, 'ValidatingWebhookConfiguration');
+      const m = one(defaults, 'MutatingWebhookConfiguration');
+      for (const [cfg, p, fp] of [[v, '/admission/validate', 'Fail'], [m, '/admission/mutate', 'Ignore']] as const) {
+        expect(cfg.webhooks).to.have.length(1);
+        const w = cfg.webhooks[0];
+        expect(w.admissionReviewVersions).to.deep.equal(['v1']);
+        expect(w.sideEffects).to.equal('NoneOnDryRun');
+        expect(w.failurePolicy).to.equal(fp);
+        expect(w.timeoutSeconds).to.be.within(1, 10);
+        expect(w.clientConfig.service).to.deep.include({ name: 'pushgate', namespace: 'pushgate', path: p, port: 443 });
+        const sel = w.namespaceSelector.matchExpressions.find((e: Json) => e.key === 'kubernetes.io/metadata.name');
+        expect(sel.operator).to.equal('NotIn');
+        expect(sel.values).to.include.members(['kube-system', 'pushgate']);
+        expect(w.matchConditions[0].expression).to.contain('system:serviceaccount:pushgate:pushgate');
+        // Every kind admission reads images from is routed to it, and pods/ephemeralcontainers too.
+        const resources = w.rules.flatMap((r: Json) => r.resources);
+        expect(resources).to.include.members(['pods', 'pods/ephemeralcontainers', 'replicationcontrollers', 'podtemplates', 'deployments', 'statefulsets', 'daemonsets', 'replicasets', 'jobs', 'cronjobs']);
+        for (const r of w.rules) expect(r.operations).to.deep.equal(['CREATE', 'UPDATE']);
+      }
+      expect(m.webhooks[0].reinvocationPolicy).to.equal('IfNeeded');
+      // The kinds in the rules are exactly those extractImages understands.
+      for (const k of ['Pod', 'PodTemplate', 'ReplicationController', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']) {
+        const spec = { containers: [{ image: 'x' }] };
+        const obj = k === 'Pod' ? { spec } : k === 'PodTemplate' ? { template: { spec } } : k === 'CronJob' ? { spec: { jobTemplate: { spec: { template: { spec } } } } } : { spec: { template: { spec } } };
+        expect(extractImages(k, obj), k).to.have.length(1);
+      }
+    });
+
+    it('the chart-generated CA in caBundle signs the serving certificate for the Service name', () => {
+      const secret = defaults.find((o) => o.kind === 'Secret' && o.type === 'kubernetes.io/tls');
+      const crt = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+      const ca = new X509Certificate(Buffer.from(one(defaults, 'ValidatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'base64'));
+      expect(crt.verify(ca.publicKey)).to.equal(true);
+      expect(crt.checkIssued(ca)).to.equal(true);
+      expect(crt.subjectAltName).to.contain('DNS:pushgate.pushgate.svc');
+      expect(one(defaults, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle).to.equal(secret.data['ca.crt']);
+      const d = one(defaults, 'Deployment');
+      expect(d.spec.template.spec.volumes.find((v: Json) => v.name === 'admission-tls').secret.secretName).to.equal(secret.metadata.name);
+    });
+
+    it('ships the Grafana dashboard in a ConfigMap; its queries name only metrics src/metrics defines', () => {
+      const cm = one(defaults, 'ConfigMap', 'pushgate-dashboard');
+      expect(cm.metadata.labels.grafana_dashboard).to.equal('1');
+      const dash = JSON.parse(cm.data['pushgate.json']);
+      const exprs: string[] = dash.panels.flatMap((p: Json) => (p.targets ?? []).map((t: Json) => t.expr));
+      const used = new Set(exprs.flatMap(metricNames));
+      for (const n of used) expect(definedMetrics.has(n), n).to.equal(true);
+      for (const n of ['pushgate_events_received_total', 'pushgate_verdicts_total', 'pushgate_blocked_pushes_total', 'pushgate_scan_duration_seconds', 'pushgate_admission_requests_total', 'pushgate_admission_duration_seconds']) {
+        expect(used.has(n), n).to.equal(true);
+      }
+      expect(exprs.join(' ')).to.contain('sum by (registry, repository)');
+      expect(exprs.join(' ')).to.contain('sum by (rule)');
+    });
+  });
+
+  describe('options', () => {
+    it('PostgreSQL store: several replicas, rolling updates, PDB minAvailable 1, URL in the Secret', () => {
+      const objs = objects(renderChart(CHART, { store: { type: 'postgres', postgres: { url: 'postgres://pg:pw@db:5432/pushgate' } }, replicaCount: 3 }));
+      const d = one(objs, 'Deployment');
+      expect(d.spec.replicas).to.equal(3);
+      expect(d.spec.strategy.type).to.equal('RollingUpdate');
+      expect(one(objs, 'PodDisruptionBudget').spec.minAvailable).to.equal(1);
+      expect(Buffer.from(one(objs, 'Secret', 'pushgate').data.PUSHGATE_STORE_URL, 'base64').toString()).to.equal('postgres://pg:pw@db:5432/pushgate');
+      expect(YAML.parse(one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml']).store.url).to.equal('${PUSHGATE_STORE_URL}');
+    });
+
+    it('refuses several replicas on SQLite and postgres without a URL', () => {
+      expect(() => renderChart(CHART, { replicaCount: 2 })).to.throw(/needs store.type=postgres/);
+      expect(() => renderChart(CHART, { store: { type: 'postgres' } })).to.throw(/store.postgres.url/);
+    });
+
+    it('cert-manager: Certificate for the Service names, CA injected by annotation, no inline caBundle', () => {
+      const objs = objects(renderChart(CHART, { admission: { tls: { mode: 'certManager' } } }));
+      const certs = objs.filter((o) => o.kind === 'Certificate');
+      const serving = certs.find((c) => c.metadata.name === 'pushgate-admission');
+      expect(serving.spec.dnsNames).to.include('pushgate.pushgate.svc');
+      expect(serving.spec.secretName).to.equal('pushgate-admission-tls');
+      expect(objs.filter((o) => o.kind === 'Issuer')).to.have.length(2);
+      const v = one(objs, 'ValidatingWebhookConfiguration');
+      expect(v.metadata.annotations['cert-manager.io/inject-ca-from']).to.equal('pushgate/pushgate-admission');
+      expect(v.webhooks[0].clientConfig.caBundle).to.equal(undefined);
+      expect(objs.some((o) => o.kind === 'Secret' && o.type === 'kubernetes.io/tls')).to.equal(false);
+    });
+
+    it('ServiceMonitor and PrometheusRule: alerts on blocked pushes, scan failures, stale data, admission errors and latency, on defined metrics', () => {
+      const objs = objects(renderChart(CHART, { metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }));
+      expect(one(objs, 'ServiceMonitor').spec.endpoints[0]).to.deep.include({ port: 'http', path: '/metrics' });
+      const rules = one(objs, 'PrometheusRule').spec.groups[0].rules;
+      expect(rules.map((r: Json) => r.alert)).to.include.members(['PushgateBlockedPushes', 'PushgateScanFailures', 'PushgateVulnDbStale', 'PushgateAdmissionErrors', 'PushgateAdmissionLatencyHigh']);
+      for (const r of rules) for (const n of metricNames(r.expr)) expect(definedMetrics.has(n), `${r.alert}: ${n}`).to.equal(true);
+      expect(rules.find((r: Json) => r.alert === 'PushgateVulnDbStale').expr).to.equal('pushgate_vulndb_age_seconds > 172800');
+      // Prometheus templating survives Helm's.
+      expect(rules[0].annotations.summary).to.contain('{{ $labels.repository }}');
+    });
+
+    it('admission disabled: no webhooks, no TLS, no admission port', () => {
+      const objs = objects(renderChart(CHART, { admission: { enabled: false } }));
+      expect(objs.some((o) => /WebhookConfiguration$/.test(o.kind))).to.equal(false);
+      expect(one(objs, 'Service').spec.ports.map((p: Json) => p.name)).to.deep.equal(['http']);
+    });
+  });
+
+  it('the renderer fails on what it does not support (so the chart cannot outgrow the test)', () => {
+    const dir = fs.mkdtempSync(path.join(ROOT, '.cache', 'chart-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'templates'));
+      fs.writeFileSync(path.join(dir, 'Chart.yaml'), 'name: x\nversion: 0.1.0\nappVersion: "1"\n');
+      fs.writeFileSync(path.join(dir, 'values.yaml'), 'a: 1\n');
+      fs.writeFileSync(path.join(dir, 'templates', 'x.yaml'), 'v: {{ .Values.a | upper }}\n');
+      expect(() => renderChart(dir)).to.throw(/unsupported function "upper"/);
+      fs.writeFileSync(path.join(dir, 'templates', 'x.yaml'), '{{ if .Values.a }}v: 1\n');
+      expect(() => renderChart(dir)).to.throw(/missing \{\{end\}\}/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
