@@ -118,8 +118,8 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     const inv = (await scanTarget(`oci:${dir}`)).platforms[0].inventory;
     const py = inv.packages.filter((p) => p.ecosystem === 'PyPI').map((p) => `${p.path} ${p.ownedBy ?? '-'} ${p.purl}`).sort();
     expect(py).to.deep.equal([
-      `/usr/local/lib/python3.11/site-packages/urllib3-1.26.12.dist-info/METADATA - pkg:pypi/urllib3@1.26.12`,
       `${deb} python3-urllib3 pkg:pypi/urllib3@1.26.12`,
+      `/usr/local/lib/python3.11/site-packages/urllib3-1.26.12.dist-info/METADATA - pkg:pypi/urllib3@1.26.12`,
     ]);
   });
 
