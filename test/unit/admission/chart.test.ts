@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import AjvModule from 'ajv';
+import { Ajv } from 'ajv';
 import YAML from 'yaml';
 import { ROOT } from '../../helpers/lab.js';
 import { renderChart, type RenderedFile } from './helm-render.js';
@@ -19,7 +19,6 @@ import { extractImages } from '../../../src/admission/images.js';
 const CHART = path.join(ROOT, 'charts', 'pushgate');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
 
 function objects(files: RenderedFile[]): Json[] {
   return files.flatMap((f) => f.docs);

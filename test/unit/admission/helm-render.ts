@@ -341,7 +341,7 @@ class Renderer {
     quote: (...a) => a.map((x) => JSON.stringify(str(x))).join(' '),
     toYaml: (v) => toYaml(v),
     toJson: (v) => JSON.stringify(v ?? null),
-    toString: (v) => str(v),
+    toString: (v: unknown) => str(v),
     nindent: (n, s) => '\n' + indent(Number(n), str(s)),
     indent: (n, s) => indent(Number(n), str(s)),
     trunc: (n, s) => str(s).slice(0, Number(n)),
