@@ -95,10 +95,27 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   // A value whose ${VAR} is unset already has its problem: do not also report it as malformed.
   const unsetKeys = new Set(ld.problems.map((p) => p.key));
   problems.push(...validateLocated(ld, configValidator(), raw).filter((p) => !unsetKeys.has(p.key)));
-  if (problems.length) throw new ConfigError(sortProblems(problems));
-  const cfg = build(raw as RawConfig, path.resolve(file), ld, problems);
-  if (problems.length) throw new ConfigError(sortProblems(problems));
+  const schemaOk = problems.length === 0;
+  let cfg: PushgateConfig | undefined;
+  try {
+    // Runs even when the schema failed, so that cross-key problems (duplicates, missing files) are
+    // reported in the same pass; its own throws on malformed shapes are then irrelevant.
+    cfg = build(raw as RawConfig, path.resolve(file), ld, problems);
+  } catch (err) {
+    if (schemaOk) throw err;
+  }
+  if (problems.length || !cfg) throw new ConfigError(dedupe(sortProblems(problems)));
   return cfg;
+}
+
+function dedupe(ps: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return ps.filter((p) => {
+    const k = `${p.line}:${p.col}:${p.key}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 // The YAML shape (schema-validated).
@@ -155,20 +172,33 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     if (!fs.existsSync(abs)) problems.push(problemAt(ld, key, `${what} ${abs} does not exist (paths are relative to ${displayPath(absFile)})`));
     return abs;
   };
-  const dur = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : parseDuration(v));
-  const sz = (v: string | number | undefined, fallback: number): number => (v === undefined ? fallback : parseSize(v));
+  // Malformed values were reported by the schema; fall back so the remaining checks still run.
+  const dur = (v: string | undefined, fallback: number): number => {
+    try {
+      return v === undefined ? fallback : parseDuration(v);
+    } catch {
+      return fallback;
+    }
+  };
+  const sz = (v: string | number | undefined, fallback: number): number => {
+    try {
+      return v === undefined ? fallback : parseSize(v);
+    } catch {
+      return fallback;
+    }
+  };
 
   const registries: RegistryConfig[] = (raw.registries ?? []).map((r, i) => {
     const base = defaultRegistry();
     const key = (...k: KeyPath): KeyPath => ['registries', i, ...k];
-    if (r.insecure && r.url.startsWith('http://')) {
+    if (r.insecure && String(r.url).startsWith('http://')) {
       problems.push(problemAt(ld, key('insecure'), 'insecure skips TLS verification and applies to https:// URLs only; this registry uses plain http://'));
     }
     const auth = r.auth ? { ...r.auth, dockerConfig: inputFile(r.auth.dockerConfig, key('auth', 'dockerConfig'), 'Docker config file') } : undefined;
     if (auth && auth.dockerConfig === undefined) delete auth.dockerConfig;
     const reg: RegistryConfig = {
       name: r.name,
-      url: r.url.replace(/\/+$/, ''),
+      url: String(r.url).replace(/\/+$/, ''),
       type: r.type ?? base.type,
       insecure: r.insecure ?? base.insecure,
       webhook: { ...base.webhook, ...r.webhook },

@@ -6,7 +6,7 @@
  */
 
 const str = { type: 'string', minLength: 1 } as const;
-const duration = { type: 'string', format: 'duration' } as const;
+const duration = { type: 'string', format: 'duration', 'x-message': 'must be a duration with a unit, e.g. 500ms, 30s, 5m, 1h, 14d' } as const;
 const size = { type: ['string', 'integer'], format: 'size', minimum: 0 } as const;
 const listen = {
   type: 'string',

@@ -264,7 +264,9 @@ export function ajvProblems(ld: LocatedDocument, errors: ErrorObject[] | null | 
       default:
         p = problemAt(ld, base, custom ?? e.message ?? 'is invalid');
     }
-    if (custom && e.keyword !== 'additionalProperties' && e.keyword !== 'required') p.message = custom;
+    if (custom && e.keyword !== 'additionalProperties' && e.keyword !== 'required') {
+      p.message = e.data !== null && typeof e.data === 'object' ? custom : `${custom} (got ${typeName(e.data)})`;
+    }
     const k = `${p.line}:${p.col}:${p.key}:${p.message}`;
     if (!seen.has(k)) {
       seen.add(k);

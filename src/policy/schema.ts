@@ -7,7 +7,7 @@ import { SEVERITIES } from '../core/finding.js';
 
 const str = { type: 'string', minLength: 1 } as const;
 const strList = { type: 'array', items: str, minItems: 1 } as const;
-const duration = { type: 'string', format: 'duration' } as const;
+const duration = { type: 'string', format: 'duration', 'x-message': 'must be a duration with a unit, e.g. 12h, 7d, 2w' } as const;
 const severity = { enum: [...SEVERITIES] } as const;
 const action = { enum: ['reject', 'quarantine', 'warn'] } as const;
 const mode = { enum: ['enforce', 'warn', 'audit'] } as const;

@@ -1,0 +1,79 @@
+/**
+ * `pushgate config check [FILE]`: every problem on its own stdout line as FILE:LINE:COL: KEY: message,
+ * `FILE: ok` for valid files, exit 0 / 1. Runs the real CLI entry (src/cli/main.ts through tsx).
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkConfigFiles } from '../../../src/cli/commands/config.js';
+import { ROOT } from '../../helpers/lab.js';
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'config', 'check', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const LINE = /^[^:\s]+:\d+:\d+: [^:]+: .+$/;
+
+describe('config check (CLI)', function () {
+  this.timeout(120_000);
+
+  it('the shipped config and policy are valid: exit 0, one "FILE: ok" line each, nothing on stderr', () => {
+    const r = cli([]);
+    expect(r.stdout).to.equal('config/pushgate.yaml: ok\nconfig/policy.yaml: ok\n');
+    expect(r.stderr).to.equal('');
+    expect(r.code).to.equal(0);
+  });
+
+  it('a bad config: exit 1, every problem on its own line as FILE:LINE:COL: KEY: message', () => {
+    const r = cli(['test/fixtures/config/bad-many.yaml']);
+    expect(r.code).to.equal(1);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).to.have.length(10);
+    for (const l of lines) expect(l).to.match(LINE).and.satisfy((s: string) => s.startsWith('test/fixtures/config/bad-many.yaml:'));
+    expect(lines[5]).to.equal('test/fixtures/config/bad-many.yaml:12:14: registries[0].webhook.token: environment variable UNSET_TOKEN is not set (set it, or write ${UNSET_TOKEN:-default})');
+  });
+
+  it('a policy document given directly (kind: Policy) is checked as a policy', () => {
+    const ok = cli(['test/fixtures/policy/full.yaml']);
+    expect([ok.code, ok.stdout]).to.deep.equal([0, 'test/fixtures/policy/full.yaml: ok\n']);
+    const bad = cli(['test/fixtures/policy/bad.yaml']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stdout.trimEnd().split('\n')).to.have.length(9);
+  });
+
+  it('a valid config naming an invalid policy: the config is ok, the policy problems are listed, exit 1', () => {
+    const r = cli(['test/fixtures/config/bad-policy-ref.yaml']);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.equal(
+      'test/fixtures/config/bad-policy-ref.yaml: ok\n' +
+        'test/fixtures/config/sub/bad-policy.yaml:10:19: spec.ruleSets.default.rules[0].action: must be one of: reject, quarantine, warn (got string "nuke")\n',
+    );
+  });
+
+  it('PUSHGATE_CONFIG names the default file; a missing file is a problem line and exit 1', () => {
+    const r = cli([], { PUSHGATE_CONFIG: 'test/fixtures/config/full.yaml', PORT: '1', HOOK_TOKEN: 'h', REG_PASSWORD: 'p', VIEWER_TOKEN: 'v', JWT_SECRET: 's' });
+    expect([r.code, r.stdout]).to.deep.equal([0, 'test/fixtures/config/full.yaml: ok\ntest/fixtures/config/sub/policy.yaml: ok\n']);
+    const missing = cli(['nope.yaml']);
+    expect([missing.code, missing.stdout]).to.deep.equal([1, 'nope.yaml:0:0: (file): cannot read: file not found\n']);
+  });
+
+  it('checkConfigFiles also checks the policy of a config that has problems of its own', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
+    try {
+      fs.writeFileSync(path.join(tmp, 'pushgate.yaml'), 'policy: policy.yaml\nserver:\n  bogus: 1\n');
+      fs.writeFileSync(path.join(tmp, 'policy.yaml'), 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata: {name: x}\nspec:\n  ruleSets: {}\n');
+      const out = checkConfigFiles(path.join(tmp, 'pushgate.yaml'), {});
+      expect(out.map((c) => c.problems.map((p) => `${p.line}:${p.col} ${p.key}`))).to.deep.equal([['3:3 server.bogus'], ['5:13 spec.ruleSets']]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

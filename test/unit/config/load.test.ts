@@ -1,0 +1,200 @@
+/**
+ * loadConfig: defaults, the file search order, ${VAR} substitution, units, relative paths, and every
+ * problem located as FILE:LINE:COL: KEY: message.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, defaultConfig, formatProblem, loadConfig, parseConfigText } from '../../../src/config/load.js';
+import { ROOT } from '../../helpers/lab.js';
+
+const FIX = path.join(ROOT, 'test/fixtures/config');
+const ENV = { PORT: '18080', HOOK_TOKEN: 'hook-secret', REG_PASSWORD: 'p@ss ${not-a-var}', VIEWER_TOKEN: 'viewer', JWT_SECRET: 'jwt-secret' };
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).to.be.instanceOf(ConfigError);
+    const ce = e as ConfigError;
+    expect(ce.code).to.equal('BAD_CONFIG');
+    // The message lists the same lines.
+    for (const p of ce.problems) expect(ce.message).to.include(formatProblem(p));
+    return ce.problems.map(formatProblem);
+  }
+  expect.fail('expected a ConfigError');
+}
+
+describe('config: loadConfig', () => {
+  let tmp: string;
+  let cwd: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-config-'));
+    cwd = process.cwd();
+  });
+  afterEach(() => {
+    process.chdir(cwd);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('without a file, PUSHGATE_CONFIG or config/pushgate.yaml, returns the built-in defaults', () => {
+    process.chdir(tmp);
+    const c = loadConfig(undefined, {});
+    expect(c).to.deep.equal(defaultConfig());
+    expect(c.source).to.equal('<built-in>');
+    expect(c.store.url).to.equal('sqlite:./data/pushgate.db');
+    expect(c.vulndb.path).to.equal('./data/vulndb.sqlite');
+    expect(c.vulndb.sources.every((s) => s.startsWith('https://osv-vulnerabilities.storage.googleapis.com/'))).to.equal(true);
+    expect(c.policy).to.equal(undefined);
+  });
+
+  it('search order: argument, then PUSHGATE_CONFIG, then config/pushgate.yaml', () => {
+    process.chdir(tmp);
+    fs.mkdirSync('config');
+    fs.writeFileSync('config/pushgate.yaml', 'log:\n  level: warn\n');
+    fs.writeFileSync('env.yaml', 'log:\n  level: error\n');
+    fs.writeFileSync('arg.yaml', 'log:\n  level: trace\n');
+    expect(loadConfig(undefined, {}).log.level).to.equal('warn');
+    expect(loadConfig(undefined, { PUSHGATE_CONFIG: 'env.yaml' }).log.level).to.equal('error');
+    expect(loadConfig('arg.yaml', { PUSHGATE_CONFIG: 'env.yaml' }).log.level).to.equal('trace');
+    expect(loadConfig(undefined, {}).source).to.equal(path.join(fs.realpathSync(tmp), 'config/pushgate.yaml'));
+  });
+
+  it('config/pushgate.yaml documents the built-in defaults exactly (plus policy: policy.yaml)', () => {
+    const c = loadConfig(path.join(ROOT, 'config/pushgate.yaml'), {});
+    expect(c.policy).to.equal(path.join(ROOT, 'config/policy.yaml'));
+    expect({ ...c, source: '<built-in>', policy: undefined }).to.deep.equal(defaultConfig());
+  });
+
+  it('config/pushgate.yaml mentions every key of the schema', () => {
+    const text = fs.readFileSync(path.join(ROOT, 'config/pushgate.yaml'), 'utf8');
+    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
+    const missing = documented.filter((k) => !new RegExp(`(^|[\\s#-])${k}:`, 'm').test(text));
+    expect(missing).to.deep.equal([]);
+  });
+
+  it('loads a full file: env substitution, units, defaults, paths relative to the file', () => {
+    const c = loadConfig(path.join(FIX, 'full.yaml'), ENV);
+    expect(c.server).to.deep.equal({ listen: '127.0.0.1:18080', bodyLimitBytes: 2 * 1024 ** 2, publicUrl: 'https://pushgate.example.test' });
+    expect(c.store.url).to.equal('sqlite:./data/test.db'); // ${STORE_URL:-…} default
+    expect(c.vulndb.updateIntervalMs).to.equal(90 * 60_000);
+    expect(c.vulndb.sources).to.deep.equal([path.join(FIX, 'osv-mirror'), 'https://osv.example.test/npm/all.zip']);
+    expect(c.vulndb.path).to.equal('./data/v.sqlite'); // state paths stay relative to the working directory
+    expect(c.scan).to.deep.equal({ workers: 4, tmpDir: './data/tmp', tmpDirLimitBytes: 536870912, maxManifestBytes: 1_500_000 });
+    const [local, secure] = c.registries;
+    expect(local).to.deep.equal({
+      name: 'local',
+      url: 'http://127.0.0.1:5000',
+      type: 'distribution',
+      insecure: false,
+      webhook: { token: 'hook-secret' },
+      quarantine: { repositoryPrefix: 'quarantine/' },
+      concurrency: 4,
+      timeoutMs: 500,
+    });
+    expect(secure.ca).to.equal(path.join(FIX, 'sub/ca.pem'));
+    expect(secure.auth).to.deep.equal({ username: 'robot$pushgate', password: 'p@ss ${not-a-var}' });
+    expect(secure.quarantine).to.deep.equal({ repositoryPrefix: 'q/', project: 'quarantine' });
+    expect([secure.type, secure.insecure, secure.concurrency, secure.timeoutMs]).to.deep.equal(['harbor', true, 8, 30_000]);
+    expect(c.policy).to.equal(path.join(FIX, 'sub/policy.yaml'));
+    expect(c.api).to.deep.equal({ tokens: ['viewer'], jwt: { secret: 'jwt-secret' } });
+    expect(c.admission.unguarded).to.equal('deny');
+    expect(c.admission.digestCacheTtlMs).to.equal(120_000);
+    expect(c.admission.exemptions).to.deep.equal({ namespaces: ['kube-system'], images: [] });
+    expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject' });
+    expect(c.notify).to.deep.equal([{ url: 'https://hooks.example.test/x', format: 'slack', events: ['quarantine', 'reject'] }]);
+  });
+
+  it('a plain ${VAR} takes the YAML type of its value; a quoted one stays a string', () => {
+    const c = parseConfigText('scan:\n  workers: ${W}\nregistries:\n  - name: r\n    url: http://h:1\n    insecure: ${I}\n', path.join(tmp, 'x.yaml'), { W: '3', I: 'false' });
+    expect(c.scan.workers).to.equal(3);
+    expect(c.registries[0].insecure).to.equal(false);
+    const lines = problems(() => parseConfigText('scan:\n  workers: "${W}"\n', path.join(tmp, 'x.yaml'), { W: '3' }));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/:2:12: scan\.workers: must be a whole number \(got string "3"\)$/);
+  });
+
+  it('an unset ${VAR} is an error at its line and column, and is not also reported as malformed', () => {
+    const file = path.join(tmp, 'p.yaml');
+    fs.writeFileSync(file, 'store:\n  url: ${DB_URL}\nregistries:\n  - name: r\n    url: http://h:1\n    webhook:\n      token: "x-${TOKEN}"\n');
+    const lines = problems(() => loadConfig(file, {}));
+    expect(lines).to.deep.equal([
+      `${file}:2:8: store.url: environment variable DB_URL is not set (set it, or write \${DB_URL:-default})`,
+      `${file}:7:14: registries[0].webhook.token: environment variable TOKEN is not set (set it, or write \${TOKEN:-default})`,
+    ]);
+  });
+
+  it('unknown keys are errors, at the key, with the allowed keys', () => {
+    const file = path.join(tmp, 'u.yaml');
+    fs.writeFileSync(file, 'server:\n  listen: 0.0.0.0:1\n  port: 1\nregistry: []\n');
+    expect(problems(() => loadConfig(file, {}))).to.deep.equal([
+      `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, publicUrl)`,
+      `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, notify)`,
+    ]);
+  });
+
+  it('reports every problem of a bad file at once, in line order', () => {
+    const lines = problems(() => loadConfig(path.join(FIX, 'bad-many.yaml'), {}));
+    const f = 'test/fixtures/config/bad-many.yaml';
+    expect(lines.map((l) => l.split(': ').slice(0, 2).join(': '))).to.deep.equal([
+      `${f}:2:11: server.listen`,
+      `${f}:3:14: server.bodyLimit`,
+      `${f}:4:1: storage`,
+      `${f}:7:19: vulndb.updateInterval`,
+      `${f}:10:10: registries[0].url`,
+      `${f}:12:14: registries[0].webhook.token`,
+      `${f}:13:11: registries[1].name`,
+      `${f}:15:9: registries[1].ca`,
+      `${f}:16:5: registries[1].extra`,
+      `${f}:17:9: policy`,
+    ]);
+    expect(lines[3]).to.include('must be a duration with a unit');
+    expect(lines[6]).to.include('duplicate registry name');
+    expect(lines[7]).to.include('no-such-ca.pem does not exist');
+  });
+
+  it('checks what the schema cannot: shared webhook tokens, proxy upstream, insecure with http://, mTLS pairs', () => {
+    const file = path.join(tmp, 'c.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        'registries:',
+        '  - name: a',
+        '    url: http://a:5000',
+        '    insecure: true',
+        '    webhook: { token: same }',
+        '  - name: b',
+        '    url: https://b',
+        '    webhook: { token: same }',
+        '    clientCert: c.yaml',
+        'proxy:',
+        '  listen: 127.0.0.1:5001',
+        '  upstream: http://elsewhere:5000',
+        '',
+      ].join('\n'),
+    );
+    const lines = problems(() => loadConfig(file, {}));
+    expect(lines.map((l) => l.split(': ')[1])).to.deep.equal([
+      'registries[0].insecure',
+      'registries[1].webhook.token',
+      'registries[1].clientCert',
+      'proxy.upstream',
+    ]);
+  });
+
+  it('YAML syntax errors and unreadable files are problems, not crashes', () => {
+    const file = path.join(tmp, 's.yaml');
+    fs.writeFileSync(file, 'server:\n  listen: [\n');
+    expect(problems(() => loadConfig(file, {}))[0]).to.match(/s\.yaml:\d+:\d+: \(document\): YAML syntax/);
+    expect(problems(() => loadConfig(path.join(tmp, 'none.yaml'), {}))).to.deep.equal([`${tmp}/none.yaml:0:0: (file): cannot read the configuration: file not found`]);
+  });
+
+  it('an empty file and sections whose keys are all commented out mean defaults', () => {
+    const file = path.join(tmp, 'e.yaml');
+    fs.writeFileSync(file, '# nothing\n');
+    expect({ ...loadConfig(file, {}), source: '<built-in>' }).to.deep.equal(defaultConfig());
+    fs.writeFileSync(file, 'metrics:\n  # listen: 1\nnotify:\n');
+    expect({ ...loadConfig(file, {}), source: '<built-in>' }).to.deep.equal(defaultConfig());
+  });
+});
