@@ -37,7 +37,10 @@ export interface Upstream {
   /** `host[:port]` of the upstream, sent as `Host`. */
   host: string;
   agent: http.Agent;
-  /** Idle socket timeout (ms) on upstream requests: no byte either way for this long → 504 / reset. */
+  /**
+   * Idle socket timeout (ms) on upstream requests (`registries[].timeoutMs`, 60 s when unset): no
+   * byte either way for this long → 504 / reset. An idle limit, not a total: large blobs may take longer.
+   */
   idleTimeoutMs: number;
 }
 
@@ -69,7 +72,7 @@ export function makeUpstream(reg: RegistryConfig): Upstream {
   } else {
     agent = new http.Agent(common);
   }
-  return { url, host: url.host, agent, idleTimeoutMs: Math.max(30_000, reg.timeoutMs || 0) };
+  return { url, host: url.host, agent, idleTimeoutMs: reg.timeoutMs > 0 ? reg.timeoutMs : 60_000 };
 }
 
 /** First value of a possibly repeated / comma-joined header. */

@@ -1,0 +1,266 @@
+/**
+ * The proxy against an in-process upstream, for what a real registry cannot show on demand:
+ * that bodies stream (the upstream sees bytes before the client has finished, and the client sees
+ * bytes before the upstream has finished), which headers cross, and faults (upstream down, silent
+ * upstream, a client leaving mid-upload, a gate that hangs or fails). TLS reload with real
+ * certificates from openssl.
+ */
+import { expect } from 'chai';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { startProxy } from '../../../src/proxy/proxy.js';
+import { GateDouble } from './gate-double.js';
+import { proxyTestConfig } from './config.js';
+
+const UP_PORT = 18080;
+const PROXY_PORT = 18081;
+const DOWN_PORT = 18082; // nothing listens here
+const TLS_PROXY_PORT = 18083;
+const SLOW_PROXY_PORT = 18084;
+const DOWN_PROXY_PORT = 18087;
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** A raw HTTP/1.1 exchange over a socket, so the test controls when each byte is sent. */
+function rawRequest(port: number, head: string): net.Socket {
+  const s = net.connect(port, '127.0.0.1');
+  s.write(head);
+  return s;
+}
+
+function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() - t0 > ms) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+describe('proxy (in-process upstream)', function () {
+  this.timeout(20_000);
+  let upstream: http.Server;
+  let handle: Handler = (_q, r) => r.end();
+  let gate: GateDouble;
+  let proxy: { port: number; close(): Promise<void> };
+  const base = `http://127.0.0.1:${PROXY_PORT}`;
+
+  before(async () => {
+    upstream = http.createServer((q, r) => handle(q, r));
+    upstream.listen(UP_PORT, '127.0.0.1');
+    await once(upstream, 'listening');
+    gate = new GateDouble({ upstream: `http://127.0.0.1:${UP_PORT}`, delayMs: (repo) => (repo.startsWith('hang/') ? 60_000 : 5) });
+    proxy = await startProxy({ gate, config: proxyTestConfig(`http://127.0.0.1:${UP_PORT}`, { listen: `127.0.0.1:${PROXY_PORT}`, timeoutMs: 300 }) });
+  });
+  after(async () => {
+    await proxy?.close();
+    upstream?.closeAllConnections();
+    upstream?.close();
+  });
+
+  it('streams a PATCH body to the upstream before the client has sent all of it, and the answer back before the upstream has finished', async () => {
+    let received = 0;
+    let upRes: http.ServerResponse | undefined;
+    handle = (req, res) => {
+      req.on('data', (c: Buffer) => {
+        received += c.length;
+      });
+      req.on('end', () => {
+        upRes = res;
+        res.writeHead(202, { 'content-type': 'application/octet-stream' });
+        res.write('first-part;');
+      });
+    };
+    const s = rawRequest(PROXY_PORT, `PATCH /v2/ok/a/blobs/uploads/u1 HTTP/1.1\r\nHost: 127.0.0.1:${PROXY_PORT}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    s.write(`${chunk.length.toString(16)}\r\n`);
+    s.write(chunk);
+    s.write('\r\n');
+    await waitFor(() => received === chunk.length); // the upstream has the first chunk; the client has not finished
+    s.write(`${chunk.length.toString(16)}\r\n`);
+    s.write(chunk);
+    s.write('\r\n0\r\n\r\n');
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    await waitFor(() => got.includes('first-part;')); // the client has the first part; the upstream has not finished
+    expect(received).to.equal(2 * chunk.length);
+    upRes!.end('second-part');
+    await waitFor(() => got.includes('second-part'));
+    s.destroy();
+  });
+
+  it('drops hop-by-hop headers, keeps end-to-end ones, sets X-Forwarded-* and rewrites Location to the proxy', async () => {
+    let seen: http.IncomingHttpHeaders = {};
+    handle = (req, res) => {
+      seen = req.headers;
+      res.writeHead(401, [
+        'WWW-Authenticate', 'Bearer realm="http://auth.test/token",service="lab",scope="repository:ok/a:pull"',
+        'WWW-Authenticate', 'Basic realm="lab"',
+        'Location', `http://127.0.0.1:${UP_PORT}/v2/ok/a/blobs/uploads/x?_state=abc`,
+        'Keep-Alive', 'timeout=5',
+        'Connection', 'X-Upstream-Private',
+        'X-Upstream-Private', 'secret-ish',
+        'Content-Length', '2',
+      ]);
+      res.end('{}');
+    };
+    const r = await new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+      const q = http.request(`${base}/v2/ok/a/blobs/uploads/?x=1`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer abc.def.ghi', 'proxy-authorization': 'Basic Zm9vOmJhcg==', 'x-client-private': '1', connection: 'keep-alive, x-client-private', te: 'trailers', 'x-forwarded-for': '10.0.0.9' },
+      }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      });
+      q.on('error', reject);
+      q.end();
+    });
+    expect(seen.authorization).to.equal('Bearer abc.def.ghi');
+    expect(seen['proxy-authorization']).to.equal(undefined);
+    expect(seen['x-client-private']).to.equal(undefined);
+    expect(seen.te).to.equal(undefined);
+    expect(seen.host).to.equal(`127.0.0.1:${UP_PORT}`);
+    expect(seen['x-forwarded-for']).to.equal('10.0.0.9, 127.0.0.1');
+    expect(seen['x-forwarded-proto']).to.equal('http');
+    expect(seen['x-forwarded-host']).to.equal(`127.0.0.1:${PROXY_PORT}`);
+    expect(r.status).to.equal(401);
+    expect(r.headers['www-authenticate']).to.equal('Bearer realm="http://auth.test/token",service="lab",scope="repository:ok/a:pull", Basic realm="lab"');
+    expect(r.headers.location).to.equal(`${base}/v2/ok/a/blobs/uploads/x?_state=abc`);
+    expect(r.headers['x-upstream-private']).to.equal(undefined);
+    expect(r.headers['keep-alive']).to.not.equal('timeout=5');
+  });
+
+  it('hands a 401 at the manifest PUT back with the challenge, without judging the manifest', async () => {
+    const before = gate.pending.length;
+    handle = (req, res) => {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="lab"', 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+    };
+    const r = await fetch(`${base}/v2/ok/a/manifests/1`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: '{"schemaVersion":2,"config":{},"layers":[]}' });
+    expect(r.status).to.equal(401);
+    expect(r.headers.get('www-authenticate')).to.equal('Basic realm="lab"');
+    expect(gate.pending.length).to.equal(before);
+  });
+
+  it('refuses with "retry" when the gate hangs past proxy.timeout, without forwarding', async () => {
+    let puts = 0;
+    handle = (req, res) => {
+      if (req.method === 'PUT') puts++;
+      res.writeHead(req.method === 'HEAD' ? 404 : 201);
+      res.end();
+    };
+    const t0 = Date.now();
+    const r = await fetch(`${base}/v2/hang/a/manifests/1`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: '{"schemaVersion":2,"config":{},"layers":[]}' });
+    const ms = Date.now() - t0;
+    expect(r.status).to.equal(403);
+    expect(((await r.json()) as { errors: Array<{ message: string }> }).errors[0]!.message).to.include('did not finish in time (0.3s)');
+    expect(ms).to.be.within(250, 3000);
+    expect(puts).to.equal(0);
+  });
+
+  it('answers 502 UNAVAILABLE when the upstream is down, and 504 when it is silent; the proxy keeps serving', async () => {
+    const down = await startProxy({ gate, config: proxyTestConfig(`http://127.0.0.1:${DOWN_PORT}`, { listen: `127.0.0.1:${DOWN_PROXY_PORT}` }) });
+    try {
+      const r = await fetch(`http://127.0.0.1:${DOWN_PROXY_PORT}/v2/`);
+      expect(r.status).to.equal(502);
+      const body = (await r.json()) as { errors: Array<{ code: string; message: string }> };
+      expect(body.errors[0]!.code).to.equal('UNAVAILABLE');
+      expect(body.errors[0]!.message).to.include('ECONNREFUSED');
+      const m = await fetch(`http://127.0.0.1:${DOWN_PROXY_PORT}/v2/ok/a/manifests/1`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: '{"schemaVersion":2}' });
+      expect(m.status).to.equal(502);
+    } finally {
+      await down.close();
+    }
+    const slow = await startProxy({ gate, config: proxyTestConfig(`http://127.0.0.1:${UP_PORT}`, { listen: `127.0.0.1:${SLOW_PROXY_PORT}` }, { registry: { timeoutMs: 300 } }) });
+    try {
+      handle = () => undefined; // never answers
+      const r = await fetch(`http://127.0.0.1:${SLOW_PROXY_PORT}/v2/ok/a/blobs/sha256:${'a'.repeat(64)}`);
+      expect(r.status).to.equal(504);
+      handle = (_q, res) => res.end('{}');
+      expect((await fetch(`http://127.0.0.1:${SLOW_PROXY_PORT}/v2/`)).status).to.equal(200);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('aborts the upstream request when the client leaves mid-upload, and keeps serving', async () => {
+    let upstreamClosedEarly = false;
+    let upstreamGot = 0;
+    handle = (req, res) => {
+      req.on('data', (c: Buffer) => {
+        upstreamGot += c.length;
+      });
+      req.on('close', () => {
+        if (!req.complete) upstreamClosedEarly = true;
+      });
+      req.on('end', () => res.end());
+    };
+    const s = rawRequest(PROXY_PORT, `PATCH /v2/ok/a/blobs/uploads/u2 HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`);
+    s.write(Buffer.alloc(100_000, 1));
+    await waitFor(() => upstreamGot > 0);
+    s.destroy();
+    await waitFor(() => upstreamClosedEarly);
+    handle = (_q, res) => res.end('{}');
+    expect((await fetch(`${base}/v2/`)).status).to.equal(200);
+  });
+
+  it('serves TLS and picks up a new certificate when the files change', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-proxy-tls-'));
+    const cert = path.join(dir, 'tls.crt');
+    const key = path.join(dir, 'tls.key');
+    const mkCert = (cn: string): void => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${key}.new`, '-out', `${cert}.new`, '-days', '1', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+      fs.renameSync(`${key}.new`, key);
+      fs.renameSync(`${cert}.new`, cert);
+    };
+    const peerCN = async (): Promise<string> => {
+      const s = tls.connect({ host: '127.0.0.1', port: TLS_PROXY_PORT, rejectUnauthorized: false });
+      await once(s, 'secureConnect');
+      const cn = String(s.getPeerCertificate().subject.CN);
+      s.destroy();
+      return cn;
+    };
+    mkCert('first.test');
+    const p = await startProxy({ gate, config: proxyTestConfig(`http://127.0.0.1:${UP_PORT}`, { listen: `127.0.0.1:${TLS_PROXY_PORT}`, tls: { cert, key } }) });
+    try {
+      expect(await peerCN()).to.equal('first.test');
+      let seenProto = '';
+      handle = (req, res) => {
+        seenProto = String(req.headers['x-forwarded-proto']);
+        res.end('{}');
+      };
+      const status = await new Promise<number>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: TLS_PROXY_PORT, path: '/v2/', rejectUnauthorized: false }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        }).on('error', reject);
+      });
+      expect(status).to.equal(200);
+      expect(seenProto).to.equal('https');
+      await new Promise((r) => setTimeout(r, 1100)); // a different mtime second
+      mkCert('second.test');
+      const t0 = Date.now();
+      let cn = await peerCN();
+      while (cn !== 'second.test' && Date.now() - t0 < 5000) {
+        await new Promise((r) => setTimeout(r, 200));
+        cn = await peerCN();
+      }
+      expect(cn).to.equal('second.test');
+    } finally {
+      await p.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
