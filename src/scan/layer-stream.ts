@@ -146,9 +146,23 @@ export async function readLayer(
   opts: { limits?: LayerLimits; signal?: AbortSignal } = {},
 ): Promise<LayerReadResult> {
   const verify = new VerifyStream(desc.digest, desc.size);
+  // Listen before anything else: a small blob can arrive, end and fail verification (on the
+  // next tick) before the first await below returns.
+  let verifyError: unknown;
+  const verified = new Promise<void>((resolve) => {
+    verify.on('error', (e) => { verifyError = e; resolve(); });
+    verify.on('end', () => resolve());
+    verify.on('close', () => resolve());
+  });
   raw.on('error', (e) => verify.destroy(e));
   raw.pipe(verify);
-  const head = await peek(verify, 6);
+  let head: Buffer;
+  try {
+    head = await peek(verify, 6);
+  } catch (e) {
+    raw.destroy();
+    throw verifyError ?? e;
+  }
   const compression = sniffCompression(head);
   const maxEntries = opts.limits?.maxEntries ?? 2_000_000;
   const maxTarBytes = opts.limits?.maxTarBytes ?? 64 * 2 ** 30;
@@ -186,22 +200,49 @@ export async function readLayer(
     walker.entry({ name: h.name, type, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined }, stream as unknown as Readable)
       .then(() => { inEntry = false; lastEnd = end; next(); }, (e: unknown) => extract.destroy(e instanceof Error ? e : new Error(String(e))));
   });
-  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | Duplex> = [verify];
+  // The blob is verified on its own track: when the tar ends early (or is cut in its final padding),
+  // the rest of the blob is still read and hashed, and a digest or size mismatch always wins over
+  // whatever the decompressor or tar parser said. Errors of `verify` never go unhandled.
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | Duplex> = [];
   if (compression === 'gzip') stages.push(zlib.createGunzip({ chunkSize: CHUNK }));
   else if (compression === 'zstd') stages.push(zstdDecoder());
   stages.push(counter, extract);
+  const head0 = stages[0] as NodeJS.WritableStream;
+  if (verifyError) {
+    raw.destroy();
+    throw verifyError;
+  }
+  // A failed verification stops the decoding pipeline instead of leaving it waiting for input.
+  verify.on('error', (e) => (head0 as unknown as Duplex).destroy(e));
+  verify.pipe(head0);
   let cutInPadding = false;
   try {
     await (pipeline as (...a: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
   } catch (e) {
-    // tar-stream reports a missing final padding as "Unexpected end of data"; when the blob verified
-    // and the cut is inside the padding after the last complete entry, nothing was lost.
-    const verified = verify.writableFinished && !verify.errored;
-    if (!(e instanceof Error && /Unexpected end of data/.test(e.message) && verified && !inEntry && tarBytes >= lastEnd && tarBytes - lastEnd < 512)) throw e;
+    verify.unpipe(head0);
+    // tar-stream reports a missing final padding as "Unexpected end of data"; when the cut is inside
+    // the padding after the last complete entry and the blob verifies, nothing was lost.
+    const padding = e instanceof Error && /Unexpected end of data/.test(e.message) && !inEntry && tarBytes >= lastEnd && tarBytes - lastEnd < 512;
+    if (!padding) {
+      verify.destroy();
+      raw.destroy();
+      await verified;
+      throw verifyError instanceof PushgateError ? verifyError : e;
+    }
+    verify.resume();
+    await verified;
+    if (verifyError) throw verifyError;
     cutInPadding = true;
   } finally {
     walker.addTarBytes(tarBytes);
   }
+  if (!verify.readableEnded) {
+    // The tar ended (end-of-archive blocks) before the blob did: hash the rest.
+    verify.unpipe(head0);
+    verify.resume();
+  }
+  await verified;
+  if (verifyError) throw verifyError;
   // The tar format ends with two zero blocks; some writers (umoci 0.4.7) omit them.
   const tail = last && last.length >= 512 ? last.subarray(last.length - 512) : Buffer.concat([prev ?? Buffer.alloc(0), last ?? Buffer.alloc(0)]).subarray(-512);
   const noEof = cutInPadding || tarBytes > 0 && !(tail.length === 512 && tail.every((b) => b === 0));
