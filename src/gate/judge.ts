@@ -62,20 +62,23 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     vulndb: { builtAt: vulndb?.builtAt ?? null },
     scannedAt: new Date().toISOString(),
   };
+  // Image-level problems (unreadable child manifest, no vulnerability database) apply to every platform.
+  const imageLevel: Diagnostic[] = scan.diagnostics.filter((d) => d.incomplete);
   if (!vulndb) {
-    report.diagnostics.push({ code: 'vulndb-missing', message: 'no vulnerability database: run `pushgate db update`; packages were not matched against advisories', incomplete: true });
+    const d: Diagnostic = { code: 'vulndb-missing', message: 'no vulnerability database: run `pushgate db update`; packages were not matched against advisories', incomplete: true };
+    report.diagnostics.push(d);
+    imageLevel.push(d);
   }
   const children: ChildJudgement[] = [];
   let decision: Decision = 'allow';
   let mode: PolicyMode = 'enforce';
   const reasons: Reason[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, { reason: Reason; platforms: string[] }>();
   for (const p of scan.platforms) {
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
     const findings: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
-    const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...(vulndb ? [] : [report.diagnostics[report.diagnostics.length - 1]])];
-    const scanLevel = scan.diagnostics.filter((d) => d.incomplete);
-    const complete = !diagnostics.some((d) => d.incomplete) && scanLevel.length === 0;
+    const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...imageLevel];
+    const complete = !diagnostics.some((d) => d.incomplete);
     const ev = evaluate(policy, {
       registry: ctx.registry,
       repository: ctx.repository,
@@ -84,20 +87,25 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       findings,
       secrets: p.inventory.secrets,
       config: p.inventory.config,
-      diagnostics: [...diagnostics, ...scanLevel],
+      diagnostics,
       packages: p.inventory.packages,
       imageConfig: p.config,
+      imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
       complete,
     });
     children.push({ digest: p.manifestDigest, platform: p.platform, evaluation: ev, complete });
     decision = worstDecision(decision, ev.decision);
     mode = ev.mode;
     for (const r of ev.reasons) {
-      const msg = multi ? `${r.message} (${p.platform})` : r.message;
       const key = `${r.rule}\u0000${r.message}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      reasons.push({ ...r, message: msg });
+      const at = seen.get(key);
+      if (at) {
+        at.platforms.push(p.platform);
+        continue;
+      }
+      const entry = { reason: { ...r }, platforms: [p.platform] };
+      seen.set(key, entry);
+      reasons.push(entry.reason);
     }
     if (!report.os && p.inventory.os) report.os = { id: p.inventory.os.id, versionId: p.inventory.os.versionId };
     report.packages.push(...p.inventory.packages.map(tagP));
@@ -113,6 +121,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     mode = ev.mode;
     reasons.push(...ev.reasons);
   }
+  if (multi) for (const { reason, platforms } of seen.values()) reason.message = `${reason.message} (${platforms.join(', ')})`;
   report.complete = !report.diagnostics.some((d) => d.incomplete);
   report.verdict = { decision, reasons, policy: { name: policy.name, revision: policy.revision }, complete: report.complete };
   return { report, evaluation: { decision, reasons, policy: report.verdict.policy, mode }, children };
