@@ -13,7 +13,7 @@ import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import { PushgateError } from '../core/errors.js';
 import { sendRegistryError } from './errors.js';
-import { forward, makeUpstream } from './forward.js';
+import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, parseManifestPut, type GateContext } from './manifest-gate.js';
 
 /** What the proxy needs: the gate, the loaded configuration and an optional structured logger. */
@@ -134,7 +134,7 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
   const watched: string[] = [];
   if (tlsConf) {
     let current = readTls(tlsConf);
-    const s = https.createServer({ ...current }, handler);
+    const s = https.createServer({ ...current, highWaterMark: STREAM_HWM }, handler);
     const reload = (): void => {
       try {
         const next = readTls(tlsConf);
@@ -152,7 +152,7 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     }
     server = s;
   } else {
-    server = http.createServer(handler);
+    server = http.createServer({ highWaterMark: STREAM_HWM }, handler);
   }
   // Blob uploads can be long and slow: no overall request timeout, only the upstream idle timeout.
   server.requestTimeout = 0;
