@@ -64,6 +64,8 @@ export interface RegistryClientOptions {
   maxManifestBytes?: number;
   /** Resume attempts of an interrupted blob download (Range requests). Default 3. */
   blobResumes?: number;
+  /** Page size (`n`) of tag and catalog listings. Default 1000. */
+  pageSize?: number;
 }
 
 /** Options of {@link RegistryClient.getBlob}. */
@@ -132,6 +134,7 @@ export class RegistryClient {
   private readonly auth: Authenticator;
   private readonly maxManifestBytes: number;
   private readonly blobResumes: number;
+  private readonly pageSize: number;
 
   /** @throws PushgateError BAD_CONFIG for a URL without http(s) scheme or with a path, or unreadable TLS files. */
   constructor(opts: RegistryClientOptions) {
@@ -156,6 +159,7 @@ export class RegistryClient {
     this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.blobResumes = opts.blobResumes ?? 3;
+    this.pageSize = opts.pageSize ?? 1000;
     const concurrency = opts.concurrency ?? 8;
 
     const ca = opts.ca ? [...tls.rootCertificates, readPem(opts.ca, 'CA bundle')] : undefined;
@@ -655,12 +659,12 @@ export class RegistryClient {
    */
   async listTags(repo: string): Promise<string[]> {
     this.checkRepo(repo);
-    return this.paginate(`/v2/${repo}/tags/list?n=1000`, `GET tags ${repo}`, [repoScope(repo, 'pull')], 'tags', true);
+    return this.paginate(`/v2/${repo}/tags/list?n=${this.pageSize}`, `GET tags ${repo}`, [repoScope(repo, 'pull')], 'tags', true);
   }
 
   /** All repositories (`GET /v2/_catalog`, Link pagination; scope `registry:catalog:*`). @throws RegistryError */
   async catalog(): Promise<string[]> {
-    return this.paginate('/v2/_catalog?n=1000', 'GET catalog', ['registry:catalog:*'], 'repositories', false);
+    return this.paginate(`/v2/_catalog?n=${this.pageSize}`, 'GET catalog', ['registry:catalog:*'], 'repositories', false);
   }
 
   /**

@@ -193,7 +193,8 @@ export class Transport {
           return { status, headers: res.headers, url: res.url, stream: this.guardStream(res.stream, release, res.abort, req) };
         }
         try {
-          const body = req.method === 'HEAD' ? Buffer.alloc(0) : await this.readBody(res.stream, req, res.url);
+          // a HEAD body must still be consumed, or its keep-alive socket never returns to the pool
+          const body = await this.readBody(res.stream, req.method === 'HEAD' ? { ...req, maxBytes: 64 * 1024 } : req, res.url);
           return { status, headers: res.headers, url: res.url, body };
         } catch (err) {
           if (err instanceof RegistryError && err.code === 'NETWORK' && attempt < retries && Date.now() < deadline) {
@@ -210,7 +211,7 @@ export class Transport {
       // error status: read a bounded error body
       let errBody: Buffer = Buffer.alloc(0);
       try {
-        if (req.method !== 'HEAD') errBody = await this.readBody(res.stream, { ...req, maxBytes: 64 * 1024 }, res.url);
+        errBody = await this.readBody(res.stream, { ...req, maxBytes: 64 * 1024 }, res.url);
       } catch {
         /* an unreadable error body is not the error */
       } finally {
