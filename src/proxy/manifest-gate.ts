@@ -176,7 +176,7 @@ type GateOutcome =
 
 function isDeadlineError(e: unknown): boolean {
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return true;
-  return isPushgateError(e) && /deadline|timed? ?out/i.test(e.message);
+  return isPushgateError(e, 'TIMEOUT') || (isPushgateError(e) && /deadline|timed? ?out/i.test(e.message));
 }
 
 /** Runs gate.assessPending against proxy.timeoutMs; never rejects, never outlives the timeout. */

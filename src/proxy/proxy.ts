@@ -67,6 +67,7 @@ function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffe
  * (`server.listen`) on the host name the client used when it listens on every address.
  */
 function reportUrlFor(config: PushgateConfig, req: http.IncomingMessage, digest: string): string {
+  if (config.server.publicUrl) return `${config.server.publicUrl.replace(/\/+$/, '')}/api/v1/images/${digest}`;
   let host = '127.0.0.1';
   let port = 8080;
   try {
