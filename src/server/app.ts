@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
       }
       for (const ev of parsed.events) {
         metrics.eventsReceived.inc({ source, action: ev.action });
-        if (ev.targetUrl && !namesRegistry(ev.targetUrl, config.registries.find((r) => r.name === registry)?.url)) {
+        if (ev.targetUrl && !eventNamesRegistry(ev.targetUrl, registry, config)) {
           // The sender authenticated, but the event names a registry pushgate does not guard.
           metrics.eventsDropped.inc({ source, reason: 'unknown-registry' });
           parsed.ignored.push({ reason: 'unknown-registry', action: ev.action, repository: ev.repository });
@@ -231,6 +231,30 @@ export function namesRegistry(url: string, configured: string | undefined): bool
   const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
   if (a.hostname === b.hostname && port(a) === port(b)) return true;
   return LOOPBACK.test(a.hostname) && LOOPBACK.test(b.hostname) && port(a) === port(b);
+}
+
+/**
+ * True when an event's target URL names the sender's registry: its configured URL, or the push
+ * proxy in front of it (the registry builds target URLs from X-Forwarded-Host; a proxy listening on
+ * every address accepts any host name on its port).
+ */
+export function eventNamesRegistry(url: string, registry: string, config: PushgateConfig): boolean {
+  const rc = config.registries.find((r) => r.name === registry);
+  if (namesRegistry(url, rc?.url)) return true;
+  if (!rc || !config.proxy.listen || config.proxy.upstream?.replace(/\/+$/, '') !== rc.url.replace(/\/+$/, '')) return false;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(config.proxy.listen);
+  if (!m) return false;
+  const host = m[1] ?? m[2] ?? '';
+  const scheme = config.proxy.tls ? 'https' : 'http';
+  if (host === '' || host === '0.0.0.0' || host === '::') {
+    try {
+      const u = new URL(url);
+      return (u.port || (u.protocol === 'https:' ? '443' : '80')) === m[3];
+    } catch {
+      return false;
+    }
+  }
+  return namesRegistry(url, `${scheme}://${host.includes(':') ? `[${host}]` : host}:${m[3]}`);
 }
 
 function countBy(xs: string[]): Record<string, number> {

@@ -3,7 +3,7 @@
  * registry (scripts/lab/build-images.sh, once per machine; idempotent), a real CNCF Distribution
  * registry (Debian `docker-registry`) and real pushes with Debian's `skopeo`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,6 +78,29 @@ export function skopeoCopy(src: string, dst: string, opts: { all?: boolean; cred
   if (opts.creds) args.push('--dest-creds', opts.creds);
   args.push(src, dst.startsWith('docker://') || dst.startsWith('oci:') ? dst : `docker://${dst}`);
   execFileSync('skopeo', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Result of one skopeo run. */
+export interface SkopeoResult {
+  code: number;
+  stderr: string;
+}
+
+/**
+ * `skopeo copy` over plain HTTP without throwing and without blocking the event loop (use it when the
+ * server under test runs in this process); resolves with its exit code and stderr. */
+export function skopeoCopyAsync(src: string, dst: string, opts: { all?: boolean; creds?: string; srcCreds?: string } = {}): Promise<SkopeoResult> {
+  const args = ['copy', '-q', '--dest-tls-verify=false', '--src-tls-verify=false', '--retry-times=0'];
+  if (opts.all) args.push('--all');
+  if (opts.creds) args.push('--dest-creds', opts.creds);
+  if (opts.srcCreds) args.push('--src-creds', opts.srcCreds);
+  args.push(src, dst.startsWith('docker://') || dst.startsWith('oci:') ? dst : `docker://${dst}`);
+  return new Promise((resolve) => {
+    execFile('skopeo', args, { timeout: 120_000 }, (err, _stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+      resolve({ code, stderr });
+    });
+  });
 }
 
 /** Installs Debian packages if their commands are missing (the test machine runs as root). */

@@ -3,28 +3,8 @@
  * asynchronously (test/helpers/lab.ts `skopeoCopy` uses execFileSync, which would block the
  * event loop the proxy serves on).
  */
-import { execFile } from 'node:child_process';
 
-/** Result of one skopeo run. */
-export interface SkopeoResult {
-  code: number;
-  stderr: string;
-}
-
-/** `skopeo copy` over plain HTTP without throwing; resolves with its exit code and stderr. */
-export function skopeoCopyAsync(src: string, dst: string, opts: { all?: boolean; creds?: string; srcCreds?: string } = {}): Promise<SkopeoResult> {
-  const args = ['copy', '-q', '--dest-tls-verify=false', '--src-tls-verify=false', '--retry-times=0'];
-  if (opts.all) args.push('--all');
-  if (opts.creds) args.push('--dest-creds', opts.creds);
-  if (opts.srcCreds) args.push('--src-creds', opts.srcCreds);
-  args.push(src, dst.startsWith('docker://') || dst.startsWith('oci:') ? dst : `docker://${dst}`);
-  return new Promise((resolve) => {
-    execFile('skopeo', args, { timeout: 120_000 }, (err, _stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
-      resolve({ code, stderr });
-    });
-  });
-}
+export { skopeoCopyAsync, type SkopeoResult } from '../../helpers/lab.js';
 
 /** The tags of `repository` asked directly from the registry (`[]` when the repository is unknown). */
 export async function tagsOf(registryUrl: string, repository: string, auth?: string): Promise<string[]> {
