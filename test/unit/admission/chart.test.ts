@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import YAML from 'yaml';
@@ -15,6 +16,7 @@ import { ROOT } from '../../helpers/lab.js';
 import { renderChart, type RenderedFile } from './helm-render.js';
 import { Metrics } from '../../../src/metrics/index.js';
 import { extractImages } from '../../../src/admission/images.js';
+import { parseConfigText } from '../../../src/config/load.js';
 
 const CHART = path.join(ROOT, 'charts', 'pushgate');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -106,6 +108,18 @@ describe('charts/pushgate', function () {
       expect(path.dirname(cfg.admission.tls.cert)).to.equal(tlsMount.mountPath);
       expect(path.dirname(cfg.admission.tls.key)).to.equal(tlsMount.mountPath);
       expect(cfg.scan.tmpDir).to.equal('/spill');
+      // The rendered file is a valid pushgate config (the real loader: unknown keys, units, enums).
+      // The loader checks that the TLS files exist: point the mount directory at a temp dir holding them.
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-chart-'));
+      fs.writeFileSync(path.join(tmp, 'tls.crt'), 'x');
+      fs.writeFileSync(path.join(tmp, 'tls.key'), 'x');
+      const loaded = parseConfigText(cm.data['pushgate.yaml'].replaceAll(`${tlsMount.mountPath}/`, `${tmp}/`), 'pushgate.yaml', {});
+      fs.rmSync(tmp, { recursive: true, force: true });
+      expect(loaded.admission.tls).to.deep.equal({ cert: path.join(tmp, 'tls.crt'), key: path.join(tmp, 'tls.key') });
+      expect(loaded.admission.digestCacheTtlMs).to.equal(30_000);
+      // pushgate's spill cap stays below the emptyDir's sizeLimit (else the kubelet evicts first).
+      const spill = d.spec.template.spec.volumes.find((v: Json) => v.name === 'spill').emptyDir.sizeLimit;
+      expect(loaded.scan.tmpDirLimitBytes).to.be.below(Number(/^(\d+)Gi$/.exec(spill)![1]) * 2 ** 30);
     });
 
     it('declares both webhooks with explicit policies, v1 reviews, NoneOnDryRun and the deadlock-avoiding namespaceSelector', () => {
@@ -172,7 +186,14 @@ describe('charts/pushgate', function () {
       expect(d.spec.strategy.type).to.equal('RollingUpdate');
       expect(one(objs, 'PodDisruptionBudget').spec.minAvailable).to.equal(1);
       expect(Buffer.from(one(objs, 'Secret', 'pushgate').data.PUSHGATE_STORE_URL, 'base64').toString()).to.equal('postgres://pg:pw@db:5432/pushgate');
-      expect(YAML.parse(one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml']).store.url).to.equal('${PUSHGATE_STORE_URL}');
+      const text = one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml'];
+      expect(YAML.parse(text).store.url).to.equal('${PUSHGATE_STORE_URL}');
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-chart-'));
+      fs.writeFileSync(path.join(tmp, 'tls.crt'), 'x');
+      fs.writeFileSync(path.join(tmp, 'tls.key'), 'x');
+      const loaded = parseConfigText(text.replaceAll('/etc/pushgate-tls/', `${tmp}/`), 'pushgate.yaml', { PUSHGATE_STORE_URL: 'postgres://pg@db:5432/pushgate' });
+      fs.rmSync(tmp, { recursive: true, force: true });
+      expect(loaded.store.url).to.equal('postgres://pg@db:5432/pushgate');
     });
 
     it('refuses several replicas on SQLite and postgres without a URL', () => {
