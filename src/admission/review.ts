@@ -512,7 +512,8 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
  * JSONPatch `replace` of the field: `repo:tag` → `repo:tag@sha256:…`. References that already carry a
  * digest, unguarded registries, exempt images and images the validating webhook will deny are left as
  * they are. On UPDATE, a field whose old value is the new value pinned (`new@sha256:…`) keeps that pin, so
- * re-applying a manifest does not silently roll a workload to a re-pushed tag. Always `allowed: true`:
+ * re-applying a manifest does not silently roll a workload to a re-pushed tag, and a field left unchanged
+ * is not patched. Always `allowed: true`:
  * denying is the validating webhook's job. Never scans, enqueues or audits.
  */
 export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: ReviewOptions): Promise<AdmissionResult> {
@@ -536,6 +537,9 @@ export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: Re
     for (const l of all) {
       if (!l.image || l.image.includes('@')) continue;
       const old = oldByPointer.get(l.pointer);
+      // Unchanged on UPDATE (e.g. pinned before the mutating webhook existed): left as is, so scaling or
+      // relabelling never changes the pod template and never starts a rollout.
+      if (old === l.image) continue;
       if (old && old.startsWith(`${l.image}@`)) {
         patch.push({ op: 'replace', path: l.pointer, value: old });
         continue;

@@ -490,6 +490,18 @@ describe('admission/review mutateReview', () => {
     expect(p).to.deep.include({ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `registry.example.test/team/app:1.4.2@${dg(6)}` });
   });
 
+  it('does not patch images an UPDATE leaves unchanged (scaling never starts a rollout)', async () => {
+    const { gate, deps } = setup();
+    allowAll(gate);
+    const body = load('deployment-create');
+    body.request.operation = 'UPDATE';
+    body.request.oldObject = structuredClone(body.request.object);
+    body.request.object.spec.replicas = 7;
+    const r = await mutateReview(body, deps);
+    expect((r.body as Json).response).to.deep.equal({ uid: body.request.uid, allowed: true });
+    expect(gate.resolveCalls).to.deep.equal([]);
+  });
+
   it('passes deletes, status updates and malformed reviews like validate', async () => {
     const { deps } = setup();
     const del = load('pod-delete');
