@@ -3,7 +3,7 @@ import { parseManifest, detectManifestMediaType, nonImageArtifactType } from '..
 import { MediaTypes } from '../../../src/core/manifest.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
-const img = (extra: Record<string, unknown> = {}, config = MediaTypes.ociConfig) =>
+const img = (extra: Record<string, unknown> = {}, config: string = MediaTypes.ociConfig) =>
   Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: config, digest: d('1'), size: 2 }, layers: [{ mediaType: MediaTypes.ociLayerGzip, digest: d('2'), size: 3 }], ...extra }));
 
 describe('registry/manifest', () => {
