@@ -131,10 +131,13 @@ export class Transport {
   /** A RegistryError for a network failure. */
   private networkError(req: TransportRequest, url: string, err: unknown): RegistryError {
     const e = err as { code?: string; message?: string };
-    const what = e.code === 'ERR_CANCELED' || e.code === 'ETIMEDOUT_REQ' ? `no answer within ${this.opts.timeoutMs} ms` : (e.code ?? e.message ?? String(err));
+    const tlsError = !!e.code && /^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH|ERR_CERT)/.test(e.code);
+    let what = e.code === 'ERR_CANCELED' || e.code === 'ETIMEDOUT_REQ' ? `no answer within ${this.opts.timeoutMs} ms` : (e.code ?? e.message ?? String(err));
+    if (tlsError) what += `: TLS verification failed (${e.message}); set registries[].ca to the registry's CA bundle, or insecure: true to skip verification`;
+    // a certificate problem does not go away by retrying
     return new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: ${what}`, {
       url: redactUrl(url),
-      retryable: true,
+      retryable: !tlsError,
       cause: err,
     });
   }
@@ -166,6 +169,7 @@ export class Transport {
         if (err instanceof PushgateError && !(err instanceof RegistryError)) throw err;
         this.opts.onRequest?.({ method: req.method, code: 'error' });
         const netErr = err instanceof RegistryError ? err : this.networkError(req, req.url, err);
+        if (!netErr.retryable) throw netErr;
         const delay = backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
         if (attempt < retries && Date.now() + delay < deadline) {
           attempt++;
