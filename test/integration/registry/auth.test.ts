@@ -97,9 +97,11 @@ describe('registry client auth: token auth on Distribution 2.8', function () {
   this.timeout(60_000);
   let reg: LabRegistry;
   let issuer: TokenIssuer;
+  let signerDir: string;
 
   before(async () => {
     const signer = makeSigner();
+    signerDir = path.dirname(signer.key);
     issuer = await startIssuer(15003, signer);
     reg = startRegistry(15002, { auth: 'token', env: { TOKEN_REALM: issuer.realm, TOKEN_ROOTCERTBUNDLE: signer.cert, TOKEN_SERVICE: 'lab-registry', TOKEN_ISSUER: 'lab-issuer' } });
     issuer.users = { ci: 'cipass' };
@@ -109,6 +111,7 @@ describe('registry client auth: token auth on Distribution 2.8', function () {
   after(async () => {
     reg?.stop();
     await issuer?.close();
+    fs.rmSync(signerDir, { recursive: true, force: true });
   });
   beforeEach(() => {
     issuer.log.length = 0;
@@ -188,8 +191,10 @@ describe('registry client auth: tokens renewed before expiry', function () {
   this.timeout(60_000);
   let reg: LabRegistry;
   let issuer: TokenIssuer;
+  let signerDir: string;
   before(async () => {
     const signer = makeSigner();
+    signerDir = path.dirname(signer.key);
     // tokens live 61 s (clients never take less than 60 s); the client renews 10 % early
     issuer = await startIssuer(15004, signer, { ttl: 61 });
     reg = startRegistry(15005, { auth: 'token', env: { TOKEN_REALM: issuer.realm, TOKEN_ROOTCERTBUNDLE: signer.cert } });
@@ -199,6 +204,7 @@ describe('registry client auth: tokens renewed before expiry', function () {
   after(async () => {
     reg?.stop();
     await issuer?.close();
+    fs.rmSync(signerDir, { recursive: true, force: true });
   });
 
   it('reuses a token while fresh (a real expiry would take a minute: the margin is unit-tested)', async () => {
