@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { labImages, labOci, skopeoCopy, startRegistry, type LabRegistry } from '../../helpers/lab.js';
@@ -49,7 +50,11 @@ describe('registry client against Distribution 2.8 (no auth)', function () {
     skopeoCopy(labOci('debian-minbase', 'bookworm'), `${reg.host}/lab/base:bookworm`);
     skopeoCopy(labOci('multiarch', '1.0'), `${reg.host}/lab/multi:1.0`, { all: true });
     skopeoCopy(labOci('zstd', '1.0'), `${reg.host}/lab/zstd:1.0`);
-    skopeoCopy(labOci('node-app', 'vuln'), `docker://${reg.host}/lab/v2s2:vuln`, {});
+    // Docker schema 2 (what `docker push` sends): skopeo converts with --format v2s2
+    const v2s2 = (src: string, dst: string, all = false) =>
+      execFileSync('skopeo', ['copy', '-q', '--format', 'v2s2', ...(all ? ['--all'] : []), '--dest-tls-verify=false', src, `docker://${dst}`], { stdio: 'ignore' });
+    v2s2(labOci('node-app', 'vuln'), `${reg.host}/lab/v2s2:vuln`);
+    v2s2(labOci('multiarch', '1.0'), `${reg.host}/lab/v2s2-list:1.0`, true);
     c = new RegistryClient({ name: 'lab', url: reg.url, onRequest: (e) => calls.push(`${e.method} ${e.code}`) });
   });
   after(() => reg?.stop());
@@ -103,10 +108,18 @@ describe('registry client against Distribution 2.8 (no auth)', function () {
     }
   });
 
-  it('reads a Docker schema 2 manifest (skopeo --format v2s2 equivalent: docker layout push)', async () => {
+  it('reads Docker schema 2 manifests and manifest lists (skopeo --format v2s2)', async () => {
     const m = await c.getManifest('lab/v2s2', 'vuln');
-    expect([MediaTypes.ociManifest, MediaTypes.dockerManifest]).to.include(m.mediaType);
-    expect(parseManifest(m.bytes, m.mediaType).kind).to.equal('manifest');
+    expect(m.mediaType).to.equal(MediaTypes.dockerManifest);
+    const p = parseManifest(m.bytes, m.mediaType);
+    if (p.kind !== 'manifest') throw new Error('not a manifest');
+    expect(p.manifest.layers.every((l) => l.mediaType === MediaTypes.dockerLayerGzip)).to.equal(true);
+    const l = await c.getManifest('lab/v2s2-list', '1.0');
+    expect(l.mediaType).to.equal(MediaTypes.dockerManifestList);
+    const pl = parseManifest(l.bytes, l.mediaType);
+    if (pl.kind !== 'index') throw new Error('not a list');
+    for (const ch of pl.index.manifests) expect((await c.getManifest('lab/v2s2-list', ch.digest)).mediaType).to.equal(MediaTypes.dockerManifest);
+    expect((await c.resolve('lab/v2s2-list', '1.0'))?.mediaType).to.equal(MediaTypes.dockerManifestList);
   });
 
   it('resolves a tag with HEAD and returns undefined for an unknown tag', async () => {
@@ -144,7 +157,7 @@ describe('registry client against Distribution 2.8 (no auth)', function () {
     calls.length = 0;
     const small = new RegistryClient({ name: 'lab', url: reg.url, pageSize: 2, onRequest: (e) => calls.push(`${e.method} ${e.code}`) });
     const cat = await small.catalog();
-    expect(cat).to.include.members(['lab/base', 'lab/multi', 'lab/paged', 'lab/zstd', 'lab/v2s2']);
+    expect(cat).to.include.members(['lab/base', 'lab/multi', 'lab/paged', 'lab/zstd', 'lab/v2s2', 'lab/v2s2-list']);
     expect(new Set(cat).size).to.equal(cat.length);
     expect(calls.filter((x) => x === 'GET 200').length).to.be.greaterThanOrEqual(3);
   });
