@@ -4,7 +4,7 @@
  * acted on: nothing names them yet, and deleting a child before its index arrives would make the
  * index push fail with a confusing error; the index (or a tag) push that follows is enforced.
  */
-import { isBlocking, type Decision, type Digest, type Enforcement, type PolicyMode } from '../core/index.js';
+import { isBlocking, isPushgateError, type Decision, type Digest, type Enforcement, type PolicyMode } from '../core/index.js';
 import type { RegistryClient } from '../registry/client.js';
 import { quarantine } from './actions/quarantine.js';
 import { reject } from './actions/reject.js';
@@ -34,6 +34,10 @@ export async function enforce(req: EnforceRequest): Promise<Enforcement> {
     if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix);
     return await reject(req.client, req.repository, req.digest);
   } catch (e) {
+    if (isPushgateError(e, 'NOT_FOUND') && /DELETE|delete/.test((e as Error).message)) {
+      // Deleted meanwhile (by a duplicate notification, or a person): the goal is reached.
+      return { action: req.decision === 'quarantine' ? 'quarantine' : 'delete', status: 'done', detail: `already gone: ${(e as Error).message}` };
+    }
     return { action: req.decision === 'quarantine' ? 'quarantine' : 'delete', status: 'failed', detail: (e as Error).message };
   }
 }

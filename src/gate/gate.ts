@@ -330,6 +330,11 @@ export class Gate implements GateApi {
       { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, decision: verdict.decision, mode: verdict.mode, enforcement: enforcement.status },
       `verdict ${verdict.decision}`,
     );
+    if (enforcement.status === 'failed') {
+      // The verdict is stored; the event goes back to the queue so the action is tried again
+      // (an unreachable registry never loses an enforcement).
+      throw new PushgateError('REGISTRY', `enforcement of ${verdict.decision} on ${ev.repository}@${ev.digest} failed: ${enforcement.detail}`, { retryable: true });
+    }
     return verdict;
   }
 

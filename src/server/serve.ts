@@ -11,6 +11,7 @@ import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
 import { Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { updateDb } from '../vulndb/index.js';
 import { createApp, metricsHandler } from './app.js';
 
 /** A running server. */
@@ -91,6 +92,31 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     closers.push(() => px.close());
     logger.info({ port: px.port }, 'push proxy up');
   }
+  // Scheduled refresh of the vulnerability database (built beside the old one and swapped in
+  // atomically; the gate re-opens it when the file changes). Not at start-up: run
+  // `pushgate db update` before the first start (/readyz says so while it is missing).
+  let updating = false;
+  const refresh = config.vulndb.updateIntervalMs > 0 && config.vulndb.sources.length > 0
+    ? setInterval(() => {
+        if (updating) return;
+        updating = true;
+        updateDb({ path: config.vulndb.path, sources: config.vulndb.sources, ecosystems: config.vulndb.ecosystems, log: (line) => logger.info({ vulndb: line }, 'vulndb update') })
+          .then((st) => logger.info({ records: st.imported, builtAt: st.builtAt }, 'vulnerability database updated'))
+          .catch((e: Error) => logger.warn({ err: e.message }, 'vulnerability database update failed; the old one keeps serving'))
+          .finally(() => (updating = false));
+      }, config.vulndb.updateIntervalMs)
+    : undefined;
+  refresh?.unref();
+  const age = setInterval(() => {
+    const db = gate.currentVulnDb();
+    const built = db?.builtAt ? Date.parse(db.builtAt) : NaN;
+    if (Number.isFinite(built)) metrics.vulndbAge.set((Date.now() - built) / 1000);
+  }, 15_000);
+  age.unref();
+  closers.push(async () => {
+    clearInterval(age);
+    if (refresh) clearInterval(refresh);
+  });
   gate.start();
   logger.info({ port, store: store.kind, policy: policy.name, revision: policy.revision }, 'pushgate serving');
   return {
