@@ -55,11 +55,15 @@ export interface GateOptions {
   logger: Logger;
   hooks?: GateHooks;
   counters?: GateCounters;
+  /** Lease of a claimed event in ms (default 30 s): how long a killed process's event waits before another worker takes it. */
+  leaseMs?: number;
   /** Creates the client of a configured registry (tests may wrap it). */
   clientFactory?: (rc: RegistryConfig, onRequest: (e: { method: string; code: number | 'error' }) => void) => RegistryClient;
 }
 
 const SCAN_KEY = (digest: Digest) => `scan:${digest}`;
+/** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */
+const DEFAULT_LEASE_MS = 30_000;
 
 /** See the module comment. */
 export class Gate implements GateApi {
@@ -74,9 +78,11 @@ export class Gate implements GateApi {
   private workers: Promise<void>[] = [];
   private wake: (() => void) | undefined;
   private readonly workerId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly leaseMs: number;
 
   constructor(private readonly opts: GateOptions) {
     this.hooks = opts.hooks ?? {};
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.policy = opts.policy;
     this.refreshVulnDb(true);
   }
@@ -358,9 +364,10 @@ export class Gate implements GateApi {
   async drain(): Promise<number> {
     let n = 0;
     for (;;) {
-      const job = await this.opts.store.claim(`${this.workerId}-drain`, 10 * 60_000);
+      const worker = `${this.workerId}-drain`;
+      const job = await this.opts.store.claim(worker, this.leaseMs);
       if (!job) return n;
-      await this.runJob(job.seq, job.event, job.attempts);
+      await this.runJob(worker, job.seq, job.event, job.attempts);
       n++;
     }
   }
@@ -369,7 +376,7 @@ export class Gate implements GateApi {
     while (this.running) {
       let job;
       try {
-        job = await this.opts.store.claim(id, 10 * 60_000);
+        job = await this.opts.store.claim(id, this.leaseMs);
       } catch (e) {
         this.opts.logger.error({ err: (e as Error).message }, 'store: claim failed');
       }
@@ -383,11 +390,17 @@ export class Gate implements GateApi {
         });
         continue;
       }
-      await this.runJob(job.seq, job.event, job.attempts);
+      await this.runJob(id, job.seq, job.event, job.attempts);
     }
   }
 
-  private async runJob(seq: number, event: PushEvent, attempts: number): Promise<void> {
+  private async runJob(worker: string, seq: number, event: PushEvent, attempts: number): Promise<void> {
+    // Heartbeat: the lease is short (a killed process's event is picked up again within a minute)
+    // and renewed while this worker is busy with it.
+    const beat = setInterval(() => {
+      this.opts.store.extendLease(seq, worker, this.leaseMs).catch(() => undefined);
+    }, this.leaseMs / 3);
+    beat.unref();
     try {
       await this.processEvent(event);
       await this.opts.store.complete(seq);
@@ -403,6 +416,8 @@ export class Gate implements GateApi {
         this.opts.logger.warn({ repository: event.repository, digest: event.digest, attempts, retryInMs: delay, err: err.message }, 'event failed; will retry');
         await this.opts.store.retry(seq, err.message, delay, 50);
       }
+    } finally {
+      clearInterval(beat);
     }
     this.opts.counters?.queueDepth?.(await this.opts.store.queueDepth());
   }

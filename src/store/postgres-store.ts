@@ -103,6 +103,10 @@ export class PostgresStore implements Store {
     return { seq: Number(row.seq), event: JSON.parse(row.payload) as PushEvent, attempts: Number(row.attempts), lastError: row.last_error ?? undefined };
   }
 
+  async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
+    await this.q(`UPDATE events SET lease_until = $1 WHERE seq = $2 AND worker = $3 AND status = 'running'`, [Date.now() + leaseMs, seq, worker]);
+  }
+
   async complete(seq: number): Promise<void> {
     await this.q(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
   }

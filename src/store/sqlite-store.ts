@@ -94,6 +94,10 @@ export class SqliteStore implements Store {
     };
   }
 
+  async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
+    this.db.prepare(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker);
+  }
+
   async complete(seq: number): Promise<void> {
     this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ?`).run(seq);
   }

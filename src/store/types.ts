@@ -43,6 +43,8 @@ export interface Store {
   enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }>;
   /** Claims the oldest due event for `leaseMs` (a crashed worker's lease expires and the event is claimed again). */
   claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined>;
+  /** Extends the lease of a claimed event (a worker's heartbeat while it scans). */
+  extendLease(seq: number, worker: string, leaseMs: number): Promise<void>;
   /** Marks a claimed event done. */
   complete(seq: number): Promise<void>;
   /** Puts a claimed event back, due again after `retryInMs`; after too many attempts it is parked as failed. */

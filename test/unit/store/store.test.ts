@@ -54,6 +54,16 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(c2?.attempts).to.equal(2);
     });
 
+    it('a heartbeat extends the lease so a busy worker keeps its event', async () => {
+      await store.enqueue(ev('e1'));
+      const c1 = await store.claim('w1', 50);
+      await store.extendLease(c1!.seq, 'w1', 60_000);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(await store.claim('w2', 60_000)).to.equal(undefined);
+      await store.extendLease(c1!.seq, 'someone-else', 1);
+      expect(await store.claim('w2', 60_000)).to.equal(undefined);
+    });
+
     it('retries with a delay and parks an event after max attempts', async () => {
       await store.enqueue(ev('e1'));
       const c = await store.claim('w', 60_000);
