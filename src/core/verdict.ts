@@ -3,7 +3,7 @@
  */
 import type { Digest } from './digest.js';
 import type { Finding } from './finding.js';
-import type { ConfigFinding, Diagnostic, OsInfo, Package, SecretFinding } from './inventory.js';
+import type { ConfigFinding, Diagnostic, Package, SecretFinding } from './inventory.js';
 
 /** Decisions from least to most severe. */
 export const DECISIONS = ['allow', 'warn', 'quarantine', 'reject'] as const;

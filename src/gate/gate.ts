@@ -108,7 +108,7 @@ export class Gate implements GateApi {
     if (!force && now - this.vulndbCheckedAt < 2000) return;
     this.vulndbCheckedAt = now;
     const file = this.opts.config.vulndb.path;
-    let mtime = 0;
+    let mtime: number;
     try {
       mtime = fs.statSync(file).mtimeMs;
     } catch {

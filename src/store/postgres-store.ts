@@ -158,8 +158,14 @@ export class PostgresStore implements Store {
   async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (opts.registry) (args.push(opts.registry), where.push(`registry = $${args.length}`));
-    if (opts.repository) (args.push(opts.repository), where.push(`repository = $${args.length}`));
+    if (opts.registry) {
+      args.push(opts.registry);
+      where.push(`registry = $${args.length}`);
+    }
+    if (opts.repository) {
+      args.push(opts.repository);
+      where.push(`repository = $${args.length}`);
+    }
     args.push(opts.limit ?? 100);
     const r = await this.q(`SELECT body FROM verdicts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY updated_seq DESC LIMIT $${args.length}`, args);
     return r.rows.map((row) => JSON.parse(row.body) as Verdict);

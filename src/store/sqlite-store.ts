@@ -148,8 +148,14 @@ export class SqliteStore implements Store {
   async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (opts.registry) (where.push('registry = ?'), args.push(opts.registry));
-    if (opts.repository) (where.push('repository = ?'), args.push(opts.repository));
+    if (opts.registry) {
+      where.push('registry = ?');
+      args.push(opts.registry);
+    }
+    if (opts.repository) {
+      where.push('repository = ?');
+      args.push(opts.repository);
+    }
     const sql = `SELECT body FROM verdicts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY updated_seq DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, opts.limit ?? 100) as Row[]).map((r) => JSON.parse(String(r.body)) as Verdict);
   }
