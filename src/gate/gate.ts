@@ -6,6 +6,7 @@
  * the event back with a backoff; nothing accepted is dropped.
  */
 import fs from 'node:fs';
+import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import {
   isBlocking,
@@ -79,6 +80,8 @@ export class Gate implements GateApi {
   private wake: (() => void) | undefined;
   private readonly workerId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly leaseMs: number;
+  /** Decoded layer analyses in memory in front of the store's table (a warm scan parses no JSON). */
+  private readonly layerMemory = new LRUCache<string, object>({ max: 256 });
 
   constructor(private readonly opts: GateOptions) {
     this.hooks = opts.hooks ?? {};
@@ -199,9 +202,19 @@ export class Gate implements GateApi {
   /** The layer cache: the store's persistent table (analyzer version + diffID keyed). */
   private layerCache(): LayerCache {
     const store = this.opts.store;
+    const memory = this.layerMemory;
     return {
-      get: async (key) => (await store.getLayer(`layer:${key}`)) as never,
-      set: async (key, value) => store.putLayer(`layer:${key}`, value),
+      get: async (key) => {
+        const hot = memory.get(key);
+        if (hot) return hot as never;
+        const v = (await store.getLayer(`layer:${key}`)) as object | undefined;
+        if (v) memory.set(key, v);
+        return v as never;
+      },
+      set: async (key, value) => {
+        memory.set(key, value as object);
+        await store.putLayer(`layer:${key}`, value);
+      },
     };
   }
 
