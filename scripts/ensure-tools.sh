@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 for pair in docker-registry:docker-registry skopeo:skopeo umoci:umoci debootstrap:debootstrap jq:jq \
-            ssh-keygen:openssh-client zstd:zstd curl:curl wget:wget; do
+            ssh-keygen:openssh-client zstd:zstd curl:curl wget:wget podman:podman openssl:openssl; do
   cmd="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
