@@ -5,8 +5,8 @@
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import { auditFromRow, dedupeKey, mergeTags } from './sqlite-store.js';
-import type { AuditRecord, QueuedEvent, Store } from './types.js';
+import { auditFromRow, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere } from './sqlite-store.js';
+import type { AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
 
 /** Connects to `url` (`postgres://user@host:port/db`). @throws PushgateError STORE when it cannot connect. */
 export async function openPostgresStore(url: string): Promise<PostgresStore> {
@@ -54,7 +54,7 @@ export class PostgresStore implements Store {
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await c.query('BEGIN');
-        await c.query(m.sql.replaceAll('{{SERIAL}}', 'BIGSERIAL PRIMARY KEY'));
+        await c.query((m.postgres ?? m.sql).replaceAll('{{SERIAL}}', 'BIGSERIAL PRIMARY KEY'));
         await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
         await c.query('COMMIT');
       }
@@ -194,7 +194,13 @@ export class PostgresStore implements Store {
   }
 
   async lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined> {
-    const r = await this.q('SELECT digest FROM tags WHERE registry = $1 AND repository = $2 AND tag = $3 AND allowed = 1 AND digest <> $4 ORDER BY at DESC LIMIT 1', [registry, repository, tag, except ?? '']);
+    const r = await this.q(
+      `SELECT digest FROM tags t WHERE registry = $1 AND repository = $2 AND tag = $3 AND allowed = 1 AND digest <> $4
+         AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+           AND b.digest = t.digest AND b.allowed = 0 AND b.at >= t.at)
+       ORDER BY at DESC LIMIT 1`,
+      [registry, repository, tag, except ?? ''],
+    );
     return r.rows[0]?.digest;
   }
 
@@ -207,6 +213,35 @@ export class PostgresStore implements Store {
   async listAudit(limit: number): Promise<AuditRecord[]> {
     const r = await this.q('SELECT * FROM audit ORDER BY seq DESC LIMIT $1', [limit]);
     return r.rows.map(auditFromRow);
+  }
+
+  async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
+    const at = new Date().toISOString();
+    const r = await this.q('INSERT INTO exceptions (at, actor, expires, spec) VALUES ($1, $2, $3, $4) RETURNING id', [at, actor, spec.expires, JSON.stringify(spec)]);
+    return { id: Number(r.rows[0].id), at, actor, expires: spec.expires, spec };
+  }
+
+  async listExceptions(): Promise<StoredException[]> {
+    return (await this.q('SELECT * FROM exceptions ORDER BY id')).rows.map(exceptionFromRow);
+  }
+
+  async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
+    const at = Date.now();
+    const r = await this.q(
+      'INSERT INTO quarantine (at, registry, repository, tag, digest, quarantine_repository, state, state_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
+      [at, q.registry, q.repository, q.tag, q.digest, q.quarantineRepository, 'quarantined', at],
+    );
+    return { id: Number(r.rows[0].id), at, ...q, state: 'quarantined', stateAt: at };
+  }
+
+  async listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]> {
+    const { where, args } = quarantineWhere(q, (n) => `$${n}`);
+    args.push(q.limit ?? 1000);
+    return (await this.q(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT $${args.length}`, args)).rows.map(quarantineFromRow);
+  }
+
+  async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
+    await this.q('UPDATE quarantine SET state = $1, state_at = $2 WHERE id = $3', [state, Date.now(), id]);
   }
 
   async close(): Promise<void> {

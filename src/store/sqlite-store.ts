@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import type { AuditRecord, QueuedEvent, Store } from './types.js';
+import type { AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -37,7 +37,7 @@ export class SqliteStore implements Store {
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      const sql = m.sql.replaceAll('{{SERIAL}}', 'INTEGER PRIMARY KEY AUTOINCREMENT');
+      const sql = (m.sqlite ?? m.sql).replaceAll('{{SERIAL}}', 'INTEGER PRIMARY KEY AUTOINCREMENT');
       this.db.transaction(() => {
         this.db.exec(sql);
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
@@ -186,7 +186,12 @@ export class SqliteStore implements Store {
 
   async lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined> {
     const row = this.db
-      .prepare('SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ? ORDER BY at DESC, rowid DESC LIMIT 1')
+      .prepare(
+        `SELECT digest FROM tags t WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ?
+           AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+             AND b.digest = t.digest AND b.allowed = 0 AND (b.at > t.at OR (b.at = t.at AND b.rowid > t.rowid)))
+         ORDER BY at DESC, rowid DESC LIMIT 1`,
+      )
       .get(registry, repository, tag, except ?? '') as Row | undefined;
     return row ? String(row.digest) : undefined;
   }
@@ -199,6 +204,33 @@ export class SqliteStore implements Store {
 
   async listAudit(limit: number): Promise<AuditRecord[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(auditFromRow);
+  }
+
+  async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
+    const at = new Date().toISOString();
+    const r = this.db.prepare('INSERT INTO exceptions (at, actor, expires, spec) VALUES (?, ?, ?, ?)').run(at, actor, spec.expires, JSON.stringify(spec));
+    return { id: Number(r.lastInsertRowid), at, actor, expires: spec.expires, spec };
+  }
+
+  async listExceptions(): Promise<StoredException[]> {
+    return (this.db.prepare('SELECT * FROM exceptions ORDER BY id').all() as Row[]).map(exceptionFromRow);
+  }
+
+  async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
+    const at = Date.now();
+    const r = this.db
+      .prepare('INSERT INTO quarantine (at, registry, repository, tag, digest, quarantine_repository, state, state_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(at, q.registry, q.repository, q.tag, q.digest, q.quarantineRepository, 'quarantined', at);
+    return { id: Number(r.lastInsertRowid), at, ...q, state: 'quarantined', stateAt: at };
+  }
+
+  async listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]> {
+    const { where, args } = quarantineWhere(q, () => '?');
+    return (this.db.prepare(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT ?`).all(...args, q.limit ?? 1000) as Row[]).map(quarantineFromRow);
+  }
+
+  async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
+    this.db.prepare('UPDATE quarantine SET state = ?, state_at = ? WHERE id = ?').run(state, Date.now(), id);
   }
 
   async close(): Promise<void> {
@@ -231,4 +263,42 @@ export function auditFromRow(r: Row): AuditRecord {
     tag: (r.tag as string | null) ?? undefined,
     detail: r.detail ? (JSON.parse(String(r.detail)) as Record<string, unknown>) : undefined,
   };
+}
+
+/** Maps an exceptions row (either dialect). */
+export function exceptionFromRow(r: Row): StoredException {
+  return { id: Number(r.id), at: String(r.at), actor: String(r.actor), expires: String(r.expires), spec: JSON.parse(String(r.spec)) as StoredException['spec'] };
+}
+
+/** Maps a quarantine row (either dialect). */
+export function quarantineFromRow(r: Row): QuarantineRecord {
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    registry: String(r.registry),
+    repository: String(r.repository),
+    tag: String(r.tag),
+    digest: String(r.digest),
+    quarantineRepository: String(r.quarantine_repository),
+    state: String(r.state) as QuarantineState,
+    stateAt: Number(r.state_at),
+  };
+}
+
+/** WHERE clause of a quarantine query; `ph(n)` renders the n-th placeholder (1-based). */
+export function quarantineWhere(q: QuarantineQuery, ph: (n: number) => string): { where: string; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (col: string, op: string, v: unknown) => {
+    if (v === undefined) return;
+    args.push(v);
+    where.push(`${col} ${op} ${ph(args.length)}`);
+  };
+  add('registry', '=', q.registry);
+  add('repository', '=', q.repository);
+  add('tag', '=', q.tag);
+  add('digest', '=', q.digest);
+  add('state', '=', q.state);
+  add('at', '<', q.before);
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
 }

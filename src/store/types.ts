@@ -27,6 +27,52 @@ export interface AuditRecord {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * An exception added through the admin API. `spec` is a policy exception (`ExceptionSpec` of
+ * src/policy: reason, owner, expires, scopes), validated by the caller before it is stored.
+ */
+export interface StoredException {
+  id: number;
+  /** When it was added (ISO 8601). */
+  at: string;
+  /** Who added it (the JWT subject). */
+  actor: string;
+  /** Its `expires` (as written). */
+  expires: string;
+  spec: Record<string, unknown> & { expires: string };
+}
+
+/** State of a quarantined copy. */
+export type QuarantineState = 'quarantined' | 'released' | 'expired';
+
+/** One quarantined copy: `<quarantineRepository>:<tag>` holds what was pushed to `<repository>:<tag>`. */
+export interface QuarantineRecord {
+  id: number;
+  /** When it was quarantined, ms since the epoch. */
+  at: number;
+  registry: string;
+  repository: string;
+  tag: string;
+  digest: Digest;
+  quarantineRepository: string;
+  state: QuarantineState;
+  /** When the state last changed, ms since the epoch. */
+  stateAt: number;
+}
+
+/** Filters of {@link Store.listQuarantine} (all optional, AND). */
+export interface QuarantineQuery {
+  registry?: string;
+  repository?: string;
+  tag?: string;
+  digest?: Digest;
+  state?: QuarantineState;
+  /** Only records quarantined before this instant (ms since the epoch). */
+  before?: number;
+  /** Default 1000. */
+  limit?: number;
+}
+
 /** Persistence used by the gate. Every method may reject with PushgateError STORE. */
 export interface Store {
   /** `sqlite` or `postgres`. */
@@ -70,11 +116,28 @@ export interface Store {
 
   /** Tag history: which digest a tag pointed at, and whether pushgate allowed it. */
   recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void>;
-  /** The last digest pushgate allowed for the tag, other than `except`. */
+  /**
+   * The last digest pushgate allowed for the tag, other than `except`, and not blocked for that tag
+   * since (a re-evaluation may block a digest it allowed before).
+   */
   lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined>;
 
+  /** Appends an audit record. The audit table is append-only (UPDATE and DELETE fail in the database). */
   audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
+  /** Audit records, newest first. */
   listAudit(limit: number): Promise<AuditRecord[]>;
+
+  /** Stores an admin-API exception; returns it with its id. */
+  addException(actor: string, spec: StoredException['spec']): Promise<StoredException>;
+  /** Every stored exception, oldest first (expired ones included: evaluation reports them). */
+  listExceptions(): Promise<StoredException[]>;
+
+  /** Records a quarantined copy (state `quarantined`). */
+  recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord>;
+  /** Quarantine records, newest first. */
+  listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]>;
+  /** Moves a record to `released` or `expired`. */
+  setQuarantineState(id: number, state: QuarantineState): Promise<void>;
 
   close(): Promise<void>;
 }

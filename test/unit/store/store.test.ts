@@ -109,6 +109,56 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(a[0].detail).to.deep.equal({ why: 'x' });
       expect(await store.ping()).to.equal(true);
     });
+
+    it('the audit log is append-only: UPDATE and DELETE fail in the database', async () => {
+      await store.audit({ actor: 'alice', action: 'release', repository: 'team/app' });
+      const raw = (store as unknown as { db?: { exec(sql: string): void }; pool?: { query(sql: string): Promise<unknown> } });
+      const tamper = async (sql: string) => (raw.db ? raw.db.exec(sql) : await raw.pool!.query(sql));
+      let err: Error | undefined;
+      try { await tamper("UPDATE audit SET actor = 'mallory'"); } catch (e) { err = e as Error; }
+      expect(err?.message).to.match(/append-only/);
+      err = undefined;
+      try { await tamper('DELETE FROM audit'); } catch (e) { err = e as Error; }
+      expect(err?.message).to.match(/append-only/);
+      expect((await store.listAudit(10))[0]).to.include({ actor: 'alice', action: 'release' });
+    });
+
+    it('stores admin exceptions with who and when, oldest first', async () => {
+      const a = await store.addException('alice', { reason: 'vendor fix pending', owner: 'team-a', expires: '2099-01-01', ids: ['CVE-2024-1'] });
+      const b = await store.addException('bob', { reason: 'false positive', owner: 'team-b', expires: '2099-02-01', digest: D1 });
+      expect(b.id).to.be.greaterThan(a.id);
+      const all = await store.listExceptions();
+      expect(all.map((e) => [e.actor, e.expires])).to.deep.equal([['alice', '2099-01-01'], ['bob', '2099-02-01']]);
+      expect(all[0].spec).to.deep.equal({ reason: 'vendor fix pending', owner: 'team-a', expires: '2099-01-01', ids: ['CVE-2024-1'] });
+      expect(Date.parse(all[1].at)).to.be.closeTo(Date.now(), 60_000);
+    });
+
+    it('tracks quarantined copies: query by image, state and age', async () => {
+      const q1 = await store.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v1', digest: D1, quarantineRepository: 'quarantine/team/app' });
+      await new Promise((r) => setTimeout(r, 5));
+      const cut = Date.now();
+      await new Promise((r) => setTimeout(r, 5));
+      const q2 = await store.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v2', digest: D2, quarantineRepository: 'quarantine/team/app' });
+      expect(q1.state).to.equal('quarantined');
+      expect((await store.listQuarantine({ registry: 'lab' })).map((q) => q.id)).to.deep.equal([q2.id, q1.id]);
+      expect((await store.listQuarantine({ before: cut })).map((q) => q.tag)).to.deep.equal(['v1']);
+      expect((await store.listQuarantine({ repository: 'team/app', tag: 'v2', digest: D2 })).map((q) => q.id)).to.deep.equal([q2.id]);
+      await store.setQuarantineState(q1.id, 'released');
+      expect((await store.listQuarantine({ state: 'quarantined' })).map((q) => q.tag)).to.deep.equal(['v2']);
+      const [r1] = await store.listQuarantine({ state: 'released' });
+      expect(r1).to.include({ id: q1.id, tag: 'v1', digest: D1, quarantineRepository: 'quarantine/team/app', state: 'released' });
+      expect(r1.stateAt).to.be.at.least(r1.at);
+    });
+
+    it('the last allowed digest skips one blocked since (a re-evaluation blocked it)', async () => {
+      await store.recordTag('lab', 'team/app', 'v1', D1, true);
+      await new Promise((r) => setTimeout(r, 5));
+      await store.recordTag('lab', 'team/app', 'v1', D2, true);
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await store.lastAllowed('lab', 'team/app', 'v1')).to.equal(D2);
+      await store.recordTag('lab', 'team/app', 'v1', D2, false);
+      expect(await store.lastAllowed('lab', 'team/app', 'v1')).to.equal(D1);
+    });
   });
 }
 
