@@ -21,6 +21,7 @@ import { readLayer, VerifyStream, type LayerLimits } from './layer-stream.js';
 import { openLocalSource } from './local-source.js';
 import { buildInventory, stackLayers } from './merge.js';
 import { isDirectorySource, type ImageSource } from './source.js';
+import { SpillBudget } from './spill.js';
 import { LayerWalker, type LayerAnalysis } from './walker.js';
 
 export type { LayerAnalysis } from './walker.js';
@@ -36,9 +37,16 @@ export interface ScanOptions {
   /** `os/arch[/variant]`: scan only this platform of an index. */
   platform?: string;
   layerCache?: LayerCache;
-  /** Scratch directory for spilled entries (default: the OS temp dir). */
+  /** Scratch directory for spilled entries (default: the OS temp dir); config `scan.tmpDir`. */
   tmpDir?: string;
+  /** Cap on the bytes spilled under `tmpDir` at once by this scan (default 1 GiB); config `scan.tmpDirLimit`. */
+  tmpDirLimitBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Per-scan deadline in milliseconds: when it passes, the layer being read is abandoned, later
+   * layers are not read, and a `scan-deadline` diagnostic (incomplete) says so.
+   */
+  deadlineMs?: number;
   /** Per-layer limits (entries, bytes, decompression ratio). */
   limits?: LayerLimits;
   /** Analyzer set (default {@link ANALYZERS}); tests and benches pass subsets. */
@@ -136,6 +144,39 @@ interface Run {
   cache: LayerCache;
   tmpDir: string;
   bytes: number;
+  spill: SpillBudget;
+  /** Aborted by the caller's signal or by the deadline. */
+  signal?: AbortSignal;
+  deadline: Deadline;
+}
+
+/** The caller's signal combined with the per-scan deadline. */
+interface Deadline {
+  signal?: AbortSignal;
+  /** True once the deadline (not the caller) aborted the scan. */
+  expired(): boolean;
+  clear(): void;
+  ms?: number;
+}
+
+function makeDeadline(opts: ScanOptions): Deadline {
+  if (!opts.deadlineMs || opts.deadlineMs <= 0) return { signal: opts.signal, expired: () => false, clear: () => undefined };
+  const ctl = new AbortController();
+  let hit = false;
+  const t = setTimeout(() => { hit = true; ctl.abort(new PushgateError('TIMEOUT', `scan deadline of ${opts.deadlineMs} ms passed`)); }, opts.deadlineMs);
+  const onAbort = () => ctl.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) ctl.abort(opts.signal.reason);
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ctl.signal, ms: opts.deadlineMs, expired: () => hit,
+    clear: () => { clearTimeout(t); opts.signal?.removeEventListener('abort', onAbort); },
+  };
+}
+
+function abortDiagnostic(run: Run, what: string): Diagnostic {
+  return run.deadline.expired()
+    ? { code: 'scan-deadline', message: `the scan deadline (${run.deadline.ms} ms, scan.deadline) passed ${what}`, incomplete: true }
+    : { code: 'scan-aborted', message: `scan aborted ${what}`, incomplete: true };
 }
 
 async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefined): Promise<LayerAnalysis> {
@@ -143,7 +184,7 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
   const hit = await run.cache.get(key);
   if (hit) return hit;
   const label = diffID ?? desc.digest;
-  const walker = new LayerWalker(run.analyzers, { version: run.version, digest: desc.digest, diffID, tmpDir: run.tmpDir, layerLabel: label });
+  const walker = new LayerWalker(run.analyzers, { version: run.version, digest: desc.digest, diffID, tmpDir: run.tmpDir, layerLabel: label, spill: run.spill });
   const isNondist = /nondistributable|foreign/.test(desc.mediaType ?? '');
   let raw: Readable;
   try {
@@ -158,7 +199,7 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
     return walker.result();
   }
   try {
-    const r = await readLayer(raw, desc, walker, { limits: run.opts.limits, signal: run.opts.signal });
+    const r = await readLayer(raw, desc, walker, { limits: run.opts.limits, signal: run.signal });
     run.bytes += r.compressedBytes;
     if (r.noEof) {
       walker.diagnose({ code: 'tar-no-eof', message: `layer ${shortDigest(desc.digest)}: the tar has no end-of-archive blocks (written by a tool that omits them, e.g. umoci 0.4.7); every entry was read` });
@@ -169,8 +210,10 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
       : isPushgateError(e, 'SIZE_MISMATCH') ? 'layer-size-mismatch'
       : isPushgateError(e, 'NOT_FOUND') ? 'blob-missing'
       : isPushgateError(e, 'UNSUPPORTED') ? 'layer-unsupported'
+      : run.signal?.aborted ? (run.deadline.expired() ? 'scan-deadline' : 'scan-aborted')
       : (e as { name?: string }).name === 'AbortError' ? 'scan-aborted' : 'corrupt-layer';
-    walker.diagnose({ code, message: `layer ${shortDigest(desc.digest)}: ${msg(e)}`, incomplete: true });
+    const why = code === 'scan-deadline' ? `the scan deadline (${run.deadline.ms} ms) passed while reading it` : msg(e);
+    walker.diagnose({ code, message: `layer ${shortDigest(desc.digest)}: ${why}`, incomplete: true });
     return walker.result();
   }
   const result = walker.result();
@@ -200,8 +243,8 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
   }
   const analyses: Array<{ analysis: LayerAnalysis; label?: Digest }> = [];
   for (const [i, l] of layers.entries()) {
-    if (run.opts.signal?.aborted) {
-      diags.push({ code: 'scan-aborted', message: `scan aborted before layer ${i + 1} of ${layers.length}`, incomplete: true });
+    if (run.signal?.aborted) {
+      diags.push(abortDiagnostic(run, `before layer ${i + 1} of ${layers.length}`));
       break;
     }
     const a = await analyzeLayer(run, l, diffIds[i]);
@@ -233,11 +276,12 @@ function makeRun(source: ImageSource, opts: ScanOptions): Run {
   const analyzers = opts.analyzers ?? ANALYZERS;
   const base = opts.tmpDir ?? os.tmpdir();
   fs.mkdirSync(base, { recursive: true });
+  const tmpDir = fs.mkdtempSync(path.join(base, 'pushgate-scan-'));
+  const deadline = makeDeadline(opts);
   return {
     source, opts, analyzers, version: analyzerSetVersion(analyzers),
     cache: opts.layerCache ?? createMemoryLayerCache(64),
-    tmpDir: fs.mkdtempSync(path.join(base, 'pushgate-scan-')),
-    bytes: 0,
+    tmpDir, bytes: 0, spill: new SpillBudget(tmpDir, opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
   };
 }
 
@@ -296,6 +340,7 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
     }
     return { target: source.target, digest: root.digest, mediaType, platforms, diagnostics, bytesRead: run.bytes };
   } finally {
+    run.deadline.clear();
     fs.rmSync(run.tmpDir, { recursive: true, force: true });
   }
 }
@@ -310,13 +355,21 @@ export async function scanDirectory(root: string, opts: ScanOptions = {}): Promi
   if (!fs.existsSync(abs)) throw new PushgateError('NOT_FOUND', `dir:${root}: no such directory`);
   const analyzers = opts.analyzers ?? ANALYZERS;
   const version = analyzerSetVersion(analyzers);
+  fs.mkdirSync(opts.tmpDir ?? os.tmpdir(), { recursive: true });
   const tmpDir = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'pushgate-scan-'));
-  const walker = new LayerWalker(analyzers, { version, tmpDir });
+  const walker = new LayerWalker(analyzers, { version, tmpDir, spill: new SpillBudget(tmpDir, opts.tmpDirLimitBytes) });
+  const deadline = makeDeadline(opts);
   let bytes = 0;
   try {
     const stack: string[] = [''];
     while (stack.length) {
-      if (opts.signal?.aborted) { walker.markIncomplete(); walker.diagnose({ code: 'scan-aborted', message: 'scan aborted', incomplete: true }); break; }
+      if (deadline.signal?.aborted) {
+        walker.markIncomplete();
+        walker.diagnose(deadline.expired()
+          ? { code: 'scan-deadline', message: `the scan deadline (${deadline.ms} ms) passed; the rest of the directory was not read`, incomplete: true }
+          : { code: 'scan-aborted', message: 'scan aborted', incomplete: true });
+        break;
+      }
       const rel = stack.pop()!;
       let names: string[];
       try {
@@ -346,6 +399,7 @@ export async function scanDirectory(root: string, opts: ScanOptions = {}): Promi
       }
     }
   } finally {
+    deadline.clear();
     fs.rmSync(tmpDir, { recursive: true, force: true });
   }
   const a = walker.result();

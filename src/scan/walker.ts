@@ -7,11 +7,11 @@
  * (`../x`) are dropped with a `path-traversal` diagnostic.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, StreamSink } from './analyzers/types.js';
 import { baseName, dirName } from './analyzers/types.js';
+import { SpillBudget } from './spill.js';
 
 /** What one analyzer found in one file of a layer. */
 export interface FileResult {
@@ -71,8 +71,6 @@ export function normalizeEntryPath(name: string): string | undefined {
   return '/' + parts.join('/');
 }
 
-let spillSeq = 0;
-
 /** Walks one layer's entries; create one per layer. */
 export class LayerWalker {
   private readonly analysis: LayerAnalysis;
@@ -80,13 +78,13 @@ export class LayerWalker {
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
-    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest },
+    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget },
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
       paths: [], whiteouts: [], opaqueDirs: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
     };
-    this.ctx = { tmpDir: opts.tmpDir };
+    this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
   }
 
@@ -135,10 +133,18 @@ export class LayerWalker {
         continue;
       }
       if (a.stream) {
-        const s = a.stream(info);
+        const s = a.stream(info, this.ctx);
         if (s) (sinks ??= []).push({ a, s });
       } else if (a.spill) (spilled ??= []).push(a);
       else (buffered ??= []).push(a);
+    }
+    let reserved = 0;
+    if (spilled) {
+      if (this.ctx.spill.take(e.size)) reserved = e.size;
+      else {
+        this.diagnose({ code: 'spill-limit', path: p, message: `${spilled.map((a) => a.name).join(', ')}: ${e.size} bytes do not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes, config scan.tmpDirLimit); not analyzed`, incomplete: true });
+        spilled = undefined;
+      }
     }
     if (!buffered && !spilled && !sinks) return drain(body);
 
@@ -146,9 +152,10 @@ export class LayerWalker {
     let fd: number | undefined;
     let tmp: string | undefined;
     if (spilled) {
-      tmp = path.join(this.ctx.tmpDir, `spill-${process.pid}-${++spillSeq}`);
+      tmp = this.ctx.spill.newPath('spill');
       fd = fs.openSync(tmp, 'w');
     }
+    let ended = false;
     try {
       await new Promise<void>((resolve, reject) => {
         body.on('data', (c: Buffer) => {
@@ -158,7 +165,9 @@ export class LayerWalker {
         });
         body.on('end', resolve);
         body.on('error', reject);
+        body.on('close', () => reject(new Error('entry stream closed before its end')));
       });
+      ended = true;
       if (fd !== undefined) { fs.closeSync(fd); fd = undefined; }
       const content = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       for (const a of buffered ?? []) await this.run(a, p, () => a.analyze!({ ...info, content }, this.ctx));
@@ -167,6 +176,8 @@ export class LayerWalker {
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
       if (tmp) fs.rmSync(tmp, { force: true });
+      this.ctx.spill.give(reserved);
+      if (!ended) for (const { s } of sinks ?? []) s.abort?.();
     }
   }
 

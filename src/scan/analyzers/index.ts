@@ -13,6 +13,7 @@ import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
 import { pythonAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
+import { goBinaryAnalyzer } from './go-binary.js';
 
 /** Every analyzer, in reporting order. */
 export const ANALYZERS: readonly Analyzer[] = [
@@ -25,5 +26,6 @@ export const ANALYZERS: readonly Analyzer[] = [
   yarnLockAnalyzer,
   pnpmLockAnalyzer,
   pythonAnalyzer,
+  goBinaryAnalyzer,
   secretsAnalyzer,
 ];

@@ -5,6 +5,9 @@
  * matching entry's content (size-capped) to the analyzers that asked for it.
  */
 import type { Diagnostic, Package, SecretFinding } from '../../core/index.js';
+import type { SpillBudget } from '../spill.js';
+
+export type { SpillBudget } from '../spill.js';
 
 /** What the walker tells an analyzer about an entry before reading it. */
 export interface EntryInfo {
@@ -28,6 +31,8 @@ export interface AnalyzerInput extends EntryInfo {
 export interface AnalyzerContext {
   /** A private scratch directory (capped by the walker), for libraries that need a real file. */
   tmpDir: string;
+  /** The scan's temp-space budget: every byte written under `tmpDir` is reserved here first. */
+  spill: SpillBudget;
 }
 
 /** A package as an analyzer reports it; the engine adds `layer`, `analyzer` and `platform`. */
@@ -63,7 +68,9 @@ export interface AnalyzerOutput {
 /** A consumer of an entry's content chunk by chunk (for analyzers that need no random access). */
 export interface StreamSink {
   write(chunk: Buffer): void;
-  end(): AnalyzerOutput | undefined;
+  end(): AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>;
+  /** Called instead of `end` when the entry could not be read to its end (release temp files). */
+  abort?(): void;
 }
 
 /** One analyzer. Names look like paths (`os/dpkg`, `lang/npm`) and are reused as labels. */
@@ -79,8 +86,11 @@ export interface Analyzer {
   readonly spill?: boolean;
   /** Parses one file. Throwing makes a `parse-error` diagnostic, never a failed scan. */
   analyze?(input: AnalyzerInput, ctx: AnalyzerContext): AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>;
-  /** Streaming alternative to `analyze` (content never buffered whole). */
-  stream?(e: EntryInfo): StreamSink | undefined;
+  /**
+   * Streaming alternative to `analyze` (content never buffered whole). A sink that needs a temp
+   * file writes it through `ctx.spill` (a {@link SpillFile}) and releases it in `end`.
+   */
+  stream?(e: EntryInfo, ctx: AnalyzerContext): StreamSink | undefined;
 }
 
 /** Last path segment. */

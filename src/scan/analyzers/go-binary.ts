@@ -1,0 +1,358 @@
+/**
+ * lang/go-binary: Go module build information embedded in ELF executables, as Go's
+ * `debug/buildinfo` reads it (src/debug/buildinfo/buildinfo.go) and `go version -m` prints it.
+ *
+ * The `.go.buildinfo` blob starts with the 14-byte magic `\xff Go buildinf:`, then pointer size
+ * (1 byte) and flags (1 byte; bit 1 = big-endian, bit 2 = strings inline). Go ≥ 1.18 writes the
+ * inline form: at offset 32, two varint-length-prefixed strings (Go version, module info). Older
+ * toolchains write two pointers at offset 16 to Go string headers (runtime.buildVersion,
+ * runtime.modinfo), resolved through the ELF program headers.
+ *
+ * Streaming: every executable file's first bytes are checked for the ELF magic; anything else is
+ * ignored at once. In an ELF file the stream is searched for the magic as it passes; the inline
+ * form is parsed straight from the stream (no temp file). Only files that carry the Go build-ID
+ * note (`Go\0\0`, type 4) in their first 64 KiB are also spilled to the capped temp dir while
+ * they pass, for the older pointer form; the spill is dropped as soon as the inline form is seen.
+ *
+ * Module info lines (cmd/go/internal/modload, runtime/debug.ParseBuildInfo): `path P`,
+ * `mod P V SUM`, `dep P V SUM`, `=> P V SUM` (replaces the line above), `build K=V`, framed by
+ * 16-byte sentinels.
+ */
+import fs from 'node:fs';
+import type { Diagnostic } from '../../core/index.js';
+import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, FoundPackage, StreamSink } from './types.js';
+import { formatPurl } from '../purl.js';
+import { SpillFile } from '../spill.js';
+
+const MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
+const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+const GO_NOTE = Buffer.from('Go\0\0', 'latin1');
+/** How much of the file start is searched for the Go build-ID note. */
+const HEAD = 64 * 1024;
+/** Largest module-info string accepted (Go itself allows far less in practice). */
+const MAX_INFO = 4 * 1024 * 1024;
+
+/** A Go module as build info lists it. */
+export interface GoModule {
+  path: string;
+  version: string;
+  sum?: string;
+  replace?: GoModule;
+}
+
+/** Parsed build info (runtime/debug.BuildInfo). */
+export interface GoBuildInfo {
+  /** `go1.21.5` as the binary says. */
+  goVersion: string;
+  /** The main package path (`path` line). */
+  path?: string;
+  main?: GoModule;
+  deps: GoModule[];
+  settings: Record<string, string>;
+}
+
+/** Strips the 16-byte sentinels the linker puts around module info (debug/buildinfo). */
+function stripSentinels(s: string): string {
+  if (s.length >= 33 && s[s.length - 17] === '\n') return s.slice(16, -16);
+  return s;
+}
+
+/**
+ * Parses the module-info text (after {@link stripSentinels}).
+ * @throws Error on a malformed line (the walker turns it into a `parse-error` diagnostic).
+ */
+export function parseModInfo(goVersion: string, modinfo: string): GoBuildInfo {
+  const info: GoBuildInfo = { goVersion, deps: [], settings: {} };
+  let last: GoModule | undefined;
+  for (const line of stripSentinels(modinfo).split('\n')) {
+    if (!line) continue;
+    const f = line.split('\t');
+    const mod = (): GoModule => {
+      if (f.length < 3) throw new Error(`go build info: malformed line "${line.slice(0, 80)}"`);
+      return { path: f[1], version: f[2], sum: f[3] || undefined };
+    };
+    switch (f[0]) {
+      case 'path': info.path = f[1]; break;
+      case 'mod': info.main = last = mod(); break;
+      case 'dep': last = mod(); info.deps.push(last); break;
+      case '=>':
+        if (!last) throw new Error('go build info: replacement without a module');
+        last.replace = mod();
+        last = undefined;
+        break;
+      case 'build': {
+        const kv = f.slice(1).join('\t');
+        const i = kv.indexOf('=');
+        if (i > 0) info.settings[kv.slice(0, i)] = kv.slice(i + 1);
+        break;
+      }
+      default: break;
+    }
+  }
+  return info;
+}
+
+/** `go1.21.5` → `1.21.5`; undefined for `devel …` toolchains. */
+export function goStdlibVersion(v: string): string | undefined {
+  const m = /^go(\d+(?:\.\d+){0,2}(?:(?:rc|beta)\d+)?)/.exec(v.trim());
+  return m ? m[1] : undefined;
+}
+
+function goPackage(name: string, version: string, path: string): FoundPackage {
+  const slash = name.lastIndexOf('/');
+  return {
+    ecosystem: 'Go', name, version, path,
+    purl: slash > 0
+      ? formatPurl({ type: 'golang', namespace: name.slice(0, slash), name: name.slice(slash + 1), version: version === '(devel)' ? undefined : version })
+      : formatPurl({ type: 'golang', name, version: version === '(devel)' ? undefined : version }),
+  };
+}
+
+/**
+ * The packages a binary's build info stands for: the main module (version `(devel)` when built
+ * from a work tree), each dependency at its replacement's version when replaced by another module
+ * version (a local-directory replacement keeps the required version), and `stdlib` at the Go
+ * version without `go` (trivy and osv-scanner call it that).
+ */
+export function goPackages(info: GoBuildInfo, path: string): FoundPackage[] {
+  const out: FoundPackage[] = [];
+  if (info.main?.path) out.push(goPackage(info.main.path, info.main.version, path));
+  else if (info.path) out.push(goPackage(info.path, '(devel)', path));
+  for (const d of info.deps) {
+    const r = d.replace;
+    if (r && r.version && !r.path.startsWith('.') && !r.path.startsWith('/')) out.push(goPackage(r.path, r.version, path));
+    else out.push(goPackage(d.path, d.version, path));
+  }
+  const std = goStdlibVersion(info.goVersion);
+  if (std) out.push({ ecosystem: 'Go', name: 'stdlib', version: std, path, purl: formatPurl({ type: 'golang', name: 'stdlib', version: std }) });
+  return out;
+}
+
+/** Reads an unsigned LEB128 varint; undefined when `b` ends first. */
+function uvarint(b: Buffer, off: number): { v: number; n: number } | undefined {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (off + i >= b.length) return undefined;
+    const c = b[off + i];
+    v += (c & 0x7f) * mul;
+    if (!(c & 0x80)) return { v, n: i + 1 };
+    mul *= 128;
+  }
+  throw new Error('go build info: varint too long');
+}
+
+/**
+ * Parses the inline (Go ≥ 1.18) form from bytes starting at the magic.
+ * @returns the two strings, `'more'` when `b` is too short yet, or `'pointer'` for the old form.
+ */
+export function parseInlineBuildInfo(b: Buffer): { version: string; modinfo: string } | 'more' | 'pointer' {
+  if (b.length < 32) return 'more';
+  if (!(b[15] & 2)) return 'pointer';
+  const a = uvarint(b, 32);
+  if (!a) return 'more';
+  if (a.v > 1024) throw new Error('go build info: version string too long');
+  const vEnd = 32 + a.n + a.v;
+  const m = uvarint(b, vEnd);
+  if (!m) return 'more';
+  if (m.v > MAX_INFO) throw new Error('go build info: module info over 4 MiB');
+  const end = vEnd + m.n + m.v;
+  if (b.length < end) return 'more';
+  return { version: b.toString('utf8', 32 + a.n, vEnd), modinfo: b.toString('utf8', vEnd + m.n, end) };
+}
+
+/** Reads `n` bytes at `pos` of an open file (short at EOF). */
+function pread(fd: number, pos: number, n: number): Buffer {
+  const b = Buffer.alloc(n);
+  const got = fs.readSync(fd, b, 0, n, pos);
+  return b.subarray(0, got);
+}
+
+/**
+ * Reads the pointer (Go < 1.18) form from an ELF file: the blob at file offset `magicAt` holds two
+ * pointers to Go string headers, mapped to file offsets through the PT_LOAD program headers.
+ * @throws Error when the ELF or the pointers are not sane.
+ */
+export function readPointerBuildInfo(file: string, magicAt: number): { version: string; modinfo: string } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const eh = pread(fd, 0, 64);
+    if (eh.length < 52 || !eh.subarray(0, 4).equals(ELF)) throw new Error('not an ELF file');
+    const is64 = eh[4] === 2;
+    const le = eh[5] === 1;
+    const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+    const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    const u64 = (b: Buffer, o: number) => Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
+    const phoff = is64 ? u64(eh, 32) : u32(eh, 28);
+    const phentsize = u16(eh, is64 ? 54 : 42);
+    const phnum = u16(eh, is64 ? 56 : 44);
+    if (phnum > 256 || phentsize < (is64 ? 56 : 32)) throw new Error('bad ELF program headers');
+    const loads: Array<{ vaddr: number; off: number; filesz: number }> = [];
+    const ph = pread(fd, phoff, phnum * phentsize);
+    for (let i = 0; i < phnum; i++) {
+      const o = i * phentsize;
+      if (o + phentsize > ph.length) break;
+      if (u32(ph, o) !== 1) continue; // PT_LOAD
+      loads.push(is64
+        ? { off: u64(ph, o + 8), vaddr: u64(ph, o + 16), filesz: u64(ph, o + 32) }
+        : { off: u32(ph, o + 4), vaddr: u32(ph, o + 8), filesz: u32(ph, o + 16) });
+    }
+    const hdr = pread(fd, magicAt, 16 + 2 * 8);
+    const ptrSize = hdr[14];
+    if (ptrSize !== 4 && ptrSize !== 8) throw new Error(`go build info: pointer size ${ptrSize}`);
+    const bigEndian = (hdr[15] & 1) !== 0;
+    const rd = (b: Buffer, o: number) => ptrSize === 8
+      ? Number(bigEndian ? b.readBigUInt64BE(o) : b.readBigUInt64LE(o))
+      : (bigEndian ? b.readUInt32BE(o) : b.readUInt32LE(o));
+    const at = (addr: number, n: number): Buffer => {
+      const l = loads.find((s) => addr >= s.vaddr && addr + n <= s.vaddr + s.filesz);
+      if (!l) throw new Error(`go build info: address 0x${addr.toString(16)} is not in the file`);
+      return pread(fd, l.off + (addr - l.vaddr), n);
+    };
+    const str = (addr: number, max: number): string => {
+      const h = at(addr, 2 * ptrSize);
+      const data = rd(h, 0);
+      const len = rd(h, ptrSize);
+      if (len === 0) return '';
+      if (len > max) throw new Error('go build info: string too long');
+      return at(data, len).toString('utf8');
+    };
+    return { version: str(rd(hdr, 16), 1024), modinfo: str(rd(hdr, 16 + ptrSize), MAX_INFO) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function resultOf(v: { version: string; modinfo: string }, path: string): AnalyzerOutput | undefined {
+  if (!v.version) return undefined;
+  const info = parseModInfo(v.version, v.modinfo);
+  const packages = goPackages(info, path);
+  return packages.length ? { packages } : undefined;
+}
+
+/** The streaming sink for one executable file. */
+class GoSink implements StreamSink {
+  private state: 'head' | 'scan' | 'collect' | 'skip' = 'head';
+  private head: Buffer[] = [];
+  private headLen = 0;
+  /** Bytes of the file seen so far. */
+  private pos = 0;
+  /** Last bytes of the previous chunk (magic split across chunks). */
+  private tail = Buffer.alloc(0);
+  private collected: Buffer[] = [];
+  private collectedLen = 0;
+  private magicAt = -1;
+  private spill?: SpillFile;
+  private inline?: { version: string; modinfo: string };
+  private diag?: Diagnostic;
+
+  constructor(private readonly e: EntryInfo, private readonly ctx: AnalyzerContext) {}
+
+  write(c: Buffer): void {
+    if (this.state === 'skip') {
+      if (this.keepSpill && this.spill?.alive) this.feed(c);
+      return;
+    }
+    if (this.state === 'head') {
+      this.head.push(c);
+      this.headLen += c.length;
+      if (this.headLen < 4) return;
+      const h = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
+      if (!h.subarray(0, 4).equals(ELF)) { this.state = 'skip'; this.head = []; return; }
+      if (this.headLen < HEAD && this.headLen < this.e.size) return;
+      this.head = [];
+      this.headLen = 0;
+      this.state = 'scan';
+      const note = h.subarray(0, HEAD).indexOf(GO_NOTE);
+      if (note >= 12 && h.readUInt32LE(note - 4) === 4 && h.readUInt32LE(note - 12) === 4) {
+        this.spill = new SpillFile(this.ctx.spill, 'go');
+      }
+      this.feed(h);
+      return;
+    }
+    this.feed(c);
+  }
+
+  private feed(c: Buffer): void {
+    if (this.spill?.alive && !this.spill.write(c)) {
+      this.diag = { code: 'spill-limit', path: this.e.path, message: `lang/go-binary: the file does not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes); pre-1.18 build info cannot be read`, incomplete: true };
+    }
+    if (this.state === 'skip') return;
+    if (this.state === 'scan') {
+      let i = c.indexOf(MAGIC);
+      let from: Buffer = c;
+      let base = this.pos;
+      if (i < 0 && this.tail.length) {
+        const joined = Buffer.concat([this.tail, c.subarray(0, MAGIC.length - 1)]);
+        const j = joined.indexOf(MAGIC);
+        if (j >= 0) { i = j; from = Buffer.concat([this.tail, c]); base = this.pos - this.tail.length; }
+      }
+      if (i >= 0) {
+        this.magicAt = base + i;
+        this.state = 'collect';
+        this.collected = [from.subarray(i)];
+        this.collectedLen = from.length - i;
+      } else {
+        this.tail = Buffer.from(c.subarray(Math.max(0, c.length - (MAGIC.length - 1))));
+      }
+      this.pos += c.length;
+      if (this.state === 'collect') this.tryInline();
+      return;
+    }
+    this.pos += c.length;
+    if (this.state === 'collect') {
+      this.collected.push(c);
+      this.collectedLen += c.length;
+      this.tryInline();
+    }
+  }
+
+  private tryInline(): void {
+    const b = this.collected.length === 1 ? this.collected[0] : Buffer.concat(this.collected);
+    this.collected = [b];
+    const r = parseInlineBuildInfo(b);
+    if (r === 'more') {
+      if (this.collectedLen > MAX_INFO + 64) this.state = 'skip';
+      return;
+    }
+    this.collected = [];
+    if (r === 'pointer') {
+      // Keep spilling to the end: the strings are elsewhere in the file.
+      this.state = 'skip';
+      this.keepSpill = true;
+      return;
+    }
+    this.inline = r;
+    this.state = 'skip';
+    this.spill?.release();
+  }
+
+  private keepSpill = false;
+
+  end(): AnalyzerOutput | undefined {
+    try {
+      let out: AnalyzerOutput | undefined;
+      if (this.inline) out = resultOf(this.inline, this.e.path);
+      else if (this.keepSpill && this.spill?.alive) {
+        this.spill.close();
+        out = resultOf(readPointerBuildInfo(this.spill.file, this.magicAt), this.e.path);
+      } else if (this.keepSpill && this.diag) out = { diagnostics: [this.diag] };
+      return out;
+    } finally {
+      this.spill?.release();
+    }
+  }
+
+  abort(): void {
+    this.spill?.release();
+  }
+}
+
+/** The analyzer: executable regular files of at least 1 KiB. */
+export const goBinaryAnalyzer: Analyzer = {
+  name: 'lang/go-binary',
+  version: 1,
+  maxSize: 4 * 1024 ** 3,
+  wants: (e) => (e.mode & 0o111) !== 0 && e.size >= 1024,
+  stream: (e, ctx) => new GoSink(e, ctx),
+};
