@@ -36,6 +36,7 @@ export function defaultConfig(): PushgateConfig {
     store: { url: 'sqlite:./data/pushgate.db' },
     vulndb: { path: './data/vulndb.sqlite', sources: [...DEFAULT_VULNDB_SOURCES], updateIntervalMs: 6 * 3_600_000 },
     scan: { workers: 2, tmpDir: './data/tmp', tmpDirLimitBytes: 1024 ** 3, maxManifestBytes: 4 * 1024 * 1024 },
+    queue: { maxAttempts: 10 },
     registries: [],
     policy: undefined,
     api: { tokens: [] },
@@ -47,6 +48,8 @@ export function defaultConfig(): PushgateConfig {
       digestCacheTtlMs: 60_000,
     },
     proxy: { timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject' },
+    harborAdapter: { tokens: [] },
+    reconcile: { intervalMs: 0 },
     notify: [],
   };
 }

@@ -129,7 +129,7 @@ interface RawRegistry {
   clientCert?: string;
   clientKey?: string;
   webhook?: { token?: string };
-  quarantine?: { repositoryPrefix?: string; project?: string; label?: string };
+  quarantine?: { repositoryPrefix?: string; project?: string; label?: string; remove?: 'artifact' | 'tag'; retention?: string };
   concurrency?: number;
   timeout?: string;
 }
@@ -140,6 +140,9 @@ interface RawConfig {
   store?: { url?: string };
   vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string };
   scan?: { workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number };
+  queue?: { maxAttempts?: number };
+  harborAdapter?: { tokens?: string[] };
+  reconcile?: { interval?: string };
   registries?: RawRegistry[];
   policy?: string;
   api?: { tokens?: string[]; jwt?: { secret?: string; publicKey?: string; issuer?: string; audience?: string } };
@@ -202,7 +205,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       type: r.type ?? base.type,
       insecure: r.insecure ?? base.insecure,
       webhook: { ...base.webhook, ...r.webhook },
-      quarantine: { ...base.quarantine, ...r.quarantine },
+      quarantine: (({ retention, ...q }) => ({ ...base.quarantine, ...q, ...(retention !== undefined ? { retentionMs: dur(retention, 0) } : {}) }))(r.quarantine ?? {}),
       concurrency: r.concurrency ?? base.concurrency,
       timeoutMs: dur(r.timeout, base.timeoutMs),
     };
@@ -269,6 +272,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       tmpDirLimitBytes: sz(raw.scan?.tmpDirLimit, d.scan.tmpDirLimitBytes),
       maxManifestBytes: sz(raw.scan?.maxManifestSize, d.scan.maxManifestBytes),
     },
+    queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts },
     registries,
     policy: inputFile(raw.policy, ['policy'], 'policy file'),
     api: { tokens: raw.api?.tokens ?? d.api.tokens },
@@ -287,6 +291,8 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       onTimeout: raw.proxy?.onTimeout ?? d.proxy.onTimeout,
       onError: raw.proxy?.onError ?? d.proxy.onError,
     },
+    harborAdapter: { tokens: raw.harborAdapter?.tokens ?? d.harborAdapter!.tokens },
+    reconcile: { intervalMs: dur(raw.reconcile?.interval, d.reconcile!.intervalMs) },
     notify: (raw.notify ?? []).map((n) => ({
       url: n.url,
       format: n.format ?? 'json',

@@ -100,7 +100,7 @@ export const configSchema = {
           quarantine: {
             type: 'object',
             additionalProperties: false,
-            properties: { repositoryPrefix: str, project: str, label: str },
+            properties: { repositoryPrefix: str, project: str, label: str, remove: { enum: ['artifact', 'tag'] }, retention: duration },
           },
           concurrency: { type: 'integer', minimum: 1, maximum: 256 },
           timeout: duration,
@@ -156,6 +156,13 @@ export const configSchema = {
         onError: { enum: ['allow', 'reject'] },
       },
     },
+    queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 } } },
+    harborAdapter: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { tokens: { type: 'array', items: str } },
+    },
+    reconcile: { type: 'object', additionalProperties: false, properties: { interval: duration } },
     notify: {
       type: 'array',
       items: {

@@ -30,6 +30,10 @@ export interface RegistryConfig {
     project?: string;
     /** Harbor: label to attach. */
     label?: string;
+    /** Harbor: after the copy, delete the whole `artifact` (default, every tag goes) or only the pushed `tag`. */
+    remove?: 'artifact' | 'tag';
+    /** Quarantined copies older than this (ms) are deleted by the periodic retention pass; unset = kept. */
+    retentionMs?: number;
   };
   /** Max requests in flight to this registry. */
   concurrency: number;
@@ -69,6 +73,14 @@ export interface PushgateConfig {
     /** Max manifest size, bytes. */
     maxManifestBytes: number;
   };
+  /** The durable event queue (optional for hand-built configs; the loader always sets it). */
+  queue?: {
+    /**
+     * Attempts of a queued event before it ends as a `complete: false` verdict (`scan-failed`
+     * diagnostic) that the policy's onIncomplete judges. Retries back off exponentially (1 s, 2 s, … 5 min).
+     */
+    maxAttempts: number;
+  };
   registries: RegistryConfig[];
   /** Absolute path of the policy document; undefined = built-in default policy. */
   policy?: string;
@@ -93,6 +105,19 @@ export interface PushgateConfig {
     timeoutMs: number;
     onTimeout: 'allow' | 'reject';
     onError: 'allow' | 'reject';
+  };
+  /** Harbor Pluggable Scanner Adapter API v1.1 under /harbor-adapter/api/v1 (off while `tokens` is empty). */
+  harborAdapter?: {
+    /**
+     * Access credentials Harbor presents (its scanner registration): `Bearer <token>`,
+     * `X-ScannerAdapter-API-Key: <token>`, or `Basic` whose decoded `user:password` equals a token.
+     */
+    tokens: string[];
+  };
+  /** Periodic reconciliation in `pushgate serve`: judge every tag without a verdict. */
+  reconcile?: {
+    /** Interval, ms; 0 = off (run `pushgate reconcile` instead). */
+    intervalMs: number;
   };
   notify: Array<{
     url: string;
