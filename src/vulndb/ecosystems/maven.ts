@@ -5,7 +5,7 @@
  * release < sp, unknown qualifiers after them in lexical order). Every string is a Maven version.
  * https://maven.apache.org/pom.html#version-order-specification
  */
-import { type Cmp, type Comparator, compareDigits, sign } from './types.js';
+import { type Cmp, type Comparator, compareDigits } from './types.js';
 
 const QUALIFIERS = ['alpha', 'beta', 'milestone', 'rc', 'snapshot', '', 'sp'];
 const RELEASE_QUALIFIERS = ['ga', 'final', 'release'];
@@ -70,41 +70,77 @@ function cmpItem(a: Item, b: Item | null): Cmp {
     case 'num':
       if (b === null) return isNull(a) ? 0 : 1;
       if (b.kind === 'num') return compareDigits(a.digits, b.digits);
-      return 1; // 1.1 > 1-sp, 1.1 > 1-1
+      return 1; // a number beats any qualifier, combination or sub-list: 1.1 > 1-sp, 1.1 > 1-1
     case 'str':
-      if (b === null) return strCmp(comparableQualifier(a.value), RELEASE_INDEX);
-      if (b.kind === 'num' || b.kind === 'list') return -1;
-      if (b.kind === 'str') return strCmp(comparableQualifier(a.value), comparableQualifier(b.value));
-      {
-        const r = cmpItem(a, b.str);
-        return r === 0 ? -1 : r;
+      if (b === null) return strCmp(comparableQualifier(a.value), RELEASE_INDEX); // 1-rc < 1 = 1-ga < 1-sp
+      switch (b.kind) {
+        case 'num':
+          return -1;
+        case 'str':
+          return strCmp(comparableQualifier(a.value), comparableQualifier(b.value));
+        case 'list':
+          return neg(cmpItem(b, a));
+        case 'combo': {
+          const r = cmpItem(a, b.str);
+          if (r !== 0) return r;
+          // same qualifier: a release-like qualifier (ga, final, "") lets the combination's number decide
+          return cmpItem(a, null) === 0 ? neg(cmpItem(b.num, null)) : -1;
+        }
       }
+      break;
     case 'combo':
-      if (b === null) return cmpItem(a.str, null);
-      if (b.kind === 'num' || b.kind === 'list') return -1;
-      if (b.kind === 'str') {
-        const r = cmpItem(a.str, b);
-        return r === 0 ? 1 : r;
+      if (b === null) {
+        const r = cmpItem(a.str, null);
+        return r !== 0 ? r : cmpItem(a.num, null); // 1-ga1 > 1, 1-rc1 < 1
       }
-      return cmpItem(a.str, b.str) || cmpItem(a.num, b.num);
+      switch (b.kind) {
+        case 'num':
+          return -1;
+        case 'list':
+          return neg(cmpItem(b, a));
+        case 'str': {
+          const r = cmpItem(a.str, b);
+          if (r !== 0) return r;
+          return cmpItem(a.str, null) === 0 ? cmpItem(a.num, null) : 1; // X1 > X
+        }
+        case 'combo':
+          return cmpItem(a.str, b.str) || cmpItem(a.num, b.num);
+      }
+      break;
     case 'list':
       if (b === null) {
+        // the whole list against nothing, not just its first item (MNG-6964)
         for (const it of a.items) {
           const r = cmpItem(it, null);
           if (r) return r;
         }
         return 0;
       }
-      if (b.kind === 'num') return -1;
-      if (b.kind === 'str' || b.kind === 'combo') return 1;
-      for (let i = 0; i < Math.max(a.items.length, b.items.length); i++) {
-        const l = i < a.items.length ? a.items[i] : null;
-        const r = i < b.items.length ? b.items[i] : null;
-        const c = l === null ? (r === null ? 0 : (-cmpItem(r, null) as Cmp)) : cmpItem(l, r);
-        if (c) return sign(c);
+      switch (b.kind) {
+        case 'num':
+          return -1; // 1-1 < 1.0.x
+        case 'str':
+        case 'combo': {
+          // a sub-list against a qualifier: its first item decides, the rest must be "nothing"
+          let r: Cmp = a.items.length === 0 ? neg(cmpItem(b, null)) : cmpItem(a.items[0], b);
+          for (let i = 1; r === 0 && i < a.items.length; i++) r = cmpItem(a.items[i], null);
+          return r;
+        }
+        case 'list':
+          for (let i = 0; i < Math.max(a.items.length, b.items.length); i++) {
+            const l = i < a.items.length ? a.items[i] : null;
+            const r = i < b.items.length ? b.items[i] : null;
+            const c = l === null ? (r === null ? 0 : neg(cmpItem(r, null))) : cmpItem(l, r);
+            if (c) return c;
+          }
+          return 0;
       }
-      return 0;
   }
+  return 0;
+}
+
+function neg(c: Cmp): Cmp {
+  return (c === 0 ? 0 : -c) as Cmp;
 }
 
 function normalize(list: ListItem): void {
@@ -117,6 +153,8 @@ function normalize(list: ListItem): void {
       if (first && (first.kind === 'combo' || first.kind === 'str')) items.splice(i, 1);
     }
   }
+  // dropping a zero prefix must not leave an extra level of nesting: [[rc, 1]] becomes [rc, 1]
+  if (items.length === 1 && items[0].kind === 'list') list.items = items[0].items;
 }
 
 function isDigitChar(c: string): boolean {

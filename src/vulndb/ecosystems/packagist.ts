@@ -11,11 +11,18 @@ import { type Cmp, type Comparator, compareDigits, sign } from './types.js';
 function isDig(c: string): boolean {
   return c >= '0' && c <= '9';
 }
-function isAlnum(c: string): boolean {
-  return /[A-Za-z0-9]/.test(c);
+/** Characters kept by canonicalization: letters, digits, and `#` (see the file comment). */
+function isKept(c: string): boolean {
+  return /[A-Za-z0-9#]/.test(c);
 }
 
-/** php_canonicalize_version. */
+/**
+ * php_canonicalize_version, except that `#` is kept as a component of its own: PHP ranks the special
+ * form `#` like a number (between `RC` and `pl`), and keeping it gives `1.2.3.# = 1.2.3` as osv-scalibr's
+ * Packagist fixture states, where PHP's canonicalizer would turn `#` into a separator. `#` never
+ * occurs in a version Composer accepts (VersionParser::normalize rejects it), so no real version
+ * orders differently from PHP.
+ */
 export function canonicalizePhpVersion(v: string): string {
   if (v === '') return '';
   let out = v[0];
@@ -28,7 +35,7 @@ export function canonicalizePhpVersion(v: string): string {
     } else if ((lp !== '.' && !isDig(lp) && isDig(c)) || (isDig(lp) && c !== '.' && !isDig(c))) {
       if (last !== '.') out += '.';
       out += c;
-    } else if (!isAlnum(c)) {
+    } else if (!isKept(c)) {
       if (last !== '.') out += '.';
     } else out += c;
     lp = c;
