@@ -14,6 +14,11 @@ import { secretsAnalyzer } from './secrets.js';
 import { pythonAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
 import { goBinaryAnalyzer } from './go-binary.js';
+import { javaAnalyzer } from './java.js';
+import { rubyAnalyzer } from './ruby.js';
+import { cargoLockAnalyzer } from './cargo-lock.js';
+import { composerAnalyzer } from './composer.js';
+import { dotnetAnalyzer } from './dotnet.js';
 
 /** Every analyzer, in reporting order. */
 export const ANALYZERS: readonly Analyzer[] = [
@@ -27,5 +32,10 @@ export const ANALYZERS: readonly Analyzer[] = [
   pnpmLockAnalyzer,
   pythonAnalyzer,
   goBinaryAnalyzer,
+  javaAnalyzer,
+  rubyAnalyzer,
+  cargoLockAnalyzer,
+  composerAnalyzer,
+  dotnetAnalyzer,
   secretsAnalyzer,
 ];

@@ -1,0 +1,188 @@
+/**
+ * lang/java: Java archives (JAR, WAR, EAR and friends) and the archives nested in them, after
+ * trivy's pkg/dependency/parser/java/jar/parse.go:
+ * - every `META-INF/maven/GROUP/ARTIFACT/pom.properties` (groupId, artifactId, version) is one
+ *   package (a shaded or fat jar carries several);
+ * - an archive without any pom.properties falls back to its `META-INF/MANIFEST.MF`
+ *   (Implementation-Vendor-Id / Implementation-Title / Implementation-Version, else
+ *   Bundle-SymbolicName / Bundle-Version), and the artifact name and version from the file name
+ *   (`NAME-VERSION.jar`) when the manifest has no version;
+ * - nested `*.jar`/`*.war`/… entries are extracted to the capped temp dir (never held in memory)
+ *   and read the same way, to a depth of 4.
+ * The walker spills the outer archive (random access: a zip's directory is at its end); yauzl
+ * reads it. Package paths of nested archives are `OUTER!/INNER` (`/app.war!/WEB-INF/lib/x.jar`).
+ * purl: `pkg:maven/GROUP/ARTIFACT@VERSION`; OSV ecosystem Maven, name `GROUP:ARTIFACT`.
+ */
+import fs from 'node:fs';
+import yauzl from 'yauzl';
+import type { Diagnostic } from '../../core/index.js';
+import type { Analyzer, AnalyzerContext, AnalyzerOutput, FoundPackage } from './types.js';
+import { baseName } from './types.js';
+import { formatPurl } from '../purl.js';
+import { SpillFile } from '../spill.js';
+
+const ARCHIVE = /\.(?:jar|war|ear|par|sar|rar|jpi|hpi|kar)$/i;
+const POM = /^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/;
+const MAX_DEPTH = 4;
+/** Largest pom.properties / MANIFEST.MF read. */
+const MAX_META = 1024 * 1024;
+/** Most entries looked at per archive (zip-bomb guard). */
+const MAX_ENTRIES = 200_000;
+
+/** Parses `key=value` Java properties (comments and blank lines skipped; no escapes needed here). */
+export function parseProperties(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const l = raw.trim();
+    if (!l || l[0] === '#' || l[0] === '!') continue;
+    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(l);
+    if (m) out[m[1]] = m[2].trim();
+  }
+  return out;
+}
+
+/** Parses a JAR manifest's main section (72-byte lines continued by a leading space). */
+export function parseManifest(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let last: string | undefined;
+  for (const l of text.split(/\r?\n/)) {
+    if (l === '') break;
+    if (l[0] === ' ' && last) { out[last] += l.slice(1); continue; }
+    const i = l.indexOf(':');
+    if (i <= 0) continue;
+    last = l.slice(0, i).trim();
+    out[last] = l.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** A Maven package. */
+export function mavenPackage(group: string, artifact: string, version: string, path: string): FoundPackage {
+  return {
+    ecosystem: 'Maven', name: `${group}:${artifact}`, version, path,
+    purl: formatPurl({ type: 'maven', namespace: group, name: artifact, version }),
+  };
+}
+
+/** `commons-lang3-3.12.0.jar` → name and version (trivy's jar file-name pattern). */
+export function nameFromFile(file: string): { artifact: string; version?: string } {
+  const b = baseName(file).replace(ARCHIVE, '');
+  const m = /^(.+?)-(\d[\w.+-]*)$/.exec(b);
+  return m ? { artifact: m[1], version: m[2] } : { artifact: b };
+}
+
+/** The manifest fallback: a package when group, artifact and version can all be told. */
+export function packageFromManifest(mf: Record<string, string>, file: string, path: string): FoundPackage | undefined {
+  const fromName = nameFromFile(file);
+  const version = mf['Implementation-Version'] ?? mf['Bundle-Version'] ?? mf['Specification-Version'] ?? fromName.version;
+  const bsn = mf['Bundle-SymbolicName']?.split(';')[0].trim();
+  const group = mf['Implementation-Vendor-Id'] ?? (bsn && bsn.includes('.') ? bsn.slice(0, bsn.lastIndexOf('.')) : undefined);
+  const artifact = fromName.artifact || mf['Implementation-Title'];
+  if (!group || !artifact || !version) return undefined;
+  return mavenPackage(group, artifact, version, path);
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err ?? new Error('cannot open')) : resolve(zip)));
+  });
+}
+
+function entryStream(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<NodeJS.ReadableStream> {
+  return new Promise((resolve, reject) => zip.openReadStream(e, (err, s) => (err || !s ? reject(err ?? new Error('cannot read entry')) : resolve(s))));
+}
+
+async function readSmall(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<string> {
+  if (e.uncompressedSize > MAX_META) throw new Error(`${e.fileName}: ${e.uncompressedSize} bytes is too large`);
+  const parts: Buffer[] = [];
+  for await (const c of await entryStream(zip, e)) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Copies a nested archive to a spill file under the budget; undefined when the cap refuses it. */
+async function spillEntry(zip: yauzl.ZipFile, e: yauzl.Entry, ctx: AnalyzerContext): Promise<SpillFile | undefined> {
+  const f = new SpillFile(ctx.spill, 'jar');
+  for await (const c of await entryStream(zip, e)) {
+    if (!f.write(c as Buffer)) return undefined;
+  }
+  f.close();
+  return f;
+}
+
+/**
+ * Reads one archive file (and, recursively, the archives inside it).
+ * @param display the package path for this archive (`/app.war` or `/app.war!/WEB-INF/lib/x.jar`)
+ */
+export async function readArchive(file: string, display: string, ctx: AnalyzerContext, depth = 0): Promise<AnalyzerOutput> {
+  const packages: FoundPackage[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const zip = await openZip(file);
+  const nested: yauzl.Entry[] = [];
+  let manifest: Record<string, string> | undefined;
+  let seen = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', resolve);
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (++seen > MAX_ENTRIES) { diagnostics.push({ code: 'archive-limit', path: display, message: `java: more than ${MAX_ENTRIES} entries; the rest was not read`, incomplete: true }); resolve(); return; }
+        const name = e.fileName;
+        const step = async () => {
+          if (POM.test(name)) {
+            const p = parseProperties(await readSmall(zip, e));
+            if (p.groupId && p.artifactId && p.version) packages.push(mavenPackage(p.groupId, p.artifactId, p.version, display));
+          } else if (name === 'META-INF/MANIFEST.MF') {
+            manifest = parseManifest(await readSmall(zip, e));
+          } else if (ARCHIVE.test(name) && !name.endsWith('/')) {
+            nested.push(e);
+          }
+        };
+        step().then(() => zip.readEntry(), reject);
+      });
+      zip.readEntry();
+    });
+    if (!packages.length && manifest) {
+      const p = packageFromManifest(manifest, display.split('!/').pop()!, display);
+      if (p) packages.push(p);
+    }
+    for (const e of nested) {
+      const inner = `${display}!/${e.fileName}`;
+      if (depth + 1 > MAX_DEPTH) {
+        diagnostics.push({ code: 'archive-depth', path: inner, message: `java: archives nested more than ${MAX_DEPTH} deep are not read` });
+        continue;
+      }
+      let spilled: SpillFile | undefined;
+      try {
+        spilled = await spillEntry(zip, e, ctx);
+        if (!spilled) {
+          diagnostics.push({ code: 'spill-limit', path: inner, message: `java: ${e.uncompressedSize} bytes do not fit in the scan's temp-space limit; not analyzed`, incomplete: true });
+          continue;
+        }
+        const r = await readArchive(spilled.file, inner, ctx, depth + 1);
+        packages.push(...(r.packages ?? []));
+        diagnostics.push(...(r.diagnostics ?? []));
+      } catch (err) {
+        diagnostics.push({ code: 'parse-error', path: inner, message: `java: ${err instanceof Error ? err.message : String(err)}` });
+      } finally {
+        spilled?.release();
+      }
+    }
+  } finally {
+    zip.close();
+  }
+  return { packages, diagnostics: diagnostics.length ? diagnostics : undefined };
+}
+
+/** The analyzer. */
+export const javaAnalyzer: Analyzer = {
+  name: 'lang/java',
+  version: 1,
+  maxSize: 2 * 1024 ** 3,
+  spill: true,
+  wants: (e) => ARCHIVE.test(e.path),
+  async analyze(input, ctx) {
+    if (!input.file || fs.statSync(input.file).size < 22) return undefined;
+    const out = await readArchive(input.file, input.path, ctx);
+    return out.packages?.length || out.diagnostics?.length ? out : undefined;
+  },
+};
