@@ -26,6 +26,7 @@ import { RegistryClient } from '../registry/client.js';
 import { scanImage, type ImageScan, type LayerCache } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
 import { VulnDb } from '../vulndb/index.js';
+import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
@@ -63,6 +64,8 @@ export interface GateOptions {
 }
 
 const SCAN_KEY = (digest: Digest) => `scan:${digest}`;
+/** Attempts of a queued event when `queue.maxAttempts` is not configured. */
+const DEFAULT_MAX_ATTEMPTS = 10;
 /** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */
 const DEFAULT_LEASE_MS = 30_000;
 
@@ -145,11 +148,17 @@ export class Gate implements GateApi {
   }
 
   client(registry: string): RegistryClient {
-    let c = this.clients.get(registry);
+    const c = this.clients.get(registry);
     if (c) return c;
-    const rc = this.registryConfig(registry);
+    const made = this.makeClient(this.registryConfig(registry));
+    this.clients.set(registry, made);
+    return made;
+  }
+
+  /** A new client of `rc` (its own auth state). */
+  private makeClient(rc: RegistryConfig): RegistryClient {
     const onRequest = (e: { method: string; code: number | 'error' }) => this.opts.counters?.registryRequest?.(rc.name, e.method, e.code);
-    c = this.opts.clientFactory
+    return this.opts.clientFactory
       ? this.opts.clientFactory(rc, onRequest)
       : new RegistryClient({
           name: rc.name,
@@ -163,8 +172,6 @@ export class Gate implements GateApi {
           concurrency: rc.concurrency,
           onRequest,
         });
-    this.clients.set(registry, c);
-    return c;
   }
 
   async verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
@@ -219,7 +226,7 @@ export class Gate implements GateApi {
   }
 
   /** Scans (or reuses the stored inventory of) `digest` and judges it for this repository. */
-  private async judge(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }): Promise<Judgement> {
+  private async judge(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient): Promise<Judgement> {
     const key = `${req.registry}\u0000${req.repository}\u0000${req.digest}`;
     const running = this.inflight.get(key);
     if (running) return running;
@@ -230,8 +237,24 @@ export class Gate implements GateApi {
         this.opts.counters?.scan?.('cached', 0, 0);
       } else {
         const t0 = process.hrtime.bigint();
+        const client = via ?? this.client(req.registry);
         try {
-          scan = await scanImage(registrySource(this.client(req.registry), req.repository, req.digest, pending), { layerCache: this.layerCache(), tmpDir: this.opts.config.scan.tmpDir });
+          // The root manifest is read once: non-image artefacts (signatures, SBOMs, attestations,
+          // charts) are recorded and passed without a scan (src/gate/artifacts.ts).
+          const root = pending ?? (await client.getManifest(req.repository, req.digest));
+          const artifactType = artifactTypeOf(root.bytes, root.mediaType);
+          if (artifactType) {
+            return artifactJudgement({
+              target: `${client.host}/${req.repository}@${req.digest}`,
+              digest: req.digest,
+              mediaType: root.mediaType,
+              artifactType,
+              policy: { name: this.policy.name, revision: this.policy.revision },
+              mode: this.modeFor(req.registry, req.repository, req.tag),
+              vulndbBuiltAt: vulndb?.builtAt ?? null,
+            });
+          }
+          scan = await scanImage(registrySource(client, req.repository, req.digest, { bytes: root.bytes, mediaType: root.mediaType }), { layerCache: this.layerCache(), tmpDir: this.opts.config.scan.tmpDir });
         } catch (e) {
           this.opts.counters?.scan?.('failed', Number(process.hrtime.bigint() - t0) / 1e9, 0);
           throw e;
@@ -268,8 +291,8 @@ export class Gate implements GateApi {
   }
 
   /** Judges and stores the verdicts (the manifest's, and one per platform child of an index). */
-  private async judgeAndStore(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }): Promise<{ verdict: Verdict; report: ScanReport }> {
-    const j = await this.judge(req, pending);
+  private async judgeAndStore(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient): Promise<{ verdict: Verdict; report: ScanReport }> {
+    const j = await this.judge(req, pending, via);
     const verdict = this.verdictFrom(req, j);
     // The mode comes from the mapping; a blocking decision in warn mode is recorded as warn (DESIGN.md §3).
     if (verdict.mode === 'warn' && isBlocking(verdict.decision)) verdict.decision = 'warn';
@@ -303,10 +326,13 @@ export class Gate implements GateApi {
    * revision, so a re-push of a blocked digest is enforced again without rescanning), enforce,
    * record the tag history and the audit trail.
    */
-  async processEvent(ev: PushEvent): Promise<Verdict | undefined> {
+  async processEvent(ev: PushEvent, job?: { seq: number }): Promise<Verdict | undefined> {
     const rc = this.registryConfig(ev.registry);
+    // With a queue job, its completion and the final audit record are one transaction: a process
+    // killed before it leaves the event to be processed again, so each event is recorded once.
+    const finish = (entry: AuditEntry) => (job ? this.opts.store.complete(job.seq, entry) : this.audit(entry));
     if (ev.action === 'delete') {
-      await this.audit({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
+      await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
     }
     const prior = await this.opts.store.getVerdict(ev.registry, ev.repository, ev.digest);
@@ -336,7 +362,7 @@ export class Gate implements GateApi {
       const rule = verdict.reasons.find((r) => isBlocking(r.action))?.rule ?? 'unknown';
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async');
     }
-    await this.audit({
+    const entry: AuditEntry = {
       actor: ev.actor ?? 'unknown',
       action: `verdict:${verdict.decision}`,
       registry: ev.registry,
@@ -344,7 +370,9 @@ export class Gate implements GateApi {
       digest: ev.digest,
       tag: ev.tag,
       detail: { reasons: verdict.reasons.map((r) => r.rule), enforcement },
-    });
+    };
+    if (enforcement.status === 'failed') await this.audit(entry);
+    else await finish(entry);
     this.opts.logger.info(
       { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, decision: verdict.decision, mode: verdict.mode, enforcement: enforcement.status },
       `verdict ${verdict.decision}`,
@@ -415,25 +443,118 @@ export class Gate implements GateApi {
     }, this.leaseMs / 3);
     beat.unref();
     try {
-      await this.processEvent(event);
-      await this.opts.store.complete(seq);
+      await this.processEvent(event, { seq });
     } catch (e) {
       const err = e as PushgateError;
       const gone = err instanceof PushgateError && err.code === 'NOT_FOUND';
+      const maxAttempts = this.opts.config.queue?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
       if (gone) {
         this.opts.logger.warn({ repository: event.repository, digest: event.digest, err: err.message }, 'manifest is gone; event completed');
-        await this.audit({ actor: 'pushgate', action: 'manifest-gone', registry: event.registry, repository: event.repository, digest: event.digest, tag: event.tag, detail: { error: err.message } });
-        await this.opts.store.complete(seq);
+        await this.opts.store.complete(seq, { actor: 'pushgate', action: 'manifest-gone', registry: event.registry, repository: event.repository, digest: event.digest, tag: event.tag, detail: { error: err.message } });
+      } else if (attempts >= maxAttempts || isPermanent(err)) {
+        await this.giveUp(seq, event, attempts, err).catch(async (e2: Error) => {
+          this.opts.logger.error({ repository: event.repository, digest: event.digest, err: e2.message }, 'event could not be finished; parked as failed');
+          await this.opts.store.retry(seq, e2.message, 0, 0);
+        });
       } else {
         const delay = Math.min(5 * 60_000, 1000 * 2 ** Math.min(attempts, 9));
         this.opts.logger.warn({ repository: event.repository, digest: event.digest, attempts, retryInMs: delay, err: err.message }, 'event failed; will retry');
-        await this.opts.store.retry(seq, err.message, delay, 50);
+        await this.opts.store.retry(seq, err.message, delay, maxAttempts);
       }
     } finally {
       clearInterval(beat);
     }
     this.opts.counters?.queueDepth?.(await this.opts.store.queueDepth());
   }
+
+  // --- Bounded retry (issue 6): the last attempt ends the event with a judged verdict ---------
+
+  /**
+   * Ends an event that failed `attempts` times (or cannot succeed): a manifest that was never
+   * judged gets a `complete: false` verdict with a `scan-failed` diagnostic, which the policy's
+   * `onIncomplete` judges and pushgate enforces like any other verdict. A manifest that was judged
+   * but whose enforcement keeps failing keeps its verdict (which records the failure). The event
+   * is completed, or parked as failed when the registry refuses the enforcement too.
+   */
+  private async giveUp(seq: number, ev: PushEvent, attempts: number, err: Error): Promise<void> {
+    const store = this.opts.store;
+    const rc = this.registryConfig(ev.registry);
+    const prior = await store.getVerdict(ev.registry, ev.repository, ev.digest);
+    if (ev.action !== 'push' || (prior && prior.complete && prior.policy.revision === this.policy.revision)) {
+      await this.audit({ actor: 'pushgate', action: 'event-abandoned', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { attempts, error: err.message } });
+      await store.retry(seq, err.message, 0, 0);
+      return;
+    }
+    const message = `the scan failed after ${attempts} attempt(s): ${err.message}`;
+    const ctx = { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest };
+    const evaluation = evaluate(this.policy, { ...ctx, findings: [], secrets: [], config: [], packages: [], diagnostics: [{ code: 'scan-failed', message, incomplete: true }], complete: false });
+    const reasons = [...evaluation.reasons];
+    if (!reasons.some((r) => r.findings?.includes('scan-failed'))) reasons.push({ rule: 'scan-failed', action: 'allow', message });
+    const verdict: Verdict = {
+      registry: ev.registry,
+      repository: ev.repository,
+      digest: ev.digest,
+      tags: ev.tag ? [ev.tag] : [],
+      decision: evaluation.decision,
+      complete: false,
+      reasons,
+      mode: evaluation.mode,
+      policy: evaluation.policy,
+      vulndb: { builtAt: this.currentVulnDb()?.builtAt ?? null },
+      evaluatedAt: new Date().toISOString(),
+    };
+    verdict.enforcement = await enforce({
+      client: this.client(ev.registry),
+      type: rc.type,
+      repository: ev.repository,
+      digest: ev.digest,
+      tag: ev.tag,
+      decision: verdict.decision,
+      mode: verdict.mode,
+      quarantinePrefix: rc.quarantine.repositoryPrefix,
+    });
+    if (verdict.enforcement.action !== 'none') this.opts.counters?.enforcement?.(verdict.enforcement.action, verdict.enforcement.status);
+    await store.putVerdict(verdict);
+    this.opts.counters?.verdict?.(verdict);
+    const blocked = isBlocking(verdict.decision) && verdict.mode === 'enforce';
+    if (ev.tag) await store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
+    if (blocked && ev.tag) this.hooks.blockedPush?.(ev.registry, ev.repository, reasons.find((r) => isBlocking(r.action))?.rule ?? 'scan-failed', 'async');
+    const entry: AuditEntry = {
+      actor: ev.actor ?? 'unknown',
+      action: `verdict:${verdict.decision}`,
+      registry: ev.registry,
+      repository: ev.repository,
+      digest: ev.digest,
+      tag: ev.tag,
+      detail: { reasons: reasons.map((r) => r.rule), enforcement: verdict.enforcement, attempts, error: err.message },
+    };
+    this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
+    if (verdict.enforcement.status === 'failed') {
+      await this.audit(entry);
+      await store.retry(seq, `${message}; enforcement failed: ${verdict.enforcement.detail}`, 0, 0);
+    } else {
+      await store.complete(seq, entry);
+    }
+  }
+
+  // --- Scans with a caller's registry credential (Harbor scanner adapter, issue 6) -------------
+
+  /**
+   * Scans and judges like {@link assess}, but reads the registry with `credential` (the
+   * short-lived robot account Harbor puts in a scan request) instead of the configured one. The
+   * credential lives in a client made for this call only: never cached, stored or logged.
+   * @throws PushgateError NOT_FOUND when `req.registry` is not configured; registry errors as assess.
+   */
+  async assessWithCredential(req: AssessRequest, credential: { username: string; password: string } | { token: string } | undefined): Promise<{ verdict: Verdict; report: ScanReport }> {
+    const rc = this.registryConfig(req.registry);
+    const via = credential ? this.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token } : { username: credential.username, password: credential.password } }) : undefined;
+    return this.judgeAndStore(req, undefined, via);
+  }
+}
+
+/** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
+function isPermanent(err: unknown): boolean {
+  return err instanceof PushgateError && !err.retryable && err.code === 'UNSUPPORTED';
 }
 
 /** Rejects with PushgateError TIMEOUT when `ms` passes before `p` settles (the work goes on). */

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PushgateConfig } from '../config/types.js';
 import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
+import { scheduleReconcile } from '../gate/reconcile.js';
 import { Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -117,6 +118,10 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     clearInterval(age);
     if (refresh) clearInterval(refresh);
   });
+  // Periodic reconciliation (config reconcile.interval; off by default): judges manifests whose
+  // notifications were lost (a registry restart drops Distribution's in-memory queue).
+  const stopReconcile = scheduleReconcile({ config, gate, store, logger, intervalMs: config.reconcile?.intervalMs ?? 0 });
+  closers.push(async () => stopReconcile());
   gate.start();
   logger.info({ port, store: store.kind, policy: policy.name, revision: policy.revision }, 'pushgate serving');
   return {

@@ -107,8 +107,23 @@ export class PostgresStore implements Store {
     await this.q(`UPDATE events SET lease_until = $1 WHERE seq = $2 AND worker = $3 AND status = 'running'`, [Date.now() + leaseMs, seq, worker]);
   }
 
-  async complete(seq: number): Promise<void> {
-    await this.q(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
+  async complete(seq: number, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
+    if (!audit) {
+      await this.q(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
+      return;
+    }
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', auditArgs(audit));
+      await c.query(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw new PushgateError('STORE', `postgres: ${(e as Error).message}`, { cause: e, retryable: true });
+    } finally {
+      c.release();
+    }
   }
 
   async retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void> {
@@ -205,9 +220,7 @@ export class PostgresStore implements Store {
   }
 
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
-    await this.q('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null,
-    ]);
+    await this.q('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', auditArgs(entry));
   }
 
   async listAudit(limit: number): Promise<AuditRecord[]> {
@@ -247,4 +260,9 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** Parameters $1..$8 of the audit INSERT. */
+function auditArgs(entry: Omit<AuditRecord, 'seq' | 'at'>): unknown[] {
+  return [new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null];
 }

@@ -98,8 +98,11 @@ export class SqliteStore implements Store {
     this.db.prepare(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker);
   }
 
-  async complete(seq: number): Promise<void> {
-    this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ?`).run(seq);
+  async complete(seq: number, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
+    this.db.transaction(() => {
+      if (audit) this.insertAudit(audit);
+      this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ?`).run(seq);
+    })();
   }
 
   async retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void> {
@@ -197,6 +200,10 @@ export class SqliteStore implements Store {
   }
 
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
+    this.insertAudit(entry);
+  }
+
+  private insertAudit(entry: Omit<AuditRecord, 'seq' | 'at'>): void {
     this.db
       .prepare('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null);

@@ -91,8 +91,11 @@ export interface Store {
   claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined>;
   /** Extends the lease of a claimed event (a worker's heartbeat while it scans). */
   extendLease(seq: number, worker: string, leaseMs: number): Promise<void>;
-  /** Marks a claimed event done. */
-  complete(seq: number): Promise<void>;
+  /**
+   * Marks a claimed event done; with `audit`, writes that audit record in the same transaction
+   * (a process killed in between leaves neither, so the event's outcome is recorded exactly once).
+   */
+  complete(seq: number, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
   /** Puts a claimed event back, due again after `retryInMs`; after too many attempts it is parked as failed. */
   retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void>;
   /** Events queued or running. */

@@ -1,11 +1,12 @@
 /**
  * `pushgate reconcile [--registry NAME]`: scans every tag of the guarded registries that has no
- * verdict (first install, lost notifications), through the same queue as notifications.
+ * verdict (first install, lost notifications), through the same queue as notifications. The pass
+ * itself is src/gate/reconcile.ts (also scheduled by `serve` with `reconcile.interval`).
  */
 import type { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../config/load.js';
 import { Gate } from '../../gate/gate.js';
+import { reconcile } from '../../gate/reconcile.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { openStore } from '../../store/index.js';
@@ -24,27 +25,13 @@ export function register(program: Command): void {
       const store = await openStore(config.store.url);
       const policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
       const gate = new Gate({ config, store, policy, logger });
-      let queued = 0;
       try {
-        for (const rc of config.registries) {
-          if (opts.registry && rc.name !== opts.registry) continue;
-          const client = gate.client(rc.name);
-          for (const repo of await client.catalog()) {
-            if (repo.startsWith(rc.quarantine.repositoryPrefix)) continue;
-            for (const tag of await client.listTags(repo)) {
-              const r = await client.resolve(repo, tag);
-              if (!r) continue;
-              const v = await store.getVerdict(rc.name, repo, r.digest);
-              if (v && v.tags.includes(tag)) continue;
-              await gate.ingest({ id: `reconcile-${randomUUID()}`, source: 'reconcile', registry: rc.name, action: 'push', repository: repo, digest: r.digest, tag });
-              queued++;
-            }
-          }
-        }
-        process.stderr.write(`pushgate: reconcile queued ${queued} tag(s) without a verdict\n`);
+        const r = await reconcile({ config, gate, store, logger, registry: opts.registry });
+        for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}\n`);
+        process.stderr.write(`pushgate: reconcile queued ${r.queued} of ${r.tags} tag(s) without a verdict\n`);
         if (opts.enforce) {
           const n = await gate.drain();
-          process.stdout.write(`${JSON.stringify({ queued, processed: n })}\n`);
+          process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, processed: n, errors: r.errors.length })}\n`);
         }
       } finally {
         await store.close();
