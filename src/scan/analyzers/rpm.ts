@@ -3,12 +3,14 @@
  * also `/usr/lib/sysimage/rpm/rpmdb.sqlite`): table `Packages(hnum, blob)`, each blob an RPM header
  * (rpm-header.ts). The database is spilled to a temp file and opened read-only with better-sqlite3.
  * A `-wal` file beside it is not merged (rpm checkpoints on close; an image normally has none).
- * Berkeley DB `Packages` and NDB `Packages.db` are not read yet: a diagnostic says so.
+ * Also the Berkeley DB hash `Packages` (rpm < 4.16) and NDB `Packages.db` (SUSE), read by
+ * rpm-bdb.ts. Each database is spilled to the capped temp dir by the walker.
  */
 import Database from 'better-sqlite3';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { formatPurl } from '../purl.js';
 import { parseRpmHeader, sourceRpmName, type RpmHeader } from './rpm-header.js';
+import { readBdbBlobs, readNdbBlobs } from './rpm-bdb.js';
 
 /** Turns parsed headers into packages (gpg-pubkey pseudo-packages skipped). */
 export function rpmPackages(headers: RpmHeader[], path: string): FoundPackage[] {
@@ -34,20 +36,23 @@ export function readRpmSqlite(file: string): RpmHeader[] {
 }
 
 const SQLITE = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/;
-const OTHER = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/(?:Packages|Packages\.db)$/;
+const BDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages$/;
+const NDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages\.db$/;
+
+/** Reads every header of a Berkeley DB `Packages` or NDB `Packages.db` file. */
+export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
+  return (kind === 'bdb' ? readBdbBlobs(file) : readNdbBlobs(file)).map((b) => parseRpmHeader(b));
+}
 
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 1,
+  version: 2,
   maxSize: 512 * 1024 * 1024,
   spill: true,
-  wants: (e) => SQLITE.test(e.path) || OTHER.test(e.path),
+  wants: (e) => SQLITE.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
   analyze(input): AnalyzerOutput {
-    if (!SQLITE.test(input.path)) {
-      return { diagnostics: [{ code: 'unsupported-rpmdb', path: input.path, message: 'rpm: Berkeley DB / NDB databases are not read yet; RPM packages of this image are not listed', incomplete: true }] };
-    }
-    const headers = readRpmSqlite(input.file!);
+    const headers = SQLITE.test(input.path) ? readRpmSqlite(input.file!) : readRpmLegacy(input.file!, BDB.test(input.path) ? 'bdb' : 'ndb');
     return {
       packages: rpmPackages(headers, input.path),
       ownedFiles: headers.filter((h) => h.name !== 'gpg-pubkey').map((h) => ({ owner: h.name, files: h.files })),
