@@ -42,7 +42,7 @@ const osInfo = { id: 'debian', versionId: '12', ecosystem: 'Debian:12' };
 
 // baseline: the same lookups, rows fetched, nothing evaluated
 const raw = new Database(dbPath, { readonly: true });
-const stmt = raw.prepare('SELECT a.ranges, r.id FROM affected a JOIN records r ON r.rid = a.rid WHERE a.ecosystem = ? AND a.name = ?');
+const stmt = raw.prepare('SELECT a.compiled, r.id FROM affected a JOIN records r ON r.rid = a.rid WHERE a.ecosystem = ? AND a.name = ?');
 const baseRun = (): number => {
   let rows = 0;
   for (const p of pkgs) rows += stmt.all(p.ecosystem === 'npm' ? 'npm' : 'debian', p.sourceName ?? p.name).length;

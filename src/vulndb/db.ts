@@ -5,14 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
-import { severityRank, type Finding } from '../core/finding.js';
+import type { Finding } from '../core/finding.js';
 import type { OsInfo, Package } from '../core/inventory.js';
 import { comparatorFor, isSupportedEcosystem, splitEcosystem } from './ecosystems/index.js';
 import type { Comparator } from './ecosystems/types.js';
-import { evaluateAffected, type OsvRange, type PreparedRange, prepareRange } from './ranges.js';
+import { type CompiledAffected, evaluateAffected } from './ranges.js';
 import { OS_ECOSYSTEMS, osEcosystem, releaseMatches } from './release.js';
 import { normalizeName, SCHEMA_VERSION } from './schema.js';
-import type { SeverityInfo } from './severity.js';
+import { isHigherSeverity, type SeverityInfo } from './severity.js';
 
 /** A finding as the vulnerability database produces it: a core Finding plus where its severity came from. */
 export interface VulnFinding extends Finding {
@@ -26,28 +26,28 @@ export interface VulnFinding extends Finding {
   urgency?: string;
 }
 
-interface AffectedRow {
-  rid: number;
-  release: string;
-  ranges: string;
-  versions: string | null;
+/** A record as the matcher keeps it in memory (read once per open database). */
+interface RecordInfo {
   id: string;
-  aliases: string;
+  aliases: string[];
   summary: string | null;
   published: string | null;
   modified: string | null;
-  severity: string;
+  /** The highest rating among this record and its aliases, and the record it came from. */
+  best: { sev: SeverityInfo; id: string };
   urgency: string | null;
 }
 
-interface PreparedAffected {
-  row: AffectedRow;
-  versions?: string[];
-  ranges: Array<PreparedRange | Error>;
+/** One affected entry of one package, compiled, with its record. */
+interface Entry {
+  rec: RecordInfo;
+  rid: number;
+  release: string;
+  compiled: CompiledAffected;
 }
 
 interface Hit {
-  row: AffectedRow;
+  entry: Entry;
   fixed: string[];
 }
 
@@ -62,7 +62,9 @@ export class VulnDb {
   readonly builtAt: string | null;
   private readonly db: Database.Database;
   private readonly lookup: Database.Statement;
-  private readonly prepared = new Map<number, PreparedAffected>();
+  /** (ecosystem, normalized name) → compiled entries; the file is immutable once built, so this never goes stale. */
+  private readonly entries = new Map<string, Entry[]>();
+  private readonly records = new Map<number, RecordInfo>();
   private readonly schemaVersion: number;
 
   private constructor(p: string, db: Database.Database) {
@@ -73,7 +75,7 @@ export class VulnDb {
     this.schemaVersion = Number(meta.get('schemaVersion') ?? 0);
     if (this.schemaVersion !== SCHEMA_VERSION) throw missing(p, `schema version ${this.schemaVersion}, this pushgate reads ${SCHEMA_VERSION}`);
     this.lookup = db.prepare(
-      `SELECT a.rowid AS rowid, a.rid, a.release, a.ranges, a.versions, r.id, r.aliases, r.summary, r.published, r.modified, r.severity, r.urgency
+      `SELECT a.rid, a.release, a.compiled, r.id, r.aliases, r.summary, r.published, r.modified, r.severity, r.best_severity, r.urgency
        FROM affected a JOIN records r ON r.rid = a.rid WHERE a.ecosystem = ? AND a.name = ?`,
     );
   }
@@ -115,20 +117,29 @@ export class VulnDb {
     return this.builtAt ? Math.max(0, (now - Date.parse(this.builtAt)) / 1000) : null;
   }
 
-  private prepare(row: AffectedRow & { rowid: number }, cmp: Comparator): PreparedAffected {
-    let p = this.prepared.get(row.rowid);
-    if (!p) {
-      const ranges = (JSON.parse(row.ranges) as OsvRange[]).map((r) => {
-        try {
-          return prepareRange(r, cmp);
-        } catch (err) {
-          return err as Error;
-        }
-      });
-      p = { row, ranges, versions: row.versions ? (JSON.parse(row.versions) as string[]) : undefined };
-      this.prepared.set(row.rowid, p);
-    }
-    return p;
+  /** The compiled entries of one package, read from the file on first use and kept. */
+  private entriesFor(base: string, name: string): Entry[] {
+    const key = `${base}\u0000${name}`;
+    let list = this.entries.get(key);
+    if (list) return list;
+    const rows = this.lookup.all(base, name) as Array<{
+      rid: number; release: string; compiled: string; id: string; aliases: string; summary: string | null; published: string | null;
+      modified: string | null; severity: string; best_severity: string | null; urgency: string | null;
+    }>;
+    list = rows.map((row) => {
+      let rec = this.records.get(row.rid);
+      if (!rec) {
+        const best = row.best_severity ? (JSON.parse(row.best_severity) as SeverityInfo & { id: string }) : undefined;
+        rec = {
+          id: row.id, aliases: JSON.parse(row.aliases) as string[], summary: row.summary, published: row.published, modified: row.modified,
+          best: best ? { sev: best, id: best.id } : { sev: JSON.parse(row.severity) as SeverityInfo, id: row.id }, urgency: row.urgency,
+        };
+        this.records.set(row.rid, rec);
+      }
+      return { rec, rid: row.rid, release: row.release, compiled: JSON.parse(row.compiled) as CompiledAffected };
+    });
+    this.entries.set(key, list);
+    return list;
   }
 
   /**
@@ -143,7 +154,6 @@ export class VulnDb {
   match(packages: Package[], os?: OsInfo): VulnFinding[] {
     const osEco = osEcosystem(os);
     const findings: VulnFinding[] = [];
-    const cache = new Map<string, Array<AffectedRow & { rowid: number }>>();
     for (const pkg of packages) {
       const pkgBase = splitEcosystem(pkg.ecosystem).base.toLowerCase();
       const isOs = OS_ECOSYSTEMS.has(pkgBase);
@@ -161,21 +171,14 @@ export class VulnDb {
       } catch {
         continue;
       }
-      const key = `${base}\u0000${normalizeName(base, name)}`;
-      let rows = cache.get(key);
-      if (!rows) {
-        rows = this.lookup.all(base, normalizeName(base, name)) as Array<AffectedRow & { rowid: number }>;
-        cache.set(key, rows);
-      }
       const hits = new Map<number, Hit>();
-      for (const row of rows) {
-        if (!releaseMatches(base, row.release, isOs ? osEco : undefined)) continue;
-        const p = this.prepare(row, cmp);
-        const r = evaluateAffected(p, version, cmp);
+      for (const entry of this.entriesFor(base, normalizeName(base, name))) {
+        if (entry.release !== '' && !releaseMatches(base, entry.release, isOs ? osEco : undefined)) continue;
+        const r = evaluateAffected(entry.compiled, version, cmp);
         if (!r.affected) continue;
-        const h = hits.get(row.rid);
+        const h = hits.get(entry.rid);
         if (h) h.fixed.push(...r.fixed.filter((f) => !h.fixed.includes(f)));
-        else hits.set(row.rid, { row, fixed: [...r.fixed] });
+        else hits.set(entry.rid, { entry, fixed: [...r.fixed] });
       }
       if (hits.size) findings.push(...group([...hits.values()], pkg, name, version, cmp));
     }
@@ -194,7 +197,7 @@ function group(hits: Hit[], pkg: Package, advisoryName: string, version: string,
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const owner = new Map<string, number>();
   hits.forEach((h, i) => {
-    for (const id of [h.row.id, ...(JSON.parse(h.row.aliases) as string[])]) {
+    for (const id of [h.entry.rec.id, ...h.entry.rec.aliases]) {
       const j = owner.get(id);
       if (j === undefined) owner.set(id, i);
       else parent[find(i)] = find(j);
@@ -203,27 +206,34 @@ function group(hits: Hit[], pkg: Package, advisoryName: string, version: string,
   const groups = new Map<number, Hit[]>();
   hits.forEach((h, i) => {
     const g = find(i);
-    groups.set(g, [...(groups.get(g) ?? []), h]);
+    const list = groups.get(g);
+    if (list) list.push(h);
+    else groups.set(g, [h]);
   });
   const out: VulnFinding[] = [];
   for (const members of groups.values()) {
-    members.sort((a, b) => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
+    const recs = members.map((m) => m.entry.rec);
+    recs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // the highest rating among the matched records and their aliases (import-time best_severity)
     let best: { sev: SeverityInfo; id: string } | undefined;
-    for (const m of members) {
-      const sev = JSON.parse(m.row.severity) as SeverityInfo;
-      const better =
-        !best ||
-        severityRank(sev.severity) > severityRank(best.sev.severity) ||
-        (severityRank(sev.severity) === severityRank(best.sev.severity) && (sev.cvss?.score ?? -1) > (best.sev.cvss?.score ?? -1));
-      if (better) best = { sev, id: m.row.id };
-    }
-    const primary = members[0].row;
+    for (const r of recs) if (isHigherSeverity(r.best.sev, best?.sev)) best = r.best;
+    const primary = recs[0];
     const ids = new Set<string>();
-    for (const m of members) for (const id of [m.row.id, ...(JSON.parse(m.row.aliases) as string[])]) ids.add(id);
+    for (const r of recs) {
+      ids.add(r.id);
+      for (const id of r.aliases) ids.add(id);
+    }
     ids.delete(primary.id);
-    const fixed = [...new Set(members.flatMap((m) => m.fixed))].sort((a, b) => cmp.compare(a, b));
-    const published = members.map((m) => m.row.published).filter((x): x is string => !!x).sort()[0];
-    const modified = members.map((m) => m.row.modified).filter((x): x is string => !!x).sort().at(-1);
+    const fixedSet = new Set<string>();
+    for (const m of members) for (const f of m.fixed) fixedSet.add(f);
+    const fixed = [...fixedSet];
+    if (fixed.length > 1) fixed.sort((a, b) => cmp.compare(a, b));
+    let published: string | undefined;
+    let modified: string | undefined;
+    for (const r of recs) {
+      if (r.published && (!published || r.published < published)) published = r.published;
+      if (r.modified && (!modified || r.modified > modified)) modified = r.modified;
+    }
     const f: VulnFinding = {
       id: primary.id,
       aliases: [...ids].sort(),
@@ -233,17 +243,17 @@ function group(hits: Hit[], pkg: Package, advisoryName: string, version: string,
       fixedVersions: fixed,
       severity: best?.sev.severity ?? 'unknown',
       path: pkg.path,
-      records: members.map((m) => m.row.id),
-      severitySource: best ? `${best.id} ${best.sev.source}` : 'none',
+      records: recs.map((r) => r.id),
+      severitySource: best && best.sev.severity !== 'unknown' ? `${best.id} ${best.sev.source}` : 'none',
     };
     if (advisoryName !== pkg.name) f.advisoryPackage = advisoryName;
     if (version !== pkg.version) f.advisoryVersion = version;
-    const summary = members.find((m) => m.row.summary)?.row.summary;
+    const summary = recs.find((r) => r.summary)?.summary;
     if (summary) f.summary = summary;
     if (best?.sev.cvss) f.cvss = best.sev.cvss;
     if (published) f.published = published;
     if (modified) f.modified = modified;
-    const urgency = members.find((m) => m.row.urgency)?.row.urgency;
+    const urgency = recs.find((r) => r.urgency)?.urgency;
     if (urgency) f.urgency = urgency;
     if (pkg.layer) f.layer = pkg.layer;
     if (pkg.purl) f.purl = pkg.purl;

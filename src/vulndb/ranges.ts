@@ -67,25 +67,59 @@ export function prepareRange(range: OsvRange, cmp: Comparator): PreparedRange {
   return { events: decorated.map((d) => d.e), limits };
 }
 
-/** Evaluates one prepared range for `version`: whether it is affected and the next fixed version. */
+/**
+ * Evaluates one prepared range for `version`: whether it is affected and the next fixed version.
+ * The events are sorted, so the walk stops at the first event above `version` (every later one is
+ * above it too): at most one comparison per event at or below the version, plus one.
+ */
 export function evaluateRange(r: PreparedRange, version: string, cmp: Comparator): { affected: boolean; fixed?: string } {
   if (r.limits.length && !r.limits.some((l) => l === '*' || cmp.compare(version, l) < 0)) return { affected: false };
   let vulnerable = false;
-  for (const e of r.events) {
-    if (e.kind === 'introduced') {
-      if (e.version === '0' || cmp.compare(version, e.version) >= 0) vulnerable = true;
-    } else if (e.kind === 'fixed') {
-      if (cmp.compare(version, e.version) >= 0) vulnerable = false;
-    } else if (cmp.compare(version, e.version) > 0) vulnerable = false;
+  const ev = r.events;
+  let i = 0;
+  for (; i < ev.length; i++) {
+    const e = ev[i];
+    if (e.kind === 'introduced' && e.version === '0') {
+      vulnerable = true;
+      continue;
+    }
+    const c = cmp.compare(version, e.version);
+    if (c < 0) break;
+    if (e.kind === 'introduced') vulnerable = true;
+    else if (e.kind === 'fixed') vulnerable = false;
+    else if (c > 0) vulnerable = false; // last_affected: inclusive
   }
   if (!vulnerable) return { affected: false };
-  const fixed = r.events.find((e) => e.kind === 'fixed' && cmp.compare(e.version, version) > 0);
-  return { affected: true, fixed: fixed?.version };
+  for (; i < ev.length; i++) if (ev[i].kind === 'fixed') return { affected: true, fixed: ev[i].version };
+  return { affected: true };
+}
+
+/**
+ * An affected entry as the index stores it (JSON in `affected.compiled`): the `versions` list and each
+ * ECOSYSTEM/SEMVER range prepared at import time, or the reason it could not be (then it never matches).
+ */
+export interface CompiledAffected {
+  versions?: string[];
+  ranges: Array<PreparedRange | { error: string }>;
+}
+
+/** Prepares every range of an entry; a range that cannot be prepared is kept as `{ error }`. */
+export function compileAffected(ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): CompiledAffected {
+  const out: CompiledAffected = { ranges: [] };
+  if (versions?.length) out.versions = versions;
+  for (const r of ranges) {
+    try {
+      out.ranges.push(prepareRange(r, cmp));
+    } catch (err) {
+      out.ranges.push({ error: (err as Error).message });
+    }
+  }
+  return out;
 }
 
 /** Evaluates `versions` and prepared ranges of one affected entry. */
 export function evaluateAffected(
-  entry: { versions?: string[]; ranges: Array<PreparedRange | Error> },
+  entry: { versions?: string[]; ranges: Array<PreparedRange | Error | { error: string }> },
   version: string,
   cmp: Comparator,
 ): RangeResult {
@@ -97,7 +131,7 @@ export function evaluateAffected(
     }
   }
   for (const r of entry.ranges) {
-    if (r instanceof Error) {
+    if (r instanceof Error || 'error' in r) {
       res.invalidRanges++;
       continue;
     }

@@ -4,30 +4,36 @@
  */
 
 /** Bumped whenever the layout or the meaning of a column changes; older files are rebuilt by `db update`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-/** DDL of a fresh index. */
+/** DDL of a fresh index: tables only; {@link INDEX_SQL} runs after the bulk load (faster than indexing row by row). */
 export const SCHEMA_SQL = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
   rid INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,             -- unique (the importer keeps the first record of an id)
   aliases TEXT NOT NULL,        -- JSON array: aliases + upstream ids
   summary TEXT,
   published TEXT,
   modified TEXT,
-  severity TEXT NOT NULL,       -- JSON SeverityInfo
+  severity TEXT NOT NULL,       -- JSON SeverityInfo of this record
+  best_severity TEXT,           -- JSON SeverityInfo + id: the highest rating among this record and the
+                                -- records sharing an id or alias with it; NULL when that is its own
   urgency TEXT,                 -- Debian upload urgency, shown, never a severity
   source TEXT NOT NULL          -- file or zip entry it came from
 );
 CREATE TABLE affected (
-  rid INTEGER NOT NULL REFERENCES records(rid),
+  rid INTEGER NOT NULL,
   ecosystem TEXT NOT NULL,      -- lower-cased base name: debian, npm, red hat
   release TEXT NOT NULL,        -- text after the first ':' of the OSV ecosystem, '' when none
   name TEXT NOT NULL,           -- normalized package name (see normalizeName)
-  ranges TEXT NOT NULL,         -- JSON: ECOSYSTEM/SEMVER ranges
-  versions TEXT                 -- JSON array or NULL
+  compiled TEXT NOT NULL        -- JSON CompiledAffected: versions list + ranges with events sorted in the ecosystem order
 );
+`;
+
+/** Indexes created once the records are loaded. */
+export const INDEX_SQL = `
+CREATE UNIQUE INDEX records_id ON records(id);
 CREATE INDEX affected_pkg ON affected(ecosystem, name);
 `;
 

@@ -6,7 +6,7 @@
  * upload urgency, never a severity: it is carried separately.
  */
 import * as cvssModule from 'ae-cvss-calculator';
-import { parseSeverity, type Severity } from '../core/finding.js';
+import { parseSeverity, severityRank, type Severity } from '../core/finding.js';
 
 interface CvssCtor {
   new (vector: string): { calculateScores(): { base?: number; overall?: number } };
@@ -32,8 +32,17 @@ export function severityFromScore(score: number, version: string): Severity {
   return 'negligible';
 }
 
-/** Scores one CVSS vector; undefined when the vector cannot be parsed. */
+const scoreCache = new Map<string, { score: number; version: string } | undefined>();
+
+/** Scores one CVSS vector; undefined when the vector cannot be parsed. Results are memoized per vector. */
 export function scoreCvss(vector: string): { score: number; version: string } | undefined {
+  if (scoreCache.has(vector)) return scoreCache.get(vector);
+  const r = scoreUncached(vector);
+  if (scoreCache.size < 100_000) scoreCache.set(vector, r);
+  return r;
+}
+
+function scoreUncached(vector: string): { score: number; version: string } | undefined {
   try {
     let ctor: CvssCtor;
     let version: string;
@@ -87,4 +96,12 @@ export function recordSeverity(rec: {
     if (w !== 'unknown') return { severity: w, source: `severity.${s.type ?? '?'}` };
   }
   return { severity: 'unknown', source: 'none' };
+}
+
+/** True when `a` is a higher rating than `b`: the severity word first, then the CVSS score. */
+export function isHigherSeverity(a: SeverityInfo, b: SeverityInfo | undefined): boolean {
+  if (!b) return true;
+  const ra = severityRank(a.severity);
+  const rb = severityRank(b.severity);
+  return ra > rb || (ra === rb && (a.cvss?.score ?? -1) > (b.cvss?.score ?? -1));
 }

@@ -9,8 +9,9 @@ import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem } from './ecosystems/index.js';
 import { checkRecord, type OsvRecord } from './osv.js';
-import { SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
-import { recordSeverity } from './severity.js';
+import { compileAffected } from './ranges.js';
+import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
+import { isHigherSeverity, recordSeverity, type SeverityInfo } from './severity.js';
 import { defaultSourceUrl, fetchToCache, type HttpCacheEntry, readZip, sourceKind, walkDir } from './sources.js';
 
 /** Options of {@link updateDb}. */
@@ -90,9 +91,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const insRecord = db.prepare(
       'INSERT INTO records (id, aliases, summary, published, modified, severity, urgency, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const insAffected = db.prepare('INSERT INTO affected (rid, ecosystem, release, name, ranges, versions) VALUES (?, ?, ?, ?, ?, ?)');
+    const insAffected = db.prepare('INSERT INTO affected (rid, ecosystem, release, name, compiled) VALUES (?, ?, ?, ?, ?)');
     const seen = new Set<string>();
     const newHttp = new Map<string, HttpCacheEntry>();
+    // ratings of every record read (imported or not), by each of its ids, for the alias severity pass
+    const rated = new Map<string, Array<{ id: string; sev: SeverityInfo }>>();
+    const imported: Array<{ rid: number; keys: string[]; sev: SeverityInfo }> = [];
 
     const importText = (file: string, text: string): void => {
       let parsed: unknown;
@@ -116,7 +120,18 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         stats.badRecords.push({ file, error: `${rec.id}: duplicate id, the first one read is kept` });
         return;
       }
-      const rows: unknown[][] = [];
+      seen.add(rec.id);
+      const aliases = [...new Set([...(rec.aliases ?? []), ...(rec.upstream ?? [])])].filter((x) => x !== rec.id);
+      const keys = [rec.id, ...aliases];
+      const sev = recordSeverity(rec);
+      if (sev.severity !== 'unknown') {
+        for (const k of keys) {
+          const list = rated.get(k);
+          if (list) list.push({ id: rec.id, sev });
+          else rated.set(k, [{ id: rec.id, sev }]);
+        }
+      }
+      const rows: Array<[string, string, string, string]> = [];
       let urgency: string | undefined;
       for (const [i, a] of (rec.affected ?? []).entries()) {
         const eco = a.package?.ecosystem;
@@ -131,39 +146,28 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           continue;
         }
         const { base, release } = splitEcosystem(eco);
-        if (ecoFilter && !ecoFilter.has(base.toLowerCase())) continue;
+        const baseLc = base.toLowerCase();
+        if (ecoFilter && !ecoFilter.has(baseLc)) continue;
         const ranges = (a.ranges ?? []).filter((r) => {
           if (r.type === 'GIT') stats.gitRanges++;
           return r.type === 'ECOSYSTEM' || r.type === 'SEMVER';
         });
         const versions = a.versions?.length ? a.versions : undefined;
         if (!ranges.length && !versions) continue;
-        // validate every event version now, so a bad one is reported naming the record
-        const cmp = comparatorFor(eco);
-        let badVersion: string | undefined;
-        for (const r of ranges)
-          for (const e of r.events) {
-            const v = e.introduced ?? e.fixed ?? e.last_affected ?? e.limit;
-            if (v === undefined || v === '0' || v === '*') continue;
-            try {
-              cmp.compare(v, v);
-            } catch (err) {
-              badVersion = (err as Error).message;
-            }
-          }
-        if (badVersion) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${badVersion} (the range is kept but cannot match)` });
+        // events sorted in the ecosystem's order once, here; a bad version is reported naming the record
+        const compiled = compileAffected(ranges, versions, comparatorFor(baseLc));
+        for (const r of compiled.ranges)
+          if ('error' in r) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${r.error} (the range is kept but cannot match)` });
         const u = a.ecosystem_specific?.urgency;
         if (typeof u === 'string') urgency = u;
-        rows.push([base.toLowerCase(), release, normalizeName(base, name), JSON.stringify(ranges), versions ? JSON.stringify(versions) : null]);
+        rows.push([baseLc, release, normalizeName(base, name), JSON.stringify(compiled)]);
         stats.byEcosystem[canon] = (stats.byEcosystem[canon] ?? 0) + 1;
       }
       if (!rows.length) return;
-      seen.add(rec.id);
-      const aliases = [...new Set([...(rec.aliases ?? []), ...(rec.upstream ?? [])])].filter((x) => x !== rec.id);
-      const sev = recordSeverity(rec);
-      const rid = insRecord.run(rec.id, JSON.stringify(aliases), rec.summary ?? null, rec.published ?? null, rec.modified ?? null,
-        JSON.stringify(sev), urgency ?? null, file).lastInsertRowid;
-      for (const r of rows) insAffected.run(rid, ...r);
+      const rid = Number(insRecord.run(rec.id, JSON.stringify(aliases), rec.summary ?? null, rec.published ?? null, rec.modified ?? null,
+        JSON.stringify(sev), urgency ?? null, file).lastInsertRowid);
+      for (const r of rows) insAffected.run(rid, r[0], r[1], r[2], r[3]);
+      imported.push({ rid, keys, sev });
       stats.imported++;
     };
 
@@ -205,6 +209,17 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const why = stats.badRecords.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ');
       throw new PushgateError('VULNDB', `db update: nothing could be imported from ${sources.join(', ')}${why ? ` (${why})` : ''}; the previous database is kept`);
     }
+    // the highest rating among each record and the records sharing an id or alias with it (one hop:
+    // records that merely share a third record's alias are not chained together)
+    const setBest = db.prepare('UPDATE records SET best_severity = ? WHERE rid = ?');
+    db.exec('BEGIN');
+    for (const r of imported) {
+      let best: { id: string; sev: SeverityInfo } | undefined;
+      for (const k of r.keys) for (const c of rated.get(k) ?? []) if (isHigherSeverity(c.sev, best?.sev)) best = c;
+      if (best && isHigherSeverity(best.sev, r.sev)) setBest.run(JSON.stringify({ ...best.sev, id: best.id }), r.rid);
+    }
+    db.exec('COMMIT');
+    db.exec(INDEX_SQL);
     const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     meta.run('schemaVersion', String(SCHEMA_VERSION));
     meta.run('builtAt', stats.builtAt);

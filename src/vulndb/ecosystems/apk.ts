@@ -25,7 +25,7 @@
  * {@link isValidApkVersion} is apk-tools 3's strict validation.
  */
 import { PushgateError } from '../../core/errors.js';
-import { type Cmp, type Comparator, compareDigits, compareStrings } from './types.js';
+import { type Cmp, type Comparator, compareDigits, compareStrings, memoParse } from './types.js';
 
 const INITIAL_DIGIT = 0;
 const DIGIT = 1;
@@ -165,8 +165,11 @@ export function isValidApkVersion(v: string): boolean {
 /** Compares two Alpine package versions (apk-tools `apk_version_compare`). Throws BAD_ARGUMENT only for an empty version. */
 export function compareApk(a: string, b: string): Cmp {
   if (a === '' || b === '') throw new PushgateError('BAD_ARGUMENT', 'invalid Alpine version "": empty');
-  return compareTokens(tokenize(a, true), tokenize(b, true), false);
+  if (a === b) return 0;
+  return compareTokens(tokenizeCached(a), tokenizeCached(b), false);
 }
+
+const tokenizeCached = memoParse((v: string) => tokenize(v, true));
 
 /**
  * apk-tools' `apk_version_match(a, op, b)` for a dependency operator: `<`, `<=`, `=`, `>=`, `>`,
@@ -178,7 +181,7 @@ export function apkVersionMatch(a: string, op: string, b: string): boolean {
   const ops = negate ? op.slice(1) : op;
   if (!/^[<>=~]+$/.test(ops)) throw new PushgateError('BAD_ARGUMENT', `invalid apk version operator ${JSON.stringify(op)}: use <, <=, =, >=, >, ~, <~, >~ (optionally with a leading !)`);
   const fuzzy = ops.includes('~');
-  const r = compareTokens(tokenize(a, true), tokenize(b, true), fuzzy);
+  const r = compareTokens(tokenizeCached(a), tokenizeCached(b), fuzzy);
   const ok = (r < 0 && ops.includes('<')) || (r > 0 && ops.includes('>')) || (r === 0 && (ops.includes('=') || fuzzy));
   return negate ? !ok : ok;
 }

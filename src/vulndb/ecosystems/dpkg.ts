@@ -7,7 +7,7 @@
  * and digit runs (numerically).
  */
 import { PushgateError } from '../../core/errors.js';
-import { type Cmp, type Comparator, compareDigits } from './types.js';
+import { type Cmp, type Comparator, compareDigits, memoParse } from './types.js';
 
 interface DebVersion {
   epoch: string;
@@ -77,10 +77,12 @@ export function verrevcmp(a: string, b: string): Cmp {
   return 0;
 }
 
+const parseCached = memoParse(parseDpkgVersion);
+
 /** Compares two Debian versions (dpkg --compare-versions semantics). */
 export function compareDpkg(a: string, b: string): Cmp {
-  const va = parseDpkgVersion(a);
-  const vb = parseDpkgVersion(b);
+  const va = parseCached(a);
+  const vb = parseCached(b);
   return compareDigits(va.epoch, vb.epoch) || verrevcmp(va.upstream, vb.upstream) || verrevcmp(va.revision, vb.revision);
 }
 

@@ -6,7 +6,7 @@
  */
 import pep440 from '@renovatebot/pep440';
 import { PushgateError } from '../../core/errors.js';
-import { type Cmp, type Comparator, sign } from './types.js';
+import { type Cmp, type Comparator, memoParse, sign } from './types.js';
 
 const REPLACE: Record<string, string> = { pre: 'c', preview: 'c', '-': 'final-', rc: 'c', dev: '@' };
 
@@ -38,14 +38,17 @@ function cmpTuple(a: string[], b: string[]): Cmp {
   return sign(a.length - b.length);
 }
 
+const isPep440 = memoParse((v: string) => pep440.valid(v) !== null);
+const legacyKeyCached = memoParse(legacyKey);
+
 /** Compares two PyPI versions (PEP 440; legacy versions first). */
 export function comparePyPI(a: string, b: string): Cmp {
   if (a.trim() === '' || b.trim() === '') throw new PushgateError('BAD_ARGUMENT', 'invalid PyPI version "": empty');
-  const va = pep440.valid(a) !== null;
-  const vb = pep440.valid(b) !== null;
-  if (va && vb) return sign(pep440.compare(a, b));
+  const va = isPep440(a);
+  const vb = isPep440(b);
+  if (va && vb) return a === b ? 0 : sign(pep440.compare(a, b));
   if (va !== vb) return va ? 1 : -1;
-  return cmpTuple(legacyKey(a), legacyKey(b));
+  return cmpTuple(legacyKeyCached(a), legacyKeyCached(b));
 }
 
 /** The PyPI comparator. */

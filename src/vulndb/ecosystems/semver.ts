@@ -8,15 +8,17 @@
  */
 import semverLib from 'semver';
 import { PushgateError } from '../../core/errors.js';
-import { type Cmp, type Comparator, compareDigits, compareStrings } from './types.js';
+import { type Cmp, type Comparator, compareDigits, compareStrings, memoParse } from './types.js';
 
 /** node-semver order for npm. */
+const parseNpm = memoParse((v: string) => semverLib.parse(v, { loose: true }));
+
 export const npmSemver: Comparator = {
   name: 'semver',
   compare(a: string, b: string): Cmp {
-    const pa = semverLib.parse(a, { loose: true });
+    const pa = parseNpm(a);
     if (!pa) throw invalid('npm', a);
-    const pb = semverLib.parse(b, { loose: true });
+    const pb = parseNpm(b);
     if (!pb) throw invalid('npm', b);
     return pa.compare(pb);
   },

@@ -42,3 +42,20 @@ export function compareDigits(a: string, b: string): Cmp {
 export function compareStrings(a: string, b: string): Cmp {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * Wraps a pure parse function with a per-string cache (cleared when it holds `max` entries), so a
+ * version met again (an installed version against many events, an event version across calls) is
+ * parsed once. The parse result must not be mutated by callers. Thrown errors are not cached.
+ */
+export function memoParse<T>(parse: (v: string) => T, max = 50_000): (v: string) => T {
+  const cache = new Map<string, T>();
+  return (v: string): T => {
+    const hit = cache.get(v);
+    if (hit !== undefined) return hit;
+    const r = parse(v);
+    if (cache.size >= max) cache.clear();
+    cache.set(v, r);
+    return r;
+  };
+}
