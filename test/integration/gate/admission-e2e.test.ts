@@ -72,13 +72,13 @@ describe('admission with the real gate: no pod starts from a failed or unscanned
     config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: 'sandbox-*', unknown: 'allow' }, { match: '*', unknown: 'deny' }], unguarded: 'deny' };
     srv = await startServer(config, silent);
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
-    for (const [src, dst] of [['debian-minbase:bookworm', 'lab/debian:bookworm'], ['node-app:vuln', 'lab/node-app:vuln']]) {
+    for (const [src, dst] of [['debian-minbase:bookworm', 'lab/debian:bookworm'], ['node-app:vuln', 'lab/node-app:vuln'], ['adm-zip:0.4.7', 'lab/adm-zip:0.4.7']]) {
       const r = await skopeoCopyAsync(`oci:${images}/${src}`, `${host}/${dst}`);
       expect(r.code, r.stderr).to.equal(0);
     }
     // Wait for both verdicts (the node-app tag is deleted by enforcement; its digest keeps its verdict).
     const deadline = Date.now() + 60_000;
-    while ((await srv.store.listVerdicts({ registry: 'lab' })).filter((v) => v.enforcement).length < 2) {
+    while ((await srv.store.listVerdicts({ registry: 'lab' })).filter((v) => v.enforcement).length < 3) {
       if (Date.now() > deadline) throw new Error('verdicts did not arrive');
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -98,6 +98,17 @@ describe('admission with the real gate: no pod starts from a failed or unscanned
     expect(r.body.response.status?.message).to.match(/spec\.containers\[0\]\.image/);
     expect(r.body.response.status?.message).to.match(/reject/);
     expect(await srv.metrics.text()).to.match(/pushgate_admission_requests_total\{decision="deny"\} 1/);
+  });
+
+  it('denies a Deployment using the quarantined image (the registry holds its quarantine copy)', async () => {
+    const v = (await srv.store.listVerdicts({ registry: 'lab', repository: 'lab/adm-zip' }))[0];
+    expect(v.decision).to.equal('quarantine');
+    const q = (await (await fetch(`http://${host}/v2/quarantine/lab/adm-zip/tags/list`)).json()) as { tags: string[] };
+    expect(q.tags).to.deep.equal(['0.4.7']);
+    const r = await post('/admission/validate', podReview('u-7', 'team-a', [`${host}/lab/adm-zip:0.4.7@${v.digest}`], 'Deployment'));
+    expect(r.body.response.allowed).to.equal(false);
+    expect(r.body.response.status?.message).to.match(/spec\.template\.spec\.containers\[0\]\.image/);
+    expect(r.body.response.status?.message).to.match(/quarantine/);
   });
 
   it('admits a Deployment of the allowed base image by tag, with its warn reason as a warning; mutate pins the digest', async () => {
