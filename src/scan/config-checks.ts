@@ -1,10 +1,12 @@
 /**
  * Image-configuration checks (image-spec config.md): runs as root (User empty, `root`, `0`, `0:0`,
- * `root:…`), exposed privileged or admin ports, no HEALTHCHECK, image age from `created`, layer
- * count, base image from OCI annotations, and secrets in `Env` (the same rules as files).
+ * `root:…`), exposed privileged or admin ports, no HEALTHCHECK, image age from `created`, image
+ * size and layer count, base image from OCI annotations (image-spec annotations.md
+ * `org.opencontainers.image.base.name/digest`) or history, and secrets in `Env` (the same rules as
+ * files, plus `env-password` as in `.env` files).
  */
 import type { ConfigFinding, SecretFinding } from '../core/index.js';
-import { findSecrets } from './analyzers/secrets.js';
+import { findEnvPasswords, findSecrets } from './analyzers/secrets.js';
 
 /** The raw config fields the checks read (a superset of core's ImageConfig). */
 export interface RawImageConfig {
@@ -17,6 +19,54 @@ export interface RawImageConfig {
     Labels?: Record<string, string>;
   };
   rootfs?: { diff_ids?: string[] };
+  history?: HistoryEntry[];
+}
+
+/** One image-config history entry (image-spec config.md `history`). */
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+/**
+ * How many of the image's (non-empty) layers come from its base image, guessed from history as
+ * trivy does (pkg/fanal/image GuessBaseImageIndex): skip the trailing empty entries (this image's
+ * CMD/ENTRYPOINT/…), then the first empty `CMD` entry met going up is the base image's last
+ * instruction; the non-empty entries above it are the base layers. Undefined when no such CMD is
+ * found (the image is a base itself, or its history says nothing).
+ */
+export function guessBaseLayerCount(history: HistoryEntry[] | undefined): number | undefined {
+  if (!history?.length) return undefined;
+  let foundNonEmpty = false;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i];
+    if (!foundNonEmpty) {
+      if (h.empty_layer) continue;
+      foundNonEmpty = true;
+    }
+    if (!h.empty_layer) continue;
+    const by = (h.created_by ?? '').trim();
+    if (by.startsWith('/bin/sh -c #(nop)  CMD') || by.startsWith('CMD')) {
+      const n = history.slice(0, i).filter((x) => !x.empty_layer).length;
+      return n > 0 ? n : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** What {@link checkConfig} may also be told about the manifest. */
+export interface CheckContext {
+  now?: Date;
+  annotations?: Record<string, string>;
+  maxAgeDays?: number;
+  /** The manifest's layers (compressed sizes): enables the size and layer-count findings. */
+  layers?: Array<{ size: number }>;
+  /** Image size above which `image-size` is `low` rather than informational (default 1 GiB). */
+  maxSizeBytes?: number;
+  /** Layer count above which `layer-count` is `low` (default 50). */
+  maxLayers?: number;
 }
 
 const ADMIN_PORTS: Record<number, string> = { 22: 'SSH', 23: 'telnet', 2375: 'Docker API (plain)', 2376: 'Docker API', 3389: 'RDP', 5900: 'VNC' };
@@ -30,7 +80,7 @@ export function isRootUser(user: string | undefined): boolean {
 }
 
 /** Runs the checks. `now` is injectable for tests. */
-export function checkConfig(cfg: RawImageConfig, opts: { now?: Date; annotations?: Record<string, string>; maxAgeDays?: number } = {}): { config: ConfigFinding[]; secrets: SecretFinding[] } {
+export function checkConfig(cfg: RawImageConfig, opts: CheckContext = {}): { config: ConfigFinding[]; secrets: SecretFinding[]; baseLayerCount?: number } {
   const out: ConfigFinding[] = [];
   const c = cfg.config ?? {};
   if (isRootUser(c.User)) {
@@ -53,14 +103,26 @@ export function checkConfig(cfg: RawImageConfig, opts: { now?: Date; annotations
       out.push({ check: 'image-age', severity: 'low', message: `the image was built ${days} days ago (${cfg.created}); rebuild it to pick up fixes` });
     }
   }
+  if (opts.layers) {
+    const total = opts.layers.reduce((a, l) => a + (Number.isFinite(l.size) ? l.size : 0), 0);
+    const big = total > (opts.maxSizeBytes ?? 1024 ** 3);
+    out.push({ check: 'image-size', severity: big ? 'low' : 'negligible', message: `the image is ${(total / 2 ** 20).toFixed(1)} MiB compressed${big ? '; a smaller base or a multi-stage build would shrink it' : ''}` });
+    const many = opts.layers.length > (opts.maxLayers ?? 50);
+    out.push({ check: 'layer-count', severity: many ? 'low' : 'negligible', message: `the image has ${opts.layers.length} layers${many ? '; squash or combine RUN steps' : ''}` });
+  }
+  const baseLayerCount = guessBaseLayerCount(cfg.history);
   const base = opts.annotations?.['org.opencontainers.image.base.name'];
-  if (base) {
-    const bd = opts.annotations?.['org.opencontainers.image.base.digest'];
-    out.push({ check: 'base-image', severity: 'negligible', message: `base image ${base}${bd ? `@${bd}` : ''}` });
+  const bd = opts.annotations?.['org.opencontainers.image.base.digest'];
+  if (base || bd) {
+    out.push({ check: 'base-image', severity: 'negligible', message: `base image ${base ?? '(unnamed)'}${bd ? `@${bd}` : ''} (annotations)${baseLayerCount ? `; the first ${baseLayerCount} layer(s) are the base's (history)` : ''}` });
+  } else if (baseLayerCount) {
+    out.push({ check: 'base-image', severity: 'negligible', message: `the first ${baseLayerCount} layer(s) come from a base image (history)` });
   }
   const secrets: SecretFinding[] = [];
   for (const [i, env] of (c.Env ?? []).entries()) {
+    if (typeof env !== 'string') continue;
     for (const s of findSecrets(env.replace(/^([A-Za-z_][A-Za-z0-9_]*)=/, '$1='), 'config:Env')) secrets.push({ ...s, line: i + 1 });
+    for (const s of findEnvPasswords(env, 'config:Env')) secrets.push({ ...s, line: i + 1 });
   }
-  return { config: out, secrets };
+  return { config: out, secrets, baseLayerCount };
 }

@@ -62,6 +62,12 @@ export interface PlatformScan {
   configDigest?: Digest;
   config: ImageConfig;
   layers: Array<{ digest: Digest; diffID?: Digest; size: number; mediaType: string }>;
+  /**
+   * The diffIDs (or, without diffIDs, the blob digests) of the layers that come from the base
+   * image, lowest first, as guessed from the config's history (config-checks.ts
+   * guessBaseLayerCount); undefined when unknown. For the policy's `excludeBase`.
+   */
+  baseLayers?: Digest[];
   inventory: Inventory;
 }
 
@@ -252,7 +258,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     diags.push(...a.diagnostics);
   }
   const inv = buildInventory(stackLayers(analyses), diags);
-  const checks = checkConfig(raw, { now: run.opts.now, annotations: m.annotations });
+  const checks = checkConfig(raw, { now: run.opts.now, annotations: m.annotations, layers });
   inv.config.push(...checks.config);
   inv.secrets.push(...checks.secrets);
   const plat = platform ?? (config.os ? platformString({ os: config.os, architecture: config.architecture ?? 'unknown', variant: config.variant }) : 'unknown');
@@ -268,6 +274,9 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     configDigest: m.config?.digest,
     config,
     layers: layers.map((l, i) => ({ digest: l.digest, diffID: diffIds[i], size: l.size, mediaType: l.mediaType })),
+    baseLayers: checks.baseLayerCount && checks.baseLayerCount <= layers.length
+      ? layers.slice(0, checks.baseLayerCount).map((l, i) => diffIds[i] ?? l.digest)
+      : undefined,
     inventory: inv,
   };
 }

@@ -2,8 +2,9 @@
  * secret/builtin: secrets in text files, after trivy's builtin secret rules
  * (pkg/fanal/secret/builtin-rules.go, builtin-allow-rules.go): private keys (PEM, OpenSSH, PGP), AWS
  * access key ids and secret access keys (the secret only next to an `aws_secret_access_key` style
- * name), GCP service-account JSON, GitHub, GitLab, Slack and npm tokens. A generic `password=` is not a
- * finding (too many false positives). The value is never stored: `redacted` keeps a short prefix at most.
+ * name), GCP service-account JSON, GitHub, GitLab, Slack and npm tokens; passwords (`DB_PASS=…` with
+ * a non-placeholder value) only in `.env`-style files and the image config's Env: a generic
+ * `password=` elsewhere is not a finding (too many false positives). The value is never stored: `redacted` keeps a short prefix at most.
  * Skipped: binary files (a NUL byte in the first 8000 bytes, as git decides), files over 1 MiB and the
  * directories package managers own (trivy's allow rules: /usr/share, /usr/include, /usr/lib,
  * node_modules, site-/dist-packages, Go module cache, gems).
@@ -68,6 +69,41 @@ export function findSecrets(text: string, path: string): SecretFinding[] {
   return out;
 }
 
+/** `.env`, `.env.production`, `app.env`, but not the templates (`.env.example`, `.env.sample`, …). */
+const ENV_FILE = /^(?:\.env(?:\.[\w-]+)?|[\w.-]+\.env)$/;
+const ENV_TEMPLATE = /\.(?:example|sample|template|dist|tmpl|tpl|default|defaults)$|^\.?env\.(?:example|sample|template|dist)/i;
+/** A variable name meaning a password: `PASSWORD`, `DB_PASS`, `MYSQL_ROOT_PASSWORD`, `REDIS_PWD`. */
+const PASSWORD_KEY = /(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD)$/i;
+/** Values that are not real passwords: empty, references, templates, well-known placeholders. */
+const PLACEHOLDER = /^(?:|changeme|change[_-]?me|change[_-]?it|password|passwd|pass|secret|example|placeholder|your[_-]?(?:db[_-]?)?pass(?:word)?(?:[_-]?here)?|x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_]\w*|\{\{.*\}\}|%[^%]+%|null|none|nil|undefined|todo|tbd|fixme|dummy|redacted|-)$/i;
+
+/** True when `path` names a `.env`-style file (not a template). */
+export function isEnvFile(path: string): boolean {
+  const b = path.slice(path.lastIndexOf('/') + 1);
+  return ENV_FILE.test(b) && !ENV_TEMPLATE.test(b);
+}
+
+/**
+ * Rule `env-password` (medium): `NAME=VALUE` lines whose name means a password and whose value is
+ * not a placeholder or a reference, in `.env`-style text (also `export NAME=…`, quoted values,
+ * `#` comments). `redacted` keeps the name, never the value.
+ */
+export function findEnvPasswords(text: string, path: string): SecretFinding[] {
+  const out: SecretFinding[] = [];
+  const ls = text.split(/\r?\n/);
+  for (let i = 0; i < ls.length; i++) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(ls[i]);
+    if (!m || !PASSWORD_KEY.test(m[1])) continue;
+    let v = m[2].trim();
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.lastIndexOf(q) > 0) v = v.slice(1, v.lastIndexOf(q));
+    else v = v.replace(/\s+#.*$/, '');
+    if (PLACEHOLDER.test(v.trim())) continue;
+    out.push({ rule: 'env-password', severity: 'medium', path, line: i + 1, redacted: `${m[1]}=****` });
+  }
+  return out;
+}
+
 /** True when the first 8000 bytes hold a NUL (git's binary test). */
 export function looksBinary(b: Buffer): boolean {
   return b.subarray(0, 8000).indexOf(0) >= 0;
@@ -76,12 +112,14 @@ export function looksBinary(b: Buffer): boolean {
 /** The analyzer. */
 export const secretsAnalyzer: Analyzer = {
   name: 'secret/builtin',
-  version: 1,
+  version: 2,
   maxSize: 1024 * 1024,
   wants: (e) => e.size > 0 && e.size <= 1024 * 1024 && !SKIP.test(e.path),
   analyze(input) {
     if (looksBinary(input.content)) return undefined;
-    const secrets = findSecrets(input.content.toString('latin1'), input.path);
+    const text = input.content.toString('latin1');
+    const secrets = findSecrets(text, input.path);
+    if (isEnvFile(input.path)) secrets.push(...findEnvPasswords(text, input.path));
     return secrets.length ? { secrets } : undefined;
   },
 };
