@@ -10,6 +10,7 @@ import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../store/index.js';
+import { harborAdapterRouter } from './harbor-adapter.js';
 import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
 
 /** What the app serves from. */
@@ -181,6 +182,8 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(await store.listAudit(limit));
   });
   app.use('/api/v1', api);
+  // Harbor Pluggable Scanner Adapter API v1.1 (its own credential: harborAdapter.tokens).
+  app.use('/harbor-adapter/api/v1', harborAdapterRouter({ config, gate, store, logger }));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
