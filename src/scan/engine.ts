@@ -216,6 +216,7 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
       : isPushgateError(e, 'SIZE_MISMATCH') ? 'layer-size-mismatch'
       : isPushgateError(e, 'NOT_FOUND') ? 'blob-missing'
       : isPushgateError(e, 'UNSUPPORTED') ? 'layer-unsupported'
+      : isPushgateError(e, 'CORRUPT_LAYER') && /\(limit \w+\)|limit scan \w+/.test(e.message) ? 'layer-limit'
       : run.signal?.aborted ? (run.deadline.expired() ? 'scan-deadline' : 'scan-aborted')
       : (e as { name?: string }).name === 'AbortError' ? 'scan-aborted' : 'corrupt-layer';
     const why = code === 'scan-deadline' ? `the scan deadline (${run.deadline.ms} ms) passed while reading it` : msg(e);

@@ -122,7 +122,10 @@ export interface LayerLimits {
   maxEntries?: number;
   /** Max uncompressed bytes per layer (default 64 GiB). */
   maxTarBytes?: number;
-  /** Max uncompressed/compressed ratio once past 64 MiB uncompressed (default 1000). */
+  /**
+   * Max uncompressed/compressed ratio once past 64 MiB uncompressed (default 1000; deflate cannot
+   * exceed about 1030, reached only by runs of one byte value such as zero-filled bombs).
+   */
   maxRatio?: number;
 }
 
@@ -168,6 +171,11 @@ export async function readLayer(
   const maxTarBytes = opts.limits?.maxTarBytes ?? 64 * 2 ** 30;
   const maxRatio = opts.limits?.maxRatio ?? 1000;
 
+  // Compressed bytes consumed so far: for gzip, what inflate has actually consumed
+  // (zlib bytesWritten grows as input is processed), so a bomb read in one 1 MiB chunk is seen at
+  // its true ratio; otherwise the bytes read (zstd's pipe buffers only a little ahead).
+  const gunzip = compression === 'gzip' ? zlib.createGunzip({ chunkSize: CHUNK }) : undefined;
+  const consumed = () => (gunzip ? gunzip.bytesWritten : verify.bytes);
   let tarBytes = 0;
   let last: Buffer | undefined;
   let prev: Buffer | undefined;
@@ -176,9 +184,9 @@ export async function readLayer(
     transform(chunk: Buffer, _e, cb) {
       tarBytes += chunk.length;
       if (chunk.length) { prev = last; last = chunk; }
-      if (tarBytes > maxTarBytes) return cb(new PushgateError('CORRUPT_LAYER', `layer expands past the ${maxTarBytes}-byte limit`));
-      if (tarBytes > 64 * 2 ** 20 && tarBytes > maxRatio * Math.max(1, verify.bytes)) {
-        return cb(new PushgateError('CORRUPT_LAYER', `layer expands more than ${maxRatio}× (decompression bomb?)`));
+      if (tarBytes > maxTarBytes) return cb(new PushgateError('CORRUPT_LAYER', `layer expands past the ${maxTarBytes}-byte limit (limit maxTarBytes)`));
+      if (tarBytes > 64 * 2 ** 20 && tarBytes > maxRatio * Math.max(1, consumed())) {
+        return cb(new PushgateError('CORRUPT_LAYER', `layer expands more than ${maxRatio}× its compressed size (decompression bomb?); limit scan maxRatio`));
       }
       cb(null, chunk);
     },
@@ -192,7 +200,7 @@ export async function readLayer(
     inEntry = true;
     const end = ((h as { byteOffset?: number }).byteOffset ?? 0) + (h.size ?? 0);
     if (walker.result().entries >= maxEntries) {
-      extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries`));
+      extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries (limit maxEntries)`));
       return;
     }
     const type = h.type === 'file' || h.type === 'contiguous-file' ? 'file'
@@ -204,7 +212,7 @@ export async function readLayer(
   // the rest of the blob is still read and hashed, and a digest or size mismatch always wins over
   // whatever the decompressor or tar parser said. Errors of `verify` never go unhandled.
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | Duplex> = [];
-  if (compression === 'gzip') stages.push(zlib.createGunzip({ chunkSize: CHUNK }));
+  if (gunzip) stages.push(gunzip);
   else if (compression === 'zstd') stages.push(zstdDecoder());
   stages.push(counter, extract);
   const head0 = stages[0] as NodeJS.WritableStream;

@@ -128,7 +128,7 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     const dir = path.join(tmp, 'limit');
     writeLayout(dir, [gzLayer(t)]);
     const inv = (await scanTarget(`oci:${dir}`, { limits: { maxTarBytes: 1 << 20 } })).platforms[0].inventory;
-    const d = inv.diagnostics.find((x) => x.code === 'corrupt-layer');
+    const d = inv.diagnostics.find((x) => x.code === 'layer-limit');
     expect(d?.incomplete).to.equal(true);
     expect(d?.message).to.match(/limit/);
   });
