@@ -20,8 +20,8 @@ export function sha(bytes: Buffer): string {
 export async function makeLayer(files: Record<string, string>): Promise<{ gz: Buffer; diffId: string }> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => {
-    chunks.push(c);
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
   });
   const done = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const [name, body] of Object.entries(files)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, body);
