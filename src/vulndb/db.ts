@@ -153,34 +153,49 @@ export class VulnDb {
    */
   match(packages: Package[], os?: OsInfo): VulnFinding[] {
     const osEco = osEcosystem(os);
+    const osBase = osEco ? splitEcosystem(osEco).base.toLowerCase() : undefined;
     const findings: VulnFinding[] = [];
+    // per call: what each package ecosystem spelling means, and which record releases apply
+    const ecoPlans = new Map<string, { base: string; isOs: boolean; cmp: Comparator } | null>();
+    const releaseOk = new Map<string, boolean>();
     for (const pkg of packages) {
-      const pkgBase = splitEcosystem(pkg.ecosystem).base.toLowerCase();
-      const isOs = OS_ECOSYSTEMS.has(pkgBase);
+      let plan = ecoPlans.get(pkg.ecosystem);
+      if (plan === undefined) {
+        plan = planFor(pkg.ecosystem, osEco, osBase);
+        ecoPlans.set(pkg.ecosystem, plan);
+      }
+      if (!plan) continue;
+      const { base, isOs, cmp } = plan;
       if (!isOs && pkg.ownedBy) continue;
-      if (!isSupportedEcosystem(pkg.ecosystem)) continue;
-      // an OS package is judged by the advisories of the image's OS release
-      const base = isOs && osEco ? splitEcosystem(osEco).base.toLowerCase() : pkgBase;
-      if (isOs && osEco && !OS_ECOSYSTEMS.has(base)) continue;
-      const cmp = comparatorFor(base);
       const name = isOs ? (pkg.sourceName || pkg.name) : pkg.name;
       let version = isOs ? (pkg.sourceVersion || pkg.version) : pkg.version;
       if (isOs && !pkg.sourceVersion && (base === 'debian' || base === 'ubuntu')) version = version.replace(/\+b\d+$/, '');
+      const entries = this.entriesFor(base, normalizeName(base, name));
+      if (!entries.length) continue;
       try {
         cmp.compare(version, version);
       } catch {
         continue;
       }
-      const hits = new Map<number, Hit>();
-      for (const entry of this.entriesFor(base, normalizeName(base, name))) {
-        if (entry.release !== '' && !releaseMatches(base, entry.release, isOs ? osEco : undefined)) continue;
+      let hits: Map<number, Hit> | undefined;
+      for (const entry of entries) {
+        if (entry.release !== '') {
+          const rk = `${base}\u0000${entry.release}`;
+          let ok = releaseOk.get(rk);
+          if (ok === undefined) {
+            ok = releaseMatches(base, entry.release, isOs ? osEco : undefined);
+            releaseOk.set(rk, ok);
+          }
+          if (!ok) continue;
+        }
         const r = evaluateAffected(entry.compiled, version, cmp);
         if (!r.affected) continue;
+        hits ??= new Map<number, Hit>();
         const h = hits.get(entry.rid);
         if (h) h.fixed.push(...r.fixed.filter((f) => !h.fixed.includes(f)));
-        else hits.set(entry.rid, { entry, fixed: [...r.fixed] });
+        else hits.set(entry.rid, { entry, fixed: r.fixed });
       }
-      if (hits.size) findings.push(...group([...hits.values()], pkg, name, version, cmp));
+      if (hits) findings.push(...group([...hits.values()], pkg, name, version, cmp));
     }
     return findings;
   }
@@ -191,8 +206,23 @@ export class VulnDb {
   }
 }
 
+/**
+ * How packages of one ecosystem spelling are matched: the advisory ecosystem (the OS release's for OS
+ * packages), whether it is an OS ecosystem, its comparator; null when they cannot be matched.
+ */
+function planFor(ecosystem: string, osEco: string | undefined, osBase: string | undefined): { base: string; isOs: boolean; cmp: Comparator } | null {
+  if (!isSupportedEcosystem(ecosystem)) return null;
+  const pkgBase = splitEcosystem(ecosystem).base.toLowerCase();
+  const isOs = OS_ECOSYSTEMS.has(pkgBase);
+  // an OS package is judged by the advisories of the image's OS release
+  const base = isOs && osBase ? osBase : pkgBase;
+  if (isOs && osEco && !OS_ECOSYSTEMS.has(base)) return null;
+  return { base, isOs, cmp: comparatorFor(base) };
+}
+
 /** Groups hits of one package that name each other (id, aliases, upstream) into one finding each. */
 function group(hits: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator): VulnFinding[] {
+  if (hits.length === 1) return [finding([hits[0]], pkg, advisoryName, version, cmp)];
   const parent = hits.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const owner = new Map<string, number>();
@@ -211,54 +241,57 @@ function group(hits: Hit[], pkg: Package, advisoryName: string, version: string,
     else groups.set(g, [h]);
   });
   const out: VulnFinding[] = [];
-  for (const members of groups.values()) {
-    const recs = members.map((m) => m.entry.rec);
-    recs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    // the highest rating among the matched records and their aliases (import-time best_severity)
-    let best: { sev: SeverityInfo; id: string } | undefined;
-    for (const r of recs) if (isHigherSeverity(r.best.sev, best?.sev)) best = r.best;
-    const primary = recs[0];
-    const ids = new Set<string>();
-    for (const r of recs) {
-      ids.add(r.id);
-      for (const id of r.aliases) ids.add(id);
-    }
-    ids.delete(primary.id);
-    const fixedSet = new Set<string>();
-    for (const m of members) for (const f of m.fixed) fixedSet.add(f);
-    const fixed = [...fixedSet];
-    if (fixed.length > 1) fixed.sort((a, b) => cmp.compare(a, b));
-    let published: string | undefined;
-    let modified: string | undefined;
-    for (const r of recs) {
-      if (r.published && (!published || r.published < published)) published = r.published;
-      if (r.modified && (!modified || r.modified > modified)) modified = r.modified;
-    }
-    const f: VulnFinding = {
-      id: primary.id,
-      aliases: [...ids].sort(),
-      ecosystem: pkg.ecosystem,
-      package: pkg.name,
-      installedVersion: pkg.version,
-      fixedVersions: fixed,
-      severity: best?.sev.severity ?? 'unknown',
-      path: pkg.path,
-      records: recs.map((r) => r.id),
-      severitySource: best && best.sev.severity !== 'unknown' ? `${best.id} ${best.sev.source}` : 'none',
-    };
-    if (advisoryName !== pkg.name) f.advisoryPackage = advisoryName;
-    if (version !== pkg.version) f.advisoryVersion = version;
-    const summary = recs.find((r) => r.summary)?.summary;
-    if (summary) f.summary = summary;
-    if (best?.sev.cvss) f.cvss = best.sev.cvss;
-    if (published) f.published = published;
-    if (modified) f.modified = modified;
-    const urgency = recs.find((r) => r.urgency)?.urgency;
-    if (urgency) f.urgency = urgency;
-    if (pkg.layer) f.layer = pkg.layer;
-    if (pkg.purl) f.purl = pkg.purl;
-    if (pkg.platform) f.platform = pkg.platform;
-    out.push(f);
-  }
+  for (const members of groups.values()) out.push(finding(members, pkg, advisoryName, version, cmp));
   return out;
+}
+
+/** One finding from the hits of one vulnerability on one package. */
+function finding(members: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator): VulnFinding {
+  const recs = members.map((m) => m.entry.rec);
+  recs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // the highest rating among the matched records and their aliases (import-time best_severity)
+  let best: { sev: SeverityInfo; id: string } | undefined;
+  for (const r of recs) if (isHigherSeverity(r.best.sev, best?.sev)) best = r.best;
+  const primary = recs[0];
+  const ids = new Set<string>();
+  for (const r of recs) {
+    ids.add(r.id);
+    for (const id of r.aliases) ids.add(id);
+  }
+  ids.delete(primary.id);
+  const fixedSet = new Set<string>();
+  for (const m of members) for (const f of m.fixed) fixedSet.add(f);
+  const fixed = [...fixedSet];
+  if (fixed.length > 1) fixed.sort((a, b) => cmp.compare(a, b));
+  let published: string | undefined;
+  let modified: string | undefined;
+  for (const r of recs) {
+    if (r.published && (!published || r.published < published)) published = r.published;
+    if (r.modified && (!modified || r.modified > modified)) modified = r.modified;
+  }
+  const f: VulnFinding = {
+    id: primary.id,
+    aliases: [...ids].sort(),
+    ecosystem: pkg.ecosystem,
+    package: pkg.name,
+    installedVersion: pkg.version,
+    fixedVersions: fixed,
+    severity: best?.sev.severity ?? 'unknown',
+    path: pkg.path,
+    records: recs.map((r) => r.id),
+    severitySource: best && best.sev.severity !== 'unknown' ? `${best.id} ${best.sev.source}` : 'none',
+  };
+  if (advisoryName !== pkg.name) f.advisoryPackage = advisoryName;
+  if (version !== pkg.version) f.advisoryVersion = version;
+  const summary = recs.find((r) => r.summary)?.summary;
+  if (summary) f.summary = summary;
+  if (best?.sev.cvss) f.cvss = best.sev.cvss;
+  if (published) f.published = published;
+  if (modified) f.modified = modified;
+  const urgency = recs.find((r) => r.urgency)?.urgency;
+  if (urgency) f.urgency = urgency;
+  if (pkg.layer) f.layer = pkg.layer;
+  if (pkg.purl) f.purl = pkg.purl;
+  if (pkg.platform) f.platform = pkg.platform;
+  return f;
 }

@@ -66,13 +66,16 @@ export function compareSemVer2(a: SemVer2, b: SemVer2): Cmp {
   return 0;
 }
 
+const parseCrates = memoParse((v: string) => parseSemVer2(v));
+const parseGo = memoParse((v: string) => parseSemVer2(normalizeGoVersion(v), true));
+
 /** crates.io: strict SemVer 2.0 with arbitrary-size numbers. */
 export const cratesSemver: Comparator = {
   name: 'semver',
   compare(a: string, b: string): Cmp {
-    const pa = parseSemVer2(a);
+    const pa = parseCrates(a);
     if (!pa) throw invalid('crates.io', a);
-    const pb = parseSemVer2(b);
+    const pb = parseCrates(b);
     if (!pb) throw invalid('crates.io', b);
     return compareSemVer2(pa, pb);
   },
@@ -94,9 +97,9 @@ export function normalizeGoVersion(v: string): string {
 export const goSemver: Comparator = {
   name: 'go-semver',
   compare(a: string, b: string): Cmp {
-    const pa = parseSemVer2(normalizeGoVersion(a), true);
+    const pa = parseGo(a);
     if (!pa) throw invalid('Go', a);
-    const pb = parseSemVer2(normalizeGoVersion(b), true);
+    const pb = parseGo(b);
     if (!pb) throw invalid('Go', b);
     return compareSemVer2(pa, pb);
   },
