@@ -200,6 +200,42 @@ describe('vulndb database', function () {
       after.close();
     });
 
+    it('takes the highest severity across aliases even from records that did not match, naming the record', async () => {
+      // the matched npm record has no rating; a PyPI record and a record of another npm version range
+      // share its CVE alias and carry ratings; a third record sharing nothing is ignored
+      fs.writeFileSync(path.join(dir, 'M-1.json'), rec('M-1', [npmAff('pkg-m', [{ introduced: '0' }, { fixed: '2.0.0' }])], { aliases: ['CVE-2099-7'] }));
+      fs.writeFileSync(path.join(dir, 'PY-1.json'), rec('PY-1', [{ package: { ecosystem: 'PyPI', name: 'other' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }] }],
+        { aliases: ['CVE-2099-7'], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }] }));
+      fs.writeFileSync(path.join(dir, 'GHSA-m.json'), rec('GHSA-m', [npmAff('pkg-m', [{ introduced: '5.0.0' }, { fixed: '5.1.0' }])],
+        { aliases: ['CVE-2099-7'], database_specific: { severity: 'MODERATE' } }));
+      fs.writeFileSync(path.join(dir, 'Z-1.json'), rec('Z-1', [npmAff('pkg-z', [{ introduced: '0' }])],
+        { aliases: ['CVE-2099-8'], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H' }] }));
+      // a CVSS v4 rating only known through an alias that has no affected entry pushgate imports
+      fs.writeFileSync(path.join(dir, 'N-1.json'), rec('N-1', [npmAff('pkg-n', [{ introduced: '0' }])], { aliases: ['CVE-2099-9'] }));
+      fs.writeFileSync(path.join(dir, 'HK-1.json'), rec('HK-1', [], {
+        aliases: ['CVE-2099-9'], severity: [{ type: 'CVSS_V4', score: 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N' }] }));
+      fs.writeFileSync(path.join(dir, 'U-1.json'), rec('U-1', [npmAff('pkg-u', [{ introduced: '0' }])], { aliases: ['CVE-2099-10'] }));
+      const p = path.join(tmp, 'alias-sev.sqlite');
+      await updateDb({ path: p, sources: [dir] });
+      const vdb = VulnDb.open(p);
+      try {
+        const f = vdb.match([pkg({ ecosystem: 'npm', name: 'pkg-m', version: '1.0.0' }), pkg({ ecosystem: 'npm', name: 'pkg-n', version: '1.0.0' })]);
+        const m = f.find((x) => x.package === 'pkg-m');
+        expect(m).to.include({ id: 'M-1', severity: 'critical', severitySource: 'PY-1 CVSS_V3' });
+        expect(m?.records).to.deep.equal(['M-1']);
+        expect(m?.cvss?.score).to.equal(9.8);
+        const n = f.find((x) => x.package === 'pkg-n');
+        expect(n?.severity).to.equal('medium');
+        expect(n?.severitySource).to.equal('HK-1 CVSS_V4');
+        // a record's own rating; and no rating anywhere: unknown, source none
+        const z = vdb.match([pkg({ ecosystem: 'npm', name: 'pkg-z', version: '1.0.0' }), pkg({ ecosystem: 'npm', name: 'pkg-u', version: '1.0.0' })]);
+        expect(z.find((x) => x.package === 'pkg-z')).to.include({ severity: 'critical', severitySource: 'Z-1 CVSS_V3' });
+        expect(z.find((x) => x.package === 'pkg-u')).to.include({ id: 'U-1', severity: 'unknown', severitySource: 'none' });
+      } finally {
+        vdb.close();
+      }
+    });
+
     it('matches release-qualified ecosystems to the OS release (Alpine, Ubuntu, Red Hat, Rocky, SUSE, Wolfi)', async () => {
       const os1 = (eco: string, name: string, fixed: string): unknown => ({ package: { ecosystem: eco, name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] });
       fs.writeFileSync(path.join(dir, 'R.json'), rec('R-1', [
