@@ -6,5 +6,6 @@ export { VulnDb, type VulnFinding } from './db.js';
 export { updateDb, type UpdateOptions, type UpdateStats } from './update.js';
 export { compareVersions, isSupportedEcosystem, supportedEcosystems, comparatorFor, canonicalEcosystem } from './ecosystems/index.js';
 export { compareLines } from './compare-lines.js';
+export { satisfiesNpmRange, npmRangeToOsv, type NpmRangeOptions } from './npm-range.js';
 export { defaultSourceUrl } from './sources.js';
 export { osEcosystem } from './release.js';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { compareVersions, compareLines, isSupportedEcosystem } from '../../../src/vulndb/index.js';
+import { compareVersions, compareLines, isSupportedEcosystem, satisfiesNpmRange } from '../../../src/vulndb/index.js';
 import { isPushgateError } from '../../../src/core/errors.js';
 import { apkVersionMatch, isValidApkVersion } from '../../../src/vulndb/ecosystems/apk.js';
 
@@ -106,6 +106,24 @@ describe('vulndb version vectors', () => {
     expect(apkVersionMatch('1.0_rc1', '<', '1.0')).to.equal(true);
     expect(apkVersionMatch('1.0-r1', '>=', '1.0-r1')).to.equal(true);
     expect(() => apkVersionMatch('1', '<>x', '2')).to.throw(/invalid apk version operator/);
+  });
+
+  it('npm-ranges.jsonl: every node-semver range fixture, evaluated as OSV ranges with the npm comparator', () => {
+    const lines = fs.readFileSync(path.join(DIR, 'npm-ranges.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+    const wrong: string[] = [];
+    for (const l of lines) {
+      const j = JSON.parse(l) as { range: string; version: string; satisfies: boolean; options: { loose?: boolean; includePrerelease?: boolean } };
+      if (satisfiesNpmRange(j.version, j.range, j.options) !== j.satisfies) wrong.push(l);
+    }
+    expect(wrong).to.deep.equal([]);
+    expect(lines.length).to.equal(150);
+    expect(lines.filter((l) => l.includes('"satisfies": false')).length).to.be.greaterThan(30);
+    // `>a` is the negation of `<=a`; prereleases need a same-tuple prerelease comparator
+    expect(satisfiesNpmRange('1.2.3', '>1.2.3')).to.equal(false);
+    expect(satisfiesNpmRange('1.2.4', '>1.2.3')).to.equal(true);
+    expect(satisfiesNpmRange('1.3.0-beta.1', '>=1.2.0 <2.0.0')).to.equal(false);
+    expect(satisfiesNpmRange('1.3.0-beta.1', '>=1.2.0 <2.0.0', { includePrerelease: true })).to.equal(true);
+    expect(() => satisfiesNpmRange('1.0.0', '>>>nope')).to.throw(/invalid npm range/);
   });
 
   it('unknown ecosystems and mixed-up versions are errors, never a semver fallback', () => {
