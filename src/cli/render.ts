@@ -5,20 +5,47 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length);
 }
 
-/** Renders a report as plain text tables, most severe findings first. */
+/**
+ * Findings grouped by package (like trivy's and grype's tables): one row per installed package
+ * (name, ecosystem, installed version, the fixed versions that cover its findings, where it is),
+ * then its findings, most severe first. Packages are ordered by their worst finding, then name.
+ */
+export function renderFindingsByPackage(r: ScanReport): string[] {
+  const groups = new Map<string, { pkg: string; eco: string; installed: string; path: string; platform?: string; findings: ScanReport['findings'] }>();
+  for (const f of r.findings) {
+    const key = [f.ecosystem, f.package, f.installedVersion, f.path, f.platform ?? ''].join('\u0000');
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { pkg: f.package, eco: f.ecosystem, installed: f.installedVersion, path: f.path, platform: f.platform, findings: [] }));
+    g.findings.push(f);
+  }
+  const worst = (fs: ScanReport['findings']) => Math.max(...fs.map((f) => severityRank(f.severity)));
+  const sorted = [...groups.values()].sort((a, b) => worst(b.findings) - worst(a.findings) || a.pkg.localeCompare(b.pkg) || a.path.localeCompare(b.path));
+  const out = [`${pad('PACKAGE', 30)} ${pad('ECOSYSTEM', 12)} ${pad('INSTALLED', 22)} ${pad('FIXED IN', 24)} VULNERABILITIES`];
+  for (const g of sorted) {
+    g.findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id));
+    const fixed = [...new Set(g.findings.flatMap((f) => f.fixedVersions))];
+    const unfixed = g.findings.filter((f) => !f.fixedVersions.length).length;
+    const fixText = (fixed.join(', ') || '-') + (unfixed && fixed.length ? ` (${unfixed} unfixed)` : '');
+    const counts = SEVERITY_ORDER.map((s) => [s, g.findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(', ');
+    out.push(`${pad(g.pkg, 30)} ${pad(g.eco, 12)} ${pad(g.installed, 22)} ${pad(fixText, 24)} ${counts}`);
+    out.push(`  ${g.path}${g.platform ? `  [${g.platform}]` : ''}`);
+    for (const f of g.findings) {
+      out.push(`    ${pad(f.severity.toUpperCase(), 10)} ${pad(f.id, 24)} ${pad(f.fixedVersions.join(', ') || 'no fix', 18)} ${(f.summary ?? f.aliases.join(', ')).slice(0, 80)}`.trimEnd());
+    }
+  }
+  return out;
+}
+
+const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'] as const;
+
+/** Renders a report as plain text tables: findings grouped by package, most severe first. */
 export function renderTable(r: ScanReport): string {
   const out: string[] = [];
   out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
   if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
-  if (r.findings.length) {
-    out.push('', `${pad('SEVERITY', 10)} ${pad('ID', 24)} ${pad('PACKAGE', 28)} ${pad('INSTALLED', 22)} FIXED`);
-    const fs = [...r.findings].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id));
-    for (const f of fs) {
-      out.push(`${pad(f.severity, 10)} ${pad(f.id, 24)} ${pad(f.package, 28)} ${pad(f.installedVersion, 22)} ${f.fixedVersions.join(', ') || '-'}${f.platform ? `  [${f.platform}]` : ''}`);
-    }
-  }
+  if (r.findings.length) out.push('', ...renderFindingsByPackage(r));
   if (r.secrets.length) {
     out.push('', 'SECRETS');
     for (const s of r.secrets) out.push(`  ${pad(s.rule, 24)} ${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}`);

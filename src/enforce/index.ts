@@ -3,11 +3,33 @@
  * modes record only. Manifests pushed by digest without a tag (index children) are judged but not
  * acted on: nothing names them yet, and deleting a child before its index arrives would make the
  * index push fail with a confusing error; the index (or a tag) push that follows is enforced.
+ *
+ * Distribution: through the OCI distribution API (./actions/quarantine.ts, reject.ts, restore.ts,
+ * referrers.ts, release.ts). Harbor: through its REST API v2.0 (./actions/harbor-*.ts).
+ * Every action returns the manifests pushgate wrote ({@link OwnWrite}) so the gate recognizes
+ * their notifications as its own traffic.
  */
 import { isBlocking, isPushgateError, type Decision, type Digest, type Enforcement, type PolicyMode } from '../core/index.js';
 import type { RegistryClient } from '../registry/client.js';
+import { HarborApi, type HarborApiOptions } from './actions/harbor-api.js';
+import { harborQuarantine, type HarborQuarantineOptions } from './actions/harbor-quarantine.js';
+import { harborDeleteQuarantined, harborRelease } from './actions/harbor-release.js';
+import { harborReject } from './actions/harbor-reject.js';
 import { quarantine } from './actions/quarantine.js';
 import { reject } from './actions/reject.js';
+import { deleteQuarantined, release } from './actions/release.js';
+import type { ActionResult, OwnWrite } from './actions/types.js';
+
+export type { ActionResult, OwnWrite } from './actions/types.js';
+export { HarborApi, splitRepository, repositoryPath } from './actions/harbor-api.js';
+export type { HarborApiOptions } from './actions/harbor-api.js';
+export type { HarborQuarantineOptions } from './actions/harbor-quarantine.js';
+
+/** Harbor settings of a registry: its API and the quarantine options. */
+export interface HarborTarget {
+  api: HarborApi;
+  options: HarborQuarantineOptions;
+}
 
 /** What to enforce. */
 export interface EnforceRequest {
@@ -19,6 +41,33 @@ export interface EnforceRequest {
   decision: Decision;
   mode: PolicyMode;
   quarantinePrefix: string;
+  /** The last digest pushgate allowed for `tag` (store.lastAllowed): the tag is restored to it. */
+  restoreDigest?: Digest;
+  /** Required for `type: harbor`. */
+  harbor?: HarborTarget;
+  /** Called for every manifest pushgate writes (quarantine copy, restored tag), so its notification is recognized as own traffic. */
+  onWrite?: (w: OwnWrite) => void;
+}
+
+/**
+ * Builds the Harbor target of a registry entry (`registries[]` of type harbor): the API at
+ * `<url>/api/v2.0` with the registry's credentials, the quarantine project (default: the
+ * repository prefix without its `/`), label (default `quarantined`) and remove mode (default `artifact`).
+ */
+export function harborTarget(rc: HarborApiOptions & { quarantine: { repositoryPrefix: string; project?: string; label?: string; remove?: 'artifact' | 'tag' } }): HarborTarget {
+  return {
+    api: new HarborApi(rc),
+    options: {
+      project: rc.quarantine.project ?? rc.quarantine.repositoryPrefix.replace(/\/+$/, ''),
+      label: rc.quarantine.label ?? 'quarantined',
+      remove: rc.quarantine.remove ?? 'artifact',
+    },
+  };
+}
+
+/** The quarantine repository of `repository` (`<prefix><repository>`, or `<project>/<repository>` on Harbor). */
+export function quarantineRepositoryOf(req: Pick<EnforceRequest, 'type' | 'quarantinePrefix' | 'harbor'>, repository: string): string {
+  return req.type === 'harbor' && req.harbor ? `${req.harbor.options.project}/${repository}` : `${req.quarantinePrefix}${repository}`;
 }
 
 /**
@@ -26,18 +75,67 @@ export interface EnforceRequest {
  * registry's error, so the verdict records it (the caller decides whether to retry).
  */
 export async function enforce(req: EnforceRequest): Promise<Enforcement> {
-  if (!isBlocking(req.decision)) return { action: 'none', status: 'skipped', detail: `decision ${req.decision}: nothing to do` };
-  if (req.mode !== 'enforce') return { action: 'none', status: 'skipped', detail: `mode ${req.mode}: a ${req.decision} is recorded, not acted on` };
-  if (!req.tag) return { action: 'none', status: 'skipped', detail: 'pushed by digest without a tag: judged, enforced when a tag or index names it' };
-  if (req.type !== 'distribution') return { action: 'none', status: 'skipped', detail: `enforcement on ${req.type} registries is not available yet` };
+  const r = await act(req);
+  for (const w of r.writes) req.onWrite?.(w);
+  return { action: r.action, status: r.status, detail: r.detail };
+}
+
+async function act(req: EnforceRequest): Promise<ActionResult> {
+  const skip = (detail: string): ActionResult => ({ action: 'none', status: 'skipped', detail, writes: [] });
+  if (!isBlocking(req.decision)) return skip(`decision ${req.decision}: nothing to do`);
+  if (req.mode !== 'enforce') return skip(`mode ${req.mode}: a ${req.decision} is recorded, not acted on`);
+  if (!req.tag) return skip('pushed by digest without a tag: judged, enforced when a tag or index names it');
+  const action = req.decision === 'quarantine' ? 'quarantine' : 'delete';
+  const qrepo = quarantineRepositoryOf(req, req.repository);
   try {
-    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix);
-    return await reject(req.client, req.repository, req.digest);
+    if (req.type === 'harbor') {
+      if (!req.harbor) return { action, status: 'failed', detail: 'harbor registry without its API settings', writes: [] };
+      if (req.decision === 'quarantine') return await harborQuarantine(req.harbor.api, req.repository, req.digest, req.tag, req.harbor.options, req.restoreDigest);
+      return await harborReject(req.harbor.api, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
+    }
+    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest);
+    return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
   } catch (e) {
     if (isPushgateError(e, 'NOT_FOUND') && /DELETE|delete/.test((e as Error).message)) {
       // Deleted meanwhile (by a duplicate notification, or a person): the goal is reached.
-      return { action: req.decision === 'quarantine' ? 'quarantine' : 'delete', status: 'done', detail: `already gone: ${(e as Error).message}` };
+      return { action, status: 'done', detail: `already gone: ${(e as Error).message}`, writes: [] };
     }
-    return { action: req.decision === 'quarantine' ? 'quarantine' : 'delete', status: 'failed', detail: (e as Error).message };
+    return { action, status: 'failed', detail: (e as Error).message, writes: [] };
   }
+}
+
+/** Where a quarantined copy is, and where it goes back to. */
+export interface ReleaseRequest {
+  client: RegistryClient;
+  type: 'distribution' | 'harbor';
+  harbor?: HarborTarget;
+  quarantineRepository: string;
+  digest: Digest;
+  repository: string;
+  tag: string;
+}
+
+/**
+ * Copies a quarantined image (with its referrers) back to `repository:tag` and deletes the
+ * quarantined copy.
+ * @throws PushgateError (NOT_FOUND when the copy is gone) from the registry.
+ */
+export async function releaseQuarantined(req: ReleaseRequest): Promise<ActionResult> {
+  if (req.type === 'harbor') {
+    if (!req.harbor) throw new Error('harbor registry without its API settings');
+    return harborRelease(req.harbor.api, req.quarantineRepository, req.digest, req.repository, req.tag);
+  }
+  return release(req.client, req.quarantineRepository, req.digest, req.repository, req.tag);
+}
+
+/**
+ * Deletes a quarantined copy (retention). false when it was already gone.
+ * @throws PushgateError from the registry.
+ */
+export async function deleteQuarantinedCopy(req: Omit<ReleaseRequest, 'repository' | 'tag'>): Promise<boolean> {
+  if (req.type === 'harbor') {
+    if (!req.harbor) throw new Error('harbor registry without its API settings');
+    return harborDeleteQuarantined(req.harbor.api, req.quarantineRepository, req.digest);
+  }
+  return deleteQuarantined(req.client, req.quarantineRepository, req.digest);
 }

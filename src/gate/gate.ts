@@ -19,7 +19,7 @@ import {
   type Verdict,
 } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
-import { enforce } from '../enforce/index.js';
+import { enforce, harborTarget, quarantineRepositoryOf, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
@@ -61,6 +61,8 @@ export interface GateOptions {
   leaseMs?: number;
   /** Creates the client of a configured registry (tests may wrap it). */
   clientFactory?: (rc: RegistryConfig, onRequest: (e: { method: string; code: number | 'error' }) => void) => RegistryClient;
+  /** Outbound notifications of enforced quarantines and rejects (src/gate/notify.ts); never awaited. */
+  notifier?: { blocked(v: Verdict): void };
 }
 
 const SCAN_KEY = (digest: Digest) => `scan:${digest}`;
@@ -101,6 +103,60 @@ export class Gate implements GateApi {
   /** Replaces the policy (hot reload); stored verdicts are re-evaluated on their next event. */
   setPolicy(p: CompiledPolicy): void {
     this.policy = p;
+  }
+
+  // --- Enforcement helpers (issue 7): Harbor API targets, pushgate's own writes ---------------
+
+  private readonly harborTargets = new Map<string, HarborTarget>();
+  /** `registry\0repository\0digest\0tag` → expiry (ms) of manifests pushgate wrote itself. */
+  private readonly ownWrites = new Map<string, number>();
+
+  /** The store the gate writes to (admin API, re-evaluation, retention). */
+  get storeRef(): Store {
+    return this.opts.store;
+  }
+
+  /** The configuration the gate runs with. */
+  get configRef(): PushgateConfig {
+    return this.opts.config;
+  }
+
+  /** The Harbor REST API target of a configured registry of type harbor (undefined for Distribution). */
+  harborTarget(registry: string): HarborTarget | undefined {
+    const rc = this.registryConfig(registry);
+    if (rc.type !== 'harbor') return undefined;
+    let t = this.harborTargets.get(registry);
+    if (!t) {
+      t = harborTarget({ name: rc.name, url: rc.url, auth: rc.auth, insecure: rc.insecure, ca: rc.ca, timeoutMs: rc.timeoutMs, quarantine: rc.quarantine });
+      this.harborTargets.set(registry, t);
+    }
+    return t;
+  }
+
+  /** The quarantine repository of `repository` in `registry` (`<prefix><repository>`; Harbor: `<project>/<repository>`). */
+  quarantineRepository(registry: string, repository: string): string {
+    const rc = this.registryConfig(registry);
+    return quarantineRepositoryOf({ type: rc.type, quarantinePrefix: rc.quarantine.repositoryPrefix, harbor: this.harborTarget(registry) }, repository);
+  }
+
+  /**
+   * Remembers a manifest pushgate wrote (a restored tag, a released copy) for 10 minutes: its
+   * notification is its own traffic. (Distribution's notifications also carry pushgate's
+   * User-Agent, which the webhook parser drops; this covers senders that do not.)
+   */
+  rememberOwnWrite(registry: string, w: OwnWrite): void {
+    const now = Date.now();
+    for (const [k, until] of this.ownWrites) if (until < now) this.ownWrites.delete(k);
+    this.ownWrites.set([registry, w.repository, w.digest, w.tag ?? ''].join('\u0000'), now + 10 * 60_000);
+  }
+
+  /** True (once per write) when `ev` is the notification of a manifest pushgate wrote. */
+  isOwnWrite(ev: PushEvent): boolean {
+    const k = [ev.registry, ev.repository, ev.digest, ev.tag ?? ''].join('\u0000');
+    const until = this.ownWrites.get(k);
+    if (until === undefined || until < Date.now()) return false;
+    this.ownWrites.delete(k);
+    return true;
   }
 
   /** The opened vulnerability database, if there is one (re-opened when the file was replaced). */
@@ -335,6 +391,11 @@ export class Gate implements GateApi {
       await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
     }
+    if (this.isOwnWrite(ev)) {
+      // pushgate's own write (restored tag, released copy): never a new scan or a loop.
+      await finish({ actor: 'pushgate', action: 'own-traffic', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
+      return undefined;
+    }
     const prior = await this.opts.store.getVerdict(ev.registry, ev.repository, ev.digest);
     let verdict: Verdict;
     if (prior && prior.complete && prior.policy.revision === this.policy.revision) {
@@ -343,6 +404,8 @@ export class Gate implements GateApi {
     } else {
       verdict = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).verdict;
     }
+    // A blocked re-push of an existing tag: the tag goes back to the last digest pushgate allowed.
+    const restoreDigest = ev.tag && isBlocking(verdict.decision) && verdict.mode === 'enforce' ? await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest) : undefined;
     const enforcement = await enforce({
       client: this.client(ev.registry),
       type: rc.type,
@@ -352,11 +415,18 @@ export class Gate implements GateApi {
       decision: verdict.decision,
       mode: verdict.mode,
       quarantinePrefix: rc.quarantine.repositoryPrefix,
+      restoreDigest,
+      harbor: this.harborTarget(ev.registry),
+      onWrite: (w) => this.rememberOwnWrite(ev.registry, w),
     });
+    if (enforcement.action === 'quarantine' && enforcement.status === 'done' && ev.tag) {
+      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, quarantineRepository: this.quarantineRepository(ev.registry, ev.repository) });
+    }
     verdict.enforcement = enforcement;
     if (enforcement.action !== 'none') this.opts.counters?.enforcement?.(enforcement.action, enforcement.status);
     await this.opts.store.putVerdict(verdict);
     const blocked = isBlocking(verdict.decision) && verdict.mode === 'enforce';
+    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked(verdict);
     if (ev.tag) await this.opts.store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
     if (blocked && ev.tag) {
       const rule = verdict.reasons.find((r) => isBlocking(r.action))?.rule ?? 'unknown';

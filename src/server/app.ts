@@ -4,13 +4,13 @@
  * not JSON or has no events, 202 for everything else, after the events are durably queued.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
-import { isDigest, parseImageRef, PushgateError, type PushEvent } from '../core/index.js';
 import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
+import type { PolicyControl } from '../gate/reevaluate.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../store/index.js';
 import { harborAdapterRouter } from './harbor-adapter.js';
+import { createAdminApi } from './admin-api.js';
 import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
 
 /** What the app serves from. */
@@ -22,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   /** User-Agent pushgate's registry client sends (its own traffic is ignored). */
   ownUserAgent?: string;
+  /** Policy reload, exceptions and release for the admin API. */
+  control?: PolicyControl;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json', 'application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/cloudevents+json'];
@@ -109,79 +111,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/webhooks/distribution', raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry, { ownUserAgent: deps.ownUserAgent })));
   app.post('/webhooks/harbor', raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
 
-  // API: callers authenticate with a bearer token from api.tokens.
-  const api = express.Router();
-  api.use((req, res, next) => {
-    if (!bearerAllowed(req.headers.authorization, config.api.tokens)) {
-      res.status(401).json({ error: 'the API needs "Authorization: Bearer <token>" with a token from api.tokens' });
-      return;
-    }
-    next();
-  });
-  api.get('/verdicts', async (req, res) => {
-    const image = typeof req.query.image === 'string' ? req.query.image : '';
-    if (!image) {
-      res.status(400).json({ error: 'query parameter image=REF is required (host[:port]/repo:tag or @sha256:…)' });
-      return;
-    }
-    let ref;
-    try {
-      ref = parseImageRef(image, { defaultTag: 'latest' });
-    } catch (e) {
-      res.status(400).json({ error: (e as Error).message });
-      return;
-    }
-    const rc = gate.registryForHost(ref.registry);
-    if (!rc) {
-      res.status(404).json({ error: `registry ${ref.registry} is not guarded by pushgate (registries[].url)` });
-      return;
-    }
-    const v = ref.digest ? await store.getVerdict(rc.name, ref.repository, ref.digest) : await store.getVerdictByTag(rc.name, ref.repository, ref.tag!);
-    if (!v) {
-      res.status(404).json({ error: `no verdict for ${image}` });
-      return;
-    }
-    res.json(v);
-  });
-  api.get('/images/:digest', async (req, res) => {
-    const digest = String(req.params.digest);
-    if (!isDigest(digest)) {
-      res.status(400).json({ error: `"${digest}" is not a digest (sha256:<64 hex>)` });
-      return;
-    }
-    const report = await store.getReport(digest);
-    if (!report) {
-      res.status(404).json({ error: `no report for ${digest}` });
-      return;
-    }
-    res.json(report);
-  });
-  api.post('/scans', express.json({ limit: '64kb' }), async (req, res) => {
-    const image = (req.body as { image?: unknown })?.image;
-    if (typeof image !== 'string') {
-      res.status(400).json({ error: 'body must be {"image": "host[:port]/repo:tag|@digest"}' });
-      return;
-    }
-    try {
-      const ref = parseImageRef(image, { defaultTag: 'latest' });
-      const rc = gate.registryForHost(ref.registry);
-      if (!rc) throw new PushgateError('FORBIDDEN', `registry ${ref.registry} is not configured: pushgate only talks to registries its configuration names`);
-      const digest = ref.digest ?? (await gate.client(rc.name).resolve(ref.repository, ref.tag!))?.digest;
-      if (!digest) throw new PushgateError('NOT_FOUND', `${image} does not exist in ${rc.name}`);
-      const id = `api-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-      const ev: PushEvent = { id, source: 'api', registry: rc.name, action: 'push', repository: ref.repository, digest, tag: ref.tag };
-      await gate.ingest(ev);
-      res.status(202).json({ id, registry: rc.name, repository: ref.repository, digest });
-    } catch (e) {
-      const code = e instanceof PushgateError ? ({ FORBIDDEN: 403, NOT_FOUND: 404, BAD_REFERENCE: 400 } as Record<string, number>)[e.code] ?? 502 : 500;
-      res.status(code).json({ error: (e as Error).message });
-    }
-  });
-  api.get('/audit', async (req, res) => {
-    const limit = Math.min(1000, Number(req.query.limit ?? 100) || 100);
-    res.json(await store.listAudit(limit));
-  });
-  app.use('/api/v1', api);
+  // API: JWT roles and viewer tokens (src/server/admin-api.ts).
+  app.use('/api/v1', createAdminApi({ config, gate, store, logger, control: deps.control }));
   // Harbor Pluggable Scanner Adapter API v1.1 (its own credential: harborAdapter.tokens).
   app.use('/harbor-adapter/api/v1', harborAdapterRouter({ config, gate, store, logger }));
 
@@ -205,15 +136,6 @@ export function metricsHandler(metrics: Metrics) {
     res.set('Content-Type', metrics.contentType);
     res.send(await metrics.text());
   };
-}
-
-function bearerAllowed(header: string | undefined, tokens: string[]): boolean {
-  if (!header?.startsWith('Bearer ') || tokens.length === 0) return false;
-  const given = Buffer.from(header.slice(7).trim());
-  return tokens.some((t) => {
-    const want = Buffer.from(t);
-    return want.length === given.length && timingSafeEqual(want, given);
-  });
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;

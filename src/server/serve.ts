@@ -13,6 +13,8 @@ import { Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { updateDb } from '../vulndb/index.js';
+import { Notifier } from '../gate/notify.js';
+import { PolicyControl } from '../gate/reevaluate.js';
 import { createApp, metricsHandler } from './app.js';
 
 /** A running server. */
@@ -20,6 +22,10 @@ export interface RunningServer {
   gate: Gate;
   store: Store;
   metrics: Metrics;
+  /** Policy reload, exceptions, release and quarantine retention. */
+  control: PolicyControl;
+  /** Outbound notifications (when `notify[]` is configured). */
+  notifier?: Notifier;
   /** Bound port of the main listener. */
   port: number;
   close(): Promise<void>;
@@ -60,13 +66,19 @@ export function countersFor(metrics: Metrics): GateCounters {
 }
 
 /** Starts everything the configuration asks for. */
-export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy } = {}): Promise<RunningServer> {
+export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number } = {}): Promise<RunningServer> {
   const store = await openStore(config.store.url);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics();
-  const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics) });
+  const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;
+  const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics), notifier });
+  // The policy in force = the policy file + exceptions added through the admin API; the file is
+  // watched (hot reload: an invalid file keeps the old policy) unless the caller passed a policy.
+  const control = new PolicyControl({ gate, store, config, logger, policy });
+  await control.init();
+  if (!opts.policy) control.watch(opts.policyWatchMs);
   metrics.queueDepth.set(await store.queueDepth());
-  const app = createApp({ config, gate, store, metrics, logger, ownUserAgent: 'pushgate/' });
+  const app = createApp({ config, gate, store, metrics, logger, ownUserAgent: 'pushgate/', control });
   const main = http.createServer(app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
@@ -122,12 +134,32 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // notifications were lost (a registry restart drops Distribution's in-memory queue).
   const stopReconcile = scheduleReconcile({ config, gate, store, logger, intervalMs: config.reconcile?.intervalMs ?? 0 });
   closers.push(async () => stopReconcile());
+  // Retention of quarantined copies (registries[].quarantine.retention): a pass at a quarter of the
+  // shortest retention, at most hourly.
+  const retentions = config.registries.map((r) => r.quarantine.retentionMs ?? 0).filter((ms) => ms > 0);
+  if (retentions.length) {
+    let pruning = false;
+    const prune = setInterval(() => {
+      if (pruning) return;
+      pruning = true;
+      control
+        .pruneQuarantine()
+        .then((r) => (r.deleted || r.failed ? logger.info(r, 'quarantine retention pass') : undefined))
+        .catch((e: Error) => logger.warn({ err: e.message }, 'quarantine retention pass failed'))
+        .finally(() => (pruning = false));
+    }, Math.max(1000, Math.min(3_600_000, Math.min(...retentions) / 4)));
+    prune.unref();
+    closers.push(async () => clearInterval(prune));
+  }
+  closers.push(() => control.close());
   gate.start();
   logger.info({ port, store: store.kind, policy: policy.name, revision: policy.revision }, 'pushgate serving');
   return {
     gate,
     store,
     metrics,
+    control,
+    notifier,
     port,
     async close() {
       await new Promise<void>((r) => main.close(() => r()));

@@ -12,20 +12,21 @@ import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, ty
 import { defaultConfig, loadConfig } from '../../config/load.js';
 import type { PushgateConfig } from '../../config/types.js';
 import { judgeScan } from '../../gate/judge.js';
+import { formatReport } from '../../gate/report-formats.js';
 import { registrySource } from '../../gate/registry-source.js';
 import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
 import { RegistryClient } from '../../registry/client.js';
 import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
 import { VulnDb } from '../../vulndb/index.js';
 import { renderTable } from '../render.js';
-import { USER_AGENT } from '../version.js';
+import { USER_AGENT, VERSION } from '../version.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
 /** Options of `scan`. */
 export interface ScanCliOptions {
   config?: string;
-  format: 'table' | 'json';
+  format: 'table' | 'json' | 'sarif' | 'cyclonedx';
   severityThreshold?: string;
   platform?: string;
 }
@@ -92,12 +93,12 @@ export function register(program: Command): void {
     .description('scan an image and print its report; exit 0 allow/warn, 1 quarantine/reject, 2 error')
     .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | host[:port]/repo[:tag][@digest]')
     .option('--config <file>', 'configuration file (default: built-in config and policy)')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif', 'cyclonedx']).default('table'))
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
     .option('--platform <os/arch>', 'scan one platform of an index')
     .action(async (target: string, opts: ScanCliOptions) => {
       const report = await runScan(target, opts);
-      process.stdout.write(opts.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report));
+      process.stdout.write(opts.format === 'table' ? renderTable(report) : formatReport(report, opts.format, VERSION).body);
       process.exitCode = isBlocking(report.verdict.decision) ? 1 : 0;
     });
 }

@@ -1,21 +1,42 @@
 /**
  * Quarantine on Distribution: copy the manifest (blobs by cross-repository mount) to
- * `<prefix><repository>:<tag>`, then delete the original by digest. Deleting by digest removes
- * every tag of that digest in the repository (Distribution has no tag delete before 3.0).
+ * `<prefix><repository>:<tag>` with its referrers, restore the tag to the last allowed digest when
+ * this was a re-push, then delete the original by digest. Deleting by digest removes every tag of
+ * that digest in the repository (Distribution has no tag delete before 3.0). The restore happens
+ * before the delete, so the tag never points at nothing.
  */
-import type { Digest, Enforcement } from '../../core/index.js';
+import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
+import { describeReferrers, moveReferrers } from './referrers.js';
+import { restoreTag } from './restore.js';
+import type { ActionResult, OwnWrite } from './types.js';
 
-/** Copies `repository@digest` into the quarantine repository under `tag`, then deletes the original. */
-export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string, prefix: string): Promise<Enforcement> {
+/**
+ * Quarantines `repository@digest` (pushed as `tag`).
+ * @param restoreDigest the last digest pushgate allowed for the tag (store.lastAllowed), if any.
+ * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
+ */
+export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string, prefix: string, restoreDigest?: Digest): Promise<ActionResult> {
   const target = `${prefix}${repository}`;
   await client.copyImage(repository, digest, target, tag);
+  const writes: OwnWrite[] = [{ repository: target, digest, tag }];
+  const refs = await moveReferrers(client, repository, digest, target);
+  writes.push(...refs.writes);
   const removed = await tagsOf(client, repository, digest);
+  const restored = restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, target) : undefined;
+  if (restored) writes.push(...restored.writes);
   await client.deleteManifest(repository, digest);
+  const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;
   return {
     action: 'quarantine',
     status: 'done',
-    detail: `copied to ${target}:${tag}, then deleted ${repository}@${digest} by digest${removed.length ? ` (which also removed tag${removed.length > 1 ? 's' : ''} ${removed.join(', ')})` : ''}`,
+    detail:
+      `copied to ${target}:${tag}, then deleted ${repository}@${digest} by digest` +
+      (gone.length ? ` (which also removed tag${gone.length > 1 ? 's' : ''} ${gone.join(', ')})` : '') +
+      describeReferrers(refs, `moved to ${target}:`) +
+      (restored ? `; ${restored.detail}` : ''),
+    writes,
+    quarantined: { repository: target, tag },
   };
 }
 

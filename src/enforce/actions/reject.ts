@@ -1,15 +1,34 @@
-/** Reject on Distribution: delete the manifest by digest (every tag on it goes with it). */
-import type { Digest, Enforcement } from '../../core/index.js';
+/**
+ * Reject on Distribution: delete the manifest by digest (every tag on it goes with it) and its
+ * referrers (signatures and SBOMs of a rejected image would be orphans). After a blocked re-push
+ * the tag is first restored to the last digest pushgate allowed for it.
+ */
+import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { tagsOf } from './quarantine.js';
+import { describeReferrers, moveReferrers } from './referrers.js';
+import { restoreTag } from './restore.js';
+import type { ActionResult } from './types.js';
 
-/** Deletes `repository@digest`. */
-export async function reject(client: RegistryClient, repository: string, digest: Digest): Promise<Enforcement> {
+/**
+ * Deletes `repository@digest`.
+ * @param tag the pushed tag, restored to `restoreDigest` when given.
+ * @param quarantineRepository where an older allowed digest may also be found.
+ * @throws RegistryError when the delete fails.
+ */
+export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, quarantineRepository?: string): Promise<ActionResult> {
   const removed = await tagsOf(client, repository, digest);
+  const refs = await moveReferrers(client, repository, digest, undefined);
+  const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, quarantineRepository ?? repository) : undefined;
   await client.deleteManifest(repository, digest);
+  const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;
   return {
     action: 'delete',
     status: 'done',
-    detail: `deleted ${repository}@${digest} by digest${removed.length ? ` (tag${removed.length > 1 ? 's' : ''} ${removed.join(', ')} removed with it)` : ''}`,
+    detail:
+      `deleted ${repository}@${digest} by digest${gone.length ? ` (tag${gone.length > 1 ? 's' : ''} ${gone.join(', ')} removed with it)` : ''}` +
+      describeReferrers(refs, 'deleted') +
+      (restored ? `; ${restored.detail}` : ''),
+    writes: restored?.writes ?? [],
   };
 }

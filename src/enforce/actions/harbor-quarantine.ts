@@ -1,0 +1,47 @@
+/**
+ * Quarantine on Harbor (REST API v2.0, protocols.md §2.6): label the artifact, copy it into the
+ * quarantine project under `<quarantine project>/<project>/<repository>` (Harbor's copy keeps the
+ * digest and carries accessories such as cosign signatures), then delete the artifact (every tag)
+ * or only the pushed tag (`quarantine.remove: tag`), and restore the tag to the last allowed
+ * digest after a blocked re-push. Harbor fires PUSH_ARTIFACT in the quarantine project for the
+ * copy: pushgate drops events of repositories under its quarantine prefix (own traffic). Adding a
+ * tag through the API fires no webhook at all.
+ */
+import type { Digest } from '../../core/index.js';
+import type { HarborApi } from './harbor-api.js';
+import { harborRestore } from './harbor-restore.js';
+import type { ActionResult } from './types.js';
+
+/** Harbor quarantine settings (config `registries[].quarantine`). */
+export interface HarborQuarantineOptions {
+  /** Quarantine project (default: the repository prefix without its trailing `/`). */
+  project: string;
+  /** Label to attach (default `quarantined`). */
+  label: string;
+  /** Delete the whole artifact (default) or only the pushed tag. */
+  remove: 'artifact' | 'tag';
+}
+
+/**
+ * Quarantines `repository@digest` pushed as `tag`.
+ * @throws PushgateError from the Harbor API (the gate records a failed enforcement and retries).
+ */
+export async function harborQuarantine(api: HarborApi, repository: string, digest: Digest, tag: string, o: HarborQuarantineOptions, restoreDigest?: Digest): Promise<ActionResult> {
+  const project = repository.slice(0, repository.indexOf('/'));
+  const labelId = await api.labelId(o.label, project);
+  await api.addLabel(repository, digest, labelId);
+  const target = `${o.project}/${repository}`;
+  await api.copyArtifact(target, repository, digest);
+  if (o.remove === 'tag') await api.deleteTag(repository, digest, tag);
+  else await api.deleteArtifact(repository, digest);
+  const restored = restoreDigest ? await harborRestore(api, repository, tag, restoreDigest, target) : undefined;
+  return {
+    action: 'quarantine',
+    status: 'done',
+    detail:
+      `labelled "${o.label}", copied to ${target}@${digest}, then ${o.remove === 'tag' ? `deleted tag ${repository}:${tag}` : `deleted artifact ${repository}@${digest} with all its tags`}` +
+      (restored ? `; ${restored.detail}` : ''),
+    writes: [{ repository: target, digest }, ...(restored?.writes ?? [])],
+    quarantined: { repository: target, tag },
+  };
+}

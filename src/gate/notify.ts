@@ -1,0 +1,143 @@
+/**
+ * Outbound notifications of enforced quarantines and rejects (config `notify[]`), so the pusher
+ * learns why a tag vanished: a generic JSON webhook (`format: json`) or a Slack-compatible
+ * incoming-webhook body (`format: slack`, `{text, blocks}` per api.slack.com/messaging/webhooks;
+ * Mattermost and Rocket.Chat accept the same). Sent in the background: never awaited by the
+ * pipeline, retried on network errors, 429 and 5xx with exponential backoff, given up after the
+ * last attempt with a log line. Bodies are built from the verdict only (rule, message, finding
+ * ids, enforcement), so no secret value can reach them; target URLs (a Slack webhook URL is itself
+ * a credential) and headers are never logged: logs name the host only.
+ */
+import type { PushgateConfig } from '../config/types.js';
+import type { Verdict } from '../core/index.js';
+import type { Logger } from './gate.js';
+
+/** One configured target. */
+export type NotifyTarget = PushgateConfig['notify'][number];
+
+/** Options of a {@link Notifier}. */
+export interface NotifierOptions {
+  targets: NotifyTarget[];
+  /** `server.publicUrl`: report links are `<publicUrl>/api/v1/images/<digest>`. */
+  publicUrl?: string;
+  logger: Logger;
+  /** Attempts per target (default 4). */
+  attempts?: number;
+  /** First backoff, ms (default 1000; doubles per attempt). */
+  backoffMs?: number;
+  /** Per-request timeout, ms (default 5000). */
+  timeoutMs?: number;
+}
+
+/** The JSON body of `format: json`. */
+export interface NotificationBody {
+  event: 'quarantine' | 'reject';
+  registry: string;
+  repository: string;
+  tags: string[];
+  digest: string;
+  decision: string;
+  mode: string;
+  reasons: Array<{ rule: string; action: string; message: string; findings: string[] }>;
+  enforcement?: { action: string; status: string; detail: string };
+  policy: { name: string; revision: string };
+  /** Link to the full report, when `server.publicUrl` is set; else null. */
+  reportUrl: string | null;
+  at: string;
+}
+
+/** The event a verdict is (quarantine or reject), or undefined when it does not notify. */
+export function eventOf(v: Verdict): 'quarantine' | 'reject' | undefined {
+  return v.decision === 'quarantine' || v.decision === 'reject' ? v.decision : undefined;
+}
+
+/** Builds the `json` body. */
+export function jsonBody(v: Verdict, publicUrl: string | undefined): NotificationBody {
+  return {
+    event: eventOf(v) ?? 'reject',
+    registry: v.registry,
+    repository: v.repository,
+    tags: v.tags,
+    digest: v.digest,
+    decision: v.decision,
+    mode: v.mode,
+    reasons: v.reasons.map((r) => ({ rule: r.rule, action: r.action, message: r.message, findings: r.findings ?? [] })),
+    ...(v.enforcement ? { enforcement: { action: v.enforcement.action, status: v.enforcement.status, detail: v.enforcement.detail } } : {}),
+    policy: v.policy,
+    reportUrl: publicUrl ? `${publicUrl.replace(/\/+$/, '')}/api/v1/images/${v.digest}` : null,
+    at: new Date().toISOString(),
+  };
+}
+
+/** Builds the Slack-compatible body (`text` for notifications and old clients, `blocks` for layout). */
+export function slackBody(v: Verdict, publicUrl: string | undefined): { text: string; blocks: unknown[] } {
+  const b = jsonBody(v, publicUrl);
+  const ref = `${b.repository}${b.tags.length ? `:${b.tags.join(', :')}` : `@${b.digest}`}`;
+  const verb = b.event === 'quarantine' ? 'quarantined' : 'rejected';
+  const text = `pushgate ${verb} ${ref} (${b.registry}): ${b.reasons.filter((r) => r.action === b.decision).map((r) => r.rule).join(', ') || b.decision}`;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const lines = b.reasons.slice(0, 10).map((r) => `• *${esc(r.rule)}* (${r.action}): ${esc(r.message).slice(0, 500)}`);
+  const blocks: unknown[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*pushgate ${verb}* \`${esc(ref)}\` in ${esc(b.registry)}\n\`${b.digest}\`` } },
+    { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n').slice(0, 2900) || 'no reasons recorded' } },
+  ];
+  if (b.enforcement) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: esc(b.enforcement.detail).slice(0, 2000) }] });
+  if (b.reportUrl) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${b.reportUrl}|Full report>` } });
+  return { text: b.reportUrl ? `${text} — ${b.reportUrl}` : text, blocks };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '<bad url>';
+  }
+}
+
+/** See the module comment. */
+export class Notifier {
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly opts: NotifierOptions) {}
+
+  /** Sends the notifications of a blocked verdict in the background (the gate calls this; never throws). */
+  blocked(v: Verdict): void {
+    const ev = eventOf(v);
+    if (!ev) return;
+    for (const t of this.opts.targets) {
+      if (!t.events.includes(ev)) continue;
+      const p = this.deliver(t, v).finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
+  }
+
+  /** Resolves when every notification started so far has been delivered or given up (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflight.size) await Promise.all([...this.inflight]);
+  }
+
+  private async deliver(t: NotifyTarget, v: Verdict): Promise<void> {
+    const body = JSON.stringify(t.format === 'slack' ? slackBody(v, this.opts.publicUrl) : jsonBody(v, this.opts.publicUrl));
+    const attempts = this.opts.attempts ?? 4;
+    let last = '';
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, (this.opts.backoffMs ?? 1000) * 2 ** (i - 1)));
+      try {
+        const res = await fetch(t.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'pushgate', ...(t.headers ?? {}) },
+          body,
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000),
+          redirect: 'error',
+        });
+        await res.arrayBuffer().catch(() => undefined);
+        if (res.ok) return;
+        last = `HTTP ${res.status}`;
+        if (res.status < 500 && res.status !== 429 && res.status !== 408) break; // a 4xx will not get better
+      } catch (e) {
+        last = (e as Error).name === 'TimeoutError' ? 'timeout' : 'network error';
+      }
+    }
+    this.opts.logger.warn({ target: hostOf(t.url), repository: v.repository, digest: v.digest, error: last }, 'notification not delivered');
+  }
+}

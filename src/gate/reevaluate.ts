@@ -1,0 +1,384 @@
+/**
+ * Policy changes after the fact: hot reload of the policy file, admin-API exceptions, re-evaluation
+ * of stored verdicts from stored scans, release from quarantine, and retention of quarantined copies.
+ *
+ * - The policy in force is the policy file plus the stored exceptions (`withExceptions`), with a
+ *   revision derived from both, so every verdict records which one judged it.
+ * - A reload that does not compile keeps the old policy and logs every problem with its line.
+ * - Re-evaluation reads each stored verdict's complete scan (store key `scan:<digest>`), judges it
+ *   with the current policy and vulnerability database, stores the new verdict and report, and in
+ *   `enforce` mode acts on the tags that still point at the digest. It never un-blocks on its own:
+ *   a quarantined image comes back only by an explicit release.
+ * - A release copies the image back, adds an exception scoped to its digest and repository (so a
+ *   later re-evaluation or re-push keeps it allowed until the exception expires), records an
+ *   allow-by-release in the tag history and the audit log.
+ */
+import fs from 'node:fs';
+import { ConfigError, formatProblem } from '../config/errors.js';
+import type { PushgateConfig } from '../config/types.js';
+import { isBlocking, PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
+import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
+import { loadPolicy, revisionOf, withExceptions, type CompiledPolicy, type ExceptionSpec } from '../policy/index.js';
+import type { ImageScan } from '../scan/engine.js';
+import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
+import type { VulnDb } from '../vulndb/index.js';
+import type { Gate, Logger } from './gate.js';
+import { judgeScan } from './judge.js';
+
+/** Counts of one re-evaluation pass. */
+export interface ReevaluationStats {
+  /** Verdicts looked at. */
+  verdicts: number;
+  /** Judged again from their stored scan. */
+  reevaluated: number;
+  /** Whose decision changed. */
+  changed: number;
+  /** Without a stored scan (incomplete scans are not kept; index children are judged with their index). */
+  noScan: number;
+  /** Enforcement actions taken on tags still present. */
+  enforced: number;
+  ms: number;
+}
+
+/** Options of {@link reevaluateStored}. */
+export interface ReevaluateOptions {
+  store: Store;
+  policy: CompiledPolicy;
+  vulndb: VulnDb | undefined;
+  /**
+   * Called when a verdict becomes blocking in `enforce` mode (it was not before): acts on the
+   * registry and returns the enforcement to record. Without it nothing is acted on.
+   */
+  act?: (before: Verdict, after: Verdict) => Promise<Enforcement | undefined>;
+  /** Only these verdicts (default: every stored verdict). */
+  verdicts?: Verdict[];
+  /** Re-judge even verdicts already judged by this policy revision. */
+  force?: boolean;
+}
+
+/**
+ * Re-judges stored verdicts from their stored scans (see the module comment). Index children's
+ * verdicts are updated from their index's judgement.
+ * @throws PushgateError STORE when the store fails.
+ */
+export async function reevaluateStored(o: ReevaluateOptions): Promise<ReevaluationStats> {
+  const t0 = performance.now();
+  const stats: ReevaluationStats = { verdicts: 0, reevaluated: 0, changed: 0, noScan: 0, enforced: 0, ms: 0 };
+  const verdicts = o.verdicts ?? (await o.store.listVerdicts({ limit: Number.MAX_SAFE_INTEGER }));
+  for (const before of verdicts) {
+    stats.verdicts++;
+    if (!o.force && before.policy.revision === o.policy.revision) continue;
+    const scan = (await o.store.getLayer(`scan:${before.digest}`)) as ImageScan | undefined;
+    if (!scan) {
+      stats.noScan++;
+      continue;
+    }
+    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository, tag: before.tags[0] });
+    stats.reevaluated++;
+    const after: Verdict = {
+      ...before,
+      decision: j.evaluation.mode === 'warn' && isBlocking(j.evaluation.decision) ? 'warn' : j.evaluation.decision,
+      complete: j.report.complete,
+      reasons: j.evaluation.reasons,
+      mode: j.evaluation.mode,
+      policy: j.evaluation.policy,
+      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null },
+      evaluatedAt: new Date().toISOString(),
+    };
+    if (after.decision !== before.decision) stats.changed++;
+    const wasActedOn = isBlocking(before.decision) && before.mode === 'enforce' && before.enforcement?.status === 'done';
+    if (o.act && isBlocking(after.decision) && after.mode === 'enforce' && !wasActedOn) {
+      const e = await o.act(before, after);
+      if (e) {
+        after.enforcement = e;
+        if (e.action !== 'none') stats.enforced++;
+      }
+    }
+    await o.store.putReport(before.digest, j.report);
+    for (const c of j.children) {
+      if (c.digest === before.digest) continue;
+      const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
+      if (!cv) continue;
+      await o.store.putVerdict({ ...cv, decision: c.evaluation.decision, reasons: c.evaluation.reasons, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt });
+    }
+    await o.store.putVerdict(after);
+  }
+  stats.ms = performance.now() - t0;
+  return stats;
+}
+
+/** A release request (admin API `POST /api/v1/quarantine/release`). */
+export interface ReleaseRequest {
+  /** Configured registry name. */
+  registry: string;
+  repository: string;
+  tag: string;
+  /** Which quarantined copy, when the tag was quarantined more than once (default: the latest). */
+  digest?: Digest;
+  /** Why (required; recorded in the audit log and the exception). */
+  reason: string;
+  /** Expiry of the exception that keeps the release in force (default: 30 days from now). */
+  expires?: string;
+}
+
+/** What a release did. */
+export interface ReleaseResult {
+  verdict: Verdict;
+  exception: StoredException;
+  record: QuarantineRecord;
+}
+
+/** See the module comment. */
+export class PolicyControl {
+  private base: CompiledPolicy;
+  private exceptions: StoredException[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private stopWatch: (() => void) | undefined;
+
+  constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy }) {
+    this.base = o.policy;
+  }
+
+  /** The policy file's compiled policy (without stored exceptions). */
+  get basePolicy(): CompiledPolicy {
+    return this.base;
+  }
+
+  /** Loads the stored exceptions and puts the combined policy in force (no re-evaluation). */
+  async init(): Promise<void> {
+    this.exceptions = await this.o.store.listExceptions();
+    this.o.gate.setPolicy(this.effective());
+  }
+
+  /** The policy in force: the file's plus the stored exceptions, with a revision of both. */
+  effective(): CompiledPolicy {
+    if (!this.exceptions.length) return this.base;
+    const p = withExceptions(this.base, this.exceptions.map((e) => ({ ...(e.spec as unknown as ExceptionSpec), name: (e.spec.name as string | undefined) ?? `api-${e.id}` })));
+    return { ...p, revision: revisionOf(`${this.base.revision}+${this.exceptions.map((e) => e.id).join(',')}`) };
+  }
+
+  /** Runs `f` after every earlier change (reloads, exceptions, releases, re-evaluations are serialized). */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(f, f);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Re-reads the policy file. Invalid: the old policy stays, every problem is logged (with its
+   * line) and returned. Valid and changed: it is put in force and stored verdicts are re-evaluated.
+   */
+  reload(): Promise<{ ok: boolean; problems: string[]; revision: string; stats?: ReevaluationStats }> {
+    return this.serial(async () => {
+      const file = this.o.config.policy;
+      if (!file) return { ok: true, problems: [], revision: this.base.revision };
+      let next: CompiledPolicy;
+      try {
+        next = loadPolicy(file);
+      } catch (e) {
+        const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
+        for (const p of problems) this.o.logger.error({ problem: p }, 'policy reload rejected');
+        this.o.logger.error({ file, problems: problems.length, keeping: this.base.revision }, 'invalid policy: the old one stays in force');
+        await this.o.store.audit({ actor: 'pushgate', action: 'policy-reload-rejected', detail: { file, problems, keeping: this.base.revision } }).catch(() => undefined);
+        return { ok: false, problems, revision: this.base.revision };
+      }
+      if (next.revision === this.base.revision) return { ok: true, problems: [], revision: next.revision };
+      const old = this.base.revision;
+      this.base = next;
+      this.o.gate.setPolicy(this.effective());
+      this.o.logger.info({ file, from: old, to: next.revision }, 'policy reloaded');
+      await this.o.store.audit({ actor: 'pushgate', action: 'policy-reloaded', detail: { file, from: old, to: next.revision } });
+      const stats = await this.reevaluateNow();
+      return { ok: true, problems: [], revision: next.revision, stats };
+    });
+  }
+
+  /** Watches the policy file (polling its mtime every `intervalMs`, robust to editors' replace-by-rename). */
+  watch(intervalMs = 1000): void {
+    const file = this.o.config.policy;
+    if (!file || this.stopWatch) return;
+    const onChange = (cur: fs.Stats, prev: fs.Stats) => {
+      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+      void this.reload();
+    };
+    fs.watchFile(file, { interval: intervalMs, persistent: false }, onChange);
+    this.stopWatch = () => fs.unwatchFile(file, onChange);
+  }
+
+  /** Stops watching and waits for work in progress. */
+  async close(): Promise<void> {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    await this.chain;
+  }
+
+  /** Re-evaluates every stored verdict judged by another revision, acting in enforce mode. */
+  reevaluate(): Promise<ReevaluationStats> {
+    return this.serial(() => this.reevaluateNow());
+  }
+
+  private async reevaluateNow(): Promise<ReevaluationStats> {
+    const gate = this.o.gate;
+    const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), act: (b, a) => this.actOnTags(b, a) });
+    this.o.logger.info({ ...stats, revision: gate.currentPolicy.revision }, 'stored verdicts re-evaluated');
+    if (stats.changed || stats.enforced) await this.o.store.audit({ actor: 'pushgate', action: 'reevaluated', detail: { ...stats, revision: gate.currentPolicy.revision } });
+    return stats;
+  }
+
+  /** Enforces a verdict that became blocking on the tags that still point at its digest. */
+  private async actOnTags(before: Verdict, after: Verdict): Promise<Enforcement | undefined> {
+    const gate = this.o.gate;
+    const rc = this.o.config.registries.find((r) => r.name === after.registry);
+    if (!rc) return undefined;
+    const client = gate.client(after.registry);
+    let last: Enforcement | undefined;
+    for (const tag of after.tags) {
+      const now = await client.resolve(after.repository, tag).catch(() => undefined);
+      if (now?.digest !== after.digest) continue; // the tag moved on or is gone: nothing to act on
+      const restoreDigest = await this.o.store.lastAllowed(after.registry, after.repository, tag, after.digest);
+      last = await enforce({
+        client,
+        type: rc.type,
+        repository: after.repository,
+        digest: after.digest,
+        tag,
+        decision: after.decision,
+        mode: after.mode,
+        quarantinePrefix: rc.quarantine.repositoryPrefix,
+        restoreDigest,
+        harbor: gate.harborTarget(after.registry),
+        onWrite: (w) => gate.rememberOwnWrite(after.registry, w),
+      });
+      if (last.status === 'done') {
+        await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
+        if (last.action === 'quarantine') {
+          await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag, digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });
+        }
+      }
+      await this.o.store.audit({
+        actor: 'pushgate',
+        action: `reevaluated:${after.decision}`,
+        registry: after.registry,
+        repository: after.repository,
+        digest: after.digest,
+        tag,
+        detail: { from: before.decision, revision: after.policy.revision, reasons: after.reasons.map((r) => r.rule), enforcement: last },
+      });
+    }
+    return last ?? { action: 'none', status: 'skipped', detail: 'no tag points at this digest any more: nothing to act on' };
+  }
+
+  /** Stored exceptions (oldest first). */
+  list(): StoredException[] {
+    return [...this.exceptions];
+  }
+
+  /**
+   * Validates and stores an exception, puts it in force and re-evaluates in the background.
+   * @throws PushgateError BAD_ARGUMENT listing every problem of the exception.
+   */
+  addException(actor: string, spec: ExceptionSpec): Promise<StoredException> {
+    return this.serial(async () => {
+      try {
+        withExceptions(this.base, [spec]);
+      } catch (e) {
+        const problems = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`) : [(e as Error).message];
+        throw new PushgateError('BAD_ARGUMENT', `invalid exception: ${problems.join('; ')}`, { details: { problems } });
+      }
+      const stored = await this.o.store.addException(actor, spec as unknown as StoredException['spec']);
+      this.exceptions.push(stored);
+      this.o.gate.setPolicy(this.effective());
+      await this.o.store.audit({ actor, action: 'exception-added', detail: { id: stored.id, reason: spec.reason, owner: spec.owner, expires: spec.expires, spec } });
+      void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
+      return stored;
+    });
+  }
+
+  /**
+   * Releases a quarantined image (see the module comment).
+   * @throws PushgateError NOT_FOUND when no quarantined copy matches; BAD_ARGUMENT for a bad
+   *   request; registry errors when the copy back fails (nothing is recorded then).
+   */
+  release(actor: string, req: ReleaseRequest): Promise<ReleaseResult> {
+    return this.serial(async () => {
+      const store = this.o.store;
+      const gate = this.o.gate;
+      const rc = this.o.config.registries.find((r) => r.name === req.registry);
+      if (!rc) throw new PushgateError('NOT_FOUND', `registry "${req.registry}" is not configured (registries[].name)`);
+      const [rec] = await store.listQuarantine({ registry: req.registry, repository: req.repository, tag: req.tag, digest: req.digest, state: 'quarantined', limit: 1 });
+      if (!rec) throw new PushgateError('NOT_FOUND', `nothing of ${req.repository}:${req.tag}${req.digest ? `@${req.digest}` : ''} is in quarantine in ${req.registry} (GET /api/v1/quarantine lists what is)`);
+      const expires = req.expires ?? new Date(Date.now() + 30 * 86_400_000).toISOString();
+      const spec: ExceptionSpec = { name: `release-${rec.id}`, reason: `released from quarantine: ${req.reason}`, owner: actor, expires, digest: rec.digest, repository: rec.repository };
+      try {
+        withExceptions(this.base, [spec]);
+      } catch (e) {
+        const problems = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`) : [(e as Error).message];
+        throw new PushgateError('BAD_ARGUMENT', `invalid release: ${problems.join('; ')}`);
+      }
+      const result = await releaseQuarantined({
+        client: gate.client(rc.name),
+        type: rc.type,
+        harbor: gate.harborTarget(rc.name),
+        quarantineRepository: rec.quarantineRepository,
+        digest: rec.digest,
+        repository: rec.repository,
+        tag: rec.tag,
+      });
+      for (const w of result.writes) gate.rememberOwnWrite(rc.name, w);
+      const exception = await store.addException(actor, spec as unknown as StoredException['spec']);
+      this.exceptions.push(exception);
+      gate.setPolicy(this.effective());
+      await store.setQuarantineState(rec.id, 'released');
+      await store.recordTag(rec.registry, rec.repository, rec.tag, rec.digest, true);
+      const before = await store.getVerdict(rec.registry, rec.repository, rec.digest);
+      let verdict: Verdict;
+      if (before) {
+        await reevaluateStored({ store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), verdicts: [before], force: true });
+        verdict = (await store.getVerdict(rec.registry, rec.repository, rec.digest)) ?? before;
+      } else {
+        verdict = { registry: rec.registry, repository: rec.repository, digest: rec.digest, tags: [rec.tag], decision: 'allow', complete: false, reasons: [], mode: 'enforce', policy: { name: gate.currentPolicy.name, revision: gate.currentPolicy.revision }, vulndb: { builtAt: null }, evaluatedAt: new Date().toISOString() };
+      }
+      verdict.decision = 'allow'; // the exception covers the digest; without a stored scan this is the release itself
+      verdict.reasons = [{ rule: 'released', action: 'allow', message: `released from quarantine by ${actor}: ${req.reason} (exception release-${rec.id} until ${expires})` }, ...verdict.reasons];
+      verdict.enforcement = { action: result.action, status: result.status, detail: result.detail };
+      await store.putVerdict(verdict);
+      await store.audit({
+        actor,
+        action: 'release',
+        registry: rec.registry,
+        repository: rec.repository,
+        digest: rec.digest,
+        tag: rec.tag,
+        detail: { reason: req.reason, exception: exception.id, expires, enforcement: verdict.enforcement },
+      });
+      this.o.logger.info({ actor, registry: rec.registry, repository: rec.repository, tag: rec.tag, digest: rec.digest }, 'released from quarantine');
+      return { verdict, exception, record: { ...rec, state: 'released' } };
+    });
+  }
+
+  /**
+   * Retention: deletes quarantined copies older than their registry's `quarantine.retention`
+   * (records become `expired`; failures are logged and tried again on the next pass).
+   */
+  async pruneQuarantine(now = Date.now()): Promise<{ deleted: number; gone: number; failed: number }> {
+    const out = { deleted: 0, gone: 0, failed: 0 };
+    for (const rc of this.o.config.registries) {
+      const keep = rc.quarantine.retentionMs;
+      if (!keep) continue;
+      const old = await this.o.store.listQuarantine({ registry: rc.name, state: 'quarantined', before: now - keep });
+      for (const rec of old) {
+        try {
+          const existed = await deleteQuarantinedCopy({ client: this.o.gate.client(rc.name), type: rc.type, harbor: this.o.gate.harborTarget(rc.name), quarantineRepository: rec.quarantineRepository, digest: rec.digest });
+          if (existed) out.deleted++;
+          else out.gone++;
+          await this.o.store.setQuarantineState(rec.id, 'expired');
+          await this.o.store.audit({ actor: 'pushgate', action: 'quarantine-expired', registry: rec.registry, repository: rec.quarantineRepository, digest: rec.digest, tag: rec.tag, detail: { quarantinedAt: new Date(rec.at).toISOString(), retentionMs: keep, deleted: existed } });
+        } catch (e) {
+          out.failed++;
+          this.o.logger.warn({ registry: rc.name, repository: rec.quarantineRepository, digest: rec.digest, err: (e as Error).message }, 'quarantine retention: delete failed; next pass tries again');
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Scan report converters shared by the server (`GET /api/v1/images/{digest}?format=`) and the CLI
+ * (`pushgate scan --format`): SARIF 2.1.0 through node-sarif-builder (OASIS SARIF v2.1.0, the
+ * format GitHub code scanning ingests) and CycloneDX 1.6 JSON (an SBOM with its vulnerabilities)
+ * through @cyclonedx/cyclonedx-library. The input is the report of DESIGN.md §3; secrets appear
+ * only with their redacted text.
+ */
+import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } from 'node-sarif-builder';
+import type { Finding, ScanReport, Severity } from '../core/index.js';
+
+/** Report formats of the API and the CLI (`table` is the CLI's text rendering). */
+export const REPORT_FORMATS = ['json', 'sarif', 'cyclonedx'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** Media types of the formats. */
+export const REPORT_MEDIA_TYPES: Record<ReportFormat, string> = {
+  json: 'application/json',
+  sarif: 'application/sarif+json',
+  cyclonedx: 'application/vnd.cyclonedx+json; version=1.6',
+};
+
+const TOOL = { name: 'pushgate', url: 'https://github.com/pushgate/pushgate' };
+
+function sarifLevel(s: Severity): 'error' | 'warning' | 'note' {
+  return s === 'critical' || s === 'high' ? 'error' : s === 'medium' ? 'warning' : 'note';
+}
+
+/** GitHub's `security-severity` (a CVSS-like number) for a severity word, when no CVSS score is known. */
+const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '2.0', negligible: '0.5', unknown: '0.0' };
+
+function findingText(f: Finding): string {
+  const fix = f.fixedVersions.length ? `fixed in ${f.fixedVersions.join(', ')}` : 'no fixed version yet';
+  return `${f.package} ${f.installedVersion} (${f.ecosystem}) is affected by ${f.id}${f.aliases.length ? ` (${f.aliases.slice(0, 3).join(', ')})` : ''}, severity ${f.severity}: ${fix}.${f.summary ? ` ${f.summary}` : ''}`;
+}
+
+/** A file path inside the image as a relative SARIF URI (`usr/lib/...`). */
+function imageUri(p: string): string {
+  return p.replace(/^\/+/, '') || '.';
+}
+
+/**
+ * The report as a SARIF 2.1.0 log: one rule per advisory id, secret rule and config check; one
+ * result per finding (level from the severity, `security-severity` from the CVSS score), secret
+ * (with its line) and config finding; the verdict in the run's properties.
+ */
+export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
+  const run = new SarifRunBuilder().initSimple({ toolDriverName: TOOL.name, toolDriverVersion: toolVersion, url: TOOL.url });
+  const rules = new Set<string>();
+  const rule = (id: string, text: string, props: Record<string, unknown> = {}) => {
+    if (rules.has(id)) return;
+    rules.add(id);
+    const b = new SarifRuleBuilder().initSimple({ ruleId: id, shortDescriptionText: text.slice(0, 1000) });
+    Object.assign(b.rule, { properties: props });
+    run.addRule(b);
+  };
+  for (const f of r.findings) {
+    const score = f.cvss ? f.cvss.score.toFixed(1) : SECURITY_SEVERITY[f.severity];
+    rule(f.id, f.summary ?? `${f.id} in ${f.package}`, { tags: ['security', 'vulnerability', f.ecosystem], 'security-severity': score, precision: 'very-high' });
+    const res = new SarifResultBuilder().initSimple({ ruleId: f.id, level: sarifLevel(f.severity), messageText: findingText(f), fileUri: imageUri(f.path) });
+    Object.assign(res.result, {
+      properties: { package: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, severity: f.severity, aliases: f.aliases, ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}) },
+    });
+    run.addResult(res);
+  }
+  for (const s of r.secrets) {
+    const id = `secret/${s.rule}`;
+    rule(id, `secret: ${s.rule}`, { tags: ['security', 'secret'], 'security-severity': '9.0' });
+    const res = new SarifResultBuilder().initSimple({ ruleId: id, level: 'error', messageText: `secret (${s.rule}) in ${s.path}: ${s.redacted}`, fileUri: imageUri(s.path), ...(s.line ? { startLine: s.line } : {}) });
+    run.addResult(res);
+  }
+  for (const c of r.config) {
+    const id = `config/${c.check}`;
+    rule(id, `image configuration: ${c.check}`, { tags: ['configuration'] });
+    run.addResult(new SarifResultBuilder().initSimple({ ruleId: id, level: sarifLevel(c.severity as Severity), messageText: c.message, fileUri: imageUri(r.target.replace(/[:@]/g, '_')) }));
+  }
+  Object.assign(run.run, {
+    properties: { target: r.target, digest: r.digest, complete: r.complete, decision: r.verdict.decision, policy: r.verdict.policy, reasons: r.verdict.reasons },
+  });
+  const log = new SarifBuilder();
+  log.addRun(run);
+  return log.buildSarifOutput() as object;
+}
+
+const CDX_SEVERITY: Record<Severity, Enums.Vulnerability.Severity> = {
+  critical: Enums.Vulnerability.Severity.Critical,
+  high: Enums.Vulnerability.Severity.High,
+  medium: Enums.Vulnerability.Severity.Medium,
+  low: Enums.Vulnerability.Severity.Low,
+  negligible: Enums.Vulnerability.Severity.Info,
+  unknown: Enums.Vulnerability.Severity.Unknown,
+};
+
+/**
+ * The report as a CycloneDX 1.6 JSON BOM: the image as `metadata.component` (type container), one
+ * library component per package (bom-ref = purl + path, since one purl may be installed at
+ * several paths), one vulnerability per finding affecting its package, with rating and the fixed
+ * versions as the recommendation. Returns the serialized JSON text.
+ */
+export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
+  const bom = new Models.Bom();
+  bom.metadata.component = new Models.Component(Enums.ComponentType.Container, r.target, { bomRef: 'image', version: r.digest });
+  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, TOOL.name, { version: toolVersion }));
+  const byKey = new Map<string, Models.Component>();
+  const refOf = (purl: string, p: string) => `${purl}#${p}`;
+  for (const p of r.packages) {
+    const key = refOf(p.purl, p.path);
+    if (byKey.has(key)) continue;
+    const c = new Models.Component(Enums.ComponentType.Library, p.name, { bomRef: key, version: p.version, purl: p.purl });
+    c.properties.add(new Models.Property('pushgate:ecosystem', p.ecosystem));
+    c.properties.add(new Models.Property('pushgate:path', p.path));
+    if (p.layer) c.properties.add(new Models.Property('pushgate:layer', p.layer));
+    if (p.platform) c.properties.add(new Models.Property('pushgate:platform', p.platform));
+    byKey.set(key, c);
+    bom.components.add(c);
+  }
+  for (const f of r.findings) {
+    const v = new Models.Vulnerability.Vulnerability({ id: f.id, description: f.summary, recommendation: f.fixedVersions.length ? `Upgrade ${f.package} to ${f.fixedVersions.join(' or ')}` : 'No fixed version is known yet' });
+    v.ratings.add(new Models.Vulnerability.Rating({ severity: CDX_SEVERITY[f.severity], ...(f.cvss ? { score: f.cvss.score, vector: f.cvss.vector, method: f.cvss.version.startsWith('4') ? Enums.Vulnerability.RatingMethod.CVSSv4 : f.cvss.version.startsWith('3.1') ? Enums.Vulnerability.RatingMethod.CVSSv31 : Enums.Vulnerability.RatingMethod.CVSSv3 } : {}) }));
+    for (const a of f.aliases) v.references.add(new Models.Vulnerability.Reference(a, new Models.Vulnerability.Source({ name: a.split('-')[0] })));
+    if (f.published) v.published = new Date(f.published);
+    const target = (f.purl ? byKey.get(refOf(f.purl, f.path)) : undefined) ?? [...byKey.values()].find((c) => c.name === f.package && c.version === f.installedVersion);
+    if (target) v.affects.add(new Models.Vulnerability.Affect(target.bomRef));
+    bom.vulnerabilities.add(v);
+  }
+  const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
+  return serializer.serialize(bom, { sortLists: true, space: 2 });
+}
+
+/**
+ * Renders a report in `format` as the body of an HTTP answer or a CLI output.
+ * @returns the text and its media type.
+ */
+export function formatReport(r: ScanReport, format: ReportFormat, toolVersion?: string): { body: string; mediaType: string } {
+  const body = format === 'sarif' ? JSON.stringify(toSarif(r, toolVersion), null, 2) : format === 'cyclonedx' ? toCycloneDx(r, toolVersion) : JSON.stringify(r, null, 2);
+  return { body: `${body}\n`, mediaType: REPORT_MEDIA_TYPES[format] };
+}

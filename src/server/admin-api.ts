@@ -1,0 +1,275 @@
+/**
+ * The `/api/v1` router: verdicts, reports, scans, and the admin calls of issue 7 (release from
+ * quarantine, exceptions, audit log).
+ *
+ * Authentication (`Authorization: Bearer <token>`):
+ * - a JWT verified with jsonwebtoken against `api.jwt`: `secret` → HS256 only; `publicKey` → RS256
+ *   for an RSA key, ES256 for an EC P-256 key (the algorithm is pinned by the configured key, never
+ *   taken from the token header); `exp` is required; `iss`/`aud` are checked when configured. The
+ *   role is the claim `role` (`viewer` | `admin`) or the first of those found in the array `roles`.
+ *   The subject (`sub`) is the actor recorded in the audit log.
+ * - a static token from `api.tokens`: role `viewer` (read-only; scripts, dashboards, the demo).
+ * `viewer` reads (GET) and may queue scans; `admin` may also release and add exceptions.
+ * 401: no or bad credential; 403: a valid credential without the role.
+ */
+import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import jwt from 'jsonwebtoken';
+import { isDigest, parseImageRef, PushgateError, type PushEvent } from '../core/index.js';
+import type { PushgateConfig } from '../config/types.js';
+import type { Gate, Logger } from '../gate/gate.js';
+import type { PolicyControl } from '../gate/reevaluate.js';
+import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-formats.js';
+import type { ExceptionSpec } from '../policy/index.js';
+import type { Store } from '../store/index.js';
+import { VERSION } from '../cli/version.js';
+
+/** Roles, least privileged first. */
+export type Role = 'viewer' | 'admin';
+
+/** Who is calling. */
+export interface Principal {
+  /** JWT `sub`, or `api-token#<n>` for a static token. */
+  actor: string;
+  role: Role;
+}
+
+/** What the router serves from. */
+export interface AdminApiDeps {
+  config: PushgateConfig;
+  gate: Gate;
+  store: Store;
+  logger: Logger;
+  /** Policy reload, exceptions and release; without it the admin calls answer 503. */
+  control?: PolicyControl;
+}
+
+type Verifier = (token: string) => Principal;
+
+/**
+ * Builds the JWT verifier of `api.jwt` (undefined when not configured).
+ * @throws PushgateError BAD_CONFIG when the public key is neither RSA nor EC P-256.
+ */
+export function jwtVerifier(cfg: PushgateConfig['api']['jwt']): Verifier | undefined {
+  if (!cfg || (!cfg.secret && !cfg.publicKey)) return undefined;
+  let key: string;
+  let algorithms: jwt.Algorithm[];
+  if (cfg.publicKey) {
+    const k = createPublicKey(cfg.publicKey);
+    if (k.asymmetricKeyType === 'rsa') algorithms = ['RS256'];
+    else if (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1') algorithms = ['ES256'];
+    else throw new PushgateError('BAD_CONFIG', `api.jwt.publicKey: a ${k.asymmetricKeyType} key; use an RSA key (RS256) or an EC P-256 key (ES256)`);
+    key = cfg.publicKey;
+  } else {
+    key = cfg.secret!;
+    algorithms = ['HS256'];
+  }
+  return (token) => {
+    const claims = jwt.verify(token, key, { algorithms, issuer: cfg.issuer, audience: cfg.audience, clockTolerance: 30 }) as jwt.JwtPayload;
+    if (typeof claims.exp !== 'number') throw new Error('the token has no exp claim');
+    const roles = [claims.role, ...(Array.isArray(claims.roles) ? claims.roles : [])];
+    const role = roles.includes('admin') ? 'admin' : roles.includes('viewer') ? 'viewer' : undefined;
+    if (!role) throw new PushgateError('FORBIDDEN', 'the token has no role claim: "role": "viewer" or "admin"');
+    return { actor: typeof claims.sub === 'string' && claims.sub ? claims.sub : 'jwt', role };
+  };
+}
+
+function staticToken(given: string, tokens: string[]): number {
+  const g = Buffer.from(given);
+  return tokens.findIndex((t) => {
+    const want = Buffer.from(t);
+    return want.length === g.length && timingSafeEqual(want, g);
+  });
+}
+
+const HTTP_OF: Partial<Record<string, number>> = { BAD_ARGUMENT: 400, BAD_REFERENCE: 400, BAD_CONFIG: 400, FORBIDDEN: 403, NOT_FOUND: 404, UNAUTHORIZED: 502, TIMEOUT: 504 };
+
+function fail(res: Response, e: unknown): void {
+  const code = e instanceof PushgateError ? (HTTP_OF[e.code] ?? 502) : 500;
+  res.status(code).json({ error: code === 500 ? 'internal error' : (e as Error).message, ...(e instanceof PushgateError && e.details?.problems ? { problems: e.details.problems } : {}) });
+}
+
+/** Builds the `/api/v1` router (mount it at `/api/v1`). */
+export function createAdminApi(deps: AdminApiDeps): express.Router {
+  const { config, gate, store, logger } = deps;
+  const verify = jwtVerifier(config.api.jwt);
+  const api = express.Router();
+
+  api.use((req: Request, res: Response, next: NextFunction) => {
+    const h = req.headers.authorization;
+    if (!h?.startsWith('Bearer ')) {
+      res.status(401).json({ error: 'the API needs "Authorization: Bearer <token>": a JWT signed with api.jwt, or a viewer token from api.tokens' });
+      return;
+    }
+    const token = h.slice(7).trim();
+    const n = staticToken(token, config.api.tokens);
+    if (n >= 0) {
+      res.locals.principal = { actor: `api-token#${n}`, role: 'viewer' } satisfies Principal;
+      next();
+      return;
+    }
+    if (!verify) {
+      res.status(401).json({ error: 'unknown token (api.tokens), and no api.jwt is configured' });
+      return;
+    }
+    try {
+      res.locals.principal = verify(token);
+    } catch (e) {
+      const status = e instanceof PushgateError && e.code === 'FORBIDDEN' ? 403 : 401;
+      res.status(status).json({ error: `token refused: ${(e as Error).message}` });
+      return;
+    }
+    next();
+  });
+  const admin = (_req: Request, res: Response, next: NextFunction) => {
+    if ((res.locals.principal as Principal).role !== 'admin') {
+      res.status(403).json({ error: 'this call needs the admin role' });
+      return;
+    }
+    next();
+  };
+  const needControl = (res: Response): PolicyControl | undefined => {
+    if (!deps.control) res.status(503).json({ error: 'policy control is not running in this process' });
+    return deps.control;
+  };
+  const actor = (res: Response) => (res.locals.principal as Principal).actor;
+
+  api.get('/verdicts', async (req, res) => {
+    const image = typeof req.query.image === 'string' ? req.query.image : '';
+    if (!image) {
+      res.status(400).json({ error: 'query parameter image=REF is required (host[:port]/repo:tag or @sha256:…)' });
+      return;
+    }
+    try {
+      const ref = parseImageRef(image, { defaultTag: 'latest' });
+      const rc = gate.registryForHost(ref.registry);
+      if (!rc) throw new PushgateError('NOT_FOUND', `registry ${ref.registry} is not guarded by pushgate (registries[].url)`);
+      const v = ref.digest ? await store.getVerdict(rc.name, ref.repository, ref.digest) : await store.getVerdictByTag(rc.name, ref.repository, ref.tag!);
+      if (!v) throw new PushgateError('NOT_FOUND', `no verdict for ${image}`);
+      res.json(v);
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  api.get('/images/:digest', async (req, res) => {
+    const digest = String(req.params.digest);
+    const format = (typeof req.query.format === 'string' ? req.query.format : 'json') as ReportFormat;
+    if (!isDigest(digest)) {
+      res.status(400).json({ error: `"${digest}" is not a digest (sha256:<64 hex>)` });
+      return;
+    }
+    if (!REPORT_FORMATS.includes(format)) {
+      res.status(400).json({ error: `format "${format}": use one of ${REPORT_FORMATS.join(', ')}` });
+      return;
+    }
+    const report = await store.getReport(digest);
+    if (!report) {
+      res.status(404).json({ error: `no report for ${digest}` });
+      return;
+    }
+    const out = formatReport(report, format, VERSION);
+    res.type(out.mediaType).send(out.body);
+  });
+
+  api.post('/scans', express.json({ limit: '64kb' }), async (req, res) => {
+    const image = (req.body as { image?: unknown })?.image;
+    if (typeof image !== 'string') {
+      res.status(400).json({ error: 'body must be {"image": "host[:port]/repo:tag|@digest"}' });
+      return;
+    }
+    try {
+      const ref = parseImageRef(image, { defaultTag: 'latest' });
+      const rc = gate.registryForHost(ref.registry);
+      if (!rc) throw new PushgateError('FORBIDDEN', `registry ${ref.registry} is not configured: pushgate only talks to registries its configuration names`);
+      const digest = ref.digest ?? (await gate.client(rc.name).resolve(ref.repository, ref.tag!))?.digest;
+      if (!digest) throw new PushgateError('NOT_FOUND', `${image} does not exist in ${rc.name}`);
+      const id = `api-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      const ev: PushEvent = { id, source: 'api', registry: rc.name, action: 'push', repository: ref.repository, digest, tag: ref.tag, actor: actor(res) };
+      await gate.ingest(ev);
+      res.status(202).json({ id, registry: rc.name, repository: ref.repository, digest });
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  api.get('/audit', async (req, res) => {
+    const limit = Math.min(10_000, Number(req.query.limit ?? 100) || 100);
+    const filters = (['actor', 'action', 'registry', 'repository', 'digest', 'tag'] as const).filter((k) => typeof req.query[k] === 'string');
+    // Filters apply to the newest `limit` records scanned (an append-only log read from its end).
+    const rows = await store.listAudit(filters.length ? Math.min(10_000, limit * 10) : limit);
+    res.json(rows.filter((r) => filters.every((k) => r[k] === req.query[k])).slice(0, limit));
+  });
+
+  api.get('/quarantine', async (req, res) => {
+    const q = (k: string) => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
+    const state = q('state') as 'quarantined' | 'released' | 'expired' | undefined;
+    res.json(await store.listQuarantine({ registry: q('registry'), repository: q('repository'), tag: q('tag'), state: state ?? 'quarantined', limit: Math.min(1000, Number(q('limit') ?? 100) || 100) }));
+  });
+
+  api.post('/quarantine/release', admin, express.json({ limit: '64kb' }), async (req, res) => {
+    const control = needControl(res);
+    if (!control) return;
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const str = (k: string) => (typeof b[k] === 'string' && b[k] !== '' ? (b[k] as string) : undefined);
+    let registry = str('registry');
+    let repository = str('repository');
+    let tag = str('tag');
+    let digest = str('digest');
+    try {
+      const image = str('image');
+      if (image) {
+        const ref = parseImageRef(image);
+        const rc = gate.registryForHost(ref.registry);
+        if (!rc) throw new PushgateError('NOT_FOUND', `registry ${ref.registry} is not guarded by pushgate (registries[].url)`);
+        registry = rc.name;
+        repository = ref.repository;
+        tag = ref.tag;
+        digest = ref.digest ?? digest;
+      }
+      if (!registry && config.registries.length === 1) registry = config.registries[0].name;
+      const reason = str('reason');
+      if (!registry || !repository || !tag || !reason) {
+        throw new PushgateError('BAD_ARGUMENT', 'body must be {"image": "host[:port]/repo:tag", "reason": "…"} or {"registry", "repository", "tag", "reason"} (optional "digest", "expires")');
+      }
+      if (digest && !isDigest(digest)) throw new PushgateError('BAD_ARGUMENT', `"${digest}" is not a digest`);
+      const r = await control.release(actor(res), { registry, repository, tag, digest, reason, expires: str('expires') });
+      res.json({ released: r.record, verdict: r.verdict, exception: r.exception });
+    } catch (e) {
+      logger.warn({ err: (e as Error).message, actor: actor(res) }, 'release refused or failed');
+      fail(res, e);
+    }
+  });
+
+  api.get('/exceptions', async (_req, res) => {
+    const control = deps.control;
+    const now = Date.now();
+    const rows = control ? control.list() : await store.listExceptions();
+    res.json(rows.map((e) => ({ ...e, expired: Date.parse(e.expires.length === 10 ? `${e.expires}T23:59:59.999Z` : e.expires) < now })));
+  });
+
+  api.post('/exceptions', admin, express.json({ limit: '64kb' }), async (req, res) => {
+    const control = needControl(res);
+    if (!control) return;
+    const spec = req.body as ExceptionSpec;
+    if (!spec || typeof spec !== 'object' || Array.isArray(spec)) {
+      res.status(400).json({ error: 'body must be an exception: {"reason", "owner", "expires", and at least one of "ids", "packages", "repository", "digest", "rules"}' });
+      return;
+    }
+    try {
+      const stored = await control.addException(actor(res), spec);
+      res.status(201).json(stored);
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  api.post('/policy/reload', admin, async (_req, res) => {
+    const control = needControl(res);
+    if (!control) return;
+    const r = await control.reload();
+    res.status(r.ok ? 200 : 422).json(r);
+  });
+
+  return api;
+}
