@@ -47,7 +47,7 @@ export function npmRangeToOsv(range: string, opts: NpmRangeOptions = {}): OsvCom
   const ev = (events: OsvRange['events']): PreparedRange => prepareRange({ type: 'SEMVER', events }, npm);
   return r.set.map((set) =>
     set.map((c): OsvComparator => {
-      if (c.semver === semver.Comparator.ANY || c.value === '') return { range: null, negate: false };
+      if (c.value === '') return { range: null, negate: false }; // node-semver's ANY comparator (`*`)
       const v = c.semver.version;
       const out = (range: PreparedRange, negate = false): OsvComparator => ({ range, negate, version: c.semver });
       switch (c.operator) {
