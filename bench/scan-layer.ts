@@ -1,22 +1,32 @@
 /**
- * Layer-scan benchmark: the full layer scan (verify + decompress + tar walk + every analyzer) beside
- * scripts/lab/scan-floor.mjs (sha256 + gunzip + tar header walk, nothing else) on the same file, in
- * the same run, alternating, several rounds. Prints medians, the ratio ours/floor (goal ≤ 1.2) and
- * peak RSS. Usage: npx tsx bench/scan-layer.ts [layer.tar.gz|layer.tar.zst] [rounds]
+ * Layer-scan benchmark, each case beside its floor on the same file, in the same run, alternating,
+ * several rounds (medians):
+ * 1. the Debian base layer (gzip): the full layer scan (verify + decompress + tar walk + every
+ *    analyzer) vs scripts/lab/scan-floor.mjs (sha256 + gunzip + tar header walk). Goal ≤ 1.2×.
+ * 2. its zstd variant (lab image zstd:1.0): our scan vs `zstd -dcq FILE | tar -t` (no hashing).
+ * 3. a generated layer of at least 500 MB of mixed files (random binaries, text, node_modules
+ *    package.json, ELF-looking executables, a dpkg status, .env files), written to a temp dir and
+ *    deleted after: our scan in a child process (peak RSS of that process; goal under 256 MiB
+ *    whatever the layer size) vs scan-floor.mjs.
+ * Usage: npx tsx bench/scan-layer.ts [layer.tar.gz|layer.tar.zst] [rounds] [--big-mb N] [--no-big]
+ *        (internal: --child FILE prints one measurement as JSON)
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
 import { ANALYZERS } from '../src/scan/analyzers/index.js';
 import { analyzerSetVersion } from '../src/scan/engine.js';
 import { CHUNK, readLayer } from '../src/scan/layer-stream.js';
 import { LayerWalker } from '../src/scan/walker.js';
 import { ROOT, labImages } from '../test/helpers/lab.js';
 
-function defaultLayer(): string {
-  const dir = path.join(labImages(), 'debian-minbase');
+function firstLayer(image: string): string {
+  const dir = path.join(labImages(), image);
   const idx = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
   const m = JSON.parse(fs.readFileSync(path.join(dir, 'blobs/sha256', idx.manifests[0].digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
   return path.join(dir, 'blobs/sha256', m.layers[0].digest.slice(7));
@@ -24,57 +34,166 @@ function defaultLayer(): string {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function ours(file: string, digest: string, size: number, tmpDir: string): Promise<{ ms: number; entries: number; results: number }> {
+async function fileDigest(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const c of fs.createReadStream(file, { highWaterMark: CHUNK })) h.update(c as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
+
+interface Ours { ms: number; entries: number; results: number; tarBytes: number }
+
+async function ours(file: string, digest: string, size: number, tmpDir: string): Promise<Ours> {
   const t0 = process.hrtime.bigint();
   const walker = new LayerWalker(ANALYZERS, { version: analyzerSetVersion(), digest, tmpDir });
   await readLayer(fs.createReadStream(file, { highWaterMark: CHUNK }), { digest, size }, walker);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const r = walker.result();
-  if (!r.complete || r.diagnostics.some((d) => d.incomplete)) throw new Error(`layer scan incomplete: ${JSON.stringify(r.diagnostics)}`);
-  return { ms, entries: r.entries, results: r.results.length };
+  if (!r.complete || r.diagnostics.some((d) => d.incomplete)) throw new Error(`layer scan incomplete: ${JSON.stringify(r.diagnostics.slice(0, 5))}`);
+  return { ms, entries: r.entries, results: r.results.length, tarBytes: r.tarBytes };
 }
 
-function floor(file: string): { ms: number; entries: number } | undefined {
+function gzipFloor(file: string): number {
+  const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts/lab/scan-floor.mjs'), file], { encoding: 'utf8' });
+  return (JSON.parse(out) as { ms: number }).ms;
+}
+
+function zstdFloor(file: string): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('sh', ['-c', 'zstd -dcq "$1" | tar -t >/dev/null', 'sh', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`zstd -dc | tar -t failed: ${r.stderr.toString()}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function isGzip(file: string): boolean {
   const head = Buffer.alloc(2);
   const fd = fs.openSync(file, 'r');
   fs.readSync(fd, head, 0, 2, 0);
   fs.closeSync(fd);
-  if (head.toString('hex') !== '1f8b') return undefined;
-  const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts/lab/scan-floor.mjs'), file], { encoding: 'utf8' });
-  return JSON.parse(out) as { ms: number; entries: number };
+  return head.toString('hex') === '1f8b';
+}
+
+/** Runs one case: ours in-process vs `floor`, alternating. */
+async function compare(label: string, file: string, rounds: number, floor: (f: string) => number, floorLabel: string, tmpDir: string): Promise<number> {
+  const digest = await fileDigest(file);
+  const size = fs.statSync(file).size;
+  const o: number[] = [];
+  const f: number[] = [];
+  let info: Ours | undefined;
+  await ours(file, digest, size, tmpDir); // warm-up (JIT, page cache)
+  for (let i = 0; i < rounds; i++) {
+    f.push(floor(file));
+    info = await ours(file, digest, size, tmpDir);
+    o.push(info.ms);
+  }
+  const om = median(o);
+  const fm = median(f);
+  console.log(`\n[${label}] ${file}\n  ${(size / 2 ** 20).toFixed(1)} MiB compressed, ${(info!.tarBytes / 2 ** 20).toFixed(0)} MiB tar, ${info!.entries} entries, ${info!.results} analyzer results`);
+  console.log(`  ours  (verify + decompress + tar walk + ${ANALYZERS.length} analyzers): median ${om.toFixed(0)} ms  [${o.map((x) => x.toFixed(0)).join(' ')}]`);
+  console.log(`  floor (${floorLabel}): median ${fm.toFixed(0)} ms  [${f.map((x) => x.toFixed(0)).join(' ')}]`);
+  console.log(`  ratio ours/floor: ${(om / fm).toFixed(2)}`);
+  return om / fm;
+}
+
+/** Deterministic pseudo-random bytes (fast: a sha256 chain expanded with xorshift). */
+function noise(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i + 4 <= n; i += 4) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    b.writeUInt32LE(x, i);
+  }
+  return b;
+}
+
+/** Writes a gzip layer of at least `mb` MiB of tar content made of mixed files; returns its path. */
+async function generateLayer(dir: string, mb: number): Promise<string> {
+  const file = path.join(dir, 'big-layer.tar.gz');
+  const pack = tar.pack();
+  const done = pipeline(pack, zlib.createGzip({ level: 1, chunkSize: CHUNK }), fs.createWriteStream(file));
+  const add = (name: string, body: Buffer, mode = 0o644) => new Promise<void>((resolve, reject) => {
+    pack.entry({ name, size: body.length, mode, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve()));
+  });
+  const text = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod tempor.\n'.repeat(2048));
+  const elfHead = Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01\0', 'latin1'), Buffer.alloc(56)]);
+  await add('etc/os-release', Buffer.from('ID=debian\nVERSION_ID="12"\n'));
+  await add('var/lib/dpkg/status', Buffer.from(Array.from({ length: 400 }, (_, i) => `Package: pkg${i}\nStatus: install ok installed\nVersion: 1.${i}-1\nArchitecture: amd64\n`).join('\n')));
+  let written = 0;
+  let i = 0;
+  const target = mb * 2 ** 20;
+  while (written < target) {
+    const k = i % 10;
+    let name: string;
+    let body: Buffer;
+    let mode = 0o644;
+    if (k === 0) { name = `opt/data/blob${i}.bin`; body = noise(8 * 2 ** 20, i); }
+    else if (k === 1) { name = `usr/bin/tool${i}`; body = Buffer.concat([elfHead, noise(2 * 2 ** 20, i)]); mode = 0o755; }
+    else if (k === 2) { name = `usr/share/doc/pkg${i}/README`; body = text.subarray(0, 32 * 1024); }
+    else if (k === 3) { name = `app/node_modules/dep${i}/package.json`; body = Buffer.from(JSON.stringify({ name: `dep${i}`, version: `1.0.${i}` })); }
+    else if (k === 4) { name = `app/src/file${i}.js`; body = text.subarray(0, 64 * 1024); }
+    else if (k === 5) { name = `srv/conf${i}/.env`; body = Buffer.from(`DB_HOST=db\nDB_PASS=changeme\nAPI_URL=http://x\n`); }
+    else if (k === 6) { name = `var/cache/big${i}.dat`; body = Buffer.concat([text, noise(4 * 2 ** 20, i)]); }
+    else if (k === 7) { name = `usr/lib/python3/dist-packages/m${i}-1.0.dist-info/METADATA`; body = Buffer.from(`Metadata-Version: 2.1\nName: m${i}\nVersion: 1.0\n`); }
+    else if (k === 8) { name = `usr/lib/x86_64-linux-gnu/lib${i}.so.1`; body = Buffer.concat([elfHead, noise(1024 * 1024, i)]); mode = 0o755; }
+    else { name = `home/user/notes${i}.txt`; body = text.subarray(0, 8 * 1024); }
+    await add(name, body, mode);
+    written += body.length + 512;
+    i++;
+  }
+  pack.finalize();
+  await done;
+  return file;
+}
+
+async function child(file: string): Promise<void> {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-bench-'));
+  try {
+    const r = await ours(file, await fileDigest(file), fs.statSync(file).size, tmpDir);
+    console.log(JSON.stringify({ ...r, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
-  const file = process.argv[2] ?? defaultLayer();
-  const rounds = Number(process.argv[3] ?? 7);
-  const h = crypto.createHash('sha256');
-  for await (const c of fs.createReadStream(file, { highWaterMark: CHUNK })) h.update(c as Buffer);
-  const digest = `sha256:${h.digest('hex')}`;
-  const size = fs.statSync(file).size;
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') return child(args[1]);
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  const bigMbIdx = args.indexOf('--big-mb');
+  const bigMb = bigMbIdx >= 0 ? Number(args[bigMbIdx + 1]) : 520;
+  const pos = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--big-mb');
+  const rounds = Number(pos[1] ?? 7);
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-bench-'));
-  const o: number[] = [];
-  const f: number[] = [];
-  let info = { entries: 0, results: 0 };
-  await ours(file, digest, size, tmpDir); // warm-up (JIT, page cache)
-  for (let i = 0; i < rounds; i++) {
-    const fl = floor(file);
-    if (fl) f.push(fl.ms);
-    const r = await ours(file, digest, size, tmpDir);
-    o.push(r.ms);
-    info = r;
+  try {
+    if (pos[0]) {
+      const f = pos[0];
+      await compare('given layer', f, rounds, isGzip(f) ? gzipFloor : zstdFloor, isGzip(f) ? 'scan-floor.mjs' : 'zstd -dc | tar -t', tmpDir);
+    } else {
+      const r1 = await compare('Debian base layer, gzip', firstLayer('debian-minbase'), rounds, gzipFloor, 'scan-floor.mjs: sha256 + gunzip + header walk', tmpDir);
+      console.log(`  goal ≤ 1.20: ${r1 <= 1.2 ? 'met' : 'NOT met'}`);
+      await compare('Debian base layer, zstd', firstLayer('zstd'), rounds, zstdFloor, 'zstd -dcq | tar -t, no hashing', tmpDir);
+    }
+    if (!flags.has('--no-big')) {
+      const t0 = Date.now();
+      const big = await generateLayer(tmpDir, bigMb);
+      console.log(`\n[generated layer] ${bigMb} MiB of mixed files written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${(fs.statSync(big).size / 2 ** 20).toFixed(0)} MiB gzip)`);
+      const o: Array<{ ms: number; maxRssMiB: number; entries: number; tarBytes: number }> = [];
+      const f: number[] = [];
+      for (let i = 0; i < Math.max(1, Math.min(3, rounds)); i++) {
+        f.push(gzipFloor(big));
+        const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/scan-layer.ts'), '--child', big], { encoding: 'utf8', cwd: ROOT });
+        o.push(JSON.parse(out.trim().split('\n').pop()!) as { ms: number; maxRssMiB: number; entries: number; tarBytes: number });
+      }
+      const om = median(o.map((x) => x.ms));
+      const fm = median(f);
+      const rss = Math.max(...o.map((x) => x.maxRssMiB));
+      console.log(`  ${(o[0].tarBytes / 2 ** 20).toFixed(0)} MiB tar, ${o[0].entries} entries`);
+      console.log(`  ours (child process): median ${om.toFixed(0)} ms [${o.map((x) => x.ms.toFixed(0)).join(' ')}]; floor median ${fm.toFixed(0)} ms [${f.map((x) => x.toFixed(0)).join(' ')}]; ratio ${(om / fm).toFixed(2)}`);
+      console.log(`  peak RSS of the scanning process: ${rss.toFixed(0)} MiB (goal < 256 MiB): ${rss < 256 ? 'met' : 'NOT met'}`);
+    }
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
   }
-  fs.rmSync(tmpDir, { recursive: true, force: true });
-  const om = median(o);
-  console.log(`layer: ${file} (${(size / 2 ** 20).toFixed(1)} MiB compressed, ${info.entries} entries, ${info.results} analyzer results)`);
-  console.log(`ours  (verify + decompress + tar-stream walk + ${ANALYZERS.length} analyzers): median ${om.toFixed(0)} ms  [${o.map((x) => x.toFixed(0)).join(' ')}]`);
-  if (f.length) {
-    const fm = median(f);
-    console.log(`floor (scan-floor.mjs: sha256 + gunzip + header walk):            median ${fm.toFixed(0)} ms  [${f.join(' ')}]`);
-    console.log(`ratio ours/floor: ${(om / fm).toFixed(2)} (goal ≤ 1.20)`);
-  } else {
-    console.log('floor: scan-floor.mjs reads gzip only; no ratio for this layer');
-  }
-  console.log(`peak RSS (this process): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  console.log(`\npeak RSS (this process): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });

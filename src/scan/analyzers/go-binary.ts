@@ -254,6 +254,11 @@ class GoSink implements StreamSink {
       return;
     }
     if (this.state === 'head') {
+      // Most executables are decided by their first chunk: not ELF → ignore the rest, no copies.
+      if (this.headLen === 0 && c.length >= 4 && !(c[0] === 0x7f && c[1] === 0x45 && c[2] === 0x4c && c[3] === 0x46)) {
+        this.state = 'skip';
+        return;
+      }
       this.head.push(c);
       this.headLen += c.length;
       if (this.headLen < 4) return;
