@@ -223,6 +223,33 @@ export function readPointerBuildInfo(file: string, magicAt: number): { version: 
   }
 }
 
+/**
+ * The file range of the first writable PT_LOAD segment, from the ELF and program headers in `h`
+ * (the first bytes of the file); undefined when they are not all in `h` or make no sense.
+ */
+export function writableSegment(h: Buffer): { start: number; end: number } | undefined {
+  if (h.length < 64 || (h[4] !== 1 && h[4] !== 2) || (h[5] !== 1 && h[5] !== 2)) return undefined;
+  const is64 = h[4] === 2;
+  const le = h[5] === 1;
+  const u16 = (o: number) => (le ? h.readUInt16LE(o) : h.readUInt16BE(o));
+  const u32 = (o: number) => (le ? h.readUInt32LE(o) : h.readUInt32BE(o));
+  const u64 = (o: number) => Number(le ? h.readBigUInt64LE(o) : h.readBigUInt64BE(o));
+  const phoff = is64 ? u64(32) : u32(28);
+  const phentsize = u16(is64 ? 54 : 42);
+  const phnum = u16(is64 ? 56 : 44);
+  if (phentsize < (is64 ? 56 : 32) || phnum === 0 || phoff + phnum * phentsize > h.length) return undefined;
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (u32(o) !== 1) continue; // PT_LOAD
+    const flags = is64 ? u32(o + 4) : u32(o + 24);
+    if (!(flags & 2)) continue; // PF_W
+    const off = is64 ? u64(o + 8) : u32(o + 4);
+    const filesz = is64 ? u64(o + 32) : u32(o + 16);
+    return filesz > 0 ? { start: off, end: off + filesz } : undefined;
+  }
+  return undefined;
+}
+
 function resultOf(v: { version: string; modinfo: string }, path: string): AnalyzerOutput | undefined {
   if (!v.version) return undefined;
   const info = parseModInfo(v.version, v.modinfo);
@@ -268,6 +295,8 @@ class GoSink implements StreamSink {
       this.head = [];
       this.headLen = 0;
       this.state = 'scan';
+      const rw = writableSegment(h);
+      if (rw) { this.winStart = rw.start; this.winEnd = rw.end; }
       const note = h.subarray(0, HEAD).indexOf(GO_NOTE);
       if (note >= 12 && h.readUInt32LE(note - 4) === 4 && h.readUInt32LE(note - 12) === 4) {
         this.spill = new SpillFile(this.ctx.spill, 'go');
@@ -284,11 +313,22 @@ class GoSink implements StreamSink {
     }
     if (this.state === 'skip') return;
     if (this.state === 'scan') {
-      let i = c.indexOf(MAGIC);
-      let from: Buffer = c;
-      let base = this.pos;
+      // Search only the first writable PT_LOAD segment, where the linker puts .go.buildinfo
+      // (debug/buildinfo looks there too when the section table is not at hand).
+      const s0 = Math.max(0, this.winStart - this.pos);
+      const e0 = Math.min(c.length, this.winEnd - this.pos);
+      if (s0 >= e0) {
+        this.pos += c.length;
+        if (this.pos >= this.winEnd) this.passedWindow();
+        return;
+      }
+      if (s0 > 0) this.tail = Buffer.alloc(0);
+      const part = c.subarray(s0, e0);
+      let i = part.indexOf(MAGIC);
+      let from: Buffer = c.subarray(s0);
+      let base = this.pos + s0;
       if (i < 0 && this.tail.length) {
-        const joined = Buffer.concat([this.tail, c.subarray(0, MAGIC.length - 1)]);
+        const joined = Buffer.concat([this.tail, part.subarray(0, MAGIC.length - 1)]);
         const j = joined.indexOf(MAGIC);
         if (j >= 0) { i = j; from = Buffer.concat([this.tail, c]); base = this.pos - this.tail.length; }
       }
@@ -298,10 +338,11 @@ class GoSink implements StreamSink {
         this.collected = [from.subarray(i)];
         this.collectedLen = from.length - i;
       } else {
-        this.tail = Buffer.from(c.subarray(Math.max(0, c.length - (MAGIC.length - 1))));
+        this.tail = Buffer.from(part.subarray(Math.max(0, part.length - (MAGIC.length - 1))));
       }
       this.pos += c.length;
       if (this.state === 'collect') this.tryInline();
+      else if (this.pos >= this.winEnd) this.passedWindow();
       return;
     }
     this.pos += c.length;
@@ -333,6 +374,15 @@ class GoSink implements StreamSink {
   }
 
   private keepSpill = false;
+  /** File range searched for the magic (the first writable segment; the whole file if unknown). */
+  private winStart = 0;
+  private winEnd = Number.POSITIVE_INFINITY;
+
+  /** The search window passed without the magic: not a Go binary (or one without build info). */
+  private passedWindow(): void {
+    this.state = 'skip';
+    this.spill?.release();
+  }
 
   end(): AnalyzerOutput | undefined {
     try {

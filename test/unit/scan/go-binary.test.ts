@@ -40,6 +40,7 @@ function expectedFromGoTool(file: string): Array<{ name: string; version: string
 describe('scan: Go binaries', function () {
   this.timeout(60_000);
   let tmp: string;
+  let oldElf: Buffer;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-scan-go-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -86,6 +87,9 @@ describe('scan: Go binaries', function () {
     b.writeBigUInt64LE(BigInt(base + 0x240), 0x110); b.writeBigUInt64LE(BigInt(Buffer.byteLength(mod, 'latin1')), 0x118);
     b.write('\xff Go buildinf:', 0x180, 'latin1'); b[0x180 + 14] = 8; b[0x180 + 15] = 0;
     b.writeBigUInt64LE(BigInt(base + 0x100), 0x190); b.writeBigUInt64LE(BigInt(base + 0x110), 0x198);
+    // A Go build-ID note (namesz 4, descsz 8, type 4, "Go\0\0") so the stream path spills it.
+    b.writeUInt32LE(4, 0x78); b.writeUInt32LE(8, 0x7c); b.writeUInt32LE(4, 0x80); b.write('Go\0\0', 0x84, 'latin1');
+    oldElf = b;
     const f = path.join(tmp, 'old.elf');
     fs.writeFileSync(f, b);
     const r = readPointerBuildInfo(f, 0x180);
@@ -95,12 +99,23 @@ describe('scan: Go binaries', function () {
     expect(info.deps.map((d) => `${d.path}@${d.version}`)).to.deep.equal(['golang.org/x/text@v0.3.6']);
   });
 
+  it('streams the pre-1.18 form: spilled (Go note), read from the spill, released', async () => {
+    const budget = new SpillBudget(fs.mkdtempSync(path.join(tmp, 'p-')), 64 * 1024 ** 2);
+    const r = await walk(oldElf, budget);
+    expect(r.peak).to.equal(oldElf.length);
+    expect(r.r.results[0].out.packages!.map((p) => `${p.name}@${p.version}`)).to.deep.equal(['ex/old@(devel)', 'golang.org/x/text@v0.3.6', 'stdlib@1.16.15']);
+    expect(budget.used).to.equal(0);
+    expect(fs.readdirSync(budget.dir)).to.deep.equal([]);
+  });
+
   async function walk(content: Buffer, budget: SpillBudget): Promise<{ peak: number; r: ReturnType<LayerWalker['result']> }> {
     const w = new LayerWalker([goBinaryAnalyzer], { version: 't', tmpDir: budget.dir, spill: budget });
     let peak = 0;
+    const take = budget.take.bind(budget);
+    budget.take = (n: number) => { const ok = take(n); peak = Math.max(peak, budget.used); return ok; };
     const chunks: Buffer[] = [];
     for (let i = 0; i < content.length; i += 4096) chunks.push(content.subarray(i, i + 4096));
-    const body = new Readable({ read() { peak = Math.max(peak, budget.used); this.push(chunks.shift() ?? null); } });
+    const body = new Readable({ read() { this.push(chunks.shift() ?? null); } });
     await w.entry({ name: 'bin/x', type: 'file', size: content.length, mode: 0o755 }, body);
     return { peak, r: w.result() };
   }
