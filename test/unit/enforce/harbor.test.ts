@@ -1,0 +1,184 @@
+/**
+ * Harbor enforcement through the REST API v2.0. No Harbor can run here (it needs PostgreSQL, Redis,
+ * its core, jobservice and registry containers), so these tests run the real HarborApi and actions
+ * against an in-process HTTP server that replays exchanges derived from Harbor's API spec
+ * (protocols.md §2.6, swagger `api/v2.0/swagger.yaml`): each expected request (method, exact path
+ * with the repository name URL-encoded twice, JSON body, Basic auth) and the answer Harbor gives
+ * (status, `{"errors":[…]}` bodies, `Location` headers). A request out of script fails the test.
+ */
+import { expect } from 'chai';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { enforce, harborTarget, releaseQuarantined, deleteQuarantinedCopy, repositoryPath, splitRepository } from '../../../src/enforce/index.js';
+import type { RegistryClient } from '../../../src/registry/client.js';
+
+const D_NEW = `sha256:${'a'.repeat(64)}`;
+const D_OLD = `sha256:${'b'.repeat(64)}`;
+const AUTH = `Basic ${Buffer.from('robot$team+pushgate:s3cret-robot').toString('base64')}`;
+
+interface Exchange {
+  method: string;
+  path: string;
+  body?: unknown;
+  status: number;
+  response?: unknown;
+  headers?: Record<string, string>;
+}
+
+async function replay(script: Exchange[]): Promise<{ url: string; done(): string[]; close(): Promise<void> }> {
+  const problems: string[] = [];
+  const queue = [...script];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const want = queue.shift();
+      const got = `${req.method} ${req.url}`;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!want) {
+        problems.push(`unexpected ${got}`);
+        res.writeHead(500).end();
+        return;
+      }
+      if (got !== `${want.method} ${want.path}`) problems.push(`expected ${want.method} ${want.path}, got ${got}`);
+      if (req.headers.authorization !== AUTH) problems.push(`${got}: authorization ${req.headers.authorization}`);
+      if (want.body !== undefined && JSON.stringify(JSON.parse(text || 'null')) !== JSON.stringify(want.body)) problems.push(`${got}: body ${text}`);
+      if (want.body !== undefined && req.headers['content-type'] !== 'application/json') problems.push(`${got}: content-type ${req.headers['content-type']}`);
+      res.writeHead(want.status, { 'content-type': 'application/json', ...(want.headers ?? {}) });
+      res.end(want.response === undefined ? '' : JSON.stringify(want.response));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    done: () => [...problems, ...queue.map((q) => `not called: ${q.method} ${q.path}`)],
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+const target = (url: string, q: { remove?: 'artifact' | 'tag'; project?: string } = {}) =>
+  harborTarget({ name: 'harbor', url, auth: { username: 'robot$team+pushgate', password: 's3cret-robot' }, quarantine: { repositoryPrefix: 'quarantine/', ...q } });
+const noClient = {} as RegistryClient; // Harbor enforcement never uses the OCI client
+const enc = encodeURIComponent;
+
+describe('enforce: Harbor REST API v2.0 (replayed exchanges; no Harbor can run here)', () => {
+  it('splits project and repository and encodes the repository name twice', () => {
+    expect(splitRepository('team/sub/app')).to.deep.equal({ project: 'team', repository: 'sub/app' });
+    expect(repositoryPath('team/sub/app')).to.equal('/projects/team/repositories/sub%252Fapp');
+    expect(repositoryPath('team/app')).to.equal('/projects/team/repositories/app');
+    expect(() => splitRepository('app')).to.throw(/project\/name/);
+  });
+
+  it('quarantine of a re-pushed tag: label, copy to the quarantine project, delete the artifact, restore the tag', async () => {
+    const h = await replay([
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [] },
+      { method: 'GET', path: '/api/v2.0/projects/team', status: 200, response: { project_id: 12, name: 'team' } },
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=p&project_id=12', status: 200, response: [{ id: 7, name: 'quarantined', scope: 'p', project_id: 12 }] },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/sub%252Fapp/artifacts/${enc(D_NEW)}/labels`, body: { id: 7 }, status: 200 },
+      { method: 'POST', path: `/api/v2.0/projects/quarantine/repositories/team%252Fsub%252Fapp/artifacts?from=${enc(`team/sub/app@${D_NEW}`)}`, status: 201, headers: { location: `/api/v2.0/projects/quarantine/repositories/team%252Fsub%252Fapp/artifacts/${D_NEW}` } },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/sub%252Fapp/artifacts/${enc(D_NEW)}`, status: 200 },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/sub%252Fapp/artifacts/${enc(D_OLD)}/tags`, body: { name: 'v2' }, status: 201 },
+    ]);
+    const writes: unknown[] = [];
+    const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/sub/app', digest: D_NEW, tag: 'v2', decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/', restoreDigest: D_OLD, onWrite: (w) => writes.push(w) });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e).to.include({ action: 'quarantine', status: 'done' });
+    expect(e.detail).to.include('copied to quarantine/team/sub/app').and.include(`restored team/sub/app:v2 to ${D_OLD}`);
+    expect(writes).to.deep.equal([{ repository: 'quarantine/team/sub/app', digest: D_NEW }, { repository: 'team/sub/app', digest: D_OLD, tag: 'v2' }]);
+  });
+
+  it('creates the label once when none exists; 409 on attach counts as done; remove: tag deletes only the tag', async () => {
+    const h = await replay([
+      { method: 'GET', path: '/api/v2.0/labels?name=held&scope=g', status: 200, response: null },
+      { method: 'GET', path: '/api/v2.0/projects/team', status: 200, response: { project_id: 3 } },
+      { method: 'GET', path: '/api/v2.0/labels?name=held&scope=p&project_id=3', status: 200, response: [] },
+      { method: 'POST', path: '/api/v2.0/labels', body: { name: 'held', color: '#C92100', description: 'quarantined by pushgate: see the verdict for the reasons', scope: 'p', project_id: 3 }, status: 201, headers: { location: '/api/v2.0/labels/31' } },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}/labels`, body: { id: 31 }, status: 409, response: { errors: [{ code: 'CONFLICT', message: 'label already added' }] } },
+      { method: 'POST', path: `/api/v2.0/projects/jail/repositories/team%252Fapp/artifacts?from=${enc(`team/app@${D_NEW}`)}`, status: 201 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}/tags/v1`, status: 200 },
+      // second quarantine in the same project: the label id is cached
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/labels`, body: { id: 31 }, status: 200 },
+      { method: 'POST', path: `/api/v2.0/projects/jail/repositories/team%252Fapp/artifacts?from=${enc(`team/app@${D_OLD}`)}`, status: 201 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/tags/v0`, status: 200 },
+    ]);
+    const t = harborTarget({ name: 'harbor', url: h.url, auth: { username: 'robot$team+pushgate', password: 's3cret-robot' }, quarantine: { repositoryPrefix: 'quarantine/', project: 'jail', label: 'held', remove: 'tag' } });
+    const e1 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_NEW, tag: 'v1', decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    const e2 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_OLD, tag: 'v0', decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e1.status, e1.detail).to.equal('done');
+    expect(e1.detail).to.include('deleted tag team/app:v1').and.include('jail/team/app');
+    expect(e2.status).to.equal('done');
+  });
+
+  it('reject deletes the artifact; one already gone (404) counts as done', async () => {
+    const h = await replay([
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}`, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}`, status: 404, response: { errors: [{ code: 'NOT_FOUND', message: 'artifact not found' }] } },
+    ]);
+    const t = target(h.url);
+    const e1 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_NEW, tag: 'v1', decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    const e2 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_OLD, tag: 'v1', decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e1).to.include({ action: 'delete', status: 'done' });
+    expect(e2).to.include({ action: 'delete', status: 'done' });
+    expect(e2.detail).to.match(/already gone.*404 NOT_FOUND/);
+  });
+
+  it('a refused copy (403) is a failed enforcement that names the missing permission and never the password', async () => {
+    const h = await replay([
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 1, name: 'quarantined', scope: 'g' }] },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}/labels`, body: { id: 1 }, status: 200 },
+      { method: 'POST', path: `/api/v2.0/projects/quarantine/repositories/team%252Fapp/artifacts?from=${enc(`team/app@${D_NEW}`)}`, status: 403, response: { errors: [{ code: 'FORBIDDEN', message: 'forbidden' }] } },
+    ]);
+    const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, tag: 'v1', decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e).to.include({ action: 'quarantine', status: 'failed' });
+    expect(e.detail).to.match(/403 FORBIDDEN/).and.match(/permissions/);
+    expect(e.detail).to.not.include('s3cret');
+  });
+
+  it('restore falls back to copying the last allowed artifact back from the quarantine project', async () => {
+    const h = await replay([
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}`, status: 200 },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/tags`, body: { name: 'v1' }, status: 404, response: { errors: [{ code: 'NOT_FOUND', message: 'artifact not found' }] } },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts?from=${enc(`quarantine/team/app@${D_OLD}`)}`, status: 201 },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/tags`, body: { name: 'v1' }, status: 201 },
+    ]);
+    const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, tag: 'v1', decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/', restoreDigest: D_OLD });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e.detail).to.include('copied back from quarantine/team/app');
+  });
+
+  it('release copies back, tags, deletes the quarantined copy; retention deletes and tolerates a copy already gone', async () => {
+    const h = await replay([
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts?from=${enc(`quarantine/team/app@${D_NEW}`)}`, status: 201 },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}/tags`, body: { name: 'v1' }, status: 201 },
+      { method: 'DELETE', path: `/api/v2.0/projects/quarantine/repositories/team%252Fapp/artifacts/${enc(D_NEW)}`, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/quarantine/repositories/team%252Fapp/artifacts/${enc(D_OLD)}`, status: 404, response: { errors: [{ code: 'NOT_FOUND', message: 'gone' }] } },
+    ]);
+    const t = target(h.url);
+    const r = await releaseQuarantined({ client: noClient, type: 'harbor', harbor: t, quarantineRepository: 'quarantine/team/app', digest: D_NEW, repository: 'team/app', tag: 'v1' });
+    const gone = await deleteQuarantinedCopy({ client: noClient, type: 'harbor', harbor: t, quarantineRepository: 'quarantine/team/app', digest: D_OLD });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(r).to.include({ action: 'restore', status: 'done' });
+    expect(r.writes).to.deep.equal([{ repository: 'team/app', digest: D_NEW, tag: 'v1' }]);
+    expect(gone).to.equal(false);
+  });
+
+  it('warn and audit modes, and untagged pushes, never call Harbor', async () => {
+    const h = await replay([]);
+    for (const [mode, tag] of [['warn', 'v1'], ['audit', 'v1'], ['enforce', undefined]] as const) {
+      const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, tag, decision: 'quarantine', mode, quarantinePrefix: 'quarantine/' });
+      expect(e.status).to.equal('skipped');
+    }
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+  });
+});
