@@ -9,7 +9,7 @@ import type { Finding } from '../core/finding.js';
 import type { OsInfo, Package } from '../core/inventory.js';
 import { comparatorFor, isSupportedEcosystem, splitEcosystem } from './ecosystems/index.js';
 import type { Comparator } from './ecosystems/types.js';
-import { type CompiledAffected, evaluateAffected } from './ranges.js';
+import { type CompiledAffected, deserializeCompiled, evaluateAffected } from './ranges.js';
 import { OS_ECOSYSTEMS, osEcosystem, releaseMatches } from './release.js';
 import { normalizeName, SCHEMA_VERSION } from './schema.js';
 import { isHigherSeverity, type SeverityInfo } from './severity.js';
@@ -136,7 +136,7 @@ export class VulnDb {
         };
         this.records.set(row.rid, rec);
       }
-      return { rec, rid: row.rid, release: row.release, compiled: JSON.parse(row.compiled) as CompiledAffected };
+      return { rec, rid: row.rid, release: row.release, compiled: deserializeCompiled(row.compiled) };
     });
     this.entries.set(key, list);
     return list;

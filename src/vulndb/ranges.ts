@@ -153,3 +153,41 @@ function safeEq(cmp: Comparator, a: string, b: string): boolean {
 }
 
 export { eventVersion };
+
+const KIND_CODE = { introduced: 'i', fixed: 'f', last_affected: 'l' } as const;
+const CODE_KIND = { i: 'introduced', f: 'fixed', l: 'last_affected' } as const;
+
+/** A stored range: flat `[code, version, code, version, …]` events, optional limits; or `{ e: error }`. */
+type StoredRange = string[] | [string[], string[]] | { e: string };
+
+/**
+ * Serializes a compiled entry compactly for the index (`{"v":[versions],"r":[ranges]}`, events as a
+ * flat list of one-letter kinds and versions): about half the size of the plain JSON.
+ */
+export function serializeCompiled(c: CompiledAffected): string {
+  const r: StoredRange[] = c.ranges.map((x) => {
+    if ('error' in x) return { e: x.error };
+    const flat: string[] = [];
+    for (const e of x.events) flat.push(KIND_CODE[e.kind], e.version);
+    return x.limits.length ? [flat, x.limits] : flat;
+  });
+  return JSON.stringify(c.versions ? { v: c.versions, r } : { r });
+}
+
+/** Reads what {@link serializeCompiled} wrote. */
+export function deserializeCompiled(text: string): CompiledAffected {
+  const o = JSON.parse(text) as { v?: string[]; r: StoredRange[] };
+  const out: CompiledAffected = { ranges: [] };
+  if (o.v) out.versions = o.v;
+  for (const x of o.r) {
+    if (!Array.isArray(x)) {
+      out.ranges.push({ error: x.e });
+      continue;
+    }
+    const [flat, limits] = Array.isArray(x[0]) ? (x as [string[], string[]]) : [x as string[], [] as string[]];
+    const events: PreparedRange['events'] = [];
+    for (let i = 0; i < flat.length; i += 2) events.push({ kind: CODE_KIND[flat[i] as 'i' | 'f' | 'l'], version: flat[i + 1] });
+    out.ranges.push({ events, limits });
+  }
+  return out;
+}

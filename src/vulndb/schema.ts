@@ -27,7 +27,7 @@ CREATE TABLE affected (
   ecosystem TEXT NOT NULL,      -- lower-cased base name: debian, npm, red hat
   release TEXT NOT NULL,        -- text after the first ':' of the OSV ecosystem, '' when none
   name TEXT NOT NULL,           -- normalized package name (see normalizeName)
-  compiled TEXT NOT NULL        -- JSON CompiledAffected: versions list + ranges with events sorted in the ecosystem order
+  compiled TEXT NOT NULL        -- serializeCompiled(): versions list + ranges with events sorted in the ecosystem order
 );
 `;
 

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem } from './ecosystems/index.js';
 import { checkRecord, type OsvRecord } from './osv.js';
-import { compileAffected } from './ranges.js';
+import { compileAffected, serializeCompiled } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import { isHigherSeverity, recordSeverity, type SeverityInfo } from './severity.js';
 import { defaultSourceUrl, fetchToCache, type HttpCacheEntry, readZip, sourceKind, walkDir } from './sources.js';
@@ -164,7 +164,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           if ('error' in r) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${r.error} (the range is kept but cannot match)` });
         const u = a.ecosystem_specific?.urgency;
         if (typeof u === 'string') urgency = u;
-        rows.push([baseLc, release, normalizeName(base, name), JSON.stringify(compiled)]);
+        rows.push([baseLc, release, normalizeName(base, name), serializeCompiled(compiled)]);
         stats.byEcosystem[canon] = (stats.byEcosystem[canon] ?? 0) + 1;
       }
       if (!rows.length) return;

@@ -1,9 +1,16 @@
 /**
- * Maven version order: `org.apache.maven.artifact.versioning.ComparableVersion` as in Maven 3.9
- * (items: numbers, qualifiers, combinations such as `rc1`, and sub-lists opened by `-`; trailing null
- * items trimmed; known qualifiers alpha < beta < milestone < rc = cr < snapshot < "" = ga = final =
- * release < sp, unknown qualifiers after them in lexical order). Every string is a Maven version.
- * https://maven.apache.org/pom.html#version-order-specification
+ * Maven version order: `org.apache.maven.artifact.versioning.ComparableVersion` as in Maven 3.9 and
+ * later (apache/maven's current ComparableVersion; https://maven.apache.org/pom.html#version-order-specification).
+ * A version is lower-cased and parsed into a list of items: numbers; qualifiers (known ones ordered
+ * alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp, unknown ones after
+ * them in lexical order; `a1`/`b1`/`m1` mean alpha-1/beta-1/milestone-1); combinations of a qualifier
+ * and a number (`rc1`, and `X-1` read as `X1`); and sub-lists opened by `-`, by a letter/digit
+ * transition, or by a qualifier after `.` (`1.0.X1 < 1.0-X2 < 1.0.1`). Null items (0, "", empty lists)
+ * are trimmed where they do not change the order, and a list left with one sub-list is flattened.
+ * Comparison rules beyond 3.8: a combination whose qualifier is release-like lets its number decide
+ * against nothing (`1-ga1 > 1`), a sub-list against a qualifier or combination compares its first item
+ * and then the rest against nothing. Numbers of any length compare numerically. Every string is a
+ * Maven version (this comparator never throws).
  */
 import { type Cmp, type Comparator, compareDigits } from './types.js';
 
