@@ -27,10 +27,11 @@ export function renderFindingsByPackage(r: ScanReport): string[] {
     const unfixed = g.findings.filter((f) => !f.fixedVersions.length).length;
     const fixText = (fixed.join(', ') || '-') + (unfixed && fixed.length ? ` (${unfixed} unfixed)` : '');
     const counts = SEVERITY_ORDER.map((s) => [s, g.findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(', ');
-    out.push(`${pad(g.pkg, 30)} ${pad(g.eco, 12)} ${pad(g.installed, 22)} ${pad(fixText, 24)} ${counts}`);
+    // Names and versions are never cut: a cut version is a wrong version.
+    out.push(`${g.pkg.padEnd(30)} ${pad(g.eco, 12)} ${g.installed.padEnd(22)} ${fixText.padEnd(24)} ${counts}`);
     out.push(`  ${g.path}${g.platform ? `  [${g.platform}]` : ''}`);
     for (const f of g.findings) {
-      out.push(`    ${pad(f.severity.toUpperCase(), 10)} ${pad(f.id, 24)} ${pad(f.fixedVersions.join(', ') || 'no fix', 18)} ${(f.summary ?? f.aliases.join(', ')).slice(0, 80)}`.trimEnd());
+      out.push(`    ${pad(f.severity.toUpperCase(), 10)} ${f.id.padEnd(24)} ${pad(f.fixedVersions.join(', ') || 'no fix', 18)} ${(f.summary ?? f.aliases.join(', ')).slice(0, 80)}`.trimEnd());
     }
   }
   return out;
