@@ -85,6 +85,7 @@ export class Gate implements GateApi {
   private wake: (() => void) | undefined;
   private readonly workerId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly leaseMs: number;
+  private depthAt = 0;
   /** Decoded layer analyses in memory in front of the store's table (a warm scan parses no JSON). */
   private readonly layerMemory = new LRUCache<string, object>({ max: 256 });
 
@@ -258,7 +259,12 @@ export class Gate implements GateApi {
   async ingest(event: PushEvent): Promise<{ inserted: boolean }> {
     const r = await this.opts.store.enqueue(event);
     this.wake?.();
-    this.opts.counters?.queueDepth?.(await this.opts.store.queueDepth());
+    // The depth gauge is a COUNT over the queue: refreshed at most every 250 ms, not per event.
+    const now = Date.now();
+    if (this.opts.counters?.queueDepth && now - this.depthAt >= 250) {
+      this.depthAt = now;
+      this.opts.counters.queueDepth(await this.opts.store.queueDepth());
+    }
     return r;
   }
 

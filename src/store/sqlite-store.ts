@@ -54,7 +54,39 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Group commit: enqueues that arrive in the same turn of the event loop (concurrent webhook
+   * requests) are written in one transaction, one fsync for all of them; each promise resolves
+   * only after that transaction is on disk, so the 202 still means "durably queued".
+   */
   async enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+    return new Promise((resolve, reject) => {
+      this.pendingEnqueues.push({ event, resolve, reject });
+      if (this.pendingEnqueues.length === 1) setImmediate(() => this.flushEnqueues());
+    });
+  }
+
+  private readonly pendingEnqueues: Array<{ event: PushEvent; resolve: (r: { inserted: boolean; seq: number }) => void; reject: (e: Error) => void }> = [];
+
+  private flushEnqueues(): void {
+    const batch = this.pendingEnqueues.splice(0);
+    if (batch.length === 0) return;
+    try {
+      const results = this.db.transaction(() => batch.map((b) => this.insertEvent(b.event)))();
+      batch.forEach((b, i) => b.resolve(results[i]));
+    } catch {
+      // One bad event must not fail the others: write them one by one.
+      for (const b of batch) {
+        try {
+          b.resolve(this.db.transaction(() => this.insertEvent(b.event))());
+        } catch (e) {
+          b.reject(new PushgateError('STORE', `sqlite: cannot queue event: ${(e as Error).message}`, { cause: e, retryable: true }));
+        }
+      }
+    }
+  }
+
+  private insertEvent(event: PushEvent): { inserted: boolean; seq: number } {
     const key = dedupeKey(event);
     const now = Date.now();
     const r = this.db
