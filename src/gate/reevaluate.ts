@@ -135,7 +135,7 @@ export class PolicyControl {
   private chain: Promise<unknown> = Promise.resolve();
   private stopWatch: (() => void) | undefined;
 
-  constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy }) {
+  constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void } }) {
     this.base = o.policy;
   }
 
@@ -250,6 +250,7 @@ export class PolicyControl {
         onWrite: (w) => gate.rememberOwnWrite(after.registry, w),
       });
       if (last.status === 'done') {
+        if (last.action !== 'none') this.o.notifier?.blocked({ ...after, tags: [tag], enforcement: last });
         await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
         if (last.action === 'quarantine') {
           await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag, digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });

@@ -74,7 +74,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics), notifier });
   // The policy in force = the policy file + exceptions added through the admin API; the file is
   // watched (hot reload: an invalid file keeps the old policy) unless the caller passed a policy.
-  const control = new PolicyControl({ gate, store, config, logger, policy });
+  const control = new PolicyControl({ gate, store, config, logger, policy, notifier });
   await control.init();
   if (!opts.policy) control.watch(opts.policyWatchMs);
   metrics.queueDepth.set(await store.queueDepth());

@@ -125,4 +125,11 @@ DROP TRIGGER IF EXISTS audit_append_only ON audit;
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION pushgate_audit_append_only();
 `,
   },
+  {
+    // putVerdict numbers each write with MAX(updated_seq) + 1 and listVerdicts orders by it: without an
+    // index both scan the whole table (re-evaluating 10,000 verdicts was quadratic).
+    version: 3,
+    name: 'verdicts-updated-seq-index',
+    sql: 'CREATE INDEX IF NOT EXISTS verdicts_updated_seq ON verdicts (updated_seq);',
+  },
 ];

@@ -315,6 +315,9 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
     expect(await at('lab/app', 'v1')).to.equal(bad().digest);
     const audit = (await api('GET', '/audit?action=policy-reloaded', VIEWER)).json as unknown[];
     expect(audit.length).to.equal(1);
+    // The pusher learns why the tag vanished, as for a push.
+    await srv.notifier!.idle();
+    expect(hooks.some((h) => h.path === '/json' && h.body.repository === 'lab/base' && h.body.event === 'quarantine')).to.equal(true);
   });
 
   it('retention: quarantined copies older than quarantine.retention are deleted by the periodic pass', async () => {
