@@ -316,7 +316,7 @@ export class Gate implements GateApi {
               vulndbBuiltAt: vulndb?.builtAt ?? null,
             });
           }
-          scan = await scanImage(registrySource(client, req.repository, req.digest, { bytes: root.bytes, mediaType: root.mediaType }), { layerCache: this.layerCache(), tmpDir: this.opts.config.scan.tmpDir });
+          scan = await scanImage(registrySource(client, req.repository, req.digest, { bytes: root.bytes, mediaType: root.mediaType }), { layerCache: this.layerCache(), tmpDir: this.opts.config.scan.tmpDir, tmpDirLimitBytes: this.opts.config.scan.tmpDirLimitBytes });
         } catch (e) {
           this.opts.counters?.scan?.('failed', Number(process.hrtime.bigint() - t0) / 1e9, 0);
           throw e;
@@ -324,6 +324,8 @@ export class Gate implements GateApi {
         const complete = !scan.diagnostics.some((d) => d.incomplete) && scan.platforms.every((p) => !p.inventory.diagnostics.some((d) => d.incomplete));
         this.opts.counters?.scan?.(complete ? 'complete' : 'incomplete', Number(process.hrtime.bigint() - t0) / 1e9, scan.bytesRead);
         // Only complete scans are reused: an incomplete one (bad layer, registry hiccup) is tried again next time.
+        // Env values of the image config can hold secrets: the stored inventory keeps their names only.
+        scan = redactConfigEnv(scan);
         if (complete) await this.opts.store.putLayer(SCAN_KEY(req.digest), scan);
       }
       return judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag });
@@ -631,6 +633,18 @@ export class Gate implements GateApi {
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
 function isPermanent(err: unknown): boolean {
   return err instanceof PushgateError && !err.retryable && err.code === 'UNSUPPORTED';
+}
+
+/** A copy of the scan whose image configs keep Env names, never values (`NAME=***`). */
+export function redactConfigEnv(scan: ImageScan): ImageScan {
+  return {
+    ...scan,
+    platforms: scan.platforms.map((p) => {
+      const env = p.config?.config?.Env;
+      if (!env) return p;
+      return { ...p, config: { ...p.config, config: { ...p.config.config, Env: env.map((e) => `${e.split('=')[0]}=***`) } } };
+    }),
+  };
 }
 
 /** Rejects with PushgateError TIMEOUT when `ms` passes before `p` settles (the work goes on). */

@@ -91,6 +91,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       packages: p.inventory.packages,
       imageConfig: p.config,
       imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
+      baseLayers: p.baseLayers,
       complete,
     });
     children.push({ digest: p.manifestDigest, platform: p.platform, evaluation: ev, complete });

@@ -72,11 +72,11 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
     let scan: ImageScan;
     let ctx: { registry?: string; repository?: string; tag?: string } = {};
     if (LOCAL.test(target)) {
-      scan = await scanTarget(target, { platform: opts.platform, tmpDir: config.scan.tmpDir });
+      scan = await scanTarget(target, { platform: opts.platform, tmpDir: config.scan.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes });
     } else {
       const ref = parseImageRef(target, { defaultTag: 'latest' });
       const client = clientForHost(config, ref.registry);
-      scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, tmpDir: config.scan.tmpDir });
+      scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, tmpDir: config.scan.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes });
       scan.target = target;
       ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
     }
