@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const base: number[] = [], asyncCold: number[] = [], asyncWarm: number[] = [], syncCold: number[] = [], syncWarm: number[] = [];
     await runScan(`127.0.0.1:${REG_PORT}/bench/base:src`, { config: cfgPath, format: 'json' }); // warm-up (JIT, page cache)
     for (let i = 0; i < rounds; i++) {
-      let t0 = process.hrtime.bigint();
+      const t0 = process.hrtime.bigint();
       await runScan(`127.0.0.1:${REG_PORT}/bench/base:src`, { config: cfgPath, format: 'json' });
       base.push(ms(t0));
 
