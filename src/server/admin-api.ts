@@ -184,13 +184,26 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       if (!rc) throw new PushgateError('FORBIDDEN', `registry ${ref.registry} is not configured: pushgate only talks to registries its configuration names`);
       const digest = ref.digest ?? (await gate.client(rc.name).resolve(ref.repository, ref.tag!))?.digest;
       if (!digest) throw new PushgateError('NOT_FOUND', `${image} does not exist in ${rc.name}`);
-      const id = `api-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      const id = scanIdFor(rc.name, ref.repository, digest, Date.now());
       const ev: PushEvent = { id, source: 'api', registry: rc.name, action: 'push', repository: ref.repository, digest, tag: ref.tag, actor: actor(res) };
       await gate.ingest(ev);
       res.status(202).json({ id, registry: rc.name, repository: ref.repository, digest });
     } catch (e) {
       fail(res, e);
     }
+  });
+
+  // A scan's id names what it judges and when it was asked for: its status is the verdict of that
+  // digest once one was written after the request (nothing else to keep, and it survives restarts).
+  api.get('/scans/:id', async (req, res) => {
+    const parsed = parseScanIdParam(String(req.params.id));
+    if (!parsed) {
+      res.status(404).json({ error: `no scan ${String(req.params.id)}: ids come from POST /api/v1/scans` });
+      return;
+    }
+    const v = await store.getVerdict(parsed.registry, parsed.repository, parsed.digest);
+    const done = !!v && Date.parse(v.evaluatedAt) >= parsed.at;
+    res.json({ id: String(req.params.id), registry: parsed.registry, repository: parsed.repository, digest: parsed.digest, status: done ? 'done' : 'queued', ...(done ? { verdict: v } : {}) });
   });
 
   api.get('/audit', async (req, res) => {
@@ -272,4 +285,21 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
   });
 
   return api;
+}
+
+/** Scan ids of POST /api/v1/scans: base64url of `{registry, repository, digest, at}` (at = request time, ms). */
+export function scanIdFor(registry: string, repository: string, digest: string, at: number): string {
+  return `api-${Buffer.from(JSON.stringify({ r: registry, p: repository, d: digest, t: at })).toString('base64url')}`;
+}
+
+/** Decodes a scan id, or undefined when it is not one. */
+export function parseScanIdParam(id: string): { registry: string; repository: string; digest: string; at: number } | undefined {
+  if (!id.startsWith('api-')) return undefined;
+  try {
+    const o = JSON.parse(Buffer.from(id.slice(4), 'base64url').toString('utf8')) as { r?: unknown; p?: unknown; d?: unknown; t?: unknown };
+    if (typeof o.r !== 'string' || typeof o.p !== 'string' || typeof o.d !== 'string' || typeof o.t !== 'number') return undefined;
+    return { registry: o.r, repository: o.p, digest: o.d, at: o.t };
+  } catch {
+    return undefined;
+  }
 }

@@ -48,6 +48,15 @@ export function createApp(deps: AppDeps): express.Express {
     app.get('/metrics', metricsHandler(metrics));
   }
 
+  // Dropped events are audited as one summary record per registry and minute (a push makes the
+  // registry send dozens of blob and pull events; one fsync'd audit row each would cost more than
+  // the push itself). Metrics count them as they come.
+  const dropAudit = new DropAudit((registry, reasons) =>
+    store.audit({ actor: registry, action: 'events-dropped', detail: { count: Object.values(reasons).reduce((a, b) => a + b, 0), reasons } }).catch(() => undefined),
+  );
+
+  app.locals.dropAudit = dropAudit;
+
   // Raw body first: the sender is authenticated before anything is parsed.
   const raw = express.raw({ type: () => true, limit: config.server.bodyLimitBytes });
 
@@ -105,9 +114,7 @@ export function createApp(deps: AppDeps): express.Express {
           return;
         }
       }
-      if (parsed.ignored.length) {
-        await store.audit({ actor: registry, action: 'events-dropped', detail: { count: parsed.ignored.length, reasons: countBy(parsed.ignored.map((i) => i.reason)) } }).catch(() => undefined);
-      }
+      if (parsed.ignored.length) dropAudit.note(registry, parsed.ignored.map((i) => i.reason));
       res.status(202).json({ accepted: queued, ignored: parsed.ignored.length });
     };
 
@@ -185,10 +192,26 @@ export function eventNamesRegistry(url: string, registry: string, config: Pushga
   return namesRegistry(url, `${scheme}://${host.includes(':') ? `[${host}]` : host}:${m[3]}`);
 }
 
-function countBy(xs: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
-  return out;
+/** Accumulates dropped-event counts per registry and reason; flushes them once a minute. */
+export class DropAudit {
+  private counts = new Map<string, Record<string, number>>();
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly write: (registry: string, reasons: Record<string, number>) => unknown, intervalMs = 60_000) {
+    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer.unref();
+  }
+  /** Counts the reasons of one notification's dropped events. */
+  note(registry: string, reasons: string[]): void {
+    const r = this.counts.get(registry) ?? {};
+    for (const x of reasons) r[x] = (r[x] ?? 0) + 1;
+    this.counts.set(registry, r);
+  }
+  /** Writes one summary record per registry and resets the counts. */
+  flush(): void {
+    const counts = this.counts;
+    this.counts = new Map();
+    for (const [registry, reasons] of counts) void this.write(registry, reasons);
+  }
 }
 
 /** For the JSON content types the webhooks accept (documentation; the raw parser takes any). */

@@ -162,6 +162,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     notifier,
     port,
     async close() {
+      (app.locals.dropAudit as { flush(): void } | undefined)?.flush();
       await new Promise<void>((r) => main.close(() => r()));
       main.closeAllConnections();
       for (const c of closers) await c();

@@ -101,6 +101,25 @@ describe('gate: pushes to a real Distribution registry are judged and enforced',
     expect(await tags(reg, 'lab/debian')).to.deep.equal(['bookworm']);
   });
 
+  it('the scans API: POST queues a scan of a tag, GET tells queued or done with the verdict', async () => {
+    const headers = { authorization: `Bearer ${API}`, 'content-type': 'application/json' };
+    const r = await fetch(`${base}/api/v1/scans`, { method: 'POST', headers, body: JSON.stringify({ image: `${reg.host}/lab/debian:bookworm` }) });
+    expect(r.status).to.equal(202);
+    const { id } = (await r.json()) as { id: string };
+    const deadline = Date.now() + 60_000;
+    let s: { status: string; verdict?: Verdict };
+    do {
+      s = (await (await fetch(`${base}/api/v1/scans/${id}`, { headers })).json()) as typeof s;
+      if (s.status === 'done') break;
+      await new Promise((res) => setTimeout(res, 100));
+    } while (Date.now() < deadline);
+    expect(s.status).to.equal('done');
+    expect(s.verdict?.decision).to.equal('warn');
+    expect((await fetch(`${base}/api/v1/scans/not-a-scan`, { headers })).status).to.equal(404);
+    const other = await fetch(`${base}/api/v1/scans`, { method: 'POST', headers, body: JSON.stringify({ image: 'registry.elsewhere.test/x/y:1' }) });
+    expect(other.status).to.equal(403);
+  });
+
   it('node-app:vuln → reject (private key, AWS key); the tag is deleted', async () => {
     skopeoCopy(`oci:${images}/node-app:vuln`, `${reg.host}/lab/node-app:vuln`);
     const v = await verdict(`${reg.host}/lab/node-app:vuln`);
