@@ -12,6 +12,7 @@ import {
   isBlocking,
   PushgateError,
   type Digest,
+  type Enforcement,
   type Evaluation,
   type PolicyMode,
   type PushEvent,
@@ -412,6 +413,36 @@ export class Gate implements GateApi {
     } else {
       verdict = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).verdict;
     }
+    const enforcement = await this.enforceAndRecord(ev, rc, verdict);
+    const entry: AuditEntry = {
+      actor: ev.actor ?? 'unknown',
+      action: `verdict:${verdict.decision}`,
+      registry: ev.registry,
+      repository: ev.repository,
+      digest: ev.digest,
+      tag: ev.tag,
+      detail: { reasons: verdict.reasons.map((r) => r.rule), enforcement },
+    };
+    if (enforcement.status === 'failed') await this.audit(entry);
+    else await finish(entry);
+    this.opts.logger.info(
+      { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, decision: verdict.decision, mode: verdict.mode, enforcement: enforcement.status },
+      `verdict ${verdict.decision}`,
+    );
+    if (enforcement.status === 'failed') {
+      // The verdict is stored; the event goes back to the queue so the action is tried again
+      // (an unreachable registry never loses an enforcement).
+      throw new PushgateError('REGISTRY', `enforcement of ${verdict.decision} on ${ev.repository}@${ev.digest} failed: ${enforcement.detail}`, { retryable: true });
+    }
+    return verdict;
+  }
+
+  /**
+   * Acts on a verdict for one push event and records it: the enforcement (with a tag restore for
+   * a blocked re-push, Harbor targets, pushgate's own writes remembered), the quarantine record,
+   * the stored verdict, the notification, the tag history and the blocked-push metric.
+   */
+  private async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, verdict: Verdict): Promise<Enforcement> {
     // A blocked re-push of an existing tag: the tag goes back to the last digest pushgate allowed.
     const restoreDigest = ev.tag && isBlocking(verdict.decision) && verdict.mode === 'enforce' ? await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest) : undefined;
     const enforcement = await enforce({
@@ -440,27 +471,7 @@ export class Gate implements GateApi {
       const rule = verdict.reasons.find((r) => isBlocking(r.action))?.rule ?? 'unknown';
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async');
     }
-    const entry: AuditEntry = {
-      actor: ev.actor ?? 'unknown',
-      action: `verdict:${verdict.decision}`,
-      registry: ev.registry,
-      repository: ev.repository,
-      digest: ev.digest,
-      tag: ev.tag,
-      detail: { reasons: verdict.reasons.map((r) => r.rule), enforcement },
-    };
-    if (enforcement.status === 'failed') await this.audit(entry);
-    else await finish(entry);
-    this.opts.logger.info(
-      { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, decision: verdict.decision, mode: verdict.mode, enforcement: enforcement.status },
-      `verdict ${verdict.decision}`,
-    );
-    if (enforcement.status === 'failed') {
-      // The verdict is stored; the event goes back to the queue so the action is tried again
-      // (an unreachable registry never loses an enforcement).
-      throw new PushgateError('REGISTRY', `enforcement of ${verdict.decision} on ${ev.repository}@${ev.digest} failed: ${enforcement.detail}`, { retryable: true });
-    }
-    return verdict;
+    return enforcement;
   }
 
   /** Starts `config.scan.workers` workers claiming queued events. */
@@ -581,22 +592,8 @@ export class Gate implements GateApi {
       vulndb: { builtAt: this.currentVulnDb()?.builtAt ?? null },
       evaluatedAt: new Date().toISOString(),
     };
-    verdict.enforcement = await enforce({
-      client: this.client(ev.registry),
-      type: rc.type,
-      repository: ev.repository,
-      digest: ev.digest,
-      tag: ev.tag,
-      decision: verdict.decision,
-      mode: verdict.mode,
-      quarantinePrefix: rc.quarantine.repositoryPrefix,
-    });
-    if (verdict.enforcement.action !== 'none') this.opts.counters?.enforcement?.(verdict.enforcement.action, verdict.enforcement.status);
-    await store.putVerdict(verdict);
+    const enforcement = await this.enforceAndRecord(ev, rc, verdict);
     this.opts.counters?.verdict?.(verdict);
-    const blocked = isBlocking(verdict.decision) && verdict.mode === 'enforce';
-    if (ev.tag) await store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
-    if (blocked && ev.tag) this.hooks.blockedPush?.(ev.registry, ev.repository, reasons.find((r) => isBlocking(r.action))?.rule ?? 'scan-failed', 'async');
     const entry: AuditEntry = {
       actor: ev.actor ?? 'unknown',
       action: `verdict:${verdict.decision}`,
@@ -607,9 +604,9 @@ export class Gate implements GateApi {
       detail: { reasons: reasons.map((r) => r.rule), enforcement: verdict.enforcement, attempts, error: err.message },
     };
     this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
-    if (verdict.enforcement.status === 'failed') {
+    if (enforcement.status === 'failed') {
       await this.audit(entry);
-      await store.retry(seq, `${message}; enforcement failed: ${verdict.enforcement.detail}`, 0, 0);
+      await store.retry(seq, `${message}; enforcement failed: ${enforcement.detail}`, 0, 0);
     } else {
       await store.complete(seq, entry);
     }

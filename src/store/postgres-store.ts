@@ -54,7 +54,7 @@ export class PostgresStore implements Store {
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await c.query('BEGIN');
-        await c.query((m.postgres ?? m.sql).replaceAll('{{SERIAL}}', 'BIGSERIAL PRIMARY KEY'));
+        await c.query((m.sql + (m.postgres ?? '')).replaceAll('{{SERIAL}}', 'BIGSERIAL PRIMARY KEY'));
         await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
         await c.query('COMMIT');
       }

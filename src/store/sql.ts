@@ -4,8 +4,8 @@
  */
 
 /**
- * Ordered migrations; append only. `sqlite`/`postgres`, when given, replace `sql` for that dialect
- * (triggers differ).
+ * Ordered migrations; append only. `sqlite`/`postgres`, when given, run after `sql` for that
+ * dialect (triggers differ).
  */
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string; sqlite?: string; postgres?: string }> = [
   {
@@ -75,8 +75,7 @@ CREATE TABLE IF NOT EXISTS audit (
     // Admin API exceptions, quarantined copies (release, retention); the audit log becomes append-only.
     version: 2,
     name: 'exceptions-quarantine-audit-append-only',
-    sql: '',
-    sqlite: `
+    sql: `
 CREATE TABLE IF NOT EXISTS exceptions (
   id {{SERIAL}},
   at TEXT NOT NULL,
@@ -96,29 +95,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
   state_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quarantine_by_image ON quarantine (registry, repository, tag, state);
+`,
+    sqlite: `
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 `,
     postgres: `
-CREATE TABLE IF NOT EXISTS exceptions (
-  id {{SERIAL}},
-  at TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  expires TEXT NOT NULL,
-  spec TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS quarantine (
-  id {{SERIAL}},
-  at BIGINT NOT NULL,
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  tag TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  quarantine_repository TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'quarantined',
-  state_at BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS quarantine_by_image ON quarantine (registry, repository, tag, state);
 CREATE OR REPLACE FUNCTION pushgate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
 DROP TRIGGER IF EXISTS audit_append_only ON audit;

@@ -37,7 +37,7 @@ export class SqliteStore implements Store {
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      const sql = (m.sqlite ?? m.sql).replaceAll('{{SERIAL}}', 'INTEGER PRIMARY KEY AUTOINCREMENT');
+      const sql = (m.sql + (m.sqlite ?? '')).replaceAll('{{SERIAL}}', 'INTEGER PRIMARY KEY AUTOINCREMENT');
       this.db.transaction(() => {
         this.db.exec(sql);
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());

@@ -11,16 +11,15 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig } from '../../../src/config/load.js';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, silentLogger as silent } from '../../helpers/gate.js';
 import { labImages, ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 
 const REG_PORT = 16050;
 const ADM_PORT = 16051;
 const TOKEN = 'admission-e2e-token-0123456789';
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 interface Review { response: { uid: string; allowed: boolean; status?: { message?: string }; warnings?: string[]; patch?: string } }
 
@@ -63,12 +62,7 @@ describe('admission with the real gate: no pod starts from a failed or unscanned
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pushgate',
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')], { stdio: 'ignore' });
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
-    const config: PushgateConfig = defaultConfig();
-    config.server.listen = '127.0.0.1:0';
-    config.store.url = `sqlite:${path.join(dir, 'pushgate.db')}`;
-    config.vulndb.path = path.join(dir, 'vulndb.sqlite');
-    config.vulndb.sources = [];
-    config.registries = [{ name: 'lab', url: `http://${host}`, type: 'distribution', insecure: false, webhook: { token: TOKEN }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 30_000 }];
+    const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
     config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: 'sandbox-*', unknown: 'allow' }, { match: '*', unknown: 'deny' }], unguarded: 'deny' };
     srv = await startServer(config, silent);
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });

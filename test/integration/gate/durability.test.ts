@@ -4,11 +4,12 @@
  * serve` child processes, a real Distribution registry stopped and restarted on the same storage.
  */
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { serveChild } from '../../helpers/gate.js';
 import { labImages, ROOT, skopeoCopy } from '../../helpers/lab.js';
 
 const REG_PORT = 16030;
@@ -31,26 +32,7 @@ describe('gate: durability across a SIGKILL and an unreachable registry', functi
   let child: ChildProcess | undefined;
   let digest: string;
 
-  function serve(): Promise<ChildProcess> {
-    const c = spawn(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), 'serve', '--config', path.join(dir, 'pushgate.yaml')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DURABLE_TOKEN: TOKEN } });
-    let err = '';
-    c.stderr!.on('data', (d) => (err += String(d)));
-    return new Promise((resolve, reject) => {
-      const t = setInterval(async () => {
-        try {
-          if ((await fetch(`http://127.0.0.1:${PG_PORT}/healthz`)).ok) {
-            clearInterval(t);
-            resolve(c);
-          }
-        } catch {
-          if (c.exitCode !== null) {
-            clearInterval(t);
-            reject(new Error(`pushgate serve exited: ${err}`));
-          }
-        }
-      }, 100);
-    });
-  }
+  const serve = () => serveChild(path.join(dir, 'pushgate.yaml'), PG_PORT, { DURABLE_TOKEN: TOKEN });
 
   before(async () => {
     const images = labImages();

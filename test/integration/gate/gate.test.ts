@@ -8,11 +8,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig } from '../../../src/config/load.js';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import type { Verdict } from '../../../src/core/index.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, metricValue, silentLogger as silent } from '../../helpers/gate.js';
 import { labImages, ROOT, skopeoCopy, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 
 const REG_PORT = 16010;
@@ -21,7 +21,6 @@ const TOKEN = 'lab-webhook-token-0123456789';
 const TOKEN2 = 'lab2-webhook-token-9876543210';
 const API = 'api-token-abcdef';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 async function tags(reg: LabRegistry, repo: string): Promise<string[]> {
   const r = await fetch(`${reg.url}/v2/${repo}/tags/list`);
@@ -53,31 +52,15 @@ describe('gate: pushes to a real Distribution registry are judged and enforced',
   }
 
   async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(name)) continue;
-      const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-      if (!m || m[1] !== name) continue;
-      if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-    }
-    return sum;
+    return metricValue(await (await fetch(`${base}/metrics`)).text(), name, labels);
   }
 
   before(async () => {
     images = labImages();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-gate-'));
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
-    const config: PushgateConfig = defaultConfig();
-    config.server.listen = '127.0.0.1:0';
-    config.store.url = `sqlite:${path.join(dir, 'pushgate.db')}`;
-    config.vulndb.path = path.join(dir, 'vulndb.sqlite');
+    const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN), labRegistryConfig('lab2', REG2_PORT, TOKEN2)]);
     config.api.tokens = [API];
-    const regDefaults = { type: 'distribution' as const, insecure: false, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 30_000 };
-    config.registries = [
-      { ...regDefaults, name: 'lab', url: `http://127.0.0.1:${REG_PORT}`, webhook: { token: TOKEN } },
-      { ...regDefaults, name: 'lab2', url: `http://127.0.0.1:${REG2_PORT}`, webhook: { token: TOKEN2 } },
-    ];
     srv = await startServer(config, silent);
     base = `http://127.0.0.1:${srv.port}`;
     reg = startRegistry(REG_PORT, { notifyUrl: `${base}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });

@@ -8,15 +8,14 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig } from '../../../src/config/load.js';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, silentLogger as silent } from '../../helpers/gate.js';
 import { ensureTools, labImages, ROOT, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 
 const REG_PORT = 16040;
 const PROXY_PORT = 16041;
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
@@ -43,12 +42,7 @@ describe('gate + proxy: podman push of a violating image is refused with a messa
     const pull = await run('podman', [...podman, 'pull', '-q', `oci:${path.join(dir, 'admzip')}:0.4.7`]);
     expect(pull.code, pull.stderr).to.equal(0);
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
-    const config: PushgateConfig = defaultConfig();
-    config.server.listen = '127.0.0.1:0';
-    config.store.url = `sqlite:${path.join(dir, 'pushgate.db')}`;
-    config.vulndb.path = path.join(dir, 'vulndb.sqlite');
-    config.vulndb.sources = [];
-    config.registries = [{ name: 'lab', url: `http://127.0.0.1:${REG_PORT}`, type: 'distribution', insecure: false, webhook: { token: 'podman-token-0123456789' }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 30_000 }];
+    const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, 'podman-token-0123456789')]);
     config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000 };
     srv = await startServer(config, silent);
     reg = startRegistry(REG_PORT);

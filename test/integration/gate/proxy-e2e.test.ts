@@ -6,16 +6,15 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig } from '../../../src/config/load.js';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, metricValue, silentLogger as silent } from '../../helpers/gate.js';
 import { labImages, ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 
 const REG_PORT = 16020;
 const PROXY_PORT = 16021;
 const TOKEN = 'e2e-webhook-token-0123456789';
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe('gate + proxy: a violating push is refused at the manifest PUT', function () {
   this.timeout(240_000);
@@ -25,25 +24,14 @@ describe('gate + proxy: a violating push is refused at the manifest PUT', functi
   let images: string;
 
   async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await srv.metrics.text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-      if (!m || m[1] !== name) continue;
-      if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-    }
-    return sum;
+    return metricValue(await srv.metrics.text(), name, labels);
   }
 
   before(async () => {
     images = labImages();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-e2e-'));
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
-    const config: PushgateConfig = defaultConfig();
-    config.server.listen = '127.0.0.1:0';
-    config.store.url = `sqlite:${path.join(dir, 'pushgate.db')}`;
-    config.vulndb.path = path.join(dir, 'vulndb.sqlite');
-    config.registries = [{ name: 'lab', url: `http://127.0.0.1:${REG_PORT}`, type: 'distribution', insecure: false, webhook: { token: TOKEN }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 30_000 }];
+    const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
     config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000, onTimeout: 'reject', onError: 'reject' };
     srv = await startServer(config, silent);
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
