@@ -7,7 +7,8 @@
  * `password=` elsewhere is not a finding (too many false positives). The value is never stored: `redacted` keeps a short prefix at most.
  * Skipped: binary files (a NUL byte in the first 8000 bytes, as git decides), files over 1 MiB and the
  * directories package managers own (trivy's allow rules: /usr/share, /usr/include, /usr/lib,
- * node_modules, site-/dist-packages, Go module cache, gems).
+ * node_modules, site-/dist-packages, Go module cache, gems), the distribution's binaries and the
+ * package managers' state.
  */
 import type { SecretFinding } from '../../core/index.js';
 import type { Analyzer } from './types.js';
@@ -51,7 +52,11 @@ export const SECRET_RULES: Rule[] = [
 // One cheap pass decides whether any rule can match at all.
 const PREFILTER = /PRIVATE KEY|A[KS]IA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T|secret|service_account|gh[pousr]_|github_pat_|glpat-|xox[baprs]-|hooks\.slack|npm_/i;
 
-const SKIP = /^\/(?:usr\/(?:share|include|lib|lib32|lib64|libexec)\/|proc\/|sys\/|dev\/)|\/node_modules\/|\/(?:site|dist)-packages\/|\/go\/pkg\/mod\/|\/gems\/|\/\.git\//;
+// Also skipped: the distribution's own binaries (/usr/bin, /usr/sbin, /bin, /sbin: ELF files owned by
+// OS packages, about 85% of the bytes a Debian base would otherwise buffer) and package-manager state
+// (/var/lib/{dpkg,apt,rpm,apk}, /var/cache/{apt,debconf}). /usr/local/bin and /opt stay scanned:
+// entrypoint scripts with tokens live there.
+const SKIP = /^\/(?:usr\/(?:share|include|lib|lib32|lib64|libexec|bin|sbin)\/|s?bin\/|var\/lib\/(?:dpkg|apt|rpm|apk)\/|var\/cache\/(?:apt|debconf)\/|proc\/|sys\/|dev\/)|\/node_modules\/|\/(?:site|dist)-packages\/|\/go\/pkg\/mod\/|\/gems\/|\/\.git\//;
 
 /** Finds secrets in text. `text` must be the whole file (line numbers are 1-based). */
 export function findSecrets(text: string, path: string): SecretFinding[] {
@@ -112,7 +117,7 @@ export function looksBinary(b: Buffer): boolean {
 /** The analyzer. */
 export const secretsAnalyzer: Analyzer = {
   name: 'secret/builtin',
-  version: 2,
+  version: 3,
   maxSize: 1024 * 1024,
   wants: (e) => e.size > 0 && e.size <= 1024 * 1024 && !SKIP.test(e.path),
   analyze(input) {
