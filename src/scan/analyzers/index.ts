@@ -17,6 +17,7 @@ import { goBinaryAnalyzer } from './go-binary.js';
 import { javaAnalyzer } from './java.js';
 import { rubyAnalyzer } from './ruby.js';
 import { cargoLockAnalyzer } from './cargo-lock.js';
+import { cargoAuditableAnalyzer } from './cargo-auditable.js';
 import { composerAnalyzer } from './composer.js';
 import { dotnetAnalyzer } from './dotnet.js';
 
@@ -35,6 +36,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   javaAnalyzer,
   rubyAnalyzer,
   cargoLockAnalyzer,
+  cargoAuditableAnalyzer,
   composerAnalyzer,
   dotnetAnalyzer,
   secretsAnalyzer,

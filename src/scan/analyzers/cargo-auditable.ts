@@ -1,0 +1,280 @@
+/**
+ * lang/cargo-auditable: the crate list that `cargo auditable build`
+ * (github.com/rust-secure-code/cargo-auditable) embeds in Rust executables.
+ *
+ * Format (auditable-serde's `VersionInfo`, rustsec's cargo-auditable JSON schema): an ELF section
+ * named `.dep-v0` holds zlib-compressed (RFC 1950) JSON
+ * `{"packages":[{"name","version","source","kind"?,"dependencies"?,"root"?}, …]}` where `source`
+ * is `crates.io`, `git`, `local`, `registry` or another word, `kind` is `runtime` (the default)
+ * or `build` (build scripts and proc macros: not linked into the binary), `dependencies` are
+ * indices into `packages`, and at most one package has `root: true` (the crate the binary is).
+ *
+ * Reported: every `runtime` package whose source is `crates.io`, purl `pkg:cargo/NAME@VERSION`,
+ * ecosystem `crates.io` (as lang/cargo-lock), the binary's path as `path`; the root package first
+ * when it is itself from crates.io (`cargo install`ed). `build` packages are left out as trivy
+ * (pkg/dependency/parser/rust/binary), syft and osv-scalibr leave them out by default.
+ *
+ * Streaming: the section header table sits near the end of the file (`e_shoff`), after the section
+ * data, so one pass needs a copy. To keep that cheap, only ELF executables and shared objects
+ * (`e_type` 2 or 3) with an executable mode bit, of at least 1 KiB, outside the distribution's
+ * directories (`/usr/bin`, `/usr/sbin`, `/bin`, `/sbin`, `/usr/lib*`, `/lib*`, `/usr/libexec`) are
+ * spilled to the scan's capped temp dir, and only up to the end of the section header table. The
+ * copy is deleted as soon as the section headers have been read, whether `.dep-v0` was there or not.
+ * ELF32/ELF64 in either byte order is read here (ELF gABI, "Sections"; extended section numbering
+ * through section 0 included).
+ */
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, FoundPackage, StreamSink } from './types.js';
+import { formatPurl } from '../purl.js';
+import { SpillFile } from '../spill.js';
+
+/** Largest compressed `.dep-v0` section read (real ones are a few KiB). */
+const MAX_SECTION = 8 * 1024 * 1024;
+/** Largest inflated JSON accepted. */
+const MAX_JSON = 8 * 1024 * 1024;
+/** Largest section-name string table read. */
+const MAX_SHSTRTAB = 4 * 1024 * 1024;
+/** Most section headers read (extended numbering allows far more than any real binary has). */
+const MAX_SECTIONS = 1 << 20;
+const SECTION = '.dep-v0';
+
+/** Directories whose executables belong to the distribution (never built with cargo-auditable by the image author). */
+const DISTRO_DIR = /^\/(?:usr\/(?:bin|sbin|libexec|lib[^/]*)|bin|sbin|lib[^/]*)\//;
+
+/** One package of the embedded list, as auditable-serde describes it. */
+export interface AuditablePackage {
+  name: string;
+  version: string;
+  /** `crates.io`, `git`, `local`, `registry`, or another word. */
+  source: string;
+  /** `runtime` (default) or `build`. */
+  kind: 'runtime' | 'build';
+  /** Indices into the package list. */
+  dependencies: number[];
+  /** True for the crate the binary was built from. */
+  root: boolean;
+}
+
+/** The fields of an ELF header this analyzer needs. */
+export interface ElfHeader {
+  is64: boolean;
+  le: boolean;
+  /** `e_type`: 1 relocatable, 2 executable, 3 shared object, 4 core. */
+  type: number;
+  shoff: number;
+  shentsize: number;
+  /** `e_shnum`; 0 with `shoff` ≠ 0 means extended numbering (count in section 0's `sh_size`). */
+  shnum: number;
+  /** `e_shstrndx`; 0xffff means extended (index in section 0's `sh_link`). */
+  shstrndx: number;
+}
+
+/**
+ * Parses an ELF header from the first bytes of a file (ELF gABI "ELF Header").
+ * @returns undefined when `h` is not an ELF header (wrong magic, class or data byte, too short).
+ */
+export function parseElfHeader(h: Buffer): ElfHeader | undefined {
+  if (h.length < 52 || h[0] !== 0x7f || h[1] !== 0x45 || h[2] !== 0x4c || h[3] !== 0x46) return undefined;
+  if ((h[4] !== 1 && h[4] !== 2) || (h[5] !== 1 && h[5] !== 2)) return undefined;
+  const is64 = h[4] === 2;
+  if (is64 && h.length < 64) return undefined;
+  const le = h[5] === 1;
+  const u16 = (o: number) => (le ? h.readUInt16LE(o) : h.readUInt16BE(o));
+  const u32 = (o: number) => (le ? h.readUInt32LE(o) : h.readUInt32BE(o));
+  const u64 = (o: number) => Number(le ? h.readBigUInt64LE(o) : h.readBigUInt64BE(o));
+  return is64
+    ? { is64, le, type: u16(16), shoff: u64(40), shentsize: u16(58), shnum: u16(60), shstrndx: u16(62) }
+    : { is64, le, type: u16(16), shoff: u32(32), shentsize: u16(46), shnum: u16(48), shstrndx: u16(50) };
+}
+
+/** Reads exactly `n` bytes at `pos`. @throws Error when the file ends first. */
+function preadExact(fd: number, pos: number, n: number, what: string): Buffer {
+  const b = Buffer.alloc(n);
+  let got = 0;
+  while (got < n) {
+    const r = fs.readSync(fd, b, got, n - got, pos + got);
+    if (r === 0) throw new Error(`ELF ${what} at offset ${pos} (${n} bytes) runs past the end of the file`);
+    got += r;
+  }
+  return b;
+}
+
+/**
+ * Finds the `.dep-v0` section of an ELF file through the section-name string table and returns its
+ * raw (still compressed) bytes.
+ * @returns undefined when the file has no section table or no `.dep-v0` section.
+ * @throws Error when the file is not ELF or its section table / the section is malformed.
+ */
+export function readDepV0Section(file: string): Buffer | undefined {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const hn = fs.readSync(fd, head, 0, 64, 0);
+    const h = parseElfHeader(head.subarray(0, hn));
+    if (!h) throw new Error('not an ELF file');
+    if (h.shoff === 0) return undefined;
+    const minEnt = h.is64 ? 64 : 40;
+    if (h.shentsize < minEnt) throw new Error(`ELF section header size ${h.shentsize} is below ${minEnt}`);
+    const u32 = (b: Buffer, o: number) => (h.le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    const u64 = (b: Buffer, o: number) => Number(h.le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
+    const sect = (b: Buffer, o: number) => h.is64
+      ? { name: u32(b, o), type: u32(b, o + 4), flags: u64(b, o + 8), offset: u64(b, o + 24), size: u64(b, o + 32), link: u32(b, o + 40) }
+      : { name: u32(b, o), type: u32(b, o + 4), flags: u32(b, o + 8), offset: u32(b, o + 16), size: u32(b, o + 20), link: u32(b, o + 24) };
+    let shnum = h.shnum;
+    let shstrndx = h.shstrndx;
+    if (shnum === 0 || shstrndx === 0xffff) {
+      const s0 = sect(preadExact(fd, h.shoff, h.shentsize, 'section header 0'), 0);
+      if (shnum === 0) shnum = s0.size;
+      if (shstrndx === 0xffff) shstrndx = s0.link;
+    }
+    if (shnum === 0) return undefined;
+    if (shnum > MAX_SECTIONS) throw new Error(`ELF declares ${shnum} sections (more than ${MAX_SECTIONS})`);
+    if (shstrndx === 0 || shstrndx >= shnum) throw new Error(`ELF section-name table index ${shstrndx} is not among its ${shnum} sections`);
+    const table = preadExact(fd, h.shoff, shnum * h.shentsize, 'section header table');
+    const strs = sect(table, shstrndx * h.shentsize);
+    if (strs.type === 8) throw new Error('ELF section-name table has no file data (SHT_NOBITS)');
+    if (strs.size > MAX_SHSTRTAB) throw new Error(`ELF section-name table is ${strs.size} bytes (more than ${MAX_SHSTRTAB})`);
+    const names = preadExact(fd, strs.offset, strs.size, 'section-name table');
+    const want = Buffer.from(`${SECTION}\0`, 'latin1');
+    for (let i = 1; i < shnum; i++) {
+      const s = sect(table, i * h.shentsize);
+      if (s.name + want.length > names.length || !names.subarray(s.name, s.name + want.length).equals(want)) continue;
+      if (s.type === 8) throw new Error(`${SECTION} section has no file data (SHT_NOBITS)`);
+      if (s.flags & 0x800) throw new Error(`${SECTION} section is ELF-compressed (SHF_COMPRESSED), which cargo-auditable never writes`);
+      if (s.size > MAX_SECTION) throw new Error(`${SECTION} section is ${s.size} bytes (more than ${MAX_SECTION})`);
+      return preadExact(fd, s.offset, s.size, `${SECTION} section`);
+    }
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Inflates and validates a `.dep-v0` section's content (the checks auditable-serde's
+ * `validation.rs` makes: every dependency index in range, at most one root).
+ * @throws Error when the data is not zlib, inflates past 8 MiB, is not JSON, or breaks the schema.
+ */
+export function parseDepV0(section: Buffer): AuditablePackage[] {
+  let json: Buffer;
+  try {
+    json = zlib.inflateSync(section, { maxOutputLength: MAX_JSON });
+  } catch (err) {
+    if (err instanceof RangeError) throw new Error(`${SECTION}: inflated data is larger than ${MAX_JSON} bytes`, { cause: err });
+    throw new Error(`${SECTION}: not zlib data (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json.toString('utf8'));
+  } catch (err) {
+    throw new Error(`${SECTION}: not JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
+  const list = (doc as { packages?: unknown } | null)?.packages;
+  if (!Array.isArray(list)) throw new Error(`${SECTION}: no "packages" array`);
+  const out: AuditablePackage[] = [];
+  let roots = 0;
+  list.forEach((raw: unknown, i) => {
+    const p = raw as Record<string, unknown> | null;
+    if (!p || typeof p !== 'object') throw new Error(`${SECTION}: package ${i} is not an object`);
+    const { name, version, source, kind, dependencies, root } = p;
+    if (typeof name !== 'string' || !name) throw new Error(`${SECTION}: package ${i} has no name`);
+    if (typeof version !== 'string' || !version) throw new Error(`${SECTION}: package ${i} (${name}) has no version`);
+    if (typeof source !== 'string') throw new Error(`${SECTION}: package ${i} (${name}) has no source`);
+    if (kind !== undefined && kind !== 'runtime' && kind !== 'build') throw new Error(`${SECTION}: package ${i} (${name}) has kind ${JSON.stringify(kind)}`);
+    const deps = dependencies ?? [];
+    if (!Array.isArray(deps) || !deps.every((d): d is number => Number.isInteger(d) && d >= 0 && d < list.length)) {
+      throw new Error(`${SECTION}: package ${i} (${name}) has a dependency index outside the list`);
+    }
+    if (root === true) roots++;
+    out.push({ name, version, source, kind: kind ?? 'runtime', dependencies: deps, root: root === true });
+  });
+  if (roots > 1) throw new Error(`${SECTION}: ${roots} root packages (at most one allowed)`);
+  return out;
+}
+
+/** The packages to report for a binary at `path`: crates.io runtime packages, the root first. */
+export function auditablePackages(list: AuditablePackage[], path: string): FoundPackage[] {
+  const pick = list.filter((p) => p.source === 'crates.io' && p.kind === 'runtime');
+  pick.sort((a, b) => Number(b.root) - Number(a.root));
+  return pick.map((p) => ({ ecosystem: 'crates.io', name: p.name, version: p.version, path, purl: formatPurl({ type: 'cargo', name: p.name, version: p.version }) }));
+}
+
+/** The streaming sink for one candidate file. */
+class AuditableSink implements StreamSink {
+  private state: 'head' | 'copy' | 'done' | 'skip' = 'head';
+  private head: Buffer[] = [];
+  private headLen = 0;
+  private spill?: SpillFile;
+  /** Bytes of the file needed: through the end of the section header table. */
+  private need = 0;
+  private overflow = false;
+
+  constructor(private readonly e: EntryInfo, private readonly ctx: AnalyzerContext) {}
+
+  write(c: Buffer): void {
+    if (this.state === 'skip' || this.state === 'done') return;
+    if (this.state === 'head') {
+      if (this.headLen === 0 && c.length >= 4 && !(c[0] === 0x7f && c[1] === 0x45 && c[2] === 0x4c && c[3] === 0x46)) {
+        this.state = 'skip';
+        return;
+      }
+      this.head.push(c);
+      this.headLen += c.length;
+      if (this.headLen < 64 && this.headLen < this.e.size) return;
+      const b = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
+      this.head = [];
+      const h = parseElfHeader(b);
+      if (!h || (h.type !== 2 && h.type !== 3) || h.shoff === 0 || h.shoff >= this.e.size) { this.state = 'skip'; return; }
+      // Extended numbering: the count is in section 0, so the table's end is unknown: copy it all.
+      this.need = h.shnum === 0 ? this.e.size : Math.min(this.e.size, h.shoff + h.shnum * h.shentsize);
+      this.spill = new SpillFile(this.ctx.spill, 'cargo-auditable');
+      this.state = 'copy';
+      this.copy(b);
+      return;
+    }
+    this.copy(c);
+  }
+
+  private copy(c: Buffer): void {
+    const spill = this.spill!;
+    const left = this.need - spill.bytes;
+    const part = c.length > left ? c.subarray(0, left) : c;
+    if (!spill.write(part)) { this.overflow = true; this.state = 'skip'; return; }
+    if (spill.bytes >= this.need) { spill.close(); this.state = 'done'; }
+  }
+
+  end(): AnalyzerOutput | undefined {
+    try {
+      if (this.overflow) {
+        return { diagnostics: [{ code: 'spill-limit', path: this.e.path, message: `lang/cargo-auditable: ${this.need} bytes do not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes, config scan.tmpDirLimit); the embedded crate list was not read`, incomplete: true }] };
+      }
+      if (this.state !== 'done' || !this.spill) return undefined;
+      const section = readDepV0Section(this.spill.file);
+      this.spill.release();
+      if (!section) return undefined;
+      const packages = auditablePackages(parseDepV0(section), this.e.path);
+      return packages.length ? { packages } : undefined;
+    } finally {
+      this.spill?.release();
+    }
+  }
+
+  abort(): void {
+    this.spill?.release();
+  }
+}
+
+/** True for files this analyzer looks at: executable, ≥ 1 KiB, not in the distribution's directories. */
+export function wantsAuditable(e: EntryInfo): boolean {
+  return (e.mode & 0o111) !== 0 && e.size >= 1024 && !DISTRO_DIR.test(e.path);
+}
+
+/** The analyzer. */
+export const cargoAuditableAnalyzer: Analyzer = {
+  name: 'lang/cargo-auditable',
+  version: 1,
+  maxSize: 4 * 1024 ** 3,
+  wants: wantsAuditable,
+  stream: (e, ctx) => new AuditableSink(e, ctx),
+};
