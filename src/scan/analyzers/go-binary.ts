@@ -300,6 +300,11 @@ class GoSink implements StreamSink {
       const note = h.subarray(0, HEAD).indexOf(GO_NOTE);
       if (note >= 12 && h.readUInt32LE(note - 4) === 4 && h.readUInt32LE(note - 12) === 4) {
         this.spill = new SpillFile(this.ctx.spill, 'go');
+      } else {
+        // The Go linker writes its build-ID note (owner "Go") at the start of every ELF it links;
+        // without it this is a C/C++ binary or library (most of a base image): read nothing more.
+        this.state = 'skip';
+        return;
       }
       this.feed(h);
       return;
@@ -406,7 +411,7 @@ class GoSink implements StreamSink {
 /** The analyzer: executable regular files of at least 1 KiB. */
 export const goBinaryAnalyzer: Analyzer = {
   name: 'lang/go-binary',
-  version: 1,
+  version: 2,
   maxSize: 4 * 1024 ** 3,
   wants: (e) => (e.mode & 0o111) !== 0 && e.size >= 1024,
   stream: (e, ctx) => new GoSink(e, ctx),
