@@ -233,6 +233,7 @@ describe('charts/pushgate', function () {
   });
 
   it('the renderer fails on what it does not support (so the chart cannot outgrow the test)', () => {
+    fs.mkdirSync(path.join(ROOT, '.cache'), { recursive: true });
     const dir = fs.mkdtempSync(path.join(ROOT, '.cache', 'chart-'));
     try {
       fs.mkdirSync(path.join(dir, 'templates'));
