@@ -158,8 +158,10 @@ export function namesRegistry(url: string, configured: string | undefined): bool
   if (!configured) return false;
   let a: URL, b: URL;
   try {
-    a = new URL(url);
     b = new URL(configured);
+    // Harbor's resource_url has no scheme (`harbor.example.test/team/app:1.4.2`): read it with the
+    // configured registry's scheme.
+    a = new URL(url.includes('://') ? url : `${b.protocol}//${url}`);
   } catch {
     return false;
   }

@@ -1,0 +1,73 @@
+/**
+ * The webhook routes of the app (real HTTP on loopback, a real SQLite store, the gate without
+ * workers so events stay queued): Harbor payloads as Harbor sends them, whose resource_url has no
+ * scheme, are accepted for the configured Harbor registry and dropped for another host.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Gate } from '../../../src/gate/gate.js';
+import { Metrics } from '../../../src/metrics/index.js';
+import { defaultPolicy } from '../../../src/policy/index.js';
+import { createApp, namesRegistry } from '../../../src/server/app.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { labGateConfig, silentLogger } from '../../helpers/gate.js';
+import { ROOT } from '../../helpers/lab.js';
+
+const TOKEN = 'harbor-webhook-token-0123456789';
+
+describe('server: webhook routes', () => {
+  let dir: string;
+  let store: Store;
+  let server: http.Server;
+  let base: string;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-webhooks-'));
+    const config = labGateConfig(dir, [
+      { name: 'harbor', url: 'https://harbor.example.test', type: 'harbor', insecure: false, webhook: { token: TOKEN }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 4, timeoutMs: 10_000 },
+    ]);
+    store = await openStore(config.store.url);
+    const gate = new Gate({ config, store, policy: defaultPolicy(), logger: silentLogger });
+    server = http.createServer(createApp({ config, gate, store, metrics: new Metrics({ defaultMetrics: false }), logger: silentLogger }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (body: string, contentType = 'application/json') =>
+    fetch(`${base}/webhooks/harbor`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': contentType }, body });
+
+  it('queues a Harbor PUSH_ARTIFACT whose resource_url has no scheme (as Harbor sends it)', async () => {
+    const body = fs.readFileSync(path.join(ROOT, 'test/fixtures/webhooks/harbor-push-artifact.json'), 'utf8');
+    expect(JSON.parse(body).event_data.resources[0].resource_url).to.not.include('://');
+    const r = await post(body);
+    expect(r.status).to.equal(202);
+    expect(((await r.json()) as { accepted: number }).accepted).to.equal(1);
+    expect(await store.queueDepth()).to.equal(1);
+    const ce = fs.readFileSync(path.join(ROOT, 'test/fixtures/webhooks/harbor-push-artifact-cloudevents.json'), 'utf8');
+    const r2 = await post(ce, 'application/cloudevents+json');
+    expect(r2.status).to.equal(202);
+  });
+
+  it('drops a Harbor event whose resource_url names another host', async () => {
+    const body = fs.readFileSync(path.join(ROOT, 'test/fixtures/webhooks/harbor-push-artifact.json'), 'utf8').replaceAll('harbor.example.test', 'other.example.test');
+    const r = await post(body);
+    expect(r.status).to.equal(202);
+    expect(((await r.json()) as { accepted: number; ignored: number })).to.include({ accepted: 0, ignored: 1 });
+  });
+
+  it('namesRegistry: scheme-less and loopback-equivalent URLs', () => {
+    expect(namesRegistry('harbor.example.test/team/app:1.4.2', 'https://harbor.example.test')).to.equal(true);
+    expect(namesRegistry('harbor.example.test:8443/team/app:1', 'https://harbor.example.test')).to.equal(false);
+    expect(namesRegistry('http://localhost:5000/v2/a/manifests/x', 'http://127.0.0.1:5000')).to.equal(true);
+    expect(namesRegistry('http://127.0.0.1:5001/v2/a/manifests/x', 'http://127.0.0.1:5000')).to.equal(false);
+  });
+});
