@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import {
-  PushgateError, isAttestationDescriptor, isIndexMediaType, isPushgateError, platformString, shortDigest,
+  PushgateError, isAttestationDescriptor, isDigest, isIndexMediaType, isPushgateError, platformString, shortDigest,
   type Descriptor, type Diagnostic, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Inventory,
 } from '../core/index.js';
 import { ANALYZERS } from './analyzers/index.js';
@@ -228,9 +228,28 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
   return result;
 }
 
+const isDescriptor = (d: unknown): boolean =>
+  typeof d === 'object' && d !== null && typeof (d as { digest?: unknown }).digest === 'string' && isDigest((d as { digest: string }).digest);
+
+/** Why a parsed image manifest cannot be scanned, or undefined when its shape is usable. */
+export function manifestProblem(m: unknown): string | undefined {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return 'not a JSON object';
+  const o = m as { config?: unknown; layers?: unknown };
+  if (!isDescriptor(o.config)) return 'no config descriptor with a digest';
+  if (!Array.isArray(o.layers)) return '"layers" is not an array of descriptors';
+  const bad = o.layers.findIndex((l) => !isDescriptor(l));
+  if (bad >= 0) return `layers[${bad}] is not a descriptor with a digest`;
+  return undefined;
+}
+
 async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, platform: string | undefined): Promise<PlatformScan> {
-  const m = parseJson<ImageManifest>(bytes, `manifest ${shortDigest(manifestDigest)}`);
+  const parsed = parseJson<unknown>(bytes, `manifest ${shortDigest(manifestDigest)}`);
   const diags: Diagnostic[] = [];
+  // A manifest without a config descriptor or with layers that are not descriptors cannot be judged:
+  // say so (incomplete) instead of scanning nothing and calling it complete.
+  const problem = manifestProblem(parsed);
+  if (problem) diags.push({ code: 'manifest-invalid', message: `manifest ${shortDigest(manifestDigest)}: ${problem}`, incomplete: true });
+  const m = (problem ? { schemaVersion: 2, config: undefined, layers: [] } : parsed) as ImageManifest;
   let config: ImageConfig = {};
   let raw: RawImageConfig = {};
   if (m.config?.digest) {

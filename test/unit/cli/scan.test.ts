@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +114,24 @@ describe('cli: pushgate scan', function () {
     const t = scan([`oci:${cut}:0.4.7`, '--format', 'json']);
     expect(t.stderr).not.to.match(/\n\s+at /);
     expect(JSON.parse(t.stdout).complete).to.equal(false);
+  });
+
+  it('a manifest that is not a usable image manifest is incomplete (manifest-invalid), never an empty complete scan', () => {
+    for (const body of ['[]', '{"schemaVersion":2,"layers":"x","config":5}', '{"schemaVersion":2,"config":{"digest":"sha256:' + 'a'.repeat(64) + '"},"layers":[null]}']) {
+      const layout = path.join(dir, `bad-manifest-${Math.random().toString(36).slice(2, 8)}`);
+      fs.mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
+      const bytes = Buffer.from(body);
+      const hex = crypto.createHash('sha256').update(bytes).digest('hex');
+      fs.writeFileSync(path.join(layout, 'blobs', 'sha256', hex), bytes);
+      fs.writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+      fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${hex}`, size: bytes.length, annotations: { 'org.opencontainers.image.ref.name': '1' } }] }));
+      const r = scan([`oci:${layout}:1`, '--format', 'json']);
+      expect(r.stderr, body).not.to.match(/\n\s+at /);
+      const report = JSON.parse(r.stdout);
+      expect(report.complete, body).to.equal(false);
+      expect(report.diagnostics.map((d: { code: string }) => d.code), body).to.include('manifest-invalid');
+      expect(r.status, body).to.equal(1);
+    }
   });
 
   it('a missing blob is a diagnostic; a target that does not exist is one line on stderr and exit 2', () => {
