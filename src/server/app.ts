@@ -93,6 +93,12 @@ export function createApp(deps: AppDeps): express.Express {
       }
       for (const ev of parsed.events) {
         metrics.eventsReceived.inc({ source, action: ev.action });
+        if (!validNames(ev.repository, ev.tag)) {
+          // A name no registry accepts (OCI distribution-spec §4.1): never queued, never retried.
+          metrics.eventsDropped.inc({ source, reason: 'malformed' });
+          parsed.ignored.push({ reason: 'malformed', action: ev.action, repository: ev.repository.slice(0, 256) });
+          continue;
+        }
         if (ev.targetUrl && !eventNamesRegistry(ev.targetUrl, registry, config)) {
           // The sender authenticated, but the event names a registry pushgate does not guard.
           metrics.eventsDropped.inc({ source, reason: 'unknown-registry' });
@@ -146,6 +152,14 @@ export function metricsHandler(metrics: Metrics) {
     res.set('Content-Type', metrics.contentType);
     res.send(await metrics.text());
   };
+}
+
+const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
+/** True for a repository name and optional tag that the OCI distribution spec allows (name ≤ 255). */
+export function validNames(repository: string, tag?: string): boolean {
+  return repository.length <= 255 && REPOSITORY.test(repository) && (tag === undefined || TAG.test(tag));
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;

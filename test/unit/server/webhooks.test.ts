@@ -64,6 +64,19 @@ describe('server: webhook routes', () => {
     expect(((await r.json()) as { accepted: number; ignored: number })).to.include({ accepted: 0, ignored: 1 });
   });
 
+  it('drops events whose repository or tag no registry accepts (never queued, never retried)', async () => {
+    const depth = await store.queueDepth();
+    const envelope = (repository: string, tag: string) => JSON.stringify({ events: [{ id: `bad-${repository.length}-${tag}`, timestamp: new Date().toISOString(), action: 'push',
+      target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'d'.repeat(64)}`, size: 10, repository, tag },
+      request: { id: 'r', method: 'PUT', useragent: 'skopeo' }, actor: {}, source: {} }] });
+    for (const [repo, tag] of [['a'.repeat(300), 'v1'], ['team/app', 'bad tag!!'], ['Team/App', 'v1'], ['team//app', 'v1']]) {
+      const r = await fetch(`${base}/webhooks/distribution`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: envelope(repo, tag) });
+      expect(r.status).to.equal(202);
+      expect(((await r.json()) as { accepted: number }).accepted, `${repo}:${tag}`).to.equal(0);
+    }
+    expect(await store.queueDepth()).to.equal(depth);
+  });
+
   it('namesRegistry: scheme-less and loopback-equivalent URLs', () => {
     expect(namesRegistry('harbor.example.test/team/app:1.4.2', 'https://harbor.example.test')).to.equal(true);
     expect(namesRegistry('harbor.example.test:8443/team/app:1', 'https://harbor.example.test')).to.equal(false);
