@@ -629,7 +629,7 @@ export class Gate implements GateApi {
 
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
 function isPermanent(err: unknown): boolean {
-  return err instanceof PushgateError && !err.retryable && err.code === 'UNSUPPORTED';
+  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE');
 }
 
 /** A copy of the scan whose image configs keep Env names, never values (`NAME=***`). */
