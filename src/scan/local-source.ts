@@ -123,7 +123,10 @@ function layoutSource(target: string, store: Store, tag: string | undefined, whe
   } catch (e) {
     throw new PushgateError('BAD_ARGUMENT', `${where}: index.json is not valid JSON`, { cause: e });
   }
+  if (typeof index !== 'object' || index === null) throw new PushgateError('BAD_ARGUMENT', `${where}: index.json is not an OCI image index (expected {"manifests": [...]})`);
   const list = Array.isArray(index.manifests) ? index.manifests : [];
+  const badEntry = list.findIndex((m) => typeof m !== 'object' || m === null || typeof m.digest !== 'string' || !isDigest(m.digest));
+  if (badEntry >= 0) throw new PushgateError('BAD_ARGUMENT', `${where}: index.json manifests[${badEntry}] is not a descriptor with a sha256 digest`);
   let desc: Descriptor | undefined;
   const tags = list.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t);
   if (tag !== undefined) {
@@ -161,7 +164,15 @@ function layoutSource(target: string, store: Store, tag: string | undefined, whe
 
 /** A legacy `docker save` archive (manifest.json + config + uncompressed layer tars). */
 function dockerSaveSource(target: string, store: Store, file: string, tag: string | undefined): ImageSource {
-  const list = JSON.parse(store.read('manifest.json').toString('utf8')) as Array<{ Config: string; RepoTags?: string[]; Layers: string[] }>;
+  let list: Array<{ Config: string; RepoTags?: string[]; Layers: string[] }>;
+  try {
+    list = JSON.parse(store.read('manifest.json').toString('utf8'));
+  } catch (e) {
+    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: manifest.json is not valid JSON (is this a docker save archive?)`, { cause: e });
+  }
+  if (!Array.isArray(list) || list.some((e) => typeof e !== 'object' || e === null || typeof e.Config !== 'string' || !Array.isArray(e.Layers))) {
+    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: manifest.json is not a docker save manifest (expected [{"Config": …, "Layers": [...]}])`);
+  }
   let entry = list[0];
   if (tag !== undefined) {
     const f = list.find((e) => (e.RepoTags ?? []).some((t) => t === tag || t.endsWith(`:${tag}`)));
@@ -172,7 +183,12 @@ function dockerSaveSource(target: string, store: Store, file: string, tag: strin
   }
   if (!entry) throw new PushgateError('NOT_FOUND', `archive ${file}: manifest.json lists no image`);
   const configBytes = store.read(entry.Config);
-  const config = JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
+  let config: { rootfs?: { diff_ids?: string[] } };
+  try {
+    config = JSON.parse(configBytes.toString('utf8')) ?? {};
+  } catch (e) {
+    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: ${entry.Config} is not valid JSON`, { cause: e });
+  }
   const diffIds = config.rootfs?.diff_ids ?? [];
   const byDigest = new Map<string, string>();
   const configDigest = sha256(configBytes);
