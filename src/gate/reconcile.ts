@@ -5,6 +5,7 @@
  * a registry restart drops pending events: protocols.md §1.5) and images pushed before pushgate
  * was installed. The queued events are processed like notifications: judged once, enforced.
  */
+import { PushgateError } from '../core/index.js';
 import { createHash } from 'node:crypto';
 import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
@@ -42,6 +43,9 @@ export interface ReconcileResult {
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
   const { config, gate, store } = opts;
   const result: ReconcileResult = { tags: 0, queued: 0, errors: [] };
+  if (opts.registry && !config.registries.some((r) => r.name === opts.registry)) {
+    throw new PushgateError('NOT_FOUND', `--registry ${opts.registry}: no such registry in the configuration (registries[].name: ${config.registries.map((r) => r.name).join(', ') || 'none'})`);
+  }
   for (const rc of config.registries) {
     if (opts.registry && rc.name !== opts.registry) continue;
     const client = gate.client(rc.name);

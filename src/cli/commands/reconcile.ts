@@ -33,6 +33,8 @@ export function register(program: Command): void {
           const n = await gate.drain();
           process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, processed: n, errors: r.errors.length })}\n`);
         }
+        // Tags that could not be listed were not reconciled: say so in the exit code (2, like an unreadable target).
+        if (r.errors.length) process.exitCode = 2;
       } finally {
         await store.close();
       }
