@@ -414,15 +414,7 @@ export class Gate implements GateApi {
       verdict = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).verdict;
     }
     const enforcement = await this.enforceAndRecord(ev, rc, verdict);
-    const entry: AuditEntry = {
-      actor: ev.actor ?? 'unknown',
-      action: `verdict:${verdict.decision}`,
-      registry: ev.registry,
-      repository: ev.repository,
-      digest: ev.digest,
-      tag: ev.tag,
-      detail: { reasons: verdict.reasons.map((r) => r.rule), enforcement },
-    };
+    const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement });
     if (enforcement.status === 'failed') await this.audit(entry);
     else await finish(entry);
     this.opts.logger.info(
@@ -594,15 +586,7 @@ export class Gate implements GateApi {
     };
     const enforcement = await this.enforceAndRecord(ev, rc, verdict);
     this.opts.counters?.verdict?.(verdict);
-    const entry: AuditEntry = {
-      actor: ev.actor ?? 'unknown',
-      action: `verdict:${verdict.decision}`,
-      registry: ev.registry,
-      repository: ev.repository,
-      digest: ev.digest,
-      tag: ev.tag,
-      detail: { reasons: reasons.map((r) => r.rule), enforcement: verdict.enforcement, attempts, error: err.message },
-    };
+    const entry = verdictAudit(ev, verdict, { reasons: reasons.map((r) => r.rule), enforcement: verdict.enforcement, attempts, error: err.message });
     this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
     if (enforcement.status === 'failed') {
       await this.audit(entry);
@@ -625,6 +609,11 @@ export class Gate implements GateApi {
     const via = credential ? this.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token } : { username: credential.username, password: credential.password } }) : undefined;
     return this.judgeAndStore(req, undefined, via);
   }
+}
+
+/** The audit record of a verdict on a push event. */
+function verdictAudit(ev: PushEvent, verdict: Verdict, detail: Record<string, unknown>): AuditEntry {
+  return { actor: ev.actor ?? 'unknown', action: `verdict:${verdict.decision}`, registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail };
 }
 
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
