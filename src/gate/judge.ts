@@ -89,7 +89,8 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       config: p.inventory.config,
       diagnostics,
       packages: p.inventory.packages,
-      imageConfig: p.config,
+      // A directory scan, or an image whose config could not be read, has no configuration to judge.
+      imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
       imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
       baseLayers: p.baseLayers,
       complete,

@@ -278,7 +278,8 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     diags.push(...a.diagnostics);
   }
   const inv = buildInventory(stackLayers(analyses), diags);
-  const checks = checkConfig(raw, { now: run.opts.now, annotations: m.annotations, layers });
+  // No config (unreadable, or a malformed manifest): nothing to check, rather than a false "runs as root".
+  const checks = Object.keys(raw).length ? checkConfig(raw, { now: run.opts.now, annotations: m.annotations, layers }) : { config: [], secrets: [] };
   inv.config.push(...checks.config);
   inv.secrets.push(...checks.secrets);
   const plat = platform ?? (config.os ? platformString({ os: config.os, architecture: config.architecture ?? 'unknown', variant: config.variant }) : 'unknown');

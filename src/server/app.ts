@@ -137,7 +137,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (err.type === 'entity.too.large') {
-      res.status(413).json({ error: `body larger than server.bodyLimit (${config.server.bodyLimitBytes} bytes)` });
+      const limit = (err as { limit?: number }).limit ?? config.server.bodyLimitBytes;
+      res.status(413).json({ error: `body larger than this endpoint's limit (${limit} bytes${limit === config.server.bodyLimitBytes ? ', server.bodyLimit' : ''})` });
       return;
     }
     logger.error({ err: err.message }, 'request failed');
