@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { labOci, skopeoCopy, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 import { RegistryClient } from '../../../src/registry/client.js';
-import { RegistryError } from '../../../src/registry/errors.js';
 import { makeSigner, startIssuer, type TokenIssuer } from './token-issuer.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { rejects } from '../../helpers/registry.js';
 
 /** skopeo copy, asynchronously: the token issuer runs in this process and must keep answering. */
 async function skopeoCopyAsync(src: string, dst: string, creds?: string): Promise<void> {
@@ -21,15 +21,6 @@ async function skopeoCopyAsync(src: string, dst: string, creds?: string): Promis
   await promisify(execFile)('skopeo', [...args, src, `docker://${dst}`]);
 }
 
-async function rejects(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 function dockerConfig(auths: Record<string, Record<string, string>>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dockercfg-'));

@@ -12,6 +12,7 @@ import { RegistryClient } from '../../../src/registry/client.js';
 import { RegistryError } from '../../../src/registry/errors.js';
 import { parseManifest, nonImageArtifactType } from '../../../src/registry/manifest.js';
 import { MediaTypes, type ImageIndex, type ImageManifest } from '../../../src/core/manifest.js';
+import { rejects } from '../../helpers/registry.js';
 
 const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 
@@ -29,15 +30,6 @@ async function drain(s: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function rejects(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('registry client against Distribution 2.8 (no auth)', function () {
   this.timeout(120_000);

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { RegistryClient, type RegistryClientOptions } from '../../../src/registry/client.js';
 import { RegistryError } from '../../../src/registry/errors.js';
 import { MediaTypes } from '../../../src/core/manifest.js';
+import { rejects } from '../../helpers/registry.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
@@ -28,15 +29,6 @@ async function serve(port: number, handler: Handler): Promise<{ url: string; clo
   };
 }
 
-async function rejects(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function drain(s: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
