@@ -18,6 +18,7 @@ import { ANALYZERS } from './analyzers/index.js';
 import type { Analyzer } from './analyzers/types.js';
 import { checkConfig, type RawImageConfig } from './config-checks.js';
 import { readLayer, VerifyStream, type LayerLimits } from './layer-stream.js';
+import { isInflateWorkerFailure, warmInflateWorker } from './inflate-pool.js';
 import { openLocalSource } from './local-source.js';
 import { buildInventory, stackLayers } from './merge.js';
 import { isDirectorySource, type ImageSource } from './source.js';
@@ -53,7 +54,17 @@ export interface ScanOptions {
   analyzers?: readonly Analyzer[];
   /** Clock for the image-age check. */
   now?: Date;
+  /**
+   * Where gzip layers are inflated: `auto` (default) in a pool worker thread for layers of at least
+   * {@link INFLATE_WORKER_MIN_BYTES} compressed, so inflating never waits for the tar parser and
+   * analyzers on the calling thread's event loop; `always` for every gzip layer (tests); `never` on
+   * the calling thread. Same bytes, same analysis either way.
+   */
+  inflateWorker?: 'auto' | 'always' | 'never';
 }
+
+/** Compressed gzip layer size from which `inflateWorker: auto` uses a worker thread (4 MiB). */
+export const INFLATE_WORKER_MIN_BYTES = 4 << 20;
 
 /** One scanned platform (one image manifest). */
 export interface PlatformScan {
@@ -185,7 +196,7 @@ function abortDiagnostic(run: Run, what: string): Diagnostic {
     : { code: 'scan-aborted', message: `scan aborted ${what}`, incomplete: true };
 }
 
-async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefined): Promise<LayerAnalysis> {
+async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefined, inThread = false): Promise<LayerAnalysis> {
   const key = layerCacheKey(run.version, desc.digest);
   const hit = await run.cache.get(key);
   if (hit) return hit;
@@ -205,12 +216,16 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
     return walker.result();
   }
   try {
-    const r = await readLayer(raw, desc, walker, { limits: run.opts.limits, signal: run.signal });
+    const mode = run.opts.inflateWorker ?? 'auto';
+    const worker = !inThread && (mode === 'always' || mode === 'auto' && (desc.size ?? 0) >= INFLATE_WORKER_MIN_BYTES);
+    const r = await readLayer(raw, desc, walker, { limits: run.opts.limits, signal: run.signal, worker });
     run.bytes += r.compressedBytes;
     if (r.noEof) {
       walker.diagnose({ code: 'tar-no-eof', message: `layer ${shortDigest(desc.digest)}: the tar has no end-of-archive blocks (written by a tool that omits them, e.g. umoci 0.4.7); every entry was read` });
     }
   } catch (e) {
+    // An inflate worker thread that died says nothing about the layer: read it again on this thread.
+    if (isInflateWorkerFailure(e) && !run.signal?.aborted) return analyzeLayer(run, desc, diffID, true);
     walker.markIncomplete();
     const code = isPushgateError(e, 'DIGEST_MISMATCH') ? 'layer-digest-mismatch'
       : isPushgateError(e, 'SIZE_MISMATCH') ? 'layer-size-mismatch'
@@ -308,6 +323,7 @@ function makeRun(source: ImageSource, opts: ScanOptions): Run {
   fs.mkdirSync(base, { recursive: true });
   const tmpDir = fs.mkdtempSync(path.join(base, 'pushgate-scan-'));
   const deadline = makeDeadline(opts);
+  if (opts.inflateWorker !== 'never') warmInflateWorker();
   return {
     source, opts, analyzers, version: analyzerSetVersion(analyzers),
     cache: opts.layerCache ?? createMemoryLayerCache(64),

@@ -10,8 +10,9 @@ import crypto from 'node:crypto';
 import { Duplex, PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import tar from 'tar-stream';
 import { PushgateError, digestAlgorithm, digestHex, shortDigest, type Digest } from '../core/index.js';
+import { WorkerGunzip } from './inflate-pool.js';
+import { TarWalk } from './tar-walk.js';
 import type { LayerWalker } from './walker.js';
 
 /** Read buffer size for blobs and inflate output (1 MiB: fewer, bigger chunks through every stage). */
@@ -146,7 +147,12 @@ export async function readLayer(
   raw: Readable,
   desc: { digest: Digest; size?: number },
   walker: LayerWalker,
-  opts: { limits?: LayerLimits; signal?: AbortSignal } = {},
+  opts: {
+    limits?: LayerLimits;
+    signal?: AbortSignal;
+    /** gzip: inflate in a pool worker thread when one is free (inflate-pool.ts). */
+    worker?: boolean;
+  } = {},
 ): Promise<LayerReadResult> {
   const verify = new VerifyStream(desc.digest, desc.size);
   // Listen before anything else: a small blob can arrive, end and fail verification (on the
@@ -174,16 +180,20 @@ export async function readLayer(
   // Compressed bytes consumed so far: for gzip, what inflate has actually consumed
   // (zlib bytesWritten grows as input is processed), so a bomb read in one 1 MiB chunk is seen at
   // its true ratio; otherwise the bytes read (zstd's pipe buffers only a little ahead).
-  const gunzip = compression === 'gzip' ? zlib.createGunzip({ chunkSize: CHUNK }) : undefined;
+  // gzip: inflated in a pool worker thread for big layers (its zlib jobs then never wait for the
+  // tar parser and analyzers on this event loop), here otherwise or when every worker is busy.
+  const gunzip = compression !== 'gzip' ? undefined
+    : (opts.worker && WorkerGunzip.create()) || zlib.createGunzip({ chunkSize: CHUNK });
   const consumed = () => (gunzip ? gunzip.bytesWritten : verify.bytes);
   let tarBytes = 0;
-  let last: Buffer | undefined;
-  let prev: Buffer | undefined;
+  // The last 512 tar bytes (copied: the chunk itself is not kept alive).
+  let tail = Buffer.alloc(0);
   const counter = new Transform({
     highWaterMark: CHUNK,
     transform(chunk: Buffer, _e, cb) {
       tarBytes += chunk.length;
-      if (chunk.length) { prev = last; last = chunk; }
+      if (chunk.length >= 512) tail = Buffer.from(chunk.subarray(chunk.length - 512));
+      else if (chunk.length) tail = Buffer.concat([tail, chunk]).subarray(-512);
       if (tarBytes > maxTarBytes) return cb(new PushgateError('CORRUPT_LAYER', `layer expands past the ${maxTarBytes}-byte limit (limit maxTarBytes)`));
       if (tarBytes > 64 * 2 ** 20 && tarBytes > maxRatio * Math.max(1, consumed())) {
         return cb(new PushgateError('CORRUPT_LAYER', `layer expands more than ${maxRatio}× its compressed size (decompression bomb?); limit scan maxRatio`));
@@ -191,30 +201,14 @@ export async function readLayer(
       cb(null, chunk);
     },
   });
-  const extract = tar.extract();
-  // End offset of the last entry whose content was fully read, to tell a tar that merely lacks its
-  // final padding and end blocks (every entry read) from one cut inside an entry.
-  let lastEnd = 0;
-  let inEntry = false;
-  extract.on('entry', (h, stream, next) => {
-    inEntry = true;
-    const end = ((h as { byteOffset?: number }).byteOffset ?? 0) + (h.size ?? 0);
-    if (walker.result().entries >= maxEntries) {
-      extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries (limit maxEntries)`));
-      return;
-    }
-    const type = h.type === 'file' || h.type === 'contiguous-file' ? 'file'
-      : h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : h.type === 'link' ? 'link' : 'other';
-    walker.entry({ name: h.name, type, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined }, stream as unknown as Readable)
-      .then(() => { inEntry = false; lastEnd = end; next(); }, (e: unknown) => extract.destroy(e instanceof Error ? e : new Error(String(e))));
-  });
+  const sink = new TarWalk(walker, maxEntries);
   // The blob is verified on its own track: when the tar ends early (or is cut in its final padding),
   // the rest of the blob is still read and hashed, and a digest or size mismatch always wins over
   // whatever the decompressor or tar parser said. Errors of `verify` never go unhandled.
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | Duplex> = [];
   if (gunzip) stages.push(gunzip);
   else if (compression === 'zstd') stages.push(zstdDecoder());
-  stages.push(counter, extract);
+  stages.push(counter, sink);
   const head0 = stages[0] as NodeJS.WritableStream;
   if (verifyError) {
     raw.destroy();
@@ -223,27 +217,18 @@ export async function readLayer(
   // A failed verification stops the decoding pipeline instead of leaving it waiting for input.
   verify.on('error', (e) => (head0 as unknown as Duplex).destroy(e));
   verify.pipe(head0);
-  let cutInPadding = false;
   try {
     await (pipeline as (...a: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
   } catch (e) {
     verify.unpipe(head0);
-    // tar-stream reports a missing final padding as "Unexpected end of data"; when the cut is inside
-    // the padding after the last complete entry and the blob verifies, nothing was lost.
-    const padding = e instanceof Error && /Unexpected end of data/.test(e.message) && !inEntry && tarBytes >= lastEnd && tarBytes - lastEnd < 512;
-    if (!padding) {
-      verify.destroy();
-      raw.destroy();
-      await verified;
-      throw verifyError instanceof PushgateError ? verifyError : e;
-    }
-    verify.resume();
+    verify.destroy();
+    raw.destroy();
     await verified;
-    if (verifyError) throw verifyError;
-    cutInPadding = true;
+    throw verifyError instanceof PushgateError ? verifyError : e;
   } finally {
     walker.addTarBytes(tarBytes);
   }
+  const cutInPadding = sink.cutInPadding;
   if (!verify.readableEnded) {
     // The tar ended (end-of-archive blocks) before the blob did: hash the rest.
     verify.unpipe(head0);
@@ -252,7 +237,6 @@ export async function readLayer(
   await verified;
   if (verifyError) throw verifyError;
   // The tar format ends with two zero blocks; some writers (umoci 0.4.7) omit them.
-  const tail = last && last.length >= 512 ? last.subarray(last.length - 512) : Buffer.concat([prev ?? Buffer.alloc(0), last ?? Buffer.alloc(0)]).subarray(-512);
   const noEof = cutInPadding || tarBytes > 0 && !(tail.length === 512 && tail.every((b) => b === 0));
   return { compression, compressedBytes: verify.bytes, noEof };
 }

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 let seq = 0;
 
@@ -33,7 +34,7 @@ export class SpillBudget {
 
   /** A fresh file name inside {@link dir} (not created). */
   newPath(tag: string): string {
-    return path.join(this.dir, `${tag}-${process.pid}-${++seq}`);
+    return path.join(this.dir, `${tag}-${process.pid}-${threadId}-${++seq}`);
   }
 }
 

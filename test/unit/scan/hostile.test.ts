@@ -29,7 +29,8 @@ function setSize(header: Buffer, size: bigint, big = false): void {
   header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
 }
 
-describe('scan: hostile layers', function () {
+// Every case runs twice: gzip inflated on the calling thread, and in an inflate worker thread (inflate-pool.ts).
+for (const inflateWorker of ['never', 'always'] as const) describe(`scan: hostile layers (gzip ${inflateWorker === 'always' ? 'inflated in a worker thread' : 'on the calling thread'})`, function () {
   this.timeout(90_000);
   let tmp: string;
   before(() => { labImages(); tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-scan-hostile-')); });
@@ -38,7 +39,7 @@ describe('scan: hostile layers', function () {
   async function scanLayers(name: string, layers: LayerBlob[], opts: Parameters<typeof scanTarget>[1] = {}) {
     const dir = path.join(tmp, name);
     writeLayout(dir, layers);
-    return (await scanTarget(`oci:${dir}:test`, opts)).platforms[0].inventory;
+    return (await scanTarget(`oci:${dir}:test`, { inflateWorker, ...opts })).platforms[0].inventory;
   }
 
   it('traversal names and hard links out of the root are dropped with path-traversal; nothing lands outside', async () => {
@@ -119,12 +120,12 @@ describe('scan: hostile layers', function () {
 
   it('per-scan deadline: scan-deadline (incomplete) soon after it passes; the next scan works', async () => {
     const t0 = Date.now();
-    const s = await scanTarget(labOci('debian-minbase', 'bookworm'), { deadlineMs: 80 });
+    const s = await scanTarget(labOci('debian-minbase', 'bookworm'), { deadlineMs: 80, inflateWorker });
     const el = Date.now() - t0;
     const d = s.platforms[0].inventory.diagnostics.find((x) => x.code === 'scan-deadline');
     expect(d?.incomplete, JSON.stringify(s.platforms[0].inventory.diagnostics)).to.equal(true);
     expect(el).to.be.below(2000);
-    const again = await scanTarget(labOci('node-app', 'vuln'), { deadlineMs: 60_000 });
+    const again = await scanTarget(labOci('node-app', 'vuln'), { deadlineMs: 60_000, inflateWorker });
     expect(again.platforms[0].inventory.diagnostics.filter((x) => x.incomplete)).to.deep.equal([]);
   });
 });

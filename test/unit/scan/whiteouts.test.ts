@@ -15,7 +15,8 @@ const PJ = (n: string, v: string) => JSON.stringify({ name: n, version: v });
 // A syntactically valid but fake key id (never a real credential).
 const FAKE_AKID = 'AKIA' + 'QWERTYUIOPASDFGH'.replace(/[IO]/g, 'Z');
 
-describe('scan engine: whiteouts and tar edge cases', function () {
+// Every case runs twice: gzip inflated on the calling thread, and in an inflate worker thread (inflate-pool.ts).
+for (const inflateWorker of ['never', 'always'] as const) describe(`scan engine: whiteouts and tar edge cases (gzip ${inflateWorker === 'always' ? 'inflated in a worker thread' : 'on the calling thread'})`, function () {
   this.timeout(30_000);
   let tmp: string;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-scan-wh-')); });
@@ -40,12 +41,12 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     ]);
     const lower = path.join(tmp, 'wh-lower');
     writeLayout(lower, [gzLayer(l1)]);
-    const alone = (await scanTarget(`oci:${lower}`)).platforms[0].inventory;
+    const alone = (await scanTarget(`oci:${lower}`, { inflateWorker })).platforms[0].inventory;
     expect(alone.secrets.map((x) => x.path).sort()).to.deep.equal(['/opt/x/.env', '/srv/replaced.env']);
     expect(alone.packages.map((x) => x.name).sort()).to.deep.equal(['a', 'b', 'gone', 'left']);
     const dir = path.join(tmp, 'wh');
     writeLayout(dir, [gzLayer(l1), gzLayer(l2)]);
-    const s = await scanTarget(`oci:${dir}`);
+    const s = await scanTarget(`oci:${dir}`, { inflateWorker });
     const p = s.platforms[0];
     const inv = p.inventory;
     const names = inv.packages.map((x) => `${x.name}@${x.version}`).sort();
@@ -64,7 +65,7 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     ]);
     const dir = path.join(tmp, 'whdir');
     writeLayout(dir, [gzLayer(l1), gzLayer(l2)]);
-    const inv = (await scanTarget(`oci:${dir}`)).platforms[0].inventory;
+    const inv = (await scanTarget(`oci:${dir}`, { inflateWorker })).platforms[0].inventory;
     expect(inv.packages.map((x) => x.name)).to.deep.equal(['r']);
   });
 
@@ -79,7 +80,7 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     ]);
     const dir = path.join(tmp, 'long');
     writeLayout(dir, [{ blob: t, tar: t, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }]);
-    const inv = (await scanTarget(`oci:${dir}`)).platforms[0].inventory;
+    const inv = (await scanTarget(`oci:${dir}`, { inflateWorker })).platforms[0].inventory;
     expect(inv.packages.map((x) => `${x.name} ${x.path}`).sort()).to.deep.equal([
       'dot /app/node_modules/dot/package.json',
       `long /${deep}`,
@@ -115,7 +116,7 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     ]);
     const dir = path.join(tmp, 'owned');
     writeLayout(dir, [gzLayer(t)]);
-    const inv = (await scanTarget(`oci:${dir}`)).platforms[0].inventory;
+    const inv = (await scanTarget(`oci:${dir}`, { inflateWorker })).platforms[0].inventory;
     const py = inv.packages.filter((p) => p.ecosystem === 'PyPI').map((p) => `${p.path} ${p.ownedBy ?? '-'} ${p.purl}`).sort();
     expect(py).to.deep.equal([
       `${deb} python3-urllib3 pkg:pypi/urllib3@1.26.12`,
@@ -127,7 +128,7 @@ describe('scan engine: whiteouts and tar edge cases', function () {
     const t = await makeTar([{ name: 'big', content: Buffer.alloc(3 << 20) }]);
     const dir = path.join(tmp, 'limit');
     writeLayout(dir, [gzLayer(t)]);
-    const inv = (await scanTarget(`oci:${dir}`, { limits: { maxTarBytes: 1 << 20 } })).platforms[0].inventory;
+    const inv = (await scanTarget(`oci:${dir}`, { limits: { maxTarBytes: 1 << 20 }, inflateWorker })).platforms[0].inventory;
     const d = inv.diagnostics.find((x) => x.code === 'layer-limit');
     expect(d?.incomplete).to.equal(true);
     expect(d?.message).to.match(/limit/);
