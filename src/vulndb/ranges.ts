@@ -55,16 +55,24 @@ export function prepareRange(range: OsvRange, cmp: Comparator): PreparedRange {
     else if (e.last_affected !== undefined) events.push({ kind: 'last_affected', version: e.last_affected });
     else if (e.limit !== undefined) limits.push(e.limit);
   }
-  const key = (v: string): number => (v === '0' ? 0 : 1);
-  for (const e of events) if (e.version !== '0') cmp.compare(e.version, e.version); // validate
-  const decorated = events.map((e, i) => ({ e, i }));
-  decorated.sort((x, y) => {
-    const kx = key(x.e.version);
-    const ky = key(y.e.version);
-    if (kx !== ky || kx === 0) return kx - ky || x.i - y.i;
-    return cmp.compare(x.e.version, y.e.version) || x.i - y.i;
-  });
-  return { events: decorated.map((d) => d.e), limits };
+  // '0' sorts first (it is below every version, in every ecosystem); the rest in the ecosystem's
+  // order, ties in record order. Most records list their events in order already: n-1 comparisons
+  // (each of which also validates both versions, throwing on an invalid one) confirm it, and only
+  // an unsorted list pays for a full sort.
+  const zeros = events.filter((e) => e.version === '0');
+  const rest = events.filter((e) => e.version !== '0');
+  if (rest.length === 1) cmp.compare(rest[0].version, rest[0].version); // validate
+  let sorted = true;
+  for (let i = 0; i + 1 < rest.length; i++) {
+    if (cmp.compare(rest[i].version, rest[i + 1].version) > 0) { sorted = false; break; }
+  }
+  if (!sorted) {
+    for (const e of rest) cmp.compare(e.version, e.version); // validate every one before sorting
+    const decorated = rest.map((e, i) => ({ e, i }));
+    decorated.sort((x, y) => cmp.compare(x.e.version, y.e.version) || x.i - y.i);
+    return { events: [...zeros, ...decorated.map((d) => d.e)], limits };
+  }
+  return { events: [...zeros, ...rest], limits };
 }
 
 /**

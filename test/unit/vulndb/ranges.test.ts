@@ -64,7 +64,17 @@ describe('vulndb OSV range evaluation', () => {
   it('prereleases are ordered, not excluded (OSV, unlike node-semver ranges)', () => {
     expect(affected([sem({ introduced: '0' }, { fixed: '2.0.0' })], '2.0.0-rc.1').affected).to.equal(true);
   });
-  it('a range with a version invalid for the ecosystem cannot be prepared', () => {
+  it('a range with a version invalid for the ecosystem cannot be prepared, wherever it sits in a sorted or unsorted list', () => {
     expect(() => prepareRange(sem({ introduced: 'not-a-version' }), npm)).to.throw(/invalid npm version/);
+    expect(() => prepareRange(sem({ introduced: '0' }, { fixed: '1.0.0' }, { introduced: '2.0.0' }, { fixed: 'nope' }), npm)).to.throw(/invalid npm version/);
+    expect(() => prepareRange(sem({ introduced: '2.0.0' }, { fixed: '1.0.0' }, { introduced: 'x.y' }), npm)).to.throw(/invalid npm version/);
+  });
+  it('events already in order are kept as they are; equal versions keep the record order; "0" goes first', () => {
+    const r = prepareRange(sem({ introduced: '1.0.0' }, { introduced: '0' }, { fixed: '1.0.0' }, { fixed: '2.0.0' }), npm);
+    expect(r.events).to.deep.equal([
+      { kind: 'introduced', version: '0' }, { kind: 'introduced', version: '1.0.0' }, { kind: 'fixed', version: '1.0.0' }, { kind: 'fixed', version: '2.0.0' },
+    ]);
+    const u = prepareRange(sem({ fixed: '1.0.0' }, { introduced: '2.0.0' }, { introduced: '1.0.0' }), npm);
+    expect(u.events).to.deep.equal([{ kind: 'fixed', version: '1.0.0' }, { kind: 'introduced', version: '1.0.0' }, { kind: 'introduced', version: '2.0.0' }]);
   });
 });

@@ -1,0 +1,34 @@
+// Child process of bench/vulndb-import.ts, plain Node (no TypeScript loader in the timed code):
+//   node bench/vulndb-import-child.mjs baseline DIR...        read + JSON.parse every *.json file
+//   node bench/vulndb-import-child.mjs update DIST_DIR DIR...  `db update` of the DIRs with the compiled build in DIST_DIR
+// Prints one JSON line: {"ms": …} (+ the update's stats).
+/* global process, console, performance */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+function* walk(d) {
+  for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    const p = path.join(d, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else if (e.name.endsWith('.json')) yield p;
+  }
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+if (mode === 'baseline') {
+  const t0 = performance.now();
+  let n = 0;
+  for (const f of rest.flatMap((d) => [...walk(d)])) n += JSON.parse(fs.readFileSync(f, 'utf8')) ? 1 : 0;
+  console.log(JSON.stringify({ ms: performance.now() - t0, n }));
+} else {
+  const [dist, ...dirs] = rest;
+  const { updateDb } = await import(pathToFileURL(path.join(dist, 'vulndb', 'index.js')).href);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-bench-'));
+  const t0 = performance.now();
+  const st = await updateDb({ path: path.join(tmp, 'vulndb.sqlite'), sources: dirs });
+  const ms = performance.now() - t0;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  console.log(JSON.stringify({ ms, st }));
+}
