@@ -6,7 +6,8 @@
  * - a JWT verified with jsonwebtoken against `api.jwt`: `secret` → HS256 only; `publicKey` → RS256
  *   for an RSA key, ES256 for an EC P-256 key (the algorithm is pinned by the configured key, never
  *   taken from the token header); `exp` is required; `iss`/`aud` are checked when configured. The
- *   role is the claim `role` (`viewer` | `admin`) or the first of those found in the array `roles`.
+ *   role is the most privileged of the claim `role` (`viewer` | `admin`) and the array `roles`; a token
+ *   whose role values are all unknown is refused (403) with the accepted roles named.
  *   The subject (`sub`) is the actor recorded in the audit log.
  * - a static token from `api.tokens`: role `viewer` (read-only; scripts, dashboards, the demo).
  * `viewer` reads (GET) and may queue scans; `admin` may also release and add exceptions.
@@ -26,6 +27,9 @@ import { VERSION } from '../cli/version.js';
 
 /** Roles, least privileged first. */
 export type Role = 'viewer' | 'admin';
+
+/** Every role a JWT may carry in `role` or `roles`, least privileged first. */
+export const ROLES: readonly Role[] = ['viewer', 'admin'];
 
 /** Who is calling. */
 export interface Principal {
@@ -67,9 +71,15 @@ export function jwtVerifier(cfg: PushgateConfig['api']['jwt']): Verifier | undef
   return (token) => {
     const claims = jwt.verify(token, key, { algorithms, issuer: cfg.issuer, audience: cfg.audience, clockTolerance: 30 }) as jwt.JwtPayload;
     if (typeof claims.exp !== 'number') throw new Error('the token has no exp claim');
-    const roles = [claims.role, ...(Array.isArray(claims.roles) ? claims.roles : [])];
-    const role = roles.includes('admin') ? 'admin' : roles.includes('viewer') ? 'viewer' : undefined;
-    if (!role) throw new PushgateError('FORBIDDEN', 'the token has no role claim: "role": "viewer" or "admin"');
+    const roles = [claims.role, ...(Array.isArray(claims.roles) ? claims.roles : [])].filter((r) => r !== undefined && r !== null);
+    // The most privileged known role wins; unknown values next to a known one are ignored.
+    const role = ROLES.filter((r) => roles.includes(r)).at(-1);
+    const accepted = ROLES.map((r) => `"${r}"`).join(' or ');
+    if (!role && roles.length === 0) throw new PushgateError('FORBIDDEN', `the token has no role claim: "role": ${accepted}`);
+    if (!role) {
+      const given = roles.map((r) => JSON.stringify(r).slice(0, 64)).join(', ');
+      throw new PushgateError('FORBIDDEN', `the token has unknown role${roles.length > 1 ? 's' : ''} ${given}: "role" (or an entry of "roles") must be ${accepted}`);
+    }
     return { actor: typeof claims.sub === 'string' && claims.sub ? claims.sub : 'jwt', role };
   };
 }
