@@ -57,17 +57,23 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.locals.dropAudit = dropAudit;
 
-  // Raw body first: the sender is authenticated before anything is parsed.
+  // The sender is authenticated before its body is read or limited (an unauthenticated caller gets
+  // 401 whatever it sends, and learns nothing of the body limit), then the raw body is read.
+  const authenticate = (source: 'distribution' | 'harbor') => (req: Request, res: Response, next: NextFunction) => {
+    const registry = authenticateSender(req.headers.authorization, config.registries);
+    if (!registry) {
+      metrics.eventsDropped.inc({ source, reason: 'unauthorized' });
+      res.status(401).json({ error: 'missing or wrong bearer token: configure the sender to present registries[].webhook.token as "Authorization: Bearer <token>"' });
+      return;
+    }
+    res.locals.registry = registry;
+    next();
+  };
   const raw = express.raw({ type: () => true, limit: config.server.bodyLimitBytes });
 
   const webhook = (source: 'distribution' | 'harbor', parse: (body: unknown, req: Request, registry: string) => ParsedNotification) =>
     async (req: Request, res: Response) => {
-      const registry = authenticateSender(req.headers.authorization, config.registries);
-      if (!registry) {
-        metrics.eventsDropped.inc({ source, reason: 'unauthorized' });
-        res.status(401).json({ error: 'missing or wrong bearer token: configure the sender to present registries[].webhook.token as "Authorization: Bearer <token>"' });
-        return;
-      }
+      const registry = res.locals.registry as string;
       let body: unknown;
       try {
         body = JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
@@ -124,8 +130,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(202).json({ accepted: queued, ignored: parsed.ignored.length });
     };
 
-  app.post('/webhooks/distribution', raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry, { ownUserAgent: deps.ownUserAgent })));
-  app.post('/webhooks/harbor', raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
+  app.post('/webhooks/distribution', authenticate('distribution'), raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry, { ownUserAgent: deps.ownUserAgent })));
+  app.post('/webhooks/harbor', authenticate('harbor'), raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
 
   // API: JWT roles and viewer tokens (src/server/admin-api.ts).
   app.use('/api/v1', createAdminApi({ config, gate, store, logger, control: deps.control }));
