@@ -17,6 +17,7 @@ import {
   problemAt,
   sortProblems,
   substituteEnv,
+  toJSLocated,
   validateLocated,
   type KeyPath,
   type LocatedDocument,
@@ -81,7 +82,9 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const ld = parseLocated(text, displayPath(file));
   if (ld.problems.length) throw new ConfigError(sortProblems(ld.problems));
   substituteEnv(ld, env);
-  const raw = (ld.doc.toJS() ?? {}) as unknown;
+  const converted = toJSLocated(ld);
+  if (!converted) throw new ConfigError(sortProblems(ld.problems));
+  const raw = (converted.value ?? {}) as unknown;
   const problems: ConfigProblem[] = [...ld.problems];
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     problems.push(problemAt(ld, [], 'the configuration must be a mapping of keys (server, store, registries, …)'));

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node, Scalar } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Document, type Node, Scalar } from 'yaml';
 import { isDuration, isSize } from './units.js';
 import type { ConfigProblem } from './errors.js';
 
@@ -52,6 +52,57 @@ export function parseLocated(text: string, file: string): LocatedDocument {
 
 function firstLine(s: string): string {
   return s.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The key path of a node reached by `visit` through `nodePath` (its ancestors). */
+function visitedPath(nodePath: readonly unknown[], node: unknown): KeyPath {
+  const chain = [...nodePath, node];
+  const out: KeyPath = [];
+  for (let i = 0; i < nodePath.length; i++) {
+    const parent = chain[i];
+    if (isPair(parent) && isScalar(parent.key)) out.push(String(parent.key.value));
+    else if (isSeq(parent)) out.push(parent.items.indexOf(chain[i + 1] as never));
+  }
+  return out;
+}
+
+/**
+ * The document as plain JS (`Document.toJS()`). Converting can fail where parsing did not: an alias
+ * whose anchor is not defined before it (`a: *nope`), or more aliases than the `yaml` package expands
+ * (its guard against alias bombs). Such a failure becomes a problem in `ld.problems`, located at the
+ * alias when one is to blame (else at the document's start), and the result is `undefined`; otherwise
+ * `{ value }`.
+ */
+export function toJSLocated(ld: LocatedDocument): { value: unknown } | undefined {
+  try {
+    return { value: ld.doc.toJS() as unknown };
+  } catch (err) {
+    let culprit: { node: Alias; at: KeyPath; unresolved: boolean } | undefined;
+    visit(ld.doc, {
+      Alias(_key, node, nodePath) {
+        const unresolved = node.resolve(ld.doc) === undefined;
+        if (unresolved || !culprit) culprit = { node, at: visitedPath(nodePath, node), unresolved };
+        return unresolved ? visit.BREAK : undefined;
+      },
+    });
+    const why = firstLine((err as Error).message);
+    if (culprit?.unresolved) {
+      const name = culprit.node.source;
+      const { line, col } = ld.lineCounter.linePos(culprit.node.range?.[0] ?? 0);
+      ld.problems.push({
+        file: ld.file,
+        line,
+        col,
+        key: formatKey(culprit.at),
+        message: `YAML alias *${name} names no anchor: define &${name} before this alias, or write the value out`,
+      });
+    } else {
+      // Not one alias's fault (e.g. the alias count limit): point at the first alias, if any.
+      const { line, col } = culprit ? ld.lineCounter.linePos(culprit.node.range?.[0] ?? 0) : { line: 1, col: 1 };
+      ld.problems.push({ file: ld.file, line, col, key: culprit ? formatKey(culprit.at) : '(document)', message: `YAML document cannot be read: ${why}` });
+    }
+    return undefined;
+  }
 }
 
 /** `spec.rules[2].match` from `['spec', 'rules', 2, 'match']`. */
@@ -115,16 +166,6 @@ const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * works on parsed scalars, so a value can never inject YAML structure.
  */
 export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void {
-  const pathOf = (nodePath: readonly unknown[], node: unknown): KeyPath => {
-    const chain = [...nodePath, node];
-    const out: KeyPath = [];
-    for (let i = 0; i < nodePath.length; i++) {
-      const parent = chain[i];
-      if (isPair(parent) && isScalar(parent.key)) out.push(String(parent.key.value));
-      else if (isSeq(parent)) out.push(parent.items.indexOf(chain[i + 1] as never));
-    }
-    return out;
-  };
   visit(ld.doc, {
     Scalar(key, node, nodePath) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
@@ -146,14 +187,19 @@ export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void
           file: ld.file,
           line,
           col,
-          key: formatKey(pathOf(nodePath, node)),
+          key: formatKey(visitedPath(nodePath, node)),
           message: `environment variable ${name} is not set (set it, or write \${${name}:-default})`,
         });
       }
       if (replaced === original) return;
       const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/.test(original);
       if (whole && node.type === Scalar.PLAIN) {
-        const typed = parseDocument(replaced).toJS() as unknown;
+        let typed: unknown;
+        try {
+          typed = parseDocument(replaced).toJS() as unknown;
+        } catch {
+          // A value that is not plain YAML (`*x`, an alias to nothing) stays the string it is.
+        }
         if (typeof typed === 'number' || typeof typed === 'boolean') {
           node.value = typed;
           return;

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
+import { isMap } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import {
   createAjv,
@@ -13,6 +14,7 @@ import {
   parseLocated,
   problemAt,
   sortProblems,
+  toJSLocated,
   validateLocated,
   type KeyPath,
 } from '../config/yaml-doc.js';
@@ -55,8 +57,9 @@ export function revisionOf(text: string): string {
 /** True when YAML text is a policy document (`kind: Policy` at the top level). */
 export function isPolicyText(text: string): boolean {
   const ld = parseLocated(text, '<probe>');
-  const v = ld.doc.toJS() as { kind?: unknown } | null;
-  return !!v && typeof v === 'object' && v.kind === 'Policy';
+  // Only the top-level `kind`: converting the whole document could fail (an alias without anchor),
+  // and that problem belongs to the document's own check.
+  return isMap(ld.doc.contents) && ld.doc.get('kind') === 'Policy';
 }
 
 /**
@@ -83,7 +86,9 @@ export function loadPolicy(file: string): CompiledPolicy {
 export function compilePolicy(yamlText: string, source: string): CompiledPolicy {
   const ld = parseLocated(yamlText, displayPath(source));
   if (ld.problems.length) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
-  const value = ld.doc.toJS() as unknown;
+  const converted = toJSLocated(ld);
+  if (!converted) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
+  const value = converted.value;
   const problems: ConfigProblem[] = validateLocated(ld, policyValidators().doc, value ?? {});
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     if (!problems.length) problems.push(problemAt(ld, [], 'a policy document is a mapping with apiVersion, kind, metadata and spec'));

@@ -49,6 +49,22 @@ describe('config check (CLI)', function () {
     expect(bad.stdout.trimEnd().split('\n')).to.have.length(9);
   });
 
+  it('an alias without an anchor, in a config or a policy: a located problem line and exit 1, not a crash', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
+    try {
+      const policy = path.join(tmp, 'policy.yaml');
+      fs.writeFileSync(policy, 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: *name\nspec:\n  ruleSets: {}\n');
+      const p = cli([policy]);
+      expect([p.code, p.stdout, p.stderr]).to.deep.equal([1, `${policy}:4:9: metadata.name: YAML alias *name names no anchor: define &name before this alias, or write the value out\n`, '']);
+      const config = path.join(tmp, 'pushgate.yaml');
+      fs.writeFileSync(config, 'log:\n  level: *lvl\n');
+      const c = cli([config]);
+      expect([c.code, c.stdout, c.stderr]).to.deep.equal([1, `${config}:2:10: log.level: YAML alias *lvl names no anchor: define &lvl before this alias, or write the value out\n`, '']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a valid config naming an invalid policy: the config is ok, the policy problems are listed, exit 1', () => {
     const r = cli(['test/fixtures/config/bad-policy-ref.yaml']);
     expect(r.code).to.equal(1);

@@ -190,6 +190,25 @@ describe('config: loadConfig', () => {
     expect(problems(() => loadConfig(path.join(tmp, 'none.yaml'), {}))).to.deep.equal([`${tmp}/none.yaml:0:0: (file): cannot read the configuration: file not found`]);
   });
 
+  it('an alias without an anchor is a problem at the alias (FILE:LINE:COL), not a crash', () => {
+    const file = path.join(tmp, 'alias.yaml');
+    fs.writeFileSync(file, 'log:\n  level: info\nscan:\n  workers: *nope\n');
+    expect(problems(() => loadConfig(file, {}))).to.deep.equal([
+      `${file}:4:12: scan.workers: YAML alias *nope names no anchor: define &nope before this alias, or write the value out`,
+    ]);
+    // An anchor defined after its alias does not count: YAML reads top to bottom.
+    fs.writeFileSync(file, 'registries:\n  - *reg\n  - &reg { name: r, url: http://h:1 }\n');
+    expect(problems(() => loadConfig(file, {}))).to.deep.equal([
+      `${file}:2:5: registries[0]: YAML alias *reg names no anchor: define &reg before this alias, or write the value out`,
+    ]);
+  });
+
+  it('a ${VAR} whose value looks like a YAML alias stays a string', () => {
+    const lines = problems(() => parseConfigText('scan:\n  workers: ${W}\n', path.join(tmp, 'x.yaml'), { W: '*x' }));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/:2:12: scan\.workers: must be a whole number \(got string "\*x"\)$/);
+  });
+
   it('an empty file and sections whose keys are all commented out mean defaults', () => {
     const file = path.join(tmp, 'e.yaml');
     fs.writeFileSync(file, '# nothing\n');

@@ -11,6 +11,7 @@ import {
   compilePolicy,
   defaultPolicy,
   evaluate,
+  isPolicyText,
   loadPolicy,
   withSeverityThreshold,
 } from '../../../src/policy/index.js';
@@ -62,6 +63,14 @@ describe('policy compile: problems with positions', () => {
   it('reports YAML syntax errors and duplicate keys with positions', () => {
     expect(problemsOf(() => compilePolicy('kind: Policy\nkind: Policy\n', '<t>'))[0]).to.match(/^<t>:2:1: \(document\): YAML syntax: .*[Uu]nique/);
     expect(problemsOf(() => compilePolicy('spec: [unclosed\n', '<t>'))[0]).to.match(/^<t>:\d+:\d+: \(document\): YAML syntax/);
+  });
+
+  it('an alias without an anchor is a problem at the alias (FILE:LINE:COL), not a crash', () => {
+    const text = 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: p\nspec:\n  ruleSets:\n    default:\n      rules: *shared\n';
+    expect(problemsOf(() => compilePolicy(text, '<t>'))).to.deep.equal([
+      '<t>:8:14: spec.ruleSets.default.rules: YAML alias *shared names no anchor: define &shared before this alias, or write the value out',
+    ]);
+    expect(isPolicyText(text)).to.equal(true);
   });
 
   it('a missing file is one problem, not a crash', () => {
