@@ -22,7 +22,7 @@ import type { Gate, Logger } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-formats.js';
 import type { ExceptionSpec } from '../policy/index.js';
-import type { Store } from '../store/index.js';
+import type { AuditFilter, Store } from '../store/index.js';
 import { VERSION } from '../cli/version.js';
 
 /** Roles, least privileged first. */
@@ -218,10 +218,10 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
 
   api.get('/audit', async (req, res) => {
     const limit = Math.min(10_000, Number(req.query.limit ?? 100) || 100);
-    const filters = (['actor', 'action', 'registry', 'repository', 'digest', 'tag'] as const).filter((k) => typeof req.query[k] === 'string');
-    // Filters apply to the newest `limit` records scanned (an append-only log read from its end).
-    const rows = await store.listAudit(filters.length ? Math.min(10_000, limit * 10) : limit);
-    res.json(rows.filter((r) => filters.every((k) => r[k] === req.query[k])).slice(0, limit));
+    const filter: AuditFilter = {};
+    for (const k of ['actor', 'action', 'registry', 'repository', 'digest', 'tag'] as const) if (typeof req.query[k] === 'string') filter[k] = req.query[k];
+    // The store filters, then limits: matches older than the newest records are found too.
+    res.json(await store.listAudit(limit, filter));
   });
 
   api.get('/quarantine', async (req, res) => {

@@ -5,8 +5,8 @@
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import { auditFromRow, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere } from './sqlite-store.js';
-import type { AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
+import { auditFromRow, auditWhere, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere } from './sqlite-store.js';
+import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
 
 /** Connects to `url` (`postgres://user@host:port/db`). @throws PushgateError STORE when it cannot connect. */
 export async function openPostgresStore(url: string): Promise<PostgresStore> {
@@ -223,8 +223,10 @@ export class PostgresStore implements Store {
     await this.q('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', auditArgs(entry));
   }
 
-  async listAudit(limit: number): Promise<AuditRecord[]> {
-    const r = await this.q('SELECT * FROM audit ORDER BY seq DESC LIMIT $1', [limit]);
+  async listAudit(limit: number, filter: AuditFilter = {}): Promise<AuditRecord[]> {
+    const { where, args } = auditWhere(filter, (n) => `$${n}`);
+    args.push(limit);
+    const r = await this.q(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT $${args.length}`, args);
     return r.rows.map(auditFromRow);
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import type { AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
+import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -241,8 +241,9 @@ export class SqliteStore implements Store {
       .run(new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null);
   }
 
-  async listAudit(limit: number): Promise<AuditRecord[]> {
-    return (this.db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(auditFromRow);
+  async listAudit(limit: number, filter: AuditFilter = {}): Promise<AuditRecord[]> {
+    const { where, args } = auditWhere(filter, () => '?');
+    return (this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, limit) as Row[]).map(auditFromRow);
   }
 
   async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
@@ -302,6 +303,21 @@ export function auditFromRow(r: Row): AuditRecord {
     tag: (r.tag as string | null) ?? undefined,
     detail: r.detail ? (JSON.parse(String(r.detail)) as Record<string, unknown>) : undefined,
   };
+}
+
+/** The audit columns a {@link AuditFilter} may name (its keys are the column names). */
+const AUDIT_FILTER_COLUMNS = ['actor', 'action', 'registry', 'repository', 'digest', 'tag'] as const;
+
+/** WHERE clause of an audit query; `ph(n)` renders the n-th placeholder (1-based). */
+export function auditWhere(f: AuditFilter, ph: (n: number) => string): { where: string; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  for (const col of AUDIT_FILTER_COLUMNS) {
+    if (f[col] === undefined) continue;
+    args.push(f[col]);
+    where.push(`${col} = ${ph(args.length)}`);
+  }
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
 }
 
 /** Maps an exceptions row (either dialect). */

@@ -28,6 +28,12 @@ export interface AuditRecord {
 }
 
 /**
+ * Filters of {@link Store.listAudit}: each given field must equal the record's (AND). Applied in the
+ * store's query, before its limit.
+ */
+export type AuditFilter = Partial<Pick<AuditRecord, 'actor' | 'action' | 'registry' | 'repository' | 'digest' | 'tag'>>;
+
+/**
  * An exception added through the admin API. `spec` is a policy exception (`ExceptionSpec` of
  * src/policy: reason, owner, expires, scopes), validated by the caller before it is stored.
  */
@@ -127,8 +133,8 @@ export interface Store {
 
   /** Appends an audit record. The audit table is append-only (UPDATE and DELETE fail in the database). */
   audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
-  /** Audit records, newest first. */
-  listAudit(limit: number): Promise<AuditRecord[]>;
+  /** The newest `limit` audit records that match `filter` (all when omitted), newest first. */
+  listAudit(limit: number, filter?: AuditFilter): Promise<AuditRecord[]>;
 
   /** Stores an admin-API exception; returns it with its id. */
   addException(actor: string, spec: StoredException['spec']): Promise<StoredException>;
