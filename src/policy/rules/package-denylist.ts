@@ -5,6 +5,7 @@
  */
 import semver from 'semver';
 import type { Package } from '../../core/inventory.js';
+import { policyEcosystem, unknownEcosystemMessage } from '../ecosystems.js';
 import type { PackageDenySpec, PolicyItem } from '../types.js';
 import { ecosystemKey, glob, plural, type RuleCompiler } from './common.js';
 
@@ -15,10 +16,11 @@ interface Entry {
   label: string;
 }
 
-/** Compiles a package denylist rule. Invalid npm ranges are problems at their position. */
+/** Compiles a package denylist rule. Unknown ecosystems and invalid npm ranges are problems at their position. */
 export const compilePackageDenylistRule: RuleCompiler<PackageDenySpec[]> = (specs, _rule, at, problem) => {
   const entries: Entry[] = specs.map((s, i) => {
     const versions = s.versions === undefined ? undefined : Array.isArray(s.versions) ? s.versions : [s.versions];
+    if (s.ecosystem !== undefined && policyEcosystem(s.ecosystem) === undefined) problem([...at, i, 'ecosystem'], unknownEcosystemMessage(s.ecosystem));
     const eco = s.ecosystem === undefined ? undefined : ecosystemKey(s.ecosystem);
     if (eco === 'npm' && versions) {
       versions.forEach((v, j) => {

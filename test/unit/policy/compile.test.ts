@@ -65,6 +65,41 @@ describe('policy compile: problems with positions', () => {
     expect(problemsOf(() => compilePolicy('spec: [unclosed\n', '<t>'))[0]).to.match(/^<t>:\d+:\d+: \(document\): YAML syntax/);
   });
 
+  it('an unknown ecosystem in a rule is a problem at its position, with a close spelling and the known ones', () => {
+    const text = [
+      'apiVersion: pushgate.dev/v1',
+      'kind: Policy',
+      'metadata:',
+      '  name: p',
+      'spec:',
+      '  ruleSets:',
+      '    default:',
+      '      rules:',
+      '        - name: deny',
+      '          action: reject',
+      '          match:',
+      '            packages:',
+      '              - ecosystem: npmm',
+      '                name: left-pad',
+      '              - { ecosystem: "Debian:12", name: xz-utils }',
+      '              - { ecosystem: Fedora, name: xz }',
+      '        - name: vulns',
+      '          action: warn',
+      '          match:',
+      '            vulnerability:',
+      '              ecosystems: [pypi, cargo, RPM, "Red Hat:enterprise_linux:9"]',
+      '',
+    ].join('\n');
+    const lines = problemsOf(() => compilePolicy(text, '<t>'));
+    expect(lines.map((l) => l.split(': ').slice(0, 3).join(': '))).to.deep.equal([
+      '<t>:13:28: spec.ruleSets.default.rules[0].match.packages[0].ecosystem: unknown ecosystem "npmm" (did you mean "npm"?)',
+      '<t>:21:34: spec.ruleSets.default.rules[1].match.vulnerability.ecosystems[1]: unknown ecosystem "cargo"',
+    ]);
+    for (const l of lines) expect(l).to.include('use one of Debian, Ubuntu, Alpine,').and.include(', npm, ').and.include(', Fedora, ');
+    // The known ones, in any case and with a release suffix, compile.
+    expect(() => compilePolicy(text.replace('npmm', 'NPM').replace('cargo, ', ''), '<t>')).to.not.throw();
+  });
+
   it('an alias without an anchor is a problem at the alias (FILE:LINE:COL), not a crash', () => {
     const text = 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: p\nspec:\n  ruleSets:\n    default:\n      rules: *shared\n';
     expect(problemsOf(() => compilePolicy(text, '<t>'))).to.deep.equal([
