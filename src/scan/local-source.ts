@@ -38,12 +38,32 @@ interface Store {
   stream(name: string): Readable;
 }
 
-function dirStore(dir: string): Store {
+/** What a file that is not a regular file is, for messages: "a directory", "a FIFO (named pipe)", … */
+function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * A directory's files, regular files only: reading a FIFO or a device would block or never end, so
+ * a layout member that is one (symlinks followed) is an error naming it, like a missing one.
+ */
+function dirStore(dir: string, where: string): Store {
   const p = (n: string) => path.join(dir, n);
+  const regular = (n: string): string => {
+    const st = fs.statSync(p(n), { throwIfNoEntry: false });
+    if (!st) throw new PushgateError('NOT_FOUND', `${where}: no file ${n}`);
+    if (!st.isFile()) throw new PushgateError('BAD_ARGUMENT', `${where}: ${n} is ${fileKind(st)}, not a regular file`);
+    return p(n);
+  };
   return {
     has: (n) => fs.existsSync(p(n)),
-    read: (n) => fs.readFileSync(p(n)),
-    stream: (n) => fs.createReadStream(p(n), { highWaterMark: CHUNK }),
+    read: (n) => fs.readFileSync(regular(n)),
+    stream: (n) => fs.createReadStream(regular(n), { highWaterMark: CHUNK }),
   };
 }
 
@@ -118,8 +138,9 @@ function blobName(d: Digest): string {
 function layoutSource(target: string, store: Store, tag: string | undefined, where: string): ImageSource {
   if (!store.has('index.json')) throw new PushgateError('NOT_FOUND', `${where}: no index.json (not an OCI image layout)`);
   let index: ImageIndex;
+  const indexBytes = store.read('index.json');
   try {
-    index = JSON.parse(store.read('index.json').toString('utf8')) as ImageIndex;
+    index = JSON.parse(indexBytes.toString('utf8')) as ImageIndex;
   } catch (e) {
     throw new PushgateError('BAD_ARGUMENT', `${where}: index.json is not valid JSON`, { cause: e });
   }
@@ -224,7 +245,8 @@ function splitTag(rest: string): { p: string; tag?: string } {
  * manifest, else an error listing the tags), `archive:FILE[:TAG]` (docker save tar or OCI archive tar,
  * uncompressed) or `dir:PATH` (a root filesystem).
  * @throws PushgateError NOT_FOUND (path, tag or index.json missing) / BAD_ARGUMENT (unknown scheme,
- *   ambiguous layout, unreadable archive) with a one-line message.
+ *   ambiguous layout, unreadable archive, an archive or layout file that is not a regular file: a
+ *   FIFO, a device or a directory would block or never end) with a one-line message.
  */
 export async function openLocalSource(target: string): Promise<ImageSource | DirectorySource> {
   const colon = target.indexOf(':');
@@ -241,12 +263,18 @@ export async function openLocalSource(target: string): Promise<ImageSource | Dir
     if (tag !== undefined && !fs.existsSync(p) && fs.existsSync(rest)) { p = rest; tag = undefined; }
     if (!fs.existsSync(p)) throw new PushgateError('NOT_FOUND', `oci:${p}: no such directory`);
     if (!fs.statSync(p).isDirectory()) throw new PushgateError('BAD_ARGUMENT', `oci:${p}: not a directory (use archive: for a tar file)`);
-    return layoutSource(target, dirStore(p), tag, `oci:${p}`);
+    return layoutSource(target, dirStore(p, `oci:${p}`), tag, `oci:${p}`);
   }
   if (scheme === 'archive' || scheme === 'docker-archive' || scheme === 'oci-archive') {
     let { p, tag } = splitTag(rest);
     if (tag !== undefined && !fs.existsSync(p) && fs.existsSync(rest)) { p = rest; tag = undefined; }
     if (!fs.existsSync(p)) throw new PushgateError('NOT_FOUND', `archive:${p}: no such file`);
+    // A FIFO or a device would block or never end: the archive is read at random offsets, so it must be a file.
+    const st = fs.statSync(p);
+    if (!st.isFile()) {
+      const hint = st.isDirectory() ? '; use oci: for an OCI layout directory, dir: for a root filesystem' : '';
+      throw new PushgateError('BAD_ARGUMENT', `archive:${p} is ${fileKind(st)}; the archive must be a regular file (a docker save or OCI archive tar)${hint}`);
+    }
     const head = Buffer.alloc(4);
     const fd = fs.openSync(p, 'r');
     try { fs.readSync(fd, head, 0, 4, 0); } finally { fs.closeSync(fd); }

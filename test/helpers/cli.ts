@@ -1,0 +1,19 @@
+/**
+ * Runs the real `pushgate` CLI (bin/pushgate.js) in a child process, as a user would, with a
+ * deadline so that a command that blocks fails its test instead of hanging the run.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from './lab.js';
+
+/** Exit status (null when killed at the deadline) and both output streams of one run. */
+export interface CliRun { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/**
+ * `pushgate ARGS...` in `cwd`; killed after `timeoutMs` (default 30 s).
+ * @param args the command line after `pushgate`.
+ */
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliRun {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 30_000 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
