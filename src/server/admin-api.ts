@@ -22,7 +22,8 @@ import type { Gate, Logger } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-formats.js';
 import type { ExceptionSpec } from '../policy/index.js';
-import type { AuditFilter, Store } from '../store/index.js';
+import type { AuditFilter, QuarantineState, Store } from '../store/index.js';
+import { parseQuery, type QuerySpec } from './query-params.js';
 import { VERSION } from '../cli/version.js';
 
 /** Roles, least privileged first. */
@@ -49,6 +50,26 @@ export interface AdminApiDeps {
 }
 
 type Verifier = (token: string) => Principal;
+
+/** Query parameters of `GET /api/v1/audit`: `limit` and exact-match filters (AND). */
+const AUDIT_QUERY = {
+  limit: { kind: 'integer', min: 1, max: 10_000, default: 100 },
+  actor: { kind: 'string', what: 'an actor (a JWT subject, api-token#<n>, pushgate or a registry name)' },
+  action: { kind: 'string', what: 'an action (release, verdict:reject, policy-reloaded, …)' },
+  registry: { kind: 'string', what: 'a registry name (registries[].name)' },
+  repository: { kind: 'string', what: 'a repository name' },
+  digest: { kind: 'digest' },
+  tag: { kind: 'string', what: 'a tag' },
+} as const satisfies QuerySpec;
+
+/** Query parameters of `GET /api/v1/quarantine`. */
+const QUARANTINE_QUERY = {
+  state: { kind: 'enum', values: ['quarantined', 'released', 'expired'] satisfies QuarantineState[], default: 'quarantined' },
+  limit: { kind: 'integer', min: 1, max: 1000, default: 100 },
+  registry: { kind: 'string', what: 'a registry name (registries[].name)' },
+  repository: { kind: 'string', what: 'a repository name' },
+  tag: { kind: 'string', what: 'a tag' },
+} as const satisfies QuerySpec;
 
 /**
  * Builds the JWT verifier of `api.jwt` (undefined when not configured).
@@ -216,18 +237,25 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
     res.json({ id: String(req.params.id), registry: parsed.registry, repository: parsed.repository, digest: parsed.digest, status: done ? 'done' : 'queued', ...(done ? { verdict: v } : {}) });
   });
 
+  // List endpoints: every query parameter is declared; an unknown, repeated or malformed one is
+  // 400 with every problem (a silently ignored filter would answer with the wrong records).
   api.get('/audit', async (req, res) => {
-    const limit = Math.min(10_000, Number(req.query.limit ?? 100) || 100);
-    const filter: AuditFilter = {};
-    for (const k of ['actor', 'action', 'registry', 'repository', 'digest', 'tag'] as const) if (typeof req.query[k] === 'string') filter[k] = req.query[k];
-    // The store filters, then limits: matches older than the newest records are found too.
-    res.json(await store.listAudit(limit, filter));
+    try {
+      const { limit, ...filter } = parseQuery('GET /api/v1/audit', req.query, AUDIT_QUERY);
+      // The store filters, then limits: matches older than the newest records are found too.
+      res.json(await store.listAudit(limit, filter satisfies AuditFilter));
+    } catch (e) {
+      fail(res, e);
+    }
   });
 
   api.get('/quarantine', async (req, res) => {
-    const q = (k: string) => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
-    const state = q('state') as 'quarantined' | 'released' | 'expired' | undefined;
-    res.json(await store.listQuarantine({ registry: q('registry'), repository: q('repository'), tag: q('tag'), state: state ?? 'quarantined', limit: Math.min(1000, Number(q('limit') ?? 100) || 100) }));
+    try {
+      const q = parseQuery('GET /api/v1/quarantine', req.query, QUARANTINE_QUERY);
+      res.json(await store.listQuarantine({ ...q, state: q.state as QuarantineState }));
+    } catch (e) {
+      fail(res, e);
+    }
   });
 
   api.post('/quarantine/release', admin, express.json({ limit: '64kb' }), async (req, res) => {
@@ -264,7 +292,13 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
     }
   });
 
-  api.get('/exceptions', async (_req, res) => {
+  api.get('/exceptions', async (req, res) => {
+    try {
+      parseQuery('GET /api/v1/exceptions', req.query, {});
+    } catch (e) {
+      fail(res, e);
+      return;
+    }
     const control = deps.control;
     const now = Date.now();
     const rows = control ? control.list() : await store.listExceptions();

@@ -124,3 +124,61 @@ auditFilters('postgres', 16704, async () => {
   const store = await openStore(db.url);
   return { store, done: async () => { await store.close(); await db.drop(); } };
 });
+
+describe('admin API: query parameters of the list endpoints are validated', () => {
+  let store: Store;
+  let srv: { base: string; close(): Promise<void> };
+  const D = `sha256:${'c'.repeat(64)}`;
+  before(async () => {
+    store = await openStore('sqlite::memory:');
+    await store.audit({ actor: 'alice', action: 'release', registry: 'lab', repository: 'team/app', digest: D, tag: 'v1' });
+    const q = await store.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v1', digest: D, quarantineRepository: 'quarantine/team/app' });
+    await store.setQuarantineState(q.id, 'released');
+    srv = await serveApi(store, 16705);
+  });
+  after(async () => {
+    await srv.close();
+    await store.close();
+  });
+
+  /** Expects 400 with one problem per entry of `want`, each matching all of its patterns. */
+  async function refused(pathAndQuery: string, ...want: RegExp[][]) {
+    const r = await get(`${srv.base}${pathAndQuery}`);
+    expect(r.status, pathAndQuery).to.equal(400);
+    const body = r.body as { error: string; problems: string[] };
+    expect(body.problems, pathAndQuery).to.have.length(want.length);
+    want.forEach((patterns, i) => {
+      for (const re of patterns) expect(body.problems[i], pathAndQuery).to.match(re);
+    });
+    expect(body.error).to.equal(body.problems.join('; '));
+  }
+
+  it('audit limit: negative, not a number, too large, zero or fractional → 400 naming limit, what it got and the range', async () => {
+    for (const bad of ['-5', 'abc', '100000000', '0', '1.5', '1e3', '']) {
+      await refused(`/audit?limit=${encodeURIComponent(bad)}`, [/^query parameter limit: /, new RegExp(`got ${JSON.stringify(bad).replace(/[.+]/g, '\\$&')}`), /an integer from 1 to 10000/]);
+    }
+    expect((await get(`${srv.base}/audit?limit=10000`)).status).to.equal(200);
+    expect((await get(`${srv.base}/audit?limit=1`)).body).to.have.length(1);
+  });
+
+  it('quarantine state and limit: an unknown state or a limit out of 1..1000 → 400 naming the allowed values', async () => {
+    await refused('/quarantine?state=foo', [/^query parameter state: got "foo"; use one of quarantined, released, expired/]);
+    await refused('/quarantine?limit=5000', [/^query parameter limit: got "5000"; use an integer from 1 to 1000/]);
+    const released = await get(`${srv.base}/quarantine?state=released&limit=1000`);
+    expect(released.status).to.equal(200);
+    expect((released.body as Array<{ tag: string }>).map((q) => q.tag)).to.deep.equal(['v1']);
+    expect((await get(`${srv.base}/quarantine`)).body).to.deep.equal([]);
+  });
+
+  it('unknown, repeated and empty parameters and a malformed digest are refused, every problem at once', async () => {
+    await refused('/audit?since=2024-01-01', [/^unknown query parameter "since": GET \/api\/v1\/audit accepts limit, actor, action, registry, repository, digest, tag$/]);
+    await refused('/quarantine?status=released', [/^unknown query parameter "status": GET \/api\/v1\/quarantine accepts state, limit, registry, repository, tag$/]);
+    await refused('/exceptions?expired=false', [/^unknown query parameter "expired": GET \/api\/v1\/exceptions accepts no query parameters$/]);
+    await refused('/audit?limit=1&limit=2', [/^query parameter limit: given 2 times; give it once$/]);
+    await refused('/audit?repository=', [/^query parameter repository: got an empty value/]);
+    await refused('/audit?digest=abc', [/^query parameter digest: got "abc"; use a digest/]);
+    await refused('/audit?limit=-1&state=x&action=', [/^unknown query parameter "state"/], [/^query parameter limit: got "-1"/], [/^query parameter action: got an empty value/]);
+    const ok = await get(`${srv.base}/audit?digest=${D}&repository=team/app&limit=5`);
+    expect((ok.body as Array<{ actor: string }>).map((a) => a.actor)).to.deep.equal(['alice']);
+  });
+});
