@@ -11,6 +11,7 @@ import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import {
   createAjv,
   displayPath,
+  formatKey,
   parseLocated,
   problemAt,
   sortProblems,
@@ -81,7 +82,9 @@ export function loadPolicy(file: string): CompiledPolicy {
 /**
  * Compiles policy YAML text. `source` is where it came from (a path or `<built-in>`), used in problems
  * and in {@link CompiledPolicy.source}.
- * @throws ConfigError (BAD_CONFIG) with every problem located.
+ * @throws ConfigError (BAD_CONFIG) with every problem located: the schema's problems first (in line
+ *   order), then the compiler's own checks (names, references, ranges, ecosystems, scopes) of the parts
+ *   that passed the schema.
  */
 export function compilePolicy(yamlText: string, source: string): CompiledPolicy {
   const ld = parseLocated(yamlText, displayPath(source));
@@ -89,43 +92,93 @@ export function compilePolicy(yamlText: string, source: string): CompiledPolicy 
   const converted = toJSLocated(ld);
   if (!converted) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
   const value = converted.value;
-  const problems: ConfigProblem[] = validateLocated(ld, policyValidators().doc, value ?? {});
+  const schemaProblems: ConfigProblem[] = validateLocated(ld, policyValidators().doc, value ?? {});
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    if (!problems.length) problems.push(problemAt(ld, [], 'a policy document is a mapping with apiVersion, kind, metadata and spec'));
+    if (!schemaProblems.length) schemaProblems.push(problemAt(ld, [], 'a policy document is a mapping with apiVersion, kind, metadata and spec'));
+    throw new ConfigError(sortProblems(schemaProblems), 'invalid policy');
   }
-  if (problems.length) throw new ConfigError(sortProblems(problems), 'invalid policy');
-  const doc = value as PolicyDocument;
-  const problem: ProblemSink = (at, message) => problems.push(problemAt(ld, at, message));
-  const compiled = compileDocument(doc, problem, source, yamlText);
-  if (problems.length) throw new ConfigError(sortProblems(problems), 'invalid policy');
+  // The checks the schema cannot say run in the same pass, on the parts that passed the schema, so
+  // that fixing one kind of problem does not reveal the other only on the next run.
+  const semantic: ConfigProblem[] = [];
+  const problem: ProblemSink = (at, message) => semantic.push(problemAt(ld, at, message));
+  const schema = schemaVerdict(schemaProblems);
+  let compiled: CompiledPolicy | undefined;
+  try {
+    compiled = compileDocument(value as PolicyDocument, problem, source, yamlText, schema);
+  } catch (err) {
+    // Only possible on a part the schema rejected; its schema problem says what is wrong.
+    if (!schemaProblems.length) throw err;
+  }
+  if (schemaProblems.length || semantic.length || !compiled) {
+    throw new ConfigError([...sortProblems(schemaProblems), ...sortProblems(semantic)], 'invalid policy');
+  }
   return compiled;
 }
 
-function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: string, text: string): CompiledPolicy {
+/** Which parts of a document passed the schema; the compiler's own checks look only at those. */
+interface SchemaVerdict {
+  /** No schema problem at `at`, below it, or at an ancestor: the part is as the schema describes. */
+  sound(at: KeyPath): boolean;
+  /** No schema problem at `at` or at an ancestor: its own shape holds (its children may not). */
+  shaped(at: KeyPath): boolean;
+}
+
+function schemaVerdict(problems: ConfigProblem[]): SchemaVerdict {
+  if (!problems.length) return { sound: () => true, shaped: () => true };
+  const keys = problems.map((p) => p.key);
+  // `inner` is `outer` or lies below it (keys as formatKey writes them: `a.b[0].c`).
+  const within = (inner: string, outer: string) =>
+    outer === '(document)' || inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  return {
+    sound: (at) => {
+      const k = formatKey(at);
+      return keys.every((p) => !within(p, k) && !within(k, p));
+    },
+    shaped: (at) => {
+      const k = formatKey(at);
+      return keys.every((p) => !within(k, p));
+    },
+  };
+}
+
+function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: string, text: string, schema: SchemaVerdict): CompiledPolicy | undefined {
+  if (!schema.shaped(['spec'])) return undefined;
   const ruleSets: Record<string, CompiledRuleSet> = {};
-  for (const [name, rs] of Object.entries(doc.spec.ruleSets)) {
-    if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
-      problem(['spec', 'ruleSets', name], 'rule set names are lowercase letters, digits, ".", "_" and "-"');
+  // Rule set names are known when `spec.ruleSets` is a mapping, even if some rule sets are invalid.
+  const setsKnown = schema.shaped(['spec', 'ruleSets']);
+  if (setsKnown) {
+    for (const [name, rs] of Object.entries(doc.spec.ruleSets)) {
+      if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
+        problem(['spec', 'ruleSets', name], 'rule set names are lowercase letters, digits, ".", "_" and "-"');
+      }
+      ruleSets[name] = compileRuleSet(name, rs, ['spec', 'ruleSets', name], problem, schema);
     }
-    ruleSets[name] = compileRuleSet(name, rs, ['spec', 'ruleSets', name], problem);
   }
   const names = Object.keys(ruleSets);
   const checkSet = (rs: string, at: KeyPath) => {
-    if (!ruleSets[rs]) problem(at, `no rule set named "${rs}" (defined: ${names.join(', ')})`);
+    if (setsKnown && schema.sound(at) && !ruleSets[rs]) problem(at, `no rule set named "${rs}" (defined: ${names.join(', ')})`);
   };
-  const mappings = (doc.spec.mappings ?? []).map((m, i) => {
-    checkSet(m.ruleSet, ['spec', 'mappings', i, 'ruleSet']);
-    return compileMapping(m, m.name ?? `mappings[${i}]`);
-  });
+  const mappings: CompiledMapping[] = [];
+  if (schema.shaped(['spec', 'mappings'])) {
+    (doc.spec.mappings ?? []).forEach((m, i) => {
+      checkSet(m.ruleSet, ['spec', 'mappings', i, 'ruleSet']);
+      if (schema.sound(['spec', 'mappings', i])) mappings.push(compileMapping(m, m.name ?? `mappings[${i}]`));
+    });
+  }
   let defaultMapping: CompiledMapping;
   if (doc.spec.default) {
     checkSet(doc.spec.default.ruleSet, ['spec', 'default', 'ruleSet']);
     defaultMapping = compileMapping({ ruleSet: doc.spec.default.ruleSet, mode: doc.spec.default.mode }, 'default');
   } else {
-    if (!ruleSets.default) problem(['spec', 'default'], 'is required unless a rule set is named "default"');
+    if (setsKnown && !ruleSets.default) problem(['spec', 'default'], 'is required unless a rule set is named "default"');
     defaultMapping = compileMapping({ ruleSet: 'default' }, 'default');
   }
-  const exceptions = (doc.spec.exceptions ?? []).map((e, i) => compileException(e, i, ['spec', 'exceptions', i], problem));
+  const exceptions: CompiledException[] = [];
+  if (schema.shaped(['spec', 'exceptions'])) {
+    (doc.spec.exceptions ?? []).forEach((e, i) => {
+      if (schema.sound(['spec', 'exceptions', i])) exceptions.push(compileException(e, i, ['spec', 'exceptions', i], problem));
+    });
+  }
   return {
     name: doc.metadata.name,
     revision: revisionOf(text),
@@ -139,15 +192,20 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
   };
 }
 
-function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: ProblemSink): CompiledRuleSet {
+function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: ProblemSink, schema: SchemaVerdict): CompiledRuleSet {
   const seen = new Map<string, number>();
-  const excludeBase = rs.excludeBase ?? false;
+  // A rule set the schema rejected as a whole still has a name (mappings may name it), nothing else.
+  const own: Partial<RuleSetSpec> = schema.shaped(at) ? rs : {};
+  const excludeBase = own.excludeBase ?? false;
   const rules: CompiledRule[] = [];
-  rs.rules.forEach((r, i) => {
+  (schema.shaped([...at, 'rules']) ? (own.rules ?? []) : []).forEach((r, i) => {
     const rAt = [...at, 'rules', i];
-    if (seen.has(r.name)) problem([...rAt, 'name'], `duplicate rule name (also rules[${seen.get(r.name)}])`);
-    seen.set(r.name, i);
-    if (RESERVED_RULE_NAMES.includes(r.name)) problem([...rAt, 'name'], `"${r.name}" is reserved for pushgate's own reasons`);
+    if (schema.sound([...rAt, 'name'])) {
+      if (seen.has(r.name)) problem([...rAt, 'name'], `duplicate rule name (also rules[${seen.get(r.name)}])`);
+      seen.set(r.name, i);
+      if (RESERVED_RULE_NAMES.includes(r.name)) problem([...rAt, 'name'], `"${r.name}" is reserved for pushgate's own reasons`);
+    }
+    if (!schema.sound(rAt)) return;
     const kind = Object.keys(r.match)[0] as keyof RuleMatchSpec;
     const compiler = RULE_KINDS[kind] as (s: unknown, rule: typeof r, at: KeyPath, p: ProblemSink) => ReturnType<(typeof RULE_KINDS)['secret']>;
     const body = compiler(r.match[kind], r, [...rAt, 'match', kind], problem);
@@ -155,8 +213,8 @@ function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: Pro
   });
   return {
     name,
-    onIncomplete: rs.onIncomplete ?? 'quarantine',
-    unknownSeverity: rs.unknownSeverity ?? 'ignore',
+    onIncomplete: own.onIncomplete ?? 'quarantine',
+    unknownSeverity: own.unknownSeverity ?? 'ignore',
     excludeBase,
     rules,
   };

@@ -30,7 +30,7 @@ function problemsOf(fn: () => unknown): string[] {
 }
 
 describe('policy compile: problems with positions', () => {
-  it('reports every schema problem of bad.yaml with its line, column and key', () => {
+  it('reports every schema problem of bad.yaml with its line, column and key, then the compiler\'s checks of the parts that passed the schema', () => {
     const lines = problemsOf(() => loadPolicy(path.join(FIXTURES, 'bad.yaml')));
     const f = 'test/fixtures/policy/bad.yaml';
     expect(lines).to.deep.equal([
@@ -43,6 +43,25 @@ describe('policy compile: problems with positions', () => {
       `${f}:19:13: spec.ruleSets.default.rules[1].match: must hold exactly one of: vulnerability, packages, secret, image, baseImage`,
       `${f}:29:11: spec.ruleSets.default.rules[2].colour: unknown key (allowed here: name, description, action, excludeBase, match)`,
       `${f}:36:16: spec.exceptions[0].expires: must be a date (2026-12-31) or an RFC 3339 date-time (got string "someday")`,
+      // Rules 0 and 1 are invalid, their names are not; rule 2 (unknown key) is skipped, so its bad npm range is not reported yet.
+      `${f}:16:17: spec.ruleSets.default.rules[1].name: duplicate rule name (also rules[0])`,
+      `${f}:32:16: spec.mappings[0].ruleSet: no rule set named "nope" (defined: default)`,
+      `${f}:37:7: spec.exceptions[1]: an exception needs a scope: ids, packages, repository or digest`,
+    ]);
+  });
+
+  it('a part the schema rejects as a whole adds no guesses: no rule set list, no rule set references checked', () => {
+    const head = 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: p\nspec:\n';
+    expect(problemsOf(() => compilePolicy(`${head}  ruleSets: [a]\n  mappings:\n    - ruleSet: nope\n  exceptions:\n    - { reason: r, owner: o, expires: 2030-01-01 }\n`, '<t>'))).to.deep.equal([
+      '<t>:6:13: spec.ruleSets: must be a mapping (got a list)',
+      '<t>:10:7: spec.exceptions[0]: an exception needs a scope: ids, packages, repository or digest',
+    ]);
+    expect(problemsOf(() => compilePolicy(`${head}  ruleSets:\n    main: 7\n  default: { ruleSet: main }\n  mappings:\n    - ruleSet: other\n`, '<t>'))).to.deep.equal([
+      '<t>:7:11: spec.ruleSets.main: must be a mapping (got number 7)',
+      '<t>:10:16: spec.mappings[0].ruleSet: no rule set named "other" (defined: main)',
+    ]);
+    expect(problemsOf(() => compilePolicy('apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: p\nspec: 1\n', '<t>'))).to.deep.equal([
+      '<t>:5:7: spec: must be a mapping (got number 1)',
     ]);
   });
 
