@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import {
   PushgateError, isAttestationDescriptor, isDigest, isIndexMediaType, isPushgateError, platformString, shortDigest,
-  type Descriptor, type Diagnostic, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Inventory,
+  type Descriptor, type Diagnostic, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Inventory, type Platform,
 } from '../core/index.js';
 import { ANALYZERS } from './analyzers/index.js';
 import type { Analyzer } from './analyzers/types.js';
@@ -35,7 +35,10 @@ export interface LayerCache {
 
 /** Options of a scan. */
 export interface ScanOptions {
-  /** `os/arch[/variant]`: scan only this platform of an index. */
+  /**
+   * `os/arch[/variant]`: scan only this platform of an index; for a single image, its config's
+   * platform must match (else BAD_ARGUMENT). Without a variant any variant matches; arm64 is arm64/v8.
+   */
   platform?: string;
   layerCache?: LayerCache;
   /** Scratch directory for spilled entries (default: the OS temp dir); config `scan.tmpDir`. */
@@ -152,6 +155,34 @@ function msg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64' };
+
+/** A variant as containerd normalizes it: arm64 means v8 and arm v7 when none is given; amd64/v1 is amd64. */
+function normalVariant(arch: string, variant: string | undefined): string | undefined {
+  if (!variant) return arch === 'arm64' ? 'v8' : arch === 'arm' ? 'v7' : undefined;
+  return arch === 'amd64' && variant === 'v1' ? undefined : variant;
+}
+
+/**
+ * Whether `want` (`os/arch[/variant]`, as `--platform` takes it) names platform `p`. Without a
+ * variant, any variant of os/arch matches; with one, variants compare after normalization
+ * (containerd's `platforms.Normalize`: `linux/arm64` is `linux/arm64/v8`).
+ */
+function platformMatches(want: string, p: Platform | undefined): boolean {
+  if (!p?.os || !p.architecture) return false;
+  const [os, rawArch, variant] = want.split('/');
+  const arch = ARCH_ALIASES[rawArch] ?? rawArch;
+  const pArch = ARCH_ALIASES[p.architecture] ?? p.architecture;
+  if (os !== p.os || arch !== pArch) return false;
+  return !variant || normalVariant(arch, variant) === normalVariant(pArch, p.variant);
+}
+
+/** The one error for a `platform` the target does not have, naming the platforms it has. */
+function platformNotFound(want: string, target: string, has: string[], index: boolean): PushgateError {
+  const list = has.length ? has.join(', ') : 'none declared';
+  return new PushgateError('BAD_ARGUMENT', `platform ${want} is not in ${target} (${index ? `the index has ${list}` : `a single-platform image of ${list}`})`);
+}
+
 /** State shared by every platform of one scan. */
 interface Run {
   source: ImageSource;
@@ -257,6 +288,11 @@ export function manifestProblem(m: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Scans one image manifest. `platform` is the index entry's platform; for the root manifest of a
+ * single image (`platform` undefined) a requested `run.opts.platform` is checked against the
+ * config's os/architecture/variant before any layer is read.
+ */
 async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, platform: string | undefined): Promise<PlatformScan> {
   const parsed = parseJson<unknown>(bytes, `manifest ${shortDigest(manifestDigest)}`);
   const diags: Diagnostic[] = [];
@@ -276,6 +312,12 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     } catch (e) {
       diags.push({ code: 'config-unreadable', message: `config ${shortDigest(m.config.digest)}: ${msg(e)}`, incomplete: true });
     }
+  }
+  const want = run.opts.platform;
+  // Unverifiable without a config that names its os (unreadable: already an incomplete scan).
+  if (want && platform === undefined && config.os) {
+    const has: Platform = { os: config.os, architecture: config.architecture ?? 'unknown', variant: config.variant };
+    if (!platformMatches(want, has)) throw platformNotFound(want, run.source.target, [platformString(has)], false);
   }
   const diffIds = config.rootfs?.diff_ids ?? [];
   const layers = Array.isArray(m.layers) ? m.layers : [];
@@ -337,7 +379,8 @@ function makeRun(source: ImageSource, opts: ScanOptions): Run {
  * tar) become diagnostics with `incomplete: true`; the scan still returns.
  * @throws PushgateError when the root manifest cannot be read or parsed (code from the source:
  *   NOT_FOUND, DIGEST_MISMATCH, …; UNSUPPORTED for schema 1 or unknown media types), BAD_ARGUMENT
- *   when `opts.platform` names a platform the index does not have.
+ *   when `opts.platform` names a platform the index does not have, or that a single image's config
+ *   does not declare.
  */
 export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Promise<ImageScan> {
   const root = await source.root();
@@ -356,13 +399,8 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
       if (skipped) diagnostics.push({ code: 'attestation-skipped', message: `${skipped} attestation manifest(s) not scanned` });
       if (opts.platform) {
         const want = opts.platform;
-        const pick = children.filter((d) => {
-          const p = platformString(d.platform);
-          return p === want || (d.platform?.variant && `${d.platform.os}/${d.platform.architecture}` === want) || (want.endsWith('/v8') && p === want.slice(0, -3));
-        });
-        if (!pick.length) {
-          throw new PushgateError('BAD_ARGUMENT', `platform ${want} is not in ${source.target} (platforms: ${children.map((d) => platformString(d.platform)).join(', ')})`);
-        }
+        const pick = children.filter((d) => platformMatches(want, d.platform));
+        if (!pick.length) throw platformNotFound(want, source.target, children.map((d) => platformString(d.platform)), true);
         children = pick.slice(0, 1);
       }
       for (const child of children) {

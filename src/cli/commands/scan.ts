@@ -62,6 +62,9 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
   if (opts.platform && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(opts.platform)) {
     throw new PushgateError('BAD_ARGUMENT', `--platform "${opts.platform}": expected OS/ARCH[/VARIANT], e.g. linux/amd64`);
   }
+  if (opts.platform && target.startsWith('dir:')) {
+    throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: a dir: root filesystem has no platform; drop --platform`);
+  }
   let vulndb: VulnDb | undefined;
   try {
     vulndb = VulnDb.open(config.vulndb.path);
