@@ -117,7 +117,7 @@ export interface ReleaseRequest {
   digest?: Digest;
   /** Why (required; recorded in the audit log and the exception). */
   reason: string;
-  /** Expiry of the exception that keeps the release in force (default: 30 days from now). */
+  /** Expiry of the exception that keeps the release in force (default: 30 days from now; a past one is BAD_ARGUMENT). */
   expires?: string;
 }
 
@@ -276,12 +276,13 @@ export class PolicyControl {
 
   /**
    * Validates and stores an exception, puts it in force and re-evaluates in the background.
-   * @throws PushgateError BAD_ARGUMENT listing every problem of the exception.
+   * @throws PushgateError BAD_ARGUMENT listing every problem of the exception, including an
+   *   `expires` already in the past.
    */
   addException(actor: string, spec: ExceptionSpec): Promise<StoredException> {
     return this.serial(async () => {
       try {
-        withExceptions(this.base, [spec]);
+        withExceptions(this.base, [spec], { now: Date.now() });
       } catch (e) {
         const problems = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`) : [(e as Error).message];
         throw new PushgateError('BAD_ARGUMENT', `invalid exception: ${problems.join('; ')}`, { details: { problems } });
@@ -311,7 +312,7 @@ export class PolicyControl {
       const expires = req.expires ?? new Date(Date.now() + 30 * 86_400_000).toISOString();
       const spec: ExceptionSpec = { name: `release-${rec.id}`, reason: `released from quarantine: ${req.reason}`, owner: actor, expires, digest: rec.digest, repository: rec.repository };
       try {
-        withExceptions(this.base, [spec]);
+        withExceptions(this.base, [spec], { now: Date.now() });
       } catch (e) {
         const problems = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`) : [(e as Error).message];
         throw new PushgateError('BAD_ARGUMENT', `invalid release: ${problems.join('; ')}`);

@@ -258,16 +258,24 @@ function compileException(e: ExceptionSpec, i: number, at: KeyPath, problem: Pro
 
 /**
  * A copy of `policy` with more exceptions (e.g. added through the admin API), validated like those of
- * a document. Their names default to `extra[i]`.
- * @throws ConfigError listing every invalid exception (file `<exceptions>`, key `[i].field`).
+ * a document. Their names default to `extra[i]`. With `opts.now` (ms since the epoch), an exception
+ * that has already expired at that instant is a problem too (a new exception must be in force; stored
+ * ones that have since expired are loaded without `now` and simply stop applying).
+ * @throws ConfigError listing every invalid exception (file `<exceptions[i]>`, key the field).
  */
-export function withExceptions(policy: CompiledPolicy, specs: ExceptionSpec[]): CompiledPolicy {
+export function withExceptions(policy: CompiledPolicy, specs: ExceptionSpec[], opts: { now?: number } = {}): CompiledPolicy {
   const problems: ConfigProblem[] = [];
   const extra = specs.map((s, i) => {
     const ld = parseLocated(JSON.stringify(s, null, 2), `<exceptions[${i}]>`);
     const sink: ProblemSink = (at, message) => problems.push(problemAt(ld, at, message));
-    problems.push(...validateLocated(ld, policyValidators().exception, s));
-    return compileException({ ...s, name: s.name ?? `extra[${i}]` }, i, [], sink);
+    const invalid = validateLocated(ld, policyValidators().exception, s);
+    problems.push(...invalid);
+    const compiled = compileException({ ...s, name: s.name ?? `extra[${i}]` }, i, [], sink);
+    if (opts.now !== undefined && !invalid.length && compiled.expiresAt < opts.now) {
+      const whole = /^\d{4}-\d{2}-\d{2}$/.test(s.expires) ? ' (a date lasts through that day, UTC)' : '';
+      sink(['expires'], `${s.expires} is in the past${whole}: an exception must expire after now (${new Date(opts.now).toISOString()})`);
+    }
+    return compiled;
   });
   if (problems.length) throw new ConfigError(problems, 'invalid exceptions');
   return { ...policy, exceptions: [...policy.exceptions, ...extra] };
