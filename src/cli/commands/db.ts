@@ -4,7 +4,10 @@
  * the new database was installed, 2 when nothing could be imported (a PushgateError VULNDB thrown to
  * the main CLI, which prints it and exits 2). Progress goes to stderr; stdout carries only results.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
+import { PushgateError } from '../../core/index.js';
 import { defaultConfig, loadConfig } from '../../config/load.js';
 import type { PushgateConfig } from '../../config/types.js';
 import { updateDb, VulnDb } from '../../vulndb/index.js';
@@ -49,6 +52,21 @@ function config(file?: string): PushgateConfig {
   return file ? loadConfig(file) : defaultConfig();
 }
 
+/**
+ * Refuses a database path that names something other than a file: SQLite on a directory says only
+ * "disk I/O error", and on a FIFO it blocks. A path that does not exist passes (update creates it;
+ * status reports it missing).
+ * @param where how the user gave the path (`--db`, `vulndb.path`), for the message.
+ * @throws PushgateError BAD_ARGUMENT naming what the path is and what is expected.
+ */
+function checkDbPath(p: string, where: string): void {
+  const st = fs.statSync(p, { throwIfNoEntry: false });
+  if (!st || st.isFile()) return;
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : 'not a regular file';
+  const eg = st.isDirectory() ? ` such as ${path.join(p, 'vulndb.sqlite')}` : '';
+  throw new PushgateError('BAD_ARGUMENT', `${where} ${p} is ${kind}; expected a vulnerability database file${eg} (created by \`pushgate db update\`)`);
+}
+
 /** Adds `db update` and `db status` to the program. */
 export function register(program: Command): void {
   const db = program.command('db').description('vulnerability database');
@@ -61,8 +79,10 @@ export function register(program: Command): void {
       const cfg = config(opts.config);
       const bar = progress(process.stderr);
       const sources = opts.source.length ? opts.source : cfg.vulndb.sources;
+      const dbPath = opts.db ?? cfg.vulndb.path;
+      checkDbPath(dbPath, opts.db ? '--db' : 'vulndb.path');
       const stats = await updateDb({
-        path: opts.db ?? cfg.vulndb.path,
+        path: dbPath,
         sources,
         ecosystems: cfg.vulndb.ecosystems,
         onProgress: bar.tick,
@@ -82,6 +102,7 @@ export function register(program: Command): void {
     .addOption(new Option('--format <FORMAT>', 'output format').choices(['json', 'table']).default('table'))
     .action((opts: { db?: string; config?: string; format: 'json' | 'table' }) => {
       const p = opts.db ?? config(opts.config).vulndb.path;
+      checkDbPath(p, opts.db ? '--db' : 'vulndb.path');
       const vdb = VulnDb.open(p);
       try {
         const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds() };

@@ -67,7 +67,8 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
   }
   let vulndb: VulnDb | undefined;
   try {
-    vulndb = VulnDb.open(config.vulndb.path);
+    // Opening a FIFO would block: anything but a file is no database, like a missing one.
+    if (fs.statSync(config.vulndb.path, { throwIfNoEntry: false })?.isFile() !== false) vulndb = VulnDb.open(config.vulndb.path);
   } catch {
     vulndb = undefined; // reported as a vulndb-missing diagnostic; the policy's onIncomplete decides
   }

@@ -1,0 +1,68 @@
+/**
+ * `pushgate db status|update --db PATH` when PATH is not a database file: a directory (SQLite says
+ * only "disk I/O error"), a FIFO (opening it blocks) or nothing at all. Each is one line on stderr
+ * saying what PATH is and what is expected, exit 2 (DESIGN.md §3). The real CLI in a child process.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli, type CliRun } from '../../helpers/cli.js';
+import { ROOT } from '../../helpers/lab.js';
+
+describe('cli: pushgate db with a --db that is not a database file', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let fifo: string;
+
+  const run = (args: string[]): CliRun => runCli(args, { cwd: dir, timeoutMs: 20_000 });
+
+  function oneLine(r: CliRun, what: string): string {
+    expect(r.signal, `${what}: killed at the deadline (blocked)`).to.equal(null);
+    expect(r.status, `${what}: ${r.stderr}`).to.equal(2);
+    expect(r.stdout, what).to.equal('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, what).to.have.length(1);
+    expect(lines[0], what).to.match(/^pushgate: /);
+    return lines[0];
+  }
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-cli-db-'));
+    fifo = path.join(dir, 'vulndb.fifo');
+    execFileSync('mkfifo', [fifo]);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('db status --db DIR: "is a directory", what is expected, exit 2 (not "disk I/O error")', () => {
+    const line = oneLine(run(['db', 'status', '--db', dir]), 'status DIR');
+    expect(line).to.equal(`pushgate: --db ${dir} is a directory; expected a vulnerability database file such as ${path.join(dir, 'vulndb.sqlite')} (created by \`pushgate db update\`)`);
+    expect(line).not.to.match(/I\/O/);
+  });
+
+  it('db status --db FIFO fails fast; a path that does not exist says to run `pushgate db update`', () => {
+    expect(oneLine(run(['db', 'status', '--db', fifo]), 'status FIFO')).to.match(/is a FIFO \(named pipe\); expected a vulnerability database file/);
+    const none = path.join(dir, 'nothing.sqlite');
+    expect(oneLine(run(['db', 'status', '--db', none]), 'status missing')).to.equal(`pushgate: no vulnerability database at ${none}: run \`pushgate db update\``);
+  });
+
+  it('db update --db DIR is refused before importing anything, nothing written next to DIR', () => {
+    const target = fs.mkdtempSync(path.join(dir, 'dbdir-'));
+    const line = oneLine(run(['db', 'update', '--db', target, '--source', path.join(ROOT, 'test/fixtures/vulndb/osv')]), 'update DIR');
+    expect(line).to.match(/is a directory; expected a vulnerability database file/);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith(`${path.basename(target)}.`))).to.deep.equal([]);
+    expect(fs.readdirSync(target)).to.deep.equal([]);
+  });
+
+  it('scan with vulndb.path a FIFO: the report is printed without a database (vulndb-missing), no hang', () => {
+    const cfg = path.join(dir, 'fifo-db.yaml');
+    fs.writeFileSync(cfg, `vulndb:\n  path: ${fifo}\n`);
+    const root = fs.mkdtempSync(path.join(dir, 'rootfs-'));
+    const r = run(['scan', `dir:${root}`, '--format', 'json', '--config', cfg]);
+    expect(r.signal, 'blocked opening the FIFO').to.equal(null);
+    const report = JSON.parse(r.stdout) as { complete: boolean; diagnostics: Array<{ code: string }> };
+    expect(report.complete).to.equal(false);
+    expect(report.diagnostics.map((d) => d.code)).to.include('vulndb-missing');
+  });
+});
