@@ -22,6 +22,15 @@ export function reportError(e: unknown): void {
   process.exitCode = 2;
 }
 
+/**
+ * Commander's error text (`error: unknown option '--formt'\n(Did you mean --format?)`) as one line:
+ * `pushgate: unknown option '--formt' (Did you mean --format?); run with --help for usage`.
+ */
+function commanderErrorLine(text: string): string {
+  const msg = text.trim().replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+  return `pushgate: ${msg}; run with --help for usage`;
+}
+
 /** Builds the program (exported for tests). */
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,9 +38,13 @@ export function buildProgram(): Command {
     .name('pushgate')
     .description('Admission gate for private container registries')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Set before the commands are added, which inherit it: an argument error (missing argument,
+  // unknown option, bad choice) is one `pushgate: ` line like every other error, its hint included.
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(`${commanderErrorLine(s)}\n`),
+  });
   registerScan(program);
   registerServe(program);
   registerDb(program);
