@@ -1,8 +1,25 @@
 /** Human-readable rendering of a scan report (`--format table`). */
 import { severityRank, type ScanReport } from '../core/index.js';
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length);
+/** Widest a column grows to fit its cells; a longer cell overflows its row, it is never cut. */
+const MAX_COLUMN = 48;
+
+/**
+ * A column's width in characters: the longest of its header and cells, at least `min`, at most
+ * {@link MAX_COLUMN} (so one outlier does not push every row right; it overflows instead).
+ */
+function columnWidth(cells: readonly string[], min: number): number {
+  return Math.max(min, ...cells.map((c) => c.length).filter((n) => n <= MAX_COLUMN));
+}
+
+/** `s` left-aligned in `n` columns. Never cut: a version, id or name cut short is a wrong one. */
+function cell(s: string, n: number): string {
+  return s.padEnd(n);
+}
+
+/** Prose cut to `n` characters with an ellipsis (summaries only; never ids, names or versions). */
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
 /**
@@ -20,18 +37,35 @@ export function renderFindingsByPackage(r: ScanReport): string[] {
   }
   const worst = (fs: ScanReport['findings']) => Math.max(...fs.map((f) => severityRank(f.severity)));
   const sorted = [...groups.values()].sort((a, b) => worst(b.findings) - worst(a.findings) || a.pkg.localeCompare(b.pkg) || a.path.localeCompare(b.path));
-  const out = [`${pad('PACKAGE', 30)} ${pad('ECOSYSTEM', 12)} ${pad('INSTALLED', 22)} ${pad('FIXED IN', 24)} VULNERABILITIES`];
-  for (const g of sorted) {
+  const rows = sorted.map((g) => {
     g.findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id));
     const fixed = [...new Set(g.findings.flatMap((f) => f.fixedVersions))];
     const unfixed = g.findings.filter((f) => !f.fixedVersions.length).length;
     const fixText = (fixed.join(', ') || '-') + (unfixed && fixed.length ? ` (${unfixed} unfixed)` : '');
     const counts = SEVERITY_ORDER.map((s) => [s, g.findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(', ');
-    // Names and versions are never cut: a cut version is a wrong version.
-    out.push(`${g.pkg.padEnd(30)} ${pad(g.eco, 12)} ${g.installed.padEnd(22)} ${fixText.padEnd(24)} ${counts}`);
+    const findings = g.findings.map((f) => ({
+      severity: f.severity.toUpperCase(), id: f.id, fixed: f.fixedVersions.join(', ') || 'no fix',
+      // aliases are ids: listed whole; a summary is prose and may be shortened
+      about: f.summary ? clip(f.summary, 80) : f.aliases.join(', '),
+    }));
+    return { g, fixText, counts, findings };
+  });
+  // Columns grow to fit their longest cell (up to MAX_COLUMN), so every version is shown whole.
+  const w = {
+    pkg: columnWidth(rows.map((r) => r.g.pkg), 30),
+    eco: columnWidth(rows.map((r) => r.g.eco), 12),
+    installed: columnWidth(rows.map((r) => r.g.installed), 22),
+    fixed: columnWidth(rows.map((r) => r.fixText), 24),
+    severity: columnWidth(rows.flatMap((r) => r.findings.map((f) => f.severity)), 10),
+    id: columnWidth(rows.flatMap((r) => r.findings.map((f) => f.id)), 24),
+    findingFixed: columnWidth(rows.flatMap((r) => r.findings.map((f) => f.fixed)), 18),
+  };
+  const out = [`${cell('PACKAGE', w.pkg)} ${cell('ECOSYSTEM', w.eco)} ${cell('INSTALLED', w.installed)} ${cell('FIXED IN', w.fixed)} VULNERABILITIES`];
+  for (const { g, fixText, counts, findings } of rows) {
+    out.push(`${cell(g.pkg, w.pkg)} ${cell(g.eco, w.eco)} ${cell(g.installed, w.installed)} ${cell(fixText, w.fixed)} ${counts}`);
     out.push(`  ${g.path}${g.platform ? `  [${g.platform}]` : ''}`);
-    for (const f of g.findings) {
-      out.push(`    ${pad(f.severity.toUpperCase(), 10)} ${f.id.padEnd(24)} ${pad(f.fixedVersions.join(', ') || 'no fix', 18)} ${(f.summary ?? f.aliases.join(', ')).slice(0, 80)}`.trimEnd());
+    for (const f of findings) {
+      out.push(`    ${cell(f.severity, w.severity)} ${cell(f.id, w.id)} ${cell(f.fixed, w.findingFixed)} ${f.about}`.trimEnd());
     }
   }
   return out;
@@ -39,7 +73,10 @@ export function renderFindingsByPackage(r: ScanReport): string[] {
 
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'] as const;
 
-/** Renders a report as plain text tables: findings grouped by package, most severe first. */
+/**
+ * Renders a report as plain text tables: findings grouped by package, most severe first. Columns
+ * grow to fit; ids, names, versions and severities are never cut (only summaries are shortened).
+ */
 export function renderTable(r: ScanReport): string {
   const out: string[] = [];
   out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
@@ -49,15 +86,19 @@ export function renderTable(r: ScanReport): string {
   if (r.findings.length) out.push('', ...renderFindingsByPackage(r));
   if (r.secrets.length) {
     out.push('', 'SECRETS');
-    for (const s of r.secrets) out.push(`  ${pad(s.rule, 24)} ${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}`);
+    const rule = columnWidth(r.secrets.map((s) => s.rule), 24);
+    for (const s of r.secrets) out.push(`  ${cell(s.rule, rule)} ${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}`);
   }
   if (r.config.length) {
     out.push('', 'CONFIG');
-    for (const c of r.config) out.push(`  ${pad(c.severity, 8)} ${pad(c.check, 20)} ${c.message}`);
+    const sev = columnWidth(r.config.map((c) => c.severity), 8);
+    const check = columnWidth(r.config.map((c) => c.check), 20);
+    for (const c of r.config) out.push(`  ${cell(c.severity, sev)} ${cell(c.check, check)} ${c.message}`);
   }
   if (r.diagnostics.length) {
     out.push('', 'DIAGNOSTICS');
-    for (const d of r.diagnostics) out.push(`  ${pad(d.code, 22)} ${d.path ?? d.layer ?? ''} ${d.message}`.replace(/\s+$/, ''));
+    const code = columnWidth(r.diagnostics.map((d) => d.code), 22);
+    for (const d of r.diagnostics) out.push(`  ${cell(d.code, code)} ${d.path ?? d.layer ?? ''} ${d.message}`.replace(/\s+$/, ''));
   }
   out.push('', `DECISION: ${r.verdict.decision.toUpperCase()}  (policy ${r.verdict.policy.name}@${r.verdict.policy.revision})`);
   for (const reason of r.verdict.reasons) out.push(`  - [${reason.action}] ${reason.rule}: ${reason.message}`);
