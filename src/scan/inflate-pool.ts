@@ -166,7 +166,9 @@ export class WorkerGunzip extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     if (this.done) return cb();
-    const buf = ownBytes(chunk, false); // the caller's buffer: copied, never detached
+    // A chunk that spans its whole ArrayBuffer (file reads, most socket reads) is moved to the
+    // worker, not copied: nothing upstream keeps it once it has been hashed and written here.
+    const buf = ownBytes(chunk);
     this.inFlight += buf.byteLength;
     this.post({ t: 'data', buf }, [buf]);
     if (this.inFlight < IN_WINDOW) cb();

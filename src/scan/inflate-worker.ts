@@ -32,11 +32,12 @@ export type InflateReply = { id: number } & (
   | { t: 'error'; message: string; code?: string });
 
 /**
- * The bytes of a Buffer as an ArrayBuffer to transfer: the chunk's own when it spans all of it and
- * `mine` (a zlib output buffer, which zlib replaces once full), a copy otherwise.
+ * The bytes of a Buffer as an ArrayBuffer to transfer: the chunk's own when it spans all of it
+ * (64 KiB or more: zlib output buffers, which zlib replaces once full; file and most socket reads),
+ * a copy otherwise (a slice of a bigger buffer). The caller must not touch the chunk afterwards.
  */
-export function ownBytes(c: Buffer, mine: boolean): ArrayBuffer {
-  return mine && c.byteLength >= 1 << 16 && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer
+export function ownBytes(c: Buffer): ArrayBuffer {
+  return c.byteLength >= 1 << 16 && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer
     ? c.buffer
     : c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength) as ArrayBuffer;
 }
@@ -59,7 +60,7 @@ if (port) {
         paused = false;
         z.on('data', (c: Buffer) => {
           if (g !== z) return;
-          const buf = ownBytes(c, true);
+          const buf = ownBytes(c);
           out += buf.byteLength;
           post({ id: job, t: 'data', buf, consumed: z.bytesWritten }, [buf]);
           if (out >= OUT_WINDOW && !paused) { paused = true; z.pause(); }
