@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, type CliRun } from '../../helpers/cli.js';
+import { oneLine, runCli, type CliRun } from '../../helpers/cli.js';
 import { ROOT } from '../../helpers/lab.js';
 
 describe('cli: pushgate db with a --db that is not a database file', function () {
@@ -17,16 +17,6 @@ describe('cli: pushgate db with a --db that is not a database file', function ()
   let fifo: string;
 
   const run = (args: string[]): CliRun => runCli(args, { cwd: dir, timeoutMs: 20_000 });
-
-  function oneLine(r: CliRun, what: string): string {
-    expect(r.signal, `${what}: killed at the deadline (blocked)`).to.equal(null);
-    expect(r.status, `${what}: ${r.stderr}`).to.equal(2);
-    expect(r.stdout, what).to.equal('');
-    const lines = r.stderr.trim().split('\n');
-    expect(lines, what).to.have.length(1);
-    expect(lines[0], what).to.match(/^pushgate: /);
-    return lines[0];
-  }
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-cli-db-'));

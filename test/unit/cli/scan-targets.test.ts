@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, type CliRun } from '../../helpers/cli.js';
+import { oneLine, runCli, type CliRun } from '../../helpers/cli.js';
 import { labImages } from '../../helpers/lab.js';
 
 describe('cli: pushgate scan on targets that are not regular files', function () {
@@ -19,16 +19,6 @@ describe('cli: pushgate scan on targets that are not regular files', function ()
 
   const scan = (args: string[]): CliRun => runCli(['scan', ...args], { cwd: dir, timeoutMs: 20_000 });
   const mkfifo = (p: string): void => { execFileSync('mkfifo', [p]); };
-
-  function oneLine(r: CliRun, what: string): string {
-    expect(r.signal, `${what}: killed at the deadline (blocked)`).to.equal(null);
-    expect(r.status, `${what}: ${r.stderr}`).to.equal(2);
-    expect(r.stdout, what).to.equal('');
-    const lines = r.stderr.trim().split('\n');
-    expect(lines, what).to.have.length(1);
-    expect(lines[0], what).to.match(/^pushgate: /);
-    return lines[0];
-  }
 
   function layoutCopy(name: string): string {
     const dst = fs.mkdtempSync(path.join(dir, `${name}-`));
