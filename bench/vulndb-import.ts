@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { UpdateStats } from '../src/vulndb/index.js';
 
 const SHARED = '/work/shared/vulndata';
-const ROUNDS = 3;
+const ROUNDS = 7;
 
 function* walk(d: string): Generator<string> {
   for (const e of fs.readdirSync(d, { withFileTypes: true })) {
