@@ -93,7 +93,6 @@ export class WorkerGunzip extends Duplex {
   private inFlight = 0;
   private waiting: (() => void) | undefined;
   private unacked = 0;
-  private wantMore = true;
   private done = false;
   private readonly id = ++nextId;
   private readonly onMessage: (m: InflateReply) => void;
@@ -111,8 +110,8 @@ export class WorkerGunzip extends Duplex {
         case 'data':
           this.bytesWritten = m.consumed;
           this.unacked += m.buf.byteLength;
-          this.wantMore = this.push(Buffer.from(m.buf));
-          if (this.wantMore) this.ack();
+          // acknowledged now, or when the tar side asks for more (_read): the worker's window
+          if (this.push(Buffer.from(m.buf))) this.ack();
           break;
         case 'end':
           this.bytesWritten = m.consumed;
@@ -181,7 +180,6 @@ export class WorkerGunzip extends Duplex {
   }
 
   override _read(): void {
-    this.wantMore = true;
     this.ack();
   }
 
