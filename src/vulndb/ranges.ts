@@ -182,6 +182,57 @@ export function serializeCompiled(c: CompiledAffected): string {
   return JSON.stringify(c.versions ? { v: c.versions, r } : { r });
 }
 
+/**
+ * `serializeCompiled(compileAffected(ranges, versions, cmp))` in one pass, without the intermediate
+ * objects (the import's hot path: tens of thousands of affected entries), plus the messages of the
+ * ranges that could not be compiled. A test keeps the two equal.
+ */
+export function compileSerialized(ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): { json: string; errors: string[] } {
+  const r: StoredRange[] = [];
+  const errors: string[] = [];
+  for (const range of ranges) {
+    try {
+      r.push(storedRange(range, cmp));
+    } catch (err) {
+      const m = (err as Error).message;
+      errors.push(m);
+      r.push({ e: m });
+    }
+  }
+  return { json: JSON.stringify(versions?.length ? { v: versions, r } : { r }), errors };
+}
+
+/** One range as stored: the order and validation of {@link prepareRange}, written flat. */
+function storedRange(range: OsvRange, cmp: Comparator): StoredRange {
+  const zeros: string[] = [];
+  const rest: string[] = [];
+  let limits: string[] | undefined;
+  let sorted = true;
+  for (const e of range.events ?? []) {
+    let code: 'i' | 'f' | 'l';
+    let v: string;
+    if (e.introduced !== undefined) { code = 'i'; v = e.introduced; }
+    else if (e.fixed !== undefined) { code = 'f'; v = e.fixed; }
+    else if (e.last_affected !== undefined) { code = 'l'; v = e.last_affected; }
+    else { if (e.limit !== undefined) (limits ??= []).push(e.limit); continue; }
+    if (v === '0') { zeros.push(code, v); continue; }
+    if (sorted && rest.length && cmp.compare(rest[rest.length - 1], v) > 0) sorted = false;
+    rest.push(code, v);
+  }
+  if (rest.length === 2) cmp.compare(rest[1], rest[1]); // validate
+  let flat: string[];
+  if (sorted) flat = zeros.length ? [...zeros, ...rest] : rest;
+  else {
+    const evs: Array<{ c: string; v: string; i: number }> = [];
+    for (let i = 0; i < rest.length; i += 2) evs.push({ c: rest[i], v: rest[i + 1], i });
+    for (const e of evs) cmp.compare(e.v, e.v); // validate every one before sorting
+    evs.sort((x, y) => cmp.compare(x.v, y.v) || x.i - y.i);
+    flat = [...zeros];
+    for (const e of evs) flat.push(e.c, e.v);
+  }
+  return limits ? [flat, limits] : flat;
+}
+
 /** Reads what {@link serializeCompiled} wrote. */
 export function deserializeCompiled(text: string): CompiledAffected {
   const o = JSON.parse(text) as { v?: string[]; r: StoredRange[] };

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
-import { canonicalEcosystem, comparatorFor, splitEcosystem } from './ecosystems/index.js';
+import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
 import { checkRecord, type OsvRecord } from './osv.js';
-import { compileAffected, serializeCompiled } from './ranges.js';
+import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import { isHigherSeverity, recordSeverity, type SeverityInfo } from './severity.js';
 import { defaultSourceUrl, fetchToCache, type HttpCacheEntry, readZip, sourceKind, walkDir } from './sources.js';
@@ -102,6 +102,18 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const rated = new Map<string, Array<{ id: string; sev: SeverityInfo }>>();
     const imported: Array<{ rid: number; keys: string[]; sev: SeverityInfo }> = [];
 
+    // An OSV ecosystem string (`Alpine:v3.19`) → its parts and comparator; a handful of distinct
+    // strings across tens of thousands of affected entries.
+    const ecoCache = new Map<string, { canon: string; base: string; release: string; baseLc: string; cmp: Comparator } | undefined>();
+    const ecoInfo = (eco: string) => {
+      if (ecoCache.has(eco)) return ecoCache.get(eco);
+      const canon = canonicalEcosystem(eco);
+      const { base, release } = splitEcosystem(eco);
+      const info = canon ? { canon, base, release, baseLc: base.toLowerCase(), cmp: comparatorFor(base) } : undefined;
+      ecoCache.set(eco, info);
+      return info;
+    };
+
     const importText = (file: string, text: string): void => {
       let parsed: unknown;
       try {
@@ -144,13 +156,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           stats.badRecords.push({ file, error: `${rec.id}: affected[${i}] has no package ecosystem/name (entry skipped)` });
           continue;
         }
-        const canon = canonicalEcosystem(eco);
-        if (!canon) {
+        const e = ecoInfo(eco);
+        if (!e) {
           stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: unknown ecosystem ${JSON.stringify(eco)} (entry skipped)` });
           continue;
         }
-        const { base, release } = splitEcosystem(eco);
-        const baseLc = base.toLowerCase();
+        const { canon, base, release, baseLc, cmp } = e;
         if (ecoFilter && !ecoFilter.has(baseLc)) continue;
         const ranges = (a.ranges ?? []).filter((r) => {
           if (r.type === 'GIT') stats.gitRanges++;
@@ -159,12 +170,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         const versions = a.versions?.length ? a.versions : undefined;
         if (!ranges.length && !versions) continue;
         // events sorted in the ecosystem's order once, here; a bad version is reported naming the record
-        const compiled = compileAffected(ranges, versions, comparatorFor(baseLc));
-        for (const r of compiled.ranges)
-          if ('error' in r) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${r.error} (the range is kept but cannot match)` });
+        const compiled = compileSerialized(ranges, versions, cmp);
+        for (const err of compiled.errors) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${err} (the range is kept but cannot match)` });
         const u = a.ecosystem_specific?.urgency;
         if (typeof u === 'string') urgency = u;
-        rows.push([baseLc, release, normalizeName(base, name), serializeCompiled(compiled)]);
+        rows.push([baseLc, release, normalizeName(base, name), compiled.json]);
         stats.byEcosystem[canon] = (stats.byEcosystem[canon] ?? 0) + 1;
       }
       if (!rows.length) return;

@@ -2,8 +2,11 @@
  * One test per clause of the OSV evaluation rules (https://ossf.github.io/osv-schema/#evaluation).
  */
 import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../../helpers/lab.js';
 import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
-import { evaluateAffected, prepareRange, type OsvRange } from '../../../src/vulndb/ranges.js';
+import { compileAffected, compileSerialized, evaluateAffected, prepareRange, serializeCompiled, type OsvRange } from '../../../src/vulndb/ranges.js';
 
 const npm = comparatorFor('npm');
 const deb = comparatorFor('Debian');
@@ -76,5 +79,37 @@ describe('vulndb OSV range evaluation', () => {
     ]);
     const u = prepareRange(sem({ fixed: '1.0.0' }, { introduced: '2.0.0' }, { introduced: '1.0.0' }), npm);
     expect(u.events).to.deep.equal([{ kind: 'fixed', version: '1.0.0' }, { kind: 'introduced', version: '1.0.0' }, { kind: 'introduced', version: '2.0.0' }]);
+  });
+});
+
+describe('vulndb: compileSerialized (the import path) writes what compileAffected + serializeCompiled write', () => {
+  const same = (ranges: OsvRange[], versions: string[] | undefined, cmp = npm) => {
+    const slow = compileAffected(ranges, versions, cmp);
+    const fast = compileSerialized(ranges, versions, cmp);
+    expect(fast.json).to.equal(serializeCompiled(slow));
+    expect(fast.errors).to.deep.equal(slow.ranges.flatMap((r) => ('error' in r ? [r.error] : [])));
+  };
+  it('on every affected entry of the fixture records (Debian 12 and npm)', () => {
+    const dir = path.join(ROOT, 'test/fixtures/vulndb/osv');
+    let n = 0;
+    for (const eco of fs.readdirSync(dir)) {
+      for (const f of fs.readdirSync(path.join(dir, eco)).filter((x) => x.endsWith('.json'))) {
+        const rec = JSON.parse(fs.readFileSync(path.join(dir, eco, f), 'utf8')) as { affected?: Array<{ package?: { ecosystem?: string }; ranges?: OsvRange[]; versions?: string[] }> };
+        for (const a of rec.affected ?? []) {
+          const ranges = (a.ranges ?? []).filter((r) => r.type === 'ECOSYSTEM' || r.type === 'SEMVER');
+          same(ranges, a.versions?.length ? a.versions : undefined, comparatorFor(a.package?.ecosystem ?? 'npm'));
+          n++;
+        }
+      }
+    }
+    expect(n).to.be.greaterThan(1000);
+  });
+  it('on unsorted events, ties, limits, "0", versions lists and invalid versions', () => {
+    const sem = (...events: OsvRange['events']): OsvRange => ({ type: 'SEMVER', events });
+    same([sem({ fixed: '2.0.0' }, { introduced: '0' }, { introduced: '1.5.0' }, { fixed: '1.0.0' }, { introduced: '1.0.0' })], undefined);
+    same([sem({ introduced: '1.0.0' }, { limit: '3.0.0' }, { fixed: '2.0.0' }, { limit: '*' })], ['1.0.0', '1.1.0']);
+    same([sem({ introduced: '0' }), sem({ introduced: '1.0.0' }, { last_affected: '1.2.0' })], []);
+    same([sem({ introduced: 'bad' }, { fixed: '1.0.0' }), sem({ introduced: '2.0.0' }, { fixed: '1.0.0' }, { introduced: 'x.y' }), sem({ introduced: '1.0.0' })], undefined);
+    same([{ type: 'ECOSYSTEM', events: [{ fixed: '1.10-1' }, { introduced: '1.9-1' }, { introduced: '0' }, { fixed: '1.2-1' }] }], undefined, deb);
   });
 });
