@@ -43,12 +43,15 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 
 /**
  * Starts `pushgate serve --config FILE` as a child process and resolves once `/healthz` on
- * `port` answers; rejects with its stderr if it exits first.
+ * `port` answers; rejects with its stderr if it exits first. `onStderr` sees every stderr chunk.
  */
-export function serveChild(configFile: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+export function serveChild(configFile: string, port: number, env: NodeJS.ProcessEnv = {}, onStderr?: (chunk: string) => void): Promise<ChildProcess> {
   const c = spawn(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
-  c.stderr!.on('data', (d) => (stderr = (stderr + String(d)).slice(-20_000)));
+  c.stderr!.on('data', (d) => {
+    stderr = (stderr + String(d)).slice(-20_000);
+    onStderr?.(String(d));
+  });
   return new Promise((resolve, reject) => {
     const t = setInterval(async () => {
       try {

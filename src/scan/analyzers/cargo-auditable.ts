@@ -25,7 +25,7 @@
  */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, FoundPackage, StreamSink } from './types.js';
+import { isElfStart, type Analyzer, type AnalyzerContext, type AnalyzerOutput, type EntryInfo, type FoundPackage, type StreamSink } from './types.js';
 import { formatPurl } from '../purl.js';
 import { SpillFile } from '../spill.js';
 
@@ -215,7 +215,7 @@ class AuditableSink implements StreamSink {
   write(c: Buffer): void {
     if (this.state === 'skip' || this.state === 'done') return;
     if (this.state === 'head') {
-      if (this.headLen === 0 && c.length >= 4 && !(c[0] === 0x7f && c[1] === 0x45 && c[2] === 0x4c && c[3] === 0x46)) {
+      if (this.headLen === 0 && c.length >= 4 && !isElfStart(c)) {
         this.state = 'skip';
         return;
       }

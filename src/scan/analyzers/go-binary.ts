@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import type { Diagnostic } from '../../core/index.js';
-import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, FoundPackage, StreamSink } from './types.js';
+import { isElfStart, type Analyzer, type AnalyzerContext, type AnalyzerOutput, type EntryInfo, type FoundPackage, type StreamSink } from './types.js';
 import { formatPurl } from '../purl.js';
 import { SpillFile } from '../spill.js';
 
@@ -282,7 +282,7 @@ class GoSink implements StreamSink {
     }
     if (this.state === 'head') {
       // Most executables are decided by their first chunk: not ELF → ignore the rest, no copies.
-      if (this.headLen === 0 && c.length >= 4 && !(c[0] === 0x7f && c[1] === 0x45 && c[2] === 0x4c && c[3] === 0x46)) {
+      if (this.headLen === 0 && c.length >= 4 && !isElfStart(c)) {
         this.state = 'skip';
         return;
       }

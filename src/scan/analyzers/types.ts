@@ -108,3 +108,8 @@ export function dirName(p: string): string {
 export function lines(content: Buffer | string): string[] {
   return (typeof content === 'string' ? content : content.toString('utf8')).split(/\r?\n/);
 }
+
+/** True when `c` starts with the ELF magic `7f 45 4c 46` (System V ABI, ELF header e_ident). */
+export function isElfStart(c: Buffer): boolean {
+  return c.length >= 4 && c[0] === 0x7f && c[1] === 0x45 && c[2] === 0x4c && c[3] === 0x46;
+}

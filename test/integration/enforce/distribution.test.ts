@@ -19,6 +19,7 @@ import type { Verdict } from '../../../src/core/index.js';
 import { computeDigest, referrersTag, RegistryClient } from '../../../src/registry/client.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { metricValue } from '../../helpers/gate.js';
 import { labImages, ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 
 const REG_PORT = 16210;
@@ -334,14 +335,7 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
   });
 
   async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-      if (!m || m[1] !== name) continue;
-      if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-    }
-    return sum;
+    return metricValue(await (await fetch(`${base}/metrics`)).text(), name, labels);
   }
   async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

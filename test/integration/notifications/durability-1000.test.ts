@@ -9,12 +9,13 @@
  * Measured: about 85 s on 2 shared cores. KEEP_DIR=1 keeps the work directory for inspection.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../../src/store/index.js';
 import { updateDb } from '../../../src/vulndb/index.js';
+import { serveChild } from '../../helpers/gate.js';
 import { ROOT } from '../../helpers/lab.js';
 import { ensureBlob, imageConfig, imageManifest, labClient, registryOn, secretLayer } from './helpers.js';
 
@@ -32,25 +33,8 @@ describe('durability: 1,000 pushes, pushgate SIGKILLed twice, exactly one verdic
   let child: ChildProcess | undefined;
   let stderr = '';
 
-  function serve(): Promise<ChildProcess> {
-    const c = spawn(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), 'serve', '--config', path.join(dir, 'pushgate.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    c.stderr!.on('data', (d) => (stderr = (stderr + String(d)).slice(-20_000)));
-    return new Promise((resolve, reject) => {
-      const t = setInterval(async () => {
-        try {
-          if ((await fetch(`http://127.0.0.1:${PG_PORT}/healthz`)).ok) {
-            clearInterval(t);
-            resolve(c);
-          }
-        } catch {
-          if (c.exitCode !== null) {
-            clearInterval(t);
-            reject(new Error(`pushgate serve exited: ${stderr}`));
-          }
-        }
-      }, 50);
-    });
-  }
+  const serve = (): Promise<ChildProcess> =>
+    serveChild(path.join(dir, 'pushgate.yaml'), PG_PORT, {}, (d) => { stderr = (stderr + d).slice(-20_000); });
 
   async function kill(c: ChildProcess): Promise<void> {
     const exited = new Promise((res) => c.once('exit', res));
