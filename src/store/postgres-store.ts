@@ -146,10 +146,12 @@ export class PostgresStore implements Store {
       const merged = mergeTags(v, old.rows[0] ? (JSON.parse(old.rows[0].body) as Verdict) : undefined);
       await c.query(
         `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts))
          ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
            evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq`,
-        [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt, Date.now() * 1000 + Math.floor(Math.random() * 1000)],
+        // numbered like SQLite's: MAX + 1 (an index lookup), so two writes in one millisecond keep
+        // their order (a clock-based number with a random tail did not)
+        [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt],
       );
       await c.query('COMMIT');
     } catch (e) {
