@@ -17,6 +17,7 @@ import type { ActionResult, OwnWrite } from './types.js';
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
 export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string, prefix: string, restoreDigest?: Digest): Promise<ActionResult> {
+  await awaitTagLink(client, repository, tag);
   const target = `${prefix}${repository}`;
   await client.copyImage(repository, digest, target, tag);
   const writes: OwnWrite[] = [{ repository: target, digest, tag }];
@@ -38,6 +39,21 @@ export async function quarantine(client: RegistryClient, repository: string, dig
     writes,
     quarantined: { repository: target, tag },
   };
+}
+
+/**
+ * Waits until `repository:tag` resolves (HEAD) to any digest, or `timeoutMs` passes. Distribution 2.8 sends the manifest push notification from
+ * ManifestService.Put, before the PUT handler links the tag: a delete by digest that wins that
+ * race leaves the tag linked to a deleted manifest (listed, never pullable), and a restored tag
+ * would be overwritten by the late link. Normally the first HEAD already sees the link.
+ */
+export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, timeoutMs = 2000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await client.resolve(repository, tag).catch(() => undefined);
+    if (r || Date.now() >= until) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
-import { tagsOf } from './quarantine.js';
+import { awaitTagLink, tagsOf } from './quarantine.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
 import { restoreTag } from './restore.js';
 import type { ActionResult } from './types.js';
@@ -17,6 +17,7 @@ import type { ActionResult } from './types.js';
  * @throws RegistryError when the delete fails.
  */
 export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, quarantineRepository?: string): Promise<ActionResult> {
+  if (tag) await awaitTagLink(client, repository, tag);
   const removed = await tagsOf(client, repository, digest);
   const refs = await moveReferrers(client, repository, digest, undefined);
   const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, quarantineRepository ?? repository) : undefined;
