@@ -11,7 +11,7 @@ npx eslint src test bench
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-npx mocha 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 2>&1 | tee "$log"
+npx mocha 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts' 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 # One plain closing line for tools that read test summaries.
