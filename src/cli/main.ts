@@ -11,7 +11,7 @@ import { register as registerReconcile } from './commands/reconcile.js';
 import { register as registerScan } from './commands/scan.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerVersions } from './commands/versions.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../core/version.js';
 
 /** Prints an error as one line and sets exit code 2. */
 export function reportError(e: unknown): void {

@@ -24,7 +24,7 @@ import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-
 import type { ExceptionSpec } from '../policy/index.js';
 import type { AuditFilter, QuarantineState, Store } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../core/version.js';
 
 /** Roles, least privileged first. */
 export type Role = 'viewer' | 'admin';

@@ -26,7 +26,7 @@ import { MediaTypes } from '../core/manifest.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
 import type { Store } from '../store/index.js';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../core/version.js';
 
 /** Media types of the adapter API (spec v1.1 §"MIME types"). */
 export const AdapterMediaTypes = {

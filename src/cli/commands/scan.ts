@@ -19,7 +19,7 @@ import { RegistryClient } from '../../registry/client.js';
 import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
 import { VulnDb } from '../../vulndb/index.js';
 import { renderTable } from '../render.js';
-import { USER_AGENT, VERSION } from '../version.js';
+import { USER_AGENT, VERSION } from '../../core/version.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
