@@ -10,6 +10,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { configSchema } from './schema.js';
 import { defaultConfig, defaultRegistry } from './defaults.js';
 import { parseDuration, parseSize } from './units.js';
+import { MAX_TIMER_MS } from '../core/timers.js';
 import {
   createAjv,
   displayPath,
@@ -186,6 +187,12 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       return fallback;
     }
   };
+  // A request timeout is one Node timer, which holds at most 2^31-1 ms; a longer one would fire at once.
+  const timeout = (v: string | undefined, fallback: number, key: KeyPath): number => {
+    const ms = dur(v, fallback);
+    if (ms > MAX_TIMER_MS) problems.push(problemAt(ld, key, `${v} is longer than the longest timeout pushgate can wait (24d); a request timeout is normally seconds to minutes`));
+    return Math.min(ms, MAX_TIMER_MS);
+  };
   const sz = (v: string | number | undefined, fallback: number): number => {
     try {
       return v === undefined ? fallback : parseSize(v);
@@ -210,7 +217,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       webhook: { ...base.webhook, ...r.webhook },
       quarantine: (({ retention, ...q }) => ({ ...base.quarantine, ...q, ...(retention !== undefined ? { retentionMs: dur(retention, 0) } : {}) }))(r.quarantine ?? {}),
       concurrency: r.concurrency ?? base.concurrency,
-      timeoutMs: dur(r.timeout, base.timeoutMs),
+      timeoutMs: timeout(r.timeout, base.timeoutMs, key('timeout')),
     };
     if (auth) reg.auth = auth;
     const ca = inputFile(r.ca, key('ca'), 'CA bundle');
@@ -290,7 +297,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       digestCacheTtlMs: dur(raw.admission?.digestCacheTtl, d.admission.digestCacheTtlMs),
     },
     proxy: {
-      timeoutMs: dur(raw.proxy?.timeout, d.proxy.timeoutMs),
+      timeoutMs: timeout(raw.proxy?.timeout, d.proxy.timeoutMs, ['proxy', 'timeout']),
       onTimeout: raw.proxy?.onTimeout ?? d.proxy.onTimeout,
       onError: raw.proxy?.onError ?? d.proxy.onError,
     },

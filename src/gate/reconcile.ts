@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
 import type { Gate, Logger } from './gate.js';
+import { setLongInterval } from '../core/timers.js';
 
 /** Options of {@link reconcile}. */
 export interface ReconcileOptions {
@@ -95,16 +96,15 @@ export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { int
   if (!opts.intervalMs || opts.intervalMs <= 0) return () => undefined;
   const ac = new AbortController();
   let running = false;
-  const timer = setInterval(() => {
+  const timer = setLongInterval(() => {
     if (running) return;
     running = true;
     reconcile({ ...opts, signal: ac.signal })
       .catch((e: Error) => opts.logger?.warn({ err: e.message }, 'reconcile pass failed'))
       .finally(() => (running = false));
   }, opts.intervalMs);
-  timer.unref();
   return () => {
-    clearInterval(timer);
+    timer.stop();
     ac.abort();
   };
 }

@@ -16,6 +16,7 @@ import { updateDb } from '../vulndb/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
 import { createApp, metricsHandler } from './app.js';
+import { setLongInterval } from '../core/timers.js';
 
 /** A running server. */
 export interface RunningServer {
@@ -110,7 +111,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // `pushgate db update` before the first start (/readyz says so while it is missing).
   let updating = false;
   const refresh = config.vulndb.updateIntervalMs > 0 && config.vulndb.sources.length > 0
-    ? setInterval(() => {
+    ? setLongInterval(() => {
         if (updating) return;
         updating = true;
         updateDb({ path: config.vulndb.path, sources: config.vulndb.sources, ecosystems: config.vulndb.ecosystems, log: (line) => logger.info({ vulndb: line }, 'vulndb update') })
@@ -119,7 +120,6 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
           .finally(() => (updating = false));
       }, config.vulndb.updateIntervalMs)
     : undefined;
-  refresh?.unref();
   const age = setInterval(() => {
     const db = gate.currentVulnDb();
     const built = db?.builtAt ? Date.parse(db.builtAt) : NaN;
@@ -128,7 +128,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   age.unref();
   closers.push(async () => {
     clearInterval(age);
-    if (refresh) clearInterval(refresh);
+    refresh?.stop();
   });
   // Periodic reconciliation (config reconcile.interval; off by default): judges manifests whose
   // notifications were lost (a registry restart drops Distribution's in-memory queue).
