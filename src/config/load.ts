@@ -2,6 +2,7 @@
  * Loading `config/pushgate.yaml` (DESIGN.md §3 "Configuration"): the only place that reads the
  * environment for configuration. One schema (./schema.ts), every problem reported with its line.
  */
+import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -253,8 +254,25 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     t && { cert: inputFile(t.cert, [...at, 'cert'], 'TLS certificate') as string, key: inputFile(t.key, [...at, 'key'], 'TLS key') as string };
 
   const jwt = raw.api?.jwt ? { ...raw.api.jwt } : undefined;
-  if (jwt?.publicKey && !jwt.publicKey.includes('-----BEGIN')) {
-    jwt.publicKey = inputFile(jwt.publicKey, ['api', 'jwt', 'publicKey'], 'JWT public key file');
+  if (jwt?.publicKey) {
+    // A path is read here, so what serve verifies with is the PEM text, and a key no verifier can use is a
+    // config problem, not a crash at start-up.
+    if (!jwt.publicKey.includes('-----BEGIN')) {
+      const file = inputFile(jwt.publicKey, ['api', 'jwt', 'publicKey'], 'JWT public key file');
+      const exists = file !== undefined && fs.existsSync(file);
+      jwt.publicKey = exists && fs.statSync(file).isFile() ? fs.readFileSync(file, 'utf8') : undefined;
+      if (exists && jwt.publicKey === undefined) problems.push(problemAt(ld, ['api', 'jwt', 'publicKey'], `${file} is not a regular file; give the PEM text or the path of a .pem file`));
+    }
+    if (jwt.publicKey !== undefined) {
+      try {
+        const k = createPublicKey(jwt.publicKey);
+        if (k.asymmetricKeyType !== 'rsa' && !(k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1')) {
+          problems.push(problemAt(ld, ['api', 'jwt', 'publicKey'], `is a ${k.asymmetricKeyType} key; use an RSA key (RS256) or an EC P-256 key (ES256)`));
+        }
+      } catch (e) {
+        problems.push(problemAt(ld, ['api', 'jwt', 'publicKey'], `is not a PEM public key (${(e as Error).message}); give the PEM text or the path of a .pem file holding "-----BEGIN PUBLIC KEY-----"`));
+      }
+    }
   }
   if (jwt && jwt.secret === undefined && jwt.publicKey === undefined) {
     problems.push(problemAt(ld, ['api', 'jwt'], 'needs secret (HS256) or publicKey (RS256/ES256)'));
