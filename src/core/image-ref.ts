@@ -5,6 +5,7 @@
  */
 import { PushgateError } from './errors.js';
 import { isDigest, type Digest } from './digest.js';
+import { PATH_COMPONENT, TAG_RE } from './names.js';
 
 /** A parsed image reference. `registry` is `host[:port]` as written (docker.io normalized). */
 export interface ImageRef {
@@ -14,8 +15,6 @@ export interface ImageRef {
   digest?: Digest;
 }
 
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
 /**
  * Parses a reference such as `127.0.0.1:5000/team/app:v1` or `nginx@sha256:…`.

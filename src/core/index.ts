@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './digest.js';
 export * from './manifest.js';
 export * from './image-ref.js';
+export * from './names.js';
 export * from './inventory.js';
 export * from './finding.js';
 export * from './verdict.js';

@@ -21,7 +21,7 @@
 import express, { type Request, type Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { isDigest, SEVERITIES, type Finding, type ScanReport, type Severity, type Verdict } from '../core/index.js';
+import { isDigest, repositoryNameProblem, SEVERITIES, TAG_RE, type Finding, type ScanReport, type Severity, type Verdict } from '../core/index.js';
 import { MediaTypes } from '../core/manifest.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
@@ -212,10 +212,13 @@ export function parseScanRequest(
   const a = b.artifact;
   if (!a || typeof a !== 'object') return { status: 422, message: 'artifact is required' };
   if (typeof a.repository !== 'string' || !a.repository) return { status: 422, message: 'artifact.repository is required' };
+  const badName = repositoryNameProblem(a.repository);
+  if (badName) return { status: 422, message: `artifact.repository ${JSON.stringify(a.repository.slice(0, 300))} is not a repository name: ${badName}` };
   if (typeof a.digest !== 'string' || !isDigest(a.digest)) return { status: 422, message: `artifact.digest "${String(a.digest)}" is not a digest (sha256:<64 hex>)` };
   const mimeType = typeof a.mime_type === 'string' ? a.mime_type.split(';')[0].trim() : '';
   if (!ACCEPTED_ARTIFACT_TYPES.has(mimeType)) return { status: 422, message: `artifact.mime_type "${String(a.mime_type)}" is not consumed: pushgate scans ${CONSUMES.join(', ')}` };
   if (a.tag !== undefined && typeof a.tag !== 'string') return { status: 422, message: 'artifact.tag must be a string' };
+  if (typeof a.tag === 'string' && a.tag && !TAG_RE.test(a.tag)) return { status: 422, message: `artifact.tag ${JSON.stringify(a.tag.slice(0, 200))} is not a tag (a word character, then up to 127 of word characters, . and -)` };
   if (Array.isArray(b.enabled_capabilities) && b.enabled_capabilities.length > 0 && !b.enabled_capabilities.some((c: { type?: unknown }) => c && (c.type === undefined || c.type === 'vulnerability'))) {
     return { status: 501, message: 'pushgate has the vulnerability capability only (no SBOM generation)' };
   }

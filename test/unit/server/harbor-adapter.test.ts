@@ -77,6 +77,13 @@ describe('harbor adapter: scan requests', () => {
     ['an unknown artifact type', (b) => (b.artifact.mime_type = 'application/vnd.cncf.helm.config.v1+json'), 422, /mime_type/],
     ['a Digest authorization', (b) => (b.registry.authorization = 'Digest x'), 422, /authorization/],
     ['sbom only', (b) => ((b as Record<string, unknown>).enabled_capabilities = [{ type: 'sbom' }]), 501, /vulnerability/],
+    // Repository names and tags as Distribution's grammar accepts them, nothing else.
+    ...['Team/App', 'team//app', '/team/app', 'team/app/', 'team/../app', 'team/app%2f', 'tëam/app', 'team/a\u0000pp', 'team/-app', 'team/app..x', 'x'.repeat(256)].map(
+      (repo) => [`repository ${JSON.stringify(repo.slice(0, 20))}`, (b: Record<string, Record<string, unknown>>) => (b.artifact.repository = repo), 422, /is not a repository name/] as [string, (b: Record<string, Record<string, unknown>>) => void, number, RegExp],
+    ),
+    ...['.v1', '-v1', 'v 1', 'v1/x', 'v\u00e91', 'x'.repeat(129)].map(
+      (tag) => [`tag ${JSON.stringify(tag.slice(0, 20))}`, (b: Record<string, Record<string, unknown>>) => (b.artifact.tag = tag), 422, /is not a tag/] as [string, (b: Record<string, Record<string, unknown>>) => void, number, RegExp],
+    ),
   ];
   for (const [what, mutate, status, msg] of bad) {
     it(`refuses ${what} (${status})`, () => {
