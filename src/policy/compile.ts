@@ -270,13 +270,24 @@ export function withExceptions(policy: CompiledPolicy, specs: ExceptionSpec[], o
     const sink: ProblemSink = (at, message) => problems.push(problemAt(ld, at, message));
     const invalid = validateLocated(ld, policyValidators().exception, s);
     problems.push(...invalid);
+    // The compiler assumes the schema's shapes (strings, arrays). A spec that failed the schema is still
+    // compiled for its other problems (a missing scope), but a crash on a wrong shape is not one of them:
+    // the schema already named it.
+    if (invalid.length) {
+      try {
+        compileException({ ...s, name: s.name ?? `extra[${i}]` }, i, [], sink);
+      } catch {
+        /* reported by the schema */
+      }
+      return undefined;
+    }
     const compiled = compileException({ ...s, name: s.name ?? `extra[${i}]` }, i, [], sink);
-    if (opts.now !== undefined && !invalid.length && compiled.expiresAt < opts.now) {
+    if (opts.now !== undefined && compiled.expiresAt < opts.now) {
       const whole = /^\d{4}-\d{2}-\d{2}$/.test(s.expires) ? ' (a date lasts through that day, UTC)' : '';
       sink(['expires'], `${s.expires} is in the past${whole}: an exception must expire after now (${new Date(opts.now).toISOString()})`);
     }
     return compiled;
   });
   if (problems.length) throw new ConfigError(problems, 'invalid exceptions');
-  return { ...policy, exceptions: [...policy.exceptions, ...extra] };
+  return { ...policy, exceptions: [...policy.exceptions, ...extra.filter((e) => e !== undefined)] };
 }

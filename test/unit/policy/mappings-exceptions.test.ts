@@ -4,8 +4,9 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
-import { isConfigError } from '../../../src/config/errors.js';
-import { loadPolicy, withExceptions, evaluate, type PolicyInput } from '../../../src/policy/index.js';
+import fc from 'fast-check';
+import { ConfigError, isConfigError } from '../../../src/config/errors.js';
+import { defaultPolicy, loadPolicy, withExceptions, evaluate, type PolicyInput } from '../../../src/policy/index.js';
 import { FIXTURES, finding, input } from './inputs.js';
 
 const full = loadPolicy(path.join(FIXTURES, 'full.yaml'));
@@ -109,5 +110,36 @@ describe('policy exceptions', () => {
       const msgs = (e as { problems: Array<{ key: string }> }).problems.map((p) => p.key).sort();
       expect(msgs).to.deep.equal(['(document)', 'colour', 'expires']);
     }
+  });
+});
+
+describe('policy: exceptions of any shape are problems, never crashes (property)', () => {
+  it('withExceptions throws only ConfigError, naming the field, for arbitrary JSON in every field', () => {
+    const anyJson = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), fc.integer(), { maxKeys: 2 }));
+    const field = (good: fc.Arbitrary<unknown>) => fc.option(fc.oneof(good, anyJson), { nil: undefined });
+    const spec = fc.record(
+      {
+        reason: field(fc.constant('accepted risk')),
+        owner: field(fc.constant('team-a')),
+        expires: field(fc.constant('2099-01-01')),
+        ids: field(fc.constant(['CVE-2024-1'])),
+        packages: field(fc.constant(['lodash'])),
+        repository: field(fc.constant('team/*')),
+        digest: field(fc.constant(`sha256:${'a'.repeat(64)}`)),
+        rules: field(fc.constant(['vulnerabilities'])),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(spec, (s) => {
+        try {
+          withExceptions(defaultPolicy(), [s as never], { now: Date.now() });
+        } catch (e) {
+          expect(e, String(e)).to.be.instanceOf(ConfigError);
+          expect((e as ConfigError).problems.length).to.be.greaterThan(0);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
