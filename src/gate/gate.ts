@@ -161,6 +161,24 @@ export class Gate implements GateApi {
     return true;
   }
 
+  /** Why there is no usable vulnerability database (missing, unreadable, damaged), for readiness; undefined when there is one. */
+  private vulndbProblem: string | undefined;
+
+  /**
+   * Readiness of the vulnerability database: opened, verified when loaded, and answering a probe query now.
+   * @returns `{ ok: true, builtAt }` or `{ ok: false, error }` saying what is wrong and what to run.
+   */
+  vulndbReadiness(): { ok: true; builtAt: string | null } | { ok: false; error: string } {
+    const db = this.currentVulnDb();
+    if (!db) return { ok: false, error: this.vulndbProblem ?? 'no vulnerability database: run `pushgate db update`' };
+    try {
+      db.probe();
+      return { ok: true, builtAt: db.builtAt };
+    } catch (e) {
+      return { ok: false, error: `the vulnerability database at ${db.path} does not answer (${(e as Error).message}): run \`pushgate db update\`` };
+    }
+  }
+
   /** The opened vulnerability database, if there is one (re-opened when the file was replaced). */
   currentVulnDb(): VulnDb | undefined {
     this.refreshVulnDb(false);
@@ -182,11 +200,17 @@ export class Gate implements GateApi {
     this.vulndbMtime = mtime;
     const old = this.vulndb;
     this.vulndb = undefined;
+    this.vulndbProblem = mtime ? undefined : `no vulnerability database at ${file}: run \`pushgate db update\``;
     if (mtime) {
+      let opened: VulnDb | undefined;
       try {
-        this.vulndb = VulnDb.open(file);
+        opened = VulnDb.open(file);
+        opened.verify();
+        this.vulndb = opened;
         this.opts.logger.info({ path: file, builtAt: this.vulndb.builtAt }, 'vulnerability database loaded');
       } catch (e) {
+        opened?.close();
+        this.vulndbProblem = (e as Error).message;
         this.opts.logger.warn({ err: (e as Error).message }, 'vulnerability database could not be opened');
       }
     }

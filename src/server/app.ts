@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../store/index.js';
 import { harborAdapterRouter } from './harbor-adapter.js';
 import { createAdminApi } from './admin-api.js';
+import { Readiness } from './readiness.js';
 import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
 
 /** What the app serves from. */
@@ -24,6 +25,8 @@ export interface AppDeps {
   ownUserAgent?: string;
   /** Policy reload, exceptions and release for the admin API. */
   control?: PolicyControl;
+  /** Readiness with the listeners serve starts (default: store and vulnerability database only). */
+  readiness?: Readiness;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json', 'application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/cloudevents+json'];
@@ -38,11 +41,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const readiness = deps.readiness ?? new Readiness({ store, vulndb: () => gate.vulndbReadiness() });
   app.get('/readyz', async (_req, res) => {
-    const storeOk = await store.ping();
-    const db = gate.currentVulnDb();
-    const ready = storeOk && !!db;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store: storeOk ? 'ok' : 'unreachable', vulndb: db ? { builtAt: db.builtAt } : 'missing: run `pushgate db update`' });
+    const r = await readiness.check();
+    res.status(r.status === 'ready' ? 200 : 503).json(r);
   });
   if (!config.metrics.listen || config.metrics.listen === config.server.listen) {
     app.get('/metrics', metricsHandler(metrics));

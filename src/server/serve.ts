@@ -16,6 +16,7 @@ import { updateDb } from '../vulndb/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
 import { createApp, metricsHandler } from './app.js';
+import { Readiness } from './readiness.js';
 import { setLongInterval } from '../core/timers.js';
 
 /** A running server. */
@@ -79,7 +80,14 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   await control.init();
   if (!opts.policy) control.watch(opts.policyWatchMs);
   metrics.queueDepth.set(await store.queueDepth());
-  const app = createApp({ config, gate, store, metrics, logger, ownUserAgent: 'pushgate/', control });
+  // Readiness waits for every listener this configuration starts.
+  const readiness = new Readiness({ store, vulndb: () => gate.vulndbReadiness() });
+  const separateMetrics = !!config.metrics.listen && config.metrics.listen !== config.server.listen;
+  const admissionOn = !!(config.admission.listen && config.admission.tls);
+  if (separateMetrics) readiness.setListener('metrics', 'starting');
+  if (admissionOn) readiness.setListener('admission', 'starting');
+  if (config.proxy.listen) readiness.setListener('proxy', 'starting');
+  const app = createApp({ config, gate, store, metrics, logger, ownUserAgent: 'pushgate/', control, readiness });
   const main = http.createServer(app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
@@ -92,18 +100,21 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
       }
     });
     await listen(ms, config.metrics.listen);
+    readiness.setListener('metrics', 'up');
     closers.push(() => new Promise((r) => ms.close(() => r())));
   }
   if (config.admission.listen && config.admission.tls) {
     const { startAdmissionListener } = await import('./admission-listener.js');
     const adm = await startAdmissionListener({ gate, config: config.admission }, { listen: config.admission.listen, cert: config.admission.tls.cert, key: config.admission.tls.key });
     closers.push(() => adm.close());
+    readiness.setListener('admission', 'up');
     logger.info({ port: adm.port }, 'admission listener up');
   }
   if (config.proxy.listen) {
     const { startProxy } = await import('../proxy/proxy.js');
     const px = await startProxy({ gate, config, log: (o, m) => logger.info(o, m) });
     closers.push(() => px.close());
+    readiness.setListener('proxy', 'up');
     logger.info({ port: px.port }, 'push proxy up');
   }
   // Scheduled refresh of the vulnerability database (built beside the old one and swapped in

@@ -8,9 +8,24 @@ import { MIGRATIONS } from './sql.js';
 import { auditFromRow, auditWhere, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
 
+let idleErrors = 0;
+let lastIdleError: string | undefined;
+
+/** Errors of idle pooled PostgreSQL connections since start (count, last message): the server ended them. */
+export function postgresIdleErrors(): { count: number; last?: string } {
+  return { count: idleErrors, last: lastIdleError };
+}
+
 /** Connects to `url` (`postgres://user@host:port/db`). @throws PushgateError STORE when it cannot connect. */
 export async function openPostgresStore(url: string): Promise<PostgresStore> {
   const pool = new pg.Pool({ connectionString: url, max: 8 });
+  // An idle pooled connection that the server ends (restart, failover, pg_terminate_backend) emits 'error' on
+  // the pool; unhandled, that event would end the process. The pool drops the connection and opens a new one
+  // on the next query, and the query that sees the failure rejects with STORE as any other.
+  pool.on('error', (e) => {
+    idleErrors++;
+    lastIdleError = e.message;
+  });
   try {
     const c = await pool.connect();
     c.release();
@@ -64,6 +79,15 @@ export class PostgresStore implements Store {
     } finally {
       await c.query('SELECT pg_advisory_unlock(7391001)').catch(() => undefined);
       c.release();
+    }
+  }
+
+  async probeWrite(): Promise<{ ok: true } | { ok: false; error: string }> {
+    try {
+      await this.pool.query('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MAX(version) FROM schema_migrations)');
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
     }
   }
 

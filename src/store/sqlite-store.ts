@@ -22,6 +22,14 @@ export function openSqliteStore(file: string): SqliteStore {
   }
 }
 
+/**
+ * The free space a SQLite store needs to be ready, bytes: 2% of its file system, at most 64 MiB (room for
+ * the write-ahead log to grow through a burst of events and a checkpoint).
+ */
+export function minFreeBytes(fileSystemBytes: number): number {
+  return Math.min(64 * 1024 * 1024, Math.floor(fileSystemBytes * 0.02));
+}
+
 /** See {@link openSqliteStore}. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
@@ -43,6 +51,29 @@ export class SqliteStore implements Store {
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
       })();
     }
+  }
+
+  /**
+   * A write through the engine, and the free space of the file system holding the file: SQLite reuses its
+   * write-ahead log in place, so a write can still succeed on a full disk until the log has to grow, and
+   * the next event is lost to SQLITE_FULL. Below {@link minFreeBytes} of free space the store is not ready.
+   */
+  async probeWrite(): Promise<{ ok: true } | { ok: false; error: string }> {
+    try {
+      this.db.prepare('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MAX(version) FROM schema_migrations)').run();
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    if (this.db.memory) return { ok: true };
+    try {
+      const st = fs.statfsSync(path.dirname(path.resolve(this.db.name)));
+      const free = st.bavail * st.bsize;
+      const need = minFreeBytes(st.blocks * st.bsize);
+      if (free < need) return { ok: false, error: `database or disk is full: ${Math.floor(free / 1024)} KiB free on the file system of ${this.db.name}, less than ${Math.ceil(need / 1024)} KiB` };
+    } catch (e) {
+      return { ok: false, error: `cannot read the free space of ${this.db.name}'s file system: ${(e as Error).message}` };
+    }
+    return { ok: true };
   }
 
   async ping(): Promise<boolean> {

@@ -87,6 +87,12 @@ export interface Store {
   migrate(): Promise<void>;
   /** True when the store answers. */
   ping(): Promise<boolean>;
+  /**
+   * Readiness: a real write that changes nothing (the newest migration row rewritten as it is), so a
+   * full disk, a read-only file or database, or a lost connection shows before an event is refused.
+   * @returns `{ ok: true }`, or `{ ok: false, error }` with the driver's message.
+   */
+  probeWrite(): Promise<{ ok: true } | { ok: false; error: string }>;
 
   /**
    * Durably queues an event; resolves only after it is on disk. Duplicates (same registry and

@@ -98,6 +98,31 @@ export class VulnDb {
     }
   }
 
+  /**
+   * Reads every page of the advisory tables' row indexes (a count over each) and one lookup, so a truncated
+   * or damaged file is found when it is opened rather than at the first scan. Costs a pass over the
+   * indexes (tens of ms for every ecosystem's advisories), not a full integrity check.
+   * @throws PushgateError VULNDB "…: damaged: <SQLite's message>; run `pushgate db update`".
+   */
+  verify(): void {
+    try {
+      this.db.prepare('SELECT count(*) FROM records').get();
+      this.db.prepare('SELECT count(*) FROM affected').get();
+      this.probe();
+    } catch (err) {
+      throw missing(this.path, `damaged: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A cheap query through the same statement scans use (readiness probe).
+   * @throws the driver's error when the file cannot answer.
+   */
+  probe(): void {
+    this.lookup.all('Debian', 'pushgate-readiness-probe');
+    this.db.prepare('SELECT max(rid) FROM records').get();
+  }
+
   /** Counts and provenance of the index. */
   status(): { path: string; builtAt: string | null; schemaVersion: number; records: number; byEcosystem: Record<string, number>; sources: string[] } {
     const meta = new Map((this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
