@@ -104,6 +104,14 @@ detect_mirror() {
 }
 
 # ---------------------------------------------------------------- helpers
+# unmount_under DIR: lazily unmounts every mount point at or below DIR, deepest first.
+unmount_under() {
+  local dir m
+  dir="$(realpath -m "$1")"
+  awk '{print $2}' /proc/self/mounts | sed 's/\\040/ /g' | sort -r | while IFS= read -r m; do
+    case "$m" in "$dir" | "$dir"/*) umount -l "$m" 2>/dev/null && log "unmounted $m left by a build" ;; esac
+  done
+}
 # have_tag LAYOUT TAG: the layout exists and its index.json names TAG
 have_tag() {
   [ -f "$1/index.json" ] && [ -f "$1/oci-layout" ] &&
@@ -228,6 +236,9 @@ build_minbase() {
     die "debootstrap failed (log above; full log in $WORK/debootstrap.log, KEEP_WORK=1 keeps it)"
   fi
   t1=$(date +%s)
+  # debootstrap mounts /proc (and may mount /sys) inside the rootfs; one left behind would be copied
+  # into the image below (gigabytes of /proc) and followed by rm -rf.
+  unmount_under "$rootfs"
   log "debootstrap done in $((t1 - t0))s, rootfs $(du -sh --apparent-size "$rootfs" | cut -f1)"
   # Strip host- and mirror-specific files and caches (debootstrap copies the
   # host's resolv.conf/hostname and leaves .debs, apt lists and its log).
@@ -242,7 +253,7 @@ build_minbase() {
   umoci init --layout "$img"
   umoci new --image "$img:bookworm"
   umoci unpack --image "$img:bookworm" "$WORK/bundle" >/dev/null
-  cp -a "$rootfs/." "$WORK/bundle/rootfs/"
+  cp -a --one-file-system "$rootfs/." "$WORK/bundle/rootfs/"
   umoci repack --image "$img:bookworm" --history.created_by "debootstrap --variant=minbase $SUITE" "$WORK/bundle"
   umoci config --image "$img:bookworm" --author lab \
     --config.cmd /bin/bash \
@@ -415,9 +426,14 @@ build_tar_noeof() {
 ensure_tools
 mkdir -p "$OUT_DIR"
 OUT_DIR="$(cd "$OUT_DIR" && pwd)"
+# One build at a time per OUT_DIR: test suites and people may start this concurrently; the second run
+# waits, then finds the images built and keeps them.
+exec 9>"$OUT_DIR/.build.lock"
+flock 9
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lab-build.XXXXXX")"
 cleanup() {
-  if [ "${KEEP_WORK:-0}" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+  unmount_under "$WORK"
+  if [ "${KEEP_WORK:-0}" = 1 ]; then log "work dir kept: $WORK"; else rm -rf --one-file-system "$WORK"; fi
   rm -rf "$OUT_DIR"/.tmp-*
 }
 trap cleanup EXIT
