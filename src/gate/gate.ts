@@ -179,15 +179,20 @@ export class Gate implements GateApi {
     }
   }
 
+  /** Re-opens the vulnerability database now (after pushgate built a new one), not at the next 2 s check. */
+  reloadVulnDb(): void {
+    this.refreshVulnDb(false, true);
+  }
+
   /** The opened vulnerability database, if there is one (re-opened when the file was replaced). */
   currentVulnDb(): VulnDb | undefined {
     this.refreshVulnDb(false);
     return this.vulndb;
   }
 
-  private refreshVulnDb(force: boolean): void {
+  private refreshVulnDb(force: boolean, recheck = false): void {
     const now = Date.now();
-    if (!force && now - this.vulndbCheckedAt < 2000) return;
+    if (!force && !recheck && now - this.vulndbCheckedAt < 2000) return;
     this.vulndbCheckedAt = now;
     const file = this.opts.config.vulndb.path;
     let mtime: number;

@@ -12,12 +12,11 @@ import { scheduleReconcile } from '../gate/reconcile.js';
 import { Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { updateDb } from '../vulndb/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
 import { createApp, metricsHandler } from './app.js';
 import { Readiness } from './readiness.js';
-import { setLongInterval } from '../core/timers.js';
+import { VulnDbUpdater } from './vulndb-updater.js';
 
 /** A running server. */
 export interface RunningServer {
@@ -81,7 +80,15 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   if (!opts.policy) control.watch(opts.policyWatchMs);
   metrics.queueDepth.set(await store.queueDepth());
   // Readiness waits for every listener this configuration starts.
-  const readiness = new Readiness({ store, vulndb: () => gate.vulndbReadiness() });
+  const vulndbUpdater = new VulnDbUpdater({ config, logger, hasDatabase: () => gate.vulndbReadiness().ok, onBuilt: () => gate.reloadVulnDb() });
+  const readiness = new Readiness({
+    store,
+    vulndb: () => {
+      const r = gate.vulndbReadiness();
+      const note = r.ok ? undefined : vulndbUpdater.note();
+      return r.ok || !note ? r : { ok: false, error: `${r.error}; ${note}` };
+    },
+  });
   const separateMetrics = !!config.metrics.listen && config.metrics.listen !== config.server.listen;
   const admissionOn = !!(config.admission.listen && config.admission.tls);
   if (separateMetrics) readiness.setListener('metrics', 'starting');
@@ -117,20 +124,8 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     readiness.setListener('proxy', 'up');
     logger.info({ port: px.port }, 'push proxy up');
   }
-  // Scheduled refresh of the vulnerability database (built beside the old one and swapped in
-  // atomically; the gate re-opens it when the file changes). Not at start-up: run
-  // `pushgate db update` before the first start (/readyz says so while it is missing).
-  let updating = false;
-  const refresh = config.vulndb.updateIntervalMs > 0 && config.vulndb.sources.length > 0
-    ? setLongInterval(() => {
-        if (updating) return;
-        updating = true;
-        updateDb({ path: config.vulndb.path, sources: config.vulndb.sources, ecosystems: config.vulndb.ecosystems, log: (line) => logger.info({ vulndb: line }, 'vulndb update') })
-          .then((st) => logger.info({ records: st.imported, builtAt: st.builtAt }, 'vulnerability database updated'))
-          .catch((e: Error) => logger.warn({ err: e.message }, 'vulnerability database update failed; the old one keeps serving'))
-          .finally(() => (updating = false));
-      }, config.vulndb.updateIntervalMs)
-    : undefined;
+  // The vulnerability database: built at start when there is none, then every vulndb.updateInterval.
+  vulndbUpdater.start();
   const age = setInterval(() => {
     const db = gate.currentVulnDb();
     const built = db?.builtAt ? Date.parse(db.builtAt) : NaN;
@@ -139,7 +134,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   age.unref();
   closers.push(async () => {
     clearInterval(age);
-    refresh?.stop();
+    vulndbUpdater.stop();
   });
   // Periodic reconciliation (config reconcile.interval; off by default): judges manifests whose
   // notifications were lost (a registry restart drops Distribution's in-memory queue).

@@ -123,6 +123,9 @@ describe('serve: long schedules are not a busy loop', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-longtimer-'));
     const config = labGateConfig(dir, [{ name: 'a', url: 'http://127.0.0.1:9', type: 'distribution', insecure: false, webhook: { token: 't'.repeat(24) }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 1, timeoutMs: 1000 }]);
     config.vulndb.sources = [path.join(ROOT, 'test/fixtures/vulndb/osv')];
+    // A database is there, so serve has no reason to build one at start.
+    const { updateDb } = await import('../../../src/vulndb/index.js');
+    await updateDb({ path: config.vulndb.path, sources: config.vulndb.sources });
     config.vulndb.updateIntervalMs = 25 * 86_400_000;
     config.reconcile = { intervalMs: 25 * 86_400_000 };
     const lines: string[] = [];
