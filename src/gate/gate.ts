@@ -298,6 +298,22 @@ export class Gate implements GateApi {
     return r;
   }
 
+  /**
+   * Durably queues the events of one notification envelope in one store transaction and wakes the workers.
+   * @returns per event, whether it was new (false: a duplicate the sender retried).
+   * @throws PushgateError STORE when the store refused; then none of them is queued.
+   */
+  async ingestMany(events: PushEvent[]): Promise<Array<{ inserted: boolean }>> {
+    const r = await this.opts.store.enqueueMany(events);
+    this.wake?.();
+    const now = Date.now();
+    if (this.opts.counters?.queueDepth && now - this.depthAt >= 250) {
+      this.depthAt = now;
+      this.opts.counters.queueDepth(await this.opts.store.queueDepth());
+    }
+    return r;
+  }
+
   /** The layer cache: the store's persistent table (analyzer version + diffID keyed). */
   private layerCache(): LayerCache {
     const store = this.opts.store;

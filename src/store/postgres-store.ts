@@ -113,6 +113,54 @@ export class PostgresStore implements Store {
     return { inserted: false, seq: Number(row.rows[0].seq) };
   }
 
+  async enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    if (events.length === 0) return [];
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
+    try {
+      await c.query('BEGIN');
+      const now = Date.now();
+      const keys = events.map(dedupeKey);
+      const seqs = new Map<string, { seq: number; inserted: boolean }>();
+      // Multi-row inserts of at most 500 events (7 parameters each, well under PostgreSQL's 65,535).
+      for (let i = 0; i < events.length; i += 500) {
+        const chunk = events.slice(i, i + 500);
+        const args: unknown[] = [];
+        const rows = chunk.map((ev, j) => {
+          args.push(keys[i + j], ev.registry, ev.repository, ev.digest, ev.tag ?? null, JSON.stringify(ev), now);
+          const b = j * 7;
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 7})`;
+        });
+        const r = await c.query(
+          `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at) VALUES ${rows.join(', ')}
+           ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq, dedupe_key`,
+          args,
+        );
+        for (const row of r.rows as Array<{ seq: string; dedupe_key: string }>) if (!seqs.has(row.dedupe_key)) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: true });
+      }
+      const missing = [...new Set(keys.filter((k) => !seqs.has(k)))];
+      if (missing.length) {
+        const r = await c.query('SELECT seq, dedupe_key FROM events WHERE dedupe_key = ANY($1)', [missing]);
+        for (const row of r.rows as Array<{ seq: string; dedupe_key: string }>) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: false });
+      }
+      await c.query('COMMIT');
+      // The first occurrence of a key in the envelope is the one inserted; repeats are duplicates.
+      const seen = new Set<string>();
+      return keys.map((k) => {
+        const s = seqs.get(k)!;
+        const first = !seen.has(k);
+        seen.add(k);
+        return { seq: s.seq, inserted: s.inserted && first };
+      });
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e instanceof PushgateError ? e : new PushgateError('STORE', `postgres: cannot queue ${events.length} event(s): ${(e as Error).message}`, { cause: e, retryable: true });
+    } finally {
+      c.release();
+    }
+  }
+
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
     const now = Date.now();
     const r = await this.q(

@@ -97,6 +97,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  async enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    if (events.length === 0) return [];
+    try {
+      return this.db.transaction(() => events.map((e) => this.insertEvent(e)))();
+    } catch (e) {
+      throw new PushgateError('STORE', `sqlite: cannot queue ${events.length} event(s): ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+  }
+
   private readonly pendingEnqueues: Array<{ event: PushEvent; resolve: (r: { inserted: boolean; seq: number }) => void; reject: (e: Error) => void }> = [];
 
   private flushEnqueues(): void {

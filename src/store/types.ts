@@ -99,6 +99,12 @@ export interface Store {
    * sender event id) are not queued twice: `inserted` is false then.
    */
   enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }>;
+  /**
+   * Durably queues the events of one notification envelope in one transaction (one disk sync however many
+   * events it holds); resolves only after all are on disk, in order of `events`. Duplicates as {@link enqueue}.
+   * All or nothing: when it rejects, none of them is queued and the sender should retry the envelope.
+   */
+  enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>>;
   /** Claims the oldest due event for `leaseMs` (a crashed worker's lease expires and the event is claimed again). */
   claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined>;
   /** Extends the lease of a claimed event (a worker's heartbeat while it scans). */

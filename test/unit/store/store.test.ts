@@ -45,6 +45,27 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.queueDepth()).to.equal(1);
     });
 
+    it('queues a whole envelope in one transaction: order kept, duplicates within and across envelopes found', async () => {
+      const first = await store.enqueue(ev('e0'));
+      const events = Array.from({ length: 1200 }, (_, i) => ev(`b${i}`, { digest: `sha256:${i.toString(16).padStart(64, '0')}` }));
+      events.splice(600, 0, ev('b3', { digest: D2 }), ev('e0'));
+      const r = await store.enqueueMany(events);
+      expect(r).to.have.length(events.length);
+      expect(r.filter((x) => x.inserted)).to.have.length(1200);
+      expect(r[600]).to.deep.equal({ inserted: false, seq: r[3].seq });
+      expect(r[601]).to.deep.equal({ inserted: false, seq: first.seq });
+      const fresh = r.filter((x) => x.inserted).map((x) => x.seq);
+      expect(fresh).to.deep.equal([...fresh].sort((a, b) => a - b));
+      expect(await store.queueDepth()).to.equal(1201);
+      // Retried by the sender: nothing new.
+      const again = await store.enqueueMany(events.slice(0, 10));
+      expect(again.every((x) => !x.inserted)).to.equal(true);
+      expect(await store.enqueueMany([])).to.deep.equal([]);
+      // Claimed in envelope order after the earlier event.
+      expect((await store.claim('w', 60_000))?.event.id).to.equal('e0');
+      expect((await store.claim('w', 60_000))?.event.id).to.equal('b0');
+    });
+
     it('re-claims an event whose lease expired (a crashed worker loses nothing)', async () => {
       await store.enqueue(ev('e1'));
       const c1 = await store.claim('w1', 1);
