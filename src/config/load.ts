@@ -210,6 +210,11 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     }
     const auth = r.auth ? { ...r.auth, dockerConfig: inputFile(r.auth.dockerConfig, key('auth', 'dockerConfig'), 'Docker config file') } : undefined;
     if (auth && auth.dockerConfig === undefined) delete auth.dockerConfig;
+    (auth?.realms ?? []).forEach((realm, j) => {
+      if (String(r.url).startsWith('https:') && realm.startsWith('http:')) {
+        problems.push(problemAt(ld, key('auth', 'realms', j), 'a plain http:// realm for an https:// registry would send the password in clear: use the https:// token endpoint'));
+      }
+    });
     const reg: RegistryConfig = {
       name: r.name,
       url: String(r.url).replace(/\/+$/, ''),

@@ -91,7 +91,7 @@ export const configSchema = {
           auth: {
             type: 'object',
             additionalProperties: false,
-            properties: { username: str, password: { type: 'string' }, dockerConfig: str, token: str },
+            properties: { username: str, password: { type: 'string' }, dockerConfig: str, token: str, realms: { type: 'array', items: httpUrl } },
           },
           ca: str,
           clientCert: str,

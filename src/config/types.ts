@@ -13,7 +13,11 @@ export interface RegistryConfig {
   type: 'distribution' | 'harbor';
   /** Skip TLS verification for an https:// URL. */
   insecure: boolean;
-  auth?: { username?: string; password?: string; dockerConfig?: string; token?: string };
+  /**
+   * Credentials. `realms`: token realm URLs allowed to receive them (compared by scheme, host and
+   * port); unset = the first realm the registry announces is pinned. They go nowhere else.
+   */
+  auth?: { username?: string; password?: string; dockerConfig?: string; token?: string; realms?: string[] };
   /** PEM CA bundle path for this registry's TLS. */
   ca?: string;
   /** Client certificate and key (PEM paths) for mTLS. */

@@ -21,6 +21,7 @@ import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
 import { RegistryError, redactUrl } from './errors.js';
 import { Transport, header, type TransportRequest } from './transport.js';
 import { Authenticator } from './auth/authenticator.js';
+import { CredentialScope } from './auth/credential-scope.js';
 import { readDockerConfigCredentials, type Credentials } from './auth/docker-config.js';
 import { repoScope } from './auth/challenge.js';
 import { bareMediaType, detectManifestMediaType, isSchema1, parseManifest } from './manifest.js';
@@ -41,9 +42,11 @@ export interface RegistryClientOptions {
   /**
    * Credentials: `username`/`password` (Basic, and for the token realm), `dockerConfig` (path of a
    * Docker config.json: `auths` with `auth`, `username`/`password` or `identitytoken`), or `token`
-   * (a bearer token sent as is).
+   * (a bearer token sent as is). `realms`: the token realms (URLs; compared by scheme, host and
+   * port) allowed to receive the credentials; without it, the first realm the registry announces is
+   * pinned. Credentials never go anywhere else (see auth/credential-scope.ts).
    */
-  auth?: { username?: string; password?: string; dockerConfig?: string; token?: string };
+  auth?: { username?: string; password?: string; dockerConfig?: string; token?: string; realms?: string[] };
   /** Default `pushgate/<version>`. Notifications whose `request.useragent` starts with it are pushgate's own. */
   userAgent?: string;
   /** Per-request timeout in ms (time to the full buffered body, or idle time of a streamed body). Default 30000. */
@@ -136,7 +139,10 @@ export class RegistryClient {
   private readonly blobResumes: number;
   private readonly pageSize: number;
 
-  /** @throws PushgateError BAD_CONFIG for a URL without http(s) scheme or with a path, or unreadable TLS files. */
+  /**
+   * @throws PushgateError BAD_CONFIG for a URL without http(s) scheme or with a path, unreadable TLS
+   *   files, or a realm in `auth.realms` that is not an http(s) URL (or is http for an https registry).
+   */
   constructor(opts: RegistryClientOptions) {
     let u: URL;
     try {
@@ -156,6 +162,7 @@ export class RegistryClient {
     this.name = opts.name;
     this.host = u.host;
     this.origin = u.origin;
+    const scope = new CredentialScope(opts.name, opts.url, opts.auth?.realms);
     this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.blobResumes = opts.blobResumes ?? 3;
@@ -179,7 +186,7 @@ export class RegistryClient {
 
     this.t = new Transport({
       name: opts.name,
-      origin: this.origin,
+      scope,
       userAgent: this.userAgent,
       timeoutMs: opts.timeoutMs ?? 30_000,
       operationTimeoutMs: opts.operationTimeoutMs ?? 120_000,
@@ -207,6 +214,7 @@ export class RegistryClient {
       registry: opts.name,
       credentials,
       staticToken: opts.auth?.token,
+      scope,
       send: async (r) => {
         const res = await this.t.send({ ...r, scopes: [], noAuth: true, noLimit: true, ok: [200, 400, 401, 403, 404, 405], maxBytes: 1024 * 1024 });
         return { status: res.status, headers: res.headers, body: res.body ?? Buffer.alloc(0) };
@@ -333,7 +341,8 @@ export class RegistryClient {
   }
 
   /**
-   * Streams a blob (end-2). Redirects to storage are followed without the registry's credentials.
+   * Streams a blob (end-2). Redirects to storage are followed without the registry's credentials;
+   * a 401 from the storage host is an error (FORBIDDEN), never answered with them.
    * An interrupted download is resumed with `Range: bytes=N-` (up to `blobResumes` times) when the
    * registry answers 206; otherwise the stream errors. The caller verifies the digest unless
    * `opts.verify` is set.

@@ -34,12 +34,26 @@ export class RegistryError extends PushgateError {
       details?: Record<string, unknown>;
     },
   ) {
-    super(code, message, { cause: opts.cause, retryable: opts.retryable, details: opts.details });
+    super(code, message, { cause: safeCause(opts.cause), retryable: opts.retryable, details: opts.details });
     this.name = 'RegistryError';
     this.status = opts.status;
     this.registryCodes = opts.registryCodes ?? [];
     this.url = opts.url;
   }
+}
+
+/**
+ * What may travel as an error's `cause`: a PushgateError as it is (its messages are built without
+ * secrets), anything else reduced to a plain Error with its message and `code`. An axios error
+ * carries the request config, `Authorization` included, and its socket; logged with its cause, it
+ * would print the registry's password.
+ */
+export function safeCause(cause: unknown): unknown {
+  if (cause === undefined || cause instanceof PushgateError) return cause;
+  const c = cause as { message?: unknown; code?: unknown } | null;
+  const out = new Error(typeof c?.message === 'string' ? c.message : String(cause));
+  if (typeof c?.code === 'string') Object.assign(out, { code: c.code });
+  return out;
 }
 
 /** True when `err` is a {@link RegistryError}. */

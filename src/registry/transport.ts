@@ -2,8 +2,10 @@
  * The HTTP layer of the registry client: authentication (via {@link Authenticator}), retries with
  * exponential backoff and full jitter on network errors, 408/429 (honouring `Retry-After`) and 5xx,
  * never on other 4xx; a per-request timeout and a per-operation deadline; a concurrency limit per
- * registry; redirects followed by hand so the registry's `Authorization` (and client certificate)
- * never reach another origin (distribution-spec `main`, "redirects"; protocols.md §4.4).
+ * registry; redirects followed by hand, hop by hop, so the registry's `Authorization` (and client
+ * certificate) reach only the registry's origin and a realm's credential only that realm
+ * ({@link CredentialScope}; distribution-spec "Pulling blobs", protocols.md §4.4). A 401 is
+ * answered with credentials only when the registry's own origin sent it.
  *
  * Every response body is read as a stream (axios `responseType: 'stream'`); buffered bodies are
  * size-limited while reading. The axios instance is created in client.ts (the project's only axios
@@ -18,6 +20,7 @@ import { Limiter } from './limiter.js';
 import { RegistryError, codeForStatus, isRetryableStatus, parseErrorBody, redactUrl } from './errors.js';
 import { parseChallenges } from './auth/challenge.js';
 import type { Authenticator } from './auth/authenticator.js';
+import { checkRedirect, originOf, type CredentialScope } from './auth/credential-scope.js';
 
 /** Response headers as Node gives them (lower-case names). */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -46,8 +49,13 @@ export interface TransportRequest {
   deadline?: number;
   /** Do not take a concurrency slot (the caller holds one for this transfer). */
   noLimit?: boolean;
-  /** Send no Authorization (token endpoint calls). */
+  /** Send none of the registry's credentials and answer no 401 (token endpoint calls). */
   noAuth?: boolean;
+  /**
+   * An `Authorization` value for a token realm (with `noAuth`): sent only to the origin of `url`, and
+   * only when the credential scope admits that realm. An `authorization` in `headers` is never sent.
+   */
+  credential?: string;
 }
 
 /** A successful (per `ok`) response. */
@@ -56,6 +64,8 @@ export interface TransportResponse {
   headers: Headers;
   /** Final URL after redirects. */
   url: string;
+  /** True when the answer came from another origin than the request's (a redirect left it). */
+  foreign: boolean;
   body?: Buffer;
   stream?: Readable;
 }
@@ -63,8 +73,8 @@ export interface TransportResponse {
 /** Transport settings (see RegistryClientOptions for the user-facing ones). */
 export interface TransportOptions {
   name: string;
-  /** `scheme://host[:port]` of the registry. */
-  origin: string;
+  /** Where the registry's credentials may go. */
+  scope: CredentialScope;
   userAgent: string;
   timeoutMs: number;
   operationTimeoutMs: number;
@@ -119,6 +129,25 @@ export function header(h: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** An `Authorization` value and the one origin it may be sent to. */
+interface Credential {
+  header: string;
+  origin: string;
+}
+
+/** One exchange's answer, its body not yet read. */
+interface Exchanged {
+  status: number;
+  headers: Headers;
+  stream: Readable;
+  /** The URL that answered. */
+  url: string;
+  /** True when a redirect took the request off its first origin. */
+  foreign: boolean;
+  abort: () => void;
+  clearTimer: () => void;
+}
+
 /** HTTP transport of one registry. */
 export class Transport {
   readonly limiter: Limiter;
@@ -155,14 +184,25 @@ export class Transport {
     let authRetried = false;
     for (;;) {
       const release = req.noLimit ? () => {} : await this.limiter.acquire();
-      let res: { status: number; headers: Headers; stream: Readable; url: string; abort: () => void; clearTimer: () => void };
+      let res: Exchanged;
       try {
-        const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, 'accept-encoding': 'identity', ...req.headers };
+        const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, 'accept-encoding': 'identity' };
+        // the only way an Authorization is sent is below, bound to the origin it was made for
+        for (const [k, v] of Object.entries(req.headers ?? {})) if (k.toLowerCase() !== 'authorization') headers[k] = v;
+        let credential: Credential | undefined;
         if (!req.noAuth) {
-          const a = await this.auth.header(scopes);
-          if (a) headers.authorization = a;
+          if (this.opts.scope.isRegistry(req.url)) {
+            const a = await this.auth.header(scopes);
+            if (a) credential = { header: a, origin: this.opts.scope.registryOrigin };
+          }
+        } else if (req.credential) {
+          if (!this.opts.scope.isAdmittedRealm(req.url)) {
+            throw new RegistryError('FORBIDDEN', `registry ${this.opts.name}: ${req.op}: ${originOf(req.url) ?? 'this URL'} is not an admitted token realm: credentials not sent`, { url: redactUrl(req.url) });
+          }
+          credential = { header: req.credential, origin: originOf(req.url) as string };
         }
-        res = await this.exchange(req, headers, deadline);
+        const home = req.noAuth ? originOf(req.url) : this.opts.scope.registryOrigin;
+        res = await this.exchange(req, headers, home, credential, deadline);
       } catch (err) {
         release();
         if (err instanceof RegistryError && err.code !== 'NETWORK') throw err;
@@ -180,8 +220,22 @@ export class Transport {
       }
       this.opts.onRequest?.({ method: req.method, code: res.status });
       const { status } = res;
+      if (status === 401 && !req.noAuth && res.foreign) {
+        // a challenge from a host the registry redirected to: answering it would hand that host the
+        // registry's password, or make pushgate carry its token back to the registry
+        res.stream.resume();
+        res.clearTimer();
+        release();
+        throw this.foreignChallengeError(req, res.url, res.headers);
+      }
       if (status === 401 && !req.noAuth) {
         const outcome = this.auth.onUnauthorized(parseChallenges(res.headers['www-authenticate']), scopes, authRetried);
+        if (outcome.refused) {
+          res.stream.resume();
+          res.clearTimer();
+          release();
+          throw new RegistryError('FORBIDDEN', `registry ${this.opts.name}: ${req.op}: token realm refused: ${outcome.refused}`, { status, url: redactUrl(res.url) });
+        }
         if (outcome.retry) {
           res.stream.resume();
           res.clearTimer();
@@ -194,12 +248,12 @@ export class Transport {
       if (req.ok.includes(status)) {
         if (req.stream) {
           res.clearTimer();
-          return { status, headers: res.headers, url: res.url, stream: this.guardStream(res.stream, release, res.abort, req) };
+          return { status, headers: res.headers, url: res.url, foreign: res.foreign, stream: this.guardStream(res.stream, release, res.abort, req) };
         }
         try {
           // a HEAD body must still be consumed, or its keep-alive socket never returns to the pool
           const body = await this.readBody(res.stream, req.method === 'HEAD' ? { ...req, maxBytes: 64 * 1024 } : req, res.url);
-          return { status, headers: res.headers, url: res.url, body };
+          return { status, headers: res.headers, url: res.url, foreign: res.foreign, body };
         } catch (err) {
           if (err instanceof RegistryError && err.code === 'NETWORK' && attempt < retries && Date.now() < deadline) {
             attempt++;
@@ -234,6 +288,19 @@ export class Transport {
       }
       throw this.statusError(req, res.url, status, res.headers, errBody, retryable);
     }
+  }
+
+  /** The error for a 401 that a host other than the registry answered after a redirect. */
+  private foreignChallengeError(req: TransportRequest, url: string, headers: Headers): RegistryError {
+    const schemes = [...new Set(parseChallenges(headers['www-authenticate']).map((c) => c.scheme))];
+    const from = originOf(url) ?? 'another host';
+    return new RegistryError(
+      'FORBIDDEN',
+      `registry ${this.opts.name}: ${req.op}: ${from}, which is not the registry's origin (a redirect or link led there), answered 401` +
+        (schemes.length ? ` (${schemes.join(', ')} challenge)` : '') +
+        `; pushgate sends the registry's credentials only to ${this.opts.scope.registryOrigin} and its token realm, so storage behind a redirect must accept the request as it is (a pre-signed URL); fix the registry's storage redirect, or turn it off (Distribution: storage.redirect.disable: true)`,
+      { status: 401, url: redactUrl(url) },
+    );
   }
 
   /** Builds the RegistryError for an unexpected status. */
@@ -314,25 +381,29 @@ export class Transport {
     return src;
   }
 
-  /** One exchange, following redirects by hand. The response stream is not yet consumed. */
-  private async exchange(
-    req: TransportRequest,
-    headers: Record<string, string>,
-    deadline: number,
-  ): Promise<{ status: number; headers: Headers; stream: Readable; url: string; abort: () => void; clearTimer: () => void }> {
+  /**
+   * One exchange, following redirects by hand. The response stream is not yet consumed.
+   * `home` is the origin the request belongs to (the registry's, or a realm's); `credential` goes on
+   * a hop only while every hop so far was on that origin ({@link CredentialScope}).
+   */
+  private async exchange(req: TransportRequest, headers: Record<string, string>, home: string | undefined, credential: Credential | undefined, deadline: number): Promise<Exchanged> {
     let url = req.url;
     let method = req.method;
-    let h = { ...headers };
-    const origin = this.opts.origin;
+    // false from the first hop off `home` on, even if a later redirect comes back
+    let stayed = true;
     for (let hop = 0; ; hop++) {
+      const hopOrigin = originOf(url);
+      if (hopOrigin === undefined || hopOrigin !== home) stayed = false;
+      const h: Record<string, string> = { ...headers };
+      if (credential && stayed && hopOrigin === credential.origin) h.authorization = credential.header;
       const ctrl = new AbortController();
       const ms = Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now()));
       if (deadline - Date.now() <= 0) {
         throw new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: operation deadline passed`, { url: redactUrl(url), retryable: true });
       }
       const timer = setTimeout(() => ctrl.abort(), ms);
-      const sameOrigin = new URL(url).origin === origin;
-      const agents = sameOrigin ? this.opts.agents : this.opts.foreignAgents;
+      // the client certificate, too, is presented to the registry only
+      const agents = hopOrigin === this.opts.scope.registryOrigin ? this.opts.agents : this.opts.foreignAgents;
       let data: Buffer | Readable | undefined;
       if (req.body && hop === 0) data = Buffer.isBuffer(req.body) ? req.body : req.body();
       let r: AxiosResponse<Readable>;
@@ -374,14 +445,12 @@ export class Transport {
             url: redactUrl(url),
           });
         }
-        const next = new URL(loc, url).toString();
-        if (new URL(next).origin !== new URL(url).origin) {
-          // never forward the registry's credentials to another host (pre-signed storage URLs reject them anyway)
-          const { authorization: _drop, ...rest } = h;
-          h = rest;
+        const next = checkRedirect(url, loc, method);
+        if (!next.ok) {
+          throw new RegistryError('FORBIDDEN', `registry ${this.opts.name}: ${req.op}: not followed: ${next.reason}`, { status, url: redactUrl(url) });
         }
         if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) method = 'GET';
-        url = next;
+        url = next.url;
         continue;
       }
       const stream = r.data;
@@ -390,6 +459,7 @@ export class Transport {
         headers: rh,
         stream,
         url,
+        foreign: !stayed,
         abort: () => ctrl.abort(),
         clearTimer: () => clearTimeout(timer),
       };

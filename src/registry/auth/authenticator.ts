@@ -4,18 +4,26 @@
  * POST refresh-token grant with a GET fallback on 400/401/404/405 as containerd does). Tokens are cached
  * per (realm, service, merged scope set) and renewed before they expire. A request is retried at most
  * once after a 401, so a token that lacks scope (`insufficient_scope`) never causes a refresh loop.
+ * A realm is used only when the {@link CredentialScope} admits it (configured, or the first one the
+ * registry announced); the transport hands this class only challenges from the registry's own origin.
  */
 import type { Readable } from 'node:stream';
 import { PushgateError } from '../../core/errors.js';
 import { RegistryError, redactUrl } from '../errors.js';
 import { type Challenge, mergeScopes } from './challenge.js';
 import type { Credentials } from './docker-config.js';
+import type { CredentialScope } from './credential-scope.js';
 
-/** The minimal HTTP call the authenticator needs (provided by the transport; no auth is added). */
+/**
+ * The minimal HTTP call the authenticator needs (provided by the transport). `credential` is an
+ * `Authorization` value the transport sends only to the origin of `url`, and only when the credential
+ * scope admits that realm; nothing else is added.
+ */
 export type AuthSend = (req: {
   method: 'GET' | 'POST';
   url: string;
   headers: Record<string, string>;
+  credential?: string;
   body?: Buffer;
   op: string;
 }) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
@@ -33,6 +41,8 @@ export interface ChallengeOutcome {
   scopes: string[];
   /** The challenge's `error` parameter (`invalid_token`, `insufficient_scope`). */
   error?: string;
+  /** Set when the challenge named a token realm the credential scope refuses: why. */
+  refused?: string;
 }
 
 /** Options of {@link Authenticator}. */
@@ -46,6 +56,8 @@ export interface AuthenticatorOptions {
   /** OAuth2 client_id (default `pushgate`). */
   clientId?: string;
   send: AuthSend;
+  /** Which token realms may receive the credentials. */
+  scope: CredentialScope;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -97,6 +109,9 @@ export class Authenticator {
       return { retry: false, scopes, error: bearer?.params.error };
     }
     if (bearer && bearer.params.realm) {
+      const admitted = this.opts.scope.admitRealm(bearer.params.realm);
+      // keep what worked before: a refused realm changes neither the scheme nor the cached tokens
+      if (!admitted.ok) return { retry: false, scopes, error: bearer.params.error, refused: admitted.reason };
       this.scheme = 'bearer';
       this.realm = bearer.params.realm;
       this.service = bearer.params.service;
@@ -148,6 +163,8 @@ export class Authenticator {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_id: clientId });
       if (this.service) form.set('service', this.service);
       if (scopes.length) form.set('scope', scopes.join(' '));
+      // the refresh token travels in the body: only to an admitted realm, like the password
+      if (!this.opts.scope.isAdmittedRealm(realmUrl.toString())) throw this.notAdmitted(realmUrl);
       const r = await this.opts.send({
         method: 'POST',
         url: realmUrl.toString(),
@@ -163,12 +180,15 @@ export class Authenticator {
     if (this.service) u.searchParams.set('service', this.service);
     for (const s of scopes) u.searchParams.append('scope', s);
     u.searchParams.set('client_id', clientId);
-    const headers: Record<string, string> = {};
     const b = this.basic();
-    if (b) headers.authorization = b;
-    const r = await this.opts.send({ method: 'GET', url: u.toString(), headers, op: 'GET token' });
+    if (b && !this.opts.scope.isAdmittedRealm(u.toString())) throw this.notAdmitted(realmUrl);
+    const r = await this.opts.send({ method: 'GET', url: u.toString(), headers: {}, credential: b, op: 'GET token' });
     if (r.status !== 200) throw this.tokenError(r.status, u.toString(), r.body);
     return this.parseTokenResponse(r.body, u.toString());
+  }
+
+  private notAdmitted(realm: URL): RegistryError {
+    return new RegistryError('FORBIDDEN', `registry ${this.opts.registry}: token realm ${realm.origin} is not admitted: credentials not sent`, { url: redactUrl(realm.toString()) });
   }
 
   private tokenError(status: number, url: string, body: Buffer): RegistryError {
@@ -187,8 +207,9 @@ export class Authenticator {
     let j: Record<string, unknown>;
     try {
       j = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new RegistryError('REGISTRY', `registry ${this.opts.registry}: token response is not JSON`, { url: redactUrl(url), cause: err });
+    } catch {
+      // no cause: a JSON parser's message quotes the body, and this body may hold a token
+      throw new RegistryError('REGISTRY', `registry ${this.opts.registry}: token response is not JSON`, { url: redactUrl(url) });
     }
     const token = (typeof j.token === 'string' && j.token) || (typeof j.access_token === 'string' && j.access_token);
     if (!token) {

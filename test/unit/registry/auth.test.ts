@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseChallenges, parseScope, mergeScopes, scopesCover } from '../../../src/registry/auth/challenge.js';
 import { normalizeAuthKey, readDockerConfigCredentials } from '../../../src/registry/auth/docker-config.js';
 import { Authenticator, type AuthSend } from '../../../src/registry/auth/authenticator.js';
+import { CredentialScope } from '../../../src/registry/auth/credential-scope.js';
 import { backoffDelay, parseRetryAfter } from '../../../src/registry/transport.js';
 import { nextLink, referrersTag } from '../../../src/registry/client.js';
 import { redactUrl, parseErrorBody } from '../../../src/registry/errors.js';
@@ -80,7 +81,7 @@ describe('registry/auth: token cache and renewal', () => {
       calls.push({ method: r.method, url: r.url, body: r.body?.toString() });
       return { status: 200, headers: {}, body: Buffer.from(JSON.stringify(tokenBody(calls.length))) };
     };
-    const a = new Authenticator({ registry: 'r', credentials: () => ({ username: 'u', password: 'p' }), send, now: () => now });
+    const a = new Authenticator({ registry: 'r', credentials: () => ({ username: 'u', password: 'p' }), send, scope: new CredentialScope('r', 'https://registry.test'), now: () => now });
     a.onUnauthorized(parseChallenges('Bearer realm="https://auth.test/token",service="svc"'), [], false);
     return { a, calls, advance: (ms: number) => (now += ms) };
   }
