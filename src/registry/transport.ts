@@ -294,6 +294,13 @@ export class Transport {
   private foreignChallengeError(req: TransportRequest, url: string, headers: Headers): RegistryError {
     const schemes = [...new Set(parseChallenges(headers['www-authenticate']).map((c) => c.scheme))];
     const from = originOf(url) ?? 'another host';
+    if (from === this.opts.scope.registryOrigin) {
+      return new RegistryError(
+        'FORBIDDEN',
+        `registry ${this.opts.name}: ${req.op}: the registry answered 401 to a request a redirect through another host brought back; credentials are not sent once a redirect left the registry's origin (${from})`,
+        { status: 401, url: redactUrl(url) },
+      );
+    }
     return new RegistryError(
       'FORBIDDEN',
       `registry ${this.opts.name}: ${req.op}: ${from}, which is not the registry's origin (a redirect or link led there), answered 401` +

@@ -220,10 +220,8 @@ describe('security: credentials stay with their registry (real Distribution redi
     storage2Mode = serve;
     storageTlsMode = serve;
   });
-  afterEach(() => {
-    // whatever a test did: no host but the registry and its realm ever saw a credential
-    expect(credentialsIn(foreign()).map((s) => `${s.server} ${s.method} ${s.url}`)).to.deep.equal([]);
-  });
+  /** No host but the registry and its realm ever saw a credential: asserted first in every test, before what the client reports. */
+  const expectNoCredentialLeft = () => expect(credentialsIn(foreign()).map((s) => `${s.server} ${s.method} ${s.url} ${s.headers.authorization ?? ''}`)).to.deep.equal([]);
 
   /** Reads every blob of the pushed image through `c`, digest-verified. */
   async function readAllBlobs(c: RegistryClient): Promise<void> {
@@ -238,6 +236,7 @@ describe('security: credentials stay with their registry (real Distribution redi
       await readAllBlobs(c);
       expect(await c.blobExists('lab/base', base.config.digest)).to.equal(true);
     }
+    expectNoCredentialLeft();
     const st = at('storage');
     expect(st.length).to.equal(2 * (base.layers.length + 2));
     expect(st.every((s) => s.headers.authorization === undefined)).to.equal(true);
@@ -249,6 +248,7 @@ describe('security: credentials stay with their registry (real Distribution redi
     it(`storage redirects on with ${status} to another host: followed without credentials, the blob arrives`, async () => {
       storageMode = redirect(status, (req) => `http://localhost:${P.storage2}${pathOf(req)}?X-Amz-Signature=s1`);
       await readAllBlobs(tokenClient());
+      expectNoCredentialLeft();
       expect(at('storage2').length).to.equal(base.layers.length + 1);
       expect(at('storage2').every((s) => s.headers.authorization === undefined && s.method === 'GET')).to.equal(true);
     });
@@ -261,10 +261,12 @@ describe('security: credentials stay with their registry (real Distribution redi
     storage2Mode = (req, res) => (hop(req) === 1 ? redirect(308, (r) => `http://127.0.0.1:${P.storage}${pathOf(r)}?hop=2`)(req, res) : redirect(302, (r) => `https://127.0.0.1:${P.storageTls}${pathOf(r)}?hop=4`)(req, res));
     const d = base.config;
     expect((await drain(await tokenClient().getBlob('lab/base', d.digest as `sha256:${string}`, { verify: true }))).length).to.equal(d.size);
+    expectNoCredentialLeft();
     expect(log.filter((s) => s.server !== 'hostile-realm').map((s) => `${s.server}:${hop({ url: s.url } as http.IncomingMessage)}`)).to.deep.equal(['storage:0', 'storage2:1', 'storage:2', 'storage2:3', 'storage-tls:4']);
     log.length = 0;
     storageTlsMode = redirect(302, (r) => `https://localhost:${P.storageTls}${pathOf(r)}?hop=5`);
     const e = await rejects(tokenClient().getBlob('lab/base', d.digest as `sha256:${string}`));
+    expectNoCredentialLeft();
     expect(e.message).to.match(/^registry lab: GET blob lab\/base@sha256:[0-9a-f]{64}: more than 5 redirects/);
     expect(at('storage-tls').length).to.equal(1);
   });
@@ -275,7 +277,11 @@ describe('security: credentials stay with their registry (real Distribution redi
       res.end();
     };
     for (const c of [tokenClient(), basicClient()]) {
+      // as a scan does: the manifest first (the client learns the registry's scheme), then the blobs
+      expect((await c.resolve('lab/base', 'bookworm'))?.digest).to.equal(base.digest);
       const e = await rejects(c.getBlob('lab/base', base.config.digest as `sha256:${string}`));
+      expectNoCredentialLeft();
+      expect(at('hostile-realm')).to.deep.equal([]);
       expect(e.code).to.equal('FORBIDDEN');
       expect(e.message).to.match(
         new RegExp(`^registry lab: GET blob lab/base@sha256:[0-9a-f]{64}: http://127\\.0\\.0\\.1:${P.storage}, which is not the registry's origin .*answered 401 \\(bearer challenge\\); pushgate sends the registry's credentials only to http://127\\.0\\.0\\.1:(${P.tokenRegistry}|${P.basicRegistry}) .*storage\\.redirect\\.disable`),
@@ -294,7 +300,9 @@ describe('security: credentials stay with their registry (real Distribution redi
       res.end();
     };
     for (const c of [tokenClient(), basicClient()]) {
+      expect((await c.resolve('lab/base', 'bookworm'))?.digest).to.equal(base.digest);
       const e = await rejects(c.getBlob('lab/base', base.config.digest as `sha256:${string}`));
+      expectNoCredentialLeft();
       expect(e.code).to.equal('FORBIDDEN');
       expect(e.message).to.match(/answered 401 \(basic challenge\)/);
     }
@@ -306,6 +314,7 @@ describe('security: credentials stay with their registry (real Distribution redi
     storageMode = redirect(307, (r) => `https://127.0.0.1:${P.storageTls}${pathOf(r)}`);
     storageTlsMode = redirect(302, (r) => `http://127.0.0.1:${P.storage2}${pathOf(r)}`);
     const e = await rejects(tokenClient().getBlob('lab/base', base.config.digest as `sha256:${string}`));
+    expectNoCredentialLeft();
     expect(e.code).to.equal('FORBIDDEN');
     expect(e.message).to.match(new RegExp(`not followed: redirect from https to plain http \\(http://127\\.0\\.0\\.1:${P.storage2}\\)`));
     expect(at('storage2')).to.deep.equal([]);
@@ -317,6 +326,7 @@ describe('security: credentials stay with their registry (real Distribution redi
     await c.resolve('lab/base', 'bookworm');
     const tokens = issuer.log.length;
     const e = await rejects(c.getBlob('lab/base', base.config.digest as `sha256:${string}`));
+    expectNoCredentialLeft();
     expect(e.code).to.equal('FORBIDDEN');
     expect(e.message).to.match(/the registry answered 401 to a request a redirect through another host brought back; credentials are not sent once a redirect left the registry's origin/);
     expect(issuer.log.length).to.equal(tokens);
@@ -343,13 +353,19 @@ describe('security: credentials stay with their registry (real Distribution redi
       res.end();
     };
     const bad = await cliScan([`${basicReg.host}/lab/base:bookworm`, '--config', cfg, '--format', 'json']);
-    const out = bad.stdout + bad.stderr;
-    expect(out).to.match(/answered 401 \(bearer challenge\); pushgate sends the registry's credentials only to/);
-    for (const s of SECRETS.slice(0, 4)) expect(out).not.to.include(s);
-    expect(bad.code).to.be.oneOf([1, 2]);
+    expectNoCredentialLeft();
     expect(at('hostile-realm')).to.deep.equal([]);
+    for (const x of SECRETS.slice(0, 4)) expect(bad.stdout + bad.stderr).not.to.include(x);
+    // the blobs could not be read: the scan is incomplete and the default policy quarantines (fails closed)
+    expect(bad.code, bad.stderr).to.equal(1);
+    const failed = JSON.parse(bad.stdout) as { complete: boolean; verdict: { decision: string }; diagnostics: Array<{ code: string; message: string }> };
+    expect(failed.complete).to.equal(false);
+    expect(failed.verdict.decision).to.equal('quarantine');
+    const refusals = failed.diagnostics.filter((d) => /answered 401 \(bearer challenge\); pushgate sends the registry's credentials only to/.test(d.message));
+    expect(refusals.map((d) => d.code).sort()).to.deep.equal(['blob-missing', 'config-unreadable']);
     storageMode = serve;
     const good = await cliScan([`${basicReg.host}/lab/base:bookworm`, '--config', cfg, '--format', 'json']);
+    expectNoCredentialLeft();
     expect(good.code, good.stderr).to.be.oneOf([0, 1]);
     const report = JSON.parse(good.stdout) as { digest: string; packages: unknown[]; diagnostics: Array<{ code: string }> };
     expect(report.digest).to.equal(base.digest);
@@ -394,6 +410,8 @@ describe('security: credentials stay with their registry (real Distribution redi
       // a scope the issuer refuses: the registry answers 401 naming its new realm
       issuer.grant = (_u, _t, name, actions) => (name === 'lab/other' ? [] : actions);
       const e = await rejects(c.resolve('lab/other', 'x'));
+      expectNoCredentialLeft();
+      expect(at('hostile-realm')).to.deep.equal([]);
       expect(e.code).to.equal('FORBIDDEN');
       expect(e.message).to.match(
         new RegExp(`token realm refused: the registry announced token realm http://127\\.0\\.0\\.1:${P.hostileRealm}, but its first announced realm was http://127\\.0\\.0\\.1:${P.issuer}; .*registries\\[lab\\]\\.auth\\.realms`),
@@ -403,6 +421,7 @@ describe('security: credentials stay with their registry (real Distribution redi
       // a fresh client configured with the legitimate realm refuses the announced one at once
       const configured = tokenClient({ auth: { username: CI_USER, password: CI_PASS, realms: [issuer.realm] } });
       const e2 = await rejects(configured.resolve('lab/base', 'bookworm'));
+      expectNoCredentialLeft();
       expect(e2.message).to.match(new RegExp(`announced token realm http://127\\.0\\.0\\.1:${P.hostileRealm}, which is not in registries\\[lab\\]\\.auth\\.realms \\(http://127\\.0\\.0\\.1:${P.issuer}\\)`));
       expect(at('hostile-realm')).to.deep.equal([]);
     } finally {
