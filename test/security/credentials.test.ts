@@ -573,6 +573,16 @@ describe('security: credentials stay with their registry (property: generated re
         }
         return next(plan, 0, res);
       }
+      if (u.pathname === '/v2/linked/tags/list') {
+        // page 1 on the registry (after its Basic challenge), page 2 wherever its Link points, open to all
+        const page2 = u.searchParams.get('last') !== null;
+        if (!page2 && req.headers.authorization !== `Basic ${b64(USER, PASS)}`) {
+          res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' });
+          return void res.end();
+        }
+        res.writeHead(200, { 'content-type': 'application/json', ...(page2 ? {} : { link: `<${linkTo}/v2/linked/tags/list?last=a>; rel="next"` }) });
+        return void res.end(JSON.stringify({ name: 'linked', tags: [page2 ? 'b' : 'a'] }));
+      }
       if ((m = /^\/c\/(\w+)\/(\d+)$/.exec(u.pathname))) {
         const plan = plans.get(m[1]);
         if (!plan) return void res.writeHead(404).end();
@@ -581,6 +591,7 @@ describe('security: credentials stay with their registry (property: generated re
       res.writeHead(404).end();
     };
   const realmFor = new Map<string, string>();
+  let linkTo = '';
   function next(plan: { locations: string[]; end: Case['end'] }, i: number, res: http.ServerResponse): void {
     if (i < plan.locations.length) {
       const [status, loc] = plan.locations[i].split(' ');
@@ -607,6 +618,16 @@ describe('security: credentials stay with their registry (property: generated re
   });
   after(async () => {
     await Promise.all(listeners.map((l) => l.close()));
+  });
+
+  it('a tag-list Link to another origin is read without credentials (same host: other port, other scheme, [::1], localhost)', async () => {
+    for (const to of [`http://127.0.0.1:${P.foreignHttp}`, `https://127.0.0.1:${P.fakeRegHttps}`, `http://[::1]:${P.fakeRegHttp}`, `http://LOCALHOST:${P.fakeRegHttp}`]) {
+      linkTo = to;
+      log.length = 0;
+      const client = new RegistryClient({ name: 'prop', url: `http://127.0.0.1:${P.fakeRegHttp}`, insecure: true, retries: 0, auth: { username: USER, password: PASS } });
+      expect(await client.listTags('linked'), to).to.deep.equal(['a', 'b']);
+      expect(log.map((x) => `${x.port} ${x.headers.authorization ? 'auth' : '-'}`), to).to.deep.equal([`${P.fakeRegHttp} -`, `${P.fakeRegHttp} auth`, `${new URL(to).port} -`]);
+    }
   });
 
   it('credentials are attached iff the target is the registry origin (and the chain never left it) or an admitted realm', async () => {
