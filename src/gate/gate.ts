@@ -651,7 +651,7 @@ export class Gate implements GateApi {
    */
   async assessWithCredential(req: AssessRequest, credential: { username: string; password: string } | { token: string } | undefined): Promise<{ verdict: Verdict; report: ScanReport }> {
     const rc = this.registryConfig(req.registry);
-    const via = credential ? this.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token } : { username: credential.username, password: credential.password } }) : undefined;
+    const via = credential ? this.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token, realms: rc.auth?.realms } : { username: credential.username, password: credential.password, realms: rc.auth?.realms } }) : undefined;
     return this.judgeAndStore(req, undefined, via);
   }
 }
