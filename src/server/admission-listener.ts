@@ -242,10 +242,11 @@ export async function startAdmissionListener(deps: AdmissionDeps, opts: Admissio
       socket.destroy();
     });
   }
-  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
-    const code = String(err.code ?? '');
-    if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|NO_CERTIFICATE/i.test(code)) refused('no-client-cert');
-    else if (/CERT|ISSUER|UNKNOWN_CA|SELF_SIGNED|VERIFY/i.test(code)) refused('untrusted-client-cert');
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    // A certificate that fails verification ends the handshake from JS (authorizationError set,
+    // socket destroyed), so the error itself only says ECONNRESET.
+    if (socket?.authorizationError) refused('untrusted-client-cert');
+    else if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|NO_CERTIFICATE/i.test(String(err.code ?? ''))) refused('no-client-cert');
     else refused('tls-error');
   });
 
