@@ -405,6 +405,39 @@ describe('admission/review validateReview', () => {
     });
   });
 
+  describe('scans started by reviews', () => {
+    const many = (n: number, start = 10) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: `registry.example.test/team/app@${dg(start + i)}` }));
+    const podOf = (containers: Json[], namespace = 'team-app') => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { kind: 'Pod' }, operation: 'CREATE', namespace, userInfo: { username: 'alice' }, object: { spec: { containers } } } });
+
+    it('queue at most maxPerReview distinct images per review; the rest are denied as unscanned, whatever the rule', async () => {
+      for (const unknown of ['deny', 'allow'] as const) {
+        const { gate, deps } = setup({ namespaces: [{ match: '*', unknown }], scanTriggers: { maxPerReview: 3, ratePerSecond: 0, burst: 100 } });
+        const r = await validate(podOf(many(8)), deps);
+        expect(gate.enqueued).to.have.length(3);
+        expect(r.response.allowed).to.equal(false);
+        expect(r.response.status.message).to.contain('more than 3 images without a verdict (admission.scanTriggers.maxPerReview)');
+      }
+    });
+
+    it('one queued scan per digest across reviews and spellings; a per-caller bucket, also for the scan rule', async () => {
+      const { gate, deps } = setup({ scanTriggers: { maxPerReview: 100, ratePerSecond: 0, burst: 2 } });
+      const same = [{ name: 'a', image: `registry.example.test/team/app@${dg(50)}` }, { name: 'b', image: `registry.example.test/team/app:1.4.2@${dg(50)}` }];
+      for (let i = 0; i < 3; i++) await validate(podOf(same), deps);
+      expect(gate.enqueued.map((e) => e.digest)).to.deep.equal([dg(50)]);
+      const caller = (id: string) => ({ caller: { authenticated: true, id } });
+      await validateReview(podOf(many(1, 60)), deps, caller('one'));
+      await validateReview(podOf(many(1, 61)), deps, caller('one'));
+      const limited = ((await validateReview(podOf(many(1, 62)), deps, caller('one'))).body as Json).response;
+      expect(limited.status.message).to.contain('too many scans requested by this caller');
+      expect(gate.enqueued).to.have.length(3);
+      const { deps: d2, gate: g2 } = setup({ namespaces: [{ match: '*', unknown: 'scan' }], scanTriggers: { maxPerReview: 100, ratePerSecond: 0, burst: 1 } });
+      await validateReview(podOf(many(1, 70)), d2, caller('one'));
+      const r = ((await validateReview(podOf(many(1, 71)), d2, caller('one'))).body as Json).response;
+      expect(r.status.message).to.contain('no scan started: too many scans');
+      expect(g2.assessed).to.have.length(1);
+    });
+  });
+
   describe('operations that pass', () => {
     it('an UPDATE that leaves the images unchanged passes without lookups (scaling a denied workload)', async () => {
       const { gate, deps } = setup();
