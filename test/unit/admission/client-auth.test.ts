@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, parseConfigText } from '../../../src/config/load.js';
+import { ROOT } from '../../helpers/lab.js';
 import { certificateNames, nameAllowed } from '../../../src/server/admission-listener.js';
 
 describe('admission client authentication: config and names', () => {
@@ -54,6 +55,13 @@ describe('admission client authentication: config and names', () => {
     expect(c.admission.breakGlass).to.deep.equal({ namespaces: [], groups: ['sre'], users: [] });
     expect(c.admission.scanTriggers).to.deep.equal({ maxPerReview: 4, ratePerSecond: 5, burst: 50 });
     expect(problems(`${tls}  clientCA: ca.crt\n  breakGlass: { roles: [x] }\n`)).to.match(/roles/);
+  });
+
+  it('config/pushgate.yaml documents the keys', () => {
+    const text = fs.readFileSync(path.join(ROOT, 'config', 'pushgate.yaml'), 'utf8');
+    for (const k of ['clientCA', 'clientNames', 'allowUnauthenticated', 'breakGlass', 'groups', 'users', 'scanTriggers', 'maxPerReview', 'ratePerSecond', 'burst']) {
+      expect(new RegExp(`(^|[\\s#-])${k}:`, 'm').test(text), k).to.equal(true);
+    }
   });
 
   it('certificateNames reads CN and subjectAltName entries, quoted ones included', () => {
