@@ -14,7 +14,7 @@
  * pushed at the same time still completes promptly; repeated reviews of one digest queue one event;
  * one caller's burst does not spend another caller's budget.
  *
- * Ports: 21400 (registry), 21401 (admission), 21402 (property-test listener).
+ * Ports: 21400 (registry), 21401 (admission), 21402 (property-test listener), 21403 (chart certificates).
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -36,10 +36,14 @@ import type { PushEvent } from '../../src/core/index.js';
 import { updateDb } from '../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, metricValue, silentLogger as silent } from '../helpers/gate.js';
 import { labImages, ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } from '../helpers/lab.js';
+import { renderChart } from '../unit/admission/helm-render.js';
+import YAML from 'yaml';
+import { FakeGate, admissionConfig } from '../unit/admission/fake-gate.js';
 
 const REG_PORT = 21400;
 const ADM_PORT = 21401;
 const PROP_PORT = 21402;
+const CHART_PORT = 21403;
 const TOKEN = 'admission-auth-token-0123456789abcdef';
 const API_SERVER_CN = 'kube-apiserver-webhook-client';
 const API_SERVER_2_CN = 'kube-apiserver-2-webhook-client';
@@ -433,5 +437,40 @@ describe('security: admission property — break-glass iff configured, one queue
     expect(refusedSeen).to.be.greaterThan(0);
     expect(inserted.size).to.be.greaterThan(0);
     expect(await store.queueDepth()).to.equal(inserted.size);
+  });
+});
+
+/**
+ * The chart's generated client CA and API server certificate (what `kubeconfig.yaml` hands
+ * kube-apiserver) against the real listener configured as the chart renders it.
+ */
+describe('security: the Helm chart\'s client certificate is what the listener accepts', function () {
+  this.timeout(120_000);
+  it('the kubeconfig\'s certificate is served; no certificate, and another CA\'s with the same CN, are refused', async () => {
+    const objs: Json[] = renderChart(path.join(ROOT, 'charts', 'pushgate')).flatMap((f) => f.docs);
+    const secret = objs.find((o: Json) => o?.kind === 'Secret' && o.metadata.name === 'pushgate-admission-client');
+    const cfg = YAML.parse(objs.find((o: Json) => o?.kind === 'ConfigMap' && o.metadata.name === 'pushgate').data['pushgate.yaml']);
+    const kc = YAML.parse(Buffer.from(secret.data['kubeconfig.yaml'], 'base64').toString());
+    const apiServer = { cert: Buffer.from(kc.users[0].user['client-certificate-data'], 'base64'), key: Buffer.from(kc.users[0].user['client-key-data'], 'base64') };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-adm-chart-'));
+    let listener: AdmissionListener | undefined;
+    try {
+      fs.writeFileSync(path.join(dir, 'ca.crt'), Buffer.from(secret.data['ca.crt'], 'base64'));
+      openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pushgate', '-keyout', 'tls.key', '-out', 'tls.crt']);
+      makeCA(dir, 'other');
+      const gate = new FakeGate();
+      listener = await startAdmissionListener(
+        { gate, config: admissionConfig() },
+        { listen: `127.0.0.1:${CHART_PORT}`, cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key'), clientCA: path.join(dir, 'ca.crt'), clientNames: cfg.admission.clientNames },
+      );
+      const r = await post(CHART_PORT, apiServer, review(['registry.example.test/team/app@' + randomDigest()]));
+      expect(r.status).to.equal(200);
+      expect(r.body.response.allowed).to.equal(false);
+      await refused(post(CHART_PORT, {}, review([])));
+      await refused(post(CHART_PORT, makeClient(dir, 'other', cfg.admission.clientNames[0]), review([])));
+    } finally {
+      await listener?.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
