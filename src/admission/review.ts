@@ -21,10 +21,14 @@ import {
   type ImageRef,
   type Verdict,
 } from '../core/index.js';
-import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
 import type { GateApi } from '../gate/types.js';
+import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type BreakGlassDecision } from './break-glass.js';
 import { createDigestCache, type DigestCache } from './digest-cache.js';
 import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
+import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
+
+export { BREAK_GLASS_ANNOTATION } from './break-glass.js';
 
 /** What the HTTP layer sends back: 200 with an AdmissionReview, or 400 for an unreadable body. */
 export interface AdmissionResult {
@@ -43,7 +47,28 @@ export interface AdmissionDeps {
    * shared by every review using that gate.
    */
   digestCache?: DigestCache;
+  /**
+   * Limits on the scans reviews start. Default: one per `gate` object with `config.scanTriggers`,
+   * reporting through `gate.hooks.admissionScanTrigger`.
+   */
+  scanTriggers?: ScanTriggers;
 }
+
+/**
+ * Who sent a review, as the listener established it. Only an authenticated caller (a client
+ * certificate chaining to `admission.clientCA`) is the API server, so only then is
+ * `request.userInfo` what the API server vouches for.
+ */
+export interface AdmissionCaller {
+  authenticated: boolean;
+  /** Identity for per-caller limits: `cert:<subject>` or `addr:<remote address>`. */
+  id: string;
+}
+
+/** The caller of a review handed over without one (in-process use): not authenticated. */
+const IN_PROCESS: AdmissionCaller = { authenticated: false, id: 'in-process' };
+/** Audit actor of every review whose caller did not authenticate. */
+export const UNAUTHENTICATED_ACTOR = 'unauthenticated';
 
 /** Options of one review. */
 export interface ReviewOptions {
@@ -52,14 +77,14 @@ export interface ReviewOptions {
    * apiserver's `?timeout=Ns` minus a margin). Default {@link DEFAULT_DEADLINE_MS}.
    */
   deadlineMs?: number;
+  /** Who sent the review (default: an unauthenticated in-process caller). */
+  caller?: AdmissionCaller;
 }
 
 /** Budget when the caller gives none: under the apiserver's default webhook timeout of 10 s. */
 export const DEFAULT_DEADLINE_MS = 9_000;
 /** Kept back from the budget to build and send the answer. */
 const RESPONSE_MARGIN_MS = 50;
-/** Annotation (on the Pod, the pod template, or the workload) that admits and is audited. Value: the reason. */
-export const BREAK_GLASS_ANNOTATION = 'pushgate.io/break-glass';
 const API_VERSION = 'admission.k8s.io/v1';
 /** Kubernetes recommends warnings of at most 120 characters (protocols.md §6.3). */
 const WARNING_MAX = 120;
@@ -75,7 +100,7 @@ interface ReviewRequest {
   name?: string;
   namespace?: string;
   operation?: string;
-  userInfo?: { username?: string };
+  userInfo?: { username?: unknown; groups?: unknown };
   object?: unknown;
   oldObject?: unknown;
   dryRun?: boolean;
@@ -99,6 +124,18 @@ interface Judgement {
 type Phase = 'validate' | 'mutate' | 'peek';
 
 const defaultCaches = new WeakMap<GateApi, DigestCache>();
+const defaultTriggers = new WeakMap<GateApi, ScanTriggers>();
+
+function triggersFor(deps: AdmissionDeps): ScanTriggers {
+  if (deps.scanTriggers) return deps.scanTriggers;
+  let t = defaultTriggers.get(deps.gate);
+  if (!t) {
+    const hooks = deps.gate.hooks;
+    t = new ScanTriggers({ limits: deps.config.scanTriggers ?? DEFAULT_SCAN_TRIGGERS, onResult: (r) => hooks.admissionScanTrigger?.(r) });
+    defaultTriggers.set(deps.gate, t);
+  }
+  return t;
+}
 
 function cacheFor(deps: AdmissionDeps): DigestCache {
   if (deps.digestCache) return deps.digestCache;
@@ -189,6 +226,8 @@ interface Ctx {
   namespace: string;
   dryRun: boolean;
   phase: Phase;
+  triggers: ScanTriggers;
+  budget: ReviewBudget;
   /** Absolute time (deps.now clock) by which the answer must be ready. */
   deadline: number;
   now: () => number;
@@ -277,20 +316,34 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
     // The mutating webhook never scans; it pins what the validating webhook will judge.
     return rule === 'deny' ? { ...j, outcome: 'deny', decision: 'unknown', reasons: ['no verdict'] } : { ...j, decision: 'pending' };
   }
-  const enqueue = async (): Promise<string> => {
-    if (ctx.dryRun) return 'dry run: no scan queued';
+  const key = `${reg.name}\u0000${ref.repository}\u0000${digest}`;
+  const limits = ctx.triggers.limits;
+  const notStarted = (r: TriggerResult): string =>
+    r === 'over-review-cap'
+      ? `no scan started: this review names more than ${limits.maxPerReview} images without a verdict (admission.scanTriggers.maxPerReview)`
+      : `no scan started: too many scans requested by this caller (admission.scanTriggers: burst ${limits.burst}, ${limits.ratePerSecond}/s), retry later`;
+  const enqueue = async (): Promise<{ result?: TriggerResult; text: string }> => {
+    if (ctx.dryRun) return { text: 'dry run: no scan queued' };
     try {
-      await gate.enqueue(req);
-      return 'a scan was queued';
+      const result = await ctx.triggers.queue(ctx.budget, key, () => gate.enqueue(req));
+      if (result === 'queued') return { result, text: 'a scan was queued' };
+      if (result === 'coalesced') return { result, text: 'a scan is already queued' };
+      return { result, text: notStarted(result) };
     } catch (e) {
-      return `queueing a scan failed: ${errText(e)}`;
+      return { text: `queueing a scan failed: ${errText(e)}` };
     }
   };
   if (rule === 'allow') {
-    return { ...j, outcome: 'warn', decision: 'unknown', reasons: [`not scanned yet, admitted by namespace rule; ${await enqueue()}`] };
+    const q = await enqueue();
+    // A review naming more never-scanned images than the cap is refused whatever the rule: the cap
+    // bounds what one review can ask for.
+    if (q.result === 'over-review-cap') return { ...j, outcome: 'deny', decision: 'unknown', reasons: [`never scanned; ${q.text}`] };
+    return { ...j, outcome: 'warn', decision: 'unknown', reasons: [`not scanned yet, admitted by namespace rule; ${q.text}`] };
   }
   if (rule === 'deny') {
-    return { ...j, outcome: 'deny', decision: 'unknown', reasons: [`never scanned; ${await enqueue()}, retry when it has a verdict`] };
+    const q = await enqueue();
+    const retry = q.result === 'queued' || q.result === 'coalesced' ? ', retry when it has a verdict' : '';
+    return { ...j, outcome: 'deny', decision: 'unknown', reasons: [`never scanned; ${q.text}${retry}`] };
   }
   if (ctx.dryRun) {
     return { ...j, outcome: 'deny', decision: 'unknown', reasons: ['never scanned (dry run: no scan started)'] };
@@ -298,7 +351,9 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
   const remaining = ctx.deadline - ctx.now();
   if (remaining <= 0) return { ...j, outcome: 'deny', decision: 'scan-in-progress', reasons: ['scan in progress, retry'] };
   // The scan is not aborted when the budget runs out: the gate keeps it running and a retry joins it.
-  const scan = gate.assess(req);
+  const started = ctx.triggers.scan(ctx.budget, key, () => gate.assess(req));
+  if (!started.promise) return { ...j, outcome: 'deny', decision: 'unknown', reasons: [`never scanned; ${notStarted(started.result)}`] };
+  const scan = started.promise;
   scan.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
@@ -396,6 +451,7 @@ async function judgeAll(byImage: Map<string, ImageLocation[]>, ctx: Ctx): Promis
 
 function makeCtx(deps: AdmissionDeps, req: ReviewRequest, phase: Phase, opts: ReviewOptions | undefined, start: number, now: () => number): Ctx {
   const budget = opts?.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const triggers = triggersFor(deps);
   return {
     deps,
     cache: cacheFor(deps),
@@ -403,9 +459,30 @@ function makeCtx(deps: AdmissionDeps, req: ReviewRequest, phase: Phase, opts: Re
     namespace: namespaceOf(req),
     dryRun: req.dryRun === true,
     phase,
+    triggers,
+    budget: triggers.review((opts?.caller ?? IN_PROCESS).id),
     deadline: start + budget - RESPONSE_MARGIN_MS,
     now,
   };
+}
+
+/**
+ * The audit actor of a review: `request.userInfo.username` when the caller authenticated as the
+ * API server (which vouches for it), else {@link UNAUTHENTICATED_ACTOR} whatever the review claims.
+ */
+export function auditActor(req: { userInfo?: { username?: unknown } }, caller: AdmissionCaller): string {
+  if (!caller.authenticated) return UNAUTHENTICATED_ACTOR;
+  return usernameOf(req.userInfo) || 'unknown';
+}
+
+function objectName(req: ReviewRequest): unknown {
+  return req.name || (isRecord(req.object) && isRecord(req.object.metadata) ? req.object.metadata.name ?? req.object.metadata.generateName : undefined);
+}
+
+/** Audit detail naming the requester; a claim the caller did not prove is marked as such. */
+function requesterDetail(req: ReviewRequest, caller: AdmissionCaller): Record<string, unknown> {
+  const who = { username: usernameOf(req.userInfo), groups: groupsOf(req.userInfo) };
+  return caller.authenticated ? { groups: who.groups } : { claimedUser: who };
 }
 
 function observe(deps: AdmissionDeps, decision: 'allow' | 'deny' | 'warn' | 'error', start: number, now: () => number): void {
@@ -456,25 +533,41 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       observe(deps, 'allow', start, now);
       return review({ uid: req.uid, allowed: true });
     }
-    const glass = breakGlassReason(req);
-    const ctx = makeCtx(deps, req, glass ? 'peek' : 'validate', opts, start, now);
+    const caller = opts?.caller ?? IN_PROCESS;
+    const glass: BreakGlassDecision = judgeBreakGlass(breakGlassReason(req), { namespace: req.namespace, userInfo: req.userInfo }, deps.config.breakGlass);
+    if (glass.kind !== 'absent') {
+      try {
+        deps.gate.hooks.admissionBreakGlass?.(glass.kind);
+      } catch {
+        // Metrics never fail a review.
+      }
+    }
+    const ctx = makeCtx(deps, req, glass.kind === 'honoured' ? 'peek' : 'validate', opts, start, now);
     const judged = await judgeAll(byImage, ctx);
     const denied = judged.filter((j) => j.outcome === 'deny');
+    const images = () => judged.map((j) => ({ image: j.image, paths: j.paths, digest: j.digest, decision: j.decision, outcome: j.outcome }));
 
-    if (glass) {
-      const warnings = [truncate(`pushgate break-glass (${glass}): ${denied.length} image(s) admitted without a passing verdict; audited`, WARNING_MAX)];
+    if (glass.kind === 'honoured') {
+      const warnings = [truncate(`pushgate break-glass (${glass.reason}): ${denied.length} image(s) admitted without a passing verdict; audited`, WARNING_MAX)];
       if (!ctx.dryRun) {
+        // An unauthenticated caller pays for its audit records like for its scans.
+        if (!caller.authenticated && !ctx.triggers.spend(caller.id)) {
+          observe(deps, 'error', start, now);
+          return review(denyResponse(req.uid, 'pushgate: break-glass annotation present but this caller wrote too many records (admission.scanTriggers); retry later', 429, 'TooManyRequests'));
+        }
         try {
           await deps.gate.audit({
-            actor: req.userInfo?.username ?? 'unknown',
+            actor: auditActor(req, caller),
             action: 'admission.break-glass',
             detail: {
-              reason: glass,
+              reason: glass.reason,
+              allowedBy: glass.matched,
+              ...requesterDetail(req, caller),
               namespace: ctx.namespace,
               kind: req.kind?.kind,
-              name: req.name || (isRecord(req.object) && isRecord(req.object.metadata) ? req.object.metadata.name ?? req.object.metadata.generateName : undefined),
+              name: objectName(req),
               uid: req.uid,
-              images: judged.map((j) => ({ image: j.image, paths: j.paths, digest: j.digest, decision: j.decision, outcome: j.outcome })),
+              images: images(),
             },
           });
         } catch (e) {
@@ -484,18 +577,38 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
         }
       }
       observe(deps, 'warn', start, now);
-      return review({ uid: req.uid, allowed: true, warnings, auditAnnotations: { 'break-glass': truncate(glass, 256) } });
+      return review({ uid: req.uid, allowed: true, warnings, auditAnnotations: { 'break-glass': truncate(glass.reason, 256) } });
+    }
+
+    const extraWarnings: string[] = [];
+    let glassNote = '';
+    if (glass.kind === 'refused') {
+      glassNote = `; break-glass annotation ignored: ${glass.why}`;
+      extraWarnings.push(truncate(`pushgate break-glass ignored: ${glass.why}`, WARNING_MAX));
+      // Only an authenticated caller's refusals are recorded: anyone else could fill the audit log.
+      if (!ctx.dryRun && caller.authenticated) {
+        await deps.gate
+          .audit({
+            actor: auditActor(req, caller),
+            action: 'admission.break-glass-refused',
+            detail: { reason: glass.reason, why: glass.why, ...requesterDetail(req, caller), namespace: ctx.namespace, kind: req.kind?.kind, name: objectName(req), uid: req.uid, images: images() },
+          })
+          .catch(() => undefined);
+      }
     }
 
     if (denied.length > 0) {
-      const message = `pushgate denied ${denied.length} image(s): ${denied.map(describe).join('; ')}`;
+      const message = `pushgate denied ${denied.length} image(s): ${denied.map(describe).join('; ')}${glassNote}`;
       observe(deps, denied.some((j) => j.error) ? 'error' : 'deny', start, now);
-      return review(denyResponse(req.uid, message));
+      const response = denyResponse(req.uid, message);
+      if (extraWarnings.length) response.warnings = extraWarnings;
+      return review(response);
     }
     const warned = judged.filter((j) => j.outcome === 'warn');
     const audited = judged.filter((j) => j.decision === 'audit');
     const response: Record<string, unknown> = { uid: req.uid, allowed: true };
-    if (warned.length) response.warnings = warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor);
+    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor)];
+    if (warnings.length) response.warnings = warnings;
     if (audited.length) response.auditAnnotations = { 'audit-mode': truncate(audited.map(describe).join('; '), 1_000) };
     observe(deps, warned.length ? 'warn' : 'allow', start, now);
     return review(response);

@@ -2,7 +2,7 @@
  * The built-in configuration: what pushgate uses without a config file, and the values written in
  * config/pushgate.yaml (a test keeps the two identical).
  */
-import type { PushgateConfig, RegistryConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /** OSV per-ecosystem exports (https://google.github.io/osv.dev/data/#data-dumps) for the analyzers pushgate ships. */
 export const DEFAULT_VULNDB_SOURCES = [
@@ -43,6 +43,10 @@ export function defaultConfig(): PushgateConfig {
     admission: {
       listen: '0.0.0.0:8443',
       namespaces: [],
+      clientNames: [],
+      allowUnauthenticated: false,
+      breakGlass: { namespaces: [], groups: [], users: [] },
+      scanTriggers: { ...DEFAULT_SCAN_TRIGGERS },
       unguarded: 'allow',
       exemptions: { namespaces: ['kube-system'], images: [] },
       digestCacheTtlMs: 60_000,

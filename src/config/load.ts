@@ -24,7 +24,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import type { PushgateConfig, RegistryConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
 export { defaultConfig } from './defaults.js';
@@ -158,6 +158,11 @@ interface RawConfig {
     unguarded?: PushgateConfig['admission']['unguarded'];
     exemptions?: { namespaces?: string[]; images?: string[] };
     digestCacheTtl?: string;
+    clientCA?: string;
+    clientNames?: string[];
+    allowUnauthenticated?: boolean;
+    breakGlass?: { namespaces?: string[]; groups?: string[]; users?: string[] };
+    scanTriggers?: { maxPerReview?: number; ratePerSecond?: number; burst?: number };
   };
   proxy?: {
     listen?: string;
@@ -312,6 +317,14 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     admission: {
       listen: raw.admission?.listen ?? d.admission.listen,
       namespaces: raw.admission?.namespaces ?? d.admission.namespaces,
+      clientNames: raw.admission?.clientNames ?? [],
+      allowUnauthenticated: raw.admission?.allowUnauthenticated ?? false,
+      breakGlass: {
+        namespaces: raw.admission?.breakGlass?.namespaces ?? [],
+        groups: raw.admission?.breakGlass?.groups ?? [],
+        users: raw.admission?.breakGlass?.users ?? [],
+      },
+      scanTriggers: { ...DEFAULT_SCAN_TRIGGERS, ...raw.admission?.scanTriggers },
       unguarded: raw.admission?.unguarded ?? d.admission.unguarded,
       exemptions: {
         namespaces: raw.admission?.exemptions?.namespaces ?? d.admission.exemptions.namespaces,
@@ -338,6 +351,19 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
   if (jwt) cfg.api.jwt = jwt;
   const admissionTls = tlsFiles(raw.admission?.tls, ['admission', 'tls']);
   if (admissionTls) cfg.admission.tls = admissionTls;
+  const clientCA = inputFile(raw.admission?.clientCA, ['admission', 'clientCA'], 'admission client CA bundle');
+  if (clientCA) cfg.admission.clientCA = clientCA;
+  // Every listener authenticates its callers unless told otherwise: an open admission listener lets
+  // anyone who reaches it start scans and write audit records.
+  if (cfg.admission.tls && !clientCA && !cfg.admission.allowUnauthenticated) {
+    problems.push(problemAt(ld, ['admission', 'tls'], 'the admission listener needs admission.clientCA (PEM of the CA that signs the API server\'s client certificate, see README "Admission: who may call it"), or admission.allowUnauthenticated: true to serve anyone who reaches it'));
+  }
+  if (clientCA && raw.admission?.allowUnauthenticated) {
+    problems.push(problemAt(ld, ['admission', 'allowUnauthenticated'], 'contradicts admission.clientCA (a client certificate is required when clientCA is set); remove one of them'));
+  }
+  if (!clientCA && cfg.admission.clientNames?.length) {
+    problems.push(problemAt(ld, ['admission', 'clientNames'], 'names the accepted client certificates, so it needs admission.clientCA'));
+  }
   if (raw.proxy?.listen) cfg.proxy.listen = raw.proxy.listen;
   if (upstream) cfg.proxy.upstream = upstream;
   const proxyTls = tlsFiles(raw.proxy?.tls, ['proxy', 'tls']);

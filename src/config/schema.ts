@@ -135,6 +135,23 @@ export const configSchema = {
             properties: { match: str, unknown: { enum: ['deny', 'allow', 'scan'] } },
           },
         },
+        clientCA: str,
+        clientNames: { type: 'array', items: str },
+        allowUnauthenticated: { type: 'boolean' },
+        breakGlass: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { namespaces: { type: 'array', items: str }, groups: { type: 'array', items: str }, users: { type: 'array', items: str } },
+        },
+        scanTriggers: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            maxPerReview: { type: 'integer', minimum: 0, maximum: 10000 },
+            ratePerSecond: { type: 'number', minimum: 0 },
+            burst: { type: 'integer', minimum: 0 },
+          },
+        },
         unguarded: { enum: ['allow', 'deny', 'warn'] },
         exemptions: {
           type: 'object',

@@ -97,6 +97,26 @@ export interface PushgateConfig {
     listen?: string;
     tls?: { cert: string; key: string };
     namespaces: AdmissionNamespaceRule[];
+    /**
+     * Absolute path of a PEM bundle of the CA(s) that sign the API server's client certificate.
+     * When set, the listener requests a client certificate and refuses the TLS handshake without one
+     * that chains to this bundle.
+     */
+    clientCA?: string;
+    /** Accepted CN or subjectAltName (DNS, URI, email, IP) of that client certificate; empty = any certificate of clientCA. */
+    clientNames?: string[];
+    /** Serve callers that present no client certificate (explicit opt-in; the listener refuses to start without clientCA otherwise). */
+    allowUnauthenticated?: boolean;
+    /**
+     * Who may use the break-glass annotation, judged on the review's `request.namespace` and
+     * `request.userInfo` (never on the object): every non-empty list must match; all empty or unset = off.
+     */
+    breakGlass?: { namespaces: string[]; groups: string[]; users: string[] };
+    /**
+     * Scans admission reviews may start for images without a verdict (see src/admission/scan-triggers.ts).
+     * Unset (configs built in code) = {@link DEFAULT_SCAN_TRIGGERS}; the loader always sets it.
+     */
+    scanTriggers?: { maxPerReview: number; ratePerSecond: number; burst: number };
     /** Images of registries pushgate does not guard: allow, deny or warn. */
     unguarded: 'allow' | 'deny' | 'warn';
     exemptions: { namespaces: string[]; images: string[] };
@@ -131,3 +151,6 @@ export interface PushgateConfig {
     headers?: Record<string, string>;
   }>;
 }
+
+/** `admission.scanTriggers` when not configured: 16 images per review; per caller 50 at once, then 5 per second. */
+export const DEFAULT_SCAN_TRIGGERS = { maxPerReview: 16, ratePerSecond: 5, burst: 50 } as const;

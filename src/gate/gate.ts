@@ -274,7 +274,7 @@ export class Gate implements GateApi {
   }
 
   async enqueue(req: AssessRequest): Promise<void> {
-    await this.ingest({
+    const event: PushEvent = {
       id: `${req.source}-${randomUUID()}`,
       source: req.source === 'admission' ? 'api' : req.source,
       registry: req.registry,
@@ -282,12 +282,18 @@ export class Gate implements GateApi {
       repository: req.repository,
       digest: req.digest,
       tag: req.tag,
-    });
+    };
+    // Admission reviews name digests their caller chooses: one pending event per (registry,
+    // repository, digest) whoever asks and how often; the pending one produces the verdict.
+    await this.ingest(event, { unlessPending: req.source === 'admission' });
   }
 
-  /** Durably queues events (resolves after they are on disk) and wakes a worker. */
-  async ingest(event: PushEvent): Promise<{ inserted: boolean }> {
-    const r = await this.opts.store.enqueue(event);
+  /**
+   * Durably queues events (resolves after they are on disk) and wakes a worker. With
+   * `unlessPending`, not when an event of the same (registry, repository, digest) is queued or running.
+   */
+  async ingest(event: PushEvent, opts: { unlessPending?: boolean } = {}): Promise<{ inserted: boolean }> {
+    const r = opts.unlessPending ? await this.opts.store.enqueueUnlessPending(event) : await this.opts.store.enqueue(event);
     this.wake?.();
     // The depth gauge is a COUNT over the queue: refreshed at most every 250 ms, not per event.
     const now = Date.now();

@@ -38,6 +38,12 @@ export interface GateHooks {
   proxyGate?(seconds: number): void;
   /** +1 per blocked push; `rule` = the first blocking rule. */
   blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync'): void;
+  /** +1 per image of an admission review that would start a scan, by what happened (src/admission/scan-triggers.ts). */
+  admissionScanTrigger?(result: 'queued' | 'scanned' | 'coalesced' | 'over-review-cap' | 'rate-limited'): void;
+  /** +1 per admission connection or request refused before any review was read. */
+  admissionRefused?(reason: 'no-client-cert' | 'untrusted-client-cert' | 'client-name-not-allowed' | 'tls-error'): void;
+  /** +1 per review carrying the break-glass annotation: honoured or refused. */
+  admissionBreakGlass?(result: 'honoured' | 'refused'): void;
 }
 
 /** One audit record (who did what to which image, and why). */
@@ -66,7 +72,10 @@ export interface GateApi {
   assess(req: AssessRequest, opts?: { deadlineMs?: number; signal?: AbortSignal }): Promise<Verdict>;
   /** Judges a manifest held at its PUT (proxy). Stores the verdict keyed by the manifest's digest. */
   assessPending(m: PendingManifest, opts?: { deadlineMs?: number; signal?: AbortSignal }): Promise<{ verdict: Verdict; report: ScanReport }>;
-  /** Queues an asynchronous scan (durable). */
+  /**
+   * Queues an asynchronous scan (durable). A request from `admission` is not queued when an event
+   * of the same (registry, repository, digest) is already queued or running (store.enqueueUnlessPending).
+   */
   enqueue(req: AssessRequest): Promise<void>;
   /** The policy mode that applies to a reference (mapping of registry/repository/tag). */
   modeFor(registry: string, repository: string, tag?: string): PolicyMode;

@@ -23,6 +23,9 @@ export class Metrics {
   readonly vulndbAge = new client.Gauge({ name: 'pushgate_vulndb_age_seconds', help: 'Age of the loaded vulnerability database, seconds since it was built.', registers: [this.registry] });
   readonly admissionRequests = this.counter('pushgate_admission_requests_total', 'Admission reviews answered, by decision.', ['decision']);
   readonly admissionDuration = new client.Histogram({ name: 'pushgate_admission_duration_seconds', help: 'Time to answer one admission review, seconds.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly admissionScanTriggers = this.counter('pushgate_admission_scan_triggers_total', 'Images of admission reviews without a verdict that would start a scan, by result (queued, scanned, coalesced, over-review-cap, rate-limited).', ['result']);
+  readonly admissionRefused = this.counter('pushgate_admission_refused_total', 'Admission connections refused before a review was read, by reason (no-client-cert, untrusted-client-cert, client-name-not-allowed, tls-error).', ['reason']);
+  readonly admissionBreakGlass = this.counter('pushgate_admission_break_glass_total', 'Reviews carrying the break-glass annotation, by result (honoured, refused).', ['result']);
   readonly proxyRequests = this.counter('pushgate_proxy_requests_total', 'Requests through the push proxy, by method and status code.', ['method', 'code']);
   readonly proxyGateDuration = new client.Histogram({ name: 'pushgate_proxy_gate_duration_seconds', help: 'Time a manifest PUT was held for judging, seconds.', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
 
@@ -54,6 +57,9 @@ export class Metrics {
       proxyRequest: (method, code) => this.proxyRequests.inc({ method, code: String(code) }),
       proxyGate: (seconds) => this.proxyGateDuration.observe(seconds),
       blockedPush: (registry, repository, rule, mode) => this.blockedPushes.inc({ registry, repository, rule, mode }),
+      admissionScanTrigger: (result) => this.admissionScanTriggers.inc({ result }),
+      admissionRefused: (reason) => this.admissionRefused.inc({ reason }),
+      admissionBreakGlass: (result) => this.admissionBreakGlass.inc({ result }),
     };
   }
 }

@@ -3,13 +3,20 @@
  * on node:https, with the certificate and key read from files and reloaded when they change (cert-manager
  * rotates them by swapping the mounted Secret's files) via `tls.Server#setSecureContext`.
  *
+ * Callers are authenticated by client certificate (`admission.clientCA`): the API server presents the
+ * one its AdmissionConfiguration's kubeConfigFile names for this webhook, and the TLS handshake fails
+ * for anyone without a certificate chaining to the bundle (and, with `clientNames`, carrying one of
+ * those names). Without clientCA the listener refuses to start unless `allowUnauthenticated` is set.
+ *
  * Kept on node:https rather than express: it serves two routes on the hot path of every pod creation.
  */
 import fs from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { PushgateError } from '../core/index.js';
-import { mutateReview, validateReview, DEFAULT_DEADLINE_MS, type AdmissionDeps, type AdmissionResult } from '../admission/review.js';
+import { mutateReview, validateReview, DEFAULT_DEADLINE_MS, type AdmissionCaller, type AdmissionDeps, type AdmissionResult } from '../admission/review.js';
 
 /** Options of {@link startAdmissionListener}. */
 export interface AdmissionListenerOptions {
@@ -25,6 +32,18 @@ export interface AdmissionListenerOptions {
   bodyLimitBytes?: number;
   /** Called when a reload fails (the previous certificate stays in use) or succeeds. */
   onReload?: (err?: Error) => void;
+  /**
+   * PEM file of the CA bundle client certificates must chain to. When set, a client certificate is
+   * requested and required (`requestCert`, `rejectUnauthorized`); reloaded like the pair.
+   */
+  clientCA?: string;
+  /**
+   * Accepted identities of the client certificate: its subject CN or a subjectAltName entry (DNS,
+   * URI, email, IP), compared exactly (DNS case-insensitively). Empty = any certificate of clientCA.
+   */
+  clientNames?: string[];
+  /** Serve callers without a client certificate; required (true) when clientCA is unset. */
+  allowUnauthenticated?: boolean;
 }
 
 /** A running admission listener. */
@@ -50,6 +69,52 @@ function readPair(cert: string, key: string): { cert: Buffer; key: Buffer } {
   } catch (e) {
     throw new PushgateError('BAD_CONFIG', `admission TLS: cannot read ${cert} / ${key}: ${(e as Error).message}; check admission.tls.cert and admission.tls.key`, { cause: e });
   }
+}
+
+function readCA(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = fs.readFileSync(file);
+  } catch (e) {
+    throw new PushgateError('BAD_CONFIG', `admission client CA: cannot read ${file}: ${(e as Error).message}; check admission.clientCA`, { cause: e });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new PushgateError('BAD_CONFIG', `admission client CA: ${file} holds no PEM certificate; admission.clientCA must be the PEM bundle of the CA that signs the API server's client certificate`);
+  }
+  return pem;
+}
+
+/**
+ * The names a client certificate carries: subject CN(s) and subjectAltName entries, as Node
+ * prints them (`DNS:a, IP Address:1.2.3.4`, values with separators JSON-quoted).
+ */
+export function certificateNames(cert: { subject?: string; subjectAltName?: string }): { cn: string[]; dns: string[]; other: string[] } {
+  const cn = (cert.subject ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('CN='))
+    .map((l) => l.slice(3));
+  const dns: string[] = [];
+  const other: string[] = [];
+  const re = /(DNS|URI|email|IP Address):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g;
+  for (const m of (cert.subjectAltName ?? '').matchAll(re)) {
+    let v = m[2];
+    if (v.startsWith('"')) {
+      try {
+        v = JSON.parse(v) as string;
+      } catch {
+        continue;
+      }
+    }
+    if (m[1] === 'DNS') dns.push(v.toLowerCase());
+    else other.push(v);
+  }
+  return { cn, dns, other };
+}
+
+/** Whether a certificate with these names is one of `allowed` (see AdmissionListenerOptions.clientNames). */
+export function nameAllowed(names: { cn: string[]; dns: string[]; other: string[] }, allowed: string[]): boolean {
+  if (allowed.length === 0) return true;
+  return allowed.some((a) => names.cn.includes(a) || names.dns.includes(a.toLowerCase()) || names.other.includes(a));
 }
 
 /**
@@ -113,21 +178,86 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
  * - The review budget comes from the apiserver's `?timeout=` (see {@link deadlineFromQuery}).
  * - Certificate and key are re-read every `reloadIntervalMs` when their mtime, size or inode changes; a
  *   pair that fails to load (half-written rotation) keeps the previous one and is retried.
- * @throws PushgateError BAD_CONFIG when `listen` is malformed or the files cannot be read at start.
+ * - With `clientCA`, the TLS handshake requires a client certificate chaining to it; a certificate
+ *   whose names are not in `clientNames` is disconnected right after the handshake. Each refusal is
+ *   reported through `gate.hooks.admissionRefused`. Reviews get the caller (`cert:<subject>`, or
+ *   `addr:<remote address>` without clientCA) for audit actors and per-caller limits.
+ * @throws PushgateError BAD_CONFIG when `listen` is malformed, the files cannot be read at start, or
+ *   neither `clientCA` nor `allowUnauthenticated` is given.
  */
 export async function startAdmissionListener(deps: AdmissionDeps, opts: AdmissionListenerOptions): Promise<AdmissionListener> {
   const { host, port } = splitListen(opts.listen);
   const limit = opts.bodyLimitBytes ?? 8 * 1024 * 1024;
+  if (!opts.clientCA && !opts.allowUnauthenticated) {
+    throw new PushgateError(
+      'BAD_CONFIG',
+      "admission listener: no admission.clientCA, so anyone who reaches it could start scans and write audit records; set admission.clientCA (the CA of the API server's client certificate) or, explicitly, admission.allowUnauthenticated: true",
+    );
+  }
+  const clientNames = opts.clientNames ?? [];
+  if (!opts.clientCA && clientNames.length) throw new PushgateError('BAD_CONFIG', 'admission.clientNames needs admission.clientCA');
   const pair = readPair(opts.cert, opts.key);
-  const server = https.createServer({ ...pair, minVersion: 'TLSv1.2' }, (req, res) => {
-    void handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL', `admission listener: ${(e as Error).message}`);
-      else res.destroy();
-    });
-  });
+  const context = () => ({ ...readPair(opts.cert, opts.key), ...(opts.clientCA ? { ca: readCA(opts.clientCA) } : {}), minVersion: 'TLSv1.2' as const });
+  const first = { ...pair, ...(opts.clientCA ? { ca: readCA(opts.clientCA) } : {}) };
+  const hooks = deps.gate.hooks;
+  const refused = (reason: Parameters<NonNullable<typeof hooks.admissionRefused>>[0]): void => {
+    try {
+      hooks.admissionRefused?.(reason);
+    } catch {
+      // Metrics never fail the listener.
+    }
+  };
+  const server = https.createServer(
+    { ...first, minVersion: 'TLSv1.2', ...(opts.clientCA ? { requestCert: true, rejectUnauthorized: true } : {}) },
+    (req, res) => {
+      void handle(req, res).catch((e: unknown) => {
+        if (!res.headersSent) sendError(res, 500, 'INTERNAL', `admission listener: ${(e as Error).message}`);
+        else res.destroy();
+      });
+    },
+  );
   server.keepAliveTimeout = 65_000;
 
+  // Who is at the other end of each connection, settled once per TLS session.
+  const callers = new WeakMap<Socket, AdmissionCaller>();
+  const callerOf = (socket: TLSSocket): AdmissionCaller | undefined => {
+    let c = callers.get(socket);
+    if (c) return c;
+    if (!opts.clientCA) {
+      c = { authenticated: false, id: `addr:${socket.remoteAddress ?? 'unknown'}` };
+    } else {
+      const cert = socket.authorized ? socket.getPeerX509Certificate() : undefined;
+      if (!cert) return undefined;
+      if (!nameAllowed(certificateNames(cert), clientNames)) return undefined;
+      c = { authenticated: true, id: `cert:${cert.subject.replaceAll('\n', ',')}` };
+    }
+    callers.set(socket, c);
+    return c;
+  };
+  if (opts.clientCA) {
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (callerOf(socket)) return;
+      // The chain was verified by the handshake; the name is not one of clientNames.
+      refused('client-name-not-allowed');
+      socket.destroy();
+    });
+  }
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    // A certificate that fails verification ends the handshake from JS (authorizationError set,
+    // socket destroyed), so the error itself only says ECONNRESET.
+    if (socket?.authorizationError) refused('untrusted-client-cert');
+    else if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|NO_CERTIFICATE/i.test(String(err.code ?? ''))) refused('no-client-cert');
+    else refused('tls-error');
+  });
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const caller = callerOf(req.socket as TLSSocket);
+    if (!caller) {
+      // Not reached after a handshake that verified the certificate and its name; kept as a backstop.
+      refused('client-name-not-allowed');
+      sendError(res, 403, 'FORBIDDEN', 'client certificate not accepted (admission.clientCA / admission.clientNames)', { connection: 'close' });
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'ok' });
@@ -157,7 +287,7 @@ export async function startAdmissionListener(deps: AdmissionDeps, opts: Admissio
       sendError(res, 400, 'BAD_ARGUMENT', `body is not JSON: ${(e as Error).message}`);
       return;
     }
-    const result: AdmissionResult = await fn(body, deps, { deadlineMs: deadlineFromQuery(req.url) });
+    const result: AdmissionResult = await fn(body, deps, { deadlineMs: deadlineFromQuery(req.url), caller });
     sendJson(res, result.status, result.body);
   }
 
@@ -165,7 +295,7 @@ export async function startAdmissionListener(deps: AdmissionDeps, opts: Admissio
   const interval = opts.reloadIntervalMs ?? 5_000;
   const sig = (): string => {
     const parts: string[] = [];
-    for (const f of [opts.cert, opts.key]) {
+    for (const f of [opts.cert, opts.key, ...(opts.clientCA ? [opts.clientCA] : [])]) {
       try {
         const s = fs.statSync(f);
         parts.push(`${s.ino}:${s.size}:${s.mtimeMs}`);
@@ -180,7 +310,7 @@ export async function startAdmissionListener(deps: AdmissionDeps, opts: Admissio
     const now = sig();
     if (now === last) return;
     try {
-      server.setSecureContext({ ...readPair(opts.cert, opts.key), minVersion: 'TLSv1.2' });
+      server.setSecureContext(context());
       last = now;
       opts.onReload?.();
     } catch (e) {

@@ -112,10 +112,15 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   }
   if (config.admission.listen && config.admission.tls) {
     const { startAdmissionListener } = await import('./admission-listener.js');
-    const adm = await startAdmissionListener({ gate, config: config.admission }, { listen: config.admission.listen, cert: config.admission.tls.cert, key: config.admission.tls.key });
+    const a = config.admission;
+    const adm = await startAdmissionListener(
+      { gate, config: a },
+      { listen: a.listen ?? '0.0.0.0:8443', cert: a.tls!.cert, key: a.tls!.key, clientCA: a.clientCA, clientNames: a.clientNames, allowUnauthenticated: a.allowUnauthenticated },
+    );
     closers.push(() => adm.close());
     readiness.setListener('admission', 'up');
-    logger.info({ port: adm.port }, 'admission listener up');
+    if (!a.clientCA) logger.warn({ port: adm.port }, 'admission listener up WITHOUT client authentication (admission.allowUnauthenticated): anyone who reaches it can start scans');
+    else logger.info({ port: adm.port, clientNames: a.clientNames }, 'admission listener up; callers must present a client certificate of admission.clientCA');
   }
   if (config.proxy.listen) {
     const { startProxy } = await import('../proxy/proxy.js');

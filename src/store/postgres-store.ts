@@ -161,6 +161,44 @@ export class PostgresStore implements Store {
     }
   }
 
+  async enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
+    try {
+      await c.query('BEGIN');
+      // Serializes callers of this method for one (registry, repository, digest) across replicas;
+      // the lock ends with the transaction.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${event.registry}\u001f${event.repository}\u001f${event.digest}`]);
+      const pending = await c.query(
+        `SELECT seq FROM events WHERE status IN ('queued', 'running') AND registry = $1 AND repository = $2 AND digest = $3 ORDER BY seq LIMIT 1`,
+        [event.registry, event.repository, event.digest],
+      );
+      let result: { inserted: boolean; seq: number };
+      if (pending.rows[0]) {
+        result = { inserted: false, seq: Number(pending.rows[0].seq) };
+      } else {
+        const now = Date.now();
+        const key = dedupeKey(event);
+        const r = await c.query(
+          `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
+          [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
+        );
+        result = r.rowCount === 1
+          ? { inserted: true, seq: Number(r.rows[0].seq) }
+          : { inserted: false, seq: Number((await c.query('SELECT seq FROM events WHERE dedupe_key = $1', [key])).rows[0].seq) };
+      }
+      await c.query('COMMIT');
+      return result;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw new PushgateError('STORE', `postgres: cannot queue event: ${(e as Error).message}`, { cause: e, retryable: true });
+    } finally {
+      c.release();
+    }
+  }
+
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
     const now = Date.now();
     const r = await this.q(

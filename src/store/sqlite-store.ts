@@ -126,6 +126,22 @@ export class SqliteStore implements Store {
     }
   }
 
+  async enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+    // One writer: the check and the insert in one immediate transaction cannot interleave.
+    const tx = this.db.transaction(() => {
+      const row = this.db
+        .prepare(`SELECT seq FROM events WHERE status IN ('queued', 'running') AND registry = ? AND repository = ? AND digest = ? ORDER BY seq LIMIT 1`)
+        .get(event.registry, event.repository, event.digest) as Row | undefined;
+      if (row) return { inserted: false, seq: Number(row.seq) };
+      return this.insertEvent(event);
+    });
+    try {
+      return tx.immediate();
+    } catch (e) {
+      throw new PushgateError('STORE', `sqlite: cannot queue event: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+  }
+
   private insertEvent(event: PushEvent): { inserted: boolean; seq: number } {
     const key = dedupeKey(event);
     const now = Date.now();

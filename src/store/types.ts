@@ -105,6 +105,12 @@ export interface Store {
    * All or nothing: when it rejects, none of them is queued and the sender should retry the envelope.
    */
   enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>>;
+  /**
+   * Queues the event unless an event of the same (registry, repository, digest) is queued or
+   * running, from any sender; then resolves `{ inserted: false, seq }` of that event. Atomic
+   * against concurrent calls of this method, in every process sharing the store.
+   */
+  enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }>;
   /** Claims the oldest due event for `leaseMs` (a crashed worker's lease expires and the event is claimed again). */
   claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined>;
   /** Extends the lease of a claimed event (a worker's heartbeat while it scans). */

@@ -69,3 +69,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- .Values.replicaCount -}}
 {{- end -}}
+
+{{/* Secret holding the CA the API server's client certificate must chain to (key ca.crt). */}}
+{{- define "pushgate.clientCASecretName" -}}
+{{- if eq .Values.admission.clientAuth.mode "secret" -}}
+{{- required "admission.clientAuth.secretName is required with admission.clientAuth.mode=secret" .Values.admission.clientAuth.secretName -}}
+{{- else -}}
+{{- printf "%s-admission-client" (include "pushgate.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* CN of the client certificate the chart generates for the API server. */}}
+{{- define "pushgate.apiserverClientCN" -}}
+{{- printf "%s-kube-apiserver" (include "pushgate.fullname" .) -}}
+{{- end -}}
+
+{{/* Name of the API server's kubeconfig user entry for this webhook: the Service DNS name, with the
+     port when it is not 443 (kubernetes docs, "Authenticate API servers"). */}}
+{{- define "pushgate.webhookUserName" -}}
+{{- if eq (int .Values.service.admissionPort) 443 -}}
+{{- include "pushgate.serviceHost" . -}}
+{{- else -}}
+{{- printf "%s:%d" (include "pushgate.serviceHost" .) (int .Values.service.admissionPort) -}}
+{{- end -}}
+{{- end -}}

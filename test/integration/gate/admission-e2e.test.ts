@@ -63,7 +63,7 @@ describe('admission with the real gate: no pod starts from a failed or unscanned
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')], { stdio: 'ignore' });
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
     const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
-    config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: 'sandbox-*', unknown: 'allow' }, { match: '*', unknown: 'deny' }], unguarded: 'deny' };
+    config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: 'sandbox-*', unknown: 'allow' }, { match: '*', unknown: 'deny' }], unguarded: 'deny', allowUnauthenticated: true };
     srv = await startServer(config, silent);
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
     for (const [src, dst] of [['debian-minbase:bookworm', 'lab/debian:bookworm'], ['node-app:vuln', 'lab/node-app:vuln'], ['adm-zip:0.4.7', 'lab/adm-zip:0.4.7']]) {

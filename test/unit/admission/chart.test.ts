@@ -113,9 +113,16 @@ describe('charts/pushgate', function () {
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-chart-'));
       fs.writeFileSync(path.join(tmp, 'tls.crt'), 'x');
       fs.writeFileSync(path.join(tmp, 'tls.key'), 'x');
-      const loaded = parseConfigText(cm.data['pushgate.yaml'].replaceAll(`${tlsMount.mountPath}/`, `${tmp}/`), 'pushgate.yaml', {});
+      fs.writeFileSync(path.join(tmp, 'ca.crt'), 'x');
+      const loaded = parseConfigText(cm.data['pushgate.yaml'].replaceAll(`${tlsMount.mountPath}/`, `${tmp}/`).replaceAll('/etc/pushgate-client-ca/', `${tmp}/`), 'pushgate.yaml', {});
       fs.rmSync(tmp, { recursive: true, force: true });
       expect(loaded.admission.tls).to.deep.equal({ cert: path.join(tmp, 'tls.crt'), key: path.join(tmp, 'tls.key') });
+      // Callers are authenticated by the client CA; break-glass is off until configured.
+      expect(loaded.admission.clientCA).to.equal(path.join(tmp, 'ca.crt'));
+      expect(loaded.admission.allowUnauthenticated).to.equal(false);
+      expect(loaded.admission.clientNames).to.deep.equal(['pushgate-kube-apiserver']);
+      expect(loaded.admission.breakGlass).to.deep.equal({ namespaces: [], groups: [], users: [] });
+      expect(loaded.admission.unguarded).to.equal('warn');
       expect(loaded.admission.digestCacheTtlMs).to.equal(30_000);
       // pushgate's spill cap stays below the emptyDir's sizeLimit (else the kubelet evicts first).
       const spill = d.spec.template.spec.volumes.find((v: Json) => v.name === 'spill').emptyDir.sizeLimit;
@@ -191,7 +198,8 @@ describe('charts/pushgate', function () {
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-chart-'));
       fs.writeFileSync(path.join(tmp, 'tls.crt'), 'x');
       fs.writeFileSync(path.join(tmp, 'tls.key'), 'x');
-      const loaded = parseConfigText(text.replaceAll('/etc/pushgate-tls/', `${tmp}/`), 'pushgate.yaml', { PUSHGATE_STORE_URL: 'postgres://pg@db:5432/pushgate' });
+      fs.writeFileSync(path.join(tmp, 'ca.crt'), 'x');
+      const loaded = parseConfigText(text.replaceAll('/etc/pushgate-tls/', `${tmp}/`).replaceAll('/etc/pushgate-client-ca/', `${tmp}/`), 'pushgate.yaml', { PUSHGATE_STORE_URL: 'postgres://pg@db:5432/pushgate' });
       fs.rmSync(tmp, { recursive: true, force: true });
       expect(loaded.store.url).to.equal('postgres://pg@db:5432/pushgate');
     });
@@ -223,6 +231,59 @@ describe('charts/pushgate', function () {
       expect(rules.find((r: Json) => r.alert === 'PushgateVulnDbStale').expr).to.equal('pushgate_vulndb_age_seconds > 172800');
       // Prometheus templating survives Helm's.
       expect(rules[0].annotations.summary).to.contain('{{ $labels.repository }}');
+    });
+
+    it('client authentication (default generate): a CA and an API server client certificate, its kubeconfig and AdmissionConfiguration; only the CA is mounted', () => {
+      const secret = one(defaults, 'Secret', 'pushgate-admission-client');
+      const file = (k: string) => Buffer.from(secret.data[k], 'base64');
+      const ca = new X509Certificate(file('ca.crt'));
+      const crt = new X509Certificate(file('tls.crt'));
+      expect(crt.checkIssued(ca)).to.equal(true);
+      expect(crt.verify(ca.publicKey)).to.equal(true);
+      expect(crt.subject).to.equal('CN=pushgate-kube-apiserver');
+      expect(crt.keyUsage ?? []).to.include('1.3.6.1.5.5.7.3.2'); // clientAuth
+      expect(secret.data['ca.key']).to.equal(undefined);
+      // kubeConfigFile: the user entry is named after the webhook Service (port 443 → no port).
+      const kc = YAML.parse(file('kubeconfig.yaml').toString());
+      expect(kc.kind).to.equal('Config');
+      expect(kc.users).to.have.length(1);
+      expect(kc.users[0].name).to.equal(one(defaults, 'ValidatingWebhookConfiguration').webhooks[0].clientConfig.service.name + '.pushgate.svc');
+      expect(kc.users[0].user['client-certificate-data']).to.equal(secret.data['tls.crt']);
+      expect(kc.users[0].user['client-key-data']).to.equal(secret.data['tls.key']);
+      const ac = YAML.parse(file('admission-configuration.yaml').toString());
+      expect(ac).to.deep.include({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'AdmissionConfiguration' });
+      expect(ac.plugins.map((p: Json) => p.name)).to.deep.equal(['ValidatingAdmissionWebhook', 'MutatingAdmissionWebhook']);
+      for (const p of ac.plugins) expect(p.configuration).to.deep.equal({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'WebhookAdmissionConfiguration', kubeConfigFile: '/etc/kubernetes/pushgate/kubeconfig.yaml' });
+      const pod = one(defaults, 'Deployment').spec.template.spec;
+      const vol = pod.volumes.find((v: Json) => v.name === 'admission-client-ca');
+      expect(vol.secret).to.deep.equal({ secretName: 'pushgate-admission-client', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+      const mount = pod.containers[0].volumeMounts.find((m: Json) => m.name === 'admission-client-ca');
+      const cfg = YAML.parse(one(defaults, 'ConfigMap', 'pushgate').data['pushgate.yaml']);
+      expect(cfg.admission.clientCA).to.equal(`${mount.mountPath}/ca.crt`);
+    });
+
+    it('client authentication options: another Service port in the kubeconfig name, an existing CA Secret, or off (allowUnauthenticated)', () => {
+      const port = objects(renderChart(CHART, { service: { admissionPort: 8443 } }));
+      const kc = YAML.parse(Buffer.from(one(port, 'Secret', 'pushgate-admission-client').data['kubeconfig.yaml'], 'base64').toString());
+      expect(kc.users[0].name).to.equal('pushgate.pushgate.svc:8443');
+      expect(() => renderChart(CHART, { admission: { clientAuth: { enabled: true, mode: 'secret' } } })).to.throw(/admission.clientAuth.secretName/);
+      const own = objects(renderChart(CHART, { admission: { clientAuth: { enabled: true, mode: 'secret', secretName: 'apiserver-ca', allowedNames: ['kube-apiserver'] } } }));
+      expect(own.some((o) => o.kind === 'Secret' && o.metadata.name === 'pushgate-admission-client')).to.equal(false);
+      expect(one(own, 'Deployment').spec.template.spec.volumes.find((v: Json) => v.name === 'admission-client-ca').secret.secretName).to.equal('apiserver-ca');
+      expect(YAML.parse(one(own, 'ConfigMap', 'pushgate').data['pushgate.yaml']).admission.clientNames).to.deep.equal(['kube-apiserver']);
+      const off = objects(renderChart(CHART, { admission: { clientAuth: { enabled: false, mode: 'generate' } } }));
+      const text = one(off, 'ConfigMap', 'pushgate').data['pushgate.yaml'];
+      const cfg = YAML.parse(text);
+      expect(cfg.admission.allowUnauthenticated).to.equal(true);
+      expect(cfg.admission.clientCA).to.equal(undefined);
+      expect(off.some((o) => o.kind === 'Secret' && o.metadata.name === 'pushgate-admission-client')).to.equal(false);
+      expect(one(off, 'Deployment').spec.template.spec.volumes.some((v: Json) => v.name === 'admission-client-ca')).to.equal(false);
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-chart-'));
+      fs.writeFileSync(path.join(tmp, 'tls.crt'), 'x');
+      fs.writeFileSync(path.join(tmp, 'tls.key'), 'x');
+      const loaded = parseConfigText(text.replaceAll('/etc/pushgate-tls/', `${tmp}/`), 'pushgate.yaml', {});
+      fs.rmSync(tmp, { recursive: true, force: true });
+      expect(loaded.admission.allowUnauthenticated).to.equal(true);
     });
 
     it('admission disabled: no webhooks, no TLS, no admission port', () => {

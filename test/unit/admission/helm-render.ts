@@ -309,7 +309,7 @@ function genSignedCert(cn: string, ips: unknown, alt: unknown, days: number, ca:
     fs.writeFileSync(path.join(dir, 'ca.crt'), ca.Cert);
     fs.writeFileSync(path.join(dir, 'ca.key'), ca.Key);
     const sans = [...(Array.isArray(alt) ? alt : []).map((d) => `DNS:${d}`), ...(Array.isArray(ips) ? ips : []).map((d) => `IP:${d}`)];
-    fs.writeFileSync(path.join(dir, 'ext.cnf'), `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
+    fs.writeFileSync(path.join(dir, 'ext.cnf'), `${sans.length ? `subjectAltName=${sans.join(',')}\n` : ''}extendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', 'tls.key', '-out', 'tls.csr'], dir);
     openssl(['x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days), '-extfile', 'ext.cnf', '-out', 'tls.crt'], dir);
     return { Cert: fs.readFileSync(path.join(dir, 'tls.crt'), 'utf8'), Key: fs.readFileSync(path.join(dir, 'tls.key'), 'utf8') };

@@ -64,7 +64,7 @@ describe('server/admission-listener', function () {
     const config = admissionConfig();
     listener = await startAdmissionListener(
       { gate, config, digestCache: createDigestCache(gate, config.digestCacheTtlMs) },
-      { listen: '127.0.0.1:0', cert: certFile, key: keyFile, reloadIntervalMs: 50, bodyLimitBytes: 64 * 1024, onReload: (e) => reloads.push(e) },
+      { listen: '127.0.0.1:0', cert: certFile, key: keyFile, reloadIntervalMs: 50, bodyLimitBytes: 64 * 1024, onReload: (e) => reloads.push(e), allowUnauthenticated: true },
     );
   });
   after(async () => {
@@ -141,17 +141,26 @@ describe('server/admission-listener', function () {
     const { gate: g, config } = { gate: new FakeGate(), config: admissionConfig() };
     let err: unknown;
     try {
-      await startAdmissionListener({ gate: g, config }, { listen: '127.0.0.1:0', cert: path.join(dir, 'missing.crt'), key: keyFile });
+      await startAdmissionListener({ gate: g, config }, { listen: '127.0.0.1:0', cert: path.join(dir, 'missing.crt'), key: keyFile, allowUnauthenticated: true });
     } catch (e) {
       err = e;
     }
     expect((err as { code?: string })?.code).to.equal('BAD_CONFIG');
     err = undefined;
     try {
-      await startAdmissionListener({ gate: g, config }, { listen: 'nonsense', cert: certFile, key: keyFile });
+      await startAdmissionListener({ gate: g, config }, { listen: 'nonsense', cert: certFile, key: keyFile, allowUnauthenticated: true });
     } catch (e) {
       err = e;
     }
     expect((err as { code?: string })?.code).to.equal('BAD_CONFIG');
+    // Neither a client CA nor an explicit opt-out: every listener authenticates its callers.
+    err = undefined;
+    try {
+      await startAdmissionListener({ gate: g, config }, { listen: '127.0.0.1:0', cert: certFile, key: keyFile });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string })?.code).to.equal('BAD_CONFIG');
+    expect((err as Error).message).to.contain('admission.clientCA');
   });
 });

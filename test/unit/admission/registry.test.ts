@@ -67,7 +67,7 @@ describe('admission with a real registry (Distribution 2.8, skopeo, RegistryClie
 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-adm-e2e-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pushgate.pushgate.svc', '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')], { stdio: 'ignore' });
-    listener = await startAdmissionListener({ gate, config: admissionConfig(), digestCache: createDigestCache(gate, TTL_MS) }, { listen: '127.0.0.1:0', cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') });
+    listener = await startAdmissionListener({ gate, config: admissionConfig(), digestCache: createDigestCache(gate, TTL_MS) }, { listen: '127.0.0.1:0', cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key'), allowUnauthenticated: true });
   });
 
   after(async () => {

@@ -331,13 +331,17 @@ describe('admission/review validateReview', () => {
       expect((await validate(body, d2)).response.allowed).to.equal(false);
     });
 
-    it('break-glass on the pod template admits a denied image and writes an audit record', async () => {
-      const { gate, deps } = setup();
+    const API_SERVER = { caller: { authenticated: true, id: 'cert:CN=kube-apiserver' } };
+    const SRE = { namespaces: [], groups: ['sre'], users: [] };
+
+    it('break-glass on the pod template by a listed group admits a denied image and writes an audit record', async () => {
+      const { gate, deps } = setup({ breakGlass: SRE });
       allowAll(gate);
       gate.put(verdict('team/app', D_APP, 'reject', [['secrets', 'key']]));
       const body = load('deployment-create');
+      body.request.userInfo.groups = ['developers', 'sre'];
       body.request.object.spec.template.metadata.annotations = { [BREAK_GLASS_ANNOTATION]: 'INC-4242 hotfix' };
-      const r = await validate(body, deps);
+      const r = { response: ((await validateReview(body, deps, API_SERVER)).body as Json).response };
       expect(r.response.allowed).to.equal(true);
       expect(r.response.warnings[0]).to.contain('break-glass (INC-4242 hotfix): 1 image(s)');
       expect(gate.audits).to.have.length(1);
@@ -345,22 +349,92 @@ describe('admission/review validateReview', () => {
       expect(a.actor).to.equal('alice@example.test');
       expect(a.action).to.equal('admission.break-glass');
       expect(a.detail?.reason).to.equal('INC-4242 hotfix');
+      expect(a.detail?.allowedBy).to.deep.equal(['group:sre']);
       expect(JSON.stringify(a.detail?.images)).to.contain('"decision":"reject"');
       expect(gate.enqueued).to.deep.equal([]);
     });
 
-    it('break-glass on dryRun writes nothing; a failing audit write denies', async () => {
+    it('break-glass by anyone config does not list is ignored, said in a warning, and audited as refused', async () => {
+      const { gate, deps } = setup({ breakGlass: SRE });
+      gate.put(verdict('team/app', D_APP, 'reject', [['secrets', 'key']]));
+      const body = load('deployment-create');
+      body.request.userInfo.groups = ['developers'];
+      body.request.object.spec.template.metadata.annotations = { [BREAK_GLASS_ANNOTATION]: 'trust me' };
+      const r = ((await validateReview(body, deps, API_SERVER)).body as Json).response;
+      expect(r.allowed).to.equal(false);
+      expect(r.warnings[0]).to.match(/^pushgate break-glass ignored: user "alice@example.test"/);
+      expect(r.status.message).to.contain('break-glass annotation ignored');
+      expect(gate.audits.map((a) => [a.actor, a.action])).to.deep.equal([['alice@example.test', 'admission.break-glass-refused']]);
+    });
+
+    it('without admission.breakGlass the annotation is ignored for everyone', async () => {
       const { gate, deps } = setup();
+      gate.put(verdict('team/app', D_APP, 'reject', [['secrets', 'key']]));
+      const body = load('deployment-create');
+      body.request.userInfo.groups = ['system:masters', 'sre'];
+      body.request.object.spec.template.metadata.annotations = { [BREAK_GLASS_ANNOTATION]: 'INC-1' };
+      const r = ((await validateReview(body, deps, API_SERVER)).body as Json).response;
+      expect(r.allowed).to.equal(false);
+      expect(r.warnings[0]).to.contain('not enabled');
+    });
+
+    it('an unauthenticated caller: break-glass judged on its claims but audited as "unauthenticated"', async () => {
+      const { gate, deps } = setup({ breakGlass: SRE });
+      gate.put(verdict('team/app', D_APP, 'reject', [['secrets', 'key']]));
+      const body = load('deployment-create');
+      body.request.userInfo.groups = ['sre'];
+      body.request.object.spec.template.metadata.annotations = { [BREAK_GLASS_ANNOTATION]: 'INC-2' };
+      const r = ((await validateReview(body, deps, { caller: { authenticated: false, id: 'addr:10.0.0.9' } })).body as Json).response;
+      expect(r.allowed).to.equal(true);
+      expect(gate.audits.map((a) => a.actor)).to.deep.equal(['unauthenticated']);
+      expect(gate.audits[0].detail?.claimedUser).to.deep.equal({ username: 'alice@example.test', groups: ['sre'] });
+    });
+
+    it('break-glass on dryRun writes nothing; a failing audit write denies', async () => {
+      const { gate, deps } = setup({ breakGlass: { namespaces: ['team-*'], groups: [], users: [] } });
       const body = load('pod-create');
       body.request.object.metadata.annotations = { [BREAK_GLASS_ANNOTATION]: 'why' };
       body.request.dryRun = true;
-      expect((await validate(body, deps)).response.allowed).to.equal(true);
+      expect(((await validateReview(body, deps, API_SERVER)).body as Json).response.allowed).to.equal(true);
       expect(gate.audits).to.deep.equal([]);
       body.request.dryRun = false;
       gate.auditError = new Error('store down');
-      const r = await validate(body, deps);
+      const r = { response: ((await validateReview(body, deps, API_SERVER)).body as Json).response };
       expect(r.response.allowed).to.equal(false);
       expect(r.response.status.message).to.contain('audit record could not be written');
+    });
+  });
+
+  describe('scans started by reviews', () => {
+    const many = (n: number, start = 10) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: `registry.example.test/team/app@${dg(start + i)}` }));
+    const podOf = (containers: Json[], namespace = 'team-app') => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { kind: 'Pod' }, operation: 'CREATE', namespace, userInfo: { username: 'alice' }, object: { spec: { containers } } } });
+
+    it('queue at most maxPerReview distinct images per review; the rest are denied as unscanned, whatever the rule', async () => {
+      for (const unknown of ['deny', 'allow'] as const) {
+        const { gate, deps } = setup({ namespaces: [{ match: '*', unknown }], scanTriggers: { maxPerReview: 3, ratePerSecond: 0, burst: 100 } });
+        const r = await validate(podOf(many(8)), deps);
+        expect(gate.enqueued).to.have.length(3);
+        expect(r.response.allowed).to.equal(false);
+        expect(r.response.status.message).to.contain('more than 3 images without a verdict (admission.scanTriggers.maxPerReview)');
+      }
+    });
+
+    it('one queued scan per digest across reviews and spellings; a per-caller bucket, also for the scan rule', async () => {
+      const { gate, deps } = setup({ scanTriggers: { maxPerReview: 100, ratePerSecond: 0, burst: 2 } });
+      const same = [{ name: 'a', image: `registry.example.test/team/app@${dg(50)}` }, { name: 'b', image: `registry.example.test/team/app:1.4.2@${dg(50)}` }];
+      for (let i = 0; i < 3; i++) await validate(podOf(same), deps);
+      expect(gate.enqueued.map((e) => e.digest)).to.deep.equal([dg(50)]);
+      const caller = (id: string) => ({ caller: { authenticated: true, id } });
+      await validateReview(podOf(many(1, 60)), deps, caller('one'));
+      await validateReview(podOf(many(1, 61)), deps, caller('one'));
+      const limited = ((await validateReview(podOf(many(1, 62)), deps, caller('one'))).body as Json).response;
+      expect(limited.status.message).to.contain('too many scans requested by this caller');
+      expect(gate.enqueued).to.have.length(3);
+      const { deps: d2, gate: g2 } = setup({ namespaces: [{ match: '*', unknown: 'scan' }], scanTriggers: { maxPerReview: 100, ratePerSecond: 0, burst: 1 } });
+      await validateReview(podOf(many(1, 70)), d2, caller('one'));
+      const r = ((await validateReview(podOf(many(1, 71)), d2, caller('one'))).body as Json).response;
+      expect(r.status.message).to.contain('no scan started: too many scans');
+      expect(g2.assessed).to.have.length(1);
     });
   });
 
