@@ -99,7 +99,11 @@ export interface ImageScan {
   bytesRead: number;
 }
 
-const WALKER_VERSION = 1;
+/**
+ * Version of the walker's output format and changeset rules (last entry wins, link targets, kinds):
+ * part of the layer cache key, so analyses cached before a change are never reused.
+ */
+const WALKER_VERSION = 2;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed
@@ -334,7 +338,8 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     analyses.push({ analysis: a, label: diffIds[i] ?? l.digest });
     diags.push(...a.diagnostics);
   }
-  const inv = buildInventory(stackLayers(analyses), diags);
+  const stacked = stackLayers(analyses, run.analyzers);
+  const inv = buildInventory(stacked.placed, [...diags, ...stacked.diagnostics]);
   // No config (unreadable, or a malformed manifest): nothing to check, rather than a false "runs as root".
   const checks = Object.keys(raw).length ? checkConfig(raw, { now: run.opts.now, annotations: m.annotations, layers }) : { config: [], secrets: [] };
   inv.config.push(...checks.config);
@@ -471,7 +476,9 @@ export async function scanDirectory(root: string, opts: ScanOptions = {}): Promi
           await walker.entry({ name: r, type: 'directory', size: 0, mode: st.mode & 0o7777 }, null);
           stack.push(r);
         } else if (st.isSymbolicLink()) {
-          await walker.entry({ name: r, type: 'symlink', size: 0, mode: st.mode & 0o7777 }, null);
+          let linkname: string | undefined;
+          try { linkname = fs.readlinkSync(full); } catch { linkname = undefined; }
+          await walker.entry({ name: r, type: 'symlink', size: 0, mode: st.mode & 0o7777, linkname }, null);
         } else if (st.isFile()) {
           bytes += st.size;
           let body: Readable | null = null;
@@ -487,7 +494,8 @@ export async function scanDirectory(root: string, opts: ScanOptions = {}): Promi
     fs.rmSync(tmpDir, { recursive: true, force: true });
   }
   const a = walker.result();
-  const inv = buildInventory(stackLayers([{ analysis: a }]), a.diagnostics);
+  const stacked = stackLayers([{ analysis: a }], analyzers);
+  const inv = buildInventory(stacked.placed, [...a.diagnostics, ...stacked.diagnostics]);
   return {
     target: `dir:${root}`,
     platforms: [{ platform: 'unknown', manifestDigest: '', config: {}, layers: [], inventory: inv }],

@@ -1,39 +1,277 @@
 /**
- * Applying layer analyses in order to get the final filesystem's inventory: a later layer's entry
- * replaces a lower layer's file at the same path; whiteouts delete a path and everything under it;
- * an opaque directory hides everything lower layers put under it (image-spec layer.md "Whiteouts").
- * Then OS identification, OS-package purls, lock-entry de-duplication and `ownedBy`.
+ * Applying layer analyses in order to get the final filesystem's inventory, as a runtime unpacks it
+ * (see {@link stackLayers}), then OS identification, OS-package purls, lock-entry de-duplication and
+ * `ownedBy`.
  */
 import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } from '../core/index.js';
-import type { FoundPackage, OsHint } from './analyzers/types.js';
+import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
+import { baseName, dirName } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { formatPurl } from './purl.js';
-import type { FileResult, LayerAnalysis } from './walker.js';
+import type { EntryKind, FileResult, LayerAnalysis } from './walker.js';
 
 interface Placed { r: FileResult; layer?: Digest }
 
-function removeUnder(state: Map<string, Placed[]>, p: string): void {
-  const prefix = p === '/' ? '/' : `${p}/`;
-  for (const k of state.keys()) if (k === p || k.startsWith(prefix)) state.delete(k);
+/** A node of the merged filesystem tree. */
+interface Node {
+  kind: EntryKind;
+  /** Index of the layer that wrote it (-1: a parent directory created implicitly). */
+  layer: number;
+  link?: string;
+  children?: Map<string, Node>;
 }
 
-/** The surviving file results after stacking the layers (lowest first). */
-export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Digest }>): Placed[] {
-  const state = new Map<string, Placed[]>();
-  for (const { analysis, label } of layers) {
-    for (const d of analysis.opaqueDirs) {
-      const prefix = d === '/' ? '/' : `${d}/`;
-      for (const k of state.keys()) if (k.startsWith(prefix)) state.delete(k);
+/** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
+const MAX_LINKS = 40;
+/** Upper bound on the files looked at behind directory symlinks (the alias check's work). */
+const ALIAS_BUDGET = 500_000;
+
+/** The merged view of a layer stack. */
+export interface StackedLayers {
+  /** The surviving analyzer results, lowest layer first. */
+  placed: Placed[];
+  /** What the merge found (links to package databases, writes through symlinks). */
+  diagnostics: Diagnostic[];
+  /** Every path of the final filesystem with its kind (for tests and the reference comparison). */
+  tree: Map<string, EntryKind>;
+}
+
+/**
+ * The analyzers whose results a link can hide: a link at a path one of them wants means the runtime
+ * sees a file there that pushgate did not read under that name. The `secret/` family is left out:
+ * a secret is found in the link's target under the target's own name.
+ */
+function linkSensitive(analyzers: readonly Analyzer[]): Analyzer[] {
+  return analyzers.filter((a) => !a.name.startsWith('secret/'));
+}
+
+/**
+ * Stacks layer analyses (lowest first) into the filesystem a runtime unpacks (image-spec layer.md
+ * "Applying Changesets", containerd archive.Apply): opaque directories and whiteouts of a layer
+ * remove lower content first; then each entry of the layer's changeset, in order, replaces what is
+ * at its path — a non-directory, or a directory over a non-directory, hides everything beneath the
+ * path — and a directory over a directory merges. Missing parent directories are created as the
+ * runtime does. Not followed, but named in an `incomplete` diagnostic: entries written through a
+ * lower layer's symlink (or under a lower non-directory), hard links and symlinks at a path an
+ * analyzer wants whose target was not read under the same analyzer, and files an analyzer wants
+ * that the final filesystem reaches only through a directory symlink.
+ */
+export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Digest }>, analyzers: readonly Analyzer[] = []): StackedLayers {
+  const root: Node = { kind: 'd', layer: -1, children: new Map() };
+  const results = new Map<string, Placed[]>();
+  const diagnostics: Diagnostic[] = [];
+  const sensitive = linkSensitive(analyzers);
+  const wantedBy = (p: string): Analyzer[] => sensitive.filter((a) => a.wants({ path: p, size: 1, mode: 0o644 }));
+
+  /** Drops the results at `p` and beneath it (the subtree at `node` is being removed). */
+  const dropResults = (p: string, node: Node | undefined): void => {
+    results.delete(p);
+    if (!node?.children) return;
+    for (const [name, c] of node.children) dropResults(p === '/' ? `/${name}` : `${p}/${name}`, c);
+  };
+  /** The parent node of `p` and the first lower non-directory on the way (nothing is created). */
+  const lookup = (p: string): Node | undefined => {
+    let n: Node | undefined = root;
+    for (const seg of p.split('/').slice(1)) {
+      if (!seg) continue;
+      n = n?.children?.get(seg);
+      if (!n) return undefined;
     }
-    for (const w of analysis.whiteouts) removeUnder(state, w);
-    if (state.size) for (const p of analysis.paths) state.delete(p);
+    return n;
+  };
+
+  layers.forEach(({ analysis, label }, li) => {
+    const byPath = new Map<string, FileResult[]>();
     for (const r of analysis.results) {
-      const list = state.get(r.path);
-      if (list) list.push({ r, layer: label });
-      else state.set(r.path, [{ r, layer: label }]);
+      const l = byPath.get(r.path);
+      if (l) l.push(r);
+      else byPath.set(r.path, [r]);
+    }
+    const linkDiag = (p: string, message: string) => diagnostics.push({ code: 'entry-through-link', path: p, layer: label, message, incomplete: true });
+    /** The lower non-directory above `p`, if any (symlink resolution is what pushgate does not do). */
+    const lowerNonDir = (p: string): { at: string; kind: EntryKind } | undefined => {
+      let n: Node | undefined = root;
+      let at = '';
+      const segs = p.split('/').slice(1, -1);
+      for (const seg of segs) {
+        at += `/${seg}`;
+        n = n.children?.get(seg);
+        if (!n) return undefined;
+        if (n.kind !== 'd') return n.layer === li ? undefined : { at, kind: n.kind };
+      }
+      return undefined;
+    };
+    const through = (p: string, what: string): boolean => {
+      const up = lowerNonDir(p);
+      if (!up) return false;
+      linkDiag(p, up.kind === 'l'
+        ? `${what} ${p} lies beneath ${up.at}, a symlink from a lower layer: a runtime follows it, pushgate does not; not judged`
+        : `${what} ${p} lies beneath ${up.at}, which a lower layer made a non-directory: a runtime cannot unpack it`);
+      return true;
+    };
+
+    for (const d of analysis.opaqueDirs) {
+      if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
+      const n = lookup(d);
+      if (!n?.children) continue;
+      for (const [name, c] of n.children) dropResults(d === '/' ? `/${name}` : `${d}/${name}`, c);
+      n.children.clear();
+    }
+    for (const w of analysis.whiteouts) {
+      if (through(w, 'whiteout of')) continue;
+      const parent = lookup(dirName(w));
+      const name = baseName(w);
+      const n = parent?.children?.get(name);
+      if (!n) continue;
+      dropResults(w, n);
+      parent!.children!.delete(name);
+    }
+    analysis.paths.forEach((p, i) => {
+      const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
+      if (through(p, 'entry')) return;
+      // Parents the runtime creates (mkparent) when the layer does not name them.
+      let parent = root;
+      const segs = p.split('/').slice(1);
+      const name = segs.pop()!;
+      for (const seg of segs) {
+        let c = parent.children!.get(seg);
+        if (!c) { c = { kind: 'd', layer: -1, children: new Map() }; parent.children!.set(seg, c); }
+        // A same-layer non-directory parent was named by the walker already; nothing to place.
+        if (!c.children) return;
+        parent = c;
+      }
+      const prev = parent.children!.get(name);
+      if (kind === 'd' && prev?.kind === 'd') {
+        prev.layer = li;
+      } else {
+        if (prev) dropResults(p, prev);
+        parent.children!.set(name, { kind, layer: li, link: analysis.links[p], children: kind === 'd' ? new Map() : undefined });
+      }
+      const rs = byPath.get(p);
+      if (rs) results.set(p, rs.map((r) => ({ r, layer: label })));
+      if (kind === 'h') {
+        const target = analysis.links[p];
+        const want = wantedBy(p);
+        if (!want.length || target === undefined) return;
+        const have = results.get(target) ?? [];
+        const there = wantedBy(target);
+        const missing = want.filter((a) => !there.includes(a));
+        if (missing.length) {
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${target}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
+          return;
+        }
+        // The runtime sees the target's content at `p` too: count it there as well.
+        results.set(p, have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, target, p), layer: label })));
+      }
+    });
+  });
+
+  const tree = new Map<string, EntryKind>();
+  const symlinks: Array<{ path: string; link: string }> = [];
+  const walk = (p: string, n: Node): void => {
+    for (const [name, c] of n.children ?? []) {
+      const cp = p === '/' ? `/${name}` : `${p}/${name}`;
+      tree.set(cp, c.kind);
+      if (c.kind === 'l' && c.link !== undefined) symlinks.push({ path: cp, link: c.link });
+      walk(cp, c);
+    }
+  };
+  walk('/', root);
+  if (sensitive.length) checkSymlinkAliases(symlinks, tree, wantedBy, diagnostics);
+  return { placed: [...results.values()].flat(), diagnostics, tree };
+}
+
+/** A result read at `from`, as seen at `to` (a hard link): package paths follow the link. */
+function relocate(r: FileResult, from: string, to: string): FileResult {
+  const packages = r.out.packages?.map((p) => (p.path === from ? { ...p, path: to } : p));
+  return { path: to, analyzer: r.analyzer, out: { ...r.out, packages, secrets: undefined, diagnostics: undefined } };
+}
+
+/**
+ * Resolves `p` inside the final tree the way a runtime resolves it inside the root (containerd's
+ * RootPath): symlinks followed, `..` never above `/`. Undefined when the path does not exist or a
+ * loop is hit.
+ */
+export function resolveInTree(p: string, tree: Map<string, EntryKind>, links: Map<string, string>): string | undefined {
+  let pending = p.split('/').filter((s) => s && s !== '.');
+  const done: string[] = [];
+  let hops = 0;
+  while (pending.length) {
+    const seg = pending.shift()!;
+    if (seg === '..') { done.pop(); continue; }
+    const cur = `/${[...done, seg].join('/')}`;
+    const kind = tree.get(cur);
+    if (kind === undefined) return undefined;
+    if (kind === 'l') {
+      if (++hops > MAX_LINKS) return undefined;
+      const link = links.get(cur) ?? '';
+      if (link.startsWith('/')) done.length = 0;
+      pending = [...link.split('/').filter((s) => s && s !== '.'), ...pending];
+      continue;
+    }
+    done.push(seg);
+  }
+  return `/${done.join('/')}`;
+}
+
+/**
+ * Files an analyzer wants that the final filesystem reaches only through a symlink: the symlink's
+ * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
+ * (`/var/lib/dpkg` → `/opt/x`), where the real file was not read by that analyzer under its own name.
+ */
+function checkSymlinkAliases(
+  symlinks: Array<{ path: string; link: string }>, tree: Map<string, EntryKind>,
+  wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[],
+): void {
+  const links = new Map(symlinks.map((s) => [s.path, s.link]));
+  const sorted = [...tree.keys()].sort();
+  let budget = ALIAS_BUDGET;
+  // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
+  // said why not), whatever the analyzer made of it.
+  const readBy = (f: string, a: Analyzer) => a.wants({ path: f, size: 1, mode: 0o644 });
+  for (const s of symlinks) {
+    const base = dirName(s.path);
+    const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, tree, links);
+    if (target === undefined) continue;
+    const kind = tree.get(target) ?? 'd';
+    const hidden: string[] = [];
+    if (kind !== 'd') {
+      const missing = wantedBy(s.path).filter((a) => !readBy(target, a));
+      if (missing.length) hidden.push(`${s.path} → ${target} (${missing.map((a) => a.name).join(', ')})`);
+    } else {
+      const prefix = target === '/' ? '/' : `${target}/`;
+      let i = lowerBound(sorted, prefix);
+      for (; i < sorted.length && sorted[i].startsWith(prefix); i++) {
+        const f = sorted[i];
+        if (tree.get(f) === 'd') continue;
+        if (--budget < 0) break;
+        const alias = `${s.path}/${f.slice(prefix.length)}`;
+        const missing = wantedBy(alias).filter((a) => !readBy(f, a));
+        if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
+      }
+    }
+    if (hidden.length) {
+      diagnostics.push({
+        code: 'package-db-link', path: s.path, incomplete: true,
+        message: `${s.path} is a symlink to ${target}; a runtime reads ${hidden.length} file(s) through it that pushgate did not read under those names: ${hidden.slice(0, 3).join('; ')}${hidden.length > 3 ? '; …' : ''}. pushgate does not follow symlinks; not judged`,
+      });
+    }
+    if (budget < 0) {
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      return;
     }
   }
-  return [...state.values()].flat();
+}
+
+function lowerBound(a: string[], x: string): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function resolveOs(hints: OsHint[]): OsInfo | undefined {

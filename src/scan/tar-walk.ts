@@ -42,7 +42,7 @@ export class TarWalk extends Writable {
     extract.on('entry', (h, stream, next) => {
       this.inEntry = true;
       const end = ((h as { byteOffset?: number }).byteOffset ?? 0) + (h.size ?? 0);
-      if (walker.result().entries >= maxEntries) {
+      if (walker.entryCount >= maxEntries) {
         extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries (limit maxEntries)`));
         return;
       }

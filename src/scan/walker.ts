@@ -1,10 +1,13 @@
 /**
- * The layer walker: receives a layer's entries once, in order, applies no filesystem semantics of
- * its own except path normalization, records whiteouts (`.wh.NAME`) and opaque directories
- * (`.wh..wh..opq`, OCI image-spec layer.md "Whiteouts"), and hands each regular file's content to the
- * analyzers that asked for it (trivy pkg/fanal/walker/tar.go). Content nobody asked for is drained
- * without copying. Symlinks and hard links are recorded, never followed; names that escape the root
- * (`../x`) are dropped with a `path-traversal` diagnostic.
+ * The layer walker: receives a layer's entries once, in order, and keeps the layer's changeset as a
+ * runtime applies it (containerd archive.Apply, OCI image-spec layer.md "Applying Changesets"):
+ * names are cleaned the way Go's filepath.Clean and containerd's RootPath do; the LAST entry for a
+ * path wins (analyzer results of an earlier entry at that path are discarded); a later non-directory
+ * entry at a path also removes what the layer put beneath it (the runtime's RemoveAll). Whiteouts
+ * (`.wh.NAME`) and opaque directories (`.wh..wh..opq`) are recorded for the merge (merge.ts), which
+ * applies them, and the directory-replacing entries, to lower layers. Each regular file's content
+ * goes to the analyzers that asked for it (trivy pkg/fanal/walker/tar.go); content nobody asked for
+ * is drained without copying. Symlinks and hard links are recorded, never followed.
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -32,8 +35,15 @@ export interface LayerAnalysis {
   digest?: Digest;
   /** Uncompressed digest from the image config, when known. */
   diffID?: Digest;
-  /** Every non-whiteout path the layer writes (files, dirs, links), absolute. */
+  /**
+   * The layer's changeset: every path it writes (files, dirs, links; no whiteouts), absolute, one
+   * per path (the last entry for it), in the order of those last entries.
+   */
   paths: string[];
+  /** One {@link EntryKind} letter per `paths[i]`. */
+  kinds: string;
+  /** Link targets by path: a symlink's target as written, a hard link's target normalized (absolute). */
+  links: Record<string, string>;
   /** Paths deleted by `.wh.NAME` entries. */
   whiteouts: string[];
   /** Directories whose lower-layer content is hidden by `.wh..wh..opq`. */
@@ -58,17 +68,42 @@ export interface WalkEntry {
   linkname?: string;
 }
 
-/** Normalizes a tar name to an absolute path, or undefined when it escapes the root. */
-export function normalizeEntryPath(name: string): string | undefined {
+/**
+ * One letter per changeset entry: `d` directory, `f` regular file, `l` symlink, `h` hard link,
+ * `o` anything else (device, fifo).
+ */
+export type EntryKind = 'd' | 'f' | 'l' | 'h' | 'o';
+
+const KIND: Record<WalkEntry['type'], EntryKind> = { file: 'f', directory: 'd', symlink: 'l', link: 'h', other: 'o' };
+
+/**
+ * A tar name as the runtime places it: an absolute path after filepath.Clean (`./a`, `/a`, `a//b`,
+ * `a/./b`, `a/`, `a/x/../b` all name one path) with `..` at the root staying at the root, as
+ * containerd's RootPath scopes it. `escapes` is true when a `..` tried to climb above the root
+ * (Docker refuses such a layer, containerd places the entry under the root: runtimes disagree).
+ */
+export function cleanEntryPath(name: string): { path: string; escapes: boolean } {
   const parts: string[] = [];
+  let escapes = false;
   for (const seg of name.split('/')) {
     if (seg === '' || seg === '.') continue;
     if (seg === '..') {
-      if (parts.length === 0) return undefined;
-      parts.pop();
+      if (parts.length === 0) escapes = true;
+      else parts.pop();
     } else parts.push(seg);
   }
-  return '/' + parts.join('/');
+  return { path: '/' + parts.join('/'), escapes };
+}
+
+/** {@link cleanEntryPath}, or undefined when the name climbs above the root. */
+export function normalizeEntryPath(name: string): string | undefined {
+  const c = cleanEntryPath(name);
+  return c.escapes ? undefined : c.path;
+}
+
+/** True when `p` is `dir` or lies beneath it (both absolute, cleaned). */
+export function isAtOrUnder(p: string, dir: string): boolean {
+  return dir === '/' || p === dir || p.startsWith(`${dir}/`);
 }
 
 /** Walks one layer's entries; create one per layer. */
@@ -82,13 +117,46 @@ export class LayerWalker {
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
-      paths: [], whiteouts: [], opaqueDirs: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
+      paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
     };
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
   }
 
   private readonly layer?: Digest;
+  /** The changeset so far: path → kind, in the order of each path's last entry. */
+  private readonly tree = new Map<string, EntryKind>();
+  private readonly links = new Map<string, string>();
+  /** Analyzer results by path, for the entries still in {@link tree}. */
+  private readonly byPath = new Map<string, FileResult[]>();
+  /** Every directory above a path this layer wrote, for the ambiguous-whiteout check. */
+  private readonly above = new Set<string>();
+
+  /** Tar entries seen so far (the entry limit counts these). */
+  get entryCount(): number {
+    return this.analysis.entries;
+  }
+
+  /** Drops what this layer put at `p` (and beneath it, when `under`). */
+  private forget(p: string, under: boolean): void {
+    this.tree.delete(p);
+    this.links.delete(p);
+    this.byPath.delete(p);
+    if (!under) return;
+    const prefix = p === '/' ? '/' : `${p}/`;
+    for (const k of [...this.tree.keys()]) {
+      if (k.startsWith(prefix)) { this.tree.delete(k); this.links.delete(k); this.byPath.delete(k); }
+    }
+  }
+
+  /** The nearest ancestor of `p` this layer made a non-directory, if any. */
+  private nonDirAncestor(p: string): { at: string; kind: EntryKind } | undefined {
+    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const k = this.tree.get(p.slice(0, i));
+      if (k !== undefined) return k === 'd' ? undefined : { at: p.slice(0, i), kind: k };
+    }
+    return undefined;
+  }
 
   /** Adds a diagnostic for this layer. */
   diagnose(d: Omit<Diagnostic, 'layer'>): void {
@@ -101,22 +169,50 @@ export class LayerWalker {
    */
   async entry(e: WalkEntry, body: Readable | null): Promise<void> {
     this.analysis.entries++;
-    const p = normalizeEntryPath(e.name);
-    if (p === undefined) {
-      this.diagnose({ code: 'path-traversal', path: e.name, message: `entry "${e.name}" points outside the image root; ignored` });
-      return drain(body);
+    const { path: p, escapes } = cleanEntryPath(e.name);
+    if (escapes) {
+      // containerd places it at `p`, Docker refuses the layer: judge what containerd unpacks, and say
+      // the layer is ambiguous.
+      this.diagnose({ code: 'path-traversal', path: e.name, message: `entry "${e.name}" climbs above the image root; containerd unpacks it at ${p}, other runtimes refuse the layer`, incomplete: true });
     }
     if (p === '/') return drain(body);
     const base = baseName(p);
     if (base.startsWith('.wh.')) {
-      if (base === '.wh..wh..opq') this.analysis.opaqueDirs.push(dirName(p));
-      else this.analysis.whiteouts.push(`${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`);
+      const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;
+      if (base === '.wh..wh..opq') this.analysis.opaqueDirs.push(target);
+      else {
+        this.analysis.whiteouts.push(target);
+        // The image spec applies a whiteout to lower layers only; containerd's applier removes what
+        // this layer wrote before it too. Runtimes disagree: name it.
+        if (this.tree.has(target) || this.above.has(target)) {
+          this.diagnose({ code: 'ambiguous-whiteout', path: target, message: `whiteout of ${target} comes after this layer wrote ${target} or beneath it: the image spec keeps those entries, containerd removes them; judged as the spec says`, incomplete: true });
+        }
+      }
       return drain(body);
     }
-    this.analysis.paths.push(p);
+    const kind = KIND[e.type];
+    const up = this.nonDirAncestor(p);
+    if (up) {
+      const why = up.kind === 'l'
+        ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
+        : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
+      this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
+    }
+    const prev = this.tree.get(p);
+    if (prev !== undefined) {
+      // The last entry wins; a directory over a directory merges (its position and children stay).
+      if (prev === 'd' && kind === 'd') return drain(body);
+      this.forget(p, true);
+    }
+    this.tree.set(p, kind);
+    for (let d = dirName(p); d !== '/' && !this.above.has(d); d = dirName(d)) this.above.add(d);
     if (e.type === 'link' || e.type === 'symlink') {
-      if (e.type === 'link' && e.linkname !== undefined && normalizeEntryPath(e.linkname) === undefined) {
-        this.diagnose({ code: 'path-traversal', path: p, message: `hard link "${p}" → "${e.linkname}" points outside the image root; ignored` });
+      if (e.linkname !== undefined) {
+        if (e.type === 'link') {
+          const t = cleanEntryPath(e.linkname);
+          if (t.escapes) this.diagnose({ code: 'path-traversal', path: p, message: `hard link "${p}" → "${e.linkname}" climbs above the image root; containerd links ${t.path}`, incomplete: true });
+          this.links.set(p, t.path);
+        } else this.links.set(p, e.linkname);
       }
       return drain(body);
     }
@@ -186,7 +282,10 @@ export class LayerWalker {
       const out = await fn();
       if (!out) return;
       if (out.diagnostics) out.diagnostics = out.diagnostics.map((d) => ({ ...d, layer: this.layer }));
-      this.analysis.results.push({ path: p, analyzer: a.name, out });
+      // Entries are handled one after another, so the entry at `p` is still the last one there.
+      const list = this.byPath.get(p);
+      if (list) list.push({ path: p, analyzer: a.name, out });
+      else this.byPath.set(p, [{ path: p, analyzer: a.name, out }]);
     } catch (err) {
       this.diagnose({ code: 'parse-error', path: p, message: `${a.name}: ${err instanceof Error ? err.message : String(err)}` });
     }
@@ -202,9 +301,14 @@ export class LayerWalker {
     this.analysis.complete = false;
   }
 
-  /** The analysis so far. */
+  /** The analysis so far (the changeset as it stands after the entries seen). */
   result(): LayerAnalysis {
-    return this.analysis;
+    const a = this.analysis;
+    a.paths = [...this.tree.keys()];
+    a.kinds = [...this.tree.values()].join('');
+    a.links = Object.fromEntries(this.links);
+    a.results = [...this.byPath.values()].flat();
+    return a;
   }
 }
 

@@ -69,7 +69,7 @@ for (const inflateWorker of ['never', 'always'] as const) describe(`scan engine:
     expect(inv.packages.map((x) => x.name)).to.deep.equal(['r']);
   });
 
-  it('reads PAX/GNU long names, plain (uncompressed) layers, and never follows links out of the root', async () => {
+  it('reads PAX/GNU long names, plain (uncompressed) layers; `..` stops at the root; links are never followed', async () => {
     const deep = `app/${'d'.repeat(90)}/${'e'.repeat(90)}/node_modules/long/package.json`;
     const t = await makeTar([
       { name: deep, content: PJ('long', '3.0.0') },
@@ -83,11 +83,12 @@ for (const inflateWorker of ['never', 'always'] as const) describe(`scan engine:
     const inv = (await scanTarget(`oci:${dir}`, { inflateWorker })).platforms[0].inventory;
     expect(inv.packages.map((x) => `${x.name} ${x.path}`).sort()).to.deep.equal([
       'dot /app/node_modules/dot/package.json',
+      'evil /escape/node_modules/evil/package.json',
       `long /${deep}`,
     ]);
-    const codes = inv.diagnostics.map((d) => d.code);
-    expect(codes.filter((c) => c === 'path-traversal')).to.have.length(2);
-    expect(inv.diagnostics.every((d) => !d.incomplete)).to.equal(true);
+    const trav = inv.diagnostics.filter((d) => d.code === 'path-traversal');
+    expect(trav).to.have.length(2);
+    expect(trav.every((d) => d.incomplete)).to.equal(true);
   });
 
   it('dir: scans a root filesystem without following symlinks', async () => {
