@@ -117,7 +117,9 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       for (const [name, c] of n.children) dropResults(d === '/' ? `/${name}` : `${d}/${name}`, c);
       n.children.clear();
     }
-    for (const w of analysis.whiteouts) {
+    // A path the layer made a non-directory at some point lost its lower content then, whatever
+    // the layer's last entry there is.
+    for (const w of [...analysis.whiteouts, ...(analysis.replaced ?? [])]) {
       if (through(w, 'whiteout of')) continue;
       const parent = lookup(dirName(w));
       const name = baseName(w);

@@ -48,6 +48,11 @@ export interface LayerAnalysis {
   whiteouts: string[];
   /** Directories whose lower-layer content is hidden by `.wh..wh..opq`. */
   opaqueDirs: string[];
+  /**
+   * Paths whose last entry is a directory but where the layer put a non-directory before it: the
+   * runtime removed the lower content there when that entry came (RemoveAll), so the merge hides it.
+   */
+  replaced: string[];
   results: FileResult[];
   diagnostics: Diagnostic[];
   /** Tar entries seen. */
@@ -117,7 +122,7 @@ export class LayerWalker {
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
-      paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
+      paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], replaced: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
     };
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
@@ -129,8 +134,8 @@ export class LayerWalker {
   private readonly links = new Map<string, string>();
   /** Analyzer results by path, for the entries still in {@link tree}. */
   private readonly byPath = new Map<string, FileResult[]>();
-  /** Every directory above a path this layer wrote, for the ambiguous-whiteout check. */
-  private readonly above = new Set<string>();
+  /** Every path this layer wrote and every directory above one, for the ambiguous-whiteout check. */
+  private readonly touched = new Set<string>();
 
   /** Tar entries seen so far (the entry limit counts these). */
   get entryCount(): number {
@@ -184,7 +189,7 @@ export class LayerWalker {
         this.analysis.whiteouts.push(target);
         // The image spec applies a whiteout to lower layers only; containerd's applier removes what
         // this layer wrote before it too. Runtimes disagree: name it.
-        if (this.tree.has(target) || this.above.has(target)) {
+        if (this.touched.has(target)) {
           this.diagnose({ code: 'ambiguous-whiteout', path: target, message: `whiteout of ${target} comes after this layer wrote ${target} or beneath it: the image spec keeps those entries, containerd removes them; judged as the spec says`, incomplete: true });
         }
       }
@@ -203,9 +208,10 @@ export class LayerWalker {
       // The last entry wins; a directory over a directory merges (its position and children stay).
       if (prev === 'd' && kind === 'd') return drain(body);
       this.forget(p, true);
+      if (kind === 'd') this.analysis.replaced.push(p);
     }
     this.tree.set(p, kind);
-    for (let d = dirName(p); d !== '/' && !this.above.has(d); d = dirName(d)) this.above.add(d);
+    for (let d = p; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
     if (e.type === 'link' || e.type === 'symlink') {
       if (e.linkname !== undefined) {
         if (e.type === 'link') {

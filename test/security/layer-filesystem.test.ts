@@ -1,0 +1,547 @@
+/**
+ * The scanner judges the filesystem a runtime unpacks, not a reading of the tar of its own.
+ *
+ * Attacker: anyone with push rights, crafting layers by hand. Every case builds real gzip layers
+ * holding the real dpkg status, os-release and os-release symlink of the lab base image
+ * (debian-minbase, Debian bookworm), in real OCI layouts, scans them with the real engine, and
+ * compares with an oracle that is not pushgate: umoci unpacks the same layout into a root filesystem
+ * and dpkg-query reads the package database there (for npm, the unpacked package.json files are read
+ * through the kernel, symlinks and all). Three variants go through the real gate: a real Distribution
+ * registry, real skopeo pushes, the real notification listener, and the tag's end state.
+ *
+ * The class: duplicate entries for one path (every spelling of the path a runtime cleans to the same
+ * name), directories replaced by files or symlinks in an upper layer, whiteouts and opaque
+ * directories, package databases reached through a symlink or a hard link, writes through a lower
+ * layer's symlink. A fast-check property compares the merged view with a small reference model of
+ * the changeset rules (image-spec layer.md) for random layer stacks, and, for a bounded number of
+ * runs, with umoci's unpacked tree.
+ */
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import fc from 'fast-check';
+import type { Inventory, Verdict } from '../../src/core/index.js';
+import { createMemoryLayerCache, scanTarget } from '../../src/scan/engine.js';
+import type { Analyzer } from '../../src/scan/analyzers/types.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { updateDb } from '../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, silentLogger } from '../helpers/gate.js';
+import { ensureTools, labImages, ROOT, skopeoCopy, startRegistry, type LabRegistry } from '../helpers/lab.js';
+import { gzLayer, makeTar, writeLayout, type TarEntry } from '../unit/scan/layout-helper.js';
+
+const REG_PORT = 21600;
+const SRV_PORT = 21601;
+const TOKEN = 'layer-fs-webhook-token-0123456789';
+const API = 'layer-fs-api-token';
+/** apt < 2.1.2 (critical, fixed in 2.1.2): in the offline OSV fixtures. */
+const APT_ADVISORY = 'DEBIAN-CL-CVE-2020-3810';
+const STATUS = 'var/lib/dpkg/status';
+
+/** Every spelling of `var/lib/dpkg/status` that Go's filepath.Clean (and so containerd) reads as it. */
+const SPELLINGS = [
+  'var/lib/dpkg/status', './var/lib/dpkg/status', '/var/lib/dpkg/status', 'var/lib/dpkg//status',
+  'var/lib/dpkg/./status', 'var//lib/dpkg/status', 'var/lib/x/../dpkg/status', './/var/./lib/dpkg/status',
+];
+
+interface Base {
+  /** The real dpkg status of debian-minbase. */
+  status: string;
+  /** The same with apt downgraded to 2.0.0 (affected by {@link APT_ADVISORY}). */
+  vulnStatus: string;
+  /** etc/os-release (a symlink, as in Debian), usr/lib/os-release and the dirs above the status. */
+  entries: TarEntry[];
+}
+
+/** The files of the real lab base image this suite builds on, read from its layer blob. */
+function readBase(tmp: string): Base {
+  const layout = path.join(labImages(), 'debian-minbase');
+  const blob = (d: string) => path.join(layout, 'blobs', 'sha256', d.slice(7));
+  const idx = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+  const man = JSON.parse(fs.readFileSync(blob(idx.manifests[0].digest), 'utf8')) as { layers: Array<{ digest: string }> };
+  const out = path.join(tmp, 'base-files');
+  fs.mkdirSync(out, { recursive: true });
+  execFileSync('tar', ['-xzf', blob(man.layers[0].digest), '-C', out, 'etc/os-release', 'usr/lib/os-release', STATUS]);
+  const status = fs.readFileSync(path.join(out, STATUS), 'utf8');
+  const vulnStatus = status.replace(/^(Package: apt\n(?:[^\n]+\n)*?Version: )\S+$/m, '$12.0.0');
+  expect(vulnStatus).to.not.equal(status);
+  const link = fs.readlinkSync(path.join(out, 'etc/os-release'));
+  return {
+    status, vulnStatus,
+    entries: [
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/os-release', type: 'symlink', linkname: link },
+      { name: 'usr/', type: 'directory' }, { name: 'usr/lib/', type: 'directory' },
+      { name: 'usr/lib/os-release', content: fs.readFileSync(path.join(out, 'usr/lib/os-release')) },
+      { name: 'var/', type: 'directory' }, { name: 'var/lib/', type: 'directory' }, { name: 'var/lib/dpkg/', type: 'directory' },
+    ],
+  };
+}
+
+/** `name@version` of every installed package in a dpkg status text, as dpkg-query reads it. */
+function dpkgQuery(admindir: string): string[] {
+  const r = spawnSync('dpkg-query', [`--admindir=${admindir}`, '-W', '-f', '${db:Status-Abbrev} ${Package} ${Version}\n'], { encoding: 'utf8' });
+  if (r.status !== 0) return []; // no database: dpkg sees no packages
+  return r.stdout.split('\n').filter((l) => l.startsWith('ii ')).map((l) => l.slice(3).trim().replace(' ', '@')).sort();
+}
+
+function setOf(status: string): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dpkg-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'status'), status);
+    return dpkgQuery(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function debianSet(inv: Inventory): string[] {
+  return [...new Set(inv.packages.filter((p) => p.ecosystem === 'Debian').map((p) => `${p.name}@${p.version}`))].sort();
+}
+
+function npmSet(inv: Inventory): string[] {
+  return inv.packages.filter((p) => p.ecosystem === 'npm').map((p) => `${p.name}@${p.version}`).sort();
+}
+
+const incomplete = (inv: Inventory) => inv.diagnostics.filter((d) => d.incomplete);
+
+/**
+ * `p` resolved inside `rootfs` as the kernel resolves it inside the container (symlinks followed,
+ * absolute ones from the container's root, `..` never above it); undefined when it does not exist.
+ */
+function inRoot(rootfs: string, p: string): string | undefined {
+  let pending = p.split('/').filter(Boolean);
+  const done: string[] = [];
+  for (let hops = 0; pending.length;) {
+    const s = pending.shift()!;
+    if (s === '.') continue;
+    if (s === '..') { done.pop(); continue; }
+    const full = path.join(rootfs, ...done, s);
+    let st: fs.Stats;
+    try { st = fs.lstatSync(full); } catch { return undefined; }
+    if (st.isSymbolicLink()) {
+      if (++hops > 40) return undefined;
+      const link = fs.readlinkSync(full);
+      if (link.startsWith('/')) done.length = 0;
+      pending = [...link.split('/').filter(Boolean), ...pending];
+    } else done.push(s);
+  }
+  return path.join(rootfs, ...done);
+}
+
+/** The installed packages a runtime's dpkg sees in an unpacked root. */
+function runtimeDebian(rootfs: string): string[] {
+  const f = inRoot(rootfs, `/${STATUS}`);
+  if (!f || !fs.statSync(f).isFile()) return [];
+  return setOf(fs.readFileSync(f, 'utf8'));
+}
+
+/** umoci's unpack of `layout:tag` (rootless), or undefined when umoci refuses the image. */
+function umociUnpack(layout: string, tag: string, rootfs: string): string | undefined {
+  fs.rmSync(rootfs, { recursive: true, force: true });
+  const r = spawnSync('umoci', ['raw', 'unpack', '--rootless', '--image', `${layout}:${tag}`, rootfs], { encoding: 'utf8' });
+  return r.status === 0 ? rootfs : undefined;
+}
+
+/** The npm packages a runtime sees under `/app/node_modules` of an unpacked root (symlinks followed). */
+function npmOnDisk(rootfs: string): string[] {
+  const nm = inRoot(rootfs, '/app/node_modules');
+  if (!nm) return [];
+  const out: string[] = [];
+  for (const n of fs.readdirSync(nm)) {
+    try {
+      const j = JSON.parse(fs.readFileSync(inRoot(rootfs, `/app/node_modules/${n}/package.json`) ?? '', 'utf8')) as { name: string; version: string };
+      out.push(`${j.name}@${j.version}`);
+    } catch { /* not a package */ }
+  }
+  return out.sort();
+}
+
+describe('security: the scanner reads the filesystem the runtime unpacks (tar entries, layers, links)', function () {
+  this.timeout(180_000);
+  let tmp: string;
+  let base: Base;
+  const cache = createMemoryLayerCache(256);
+  let n = 0;
+
+  before(() => {
+    ensureTools([['umoci', 'umoci'], ['dpkg-query', 'dpkg'], ['skopeo', 'skopeo']]);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-layerfs-'));
+    base = readBase(tmp);
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  /** Writes a layout of `layers`, scans it with the engine and unpacks it with umoci. */
+  async function build(layers: TarEntry[][]): Promise<{ layout: string; inv: Inventory; rootfs?: string }> {
+    const layout = path.join(tmp, `l${++n}`);
+    writeLayout(layout, await Promise.all(layers.map(async (l) => gzLayer(await makeTar(l)))), { tag: 't' });
+    const inv = (await scanTarget(`oci:${layout}:t`, { layerCache: cache, inflateWorker: 'never' })).platforms[0].inventory;
+    return { layout, inv, rootfs: umociUnpack(layout, 't', path.join(tmp, `r${n}`)) };
+  }
+
+  /** pushgate's Debian package set equals the one dpkg-query reads in umoci's unpacked root. */
+  function agreesWithRuntime(r: { inv: Inventory; rootfs?: string }): string[] {
+    expect(r.rootfs, 'umoci unpacked the layout').to.be.a('string');
+    const runtime = runtimeDebian(r.rootfs!);
+    expect(debianSet(r.inv)).to.deep.equal(runtime);
+    return runtime;
+  }
+
+  it('duplicate status entries in one layer, every spelling: the last entry wins (empty/vulnerable, both orders)', async () => {
+    const clean = setOf(base.status);
+    const vuln = setOf(base.vulnStatus);
+    expect(vuln).to.include('apt@2.0.0');
+    const pairs: Array<[string, string, string[]]> = [
+      ['', base.vulnStatus, vuln], [base.vulnStatus, '', []], [base.status, base.vulnStatus, vuln], [base.vulnStatus, base.status, clean],
+    ];
+    for (const spelling of SPELLINGS) {
+      for (const [first, last, expected] of pairs) {
+        const r = await build([[...base.entries, { name: STATUS, content: first }, { name: spelling, content: last }]]);
+        expect(debianSet(r.inv), `${spelling} last`).to.deep.equal(expected);
+        agreesWithRuntime(r);
+        expect(incomplete(r.inv)).to.deep.equal([]);
+      }
+      // And with the odd spelling first.
+      const r = await build([[...base.entries, { name: spelling, content: base.vulnStatus }, { name: STATUS, content: base.status }]]);
+      expect(debianSet(r.inv), `${spelling} first`).to.deep.equal(clean);
+    }
+  });
+
+  it('a later entry of another type at the same path replaces the file (directory, symlink)', async () => {
+    const asDir = await build([[...base.entries, { name: STATUS, content: base.vulnStatus }, { name: `${STATUS}/`, type: 'directory' }]]);
+    expect(agreesWithRuntime(asDir)).to.deep.equal([]);
+    const asLink = await build([[...base.entries, { name: STATUS, content: base.vulnStatus }, { name: 'opt/', type: 'directory' }, { name: 'opt/s', content: base.status }, { name: STATUS, type: 'symlink', linkname: '/opt/s' }]]);
+    // The runtime reads /opt/s through the symlink; pushgate does not follow it and says so.
+    expect(debianSet(asLink.inv)).to.deep.equal([]);
+    expect(runtimeDebian(asLink.rootfs!)).to.deep.equal(setOf(base.status));
+    expect(incomplete(asLink.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal([`package-db-link /${STATUS}`]);
+  });
+
+  it('an upper layer that replaces /var/lib/dpkg (or /var/lib) with a file hides the lower packages', async () => {
+    for (const at of ['var/lib/dpkg', 'var/lib', './var/lib/dpkg/']) {
+      const r = await build([[...base.entries, { name: STATUS, content: base.vulnStatus }], [{ name: at.replace(/\/$/, ''), content: 'not a directory' }]]);
+      expect(agreesWithRuntime(r), at).to.deep.equal([]);
+      expect(incomplete(r.inv)).to.deep.equal([]);
+    }
+    // Replaced by a file, then a directory again in the same layer: the lower content is still gone.
+    const again = await build([[...base.entries, { name: STATUS, content: base.vulnStatus }], [{ name: 'var/lib/dpkg', content: 'x' }, { name: 'var/lib/dpkg/', type: 'directory' }]]);
+    expect(agreesWithRuntime(again)).to.deep.equal([]);
+  });
+
+  it('an upper layer that replaces /var/lib/dpkg with a symlink: lower packages gone, the database behind the link named, scan incomplete', async () => {
+    const r = await build([
+      [...base.entries, { name: STATUS, content: base.status }],
+      [{ name: 'opt/', type: 'directory' }, { name: 'opt/x/', type: 'directory' }, { name: 'opt/x/status', content: base.vulnStatus }, { name: 'var/lib/dpkg', type: 'symlink', linkname: '/opt/x' }],
+    ]);
+    expect(debianSet(r.inv)).to.deep.equal([]);
+    expect(runtimeDebian(r.rootfs!)).to.include('apt@2.0.0');
+    const d = incomplete(r.inv);
+    expect(d.map((x) => `${x.code} ${x.path}`)).to.deep.equal(['package-db-link /var/lib/dpkg']);
+    expect(d[0].message).to.contain('/var/lib/dpkg/status → /opt/x/status');
+  });
+
+  it('whiteout then re-add, whole-directory whiteout, opaque directory: the upper status is the one counted', async () => {
+    const lower = [...base.entries, { name: STATUS, content: base.status }, { name: 'var/lib/dpkg/status-old', content: base.status }];
+    const variants: TarEntry[][] = [
+      [{ name: 'var/lib/dpkg/.wh.status', content: '' }, { name: STATUS, content: base.vulnStatus }],
+      [{ name: 'var/lib/.wh.dpkg', content: '' }, { name: 'var/lib/dpkg/', type: 'directory' }, { name: STATUS, content: base.vulnStatus }],
+      [{ name: 'var/lib/dpkg/', type: 'directory' }, { name: 'var/lib/dpkg/.wh..wh..opq', content: '' }, { name: STATUS, content: base.vulnStatus }],
+      // The marker after the new content: still only lower content is hidden.
+      [{ name: STATUS, content: base.vulnStatus }, { name: 'var/lib/dpkg/.wh..wh..opq', content: '' }],
+    ];
+    for (const upper of variants) {
+      const r = await build([lower, upper]);
+      expect(agreesWithRuntime(r)).to.include('apt@2.0.0');
+      expect(incomplete(r.inv)).to.deep.equal([]);
+    }
+    // A whiteout alone: no database at all, for both.
+    const gone = await build([lower, [{ name: 'var/lib/dpkg/.wh.status', content: '' }]]);
+    expect(agreesWithRuntime(gone)).to.deep.equal([]);
+  });
+
+  it('a whiteout after the same layer wrote the path: runtimes disagree, so the scan is incomplete', async () => {
+    const r = await build([[...base.entries, { name: STATUS, content: base.status }], [{ name: STATUS, content: base.vulnStatus }, { name: 'var/lib/dpkg/.wh.status', content: '' }]]);
+    // umoci (the spec) keeps the same layer's file; containerd's applier removes it.
+    expect(agreesWithRuntime(r)).to.include('apt@2.0.0');
+    expect(incomplete(r.inv).map((d) => d.code)).to.deep.equal(['ambiguous-whiteout']);
+  });
+
+  it('package databases behind links are named, never silently missed: status symlink, status hard link, write through a lower symlink', async () => {
+    const lower = [...base.entries, { name: 'opt/', type: 'directory' as const }, { name: 'opt/st', content: base.vulnStatus }];
+    const cases: Array<{ upper: TarEntry[][]; code: string; at: string }> = [
+      { upper: [[{ name: STATUS, type: 'symlink', linkname: '../../../opt/st' }]], code: 'package-db-link', at: `/${STATUS}` },
+      { upper: [[{ name: STATUS, type: 'link', linkname: 'opt/st' }]], code: 'package-db-link', at: `/${STATUS}` },
+      { upper: [[{ name: 'x', type: 'symlink', linkname: 'var/lib/dpkg' }], [{ name: 'x/status', content: base.vulnStatus }]], code: 'entry-through-link', at: '/x/status' },
+      { upper: [[{ name: 'x', type: 'symlink', linkname: '/var/lib' }, { name: 'x/dpkg/status', content: base.vulnStatus }]], code: 'entry-through-link', at: '/x/dpkg/status' },
+    ];
+    for (const c of cases) {
+      const r = await build([lower, ...c.upper]);
+      const runtime = runtimeDebian(r.rootfs!);
+      expect(runtime, c.at).to.include('apt@2.0.0');
+      expect(debianSet(r.inv)).to.not.include('apt@2.0.0');
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`), c.at).to.deep.equal([`${c.code} ${c.at}`]);
+    }
+    // Debian's own /etc/os-release → ../usr/lib/os-release is read under its target's name: no diagnostic.
+    const plain = await build([[...base.entries, { name: STATUS, content: base.status }]]);
+    expect(plain.inv.os?.id).to.equal('debian');
+    expect(plain.inv.diagnostics).to.deep.equal([]);
+  });
+
+  it('npm: duplicate package.json and package-lock.json entries, node_modules replaced by a symlink, a hard link between installs', async () => {
+    const pj = (v: string) => JSON.stringify({ name: 'lodash', version: v });
+    const app = [{ name: 'app/', type: 'directory' as const }, { name: 'app/node_modules/', type: 'directory' as const }];
+    for (const [first, last] of [['4.17.21', '4.17.4'], ['4.17.4', '4.17.21']]) {
+      const r = await build([[...app, { name: 'app/node_modules/lodash/package.json', content: pj(first) }, { name: './app/node_modules//lodash/package.json', content: pj(last) }]]);
+      expect(npmSet(r.inv)).to.deep.equal([`lodash@${last}`]);
+      expect(npmOnDisk(r.rootfs!)).to.deep.equal(npmSet(r.inv));
+    }
+    const lock = (v: string) => JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { name: 'app' }, 'node_modules/lodash': { version: v } } });
+    const locked = await build([[{ name: 'srv/package-lock.json', content: lock('4.17.21') }, { name: 'srv/./package-lock.json', content: lock('4.17.4') }]]);
+    expect(npmSet(locked.inv)).to.deep.equal(['lodash@4.17.4']);
+    const linked = await build([
+      [...app, { name: 'app/node_modules/lodash/package.json', content: pj('4.17.21') }],
+      [{ name: 'opt/lodash/package.json', content: pj('4.17.4') }, { name: 'app/node_modules/lodash', type: 'symlink', linkname: '/opt/lodash' }],
+    ]);
+    expect(npmOnDisk(linked.rootfs!)).to.deep.equal(['lodash@4.17.4']);
+    expect(npmSet(linked.inv)).to.deep.equal([]);
+    expect(incomplete(linked.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /app/node_modules/lodash']);
+    // A hard link between two install paths (pnpm, docker's tar writer): read under both names, complete.
+    const hard = await build([[...app, { name: 'app/node_modules/a/package.json', content: pj('4.17.4') }, { name: 'app/node_modules/b/package.json', type: 'link', linkname: 'app/node_modules/a/package.json' }]]);
+    expect(npmSet(hard.inv)).to.deep.equal(['lodash@4.17.4', 'lodash@4.17.4']);
+    expect(npmOnDisk(hard.rootfs!)).to.deep.equal(npmSet(hard.inv));
+    expect(incomplete(hard.inv)).to.deep.equal([]);
+  });
+
+  describe('through the real gate (Distribution registry, skopeo, notifications)', () => {
+    let reg: LabRegistry;
+    let srv: RunningServer;
+    let dir: string;
+    const gate = `http://127.0.0.1:${SRV_PORT}`;
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-layerfs-gate-'));
+      await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
+      const policy = path.join(dir, 'policy.yaml');
+      fs.writeFileSync(policy, [
+        'apiVersion: pushgate.dev/v1', 'kind: Policy', 'metadata: {name: layer-fs}', 'spec:', '  ruleSets:', '    default:',
+        '      onIncomplete: quarantine', '      rules:', '        - name: apt-advisory', '          action: quarantine',
+        `          match: {vulnerability: {ids: [${APT_ADVISORY}]}}`, '  default: {ruleSet: default, mode: enforce}', '',
+      ].join('\n'));
+      const config = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
+      config.server.listen = `127.0.0.1:${SRV_PORT}`;
+      config.api.tokens = [API];
+      config.policy = policy;
+      srv = await startServer(config, silentLogger);
+      reg = startRegistry(REG_PORT, { notifyUrl: `${gate}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
+    });
+    after(async () => {
+      reg?.stop();
+      await srv?.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function verdict(ref: string): Promise<Verdict> {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = await fetch(`${gate}/api/v1/verdicts?image=${encodeURIComponent(ref)}`, { headers: { authorization: `Bearer ${API}` } });
+        if (r.status === 200) {
+          const v = (await r.json()) as Verdict;
+          if (v.enforcement) return v;
+        }
+        if (Date.now() > deadline) throw new Error(`no verdict for ${ref}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+    async function tags(repo: string): Promise<string[]> {
+      const r = await fetch(`${reg.url}/v2/${repo}/tags/list`);
+      return r.status === 404 ? [] : ((await r.json()) as { tags: string[] | null }).tags ?? [];
+    }
+
+    it('clean status first, vulnerable last (odd spelling): quarantined; the tag is pullable only in quarantine', async () => {
+      const r = await build([[...base.entries, { name: STATUS, content: base.status }, { name: 'var/lib/dpkg/./status', content: base.vulnStatus }]]);
+      skopeoCopy(`oci:${r.layout}:t`, `${reg.host}/lab/dup:1`);
+      const v = await verdict(`${reg.host}/lab/dup:1`);
+      expect(v.decision).to.equal('quarantine');
+      expect(v.reasons.flatMap((x) => x.findings ?? [])).to.include(APT_ADVISORY);
+      expect(await tags('lab/dup')).to.deep.equal([]);
+      expect(await tags('quarantine/lab/dup')).to.deep.equal(['1']);
+    });
+
+    it('vulnerable first, clean last: judged on the clean one and left in place', async () => {
+      const r = await build([[...base.entries, { name: STATUS, content: base.vulnStatus }, { name: `./${STATUS}`, content: base.status }]]);
+      skopeoCopy(`oci:${r.layout}:t`, `${reg.host}/lab/dup-clean:1`);
+      const v = await verdict(`${reg.host}/lab/dup-clean:1`);
+      expect(v.decision).to.equal('allow');
+      expect(v.complete).to.equal(true);
+      expect(await tags('lab/dup-clean')).to.deep.equal(['1']);
+    });
+
+    it('the package database behind a directory symlink in an upper layer: incomplete, quarantined', async () => {
+      const r = await build([
+        [...base.entries, { name: STATUS, content: base.status }],
+        [{ name: 'opt/x/status', content: base.vulnStatus }, { name: 'var/lib/dpkg', type: 'symlink', linkname: '/opt/x' }],
+      ]);
+      skopeoCopy(`oci:${r.layout}:t`, `${reg.host}/lab/dblink:1`);
+      const v = await verdict(`${reg.host}/lab/dblink:1`);
+      expect(v.complete).to.equal(false);
+      expect(v.decision).to.equal('quarantine');
+      expect(await tags('lab/dblink')).to.deep.equal([]);
+      expect(await tags('quarantine/lab/dblink')).to.deep.equal(['1']);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Property: random layer stacks, pushgate's merged view against a reference model of the rules.
+
+type Op =
+  | { t: 'file'; p: string; c: string }
+  | { t: 'dir'; p: string }
+  | { t: 'symlink'; p: string; to: string }
+  | { t: 'whiteout'; p: string }
+  | { t: 'opaque'; p: string };
+
+/** Reports every regular file as a package named by its path, versioned by its content. */
+const everyFile: Analyzer = {
+  name: 'test/every-file', version: 1, maxSize: 1024,
+  wants: () => true,
+  analyze: (i) => ({ packages: [{ ecosystem: 'npm', name: i.path, version: i.content.toString('utf8') || '-', path: i.path, purl: 'pkg:generic/x' }] }),
+};
+
+/**
+ * The changeset rules as plainly as they can be written (image-spec layer.md, containerd
+ * archive.Apply, umoci): a flat map of paths; per layer, opaque directories and whiteouts remove
+ * lower content; entries in order replace what is at their path (a directory over a directory
+ * merges; anything else removes the old path and everything beneath it); parents are created; an
+ * entry beneath a non-directory (a symlink, a file) is not followed — the model says "incomplete",
+ * as pushgate must. Returns the regular files (path → content) and whether the view is incomplete.
+ */
+function model(layers: Op[][]): { files: Record<string, string>; incomplete: boolean } {
+  const fsMap = new Map<string, { k: 'f' | 'd' | 'l'; c?: string }>();
+  let incomplete = false;
+  const under = (p: string, d: string) => p === d || p.startsWith(`${d}/`);
+  const removeTree = (p: string) => { for (const k of [...fsMap.keys()]) if (under(k, p)) fsMap.delete(k); };
+  const ancestors = (p: string) => { const out: string[] = []; for (let i = p.indexOf('/', 1); i > 0; i = p.indexOf('/', i + 1)) out.push(p.slice(0, i)); return out; };
+  const blocked = (p: string) => ancestors(p).some((a) => { const e = fsMap.get(a); return e !== undefined && e.k !== 'd'; });
+  for (const layer of layers) {
+    const lowerBlocked = (p: string) => blocked(p);
+    for (const op of layer) {
+      if (op.t === 'opaque') {
+        if (lowerBlocked(`${op.p}/x`)) { incomplete = true; continue; }
+        for (const k of [...fsMap.keys()]) if (k.startsWith(`${op.p}/`)) fsMap.delete(k);
+      }
+    }
+    for (const op of layer) {
+      if (op.t === 'whiteout') {
+        if (lowerBlocked(op.p)) { incomplete = true; continue; }
+        removeTree(op.p);
+      }
+    }
+    const written = new Set<string>();
+    const seenAbove = new Set<string>();
+    for (const op of layer) {
+      if (op.t === 'whiteout') {
+        if (written.has(op.p) || seenAbove.has(op.p)) incomplete = true;
+        continue;
+      }
+      if (op.t === 'opaque') continue;
+      if (blocked(op.p)) { incomplete = true; continue; }
+      for (const a of ancestors(op.p)) if (!fsMap.has(a)) fsMap.set(a, { k: 'd' });
+      const prev = fsMap.get(op.p);
+      if (!(op.t === 'dir' && prev?.k === 'd')) {
+        removeTree(op.p);
+        fsMap.set(op.p, op.t === 'file' ? { k: 'f', c: op.c } : { k: op.t === 'dir' ? 'd' : 'l' });
+      }
+      written.add(op.p);
+      for (const a of ancestors(op.p)) seenAbove.add(a);
+    }
+  }
+  const files: Record<string, string> = {};
+  for (const [k, v] of fsMap) if (v.k === 'f') files[k] = v.c || '-';
+  return { files, incomplete };
+}
+
+const seg = fc.constantFrom('a', 'b', 'c');
+const relPath = fc.array(seg, { minLength: 1, maxLength: 3 }).map((s) => `/${s.join('/')}`);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('file' as const), p: relPath, c: fc.constantFrom('1', '2', '3') }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('dir' as const), p: relPath }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('symlink' as const), p: relPath, to: relPath }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('whiteout' as const), p: relPath }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('opaque' as const), p: relPath }) },
+);
+const stack = fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 });
+const spell = fc.constantFrom((p: string) => p.slice(1), (p: string) => `.${p}`, (p: string) => p, (p: string) => p.replace(/\//g, '//').slice(1), (p: string) => `./a/..${p}`);
+
+function toTar(ops: Op[], spellings: Array<(p: string) => string>): TarEntry[] {
+  return ops.map((o, i) => {
+    const s = spellings[i % spellings.length];
+    const dir = o.p.slice(0, o.p.lastIndexOf('/'));
+    const base = o.p.slice(o.p.lastIndexOf('/') + 1);
+    switch (o.t) {
+      case 'file': return { name: s(o.p), content: o.c };
+      case 'dir': return { name: `${s(o.p)}/`, type: 'directory' };
+      case 'symlink': return { name: s(o.p), type: 'symlink', linkname: o.to };
+      case 'whiteout': return { name: `${dir.slice(1)}${dir ? '/' : ''}.wh.${base}`, content: '' };
+      case 'opaque': return { name: `${o.p.slice(1)}/.wh..wh..opq`, content: '' };
+    }
+  });
+}
+
+function filesOnDisk(rootfs: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const name of fs.readdirSync(d)) {
+      const f = path.join(d, name);
+      const st = fs.lstatSync(f);
+      if (st.isDirectory()) walk(f, `${rel}/${name}`);
+      else if (st.isFile()) out[`${rel}/${name}`] = fs.readFileSync(f, 'utf8') || '-';
+    }
+  };
+  walk(rootfs, '');
+  return out;
+}
+
+describe('security: merged layer view, property-based (fast-check) against a reference model and umoci', function () {
+  this.timeout(300_000);
+  let tmp: string;
+  let runs = 0;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-layerfs-prop-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  async function pushgateView(layers: Op[][], spellings: Array<(p: string) => string>, withUmoci: boolean) {
+    const layout = path.join(tmp, `p${++runs}`);
+    const blobs = await Promise.all(layers.map(async (l) => { const t = await makeTar(toTar(l, spellings)); return { blob: zlib.gzipSync(t), tar: t }; }));
+    writeLayout(layout, blobs, { tag: 't' });
+    const inv = (await scanTarget(`oci:${layout}:t`, { analyzers: [everyFile], inflateWorker: 'never' })).platforms[0].inventory;
+    const files: Record<string, string> = {};
+    for (const p of inv.packages) files[p.name] = p.version;
+    const rootfs = withUmoci ? umociUnpack(layout, 't', path.join(tmp, `r${runs}`)) : undefined;
+    const onDisk = rootfs ? filesOnDisk(rootfs) : undefined;
+    fs.rmSync(layout, { recursive: true, force: true });
+    if (rootfs) fs.rmSync(rootfs, { recursive: true, force: true });
+    return { files, incomplete: inv.diagnostics.some((d) => d.incomplete), onDisk };
+  }
+
+  it('equals the reference model for random stacks of files, dirs, symlinks, whiteouts, opaque dirs, duplicates and spellings', async () => {
+    await fc.assert(fc.asyncProperty(stack, fc.array(spell, { minLength: 1, maxLength: 3 }), async (layers, spellings) => {
+      const want = model(layers);
+      const got = await pushgateView(layers, spellings, false);
+      expect(got.incomplete, 'incomplete').to.equal(want.incomplete);
+      if (!want.incomplete) expect(got.files).to.deep.equal(want.files);
+    }), { numRuns: 120 });
+  });
+
+  it('equals what umoci unpacks, whenever pushgate calls the view complete (bounded runs)', async () => {
+    let compared = 0;
+    await fc.assert(fc.asyncProperty(stack, fc.array(spell, { minLength: 1, maxLength: 3 }), async (layers, spellings) => {
+      const got = await pushgateView(layers, spellings, true);
+      if (got.incomplete || !got.onDisk) return; // umoci refuses (entry under a file) or pushgate already says "not judged"
+      compared++;
+      expect(got.files).to.deep.equal(got.onDisk);
+    }), { numRuns: 30 });
+    expect(compared).to.be.greaterThan(10);
+  });
+});
