@@ -8,7 +8,7 @@ import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
 import { baseName, dirName } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { formatPurl } from './purl.js';
-import type { EntryKind, FileResult, LayerAnalysis } from './walker.js';
+import { isAtOrUnder, type EntryKind, type FileResult, type LayerAnalysis } from './walker.js';
 
 interface Placed { r: FileResult; layer?: Digest }
 
@@ -32,8 +32,8 @@ export interface StackedLayers {
   placed: Placed[];
   /** What the merge found (links to package databases, writes through symlinks). */
   diagnostics: Diagnostic[];
-  /** Every path of the final filesystem with its kind (for tests and the reference comparison). */
-  tree: Map<string, EntryKind>;
+  /** Every path of the final filesystem with its kind (built on demand; for tests and diagnosis). */
+  tree(): Map<string, EntryKind>;
 }
 
 /**
@@ -117,6 +117,21 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       for (const [name, c] of n.children) dropResults(d === '/' ? `/${name}` : `${d}/${name}`, c);
       n.children.clear();
     }
+    // Entries the layer wrote and removed again: unpacked beneath a lower non-directory, they
+    // failed or went through a symlink when the runtime met them.
+    for (const t of analysis.transient ?? []) {
+      let n: Node | undefined = root;
+      let at = '';
+      for (const seg of t.path.split('/').slice(1, -1)) {
+        at += `/${seg}`;
+        n = n.children?.get(seg);
+        if (!n) break;
+        if (n.kind !== 'd' && at.length > t.from.length && isAtOrUnder(at, t.from)) {
+          linkDiag(t.path, `entry ${t.path} (replaced later in the layer) lies beneath ${at}, a ${n.kind === 'l' ? 'symlink' : 'non-directory'} from a lower layer: a runtime ${n.kind === 'l' ? 'wrote it through the link' : 'cannot unpack it'}; not judged`);
+          break;
+        }
+      }
+    }
     // A path the layer made a non-directory at some point lost its lower content then, whatever
     // the layer's last entry there is.
     for (const w of [...analysis.whiteouts, ...(analysis.replaced ?? [])]) {
@@ -130,16 +145,24 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     }
     analysis.paths.forEach((p, i) => {
       const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
-      if (through(p, 'entry')) return;
-      // Parents the runtime creates (mkparent) when the layer does not name them.
+      // Walk down to the parent, creating the directories the runtime creates (mkparent) when the
+      // layer does not name them.
       let parent = root;
-      const segs = p.split('/').slice(1);
+      const segs = p.split('/');
       const name = segs.pop()!;
-      for (const seg of segs) {
-        let c = parent.children!.get(seg);
-        if (!c) { c = { kind: 'd', layer: -1, children: new Map() }; parent.children!.set(seg, c); }
-        // A same-layer non-directory parent was named by the walker already; nothing to place.
-        if (!c.children) return;
+      for (let k = 1; k < segs.length; k++) {
+        let c = parent.children!.get(segs[k]);
+        if (!c) { c = { kind: 'd', layer: -1, children: new Map() }; parent.children!.set(segs[k], c); }
+        if (!c.children) {
+          // Beneath a non-directory: a lower one is named here; this layer's own the walker named.
+          if (c.layer !== li) {
+            const at = segs.slice(0, k + 1).join('/');
+            linkDiag(p, c.kind === 'l'
+              ? `entry ${p} lies beneath ${at}, a symlink from a lower layer: a runtime follows it, pushgate does not; not judged`
+              : `entry ${p} lies beneath ${at}, which a lower layer made a non-directory: a runtime cannot unpack it`);
+          }
+          return;
+        }
         parent = c;
       }
       const prev = parent.children!.get(name);
@@ -147,12 +170,12 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         prev.layer = li;
       } else {
         if (prev) dropResults(p, prev);
-        parent.children!.set(name, { kind, layer: li, link: analysis.links[p], children: kind === 'd' ? new Map() : undefined });
+        parent.children!.set(name, { kind, layer: li, link: analysis.links?.[p], children: kind === 'd' ? new Map() : undefined });
       }
       const rs = byPath.get(p);
       if (rs) results.set(p, rs.map((r) => ({ r, layer: label })));
       if (kind === 'h') {
-        const target = analysis.links[p];
+        const target = analysis.links?.[p];
         const want = wantedBy(p);
         if (!want.length || target === undefined) return;
         const have = results.get(target) ?? [];
@@ -168,19 +191,33 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     });
   });
 
-  const tree = new Map<string, EntryKind>();
   const symlinks: Array<{ path: string; link: string }> = [];
-  const walk = (p: string, n: Node): void => {
+  const findLinks = (p: string, n: Node): void => {
     for (const [name, c] of n.children ?? []) {
-      const cp = p === '/' ? `/${name}` : `${p}/${name}`;
-      tree.set(cp, c.kind);
-      if (c.kind === 'l' && c.link !== undefined) symlinks.push({ path: cp, link: c.link });
-      walk(cp, c);
+      if (c.kind === 'l') { if (c.link !== undefined) symlinks.push({ path: p === '/' ? `/${name}` : `${p}/${name}`, link: c.link }); }
+      else if (c.children?.size) findLinks(p === '/' ? `/${name}` : `${p}/${name}`, c);
     }
   };
-  walk('/', root);
-  if (sensitive.length) checkSymlinkAliases(symlinks, tree, wantedBy, diagnostics);
-  return { placed: [...results.values()].flat(), diagnostics, tree };
+  if (sensitive.length) {
+    findLinks('/', root);
+    checkSymlinkAliases(symlinks, root, wantedBy, diagnostics);
+  }
+  return {
+    placed: [...results.values()].flat(),
+    diagnostics,
+    tree() {
+      const out = new Map<string, EntryKind>();
+      const walk = (p: string, n: Node): void => {
+        for (const [name, c] of n.children ?? []) {
+          const cp = p === '/' ? `/${name}` : `${p}/${name}`;
+          out.set(cp, c.kind);
+          walk(cp, c);
+        }
+      };
+      walk('/', root);
+      return out;
+    },
+  };
 }
 
 /** A result read at `from`, as seen at `to` (a hard link): package paths follow the link. */
@@ -189,12 +226,15 @@ function relocate(r: FileResult, from: string, to: string): FileResult {
   return { path: to, analyzer: r.analyzer, out: { ...r.out, packages, secrets: undefined, diagnostics: undefined } };
 }
 
+/** What {@link resolveInTree} needs to know of a path: its kind and, for a symlink, its target. */
+export type StatFn = (p: string) => { kind: EntryKind; link?: string } | undefined;
+
 /**
  * Resolves `p` inside the final tree the way a runtime resolves it inside the root (containerd's
- * RootPath): symlinks followed, `..` never above `/`. Undefined when the path does not exist or a
- * loop is hit.
+ * RootPath): symlinks followed, `..` never above `/`. Undefined when the path does not exist or more
+ * than {@link MAX_LINKS} links are followed (a loop).
  */
-export function resolveInTree(p: string, tree: Map<string, EntryKind>, links: Map<string, string>): string | undefined {
+export function resolveInTree(p: string, stat: StatFn): string | undefined {
   let pending = p.split('/').filter((s) => s && s !== '.');
   const done: string[] = [];
   let hops = 0;
@@ -202,11 +242,11 @@ export function resolveInTree(p: string, tree: Map<string, EntryKind>, links: Ma
     const seg = pending.shift()!;
     if (seg === '..') { done.pop(); continue; }
     const cur = `/${[...done, seg].join('/')}`;
-    const kind = tree.get(cur);
-    if (kind === undefined) return undefined;
-    if (kind === 'l') {
+    const st = stat(cur);
+    if (st === undefined) return undefined;
+    if (st.kind === 'l') {
       if (++hops > MAX_LINKS) return undefined;
-      const link = links.get(cur) ?? '';
+      const link = st.link ?? '';
       if (link.startsWith('/')) done.length = 0;
       pending = [...link.split('/').filter((s) => s && s !== '.'), ...pending];
       continue;
@@ -216,41 +256,48 @@ export function resolveInTree(p: string, tree: Map<string, EntryKind>, links: Ma
   return `/${done.join('/')}`;
 }
 
+function nodeAt(root: Node, p: string): Node | undefined {
+  let n: Node | undefined = root;
+  for (const seg of p.split('/')) {
+    if (!seg) continue;
+    n = n.children?.get(seg);
+    if (!n) return undefined;
+  }
+  return n;
+}
+
 /**
  * Files an analyzer wants that the final filesystem reaches only through a symlink: the symlink's
  * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
- * (`/var/lib/dpkg` → `/opt/x`), where the real file was not read by that analyzer under its own name.
+ * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
  */
-function checkSymlinkAliases(
-  symlinks: Array<{ path: string; link: string }>, tree: Map<string, EntryKind>,
-  wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[],
-): void {
-  const links = new Map(symlinks.map((s) => [s.path, s.link]));
-  const sorted = [...tree.keys()].sort();
+function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, root: Node, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
+  const stat: StatFn = (p) => nodeAt(root, p);
   let budget = ALIAS_BUDGET;
   // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
   // said why not), whatever the analyzer made of it.
   const readBy = (f: string, a: Analyzer) => a.wants({ path: f, size: 1, mode: 0o644 });
   for (const s of symlinks) {
     const base = dirName(s.path);
-    const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, tree, links);
+    const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat);
     if (target === undefined) continue;
-    const kind = tree.get(target) ?? 'd';
+    const node = nodeAt(root, target)!;
     const hidden: string[] = [];
-    if (kind !== 'd') {
-      const missing = wantedBy(s.path).filter((a) => !readBy(target, a));
-      if (missing.length) hidden.push(`${s.path} → ${target} (${missing.map((a) => a.name).join(', ')})`);
-    } else {
-      const prefix = target === '/' ? '/' : `${target}/`;
-      let i = lowerBound(sorted, prefix);
-      for (; i < sorted.length && sorted[i].startsWith(prefix); i++) {
-        const f = sorted[i];
-        if (tree.get(f) === 'd') continue;
-        if (--budget < 0) break;
-        const alias = `${s.path}/${f.slice(prefix.length)}`;
-        const missing = wantedBy(alias).filter((a) => !readBy(f, a));
-        if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
-      }
+    const check = (alias: string, f: string) => {
+      const missing = wantedBy(alias).filter((a) => !readBy(f, a));
+      if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
+    };
+    if (node.kind !== 'd') check(s.path, target);
+    else {
+      const walk = (rel: string, n: Node): void => {
+        for (const [name, c] of n.children ?? []) {
+          if (budget < 0) return;
+          const r = `${rel}/${name}`;
+          if (c.kind === 'd') walk(r, c);
+          else if (c.kind !== 'l') { budget--; check(`${s.path}${r}`, `${target === '/' ? '' : target}${r}`); }
+        }
+      };
+      walk('', node);
     }
     if (hidden.length) {
       diagnostics.push({
@@ -263,17 +310,6 @@ function checkSymlinkAliases(
       return;
     }
   }
-}
-
-function lowerBound(a: string[], x: string): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function resolveOs(hints: OsHint[]): OsInfo | undefined {

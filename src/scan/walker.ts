@@ -53,6 +53,13 @@ export interface LayerAnalysis {
    * runtime removed the lower content there when that entry came (RemoveAll), so the merge hides it.
    */
   replaced: string[];
+  /**
+   * Entries the layer wrote and then removed by replacing a directory above them: the runtime
+   * unpacked them first, so the merge checks that nothing of a lower layer made that impossible or
+   * redirected them (a lower symlink or file above them, deeper than `from`, the nearest directory
+   * this layer itself had written above them then; `/` when none).
+   */
+  transient: Array<{ path: string; from: string }>;
   results: FileResult[];
   diagnostics: Diagnostic[];
   /** Tar entries seen. */
@@ -122,7 +129,7 @@ export class LayerWalker {
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
-      paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], replaced: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
+      paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], replaced: [], transient: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
     };
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
@@ -142,25 +149,44 @@ export class LayerWalker {
     return this.analysis.entries;
   }
 
-  /** Drops what this layer put at `p` (and beneath it, when `under`). */
-  private forget(p: string, under: boolean): void {
-    this.tree.delete(p);
-    this.links.delete(p);
-    this.byPath.delete(p);
-    if (!under) return;
-    const prefix = p === '/' ? '/' : `${p}/`;
-    for (const k of [...this.tree.keys()]) {
-      if (k.startsWith(prefix)) { this.tree.delete(k); this.links.delete(k); this.byPath.delete(k); }
+  /** Children of every directory above a path this layer wrote (named or implied). */
+  private readonly kids = new Map<string, Set<string>>();
+
+  /** Records `p` under its parents in {@link kids}. */
+  private adopt(p: string): void {
+    for (let c = p; c !== '/';) {
+      const d = dirName(c);
+      let set = this.kids.get(d);
+      if (!set) { set = new Set(); this.kids.set(d, set); }
+      if (set.has(c)) return;
+      set.add(c);
+      c = d;
     }
   }
 
-  /** The nearest ancestor of `p` this layer made a non-directory, if any. */
-  private nonDirAncestor(p: string): { at: string; kind: EntryKind } | undefined {
+  /** For each entry in {@link tree}: the nearest directory above it the layer had written then. */
+  private readonly from = new Map<string, string>();
+
+  /** Drops what this layer put at `p` and beneath it (the runtime's RemoveAll). */
+  private forget(p: string, top = true): void {
+    if (!top && this.tree.has(p)) this.analysis.transient.push({ path: p, from: this.from.get(p) ?? '/' });
+    this.tree.delete(p);
+    this.links.delete(p);
+    this.byPath.delete(p);
+    this.from.delete(p);
+    const set = this.kids.get(p);
+    if (!set) return;
+    this.kids.delete(p);
+    for (const c of set) this.forget(c, false);
+  }
+
+  /** The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). */
+  private nearestAncestor(p: string): { at: string; kind: EntryKind } {
     for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
       const k = this.tree.get(p.slice(0, i));
-      if (k !== undefined) return k === 'd' ? undefined : { at: p.slice(0, i), kind: k };
+      if (k !== undefined) return { at: p.slice(0, i), kind: k };
     }
-    return undefined;
+    return { at: '/', kind: 'd' };
   }
 
   /** Adds a diagnostic for this layer. */
@@ -196,8 +222,8 @@ export class LayerWalker {
       return drain(body);
     }
     const kind = KIND[e.type];
-    const up = this.nonDirAncestor(p);
-    if (up) {
+    const up = this.nearestAncestor(p);
+    if (up.kind !== 'd') {
       const why = up.kind === 'l'
         ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
         : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
@@ -207,10 +233,15 @@ export class LayerWalker {
     if (prev !== undefined) {
       // The last entry wins; a directory over a directory merges (its position and children stay).
       if (prev === 'd' && kind === 'd') return drain(body);
-      this.forget(p, true);
+      this.forget(p);
       if (kind === 'd') this.analysis.replaced.push(p);
+    } else if (kind !== 'd') {
+      // A non-directory where the layer so far implied a directory (it wrote beneath `p`).
+      this.forget(p);
     }
     this.tree.set(p, kind);
+    this.from.set(p, up.at);
+    this.adopt(p);
     for (let d = p; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
     if (e.type === 'link' || e.type === 'symlink') {
       if (e.linkname !== undefined) {

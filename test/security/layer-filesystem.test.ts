@@ -515,7 +515,13 @@ describe('security: merged layer view, property-based (fast-check) against a ref
     const layout = path.join(tmp, `p${++runs}`);
     const blobs = await Promise.all(layers.map(async (l) => { const t = await makeTar(toTar(l, spellings)); return { blob: zlib.gzipSync(t), tar: t }; }));
     writeLayout(layout, blobs, { tag: 't' });
-    const inv = (await scanTarget(`oci:${layout}:t`, { analyzers: [everyFile], inflateWorker: 'never' })).platforms[0].inventory;
+    // The layer cache as the gate's store keeps it (JSON): a second scan from it must see the same.
+    const stored = new Map<string, string>();
+    const jsonCache = { get: async (k: string) => (stored.has(k) ? JSON.parse(stored.get(k)!) : undefined), set: async (k: string, v: unknown) => { stored.set(k, JSON.stringify(v)); } };
+    const scan = async () => (await scanTarget(`oci:${layout}:t`, { analyzers: [everyFile], inflateWorker: 'never', layerCache: jsonCache })).platforms[0].inventory;
+    const inv = await scan();
+    expect(stored.size).to.equal(new Set(blobs.map((b) => b.blob.toString('base64'))).size);
+    expect(await scan(), 'from the layer cache').to.deep.equal(inv);
     const files: Record<string, string> = {};
     for (const p of inv.packages) files[p.name] = p.version;
     const rootfs = withUmoci ? umociUnpack(layout, 't', path.join(tmp, `r${runs}`)) : undefined;
@@ -531,7 +537,7 @@ describe('security: merged layer view, property-based (fast-check) against a ref
       const got = await pushgateView(layers, spellings, false);
       expect(got.incomplete, 'incomplete').to.equal(want.incomplete);
       if (!want.incomplete) expect(got.files).to.deep.equal(want.files);
-    }), { numRuns: 120 });
+    }), { numRuns: Number(process.env.LAYERFS_RUNS ?? 120) });
   });
 
   it('equals what umoci unpacks, whenever pushgate calls the view complete (bounded runs)', async () => {
@@ -541,7 +547,7 @@ describe('security: merged layer view, property-based (fast-check) against a ref
       if (got.incomplete || !got.onDisk) return; // umoci refuses (entry under a file) or pushgate already says "not judged"
       compared++;
       expect(got.files).to.deep.equal(got.onDisk);
-    }), { numRuns: 30 });
+    }), { numRuns: Number(process.env.LAYERFS_UMOCI_RUNS ?? 30) });
     expect(compared).to.be.greaterThan(10);
   });
 });
