@@ -36,6 +36,8 @@ export interface GateHooks {
   admission?(decision: 'allow' | 'deny' | 'warn' | 'error', seconds: number): void;
   proxyRequest?(method: string, code: number): void;
   proxyGate?(seconds: number): void;
+  /** +1 per request the proxy refused for its path; `reason` as in src/proxy/route.ts `PathRefusal`. */
+  proxyRefusedPath?(reason: string): void;
   /** +1 per blocked push; `rule` = the first blocking rule. */
   blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync'): void;
   /** +1 per image of an admission review that would start a scan, by what happened (src/admission/scan-triggers.ts). */

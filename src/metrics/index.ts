@@ -27,6 +27,7 @@ export class Metrics {
   readonly admissionRefused = this.counter('pushgate_admission_refused_total', 'Admission connections refused before a review was read, by reason (no-client-cert, untrusted-client-cert, client-name-not-allowed, tls-error).', ['reason']);
   readonly admissionBreakGlass = this.counter('pushgate_admission_break_glass_total', 'Reviews carrying the break-glass annotation, by result (honoured, refused).', ['result']);
   readonly proxyRequests = this.counter('pushgate_proxy_requests_total', 'Requests through the push proxy, by method and status code.', ['method', 'code']);
+  readonly proxyRefusedPaths = this.counter('pushgate_proxy_refused_paths_total', 'Requests the push proxy refused (400) because their path is ambiguous or would route differently once decoded, by reason.', ['reason']);
   readonly proxyGateDuration = new client.Histogram({ name: 'pushgate_proxy_gate_duration_seconds', help: 'Time a manifest PUT was held for judging, seconds.', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -56,6 +57,7 @@ export class Metrics {
       },
       proxyRequest: (method, code) => this.proxyRequests.inc({ method, code: String(code) }),
       proxyGate: (seconds) => this.proxyGateDuration.observe(seconds),
+      proxyRefusedPath: (reason) => this.proxyRefusedPaths.inc({ reason }),
       blockedPush: (registry, repository, rule, mode) => this.blockedPushes.inc({ registry, repository, rule, mode }),
       admissionScanTrigger: (result) => this.admissionScanTriggers.inc({ result }),
       admissionRefused: (reason) => this.admissionRefused.inc({ reason }),

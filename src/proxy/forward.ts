@@ -1,13 +1,13 @@
 /**
- * Streaming pass-through to the upstream registry (RFC 9110 §7.6 proxies; RFC 7239-style
- * X-Forwarded-* as Distribution reads them in `urls.NewURLBuilderFromRequest`).
+ * Streaming pass-through to the upstream registry (RFC 9110 §7.6 proxies). The client's claims
+ * about where a request comes from (X-Forwarded-*, Forwarded, X-Real-IP) never reach the registry.
  *
  * Bodies are piped both ways with backpressure, never buffered: blob uploads (monolithic,
  * chunked `PATCH`, `PUT ?digest=`), `Range` reads and large bodies cost the proxy one socket
  * buffer. End-to-end headers (Authorization, Content-Range, Range, WWW-Authenticate, …) pass
  * unchanged; hop-by-hop headers (RFC 9110 §7.6.1, plus those named in `Connection`) are dropped.
- * `Location` headers that point at the upstream's origin are rewritten to the proxy's public
- * origin, so clients keep talking to the proxy.
+ * `Location` headers that point at the upstream's origin are made relative, so clients keep
+ * talking to the proxy.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -86,55 +86,56 @@ function firstValue(v: string | string[] | undefined): string | undefined {
 }
 
 /**
- * The origin clients use to reach the proxy: `X-Forwarded-Proto`/`X-Forwarded-Host` when a front
- * proxy set them, else the listener's scheme and the request's `Host`.
+ * Request headers a client may send to make a server believe something about where the request
+ * came from or what it is. Distribution builds the URLs of its answers and notifications
+ * (`target.url`, `request.host`, `request.addr`) from `X-Forwarded-Proto`/`-Host`, `Forwarded` and
+ * `X-Real-IP`/`X-Forwarded-For` (registry/api/v2/urls.go, context/http.go); from a pusher they are
+ * claims, so they never reach the registry. Any `x-forwarded-*` is dropped too.
  */
-export function publicOrigin(req: http.IncomingMessage, tls: boolean): string {
-  const proto = firstValue(req.headers['x-forwarded-proto']) ?? (tls ? 'https' : 'http');
-  const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
-  return `${proto}://${host}`;
+const CLIENT_CLAIMS = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/** Whether `lower` (a lower-case header name) is a client's claim about the request, never forwarded. */
+export function isClientClaimHeader(lower: string): boolean {
+  return lower.startsWith('x-forwarded-') || CLIENT_CLAIMS.has(lower);
 }
 
 /**
- * Request headers for the upstream, as a raw `[name, value, …]` list (repeats kept): hop-by-hop
- * and `Host` dropped, `Host` set to the upstream, `X-Forwarded-For` appended,
- * `X-Forwarded-Proto`/`X-Forwarded-Host` set unless a front proxy already set them.
- * `override` replaces headers by lower-case name (e.g. `content-length` of a re-sent body).
+ * Request headers for the upstream, as a raw `[name, value, …]` list (repeats kept): hop-by-hop,
+ * `Host` and every client claim about the request's origin ({@link isClientClaimHeader}) dropped;
+ * `Host` set to the upstream and `X-Forwarded-For` to the connected peer's address, which the
+ * proxy knows. No `X-Forwarded-Host`/`-Proto`: the registry then builds its URLs (Location,
+ * notification `target.url`) from its own configured address, which the proxy rewrites back for
+ * the client ({@link rewriteLocation}). `override` replaces headers by lower-case name (e.g.
+ * `content-length` of a re-sent body).
  */
 export function upstreamRequestHeaders(
   req: http.IncomingMessage,
   up: Upstream,
-  tls: boolean,
   override: Record<string, string> = {},
 ): string[] {
   const drop = new Set(HOP_BY_HOP);
   for (const name of (req.headers.connection ?? '').split(',')) if (name.trim()) drop.add(name.trim().toLowerCase());
   const out: string[] = ['Host', up.host];
   const raw = req.rawHeaders;
-  let xff: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (drop.has(lower) || lower === 'host' || lower in override) continue;
-    if (lower === 'x-forwarded-for') {
-      xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1];
-      continue;
-    }
+    if (drop.has(lower) || lower === 'host' || lower in override || isClientClaimHeader(lower)) continue;
     out.push(name, raw[i + 1]!);
   }
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
-  if (!req.headers['x-forwarded-proto']) out.push('X-Forwarded-Proto', tls ? 'https' : 'http');
-  if (!req.headers['x-forwarded-host'] && req.headers.host) out.push('X-Forwarded-Host', req.headers.host);
+  out.push('X-Forwarded-For', req.socket.remoteAddress ?? 'unknown');
   for (const [k, v] of Object.entries(override)) out.push(k, v);
   return out;
 }
 
 /**
- * Rewrites an upstream `Location` to the proxy's public origin when it is absolute and points at
- * the upstream (relative Locations and other hosts, e.g. a storage redirect, are left alone).
+ * Rewrites an upstream `Location` that points at the upstream's origin to a relative reference
+ * (path, query, fragment), which the client resolves against the proxy URL it used (RFC 9110
+ * §10.2.2; Distribution's `http.relativeurls` answers the same way and OCI clients follow it).
+ * Relative, so no header the client sends about its own origin (`Host`, `X-Forwarded-*`) shapes
+ * it. Relative Locations and other hosts (e.g. a storage redirect) are left alone.
  */
-export function rewriteLocation(location: string, up: Upstream, origin: string): string {
+export function rewriteLocation(location: string, up: Upstream): string {
   let u: URL;
   try {
     u = new URL(location);
@@ -142,14 +143,14 @@ export function rewriteLocation(location: string, up: Upstream, origin: string):
     return location; // relative: resolved by the client against the proxy already
   }
   if (u.origin !== up.url.origin) return location;
-  return origin + u.pathname + u.search + u.hash;
+  return u.pathname + u.search + u.hash;
 }
 
 /**
  * Response headers for the client, raw list: hop-by-hop dropped, `Location` rewritten,
  * `extra` appended.
  */
-export function clientResponseHeaders(upres: http.IncomingMessage, up: Upstream, origin: string, extra: string[] = []): string[] {
+export function clientResponseHeaders(upres: http.IncomingMessage, up: Upstream, extra: string[] = []): string[] {
   const drop = new Set(HOP_BY_HOP);
   for (const name of (upres.headers.connection ?? '').split(',')) if (name.trim()) drop.add(name.trim().toLowerCase());
   const out: string[] = [];
@@ -158,7 +159,7 @@ export function clientResponseHeaders(upres: http.IncomingMessage, up: Upstream,
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (drop.has(lower)) continue;
-    out.push(name, lower === 'location' ? rewriteLocation(raw[i + 1]!, up, origin) : raw[i + 1]!);
+    out.push(name, lower === 'location' ? rewriteLocation(raw[i + 1]!, up) : raw[i + 1]!);
   }
   out.push(...extra);
   return out;
@@ -168,6 +169,8 @@ export function clientResponseHeaders(upres: http.IncomingMessage, up: Upstream,
 export interface ForwardOptions {
   up: Upstream;
   tls: boolean;
+  /** The request target to send upstream: the canonical one (src/proxy/route.ts), never `req.url` unread. */
+  target: string;
   /** Body to send instead of streaming `req` (the held manifest); sets Content-Length. */
   body?: Buffer;
   /** Extra response headers for the client (raw list), e.g. a `Warning`. */
@@ -183,10 +186,9 @@ export interface ForwardOptions {
  * upstream request.
  */
 export function forward(req: http.IncomingMessage, res: http.ServerResponse, opts: ForwardOptions): Promise<number> {
-  const { up, tls, body } = opts;
-  const origin = publicOrigin(req, tls);
+  const { up, body } = opts;
   const override: Record<string, string> = body ? { 'content-length': String(body.length) } : {};
-  const headers = upstreamRequestHeaders(req, up, tls, override);
+  const headers = upstreamRequestHeaders(req, up, override);
   const mod = up.url.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve) => {
     let status = 0;
@@ -201,7 +203,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
       hostname: up.url.hostname,
       port: up.url.port || undefined,
       method: req.method,
-      path: req.url,
+      path: opts.target,
       headers: headers as unknown as http.OutgoingHttpHeaders,
       agent: up.agent,
       servername: up.url.protocol === 'https:' ? up.url.hostname : undefined,
@@ -228,7 +230,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
     });
     upreq.on('response', (upres) => {
       status = upres.statusCode ?? 502;
-      res.writeHead(status, upres.statusMessage, clientResponseHeaders(upres, up, origin, opts.extraResponseHeaders));
+      res.writeHead(status, upres.statusMessage, clientResponseHeaders(upres, up, opts.extraResponseHeaders));
       pipeline(upres, res, (err) => {
         if (err) {
           upreq.destroy();

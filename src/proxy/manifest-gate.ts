@@ -31,6 +31,7 @@ import {
   type Descriptor,
 } from '../core/manifest.js';
 import { sendRegistryError } from './errors.js';
+import { canonicalRequest } from './route.js';
 import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
 import { blockingReasons, refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
 
@@ -65,21 +66,25 @@ export function makeRefusedMap(): LRUCache<string, RefusedEntry> {
   return new LRUCache<string, RefusedEntry>({ max: 10_000, ttl: 60 * 60 * 1000 });
 }
 
-/** `PUT /v2/<name>/manifests/<reference>` → `{ name, reference }`, else undefined. */
-export function parseManifestPut(method: string | undefined, url: string | undefined): { name: string; reference: string } | undefined {
+/** A manifest PUT as Distribution routes it. */
+export interface ManifestPut {
+  /** Repository, as routed (decoded). */
+  name: string;
+  /** Tag or digest, as routed (decoded). */
+  reference: string;
+  /** The canonical request target sent upstream (src/proxy/route.ts). */
+  target: string;
+}
+
+/**
+ * `PUT` of a target Distribution routes to `/v2/<name>/manifests/<reference>` (after decoding, see
+ * src/proxy/route.ts) → the put, else undefined (other routes, and targets the proxy refuses).
+ */
+export function parseManifestPut(method: string | undefined, url: string | undefined): ManifestPut | undefined {
   if (method !== 'PUT' || !url) return undefined;
-  const path = url.split('?')[0]!;
-  const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
-  if (!m) return undefined;
-  let reference: string;
-  let name: string;
-  try {
-    name = decodeURIComponent(m[1]!);
-    reference = decodeURIComponent(m[2]!);
-  } catch {
-    return undefined;
-  }
-  return { name, reference };
+  const d = canonicalRequest(url);
+  if (!d.ok || d.route.kind !== 'manifest') return undefined;
+  return { name: d.route.name!, reference: d.route.reference!, target: d.target };
 }
 
 /**
@@ -125,10 +130,10 @@ export function actorOf(req: http.IncomingMessage): string {
  * so clients without access cannot make pushgate scan or learn verdicts.
  * @returns true when the client was answered (refused), false to go on.
  */
-async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, reference: string): Promise<boolean> {
-  const headers = upstreamRequestHeaders(req, ctx.up, ctx.tls, { accept: MANIFEST_ACCEPT, 'content-length': '0' });
+async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, target: string): Promise<boolean> {
+  const headers = upstreamRequestHeaders(req, ctx.up, { accept: MANIFEST_ACCEPT, 'content-length': '0' });
   // Only what authorizes and routes; no body headers of the PUT.
-  const keep = new Set(['host', 'authorization', 'cookie', 'accept', 'user-agent', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+  const keep = new Set(['host', 'authorization', 'cookie', 'accept', 'user-agent', 'x-forwarded-for']);
   const filtered: string[] = [];
   for (let i = 0; i < headers.length; i += 2) if (keep.has(headers[i]!.toLowerCase())) filtered.push(headers[i]!, headers[i + 1]!);
   const mod = ctx.up.url.protocol === 'https:' ? https : http;
@@ -139,7 +144,8 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
         hostname: ctx.up.url.hostname,
         port: ctx.up.url.port || undefined,
         method: 'HEAD',
-        path: `/v2/${name}/manifests/${encodeURIComponent(reference)}`,
+        // the same canonical path as the PUT, without its query
+        path: target.split('?')[0],
         headers: filtered as unknown as http.OutgoingHttpHeaders,
         agent: ctx.up.agent,
       },
@@ -212,7 +218,8 @@ function platformOf(report: ScanReport | undefined): string | undefined {
  * Handles one manifest PUT end to end (reads, judges, forwards or refuses). Resolves with the
  * status sent to the client; never rejects.
  */
-export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, reference: string): Promise<number> {
+export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut): Promise<number> {
+  const { name, reference, target } = put;
   const { gate, config, registry } = ctx;
   const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
   const tooBig = (size: string): number => {
@@ -238,13 +245,13 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   }
   const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const mediaType = contentType || (typeof doc?.mediaType === 'string' ? doc.mediaType : '');
-  if (doc === undefined || typeof doc !== 'object' || doc === null) return forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log });
+  if (doc === undefined || typeof doc !== 'object' || doc === null) return forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log });
   if (mediaType === MediaTypes.dockerSchema1 || mediaType === MediaTypes.dockerSchema1Signed) {
     sendRegistryError(res, 400, { code: 'MANIFEST_INVALID', message: 'pushgate refuses Docker schema 1 manifests: push an OCI or Docker schema 2 image (e.g. skopeo copy --format oci)' });
     return 400;
   }
 
-  if (await authPreflight(req, res, ctx, name, reference)) return res.statusCode;
+  if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
 
   const t0 = performance.now();
   const actor = actorOf(req);
@@ -297,7 +304,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     if (config.proxy.onTimeout === 'allow') {
       ctx.log({ ...who, timeoutMs: config.proxy.timeoutMs }, 'proxy: scan past the timeout; forwarding (onTimeout: allow)');
       await gate.audit({ actor, action: 'proxy.timeout-allow', ...who, detail: { timeoutMs: config.proxy.timeoutMs } }).catch(() => undefined);
-      const code = await forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log });
+      const code = await forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log });
       if (code >= 200 && code < 300) {
         // The scan goes on in the gate; the queued assessment makes sure a verdict follows.
         gate.enqueue({ ...who, source: 'proxy' }).catch((e: unknown) => ctx.log({ ...who, err: (e as Error).message }, 'proxy: enqueue after timeout failed'));
@@ -319,7 +326,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     ctx.log({ ...who, err: msg, code: isPushgateError(e) ? e.code : undefined }, 'proxy: the gate could not decide');
     if (config.proxy.onError === 'allow') {
       await gate.audit({ actor, action: 'proxy.error-allow', ...who, detail: { error: msg } }).catch(() => undefined);
-      return forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log });
+      return forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log });
     }
     return refuse(
       403,
@@ -339,7 +346,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules });
   }
   const warning = verdict.decision === 'warn' || isBlocking(verdict.decision) ? warningHeader(verdict) : undefined;
-  return forward(req, res, { up: ctx.up, tls: ctx.tls, body: bytes, log: ctx.log, extraResponseHeaders: warning ? ['Warning', warning] : [] });
+  return forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log, extraResponseHeaders: warning ? ['Warning', warning] : [] });
 }
 
 function oneLine(s: string): string {

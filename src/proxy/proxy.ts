@@ -14,7 +14,8 @@ import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import { PushgateError } from '../core/errors.js';
 import { sendRegistryError } from './errors.js';
 import { forward, makeUpstream, STREAM_HWM } from './forward.js';
-import { handleManifestPut, makeRefusedMap, parseManifestPut, type GateContext } from './manifest-gate.js';
+import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
+import { canonicalRequest } from './route.js';
 
 /** What the proxy needs: the gate, the loaded configuration and an optional structured logger. */
 export interface ProxyDeps {
@@ -64,7 +65,8 @@ function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffe
 
 /**
  * The URL of the full report of `digest` for the client that pushed: the API listener
- * (`server.listen`) on the host name the client used when it listens on every address.
+ * (`server.listen`) on the host name the client used (`Host`, only echoed back to that client)
+ * when it listens on every address.
  */
 function reportUrlFor(config: PushgateConfig, req: http.IncomingMessage, digest: string): string {
   if (config.server.publicUrl) return `${config.server.publicUrl.replace(/\/+$/, '')}/api/v1/images/${digest}`;
@@ -78,7 +80,7 @@ function reportUrlFor(config: PushgateConfig, req: http.IncomingMessage, digest:
     // a bad server.listen is reported by the server; the message still gets a usable URL
   }
   if (host === '0.0.0.0' || host === '::' || host === '') {
-    const h = (req.headers['x-forwarded-host'] as string | undefined)?.split(',')[0]?.trim() || req.headers.host || '127.0.0.1';
+    const h = req.headers.host || '127.0.0.1';
     host = h.replace(/:\d+$/, '');
   } else if (host.includes(':')) {
     host = `[${host}]`;
@@ -123,8 +125,20 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     res.on('close', () => {
       if (!res.writableFinished) gate.hooks.proxyRequest?.(method, 499);
     });
-    const put = parseManifestPut(req.method, req.url);
-    const work = put ? handleManifestPut(req, res, ctx, put.name, put.reference) : forward(req, res, { up, tls: ctx.tls, log });
+    // Every route decision below reads the path as the registry's router will (src/proxy/route.ts).
+    const decision = canonicalRequest(req.url ?? '/');
+    if (!decision.ok) {
+      gate.hooks.proxyRefusedPath?.(decision.reason);
+      log({ method, path: req.url, reason: decision.reason }, 'proxy: request path refused');
+      // The body is not read: close the connection so its bytes are not taken for a next request.
+      sendRegistryError(res, 400, { code: 'UNSUPPORTED', message: `pushgate proxy: ${decision.message}`, detail: { reason: decision.reason } }, { Connection: 'close' });
+      return;
+    }
+    const { route, target } = decision;
+    const work =
+      method === 'PUT' && route.kind === 'manifest'
+        ? handleManifestPut(req, res, ctx, { name: route.name!, reference: route.reference!, target })
+        : forward(req, res, { up, tls: ctx.tls, target, log });
     work.catch((err: unknown) => {
       log({ err: (err as Error).message, method, path: req.url }, 'proxy: request failed');
       sendRegistryError(res, 500, { code: 'UNKNOWN', message: 'pushgate proxy: internal error; see the pushgate log' });

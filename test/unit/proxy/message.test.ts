@@ -63,8 +63,8 @@ describe('proxy refusal messages', () => {
 
 describe('proxy parsing helpers', () => {
   it('recognizes manifest PUTs only', () => {
-    expect(parseManifestPut('PUT', '/v2/team/sub/app/manifests/v1.2?x=1')).to.deep.equal({ name: 'team/sub/app', reference: 'v1.2' });
-    expect(parseManifestPut('PUT', `/v2/a/manifests/${D}`)).to.deep.equal({ name: 'a', reference: D });
+    expect(parseManifestPut('PUT', '/v2/team/sub/app/manifests/v1.2?x=1')).to.deep.equal({ name: 'team/sub/app', reference: 'v1.2', target: '/v2/team/sub/app/manifests/v1.2?x=1' });
+    expect(parseManifestPut('PUT', `/v2/a/manifests/${D}`)).to.deep.equal({ name: 'a', reference: D, target: `/v2/a/manifests/${D}` });
     expect(parseManifestPut('GET', '/v2/a/manifests/1')).to.equal(undefined);
     expect(parseManifestPut('PUT', '/v2/a/blobs/uploads/x')).to.equal(undefined);
     expect(parseManifestPut('PUT', '/v2/a/manifests/')).to.equal(undefined);
@@ -85,11 +85,11 @@ describe('proxy parsing helpers', () => {
     expect(() => upstreamRegistry(c)).to.throw(/proxy.upstream: http:\/\/other:5000 is not the url of any registries\[\] entry \(http:\/\/127.0.0.1:5000\/\)/);
   });
 
-  it('rewrites only Locations pointing at the upstream', () => {
+  it('makes Locations pointing at the upstream relative, leaves others alone', () => {
     const up = makeUpstream(proxyTestConfig('http://127.0.0.1:5000', { listen: ':0' }).registries[0]!);
-    expect(rewriteLocation('http://127.0.0.1:5000/v2/a/blobs/uploads/u?_state=s', up, 'https://reg.test')).to.equal('https://reg.test/v2/a/blobs/uploads/u?_state=s');
-    expect(rewriteLocation('/v2/a/blobs/uploads/u', up, 'https://reg.test')).to.equal('/v2/a/blobs/uploads/u');
-    expect(rewriteLocation('https://s3.test/bucket/blob?sig=1', up, 'https://reg.test')).to.equal('https://s3.test/bucket/blob?sig=1');
+    expect(rewriteLocation('http://127.0.0.1:5000/v2/a/blobs/uploads/u?_state=s', up)).to.equal('/v2/a/blobs/uploads/u?_state=s');
+    expect(rewriteLocation('/v2/a/blobs/uploads/u', up)).to.equal('/v2/a/blobs/uploads/u');
+    expect(rewriteLocation('https://s3.test/bucket/blob?sig=1', up)).to.equal('https://s3.test/bucket/blob?sig=1');
     up.agent.destroy();
   });
 
