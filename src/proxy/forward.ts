@@ -78,13 +78,6 @@ export function makeUpstream(reg: RegistryConfig): Upstream {
   return { url, host: url.host, agent, idleTimeoutMs: reg.timeoutMs > 0 ? reg.timeoutMs : 60_000 };
 }
 
-/** First value of a possibly repeated / comma-joined header. */
-function firstValue(v: string | string[] | undefined): string | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
-  const first = s?.split(',')[0]?.trim();
-  return first || undefined;
-}
-
 /**
  * Request headers a client may send to make a server believe something about where the request
  * came from or what it is. Distribution builds the URLs of its answers and notifications

@@ -17,7 +17,8 @@
  * it and forwards exactly its canonical path, so pushgate and the registry cannot disagree. A
  * request whose raw spelling would route differently from its decoded form (any percent-encoding
  * inside a route), or that is ambiguous (not origin-form, a fragment, an escape that decodes to
- * `%`, `\` or a control character, a path the registry would clean), is refused with a reason.
+ * `%`, `\` or a control character, a path the registry would redirect), is refused with a reason;
+ * so the proxy forwards only paths the registry routes as they are.
  */
 
 /** The routes of the Distribution 2.8 API (registry/api/v2/descriptors.go), plus OCI 1.1 referrers. */
@@ -39,7 +40,7 @@ export type PathRefusal =
   | 'encoded-route' // percent-encoding changes where the request routes
   | 'double-encoding' // an escape decodes to `%`
   | 'bad-character' // fragment `#`, backslash, control or non-ASCII byte
-  | 'unclean-path'; // empty, `.` or `..` segments (also encoded): the registry would rewrite it
+  | 'unclean-path'; // empty, `.` or `..` segments (also encoded), a trailing slash off by one: the registry redirects
 
 /** The proxy's decision for one request target. */
 export type PathDecision =
@@ -60,29 +61,64 @@ export type PathDecision =
     };
 
 // Repository name and reference grammar of Distribution 2.8 (reference/regexp.go, go-digest's
-// DigestRegexp), as the router's path variables use them.
-const ALNUM = '[a-z0-9]+';
-const SEPARATOR = '(?:[._]|__|[-]*)';
-const NAME_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
+// DigestRegexp), one path segment at a time. Go's regexp engine is linear; these are written so
+// that JavaScript's backtracking stays linear too (separators are never empty).
+const NAME_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?`;
-const NAME = `(?:${DOMAIN}/)?${NAME_COMPONENT}(?:/${NAME_COMPONENT})*`;
-const TAG = '[\\w][\\w.-]{0,127}';
-const DIGEST = '[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+';
-const UUID = '[a-zA-Z0-9-_.=]+';
+const DOMAIN = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?$`);
+const TAG = /^\w[\w.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+const UUID = /^[a-zA-Z0-9_.=-]+$/;
 
-/** Route templates in the router's order; `slash` = the template ends with `/`. */
-const ROUTES: Array<{ kind: RouteKind; re: RegExp; slash: boolean; groups: Array<'name' | 'reference' | 'digest' | 'uuid'> }> = [
-  { kind: 'base', re: /^\/v2$/, slash: true, groups: [] },
-  { kind: 'tags-list', re: new RegExp(`^/v2/(${NAME})/tags/list$`), slash: false, groups: ['name'] },
-  { kind: 'manifest', re: new RegExp(`^/v2/(${NAME})/manifests/(${TAG}|${DIGEST})$`), slash: false, groups: ['name', 'reference'] },
-  { kind: 'blob', re: new RegExp(`^/v2/(${NAME})/blobs/(${DIGEST})$`), slash: false, groups: ['name', 'digest'] },
-  { kind: 'blob-upload', re: new RegExp(`^/v2/(${NAME})/blobs/uploads$`), slash: true, groups: ['name'] },
-  { kind: 'blob-upload-chunk', re: new RegExp(`^/v2/(${NAME})/blobs/uploads/(${UUID})$`), slash: false, groups: ['name', 'uuid'] },
-  { kind: 'catalog', re: /^\/v2\/_catalog$/, slash: false, groups: [] },
+/**
+ * Whether `segments` (split at `/`) form a repository name: an optional domain first (letters of
+ * either case, an optional port) followed by at least one lower-case component.
+ */
+export function isRepositoryName(segments: string[]): boolean {
+  if (segments.length === 0) return false;
+  const [first, ...rest] = segments;
+  if (!rest.every((c) => NAME_COMPONENT.test(c))) return false;
+  return NAME_COMPONENT.test(first!) || (rest.length > 0 && DOMAIN.test(first!));
+}
+
+type Param = 'reference' | 'digest' | 'uuid';
+
+/**
+ * Route templates in the router's order: the fixed segments after `/v2/<name>/`, the pattern of
+ * the last segment (a parameter) if any, and whether the template ends with `/`.
+ */
+const ROUTES: Array<{ kind: RouteKind; named: boolean; fixed: string[]; last?: { param: Param; re: RegExp }; slash: boolean }> = [
+  { kind: 'base', named: false, fixed: [], slash: true },
+  { kind: 'tags-list', named: true, fixed: ['tags', 'list'], slash: false },
+  { kind: 'manifest', named: true, fixed: ['manifests'], last: { param: 'reference', re: /./ }, slash: false },
+  { kind: 'blob', named: true, fixed: ['blobs'], last: { param: 'digest', re: DIGEST }, slash: false },
+  { kind: 'blob-upload', named: true, fixed: ['blobs', 'uploads'], slash: true },
+  { kind: 'blob-upload-chunk', named: true, fixed: ['blobs', 'uploads'], last: { param: 'uuid', re: UUID }, slash: false },
+  { kind: 'catalog', named: false, fixed: ['_catalog'], slash: false },
   // Not served by 2.8 (a 404 there), routed by Distribution 3 and OCI 1.1 registries.
-  { kind: 'referrers', re: new RegExp(`^/v2/(${NAME})/referrers/(${DIGEST})$`), slash: false, groups: ['name', 'digest'] },
+  { kind: 'referrers', named: true, fixed: ['referrers'], last: { param: 'digest', re: DIGEST }, slash: false },
 ];
+
+function isReference(s: string): boolean {
+  return TAG.test(s) || DIGEST.test(s);
+}
+
+/** Matches the segments after `/v2/` (no trailing empty segment) against one template. */
+function matchTemplate(t: (typeof ROUTES)[number], segs: string[]): Route | undefined {
+  const tailLen = t.fixed.length + (t.last ? 1 : 0);
+  const nameSegs = segs.slice(0, segs.length - tailLen);
+  const tail = segs.slice(segs.length - tailLen);
+  if (t.named ? !isRepositoryName(nameSegs) : nameSegs.length !== 0 || segs.length < tailLen) return undefined;
+  if (!t.fixed.every((f, i) => tail[i] === f)) return undefined;
+  const route: { kind: RouteKind; name?: string; reference?: string; digest?: string; uuid?: string } = { kind: t.kind };
+  if (t.named) route.name = nameSegs.join('/');
+  if (t.last) {
+    const v = tail[tail.length - 1]!;
+    if (!(t.last.param === 'reference' ? isReference(v) : t.last.re.test(v))) return undefined;
+    route[t.last.param] = v;
+  }
+  return route;
+}
 
 /**
  * Go's `path.Clean` on an absolute path, keeping a trailing slash as gorilla/mux's `cleanPath` does.
@@ -111,14 +147,12 @@ export function routeDecoded(path: string): Route {
   if (clean !== path) return { kind: 'redirect', location: clean };
   const trailing = path.length > 1 && path.endsWith('/');
   const bare = trailing ? path.slice(0, -1) : path;
-  for (const r of ROUTES) {
-    const m = r.re.exec(bare);
-    if (!m) continue;
-    if (trailing !== r.slash) return { kind: 'redirect', location: r.slash ? `${bare}/` : bare };
-    const route: { kind: RouteKind; name?: string; reference?: string; digest?: string; uuid?: string } = { kind: r.kind };
-    r.groups.forEach((g, i) => {
-      route[g] = m[i + 1];
-    });
+  if (bare !== '/v2' && !bare.startsWith('/v2/')) return { kind: 'none' };
+  const segs = bare === '/v2' ? [] : bare.slice(4).split('/');
+  for (const t of ROUTES) {
+    const route = matchTemplate(t, segs);
+    if (!route) continue;
+    if (trailing !== t.slash) return { kind: 'redirect', location: t.slash ? `${bare}/` : bare };
     return route;
   }
   return { kind: 'none' };
@@ -193,8 +227,9 @@ export function canonicalRequest(target: string): PathDecision {
     return refuse('bad-character', `request path "${short(rawPath)}" contains a backslash, space, control or non-ASCII character, which no registry path has`);
   }
   const r = route!;
-  if (cleanPath(decoded) !== decoded) {
-    return refuse('unclean-path', `request path "${short(rawPath)}" has empty, "." or ".." segments; send the path as ${cleanPath(decoded)}`);
+  if (r.kind === 'redirect') {
+    // The registry would answer 301 and a client may follow it elsewhere: refuse instead of guessing.
+    return refuse('unclean-path', `request path "${short(rawPath)}" has empty, "." or ".." segments or a trailing slash the registry rewrites; send it as ${encodePath(r.location)}`);
   }
   if (decoded !== rawPath && !sameRoute(routeDecoded(rawPath), r)) {
     return refuse('encoded-route', `request path "${short(rawPath)}" is percent-encoded where the registry decodes it (it reads ${short(decoded)}); send registry paths unencoded`);
