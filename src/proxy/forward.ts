@@ -161,7 +161,6 @@ export function clientResponseHeaders(upres: http.IncomingMessage, up: Upstream,
 /** Options of one forwarded exchange. */
 export interface ForwardOptions {
   up: Upstream;
-  tls: boolean;
   /** The request target to send upstream: the canonical one (src/proxy/route.ts), never `req.url` unread. */
   target: string;
   /** Body to send instead of streaming `req` (the held manifest); sets Content-Length. */

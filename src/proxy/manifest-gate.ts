@@ -245,7 +245,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   }
   const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const mediaType = contentType || (typeof doc?.mediaType === 'string' ? doc.mediaType : '');
-  if (doc === undefined || typeof doc !== 'object' || doc === null) return forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log });
+  if (doc === undefined || typeof doc !== 'object' || doc === null) return forward(req, res, { up: ctx.up, target, body: bytes, log: ctx.log });
   if (mediaType === MediaTypes.dockerSchema1 || mediaType === MediaTypes.dockerSchema1Signed) {
     sendRegistryError(res, 400, { code: 'MANIFEST_INVALID', message: 'pushgate refuses Docker schema 1 manifests: push an OCI or Docker schema 2 image (e.g. skopeo copy --format oci)' });
     return 400;
@@ -304,7 +304,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     if (config.proxy.onTimeout === 'allow') {
       ctx.log({ ...who, timeoutMs: config.proxy.timeoutMs }, 'proxy: scan past the timeout; forwarding (onTimeout: allow)');
       await gate.audit({ actor, action: 'proxy.timeout-allow', ...who, detail: { timeoutMs: config.proxy.timeoutMs } }).catch(() => undefined);
-      const code = await forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log });
+      const code = await forward(req, res, { up: ctx.up, target, body: bytes, log: ctx.log });
       if (code >= 200 && code < 300) {
         // The scan goes on in the gate; the queued assessment makes sure a verdict follows.
         gate.enqueue({ ...who, source: 'proxy' }).catch((e: unknown) => ctx.log({ ...who, err: (e as Error).message }, 'proxy: enqueue after timeout failed'));
@@ -326,7 +326,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     ctx.log({ ...who, err: msg, code: isPushgateError(e) ? e.code : undefined }, 'proxy: the gate could not decide');
     if (config.proxy.onError === 'allow') {
       await gate.audit({ actor, action: 'proxy.error-allow', ...who, detail: { error: msg } }).catch(() => undefined);
-      return forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log });
+      return forward(req, res, { up: ctx.up, target, body: bytes, log: ctx.log });
     }
     return refuse(
       403,
@@ -346,7 +346,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules });
   }
   const warning = verdict.decision === 'warn' || isBlocking(verdict.decision) ? warningHeader(verdict) : undefined;
-  return forward(req, res, { up: ctx.up, tls: ctx.tls, target, body: bytes, log: ctx.log, extraResponseHeaders: warning ? ['Warning', warning] : [] });
+  return forward(req, res, { up: ctx.up, target, body: bytes, log: ctx.log, extraResponseHeaders: warning ? ['Warning', warning] : [] });
 }
 
 function oneLine(s: string): string {

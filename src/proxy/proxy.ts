@@ -138,7 +138,7 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     const work =
       method === 'PUT' && route.kind === 'manifest'
         ? handleManifestPut(req, res, ctx, { name: route.name!, reference: route.reference!, target })
-        : forward(req, res, { up, tls: ctx.tls, target, log });
+        : forward(req, res, { up, target, log });
     work.catch((err: unknown) => {
       log({ err: (err as Error).message, method, path: req.url }, 'proxy: request failed');
       sendRegistryError(res, 500, { code: 'UNKNOWN', message: 'pushgate proxy: internal error; see the pushgate log' });
