@@ -215,6 +215,14 @@ describe('security: manifest PUT path spellings through the proxy', function () 
     expect(r.headers.location).to.match(/^\/v2\/lab\/hdr\/blobs\/uploads\/[0-9a-f-]+\?_state=/);
     expect(r.headers.location).to.not.match(/evil/);
   });
+
+  it('a method-override header does not turn a POST into a manifest PUT', async () => {
+    for (const h of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
+      const r = await rawRequest(PROXY_PORT, 'POST', '/v2/lab/adm-zip/manifests/override', { 'Content-Type': OCI_MANIFEST, [h]: 'PUT' }, manifest);
+      expect(r.status, h).to.be.within(400, 499);
+    }
+    expect(await tags('lab/adm-zip')).to.deep.equal([]);
+  });
 });
 
 describe('security: property: the proxy routes generated manifest PUT paths as the registry does', function () {
