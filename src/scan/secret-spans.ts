@@ -101,7 +101,7 @@ export function isSecretValue(v: string): boolean {
 
 // A shell word: quoted parts, escaped characters or plain characters up to whitespace or an operator.
 const WORD = String.raw`(?:"(?:[^"\\]|\\.)*"|'[^']*'|\\.|[^\s;&|<>()\x60'"])+`;
-const ASSIGNMENT = new RegExp(String.raw`(?<![\w.$/-])([A-Za-z_][A-Za-z0-9_.-]*)=(${WORD})`, 'gd');
+const ASSIGNMENT = new RegExp(String.raw`(?<![\w.$-])([A-Za-z_][A-Za-z0-9_.-]*)=(${WORD})`, 'gd');
 const OPTION = new RegExp(String.raw`(?<![\w-])(--?[A-Za-z][\w-]*)(=|\s+)(${WORD})`, 'gd');
 const OPTION_NAME = /(?:password|passwd|passphrase|token|secret|api-?key|access-?key|private-?key|credentials?|(?:^-+|store|key|src|dest|-)pass)$|password|secret/i;
 const OPTION_NOT_SECRET = /(?:-file|-stdin|-env|-path|-dir|-name|-id|-type|-length|-url|-endpoint|-header|-ttl|-hint)$|^--?no-/i;
@@ -166,8 +166,10 @@ export function findSecretSpans(text: string, assign?: { name: string; valueStar
   }
   for (let m = (ASSIGNMENT.lastIndex = 0, ASSIGNMENT.exec(text)); m; m = ASSIGNMENT.exec(text)) {
     const rule = assignmentRule(m[1]);
+    // `NOTE=DB_PASSWORD=x`: the value of a plain name may itself hold an assignment; look at it again.
+    if (!rule) { ASSIGNMENT.lastIndex = m.indices![2][0]; continue; }
     const [vs, ve] = unquote(text, m.indices![2][0], m.indices![2][1]);
-    if (rule && isSecretValue(text.slice(vs, ve))) add({ rule, severity: rule === 'env-password' ? 'medium' : 'high', start: vs, end: ve, keep: 0, contextStart: m.index });
+    if (isSecretValue(text.slice(vs, ve))) add({ rule, severity: rule === 'env-password' ? 'medium' : 'high', start: vs, end: ve, keep: 0, contextStart: m.index });
   }
   for (let m = (OPTION.lastIndex = 0, OPTION.exec(text)); m; m = OPTION.exec(text)) {
     const name = m[1];
