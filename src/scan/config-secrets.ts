@@ -38,12 +38,30 @@ function keySegment(key: string): string {
   return PLAIN_KEY.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-function lineOf(text: string, at: number): number | undefined {
+/** The 1-based line of offset `at` in `text`, for texts of several lines (undefined otherwise). */
+function lineOf(text: string, at: number, starts: Map<string, number[]>): number | undefined {
   if (!text.includes('\n')) return undefined;
-  let line = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) line++;
-  return line;
+  let ls = starts.get(text);
+  if (!ls) {
+    ls = [0];
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) ls.push(i + 1);
+    starts.set(text, ls);
+  }
+  let lo = 0;
+  let hi = ls.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ls[mid] <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
+
+/**
+ * Findings listed per document; past it, secrets are still redacted and one more finding says how many
+ * were not listed (a hostile config could otherwise turn 8 MiB into a report many times larger).
+ */
+export const MAX_LISTED_SECRETS = 1000;
 
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   // `__proto__` is an ordinary key in JSON: keep it one.
@@ -52,6 +70,9 @@ function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
 
 class Walker {
   readonly secrets: SecretFinding[] = [];
+  /** Secrets found past {@link MAX_LISTED_SECRETS}. */
+  unlisted = 0;
+  private readonly lineStarts = new Map<string, number[]>();
   constructor(private readonly kind: DocumentKind) {}
 
   path(segs: string[]): string {
@@ -61,13 +82,19 @@ class Walker {
     return `${this.kind}:${s.join('').replace(/^\./, '')}`;
   }
 
+  private push(sp: SecretSpan, shown: string, segs: string[], text: string, at: number): void {
+    if (this.secrets.length >= MAX_LISTED_SECRETS) {
+      this.unlisted++;
+      return;
+    }
+    const f: SecretFinding = { rule: sp.rule, severity: sp.severity, path: this.path(segs), redacted: shown };
+    const line = lineOf(text, at, this.lineStarts);
+    if (line) f.line = line;
+    this.secrets.push(f);
+  }
+
   report(spans: SecretSpan[], shown: string[], text: string, segs: string[]): void {
-    spans.forEach((sp, i) => {
-      const f: SecretFinding = { rule: sp.rule, severity: sp.severity, path: this.path(segs), redacted: shown[i] };
-      const line = lineOf(text, sp.start);
-      if (line) f.line = line;
-      this.secrets.push(f);
-    });
+    spans.forEach((sp, i) => this.push(sp, shown[i], segs, text, sp.start));
   }
 
   str(v: string, segs: string[], name?: string, valueStart = 0): string {
@@ -90,23 +117,28 @@ class Walker {
     const offs: number[] = [];
     let o = 0;
     for (const s of a) { offs.push(o); o += s.length + 1; }
-    const per: SecretSpan[][] = a.map(() => []);
+    const per = new Map<number, SecretSpan[]>();
     spans.forEach((sp, i) => {
-      let first = -1;
-      a.forEach((s, j) => {
+      // The string holding the span's start (offsets are sorted), then those it runs into.
+      let lo = 0;
+      let hi = offs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (offs[mid] <= sp.start) lo = mid + 1;
+        else hi = mid;
+      }
+      const first = Math.max(lo - 1, 0);
+      for (let j = first; j < a.length && offs[j] < sp.end; j++) {
         const from = Math.max(sp.start, offs[j]);
-        const to = Math.min(sp.end, offs[j] + s.length);
-        if (from >= to) return;
-        if (first < 0) first = j;
-        per[j].push({ ...sp, start: from - offs[j], end: to - offs[j], keep: from === sp.start ? sp.keep : 0, contextStart: Math.max(sp.contextStart, offs[j]) - offs[j] });
-      });
-      const f: SecretFinding = { rule: sp.rule, severity: sp.severity, path: this.path([...segs, `[${Math.max(first, 0)}]`]), redacted: shown[i] };
-      const j = Math.max(first, 0);
-      const line = lineOf(a[j], sp.start - offs[j]);
-      if (line) f.line = line;
-      this.secrets.push(f);
+        const to = Math.min(sp.end, offs[j] + a[j].length);
+        if (from >= to) continue;
+        const list = per.get(j) ?? [];
+        list.push({ ...sp, start: from - offs[j], end: to - offs[j], keep: from === sp.start ? sp.keep : 0, contextStart: Math.max(sp.contextStart, offs[j]) - offs[j] });
+        per.set(j, list);
+      }
+      this.push(sp, shown[i], [...segs, `[${first}]`], a[first], sp.start - offs[first]);
     });
-    return a.map((s, j) => (per[j].length ? redactSpans(s, per[j]).text : s));
+    return a.map((s, j) => (per.has(j) ? redactSpans(s, per.get(j)!).text : s));
   }
 
   value(v: unknown, segs: string[], depth: number, name?: string): unknown {
@@ -159,5 +191,8 @@ class Walker {
 export function redactDocument<T>(doc: T, kind: DocumentKind): RedactedDocument<T> {
   const w = new Walker(kind);
   const out = w.value(doc, [], 0) as T;
+  if (w.unlisted) {
+    w.secrets.push({ rule: 'more-secrets', severity: 'critical', path: `${kind}:`, redacted: `${w.unlisted} more secrets in this ${kind}, not listed (all redacted)` });
+  }
   return { doc: out, secrets: w.secrets };
 }

@@ -51,7 +51,7 @@ const KNOWN = SECRET_RULES.filter((r) => r.id !== 'private-key').map((r) => ({ r
 // In a config string a private key header alone is enough (a key pasted into a label or an ENV): the
 // span runs from the header to the END line, or to the end of the string when there is none.
 const PRIVATE_KEY = /-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----/g;
-const PRIVATE_KEY_END = /-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----/g;
+const PRIVATE_KEY_END = /-----END [A-Z ]{0,16}PRIVATE KEY(?: BLOCK)?-----/g;
 
 /** Last words of a name that mean the value is a token, key or credential (`NPM_TOKEN`, `api-key`, `apiKey`). */
 const SECRET_LAST = new Set(['TOKEN', 'KEY', 'APIKEY', 'APITOKEN', 'AUTHTOKEN', 'ACCESSTOKEN', 'CREDENTIAL', 'CREDENTIALS', 'CREDS', 'AUTH', 'SECRET', 'PAT']);
@@ -76,6 +76,16 @@ function nameWords(name: string): string[] {
  * (`*PASSWORD*`, `*SECRET*`, `*_TOKEN`, `*_KEY`, `*_CREDENTIALS`, `*_AUTH`), undefined otherwise.
  */
 export function assignmentRule(name: string): 'env-password' | 'secret-assignment' | undefined {
+  if (RULE_OF_NAME.has(name)) return RULE_OF_NAME.get(name);
+  const rule = ruleOfName(name);
+  if (RULE_OF_NAME.size >= 10_000) RULE_OF_NAME.clear();
+  RULE_OF_NAME.set(name, rule);
+  return rule;
+}
+
+const RULE_OF_NAME = new Map<string, 'env-password' | 'secret-assignment' | undefined>();
+
+function ruleOfName(name: string): 'env-password' | 'secret-assignment' | undefined {
   const w = nameWords(name);
   if (!w.length) return undefined;
   const last = w[w.length - 1];
@@ -99,16 +109,49 @@ export function isSecretValue(v: string): boolean {
   return true;
 }
 
-// A shell word: quoted parts, escaped characters or plain characters up to whitespace or an operator.
-const WORD = String.raw`(?:"(?:[^"\\]|\\.)*"|'[^']*'|\\.|[^\s;&|<>()\x60'"])+`;
-const ASSIGNMENT = new RegExp(String.raw`(?<![\w.$-])([A-Za-z_][A-Za-z0-9_.-]*)=(${WORD})`, 'gd');
-const OPTION = new RegExp(String.raw`(?<![\w-])(--?[A-Za-z][\w-]*)(=|\s+)(${WORD})`, 'gd');
+// Every pattern below matches in time linear in the text (a hostile config is up to 8 MiB): names
+// and prefixes are matched by the global patterns, values by wordEnd from the value's start and
+// then consumed; a quote without its closing quote runs to the end of the text instead of failing (a
+// failing unbounded match retried at every position would be quadratic).
+
+const ASSIGNMENT = /(?<![\w.$-])([A-Za-z_][A-Za-z0-9_.-]*)=/g;
+const OPTION = /(?<![\w-])(--?[A-Za-z][\w-]*)(?:=|[ \t]+)/g;
 const OPTION_NAME = /(?:password|passwd|passphrase|token|secret|api-?key|access-?key|private-?key|credentials?|(?:^-+|store|key|src|dest|-)pass)$|password|secret/i;
 const OPTION_NOT_SECRET = /(?:-file|-stdin|-env|-path|-dir|-name|-id|-type|-length|-url|-endpoint|-header|-ttl|-hint)$|^--?no-/i;
-const MYSQL_P = new RegExp(String.raw`(?<![\w-])-p(${WORD})`, 'gd');
-const CURL_USER = new RegExp(String.raw`(?<![\w-])(?:-u\s*|--user(?:=|\s+))(['"]?)([^\s:'"]+):([^\s'"]+)\1`, 'gd');
-const URL_CREDENTIALS = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/:@'"]*):([^\s/@'"]+)@/gid;
+const MYSQL_P = /(?<![\w-])-p(?=[^\s-])/g;
+const CURL_USER = /(?<![\w-])(?:-u[ \t]*|--user(?:=|[ \t]+))(?=[^\s-])/g;
+const URL_CREDENTIALS = /[a-z][a-z0-9+.-]{0,31}:\/\/([^\s/:@'"]{0,256}):([^\s/@'"]{1,1024})@/gid;
 const AUTH_HEADER = /\b(?:proxy-)?(?:authorization|x-api-key|api-key|apikey|private-token|job-token|x-auth-token|x-access-token)\s*:\s*(?:(?:bearer|basic|token|digest|negotiate|apikey|ssws)\s+)?([^\s'"]+)/gid;
+
+/** Characters that end an unquoted shell word: whitespace and the shell's operators. */
+const WORD_END = new Set([' ', '\t', '\n', '\r', '\f', '\v', ';', '&', '|', '<', '>', '(', ')', '`']);
+
+/**
+ * The end of the shell word starting at `at` (`at` itself when there is none): quoted parts, escaped
+ * characters or plain characters up to whitespace or an operator. A quote that is never closed runs to
+ * the end of the text. A loop, not a pattern: linear, and no regular-expression stack on long words.
+ */
+function wordEnd(text: string, at: number): number {
+  let i = at;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i = Math.min(i + 1, text.length);
+    } else if (c === "'") {
+      const j = text.indexOf("'", i + 1);
+      i = j < 0 ? text.length : j + 1;
+    } else if (c === '\\') {
+      i = Math.min(i + 2, text.length);
+    } else if (WORD_END.has(c)) {
+      break;
+    } else {
+      i++;
+    }
+  }
+  return i;
+}
 
 /** The unquoted extent of a shell word at `[start, end)`: the inside of one quoted string, else the word. */
 function unquote(text: string, start: number, end: number): [number, number] {
@@ -117,13 +160,24 @@ function unquote(text: string, start: number, end: number): [number, number] {
   return [start, end];
 }
 
-/** The shell command around `at`: from the last `;`, `&&`, `||`, `|` or newline before it. */
-function commandAt(text: string, at: number): string {
-  let s = at;
-  while (s > 0 && !/[;&|\n]/.test(text[s - 1])) s--;
-  let e = at;
-  while (e < text.length && !/[;&|\n]/.test(text[e])) e++;
-  return text.slice(s, e);
+/** The shell commands of a text (split at `;`, `&`, `|` and newlines), found once and looked up by position. */
+function commands(text: string): (at: number) => string {
+  let bounds: number[] | undefined;
+  return (at) => {
+    if (!bounds) {
+      bounds = [-1];
+      for (let i = 0; i < text.length; i++) if (/[;&|\n]/.test(text[i])) bounds.push(i);
+      bounds.push(text.length);
+    }
+    let lo = 0;
+    let hi = bounds.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (bounds[mid] < at) lo = mid;
+      else hi = mid;
+    }
+    return text.slice(bounds[lo] + 1, bounds[hi]);
+  };
 }
 
 /**
@@ -133,20 +187,33 @@ function commandAt(text: string, at: number): string {
  */
 export function findSecretSpans(text: string, assign?: { name: string; valueStart: number }): SecretSpan[] {
   const out: SecretSpan[] = [];
+  // Characters already inside an accepted span: an overlapping later candidate is dropped.
+  let taken: Uint8Array | undefined;
   const add = (s: SecretSpan) => {
     if (s.end <= s.start) return;
     // A value already redacted (the mark alone) is not found again when a redacted string is searched anew.
-    if (text.slice(s.start, s.end) === REDACTED_MARK) return;
-    if (out.some((o) => s.start < o.end && o.start < s.end)) return;
+    if (s.end - s.start === REDACTED_MARK.length && text.slice(s.start, s.end) === REDACTED_MARK) return;
+    taken ??= new Uint8Array(text.length);
+    for (let i = s.start; i < s.end; i++) if (taken[i]) return;
+    taken.fill(1, s.start, s.end);
     out.push(s);
   };
+  const commandAt = commands(text);
+  let endAt = -1;
+  let endSearchedFrom = -1;
   for (let m = (PRIVATE_KEY.lastIndex = 0, PRIVATE_KEY.exec(text)); m; m = PRIVATE_KEY.exec(text)) {
     const start = m.index + m[0].length;
-    PRIVATE_KEY_END.lastIndex = start;
-    const end = PRIVATE_KEY_END.exec(text);
-    add({ rule: 'private-key', severity: 'critical', start, end: end ? end.index : text.length, keep: 0, contextStart: m.index });
+    // One forward search serves every header before the END line it finds.
+    if (endSearchedFrom < 0 || (endAt >= 0 && endAt < start)) {
+      PRIVATE_KEY_END.lastIndex = start;
+      const e = PRIVATE_KEY_END.exec(text);
+      endAt = e ? e.index : -1;
+      endSearchedFrom = start;
+    }
+    const end = endAt >= 0 ? endAt : text.length;
+    add({ rule: 'private-key', severity: 'critical', start, end, keep: 0, contextStart: m.index });
     // A header with nothing after it still hides nothing: report the header itself.
-    if (!end && start === text.length) add({ rule: 'private-key', severity: 'critical', start: m.index, end: text.length, keep: m[0].length - 5, contextStart: m.index });
+    if (endAt < 0 && start === text.length) add({ rule: 'private-key', severity: 'critical', start: m.index, end: text.length, keep: m[0].length - 5, contextStart: m.index });
   }
   for (const { rule, re } of KNOWN) {
     re.lastIndex = 0;
@@ -164,33 +231,43 @@ export function findSecretSpans(text: string, assign?: { name: string; valueStar
       add({ rule, severity: rule === 'env-password' ? 'medium' : 'high', start: assign.valueStart + lead, end: assign.valueStart + value.trimEnd().length, keep: 0, contextStart: 0 });
     }
   }
+  // `NOTE=DB_PASSWORD=x`: the value of a plain name is not consumed, so an assignment inside it is found.
   for (let m = (ASSIGNMENT.lastIndex = 0, ASSIGNMENT.exec(text)); m; m = ASSIGNMENT.exec(text)) {
     const rule = assignmentRule(m[1]);
-    // `NOTE=DB_PASSWORD=x`: the value of a plain name may itself hold an assignment; look at it again.
-    if (!rule) { ASSIGNMENT.lastIndex = m.indices![2][0]; continue; }
-    const [vs, ve] = unquote(text, m.indices![2][0], m.indices![2][1]);
+    if (!rule) continue;
+    const at = m.index + m[0].length;
+    const end = wordEnd(text, at);
+    ASSIGNMENT.lastIndex = Math.max(end, at);
+    const [vs, ve] = unquote(text, at, end);
     if (isSecretValue(text.slice(vs, ve))) add({ rule, severity: rule === 'env-password' ? 'medium' : 'high', start: vs, end: ve, keep: 0, contextStart: m.index });
   }
   for (let m = (OPTION.lastIndex = 0, OPTION.exec(text)); m; m = OPTION.exec(text)) {
     const name = m[1];
-    if (!OPTION_NAME.test(name) || OPTION_NOT_SECRET.test(name)) {
-      // The word after a plain option may be the next option: look at it again.
-      OPTION.lastIndex = m.indices![2][0];
-      continue;
-    }
-    if (m[3].startsWith('-')) continue;
-    const [vs, ve] = unquote(text, m.indices![3][0], m.indices![3][1]);
+    const at = m.index + m[0].length;
+    // The word after a plain option may be the next option: it is looked at again.
+    if (!OPTION_NAME.test(name) || OPTION_NOT_SECRET.test(name) || text[at] === '-') continue;
+    const end = wordEnd(text, at);
+    OPTION.lastIndex = Math.max(end, at);
+    const [vs, ve] = unquote(text, at, end);
     if (isSecretValue(text.slice(vs, ve))) add({ rule: 'password-option', severity: 'high', start: vs, end: ve, keep: 0, contextStart: m.index });
   }
   for (let m = (MYSQL_P.lastIndex = 0, MYSQL_P.exec(text)); m; m = MYSQL_P.exec(text)) {
-    if (!/\b(?:mysql\w*|mariadb\w*)\b/i.test(commandAt(text, m.index))) continue;
-    const [vs, ve] = unquote(text, m.indices![1][0], m.indices![1][1]);
+    if (!/\b(?:mysql\w*|mariadb\w*)\b/i.test(commandAt(m.index))) continue;
+    const at = m.index + m[0].length;
+    const end = wordEnd(text, at);
+    MYSQL_P.lastIndex = Math.max(end, at);
+    const [vs, ve] = unquote(text, at, end);
     if (isSecretValue(text.slice(vs, ve))) add({ rule: 'password-option', severity: 'high', start: vs, end: ve, keep: 0, contextStart: m.index });
   }
   for (let m = (CURL_USER.lastIndex = 0, CURL_USER.exec(text)); m; m = CURL_USER.exec(text)) {
-    if (!/\bcurl\b/i.test(commandAt(text, m.index))) continue;
-    const [vs, ve] = m.indices![3];
-    if (isSecretValue(text.slice(vs, ve))) add({ rule: 'password-option', severity: 'high', start: vs, end: ve, keep: 0, contextStart: m.index });
+    if (!/\bcurl\b/i.test(commandAt(m.index))) continue;
+    const at = m.index + m[0].length;
+    const end = wordEnd(text, at);
+    CURL_USER.lastIndex = Math.max(end, at);
+    const [us, ue] = unquote(text, at, end);
+    const colon = text.indexOf(':', us);
+    if (colon < 0 || colon >= ue) continue;
+    if (isSecretValue(text.slice(colon + 1, ue))) add({ rule: 'password-option', severity: 'high', start: colon + 1, end: ue, keep: 0, contextStart: m.index });
   }
   for (let m = (URL_CREDENTIALS.lastIndex = 0, URL_CREDENTIALS.exec(text)); m; m = URL_CREDENTIALS.exec(text)) {
     const [vs, ve] = m.indices![2];
@@ -234,14 +311,18 @@ export function redactSpans(text: string, spans: SecretSpan[]): RedactedText {
     at = s.end;
   }
   out += text.slice(at);
+  // Where an offset of `text` lands in `out`: inside a span, at its replacement's start.
   const map = (pos: number): number => {
-    let delta = 0;
-    for (const p of placed) {
-      if (pos >= p.end) delta = p.newEnd - p.end;
-      else if (pos >= p.start) return p.newStart;
-      else break;
+    let lo = 0;
+    let hi = placed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (placed[mid].start <= pos) lo = mid + 1;
+      else hi = mid;
     }
-    return pos + delta;
+    const p = placed[lo - 1];
+    if (!p) return pos;
+    return pos < p.end ? p.newStart : pos + (p.newEnd - p.end);
   };
   const shown = spans.map((s, i) => {
     const from = Math.max(map(Math.max(s.contextStart, s.start - MAX_CONTEXT)), 0);

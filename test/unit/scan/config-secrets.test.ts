@@ -5,7 +5,7 @@
  * are made up at run time from fixed pieces; none is a real credential.
  */
 import { expect } from 'chai';
-import { redactDocument, MAX_DOCUMENT_DEPTH } from '../../../src/scan/config-secrets.js';
+import { redactDocument, MAX_DOCUMENT_DEPTH, MAX_LISTED_SECRETS } from '../../../src/scan/config-secrets.js';
 import { REDACTED_MARK, assignmentRule, findSecretSpans, redactText } from '../../../src/scan/secret-spans.js';
 
 const AK = 'AKIA' + 'Z2Y3X4W5V6U7T2S3';
@@ -126,6 +126,32 @@ describe('scan: secrets in image config strings', () => {
     expect(r.doc.history[1].created_by).to.equal(`RUN |1 NPM_TOKEN=${REDACTED_MARK} /bin/sh -c npm ci # buildkit`);
     expect(r.doc.config.Labels['org.example.deploy-key']).to.equal(`-----BEGIN OPENSSH PRIVATE KEY-----${REDACTED_MARK}-----END OPENSSH PRIVATE KEY-----\n`);
     expect(r.secrets.find((s) => s.rule === 'private-key')?.line).to.equal(1);
+  });
+
+  it('hostile configs (2 MiB of patterns that would make a backtracking search quadratic) take linear time; listed findings are capped', () => {
+    const N = 2 << 20;
+    const rep = (x: string) => x.repeat(Math.floor(N / x.length));
+    const docs: Record<string, unknown> = {
+      'unclosed quotes': { config: { Labels: { a: rep('a="') } } },
+      'curl -u without a colon': { history: [{ created_by: `curl ${rep('/-u')}` }] },
+      'private key headers without END': { author: rep('-----BEGIN PRIVATE KEY-----') },
+      'an option with an unclosed quote': { config: { Cmd: [rep('--password "')] } },
+      'mysql -p with unclosed quotes': { config: { Entrypoint: ['mysql', rep('mysql -p"')] } },
+      'URL scheme runs': { author: rep('-b') },
+      'plain assignments': { author: rep('a=') },
+      'many findings': { config: { Env: [`X=${rep('DB_PASSWORD=hunter22 ')}`] } },
+      'many lines': { author: rep('\nDB_PASSWORD=hunter22') },
+    };
+    for (const [what, doc] of Object.entries(docs)) {
+      const t = performance.now();
+      const r = redactDocument(doc, 'config');
+      const ms = performance.now() - t;
+      expect(ms, `${what}: ${Math.round(ms)} ms`).to.be.below(5000);
+      expect(r.secrets.length, what).to.be.at.most(MAX_LISTED_SECRETS + 1);
+      expect(JSON.stringify(r.doc), what).to.not.include('hunter22');
+    }
+    const many = redactDocument({ author: rep('DB_PASSWORD=hunter22 ') }, 'config').secrets;
+    expect(many.at(-1)).to.include({ rule: 'more-secrets', path: 'config:' });
   });
 
   it('redactDocument: manifest and index annotations; `__proto__` stays a key; deep nesting is refused', () => {
