@@ -114,7 +114,8 @@ export function isSecretValue(v: string): boolean {
 // then consumed; a quote without its closing quote runs to the end of the text instead of failing (a
 // failing unbounded match retried at every position would be quadratic).
 
-const ASSIGNMENT = /(?<![\w.$-])([A-Za-z_][A-Za-z0-9_.-]*)=/g;
+// Also a Java system property (`-Ddb.password=…`), whose name follows `-D` without a separator.
+const ASSIGNMENT = /(?:(?<![\w.$-])|(?<=(?<![\w-])-D))([A-Za-z_][A-Za-z0-9_.-]*)=/g;
 const OPTION = /(?<![\w-])(--?[A-Za-z][\w-]*)(?:=|[ \t]+)/g;
 const OPTION_NAME = /(?:password|passwd|passphrase|token|secret|api-?key|access-?key|private-?key|credentials?|(?:^-+|store|key|src|dest|-)pass)$|password|secret/i;
 const OPTION_NOT_SECRET = /(?:-file|-stdin|-env|-path|-dir|-name|-id|-type|-length|-url|-endpoint|-header|-ttl|-hint)$|^--?no-/i;

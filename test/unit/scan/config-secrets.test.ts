@@ -31,6 +31,7 @@ describe('scan: secrets in image config strings', () => {
     [`wget --header='Private-Token: ${PW}' https://gitlab.example.test`, 'authorization-header', PW],
     [`echo ${AK} > /root/.aws/credentials`, 'aws-access-key-id', AK],
     [`see https://example.test/?access_token=${PW}&x=1`, 'secret-assignment', PW],
+    [`ENV JAVA_OPTS="-Xmx1g -Ddb.password=${PW}"`, 'env-password', PW],
   ];
   for (const [text, rule, secret] of found) {
     it(`finds ${rule} in ${JSON.stringify(text.replace(secret, 'SECRET'))}`, () => {
@@ -62,6 +63,7 @@ describe('scan: secrets in image config strings', () => {
     'git clone https://git.example.test/x.git',
     'https://user:${PASS}@host/',
     '-----BEGIN PUBLIC KEY-----',
+    'JAVA_OPTS=-Djavax.net.ssl.trustStorePassword=changeit -Dfile.encoding=UTF-8',
   ];
   for (const text of clean) {
     it(`finds nothing in ${JSON.stringify(text)}`, () => {
