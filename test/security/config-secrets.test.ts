@@ -451,5 +451,6 @@ describe('security: secrets anywhere in the image config are reported and never 
       }),
       { numRuns: 300 },
     );
+    fs.rmSync(path.join(os.tmpdir(), 'pushgate-cfgsec-prop'), { recursive: true, force: true });
   });
 });
