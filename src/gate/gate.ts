@@ -24,7 +24,7 @@ import { enforce, harborTarget, quarantineRepositoryOf, type HarborTarget, type 
 import type { CompiledPolicy } from '../policy/index.js';
 import { evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
-import { scanImage, type ImageScan, type LayerCache } from '../scan/engine.js';
+import { imageScanVersion, scanImage, type ImageScan, type LayerCache } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
 import { VulnDb } from '../vulndb/index.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
@@ -66,7 +66,8 @@ export interface GateOptions {
   notifier?: { blocked(v: Verdict): void };
 }
 
-const SCAN_KEY = (digest: Digest) => `scan:${digest}`;
+// Versioned: a scanner that finds more (secrets in the image config) never reuses an older scan.
+const SCAN_KEY = (digest: Digest) => `scan:${imageScanVersion()}:${digest}`;
 /** Attempts of a queued event when `queue.maxAttempts` is not configured. */
 const DEFAULT_MAX_ATTEMPTS = 10;
 /** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */

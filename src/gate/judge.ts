@@ -64,6 +64,9 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   };
   // Image-level problems (unreadable child manifest, no vulnerability database) apply to every platform.
   const imageLevel: Diagnostic[] = scan.diagnostics.filter((d) => d.incomplete);
+  // Secrets in the index itself are in every platform's push: each platform is judged with them.
+  const indexSecrets = scan.secrets ?? [];
+  report.secrets.push(...indexSecrets);
   if (!vulndb) {
     const d: Diagnostic = { code: 'vulndb-missing', message: 'no vulnerability database: run `pushgate db update`; packages were not matched against advisories', incomplete: true };
     report.diagnostics.push(d);
@@ -85,7 +88,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       tag: ctx.tag,
       digest: p.manifestDigest,
       findings,
-      secrets: p.inventory.secrets,
+      secrets: [...p.inventory.secrets, ...indexSecrets],
       config: p.inventory.config,
       diagnostics,
       packages: p.inventory.packages,
@@ -118,7 +121,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   }
   if (scan.platforms.length === 0) {
     // Nothing scannable (e.g. an index of attestations only, or the root could not be read).
-    const ev = evaluate(policy, { ...ctx, findings: [], secrets: [], config: [], diagnostics: report.diagnostics, packages: [], complete: false });
+    const ev = evaluate(policy, { ...ctx, findings: [], secrets: indexSecrets, config: [], diagnostics: report.diagnostics, packages: [], complete: false });
     decision = ev.decision;
     mode = ev.mode;
     reasons.push(...ev.reasons);

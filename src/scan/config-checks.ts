@@ -2,11 +2,10 @@
  * Image-configuration checks (image-spec config.md): runs as root (User empty, `root`, `0`, `0:0`,
  * `root:…`), exposed privileged or admin ports, no HEALTHCHECK, image age from `created`, image
  * size and layer count, base image from OCI annotations (image-spec annotations.md
- * `org.opencontainers.image.base.name/digest`) or history, and secrets in `Env` (the same rules as
- * files, plus `env-password` as in `.env` files).
+ * `org.opencontainers.image.base.name/digest`) or history. Secrets anywhere in the config are found
+ * by config-secrets.ts, which also hands these checks the redacted config they read.
  */
-import type { ConfigFinding, SecretFinding } from '../core/index.js';
-import { findEnvPasswords, findSecrets } from './analyzers/secrets.js';
+import type { ConfigFinding } from '../core/index.js';
 
 /** The raw config fields the checks read (a superset of core's ImageConfig). */
 export interface RawImageConfig {
@@ -79,8 +78,11 @@ export function isRootUser(user: string | undefined): boolean {
   return name === 'root' || name === '0';
 }
 
-/** Runs the checks. `now` is injectable for tests. */
-export function checkConfig(cfg: RawImageConfig, opts: CheckContext = {}): { config: ConfigFinding[]; secrets: SecretFinding[]; baseLayerCount?: number } {
+/**
+ * Runs the checks on a config (give it the redacted copy from config-secrets.ts: messages quote
+ * config and annotation values). `now` is injectable for tests.
+ */
+export function checkConfig(cfg: RawImageConfig, opts: CheckContext = {}): { config: ConfigFinding[]; baseLayerCount?: number } {
   const out: ConfigFinding[] = [];
   const c = cfg.config ?? {};
   if (isRootUser(c.User)) {
@@ -118,11 +120,5 @@ export function checkConfig(cfg: RawImageConfig, opts: CheckContext = {}): { con
   } else if (baseLayerCount) {
     out.push({ check: 'base-image', severity: 'negligible', message: `the first ${baseLayerCount} layer(s) come from a base image (history)` });
   }
-  const secrets: SecretFinding[] = [];
-  for (const [i, env] of (c.Env ?? []).entries()) {
-    if (typeof env !== 'string') continue;
-    for (const s of findSecrets(env.replace(/^([A-Za-z_][A-Za-z0-9_]*)=/, '$1='), 'config:Env')) secrets.push({ ...s, line: i + 1 });
-    for (const s of findEnvPasswords(env, 'config:Env')) secrets.push({ ...s, line: i + 1 });
-  }
-  return { config: out, secrets, baseLayerCount };
+  return { config: out, baseLayerCount };
 }

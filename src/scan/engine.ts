@@ -13,10 +13,13 @@ import { LRUCache } from 'lru-cache';
 import {
   PushgateError, isAttestationDescriptor, isDigest, isIndexMediaType, isPushgateError, platformString, shortDigest,
   type Descriptor, type Diagnostic, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Inventory, type Platform,
+  type SecretFinding,
 } from '../core/index.js';
 import { ANALYZERS } from './analyzers/index.js';
 import type { Analyzer } from './analyzers/types.js';
 import { checkConfig, type RawImageConfig } from './config-checks.js';
+import { redactDocument } from './config-secrets.js';
+import { redactText } from './secret-spans.js';
 import { readLayer, VerifyStream, type LayerLimits } from './layer-stream.js';
 import { isInflateWorkerFailure, warmInflateWorker } from './inflate-pool.js';
 import { openLocalSource } from './local-source.js';
@@ -74,6 +77,7 @@ export interface PlatformScan {
   platform: string;
   manifestDigest: Digest;
   configDigest?: Digest;
+  /** The image config with every secret value redacted (config-secrets.ts); the raw config never leaves the engine. */
   config: ImageConfig;
   layers: Array<{ digest: Digest; diffID?: Digest; size: number; mediaType: string }>;
   /**
@@ -95,6 +99,8 @@ export interface ImageScan {
   mediaType?: string;
   platforms: PlatformScan[];
   diagnostics: Diagnostic[];
+  /** Secrets in the index itself (its annotations, its descriptors' strings): they apply to every platform. */
+  secrets?: SecretFinding[];
   /** Bytes read from the source (manifests, configs, compressed layers). */
   bytesRead: number;
 }
@@ -112,6 +118,18 @@ const WALKER_VERSION = 2;
 export function analyzerSetVersion(analyzers: readonly Analyzer[] = ANALYZERS): string {
   const spec = `walker:${WALKER_VERSION};` + analyzers.map((a) => `${a.name}@${a.version}`).join(',');
   return crypto.createHash('sha256').update(spec).digest('hex').slice(0, 16);
+}
+
+/** Version of what the engine finds outside layers (config checks, config and manifest secrets, redaction). */
+const IMAGE_CHECKS_VERSION = 2;
+
+/**
+ * The version of a whole-image scan result: the analyzer set plus the image-level checks. A stored
+ * {@link ImageScan} is reused only under the same version, so a scanner that finds more (or
+ * redacts more) never reuses an old result.
+ */
+export function imageScanVersion(analyzers: readonly Analyzer[] = ANALYZERS): string {
+  return crypto.createHash('sha256').update(`${analyzerSetVersion(analyzers)};image:${IMAGE_CHECKS_VERSION}`).digest('hex').slice(0, 16);
 }
 
 /**
@@ -305,14 +323,21 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
   const problem = manifestProblem(parsed);
   if (problem) diags.push({ code: 'manifest-invalid', message: `manifest ${shortDigest(manifestDigest)}: ${problem}`, incomplete: true });
   const m = (problem ? { schemaVersion: 2, config: undefined, layers: [] } : parsed) as ImageManifest;
+  // Secrets in the manifest's strings (annotations, descriptor fields) are reported, and only its
+  // redacted copy is read for anything that is kept (annotations, media types).
+  const shown = redactDocument(m, 'manifest');
+  const secrets: SecretFinding[] = [...shown.secrets];
   let config: ImageConfig = {};
   let raw: RawImageConfig = {};
   if (m.config?.digest) {
     try {
       const b = await readAll(await run.source.blob(m.config), m.config);
       run.bytes += b.length;
-      raw = parseJson<RawImageConfig>(b, `config ${shortDigest(m.config.digest)}`);
+      // The config is redacted as soon as it is parsed: checks, policy, reports and the store see only the copy.
+      const redacted = redactDocument(parseJson<RawImageConfig>(b, `config ${shortDigest(m.config.digest)}`), 'config');
+      raw = redacted.doc;
       config = raw as ImageConfig;
+      secrets.push(...redacted.secrets);
     } catch (e) {
       diags.push({ code: 'config-unreadable', message: `config ${shortDigest(m.config.digest)}: ${msg(e)}`, incomplete: true });
     }
@@ -341,9 +366,9 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
   const stacked = stackLayers(analyses, run.analyzers);
   const inv = buildInventory(stacked.placed, [...diags, ...stacked.diagnostics]);
   // No config (unreadable, or a malformed manifest): nothing to check, rather than a false "runs as root".
-  const checks = Object.keys(raw).length ? checkConfig(raw, { now: run.opts.now, annotations: m.annotations, layers }) : { config: [], secrets: [] };
+  const checks = Object.keys(raw).length ? checkConfig(raw, { now: run.opts.now, annotations: shown.doc.annotations, layers }) : { config: [] };
   inv.config.push(...checks.config);
-  inv.secrets.push(...checks.secrets);
+  inv.secrets.push(...secrets);
   const plat = platform ?? (config.os ? platformString({ os: config.os, architecture: config.architecture ?? 'unknown', variant: config.variant }) : 'unknown');
   if (platform) {
     for (const p of inv.packages) p.platform = plat;
@@ -356,7 +381,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     manifestDigest,
     configDigest: m.config?.digest,
     config,
-    layers: layers.map((l, i) => ({ digest: l.digest, diffID: diffIds[i], size: l.size, mediaType: l.mediaType })),
+    layers: layers.map((l, i) => ({ digest: l.digest, diffID: diffIds[i], size: l.size, mediaType: shown.doc.layers?.[i]?.mediaType ?? l.mediaType })),
     baseLayers: checks.baseLayerCount && checks.baseLayerCount <= layers.length
       ? layers.slice(0, checks.baseLayerCount).map((l, i) => diffIds[i] ?? l.digest)
       : undefined,
@@ -393,12 +418,16 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
   run.bytes += root.bytes.length;
   const diagnostics: Diagnostic[] = [];
   const platforms: PlatformScan[] = [];
+  const indexSecrets: SecretFinding[] = [];
   try {
     const doc = parseJson<{ mediaType?: string; manifests?: Descriptor[]; layers?: unknown; schemaVersion?: number }>(root.bytes, `manifest ${shortDigest(root.digest)}`);
-    const mediaType = doc.mediaType ?? root.mediaType;
+    const mediaType = redactText(doc.mediaType ?? root.mediaType);
     if (doc.schemaVersion === 1) throw new PushgateError('UNSUPPORTED', 'Docker schema 1 manifests are not supported; re-push the image with a current client');
     if (isIndexMediaType(mediaType) || (Array.isArray(doc.manifests) && !doc.layers)) {
-      const index = doc as ImageIndex;
+      // Secrets in the index's own strings; its redacted copy names the platforms that are kept.
+      const shownIndex = redactDocument(doc as ImageIndex, 'index');
+      indexSecrets.push(...shownIndex.secrets);
+      const index = shownIndex.doc;
       let children = index.manifests.filter((d) => !isAttestationDescriptor(d));
       const skipped = index.manifests.length - children.length;
       if (skipped) diagnostics.push({ code: 'attestation-skipped', message: `${skipped} attestation manifest(s) not scanned` });
@@ -427,7 +456,7 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
     } else {
       platforms.push(await scanManifest(run, root.digest, root.bytes, undefined));
     }
-    return { target: source.target, digest: root.digest, mediaType, platforms, diagnostics, bytesRead: run.bytes };
+    return { target: source.target, digest: root.digest, mediaType, platforms, diagnostics, ...(indexSecrets.length ? { secrets: indexSecrets } : {}), bytesRead: run.bytes };
   } finally {
     run.deadline.clear();
     fs.rmSync(run.tmpDir, { recursive: true, force: true });

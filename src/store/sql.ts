@@ -114,4 +114,15 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW E
     name: 'verdicts-updated-seq-index',
     sql: 'CREATE INDEX IF NOT EXISTS verdicts_updated_seq ON verdicts (updated_seq);',
   },
+  {
+    // Whole-image scans stored before the image config was redacted (keys `scan:<digest>`, without a
+    // scanner version) hold config strings as pushed: history, labels and Cmd may carry secrets.
+    // They are never read again (the key is versioned now); delete them. SQLite overwrites the freed
+    // pages with zeros (secure_delete) so the values do not linger in the file.
+    version: 4,
+    name: 'drop-unredacted-image-scans',
+    sqlite: "PRAGMA secure_delete = ON; DELETE FROM layers WHERE key LIKE 'scan:sha256:%'; PRAGMA secure_delete = OFF;",
+    postgres: "DELETE FROM layers WHERE key LIKE 'scan:sha256:%';",
+    sql: '',
+  },
 ];

@@ -13,40 +13,48 @@
 import type { SecretFinding } from '../../core/index.js';
 import type { Analyzer } from './types.js';
 
-interface Rule {
+/** One secret rule of a known format. */
+export interface SecretRule {
   id: string;
   severity: 'critical' | 'high' | 'medium';
   re: RegExp;
   /** Capture group holding the secret (0 = whole match). */
   group?: number;
   redact(v: string): string;
+  /**
+   * Characters of the secret that say only what kind it is (`AKIA`, `ghp_`, `glpat-`) and may stay
+   * visible when the value is redacted inside a string of the image config; 0 keeps nothing.
+   */
+  keep: number;
 }
 
 const prefix = (n: number) => (v: string) => `${v.slice(0, n)}${'*'.repeat(Math.max(4, Math.min(16, v.length - n)))}`;
 
 /** The rules, in reporting order. Exported for tests and for the image-config Env check. */
-export const SECRET_RULES: Rule[] = [
+export const SECRET_RULES: SecretRule[] = [
   {
     id: 'private-key',
     severity: 'critical',
     re: /-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----(?:\\n|\r?\n)(?:Proc-Type:|[A-Za-z0-9+/=]{20,})/g,
     group: 1,
     redact: (v) => `-----BEGIN ${v}----- (redacted)`,
+    keep: 0,
   },
-  { id: 'aws-access-key-id', severity: 'critical', re: /(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z2-7]{16})(?![A-Z0-9])/g, group: 1, redact: prefix(4) },
+  { id: 'aws-access-key-id', severity: 'critical', re: /(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z2-7]{16})(?![A-Z0-9])/g, group: 1, redact: prefix(4), keep: 4 },
   {
     id: 'aws-secret-access-key',
     severity: 'critical',
     re: /aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi,
     group: 1,
     redact: () => '****************************************',
+    keep: 0,
   },
-  { id: 'gcp-service-account', severity: 'critical', re: /"type"\s*:\s*"service_account"[\s\S]{0,2000}?"private_key_id"\s*:\s*"([a-f0-9]{40})"/g, group: 1, redact: () => 'service_account private_key_id ****' },
-  { id: 'github-token', severity: 'critical', re: /(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])/g, group: 1, redact: prefix(4) },
-  { id: 'gitlab-token', severity: 'critical', re: /(?<![A-Za-z0-9_-])(glpat-[A-Za-z0-9_-]{20})(?![A-Za-z0-9_-])/g, group: 1, redact: prefix(6) },
-  { id: 'slack-token', severity: 'high', re: /(?<![A-Za-z0-9-])(xox[baprs]-[0-9A-Za-z]{10,48}(?:-[0-9A-Za-z]{4,48}){0,4})/g, group: 1, redact: prefix(5) },
-  { id: 'slack-webhook', severity: 'high', re: /(https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32})/g, group: 1, redact: prefix(33) },
-  { id: 'npm-token', severity: 'critical', re: /(?<![A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])/g, group: 1, redact: prefix(4) },
+  { id: 'gcp-service-account', severity: 'critical', re: /"type"\s*:\s*"service_account"[\s\S]{0,2000}?"private_key_id"\s*:\s*"([a-f0-9]{40})"/g, group: 1, redact: () => 'service_account private_key_id ****', keep: 0 },
+  { id: 'github-token', severity: 'critical', re: /(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])/g, group: 1, redact: prefix(4), keep: 4 },
+  { id: 'gitlab-token', severity: 'critical', re: /(?<![A-Za-z0-9_-])(glpat-[A-Za-z0-9_-]{20})(?![A-Za-z0-9_-])/g, group: 1, redact: prefix(6), keep: 6 },
+  { id: 'slack-token', severity: 'high', re: /(?<![A-Za-z0-9-])(xox[baprs]-[0-9A-Za-z]{10,48}(?:-[0-9A-Za-z]{4,48}){0,4})/g, group: 1, redact: prefix(5), keep: 5 },
+  { id: 'slack-webhook', severity: 'high', re: /(https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32})/g, group: 1, redact: prefix(33), keep: 33 },
+  { id: 'npm-token', severity: 'critical', re: /(?<![A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])/g, group: 1, redact: prefix(4), keep: 4 },
 ];
 
 // One cheap pass decides whether any rule can match at all.
@@ -81,6 +89,16 @@ const ENV_TEMPLATE = /\.(?:example|sample|template|dist|tmpl|tpl|default|default
 const PASSWORD_KEY = /(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD)$/i;
 /** Values that are not real passwords: empty, references, templates, well-known placeholders. */
 const PLACEHOLDER = /^(?:|changeme|change[_-]?me|change[_-]?it|password|passwd|pass|secret|example|placeholder|your[_-]?(?:db[_-]?)?pass(?:word)?(?:[_-]?here)?|x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_]\w*|\{\{.*\}\}|%[^%]+%|null|none|nil|undefined|todo|tbd|fixme|dummy|redacted|-)$/i;
+
+/** True when `v` (unquoted) is a placeholder, a reference or a template rather than a real password or token. */
+export function isPlaceholderValue(v: string): boolean {
+  return PLACEHOLDER.test(v.trim());
+}
+
+/** True when a variable name means a password (`PASSWORD`, `DB_PASS`, `REDIS_PWD`). */
+export function isPasswordName(name: string): boolean {
+  return PASSWORD_KEY.test(name);
+}
 
 /** True when `path` names a `.env`-style file (not a template). */
 export function isEnvFile(path: string): boolean {

@@ -19,6 +19,7 @@ import { findSecrets } from '../../../src/scan/analyzers/secrets.js';
 import { osvEcosystem, parseKeyValues } from '../../../src/scan/analyzers/os-release.js';
 import { formatPurl, npmPurl } from '../../../src/scan/purl.js';
 import { checkConfig, isRootUser } from '../../../src/scan/config-checks.js';
+import { redactDocument } from '../../../src/scan/config-secrets.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/scan/parsers');
 const cases = (kind: string) => fs.readdirSync(path.join(FIX, kind)).filter((d) => fs.existsSync(path.join(FIX, kind, d, 'expected.json')));
@@ -140,9 +141,10 @@ describe('scan analyzers: small tables', () => {
     for (const u of ['', 'root', '0', '0:0', 'root:root']) expect(isRootUser(u), u).to.equal(true);
     for (const u of ['1000', 'node', '1000:0']) expect(isRootUser(u), u).to.equal(false);
     const akid = 'AKIA' + 'ABCDEFGHJKLMNPQR';
-    const r = checkConfig({ created: '2020-01-01T00:00:00Z', config: { User: 'app', ExposedPorts: { '22/tcp': {}, '80/tcp': {}, '8080/tcp': {} }, Env: [`AWS_ACCESS_KEY_ID=${akid}`] } }, { now: new Date('2026-01-01T00:00:00Z') });
+    const cfg = redactDocument({ created: '2020-01-01T00:00:00Z', config: { User: 'app', ExposedPorts: { '22/tcp': {}, '80/tcp': {}, '8080/tcp': {} }, Env: [`AWS_ACCESS_KEY_ID=${akid}`] } }, 'config');
+    const r = checkConfig(cfg.doc, { now: new Date('2026-01-01T00:00:00Z') });
     expect(r.config.map((c) => c.check)).to.deep.equal(['exposed-admin-port', 'exposed-privileged-port', 'no-healthcheck', 'image-age']);
-    expect(r.secrets.map((s) => `${s.rule} ${s.path}:${s.line}`)).to.deep.equal(['aws-access-key-id config:Env:1']);
-    expect(JSON.stringify(r)).to.not.include(akid);
+    expect(cfg.secrets.map((s) => `${s.rule} ${s.path}`)).to.deep.equal(['aws-access-key-id config:Env[0]']);
+    expect(JSON.stringify([r, cfg])).to.not.include(akid);
   });
 });
