@@ -3,8 +3,10 @@
  * (Go's key matching; ambiguous documents refused with MANIFEST_INVALID). This module keeps the
  * registry-facing names: media type detection from a response, schema 1 refusal.
  */
+import { isDigest } from '../core/digest.js';
 import { PushgateError } from '../core/errors.js';
-import { MediaTypes } from '../core/manifest.js';
+import { goFoldKey, parseJsonTree, type JsonNode } from '../core/go-json.js';
+import { MediaTypes, type Descriptor } from '../core/manifest.js';
 import { bareMediaType, manifestMediaType, nonImageArtifactType, parseManifestDocument, type ParsedManifest } from '../core/manifest-parse.js';
 
 export { bareMediaType, nonImageArtifactType, type ParsedManifest };
@@ -39,4 +41,40 @@ export function isSchema1(mediaType: string): boolean {
 export function parseManifest(bytes: Buffer, mediaType: string): ParsedManifest {
   if (isSchema1(mediaType)) throw new PushgateError('UNSUPPORTED', 'Docker schema 1 manifests are not supported: push the image again with a current client (schema 2 or OCI)');
   return parseManifestDocument(bytes, mediaType);
+}
+
+/**
+ * Every descriptor that any reader of `bytes` could follow, for copying a document pushgate
+ * refuses to read (a quarantine copy must hold whatever the registry and runtimes would read):
+ * the objects under every top-level key that Go's decoder files as `config`, `layers` or
+ * `manifests`, each spelling and repetition included. Objects without a valid digest are left out.
+ * @returns blobs (config and layers) and child manifests; empty lists for bytes that are not JSON.
+ */
+export function referencedDescriptors(bytes: Buffer): { blobs: Descriptor[]; manifests: Descriptor[] } {
+  const out = { blobs: [] as Descriptor[], manifests: [] as Descriptor[] };
+  let root: JsonNode;
+  try {
+    root = parseJsonTree(bytes.toString('utf8'));
+  } catch {
+    return out;
+  }
+  if (root.t !== 'object') return out;
+  const asDescriptor = (n: JsonNode): Descriptor | undefined => {
+    if (n.t !== 'object') return undefined;
+    const get = (f: string) => n.members.filter(([k]) => goFoldKey(k) === goFoldKey(f)).map(([, v]) => v);
+    const digest = get('digest').find((v): v is { t: 'string'; v: string } => v.t === 'string' && isDigest(v.v));
+    if (!digest) return undefined;
+    const mt = get('mediaType').find((v): v is { t: 'string'; v: string } => v.t === 'string');
+    const size = get('size').find((v): v is { t: 'number'; raw: string } => v.t === 'number');
+    return { mediaType: mt?.v ?? '', digest: digest.v, size: size ? Number(size.raw) : -1 };
+  };
+  for (const [k, v] of root.members) {
+    const f = goFoldKey(k);
+    const list = f === 'CONFIG' ? [v] : (f === 'LAYERS' || f === 'MANIFESTS') && v.t === 'array' ? v.items : [];
+    for (const item of list) {
+      const d = asDescriptor(item);
+      if (d) (f === 'MANIFESTS' ? out.manifests : out.blobs).push(d);
+    }
+  }
+  return out;
 }
