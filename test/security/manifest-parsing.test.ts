@@ -16,6 +16,7 @@
  * Blobs are the lab image node-app:vuln (a private key and an AWS key: reject) and its base.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -232,6 +233,23 @@ describe('security: manifests, indexes and configs are read as the registry and 
       expect(v.complete).to.equal(true);
       expect((await srv.store.getReport(g.digest))?.diagnostics.map((d) => d.code)).to.include('attestation-skipped');
       expect(await pullable('with-attestation')).to.equal(200);
+    });
+  });
+
+  describe('pushgate scan', () => {
+    it('pushgate scan reads the same documents (the quarantine copies) as incomplete, naming the key, exit 1', async () => {
+      const scan = (ref: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), 'scan', ref, '--format', 'json'], { cwd: dir, timeout: 120_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+      for (const [tag, code, key] of [['layers-Layers', 'manifest-invalid', '"Layers"'], ['index-Manifests', 'manifest-invalid', '"Manifests"'], ['config-collision-0', 'config-invalid', '"env"']] as const) {
+        const r = await scan(`${reg.host}/quarantine/${REPO}:${tag}`);
+        expect(r.code, `${tag}: ${r.stderr}`).to.equal(1);
+        const report = JSON.parse(r.stdout) as { complete: boolean; diagnostics: Array<{ code: string; message: string }> };
+        expect(report.complete, tag).to.equal(false);
+        expect(report.diagnostics.find((d) => d.code === code)?.message, tag).to.include(key);
+      }
     });
   });
 
