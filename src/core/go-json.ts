@@ -157,6 +157,12 @@ export function parseJsonTree(text: string): JsonNode {
   return root;
 }
 
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /**
  * The key Go's struct decoder files `key` under: ASCII letters upper-cased, the Kelvin sign as
  * `K` and the long s as `S` (the only non-ASCII code points whose case-fold orbit holds an ASCII
@@ -164,6 +170,8 @@ export function parseJsonTree(text: string): JsonNode {
  * struct field exactly when their folds are equal.
  */
 export function goFoldKey(key: string): string {
+  // ASCII keys (nearly all): upper-casing is the whole fold.
+  if (isAscii(key)) return key.toUpperCase();
   let out = '';
   for (const ch of key) {
     const c = ch.codePointAt(0)!;
@@ -223,35 +231,62 @@ function typeName(t: GoType): string {
   }
 }
 
-function join(path: string, key: string): string {
-  return /^[A-Za-z_][\w.]*$/.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
+/** Sets an own property; `__proto__` as data, never as the prototype. */
+function put(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+const PLAIN_KEY = /^[A-Za-z_][\w.]*$/;
+
+/** Where a value sits: a string, or a step below a parent, turned into text only when an error names it. */
+export type Path = string | { up: Path; key?: string; i?: number };
+
+function ps(p: Path): string {
+  if (typeof p === 'string') return p;
+  const up = ps(p.up);
+  if (p.i !== undefined) return `${up}[${p.i}]`;
+  const key = p.key!;
+  return PLAIN_KEY.test(key) ? (up ? `${up}.${key}` : key) : `${up}[${JSON.stringify(key)}]`;
 }
 
 /** Refuses exact duplicate keys in one object (both readers keep the last, pushgate's other readers might not). */
-function checkExactDuplicates(members: Array<[string, JsonNode]>, path: string): void {
+function checkExactDuplicates(members: Array<[string, JsonNode]>, path: Path): void {
   if (members.length < 2) return;
   const seen = new Set<string>();
   for (const [k] of members) {
-    if (seen.has(k)) throw new GoDecodeError(`${where(path)} has the key "${k}" more than once; registries and runtimes keep the last one silently, so pushgate refuses the document: write each key once`, path, k);
+    if (seen.has(k)) throw new GoDecodeError(`${where(ps(path))} has the key "${k}" more than once; registries and runtimes keep the last one silently, so pushgate refuses the document: write each key once`, ps(path), k);
     seen.add(k);
   }
 }
 
 /** Plain JS value of a node pushgate does not model (`any`): exact duplicates refused at every depth. */
-export function plainValue(n: JsonNode, path = ''): unknown {
+export function plainValue(n: JsonNode, path: Path = ''): unknown {
   switch (n.t) {
     case 'object': {
       checkExactDuplicates(n.members, path);
       const o: Record<string, unknown> = {};
-      for (const [k, v] of n.members) Object.defineProperty(o, k, { value: plainValue(v, join(path, k)), enumerable: true, writable: true, configurable: true });
+      for (const [k, v] of n.members) put(o, k, plainValue(v, { up: path, key: k }));
       return o;
     }
-    case 'array': return n.items.map((x, i) => plainValue(x, `${path}[${i}]`));
+    case 'array': return n.items.map((x, i) => plainValue(x, { up: path, i }));
     case 'string': return n.v;
     case 'number': return Number(n.raw);
     case 'bool': return n.v;
     default: return null;
   }
+}
+
+const FOLDED = new WeakMap<GoType, Map<string, string>>();
+
+/** Folded JSON name → field name of a struct type, computed once per type. */
+function foldedFields(type: Extract<GoType, { k: 'struct' }>): Map<string, string> {
+  let m = FOLDED.get(type);
+  if (!m) {
+    m = new Map(Object.keys(type.fields).map((name) => [goFoldKey(name), name]));
+    FOLDED.set(type, m);
+  }
+  return m;
 }
 
 const INT_TEXT = /^-?(?:0|[1-9]\d*)$/;
@@ -266,10 +301,10 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  *   `Layers`), an exact duplicate key, a value of the wrong type (a string for an integer, `1.5` or
  *   `1e3` for an integer, an integer below `min` or past 2^53 − 1, a non-base64 `bytes`).
  */
-export function decodeGo(n: JsonNode, type: GoType, path = ''): unknown {
+export function decodeGo(n: JsonNode, type: GoType, path: Path = ''): unknown {
   if (n.t === 'null') return undefined;
   const wrong = (): never => {
-    throw new GoDecodeError(`${where(path)} must be ${typeName(type)}, not ${kindOf(n)}`, path);
+    throw new GoDecodeError(`${where(ps(path))} must be ${typeName(type)}, not ${kindOf(n)}`, ps(path));
   };
   switch (type.k) {
     case 'any': return plainValue(n, path);
@@ -277,38 +312,38 @@ export function decodeGo(n: JsonNode, type: GoType, path = ''): unknown {
     case 'bool': return n.t === 'bool' ? n.v : wrong();
     case 'bytes':
       if (n.t !== 'string') return wrong();
-      if (!BASE64.test(n.v.replace(/[\r\n]/g, ''))) throw new GoDecodeError(`${where(path)} must be base64 (RFC 4648 standard alphabet)`, path);
+      if (!BASE64.test(n.v.replace(/[\r\n]/g, ''))) throw new GoDecodeError(`${where(ps(path))} must be base64 (RFC 4648 standard alphabet)`, ps(path));
       return n.v;
     case 'int': {
       if (n.t !== 'number') return wrong();
-      if (!INT_TEXT.test(n.raw)) throw new GoDecodeError(`${where(path)} must be an integer, not ${n.raw} (Go's decoder refuses fractions and exponents here)`, path);
+      if (!INT_TEXT.test(n.raw)) throw new GoDecodeError(`${where(ps(path))} must be an integer, not ${n.raw} (Go's decoder refuses fractions and exponents here)`, ps(path));
       const v = Number(n.raw);
-      if (!Number.isSafeInteger(v)) throw new GoDecodeError(`${where(path)} is ${n.raw}, past the largest integer pushgate reads exactly (2^53 − 1)`, path);
-      if (type.min !== undefined && v < type.min) throw new GoDecodeError(`${where(path)} is ${n.raw}; it must be at least ${type.min}`, path);
+      if (!Number.isSafeInteger(v)) throw new GoDecodeError(`${where(ps(path))} is ${n.raw}, past the largest integer pushgate reads exactly (2^53 − 1)`, ps(path));
+      if (type.min !== undefined && v < type.min) throw new GoDecodeError(`${where(ps(path))} is ${n.raw}; it must be at least ${type.min}`, ps(path));
       return v === 0 ? 0 : v;
     }
     case 'slice':
       if (n.t !== 'array') return wrong();
       return n.items.map((x, i) => {
-        if (x.t === 'null' && type.of.k !== 'any') throw new GoDecodeError(`${path}[${i}] is null; it must be ${typeName(type.of)}`, `${path}[${i}]`);
-        return decodeGo(x, type.of, `${path}[${i}]`);
+        const p: Path = { up: path, i };
+        if (x.t === 'null' && type.of.k !== 'any') throw new GoDecodeError(`${ps(p)} is null; it must be ${typeName(type.of)}`, ps(p));
+        return decodeGo(x, type.of, p);
       });
     case 'map': {
       if (n.t !== 'object') return wrong();
       checkExactDuplicates(n.members, path);
       const o: Record<string, unknown> = {};
       for (const [k, v] of n.members) {
-        const p = join(path, k);
-        if (v.t === 'null' && type.of.k !== 'any') throw new GoDecodeError(`${p} is null; it must be ${typeName(type.of)}`, p, k);
-        Object.defineProperty(o, k, { value: decodeGo(v, type.of, p), enumerable: true, writable: true, configurable: true });
+        const p: Path = { up: path, key: k };
+        if (v.t === 'null' && type.of.k !== 'any') throw new GoDecodeError(`${ps(p)} is null; it must be ${typeName(type.of)}`, ps(p), k);
+        put(o, k, decodeGo(v, type.of, p));
       }
       return o;
     }
     case 'struct': {
       if (n.t !== 'object') return wrong();
       checkExactDuplicates(n.members, path);
-      const byFold = new Map<string, string>();
-      for (const name of Object.keys(type.fields)) byFold.set(goFoldKey(name), name);
+      const byFold = foldedFields(type);
       const firstKey = new Map<string, string>();
       const o: Record<string, unknown> = {};
       for (const [k, v] of n.members) {
@@ -317,16 +352,16 @@ export function decodeGo(n: JsonNode, type: GoType, path = ''): unknown {
         if (prior !== undefined) {
           const field = byFold.get(fold) ?? k;
           throw new GoDecodeError(
-            `${where(path)} has the keys "${prior}" and "${k}", which Go's decoder (Distribution, containerd) reads as the same field "${field}", keeping the last; pushgate refuses the ambiguity: write the field once, spelled "${field}"`,
-            path,
+            `${where(ps(path))} has the keys "${prior}" and "${k}", which Go's decoder (Distribution, containerd) reads as the same field "${field}", keeping the last; pushgate refuses the ambiguity: write the field once, spelled "${field}"`,
+            ps(path),
             k,
           );
         }
         firstKey.set(fold, k);
         const field = byFold.get(fold);
-        const p = join(path, field ?? k);
+        const p: Path = { up: path, key: field ?? k };
         const value = field ? decodeGo(v, type.fields[field]!, p) : plainValue(v, p);
-        if (value !== undefined) Object.defineProperty(o, field ?? k, { value, enumerable: true, writable: true, configurable: true });
+        if (value !== undefined) put(o, field ?? k, value);
       }
       return o;
     }
