@@ -209,7 +209,7 @@ describe('security: manifests, indexes and configs are read as the registry and 
       }
     });
 
-    it('index children are judged by their layers: the attestation annotation or an in-toto type over a tar layer is scanned; a real attestation is skipped', async () => {
+    it('index children are judged by their layers: the attestation annotation or an in-toto type over a tar layer is scanned; a non-image child makes the index incomplete; a real attestation is skipped', async () => {
       // the vulnerable image dressed as a BuildKit attestation (annotation + unknown/unknown)
       const dressed = { mediaType: OCI, digest: vuln.digest, size: vuln.bytes.length, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': clean.digest } };
       const cleanChild = { mediaType: OCI, digest: clean.digest, size: clean.bytes.length, platform: { os: 'linux', architecture: 'amd64' } };
@@ -225,6 +225,21 @@ describe('security: manifests, indexes and configs are read as the registry and 
         expect(v.decision, tag).to.equal('reject');
         expect(await pullable(tag), tag).to.equal(404);
       }
+      // a child that is no image (a Helm chart) is not scanned, so the index cannot be vouched for: incomplete
+      const c = labClient(reg.url);
+      const helmCfg = Buffer.from(j({ name: 'demo', version: '0.1.0', apiVersion: 'v2' }));
+      const chart = Buffer.from('a chart archive pushgate does not unpack');
+      await ensureBlob(c, REPO, helmCfg);
+      await ensureBlob(c, REPO, chart);
+      const chartManifest = Buffer.from(manifest(`"config":${j({ mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: sha(helmCfg), size: helmCfg.length })},"layers":[${j({ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: sha(chart), size: chart.length })}]`));
+      expect((await put(reg.url, sha(chartManifest), chartManifest)).status).to.equal(201);
+      const h = await put(reg.url, 'chart-child', j({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [cleanChild, { mediaType: OCI, digest: sha(chartManifest), size: chartManifest.length, platform: { os: 'linux', architecture: 'arm64' } }] }), OCI_INDEX);
+      expect(h.status, h.text).to.equal(201);
+      const hv = await waitVerdict(h.digest);
+      expect(hv.complete).to.equal(false);
+      expect(hv.decision).to.equal('quarantine');
+      expect((await srv.store.getReport(h.digest))?.diagnostics.map((d) => d.code)).to.include('child-not-image');
+      expect(await pullable('chart-child')).to.equal(404);
       // a genuine attestation child is skipped, complete, and the clean image stays pullable
       const g = await put(reg.url, 'with-attestation', j({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [cleanChild, attestation] }), OCI_INDEX);
       expect(g.status, g.text).to.equal(201);
