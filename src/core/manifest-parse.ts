@@ -164,6 +164,35 @@ export function parseImageConfig(bytes: Buffer | string): ImageConfig & Record<s
   return decode(tree(bytes, 'image config'), IMAGE_CONFIG, 'image config') as ImageConfig & Record<string, unknown>;
 }
 
+/** One image of a `docker save` archive's manifest.json (moby image/tarexport `manifestItem`). */
+export interface DockerSaveItem {
+  Config: string;
+  RepoTags?: string[];
+  Layers: string[];
+}
+
+const DOCKER_SAVE = go.slice(go.struct({ Config: go.string, RepoTags: go.slice(go.string), Layers: go.slice(go.string), Parent: go.string, LayerSources: go.map(go.any) }));
+
+/**
+ * Reads a `docker save` manifest.json as `docker load` (Go) reads it: `Layers` and `layers` are one
+ * field, so a file with both is refused rather than read one way here and another way there.
+ * @throws PushgateError MANIFEST_INVALID naming the key, or when it is not an array of images with
+ *   a `Config` and `Layers`.
+ */
+export function parseDockerSaveManifest(bytes: Buffer | string): DockerSaveItem[] {
+  const n = tree(bytes, 'manifest.json');
+  let list: unknown;
+  try {
+    list = decodeGo(n, DOCKER_SAVE);
+  } catch (e) {
+    throw invalid('manifest.json', e);
+  }
+  if (!Array.isArray(list) || list.some((e: Record<string, unknown>) => typeof e?.Config !== 'string' || !Array.isArray(e.Layers))) {
+    throw new PushgateError('MANIFEST_INVALID', 'manifest.json is not a docker save manifest (expected [{"Config": …, "Layers": [...]}])');
+  }
+  return list as DockerSaveItem[];
+}
+
 /** Config media types of runnable container images. */
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
 

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  MediaTypes, PushgateError, digestHex, isDigest, manifestMediaType, parseImageConfig, parseManifestDocument, shortDigest,
-  type Descriptor, type Digest, type ImageIndex,
+  MediaTypes, PushgateError, digestHex, isDigest, manifestMediaType, parseDockerSaveManifest, parseImageConfig, parseManifestDocument, shortDigest,
+  type Descriptor, type Digest, type DockerSaveItem, type ImageIndex,
 } from '../core/index.js';
 import type { DirectorySource, ImageSource } from './source.js';
 import { CHUNK } from './layer-stream.js';
@@ -187,14 +187,11 @@ function layoutSource(target: string, store: Store, tag: string | undefined, whe
 
 /** A legacy `docker save` archive (manifest.json + config + uncompressed layer tars). */
 function dockerSaveSource(target: string, store: Store, file: string, tag: string | undefined): ImageSource {
-  let list: Array<{ Config: string; RepoTags?: string[]; Layers: string[] }>;
+  let list: DockerSaveItem[];
   try {
-    list = JSON.parse(store.read('manifest.json').toString('utf8'));
+    list = parseDockerSaveManifest(store.read('manifest.json'));
   } catch (e) {
-    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: manifest.json is not valid JSON (is this a docker save archive?)`, { cause: e });
-  }
-  if (!Array.isArray(list) || list.some((e) => typeof e !== 'object' || e === null || typeof e.Config !== 'string' || !Array.isArray(e.Layers))) {
-    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: manifest.json is not a docker save manifest (expected [{"Config": …, "Layers": [...]}])`);
+    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: ${(e as Error).message} (is this a docker save archive?)`, { cause: e });
   }
   let entry = list[0];
   if (tag !== undefined) {

@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { GoDecodeError, goFoldKey, parseJsonTree } from '../../../src/core/go-json.js';
-import { isAttestationManifest, nonImageArtifactType, parseImageConfig, parseManifestDocument } from '../../../src/core/manifest-parse.js';
+import { isAttestationManifest, nonImageArtifactType, parseDockerSaveManifest, parseImageConfig, parseManifestDocument } from '../../../src/core/manifest-parse.js';
 import { MediaTypes } from '../../../src/core/manifest.js';
 import { isPushgateError } from '../../../src/core/errors.js';
 
@@ -226,6 +226,12 @@ describe('core/manifest-parse: Go-compatible reading of manifests, indexes and c
     expect(c).to.deep.include({ architecture: 'amd64', os: 'linux' });
     expect(c.config).to.deep.equal({ User: 'app', Env: ['A=1'] });
     expect(c.rootfs).to.deep.equal({ type: 'layers', diff_ids: ['sha256:x'] });
+  });
+
+  it('docker save manifest.json is read as docker load reads it: Layers/layers collide', () => {
+    expect(parseDockerSaveManifest('[{"config":"c.json","REPOTAGS":["a:1"],"layers":["l.tar"]}]')).to.deep.equal([{ Config: 'c.json', RepoTags: ['a:1'], Layers: ['l.tar'] }]);
+    expect(code(() => parseDockerSaveManifest('[{"Config":"c.json","Layers":[],"layers":["l.tar"]}]'))).to.equal('MANIFEST_INVALID');
+    expect(code(() => parseDockerSaveManifest('[{"Config":"c.json"}]'))).to.equal('MANIFEST_INVALID');
   });
 
   it('attestation manifests are told by their layers, never by annotations', () => {
