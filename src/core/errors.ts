@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'VULNDB' // the vulnerability database is missing, corrupt or could not be built
   | 'STORE' // the verdict store failed
   | 'TIMEOUT' // a deadline passed before the work finished
-  | 'INTERNAL'; // a bug: report it
+  | 'INTERNAL' // a bug: report it
+  | 'MANIFEST_INVALID'; // a manifest, index or image config that Go's decoder (registry, runtime) could read differently: colliding or duplicate keys, wrong types
 
 /** An error with a stable code, a retry hint and the underlying cause. */
 export class PushgateError extends Error {

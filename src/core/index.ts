@@ -2,6 +2,8 @@
 export * from './errors.js';
 export * from './digest.js';
 export * from './manifest.js';
+export * from './manifest-parse.js';
+export { GoDecodeError, goFoldKey, parseJsonTree } from './go-json.js';
 export * from './image-ref.js';
 export * from './names.js';
 export * from './inventory.js';

@@ -1,7 +1,7 @@
 /**
  * OCI image-spec v1.1 and Docker schema 2 manifest types (descriptor.md, manifest.md,
- * image-index.md, config.md; docker manifest-v2-2.md). These are plain data: parsing and
- * validation of registry bytes happens at the edge (src/registry, src/scan/sources).
+ * image-index.md, config.md; docker manifest-v2-2.md). These are plain data: bytes become these
+ * shapes only through the one reader in ./manifest-parse.ts.
  */
 import type { Digest } from './digest.js';
 
@@ -101,15 +101,6 @@ export function isIndexMediaType(mt: string | undefined): boolean {
 /** True for image-manifest media types. */
 export function isManifestMediaType(mt: string | undefined): boolean {
   return mt === MediaTypes.ociManifest || mt === MediaTypes.dockerManifest;
-}
-
-/**
- * True for an index entry that is a BuildKit attestation manifest (platform `unknown/unknown`
- * with annotation `vnd.docker.reference.type: attestation-manifest`), which is not scanned.
- */
-export function isAttestationDescriptor(d: Descriptor): boolean {
-  if (d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') return true;
-  return d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown';
 }
 
 /** `linux/amd64`, `linux/arm64/v8` */

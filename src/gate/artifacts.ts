@@ -1,15 +1,14 @@
 /**
- * Non-image artefacts: signatures (cosign, Notation), SBOMs, attestations (in-toto, buildx
- * attestation manifests), Helm charts and other OCI artifacts stored in a registry. They are
- * recorded and passed, never scanned or blocked (issue 6): their verdict is `allow` with one
- * reason `artifact` naming the artifact type.
+ * Non-image artefacts: SBOMs, Helm charts and other OCI artifacts stored in a registry, recorded
+ * and passed, never scanned or blocked: their verdict is `allow` with one reason `artifact` naming
+ * the artifact type.
  *
- * Detection follows the OCI image-spec v1.1 (manifest.md "Guidelines for Artifact Usage"):
- * `artifactType` when set, else the config media type when it is not an image config
- * ({@link nonImageArtifactType}); and, for the older convention cosign and buildx use (an OCI image
- * config with non-layer blobs), a manifest whose every layer has a media type that is not a
- * filesystem layer is typed by its first layer's media type
- * (e.g. `application/vnd.dev.cosign.simplesigning.v1+json`, `application/vnd.in-toto+json`).
+ * What is an artefact is decided by content, as a runtime would see it, never by what the pusher
+ * declares ({@link nonImageArtifactType}): a manifest whose config is not an image config AND which
+ * has no filesystem layer. `artifactType` (on a manifest or an index) decides nothing: runtimes
+ * ignore it. Signatures and attestations stored with an image config (cosign, BuildKit) are
+ * scanned like images; their data layers hold no files (src/scan/classify.ts). An index is never an
+ * artefact: its children are judged.
  */
 import type { Digest, PolicyMode } from '../core/index.js';
 import { nonImageArtifactType, parseManifest } from '../registry/manifest.js';
@@ -18,27 +17,17 @@ import type { Judgement } from './judge.js';
 /** Name of the reason recorded for a non-image artefact. */
 export const ARTIFACT_RULE = 'artifact';
 
-/** Filesystem layer media types (OCI image-spec layer.md, Docker manifest v2 schema 2), without parameters. */
-const LAYER_TYPE = /^application\/vnd\.(oci\.image\.layer\.(v1\.tar|nondistributable\.v1\.tar)|docker\.image\.rootfs\.(foreign\.)?diff\.tar)(\+(gzip|zstd))?$|^application\/vnd\.docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip$/;
-
 /**
- * The artifact type of manifest bytes that are not a runnable image, or undefined for an image
- * or an index of images (and for bytes that do not parse: the scan reports those).
+ * The artifact type of manifest bytes that are not a runnable image, or undefined for an image,
+ * an index, or bytes that do not parse (the scan reports those as incomplete).
  * @param bytes the manifest exactly as stored; @param mediaType its media type.
  */
 export function artifactTypeOf(bytes: Buffer, mediaType: string): string | undefined {
-  let parsed;
   try {
-    parsed = parseManifest(bytes, mediaType);
+    return nonImageArtifactType(parseManifest(bytes, mediaType));
   } catch {
     return undefined;
   }
-  const declared = nonImageArtifactType(parsed);
-  if (declared) return declared;
-  if (parsed.kind !== 'manifest') return undefined;
-  const layers = parsed.manifest.layers;
-  if (layers.length > 0 && layers.every((l) => !LAYER_TYPE.test(l.mediaType.split(';')[0].trim()))) return layers[0].mediaType;
-  return undefined;
 }
 
 /** What {@link artifactJudgement} needs: where the manifest lives and how the policy names things. */

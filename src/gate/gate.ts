@@ -670,7 +670,7 @@ function verdictAudit(ev: PushEvent, verdict: Verdict, detail: Record<string, un
 
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
 function isPermanent(err: unknown): boolean {
-  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE');
+  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE' || err.code === 'MANIFEST_INVALID');
 }
 
 /** A copy of the scan whose image configs keep Env names, never values (`NAME=***`). */

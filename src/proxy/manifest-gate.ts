@@ -22,14 +22,8 @@ import type { Verdict, ScanReport } from '../core/verdict.js';
 import { isBlocking } from '../core/verdict.js';
 import { isDigest } from '../core/digest.js';
 import { isPushgateError } from '../core/errors.js';
-import {
-  MediaTypes,
-  MANIFEST_ACCEPT,
-  isIndexMediaType,
-  isAttestationDescriptor,
-  platformString,
-  type Descriptor,
-} from '../core/manifest.js';
+import { MANIFEST_ACCEPT, platformString } from '../core/manifest.js';
+import { bareMediaType, parseManifestDocument, type ParsedManifest } from '../core/manifest-parse.js';
 import { sendRegistryError } from './errors.js';
 import { canonicalRequest } from './route.js';
 import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
@@ -237,19 +231,21 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     sendRegistryError(res, 400, { code: 'DIGEST_INVALID', message: `manifest bytes hash to ${digest}, not ${reference}` });
     return 400;
   }
-  let doc: { mediaType?: unknown; manifests?: Descriptor[] } | undefined;
+  // The body is read as the registry and the runtimes read it (Go's key matching); a document
+  // they could read differently from pushgate is refused below, once the client is known to have access.
+  let doc: ParsedManifest | undefined;
+  let invalid: Error | undefined;
   try {
-    doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
-  } catch {
-    doc = undefined; // not JSON: the registry answers MANIFEST_INVALID, nothing lands
+    doc = parseManifestDocument(bytes, req.headers['content-type']);
+  } catch (e) {
+    if (isPushgateError(e, 'UNSUPPORTED') && /schema 1/.test(e.message)) {
+      sendRegistryError(res, 400, { code: 'MANIFEST_INVALID', message: 'pushgate refuses Docker schema 1 manifests: push an OCI or Docker schema 2 image (e.g. skopeo copy --format oci)' });
+      return 400;
+    }
+    // Another media type (not a manifest or index pushgate reads) goes on to the gate, which decides by proxy.onError.
+    if (!isPushgateError(e, 'UNSUPPORTED')) invalid = e as Error;
   }
-  const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-  const mediaType = contentType || (typeof doc?.mediaType === 'string' ? doc.mediaType : '');
-  if (doc === undefined || typeof doc !== 'object' || doc === null) return forward(req, res, { up: ctx.up, target, body: bytes, log: ctx.log });
-  if (mediaType === MediaTypes.dockerSchema1 || mediaType === MediaTypes.dockerSchema1Signed) {
-    sendRegistryError(res, 400, { code: 'MANIFEST_INVALID', message: 'pushgate refuses Docker schema 1 manifests: push an OCI or Docker schema 2 image (e.g. skopeo copy --format oci)' });
-    return 400;
-  }
+  const mediaType = doc?.mediaType ?? bareMediaType(req.headers['content-type']);
 
   if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
 
@@ -263,11 +259,16 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     return status;
   };
 
-  // Index: every child must have been admitted before the index is even judged.
-  if (isIndexMediaType(mediaType) && Array.isArray(doc.manifests)) {
+  if (invalid) {
+    gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
+    const detail = isPushgateError(invalid) ? invalid.details : undefined;
+    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, 'manifest-invalid', 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message });
+  }
+
+  // Index: every child must have been admitted before the index is even judged (annotations decide nothing).
+  if (doc?.kind === 'index') {
     const refusedChildren: RefusedChild[] = [];
-    for (const child of doc.manifests) {
-      if (!child || typeof child.digest !== 'string' || isAttestationDescriptor(child)) continue;
+    for (const child of doc.index.manifests) {
       const platform = child.platform ? platformString(child.platform) : 'unknown platform';
       const hit = ctx.refused.get(`${name}@${child.digest}`);
       if (hit) {

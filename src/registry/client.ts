@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { PassThrough, type Readable } from 'node:stream';
-import { PushgateError } from '../core/errors.js';
+import { PushgateError, isPushgateError } from '../core/errors.js';
 import { isDigest, digestAlgorithm, digestHex, type Digest } from '../core/digest.js';
 import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
 import { RegistryError, redactUrl } from './errors.js';
@@ -24,7 +24,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { CredentialScope } from './auth/credential-scope.js';
 import { readDockerConfigCredentials, type Credentials } from './auth/docker-config.js';
 import { repoScope } from './auth/challenge.js';
-import { bareMediaType, detectManifestMediaType, isSchema1, parseManifest } from './manifest.js';
+import { bareMediaType, detectManifestMediaType, isSchema1, parseManifest, referencedDescriptors } from './manifest.js';
 
 /** Options of a {@link RegistryClient} (config `registries[]`, DESIGN.md §3). */
 export interface RegistryClientOptions {
@@ -566,18 +566,31 @@ export class RegistryClient {
 
   private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string): Promise<Digest> {
     const m = await this.getManifest(fromRepo, digest);
-    const parsed = parseManifest(m.bytes, m.mediaType);
-    if (parsed.kind === 'index') {
-      for (const child of parsed.index.manifests) await this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest);
-    } else {
-      const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !d.urls?.length);
-      const seen = new Set<string>();
-      await Promise.all(
-        blobs
-          .filter((d) => (seen.has(d.digest) ? false : (seen.add(d.digest), true)))
-          .map((d) => this.copyBlob(fromRepo, toRepo, d)),
-      );
+    let children: Descriptor[];
+    let blobs: Descriptor[];
+    let lenient = false;
+    try {
+      const parsed = parseManifest(m.bytes, m.mediaType);
+      children = parsed.kind === 'index' ? parsed.index.manifests : [];
+      blobs = parsed.kind === 'manifest' ? [parsed.manifest.config, ...parsed.manifest.layers] : [];
+    } catch (err) {
+      // A document pushgate refuses to read (colliding keys) is still quarantined: everything any
+      // reader could follow goes along, so the registry accepts the byte-identical copy.
+      if (!isPushgateError(err, 'MANIFEST_INVALID')) throw err;
+      ({ blobs, manifests: children } = referencedDescriptors(m.bytes));
+      lenient = true;
     }
+    // Leniently read, a spelling the registry ignored may name content it never had: such copies
+    // may fail; the PUT below says whether the registry has all it reads.
+    const tolerate = <T>(p: Promise<T>) => (lenient ? p.catch(() => undefined) : p);
+    for (const child of children) await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest));
+    const seen = new Set<string>();
+    await Promise.all(
+      blobs
+        .filter((d) => !d.urls?.length)
+        .filter((d) => (seen.has(d.digest) ? false : (seen.add(d.digest), true)))
+        .map((d) => tolerate(this.copyBlob(fromRepo, toRepo, d))),
+    );
     return this.putManifest(toRepo, ref, m.bytes, m.mediaType);
   }
 

@@ -11,10 +11,12 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import {
-  PushgateError, isAttestationDescriptor, isDigest, isIndexMediaType, isPushgateError, platformString, shortDigest,
+  PushgateError, isAttestationManifest, isFilesystemLayerMediaType, isIndexMediaType, isPushgateError, nonImageArtifactType, parseImageConfig,
+  parseManifestDocument, platformString, shortDigest,
   type Descriptor, type Diagnostic, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Inventory, type Platform,
   type SecretFinding,
 } from '../core/index.js';
+import { classifyBlob } from './classify.js';
 import { ANALYZERS } from './analyzers/index.js';
 import type { Analyzer } from './analyzers/types.js';
 import { checkConfig, type RawImageConfig } from './config-checks.js';
@@ -165,14 +167,6 @@ async function readAll(r: Readable, desc: Descriptor, limit = 8 * 1024 * 1024): 
   return Buffer.concat(parts);
 }
 
-function parseJson<T>(b: Buffer, what: string): T {
-  try {
-    return JSON.parse(b.toString('utf8')) as T;
-  } catch (e) {
-    throw new PushgateError('UNSUPPORTED', `${what} is not valid JSON`, { cause: e });
-  }
-}
-
 function msg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -296,51 +290,31 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
   return result;
 }
 
-const isDescriptor = (d: unknown): boolean =>
-  typeof d === 'object' && d !== null && typeof (d as { digest?: unknown }).digest === 'string' && isDigest((d as { digest: string }).digest);
-
-/** Why a parsed image manifest cannot be scanned, or undefined when its shape is usable. */
-export function manifestProblem(m: unknown): string | undefined {
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) return 'not a JSON object';
-  const o = m as { config?: unknown; layers?: unknown };
-  if (!isDescriptor(o.config)) return 'no config descriptor with a digest';
-  if (!Array.isArray(o.layers)) return '"layers" is not an array of descriptors';
-  const bad = o.layers.findIndex((l) => !isDescriptor(l));
-  if (bad >= 0) return `layers[${bad}] is not a descriptor with a digest`;
-  return undefined;
-}
-
 /**
  * Scans one image manifest. `platform` is the index entry's platform; for the root manifest of a
  * single image (`platform` undefined) a requested `run.opts.platform` is checked against the
  * config's os/architecture/variant before any layer is read.
  */
-async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, platform: string | undefined): Promise<PlatformScan> {
-  const parsed = parseJson<unknown>(bytes, `manifest ${shortDigest(manifestDigest)}`);
+async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, platform: string | undefined): Promise<PlatformScan> {
   const diags: Diagnostic[] = [];
-  // A manifest without a config descriptor or with layers that are not descriptors cannot be judged:
-  // say so (incomplete) instead of scanning nothing and calling it complete.
-  const problem = manifestProblem(parsed);
-  if (problem) diags.push({ code: 'manifest-invalid', message: `manifest ${shortDigest(manifestDigest)}: ${problem}`, incomplete: true });
-  const m = (problem ? { schemaVersion: 2, config: undefined, layers: [] } : parsed) as ImageManifest;
   // Secrets in the manifest's strings (annotations, descriptor fields) are reported, and only its
   // redacted copy is read for anything that is kept (annotations, media types).
   const shown = redactDocument(m, 'manifest');
   const secrets: SecretFinding[] = [...shown.secrets];
   let config: ImageConfig = {};
   let raw: RawImageConfig = {};
-  if (m.config?.digest) {
-    try {
-      const b = await readAll(await run.source.blob(m.config), m.config);
-      run.bytes += b.length;
-      // The config is redacted as soon as it is parsed: checks, policy, reports and the store see only the copy.
-      const redacted = redactDocument(parseJson<RawImageConfig>(b, `config ${shortDigest(m.config.digest)}`), 'config');
-      raw = redacted.doc;
-      config = raw as ImageConfig;
-      secrets.push(...redacted.secrets);
-    } catch (e) {
-      diags.push({ code: 'config-unreadable', message: `config ${shortDigest(m.config.digest)}: ${msg(e)}`, incomplete: true });
-    }
+  try {
+    const b = await readAll(await run.source.blob(m.config), m.config);
+    run.bytes += b.length;
+    // The config is read as the runtime reads it (colliding keys such as `Env` and `env`, or wrong types, are
+    // refused), then redacted at once: checks, policy, reports and the store see only the copy.
+    const redacted = redactDocument(parseImageConfig(b) as RawImageConfig, 'config');
+    raw = redacted.doc;
+    config = raw as ImageConfig;
+    secrets.push(...redacted.secrets);
+  } catch (e) {
+    const code = isPushgateError(e, 'MANIFEST_INVALID') ? 'config-invalid' : 'config-unreadable';
+    diags.push({ code, message: `config ${shortDigest(m.config.digest)}: ${redactText(msg(e))}`, incomplete: true });
   }
   const want = run.opts.platform;
   // Unverifiable without a config that names its os (unreadable: already an incomplete scan).
@@ -349,7 +323,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     if (!platformMatches(want, has)) throw platformNotFound(want, run.source.target, [platformString(has)], false);
   }
   const diffIds = config.rootfs?.diff_ids ?? [];
-  const layers = Array.isArray(m.layers) ? m.layers : [];
+  const layers = m.layers;
   if (diffIds.length && diffIds.length !== layers.length) {
     diags.push({ code: 'diffid-count-mismatch', message: `config lists ${diffIds.length} diff_ids for ${layers.length} layers`, incomplete: false });
   }
@@ -358,6 +332,15 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
     if (run.signal?.aborted) {
       diags.push(abortDiagnostic(run, `before layer ${i + 1} of ${layers.length}`));
       break;
+    }
+    if (!isFilesystemLayerMediaType(l.mediaType)) {
+      // Not a layer by its media type: its bytes decide. An archive is scanned like any layer (a
+      // runtime that sniffs would unpack it); data (a signature, an in-toto statement) is no filesystem.
+      const kind = await classifyBlob((d) => run.source.blob(d), l, run.signal).catch((e: unknown) => e as Error);
+      if (kind === 'data') {
+        diags.push({ code: 'layer-not-filesystem', message: `layer ${shortDigest(l.digest)} (${l.mediaType}) holds data, not a filesystem archive: no files from it`, incomplete: false });
+        continue;
+      }
     }
     const a = await analyzeLayer(run, l, diffIds[i]);
     analyses.push({ analysis: a, label: diffIds[i] ?? l.digest });
@@ -379,7 +362,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
   return {
     platform: plat,
     manifestDigest,
-    configDigest: m.config?.digest,
+    configDigest: m.config.digest,
     config,
     layers: layers.map((l, i) => ({ digest: l.digest, diffID: diffIds[i], size: l.size, mediaType: shown.doc.layers?.[i]?.mediaType ?? l.mediaType })),
     baseLayers: checks.baseLayerCount && checks.baseLayerCount <= layers.length
@@ -387,6 +370,15 @@ async function scanManifest(run: Run, manifestDigest: Digest, bytes: Buffer, pla
       : undefined,
     inventory: inv,
   };
+}
+
+/** True when no layer of `m` is an archive by its bytes (attestation layers must be data: JSON statements). */
+async function holdsNoArchive(run: Run, m: ImageManifest): Promise<boolean> {
+  for (const l of m.layers) {
+    const kind = await classifyBlob((d) => run.source.blob(d), l, run.signal).catch(() => 'unreadable' as const);
+    if (kind !== 'data') return false;
+  }
+  return true;
 }
 
 function makeRun(source: ImageSource, opts: ScanOptions): Run {
@@ -420,23 +412,28 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
   const platforms: PlatformScan[] = [];
   const indexSecrets: SecretFinding[] = [];
   try {
-    const doc = parseJson<{ mediaType?: string; manifests?: Descriptor[]; layers?: unknown; schemaVersion?: number }>(root.bytes, `manifest ${shortDigest(root.digest)}`);
-    const mediaType = redactText(doc.mediaType ?? root.mediaType);
-    if (doc.schemaVersion === 1) throw new PushgateError('UNSUPPORTED', 'Docker schema 1 manifests are not supported; re-push the image with a current client');
-    if (isIndexMediaType(mediaType) || (Array.isArray(doc.manifests) && !doc.layers)) {
+    let doc;
+    try {
+      doc = parseManifestDocument(root.bytes, root.mediaType);
+    } catch (e) {
+      // A document the registry and runtimes could read differently is judged, not scanned: incomplete.
+      if (!isPushgateError(e, 'MANIFEST_INVALID')) throw e;
+      diagnostics.push({ code: 'manifest-invalid', message: `manifest ${shortDigest(root.digest)}: ${e.message}`, incomplete: true });
+      return { target: source.target, digest: root.digest, mediaType: root.mediaType, platforms, diagnostics, bytesRead: run.bytes };
+    }
+    const mediaType = redactText(doc.mediaType);
+    if (doc.kind === 'index') {
       // Secrets in the index's own strings; its redacted copy names the platforms that are kept.
-      const shownIndex = redactDocument(doc as ImageIndex, 'index');
+      const shownIndex = redactDocument(doc.index as ImageIndex, 'index');
       indexSecrets.push(...shownIndex.secrets);
-      const index = shownIndex.doc;
-      let children = index.manifests.filter((d) => !isAttestationDescriptor(d));
-      const skipped = index.manifests.length - children.length;
-      if (skipped) diagnostics.push({ code: 'attestation-skipped', message: `${skipped} attestation manifest(s) not scanned` });
+      let children = shownIndex.doc.manifests;
       if (opts.platform) {
         const want = opts.platform;
         const pick = children.filter((d) => platformMatches(want, d.platform));
-        if (!pick.length) throw platformNotFound(want, source.target, children.map((d) => platformString(d.platform)), true);
+        if (!pick.length) throw platformNotFound(want, source.target, children.filter((d) => d.platform?.os !== 'unknown').map((d) => platformString(d.platform)), true);
         children = pick.slice(0, 1);
       }
+      let attestations = 0;
       for (const child of children) {
         const plat = platformString(child.platform);
         if (isIndexMediaType(child.mediaType)) {
@@ -451,10 +448,33 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
           diagnostics.push({ code: 'manifest-unreadable', message: `manifest ${shortDigest(child.digest)} (${plat}): ${msg(e)}`, incomplete: true, platform: plat });
           continue;
         }
-        platforms.push(await scanManifest(run, child.digest, bytes, plat));
+        let parsed;
+        try {
+          parsed = parseManifestDocument(bytes, child.mediaType);
+        } catch (e) {
+          const code = isPushgateError(e, 'MANIFEST_INVALID') ? 'manifest-invalid' : 'manifest-unreadable';
+          diagnostics.push({ code, message: `manifest ${shortDigest(child.digest)} (${plat}): ${msg(e)}`, incomplete: true, platform: plat });
+          continue;
+        }
+        if (parsed.kind === 'index') {
+          diagnostics.push({ code: 'nested-index', message: `nested index ${shortDigest(child.digest)} (${plat}) not scanned`, incomplete: true, platform: plat });
+          continue;
+        }
+        // Children are told apart by what they hold, never by their annotations or platform.
+        if (isAttestationManifest(parsed.manifest) && (await holdsNoArchive(run, parsed.manifest))) {
+          attestations++;
+          continue;
+        }
+        const artifact = nonImageArtifactType(parsed);
+        if (artifact) {
+          diagnostics.push({ code: 'child-not-image', message: `index child ${shortDigest(child.digest)} (${plat}) is not a container image (${artifact}) and was not scanned`, incomplete: true, platform: plat });
+          continue;
+        }
+        platforms.push(await scanManifest(run, child.digest, parsed.manifest, plat));
       }
+      if (attestations) diagnostics.push({ code: 'attestation-skipped', message: `${attestations} attestation manifest(s) (in-toto layers only) not scanned` });
     } else {
-      platforms.push(await scanManifest(run, root.digest, root.bytes, undefined));
+      platforms.push(await scanManifest(run, root.digest, doc.manifest, undefined));
     }
     return { target: source.target, digest: root.digest, mediaType, platforms, diagnostics, ...(indexSecrets.length ? { secrets: indexSecrets } : {}), bytesRead: run.bytes };
   } finally {

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  MediaTypes, PushgateError, digestHex, isDigest, shortDigest,
-  type Descriptor, type Digest, type ImageIndex,
+  MediaTypes, PushgateError, digestHex, isDigest, manifestMediaType, parseDockerSaveManifest, parseImageConfig, parseManifestDocument, shortDigest,
+  type Descriptor, type Digest, type DockerSaveItem, type ImageIndex,
 } from '../core/index.js';
 import type { DirectorySource, ImageSource } from './source.js';
 import { CHUNK } from './layer-stream.js';
@@ -36,6 +36,8 @@ interface Store {
   has(name: string): boolean;
   read(name: string): Buffer;
   stream(name: string): Readable;
+  /** Size in bytes of a member. */
+  size(name: string): number;
 }
 
 /** What a file that is not a regular file is, for messages: "a directory", "a FIFO (named pipe)", … */
@@ -63,6 +65,7 @@ function dirStore(dir: string, where: string): Store {
   return {
     has: (n) => fs.existsSync(p(n)),
     read: (n) => fs.readFileSync(regular(n)),
+    size: (n) => fs.statSync(regular(n)).size,
     stream: (n) => fs.createReadStream(regular(n), { highWaterMark: CHUNK }),
   };
 }
@@ -114,6 +117,7 @@ function tarStore(file: string): Store {
   };
   return {
     has: (n) => members.has(n.replace(/^\.\//, '')),
+    size: (n) => get(n).size,
     read: (n) => {
       const m = get(n);
       const b = Buffer.alloc(m.size);
@@ -140,9 +144,10 @@ function layoutSource(target: string, store: Store, tag: string | undefined, whe
   let index: ImageIndex;
   const indexBytes = store.read('index.json');
   try {
-    index = JSON.parse(indexBytes.toString('utf8')) as ImageIndex;
+    const parsed = parseManifestDocument(indexBytes, MediaTypes.ociIndex);
+    index = parsed.kind === 'index' ? parsed.index : ({} as ImageIndex);
   } catch (e) {
-    throw new PushgateError('BAD_ARGUMENT', `${where}: index.json is not valid JSON`, { cause: e });
+    throw new PushgateError('BAD_ARGUMENT', `${where}: index.json: ${(e as Error).message}`, { cause: e });
   }
   if (typeof index !== 'object' || index === null) throw new PushgateError('BAD_ARGUMENT', `${where}: index.json is not an OCI image index (expected {"manifests": [...]})`);
   const list = Array.isArray(index.manifests) ? index.manifests : [];
@@ -166,11 +171,8 @@ function layoutSource(target: string, store: Store, tag: string | undefined, whe
     target,
     async root() {
       const bytes = readBlob(chosen, 'manifest');
-      let mediaType = chosen.mediaType;
-      try {
-        mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? mediaType;
-      } catch { /* the engine reports unparsable manifests */ }
-      return { digest: chosen.digest, mediaType, bytes };
+      // The engine reads (and, when ambiguous, refuses) the manifest; this only names its type.
+      return { digest: chosen.digest, mediaType: manifestMediaType(bytes, chosen.mediaType), bytes };
     },
     async manifest(d) {
       return readBlob(d, 'manifest');
@@ -185,14 +187,11 @@ function layoutSource(target: string, store: Store, tag: string | undefined, whe
 
 /** A legacy `docker save` archive (manifest.json + config + uncompressed layer tars). */
 function dockerSaveSource(target: string, store: Store, file: string, tag: string | undefined): ImageSource {
-  let list: Array<{ Config: string; RepoTags?: string[]; Layers: string[] }>;
+  let list: DockerSaveItem[];
   try {
-    list = JSON.parse(store.read('manifest.json').toString('utf8'));
+    list = parseDockerSaveManifest(store.read('manifest.json'));
   } catch (e) {
-    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: manifest.json is not valid JSON (is this a docker save archive?)`, { cause: e });
-  }
-  if (!Array.isArray(list) || list.some((e) => typeof e !== 'object' || e === null || typeof e.Config !== 'string' || !Array.isArray(e.Layers))) {
-    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: manifest.json is not a docker save manifest (expected [{"Config": …, "Layers": [...]}])`);
+    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: ${(e as Error).message} (is this a docker save archive?)`, { cause: e });
   }
   let entry = list[0];
   if (tag !== undefined) {
@@ -206,9 +205,9 @@ function dockerSaveSource(target: string, store: Store, file: string, tag: strin
   const configBytes = store.read(entry.Config);
   let config: { rootfs?: { diff_ids?: string[] } };
   try {
-    config = JSON.parse(configBytes.toString('utf8')) ?? {};
+    config = parseImageConfig(configBytes);
   } catch (e) {
-    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: ${entry.Config} is not valid JSON`, { cause: e });
+    throw new PushgateError('BAD_ARGUMENT', `archive ${file}: ${entry.Config}: ${(e as Error).message}`, { cause: e });
   }
   const diffIds = config.rootfs?.diff_ids ?? [];
   const byDigest = new Map<string, string>();
@@ -218,7 +217,7 @@ function dockerSaveSource(target: string, store: Store, file: string, tag: strin
     // Legacy layer.tar files are uncompressed: their sha256 is the diffID.
     const digest = diffIds[i] ?? sha256(store.read(l));
     byDigest.set(digest, l);
-    return { mediaType: MediaTypes.dockerLayerGzip.replace('.gzip', ''), digest, size: -1 };
+    return { mediaType: MediaTypes.dockerLayerGzip.replace('.gzip', ''), digest, size: store.size(l) };
   });
   const manifest = { schemaVersion: 2, mediaType: MediaTypes.dockerManifest, config: { mediaType: MediaTypes.dockerConfig, digest: configDigest, size: configBytes.length }, layers };
   const bytes = Buffer.from(JSON.stringify(manifest));

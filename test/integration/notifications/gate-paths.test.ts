@@ -1,9 +1,10 @@
 /**
  * Issue 6 paths of the gate with real components: a real Distribution 2.8 registry notifying a
  * real `pushgate serve` (in-process, real HTTP on loopback).
- * - Non-image artefacts (an OCI 1.1 SBOM artifact, a cosign-style signature, a Helm chart) pushed
- *   with pushgate's registry client are recorded and passed: verdict allow with reason `artifact`,
- *   nothing scanned (the chart's layer is not a tar: scanning it would make the verdict incomplete).
+ * - Non-image artefacts (an OCI 1.1 SBOM artifact, a Helm chart: no image config, no filesystem
+ *   layer) pushed with pushgate's registry client are recorded and passed: verdict allow with reason
+ *   `artifact`, nothing scanned. A cosign-style signature (an image config) is scanned like an image;
+ *   its JSON layer holds no files, so it stays non-blocking and complete.
  * - Bounded retry: a registry that never answers ends, after queue.maxAttempts, as a
  *   `complete: false` verdict with a `scan-failed` diagnostic judged by the policy (quarantine).
  * - Reconciliation: pushes whose notifications a registry restart lost (Distribution keeps its
@@ -73,7 +74,7 @@ describe('gate paths: artefacts passed, bounded retry, reconciliation after a re
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('signatures, SBOMs, attestations and charts are recorded and passed, never scanned or blocked', async () => {
+  it('SBOMs and charts are recorded and passed, never scanned; a signature under an image config is scanned, its data layer holds no files', async () => {
     const c = labClient(`http://127.0.0.1:${REG_PORT}`);
     const repo = 'lab/artifacts';
     const empty = Buffer.from('{}');
@@ -86,7 +87,6 @@ describe('gate paths: artefacts passed, bounded retry, reconciliation after a re
     const desc = (mediaType: string, b: Buffer) => ({ mediaType, digest: sha(b), size: b.length });
     const cases: Array<{ tag: string; manifest: object; type: string }> = [
       { tag: 'sbom', type: 'application/spdx+json', manifest: { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/spdx+json', config: desc('application/vnd.oci.empty.v1+json', empty), layers: [desc('application/spdx+json', sbom)] } },
-      { tag: `sha256-${'a'.repeat(64)}.sig`, type: 'application/vnd.dev.cosign.simplesigning.v1+json', manifest: { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: desc('application/vnd.oci.image.config.v1+json', ociCfg), layers: [desc('application/vnd.dev.cosign.simplesigning.v1+json', sig)] } },
       { tag: '0.1.0', type: 'application/vnd.cncf.helm.config.v1+json', manifest: { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: desc('application/vnd.cncf.helm.config.v1+json', helmCfg), layers: [desc('application/vnd.cncf.helm.chart.content.v1.tar+gzip', chart)] } },
     ];
     for (const k of cases) {
@@ -102,7 +102,19 @@ describe('gate paths: artefacts passed, bounded retry, reconciliation after a re
       expect(report?.packages).to.deep.equal([]);
       expect(report?.secrets).to.deep.equal([]);
     }
-    expect((await c.listTags(repo)).sort()).to.deep.equal(cases.map((k) => k.tag).sort());
+    // A cosign-style signature stores its payload under an image config: decided by content, it is
+    // an image (runtimes read the config, not the claim), scanned, and its JSON layer is data, no files.
+    const sigTag = `sha256-${'a'.repeat(64)}.sig`;
+    const sigBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: desc('application/vnd.oci.image.config.v1+json', ociCfg), layers: [desc('application/vnd.dev.cosign.simplesigning.v1+json', sig)] }));
+    const sigDigest = await c.putManifest(repo, sigTag, sigBytes, 'application/vnd.oci.image.manifest.v1+json');
+    const sv = await waitVerdict('lab', repo, sigDigest);
+    expect(sv.reasons.map((r) => r.rule)).to.not.include('artifact');
+    expect(sv.complete).to.equal(true);
+    expect(['allow', 'warn']).to.include(sv.decision);
+    const sigReport = await srv.store.getReport(sigDigest);
+    expect(sigReport?.diagnostics.map((d) => d.code)).to.include('layer-not-filesystem');
+    expect(sigReport?.packages).to.deep.equal([]);
+    expect((await c.listTags(repo)).sort()).to.deep.equal([...cases.map((k) => k.tag), sigTag].sort());
     // A real image with the same client and registry is still scanned and judged (the check is not "allow everything").
     const layer = await secretLayer();
     await ensureBlob(c, 'lab/image', layer.gz);

@@ -162,7 +162,8 @@ describe('proxy (in-process upstream)', function () {
       res.end();
     };
     const t0 = Date.now();
-    const r = await fetch(`${base}/v2/hang/a/manifests/1`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: '{"schemaVersion":2,"config":{},"layers":[]}' });
+    const valid = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    const r = await fetch(`${base}/v2/hang/a/manifests/1`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: valid });
     const ms = Date.now() - t0;
     expect(r.status).to.equal(403);
     expect(((await r.json()) as { errors: Array<{ message: string }> }).errors[0]!.message).to.include('did not finish in time (0.3s)');
