@@ -12,6 +12,7 @@
  */
 import picomatch from 'picomatch';
 import {
+  decisionRank,
   formatImageRef,
   isBlocking,
   isPushgateError,
@@ -23,6 +24,7 @@ import {
 } from '../core/index.js';
 import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
 import type { GateApi } from '../gate/types.js';
+import { strictest, strictness, type VerdictView } from '../gate/verdict-view.js';
 import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type BreakGlassDecision } from './break-glass.js';
 import { createDigestCache, type DigestCache } from './digest-cache.js';
 import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
@@ -112,7 +114,7 @@ interface Judgement {
   paths: string[];
   pointers: string[];
   outcome: 'allow' | 'warn' | 'deny';
-  /** allow, warn, quarantine, reject, unknown, unguarded, invalid-reference, tag-not-found, scan-in-progress, error, exempt, audit, pending */
+  /** allow, warn, quarantine, reject, unknown, unguarded, quarantine-copy, invalid-reference, tag-not-found, scan-in-progress, error, exempt, audit, pending */
   decision: string;
   reasons: string[];
   /** The judgement came from a failure (registry, store, scan), not from a verdict. */
@@ -239,15 +241,38 @@ function verdictReasons(v: Verdict): string[] {
   return r;
 }
 
-/** Judges a stored verdict under the mode that applies now (enforce denies, warn warns, audit admits). */
-function judgeVerdict(j: Judgement, v: Verdict, gate: GateApi, reg: RegistryConfig, ref: ImageRef): Judgement {
-  const reasons = verdictReasons(v);
-  if (v.decision === 'allow') return { ...j, outcome: 'allow', decision: 'allow', reasons };
-  if (!isBlocking(v.decision)) return { ...j, outcome: 'warn', decision: v.decision, reasons };
-  const mode = gate.modeFor(reg.name, ref.repository, ref.tag);
-  if (mode === 'enforce') return { ...j, outcome: 'deny', decision: v.decision, reasons };
-  if (mode === 'warn') return { ...j, outcome: 'warn', decision: v.decision, reasons };
-  return { ...j, outcome: 'allow', decision: 'audit', reasons: [`${v.decision} (audit mode)`, ...reasons] };
+/**
+ * The verdict as seen from the reference the pod names. `repo:tag` (resolved by pushgate): that
+ * tag's mapping. A digest (`repo@sha256:…`, or `repo:tag@sha256:…`, whose tag the runtime ignores and
+ * nobody checked): the strictest of the untagged digest and every tag that now points at it, so a
+ * digest cannot borrow the laxer mapping of a tag it was once pushed as. A tag is checked (HEAD,
+ * cached) only when its view is stricter than the best so far; a failed check counts it as pointing.
+ */
+async function viewForReference(v: Verdict, ref: ImageRef, reg: RegistryConfig, ctx: Ctx): Promise<{ view: VerdictView; note?: string }> {
+  const gate = ctx.deps.gate;
+  if (!ref.digest) return { view: gate.viewFor(v, ref.tag ?? 'latest') };
+  let best = gate.viewFor(v);
+  const byStrictness = v.tags.map((t) => gate.viewFor(v, t)).sort((a, b) => strictness(b) - strictness(a) || decisionRank(b.decision) - decisionRank(a.decision));
+  for (const view of byStrictness) {
+    if (strictest([best, view]) === best) break;
+    const now = await ctx.cache.resolve(reg.name, ref.repository, view.tag!).catch(() => ref.digest);
+    if (now !== ref.digest) continue;
+    best = view;
+    break;
+  }
+  const note = best.tag === undefined ? undefined : `judged as tag ${best.tag} (mapping ${best.mapping}, mode ${best.mode}): the strictest of the tags pointing at this digest`;
+  return { view: best, note };
+}
+
+/** Judges a verdict as seen from the pod's reference (enforce denies, warn warns, audit admits). */
+async function judgeVerdict(j: Judgement, v: Verdict, reg: RegistryConfig, ref: ImageRef, ctx: Ctx): Promise<Judgement> {
+  const { view, note } = await viewForReference(v, ref, reg, ctx);
+  const reasons = [...verdictReasons({ ...v, reasons: view.reasons }), ...(note ? [note] : [])];
+  if (view.decision === 'allow') return { ...j, outcome: 'allow', decision: 'allow', reasons };
+  if (!isBlocking(view.decision)) return { ...j, outcome: 'warn', decision: view.decision, reasons };
+  if (view.mode === 'enforce') return { ...j, outcome: 'deny', decision: view.decision, reasons };
+  if (view.mode === 'warn') return { ...j, outcome: 'warn', decision: view.decision, reasons };
+  return { ...j, outcome: 'allow', decision: 'audit', reasons: [`${view.decision} (audit mode)`, ...reasons] };
 }
 
 function errText(e: unknown): string {
@@ -286,6 +311,11 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
     if (rule === 'allow') return { ...j, decision: 'unguarded' };
     return { ...j, outcome: rule === 'deny' ? 'deny' : 'warn', decision: 'unguarded', reasons: [why] };
   }
+  if (gate.isQuarantineRepository(reg.name, ref.repository)) {
+    // A quarantine copy is blocked by definition. Nothing is looked up, scanned or queued: a review
+    // must never make pushgate act on its own copies.
+    return { ...j, outcome: 'deny', decision: 'quarantine-copy', reasons: [`${ref.repository} is a quarantine repository of ${reg.name}: its images are blocked; an admin releases one with POST /api/v1/quarantine/release`] };
+  }
 
   let digest = ref.digest;
   if (!digest) {
@@ -306,10 +336,11 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
   } catch (e) {
     return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [`verdict lookup failed: ${errText(e)}; retry`] };
   }
-  if (verdict) return judgeVerdict(j, verdict, gate, reg, ref);
+  if (verdict) return judgeVerdict(j, verdict, reg, ref, ctx);
 
-  // No verdict: the namespace rule decides.
-  const req = { registry: reg.name, repository: ref.repository, digest, tag: ref.tag, source: 'admission' as const };
+  // No verdict: the namespace rule decides. The tag goes with the scan only when pushgate resolved
+  // it: beside a digest it is the pod author's word, and the gate enforces on the tag it is given.
+  const req = { registry: reg.name, repository: ref.repository, digest, tag: ref.digest ? undefined : ref.tag, source: 'admission' as const };
   const rule = ctx.matchers.unknownRule(ctx.namespace);
   if (ctx.phase === 'peek') return { ...j, outcome: 'deny', decision: 'unknown', reasons: ['no verdict: never scanned'] };
   if (ctx.phase === 'mutate') {
@@ -362,7 +393,7 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
   try {
     const r = await Promise.race([scan, timeout]);
     if (r === 'timeout') return { ...j, outcome: 'deny', decision: 'scan-in-progress', reasons: ['scan in progress, retry'] };
-    return judgeVerdict(j, r, gate, reg, ref);
+    return judgeVerdict(j, r, reg, ref, ctx);
   } catch (e) {
     const code = isPushgateError(e) ? `${e.code}: ` : '';
     return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [`scan failed: ${code}${errText(e)}; retry`] };

@@ -45,6 +45,24 @@ export interface Evaluation {
   policy: { name: string; revision: string };
 }
 
+/**
+ * The policy's judgement of an image under one rule set, before any mode applies: `decision` is the
+ * worst action of `reasons` (`allow` when none), never downgraded by `warn` mode.
+ */
+export interface RawEvaluation {
+  decision: Decision;
+  reasons: Reason[];
+}
+
+/** The decision and mode a verdict carries for one reference: a tag, or the untagged digest. */
+export interface TagDecision {
+  decision: Decision;
+  mode: PolicyMode;
+  /** Rule set and mapping the policy picked for the reference. */
+  ruleSet: string;
+  mapping: string;
+}
+
 /** What enforcement did on the registry. */
 export interface Enforcement {
   action: 'quarantine' | 'delete' | 'none' | 'label' | 'restore';
@@ -66,6 +84,15 @@ export interface Verdict {
   policy: { name: string; revision: string };
   vulndb: { builtAt: string | null };
   evaluatedAt: string;
+  /**
+   * The raw evaluation per rule set that any tag of this repository (or the untagged digest) can map
+   * to. `decision`, `mode` and `reasons` for a reference are derived from these with the mapping of
+   * that reference at every use (src/gate/verdict-view.ts), so a retag to a stricter mapping is judged
+   * by it. Absent on verdicts stored before it existed (derived from `reasons` then).
+   */
+  evaluations?: Record<string, RawEvaluation>;
+  /** Per tag named in `tags`: its derived decision and mode (API answers only; never stored). */
+  perTag?: Record<string, TagDecision>;
 }
 
 /** The scan report (`pushgate scan --format json`, `GET /api/v1/images/{digest}`). */

@@ -9,20 +9,19 @@ import fs from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import {
-  isBlocking,
   PushgateError,
   type Digest,
   type Enforcement,
-  type Evaluation,
   type PolicyMode,
   type PushEvent,
+  type RawEvaluation,
   type ScanReport,
   type Verdict,
 } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import { enforce, harborTarget, quarantineRepositoryOf, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
-import { evaluate } from '../policy/index.js';
+import { candidateRuleSets, evaluate, evaluateRuleSet } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
@@ -31,6 +30,7 @@ import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
+import { blocks, legacyRaw, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 
 /** Minimal structured logger (pino satisfies it). */
 export interface Logger {
@@ -140,6 +140,36 @@ export class Gate implements GateApi {
   quarantineRepository(registry: string, repository: string): string {
     const rc = this.registryConfig(registry);
     return quarantineRepositoryOf({ type: rc.type, quarantinePrefix: rc.quarantine.repositoryPrefix, harbor: this.harborTarget(registry) }, repository);
+  }
+
+  /**
+   * True when `repository` lies under the quarantine prefix of `registry` (or, on Harbor, in its
+   * quarantine project): where pushgate keeps its quarantine copies.
+   */
+  isQuarantineRepository(registry: string, repository: string): boolean {
+    const rc = this.opts.config.registries.find((r) => r.name === registry);
+    if (!rc) return false;
+    const prefix = rc.quarantine.repositoryPrefix;
+    if (prefix && repository.startsWith(prefix)) return true;
+    const harbor = rc.type === 'harbor' ? this.harborTarget(registry) : undefined;
+    return !!harbor && repository.startsWith(`${harbor.options.project}/`);
+  }
+
+  /**
+   * True when `repository@digest` is a quarantine copy pushgate made and still keeps (a stored
+   * quarantine record in state `quarantined`). Any tag on that manifest is pushgate's copy: deleting
+   * it would delete the copy itself (Distribution deletes by digest).
+   */
+  async isRecordedQuarantineCopy(registry: string, repository: string, digest: Digest): Promise<boolean> {
+    if (!this.isQuarantineRepository(registry, repository)) return false;
+    const recs = await this.opts.store.listQuarantine({ registry, digest, state: 'quarantined' });
+    return recs.some((r) => r.quarantineRepository === repository);
+  }
+
+  /** The digest of pushgate's own quarantine copy that `repository:tag` (a quarantine repository) held, if any other than `except`. */
+  private async quarantinedCopyDigest(registry: string, repository: string, tag: string, except: Digest): Promise<Digest | undefined> {
+    const recs = await this.opts.store.listQuarantine({ registry, tag, state: 'quarantined' });
+    return recs.find((r) => r.quarantineRepository === repository && r.digest !== except)?.digest;
   }
 
   /**
@@ -266,6 +296,12 @@ export class Gate implements GateApi {
     return this.opts.store.getVerdict(registry, repository, digest);
   }
 
+  /** The decision and mode `v` carries for `tag` (undefined: the digest without a tag) under the policy in force. */
+  viewFor(v: Verdict, tag?: string): VerdictView {
+    return viewOf(this.policy, v, tag);
+  }
+
+  /** The mode of the mapping of a reference (non-image artefacts record it; decisions use {@link viewFor}). */
   modeFor(registry: string, repository: string, tag?: string): PolicyMode {
     return evaluate(this.policy, { registry, repository, tag, findings: [], secrets: [], config: [], diagnostics: [], packages: [], complete: true }).mode;
   }
@@ -391,38 +427,35 @@ export class Gate implements GateApi {
     }
   }
 
-  private verdictFrom(req: { registry: string; repository: string; digest: Digest; tag?: string }, j: Judgement, digest: Digest = req.digest, evaluation: Evaluation = j.evaluation, complete: boolean = j.report.complete): Verdict {
-    return {
-      registry: req.registry,
-      repository: req.repository,
-      digest,
-      tags: req.tag ? [req.tag] : [],
-      decision: evaluation.decision,
-      complete,
-      reasons: evaluation.reasons,
-      mode: j.evaluation.mode,
-      policy: evaluation.policy,
-      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null },
-      evaluatedAt: new Date().toISOString(),
-    };
+  /** The raw evaluations of a judgement per candidate rule set (a non-image artefact's one evaluation for each). */
+  private rawOf(j: Judgement, req: { registry: string; repository: string }): Record<string, RawEvaluation> {
+    if (j.raw) return j.raw;
+    const one = legacyRaw(j.evaluation);
+    return Object.fromEntries(candidateRuleSets(this.policy, req).map((rs) => [rs, one]));
   }
 
-  /** Judges and stores the verdicts (the manifest's, and one per platform child of an index). */
-  private async judgeAndStore(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient): Promise<{ verdict: Verdict; report: ScanReport }> {
+  /**
+   * Judges and stores the verdicts (the manifest's, and one per platform child of an index). The
+   * stored verdict keeps the raw evaluation per rule set; `stored` is it as stored (summarized over
+   * its tags), `verdict` is it as seen from `req.tag`.
+   */
+  private async judgeAndStore(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient): Promise<{ verdict: Verdict; stored: Verdict; report: ScanReport }> {
     const j = await this.judge(req, pending, via);
-    const verdict = this.verdictFrom(req, j);
-    // The mode comes from the mapping; a blocking decision in warn mode is recorded as warn (DESIGN.md §3).
-    if (verdict.mode === 'warn' && isBlocking(verdict.decision)) verdict.decision = 'warn';
+    const prior = await this.opts.store.getVerdict(req.registry, req.repository, req.digest);
+    const evaluatedAt = new Date().toISOString();
+    const base = { registry: req.registry, repository: req.repository, policy: j.evaluation.policy, vulndb: { builtAt: j.report.vulndb?.builtAt ?? null }, evaluatedAt };
     await this.opts.store.putReport(req.digest, j.report);
     for (const c of j.children) {
       if (c.digest === req.digest) continue;
-      const cv = this.verdictFrom({ ...req, tag: undefined }, j, c.digest, { ...c.evaluation }, c.complete);
-      if (cv.mode === 'warn' && isBlocking(cv.decision)) cv.decision = 'warn';
+      const cv = summarize(this.policy, { ...base, digest: c.digest, tags: [], complete: c.complete, decision: 'allow', reasons: [], mode: 'enforce', evaluations: c.raw });
       await this.opts.store.putVerdict(cv);
     }
-    await this.opts.store.putVerdict(verdict);
+    const tags = [...new Set([...(prior?.tags ?? []), ...(req.tag ? [req.tag] : [])])].sort();
+    const stored = summarize(this.policy, { ...base, digest: req.digest, tags, complete: j.report.complete, decision: 'allow', reasons: [], mode: 'enforce', evaluations: this.rawOf(j, req) });
+    await this.opts.store.putVerdict(stored);
+    const verdict = withView(stored, viewOf(this.policy, stored, req.tag));
     this.opts.counters?.verdict?.(verdict);
-    return { verdict, report: j.report };
+    return { verdict, stored, report: j.report };
   }
 
   async assess(req: AssessRequest, opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Verdict> {
@@ -457,16 +490,26 @@ export class Gate implements GateApi {
       await finish({ actor: 'pushgate', action: 'own-traffic', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
     }
+    if (await this.isRecordedQuarantineCopy(ev.registry, ev.repository, ev.digest)) {
+      // A quarantine copy pushgate made (its notification outlived the own-writes memo, or a
+      // reconcile pass found it): never judged again, never deleted.
+      await finish({ actor: 'pushgate', action: 'own-traffic', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { quarantineCopy: true } });
+      return undefined;
+    }
     const prior = await this.opts.store.getVerdict(ev.registry, ev.repository, ev.digest);
-    let verdict: Verdict;
-    if (prior && prior.complete && prior.policy.revision === this.policy.revision) {
-      verdict = { ...prior, tags: ev.tag ? [ev.tag] : [], evaluatedAt: new Date().toISOString() };
+    let stored: Verdict;
+    if (prior && prior.complete && prior.policy.revision === this.policy.revision && prior.evaluations) {
+      // The same digest again (a re-push, or a retag: Distribution notifies a retag as a manifest
+      // push with the new tag): judged from the stored evaluations under the new tag's mapping.
+      stored = { ...prior, tags: [...new Set([...prior.tags, ...(ev.tag ? [ev.tag] : [])])].sort(), evaluatedAt: new Date().toISOString() };
       this.opts.counters?.scan?.('cached', 0, 0);
     } else {
-      verdict = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).verdict;
+      stored = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).stored;
     }
-    const enforcement = await this.enforceAndRecord(ev, rc, verdict);
-    const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement });
+    const view = this.viewFor(stored, ev.tag);
+    const enforcement = await this.enforceAndRecord(ev, rc, stored, view);
+    const verdict = withView(stored, view);
+    const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement, mode: view.mode, ruleSet: view.ruleSet, mapping: view.mapping });
     if (enforcement.status === 'failed') await this.audit(entry);
     else await finish(entry);
     this.opts.logger.info(
@@ -482,37 +525,51 @@ export class Gate implements GateApi {
   }
 
   /**
-   * Acts on a verdict for one push event and records it: the enforcement (with a tag restore for
-   * a blocked re-push, Harbor targets, pushgate's own writes remembered), the quarantine record,
-   * the stored verdict, the notification, the tag history and the blocked-push metric.
+   * Acts on a verdict for one push event and records it: the enforcement of `view` (the verdict as
+   * seen from the event's tag) with a tag restore for a blocked re-push, Harbor targets, pushgate's
+   * own writes remembered; the quarantine record, the stored verdict (with the enforcement), the
+   * notification, the tag history and the blocked-push metric. In a quarantine repository a blocking
+   * verdict deletes (a copy cannot be quarantined into itself) and the tag goes back to pushgate's
+   * own copy when it held one.
    */
-  private async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, verdict: Verdict): Promise<Enforcement> {
-    // A blocked re-push of an existing tag: the tag goes back to the last digest pushgate allowed.
-    const restoreDigest = ev.tag && isBlocking(verdict.decision) && verdict.mode === 'enforce' ? await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest) : undefined;
+  private async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView): Promise<Enforcement> {
+    const blocked = blocks(view);
+    const inQuarantine = this.isQuarantineRepository(ev.registry, ev.repository);
+    const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
+    let restoreDigest: Digest | undefined;
+    if (ev.tag && blocked) {
+      restoreDigest = inQuarantine
+        ? await this.quarantinedCopyDigest(ev.registry, ev.repository, ev.tag, ev.digest)
+        : // A blocked re-push of an existing tag: the tag goes back to the last digest pushgate allowed.
+          await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest);
+    }
+    const qrepo = this.quarantineRepository(ev.registry, ev.repository);
+    // Remembered before the copy exists: its notification may be handled before enforce() returns.
+    if (ev.tag && blocked && decision === 'quarantine') this.rememberOwnWrite(ev.registry, { repository: qrepo, digest: ev.digest, tag: ev.tag });
     const enforcement = await enforce({
       client: this.client(ev.registry),
       type: rc.type,
       repository: ev.repository,
       digest: ev.digest,
       tag: ev.tag,
-      decision: verdict.decision,
-      mode: verdict.mode,
+      decision,
+      mode: view.mode,
       quarantinePrefix: rc.quarantine.repositoryPrefix,
       restoreDigest,
       harbor: this.harborTarget(ev.registry),
       onWrite: (w) => this.rememberOwnWrite(ev.registry, w),
     });
     if (enforcement.action === 'quarantine' && enforcement.status === 'done' && ev.tag) {
-      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, quarantineRepository: this.quarantineRepository(ev.registry, ev.repository) });
+      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, quarantineRepository: qrepo });
     }
-    verdict.enforcement = enforcement;
+    stored.enforcement = enforcement;
     if (enforcement.action !== 'none') this.opts.counters?.enforcement?.(enforcement.action, enforcement.status);
-    await this.opts.store.putVerdict(verdict);
-    const blocked = isBlocking(verdict.decision) && verdict.mode === 'enforce';
-    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked(verdict);
+    await this.opts.store.putVerdict(summarize(this.policy, stored));
+    const seen = withView(stored, view);
+    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
     if (ev.tag) await this.opts.store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
     if (blocked && ev.tag) {
-      const rule = verdict.reasons.find((r) => isBlocking(r.action))?.rule ?? 'unknown';
+      const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async');
     }
     return enforcement;
@@ -620,25 +677,34 @@ export class Gate implements GateApi {
     }
     const message = `the scan failed after ${attempts} attempt(s): ${err.message}`;
     const ctx = { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest };
-    const evaluation = evaluate(this.policy, { ...ctx, findings: [], secrets: [], config: [], packages: [], diagnostics: [{ code: 'scan-failed', message, incomplete: true }], complete: false });
-    const reasons = [...evaluation.reasons];
-    if (!reasons.some((r) => r.findings?.includes('scan-failed'))) reasons.push({ rule: 'scan-failed', action: 'allow', message });
-    const verdict: Verdict = {
+    const input = { ...ctx, findings: [], secrets: [], config: [], packages: [], diagnostics: [{ code: 'scan-failed', message, incomplete: true }], complete: false };
+    const evaluations: Record<string, RawEvaluation> = {};
+    for (const rs of candidateRuleSets(this.policy, ctx)) {
+      const ev2 = evaluateRuleSet(this.policy, input, rs);
+      const reasons = [...ev2.reasons];
+      if (!reasons.some((r) => r.findings?.includes('scan-failed'))) reasons.push({ rule: 'scan-failed', action: 'allow', message });
+      evaluations[rs] = { decision: ev2.decision, reasons };
+    }
+    const stored = summarize(this.policy, {
       registry: ev.registry,
       repository: ev.repository,
       digest: ev.digest,
-      tags: ev.tag ? [ev.tag] : [],
-      decision: evaluation.decision,
+      tags: [...new Set([...(prior?.tags ?? []), ...(ev.tag ? [ev.tag] : [])])].sort(),
+      decision: 'allow',
       complete: false,
-      reasons,
-      mode: evaluation.mode,
-      policy: evaluation.policy,
+      reasons: [],
+      mode: 'enforce',
+      policy: { name: this.policy.name, revision: this.policy.revision },
       vulndb: { builtAt: this.currentVulnDb()?.builtAt ?? null },
       evaluatedAt: new Date().toISOString(),
-    };
-    const enforcement = await this.enforceAndRecord(ev, rc, verdict);
+      evaluations,
+    });
+    const view = this.viewFor(stored, ev.tag);
+    const enforcement = await this.enforceAndRecord(ev, rc, stored, view);
+    const verdict = withView(stored, view);
+    const reasons = verdict.reasons;
     this.opts.counters?.verdict?.(verdict);
-    const entry = verdictAudit(ev, verdict, { reasons: reasons.map((r) => r.rule), enforcement: verdict.enforcement, attempts, error: err.message });
+    const entry = verdictAudit(ev, verdict, { reasons: reasons.map((r) => r.rule), enforcement, attempts, error: err.message });
     this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
     if (enforcement.status === 'failed') {
       await this.audit(entry);

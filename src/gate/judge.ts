@@ -11,10 +11,11 @@ import {
   type Evaluation,
   type Finding,
   type PolicyMode,
+  type RawEvaluation,
   type Reason,
   type ScanReport,
 } from '../core/index.js';
-import { evaluate, type CompiledPolicy } from '../policy/index.js';
+import { applyMode, candidateRuleSets, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { VulnDb } from '../vulndb/index.js';
 
@@ -22,15 +23,26 @@ import type { VulnDb } from '../vulndb/index.js';
 export interface ChildJudgement {
   digest: Digest;
   platform: string;
+  /** Under the mapping of the judged reference (mode applied). */
   evaluation: Evaluation;
   complete: boolean;
+  /** Raw evaluation per candidate rule set (see {@link Judgement.raw}). */
+  raw: Record<string, RawEvaluation>;
 }
 
 /** A judged scan: the report (with its verdict) and one judgement per platform manifest. */
 export interface Judgement {
   report: ScanReport;
+  /** Under the mapping of the judged reference (`ctx.tag`): rule set and mode of that mapping. */
   evaluation: Evaluation & { mode: PolicyMode };
   children: ChildJudgement[];
+  /**
+   * The raw evaluation (no mode applied) under every rule set that a reference of the repository can
+   * map to (`candidateRuleSets`), so the decision for another tag is derived without judging again.
+   * Absent for judgements that no rule set changes (non-image artefacts): every rule set gets
+   * `evaluation` then.
+   */
+  raw?: Record<string, RawEvaluation>;
 }
 
 /** Where the image lives, for policy mappings; all optional for local scans. */
@@ -40,8 +52,47 @@ export interface JudgeContext {
   tag?: string;
 }
 
+/** One platform's policy input, built once and evaluated under each candidate rule set. */
+interface PlatformInput {
+  platform: string;
+  digest: Digest;
+  input: PolicyInput;
+  complete: boolean;
+}
+
 /**
- * Judges a scan.
+ * The raw evaluations of an index's (or a single manifest's) platforms under one rule set, combined:
+ * the worst decision, each reason once with the platforms it fired on.
+ */
+function combine(policy: CompiledPolicy, inputs: PlatformInput[], ruleSet: string, multi: boolean): { raw: RawEvaluation; perPlatform: RawPolicyEvaluation[] } {
+  let decision: Decision = 'allow';
+  const reasons: Reason[] = [];
+  const seen = new Map<string, { reason: Reason; platforms: string[] }>();
+  const perPlatform: RawPolicyEvaluation[] = [];
+  for (const p of inputs) {
+    const ev = evaluateRuleSet(policy, p.input, ruleSet);
+    perPlatform.push(ev);
+    decision = worstDecision(decision, ev.decision);
+    for (const r of ev.reasons) {
+      const key = `${r.rule}\u0000${r.message}`;
+      const at = seen.get(key);
+      if (at) {
+        at.platforms.push(p.platform);
+        continue;
+      }
+      const entry = { reason: { ...r }, platforms: [p.platform] };
+      seen.set(key, entry);
+      reasons.push(entry.reason);
+    }
+  }
+  if (multi) for (const { reason, platforms } of seen.values()) reason.message = `${reason.message} (${platforms.join(', ')})`;
+  return { raw: { decision, reasons }, perPlatform };
+}
+
+/**
+ * Judges a scan: every platform is matched against the vulnerability database once, then evaluated
+ * under each rule set a reference of `ctx.repository` can map to (`Judgement.raw`); `evaluation` and
+ * the report's verdict are those of `ctx.tag`'s mapping.
  * @param vulndb the opened database, or undefined when there is none (the report is then
  *   incomplete with a `vulndb-missing` diagnostic, and the policy's onIncomplete decides).
  */
@@ -72,46 +123,33 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     report.diagnostics.push(d);
     imageLevel.push(d);
   }
-  const children: ChildJudgement[] = [];
-  let decision: Decision = 'allow';
-  let mode: PolicyMode = 'enforce';
-  const reasons: Reason[] = [];
-  const seen = new Map<string, { reason: Reason; platforms: string[] }>();
+  const inputs: PlatformInput[] = [];
   for (const p of scan.platforms) {
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
     const findings: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
     const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...imageLevel];
     const complete = !diagnostics.some((d) => d.incomplete);
-    const ev = evaluate(policy, {
-      registry: ctx.registry,
-      repository: ctx.repository,
-      tag: ctx.tag,
+    inputs.push({
+      platform: p.platform,
       digest: p.manifestDigest,
-      findings,
-      secrets: [...p.inventory.secrets, ...indexSecrets],
-      config: p.inventory.config,
-      diagnostics,
-      packages: p.inventory.packages,
-      // A directory scan, or an image whose config could not be read, has no configuration to judge.
-      imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
-      imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
-      baseLayers: p.baseLayers,
       complete,
+      input: {
+        registry: ctx.registry,
+        repository: ctx.repository,
+        tag: ctx.tag,
+        digest: p.manifestDigest,
+        findings,
+        secrets: [...p.inventory.secrets, ...indexSecrets],
+        config: p.inventory.config,
+        diagnostics,
+        packages: p.inventory.packages,
+        // A directory scan, or an image whose config could not be read, has no configuration to judge.
+        imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
+        imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
+        baseLayers: p.baseLayers,
+        complete,
+      },
     });
-    children.push({ digest: p.manifestDigest, platform: p.platform, evaluation: ev, complete });
-    decision = worstDecision(decision, ev.decision);
-    mode = ev.mode;
-    for (const r of ev.reasons) {
-      const key = `${r.rule}\u0000${r.message}`;
-      const at = seen.get(key);
-      if (at) {
-        at.platforms.push(p.platform);
-        continue;
-      }
-      const entry = { reason: { ...r }, platforms: [p.platform] };
-      seen.set(key, entry);
-      reasons.push(entry.reason);
-    }
     if (!report.os && p.inventory.os) report.os = { id: p.inventory.os.id, versionId: p.inventory.os.versionId };
     report.packages.push(...p.inventory.packages.map(tagP));
     report.findings.push(...findings);
@@ -119,17 +157,32 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     report.config.push(...p.inventory.config.map(tagP));
     report.diagnostics.push(...p.inventory.diagnostics.map(tagP));
   }
-  if (scan.platforms.length === 0) {
-    // Nothing scannable (e.g. an index of attestations only, or the root could not be read).
-    const ev = evaluate(policy, { ...ctx, findings: [], secrets: indexSecrets, config: [], diagnostics: report.diagnostics, packages: [], complete: false });
-    decision = ev.decision;
-    mode = ev.mode;
-    reasons.push(...ev.reasons);
+  const mapping = selectMapping(policy, ctx);
+  const ruleSets = candidateRuleSets(policy, ctx);
+  if (!ruleSets.includes(mapping.ruleSet)) ruleSets.push(mapping.ruleSet);
+  const raw: Record<string, RawEvaluation> = {};
+  const children: ChildJudgement[] = inputs.map((p) => ({ digest: p.digest, platform: p.platform, complete: p.complete, raw: {}, evaluation: { decision: 'allow', reasons: [], policy: report.verdict.policy } }));
+  for (const rs of ruleSets) {
+    if (inputs.length === 0) {
+      // Nothing scannable (e.g. an index of attestations only, or the root could not be read).
+      const ev = evaluateRuleSet(policy, { ...ctx, findings: [], secrets: indexSecrets, config: [], diagnostics: report.diagnostics, packages: [], complete: false }, rs);
+      raw[rs] = { decision: ev.decision, reasons: ev.reasons };
+      continue;
+    }
+    const c = combine(policy, inputs, rs, multi);
+    raw[rs] = c.raw;
+    c.perPlatform.forEach((ev, i) => {
+      children[i]!.raw[rs] = { decision: ev.decision, reasons: ev.reasons };
+    });
   }
-  if (multi) for (const { reason, platforms } of seen.values()) reason.message = `${reason.message} (${platforms.join(', ')})`;
+  for (const c of children) {
+    const r = c.raw[mapping.ruleSet]!;
+    c.evaluation = { decision: applyMode(r.decision, mapping.mode), reasons: r.reasons, policy: report.verdict.policy };
+  }
+  const chosen = raw[mapping.ruleSet]!;
   report.complete = !report.diagnostics.some((d) => d.incomplete);
-  report.verdict = { decision, reasons, policy: { name: policy.name, revision: policy.revision }, complete: report.complete };
-  return { report, evaluation: { decision, reasons, policy: report.verdict.policy, mode }, children };
+  report.verdict = { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: report.verdict.policy, complete: report.complete };
+  return { report, evaluation: { decision: report.verdict.decision, reasons: chosen.reasons, policy: report.verdict.policy, mode: mapping.mode }, children, raw };
 }
 
 /** Re-exported for callers that build reports from a stored platform scan. */

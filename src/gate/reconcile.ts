@@ -35,8 +35,9 @@ export interface ReconcileResult {
 }
 
 /**
- * One reconciliation pass. Repositories under a registry's quarantine prefix are skipped (they
- * are pushgate's own copies). A tag counts as judged when the verdict of the digest it points at
+ * One reconciliation pass. Repositories under a registry's quarantine prefix are walked like any
+ * other: only the quarantine copies pushgate recorded there are skipped, so an image someone else
+ * pushed into the prefix is judged. A tag counts as judged when the verdict of the digest it points at
  * lists it. The queued event's id is derived from (registry, repository, tag, digest), so two
  * passes (or two replicas) queue a missed manifest once.
  * @throws PushgateError NOT_FOUND when `opts.registry` is not configured.
@@ -59,7 +60,6 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
       continue;
     }
     for (const repo of repos) {
-      if (repo.startsWith(rc.quarantine.repositoryPrefix)) continue;
       let tags: string[];
       try {
         tags = await client.listTags(repo);
@@ -75,6 +75,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
           if (!r) continue;
           const v = await store.getVerdict(rc.name, repo, r.digest);
           if (v && v.tags.includes(tag)) continue;
+          if (await gate.isRecordedQuarantineCopy(rc.name, repo, r.digest)) continue;
           const id = `reconcile-${createHash('sha256').update(`${rc.name}\0${repo}\0${tag}\0${r.digest}`).digest('hex').slice(0, 32)}`;
           const { inserted } = await gate.ingest({ id, source: 'reconcile', registry: rc.name, action: 'push', repository: repo, digest: r.digest, tag, mediaType: r.mediaType, actor: 'pushgate-reconcile' });
           if (inserted) result.queued++;

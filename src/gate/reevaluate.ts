@@ -6,9 +6,10 @@
  *   revision derived from both, so every verdict records which one judged it.
  * - A reload that does not compile keeps the old policy and logs every problem with its line.
  * - Re-evaluation reads each stored verdict's complete scan (store key `scan:<digest>`), judges it
- *   with the current policy and vulnerability database, stores the new verdict and report, and in
- *   `enforce` mode acts on the tags that still point at the digest. It never un-blocks on its own:
- *   a quarantined image comes back only by an explicit release.
+ *   with the current policy and vulnerability database under every rule set its tags can map to,
+ *   stores the new verdict and report, and acts on each tag that still points at the digest by that
+ *   tag's own mapping (a tag whose mapping enforces a blocking decision is enforced; the others are
+ *   recorded). It never un-blocks on its own: a quarantined image comes back only by an explicit release.
  * - A release copies the image back, adds an exception scoped to its digest and repository (so a
  *   later re-evaluation or re-push keeps it allowed until the exception expires), records an
  *   allow-by-release in the tag history and the audit log.
@@ -16,14 +17,15 @@
 import fs from 'node:fs';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PushgateConfig } from '../config/types.js';
-import { isBlocking, PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
+import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
-import { loadPolicy, revisionOf, withExceptions, type CompiledPolicy, type ExceptionSpec } from '../policy/index.js';
+import { candidateRuleSets, loadPolicy, revisionOf, withExceptions, type CompiledPolicy, type ExceptionSpec } from '../policy/index.js';
 import type { ImageScan } from '../scan/engine.js';
 import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import type { Gate, Logger } from './gate.js';
 import { judgeScan } from './judge.js';
+import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 
 /** Counts of one re-evaluation pass. */
 export interface ReevaluationStats {
@@ -46,10 +48,11 @@ export interface ReevaluateOptions {
   policy: CompiledPolicy;
   vulndb: VulnDb | undefined;
   /**
-   * Called when a verdict becomes blocking in `enforce` mode (it was not before): acts on the
-   * registry and returns the enforcement to record. Without it nothing is acted on.
+   * Called when the re-judged verdict blocks for some of its tags (`views`: those tags, each as its
+   * own mapping sees it, blocking in `enforce` mode): acts on the registry and returns the
+   * enforcement to record. Without it nothing is acted on.
    */
-  act?: (before: Verdict, after: Verdict) => Promise<Enforcement | undefined>;
+  act?: (before: Verdict, after: Verdict, views: VerdictView[]) => Promise<Enforcement | undefined>;
   /** Only these verdicts (default: every stored verdict). */
   verdicts?: Verdict[];
   /** Re-judge even verdicts already judged by this policy revision. */
@@ -67,28 +70,29 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
   const verdicts = o.verdicts ?? (await o.store.listVerdicts({ limit: Number.MAX_SAFE_INTEGER }));
   for (const before of verdicts) {
     stats.verdicts++;
-    if (!o.force && before.policy.revision === o.policy.revision) continue;
+    // A verdict stored without raw evaluations is judged again whatever its revision.
+    if (!o.force && before.policy.revision === o.policy.revision && before.evaluations) continue;
     const scan = (await o.store.getLayer(`scan:${before.digest}`)) as ImageScan | undefined;
     if (!scan) {
       stats.noScan++;
       continue;
     }
-    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository, tag: before.tags[0] });
+    // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
+    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository });
     stats.reevaluated++;
-    const after: Verdict = {
+    const after: Verdict = summarize(o.policy, {
       ...before,
-      decision: j.evaluation.mode === 'warn' && isBlocking(j.evaluation.decision) ? 'warn' : j.evaluation.decision,
       complete: j.report.complete,
-      reasons: j.evaluation.reasons,
-      mode: j.evaluation.mode,
       policy: j.evaluation.policy,
       vulndb: { builtAt: j.report.vulndb?.builtAt ?? null },
       evaluatedAt: new Date().toISOString(),
-    };
-    if (after.decision !== before.decision) stats.changed++;
-    const wasActedOn = isBlocking(before.decision) && before.mode === 'enforce' && before.enforcement?.status === 'done';
-    if (o.act && isBlocking(after.decision) && after.mode === 'enforce' && !wasActedOn) {
-      const e = await o.act(before, after);
+      evaluations: j.raw,
+    });
+    const refs = [undefined, ...before.tags];
+    if (refs.some((t) => viewOf(o.policy, after, t).decision !== viewOf(o.policy, before, t).decision)) stats.changed++;
+    const blocking = before.tags.map((t) => viewOf(o.policy, after, t)).filter(blocks);
+    if (o.act && blocking.length) {
+      const e = await o.act(before, after, blocking);
       if (e) {
         after.enforcement = e;
         if (e.action !== 'none') stats.enforced++;
@@ -99,7 +103,7 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
       if (c.digest === before.digest) continue;
       const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
       if (!cv) continue;
-      await o.store.putVerdict({ ...cv, decision: c.evaluation.decision, reasons: c.evaluation.reasons, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt });
+      await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
     }
     await o.store.putVerdict(after);
   }
@@ -219,38 +223,45 @@ export class PolicyControl {
 
   private async reevaluateNow(): Promise<ReevaluationStats> {
     const gate = this.o.gate;
-    const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), act: (b, a) => this.actOnTags(b, a) });
+    const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), act: (b, a, views) => this.actOnTags(b, a, views) });
     this.o.logger.info({ ...stats, revision: gate.currentPolicy.revision }, 'stored verdicts re-evaluated');
     if (stats.changed || stats.enforced) await this.o.store.audit({ actor: 'pushgate', action: 'reevaluated', detail: { ...stats, revision: gate.currentPolicy.revision } });
     return stats;
   }
 
-  /** Enforces a verdict that became blocking on the tags that still point at its digest. */
-  private async actOnTags(before: Verdict, after: Verdict): Promise<Enforcement | undefined> {
+  /**
+   * Enforces a re-judged verdict on each tag in `views` (tags whose own mapping blocks in `enforce`
+   * mode) that still points at its digest; a tag that moved on or is gone is left alone.
+   */
+  private async actOnTags(before: Verdict, after: Verdict, views: VerdictView[]): Promise<Enforcement | undefined> {
     const gate = this.o.gate;
     const rc = this.o.config.registries.find((r) => r.name === after.registry);
     if (!rc) return undefined;
     const client = gate.client(after.registry);
+    const inQuarantine = gate.isQuarantineRepository(after.registry, after.repository);
     let last: Enforcement | undefined;
-    for (const tag of after.tags) {
+    for (const view of views) {
+      const tag = view.tag!;
       const now = await client.resolve(after.repository, tag).catch(() => undefined);
       if (now?.digest !== after.digest) continue; // the tag moved on or is gone: nothing to act on
-      const restoreDigest = await this.o.store.lastAllowed(after.registry, after.repository, tag, after.digest);
+      if (await gate.isRecordedQuarantineCopy(after.registry, after.repository, after.digest)) continue;
+      const restoreDigest = inQuarantine ? undefined : await this.o.store.lastAllowed(after.registry, after.repository, tag, after.digest);
+      const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
       last = await enforce({
         client,
         type: rc.type,
         repository: after.repository,
         digest: after.digest,
         tag,
-        decision: after.decision,
-        mode: after.mode,
+        decision,
+        mode: view.mode,
         quarantinePrefix: rc.quarantine.repositoryPrefix,
         restoreDigest,
         harbor: gate.harborTarget(after.registry),
         onWrite: (w) => gate.rememberOwnWrite(after.registry, w),
       });
       if (last.status === 'done') {
-        if (last.action !== 'none') this.o.notifier?.blocked({ ...after, tags: [tag], enforcement: last });
+        if (last.action !== 'none') this.o.notifier?.blocked({ ...withView(after, view), tags: [tag], enforcement: last });
         await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
         if (last.action === 'quarantine') {
           await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag, digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });
@@ -258,15 +269,15 @@ export class PolicyControl {
       }
       await this.o.store.audit({
         actor: 'pushgate',
-        action: `reevaluated:${after.decision}`,
+        action: `reevaluated:${view.decision}`,
         registry: after.registry,
         repository: after.repository,
         digest: after.digest,
         tag,
-        detail: { from: before.decision, revision: after.policy.revision, reasons: after.reasons.map((r) => r.rule), enforcement: last },
+        detail: { from: viewOf(gate.currentPolicy, before, tag).decision, revision: after.policy.revision, mode: view.mode, mapping: view.mapping, ruleSet: view.ruleSet, reasons: view.reasons.map((r) => r.rule), enforcement: last },
       });
     }
-    return last ?? { action: 'none', status: 'skipped', detail: 'no tag points at this digest any more: nothing to act on' };
+    return last ?? { action: 'none', status: 'skipped', detail: 'no blocked tag points at this digest any more: nothing to act on' };
   }
 
   /** Stored exceptions (oldest first). */
@@ -340,8 +351,18 @@ export class PolicyControl {
       } else {
         verdict = { registry: rec.registry, repository: rec.repository, digest: rec.digest, tags: [rec.tag], decision: 'allow', complete: false, reasons: [], mode: 'enforce', policy: { name: gate.currentPolicy.name, revision: gate.currentPolicy.revision }, vulndb: { builtAt: null }, evaluatedAt: new Date().toISOString() };
       }
-      verdict.decision = 'allow'; // the exception covers the digest; without a stored scan this is the release itself
-      verdict.reasons = [{ rule: 'released', action: 'allow', message: `released from quarantine by ${actor}: ${req.reason} (exception release-${rec.id} until ${expires})` }, ...verdict.reasons];
+      // The exception covers the digest; without a stored scan this is the release itself. Every rule
+      // set's raw evaluation becomes allow, so no tag's mapping derives a block from the old one.
+      const released = { rule: 'released', action: 'allow' as const, message: `released from quarantine by ${actor}: ${req.reason} (exception release-${rec.id} until ${expires})` };
+      const ruleSets = Object.keys(verdict.evaluations ?? {});
+      for (const rs of ruleSets.length ? ruleSets : candidateRuleSets(gate.currentPolicy, verdict)) {
+        const e = verdict.evaluations?.[rs];
+        verdict.evaluations = { ...verdict.evaluations, [rs]: { decision: 'allow', reasons: [released, ...(e?.reasons ?? verdict.reasons)] } };
+      }
+      verdict.tags = [...new Set([...verdict.tags, rec.tag])].sort();
+      verdict.decision = 'allow';
+      verdict.mode = viewOf(gate.currentPolicy, verdict, rec.tag).mode;
+      verdict.reasons = [released, ...verdict.reasons];
       verdict.enforcement = { action: result.action, status: result.status, detail: result.detail };
       await store.putVerdict(verdict);
       await store.audit({

@@ -3,9 +3,10 @@
  * verdicts by content address, ask for an assessment, and report what happened. Implemented by
  * src/gate/gate.ts; admission and proxy depend only on this interface.
  */
-import type { Digest, Verdict, ScanReport, PolicyMode } from '../core/index.js';
+import type { Digest, Verdict, ScanReport } from '../core/index.js';
 import type { RegistryConfig } from '../config/types.js';
 import type { RegistryClient } from '../registry/client.js';
+import type { VerdictView } from './verdict-view.js';
 
 /** What to assess: one manifest (or index) in one repository of a guarded registry. */
 export interface AssessRequest {
@@ -79,8 +80,14 @@ export interface GateApi {
    * of the same (registry, repository, digest) is already queued or running (store.enqueueUnlessPending).
    */
   enqueue(req: AssessRequest): Promise<void>;
-  /** The policy mode that applies to a reference (mapping of registry/repository/tag). */
-  modeFor(registry: string, repository: string, tag?: string): PolicyMode;
+  /**
+   * The decision, mode and reasons `v` carries for `tag` (undefined: the digest without a tag), derived
+   * from its raw evaluations with the mapping of (registry, repository, tag) under the policy in force
+   * (src/gate/verdict-view.ts). Every decision to deny, refuse or enforce is read through this.
+   */
+  viewFor(v: Verdict, tag?: string): VerdictView;
+  /** True when `repository` is where `registry` keeps quarantine copies (`quarantine.repositoryPrefix`, Harbor's quarantine project). */
+  isQuarantineRepository(registry: string, repository: string): boolean;
   /** Writes an audit record. */
   audit(entry: AuditEntry): Promise<void>;
   hooks: GateHooks;

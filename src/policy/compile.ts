@@ -222,11 +222,18 @@ function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: Pro
 
 function compileMapping(m: MappingSpec, name: string): CompiledMapping {
   const fields = (['registry', 'repository', 'tag'] as const).flatMap((f) => (m[f] === undefined ? [] : [{ f, test: glob(m[f] as string) }]));
+  const repoFields = fields.filter(({ f }) => f !== 'tag');
   return {
     name,
     ruleSet: m.ruleSet,
     mode: m.mode ?? 'enforce',
+    constrainsTag: m.tag !== undefined,
     matches: (input) => fields.every(({ f, test }) => input[f] !== undefined && test(input[f] as string)),
+    matchesRepository: (input) =>
+      repoFields.every(({ f, test }) => {
+        const v = f === 'registry' ? input.registry : input.repository;
+        return v !== undefined && test(v);
+      }),
   };
 }
 

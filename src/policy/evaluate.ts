@@ -2,8 +2,9 @@
  * Evaluation: one image against a compiled policy → decision, reasons, mode (DESIGN.md §3 "Verdict").
  * Pure and synchronous: compile once, evaluate many inventories.
  */
-import { DECISIONS, decisionRank, isBlocking, type Decision } from '../core/verdict.js';
+import { DECISIONS, decisionRank, isBlocking, type Decision, type PolicyMode } from '../core/verdict.js';
 import type {
+  CompiledMapping,
   CompiledPolicy,
   CompiledRule,
   PolicyEvaluation,
@@ -32,22 +33,67 @@ function reasonOf(rule: Pick<CompiledRule, 'name' | 'describe' | 'advice'>, acti
   };
 }
 
+/** Where an image is, as the mappings see it. */
+export interface MappingRef {
+  registry?: string;
+  repository?: string;
+  tag?: string;
+}
+
 /**
- * Evaluates `input` with `policy`.
- *
- * The first mapping whose globs match `input.registry`/`repository`/`tag` (else the default) picks the
- * rule set and the mode. Every rule runs; items from base layers are dropped where `excludeBase`
- * applies, and items covered by an active exception are dropped (expired exceptions that cover this
- * image are listed in `expiredExceptions` and do not apply). A rule with items left fires: one reason
- * each, worst action first. An incomplete scan adds `incomplete-scan` with the rule set's `onIncomplete`.
- * The decision is the worst action of the reasons, `allow` when none. Mode `warn` downgrades a blocking
- * decision to `warn` (reasons keep the original action); mode `audit` keeps the decision as computed:
- * callers record it and neither enforce nor deny.
+ * The mapping that applies to `ref`: the first of `policy.mappings` whose globs all match (a glob on
+ * a field `ref` lacks does not match), else the default. It picks both the rule set and the mode.
  */
-export function evaluate(policy: CompiledPolicy, input: PolicyInput): PolicyEvaluation {
+export function selectMapping(policy: CompiledPolicy, ref: MappingRef): CompiledMapping {
+  return policy.mappings.find((m) => m.matches(ref)) ?? policy.defaultMapping;
+}
+
+/**
+ * The rule sets that some reference of `registry`/`repository` can map to: the rule set of every
+ * mapping whose registry and repository globs match (whatever its tag glob says), in mapping order
+ * and without repeats, up to the first such mapping without a tag glob (it catches every tag, and
+ * the untagged reference), else through the default. Evaluating an image under each of these is
+ * enough to derive its decision for any tag later ({@link evaluateRuleSet}, {@link applyMode}).
+ */
+export function candidateRuleSets(policy: CompiledPolicy, ref: Omit<MappingRef, 'tag'>): string[] {
+  const out: string[] = [];
+  const add = (rs: string) => {
+    if (!out.includes(rs)) out.push(rs);
+  };
+  for (const m of policy.mappings) {
+    if (!m.matchesRepository(ref)) continue;
+    add(m.ruleSet);
+    if (!m.constrainsTag) return out;
+  }
+  add(policy.defaultMapping.ruleSet);
+  return out;
+}
+
+/**
+ * A mode applied to a decision: `warn` turns a blocking decision into `warn`; `enforce` and `audit`
+ * keep it (audit callers record it and neither enforce nor deny).
+ */
+export function applyMode(decision: Decision, mode: PolicyMode): Decision {
+  return mode === 'warn' && isBlocking(decision) ? 'warn' : decision;
+}
+
+/** {@link evaluateRuleSet}'s result: the evaluation before any mode applies. */
+export type RawPolicyEvaluation = Omit<PolicyEvaluation, 'mode' | 'mapping'>;
+
+/**
+ * Evaluates `input` with one rule set of `policy`, whatever the mappings say, and returns the raw
+ * decision (no mode applied). Every rule runs; items from base layers are dropped where
+ * `excludeBase` applies, and items covered by an active exception are dropped (expired exceptions
+ * that cover this image are listed in `expiredExceptions` and do not apply). A rule with items left
+ * fires: one reason each, worst action first. An incomplete scan adds `incomplete-scan` with the
+ * rule set's `onIncomplete`. The decision is the worst action of the reasons, `allow` when none.
+ * Nothing here reads `input.tag`: the tag matters only through the mapping that picks the rule set.
+ * @throws Error when `ruleSet` is not a rule set of `policy` (a compiled policy's mappings only name existing ones).
+ */
+export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, ruleSet: string): RawPolicyEvaluation {
+  const rs = policy.ruleSets[ruleSet];
+  if (!rs) throw new Error(`policy ${policy.name} has no rule set "${ruleSet}"`);
   const now = input.now?.getTime() ?? Date.now();
-  const mapping = policy.mappings.find((m) => m.matches(input)) ?? policy.defaultMapping;
-  const rs = policy.ruleSets[mapping.ruleSet];
   const forImage = policy.exceptions.filter((e) => e.coversImage(input));
   const active = forImage.filter((e) => e.expiresAt >= now);
   const expiredExceptions = forImage.filter((e) => e.expiresAt < now).map((e) => e.name);
@@ -95,16 +141,26 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput): PolicyEval
 
   // Worst first, rule order otherwise (sort is stable).
   reasons.sort((a, b) => decisionRank(b.action) - decisionRank(a.action));
-  let decision: Decision = reasons.reduce<Decision>((d, r) => (decisionRank(r.action) > decisionRank(d) ? r.action : d), DECISIONS[0]);
-  if (mapping.mode === 'warn' && isBlocking(decision)) decision = 'warn';
+  const decision: Decision = reasons.reduce<Decision>((d, r) => (decisionRank(r.action) > decisionRank(d) ? r.action : d), DECISIONS[0]);
   return {
     decision,
     reasons,
     policy: { name: policy.name, revision: policy.revision },
-    mode: mapping.mode,
     ruleSet: rs.name,
-    mapping: mapping.name,
     expiredExceptions,
     appliedExceptions: [...applied],
   };
+}
+
+/**
+ * Evaluates `input` with `policy`: the mapping of `input.registry`/`repository`/`tag`
+ * ({@link selectMapping}) picks the rule set and the mode; the rule set is evaluated
+ * ({@link evaluateRuleSet}) and the mode applied ({@link applyMode}): mode `warn` downgrades a
+ * blocking decision to `warn` (reasons keep the original action); mode `audit` keeps the decision as
+ * computed: callers record it and neither enforce nor deny.
+ */
+export function evaluate(policy: CompiledPolicy, input: PolicyInput): PolicyEvaluation {
+  const mapping = selectMapping(policy, input);
+  const raw = evaluateRuleSet(policy, input, mapping.ruleSet);
+  return { ...raw, decision: applyMode(raw.decision, mapping.mode), mode: mapping.mode, mapping: mapping.name };
 }

@@ -211,6 +211,10 @@ export interface CompiledMapping {
   ruleSet: string;
   mode: PolicyMode;
   matches(input: { registry?: string; repository?: string; tag?: string }): boolean;
+  /** True when the mapping has a `tag` glob (so it never matches an untagged reference). */
+  constrainsTag: boolean;
+  /** True when the registry and repository globs match, whatever the tag glob says. */
+  matchesRepository(input: { registry?: string; repository?: string }): boolean;
 }
 
 /** A compiled exception. */

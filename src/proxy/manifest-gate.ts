@@ -276,8 +276,11 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
         continue;
       }
       try {
-        const v = await gate.verdict(registry.name, name, child.digest);
-        if (v && isBlocking(v.decision) && v.mode === 'enforce') {
+        const stored = await gate.verdict(registry.name, name, child.digest);
+        // The child as the index's tag will serve it: that tag's mapping decides.
+        const view = stored && gate.viewFor(stored, tag);
+        if (stored && view && isBlocking(view.decision) && view.mode === 'enforce') {
+          const v = { ...stored, decision: view.decision, mode: view.mode, reasons: view.reasons };
           refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
         }
       } catch (e) {
@@ -338,7 +341,10 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     );
   }
 
-  const { verdict, report } = outcome;
+  const { report } = outcome;
+  // Derived for the tag of this PUT (undefined for a PUT by digest), whatever tag judged it first.
+  const view = gate.viewFor(outcome.verdict, tag);
+  const verdict: Verdict = { ...outcome.verdict, decision: view.decision, mode: view.mode, reasons: view.reasons };
   if (isBlocking(verdict.decision) && verdict.mode === 'enforce') {
     const platform = platformOf(report);
     const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];

@@ -21,6 +21,7 @@ import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-formats.js';
+import { presentVerdict } from '../gate/verdict-view.js';
 import type { ExceptionSpec } from '../policy/index.js';
 import type { AuditFilter, QuarantineState, Store } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
@@ -177,7 +178,8 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       if (!rc) throw new PushgateError('NOT_FOUND', `registry ${ref.registry} is not guarded by pushgate (registries[].url)`);
       const v = ref.digest ? await store.getVerdict(rc.name, ref.repository, ref.digest) : await store.getVerdictByTag(rc.name, ref.repository, ref.tag!);
       if (!v) throw new PushgateError('NOT_FOUND', `no verdict for ${image}`);
-      res.json(v);
+      // decision/mode/reasons of the tag asked about (derived now); a digest gets the stored summary. perTag: every tag's.
+      res.json(presentVerdict(gate.currentPolicy, v, ref.digest ? undefined : ref.tag));
     } catch (e) {
       fail(res, e);
     }

@@ -90,10 +90,6 @@ export function createApp(deps: AppDeps): express.Express {
         res.status(400).json({ error: (e as Error).message });
         return;
       }
-      const rq = config.registries.find((r) => r.name === registry)?.quarantine;
-      const quarantinePrefix = rq?.repositoryPrefix ?? 'quarantine/';
-      // Harbor copies quarantined artifacts into `quarantine.project` (which may differ from the prefix).
-      const quarantineProject = rq?.project ? `${rq.project}/` : quarantinePrefix;
       let queued = 0;
       for (const ig of parsed.ignored) {
         metrics.eventsDropped.inc({ source, reason: ig.reason });
@@ -113,11 +109,8 @@ export function createApp(deps: AppDeps): express.Express {
           parsed.ignored.push({ reason: 'unknown-registry', action: ev.action, repository: ev.repository });
           continue;
         }
-        if (ev.repository.startsWith(quarantinePrefix) || ev.repository.startsWith(quarantineProject)) {
-          // pushgate's own quarantine copies: never a new scan or a loop.
-          metrics.eventsDropped.inc({ source, reason: 'own-traffic' });
-          continue;
-        }
+        // Events in the quarantine prefix are queued too: the gate tells pushgate's own copies (its
+        // own-writes memo, its quarantine records) from anyone else's push there, which is judged.
         try {
           await gate.ingest(ev);
           queued++;

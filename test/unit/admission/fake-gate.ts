@@ -6,6 +6,7 @@
 import type { AuditEntry, AssessRequest, GateApi } from '../../../src/gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../../../src/config/types.js';
 import type { Decision, Digest, PolicyMode, Verdict } from '../../../src/core/index.js';
+import type { VerdictView } from '../../../src/gate/verdict-view.js';
 
 export const REG: RegistryConfig = {
   name: 'example',
@@ -106,6 +107,15 @@ export class FakeGate implements GateApi {
 
   modeFor(_registry: string, repository: string): PolicyMode {
     return this.modes.get(repository) ?? 'enforce';
+  }
+
+  /** The stored decision under the mode set for the repository (the real derivation is tested with the gate). */
+  viewFor(v: Verdict, tag?: string): VerdictView {
+    return { tag, decision: v.decision, mode: this.modeFor(v.registry, v.repository), reasons: v.reasons, ruleSet: 'default', mapping: 'default', basis: 'evaluation' };
+  }
+
+  isQuarantineRepository(_registry: string, repository: string): boolean {
+    return repository.startsWith(REG.quarantine.repositoryPrefix);
   }
 
   async audit(entry: AuditEntry): Promise<void> {

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { AssessRequest, AuditEntry, GateApi, PendingManifest } from '../../../src/gate/types.js';
 import type { RegistryConfig } from '../../../src/config/types.js';
+import type { VerdictView } from '../../../src/gate/verdict-view.js';
 import type { Decision, Finding, Reason, ScanReport, Verdict, PolicyMode, Digest, ImageConfig, ImageIndex, ImageManifest } from '../../../src/core/index.js';
 import { PushgateError, isIndexMediaType, worstDecision, platformString } from '../../../src/core/index.js';
 
@@ -94,6 +95,15 @@ export class GateDouble implements GateApi {
 
   modeFor(_registry: string, repository: string): PolicyMode {
     return repository.startsWith('audit/') ? 'audit' : 'enforce';
+  }
+
+  /** The stored decision under the repository's mode (the real derivation is tested with the gate). */
+  viewFor(v: Verdict, tag?: string): VerdictView {
+    return { tag, decision: v.decision, mode: this.modeFor(v.registry, v.repository), reasons: v.reasons, ruleSet: 'default', mapping: 'default', basis: 'evaluation' };
+  }
+
+  isQuarantineRepository(_registry: string, repository: string): boolean {
+    return repository.startsWith('quarantine/');
   }
 
   async audit(entry: AuditEntry): Promise<void> {
