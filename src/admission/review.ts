@@ -529,9 +529,11 @@ function observe(deps: AdmissionDeps, decision: 'allow' | 'deny' | 'warn' | 'err
  *
  * Per distinct image (protocols.md §6.5 locations, §6.6 normalization): exemption globs (picomatch on
  * the reference as written, `registry/repository`, and the normalized reference) → unguarded-registry
- * rule (`admission.unguarded`) → tag resolved to a digest (HEAD, TTL cache; `name:tag@digest` uses the
- * digest) → stored verdict: allow admits; warn admits with `response.warnings`; quarantine/reject deny in
- * `enforce` mode, warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
+ * rule (`admission.unguarded`) → a quarantine repository of the registry is denied (nothing looked up,
+ * scanned or queued) → tag resolved to a digest (HEAD, TTL cache; `name:tag@digest` uses the
+ * digest) → stored verdict, seen from the reference (the tag's mapping; for a digest, the strictest of
+ * the untagged digest and the tags pointing at it): allow admits; warn admits with `response.warnings`;
+ * quarantine/reject deny in `enforce` mode, warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
  * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
  * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
  * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}
