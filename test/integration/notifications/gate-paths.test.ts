@@ -160,11 +160,18 @@ describe('gate paths: artefacts passed, bounded retry, reconciliation after a re
       await ensureBlob(c, repo, cfg);
       pushed.push({ repo, tag, digest: await c.putManifest(repo, tag, imageManifest(cfg, layer.gz), 'application/vnd.oci.image.manifest.v1+json') });
     }
-    // pushgate's own quarantine copies are never reconciled.
+    // pushgate's own quarantine copies (its quarantine records name them) are never reconciled;
+    // anything else in the quarantine prefix is someone else's push and is judged.
     await ensureBlob(c, 'quarantine/team/one', layer.gz);
     const qcfg = imageConfig(layer.diffId, 99);
     await ensureBlob(c, 'quarantine/team/one', qcfg);
     const qdigest = await c.putManifest('quarantine/team/one', 'v1', imageManifest(qcfg, layer.gz), 'application/vnd.oci.image.manifest.v1+json');
+    await srv.store.recordQuarantine({ registry: 'labb', repository: 'team/one', tag: 'v1', digest: qdigest, quarantineRepository: 'quarantine/team/one' });
+    await ensureBlob(c, 'quarantine/team/two', layer.gz);
+    const fcfg = imageConfig(layer.diffId, 98);
+    await ensureBlob(c, 'quarantine/team/two', fcfg);
+    const foreign = await c.putManifest('quarantine/team/two', 'v9', imageManifest(fcfg, layer.gz), 'application/vnd.oci.image.manifest.v1+json');
+    pushed.push({ repo: 'quarantine/team/two', tag: 'v9', digest: foreign });
     // Restart: the queued notifications are gone; from now on it notifies pushgate.
     registryOn('stop', storageB, REG_B_PORT);
     registryOn('start', storageB, REG_B_PORT, ['--notify-url', `http://127.0.0.1:${srv.port}/webhooks/distribution`, '--notify-header', `Authorization: Bearer ${TOKEN_B}`, '--notify-ignore-actions', 'pull']);
@@ -174,11 +181,11 @@ describe('gate paths: artefacts passed, bounded retry, reconciliation after a re
       expect(v.complete).to.equal(true);
     }
     const audit = await srv.store.listAudit(1000);
-    expect(audit.filter((a) => a.registry === 'labb' && a.action.startsWith('verdict:') && a.actor === 'pushgate-reconcile')).to.have.length(3);
+    expect(audit.filter((a) => a.registry === 'labb' && a.action.startsWith('verdict:') && a.actor === 'pushgate-reconcile')).to.have.length(4);
     expect(await srv.store.getVerdict('labb', 'quarantine/team/one', qdigest)).to.equal(undefined);
     // An explicit pass (what `pushgate reconcile` runs) finds nothing left to queue.
     const r = await reconcile({ config, gate: srv.gate, store: srv.store, registry: 'labb' });
-    expect(r).to.deep.include({ tags: 3, queued: 0 });
+    expect(r).to.deep.include({ tags: 5, queued: 0 });
     expect(r.errors).to.deep.equal([]);
   });
 });
