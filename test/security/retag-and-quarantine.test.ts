@@ -28,6 +28,7 @@ import { labImages, ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } fro
 const REG_PORT = 21300;
 const ADM_PORT = 21301;
 const API_PORT = 21302;
+const PROXY_PORT = 21303;
 const TOKEN = 'retag-quarantine-token-0123456789';
 
 /**
@@ -166,6 +167,7 @@ describe('security: retags are judged by the tag they land on; the quarantine pr
     config.server.listen = `127.0.0.1:${API_PORT}`;
     config.policy = path.join(dir, 'policy.yaml');
     config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: '*', unknown: 'deny' }], unguarded: 'deny', digestCacheTtlMs: 0 };
+    config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000, onTimeout: 'reject', onError: 'reject' };
     srv = await startServer(config, silent, { policyWatchMs: 3_600_000 });
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}`, env: { NOTIFY_IGNORE_ACTIONS: 'pull' } });
   });
@@ -242,6 +244,19 @@ describe('security: retags are judged by the tag they land on; the quarantine pr
       expect((await admit(`${host}/${repo}:${release}`)).allowed).to.equal(false);
       // By digest: the untagged digest maps to the enforced default, the strictest reading wins.
       expect((await admit(`${host}/${repo}@${digest}`)).allowed).to.equal(false);
+    }
+  });
+
+  it('the push proxy judges each held PUT by its own tag: the same manifest lands as rc-5 and is refused as 5.0, quarantine prefix included', async () => {
+    for (const [repo, lax, release] of [['lab/p1', 'rc-5', '5.0'], ['lab/p2', 'main-dev', 'latest'], ['quarantine/lab/p3', 'rc-6', '6.0']] as const) {
+      const ok = await skopeoCopyAsync(`oci:${images}/adm-zip:0.4.7`, `127.0.0.1:${PROXY_PORT}/${repo}:${lax}`);
+      expect(ok.code, `${repo}:${lax} through the proxy: ${ok.stderr}`).to.equal(0);
+      const digest = (await resolve(repo, lax))!;
+      expect(digest).to.be.a('string');
+      const refused = await skopeoCopyAsync(`oci:${images}/adm-zip:0.4.7`, `127.0.0.1:${PROXY_PORT}/${repo}:${release}`);
+      expect(refused.code, `${repo}:${release} through the proxy`).to.not.equal(0);
+      expect(refused.stderr).to.match(/pushgate refused/);
+      expect(await resolve(repo, release), `${repo}:${release} never exists`).to.equal(undefined);
     }
   });
 
