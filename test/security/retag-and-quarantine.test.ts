@@ -166,7 +166,9 @@ describe('security: retags are judged by the tag they land on; the quarantine pr
     const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
     config.server.listen = `127.0.0.1:${API_PORT}`;
     config.policy = path.join(dir, 'policy.yaml');
-    config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: '*', unknown: 'deny' }], unguarded: 'deny', digestCacheTtlMs: 0 };
+    config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, namespaces: [{ match: '*', unknown: 'deny' }], unguarded: 'deny', digestCacheTtlMs: 0,
+      // Reviews come from this test, not an API server: the quarantine-copy rule holds for whoever can post one.
+      allowUnauthenticated: true };
     config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000, onTimeout: 'reject', onError: 'reject' };
     srv = await startServer(config, silent, { policyWatchMs: 3_600_000 });
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}`, env: { NOTIFY_IGNORE_ACTIONS: 'pull' } });
