@@ -67,7 +67,8 @@ export interface GateOptions {
 }
 
 // Versioned: a scanner that finds more (secrets in the image config) never reuses an older scan.
-const SCAN_KEY = (digest: Digest) => `scan:${imageScanVersion()}:${digest}`;
+/** Store key of the complete whole-image scan of `digest` (versioned: scans of older analyzers are not reused). Re-evaluation reads it too. */
+export const SCAN_KEY = (digest: Digest) => `scan:${imageScanVersion()}:${digest}`;
 /** Attempts of a queued event when `queue.maxAttempts` is not configured. */
 const DEFAULT_MAX_ATTEMPTS = 10;
 /** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */

@@ -5,7 +5,7 @@
  * - The policy in force is the policy file plus the stored exceptions (`withExceptions`), with a
  *   revision derived from both, so every verdict records which one judged it.
  * - A reload that does not compile keeps the old policy and logs every problem with its line.
- * - Re-evaluation reads each stored verdict's complete scan (store key `scan:<digest>`), judges it
+ * - Re-evaluation reads each stored verdict's complete scan (store key {@link SCAN_KEY}), judges it
  *   with the current policy and vulnerability database under every rule set its tags can map to,
  *   stores the new verdict and report, and acts on each tag that still points at the digest by that
  *   tag's own mapping (a tag whose mapping enforces a blocking decision is enforced; the others are
@@ -23,7 +23,7 @@ import { candidateRuleSets, loadPolicy, revisionOf, withExceptions, type Compile
 import type { ImageScan } from '../scan/engine.js';
 import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
-import type { Gate, Logger } from './gate.js';
+import { SCAN_KEY, type Gate, type Logger } from './gate.js';
 import { judgeScan } from './judge.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 
@@ -72,7 +72,7 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
     stats.verdicts++;
     // A verdict stored without raw evaluations is judged again whatever its revision.
     if (!o.force && before.policy.revision === o.policy.revision && before.evaluations) continue;
-    const scan = (await o.store.getLayer(`scan:${before.digest}`)) as ImageScan | undefined;
+    const scan = (await o.store.getLayer(SCAN_KEY(before.digest))) as ImageScan | undefined;
     if (!scan) {
       stats.noScan++;
       continue;
