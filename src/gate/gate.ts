@@ -5,7 +5,6 @@
  * (registry, repository, digest), and enforce (src/enforce). A failure to reach the registry puts
  * the event back with a backoff; nothing accepted is dropped.
  */
-import fs from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import {
@@ -25,7 +24,8 @@ import { candidateRuleSets, evaluate, evaluateRuleSet } from '../policy/index.js
 import { RegistryClient } from '../registry/client.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
-import { VulnDb } from '../vulndb/index.js';
+import type { VulnDb } from '../vulndb/index.js';
+import { VulnDbHolder } from './vulndb-holder.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
@@ -80,9 +80,7 @@ export class Gate implements GateApi {
   private readonly clients = new Map<string, RegistryClient>();
   private readonly inflight = new Map<string, Promise<Judgement>>();
   private policy: CompiledPolicy;
-  private vulndb: VulnDb | undefined;
-  private vulndbMtime = 0;
-  private vulndbCheckedAt = 0;
+  private readonly vulndbHolder: VulnDbHolder;
   private running = false;
   private workers: Promise<void>[] = [];
   private wake: (() => void) | undefined;
@@ -96,7 +94,7 @@ export class Gate implements GateApi {
     this.hooks = opts.hooks ?? {};
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.policy = opts.policy;
-    this.refreshVulnDb(true);
+    this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age));
   }
 
   /** The policy in force. */
@@ -193,67 +191,22 @@ export class Gate implements GateApi {
     return true;
   }
 
-  /** Why there is no usable vulnerability database (missing, unreadable, damaged), for readiness; undefined when there is one. */
-  private vulndbProblem: string | undefined;
-
   /**
    * Readiness of the vulnerability database: opened, verified when loaded, and answering a probe query now.
    * @returns `{ ok: true, builtAt }` or `{ ok: false, error }` saying what is wrong and what to run.
    */
   vulndbReadiness(): { ok: true; builtAt: string | null } | { ok: false; error: string } {
-    const db = this.currentVulnDb();
-    if (!db) return { ok: false, error: this.vulndbProblem ?? 'no vulnerability database: run `pushgate db update`' };
-    try {
-      db.probe();
-      return { ok: true, builtAt: db.builtAt };
-    } catch (e) {
-      return { ok: false, error: `the vulnerability database at ${db.path} does not answer (${(e as Error).message}): run \`pushgate db update\`` };
-    }
+    return this.vulndbHolder.readiness();
   }
 
   /** Re-opens the vulnerability database now (after pushgate built a new one), not at the next 2 s check. */
   reloadVulnDb(): void {
-    this.refreshVulnDb(false, true);
+    this.vulndbHolder.reload();
   }
 
   /** The opened vulnerability database, if there is one (re-opened when the file was replaced). */
   currentVulnDb(): VulnDb | undefined {
-    this.refreshVulnDb(false);
-    return this.vulndb;
-  }
-
-  private refreshVulnDb(force: boolean, recheck = false): void {
-    const now = Date.now();
-    if (!force && !recheck && now - this.vulndbCheckedAt < 2000) return;
-    this.vulndbCheckedAt = now;
-    const file = this.opts.config.vulndb.path;
-    let mtime: number;
-    try {
-      mtime = fs.statSync(file).mtimeMs;
-    } catch {
-      mtime = 0;
-    }
-    if (mtime === this.vulndbMtime && !force) return;
-    this.vulndbMtime = mtime;
-    const old = this.vulndb;
-    this.vulndb = undefined;
-    this.vulndbProblem = mtime ? undefined : `no vulnerability database at ${file}: run \`pushgate db update\``;
-    if (mtime) {
-      let opened: VulnDb | undefined;
-      try {
-        opened = VulnDb.open(file);
-        opened.verify();
-        this.vulndb = opened;
-        this.opts.logger.info({ path: file, builtAt: this.vulndb.builtAt }, 'vulnerability database loaded');
-      } catch (e) {
-        opened?.close();
-        this.vulndbProblem = (e as Error).message;
-        this.opts.logger.warn({ err: (e as Error).message }, 'vulnerability database could not be opened');
-      }
-    }
-    if (old && old !== this.vulndb) setTimeout(() => old.close(), 30_000).unref();
-    const built = this.vulndb?.builtAt ? Date.parse(this.vulndb.builtAt) : NaN;
-    if (Number.isFinite(built)) this.opts.counters?.vulndbAge?.((Date.now() - built) / 1000);
+    return this.vulndbHolder.current();
   }
 
   registryForHost(host: string): RegistryConfig | undefined {
