@@ -35,7 +35,7 @@ export function defaultConfig(): PushgateConfig {
     log: { level: 'info' },
     store: { url: 'sqlite:./data/pushgate.db' },
     vulndb: { path: './data/vulndb.sqlite', sources: [...DEFAULT_VULNDB_SOURCES], updateIntervalMs: 6 * 3_600_000 },
-    scan: { workers: 2, tmpDir: './data/tmp', tmpDirLimitBytes: 1024 ** 3, maxManifestBytes: 4 * 1024 * 1024 },
+    scan: { workers: 2, tmpDir: './data/tmp', tmpDirLimitBytes: 1024 ** 3, maxManifestBytes: 4 * 1024 * 1024, deadlineMs: 30 * 60_000, limits: {} },
     queue: { maxAttempts: 10 },
     registries: [],
     policy: undefined,

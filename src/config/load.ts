@@ -144,7 +144,10 @@ interface RawConfig {
   log?: { level?: PushgateConfig['log']['level'] };
   store?: { url?: string };
   vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string };
-  scan?: { workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number };
+  scan?: {
+    workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number; deadline?: string;
+    limits?: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number };
+  };
   queue?: { maxAttempts?: number };
   harborAdapter?: { tokens?: string[] };
   reconcile?: { interval?: string };
@@ -309,6 +312,15 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       tmpDir: raw.scan?.tmpDir ?? d.scan.tmpDir,
       tmpDirLimitBytes: sz(raw.scan?.tmpDirLimit, d.scan.tmpDirLimitBytes),
       maxManifestBytes: sz(raw.scan?.maxManifestSize, d.scan.maxManifestBytes),
+      deadlineMs: timeout(raw.scan?.deadline, d.scan.deadlineMs ?? 0, ['scan', 'deadline']),
+      limits: {
+        maxLayers: raw.scan?.limits?.layers,
+        maxEntries: raw.scan?.limits?.entriesPerLayer,
+        maxTarBytes: raw.scan?.limits?.layerSize === undefined ? undefined : sz(raw.scan.limits.layerSize, 0),
+        maxRatio: raw.scan?.limits?.ratio,
+        lockFileBytes: raw.scan?.limits?.lockFileSize === undefined ? undefined : sz(raw.scan.limits.lockFileSize, 0),
+        packageDbBytes: raw.scan?.limits?.packageDbSize === undefined ? undefined : sz(raw.scan.limits.packageDbSize, 0),
+      },
     },
     queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts },
     registries,

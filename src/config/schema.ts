@@ -71,6 +71,19 @@ export const configSchema = {
         tmpDir: str,
         tmpDirLimit: size,
         maxManifestSize: size,
+        deadline: duration,
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            layers: { type: 'integer', minimum: 1 },
+            entriesPerLayer: { type: 'integer', minimum: 1 },
+            layerSize: size,
+            ratio: { type: 'integer', minimum: 2 },
+            lockFileSize: size,
+            packageDbSize: size,
+          },
+        },
       },
     },
     registries: {

@@ -76,6 +76,10 @@ export interface PushgateConfig {
     tmpDirLimitBytes: number;
     /** Max manifest size, bytes. */
     maxManifestBytes: number;
+    /** Per-scan deadline in ms (`scan.deadline`); past it the scan ends incomplete (`scan-deadline`). */
+    deadlineMs?: number;
+    /** Scan limits (`scan.limits.*`); a limit hit is an incomplete-scan diagnostic. Unset keys use {@link DEFAULT_SCAN_LIMITS}. */
+    limits?: ScanLimitsConfig;
   };
   /** The durable event queue (optional for hand-built configs; the loader always sets it). */
   queue?: {
@@ -154,3 +158,22 @@ export interface PushgateConfig {
 
 /** `admission.scanTriggers` when not configured: 16 images per review; per caller 50 at once, then 5 per second. */
 export const DEFAULT_SCAN_TRIGGERS = { maxPerReview: 16, ratePerSecond: 5, burst: 50 } as const;
+
+/**
+ * Scan limits as configured (`scan.limits.*`), all optional. Every scan path (queue workers, the
+ * push proxy, admission-triggered scans, `pushgate scan`) reads images under the same limits.
+ */
+export interface ScanLimitsConfig {
+  /** Layers per image manifest (`layers`). */
+  maxLayers?: number;
+  /** Tar entries per layer (`entriesPerLayer`). */
+  maxEntries?: number;
+  /** Uncompressed bytes per layer (`layerSize`). */
+  maxTarBytes?: number;
+  /** Uncompressed/compressed ratio of a layer past 64 MiB (`ratio`). */
+  maxRatio?: number;
+  /** Largest lock file read (package-lock.json, yarn.lock, …; `lockFileSize`). */
+  lockFileBytes?: number;
+  /** Largest OS package database read (dpkg status, apk installed, rpmdb; `packageDbSize`). */
+  packageDbBytes?: number;
+}

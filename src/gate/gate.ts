@@ -22,7 +22,9 @@ import { enforce, harborTarget, quarantineRepositoryOf, type HarborTarget, type 
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate, evaluateRuleSet } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
-import { imageScanVersion, scanImage, type ImageScan, type LayerCache } from '../scan/engine.js';
+import { imageScanVersion, scanImage, type ImageScan, type LayerCache, type ScanOptions } from '../scan/engine.js';
+import { ScanSlots } from '../scan/limits.js';
+import { SpillPool } from '../scan/spill.js';
 import type { Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
@@ -89,8 +91,17 @@ export class Gate implements GateApi {
   private depthAt = 0;
   /** Decoded layer analyses in memory in front of the store's table (a warm scan parses no JSON). */
   private readonly layerMemory = new LRUCache<string, object>({ max: 256 });
+  /**
+   * Scans running at once (config `scan.workers`), whoever asked: queue workers, the push proxy and
+   * admission reviews all wait here, so load on one path cannot multiply the scans in flight.
+   */
+  readonly scanSlots: ScanSlots;
+  /** The temp space all scans of this process share (config `scan.tmpDirLimit`). */
+  readonly spillPool: SpillPool;
 
   constructor(private readonly opts: GateOptions) {
+    this.scanSlots = new ScanSlots(Math.max(1, opts.config.scan.workers));
+    this.spillPool = new SpillPool(opts.config.scan.tmpDirLimitBytes);
     this.hooks = opts.hooks ?? {};
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.policy = opts.policy;
@@ -330,6 +341,12 @@ export class Gate implements GateApi {
     };
   }
 
+  /** Options of every scan this gate runs: the configured deadline, limits and the shared temp space. */
+  scanOptions(): ScanOptions {
+    const c = this.opts.config.scan;
+    return { layerCache: this.layerCache(), tmpDir: c.tmpDir, spillPool: this.spillPool, deadlineMs: c.deadlineMs, limits: c.limits };
+  }
+
   /** Scans (or reuses the stored inventory of) `digest` and judges it for this repository. */
   private async judge(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient): Promise<Judgement> {
     const key = `${req.registry}\u0000${req.repository}\u0000${req.digest}`;
@@ -359,7 +376,8 @@ export class Gate implements GateApi {
               vulndbBuiltAt: vulndb?.builtAt ?? null,
             });
           }
-          scan = await scanImage(registrySource(client, req.repository, req.digest, { bytes: root.bytes, mediaType: root.mediaType }), { layerCache: this.layerCache(), tmpDir: this.opts.config.scan.tmpDir, tmpDirLimitBytes: this.opts.config.scan.tmpDirLimitBytes });
+          const source = registrySource(client, req.repository, req.digest, { bytes: root.bytes, mediaType: root.mediaType });
+          scan = await this.scanSlots.run(() => scanImage(source, this.scanOptions()));
         } catch (e) {
           this.opts.counters?.scan?.('failed', Number(process.hrtime.bigint() - t0) / 1e9, 0);
           throw e;

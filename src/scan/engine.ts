@@ -22,12 +22,13 @@ import type { Analyzer } from './analyzers/types.js';
 import { checkConfig, type RawImageConfig } from './config-checks.js';
 import { redactDocument } from './config-secrets.js';
 import { redactText } from './secret-spans.js';
-import { readLayer, VerifyStream, type LayerLimits } from './layer-stream.js';
+import { readLayer, VerifyStream, type Compression } from './layer-stream.js';
+import { LIMIT_KEYS, resolveLimits, withSizeLimits, type ScanLimits } from './limits.js';
 import { isInflateWorkerFailure, warmInflateWorker } from './inflate-pool.js';
 import { openLocalSource } from './local-source.js';
 import { buildInventory, stackLayers } from './merge.js';
 import { isDirectorySource, type ImageSource } from './source.js';
-import { SpillBudget } from './spill.js';
+import { SpillBudget, type SpillPool } from './spill.js';
 import { LayerWalker, type LayerAnalysis } from './walker.js';
 
 export type { LayerAnalysis } from './walker.js';
@@ -50,14 +51,23 @@ export interface ScanOptions {
   tmpDir?: string;
   /** Cap on the bytes spilled under `tmpDir` at once by this scan (default 1 GiB); config `scan.tmpDirLimit`. */
   tmpDirLimitBytes?: number;
+  /**
+   * The process's temp-space pool shared by every scan running at once (config `scan.tmpDirLimit`);
+   * when given, `tmpDirLimitBytes` is ignored.
+   */
+  spillPool?: SpillPool;
   signal?: AbortSignal;
   /**
    * Per-scan deadline in milliseconds: when it passes, the layer being read is abandoned, later
    * layers are not read, and a `scan-deadline` diagnostic (incomplete) says so.
    */
   deadlineMs?: number;
-  /** Per-layer limits (entries, bytes, decompression ratio). */
-  limits?: LayerLimits;
+  /**
+   * Limits (config `scan.limits.*`): layers per manifest, entries, bytes and decompression ratio
+   * per layer, lock-file and package-database sizes. Unset fields use DEFAULT_SCAN_LIMITS
+   * (limits.ts). A limit hit is a diagnostic with `incomplete: true`.
+   */
+  limits?: ScanLimits;
   /** Analyzer set (default {@link ANALYZERS}); tests and benches pass subsets. */
   analyzers?: readonly Analyzer[];
   /** Clock for the image-age check. */
@@ -110,8 +120,9 @@ export interface ImageScan {
 /**
  * Version of the walker's output format and changeset rules (last entry wins, link targets, kinds):
  * part of the layer cache key, so analyses cached before a change are never reused.
+ * 3: parse errors and oversize files make a layer incomplete (older cached analyses said complete).
  */
-const WALKER_VERSION = 2;
+const WALKER_VERSION = 3;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed
@@ -209,6 +220,7 @@ interface Run {
   tmpDir: string;
   bytes: number;
   spill: SpillBudget;
+  limits: Required<ScanLimits>;
   /** Aborted by the caller's signal or by the deadline. */
   signal?: AbortSignal;
   deadline: Deadline;
@@ -265,8 +277,9 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
   try {
     const mode = run.opts.inflateWorker ?? 'auto';
     const worker = !inThread && (mode === 'always' || mode === 'auto' && (desc.size ?? 0) >= INFLATE_WORKER_MIN_BYTES);
-    const r = await readLayer(raw, desc, walker, { limits: run.opts.limits, signal: run.signal, worker });
+    const r = await readLayer(raw, desc, walker, { limits: run.limits, signal: run.signal, worker });
     run.bytes += r.compressedBytes;
+    walker.result().compression = r.compression;
     if (r.noEof) {
       walker.diagnose({ code: 'tar-no-eof', message: `layer ${shortDigest(desc.digest)}: the tar has no end-of-archive blocks (written by a tool that omits them, e.g. umoci 0.4.7); every entry was read` });
     }
@@ -281,13 +294,31 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
       : isPushgateError(e, 'CORRUPT_LAYER') && /\(limit \w+\)|limit scan \w+/.test(e.message) ? 'layer-limit'
       : run.signal?.aborted ? (run.deadline.expired() ? 'scan-deadline' : 'scan-aborted')
       : (e as { name?: string }).name === 'AbortError' ? 'scan-aborted' : 'corrupt-layer';
-    const why = code === 'scan-deadline' ? `the scan deadline (${run.deadline.ms} ms) passed while reading it` : msg(e);
+    const why = code === 'scan-deadline' ? `the scan deadline (${run.deadline.ms} ms, scan.deadline) passed while reading it`
+      : code === 'layer-limit' ? `${msg(e)}; not read further (config ${limitKeyIn(msg(e))})` : msg(e);
     walker.diagnose({ code, message: `layer ${shortDigest(desc.digest)}: ${why}`, incomplete: true });
     return walker.result();
   }
   const result = walker.result();
-  await run.cache.set(key, result);
+  // Only a complete analysis is reused: one with a limit hit or a parse error is read again next
+  // time (the limit may have been raised, the analyzer fixed).
+  if (!result.diagnostics.some((d) => d.incomplete)) await run.cache.set(key, result);
   return result;
+}
+
+/** The config key named by a layer-stream / tar-walk limit error ("(limit maxEntries)"). */
+function limitKeyIn(message: string): string {
+  const m = /limit (?:scan )?(max\w+)/.exec(message);
+  return (m && LIMIT_KEYS[m[1] as keyof ScanLimits]) || 'scan.limits';
+}
+
+/** The compression a layer media type declares (OCI image-spec media-types.md, Docker's rootfs.diff.tar[.gzip]), or undefined when it declares none we know. */
+export function declaredCompression(mediaType: string | undefined): Compression | undefined {
+  if (!mediaType) return undefined;
+  if (/[+.]gzip$/.test(mediaType)) return 'gzip';
+  if (/[+.]zstd$/.test(mediaType)) return 'zstd';
+  if (/\.tar$/.test(mediaType)) return 'none';
+  return undefined;
 }
 
 /**
@@ -324,11 +355,16 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
   }
   const diffIds = config.rootfs?.diff_ids ?? [];
   const layers = m.layers;
+  // Past the layer limit nothing is read: a partial stack would be a filesystem no runtime builds.
+  const tooMany = layers.length > run.limits.maxLayers;
+  if (tooMany) {
+    diags.push({ code: 'layer-limit', message: `manifest ${shortDigest(manifestDigest)} has ${layers.length} layers, over the limit of ${run.limits.maxLayers} (config ${LIMIT_KEYS.maxLayers}); no layer was read`, incomplete: true });
+  }
   if (diffIds.length && diffIds.length !== layers.length) {
     diags.push({ code: 'diffid-count-mismatch', message: `config lists ${diffIds.length} diff_ids for ${layers.length} layers`, incomplete: false });
   }
   const analyses: Array<{ analysis: LayerAnalysis; label?: Digest }> = [];
-  for (const [i, l] of layers.entries()) {
+  for (const [i, l] of (tooMany ? [] : layers).entries()) {
     if (run.signal?.aborted) {
       diags.push(abortDiagnostic(run, `before layer ${i + 1} of ${layers.length}`));
       break;
@@ -345,6 +381,13 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     const a = await analyzeLayer(run, l, diffIds[i]);
     analyses.push({ analysis: a, label: diffIds[i] ?? l.digest });
     diags.push(...a.diagnostics);
+    // Runtimes pick the decompressor by magic bytes as this engine does (containerd
+    // archive/compression DecompressStream), so the layer is read as it will be unpacked; a
+    // media type that says otherwise is worth a word, not a gap.
+    const declared = declaredCompression(l.mediaType);
+    if (declared && a.compression && declared !== a.compression) {
+      diags.push({ code: 'layer-media-type-mismatch', layer: diffIds[i] ?? l.digest, message: `layer ${shortDigest(l.digest)}: media type ${l.mediaType} says ${declared === 'none' ? 'an uncompressed tar' : declared}, the content is ${a.compression === 'none' ? 'an uncompressed tar' : a.compression}; read as the content says (as containerd does)` });
+    }
   }
   const stacked = stackLayers(analyses, run.analyzers);
   const inv = buildInventory(stacked.placed, [...diags, ...stacked.diagnostics]);
@@ -382,16 +425,18 @@ async function holdsNoArchive(run: Run, m: ImageManifest): Promise<boolean> {
 }
 
 function makeRun(source: ImageSource, opts: ScanOptions): Run {
-  const analyzers = opts.analyzers ?? ANALYZERS;
+  const limits = resolveLimits(opts.limits);
+  const base0 = opts.analyzers ?? ANALYZERS;
+  const analyzers = withSizeLimits(base0, limits);
   const base = opts.tmpDir ?? os.tmpdir();
   fs.mkdirSync(base, { recursive: true });
   const tmpDir = fs.mkdtempSync(path.join(base, 'pushgate-scan-'));
   const deadline = makeDeadline(opts);
   if (opts.inflateWorker !== 'never') warmInflateWorker();
   return {
-    source, opts, analyzers, version: analyzerSetVersion(analyzers),
+    source, opts, analyzers, version: analyzerSetVersion(base0), limits,
     cache: opts.layerCache ?? createMemoryLayerCache(64),
-    tmpDir, bytes: 0, spill: new SpillBudget(tmpDir, opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
+    tmpDir, bytes: 0, spill: new SpillBudget(tmpDir, opts.spillPool ?? opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
   };
 }
 
@@ -480,6 +525,7 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
   } finally {
     run.deadline.clear();
     fs.rmSync(run.tmpDir, { recursive: true, force: true });
+    run.spill.releaseAll();
   }
 }
 
@@ -491,11 +537,13 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
 export async function scanDirectory(root: string, opts: ScanOptions = {}): Promise<ImageScan> {
   const abs = path.resolve(root);
   if (!fs.existsSync(abs)) throw new PushgateError('NOT_FOUND', `dir:${root}: no such directory`);
-  const analyzers = opts.analyzers ?? ANALYZERS;
-  const version = analyzerSetVersion(analyzers);
+  const base0 = opts.analyzers ?? ANALYZERS;
+  const analyzers = withSizeLimits(base0, resolveLimits(opts.limits));
+  const version = analyzerSetVersion(base0);
   fs.mkdirSync(opts.tmpDir ?? os.tmpdir(), { recursive: true });
   const tmpDir = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'pushgate-scan-'));
-  const walker = new LayerWalker(analyzers, { version, tmpDir, spill: new SpillBudget(tmpDir, opts.tmpDirLimitBytes) });
+  const spill = new SpillBudget(tmpDir, opts.spillPool ?? opts.tmpDirLimitBytes);
+  const walker = new LayerWalker(analyzers, { version, tmpDir, spill });
   const deadline = makeDeadline(opts);
   let bytes = 0;
   try {
@@ -541,6 +589,7 @@ export async function scanDirectory(root: string, opts: ScanOptions = {}): Promi
   } finally {
     deadline.clear();
     fs.rmSync(tmpDir, { recursive: true, force: true });
+    spill.releaseAll();
   }
   const a = walker.result();
   const stacked = stackLayers([{ analysis: a }], analyzers);

@@ -138,9 +138,34 @@ function blobName(d: Digest): string {
   return `blobs/${d.slice(0, d.indexOf(':'))}/${digestHex(d)}`;
 }
 
+/** The `imageLayoutVersion` this reader knows (OCI image-spec image-layout.md). */
+export const IMAGE_LAYOUT_VERSION = '1.0.0';
+
+/**
+ * Checks the layout's `oci-layout` file as containerd's importer does: a layout of another
+ * `imageLayoutVersion` may lay out blobs or index.json differently, so it is refused by name
+ * rather than read as if it were 1.0.0. A layout without the file (written by hand or by an old
+ * tool) is read as 1.0.0.
+ * @throws PushgateError BAD_ARGUMENT naming `oci-layout` and the field.
+ */
+function checkLayoutVersion(store: Store, where: string): void {
+  if (!store.has('oci-layout')) return;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(store.read('oci-layout').toString('utf8'));
+  } catch (e) {
+    throw new PushgateError('BAD_ARGUMENT', `${where}: oci-layout is not valid JSON (expected {"imageLayoutVersion": "${IMAGE_LAYOUT_VERSION}"})`, { cause: e });
+  }
+  const v = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as { imageLayoutVersion?: unknown }).imageLayoutVersion : undefined;
+  if (v !== IMAGE_LAYOUT_VERSION) {
+    throw new PushgateError('BAD_ARGUMENT', `${where}: oci-layout imageLayoutVersion is ${v === undefined ? 'missing' : JSON.stringify(v)}; only "${IMAGE_LAYOUT_VERSION}" is supported`);
+  }
+}
+
 /** An OCI image layout (directory or inside a tar) as an ImageSource. */
 function layoutSource(target: string, store: Store, tag: string | undefined, where: string): ImageSource {
   if (!store.has('index.json')) throw new PushgateError('NOT_FOUND', `${where}: no index.json (not an OCI image layout)`);
+  checkLayoutVersion(store, where);
   let index: ImageIndex;
   const indexBytes = store.read('index.json');
   try {

@@ -1,7 +1,9 @@
 /**
  * The capped scratch space for entries that need random access (databases, archives, ELF files):
- * one budget per scan, shared by every layer; a spill that would pass the cap is refused (the
- * caller reports a `spill-limit` diagnostic) instead of filling the disk.
+ * one {@link SpillPool} per process (config `scan.tmpDirLimit`) shared by every scan running at
+ * once, and one {@link SpillBudget} per scan (its directory, its share of the pool); a spill that
+ * would pass the pool's cap is refused (the caller reports a `spill-limit` diagnostic) instead of
+ * filling the disk.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,20 +11,17 @@ import { threadId } from 'node:worker_threads';
 
 let seq = 0;
 
-/** Bytes that may be written to the scan's temp directory at the same time. */
-export class SpillBudget {
-  /** Bytes currently reserved. */
+/** Bytes that all scans of this process may hold in their temp directories at the same time. */
+export class SpillPool {
+  /** Bytes currently reserved by all scans. */
   used = 0;
 
-  /**
-   * @param dir the scan's private temp directory (created by the engine, removed after the scan)
-   * @param limitBytes the cap (config `scan.tmpDirLimit`, default 1 GiB)
-   */
-  constructor(readonly dir: string, readonly limitBytes: number = 1024 ** 3) {}
+  /** @param limitBytes the cap (config `scan.tmpDirLimit`, default 1 GiB) */
+  constructor(readonly limitBytes: number = 1024 ** 3) {}
 
   /** Reserves `n` bytes; false (nothing reserved) when that would pass the cap. */
   take(n: number): boolean {
-    if (this.used + n > this.limitBytes) return false;
+    if (n < 0 || this.used + n > this.limitBytes) return false;
     this.used += n;
     return true;
   }
@@ -30,6 +29,47 @@ export class SpillBudget {
   /** Gives back `n` reserved bytes. */
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** One scan's share of a {@link SpillPool}: its directory and the bytes it holds there. */
+export class SpillBudget {
+  /** Bytes currently reserved by this scan. */
+  used = 0;
+  /** The pool shared with the other scans (a private one when a number was given). */
+  readonly pool: SpillPool;
+
+  /**
+   * @param dir the scan's private temp directory (created by the engine, removed after the scan)
+   * @param limit the process's pool, or a cap in bytes for a pool of this scan alone (default 1 GiB)
+   */
+  constructor(readonly dir: string, limit: SpillPool | number = 1024 ** 3) {
+    this.pool = typeof limit === 'number' ? new SpillPool(limit) : limit;
+  }
+
+  /** The pool's cap in bytes (config `scan.tmpDirLimit`). */
+  get limitBytes(): number {
+    return this.pool.limitBytes;
+  }
+
+  /** Reserves `n` bytes from the pool; false (nothing reserved) when that would pass its cap. */
+  take(n: number): boolean {
+    if (!this.pool.take(n)) return false;
+    this.used += n;
+    return true;
+  }
+
+  /** Gives back `n` reserved bytes. */
+  give(n: number): void {
+    const g = Math.min(n, this.used);
+    this.used -= g;
+    this.pool.give(g);
+  }
+
+  /** Returns everything this scan still holds to the pool (the scan is over; its directory is removed). */
+  releaseAll(): void {
+    this.pool.give(this.used);
+    this.used = 0;
   }
 
   /** A fresh file name inside {@link dir} (not created). */

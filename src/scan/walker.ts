@@ -68,6 +68,8 @@ export interface LayerAnalysis {
   tarBytes: number;
   /** False when the layer could not be read to its end (then it is not cached). */
   complete: boolean;
+  /** The compression found by its magic bytes (layer-stream.ts sniffCompression), when read. */
+  compression?: 'gzip' | 'zstd' | 'none';
 }
 
 /** An entry as the walker needs it (from a tar header or an lstat). */
@@ -262,7 +264,9 @@ export class LayerWalker {
     for (const a of this.analyzers) {
       if (!a.wants(info)) continue;
       if (e.size > a.maxSize) {
-        this.diagnose({ code: 'file-too-large', path: p, message: `${a.name}: ${e.size} bytes is over its ${a.maxSize}-byte limit; not analyzed` });
+        // A file the analyzer would have read and did not is a gap in the inventory: incomplete.
+        const key = a.sizeClass === 'lockfile' ? ', config scan.limits.lockFileSize' : a.sizeClass === 'packagedb' ? ', config scan.limits.packageDbSize' : '';
+        this.diagnose({ code: 'file-too-large', path: p, message: `${a.name}: ${e.size} bytes is over its ${a.maxSize}-byte limit${key}; not analyzed`, incomplete: true });
         continue;
       }
       if (a.stream) {
@@ -324,7 +328,9 @@ export class LayerWalker {
       if (list) list.push({ path: p, analyzer: a.name, out });
       else this.byPath.set(p, [{ path: p, analyzer: a.name, out }]);
     } catch (err) {
-      this.diagnose({ code: 'parse-error', path: p, message: `${a.name}: ${err instanceof Error ? err.message : String(err)}` });
+      // A file the analyzer wanted and could not parse (corrupt database, lock file with a syntax
+      // error) is not "no packages": the scan is incomplete.
+      this.diagnose({ code: 'parse-error', path: p, message: `${a.name}: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
     }
   }
 

@@ -72,15 +72,17 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
   } catch {
     vulndb = undefined; // reported as a vulndb-missing diagnostic; the policy's onIncomplete decides
   }
+  // The same deadline and limits as the server's scans: a CI run and the gate judge alike.
+  const scanLimits = { tmpDir: config.scan.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes, deadlineMs: config.scan.deadlineMs, limits: config.scan.limits };
   try {
     let scan: ImageScan;
     let ctx: { registry?: string; repository?: string; tag?: string } = {};
     if (LOCAL.test(target)) {
-      scan = await scanTarget(target, { platform: opts.platform, tmpDir: config.scan.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes });
+      scan = await scanTarget(target, { platform: opts.platform, ...scanLimits });
     } else {
       const ref = parseImageRef(target, { defaultTag: 'latest' });
       const client = clientForHost(config, ref.registry);
-      scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, tmpDir: config.scan.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes });
+      scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, ...scanLimits });
       scan.target = target;
       ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
     }

@@ -50,6 +50,7 @@ export const apkAnalyzer: Analyzer = {
   name: 'os/apk',
   version: 1,
   maxSize: 64 * 1024 * 1024,
+  sizeClass: 'packagedb',
   wants: (e) => e.path === '/lib/apk/db/installed',
   analyze(input) {
     const { packages, owned } = parseApkInstalled(input.content.toString('utf8'), input.path);

@@ -40,6 +40,7 @@ export const cargoLockAnalyzer: Analyzer = {
   name: 'lang/cargo-lock',
   version: 1,
   maxSize: 16 * 1024 * 1024,
+  sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/Cargo.lock'),
   analyze(input) {
     const packages = parseCargoLock(input.content.toString('utf8'), input.path);

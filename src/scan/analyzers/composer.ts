@@ -34,6 +34,7 @@ export const composerAnalyzer: Analyzer = {
   name: 'lang/composer',
   version: 1,
   maxSize: 32 * 1024 * 1024,
+  sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/vendor/composer/installed.json'),
   analyze(input) {
     const packages = parseComposerInstalled(input.content.toString('utf8'), input.path);

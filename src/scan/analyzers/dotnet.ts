@@ -31,6 +31,7 @@ export const dotnetAnalyzer: Analyzer = {
   name: 'lang/dotnet',
   version: 1,
   maxSize: 32 * 1024 * 1024,
+  sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('.deps.json'),
   analyze(input) {
     const packages = parseDepsJson(input.content.toString('utf8'), input.path);

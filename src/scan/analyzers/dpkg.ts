@@ -102,6 +102,7 @@ export const dpkgAnalyzer: Analyzer = {
   name: 'os/dpkg',
   version: 1,
   maxSize: 64 * 1024 * 1024,
+  sizeClass: 'packagedb',
   wants: (e) =>
     e.path === STATUS ||
     (e.path.startsWith(STATUS_D) && !e.path.endsWith('.md5sums')) ||
@@ -118,7 +119,8 @@ export const dpkgAnalyzer: Analyzer = {
     return {
       packages,
       diagnostics: skipped.length
-        ? [{ code: 'parse-error', path: input.path, message: `dpkg: skipped ${skipped.length} stanza(s): ${skipped.slice(0, 3).join('; ')}` }]
+        // An installed package whose version cannot be read cannot be matched: incomplete.
+        ? [{ code: 'parse-error', path: input.path, message: `dpkg: skipped ${skipped.length} stanza(s): ${skipped.slice(0, 3).join('; ')}`, incomplete: true }]
         : undefined,
     };
   },

@@ -162,7 +162,7 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
         packages.push(...(r.packages ?? []));
         diagnostics.push(...(r.diagnostics ?? []));
       } catch (err) {
-        diagnostics.push({ code: 'parse-error', path: inner, message: `java: ${err instanceof Error ? err.message : String(err)}` });
+        diagnostics.push({ code: 'parse-error', path: inner, message: `java: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
       } finally {
         spilled?.release();
       }

@@ -67,6 +67,7 @@ export const npmLockAnalyzer: Analyzer = {
   name: 'lang/npm-lock',
   version: 1,
   maxSize: 32 * 1024 * 1024,
+  sizeClass: 'lockfile',
   wants: (e) => (e.path.endsWith('/package-lock.json') || e.path.endsWith('/npm-shrinkwrap.json')) && !e.path.includes('/node_modules/'),
   analyze(input) {
     return { packages: lockPackages(parsePackageLock(input.content.toString('utf8')), input.path) };

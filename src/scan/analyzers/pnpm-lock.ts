@@ -42,6 +42,7 @@ export const pnpmLockAnalyzer: Analyzer = {
   name: 'lang/pnpm-lock',
   version: 1,
   maxSize: 32 * 1024 * 1024,
+  sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/pnpm-lock.yaml') && !e.path.includes('/node_modules/'),
   analyze(input) {
     return { packages: lockPackages(parsePnpmLock(input.content.toString('utf8')), input.path) };

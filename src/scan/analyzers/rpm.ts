@@ -49,6 +49,7 @@ export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
   version: 2,
   maxSize: 512 * 1024 * 1024,
+  sizeClass: 'packagedb',
   spill: true,
   wants: (e) => SQLITE.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
   analyze(input): AnalyzerOutput {

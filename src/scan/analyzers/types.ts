@@ -78,8 +78,18 @@ export interface Analyzer {
   readonly name: string;
   /** Bump when output changes: it is part of the layer cache key. */
   readonly version: number;
-  /** Entries bigger than this are not handed over (a `file-too-large` diagnostic when `wants` matched). */
+  /**
+   * Entries bigger than this are not handed over (a `file-too-large` diagnostic, which makes the
+   * scan incomplete, when `wants` matched). For analyzers with a {@link sizeClass} this is the
+   * default; a scan replaces it with its configured limit.
+   */
   readonly maxSize: number;
+  /**
+   * Lock files (`lockfile`) and OS package databases (`packagedb`) get their own, larger size limit
+   * (config `scan.limits.lockFileSize` / `scan.limits.packageDbSize`): real ones of 200,000
+   * packages are tens of MiB and must be read, not skipped.
+   */
+  readonly sizeClass?: 'lockfile' | 'packagedb';
   /** True when this analyzer wants the entry. Called for every regular file: keep it cheap. */
   wants(e: EntryInfo): boolean;
   /** When true the walker spills the entry to a temp file and passes `file` instead of `content`. */

@@ -40,6 +40,7 @@ export const yarnLockAnalyzer: Analyzer = {
   name: 'lang/yarn-lock',
   version: 1,
   maxSize: 32 * 1024 * 1024,
+  sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/yarn.lock') && !e.path.includes('/node_modules/'),
   analyze(input) {
     return { packages: lockPackages(parseYarnLock(input.content.toString('utf8')), input.path) };
