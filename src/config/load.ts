@@ -24,7 +24,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
 export { defaultConfig } from './defaults.js';
@@ -313,14 +313,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       tmpDirLimitBytes: sz(raw.scan?.tmpDirLimit, d.scan.tmpDirLimitBytes),
       maxManifestBytes: sz(raw.scan?.maxManifestSize, d.scan.maxManifestBytes),
       deadlineMs: timeout(raw.scan?.deadline, d.scan.deadlineMs ?? 0, ['scan', 'deadline']),
-      limits: {
-        maxLayers: raw.scan?.limits?.layers,
-        maxEntries: raw.scan?.limits?.entriesPerLayer,
-        maxTarBytes: raw.scan?.limits?.layerSize === undefined ? undefined : sz(raw.scan.limits.layerSize, 0),
-        maxRatio: raw.scan?.limits?.ratio,
-        lockFileBytes: raw.scan?.limits?.lockFileSize === undefined ? undefined : sz(raw.scan.limits.lockFileSize, 0),
-        packageDbBytes: raw.scan?.limits?.packageDbSize === undefined ? undefined : sz(raw.scan.limits.packageDbSize, 0),
-      },
+      limits: { ...d.scan.limits, ...scanLimits(raw.scan?.limits, sz) },
     },
     queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts },
     registries,
@@ -382,4 +375,19 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
   if (proxyTls) cfg.proxy.tls = proxyTls;
   if (cfg.proxy.listen && !cfg.proxy.upstream) problems.push(problemAt(ld, ['proxy', 'listen'], 'proxy.listen needs proxy.upstream (the registry URL it fronts)'));
   return cfg;
+}
+
+/** `scan.limits` as configured: only the keys that are set (the scan engine has the defaults). */
+function scanLimits(
+  raw: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number } | undefined,
+  sz: (v: string | number | undefined, fallback: number) => number,
+): ScanLimitsConfig {
+  const out: ScanLimitsConfig = {};
+  if (raw?.layers !== undefined) out.maxLayers = raw.layers;
+  if (raw?.entriesPerLayer !== undefined) out.maxEntries = raw.entriesPerLayer;
+  if (raw?.layerSize !== undefined) out.maxTarBytes = sz(raw.layerSize, 0);
+  if (raw?.ratio !== undefined) out.maxRatio = raw.ratio;
+  if (raw?.lockFileSize !== undefined) out.lockFileBytes = sz(raw.lockFileSize, 0);
+  if (raw?.packageDbSize !== undefined) out.packageDbBytes = sz(raw.packageDbSize, 0);
+  return out;
 }

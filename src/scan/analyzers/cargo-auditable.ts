@@ -18,7 +18,8 @@
  * data, so one pass needs a copy. To keep that cheap, only ELF executables and shared objects
  * (`e_type` 2 or 3) with an executable mode bit, of at least 1 KiB, outside the distribution's
  * directories (`/usr/bin`, `/usr/sbin`, `/bin`, `/sbin`, `/usr/lib*`, `/lib*`, `/usr/libexec`) are
- * spilled to the scan's capped temp dir, and only up to the end of the section header table. The
+ * spilled to the scan's capped temp dir, and only up to the end of the section header table (the
+ * whole file when section data follows the table, as Go's linker writes it). The
  * copy is deleted as soon as the section headers have been read, whether `.dep-v0` was there or not.
  * ELF32/ELF64 in either byte order is read here (ELF gABI, "Sections"; extended section numbering
  * through section 0 included).
@@ -227,7 +228,10 @@ class AuditableSink implements StreamSink {
       const h = parseElfHeader(b);
       if (!h || (h.type !== 2 && h.type !== 3) || h.shoff === 0 || h.shoff >= this.e.size) { this.state = 'skip'; return; }
       // Extended numbering: the count is in section 0, so the table's end is unknown: copy it all.
-      this.need = h.shnum === 0 ? this.e.size : Math.min(this.e.size, h.shoff + h.shnum * h.shentsize);
+      // So too when data follows the table (Go's linker writes section data after it): the
+      // section-name table or .dep-v0 may be there, and a partial copy would misread the file.
+      const tableEnd = h.shoff + h.shnum * h.shentsize;
+      this.need = h.shnum === 0 || tableEnd < this.e.size ? this.e.size : Math.min(this.e.size, tableEnd);
       this.spill = new SpillFile(this.ctx.spill, 'cargo-auditable');
       this.state = 'copy';
       this.copy(b);

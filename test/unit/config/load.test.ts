@@ -69,7 +69,7 @@ describe('config: loadConfig', () => {
 
   it('config/pushgate.yaml mentions every key of the schema', () => {
     const text = fs.readFileSync(path.join(ROOT, 'config/pushgate.yaml'), 'utf8');
-    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
+    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
     const missing = documented.filter((k) => !new RegExp(`(^|[\\s#-])${k}:`, 'm').test(text));
     expect(missing).to.deep.equal([]);
   });
@@ -81,7 +81,7 @@ describe('config: loadConfig', () => {
     expect(c.vulndb.updateIntervalMs).to.equal(90 * 60_000);
     expect(c.vulndb.sources).to.deep.equal([path.join(FIX, 'osv-mirror'), 'https://osv.example.test/npm/all.zip']);
     expect(c.vulndb.path).to.equal('./data/v.sqlite'); // state paths stay relative to the working directory
-    expect(c.scan).to.deep.equal({ workers: 4, tmpDir: './data/tmp', tmpDirLimitBytes: 536870912, maxManifestBytes: 1_500_000 });
+    expect(c.scan).to.deep.equal({ workers: 4, tmpDir: './data/tmp', tmpDirLimitBytes: 536870912, maxManifestBytes: 1_500_000, deadlineMs: defaultConfig().scan.deadlineMs, limits: defaultConfig().scan.limits });
     const [local, secure] = c.registries;
     expect(local).to.deep.equal({
       name: 'local',
