@@ -300,10 +300,17 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
     return walker.result();
   }
   const result = walker.result();
-  // Only a complete analysis is reused: one with a limit hit or a parse error is read again next
-  // time (the limit may have been raised, the analyzer fixed).
-  if (!result.diagnostics.some((d) => d.incomplete)) await run.cache.set(key, result);
+  // An analysis that depends on this scan's configuration or load (a file over a size limit, a
+  // spill refused because other scans held the temp space) is not reused: the next scan may read it.
+  if (!dependsOnLimits(result)) await run.cache.set(key, result);
   return result;
+}
+
+/** Diagnostic codes whose cause is a limit or the load of the moment, not the layer's bytes. */
+const LIMIT_CODES = new Set(['file-too-large', 'spill-limit', 'layer-limit', 'archive-limit']);
+
+function dependsOnLimits(a: LayerAnalysis): boolean {
+  return a.diagnostics.some((d) => LIMIT_CODES.has(d.code)) || a.results.some((r) => r.out.diagnostics?.some((d) => LIMIT_CODES.has(d.code)));
 }
 
 /** The config key named by a layer-stream / tar-walk limit error ("(limit maxEntries)"). */

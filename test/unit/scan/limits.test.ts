@@ -217,6 +217,21 @@ describe('scan: limits and malformed input', function () {
     });
   });
 
+  it('a layer analysis cut short by a limit is not cached: the same layer scanned again under a raised limit is read', async () => {
+    const lock = JSON.stringify({ lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0', resolved: 'z'.repeat(2000) } } });
+    const dir = path.join(tmp, `cache${++n}`);
+    writeLayout(dir, [gzLayer(await makeTar([{ name: 'app/package-lock.json', content: lock }]))]);
+    const stored = new Map<string, unknown>();
+    const layerCache = { get: async (k: string) => stored.get(k) as never, set: async (k: string, v: unknown) => { stored.set(k, v); } };
+    const small = await scanTarget(`oci:${dir}:test`, { layerCache, limits: { lockFileBytes: 1024 } });
+    expect(codes(small)).to.deep.equal(['file-too-large']);
+    expect(stored.size).to.equal(0);
+    const raised = await scanTarget(`oci:${dir}:test`, { layerCache, limits: { lockFileBytes: 4096 } });
+    expect(incomplete(raised)).to.deep.equal([]);
+    expect(raised.platforms[0].inventory.packages.map((p) => p.name)).to.deep.equal(['a']);
+    expect(stored.size).to.equal(1);
+  });
+
   describe('layer limits', () => {
     it('entries per layer: at the limit complete, one past it layer-limit naming scan.limits.entriesPerLayer', async () => {
       const files = (k: number) => Array.from({ length: k }, (_, i) => ({ name: `d/f${i}`, content: '' }));
