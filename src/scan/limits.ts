@@ -22,15 +22,17 @@ export interface ScanLimits extends LayerLimits {
  * Defaults. Layers: Docker refuses to build past 127 and overlayfs mounts stop near 500 lower
  * directories, so a manifest with more is not an image a runtime starts. Entries: the largest real
  * layers (CUDA, PyTorch, big node_modules) hold a few hundred thousand files. Lock files: a
- * 200,000-package package-lock.json is about 50 MiB. Package databases: a full RHEL rpmdb.sqlite is
- * under 200 MiB; dpkg and apk databases are read into memory, so the cap is also a memory bound.
+ * 200,000-package package-lock.json is about 56 MiB, and parsing one takes about ten times its size
+ * in memory (~550 MiB peak for that one), so the cap is also the scan's memory bound. Package
+ * databases: rpm databases are spilled to disk and read there (the old rpm cap); dpkg and apk
+ * databases are read into memory.
  */
 export const DEFAULT_SCAN_LIMITS: Required<ScanLimits> = {
   maxLayers: 500,
   maxEntries: 500_000,
   maxTarBytes: 64 * 2 ** 30,
   maxRatio: 1000,
-  lockFileBytes: 256 * 2 ** 20,
+  lockFileBytes: 64 * 2 ** 20,
   packageDbBytes: 512 * 2 ** 20,
 };
 
