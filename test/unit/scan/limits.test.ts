@@ -386,6 +386,23 @@ describe('scan: limits and malformed input', function () {
       }
     });
 
+    it('an index entry with a negative or fractional size: manifest-invalid naming manifests[i].size, incomplete; the good entry is scanned', async () => {
+      for (const size of [-5, 0.5]) {
+        const dir = path.join(tmp, `idx${++n}`);
+        writeLayout(dir, [gzLayer(await makeTar([OS_RELEASE]))]);
+        const idxPath = path.join(dir, 'index.json');
+        const m = (JSON.parse(fs.readFileSync(idxPath, 'utf8')) as { manifests: Array<{ digest: string; size: number; mediaType: string }> }).manifests[0];
+        const entry = (arch: string, sz: number) => ({ mediaType: m.mediaType, digest: m.digest, size: sz, platform: { os: 'linux', architecture: arch } });
+        const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry('amd64', m.size), entry('arm64', size)] }));
+        fs.writeFileSync(path.join(dir, 'blobs/sha256', sha256(index).slice(7)), index);
+        fs.writeFileSync(idxPath, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(index), size: index.length, annotations: { 'org.opencontainers.image.ref.name': 'test' } }] }));
+        const s = await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') });
+        expect(incomplete(s).map((d) => d.code), String(size)).to.deep.equal(['manifest-invalid']);
+        expect(incomplete(s)[0].message).to.contain('manifests[1].size');
+        expect(s.platforms.map((p) => p.platform)).to.deep.equal(['linux/amd64']);
+      }
+    });
+
     it('a manifest of an unknown media type is refused naming mediaType (UNSUPPORTED), not scanned as if fine', async () => {
       for (const mt of ['application/vnd.example.thing+json', 'application/vnd.oci.image.index.v2+json', 'application/octet-stream', '']) {
         const dir = path.join(tmp, `mt${++n}`);
