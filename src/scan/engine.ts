@@ -492,11 +492,6 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
           diagnostics.push({ code: 'nested-index', message: `nested index ${shortDigest(child.digest)} (${plat}) not scanned`, incomplete: true, platform: plat });
           continue;
         }
-        const sizeProblem = descriptorSizeProblem(child, `manifests[${index.manifests.indexOf(child)}]`);
-        if (sizeProblem) {
-          diagnostics.push({ code: 'manifest-invalid', message: `index ${shortDigest(root.digest)}: ${sizeProblem}`, incomplete: true, platform: plat });
-          continue;
-        }
         let bytes: Buffer;
         try {
           bytes = await source.manifest(child);
