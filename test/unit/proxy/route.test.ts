@@ -99,7 +99,8 @@ describe('proxy route: what the proxy forwards or refuses', () => {
       distributionRoute(t);
       canonicalRequest(t);
     }
-    expect(performance.now() - t0).to.be.lessThan(200);
+    // A backtracking regex took minutes on these; a linear reader takes milliseconds. The bound leaves room for a loaded machine.
+    expect(performance.now() - t0).to.be.lessThan(2000);
   });
 
   it('property: the forwarded target decodes back to the canonical path, and a forwarded target routes as the request did', () => {
