@@ -39,7 +39,7 @@ export function defaultConfig(): PushgateConfig {
       // The scan engine's own defaults (src/scan/limits.ts DEFAULT_SCAN_LIMITS; a unit test keeps them equal).
       limits: { maxLayers: 500, maxEntries: 500_000, maxTarBytes: 64 * 2 ** 30, maxRatio: 1000, lockFileBytes: 64 * 2 ** 20, packageDbBytes: 512 * 2 ** 20 },
     },
-    queue: { maxAttempts: 10 },
+    queue: { maxAttempts: 10, registryProbeIntervalMs: 10_000 },
     registries: [],
     policy: undefined,
     api: { tokens: [] },

@@ -148,7 +148,7 @@ interface RawConfig {
     workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number; deadline?: string;
     limits?: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number };
   };
-  queue?: { maxAttempts?: number };
+  queue?: { maxAttempts?: number; registryProbeInterval?: string };
   harborAdapter?: { tokens?: string[] };
   reconcile?: { interval?: string };
   registries?: RawRegistry[];
@@ -315,7 +315,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       deadlineMs: timeout(raw.scan?.deadline, d.scan.deadlineMs ?? 0, ['scan', 'deadline']),
       limits: { ...d.scan.limits, ...scanLimits(raw.scan?.limits, sz) },
     },
-    queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts },
+    queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts, registryProbeIntervalMs: dur(raw.queue?.registryProbeInterval, d.queue!.registryProbeIntervalMs ?? 10_000) },
     registries,
     policy: inputFile(raw.policy, ['policy'], 'policy file'),
     api: { tokens: raw.api?.tokens ?? d.api.tokens },

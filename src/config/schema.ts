@@ -186,7 +186,7 @@ export const configSchema = {
         onError: { enum: ['allow', 'reject'] },
       },
     },
-    queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 } } },
+    queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, registryProbeInterval: duration } },
     harborAdapter: {
       type: 'object',
       additionalProperties: false,

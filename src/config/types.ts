@@ -86,8 +86,11 @@ export interface PushgateConfig {
     /**
      * Attempts of a queued event before it ends as a `complete: false` verdict (`scan-failed`
      * diagnostic) that the policy's onIncomplete judges. Retries back off exponentially (1 s, 2 s, … 5 min).
+     * When the registry does not answer by then, the event waits as `blocked-on-registry` instead.
      */
     maxAttempts: number;
+    /** How often registries with blocked events are probed (GET /v2/), ms; an answer resumes them. Default 10 s. */
+    registryProbeIntervalMs?: number;
   };
   registries: RegistryConfig[];
   /** Absolute path of the policy document; undefined = built-in default policy. */

@@ -21,6 +21,7 @@ import { deleteQuarantined, release } from './actions/release.js';
 import type { ActionResult, OwnWrite } from './actions/types.js';
 
 export type { ActionResult, OwnWrite } from './actions/types.js';
+export { repointTag } from './actions/restore.js';
 export { HarborApi, splitRepository, repositoryPath } from './actions/harbor-api.js';
 export type { HarborApiOptions } from './actions/harbor-api.js';
 export type { HarborQuarantineOptions } from './actions/harbor-quarantine.js';

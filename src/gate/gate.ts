@@ -8,6 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import {
+  isPushgateError,
   PushgateError,
   type Digest,
   type Enforcement,
@@ -18,14 +19,14 @@ import {
   type Verdict,
 } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
-import { enforce, harborTarget, quarantineRepositoryOf, type HarborTarget, type OwnWrite } from '../enforce/index.js';
+import { enforce, harborTarget, quarantineRepositoryOf, repointTag, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate, evaluateRuleSet } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache, type ScanOptions } from '../scan/engine.js';
 import { ScanSlots } from '../scan/limits.js';
 import { SpillPool } from '../scan/spill.js';
-import type { Store } from '../store/index.js';
+import type { QueueState, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
@@ -50,6 +51,10 @@ export interface GateCounters {
   queueDepth?(n: number): void;
   vulndbAge?(seconds: number): void;
   registryRequest?(registry: string, method: string, code: number | 'error'): void;
+  /** Events per queue state (`pushgate_queue_events{state}`). */
+  queueEvents?(counts: Record<QueueState, number>): void;
+  /** A store call of the queue machinery failed (`pushgate_store_errors_total{operation}`); it is retried. */
+  storeError?(operation: string): void;
 }
 
 /** What the gate needs. */
@@ -66,6 +71,13 @@ export interface GateOptions {
   clientFactory?: (rc: RegistryConfig, onRequest: (e: { method: string; code: number | 'error' }) => void) => RegistryClient;
   /** Outbound notifications of enforced quarantines and rejects (src/gate/notify.ts); never awaited. */
   notifier?: { blocked(v: Verdict): void };
+  /**
+   * How often the registries that have events blocked on them are probed (GET /v2/), ms (default
+   * `queue.registryProbeIntervalMs`, else 10 s). An answer resumes their events.
+   */
+  probeIntervalMs?: number;
+  /** Base of the exponential retry backoff, ms (default 1000: 2 s, 4 s, … up to 5 min). */
+  retryBaseMs?: number;
 }
 
 // Versioned: a scanner that finds more (secrets in the image config) never reuses an older scan.
@@ -75,6 +87,18 @@ export const SCAN_KEY = (digest: Digest) => `scan:${imageScanVersion()}:${digest
 const DEFAULT_MAX_ATTEMPTS = 10;
 /** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */
 const DEFAULT_LEASE_MS = 30_000;
+/**
+ * Attempts of an event whose manifest the registry says is not there before it completes without a
+ * verdict: registries on eventually consistent storage (S3) can answer 404 just after the push.
+ */
+const NOT_FOUND_ATTEMPTS = 3;
+/** Default interval of the probe of registries with blocked events, ms. */
+const DEFAULT_PROBE_MS = 10_000;
+/**
+ * How long an event parked while its registry answered (it refuses the enforcement, or the scan keeps
+ * failing) waits before a probe may resume it, ms. Parked because the registry did not answer: at once.
+ */
+const PARK_HOLD_MS = 5 * 60_000;
 
 /** See the module comment. */
 export class Gate implements GateApi {
@@ -89,6 +113,14 @@ export class Gate implements GateApi {
   private readonly workerId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly leaseMs: number;
   private depthAt = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  /**
+   * The last tag restore pushgate made, per `registry\0repository\0tag`: the digest written and the seq
+   * of the event being handled then. A later allowed event of the tag that finds the tag at exactly that
+   * digest was overwritten by the restore (a push that landed between the tag check and the write).
+   */
+  private readonly restores = new Map<string, { digest: Digest; seq: number }>();
   /** Decoded layer analyses in memory in front of the store's table (a warm scan parses no JSON). */
   private readonly layerMemory = new LRUCache<string, object>({ max: 256 });
   /**
@@ -298,11 +330,7 @@ export class Gate implements GateApi {
     const r = opts.unlessPending ? await this.opts.store.enqueueUnlessPending(event) : await this.opts.store.enqueue(event);
     this.wake?.();
     // The depth gauge is a COUNT over the queue: refreshed at most every 250 ms, not per event.
-    const now = Date.now();
-    if (this.opts.counters?.queueDepth && now - this.depthAt >= 250) {
-      this.depthAt = now;
-      this.opts.counters.queueDepth(await this.opts.store.queueDepth());
-    }
+    await this.refreshQueueGauges();
     return r;
   }
 
@@ -314,11 +342,7 @@ export class Gate implements GateApi {
   async ingestMany(events: PushEvent[]): Promise<Array<{ inserted: boolean }>> {
     const r = await this.opts.store.enqueueMany(events);
     this.wake?.();
-    const now = Date.now();
-    if (this.opts.counters?.queueDepth && now - this.depthAt >= 250) {
-      this.depthAt = now;
-      this.opts.counters.queueDepth(await this.opts.store.queueDepth());
-    }
+    await this.refreshQueueGauges();
     return r;
   }
 
@@ -448,11 +472,11 @@ export class Gate implements GateApi {
    * revision, so a re-push of a blocked digest is enforced again without rescanning), enforce,
    * record the tag history and the audit trail.
    */
-  async processEvent(ev: PushEvent, job?: { seq: number }): Promise<Verdict | undefined> {
+  async processEvent(ev: PushEvent, job?: { seq: number; worker: string }): Promise<Verdict | undefined> {
     const rc = this.registryConfig(ev.registry);
     // With a queue job, its completion and the final audit record are one transaction: a process
     // killed before it leaves the event to be processed again, so each event is recorded once.
-    const finish = (entry: AuditEntry) => (job ? this.opts.store.complete(job.seq, entry) : this.audit(entry));
+    const finish = (entry: AuditEntry) => (job ? this.completeJob(job.seq, job.worker, ev, entry) : this.audit(entry));
     if (ev.action === 'delete') {
       await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
@@ -479,7 +503,7 @@ export class Gate implements GateApi {
       stored = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).stored;
     }
     const view = this.viewFor(stored, ev.tag);
-    const enforcement = await this.enforceAndRecord(ev, rc, stored, view);
+    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq);
     const verdict = withView(stored, view);
     const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement, mode: view.mode, ruleSet: view.ruleSet, mapping: view.mapping });
     if (enforcement.status === 'failed') await this.audit(entry);
@@ -504,7 +528,7 @@ export class Gate implements GateApi {
    * verdict deletes (a copy cannot be quarantined into itself) and the tag goes back to pushgate's
    * own copy when it held one.
    */
-  private async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView): Promise<Enforcement> {
+  private async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number): Promise<Enforcement> {
     const blocked = blocks(view);
     const inQuarantine = this.isQuarantineRepository(ev.registry, ev.repository);
     const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
@@ -529,8 +553,12 @@ export class Gate implements GateApi {
       quarantinePrefix: rc.quarantine.repositoryPrefix,
       restoreDigest,
       harbor: this.harborTarget(ev.registry),
-      onWrite: (w) => this.rememberOwnWrite(ev.registry, w),
+      onWrite: (w) => {
+        this.rememberOwnWrite(ev.registry, w);
+        if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
+      },
     });
+    if (seq !== undefined && ev.tag && rc.type === 'distribution' && !inQuarantine && view.mode === 'enforce' && !blocked) await this.repairOverwrittenTag(ev, seq);
     if (enforcement.action === 'quarantine' && enforcement.status === 'done' && ev.tag) {
       await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, quarantineRepository: qrepo });
     }
@@ -547,17 +575,41 @@ export class Gate implements GateApi {
     return enforcement;
   }
 
+  /**
+   * An allowed push of a tag that a restore of pushgate's may have overwritten: the restore checked that
+   * the tag still pointed at the blocked digest, but a push landing between that check and the write
+   * (Distribution has no conditional PUT) is rolled back by it. When this event came after the one
+   * whose handling restored the tag, and the tag still points at exactly the digest restored, the tag
+   * is pointed at this event's digest again (checked immediately before the write) and the audit says so.
+   */
+  private async repairOverwrittenTag(ev: PushEvent & { tag?: string }, seq: number): Promise<void> {
+    const key = tagKey(ev.registry, ev.repository, ev.tag!);
+    const last = this.restores.get(key);
+    if (!last || last.seq >= seq || last.digest === ev.digest) return;
+    const r = await repointTag(this.client(ev.registry), ev.repository, ev.tag!, ev.digest, last.digest);
+    for (const w of r.writes) this.rememberOwnWrite(ev.registry, w);
+    if (r.ok) this.restores.set(key, { digest: ev.digest, seq });
+    else this.restores.delete(key);
+    this.opts.logger.info({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, repaired: r.ok, detail: r.detail }, 'tag overwritten by a restore checked');
+    if (r.ok) await this.audit({ actor: 'pushgate', action: 'tag-repaired', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { detail: r.detail, overwrittenBy: last.digest } });
+  }
+
   /** Starts `config.scan.workers` workers claiming queued events. */
   start(): void {
     if (this.running) return;
     this.running = true;
     const n = Math.max(1, this.opts.config.scan.workers);
     for (let i = 0; i < n; i++) this.workers.push(this.workerLoop(`${this.workerId}-${i}`));
+    const every = Math.max(100, this.opts.probeIntervalMs ?? this.opts.config.queue?.registryProbeIntervalMs ?? DEFAULT_PROBE_MS);
+    this.probeTimer = setInterval(() => void this.probeBlocked(), every);
+    this.probeTimer.unref();
   }
 
   /** Stops the workers after their current event; an event in progress keeps its lease and is retried if the process dies. */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
     this.wake?.();
     await Promise.all(this.workers);
     this.workers = [];
@@ -575,25 +627,41 @@ export class Gate implements GateApi {
     }
   }
 
+  /**
+   * One worker: claims and runs events until stopped. Nothing in it rejects: a store that fails to hand
+   * out an event is logged, counted and asked again with a backoff (0.5 s doubling to 30 s).
+   */
   private async workerLoop(id: string): Promise<void> {
+    let storeBackoff = 0;
     while (this.running) {
-      let job;
+      let job: Awaited<ReturnType<Store['claim']>>;
+      let idleMs = 500;
       try {
         job = await this.opts.store.claim(id, this.leaseMs);
+        storeBackoff = 0;
       } catch (e) {
-        this.opts.logger.error({ err: (e as Error).message }, 'store: claim failed');
+        storeBackoff = Math.min(30_000, storeBackoff ? storeBackoff * 2 : 500);
+        idleMs = storeBackoff;
+        this.storeFailed('claim', e, { retryInMs: storeBackoff });
       }
       if (!job) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 500);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
+          const t = setTimeout(resolve, idleMs);
+          // a store that just failed is not asked again before its backoff, however many events arrive
+          if (!storeBackoff)
+            this.wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
         });
         continue;
       }
-      await this.runJob(id, job.seq, job.event, job.attempts);
+      try {
+        await this.runJob(id, job.seq, job.event, job.attempts);
+      } catch (e) {
+        // runJob settles its own failures; this is the last guard of the loop (never an unhandled rejection)
+        this.opts.logger.error({ seq: job.seq, err: (e as Error).message }, 'worker: event could not be settled; its lease expires and it is claimed again');
+      }
     }
   }
 
@@ -601,50 +669,194 @@ export class Gate implements GateApi {
     // Heartbeat: the lease is short (a killed process's event is picked up again within a minute)
     // and renewed while this worker is busy with it.
     const beat = setInterval(() => {
-      this.opts.store.extendLease(seq, worker, this.leaseMs).catch(() => undefined);
+      this.opts.store.extendLease(seq, worker, this.leaseMs).catch((e: unknown) => this.storeFailed('extend lease', e, { seq }));
     }, this.leaseMs / 3);
     beat.unref();
     try {
-      await this.processEvent(event, { seq });
+      await this.processEvent(event, { seq, worker });
     } catch (e) {
-      const err = e as PushgateError;
-      const gone = err instanceof PushgateError && err.code === 'NOT_FOUND';
-      const maxAttempts = this.opts.config.queue?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-      if (gone) {
-        this.opts.logger.warn({ repository: event.repository, digest: event.digest, err: err.message }, 'manifest is gone; event completed');
-        await this.opts.store.complete(seq, { actor: 'pushgate', action: 'manifest-gone', registry: event.registry, repository: event.repository, digest: event.digest, tag: event.tag, detail: { error: err.message } });
-      } else if (attempts >= maxAttempts || isPermanent(err)) {
-        await this.giveUp(seq, event, attempts, err).catch(async (e2: Error) => {
-          this.opts.logger.error({ repository: event.repository, digest: event.digest, err: e2.message }, 'event could not be finished; parked as failed');
-          await this.opts.store.retry(seq, e2.message, 0, 0);
-        });
-      } else {
-        const delay = Math.min(5 * 60_000, 1000 * 2 ** Math.min(attempts, 9));
-        this.opts.logger.warn({ repository: event.repository, digest: event.digest, attempts, retryInMs: delay, err: err.message }, 'event failed; will retry');
-        await this.opts.store.retry(seq, err.message, delay, maxAttempts);
-      }
+      await this.settleFailure(worker, seq, event, attempts, e as Error);
     } finally {
       clearInterval(beat);
     }
-    this.opts.counters?.queueDepth?.(await this.opts.store.queueDepth());
+    await this.refreshQueueGauges();
+  }
+
+  /**
+   * Decides what a failed attempt leads to. pushgate's own store failing: the event goes back with a
+   * backoff and its attempt refunded. The registry says the manifest is not there: tried again
+   * {@link NOT_FOUND_ATTEMPTS} times (eventually consistent storage) before it completes without a
+   * verdict. Retry budget spent: when the registry does not answer its probe the event waits as
+   * `blocked-on-registry` (resumed when it answers); otherwise it ends with an incomplete verdict
+   * ({@link giveUp}). Otherwise: again after an exponential backoff. A store failure while settling is
+   * retried a few times; after that the event's lease expires and it is claimed again.
+   */
+  private async settleFailure(worker: string, seq: number, event: PushEvent, attempts: number, err: Error): Promise<void> {
+    const maxAttempts = this.opts.config.queue?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    const base = this.opts.retryBaseMs ?? 1000;
+    const backoff = (n: number) => Math.min(5 * 60_000, base * 2 ** Math.min(n, 9));
+    const ctx = { seq, registry: event.registry, repository: event.repository, tag: event.tag, digest: event.digest, attempts };
+    const put = (what: string, r: Parameters<Store['retry']>[2]) => this.withStoreRetry(what, () => this.opts.store.retry(seq, worker, r)).then((owned) => this.checkOwned(owned, 'retry', ctx));
+    try {
+      if (isPushgateError(err, 'STORE')) {
+        this.storeFailed('process event', err, ctx);
+        await put('retry', { error: err.message, retryInMs: backoff(1), refund: true });
+        return;
+      }
+      if (isPushgateError(err, 'NOT_FOUND')) {
+        if (attempts < NOT_FOUND_ATTEMPTS) {
+          const delay = backoff(attempts - 1);
+          this.opts.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'manifest not found; tried again (the registry may not show it yet)');
+          await put('retry', { error: err.message, retryInMs: delay });
+          return;
+        }
+        this.opts.logger.warn({ ...ctx, err: err.message }, 'manifest is gone; event completed');
+        await this.withStoreRetry('complete', () =>
+          this.completeJob(seq, worker, event, { actor: 'pushgate', action: 'manifest-gone', registry: event.registry, repository: event.repository, digest: event.digest, tag: event.tag, detail: { error: err.message, attempts } }),
+        );
+        return;
+      }
+      if (attempts >= maxAttempts || isPermanent(err)) {
+        if (!isPermanent(err) && !(await this.registryAnswers(event.registry))) {
+          await this.park(worker, seq, event, `retry budget of ${maxAttempts} attempt(s) spent while registry ${event.registry} does not answer: ${err.message}`, 0);
+          return;
+        }
+        await this.giveUp(worker, seq, event, attempts, err);
+        return;
+      }
+      const delay = backoff(attempts);
+      this.opts.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'event failed; will retry');
+      await put('retry', { error: err.message, retryInMs: delay });
+    } catch (e2) {
+      this.storeFailed('settle event', e2, ctx);
+    }
+  }
+
+  /**
+   * Parks an event as `blocked-on-registry`: never final; the registry probe (or a reconcile pass)
+   * resumes it with a fresh budget once the registry answers and `holdMs` has passed.
+   */
+  private async park(worker: string, seq: number, ev: PushEvent, why: string, holdMs: number): Promise<void> {
+    this.opts.logger.warn({ seq, registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, err: why }, 'event blocked on its registry; resumed when the registry answers');
+    const owned = await this.withStoreRetry('park', () => this.opts.store.retry(seq, worker, { error: why, retryInMs: holdMs, state: 'blocked-on-registry' }));
+    this.checkOwned(owned, 'park', { seq });
+    if (owned) await this.withStoreRetry('audit', () => this.audit({ actor: 'pushgate', action: 'event-blocked-on-registry', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { error: why } }));
+    this.depthAt = 0;
+    await this.refreshQueueGauges();
+  }
+
+  /** Completes a claimed event with its audit record; a stale worker's completion is refused and logged. */
+  private async completeJob(seq: number, worker: string, ev: PushEvent, entry: AuditEntry): Promise<void> {
+    const owned = await this.opts.store.complete(seq, worker, entry);
+    this.checkOwned(owned, 'complete', { seq, registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest });
+  }
+
+  private checkOwned(owned: boolean, op: string, ctx: object): void {
+    if (!owned) this.opts.logger.warn({ ...ctx, op }, 'stale worker: its lease expired and the event was claimed by another worker; this worker\'s result was refused');
+  }
+
+  /**
+   * Runs a store call of the queue machinery, retrying it with a backoff (250 ms, 500 ms, 1 s) when the
+   * store fails; every failure is logged and counted. @throws the last failure.
+   */
+  private async withStoreRetry<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (e) {
+        this.storeFailed(op, e, { try: i + 1 });
+        if (i >= 3) throw e;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+      }
+    }
+  }
+
+  private storeFailed(op: string, e: unknown, ctx: object): void {
+    this.opts.counters?.storeError?.(op);
+    this.opts.logger.error({ ...ctx, op, err: (e as Error)?.message ?? String(e) }, `store: ${op} failed`);
+  }
+
+  /** Refreshes the queue gauges (at most every 250 ms); a store failure here is counted, never thrown. */
+  private async refreshQueueGauges(): Promise<void> {
+    const c = this.opts.counters;
+    if (!c?.queueDepth && !c?.queueEvents) return;
+    const now = Date.now();
+    if (now - this.depthAt < 250) return;
+    this.depthAt = now;
+    try {
+      if (c.queueDepth) c.queueDepth(await this.opts.store.queueDepth());
+      if (c.queueEvents) c.queueEvents(await this.opts.store.queueCounts());
+    } catch (e) {
+      this.storeFailed('queue gauges', e, {});
+    }
+  }
+
+  /**
+   * True when `registry` answers GET /v2/ with the configured client: 200, or any answer below 500 (a
+   * 401 is an answer: its credentials are a separate problem). A refused connection, a timeout or a 5xx is not.
+   */
+  async registryAnswers(registry: string): Promise<boolean> {
+    try {
+      await this.client(registry).ping();
+      return true;
+    } catch (e) {
+      const status = (e as { status?: number }).status;
+      return typeof status === 'number' && status < 500;
+    }
+  }
+
+  /**
+   * Resumes the events blocked on `registry` when it answers (the probe, reconcile). @returns how many.
+   */
+  async resumeBlocked(registry: string): Promise<number> {
+    if (!(await this.registryAnswers(registry))) return 0;
+    const n = await this.opts.store.resumeBlocked(registry);
+    if (n > 0) {
+      this.opts.logger.info({ registry, events: n }, 'registry answers again; blocked events resumed');
+      await this.audit({ actor: 'pushgate', action: 'events-resumed', registry, detail: { events: n } });
+      this.wake?.();
+      this.depthAt = 0;
+      await this.refreshQueueGauges();
+    }
+    return n;
+  }
+
+  /** One probe pass over the registries with blocked events (one pass at a time; store failures counted). */
+  private async probeBlocked(): Promise<void> {
+    if (this.probing || !this.running) return;
+    this.probing = true;
+    try {
+      for (const registry of await this.opts.store.blockedRegistries()) {
+        if (!this.opts.config.registries.some((r) => r.name === registry)) continue;
+        await this.resumeBlocked(registry);
+      }
+      this.depthAt = 0;
+      await this.refreshQueueGauges();
+    } catch (e) {
+      this.storeFailed('probe blocked registries', e, {});
+    } finally {
+      this.probing = false;
+    }
   }
 
   // --- Bounded retry (issue 6): the last attempt ends the event with a judged verdict ---------
 
   /**
-   * Ends an event that failed `attempts` times (or cannot succeed): a manifest that was never
-   * judged gets a `complete: false` verdict with a `scan-failed` diagnostic, which the policy's
-   * `onIncomplete` judges and pushgate enforces like any other verdict. A manifest that was judged
-   * but whose enforcement keeps failing keeps its verdict (which records the failure). The event
-   * is completed, or parked as failed when the registry refuses the enforcement too.
+   * Ends an event that failed `attempts` times (or cannot succeed) while its registry answers: a
+   * manifest that was never judged gets a `complete: false` verdict with a `scan-failed` diagnostic,
+   * which the policy's `onIncomplete` judges and pushgate enforces like any other verdict. A manifest
+   * that was judged but whose enforcement keeps failing keeps its verdict (which records the failure).
+   * The event is completed, or parked as `blocked-on-registry` when the registry refuses the
+   * enforcement (tried again after {@link PARK_HOLD_MS}); only a permanent error is final (`failed`).
    */
-  private async giveUp(seq: number, ev: PushEvent, attempts: number, err: Error): Promise<void> {
+  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error): Promise<void> {
     const store = this.opts.store;
     const rc = this.registryConfig(ev.registry);
     const prior = await store.getVerdict(ev.registry, ev.repository, ev.digest);
     if (ev.action !== 'push' || (prior && prior.complete && prior.policy.revision === this.policy.revision)) {
       await this.audit({ actor: 'pushgate', action: 'event-abandoned', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { attempts, error: err.message } });
-      await store.retry(seq, err.message, 0, 0);
+      if (isPermanent(err)) this.checkOwned(await store.retry(seq, worker, { error: err.message, retryInMs: 0, state: 'failed' }), 'retry', { seq });
+      else await this.park(worker, seq, ev, err.message, PARK_HOLD_MS);
       return;
     }
     const message = `the scan failed after ${attempts} attempt(s): ${err.message}`;
@@ -672,7 +884,7 @@ export class Gate implements GateApi {
       evaluations,
     });
     const view = this.viewFor(stored, ev.tag);
-    const enforcement = await this.enforceAndRecord(ev, rc, stored, view);
+    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, seq);
     const verdict = withView(stored, view);
     const reasons = verdict.reasons;
     this.opts.counters?.verdict?.(verdict);
@@ -680,9 +892,10 @@ export class Gate implements GateApi {
     this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
     if (enforcement.status === 'failed') {
       await this.audit(entry);
-      await store.retry(seq, `${message}; enforcement failed: ${enforcement.detail}`, 0, 0);
+      const answers = await this.registryAnswers(ev.registry);
+      await this.park(worker, seq, ev, `${message}; enforcement failed: ${enforcement.detail}`, answers ? PARK_HOLD_MS : 0);
     } else {
-      await store.complete(seq, entry);
+      await this.completeJob(seq, worker, ev, entry);
     }
   }
 
@@ -699,6 +912,11 @@ export class Gate implements GateApi {
     const via = credential ? this.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token, realms: rc.auth?.realms } : { username: credential.username, password: credential.password, realms: rc.auth?.realms } }) : undefined;
     return this.judgeAndStore(req, undefined, via);
   }
+}
+
+/** Key of a tag in the gate's maps. */
+function tagKey(registry: string, repository: string, tag: string): string {
+  return [registry, repository, tag].join('\u0000');
 }
 
 /** The audit record of a verdict on a push event. */

@@ -3,7 +3,9 @@
  * repositories and tags, and queue every manifest the store has no verdict for (under that tag).
  * This catches notifications a registry lost (Distribution keeps its delivery queue in memory, so
  * a registry restart drops pending events: protocols.md §1.5) and images pushed before pushgate
- * was installed. The queued events are processed like notifications: judged once, enforced.
+ * was installed. The queued events are processed like notifications: judged once, enforced. Events
+ * that outlived their retry budget while a registry did not answer (`blocked-on-registry`) are
+ * queued again once its catalog can be read.
  */
 import { PushgateError } from '../core/index.js';
 import { createHash } from 'node:crypto';
@@ -30,6 +32,8 @@ export interface ReconcileResult {
   tags: number;
   /** Tags queued because no verdict names them. */
   queued: number;
+  /** Events that were blocked on a registry (it did not answer) and are queued again because it answers now. */
+  resumed: number;
   /** Repositories or tags that could not be read (registry errors; the pass goes on). */
   errors: Array<{ registry: string; repository?: string; tag?: string; message: string }>;
 }
@@ -44,7 +48,7 @@ export interface ReconcileResult {
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
   const { config, gate, store } = opts;
-  const result: ReconcileResult = { tags: 0, queued: 0, errors: [] };
+  const result: ReconcileResult = { tags: 0, queued: 0, resumed: 0, errors: [] };
   if (opts.registry && !config.registries.some((r) => r.name === opts.registry)) {
     throw new PushgateError('NOT_FOUND', `--registry ${opts.registry}: no such registry in the configuration (registries[].name: ${config.registries.map((r) => r.name).join(', ') || 'none'})`);
   }
@@ -58,6 +62,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
       result.errors.push({ registry: rc.name, message: (e as Error).message });
       opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'reconcile: catalog could not be read');
       continue;
+    }
+    // The registry answers: the events that outlived their retry budget while it did not go back to the queue.
+    try {
+      result.resumed += await gate.resumeBlocked(rc.name);
+    } catch (e) {
+      result.errors.push({ registry: rc.name, message: `blocked events could not be resumed: ${(e as Error).message}` });
     }
     for (const repo of repos) {
       let tags: string[];
@@ -85,7 +95,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
       }
     }
   }
-  opts.logger?.info({ tags: result.tags, queued: result.queued, errors: result.errors.length }, 'reconcile pass done');
+  opts.logger?.info({ tags: result.tags, queued: result.queued, resumed: result.resumed, errors: result.errors.length }, 'reconcile pass done');
   return result;
 }
 

@@ -20,6 +20,13 @@ export class Metrics {
   readonly enforcementActions = this.counter('pushgate_enforcement_actions_total', 'Actions taken on registries, by action and result.', ['action', 'result']);
   readonly registryRequests = this.counter('pushgate_registry_requests_total', 'HTTP requests to registries, by registry, method and status code.', ['registry', 'method', 'code']);
   readonly queueDepth = new client.Gauge({ name: 'pushgate_queue_depth', help: 'Events queued or being processed.', registers: [this.registry] });
+  readonly queueEvents = new client.Gauge({
+    name: 'pushgate_queue_events',
+    help: 'Queued events by state: queued, running, blocked-on-registry (outlived the retry budget while the registry did not answer; resumed when it does), failed (cannot succeed).',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
+  readonly storeErrors = this.counter('pushgate_store_errors_total', "Failed store calls of the event queue's machinery (claim, retry, complete, gauges, probe), by operation; each is retried with a backoff.", ['operation']);
   readonly vulndbAge = new client.Gauge({ name: 'pushgate_vulndb_age_seconds', help: 'Age of the loaded vulnerability database, seconds since it was built.', registers: [this.registry] });
   readonly admissionRequests = this.counter('pushgate_admission_requests_total', 'Admission reviews answered, by decision.', ['decision']);
   readonly admissionDuration = new client.Histogram({ name: 'pushgate_admission_duration_seconds', help: 'Time to answer one admission review, seconds.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });

@@ -61,6 +61,10 @@ export function countersFor(metrics: Metrics): GateCounters {
     },
     enforcement: (action, result) => metrics.enforcementActions.inc({ action, result }),
     queueDepth: (n) => metrics.queueDepth.set(n),
+    queueEvents: (counts) => {
+      for (const [state, n] of Object.entries(counts)) metrics.queueEvents.set({ state }, n);
+    },
+    storeError: (operation) => metrics.storeErrors.inc({ operation }),
     vulndbAge: (s) => metrics.vulndbAge.set(s),
     registryRequest: (registry, method, code) => metrics.registryRequests.inc({ registry, method, code: String(code) }),
   };
@@ -79,6 +83,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   await control.init();
   if (!opts.policy) control.watch(opts.policyWatchMs);
   metrics.queueDepth.set(await store.queueDepth());
+  for (const [state, n] of Object.entries(await store.queueCounts())) metrics.queueEvents.set({ state }, n);
   // Readiness waits for every listener this configuration starts.
   const vulndbUpdater = new VulnDbUpdater({ config, logger, hasDatabase: () => gate.vulndbReadiness().ok, onBuilt: () => gate.reloadVulnDb() });
   const readiness = new Readiness({

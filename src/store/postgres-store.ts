@@ -5,8 +5,11 @@
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import { auditFromRow, auditWhere, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
+import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
+
+/** The database's clock in ms since the epoch (transaction start), for due times and leases. */
+const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
 
 let idleErrors = 0;
 let lastIdleError: string | undefined;
@@ -105,7 +108,7 @@ export class PostgresStore implements Store {
     const now = Date.now();
     const r = await this.q(
       `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
+       VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS}, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
       [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
     );
     if (r.rowCount === 1) return { inserted: true, seq: Number(r.rows[0].seq) };
@@ -130,7 +133,7 @@ export class PostgresStore implements Store {
         const rows = chunk.map((ev, j) => {
           args.push(keys[i + j], ev.registry, ev.repository, ev.digest, ev.tag ?? null, JSON.stringify(ev), now);
           const b = j * 7;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 7})`;
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${NOW_MS}, $${b + 7})`;
         });
         const r = await c.query(
           `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at) VALUES ${rows.join(', ')}
@@ -171,7 +174,7 @@ export class PostgresStore implements Store {
       // the lock ends with the transaction.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${event.registry}\u001f${event.repository}\u001f${event.digest}`]);
       const pending = await c.query(
-        `SELECT seq FROM events WHERE status IN ('queued', 'running') AND registry = $1 AND repository = $2 AND digest = $3 ORDER BY seq LIMIT 1`,
+        `SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = $1 AND repository = $2 AND digest = $3 ORDER BY seq LIMIT 1`,
         [event.registry, event.repository, event.digest],
       );
       let result: { inserted: boolean; seq: number };
@@ -182,7 +185,7 @@ export class PostgresStore implements Store {
         const key = dedupeKey(event);
         const r = await c.query(
           `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
+           VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS}, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
           [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
         );
         result = r.rowCount === 1
@@ -199,14 +202,16 @@ export class PostgresStore implements Store {
     }
   }
 
+  // Leases and due times are on the database's clock (NOW_MS): replicas whose clocks disagree still
+  // agree on when a lease has expired.
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
-    const now = Date.now();
     const r = await this.q(
-      `UPDATE events SET status = 'running', worker = $1, lease_until = $2, attempts = attempts + 1
-       WHERE seq = (SELECT seq FROM events WHERE (status = 'queued' AND due_at <= $3) OR (status = 'running' AND lease_until < $3)
+      `UPDATE events SET status = 'running', worker = $1, lease_until = ${NOW_MS} + $2, attempts = attempts + 1
+       WHERE seq = (SELECT seq FROM events e WHERE ((status = 'queued' AND due_at <= ${NOW_MS}) OR (status = 'running' AND lease_until < ${NOW_MS}))
+                      AND ${TAG_ORDER}
                     ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING seq, payload, attempts, last_error`,
-      [worker, now + leaseMs, now],
+      [worker, leaseMs],
     );
     const row = r.rows[0];
     if (!row) return undefined;
@@ -214,20 +219,25 @@ export class PostgresStore implements Store {
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
-    await this.q(`UPDATE events SET lease_until = $1 WHERE seq = $2 AND worker = $3 AND status = 'running'`, [Date.now() + leaseMs, seq, worker]);
+    await this.q(`UPDATE events SET lease_until = ${NOW_MS} + $1 WHERE seq = $2 AND worker = $3 AND status = 'running'`, [leaseMs, seq, worker]);
   }
 
-  async complete(seq: number, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
-    if (!audit) {
-      await this.q(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
-      return;
-    }
-    const c = await this.pool.connect();
+  async complete(seq: number, worker: string, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<boolean> {
+    const done = `UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1 AND worker = $2 AND status = 'running'`;
+    if (!audit) return (await this.q(done, [seq, worker])).rowCount === 1;
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
     try {
       await c.query('BEGIN');
+      const r = await c.query(done, [seq, worker]);
+      if (r.rowCount !== 1) {
+        await c.query('ROLLBACK');
+        return false;
+      }
       await c.query('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', auditArgs(audit));
-      await c.query(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = $1`, [seq]);
       await c.query('COMMIT');
+      return true;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw new PushgateError('STORE', `postgres: ${(e as Error).message}`, { cause: e, retryable: true });
@@ -236,11 +246,29 @@ export class PostgresStore implements Store {
     }
   }
 
-  async retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void> {
-    await this.q(
-      `UPDATE events SET status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'queued' END, due_at = $2, lease_until = 0, last_error = $3 WHERE seq = $4`,
-      [maxAttempts, Date.now() + retryInMs, error.slice(0, 2000), seq],
+  async retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean> {
+    const res = await this.q(
+      `UPDATE events SET status = $1, due_at = ${NOW_MS} + $2, lease_until = 0, last_error = $3, attempts = GREATEST(0, attempts - $4)
+       WHERE seq = $5 AND worker = $6 AND status = 'running'`,
+      [r.state ?? 'queued', r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, seq, worker],
     );
+    return res.rowCount === 1;
+  }
+
+  async resumeBlocked(registry: string): Promise<number> {
+    const r = await this.q(
+      `UPDATE events SET status = 'queued', attempts = 0, due_at = ${NOW_MS}, worker = NULL WHERE status = 'blocked-on-registry' AND registry = $1 AND due_at <= ${NOW_MS}`,
+      [registry],
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async blockedRegistries(): Promise<string[]> {
+    return (await this.q(`SELECT DISTINCT registry FROM events WHERE status = 'blocked-on-registry'`)).rows.map((r) => String(r.registry));
+  }
+
+  async queueCounts(): Promise<Record<QueueState, number>> {
+    return countsOf((await this.q(`SELECT status, COUNT(*) AS n FROM events WHERE status <> 'done' GROUP BY status`)).rows);
   }
 
   async queueDepth(): Promise<number> {

@@ -125,4 +125,18 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW E
     postgres: "DELETE FROM layers WHERE key LIKE 'scan:sha256:%';",
     sql: '',
   },
+  {
+    // The queue's states gain `blocked-on-registry` (an event that outlived its retry budget while its
+    // registry did not answer: resumed by the registry probe or reconcile, never final). Events the
+    // earlier code parked as `failed` may have been parked by an outage: they are tried again once.
+    // The index serves the per-tag ordering check of a claim (an earlier event of the same tag still
+    // open holds the later ones back).
+    version: 5,
+    name: 'queue-blocked-on-registry-tag-order',
+    sql: `
+UPDATE events SET status = 'blocked-on-registry', attempts = 0, lease_until = 0 WHERE status = 'failed';
+CREATE INDEX IF NOT EXISTS events_open_by_tag ON events (registry, repository, tag, seq)
+  WHERE status IN ('queued', 'running', 'blocked-on-registry');
+`,
+  },
 ];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, Store, StoredException } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type StoredException } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -130,7 +130,7 @@ export class SqliteStore implements Store {
     // One writer: the check and the insert in one immediate transaction cannot interleave.
     const tx = this.db.transaction(() => {
       const row = this.db
-        .prepare(`SELECT seq FROM events WHERE status IN ('queued', 'running') AND registry = ? AND repository = ? AND digest = ? ORDER BY seq LIMIT 1`)
+        .prepare(`SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = ? AND repository = ? AND digest = ? ORDER BY seq LIMIT 1`)
         .get(event.registry, event.repository, event.digest) as Row | undefined;
       if (row) return { inserted: false, seq: Number(row.seq) };
       return this.insertEvent(event);
@@ -156,13 +156,16 @@ export class SqliteStore implements Store {
     return { inserted: false, seq: Number(row.seq) };
   }
 
+  // Leases and due times use Date.now(): the single process holding the database file is its only
+  // clock (better-sqlite3 is in-process; a second process on the same file would share the host's clock).
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
     const now = Date.now();
     const tx = this.db.transaction(() => {
       const row = this.db
         .prepare(
-          `SELECT seq, payload, attempts, last_error FROM events
-           WHERE (status = 'queued' AND due_at <= ?) OR (status = 'running' AND lease_until < ?)
+          `SELECT seq, payload, attempts, last_error FROM events e
+           WHERE ((status = 'queued' AND due_at <= ?) OR (status = 'running' AND lease_until < ?))
+             AND ${TAG_ORDER}
            ORDER BY seq LIMIT 1`,
         )
         .get(now, now) as Row | undefined;
@@ -172,7 +175,7 @@ export class SqliteStore implements Store {
         .run(worker, now + leaseMs, row.seq);
       return row;
     });
-    const row = tx.immediate();
+    const row = this.wrap('claim', () => tx.immediate());
     if (!row) return undefined;
     return {
       seq: Number(row.seq),
@@ -183,28 +186,60 @@ export class SqliteStore implements Store {
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
-    this.db.prepare(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker);
+    this.wrap('extend lease', () => this.db.prepare(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker));
   }
 
-  async complete(seq: number, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
-    this.db.transaction(() => {
-      if (audit) this.insertAudit(audit);
-      this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ?`).run(seq);
-    })();
+  async complete(seq: number, worker: string, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<boolean> {
+    return this.wrap('complete', () =>
+      this.db.transaction(() => {
+        const r = this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ? AND worker = ? AND status = 'running'`).run(seq, worker);
+        if (r.changes !== 1) return false;
+        if (audit) this.insertAudit(audit);
+        return true;
+      })(),
+    );
   }
 
-  async retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE events SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
-         due_at = ?, lease_until = 0, last_error = ? WHERE seq = ?`,
-      )
-      .run(maxAttempts, Date.now() + retryInMs, error.slice(0, 2000), seq);
+  async retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean> {
+    return this.wrap('retry', () => {
+      const res = this.db
+        .prepare(
+          `UPDATE events SET status = ?, due_at = ?, lease_until = 0, last_error = ?, attempts = MAX(0, attempts - ?)
+           WHERE seq = ? AND worker = ? AND status = 'running'`,
+        )
+        .run(r.state ?? 'queued', Date.now() + r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, seq, worker);
+      return res.changes === 1;
+    });
+  }
+
+  async resumeBlocked(registry: string): Promise<number> {
+    return this.wrap('resume blocked events', () => {
+      const now = Date.now();
+      return this.db
+        .prepare(`UPDATE events SET status = 'queued', attempts = 0, due_at = ?, worker = NULL WHERE status = 'blocked-on-registry' AND registry = ? AND due_at <= ?`)
+        .run(now, registry, now).changes;
+    });
+  }
+
+  async blockedRegistries(): Promise<string[]> {
+    return this.wrap('list blocked registries', () => (this.db.prepare(`SELECT DISTINCT registry FROM events WHERE status = 'blocked-on-registry'`).all() as Row[]).map((r) => String(r.registry)));
+  }
+
+  async queueCounts(): Promise<Record<QueueState, number>> {
+    return this.wrap('count events', () => countsOf(this.db.prepare(`SELECT status, COUNT(*) AS n FROM events WHERE status != 'done' GROUP BY status`).all() as Row[]));
   }
 
   async queueDepth(): Promise<number> {
-    const row = this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row;
-    return Number(row.n);
+    return this.wrap('queue depth', () => Number((this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
+  }
+
+  /** Runs a synchronous driver call; a driver error becomes PushgateError STORE (retryable) naming `what`. */
+  private wrap<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw new PushgateError('STORE', `sqlite: ${what}: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
   }
 
   async putVerdict(v: Verdict): Promise<void> {
@@ -332,6 +367,36 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+// Every driver error leaves this store as PushgateError STORE (retryable), as PostgresStore's do: the
+// gate tells its own store's failures (retried without spending an event's attempts) from the registry's.
+for (const name of Object.getOwnPropertyNames(SqliteStore.prototype)) {
+  const proto = SqliteStore.prototype as unknown as Record<string, unknown>;
+  const fn = proto[name];
+  if (name === 'constructor' || typeof fn !== 'function' || name === 'wrap' || name === 'insertEvent' || name === 'insertAudit' || name === 'flushEnqueues') continue;
+  proto[name] = async function (this: SqliteStore, ...args: unknown[]) {
+    try {
+      return await (fn as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    } catch (e) {
+      if (e instanceof PushgateError) throw e;
+      throw new PushgateError('STORE', `sqlite: ${name}: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+  };
+}
+
+/**
+ * The per-tag ordering condition of a claim (alias `e` for the candidate): no earlier event of the same
+ * (registry, repository, tag) is still open. Events pushed by digest alone carry no tag and are not ordered.
+ */
+export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p WHERE p.registry = e.registry AND p.repository = e.repository
+  AND p.tag = e.tag AND p.seq < e.seq AND p.status IN ('queued', 'running', 'blocked-on-registry')))`;
+
+/** Counts by state from `status, n` rows (either dialect); states without a row are 0. */
+export function countsOf(rows: Row[]): Record<QueueState, number> {
+  const out = Object.fromEntries(QUEUE_STATES.map((s) => [s, 0])) as Record<QueueState, number>;
+  for (const r of rows) if ((QUEUE_STATES as readonly string[]).includes(String(r.status))) out[String(r.status) as QueueState] = Number(r.n);
+  return out;
 }
 
 /** The queue's de-duplication key: the same sender event (Distribution retries it) is queued once. */

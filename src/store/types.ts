@@ -14,6 +14,16 @@ export interface QueuedEvent {
   lastError?: string;
 }
 
+/**
+ * States of a queued event other than `done`: `queued` (due at its time), `running` (leased by a
+ * worker), `blocked-on-registry` (outlived its retry budget while the registry did not answer;
+ * resumed when it does), `failed` (no retry can fix it: a manifest pushgate cannot read).
+ */
+export type QueueState = 'queued' | 'running' | 'blocked-on-registry' | 'failed';
+
+/** Every {@link QueueState}, in display order. */
+export const QUEUE_STATES: readonly QueueState[] = ['queued', 'running', 'blocked-on-registry', 'failed'];
+
 /** One audit record as stored. */
 export interface AuditRecord {
   seq: number;
@@ -106,22 +116,44 @@ export interface Store {
    */
   enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>>;
   /**
-   * Queues the event unless an event of the same (registry, repository, digest) is queued or
-   * running, from any sender; then resolves `{ inserted: false, seq }` of that event. Atomic
+   * Queues the event unless an event of the same (registry, repository, digest) is queued,
+   * running or blocked on its registry, from any sender; then resolves `{ inserted: false, seq }` of that event. Atomic
    * against concurrent calls of this method, in every process sharing the store.
    */
   enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }>;
-  /** Claims the oldest due event for `leaseMs` (a crashed worker's lease expires and the event is claimed again). */
+  /**
+   * Claims the oldest due event for `leaseMs`, on the database's clock (PostgreSQL `now()`; for SQLite, the
+   * one process that holds the file is the only clock, so `Date.now()` is the database's clock). A crashed
+   * worker's lease expires and the event is claimed again. Per (registry, repository, tag), events are
+   * handed out one at a time in sequence order: an event is not claimed while an earlier event of the same
+   * tag is queued, running or blocked on its registry (events without a tag are not ordered).
+   */
   claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined>;
-  /** Extends the lease of a claimed event (a worker's heartbeat while it scans). */
+  /** Extends the lease of a claimed event (a worker's heartbeat while it scans); only `worker`'s own lease. */
   extendLease(seq: number, worker: string, leaseMs: number): Promise<void>;
   /**
    * Marks a claimed event done; with `audit`, writes that audit record in the same transaction
    * (a process killed in between leaves neither, so the event's outcome is recorded exactly once).
+   * Only the lease owner may: when another worker claimed the event since (this worker's lease
+   * expired), nothing is written and the result is false.
    */
-  complete(seq: number, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
-  /** Puts a claimed event back, due again after `retryInMs`; after too many attempts it is parked as failed. */
-  retry(seq: number, error: string, retryInMs: number, maxAttempts: number): Promise<void>;
+  complete(seq: number, worker: string, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<boolean>;
+  /**
+   * Puts a claimed event back (only by its lease owner, else false and nothing written):
+   * `queued` and due again after `retryInMs`, `blocked-on-registry` (waits for its registry to answer,
+   * then for `retryInMs`), or `failed` (final: an event no retry can fix). `refund` gives the claim's
+   * attempt back (the failure was pushgate's own store, not the event's).
+   */
+  retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean>;
+  /**
+   * Moves the events of `registry` that are blocked on it (and due: `due_at` passed) back to `queued`,
+   * due now, with a fresh retry budget. @returns how many.
+   */
+  resumeBlocked(registry: string): Promise<number>;
+  /** The registries that have events blocked on them (any due time). */
+  blockedRegistries(): Promise<string[]>;
+  /** How many events are in each open or final-failed state (`done` is not counted). */
+  queueCounts(): Promise<Record<QueueState, number>>;
   /** Events queued or running. */
   queueDepth(): Promise<number>;
 

@@ -28,10 +28,10 @@ export function register(program: Command): void {
       try {
         const r = await reconcile({ config, gate, store, logger, registry: opts.registry });
         for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}\n`);
-        process.stderr.write(`pushgate: reconcile queued ${r.queued} of ${r.tags} tag(s) without a verdict\n`);
+        process.stderr.write(`pushgate: reconcile queued ${r.queued} of ${r.tags} tag(s) without a verdict${r.resumed ? `, resumed ${r.resumed} event(s) that waited for their registry` : ''}\n`);
         if (opts.enforce) {
           const n = await gate.drain();
-          process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, processed: n, errors: r.errors.length })}\n`);
+          process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, resumed: r.resumed, processed: n, errors: r.errors.length })}\n`);
         }
         // Tags that could not be listed were not reconciled: say so in the exit code (2, like an unreadable target).
         if (r.errors.length) process.exitCode = 2;

@@ -24,7 +24,7 @@ export async function quarantine(client: RegistryClient, repository: string, dig
   const refs = await moveReferrers(client, repository, digest, target);
   writes.push(...refs.writes);
   const removed = await tagsOf(client, repository, digest);
-  const restored = restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, target) : undefined;
+  const restored = restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, target, digest) : undefined;
   if (restored) writes.push(...restored.writes);
   await client.deleteManifest(repository, digest);
   const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;

@@ -20,7 +20,7 @@ export async function reject(client: RegistryClient, repository: string, digest:
   if (tag) await awaitTagLink(client, repository, tag);
   const removed = await tagsOf(client, repository, digest);
   const refs = await moveReferrers(client, repository, digest, undefined);
-  const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, quarantineRepository ?? repository) : undefined;
+  const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, quarantineRepository ?? repository, digest) : undefined;
   await client.deleteManifest(repository, digest);
   const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;
   return {

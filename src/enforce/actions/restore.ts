@@ -11,27 +11,65 @@ import type { OwnWrite } from './types.js';
 /** What {@link restoreTag} did: a sentence for the verdict and the manifest written. */
 export interface Restored {
   ok: boolean;
+  /** True when nothing was tried because the tag no longer pointed where it had to. */
+  skipped?: boolean;
   detail: string;
   writes: OwnWrite[];
 }
 
 /**
- * Re-tags `repository:tag` to `digest`. Never throws: a failure is returned with `ok: false` and
- * the reason (the blocked image is still removed; the tag is then absent).
+ * Why `repository:tag` must not be written now, or undefined when it still points at `expected`. A HEAD
+ * of the tag immediately before the write: a tag that moved on (a newer push) or went away (deleted by a
+ * person) is not pointed back. Distribution has no conditional PUT, so a push landing between this check
+ * and the write is still overwritten; the gate repairs that when it handles the newer push's event.
  */
-export async function restoreTag(client: RegistryClient, repository: string, tag: string, digest: Digest, quarantineRepository: string): Promise<Restored> {
+async function movedFrom(client: RegistryClient, repository: string, tag: string, expected: Digest): Promise<string | undefined> {
+  const now = await client.resolve(repository, tag);
+  if (!now) return `${repository}:${tag} no longer exists`;
+  if (now.digest !== expected) return `${repository}:${tag} now points at ${now.digest}, not at ${expected}`;
+  return undefined;
+}
+
+/**
+ * Re-tags `repository:tag` to `digest`, only if the tag still points at `blocked` (the digest the verdict
+ * is about), checked immediately before the write. Never throws: a failure or a skip is returned with
+ * `ok: false` and the reason (the blocked image is still removed; the tag is then absent).
+ */
+export async function restoreTag(client: RegistryClient, repository: string, tag: string, digest: Digest, quarantineRepository: string, blocked: Digest): Promise<Restored> {
+  const skip = (why: string): Restored => ({ ok: false, skipped: true, detail: `did not restore ${repository}:${tag} to ${digest}: ${why} (a newer push or a person moved it; it is left as it is)`, writes: [] });
   try {
     const m = await client.getManifest(repository, digest);
+    const moved = await movedFrom(client, repository, tag, blocked);
+    if (moved) return skip(moved);
     await client.putManifest(repository, tag, m.bytes, m.mediaType);
     return { ok: true, detail: `restored ${repository}:${tag} to ${digest}, the last digest pushgate allowed for it`, writes: [{ repository, digest, tag }] };
   } catch (e) {
     if (!isPushgateError(e, 'NOT_FOUND')) return { ok: false, detail: `could not restore ${repository}:${tag} to ${digest}: ${(e as Error).message}`, writes: [] };
   }
   try {
+    const moved = await movedFrom(client, repository, tag, blocked);
+    if (moved) return skip(moved);
     await client.copyImage(quarantineRepository, digest, repository, tag);
     return { ok: true, detail: `restored ${repository}:${tag} to ${digest} (the last digest pushgate allowed for it), copied back from ${quarantineRepository}`, writes: [{ repository, digest, tag }] };
   } catch (e) {
     const why = isPushgateError(e, 'NOT_FOUND') ? `it is neither in ${repository} nor in ${quarantineRepository} any more` : (e as Error).message;
     return { ok: false, detail: `could not restore ${repository}:${tag} to ${digest}: ${why}`, writes: [] };
+  }
+}
+
+/**
+ * Points `repository:tag` at `digest` again after a restore of pushgate's overwrote that push, only if
+ * the tag still points at `overwrittenWith` (what the restore wrote), checked immediately before the
+ * write. Never throws.
+ */
+export async function repointTag(client: RegistryClient, repository: string, tag: string, digest: Digest, overwrittenWith: Digest): Promise<Restored> {
+  try {
+    const m = await client.getManifest(repository, digest);
+    const moved = await movedFrom(client, repository, tag, overwrittenWith);
+    if (moved) return { ok: false, skipped: true, detail: `left ${repository}:${tag} as it is: ${moved}`, writes: [] };
+    await client.putManifest(repository, tag, m.bytes, m.mediaType);
+    return { ok: true, detail: `pointed ${repository}:${tag} at ${digest} again: a restore to ${overwrittenWith} had overwritten that newer push`, writes: [{ repository, digest, tag }] };
+  } catch (e) {
+    return { ok: false, detail: `could not point ${repository}:${tag} at ${digest} again: ${(e as Error).message}`, writes: [] };
   }
 }

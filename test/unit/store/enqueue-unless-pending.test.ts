@@ -30,7 +30,7 @@ function contract(name: string, open: () => Promise<{ stores: [Store, Store]; do
       const c = await a.claim('w', 60_000); // running still counts
       expect(c?.seq).to.equal(push.seq);
       expect((await a.enqueueUnlessPending(ev('adm-5'))).inserted).to.equal(false);
-      await a.complete(c!.seq);
+      await a.complete(c!.seq, 'w');
       const again = await a.enqueueUnlessPending(ev('adm-6'));
       expect(again.inserted).to.equal(true);
       expect(await a.queueDepth()).to.equal(4);

@@ -31,7 +31,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
     it('queues durably, de-duplicates by sender event id, claims oldest first', async () => {
       const a = await store.enqueue(ev('e1'));
       const dup = await store.enqueue(ev('e1'));
-      const b = await store.enqueue(ev('e2', { digest: D2 }));
+      const b = await store.enqueue(ev('e2', { digest: D2, tag: 'v2' }));
       expect(a.inserted).to.equal(true);
       expect(dup).to.deep.equal({ inserted: false, seq: a.seq });
       expect(b.inserted).to.equal(true);
@@ -41,13 +41,13 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(c1?.event.id).to.equal('e1');
       expect(c2?.event.id).to.equal('e2');
       expect(await store.claim('w3', 60_000)).to.equal(undefined);
-      await store.complete(c1!.seq);
+      expect(await store.complete(c1!.seq, 'w1')).to.equal(true);
       expect(await store.queueDepth()).to.equal(1);
     });
 
     it('queues a whole envelope in one transaction: order kept, duplicates within and across envelopes found', async () => {
       const first = await store.enqueue(ev('e0'));
-      const events = Array.from({ length: 1200 }, (_, i) => ev(`b${i}`, { digest: `sha256:${i.toString(16).padStart(64, '0')}` }));
+      const events = Array.from({ length: 1200 }, (_, i) => ev(`b${i}`, { digest: `sha256:${i.toString(16).padStart(64, '0')}`, tag: `t${i}` }));
       events.splice(600, 0, ev('b3', { digest: D2 }), ev('e0'));
       const r = await store.enqueueMany(events);
       expect(r).to.have.length(events.length);
@@ -85,16 +85,17 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.claim('w2', 60_000)).to.equal(undefined);
     });
 
-    it('retries with a delay and parks an event after max attempts', async () => {
+    it('retries with a delay; a failed event is final, a blocked one waits for its registry', async () => {
       await store.enqueue(ev('e1'));
       const c = await store.claim('w', 60_000);
-      await store.retry(c!.seq, 'registry down', 60_000, 5);
+      expect(await store.retry(c!.seq, 'w', { error: 'registry down', retryInMs: 60_000 })).to.equal(true);
       expect(await store.claim('w', 60_000)).to.equal(undefined);
       expect(await store.queueDepth()).to.equal(1);
-      await store.enqueue(ev('e2'));
+      await store.enqueue(ev('e2', { tag: 'v2' }));
       const c2 = await store.claim('w', 60_000);
-      await store.retry(c2!.seq, 'boom', 0, 1);
+      await store.retry(c2!.seq, 'w', { error: 'boom', retryInMs: 0, state: 'failed' });
       expect(await store.queueDepth()).to.equal(1);
+      expect(await store.queueCounts()).to.deep.equal({ queued: 1, running: 0, 'blocked-on-registry': 0, failed: 1 });
     });
 
     it('keys verdicts by (registry, repository, digest) and merges tags', async () => {
