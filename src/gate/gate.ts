@@ -629,7 +629,7 @@ export class Gate implements GateApi {
 
   /**
    * One worker: claims and runs events until stopped. Nothing in it rejects: a store that fails to hand
-   * out an event is logged, counted and asked again with a backoff (0.5 s doubling to 30 s).
+   * out an event is logged, counted and asked again with a backoff (0.5 s doubling to 5 s).
    */
   private async workerLoop(id: string): Promise<void> {
     let storeBackoff = 0;
@@ -640,7 +640,7 @@ export class Gate implements GateApi {
         job = await this.opts.store.claim(id, this.leaseMs);
         storeBackoff = 0;
       } catch (e) {
-        storeBackoff = Math.min(30_000, storeBackoff ? storeBackoff * 2 : 500);
+        storeBackoff = Math.min(5000, storeBackoff ? storeBackoff * 2 : 500);
         idleMs = storeBackoff;
         this.storeFailed('claim', e, { retryInMs: storeBackoff });
       }
@@ -728,7 +728,13 @@ export class Gate implements GateApi {
       this.opts.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'event failed; will retry');
       await put('retry', { error: err.message, retryInMs: delay });
     } catch (e2) {
+      // Settling itself failed (the store went away in giveUp, say): the event goes back for a later try.
       this.storeFailed('settle event', e2, ctx);
+      try {
+        await put('retry', { error: (e2 as Error).message, retryInMs: backoff(1), refund: isPushgateError(e2, 'STORE') });
+      } catch (e3) {
+        this.storeFailed('settle event', e3, { ...ctx, note: 'its lease expires and it is claimed again' });
+      }
     }
   }
 
@@ -756,8 +762,11 @@ export class Gate implements GateApi {
   }
 
   /**
-   * Runs a store call of the queue machinery, retrying it with a backoff (250 ms, 500 ms, 1 s) when the
-   * store fails; every failure is logged and counted. @throws the last failure.
+   * Runs a store call of the queue machinery, retrying it with a backoff (250 ms doubling to 5 s) when
+   * the store fails; every failure is logged and counted. While the workers run, it keeps trying (the
+   * worker owns the event and has nothing better to do while its store is away; if its lease expires
+   * meanwhile, the owner check refuses the late write). Stopped (or `pushgate reconcile`'s drain): four
+   * tries. @throws the last failure.
    */
   private async withStoreRetry<T>(op: string, fn: () => Promise<T>): Promise<T> {
     for (let i = 0; ; i++) {
@@ -765,8 +774,8 @@ export class Gate implements GateApi {
         return await fn();
       } catch (e) {
         this.storeFailed(op, e, { try: i + 1 });
-        if (i >= 3) throw e;
-        await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+        if (i >= 3 && !this.running) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** i)));
       }
     }
   }
