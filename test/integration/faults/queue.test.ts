@@ -121,7 +121,6 @@ describe('faults: the queue outlives registry outages and tag-move races (real r
 
   it(`tag-move races: good/bad pushes of one tag in quick succession, ${ROUNDS} rounds, 4 workers: the tag always ends at the newest allowed digest`, async () => {
     const patterns = [['g', 'b', 'g'], ['g', 'g', 'b'], ['b', 'g', 'b'], ['b', 'b', 'g']];
-    let restoresSkipped = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const kinds = patterns[r % patterns.length];
       const imgs = kinds.map((k, i) => ({ k, ...tinyImage(dir, `race-${r}-${i}`, { n: 1000 + r * 10 + i, secret: k === 'b' }) }));
@@ -144,7 +143,7 @@ describe('faults: the queue outlives registry outages and tag-move races (real r
       }
     }
     const audit = await srv.store.listAudit(5000, { repository: 'team/race' });
-    restoresSkipped = audit.filter((a) => /did not restore/.test(JSON.stringify(a.detail ?? {}))).length;
+    const restoresSkipped = audit.filter((a) => /did not restore/.test(JSON.stringify(a.detail ?? {}))).length;
     figures.raceRounds = ROUNDS;
     figures.racePushes = ROUNDS * 3;
     figures.restoresSkippedTagMoved = restoresSkipped;
