@@ -119,8 +119,10 @@ export class Gate implements GateApi {
    * The last tag restore pushgate made, per `registry\0repository\0tag`: the digest written and the seq
    * of the event being handled then. A later allowed event of the tag that finds the tag at exactly that
    * digest was overwritten by the restore (a push that landed between the tag check and the write).
+   * In memory (bounded): the window it covers is the few seconds between a restore and the next event
+   * of the tag, which per-tag ordering hands to a worker right after.
    */
-  private readonly restores = new Map<string, { digest: Digest; seq: number }>();
+  private readonly restores = new LRUCache<string, { digest: Digest; seq: number }>({ max: 10_000 });
   /** Decoded layer analyses in memory in front of the store's table (a warm scan parses no JSON). */
   private readonly layerMemory = new LRUCache<string, object>({ max: 256 });
   /**
