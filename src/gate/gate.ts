@@ -719,11 +719,8 @@ export class Gate implements GateApi {
         return;
       }
       if (attempts >= maxAttempts || isPermanent(err)) {
-        if (!isPermanent(err) && !(await this.registryAnswers(event.registry))) {
-          await this.park(worker, seq, event, `retry budget of ${maxAttempts} attempt(s) spent while registry ${event.registry} does not answer: ${err.message}`, 0);
-          return;
-        }
-        await this.giveUp(worker, seq, event, attempts, err);
+        const down = !isPermanent(err) && !(await this.registryAnswers(event.registry));
+        await this.giveUp(worker, seq, event, attempts, err, down);
         return;
       }
       const delay = backoff(attempts);
@@ -853,21 +850,24 @@ export class Gate implements GateApi {
   // --- Bounded retry (issue 6): the last attempt ends the event with a judged verdict ---------
 
   /**
-   * Ends an event that failed `attempts` times (or cannot succeed) while its registry answers: a
-   * manifest that was never judged gets a `complete: false` verdict with a `scan-failed` diagnostic,
-   * which the policy's `onIncomplete` judges and pushgate enforces like any other verdict. A manifest
-   * that was judged but whose enforcement keeps failing keeps its verdict (which records the failure).
-   * The event is completed, or parked as `blocked-on-registry` when the registry refuses the
-   * enforcement (tried again after {@link PARK_HOLD_MS}); only a permanent error is final (`failed`).
+   * Ends the retry budget of an event that failed `attempts` times (or cannot succeed): a manifest
+   * that was never judged gets a `complete: false` verdict with a `scan-failed` diagnostic, which the
+   * policy's `onIncomplete` judges and pushgate enforces like any other verdict (admission sees it at
+   * once). A manifest that was judged but whose enforcement keeps failing keeps its verdict (which
+   * records the failure). When the registry does not answer (`registryDown`), the event is parked as
+   * `blocked-on-registry` whatever that verdict is, and judged for real once the registry answers; when
+   * the registry answers but refuses the enforcement, it is parked for {@link PARK_HOLD_MS}. Otherwise
+   * the event is completed; only a permanent error is final (`failed`).
    */
-  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error): Promise<void> {
+  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error, registryDown: boolean): Promise<void> {
     const store = this.opts.store;
     const rc = this.registryConfig(ev.registry);
     const prior = await store.getVerdict(ev.registry, ev.repository, ev.digest);
     if (ev.action !== 'push' || (prior && prior.complete && prior.policy.revision === this.policy.revision)) {
-      await this.audit({ actor: 'pushgate', action: 'event-abandoned', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { attempts, error: err.message } });
-      if (isPermanent(err)) this.checkOwned(await store.retry(seq, worker, { error: err.message, retryInMs: 0, state: 'failed' }), 'retry', { seq });
-      else await this.park(worker, seq, ev, err.message, PARK_HOLD_MS);
+      if (isPermanent(err)) {
+        await this.audit({ actor: 'pushgate', action: 'event-abandoned', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { attempts, error: err.message } });
+        this.checkOwned(await store.retry(seq, worker, { error: err.message, retryInMs: 0, state: 'failed' }), 'retry', { seq });
+      } else await this.park(worker, seq, ev, `retry budget of ${attempts} attempt(s) spent: ${err.message}`, registryDown ? 0 : PARK_HOLD_MS);
       return;
     }
     const message = `the scan failed after ${attempts} attempt(s): ${err.message}`;
@@ -901,10 +901,10 @@ export class Gate implements GateApi {
     this.opts.counters?.verdict?.(verdict);
     const entry = verdictAudit(ev, verdict, { reasons: reasons.map((r) => r.rule), enforcement, attempts, error: err.message });
     this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
-    if (enforcement.status === 'failed') {
+    if (enforcement.status === 'failed' || registryDown) {
       await this.audit(entry);
-      const answers = await this.registryAnswers(ev.registry);
-      await this.park(worker, seq, ev, `${message}; enforcement failed: ${enforcement.detail}`, answers ? PARK_HOLD_MS : 0);
+      const down = registryDown || !(await this.registryAnswers(ev.registry));
+      await this.park(worker, seq, ev, enforcement.status === 'failed' ? `${message}; enforcement failed: ${enforcement.detail}` : `${message}; registry ${ev.registry} does not answer`, down ? 0 : PARK_HOLD_MS);
     } else {
       await this.completeJob(seq, worker, ev, entry);
     }

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PushgateError, type PushEvent } from '../../../src/core/index.js';
 import { Gate } from '../../../src/gate/gate.js';
+import { reconcile } from '../../../src/gate/reconcile.js';
 import { compilePolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { labGateConfig, labRegistryConfig } from '../../helpers/gate.js';
@@ -130,5 +131,27 @@ describe('faults: the worker loop survives its store and waits for manifests the
     await gate.processEvent(e, { seq: owner!.seq, worker: 'new-worker' });
     expect(await store.listAudit(10, { action: 'verdict:allow', repository: 'team/stale' })).to.have.length(1);
     expect(await store.queueCounts()).to.include({ running: 0, queued: 0 });
+  });
+
+  it('a reconcile pass resumes the events blocked on a registry it can read (and a pass of a registry that does not answer leaves them)', async () => {
+    const config = labGateConfig(dir, [labRegistryConfig('lab', REG, 't'), { ...labRegistryConfig('down', CLOSED, 't'), timeoutMs: 1000 }]);
+    const gate = new Gate({ config, store, policy, logger });
+    const img = tinyImage(dir, 'parked', { n: 7200, secret: true });
+    expect((await skopeoCopyAsync(img.ref, `127.0.0.1:${REG}/team/parked:v1`)).code).to.equal(0);
+    for (const [id, registry] of [['p-lab', 'lab'], ['p-down', 'down']] as const) {
+      const { seq } = await store.enqueue(ev(id, { registry, repository: 'team/parked', digest: img.digest }));
+      await store.claim('w', 60_000);
+      await store.retry(seq, 'w', { error: 'registry did not answer', retryInMs: 0, state: 'blocked-on-registry' });
+    }
+    const r = await reconcile({ config, gate, store });
+    expect(r.resumed).to.equal(1);
+    expect(r.errors.map((e) => e.registry)).to.deep.equal(['down']);
+    // (the pass also queues the registry's other tags this fresh store has no verdict for)
+    expect((await store.queueCounts())['blocked-on-registry']).to.equal(1);
+    await gate.drain();
+    const v = await store.getVerdict('lab', 'team/parked', img.digest);
+    expect(v?.decision).to.equal('quarantine');
+    expect(v?.enforcement?.status).to.equal('done');
+    expect(await store.blockedRegistries()).to.deep.equal(['down']);
   });
 });
