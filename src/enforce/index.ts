@@ -94,6 +94,12 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
       if (req.decision === 'quarantine') return await harborQuarantine(req.harbor.api, req.repository, req.digest, req.tag, req.harbor.options, req.restoreDigest);
       return await harborReject(req.harbor.api, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
     }
+    // Checked immediately before acting: a blocked manifest that is no longer in the repository (removed
+    // by an earlier event of the same push, or by a person) leaves nothing to copy or delete, and its
+    // tag is not touched; the verdict says why.
+    if (!(await req.client.resolve(req.repository, req.digest))) {
+      return { action, status: 'done', detail: `nothing to do: ${req.repository}@${req.digest} is no longer in the repository (removed already); ${req.repository}:${req.tag} left as it is`, writes: [] };
+    }
     if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest);
     return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
   } catch (e) {
