@@ -4,7 +4,7 @@ import { openPostgresStore } from './postgres-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 
-export type { Store, QueuedEvent, AuditRecord, AuditFilter, StoredException, QuarantineRecord, QuarantineQuery, QuarantineState } from './types.js';
+export type { Store, QueuedEvent, AuditRecord, AuditFilter, StoredException, QuarantineRecord, QuarantineQuery, QuarantineState, OwnWriteKey } from './types.js';
 
 /**
  * Opens and migrates the store named by `url`: `sqlite:./data/pushgate.db`, `sqlite::memory:`,
