@@ -25,7 +25,7 @@ import {
   type LocatedDocument,
 } from './yaml-doc.js';
 import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
-import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, type HostPort } from '../core/host.js';
+import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
 export { defaultConfig } from './defaults.js';
@@ -295,7 +295,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     }
   });
   const upstream = raw.proxy?.upstream?.replace(/\/+$/, '');
-  if (upstream !== undefined && !registries.some((r) => r.url === upstream)) {
+  if (upstream !== undefined && !registries.some((r) => sameRegistryUrl(r.url, upstream))) {
     problems.push(problemAt(ld, ['proxy', 'upstream'], `must equal the url of one registries[] entry (${registries.map((r) => r.url).join(', ') || 'none configured'})`));
   }
 

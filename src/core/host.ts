@@ -198,3 +198,30 @@ export class RegistryHosts {
     return all[0];
   }
 }
+
+/**
+ * True when two registry base URLs name the same origin under the host normalizer: same scheme,
+ * same normalized host (case, trailing dot, IPv6 form) and same port (the scheme's default written or
+ * not), same path without trailing slashes. Loopback names are NOT merged here: a configured URL is
+ * compared as written. False when either is not a URL.
+ */
+export function sameRegistryUrl(a: string, b: string): boolean {
+  let ua: URL, ub: URL;
+  try {
+    ua = new URL(a);
+    ub = new URL(b);
+  } catch {
+    return false;
+  }
+  if (ua.protocol !== ub.protocol) return false;
+  const path = (u: URL) => u.pathname.replace(/\/+$/, '');
+  if (path(ua) !== path(ub)) return false;
+  try {
+    const ha = parseHostPort(ua.host);
+    const hb = parseHostPort(ub.host);
+    const dflt = defaultPortOf(ua.protocol);
+    return ha.host === hb.host && (ha.port ?? dflt) === (hb.port ?? dflt);
+  } catch {
+    return false;
+  }
+}
