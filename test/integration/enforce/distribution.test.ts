@@ -174,7 +174,7 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
 
   it('a blocked re-push of v1 is quarantined with its referrers, and v1 is restored to the last allowed digest', async () => {
     const ownBefore = await metric('pushgate_events_dropped_total', { reason: 'own-traffic' });
-    const sbom = await pushReferrer('lab/app', bad()); // pushed by pushgate's client: own traffic, not judged
+    const sbom = await pushReferrer('lab/app', bad()); // an SBOM referrer, judged like any push (pushgate's User-Agent is no identity)
     await push('adm-zip', '0.4.7', 'lab/app', 'v1');
     const v = await verdictOf('lab/app', bad().digest);
     expect(v.decision).to.equal('quarantine');
