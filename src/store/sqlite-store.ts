@@ -341,14 +341,20 @@ export class SqliteStore implements Store {
     })();
   }
 
+  private ownWriteStatements: { find: Database.Statement; consume: Database.Statement } | undefined;
+
   async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
-    const r = this.db
-      .prepare(
+    // Every push notification asks this at intake and almost none is pushgate's: a read by primary
+    // key answers those without taking the write lock; prepared once.
+    const st = (this.ownWriteStatements ??= {
+      find: this.db.prepare('SELECT 1 FROM own_writes WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?'),
+      consume: this.db.prepare(
         `UPDATE own_writes SET consumed_by = ? WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?
          AND expires_at >= ? AND (consumed_by IS NULL OR consumed_by = ?)`,
-      )
-      .run(eventId, w.registry, w.repository, w.digest, w.tag, now, eventId);
-    return r.changes === 1;
+      ),
+    });
+    if (!st.find.get(w.registry, w.repository, w.digest, w.tag)) return false;
+    return st.consume.run(eventId, w.registry, w.repository, w.digest, w.tag, now, eventId).changes === 1;
   }
 
   async close(): Promise<void> {
