@@ -34,6 +34,7 @@ const UNGUARDED_PORT = 21229;
 const LAB_TOKEN = 'hosts-lab-token-0123456789';
 const REL_TOKEN = 'hosts-rel-token-0123456789';
 const MISSING = `sha256:${'e'.repeat(64)}`;
+const API_TOKEN = 'hosts-api-viewer-token';
 
 interface Review { response: { uid: string; allowed: boolean; status?: { message?: string }; warnings?: string[] } }
 interface Notification { events: Array<{ id: string; action: string; target: { repository?: string; tag?: string; digest?: string; url?: string }; request?: { useragent?: string; host?: string } }> }
@@ -148,6 +149,7 @@ describe('security/hosts: no host spelling or client header decides what is guar
       { ...labRegistryConfig('tls', 443, 'hosts-tls-token-0123456789'), url: 'https://registry.tls.test' },
       { ...labRegistryConfig('hub', 443, 'hosts-hub-token-0123456789'), url: 'https://registry-1.docker.io' },
     ]);
+    config.api.tokens = [API_TOKEN];
     // the shipped admission defaults: unguarded images are allowed, never-scanned ones denied
     expect(config.admission.unguarded).to.equal('allow');
     config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') } };
@@ -253,6 +255,17 @@ describe('security/hosts: no host spelling or client header decides what is guar
         expect((await admit([image], 'c-2')).response.allowed, image).to.equal(true);
       }
     });
+  });
+
+  it('admin API: GET /api/v1/verdicts?image=REF finds the verdict under every spelling, and none for another host', async () => {
+    const get = (image: string) => fetch(`http://127.0.0.1:${srv.port}/api/v1/verdicts?image=${encodeURIComponent(image)}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    for (const host of ['127.0.0.1:21210', 'LOCALHOST:021210', '[::1]:21210', 'Registry.Lab.Test:21210', 'lab.example.test:80']) {
+      const r = await get(`${host}/lab/seed@${failed}`);
+      expect(r.status, host).to.equal(200);
+      expect(((await r.json()) as { decision: string }).decision, host).to.equal('quarantine');
+    }
+    for (const image of [`127.0.0.1:${UNGUARDED_PORT}/lab/seed@${failed}`, `lab.example.test:443/lab/seed@${failed}`]) expect((await get(image)).status, image).to.equal(404);
+    expect((await get(`registry.lab.test.:21210/lab/seed@${failed}`)).status, 'trailing dot: refused').to.equal(400);
   });
 
   describe('webhooks: an authenticated sender\'s events are judged whatever host or client they name', () => {
