@@ -125,6 +125,34 @@ describe('config: loadConfig', () => {
     ]);
   });
 
+  it('registries[].aliases: normalized; a malformed alias, or a name that reaches two registries, is an error at its line', () => {
+    const f = path.join(tmp, 'a.yaml');
+    const c = parseConfigText('registries:\n  - name: r\n    url: http://127.0.0.1:5000\n    aliases: [REGISTRY.Lab.test.:05000, lab.example.test]\n', f, {});
+    expect(c.registries[0].aliases).to.deep.equal(['registry.lab.test:5000', 'lab.example.test']);
+    const lines = problems(() =>
+      parseConfigText(
+        [
+          'registries:',
+          '  - name: a',
+          '    url: http://127.0.0.1:5000',
+          '    aliases: ["http://x.test", "x_y.test", "ok.test:70000"]',
+          '  - name: b',
+          '    url: https://registry.example.test',
+          '    aliases: ["localhost:5000"]',
+          '  - name: c',
+          '    url: https://REGISTRY.example.test:443',
+          '',
+        ].join('\n'),
+        f,
+        {},
+      ),
+    );
+    expect(lines.map((l) => l.split(': ')[0].replace(`${f}:`, ''))).to.have.members(['4:15', '4:32', '4:44', '3:10', '6:10', '7:15', '9:10']);
+    expect(lines.join('\n')).to.match(/registries\[1\]\.aliases\[0\]: localhost:5000 also reaches registries "a"/);
+    expect(lines.join('\n')).to.match(/registries\[2\]\.url: registry\.example\.test(:443)? also reaches registries "b"/);
+    expect(lines.join('\n')).to.match(/registries\[0\]\.aliases\[0\]: host "http:\/\/x\.test".*without scheme or path/);
+  });
+
   it('unknown keys are errors, at the key, with the allowed keys', () => {
     const file = path.join(tmp, 'u.yaml');
     fs.writeFileSync(file, 'server:\n  listen: 0.0.0.0:1\n  port: 1\nregistry: []\n');
