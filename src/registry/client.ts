@@ -47,7 +47,7 @@ export interface RegistryClientOptions {
    * pinned. Credentials never go anywhere else (see auth/credential-scope.ts).
    */
   auth?: { username?: string; password?: string; dockerConfig?: string; token?: string; realms?: string[] };
-  /** Default `pushgate/<version>`. Notifications whose `request.useragent` starts with it are pushgate's own. */
+  /** Default `pushgate/<version>`. Informational only: a User-Agent never makes a notification pushgate's own (src/gate/own-traffic.ts). */
   userAgent?: string;
   /** Per-request timeout in ms (time to the full buffered body, or idle time of a streamed body). Default 30000. */
   timeoutMs?: number;
