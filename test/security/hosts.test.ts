@@ -48,10 +48,13 @@ function review(images: string[], uid: string): unknown {
   };
 }
 
+/** The API server's client certificate (admission.clientCA signs it), set up in `before`. */
+const apiserver: { cert?: Buffer; key?: Buffer } = {};
+
 function admit(images: string[], uid: string): Promise<Review> {
   return new Promise((resolve, reject) => {
     const data = Buffer.from(JSON.stringify(review(images, uid)));
-    const req = https.request({ host: '127.0.0.1', port: ADM_PORT, path: '/admission/validate', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port: ADM_PORT, path: '/admission/validate', method: 'POST', rejectUnauthorized: false, cert: apiserver.cert, key: apiserver.key, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString('utf8')) as Review));
@@ -141,6 +144,13 @@ describe('security/hosts: no host spelling or client header decides what is guar
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-hosts-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pushgate',
       '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')], { stdio: 'ignore' });
+    // the API server authenticates to the admission listener with a client certificate of this CA
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=hosts-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=kube-apiserver', '-keyout', 'client.key', '-out', 'client.csr');
+    ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', 'client.crt');
+    apiserver.cert = fs.readFileSync(path.join(dir, 'client.crt'));
+    apiserver.key = fs.readFileSync(path.join(dir, 'client.key'));
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
     const config: PushgateConfig = labGateConfig(dir, [
       { ...labRegistryConfig('lab', LAB_PORT, LAB_TOKEN), aliases: ['registry.lab.test:21210', 'lab.example.test'] },
@@ -152,7 +162,7 @@ describe('security/hosts: no host spelling or client header decides what is guar
     config.api.tokens = [API_TOKEN];
     // the shipped admission defaults: unguarded images are allowed, never-scanned ones denied
     expect(config.admission.unguarded).to.equal('allow');
-    config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') } };
+    config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, clientCA: path.join(dir, 'ca.crt') };
     srv = await startServer(config, silentLogger);
     // the recorder: keeps each notification, then hands it on unchanged (headers included)
     recorder = http.createServer((req, res) => {
