@@ -126,6 +126,8 @@ export class Gate implements GateApi {
   private readonly harborTargets = new Map<string, HarborTarget>();
   /** Own-traffic decisions (src/gate/own-traffic.ts): the store's own-writes memo and the registry actor. */
   private readonly own: OwnTraffic;
+  /** Registries whose client remembers every manifest PUT before it happens (not a test's clientFactory). */
+  private readonly announcingClients = new Set<string>();
   /** Every name of every configured registry (src/core/host.ts), built on first use. */
   private hosts: RegistryHosts | undefined;
 
@@ -196,8 +198,12 @@ export class Gate implements GateApi {
    * Remembers the writes an action will make before it runs; returns its `onWrite` callback, which
    * remembers the writes learnt during the action (see {@link OwnTraffic.expect}).
    */
-  expectOwnWrites(registry: string, announced: OwnWrite[]): Promise<(w: OwnWrite) => Promise<void>> {
-    return this.own.expect(registry, announced);
+  async expectOwnWrites(registry: string, announced: OwnWrite[]): Promise<(w: OwnWrite) => Promise<void>> {
+    this.client(registry); // made now if not yet: whether it announces its writes is known from here on
+    const after = await this.own.expect(registry, announced);
+    // A client that remembers each manifest before writing it needs no second, late entry (which
+    // would reopen a memo its notification already used); Harbor's API copies still report after.
+    return this.announcingClients.has(registry) && this.registryConfig(registry).type === 'distribution' ? async () => undefined : after;
   }
 
   /**
@@ -249,6 +255,7 @@ export class Gate implements GateApi {
   /** A new client of `rc` (its own auth state). */
   private makeClient(rc: RegistryConfig): RegistryClient {
     const onRequest = (e: { method: string; code: number | 'error' }) => this.opts.counters?.registryRequest?.(rc.name, e.method, e.code);
+    if (!this.opts.clientFactory) this.announcingClients.add(rc.name);
     return this.opts.clientFactory
       ? this.opts.clientFactory(rc, onRequest)
       : new RegistryClient({
@@ -262,6 +269,9 @@ export class Gate implements GateApi {
           timeoutMs: rc.timeoutMs,
           concurrency: rc.concurrency,
           onRequest,
+          // Every manifest this client writes is pushgate's own: remembered in the store before the PUT,
+          // so the registry's notification of it (sent as soon as it is stored) always finds the memo.
+          beforeManifestPut: (w) => this.own.remember(rc.name, w),
         });
   }
 
