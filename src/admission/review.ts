@@ -304,7 +304,13 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
   const name = `${ref.registry}/${ref.repository}`;
   if (ctx.matchers.exemptImage([raw, name, formatImageRef(ref)])) return { ...j, decision: 'exempt' };
 
-  const reg = gate.registryForHost(ref.registry);
+  let reg: RegistryConfig | undefined;
+  try {
+    // The one host normalizer (src/core/host.ts): every spelling of a guarded registry is guarded.
+    reg = gate.registryForHost(ref.registry);
+  } catch (e) {
+    return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [errText(e)] };
+  }
   if (!reg) {
     const rule = ctx.deps.config.unguarded;
     const why = `registry ${ref.registry} is not guarded by pushgate`;

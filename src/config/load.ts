@@ -25,6 +25,7 @@ import {
   type LocatedDocument,
 } from './yaml-doc.js';
 import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
+import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
 export { defaultConfig } from './defaults.js';
@@ -127,6 +128,7 @@ function dedupe(ps: ConfigProblem[]): ConfigProblem[] {
 interface RawRegistry {
   name: string;
   url: string;
+  aliases?: string[];
   type?: 'distribution' | 'harbor';
   insecure?: boolean;
   auth?: RegistryConfig['auth'];
@@ -234,6 +236,16 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       timeoutMs: timeout(r.timeout, base.timeoutMs, key('timeout')),
     };
     if (auth) reg.auth = auth;
+    if (r.aliases) {
+      reg.aliases = [];
+      r.aliases.forEach((a, j) => {
+        try {
+          reg.aliases!.push(formatHostPort(parseHostPort(String(a))));
+        } catch (e) {
+          problems.push(problemAt(ld, key('aliases', j), `${(e as Error).message}; write host or host:port, without scheme or path`));
+        }
+      });
+    }
     const ca = inputFile(r.ca, key('ca'), 'CA bundle');
     if (ca) reg.ca = ca;
     const cc = inputFile(r.clientCert, key('clientCert'), 'client certificate');
@@ -258,8 +270,32 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       } else tokens.set(t, i);
     }
   });
+  // A host name may reach one registry only: a reference naming two would be judged by either.
+  registries.forEach((r, i) => {
+    const others = registries.filter((_, j) => j !== i);
+    let hosts: RegistryHosts;
+    let url: URL;
+    try {
+      hosts = new RegistryHosts(others);
+      url = new URL(r.url);
+    } catch {
+      return; // a bad url or alias is reported where it is
+    }
+    const dflt = defaultPortOf(url.protocol);
+    const named: Array<[string, KeyPath]> = [[url.host, ['registries', i, 'url']], ...(r.aliases ?? []).map((a, j): [string, KeyPath] => [a, ['registries', i, 'aliases', j]])];
+    for (const [n, at] of named) {
+      let hp: HostPort;
+      try {
+        hp = parseHostPort(n);
+      } catch {
+        continue;
+      }
+      const clash = hosts.matchAll({ host: hp.host, port: hp.port ?? dflt });
+      if (clash.length) problems.push(problemAt(ld, at, `${n} also reaches registries ${clash.map((c) => `"${c}"`).join(', ')} (same host and port, loopback names count as one): each host may name one registry`));
+    }
+  });
   const upstream = raw.proxy?.upstream?.replace(/\/+$/, '');
-  if (upstream !== undefined && !registries.some((r) => r.url === upstream)) {
+  if (upstream !== undefined && !registries.some((r) => sameRegistryUrl(r.url, upstream))) {
     problems.push(problemAt(ld, ['proxy', 'upstream'], `must equal the url of one registries[] entry (${registries.map((r) => r.url).join(', ') || 'none configured'})`));
   }
 

@@ -99,6 +99,7 @@ export const configSchema = {
             'x-message': 'must be a name of letters, digits, ".", "_" and "-"',
           },
           url: httpUrl,
+          aliases: { type: 'array', items: str },
           type: { enum: ['distribution', 'harbor'] },
           insecure: { type: 'boolean' },
           auth: {

@@ -10,6 +10,12 @@ export interface RegistryConfig {
   name: string;
   /** Base URL with scheme: `https://registry.example.test` or `http://127.0.0.1:5000`. */
   url: string;
+  /**
+   * Other `host[:port]` names this registry is reached by (an ingress host, a node-local name);
+   * normalized by the loader (src/core/host.ts). Image references naming any of them are this
+   * registry's. Without a port, the URL scheme's default port.
+   */
+  aliases?: string[];
   type: 'distribution' | 'harbor';
   /** Skip TLS verification for an https:// URL. */
   insecure: boolean;

@@ -1,13 +1,25 @@
 /**
- * Image references following distribution/reference (reference.go, normalize.go):
- * `[domain/]path[:tag][@digest]`. Normalization as the container runtime does it:
- * `nginx` → `docker.io/library/nginx:latest`; `name:tag@digest` means the digest.
+ * Image references as the container runtimes read them (distribution/reference `reference.go`,
+ * `normalize.go`, which containerd and docker use): `[domain/]path[:tag][@digest]`.
+ * - The first `/`-separated component is the domain only when it contains `.` or `:`, is
+ *   `localhost`, or has an upper-case letter; otherwise the reference is on Docker Hub
+ *   (`nginx` → `docker.io/library/nginx:latest`).
+ * - A domain is DNS labels or a bracketed IPv6 literal, with an optional port; upper case is allowed
+ *   there. The path must be lower case. `name:tag@digest` means the digest.
+ * - The domain is then normalized by the one host normalizer ({@link parseHostPort}: case, trailing
+ *   dot refused by the grammar, port leading zeros, IPv6 form, Docker Hub names), so the same image
+ *   has one `registry` whatever the spelling.
  */
 import { PushgateError } from './errors.js';
 import { isDigest, type Digest } from './digest.js';
 import { PATH_COMPONENT, TAG_RE } from './names.js';
+import { DOCKER_HUB, formatHostPort, parseHostPort } from './host.js';
 
-/** A parsed image reference. `registry` is `host[:port]` as written (docker.io normalized). */
+/**
+ * A parsed image reference. `registry` is the normalized `host[:port]` (lower case, no leading zeros
+ * in the port, Docker Hub as `docker.io`); which configured registry it names is decided by
+ * {@link RegistryHosts}.
+ */
 export interface ImageRef {
   registry: string;
   repository: string;
@@ -15,25 +27,34 @@ export interface ImageRef {
   digest?: Digest;
 }
 
+const DOMAIN_LABEL = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
+/** A bare 64-hex string is refused (it would be taken for an image ID). */
+const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
+/** distribution/reference NameTotalLengthMax. */
+const NAME_MAX = 255;
 
 /**
- * Parses a reference such as `127.0.0.1:5000/team/app:v1` or `nginx@sha256:…`.
+ * Parses a reference such as `127.0.0.1:5000/team/app:v1` or `nginx@sha256:…` the way the
+ * runtimes do. Nothing is trimmed or guessed: what the runtime would refuse, or read differently
+ * from how it looks, is refused here.
  * @param opts.defaultTag tag to use when neither tag nor digest is given (runtime: `latest`);
  *   pass `null` to leave both unset.
  * @throws PushgateError BAD_REFERENCE naming what is malformed.
  */
 export function parseImageRef(input: string, opts: { defaultTag?: string | null } = {}): ImageRef {
-  const s = input.trim();
+  const s = input;
+  const fail = (why: string) => new PushgateError('BAD_REFERENCE', `image reference "${s}": ${why}`);
   if (!s) throw new PushgateError('BAD_REFERENCE', 'empty image reference');
+  if (/\s/.test(s)) throw fail('contains white space');
+  if (IDENTIFIER_RE.test(s)) throw fail('a 64-hex string is an image ID, not a repository name; write name@sha256:…');
   let rest = s;
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) {
-      throw new PushgateError('BAD_REFERENCE', `image reference "${s}": "${digest}" is not a sha256 digest`);
-    }
+    if (!isDigest(digest)) throw fail(`"${digest}" is not a sha256 digest`);
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -41,30 +62,38 @@ export function parseImageRef(input: string, opts: { defaultTag?: string | null 
   if (lastColon > lastSlash) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!TAG_RE.test(tag)) throw new PushgateError('BAD_REFERENCE', `image reference "${s}": bad tag "${tag}"`);
+    if (!TAG_RE.test(tag)) throw fail(`bad tag "${tag}"`);
   }
-  let registry = 'docker.io';
-  let repository = rest;
+  let domain: string | undefined;
+  let path = rest;
   const slash = rest.indexOf('/');
   if (slash >= 0) {
     const first = rest.slice(0, slash);
     if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-      registry = first;
-      repository = rest.slice(slash + 1);
+      domain = first;
+      path = rest.slice(slash + 1);
     }
   }
-  if (registry === 'index.docker.io') registry = 'docker.io';
-  if (registry === 'docker.io' && !repository.includes('/')) repository = `library/${repository}`;
-  if (!repository || !repository.split('/').every((c) => PATH_COMPONENT.test(c))) {
-    throw new PushgateError(
-      'BAD_REFERENCE',
-      `image reference "${s}": repository "${repository}" is not valid (lowercase letters, digits, separators . _ __ -)`,
-    );
+  if (rest.length > NAME_MAX) throw fail(`name longer than ${NAME_MAX} characters`);
+  let registry = DOCKER_HUB;
+  if (domain !== undefined) {
+    if (!DOMAIN_RE.test(domain)) {
+      throw fail(`"${domain}" is not a registry host (DNS labels or [IPv6], optional :port; no trailing dot)`);
+    }
+    try {
+      registry = formatHostPort(parseHostPort(domain));
+    } catch (e) {
+      throw fail((e as Error).message);
+    }
   }
-  if (repository.length > 255) throw new PushgateError('BAD_REFERENCE', `image reference "${s}": name longer than 255`);
+  if (path !== path.toLowerCase()) throw fail(`repository "${path}" must be lower case`);
+  if (registry === DOCKER_HUB && path && !path.includes('/')) path = `library/${path}`;
+  if (!path || !path.split('/').every((c) => PATH_COMPONENT.test(c))) {
+    throw fail(`repository "${path}" is not valid (lowercase letters, digits, separators . _ __ -)`);
+  }
   const defaultTag = opts.defaultTag === undefined ? 'latest' : opts.defaultTag;
   if (!tag && !digest && defaultTag) tag = defaultTag;
-  return { registry, repository, tag, digest };
+  return { registry, repository: path, tag, digest };
 }
 
 /** Formats a reference back to `registry/repository[:tag][@digest]`. */

@@ -10,3 +10,4 @@ export * from './inventory.js';
 export * from './finding.js';
 export * from './verdict.js';
 export * from './events.js';
+export * from './host.js';

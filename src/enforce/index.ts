@@ -46,8 +46,11 @@ export interface EnforceRequest {
   restoreDigest?: Digest;
   /** Required for `type: harbor`. */
   harbor?: HarborTarget;
-  /** Called for every manifest pushgate writes (quarantine copy, restored tag), so its notification is recognized as own traffic. */
-  onWrite?: (w: OwnWrite) => void;
+  /**
+   * Called (and awaited) for every manifest pushgate wrote (quarantine copy, restored tag, moved
+   * referrer), so its notification is recognized as own traffic.
+   */
+  onWrite?: (w: OwnWrite) => unknown;
 }
 
 /**
@@ -77,7 +80,13 @@ export function quarantineRepositoryOf(req: Pick<EnforceRequest, 'type' | 'quara
  */
 export async function enforce(req: EnforceRequest): Promise<Enforcement> {
   const r = await act(req);
-  for (const w of r.writes) req.onWrite?.(w);
+  for (const w of r.writes) {
+    try {
+      await req.onWrite?.(w);
+    } catch {
+      // Not remembered: its notification is judged like any push (never a bypass).
+    }
+  }
   return { action: r.action, status: r.status, detail: r.detail };
 }
 

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import {
   isPushgateError,
   PushgateError,
+  RegistryHosts,
   type Digest,
   type Enforcement,
   type PolicyMode,
@@ -32,6 +33,7 @@ import { VulnDbHolder } from './vulndb-holder.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
+import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
 import { blocks, legacyRaw, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 
@@ -140,6 +142,7 @@ export class Gate implements GateApi {
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.policy = opts.policy;
     this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age));
+    this.own = new OwnTraffic({ store: opts.store, registry: (n) => opts.config.registries.find((r) => r.name === n) });
   }
 
   /** The policy in force. */
@@ -155,8 +158,12 @@ export class Gate implements GateApi {
   // --- Enforcement helpers (issue 7): Harbor API targets, pushgate's own writes ---------------
 
   private readonly harborTargets = new Map<string, HarborTarget>();
-  /** `registry\0repository\0digest\0tag` → expiry (ms) of manifests pushgate wrote itself. */
-  private readonly ownWrites = new Map<string, number>();
+  /** Own-traffic decisions (src/gate/own-traffic.ts): the store's own-writes memo and the registry actor. */
+  private readonly own: OwnTraffic;
+  /** Registries whose client remembers every manifest PUT before it happens (not a test's clientFactory). */
+  private readonly announcingClients = new Set<string>();
+  /** Every name of every configured registry (src/core/host.ts), built on first use. */
+  private hosts: RegistryHosts | undefined;
 
   /** The store the gate writes to (admin API, re-evaluation, retention). */
   get storeRef(): Store {
@@ -216,24 +223,29 @@ export class Gate implements GateApi {
     return recs.find((r) => r.quarantineRepository === repository && r.digest !== except)?.digest;
   }
 
-  /**
-   * Remembers a manifest pushgate wrote (a restored tag, a released copy) for 10 minutes: its
-   * notification is its own traffic. (Distribution's notifications also carry pushgate's
-   * User-Agent, which the webhook parser drops; this covers senders that do not.)
-   */
-  rememberOwnWrite(registry: string, w: OwnWrite): void {
-    const now = Date.now();
-    for (const [k, until] of this.ownWrites) if (until < now) this.ownWrites.delete(k);
-    this.ownWrites.set([registry, w.repository, w.digest, w.tag ?? ''].join('\u0000'), now + 10 * 60_000);
+  /** Remembers a manifest pushgate is about to write (or wrote) to `registry`: its notification is own traffic. */
+  async rememberOwnWrite(registry: string, w: OwnWrite): Promise<void> {
+    await this.own.remember(registry, w);
   }
 
-  /** True (once per write) when `ev` is the notification of a manifest pushgate wrote. */
-  isOwnWrite(ev: PushEvent): boolean {
-    const k = [ev.registry, ev.repository, ev.digest, ev.tag ?? ''].join('\u0000');
-    const until = this.ownWrites.get(k);
-    if (until === undefined || until < Date.now()) return false;
-    this.ownWrites.delete(k);
-    return true;
+  /**
+   * Remembers the writes an action will make before it runs; returns its `onWrite` callback, which
+   * remembers the writes learnt during the action (see {@link OwnTraffic.expect}).
+   */
+  async expectOwnWrites(registry: string, announced: OwnWrite[]): Promise<(w: OwnWrite) => Promise<void>> {
+    this.client(registry); // made now if not yet: whether it announces its writes is known from here on
+    const after = await this.own.expect(registry, announced);
+    // A client that remembers each manifest before writing it needs no second, late entry (which
+    // would reopen a memo its notification already used); Harbor's API copies still report after.
+    return this.announcingClients.has(registry) && this.registryConfig(registry).type === 'distribution' ? async () => undefined : after;
+  }
+
+  /**
+   * Whether a notification is pushgate's own traffic (a remembered write, or the registry's
+   * authenticated actor is pushgate's account) and why; never from client-sent headers.
+   */
+  isOwnTraffic(ev: PushEvent): Promise<OwnTrafficReason | undefined> {
+    return this.own.check(ev);
   }
 
   /**
@@ -255,7 +267,9 @@ export class Gate implements GateApi {
   }
 
   registryForHost(host: string): RegistryConfig | undefined {
-    return this.opts.config.registries.find((r) => new URL(r.url).host === host);
+    this.hosts ??= new RegistryHosts(this.opts.config.registries);
+    const name = this.hosts.match(host);
+    return name === undefined ? undefined : this.registryConfig(name);
   }
 
   private registryConfig(name: string): RegistryConfig {
@@ -275,6 +289,7 @@ export class Gate implements GateApi {
   /** A new client of `rc` (its own auth state). */
   private makeClient(rc: RegistryConfig): RegistryClient {
     const onRequest = (e: { method: string; code: number | 'error' }) => this.opts.counters?.registryRequest?.(rc.name, e.method, e.code);
+    if (!this.opts.clientFactory) this.announcingClients.add(rc.name);
     return this.opts.clientFactory
       ? this.opts.clientFactory(rc, onRequest)
       : new RegistryClient({
@@ -288,6 +303,9 @@ export class Gate implements GateApi {
           timeoutMs: rc.timeoutMs,
           concurrency: rc.concurrency,
           onRequest,
+          // Every manifest this client writes is pushgate's own: remembered in the store before the PUT,
+          // so the registry's notification of it (sent as soon as it is stored) always finds the memo.
+          beforeManifestPut: (w) => this.own.remember(rc.name, w),
         });
   }
 
@@ -483,7 +501,7 @@ export class Gate implements GateApi {
       await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
     }
-    if (this.isOwnWrite(ev)) {
+    if (await this.isOwnTraffic(ev)) {
       // pushgate's own write (restored tag, released copy): never a new scan or a loop.
       await finish({ actor: 'pushgate', action: 'own-traffic', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
@@ -542,8 +560,12 @@ export class Gate implements GateApi {
           await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest);
     }
     const qrepo = this.quarantineRepository(ev.registry, ev.repository);
-    // Remembered before the copy exists: its notification may be handled before enforce() returns.
-    if (ev.tag && blocked && decision === 'quarantine') this.rememberOwnWrite(ev.registry, { repository: qrepo, digest: ev.digest, tag: ev.tag });
+    // Remembered in the store before the writes exist (every replica sees them): their notifications
+    // may be handled before enforce() returns. Writes learnt during the action come through onWrite.
+    const onWrite = await this.expectOwnWrites(
+      ev.registry,
+      plannedWrites({ type: rc.type, acts: !!ev.tag && blocked, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
+    );
     const enforcement = await enforce({
       client: this.client(ev.registry),
       type: rc.type,
@@ -555,9 +577,9 @@ export class Gate implements GateApi {
       quarantinePrefix: rc.quarantine.repositoryPrefix,
       restoreDigest,
       harbor: this.harborTarget(ev.registry),
-      onWrite: (w) => {
-        this.rememberOwnWrite(ev.registry, w);
+      onWrite: async (w) => {
         if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
+        await onWrite(w);
       },
     });
     if (seq !== undefined && ev.tag && rc.type === 'distribution' && !inQuarantine && view.mode === 'enforce' && !blocked) await this.repairOverwrittenTag(ev, seq);
@@ -588,8 +610,10 @@ export class Gate implements GateApi {
     const key = tagKey(ev.registry, ev.repository, ev.tag!);
     const last = this.restores.get(key);
     if (!last || last.seq >= seq || last.digest === ev.digest) return;
+    // The gate's clients remember each manifest before writing it; `after` covers a client that does not.
+    const after = await this.expectOwnWrites(ev.registry, []);
     const r = await repointTag(this.client(ev.registry), ev.repository, ev.tag!, ev.digest, last.digest);
-    for (const w of r.writes) this.rememberOwnWrite(ev.registry, w);
+    for (const w of r.writes) await after(w);
     if (r.ok) this.restores.set(key, { digest: ev.digest, seq });
     else this.restores.delete(key);
     this.opts.logger.info({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, repaired: r.ok, detail: r.detail }, 'tag overwritten by a restore checked');

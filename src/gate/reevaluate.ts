@@ -26,6 +26,7 @@ import type { VulnDb } from '../vulndb/index.js';
 import { SCAN_KEY, type Gate, type Logger } from './gate.js';
 import { judgeScan } from './judge.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
+import { plannedWrites } from './own-traffic.js';
 
 /** Counts of one re-evaluation pass. */
 export interface ReevaluationStats {
@@ -247,6 +248,19 @@ export class PolicyControl {
       if (await gate.isRecordedQuarantineCopy(after.registry, after.repository, after.digest)) continue;
       const restoreDigest = inQuarantine ? undefined : await this.o.store.lastAllowed(after.registry, after.repository, tag, after.digest);
       const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
+      const onWrite = await gate.expectOwnWrites(
+        after.registry,
+        plannedWrites({
+          type: rc.type,
+          acts: blocks(view),
+          decision,
+          repository: after.repository,
+          digest: after.digest,
+          tag,
+          restoreDigest,
+          quarantineRepository: gate.quarantineRepository(after.registry, after.repository),
+        }),
+      );
       last = await enforce({
         client,
         type: rc.type,
@@ -258,7 +272,7 @@ export class PolicyControl {
         quarantinePrefix: rc.quarantine.repositoryPrefix,
         restoreDigest,
         harbor: gate.harborTarget(after.registry),
-        onWrite: (w) => gate.rememberOwnWrite(after.registry, w),
+        onWrite,
       });
       if (last.status === 'done') {
         if (last.action !== 'none') this.o.notifier?.blocked({ ...withView(after, view), tags: [tag], enforcement: last });
@@ -328,6 +342,7 @@ export class PolicyControl {
         const problems = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`) : [(e as Error).message];
         throw new PushgateError('BAD_ARGUMENT', `invalid release: ${problems.join('; ')}`);
       }
+      const onWrite = await gate.expectOwnWrites(rc.name, [{ repository: rec.repository, digest: rec.digest, tag: rec.tag }]);
       const result = await releaseQuarantined({
         client: gate.client(rc.name),
         type: rc.type,
@@ -337,7 +352,7 @@ export class PolicyControl {
         repository: rec.repository,
         tag: rec.tag,
       });
-      for (const w of result.writes) gate.rememberOwnWrite(rc.name, w);
+      for (const w of result.writes) await onWrite(w).catch(() => undefined);
       const exception = await store.addException(actor, spec as unknown as StoredException['spec']);
       this.exceptions.push(exception);
       gate.setPolicy(this.effective());

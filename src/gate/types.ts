@@ -62,7 +62,11 @@ export interface AuditEntry {
 
 /** The gate as seen by admission, proxy, server and cli. */
 export interface GateApi {
-  /** The configured registry whose URL host (`host[:port]`) is `host`, if pushgate guards it. */
+  /**
+   * The configured registry that `host[:port]` reaches (its URL host or one of its aliases, under
+   * the one host normalizer, src/core/host.ts), if pushgate guards it.
+   * @throws PushgateError BAD_ARGUMENT when `host` is not a host name or reaches several registries.
+   */
   registryForHost(host: string): RegistryConfig | undefined;
   /** The registry client for a configured registry name (throws PushgateError NOT_FOUND otherwise). */
   client(registry: string): RegistryClient;

@@ -12,6 +12,7 @@ import type net from 'node:net';
 import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import { PushgateError } from '../core/errors.js';
+import { sameRegistryUrl } from '../core/host.js';
 import { sendRegistryError } from './errors.js';
 import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
@@ -41,14 +42,14 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 /**
- * The registry `proxy.upstream` names (URLs compared without a trailing slash).
+ * The registry `proxy.upstream` names (URLs compared by the host normalizer, {@link sameRegistryUrl}:
+ * case, default port and trailing slash do not matter).
  * @throws PushgateError BAD_CONFIG when it is unset or matches no `registries[].url`.
  */
 export function upstreamRegistry(config: PushgateConfig): RegistryConfig {
-  const norm = (u: string): string => u.replace(/\/+$/, '');
   const want = config.proxy.upstream;
   if (!want) throw new PushgateError('BAD_CONFIG', 'proxy.upstream: unset; set it to the url of one of registries[]');
-  const reg = config.registries.find((r) => norm(r.url) === norm(want));
+  const reg = config.registries.find((r) => sameRegistryUrl(r.url, want));
   if (!reg) {
     throw new PushgateError('BAD_CONFIG', `proxy.upstream: ${want} is not the url of any registries[] entry (${config.registries.map((r) => r.url).join(', ') || 'none configured'})`);
   }

@@ -47,7 +47,7 @@ export interface RegistryClientOptions {
    * pinned. Credentials never go anywhere else (see auth/credential-scope.ts).
    */
   auth?: { username?: string; password?: string; dockerConfig?: string; token?: string; realms?: string[] };
-  /** Default `pushgate/<version>`. Notifications whose `request.useragent` starts with it are pushgate's own. */
+  /** Default `pushgate/<version>`. Informational only: a User-Agent never makes a notification pushgate's own (src/gate/own-traffic.ts). */
   userAgent?: string;
   /** Per-request timeout in ms (time to the full buffered body, or idle time of a streamed body). Default 30000. */
   timeoutMs?: number;
@@ -57,6 +57,12 @@ export interface RegistryClientOptions {
   retries?: number;
   /** Called once per HTTP exchange (for `pushgate_registry_requests_total`). */
   onRequest?: (e: { method: string; code: number | 'error' }) => void;
+  /**
+   * Awaited before every manifest PUT (also those of copyImage) with what is about to be written
+   * (`tag` undefined for a PUT by digest). The gate remembers these as its own writes before the
+   * registry can notify them; a rejection aborts the PUT.
+   */
+  beforeManifestPut?: (w: { repository: string; digest: Digest; tag?: string }) => Promise<void>;
   /** Deadline of one operation including its retries, ms. Default 120000. */
   operationTimeoutMs?: number;
   /** First backoff delay, ms (doubles per attempt, full jitter). Default 250. */
@@ -138,6 +144,7 @@ export class RegistryClient {
   private readonly maxManifestBytes: number;
   private readonly blobResumes: number;
   private readonly pageSize: number;
+  private readonly beforeManifestPut: RegistryClientOptions['beforeManifestPut'];
 
   /**
    * @throws PushgateError BAD_CONFIG for a URL without http(s) scheme or with a path, unreadable TLS
@@ -164,6 +171,7 @@ export class RegistryClient {
     this.origin = u.origin;
     const scope = new CredentialScope(opts.name, opts.url, opts.auth?.realms);
     this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+    this.beforeManifestPut = opts.beforeManifestPut;
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.blobResumes = opts.blobResumes ?? 3;
     this.pageSize = opts.pageSize ?? 1000;
@@ -457,6 +465,7 @@ export class RegistryClient {
     this.checkRef(ref);
     const op = `PUT manifest ${this.refString(repo, ref)}`;
     const url = this.url(`/v2/${repo}/manifests/${ref}`);
+    if (this.beforeManifestPut) await this.beforeManifestPut({ repository: repo, digest: computeDigest(bytes), tag: isDigest(ref) ? undefined : ref });
     const res = await this.send({
       method: 'PUT',
       url,

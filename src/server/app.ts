@@ -21,8 +21,6 @@ export interface AppDeps {
   store: Store;
   metrics: Metrics;
   logger: Logger;
-  /** User-Agent pushgate's registry client sends (its own traffic is ignored). */
-  ownUserAgent?: string;
   /** Policy reload, exceptions and release for the admin API. */
   control?: PolicyControl;
   /** Readiness with the listeners serve starts (default: store and vulnerability database only). */
@@ -103,15 +101,17 @@ export function createApp(deps: AppDeps): express.Express {
           parsed.ignored.push({ reason: 'malformed', action: ev.action, repository: ev.repository.slice(0, 256) });
           continue;
         }
-        if (ev.targetUrl && !eventNamesRegistry(ev.targetUrl, registry, config)) {
-          // The sender authenticated, but the event names a registry pushgate does not guard.
-          metrics.eventsDropped.inc({ source, reason: 'unknown-registry' });
-          parsed.ignored.push({ reason: 'unknown-registry', action: ev.action, repository: ev.repository });
-          continue;
-        }
         // Events in the quarantine prefix are queued too: the gate tells pushgate's own copies (its
         // own-writes memo, its quarantine records) from anyone else's push there, which is judged.
         try {
+          // The sender's token names the registry (res.locals.registry): the event is judged whatever
+          // host its target URL names. Only what pushgate wrote or its own registry account did is skipped.
+          const own = await gate.isOwnTraffic(ev);
+          if (own) {
+            metrics.eventsDropped.inc({ source, reason: 'own-traffic' });
+            parsed.ignored.push({ reason: 'own-traffic', action: ev.action, repository: ev.repository, digest: ev.digest, tag: ev.tag, id: ev.id });
+            continue;
+          }
           await gate.ingest(ev);
           queued++;
         } catch (e) {
@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(202).json({ accepted: queued, ignored: parsed.ignored.length });
     };
 
-  app.post('/webhooks/distribution', authenticate('distribution'), raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry, { ownUserAgent: deps.ownUserAgent })));
+  app.post('/webhooks/distribution', authenticate('distribution'), raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry)));
   app.post('/webhooks/harbor', authenticate('harbor'), raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
 
   // API: JWT roles and viewer tokens (src/server/admin-api.ts).
@@ -162,52 +162,6 @@ const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 /** True for a repository name and optional tag that the OCI distribution spec allows (name ≤ 255). */
 export function validNames(repository: string, tag?: string): boolean {
   return repository.length <= 255 && REPOSITORY.test(repository) && (tag === undefined || TAG.test(tag));
-}
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
-
-/**
- * True when `url` (an event's target URL) points at the configured registry `configured`: same
- * host and port, or both on loopback with the same port (`localhost:5000` = `127.0.0.1:5000`).
- */
-export function namesRegistry(url: string, configured: string | undefined): boolean {
-  if (!configured) return false;
-  let a: URL, b: URL;
-  try {
-    b = new URL(configured);
-    // Harbor's resource_url has no scheme (`harbor.example.test/team/app:1.4.2`): read it with the
-    // configured registry's scheme.
-    a = new URL(url.includes('://') ? url : `${b.protocol}//${url}`);
-  } catch {
-    return false;
-  }
-  const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
-  if (a.hostname === b.hostname && port(a) === port(b)) return true;
-  return LOOPBACK.test(a.hostname) && LOOPBACK.test(b.hostname) && port(a) === port(b);
-}
-
-/**
- * True when an event's target URL names the sender's registry: its configured URL, or the push
- * proxy in front of it (the registry builds target URLs from X-Forwarded-Host; a proxy listening on
- * every address accepts any host name on its port).
- */
-export function eventNamesRegistry(url: string, registry: string, config: PushgateConfig): boolean {
-  const rc = config.registries.find((r) => r.name === registry);
-  if (namesRegistry(url, rc?.url)) return true;
-  if (!rc || !config.proxy.listen || config.proxy.upstream?.replace(/\/+$/, '') !== rc.url.replace(/\/+$/, '')) return false;
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(config.proxy.listen);
-  if (!m) return false;
-  const host = m[1] ?? m[2] ?? '';
-  const scheme = config.proxy.tls ? 'https' : 'http';
-  if (host === '' || host === '0.0.0.0' || host === '::') {
-    try {
-      const u = new URL(url);
-      return (u.port || (u.protocol === 'https:' ? '443' : '80')) === m[3];
-    } catch {
-      return false;
-    }
-  }
-  return namesRegistry(url, `${scheme}://${host.includes(':') ? `[${host}]` : host}:${m[3]}`);
 }
 
 /** Accumulates dropped-event counts per registry and reason; flushes them once a minute. */

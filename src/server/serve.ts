@@ -99,7 +99,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   if (separateMetrics) readiness.setListener('metrics', 'starting');
   if (admissionOn) readiness.setListener('admission', 'starting');
   if (config.proxy.listen) readiness.setListener('proxy', 'starting');
-  const app = createApp({ config, gate, store, metrics, logger, ownUserAgent: 'pushgate/', control, readiness });
+  const app = createApp({ config, gate, store, metrics, logger, control, readiness });
   const main = http.createServer(app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];

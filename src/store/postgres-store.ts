@@ -6,7 +6,7 @@ import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
 
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
@@ -397,6 +397,24 @@ export class PostgresStore implements Store {
 
   async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
     await this.q('UPDATE quarantine SET state = $1, state_at = $2 WHERE id = $3', [state, Date.now(), id]);
+  }
+
+  async rememberOwnWrite(w: OwnWriteKey, expiresAt: number): Promise<void> {
+    await this.q('DELETE FROM own_writes WHERE expires_at < $1', [Date.now()]);
+    await this.q(
+      `INSERT INTO own_writes (registry, repository, digest, tag, expires_at, consumed_by) VALUES ($1, $2, $3, $4, $5, NULL)
+       ON CONFLICT (registry, repository, digest, tag) DO UPDATE SET expires_at = EXCLUDED.expires_at, consumed_by = NULL`,
+      [w.registry, w.repository, w.digest, w.tag, expiresAt],
+    );
+  }
+
+  async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
+    const r = await this.q(
+      `UPDATE own_writes SET consumed_by = $1 WHERE registry = $2 AND repository = $3 AND digest = $4 AND tag = $5
+       AND expires_at >= $6 AND (consumed_by IS NULL OR consumed_by = $1)`,
+      [eventId, w.registry, w.repository, w.digest, w.tag, now],
+    );
+    return r.rowCount === 1;
   }
 
   async close(): Promise<void> {

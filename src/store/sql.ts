@@ -139,4 +139,24 @@ CREATE INDEX IF NOT EXISTS events_open_by_tag ON events (registry, repository, t
   WHERE status IN ('queued', 'running', 'blocked-on-registry');
 `,
   },
+  {
+    // Manifests pushgate writes itself (quarantine copies, restored tags, released copies), so their
+    // notifications are known as its own traffic on every replica. One row per write target; an
+    // event consumes it (consumed_by = the sender's event id, so a redelivery of that event is still
+    // own traffic and no other event is), and it expires.
+    version: 6,
+    name: 'own-writes',
+    sql: `
+CREATE TABLE IF NOT EXISTS own_writes (
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  consumed_by TEXT,
+  PRIMARY KEY (registry, repository, digest, tag)
+);
+CREATE INDEX IF NOT EXISTS own_writes_expiry ON own_writes (expires_at);
+`,
+  },
 ];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import { QUEUE_STATES, type AuditFilter, type AuditRecord, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type StoredException } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type StoredException } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -362,6 +362,34 @@ export class SqliteStore implements Store {
 
   async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
     this.db.prepare('UPDATE quarantine SET state = ?, state_at = ? WHERE id = ?').run(state, Date.now(), id);
+  }
+
+  async rememberOwnWrite(w: OwnWriteKey, expiresAt: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM own_writes WHERE expires_at < ?').run(Date.now());
+      this.db
+        .prepare(
+          `INSERT INTO own_writes (registry, repository, digest, tag, expires_at, consumed_by) VALUES (?, ?, ?, ?, ?, NULL)
+           ON CONFLICT (registry, repository, digest, tag) DO UPDATE SET expires_at = excluded.expires_at, consumed_by = NULL`,
+        )
+        .run(w.registry, w.repository, w.digest, w.tag, expiresAt);
+    })();
+  }
+
+  private ownWriteStatements: { find: Database.Statement; consume: Database.Statement } | undefined;
+
+  async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
+    // Every push notification asks this at intake and almost none is pushgate's: a read by primary
+    // key answers those without taking the write lock; prepared once.
+    const st = (this.ownWriteStatements ??= {
+      find: this.db.prepare('SELECT 1 FROM own_writes WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?'),
+      consume: this.db.prepare(
+        `UPDATE own_writes SET consumed_by = ? WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?
+         AND expires_at >= ? AND (consumed_by IS NULL OR consumed_by = ?)`,
+      ),
+    });
+    if (!st.find.get(w.registry, w.repository, w.digest, w.tag)) return false;
+    return st.consume.run(eventId, w.registry, w.repository, w.digest, w.tag, now, eventId).changes === 1;
   }
 
   async close(): Promise<void> {

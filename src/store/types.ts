@@ -89,6 +89,14 @@ export interface QuarantineQuery {
   limit?: number;
 }
 
+/** A manifest pushgate writes to a registry: `tag` is `''` for a write by digest. */
+export interface OwnWriteKey {
+  registry: string;
+  repository: string;
+  digest: Digest;
+  tag: string;
+}
+
 /** Persistence used by the gate. Every method may reject with PushgateError STORE. */
 export interface Store {
   /** `sqlite` or `postgres`. */
@@ -197,6 +205,18 @@ export interface Store {
   listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]>;
   /** Moves a record to `released` or `expired`. */
   setQuarantineState(id: number, state: QuarantineState): Promise<void>;
+
+  /**
+   * Remembers a manifest pushgate is about to write, until `expiresAt` (ms since the epoch). Writing
+   * the same target again renews it (and makes it consumable again). Expired rows are purged here.
+   */
+  rememberOwnWrite(w: OwnWriteKey, expiresAt: number): Promise<void>;
+  /**
+   * Consumes the memo of `w` for the sender event `eventId`: true when an unexpired memo exists that
+   * no other event consumed (a redelivery of the same event id is true again), false otherwise.
+   * Atomic across replicas (PostgreSQL: one conditional UPDATE).
+   */
+  consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean>;
 
   close(): Promise<void>;
 }

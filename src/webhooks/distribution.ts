@@ -13,7 +13,9 @@
  *   with reason `no-digest`.
  * Everything else is ignored with a reason: blob pushes (`blob`), pulls (`pull`: including those the
  * registry emits for pushgate's own HEAD/GET and for blob HEADs during a push), mounts (`mount`),
- * pushgate's own pushes (`own-traffic`), unknown actions.
+ * unknown actions. Nothing here reads `request.useragent`, `request.host` or
+ * `target.url`: they are what the pushing client claims. Whether a push is pushgate's own is decided
+ * by the gate (src/gate/own-traffic.ts) from what pushgate wrote and the registry's `actor.name`.
  */
 import { PushgateError } from '../core/errors.js';
 import { isDigest } from '../core/digest.js';
@@ -29,11 +31,12 @@ const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object'
 
 /**
  * Parses a Distribution envelope `{ events: [...] }`.
- * @param registry the configured name of the sender (from {@link authenticateSender}).
- * @param opts.ownUserAgent pushgate's User-Agent prefix: pulls and pushes made by pushgate are `own-traffic`.
+ * @param registry the configured name of the sender (from {@link authenticateSender}): every event
+ *   of the envelope is that registry's, whatever host its `target.url` names (Distribution builds
+ *   that URL from the client's `Host`/`X-Forwarded-Host`, or leaves it relative).
  * @throws PushgateError BAD_ARGUMENT when `body` is not an object with an `events` array (→ HTTP 400).
  */
-export function parseDistributionEnvelope(body: unknown, registry: string, opts: { ownUserAgent?: string } = {}): ParsedNotification {
+export function parseDistributionEnvelope(body: unknown, registry: string): ParsedNotification {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new PushgateError('BAD_ARGUMENT', 'notification body must be a JSON object {"events": [...]} (Distribution envelope)');
   }
@@ -46,7 +49,6 @@ export function parseDistributionEnvelope(body: unknown, registry: string, opts:
     const e = obj(raw);
     const action = str(e.action);
     const target = obj(e.target);
-    const request = obj(e.request);
     const repository = str(target.repository);
     const digest = str(target.digest);
     const tag = str(target.tag);
@@ -59,7 +61,7 @@ export function parseDistributionEnvelope(body: unknown, registry: string, opts:
       continue;
     }
     if (action === 'pull') {
-      ignore(isOwn(request, opts.ownUserAgent) ? 'own-traffic' : 'pull');
+      ignore('pull');
       continue;
     }
     if (action === 'mount') {
@@ -78,10 +80,6 @@ export function parseDistributionEnvelope(body: unknown, registry: string, opts:
       const url = str(target.url) ?? '';
       if (mediaType === BLOB_MEDIA_TYPE || (!mediaType && url.includes('/blobs/'))) {
         ignore('blob');
-        continue;
-      }
-      if (isOwn(request, opts.ownUserAgent)) {
-        ignore('own-traffic');
         continue;
       }
     } else if (mediaType === BLOB_MEDIA_TYPE) {
@@ -124,9 +122,4 @@ export function parseDistributionEnvelope(body: unknown, registry: string, opts:
     }
   }
   return out;
-}
-
-function isOwn(request: Record<string, unknown>, ownUserAgent: string | undefined): boolean {
-  const ua = str(request.useragent);
-  return !!ownUserAgent && !!ua && ua.startsWith(ownUserAgent);
 }

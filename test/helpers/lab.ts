@@ -47,13 +47,15 @@ export interface LabRegistry {
  * Starts a Distribution 2.8 registry on 127.0.0.1:`port` with a fresh storage directory.
  * @param opts.notifyUrl where notifications go (loopback only); `notifyHeader` e.g. `Authorization: Bearer t`.
  * @param opts.auth `none` (default), `htpasswd` (lab/labpass) or `token` (needs env TOKEN_REALM, TOKEN_ROOTCERTBUNDLE).
+ * @param opts.relativeUrls `http.relativeurls: true`: notification target URLs carry no host.
  */
-export function startRegistry(port: number, opts: { notifyUrl?: string; notifyHeader?: string; auth?: string; env?: Record<string, string> } = {}): LabRegistry {
+export function startRegistry(port: number, opts: { notifyUrl?: string; notifyHeader?: string; auth?: string; env?: Record<string, string>; relativeUrls?: boolean } = {}): LabRegistry {
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), `pushgate-reg-${port}-`));
   const args = [path.join(LAB, 'start-registry.sh'), '--port', String(port), '--storage', storage];
   if (opts.notifyUrl) args.push('--notify-url', opts.notifyUrl);
   if (opts.notifyHeader) args.push('--notify-header', opts.notifyHeader);
   if (opts.auth) args.push('--auth', opts.auth);
+  if (opts.relativeUrls) args.push('--relative-urls');
   const r = spawnSync('bash', args, { encoding: 'utf8', env: { ...process.env, ...opts.env } });
   if (r.status !== 0) throw new Error(`start-registry.sh failed:\n${r.stderr}`);
   return {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
+import { isBlocking, isLoopbackHost, parseHostPort, parseImageRef, parseSeverity, PushgateError, RegistryHosts, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { defaultConfig, loadConfig } from '../../config/load.js';
 import type { PushgateConfig } from '../../config/types.js';
 import { judgeScan } from '../../gate/judge.js';
@@ -33,11 +33,13 @@ export interface ScanCliOptions {
 
 /** A client for a registry reference: the configured registry of that host, else an ad-hoc one (HTTPS unless loopback). */
 export function clientForHost(config: PushgateConfig, host: string): RegistryClient {
-  const rc = config.registries.find((r) => new URL(r.url).host === host);
+  // The one host normalizer: `LOCALHOST:05000` or an alias is the configured registry, fetched from its url.
+  const name = new RegistryHosts(config.registries).match(host);
+  const rc = name === undefined ? undefined : config.registries.find((r) => r.name === name);
   if (rc) {
     return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth: rc.auth, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
   }
-  const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host);
+  const loopback = isLoopbackHost(parseHostPort(host).host);
   const dockerConfig = path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker'), 'config.json');
   const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
   return new RegistryClient({

@@ -95,7 +95,11 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
     }
     return { status: r.status, json, text };
   }
-  /** Pushes an SBOM artifact whose subject is `subject` (with the fallback referrers tag, as oras/cosign do on Distribution). */
+  /**
+   * Pushes an SBOM artifact whose subject is `subject` (with the fallback referrers tag, as oras/cosign do
+   * on Distribution), as pushgate itself would write it: each manifest is remembered in the gate's
+   * own-writes memo first, so its notification is pushgate's own traffic (a User-Agent is not).
+   */
   async function pushReferrer(repo: string, subject: { digest: string; size: number }): Promise<string> {
     const cfg = Buffer.from('{}');
     const sbom = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'adm-zip-sbom', packages: [] }));
@@ -107,8 +111,10 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
       layers: [{ mediaType: 'application/spdx+json', digest: computeDigest(sbom), size: sbom.length }],
       subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.size },
     }));
+    await srv.gate.rememberOwnWrite('lab', { repository: repo, digest: computeDigest(manifest) });
     const d = await client.putManifest(repo, computeDigest(manifest), manifest, OCI_MANIFEST);
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: d, size: manifest.length, artifactType: 'application/spdx+json' }] }));
+    await srv.gate.rememberOwnWrite('lab', { repository: repo, digest: computeDigest(index), tag: referrersTag(subject.digest) });
     await client.putManifest(repo, referrersTag(subject.digest), index, OCI_INDEX);
     return d;
   }
@@ -174,7 +180,7 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
 
   it('a blocked re-push of v1 is quarantined with its referrers, and v1 is restored to the last allowed digest', async () => {
     const ownBefore = await metric('pushgate_events_dropped_total', { reason: 'own-traffic' });
-    const sbom = await pushReferrer('lab/app', bad()); // pushed by pushgate's client: own traffic, not judged
+    const sbom = await pushReferrer('lab/app', bad()); // remembered as pushgate's own writes: not judged
     await push('adm-zip', '0.4.7', 'lab/app', 'v1');
     const v = await verdictOf('lab/app', bad().digest);
     expect(v.decision).to.equal('quarantine');

@@ -177,16 +177,23 @@ describe('gate: pushes to a real Distribution registry are judged and enforced',
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
   });
 
-  it('an event that names a registry pushgate does not guard → 202, dropped and counted', async () => {
-    const before = await metric('pushgate_events_dropped_total', { reason: 'unknown-registry' });
+  it('an authenticated event is judged whatever host its target.url names (the token names the registry)', async () => {
+    skopeoCopy(`oci:${images}/adm-zip:0.4.7`, `${reg2.host}/lab/elsewhere:0.4.7`);
+    const idx = JSON.parse(fs.readFileSync(path.join(images, 'adm-zip', 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const digest = idx.manifests[0].digest;
     const ev = {
-      events: [{ id: 'unknown-reg-1', timestamp: new Date().toISOString(), action: 'push',
-        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'c'.repeat(64)}`, size: 500, repository: 'x/y', url: `http://registry.elsewhere.test:5000/v2/x/y/manifests/sha256:${'c'.repeat(64)}`, tag: 'v1' },
-        request: { id: 'r', method: 'PUT', useragent: 'skopeo' }, actor: {}, source: { addr: 'registry.elsewhere.test:5000' } }],
+      events: [{ id: 'foreign-host-1', timestamp: new Date().toISOString(), action: 'push',
+        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 500, repository: 'lab/elsewhere', url: `http://registry.elsewhere.test:5000/v2/lab/elsewhere/manifests/${digest}`, tag: '0.4.7' },
+        request: { id: 'r', method: 'PUT', useragent: 'pushgate/0.0.1', host: 'registry.elsewhere.test:5000' }, actor: {}, source: { addr: 'registry.elsewhere.test:5000' } }],
     };
-    const r = await fetch(`${base}/webhooks/distribution`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(ev) });
+    const r = await fetch(`${base}/webhooks/distribution`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN2}`, 'content-type': 'application/json' }, body: JSON.stringify(ev) });
     expect(r.status).to.equal(202);
-    expect(await metric('pushgate_events_dropped_total', { reason: 'unknown-registry' })).to.equal(before + 1);
+    expect(((await r.json()) as { accepted: number }).accepted).to.equal(1);
+    const v = await verdict(`${reg2.host}/lab/elsewhere@${digest}`);
+    expect(v.registry).to.equal('lab2');
+    expect(v.decision).to.equal('quarantine');
+    expect(await tags(reg2, 'lab/elsewhere')).to.deep.equal([]);
+    expect(await tags(reg2, 'quarantine/lab/elsewhere')).to.deep.equal(['0.4.7']);
   });
 
   it('a layer whose digest does not match → verdict incomplete, judged by onIncomplete (quarantine)', async () => {

@@ -69,7 +69,7 @@ describe('config: loadConfig', () => {
 
   it('config/pushgate.yaml mentions every key of the schema', () => {
     const text = fs.readFileSync(path.join(ROOT, 'config/pushgate.yaml'), 'utf8');
-    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
+    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'aliases', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
     const missing = documented.filter((k) => !new RegExp(`(^|[\\s#-])${k}:`, 'm').test(text));
     expect(missing).to.deep.equal([]);
   });
@@ -123,6 +123,34 @@ describe('config: loadConfig', () => {
       `${file}:2:8: store.url: environment variable DB_URL is not set (set it, or write \${DB_URL:-default})`,
       `${file}:7:14: registries[0].webhook.token: environment variable TOKEN is not set (set it, or write \${TOKEN:-default})`,
     ]);
+  });
+
+  it('registries[].aliases: normalized; a malformed alias, or a name that reaches two registries, is an error at its line', () => {
+    const f = path.join(tmp, 'a.yaml');
+    const c = parseConfigText('registries:\n  - name: r\n    url: http://127.0.0.1:5000\n    aliases: [REGISTRY.Lab.test.:05000, lab.example.test]\n', f, {});
+    expect(c.registries[0].aliases).to.deep.equal(['registry.lab.test:5000', 'lab.example.test']);
+    const lines = problems(() =>
+      parseConfigText(
+        [
+          'registries:',
+          '  - name: a',
+          '    url: http://127.0.0.1:5000',
+          '    aliases: ["http://x.test", "x_y.test", "ok.test:70000"]',
+          '  - name: b',
+          '    url: https://registry.example.test',
+          '    aliases: ["localhost:5000"]',
+          '  - name: c',
+          '    url: https://REGISTRY.example.test:443',
+          '',
+        ].join('\n'),
+        f,
+        {},
+      ),
+    );
+    expect(lines.map((l) => l.split(': ')[0].replace(`${f}:`, ''))).to.have.members(['4:15', '4:32', '4:44', '3:10', '6:10', '7:15', '9:10']);
+    expect(lines.join('\n')).to.match(/registries\[1\]\.aliases\[0\]: localhost:5000 also reaches registries "a"/);
+    expect(lines.join('\n')).to.match(/registries\[2\]\.url: registry\.example\.test(:443)? also reaches registries "b"/);
+    expect(lines.join('\n')).to.match(/registries\[0\]\.aliases\[0\]: host "http:\/\/x\.test".*without scheme or path/);
   });
 
   it('unknown keys are errors, at the key, with the allowed keys', () => {

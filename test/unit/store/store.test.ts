@@ -181,6 +181,30 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await store.recordTag('lab', 'team/app', 'v1', D2, false);
       expect(await store.lastAllowed('lab', 'team/app', 'v1')).to.equal(D1);
     });
+
+    it('own writes: consumed by one event (its redelivery too), not by another, not after expiry, renewed by a new write', async () => {
+      const now = Date.now();
+      const w = { registry: 'lab', repository: 'quarantine/team/app', digest: D1, tag: 'v1' };
+      expect(await store.consumeOwnWrite(w, 'e0', now), 'nothing remembered').to.equal(false);
+      await store.rememberOwnWrite(w, now + 60_000);
+      // every field of the key counts
+      for (const other of [{ ...w, registry: 'other' }, { ...w, repository: 'team/app' }, { ...w, digest: D2 }, { ...w, tag: '' }, { ...w, tag: 'v2' }]) {
+        expect(await store.consumeOwnWrite(other, 'e1', now), JSON.stringify(other)).to.equal(false);
+      }
+      expect(await store.consumeOwnWrite(w, 'e1', now)).to.equal(true);
+      expect(await store.consumeOwnWrite(w, 'e1', now), 'a redelivery of the same event').to.equal(true);
+      expect(await store.consumeOwnWrite(w, 'e2', now), 'another event').to.equal(false);
+      await store.rememberOwnWrite(w, now + 60_000);
+      expect(await store.consumeOwnWrite(w, 'e2', now), 'a new write of the same target').to.equal(true);
+      const x = { ...w, tag: 'v3' };
+      await store.rememberOwnWrite(x, now + 1_000);
+      expect(await store.consumeOwnWrite(x, 'e3', now + 1_001), 'expired').to.equal(false);
+      // concurrent consumers (several replicas): exactly one wins
+      const y = { ...w, tag: 'v4' };
+      await store.rememberOwnWrite(y, now + 60_000);
+      const wins = await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.consumeOwnWrite(y, id, now)));
+      expect(wins.filter(Boolean)).to.have.length(1);
+    });
   });
 }
 

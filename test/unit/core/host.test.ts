@@ -1,0 +1,183 @@
+/**
+ * The one host normalizer (src/core/host.ts): a table of spellings asserted both ways, and
+ * property tests generating spellings (random case, leading zeros in the port, a trailing dot, the
+ * scheme's default port written or not, loopback names) that must reach the registry, and other
+ * hosts and ports that must not.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { parseHostPort, parseImageRef, RegistryHosts, sameRegistryUrl } from '../../../src/core/index.js';
+
+const REGISTRIES = [
+  { name: 'lab', url: 'http://127.0.0.1:5000', aliases: ['registry.internal:5000'] },
+  { name: 'corp', url: 'https://Registry.Example.test', aliases: ['registry-mirror.example.test:8443', 'legacy.example.test'] },
+  { name: 'plain', url: 'http://plain.example.test' },
+  { name: 'v6', url: 'http://[::1]:6000' },
+  { name: 'hub', url: 'https://registry-1.docker.io' },
+];
+
+describe('core/host: which registry a host[:port] reaches', () => {
+  const hosts = new RegistryHosts(REGISTRIES);
+  const table: Array<[string, string | undefined]> = [
+    ['127.0.0.1:5000', 'lab'],
+    ['localhost:5000', 'lab'],
+    ['LOCALHOST:5000', 'lab'],
+    ['localhost.:5000', 'lab'],
+    ['127.0.0.1:05000', 'lab'],
+    ['127.1.2.3:5000', 'lab'],
+    ['[::1]:5000', 'lab'],
+    ['[0:0:0:0:0:0:0:1]:5000', 'lab'],
+    ['[::ffff:127.0.0.1]:5000', 'lab'],
+    ['registry.internal:5000', 'lab'],
+    ['REGISTRY.INTERNAL.:005000', 'lab'],
+    ['registry.example.test', 'corp'],
+    ['registry.example.test:443', 'corp'],
+    ['Registry.Example.Test.:0443', 'corp'],
+    ['registry-mirror.example.test:8443', 'corp'],
+    ['legacy.example.test', 'corp'],
+    ['legacy.example.test:443', 'corp'],
+    ['plain.example.test', 'plain'],
+    ['plain.example.test:80', 'plain'],
+    ['localhost:6000', 'v6'],
+    ['docker.io', 'hub'],
+    ['index.docker.io', 'hub'],
+    ['registry-1.docker.io:443', 'hub'],
+    // never: another port, another host, loopback for a registry that is not loopback
+    ['127.0.0.1:5001', undefined],
+    ['localhost', undefined],
+    ['127.0.0.1', undefined],
+    ['registry.internal', undefined],
+    ['registry.example.test:80', undefined],
+    ['registry.example.test:8443', undefined],
+    ['registry.example.test.evil.test', undefined],
+    ['evilregistry.example.test', undefined],
+    ['registry-mirror.example.test', undefined],
+    ['plain.example.test:443', undefined],
+    ['128.0.0.1:5000', undefined],
+    ['10.0.0.1:5000', undefined],
+    ['docker.io:5000', undefined],
+  ];
+  for (const [input, want] of table) {
+    it(`${input} → ${want ?? 'no registry'}`, () => {
+      expect(hosts.match(input)).to.equal(want);
+    });
+  }
+
+  it('loopback names are one host only when the configured registry is loopback', () => {
+    const remote = new RegistryHosts([{ name: 'r', url: 'http://10.1.2.3:5000' }]);
+    for (const h of ['localhost:5000', '127.0.0.1:5000', '[::1]:5000']) expect(remote.match(h), h).to.equal(undefined);
+    const named = new RegistryHosts([{ name: 'n', url: 'http://localhost:5000' }]);
+    for (const h of ['127.0.0.1:5000', '127.0.0.2:5000', '[::1]:5000', 'localhost:5000']) expect(named.match(h), h).to.equal('n');
+  });
+
+  it('refuses what is not a host, and a host that reaches two registries', () => {
+    for (const bad of ['', ':5000', 'a:b', 'a:0', 'a:65536', '::1', '[::1', '[xyz]:1', 'a_b.test', '-a.test', 'a..test', 'http://a.test']) {
+      expect(() => parseHostPort(bad), bad).to.throw(/host/);
+    }
+    const twice = new RegistryHosts([{ name: 'a', url: 'http://127.0.0.1:5000' }, { name: 'b', url: 'http://localhost:5000' }]);
+    expect(() => twice.match('127.0.0.1:5000')).to.throw(/several configured registries \(a, b\)/);
+  });
+
+  it('sameRegistryUrl compares proxy.upstream with registries[].url by the same rules', () => {
+    expect(sameRegistryUrl('https://REGISTRY.example.test:443/', 'https://registry.example.test')).to.equal(true);
+    expect(sameRegistryUrl('http://127.0.0.1:05000', 'http://127.0.0.1:5000')).to.equal(true);
+    expect(sameRegistryUrl('http://127.0.0.1:5000', 'https://127.0.0.1:5000')).to.equal(false);
+    expect(sameRegistryUrl('http://127.0.0.1:5000', 'http://127.0.0.1:5001')).to.equal(false);
+  });
+});
+
+// ---- property tests ---------------------------------------------------------------------------
+
+const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/);
+// The last label starts with a letter (a top-level domain; an all-numeric one would be an IPv4 address).
+const tld = fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/);
+const dnsHost = fc
+  .tuple(fc.array(label, { minLength: 1, maxLength: 3 }), tld)
+  .map(([ls, t]) => [...ls, t].join('.'))
+  .filter((h) => !['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(h) && !h.startsWith('localhost'));
+const port = fc.integer({ min: 1, max: 65535 });
+
+/** Random letter case of each character. */
+function recase(s: string, bits: boolean[]): string {
+  return [...s].map((c, i) => (bits[i % bits.length] ? c.toUpperCase() : c)).join('');
+}
+
+/** A spelling of host:port that reaches the same place. */
+const spelling = (host: string, p: number, dflt: number) =>
+  fc.record({ bits: fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), zeros: fc.integer({ min: 0, max: 4 }), dot: fc.boolean(), omitDefault: fc.boolean() }).map(({ bits, zeros, dot, omitDefault }) => {
+    const h = recase(host, bits) + (dot ? '.' : '');
+    if (p === dflt && omitDefault) return h;
+    return `${h}:${'0'.repeat(zeros)}${p}`;
+  });
+
+describe('core/host: property tests', () => {
+  it('every spelling of a configured registry (or alias) reaches it', () => {
+    fc.assert(
+      fc.property(dnsHost, port, fc.constantFrom('http', 'https'), dnsHost, port, (host, p, scheme, alias, ap) => {
+        fc.pre(alias !== host);
+        const dflt = scheme === 'https' ? 443 : 80;
+        const hosts = new RegistryHosts([{ name: 'r', url: `${scheme}://${host}:${p}`, aliases: [`${alias}:${ap}`] }]);
+        fc.assert(
+          fc.property(spelling(host, p, dflt), spelling(alias, ap, dflt), (s, a) => {
+            expect(hosts.match(s), s).to.equal('r');
+            expect(hosts.match(a), a).to.equal('r');
+          }),
+          { numRuns: 10 },
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('as an image reference too: every spelling the reference grammar accepts is the guarded registry', () => {
+    fc.assert(
+      fc.property(dnsHost, port, fc.constantFrom('http', 'https'), fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), fc.integer({ min: 0, max: 3 }), (host, p, scheme, bits, zeros) => {
+        const hosts = new RegistryHosts([{ name: 'r', url: `${scheme}://${host}:${p}` }]);
+        const ref = parseImageRef(`${recase(host, bits)}:${'0'.repeat(zeros)}${p}/team/app:v1`);
+        expect(hosts.match(ref.registry)).to.equal('r');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('loopback spellings reach a loopback registry on its port, and nothing else does', () => {
+    const loopbackSpelling = fc.oneof(
+      fc.constant('localhost'),
+      fc.constant('LocalHost.'),
+      fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b, c]) => `127.${a}.${b}.${c}`),
+      fc.constant('[::1]'),
+      fc.constant('[0::1]'),
+    );
+    fc.assert(
+      fc.property(loopbackSpelling, loopbackSpelling, port, port, (configured, asked, p, other) => {
+        const cfgHost = configured.replace(/\.$/, '');
+        const hosts = new RegistryHosts([{ name: 'r', url: `http://${cfgHost}:${p}` }]);
+        expect(hosts.match(`${asked}:${p}`)).to.equal('r');
+        if (other !== p) expect(hosts.match(`${asked}:${other}`)).to.equal(undefined);
+        // a registry that is not loopback is never reached by a loopback name
+        expect(new RegistryHosts([{ name: 'x', url: `http://10.0.0.1:${p}` }]).match(`${asked}:${p}`)).to.equal(undefined);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never maps another host, or the same host on another port, to the registry', () => {
+    fc.assert(
+      fc.property(dnsHost, port, dnsHost, port, fc.constantFrom('http', 'https'), (host, p, otherHost, otherPort, scheme) => {
+        const hosts = new RegistryHosts([{ name: 'r', url: `${scheme}://${host}:${p}` }]);
+        if (otherHost !== host) {
+          expect(hosts.match(`${otherHost}:${p}`), otherHost).to.equal(undefined);
+          expect(hosts.match(otherHost), otherHost).to.equal(undefined);
+        }
+        if (otherPort !== p) expect(hosts.match(`${host}:${otherPort}`)).to.equal(undefined);
+        const dflt = scheme === 'https' ? 443 : 80;
+        if (p !== dflt) expect(hosts.match(host), 'portless').to.equal(undefined);
+        // one letter appended or a label added is another host
+        expect(hosts.match(`${host}x:${p}`)).to.equal(undefined);
+        expect(hosts.match(`a.${host}:${p}`)).to.equal(undefined);
+        expect(hosts.match(`${host}.evil.test:${p}`)).to.equal(undefined);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

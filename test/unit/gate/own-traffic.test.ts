@@ -1,0 +1,69 @@
+/**
+ * The one own-traffic decision (src/gate/own-traffic.ts) on a real SQLite store: only a remembered
+ * write or the registry-authenticated actor being pushgate's account counts; never a User-Agent.
+ */
+import { expect } from 'chai';
+import type { RegistryConfig } from '../../../src/config/types.js';
+import type { PushEvent } from '../../../src/core/index.js';
+import { OwnTraffic, plannedWrites } from '../../../src/gate/own-traffic.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { labRegistryConfig } from '../../helpers/gate.js';
+
+const D1 = `sha256:${'1'.repeat(64)}` as const;
+const D2 = `sha256:${'2'.repeat(64)}` as const;
+
+describe('gate/own-traffic', () => {
+  let store: Store;
+  let own: OwnTraffic;
+  const registries: RegistryConfig[] = [
+    { ...labRegistryConfig('authed', 5000, 't1'), auth: { username: 'pushgate-bot', password: 'pw' } },
+    labRegistryConfig('open', 5001, 't2'),
+  ];
+  const ev = (over: Partial<PushEvent>): PushEvent => ({ id: 'e1', source: 'distribution', registry: 'authed', action: 'push', repository: 'team/app', digest: D1, tag: 'v1', ...over });
+
+  beforeEach(async () => {
+    store = await openStore('sqlite::memory:');
+    own = new OwnTraffic({ store, registry: (n) => registries.find((r) => r.name === n) });
+  });
+  afterEach(async () => store.close());
+
+  it('the registry actor counts only when it is exactly the account pushgate logs in with', async () => {
+    expect(await own.check(ev({ actor: 'pushgate-bot' }))).to.equal('own-actor');
+    expect(await own.check(ev({ actor: 'pushgate-bot', source: 'harbor' }))).to.equal('own-actor');
+    for (const actor of [undefined, '', 'Pushgate-Bot', 'pushgate-bot ', 'pushgate', 'pushgate/1.0.0', 'alice']) {
+      expect(await own.check(ev({ actor })), String(actor)).to.equal(undefined);
+    }
+    // a registry without auth has no account: no actor is pushgate's
+    expect(await own.check(ev({ registry: 'open', actor: '' }))).to.equal(undefined);
+    // an API or admission request naming that user is not a registry event
+    expect(await own.check(ev({ source: 'api', actor: 'pushgate-bot' }))).to.equal(undefined);
+  });
+
+  it('a remembered write is own traffic for the event that consumes it, and only that one', async () => {
+    await own.remember('open', { repository: 'quarantine/team/app', digest: D1, tag: 'v1' });
+    const e = ev({ registry: 'open', repository: 'quarantine/team/app', id: 'n1' });
+    expect(await own.check({ ...e, digest: D2 })).to.equal(undefined);
+    expect(await own.check(e)).to.equal('own-write');
+    expect(await own.check(e), 'redelivery').to.equal('own-write');
+    expect(await own.check({ ...e, id: 'n2' }), 'another push of the same bytes').to.equal(undefined);
+  });
+
+  it('expect(): announced writes are remembered before the action, learnt ones when reported, each once', async () => {
+    const onWrite = await own.expect('open', [{ repository: 'quarantine/team/app', digest: D1, tag: 'v1' }]);
+    expect(await own.check(ev({ registry: 'open', repository: 'quarantine/team/app', id: 'a' }))).to.equal('own-write');
+    await onWrite({ repository: 'quarantine/team/app', digest: D1, tag: 'v1' }); // announced: not remembered again
+    expect(await own.check(ev({ registry: 'open', repository: 'quarantine/team/app', id: 'b' }))).to.equal(undefined);
+    await onWrite({ repository: 'quarantine/team/app', digest: D2 }); // a referrer learnt during the action
+    expect(await own.check(ev({ registry: 'open', repository: 'quarantine/team/app', digest: D2, tag: undefined, id: 'c' }))).to.equal('own-write');
+  });
+
+  it('plannedWrites: the quarantine copy and the restored tag, only when the action runs', () => {
+    const base = { type: 'distribution' as const, acts: true, decision: 'quarantine', repository: 'team/app', digest: D1, tag: 'v1', quarantineRepository: 'quarantine/team/app' };
+    expect(plannedWrites(base)).to.deep.equal([{ repository: 'quarantine/team/app', digest: D1, tag: 'v1' }]);
+    expect(plannedWrites({ ...base, restoreDigest: D2 })).to.deep.equal([{ repository: 'quarantine/team/app', digest: D1, tag: 'v1' }, { repository: 'team/app', digest: D2, tag: 'v1' }]);
+    expect(plannedWrites({ ...base, decision: 'reject', restoreDigest: D2 })).to.deep.equal([{ repository: 'team/app', digest: D2, tag: 'v1' }]);
+    expect(plannedWrites({ ...base, type: 'harbor' })).to.deep.equal([{ repository: 'quarantine/team/app', digest: D1 }]);
+    expect(plannedWrites({ ...base, acts: false })).to.deep.equal([]);
+    expect(plannedWrites({ ...base, tag: undefined })).to.deep.equal([]);
+  });
+});
