@@ -1,16 +1,16 @@
 /**
- * The gate: the only module that knows the whole flow. Notifications are queued durably
- * (src/store), workers claim them, resolve and scan the manifest (src/scan through
- * {@link registrySource}), match (src/vulndb), judge (src/policy), store one verdict per
- * (registry, repository, digest), and enforce (src/enforce). A failure to reach the registry puts
- * the event back with a backoff; nothing accepted is dropped.
+ * The gate: the only module that knows the whole flow, and the coordinator of its rooms. A queued event is
+ * resolved and scanned (src/scan through {@link registrySource}), matched (src/vulndb), judged (src/policy,
+ * ./judge.ts), stored as one verdict per (registry, repository, digest) with the raw evaluation of every rule
+ * set its tags can map to (./verdict-view.ts derives each tag's decision), and enforced (src/enforce).
+ * The rooms: ./queue-workers.ts (claiming, retries, blocked-on-registry, the registry probe),
+ * ./registry-directory.ts (clients, host names, quarantine places), ./own-traffic.ts (what pushgate wrote
+ * itself), ./vulndb-holder.ts (the database judged with), ./artifacts.ts (non-image artefacts).
  */
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import {
-  isPushgateError,
   PushgateError,
-  RegistryHosts,
   type Digest,
   type Enforcement,
   type PolicyMode,
@@ -20,9 +20,9 @@ import {
   type Verdict,
 } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
-import { enforce, harborTarget, quarantineRepositoryOf, repointTag, type HarborTarget, type OwnWrite } from '../enforce/index.js';
+import { enforce, repointTag, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
-import { candidateRuleSets, evaluate, evaluateRuleSet } from '../policy/index.js';
+import { candidateRuleSets, evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache, type ScanOptions } from '../scan/engine.js';
 import { ScanSlots } from '../scan/limits.js';
@@ -30,6 +30,8 @@ import { SpillPool } from '../scan/spill.js';
 import type { QueueState, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
+import { QueueWorkers, verdictAudit } from './queue-workers.js';
+import { RegistryDirectory } from './registry-directory.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
@@ -85,38 +87,15 @@ export interface GateOptions {
 // Versioned: a scanner that finds more (secrets in the image config) never reuses an older scan.
 /** Store key of the complete whole-image scan of `digest` (versioned: scans of older analyzers are not reused). Re-evaluation reads it too. */
 export const SCAN_KEY = (digest: Digest) => `scan:${imageScanVersion()}:${digest}`;
-/** Attempts of a queued event when `queue.maxAttempts` is not configured. */
-const DEFAULT_MAX_ATTEMPTS = 10;
 /** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */
 const DEFAULT_LEASE_MS = 30_000;
-/**
- * Attempts of an event whose manifest the registry says is not there before it completes without a
- * verdict: registries on eventually consistent storage (S3) can answer 404 just after the push.
- */
-const NOT_FOUND_ATTEMPTS = 3;
-/** Default interval of the probe of registries with blocked events, ms. */
-const DEFAULT_PROBE_MS = 10_000;
-/**
- * How long an event parked while its registry answered (it refuses the enforcement, or the scan keeps
- * failing) waits before a probe may resume it, ms. Parked because the registry did not answer: at once.
- */
-const PARK_HOLD_MS = 5 * 60_000;
 
 /** See the module comment. */
 export class Gate implements GateApi {
   readonly hooks: GateHooks;
-  private readonly clients = new Map<string, RegistryClient>();
   private readonly inflight = new Map<string, Promise<Judgement>>();
   private policy: CompiledPolicy;
   private readonly vulndbHolder: VulnDbHolder;
-  private running = false;
-  private workers: Promise<void>[] = [];
-  private wake: (() => void) | undefined;
-  private readonly workerId = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  private readonly leaseMs: number;
-  private depthAt = 0;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private probing = false;
   /**
    * The last tag restore pushgate made, per `registry\0repository\0tag`: the digest written and the seq
    * of the event being handled then. A later allowed event of the tag that finds the tag at exactly that
@@ -132,6 +111,8 @@ export class Gate implements GateApi {
    * admission reviews all wait here, so load on one path cannot multiply the scans in flight.
    */
   readonly scanSlots: ScanSlots;
+  /** The queue's workers, retries, parking and registry probe (src/gate/queue-workers.ts). */
+  private readonly queue: QueueWorkers;
   /** The temp space all scans of this process share (config `scan.tmpDirLimit`). */
   readonly spillPool: SpillPool;
 
@@ -139,10 +120,11 @@ export class Gate implements GateApi {
     this.scanSlots = new ScanSlots(Math.max(1, opts.config.scan.workers));
     this.spillPool = new SpillPool(opts.config.scan.tmpDirLimitBytes);
     this.hooks = opts.hooks ?? {};
-    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.queue = new QueueWorkers(this, { ...opts, leaseMs: opts.leaseMs ?? DEFAULT_LEASE_MS });
     this.policy = opts.policy;
     this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age));
     this.own = new OwnTraffic({ store: opts.store, registry: (n) => opts.config.registries.find((r) => r.name === n) });
+    this.registries = new RegistryDirectory({ config: opts.config, counters: opts.counters, clientFactory: opts.clientFactory, beforeManifestPut: (registry, w) => this.own.remember(registry, w) });
   }
 
   /** The policy in force. */
@@ -157,13 +139,10 @@ export class Gate implements GateApi {
 
   // --- Enforcement helpers (issue 7): Harbor API targets, pushgate's own writes ---------------
 
-  private readonly harborTargets = new Map<string, HarborTarget>();
   /** Own-traffic decisions (src/gate/own-traffic.ts): the store's own-writes memo and the registry actor. */
   private readonly own: OwnTraffic;
-  /** Registries whose client remembers every manifest PUT before it happens (not a test's clientFactory). */
-  private readonly announcingClients = new Set<string>();
-  /** Every name of every configured registry (src/core/host.ts), built on first use. */
-  private hosts: RegistryHosts | undefined;
+  /** The configured registries: their clients, names and quarantine places (src/gate/registry-directory.ts). */
+  private readonly registries: RegistryDirectory;
 
   /** The store the gate writes to (admin API, re-evaluation, retention). */
   get storeRef(): Store {
@@ -177,33 +156,17 @@ export class Gate implements GateApi {
 
   /** The Harbor REST API target of a configured registry of type harbor (undefined for Distribution). */
   harborTarget(registry: string): HarborTarget | undefined {
-    const rc = this.registryConfig(registry);
-    if (rc.type !== 'harbor') return undefined;
-    let t = this.harborTargets.get(registry);
-    if (!t) {
-      t = harborTarget({ name: rc.name, url: rc.url, auth: rc.auth, insecure: rc.insecure, ca: rc.ca, timeoutMs: rc.timeoutMs, quarantine: rc.quarantine });
-      this.harborTargets.set(registry, t);
-    }
-    return t;
+    return this.registries.harborTarget(registry);
   }
 
   /** The quarantine repository of `repository` in `registry` (`<prefix><repository>`; Harbor: `<project>/<repository>`). */
   quarantineRepository(registry: string, repository: string): string {
-    const rc = this.registryConfig(registry);
-    return quarantineRepositoryOf({ type: rc.type, quarantinePrefix: rc.quarantine.repositoryPrefix, harbor: this.harborTarget(registry) }, repository);
+    return this.registries.quarantineRepository(registry, repository);
   }
 
-  /**
-   * True when `repository` lies under the quarantine prefix of `registry` (or, on Harbor, in its
-   * quarantine project): where pushgate keeps its quarantine copies.
-   */
+  /** True when `repository` lies under the quarantine prefix (or Harbor quarantine project) of `registry`. */
   isQuarantineRepository(registry: string, repository: string): boolean {
-    const rc = this.opts.config.registries.find((r) => r.name === registry);
-    if (!rc) return false;
-    const prefix = rc.quarantine.repositoryPrefix;
-    if (prefix && repository.startsWith(prefix)) return true;
-    const harbor = rc.type === 'harbor' ? this.harborTarget(registry) : undefined;
-    return !!harbor && repository.startsWith(`${harbor.options.project}/`);
+    return this.registries.isQuarantineRepository(registry, repository);
   }
 
   /**
@@ -237,7 +200,7 @@ export class Gate implements GateApi {
     const after = await this.own.expect(registry, announced);
     // A client that remembers each manifest before writing it needs no second, late entry (which
     // would reopen a memo its notification already used); Harbor's API copies still report after.
-    return this.announcingClients.has(registry) && this.registryConfig(registry).type === 'distribution' ? async () => undefined : after;
+    return this.registries.announces(registry) && this.registryConfig(registry).type === 'distribution' ? async () => undefined : after;
   }
 
   /**
@@ -266,47 +229,22 @@ export class Gate implements GateApi {
     return this.vulndbHolder.current();
   }
 
+  /** The configured registry that `host` (any spelling, alias) names, if exactly one does (src/core/host.ts). */
   registryForHost(host: string): RegistryConfig | undefined {
-    this.hosts ??= new RegistryHosts(this.opts.config.registries);
-    const name = this.hosts.match(host);
-    return name === undefined ? undefined : this.registryConfig(name);
+    return this.registries.registryForHost(host);
   }
 
-  private registryConfig(name: string): RegistryConfig {
-    const rc = this.opts.config.registries.find((r) => r.name === name);
-    if (!rc) throw new PushgateError('NOT_FOUND', `registry "${name}" is not configured (registries[].name)`);
-    return rc;
+  /**
+   * The configuration of registry `name`.
+   * @throws PushgateError NOT_FOUND when no registry of that name is configured.
+   */
+  registryConfig(name: string): RegistryConfig {
+    return this.registries.config(name);
   }
 
+  /** The shared client of registry `name` (made on first use). @throws PushgateError NOT_FOUND when not configured. */
   client(registry: string): RegistryClient {
-    const c = this.clients.get(registry);
-    if (c) return c;
-    const made = this.makeClient(this.registryConfig(registry));
-    this.clients.set(registry, made);
-    return made;
-  }
-
-  /** A new client of `rc` (its own auth state). */
-  private makeClient(rc: RegistryConfig): RegistryClient {
-    const onRequest = (e: { method: string; code: number | 'error' }) => this.opts.counters?.registryRequest?.(rc.name, e.method, e.code);
-    if (!this.opts.clientFactory) this.announcingClients.add(rc.name);
-    return this.opts.clientFactory
-      ? this.opts.clientFactory(rc, onRequest)
-      : new RegistryClient({
-          name: rc.name,
-          url: rc.url,
-          insecure: rc.insecure,
-          ca: rc.ca,
-          clientCert: rc.clientCert,
-          clientKey: rc.clientKey,
-          auth: rc.auth,
-          timeoutMs: rc.timeoutMs,
-          concurrency: rc.concurrency,
-          onRequest,
-          // Every manifest this client writes is pushgate's own: remembered in the store before the PUT,
-          // so the registry's notification of it (sent as soon as it is stored) always finds the memo.
-          beforeManifestPut: (w) => this.own.remember(rc.name, w),
-        });
+    return this.registries.client(registry);
   }
 
   async verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
@@ -348,9 +286,8 @@ export class Gate implements GateApi {
    */
   async ingest(event: PushEvent, opts: { unlessPending?: boolean } = {}): Promise<{ inserted: boolean }> {
     const r = opts.unlessPending ? await this.opts.store.enqueueUnlessPending(event) : await this.opts.store.enqueue(event);
-    this.wake?.();
-    // The depth gauge is a COUNT over the queue: refreshed at most every 250 ms, not per event.
-    await this.refreshQueueGauges();
+    // Wakes a worker; the depth gauge is a COUNT over the queue, refreshed at most every 250 ms, not per event.
+    await this.queue.nudge();
     return r;
   }
 
@@ -361,8 +298,7 @@ export class Gate implements GateApi {
    */
   async ingestMany(events: PushEvent[]): Promise<Array<{ inserted: boolean }>> {
     const r = await this.opts.store.enqueueMany(events);
-    this.wake?.();
-    await this.refreshQueueGauges();
+    await this.queue.nudge();
     return r;
   }
 
@@ -496,7 +432,7 @@ export class Gate implements GateApi {
     const rc = this.registryConfig(ev.registry);
     // With a queue job, its completion and the final audit record are one transaction: a process
     // killed before it leaves the event to be processed again, so each event is recorded once.
-    const finish = (entry: AuditEntry) => (job ? this.completeJob(job.seq, job.worker, ev, entry) : this.audit(entry));
+    const finish = (entry: AuditEntry) => (job ? this.queue.completeJob(job.seq, job.worker, ev, entry) : this.audit(entry));
     if (ev.action === 'delete') {
       await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
@@ -548,7 +484,8 @@ export class Gate implements GateApi {
    * verdict deletes (a copy cannot be quarantined into itself) and the tag goes back to pushgate's
    * own copy when it held one.
    */
-  private async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number): Promise<Enforcement> {
+  /** @internal the queue workers' last step of an event (src/gate/queue-workers.ts giveUp). */
+  async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number): Promise<Enforcement> {
     const blocked = blocks(view);
     const inQuarantine = this.isQuarantineRepository(ev.registry, ev.repository);
     const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
@@ -620,318 +557,29 @@ export class Gate implements GateApi {
     if (r.ok) await this.audit({ actor: 'pushgate', action: 'tag-repaired', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { detail: r.detail, overwrittenBy: last.digest } });
   }
 
-  /** Starts `config.scan.workers` workers claiming queued events. */
+  /** Starts `config.scan.workers` workers claiming queued events, and the probe of registries with blocked events. */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    const n = Math.max(1, this.opts.config.scan.workers);
-    for (let i = 0; i < n; i++) this.workers.push(this.workerLoop(`${this.workerId}-${i}`));
-    const every = Math.max(100, this.opts.probeIntervalMs ?? this.opts.config.queue?.registryProbeIntervalMs ?? DEFAULT_PROBE_MS);
-    this.probeTimer = setInterval(() => void this.probeBlocked(), every);
-    this.probeTimer.unref();
+    this.queue.start();
   }
 
   /** Stops the workers after their current event; an event in progress keeps its lease and is retried if the process dies. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.probeTimer) clearInterval(this.probeTimer);
-    this.probeTimer = undefined;
-    this.wake?.();
-    await Promise.all(this.workers);
-    this.workers = [];
+  stop(): Promise<void> {
+    return this.queue.stop();
   }
 
   /** Processes queued events until none is due (tests and `pushgate reconcile`). */
-  async drain(): Promise<number> {
-    let n = 0;
-    for (;;) {
-      const worker = `${this.workerId}-drain`;
-      const job = await this.opts.store.claim(worker, this.leaseMs);
-      if (!job) return n;
-      await this.runJob(worker, job.seq, job.event, job.attempts);
-      n++;
-    }
+  drain(): Promise<number> {
+    return this.queue.drain();
   }
 
-  /**
-   * One worker: claims and runs events until stopped. Nothing in it rejects: a store that fails to hand
-   * out an event is logged, counted and asked again with a backoff (0.5 s doubling to 5 s).
-   */
-  private async workerLoop(id: string): Promise<void> {
-    let storeBackoff = 0;
-    while (this.running) {
-      let job: Awaited<ReturnType<Store['claim']>>;
-      let idleMs = 500;
-      try {
-        job = await this.opts.store.claim(id, this.leaseMs);
-        storeBackoff = 0;
-      } catch (e) {
-        storeBackoff = Math.min(5000, storeBackoff ? storeBackoff * 2 : 500);
-        idleMs = storeBackoff;
-        this.storeFailed('claim', e, { retryInMs: storeBackoff });
-      }
-      if (!job) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, idleMs);
-          // a store that just failed is not asked again before its backoff, however many events arrive
-          if (!storeBackoff)
-            this.wake = () => {
-              clearTimeout(t);
-              resolve();
-            };
-        });
-        continue;
-      }
-      try {
-        await this.runJob(id, job.seq, job.event, job.attempts);
-      } catch (e) {
-        // runJob settles its own failures; this is the last guard of the loop (never an unhandled rejection)
-        this.opts.logger.error({ seq: job.seq, err: (e as Error).message }, 'worker: event could not be settled; its lease expires and it is claimed again');
-      }
-    }
+  /** True when `registry` answers GET /v2/ (see {@link QueueWorkers.registryAnswers}). */
+  registryAnswers(registry: string): Promise<boolean> {
+    return this.queue.registryAnswers(registry);
   }
 
-  private async runJob(worker: string, seq: number, event: PushEvent, attempts: number): Promise<void> {
-    // Heartbeat: the lease is short (a killed process's event is picked up again within a minute)
-    // and renewed while this worker is busy with it.
-    const beat = setInterval(() => {
-      this.opts.store.extendLease(seq, worker, this.leaseMs).catch((e: unknown) => this.storeFailed('extend lease', e, { seq }));
-    }, this.leaseMs / 3);
-    beat.unref();
-    try {
-      await this.processEvent(event, { seq, worker });
-    } catch (e) {
-      await this.settleFailure(worker, seq, event, attempts, e as Error);
-    } finally {
-      clearInterval(beat);
-    }
-    await this.refreshQueueGauges();
-  }
-
-  /**
-   * Decides what a failed attempt leads to. pushgate's own store failing: the event goes back with a
-   * backoff and its attempt refunded. The registry says the manifest is not there: tried again
-   * {@link NOT_FOUND_ATTEMPTS} times (eventually consistent storage) before it completes without a
-   * verdict. Retry budget spent: when the registry does not answer its probe the event waits as
-   * `blocked-on-registry` (resumed when it answers); otherwise it ends with an incomplete verdict
-   * ({@link giveUp}). Otherwise: again after an exponential backoff. A store failure while settling is
-   * retried a few times; after that the event's lease expires and it is claimed again.
-   */
-  private async settleFailure(worker: string, seq: number, event: PushEvent, attempts: number, err: Error): Promise<void> {
-    const maxAttempts = this.opts.config.queue?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-    const base = this.opts.retryBaseMs ?? 1000;
-    const backoff = (n: number) => Math.min(5 * 60_000, base * 2 ** Math.min(n, 9));
-    const ctx = { seq, registry: event.registry, repository: event.repository, tag: event.tag, digest: event.digest, attempts };
-    const put = (what: string, r: Parameters<Store['retry']>[2]) => this.withStoreRetry(what, () => this.opts.store.retry(seq, worker, r)).then((owned) => this.checkOwned(owned, 'retry', ctx));
-    try {
-      if (isPushgateError(err, 'STORE')) {
-        this.storeFailed('process event', err, ctx);
-        await put('retry', { error: err.message, retryInMs: backoff(1), refund: true });
-        return;
-      }
-      if (isPushgateError(err, 'NOT_FOUND')) {
-        if (attempts < NOT_FOUND_ATTEMPTS) {
-          const delay = backoff(attempts - 1);
-          this.opts.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'manifest not found; tried again (the registry may not show it yet)');
-          await put('retry', { error: err.message, retryInMs: delay });
-          return;
-        }
-        this.opts.logger.warn({ ...ctx, err: err.message }, 'manifest is gone; event completed');
-        await this.withStoreRetry('complete', () =>
-          this.completeJob(seq, worker, event, { actor: 'pushgate', action: 'manifest-gone', registry: event.registry, repository: event.repository, digest: event.digest, tag: event.tag, detail: { error: err.message, attempts } }),
-        );
-        return;
-      }
-      if (attempts >= maxAttempts || isPermanent(err)) {
-        const down = !isPermanent(err) && !(await this.registryAnswers(event.registry));
-        await this.giveUp(worker, seq, event, attempts, err, down);
-        return;
-      }
-      const delay = backoff(attempts);
-      this.opts.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'event failed; will retry');
-      await put('retry', { error: err.message, retryInMs: delay });
-    } catch (e2) {
-      // Settling itself failed (the store went away in giveUp, say): the event goes back for a later try.
-      this.storeFailed('settle event', e2, ctx);
-      try {
-        await put('retry', { error: (e2 as Error).message, retryInMs: backoff(1), refund: isPushgateError(e2, 'STORE') });
-      } catch (e3) {
-        this.storeFailed('settle event', e3, { ...ctx, note: 'its lease expires and it is claimed again' });
-      }
-    }
-  }
-
-  /**
-   * Parks an event as `blocked-on-registry`: never final; the registry probe (or a reconcile pass)
-   * resumes it with a fresh budget once the registry answers and `holdMs` has passed.
-   */
-  private async park(worker: string, seq: number, ev: PushEvent, why: string, holdMs: number): Promise<void> {
-    this.opts.logger.warn({ seq, registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, err: why }, 'event blocked on its registry; resumed when the registry answers');
-    const owned = await this.withStoreRetry('park', () => this.opts.store.retry(seq, worker, { error: why, retryInMs: holdMs, state: 'blocked-on-registry' }));
-    this.checkOwned(owned, 'park', { seq });
-    if (owned) await this.withStoreRetry('audit', () => this.audit({ actor: 'pushgate', action: 'event-blocked-on-registry', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { error: why } }));
-    this.depthAt = 0;
-    await this.refreshQueueGauges();
-  }
-
-  /** Completes a claimed event with its audit record; a stale worker's completion is refused and logged. */
-  private async completeJob(seq: number, worker: string, ev: PushEvent, entry: AuditEntry): Promise<void> {
-    const owned = await this.opts.store.complete(seq, worker, entry);
-    this.checkOwned(owned, 'complete', { seq, registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest });
-  }
-
-  private checkOwned(owned: boolean, op: string, ctx: object): void {
-    if (!owned) this.opts.logger.warn({ ...ctx, op }, 'stale worker: its lease expired and the event was claimed by another worker; this worker\'s result was refused');
-  }
-
-  /**
-   * Runs a store call of the queue machinery, retrying it with a backoff (250 ms doubling to 5 s) when
-   * the store fails; every failure is logged and counted. While the workers run, it keeps trying (the
-   * worker owns the event and has nothing better to do while its store is away; if its lease expires
-   * meanwhile, the owner check refuses the late write). Stopped (or `pushgate reconcile`'s drain): four
-   * tries. @throws the last failure.
-   */
-  private async withStoreRetry<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        return await fn();
-      } catch (e) {
-        this.storeFailed(op, e, { try: i + 1 });
-        if (i >= 3 && !this.running) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** i)));
-      }
-    }
-  }
-
-  private storeFailed(op: string, e: unknown, ctx: object): void {
-    this.opts.counters?.storeError?.(op);
-    this.opts.logger.error({ ...ctx, op, err: (e as Error)?.message ?? String(e) }, `store: ${op} failed`);
-  }
-
-  /** Refreshes the queue gauges (at most every 250 ms); a store failure here is counted, never thrown. */
-  private async refreshQueueGauges(): Promise<void> {
-    const c = this.opts.counters;
-    if (!c?.queueDepth && !c?.queueEvents) return;
-    const now = Date.now();
-    if (now - this.depthAt < 250) return;
-    this.depthAt = now;
-    try {
-      if (c.queueDepth) c.queueDepth(await this.opts.store.queueDepth());
-      if (c.queueEvents) c.queueEvents(await this.opts.store.queueCounts());
-    } catch (e) {
-      this.storeFailed('queue gauges', e, {});
-    }
-  }
-
-  /**
-   * True when `registry` answers GET /v2/ with the configured client: 200, or any answer below 500 (a
-   * 401 is an answer: its credentials are a separate problem). A refused connection, a timeout or a 5xx is not.
-   */
-  async registryAnswers(registry: string): Promise<boolean> {
-    try {
-      await this.client(registry).ping();
-      return true;
-    } catch (e) {
-      const status = (e as { status?: number }).status;
-      return typeof status === 'number' && status < 500;
-    }
-  }
-
-  /**
-   * Resumes the events blocked on `registry` when it answers (the probe, reconcile). @returns how many.
-   */
-  async resumeBlocked(registry: string): Promise<number> {
-    if (!(await this.registryAnswers(registry))) return 0;
-    const n = await this.opts.store.resumeBlocked(registry);
-    if (n > 0) {
-      this.opts.logger.info({ registry, events: n }, 'registry answers again; blocked events resumed');
-      await this.audit({ actor: 'pushgate', action: 'events-resumed', registry, detail: { events: n } });
-      this.wake?.();
-      this.depthAt = 0;
-      await this.refreshQueueGauges();
-    }
-    return n;
-  }
-
-  /** One probe pass over the registries with blocked events (one pass at a time; store failures counted). */
-  private async probeBlocked(): Promise<void> {
-    if (this.probing || !this.running) return;
-    this.probing = true;
-    try {
-      for (const registry of await this.opts.store.blockedRegistries()) {
-        if (!this.opts.config.registries.some((r) => r.name === registry)) continue;
-        await this.resumeBlocked(registry);
-      }
-      this.depthAt = 0;
-      await this.refreshQueueGauges();
-    } catch (e) {
-      this.storeFailed('probe blocked registries', e, {});
-    } finally {
-      this.probing = false;
-    }
-  }
-
-  // --- Bounded retry (issue 6): the last attempt ends the event with a judged verdict ---------
-
-  /**
-   * Ends the retry budget of an event that failed `attempts` times (or cannot succeed): a manifest
-   * that was never judged gets a `complete: false` verdict with a `scan-failed` diagnostic, which the
-   * policy's `onIncomplete` judges and pushgate enforces like any other verdict (admission sees it at
-   * once). A manifest that was judged but whose enforcement keeps failing keeps its verdict (which
-   * records the failure). When the registry does not answer (`registryDown`), the event is parked as
-   * `blocked-on-registry` whatever that verdict is, and judged for real once the registry answers; when
-   * the registry answers but refuses the enforcement, it is parked for {@link PARK_HOLD_MS}. Otherwise
-   * the event is completed; only a permanent error is final (`failed`).
-   */
-  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error, registryDown: boolean): Promise<void> {
-    const store = this.opts.store;
-    const rc = this.registryConfig(ev.registry);
-    const prior = await store.getVerdict(ev.registry, ev.repository, ev.digest);
-    if (ev.action !== 'push' || (prior && prior.complete && prior.policy.revision === this.policy.revision)) {
-      if (isPermanent(err)) {
-        await this.audit({ actor: 'pushgate', action: 'event-abandoned', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { attempts, error: err.message } });
-        this.checkOwned(await store.retry(seq, worker, { error: err.message, retryInMs: 0, state: 'failed' }), 'retry', { seq });
-      } else await this.park(worker, seq, ev, `retry budget of ${attempts} attempt(s) spent: ${err.message}`, registryDown ? 0 : PARK_HOLD_MS);
-      return;
-    }
-    const message = `the scan failed after ${attempts} attempt(s): ${err.message}`;
-    const ctx = { registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest };
-    const input = { ...ctx, findings: [], secrets: [], config: [], packages: [], diagnostics: [{ code: 'scan-failed', message, incomplete: true }], complete: false };
-    const evaluations: Record<string, RawEvaluation> = {};
-    for (const rs of candidateRuleSets(this.policy, ctx)) {
-      const ev2 = evaluateRuleSet(this.policy, input, rs);
-      const reasons = [...ev2.reasons];
-      if (!reasons.some((r) => r.findings?.includes('scan-failed'))) reasons.push({ rule: 'scan-failed', action: 'allow', message });
-      evaluations[rs] = { decision: ev2.decision, reasons };
-    }
-    const stored = summarize(this.policy, {
-      registry: ev.registry,
-      repository: ev.repository,
-      digest: ev.digest,
-      tags: [...new Set([...(prior?.tags ?? []), ...(ev.tag ? [ev.tag] : [])])].sort(),
-      decision: 'allow',
-      complete: false,
-      reasons: [],
-      mode: 'enforce',
-      policy: { name: this.policy.name, revision: this.policy.revision },
-      vulndb: { builtAt: this.currentVulnDb()?.builtAt ?? null },
-      evaluatedAt: new Date().toISOString(),
-      evaluations,
-    });
-    const view = this.viewFor(stored, ev.tag);
-    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, seq);
-    const verdict = withView(stored, view);
-    const reasons = verdict.reasons;
-    this.opts.counters?.verdict?.(verdict);
-    const entry = verdictAudit(ev, verdict, { reasons: reasons.map((r) => r.rule), enforcement, attempts, error: err.message });
-    this.opts.logger.warn({ registry: ev.registry, repository: ev.repository, digest: ev.digest, attempts, decision: verdict.decision, err: err.message }, 'scan failed for good; incomplete verdict');
-    if (enforcement.status === 'failed' || registryDown) {
-      await this.audit(entry);
-      const down = registryDown || !(await this.registryAnswers(ev.registry));
-      await this.park(worker, seq, ev, enforcement.status === 'failed' ? `${message}; enforcement failed: ${enforcement.detail}` : `${message}; registry ${ev.registry} does not answer`, down ? 0 : PARK_HOLD_MS);
-    } else {
-      await this.completeJob(seq, worker, ev, entry);
-    }
+  /** Resumes the events blocked on `registry` when it answers (the probe, reconcile). @returns how many. */
+  resumeBlocked(registry: string): Promise<number> {
+    return this.queue.resumeBlocked(registry);
   }
 
   // --- Scans with a caller's registry credential (Harbor scanner adapter, issue 6) -------------
@@ -944,7 +592,7 @@ export class Gate implements GateApi {
    */
   async assessWithCredential(req: AssessRequest, credential: { username: string; password: string } | { token: string } | undefined): Promise<{ verdict: Verdict; report: ScanReport }> {
     const rc = this.registryConfig(req.registry);
-    const via = credential ? this.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token, realms: rc.auth?.realms } : { username: credential.username, password: credential.password, realms: rc.auth?.realms } }) : undefined;
+    const via = credential ? this.registries.makeClient({ ...rc, auth: 'token' in credential ? { token: credential.token, realms: rc.auth?.realms } : { username: credential.username, password: credential.password, realms: rc.auth?.realms } }) : undefined;
     return this.judgeAndStore(req, undefined, via);
   }
 }
@@ -952,16 +600,6 @@ export class Gate implements GateApi {
 /** Key of a tag in the gate's maps. */
 function tagKey(registry: string, repository: string, tag: string): string {
   return [registry, repository, tag].join('\u0000');
-}
-
-/** The audit record of a verdict on a push event. */
-function verdictAudit(ev: PushEvent, verdict: Verdict, detail: Record<string, unknown>): AuditEntry {
-  return { actor: ev.actor ?? 'unknown', action: `verdict:${verdict.decision}`, registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail };
-}
-
-/** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
-function isPermanent(err: unknown): boolean {
-  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE' || err.code === 'MANIFEST_INVALID');
 }
 
 /** A copy of the scan whose image configs keep Env names, never values (`NAME=***`). */
