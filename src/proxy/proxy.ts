@@ -18,6 +18,9 @@ import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
 import { canonicalRequest } from './route.js';
 
+
+/** Bodies of refused requests up to this size are read and dropped before the answer (a manifest's limit). */
+const REFUSED_BODY_DRAIN_BYTES = 4 * 1024 * 1024;
 /** What the proxy needs: the gate, the loaded configuration and an optional structured logger. */
 export interface ProxyDeps {
   gate: GateApi;
@@ -131,8 +134,22 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     if (!decision.ok) {
       gate.hooks.proxyRefusedPath?.(decision.reason);
       log({ method, path: req.url, reason: decision.reason }, 'proxy: request path refused');
-      // The body is not read: close the connection so its bytes are not taken for a next request.
-      sendRegistryError(res, 400, { code: 'UNSUPPORTED', message: `pushgate proxy: ${decision.message}`, detail: { reason: decision.reason } }, { Connection: 'close' });
+      // The connection is closed after the answer, so no byte of this body is taken for a next request.
+      // A small body (a manifest) is read and dropped first: closing with unread bytes makes the kernel
+      // send a reset, and the client would see "connection reset" instead of the reason.
+      const refuse = () => sendRegistryError(res, 400, { code: 'UNSUPPORTED', message: `pushgate proxy: ${decision.message}`, detail: { reason: decision.reason } }, { Connection: 'close' });
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length > 0 && length <= REFUSED_BODY_DRAIN_BYTES && !req.headers['transfer-encoding']) {
+        const timer = setTimeout(refuse, 2000);
+        req.on('end', () => {
+          clearTimeout(timer);
+          if (!res.headersSent) refuse();
+        });
+        req.on('error', () => undefined);
+        req.resume();
+      } else {
+        refuse();
+      }
       return;
     }
     const { route, target } = decision;
