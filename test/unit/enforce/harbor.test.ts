@@ -172,13 +172,50 @@ describe('enforce: Harbor REST API v2.0 (replayed exchanges; no Harbor can run h
     expect(gone).to.equal(false);
   });
 
-  it('warn and audit modes, and untagged pushes, never call Harbor', async () => {
+  it('warn and audit modes never call Harbor, whatever the tag', async () => {
     const h = await replay([]);
-    for (const [mode, tag] of [['warn', 'v1'], ['audit', 'v1'], ['enforce', undefined]] as const) {
+    for (const [mode, tag] of [['warn', 'v1'], ['audit', 'v1'], ['warn', undefined], ['audit', undefined]] as const) {
       const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, tag, decision: 'quarantine', mode, quarantinePrefix: 'quarantine/' });
       expect(e.status).to.equal('skipped');
     }
     expect(h.done()).to.deep.equal([]);
     await h.close();
+  });
+
+  it('pushed by digest (no tag; also proxy-cache pulls): quarantine labels, copies and deletes the artifact, even with remove: tag', async () => {
+    for (const remove of ['artifact', 'tag'] as const) {
+      const h = await replay([
+        { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 1, name: 'quarantined', scope: 'g' }] },
+        { method: 'POST', path: `/api/v2.0/projects/cache/repositories/library%252Fapp/artifacts/${enc(D_NEW)}/labels`, body: { id: 1 }, status: 200 },
+        { method: 'POST', path: `/api/v2.0/projects/quarantine/repositories/cache%252Flibrary%252Fapp/artifacts?from=${enc(`cache/library/app@${D_NEW}`)}`, status: 201 },
+        { method: 'DELETE', path: `/api/v2.0/projects/cache/repositories/library%252Fapp/artifacts/${enc(D_NEW)}`, status: 200 },
+      ]);
+      const writes: unknown[] = [];
+      const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url, { remove }), repository: 'cache/library/app', digest: D_NEW, decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/', onWrite: (w) => writes.push(w) });
+      expect(h.done(), remove).to.deep.equal([]);
+      await h.close();
+      expect(e).to.include({ action: 'quarantine', status: 'done' });
+      expect(e.detail).to.include('pushed by digest');
+      expect(writes).to.deep.equal([{ repository: 'quarantine/cache/library/app', digest: D_NEW }]);
+    }
+  });
+
+  it('pushed by digest: reject deletes the artifact; one an index references (412) is left in place and the index is enforced', async () => {
+    const h = await replay([
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}`, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}`, status: 412, response: { errors: [{ code: 'PRECONDITION', message: 'the deleting artifact is referenced by others' }] } },
+    ]);
+    const e1 = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    const e2 = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_OLD, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e1).to.include({ action: 'delete', status: 'done' });
+    expect(e2.status).to.equal('skipped');
+    expect(e2.detail).to.match(/index references it.*412/);
+  });
+
+  it('pushed by digest on Distribution is still left to the index or tag push that names it', async () => {
+    const e = await enforce({ client: noClient, type: 'distribution', repository: 'team/app', digest: D_NEW, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(e.status).to.equal('skipped');
   });
 });
