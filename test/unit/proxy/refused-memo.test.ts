@@ -43,10 +43,10 @@ describe('proxy: the refused-manifest memo follows the state it summarizes', () 
 
   it('dropped by a newer verdict that allows, warns, or blocks only in warn/audit mode; kept by an older one', () => {
     for (const [v, kept] of [
-      [stored('allow', Date.now() + 5), false],
-      [stored('warn', Date.now() + 5), false],
-      [stored('quarantine', Date.now() + 5, 'audit'), false],
-      [stored('quarantine', Date.now() + 5), true],
+      [stored('allow', Date.now() + 60_000), false],
+      [stored('warn', Date.now() + 60_000), false],
+      [stored('quarantine', Date.now() + 60_000, 'audit'), false],
+      [stored('quarantine', Date.now() + 60_000), true],
       [stored('allow', Date.now() - 60_000), true],
     ] as const) {
       const { ctx } = setup();
