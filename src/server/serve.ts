@@ -73,8 +73,11 @@ export function countersFor(metrics: Metrics): GateCounters {
   };
 }
 
-/** Starts everything the configuration asks for. */
-export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number } = {}): Promise<RunningServer> {
+/**
+ * Starts everything the configuration asks for.
+ * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
+ */
+export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number } = {}): Promise<RunningServer> {
   const store = await openStore(config.store.url);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics();
@@ -158,7 +161,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   closers.push(async () => lostEvents.stop());
   // Verdicts that could not be completed (registry auth, network, scan error) or whose enforcement
   // failed are queued again every 5 minutes until they are final or released.
-  const stopRetry = scheduleUnfinishedRetry({ gate, store, logger, intervalMs: UNFINISHED_RETRY_MS });
+  const stopRetry = scheduleUnfinishedRetry({ gate, store, logger, intervalMs: opts.unfinishedRetryMs ?? UNFINISHED_RETRY_MS });
   closers.push(async () => stopRetry());
   // Retention of quarantined copies (registries[].quarantine.retention): a pass at a quarter of the
   // shortest retention, at most hourly.
