@@ -9,7 +9,6 @@
  *   goes through (the proxy's memory of refused children follows the policy and new verdicts).
  */
 import { expect } from 'chai';
-import path from 'node:path';
 import fs from 'node:fs';
 import type { RunningServer } from '../../../src/server/serve.js';
 import { startServer } from '../../../src/server/serve.js';
