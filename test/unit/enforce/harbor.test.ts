@@ -7,55 +7,16 @@
  * (status, `{"errors":[…]}` bodies, `Location` headers). A request out of script fails the test.
  */
 import { expect } from 'chai';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { enforce, harborTarget, releaseQuarantined, deleteQuarantinedCopy, repositoryPath, splitRepository } from '../../../src/enforce/index.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
+import { harborReplay, type Exchange } from '../../helpers/harbor-replay.js';
 
 const D_NEW = `sha256:${'a'.repeat(64)}`;
 const D_OLD = `sha256:${'b'.repeat(64)}`;
 const AUTH = `Basic ${Buffer.from('robot$team+pushgate:s3cret-robot').toString('base64')}`;
 
-interface Exchange {
-  method: string;
-  path: string;
-  body?: unknown;
-  status: number;
-  response?: unknown;
-  headers?: Record<string, string>;
-}
-
-async function replay(script: Exchange[]): Promise<{ url: string; done(): string[]; close(): Promise<void> }> {
-  const problems: string[] = [];
-  const queue = [...script];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const want = queue.shift();
-      const got = `${req.method} ${req.url}`;
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!want) {
-        problems.push(`unexpected ${got}`);
-        res.writeHead(500).end();
-        return;
-      }
-      if (got !== `${want.method} ${want.path}`) problems.push(`expected ${want.method} ${want.path}, got ${got}`);
-      if (req.headers.authorization !== AUTH) problems.push(`${got}: authorization ${req.headers.authorization}`);
-      if (want.body !== undefined && JSON.stringify(JSON.parse(text || 'null')) !== JSON.stringify(want.body)) problems.push(`${got}: body ${text}`);
-      if (want.body !== undefined && req.headers['content-type'] !== 'application/json') problems.push(`${got}: content-type ${req.headers['content-type']}`);
-      res.writeHead(want.status, { 'content-type': 'application/json', ...(want.headers ?? {}) });
-      res.end(want.response === undefined ? '' : JSON.stringify(want.response));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    done: () => [...problems, ...queue.map((q) => `not called: ${q.method} ${q.path}`)],
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
+/** The replay of test/helpers/harbor-replay.ts with pushgate's robot account. */
+const replay = (script: Exchange[]) => harborReplay(script, { auth: AUTH });
 
 const target = (url: string, q: { remove?: 'artifact' | 'tag'; project?: string } = {}) =>
   harborTarget({ name: 'harbor', url, auth: { username: 'robot$team+pushgate', password: 's3cret-robot' }, quarantine: { repositoryPrefix: 'quarantine/', ...q } });
