@@ -6,7 +6,9 @@
  *   registry's notification queue keeps moving: a violating push right after it is enforced within
  *   a minute (a 413 made the registry retry the envelope forever with every later event behind it);
  * - the push proxy refuses an index with a refused child, an exception is added, and the same push
- *   goes through (the proxy's memory of refused children follows the policy and new verdicts).
+ *   goes through (the proxy's memory of refused children follows the policy and new verdicts);
+ * - a tag re-pushed with a blocked image and restored by pushgate: the tag's verdict is the restored
+ *   digest's, and the blocked digest's verdict no longer lists the tag.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -24,6 +26,7 @@ const PROXY_PORT = 22002;
 const TOKEN = 'dayone-notify-token-0123456789';
 /** Small enough that the 20,000-layer envelope (about 3.4 MB) is over it. */
 const BODY_LIMIT = 1024 * 1024;
+const VIEWER = 'dayone-viewer-token-0123456789';
 
 describe('day one: the registry notification queue never stalls; the proxy forgets lifted refusals', function () {
   this.timeout(240_000);
@@ -36,6 +39,7 @@ describe('day one: the registry notification queue never stalls; the proxy forge
     dir = await scratchWithDb('dayone-notify');
     const config = dayoneConfig(dir, `127.0.0.1:${PG_PORT}`, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
     config.server.bodyLimitBytes = BODY_LIMIT;
+    config.api.tokens = [VIEWER];
     config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject' };
     srv = await startServer(config, silentLogger, { policyWatchMs: 0 });
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${PG_PORT}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
@@ -105,5 +109,23 @@ describe('day one: the registry notification queue never stalls; the proxy forge
     await srv.control.addException('ops', { name: 'multi-key', reason: 'test key, rotated', owner: 'ops', expires: new Date(Date.now() + 86_400_000).toISOString(), repository: 'team/multi', digest: bad.digest });
     expect(await copyAll(), 'the same copy goes through under the exception').to.deep.equal(['accepted', 'accepted', 'accepted']);
     expect((await pusher.resolve('team/multi', '1.0'))?.digest).to.equal(sha(idx));
+  });
+
+  it('verdict tag lists follow the registry: after a blocked re-push is undone, the tag answers with the restored digest', async () => {
+    const good = await pushImage(pusher, 'team/moved', 'v1', { secret: false, n: 30 });
+    await waitFor(async () => (await srv.store.getVerdict('lab', 'team/moved', good.digest))?.enforcement, 'the allowed push judged', 30_000);
+    const bad = await pushImage(pusher, 'team/moved', 'v1', { secret: true, n: 31 });
+    const bv = await waitFor(async () => {
+      const x = await srv.store.getVerdict('lab', 'team/moved', bad.digest);
+      return x?.enforcement?.status === 'done' ? x : undefined;
+    }, 'the blocked re-push enforced', 60_000);
+    expect(bv.enforcement!.detail).to.match(/restored team\/moved:v1/);
+    expect((await pusher.resolve('team/moved', 'v1'))?.digest, 'the registry serves the restored digest').to.equal(good.digest);
+    expect((await srv.store.getVerdict('lab', 'team/moved', bad.digest))!.tags).to.not.include('v1');
+    expect((await srv.store.getVerdict('lab', 'team/moved', good.digest))!.tags).to.include('v1');
+    const r = await fetch(`http://127.0.0.1:${PG_PORT}/api/v1/verdicts?image=${encodeURIComponent(`127.0.0.1:${REG_PORT}/team/moved:v1`)}`, { headers: { authorization: `Bearer ${VIEWER}` } });
+    expect(r.status).to.equal(200);
+    expect(((await r.json()) as { digest: string }).digest).to.equal(good.digest);
+    expect(r.headers.get('x-pushgate-tag-source')).to.equal('registry');
   });
 });
