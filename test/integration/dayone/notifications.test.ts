@@ -70,7 +70,7 @@ describe('day one: the registry notification queue never stalls; the proxy forge
     expect(lost!.detail!.bytes as number).to.be.greaterThan(BODY_LIMIT);
     expect(metricValue(await srv.metrics.text(), 'pushgate_events_lost_total', { registry: 'lab', reason: 'oversized' })).to.be.at.least(1);
     // ... and its manifest is judged anyway, through the reconcile it triggered.
-    const hv = await waitFor(() => srv.store.getVerdict('lab', 'team/huge', huge), 'a verdict for the 20,000-layer manifest', 90_000);
+    const hv = await waitFor(() => srv.store.getVerdict('lab', 'team/huge', huge), 'a verdict for the 20,000-layer manifest', 150_000);
     expect(hv.tags).to.include('v1');
 
     // Later pushes keep arriving: the registry's queue is not stuck behind the big envelope.
