@@ -7,7 +7,7 @@
  * copy: pushgate drops events of repositories under its quarantine prefix (own traffic). Adding a
  * tag through the API fires no webhook at all.
  */
-import type { Digest } from '../../core/index.js';
+import { isPushgateError, type Digest } from '../../core/index.js';
 import type { HarborApi } from './harbor-api.js';
 import { harborRestore } from './harbor-restore.js';
 import type { ActionResult } from './types.js';
@@ -29,8 +29,14 @@ export interface HarborQuarantineOptions {
  */
 export async function harborQuarantine(api: HarborApi, repository: string, digest: Digest, tag: string | undefined, o: HarborQuarantineOptions, restoreDigest?: Digest): Promise<ActionResult> {
   const project = repository.slice(0, repository.indexOf('/'));
-  const labelId = await api.labelId(o.label, project);
-  await api.addLabel(repository, digest, labelId);
+  try {
+    await api.addLabel(repository, digest, await api.labelId(o.label, project));
+  } catch (e) {
+    // A remembered label id Harbor no longer knows (the label was deleted or recreated): look it up again once.
+    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+    api.forgetLabel(o.label, project);
+    await api.addLabel(repository, digest, await api.labelId(o.label, project));
+  }
   const target = `${o.project}/${repository}`;
   await api.copyArtifact(target, repository, digest);
   const tagOnly = o.remove === 'tag' && tag !== undefined;

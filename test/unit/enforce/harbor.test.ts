@@ -175,6 +175,26 @@ describe('enforce: Harbor REST API v2.0 (replayed exchanges; no Harbor can run h
     expect(e2.detail).to.match(/index references it.*412/);
   });
 
+  it('a remembered label id Harbor no longer knows (label deleted) is looked up again once, not retried forever', async () => {
+    const h = await replay([
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 1, name: 'quarantined', scope: 'g' }] },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}/labels`, body: { id: 1 }, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}`, status: 200 },
+      // an administrator deleted the global label and made a new one: id 1 is gone
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/labels`, body: { id: 1 }, status: 404, response: { errors: [{ code: 'NOT_FOUND', message: 'label 1 not found' }] } },
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 9, name: 'quarantined', scope: 'g' }] },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/labels`, body: { id: 9 }, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}`, status: 200 },
+    ]);
+    const t = harborTarget({ name: 'harbor', url: h.url, auth: { username: 'robot$team+pushgate', password: 's3cret-robot' }, quarantine: { repositoryPrefix: 'quarantine/', project: 'team' } });
+    t.api.copyArtifact = async () => undefined; // the copy is not what this test is about
+    const e1 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_NEW, decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    const e2 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_OLD, decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect([e1.status, e2.status]).to.deep.equal(['done', 'done']);
+  });
+
   it('pushed by digest on Distribution is still left to the index or tag push that names it', async () => {
     const e = await enforce({ client: noClient, type: 'distribution', repository: 'team/app', digest: D_NEW, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
     expect(e.status).to.equal('skipped');
