@@ -34,6 +34,7 @@ function setup(repos: Record<string, string[]>, verdicts: Record<string, Partial
   const gate = {
     client: () => client,
     isRecordedQuarantineCopy: async () => false,
+    resumeBlocked: async () => 0,
     ingest: async (e: PushEvent) => {
       queued.push(e);
       return { inserted: true };
