@@ -3,16 +3,19 @@
  * enforced, once the issuer accepts it: no operator action. Real Distribution 2.8 with token auth
  * and the in-process token issuer (test/integration/registry/token-issuer.ts), the real pushgate
  * serve in-process; loopback ports 22010-22012. Each event gets one attempt (queue.maxAttempts: 1)
- * so the first judgement ends incomplete with its enforcement failed, as after a long outage.
+ * and the policy's onIncomplete is warn, so the first judgement ends as an incomplete `warn`
+ * verdict whose event is complete: nothing in the queue would ever look at it again (an event whose
+ * enforcement failed is parked by the queue and resumed by its registry probe instead).
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { RunningServer } from '../../../src/server/serve.js';
 import { startServer } from '../../../src/server/serve.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { reconcile } from '../../../src/gate/reconcile.js';
 import { silentLogger } from '../../helpers/gate.js';
-import { startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { ROOT, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 import { makeSigner, startIssuer, type TokenIssuer } from '../registry/token-issuer.js';
 import { dayoneConfig, pushImage, scratchWithDb, waitFor } from './helpers.js';
 
@@ -48,6 +51,11 @@ describe('day one: a verdict left incomplete by a refusing token issuer is not f
       { name: 'lab', url: reg.url, type: 'distribution', insecure: false, auth: { username: 'pushgate', password: 'pg-pass' }, webhook: { token: TOKEN }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 4, timeoutMs: 10_000 },
     ]);
     config.queue = { ...config.queue, maxAttempts: 1 };
+    const policyFile = path.join(dir, 'policy.yaml');
+    const policy = fs.readFileSync(path.join(ROOT, 'config/policy.yaml'), 'utf8').replace(/onIncomplete: quarantine/, 'onIncomplete: warn');
+    expect(policy).to.include('onIncomplete: warn');
+    fs.writeFileSync(policyFile, policy);
+    config.policy = policyFile;
     srv = await startServer(config, silentLogger, { policyWatchMs: 0, unfinishedRetryMs: 1500 });
     pusher = new RegistryClient({ name: 'ci', url: reg.url, userAgent: 'test-pusher/1', auth: { username: 'ci', password: 'ci-pass' } });
   });
@@ -60,17 +68,19 @@ describe('day one: a verdict left incomplete by a refusing token issuer is not f
 
   it('refused, then accepted: the image ends enforced without operator action; messages name the registry\'s code', async () => {
     const bad = await pushImage(pusher, 'team/app', 'v1', { secret: true, n: 21 });
-    // First judgement, while refused: incomplete, its enforcement failed, the tag still served.
+    // First judgement, while refused: incomplete (warn), the event done, the violating tag still served.
     const v1 = await waitFor(async () => {
       const v = await srv.store.getVerdict('lab', 'team/app', bad.digest);
       return v && !v.complete ? v : undefined;
     }, 'an incomplete verdict while the issuer refuses pushgate', 60_000);
+    expect(v1.decision).to.equal('warn');
+    await waitFor(async () => (await srv.store.queueDepth()) === 0, 'the event to be done', 10_000);
     const why = JSON.stringify(v1.reasons);
     expect(why).to.match(/insufficient_scope/);
     expect(why).to.match(/permission/);
     expect(why).to.not.match(/check registries\[\]\.auth/);
     expect((await pusher.resolve('team/app', 'v1'))?.digest).to.equal(bad.digest);
-    // One event's attempt while refused costs a handful of token requests, not one per 50 ms poll.
+    // One refused attempt costs a handful of token requests (the tag-link wait's budget: test/unit/enforce/tag-link.test.ts).
     const attempts = await srv.store.listAudit(50, { repository: 'team/app' });
     const tokenRequests = issuer.log.filter((l) => l.user === 'pushgate').length;
     expect(tokenRequests, `token requests for ${attempts.length} audit records`).to.be.at.most(12);
