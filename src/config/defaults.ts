@@ -30,7 +30,7 @@ export function defaultRegistry(): Omit<RegistryConfig, 'name' | 'url'> {
 export function defaultConfig(): PushgateConfig {
   return {
     source: '<built-in>',
-    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 4 * 1024 * 1024 },
+    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 32 * 1024 * 1024 },
     metrics: {},
     log: { level: 'info' },
     store: { url: 'sqlite:./data/pushgate.db' },

@@ -1,8 +1,13 @@
 /**
  * Enforcement: what a decision does to the registry. `enforce` mode acts; `warn` and `audit`
- * modes record only. Manifests pushed by digest without a tag (index children) are judged but not
- * acted on: nothing names them yet, and deleting a child before its index arrives would make the
- * index push fail with a confusing error; the index (or a tag) push that follows is enforced.
+ * modes record only. On Distribution, manifests pushed by digest without a tag (index children)
+ * are judged but not acted on: nothing names them yet, deleting a child before its index arrives
+ * would make the index push fail with a confusing error, and the index or tag push that follows
+ * fires its own notification and is enforced. Harbor fires no webhook when a tag is added later
+ * (UI, API, replication) and caches proxy-cache pulls by digest, so there a blocked artifact pushed
+ * by digest is acted on at once: labelled, copied to the quarantine project (quarantine) and
+ * removed. An artifact an index already references cannot be deleted in Harbor (412): it is left
+ * labelled, and the index that names it is enforced.
  *
  * Distribution: through the OCI distribution API (./actions/quarantine.ts, reject.ts, restore.ts,
  * referrers.ts, release.ts). Harbor: through its REST API v2.0 (./actions/harbor-*.ts).
@@ -94,7 +99,7 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
   const skip = (detail: string): ActionResult => ({ action: 'none', status: 'skipped', detail, writes: [] });
   if (!isBlocking(req.decision)) return skip(`decision ${req.decision}: nothing to do`);
   if (req.mode !== 'enforce') return skip(`mode ${req.mode}: a ${req.decision} is recorded, not acted on`);
-  if (!req.tag) return skip('pushed by digest without a tag: judged, enforced when a tag or index names it');
+  if (!req.tag && req.type !== 'harbor') return skip('pushed by digest without a tag: judged, enforced when a tag or index names it');
   const action = req.decision === 'quarantine' ? 'quarantine' : 'delete';
   const qrepo = quarantineRepositoryOf(req, req.repository);
   try {
@@ -103,6 +108,7 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
       if (req.decision === 'quarantine') return await harborQuarantine(req.harbor.api, req.repository, req.digest, req.tag, req.harbor.options, req.restoreDigest);
       return await harborReject(req.harbor.api, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
     }
+    if (!req.tag) return skip('pushed by digest without a tag: judged, enforced when a tag or index names it');
     // Checked immediately before acting: a blocked manifest that is no longer in the repository (removed
     // by an earlier event of the same push, or by a person) leaves nothing to copy or delete, and its
     // tag is not touched; the verdict says why.
@@ -115,6 +121,10 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
     if (isPushgateError(e, 'NOT_FOUND') && /DELETE|delete/.test((e as Error).message)) {
       // Deleted meanwhile (by a duplicate notification, or a person): the goal is reached.
       return { action, status: 'done', detail: `already gone: ${(e as Error).message}`, writes: [] };
+    }
+    if (req.type === 'harbor' && !req.tag && /DELETE artifact \S+: 412\b/.test((e as Error).message)) {
+      // Harbor keeps an artifact an index references (precondition failed): the index is what serves it.
+      return { action: req.decision === 'quarantine' ? 'label' : 'none', status: 'skipped', detail: `not removed: an index references it (${(e as Error).message}); the index that names it is enforced`, writes: [] };
     }
     return { action, status: 'failed', detail: (e as Error).message, writes: [] };
   }

@@ -503,6 +503,7 @@ export class Gate implements GateApi {
       ev.registry,
       plannedWrites({ type: rc.type, acts: !!ev.tag && blocked, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
     );
+    let retagged: Digest | undefined;
     const enforcement = await enforce({
       client: this.client(ev.registry),
       type: rc.type,
@@ -516,6 +517,7 @@ export class Gate implements GateApi {
       harbor: this.harborTarget(ev.registry),
       onWrite: async (w) => {
         if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
+        if (w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
         await onWrite(w);
       },
     });
@@ -528,7 +530,15 @@ export class Gate implements GateApi {
     await this.opts.store.putVerdict(summarize(this.policy, stored));
     const seen = withView(stored, view);
     if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
-    if (ev.tag) await this.opts.store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
+    if (ev.tag) {
+      await this.opts.store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
+      // Verdict tag lists follow the registry: the push moved the tag here, a restore moved it back.
+      await this.opts.store.moveTag(ev.registry, ev.repository, ev.tag, ev.digest);
+      if (retagged && retagged !== ev.digest) {
+        await this.opts.store.recordTag(ev.registry, ev.repository, ev.tag, retagged, true);
+        await this.opts.store.moveTag(ev.registry, ev.repository, ev.tag, retagged);
+      }
+    }
     if (blocked && ev.tag) {
       const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async');

@@ -7,7 +7,7 @@
  * that outlived their retry budget while a registry did not answer (`blocked-on-registry`) are
  * queued again once its catalog can be read.
  */
-import { PushgateError } from '../core/index.js';
+import { PushgateError, type Verdict } from '../core/index.js';
 import { createHash } from 'node:crypto';
 import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
@@ -24,6 +24,11 @@ export interface ReconcileOptions {
   registry?: string;
   /** Stops between tags when aborted (serve's shutdown). */
   signal?: AbortSignal;
+  /**
+   * Only these repositories of the registry (no catalog walk): the repositories a lost notification
+   * envelope named. Recorded quarantine copies are still skipped.
+   */
+  repositories?: string[];
 }
 
 /** What a pass found. */
@@ -42,8 +47,10 @@ export interface ReconcileResult {
  * One reconciliation pass. Repositories under a registry's quarantine prefix are walked like any
  * other: only the quarantine copies pushgate recorded there are skipped, so an image someone else
  * pushed into the prefix is judged. A tag counts as judged when the verdict of the digest it points at
- * lists it. The queued event's id is derived from (registry, repository, tag, digest), so two
- * passes (or two replicas) queue a missed manifest once.
+ * lists it and is final ({@link isFinalVerdict}): an incomplete verdict, or one whose enforcement
+ * failed, is queued again. The queued event's id is derived from (registry, repository, tag,
+ * digest, and the evaluation time of an unfinished verdict), so two passes (or two replicas) queue
+ * a missed manifest once, and an unfinished verdict once per attempt.
  * @throws PushgateError NOT_FOUND when `opts.registry` is not configured.
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
@@ -57,7 +64,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
     const client = gate.client(rc.name);
     let repos: string[];
     try {
-      repos = await client.catalog();
+      repos = opts.repositories ? [...new Set(opts.repositories)] : await client.catalog();
     } catch (e) {
       result.errors.push({ registry: rc.name, message: (e as Error).message });
       opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'reconcile: catalog could not be read');
@@ -84,9 +91,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
           const r = await client.resolve(repo, tag);
           if (!r) continue;
           const v = await store.getVerdict(rc.name, repo, r.digest);
-          if (v && v.tags.includes(tag)) continue;
+          if (v && v.tags.includes(tag) && isFinalVerdict(v)) continue;
           if (await gate.isRecordedQuarantineCopy(rc.name, repo, r.digest)) continue;
-          const id = `reconcile-${createHash('sha256').update(`${rc.name}\0${repo}\0${tag}\0${r.digest}`).digest('hex').slice(0, 32)}`;
+          const attempt = v && !isFinalVerdict(v) ? `\0${v.evaluatedAt}` : '';
+          const id = `reconcile-${createHash('sha256').update(`${rc.name}\0${repo}\0${tag}\0${r.digest}${attempt}`).digest('hex').slice(0, 32)}`;
           const { inserted } = await gate.ingest({ id, source: 'reconcile', registry: rc.name, action: 'push', repository: repo, digest: r.digest, tag, mediaType: r.mediaType, actor: 'pushgate-reconcile' });
           if (inserted) result.queued++;
         } catch (e) {
@@ -118,4 +126,115 @@ export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { int
     timer.stop();
     ac.abort();
   };
+}
+
+/**
+ * True when a verdict needs no more work: the scan completed and its enforcement did not fail, or
+ * an operator released the image (a `released` reason). A verdict that could not be completed
+ * (registry auth, network, scan error) or whose enforcement failed is not final: reconcile and
+ * {@link scheduleUnfinishedRetry} queue it again until it is.
+ */
+export function isFinalVerdict(v: Verdict): boolean {
+  if (v.reasons.some((r) => r.rule === 'released')) return true;
+  return v.complete && v.enforcement?.status !== 'failed';
+}
+
+/** What one {@link retryUnfinished} pass did. */
+export interface RetryResult {
+  /** Unfinished verdicts seen (tagged ones; an untagged index child is retried with its index). */
+  unfinished: number;
+  /** Events queued (one per tag of an unfinished verdict, once per evaluation). */
+  queued: number;
+}
+
+/**
+ * Queues the tags of every stored verdict that is not final ({@link isFinalVerdict}) and was
+ * evaluated at least `minAgeMs` ago, so an image judged while the registry refused pushgate (an
+ * expired robot account, a token issuer outage, a network split) is judged and enforced again once
+ * the registry answers, without an operator. Reads the newest `limit` verdicts.
+ */
+export async function retryUnfinished(opts: { gate: Gate; store: Store; logger?: Logger; minAgeMs?: number; limit?: number; now?: number }): Promise<RetryResult> {
+  const now = opts.now ?? Date.now();
+  const out: RetryResult = { unfinished: 0, queued: 0 };
+  const verdicts = await opts.store.listVerdicts({ limit: opts.limit ?? 5000 });
+  for (const v of verdicts) {
+    if (isFinalVerdict(v) || !v.tags.length) continue;
+    if (now - Date.parse(v.evaluatedAt) < (opts.minAgeMs ?? 0)) continue;
+    out.unfinished++;
+    for (const tag of v.tags) {
+      const id = `retry-${createHash('sha256').update(`${v.registry}\0${v.repository}\0${tag}\0${v.digest}\0${v.evaluatedAt}`).digest('hex').slice(0, 32)}`;
+      const { inserted } = await opts.gate.ingest({ id, source: 'reconcile', registry: v.registry, action: 'push', repository: v.repository, digest: v.digest, tag, actor: 'pushgate-retry' });
+      if (inserted) out.queued++;
+    }
+  }
+  if (out.queued) opts.logger?.info({ ...out }, 'unfinished verdicts queued again');
+  return out;
+}
+
+/**
+ * Runs {@link retryUnfinished} every `intervalMs` (one pass at a time); a verdict is retried once
+ * it is `intervalMs` old, so a registry that keeps refusing costs one attempt per tag and interval.
+ * Returns a stopper.
+ */
+export function scheduleUnfinishedRetry(opts: { gate: Gate; store: Store; logger?: Logger; intervalMs: number }): () => void {
+  if (!opts.intervalMs || opts.intervalMs <= 0) return () => undefined;
+  let running = false;
+  const timer = setLongInterval(() => {
+    if (running) return;
+    running = true;
+    retryUnfinished({ ...opts, minAgeMs: opts.intervalMs })
+      .catch((e: Error) => opts.logger?.warn({ err: e.message }, 'retry of unfinished verdicts failed'))
+      .finally(() => (running = false));
+  }, opts.intervalMs);
+  return () => timer.stop();
+}
+
+/**
+ * Reconciles what lost notifications named, one pass per registry at a time: a request while a
+ * pass runs is merged into the next pass (repositories are unioned; "the whole registry" wins).
+ */
+export class LostEventsReconciler {
+  private readonly pending = new Map<string, Set<string> | 'all'>();
+  private readonly running = new Set<string>();
+  private readonly ac = new AbortController();
+  /** Resolves when no pass is running or pending (tests). */
+  idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: Omit<ReconcileOptions, 'signal' | 'registry' | 'repositories'>) {}
+
+  /**
+   * Asks for a pass over `repositories` of `registry` (undefined: every repository).
+   * Never throws; a failed pass is logged (the scheduled reconcile covers it too).
+   */
+  request(registry: string, repositories: string[] | undefined): void {
+    const cur = this.pending.get(registry);
+    if (!repositories || cur === 'all') this.pending.set(registry, 'all');
+    else this.pending.set(registry, new Set([...(cur ?? []), ...repositories]));
+    if (!this.running.has(registry)) this.idle = Promise.all([this.idle, this.run(registry)]).then(() => undefined);
+  }
+
+  private async run(registry: string): Promise<void> {
+    this.running.add(registry);
+    try {
+      for (;;) {
+        const what = this.pending.get(registry);
+        if (!what || this.ac.signal.aborted) return;
+        this.pending.delete(registry);
+        try {
+          const r = await reconcile({ ...this.opts, registry, repositories: what === 'all' ? undefined : [...what], signal: this.ac.signal });
+          this.opts.logger?.info({ registry, repositories: what === 'all' ? 'all' : what.size, queued: r.queued, errors: r.errors.length }, 'reconcile after lost notifications done');
+        } catch (e) {
+          this.opts.logger?.warn({ registry, err: (e as Error).message }, 'reconcile after lost notifications failed');
+        }
+      }
+    } finally {
+      this.running.delete(registry);
+    }
+  }
+
+  /** Aborts a running pass and drops pending ones. */
+  stop(): void {
+    this.ac.abort();
+    this.pending.clear();
+  }
 }

@@ -95,4 +95,6 @@ export interface GateApi {
   /** Writes an audit record. */
   audit(entry: AuditEntry): Promise<void>;
   hooks: GateHooks;
+  /** The policy in force (its revision changes with every reload, exception and release); memos of verdicts key on it. */
+  readonly currentPolicy?: { readonly revision: string };
 }

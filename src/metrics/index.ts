@@ -11,6 +11,7 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly eventsReceived = this.counter('pushgate_events_received_total', 'Notification events received, by sender and action.', ['source', 'action']);
   readonly eventsDropped = this.counter('pushgate_events_dropped_total', 'Notification events ignored (blobs, pulls, own traffic, unknown registries, ...).', ['source', 'reason']);
+  readonly eventsLost = this.counter('pushgate_events_lost_total', 'Notification envelopes from an authenticated sender that could not be read (oversized, not JSON, not an envelope): answered 2xx, recorded, and reconciled.', ['source', 'registry', 'reason']);
   readonly scans = this.counter('pushgate_scans_total', 'Image scans, by result (complete, incomplete, failed, cached).', ['result']);
   readonly scanDuration = new client.Histogram({ name: 'pushgate_scan_duration_seconds', help: 'Wall time of one image scan, seconds.', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [this.registry] });
   readonly scannedBytes = this.counter('pushgate_scanned_bytes_total', 'Compressed blob bytes read by scans.', []);

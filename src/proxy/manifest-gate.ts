@@ -37,6 +37,10 @@ export interface RefusedEntry {
   rules: string[];
   platform?: string;
   decision: string;
+  /** When it was refused, ms since the epoch (a stored verdict newer than this replaces the memo). */
+  at?: number;
+  /** The policy revision that refused it (an exception, release or policy reload changes it). */
+  revision?: string;
 }
 
 /** Everything the manifest gate needs (built once by startProxy). */
@@ -55,9 +59,38 @@ export interface GateContext {
   log: (obj: Record<string, unknown>, msg: string) => void;
 }
 
-/** Builds the refused-manifest memory: 10 000 entries, one hour each. */
+/** How long the proxy remembers a refused manifest, ms. */
+export const REFUSED_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * Builds the refused-manifest memory: 10 000 entries, {@link REFUSED_TTL_MS} each. It only
+ * summarizes verdicts, so {@link refusedNow} drops an entry as soon as what it summarizes changed.
+ */
 export function makeRefusedMap(): LRUCache<string, RefusedEntry> {
-  return new LRUCache<string, RefusedEntry>({ max: 10_000, ttl: 60 * 60 * 1000 });
+  return new LRUCache<string, RefusedEntry>({ max: 10_000, ttl: REFUSED_TTL_MS });
+}
+
+/** Remembers that `repository@digest` was refused under the policy in force now. */
+export function rememberRefused(ctx: Pick<GateContext, 'gate' | 'refused'>, key: string, e: Omit<RefusedEntry, 'at' | 'revision'>): void {
+  ctx.refused.set(key, { ...e, at: Date.now(), revision: ctx.gate.currentPolicy?.revision });
+}
+
+/**
+ * The remembered refusal of `key` (`repository@digest`) if it still stands: not when the policy
+ * revision changed since (policy reload, an exception added, a release), nor when a verdict stored
+ * after it no longer blocks (the manifest was judged again and allowed). A stale entry is deleted.
+ * @param stored the stored verdict of the manifest, if any.
+ */
+export function refusedNow(ctx: Pick<GateContext, 'gate' | 'refused'>, key: string, stored: Verdict | undefined): RefusedEntry | undefined {
+  const hit = ctx.refused.get(key);
+  if (!hit) return undefined;
+  const revision = ctx.gate.currentPolicy?.revision;
+  const judgedSince = stored && Date.parse(stored.evaluatedAt) >= (hit.at ?? 0) && !(isBlocking(stored.decision) && stored.mode === 'enforce');
+  if ((revision !== undefined && hit.revision !== revision) || judgedSince) {
+    ctx.refused.delete(key);
+    return undefined;
+  }
+  return hit;
 }
 
 /** A manifest PUT as Distribution routes it. */
@@ -270,26 +303,27 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     const refusedChildren: RefusedChild[] = [];
     for (const child of doc.index.manifests) {
       const platform = child.platform ? platformString(child.platform) : 'unknown platform';
-      const hit = ctx.refused.get(`${name}@${child.digest}`);
+      let stored: Verdict | undefined;
+      try {
+        stored = await gate.verdict(registry.name, name, child.digest);
+      } catch (e) {
+        ctx.log({ err: (e as Error).message, child: child.digest }, 'proxy: verdict lookup failed; the index assessment decides');
+      }
+      // The child as the index's tag will serve it: that tag's mapping decides.
+      const view = stored && gate.viewFor(stored, tag);
+      const v = stored && view ? { ...stored, decision: view.decision, mode: view.mode, reasons: view.reasons } : undefined;
+      const hit = refusedNow(ctx, `${name}@${child.digest}`, v);
       if (hit) {
         refusedChildren.push({ digest: child.digest, platform, rules: hit.rules });
         continue;
       }
-      try {
-        const stored = await gate.verdict(registry.name, name, child.digest);
-        // The child as the index's tag will serve it: that tag's mapping decides.
-        const view = stored && gate.viewFor(stored, tag);
-        if (stored && view && isBlocking(view.decision) && view.mode === 'enforce') {
-          const v = { ...stored, decision: view.decision, mode: view.mode, reasons: view.reasons };
-          refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
-        }
-      } catch (e) {
-        ctx.log({ err: (e as Error).message, child: child.digest }, 'proxy: verdict lookup failed; the index assessment decides');
+      if (v && isBlocking(v.decision) && v.mode === 'enforce') {
+        refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
       }
     }
     if (refusedChildren.length > 0) {
       gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
-      ctx.refused.set(`${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject' });
+      rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject' });
       const err = refusedIndexError(name, tag, digest, refusedChildren, ctx.reportUrl(req, refusedChildren[0]!.digest));
       return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren });
     }
@@ -348,10 +382,12 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   if (isBlocking(verdict.decision) && verdict.mode === 'enforce') {
     const platform = platformOf(report);
     const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
-    ctx.refused.set(`${name}@${digest}`, { rules, platform, decision: verdict.decision });
+    rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision });
     const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
     return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules });
   }
+  // Judged again and let through: an index naming it must not be refused by an older memory of it.
+  ctx.refused.delete(`${name}@${digest}`);
   const warning = verdict.decision === 'warn' || isBlocking(verdict.decision) ? warningHeader(verdict) : undefined;
   return forward(req, res, { up: ctx.up, target, body: bytes, log: ctx.log, extraResponseHeaders: warning ? ['Warning', warning] : [] });
 }

@@ -19,6 +19,7 @@ import { PushgateError } from '../core/errors.js';
 import { Limiter } from './limiter.js';
 import { RegistryError, codeForStatus, isRetryableStatus, parseErrorBody, redactUrl } from './errors.js';
 import { parseChallenges } from './auth/challenge.js';
+import { tokenHint } from './auth/token-errors.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { checkRedirect, originOf, type CredentialScope } from './auth/credential-scope.js';
 
@@ -315,13 +316,14 @@ export class Transport {
     const entries = parseErrorBody(body);
     const codes = entries.map((e) => e.code);
     let detail = entries.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
-    if (!detail) {
-      const ch = parseChallenges(headers['www-authenticate']).find((c) => c.params.error);
-      detail = ch ? ch.params.error : '';
-    }
+    // The challenge's error (RFC 6750 §3: invalid_token, insufficient_scope) says what the registry
+    // thought of the token it was shown: named even when the body has its own codes.
+    const challengeError = parseChallenges(headers['www-authenticate']).find((c) => c.params.error)?.params.error;
+    if (challengeError && !detail.includes(challengeError)) detail = detail ? `${detail} (${challengeError})` : challengeError;
+    if (challengeError) codes.push(challengeError);
     if (status === 401 && !codes.length) codes.push('UNAUTHORIZED');
     let hint = '';
-    if (status === 401) hint = ': check registries[].auth for this registry';
+    if (status === 401) hint = `: ${tokenHint(challengeError ?? entries[0]?.code)}`;
     else if (status === 403) hint = ': the credentials lack permission for this operation';
     else if (status === 429) hint = ': rate limited; retry later';
     const ra = parseRetryAfter(headers['retry-after']);

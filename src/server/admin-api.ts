@@ -16,7 +16,7 @@
 import { createPublicKey, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import jwt from 'jsonwebtoken';
-import { isDigest, parseImageRef, PushgateError, type PushEvent } from '../core/index.js';
+import { isDigest, parseImageRef, PushgateError, type Digest, type PushEvent, type Verdict } from '../core/index.js';
 import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
@@ -176,7 +176,23 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       const ref = parseImageRef(image, { defaultTag: 'latest' });
       const rc = gate.registryForHost(ref.registry);
       if (!rc) throw new PushgateError('NOT_FOUND', `registry ${ref.registry} is not guarded by pushgate (registries[].url)`);
-      const v = ref.digest ? await store.getVerdict(rc.name, ref.repository, ref.digest) : await store.getVerdictByTag(rc.name, ref.repository, ref.tag!);
+      let v: Verdict | undefined;
+      if (ref.digest) {
+        v = await store.getVerdict(rc.name, ref.repository, ref.digest);
+      } else {
+        // A tag is answered with the verdict of the digest the registry serves for it now (a tag
+        // moves: re-pushed, restored by pushgate, changed by a person); when the registry does not
+        // have the tag (quarantined, deleted) or cannot be asked, with the digest it was last pushed as.
+        let now: Digest | undefined;
+        try {
+          now = (await gate.client(rc.name).resolve(ref.repository, ref.tag!))?.digest;
+        } catch (e) {
+          logger.warn({ registry: rc.name, repository: ref.repository, tag: ref.tag, err: (e as Error).message }, 'verdict lookup: the registry could not resolve the tag; answering from the tag history');
+        }
+        v = now ? await store.getVerdict(rc.name, ref.repository, now) : await store.getVerdictByTag(rc.name, ref.repository, ref.tag!);
+        if (now && !v) throw new PushgateError('NOT_FOUND', `no verdict for ${image}: the tag points at ${now}, which pushgate has not judged yet`);
+        res.set('X-Pushgate-Tag-Source', now ? 'registry' : 'history');
+      }
       if (!v) throw new PushgateError('NOT_FOUND', `no verdict for ${image}`);
       // decision/mode/reasons of the tag asked about (derived now); a digest gets the stored summary. perTag: every tag's.
       res.json(presentVerdict(gate.currentPolicy, v, ref.digest ? undefined : ref.tag));

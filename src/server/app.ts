@@ -1,7 +1,10 @@
 /**
  * The express app factory (the only importer of express): webhooks, API, health and metrics.
- * Webhook answers follow DESIGN.md §3: 401 for a missing or wrong token, 400 only when the body is
- * not JSON or has no events, 202 for everything else, after the events are durably queued.
+ * Webhook answers: 401 for a missing or wrong token; for an authenticated sender always 202 once
+ * the envelope is safely recorded (its events durably queued, or, for a body pushgate cannot read,
+ * an `events-lost` audit record and a reconcile of what it named), and 503 only while the store
+ * cannot record anything. A registry retries a non-2xx envelope and holds every later event behind
+ * it, so a 4xx for a body a retry cannot change would stall the registry's whole notification queue.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { PushgateConfig } from '../config/types.js';
@@ -12,6 +15,7 @@ import type { Store } from '../store/index.js';
 import { harborAdapterRouter } from './harbor-adapter.js';
 import { createAdminApi } from './admin-api.js';
 import { Readiness } from './readiness.js';
+import { readEnvelope, repositoryNamesIn } from './envelope.js';
 import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
 
 /** What the app serves from. */
@@ -25,6 +29,12 @@ export interface AppDeps {
   control?: PolicyControl;
   /** Readiness with the listeners serve starts (default: store and vulnerability database only). */
   readiness?: Readiness;
+  /**
+   * Called after an authenticated envelope that could not be read was recorded as lost: reconcile
+   * `repositories` of `registry` (undefined: the whole registry). Serve wires it to
+   * {@link LostEventsReconciler}.
+   */
+  onEventsLost?: (registry: string, repositories: string[] | undefined) => void;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json', 'application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/cloudevents+json'];
@@ -69,26 +79,71 @@ export function createApp(deps: AppDeps): express.Express {
     res.locals.registry = registry;
     next();
   };
-  const raw = express.raw({ type: () => true, limit: config.server.bodyLimitBytes });
+  const raw = async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      res.locals.envelope = await readEnvelope(req, config.server.bodyLimitBytes);
+    } catch (e) {
+      // A body that cannot be decompressed: as unreadable as one that is not JSON.
+      if (req.readableAborted) return;
+      res.locals.envelope = { kind: 'unreadable', error: (e as Error).message };
+    }
+    next();
+  };
+
+  /**
+   * Records an envelope from an authenticated sender that pushgate could not read (durably, before
+   * the 202 that lets the registry move on), counts it, and asks for a reconcile of the
+   * repositories it named, or of the whole registry when it named none that are valid.
+   */
+  const lost = async (res: Response, source: 'distribution' | 'harbor', registry: string, reason: 'oversized' | 'not-json' | 'not-an-envelope', size: number, named: string[], moreNames = false, error?: string) => {
+    const repositories = [...new Set(named)].filter((r) => validNames(r));
+    const whole = moreNames || repositories.length === 0;
+    try {
+      await store.audit({
+        actor: registry,
+        action: 'events-lost',
+        registry,
+        detail: { source, reason, bytes: size, ...(error ? { error } : {}), reconcile: whole ? 'registry' : 'repositories', repositories: repositories.slice(0, 100), repositoryCount: repositories.length },
+      });
+    } catch (e) {
+      logger.error({ err: (e as Error).message }, 'could not record lost events');
+      res.status(503).json({ error: 'the store is unavailable; retry later' });
+      return;
+    }
+    metrics.eventsLost.inc({ source, registry, reason });
+    logger.warn({ registry, source, reason, bytes: size, repositories: whole ? 'all' : repositories.length }, `events lost for registry ${registry}: ${reason}; reconciling ${whole ? 'the registry' : 'the repositories it named'}`);
+    deps.onEventsLost?.(registry, whole ? undefined : repositories);
+    res.status(202).json({ accepted: 0, lost: reason, reconcile: whole ? 'registry' : repositories });
+  };
 
   const webhook = (source: 'distribution' | 'harbor', parse: (body: unknown, req: Request, registry: string) => ParsedNotification) =>
     async (req: Request, res: Response) => {
       const registry = res.locals.registry as string;
+      const envelope = res.locals.envelope as Awaited<ReturnType<typeof readEnvelope>> | { kind: 'unreadable'; error: string };
+      if (envelope.kind === 'unreadable') {
+        await lost(res, source, registry, 'not-json', 0, [], false, envelope.error.slice(0, 200));
+        return;
+      }
+      if (envelope.kind === 'oversized') {
+        await lost(res, source, registry, 'oversized', envelope.size, envelope.repositories, envelope.moreNames, `body of ${envelope.size} bytes is over server.bodyLimit (${config.server.bodyLimitBytes} bytes)`);
+        return;
+      }
+      const text = envelope.bytes.toString('utf8');
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
-      } catch {
-        res.status(400).json({ error: 'body is not JSON: expected a notification envelope {"events":[...]}' });
+        body = JSON.parse(text);
+      } catch (e) {
+        await lost(res, source, registry, 'not-json', envelope.bytes.length, repositoryNamesIn(text), false, (e as Error).message.slice(0, 200));
         return;
       }
       let parsed: ParsedNotification;
       try {
         parsed = parse(body, req, registry);
       } catch (e) {
-        res.status(400).json({ error: (e as Error).message });
+        await lost(res, source, registry, 'not-an-envelope', envelope.bytes.length, repositoryNamesIn(text), false, (e as Error).message);
         return;
       }
-      let queued = 0;
+      const toQueue: ParsedNotification['events'] = [];
       for (const ig of parsed.ignored) {
         metrics.eventsDropped.inc({ source, reason: ig.reason });
         metrics.eventsReceived.inc({ source, action: ig.action ?? 'unknown' });
@@ -103,23 +158,33 @@ export function createApp(deps: AppDeps): express.Express {
         }
         // Events in the quarantine prefix are queued too: the gate tells pushgate's own copies (its
         // own-writes memo, its quarantine records) from anyone else's push there, which is judged.
+        let own: string | undefined;
         try {
           // The sender's token names the registry (res.locals.registry): the event is judged whatever
           // host its target URL names. Only what pushgate wrote or its own registry account did is skipped.
-          const own = await gate.isOwnTraffic(ev);
-          if (own) {
-            metrics.eventsDropped.inc({ source, reason: 'own-traffic' });
-            parsed.ignored.push({ reason: 'own-traffic', action: ev.action, repository: ev.repository, digest: ev.digest, tag: ev.tag, id: ev.id });
-            continue;
-          }
-          await gate.ingest(ev);
-          queued++;
+          own = await gate.isOwnTraffic(ev);
         } catch (e) {
           logger.error({ err: (e as Error).message }, 'could not queue event');
           // 503 makes the sender retry later; the event is not lost.
           res.status(503).json({ error: 'the event queue is unavailable; retry later' });
           return;
         }
+        if (own) {
+          metrics.eventsDropped.inc({ source, reason: 'own-traffic' });
+          parsed.ignored.push({ reason: 'own-traffic', action: ev.action, repository: ev.repository, digest: ev.digest, tag: ev.tag, id: ev.id });
+          continue;
+        }
+        toQueue.push(ev);
+      }
+      let queued = 0;
+      try {
+        // One store transaction per envelope: all of its events are queued, or none and the sender retries.
+        if (toQueue.length) queued = (await gate.ingestMany(toQueue)).length;
+      } catch (e) {
+        logger.error({ err: (e as Error).message }, 'could not queue event');
+        // 503 makes the sender retry later; the event is not lost.
+        res.status(503).json({ error: 'the event queue is unavailable; retry later' });
+        return;
       }
       if (parsed.ignored.length) dropAudit.note(registry, parsed.ignored.map((i) => i.reason));
       res.status(202).json({ accepted: queued, ignored: parsed.ignored.length });

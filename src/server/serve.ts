@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PushgateConfig } from '../config/types.js';
 import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
-import { scheduleReconcile } from '../gate/reconcile.js';
+import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from '../gate/reconcile.js';
 import { Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -17,6 +17,9 @@ import { PolicyControl } from '../gate/reevaluate.js';
 import { createApp, metricsHandler } from './app.js';
 import { Readiness } from './readiness.js';
 import { VulnDbUpdater } from './vulndb-updater.js';
+
+/** How often verdicts that are not final are queued again (each at most once per interval). */
+const UNFINISHED_RETRY_MS = 5 * 60_000;
 
 /** A running server. */
 export interface RunningServer {
@@ -70,8 +73,11 @@ export function countersFor(metrics: Metrics): GateCounters {
   };
 }
 
-/** Starts everything the configuration asks for. */
-export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number } = {}): Promise<RunningServer> {
+/**
+ * Starts everything the configuration asks for.
+ * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
+ */
+export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number } = {}): Promise<RunningServer> {
   const store = await openStore(config.store.url);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics();
@@ -99,7 +105,9 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   if (separateMetrics) readiness.setListener('metrics', 'starting');
   if (admissionOn) readiness.setListener('admission', 'starting');
   if (config.proxy.listen) readiness.setListener('proxy', 'starting');
-  const app = createApp({ config, gate, store, metrics, logger, control, readiness });
+  // Notifications pushgate could not read are recorded and their repositories reconciled at once.
+  const lostEvents = new LostEventsReconciler({ config, gate, store, logger });
+  const app = createApp({ config, gate, store, metrics, logger, control, readiness, onEventsLost: (registry, repositories) => lostEvents.request(registry, repositories) });
   const main = http.createServer(app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
@@ -150,6 +158,11 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // notifications were lost (a registry restart drops Distribution's in-memory queue).
   const stopReconcile = scheduleReconcile({ config, gate, store, logger, intervalMs: config.reconcile?.intervalMs ?? 0 });
   closers.push(async () => stopReconcile());
+  closers.push(async () => lostEvents.stop());
+  // Verdicts that could not be completed (registry auth, network, scan error) or whose enforcement
+  // failed are queued again every 5 minutes until they are final or released.
+  const stopRetry = scheduleUnfinishedRetry({ gate, store, logger, intervalMs: opts.unfinishedRetryMs ?? UNFINISHED_RETRY_MS });
+  closers.push(async () => stopRetry());
   // Retention of quarantined copies (registries[].quarantine.retention): a pass at a quarter of the
   // shortest retention, at most hourly.
   const retentions = config.registries.map((r) => r.quarantine.retentionMs ?? 0).filter((ms) => ms > 0);

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
-import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
 
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
@@ -295,6 +295,25 @@ export class PostgresStore implements Store {
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw new PushgateError('STORE', `postgres: put verdict: ${(e as Error).message}`, { cause: e, retryable: true });
+    } finally {
+      c.release();
+    }
+  }
+
+  async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const rows = await c.query('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND (digest = $3 OR position($4 in body) > 0) FOR UPDATE', [registry, repository, digest, JSON.stringify(tag)]);
+      for (const r of rows.rows as Array<{ digest: string; body: string }>) {
+        const v = JSON.parse(r.body) as Verdict;
+        const next = movedTags(v, tag, r.digest === digest);
+        if (next) await c.query('UPDATE verdicts SET body = $1 WHERE registry = $2 AND repository = $3 AND digest = $4', [JSON.stringify({ ...v, tags: next }), registry, repository, r.digest]);
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw new PushgateError('STORE', `postgres: move tag: ${(e as Error).message}`, { cause: e, retryable: true });
     } finally {
       c.release();
     }

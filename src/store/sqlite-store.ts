@@ -259,6 +259,21 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
+    this.db.transaction(() => {
+      // instr() narrows to verdicts whose body mentions the tag; the JSON decides.
+      const rows = this.db
+        .prepare('SELECT digest, body FROM verdicts WHERE registry = ? AND repository = ? AND (digest = ? OR instr(body, ?) > 0)')
+        .all(registry, repository, digest, JSON.stringify(tag)) as Row[];
+      const update = this.db.prepare('UPDATE verdicts SET body = ? WHERE registry = ? AND repository = ? AND digest = ?');
+      for (const r of rows) {
+        const v = JSON.parse(String(r.body)) as Verdict;
+        const next = movedTags(v, tag, String(r.digest) === digest);
+        if (next) update.run(JSON.stringify({ ...v, tags: next }), registry, repository, String(r.digest));
+      }
+    })();
+  }
+
   async getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
     const row = this.db.prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(registry, repository, digest) as Row | undefined;
     return row ? (JSON.parse(String(row.body)) as Verdict) : undefined;
@@ -430,6 +445,13 @@ export function countsOf(rows: Row[]): Record<QueueState, number> {
 /** The queue's de-duplication key: the same sender event (Distribution retries it) is queued once. */
 export function dedupeKey(event: PushEvent): string {
   return [event.registry, event.source, event.id].join('\u001f');
+}
+
+/** The tags of `v` after `tag` moved onto (`here`) or away from its digest; undefined when unchanged. */
+export function movedTags(v: Verdict, tag: string, here: boolean): string[] | undefined {
+  const has = (v.tags ?? []).includes(tag);
+  if (here === has) return undefined;
+  return here ? [...(v.tags ?? []), tag].sort() : v.tags.filter((t) => t !== tag);
 }
 
 /** Merges the tags of an older verdict of the same key into a new one. */

@@ -168,6 +168,12 @@ export interface Store {
   /** Inserts or replaces the verdict of (registry, repository, digest); tags are merged. */
   putVerdict(v: Verdict): Promise<void>;
   getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined>;
+  /**
+   * Records that `tag` of the repository points at `digest` now (a push, or pushgate's restore):
+   * the tag leaves the `tags` of every other verdict of the repository and joins that digest's
+   * verdict, if there is one. Verdicts are rewritten without changing their order in {@link listVerdicts}.
+   */
+  moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void>;
   /** The latest verdict of the digest a tag pointed at when last pushed. */
   getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined>;
   /** Verdicts, newest first. */

@@ -48,13 +48,17 @@ export function repositoryPath(full: string): string {
   return `/projects/${encodeURIComponent(project)}/repositories/${encodeURIComponent(encodeURIComponent(repository))}`;
 }
 
+/** How long a looked-up label id is trusted, ms. */
+export const LABEL_ID_TTL_MS = 10 * 60_000;
+
 /** See the module comment. */
 export class HarborApi {
   readonly name: string;
   private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly authHeader?: string;
-  private readonly labelIds = new Map<string, number>();
+  /** Label ids by project and name, with when they were looked up (ms): a memo of Harbor's state, so bounded in time and dropped when Harbor says the label is gone. */
+  private readonly labelIds = new Map<string, { id: number; at: number }>();
 
   constructor(private readonly opts: HarborApiOptions) {
     this.name = opts.name;
@@ -139,7 +143,7 @@ export class HarborApi {
   async labelId(name: string, project: string): Promise<number> {
     const key = `${project}\u0000${name}`;
     const cached = this.labelIds.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && Date.now() - cached.at < LABEL_ID_TTL_MS) return cached.id;
     const find = async (q: string) => ((await this.call('GET', `/labels?${q}`, { what: `find label ${name}` })).body as Array<{ id: number; name: string }> | null ?? []).find((l) => l.name === name);
     let label = await find(`name=${encodeURIComponent(name)}&scope=g`);
     let projectId: number | undefined;
@@ -157,8 +161,13 @@ export class HarborApi {
       id = Number(/\/labels\/(\d+)/.exec(String(r.headers.location ?? ''))?.[1]);
       if (!Number.isInteger(id)) throw new PushgateError('REGISTRY', `harbor ${this.name}: create label ${name}: 201 without a Location naming the label id`);
     }
-    this.labelIds.set(key, id);
+    this.labelIds.set(key, { id, at: Date.now() });
     return id;
+  }
+
+  /** Forgets the remembered id of label `name` for `project` (Harbor said it is gone: deleted or recreated). */
+  forgetLabel(name: string, project: string): void {
+    this.labelIds.delete(`${project}\u0000${name}`);
   }
 
   /** Attaches a label; 409 (already attached) counts as done. */

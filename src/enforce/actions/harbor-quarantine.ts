@@ -7,7 +7,7 @@
  * copy: pushgate drops events of repositories under its quarantine prefix (own traffic). Adding a
  * tag through the API fires no webhook at all.
  */
-import type { Digest } from '../../core/index.js';
+import { isPushgateError, type Digest } from '../../core/index.js';
 import type { HarborApi } from './harbor-api.js';
 import { harborRestore } from './harbor-restore.js';
 import type { ActionResult } from './types.js';
@@ -23,25 +23,33 @@ export interface HarborQuarantineOptions {
 }
 
 /**
- * Quarantines `repository@digest` pushed as `tag`.
+ * Quarantines `repository@digest` pushed as `tag`, or pushed by digest (`tag` undefined: the whole
+ * artifact is deleted whatever `remove` says, there is no pushed tag to take away).
  * @throws PushgateError from the Harbor API (the gate records a failed enforcement and retries).
  */
-export async function harborQuarantine(api: HarborApi, repository: string, digest: Digest, tag: string, o: HarborQuarantineOptions, restoreDigest?: Digest): Promise<ActionResult> {
+export async function harborQuarantine(api: HarborApi, repository: string, digest: Digest, tag: string | undefined, o: HarborQuarantineOptions, restoreDigest?: Digest): Promise<ActionResult> {
   const project = repository.slice(0, repository.indexOf('/'));
-  const labelId = await api.labelId(o.label, project);
-  await api.addLabel(repository, digest, labelId);
+  try {
+    await api.addLabel(repository, digest, await api.labelId(o.label, project));
+  } catch (e) {
+    // A remembered label id Harbor no longer knows (the label was deleted or recreated): look it up again once.
+    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+    api.forgetLabel(o.label, project);
+    await api.addLabel(repository, digest, await api.labelId(o.label, project));
+  }
   const target = `${o.project}/${repository}`;
   await api.copyArtifact(target, repository, digest);
-  if (o.remove === 'tag') await api.deleteTag(repository, digest, tag);
+  const tagOnly = o.remove === 'tag' && tag !== undefined;
+  if (tagOnly) await api.deleteTag(repository, digest, tag);
   else await api.deleteArtifact(repository, digest);
-  const restored = restoreDigest ? await harborRestore(api, repository, tag, restoreDigest, target) : undefined;
+  const restored = restoreDigest && tag ? await harborRestore(api, repository, tag, restoreDigest, target) : undefined;
   return {
     action: 'quarantine',
     status: 'done',
     detail:
-      `labelled "${o.label}", copied to ${target}@${digest}, then ${o.remove === 'tag' ? `deleted tag ${repository}:${tag}` : `deleted artifact ${repository}@${digest} with all its tags`}` +
+      `labelled "${o.label}", copied to ${target}@${digest}, then ${tagOnly ? `deleted tag ${repository}:${tag}` : `deleted artifact ${repository}@${digest} with all its tags${tag ? '' : ' (pushed by digest)'}`}` +
       (restored ? `; ${restored.detail}` : ''),
     writes: [{ repository: target, digest }, ...(restored?.writes ?? [])],
-    quarantined: { repository: target, tag },
+    quarantined: tag ? { repository: target, tag } : undefined,
   };
 }

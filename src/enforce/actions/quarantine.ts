@@ -41,18 +41,33 @@ export async function quarantine(client: RegistryClient, repository: string, dig
   };
 }
 
+/** The wait for a tag link: HEAD requests at most, and the pause before the first retry, ms (doubled each time). */
+export const TAG_LINK_BUDGET = { requests: 5, firstDelayMs: 100 };
+
 /**
- * Waits until `repository:tag` resolves (HEAD) to any digest, or `timeoutMs` passes. Distribution 2.8 sends the manifest push notification from
- * ManifestService.Put, before the PUT handler links the tag: a delete by digest that wins that
- * race leaves the tag linked to a deleted manifest (listed, never pullable), and a restored tag
- * would be overwritten by the late link. Normally the first HEAD already sees the link.
+ * Waits until `repository:tag` resolves (HEAD) to any digest, for at most `timeoutMs` and
+ * {@link TAG_LINK_BUDGET}`.requests` HEADs with doubling pauses (100, 200, 400, 800 ms).
+ * Distribution 2.8 sends the manifest push notification from ManifestService.Put, before the PUT
+ * handler links the tag: a delete by digest that wins that race leaves the tag linked to a deleted
+ * manifest (listed, never pullable), and a restored tag would be overwritten by the late link.
+ * Normally the first HEAD already sees the link. Only "not found" is waited out: any other answer
+ * (the registry refuses pushgate's token, the network fails) ends the wait at once, so a refusing
+ * registry costs one request here, not one per poll; the action that follows reports the error.
+ * @returns how many HEAD requests were made.
  */
-export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, timeoutMs = 2000): Promise<void> {
+export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, timeoutMs = 2000, budget = TAG_LINK_BUDGET): Promise<number> {
   const until = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await client.resolve(repository, tag).catch(() => undefined);
-    if (r || Date.now() >= until) return;
-    await new Promise((res) => setTimeout(res, 50));
+  let delay = budget.firstDelayMs;
+  for (let n = 1; ; n++) {
+    let found: boolean;
+    try {
+      found = !!(await client.resolve(repository, tag));
+    } catch {
+      return n;
+    }
+    if (found || n >= budget.requests || Date.now() + delay > until) return n;
+    await new Promise((res) => setTimeout(res, delay));
+    delay *= 2;
   }
 }
 

@@ -13,6 +13,7 @@ import { RegistryError, redactUrl } from '../errors.js';
 import { type Challenge, mergeScopes } from './challenge.js';
 import type { Credentials } from './docker-config.js';
 import type { CredentialScope } from './credential-scope.js';
+import { issuerErrorOf, tokenHint } from './token-errors.js';
 
 /**
  * The minimal HTTP call the authenticator needs (provided by the transport). `credential` is an
@@ -193,13 +194,15 @@ export class Authenticator {
 
   private tokenError(status: number, url: string, body: Buffer): RegistryError {
     const auth = status === 401 || status === 403;
+    const issuer = issuerErrorOf(body);
     const text = body.toString('utf8').slice(0, 200).replace(/\s+/g, ' ').trim();
     return new RegistryError(
       auth ? 'UNAUTHORIZED' : 'REGISTRY',
       `registry ${this.opts.registry}: token request to ${redactUrl(url.split('?')[0])}: ${status}` +
-        (auth ? ': credentials refused; check registries[].auth' : '') +
-        (text && !auth ? `: ${text}` : ''),
-      { status, url: redactUrl(url), retryable: status === 429 || status >= 500 },
+        (issuer ? ` ${issuer.text}` : '') +
+        (auth ? `: the token issuer refused pushgate's credentials; ${tokenHint(issuer?.code)}` : '') +
+        (text && !auth && !issuer ? `: ${text}` : ''),
+      { status, url: redactUrl(url), registryCodes: issuer ? [issuer.code] : [], retryable: status === 429 || status >= 500 },
     );
   }
 
@@ -244,3 +247,4 @@ export async function readAll(stream: Readable, limit = Infinity): Promise<Buffe
   }
   return Buffer.concat(chunks);
 }
+

@@ -150,7 +150,7 @@ describe('registry client auth: token auth on Distribution 2.8', function () {
     const c = new RegistryClient({ name: 'lab', url: reg.url, auth: { username: 'ci', password: 'nope-nope' } });
     const e = await rejects(c.resolve('lab/base', 'bookworm'));
     expect(e.code).to.equal('UNAUTHORIZED');
-    expect(e.message).to.match(/token request to http:\/\/127\.0\.0\.1:15003\/token: 401: credentials refused; check registries\[\]\.auth/);
+    expect(e.message).to.match(/token request to http:\/\/127\.0\.0\.1:15003\/token: 401 \(bad credentials\): the token issuer refused pushgate.s credentials; check registries\[\]\.auth/);
     expect(e.message + e.url).not.to.include('nope-nope');
   });
 

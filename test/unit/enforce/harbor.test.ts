@@ -7,55 +7,16 @@
  * (status, `{"errors":[…]}` bodies, `Location` headers). A request out of script fails the test.
  */
 import { expect } from 'chai';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { enforce, harborTarget, releaseQuarantined, deleteQuarantinedCopy, repositoryPath, splitRepository } from '../../../src/enforce/index.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
+import { harborReplay, type Exchange } from '../../helpers/harbor-replay.js';
 
 const D_NEW = `sha256:${'a'.repeat(64)}`;
 const D_OLD = `sha256:${'b'.repeat(64)}`;
 const AUTH = `Basic ${Buffer.from('robot$team+pushgate:s3cret-robot').toString('base64')}`;
 
-interface Exchange {
-  method: string;
-  path: string;
-  body?: unknown;
-  status: number;
-  response?: unknown;
-  headers?: Record<string, string>;
-}
-
-async function replay(script: Exchange[]): Promise<{ url: string; done(): string[]; close(): Promise<void> }> {
-  const problems: string[] = [];
-  const queue = [...script];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const want = queue.shift();
-      const got = `${req.method} ${req.url}`;
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!want) {
-        problems.push(`unexpected ${got}`);
-        res.writeHead(500).end();
-        return;
-      }
-      if (got !== `${want.method} ${want.path}`) problems.push(`expected ${want.method} ${want.path}, got ${got}`);
-      if (req.headers.authorization !== AUTH) problems.push(`${got}: authorization ${req.headers.authorization}`);
-      if (want.body !== undefined && JSON.stringify(JSON.parse(text || 'null')) !== JSON.stringify(want.body)) problems.push(`${got}: body ${text}`);
-      if (want.body !== undefined && req.headers['content-type'] !== 'application/json') problems.push(`${got}: content-type ${req.headers['content-type']}`);
-      res.writeHead(want.status, { 'content-type': 'application/json', ...(want.headers ?? {}) });
-      res.end(want.response === undefined ? '' : JSON.stringify(want.response));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    done: () => [...problems, ...queue.map((q) => `not called: ${q.method} ${q.path}`)],
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
+/** The replay of test/helpers/harbor-replay.ts with pushgate's robot account. */
+const replay = (script: Exchange[]) => harborReplay(script, { auth: AUTH });
 
 const target = (url: string, q: { remove?: 'artifact' | 'tag'; project?: string } = {}) =>
   harborTarget({ name: 'harbor', url, auth: { username: 'robot$team+pushgate', password: 's3cret-robot' }, quarantine: { repositoryPrefix: 'quarantine/', ...q } });
@@ -172,13 +133,70 @@ describe('enforce: Harbor REST API v2.0 (replayed exchanges; no Harbor can run h
     expect(gone).to.equal(false);
   });
 
-  it('warn and audit modes, and untagged pushes, never call Harbor', async () => {
+  it('warn and audit modes never call Harbor, whatever the tag', async () => {
     const h = await replay([]);
-    for (const [mode, tag] of [['warn', 'v1'], ['audit', 'v1'], ['enforce', undefined]] as const) {
+    for (const [mode, tag] of [['warn', 'v1'], ['audit', 'v1'], ['warn', undefined], ['audit', undefined]] as const) {
       const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, tag, decision: 'quarantine', mode, quarantinePrefix: 'quarantine/' });
       expect(e.status).to.equal('skipped');
     }
     expect(h.done()).to.deep.equal([]);
     await h.close();
+  });
+
+  it('pushed by digest (no tag; also proxy-cache pulls): quarantine labels, copies and deletes the artifact, even with remove: tag', async () => {
+    for (const remove of ['artifact', 'tag'] as const) {
+      const h = await replay([
+        { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 1, name: 'quarantined', scope: 'g' }] },
+        { method: 'POST', path: `/api/v2.0/projects/cache/repositories/library%252Fapp/artifacts/${enc(D_NEW)}/labels`, body: { id: 1 }, status: 200 },
+        { method: 'POST', path: `/api/v2.0/projects/quarantine/repositories/cache%252Flibrary%252Fapp/artifacts?from=${enc(`cache/library/app@${D_NEW}`)}`, status: 201 },
+        { method: 'DELETE', path: `/api/v2.0/projects/cache/repositories/library%252Fapp/artifacts/${enc(D_NEW)}`, status: 200 },
+      ]);
+      const writes: unknown[] = [];
+      const e = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url, { remove }), repository: 'cache/library/app', digest: D_NEW, decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/', onWrite: (w) => writes.push(w) });
+      expect(h.done(), remove).to.deep.equal([]);
+      await h.close();
+      expect(e).to.include({ action: 'quarantine', status: 'done' });
+      expect(e.detail).to.include('pushed by digest');
+      expect(writes).to.deep.equal([{ repository: 'quarantine/cache/library/app', digest: D_NEW }]);
+    }
+  });
+
+  it('pushed by digest: reject deletes the artifact; one an index references (412) is left in place and the index is enforced', async () => {
+    const h = await replay([
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}`, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}`, status: 412, response: { errors: [{ code: 'PRECONDITION', message: 'the deleting artifact is referenced by others' }] } },
+    ]);
+    const e1 = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_NEW, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    const e2 = await enforce({ client: noClient, type: 'harbor', harbor: target(h.url), repository: 'team/app', digest: D_OLD, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect(e1).to.include({ action: 'delete', status: 'done' });
+    expect(e2.status).to.equal('skipped');
+    expect(e2.detail).to.match(/index references it.*412/);
+  });
+
+  it('a remembered label id Harbor no longer knows (label deleted) is looked up again once, not retried forever', async () => {
+    const h = await replay([
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 1, name: 'quarantined', scope: 'g' }] },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}/labels`, body: { id: 1 }, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_NEW)}`, status: 200 },
+      // an administrator deleted the global label and made a new one: id 1 is gone
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/labels`, body: { id: 1 }, status: 404, response: { errors: [{ code: 'NOT_FOUND', message: 'label 1 not found' }] } },
+      { method: 'GET', path: '/api/v2.0/labels?name=quarantined&scope=g', status: 200, response: [{ id: 9, name: 'quarantined', scope: 'g' }] },
+      { method: 'POST', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}/labels`, body: { id: 9 }, status: 200 },
+      { method: 'DELETE', path: `/api/v2.0/projects/team/repositories/app/artifacts/${enc(D_OLD)}`, status: 200 },
+    ]);
+    const t = harborTarget({ name: 'harbor', url: h.url, auth: { username: 'robot$team+pushgate', password: 's3cret-robot' }, quarantine: { repositoryPrefix: 'quarantine/', project: 'team' } });
+    t.api.copyArtifact = async () => undefined; // the copy is not what this test is about
+    const e1 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_NEW, decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    const e2 = await enforce({ client: noClient, type: 'harbor', harbor: t, repository: 'team/app', digest: D_OLD, decision: 'quarantine', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(h.done()).to.deep.equal([]);
+    await h.close();
+    expect([e1.status, e2.status]).to.deep.equal(['done', 'done']);
+  });
+
+  it('pushed by digest on Distribution is still left to the index or tag push that names it', async () => {
+    const e = await enforce({ client: noClient, type: 'distribution', repository: 'team/app', digest: D_NEW, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
+    expect(e.status).to.equal('skipped');
   });
 });

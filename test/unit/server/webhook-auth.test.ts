@@ -2,7 +2,8 @@
  * The webhook routes authenticate the sender before they read the body (real HTTP on
  * 127.0.0.1:16702, a real SQLite store): without the registry's token the answer is 401 whatever
  * the body's size, so an unauthenticated caller learns nothing about the body limit; with the token
- * an oversized body is 413.
+ * an oversized or unreadable body is answered 202 and recorded as events lost (a registry retries
+ * anything else forever and holds its queue behind it).
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -68,15 +69,18 @@ describe('server: webhook authentication comes before the body limit', () => {
       }
     });
 
-    it(`${route}: with the registry's token an oversized body is still 413, a small one is read`, async () => {
+    it(`${route}: with the registry's token an oversized or unreadable body is 202 and recorded as events lost`, async () => {
       const r = await send(route, `Bearer ${TOKEN}`, big);
-      expect(r.status).to.equal(413);
-      expect(((await r.json()) as { error: string }).error).to.match(new RegExp(`limit \\(${LIMIT} bytes`));
+      expect(r.status).to.equal(202);
+      expect(await r.json()).to.deep.include({ accepted: 0, lost: 'oversized', reconcile: 'registry' });
       const c = await send(route, `Bearer ${TOKEN}`, chunked(), { duplex: 'half' });
-      expect(c.status).to.equal(413);
+      expect(c.status).to.equal(202);
       await c.body?.cancel();
       const bad = await send(route, `Bearer ${TOKEN}`, 'not json');
-      expect(bad.status).to.equal(400);
+      expect(bad.status).to.equal(202);
+      expect(await bad.json()).to.deep.include({ lost: 'not-json' });
+      const lost = await store.listAudit(10, { action: 'events-lost', registry: 'lab' });
+      expect(lost.map((a) => a.detail?.reason)).to.include.members(['oversized', 'not-json']);
     });
   }
 });

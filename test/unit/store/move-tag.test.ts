@@ -1,0 +1,118 @@
+/**
+ * Verdict tag lists follow the registry: moving a tag onto a digest takes it off every other verdict
+ * of the repository and puts it on that digest's verdict; other repositories and tags are untouched.
+ * Checked against a model with fast-check, on SQLite and PostgreSQL.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Verdict } from '../../../src/core/index.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { freshDatabase } from '../../helpers/postgres.js';
+
+const DIGESTS = ['a', 'b', 'c', 'd'].map((c) => `sha256:${c.repeat(64)}`);
+const TAGS = ['v1', 'v1.0', 'latest', 'v_1'];
+const REPOS = ['team/app', 'team/app2'];
+
+function verdict(repository: string, digest: string, tags: string[]): Verdict {
+  return { registry: 'lab', repository, digest, tags, decision: 'allow', complete: true, reasons: [], mode: 'enforce', policy: { name: 'p', revision: 'r' }, vulndb: { builtAt: null }, evaluatedAt: new Date().toISOString() };
+}
+
+type Op = { kind: 'push'; repo: number; digest: number; tag: number; stored: boolean } | { kind: 'move'; repo: number; digest: number; tag: number };
+
+function contract(name: string, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
+  describe(`store: moveTag (${name})`, () => {
+    it('a moved tag leaves the old digest and joins the new one; listVerdicts order is unchanged', async () => {
+      const { store, done } = await open();
+      try {
+        await store.putVerdict(verdict('team/app', DIGESTS[0]!, ['v1', 'stable']));
+        await store.putVerdict(verdict('team/app', DIGESTS[1]!, []));
+        await store.putVerdict(verdict('team/other', DIGESTS[0]!, ['v1']));
+        const order = (await store.listVerdicts({})).map((v) => `${v.repository}@${v.digest}`);
+        await store.moveTag('lab', 'team/app', 'v1', DIGESTS[1]!);
+        expect((await store.getVerdict('lab', 'team/app', DIGESTS[0]!))!.tags).to.deep.equal(['stable']);
+        expect((await store.getVerdict('lab', 'team/app', DIGESTS[1]!))!.tags).to.deep.equal(['v1']);
+        expect((await store.getVerdict('lab', 'team/other', DIGESTS[0]!))!.tags).to.deep.equal(['v1']);
+        expect((await store.listVerdicts({})).map((v) => `${v.repository}@${v.digest}`)).to.deep.equal(order);
+        // a tag whose name is a prefix of another, or holds LIKE wildcards, moves alone
+        await store.putVerdict(verdict('team/app', DIGESTS[2]!, ['v1.0', 'v_1']));
+        await store.moveTag('lab', 'team/app', 'v1', DIGESTS[3]!);
+        expect((await store.getVerdict('lab', 'team/app', DIGESTS[2]!))!.tags).to.deep.equal(['v1.0', 'v_1']);
+        expect((await store.getVerdict('lab', 'team/app', DIGESTS[1]!))!.tags).to.deep.equal([]);
+      } finally {
+        await done();
+      }
+    });
+
+    it('property: after any pushes and moves, the tag lists match the model and a tag is listed by one verdict of a repository at most', async () => {
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('push' as const), repo: fc.nat(1), digest: fc.nat(3), tag: fc.nat(3), stored: fc.boolean() }),
+        fc.record({ kind: fc.constant('move' as const), repo: fc.nat(1), digest: fc.nat(3), tag: fc.nat(3) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops: Op[]) => {
+          const { store, done } = await open();
+          try {
+            const model = new Map<string, Set<string>>(); // repo\0digest → tags of its stored verdict
+            for (const o of ops) {
+              const repo = REPOS[o.repo]!;
+              const digest = DIGESTS[o.digest]!;
+              const tag = TAGS[o.tag]!;
+              if (o.kind === 'push' && o.stored) {
+                // as the gate does: the verdict names the pushed tag (merged), then the tag moves
+                await store.putVerdict(verdict(repo, digest, [tag]));
+                model.set(`${repo}\0${digest}`, new Set([...(model.get(`${repo}\0${digest}`) ?? []), tag]));
+              }
+              await store.moveTag('lab', repo, tag, digest);
+              for (const [k, tags] of model) {
+                if (k === `${repo}\0${digest}`) tags.add(tag);
+                else if (k.startsWith(`${repo}\0`)) tags.delete(tag);
+              }
+            }
+            const seen = new Map<string, string>();
+            for (const [key, tags] of model) {
+              const [repo, digest] = key.split('\0') as [string, string];
+              const v = (await store.getVerdict('lab', repo, digest))!;
+              expect([...v.tags].sort(), key).to.deep.equal([...tags].sort());
+              for (const t of v.tags) {
+                // a tag is listed by one verdict of a repository at most
+                expect(seen.has(`${repo}\0${t}`), `${repo}:${t}`).to.equal(false);
+                seen.set(`${repo}\0${t}`, digest);
+              }
+            }
+          } finally {
+            await done();
+          }
+        }),
+        { numRuns: name === 'sqlite' ? 60 : 15 },
+      );
+    });
+  });
+}
+
+contract('sqlite', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-movetag-'));
+  const store = await openStore(`sqlite://${path.join(dir, 'p.db')}`);
+  return {
+    store,
+    async done() {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contract('postgres', async () => {
+  const db = await freshDatabase('pushgate_movetag');
+  const store = await openStore(db.url);
+  await store.migrate();
+  return {
+    store,
+    async done() {
+      await store.close();
+      await db.drop();
+    },
+  };
+});
