@@ -561,8 +561,11 @@ export class Gate implements GateApi {
     const after = await this.expectOwnWrites(ev.registry, []);
     const r = await repointTag(this.client(ev.registry), ev.repository, ev.tag!, ev.digest, last.digest);
     for (const w of r.writes) await after(w);
-    if (r.ok) this.restores.set(key, { digest: ev.digest, seq });
-    else this.restores.delete(key);
+    if (r.ok) {
+      this.restores.set(key, { digest: ev.digest, seq });
+      // The tag's verdict is this digest's again (verdicts?image=repo:tag, admission by tag).
+      await this.opts.store.moveTag(ev.registry, ev.repository, ev.tag!, ev.digest);
+    } else this.restores.delete(key);
     this.opts.logger.info({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, repaired: r.ok, detail: r.detail }, 'tag overwritten by a restore checked');
     if (r.ok) await this.audit({ actor: 'pushgate', action: 'tag-repaired', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { detail: r.detail, overwrittenBy: last.digest } });
   }
