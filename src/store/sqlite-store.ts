@@ -91,36 +91,37 @@ export class SqliteStore implements Store {
    * only after that transaction is on disk, so the 202 still means "durably queued".
    */
   async enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+    return (await this.enqueueGroup([event]))[0];
+  }
+
+  /** One envelope's events as one group of the group commit: all of them are written, or none. */
+  async enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    if (events.length === 0) return [];
+    return this.enqueueGroup(events);
+  }
+
+  private enqueueGroup(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
     return new Promise((resolve, reject) => {
-      this.pendingEnqueues.push({ event, resolve, reject });
+      this.pendingEnqueues.push({ events, resolve, reject });
       if (this.pendingEnqueues.length === 1) setImmediate(() => this.flushEnqueues());
     });
   }
 
-  async enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
-    if (events.length === 0) return [];
-    try {
-      return this.db.transaction(() => events.map((e) => this.insertEvent(e)))();
-    } catch (e) {
-      throw new PushgateError('STORE', `sqlite: cannot queue ${events.length} event(s): ${(e as Error).message}`, { cause: e, retryable: true });
-    }
-  }
-
-  private readonly pendingEnqueues: Array<{ event: PushEvent; resolve: (r: { inserted: boolean; seq: number }) => void; reject: (e: Error) => void }> = [];
+  private readonly pendingEnqueues: Array<{ events: PushEvent[]; resolve: (r: Array<{ inserted: boolean; seq: number }>) => void; reject: (e: Error) => void }> = [];
 
   private flushEnqueues(): void {
     const batch = this.pendingEnqueues.splice(0);
     if (batch.length === 0) return;
     try {
-      const results = this.db.transaction(() => batch.map((b) => this.insertEvent(b.event)))();
+      const results = this.db.transaction(() => batch.map((b) => b.events.map((e) => this.insertEvent(e))))();
       batch.forEach((b, i) => b.resolve(results[i]));
     } catch {
-      // One bad event must not fail the others: write them one by one.
+      // One bad group must not fail the others: write each group in its own transaction (all or nothing).
       for (const b of batch) {
         try {
-          b.resolve(this.db.transaction(() => this.insertEvent(b.event))());
+          b.resolve(this.db.transaction(() => b.events.map((e) => this.insertEvent(e)))());
         } catch (e) {
-          b.reject(new PushgateError('STORE', `sqlite: cannot queue event: ${(e as Error).message}`, { cause: e, retryable: true }));
+          b.reject(new PushgateError('STORE', `sqlite: cannot queue ${b.events.length} event(s): ${(e as Error).message}`, { cause: e, retryable: true }));
         }
       }
     }

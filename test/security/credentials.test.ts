@@ -32,6 +32,7 @@ import { rejects } from '../helpers/registry.js';
 import { makeSigner, startIssuer, type TokenIssuer } from '../integration/registry/token-issuer.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client.js';
 import { REDACT_PATHS } from '../../src/server/logger.js';
+import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../helpers/oci-image.js';
 
 const P = {
   issuer: 21500,
@@ -145,40 +146,7 @@ function serveStored(roots: string[], req: http.IncomingMessage, res: http.Serve
  * two packages, an image config, a manifest and index.json. Returns the `oci:` reference.
  */
 function makeTinyImage(dir: string): string {
-  const root = path.join(dir, 'rootfs');
-  fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
-  fs.writeFileSync(
-    path.join(root, 'var/lib/dpkg/status'),
-    ['base-files 12.4+deb12u5', 'zlib1g 1:1.2.13.dfsg-1'].map((p) => `Package: ${p.split(' ')[0]}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${p.split(' ')[1]}\n`).join('\n'),
-  );
-  const layout = path.join(dir, 'tiny');
-  const blobs = path.join(layout, 'blobs/sha256');
-  fs.mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer) => {
-    const hex = crypto.createHash('sha256').update(b).digest('hex');
-    fs.writeFileSync(path.join(blobs, hex), b);
-    return { digest: `sha256:${hex}`, size: b.length };
-  };
-  const layer = put(execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--mtime=@0', '-C', root, '-cf', '-', 'etc', 'var']));
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '65534' }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
-  const manifest = put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  fs.writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  fs.writeFileSync(
-    path.join(layout, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': '1' } }] }),
-  );
-  return `oci:${layout}:1`;
+  return writeOciImage(dir, 'tiny', [{ files: { 'etc/os-release': DEBIAN_12_OS_RELEASE, 'var/lib/dpkg/status': dpkgStatus(['base-files 12.4+deb12u5', 'zlib1g 1:1.2.13.dfsg-1']) } }]).ref;
 }
 
 /** `pushgate scan` as a child process (async: the hosts in this process must keep answering). */

@@ -4,12 +4,11 @@
  * quarantine), a registry that can be stopped and started again on the same storage, and reads of a
  * tag's state on the registry.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { ROOT } from '../../helpers/lab.js';
+import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
 
 /** One generated RSA key for every bad image of a run (generation is slow; the content only needs a key). */
 let pem: string | undefined;
@@ -21,43 +20,17 @@ let pem: string | undefined;
  * `n`. @returns the `oci:` reference and the manifest digest skopeo will push (it pushes the manifest as is).
  */
 export function tinyImage(dir: string, name: string, opts: { n: number; secret?: boolean }): { ref: string; digest: string } {
-  const root = path.join(dir, `${name}-rootfs`);
-  fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'app'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u5\n');
-  fs.writeFileSync(path.join(root, 'etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
-  fs.writeFileSync(path.join(root, 'app/id'), `${name}\n`);
+  const files: Record<string, string> = {
+    'etc/os-release': DEBIAN_12_OS_RELEASE,
+    'var/lib/dpkg/status': dpkgStatus(['base-files 12.4+deb12u5']),
+    'app/id': `${name}\n`,
+  };
   if (opts.secret) {
     pem ??= crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-    fs.writeFileSync(path.join(root, 'app/id_rsa'), pem);
+    files['app/id_rsa'] = pem;
   }
-  const layout = path.join(dir, name);
-  const blobs = path.join(layout, 'blobs/sha256');
-  fs.mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer) => {
-    const hex = crypto.createHash('sha256').update(b).digest('hex');
-    fs.writeFileSync(path.join(blobs, hex), b);
-    return { digest: `sha256:${hex}`, size: b.length };
-  };
   // gzip-compressed: skopeo pushes a compressed layer as it is (it would compress an uncompressed one, changing the digest)
-  const tar = execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--mtime=@0', '-C', root, '-cf', '-', 'etc', 'app', 'var']);
-  const diffId = `sha256:${crypto.createHash('sha256').update(tar).digest('hex')}`;
-  const layer = put(zlib.gzipSync(tar));
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '65534', Labels: { n: String(opts.n) } }, rootfs: { type: 'layers', diff_ids: [diffId] } })));
-  const manifest = put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-      }),
-    ),
-  );
-  fs.writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': '1' } }] }));
-  return { ref: `oci:${layout}:1`, digest: manifest.digest };
+  return writeOciImage(dir, name, [{ files, gzip: true }], { config: { User: '65534', Labels: { n: String(opts.n) } } });
 }
 
 /** A policy: secrets are quarantined; an incomplete scan is allowed (only a real scan can block). */

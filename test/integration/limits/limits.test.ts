@@ -9,18 +9,17 @@
  * Ports 21900-21912.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import type { Verdict } from '../../../src/core/index.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger as silent } from '../../helpers/gate.js';
 import { ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { writeOciImage, type LayerFiles } from '../../helpers/oci-image.js';
 
 const P = { reg: 21901, slowReg: 21902, gate: 21910, slowGate: 21911 };
 const TOKEN = 'limits-webhook-token-0123456789';
@@ -31,38 +30,14 @@ const OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian G
 const dpkgStatus = (n: number) => Array.from({ length: n }, (_, i) => `Package: p${i}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.${i}\n`).join('\n');
 
 /** One layer: files (path → content) as a tar, optionally gzip-compressed. */
-interface LayerSpec { files: Record<string, string | Buffer>; gzip?: boolean }
+type LayerSpec = LayerFiles;
 
 /**
  * Writes a small image as an OCI layout (tar(1) layers of the given files, an image config running
  * as a non-root user, a manifest, index.json) and returns its `oci:` reference.
  */
 function makeImage(dir: string, name: string, layers: LayerSpec[]): string {
-  const layout = path.join(dir, name);
-  const blobs = path.join(layout, 'blobs/sha256');
-  fs.mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer) => {
-    const hex = crypto.createHash('sha256').update(b).digest('hex');
-    fs.writeFileSync(path.join(blobs, hex), b);
-    return { digest: `sha256:${hex}`, size: b.length };
-  };
-  const descs = [];
-  const diffIds = [];
-  for (const [i, l] of layers.entries()) {
-    const root = path.join(dir, `${name}-rootfs-${i}`);
-    for (const [p, c] of Object.entries(l.files)) {
-      fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
-      fs.writeFileSync(path.join(root, p), c);
-    }
-    const tar = execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--mtime=@0', '-C', root, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
-    diffIds.push(`sha256:${crypto.createHash('sha256').update(tar).digest('hex')}`);
-    descs.push({ mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, ...put(l.gzip ? zlib.gzipSync(tar) : tar) });
-  }
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '65534' }, rootfs: { type: 'layers', diff_ids: diffIds } })));
-  const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: descs })));
-  fs.writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': '1' } }] }));
-  return `oci:${layout}:1`;
+  return writeOciImage(dir, name, layers).ref;
 }
 
 async function tags(reg: LabRegistry, repo: string): Promise<string[]> {
