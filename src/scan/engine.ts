@@ -121,8 +121,10 @@ export interface ImageScan {
  * Version of the walker's output format and changeset rules (last entry wins, link targets, kinds):
  * part of the layer cache key, so analyses cached before a change are never reused.
  * 3: parse errors and oversize files make a layer incomplete (older cached analyses said complete).
+ * 4: entries are named, typed and sized as Go's archive/tar reads them (GNU long names over PAX
+ *    path, GNU.sparse.name, no data for header-only types, nothing after the end blocks).
  */
-const WALKER_VERSION = 3;
+const WALKER_VERSION = 4;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

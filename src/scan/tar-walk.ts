@@ -1,13 +1,16 @@
 /**
  * The tar side of a layer read: a Writable that takes the uncompressed tar stream, parses it with
  * tar-stream (PAX, GNU long names, base-256 sizes) and hands every entry, in order, to a
- * {@link LayerWalker}. The same class runs on the main thread (small layers, custom analyzer sets)
+ * {@link LayerWalker}. Names, types and sizes come from {@link GoTarIndex}, which reads the same
+ * bytes as Go's archive/tar (containerd, umoci) does; tar-stream only supplies the data sections,
+ * and an entry whose data section tar-stream places elsewhere than Go is marked incomplete. The same class runs on the main thread (small layers, custom analyzer sets)
  * and inside a tar worker (tar-worker.ts), so both paths give the same analysis.
  */
 import { Writable, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { PushgateError } from '../core/index.js';
-import type { LayerWalker } from './walker.js';
+import type { LayerWalker, WalkEntry } from './walker.js';
+import { GoTarIndex, type GoTarEntry } from './tar-headers.js';
 
 /** How a tar stream ended, besides the walker's analysis. */
 export interface TarEnd {
@@ -29,6 +32,11 @@ export class TarWalk extends Writable {
   /** See {@link TarEnd.cutInPadding}; valid once the stream has finished. */
   cutInPadding = false;
   private readonly extract: tar.Extract;
+  /** The entries as Go's archive/tar reads the same bytes. */
+  private readonly index = new GoTarIndex();
+  private desyncNoted = false;
+  private goErrorNoted = false;
+  private afterEndNoted = false;
   /** End offset of the last entry whose content was fully read. */
   private lastEnd = 0;
   private inEntry = false;
@@ -46,10 +54,49 @@ export class TarWalk extends Writable {
         extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries (limit maxEntries)`));
         return;
       }
-      const type = h.type === 'file' || h.type === 'contiguous-file' ? 'file'
+      const byteOffset = (h as { byteOffset?: number }).byteOffset ?? 0;
+      const go = this.index.take(byteOffset);
+      const skip = (): void => {
+        stream.on('end', () => { this.inEntry = false; this.lastEnd = end; next(); });
+        stream.resume();
+      };
+      if (!go && this.index.endOffset !== undefined && byteOffset > this.index.endOffset) {
+        // Go stops at the two zero blocks: what follows them is never unpacked.
+        if (!this.afterEndNoted) {
+          this.afterEndNoted = true;
+          walker.diagnose({ code: 'tar-after-end', path: h.name, message: `entries after the end-of-archive blocks (byte ${this.index.endOffset}) are not unpacked by containerd (Go archive/tar stops there); not scanned` });
+        }
+        return skip();
+      }
+      if (!go && this.index.error && byteOffset > this.index.error.offset - 512) {
+        if (!this.goErrorNoted) {
+          this.goErrorNoted = true;
+          walker.diagnose({ code: 'tar-invalid', path: h.name, message: `Go's archive/tar (containerd, umoci) refuses this layer at byte ${this.index.error.offset}: ${this.index.error.reason}; runtimes cannot unpack it` , incomplete: true });
+        }
+        return skip();
+      }
+      const tsType = h.type === 'file' || h.type === 'contiguous-file' ? 'file'
         : h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : h.type === 'link' ? 'link' : 'other';
-      walker.entry({ name: h.name, type, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined }, stream as unknown as Readable)
-        .then(() => { this.inEntry = false; this.lastEnd = end; next(); }, (e: unknown) => extract.destroy(e instanceof Error ? e : new Error(String(e))));
+      const tsLen = h.type === 'directory' ? 0 : h.size ?? 0;
+      let e: WalkEntry;
+      if (!go || go.physicalSize !== tsLen) {
+        // tar-stream and Go disagree on where entries are: from here on the contents pushgate reads
+        // are not the ones a runtime unpacks.
+        if (!this.desyncNoted) {
+          this.desyncNoted = true;
+          walker.diagnose({ code: 'ambiguous-entry-name', path: go?.name ?? h.name, message: go
+            ? `tar entry "${go.name}" at byte ${go.headerOffset}: Go's archive/tar reads ${go.physicalSize} data bytes, pushgate's tar reader ${tsLen}; the rest of the layer is not read as a runtime reads it`
+            : `pushgate's tar reader found an entry "${h.name}" at byte ${byteOffset - 512} that Go's archive/tar does not; the layer is not read as a runtime reads it`, incomplete: true });
+        }
+        e = go ? { ...goEntry(go, h.mode ?? 0), unreadable: 'its data section is read differently' }
+          : { name: h.name, type: tsType, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined };
+      } else {
+        e = goEntry(go, h.mode ?? 0);
+        if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: go.name, message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
+        if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: go.name, message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
+      }
+      walker.entry(e, stream as unknown as Readable)
+        .then(() => { this.inEntry = false; this.lastEnd = end; next(); }, (err: unknown) => extract.destroy(err instanceof Error ? err : new Error(String(err))));
     });
     extract.on('error', (e: Error) => {
       this.extractError = e;
@@ -61,6 +108,8 @@ export class TarWalk extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.tarBytes += chunk.length;
+    // The index must see a header before tar-stream emits its entry.
+    this.index.write(chunk);
     if (this.extract.write(chunk)) cb();
     else this.extract.once('drain', () => cb());
   }
@@ -88,4 +137,13 @@ export class TarWalk extends Writable {
     }
     cb(e);
   }
+}
+
+/** The walker's view of an entry as Go's archive/tar returns it. */
+function goEntry(go: GoTarEntry, mode: number): WalkEntry {
+  const t = go.typeflag;
+  const type: WalkEntry['type'] = t === '0' || t === '7' || t === 'S' ? 'file' : t === '5' ? 'directory' : t === '2' ? 'symlink' : t === '1' ? 'link' : 'other';
+  const e: WalkEntry = { name: go.name, type, size: go.size, mode, linkname: go.linkname === '' ? undefined : go.linkname };
+  if (go.sparse) e.unreadable = `it is a sparse file (${go.sparse}) whose contents pushgate does not expand`;
+  return e;
 }

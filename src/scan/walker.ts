@@ -80,6 +80,12 @@ export interface WalkEntry {
   size: number;
   mode: number;
   linkname?: string;
+  /**
+   * Set when the body is not the file's content as a runtime unpacks it (a sparse file, a data
+   * section the tar readers disagree on): the reason. An analyzer that wants the file makes the
+   * scan incomplete instead of reading it.
+   */
+  unreadable?: string;
 }
 
 /**
@@ -263,6 +269,10 @@ export class LayerWalker {
     let sinks: Array<{ a: Analyzer; s: StreamSink }> | undefined;
     for (const a of this.analyzers) {
       if (!a.wants(info)) continue;
+      if (e.unreadable !== undefined) {
+        this.diagnose({ code: 'ambiguous-entry-name', path: p, message: `${a.name}: ${p} not analyzed: ${e.unreadable}`, incomplete: true });
+        continue;
+      }
       if (e.size > a.maxSize) {
         // A file the analyzer would have read and did not is a gap in the inventory: incomplete.
         const key = a.sizeClass === 'lockfile' ? ', config scan.limits.lockFileSize' : a.sizeClass === 'packagedb' ? ', config scan.limits.packageDbSize' : '';
