@@ -47,6 +47,11 @@ export interface GoTarEntry {
   size: number;
   /** Set when the entry is a sparse file: its logical content is not its data section. */
   sparse?: 'old-gnu' | 'pax-0.x' | 'pax-1.0';
+  /**
+   * For PAX 0.0/0.1 sparse files: the data fragments `[offset, length]` of the logical file, in
+   * order (validated as Go's validateSparseEntries does); the data section holds them back to back.
+   */
+  sparseMap?: Array<[number, number]>;
   /** True when the name or link name is not valid UTF-8 (the scanner sees U+FFFD instead). */
   nonUtf8?: boolean;
   /**
@@ -223,6 +228,25 @@ function parsePax(buf: Buffer): Map<string, Buffer> {
     } else out.set(key, value);
   }
   if (sparse.length > 0) out.set('GNU.sparse.map', Buffer.from(sparse.map((b) => b.toString('latin1')).join(','), 'latin1'));
+  return out;
+}
+
+/** Go readGNUSparseMap0x1 plus validateSparseEntries: fragments in order, no overlap, within size. */
+function sparseMap0x1(numblocks: string, map: string, size: number): Array<[number, number]> {
+  const n = decimal(numblocks, 'GNU.sparse.numblocks');
+  if (n < 0) throw new HeaderError('GNU.sparse.numblocks is negative');
+  const parts = map === '' ? [] : map.split(',');
+  if (parts.length !== 2 * n) throw new HeaderError(`GNU.sparse.map has ${parts.length} numbers for ${n} blocks`);
+  const out: Array<[number, number]> = [];
+  let end = 0;
+  for (let i = 0; i < parts.length; i += 2) {
+    const off = decimal(parts[i]!, 'GNU.sparse.map');
+    const len = decimal(parts[i + 1]!, 'GNU.sparse.map');
+    if (off < 0 || len < 0 || off + len > size || end > off) throw new HeaderError('GNU sparse map is out of order or beyond the file size');
+    end = off + len;
+    out.push([off, len]);
+  }
+  if (size < 0) throw new HeaderError('sparse file size is negative');
   return out;
 }
 
@@ -416,11 +440,8 @@ export class GoTarIndex {
         }
         const sz = paxStr('GNU.sparse.size') || paxStr('GNU.sparse.realsize');
         if (sz !== '') entry.size = decimal(sz, 'GNU.sparse.size');
-        if (kind === 'pax-0.x') {
-          const nb = paxStr('GNU.sparse.numblocks');
-          if (!/^[+-]?[0-9]+$/.test(nb) || Number(nb) < 0) throw new HeaderError('GNU.sparse.numblocks is invalid');
-        }
         if (HEADER_ONLY.has(typeflag)) throw new HeaderError('sparse map on a header-only entry');
+        if (kind === 'pax-0.x') entry.sparseMap = sparseMap0x1(paxStr('GNU.sparse.numblocks'), paxStr('GNU.sparse.map'), entry.size);
       }
     }
     const validName = (b: Buffer): boolean => { try { utf8.decode(b); return true; } catch { return false; } };

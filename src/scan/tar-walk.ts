@@ -6,10 +6,10 @@
  * and an entry whose data section tar-stream places elsewhere than Go is marked incomplete. The same class runs on the main thread (small layers, custom analyzer sets)
  * and inside a tar worker (tar-worker.ts), so both paths give the same analysis.
  */
-import { Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { PushgateError } from '../core/index.js';
-import type { LayerWalker, WalkEntry } from './walker.js';
+import { cleanEntryPath, type LayerWalker, type WalkEntry } from './walker.js';
 import { GoTarIndex, type GoTarEntry } from './tar-headers.js';
 
 /** How a tar stream ended, besides the walker's analysis. */
@@ -84,7 +84,7 @@ export class TarWalk extends Writable {
         // are not the ones a runtime unpacks.
         if (!this.desyncNoted) {
           this.desyncNoted = true;
-          walker.diagnose({ code: 'ambiguous-entry-name', path: go?.name ?? h.name, message: go
+          walker.diagnose({ code: 'ambiguous-entry-name', path: cleanEntryPath(go?.name ?? h.name).path, message: go
             ? `tar entry "${go.name}" at byte ${go.headerOffset}: Go's archive/tar reads ${go.physicalSize} data bytes, pushgate's tar reader ${tsLen}; the rest of the layer is not read as a runtime reads it`
             : `pushgate's tar reader found an entry "${h.name}" at byte ${byteOffset - 512} that Go's archive/tar does not; the layer is not read as a runtime reads it`, incomplete: true });
         }
@@ -92,10 +92,12 @@ export class TarWalk extends Writable {
           : { name: h.name, type: tsType, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined };
       } else {
         e = goEntry(go, h.mode ?? 0);
-        if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: go.name, message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
-        if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: go.name, message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
+        if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: cleanEntryPath(go.name).path, message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
+        if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: cleanEntryPath(go.name).path, message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
       }
-      walker.entry(e, stream as unknown as Readable)
+      let body = stream as unknown as Readable;
+      if (go?.sparseMap && !e.unreadable) body = expandSparse(body, go.sparseMap, go.size);
+      walker.entry(e, body)
         .then(() => { this.inEntry = false; this.lastEnd = end; next(); }, (err: unknown) => extract.destroy(err instanceof Error ? err : new Error(String(err))));
     });
     extract.on('error', (e: Error) => {
@@ -144,6 +146,50 @@ function goEntry(go: GoTarEntry, mode: number): WalkEntry {
   const t = go.typeflag;
   const type: WalkEntry['type'] = t === '0' || t === '7' || t === 'S' ? 'file' : t === '5' ? 'directory' : t === '2' ? 'symlink' : t === '1' ? 'link' : 'other';
   const e: WalkEntry = { name: go.name, type, size: go.size, mode, linkname: go.linkname === '' ? undefined : go.linkname };
-  if (go.sparse) e.unreadable = `it is a sparse file (${go.sparse}) whose contents pushgate does not expand`;
+  if (go.sparse && !(go.sparseMap && go.sparseMap.reduce((n, [, l]) => n + l, 0) === go.physicalSize && go.size <= MAX_SPARSE)) {
+    e.unreadable = `it is a sparse file (${go.sparse}) whose contents pushgate does not expand`;
+  }
   return e;
+}
+
+/** Largest sparse file (logical bytes) expanded for the analyzers; larger ones are not read. */
+const MAX_SPARSE = 64 << 20;
+
+/**
+ * The logical content of a PAX 0.x sparse file from its data section (the fragments back to back):
+ * holes read as NUL bytes, as Go's sparseFileReader returns them.
+ */
+function expandSparse(body: Readable, map: Array<[number, number]>, size: number): Readable {
+  let pos = 0;
+  let i = 0;
+  const zeros = (t: Transform, upTo: number): void => {
+    while (pos < upTo) {
+      const n = Math.min(upTo - pos, 1 << 16);
+      t.push(Buffer.alloc(n));
+      pos += n;
+    }
+  };
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let c = chunk;
+      while (c.length > 0 && i < map.length) {
+        const [off, len] = map[i]!;
+        zeros(this, off);
+        const n = Math.min(c.length, off + len - pos);
+        if (n > 0) {
+          this.push(c.subarray(0, n));
+          pos += n;
+          c = c.subarray(n);
+        }
+        if (pos >= off + len) i++;
+      }
+      cb();
+    },
+    flush(cb) {
+      zeros(this, size);
+      cb();
+    },
+  });
+  body.on('error', (err) => out.destroy(err));
+  return body.pipe(out);
 }
