@@ -541,7 +541,8 @@ export class Gate implements GateApi {
     }
     if (blocked && ev.tag) {
       const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
-      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async');
+      // The verdict was stored just above: the repository is one pushgate has read from the registry.
+      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
     return enforcement;
   }

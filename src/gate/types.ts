@@ -39,8 +39,12 @@ export interface GateHooks {
   proxyGate?(seconds: number): void;
   /** +1 per request the proxy refused for its path; `reason` as in src/proxy/route.ts `PathRefusal`. */
   proxyRefusedPath?(reason: string): void;
-  /** +1 per blocked push; `rule` = the first blocking rule. */
-  blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync'): void;
+  /**
+   * +1 per blocked push; `rule` = the first blocking rule. `judged`: pushgate holds a verdict for
+   * this repository (its content was read from the registry); false for refusals without one
+   * (gate error, timeout), whose repository name is only what the client sent.
+   */
+  blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync', judged: boolean): void;
   /** +1 per image of an admission review that would start a scan, by what happened (src/admission/scan-triggers.ts). */
   admissionScanTrigger?(result: 'queued' | 'scanned' | 'coalesced' | 'over-review-cap' | 'rate-limited'): void;
   /** +1 per admission connection or request refused before any review was read. */

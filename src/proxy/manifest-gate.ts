@@ -27,6 +27,7 @@ import { bareMediaType, parseManifestDocument, type ParsedManifest } from '../co
 import { sendRegistryError } from './errors.js';
 import { canonicalRequest } from './route.js';
 import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
+import { HELD_RETRY_AFTER_SECONDS, readBody, type HeldManifests } from './body.js';
 import { blockingReasons, refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
 
 /** Default manifest size limit when `scan.maxManifestBytes` is unset (distribution-spec: ≥ 4 MB). */
@@ -52,6 +53,8 @@ export interface GateContext {
   tls: boolean;
   /** Refused manifests, key `repository@digest`; short-lived. */
   refused: LRUCache<string, RefusedEntry>;
+  /** Manifest PUTs held now (`proxy.maxHeldManifests`). */
+  held: HeldManifests;
   /** Aborted when the proxy closes. */
   closing: AbortSignal;
   /** URL of the report of `digest`, as the client should open it. */
@@ -114,21 +117,6 @@ export function parseManifestPut(method: string | undefined, url: string | undef
   return { name: d.route.name!, reference: d.route.reference!, target: d.target };
 }
 
-/**
- * Reads the request body up to `limit` bytes.
- * @returns the bytes, or `undefined` when the body is larger (the rest is not read).
- */
-async function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
 /** Who pushes, for the audit log: the Basic user name or the (unverified) JWT `sub`. Never the secret. */
 export function actorOf(req: http.IncomingMessage): string {
   const auth = req.headers.authorization ?? '';
@@ -186,7 +174,7 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
     r.end();
   });
   if (status instanceof Error) {
-    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` });
+    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` }, { Connection: 'close' });
     return true;
   }
   if (status.code !== 401 && status.code !== 403) return false;
@@ -197,7 +185,8 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
   }
   const code = status.code === 401 ? 'UNAUTHORIZED' : 'DENIED';
   const body = Buffer.from(JSON.stringify({ errors: [{ code, message: status.code === 401 ? 'authentication required' : 'requested access to the resource is denied', detail: [{ Type: 'repository', Name: name, Action: 'push' }] }] }));
-  res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0' });
+  // The body was not read: close the connection so its bytes are never taken for a next request.
+  res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0', Connection: 'close' });
   res.end(body);
   return true;
 }
@@ -241,23 +230,58 @@ function platformOf(report: ScanReport | undefined): string | undefined {
   return fromFindings.size === 1 ? [...fromFindings][0] : undefined;
 }
 
+/** `Expect` values Node's server answers with `checkContinue` (RFC 9110 §10.1.1). */
+export const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
 /**
- * Handles one manifest PUT end to end (reads, judges, forwards or refuses). Resolves with the
- * status sent to the client; never rejects.
+ * Handles one manifest PUT end to end, in this order: the pusher's credentials (no byte of the
+ * body is read before the registry accepts them), a held slot (`proxy.maxHeldManifests`, else 429
+ * with `Retry-After`), the size (`scan.maxManifestBytes`, else 413) and the body within
+ * `proxy.bodyTimeout` (else 408), then the verdict. Resolves with the status sent; never rejects.
+ * A client sending `Expect: 100-continue` gets its `100 Continue` only once a slot is held.
  */
 export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut): Promise<number> {
+  const { name, target } = put;
+  const { config } = ctx;
+  if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
+  const release = ctx.held.tryAcquire();
+  if (!release) {
+    sendRegistryError(
+      res,
+      429,
+      { code: 'TOOMANYREQUESTS', message: `pushgate proxy: ${ctx.held.max} manifest pushes are being checked already (proxy.maxHeldManifests); retry in ${HELD_RETRY_AFTER_SECONDS}s`, detail: { reason: 'held-manifests' } },
+      { 'Retry-After': String(HELD_RETRY_AFTER_SECONDS), Connection: 'close' },
+    );
+    return 429;
+  }
+  try {
+    const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
+    const tooBig = (size: string): number => {
+      sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` }, { Connection: 'close' });
+      return 413;
+    };
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) return tooBig(String(declared));
+    if (EXPECTS_CONTINUE.test(String(req.headers.expect ?? ''))) res.writeContinue();
+    const body = await readBody(req, limit, config.proxy.bodyTimeoutMs);
+    if (body.kind === 'too-large') return tooBig(`more than ${limit}`);
+    if (body.kind === 'aborted') return 499;
+    if (body.kind === 'timeout') {
+      const secs = Math.round(config.proxy.bodyTimeoutMs / 100) / 10;
+      ctx.log({ repository: name, received: body.received, timeoutMs: config.proxy.bodyTimeoutMs }, 'proxy: manifest body too slow; refused');
+      sendRegistryError(res, 408, { code: 'TIMEOUT', message: `pushgate proxy: the manifest body did not arrive within ${secs}s (proxy.bodyTimeout; ${body.received} bytes received); push again`, detail: { reason: 'body-timeout' } }, { Connection: 'close' });
+      return 408;
+    }
+    return await judgeHeld(req, res, ctx, put, body.bytes);
+  } finally {
+    release();
+  }
+}
+
+/** Judges a held manifest (its credentials accepted, its bytes read) and forwards or refuses it. */
+async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut, bytes: Buffer): Promise<number> {
   const { name, reference, target } = put;
   const { gate, config, registry } = ctx;
-  const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
-  const tooBig = (size: string): number => {
-    sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` }, { Connection: 'close' });
-    return 413;
-  };
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) return tooBig(String(declared));
-  const bytes = await readLimited(req, limit);
-  if (!bytes) return tooBig(`more than ${limit}`);
-
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const tag = isDigest(reference) ? undefined : reference;
   if (!tag && reference.startsWith('sha256:') && reference !== digest) {
@@ -280,13 +304,13 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   }
   const mediaType = doc?.mediaType ?? bareMediaType(req.headers['content-type']);
 
-  if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
-
   const t0 = performance.now();
   const actor = actorOf(req);
   const who = { registry: registry.name, repository: name, digest, tag };
-  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>): Promise<number> => {
-    gate.hooks.blockedPush?.(registry.name, name, rule, 'sync');
+  // `judged`: a verdict of this repository exists (the manifest's own, or its children's); a
+  // refusal without one (timeout, gate error) names a repository only the client vouches for.
+  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>, judged: boolean): Promise<number> => {
+    gate.hooks.blockedPush?.(registry.name, name, rule, 'sync', judged);
     sendRegistryError(res, status, err);
     await gate.audit({ actor, action, ...who, detail }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: audit failed'));
     return status;
@@ -325,7 +349,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
       gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
       rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject' });
       const err = refusedIndexError(name, tag, digest, refusedChildren, ctx.reportUrl(req, refusedChildren[0]!.digest));
-      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren });
+      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren }, true);
     }
   }
 
@@ -355,6 +379,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
       'scan-timeout',
       'proxy.timeout-refuse',
       { timeoutMs: config.proxy.timeoutMs },
+      false,
     );
   }
 
@@ -372,6 +397,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
       'gate-error',
       'proxy.error-refuse',
       { error: msg },
+      false,
     );
   }
 
@@ -384,7 +410,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
     rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision });
     const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
-    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules });
+    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules }, true);
   }
   // Judged again and let through: an index naming it must not be refused by an older memory of it.
   ctx.refused.delete(`${name}@${digest}`);

@@ -16,6 +16,7 @@ import { sameRegistryUrl } from '../core/host.js';
 import { sendRegistryError } from './errors.js';
 import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
+import { HeldManifests } from './body.js';
 import { canonicalRequest } from './route.js';
 
 
@@ -118,6 +119,7 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     up,
     tls: Boolean(tlsConf),
     refused: makeRefusedMap(),
+    held: new HeldManifests(config.proxy.maxHeldManifests),
     closing: closing.signal,
     reportUrl: (req, digest) => reportUrlFor(config, req, digest),
     log,
@@ -187,7 +189,16 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
   } else {
     server = http.createServer({ highWaterMark: STREAM_HWM }, handler);
   }
-  // Blob uploads can be long and slow: no overall request timeout, only the upstream idle timeout.
+  // `Expect: 100-continue`: a manifest PUT is told to send its body only once its credentials are
+  // accepted and a held slot is taken (manifest-gate.ts); everything else streams through at once.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const d = canonicalRequest(req.url ?? '/');
+    const heldPut = req.method === 'PUT' && d.ok && d.route.kind === 'manifest';
+    if (!heldPut && d.ok) res.writeContinue();
+    handler(req, res);
+  });
+  // Blob uploads can be long and slow: no overall request timeout, only the upstream idle timeout
+  // (a manifest PUT, the one body the proxy holds, has its own: proxy.bodyTimeout).
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;

@@ -76,7 +76,7 @@ describe('config: loadConfig', () => {
 
   it('loads a full file: env substitution, units, defaults, paths relative to the file', () => {
     const c = loadConfig(path.join(FIX, 'full.yaml'), ENV);
-    expect(c.server).to.deep.equal({ listen: '127.0.0.1:18080', bodyLimitBytes: 2 * 1024 ** 2, publicUrl: 'https://pushgate.example.test' });
+    expect(c.server).to.deep.equal({ listen: '127.0.0.1:18080', bodyLimitBytes: 2 * 1024 ** 2, readTimeoutMs: 30_000, publicUrl: 'https://pushgate.example.test' });
     expect(c.store.url).to.equal('sqlite:./data/test.db'); // ${STORE_URL:-…} default
     expect(c.vulndb.updateIntervalMs).to.equal(90 * 60_000);
     expect(c.vulndb.sources).to.deep.equal([path.join(FIX, 'osv-mirror'), 'https://osv.example.test/npm/all.zip']);
