@@ -102,7 +102,7 @@ describe('config: loadConfig', () => {
     expect(c.admission.unguarded).to.equal('deny');
     expect(c.admission.digestCacheTtlMs).to.equal(120_000);
     expect(c.admission.exemptions).to.deep.equal({ namespaces: ['kube-system'], images: [] });
-    expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject' });
+    expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 });
     expect(c.notify).to.deep.equal([{ url: 'https://hooks.example.test/x', format: 'slack', events: ['quarantine', 'reject'] }]);
   });
 
@@ -157,7 +157,7 @@ describe('config: loadConfig', () => {
     const file = path.join(tmp, 'u.yaml');
     fs.writeFileSync(file, 'server:\n  listen: 0.0.0.0:1\n  port: 1\nregistry: []\n');
     expect(problems(() => loadConfig(file, {}))).to.deep.equal([
-      `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, publicUrl)`,
+      `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, readTimeout, publicUrl)`,
       `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, harborAdapter, reconcile, notify)`,
     ]);
   });
