@@ -541,7 +541,8 @@ export class Gate implements GateApi {
     }
     if (blocked && ev.tag) {
       const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
-      // The verdict was stored just above: the repository is one pushgate has read from the registry.
+      // The registry notified this push (or reconcile listed it): the repository exists there.
+      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
     return enforcement;

@@ -3,8 +3,9 @@
  * the public contract of DESIGN.md §3 "Metrics"; label values are bounded (registry names,
  * repositories, rule names), never digests or advisory ids.
  *
- * No label takes a value as a client sent it: a `repository` label names only a repository
- * pushgate has a verdict for, as a valid name, folded to `metrics.repositoryDepth` components
+ * No label takes a value as a client sent it: a `repository` label names only a repository the
+ * registry vouches for (it notified the push, or pushgate read a complete verdict's blobs from it),
+ * as a valid name, folded to `metrics.repositoryDepth` components
  * ({@link repositoryLabel}); an event's `action` label is one of the actions senders define
  * ({@link actionLabel}). Whatever clients push, the number of series stays bounded.
  */
@@ -21,8 +22,9 @@ export const MAX_REPOSITORY_LABELS = 1000;
 
 /**
  * The `repository` label value of a repository.
- * @param judged true only when pushgate holds a verdict for this (registry, repository): its
- *   manifest and blobs were read from the registry, so the name exists there.
+ * @param judged true only when the registry vouches for the repository: it notified the push, or
+ *   pushgate read every blob of a complete verdict from it. A verdict alone is not enough: a
+ *   manifest naming blobs that do not exist is judged too (incomplete).
  * @param depth path components kept (`metrics.repositoryDepth`; 0 = all): `team/app/api` at 1 → `team`.
  * @returns the (folded) name, or {@link UNJUDGED_REPOSITORY} when not judged or not a valid
  *   repository name (OCI distribution-spec name grammar, src/core/names.ts).
@@ -68,7 +70,7 @@ export class Metrics {
   readonly scanDuration = new client.Histogram({ name: 'pushgate_scan_duration_seconds', help: 'Wall time of one image scan, seconds.', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [this.registry] });
   readonly scannedBytes = this.counter('pushgate_scanned_bytes_total', 'Compressed blob bytes read by scans.', []);
   readonly verdicts = this.counter('pushgate_verdicts_total', 'Verdicts stored, by decision.', ['decision']);
-  readonly blockedPushes = this.counter('pushgate_blocked_pushes_total', 'Pushes blocked (+1 per push); rule = the first blocking rule; mode async (notification) or sync (proxy); repository only when pushgate holds a verdict for it, folded to metrics.repositoryDepth, else (unjudged).', ['registry', 'repository', 'rule', 'mode']);
+  readonly blockedPushes = this.counter('pushgate_blocked_pushes_total', 'Pushes blocked (+1 per push); rule = the first blocking rule; mode async (notification) or sync (proxy); repository only when the registry vouches for it (notified push, complete verdict), folded to metrics.repositoryDepth, else (unjudged).', ['registry', 'repository', 'rule', 'mode']);
   readonly verdictReasons = this.counter('pushgate_verdict_reasons_total', 'Policy rules that fired, by rule.', ['rule']);
   readonly enforcementActions = this.counter('pushgate_enforcement_actions_total', 'Actions taken on registries, by action and result.', ['action', 'result']);
   readonly registryRequests = this.counter('pushgate_registry_requests_total', 'HTTP requests to registries, by registry, method and status code.', ['registry', 'method', 'code']);

@@ -36,6 +36,8 @@ export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** A manifest the proxy refused, remembered by `repository@digest`. */
 export interface RefusedEntry {
   rules: string[];
+  /** The refusal rests on a complete verdict: pushgate read every blob of it from this repository. */
+  complete?: boolean;
   platform?: string;
   decision: string;
   /** When it was refused, ms since the epoch (a stored verdict newer than this replaces the memo). */
@@ -307,8 +309,9 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
   const t0 = performance.now();
   const actor = actorOf(req);
   const who = { registry: registry.name, repository: name, digest, tag };
-  // `judged`: a verdict of this repository exists (the manifest's own, or its children's); a
-  // refusal without one (timeout, gate error) names a repository only the client vouches for.
+  // `judged`: the refusal rests on complete verdicts, for which pushgate read every blob from this
+  // repository, so the registry holds it. Otherwise (timeout, gate error, an incomplete scan of
+  // blobs that may not exist) the repository name is only what the client sent.
   const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>, judged: boolean): Promise<number> => {
     gate.hooks.blockedPush?.(registry.name, name, rule, 'sync', judged);
     sendRegistryError(res, status, err);
@@ -319,12 +322,13 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
   if (invalid) {
     gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
     const detail = isPushgateError(invalid) ? invalid.details : undefined;
-    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, 'manifest-invalid', 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message });
+    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, 'manifest-invalid', 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message }, false);
   }
 
   // Index: every child must have been admitted before the index is even judged (annotations decide nothing).
   if (doc?.kind === 'index') {
     const refusedChildren: RefusedChild[] = [];
+    let childrenComplete = true;
     for (const child of doc.index.manifests) {
       const platform = child.platform ? platformString(child.platform) : 'unknown platform';
       let stored: Verdict | undefined;
@@ -339,17 +343,19 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
       const hit = refusedNow(ctx, `${name}@${child.digest}`, v);
       if (hit) {
         refusedChildren.push({ digest: child.digest, platform, rules: hit.rules });
+        childrenComplete &&= hit.complete === true;
         continue;
       }
       if (v && isBlocking(v.decision) && v.mode === 'enforce') {
         refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
+        childrenComplete &&= v.complete;
       }
     }
     if (refusedChildren.length > 0) {
       gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
-      rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject' });
+      rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject', complete: childrenComplete });
       const err = refusedIndexError(name, tag, digest, refusedChildren, ctx.reportUrl(req, refusedChildren[0]!.digest));
-      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren }, true);
+      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren }, childrenComplete);
     }
   }
 
@@ -408,9 +414,9 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
   if (isBlocking(verdict.decision) && verdict.mode === 'enforce') {
     const platform = platformOf(report);
     const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
-    rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision });
+    rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision, complete: verdict.complete });
     const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
-    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules }, true);
+    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules }, verdict.complete);
   }
   // Judged again and let through: an index naming it must not be refused by an older memory of it.
   ctx.refused.delete(`${name}@${digest}`);
