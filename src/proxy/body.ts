@@ -20,7 +20,7 @@ export type BodyRead =
 /**
  * Reads `req`'s body, keeping at most `limit` bytes, within `timeoutMs` from the call.
  * Resolves once; never rejects. On `too-large` and `timeout` the request is left paused, unread:
- * answer it with `Connection: close` so its remaining bytes are never parsed as a next request.
+ * answer it with {@link lingerAfterAnswer}.
  */
 export function readBody(req: http.IncomingMessage, limit: number, timeoutMs: number): Promise<BodyRead> {
   return new Promise((resolve) => {
@@ -56,6 +56,28 @@ export function readBody(req: http.IncomingMessage, limit: number, timeoutMs: nu
     req.on('end', onEnd);
     req.on('error', onAbort);
     req.on('close', onClose);
+  });
+}
+
+/** How long an answered request's unread body is still drained before the connection is closed, ms. */
+export const LINGER_MS = 2000;
+
+/**
+ * For an answer sent before the request body was read (401, 408, 413, 429): once the answer is
+ * out, the rest of the body is read and dropped for at most `lingerMs`, then the connection is
+ * closed. Closing at once with unread bytes makes the kernel reset the connection, and a client
+ * still sending would lose the answer it was sent; draining forever would let it hold the
+ * connection. The parser still frames the body (Content-Length or chunked), so no byte of it is
+ * ever read as a next request.
+ */
+export function lingerAfterAnswer(req: http.IncomingMessage, res: http.ServerResponse, lingerMs = LINGER_MS): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    const timer = setTimeout(() => req.socket.destroy(), lingerMs);
+    const clear = (): void => clearTimeout(timer);
+    req.once('end', clear);
+    req.socket.once('close', clear);
+    req.resume();
   });
 }
 

@@ -27,7 +27,7 @@ import { bareMediaType, parseManifestDocument, type ParsedManifest } from '../co
 import { sendRegistryError } from './errors.js';
 import { canonicalRequest } from './route.js';
 import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
-import { HELD_RETRY_AFTER_SECONDS, readBody, type HeldManifests } from './body.js';
+import { HELD_RETRY_AFTER_SECONDS, lingerAfterAnswer, readBody, type HeldManifests } from './body.js';
 import { blockingReasons, refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
 
 /** Default manifest size limit when `scan.maxManifestBytes` is unset (distribution-spec: ≥ 4 MB). */
@@ -176,7 +176,8 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
     r.end();
   });
   if (status instanceof Error) {
-    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` }, { Connection: 'close' });
+    lingerAfterAnswer(req, res);
+    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` });
     return true;
   }
   if (status.code !== 401 && status.code !== 403) return false;
@@ -187,8 +188,9 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
   }
   const code = status.code === 401 ? 'UNAUTHORIZED' : 'DENIED';
   const body = Buffer.from(JSON.stringify({ errors: [{ code, message: status.code === 401 ? 'authentication required' : 'requested access to the resource is denied', detail: [{ Type: 'repository', Name: name, Action: 'push' }] }] }));
-  // The body was not read: close the connection so its bytes are never taken for a next request.
-  res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0', Connection: 'close' });
+  // Answered before the body was read: drained briefly, then the connection closes.
+  lingerAfterAnswer(req, res);
+  res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0' });
   res.end(body);
   return true;
 }
@@ -248,18 +250,20 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
   const release = ctx.held.tryAcquire();
   if (!release) {
+    lingerAfterAnswer(req, res);
     sendRegistryError(
       res,
       429,
       { code: 'TOOMANYREQUESTS', message: `pushgate proxy: ${ctx.held.max} manifest pushes are being checked already (proxy.maxHeldManifests); retry in ${HELD_RETRY_AFTER_SECONDS}s`, detail: { reason: 'held-manifests' } },
-      { 'Retry-After': String(HELD_RETRY_AFTER_SECONDS), Connection: 'close' },
+      { 'Retry-After': String(HELD_RETRY_AFTER_SECONDS) },
     );
     return 429;
   }
   try {
     const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
     const tooBig = (size: string): number => {
-      sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` }, { Connection: 'close' });
+      lingerAfterAnswer(req, res);
+      sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` });
       return 413;
     };
     const declared = Number(req.headers['content-length'] ?? NaN);
@@ -271,7 +275,8 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     if (body.kind === 'timeout') {
       const secs = Math.round(config.proxy.bodyTimeoutMs / 100) / 10;
       ctx.log({ repository: name, received: body.received, timeoutMs: config.proxy.bodyTimeoutMs }, 'proxy: manifest body too slow; refused');
-      sendRegistryError(res, 408, { code: 'TIMEOUT', message: `pushgate proxy: the manifest body did not arrive within ${secs}s (proxy.bodyTimeout; ${body.received} bytes received); push again`, detail: { reason: 'body-timeout' } }, { Connection: 'close' });
+      lingerAfterAnswer(req, res);
+      sendRegistryError(res, 408, { code: 'TIMEOUT', message: `pushgate proxy: the manifest body did not arrive within ${secs}s (proxy.bodyTimeout; ${body.received} bytes received); push again`, detail: { reason: 'body-timeout' } });
       return 408;
     }
     return await judgeHeld(req, res, ctx, put, body.bytes);
