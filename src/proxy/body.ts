@@ -63,20 +63,26 @@ export function readBody(req: http.IncomingMessage, limit: number, timeoutMs: nu
 export const LINGER_MS = 2000;
 
 /**
- * For an answer sent before the request body was read (401, 408, 413, 429): once the answer is
- * out, the rest of the body is read and dropped for at most `lingerMs`, then the connection is
+ * For an answer sent before the request body was read (400, 401, 408, 413, 429): once the answer
+ * is out, the rest of the body is read and dropped for at most `lingerMs`, then the connection is
  * closed. Closing at once with unread bytes makes the kernel reset the connection, and a client
  * still sending would lose the answer it was sent; draining forever would let it hold the
  * connection. The parser still frames the body (Content-Length or chunked), so no byte of it is
- * ever read as a next request.
+ * ever read as a next request. The connection is closed here (FIN once the body has been read,
+ * a hard close at `lingerMs`), never kept for a next request.
  */
 export function lingerAfterAnswer(req: http.IncomingMessage, res: http.ServerResponse, lingerMs = LINGER_MS): void {
+  // Node closes a connection right after an answer it marks `Connection: close`; closed here instead.
+  res.shouldKeepAlive = true;
   res.once('finish', () => {
-    if (req.complete) return;
-    const timer = setTimeout(() => req.socket.destroy(), lingerMs);
-    const clear = (): void => clearTimeout(timer);
-    req.once('end', clear);
-    req.socket.once('close', clear);
+    const sock = req.socket;
+    const timer = setTimeout(() => sock.destroy(), lingerMs);
+    sock.once('close', () => clearTimeout(timer));
+    if (req.complete) {
+      sock.end();
+      return;
+    }
+    req.once('end', () => sock.end());
     req.resume();
   });
 }
