@@ -1,7 +1,7 @@
 /**
- * A large notification envelope is accepted in bounded time: one envelope of 10,000 push events
+ * A large notification envelope is accepted in bounded time: an envelope of 10,000 push events
  * (as Distribution writes them) posted to a real `pushgate serve` child is answered 202 within
- * 1 s, on SQLite and on PostgreSQL, with every event durably queued (counted in the store after
+ * 1 s (median of three envelopes), on SQLite and on PostgreSQL, with every event durably queued (counted in the store after
  * the child is stopped). One transaction per envelope (Store.enqueueMany); one per event took 47 s.
  * The registry the events name is not running: the workers' attempts fail fast and back off, so
  * the figure is the webhook's alone. Ports 22120-22129.
@@ -91,12 +91,22 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       };
       // A small envelope first, so the figure is not the first request's warm-up.
       expect((await post(envelope(10, 'warm'))).status).to.equal(202);
-      const body = envelope(EVENTS, 'big');
-      const r = await post(body);
-      process.stdout.write(`      ${kind}: ${EVENTS} events (${(body.length / 1024 / 1024).toFixed(1)} MiB) → ${r.status} accepted ${r.accepted} in ${r.ms.toFixed(0)} ms\n`);
-      expect(r.status).to.equal(202);
-      expect(r.accepted).to.equal(EVENTS);
-      expect(r.ms).to.be.below(BUDGET_MS);
+      // Three envelopes of distinct events; the median is the figure (2 shared cores: one run can
+      // be delayed by other work, a slow route is slow every time).
+      const runs: Array<{ status: number; accepted?: number; ms: number }> = [];
+      let size = 0;
+      for (const salt of ['big', 'big2', 'big3']) {
+        const body = envelope(EVENTS, salt);
+        size = body.length;
+        runs.push(await post(body));
+      }
+      const median = [...runs].sort((a, b) => a.ms - b.ms)[1]!;
+      process.stdout.write(`      ${kind}: ${EVENTS} events (${(size / 1024 / 1024).toFixed(1)} MiB) → ${runs.map((r) => r.status).join('/')}, accepted ${runs.map((r) => r.accepted).join('/')}, in ${runs.map((r) => r.ms.toFixed(0)).join(' / ')} ms (median ${median.ms.toFixed(0)})\n`);
+      for (const r of runs) {
+        expect(r.status).to.equal(202);
+        expect(r.accepted).to.equal(EVENTS);
+      }
+      expect(median.ms).to.be.below(BUDGET_MS);
 
       // Nothing lost: the child is stopped and the store read directly.
       const exited = new Promise((res) => child!.once('exit', res));
@@ -105,7 +115,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const store = await openStore(storeUrl);
       try {
         // Queuing the same events again inserts none: each one is already there (events are keyed by id).
-        const again = Array.from({ length: EVENTS }, (_, i) => ({ id: `big-${i}`, source: 'distribution' as const, registry: 'lab', action: 'push' as const, repository: `load/app${i % 100}`, digest: `sha256:${createHash('sha256').update(`big-${i}`).digest('hex')}` }));
+        const again = ['big', 'big2', 'big3'].flatMap((salt) =>
+          Array.from({ length: EVENTS }, (_, i) => ({ id: `${salt}-${i}`, source: 'distribution' as const, registry: 'lab', action: 'push' as const, repository: `load/app${i % 100}`, digest: `sha256:${createHash('sha256').update(`${salt}-${i}`).digest('hex')}` })),
+        );
         const r2 = await store.enqueueMany(again);
         expect(r2.filter((x) => x.inserted)).to.have.length(0);
       } finally {
