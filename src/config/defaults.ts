@@ -30,8 +30,8 @@ export function defaultRegistry(): Omit<RegistryConfig, 'name' | 'url'> {
 export function defaultConfig(): PushgateConfig {
   return {
     source: '<built-in>',
-    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 32 * 1024 * 1024 },
-    metrics: {},
+    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 32 * 1024 * 1024, readTimeoutMs: 30_000 },
+    metrics: { repositoryDepth: 0 },
     log: { level: 'info' },
     store: { url: 'sqlite:./data/pushgate.db' },
     vulndb: { path: './data/vulndb.sqlite', sources: [...DEFAULT_VULNDB_SOURCES], updateIntervalMs: 6 * 3_600_000 },
@@ -54,7 +54,7 @@ export function defaultConfig(): PushgateConfig {
       exemptions: { namespaces: ['kube-system'], images: [] },
       digestCacheTtlMs: 60_000,
     },
-    proxy: { timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject' },
+    proxy: { timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 },
     harborAdapter: { tokens: [] },
     reconcile: { intervalMs: 0 },
     notify: [],

@@ -141,8 +141,8 @@ interface RawRegistry {
   timeout?: string;
 }
 interface RawConfig {
-  server?: { listen?: string; bodyLimit?: string | number; publicUrl?: string };
-  metrics?: { listen?: string };
+  server?: { listen?: string; bodyLimit?: string | number; readTimeout?: string; publicUrl?: string };
+  metrics?: { listen?: string; repositoryDepth?: number };
   log?: { level?: PushgateConfig['log']['level'] };
   store?: { url?: string };
   vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string };
@@ -176,6 +176,8 @@ interface RawConfig {
     timeout?: string;
     onTimeout?: 'allow' | 'reject';
     onError?: 'allow' | 'reject';
+    bodyTimeout?: string;
+    maxHeldManifests?: number;
   };
   notify?: Array<{ url: string; format?: 'json' | 'slack'; events?: Array<'quarantine' | 'reject'>; headers?: Record<string, string> }>;
 }
@@ -332,8 +334,9 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     server: {
       listen: raw.server?.listen ?? d.server.listen,
       bodyLimitBytes: sz(raw.server?.bodyLimit, d.server.bodyLimitBytes),
+      readTimeoutMs: timeout(raw.server?.readTimeout, d.server.readTimeoutMs, ['server', 'readTimeout']),
     },
-    metrics: { ...raw.metrics },
+    metrics: { ...raw.metrics, repositoryDepth: raw.metrics?.repositoryDepth ?? d.metrics.repositoryDepth },
     log: { level: raw.log?.level ?? d.log.level },
     store: { url: raw.store?.url ?? d.store.url },
     vulndb: {
@@ -377,6 +380,8 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       timeoutMs: timeout(raw.proxy?.timeout, d.proxy.timeoutMs, ['proxy', 'timeout']),
       onTimeout: raw.proxy?.onTimeout ?? d.proxy.onTimeout,
       onError: raw.proxy?.onError ?? d.proxy.onError,
+      bodyTimeoutMs: timeout(raw.proxy?.bodyTimeout, d.proxy.bodyTimeoutMs, ['proxy', 'bodyTimeout']),
+      maxHeldManifests: raw.proxy?.maxHeldManifests ?? d.proxy.maxHeldManifests,
     },
     harborAdapter: { tokens: raw.harborAdapter?.tokens ?? d.harborAdapter!.tokens },
     reconcile: { intervalMs: dur(raw.reconcile?.interval, d.reconcile!.intervalMs) },

@@ -34,9 +34,9 @@ export const configSchema = {
     server: {
       type: 'object',
       additionalProperties: false,
-      properties: { listen, bodyLimit: size, publicUrl: httpUrl },
+      properties: { listen, bodyLimit: size, readTimeout: duration, publicUrl: httpUrl },
     },
-    metrics: { type: 'object', additionalProperties: false, properties: { listen } },
+    metrics: { type: 'object', additionalProperties: false, properties: { listen, repositoryDepth: { type: 'integer', minimum: 0, maximum: 32 } } },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -185,6 +185,8 @@ export const configSchema = {
         timeout: duration,
         onTimeout: { enum: ['allow', 'reject'] },
         onError: { enum: ['allow', 'reject'] },
+        bodyTimeout: duration,
+        maxHeldManifests: { type: 'integer', minimum: 1, maximum: 10_000 },
       },
     },
     queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, registryProbeInterval: duration } },

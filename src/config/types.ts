@@ -67,10 +67,22 @@ export interface PushgateConfig {
     listen: string;
     /** Largest request body accepted, bytes. */
     bodyLimitBytes: number;
+    /**
+     * Longest time one request may take to arrive whole (headers and body), ms: a slower client
+     * is answered 408 and disconnected. Applies to the API/webhook, metrics and admission listeners.
+     */
+    readTimeoutMs: number;
     /** External base URL of this pushgate (for report links in notifications); optional. */
     publicUrl?: string;
   };
-  metrics: { listen?: string };
+  metrics: {
+    listen?: string;
+    /**
+     * Path components kept in `repository` metric labels (0 = the whole name); deeper names are
+     * folded to their first N components. Labels name only repositories pushgate has a verdict for.
+     */
+    repositoryDepth: number;
+  };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
   store: { url: string };
   vulndb: { path: string; sources: string[]; ecosystems?: string[]; updateIntervalMs: number };
@@ -142,6 +154,10 @@ export interface PushgateConfig {
     timeoutMs: number;
     onTimeout: 'allow' | 'reject';
     onError: 'allow' | 'reject';
+    /** Longest time a manifest PUT's body may take to arrive after its credentials were accepted, ms (then 408). */
+    bodyTimeoutMs: number;
+    /** Manifest PUTs held at once (body being read or judged); more get 429 with `Retry-After`. */
+    maxHeldManifests: number;
   };
   /** Harbor Pluggable Scanner Adapter API v1.1 under /harbor-adapter/api/v1 (off while `tokens` is empty). */
   harborAdapter?: {

@@ -541,7 +541,9 @@ export class Gate implements GateApi {
     }
     if (blocked && ev.tag) {
       const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
-      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async');
+      // The registry notified this push (or reconcile listed it): the repository exists there.
+      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
+      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
     return enforcement;
   }

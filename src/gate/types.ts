@@ -39,8 +39,13 @@ export interface GateHooks {
   proxyGate?(seconds: number): void;
   /** +1 per request the proxy refused for its path; `reason` as in src/proxy/route.ts `PathRefusal`. */
   proxyRefusedPath?(reason: string): void;
-  /** +1 per blocked push; `rule` = the first blocking rule. */
-  blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync'): void;
+  /**
+   * +1 per blocked push; `rule` = the first blocking rule. `judged`: the registry vouches for the
+   * repository: it notified the push (async), or pushgate read every blob of a complete verdict
+   * from it (sync). False for refusals resting on nothing but the client's word (gate error,
+   * timeout, an incomplete scan of blobs that may not exist).
+   */
+  blockedPush?(registry: string, repository: string, rule: string, mode: 'async' | 'sync', judged: boolean): void;
   /** +1 per image of an admission review that would start a scan, by what happened (src/admission/scan-triggers.ts). */
   admissionScanTrigger?(result: 'queued' | 'scanned' | 'coalesced' | 'over-review-cap' | 'rate-limited'): void;
   /** +1 per admission connection or request refused before any review was read. */

@@ -2,21 +2,75 @@
  * Every pushgate metric, defined once (the only importer of prom-client). Names and labels are
  * the public contract of DESIGN.md §3 "Metrics"; label values are bounded (registry names,
  * repositories, rule names), never digests or advisory ids.
+ *
+ * No label takes a value as a client sent it: a `repository` label names only a repository the
+ * registry vouches for (it notified the push, or pushgate read a complete verdict's blobs from it),
+ * as a valid name, folded to `metrics.repositoryDepth` components
+ * ({@link repositoryLabel}); an event's `action` label is one of the actions senders define
+ * ({@link actionLabel}). Whatever clients push, the number of series stays bounded.
  */
 import client from 'prom-client';
 import type { GateHooks } from '../gate/types.js';
+import { repositoryNameProblem } from '../core/names.js';
+
+/** `repository` label value of a push pushgate holds no verdict for, or whose name is not valid. */
+export const UNJUDGED_REPOSITORY = '(unjudged)';
+/** `repository` label value once {@link MAX_REPOSITORY_LABELS} distinct values are in use. */
+export const OTHER_REPOSITORY = '(other)';
+/** Distinct `repository` label values one process exposes at most; later ones count as {@link OTHER_REPOSITORY}. */
+export const MAX_REPOSITORY_LABELS = 1000;
+
+/**
+ * The `repository` label value of a repository.
+ * @param judged true only when the registry vouches for the repository: it notified the push, or
+ *   pushgate read every blob of a complete verdict from it. A verdict alone is not enough: a
+ *   manifest naming blobs that do not exist is judged too (incomplete).
+ * @param depth path components kept (`metrics.repositoryDepth`; 0 = all): `team/app/api` at 1 → `team`.
+ * @returns the (folded) name, or {@link UNJUDGED_REPOSITORY} when not judged or not a valid
+ *   repository name (OCI distribution-spec name grammar, src/core/names.ts).
+ */
+export function repositoryLabel(repository: string, judged: boolean, depth: number): string {
+  if (!judged || repositoryNameProblem(repository) !== undefined) return UNJUDGED_REPOSITORY;
+  return depth > 0 ? repository.split('/').slice(0, depth).join('/') : repository;
+}
+
+/** Event actions Distribution (`push`, `pull`, `delete`, `mount`) and Harbor (event types) define. */
+const KNOWN_ACTIONS = new Set(['push', 'pull', 'delete', 'mount', 'unknown', 'PUSH_ARTIFACT', 'PULL_ARTIFACT', 'DELETE_ARTIFACT', 'SCANNING_COMPLETED', 'SCANNING_FAILED', 'SCANNING_STOPPED', 'QUOTA_EXCEED', 'QUOTA_WARNING', 'REPLICATION', 'TAG_RETENTION']);
+
+/** The `action` label value of a notification event: a defined action, else `other`. */
+export function actionLabel(action: string): string {
+  return KNOWN_ACTIONS.has(action) ? action : 'other';
+}
+
+/**
+ * Wraps `counter.inc` so that the named labels pass through their fold functions first (callers
+ * keep using the counter as prom-client's).
+ */
+function folded<T extends client.Counter<string>>(counter: T, folds: Record<string, (v: string) => string>): T {
+  const inc = counter.inc.bind(counter) as (labels?: client.LabelValues<string> | number, value?: number) => void;
+  counter.inc = ((labels?: client.LabelValues<string> | number, value?: number) => {
+    if (labels && typeof labels === 'object') {
+      const l = { ...labels };
+      for (const [k, f] of Object.entries(folds)) if (l[k] !== undefined) l[k] = f(String(l[k]));
+      inc(l, value);
+    } else {
+      inc(labels, value);
+    }
+  }) as T['inc'];
+  return counter;
+}
 
 /** The metric set of one process, on its own prom-client registry. */
 export class Metrics {
   readonly registry = new client.Registry();
-  readonly eventsReceived = this.counter('pushgate_events_received_total', 'Notification events received, by sender and action.', ['source', 'action']);
+  readonly eventsReceived = folded(this.counter('pushgate_events_received_total', 'Notification events received, by sender and action (actions senders do not define count as `other`).', ['source', 'action']), { action: actionLabel });
   readonly eventsDropped = this.counter('pushgate_events_dropped_total', 'Notification events ignored (blobs, pulls, own traffic, unknown registries, ...).', ['source', 'reason']);
   readonly eventsLost = this.counter('pushgate_events_lost_total', 'Notification envelopes from an authenticated sender that could not be read (oversized, not JSON, not an envelope): answered 2xx, recorded, and reconciled.', ['source', 'registry', 'reason']);
   readonly scans = this.counter('pushgate_scans_total', 'Image scans, by result (complete, incomplete, failed, cached).', ['result']);
   readonly scanDuration = new client.Histogram({ name: 'pushgate_scan_duration_seconds', help: 'Wall time of one image scan, seconds.', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [this.registry] });
   readonly scannedBytes = this.counter('pushgate_scanned_bytes_total', 'Compressed blob bytes read by scans.', []);
   readonly verdicts = this.counter('pushgate_verdicts_total', 'Verdicts stored, by decision.', ['decision']);
-  readonly blockedPushes = this.counter('pushgate_blocked_pushes_total', 'Pushes blocked (+1 per push); rule = the first blocking rule; mode async (notification) or sync (proxy).', ['registry', 'repository', 'rule', 'mode']);
+  readonly blockedPushes = this.counter('pushgate_blocked_pushes_total', 'Pushes blocked (+1 per push); rule = the first blocking rule; mode async (notification) or sync (proxy); repository only when the registry vouches for it (notified push, complete verdict), folded to metrics.repositoryDepth, else (unjudged).', ['registry', 'repository', 'rule', 'mode']);
   readonly verdictReasons = this.counter('pushgate_verdict_reasons_total', 'Policy rules that fired, by rule.', ['rule']);
   readonly enforcementActions = this.counter('pushgate_enforcement_actions_total', 'Actions taken on registries, by action and result.', ['action', 'result']);
   readonly registryRequests = this.counter('pushgate_registry_requests_total', 'HTTP requests to registries, by registry, method and status code.', ['registry', 'method', 'code']);
@@ -38,8 +92,28 @@ export class Metrics {
   readonly proxyRefusedPaths = this.counter('pushgate_proxy_refused_paths_total', 'Requests the push proxy refused (400) because their path is ambiguous or would route differently once decoded, by reason.', ['reason']);
   readonly proxyGateDuration = new client.Histogram({ name: 'pushgate_proxy_gate_duration_seconds', help: 'Time a manifest PUT was held for judging, seconds.', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  private readonly repositoryDepth: number;
+  private readonly repositories = new Set<string>();
+
+  /**
+   * @param opts.defaultMetrics process metrics (`pushgate_process_*`), default on.
+   * @param opts.repositoryDepth `metrics.repositoryDepth` (default 0: whole names).
+   */
+  constructor(opts: { defaultMetrics?: boolean; repositoryDepth?: number } = {}) {
+    this.repositoryDepth = opts.repositoryDepth ?? 0;
     if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry, prefix: 'pushgate_process_' });
+  }
+
+  /**
+   * The `repository` label of this process ({@link repositoryLabel}), at most
+   * {@link MAX_REPOSITORY_LABELS} distinct values.
+   */
+  repositoryLabel(repository: string, judged: boolean): string {
+    const v = repositoryLabel(repository, judged, this.repositoryDepth);
+    if (v === UNJUDGED_REPOSITORY || this.repositories.has(v)) return v;
+    if (this.repositories.size >= MAX_REPOSITORY_LABELS) return OTHER_REPOSITORY;
+    this.repositories.add(v);
+    return v;
   }
 
   private counter(name: string, help: string, labelNames: string[]): client.Counter<string> {
@@ -66,7 +140,7 @@ export class Metrics {
       proxyRequest: (method, code) => this.proxyRequests.inc({ method, code: String(code) }),
       proxyGate: (seconds) => this.proxyGateDuration.observe(seconds),
       proxyRefusedPath: (reason) => this.proxyRefusedPaths.inc({ reason }),
-      blockedPush: (registry, repository, rule, mode) => this.blockedPushes.inc({ registry, repository, rule, mode }),
+      blockedPush: (registry, repository, rule, mode, judged) => this.blockedPushes.inc({ registry, repository: this.repositoryLabel(repository, judged), rule, mode }),
       admissionScanTrigger: (result) => this.admissionScanTriggers.inc({ result }),
       admissionRefused: (reason) => this.admissionRefused.inc({ reason }),
       admissionBreakGlass: (result) => this.admissionBreakGlass.inc({ result }),

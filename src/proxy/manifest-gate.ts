@@ -27,6 +27,7 @@ import { bareMediaType, parseManifestDocument, type ParsedManifest } from '../co
 import { sendRegistryError } from './errors.js';
 import { canonicalRequest } from './route.js';
 import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
+import { HELD_RETRY_AFTER_SECONDS, lingerAfterAnswer, readBody, type HeldManifests } from './body.js';
 import { blockingReasons, refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
 
 /** Default manifest size limit when `scan.maxManifestBytes` is unset (distribution-spec: ≥ 4 MB). */
@@ -35,6 +36,8 @@ export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** A manifest the proxy refused, remembered by `repository@digest`. */
 export interface RefusedEntry {
   rules: string[];
+  /** The refusal rests on a complete verdict: pushgate read every blob of it from this repository. */
+  complete?: boolean;
   platform?: string;
   decision: string;
   /** When it was refused, ms since the epoch (a stored verdict newer than this replaces the memo). */
@@ -52,6 +55,8 @@ export interface GateContext {
   tls: boolean;
   /** Refused manifests, key `repository@digest`; short-lived. */
   refused: LRUCache<string, RefusedEntry>;
+  /** Manifest PUTs held now (`proxy.maxHeldManifests`). */
+  held: HeldManifests;
   /** Aborted when the proxy closes. */
   closing: AbortSignal;
   /** URL of the report of `digest`, as the client should open it. */
@@ -114,21 +119,6 @@ export function parseManifestPut(method: string | undefined, url: string | undef
   return { name: d.route.name!, reference: d.route.reference!, target: d.target };
 }
 
-/**
- * Reads the request body up to `limit` bytes.
- * @returns the bytes, or `undefined` when the body is larger (the rest is not read).
- */
-async function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
 /** Who pushes, for the audit log: the Basic user name or the (unverified) JWT `sub`. Never the secret. */
 export function actorOf(req: http.IncomingMessage): string {
   const auth = req.headers.authorization ?? '';
@@ -186,6 +176,7 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
     r.end();
   });
   if (status instanceof Error) {
+    lingerAfterAnswer(req, res);
     sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` });
     return true;
   }
@@ -197,6 +188,8 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
   }
   const code = status.code === 401 ? 'UNAUTHORIZED' : 'DENIED';
   const body = Buffer.from(JSON.stringify({ errors: [{ code, message: status.code === 401 ? 'authentication required' : 'requested access to the resource is denied', detail: [{ Type: 'repository', Name: name, Action: 'push' }] }] }));
+  // Answered before the body was read: drained briefly, then the connection closes.
+  lingerAfterAnswer(req, res);
   res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0' });
   res.end(body);
   return true;
@@ -241,23 +234,61 @@ function platformOf(report: ScanReport | undefined): string | undefined {
   return fromFindings.size === 1 ? [...fromFindings][0] : undefined;
 }
 
+/** `Expect` values Node's server answers with `checkContinue` (RFC 9110 §10.1.1). */
+export const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
 /**
- * Handles one manifest PUT end to end (reads, judges, forwards or refuses). Resolves with the
- * status sent to the client; never rejects.
+ * Handles one manifest PUT end to end, in this order: the pusher's credentials (no byte of the
+ * body is read before the registry accepts them), a held slot (`proxy.maxHeldManifests`, else 429
+ * with `Retry-After`), the size (`scan.maxManifestBytes`, else 413) and the body within
+ * `proxy.bodyTimeout` (else 408), then the verdict. Resolves with the status sent; never rejects.
+ * A client sending `Expect: 100-continue` gets its `100 Continue` only once a slot is held.
  */
 export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut): Promise<number> {
+  const { name, target } = put;
+  const { config } = ctx;
+  if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
+  const release = ctx.held.tryAcquire();
+  if (!release) {
+    lingerAfterAnswer(req, res);
+    sendRegistryError(
+      res,
+      429,
+      { code: 'TOOMANYREQUESTS', message: `pushgate proxy: ${ctx.held.max} manifest pushes are being checked already (proxy.maxHeldManifests); retry in ${HELD_RETRY_AFTER_SECONDS}s`, detail: { reason: 'held-manifests' } },
+      { 'Retry-After': String(HELD_RETRY_AFTER_SECONDS) },
+    );
+    return 429;
+  }
+  try {
+    const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
+    const tooBig = (size: string): number => {
+      lingerAfterAnswer(req, res);
+      sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` });
+      return 413;
+    };
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) return tooBig(String(declared));
+    if (EXPECTS_CONTINUE.test(String(req.headers.expect ?? ''))) res.writeContinue();
+    const body = await readBody(req, limit, config.proxy.bodyTimeoutMs);
+    if (body.kind === 'too-large') return tooBig(`more than ${limit}`);
+    if (body.kind === 'aborted') return 499;
+    if (body.kind === 'timeout') {
+      const secs = Math.round(config.proxy.bodyTimeoutMs / 100) / 10;
+      ctx.log({ repository: name, received: body.received, timeoutMs: config.proxy.bodyTimeoutMs }, 'proxy: manifest body too slow; refused');
+      lingerAfterAnswer(req, res);
+      sendRegistryError(res, 408, { code: 'TIMEOUT', message: `pushgate proxy: the manifest body did not arrive within ${secs}s (proxy.bodyTimeout; ${body.received} bytes received); push again`, detail: { reason: 'body-timeout' } });
+      return 408;
+    }
+    return await judgeHeld(req, res, ctx, put, body.bytes);
+  } finally {
+    release();
+  }
+}
+
+/** Judges a held manifest (its credentials accepted, its bytes read) and forwards or refuses it. */
+async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut, bytes: Buffer): Promise<number> {
   const { name, reference, target } = put;
   const { gate, config, registry } = ctx;
-  const limit = config.scan.maxManifestBytes || DEFAULT_MAX_MANIFEST_BYTES;
-  const tooBig = (size: string): number => {
-    sendRegistryError(res, 413, { code: 'SIZE_INVALID', message: `pushgate proxy: manifest of ${size} bytes is larger than the limit of ${limit} bytes (scan.maxManifestBytes)` }, { Connection: 'close' });
-    return 413;
-  };
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) return tooBig(String(declared));
-  const bytes = await readLimited(req, limit);
-  if (!bytes) return tooBig(`more than ${limit}`);
-
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const tag = isDigest(reference) ? undefined : reference;
   if (!tag && reference.startsWith('sha256:') && reference !== digest) {
@@ -280,13 +311,14 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   }
   const mediaType = doc?.mediaType ?? bareMediaType(req.headers['content-type']);
 
-  if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
-
   const t0 = performance.now();
   const actor = actorOf(req);
   const who = { registry: registry.name, repository: name, digest, tag };
-  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>): Promise<number> => {
-    gate.hooks.blockedPush?.(registry.name, name, rule, 'sync');
+  // `judged`: the refusal rests on complete verdicts, for which pushgate read every blob from this
+  // repository, so the registry holds it. Otherwise (timeout, gate error, an incomplete scan of
+  // blobs that may not exist) the repository name is only what the client sent.
+  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>, judged: boolean): Promise<number> => {
+    gate.hooks.blockedPush?.(registry.name, name, rule, 'sync', judged);
     sendRegistryError(res, status, err);
     await gate.audit({ actor, action, ...who, detail }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: audit failed'));
     return status;
@@ -295,12 +327,13 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   if (invalid) {
     gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
     const detail = isPushgateError(invalid) ? invalid.details : undefined;
-    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, 'manifest-invalid', 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message });
+    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, 'manifest-invalid', 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message }, false);
   }
 
   // Index: every child must have been admitted before the index is even judged (annotations decide nothing).
   if (doc?.kind === 'index') {
     const refusedChildren: RefusedChild[] = [];
+    let childrenComplete = true;
     for (const child of doc.index.manifests) {
       const platform = child.platform ? platformString(child.platform) : 'unknown platform';
       let stored: Verdict | undefined;
@@ -315,17 +348,19 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
       const hit = refusedNow(ctx, `${name}@${child.digest}`, v);
       if (hit) {
         refusedChildren.push({ digest: child.digest, platform, rules: hit.rules });
+        childrenComplete &&= hit.complete === true;
         continue;
       }
       if (v && isBlocking(v.decision) && v.mode === 'enforce') {
         refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
+        childrenComplete &&= v.complete;
       }
     }
     if (refusedChildren.length > 0) {
       gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
-      rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject' });
+      rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject', complete: childrenComplete });
       const err = refusedIndexError(name, tag, digest, refusedChildren, ctx.reportUrl(req, refusedChildren[0]!.digest));
-      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren });
+      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren }, childrenComplete);
     }
   }
 
@@ -355,6 +390,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
       'scan-timeout',
       'proxy.timeout-refuse',
       { timeoutMs: config.proxy.timeoutMs },
+      false,
     );
   }
 
@@ -372,6 +408,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
       'gate-error',
       'proxy.error-refuse',
       { error: msg },
+      false,
     );
   }
 
@@ -382,9 +419,9 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   if (isBlocking(verdict.decision) && verdict.mode === 'enforce') {
     const platform = platformOf(report);
     const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
-    rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision });
+    rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision, complete: verdict.complete });
     const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
-    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules });
+    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules }, verdict.complete);
   }
   // Judged again and let through: an index naming it must not be refused by an older memory of it.
   ctx.refused.delete(`${name}@${digest}`);

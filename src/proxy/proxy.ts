@@ -16,6 +16,7 @@ import { sameRegistryUrl } from '../core/host.js';
 import { sendRegistryError } from './errors.js';
 import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
+import { HeldManifests } from './body.js';
 import { canonicalRequest } from './route.js';
 
 
@@ -118,6 +119,7 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     up,
     tls: Boolean(tlsConf),
     refused: makeRefusedMap(),
+    held: new HeldManifests(config.proxy.maxHeldManifests),
     closing: closing.signal,
     reportUrl: (req, digest) => reportUrlFor(config, req, digest),
     log,
@@ -187,7 +189,38 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
   } else {
     server = http.createServer({ highWaterMark: STREAM_HWM }, handler);
   }
-  // Blob uploads can be long and slow: no overall request timeout, only the upstream idle timeout.
+  // A request Node's parser refuses (a raw non-ASCII byte in the path, a bad header) gets a
+  // registry error naming the rule instead of Node's bare 400; statuses stay Node's.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code = err.code ?? 'HPE_UNKNOWN';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    let message = `the request is not valid HTTP/1.1 (${code})`;
+    if (code === 'HPE_INVALID_URL') {
+      gate.hooks.proxyRefusedPath?.('bad-character');
+      message = 'the request path holds a byte no registry path has (a raw non-ASCII character, a space or a control character); repository names are lowercase ASCII letters and digits joined by . _ __ - and /';
+    } else if (status === 431) {
+      message = 'the request headers are too large';
+    } else if (status === 408) {
+      message = 'the request headers did not arrive in time';
+    }
+    const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `pushgate proxy: ${message}`, detail: { reason: code } }] });
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nDocker-Distribution-API-Version: registry/2.0\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  // `Expect: 100-continue`: a manifest PUT is told to send its body only once its credentials are
+  // accepted and a held slot is taken (manifest-gate.ts); everything else streams through at once.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const d = canonicalRequest(req.url ?? '/');
+    const heldPut = req.method === 'PUT' && d.ok && d.route.kind === 'manifest';
+    if (!heldPut && d.ok) res.writeContinue();
+    handler(req, res);
+  });
+  // Blob uploads can be long and slow: no overall request timeout, only the upstream idle timeout
+  // (a manifest PUT, the one body the proxy holds, has its own: proxy.bodyTimeout).
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;

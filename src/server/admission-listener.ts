@@ -30,6 +30,11 @@ export interface AdmissionListenerOptions {
   reloadIntervalMs?: number;
   /** Largest accepted body, bytes (default 8 MiB: an object and its oldObject of up to ~1.5 MiB each, as JSON). */
   bodyLimitBytes?: number;
+  /**
+   * A review must arrive whole (headers and body) within this many ms, else 408 and the connection
+   * is closed (default 30 000; `server.readTimeout`).
+   */
+  requestTimeoutMs?: number;
   /** Called when a reload fails (the previous certificate stays in use) or succeeds. */
   onReload?: (err?: Error) => void;
   /**
@@ -207,8 +212,17 @@ export async function startAdmissionListener(deps: AdmissionDeps, opts: Admissio
       // Metrics never fail the listener.
     }
   };
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
   const server = https.createServer(
-    { ...first, minVersion: 'TLSv1.2', ...(opts.clientCA ? { requestCert: true, rejectUnauthorized: true } : {}) },
+    {
+      ...first,
+      minVersion: 'TLSv1.2',
+      ...(opts.clientCA ? { requestCert: true, rejectUnauthorized: true } : {}),
+      // A slow sender is cut off: the whole review within requestTimeout, checked every second.
+      requestTimeout,
+      headersTimeout: Math.min(60_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(1000, requestTimeout),
+    },
     (req, res) => {
       void handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) sendError(res, 500, 'INTERNAL', `admission listener: ${(e as Error).message}`);

@@ -37,6 +37,9 @@ export interface AppDeps {
   onEventsLost?: (registry: string, repositories: string[] | undefined) => void;
 }
 
+/** Own-traffic checks made per envelope at intake (a store lookup each); later events are checked by the worker. */
+const INTAKE_OWN_CHECKS = 100;
+
 const JSON_TYPES = ['application/json', 'application/*+json', 'application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/cloudevents+json'];
 
 /** Builds the app. Listening is the caller's business (see src/server/serve.ts). */
@@ -144,6 +147,7 @@ export function createApp(deps: AppDeps): express.Express {
         return;
       }
       const toQueue: ParsedNotification['events'] = [];
+      let ownChecks = 0;
       for (const ig of parsed.ignored) {
         metrics.eventsDropped.inc({ source, reason: ig.reason });
         metrics.eventsReceived.inc({ source, action: ig.action ?? 'unknown' });
@@ -162,7 +166,10 @@ export function createApp(deps: AppDeps): express.Express {
         try {
           // The sender's token names the registry (res.locals.registry): the event is judged whatever
           // host its target URL names. Only what pushgate wrote or its own registry account did is skipped.
-          own = await gate.isOwnTraffic(ev);
+          // The first INTAKE_OWN_CHECKS events are checked here; the rest of a large envelope are queued
+          // and checked by the worker before judging (the same memo, the same answer), so the envelope
+          // is answered in bounded time.
+          if (ownChecks++ < INTAKE_OWN_CHECKS) own = await gate.isOwnTraffic(ev);
         } catch (e) {
           logger.error({ err: (e as Error).message }, 'could not queue event');
           // 503 makes the sender retry later; the event is not lost.

@@ -74,13 +74,23 @@ export function countersFor(metrics: Metrics): GateCounters {
 }
 
 /**
+ * Options of every listener serve starts: a request must arrive whole (headers and body) within
+ * `server.readTimeout` or it is answered 408 and disconnected; the check runs every second so a
+ * short timeout is kept to within a second.
+ */
+export function readBounds(config: PushgateConfig): http.ServerOptions {
+  const requestTimeout = config.server.readTimeoutMs;
+  return { requestTimeout, headersTimeout: Math.min(60_000, requestTimeout), connectionsCheckingInterval: Math.min(1000, requestTimeout) };
+}
+
+/**
  * Starts everything the configuration asks for.
  * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
  */
 export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number } = {}): Promise<RunningServer> {
   const store = await openStore(config.store.url);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
-  const metrics = new Metrics();
+  const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });
   const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;
   const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics), notifier });
   // The policy in force = the policy file + exceptions added through the admin API; the file is
@@ -108,11 +118,11 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // Notifications pushgate could not read are recorded and their repositories reconciled at once.
   const lostEvents = new LostEventsReconciler({ config, gate, store, logger });
   const app = createApp({ config, gate, store, metrics, logger, control, readiness, onEventsLost: (registry, repositories) => lostEvents.request(registry, repositories) });
-  const main = http.createServer(app);
+  const main = http.createServer(readBounds(config), app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
   if (config.metrics.listen && config.metrics.listen !== config.server.listen) {
-    const ms = http.createServer((req, res) => {
+    const ms = http.createServer(readBounds(config), (req, res) => {
       if (req.url === '/metrics') {
         void metricsHandler(metrics)(req as never, res as never);
       } else {
@@ -128,7 +138,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     const a = config.admission;
     const adm = await startAdmissionListener(
       { gate, config: a },
-      { listen: a.listen ?? '0.0.0.0:8443', cert: a.tls!.cert, key: a.tls!.key, clientCA: a.clientCA, clientNames: a.clientNames, allowUnauthenticated: a.allowUnauthenticated },
+      { listen: a.listen ?? '0.0.0.0:8443', cert: a.tls!.cert, key: a.tls!.key, clientCA: a.clientCA, clientNames: a.clientNames, allowUnauthenticated: a.allowUnauthenticated, requestTimeoutMs: config.server.readTimeoutMs },
     );
     closers.push(() => adm.close());
     readiness.setListener('admission', 'up');

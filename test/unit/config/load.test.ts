@@ -76,7 +76,7 @@ describe('config: loadConfig', () => {
 
   it('loads a full file: env substitution, units, defaults, paths relative to the file', () => {
     const c = loadConfig(path.join(FIX, 'full.yaml'), ENV);
-    expect(c.server).to.deep.equal({ listen: '127.0.0.1:18080', bodyLimitBytes: 2 * 1024 ** 2, publicUrl: 'https://pushgate.example.test' });
+    expect(c.server).to.deep.equal({ listen: '127.0.0.1:18080', bodyLimitBytes: 2 * 1024 ** 2, readTimeoutMs: 30_000, publicUrl: 'https://pushgate.example.test' });
     expect(c.store.url).to.equal('sqlite:./data/test.db'); // ${STORE_URL:-…} default
     expect(c.vulndb.updateIntervalMs).to.equal(90 * 60_000);
     expect(c.vulndb.sources).to.deep.equal([path.join(FIX, 'osv-mirror'), 'https://osv.example.test/npm/all.zip']);
@@ -102,7 +102,7 @@ describe('config: loadConfig', () => {
     expect(c.admission.unguarded).to.equal('deny');
     expect(c.admission.digestCacheTtlMs).to.equal(120_000);
     expect(c.admission.exemptions).to.deep.equal({ namespaces: ['kube-system'], images: [] });
-    expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject' });
+    expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 });
     expect(c.notify).to.deep.equal([{ url: 'https://hooks.example.test/x', format: 'slack', events: ['quarantine', 'reject'] }]);
   });
 
@@ -157,7 +157,7 @@ describe('config: loadConfig', () => {
     const file = path.join(tmp, 'u.yaml');
     fs.writeFileSync(file, 'server:\n  listen: 0.0.0.0:1\n  port: 1\nregistry: []\n');
     expect(problems(() => loadConfig(file, {}))).to.deep.equal([
-      `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, publicUrl)`,
+      `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, readTimeout, publicUrl)`,
       `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, harborAdapter, reconcile, notify)`,
     ]);
   });

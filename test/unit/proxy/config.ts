@@ -19,8 +19,8 @@ export function proxyTestConfig(
   };
   return {
     source: '<test>',
-    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 1 << 20 },
-    metrics: {},
+    server: { listen: '0.0.0.0:8080', bodyLimitBytes: 1 << 20, readTimeoutMs: 30_000 },
+    metrics: { repositoryDepth: 0 },
     log: { level: 'info' },
     store: { url: 'sqlite::memory:' },
     vulndb: { path: '/nonexistent', sources: [], updateIntervalMs: 0 },
@@ -28,7 +28,7 @@ export function proxyTestConfig(
     registries: [registry],
     api: { tokens: [] },
     admission: { namespaces: [], unguarded: 'allow', exemptions: { namespaces: [], images: [] }, digestCacheTtlMs: 60_000 },
-    proxy: { upstream, timeoutMs: 10_000, onTimeout: 'reject', onError: 'reject', ...proxy },
+    proxy: { upstream, timeoutMs: 10_000, onTimeout: 'reject', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16, ...proxy },
     notify: [],
   };
 }
