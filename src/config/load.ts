@@ -12,6 +12,7 @@ import { configSchema } from './schema.js';
 import { defaultConfig, defaultRegistry } from './defaults.js';
 import { parseDuration, parseSize } from './units.js';
 import { MAX_TIMER_MS } from '../core/timers.js';
+import { repositoryNameProblem } from '../core/names.js';
 import {
   createAjv,
   displayPath,
@@ -227,6 +228,15 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
         problems.push(problemAt(ld, key('auth', 'realms', j), 'a plain http:// realm for an https:// registry would send the password in clear: use the https:// token endpoint'));
       }
     });
+    // The prefix is joined to repository names (`<prefix><repository>`) and matched with startsWith: it must be
+    // whole path components ending in `/`, or `quarantine` would also claim `quarantined/app`.
+    const prefix = r.quarantine?.repositoryPrefix;
+    if (prefix !== undefined && prefix !== '') {
+      const comps = prefix.endsWith('/') ? prefix.slice(0, -1).split('/') : undefined;
+      const bad = comps === undefined ? undefined : comps.find((c) => repositoryNameProblem(c) !== undefined);
+      if (comps === undefined) problems.push(problemAt(ld, key('quarantine', 'repositoryPrefix'), `"${prefix}" must end with "/" (e.g. "${prefix}/"): it is joined to repository names and every repository starting with it counts as quarantine`));
+      else if (bad !== undefined) problems.push(problemAt(ld, key('quarantine', 'repositoryPrefix'), `"${prefix}": "${bad}" is not a repository path component (lowercase letters and digits, joined by . _ __ or -)`));
+    }
     const reg: RegistryConfig = {
       name: r.name,
       url: String(r.url).replace(/\/+$/, ''),
