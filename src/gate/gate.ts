@@ -525,6 +525,7 @@ export class Gate implements GateApi {
             harbor: this.harborTarget(ev.registry),
             onWrite: async (w) => {
               if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
+              if (ev.tag && w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
               await onWrite(w);
             },
           });
