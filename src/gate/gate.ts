@@ -498,7 +498,8 @@ export class Gate implements GateApi {
     }
     const qrepo = this.quarantineRepository(ev.registry, ev.repository);
     // A manifest pushed by digest only is pullable by digest: enforced on Distribution like a tag push.
-    const acts = blocked && (!!ev.tag || (rc.type === 'distribution' && !inQuarantine));
+    const heldBy = blocked && !ev.tag && rc.type === 'distribution' ? await this.heldByAllowedTag(stored) : undefined;
+    const acts = blocked && (!!ev.tag || (rc.type === 'distribution' && !inQuarantine && !heldBy));
     // Remembered in the store before the writes exist (every replica sees them): their notifications
     // may be handled before enforce() returns. Writes learnt during the action come through onWrite.
     const onWrite = await this.expectOwnWrites(
@@ -509,8 +510,8 @@ export class Gate implements GateApi {
     // A push by digest into a quarantine repository is left alone: the children of a quarantined index
     // are copied there by digest (a late notification must not delete them), and admission never admits it.
     const enforcement: Enforcement =
-      blocked && !ev.tag && inQuarantine
-        ? { action: 'none', status: 'skipped', detail: `pushed by digest into the quarantine repository ${ev.repository}: left alone` }
+      blocked && !ev.tag && (inQuarantine || heldBy)
+        ? { action: 'none', status: 'skipped', detail: heldBy ? `pushed by digest: left alone, tag ${heldBy} points at it and its mapping (${viewOf(this.policy, stored, heldBy).mode}) allows it` : `pushed by digest into the quarantine repository ${ev.repository}: left alone` }
         : await enforce({
             client: this.client(ev.registry),
             type: rc.type,
@@ -593,6 +594,20 @@ export class Gate implements GateApi {
     if (!scan) return undefined;
     const j = judgeScan(scan, this.currentVulnDb(), this.policy, { registry: v.registry, repository: v.repository });
     return viewOf(this.policy, { ...v, complete: j.report.complete, evaluations: j.raw }, tag);
+  }
+
+  /**
+   * A tag of `v` that still points at its digest and whose own mapping does not block it (e.g. a `warn`
+   * mapping), if any: then the digest is not removed by digest (that would delete the tag with it), as at
+   * the tag's own push. undefined when no such tag holds it.
+   */
+  async heldByAllowedTag(v: Verdict): Promise<string | undefined> {
+    for (const t of v.tags) {
+      if (blocks(viewOf(this.policy, v, t))) continue;
+      const now = await this.client(v.registry).resolve(v.repository, t).catch(() => undefined);
+      if (now?.digest === v.digest) return t;
+    }
+    return undefined;
   }
 
   /**

@@ -38,6 +38,7 @@ const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
 
+const RC_WARN = DEFAULT_POLICY_YAML.replace('  mappings: []', '  mappings:\n    - name: release-candidates\n      tag: "rc-*"\n      ruleSet: default\n      mode: warn');
 const LENIENT = DEFAULT_POLICY_YAML.replace('        - name: fixable-high-vulns\n          action: quarantine', '        - name: fixable-high-vulns\n          action: warn');
 
 type Kind = 'good' | 'bad' | 'secret';
@@ -135,10 +136,10 @@ describe('security: blocking digests are never pullable outside quarantine (dige
   let reg: LabRegistry;
   let plain: LabRegistry;
   let raw: Raw;
-  let policy: 'default' | 'lenient' = 'default';
+  let policy: 'default' | 'lenient' | 'rc-warn' = 'default';
 
-  async function setPolicy(p: 'default' | 'lenient'): Promise<void> {
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), p === 'default' ? DEFAULT_POLICY_YAML : LENIENT);
+  async function setPolicy(p: 'default' | 'lenient' | 'rc-warn'): Promise<void> {
+    fs.writeFileSync(path.join(dir, 'policy.yaml'), p === 'default' ? DEFAULT_POLICY_YAML : p === 'lenient' ? LENIENT : RC_WARN);
     const r = await srv.control.reload();
     expect(r.ok, r.problems.join('\n')).to.equal(true);
     policy = p;
@@ -225,6 +226,23 @@ describe('security: blocking digests are never pullable outside quarantine (dige
       await sleep(1500);
       expect(await raw.served(repo, img.digest), 'released by digest').to.equal(img.digest);
       expect(await raw.served(`quarantine/${repo}`, img.digest)).to.equal(undefined);
+    });
+
+    it('a digest a warn-mode tag still points at is not removed by digest (that would delete the tag); its enforce-mode retag is', async () => {
+      expect(RC_WARN).to.not.equal(DEFAULT_POLICY_YAML);
+      await setPolicy('rc-warn');
+      try {
+        const repo = 'dgrc/app';
+        const img = makeImage('bad', 'dg-rc');
+        expect(await push(repo, img, 'rc-1')).to.equal(201);
+        expect(await raw.served(repo, 'rc-1'), 'rc-* maps to warn').to.equal(img.digest);
+        expect(await push(repo, img, img.digest)).to.equal(201);
+        expect(await raw.served(repo, 'rc-1'), 'still served: its tag maps to warn').to.equal(img.digest);
+        expect(await push(repo, img, '1.0')).to.equal(201);
+        for (const ref of ['1.0', 'rc-1', img.digest]) expect(await raw.served(repo, ref), ref).to.equal(undefined);
+      } finally {
+        await setPolicy('default');
+      }
     });
 
     it('a clean manifest pushed by digest stays', async () => {
