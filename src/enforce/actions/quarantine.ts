@@ -10,10 +10,11 @@
  * An index takes its blocking children (./children.ts) out of the original repository with it: they
  * were copied to quarantine as part of the index, and by digest they would still be pullable.
  */
-import type { Digest } from '../../core/index.js';
+import { isPushgateError, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
+import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
 import type { ActionResult, OwnWrite } from './types.js';
 
@@ -26,7 +27,15 @@ import type { ActionResult, OwnWrite } from './types.js';
 export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks): Promise<ActionResult> {
   if (tag) await awaitTagLink(client, repository, tag);
   const target = `${prefix}${repository}`;
-  await client.copyImage(repository, digest, target, tag ?? digest);
+  try {
+    await client.copyImage(repository, digest, target, tag ?? digest);
+  } catch (e) {
+    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+    // An index whose blocking child pushgate already removed (pushed by digest before it, rejected: never
+    // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable.
+    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks);
+    return { ...r, detail: `could not be copied to ${target} (${(e as Error).message}): ${r.detail}` };
+  }
   const writes: OwnWrite[] = [{ repository: target, digest, tag }];
   const refs = await moveReferrers(client, repository, digest, target);
   writes.push(...refs.writes);
