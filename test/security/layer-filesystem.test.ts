@@ -23,14 +23,12 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import type { Inventory, Verdict } from '../../src/core/index.js';
+import type { Inventory } from '../../src/core/index.js';
 import { createMemoryLayerCache, scanTarget } from '../../src/scan/engine.js';
 import type { Analyzer } from '../../src/scan/analyzers/types.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
-import { updateDb } from '../../src/vulndb/index.js';
-import { labGateConfig, labRegistryConfig, silentLogger } from '../helpers/gate.js';
-import { ensureTools, labImages, ROOT, skopeoCopy, startRegistry, type LabRegistry } from '../helpers/lab.js';
+import { ensureTools, labImages, skopeoCopy, type LabRegistry } from '../helpers/lab.js';
 import { gzLayer, makeTar, writeLayout, type TarEntry } from '../unit/scan/layout-helper.js';
+import { startGatedLab, type GatedLab } from '../helpers/gated-lab.js';
 
 const REG_PORT = 21600;
 const SRV_PORT = 21601;
@@ -315,49 +313,19 @@ describe('security: the scanner reads the filesystem the runtime unpacks (tar en
   });
 
   describe('through the real gate (Distribution registry, skopeo, notifications)', () => {
+    let lab: GatedLab;
     let reg: LabRegistry;
-    let srv: RunningServer;
-    let dir: string;
-    const gate = `http://127.0.0.1:${SRV_PORT}`;
-
     before(async () => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-layerfs-gate-'));
-      await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
-      const policy = path.join(dir, 'policy.yaml');
-      fs.writeFileSync(policy, [
+      lab = await startGatedLab({ regPort: REG_PORT, srvPort: SRV_PORT, token: TOKEN, apiToken: API, tmpPrefix: 'pushgate-layerfs-gate-', policyYaml: [
         'apiVersion: pushgate.dev/v1', 'kind: Policy', 'metadata: {name: layer-fs}', 'spec:', '  ruleSets:', '    default:',
         '      onIncomplete: quarantine', '      rules:', '        - name: apt-advisory', '          action: quarantine',
         `          match: {vulnerability: {ids: [${APT_ADVISORY}]}}`, '  default: {ruleSet: default, mode: enforce}', '',
-      ].join('\n'));
-      const config = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
-      config.server.listen = `127.0.0.1:${SRV_PORT}`;
-      config.api.tokens = [API];
-      config.policy = policy;
-      srv = await startServer(config, silentLogger);
-      reg = startRegistry(REG_PORT, { notifyUrl: `${gate}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
+      ].join('\n') });
+      reg = lab.reg;
     });
-    after(async () => {
-      reg?.stop();
-      await srv?.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-
-    async function verdict(ref: string): Promise<Verdict> {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const r = await fetch(`${gate}/api/v1/verdicts?image=${encodeURIComponent(ref)}`, { headers: { authorization: `Bearer ${API}` } });
-        if (r.status === 200) {
-          const v = (await r.json()) as Verdict;
-          if (v.enforcement) return v;
-        }
-        if (Date.now() > deadline) throw new Error(`no verdict for ${ref}`);
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    }
-    async function tags(repo: string): Promise<string[]> {
-      const r = await fetch(`${reg.url}/v2/${repo}/tags/list`);
-      return r.status === 404 ? [] : ((await r.json()) as { tags: string[] | null }).tags ?? [];
-    }
+    after(async () => lab?.stop());
+    const verdict = (ref: string) => lab.verdict(ref);
+    const tags = (repo: string) => lab.tags(repo);
 
     it('clean status first, vulnerable last (odd spelling): quarantined; the tag is pullable only in quarantine', async () => {
       const r = await build([[...base.entries, { name: STATUS, content: base.status }, { name: 'var/lib/dpkg/./status', content: base.vulnStatus }]]);
