@@ -91,11 +91,31 @@ function normalizeHostName(raw: string, input: string): string {
     } catch {
       throw bad(input, `"${raw}" is not an IPv6 address`);
     }
+    // An IPv4-mapped address is dialled as IPv4 (Go's net package, the kernel): [::ffff:a00:5] is 10.0.0.5.
+    const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
+    if (mapped) {
+      const hi = parseInt(mapped[1], 16);
+      const lo = parseInt(mapped[2], 16);
+      return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
     return canonical;
   }
   let h = raw.toLowerCase();
   if (h.endsWith('.')) h = h.slice(0, -1);
   if (!h) throw bad(input, 'the host name is empty');
+  // A name whose last label is a number is an IPv4 address to inet_aton (glibc's resolver) and to the WHATWG
+  // URL parser alike, in any of its spellings: 127.1, 2130706433, 0x7f.1, 0177.0.0.1 are all 127.0.0.1. One
+  // canonical dotted form, so no spelling of a guarded registry's address counts as another host.
+  if (/^(?:0x[0-9a-f]*|[0-9]+)$/.test(h.slice(h.lastIndexOf('.') + 1))) {
+    let v4: string;
+    try {
+      v4 = new URL(`http://${h}/`).hostname;
+    } catch {
+      throw bad(input, `"${raw}" ends in a number but is not an IPv4 address`);
+    }
+    if (!/^\d{1,3}(?:\.\d{1,3}){3}$/.test(v4)) throw bad(input, `"${raw}" ends in a number but is not an IPv4 address`);
+    return v4;
+  }
   if (h.length > 253) throw bad(input, 'the host name is longer than 253 characters');
   for (const label of h.split('.')) {
     if (!DNS_LABEL.test(label)) throw bad(input, `"${label}" is not a host name label (letters, digits and inner hyphens)`);

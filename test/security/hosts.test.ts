@@ -214,6 +214,8 @@ describe('security/hosts: no host spelling or client header decides what is guar
     const labSpellings = [
       '127.0.0.1:21210', 'localhost:21210', 'LOCALHOST:21210', 'LocalHost:21210', '127.0.0.1:021210', '127.0.0.1:0000021210', 'localhost:021210',
       '127.0.0.2:21210', '127.255.0.1:21210', '[::1]:21210', '[0:0:0:0:0:0:0:1]:21210',
+      // inet_aton spellings of 127.0.0.1 (glibc resolves them) and the IPv4-mapped form (dialled as IPv4).
+      '127.1:21210', '127.0.1:21210', '2130706433:21210', '0x7f.1:21210', '0x7f000001:21210', '0177.0.0.1:21210', '[::ffff:7f00:1]:21210',
       'registry.lab.test:21210', 'REGISTRY.LAB.TEST:21210', 'Registry.Lab.Test:021210', 'lab.example.test', 'lab.example.test:80', 'LAB.EXAMPLE.TEST:080',
     ];
 

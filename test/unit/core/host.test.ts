@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { parseHostPort, parseImageRef, RegistryHosts, sameRegistryUrl } from '../../../src/core/index.js';
+import { formatHostPort, parseHostPort, parseImageRef, RegistryHosts, sameRegistryUrl } from '../../../src/core/index.js';
 
 const REGISTRIES = [
   { name: 'lab', url: 'http://127.0.0.1:5000', aliases: ['registry.internal:5000'] },
@@ -176,6 +176,37 @@ describe('core/host: property tests', () => {
         expect(hosts.match(`${host}x:${p}`)).to.equal(undefined);
         expect(hosts.match(`a.${host}:${p}`)).to.equal(undefined);
         expect(hosts.match(`${host}.evil.test:${p}`)).to.equal(undefined);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('core/host: every spelling of an IPv4 address is that address (inet_aton forms, IPv4-mapped IPv6)', () => {
+  /** The spellings glibc's inet_aton accepts for a.b.c.d: 1 to 4 parts, each decimal, octal or hex. */
+  function spell(octets: number[], parts: 1 | 2 | 3 | 4, radix: Array<'d' | 'o' | 'x'>): string {
+    const n = ((octets[0] << 24) >>> 0) + (octets[1] << 16) + (octets[2] << 8) + octets[3];
+    const values = parts === 4 ? octets : parts === 3 ? [octets[0], octets[1], (octets[2] << 8) + octets[3]] : parts === 2 ? [octets[0], n & 0xffffff] : [n];
+    return values.map((v, i) => (radix[i] === 'x' ? `0x${v.toString(16)}` : radix[i] === 'o' && v > 0 ? `0${v.toString(8)}` : String(v))).join('.');
+  }
+  it('127.1, 2130706433, 0x7f.1, 0177.0.0.1, 10.5, 167772165, [::ffff:a00:5] name the dotted address', () => {
+    for (const [spelled, canonical] of [['127.1:22510', '127.0.0.1:22510'], ['2130706433', '127.0.0.1'], ['0x7f.1', '127.0.0.1'], ['0x7f000001', '127.0.0.1'], ['0177.0.0.1', '127.0.0.1'], ['127.0.1', '127.0.0.1'], ['10.0.0.05:5000', '10.0.0.5:5000'], ['10.5', '10.0.0.5'], ['167772165', '10.0.0.5'], ['[::ffff:a00:5]:5000', '10.0.0.5:5000'], ['[::ffff:0a00:0005]', '10.0.0.5'], ['[::ffff:7f00:1]', '127.0.0.1'], ['127.000.000.001', '127.0.0.1']]) {
+      expect(formatHostPort(parseHostPort(spelled)), spelled).to.equal(canonical);
+    }
+  });
+  it('a name ending in a number that is no IPv4 address is refused, not taken as a host name', () => {
+    for (const h of ['09.1.1.1', '1.2.3.4.5', '256.1.1.1', 'registry.5']) expect(() => parseHostPort(h), h).to.throw(/not an IPv4 address/);
+  });
+  it('property: any inet_aton spelling of an address, with a port, maps to the same host and registry', () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    const radix = fc.constantFrom<'d' | 'o' | 'x'>('d', 'o', 'x');
+    fc.assert(
+      fc.property(fc.tuple(octet, octet, octet, octet), fc.constantFrom<1 | 2 | 3 | 4>(1, 2, 3, 4), fc.array(radix, { minLength: 4, maxLength: 4 }), fc.integer({ min: 1, max: 65535 }), (o, parts, rx, port) => {
+        const dotted = o.join('.');
+        const spelled = `${spell(o, parts, rx)}:${port}`;
+        expect(formatHostPort(parseHostPort(spelled)), spelled).to.equal(`${dotted}:${port}`);
+        const hosts = new RegistryHosts([{ name: 'r', url: `http://${dotted}:${port}` } as never]);
+        expect(hosts.match(spelled), spelled).to.equal('r');
       }),
       { numRuns: 500 },
     );
