@@ -13,7 +13,7 @@
  * Whatever the source, the credentials go only to that registry's origin and its token realm
  * (src/registry/auth/credential-scope.ts).
  */
-import { formatHostPort, isLoopbackHost, parseHostPort, RegistryHosts } from '../core/index.js';
+import { formatHostPort, isLoopbackHost, isPushgateError, parseHostPort, PushgateError, RegistryHosts } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { AuthFileLocation } from '../config/cli-state.js';
 import { RegistryClient } from '../registry/client.js';
@@ -73,4 +73,13 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
   const loopback = isLoopbackHost(parseHostPort(host).host);
   const apiHost = parseHostPort(host).host === 'docker.io' ? 'registry-1.docker.io' : host;
   return new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, userAgent: USER_AGENT });
+}
+
+/**
+ * A registry's 401 as the CLI user can act on it: the registry error (which speaks of the server's
+ * `registries[].auth`) plus how `pushgate scan` finds credentials. Other errors are returned as they are.
+ */
+export function withLoginHint(e: unknown, host: string): unknown {
+  if (!isPushgateError(e, 'UNAUTHORIZED') || !/: 401\b/.test(e.message)) return e;
+  return new PushgateError('UNAUTHORIZED', `${e.message}; to scan ${host}, log in (docker login ${host}, or podman/skopeo login ${host}) or pass --username USER --password-stdin`, { cause: e, retryable: false });
 }

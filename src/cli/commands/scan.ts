@@ -13,7 +13,7 @@ import { registrySource } from '../../gate/registry-source.js';
 import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
 import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
 import { renderTable } from '../render.js';
-import { clientForHost } from '../registry-client.js';
+import { clientForHost, withLoginHint } from '../registry-client.js';
 import { fileLayerCache } from '../layer-cache.js';
 import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '../scan-state-options.js';
 import { openCliVulnDb } from '../vulndb-state.js';
@@ -62,7 +62,8 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
     const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
     // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
-    scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, ...scanLimits, layerCache: fileLayerCache(state.layerCacheDir) });
+    scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, ...scanLimits, layerCache: fileLayerCache(state.layerCacheDir) })
+      .catch((e: unknown) => { throw withLoginHint(e, ref.registry); });
     scan.target = target;
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
   }

@@ -74,8 +74,10 @@ describe('cli: registry credentials from the files container tools write', funct
     after(() => reg?.stop());
     afterEach(clean);
 
-    it('no credentials anywhere: 401, one line', async () => {
-      refused(await scan(), 'anonymous');
+    it('no credentials anywhere: 401, one line saying how to log in', async () => {
+      const line = refused(await scan(), 'anonymous').trim();
+      expect(line.split('\n')).to.have.length(1);
+      expect(line).to.match(new RegExp(`; to scan ${reg.host.replace(/\./g, '\\.')}, log in \\(docker login ${reg.host.replace(/\./g, '\\.')}, or podman/skopeo login .*\\) or pass --username USER --password-stdin$`));
     });
 
     it('~/.docker/config.json with auth (base64), and $DOCKER_CONFIG with username/password under a URL key', async () => {
