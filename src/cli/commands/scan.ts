@@ -19,8 +19,6 @@ import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '.
 import { openCliVulnDb } from '../vulndb-state.js';
 import { VERSION } from '../../core/version.js';
 
-export { clientForHost } from '../registry-client.js';
-
 const LOCAL = /^(oci|archive|dir):/;
 
 /** Options of `scan`. */
