@@ -20,7 +20,7 @@ import {
   type Verdict,
 } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
-import { enforce, repointTag, type HarborTarget, type OwnWrite } from '../enforce/index.js';
+import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
@@ -493,37 +493,47 @@ export class Gate implements GateApi {
     if (ev.tag && blocked) {
       restoreDigest = inQuarantine
         ? await this.quarantinedCopyDigest(ev.registry, ev.repository, ev.tag, ev.digest)
-        : // A blocked re-push of an existing tag: the tag goes back to the last digest pushgate allowed.
-          await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest);
+        : // A blocked re-push of an existing tag: the tag goes back to a digest allowed for it then and now.
+          await this.restoreTarget(ev.registry, ev.repository, ev.tag, ev.digest);
     }
     const qrepo = this.quarantineRepository(ev.registry, ev.repository);
+    // A manifest pushed by digest only is pullable by digest: enforced on Distribution like a tag push.
+    const heldBy = blocked && !ev.tag && rc.type === 'distribution' ? await this.heldByAllowedTag(stored) : undefined;
+    const acts = blocked && (!!ev.tag || (rc.type === 'distribution' && !inQuarantine && !heldBy));
     // Remembered in the store before the writes exist (every replica sees them): their notifications
     // may be handled before enforce() returns. Writes learnt during the action come through onWrite.
     const onWrite = await this.expectOwnWrites(
       ev.registry,
-      plannedWrites({ type: rc.type, acts: !!ev.tag && blocked, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
+      plannedWrites({ type: rc.type, acts, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
     );
     let retagged: Digest | undefined;
-    const enforcement = await enforce({
-      client: this.client(ev.registry),
-      type: rc.type,
-      repository: ev.repository,
-      digest: ev.digest,
-      tag: ev.tag,
-      decision,
-      mode: view.mode,
-      quarantinePrefix: rc.quarantine.repositoryPrefix,
-      restoreDigest,
-      harbor: this.harborTarget(ev.registry),
-      onWrite: async (w) => {
-        if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
-        if (w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
-        await onWrite(w);
-      },
-    });
+    // A push by digest into a quarantine repository is left alone: the children of a quarantined index
+    // are copied there by digest (a late notification must not delete them), and admission never admits it.
+    const enforcement: Enforcement =
+      blocked && !ev.tag && (inQuarantine || heldBy)
+        ? { action: 'none', status: 'skipped', detail: heldBy ? `pushed by digest: left alone, tag ${heldBy} points at it and its mapping (${viewOf(this.policy, stored, heldBy).mode}) allows it` : `pushed by digest into the quarantine repository ${ev.repository}: left alone` }
+        : await enforce({
+            client: this.client(ev.registry),
+            type: rc.type,
+            repository: ev.repository,
+            digest: ev.digest,
+            tag: ev.tag,
+            decision,
+            mode: view.mode,
+            quarantinePrefix: rc.quarantine.repositoryPrefix,
+            restoreDigest,
+            childBlocks: this.childBlocks(ev.registry, ev.repository),
+            harbor: this.harborTarget(ev.registry),
+            onWrite: async (w) => {
+              if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
+              if (ev.tag && w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
+              await onWrite(w);
+            },
+          });
     if (seq !== undefined && ev.tag && rc.type === 'distribution' && !inQuarantine && view.mode === 'enforce' && !blocked) await this.repairOverwrittenTag(ev, seq);
-    if (enforcement.action === 'quarantine' && enforcement.status === 'done' && ev.tag) {
-      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, quarantineRepository: qrepo });
+    if (enforcement.action === 'quarantine' && enforcement.status === 'done' && (ev.tag || rc.type === 'distribution')) {
+      // tag '' for a push by digest only: a release puts it back by digest.
+      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag ?? '', digest: ev.digest, quarantineRepository: qrepo });
     }
     stored.enforcement = enforcement;
     if (enforcement.action !== 'none') this.opts.counters?.enforcement?.(enforcement.action, enforcement.status);
@@ -546,6 +556,71 @@ export class Gate implements GateApi {
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
     return enforcement;
+  }
+
+  /**
+   * The digest `repository:tag` may be restored to after `blocked` is removed: the newest digest pushgate
+   * allowed for the tag before (tag history) whose CURRENT verdict, under the policy in force, allows it
+   * for the tag ({@link currentView}). A digest allowed then but blocking now (a policy or database
+   * change, judged or not yet re-judged) is passed over and the audit says why; none left: undefined,
+   * and the tag stays absent. Looks at most 20 candidates.
+   */
+  async restoreTarget(registry: string, repository: string, tag: string, blocked: Digest): Promise<Digest | undefined> {
+    const passed: Array<{ digest: Digest; why: string }> = [];
+    let chosen: Digest | undefined;
+    for (const d of await this.opts.store.allowedForTag(registry, repository, tag, blocked, 20)) {
+      const v = await this.opts.store.getVerdict(registry, repository, d);
+      const view = v ? await this.currentView(v, tag) : undefined;
+      if (!view) passed.push({ digest: d, why: v ? 'no stored scan to judge it again under the policy in force' : 'no verdict' });
+      else if (view.decision === 'allow' || view.decision === 'warn') {
+        chosen = d;
+        break;
+      } else passed.push({ digest: d, why: `its verdict for ${tag} is ${view.decision} (${view.mode}) under the policy in force` });
+    }
+    if (passed.length) {
+      await this.audit({ actor: 'pushgate', action: 'restore-passed-over', registry, repository, digest: blocked, tag, detail: { passedOver: passed, restoreTo: chosen ?? null } });
+    }
+    return chosen;
+  }
+
+  /**
+   * The view of `v` for `tag` under the policy in force, judged again from its stored scan when it was
+   * judged by another policy revision (its stored evaluations may say allow for a rule that blocks now).
+   * undefined when that is needed and no complete scan is stored.
+   */
+  async currentView(v: Verdict, tag?: string): Promise<VerdictView | undefined> {
+    if (v.policy.revision === this.policy.revision && v.evaluations) return viewOf(this.policy, v, tag);
+    const scan = (await this.opts.store.getLayer(SCAN_KEY(v.digest))) as ImageScan | undefined;
+    if (!scan) return undefined;
+    const j = judgeScan(scan, this.currentVulnDb(), this.policy, { registry: v.registry, repository: v.repository });
+    return viewOf(this.policy, { ...v, complete: j.report.complete, evaluations: j.raw }, tag);
+  }
+
+  /**
+   * A tag of `v` that still points at its digest and whose own mapping does not block it (e.g. a `warn`
+   * mapping), if any: then the digest is not removed by digest (that would delete the tag with it), as at
+   * the tag's own push. undefined when no such tag holds it.
+   */
+  async heldByAllowedTag(v: Verdict): Promise<string | undefined> {
+    for (const t of v.tags) {
+      if (blocks(viewOf(this.policy, v, t))) continue;
+      const now = await this.client(v.registry).resolve(v.repository, t).catch(() => undefined);
+      if (now?.digest === v.digest) return t;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a child manifest of a blocked index in `repository` blocks by its own verdict, as seen from
+   * its digest under the policy in force; undefined without a verdict (its own push event decides).
+   */
+  childBlocks(registry: string, repository: string): ChildBlocks {
+    return async (digest) => {
+      const v = await this.opts.store.getVerdict(registry, repository, digest);
+      if (!v) return undefined;
+      const view = await this.currentView(v);
+      return view ? blocks(view) : undefined;
+    };
   }
 
   /**

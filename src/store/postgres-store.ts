@@ -378,6 +378,17 @@ export class PostgresStore implements Store {
     return r.rows[0]?.digest;
   }
 
+  async allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]> {
+    const r = await this.q(
+      `SELECT digest, MAX(at) AS last FROM tags t WHERE registry = $1 AND repository = $2 AND tag = $3 AND allowed = 1 AND digest <> $4
+         AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+           AND b.digest = t.digest AND b.allowed = 0 AND b.at >= t.at)
+       GROUP BY digest ORDER BY last DESC LIMIT $5`,
+      [registry, repository, tag, except ?? '', limit],
+    );
+    return r.rows.map((row: { digest: string }) => row.digest);
+  }
+
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
     await this.q('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', auditArgs(entry));
   }

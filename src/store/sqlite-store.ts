@@ -338,6 +338,18 @@ export class SqliteStore implements Store {
     return row ? String(row.digest) : undefined;
   }
 
+  async allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT digest, MAX(at) AS last FROM tags t WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ?
+           AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+             AND b.digest = t.digest AND b.allowed = 0 AND (b.at > t.at OR (b.at = t.at AND b.rowid > t.rowid)))
+         GROUP BY digest ORDER BY last DESC, MAX(rowid) DESC LIMIT ?`,
+      )
+      .all(registry, repository, tag, except ?? '', limit) as Row[];
+    return rows.map((r) => String(r.digest));
+  }
+
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
     this.insertAudit(entry);
   }

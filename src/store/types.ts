@@ -194,6 +194,12 @@ export interface Store {
    * since (a re-evaluation may block a digest it allowed before).
    */
   lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined>;
+  /**
+   * The digests pushgate allowed for the tag, other than `except` and not blocked for that tag since,
+   * newest first, each once, at most `limit`. The tag history knows what was allowed THEN; the gate
+   * re-derives each one's current verdict before it restores a tag to it.
+   */
+  allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]>;
 
   /** Appends an audit record. The audit table is append-only (UPDATE and DELETE fail in the database). */
   audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
