@@ -271,6 +271,12 @@ export class PostgresStore implements Store {
     return countsOf((await this.q(`SELECT status, COUNT(*) AS n FROM events WHERE status <> 'done' GROUP BY status`)).rows);
   }
 
+  async manifestAgeMs(registry: string, repository: string, digest: Digest): Promise<number | undefined> {
+    const r = await this.q(`SELECT ${NOW_MS} - MIN(created_at) AS age FROM events WHERE registry = $1 AND repository = $2 AND digest = $3`, [registry, repository, digest]);
+    const age = r.rows[0]?.age;
+    return age === null || age === undefined ? undefined : Math.max(0, Number(age));
+  }
+
   async queueDepth(): Promise<number> {
     const r = await this.q(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`);
     return Number(r.rows[0].n);

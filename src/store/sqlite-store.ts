@@ -230,6 +230,13 @@ export class SqliteStore implements Store {
     return this.wrap('count events', () => countsOf(this.db.prepare(`SELECT status, COUNT(*) AS n FROM events WHERE status != 'done' GROUP BY status`).all() as Row[]));
   }
 
+  async manifestAgeMs(registry: string, repository: string, digest: Digest): Promise<number | undefined> {
+    return this.wrap('manifest age', () => {
+      const row = this.db.prepare(`SELECT MIN(created_at) AS first FROM events WHERE registry = ? AND repository = ? AND digest = ?`).get(registry, repository, digest) as Row;
+      return row.first === null || row.first === undefined ? undefined : Math.max(0, Date.now() - Number(row.first));
+    });
+  }
+
   async queueDepth(): Promise<number> {
     return this.wrap('queue depth', () => Number((this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
   }
