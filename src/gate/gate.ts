@@ -19,7 +19,7 @@ import {
   type ScanReport,
   type Verdict,
 } from '../core/index.js';
-import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import { DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
 import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate } from '../policy/index.js';
@@ -33,6 +33,7 @@ import { VulnDbHolder } from './vulndb-holder.js';
 import { QueueWorkers, verdictAudit } from './queue-workers.js';
 import { RegistryDirectory } from './registry-directory.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
+import { DeferredEnforcement, DigestPushes } from './digest-pushes.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
@@ -111,6 +112,8 @@ export class Gate implements GateApi {
    * admission reviews all wait here, so load on one path cannot multiply the scans in flight.
    */
   readonly scanSlots: ScanSlots;
+  /** Digests as pullable by digest: grace, holders, restore targets (src/gate/digest-pushes.ts). */
+  private readonly digests: DigestPushes;
   /** The queue's workers, retries, parking and registry probe (src/gate/queue-workers.ts). */
   private readonly queue: QueueWorkers;
   /** The temp space all scans of this process share (config `scan.tmpDirLimit`). */
@@ -125,6 +128,15 @@ export class Gate implements GateApi {
     this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age));
     this.own = new OwnTraffic({ store: opts.store, registry: (n) => opts.config.registries.find((r) => r.name === n) });
     this.registries = new RegistryDirectory({ config: opts.config, counters: opts.counters, clientFactory: opts.clientFactory, beforeManifestPut: (registry, w) => this.own.remember(registry, w) });
+    this.digests = new DigestPushes({
+      store: opts.store,
+      policy: () => this.policy,
+      vulndb: () => this.currentVulnDb(),
+      client: (r) => this.client(r),
+      audit: (e) => this.audit(e),
+      scanKey: SCAN_KEY,
+      untaggedGraceMs: opts.config.enforcement?.untaggedGraceMs ?? DEFAULT_UNTAGGED_GRACE_MS,
+    });
   }
 
   /** The policy in force. */
@@ -497,9 +509,13 @@ export class Gate implements GateApi {
           await this.restoreTarget(ev.registry, ev.repository, ev.tag, ev.digest);
     }
     const qrepo = this.quarantineRepository(ev.registry, ev.repository);
-    // A manifest pushed by digest only is pullable by digest: enforced on Distribution like a tag push.
+    // A manifest pushed by digest only is pullable by digest: enforced on Distribution like a tag push,
+    // once its grace is over (src/gate/digest-pushes.ts), unless an allowed tag or tagged index holds it.
     const heldBy = blocked && !ev.tag && rc.type === 'distribution' ? await this.heldByAllowedTag(stored) : undefined;
-    const acts = blocked && (!!ev.tag || (rc.type === 'distribution' && !inQuarantine && !heldBy));
+    const byDigest = blocked && !ev.tag && rc.type === 'distribution' && !inQuarantine && !heldBy;
+    if (byDigest && view.mode === 'enforce') await this.deferInGrace(ev, stored);
+    const heldByIndex = byDigest ? await this.heldByTaggedIndex(stored) : undefined;
+    const acts = blocked && (!!ev.tag || (byDigest && !heldByIndex));
     // Remembered in the store before the writes exist (every replica sees them): their notifications
     // may be handled before enforce() returns. Writes learnt during the action come through onWrite.
     const onWrite = await this.expectOwnWrites(
@@ -510,8 +526,16 @@ export class Gate implements GateApi {
     // A push by digest into a quarantine repository is left alone: the children of a quarantined index
     // are copied there by digest (a late notification must not delete them), and admission never admits it.
     const enforcement: Enforcement =
-      blocked && !ev.tag && (inQuarantine || heldBy)
-        ? { action: 'none', status: 'skipped', detail: heldBy ? `pushed by digest: left alone, tag ${heldBy} points at it and its mapping (${viewOf(this.policy, stored, heldBy).mode}) allows it` : `pushed by digest into the quarantine repository ${ev.repository}: left alone` }
+      blocked && !ev.tag && (inQuarantine || heldBy || heldByIndex)
+        ? {
+            action: 'none',
+            status: 'skipped',
+            detail: heldBy
+              ? `pushed by digest: left alone, tag ${heldBy} points at it and its mapping (${viewOf(this.policy, stored, heldBy).mode}) allows it`
+              : heldByIndex
+                ? `pushed by digest: left alone, the index ${ev.repository}:${heldByIndex.tag} (${heldByIndex.index}) names it and is allowed for that tag`
+                : `pushed by digest into the quarantine repository ${ev.repository}: left alone`,
+          }
         : await enforce({
             client: this.client(ev.registry),
             type: rc.type,
@@ -559,68 +583,45 @@ export class Gate implements GateApi {
   }
 
   /**
-   * The digest `repository:tag` may be restored to after `blocked` is removed: the newest digest pushgate
-   * allowed for the tag before (tag history) whose CURRENT verdict, under the policy in force, allows it
-   * for the tag ({@link currentView}). A digest allowed then but blocking now (a policy or database
-   * change, judged or not yet re-judged) is passed over and the audit says why; none left: undefined,
-   * and the tag stays absent. Looks at most 20 candidates.
+   * Within the grace of a blocking manifest pushed by digest only (`enforcement.untaggedGrace`): stores
+   * its verdict (blocking: admission denies the digest meanwhile) with a pending enforcement, audits
+   * `enforcement-deferred`, and throws {@link DeferredEnforcement} so the queue worker puts the event
+   * back, due when the grace ends. Returns when the grace is over.
    */
-  async restoreTarget(registry: string, repository: string, tag: string, blocked: Digest): Promise<Digest | undefined> {
-    const passed: Array<{ digest: Digest; why: string }> = [];
-    let chosen: Digest | undefined;
-    for (const d of await this.opts.store.allowedForTag(registry, repository, tag, blocked, 20)) {
-      const v = await this.opts.store.getVerdict(registry, repository, d);
-      const view = v ? await this.currentView(v, tag) : undefined;
-      if (!view) passed.push({ digest: d, why: v ? 'no stored scan to judge it again under the policy in force' : 'no verdict' });
-      else if (view.decision === 'allow' || view.decision === 'warn') {
-        chosen = d;
-        break;
-      } else passed.push({ digest: d, why: `its verdict for ${tag} is ${view.decision} (${view.mode}) under the policy in force` });
-    }
-    if (passed.length) {
-      await this.audit({ actor: 'pushgate', action: 'restore-passed-over', registry, repository, digest: blocked, tag, detail: { passedOver: passed, restoreTo: chosen ?? null } });
-    }
-    return chosen;
+  private async deferInGrace(ev: PushEvent, stored: Verdict): Promise<void> {
+    const waitMs = await this.digests.graceLeftMs(ev.registry, ev.repository, ev.digest);
+    if (waitMs <= 0) return;
+    const at = new Date(Date.now() + waitMs).toISOString();
+    const detail = `pushed by digest only: acted on at ${at} (enforcement.untaggedGrace) unless an index pushed with a tag names it first; then it is judged and enforced with that index`;
+    stored.enforcement = { action: 'none', status: 'pending', detail };
+    await this.opts.store.putVerdict(summarize(this.policy, stored));
+    await this.audit({ actor: 'pushgate', action: 'enforcement-deferred', registry: ev.registry, repository: ev.repository, digest: ev.digest, detail: { until: at, waitMs } });
+    throw new DeferredEnforcement(waitMs, `${ev.repository}@${ev.digest}: ${detail}`);
   }
 
-  /**
-   * The view of `v` for `tag` under the policy in force, judged again from its stored scan when it was
-   * judged by another policy revision (its stored evaluations may say allow for a rule that blocks now).
-   * undefined when that is needed and no complete scan is stored.
-   */
-  async currentView(v: Verdict, tag?: string): Promise<VerdictView | undefined> {
-    if (v.policy.revision === this.policy.revision && v.evaluations) return viewOf(this.policy, v, tag);
-    const scan = (await this.opts.store.getLayer(SCAN_KEY(v.digest))) as ImageScan | undefined;
-    if (!scan) return undefined;
-    const j = judgeScan(scan, this.currentVulnDb(), this.policy, { registry: v.registry, repository: v.repository });
-    return viewOf(this.policy, { ...v, complete: j.report.complete, evaluations: j.raw }, tag);
+  /** See {@link DigestPushes.restoreTarget}. */
+  restoreTarget(registry: string, repository: string, tag: string, blocked: Digest): Promise<Digest | undefined> {
+    return this.digests.restoreTarget(registry, repository, tag, blocked);
   }
 
-  /**
-   * A tag of `v` that still points at its digest and whose own mapping does not block it (e.g. a `warn`
-   * mapping), if any: then the digest is not removed by digest (that would delete the tag with it), as at
-   * the tag's own push. undefined when no such tag holds it.
-   */
-  async heldByAllowedTag(v: Verdict): Promise<string | undefined> {
-    for (const t of v.tags) {
-      if (blocks(viewOf(this.policy, v, t))) continue;
-      const now = await this.client(v.registry).resolve(v.repository, t).catch(() => undefined);
-      if (now?.digest === v.digest) return t;
-    }
-    return undefined;
+  /** See {@link DigestPushes.currentView}. */
+  currentView(v: Verdict, tag?: string): Promise<VerdictView | undefined> {
+    return this.digests.currentView(v, tag);
   }
 
-  /**
-   * Whether a child manifest of a blocked index in `repository` blocks by its own verdict, as seen from
-   * its digest under the policy in force; undefined without a verdict (its own push event decides).
-   */
+  /** See {@link DigestPushes.heldByAllowedTag}. */
+  heldByAllowedTag(v: Verdict): Promise<string | undefined> {
+    return this.digests.heldByAllowedTag(v);
+  }
+
+  /** See {@link DigestPushes.heldByTaggedIndex}. */
+  heldByTaggedIndex(v: Verdict): Promise<{ tag: string; index: Digest } | undefined> {
+    return this.digests.heldByTaggedIndex(v);
+  }
+
+  /** See {@link DigestPushes.childBlocks}. */
   childBlocks(registry: string, repository: string): ChildBlocks {
-    return async (digest) => {
-      const v = await this.opts.store.getVerdict(registry, repository, digest);
-      if (!v) return undefined;
-      const view = await this.currentView(v);
-      return view ? blocks(view) : undefined;
-    };
+    return this.digests.childBlocks(registry, repository);
   }
 
   /**
