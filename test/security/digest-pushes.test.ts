@@ -15,8 +15,6 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,106 +26,16 @@ import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { updateDb } from '../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../helpers/gate.js';
 import { ROOT, startRegistry, type LabRegistry } from '../helpers/lab.js';
+import { DOCKER_MANIFEST, makeImage, makeIndex, OCI_MANIFEST, Raw, sha, sleep, type Image, type Kind } from '../helpers/raw-push.js';
 
 const REG_PORT = 22350;
+/** `enforcement.untaggedGrace` of this suite's gate. */
+const GRACE_MS = 1500;
 const API_PORT = 22351;
 const PLAIN_PORT = 22352;
 const TOKEN = 'digest-pushes-token';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-const ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
-
 const RC_WARN = DEFAULT_POLICY_YAML.replace('  mappings: []', '  mappings:\n    - name: release-candidates\n      tag: "rc-*"\n      ruleSet: default\n      mode: warn');
 const LENIENT = DEFAULT_POLICY_YAML.replace('        - name: fixable-high-vulns\n          action: quarantine', '        - name: fixable-high-vulns\n          action: warn');
-
-type Kind = 'good' | 'bad' | 'secret';
-
-/** A generated image: its manifest and the blobs it names. */
-interface Image {
-  kind: Kind;
-  digest: string;
-  bytes: Buffer;
-  mediaType: string;
-  blobs: Buffer[];
-}
-
-const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A one-layer image of `kind` (see the module comment), with `nonce` in it. */
-function makeImage(kind: Kind, nonce: string, mediaType = OCI_MANIFEST): Image {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'digestpush-img-'));
-  try {
-    const pkg = path.join(root, 'app/node_modules/adm-zip');
-    fs.mkdirSync(pkg, { recursive: true });
-    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'adm-zip', version: kind === 'bad' ? '0.4.7' : '0.4.9' }));
-    fs.writeFileSync(path.join(root, 'app/nonce'), nonce);
-    if (kind === 'secret') {
-      fs.writeFileSync(path.join(root, 'app/id_rsa'), `-----BEGIN RSA PRIVATE KEY-----\n${crypto.randomBytes(48).toString('base64')}\n-----END RSA PRIVATE KEY-----\n`);
-    }
-    const layer = execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--mtime=@0', '-C', root, '-cf', '-', 'app']);
-    const docker = mediaType === DOCKER_MANIFEST;
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '65534' }, rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
-    const bytes = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType,
-        config: { mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-        layers: [{ mediaType: docker ? 'application/vnd.docker.image.rootfs.diff.tar' : 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
-      }),
-    );
-    return { kind, digest: sha(bytes), bytes, mediaType, blobs: [config, layer] };
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-}
-
-/** An index over `children` (manifests or indexes). */
-function makeIndex(children: Array<Pick<Image, 'digest' | 'bytes' | 'mediaType'>>): Pick<Image, 'digest' | 'bytes' | 'mediaType'> {
-  const bytes = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: children.map((c, i) => ({ mediaType: c.mediaType, digest: c.digest, size: c.bytes.length, platform: { architecture: ['amd64', 'arm64', 's390x', 'ppc64le'][i % 4], os: 'linux' } })) }),
-  );
-  return { digest: sha(bytes), bytes, mediaType: OCI_INDEX };
-}
-
-/** Raw OCI distribution API calls against one registry. */
-class Raw {
-  constructor(readonly host: string) {}
-
-  async pushBlobs(repo: string, blobs: Buffer[]): Promise<void> {
-    for (const b of blobs) {
-      const post = await fetch(`http://${this.host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-      await post.arrayBuffer();
-      const loc = new URL(post.headers.get('location')!, `http://${this.host}`);
-      loc.searchParams.set('digest', sha(b));
-      const put = await fetch(loc, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: b });
-      await put.arrayBuffer();
-      if (put.status !== 201) throw new Error(`blob upload to ${repo}: ${put.status}`);
-    }
-  }
-
-  /** PUT a manifest; returns the status (and the registry's error code when refused). */
-  async putManifest(repo: string, ref: string, m: Pick<Image, 'bytes' | 'mediaType'>): Promise<{ status: number; body: string }> {
-    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: { 'Content-Type': m.mediaType }, body: m.bytes });
-    return { status: r.status, body: await r.text() };
-  }
-
-  /** The digest `repo:ref` serves to any puller, or undefined (404). */
-  async served(repo: string, ref: string): Promise<string | undefined> {
-    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });
-    const b = Buffer.from(await r.arrayBuffer());
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) throw new Error(`GET ${repo}/${ref}: ${r.status}`);
-    return sha(b);
-  }
-
-  async getManifest(repo: string, ref: string): Promise<{ bytes: Buffer; mediaType: string } | undefined> {
-    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });
-    const bytes = Buffer.from(await r.arrayBuffer());
-    return r.status === 200 ? { bytes, mediaType: r.headers.get('content-type') ?? OCI_MANIFEST } : undefined;
-  }
-}
 
 describe('security: blocking digests are never pullable outside quarantine (digest pushes, index children, restores)', function () {
   this.timeout(300_000);
@@ -149,7 +57,10 @@ describe('security: blocking digests are never pullable outside quarantine (dige
     return (await srv.store.listAudit(1))[0]?.seq ?? 0;
   }
 
-  /** Waits until the gate handled the notification of `repo@digest` (as `tag`) recorded after `since`, and the queue is empty. */
+  /**
+   * Waits until the gate handled the notification of `repo@digest` (as `tag`) recorded after `since`, and
+   * the queue is empty (an event deferred by the grace of a manifest pushed by digest only is queued).
+   */
   async function handled(repo: string, digest: string, tag: string | undefined, since: number): Promise<void> {
     const until = Date.now() + 60_000;
     for (;;) {
@@ -177,6 +88,8 @@ describe('security: blocking digests are never pullable outside quarantine (dige
     const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
     config.server.listen = `127.0.0.1:${API_PORT}`;
     config.policy = path.join(dir, 'policy.yaml');
+    // A short grace before a blocking manifest pushed by digest only is acted on (the default is 60 s).
+    config.enforcement = { untaggedGraceMs: GRACE_MS };
     srv = await startServer(config, silentLogger, { policyWatchMs: 3_600_000 });
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}`, env: { NOTIFY_IGNORE_ACTIONS: 'pull' } });
     plain = startRegistry(PLAIN_PORT);
@@ -253,22 +166,43 @@ describe('security: blocking digests are never pullable outside quarantine (dige
   });
 
   describe('index children', () => {
-    it('a blocking child pushed by digest before its index: neither the child nor the index is pullable outside quarantine', async () => {
+    it('a blocking child pushed by digest, its index within the grace: the index is accepted and quarantined with the child; neither is pullable outside quarantine', async () => {
       const repo = 'ix1/app';
       const bad = makeImage('bad', 'ix1-bad');
       const good = makeImage('good', 'ix1-good');
-      expect(await push(repo, good, good.digest)).to.equal(201);
-      expect(await push(repo, bad, bad.digest)).to.equal(201);
-      const index = makeIndex([good, bad]);
       const since = await lastSeq();
+      // As clients push an index: every child by digest, then the index by tag, without waiting.
+      for (const c of [good, bad]) {
+        await raw.pushBlobs(repo, c.blobs);
+        expect((await raw.putManifest(repo, c.digest, c)).status).to.equal(201);
+      }
+      const index = makeIndex([good, bad]);
       const put = await raw.putManifest(repo, 'v1', index);
-      // The child is gone already: Distribution refuses the index (MANIFEST_BLOB_UNKNOWN), which would block anyway.
-      if (put.status === 201) await handled(repo, index.digest, 'v1', since);
-      else expect(put.body).to.match(/MANIFEST_BLOB_UNKNOWN|MANIFEST_UNKNOWN/);
+      expect(put.status, `the index PUT within the grace: ${put.body}`).to.equal(201);
+      await handled(repo, index.digest, 'v1', since);
+      await handled(repo, bad.digest, undefined, since);
       expect(await raw.served(repo, bad.digest), 'the blocking child').to.equal(undefined);
       expect(await raw.served(repo, 'v1'), 'the index tag').to.equal(undefined);
       expect(await raw.served(repo, index.digest), 'the index by digest').to.equal(undefined);
+      expect(await raw.served(`quarantine/${repo}`, 'v1'), 'the quarantined index').to.equal(index.digest);
+      expect(await raw.served(`quarantine/${repo}`, bad.digest), 'its blocking child, in quarantine with it').to.equal(bad.digest);
       expect(await raw.served(repo, good.digest), 'the clean child stays').to.equal(good.digest);
+    });
+
+    it('a blocking child pushed by digest after its grace ended once: pushed again, it is acted on at once (no new grace), and an index naming it is refused', async () => {
+      const repo = 'ix4/app';
+      const bad = makeImage('bad', 'ix4-bad');
+      expect(await push(repo, bad, bad.digest)).to.equal(201);
+      expect(await raw.served(repo, bad.digest), 'removed after its grace').to.equal(undefined);
+      const since = await lastSeq();
+      expect((await raw.putManifest(repo, bad.digest, bad)).status).to.equal(201);
+      await handled(repo, bad.digest, undefined, since);
+      const deferred = (await srv.store.listAudit(50, { repository: repo, action: 'enforcement-deferred' })).filter((a) => a.seq > since);
+      expect(deferred, 'acted on without a second grace').to.deep.equal([]);
+      expect(await raw.served(repo, bad.digest)).to.equal(undefined);
+      const put = await raw.putManifest(repo, 'v1', makeIndex([bad]));
+      expect(put.status, 'the registry refuses an index naming a manifest that is gone').to.equal(400);
+      expect(put.body).to.match(/MANIFEST_BLOB_UNKNOWN|MANIFEST_UNKNOWN/);
     });
 
     for (const nested of [false, true]) {

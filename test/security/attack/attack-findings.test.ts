@@ -10,6 +10,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -116,6 +117,8 @@ describe('attack findings (each test asserts the promised end state; a failure i
     // Shipped defaults for admission (unguarded: allow), except that reviews come from this test.
     config.admission = { ...config.admission, listen: `127.0.0.1:${ADM_PORT}`, tls: { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }, allowUnauthenticated: true, digestCacheTtlMs: 0 };
     config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000 };
+    // A short grace before a blocking manifest pushed by digest only is acted on (the default is 60 s).
+    config.enforcement = { untaggedGraceMs: 3000 };
     srv = await startServer(config, silent, { policyWatchMs: 3_600_000 });
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}`, env: { NOTIFY_IGNORE_ACTIONS: 'pull' } });
   });
@@ -170,11 +173,12 @@ describe('attack findings (each test asserts the promised end state; a failure i
     pushBlobs('f4/app', layout, hex);
     expect(await putManifest('f4/app', `sha256:${hex}`, bytes, 'application/vnd.oci.image.manifest.v1+json')).to.equal(201);
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${hex}`, size: bytes.length, platform: { architecture: 'amd64', os: 'linux' } }] }));
-    // Once pushgate removed the blocking child pushed by digest, Distribution refuses the index (400
-    // MANIFEST_BLOB_UNKNOWN): the index would be blocked anyway. Otherwise the index is quarantined.
+    // Within the grace of the child pushed by digest, the index is accepted and quarantined with its blocking child.
     const put = await putManifest('f4/app', 'v1', index, 'application/vnd.oci.image.index.v1+json');
-    expect([201, 400]).to.include(put);
-    if (put === 201) await waitFor(async () => (await manifestStatus('quarantine/f4/app', 'v1')) === 200, 'the quarantine copy of the index');
+    expect(put, 'the index PUT right after its child (within the grace)').to.equal(201);
+    await handled('f4/app', `sha256:${crypto.createHash('sha256').update(index).digest('hex')}`);
+    expect(await manifestStatus('quarantine/f4/app', 'v1'), 'the quarantine copy of the index').to.equal(200);
+    expect(await manifestStatus('quarantine/f4/app', `sha256:${hex}`), 'the child in quarantine with its index').to.equal(200);
     expect(await manifestStatus('f4/app', 'v1'), 'control: the tag is gone').to.equal(404);
     expect(await manifestStatus('f4/app', `sha256:${hex}`), `child f4/app@sha256:${hex} (adm-zip 0.4.7) is still pullable after its index was quarantined`).to.equal(404);
   });
