@@ -5,7 +5,9 @@
  * set its tags can map to (./verdict-view.ts derives each tag's decision), and enforced (src/enforce).
  * The rooms: ./queue-workers.ts (claiming, retries, blocked-on-registry, the registry probe),
  * ./registry-directory.ts (clients, host names, quarantine places), ./own-traffic.ts (what pushgate wrote
- * itself), ./vulndb-holder.ts (the database judged with), ./artifacts.ts (non-image artefacts).
+ * itself), ./vulndb-holder.ts (the database judged with), ./artifacts.ts (non-image artefacts),
+ * ./digest-pushes.ts (digests as pullable by digest: the grace of a push by digest only, what holds a
+ * digest, restore targets).
  */
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
