@@ -159,4 +159,11 @@ CREATE TABLE IF NOT EXISTS own_writes (
 CREATE INDEX IF NOT EXISTS own_writes_expiry ON own_writes (expires_at);
 `,
   },
+  {
+    // The grace before a blocking manifest pushed by digest only is acted on counts from the first event
+    // of that manifest (Store.manifestAgeMs); the same index serves enqueueUnlessPending's lookup.
+    version: 7,
+    name: 'events-by-manifest',
+    sql: 'CREATE INDEX IF NOT EXISTS events_by_manifest ON events (registry, repository, digest, created_at);',
+  },
 ];

@@ -230,6 +230,13 @@ export class SqliteStore implements Store {
     return this.wrap('count events', () => countsOf(this.db.prepare(`SELECT status, COUNT(*) AS n FROM events WHERE status != 'done' GROUP BY status`).all() as Row[]));
   }
 
+  async manifestAgeMs(registry: string, repository: string, digest: Digest): Promise<number | undefined> {
+    return this.wrap('manifest age', () => {
+      const row = this.db.prepare(`SELECT MIN(created_at) AS first FROM events WHERE registry = ? AND repository = ? AND digest = ?`).get(registry, repository, digest) as Row;
+      return row.first === null || row.first === undefined ? undefined : Math.max(0, Date.now() - Number(row.first));
+    });
+  }
+
   async queueDepth(): Promise<number> {
     return this.wrap('queue depth', () => Number((this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
   }
@@ -336,6 +343,18 @@ export class SqliteStore implements Store {
       )
       .get(registry, repository, tag, except ?? '') as Row | undefined;
     return row ? String(row.digest) : undefined;
+  }
+
+  async allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT digest, MAX(at) AS last FROM tags t WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ?
+           AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+             AND b.digest = t.digest AND b.allowed = 0 AND (b.at > t.at OR (b.at = t.at AND b.rowid > t.rowid)))
+         GROUP BY digest ORDER BY last DESC, MAX(rowid) DESC LIMIT ?`,
+      )
+      .all(registry, repository, tag, except ?? '', limit) as Row[];
+    return rows.map((r) => String(r.digest));
   }
 
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
