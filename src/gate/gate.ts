@@ -579,7 +579,6 @@ export class Gate implements GateApi {
       const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
       // The registry notified this push (or reconcile listed it): the repository exists there.
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
-      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
     return enforcement;
   }

@@ -163,6 +163,8 @@ describe('gate: pushes to a real Distribution registry are judged and enforced',
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(await tags(reg, 'lab/node-app')).to.deep.equal([]);
+    // One blocked push is one count, however many steps its enforcement took.
+    expect(await metric('pushgate_blocked_pushes_total', { repository: 'lab/node-app', mode: 'async' })).to.equal(blockedBefore + 1);
     expect(await metric('pushgate_scans_total', { result: 'complete' })).to.equal(completeBefore);
     expect(await metric('pushgate_scans_total')).to.equal(scansBefore + 1); // one cached reuse, no new scan
     // pushgate's own GET/HEAD requests made the registry emit pull events: dropped, counted, never scanned.
