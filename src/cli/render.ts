@@ -76,14 +76,17 @@ const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unkn
 /**
  * Renders a report as plain text tables: findings grouped by package, most severe first. Columns
  * grow to fit; ids, names, versions and severities are never cut (only summaries are shortened).
+ * `views.before` is printed before the findings (`--dependency-tree`); `views.findings` replaces
+ * the by-package findings section (`--group-issues`).
  */
-export function renderTable(r: ScanReport): string {
+export function renderTable(r: ScanReport, views: { before?: string[]; findings?: string[] } = {}): string {
   const out: string[] = [];
   out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
   if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
-  if (r.findings.length) out.push('', ...renderFindingsByPackage(r));
+  if (views.before?.length) out.push('', ...views.before);
+  if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
   if (r.secrets.length) {
     out.push('', 'SECRETS');
     const rule = columnWidth(r.secrets.map((s) => s.rule), 24);
