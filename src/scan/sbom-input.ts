@@ -1,7 +1,7 @@
 /**
  * SBOMs as scan input (`pushgate scan sbom:FILE`, as `trivy sbom FILE` and `grype sbom:FILE` take them):
- * a CycloneDX JSON BOM (https://cyclonedx.org/docs/1.6/json/, any 1.x: `components[]`, nested
- * `components`, `metadata.component`) or an SPDX 2.x JSON document (SPDX 2.3 §7.21 external references:
+ * a CycloneDX JSON BOM (https://cyclonedx.org/docs/1.6/json/, any 1.x: `components[]` and nested
+ * `components`; `metadata.component` is the subject, not a package) or an SPDX 2.x JSON document (SPDX 2.3 §7.21 external references:
  * `externalRefs[]` with `referenceCategory` PACKAGE-MANAGER and `referenceType` purl) becomes an
  * inventory that the same matcher and policy judge as an image's.
  *
@@ -108,10 +108,8 @@ function cyclonedxEntries(doc: Record<string, unknown>): { entries: SbomEntry[];
       walk(c.components, depth + 1);
     }
   };
-  const meta = doc.metadata as Record<string, unknown> | undefined;
-  // metadata.component is the subject (the image or application itself); scanners list it when it is a package.
-  const subject = meta?.component as Record<string, unknown> | undefined;
-  if (subject && typeof subject === 'object' && str(subject.purl) && subject.type !== 'container') walk([subject], 0);
+  // metadata.component is the subject the BOM describes (the image or application), not one of its
+  // packages: trivy and syft read it the same way.
   walk(doc.components, 0);
   return { entries, os };
 }
