@@ -73,8 +73,6 @@ const SCHEMA = {
           reason: { type: 'string' },
           expires: { type: 'string', format: 'date-or-date-time' },
         },
-        not: { required: ['statement', 'reason'] },
-        'x-message': 'an entry has `id` (required), optional `purls`, `paths`, `expires`, and one of `statement` or `reason`',
       },
     },
   },
@@ -115,8 +113,9 @@ function purlMatcher(pattern: string): (purl: string | undefined) => boolean {
 /**
  * Parses and validates ignore-file text.
  * @param file the name used in problems.
- * @throws ConfigError (code BAD_CONFIG) whose first line names the first problem's line and key,
- *   followed by every problem as `FILE:LINE:COL: KEY: message`.
+ * @throws PushgateError BAD_CONFIG whose one line names the problem's line and key; with more than
+ *   one problem a ConfigError (also BAD_CONFIG) whose first line names the first and whose next
+ *   lines list every problem as `FILE:LINE:COL: KEY: message`.
  */
 export function parseIgnoreFile(text: string, file: string): IgnoreFile {
   const ld = parseLocated(text, file);
@@ -132,6 +131,9 @@ export function parseIgnoreFile(text: string, file: string): IgnoreFile {
     const list = (value as { vulnerabilities?: IgnoreEntrySpec[] }).vulnerabilities ?? [];
     list.forEach((spec, i) => {
       const at = ['vulnerabilities', i];
+      if (spec.statement !== undefined && spec.reason !== undefined) {
+        problems.push(problemAt(ld, [...at, 'reason'], 'give `statement` or `reason` (the same field under two names), not both', 'key'));
+      }
       const purls: Array<(p: string | undefined) => boolean> = [];
       for (const [j, p] of (spec.purls ?? []).entries()) {
         try {
@@ -156,7 +158,10 @@ export function parseIgnoreFile(text: string, file: string): IgnoreFile {
   if (problems.length) {
     const sorted = sortProblems(problems);
     const first = sorted[0];
-    throw new ConfigError(sorted, `invalid ignore file ${file}: line ${first.line}: ${first.key === formatKey([]) ? '' : `${first.key}: `}${first.message}${sorted.length > 1 ? ` (and ${sorted.length - 1} more problem(s))` : ''}`);
+    const summary = `invalid ignore file ${file}: line ${first.line}: ${first.key === formatKey([]) ? '' : `${first.key}: `}${first.message}`;
+    // One problem is one line; more are listed below the first, one per line.
+    if (sorted.length === 1) throw new PushgateError('BAD_CONFIG', summary, { details: { problems: sorted } });
+    throw new ConfigError(sorted, `${summary} (and ${sorted.length - 1} more problem(s))`);
   }
   return { file, entries };
 }

@@ -163,6 +163,39 @@ describe('cli: pushgate scan flags', function () {
     expect(t).to.match(/\n {4}[├└]─ libpcre2-8-0 10\.42-1\n/);
   });
 
+  describe('--ignore-file', () => {
+    const npm = () => full.findings.filter((f) => f.package === 'bootstrap-tagsinput');
+
+    it('the default .pushgateignore.yaml of the working directory hides a finding by alias in any case; the report says so', () => {
+      const cwd = fs.mkdtempSync(path.join(dir, 'ignore-'));
+      const alias = npm()[0].aliases[0];
+      expect(alias).to.match(/^CVE-/);
+      fs.writeFileSync(path.join(cwd, '.pushgateignore.yaml'), `vulnerabilities:\n  - id: ${alias.toLowerCase()}\n    statement: the tag input is not used\n    expires: 2999-12-31\n`);
+      const r = scan([image, '--format', 'json'], cwd);
+      const rep = JSON.parse(r.stdout) as ScanReport;
+      expect(rep.findings.map(key).sort()).to.deep.equal(full.findings.filter((f) => f.package !== 'bootstrap-tagsinput').map(key).sort());
+      expect(rep.diagnostics.find((d) => d.code === 'ignore-file')?.message).to.match(/^1 finding\(s\) ignored by \.pushgateignore\.yaml: NSWG-NPM-124 \(line 2\)/);
+      expect(scan([image, '--severity', 'high'], cwd).status, 'the ignored finding no longer fails the threshold').to.equal(0);
+      expect(scan([image, '--severity', 'high', '--no-ignore-file'], cwd).status, '--no-ignore-file').to.equal(1);
+      expect(scan([image, '--severity', 'high', '--ignore-file', path.join(cwd, '.pushgateignore.yaml')]).status, 'named from elsewhere').to.equal(0);
+    });
+
+    it('an expired entry is reported on stderr (even with --quiet) and hides nothing', () => {
+      const file = path.join(dir, 'expired.yaml');
+      fs.writeFileSync(file, `# team exceptions\nvulnerabilities:\n  - id: ${npm()[0].id}\n    reason: waiting for upstream\n    expires: 2020-01-31\n`);
+      const r = scan([image, '--format', 'json', '--ignore-file', file, '--quiet']);
+      expect((JSON.parse(r.stdout) as ScanReport).findings.map(key).sort()).to.deep.equal(full.findings.map(key).sort());
+      expect(r.stderr.trim().split('\n')).to.deep.equal([`pushgate: warning: expired.yaml:3: the entry for ${npm()[0].id} expired on 2020-01-31; it is ignored (renew or remove it)`]);
+    });
+
+    it('a malformed or missing ignore file is a one-line error naming the line', () => {
+      const file = path.join(dir, 'bad.yaml');
+      fs.writeFileSync(file, 'vulnerabilities:\n  - id: CVE-2016-1000227\n    expire: 2030-01-01\n');
+      expect(oneLine(scan([image, '--ignore-file', file]), 'unknown key')).to.match(/^pushgate: invalid ignore file .*bad\.yaml: line 3: vulnerabilities\[0\]\.expire: unknown key \(allowed here: id, purls, paths, statement, reason, expires\)/);
+      expect(oneLine(scan([image, '--ignore-file', path.join(dir, 'none.yaml')]), 'missing')).to.match(/--ignore-file .*none\.yaml: no such file/);
+    });
+  });
+
   describe('--exclude-base', () => {
     const baseNames = new Set(BASE_PKGS.map((p) => p[0]));
     const imageOwn = () => full.findings.filter((f) => !baseNames.has(f.package)).map(key).sort();
