@@ -71,7 +71,8 @@ export async function runScan(target: string, opts: ScanCliOptions, session = ne
     throw new PushgateError('BAD_ARGUMENT', `--platform "${opts.platform}": expected OS/ARCH[/VARIANT], e.g. linux/amd64`);
   }
   if (opts.platform && /^(dir|sbom):/.test(target)) {
-    throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: a ${target.split(':')[0]}: target has no platform; drop --platform`);
+    const what = target.startsWith('dir:') ? 'a dir: root filesystem' : 'an sbom: target';
+    throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: ${what} has no platform; drop --platform`);
   }
   let vulndb: VulnDb | undefined;
   try {

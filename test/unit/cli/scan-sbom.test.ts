@@ -136,7 +136,7 @@ describe('cli: pushgate scan sbom:FILE', function () {
     fs.writeFileSync(other, '{"hello": "world"}');
     expect(oneLine(scan([`sbom:${other}`]), 'not sbom')).to.match(/not a CycloneDX JSON BOM .* nor an SPDX 2\.x JSON document/);
     expect(oneLine(scan([`sbom:${path.join(dir, 'missing.json')}`]), 'missing')).to.match(/no such file/);
-    expect(oneLine(scan([`sbom:${other}`, '--platform', 'linux/amd64']), 'platform')).to.match(/sbom: target has no platform/);
+    expect(oneLine(scan([`sbom:${other}`, '--platform', 'linux/amd64']), 'platform')).to.match(/an sbom: target has no platform/);
   });
 
   it('a purl that cannot be read makes the scan incomplete and is named', () => {
