@@ -18,10 +18,16 @@
  */
 import fs from 'node:fs';
 import picomatch from 'picomatch';
-import { PackageURL } from 'packageurl-js';
+import { createRequire } from 'node:module';
+import type { PackageURL } from 'packageurl-js';
+import type * as Purl from 'packageurl-js';
 import { PushgateError, type Finding } from '../core/index.js';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import { createAjv, displayPath, formatKey, parseLocated, problemAt, sortProblems, toJSLocated, validateLocated } from '../config/yaml-doc.js';
+
+// Loaded on first use (an entry with `purls`), not at every CLI start.
+const load = createRequire(import.meta.url);
+const parsePurl = (s: string): PackageURL => (load('packageurl-js') as typeof Purl).PackageURL.fromString(s);
 
 /** Default ignore file name, looked up in the working directory only. */
 export const DEFAULT_IGNORE_FILE = '.pushgateignore.yaml';
@@ -93,13 +99,13 @@ export function expiryOf(expires: string | undefined): number {
 
 /** A purl matcher: type, namespace, name equal; version and each given qualifier equal when the pattern has them. */
 function purlMatcher(pattern: string): (purl: string | undefined) => boolean {
-  const want = PackageURL.fromString(pattern);
+  const want = parsePurl(pattern);
   const wantQ = Object.entries((want.qualifiers ?? {}) as Record<string, string>);
   return (purl) => {
     if (!purl) return false;
     let got: PackageURL;
     try {
-      got = PackageURL.fromString(purl);
+      got = parsePurl(purl);
     } catch {
       return false;
     }

@@ -5,7 +5,8 @@
  * stays free of control sequences where nobody sees them animate.
  */
 import { Transform, type Readable } from 'node:stream';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import { isFilesystemLayerMediaType, shortDigest, type Descriptor } from '../core/index.js';
 import type { ImageSource } from '../scan/source.js';
 
@@ -24,6 +25,9 @@ export interface Progress {
   stop(): void;
 }
 
+// Loaded only when a bar is drawn (a terminal): piped and quiet runs never pay for it.
+const load = createRequire(import.meta.url);
+
 const NOOP: Progress = { active: false, start() {}, advance() {}, stop() {} };
 
 /** Formats a byte count as MiB with one decimal. */
@@ -38,7 +42,8 @@ function mib(n: number): string {
 export function createProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet || !stream.isTTY) return NOOP;
-  let bar: cliProgress.SingleBar | undefined;
+  const cliProgress = load('cli-progress') as typeof CliProgress;
+  let bar: CliProgress.SingleBar | undefined;
   let unit: 'bytes' | 'items' = 'bytes';
   let value = 0;
   let total = 0;

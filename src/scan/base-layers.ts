@@ -16,9 +16,13 @@
  * Base layers are named by diffID (the blob digest when the config lists none), lowest first, as
  * packages and findings name their layer.
  */
-import { DockerfileParser } from 'dockerfile-ast';
+import { createRequire } from 'node:module';
+import type * as DockerfileAst from 'dockerfile-ast';
 import type { Digest } from '../core/index.js';
 import { guessBaseLayerCount, type HistoryEntry } from './config-checks.js';
+
+// Loaded on first use: only `--file` needs a Dockerfile parser, and every CLI start would pay for it.
+const load = createRequire(import.meta.url);
 
 /** How the base layers were found. */
 export type BaseMethod = 'annotation' | 'dockerfile' | 'history' | 'none';
@@ -50,7 +54,7 @@ export interface FinalStage {
  * @throws Error when the Dockerfile has no `FROM`.
  */
 export function finalStage(text: string): FinalStage {
-  const d = DockerfileParser.parse(text);
+  const d = (load('dockerfile-ast') as typeof DockerfileAst).DockerfileParser.parse(text);
   const froms = d.getFROMs();
   const last = froms[froms.length - 1];
   if (!last) throw new Error('the Dockerfile has no FROM instruction');

@@ -18,9 +18,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PackageURL } from 'packageurl-js';
+import { createRequire } from 'node:module';
+import type { PackageURL } from 'packageurl-js';
+import type * as Purl from 'packageurl-js';
 import { PushgateError, type Diagnostic, type OsInfo, type Package } from '../core/index.js';
 import type { ImageScan } from './engine.js';
+
+// Loaded on first use (sbom: targets only), not at every CLI start.
+const load = createRequire(import.meta.url);
 
 /** Largest SBOM read (bytes): far above real ones (a 2,000-package image's CycloneDX is ~3 MB). */
 export const MAX_SBOM_BYTES = 256 * 1024 * 1024;
@@ -171,7 +176,7 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
     if (!e.purl) { noPurl.push(e.label); continue; }
     let p: PackageURL;
     try {
-      p = PackageURL.fromString(e.purl);
+      p = (load('packageurl-js') as typeof Purl).PackageURL.fromString(e.purl);
     } catch (err) {
       badPurl.push(`${e.purl} (${err instanceof Error ? err.message : String(err)})`);
       continue;
