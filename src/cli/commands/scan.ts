@@ -19,6 +19,7 @@ import { RegistryClient } from '../../registry/client.js';
 import { scanImage, type ImageScan } from '../../scan/engine.js';
 import { scanSbom } from '../../scan/sbom-input.js';
 import { VulnDb } from '../../vulndb/index.js';
+import { DEFAULT_IGNORE_FILE } from '../ignore-file.js';
 import { createProgress } from '../progress.js';
 import { expiredWarnings, resolveScanFlags, ScanSession, scanLocalTarget, writeFileAtomic, type RawScanFlags } from '../scan-options.js';
 import { USER_AGENT } from '../../core/version.js';
@@ -54,7 +55,7 @@ export function clientForHost(config: PushgateConfig, host: string): RegistryCli
 
 /**
  * Runs a scan and returns the judged report (no printing). `session` carries the report-shaping
- * flags (scan-options.ts); without one, the report is the plain judgement.
+ * flags (scan-options.ts); without one, `opts`' flags apply with no progress drawn.
  */
 export async function runScan(target: string, opts: ScanCliOptions, session = new ScanSession(resolveScanFlags(opts, target), createProgress({ quiet: true }))): Promise<ScanReport> {
   const config = opts.config ? loadConfig(opts.config) : defaultConfig();
@@ -116,7 +117,7 @@ export function register(program: Command): void {
     .option('--severity <level>', 'the same as --severity-threshold (docker scan\'s name)')
     .option('--platform <os/arch>', 'scan one platform of an index')
     .option('--ignore-unfixed', 'leave out findings that have no fixed version')
-    .option('--ignore-file <file>', `YAML ignore file (default: ${'.pushgateignore.yaml'} in the working directory, when present)`)
+    .option('--ignore-file <file>', `YAML ignore file (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present)`)
     .option('--no-ignore-file', 'read no ignore file, not even the default one')
     .option('--exclude-base', 'leave out findings from the base image (attributed by annotations, --file, or the image history)')
     .option('--file <Dockerfile>', 'with --exclude-base: the Dockerfile the image was built from; its final stage marks where the base ends')
