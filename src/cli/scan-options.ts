@@ -123,8 +123,6 @@ export interface FilterNotes {
   unfixed: number;
   ignored: Array<{ id: string; package: string; line: number; why?: string }>;
   base: number;
-  /** Per platform: how its base layers were found. */
-  attributions: Array<{ platform: string; attribution: BaseAttribution }>;
 }
 
 /** The base side of `--exclude-base` for one platform: its layers and the packages they hold. */
@@ -318,7 +316,7 @@ export function writeFileAtomic(file: string, text: string): void {
 export class ScanSession {
   readonly manifests = new Map<string, Buffer>();
   readonly layerCache: LayerCache;
-  readonly notes: FilterNotes = { unfixed: 0, ignored: [], base: 0, attributions: [] };
+  readonly notes: FilterNotes = { unfixed: 0, ignored: [], base: 0 };
   private readonly seen: Map<string, LayerAnalysis>;
   private source?: ImageSource;
   private bases?: Map<PlatformScan, BaseView>;
@@ -341,7 +339,6 @@ export class ScanSession {
   async prepare(scan: ImageScan, limits?: ScanLimits): Promise<void> {
     this.scan = scan;
     if (this.flags.excludeBase) this.bases = await baseViews(scan, this.source, this.manifests, this.seen, this.flags, limits);
-    this.notes.attributions = [...(this.bases ?? new Map<PlatformScan, BaseView>()).entries()].map(([p, v]) => ({ platform: p.platform, attribution: v.attribution }));
     // Matching runs on this thread: the bar is drawn once with its label and cleared by finish().
     const n = scan.platforms.reduce((a, p) => a + p.inventory.packages.length, 0);
     this.progress.start(`matching ${n} packages against advisories`, n, 'items');
