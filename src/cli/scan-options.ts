@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PushgateError, type Diagnostic, type Digest, type Finding, type Package, type ScanReport } from '../core/index.js';
+import { PushgateError, SEVERITIES, severityRank, type Diagnostic, type Digest, type Finding, type Package, type ScanReport } from '../core/index.js';
 import { VERSION } from '../core/version.js';
 import { formatReport, type ReportFormat } from '../gate/report-formats.js';
 import { resolveLimits, withSizeLimits, type ScanLimits } from '../scan/limits.js';
@@ -69,6 +69,12 @@ export function resolveScanFlags(raw: RawScanFlags, target: string, cwd = proces
   const b = raw.severityThreshold?.toLowerCase();
   if (a !== undefined && b !== undefined && a !== b) {
     throw new PushgateError('BAD_ARGUMENT', `--severity ${raw.severity} and --severity-threshold ${raw.severityThreshold} disagree; --severity is another name for --severity-threshold, give one`);
+  }
+  for (const [flag, v] of [['--severity', raw.severity], ['--severity-threshold', raw.severityThreshold]] as const) {
+    if (v === undefined || (SEVERITIES as readonly string[]).includes(v.toLowerCase())) continue;
+    // Trivy's --severity takes a list of levels to show; here it is one level, the lowest that fails.
+    const hint = v.includes(',') ? ` (one level: the lowest that fails, e.g. --severity ${v.split(',').map((x) => x.trim().toLowerCase()).filter((x) => (SEVERITIES as readonly string[]).includes(x)).sort((x, y) => severityRank(x) - severityRank(y))[0] ?? 'high'})` : '';
+    throw new PushgateError('BAD_ARGUMENT', `${flag} "${v}": use one of ${SEVERITIES.join(', ')}${hint}`);
   }
   let exitCode = 1;
   if (raw.exitCode !== undefined) {

@@ -81,7 +81,8 @@ describe('cli: pushgate scan flags', function () {
     expect(full.verdict.policy.revision).to.not.equal(a.verdict.policy.revision);
     const line = oneLine(scan([image, '--severity', 'high', '--severity-threshold', 'low']), 'disagreeing aliases');
     expect(line).to.match(/--severity high and --severity-threshold low disagree/);
-    expect(oneLine(scan([image, '--severity', 'severe']), 'bad level')).to.match(/use one of unknown, negligible, low, medium, high, critical/);
+    expect(oneLine(scan([image, '--severity', 'severe']), 'bad level')).to.match(/^pushgate: --severity "severe": use one of unknown, negligible, low, medium, high, critical$/);
+    expect(oneLine(scan([image, '--severity', 'CRITICAL,HIGH']), 'a Trivy list')).to.match(/--severity "CRITICAL,HIGH": use one of .* \(one level: the lowest that fails, e\.g\. --severity high\)$/);
   });
 
   it('--ignore-unfixed leaves out exactly the findings without a fixed version, before the policy judges', () => {
