@@ -21,27 +21,47 @@ export interface IssueGroup {
 }
 
 /**
- * Groups findings by vulnerability id: most severe first, then by id; each group's `affects` in
- * package, then path order.
+ * Groups findings by vulnerability: findings whose ids or aliases meet (`DEBIAN-CL-CVE-2024-1` and a
+ * GHSA record, both aliasing `CVE-2024-1`) are one vulnerability, named by the lowest of their
+ * primary ids. Most severe first, then by id; each group's `affects` in package, then path order.
  */
 export function groupIssues(findings: Finding[]): IssueGroup[] {
-  const groups = new Map<string, IssueGroup>();
-  for (const f of findings) {
-    let g = groups.get(f.id);
-    if (!g) groups.set(f.id, (g = { id: f.id, aliases: [], severity: f.severity, fixedVersions: [], affects: [] }));
-    if (severityRank(f.severity) > severityRank(g.severity)) g.severity = f.severity;
-    for (const a of f.aliases) if (!g.aliases.includes(a)) g.aliases.push(a);
-    for (const v of f.fixedVersions) if (!g.fixedVersions.includes(v)) g.fixedVersions.push(v);
-    if (!g.summary && f.summary) g.summary = f.summary;
-    g.affects.push({
-      package: f.package, ecosystem: f.ecosystem, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, path: f.path,
-      ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}),
-    });
-  }
-  const out = [...groups.values()];
-  for (const g of out) {
+  // union-find over findings, joined by every id they carry (ids compare case-insensitively)
+  const parent = findings.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  const owner = new Map<string, number>();
+  findings.forEach((f, i) => {
+    for (const id of [f.id, ...f.aliases]) {
+      const k = id.trim().toUpperCase();
+      const j = owner.get(k);
+      if (j === undefined) owner.set(k, i);
+      else parent[find(i)] = find(j);
+    }
+  });
+  const members = new Map<number, Finding[]>();
+  findings.forEach((f, i) => {
+    const r = find(i);
+    const list = members.get(r);
+    if (list) list.push(f);
+    else members.set(r, [f]);
+  });
+  const out: IssueGroup[] = [];
+  for (const fs of members.values()) {
+    const id = fs.map((f) => f.id).sort()[0];
+    const g: IssueGroup = { id, aliases: [], severity: fs[0].severity, fixedVersions: [], affects: [] };
+    for (const f of fs) {
+      if (severityRank(f.severity) > severityRank(g.severity)) g.severity = f.severity;
+      for (const a of [f.id, ...f.aliases]) if (a !== id && !g.aliases.includes(a)) g.aliases.push(a);
+      for (const v of f.fixedVersions) if (!g.fixedVersions.includes(v)) g.fixedVersions.push(v);
+      if (!g.summary && f.summary) g.summary = f.summary;
+      g.affects.push({
+        package: f.package, ecosystem: f.ecosystem, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, path: f.path,
+        ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}),
+      });
+    }
     g.aliases.sort();
     g.affects.sort((a, b) => a.package.localeCompare(b.package) || a.path.localeCompare(b.path) || (a.platform ?? '').localeCompare(b.platform ?? ''));
+    out.push(g);
   }
   return out.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id));
 }
