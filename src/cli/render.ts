@@ -4,7 +4,7 @@
  * control character reaches the terminal (terminal-text.ts).
  */
 import { severityRank, type ScanReport } from '../core/index.js';
-import { terminalSafe } from './terminal-text.js';
+import { terminalSafe, terminalText } from './terminal-text.js';
 
 /** Widest a column grows to fit its cells; a longer cell overflows its row, it is never cut. */
 const MAX_COLUMN = 48;
@@ -82,15 +82,22 @@ const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unkn
 /**
  * Renders a report as plain text tables: findings grouped by package, most severe first. Columns
  * grow to fit; ids, names, versions and severities are never cut (only summaries are shortened).
+ * `views.before` is printed before the findings (`--dependency-tree`); `views.findings` replaces
+ * the by-package findings section (`--group-issues`).
  */
-export function renderTable(report: ScanReport): string {
+export function renderTable(report: ScanReport, views: { before?: string[]; findings?: string[] } = {}): string {
+  // Names, versions and paths come from the image: no control character reaches the terminal, in the
+  // report's own sections or in the views rendered from it.
   const r = terminalSafe(report);
+  const safeLines = (lines?: string[]) => lines?.map(terminalText);
+  views = { before: safeLines(views.before), findings: safeLines(views.findings) };
   const out: string[] = [];
   out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
   if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
-  if (r.findings.length) out.push('', ...renderFindingsByPackage(r));
+  if (views.before?.length) out.push('', ...views.before);
+  if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
   if (r.secrets.length) {
     out.push('', 'SECRETS');
     const rule = columnWidth(r.secrets.map((s) => s.rule), 24);

@@ -52,6 +52,15 @@ export interface JudgeContext {
   tag?: string;
 }
 
+/** Options of {@link judgeScan}. */
+export interface JudgeOptions {
+  /**
+   * Applied to each platform's matched findings before the policy sees them (the CLI's
+   * `--exclude-base`, `--ignore-unfixed`, `--ignore-file`), so verdict and report agree.
+   */
+  filterFindings?: (findings: Finding[], platform: PlatformScan) => Finding[];
+}
+
 /** One platform's policy input, built once and evaluated under each candidate rule set. */
 interface PlatformInput {
   platform: string;
@@ -103,7 +112,7 @@ function combine(policy: CompiledPolicy, inputs: PlatformInput[], ruleSet: strin
  * @param vulndb the opened database, or undefined when there is none (the report is then
  *   incomplete with a `vulndb-missing` diagnostic, and the policy's onIncomplete decides).
  */
-export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: CompiledPolicy, ctx: JudgeContext = {}): Judgement {
+export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: CompiledPolicy, ctx: JudgeContext = {}, opts: JudgeOptions = {}): Judgement {
   const multi = scan.platforms.length > 1;
   const report: ScanReport = {
     target: scan.target,
@@ -133,7 +142,8 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const inputs: PlatformInput[] = [];
   for (const p of scan.platforms) {
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
-    const findings: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
+    const matched: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
+    const findings = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
     const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...imageLevel];
     const complete = !diagnostics.some((d) => d.incomplete);
     const input: PolicyInput = {

@@ -28,9 +28,11 @@ export function dpkgStatus(packages: string[]): string {
 /**
  * Writes an OCI layout at `dir/name` holding one image tagged `tag` (default `1`).
  * @param opts.config the image config's `config` object (default `{ User: '65534' }`: not root).
+ * @param opts.history the image config's `history` (image-spec config.md), none by default.
+ * @param opts.annotations the manifest's annotations (e.g. `org.opencontainers.image.base.digest`).
  * @returns the `oci:` reference and the manifest digest.
  */
-export function writeOciImage(dir: string, name: string, layers: LayerFiles[], opts: { config?: Record<string, unknown>; tag?: string } = {}): { ref: string; digest: string } {
+export function writeOciImage(dir: string, name: string, layers: LayerFiles[], opts: { config?: Record<string, unknown>; tag?: string; history?: Array<Record<string, unknown>>; annotations?: Record<string, string> } = {}): { ref: string; digest: string } {
   const layout = path.join(dir, name);
   const blobs = path.join(layout, 'blobs/sha256');
   fs.mkdirSync(blobs, { recursive: true });
@@ -52,8 +54,8 @@ export function writeOciImage(dir: string, name: string, layers: LayerFiles[], o
     diffIds.push(`sha256:${crypto.createHash('sha256').update(tar).digest('hex')}`);
     descs.push({ mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, ...put(l.gzip ? zlib.gzipSync(tar) : tar) });
   }
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: opts.config ?? { User: '65534' }, rootfs: { type: 'layers', diff_ids: diffIds } })));
-  const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: descs })));
+  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: opts.config ?? { User: '65534' }, rootfs: { type: 'layers', diff_ids: diffIds }, ...(opts.history ? { history: opts.history } : {}) })));
+  const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: descs, ...(opts.annotations ? { annotations: opts.annotations } : {}) })));
   const tag = opts.tag ?? '1';
   fs.writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));

@@ -1,66 +1,77 @@
 /**
  * `pushgate scan TARGET`: the scan engine end to end from the command line (CI and local use).
- * TARGET: `oci:DIR[:TAG]`, `archive:FILE`, `dir:PATH`, or a registry reference
- * `host[:port]/repo[:tag][@digest]`. Exit 0 allow/warn, 1 quarantine/reject, 2 unreadable target
- * or bad arguments (DESIGN.md §3).
+ * TARGET: `oci:DIR[:TAG]`, `archive:FILE`, `dir:PATH`, `sbom:FILE` (CycloneDX or SPDX JSON), or a
+ * registry reference `host[:port]/repo[:tag][@digest]`. Exit 0 allow/warn, 1 (or `--exit-code N`)
+ * quarantine/reject, 2 unreadable target or bad arguments (DESIGN.md §3). The report-shaping flags
+ * live in ../scan-options.ts; where the database, caches and credentials come from in
+ * ../../config/cli-state.ts and ../scan-state-options.ts.
  */
 import { Command, Option } from 'commander';
 import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
 import { judgeScan } from '../../gate/judge.js';
-import { formatReport } from '../../gate/report-formats.js';
 import { registrySource } from '../../gate/registry-source.js';
 import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
-import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
-import { renderTable } from '../render.js';
+import { scanImage, type ImageScan } from '../../scan/engine.js';
+import { scanSbom } from '../../scan/sbom-input.js';
 import { clientForHost, withLoginHint } from '../registry-client.js';
 import { fileLayerCache } from '../layer-cache.js';
 import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '../scan-state-options.js';
 import { openCliVulnDb } from '../vulndb-state.js';
-import { VERSION } from '../../core/version.js';
+import { DEFAULT_IGNORE_FILE } from '../ignore-file.js';
+import { createProgress } from '../progress.js';
+import { expiredWarnings, resolveScanFlags, ScanSession, scanLocalTarget, writeFileAtomic, type RawScanFlags } from '../scan-options.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
 /** Options of `scan`. */
-export interface ScanCliOptions extends ScanStateOptions {
+export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
   config?: string;
   format: 'table' | 'json' | 'sarif' | 'cyclonedx';
   severityThreshold?: string;
   platform?: string;
 }
 
-/** Runs a scan and returns the judged report (no printing). */
-export async function runScan(target: string, opts: ScanCliOptions): Promise<ScanReport> {
+/**
+ * Runs a scan and returns the judged report (no printing). `session` carries the report-shaping
+ * flags (scan-options.ts); without one, `opts`' flags apply with no progress drawn.
+ */
+export async function runScan(target: string, opts: ScanCliOptions, session = new ScanSession(resolveScanFlags(opts, target), createProgress({ quiet: true }))): Promise<ScanReport> {
   // --config > $PUSHGATE_CONFIG > built-in; database and caches in the user's cache (src/config/cli-state.ts)
   const state = resolveCliState({ config: opts.config, db: opts.db, cacheDir: opts.cacheDir });
   const config = state.config;
   let policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
-  if (opts.severityThreshold) {
-    const level = opts.severityThreshold.toLowerCase();
+  const threshold = session.flags.severityThreshold;
+  if (threshold) {
+    const level = threshold.toLowerCase();
     if (!(SEVERITIES as readonly string[]).includes(level)) {
-      throw new PushgateError('BAD_ARGUMENT', `--severity-threshold "${opts.severityThreshold}": use one of ${SEVERITIES.join(', ')}`);
+      throw new PushgateError('BAD_ARGUMENT', `--severity-threshold "${threshold}": use one of ${SEVERITIES.join(', ')}`);
     }
     policy = withSeverityThreshold(policy, parseSeverity(level) as Severity);
   }
   if (opts.platform && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(opts.platform)) {
     throw new PushgateError('BAD_ARGUMENT', `--platform "${opts.platform}": expected OS/ARCH[/VARIANT], e.g. linux/amd64`);
   }
-  if (opts.platform && target.startsWith('dir:')) {
-    throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: a dir: root filesystem has no platform; drop --platform`);
+  if (opts.platform && /^(dir|sbom):/.test(target)) {
+    const what = target.startsWith('dir:') ? 'a dir: root filesystem' : 'an sbom: target';
+    throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: ${what} has no platform; drop --platform`);
   }
   const oneOff = await oneOffCredentials(target, opts);
   // The same deadline and limits as the server's scans: a CI run and the gate judge alike.
   const scanLimits = { tmpDir: state.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes, deadlineMs: config.scan.deadlineMs, limits: config.scan.limits };
   let scan: ImageScan;
   let ctx: { registry?: string; repository?: string; tag?: string } = {};
-  if (LOCAL.test(target)) {
-    scan = await scanTarget(target, { platform: opts.platform, ...scanLimits });
+  if (target.startsWith('sbom:')) {
+    scan = scanSbom(target);
+  } else if (LOCAL.test(target)) {
+    scan = await scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
     const ref = parseImageRef(target, { defaultTag: 'latest' });
     const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
     // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
-    scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, ...scanLimits, layerCache: fileLayerCache(state.layerCacheDir) })
+    session.keepLayersIn(fileLayerCache(state.layerCacheDir));
+    scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
       .catch((e: unknown) => { throw withLoginHint(e, ref.registry); });
     scan.target = target;
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
@@ -68,7 +79,8 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
   // Opened after the target was read: a target that cannot be read costs no download.
   const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
   try {
-    return judgeScan(scan, vulndb, policy, ctx).report;
+    await session.prepare(scan, config.scan.limits);
+    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter }).report);
   } finally {
     vulndb?.close();
   }
@@ -78,16 +90,32 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
 export function register(program: Command): void {
   const cmd = program
     .command('scan')
-    .description('scan an image and print its report; exit 0 allow/warn, 1 quarantine/reject, 2 error')
-    .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | host[:port]/repo[:tag][@digest]')
+    .description('scan an image (or an SBOM) and print its report; exit 0 allow/warn, 1 (--exit-code) quarantine/reject, 2 error')
+    .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | sbom:FILE (CycloneDX/SPDX JSON) | host[:port]/repo[:tag][@digest]')
     .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG, else the built-in config and policy)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif', 'cyclonedx']).default('table'))
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
-    .option('--platform <os/arch>', 'scan one platform of an index');
+    .option('--severity <level>', 'the same as --severity-threshold (docker scan\'s name)')
+    .option('--platform <os/arch>', 'scan one platform of an index')
+    .option('--ignore-unfixed', 'leave out findings that have no fixed version')
+    .option('--ignore-file <file>', `YAML ignore file (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present)`)
+    .option('--no-ignore-file', 'read no ignore file, not even the default one')
+    .option('--exclude-base', 'leave out findings from the base image (attributed by annotations, --file, or the image history)')
+    .option('--file <Dockerfile>', 'with --exclude-base: the Dockerfile the image was built from; its final stage marks where the base ends')
+    .option('--exit-code <n>', 'exit status when the decision is quarantine or reject (default 1)')
+    .option('--group-issues', 'one entry per vulnerability, listing every package and path it affects (table, json)')
+    .option('--dependency-tree', 'print the packages by layer and file before the findings (table, json)')
+    .option('-q, --quiet', 'no progress bar: only the report (warnings and errors still go to stderr)')
+    .option('-o, --output <file>', 'write the report to FILE (atomically) instead of stdout');
   addScanStateOptions(cmd)
     .action(async (target: string, opts: ScanCliOptions) => {
-      const report = await runScan(target, opts);
-      process.stdout.write(opts.format === 'table' ? renderTable(report) : formatReport(report, opts.format, VERSION).body);
-      process.exitCode = isBlocking(report.verdict.decision) ? 1 : 0;
+      const flags = resolveScanFlags(opts, target);
+      for (const w of expiredWarnings(flags)) process.stderr.write(`${w}\n`);
+      const session = new ScanSession(flags, createProgress({ quiet: flags.quiet }));
+      const report = await runScan(target, opts, session);
+      const body = session.render(report, opts.format);
+      if (flags.output) writeFileAtomic(flags.output, body);
+      else process.stdout.write(body);
+      process.exitCode = isBlocking(report.verdict.decision) ? flags.exitCode : 0;
     });
 }

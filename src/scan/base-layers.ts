@@ -1,0 +1,150 @@
+/**
+ * Which layers of an image come from its base image (for `pushgate scan --exclude-base`, docker scan's
+ * flag), and how that was decided. The methods, most exact first:
+ *
+ * 1. `annotation`: the manifest's `org.opencontainers.image.base.digest` (image-spec annotations.md; or
+ *    the same config label) names a base manifest that the same source holds; the image's diff_ids
+ *    must begin with that base's diff_ids, which are then the base layers.
+ * 2. `dockerfile` (`--file Dockerfile`): the final stage's instructions after its `FROM` each add one
+ *    history entry to the image (BuildKit and the classic builder both commit every instruction to
+ *    history, empty or not); the history entries before the last N are the base's. The entries are
+ *    checked against the instructions' keywords where `created_by` names one; a mismatch refuses the
+ *    method (the Dockerfile is not the one the image was built from).
+ * 3. `history`: trivy's guess (config-checks.ts guessBaseLayerCount): the base's last instruction is
+ *    the last empty `CMD` entry above this image's own layers.
+ *
+ * Base layers are named by diffID (the blob digest when the config lists none), lowest first, as
+ * packages and findings name their layer.
+ */
+import { createRequire } from 'node:module';
+import type * as DockerfileAst from 'dockerfile-ast';
+import type { Digest } from '../core/index.js';
+import { guessBaseLayerCount, type HistoryEntry } from './config-checks.js';
+
+// Loaded on first use: only `--file` needs a Dockerfile parser, and every CLI start would pay for it.
+const load = createRequire(import.meta.url);
+
+/** How the base layers were found. */
+export type BaseMethod = 'annotation' | 'dockerfile' | 'history' | 'none';
+
+/** The base layers of one image manifest and how they were decided. */
+export interface BaseAttribution {
+  method: BaseMethod;
+  /** diffIDs (else blob digests) of the base's layers, lowest first; empty when unknown. */
+  layers: Digest[];
+  /** One sentence for the report: the method, the base's name when known, and the layer count. */
+  note: string;
+}
+
+/** Dockerfile instructions (Dockerfile reference), upper case. */
+const KEYWORDS = new Set(['ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);
+
+/** The final build stage of a Dockerfile: its base (`FROM` argument) and its instructions after `FROM`. */
+export interface FinalStage {
+  from: string;
+  /** 1-based line of the final `FROM`. */
+  fromLine: number;
+  /** Keywords of the instructions after it, in order (each adds one history entry). */
+  keywords: string[];
+}
+
+/**
+ * Parses a Dockerfile (dockerfile-ast, the parser of the Dockerfile language server) and returns its
+ * final stage. Global `ARG`s before the first `FROM` belong to no stage and add no history.
+ * @throws Error when the Dockerfile has no `FROM`.
+ */
+export function finalStage(text: string): FinalStage {
+  const d = (load('dockerfile-ast') as typeof DockerfileAst).DockerfileParser.parse(text);
+  const froms = d.getFROMs();
+  const last = froms[froms.length - 1];
+  if (!last) throw new Error('the Dockerfile has no FROM instruction');
+  const fromLine = last.getRange().start.line;
+  const keywords = d.getInstructions()
+    .filter((i) => i.getRange().start.line > fromLine)
+    .map((i) => i.getKeyword().toUpperCase());
+  const image = last.getImageName() ?? '';
+  const tag = last.getImageTag();
+  const digest = last.getImageDigest();
+  return { from: `${image}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`, fromLine: fromLine + 1, keywords };
+}
+
+/**
+ * The Dockerfile keyword a history entry's `created_by` names, when it names one: BuildKit writes
+ * `RUN /bin/sh -c …`, `COPY … # buildkit`, `ENV A=b`; the classic builder `/bin/sh -c #(nop)  CMD […]`
+ * for metadata and `/bin/sh -c CMD` for RUN.
+ */
+export function historyKeyword(createdBy: string | undefined): string | undefined {
+  const s = (createdBy ?? '').trim();
+  const nop = /#\(nop\)\s+([A-Z]+)\b/.exec(s);
+  if (nop && KEYWORDS.has(nop[1])) return nop[1];
+  const first = /^([A-Z]+)\b/.exec(s);
+  if (first && KEYWORDS.has(first[1])) return first[1];
+  if (/^\/bin\/sh -c /.test(s) || /^\|\d+ /.test(s)) return 'RUN';
+  return undefined;
+}
+
+/** What {@link attributeBase} is told about one image manifest. */
+export interface BaseInput {
+  history?: HistoryEntry[];
+  /** The manifest's layers with their diffIDs (from the config), lowest first. */
+  layers: Array<{ digest: Digest; diffID?: Digest }>;
+  /** Manifest annotations merged over config labels: `org.opencontainers.image.base.name` / `.digest`. */
+  annotations?: Record<string, string>;
+  /** The final stage of `--file Dockerfile`, with the file's name for the note. */
+  dockerfile?: { file: string; stage: FinalStage };
+  /** The diff_ids of the annotated base manifest, when the source holds it (method 1). */
+  baseDiffIds?: Digest[];
+}
+
+/** Layers 0..n-1 by diffID (else digest). */
+function firstLayers(input: BaseInput, n: number): Digest[] {
+  return input.layers.slice(0, n).map((l) => l.diffID ?? l.digest);
+}
+
+/**
+ * Decides the base layers of one image manifest (see the module comment for the methods). Never
+ * throws: a method that cannot be used says why in the note and the next one is tried.
+ */
+export function attributeBase(input: BaseInput): BaseAttribution {
+  const name = input.annotations?.['org.opencontainers.image.base.name'];
+  const bd = input.annotations?.['org.opencontainers.image.base.digest'];
+  const named = name || bd ? `base image ${name ?? '(unnamed)'}${bd ? `@${bd}` : ''} (annotations)` : '';
+  const why: string[] = [];
+  if (input.baseDiffIds?.length) {
+    const ids = input.layers.map((l) => l.diffID);
+    const prefix = input.baseDiffIds.every((d, i) => ids[i] === d);
+    if (prefix && input.baseDiffIds.length <= input.layers.length) {
+      return { method: 'annotation', layers: firstLayers(input, input.baseDiffIds.length), note: `${named}: its ${input.baseDiffIds.length} layer(s) are the first of this image (method: annotation, the base manifest was read from the same source)` };
+    }
+    why.push('the annotated base manifest\'s layers are not the first layers of this image');
+  }
+  const history = input.history ?? [];
+  if (input.dockerfile) {
+    const { file, stage } = input.dockerfile;
+    const n = stage.keywords.length;
+    if (!history.length) why.push(`${file}: the image config has no history to count the final stage's ${n} instruction(s) in`);
+    else if (n > history.length) why.push(`${file}: the final stage has ${n} instructions, the image history only ${history.length} entries`);
+    else {
+      const own = history.slice(history.length - n);
+      const mismatch = own.findIndex((h, i) => {
+        const k = historyKeyword(h.created_by);
+        return k !== undefined && k !== stage.keywords[i] && !(k === 'ADD' && stage.keywords[i] === 'COPY') && !(k === 'COPY' && stage.keywords[i] === 'ADD');
+      });
+      if (mismatch >= 0) {
+        why.push(`${file}: instruction ${mismatch + 1} after FROM is ${stage.keywords[mismatch]} but the matching history entry is ${historyKeyword(own[mismatch].created_by)}; the image was not built from this Dockerfile`);
+      } else {
+        const base = history.slice(0, history.length - n).filter((h) => !h.empty_layer).length;
+        if (base > input.layers.length) why.push(`${file}: the history names ${base} base layers, the image has ${input.layers.length}`);
+        else {
+          return { method: 'dockerfile', layers: firstLayers(input, base), note: `${named ? `${named}; ` : ''}base ${stage.from} (${file}:${stage.fromLine}): the final stage's ${n} instruction(s) are the last ${n} history entries, so the first ${base} of ${input.layers.length} layer(s) are the base's (method: dockerfile)` };
+        }
+      }
+    }
+  }
+  const guess = guessBaseLayerCount(history);
+  if (guess !== undefined && guess <= input.layers.length) {
+    return { method: 'history', layers: firstLayers(input, guess), note: `${named ? `${named}; ` : ''}the first ${guess} of ${input.layers.length} layer(s) are the base's, guessed from the image history (the base's last CMD entry; method: history)${why.length ? `; ${why.join('; ')}` : ''}` };
+  }
+  why.push('the image history marks no base image (no CMD entry above this image\'s layers)');
+  return { method: 'none', layers: [], note: `${named ? `${named}; ` : ''}no layer could be attributed to a base image, nothing was excluded: ${why.join('; ')}; give --file Dockerfile` };
+}

@@ -1,0 +1,70 @@
+/**
+ * Base-image attribution for `--exclude-base` (src/scan/base-layers.ts): the final stage of a
+ * Dockerfile (dockerfile-ast), the keyword a history entry names (BuildKit and classic builder
+ * spellings), and the choice between annotation, Dockerfile and history.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { attributeBase, finalStage, historyKeyword } from '../../../src/scan/base-layers.js';
+import { parseDistro } from '../../../src/scan/sbom-input.js';
+
+const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}` as const;
+
+describe('scan: base-image attribution', () => {
+  it('finalStage: the last FROM, its instructions (continuations and comments folded), global ARGs left out', () => {
+    const s = finalStage('# syntax=docker/dockerfile:1\nARG BASE=debian\nFROM node:20 AS build\nRUN npm ci\nFROM ${BASE}:12-slim@sha256:abc AS run\nENV A=1 \\\n    B=2\n# comment\nCOPY --from=build /app /app\nUSER 10001\nCMD ["node", "/app"]\n');
+    expect(s).to.deep.equal({ from: '${BASE}:12-slim@sha256:abc', fromLine: 5, keywords: ['ENV', 'COPY', 'USER', 'CMD'] });
+    expect(() => finalStage('RUN true\n')).to.throw(/no FROM/);
+  });
+
+  it('historyKeyword reads BuildKit and classic builder entries', () => {
+    expect(historyKeyword('RUN /bin/sh -c apt-get update # buildkit')).to.equal('RUN');
+    expect(historyKeyword('COPY app /app # buildkit')).to.equal('COPY');
+    expect(historyKeyword('/bin/sh -c #(nop)  CMD ["bash"]')).to.equal('CMD');
+    expect(historyKeyword('/bin/sh -c #(nop) ADD file:abc in / ')).to.equal('ADD');
+    expect(historyKeyword('/bin/sh -c apt-get install -y curl')).to.equal('RUN');
+    expect(historyKeyword('|1 VERSION=2 /bin/sh -c make')).to.equal('RUN');
+    expect(historyKeyword('buildah commit')).to.equal(undefined);
+    expect(historyKeyword(undefined)).to.equal(undefined);
+  });
+
+  it('property: with a Dockerfile whose final stage matches the (non-empty) history, the base is exactly the layers above those entries', () => {
+    const KW = ['RUN', 'COPY', 'ENV', 'USER', 'WORKDIR', 'LABEL', 'EXPOSE', 'CMD'] as const;
+    const layered = (k: string) => k === 'RUN' || k === 'COPY';
+    fc.assert(fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), fc.array(fc.constantFrom(...KW), { maxLength: 8 }), (baseEntries, own) => {
+      const history = [
+        ...baseEntries.map((empty) => (empty ? { created_by: 'ENV X=1', empty_layer: true } : { created_by: 'ADD file:x in /' })),
+        ...own.map((k) => ({ created_by: k === 'RUN' ? 'RUN /bin/sh -c true # buildkit' : `${k} x`, ...(layered(k) ? {} : { empty_layer: true }) })),
+      ];
+      const nBase = baseEntries.filter((e) => !e).length;
+      const layers = Array.from({ length: nBase + own.filter(layered).length }, (_, i) => ({ digest: d(i + 1), diffID: d(i + 1) }));
+      const stage = { from: 'base', fromLine: 1, keywords: [...own] };
+      const r = attributeBase({ history, layers, dockerfile: { file: 'Dockerfile', stage } });
+      expect(r.method).to.equal('dockerfile');
+      expect(r.layers).to.deep.equal(layers.slice(0, nBase).map((l) => l.diffID));
+    }), { numRuns: 200 });
+  });
+
+  it('a base manifest read from the source wins when its diff_ids begin the image\'s; otherwise history decides and says why', () => {
+    const layers = [1, 2, 3].map((i) => ({ digest: d(i), diffID: d(i + 10) }));
+    const history = [{ created_by: 'ADD x in /' }, { created_by: 'CMD ["sh"]', empty_layer: true }, { created_by: 'RUN a' }, { created_by: 'RUN b' }];
+    const annotations = { 'org.opencontainers.image.base.name': 'debian:12', 'org.opencontainers.image.base.digest': d(9) };
+    const a = attributeBase({ history, layers, annotations, baseDiffIds: [d(11), d(12)] });
+    expect([a.method, a.layers]).to.deep.equal(['annotation', [d(11), d(12)]]);
+    const b = attributeBase({ history, layers, annotations, baseDiffIds: [d(12)] });
+    expect([b.method, b.layers]).to.deep.equal(['history', [d(11)]]);
+    expect(b.note).to.match(/base image debian:12@sha256:9+ \(annotations\).*not the first layers of this image/);
+    const none = attributeBase({ history: [{ created_by: 'RUN a' }], layers: layers.slice(0, 1) });
+    expect([none.method, none.layers]).to.deep.equal(['none', []]);
+  });
+
+  it('parseDistro reads syft and trivy spellings of the purl distro qualifier', () => {
+    expect(parseDistro('debian-12', 'debian')).to.deep.equal({ id: 'debian', versionId: '12' });
+    expect(parseDistro('debian-12.5', 'debian')).to.deep.equal({ id: 'debian', versionId: '12.5' });
+    expect(parseDistro('alpine-3.19.1', 'alpine')).to.deep.equal({ id: 'alpine', versionId: '3.19.1' });
+    expect(parseDistro('bookworm', 'debian')).to.deep.equal({ id: 'debian', versionId: '12' });
+    expect(parseDistro('22.04', 'ubuntu')).to.deep.equal({ id: 'ubuntu', versionId: '22.04' });
+    expect(parseDistro('redhat-9.3', 'redhat')).to.deep.equal({ id: 'rhel', versionId: '9.3' });
+    expect(parseDistro('someos', undefined)).to.equal(undefined);
+  });
+});
