@@ -4,15 +4,36 @@
  * one clear line and no stack trace (set PUSHGATE_DEBUG=1 for the stack).
  */
 import { Command, CommanderError } from 'commander';
-import { PushgateError } from '../core/index.js';
-import { register as registerConfig } from './commands/config.js';
-import { register as registerDb } from './commands/db.js';
-import { register as registerReconcile } from './commands/reconcile.js';
-import { register as registerScan } from './commands/scan.js';
-import { register as registerServe } from './commands/serve.js';
-import { register as registerVersions } from './commands/versions.js';
+import { PushgateError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { terminalText } from './terminal-text.js';
+
+/**
+ * Every command and the module that defines it, loaded only when that command runs (or for the
+ * help and suggestions that need them all), so `pushgate --version` and `pushgate scan` never load
+ * the server, PostgreSQL, metrics or report libraries they do not use. Each module exports
+ * `register(program)`.
+ */
+export const COMMANDS: Record<string, () => Promise<{ register: (program: Command) => void }>> = {
+  scan: () => import('./commands/scan.js'),
+  serve: () => import('./commands/serve.js'),
+  db: () => import('./commands/db.js'),
+  versions: () => import('./commands/versions.js'),
+  config: () => import('./commands/config.js'),
+  reconcile: () => import('./commands/reconcile.js'),
+};
+
+/**
+ * The commands `args` (the command line after `pushgate`) needs: the one it names; none for a bare
+ * `--version`/`-V`; all of them otherwise (help, no command, an unknown command and its suggestion).
+ * The program's own options take no value, so the first argument that is no option is the command.
+ */
+export function commandsFor(args: readonly string[]): string[] {
+  const first = args.find((a) => !a.startsWith('-'));
+  if (first !== undefined && Object.hasOwn(COMMANDS, first)) return [first];
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return [];
+  return Object.keys(COMMANDS);
+}
 
 /** Prints an error as one line and sets exit code 2. A message may quote a registry or an image: shown as terminal-safe text. */
 export function reportError(e: unknown): void {
@@ -32,8 +53,11 @@ function commanderErrorLine(text: string): string {
   return `pushgate: ${msg}; run with --help for usage`;
 }
 
-/** Builds the program (exported for tests). */
-export function buildProgram(): Command {
+/**
+ * Builds the program with the commands `args` needs ({@link commandsFor}; default: every command),
+ * in the order of {@link COMMANDS} (exported for tests).
+ */
+export async function buildProgram(args?: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name('pushgate')
@@ -46,18 +70,15 @@ export function buildProgram(): Command {
     writeErr: (s) => process.stderr.write(s),
     outputError: (s, write) => write(`${commanderErrorLine(s)}\n`),
   });
-  registerScan(program);
-  registerServe(program);
-  registerDb(program);
-  registerVersions(program);
-  registerConfig(program);
-  registerReconcile(program);
+  const names = args ? commandsFor(args) : Object.keys(COMMANDS);
+  const modules = await Promise.all(names.map((n) => COMMANDS[n]()));
+  for (const m of modules) m.register(program);
   return program;
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(process.argv.slice(2));
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -3,15 +3,17 @@
  * from the environment, validate with ajv and turn every error into a {@link ConfigProblem} that names
  * the key path and its line and column. Shared by the config loader and the policy compiler.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Document, type Node, Scalar } from 'yaml';
 import { isDuration, isSize } from './units.js';
 import type { ConfigProblem } from './errors.js';
 
-// ajv-formats is CommonJS with a default export; under NodeNext the callable sits on `.default`.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
+// ajv and ajv-formats are loaded by the first createAjv, not with this module: reading a YAML
+// document needs neither, and a CLI run without a configuration file compiles no schema. Both are
+// CommonJS, so `require` keeps createAjv synchronous.
+const requireCjs = createRequire(import.meta.url);
 
 /** A key path: map keys and sequence indexes. */
 export type KeyPath = Array<string | number>;
@@ -216,6 +218,10 @@ export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void
  * message for the node it sits on).
  */
 export function createAjv(): Ajv {
+  const { Ajv } = requireCjs('ajv') as typeof import('ajv');
+  const formats = requireCjs('ajv-formats') as { default?: unknown };
+  // ajv-formats is CommonJS with a default export: the callable sits on `.default`.
+  const addFormats = (formats.default ?? formats) as (a: Ajv) => Ajv;
   const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
   addFormats(ajv);
   ajv.addFormat('duration', { type: 'string', validate: (s: string) => isDuration(s) });

@@ -7,16 +7,8 @@
 import { Command, Option } from 'commander';
 import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
-import { judgeScan } from '../../gate/judge.js';
-import { formatReport } from '../../gate/report-formats.js';
-import { registrySource } from '../../gate/registry-source.js';
-import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
-import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
-import { renderTable } from '../render.js';
-import { clientForHost, withLoginHint } from '../registry-client.js';
-import { fileLayerCache } from '../layer-cache.js';
+import type { ImageScan } from '../../scan/engine.js';
 import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '../scan-state-options.js';
-import { openCliVulnDb } from '../vulndb-state.js';
 import { VERSION } from '../../core/version.js';
 
 const LOCAL = /^(oci|archive|dir):/;
@@ -31,6 +23,10 @@ export interface ScanCliOptions extends ScanStateOptions {
 
 /** Runs a scan and returns the judged report (no printing). */
 export async function runScan(target: string, opts: ScanCliOptions): Promise<ScanReport> {
+  // Loaded here, not at the top: `scan --help` and a bad argument need none of it.
+  const [{ judgeScan }, { defaultPolicy, loadPolicy, withSeverityThreshold }, { scanImage, scanTarget }, { openCliVulnDb }] = await Promise.all([
+    import('../../gate/judge.js'), import('../../policy/index.js'), import('../../scan/engine.js'), import('../vulndb-state.js'),
+  ]);
   // --config > $PUSHGATE_CONFIG > built-in; database and caches in the user's cache (src/config/cli-state.ts)
   const state = resolveCliState({ config: opts.config, db: opts.db, cacheDir: opts.cacheDir });
   const config = state.config;
@@ -57,6 +53,9 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
     scan = await scanTarget(target, { platform: opts.platform, ...scanLimits });
   } else {
     const ref = parseImageRef(target, { defaultTag: 'latest' });
+    const [{ clientForHost, withLoginHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
+      import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
+    ]);
     const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
     // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
@@ -87,7 +86,8 @@ export function register(program: Command): void {
   addScanStateOptions(cmd)
     .action(async (target: string, opts: ScanCliOptions) => {
       const report = await runScan(target, opts);
-      process.stdout.write(opts.format === 'table' ? renderTable(report) : formatReport(report, opts.format, VERSION).body);
+      // Each output format loads its own libraries (CycloneDX, SARIF) only when asked for.
+      process.stdout.write(opts.format === 'table' ? (await import('../render.js')).renderTable(report) : (await import('../../gate/report-formats.js')).formatReport(report, opts.format, VERSION).body);
       process.exitCode = isBlocking(report.verdict.decision) ? 1 : 0;
     });
 }

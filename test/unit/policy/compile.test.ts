@@ -159,6 +159,15 @@ describe('policy: the default policy', () => {
     expect([d.ruleSets.default.onIncomplete, d.ruleSets.default.unknownSeverity]).to.deep.equal(['quarantine', 'ignore']);
   });
 
+  it('the embedded text passes the schema, which defaultPolicy() skips: the same policy either way', () => {
+    const checked = compilePolicy(DEFAULT_POLICY_YAML, '<built-in>');
+    // (compiled rules hold matcher functions: compare what serializes)
+    const plain = (p: unknown) => JSON.parse(JSON.stringify(p)) as unknown;
+    expect(plain(checked)).to.deep.equal(plain(defaultPolicy()));
+    // Any other document is checked against the schema (an action the schema does not list).
+    expect(problemsOf(() => compilePolicy(DEFAULT_POLICY_YAML.replace('action: quarantine', 'action: explode'), '<t>'))).to.have.length.greaterThan(0);
+  });
+
   it('the revision changes with the text', () => {
     const changed = compilePolicy(DEFAULT_POLICY_YAML.replace('minSeverity: high', 'minSeverity: critical'), '<t>');
     expect(changed.revision).not.to.equal(defaultPolicy().revision);
