@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
-import { isMap } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
+import { PushgateError } from '../core/errors.js';
 import {
   createAjv,
   displayPath,
+  isMap,
   formatKey,
   parseLocated,
   problemAt,
@@ -82,20 +83,17 @@ export function loadPolicy(file: string): CompiledPolicy {
 /**
  * Compiles policy YAML text. `source` is where it came from (a path or `<built-in>`), used in problems
  * and in {@link CompiledPolicy.source}.
- * @param opts.schema false skips the JSON schema check (and compiling the schema): only for text
- *   shipped with pushgate that a test checks against the schema (the built-in policy). The
- *   compiler's own checks still run. Default true.
  * @throws ConfigError (BAD_CONFIG) with every problem located: the schema's problems first (in line
  *   order), then the compiler's own checks (names, references, ranges, ecosystems, scopes) of the parts
  *   that passed the schema.
  */
-export function compilePolicy(yamlText: string, source: string, opts: { schema?: boolean } = {}): CompiledPolicy {
+export function compilePolicy(yamlText: string, source: string): CompiledPolicy {
   const ld = parseLocated(yamlText, displayPath(source));
   if (ld.problems.length) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
   const converted = toJSLocated(ld);
   if (!converted) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
   const value = converted.value;
-  const schemaProblems: ConfigProblem[] = opts.schema === false ? [] : validateLocated(ld, policyValidators().doc, value ?? {});
+  const schemaProblems: ConfigProblem[] = validateLocated(ld, policyValidators().doc, value ?? {});
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     if (!schemaProblems.length) schemaProblems.push(problemAt(ld, [], 'a policy document is a mapping with apiVersion, kind, metadata and spec'));
     throw new ConfigError(sortProblems(schemaProblems), 'invalid policy');
@@ -115,6 +113,20 @@ export function compilePolicy(yamlText: string, source: string, opts: { schema?:
   if (schemaProblems.length || semantic.length || !compiled) {
     throw new ConfigError([...sortProblems(schemaProblems), ...sortProblems(semantic)], 'invalid policy');
   }
+  return compiled;
+}
+
+/**
+ * Compiles a policy shipped with pushgate from its parsed document (`doc`) and its text (for the
+ * revision), without a YAML parser or the JSON schema: only for a document a test checks against
+ * the schema and against its text (the built-in policy, default-policy-document.ts). The
+ * compiler's own checks run; a problem there is a bug in pushgate.
+ * @throws PushgateError INTERNAL naming the problems.
+ */
+export function compileShippedPolicy(doc: PolicyDocument, text: string, source: string): CompiledPolicy {
+  const problems: string[] = [];
+  const compiled = compileDocument(doc, (at, message) => problems.push(`${formatKey(at)}: ${message}`), source, text, schemaVerdict([]));
+  if (problems.length || !compiled) throw new PushgateError('INTERNAL', `${source} policy does not compile: ${problems.join('; ') || 'no spec'}`);
   return compiled;
 }
 
