@@ -5,12 +5,12 @@
 // The stamp (dist/.build-stamp.json) holds two fingerprints of the inputs of the build (every file
 // under src/, the tsconfig files and package.json):
 // - `content`: sha256 over each file's relative path and bytes. This decides.
-// - `stat`: sha256 over each file's path, size, mtime and ctime. A cheap first look (a few stat
-//   calls, no reads): when it matches, nothing was written since the build (any write moves ctime,
-//   which no tool can set back), so dist/ is current without reading the sources. When it does not
-//   (a checkout that touched files without changing them, a copied tree), the content decides.
-import crypto from 'node:crypto';
+// - `stat`: each file's path, size, mtime and ctime, one line each. A cheap first look (stat calls,
+//   no reads, no hashing): when it matches, nothing was written since the build (any write moves
+//   ctime, which no tool can set back), so dist/ is current without reading the sources. When it
+//   does not (a checkout that touched files without changing them, a copied tree), the content decides.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 /** The stamp file, relative to the repository root. */
@@ -33,19 +33,23 @@ export function buildInputs(root) {
   return files.sort();
 }
 
+// node:crypto is loaded only when the content must decide (it is not free to load, and the
+// start of `pushgate --version` pays for everything here).
+const require = createRequire(import.meta.url);
+
 /**
- * Cheap fingerprint of `files`: path, size, mtime and ctime (nanoseconds) of each.
+ * Cheap fingerprint of `files`: path, size, mtime and ctime (nanoseconds) of each, one line per file.
  * @param {string} root
  * @param {string[]} files from {@link buildInputs}
- * @returns {string} hex sha256
+ * @returns {string}
  */
 export function statFingerprint(root, files) {
-  const h = crypto.createHash('sha256');
+  let out = '';
   for (const f of files) {
     const s = fs.statSync(path.join(root, f), { bigint: true });
-    h.update(`${f}\0${s.size}\0${s.mtimeNs}\0${s.ctimeNs}\n`);
+    out += `${f} ${s.size} ${s.mtimeNs} ${s.ctimeNs}\n`;
   }
-  return h.digest('hex');
+  return out;
 }
 
 /**
@@ -55,7 +59,7 @@ export function statFingerprint(root, files) {
  * @returns {string} hex sha256
  */
 export function contentFingerprint(root, files) {
-  const h = crypto.createHash('sha256');
+  const h = require('node:crypto').createHash('sha256');
   for (const f of files) {
     const body = fs.readFileSync(path.join(root, f));
     h.update(`${f}\0${body.length}\0`);

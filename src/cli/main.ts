@@ -3,7 +3,7 @@
  * errors go to stderr. Exit 2 for bad arguments, bad configuration or an unreadable target, with
  * one clear line and no stack trace (set PUSHGATE_DEBUG=1 for the stack).
  */
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { PushgateError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { terminalText } from './terminal-text.js';
@@ -31,7 +31,7 @@ export const COMMANDS: Record<string, () => Promise<{ register: (program: Comman
 export function commandsFor(args: readonly string[]): string[] {
   const first = args.find((a) => !a.startsWith('-'));
   if (first !== undefined && Object.hasOwn(COMMANDS, first)) return [first];
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return [];
+  if (versionOnly(args)) return [];
   return Object.keys(COMMANDS);
 }
 
@@ -58,6 +58,7 @@ function commanderErrorLine(text: string): string {
  * in the order of {@link COMMANDS} (exported for tests).
  */
 export async function buildProgram(args?: readonly string[]): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command();
   program
     .name('pushgate')
@@ -76,9 +77,21 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
   return program;
 }
 
+/** True for a command line that only asks for the version (commander would print just that). */
+function versionOnly(args: readonly string[]): boolean {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  // The one answer that needs no command-line parser: printed as commander prints it, without loading it.
+  if (versionOnly(args)) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const { CommanderError } = await import('commander');
   try {
-    const program = await buildProgram(process.argv.slice(2));
+    const program = await buildProgram(args);
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
