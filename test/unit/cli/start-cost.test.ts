@@ -55,10 +55,10 @@ describe('cli: start-up loads only what the command uses', function () {
     expect([...serve.packages]).to.include('express');
     fs.mkdirSync(path.join(dir, 'root/etc'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'root/etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
-    const sarif = run(['scan', `dir:${path.join(dir, 'root')}`, '--format', 'sarif']);
+    const sarif = run(['scan', `dir:${path.join(dir, 'root')}`, '--format', 'sarif', '--offline']);
     expect(sarif.stderr).not.to.match(/Error/);
     expect([...sarif.packages]).to.include('node-sarif-builder').and.not.include('@cyclonedx/cyclonedx-library');
-    const cdx = run(['scan', `dir:${path.join(dir, 'root')}`, '--format', 'cyclonedx']);
+    const cdx = run(['scan', `dir:${path.join(dir, 'root')}`, '--format', 'cyclonedx', '--offline']);
     expect([...cdx.packages]).to.include('@cyclonedx/cyclonedx-library').and.not.include('node-sarif-builder');
   });
 
@@ -79,7 +79,8 @@ describe('cli: start-up loads only what the command uses', function () {
   });
 
   it('`pushgate scan` of a lab image without --config, as JSON: no heavy package (no schema compiled)', () => {
-    const r = run(['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json']);
+    // --offline: no database in the fresh cache directory, and no first-use download attempt here.
+    const r = run(['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline']);
     expect(r.stdout, r.stderr).to.match(/"verdict"/);
     expect(heavyIn(r)).to.deep.equal([]);
   });
