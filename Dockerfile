@@ -16,12 +16,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
+# `npm ci` runs the `prepare` build script, which skips while src/ is not there yet.
+COPY bin ./bin
+COPY scripts/build.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
 # ---- prod-deps: production dependencies only (native modules built against the same base) ----
+# (its `prepare` finds dist/ current and leaves it.)
 FROM build AS prod-deps
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 

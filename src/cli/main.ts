@@ -3,16 +3,37 @@
  * errors go to stderr. Exit 2 for bad arguments, bad configuration or an unreadable target, with
  * one clear line and no stack trace (set PUSHGATE_DEBUG=1 for the stack).
  */
-import { Command, CommanderError } from 'commander';
-import { PushgateError } from '../core/index.js';
-import { register as registerConfig } from './commands/config.js';
-import { register as registerDb } from './commands/db.js';
-import { register as registerReconcile } from './commands/reconcile.js';
-import { register as registerScan } from './commands/scan.js';
-import { register as registerServe } from './commands/serve.js';
-import { register as registerVersions } from './commands/versions.js';
+import type { Command } from 'commander';
+import { PushgateError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { terminalText } from './terminal-text.js';
+
+/**
+ * Every command and the module that defines it, loaded only when that command runs (or for the
+ * help and suggestions that need them all), so `pushgate --version` and `pushgate scan` never load
+ * the server, PostgreSQL, metrics or report libraries they do not use. Each module exports
+ * `register(program)`.
+ */
+export const COMMANDS: Record<string, () => Promise<{ register: (program: Command) => void }>> = {
+  scan: () => import('./commands/scan.js'),
+  serve: () => import('./commands/serve.js'),
+  db: () => import('./commands/db.js'),
+  versions: () => import('./commands/versions.js'),
+  config: () => import('./commands/config.js'),
+  reconcile: () => import('./commands/reconcile.js'),
+};
+
+/**
+ * The commands `args` (the command line after `pushgate`) needs: the one it names; none for a bare
+ * `--version`/`-V`; all of them otherwise (help, no command, an unknown command and its suggestion).
+ * The program's own options take no value, so the first argument that is no option is the command.
+ */
+export function commandsFor(args: readonly string[]): string[] {
+  const first = args.find((a) => !a.startsWith('-'));
+  if (first !== undefined && Object.hasOwn(COMMANDS, first)) return [first];
+  if (versionOnly(args)) return [];
+  return Object.keys(COMMANDS);
+}
 
 /** Prints an error as one line and sets exit code 2. A message may quote a registry or an image: shown as terminal-safe text. */
 export function reportError(e: unknown): void {
@@ -32,8 +53,12 @@ function commanderErrorLine(text: string): string {
   return `pushgate: ${msg}; run with --help for usage`;
 }
 
-/** Builds the program (exported for tests). */
-export function buildProgram(): Command {
+/**
+ * Builds the program with the commands `args` needs ({@link commandsFor}; default: every command),
+ * in the order of {@link COMMANDS} (exported for tests).
+ */
+export async function buildProgram(args?: readonly string[]): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command();
   program
     .name('pushgate')
@@ -46,18 +71,27 @@ export function buildProgram(): Command {
     writeErr: (s) => process.stderr.write(s),
     outputError: (s, write) => write(`${commanderErrorLine(s)}\n`),
   });
-  registerScan(program);
-  registerServe(program);
-  registerDb(program);
-  registerVersions(program);
-  registerConfig(program);
-  registerReconcile(program);
+  const names = args ? commandsFor(args) : Object.keys(COMMANDS);
+  const modules = await Promise.all(names.map((n) => COMMANDS[n]()));
+  for (const m of modules) m.register(program);
   return program;
 }
 
+/** True for a command line that only asks for the version (commander would print just that). */
+function versionOnly(args: readonly string[]): boolean {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
+
 async function main(): Promise<void> {
-  const program = buildProgram();
+  const args = process.argv.slice(2);
+  // The one answer that needs no command-line parser: printed as commander prints it, without loading it.
+  if (versionOnly(args)) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const { CommanderError } = await import('commander');
   try {
+    const program = await buildProgram(args);
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -3,15 +3,31 @@
  * from the environment, validate with ajv and turn every error into a {@link ConfigProblem} that names
  * the key path and its line and column. Shared by the config loader and the policy compiler.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Document, type Node, Scalar } from 'yaml';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import type * as YAML from 'yaml';
+import type { Alias, Document, LineCounter, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { isDuration, isSize } from './units.js';
 import type { ConfigProblem } from './errors.js';
 
-// ajv-formats is CommonJS with a default export; under NodeNext the callable sits on `.default`.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
+// ajv and ajv-formats are loaded by the first createAjv, not with this module: reading a YAML
+// document needs neither, and a CLI run without a configuration file compiles no schema. Both are
+// CommonJS, so `require` keeps createAjv synchronous.
+const requireCjs = createRequire(import.meta.url);
+
+// The yaml package (CommonJS, some 70 modules) is loaded by the first document read, not with this
+// module: `pushgate scan` without a configuration file reads no YAML at all.
+let yamlLib: typeof YAML | undefined;
+function yaml(): typeof YAML {
+  yamlLib ??= requireCjs('yaml') as typeof YAML;
+  return yamlLib;
+}
+/** yaml's `isMap`, loading yaml on first use. */
+export const isMap = (n: unknown): n is YAMLMap => yaml().isMap(n);
+const isPair = (n: unknown): n is Pair => yaml().isPair(n);
+const isScalar = (n: unknown): n is Scalar => yaml().isScalar(n);
+const isSeq = (n: unknown): n is YAMLSeq => yaml().isSeq(n);
 
 /** A key path: map keys and sequence indexes. */
 export type KeyPath = Array<string | number>;
@@ -40,8 +56,8 @@ export function displayPath(file: string): string {
  * their positions; the document is still returned so that more problems can be collected.
  */
 export function parseLocated(text: string, file: string): LocatedDocument {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
   for (const e of doc.errors) {
     const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
@@ -78,11 +94,11 @@ export function toJSLocated(ld: LocatedDocument): { value: unknown } | undefined
     return { value: ld.doc.toJS() as unknown };
   } catch (err) {
     let culprit: { node: Alias; at: KeyPath; unresolved: boolean } | undefined;
-    visit(ld.doc, {
+    yaml().visit(ld.doc, {
       Alias(_key, node, nodePath) {
         const unresolved = node.resolve(ld.doc) === undefined;
         if (unresolved || !culprit) culprit = { node, at: visitedPath(nodePath, node), unresolved };
-        return unresolved ? visit.BREAK : undefined;
+        return unresolved ? yaml().visit.BREAK : undefined;
       },
     });
     const why = firstLine((err as Error).message);
@@ -166,7 +182,7 @@ const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * works on parsed scalars, so a value can never inject YAML structure.
  */
 export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void {
-  visit(ld.doc, {
+  yaml().visit(ld.doc, {
     Scalar(key, node, nodePath) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const original = node.value;
@@ -193,10 +209,10 @@ export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void
       }
       if (replaced === original) return;
       const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/.test(original);
-      if (whole && node.type === Scalar.PLAIN) {
+      if (whole && node.type === yaml().Scalar.PLAIN) {
         let typed: unknown;
         try {
-          typed = parseDocument(replaced).toJS() as unknown;
+          typed = yaml().parseDocument(replaced).toJS() as unknown;
         } catch {
           // A value that is not plain YAML (`*x`, an alias to nothing) stays the string it is.
         }
@@ -216,6 +232,10 @@ export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void
  * message for the node it sits on).
  */
 export function createAjv(): Ajv {
+  const { Ajv } = requireCjs('ajv') as typeof import('ajv');
+  const formats = requireCjs('ajv-formats') as { default?: unknown };
+  // ajv-formats is CommonJS with a default export: the callable sits on `.default`.
+  const addFormats = (formats.default ?? formats) as (a: Ajv) => Ajv;
   const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
   addFormats(ajv);
   ajv.addFormat('duration', { type: 'string', validate: (s: string) => isDuration(s) });

@@ -5,9 +5,18 @@
  * through @cyclonedx/cyclonedx-library. The input is the report of DESIGN.md §3; secrets appear
  * only with their redacted text.
  */
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
-import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } from 'node-sarif-builder';
+import { createRequire } from 'node:module';
+import type * as CycloneDx from '@cyclonedx/cyclonedx-library';
+import type * as SarifLib from 'node-sarif-builder';
 import type { Finding, ScanReport, Severity } from '../core/index.js';
+
+// Each converter's library is loaded on its first use (both are CommonJS, so `require` keeps the
+// converters synchronous): a JSON report, and a CLI run that prints a table, load neither.
+const require = createRequire(import.meta.url);
+let cdxLib: typeof CycloneDx | undefined;
+let sarifLib: typeof SarifLib | undefined;
+const cyclonedx = (): typeof CycloneDx => (cdxLib ??= require('@cyclonedx/cyclonedx-library') as typeof CycloneDx);
+const sarif = (): typeof SarifLib => (sarifLib ??= require('node-sarif-builder') as typeof SarifLib);
 
 /** Report formats of the API and the CLI (`table` is the CLI's text rendering). */
 export const REPORT_FORMATS = ['json', 'sarif', 'cyclonedx'] as const;
@@ -45,6 +54,7 @@ function imageUri(p: string): string {
  * (with its line) and config finding; the verdict in the run's properties.
  */
 export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
+  const { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } = sarif();
   const run = new SarifRunBuilder().initSimple({ toolDriverName: TOOL.name, toolDriverVersion: toolVersion, url: TOOL.url });
   const rules = new Set<string>();
   const rule = (id: string, text: string, props: Record<string, unknown> = {}) => {
@@ -82,14 +92,16 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
   return log.buildSarifOutput() as object;
 }
 
-const CDX_SEVERITY: Record<Severity, Enums.Vulnerability.Severity> = {
-  critical: Enums.Vulnerability.Severity.Critical,
-  high: Enums.Vulnerability.Severity.High,
-  medium: Enums.Vulnerability.Severity.Medium,
-  low: Enums.Vulnerability.Severity.Low,
-  negligible: Enums.Vulnerability.Severity.Info,
-  unknown: Enums.Vulnerability.Severity.Unknown,
-};
+function cdxSeverity(Enums: typeof CycloneDx.Enums): Record<Severity, CycloneDx.Enums.Vulnerability.Severity> {
+  return {
+    critical: Enums.Vulnerability.Severity.Critical,
+    high: Enums.Vulnerability.Severity.High,
+    medium: Enums.Vulnerability.Severity.Medium,
+    low: Enums.Vulnerability.Severity.Low,
+    negligible: Enums.Vulnerability.Severity.Info,
+    unknown: Enums.Vulnerability.Severity.Unknown,
+  };
+}
 
 /**
  * The report as a CycloneDX 1.6 JSON BOM: the image as `metadata.component` (type container), one
@@ -98,10 +110,12 @@ const CDX_SEVERITY: Record<Severity, Enums.Vulnerability.Severity> = {
  * versions as the recommendation. Returns the serialized JSON text.
  */
 export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
+  const { Enums, Models, Serialize, Spec } = cyclonedx();
+  const CDX_SEVERITY = cdxSeverity(Enums);
   const bom = new Models.Bom();
   bom.metadata.component = new Models.Component(Enums.ComponentType.Container, r.target, { bomRef: 'image', version: r.digest });
   bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, TOOL.name, { version: toolVersion }));
-  const byKey = new Map<string, Models.Component>();
+  const byKey = new Map<string, CycloneDx.Models.Component>();
   const refOf = (purl: string, p: string) => `${purl}#${p}`;
   for (const p of r.packages) {
     const key = refOf(p.purl, p.path);

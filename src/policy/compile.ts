@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
-import { isMap } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
+import { PushgateError } from '../core/errors.js';
 import {
   createAjv,
   displayPath,
+  isMap,
   formatKey,
   parseLocated,
   problemAt,
@@ -112,6 +113,20 @@ export function compilePolicy(yamlText: string, source: string): CompiledPolicy 
   if (schemaProblems.length || semantic.length || !compiled) {
     throw new ConfigError([...sortProblems(schemaProblems), ...sortProblems(semantic)], 'invalid policy');
   }
+  return compiled;
+}
+
+/**
+ * Compiles a policy shipped with pushgate from its parsed document (`doc`) and its text (for the
+ * revision), without a YAML parser or the JSON schema: only for a document a test checks against
+ * the schema and against its text (the built-in policy, default-policy-document.ts). The
+ * compiler's own checks run; a problem there is a bug in pushgate.
+ * @throws PushgateError INTERNAL naming the problems.
+ */
+export function compileShippedPolicy(doc: PolicyDocument, text: string, source: string): CompiledPolicy {
+  const problems: string[] = [];
+  const compiled = compileDocument(doc, (at, message) => problems.push(`${formatKey(at)}: ${message}`), source, text, schemaVerdict([]));
+  if (problems.length || !compiled) throw new PushgateError('INTERNAL', `${source} policy does not compile: ${problems.join('; ') || 'no spec'}`);
   return compiled;
 }
 

@@ -3,7 +3,8 @@
  * DESIGN.md §3 "Verdict", §4 "The default policy"; language reference in config/policy.yaml.
  */
 import type { Evaluation, PolicyMode } from '../core/verdict.js';
-import { compilePolicy } from './compile.js';
+import { compileShippedPolicy } from './compile.js';
+import { DEFAULT_POLICY_DOCUMENT } from './default-policy-document.js';
 import { DEFAULT_POLICY_YAML } from './default-policy.js';
 import { evaluate as evaluatePolicy } from './evaluate.js';
 import type { CompiledPolicy, PolicyEvaluation, PolicyInput } from './types.js';
@@ -22,9 +23,13 @@ export const BUILT_IN = '<built-in>';
 
 let builtIn: CompiledPolicy | undefined;
 
-/** The built-in default policy (DESIGN.md §4), compiled from the embedded text of config/policy.yaml. */
+/**
+ * The built-in default policy (DESIGN.md §4): config/policy.yaml as embedded (its text and its
+ * parsed document), compiled without parsing YAML or compiling the schema, which would cost every
+ * `pushgate scan` a noticeable part of its run; test/unit/policy checks the document against both.
+ */
 export function defaultPolicy(): CompiledPolicy {
-  builtIn ??= compilePolicy(DEFAULT_POLICY_YAML, BUILT_IN);
+  builtIn ??= compileShippedPolicy(DEFAULT_POLICY_DOCUMENT, DEFAULT_POLICY_YAML, BUILT_IN);
   return builtIn;
 }
 

@@ -8,8 +8,9 @@
  * pushgate only ever talks to the configured `url`; URLs found in notifications are never used.
  * This file is the project's only importer of axios (DESIGN.md §2).
  */
-import axios from 'axios';
+import type { AxiosStatic } from 'axios';
 import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -25,6 +26,17 @@ import { CredentialScope } from './auth/credential-scope.js';
 import { readDockerConfigCredentials, type Credentials } from './auth/docker-config.js';
 import { repoScope } from './auth/challenge.js';
 import { bareMediaType, detectManifestMediaType, isSchema1, parseManifest, referencedDescriptors } from './manifest.js';
+
+
+// axios is loaded with the first client, not with this module: a `pushgate scan` of a local
+// layout, and every command that never talks to a registry, do not pay for it. Its CommonJS build
+// is one file (the ESM build is some 60 modules).
+const requireCjs = createRequire(import.meta.url);
+let axiosLib: AxiosStatic | undefined;
+function loadAxios(): AxiosStatic {
+  axiosLib ??= requireCjs('axios') as AxiosStatic;
+  return axiosLib;
+}
 
 /** Options of a {@link RegistryClient} (config `registries[]`, DESIGN.md §3). */
 export interface RegistryClientOptions {
@@ -208,7 +220,7 @@ export class RegistryClient {
       retryMaxMs: opts.retryMaxMs ?? 10_000,
       concurrency,
       maxRedirects: 5,
-      axios: axios.create(),
+      axios: loadAxios().create(),
       agents,
       foreignAgents,
       onRequest: opts.onRequest,

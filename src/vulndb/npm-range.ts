@@ -13,7 +13,8 @@
  * `includePrerelease`, a prerelease version only satisfies a set that has a comparator with a
  * prerelease on the same major.minor.patch (https://github.com/npm/node-semver#prerelease-tags).
  */
-import semver from 'semver';
+import type { Range, SemVer } from 'semver';
+import { semver } from './libs.js';
 import { PushgateError } from '../core/errors.js';
 import { comparatorFor } from './ecosystems/index.js';
 import { evaluateRange, type OsvRange, prepareRange, type PreparedRange } from './ranges.js';
@@ -29,7 +30,7 @@ interface OsvComparator {
   range: PreparedRange | null;
   negate: boolean;
   /** The comparator's own version, for the prerelease rule. */
-  version?: semver.SemVer;
+  version?: SemVer;
 }
 
 /**
@@ -37,9 +38,9 @@ interface OsvComparator {
  * Throws PushgateError BAD_ARGUMENT when node-semver cannot parse the range.
  */
 export function npmRangeToOsv(range: string, opts: NpmRangeOptions = {}): OsvComparator[][] {
-  let r: semver.Range;
+  let r: Range;
   try {
-    r = new semver.Range(range, opts);
+    r = new (semver().Range)(range, opts);
   } catch (err) {
     throw new PushgateError('BAD_ARGUMENT', `invalid npm range ${JSON.stringify(range)}: ${(err as Error).message}`);
   }
@@ -73,7 +74,7 @@ export function npmRangeToOsv(range: string, opts: NpmRangeOptions = {}): OsvCom
  */
 export function satisfiesNpmRange(version: string, range: string, opts: NpmRangeOptions = {}): boolean {
   const sets = npmRangeToOsv(range, opts);
-  const parsed = semver.parse(version, opts);
+  const parsed = semver().parse(version, opts);
   if (!parsed) return false;
   const npm = comparatorFor('npm');
   const v = parsed.version;

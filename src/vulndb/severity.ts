@@ -5,14 +5,20 @@
  * non-CVSS `severity[]` entry such as Ubuntu's), else `unknown`. Debian's changelog `urgency` is an
  * upload urgency, never a severity: it is carried separately.
  */
-import * as cvssModule from 'ae-cvss-calculator';
+import { createRequire } from 'node:module';
 import { parseSeverity, severityRank, type Severity } from '../core/finding.js';
 
 interface CvssCtor {
   new (vector: string): { calculateScores(): { base?: number; overall?: number } };
 }
-// The package is CommonJS: under Node ESM its classes hang off the default export.
-const cvssLib = ((cvssModule as unknown as { default?: unknown }).default ?? cvssModule) as Record<string, CvssCtor>;
+// Loaded by the first vector scored (a database import), not with this module: matching reads
+// scores stored at import and never loads the calculator. The package is CommonJS.
+const requireCjs = createRequire(import.meta.url);
+let cvssLibLoaded: Record<string, CvssCtor> | undefined;
+function cvssLib(): Record<string, CvssCtor> {
+  cvssLibLoaded ??= requireCjs('ae-cvss-calculator') as Record<string, CvssCtor>;
+  return cvssLibLoaded;
+}
 
 /** A record's severity and where it came from. */
 export interface SeverityInfo {
@@ -46,10 +52,11 @@ function scoreUncached(vector: string): { score: number; version: string } | und
   try {
     let ctor: CvssCtor;
     let version: string;
-    if (vector.startsWith('CVSS:4.0/')) [ctor, version] = [cvssLib.Cvss4P0, '4.0'];
-    else if (vector.startsWith('CVSS:3.1/')) [ctor, version] = [cvssLib.Cvss3P1, '3.1'];
-    else if (vector.startsWith('CVSS:3.0/')) [ctor, version] = [cvssLib.Cvss3P0, '3.0'];
-    else if (/^\(?AV:[LAN]\//.test(vector)) [ctor, version] = [cvssLib.Cvss2, '2.0'];
+    const lib = cvssLib();
+    if (vector.startsWith('CVSS:4.0/')) [ctor, version] = [lib.Cvss4P0, '4.0'];
+    else if (vector.startsWith('CVSS:3.1/')) [ctor, version] = [lib.Cvss3P1, '3.1'];
+    else if (vector.startsWith('CVSS:3.0/')) [ctor, version] = [lib.Cvss3P0, '3.0'];
+    else if (/^\(?AV:[LAN]\//.test(vector)) [ctor, version] = [lib.Cvss2, '2.0'];
     else return undefined;
     const s = new ctor(vector.replace(/^\(|\)$/g, '')).calculateScores();
     const score = s.base ?? s.overall;

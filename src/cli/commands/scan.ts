@@ -9,18 +9,10 @@
 import { Command, Option } from 'commander';
 import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
-import { judgeScan } from '../../gate/judge.js';
-import { registrySource } from '../../gate/registry-source.js';
-import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
-import { scanImage, type ImageScan } from '../../scan/engine.js';
-import { scanSbom } from '../../scan/sbom-input.js';
-import { clientForHost, withLoginHint } from '../registry-client.js';
-import { fileLayerCache } from '../layer-cache.js';
+import type { ImageScan } from '../../scan/engine.js';
 import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '../scan-state-options.js';
-import { openCliVulnDb } from '../vulndb-state.js';
 import { DEFAULT_IGNORE_FILE } from '../ignore-file.js';
-import { createProgress } from '../progress.js';
-import { expiredWarnings, resolveScanFlags, ScanSession, scanLocalTarget, writeFileAtomic, type RawScanFlags } from '../scan-options.js';
+import type { RawScanFlags, ScanSession } from '../scan-options.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
@@ -36,7 +28,12 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
  * Runs a scan and returns the judged report (no printing). `session` carries the report-shaping
  * flags (scan-options.ts); without one, `opts`' flags apply with no progress drawn.
  */
-export async function runScan(target: string, opts: ScanCliOptions, session = new ScanSession(resolveScanFlags(opts, target), createProgress({ quiet: true }))): Promise<ScanReport> {
+export async function runScan(target: string, opts: ScanCliOptions, session?: ScanSession): Promise<ScanReport> {
+  // Loaded here, not at the top: `scan --help` and a bad argument need none of it.
+  const [{ judgeScan }, { defaultPolicy, loadPolicy, withSeverityThreshold }, { scanImage }, { openCliVulnDb }, options, { createProgress }] = await Promise.all([
+    import('../../gate/judge.js'), import('../../policy/index.js'), import('../../scan/engine.js'), import('../vulndb-state.js'), import('../scan-options.js'), import('../progress.js'),
+  ]);
+  session ??= new options.ScanSession(options.resolveScanFlags(opts, target), createProgress({ quiet: true }));
   // --config > $PUSHGATE_CONFIG > built-in; database and caches in the user's cache (src/config/cli-state.ts)
   const state = resolveCliState({ config: opts.config, db: opts.db, cacheDir: opts.cacheDir });
   const config = state.config;
@@ -62,11 +59,14 @@ export async function runScan(target: string, opts: ScanCliOptions, session = ne
   let scan: ImageScan;
   let ctx: { registry?: string; repository?: string; tag?: string } = {};
   if (target.startsWith('sbom:')) {
-    scan = scanSbom(target);
+    scan = (await import('../../scan/sbom-input.js')).scanSbom(target);
   } else if (LOCAL.test(target)) {
-    scan = await scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
+    scan = await options.scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
     const ref = parseImageRef(target, { defaultTag: 'latest' });
+    const [{ clientForHost, withLoginHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
+      import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
+    ]);
     const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
     // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
@@ -109,6 +109,7 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write the report to FILE (atomically) instead of stdout');
   addScanStateOptions(cmd)
     .action(async (target: string, opts: ScanCliOptions) => {
+      const [{ expiredWarnings, resolveScanFlags, ScanSession, writeFileAtomic }, { createProgress }] = await Promise.all([import('../scan-options.js'), import('../progress.js')]);
       const flags = resolveScanFlags(opts, target);
       for (const w of expiredWarnings(flags)) process.stderr.write(`${w}\n`);
       const session = new ScanSession(flags, createProgress({ quiet: flags.quiet }));

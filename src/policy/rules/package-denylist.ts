@@ -3,11 +3,17 @@
  * versions: a node-semver range for npm, exact versions for every other ecosystem (their version
  * orders are not SemVer; see src/vulndb/ecosystems for those comparators).
  */
-import semver from 'semver';
+import { createRequire } from 'node:module';
+import type * as Semver from 'semver';
 import type { Package } from '../../core/inventory.js';
 import { policyEcosystem, unknownEcosystemMessage } from '../ecosystems.js';
 import type { PackageDenySpec, PolicyItem } from '../types.js';
 import { ecosystemKey, glob, plural, type RuleCompiler } from './common.js';
+
+// node-semver is loaded by the first policy with a denylist, not with the rule set (CommonJS).
+const requireCjs = createRequire(import.meta.url);
+let semverLib: typeof Semver | undefined;
+const semver = (): typeof Semver => (semverLib ??= requireCjs('semver') as typeof Semver);
 
 interface Entry {
   eco?: string;
@@ -24,7 +30,7 @@ export const compilePackageDenylistRule: RuleCompiler<PackageDenySpec[]> = (spec
     const eco = s.ecosystem === undefined ? undefined : ecosystemKey(s.ecosystem);
     if (eco === 'npm' && versions) {
       versions.forEach((v, j) => {
-        if (semver.validRange(v, { loose: true }) === null) {
+        if (semver().validRange(v, { loose: true }) === null) {
           problem(Array.isArray(s.versions) ? [...at, i, 'versions', j] : [...at, i, 'versions'], `"${v}" is not a node-semver range (e.g. ">=3.3.6 <3.4.0", "1.2.3", "^2")`);
         }
       });
@@ -40,7 +46,7 @@ export const compilePackageDenylistRule: RuleCompiler<PackageDenySpec[]> = (spec
       if (!e.name(p.name)) return false;
       if (!e.versions) return true;
       if (eco === 'npm') {
-        return e.versions.some((r) => semver.valid(p.version, { loose: true }) !== null && semver.satisfies(p.version, r, { loose: true, includePrerelease: true }));
+        return e.versions.some((r) => semver().valid(p.version, { loose: true }) !== null && semver().satisfies(p.version, r, { loose: true, includePrerelease: true }));
       }
       return e.versions.includes(p.version);
     });

@@ -4,7 +4,7 @@
  * (setuptools' old parse_version key, epoch -1), so every legacy version sorts before every PEP 440
  * version.
  */
-import pep440 from '@renovatebot/pep440';
+import { pep440 } from '../libs.js';
 import { PushgateError } from '../../core/errors.js';
 import { type Cmp, type Comparator, memoParse, sign } from './types.js';
 
@@ -38,7 +38,7 @@ function cmpTuple(a: string[], b: string[]): Cmp {
   return sign(a.length - b.length);
 }
 
-const isPep440 = memoParse((v: string) => pep440.valid(v) !== null);
+const isPep440 = memoParse((v: string) => pep440().valid(v) !== null);
 const legacyKeyCached = memoParse(legacyKey);
 
 /** Compares two PyPI versions (PEP 440; legacy versions first). */
@@ -46,7 +46,7 @@ export function comparePyPI(a: string, b: string): Cmp {
   if (a.trim() === '' || b.trim() === '') throw new PushgateError('BAD_ARGUMENT', 'invalid PyPI version "": empty');
   const va = isPep440(a);
   const vb = isPep440(b);
-  if (va && vb) return a === b ? 0 : sign(pep440.compare(a, b));
+  if (va && vb) return a === b ? 0 : sign(pep440().compare(a, b));
   if (va !== vb) return va ? 1 : -1;
   return cmpTuple(legacyKeyCached(a), legacyKeyCached(b));
 }

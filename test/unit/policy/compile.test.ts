@@ -5,7 +5,11 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, formatProblem } from '../../../src/config/errors.js';
+import { parseLocated, toJSLocated } from '../../../src/config/yaml-doc.js';
+import { compileShippedPolicy } from '../../../src/policy/compile.js';
+import { DEFAULT_POLICY_DOCUMENT } from '../../../src/policy/default-policy-document.js';
 import {
   DEFAULT_POLICY_YAML,
   compilePolicy,
@@ -157,6 +161,28 @@ describe('policy: the default policy', () => {
       ['runs-as-root', 'warn', 'image'],
     ]);
     expect([d.ruleSets.default.onIncomplete, d.ruleSets.default.unknownSeverity]).to.deep.equal(['quarantine', 'ignore']);
+  });
+
+  it('default-policy-document.ts is the embedded text parsed (UPDATE_GOLDEN=1 rewrites it); defaultPolicy() compiles it to what the checked text compiles to', () => {
+    const parsed = toJSLocated(parseLocated(DEFAULT_POLICY_YAML, '<built-in>'))!.value;
+    if (process.env.UPDATE_GOLDEN === '1' && !isDeepStrictEqual(parsed, DEFAULT_POLICY_DOCUMENT)) {
+      const ts = path.join(ROOT, 'src/policy/default-policy-document.ts');
+      const old = fs.readFileSync(ts, 'utf8');
+      const json = JSON.stringify(parsed, null, 2).replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${');
+      fs.writeFileSync(ts, old.replace(/JSON\.parse\(`[\s\S]*`\) as PolicyDocument;\n$/, () => `JSON.parse(\`\n${json}\n\`) as PolicyDocument;\n`));
+      return;
+    }
+    expect(DEFAULT_POLICY_DOCUMENT).to.deep.equal(parsed);
+    // compilePolicy checks the text against the schema; defaultPolicy() skips that (and the YAML
+    // parser). Compiled rules hold matcher functions: compare what serializes.
+    const plain = (p: unknown) => JSON.parse(JSON.stringify(p)) as unknown;
+    expect(plain(defaultPolicy())).to.deep.equal(plain(compilePolicy(DEFAULT_POLICY_YAML, '<built-in>')));
+  });
+
+  it('compileShippedPolicy runs the compiler\'s own checks: a broken shipped document is an INTERNAL error', () => {
+    const doc = structuredClone(DEFAULT_POLICY_DOCUMENT);
+    doc.spec.default = { ruleSet: 'nonexistent' };
+    expect(() => compileShippedPolicy(doc, 'x', '<t>')).to.throw(/<t> policy does not compile: spec\.default\.ruleSet: no rule set named "nonexistent"/);
   });
 
   it('the revision changes with the text', () => {

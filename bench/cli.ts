@@ -1,0 +1,153 @@
+/**
+ * The CLI as a user times it: whole processes of the compiled CLI (bin/pushgate.js running dist/,
+ * built first when it is not current), each beside its floor in the same run, alternating, several
+ * rounds, medians:
+ * 1. `pushgate --version` beside a bare `node -e ""` (the start of any Node process) and beside the
+ *    scan floor process. Goal ≤ 0.15 s.
+ * 2. `pushgate scan oci:LAB/debian-minbase:bookworm --format json` with an offline database built from
+ *    test/fixtures/vulndb/osv, beside scripts/lab/scan-floor.mjs on the image's layer (sha256 + gunzip +
+ *    tar header walk in its own Node process). Goal ≤ 1.3× the floor. Once as a user types it (no
+ *    --config: the database where `pushgate db update` put it) and once with `--config FILE` naming
+ *    the database (the configuration schema is compiled then).
+ * Every run starts from the same state: whatever a scan leaves in the working directory or the cache
+ * directory (a layer cache) is removed before the next one, so no run reuses an earlier analysis.
+ * Usage: npx tsx bench/cli.ts [rounds]   (default 7)
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { labImages, ROOT } from '../test/helpers/lab.js';
+
+const rounds = Number(process.argv[2] ?? 7);
+const BIN = path.join(ROOT, 'bin/pushgate.js');
+const FLOOR = path.join(ROOT, 'scripts/lab/scan-floor.mjs');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms  [${xs.map((x) => x.toFixed(0)).join(' ')}]`;
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+// GNU time, when installed, adds the CPU time (user + system, all threads) of each process: on a
+// shared machine under load it says more than the wall time, which includes waiting for a core.
+const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+let cpuFile = '';
+
+/**
+ * Wall time and CPU time (undefined without GNU time) of one whole process, in ms; throws when it
+ * exits other than `okStatus`.
+ */
+function timed(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; okStatus?: number[] } = {}): { ms: number; cpu?: number; stdout: string } {
+  const [cmd, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, process.execPath, ...args]] : [process.execPath, args];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { cwd: opts.cwd, env: opts.env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (!(opts.okStatus ?? [0]).includes(r.status ?? -1)) throw new Error(`${args.join(' ')}: exit ${r.status ?? r.signal}\n${r.stderr}`);
+  let cpu: number | undefined;
+  if (GNU_TIME) {
+    const [u, sys] = fs.readFileSync(cpuFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+    cpu = (u + sys) * 1000;
+  }
+  return { ms, cpu, stdout: r.stdout };
+}
+
+/** Wall and CPU samples of one kind of process. */
+class Samples {
+  wall: number[] = [];
+  cpu: number[] = [];
+  add(r: { ms: number; cpu?: number }): void {
+    this.wall.push(r.ms);
+    if (r.cpu !== undefined) this.cpu.push(r.cpu);
+  }
+  show(): string {
+    return `wall ${fmt(this.wall)}${this.cpu.length ? `\n${' '.repeat(10)}cpu  ${fmt(this.cpu)}` : ''}`;
+  }
+  ratio(to: Samples): string {
+    const w = median(this.wall) / median(to.wall);
+    return `wall ${w.toFixed(2)}${this.cpu.length ? `, cpu ${(median(this.cpu) / median(to.cpu)).toFixed(2)}` : ''}`;
+  }
+}
+
+/** Every path under `dir` (files and directories), relative. */
+function tree(dir: string): Set<string> {
+  if (!fs.existsSync(dir)) return new Set();
+  return new Set(fs.readdirSync(dir, { recursive: true }).map(String));
+}
+
+/** Removes what appeared under `dir` since `before` was taken. */
+function restore(dir: string, before: Set<string>): void {
+  for (const p of [...tree(dir)].sort((a, b) => b.length - a.length)) {
+    if (!before.has(p)) fs.rmSync(path.join(dir, p), { recursive: true, force: true });
+  }
+}
+
+function firstLayer(layout: string): string {
+  const idx = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+  const m = JSON.parse(fs.readFileSync(path.join(layout, 'blobs/sha256', idx.manifests[0].digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
+  if (m.layers.length !== 1) throw new Error(`${layout}: expected a one-layer image, found ${m.layers.length} layers`);
+  return path.join(layout, 'blobs/sha256', m.layers[0].digest.slice(7));
+}
+
+function main(): void {
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--if-needed'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('scripts/build.mjs failed');
+  const layout = path.join(labImages(), 'debian-minbase');
+  const layer = firstLayer(layout);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-bench-cli-'));
+  cpuFile = path.join(tmp, 'cpu.txt');
+  try {
+    const work = path.join(tmp, 'work');
+    const home = path.join(tmp, 'home');
+    fs.mkdirSync(work, { recursive: true });
+    const env = { ...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache') };
+    // The database where `db update` puts it by default, then the same file named by a config.
+    timed([BIN, 'db', 'update', '--source', path.join(ROOT, 'test/fixtures/vulndb/osv')], { cwd: work, env });
+    const status = JSON.parse(timed([BIN, 'db', 'status', '--format', 'json'], { cwd: work, env }).stdout) as { path: string };
+    const config = path.join(tmp, 'pushgate.yaml');
+    fs.writeFileSync(config, `vulndb:\n  path: ${status.path}\n`);
+    const clean = { work: tree(work), home: tree(home) };
+    const target = `oci:${layout}:bookworm`;
+    const scan = (extra: string[]) => {
+      const r = timed([BIN, 'scan', target, '--format', 'json', ...extra], { cwd: work, env, okStatus: [0, 1] });
+      restore(work, clean.work);
+      restore(home, clean.home);
+      const report = JSON.parse(r.stdout) as { complete: boolean; diagnostics: Array<{ code: string }>; packages: unknown[] };
+      const missing = report.diagnostics.find((d) => d.code.startsWith('vulndb'));
+      if (missing) throw new Error(`scan ${extra.join(' ')}: the database was not used (${missing.code})`);
+      return { ms: r.ms, cpu: r.cpu, packages: report.packages.length };
+    };
+    scan([]); // warm-up: page cache, the database file
+    const floor = new Samples();
+    const bare = new Samples();
+    const version = new Samples();
+    const plain = new Samples();
+    const withConfig = new Samples();
+    let packages = 0;
+    const load0 = load();
+    for (let i = 0; i < rounds; i++) {
+      bare.add(timed(['-e', '']));
+      version.add(timed([BIN, '--version'], { env }));
+      floor.add(timed([FLOOR, layer]));
+      const s = scan([]);
+      plain.add(s);
+      packages = s.packages;
+      floor.add(timed([FLOOR, layer]));
+      withConfig.add(scan(['--config', config]));
+    }
+    const v = median(version.wall);
+    const r = median(plain.wall) / median(floor.wall);
+    console.log(`\nbench/cli: ${rounds} rounds, alternating; load average ${load0} at the start, ${load()} at the end (${os.availableParallelism()} cores)`);
+    console.log(`layer ${path.basename(layer).slice(0, 12)}: ${(fs.statSync(layer).size / 2 ** 20).toFixed(1)} MiB gzip; ${packages} packages in the report`);
+    console.log(`floor: scan-floor.mjs process (sha256 + gunzip + tar header walk)\n          ${floor.show()}`);
+    console.log(`bare node -e "" process\n          ${bare.show()}`);
+    console.log(`pushgate --version\n          ${version.show()}`);
+    console.log(`  ratio to bare node: ${version.ratio(bare)}; to the floor: ${version.ratio(floor)}; goal wall ≤ 150 ms: ${v <= 150 ? 'met' : 'NOT met'}`);
+    console.log(`pushgate scan oci:…/debian-minbase:bookworm --format json (no --config)\n          ${plain.show()}`);
+    console.log(`  ratio to the floor: ${plain.ratio(floor)}; goal ≤ 1.30: ${r <= 1.3 ? 'met' : 'NOT met'}`);
+    console.log(`pushgate scan … --config FILE (its schema compiled)\n          ${withConfig.show()}`);
+    console.log(`  ratio to the floor: ${withConfig.ratio(floor)}`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main();

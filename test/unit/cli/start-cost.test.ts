@@ -1,0 +1,93 @@
+/**
+ * What the CLI loads: each command loads what it uses and nothing else (the server, PostgreSQL,
+ * metrics, schema compilation and report libraries only when used). The real CLI in a child process
+ * (bin/pushgate.js: dist/ when current, else the sources), with test/helpers/record-modules.mjs
+ * preloaded to list every module the process loaded (ESM resolutions and require.cache).
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { VERSION } from '../../../src/core/version.js';
+import { labImages, ROOT } from '../../helpers/lab.js';
+
+/** Packages no start-up and no local scan needs. */
+const HEAVY = ['pg', 'express', 'ajv', 'prom-client', 'pino', 'axios', '@cyclonedx/cyclonedx-library', 'node-sarif-builder', 'jsonwebtoken'];
+
+interface Loaded { status: number | null; stdout: string; stderr: string; packages: Set<string>; files: string[] }
+
+describe('cli: start-up loads only what the command uses', function () {
+  this.timeout(120_000);
+  let dir: string;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-start-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** `pushgate ARGS` from an empty working directory, HOME and caches pointed at temp dirs. */
+  function run(args: string[]): Loaded {
+    const record = path.join(dir, `modules-${Math.random().toString(36).slice(2)}.json`);
+    const home = path.join(dir, 'home');
+    const r = spawnSync(process.execPath, ['--import', path.join(ROOT, 'test/helpers/record-modules.mjs'), path.join(ROOT, 'bin/pushgate.js'), ...args], {
+      encoding: 'utf8', cwd: dir, timeout: 60_000,
+      env: { ...process.env, PUSHGATE_RECORD_MODULES: record, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache') },
+    });
+    const rec = JSON.parse(fs.readFileSync(record, 'utf8')) as { esm: string[]; cjs: string[] };
+    const files = [...rec.esm.map((u) => (u.startsWith('file://') ? new URL(u).pathname : u)), ...rec.cjs];
+    const packages = new Set<string>();
+    for (const f of files) {
+      const m = [...f.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop();
+      if (m) packages.add(m[1]);
+    }
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, packages, files };
+  }
+
+  function heavyIn(l: Loaded): string[] {
+    return HEAVY.filter((p) => l.packages.has(p));
+  }
+
+  it('the recorder sees what a command loads: `serve --help` loads express, `--format sarif` and `cyclonedx` their libraries', () => {
+    // The positive control: without it, an empty list below could mean a recorder that sees nothing.
+    const serve = run(['serve', '--help']);
+    expect(serve.status, serve.stderr).to.equal(0);
+    expect([...serve.packages]).to.include('express');
+    fs.mkdirSync(path.join(dir, 'root/etc'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'root/etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+    const sarif = run(['scan', `dir:${path.join(dir, 'root')}`, '--format', 'sarif', '--offline']);
+    expect(sarif.stderr).not.to.match(/Error/);
+    expect([...sarif.packages]).to.include('node-sarif-builder').and.not.include('@cyclonedx/cyclonedx-library');
+    const cdx = run(['scan', `dir:${path.join(dir, 'root')}`, '--format', 'cyclonedx', '--offline']);
+    expect([...cdx.packages]).to.include('@cyclonedx/cyclonedx-library').and.not.include('node-sarif-builder');
+  });
+
+  it('`pushgate --version` loads no command and no package, not even the argument parser', () => {
+    const r = run(['--version']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal(VERSION);
+    expect(heavyIn(r)).to.deep.equal([]);
+    expect(r.files.filter((f) => /\/(src|dist)\/cli\/commands\//.test(f)), 'command modules').to.deep.equal([]);
+    expect([...r.packages].filter((p) => !['tsx', 'esbuild', 'get-tsconfig', 'resolve-pkg-maps'].includes(p)), 'packages (besides tsx when the sources run)').to.deep.equal([]);
+  });
+
+  it('`pushgate scan --help` loads no heavy package', () => {
+    const r = run(['scan', '--help']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/Usage: pushgate scan/);
+    expect(heavyIn(r)).to.deep.equal([]);
+  });
+
+  it('`pushgate scan` of a lab image without --config, as JSON: no heavy package (no schema compiled)', () => {
+    // --offline: no database in the fresh cache directory, and no first-use download attempt here.
+    const r = run(['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline']);
+    expect(r.stdout, r.stderr).to.match(/"verdict"/);
+    expect(heavyIn(r)).to.deep.equal([]);
+  });
+
+  it('a bad argument to `pushgate scan` loads nothing of the scan', () => {
+    const r = run(['scan', 'oci:/nonexistent:x', '--formt', 'json']);
+    expect(r.status).to.equal(2);
+    expect(r.files.filter((f) => /\/(src|dist)\/(scan|vulndb|policy)\//.test(f))).to.deep.equal([]);
+  });
+});
