@@ -1,7 +1,7 @@
 /**
  * os/release: identifies the distribution from `/etc/os-release` (or `/usr/lib/os-release`,
  * freedesktop os-release(5)), `/etc/lsb-release`, `/etc/alpine-release`, `/etc/debian_version`
- * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/system-release). The best hint wins
+ * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/oracle-/system-release). The best hint wins
  * (os-release first); the OSV ecosystem is derived in {@link osvEcosystem}.
  */
 import { osEcosystemFor } from '../../core/os-table.js';
@@ -16,6 +16,8 @@ const FILES: Record<string, number> = {
   '/etc/centos-release': 61,
   '/etc/rocky-release': 62,
   '/etc/almalinux-release': 62,
+  // Oracle Linux also ships a /etc/redhat-release naming Red Hat: its own file must win
+  '/etc/oracle-release': 63,
   '/etc/system-release': 55,
   '/etc/debian_version': 40,
 };
