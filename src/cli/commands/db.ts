@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { PushgateError } from '../../core/index.js';
 import { defaultConfig, loadConfig } from '../../config/load.js';
 import type { PushgateConfig } from '../../config/types.js';
-import { updateDb, VulnDb } from '../../vulndb/index.js';
+import { canonicalEcosystem, narrowSources, supportedEcosystems, updateDb, VulnDb } from '../../vulndb/index.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -67,6 +67,20 @@ function checkDbPath(p: string, where: string): void {
   throw new PushgateError('BAD_ARGUMENT', `${where} ${p} is ${kind}; expected a vulnerability database file${eg} (created by \`pushgate db update\`)`);
 }
 
+/**
+ * `--ecosystems` values (comma-separated, repeatable) as canonical OSV names; undefined when none given.
+ * @throws PushgateError BAD_ARGUMENT naming an ecosystem pushgate has no version order for.
+ */
+function parseEcosystemList(values: string[]): string[] | undefined {
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  if (!names.length) return undefined;
+  return names.map((n) => {
+    const c = canonicalEcosystem(n);
+    if (!c) throw new PushgateError('BAD_ARGUMENT', `--ecosystems: unknown ecosystem ${JSON.stringify(n)}: use OSV names, one of ${supportedEcosystems().join(', ')}`);
+    return c;
+  });
+}
+
 /** Adds `db update` and `db status` to the program. */
 export function register(program: Command): void {
   const db = program.command('db').description('vulnerability database');
@@ -75,16 +89,19 @@ export function register(program: Command): void {
     .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON (repeatable)', collect, [] as string[])
     .option('--db <PATH>', 'database path (default: config vulndb.path, ./data/vulndb.sqlite)')
     .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems)')
-    .action(async (opts: { source: string[]; db?: string; config?: string }) => {
+    .option('--ecosystems <LIST>', 'only these OSV ecosystems, comma-separated (e.g. "Debian,Red Hat,npm"): other export URLs of the sources are skipped (repeatable)', collect, [] as string[])
+    .action(async (opts: { source: string[]; db?: string; config?: string; ecosystems: string[] }) => {
       const cfg = config(opts.config);
+      const only = parseEcosystemList(opts.ecosystems);
       const bar = progress(process.stderr);
-      const sources = opts.source.length ? opts.source : cfg.vulndb.sources;
+      const configured = opts.source.length ? opts.source : cfg.vulndb.sources;
+      const sources = only ? narrowSources(configured, only) : configured;
       const dbPath = opts.db ?? cfg.vulndb.path;
       checkDbPath(dbPath, opts.db ? '--db' : 'vulndb.path');
       const stats = await updateDb({
         path: dbPath,
         sources,
-        ecosystems: cfg.vulndb.ecosystems,
+        ecosystems: only ?? cfg.vulndb.ecosystems,
         onProgress: bar.tick,
         log: (line) => process.stderr.write(`${line}\n`),
       }).finally(() => bar.end());
@@ -105,7 +122,11 @@ export function register(program: Command): void {
       checkDbPath(p, opts.db ? '--db' : 'vulndb.path');
       const vdb = VulnDb.open(p);
       try {
-        const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds() };
+        const status = vdb.status();
+        // what a scan would name ecosystem-uncovered: every ecosystem with a version order that has no record here
+        const loaded = new Set(Object.keys(status.byEcosystem).map((e) => e.toLowerCase()));
+        const notLoaded = supportedEcosystems().filter((e) => !loaded.has(e.toLowerCase()));
+        const st = { ...status, ageSeconds: vdb.ageSeconds(), notLoaded };
         if (opts.format === 'json') {
           process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
           return;
@@ -116,6 +137,7 @@ export function register(program: Command): void {
           `schema     ${st.schemaVersion}`,
           `records    ${st.records}`,
           ...Object.entries(st.byEcosystem).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
+          `not loaded ${st.notLoaded.join(', ') || '-'}`,
           `sources    ${st.sources.join(', ')}`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
