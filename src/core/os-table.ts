@@ -48,6 +48,8 @@ export interface OsFamily {
   advisorySource: string;
   /** endoflife.date product slug (https://endoflife.date/api/v1/products/<slug>), when it has one. */
   eolProduct?: string;
+  /** A real release's os-release fields (docs and tests show its OSV spelling). */
+  example?: { versionId: string; version?: string };
   /** How a release is matched, in words (docs and the table test). */
   releaseRule: string;
   /** Why pushgate cannot match this family's packages, when it cannot. */
@@ -108,13 +110,13 @@ const suseKey = (r: string): string | undefined => {
 /** The table: covered families first (their order is the order ecosystems are listed in messages), then uncovered ones. */
 export const OS_TABLE: readonly OsFamily[] = [
   {
-    family: 'Debian', ids: ['debian'], packageDb: 'dpkg', comparator: 'dpkg', ecosystem: 'Debian', inventoryEcosystem: 'Debian', purlNamespace: 'debian',
+    family: 'Debian', example: { versionId: '12' }, ids: ['debian'], packageDb: 'dpkg', comparator: 'dpkg', ecosystem: 'Debian', inventoryEcosystem: 'Debian', purlNamespace: 'debian',
     names: 'source', eolProduct: 'debian', advisorySource: 'Debian security tracker (DLA/DSA/DEBIAN-CVE), on osv.dev',
     releaseRule: 'major of VERSION_ID (`Debian:12`); testing/sid (no number) matches only records without a release',
     release: (os) => major(os.versionId), releaseApplies: byKey(major),
   },
   {
-    family: 'Ubuntu', ids: ['ubuntu'], packageDb: 'dpkg', comparator: 'dpkg', ecosystem: 'Ubuntu', inventoryEcosystem: 'Ubuntu', purlNamespace: 'ubuntu',
+    family: 'Ubuntu', example: { versionId: '22.04' }, ids: ['ubuntu'], packageDb: 'dpkg', comparator: 'dpkg', ecosystem: 'Ubuntu', inventoryEcosystem: 'Ubuntu', purlNamespace: 'ubuntu',
     names: 'source', eolProduct: 'ubuntu', advisorySource: 'Ubuntu OSV (github.com/canonical/ubuntu-security-notices), on osv.dev',
     releaseRule: '`<YY.MM>` plus `:LTS` for an even year\'s .04; records `<YY.MM>` and `<YY.MM>:LTS` apply; `Pro:<YY.MM>:LTS` (ESM, needs a subscription) does not',
     release: (os) => {
@@ -126,7 +128,7 @@ export const OS_TABLE: readonly OsFamily[] = [
     releaseApplies: byKey(ubuntuKey),
   },
   {
-    family: 'Alpine Linux', ids: ['alpine'], packageDb: 'apk', comparator: 'apk', ecosystem: 'Alpine', inventoryEcosystem: 'Alpine', purlNamespace: 'alpine',
+    family: 'Alpine Linux', example: { versionId: '3.19.1' }, ids: ['alpine'], packageDb: 'apk', comparator: 'apk', ecosystem: 'Alpine', inventoryEcosystem: 'Alpine', purlNamespace: 'alpine',
     names: 'source', eolProduct: 'alpine-linux', advisorySource: 'Alpine secdb, on osv.dev',
     releaseRule: '`v<major>.<minor>` of VERSION_ID (`Alpine:v3.19`)',
     release: (os) => { const v = majorMinor(os.versionId); return v ? `v${v}` : undefined; },
@@ -143,7 +145,7 @@ export const OS_TABLE: readonly OsFamily[] = [
     releaseRule: 'rolling: no release', releaseApplies: noRelease,
   },
   {
-    family: 'Red Hat Enterprise Linux (incl. UBI)', ids: ['rhel', 'redhat'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Red Hat',
+    family: 'Red Hat Enterprise Linux (incl. UBI)', example: { versionId: '9.4' }, ids: ['rhel', 'redhat'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Red Hat',
     inventoryEcosystem: 'Red Hat', purlNamespace: 'redhat', names: 'either', eolProduct: 'rhel',
     advisorySource: 'Red Hat OSV (https://security.access.redhat.com/data/osv/), on osv.dev',
     releaseRule: 'image `enterprise_linux:<major of VERSION_ID>`; records of stream `enterprise_linux:<major>` (any variant: baseos, appstream, crb) apply; EUS/AUS/E4S and layered-product streams do not',
@@ -151,17 +153,17 @@ export const OS_TABLE: readonly OsFamily[] = [
     releaseApplies: byKey(rhelStream),
   },
   {
-    family: 'Rocky Linux', ids: ['rocky'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Rocky Linux', inventoryEcosystem: 'Rocky Linux',
+    family: 'Rocky Linux', example: { versionId: '9.3' }, ids: ['rocky'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Rocky Linux', inventoryEcosystem: 'Rocky Linux',
     purlNamespace: 'rocky', names: 'either', eolProduct: 'rocky-linux', advisorySource: 'Rocky Linux Apollo (OSV API), on osv.dev',
     releaseRule: 'major of VERSION_ID (`Rocky Linux:9`)', release: (os) => major(os.versionId), releaseApplies: byKey(major),
   },
   {
-    family: 'AlmaLinux', ids: ['almalinux'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'AlmaLinux', inventoryEcosystem: 'AlmaLinux',
+    family: 'AlmaLinux', example: { versionId: '9.4' }, ids: ['almalinux'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'AlmaLinux', inventoryEcosystem: 'AlmaLinux',
     purlNamespace: 'almalinux', names: 'either', eolProduct: 'almalinux', advisorySource: 'AlmaLinux OSV database (github.com/AlmaLinux/osv-database), on osv.dev',
     releaseRule: 'major of VERSION_ID (`AlmaLinux:9`)', release: (os) => major(os.versionId), releaseApplies: byKey(major),
   },
   {
-    family: 'SUSE Linux Enterprise (incl. BCI, SLE Micro)', ids: ['sles', 'sled', 'sle-micro', 'sles_sap'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'SUSE',
+    family: 'SUSE Linux Enterprise (incl. BCI, SLE Micro)', example: { versionId: '15.5' }, ids: ['sles', 'sled', 'sle-micro', 'sles_sap'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'SUSE',
     inventoryEcosystem: 'SUSE', purlNamespace: 'suse', names: 'source', eolProduct: 'sles', advisorySource: 'SUSE OSV (ftp.suse.com/pub/projects/security/osv), on osv.dev',
     releaseRule: 'image `Linux Enterprise Server <major> SP<minor>` from VERSION_ID; records of any SLE product or module of the same `<major> SP<minor>` apply',
     release: (os) => {
@@ -171,19 +173,19 @@ export const OS_TABLE: readonly OsFamily[] = [
     releaseApplies: byKey(suseKey),
   },
   {
-    family: 'openSUSE Leap / Tumbleweed', ids: ['opensuse-leap', 'opensuse-tumbleweed', 'opensuse'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'openSUSE',
+    family: 'openSUSE Leap / Tumbleweed', example: { versionId: '15.5' }, ids: ['opensuse-leap', 'opensuse-tumbleweed', 'opensuse'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'openSUSE',
     inventoryEcosystem: 'openSUSE', purlNamespace: 'opensuse', names: 'source', eolProduct: 'opensuse', advisorySource: 'SUSE OSV, on osv.dev',
     releaseRule: '`Leap <VERSION_ID>` or `Tumbleweed`, compared exactly (case-insensitive)',
     release: (os) => (os.id === 'opensuse-tumbleweed' ? 'Tumbleweed' : os.versionId ? `Leap ${os.versionId}` : undefined),
     releaseApplies: byKey((r) => r.toLowerCase().replace(/\s+/g, ' ').trim()),
   },
   {
-    family: 'Mageia', ids: ['mageia'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Mageia', inventoryEcosystem: 'Mageia', purlNamespace: 'mageia',
+    family: 'Mageia', example: { versionId: '9' }, ids: ['mageia'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Mageia', inventoryEcosystem: 'Mageia', purlNamespace: 'mageia',
     names: 'source', advisorySource: 'Mageia advisories (advisories.mageia.org), on osv.dev',
     releaseRule: 'major of VERSION_ID (`Mageia:9`)', release: (os) => major(os.versionId), releaseApplies: byKey(major),
   },
   {
-    family: 'openEuler', ids: ['openeuler'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'openEuler', inventoryEcosystem: 'openEuler', purlNamespace: 'openeuler',
+    family: 'openEuler', example: { versionId: '22.03', version: '22.03 (LTS-SP3)' }, ids: ['openeuler'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'openEuler', inventoryEcosystem: 'openEuler', purlNamespace: 'openeuler',
     names: 'source', advisorySource: 'openEuler security advisories, on osv.dev',
     releaseRule: '`<VERSION_ID>[-<VERSION qualifier>]` (`openEuler:22.03-LTS-SP3`), compared exactly',
     release: (os) => {
@@ -194,14 +196,14 @@ export const OS_TABLE: readonly OsFamily[] = [
     releaseApplies: byKey((r) => r.toLowerCase()),
   },
   {
-    family: 'Photon OS', ids: ['photon'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Photon OS', inventoryEcosystem: 'Photon OS', purlNamespace: 'photon',
+    family: 'Photon OS', example: { versionId: '5.0' }, ids: ['photon'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Photon OS', inventoryEcosystem: 'Photon OS', purlNamespace: 'photon',
     names: 'either', eolProduct: 'photon', advisorySource: 'VMware Photon OS advisories (unofficial converter), on osv.dev',
     releaseRule: '`<major>.0` of VERSION_ID (`Photon OS:5.0`)',
     release: (os) => { const m = major(os.versionId); return m ? `${m}.0` : undefined; },
     releaseApplies: byKey(major),
   },
   {
-    family: 'Azure Linux 3', ids: ['azurelinux'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Azure Linux', inventoryEcosystem: 'Azure Linux', purlNamespace: 'azurelinux',
+    family: 'Azure Linux 3', example: { versionId: '3.0' }, ids: ['azurelinux'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'Azure Linux', inventoryEcosystem: 'Azure Linux', purlNamespace: 'azurelinux',
     names: 'source', advisorySource: 'Azure Linux vulnerability data (github.com/microsoft/AzureLinuxVulnerabilityData), on osv.dev',
     releaseRule: 'major of VERSION_ID (`Azure Linux:3`)', release: (os) => major(os.versionId), releaseApplies: byKey(major),
   },
