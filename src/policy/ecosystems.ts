@@ -16,9 +16,10 @@ export const ADVISORY_ECOSYSTEMS: readonly string[] = [...coveredOsEcosystems(),
 
 /**
  * Ecosystems the scanner gives packages that have no advisories (src/scan/merge.ts): the OS table's
- * families OSV does not publish, and `RPM` for an rpm database of an unrecognised OS. A package denylist may name them.
+ * families OSV does not publish, `RPM` for an rpm database of an unrecognised OS, and `GIT` for lock-file
+ * dependencies installed from a git repository at a commit. A package denylist may name them.
  */
-export const INVENTORY_ONLY_ECOSYSTEMS: readonly string[] = uncoveredOsEcosystems();
+export const INVENTORY_ONLY_ECOSYSTEMS: readonly string[] = [...uncoveredOsEcosystems(), 'GIT'];
 
 /** Every ecosystem a policy may name. */
 export const POLICY_ECOSYSTEMS: readonly string[] = [...ADVISORY_ECOSYSTEMS, ...INVENTORY_ONLY_ECOSYSTEMS];

@@ -291,6 +291,8 @@ export class VulnDb {
         e.reason = `an rpm database on ${os ? `OS "${os.id}"${os.idLike?.length ? ` (like ${os.idLike.join(' ')})` : ''}, which the OS table does not know` : 'an image without os-release'}: no advisories apply`;
       } else if (isOs && (!osEco || splitEcosystem(osEco).base.toLowerCase() !== splitEcosystem(pkgEco).base.toLowerCase())) {
         e.reason = `${pkgEco} packages on ${os ? `OS "${os.id}"` : 'an image without os-release'}: the OS release (and so which advisories apply) is unknown`;
+      } else if (base === 'GIT') {
+        e.reason = 'dependencies locked to a git commit (reported with repository and commit); OSV GIT ranges are not evaluated, as that needs each repository\'s commit history: check these commits against their projects\' advisories';
       } else if (!isSupportedEcosystem(base)) {
         e.reason = `pushgate has no version order for ${base}`;
       } else {

@@ -25,6 +25,7 @@ describe('policy: the ecosystems a rule may name', () => {
     for (const f of tsFiles(path.join(ROOT, 'src/scan'))) {
       const text = fs.readFileSync(f, 'utf8');
       for (const m of text.matchAll(/\b(?:ecosystem|eco): '([^']+)'/g)) written.add(m[1]);
+      for (const m of text.matchAll(/_ECOSYSTEM = '([^']+)'/g)) written.add(m[1]);
     }
     // OS packages take the inventory ecosystem of the image's OS table family (src/scan/merge.ts).
     for (const e of osInventoryEcosystems()) written.add(e);
