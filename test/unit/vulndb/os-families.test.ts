@@ -33,7 +33,7 @@ describe('OS families: real package databases matched against real OSV records o
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-os-families-'));
-    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(OS, 'osv'), path.join(OS, 'osv-derived')] });
+    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(OS, 'osv'), path.join(OS, 'osv-derived'), path.join(OS, 'osv-alpine')] });
     vdb = VulnDb.open(path.join(dir, 'vulndb.sqlite'));
   });
   after(() => {
@@ -147,6 +147,36 @@ describe('OS families: real package databases matched against real OSV records o
     const cov = r.coverage!.find((c) => c.ecosystem === 'Ubuntu:18.04:LTS');
     expect(cov).to.deep.include({ covered: true });
     expect(r.packages.find((p) => p.name === 'bash')?.purl).to.match(/^pkg:deb\/ubuntu\/bash@4\.4\.18-2ubuntu1\?arch=amd64&distro=ubuntu-18\.04/);
+  });
+
+  it('Alpine 3.4 (real apk database): each record\'s Alpine:v3.4 entry decides; on Alpine 3.3 the same packages meet the 3.3 entries', async () => {
+    const installed = read(path.join(PARSERS, 'apk/trivy-apk/installed'));
+    const r = await scan('alpine34', { 'etc/os-release': osRelease('alpine-3.4'), 'lib/apk/db/installed': installed });
+    expect(ids(r).sort()).to.deep.equal([
+      'ALPINE-CVE-2016-6301 busybox 1.24.2-r9 → 1.24.2-r12',
+      'ALPINE-CVE-2016-8859 musl 1.1.14-r10 → 1.1.14-r13',
+      'ALPINE-CVE-2016-8859 musl-utils 1.1.14-r10 → 1.1.14-r13',
+      'ALPINE-CVE-2016-9840 zlib 1.2.8-r2 → 1.2.11-r0',
+    ]);
+    expect(r.coverage).to.deep.equal([{ ecosystem: 'Alpine:v3.4', packages: 15, covered: true }]);
+    // the same packages on 3.3: busybox's 3.3 fix (1.24.2-r1) and musl's (1.1.12-r6) are older than what is installed
+    const r33 = await scan('alpine33', { 'etc/os-release': osRelease('alpine-3.3'), 'lib/apk/db/installed': installed });
+    expect(ids(r33)).to.deep.equal(['ALPINE-CVE-2016-9840 zlib 1.2.8-r2 → 1.2.11-r0']);
+  });
+
+  it('distroless Debian 11: status.d entries are read whatever their file names (md5sums aside); no Debian advisories loaded is named', async () => {
+    const foo = read(path.join(OS, 'distroless/foo'));
+    const r = await scan('distroless', {
+      'etc/os-release': osRelease('distroless-debian-11'),
+      'var/lib/dpkg/status.d/foo': foo, 'var/lib/dpkg/status.d/foo.md5sums': read(path.join(OS, 'distroless/foo.md5sums')),
+      'var/lib/dpkg/status.d/libfoo3:amd64': foo, 'var/lib/dpkg/status.d/base.2024-01': foo,
+    });
+    const foos = r.packages.filter((p) => p.name === 'foo');
+    expect(foos.map((p) => p.path).sort()).to.deep.equal(['/var/lib/dpkg/status.d/base.2024-01', '/var/lib/dpkg/status.d/foo', '/var/lib/dpkg/status.d/libfoo3:amd64']);
+    expect(foos.every((p) => p.ecosystem === 'Debian' && p.version === '1.2.3' && p.purl.startsWith('pkg:deb/debian/foo@1.2.3?arch=amd64&distro=debian-11'))).to.equal(true);
+    expect(r.diagnostics.filter((d) => d.code === 'parse-error')).to.deep.equal([]);
+    expect(uncovered(r).map((d) => d.ecosystem)).to.deep.equal(['Debian:11']);
+    expect(uncovered(r)[0].message).to.include('no Debian advisories loaded');
   });
 
   it('onUncovered decides: allow drops the reason, reject blocks, and an exception for the ecosystem covers it', async () => {
