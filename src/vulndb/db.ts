@@ -207,7 +207,7 @@ export class VulnDb {
         if (names !== 'source') lookups.push({ name: pkg.name, version: pkg.version });
         if (names !== 'binary') {
           let version = pkg.sourceVersion || pkg.version;
-          if (!pkg.sourceVersion && (base === 'debian' || base === 'ubuntu')) version = version.replace(/\+b\d+$/, '');
+          if (!pkg.sourceVersion && familyOfEcosystem(base)?.packageDb === 'dpkg') version = version.replace(/\+b\d+$/, '');
           const name = pkg.sourceName || pkg.name;
           if (!lookups.some((l) => l.name === name && l.version === version)) lookups.push({ name, version });
         }
