@@ -47,6 +47,11 @@ export interface RegistryClientOptions {
    * pinned. Credentials never go anywhere else (see auth/credential-scope.ts).
    */
   auth?: { username?: string; password?: string; dockerConfig?: string; token?: string; realms?: string[] };
+  /**
+   * Credentials the caller already found for this registry (the CLI's credential files or
+   * `--username`), used when `auth` names none. Same scope rules as `auth`.
+   */
+  credentials?: Credentials;
   /** Default `pushgate/<version>`. Informational only: a User-Agent never makes a notification pushgate's own (src/gate/own-traffic.ts). */
   userAgent?: string;
   /** Per-request timeout in ms (time to the full buffered body, or idle time of a streamed body). Default 30000. */
@@ -215,7 +220,7 @@ export class RegistryClient {
       const a = opts.auth ?? {};
       if (a.username || a.password) creds = { username: a.username, password: a.password ?? '' };
       else if (a.dockerConfig) creds = readDockerConfigCredentials(a.dockerConfig, this.host);
-      else creds = undefined;
+      else creds = opts.credentials;
       return creds;
     };
     this.auth = new Authenticator({
