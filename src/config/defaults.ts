@@ -3,7 +3,7 @@
  * config/pushgate.yaml (a test keeps the two identical).
  */
 import { coveredOsEcosystems } from '../core/os-table.js';
-import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /**
  * Ecosystems of the language analyzers pushgate ships (src/scan/analyzers): npm, PyPI, Go, Maven,
@@ -48,6 +48,7 @@ export function defaultConfig(): PushgateConfig {
       limits: { maxLayers: 500, maxEntries: 500_000, maxTarBytes: 64 * 2 ** 30, maxRatio: 1000, lockFileBytes: 64 * 2 ** 20, packageDbBytes: 512 * 2 ** 20 },
     },
     queue: { maxAttempts: 10, registryProbeIntervalMs: 10_000 },
+    enforcement: { untaggedGraceMs: DEFAULT_UNTAGGED_GRACE_MS },
     registries: [],
     policy: undefined,
     api: { tokens: [] },
