@@ -77,6 +77,14 @@ export function renderFindingsByPackage(report: ScanReport): string[] {
   return out;
 }
 
+/**
+ * The coverage header: each ecosystem with its package count, `✓` when matched against advisories,
+ * `NOT MATCHED` otherwise (the reason is in the diagnostics): `Red Hat:enterprise_linux:8 120 ✓, PyPI 3 NOT MATCHED`.
+ */
+export function renderCoverage(c: NonNullable<ScanReport['coverage']>): string {
+  return c.map((e) => `${e.ecosystem}${e.platform ? ` [${e.platform}]` : ''} ${e.packages} ${e.covered ? '✓' : 'NOT MATCHED'}`).join(', ');
+}
+
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'] as const;
 
 /**
@@ -96,6 +104,7 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
   if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
+  if (r.coverage?.length) out.push(`coverage: ${renderCoverage(r.coverage)}`);
   if (views.before?.length) out.push('', ...views.before);
   if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
   if (r.secrets.length) {

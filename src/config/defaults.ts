@@ -2,14 +2,22 @@
  * The built-in configuration: what pushgate uses without a config file, and the values written in
  * config/pushgate.yaml (a test keeps the two identical).
  */
+import { coveredOsEcosystems } from '../core/os-table.js';
 import { DEFAULT_SCAN_TRIGGERS, DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
-/** OSV per-ecosystem exports (https://google.github.io/osv.dev/data/#data-dumps) for the analyzers pushgate ships. */
-export const DEFAULT_VULNDB_SOURCES = [
-  'https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip',
-  'https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip',
-  'https://osv-vulnerabilities.storage.googleapis.com/npm/all.zip',
-];
+/**
+ * Ecosystems of the language analyzers pushgate ships (src/scan/analyzers): npm, PyPI, Go, Maven,
+ * crates.io, RubyGems, NuGet, Packagist.
+ */
+export const LANGUAGE_ANALYZER_ECOSYSTEMS = ['npm', 'PyPI', 'Go', 'Maven', 'crates.io', 'RubyGems', 'NuGet', 'Packagist'] as const;
+
+/**
+ * OSV per-ecosystem exports (https://google.github.io/osv.dev/data/#data-dumps) of every ecosystem
+ * pushgate has an analyzer for: each OS family of the OS table OSV covers, then the language ecosystems.
+ */
+export const DEFAULT_VULNDB_SOURCES: readonly string[] = [...coveredOsEcosystems(), ...LANGUAGE_ANALYZER_ECOSYSTEMS].map(
+  (e) => `https://osv-vulnerabilities.storage.googleapis.com/${encodeURIComponent(e)}/all.zip`,
+);
 
 /** Defaults of one `registries[]` entry, apart from its required `name` and `url`. */
 export function defaultRegistry(): Omit<RegistryConfig, 'name' | 'url'> {

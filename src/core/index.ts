@@ -7,6 +7,7 @@ export { GoDecodeError, goFoldKey, parseJsonTree } from './go-json.js';
 export * from './image-ref.js';
 export * from './names.js';
 export * from './inventory.js';
+export * from './os-table.js';
 export * from './finding.js';
 export * from './verdict.js';
 export * from './events.js';

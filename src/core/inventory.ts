@@ -11,6 +11,8 @@ export interface OsInfo {
   /** os-release VERSION_ID: `12`, `3.19.1`. */
   versionId?: string;
   prettyName?: string;
+  /** os-release ID_LIKE words (`rhel centos fedora`), for messages about an OS the OS table does not know. */
+  idLike?: string[];
   /** The OSV ecosystem for advisories about this OS, e.g. `Debian:12`, `Alpine:v3.19`. */
   ecosystem?: string;
 }
@@ -71,6 +73,10 @@ export interface Diagnostic {
   path?: string;
   layer?: Digest;
   message: string;
+  /** `ecosystem-uncovered`: the ecosystem whose packages were not matched (`Amazon Linux`, `Ubuntu:22.04:LTS`, `PyPI`). */
+  ecosystem?: string;
+  /** `ecosystem-uncovered`: how many packages that is. */
+  packages?: number;
   /** True when this problem means the scan is incomplete (the policy's `onIncomplete` decides). */
   incomplete?: boolean;
   platform?: string;
@@ -83,4 +89,18 @@ export interface Inventory {
   secrets: SecretFinding[];
   config: ConfigFinding[];
   diagnostics: Diagnostic[];
+}
+
+/** How the packages of one ecosystem of an inventory were matched against advisories (the report's coverage header). */
+export interface EcosystemCoverage {
+  /** `Red Hat:enterprise_linux:9` for OS packages (the image's OS ecosystem), `Amazon Linux`, `npm`, … */
+  ecosystem: string;
+  /** Packages counted (those owned by an OS package are not). */
+  packages: number;
+  /** True when the packages were matched against loaded advisories. */
+  covered: boolean;
+  /** Why not, and what to load or do. */
+  reason?: string;
+  /** Image platform (`linux/amd64`) when scanning an index. */
+  platform?: string;
 }

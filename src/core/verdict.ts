@@ -3,7 +3,7 @@
  */
 import type { Digest } from './digest.js';
 import type { Finding } from './finding.js';
-import type { ConfigFinding, Diagnostic, Package, SecretFinding } from './inventory.js';
+import type { ConfigFinding, Diagnostic, EcosystemCoverage, Package, SecretFinding } from './inventory.js';
 
 /** Decisions from least to most severe. */
 export const DECISIONS = ['allow', 'warn', 'quarantine', 'reject'] as const;
@@ -107,6 +107,8 @@ export interface ScanReport {
   secrets: SecretFinding[];
   config: ConfigFinding[];
   diagnostics: Diagnostic[];
+  /** Per ecosystem found: matched against advisories or not, and why not (absent when there was no vulnerability database). */
+  coverage?: EcosystemCoverage[];
   complete: boolean;
   verdict: Evaluation & { complete: boolean };
   vulndb?: { builtAt: string | null };

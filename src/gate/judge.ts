@@ -15,7 +15,7 @@ import {
   type Reason,
   type ScanReport,
 } from '../core/index.js';
-import { applyMode, candidateRuleSets, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
+import { applyMode, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { VulnDb } from '../vulndb/index.js';
 
@@ -144,7 +144,14 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
     const matched: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
     const findings = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
-    const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...imageLevel];
+    // Nothing is skipped silently: every ecosystem that was not matched is named (the policy's onUncovered decides).
+    const coverage = vulndb ? vulndb.coverage(p.inventory.packages, p.inventory.os).map(tagP) : [];
+    const uncovered: Diagnostic[] = coverage.filter((c) => !c.covered).map((c) => tagP({
+      code: UNCOVERED_CODE, ecosystem: c.ecosystem, packages: c.packages,
+      message: `${c.packages} ${c.ecosystem} package(s) not matched against advisories: ${c.reason ?? 'not covered'}`,
+    }));
+    if (vulndb) (report.coverage ??= []).push(...coverage);
+    const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...uncovered, ...imageLevel];
     const complete = !diagnostics.some((d) => d.incomplete);
     const input: PolicyInput = {
       registry: ctx.registry,
@@ -171,7 +178,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     report.findings.push(...findings);
     report.secrets.push(...p.inventory.secrets.map(tagP));
     report.config.push(...p.inventory.config.map(tagP));
-    report.diagnostics.push(...p.inventory.diagnostics.map(tagP));
+    report.diagnostics.push(...p.inventory.diagnostics.map(tagP), ...uncovered);
   }
   const mapping = selectMapping(policy, ctx);
   const ruleSets = candidateRuleSets(policy, ctx);

@@ -37,7 +37,7 @@ import type {
 } from './types.js';
 
 /** Rule names pushgate itself uses in reasons; a document may not define rules with these names. */
-export const RESERVED_RULE_NAMES = ['incomplete-scan', 'severity-threshold'];
+export const RESERVED_RULE_NAMES = ['incomplete-scan', 'uncovered-ecosystem', 'severity-threshold'];
 
 let validators: { doc: ValidateFunction; exception: ValidateFunction } | undefined;
 function policyValidators() {
@@ -229,6 +229,7 @@ function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: Pro
   return {
     name,
     onIncomplete: own.onIncomplete ?? 'quarantine',
+    onUncovered: own.onUncovered ?? 'warn',
     unknownSeverity: own.unknownSeverity ?? 'ignore',
     excludeBase,
     rules,

@@ -14,6 +14,10 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #   spec.ruleSets.NAME       a named set of rules, with:
 #     onIncomplete           reject | quarantine | warn | allow: what an incomplete scan (a blob that could not be
 #                            read, no vulnerability database, …) gets. Default quarantine.
+#     onUncovered            reject | quarantine | warn | allow: what an image gets whose packages of some ecosystem
+#                            could not be matched against advisories (an \`ecosystem-uncovered\` diagnostic: none
+#                            loaded, or an OS OSV does not publish, such as Amazon Linux; see docs/os-coverage.md).
+#                            An exception with rules [uncovered-ecosystem] and ids [<ecosystem>] accepts one. Default warn.
 #     unknownSeverity        ignore | negligible | low | medium | high | critical: how findings whose severity is
 #                            \`unknown\` count in severity conditions. \`ignore\`: they never satisfy minSeverity
 #                            (they are still reported). Default ignore.
@@ -58,6 +62,8 @@ spec:
     default:
       # A scan that could not read everything is not trusted.
       onIncomplete: quarantine
+      # Packages nobody matched against advisories are named, not passed silently.
+      onUncovered: warn
       # Findings without a severity are reported but do not block.
       unknownSeverity: ignore
       excludeBase: false

@@ -6,36 +6,20 @@
  * policy may not import vulndb (DESIGN.md §2), so the list is kept here; test/unit/policy/ecosystems.test.ts
  * keeps it equal to the vulnerability database's comparators plus the ecosystems the scanner writes.
  */
+import { coveredOsEcosystems, uncoveredOsEcosystems } from '../core/os-table.js';
 
-/** Ecosystems with a version order in the vulnerability database (src/vulndb/ecosystems/index.ts). */
-export const ADVISORY_ECOSYSTEMS: readonly string[] = [
-  'Debian',
-  'Ubuntu',
-  'Alpine',
-  'Wolfi',
-  'Chainguard',
-  'Red Hat',
-  'Rocky Linux',
-  'AlmaLinux',
-  'SUSE',
-  'openSUSE',
-  'Mageia',
-  'openEuler',
-  'npm',
-  'crates.io',
-  'Go',
-  'PyPI',
-  'Maven',
-  'RubyGems',
-  'NuGet',
-  'Packagist',
-];
+/** Language ecosystems with a version order in the vulnerability database (src/vulndb/ecosystems/index.ts). */
+const LANGUAGE_ECOSYSTEMS: readonly string[] = ['npm', 'crates.io', 'Go', 'PyPI', 'Maven', 'RubyGems', 'NuGet', 'Packagist'];
+
+/** Ecosystems with a version order in the vulnerability database: the OS table's covered families, then the languages. */
+export const ADVISORY_ECOSYSTEMS: readonly string[] = [...coveredOsEcosystems(), ...LANGUAGE_ECOSYSTEMS];
 
 /**
- * Ecosystems the scanner gives packages that have no advisories (src/scan/merge.ts): RPM distributions
- * OSV does not publish, and `RPM` for an rpm database of an unrecognised OS. A package denylist may name them.
+ * Ecosystems the scanner gives packages that have no advisories (src/scan/merge.ts): the OS table's
+ * families OSV does not publish, `RPM` for an rpm database of an unrecognised OS, and `GIT` for lock-file
+ * dependencies installed from a git repository at a commit. A package denylist may name them.
  */
-export const INVENTORY_ONLY_ECOSYSTEMS: readonly string[] = ['Fedora', 'Amazon Linux', 'Oracle Linux', 'Mariner', 'Azure Linux', 'RPM'];
+export const INVENTORY_ONLY_ECOSYSTEMS: readonly string[] = [...uncoveredOsEcosystems(), 'GIT'];
 
 /** Every ecosystem a policy may name. */
 export const POLICY_ECOSYSTEMS: readonly string[] = [...ADVISORY_ECOSYSTEMS, ...INVENTORY_ONLY_ECOSYSTEMS];

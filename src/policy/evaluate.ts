@@ -20,6 +20,12 @@ export const MESSAGE_ITEMS = 5;
 /** Name of the reason added when the scan is incomplete. */
 export const INCOMPLETE_RULE = 'incomplete-scan';
 
+/** Name of the reason added when packages of an ecosystem were not matched (`ecosystem-uncovered` diagnostics). */
+export const UNCOVERED_RULE = 'uncovered-ecosystem';
+
+/** The diagnostic code the vulnerability database gives packages it could not match (src/vulndb/coverage.ts). */
+export const UNCOVERED_CODE = 'ecosystem-uncovered';
+
 function reasonOf(rule: Pick<CompiledRule, 'name' | 'describe' | 'advice'>, action: RuleAction, items: PolicyItem[]): PolicyReason {
   const shown = items.slice(0, MESSAGE_ITEMS).map((i) => i.text);
   const more = items.length > MESSAGE_ITEMS ? `; and ${items.length - MESSAGE_ITEMS} more` : '';
@@ -133,6 +139,27 @@ export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, rule
             advice: 'Fix the cause (a damaged or missing blob, a missing vulnerability database) and push again',
           },
           rs.onIncomplete,
+          left,
+        ),
+      );
+    }
+  }
+
+  if (rs.onUncovered !== 'allow') {
+    const items: PolicyItem[] = input.diagnostics.filter((d) => d.code === UNCOVERED_CODE).map((d) => ({
+      id: d.ecosystem ?? d.code,
+      text: d.message,
+    }));
+    const left = items.filter((i) => keep(UNCOVERED_RULE, i));
+    if (left.length) {
+      reasons.push(
+        reasonOf(
+          {
+            name: UNCOVERED_RULE,
+            describe: (its) => `${its.length} ecosystem(s) not matched against advisories`,
+            advice: 'Load their advisories (`pushgate db update`; see `pushgate db status`) or, for an OS OSV does not cover, accept the gap with an exception or onUncovered: allow',
+          },
+          rs.onUncovered,
           left,
         ),
       );

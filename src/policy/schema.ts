@@ -131,6 +131,7 @@ const ruleSet = {
   properties: {
     description: { type: 'string' },
     onIncomplete: { enum: ['reject', 'quarantine', 'warn', 'allow'] },
+    onUncovered: { enum: ['reject', 'quarantine', 'warn', 'allow'] },
     unknownSeverity: { enum: ['ignore', ...SEVERITIES.filter((s) => s !== 'unknown')] },
     excludeBase: { type: 'boolean' },
     rules: { type: 'array', items: rule },

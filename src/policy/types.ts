@@ -101,6 +101,11 @@ export interface RuleSetSpec {
   description?: string;
   /** Action when the scan is incomplete; `allow` adds no reason. Default `quarantine`. */
   onIncomplete?: RuleAction | 'allow';
+  /**
+   * Action when packages of an ecosystem could not be matched against advisories (an `ecosystem-uncovered`
+   * diagnostic: no advisories loaded, no version order, or an OS OSV does not cover); `allow` adds no reason. Default `warn`.
+   */
+  onUncovered?: RuleAction | 'allow';
   /** How `unknown` severity counts in severity conditions: `ignore` (never matches) or a severity word. Default `ignore`. */
   unknownSeverity?: 'ignore' | Severity;
   /** Drop findings, secrets and packages whose layer is one of the base image's layers. Default false. */
@@ -200,6 +205,7 @@ export interface CompiledRule {
 export interface CompiledRuleSet {
   name: string;
   onIncomplete: RuleAction | 'allow';
+  onUncovered: RuleAction | 'allow';
   unknownSeverity: 'ignore' | Severity;
   excludeBase: boolean;
   rules: CompiledRule[];

@@ -7,6 +7,7 @@ import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } fr
 import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
 import { baseName, dirName } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
+import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { formatPurl } from './purl.js';
 import { isAtOrUnder, type EntryKind, type FileResult, type LayerAnalysis } from './walker.js';
 
@@ -321,40 +322,39 @@ function resolveOs(hints: OsHint[]): OsInfo | undefined {
     const dv = hints.find((h) => h.priority === 40)?.versionId;
     versionId = debianMajor(dv) ?? undefined;
   }
-  return { id: best.id, versionId, prettyName: best.prettyName, ecosystem: osvEcosystem(best.id, versionId) };
+  const os: OsInfo = { id: best.id, versionId, prettyName: best.prettyName, ecosystem: osvEcosystem(best.id, versionId, best.version) };
+  if (best.idLike?.length) os.idLike = best.idLike;
+  return os;
 }
 
-const DEB_FAMILY: Record<string, { eco: string; ns: string }> = {
-  debian: { eco: 'Debian', ns: 'debian' },
-  ubuntu: { eco: 'Ubuntu', ns: 'ubuntu' },
-};
-const RPM_NS: Record<string, { eco: string; ns: string }> = {
-  rhel: { eco: 'Red Hat', ns: 'redhat' }, centos: { eco: 'Red Hat', ns: 'centos' }, rocky: { eco: 'Rocky Linux', ns: 'rocky' },
-  almalinux: { eco: 'AlmaLinux', ns: 'almalinux' }, fedora: { eco: 'Fedora', ns: 'fedora' }, amzn: { eco: 'Amazon Linux', ns: 'amazon' },
-  ol: { eco: 'Oracle Linux', ns: 'oracle' }, sles: { eco: 'SUSE', ns: 'suse' }, 'opensuse-leap': { eco: 'openSUSE', ns: 'opensuse' },
-  mariner: { eco: 'Mariner', ns: 'mariner' }, azurelinux: { eco: 'Azure Linux', ns: 'azurelinux' },
-};
-
+/**
+ * An OS package as the image's OS names it (OS table, src/core/os-table.ts): the family's inventory
+ * ecosystem (`Ubuntu`, `Red Hat`, `Amazon Linux`, …) and purl namespace when the package database is the
+ * family's kind; otherwise (no OS found, an OS the table does not know, or a database of another kind)
+ * the analyzer's own ecosystem, `RPM` for rpm databases, and the OS ID as the namespace.
+ */
 function fixOsPackage(p: FoundPackage, os: OsInfo | undefined): FoundPackage {
   const distro = os ? `${os.id}-${os.versionId ?? ''}`.replace(/-$/, '') : undefined;
-  if (p.purl.startsWith('pkg:deb/')) {
-    const fam = DEB_FAMILY[os?.id ?? ''] ?? { eco: p.ecosystem, ns: os?.id ?? 'debian' };
+  const kind = p.purl.startsWith('pkg:deb/') ? 'dpkg' : p.purl.startsWith('pkg:apk/') ? 'apk' : p.purl.startsWith('pkg:rpm/') ? 'rpm' : undefined;
+  if (!kind) return p;
+  const fam = familyOf(os?.id);
+  const own = fam && fam.packageDb === kind ? fam : undefined;
+  const eco = own?.inventoryEcosystem ?? (kind === 'rpm' ? UNKNOWN_RPM_ECOSYSTEM : p.ecosystem);
+  if (kind === 'dpkg') {
     const epoch = /^(\d+):/.exec(p.version)?.[1];
-    return { ...p, ecosystem: fam.eco, purl: formatPurl({ type: 'deb', namespace: fam.ns, name: p.name, version: p.version.replace(/^\d+:/, ''), qualifiers: { arch: p.arch, epoch, distro } }) };
+    const ns = own?.purlNamespace ?? os?.id ?? 'debian';
+    return { ...p, ecosystem: eco, purl: formatPurl({ type: 'deb', namespace: ns, name: p.name, version: p.version.replace(/^\d+:/, ''), qualifiers: { arch: p.arch, epoch, distro } }) };
   }
-  if (p.purl.startsWith('pkg:apk/')) {
-    const ns = os?.id && os.id !== 'alpine' ? os.id : 'alpine';
-    const eco = os?.id === 'wolfi' ? 'Wolfi' : os?.id === 'chainguard' ? 'Chainguard' : 'Alpine';
+  if (kind === 'apk') {
+    const ns = own?.purlNamespace ?? os?.id ?? 'alpine';
     return { ...p, ecosystem: eco, purl: formatPurl({ type: 'apk', namespace: ns, name: p.name, version: p.version, qualifiers: { arch: p.arch, distro: os?.versionId } }) };
   }
-  if (p.purl.startsWith('pkg:rpm/')) {
-    const fam = RPM_NS[os?.id ?? ''] ?? { eco: p.ecosystem, ns: os?.id ?? 'redhat' };
-    return { ...p, ecosystem: fam.eco, purl: formatPurl({ type: 'rpm', namespace: fam.ns, name: p.name, version: p.version.replace(/^\d+:/, ''), qualifiers: { arch: p.arch, epoch: p.epoch ? String(p.epoch) : undefined, distro } }) };
-  }
-  return p;
+  const ns = own?.purlNamespace ?? os?.id ?? 'redhat';
+  return { ...p, ecosystem: eco, purl: formatPurl({ type: 'rpm', namespace: ns, name: p.name, version: p.version.replace(/^\d+:/, ''), qualifiers: { arch: p.arch, epoch: p.epoch ? String(p.epoch) : undefined, distro } }) };
 }
 
-const OS_ECOSYSTEMS = new Set(['Debian', 'Ubuntu', 'Alpine', 'Wolfi', 'Chainguard', 'Red Hat', 'Rocky Linux', 'AlmaLinux', 'SUSE', 'openSUSE', 'Fedora', 'Amazon Linux', 'Oracle Linux', 'Mariner', 'Azure Linux', 'RPM']);
+/** Ecosystems OS package analyzers write and {@link fixOsPackage} rewrites (every OS table family, `RPM`). */
+const OS_ECOSYSTEMS: ReadonlySet<string> = new Set(osInventoryEcosystems());
 
 /** Builds the final inventory from the stacked results. */
 export function buildInventory(placed: Placed[], extraDiagnostics: Diagnostic[]): Inventory {

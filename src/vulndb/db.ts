@@ -6,10 +6,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import type { Finding } from '../core/finding.js';
-import type { OsInfo, Package } from '../core/inventory.js';
-import { comparatorFor, isSupportedEcosystem, splitEcosystem } from './ecosystems/index.js';
+import type { EcosystemCoverage, OsInfo, Package } from '../core/inventory.js';
+import { canonicalEcosystem, comparatorFor, isSupportedEcosystem, splitEcosystem } from './ecosystems/index.js';
+import { defaultSourceUrl } from './sources.js';
 import type { Comparator } from './ecosystems/types.js';
 import { type CompiledAffected, deserializeCompiled, evaluateAffected } from './ranges.js';
+import { familyOfEcosystem, familyOfInventoryEcosystem, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { OS_ECOSYSTEMS, osEcosystem, releaseMatches } from './release.js';
 import { normalizeName, SCHEMA_VERSION } from './schema.js';
 import { isHigherSeverity, type SeverityInfo } from './severity.js';
@@ -25,6 +27,9 @@ export interface VulnFinding extends Finding {
   /** Debian changelog urgency of the upload, when the record carries one (never mapped to severity). */
   urgency?: string;
 }
+
+/** How one ecosystem of an inventory was matched ({@link VulnDb.coverage}). */
+export type CoverageEntry = EcosystemCoverage;
 
 /** A record as the matcher keeps it in memory (read once per open database). */
 interface RecordInfo {
@@ -66,6 +71,7 @@ export class VulnDb {
   private readonly entries = new Map<string, Entry[]>();
   private readonly records = new Map<number, RecordInfo>();
   private readonly schemaVersion: number;
+  private readonly releases = new Map<string, string[]>();
 
   private constructor(p: string, db: Database.Database) {
     this.path = p;
@@ -192,37 +198,117 @@ export class VulnDb {
       if (!plan) continue;
       const { base, isOs, cmp } = plan;
       if (!isOs && pkg.ownedBy) continue;
-      const name = isOs ? (pkg.sourceName || pkg.name) : pkg.name;
-      let version = isOs ? (pkg.sourceVersion || pkg.version) : pkg.version;
-      if (isOs && !pkg.sourceVersion && (base === 'debian' || base === 'ubuntu')) version = version.replace(/\+b\d+$/, '');
-      const entries = this.entriesFor(base, normalizeName(base, name));
-      if (!entries.length) continue;
-      try {
-        cmp.compare(version, version);
-      } catch {
-        continue;
+      // OS advisories name the source package (Debian, Ubuntu, Alpine, SUSE) or the binary one
+      // (Red Hat, AlmaLinux and Rocky Linux errata list every binary RPM): the OS table says which.
+      const lookups: Array<{ name: string; version: string }> = [];
+      if (!isOs) lookups.push({ name: pkg.name, version: pkg.version });
+      else {
+        const names = familyOfEcosystem(base)?.names ?? 'source';
+        if (names !== 'source') lookups.push({ name: pkg.name, version: pkg.version });
+        if (names !== 'binary') {
+          let version = pkg.sourceVersion || pkg.version;
+          if (!pkg.sourceVersion && familyOfEcosystem(base)?.packageDb === 'dpkg') version = version.replace(/\+b\d+$/, '');
+          const name = pkg.sourceName || pkg.name;
+          if (!lookups.some((l) => l.name === name && l.version === version)) lookups.push({ name, version });
+        }
       }
       let hits: Map<number, Hit> | undefined;
-      for (const entry of entries) {
-        if (entry.release !== '') {
-          const rk = `${base}\u0000${entry.release}`;
-          let ok = releaseOk.get(rk);
-          if (ok === undefined) {
-            ok = releaseMatches(base, entry.release, isOs ? osEco : undefined);
-            releaseOk.set(rk, ok);
-          }
-          if (!ok) continue;
+      let matchedAs: { name: string; version: string } | undefined;
+      for (const { name, version } of lookups) {
+        // records already matched under the other name are not matched twice
+        const before = hits ? new Set(hits.keys()) : undefined;
+        const entries = this.entriesFor(base, normalizeName(base, name));
+        if (!entries.length) continue;
+        try {
+          cmp.compare(version, version);
+        } catch {
+          continue;
         }
-        const r = evaluateAffected(entry.compiled, version, cmp);
-        if (!r.affected) continue;
-        hits ??= new Map<number, Hit>();
-        const h = hits.get(entry.rid);
-        if (h) h.fixed.push(...r.fixed.filter((f) => !h.fixed.includes(f)));
-        else hits.set(entry.rid, { entry, fixed: r.fixed });
+        for (const entry of entries) {
+          if (before?.has(entry.rid)) continue;
+          if (entry.release !== '') {
+            const rk = `${base}\u0000${entry.release}`;
+            let ok = releaseOk.get(rk);
+            if (ok === undefined) {
+              ok = releaseMatches(base, entry.release, isOs ? osEco : undefined);
+              releaseOk.set(rk, ok);
+            }
+            if (!ok) continue;
+          }
+          const r = evaluateAffected(entry.compiled, version, cmp);
+          if (!r.affected) continue;
+          hits ??= new Map<number, Hit>();
+          matchedAs ??= { name, version };
+          const h = hits.get(entry.rid);
+          if (h) h.fixed.push(...r.fixed.filter((f) => !h.fixed.includes(f)));
+          else hits.set(entry.rid, { entry, fixed: r.fixed });
+        }
       }
-      if (hits) findings.push(...group([...hits.values()], pkg, name, version, cmp));
+      if (hits && matchedAs) findings.push(...group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp));
     }
     return findings;
+  }
+
+  /** Releases (`''` for none) of the loaded records of one ecosystem base (lower-cased), read once. */
+  private releasesOf(base: string): string[] {
+    let r = this.releases.get(base);
+    if (!r) {
+      r = (this.db.prepare('SELECT DISTINCT release FROM affected WHERE ecosystem = ?').all(base) as Array<{ release: string }>).map((x) => x.release);
+      this.releases.set(base, r);
+    }
+    return r;
+  }
+
+  /**
+   * What {@link match} could and could not match, per ecosystem (OS packages under the image's OS
+   * ecosystem with release, `Red Hat:enterprise_linux:9`; language packages under their own), in
+   * package order. An ecosystem is uncovered when pushgate has no version order for it (an OS family
+   * OSV does not publish: Amazon Linux, Oracle Linux, Fedora, CentOS, CBL-Mariner; an rpm database
+   * of an unknown OS), when the OS could not be identified, or when the database holds no advisory
+   * for it (or none for the image's release). Packages owned by an OS package are not counted.
+   */
+  coverage(packages: Package[], os?: OsInfo): CoverageEntry[] {
+    const osEco = osEcosystem(os);
+    const osBase = osEco ? splitEcosystem(osEco).base.toLowerCase() : undefined;
+    const groups = new Map<string, { count: number; isOs: boolean; pkgEco: string }>();
+    for (const pkg of packages) {
+      if (pkg.ownedBy) continue;
+      const pkgBase = splitEcosystem(pkg.ecosystem).base.toLowerCase();
+      const isOs = OS_ECOSYSTEMS.has(pkgBase) || familyOfInventoryEcosystem(pkg.ecosystem) !== undefined || pkg.ecosystem === UNKNOWN_RPM_ECOSYSTEM;
+      const key = isOs && osEco && osBase === pkgBase ? osEco : pkg.ecosystem;
+      const g = groups.get(key);
+      if (g) g.count++;
+      else groups.set(key, { count: 1, isOs, pkgEco: pkg.ecosystem });
+    }
+    const out: CoverageEntry[] = [];
+    for (const [ecosystem, { count, isOs, pkgEco }] of groups) {
+      const e: CoverageEntry = { ecosystem, packages: count, covered: false };
+      const fam = familyOfInventoryEcosystem(pkgEco);
+      const { base, release } = splitEcosystem(ecosystem);
+      if (isOs && fam && !fam.ecosystem) {
+        e.reason = `${fam.family}: ${fam.uncovered ?? 'no OSV source'}`;
+      } else if (isOs && !fam) {
+        e.reason = `an rpm database on ${os ? `OS "${os.id}"${os.idLike?.length ? ` (like ${os.idLike.join(' ')})` : ''}, which the OS table does not know` : 'an image without os-release'}: no advisories apply`;
+      } else if (isOs && (!osEco || splitEcosystem(osEco).base.toLowerCase() !== splitEcosystem(pkgEco).base.toLowerCase())) {
+        e.reason = `${pkgEco} packages on ${os ? `OS "${os.id}"` : 'an image without os-release'}: the OS release (and so which advisories apply) is unknown`;
+      } else if (base === 'GIT') {
+        e.reason = 'dependencies locked to a git commit (reported with repository and commit); OSV GIT ranges are not evaluated, as that needs each repository\'s commit history: check these commits against their projects\' advisories';
+      } else if (!isSupportedEcosystem(base)) {
+        e.reason = `pushgate has no version order for ${base}`;
+      } else {
+        const lc = base.toLowerCase();
+        const loaded = this.releasesOf(lc);
+        if (!loaded.length) {
+          e.reason = `no ${canonicalEcosystem(base)} advisories loaded: run \`pushgate db update\` with its source (\`--ecosystems ${canonicalEcosystem(base)}\` or ${defaultSourceUrl(canonicalEcosystem(base)!)})`;
+        } else if (isOs && release && !loaded.some((r) => releaseMatches(lc, r, ecosystem))) {
+          e.reason = `${loaded.length} ${canonicalEcosystem(base)} releases loaded, none for ${ecosystem}: update the database, or this release is not covered by its advisories`;
+        } else {
+          e.covered = true;
+        }
+      }
+      out.push(e);
+    }
+    return out;
   }
 
   /** Closes the database handle. */

@@ -7,5 +7,5 @@ export { updateDb, type UpdateOptions, type UpdateStats } from './update.js';
 export { compareVersions, isSupportedEcosystem, supportedEcosystems, comparatorFor, canonicalEcosystem } from './ecosystems/index.js';
 export { compareLines } from './compare-lines.js';
 export { satisfiesNpmRange, npmRangeToOsv, type NpmRangeOptions } from './npm-range.js';
-export { defaultSourceUrl } from './sources.js';
+export { defaultSourceUrl, narrowSources } from './sources.js';
 export { osEcosystem } from './release.js';

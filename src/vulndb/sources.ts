@@ -14,6 +14,37 @@ export function defaultSourceUrl(ecosystem: string): string {
   return `https://osv-vulnerabilities.storage.googleapis.com/${encodeURIComponent(ecosystem)}/all.zip`;
 }
 
+const DEFAULT_URL = /^https:\/\/osv-vulnerabilities\.storage\.googleapis\.com\/([^/]+)\/all\.zip$/;
+
+/**
+ * The sources of an update narrowed to `ecosystems` (`db update --ecosystems`): OSV export URLs of
+ * other ecosystems are dropped; other sources (mirrors, folders, zips) are kept (their records are
+ * filtered on import); an ecosystem without its export URL gets it, unless the sources are only
+ * mirrors (an air-gapped setup never reaches out on its own).
+ * @param ecosystems canonical OSV ecosystem names (`Red Hat`, `npm`).
+ */
+export function narrowSources(sources: readonly string[], ecosystems: readonly string[]): string[] {
+  const want = new Set(ecosystems.map((e) => e.toLowerCase()));
+  const out: string[] = [];
+  const have = new Set<string>();
+  let mirrors = false;
+  for (const src of sources) {
+    const m = DEFAULT_URL.exec(src);
+    if (!m) {
+      mirrors = true;
+      out.push(src);
+      continue;
+    }
+    const eco = decodeURIComponent(m[1]).toLowerCase();
+    if (want.has(eco)) {
+      out.push(src);
+      have.add(eco);
+    }
+  }
+  if (!mirrors) for (const e of ecosystems) if (!have.has(e.toLowerCase())) out.push(defaultSourceUrl(e));
+  return out;
+}
+
 /** One file of a source. `text` is undefined for files skipped (not `*.json`). */
 export interface SourceFile {
   name: string;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { PushgateError } from '../../core/index.js';
 import { resolveCliState, type CliState } from '../../config/cli-state.js';
-import { updateDb, VulnDb } from '../../vulndb/index.js';
+import { canonicalEcosystem, narrowSources, supportedEcosystems, updateDb, VulnDb } from '../../vulndb/index.js';
 import { downloadProgress } from '../download-progress.js';
 import { terminalText } from '../terminal-text.js';
 
@@ -52,6 +52,20 @@ function checkDbPath(p: string, where: string): void {
   throw new PushgateError('BAD_ARGUMENT', `${where} ${p} is ${kind}; expected a vulnerability database file${eg} (created by \`pushgate db update\`)`);
 }
 
+/**
+ * `--ecosystems` values (comma-separated, repeatable) as canonical OSV names; undefined when none given.
+ * @throws PushgateError BAD_ARGUMENT naming an ecosystem pushgate has no version order for.
+ */
+function parseEcosystemList(values: string[]): string[] | undefined {
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  if (!names.length) return undefined;
+  return names.map((n) => {
+    const c = canonicalEcosystem(n);
+    if (!c) throw new PushgateError('BAD_ARGUMENT', `--ecosystems: unknown ecosystem ${JSON.stringify(n)}: use OSV names, one of ${supportedEcosystems().join(', ')}`);
+    return c;
+  });
+}
+
 const DB_HELP = 'database path (default: vulndb.path of the config file, else <cache dir>/vulndb.sqlite)';
 const CACHE_HELP = 'cache directory (default: $PUSHGATE_CACHE_DIR, $XDG_CACHE_HOME/pushgate, ~/.cache/pushgate)';
 
@@ -64,15 +78,18 @@ export function register(program: Command): void {
     .option('--db <PATH>', DB_HELP)
     .option('--cache-dir <DIR>', CACHE_HELP)
     .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems; default $PUSHGATE_CONFIG)')
-    .action(async (opts: { source: string[]; db?: string; config?: string; cacheDir?: string }) => {
+    .option('--ecosystems <LIST>', 'only these OSV ecosystems, comma-separated (e.g. "Debian,Red Hat,npm"): other export URLs of the sources are skipped (repeatable)', collect, [] as string[])
+    .action(async (opts: { source: string[]; db?: string; config?: string; cacheDir?: string; ecosystems: string[] }) => {
       const st = state(opts);
+      const only = parseEcosystemList(opts.ecosystems);
       const bar = downloadProgress(process.stderr);
-      const sources = opts.source.length ? opts.source : st.sources;
+      const configured = opts.source.length ? opts.source : st.sources;
+      const sources = only ? narrowSources(configured, only) : configured;
       checkDbPath(st.dbPath, whereFrom(st));
       const stats = await updateDb({
         path: st.dbPath,
         sources,
-        ecosystems: st.config.vulndb.ecosystems,
+        ecosystems: only ?? st.config.vulndb.ecosystems,
         onProgress: bar.tick,
         log: (line) => process.stderr.write(`${terminalText(line)}\n`),
       }).finally(() => bar.end());
@@ -96,7 +113,11 @@ export function register(program: Command): void {
       checkDbPath(p, whereFrom(loc));
       const vdb = VulnDb.open(p);
       try {
-        const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds(), pathFrom: describeDbLocation(loc) };
+        const status = vdb.status();
+        // what a scan would name ecosystem-uncovered: every ecosystem with a version order that has no record here
+        const loaded = new Set(Object.keys(status.byEcosystem).map((e) => e.toLowerCase()));
+        const notLoaded = supportedEcosystems().filter((e) => !loaded.has(e.toLowerCase()));
+        const st = { ...status, ageSeconds: vdb.ageSeconds(), pathFrom: describeDbLocation(loc), notLoaded };
         if (opts.format === 'json') {
           process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
           return;
@@ -107,6 +128,7 @@ export function register(program: Command): void {
           `schema     ${st.schemaVersion}`,
           `records    ${st.records}`,
           ...Object.entries(st.byEcosystem).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
+          `not loaded ${st.notLoaded.join(', ') || '-'}`,
           `sources    ${st.sources.join(', ')}`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { PushgateError } from '../../core/errors.js';
-import { comparatorFor, compareLines } from '../../vulndb/index.js';
+import { comparatorFor, compareLines, supportedEcosystems } from '../../vulndb/index.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -23,7 +23,7 @@ export function register(program: Command): void {
   versions
     .command('compare')
     .description('compare "A B" version pairs read from stdin in an ecosystem\'s order')
-    .requiredOption('--ecosystem <ECO>', 'OSV ecosystem: Debian, Alpine, Ubuntu, Red Hat, Rocky Linux, AlmaLinux, SUSE, Wolfi, PyPI, npm, Go, crates.io, Maven, RubyGems, NuGet, Packagist (release suffix allowed)')
+    .requiredOption('--ecosystem <ECO>', `OSV ecosystem: ${supportedEcosystems().join(', ')} (release suffix allowed)`)
     .action(async (opts: { ecosystem: string }) => {
       comparatorFor(opts.ecosystem); // unknown ecosystem: fail before reading stdin
       process.stdout.write(compareLines(opts.ecosystem, await readStdin()));

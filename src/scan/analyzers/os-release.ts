@@ -1,9 +1,10 @@
 /**
  * os/release: identifies the distribution from `/etc/os-release` (or `/usr/lib/os-release`,
  * freedesktop os-release(5)), `/etc/lsb-release`, `/etc/alpine-release`, `/etc/debian_version`
- * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/system-release). The best hint wins
+ * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/oracle-/system-release). The best hint wins
  * (os-release first); the OSV ecosystem is derived in {@link osvEcosystem}.
  */
+import { osEcosystemFor } from '../../core/os-table.js';
 import type { Analyzer, OsHint } from './types.js';
 
 const FILES: Record<string, number> = {
@@ -15,6 +16,8 @@ const FILES: Record<string, number> = {
   '/etc/centos-release': 61,
   '/etc/rocky-release': 62,
   '/etc/almalinux-release': 62,
+  // Oracle Linux also ships a /etc/redhat-release naming Red Hat: its own file must win
+  '/etc/oracle-release': 63,
   '/etc/system-release': 55,
   '/etc/debian_version': 40,
 };
@@ -42,7 +45,8 @@ function parseRelease(path: string, text: string): OsHint | undefined {
   if (path.endsWith('os-release')) {
     const kv = parseKeyValues(text);
     if (!kv.ID) return undefined;
-    return { id: kv.ID.toLowerCase(), versionId: kv.VERSION_ID, prettyName: kv.PRETTY_NAME, codename: kv.VERSION_CODENAME, priority };
+    const idLike = kv.ID_LIKE ? kv.ID_LIKE.toLowerCase().split(/\s+/).filter(Boolean) : undefined;
+    return { id: kv.ID.toLowerCase(), versionId: kv.VERSION_ID, version: kv.VERSION, idLike, prettyName: kv.PRETTY_NAME, codename: kv.VERSION_CODENAME, priority };
   }
   if (path === '/etc/lsb-release') {
     const kv = parseKeyValues(text);
@@ -62,7 +66,7 @@ function parseRelease(path: string, text: string): OsHint | undefined {
 /** The analyzer. */
 export const osReleaseAnalyzer: Analyzer = {
   name: 'os/release',
-  version: 1,
+  version: 2,
   maxSize: 64 * 1024,
   wants: (e) => e.path in FILES,
   analyze(input) {
@@ -72,31 +76,13 @@ export const osReleaseAnalyzer: Analyzer = {
 };
 
 /**
- * The OSV ecosystem (with release) for an OS, as OSV spells it: `Debian:12`, `Ubuntu:22.04`,
- * `Alpine:v3.19`, `Red Hat`, `Rocky Linux:9`, `AlmaLinux:9`, `SUSE:Linux Enterprise Server 15 SP5`,
- * `openSUSE:Leap 15.5`, `Wolfi`, `Chainguard`. Undefined for an OS OSV has no advisories for.
+ * The OSV ecosystem (with release) for an OS, by the OS table (src/core/os-table.ts): `Debian:12`,
+ * `Ubuntu:22.04:LTS`, `Alpine:v3.19`, `Red Hat:enterprise_linux:9`, `Rocky Linux:9`, `AlmaLinux:9`,
+ * `SUSE:Linux Enterprise Server 15 SP5`, `openSUSE:Leap 15.5`, `Wolfi`, `Chainguard`. Undefined for an OS
+ * OSV has no advisories for (Amazon Linux, Oracle Linux, Fedora, CentOS, CBL-Mariner, unknown IDs).
  */
-export function osvEcosystem(id: string, versionId?: string): string | undefined {
-  const v = versionId ?? '';
-  const major = v.split('.')[0];
-  switch (id) {
-    case 'debian': return /^\d+/.test(v) ? `Debian:${major}` : 'Debian';
-    case 'ubuntu': return v ? `Ubuntu:${v}` : 'Ubuntu';
-    case 'alpine': { const mm = v.split('.').slice(0, 2).join('.'); return mm ? `Alpine:v${mm}` : 'Alpine'; }
-    case 'rhel': case 'redhat': return 'Red Hat';
-    case 'rocky': return major ? `Rocky Linux:${major}` : 'Rocky Linux';
-    case 'almalinux': return major ? `AlmaLinux:${major}` : 'AlmaLinux';
-    case 'sles': case 'sled': case 'sle-micro': {
-      const [maj, sp] = v.split('.');
-      return maj ? `SUSE:Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}` : 'SUSE';
-    }
-    case 'opensuse-leap': return v ? `openSUSE:Leap ${v}` : 'openSUSE';
-    case 'opensuse-tumbleweed': return 'openSUSE:Tumbleweed';
-    case 'wolfi': return 'Wolfi';
-    case 'chainguard': return 'Chainguard';
-    case 'mageia': return major ? `Mageia:${major}` : 'Mageia';
-    default: return undefined;
-  }
+export function osvEcosystem(id: string, versionId?: string, version?: string): string | undefined {
+  return osEcosystemFor({ id, versionId, version });
 }
 
 /** Debian's `debian_version` holds `12.5` or `bookworm/sid`; only numeric values name a release. */

@@ -47,6 +47,10 @@ export interface FoundPackage extends Omit<Package, 'layer' | 'analyzer' | 'plat
 export interface OsHint {
   id: string;
   versionId?: string;
+  /** os-release `VERSION` (`22.03 (LTS-SP3)`), read where OSV spells a release with it (openEuler). */
+  version?: string;
+  /** os-release `ID_LIKE`, lower-cased words (`rhel centos fedora`). */
+  idLike?: string[];
   prettyName?: string;
   /** os-release 100, lsb-release 80, alpine-release/redhat-release 60, debian_version 40. */
   priority: number;

@@ -5,6 +5,7 @@
  * An unknown ecosystem is an error: there is never a silent fallback to another order.
  */
 import { PushgateError } from '../../core/errors.js';
+import { type ComparatorKind, OS_TABLE } from '../../core/os-table.js';
 import { apk } from './apk.js';
 import { dpkg } from './dpkg.js';
 import { maven } from './maven.js';
@@ -18,22 +19,17 @@ import type { Cmp, Comparator } from './types.js';
 
 export type { Cmp, Comparator } from './types.js';
 
-/** Ecosystem (lower-cased, without release) → its canonical OSV spelling and comparator. */
+/** Comparators by the table's comparator kind (src/core/os-table.ts). */
+const BY_KIND: Record<ComparatorKind, Comparator> = { dpkg, apk, rpm };
+
+/**
+ * Ecosystem (lower-cased, without release) → its canonical OSV spelling and comparator: every OS family
+ * of the OS table that OSV covers, then the language ecosystems.
+ */
 const ECOSYSTEMS: ReadonlyMap<string, { name: string; comparator: Comparator }> = new Map(
   (
     [
-      ['Debian', dpkg],
-      ['Ubuntu', dpkg],
-      ['Alpine', apk],
-      ['Wolfi', apk],
-      ['Chainguard', apk],
-      ['Red Hat', rpm],
-      ['Rocky Linux', rpm],
-      ['AlmaLinux', rpm],
-      ['SUSE', rpm],
-      ['openSUSE', rpm],
-      ['Mageia', rpm],
-      ['openEuler', rpm],
+      ...OS_TABLE.filter((f) => f.ecosystem).map((f) => [f.ecosystem!, BY_KIND[f.comparator]] as [string, Comparator]),
       ['npm', npmSemver],
       ['crates.io', cratesSemver],
       ['Go', goSemver],

@@ -32,7 +32,8 @@ describe('config: CLI state locations', () => {
     expect(s).to.deep.include({ configFrom: 'built-in', dbPath: '/home/u/.cache/pushgate/vulndb.sqlite', dbPathFrom: 'cache', sourcesFrom: 'default', tmpDir: undefined, layerCacheDir: '/home/u/.cache/pushgate/layers' });
     expect(s.sources).to.deep.equal(DEFAULT_VULNDB_SOURCES);
     const m = resolveCliState({}, { HOME: '/home/u', PUSHGATE_VULNDB_MIRROR: 'http://127.0.0.1:1234/osv/' });
-    expect(m.sources).to.deep.equal(['http://127.0.0.1:1234/osv/Debian/all.zip', 'http://127.0.0.1:1234/osv/Alpine/all.zip', 'http://127.0.0.1:1234/osv/npm/all.zip']);
+    expect(m.sources).to.deep.equal(DEFAULT_VULNDB_SOURCES.map((u) => u.replace('https://osv-vulnerabilities.storage.googleapis.com/', 'http://127.0.0.1:1234/osv/')));
+    expect(m.sources).to.include.members(['http://127.0.0.1:1234/osv/Debian/all.zip', 'http://127.0.0.1:1234/osv/Red%20Hat/all.zip', 'http://127.0.0.1:1234/osv/npm/all.zip']);
     expect(m.sourcesFrom).to.equal('PUSHGATE_VULNDB_MIRROR');
     expect(defaultSources()).to.deep.equal(DEFAULT_VULNDB_SOURCES);
   });

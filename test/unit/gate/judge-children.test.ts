@@ -12,7 +12,7 @@ import { compilePolicy } from '../../../src/policy/index.js';
 import type { ImageScan, PlatformScan } from '../../../src/scan/engine.js';
 import type { VulnDb } from '../../../src/vulndb/index.js';
 
-const NO_ADVISORIES = { builtAt: '2026-01-01T00:00:00Z', match: () => [] } as unknown as VulnDb;
+const NO_ADVISORIES = { builtAt: '2026-01-01T00:00:00Z', match: () => [], coverage: () => [] } as unknown as VulnDb;
 const INDEX = `sha256:${'f'.repeat(64)}`;
 const POLICY = compilePolicy(`apiVersion: pushgate.dev/v1
 kind: Policy

@@ -17,7 +17,7 @@ import type { VulnDb } from '../../../src/vulndb/index.js';
 const REGISTRY = 'lab';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 /** A database that knows no advisory (findings do not matter here; mappings do). */
-const NO_ADVISORIES = { builtAt: '2026-01-01T00:00:00Z', match: () => [] } as unknown as VulnDb;
+const NO_ADVISORIES = { builtAt: '2026-01-01T00:00:00Z', match: () => [], coverage: () => [] } as unknown as VulnDb;
 
 const RULE_SETS = `
     strict:

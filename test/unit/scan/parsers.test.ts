@@ -124,9 +124,9 @@ describe('scan analyzers: small tables', () => {
   it('os-release → OSV ecosystem', () => {
     expect(parseKeyValues('ID="rocky"\nVERSION_ID="9.3"\n# c\nPRETTY_NAME=\'Rocky Linux 9.3\'\n')).to.deep.include({ ID: 'rocky', VERSION_ID: '9.3', PRETTY_NAME: 'Rocky Linux 9.3' });
     const t: Array<[string, string | undefined, string | undefined]> = [
-      ['debian', '12', 'Debian:12'], ['ubuntu', '22.04', 'Ubuntu:22.04'], ['alpine', '3.19.1', 'Alpine:v3.19'], ['rhel', '9.3', 'Red Hat'],
+      ['debian', '12', 'Debian:12'], ['ubuntu', '22.04', 'Ubuntu:22.04:LTS'], ['ubuntu', '24.10', 'Ubuntu:24.10'], ['alpine', '3.19.1', 'Alpine:v3.19'], ['rhel', '9.3', 'Red Hat:enterprise_linux:9'],
       ['rocky', '9.3', 'Rocky Linux:9'], ['almalinux', '9.2', 'AlmaLinux:9'], ['sles', '15.5', 'SUSE:Linux Enterprise Server 15 SP5'],
-      ['wolfi', '20230201', 'Wolfi'], ['plan9', '4', undefined],
+      ['wolfi', '20230201', 'Wolfi'], ['amzn', '2023', undefined], ['centos', '8', undefined], ['plan9', '4', undefined],
     ];
     for (const [id, v, eco] of t) expect(osvEcosystem(id, v), id).to.equal(eco);
   });

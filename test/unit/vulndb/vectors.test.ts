@@ -48,6 +48,9 @@ const INVALID_PATTERN: Record<string, RegExp> = { 'semver.txt/crates.io': /^v/ }
 
 const FILES: Array<[string, string]> = [
   ['debian.txt', 'Debian'], ['debian.txt', 'Ubuntu:22.04:LTS'], ['alpine.txt', 'Alpine'], ['redhat.txt', 'Red Hat'], ['redhat.txt', 'Rocky Linux:9'],
+  // every other rpm family of the OS table uses the same order
+  ['redhat.txt', 'AlmaLinux:9'], ['redhat.txt', 'SUSE:Linux Enterprise Server 15 SP5'], ['redhat.txt', 'Photon OS:5.0'], ['redhat.txt', 'Azure Linux:3'], ['redhat.txt', 'openEuler:22.03-LTS-SP3'], ['redhat.txt', 'Mageia:9'],
+  ['alpine.txt', 'Wolfi'], ['alpine.txt', 'Chainguard'],
   ['pypi.txt', 'PyPI'], ['pypi-legacy.txt', 'PyPI'], ['maven.txt', 'Maven'], ['rubygems.txt', 'RubyGems'], ['packagist.txt', 'Packagist'],
   ['nuget.txt', 'NuGet'], ['semver.txt', 'npm'], ['semver.txt', 'Go'], ['semver.txt', 'crates.io'], ['semver-loose.txt', 'npm'],
 ];

@@ -1,0 +1,122 @@
+/**
+ * The OS table (src/core/os-table.ts): every family the product names is in it, covered by an OSV
+ * ecosystem with a version order or named as uncovered; os-release fields give the OSV release
+ * spelling; each family's release rule accepts its own release's records and no other.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { familyOf, OS_TABLE, osEcosystemFor } from '../../../src/core/os-table.js';
+import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
+import { releaseMatches } from '../../../src/vulndb/release.js';
+
+/** OSV schema 1.7.5 defined ecosystems (ossf/osv-schema bindings/go/osvconstants/constants.go), the OS ones. */
+const OSV_OS_ECOSYSTEMS = ['AlmaLinux', 'Alpaquita', 'Alpine', 'Azure Linux', 'BellSoft Hardened Containers', 'Chainguard', 'CleanStart', 'Debian',
+  'Docker Hardened Images', 'Echo', 'FreeBSD', 'Mageia', 'MinimOS', 'openEuler', 'openSUSE', 'Photon OS', 'Red Hat', 'Rocky Linux', 'SUSE', 'Ubuntu', 'Wolfi'];
+
+describe('core/os-table: the operating systems pushgate knows', () => {
+  it('names every family the product covers, each either an OSV ecosystem with a version order or uncovered with a reason', () => {
+    const ids = ['rhel', 'almalinux', 'rocky', 'centos', 'ol', 'amzn', 'fedora', 'sles', 'opensuse-leap', 'opensuse-tumbleweed', 'ubuntu', 'debian', 'alpine', 'wolfi',
+      'chainguard', 'photon', 'mageia', 'openeuler', 'azurelinux', 'mariner'];
+    for (const id of ids) {
+      const f = familyOf(id);
+      expect(f, id).to.not.equal(undefined);
+      if (f!.ecosystem) {
+        expect(OSV_OS_ECOSYSTEMS, id).to.include(f!.ecosystem);
+        expect(comparatorFor(f!.ecosystem).name, id).to.equal(f!.comparator);
+        expect(f!.uncovered, id).to.equal(undefined);
+      } else {
+        expect(f!.uncovered, id).to.be.a('string').and.match(/OSV/);
+      }
+    }
+    expect(OS_TABLE.filter((f) => !f.ecosystem).map((f) => f.inventoryEcosystem)).to.deep.equal(['CentOS', 'Oracle Linux', 'Amazon Linux', 'Fedora', 'Mariner']);
+    // endoflife.date product slugs, for the end-of-life check
+    for (const f of OS_TABLE) if (f.eolProduct) expect(f.eolProduct, f.family).to.match(/^[a-z0-9-]+$/);
+    expect(familyOf('rhel')!.eolProduct).to.equal('rhel');
+    expect(familyOf('ubuntu')!.eolProduct).to.equal('ubuntu');
+    expect(familyOf('alpine')!.eolProduct).to.equal('alpine-linux');
+  });
+
+  it('spells the image\'s release as OSV does', () => {
+    const cases: Array<[Parameters<typeof osEcosystemFor>[0], string | undefined]> = [
+      [{ id: 'rhel', versionId: '9.4' }, 'Red Hat:enterprise_linux:9'],
+      [{ id: 'almalinux', versionId: '8.10' }, 'AlmaLinux:8'],
+      [{ id: 'rocky', versionId: '9.3' }, 'Rocky Linux:9'],
+      [{ id: 'ubuntu', versionId: '22.04' }, 'Ubuntu:22.04:LTS'],
+      [{ id: 'ubuntu', versionId: '24.10' }, 'Ubuntu:24.10'],
+      [{ id: 'ubuntu', versionId: '23.04' }, 'Ubuntu:23.04'],
+      [{ id: 'debian', versionId: '12' }, 'Debian:12'],
+      [{ id: 'debian' }, 'Debian'],
+      [{ id: 'alpine', versionId: '3.19.1' }, 'Alpine:v3.19'],
+      [{ id: 'sles', versionId: '15.5' }, 'SUSE:Linux Enterprise Server 15 SP5'],
+      [{ id: 'sles', versionId: '15' }, 'SUSE:Linux Enterprise Server 15'],
+      [{ id: 'opensuse-leap', versionId: '15.5' }, 'openSUSE:Leap 15.5'],
+      [{ id: 'opensuse-tumbleweed', versionId: '20240101' }, 'openSUSE:Tumbleweed'],
+      [{ id: 'photon', versionId: '4.0' }, 'Photon OS:4.0'],
+      [{ id: 'mageia', versionId: '9' }, 'Mageia:9'],
+      [{ id: 'openeuler', versionId: '22.03', version: '22.03 (LTS-SP3)' }, 'openEuler:22.03-LTS-SP3'],
+      [{ id: 'azurelinux', versionId: '3.0' }, 'Azure Linux:3'],
+      [{ id: 'wolfi', versionId: '20230201' }, 'Wolfi'],
+      [{ id: 'chainguard' }, 'Chainguard'],
+      [{ id: 'amzn', versionId: '2023' }, undefined],
+      [{ id: 'ol', versionId: '8.10' }, undefined],
+      [{ id: 'centos', versionId: '8' }, undefined],
+      [{ id: 'mariner', versionId: '2.0' }, undefined],
+      [{ id: 'plan9', versionId: '4' }, undefined],
+    ];
+    for (const [os, eco] of cases) expect(osEcosystemFor(os), JSON.stringify(os)).to.equal(eco);
+  });
+
+  it('Red Hat: records of the enterprise_linux stream of the same major apply; EUS/AUS, layered products and other majors do not', () => {
+    const img = 'Red Hat:enterprise_linux:9';
+    expect(releaseMatches('red hat', 'enterprise_linux:9::appstream', img)).to.equal(true);
+    expect(releaseMatches('red hat', 'enterprise_linux:9::baseos', img)).to.equal(true);
+    expect(releaseMatches('red hat', 'enterprise_linux:9', img)).to.equal(true);
+    expect(releaseMatches('red hat', 'rhel_eus:9.2::baseos', img)).to.equal(false);
+    expect(releaseMatches('red hat', 'rhel_aus:9.2::appstream', img)).to.equal(false);
+    expect(releaseMatches('red hat', 'openshift:4.14::el9', img)).to.equal(false);
+    expect(releaseMatches('red hat', 'enterprise_linux:8::baseos', img)).to.equal(false);
+    expect(releaseMatches('red hat', 'enterprise_linux:8::baseos', 'Red Hat')).to.equal(false);
+    expect(releaseMatches('red hat', '', 'Red Hat')).to.equal(true);
+    fc.assert(fc.property(fc.integer({ min: 5, max: 12 }), fc.integer({ min: 5, max: 12 }), fc.constantFrom('baseos', 'appstream', 'crb'), (a, b, v) =>
+      releaseMatches('red hat', `enterprise_linux:${a}::${v}`, `Red Hat:enterprise_linux:${b}`) === (a === b)));
+  });
+
+  it('Ubuntu: `YY.MM` and `YY.MM:LTS` records of the release apply; Ubuntu Pro (ESM) records need a subscription and do not', () => {
+    expect(releaseMatches('ubuntu', '22.04:LTS', 'Ubuntu:22.04:LTS')).to.equal(true);
+    expect(releaseMatches('ubuntu', '22.04', 'Ubuntu:22.04:LTS')).to.equal(true);
+    expect(releaseMatches('ubuntu', 'Pro:22.04:LTS', 'Ubuntu:22.04:LTS')).to.equal(false);
+    expect(releaseMatches('ubuntu', 'Pro:18.04:LTS', 'Ubuntu:18.04:LTS')).to.equal(false);
+    expect(releaseMatches('ubuntu', '20.04:LTS', 'Ubuntu:22.04:LTS')).to.equal(false);
+    expect(releaseMatches('ubuntu', '24.10', 'Ubuntu:24.10')).to.equal(true);
+  });
+
+  it('SUSE: any SLE product or module of the same version and service pack; openSUSE exactly', () => {
+    const img = 'SUSE:Linux Enterprise Server 15 SP5';
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP5', img)).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Module for Basesystem 15 SP5', img)).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Server for SAP Applications 15 SP5', img)).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP4', img)).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', img)).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15', 'SUSE:Linux Enterprise Server 15')).to.equal(true);
+    expect(releaseMatches('opensuse', 'Leap 15.5', 'openSUSE:Leap 15.5')).to.equal(true);
+    expect(releaseMatches('opensuse', 'Leap 15.4', 'openSUSE:Leap 15.5')).to.equal(false);
+    expect(releaseMatches('opensuse', 'Tumbleweed', 'openSUSE:Tumbleweed')).to.equal(true);
+  });
+
+  it('numbered releases by their number; rolling distributions take every record', () => {
+    expect(releaseMatches('alpine', 'v3.19', 'Alpine:v3.19')).to.equal(true);
+    expect(releaseMatches('alpine', 'v3.18', 'Alpine:v3.19')).to.equal(false);
+    expect(releaseMatches('debian', '12', 'Debian:12')).to.equal(true);
+    expect(releaseMatches('debian', '11', 'Debian:12')).to.equal(false);
+    expect(releaseMatches('debian', '12', 'Debian')).to.equal(false);
+    expect(releaseMatches('almalinux', '9', 'AlmaLinux:9')).to.equal(true);
+    expect(releaseMatches('rocky linux', '8', 'Rocky Linux:9')).to.equal(false);
+    expect(releaseMatches('openeuler', '22.03-LTS-SP3', 'openEuler:22.03-LTS-SP3')).to.equal(true);
+    expect(releaseMatches('openeuler', '22.03-LTS-SP2', 'openEuler:22.03-LTS-SP3')).to.equal(false);
+    expect(releaseMatches('photon os', '5.0', 'Photon OS:5.0')).to.equal(true);
+    expect(releaseMatches('azure linux', '3', 'Azure Linux:3')).to.equal(true);
+    expect(releaseMatches('wolfi', '', 'Wolfi')).to.equal(true);
+    // a record of another family never applies
+    expect(releaseMatches('almalinux', '8', 'Rocky Linux:8')).to.equal(false);
+  });
+});

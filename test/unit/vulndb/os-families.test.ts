@@ -1,0 +1,195 @@
+/**
+ * Every OS family of the OS table (src/core/os-table.ts) that real test data exists for: an image
+ * assembled as an OCI layout from a real package database of that family plus its os-release, scanned
+ * by the real engine and judged with real OSV records of its ecosystem (test/fixtures/os/README.md says
+ * where each file comes from). Covered families find their advisory and only their own; families OSV does
+ * not publish, or whose advisories are not loaded, are named in an `ecosystem-uncovered` diagnostic
+ * that the default policy warns about.
+ */
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ScanReport } from '../../../src/core/index.js';
+import { judgeScan } from '../../../src/gate/judge.js';
+import { compilePolicy, defaultPolicy } from '../../../src/policy/index.js';
+import { scanTarget } from '../../../src/scan/engine.js';
+import { updateDb, VulnDb } from '../../../src/vulndb/index.js';
+import { ROOT } from '../../helpers/lab.js';
+import { writeOciImage, type LayerFiles } from '../../helpers/oci-image.js';
+
+const OS = path.join(ROOT, 'test/fixtures/os');
+const PARSERS = path.join(ROOT, 'test/fixtures/scan/parsers');
+const read = (p: string): Buffer => fs.readFileSync(p);
+const osRelease = (name: string): Buffer => read(path.join(OS, 'os-release', name));
+/** The real RHEL 8 (UBI 8) Berkeley DB rpmdb of go-rpmdb's testdata: libuuid 2.32.1-42.el8_8. */
+const EL8_BDB = (): Buffer => read(path.join(PARSERS, 'rpm/libuuid/Packages'));
+
+describe('OS families: real package databases matched against real OSV records of their ecosystem', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let vdb: VulnDb;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-os-families-'));
+    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(OS, 'osv'), path.join(OS, 'osv-derived'), path.join(OS, 'osv-alpine')] });
+    vdb = VulnDb.open(path.join(dir, 'vulndb.sqlite'));
+  });
+  after(() => {
+    vdb?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function scan(name: string, files: LayerFiles['files'], policy = defaultPolicy()): Promise<ScanReport> {
+    const { ref } = writeOciImage(dir, name, [{ files, gzip: true }]);
+    const s = await scanTarget(ref, { tmpDir: dir });
+    return judgeScan(s, vdb, policy, { repository: name, tag: '1' }).report;
+  }
+  const ids = (r: ScanReport) => r.findings.map((f) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`);
+  const uncovered = (r: ScanReport) => r.diagnostics.filter((d) => d.code === 'ecosystem-uncovered');
+
+  it('UBI/RHEL 8: libuuid is found by the release-qualified Red Hat record (enterprise_linux:8::baseos), not by AlmaLinux\'s', async () => {
+    const r = await scan('rhel8', { 'etc/os-release': osRelease('rhel-8'), 'var/lib/rpm/Packages': EL8_BDB() });
+    expect(r.packages.map((p) => `${p.ecosystem} ${p.name} ${p.version} ${p.purl}`)).to.deep.equal([
+      'Red Hat libuuid 2.32.1-42.el8_8 pkg:rpm/redhat/libuuid@2.32.1-42.el8_8?arch=x86_64&distro=rhel-8.1',
+    ]);
+    expect(ids(r)).to.deep.equal(['RHSA-2026:1852 libuuid 2.32.1-42.el8_8 → 0:2.32.1-48.el8_10']);
+    expect(r.coverage).to.deep.equal([{ ecosystem: 'Red Hat:enterprise_linux:8', packages: 1, covered: true }]);
+    expect(uncovered(r)).to.deep.equal([]);
+    expect(r.verdict.decision).to.equal('allow'); // a moderate finding without a severity of its own
+  });
+
+  it('RHEL 9: the RHEL 8 stream\'s record does not apply; no record of the release is loaded, which is said', async () => {
+    const r = await scan('rhel9', { 'etc/os-release': osRelease('rhel-9'), 'var/lib/rpm/Packages': EL8_BDB() });
+    expect(r.findings).to.deep.equal([]);
+    expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([['Red Hat:enterprise_linux:9', 1]]);
+    expect(uncovered(r)[0].message).to.include('none for Red Hat:enterprise_linux:9');
+    expect(r.verdict.decision).to.equal('warn');
+    expect(r.verdict.reasons.map((x) => x.rule)).to.deep.equal(['uncovered-ecosystem']);
+  });
+
+  it('AlmaLinux 8: the ALSA record names the binary RPM libuuid and finds it; the Red Hat record does not apply', async () => {
+    const r = await scan('alma8', { 'etc/os-release': osRelease('almalinux-8.10'), 'var/lib/rpm/Packages': EL8_BDB() });
+    expect(r.packages.map((p) => p.ecosystem)).to.deep.equal(['AlmaLinux']);
+    expect(ids(r)).to.deep.equal(['ALSA-2026:1852 libuuid 2.32.1-42.el8_8 → 2.32.1-48.el8_10']);
+    expect(r.coverage).to.deep.equal([{ ecosystem: 'AlmaLinux:8', packages: 1, covered: true }]);
+  });
+
+  it('Rocky Linux 8: neither the AlmaLinux nor the Red Hat record is used; no Rocky Linux advisories loaded is named', async () => {
+    const r = await scan('rocky8', { 'etc/os-release': osRelease('rocky-8.10'), 'var/lib/rpm/Packages': EL8_BDB() });
+    expect(r.findings).to.deep.equal([]);
+    const [d] = uncovered(r);
+    expect([d.ecosystem, d.packages]).to.deep.equal(['Rocky Linux:8', 1]);
+    expect(d.message).to.include('no Rocky Linux advisories loaded').and.include('--ecosystems Rocky Linux');
+  });
+
+  for (const [name, release, family, eco] of [
+    ['centos-stream8', 'trivy-centos-stream', 'CentOS', 'CentOS'],
+    ['oracle8', 'trivy-oracle', 'Oracle Linux', 'Oracle Linux'],
+  ] as const) {
+    it(`${family}: an rpm family OSV does not publish is uncovered, never matched against Red Hat's or AlmaLinux's records`, async () => {
+      const r = await scan(name, { 'etc/os-release': osRelease(release), 'var/lib/rpm/Packages': EL8_BDB() });
+      expect(r.packages.map((p) => p.ecosystem)).to.deep.equal([eco]);
+      expect(r.findings).to.deep.equal([]);
+      expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([[eco, 1]]);
+      expect(uncovered(r)[0].message).to.include('OSV has no');
+    });
+  }
+
+  it('Oracle Linux without os-release: /etc/oracle-release wins over the /etc/redhat-release Oracle also ships', async () => {
+    const r = await scan('oracle8-release', {
+      'etc/oracle-release': osRelease('oracle-8.oracle-release'), 'etc/redhat-release': osRelease('oracle-8.redhat-release'), 'var/lib/rpm/Packages': EL8_BDB(),
+    });
+    expect(r.os?.id).to.equal('ol');
+    expect(r.findings).to.deep.equal([]);
+    expect(uncovered(r).map((d) => d.ecosystem)).to.deep.equal(['Oracle Linux']);
+  });
+
+  it('Amazon Linux 2023 (real rpmdb.sqlite, /etc/system-release): every package counted as uncovered', async () => {
+    const csv = fs.readFileSync(path.join(OS, 'rpm/amzn2023/packages.csv'), 'utf8').trim().split('\n').filter((l) => l.split('¶')[1] !== 'gpg-pubkey');
+    const r = await scan('amzn2023', { 'etc/system-release': osRelease('amzn-2023.system-release'), 'var/lib/rpm/rpmdb.sqlite': read(path.join(OS, 'rpm/amzn2023/rpmdb.sqlite')) });
+    expect(r.os).to.deep.equal({ id: 'amzn', versionId: '2023' });
+    expect(r.packages).to.have.length(csv.length);
+    expect(new Set(r.packages.map((p) => p.ecosystem))).to.deep.equal(new Set(['Amazon Linux']));
+    expect(r.packages.find((p) => p.name === 'crypto-policies')?.purl).to.match(/^pkg:rpm\/amazon\/crypto-policies@20220428-1\.gitdfb10ea\.amzn2023\.0\.2\?arch=noarch/);
+    expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([['Amazon Linux', csv.length]]);
+  });
+
+  it('CBL-Mariner 2.0 (real rpmdb.sqlite): OSV publishes Azure Linux 3 only, so Mariner is uncovered', async () => {
+    const r = await scan('mariner2', { 'etc/os-release': osRelease('trivy-mariner-2.0'), 'var/lib/rpm/rpmdb.sqlite': read(path.join(PARSERS, 'rpm/cbl-mariner-2.0/rpmdb.sqlite')) });
+    expect(r.packages).to.have.length(129);
+    expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([['Mariner', 129]]);
+    expect(uncovered(r)[0].message).to.include('Azure Linux 3 only');
+  });
+
+  it('Fedora (a real package header in an rpmdb.sqlite): uncovered', async () => {
+    const db = path.join(dir, 'fedora-rpmdb.sqlite');
+    const sq = new Database(db);
+    sq.exec('CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)');
+    sq.prepare('INSERT INTO Packages (blob) VALUES (?)').run(read(path.join(OS, 'rpm/fedora34-header/package.header')));
+    sq.close();
+    const r = await scan('fedora', { 'etc/os-release': osRelease('trivy-fedora'), 'var/lib/rpm/rpmdb.sqlite': read(db) });
+    expect(r.packages.map((p) => `${p.ecosystem} ${p.name} ${p.version}`)).to.deep.equal(['Fedora crypto-policies 20210213-1.git5c710c0.fc34']);
+    expect(uncovered(r).map((d) => d.ecosystem)).to.deep.equal(['Fedora']);
+  });
+
+  it('SLES 15 SP3 / BCI (real NDB Packages.db): SUSE packages of release `Linux Enterprise Server 15 SP3`; no SUSE advisories loaded is named', async () => {
+    const r = await scan('sles15', { 'etc/os-release': osRelease('trivy-sles'), 'usr/lib/sysimage/rpm/Packages.db': read(path.join(PARSERS, 'rpm/sle15-bci/Packages.db')) });
+    expect(r.packages).to.have.length(35);
+    expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([['SUSE:Linux Enterprise Server 15 SP3', 35]]);
+    expect(uncovered(r)[0].message).to.include('no SUSE advisories loaded');
+  });
+
+  it('Ubuntu 18.04 (real dpkg status): USN-5380-1 finds bash by its Ubuntu:18.04:LTS entry only (not its 20.04 or Pro 14.04/16.04 entries)', async () => {
+    const r = await scan('ubuntu1804', { 'etc/os-release': osRelease('ubuntu-18.04'), 'var/lib/dpkg/status': read(path.join(PARSERS, 'dpkg/trivy-valid/status')) });
+    expect(r.findings.map((f) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`)).to.deep.equal(['USN-5380-1 bash 4.4.18-2ubuntu1 → 4.4.18-2ubuntu1.3']);
+    const cov = r.coverage!.find((c) => c.ecosystem === 'Ubuntu:18.04:LTS');
+    expect(cov).to.deep.include({ covered: true });
+    expect(r.packages.find((p) => p.name === 'bash')?.purl).to.match(/^pkg:deb\/ubuntu\/bash@4\.4\.18-2ubuntu1\?arch=amd64&distro=ubuntu-18\.04/);
+  });
+
+  it('Alpine 3.4 (real apk database): each record\'s Alpine:v3.4 entry decides; on Alpine 3.3 the same packages meet the 3.3 entries', async () => {
+    const installed = read(path.join(PARSERS, 'apk/trivy-apk/installed'));
+    const r = await scan('alpine34', { 'etc/os-release': osRelease('alpine-3.4'), 'lib/apk/db/installed': installed });
+    expect(ids(r).sort()).to.deep.equal([
+      'ALPINE-CVE-2016-6301 busybox 1.24.2-r9 → 1.24.2-r12',
+      'ALPINE-CVE-2016-8859 musl 1.1.14-r10 → 1.1.14-r13',
+      'ALPINE-CVE-2016-8859 musl-utils 1.1.14-r10 → 1.1.14-r13',
+      'ALPINE-CVE-2016-9840 zlib 1.2.8-r2 → 1.2.11-r0',
+    ]);
+    expect(r.coverage).to.deep.equal([{ ecosystem: 'Alpine:v3.4', packages: 15, covered: true }]);
+    // the same packages on 3.3: busybox's 3.3 fix (1.24.2-r1) and musl's (1.1.12-r6) are older than what is installed
+    const r33 = await scan('alpine33', { 'etc/os-release': osRelease('alpine-3.3'), 'lib/apk/db/installed': installed });
+    expect(ids(r33)).to.deep.equal(['ALPINE-CVE-2016-9840 zlib 1.2.8-r2 → 1.2.11-r0']);
+  });
+
+  it('distroless Debian 11: status.d entries are read whatever their file names (md5sums aside); no Debian advisories loaded is named', async () => {
+    const foo = read(path.join(OS, 'distroless/foo'));
+    const r = await scan('distroless', {
+      'etc/os-release': osRelease('distroless-debian-11'),
+      'var/lib/dpkg/status.d/foo': foo, 'var/lib/dpkg/status.d/foo.md5sums': read(path.join(OS, 'distroless/foo.md5sums')),
+      'var/lib/dpkg/status.d/libfoo3:amd64': foo, 'var/lib/dpkg/status.d/base.2024-01': foo,
+    });
+    const foos = r.packages.filter((p) => p.name === 'foo');
+    expect(foos.map((p) => p.path).sort()).to.deep.equal(['/var/lib/dpkg/status.d/base.2024-01', '/var/lib/dpkg/status.d/foo', '/var/lib/dpkg/status.d/libfoo3:amd64']);
+    expect(foos.every((p) => p.ecosystem === 'Debian' && p.version === '1.2.3' && p.purl.startsWith('pkg:deb/debian/foo@1.2.3?arch=amd64&distro=debian-11'))).to.equal(true);
+    expect(r.diagnostics.filter((d) => d.code === 'parse-error')).to.deep.equal([]);
+    expect(uncovered(r).map((d) => d.ecosystem)).to.deep.equal(['Debian:11']);
+    expect(uncovered(r)[0].message).to.include('no Debian advisories loaded');
+  });
+
+  it('onUncovered decides: allow drops the reason, reject blocks, and an exception for the ecosystem covers it', async () => {
+    const files = { 'etc/os-release': osRelease('trivy-oracle'), 'var/lib/rpm/Packages': EL8_BDB() };
+    const policy = (on: string, exceptions = '') => compilePolicy([
+      'apiVersion: pushgate.dev/v1', 'kind: Policy', 'metadata: { name: t }', 'spec:', '  ruleSets:', '    default:',
+      `      onUncovered: ${on}`, '      rules: []', exceptions,
+    ].join('\n'), '<t>');
+    expect((await scan('ol-allow', files, policy('allow'))).verdict.decision).to.equal('allow');
+    const rejected = await scan('ol-reject', files, policy('reject'));
+    expect(rejected.verdict.decision).to.equal('reject');
+    expect(rejected.verdict.reasons[0].message).to.include('1 ecosystem(s) not matched against advisories').and.include('1 Oracle Linux package(s)');
+    const excepted = await scan('ol-exc', files, policy('reject', '  exceptions:\n    - { name: ol, rules: [uncovered-ecosystem], ids: [Oracle Linux], expires: 2099-01-01, owner: platform-team, reason: no OSV source for Oracle Linux }'));
+    expect(excepted.verdict.decision).to.equal('allow');
+  });
+});
