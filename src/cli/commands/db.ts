@@ -72,7 +72,7 @@ export function register(program: Command): void {
   const db = program.command('db').description('vulnerability database');
   db.command('update')
     .description('build a new vulnerability database from exactly the given sources and swap it in atomically')
-    .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON (repeatable)', collect, [] as string[])
+    .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON; enrichment: nvd:DIR|FILE|URL, kev:FILE|URL, epss:FILE|URL, eol:DIR|URL (repeatable)', collect, [] as string[])
     .option('--db <PATH>', 'database path (default: config vulndb.path, ./data/vulndb.sqlite)')
     .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems)')
     .action(async (opts: { source: string[]; db?: string; config?: string }) => {
@@ -85,6 +85,7 @@ export function register(program: Command): void {
         path: dbPath,
         sources,
         ecosystems: cfg.vulndb.ecosystems,
+        nvdApiKey: cfg.vulndb.nvdApiKey,
         onProgress: bar.tick,
         log: (line) => process.stderr.write(`${line}\n`),
       }).finally(() => bar.end());
@@ -105,7 +106,7 @@ export function register(program: Command): void {
       checkDbPath(p, opts.db ? '--db' : 'vulndb.path');
       const vdb = VulnDb.open(p);
       try {
-        const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds() };
+        const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds(), sourceAgeSeconds: vdb.sourceAges() };
         if (opts.format === 'json') {
           process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
           return;
@@ -117,6 +118,11 @@ export function register(program: Command): void {
           `records    ${st.records}`,
           ...Object.entries(st.byEcosystem).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
           `sources    ${st.sources.join(', ')}`,
+          ...st.sourceStatus.map((x) => {
+            const age = st.sourceAgeSeconds[x.kind];
+            return `  ${x.kind.padEnd(5)} ${String(x.items).padStart(7)} ${x.source}${x.dataDate ? `  data of ${x.dataDate}` : ''}${age !== undefined ? ` (${Math.round(age / 3600)} h old)` : ''}`;
+          }),
+          ...(st.eolProducts.length ? [`eol        ${st.eolProducts.join(', ')}`] : []),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {
