@@ -45,7 +45,8 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #       eol:                 the OS release or a runtime (config Env NODE_VERSION, PYTHON_VERSION, …, or the
 #                            runtime's package) is past end of regular security support (an \`eol:\` source of
 #                            endoflife.date data must be loaded); allowExtendedSupport: true spares releases
-#                            still under LTS/extended support; gracePeriod: duration after the end date;
+#                            still under LTS/extended support; gracePeriod: how long after the end of the support
+#                            the rule accepts (regular, or extended when allowed) it starts firing;
 #                            kinds: [os, runtime]; products: endoflife.date names or globs (debian, nodejs)
 #   spec.mappings[]          registry / repository / tag globs → ruleSet and mode (enforce | warn | audit);
 #                            the first match wins; an omitted glob matches anything. \`registry\` is the configured

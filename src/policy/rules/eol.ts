@@ -2,7 +2,7 @@
  * `match.eol`: the image's OS release or a language runtime it carries is past the end of its regular
  * security support (endoflife.date's `eol`). `allowExtendedSupport` spares releases still under
  * extended support (Debian LTS, Ubuntu ESM, commercial support); `gracePeriod` waits that long after the
- * end of regular support. Dates are whole days, UTC: a release whose support ends on D is supported
+ * end of the support the rule accepts (regular, or extended when allowed). Dates are whole days, UTC: a release whose support ends on D is supported
  * through D.
  */
 import { formatDuration, parseDuration } from '../../config/units.js';
@@ -42,8 +42,10 @@ export const compileEolRule: RuleCompiler<EolMatchSpec> = (spec) => {
         if (!kinds.has(f.id === 'os-eol' ? 'os' : 'runtime')) continue;
         if (products && !products(f.product)) continue;
         if (spec.allowExtendedSupport && f.inExtendedSupport) continue;
+        // the grace runs from the end of the support the rule accepts (extended support when allowed);
         // the end date is the last supported day; an unknown date counts as long past
-        const ended = f.eol === 'unknown' ? -Infinity : Date.parse(`${f.eol}T00:00:00Z`) + DAY_MS;
+        const end = spec.allowExtendedSupport && f.extendedSupportUntil ? f.extendedSupportUntil : f.eol;
+        const ended = end === 'unknown' ? -Infinity : Date.parse(`${end}T00:00:00Z`) + DAY_MS;
         if (grace !== undefined && now - ended < grace) continue;
         const item: PolicyItem = { id: f.id, package: `${f.product} ${f.cycle}`, installedVersion: f.version, text: eolText(f) };
         if (f.path) item.path = f.path;

@@ -128,8 +128,8 @@ describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
       { id: 'debian', versionId: '12' },
       ['PATH=/usr/local/bin', 'NODE_VERSION=18.20.8', 'PYTHON_VERSION=3.12.4', 'JAVA_VERSION=jdk-21.0.2+13', 'YARN_VERSION=1.22.19'],
       [
-        { ecosystem: 'Debian', name: 'python3.11', version: '3.11.2-6+deb12u6', path: '/var/lib/dpkg/status', analyzer: 'os/dpkg' },
-        { ecosystem: 'Go', name: 'stdlib', version: '1.21.6', path: '/usr/local/bin/app', analyzer: 'lang/go-binary' },
+        { ecosystem: 'Debian', name: 'python3.11', version: '3.11.2-6+deb12u6', path: '/var/lib/dpkg/status', analyzer: 'os/dpkg', purl: 'pkg:deb/debian/python3.11@3.11.2-6%2Bdeb12u6' },
+        { ecosystem: 'Go', name: 'stdlib', version: '1.21.6', path: '/usr/local/bin/app', analyzer: 'lang/go-binary', purl: 'pkg:golang/stdlib@1.21.6' },
       ],
     );
     expect(subjects.map((s) => `${s.product} ${s.version} ${s.via}`)).to.deep.equal([
@@ -184,7 +184,7 @@ describe('vulndb enrichment: building with enrichment sources', function () {
   it('a finding carries every rating by source, EPSS, and the severity of the preferred source', () => {
     const db = VulnDb.open(dbPath);
     try {
-      const pkg = { ecosystem: 'npm', name: 'adm-zip', version: '0.4.7', path: '/app/node_modules/adm-zip/package.json', analyzer: 'lang/npm' };
+      const pkg = { ecosystem: 'npm', name: 'adm-zip', version: '0.4.7', path: '/app/node_modules/adm-zip/package.json', analyzer: 'lang/npm', purl: 'pkg:npm/adm-zip@0.4.7' };
       const [f] = db.match([pkg]);
       expect(f.id).to.equal('NSWG-NPM-458');
       expect(f.severities!.map((s) => `${s.source} ${s.severity} ${s.cvss?.score}`)).to.deep.equal(['advisory high 8.2', 'nvd medium 5.5']);
@@ -227,7 +227,7 @@ describe('vulndb enrichment: building with enrichment sources', function () {
       const after = VulnDb.open(dbPath);
       try {
         expect(after.builtAt).to.equal(builtAt);
-        expect(after.match([{ ecosystem: 'npm', name: 'adm-zip', version: '0.4.7', path: '/p', analyzer: 'lang/npm' }])[0].epss?.score).to.equal(0.91234);
+        expect(after.match([{ ecosystem: 'npm', name: 'adm-zip', version: '0.4.7', path: '/p', analyzer: 'lang/npm', purl: 'pkg:npm/adm-zip@0.4.7' }])[0].epss?.score).to.equal(0.91234);
       } finally {
         after.close();
       }
@@ -284,7 +284,7 @@ describe('vulndb enrichment: URL sources over loopback', function () {
       expect(nvdReqs.map((s) => new URL(s.url, base).searchParams.get('startIndex'))).to.deep.equal(['0', '2']);
       expect(nvdReqs.every((s) => s.apiKey === 'test-key-1234')).to.equal(true);
       const db = VulnDb.open(dbPath);
-      const [f] = db.match([{ ecosystem: 'npm', name: 'adm-zip', version: '0.4.7', path: '/p', analyzer: 'lang/npm' }], undefined, { prefer: ['nvd'] });
+      const [f] = db.match([{ ecosystem: 'npm', name: 'adm-zip', version: '0.4.7', path: '/p', analyzer: 'lang/npm', purl: 'pkg:npm/adm-zip@0.4.7' }], undefined, { prefer: ['nvd'] });
       db.close();
       expect(f.severitySource).to.equal('NVD CVSS_V3.1 CVE-2018-1002204');
       // second build: the catalog is not downloaded again (304), its cached copy is read
