@@ -41,7 +41,10 @@ export interface UpdateOptions {
 export interface SourceStatus {
   kind: SourceKindName;
   source: string;
-  /** Records (osv), CVE ratings (nvd), catalog entries (kev), scores (epss), products (eol). */
+  /**
+   * Records imported (osv), CVE records with a rating read (nvd), catalog entries (kev), score rows (epss),
+   * products (eol). NVD ratings and EPSS scores are kept only for CVEs the imported advisories name.
+   */
   items: number;
   /**
    * When the data itself says it was produced (KEV `dateReleased`, EPSS `score_date`, newest NVD
@@ -252,14 +255,20 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         throw new PushgateError('VULNDB', `${name}: ${(err as Error).message} (truncated or corrupt gzip? fetch it again)`);
       }
     };
+    // CVE ids the imported advisories name: enrichment data is kept for these only (NVD and EPSS cover
+    // every CVE; an index needs a fraction). Enrichment sources are read after the OSV ones to know them.
+    const wanted = new Set<string>();
+    let newestNvd = '';
     const addNvd = (name: string, text: string): number => {
       let n = 0;
       for (const cve of nvdRecords(name, text)) {
         const r = nvdRating(cve);
         if (!r) continue;
+        n++;
+        if ((r.lastModified ?? '') > newestNvd) newestNvd = r.lastModified ?? '';
+        if (!wanted.has(r.cve)) continue;
         const prev = nvd.get(r.cve);
         if (!prev || (r.lastModified ?? '') >= (prev.lastModified ?? '')) nvd.set(r.cve, r);
-        n++;
       }
       return n;
     };
@@ -273,10 +282,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const st: SourceStatus = { kind, source: src, items: 0 };
       const isUrl = /^https?:\/\//i.test(location);
       if (kind === 'nvd') {
-        let newest = '';
-        const note = (): void => {
-          for (const r of nvd.values()) if ((r.lastModified ?? '') > newest) newest = r.lastModified ?? '';
-        };
+        newestNvd = '';
         if (isUrl && /\/rest\/json\/cves\/2\.0/.test(location)) {
           await fetchNvdApi(location, opts.nvdApiKey, fetchImpl, (name, text, done, total) => {
             st.items += addNvd(name, text);
@@ -292,8 +298,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           const b = await readBody(src, location);
           st.items += addNvd(b.name, gunzipIf(b.name, b.data));
         }
-        note();
-        if (newest) st.dataDate = /Z$|[+-]\d\d:?\d\d$/.test(newest) ? newest : `${newest}Z`;
+        if (newestNvd) st.dataDate = /Z$|[+-]\d\d:?\d\d$/.test(newestNvd) ? newestNvd : `${newestNvd}Z`;
       } else if (kind === 'kev') {
         const b = await readBody(src, location);
         const cat = parseKev(b.name, gunzipIf(b.name, b.data));
@@ -302,9 +307,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         if (cat.dateReleased) st.dataDate = cat.dateReleased;
       } else if (kind === 'epss') {
         const b = await readBody(src, location);
-        const d = parseEpss(b.name, b.data);
+        const d = parseEpss(b.name, b.data, wanted);
         for (const [cve, v] of d.scores) epss.set(cve, v);
-        st.items = d.scores.size;
+        st.items = d.rows;
         if (d.scoreDate) st.dataDate = d.scoreDate;
       } else {
         const add = (name: string, text: string): void => {
@@ -343,14 +348,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       return st;
     };
 
+    const enrichment: Array<{ src: string; kind: Exclude<SourceKindName, 'osv'>; location: string }> = [];
     for (const src of sources) {
       const spec = parseSourceSpec(src);
       if (spec.kind !== 'osv') {
-        try {
-          stats.sources.push(await importEnrichment(src, spec.kind, spec.location));
-        } catch (err) {
-          throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; nothing was installed, the previous database is kept`, { cause: err });
-        }
+        enrichment.push({ src, kind: spec.kind, location: spec.location });
         continue;
       }
       const before = stats.imported;
@@ -381,6 +383,14 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         const msg = err instanceof Error ? err.message : String(err);
         stats.badRecords.push({ file: src, error: msg });
         log(`${src}: ${msg}`);
+      }
+    }
+    for (const r of imported) for (const k of r.keys) if (k.startsWith('CVE-')) wanted.add(k);
+    for (const e of enrichment) {
+      try {
+        stats.sources.push(await importEnrichment(e.src, e.kind, e.location));
+      } catch (err) {
+        throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; nothing was installed, the previous database is kept`, { cause: err });
       }
     }
     if (stats.imported === 0) {

@@ -48,7 +48,12 @@ export function parseEolProduct(file: string, text: string): { product: string; 
     if (t.startsWith('---')) {
       const end = t.indexOf('\n---', 3);
       if (end < 0) throw new Error('front matter is not closed by "---"');
-      const doc = YAML.parse(t.slice(3, end)) as { releases?: unknown };
+      // only the `releases:` block is read (the rest of a page, its auto-update recipes and identifiers, is
+      // most of the YAML): from that top-level key to the next one
+      const fm = t.slice(3, end);
+      const at = fm.search(/^releases:/m);
+      const next = at < 0 ? -1 : fm.slice(at + 9).search(/^[^\s#-]/m);
+      const doc = YAML.parse(at < 0 ? fm : fm.slice(at, next < 0 ? undefined : at + 9 + next)) as { releases?: unknown };
       if (Array.isArray(doc?.releases)) releases = (doc.releases as Array<Record<string, unknown>>).map((r) => ({ cycle: r.releaseCycle, codename: r.codename, releaseDate: r.releaseDate, eol: r.eol, eoes: r.eoes }));
     } else {
       const v = JSON.parse(t) as unknown;

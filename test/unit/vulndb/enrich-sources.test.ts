@@ -16,7 +16,7 @@ import zlib from 'node:zlib';
 import {
   cycleOf, eolFindings, eolSubjects, nvdRating, parseEolProduct, parseEpss, parseKev, updateDb, VulnDb,
 } from '../../../src/vulndb/index.js';
-import { scoreCvss } from '../../../src/vulndb/severity.js';
+import { scoreCvss, vendorSeverity } from '../../../src/vulndb/severity.js';
 
 const FIX = path.resolve('test/fixtures/vulndb');
 const NVD = path.join(FIX, 'nvd/cve');
@@ -67,6 +67,15 @@ describe('vulndb enrichment: NVD CVE API 2.0 records', () => {
 });
 
 describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
+  it('vendor words: Red Hat impact (Important → high), Ubuntu priority; none for a language record or a Debian changelog urgency', () => {
+    expect(vendorSeverity({ database_specific: { severity: 'Important' } }, true)).to.deep.equal({ severity: 'high', source: 'database_specific.severity' });
+    expect(vendorSeverity({ affected: [{ ecosystem_specific: { severity: 'Moderate' } }] }, true)).to.deep.equal({ severity: 'medium', source: 'affected.ecosystem_specific.severity' });
+    expect(vendorSeverity({ severity: [{ type: 'Ubuntu', score: 'negligible' }] }, true)).to.deep.equal({ severity: 'negligible', source: 'severity.Ubuntu' });
+    expect(vendorSeverity({ database_specific: { severity: 'HIGH' } }, false)).to.equal(undefined);
+    const debian = JSON.parse(fs.readFileSync(path.join(FIX, 'osv/debian-bookworm/DEBIAN-CL-CVE-2006-20001.json'), 'utf8')) as Parameters<typeof vendorSeverity>[0];
+    expect(vendorSeverity(debian, true)).to.equal(undefined);
+  });
+
   it('reads the whole KEV catalog; a partial one (count disagrees) or truncated one is an error naming the file', () => {
     const text = fs.readFileSync(KEV, 'utf8');
     const cat = parseKev(KEV, text);
@@ -199,6 +208,70 @@ describe('vulndb enrichment: building with enrichment sources', function () {
       expect([none.severity, none.severitySource]).to.deep.equal(['unknown', 'none']);
     } finally {
       db.close();
+    }
+  });
+
+  it('an OSV record of another ecosystem with a CVSS vector for the same CVE rates a finding as `osv`, after NVD by default', async () => {
+    const d = tmp();
+    try {
+      const osv = path.join(d, 'osv');
+      fs.mkdirSync(osv);
+      fs.copyFileSync(path.join(FIX, 'osv/debian-bookworm/DEBIAN-CL-CVE-2006-20001.json'), path.join(osv, 'deb.json'));
+      // a hand-made record standing for e.g. a GHSA or Ubuntu record of the same CVE that carries a vector
+      fs.writeFileSync(path.join(osv, 'other.json'), JSON.stringify({
+        id: 'TEST-OTHER-1', aliases: ['CVE-2006-20001'], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:L' }],
+        affected: [{ package: { ecosystem: 'npm', name: 'not-installed' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }] }] }],
+      }));
+      const p = path.join(d, 'v.sqlite');
+      const pkg = { ecosystem: 'Debian', name: 'apache2-bin', version: '2.4.54-1', sourceName: 'apache2', path: '/var/lib/dpkg/status', analyzer: 'os/dpkg', purl: 'pkg:deb/debian/apache2-bin@2.4.54-1' };
+      const debian12 = { id: 'debian', versionId: '12' };
+      await updateDb({ path: p, sources: [osv] });
+      let db = VulnDb.open(p);
+      const [alone] = db.match([pkg], debian12);
+      db.close();
+      expect(alone.severities).to.deep.equal([{ source: 'osv', from: 'TEST-OTHER-1 CVSS_V3', severity: 'low', cvss: { score: 3.7, vector: 'CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:L', version: '3.1' } }]);
+      expect([alone.severity, alone.severitySource]).to.deep.equal(['low', 'TEST-OTHER-1 CVSS_V3']);
+      await updateDb({ path: p, sources: [osv, `nvd:${NVD}`] });
+      db = VulnDb.open(p);
+      const [both] = db.match([pkg], debian12);
+      const [osvFirst] = db.match([pkg], debian12, { prefer: ['osv', 'nvd'] });
+      db.close();
+      expect(both.severities!.map((x) => x.source)).to.deep.equal(['nvd', 'osv']);
+      expect([both.severity, both.severitySource]).to.deep.equal(['high', 'NVD CVSS_V3.1 CVE-2006-20001']);
+      expect(osvFirst.severity).to.equal('low');
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('an OS vendor\'s own word (Ubuntu priority) comes first for OS packages; its CVSS vector and NVD stay beside it', async () => {
+    const d = tmp();
+    try {
+      const osv = path.join(d, 'osv');
+      fs.mkdirSync(osv);
+      // hand-made in the shape of osv.dev's Ubuntu records: a CVSS vector and the Ubuntu priority side by side
+      fs.writeFileSync(path.join(osv, 'ubuntu.json'), JSON.stringify({
+        id: 'UBUNTU-CVE-2006-20001', upstream: ['CVE-2006-20001'],
+        severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H' }, { type: 'Ubuntu', score: 'low' }],
+        affected: [{ package: { ecosystem: 'Ubuntu:22.04:LTS', name: 'apache2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.4.52-1ubuntu4.3' }] }] }],
+      }));
+      const p = path.join(d, 'v.sqlite');
+      await updateDb({ path: p, sources: [osv, `nvd:${NVD}`] });
+      const db = VulnDb.open(p);
+      const pkg = { ecosystem: 'Ubuntu', name: 'apache2-bin', version: '2.4.52-1ubuntu4', sourceName: 'apache2', path: '/var/lib/dpkg/status', analyzer: 'os/dpkg', purl: 'pkg:deb/ubuntu/apache2-bin@2.4.52-1ubuntu4' };
+      const ubuntu = { id: 'ubuntu', versionId: '22.04' };
+      const [f] = db.match([pkg], ubuntu);
+      const [n] = db.match([pkg], ubuntu, { prefer: ['nvd', 'vendor'] });
+      db.close();
+      expect(f.severities!.map((x) => `${x.source} ${x.severity} ${x.from}`)).to.deep.equal([
+        'vendor low UBUNTU-CVE-2006-20001 severity.Ubuntu',
+        'advisory high UBUNTU-CVE-2006-20001 CVSS_V3',
+        'nvd high NVD CVSS_V3.1 CVE-2006-20001',
+      ]);
+      expect([f.severity, f.severitySource, f.cvss]).to.deep.equal(['low', 'UBUNTU-CVE-2006-20001 severity.Ubuntu', undefined]);
+      expect([n.severity, n.cvss?.score]).to.deep.equal(['high', 7.5]);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
     }
   });
 
