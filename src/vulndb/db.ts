@@ -43,6 +43,8 @@ interface RecordInfo {
   vendor: SeverityInfo | undefined;
   enrich: RecordEnrichment | undefined;
   urgency: string | null;
+  /** This record's ratings by source ({@link ratingsOf}), computed on first use and kept (shared, never mutated). */
+  ratings?: SeverityRating[];
 }
 
 /** Options of {@link VulnDb.match}. */
@@ -372,8 +374,9 @@ function finding(members: Hit[], pkg: Package, advisoryName: string, version: st
   if (ratings.length) f.severities = ratings;
   for (const r of recs) {
     const e = r.enrich;
-    if (e?.kev && !f.kev) f.kev = { cve: e.kev.cve, dateAdded: e.kev.dateAdded, dueDate: e.kev.dueDate, knownRansomwareCampaignUse: e.kev.knownRansomwareCampaignUse };
-    if (e?.epss && e.epss.score > (f.epss?.score ?? -1)) f.epss = { cve: e.epss.cve, score: e.epss.score, percentile: e.epss.percentile };
+    // the record's own objects, shared by its findings (read-only, like `ratings`)
+    if (e?.kev && !f.kev) f.kev = e.kev;
+    if (e?.epss && e.epss.score > (f.epss?.score ?? -1)) f.epss = e.epss;
   }
   if (advisoryName !== pkg.name) f.advisoryPackage = advisoryName;
   if (version !== pkg.version) f.advisoryVersion = version;
@@ -396,6 +399,12 @@ function finding(members: Hit[], pkg: Package, advisoryName: string, version: st
  * sharing an id or alias (import-time `best_severity`, when it came from another record).
  */
 function ratingsOf(recs: RecordInfo[]): SeverityRating[] {
+  // most findings are one record: its ratings are computed once per open database
+  if (recs.length === 1) return (recs[0].ratings ??= ratingsUncached(recs));
+  return ratingsUncached(recs);
+}
+
+function ratingsUncached(recs: RecordInfo[]): SeverityRating[] {
   const best = new Map<SeveritySourceKind, SeverityRating>();
   const offer = (source: SeveritySourceKind, sev: SeverityInfo | undefined, from: string): void => {
     if (!sev || sev.severity === 'unknown') return;
