@@ -1,18 +1,25 @@
 // Child process of bench/vulndb-import.ts, plain Node (no TypeScript loader in the timed code):
-//   node bench/vulndb-import-child.mjs baseline DIR...        read + JSON.parse every *.json file
-//   node bench/vulndb-import-child.mjs update DIST_DIR DIR...  `db update` of the DIRs with the compiled build in DIST_DIR
+//   node bench/vulndb-import-child.mjs baseline SOURCE...        read + JSON.parse every *.json file of the sources (their
+//                                                              `nvd:`/`kev:`/`epss:`/`eol:` prefix dropped); other files
+//                                                              (endoflife.date pages, the EPSS CSV) read and split into lines
+//   node bench/vulndb-import-child.mjs update DIST_DIR SOURCE...  `db update` of the SOURCEs with the compiled build in DIST_DIR
 // Prints one JSON line: {"ms": …} (+ the update's stats).
 /* global process, console, performance */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import zlib from 'node:zlib';
 
 function* walk(d) {
+  if (!fs.statSync(d).isDirectory()) {
+    yield d;
+    return;
+  }
   for (const e of fs.readdirSync(d, { withFileTypes: true })) {
     const p = path.join(d, e.name);
     if (e.isDirectory()) yield* walk(p);
-    else if (e.name.endsWith('.json')) yield p;
+    else if (/\.(json|md|csv|csv\.gz)$/.test(e.name)) yield p;
   }
 }
 
@@ -20,7 +27,11 @@ const [mode, ...rest] = process.argv.slice(2);
 if (mode === 'baseline') {
   const t0 = performance.now();
   let n = 0;
-  for (const f of rest.flatMap((d) => [...walk(d)])) n += JSON.parse(fs.readFileSync(f, 'utf8')) ? 1 : 0;
+  for (const f of rest.flatMap((d) => [...walk(d.replace(/^(nvd|kev|epss|eol):/, ''))])) {
+    if (f.endsWith('.json')) n += JSON.parse(fs.readFileSync(f, 'utf8')) ? 1 : 0;
+    else if (f.endsWith('.gz')) n += zlib.gunzipSync(fs.readFileSync(f)).toString('utf8').split('\n').length;
+    else n += fs.readFileSync(f, 'utf8').split('\n').length;
+  }
   console.log(JSON.stringify({ ms: performance.now() - t0, n }));
 } else {
   const [dist, ...dirs] = rest;

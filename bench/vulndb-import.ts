@@ -1,7 +1,9 @@
 /**
- * Benchmark: `db update` of every OSV folder of the shared vulndata (or the fixture set when it is
- * absent) beside a baseline measured in the same run: reading + `JSON.parse` of the same files,
- * nothing else. Each measurement runs in a fresh plain-Node child process (bench/vulndb-import-child.mjs;
+ * Benchmark: `db update` of every OSV folder of the shared vulndata plus its enrichment data (NVD CVE
+ * records `nvd:`, the KEV catalog `kev:`, endoflife.date pages `eol:`, and an EPSS file `epss:` — synthetic,
+ * since no real one is available: 250,000 rows `CVE-…,score,percentile` gzipped like FIRST's daily file),
+ * or the fixture set when the shared data is absent, beside a baseline measured in the same run: reading +
+ * `JSON.parse` of the same JSON files (other files read, gunzipped and split into lines), nothing else. Each measurement runs in a fresh plain-Node child process (bench/vulndb-import-child.mjs;
  * modules loaded, caches cold), the two alternate, and the best of ROUNDS is kept for each (the
  * machine is shared: the minimum is the least disturbed run). Prints both times and the ratio
  * (goal: within 3×). pushgate is measured as it ships (the container image runs the tsc build), so
@@ -13,31 +15,50 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import type { UpdateStats } from '../src/vulndb/index.js';
 
 const SHARED = '/work/shared/vulndata';
 const ROUNDS = 7;
 
 function* walk(d: string): Generator<string> {
+  if (!fs.statSync(d).isDirectory()) {
+    yield d;
+    return;
+  }
   for (const e of fs.readdirSync(d, { withFileTypes: true })) {
     const p = path.join(d, e.name);
     if (e.isDirectory()) yield* walk(p);
-    else if (e.name.endsWith('.json')) yield p;
+    else if (/\.(json|md|csv|csv\.gz)$/.test(e.name)) yield p;
   }
+}
+
+/** A synthetic EPSS file in FIRST's layout: `rows` CVE ids with pseudo-random scores (made up). */
+function syntheticEpss(file: string, rows: number): void {
+  const lines = ['#model_version:v2025.03.14,score_date:2025-08-25T12:55:00Z', 'cve,epss,percentile'];
+  let x = 12345;
+  for (let i = 0; i < rows; i++) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    lines.push(`CVE-${1999 + (i % 27)}-${10000 + i},${(x / 2 ** 31).toFixed(5)},${(i / rows).toFixed(5)}`);
+  }
+  fs.writeFileSync(file, zlib.gzipSync(`${lines.join('\n')}\n`));
 }
 
 const args = process.argv.slice(2);
 {
+  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+  fs.mkdirSync(path.join(root, '.cache'), { recursive: true });
+  const epss = path.join(root, '.cache', 'bench-epss_scores.csv.gz');
+  syntheticEpss(epss, 250_000);
+  const enrich = (base: string, nvd: string) => [`nvd:${nvd}`, `kev:${path.join(base, 'kev/known_exploited_vulnerabilities.json')}`, `epss:${epss}`, `eol:${path.join(base, 'eol/products')}`];
   const dirs = args.length
     ? args
     : fs.existsSync(SHARED)
-      ? fs.readdirSync(SHARED).map((d) => path.join(SHARED, d, 'osv')).filter((d) => fs.existsSync(d))
-      : ['test/fixtures/vulndb/osv'];
-  const files = dirs.flatMap((d) => [...walk(d)]);
+      ? [...fs.readdirSync(SHARED).map((d) => path.join(SHARED, d, 'osv')).filter((d) => fs.existsSync(d)), ...enrich(SHARED, path.join(SHARED, 'nvd/cve'))]
+      : ['test/fixtures/vulndb/osv', ...enrich('test/fixtures/vulndb', 'test/fixtures/vulndb/nvd/cve')];
+  const files = dirs.flatMap((d) => [...walk(d.replace(/^(nvd|kev|epss|eol):/, ''))]);
   for (const f of files) fs.readFileSync(f); // warm the page cache so every run reads from memory
-  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
   // inside the checkout, so the build resolves node_modules (.cache is git-ignored)
-  fs.mkdirSync(path.join(root, '.cache'), { recursive: true });
   const dist = fs.mkdtempSync(path.join(root, '.cache', 'bench-dist-'));
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
   const childScript = path.join(root, 'bench/vulndb-import-child.mjs');
@@ -53,9 +74,11 @@ const args = process.argv.slice(2);
     st = o.st;
   }
   console.log(`files ${files.length}, records imported ${st?.imported}, bad ${st?.badRecords.length}, by ecosystem ${JSON.stringify(st?.byEcosystem)}`);
+  console.log(`sources: ${(st?.sources ?? []).map((x) => `${x.kind} ${x.items}`).join(', ')}`);
   for (const b of st?.badRecords.slice(0, 5) ?? []) console.log(`  bad: ${b.file}: ${b.error}`);
   console.log(`baseline read+JSON.parse: ${base.toFixed(0)} ms (best of ${ROUNDS}, fresh process each)`);
   console.log(`pushgate db update:       ${ours.toFixed(0)} ms (best of ${ROUNDS}, fresh process each)`);
   console.log(`ratio: ${(ours / base).toFixed(2)}x (goal <= 3x)`);
   fs.rmSync(dist, { recursive: true, force: true });
+  fs.rmSync(epss, { force: true });
 }

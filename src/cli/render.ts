@@ -3,7 +3,7 @@
  * from an image, a registry or an advisory: each renderer starts from {@link terminalSafe}, so no
  * control character reaches the terminal (terminal-text.ts).
  */
-import { severityRank, type ScanReport } from '../core/index.js';
+import { compareRisk, type ScanReport } from '../core/index.js';
 import { terminalSafe, terminalText } from './terminal-text.js';
 
 /** Widest a column grows to fit its cells; a longer cell overflows its row, it is never cut. */
@@ -30,7 +30,9 @@ function clip(s: string, n: number): string {
 /**
  * Findings grouped by package (like trivy's and grype's tables): one row per installed package
  * (name, ecosystem, installed version, the fixed versions that cover its findings, where it is),
- * then its findings, most severe first. Packages are ordered by their worst finding, then name.
+ * then its findings, highest risk first (in CISA KEV, then EPSS, then CVSS, then severity: compareRisk),
+ * each marked `KEV`, `EPSS <score>` and `[<severity source>]` where known. Packages are ordered by
+ * their highest-risk finding, then name.
  */
 export function renderFindingsByPackage(report: ScanReport): string[] {
   const r = terminalSafe(report);
@@ -41,10 +43,9 @@ export function renderFindingsByPackage(report: ScanReport): string[] {
     if (!g) groups.set(key, (g = { pkg: f.package, eco: f.ecosystem, installed: f.installedVersion, path: f.path, platform: f.platform, findings: [] }));
     g.findings.push(f);
   }
-  const worst = (fs: ScanReport['findings']) => Math.max(...fs.map((f) => severityRank(f.severity)));
-  const sorted = [...groups.values()].sort((a, b) => worst(b.findings) - worst(a.findings) || a.pkg.localeCompare(b.pkg) || a.path.localeCompare(b.path));
+  for (const g of groups.values()) g.findings.sort(compareRisk);
+  const sorted = [...groups.values()].sort((a, b) => compareRisk(a.findings[0], b.findings[0]) || a.pkg.localeCompare(b.pkg) || a.path.localeCompare(b.path));
   const rows = sorted.map((g) => {
-    g.findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id));
     const fixed = [...new Set(g.findings.flatMap((f) => f.fixedVersions))];
     const unfixed = g.findings.filter((f) => !f.fixedVersions.length).length;
     const fixText = (fixed.join(', ') || '-') + (unfixed && fixed.length ? ` (${unfixed} unfixed)` : '');
@@ -52,7 +53,7 @@ export function renderFindingsByPackage(report: ScanReport): string[] {
     const findings = g.findings.map((f) => ({
       severity: f.severity.toUpperCase(), id: f.id, fixed: f.fixedVersions.join(', ') || 'no fix',
       // aliases are ids: listed whole; a summary is prose and may be shortened
-      about: f.summary ? clip(f.summary, 80) : f.aliases.join(', '),
+      about: `${f.kev ? 'KEV ' : ''}${f.epss ? `EPSS ${f.epss.score.toFixed(3)} ` : ''}${sourceTag(f)}${f.summary ? clip(f.summary, 80) : f.aliases.join(', ')}`,
     }));
     return { g, fixText, counts, findings };
   });
@@ -87,6 +88,12 @@ export function renderCoverage(c: NonNullable<ScanReport['coverage']>): string {
 
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'] as const;
 
+/** `[nvd] `, `[vendor] `, …: which source the severity came from (nothing when unknown). */
+function sourceTag(f: ScanReport['findings'][number]): string {
+  const kind = f.severities?.find((x) => x.from === f.severitySource)?.source;
+  return kind ? `[${kind}] ` : '';
+}
+
 /**
  * Renders a report as plain text tables: findings grouped by package, most severe first. Columns
  * grow to fit; ids, names, versions and severities are never cut (only summaries are shortened).
@@ -107,6 +114,14 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   if (r.coverage?.length) out.push(`coverage: ${renderCoverage(r.coverage)}`);
   if (views.before?.length) out.push('', ...views.before);
   if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
+  if (r.eol?.length) {
+    out.push('', 'END OF LIFE');
+    const id = columnWidth(r.eol.map((e) => e.id), 12);
+    for (const e of r.eol) {
+      const ext = e.extendedSupportUntil ? `; extended support ${e.inExtendedSupport ? 'until' : 'ended'} ${e.extendedSupportUntil}` : '';
+      out.push(`  ${cell(e.id, id)} ${e.product} ${e.cycle}${e.codename ? ` (${e.codename})` : ''} (${e.via}): regular support ended ${e.eol}${ext}`);
+    }
+  }
   if (r.secrets.length) {
     out.push('', 'SECRETS');
     const rule = columnWidth(r.secrets.map((s) => s.rule), 24);

@@ -146,7 +146,7 @@ interface RawConfig {
   metrics?: { listen?: string; repositoryDepth?: number };
   log?: { level?: PushgateConfig['log']['level'] };
   store?: { url?: string };
-  vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string };
+  vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string; nvdApiKey?: string };
   scan?: {
     workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number; deadline?: string;
     limits?: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number };
@@ -352,9 +352,13 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     store: { url: raw.store?.url ?? d.store.url },
     vulndb: {
       path: raw.vulndb?.path ?? d.vulndb.path,
-      sources: (raw.vulndb?.sources ?? d.vulndb.sources).map((s, i) =>
-        /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : (inputFile(s, ['vulndb', 'sources', i], 'vulnerability source') as string),
-      ),
+      sources: (raw.vulndb?.sources ?? d.vulndb.sources).map((s, i) => {
+        // `nvd:`, `kev:`, `epss:`, `eol:` (and `osv:`) name the kind of data; the rest is a URL or a path
+        const m = /^(osv|nvd|kev|epss|eol):(?!\/\/)(.+)$/i.exec(s);
+        const [prefix, loc] = m ? [`${m[1]}:`, m[2]] : ['', s];
+        return /^[a-z][a-z0-9+.-]*:\/\//i.test(loc) ? s : prefix + (inputFile(loc, ['vulndb', 'sources', i], 'vulnerability source') as string);
+      }),
+      ...(raw.vulndb?.nvdApiKey ? { nvdApiKey: raw.vulndb.nvdApiKey } : {}),
       updateIntervalMs: dur(raw.vulndb?.updateInterval, d.vulndb.updateIntervalMs),
     },
     scan: {

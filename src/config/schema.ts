@@ -61,6 +61,7 @@ export const configSchema = {
         sources: { type: 'array', items: str },
         ecosystems: { type: 'array', items: str },
         updateInterval: duration,
+        nvdApiKey: str,
       },
     },
     scan: {

@@ -85,7 +85,15 @@ export interface PushgateConfig {
   };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
   store: { url: string };
-  vulndb: { path: string; sources: string[]; ecosystems?: string[]; updateIntervalMs: number };
+  vulndb: {
+    path: string;
+    /** OSV sources (URL, folder, zip) and enrichment sources prefixed `nvd:`, `kev:`, `epss:`, `eol:`. */
+    sources: string[];
+    ecosystems?: string[];
+    updateIntervalMs: number;
+    /** NVD API key (`vulndb.nvdApiKey`, usually `${NVD_API_KEY}`): sent to the NVD API only, never logged. */
+    nvdApiKey?: string;
+  };
   scan: {
     /** Worker concurrency for queued scans. */
     workers: number;

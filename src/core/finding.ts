@@ -45,4 +45,63 @@ export interface Finding {
   path: string;
   purl?: string;
   platform?: string;
+  /** Where `severity` came from: `NVD CVSS_V3.1 CVE-2023-44487`, `NSWG-NPM-458 CVSS_V3`, `none`. */
+  severitySource?: string;
+  /** Every rating known for it, by source (see {@link SeverityRating}); `severity` is the first of them in the policy's `severity.prefer` order. */
+  severities?: SeverityRating[];
+  /** Set when a CVE id of it is in CISA's Known Exploited Vulnerabilities catalog (dates `YYYY-MM-DD`). */
+  kev?: { cve: string; dateAdded: string; dueDate: string; knownRansomwareCampaignUse: string };
+  /** FIRST EPSS: probability of exploitation in the next 30 days and its percentile, both 0–1 (highest over its CVE ids). */
+  epss?: { cve: string; score: number; percentile: number };
+}
+
+/**
+ * Where a severity rating comes from: `vendor` the OS vendor's own word in the matched record (Ubuntu
+ * priority, Red Hat impact), `advisory` the matched record's own CVSS vector or rating, `nvd` NVD's score
+ * of its CVE alias, `osv` the highest CVSS/rating of another OSV record (any ecosystem) sharing an id or alias.
+ */
+export const SEVERITY_SOURCES = ['vendor', 'advisory', 'nvd', 'osv'] as const;
+export type SeveritySourceKind = (typeof SEVERITY_SOURCES)[number];
+
+/** One rating of a finding: its source kind, the record or database it came from, the word and the CVSS score if any. */
+export interface SeverityRating {
+  source: SeveritySourceKind;
+  /** `NVD CVSS_V3.1 CVE-2023-44487`, `UBUNTU-CVE-2024-1 severity.Ubuntu`, … */
+  from: string;
+  severity: Severity;
+  cvss?: { score: number; vector: string; version: string };
+}
+
+/**
+ * Risk order, highest first: in the KEV catalog, then higher EPSS score, then higher CVSS score, then
+ * higher severity word; ties by id. For sorting findings in tables and reports.
+ */
+export function compareRisk(a: Finding, b: Finding): number {
+  return (
+    Number(!!b.kev) - Number(!!a.kev) ||
+    (b.epss?.score ?? -1) - (a.epss?.score ?? -1) ||
+    (b.cvss?.score ?? -1) - (a.cvss?.score ?? -1) ||
+    severityRank(b.severity) - severityRank(a.severity) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+    (a.package < b.package ? -1 : a.package > b.package ? 1 : 0)
+  );
+}
+
+/** An `os-eol` / `runtime-eol` finding: the product release is past its end of regular support at the time judged. */
+export interface EolFinding {
+  id: 'os-eol' | 'runtime-eol';
+  product: string;
+  cycle: string;
+  codename?: string;
+  version: string;
+  via: string;
+  /** End of regular security support, `YYYY-MM-DD`, or `unknown` when the data only says it ended. */
+  eol: string;
+  /** End of extended support (LTS/ESM/commercial) when the product has one: a date, or `unknown` when only known to have ended. */
+  extendedSupportUntil?: string;
+  /** True when extended support is still running at the time judged. */
+  inExtendedSupport: boolean;
+  path?: string;
+  layer?: string;
+  platform?: string;
 }

@@ -2,7 +2,7 @@
  * Verdicts and scan reports: the public JSON contract of DESIGN.md §3.
  */
 import type { Digest } from './digest.js';
-import type { Finding } from './finding.js';
+import type { EolFinding, Finding } from './finding.js';
 import type { ConfigFinding, Diagnostic, EcosystemCoverage, Package, SecretFinding } from './inventory.js';
 
 /** Decisions from least to most severe. */
@@ -103,7 +103,10 @@ export interface ScanReport {
   os?: { id: string; versionId?: string };
   platforms?: string[];
   packages: Package[];
+  /** Vulnerability findings, highest risk first (KEV, then EPSS, then CVSS: compareRisk). */
   findings: Finding[];
+  /** `os-eol` / `runtime-eol` findings: releases past end of regular security support at the time judged. */
+  eol?: EolFinding[];
   secrets: SecretFinding[];
   config: ConfigFinding[];
   diagnostics: Diagnostic[];

@@ -56,7 +56,8 @@ export interface GateCounters {
   verdict?(v: Verdict): void;
   enforcement?(action: string, result: string): void;
   queueDepth?(n: number): void;
-  vulndbAge?(seconds: number): void;
+  /** Age in seconds per source kind of the loaded database (`pushgate_vulndb_age_seconds{source}`). */
+  vulndbAge?(ages: Record<string, number>): void;
   registryRequest?(registry: string, method: string, code: number | 'error'): void;
   /** Events per queue state (`pushgate_queue_events{state}`). */
   queueEvents?(counts: Record<QueueState, number>): void;

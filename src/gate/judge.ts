@@ -4,7 +4,9 @@
  * its children's). Shared by `pushgate scan` and the gate pipeline.
  */
 import {
+  compareRisk,
   worstDecision,
+  type EolFinding,
   type Decision,
   type Diagnostic,
   type Digest,
@@ -17,7 +19,7 @@ import {
 } from '../core/index.js';
 import { applyMode, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import type { VulnDb } from '../vulndb/index.js';
+import { eolFindings, eolSubjects, type VulnDb } from '../vulndb/index.js';
 
 /** The judgement of one platform's image manifest. */
 export interface ChildJudgement {
@@ -50,6 +52,8 @@ export interface JudgeContext {
   registry?: string;
   repository?: string;
   tag?: string;
+  /** The time judged (end-of-life dates, grace periods, exception expiry); default now. Tests set it. */
+  now?: Date;
 }
 
 /** Options of {@link judgeScan}. */
@@ -142,8 +146,13 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const inputs: PlatformInput[] = [];
   for (const p of scan.platforms) {
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
-    const matched: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
+    const matched: Finding[] = vulndb
+      ? vulndb.match(p.inventory.packages, p.inventory.os, policy.severityPrefer ? { prefer: policy.severityPrefer } : {}).map(tagP).sort(compareRisk)
+      : [];
     const findings = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
+    const eol: EolFinding[] = vulndb
+      ? eolFindings(eolSubjects(p.inventory.os, p.config?.config?.Env, p.inventory.packages), (product) => vulndb.eolCycles(product), (ctx.now ?? new Date()).getTime()).map(tagP)
+      : [];
     // Nothing is skipped silently: every ecosystem that was not matched is named (the policy's onUncovered decides).
     const coverage = vulndb ? vulndb.coverage(p.inventory.packages, p.inventory.os).map(tagP) : [];
     const uncovered: Diagnostic[] = coverage.filter((c) => !c.covered).map((c) => tagP({
@@ -159,6 +168,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       tag: ctx.tag,
       digest: p.manifestDigest,
       findings,
+      eol,
       secrets: [...p.inventory.secrets, ...indexSecrets],
       config: p.inventory.config,
       diagnostics,
@@ -168,6 +178,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
       baseLayers: p.baseLayers,
       complete,
+      ...(ctx.now ? { now: ctx.now } : {}),
     };
     const ownDiagnostics: Diagnostic[] = [...p.inventory.diagnostics, ...(vulndb ? [] : imageLevel.filter((d) => d.code === 'vulndb-missing'))];
     const ownComplete = !ownDiagnostics.some((d) => d.incomplete);
@@ -176,6 +187,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     if (!report.os && p.inventory.os) report.os = { id: p.inventory.os.id, versionId: p.inventory.os.versionId };
     report.packages.push(...p.inventory.packages.map(tagP));
     report.findings.push(...findings);
+    if (eol.length) (report.eol ??= []).push(...eol);
     report.secrets.push(...p.inventory.secrets.map(tagP));
     report.config.push(...p.inventory.config.map(tagP));
     report.diagnostics.push(...p.inventory.diagnostics.map(tagP), ...uncovered);
@@ -203,6 +215,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     const r = c.raw[mapping.ruleSet]!;
     c.evaluation = { decision: applyMode(r.decision, mapping.mode), reasons: r.reasons, policy: report.verdict.policy };
   }
+  if (multi) report.findings.sort(compareRisk);
   const chosen = raw[mapping.ruleSet]!;
   report.complete = !report.diagnostics.some((d) => d.incomplete);
   report.verdict = { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: report.verdict.policy, complete: report.complete };

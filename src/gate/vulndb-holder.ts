@@ -28,12 +28,12 @@ export class VulnDbHolder {
 
   /**
    * @param file the database path (`vulndb.path`).
-   * @param onAge called with the database's age in seconds whenever it is (re)loaded.
+   * @param onAge called with the database's age per source kind, seconds, whenever it is (re)loaded.
    */
   constructor(
     private readonly file: string,
     private readonly log: Log,
-    private readonly onAge?: (seconds: number) => void,
+    private readonly onAge?: (ages: Record<string, number>) => void,
   ) {
     this.refresh(true);
   }
@@ -93,7 +93,6 @@ export class VulnDbHolder {
       }
     }
     if (old && old !== this.db) setTimeout(() => old.close(), CLOSE_AFTER_MS).unref();
-    const built = this.db?.builtAt ? Date.parse(this.db.builtAt) : NaN;
-    if (Number.isFinite(built)) this.onAge?.((Date.now() - built) / 1000);
+    if (this.db) this.onAge?.(this.db.sourceAges());
   }
 }

@@ -82,7 +82,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly storeErrors = this.counter('pushgate_store_errors_total', "Failed store calls of the event queue's machinery (claim, retry, complete, gauges, probe), by operation; each is retried with a backoff.", ['operation']);
-  readonly vulndbAge = new client.Gauge({ name: 'pushgate_vulndb_age_seconds', help: 'Age of the loaded vulnerability database, seconds since it was built.', registers: [this.registry] });
+  readonly vulndbAge = new client.Gauge({
+    name: 'pushgate_vulndb_age_seconds',
+    help: 'Age of each source of the loaded vulnerability database (osv, nvd, kev, epss, eol), seconds: since the date the data states (KEV release, EPSS score date, newest NVD change), else since the build.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly admissionRequests = this.counter('pushgate_admission_requests_total', 'Admission reviews answered, by decision.', ['decision']);
   readonly admissionDuration = new client.Histogram({ name: 'pushgate_admission_duration_seconds', help: 'Time to answer one admission review, seconds.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly admissionScanTriggers = this.counter('pushgate_admission_scan_triggers_total', 'Images of admission reviews without a verdict that would start a scan, by result (queued, scanned, coalesced, over-review-cap, rate-limited).', ['result']);

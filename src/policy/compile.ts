@@ -204,6 +204,7 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
     mappings,
     defaultMapping,
     exceptions,
+    ...(schema.sound(['spec', 'severity']) && doc.spec.severity?.prefer ? { severityPrefer: doc.spec.severity.prefer } : {}),
   };
 }
 

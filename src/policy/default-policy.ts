@@ -35,6 +35,10 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #         ids                advisory ids; a finding matches by its id or any alias (CVE, GHSA, …)
 #         ecosystems         OSV ecosystems (npm, Debian, Alpine, PyPI, …)
 #         packages           package names or globs
+#         kev                true: only findings whose CVE is in CISA's Known Exploited Vulnerabilities catalog
+#                            (a \`kev:\` source must be loaded); false: only those that are not
+#         epss               {min: 0-1, minPercentile: 0-1}: FIRST EPSS score / percentile at least this (an
+#                            \`epss:\` source must be loaded; findings without a score do not match)
 #       packages:            a denylist, a list of {ecosystem, name (glob), versions}: versions is a node-semver
 #                            range for npm (">=3.3.6 <3.4.0") and exact versions for every other ecosystem
 #       secret:              rules (secret rule ids or globs: private-key, aws-*), minSeverity
@@ -42,10 +46,20 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #                            requiredLabels: [..] | forbiddenPorts: [22, "23/tcp", "6000-6063/tcp"]
 #       baseImage:           allowed: [{name: glob on label org.opencontainers.image.base.name},
 #                                      {diffIDs: [the base's layer diffIDs, which the image must begin with]}]
+#       eol:                 the OS release or a runtime (config Env NODE_VERSION, PYTHON_VERSION, …, or the
+#                            runtime's package) is past end of regular security support (an \`eol:\` source of
+#                            endoflife.date data must be loaded); allowExtendedSupport: true spares releases
+#                            still under LTS/extended support; gracePeriod: how long after the end of the support
+#                            the rule accepts (regular, or extended when allowed) it starts firing;
+#                            kinds: [os, runtime]; products: endoflife.date names or globs (debian, nodejs)
 #   spec.mappings[]          registry / repository / tag globs → ruleSet and mode (enforce | warn | audit);
 #                            the first match wins; an omitted glob matches anything. \`registry\` is the configured
 #                            registry name (or host:port for \`pushgate scan REF\`).
 #   spec.default             ruleSet and mode when no mapping matches.
+#   spec.severity.prefer     order of a finding's severity sources: vendor (the OS vendor's word in the matched
+#                            advisory: Ubuntu priority, Red Hat impact), advisory (its own CVSS or rating), nvd
+#                            (NVD's score of its CVE), osv (another OSV record of the same CVE). Default
+#                            [vendor, advisory, nvd, osv]; a source left out is not used.
 #   spec.exceptions[]        reason, owner and expires (required; a date means through that day, UTC), scoped by
 #                            ids, packages, repository (glob) and/or digest, optionally limited to rules. Expired
 #                            exceptions stop applying and are listed in the verdict.

@@ -3,7 +3,7 @@
  * Unknown keys are errors. Checks the schema cannot express (rule names unique, rule sets named by
  * mappings exist, npm ranges parse, exception scope present) are done by the compiler, with positions.
  */
-import { SEVERITIES } from '../core/finding.js';
+import { SEVERITIES, SEVERITY_SOURCES } from '../core/finding.js';
 
 const str = { type: 'string', minLength: 1 } as const;
 const strList = { type: 'array', items: str, minItems: 1 } as const;
@@ -35,6 +35,25 @@ const vulnerability = {
     ids: strList,
     ecosystems: strList,
     packages: strList,
+    kev: { type: 'boolean' },
+    epss: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      'x-message': 'takes min and/or minPercentile, each between 0 and 1',
+      properties: { min: { type: 'number', minimum: 0, maximum: 1 }, minPercentile: { type: 'number', minimum: 0, maximum: 1 } },
+    },
+  },
+} as const;
+
+const eol = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    allowExtendedSupport: { type: 'boolean' },
+    gracePeriod: duration,
+    kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['os', 'runtime'] } },
+    products: strList,
   },
 } as const;
 
@@ -118,8 +137,8 @@ const rule = {
       additionalProperties: false,
       minProperties: 1,
       maxProperties: 1,
-      'x-message': 'must hold exactly one of: vulnerability, packages, secret, image, baseImage',
-      properties: { vulnerability, packages, secret, image, baseImage },
+      'x-message': 'must hold exactly one of: vulnerability, packages, secret, image, baseImage, eol',
+      properties: { vulnerability, packages, secret, image, baseImage, eol },
     },
   },
 } as const;
@@ -192,6 +211,16 @@ export const policySchema = {
               repository: glob,
               digest,
               rules: strList,
+            },
+          },
+        },
+        severity: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            prefer: {
+              type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...SEVERITY_SOURCES] },
+              'x-message': `lists severity sources in order, each once: ${SEVERITY_SOURCES.join(', ')}`,
             },
           },
         },

@@ -2,7 +2,7 @@
  * Policy documents (`kind: Policy`, `apiVersion: pushgate.dev/v1`) as written, their compiled form,
  * and the evaluation input. The language is described in config/policy.yaml and README "Policy".
  */
-import type { Finding, Severity } from '../core/finding.js';
+import type { EolFinding, Finding, Severity, SeveritySourceKind } from '../core/finding.js';
 import type { ConfigFinding, Diagnostic, Package, SecretFinding } from '../core/inventory.js';
 import type { ImageConfig } from '../core/manifest.js';
 import type { Decision, PolicyMode, Reason } from '../core/verdict.js';
@@ -30,6 +30,22 @@ export interface VulnerabilityMatchSpec {
   ecosystems?: string[];
   /** Only these package names (globs). */
   packages?: string[];
+  /** true: only findings whose CVE is in CISA's KEV catalog; false: only findings whose CVE is not. */
+  kev?: boolean;
+  /** Only findings with an EPSS score (0–1) / percentile (0–1) at least this; findings without EPSS data do not match. */
+  epss?: { min?: number; minPercentile?: number };
+}
+
+/** `match.eol`: fires on `os-eol` / `runtime-eol` findings (the image's OS release or a runtime past end of regular support). */
+export interface EolMatchSpec {
+  /** Do not fire while extended support (Debian LTS, Ubuntu ESM, …) is still running. Default false. */
+  allowExtendedSupport?: boolean;
+  /** Fire only once regular support ended at least this long ago (duration). Default none. */
+  gracePeriod?: string;
+  /** `os`, `runtime` or both (default both). */
+  kinds?: Array<'os' | 'runtime'>;
+  /** Only these endoflife.date products (`debian`, `nodejs`, globs allowed). */
+  products?: string[];
 }
 
 /** One `match.packages[]` entry of a package denylist. */
@@ -83,6 +99,7 @@ export interface RuleMatchSpec {
   secret?: SecretMatchSpec;
   image?: ImageMatchSpec;
   baseImage?: BaseImageMatchSpec;
+  eol?: EolMatchSpec;
 }
 
 /** One rule of a rule set. */
@@ -155,6 +172,11 @@ export interface PolicyDocument {
     /** Used when no mapping matches. Default: rule set `default`, mode `enforce`. */
     default?: { ruleSet: string; mode?: PolicyMode };
     exceptions?: ExceptionSpec[];
+    /**
+     * How a finding's severity is chosen among its ratings: `prefer` lists the sources in order
+     * (`vendor`, `advisory`, `nvd`, `osv`); a source left out is never used. Default all four in that order.
+     */
+    severity?: { prefer?: SeveritySourceKind[] };
   };
 }
 
@@ -251,6 +273,8 @@ export interface CompiledPolicy {
   mappings: CompiledMapping[];
   defaultMapping: CompiledMapping;
   exceptions: CompiledException[];
+  /** `spec.severity.prefer`, when given (the matcher's default order otherwise). */
+  severityPrefer?: SeveritySourceKind[];
 }
 
 /** What the policy judges: one image (one platform or the merged index) and where it was pushed. */
@@ -261,6 +285,8 @@ export interface PolicyInput {
   tag?: string;
   digest?: string;
   findings: Finding[];
+  /** End-of-life findings of the image (`match.eol`). */
+  eol?: EolFinding[];
   secrets: SecretFinding[];
   config: ConfigFinding[];
   diagnostics: Diagnostic[];

@@ -68,7 +68,9 @@ export function countersFor(metrics: Metrics): GateCounters {
       for (const [state, n] of Object.entries(counts)) metrics.queueEvents.set({ state }, n);
     },
     storeError: (operation) => metrics.storeErrors.inc({ operation }),
-    vulndbAge: (s) => metrics.vulndbAge.set(s),
+    vulndbAge: (ages) => {
+      for (const [source, s] of Object.entries(ages)) metrics.vulndbAge.set({ source }, s);
+    },
     registryRequest: (registry, method, code) => metrics.registryRequests.inc({ registry, method, code: String(code) }),
   };
 }
@@ -156,8 +158,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   vulndbUpdater.start();
   const age = setInterval(() => {
     const db = gate.currentVulnDb();
-    const built = db?.builtAt ? Date.parse(db.builtAt) : NaN;
-    if (Number.isFinite(built)) metrics.vulndbAge.set((Date.now() - built) / 1000);
+    if (db) for (const [source, s] of Object.entries(db.sourceAges())) metrics.vulndbAge.set({ source }, s);
   }, 15_000);
   age.unref();
   closers.push(async () => {

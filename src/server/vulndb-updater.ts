@@ -62,7 +62,7 @@ export class VulnDbUpdater {
     const log = this.deps.logger;
     this.startedAt = new Date().toISOString();
     log.info({ why, sources: vulndb.sources.length }, 'vulnerability database update started');
-    this.running = (this.deps.build ?? updateDb)({ path: vulndb.path, sources: vulndb.sources, ecosystems: vulndb.ecosystems, log: (line) => log.info({ vulndb: line }, 'vulndb update') })
+    this.running = (this.deps.build ?? updateDb)({ path: vulndb.path, sources: vulndb.sources, ecosystems: vulndb.ecosystems, nvdApiKey: vulndb.nvdApiKey, log: (line) => log.info({ vulndb: line }, 'vulndb update') })
       .then((st) => {
         this.failures = 0;
         this.lastError = undefined;

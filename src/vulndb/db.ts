@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
-import type { Finding } from '../core/finding.js';
+import { SEVERITY_SOURCES, type Finding, type SeverityRating, type SeveritySourceKind } from '../core/finding.js';
+import type { EolCycle } from './enrich/eol.js';
+import type { RecordEnrichment, SourceStatus } from './update.js';
 import type { EcosystemCoverage, OsInfo, Package } from '../core/inventory.js';
 import { canonicalEcosystem, comparatorFor, isSupportedEcosystem, splitEcosystem } from './ecosystems/index.js';
 import { defaultSourceUrl } from './sources.js';
@@ -40,8 +42,30 @@ interface RecordInfo {
   modified: string | null;
   /** The highest rating among this record and its aliases, and the record it came from. */
   best: { sev: SeverityInfo; id: string };
+  /** This record's own rating. */
+  own: SeverityInfo;
+  /** The OS vendor's rating word, when the record carries one. */
+  vendor: SeverityInfo | undefined;
+  enrich: RecordEnrichment | undefined;
   urgency: string | null;
+  /** This record's ratings by source ({@link ratingsOf}), computed on first use and kept (shared, never mutated). */
+  ratings?: SeverityRating[];
 }
+
+/** Options of {@link VulnDb.match}. */
+export interface MatchOptions {
+  /**
+   * Order in which a finding's severity sources are taken (policy `severity.prefer`); sources left out are
+   * never used for `severity` but still listed in `severities`. Default {@link DEFAULT_SEVERITY_PREFER}.
+   */
+  prefer?: readonly SeveritySourceKind[];
+}
+
+/**
+ * The default order: the OS vendor's word first (only OS advisories carry one, as Trivy does for OS
+ * packages), then the advisory's own CVSS or rating, then NVD's score of its CVE, then other OSV records.
+ */
+export const DEFAULT_SEVERITY_PREFER: readonly SeveritySourceKind[] = SEVERITY_SOURCES;
 
 /** One affected entry of one package, compiled, with its record. */
 interface Entry {
@@ -81,7 +105,7 @@ export class VulnDb {
     this.schemaVersion = Number(meta.get('schemaVersion') ?? 0);
     if (this.schemaVersion !== SCHEMA_VERSION) throw missing(p, `schema version ${this.schemaVersion}, this pushgate reads ${SCHEMA_VERSION}`);
     this.lookup = db.prepare(
-      `SELECT a.rid, a.release, a.compiled, r.id, r.aliases, r.summary, r.published, r.modified, r.severity, r.best_severity, r.urgency
+      `SELECT a.rid, a.release, a.compiled, r.id, r.aliases, r.summary, r.published, r.modified, r.severity, r.best_severity, r.urgency, r.vendor, r.enrich
        FROM affected a JOIN records r ON r.rid = a.rid WHERE a.ecosystem = ? AND a.name = ?`,
     );
   }
@@ -130,7 +154,10 @@ export class VulnDb {
   }
 
   /** Counts and provenance of the index. */
-  status(): { path: string; builtAt: string | null; schemaVersion: number; records: number; byEcosystem: Record<string, number>; sources: string[] } {
+  status(): {
+    path: string; builtAt: string | null; schemaVersion: number; records: number; byEcosystem: Record<string, number>; sources: string[];
+    sourceStatus: SourceStatus[]; eolProducts: string[];
+  } {
     const meta = new Map((this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
     const records = (this.db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
     return {
@@ -140,7 +167,42 @@ export class VulnDb {
       records,
       byEcosystem: JSON.parse(meta.get('byEcosystem') ?? '{}') as Record<string, number>,
       sources: JSON.parse(meta.get('sources') ?? '[]') as string[],
+      sourceStatus: this.sourceStatus(),
+      eolProducts: (this.db.prepare('SELECT product FROM eol ORDER BY product').all() as Array<{ product: string }>).map((r) => r.product),
     };
+  }
+
+  /** What each source delivered at build time (empty for an index built before sources were recorded). */
+  sourceStatus(): SourceStatus[] {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as SourceStatus[]) : [];
+  }
+
+  /**
+   * Age per source kind in seconds (`pushgate_vulndb_age_seconds{source}`): since the newest date the data
+   * states about itself (KEV release, EPSS score date, newest NVD change), else since the build.
+   */
+  sourceAges(now = Date.now()): Record<string, number> {
+    const out: Record<string, number> = {};
+    const built = this.builtAt ? Date.parse(this.builtAt) : NaN;
+    for (const s of this.sourceStatus()) {
+      const t = s.dataDate ? Date.parse(s.dataDate) : built;
+      if (!Number.isFinite(t)) continue;
+      const age = Math.max(0, (now - t) / 1000);
+      out[s.kind] = Math.min(out[s.kind] ?? Infinity, age);
+    }
+    return out;
+  }
+
+  private eolCache = new Map<string, EolCycle[] | undefined>();
+
+  /** The release cycles of an endoflife.date product, or undefined when no end-of-life source holds it. */
+  eolCycles(product: string): EolCycle[] | undefined {
+    if (this.eolCache.has(product)) return this.eolCache.get(product);
+    const row = this.db.prepare('SELECT cycles FROM eol WHERE product = ?').get(product) as { cycles: string } | undefined;
+    const v = row ? (JSON.parse(row.cycles) as EolCycle[]) : undefined;
+    this.eolCache.set(product, v);
+    return v;
   }
 
   /** Age of the index in seconds (for `pushgate_vulndb_age_seconds`); null when unknown. */
@@ -155,15 +217,18 @@ export class VulnDb {
     if (list) return list;
     const rows = this.lookup.all(base, name) as Array<{
       rid: number; release: string; compiled: string; id: string; aliases: string; summary: string | null; published: string | null;
-      modified: string | null; severity: string; best_severity: string | null; urgency: string | null;
+      modified: string | null; severity: string; best_severity: string | null; urgency: string | null; vendor: string | null; enrich: string | null;
     }>;
     list = rows.map((row) => {
       let rec = this.records.get(row.rid);
       if (!rec) {
         const best = row.best_severity ? (JSON.parse(row.best_severity) as SeverityInfo & { id: string }) : undefined;
+        const own = JSON.parse(row.severity) as SeverityInfo;
         rec = {
           id: row.id, aliases: JSON.parse(row.aliases) as string[], summary: row.summary, published: row.published, modified: row.modified,
-          best: best ? { sev: best, id: best.id } : { sev: JSON.parse(row.severity) as SeverityInfo, id: row.id }, urgency: row.urgency,
+          best: best ? { sev: best, id: best.id } : { sev: own, id: row.id }, own, urgency: row.urgency,
+          vendor: row.vendor ? (JSON.parse(row.vendor) as SeverityInfo) : undefined,
+          enrich: row.enrich ? (JSON.parse(row.enrich) as RecordEnrichment) : undefined,
         };
         this.records.set(row.rid, rec);
       }
@@ -182,7 +247,8 @@ export class VulnDb {
    * finding per (vulnerability, package path), carrying the highest severity among them.
    * Packages whose version the ecosystem rejects, or of an ecosystem without a version order, are skipped.
    */
-  match(packages: Package[], os?: OsInfo): VulnFinding[] {
+  match(packages: Package[], os?: OsInfo, opts: MatchOptions = {}): VulnFinding[] {
+    const prefer = opts.prefer ?? DEFAULT_SEVERITY_PREFER;
     const osEco = osEcosystem(os);
     const osBase = osEco ? splitEcosystem(osEco).base.toLowerCase() : undefined;
     const findings: VulnFinding[] = [];
@@ -244,7 +310,7 @@ export class VulnDb {
           else hits.set(entry.rid, { entry, fixed: r.fixed });
         }
       }
-      if (hits && matchedAs) findings.push(...group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp));
+      if (hits && matchedAs) findings.push(...group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp, prefer));
     }
     return findings;
   }
@@ -332,8 +398,8 @@ function planFor(ecosystem: string, osEco: string | undefined, osBase: string | 
 }
 
 /** Groups hits of one package that name each other (id, aliases, upstream) into one finding each. */
-function group(hits: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator): VulnFinding[] {
-  if (hits.length === 1) return [finding([hits[0]], pkg, advisoryName, version, cmp)];
+function group(hits: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding[] {
+  if (hits.length === 1) return [finding([hits[0]], pkg, advisoryName, version, cmp, prefer)];
   const parent = hits.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const owner = new Map<string, number>();
@@ -352,17 +418,16 @@ function group(hits: Hit[], pkg: Package, advisoryName: string, version: string,
     else groups.set(g, [h]);
   });
   const out: VulnFinding[] = [];
-  for (const members of groups.values()) out.push(finding(members, pkg, advisoryName, version, cmp));
+  for (const members of groups.values()) out.push(finding(members, pkg, advisoryName, version, cmp, prefer));
   return out;
 }
 
 /** One finding from the hits of one vulnerability on one package. */
-function finding(members: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator): VulnFinding {
+function finding(members: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding {
   const recs = members.map((m) => m.entry.rec);
   recs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  // the highest rating among the matched records and their aliases (import-time best_severity)
-  let best: { sev: SeverityInfo; id: string } | undefined;
-  for (const r of recs) if (isHigherSeverity(r.best.sev, best?.sev)) best = r.best;
+  const ratings = ratingsOf(recs);
+  const chosen = pickRating(ratings, prefer);
   const primary = recs[0];
   const ids = new Set<string>();
   for (const r of recs) {
@@ -387,16 +452,23 @@ function finding(members: Hit[], pkg: Package, advisoryName: string, version: st
     package: pkg.name,
     installedVersion: pkg.version,
     fixedVersions: fixed,
-    severity: best?.sev.severity ?? 'unknown',
+    severity: chosen?.severity ?? 'unknown',
     path: pkg.path,
     records: recs.map((r) => r.id),
-    severitySource: best && best.sev.severity !== 'unknown' ? `${best.id} ${best.sev.source}` : 'none',
+    severitySource: chosen ? chosen.from : 'none',
   };
+  if (ratings.length) f.severities = ratings;
+  for (const r of recs) {
+    const e = r.enrich;
+    // the record's own objects, shared by its findings (read-only, like `ratings`)
+    if (e?.kev && !f.kev) f.kev = e.kev;
+    if (e?.epss && e.epss.score > (f.epss?.score ?? -1)) f.epss = e.epss;
+  }
   if (advisoryName !== pkg.name) f.advisoryPackage = advisoryName;
   if (version !== pkg.version) f.advisoryVersion = version;
   const summary = recs.find((r) => r.summary)?.summary;
   if (summary) f.summary = summary;
-  if (best?.sev.cvss) f.cvss = best.sev.cvss;
+  if (chosen?.cvss) f.cvss = chosen.cvss;
   if (published) f.published = published;
   if (modified) f.modified = modified;
   const urgency = recs.find((r) => r.urgency)?.urgency;
@@ -405,4 +477,43 @@ function finding(members: Hit[], pkg: Package, advisoryName: string, version: st
   if (pkg.purl) f.purl = pkg.purl;
   if (pkg.platform) f.platform = pkg.platform;
   return f;
+}
+
+/**
+ * Every known rating of a finding's records, one per source kind (the highest of that kind): the vendor's
+ * word, the records' own CVSS/rating, NVD's score of their CVE ids, and the best of other OSV records
+ * sharing an id or alias (import-time `best_severity`, when it came from another record).
+ */
+function ratingsOf(recs: RecordInfo[]): SeverityRating[] {
+  // most findings are one record: its ratings are computed once per open database
+  if (recs.length === 1) return (recs[0].ratings ??= ratingsUncached(recs));
+  return ratingsUncached(recs);
+}
+
+function ratingsUncached(recs: RecordInfo[]): SeverityRating[] {
+  const best = new Map<SeveritySourceKind, SeverityRating>();
+  const offer = (source: SeveritySourceKind, sev: SeverityInfo | undefined, from: string): void => {
+    if (!sev || sev.severity === 'unknown') return;
+    const prev = best.get(source);
+    if (prev && !isHigherSeverity(sev, prev)) return;
+    const r: SeverityRating = { source, from, severity: sev.severity };
+    if (sev.cvss) r.cvss = sev.cvss;
+    best.set(source, r);
+  };
+  for (const r of recs) {
+    offer('vendor', r.vendor, `${r.id} ${r.vendor?.source}`);
+    offer('advisory', r.own, `${r.id} ${r.own.source}`);
+    if (r.enrich?.nvd) offer('nvd', r.enrich.nvd, `${r.enrich.nvd.source} ${r.enrich.nvd.cve}`);
+    if (r.best.id !== r.id) offer('osv', r.best.sev, `${r.best.id} ${r.best.sev.source}`);
+  }
+  return SEVERITY_SOURCES.filter((k) => best.has(k)).map((k) => best.get(k)!);
+}
+
+/** The first rating in `prefer` order, or undefined when none of the preferred sources rated it. */
+export function pickRating(ratings: SeverityRating[], prefer: readonly SeveritySourceKind[]): SeverityRating | undefined {
+  for (const k of prefer) {
+    const r = ratings.find((x) => x.source === k);
+    if (r) return r;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
  */
 
 /** Bumped whenever the layout or the meaning of a column changes; older files are rebuilt by `db update`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** DDL of a fresh index: tables only; {@link INDEX_SQL} runs after the bulk load (faster than indexing row by row). */
 export const SCHEMA_SQL = `
@@ -20,6 +20,8 @@ CREATE TABLE records (
   best_severity TEXT,           -- JSON SeverityInfo + id: the highest rating among this record and the
                                 -- records sharing an id or alias with it; NULL when that is its own
   urgency TEXT,                 -- Debian upload urgency, shown, never a severity
+  vendor TEXT,                  -- JSON SeverityInfo: the OS vendor's own rating word (Ubuntu priority, Red Hat impact)
+  enrich TEXT,                  -- JSON RecordEnrichment: NVD rating, KEV entry, EPSS score of its CVE ids
   source TEXT NOT NULL          -- file or zip entry it came from
 );
 CREATE TABLE affected (
@@ -28,6 +30,11 @@ CREATE TABLE affected (
   release TEXT NOT NULL,        -- text after the first ':' of the OSV ecosystem, '' when none
   name TEXT NOT NULL,           -- normalized package name (see normalizeName)
   compiled TEXT NOT NULL        -- serializeCompiled(): versions list + ranges with events sorted in the ecosystem order
+);
+CREATE TABLE eol (
+  product TEXT PRIMARY KEY,     -- endoflife.date product name: debian, nodejs, alpine-linux
+  cycles TEXT NOT NULL,         -- JSON EolCycle[]
+  source TEXT NOT NULL
 );
 `;
 

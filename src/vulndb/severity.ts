@@ -112,3 +112,41 @@ export function isHigherSeverity(a: SeverityInfo, b: SeverityInfo | undefined): 
   const rb = severityRank(b.severity);
   return ra > rb || (ra === rb && (a.cvss?.score ?? -1) > (b.cvss?.score ?? -1));
 }
+
+/** Red Hat's impact words (Low, Moderate, Important, Critical) and the usual words → severity. */
+function vendorWord(v: unknown): Severity {
+  if (typeof v !== 'string') return 'unknown';
+  return v.toLowerCase() === 'important' ? 'high' : parseSeverity(v);
+}
+
+/**
+ * The OS vendor's own rating word carried by an OS advisory record, or undefined: a non-CVSS `severity[]`
+ * entry (Ubuntu's priority, `type: "Ubuntu"`), else `database_specific.severity` or an affected entry's
+ * `ecosystem_specific`/`database_specific` `severity` (Red Hat impact, SUSE rating). Debian's records carry
+ * none (a changelog `urgency` is the upload's urgency, not the security tracker's, and is never used here).
+ * @param isOs true when the record's affected entries are of an OS ecosystem; otherwise there is no vendor rating.
+ */
+export function vendorSeverity(
+  rec: {
+    severity?: OsvSeverityEntry[];
+    database_specific?: Record<string, unknown>;
+    affected?: Array<{ severity?: OsvSeverityEntry[]; ecosystem_specific?: Record<string, unknown>; database_specific?: Record<string, unknown> }>;
+  },
+  isOs: boolean,
+): SeverityInfo | undefined {
+  if (!isOs) return undefined;
+  for (const s of [...(rec.severity ?? []), ...(rec.affected ?? []).flatMap((a) => a.severity ?? [])]) {
+    if (!s?.type || s.type.startsWith('CVSS_')) continue;
+    const w = vendorWord(s.score);
+    if (w !== 'unknown') return { severity: w, source: `severity.${s.type}` };
+  }
+  const dbs = vendorWord(rec.database_specific?.severity);
+  if (dbs !== 'unknown') return { severity: dbs, source: 'database_specific.severity' };
+  for (const a of rec.affected ?? []) {
+    for (const [where, obj] of [['ecosystem_specific', a.ecosystem_specific], ['database_specific', a.database_specific]] as const) {
+      const w = vendorWord(obj?.severity);
+      if (w !== 'unknown') return { severity: w, source: `affected.${where}.severity` };
+    }
+  }
+  return undefined;
+}

@@ -169,3 +169,28 @@ export async function fetchToCache(
   log(`${url}: downloaded ${buf.length} bytes`);
   return { entry, downloaded: true };
 }
+
+/** What a source holds: OSV advisories, or one of the enrichment kinds. */
+export type SourceKindName = 'osv' | 'nvd' | 'kev' | 'epss' | 'eol';
+
+/** The enrichment kinds a source string may be prefixed with. */
+export const ENRICHMENT_KINDS = ['nvd', 'kev', 'epss', 'eol'] as const;
+
+/**
+ * Splits a source string: `nvd:DIR|FILE|URL`, `kev:FILE|URL`, `epss:FILE|URL`, `eol:DIR|URL`, `osv:…`, or
+ * (no prefix) an OSV source. A prefix is required for enrichment data, so a folder is never guessed from
+ * its contents.
+ */
+export function parseSourceSpec(src: string): { kind: SourceKindName; location: string } {
+  const m = /^(osv|nvd|kev|epss|eol):(?!\/\/)(.+)$/i.exec(src);
+  if (m) return { kind: m[1].toLowerCase() as SourceKindName, location: m[2] };
+  return { kind: 'osv', location: src };
+}
+
+/** Default sources of the enrichment kinds (used in config examples and docs). */
+export const DEFAULT_ENRICHMENT_URLS: Record<(typeof ENRICHMENT_KINDS)[number], string> = {
+  nvd: 'https://services.nvd.nist.gov/rest/json/cves/2.0',
+  kev: 'https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json',
+  epss: 'https://epss.cyentia.com/epss_scores-current.csv.gz',
+  eol: 'https://endoflife.date/api/v1/products',
+};

@@ -11,8 +11,16 @@ import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } fr
 import { checkRecord, type OsvRecord } from './osv.js';
 import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
-import { isHigherSeverity, recordSeverity, type SeverityInfo } from './severity.js';
-import { defaultSourceUrl, fetchToCache, type HttpCacheEntry, readZip, sourceKind, walkDir } from './sources.js';
+import zlib from 'node:zlib';
+import { type EolCycle, OS_EOL_PRODUCTS, parseEolProduct, RUNTIME_ENV } from './enrich/eol.js';
+import { type EpssInfo, parseEpss } from './enrich/epss.js';
+import { type KevInfo, parseKev } from './enrich/kev.js';
+import { fetchNvdApi, type NvdRating, nvdRating, nvdRecords } from './enrich/nvd.js';
+import { OS_ECOSYSTEMS } from './release.js';
+import { isHigherSeverity, recordSeverity, type SeverityInfo, vendorSeverity } from './severity.js';
+import {
+  defaultSourceUrl, fetchToCache, type HttpCacheEntry, parseSourceSpec, readZip, sourceKind, type SourceKindName, walkDir,
+} from './sources.js';
 
 /** Options of {@link updateDb}. */
 export interface UpdateOptions {
@@ -25,6 +33,31 @@ export interface UpdateOptions {
   onProgress?: (p: { source: string; done: number; total?: number }) => void;
   log?: (line: string) => void;
   fetch?: typeof fetch;
+  /** NVD API key for `nvd:https://services.nvd.nist.gov/rest/json/cves/2.0` (sent as the `apiKey` header; never logged). */
+  nvdApiKey?: string;
+}
+
+/** What one source delivered, kept in the database (`db status`, `pushgate_vulndb_age_seconds{source}`). */
+export interface SourceStatus {
+  kind: SourceKindName;
+  source: string;
+  /**
+   * Records imported (osv), CVE records with a rating read (nvd), catalog entries (kev), score rows (epss),
+   * products (eol). NVD ratings and EPSS scores are kept only for CVEs the imported advisories name.
+   */
+  items: number;
+  /**
+   * When the data itself says it was produced (KEV `dateReleased`, EPSS `score_date`, newest NVD
+   * `lastModified`), RFC 3339; absent when the data does not say (then the build time stands for it).
+   */
+  dataDate?: string;
+}
+
+/** The enrichment of one record, from its CVE ids (stored as JSON in `records.enrich`). */
+export interface RecordEnrichment {
+  nvd?: SeverityInfo & { cve: string };
+  kev?: KevInfo;
+  epss?: EpssInfo & { cve: string };
 }
 
 /** What an update did. */
@@ -42,6 +75,8 @@ export interface UpdateStats {
   gitRanges: number;
   builtAt: string;
   path: string;
+  /** One entry per source given, in order. */
+  sources: SourceStatus[];
 }
 
 const HTTP_META_PREFIX = 'http:';
@@ -80,7 +115,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   const tmpPath = `${dbPath}.new-${process.pid}-${Date.now()}`;
   const oldHttp = readOldHttpMeta(dbPath);
   const stats: UpdateStats = {
-    imported: 0, skippedFiles: 0, badRecords: [], withdrawn: 0, byEcosystem: {}, gitRanges: 0, builtAt: new Date().toISOString(), path: dbPath,
+    imported: 0, skippedFiles: 0, badRecords: [], withdrawn: 0, byEcosystem: {}, gitRanges: 0, builtAt: new Date().toISOString(), path: dbPath, sources: [],
   };
   const db = new Database(tmpPath);
   let installed = false;
@@ -93,7 +128,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     db.pragma('temp_store = MEMORY');
     db.exec(SCHEMA_SQL);
     const insRecord = db.prepare(
-      'INSERT INTO records (id, aliases, summary, published, modified, severity, urgency, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO records (id, aliases, summary, published, modified, severity, urgency, vendor, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const insAffected = db.prepare('INSERT INTO affected (rid, ecosystem, release, name, compiled) VALUES (?, ?, ?, ?, ?)');
     const seen = new Set<string>();
@@ -149,6 +184,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       }
       const rows: Array<[string, string, string, string]> = [];
       let urgency: string | undefined;
+      let isOs = false;
       for (const [i, a] of (rec.affected ?? []).entries()) {
         const eco = a.package?.ecosystem;
         const name = a.package?.name;
@@ -175,11 +211,13 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         const u = a.ecosystem_specific?.urgency;
         if (typeof u === 'string') urgency = u;
         rows.push([baseLc, release, normalizeName(base, name), compiled.json]);
+        if (OS_ECOSYSTEMS.has(baseLc)) isOs = true;
         stats.byEcosystem[canon] = (stats.byEcosystem[canon] ?? 0) + 1;
       }
       if (!rows.length) return;
+      const vendor = vendorSeverity(rec, isOs);
       const rid = Number(insRecord.run(rec.id, JSON.stringify(aliases), rec.summary ?? null, rec.published ?? null, rec.modified ?? null,
-        JSON.stringify(sev), urgency ?? null, file).lastInsertRowid);
+        JSON.stringify(sev), urgency ?? null, vendor ? JSON.stringify(vendor) : null, file).lastInsertRowid);
       for (const r of rows) insAffected.run(rid, r[0], r[1], r[2], r[3]);
       imported.push({ rid, keys, sev });
       stats.imported++;
@@ -191,32 +229,168 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       opts.onProgress?.({ source, done, total });
     };
 
+    const nvd = new Map<string, NvdRating>();
+    const kev = new Map<string, KevInfo>();
+    const epss = new Map<string, EpssInfo>();
+    const eol = new Map<string, { cycles: EolCycle[]; source: string }>();
+
+    /** Text of a local file or of a URL (fetched with a conditional request, cached beside the database). */
+    const readBody = async (src: string, location: string): Promise<{ name: string; data: Buffer }> => {
+      if (/^https?:\/\//i.test(location)) {
+        const { entry } = await fetchToCache(location, dbPath, oldHttp.get(location), fetchImpl, log);
+        newHttp.set(location, entry);
+        return { name: location, data: fs.readFileSync(entry.file) };
+      }
+      try {
+        return { name: location, data: fs.readFileSync(location) };
+      } catch (err) {
+        throw new PushgateError('NOT_FOUND', `source ${src}: cannot read ${location}: ${(err as Error).message}`);
+      }
+    };
+    const gunzipIf = (name: string, data: Buffer): string => {
+      if (data[0] !== 0x1f || data[1] !== 0x8b) return data.toString('utf8');
+      try {
+        return zlib.gunzipSync(data).toString('utf8');
+      } catch (err) {
+        throw new PushgateError('VULNDB', `${name}: ${(err as Error).message} (truncated or corrupt gzip? fetch it again)`);
+      }
+    };
+    // CVE ids the imported advisories name: enrichment data is kept for these only (NVD and EPSS cover
+    // every CVE; an index needs a fraction). Enrichment sources are read after the OSV ones to know them.
+    const wanted = new Set<string>();
+    let newestNvd = '';
+    const addNvd = (name: string, text: string): number => {
+      let n = 0;
+      for (const cve of nvdRecords(name, text)) {
+        const r = nvdRating(cve);
+        if (!r) continue;
+        n++;
+        if ((r.lastModified ?? '') > newestNvd) newestNvd = r.lastModified ?? '';
+        if (!wanted.has(r.cve)) continue;
+        const prev = nvd.get(r.cve);
+        if (!prev || (r.lastModified ?? '') >= (prev.lastModified ?? '')) nvd.set(r.cve, r);
+      }
+      return n;
+    };
+
+    /**
+     * Reads one enrichment source into the maps above. Any unreadable, corrupt or partial file fails the
+     * whole build (PushgateError naming the file): a half-read KEV catalog or NVD feed would silently drop
+     * flags and scores, so the old database keeps serving instead.
+     */
+    const importEnrichment = async (src: string, kind: Exclude<SourceKindName, 'osv'>, location: string): Promise<SourceStatus> => {
+      const st: SourceStatus = { kind, source: src, items: 0 };
+      const isUrl = /^https?:\/\//i.test(location);
+      if (kind === 'nvd') {
+        newestNvd = '';
+        if (isUrl && /\/rest\/json\/cves\/2\.0/.test(location)) {
+          await fetchNvdApi(location, opts.nvdApiKey, fetchImpl, (name, text, done, total) => {
+            st.items += addNvd(name, text);
+            opts.onProgress?.({ source: src, done, total });
+          });
+        } else if (!isUrl && sourceKind(location) === 'dir') {
+          const files = [...walkDir(location)].filter((f) => /\.json(\.gz)?$/.test(f));
+          files.forEach((f, i) => {
+            st.items += addNvd(f, gunzipIf(f, fs.readFileSync(f)));
+            opts.onProgress?.({ source: src, done: i + 1, total: files.length });
+          });
+        } else {
+          const b = await readBody(src, location);
+          st.items += addNvd(b.name, gunzipIf(b.name, b.data));
+        }
+        if (newestNvd) st.dataDate = /Z$|[+-]\d\d:?\d\d$/.test(newestNvd) ? newestNvd : `${newestNvd}Z`;
+      } else if (kind === 'kev') {
+        const b = await readBody(src, location);
+        const cat = parseKev(b.name, gunzipIf(b.name, b.data));
+        for (const e of cat.entries) kev.set(e.cve, e);
+        st.items = cat.entries.length;
+        if (cat.dateReleased) st.dataDate = cat.dateReleased;
+      } else if (kind === 'epss') {
+        const b = await readBody(src, location);
+        const d = parseEpss(b.name, b.data, wanted);
+        for (const [cve, v] of d.scores) epss.set(cve, v);
+        st.items = d.rows;
+        if (d.scoreDate) st.dataDate = d.scoreDate;
+      } else {
+        const add = (name: string, text: string): void => {
+          const p = parseEolProduct(name, text);
+          eol.set(p.product, { cycles: p.cycles, source: name });
+          st.items++;
+        };
+        if (isUrl) {
+          // the API serves one product per URL: read the products pushgate maps images to
+          const products = [...new Set([...Object.values(OS_EOL_PRODUCTS), ...Object.values(RUNTIME_ENV)])];
+          for (const [i, product] of products.entries()) {
+            const url = `${location.replace(/\/+$/, '')}/${product}`;
+            let b: { name: string; data: Buffer };
+            try {
+              b = await readBody(src, url);
+            } catch (err) {
+              if (err instanceof PushgateError && /HTTP 404/.test(err.message)) {
+                log(`${url}: not on endoflife.date (404), skipped`);
+                continue;
+              }
+              throw err;
+            }
+            add(product, b.data.toString('utf8'));
+            opts.onProgress?.({ source: src, done: i + 1, total: products.length });
+          }
+        } else {
+          const files = [...walkDir(location)].filter((f) => /\.(md|json)$/.test(f));
+          files.forEach((f, i) => {
+            add(f, fs.readFileSync(f, 'utf8'));
+            opts.onProgress?.({ source: src, done: i + 1, total: files.length });
+          });
+        }
+      }
+      if (st.items === 0) throw new PushgateError('VULNDB', `source ${src}: no ${kind} data found in ${location}`);
+      log(`${src}: ${st.items} ${kind} entries read`);
+      return st;
+    };
+
+    const enrichment: Array<{ src: string; kind: Exclude<SourceKindName, 'osv'>; location: string }> = [];
     for (const src of sources) {
+      const spec = parseSourceSpec(src);
+      if (spec.kind !== 'osv') {
+        enrichment.push({ src, kind: spec.kind, location: spec.location });
+        continue;
+      }
       const before = stats.imported;
       db.exec('BEGIN');
       try {
-        const kind = sourceKind(src);
+        const loc = spec.location;
+        const kind = sourceKind(loc);
         if (kind === 'dir') {
-          const files = [...walkDir(src)];
+          const files = [...walkDir(loc)];
           files.forEach((f, i) => importFile(src, f, f.endsWith('.json') ? fs.readFileSync(f, 'utf8') : undefined, i + 1, files.length));
         } else {
-          let zipFile = src;
+          let zipFile = loc;
           if (kind === 'url') {
-            const { entry } = await fetchToCache(src, dbPath, oldHttp.get(src), fetchImpl, log);
-            newHttp.set(src, entry);
+            const { entry } = await fetchToCache(loc, dbPath, oldHttp.get(loc), fetchImpl, log);
+            newHttp.set(loc, entry);
             zipFile = entry.file;
           }
           await readZip(zipFile, (f, done, total) => importFile(src, `${src}!${f.name}`, f.text, done, total));
         }
         db.exec('COMMIT');
         log(`${src}: ${stats.imported - before} records imported`);
+        stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
       } catch (err) {
         // keep what this source delivered before it failed (a truncated zip's good entries)
         db.exec('COMMIT');
-        newHttp.delete(src);
+        newHttp.delete(spec.location);
+        stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
         const msg = err instanceof Error ? err.message : String(err);
         stats.badRecords.push({ file: src, error: msg });
         log(`${src}: ${msg}`);
+      }
+    }
+    for (const r of imported) for (const k of r.keys) if (k.startsWith('CVE-')) wanted.add(k);
+    for (const e of enrichment) {
+      try {
+        stats.sources.push(await importEnrichment(e.src, e.kind, e.location));
+      } catch (err) {
+        throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; nothing was installed, the previous database is kept`, { cause: err });
       }
     }
     if (stats.imported === 0) {
@@ -233,12 +407,34 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       if (best && isHigherSeverity(best.sev, r.sev)) setBest.run(JSON.stringify({ ...best.sev, id: best.id }), r.rid);
     }
     db.exec('COMMIT');
+    // NVD rating, KEV entry and EPSS score of each record's CVE ids (the highest when it names several)
+    if (nvd.size || kev.size || epss.size) {
+      const setEnrich = db.prepare('UPDATE records SET enrich = ? WHERE rid = ?');
+      db.exec('BEGIN');
+      for (const r of imported) {
+        const e: RecordEnrichment = {};
+        for (const k of r.keys) {
+          if (!k.startsWith('CVE-')) continue;
+          const n = nvd.get(k);
+          if (n && isHigherSeverity(n.sev, e.nvd)) e.nvd = { ...n.sev, cve: k };
+          const kv = kev.get(k);
+          if (kv && !e.kev) e.kev = kv;
+          const ep = epss.get(k);
+          if (ep && ep.score > (e.epss?.score ?? -1)) e.epss = { ...ep, cve: k };
+        }
+        if (e.nvd || e.kev || e.epss) setEnrich.run(JSON.stringify(e), r.rid);
+      }
+      db.exec('COMMIT');
+    }
+    const insEol = db.prepare('INSERT INTO eol (product, cycles, source) VALUES (?, ?, ?)');
+    for (const [product, v] of eol) insEol.run(product, JSON.stringify(v.cycles), v.source);
     db.exec(INDEX_SQL);
     const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     meta.run('schemaVersion', String(SCHEMA_VERSION));
     meta.run('builtAt', stats.builtAt);
     meta.run('sources', JSON.stringify(sources));
     meta.run('byEcosystem', JSON.stringify(stats.byEcosystem));
+    meta.run('sourceStatus', JSON.stringify(stats.sources));
     for (const [url, e] of newHttp) meta.run(`${HTTP_META_PREFIX}${url}`, JSON.stringify(e));
     db.close();
     fs.renameSync(tmpPath, dbPath);

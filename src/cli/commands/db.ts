@@ -74,7 +74,7 @@ export function register(program: Command): void {
   const db = program.command('db').description('vulnerability database');
   db.command('update')
     .description('build a new vulnerability database from exactly the given sources and swap it in atomically')
-    .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON (repeatable)', collect, [] as string[])
+    .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON; enrichment: nvd:DIR|FILE|URL, kev:FILE|URL, epss:FILE|URL, eol:DIR|URL (repeatable)', collect, [] as string[])
     .option('--db <PATH>', DB_HELP)
     .option('--cache-dir <DIR>', CACHE_HELP)
     .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems; default $PUSHGATE_CONFIG)')
@@ -90,6 +90,7 @@ export function register(program: Command): void {
         path: st.dbPath,
         sources,
         ecosystems: only ?? st.config.vulndb.ecosystems,
+        nvdApiKey: st.config.vulndb.nvdApiKey,
         onProgress: bar.tick,
         log: (line) => process.stderr.write(`${terminalText(line)}\n`),
       }).finally(() => bar.end());
@@ -117,7 +118,7 @@ export function register(program: Command): void {
         // what a scan would name ecosystem-uncovered: every ecosystem with a version order that has no record here
         const loaded = new Set(Object.keys(status.byEcosystem).map((e) => e.toLowerCase()));
         const notLoaded = supportedEcosystems().filter((e) => !loaded.has(e.toLowerCase()));
-        const st = { ...status, ageSeconds: vdb.ageSeconds(), pathFrom: describeDbLocation(loc), notLoaded };
+        const st = { ...status, ageSeconds: vdb.ageSeconds(), sourceAgeSeconds: vdb.sourceAges(), pathFrom: describeDbLocation(loc), notLoaded };
         if (opts.format === 'json') {
           process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
           return;
@@ -130,6 +131,11 @@ export function register(program: Command): void {
           ...Object.entries(st.byEcosystem).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
           `not loaded ${st.notLoaded.join(', ') || '-'}`,
           `sources    ${st.sources.join(', ')}`,
+          ...st.sourceStatus.map((x) => {
+            const age = st.sourceAgeSeconds[x.kind];
+            return `  ${x.kind.padEnd(5)} ${String(x.items).padStart(7)} ${x.source}${x.dataDate ? `  data of ${x.dataDate}` : ''}${age !== undefined ? ` (${Math.round(age / 3600)} h old)` : ''}`;
+          }),
+          ...(st.eolProducts.length ? [`eol        ${st.eolProducts.join(', ')}`] : []),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {

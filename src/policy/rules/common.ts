@@ -65,7 +65,10 @@ export function plural(n: number, one: string, many: string): string {
 export function findingItem(f: Finding): PolicyItem {
   const aliases = f.aliases.filter((a) => a !== f.id);
   const ids = aliases.length ? `${f.id} (${aliases.slice(0, 2).join(', ')}${aliases.length > 2 ? ', …' : ''})` : f.id;
-  const sev = f.cvss ? `${f.severity}, CVSS ${f.cvss.score.toFixed(1)}` : f.severity;
+  let sev = f.cvss ? `${f.severity}, CVSS ${f.cvss.score.toFixed(1)}` : f.severity;
+  if (f.severitySource && f.severitySource !== 'none') sev += ` (${f.severitySource})`;
+  if (f.kev) sev += `, known exploited (CISA KEV since ${f.kev.dateAdded})`;
+  if (f.epss) sev += `, EPSS ${f.epss.score.toFixed(3)}`;
   const fix = f.fixedVersions.length ? `fixed in ${f.fixedVersions.join(', ')}` : 'no fixed version yet';
   const where = f.path ? ` in ${f.path}` : '';
   const item: PolicyItem = {

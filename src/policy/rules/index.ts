@@ -1,6 +1,7 @@
 /** The rule kinds, listed explicitly: `match.<kind>` → its compiler. */
 import type { RuleMatchSpec } from '../types.js';
 import { compileBaseImageRule } from './base-image.js';
+import { compileEolRule } from './eol.js';
 import type { RuleCompiler } from './common.js';
 import { compileImageRule } from './image-config.js';
 import { compilePackageDenylistRule } from './package-denylist.js';
@@ -14,4 +15,5 @@ export const RULE_KINDS: { [K in keyof Required<RuleMatchSpec>]: RuleCompiler<Re
   secret: compileSecretRule,
   image: compileImageRule,
   baseImage: compileBaseImageRule,
+  eol: compileEolRule,
 };

@@ -228,7 +228,7 @@ describe('charts/pushgate', function () {
       const rules = one(objs, 'PrometheusRule').spec.groups[0].rules;
       expect(rules.map((r: Json) => r.alert)).to.include.members(['PushgateBlockedPushes', 'PushgateScanFailures', 'PushgateVulnDbStale', 'PushgateAdmissionErrors', 'PushgateAdmissionLatencyHigh']);
       for (const r of rules) for (const n of metricNames(r.expr)) expect(definedMetrics.has(n), `${r.alert}: ${n}`).to.equal(true);
-      expect(rules.find((r: Json) => r.alert === 'PushgateVulnDbStale').expr).to.equal('pushgate_vulndb_age_seconds > 172800');
+      expect(rules.find((r: Json) => r.alert === 'PushgateVulnDbStale').expr).to.equal('pushgate_vulndb_age_seconds{source="osv"} > 172800');
       // Prometheus templating survives Helm's.
       expect(rules[0].annotations.summary).to.contain('{{ $labels.repository }}');
     });

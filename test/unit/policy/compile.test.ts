@@ -44,7 +44,7 @@ describe('policy compile: problems with positions', () => {
       `${f}:11:19: spec.ruleSets.default.rules[0].action: must be one of: reject, quarantine, warn (got string "block")`,
       `${f}:14:28: spec.ruleSets.default.rules[0].match.vulnerability.minSeverity: must be one of: unknown, negligible, low, medium, high, critical (got string "severe")`,
       `${f}:15:31: spec.ruleSets.default.rules[0].match.vulnerability.fixGracePeriod: must be a duration with a unit, e.g. 12h, 7d, 2w (got string "2 weeks")`,
-      `${f}:19:13: spec.ruleSets.default.rules[1].match: must hold exactly one of: vulnerability, packages, secret, image, baseImage`,
+      `${f}:19:13: spec.ruleSets.default.rules[1].match: must hold exactly one of: vulnerability, packages, secret, image, baseImage, eol`,
       `${f}:29:11: spec.ruleSets.default.rules[2].colour: unknown key (allowed here: name, description, action, excludeBase, match)`,
       `${f}:36:16: spec.exceptions[0].expires: must be a date (2026-12-31) or an RFC 3339 date-time (got string "someday")`,
       // Rules 0 and 1 are invalid, their names are not; rule 2 (unknown key) is skipped, so its bad npm range is not reported yet.

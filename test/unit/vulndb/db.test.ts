@@ -52,7 +52,7 @@ describe('vulndb database', function () {
   it('imports the fixture set and reports its status', () => {
     const st = db.status();
     expect(st.records).to.equal(2379);
-    expect(st.schemaVersion).to.equal(2);
+    expect(st.schemaVersion).to.equal(3);
     expect(st.sources).to.deep.equal([FIXTURES]);
     expect(Date.parse(db.builtAt ?? '')).to.be.closeTo(Date.now(), 120000);
     expect(buildMs).to.be.lessThan(30000);
