@@ -85,7 +85,7 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
       ...before,
       complete: j.report.complete,
       policy: j.evaluation.policy,
-      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null },
+      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
       evaluatedAt: new Date().toISOString(),
       evaluations: j.raw,
     });

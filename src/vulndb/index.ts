@@ -9,3 +9,5 @@ export { compareLines } from './compare-lines.js';
 export { satisfiesNpmRange, npmRangeToOsv, type NpmRangeOptions } from './npm-range.js';
 export { defaultSourceUrl } from './sources.js';
 export { osEcosystem } from './release.js';
+export { packageKey, type PackageChange } from './digest.js';
+export { advisoryKeys } from './keys.js';

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
 import { checkRecord, type OsvRecord } from './osv.js';
+import { recordDigests } from './digest.js';
 import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import { isHigherSeverity, recordSeverity, type SeverityInfo } from './severity.js';
@@ -42,6 +43,10 @@ export interface UpdateStats {
   gitRanges: number;
   builtAt: string;
   path: string;
+  /** `sha256:` content digest of the new index (src/vulndb/digest.ts). */
+  contentDigest?: string;
+  /** (ecosystem, package) pairs whose advisories differ from the replaced index. */
+  changedPackages?: number;
 }
 
 const HTTP_META_PREFIX = 'http:';
@@ -234,7 +239,13 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     }
     db.exec('COMMIT');
     db.exec(INDEX_SQL);
+    // content digest, and the (ecosystem, package) pairs changed since the index this one replaces
+    const digests = recordDigests(db, dbPath);
+    stats.contentDigest = digests.digest;
+    stats.changedPackages = digests.changed.size;
     const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    meta.run('contentDigest', digests.digest);
+    if (digests.previous) meta.run('previousDigest', digests.previous);
     meta.run('schemaVersion', String(SCHEMA_VERSION));
     meta.run('builtAt', stats.builtAt);
     meta.run('sources', JSON.stringify(sources));
