@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { PushgateError } from '../core/index.js';
 import { register as registerConfig } from './commands/config.js';
 import { register as registerDb } from './commands/db.js';
+import { register as registerMonitor } from './commands/monitor.js';
 import { register as registerReconcile } from './commands/reconcile.js';
 import { register as registerScan } from './commands/scan.js';
 import { register as registerServe } from './commands/serve.js';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerVersions(program);
   registerConfig(program);
   registerReconcile(program);
+  registerMonitor(program);
   return program;
 }
 

@@ -232,9 +232,10 @@ export class PolicyControl {
 
   /**
    * Enforces a re-judged verdict on each tag in `views` (tags whose own mapping blocks in `enforce`
-   * mode) that still points at its digest; a tag that moved on or is gone is left alone.
+   * mode) that still points at its digest; a tag that moved on or is gone is left alone. The monitor
+   * (src/monitor) acts through it too.
    */
-  private async actOnTags(before: Verdict, after: Verdict, views: VerdictView[]): Promise<Enforcement | undefined> {
+  async actOnTags(before: Verdict, after: Verdict, views: VerdictView[]): Promise<Enforcement | undefined> {
     const gate = this.o.gate;
     const rc = this.o.config.registries.find((r) => r.name === after.registry);
     if (!rc) return undefined;
