@@ -115,6 +115,8 @@ export class Monitor {
   /** Digest of the database whose run this process saw done (saves a store read per tick). */
   private doneFor: string | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  /** Reports written before this (ms) were indexed (see {@link catchUp}). */
+  private indexedUpTo = 0;
 
   constructor(private readonly o: MonitorOptions) {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
@@ -129,14 +131,19 @@ export class Monitor {
     return p;
   }
 
-  /** Indexes every image whose stored report is newer than its index. @returns how many. */
+  /**
+   * Indexes every image whose stored report is newer than its index. Reports older than the newest one
+   * indexed by this process, less a minute (writers' clocks and transactions overlap), are not looked at
+   * again. @returns how many.
+   */
   async catchUp(): Promise<number> {
     const store = this.o.store;
     let n = 0;
     for (;;) {
-      const stale = await store.monitor.staleIndexes(500);
+      const stale = await store.monitor.staleIndexes(this.indexedUpTo, 500);
       if (!stale.length) return n;
       for (const s of stale) {
+        this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
         const report = await store.getReport(s.digest);
         if (!report) continue;
         const scan = (await store.getLayer(SCAN_KEY(s.digest))) as ImageScan | undefined;
@@ -210,11 +217,25 @@ export class Monitor {
         return stats;
       }
       const candidates = only ?? (kind === 'db' && db ? await this.dbCandidates(db, stats) : [...(await store.monitor.indexStates()).keys()].sort());
+      // Images whose re-judgement changes nothing are marked in batches (one transaction per batch, the
+      // cursor moved past them); an image that changes is written at once, after the batch before it.
+      let unchanged: Digest[] = [];
+      const flush = async () => {
+        if (!unchanged.length) return;
+        const ok = await store.monitor.markJudged({ id: run.id, owner: this.owner, cursor: unchanged[unchanged.length - 1], leaseMs: this.leaseMs }, unchanged, db?.contentDigest ?? null, this.now());
+        if (!ok) throw new LostClaim();
+        unchanged = [];
+      };
       for (const digest of candidates) {
         if (run.cursor && digest <= run.cursor) continue;
-        await this.rejudge(digest, run, db, stats);
+        const changed = await this.rejudge(digest, run, db, stats, flush);
+        if (!changed) {
+          unchanged.push(digest);
+          if (unchanged.length >= UNCHANGED_BATCH) await flush();
+        }
         await this.o.afterImage?.(digest);
       }
+      await flush();
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
         if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest);
@@ -272,12 +293,16 @@ export class Monitor {
     return [...out].sort();
   }
 
-  /** Judges every verdict of one image again and writes the outcome in one transaction. */
-  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats): Promise<void> {
+  /**
+   * Judges every verdict of one image again; when anything changed, writes the outcome in one transaction
+   * (after `flush` wrote the unchanged images before it). @returns false when nothing changed (nothing written).
+   */
+  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, flush: () => Promise<void>): Promise<boolean> {
     const store = this.o.store;
     const policy = this.o.policy();
     const now = this.now();
     const commit = async (r: Omit<Rejudgement, 'run'>) => {
+      await flush();
       const ok = await store.monitor.commit({ ...r, run: { id: run.id, owner: this.owner, cursor: digest, leaseMs: this.leaseMs } }, now);
       if (!ok) throw new LostClaim();
     };
@@ -290,9 +315,9 @@ export class Monitor {
       const old = await store.monitor.findingsOf(digest);
       const seen = new Map(old.map((f) => [f.key, f.firstSeen ?? now]));
       const findings = db ? packages.flatMap((e) => db.match(e.packages, e.os).map((f) => (e.platform ? { ...f, platform: e.platform } : f))) : old.map((f) => f.finding);
-      const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
+      const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages: undefined, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
       await commit({ verdicts: [], changes: [], audits: [], index });
-      return;
+      return true;
     }
     const oldIndex = await store.monitor.findingsOf(digest);
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
@@ -302,6 +327,7 @@ export class Monitor {
     const notices: NewFindingsBody[] = [];
     let report: ScanReport | undefined;
     let diffAll: FindingDiff | undefined;
+    let dirty = false;
     for (const before of verdicts) {
       const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository });
       report = j.report;
@@ -335,6 +361,7 @@ export class Monitor {
         if (cv) out.verdicts.push(summarize(policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, vulndb: after.vulndb, evaluatedAt: after.evaluatedAt }));
       }
       out.holds!.push({ registry: after.registry, repository: after.repository, digest, dueAt: cap.effect === 'held' && cap.enforceAfter !== undefined ? cap.enforceAfter : null });
+      if (!isEmptyDiff(diff) || after.decision !== before.decision || after.enforcement !== before.enforcement || cap.effect === 'held' || !sameEvaluations(before, after)) dirty = true;
       if (isEmptyDiff(diff) && after.decision === before.decision) continue;
       stats.changed++;
       const change: ChangeRecord = {
@@ -376,13 +403,16 @@ export class Monitor {
       report = judgeScan(scan, db, policy, {}).report;
       diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
     }
-    const index: ImageIndex = imageIndexOf(digest, scan, report, now);
+    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return false;
+    // the same scan: its packages are indexed already
+    const index: ImageIndex = { ...imageIndexOf(digest, scan, report, now), packages: undefined };
     index.findings = withFirstSeen(index.findings, firstSeen, now);
     await commit({ ...out, report: { digest, body: report }, index });
     stats.newFindings += diffAll?.new.length ?? 0;
     stats.resolvedFindings += diffAll?.resolved.length ?? 0;
     for (const f of diffAll?.new ?? []) this.o.counters?.newFindings?.(f.severity, 1);
     for (const n of notices) this.o.notifier?.newFindings(n);
+    return true;
   }
 
   /**
@@ -413,6 +443,15 @@ export class Monitor {
       })),
     };
   }
+}
+
+/** Unchanged images marked per transaction in a pass. */
+const UNCHANGED_BATCH = 500;
+
+/** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */
+function sameEvaluations(a: Verdict, b: Verdict): boolean {
+  const sig = (v: Verdict) => JSON.stringify(Object.entries(v.evaluations ?? {}).sort().map(([k, e]) => [k, e.decision, e.reasons.map((r) => `${r.rule}:${r.action}:${r.message}`)]));
+  return sig(a) === sig(b);
 }
 
 /** Index findings with the first-seen time of their earlier entry (or now). */

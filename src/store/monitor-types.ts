@@ -35,7 +35,8 @@ export interface ImageIndex {
   vulndbDigest: string | null;
   /** `created_at` of the stored report this was built from (ms), so a newer report is indexed again. */
   reportAt: number;
-  packages: IndexedPackages[];
+  /** Undefined: the stored packages stay (a re-judgement of the same scan). */
+  packages?: IndexedPackages[];
   findings: IndexedFinding[];
 }
 
@@ -102,8 +103,11 @@ export interface AffectedImage {
 
 /** Monitoring persistence; every method may reject with PushgateError STORE. */
 export interface MonitorStore {
-  /** Digests whose stored report is newer than their index (or not indexed), with the report's time. */
-  staleIndexes(limit: number): Promise<Array<{ digest: Digest; reportAt: number }>>;
+  /**
+   * Digests whose stored report, written at or after `since` (ms), is newer than their index (or not
+   * indexed), with the report's time, oldest first.
+   */
+  staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>>;
   /** Replaces the index of one image (first-seen times of findings that stay are kept). */
   putIndex(index: ImageIndex): Promise<void>;
   /** The vulnerability database digest of every indexed image. */
@@ -139,6 +143,11 @@ export interface MonitorStore {
    * holds the run (false and nothing written otherwise). Verdicts are written as putVerdict does.
    */
   commit(r: Rejudgement, now: number): Promise<boolean>;
+  /**
+   * Marks images as judged by `vulndbDigest` without other writes (their findings and decisions did not
+   * change) and moves the run's cursor, in one transaction, only while `owner` holds the run.
+   */
+  markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean>;
   /** Change records of a digest (every repository), newest first. */
   listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]>;
   /** Grace-period holds due at or before `now`. */

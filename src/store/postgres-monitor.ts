@@ -40,8 +40,12 @@ export class PostgresMonitorStore implements MonitorStore {
     }
   }
 
-  async staleIndexes(limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
-    const r = await this.q('stale indexes', 'SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE i.digest IS NULL OR i.report_at < r.created_at ORDER BY r.digest LIMIT $1', [limit]);
+  async staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
+    const r = await this.q(
+      'stale indexes',
+      'SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= $1 AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT $2',
+      [since, limit],
+    );
     return r.rows.map((x) => ({ digest: String(x.digest) as Digest, reportAt: Number(x.created_at) }));
   }
 
@@ -157,6 +161,15 @@ export class PostgresMonitorStore implements MonitorStore {
     });
   }
 
+  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
+    return this.tx('mark judged', async (c) => {
+      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [run.cursor, now + run.leaseMs, run.id, run.owner]);
+      if (moved.rowCount !== 1) return false;
+      await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [vulndbDigest, digests]);
+      return true;
+    });
+  }
+
   async listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]> {
     const r = await this.q('list changes', 'SELECT body FROM image_changes WHERE digest = $1 ORDER BY seq DESC LIMIT $2', [digest, limit]);
     return r.rows.map((x) => JSON.parse(String(x.body)) as ChangeRecord);
@@ -171,10 +184,10 @@ export class PostgresMonitorStore implements MonitorStore {
 /** Replaces one image's index rows inside the transaction on `c` (first-seen times kept). */
 async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promise<void> {
   const seen = new Map((await c.query('SELECT fkey, first_seen FROM image_findings WHERE digest = $1', [ix.digest])).rows.map((r) => [String(r.fkey), Number(r.first_seen)]));
-  await c.query('DELETE FROM image_packages WHERE digest = $1', [ix.digest]);
   await c.query('DELETE FROM image_findings WHERE digest = $1', [ix.digest]);
   await c.query('DELETE FROM finding_ids WHERE digest = $1', [ix.digest]);
-  const groups = mergeByPkg(ix.packages);
+  const groups = ix.packages ? mergeByPkg(ix.packages) : [];
+  if (ix.packages) await c.query('DELETE FROM image_packages WHERE digest = $1', [ix.digest]);
   if (groups.length) {
     await c.query('INSERT INTO image_packages (pkg, digest, body) SELECT p, $2, b FROM unnest($1::text[], $3::text[]) AS t(p, b) ON CONFLICT DO NOTHING', [
       groups.map((g) => g.pkg), ix.digest, groups.map((g) => JSON.stringify(g.entries)),

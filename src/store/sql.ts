@@ -177,6 +177,7 @@ CREATE TABLE IF NOT EXISTS image_index (
   indexed_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS image_index_by_vulndb ON image_index (vulndb_digest);
+CREATE INDEX IF NOT EXISTS reports_by_created ON reports (created_at, digest);
 CREATE TABLE IF NOT EXISTS image_packages (
   pkg TEXT NOT NULL,
   digest TEXT NOT NULL,

@@ -51,11 +51,11 @@ export class SqliteMonitorStore implements MonitorStore {
     }
   }
 
-  async staleIndexes(limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
+  async staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
     return this.wrap('stale indexes', () =>
       (this.db
-        .prepare('SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE i.digest IS NULL OR i.report_at < r.created_at ORDER BY r.digest LIMIT ?')
-        .all(limit) as Row[]).map((r) => ({ digest: String(r.digest) as Digest, reportAt: Number(r.created_at) })),
+        .prepare('SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= ? AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT ?')
+        .all(since, limit) as Row[]).map((r) => ({ digest: String(r.digest) as Digest, reportAt: Number(r.created_at) })),
     );
   }
 
@@ -65,11 +65,13 @@ export class SqliteMonitorStore implements MonitorStore {
 
   private writeIndex(ix: ImageIndex, now: number): void {
     const seen = new Map((this.db.prepare('SELECT fkey, first_seen FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), Number(r.first_seen)]));
-    this.db.prepare('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
     this.db.prepare('DELETE FROM image_findings WHERE digest = ?').run(ix.digest);
     this.db.prepare('DELETE FROM finding_ids WHERE digest = ?').run(ix.digest);
-    const insP = this.db.prepare('INSERT OR REPLACE INTO image_packages (pkg, digest, body) VALUES (?, ?, ?)');
-    for (const p of mergeByPkg(ix.packages)) insP.run(p.pkg, ix.digest, JSON.stringify(p.entries));
+    if (ix.packages) {
+      this.db.prepare('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
+      const insP = this.db.prepare('INSERT OR REPLACE INTO image_packages (pkg, digest, body) VALUES (?, ?, ?)');
+      for (const p of mergeByPkg(ix.packages)) insP.run(p.pkg, ix.digest, JSON.stringify(p.entries));
+    }
     const insF = this.db.prepare('INSERT OR REPLACE INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES (?, ?, ?, ?, ?)');
     const insA = this.db.prepare('INSERT OR IGNORE INTO finding_ids (alias, digest, fkey) VALUES (?, ?, ?)');
     for (const f of ix.findings) {
@@ -199,6 +201,17 @@ export class SqliteMonitorStore implements MonitorStore {
           if (h.dueAt === null) this.db.prepare('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
           else this.db.prepare('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
         }
+        return true;
+      })(),
+    );
+  }
+
+  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
+    return this.wrap('mark judged', () =>
+      this.db.transaction(() => {
+        const moved = this.db.prepare("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(run.cursor, now + run.leaseMs, run.id, run.owner).changes;
+        if (moved !== 1) return false;
+        for (const c of chunks(digests)) this.db.prepare(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(vulndbDigest, ...c);
         return true;
       })(),
     );
