@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { Digest, Package } from '../src/core/index.js';
+import type { Package } from '../src/core/index.js';
 import { SCAN_KEY } from '../src/gate/gate.js';
 import { Monitor } from '../src/monitor/index.js';
 import { defaultPolicy } from '../src/policy/index.js';
