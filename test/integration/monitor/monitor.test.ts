@@ -169,4 +169,18 @@ describe('monitor: a database change re-judges stored images without a registry 
     expect(received, 'nothing new to notify').to.have.length(1);
     expect(((await (await api(`/vulnerabilities/CVE-2018-1002204/images`)).json()) as { images: unknown[] }).images).to.deep.equal([]);
   });
+
+  it('the monitoring calls are authenticated like the rest of the API; a full pass needs the admin role', async () => {
+    const bare = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${SRV_PORT}/api/v1${p}`, init);
+    expect((await bare(`/images/${zip}/changes`)).status).to.equal(401);
+    expect((await bare('/vulnerabilities/CVE-2018-1002204/images')).status).to.equal(401);
+    expect((await bare('/monitor/runs')).status).to.equal(401);
+    expect((await api('/images/sha256:nothex/changes')).status).to.equal(400);
+    expect((await api('/images/' + zip + '/changes?limit=0')).status).to.equal(400);
+    const post = await fetch(`http://127.0.0.1:${SRV_PORT}/api/v1/monitor/runs`, { method: 'POST', headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' }, body: '{"all":true}' });
+    expect(post.status, 'a viewer token').to.equal(403);
+    const runs = (await (await api('/monitor/runs')).json()) as Array<{ id: string; state: string }>;
+    expect(runs.filter((r) => r.id.startsWith('db:')).every((r) => r.state === 'done')).to.equal(true);
+    expect(runs.length).to.be.greaterThan(1);
+  });
 });
