@@ -228,7 +228,7 @@ export class Monitor {
       };
       for (const digest of candidates) {
         if (run.cursor && digest <= run.cursor) continue;
-        const changed = await this.rejudge(digest, run, db, stats, flush);
+        const changed = await this.rejudge(digest, run, db, stats, flush, !!only);
         if (!changed) {
           unchanged.push(digest);
           if (unchanged.length >= UNCHANGED_BATCH) await flush();
@@ -294,10 +294,11 @@ export class Monitor {
   }
 
   /**
-   * Judges every verdict of one image again; when anything changed, writes the outcome in one transaction
-   * (after `flush` wrote the unchanged images before it). @returns false when nothing changed (nothing written).
+   * Judges every verdict of one image again; when anything changed (or `write`: a grace pass, whose holds
+   * must be cleared), writes the outcome in one transaction (after `flush` wrote the unchanged images before
+   * it). @returns false when nothing was written.
    */
-  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, flush: () => Promise<void>): Promise<boolean> {
+  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, flush: () => Promise<void>, write = false): Promise<boolean> {
     const store = this.o.store;
     const policy = this.o.policy();
     const now = this.now();
@@ -327,7 +328,7 @@ export class Monitor {
     const notices: NewFindingsBody[] = [];
     let report: ScanReport | undefined;
     let diffAll: FindingDiff | undefined;
-    let dirty = false;
+    let dirty = write;
     for (const before of verdicts) {
       const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository });
       report = j.report;

@@ -116,7 +116,7 @@ export interface MonitorStore {
   packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>>;
   /** Every indexed package of one image. */
   packagesOf(digest: Digest): Promise<IndexedPackages[]>;
-  /** The indexed findings of the images in `digests` (all when omitted) under any of `pkgs`. */
+  /** The indexed findings under any of `pkgs`, with their image. */
   findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>>;
   /** Every indexed finding of one image. */
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
