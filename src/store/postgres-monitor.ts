@@ -181,11 +181,12 @@ export class PostgresMonitorStore implements MonitorStore {
   }
 }
 
-/** Replaces one image's index rows inside the transaction on `c` (first-seen times kept). */
+/**
+ * Writes one image's index inside the transaction on `c` as a delta: findings that stay (same identity
+ * and content) are not rewritten; first-seen times are kept.
+ */
 async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promise<void> {
-  const seen = new Map((await c.query('SELECT fkey, first_seen FROM image_findings WHERE digest = $1', [ix.digest])).rows.map((r) => [String(r.fkey), Number(r.first_seen)]));
-  await c.query('DELETE FROM image_findings WHERE digest = $1', [ix.digest]);
-  await c.query('DELETE FROM finding_ids WHERE digest = $1', [ix.digest]);
+  const old = new Map((await c.query('SELECT fkey, first_seen, body FROM image_findings WHERE digest = $1', [ix.digest])).rows.map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
   const groups = ix.packages ? mergeByPkg(ix.packages) : [];
   if (ix.packages) await c.query('DELETE FROM image_packages WHERE digest = $1', [ix.digest]);
   if (groups.length) {
@@ -193,15 +194,29 @@ async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promis
       groups.map((g) => g.pkg), ix.digest, groups.map((g) => JSON.stringify(g.entries)),
     ]);
   }
-  if (ix.findings.length) {
-    const uniq = new Map(ix.findings.map((f) => [f.key, f]));
-    const fs = [...uniq.values()];
+  const keep = new Set<string>();
+  const write: Array<{ f: IndexedFinding; body: string; firstSeen: number }> = [];
+  for (const f of ix.findings) {
+    if (keep.has(f.key)) continue;
+    keep.add(f.key);
+    const body = JSON.stringify(f.finding);
+    const was = old.get(f.key);
+    if (was && was.body === body) continue;
+    write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now });
+  }
+  const gone = [...old.keys()].filter((k) => !keep.has(k));
+  const rewrite = [...gone, ...write.map((w) => w.f.key)];
+  if (rewrite.length) {
+    await c.query('DELETE FROM image_findings WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);
+    await c.query('DELETE FROM finding_ids WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);
+  }
+  if (write.length) {
     await c.query('INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) SELECT $1, k, p, s, b FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(k, p, s, b)', [
-      ix.digest, fs.map((f) => f.key), fs.map((f) => f.pkg), fs.map((f) => seen.get(f.key) ?? f.firstSeen ?? now), fs.map((f) => JSON.stringify(f.finding)),
+      ix.digest, write.map((w) => w.f.key), write.map((w) => w.f.pkg), write.map((w) => w.firstSeen), write.map((w) => w.body),
     ]);
     const aliases: string[] = [];
     const keys: string[] = [];
-    for (const f of fs) for (const id of idsOf(f)) {
+    for (const { f } of write) for (const id of idsOf(f)) {
       aliases.push(id.toUpperCase());
       keys.push(f.key);
     }

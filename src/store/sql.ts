@@ -200,7 +200,7 @@ CREATE TABLE IF NOT EXISTS finding_ids (
   fkey TEXT NOT NULL,
   PRIMARY KEY (alias, digest, fkey)
 );
-CREATE INDEX IF NOT EXISTS finding_ids_by_digest ON finding_ids (digest);
+CREATE INDEX IF NOT EXISTS finding_ids_by_digest ON finding_ids (digest, fkey);
 CREATE TABLE IF NOT EXISTS monitor_runs (
   id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
