@@ -13,12 +13,13 @@ import { register as registerScan } from './commands/scan.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerVersions } from './commands/versions.js';
 import { VERSION } from '../core/version.js';
+import { terminalText } from './terminal-text.js';
 
-/** Prints an error as one line and sets exit code 2. */
+/** Prints an error as one line and sets exit code 2. A message may quote a registry or an image: shown as terminal-safe text. */
 export function reportError(e: unknown): void {
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`pushgate: ${msg.split('\n')[0]}\n`);
-  if (e instanceof PushgateError && e.message.includes('\n')) process.stderr.write(`${e.message.split('\n').slice(1).join('\n')}\n`);
+  process.stderr.write(`pushgate: ${terminalText(msg.split('\n')[0])}\n`);
+  if (e instanceof PushgateError && e.message.includes('\n')) process.stderr.write(`${e.message.split('\n').slice(1).map(terminalText).join('\n')}\n`);
   if (process.env.PUSHGATE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exitCode = 2;
 }

@@ -1,5 +1,10 @@
-/** Human-readable rendering of a scan report (`--format table`). */
+/**
+ * Human-readable rendering of a scan report (`--format table`). Every string of the report comes
+ * from an image, a registry or an advisory: each renderer starts from {@link terminalSafe}, so no
+ * control character reaches the terminal (terminal-text.ts).
+ */
 import { severityRank, type ScanReport } from '../core/index.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** Widest a column grows to fit its cells; a longer cell overflows its row, it is never cut. */
 const MAX_COLUMN = 48;
@@ -27,7 +32,8 @@ function clip(s: string, n: number): string {
  * (name, ecosystem, installed version, the fixed versions that cover its findings, where it is),
  * then its findings, most severe first. Packages are ordered by their worst finding, then name.
  */
-export function renderFindingsByPackage(r: ScanReport): string[] {
+export function renderFindingsByPackage(report: ScanReport): string[] {
+  const r = terminalSafe(report);
   const groups = new Map<string, { pkg: string; eco: string; installed: string; path: string; platform?: string; findings: ScanReport['findings'] }>();
   for (const f of r.findings) {
     const key = [f.ecosystem, f.package, f.installedVersion, f.path, f.platform ?? ''].join('\u0000');
@@ -77,7 +83,8 @@ const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'negligible', 'unkn
  * Renders a report as plain text tables: findings grouped by package, most severe first. Columns
  * grow to fit; ids, names, versions and severities are never cut (only summaries are shortened).
  */
-export function renderTable(r: ScanReport): string {
+export function renderTable(report: ScanReport): string {
+  const r = terminalSafe(report);
   const out: string[] = [];
   out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());

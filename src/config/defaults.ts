@@ -2,7 +2,7 @@
  * The built-in configuration: what pushgate uses without a config file, and the values written in
  * config/pushgate.yaml (a test keeps the two identical).
  */
-import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /** OSV per-ecosystem exports (https://google.github.io/osv.dev/data/#data-dumps) for the analyzers pushgate ships. */
 export const DEFAULT_VULNDB_SOURCES = [
@@ -40,6 +40,7 @@ export function defaultConfig(): PushgateConfig {
       limits: { maxLayers: 500, maxEntries: 500_000, maxTarBytes: 64 * 2 ** 30, maxRatio: 1000, lockFileBytes: 64 * 2 ** 20, packageDbBytes: 512 * 2 ** 20 },
     },
     queue: { maxAttempts: 10, registryProbeIntervalMs: 10_000 },
+    enforcement: { untaggedGraceMs: DEFAULT_UNTAGGED_GRACE_MS },
     registries: [],
     policy: undefined,
     api: { tokens: [] },

@@ -152,6 +152,7 @@ interface RawConfig {
     limits?: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number };
   };
   queue?: { maxAttempts?: number; registryProbeInterval?: string };
+  enforcement?: { untaggedGrace?: string };
   harborAdapter?: { tokens?: string[] };
   reconcile?: { interval?: string };
   registries?: RawRegistry[];
@@ -365,6 +366,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       limits: { ...d.scan.limits, ...scanLimits(raw.scan?.limits, sz) },
     },
     queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts, registryProbeIntervalMs: dur(raw.queue?.registryProbeInterval, d.queue!.registryProbeIntervalMs ?? 10_000) },
+    enforcement: { untaggedGraceMs: dur(raw.enforcement?.untaggedGrace, d.enforcement!.untaggedGraceMs) },
     registries,
     policy: inputFile(raw.policy, ['policy'], 'policy file'),
     api: { tokens: raw.api?.tokens ?? d.api.tokens },

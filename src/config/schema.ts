@@ -190,6 +190,7 @@ export const configSchema = {
       },
     },
     queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, registryProbeInterval: duration } },
+    enforcement: { type: 'object', additionalProperties: false, properties: { untaggedGrace: duration } },
     harborAdapter: {
       type: 'object',
       additionalProperties: false,

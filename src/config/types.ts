@@ -110,6 +110,18 @@ export interface PushgateConfig {
     /** How often registries with blocked events are probed (GET /v2/), ms; an answer resumes them. Default 10 s. */
     registryProbeIntervalMs?: number;
   };
+  /** Enforcement timing (optional for hand-built configs: {@link DEFAULT_UNTAGGED_GRACE_MS}; the loader always sets it). */
+  enforcement?: {
+    /**
+     * How long a blocking manifest pushed by digest only (no tag) is left in its repository before
+     * pushgate quarantines or deletes it, ms, counted from the first notification of that digest in
+     * that repository. Clients push an index's children by digest before the index; within this time
+     * an index that names the child takes it over (the child is judged and removed with the index).
+     * Admission denies the digest throughout. 0 = act at once (an index naming a blocking child
+     * pushed before it is then refused by the registry with MANIFEST_BLOB_UNKNOWN).
+     */
+    untaggedGraceMs: number;
+  };
   registries: RegistryConfig[];
   /** Absolute path of the policy document; undefined = built-in default policy. */
   policy?: string;
@@ -181,6 +193,14 @@ export interface PushgateConfig {
     headers?: Record<string, string>;
   }>;
 }
+
+/**
+ * `enforcement.untaggedGrace` when not configured: 60 s. Long enough for the gap between the children
+ * and the index of a multi-platform push (the index PUT follows the last child; earlier children wait
+ * for the later platforms' blobs), short enough that a violating digest is pullable outside Kubernetes
+ * (admission denies it throughout) for at most a minute.
+ */
+export const DEFAULT_UNTAGGED_GRACE_MS = 60_000;
 
 /** `admission.scanTriggers` when not configured: 16 images per review; per caller 50 at once, then 5 per second. */
 export const DEFAULT_SCAN_TRIGGERS = { maxPerReview: 16, ratePerSecond: 5, burst: 50 } as const;

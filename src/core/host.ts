@@ -19,6 +19,7 @@
  *
  * No I/O: names are compared, never resolved.
  */
+import { LRUCache } from 'lru-cache';
 import { PushgateError } from './errors.js';
 
 /** The host Docker Hub references normalize to (distribution/reference `defaultDomain`). */
@@ -38,12 +39,30 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const IPV6_BODY = /^[0-9a-f:.]+$/;
 
 /**
+ * Normalized hosts by spelling. Every admission review and API lookup normalizes the hosts it names
+ * (an IPv4 spelling goes through the WHATWG URL parser); a cluster names a handful of registries, so
+ * the answers are kept. Bounded: spellings nobody repeats are forgotten first. Refused spellings are
+ * not kept (they throw each time).
+ */
+const normalized = new LRUCache<string, Readonly<HostPort>>({ max: 1024 });
+
+/**
  * Parses and normalizes `host[:port]` (no scheme, no path).
+ * @returns a new object each call (callers may change it).
  * @throws PushgateError BAD_ARGUMENT naming what is wrong: an empty host, a label that is not
  *   letters/digits/hyphens, an IPv6 literal without brackets or not parseable, a port that is not
  *   1–65535.
  */
 export function parseHostPort(input: string): HostPort {
+  let hp = normalized.get(input);
+  if (!hp) {
+    hp = parseHostPortUncached(input);
+    normalized.set(input, hp);
+  }
+  return { ...hp };
+}
+
+function parseHostPortUncached(input: string): HostPort {
   const s = input;
   let host: string;
   let portText: string | undefined;

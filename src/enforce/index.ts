@@ -1,9 +1,12 @@
 /**
  * Enforcement: what a decision does to the registry. `enforce` mode acts; `warn` and `audit`
- * modes record only. On Distribution, manifests pushed by digest without a tag (index children)
- * are judged but not acted on: nothing names them yet, deleting a child before its index arrives
- * would make the index push fail with a confusing error, and the index or tag push that follows
- * fires its own notification and is enforced. Harbor fires no webhook when a tag is added later
+ * modes record only. A manifest pushed by digest without a tag is pullable as `repository@digest`,
+ * so it is enforced like a tagged one. On Distribution it is quarantined by digest (copied to
+ * `<prefix><repository>@digest`, no tag: `sha256-<hex>` is the referrers fallback tag) or deleted. A
+ * blocking index child pushed by digest before its index is therefore gone when the index arrives, and
+ * the index PUT fails with MANIFEST_BLOB_UNKNOWN: the index would block anyway (its decision is the
+ * worst of its children's). A blocked index takes its blocking children out of the repository with it
+ * (./actions/children.ts). Harbor fires no webhook when a tag is added later
  * (UI, API, replication) and caches proxy-cache pulls by digest, so there a blocked artifact pushed
  * by digest is acted on at once: labelled, copied to the quarantine project (quarantine) and
  * removed. An artifact an index already references cannot be deleted in Harbor (412): it is left
@@ -24,8 +27,10 @@ import { quarantine } from './actions/quarantine.js';
 import { reject } from './actions/reject.js';
 import { deleteQuarantined, release } from './actions/release.js';
 import type { ActionResult, OwnWrite } from './actions/types.js';
+import type { ChildBlocks } from './actions/children.js';
 
 export type { ActionResult, OwnWrite } from './actions/types.js';
+export type { ChildBlocks } from './actions/children.js';
 export { repointTag } from './actions/restore.js';
 export { HarborApi, splitRepository, repositoryPath } from './actions/harbor-api.js';
 export type { HarborApiOptions } from './actions/harbor-api.js';
@@ -47,8 +52,13 @@ export interface EnforceRequest {
   decision: Decision;
   mode: PolicyMode;
   quarantinePrefix: string;
-  /** The last digest pushgate allowed for `tag` (store.lastAllowed): the tag is restored to it. */
+  /**
+   * A digest pushgate allowed for `tag` before and whose current verdict still allows it for `tag`
+   * (the gate re-derives it): the tag is restored to it. Without it the tag is left absent.
+   */
   restoreDigest?: Digest;
+  /** Whether a child of a blocked index blocks by its own verdict (then it leaves the repository too). */
+  childBlocks?: ChildBlocks;
   /** Required for `type: harbor`. */
   harbor?: HarborTarget;
   /**
@@ -99,7 +109,6 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
   const skip = (detail: string): ActionResult => ({ action: 'none', status: 'skipped', detail, writes: [] });
   if (!isBlocking(req.decision)) return skip(`decision ${req.decision}: nothing to do`);
   if (req.mode !== 'enforce') return skip(`mode ${req.mode}: a ${req.decision} is recorded, not acted on`);
-  if (!req.tag && req.type !== 'harbor') return skip('pushed by digest without a tag: judged, enforced when a tag or index names it');
   const action = req.decision === 'quarantine' ? 'quarantine' : 'delete';
   const qrepo = quarantineRepositoryOf(req, req.repository);
   try {
@@ -108,15 +117,14 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
       if (req.decision === 'quarantine') return await harborQuarantine(req.harbor.api, req.repository, req.digest, req.tag, req.harbor.options, req.restoreDigest);
       return await harborReject(req.harbor.api, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
     }
-    if (!req.tag) return skip('pushed by digest without a tag: judged, enforced when a tag or index names it');
     // Checked immediately before acting: a blocked manifest that is no longer in the repository (removed
     // by an earlier event of the same push, or by a person) leaves nothing to copy or delete, and its
     // tag is not touched; the verdict says why.
     if (!(await req.client.resolve(req.repository, req.digest))) {
-      return { action, status: 'done', detail: `nothing to do: ${req.repository}@${req.digest} is no longer in the repository (removed already); ${req.repository}:${req.tag} left as it is`, writes: [] };
+      return { action, status: 'done', detail: `nothing to do: ${req.repository}@${req.digest} is no longer in the repository (removed already)${req.tag ? `; ${req.repository}:${req.tag} left as it is` : ''}`, writes: [] };
     }
-    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest);
-    return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, qrepo);
+    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks);
+    return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, req.childBlocks);
   } catch (e) {
     if (isPushgateError(e, 'NOT_FOUND') && /DELETE|delete/.test((e as Error).message)) {
       // Deleted meanwhile (by a duplicate notification, or a person): the goal is reached.
@@ -138,6 +146,7 @@ export interface ReleaseRequest {
   quarantineRepository: string;
   digest: Digest;
   repository: string;
+  /** '' for an image quarantined after a push by digest only: it goes back by digest. */
   tag: string;
 }
 

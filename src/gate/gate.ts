@@ -5,7 +5,9 @@
  * set its tags can map to (./verdict-view.ts derives each tag's decision), and enforced (src/enforce).
  * The rooms: ./queue-workers.ts (claiming, retries, blocked-on-registry, the registry probe),
  * ./registry-directory.ts (clients, host names, quarantine places), ./own-traffic.ts (what pushgate wrote
- * itself), ./vulndb-holder.ts (the database judged with), ./artifacts.ts (non-image artefacts).
+ * itself), ./vulndb-holder.ts (the database judged with), ./artifacts.ts (non-image artefacts),
+ * ./digest-pushes.ts (digests as pullable by digest: the grace of a push by digest only, what holds a
+ * digest, restore targets).
  */
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
@@ -19,8 +21,8 @@ import {
   type ScanReport,
   type Verdict,
 } from '../core/index.js';
-import type { PushgateConfig, RegistryConfig } from '../config/types.js';
-import { enforce, repointTag, type HarborTarget, type OwnWrite } from '../enforce/index.js';
+import { DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
+import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
@@ -33,6 +35,7 @@ import { VulnDbHolder } from './vulndb-holder.js';
 import { QueueWorkers, verdictAudit } from './queue-workers.js';
 import { RegistryDirectory } from './registry-directory.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
+import { DeferredEnforcement, DigestPushes } from './digest-pushes.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { registrySource } from './registry-source.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
@@ -111,6 +114,8 @@ export class Gate implements GateApi {
    * admission reviews all wait here, so load on one path cannot multiply the scans in flight.
    */
   readonly scanSlots: ScanSlots;
+  /** Digests as pullable by digest: grace, holders, restore targets (src/gate/digest-pushes.ts). */
+  private readonly digests: DigestPushes;
   /** The queue's workers, retries, parking and registry probe (src/gate/queue-workers.ts). */
   private readonly queue: QueueWorkers;
   /** The temp space all scans of this process share (config `scan.tmpDirLimit`). */
@@ -125,6 +130,15 @@ export class Gate implements GateApi {
     this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age));
     this.own = new OwnTraffic({ store: opts.store, registry: (n) => opts.config.registries.find((r) => r.name === n) });
     this.registries = new RegistryDirectory({ config: opts.config, counters: opts.counters, clientFactory: opts.clientFactory, beforeManifestPut: (registry, w) => this.own.remember(registry, w) });
+    this.digests = new DigestPushes({
+      store: opts.store,
+      policy: () => this.policy,
+      vulndb: () => this.currentVulnDb(),
+      client: (r) => this.client(r),
+      audit: (e) => this.audit(e),
+      scanKey: SCAN_KEY,
+      untaggedGraceMs: opts.config.enforcement?.untaggedGraceMs ?? DEFAULT_UNTAGGED_GRACE_MS,
+    });
   }
 
   /** The policy in force. */
@@ -493,37 +507,59 @@ export class Gate implements GateApi {
     if (ev.tag && blocked) {
       restoreDigest = inQuarantine
         ? await this.quarantinedCopyDigest(ev.registry, ev.repository, ev.tag, ev.digest)
-        : // A blocked re-push of an existing tag: the tag goes back to the last digest pushgate allowed.
-          await this.opts.store.lastAllowed(ev.registry, ev.repository, ev.tag, ev.digest);
+        : // A blocked re-push of an existing tag: the tag goes back to a digest allowed for it then and now.
+          await this.restoreTarget(ev.registry, ev.repository, ev.tag, ev.digest);
     }
     const qrepo = this.quarantineRepository(ev.registry, ev.repository);
+    // A manifest pushed by digest only is pullable by digest: enforced on Distribution like a tag push,
+    // once its grace is over (src/gate/digest-pushes.ts), unless an allowed tag or tagged index holds it.
+    const heldBy = blocked && !ev.tag && rc.type === 'distribution' ? await this.heldByAllowedTag(stored) : undefined;
+    const byDigest = blocked && !ev.tag && rc.type === 'distribution' && !inQuarantine && !heldBy;
+    if (byDigest && view.mode === 'enforce') await this.deferInGrace(ev, stored);
+    const heldByIndex = byDigest ? await this.heldByTaggedIndex(stored) : undefined;
+    const acts = blocked && (!!ev.tag || (byDigest && !heldByIndex));
     // Remembered in the store before the writes exist (every replica sees them): their notifications
     // may be handled before enforce() returns. Writes learnt during the action come through onWrite.
     const onWrite = await this.expectOwnWrites(
       ev.registry,
-      plannedWrites({ type: rc.type, acts: !!ev.tag && blocked, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
+      plannedWrites({ type: rc.type, acts, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
     );
     let retagged: Digest | undefined;
-    const enforcement = await enforce({
-      client: this.client(ev.registry),
-      type: rc.type,
-      repository: ev.repository,
-      digest: ev.digest,
-      tag: ev.tag,
-      decision,
-      mode: view.mode,
-      quarantinePrefix: rc.quarantine.repositoryPrefix,
-      restoreDigest,
-      harbor: this.harborTarget(ev.registry),
-      onWrite: async (w) => {
-        if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
-        if (w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
-        await onWrite(w);
-      },
-    });
+    // A push by digest into a quarantine repository is left alone: the children of a quarantined index
+    // are copied there by digest (a late notification must not delete them), and admission never admits it.
+    const enforcement: Enforcement =
+      blocked && !ev.tag && (inQuarantine || heldBy || heldByIndex)
+        ? {
+            action: 'none',
+            status: 'skipped',
+            detail: heldBy
+              ? `pushed by digest: left alone, tag ${heldBy} points at it and its mapping (${viewOf(this.policy, stored, heldBy).mode}) allows it`
+              : heldByIndex
+                ? `pushed by digest: left alone, the index ${ev.repository}:${heldByIndex.tag} (${heldByIndex.index}) names it and is allowed for that tag`
+                : `pushed by digest into the quarantine repository ${ev.repository}: left alone`,
+          }
+        : await enforce({
+            client: this.client(ev.registry),
+            type: rc.type,
+            repository: ev.repository,
+            digest: ev.digest,
+            tag: ev.tag,
+            decision,
+            mode: view.mode,
+            quarantinePrefix: rc.quarantine.repositoryPrefix,
+            restoreDigest,
+            childBlocks: this.childBlocks(ev.registry, ev.repository),
+            harbor: this.harborTarget(ev.registry),
+            onWrite: async (w) => {
+              if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
+              if (ev.tag && w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
+              await onWrite(w);
+            },
+          });
     if (seq !== undefined && ev.tag && rc.type === 'distribution' && !inQuarantine && view.mode === 'enforce' && !blocked) await this.repairOverwrittenTag(ev, seq);
-    if (enforcement.action === 'quarantine' && enforcement.status === 'done' && ev.tag) {
-      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag, digest: ev.digest, quarantineRepository: qrepo });
+    if (enforcement.action === 'quarantine' && enforcement.status === 'done' && (ev.tag || rc.type === 'distribution')) {
+      // tag '' for a push by digest only: a release puts it back by digest.
+      await this.opts.store.recordQuarantine({ registry: ev.registry, repository: ev.repository, tag: ev.tag ?? '', digest: ev.digest, quarantineRepository: qrepo });
     }
     stored.enforcement = enforcement;
     if (enforcement.action !== 'none') this.opts.counters?.enforcement?.(enforcement.action, enforcement.status);
@@ -543,9 +579,50 @@ export class Gate implements GateApi {
       const rule = view.reasons.find((r) => r.action === view.decision)?.rule ?? view.reasons[0]?.rule ?? 'unknown';
       // The registry notified this push (or reconcile listed it): the repository exists there.
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
-      this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
     return enforcement;
+  }
+
+  /**
+   * Within the grace of a blocking manifest pushed by digest only (`enforcement.untaggedGrace`): stores
+   * its verdict (blocking: admission denies the digest meanwhile) with a pending enforcement, audits
+   * `enforcement-deferred`, and throws {@link DeferredEnforcement} so the queue worker puts the event
+   * back, due when the grace ends. Returns when the grace is over.
+   */
+  private async deferInGrace(ev: PushEvent, stored: Verdict): Promise<void> {
+    const waitMs = await this.digests.graceLeftMs(ev.registry, ev.repository, ev.digest);
+    if (waitMs <= 0) return;
+    const at = new Date(Date.now() + waitMs).toISOString();
+    const detail = `pushed by digest only: acted on at ${at} (enforcement.untaggedGrace) unless an index pushed with a tag names it first; then it is judged and enforced with that index`;
+    stored.enforcement = { action: 'none', status: 'pending', detail };
+    await this.opts.store.putVerdict(summarize(this.policy, stored));
+    await this.audit({ actor: 'pushgate', action: 'enforcement-deferred', registry: ev.registry, repository: ev.repository, digest: ev.digest, detail: { until: at, waitMs } });
+    throw new DeferredEnforcement(waitMs, `${ev.repository}@${ev.digest}: ${detail}`);
+  }
+
+  /** See {@link DigestPushes.restoreTarget}. */
+  restoreTarget(registry: string, repository: string, tag: string, blocked: Digest): Promise<Digest | undefined> {
+    return this.digests.restoreTarget(registry, repository, tag, blocked);
+  }
+
+  /** See {@link DigestPushes.currentView}. */
+  currentView(v: Verdict, tag?: string): Promise<VerdictView | undefined> {
+    return this.digests.currentView(v, tag);
+  }
+
+  /** See {@link DigestPushes.heldByAllowedTag}. */
+  heldByAllowedTag(v: Verdict): Promise<string | undefined> {
+    return this.digests.heldByAllowedTag(v);
+  }
+
+  /** See {@link DigestPushes.heldByTaggedIndex}. */
+  heldByTaggedIndex(v: Verdict): Promise<{ tag: string; index: Digest } | undefined> {
+    return this.digests.heldByTaggedIndex(v);
+  }
+
+  /** See {@link DigestPushes.childBlocks}. */
+  childBlocks(registry: string, repository: string): ChildBlocks {
+    return this.digests.childBlocks(registry, repository);
   }
 
   /**

@@ -58,6 +58,13 @@ interface PlatformInput {
   digest: Digest;
   input: PolicyInput;
   complete: boolean;
+  /**
+   * The platform's manifest as pulled by its own digest (`repository@<child digest>`): its own
+   * inventory, without what belongs to the index around it (the index's incomplete diagnostics, such as
+   * a sibling that is no image, and secrets in the index itself). Its stored verdict is judged from this,
+   * so a clean child is not removed with a blocked index, nor blocked for its sibling.
+   */
+  own: { input: PolicyInput; complete: boolean };
 }
 
 /**
@@ -129,27 +136,26 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     const findings: Finding[] = vulndb ? vulndb.match(p.inventory.packages, p.inventory.os).map(tagP) : [];
     const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...imageLevel];
     const complete = !diagnostics.some((d) => d.incomplete);
-    inputs.push({
-      platform: p.platform,
+    const input: PolicyInput = {
+      registry: ctx.registry,
+      repository: ctx.repository,
+      tag: ctx.tag,
       digest: p.manifestDigest,
+      findings,
+      secrets: [...p.inventory.secrets, ...indexSecrets],
+      config: p.inventory.config,
+      diagnostics,
+      packages: p.inventory.packages,
+      // A directory scan, or an image whose config could not be read, has no configuration to judge.
+      imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
+      imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
+      baseLayers: p.baseLayers,
       complete,
-      input: {
-        registry: ctx.registry,
-        repository: ctx.repository,
-        tag: ctx.tag,
-        digest: p.manifestDigest,
-        findings,
-        secrets: [...p.inventory.secrets, ...indexSecrets],
-        config: p.inventory.config,
-        diagnostics,
-        packages: p.inventory.packages,
-        // A directory scan, or an image whose config could not be read, has no configuration to judge.
-        imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
-        imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
-        baseLayers: p.baseLayers,
-        complete,
-      },
-    });
+    };
+    const ownDiagnostics: Diagnostic[] = [...p.inventory.diagnostics, ...(vulndb ? [] : imageLevel.filter((d) => d.code === 'vulndb-missing'))];
+    const ownComplete = !ownDiagnostics.some((d) => d.incomplete);
+    const own = { input: { ...input, tag: undefined, secrets: p.inventory.secrets, diagnostics: ownDiagnostics, complete: ownComplete }, complete: ownComplete };
+    inputs.push({ platform: p.platform, digest: p.manifestDigest, complete, input, own });
     if (!report.os && p.inventory.os) report.os = { id: p.inventory.os.id, versionId: p.inventory.os.versionId };
     report.packages.push(...p.inventory.packages.map(tagP));
     report.findings.push(...findings);
@@ -161,7 +167,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const ruleSets = candidateRuleSets(policy, ctx);
   if (!ruleSets.includes(mapping.ruleSet)) ruleSets.push(mapping.ruleSet);
   const raw: Record<string, RawEvaluation> = {};
-  const children: ChildJudgement[] = inputs.map((p) => ({ digest: p.digest, platform: p.platform, complete: p.complete, raw: {}, evaluation: { decision: 'allow', reasons: [], policy: report.verdict.policy } }));
+  const children: ChildJudgement[] = inputs.map((p) => ({ digest: p.digest, platform: p.platform, complete: p.own.complete, raw: {}, evaluation: { decision: 'allow', reasons: [], policy: report.verdict.policy } }));
   for (const rs of ruleSets) {
     if (inputs.length === 0) {
       // Nothing scannable (e.g. an index of attestations only, or the root could not be read).
@@ -171,7 +177,8 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     }
     const c = combine(policy, inputs, rs, multi);
     raw[rs] = c.raw;
-    c.perPlatform.forEach((ev, i) => {
+    inputs.forEach((p, i) => {
+      const ev = evaluateRuleSet(policy, p.own.input, rs);
       children[i]!.raw[rs] = { decision: ev.decision, reasons: ev.reasons };
     });
   }

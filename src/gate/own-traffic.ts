@@ -90,7 +90,7 @@ function keyText(k: OwnWriteKey): string {
 /** What an enforcement is about to do (the fields of the enforce request that decide its writes). */
 export interface PlannedEnforcement {
   type: 'distribution' | 'harbor';
-  /** True when the action will run: a blocking decision, enforce mode and a tag. */
+  /** True when the action will run: a blocking decision in enforce mode, with a tag (Distribution: or by digest only). */
   acts: boolean;
   decision: string;
   repository: string;
@@ -107,7 +107,9 @@ export interface PlannedEnforcement {
  * a quarantined image are learnt during the action and reported through `onWrite`.
  */
 export function plannedWrites(p: PlannedEnforcement): OwnWrite[] {
-  if (!p.acts || !p.tag) return [];
+  if (!p.acts) return [];
+  // Pushed by digest only (Distribution): the quarantine copy goes by digest, and there is no tag to restore.
+  if (!p.tag) return p.decision === 'quarantine' && p.type === 'distribution' ? [{ repository: p.quarantineRepository, digest: p.digest }] : [];
   const out: OwnWrite[] = [];
   if (p.decision === 'quarantine') out.push(p.type === 'harbor' ? { repository: p.quarantineRepository, digest: p.digest } : { repository: p.quarantineRepository, digest: p.digest, tag: p.tag });
   if (p.restoreDigest) out.push({ repository: p.repository, digest: p.restoreDigest, tag: p.tag });

@@ -15,6 +15,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import type { GateCounters, Logger } from './gate.js';
+import { DeferredEnforcement } from './digest-pushes.js';
 import type { AuditEntry } from './types.js';
 import { summarize, withView, type VerdictView } from './verdict-view.js';
 
@@ -187,6 +188,10 @@ export class QueueWorkers {
     const ctx = { seq, registry: event.registry, repository: event.repository, tag: event.tag, digest: event.digest, attempts };
     const put = (what: string, r: Parameters<Store['retry']>[2]) => this.withStoreRetry(what, () => this.o.store.retry(seq, worker, r)).then((owned) => this.checkOwned(owned, 'retry', ctx));
     try {
+      if (err instanceof DeferredEnforcement) {
+        await this.defer(put, ctx, err);
+        return;
+      }
       if (isPushgateError(err, 'STORE')) {
         this.storeFailed('process event', err, ctx);
         await put('retry', { error: err.message, retryInMs: backoff(1), refund: true });
@@ -214,6 +219,11 @@ export class QueueWorkers {
       this.o.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'event failed; will retry');
       await put('retry', { error: err.message, retryInMs: delay });
     } catch (e2) {
+      if (e2 instanceof DeferredEnforcement) {
+        // giveUp's incomplete verdict blocks a manifest pushed by digest only that is still in its grace.
+        await this.defer(put, ctx, e2).catch((e3: unknown) => this.storeFailed('settle event', e3, { ...ctx, note: 'its lease expires and it is claimed again' }));
+        return;
+      }
       // Settling itself failed (the store went away in giveUp, say): the event goes back for a later try.
       this.storeFailed('settle event', e2, ctx);
       try {
@@ -222,6 +232,16 @@ export class QueueWorkers {
         this.storeFailed('settle event', e3, { ...ctx, note: 'its lease expires and it is claimed again' });
       }
     }
+  }
+
+  /**
+   * Puts an event back until the grace of its manifest (pushed by digest only) ends: queued, due then,
+   * its attempt refunded (waiting is no failure). It is in the store like any queued event, so a restart
+   * or another replica picks it up when due.
+   */
+  private async defer(put: (what: string, r: Parameters<Store['retry']>[2]) => Promise<void>, ctx: object, d: DeferredEnforcement): Promise<void> {
+    this.o.logger.info({ ...ctx, retryInMs: d.waitMs }, 'enforcement deferred until the grace of a manifest pushed by digest only ends');
+    await put('defer', { error: d.message, retryInMs: d.waitMs, refund: true });
   }
 
   /**

@@ -91,20 +91,22 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
     });
     const refs = [undefined, ...before.tags];
     if (refs.some((t) => viewOf(o.policy, after, t).decision !== viewOf(o.policy, before, t).decision)) stats.changed++;
-    const blocking = before.tags.map((t) => viewOf(o.policy, after, t)).filter(blocks);
+    // Each tag by its own mapping, then the digest itself (pullable as repository@digest whatever its tags).
+    const blocking = [...before.tags.map((t) => viewOf(o.policy, after, t)), viewOf(o.policy, after)].filter(blocks);
+    await o.store.putReport(before.digest, j.report);
+    // Children first: a blocked index takes its blocking children along, judged by their verdicts now.
+    for (const c of j.children) {
+      if (c.digest === before.digest) continue;
+      const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
+      if (!cv) continue;
+      await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
+    }
     if (o.act && blocking.length) {
       const e = await o.act(before, after, blocking);
       if (e) {
         after.enforcement = e;
         if (e.action !== 'none') stats.enforced++;
       }
-    }
-    await o.store.putReport(before.digest, j.report);
-    for (const c of j.children) {
-      if (c.digest === before.digest) continue;
-      const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
-      if (!cv) continue;
-      await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
     }
     await o.store.putVerdict(after);
   }
@@ -117,6 +119,7 @@ export interface ReleaseRequest {
   /** Configured registry name. */
   registry: string;
   repository: string;
+  /** '' (with `digest`): an image quarantined after a push by digest only; it goes back by digest. */
   tag: string;
   /** Which quarantined copy, when the tag was quarantined more than once (default: the latest). */
   digest?: Digest;
@@ -232,7 +235,10 @@ export class PolicyControl {
 
   /**
    * Enforces a re-judged verdict on each tag in `views` (tags whose own mapping blocks in `enforce`
-   * mode) that still points at its digest; a tag that moved on or is gone is left alone. The monitor
+   * mode) that still points at its digest; a tag that moved on or is gone is left alone (its restore
+   * candidates are re-judged when a restore is due: {@link Gate.restoreTarget}). A view without a tag is
+   * the digest itself: while it is still in the repository (outside quarantine) it is quarantined or
+   * deleted by digest, so a digest that blocks now is not left pullable by digest. The monitor
    * (src/monitor) acts through it too.
    */
   async actOnTags(before: Verdict, after: Verdict, views: VerdictView[]): Promise<Enforcement | undefined> {
@@ -243,11 +249,14 @@ export class PolicyControl {
     const inQuarantine = gate.isQuarantineRepository(after.registry, after.repository);
     let last: Enforcement | undefined;
     for (const view of views) {
-      const tag = view.tag!;
-      const now = await client.resolve(after.repository, tag).catch(() => undefined);
-      if (now?.digest !== after.digest) continue; // the tag moved on or is gone: nothing to act on
+      const tag = view.tag;
+      // The digest itself: not in a quarantine repository, and not while an allowed tag or a tagged index
+      // that is allowed for its tag holds it (src/gate/digest-pushes.ts). No grace here: the push is past.
+      if (tag === undefined && (inQuarantine || rc.type !== 'distribution' || (await gate.heldByAllowedTag(after)) || (await gate.heldByTaggedIndex(after)))) continue;
+      const now = await client.resolve(after.repository, tag ?? after.digest).catch(() => undefined);
+      if (now?.digest !== after.digest) continue; // the tag moved on or is gone (the digest is gone): nothing to act on
       if (await gate.isRecordedQuarantineCopy(after.registry, after.repository, after.digest)) continue;
-      const restoreDigest = inQuarantine ? undefined : await this.o.store.lastAllowed(after.registry, after.repository, tag, after.digest);
+      const restoreDigest = inQuarantine || tag === undefined ? undefined : await gate.restoreTarget(after.registry, after.repository, tag, after.digest);
       const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
       const onWrite = await gate.expectOwnWrites(
         after.registry,
@@ -272,14 +281,15 @@ export class PolicyControl {
         mode: view.mode,
         quarantinePrefix: rc.quarantine.repositoryPrefix,
         restoreDigest,
+        childBlocks: gate.childBlocks(after.registry, after.repository),
         harbor: gate.harborTarget(after.registry),
         onWrite,
       });
       if (last.status === 'done') {
-        if (last.action !== 'none') this.o.notifier?.blocked({ ...withView(after, view), tags: [tag], enforcement: last });
-        await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
+        if (last.action !== 'none') this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: last });
+        if (tag) await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
         if (last.action === 'quarantine') {
-          await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag, digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });
+          await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag: tag ?? '', digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });
         }
       }
       await this.o.store.audit({
@@ -358,7 +368,7 @@ export class PolicyControl {
       this.exceptions.push(exception);
       gate.setPolicy(this.effective());
       await store.setQuarantineState(rec.id, 'released');
-      await store.recordTag(rec.registry, rec.repository, rec.tag, rec.digest, true);
+      if (rec.tag) await store.recordTag(rec.registry, rec.repository, rec.tag, rec.digest, true);
       const before = await store.getVerdict(rec.registry, rec.repository, rec.digest);
       let verdict: Verdict;
       if (before) {
@@ -375,9 +385,9 @@ export class PolicyControl {
         const e = verdict.evaluations?.[rs];
         verdict.evaluations = { ...verdict.evaluations, [rs]: { decision: 'allow', reasons: [released, ...(e?.reasons ?? verdict.reasons)] } };
       }
-      verdict.tags = [...new Set([...verdict.tags, rec.tag])].sort();
+      verdict.tags = [...new Set([...verdict.tags, ...(rec.tag ? [rec.tag] : [])])].sort();
       verdict.decision = 'allow';
-      verdict.mode = viewOf(gate.currentPolicy, verdict, rec.tag).mode;
+      verdict.mode = viewOf(gate.currentPolicy, verdict, rec.tag || undefined).mode;
       verdict.reasons = [released, ...verdict.reasons];
       verdict.enforcement = { action: result.action, status: result.status, detail: result.detail };
       await store.putVerdict(verdict);

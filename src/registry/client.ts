@@ -47,6 +47,11 @@ export interface RegistryClientOptions {
    * pinned. Credentials never go anywhere else (see auth/credential-scope.ts).
    */
   auth?: { username?: string; password?: string; dockerConfig?: string; token?: string; realms?: string[] };
+  /**
+   * Credentials the caller already found for this registry (the CLI's credential files or
+   * `--username`), used when `auth` names none. Same scope rules as `auth`.
+   */
+  credentials?: Credentials;
   /** Default `pushgate/<version>`. Informational only: a User-Agent never makes a notification pushgate's own (src/gate/own-traffic.ts). */
   userAgent?: string;
   /** Per-request timeout in ms (time to the full buffered body, or idle time of a streamed body). Default 30000. */
@@ -215,7 +220,7 @@ export class RegistryClient {
       const a = opts.auth ?? {};
       if (a.username || a.password) creds = { username: a.username, password: a.password ?? '' };
       else if (a.dockerConfig) creds = readDockerConfigCredentials(a.dockerConfig, this.host);
-      else creds = undefined;
+      else creds = opts.credentials;
       return creds;
     };
     this.auth = new Authenticator({
@@ -573,6 +578,18 @@ export class RegistryClient {
     if (put !== digest) throw this.mismatch(`copy ${fromRepo}@${digest} to ${toRepo}:${tag}`, this.url(`/v2/${toRepo}/manifests/${tag}`), `stored as ${put}`);
   }
 
+  /**
+   * A child missing from the source may already be in the target: a blocking child pushed by digest is
+   * quarantined on its own (copied, then deleted from the source) before its index is. Then the copy
+   * goes on; otherwise the source's error stands.
+   */
+  private async alreadyCopied(e: unknown, toRepo: string, digest: Digest): Promise<Digest> {
+    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+    const there = await this.resolve(toRepo, digest).catch(() => undefined);
+    if (there?.digest !== digest) throw e;
+    return digest;
+  }
+
   private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string): Promise<Digest> {
     const m = await this.getManifest(fromRepo, digest);
     let children: Descriptor[];
@@ -592,7 +609,7 @@ export class RegistryClient {
     // Leniently read, a spelling the registry ignored may name content it never had: such copies
     // may fail; the PUT below says whether the registry has all it reads.
     const tolerate = <T>(p: Promise<T>) => (lenient ? p.catch(() => undefined) : p);
-    for (const child of children) await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest));
+    for (const child of children) await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest).catch((e: unknown) => this.alreadyCopied(e, toRepo, child.digest)));
     const seen = new Set<string>();
     await Promise.all(
       blobs

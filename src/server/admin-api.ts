@@ -302,11 +302,11 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       }
       if (!registry && config.registries.length === 1) registry = config.registries[0].name;
       const reason = str('reason');
-      if (!registry || !repository || !tag || !reason) {
-        throw new PushgateError('BAD_ARGUMENT', 'body must be {"image": "host[:port]/repo:tag", "reason": "…"} or {"registry", "repository", "tag", "reason"} (optional "digest", "expires")');
+      if (!registry || !repository || (!tag && !digest) || !reason) {
+        throw new PushgateError('BAD_ARGUMENT', 'body must be {"image": "host[:port]/repo:tag", "reason": "…"} or {"registry", "repository", "tag" or "digest" (an image pushed by digest only), "reason"} (optional "expires")');
       }
       if (digest && !isDigest(digest)) throw new PushgateError('BAD_ARGUMENT', `"${digest}" is not a digest`);
-      const r = await control.release(actor(res), { registry, repository, tag, digest, reason, expires: str('expires') });
+      const r = await control.release(actor(res), { registry, repository, tag: tag ?? '', digest, reason, expires: str('expires') });
       res.json({ released: r.record, verdict: r.verdict, exception: r.exception });
     } catch (e) {
       logger.warn({ err: (e as Error).message, actor: actor(res) }, 'release refused or failed');

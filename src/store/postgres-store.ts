@@ -296,6 +296,12 @@ export class PostgresStore implements Store {
     return countsOf((await this.q(`SELECT status, COUNT(*) AS n FROM events WHERE status <> 'done' GROUP BY status`)).rows);
   }
 
+  async manifestAgeMs(registry: string, repository: string, digest: Digest): Promise<number | undefined> {
+    const r = await this.q(`SELECT ${NOW_MS} - MIN(created_at) AS age FROM events WHERE registry = $1 AND repository = $2 AND digest = $3`, [registry, repository, digest]);
+    const age = r.rows[0]?.age;
+    return age === null || age === undefined ? undefined : Math.max(0, Number(age));
+  }
+
   async queueDepth(): Promise<number> {
     const r = await this.q(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`);
     return Number(r.rows[0].n);
@@ -391,6 +397,17 @@ export class PostgresStore implements Store {
       [registry, repository, tag, except ?? ''],
     );
     return r.rows[0]?.digest;
+  }
+
+  async allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]> {
+    const r = await this.q(
+      `SELECT digest, MAX(at) AS last FROM tags t WHERE registry = $1 AND repository = $2 AND tag = $3 AND allowed = 1 AND digest <> $4
+         AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+           AND b.digest = t.digest AND b.allowed = 0 AND b.at >= t.at)
+       GROUP BY digest ORDER BY last DESC LIMIT $5`,
+      [registry, repository, tag, except ?? '', limit],
+    );
+    return r.rows.map((row: { digest: string }) => row.digest);
   }
 
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {

@@ -160,11 +160,26 @@ CREATE INDEX IF NOT EXISTS own_writes_expiry ON own_writes (expires_at);
 `,
   },
   {
+    // The grace before a blocking manifest pushed by digest only is acted on counts from the first event
+    // of that manifest (Store.manifestAgeMs); the same index serves enqueueUnlessPending's lookup.
+    version: 7,
+    name: 'events-by-manifest',
+    sql: 'CREATE INDEX IF NOT EXISTS events_by_manifest ON events (registry, repository, digest, created_at);',
+  },
+  {
+    // A claim walks the events of one state in seq order and stops at the first it may take (the
+    // oldest due `queued` one, the oldest `running` one with an expired lease): without this index it
+    // sorted every due event on each claim, so a backlog of n events cost O(n) per claim.
+    version: 8,
+    name: 'events-status-seq-index',
+    sql: 'CREATE INDEX IF NOT EXISTS events_status_seq ON events (status, seq);',
+  },
+  {
     // Continuous monitoring (src/monitor): each verdict's database digest and policy revision as columns;
     // every judged image's packages by advisory pair and findings by advisory id and alias, so a database
     // change re-matches only the images it can touch; monitor runs (one claim, a cursor to resume from),
     // change records per re-judged image, and grace-period holds.
-    version: 7,
+    version: 9,
     name: 'monitor',
     sql: `
 ALTER TABLE verdicts ADD COLUMN vulndb_digest TEXT;

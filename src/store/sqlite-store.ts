@@ -14,6 +14,9 @@ import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, typ
 
 type Row = Record<string, unknown>;
 
+/** Most prepared statements a store keeps (see SqliteStore.stmt). */
+const STATEMENT_CACHE_MAX = 256;
+
 /** Opens (creating if needed) the SQLite database at `file`. @throws PushgateError STORE */
 export function openSqliteStore(file: string): SqliteStore {
   try {
@@ -45,6 +48,25 @@ export class SqliteStore implements Store {
     db.pragma('foreign_keys = ON');
   }
 
+  /**
+   * Prepared statements by SQL text. better-sqlite3 compiles a statement on every `prepare` (tens of µs,
+   * paid on every admission review and queued event otherwise); a statement is reusable because every
+   * call here runs it to completion synchronously (nothing iterates). The SQL texts are constants or
+   * built from a fixed set of filters, so the map stays small; past {@link STATEMENT_CACHE_MAX} a text is
+   * prepared without being kept.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** The prepared statement of `sql`, compiled on first use (see {@link statements}). */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.statements.size < STATEMENT_CACHE_MAX) this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   async migrate(): Promise<void> {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
@@ -65,7 +87,7 @@ export class SqliteStore implements Store {
    */
   async probeWrite(): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
-      this.db.prepare('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MAX(version) FROM schema_migrations)').run();
+      this.stmt('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MAX(version) FROM schema_migrations)').run();
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
@@ -83,7 +105,7 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<boolean> {
     try {
-      this.db.prepare('SELECT 1').get();
+      this.stmt('SELECT 1').get();
       return true;
     } catch {
       return false;
@@ -135,8 +157,8 @@ export class SqliteStore implements Store {
   async enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
     // One writer: the check and the insert in one immediate transaction cannot interleave.
     const tx = this.db.transaction(() => {
-      const row = this.db
-        .prepare(`SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = ? AND repository = ? AND digest = ? ORDER BY seq LIMIT 1`)
+      const row = this
+        .stmt(`SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = ? AND repository = ? AND digest = ? ORDER BY seq LIMIT 1`)
         .get(event.registry, event.repository, event.digest) as Row | undefined;
       if (row) return { inserted: false, seq: Number(row.seq) };
       return this.insertEvent(event);
@@ -151,14 +173,14 @@ export class SqliteStore implements Store {
   private insertEvent(event: PushEvent): { inserted: boolean; seq: number } {
     const key = dedupeKey(event);
     const now = Date.now();
-    const r = this.db
-      .prepare(
+    const r = this
+      .stmt(
         `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
       )
       .run(key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now, now);
     if (r.changes === 1) return { inserted: true, seq: Number(r.lastInsertRowid) };
-    const row = this.db.prepare('SELECT seq FROM events WHERE dedupe_key = ?').get(key) as Row;
+    const row = this.stmt('SELECT seq FROM events WHERE dedupe_key = ?').get(key) as Row;
     return { inserted: false, seq: Number(row.seq) };
   }
 
@@ -167,18 +189,13 @@ export class SqliteStore implements Store {
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
     const now = Date.now();
     const tx = this.db.transaction(() => {
-      const row = this.db
-        .prepare(
-          `SELECT seq, payload, attempts, last_error FROM events e
-           WHERE ((status = 'queued' AND due_at <= ?) OR (status = 'running' AND lease_until < ?))
-             AND ${TAG_ORDER}
-           ORDER BY seq LIMIT 1`,
-        )
-        .get(now, now) as Row | undefined;
+      // The oldest claimable event: the older of the first due `queued` one and the first `running`
+      // one whose lease expired (see CLAIM_SQLITE).
+      const queued = this.stmt(CLAIM_SQLITE.queued).get(now) as Row | undefined;
+      const expired = this.stmt(CLAIM_SQLITE.expired).get(now) as Row | undefined;
+      const row = queued && expired ? (Number(queued.seq) < Number(expired.seq) ? queued : expired) : (queued ?? expired);
       if (!row) return undefined;
-      this.db
-        .prepare(`UPDATE events SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?`)
-        .run(worker, now + leaseMs, row.seq);
+      this.stmt(`UPDATE events SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?`).run(worker, now + leaseMs, row.seq);
       return row;
     });
     const row = this.wrap('claim', () => tx.immediate());
@@ -192,13 +209,13 @@ export class SqliteStore implements Store {
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
-    this.wrap('extend lease', () => this.db.prepare(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker));
+    this.wrap('extend lease', () => this.stmt(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker));
   }
 
   async complete(seq: number, worker: string, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<boolean> {
     return this.wrap('complete', () =>
       this.db.transaction(() => {
-        const r = this.db.prepare(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ? AND worker = ? AND status = 'running'`).run(seq, worker);
+        const r = this.stmt(`UPDATE events SET status = 'done', lease_until = 0 WHERE seq = ? AND worker = ? AND status = 'running'`).run(seq, worker);
         if (r.changes !== 1) return false;
         if (audit) this.insertAudit(audit);
         return true;
@@ -208,8 +225,8 @@ export class SqliteStore implements Store {
 
   async retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean> {
     return this.wrap('retry', () => {
-      const res = this.db
-        .prepare(
+      const res = this
+        .stmt(
           `UPDATE events SET status = ?, due_at = ?, lease_until = 0, last_error = ?, attempts = MAX(0, attempts - ?)
            WHERE seq = ? AND worker = ? AND status = 'running'`,
         )
@@ -221,22 +238,29 @@ export class SqliteStore implements Store {
   async resumeBlocked(registry: string): Promise<number> {
     return this.wrap('resume blocked events', () => {
       const now = Date.now();
-      return this.db
-        .prepare(`UPDATE events SET status = 'queued', attempts = 0, due_at = ?, worker = NULL WHERE status = 'blocked-on-registry' AND registry = ? AND due_at <= ?`)
+      return this
+        .stmt(`UPDATE events SET status = 'queued', attempts = 0, due_at = ?, worker = NULL WHERE status = 'blocked-on-registry' AND registry = ? AND due_at <= ?`)
         .run(now, registry, now).changes;
     });
   }
 
   async blockedRegistries(): Promise<string[]> {
-    return this.wrap('list blocked registries', () => (this.db.prepare(`SELECT DISTINCT registry FROM events WHERE status = 'blocked-on-registry'`).all() as Row[]).map((r) => String(r.registry)));
+    return this.wrap('list blocked registries', () => (this.stmt(`SELECT DISTINCT registry FROM events WHERE status = 'blocked-on-registry'`).all() as Row[]).map((r) => String(r.registry)));
   }
 
   async queueCounts(): Promise<Record<QueueState, number>> {
-    return this.wrap('count events', () => countsOf(this.db.prepare(`SELECT status, COUNT(*) AS n FROM events WHERE status != 'done' GROUP BY status`).all() as Row[]));
+    return this.wrap('count events', () => countsOf(this.stmt(`SELECT status, COUNT(*) AS n FROM events WHERE status != 'done' GROUP BY status`).all() as Row[]));
+  }
+
+  async manifestAgeMs(registry: string, repository: string, digest: Digest): Promise<number | undefined> {
+    return this.wrap('manifest age', () => {
+      const row = this.db.prepare(`SELECT MIN(created_at) AS first FROM events WHERE registry = ? AND repository = ? AND digest = ?`).get(registry, repository, digest) as Row;
+      return row.first === null || row.first === undefined ? undefined : Math.max(0, Date.now() - Number(row.first));
+    });
   }
 
   async queueDepth(): Promise<number> {
-    return this.wrap('queue depth', () => Number((this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
+    return this.wrap('queue depth', () => Number((this.stmt(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
   }
 
   /** Runs a synchronous driver call; a driver error becomes PushgateError STORE (retryable) naming `what`. */
@@ -249,16 +273,16 @@ export class SqliteStore implements Store {
   }
 
   async putVerdict(v: Verdict): Promise<void> {
-    this.db.transaction(() => writeVerdict(this.db, v))();
+    this.db.transaction(() => writeVerdict(this.db, v, (sql) => this.stmt(sql)))();
   }
 
   async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
     this.db.transaction(() => {
       // instr() narrows to verdicts whose body mentions the tag; the JSON decides.
-      const rows = this.db
-        .prepare('SELECT digest, body FROM verdicts WHERE registry = ? AND repository = ? AND (digest = ? OR instr(body, ?) > 0)')
+      const rows = this
+        .stmt('SELECT digest, body FROM verdicts WHERE registry = ? AND repository = ? AND (digest = ? OR instr(body, ?) > 0)')
         .all(registry, repository, digest, JSON.stringify(tag)) as Row[];
-      const update = this.db.prepare('UPDATE verdicts SET body = ? WHERE registry = ? AND repository = ? AND digest = ?');
+      const update = this.stmt('UPDATE verdicts SET body = ? WHERE registry = ? AND repository = ? AND digest = ?');
       for (const r of rows) {
         const v = JSON.parse(String(r.body)) as Verdict;
         const next = movedTags(v, tag, String(r.digest) === digest);
@@ -268,13 +292,13 @@ export class SqliteStore implements Store {
   }
 
   async getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
-    const row = this.db.prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(registry, repository, digest) as Row | undefined;
+    const row = this.stmt('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(registry, repository, digest) as Row | undefined;
     return row ? (JSON.parse(String(row.body)) as Verdict) : undefined;
   }
 
   async getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined> {
-    const row = this.db
-      .prepare('SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ? ORDER BY at DESC, rowid DESC LIMIT 1')
+    const row = this
+      .stmt('SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ? ORDER BY at DESC, rowid DESC LIMIT 1')
       .get(registry, repository, tag) as Row | undefined;
     return row ? this.getVerdict(registry, repository, String(row.digest)) : undefined;
   }
@@ -291,36 +315,36 @@ export class SqliteStore implements Store {
       args.push(opts.repository);
     }
     const sql = `SELECT body FROM verdicts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY updated_seq DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, opts.limit ?? 100) as Row[]).map((r) => JSON.parse(String(r.body)) as Verdict);
+    return (this.stmt(sql).all(...args, opts.limit ?? 100) as Row[]).map((r) => JSON.parse(String(r.body)) as Verdict);
   }
 
   async putReport(digest: Digest, report: ScanReport): Promise<void> {
-    this.db
-      .prepare('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at')
+    this
+      .stmt('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at')
       .run(digest, JSON.stringify(report), Date.now());
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {
-    const row = this.db.prepare('SELECT body FROM reports WHERE digest = ?').get(digest) as Row | undefined;
+    const row = this.stmt('SELECT body FROM reports WHERE digest = ?').get(digest) as Row | undefined;
     return row ? (JSON.parse(String(row.body)) as ScanReport) : undefined;
   }
 
   async getLayer(key: string): Promise<unknown | undefined> {
-    const row = this.db.prepare('SELECT body FROM layers WHERE key = ?').get(key) as Row | undefined;
+    const row = this.stmt('SELECT body FROM layers WHERE key = ?').get(key) as Row | undefined;
     return row ? JSON.parse(String(row.body)) : undefined;
   }
 
   async putLayer(key: string, value: unknown): Promise<void> {
-    this.db.prepare('INSERT INTO layers (key, body, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING').run(key, JSON.stringify(value), Date.now());
+    this.stmt('INSERT INTO layers (key, body, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING').run(key, JSON.stringify(value), Date.now());
   }
 
   async recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void> {
-    this.db.prepare('INSERT INTO tags (registry, repository, tag, digest, allowed, at) VALUES (?, ?, ?, ?, ?, ?)').run(registry, repository, tag, digest, allowed ? 1 : 0, Date.now());
+    this.stmt('INSERT INTO tags (registry, repository, tag, digest, allowed, at) VALUES (?, ?, ?, ?, ?, ?)').run(registry, repository, tag, digest, allowed ? 1 : 0, Date.now());
   }
 
   async lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined> {
-    const row = this.db
-      .prepare(
+    const row = this
+      .stmt(
         `SELECT digest FROM tags t WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ?
            AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
              AND b.digest = t.digest AND b.allowed = 0 AND (b.at > t.at OR (b.at = t.at AND b.rowid > t.rowid)))
@@ -330,53 +354,65 @@ export class SqliteStore implements Store {
     return row ? String(row.digest) : undefined;
   }
 
+  async allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT digest, MAX(at) AS last FROM tags t WHERE registry = ? AND repository = ? AND tag = ? AND allowed = 1 AND digest != ?
+           AND NOT EXISTS (SELECT 1 FROM tags b WHERE b.registry = t.registry AND b.repository = t.repository AND b.tag = t.tag
+             AND b.digest = t.digest AND b.allowed = 0 AND (b.at > t.at OR (b.at = t.at AND b.rowid > t.rowid)))
+         GROUP BY digest ORDER BY last DESC, MAX(rowid) DESC LIMIT ?`,
+      )
+      .all(registry, repository, tag, except ?? '', limit) as Row[];
+    return rows.map((r) => String(r.digest));
+  }
+
   async audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void> {
     this.insertAudit(entry);
   }
 
   private insertAudit(entry: Omit<AuditRecord, 'seq' | 'at'>): void {
-    this.db
-      .prepare('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this
+      .stmt('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null);
   }
 
   async listAudit(limit: number, filter: AuditFilter = {}): Promise<AuditRecord[]> {
     const { where, args } = auditWhere(filter, () => '?');
-    return (this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, limit) as Row[]).map(auditFromRow);
+    return (this.stmt(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, limit) as Row[]).map(auditFromRow);
   }
 
   async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
     const at = new Date().toISOString();
-    const r = this.db.prepare('INSERT INTO exceptions (at, actor, expires, spec) VALUES (?, ?, ?, ?)').run(at, actor, spec.expires, JSON.stringify(spec));
+    const r = this.stmt('INSERT INTO exceptions (at, actor, expires, spec) VALUES (?, ?, ?, ?)').run(at, actor, spec.expires, JSON.stringify(spec));
     return { id: Number(r.lastInsertRowid), at, actor, expires: spec.expires, spec };
   }
 
   async listExceptions(): Promise<StoredException[]> {
-    return (this.db.prepare('SELECT * FROM exceptions ORDER BY id').all() as Row[]).map(exceptionFromRow);
+    return (this.stmt('SELECT * FROM exceptions ORDER BY id').all() as Row[]).map(exceptionFromRow);
   }
 
   async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
     const at = Date.now();
-    const r = this.db
-      .prepare('INSERT INTO quarantine (at, registry, repository, tag, digest, quarantine_repository, state, state_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    const r = this
+      .stmt('INSERT INTO quarantine (at, registry, repository, tag, digest, quarantine_repository, state, state_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(at, q.registry, q.repository, q.tag, q.digest, q.quarantineRepository, 'quarantined', at);
     return { id: Number(r.lastInsertRowid), at, ...q, state: 'quarantined', stateAt: at };
   }
 
   async listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]> {
     const { where, args } = quarantineWhere(q, () => '?');
-    return (this.db.prepare(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT ?`).all(...args, q.limit ?? 1000) as Row[]).map(quarantineFromRow);
+    return (this.stmt(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT ?`).all(...args, q.limit ?? 1000) as Row[]).map(quarantineFromRow);
   }
 
   async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
-    this.db.prepare('UPDATE quarantine SET state = ?, state_at = ? WHERE id = ?').run(state, Date.now(), id);
+    this.stmt('UPDATE quarantine SET state = ?, state_at = ? WHERE id = ?').run(state, Date.now(), id);
   }
 
   async rememberOwnWrite(w: OwnWriteKey, expiresAt: number): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM own_writes WHERE expires_at < ?').run(Date.now());
-      this.db
-        .prepare(
+      this.stmt('DELETE FROM own_writes WHERE expires_at < ?').run(Date.now());
+      this
+        .stmt(
           `INSERT INTO own_writes (registry, repository, digest, tag, expires_at, consumed_by) VALUES (?, ?, ?, ?, ?, NULL)
            ON CONFLICT (registry, repository, digest, tag) DO UPDATE SET expires_at = excluded.expires_at, consumed_by = NULL`,
         )
@@ -384,20 +420,16 @@ export class SqliteStore implements Store {
     })();
   }
 
-  private ownWriteStatements: { find: Database.Statement; consume: Database.Statement } | undefined;
-
   async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
     // Every push notification asks this at intake and almost none is pushgate's: a read by primary
-    // key answers those without taking the write lock; prepared once.
-    const st = (this.ownWriteStatements ??= {
-      find: this.db.prepare('SELECT 1 FROM own_writes WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?'),
-      consume: this.db.prepare(
+    // key answers those without taking the write lock.
+    if (!this.stmt('SELECT 1 FROM own_writes WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?').get(w.registry, w.repository, w.digest, w.tag)) return false;
+    return (
+      this.stmt(
         `UPDATE own_writes SET consumed_by = ? WHERE registry = ? AND repository = ? AND digest = ? AND tag = ?
          AND expires_at >= ? AND (consumed_by IS NULL OR consumed_by = ?)`,
-      ),
-    });
-    if (!st.find.get(w.registry, w.repository, w.digest, w.tag)) return false;
-    return st.consume.run(eventId, w.registry, w.repository, w.digest, w.tag, now, eventId).changes === 1;
+      ).run(eventId, w.registry, w.repository, w.digest, w.tag, now, eventId).changes === 1
+    );
   }
 
   async close(): Promise<void> {
@@ -410,7 +442,7 @@ export class SqliteStore implements Store {
 for (const name of Object.getOwnPropertyNames(SqliteStore.prototype)) {
   const proto = SqliteStore.prototype as unknown as Record<string, unknown>;
   const fn = proto[name];
-  if (name === 'constructor' || typeof fn !== 'function' || name === 'wrap' || name === 'insertEvent' || name === 'insertAudit' || name === 'flushEnqueues') continue;
+  if (name === 'constructor' || typeof fn !== 'function' || name === 'wrap' || name === 'stmt' || name === 'insertEvent' || name === 'insertAudit' || name === 'flushEnqueues') continue;
   proto[name] = async function (this: SqliteStore, ...args: unknown[]) {
     try {
       return await (fn as (...a: unknown[]) => Promise<unknown>).apply(this, args);
@@ -427,6 +459,23 @@ for (const name of Object.getOwnPropertyNames(SqliteStore.prototype)) {
  */
 export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p WHERE p.registry = e.registry AND p.repository = e.repository
   AND p.tag = e.tag AND p.seq < e.seq AND p.status IN ('queued', 'running', 'blocked-on-registry')))`;
+
+/**
+ * The two queries of a SQLite claim (parameter: now, ms): the first due `queued` event and the first
+ * `running` event whose lease expired, each in seq order and held back while an earlier event of its
+ * tag is open ({@link TAG_ORDER}); the claim takes the older of the two. Each walks index
+ * `events_status_seq` and stops at its first match: one query with `(queued AND due) OR (running AND
+ * expired)` sorted every due event on each claim, so a backlog of n events cost O(n) per claim and
+ * draining a burst was quadratic.
+ */
+export const CLAIM_SQLITE = {
+  queued: `SELECT seq, payload, attempts, last_error FROM events e INDEXED BY events_status_seq
+           WHERE status = 'queued' AND due_at <= ? AND ${TAG_ORDER}
+           ORDER BY seq LIMIT 1`,
+  expired: `SELECT seq, payload, attempts, last_error FROM events e INDEXED BY events_status_seq
+            WHERE status = 'running' AND lease_until < ? AND ${TAG_ORDER}
+            ORDER BY seq LIMIT 1`,
+} as const;
 
 /** Counts by state from `status, n` rows (either dialect); states without a row are 0. */
 export function countsOf(rows: Row[]): Record<QueueState, number> {
@@ -452,10 +501,10 @@ export function movedTags(v: Verdict, tag: string, here: boolean): string[] | un
  * Inserts or replaces a verdict (tags merged with the stored ones), inside the caller's transaction;
  * the database digest and policy revision that judged it are kept as columns too.
  */
-export function writeVerdict(db: Database.Database, v: Verdict): void {
-  const old = db.prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(v.registry, v.repository, v.digest) as Row | undefined;
+export function writeVerdict(db: Database.Database, v: Verdict, prepare: (sql: string) => Database.Statement = (sql) => db.prepare(sql)): void {
+  const old = prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(v.registry, v.repository, v.digest) as Row | undefined;
   const merged = mergeTags(v, old ? (JSON.parse(String(old.body)) as Verdict) : undefined);
-  db.prepare(
+  prepare(
     `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision)
      VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts), ?, ?)
      ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = excluded.decision, body = excluded.body,

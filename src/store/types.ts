@@ -167,6 +167,14 @@ export interface Store {
   queueCounts(): Promise<Record<QueueState, number>>;
   /** Events queued or running. */
   queueDepth(): Promise<number>;
+  /**
+   * Milliseconds since the first event of `repository@digest` in `registry` was queued (any sender,
+   * tagged or not, done or open), or undefined when none was. The grace of a manifest pushed by digest
+   * only counts from it, so pushing the same digest again never starts a new grace. SQLite: the one
+   * process's clock; PostgreSQL: the database's `now()` against the enqueuing replica's clock (their
+   * skew shifts the grace by as much).
+   */
+  manifestAgeMs(registry: string, repository: string, digest: Digest): Promise<number | undefined>;
 
   /** Inserts or replaces the verdict of (registry, repository, digest); tags are merged. */
   putVerdict(v: Verdict): Promise<void>;
@@ -197,6 +205,12 @@ export interface Store {
    * since (a re-evaluation may block a digest it allowed before).
    */
   lastAllowed(registry: string, repository: string, tag: string, except?: Digest): Promise<Digest | undefined>;
+  /**
+   * The digests pushgate allowed for the tag, other than `except` and not blocked for that tag since,
+   * newest first, each once, at most `limit`. The tag history knows what was allowed THEN; the gate
+   * re-derives each one's current verdict before it restores a tag to it.
+   */
+  allowedForTag(registry: string, repository: string, tag: string, except: Digest | undefined, limit: number): Promise<Digest[]>;
 
   /** Appends an audit record. The audit table is append-only (UPDATE and DELETE fail in the database). */
   audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;

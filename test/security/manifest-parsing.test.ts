@@ -80,6 +80,18 @@ describe('security: manifests, indexes and configs are read as the registry and 
   }
 
   const manifest = (fields: string) => `{"schemaVersion":2,"mediaType":"${OCI}",${fields}}`;
+  /**
+   * node-app:vuln under a digest of its own (an annotation carries `nonce`), pushed by digest now, as a
+   * client pushes an index's children right before the index: a blocking child pushed by digest leaves
+   * the repository when its grace ends or with the first blocked index that names it, so each index
+   * variant gets its own.
+   */
+  async function freshVuln(nonce: string): Promise<Desc> {
+    const bytes = Buffer.from(j({ ...(JSON.parse(vuln.bytes.toString('utf8')) as object), annotations: { 'org.example.nonce': nonce } }));
+    const r = await put(reg.url, sha(bytes), bytes);
+    expect(r.status, r.text).to.equal(201);
+    return { mediaType: OCI, digest: sha(bytes), size: bytes.length };
+  }
   const j = (x: unknown) => JSON.stringify(x);
 
   before(async () => {
@@ -102,8 +114,8 @@ describe('security: manifests, indexes and configs are read as the registry and 
     await ensureBlob(c, REPO, statement);
     await ensureBlob(c, REPO, attCfg);
     const att = Buffer.from(manifest(`"config":${j({ mediaType: CONFIG_MT, digest: sha(attCfg), size: attCfg.length })},"layers":[${j({ mediaType: 'application/vnd.in-toto+json', digest: sha(statement), size: statement.length, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } })}]`));
-    // Children of the index variants go in by digest (untagged: judged, never acted on).
-    for (const [bytes, want] of [[vuln.bytes, vuln.digest], [clean.bytes, clean.digest], [att, sha(att)]] as const) {
+    // Children of the index variants that do not block go in by digest once (judged, left alone).
+    for (const [bytes, want] of [[clean.bytes, clean.digest], [att, sha(att)]] as const) {
       const r = await put(reg.url, want, bytes);
       expect(r.status, r.text).to.equal(201);
     }
@@ -181,7 +193,8 @@ describe('security: manifests, indexes and configs are read as the registry and 
 
     it('index with manifests/Manifests: stored, judged incomplete, quarantined', async () => {
       const child = (d: string, size: number) => ({ mediaType: OCI, digest: d, size, platform: { os: 'linux', architecture: 'amd64' } });
-      const body = `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[${j(child(clean.digest, clean.bytes.length))}],"Manifests":[${j(child(vuln.digest, vuln.bytes.length))}]}`;
+      const bad = await freshVuln('index-Manifests');
+      const body = `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[${j(child(clean.digest, clean.bytes.length))}],"Manifests":[${j(child(bad.digest, bad.size))}]}`;
       const r = await put(reg.url, 'index-Manifests', body, OCI_INDEX);
       expect(r.status, r.text).to.equal(201);
       const v = await waitVerdict(r.digest);
@@ -199,7 +212,8 @@ describe('security: manifests, indexes and configs are read as the registry and 
       await ensureBlob(labClient(reg.url), REPO, empty);
       const e = await put(reg.url, 'artifact-empty-config', manifest(`"artifactType":"application/vnd.example.sbom+json","config":${j({ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 })},"layers":${j(vuln.layers)}`));
       expect(e.status, e.text).to.equal(201);
-      const i = await put(reg.url, 'artifact-index', j({ schemaVersion: 2, mediaType: OCI_INDEX, artifactType: 'application/vnd.example.sbom+json', manifests: [{ mediaType: OCI, digest: vuln.digest, size: vuln.bytes.length, platform: { os: 'linux', architecture: 'amd64' } }] }), OCI_INDEX);
+      const bad = await freshVuln('artifact-index');
+      const i = await put(reg.url, 'artifact-index', j({ schemaVersion: 2, mediaType: OCI_INDEX, artifactType: 'application/vnd.example.sbom+json', manifests: [{ ...bad, platform: { os: 'linux', architecture: 'amd64' } }] }), OCI_INDEX);
       expect(i.status, i.text).to.equal(201);
       for (const [tag, r] of [['artifact-manifest', m], ['artifact-empty-config', e], ['artifact-index', i]] as const) {
         const v = await waitVerdict(r.digest);
@@ -211,7 +225,7 @@ describe('security: manifests, indexes and configs are read as the registry and 
 
     it('index children are judged by their layers: the attestation annotation or an in-toto type over a tar layer is scanned; a non-image child makes the index incomplete; a real attestation is skipped', async () => {
       // the vulnerable image dressed as a BuildKit attestation (annotation + unknown/unknown)
-      const dressed = { mediaType: OCI, digest: vuln.digest, size: vuln.bytes.length, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': clean.digest } };
+      const dressed = { ...(await freshVuln('dressed-child')), platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': clean.digest } };
       const cleanChild = { mediaType: OCI, digest: clean.digest, size: clean.bytes.length, platform: { os: 'linux', architecture: 'amd64' } };
       const a = await put(reg.url, 'dressed-child', j({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [cleanChild, dressed] }), OCI_INDEX);
       expect(a.status, a.text).to.equal(201);
@@ -298,7 +312,7 @@ describe('security: manifests, indexes and configs are read as the registry and 
       const proxy = `http://127.0.0.1:${PROXY_PORT}`;
       const m = await put(proxy, 'p-artifact', manifest(`"artifactType":"application/vnd.example.sbom+json","config":${j(vuln.config)},"layers":${j(vuln.layers)}`));
       expect(m.status, m.text).to.equal(403);
-      const dressed = { mediaType: OCI, digest: vuln.digest, size: vuln.bytes.length, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } };
+      const dressed = { ...(await freshVuln('p-dressed')), platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } };
       const i = await put(proxy, 'p-dressed', j({ schemaVersion: 2, mediaType: OCI_INDEX, artifactType: 'application/vnd.example', manifests: [dressed] }), OCI_INDEX);
       expect(i.status, i.text).to.equal(403);
       expect(await pullable('p-artifact')).to.equal(404);

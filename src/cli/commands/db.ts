@@ -3,53 +3,38 @@
  * `pushgate db status [--db PATH] [--format json|table]` (DESIGN.md §3). Update exit codes: 0 when
  * the new database was installed, 2 when nothing could be imported (a PushgateError VULNDB thrown to
  * the main CLI, which prints it and exits 2). Progress goes to stderr; stdout carries only results.
+ * The database is where `scan` looks for it: `--db`, else `vulndb.path` of the configuration file
+ * (`--config`, else `$PUSHGATE_CONFIG`), else `<cache dir>/vulndb.sqlite` (src/config/cli-state.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { PushgateError } from '../../core/index.js';
-import { defaultConfig, loadConfig } from '../../config/load.js';
-import type { PushgateConfig } from '../../config/types.js';
+import { resolveCliState, type CliState } from '../../config/cli-state.js';
 import { updateDb, VulnDb } from '../../vulndb/index.js';
+import { downloadProgress } from '../download-progress.js';
+import { terminalText } from '../terminal-text.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** A progress reporter: a redrawn bar on a TTY, a plain line every 10% (and per source) otherwise. */
-function progress(stream: NodeJS.WriteStream): { tick: (p: { source: string; done: number; total?: number }) => void; end: () => void } {
-  let lastSource = '';
-  let lastPct = -1;
-  return {
-    tick(p) {
-      const pct = p.total ? Math.floor((p.done / p.total) * 100) : -1;
-      if (stream.isTTY) {
-        const width = 30;
-        const filled = pct < 0 ? 0 : Math.round((pct / 100) * width);
-        stream.write(`\r${p.source.slice(-40)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}${p.total ? `/${p.total}` : ''}`);
-        lastSource = p.source;
-        return;
-      }
-      if (p.source !== lastSource) {
-        lastSource = p.source;
-        lastPct = -1;
-        stream.write(`reading ${p.source}\n`);
-      }
-      const step = pct < 0 ? -1 : Math.floor(pct / 10) * 10;
-      if (step >= 0 && step !== lastPct && (step % 10 === 0)) {
-        lastPct = step;
-        stream.write(`${p.source}: ${p.done}/${p.total} files (${step}%)\n`);
-      }
-    },
-    end() {
-      if (stream.isTTY && lastSource) stream.write('\n');
-    },
-  };
+/** How the database path was chosen, for `db status` (`--db`, `vulndb.path in FILE`, `cache dir from $VAR`). */
+export function describeDbLocation(st: CliState): string {
+  if (st.dbPathFrom === '--db') return '--db';
+  if (st.dbPathFrom === 'vulndb.path') return `vulndb.path in ${st.configFile}`;
+  const via = st.cacheDirFrom === '--cache-dir' ? '--cache-dir' : st.cacheDirFrom === 'HOME' ? '~/.cache' : `$${st.cacheDirFrom}`;
+  return `cache directory from ${via}`;
 }
 
-/** The configuration a `db` command reads: the given file, else the built-in defaults (`./data/vulndb.sqlite`). */
-function config(file?: string): PushgateConfig {
-  return file ? loadConfig(file) : defaultConfig();
+/** The setting that named the database path, for messages. */
+function whereFrom(st: CliState): string {
+  return st.dbPathFrom === 'cache' ? 'the database path' : st.dbPathFrom;
+}
+
+/** Where `--db`/`--config`/`--cache-dir` and the environment put the database (src/config/cli-state.ts). */
+function state(opts: { db?: string; config?: string; cacheDir?: string }): CliState {
+  return resolveCliState({ db: opts.db, config: opts.config, cacheDir: opts.cacheDir });
 }
 
 /**
@@ -67,28 +52,32 @@ function checkDbPath(p: string, where: string): void {
   throw new PushgateError('BAD_ARGUMENT', `${where} ${p} is ${kind}; expected a vulnerability database file${eg} (created by \`pushgate db update\`)`);
 }
 
+const DB_HELP = 'database path (default: vulndb.path of the config file, else <cache dir>/vulndb.sqlite)';
+const CACHE_HELP = 'cache directory (default: $PUSHGATE_CACHE_DIR, $XDG_CACHE_HOME/pushgate, ~/.cache/pushgate)';
+
 /** Adds `db update` and `db status` to the program. */
 export function register(program: Command): void {
   const db = program.command('db').description('vulnerability database');
   db.command('update')
     .description('build a new vulnerability database from exactly the given sources and swap it in atomically')
     .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON (repeatable)', collect, [] as string[])
-    .option('--db <PATH>', 'database path (default: config vulndb.path, ./data/vulndb.sqlite)')
-    .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems)')
-    .action(async (opts: { source: string[]; db?: string; config?: string }) => {
-      const cfg = config(opts.config);
-      const bar = progress(process.stderr);
-      const sources = opts.source.length ? opts.source : cfg.vulndb.sources;
-      const dbPath = opts.db ?? cfg.vulndb.path;
-      checkDbPath(dbPath, opts.db ? '--db' : 'vulndb.path');
+    .option('--db <PATH>', DB_HELP)
+    .option('--cache-dir <DIR>', CACHE_HELP)
+    .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems; default $PUSHGATE_CONFIG)')
+    .action(async (opts: { source: string[]; db?: string; config?: string; cacheDir?: string }) => {
+      const st = state(opts);
+      const bar = downloadProgress(process.stderr);
+      const sources = opts.source.length ? opts.source : st.sources;
+      checkDbPath(st.dbPath, whereFrom(st));
       const stats = await updateDb({
-        path: dbPath,
+        path: st.dbPath,
         sources,
-        ecosystems: cfg.vulndb.ecosystems,
+        ecosystems: st.config.vulndb.ecosystems,
         onProgress: bar.tick,
-        log: (line) => process.stderr.write(`${line}\n`),
+        log: (line) => process.stderr.write(`${terminalText(line)}\n`),
       }).finally(() => bar.end());
-      for (const b of stats.badRecords) process.stderr.write(`pushgate: skipped ${b.file}: ${b.error}\n`);
+      // file names and messages quote the records (advisory data): terminal-safe
+      for (const b of stats.badRecords) process.stderr.write(`pushgate: skipped ${terminalText(`${b.file}: ${b.error}`)}\n`);
       const eco = Object.entries(stats.byEcosystem).map(([k, v]) => `${k} ${v}`).join(', ');
       process.stdout.write(
         `installed ${stats.path}: ${stats.imported} records (${eco}); ${stats.withdrawn} withdrawn, ` +
@@ -97,21 +86,23 @@ export function register(program: Command): void {
     });
   db.command('status')
     .description('show what the vulnerability database holds and when it was built')
-    .option('--db <PATH>', 'database path (default: config vulndb.path, ./data/vulndb.sqlite)')
-    .option('--config <FILE>', 'configuration file')
+    .option('--db <PATH>', DB_HELP)
+    .option('--cache-dir <DIR>', CACHE_HELP)
+    .option('--config <FILE>', 'configuration file (default $PUSHGATE_CONFIG)')
     .addOption(new Option('--format <FORMAT>', 'output format').choices(['json', 'table']).default('table'))
-    .action((opts: { db?: string; config?: string; format: 'json' | 'table' }) => {
-      const p = opts.db ?? config(opts.config).vulndb.path;
-      checkDbPath(p, opts.db ? '--db' : 'vulndb.path');
+    .action((opts: { db?: string; config?: string; cacheDir?: string; format: 'json' | 'table' }) => {
+      const loc = state(opts);
+      const p = loc.dbPath;
+      checkDbPath(p, whereFrom(loc));
       const vdb = VulnDb.open(p);
       try {
-        const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds() };
+        const st = { ...vdb.status(), ageSeconds: vdb.ageSeconds(), pathFrom: describeDbLocation(loc) };
         if (opts.format === 'json') {
           process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
           return;
         }
         const lines = [
-          `path       ${st.path}`,
+          `path       ${st.path}  (${st.pathFrom})`,
           `built at   ${st.builtAt ?? 'unknown'}${st.ageSeconds !== null ? ` (${Math.round(st.ageSeconds / 3600)} h ago)` : ''}`,
           `schema     ${st.schemaVersion}`,
           `records    ${st.records}`,

@@ -10,6 +10,7 @@ import { reconcile } from '../../gate/reconcile.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { openStore } from '../../store/index.js';
+import { terminalText } from '../terminal-text.js';
 
 /** Registers `reconcile`. */
 export function register(program: Command): void {
@@ -27,7 +28,7 @@ export function register(program: Command): void {
       const gate = new Gate({ config, store, policy, logger });
       try {
         const r = await reconcile({ config, gate, store, logger, registry: opts.registry });
-        for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}\n`);
+        for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${terminalText(`${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}`)}\n`);
         process.stderr.write(`pushgate: reconcile queued ${r.queued} of ${r.tags} tag(s) without a verdict${r.resumed ? `, resumed ${r.resumed} event(s) that waited for their registry` : ''}\n`);
         if (opts.enforce) {
           const n = await gate.drain();

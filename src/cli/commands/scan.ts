@@ -4,55 +4,36 @@
  * `host[:port]/repo[:tag][@digest]`. Exit 0 allow/warn, 1 quarantine/reject, 2 unreadable target
  * or bad arguments (DESIGN.md §3).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Command, Option } from 'commander';
-import { isBlocking, isLoopbackHost, parseHostPort, parseImageRef, parseSeverity, PushgateError, RegistryHosts, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
-import { defaultConfig, loadConfig } from '../../config/load.js';
-import type { PushgateConfig } from '../../config/types.js';
+import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
+import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
 import { judgeScan } from '../../gate/judge.js';
 import { formatReport } from '../../gate/report-formats.js';
 import { registrySource } from '../../gate/registry-source.js';
 import { defaultPolicy, loadPolicy, withSeverityThreshold } from '../../policy/index.js';
-import { RegistryClient } from '../../registry/client.js';
 import { scanImage, scanTarget, type ImageScan } from '../../scan/engine.js';
-import { VulnDb } from '../../vulndb/index.js';
 import { renderTable } from '../render.js';
-import { USER_AGENT, VERSION } from '../../core/version.js';
+import { clientForHost, withLoginHint } from '../registry-client.js';
+import { fileLayerCache } from '../layer-cache.js';
+import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '../scan-state-options.js';
+import { openCliVulnDb } from '../vulndb-state.js';
+import { VERSION } from '../../core/version.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
 /** Options of `scan`. */
-export interface ScanCliOptions {
+export interface ScanCliOptions extends ScanStateOptions {
   config?: string;
   format: 'table' | 'json' | 'sarif' | 'cyclonedx';
   severityThreshold?: string;
   platform?: string;
 }
 
-/** A client for a registry reference: the configured registry of that host, else an ad-hoc one (HTTPS unless loopback). */
-export function clientForHost(config: PushgateConfig, host: string): RegistryClient {
-  // The one host normalizer: `LOCALHOST:05000` or an alias is the configured registry, fetched from its url.
-  const name = new RegistryHosts(config.registries).match(host);
-  const rc = name === undefined ? undefined : config.registries.find((r) => r.name === name);
-  if (rc) {
-    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth: rc.auth, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
-  }
-  const loopback = isLoopbackHost(parseHostPort(host).host);
-  const dockerConfig = path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker'), 'config.json');
-  const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
-  return new RegistryClient({
-    name: host,
-    url: `${loopback ? 'http' : 'https'}://${apiHost}`,
-    auth: fs.existsSync(dockerConfig) ? { dockerConfig } : undefined,
-    userAgent: USER_AGENT,
-  });
-}
-
 /** Runs a scan and returns the judged report (no printing). */
 export async function runScan(target: string, opts: ScanCliOptions): Promise<ScanReport> {
-  const config = opts.config ? loadConfig(opts.config) : defaultConfig();
+  // --config > $PUSHGATE_CONFIG > built-in; database and caches in the user's cache (src/config/cli-state.ts)
+  const state = resolveCliState({ config: opts.config, db: opts.db, cacheDir: opts.cacheDir });
+  const config = state.config;
   let policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
   if (opts.severityThreshold) {
     const level = opts.severityThreshold.toLowerCase();
@@ -67,27 +48,26 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
   if (opts.platform && target.startsWith('dir:')) {
     throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: a dir: root filesystem has no platform; drop --platform`);
   }
-  let vulndb: VulnDb | undefined;
-  try {
-    // Opening a FIFO would block: anything but a file is no database, like a missing one.
-    if (fs.statSync(config.vulndb.path, { throwIfNoEntry: false })?.isFile() !== false) vulndb = VulnDb.open(config.vulndb.path);
-  } catch {
-    vulndb = undefined; // reported as a vulndb-missing diagnostic; the policy's onIncomplete decides
-  }
+  const oneOff = await oneOffCredentials(target, opts);
   // The same deadline and limits as the server's scans: a CI run and the gate judge alike.
-  const scanLimits = { tmpDir: config.scan.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes, deadlineMs: config.scan.deadlineMs, limits: config.scan.limits };
+  const scanLimits = { tmpDir: state.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes, deadlineMs: config.scan.deadlineMs, limits: config.scan.limits };
+  let scan: ImageScan;
+  let ctx: { registry?: string; repository?: string; tag?: string } = {};
+  if (LOCAL.test(target)) {
+    scan = await scanTarget(target, { platform: opts.platform, ...scanLimits });
+  } else {
+    const ref = parseImageRef(target, { defaultTag: 'latest' });
+    const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
+    // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
+    // targets, whose blobs the registry verified: a local layout's files can change under their digest.
+    scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, ...scanLimits, layerCache: fileLayerCache(state.layerCacheDir) })
+      .catch((e: unknown) => { throw withLoginHint(e, ref.registry); });
+    scan.target = target;
+    ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
+  }
+  // Opened after the target was read: a target that cannot be read costs no download.
+  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
   try {
-    let scan: ImageScan;
-    let ctx: { registry?: string; repository?: string; tag?: string } = {};
-    if (LOCAL.test(target)) {
-      scan = await scanTarget(target, { platform: opts.platform, ...scanLimits });
-    } else {
-      const ref = parseImageRef(target, { defaultTag: 'latest' });
-      const client = clientForHost(config, ref.registry);
-      scan = await scanImage(registrySource(client, ref.repository, ref.digest ?? ref.tag!), { platform: opts.platform, ...scanLimits });
-      scan.target = target;
-      ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
-    }
     return judgeScan(scan, vulndb, policy, ctx).report;
   } finally {
     vulndb?.close();
@@ -96,14 +76,15 @@ export async function runScan(target: string, opts: ScanCliOptions): Promise<Sca
 
 /** Registers `scan`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('scan')
     .description('scan an image and print its report; exit 0 allow/warn, 1 quarantine/reject, 2 error')
     .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | host[:port]/repo[:tag][@digest]')
-    .option('--config <file>', 'configuration file (default: built-in config and policy)')
+    .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG, else the built-in config and policy)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif', 'cyclonedx']).default('table'))
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
-    .option('--platform <os/arch>', 'scan one platform of an index')
+    .option('--platform <os/arch>', 'scan one platform of an index');
+  addScanStateOptions(cmd)
     .action(async (target: string, opts: ScanCliOptions) => {
       const report = await runScan(target, opts);
       process.stdout.write(opts.format === 'table' ? renderTable(report) : formatReport(report, opts.format, VERSION).body);

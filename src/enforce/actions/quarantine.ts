@@ -4,40 +4,59 @@
  * this was a re-push, then delete the original by digest. Deleting by digest removes every tag of
  * that digest in the repository (Distribution has no tag delete before 3.0). The restore happens
  * before the delete, so the tag never points at nothing.
+ *
+ * A manifest pushed by digest only is copied by digest (`<prefix><repository>@<digest>`, no tag: the
+ * `sha256-<hex>` spelling is the referrers fallback tag and must not be taken) and deleted the same way.
+ * An index takes its blocking children (./children.ts) out of the original repository with it: they
+ * were copied to quarantine as part of the index, and by digest they would still be pullable.
  */
-import type { Digest } from '../../core/index.js';
+import { isPushgateError, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
+import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
+import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
 import type { ActionResult, OwnWrite } from './types.js';
 
 /**
- * Quarantines `repository@digest` (pushed as `tag`).
- * @param restoreDigest the last digest pushgate allowed for the tag (store.lastAllowed), if any.
+ * Quarantines `repository@digest` (pushed as `tag`, or by digest only when `tag` is undefined).
+ * @param restoreDigest a digest whose current verdict allows it for the tag (the gate checks), if any.
+ * @param childBlocks whether a child of an index blocks by its own verdict (then it leaves the original repository too).
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
-export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string, prefix: string, restoreDigest?: Digest): Promise<ActionResult> {
-  await awaitTagLink(client, repository, tag);
+export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks): Promise<ActionResult> {
+  if (tag) await awaitTagLink(client, repository, tag);
   const target = `${prefix}${repository}`;
-  await client.copyImage(repository, digest, target, tag);
+  try {
+    await client.copyImage(repository, digest, target, tag ?? digest);
+  } catch (e) {
+    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+    // An index whose blocking child pushgate already removed (pushed by digest before it, rejected: never
+    // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable.
+    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks);
+    return { ...r, detail: `could not be copied to ${target} (${(e as Error).message}): ${r.detail}` };
+  }
   const writes: OwnWrite[] = [{ repository: target, digest, tag }];
   const refs = await moveReferrers(client, repository, digest, target);
   writes.push(...refs.writes);
   const removed = await tagsOf(client, repository, digest);
-  const restored = restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, target, digest) : undefined;
+  const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;
   if (restored) writes.push(...restored.writes);
+  const index = childBlocks ? await client.getManifest(repository, digest) : undefined;
   await client.deleteManifest(repository, digest);
+  const children = index ? await deleteBlockingChildren(client, repository, index, childBlocks) : { deleted: [], kept: [] };
   const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;
   return {
     action: 'quarantine',
     status: 'done',
     detail:
-      `copied to ${target}:${tag}, then deleted ${repository}@${digest} by digest` +
+      `copied to ${tag ? `${target}:${tag}` : `${target}@${digest} (pushed by digest: no tag)`}, then deleted ${repository}@${digest} by digest` +
       (gone.length ? ` (which also removed tag${gone.length > 1 ? 's' : ''} ${gone.join(', ')})` : '') +
+      describeChildren(children) +
       describeReferrers(refs, `moved to ${target}:`) +
       (restored ? `; ${restored.detail}` : ''),
     writes,
-    quarantined: { repository: target, tag },
+    quarantined: { repository: target, tag: tag ?? '' },
   };
 }
 

@@ -1,10 +1,12 @@
 /**
  * Reject on Distribution: delete the manifest by digest (every tag on it goes with it) and its
  * referrers (signatures and SBOMs of a rejected image would be orphans). After a blocked re-push
- * the tag is first restored to the last digest pushgate allowed for it.
+ * the tag is first restored to the last digest pushgate allowed for it (and allows now). An index
+ * takes its blocking children with it (./children.ts).
  */
 import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
+import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
 import { awaitTagLink, tagsOf } from './quarantine.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
 import { restoreTag } from './restore.js';
@@ -12,22 +14,25 @@ import type { ActionResult } from './types.js';
 
 /**
  * Deletes `repository@digest`.
- * @param tag the pushed tag, restored to `restoreDigest` when given.
- * @param quarantineRepository where an older allowed digest may also be found.
+ * @param tag the pushed tag (undefined: pushed by digest only), restored to `restoreDigest` when given.
+ * @param childBlocks whether a child of an index blocks by its own verdict (then it is deleted too).
  * @throws RegistryError when the delete fails.
  */
-export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, quarantineRepository?: string): Promise<ActionResult> {
+export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, childBlocks?: ChildBlocks): Promise<ActionResult> {
   if (tag) await awaitTagLink(client, repository, tag);
   const removed = await tagsOf(client, repository, digest);
   const refs = await moveReferrers(client, repository, digest, undefined);
-  const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, quarantineRepository ?? repository, digest) : undefined;
+  const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;
+  const index = childBlocks ? await client.getManifest(repository, digest) : undefined;
   await client.deleteManifest(repository, digest);
+  const children = index ? await deleteBlockingChildren(client, repository, index, childBlocks) : { deleted: [], kept: [] };
   const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;
   return {
     action: 'delete',
     status: 'done',
     detail:
       `deleted ${repository}@${digest} by digest${gone.length ? ` (tag${gone.length > 1 ? 's' : ''} ${gone.join(', ')} removed with it)` : ''}` +
+      describeChildren(children) +
       describeReferrers(refs, 'deleted') +
       (restored ? `; ${restored.detail}` : ''),
     writes: restored?.writes ?? [],

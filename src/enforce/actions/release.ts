@@ -8,19 +8,20 @@ import { deleteIfPresent, describeReferrers, moveReferrers } from './referrers.j
 import type { ActionResult, OwnWrite } from './types.js';
 
 /**
- * Moves a quarantined image back.
+ * Moves a quarantined image back. `tag` '' (an image quarantined after a push by digest only): it goes
+ * back by digest, with no tag.
  * @throws RegistryError (NOT_FOUND when the quarantined copy is gone, e.g. removed by retention).
  */
 export async function release(client: RegistryClient, quarantineRepository: string, digest: Digest, repository: string, tag: string): Promise<ActionResult> {
-  await client.copyImage(quarantineRepository, digest, repository, tag);
-  const writes: OwnWrite[] = [{ repository, digest, tag }];
+  await client.copyImage(quarantineRepository, digest, repository, tag || digest);
+  const writes: OwnWrite[] = [{ repository, digest, tag: tag || undefined }];
   const refs = await moveReferrers(client, quarantineRepository, digest, repository);
   writes.push(...refs.writes);
   await deleteIfPresent(client, quarantineRepository, digest);
   return {
     action: 'restore',
     status: 'done',
-    detail: `released: copied ${quarantineRepository}@${digest} back to ${repository}:${tag}, then deleted the quarantined copy${describeReferrers(refs, `moved back to ${repository}:`)}`,
+    detail: `released: copied ${quarantineRepository}@${digest} back to ${tag ? `${repository}:${tag}` : `${repository}@${digest}`}, then deleted the quarantined copy${describeReferrers(refs, `moved back to ${repository}:`)}`,
     writes,
   };
 }

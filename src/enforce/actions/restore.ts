@@ -1,8 +1,10 @@
 /**
  * Tag restore on Distribution: after a blocked re-push of an existing tag, point the tag back at
- * the last digest pushgate allowed for it, so pulls of `app:v1` keep working. The manifest is read
- * by digest from the repository (a re-push moves the tag but leaves the old manifest and its blobs
- * in place) or, failing that, copied back from the quarantine repository.
+ * an earlier digest, so pulls of `app:v1` keep working. The gate picks that digest: one it allowed for
+ * the tag before AND whose current verdict, under the policy in force, still allows it for the tag
+ * (src/gate/gate.ts `restoreTarget`). The manifest is read by digest from the repository (a re-push
+ * moves the tag but leaves the old manifest and its blobs in place). It is never copied back out of
+ * the quarantine repository: that is a release, which only an operator does.
  */
 import { isPushgateError, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
@@ -33,27 +35,20 @@ async function movedFrom(client: RegistryClient, repository: string, tag: string
 /**
  * Re-tags `repository:tag` to `digest`, only if the tag still points at `blocked` (the digest the verdict
  * is about), checked immediately before the write. Never throws: a failure or a skip is returned with
- * `ok: false` and the reason (the blocked image is still removed; the tag is then absent).
+ * `ok: false` and the reason (the blocked image is still removed; the tag is then absent). A `digest`
+ * no longer in the repository is not restored (the tag is left absent).
  */
-export async function restoreTag(client: RegistryClient, repository: string, tag: string, digest: Digest, quarantineRepository: string, blocked: Digest): Promise<Restored> {
+export async function restoreTag(client: RegistryClient, repository: string, tag: string, digest: Digest, blocked: Digest): Promise<Restored> {
   const skip = (why: string): Restored => ({ ok: false, skipped: true, detail: `did not restore ${repository}:${tag} to ${digest}: ${why} (a newer push or a person moved it; it is left as it is)`, writes: [] });
   try {
     const m = await client.getManifest(repository, digest);
     const moved = await movedFrom(client, repository, tag, blocked);
     if (moved) return skip(moved);
     await client.putManifest(repository, tag, m.bytes, m.mediaType);
-    return { ok: true, detail: `restored ${repository}:${tag} to ${digest}, the last digest pushgate allowed for it`, writes: [{ repository, digest, tag }] };
+    return { ok: true, detail: `restored ${repository}:${tag} to ${digest}, the last digest allowed for it (and allowed now)`, writes: [{ repository, digest, tag }] };
   } catch (e) {
-    if (!isPushgateError(e, 'NOT_FOUND')) return { ok: false, detail: `could not restore ${repository}:${tag} to ${digest}: ${(e as Error).message}`, writes: [] };
-  }
-  try {
-    const moved = await movedFrom(client, repository, tag, blocked);
-    if (moved) return skip(moved);
-    await client.copyImage(quarantineRepository, digest, repository, tag);
-    return { ok: true, detail: `restored ${repository}:${tag} to ${digest} (the last digest pushgate allowed for it), copied back from ${quarantineRepository}`, writes: [{ repository, digest, tag }] };
-  } catch (e) {
-    const why = isPushgateError(e, 'NOT_FOUND') ? `it is neither in ${repository} nor in ${quarantineRepository} any more` : (e as Error).message;
-    return { ok: false, detail: `could not restore ${repository}:${tag} to ${digest}: ${why}`, writes: [] };
+    const why = isPushgateError(e, 'NOT_FOUND') ? `it is no longer in ${repository} (never copied back out of quarantine: that takes a release)` : (e as Error).message;
+    return { ok: false, detail: `could not restore ${repository}:${tag} to ${digest}: ${why}; the tag is left absent`, writes: [] };
   }
 }
 

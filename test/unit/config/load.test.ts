@@ -158,7 +158,7 @@ describe('config: loadConfig', () => {
     fs.writeFileSync(file, 'server:\n  listen: 0.0.0.0:1\n  port: 1\nregistry: []\n');
     expect(problems(() => loadConfig(file, {}))).to.deep.equal([
       `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, readTimeout, publicUrl)`,
-      `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, harborAdapter, reconcile, notify)`,
+      `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, enforcement, harborAdapter, reconcile, notify)`,
     ]);
   });
 
@@ -235,6 +235,16 @@ describe('config: loadConfig', () => {
     const lines = problems(() => parseConfigText('scan:\n  workers: ${W}\n', path.join(tmp, 'x.yaml'), { W: '*x' }));
     expect(lines).to.have.length(1);
     expect(lines[0]).to.match(/:2:12: scan\.workers: must be a whole number \(got string "\*x"\)$/);
+  });
+
+  it('enforcement.untaggedGrace: a duration, 60s by default, 0s acts at once; a bare number is an error at its line', () => {
+    const f = path.join(tmp, 'g.yaml');
+    expect(parseConfigText('log:\n  level: info\n', f, {}).enforcement?.untaggedGraceMs).to.equal(60_000);
+    expect(parseConfigText('enforcement:\n  untaggedGrace: 5s\n', f, {}).enforcement?.untaggedGraceMs).to.equal(5_000);
+    expect(parseConfigText('enforcement:\n  untaggedGrace: 0s\n', f, {}).enforcement?.untaggedGraceMs).to.equal(0);
+    const lines = problems(() => parseConfigText('enforcement:\n  untaggedGrace: 30\n', f, {}));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/:2:\d+: enforcement\.untaggedGrace: must be a duration/);
   });
 
   it('an empty file and sections whose keys are all commented out mean defaults', () => {

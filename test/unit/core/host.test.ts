@@ -212,3 +212,26 @@ describe('core/host: every spelling of an IPv4 address is that address (inet_ato
     );
   });
 });
+
+describe('core/host: normalized spellings are kept between calls', () => {
+  it('every call answers the same normalization in an object of its own; a refused spelling is refused every time', () => {
+    const first = parseHostPort('0x7F.1:05000');
+    expect(first).to.deep.equal({ host: '127.0.0.1', port: 5000 });
+    first.host = 'evil.example.test';
+    first.port = 1;
+    // A caller changing its answer does not change what the next caller gets.
+    expect(parseHostPort('0x7F.1:05000')).to.deep.equal({ host: '127.0.0.1', port: 5000 });
+    for (let i = 0; i < 3; i++) expect(() => parseHostPort('999.1.2.3.4:5000')).to.throw(/not an IPv4 address/);
+  });
+
+  it('property: answers stay right while more spellings pass than are kept', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 1, max: 65535 })), { minLength: 1500, maxLength: 1500 }), (pairs) => {
+        for (const [o, port] of [...pairs, ...pairs]) {
+          expect(parseHostPort(`10.0.0.${o}:${String(port).padStart(6, '0')}`)).to.deep.equal({ host: `10.0.0.${o}`, port });
+        }
+      }),
+      { numRuns: 3 },
+    );
+  });
+});

@@ -195,8 +195,9 @@ describe('enforce: Harbor REST API v2.0 (replayed exchanges; no Harbor can run h
     expect([e1.status, e2.status]).to.deep.equal(['done', 'done']);
   });
 
-  it('pushed by digest on Distribution is still left to the index or tag push that names it', async () => {
+  it('pushed by digest on Distribution is acted on too (pullable by digest; test/security/digest-pushes.test.ts has the end state)', async () => {
     const e = await enforce({ client: noClient, type: 'distribution', repository: 'team/app', digest: D_NEW, decision: 'reject', mode: 'enforce', quarantinePrefix: 'quarantine/' });
-    expect(e.status).to.equal('skipped');
+    expect(e.action).to.equal('delete');
+    expect(e.status).to.not.equal('skipped');
   });
 });

@@ -64,6 +64,9 @@ describe('gate/own-traffic', () => {
     expect(plannedWrites({ ...base, decision: 'reject', restoreDigest: D2 })).to.deep.equal([{ repository: 'team/app', digest: D2, tag: 'v1' }]);
     expect(plannedWrites({ ...base, type: 'harbor' })).to.deep.equal([{ repository: 'quarantine/team/app', digest: D1 }]);
     expect(plannedWrites({ ...base, acts: false })).to.deep.equal([]);
-    expect(plannedWrites({ ...base, tag: undefined })).to.deep.equal([]);
+    // Pushed by digest only: Distribution's quarantine copy goes by digest; nothing to restore.
+    expect(plannedWrites({ ...base, tag: undefined })).to.deep.equal([{ repository: 'quarantine/team/app', digest: D1 }]);
+    expect(plannedWrites({ ...base, tag: undefined, decision: 'reject', restoreDigest: D2 })).to.deep.equal([]);
+    expect(plannedWrites({ ...base, tag: undefined, type: 'harbor' })).to.deep.equal([]);
   });
 });

@@ -14,6 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { PushEvent } from '../../../src/core/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
+import { CLAIM_SQLITE } from '../../../src/store/sqlite-store.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 
 const D = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -166,6 +167,49 @@ function queueContract(name: string, open: () => Promise<Opened>) {
         { numRuns: 25 },
       );
     });
+
+    it('property: a claim takes the oldest event that is due or whose lease expired, unless an earlier event of its tag is open', async () => {
+      type State = 'queued-due' | 'queued-later' | 'running-expired' | 'running-held' | 'blocked' | 'done' | 'failed';
+      const row = fc.record({
+        tag: fc.constantFrom<string | undefined>('a', 'b', 'c', undefined),
+        state: fc.constantFrom<State>('queued-due', 'queued-later', 'running-expired', 'running-held', 'blocked', 'done', 'failed'),
+      });
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 14 }), async (rows) => {
+          round++;
+          const { store } = o;
+          // Each run in its own repository; what earlier runs left is finished first so only this run's events are claimable.
+          for (let c = await store.claim('sweep', 60_000); c; c = await store.claim('sweep', 60_000)) await store.complete(c.seq, 'sweep');
+          const repo = `team/c${round}`;
+          const seqs: number[] = [];
+          for (const [i, r] of rows.entries()) seqs.push((await store.enqueue(ev(`c${round}-${i}`, { repository: repo, tag: r.tag, digest: D(i) }))).seq);
+          // Times an hour away from now on either side: the same on the SQLite (process) and PostgreSQL (database) clock.
+          const past = Date.now() - 3_600_000;
+          const future = Date.now() + 3_600_000;
+          const set: Record<State, string> = {
+            'queued-due': `status = 'queued', due_at = ${past}`,
+            'queued-later': `status = 'queued', due_at = ${future}`,
+            'running-expired': `status = 'running', worker = 'gone', lease_until = ${past}`,
+            'running-held': `status = 'running', worker = 'busy', lease_until = ${future}`,
+            blocked: `status = 'blocked-on-registry', due_at = ${future}`,
+            done: `status = 'done'`,
+            failed: `status = 'failed'`,
+          };
+          for (const [i, r] of rows.entries()) await o.sql(`UPDATE events SET ${set[r.state]} WHERE seq = ${seqs[i]}`);
+          const open = (s: State) => s !== 'done' && s !== 'failed';
+          const expected = rows.findIndex(
+            (r, i) => (r.state === 'queued-due' || r.state === 'running-expired') && (r.tag === undefined || !rows.slice(0, i).some((p) => p.tag === r.tag && open(p.state))),
+          );
+          const got = await store.claim('w', 60_000);
+          expect(got?.seq).to.equal(expected < 0 ? undefined : seqs[expected]);
+          if (got) expect(await store.complete(got.seq, 'w')).to.equal(true);
+          // Every other event of this run is closed so the next run starts from an empty queue.
+          await o.sql(`UPDATE events SET status = 'done' WHERE repository = '${repo}'`);
+        }),
+        { numRuns: 40 },
+      );
+    });
   });
 }
 
@@ -210,6 +254,30 @@ queueContract('postgres', async () => {
       await db.drop();
     },
   };
+});
+
+describe('store queue: a claim walks the backlog in order instead of sorting it (sqlite)', () => {
+  it('both claim queries use the (status, seq) index and no temporary sort, whatever the backlog', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-claim-plan-'));
+    const file = path.join(dir, 'q.db');
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      await store.enqueueMany(Array.from({ length: 200 }, (_, i) => ev(`p${i}`, { tag: `t${i % 7}`, digest: D(i) })));
+      const db = new Database(file, { readonly: true });
+      try {
+        for (const [name, sql] of Object.entries(CLAIM_SQLITE)) {
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(Date.now()) as Array<{ detail: string }>).map((r) => r.detail);
+          expect(plan.join(' | '), name).to.match(/USING INDEX events_status_seq \(status=\?\)/);
+          expect(plan.join(' | '), name).to.not.match(/TEMP B-TREE/);
+        }
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('store queue: leases on the database clock (postgres)', function () {

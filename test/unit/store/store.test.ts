@@ -182,6 +182,39 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.lastAllowed('lab', 'team/app', 'v1')).to.equal(D1);
     });
 
+    it('manifestAgeMs: time since the first event of a manifest in a repository, done or open, any tag; undefined before any', async () => {
+      expect(await store.manifestAgeMs('lab', 'team/app', D1)).to.equal(undefined);
+      await store.enqueue(ev('m1', { tag: undefined }));
+      const c = await store.claim('w1', 60_000);
+      expect(await store.complete(c!.seq, 'w1')).to.equal(true);
+      await new Promise((r) => setTimeout(r, 300));
+      // Pushed again, by digest and by tag: the age still counts from the first event.
+      await store.enqueue(ev('m2', { tag: undefined }));
+      await store.enqueue(ev('m3'));
+      const age = await store.manifestAgeMs('lab', 'team/app', D1);
+      expect(age).to.be.at.least(250);
+      expect(age).to.be.below(60_000);
+      expect(await store.manifestAgeMs('lab', 'team/app', D2), 'another digest').to.equal(undefined);
+      expect(await store.manifestAgeMs('lab', 'other/app', D1), 'another repository').to.equal(undefined);
+      expect(await store.manifestAgeMs('other', 'team/app', D1), 'another registry').to.equal(undefined);
+    });
+
+    it('every digest once allowed for a tag, newest first, each once, without one blocked since or the excepted one', async () => {
+      const D3 = `sha256:${'3'.repeat(64)}`;
+      const D4 = `sha256:${'4'.repeat(64)}`;
+      const tick = () => new Promise((r) => setTimeout(r, 5));
+      for (const d of [D1, D2, D3, D1, D4]) {
+        await store.recordTag('lab', 'team/app', 'v1', d, true);
+        await tick();
+      }
+      await store.recordTag('lab', 'team/app', 'v2', D2, true);
+      expect(await store.allowedForTag('lab', 'team/app', 'v1', undefined, 10)).to.deep.equal([D4, D1, D3, D2]);
+      expect(await store.allowedForTag('lab', 'team/app', 'v1', D4, 2)).to.deep.equal([D1, D3]);
+      await tick();
+      await store.recordTag('lab', 'team/app', 'v1', D3, false);
+      expect(await store.allowedForTag('lab', 'team/app', 'v1', D4, 10)).to.deep.equal([D1, D2]);
+    });
+
     it('own writes: consumed by one event (its redelivery too), not by another, not after expiry, renewed by a new write', async () => {
       const now = Date.now();
       const w = { registry: 'lab', repository: 'quarantine/team/app', digest: D1, tag: 'v1' };

@@ -1,0 +1,43 @@
+/**
+ * Progress of a vulnerability-database build on stderr (`db update` and a first-use download in
+ * `scan`): a redrawn bar on a TTY, a plain line per source and every 10% otherwise.
+ */
+import { terminalText } from './terminal-text.js';
+
+/** A progress reporter for {@link import('../vulndb/index.js').updateDb}'s `onProgress`. */
+export interface DownloadProgress {
+  tick: (p: { source: string; done: number; total?: number }) => void;
+  end: () => void;
+}
+
+/** A progress reporter writing to `stream` (stderr). */
+export function downloadProgress(stream: NodeJS.WriteStream): DownloadProgress {
+  let lastSource = '';
+  let lastPct = -1;
+  return {
+    tick(p) {
+      const source = terminalText(p.source);
+      const pct = p.total ? Math.floor((p.done / p.total) * 100) : -1;
+      if (stream.isTTY) {
+        const width = 30;
+        const filled = pct < 0 ? 0 : Math.round((pct / 100) * width);
+        stream.write(`\r${source.slice(-40)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}${p.total ? `/${p.total}` : ''}`);
+        lastSource = source;
+        return;
+      }
+      if (source !== lastSource) {
+        lastSource = source;
+        lastPct = -1;
+        stream.write(`reading ${source}\n`);
+      }
+      const step = pct < 0 ? -1 : Math.floor(pct / 10) * 10;
+      if (step >= 0 && step !== lastPct) {
+        lastPct = step;
+        stream.write(`${source}: ${p.done}/${p.total} files (${step}%)\n`);
+      }
+    },
+    end() {
+      if (stream.isTTY && lastSource) stream.write('\n');
+    },
+  };
+}

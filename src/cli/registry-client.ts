@@ -1,0 +1,85 @@
+/**
+ * The registry client `pushgate scan` uses for a registry reference, and the credentials it carries.
+ *
+ * Credentials, first match wins:
+ * 1. `--username U --password-stdin` (one-off, for the scanned reference's registry only);
+ * 2. `registries[].auth` of the configured registry the reference names (any of its forms);
+ * 3. the credential files container tools write, in containers-auth.json(5) order (src/config/cli-state.ts
+ *    `authFileLocations`): `$REGISTRY_AUTH_FILE` or `$XDG_RUNTIME_DIR/containers/auth.json`,
+ *    `$XDG_CONFIG_HOME/containers/auth.json`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
+ *    This applies to a configured registry without `auth` too.
+ * Credential helpers are not run (src/registry/auth/auth-files.ts); when one is configured for the
+ * registry and no file holds a credential, one line on stderr says so and what to do instead.
+ * Whatever the source, the credentials go only to that registry's origin and its token realm
+ * (src/registry/auth/credential-scope.ts).
+ */
+import { formatHostPort, isLoopbackHost, isPushgateError, parseHostPort, PushgateError, RegistryHosts } from '../core/index.js';
+import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import type { AuthFileLocation } from '../config/cli-state.js';
+import { RegistryClient } from '../registry/client.js';
+import { findRegistryCredentials, type CredentialLookup } from '../registry/auth/auth-files.js';
+import type { Credentials } from '../registry/auth/docker-config.js';
+import { USER_AGENT } from '../core/version.js';
+
+/** How {@link clientForHost} finds credentials. */
+export interface ClientCredentialOptions {
+  /** The repository about to be read (containers-auth.json namespace keys). */
+  repository?: string;
+  /** Credential files to search, in order (default: none). */
+  authFiles?: readonly AuthFileLocation[];
+  /** `--username`/`--password-stdin` for this registry. */
+  oneOff?: { username: string; password: string };
+  /** Where a note about an unexecuted credential helper goes (default: dropped). */
+  warn?: (line: string) => void;
+}
+
+/** The one line telling the user that a credential helper was not run and what to do instead. */
+export function helperNote(host: string, lookup: CredentialLookup): string | undefined {
+  const h = lookup.helpers[0];
+  if (!h || lookup.credentials) return undefined;
+  return `pushgate: note: ${h.file} sends ${host} to the credential helper ${h.program} (${h.via}), which pushgate never runs; reading ${host} anonymously. `
+    + `Pass --username USER --password-stdin, or log in with a tool that writes the credential into a file (podman/skopeo login --authfile FILE, then REGISTRY_AUTH_FILE=FILE)`;
+}
+
+/**
+ * A client for a registry reference's host: the configured registry of that host (fetched from its
+ * `url`), else an ad-hoc one (HTTPS unless loopback; Docker Hub's API host for `docker.io`).
+ * @throws PushgateError BAD_CONFIG for an unreadable or malformed credential file.
+ */
+export function clientForHost(config: PushgateConfig, host: string, opts: ClientCredentialOptions = {}): RegistryClient {
+  // The one host normalizer: `LOCALHOST:05000` or an alias is the configured registry, fetched from its url.
+  const name = new RegistryHosts(config.registries).match(host);
+  const rc: RegistryConfig | undefined = name === undefined ? undefined : config.registries.find((r) => r.name === name);
+  const explicit = rc?.auth && (rc.auth.username || rc.auth.password || rc.auth.dockerConfig || rc.auth.token);
+  let credentials: Credentials | undefined;
+  if (opts.oneOff) {
+    credentials = { username: opts.oneOff.username, password: opts.oneOff.password };
+  } else if (!explicit && opts.authFiles?.length) {
+    // The name the user wrote (what `docker login` was given), then the configured URL's host.
+    const hosts = [...new Set([host, ...(rc ? [new URL(rc.url).host] : [])].map((h) => formatHostPort(parseHostPort(h))))];
+    let lookup: CredentialLookup = { helpers: [] };
+    for (const h of hosts) {
+      lookup = findRegistryCredentials(opts.authFiles, h, opts.repository);
+      if (lookup.credentials) break;
+    }
+    credentials = lookup.credentials;
+    const note = helperNote(hosts[0], lookup);
+    if (note) opts.warn?.(note);
+  }
+  if (rc) {
+    const auth = opts.oneOff ? { realms: rc.auth?.realms } : rc.auth;
+    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth, credentials, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
+  }
+  const loopback = isLoopbackHost(parseHostPort(host).host);
+  const apiHost = parseHostPort(host).host === 'docker.io' ? 'registry-1.docker.io' : host;
+  return new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, userAgent: USER_AGENT });
+}
+
+/**
+ * A registry's 401 as the CLI user can act on it: the registry error (which speaks of the server's
+ * `registries[].auth`) plus how `pushgate scan` finds credentials. Other errors are returned as they are.
+ */
+export function withLoginHint(e: unknown, host: string): unknown {
+  if (!isPushgateError(e, 'UNAUTHORIZED') || !/: 401\b/.test(e.message)) return e;
+  return new PushgateError('UNAUTHORIZED', `${e.message}; to scan ${host}, log in (docker login ${host}, or podman/skopeo login ${host}) or pass --username USER --password-stdin`, { cause: e, retryable: false });
+}

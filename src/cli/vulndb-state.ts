@@ -1,0 +1,97 @@
+/**
+ * The vulnerability database of a CLI run: opened where {@link CliState} says it is, or, when there is
+ * none yet, built on first use from the sources `pushgate db update` would read (as trivy and grype
+ * fetch theirs), with progress on stderr. `--offline` never touches the network. When no database
+ * can be had, one line on stderr says how to get one offline, and the scan goes on without it (its
+ * report says `vulndb-missing`, and the policy's `onIncomplete` decides; DESIGN.md §3).
+ */
+import fs from 'node:fs';
+import type { CliState } from '../config/cli-state.js';
+import { updateDb, VulnDb } from '../vulndb/index.js';
+import { downloadProgress } from './download-progress.js';
+import { terminalText } from './terminal-text.js';
+
+/** Options of {@link openCliVulnDb}. */
+export interface OpenCliVulnDbOptions {
+  /** `--offline`: never download. */
+  offline?: boolean;
+  /** Where progress and the hint go (stderr). */
+  stderr: NodeJS.WriteStream;
+  /** For tests. */
+  fetch?: typeof fetch;
+  /** Longest wait for a source's response headers before it counts as unreachable, ms (default 15000). */
+  connectTimeoutMs?: number;
+}
+
+/** How to get a database without network, as one sentence (the hint's tail). */
+export function offlineHint(state: CliState): string {
+  const target = state.dbPathFrom === 'cache' ? '' : ` --db ${state.dbPath}`;
+  return `to get one offline, download an OSV export (e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip) where the network is reachable and run "pushgate db update --source FILE|DIR${target}" here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)`;
+}
+
+/**
+ * A fetch that fails fast: no response headers within `timeoutMs` is a network error, and after one
+ * network error for an origin every later request to it fails at once (the default sources share one
+ * origin, so an unreachable bucket costs one timeout, not three).
+ */
+function failFastFetch(base: typeof fetch, timeoutMs: number, down: Map<string, Error>): typeof fetch {
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    const known = down.get(url.origin);
+    if (known) throw known;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    try {
+      return await base(input, { ...init, signal: ac.signal });
+    } catch (e) {
+      const cause = (e as { cause?: unknown }).cause;
+      const err = new Error(cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e));
+      down.set(url.origin, err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }) as typeof fetch;
+}
+
+/**
+ * Opens the database at `state.dbPath`, building it first when it does not exist (module comment).
+ * @returns undefined when there is no database (after the hint on stderr).
+ */
+export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions): Promise<VulnDb | undefined> {
+  const st = fs.statSync(state.dbPath, { throwIfNoEntry: false });
+  if (st) {
+    // Opening a FIFO would block: anything but a file is no database, like a missing one.
+    if (!st.isFile()) return undefined;
+    try {
+      return VulnDb.open(state.dbPath);
+    } catch {
+      return undefined; // reported as a vulndb-missing diagnostic; the policy's onIncomplete decides
+    }
+  }
+  const err = opts.stderr;
+  if (opts.offline) {
+    err.write(`pushgate: no vulnerability database at ${state.dbPath} and --offline forbids downloading one; ${offlineHint(state)}\n`);
+    return undefined;
+  }
+  err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${state.sources.join(', ')} (first use; --offline skips this)\n`);
+  const bar = downloadProgress(err);
+  const unreachable = new Map<string, Error>();
+  try {
+    const stats = await updateDb({
+      path: state.dbPath,
+      sources: state.sources,
+      ecosystems: state.config.vulndb.ecosystems,
+      onProgress: bar.tick,
+      fetch: failFastFetch(opts.fetch ?? fetch, opts.connectTimeoutMs ?? 15_000, unreachable),
+    }).finally(() => bar.end());
+    const failed = stats.badRecords.filter((b) => state.sources.includes(b.file)).map((b) => b.file);
+    err.write(`pushgate: installed ${stats.path}: ${stats.imported} records${failed.length ? ` (not read: ${terminalText(failed.join(', '))})` : ''}\n`);
+  } catch (e) {
+    const net = [...unreachable].map(([origin, ne]) => `${origin}: ${ne.message}`).join('; ');
+    const why = net ? `unreachable: ${net}` : `could not be read: ${e instanceof Error ? e.message : String(e)}`;
+    err.write(`pushgate: no vulnerability database at ${state.dbPath}: the sources are ${terminalText(why)}; ${offlineHint(state)}\n`);
+    return undefined;
+  }
+  return VulnDb.open(state.dbPath);
+}

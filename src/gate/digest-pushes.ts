@@ -1,0 +1,181 @@
+/**
+ * Manifests as pullable by digest. Every manifest in a repository is pullable as `repository@digest`,
+ * whatever tags it has, so pushgate acts on a blocking digest itself, not only on its tags. This room
+ * answers the questions that decides on, for push events and re-evaluation alike:
+ *  - the verdict of a digest under the policy in force ({@link DigestPushes.currentView});
+ *  - which earlier digest a blocked tag may be restored to ({@link DigestPushes.restoreTarget}): only one
+ *    that is allowed for the tag now, never one that merely was;
+ *  - whether a tag or a tagged index still holds a blocking digest ({@link DigestPushes.heldByAllowedTag},
+ *    {@link DigestPushes.heldByTaggedIndex}): removing it by digest would break what the policy allows;
+ *  - whether a blocking manifest pushed by digest only is still in its grace
+ *    ({@link DigestPushes.graceLeftMs}): clients push an index's children by digest before the index
+ *    (OCI distribution spec, "Pushing Manifests": a manifest's referenced manifests must exist first), so
+ *    removing a blocking child at once makes the index PUT fail with MANIFEST_BLOB_UNKNOWN. Within the
+ *    grace, an index that names the child takes it over: the child is judged with the index and leaves
+ *    the repository with it. The grace counts from the first event of the digest in the repository, so
+ *    pushing the same digest again never buys more time, and the deferred action is a queued event in
+ *    the store (it survives restarts, like all pending work).
+ */
+import type { Digest, Verdict } from '../core/index.js';
+import type { ChildBlocks } from '../enforce/index.js';
+import type { CompiledPolicy } from '../policy/index.js';
+import type { RegistryClient } from '../registry/client.js';
+import { referencedDescriptors } from '../registry/manifest.js';
+import type { ImageScan } from '../scan/engine.js';
+import type { Store } from '../store/index.js';
+import type { VulnDb } from '../vulndb/index.js';
+import { judgeScan } from './judge.js';
+import type { AuditEntry } from './types.js';
+import { blocks, viewOf, type VerdictView } from './verdict-view.js';
+
+/** Newest verdicts of a repository looked at for a tagged index that names a digest. */
+const INDEX_CANDIDATES = 200;
+/** Digests a restore looks at, newest first, for one it may write back. */
+const RESTORE_CANDIDATES = 20;
+
+/** What the room needs of the gate. */
+export interface DigestPushesHost {
+  store: Store;
+  policy(): CompiledPolicy;
+  vulndb(): VulnDb | undefined;
+  client(registry: string): RegistryClient;
+  audit(entry: AuditEntry): Promise<void>;
+  /** Store key of the complete whole-image scan of a digest. */
+  scanKey(digest: Digest): string;
+  /** `enforcement.untaggedGrace`, ms. */
+  untaggedGraceMs: number;
+}
+
+/**
+ * Thrown by the gate instead of acting on a blocking manifest pushed by digest only while its grace
+ * lasts: the queue worker puts the event back, due when the grace ends (attempt refunded). The verdict
+ * (blocking: admission denies the digest) is stored before it is thrown.
+ */
+export class DeferredEnforcement extends Error {
+  constructor(
+    /** Milliseconds until the grace ends. */
+    readonly waitMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DeferredEnforcement';
+  }
+}
+
+/** See the module comment. */
+export class DigestPushes {
+  constructor(private readonly h: DigestPushesHost) {}
+
+  /**
+   * Milliseconds left of the grace of `repository@digest` (0: over, or no grace configured), counted
+   * from the first event of that manifest in the store ({@link Store.manifestAgeMs}); a manifest with
+   * no event (an admission or API assessment) has its whole grace left.
+   */
+  async graceLeftMs(registry: string, repository: string, digest: Digest): Promise<number> {
+    const grace = this.h.untaggedGraceMs;
+    if (grace <= 0) return 0;
+    const age = (await this.h.store.manifestAgeMs(registry, repository, digest)) ?? 0;
+    return Math.max(0, grace - age);
+  }
+
+  /**
+   * The view of `v` for `tag` under the policy in force, judged again from its stored scan when it was
+   * judged by another policy revision (its stored evaluations may say allow for a rule that blocks now).
+   * undefined when that is needed and no complete scan is stored.
+   */
+  async currentView(v: Verdict, tag?: string): Promise<VerdictView | undefined> {
+    const policy = this.h.policy();
+    if (v.policy.revision === policy.revision && v.evaluations) return viewOf(policy, v, tag);
+    const scan = (await this.h.store.getLayer(this.h.scanKey(v.digest))) as ImageScan | undefined;
+    if (!scan) return undefined;
+    const j = judgeScan(scan, this.h.vulndb(), policy, { registry: v.registry, repository: v.repository });
+    return viewOf(policy, { ...v, complete: j.report.complete, evaluations: j.raw }, tag);
+  }
+
+  /**
+   * The digest `repository:tag` may be restored to after `blocked` is removed: the newest digest pushgate
+   * allowed for the tag before (tag history) whose CURRENT verdict, under the policy in force, allows it
+   * for the tag ({@link currentView}). A digest allowed then but blocking now (a policy or database
+   * change, judged or not yet re-judged) is passed over and the audit (`restore-passed-over`) says why;
+   * none left: undefined, and the tag stays absent. Looks at most 20 candidates.
+   */
+  async restoreTarget(registry: string, repository: string, tag: string, blocked: Digest): Promise<Digest | undefined> {
+    const passed: Array<{ digest: Digest; why: string }> = [];
+    let chosen: Digest | undefined;
+    for (const d of await this.h.store.allowedForTag(registry, repository, tag, blocked, RESTORE_CANDIDATES)) {
+      const v = await this.h.store.getVerdict(registry, repository, d);
+      const view = v ? await this.currentView(v, tag) : undefined;
+      if (!view) passed.push({ digest: d, why: v ? 'no stored scan to judge it again under the policy in force' : 'no verdict' });
+      else if (view.decision === 'allow' || view.decision === 'warn') {
+        chosen = d;
+        break;
+      } else passed.push({ digest: d, why: `its verdict for ${tag} is ${view.decision} (${view.mode}) under the policy in force` });
+    }
+    if (passed.length) {
+      await this.h.audit({ actor: 'pushgate', action: 'restore-passed-over', registry, repository, digest: blocked, tag, detail: { passedOver: passed, restoreTo: chosen ?? null } });
+    }
+    return chosen;
+  }
+
+  /**
+   * A tag of `v` that still points at its digest (asked of the registry) and whose own mapping does not
+   * block it (e.g. a `warn` mapping), if any: then the digest is not removed by digest (that would delete
+   * the tag with it), as at the tag's own push. undefined when no such tag holds it.
+   */
+  async heldByAllowedTag(v: Verdict): Promise<string | undefined> {
+    const policy = this.h.policy();
+    for (const t of v.tags) {
+      if (blocks(viewOf(policy, v, t))) continue;
+      const now = await this.h.client(v.registry).resolve(v.repository, t).catch(() => undefined);
+      if (now?.digest === v.digest) return t;
+    }
+    return undefined;
+  }
+
+  /**
+   * A tagged index of `v`'s repository that names `v`'s digest and is allowed for its tag, if any:
+   * a tag of the index still points at it (asked of the registry) and the index's verdict under that
+   * tag's mapping does not block (as stored: a re-evaluation re-judges the index itself and takes its
+   * blocking children along when it blocks now). Then the digest stays (removing it would break an index the policy
+   * allows); a blocking index takes its blocking children with it when it is enforced, so it holds
+   * nothing. An index pushed by digest only holds nothing either (it has its own grace and leaves with
+   * its blocking children). Candidates: the newest {@link INDEX_CANDIDATES} verdicts of the repository
+   * that have tags; an index names the digest when its stored scan has it as a platform manifest, or,
+   * without a stored scan, when the index manifest lists it.
+   */
+  async heldByTaggedIndex(v: Verdict): Promise<{ tag: string; index: Digest } | undefined> {
+    const policy = this.h.policy();
+    const client = this.h.client(v.registry);
+    const candidates = (await this.h.store.listVerdicts({ registry: v.registry, repository: v.repository, limit: INDEX_CANDIDATES })).filter((c) => c.digest !== v.digest && c.tags.length > 0);
+    for (const c of candidates) {
+      const allowedTags = c.tags.filter((t) => !blocks(viewOf(policy, c, t)));
+      if (!allowedTags.length) continue;
+      const scan = (await this.h.store.getLayer(this.h.scanKey(c.digest))) as ImageScan | undefined;
+      let names: boolean;
+      if (scan) names = scan.platforms.some((p) => p.manifestDigest === v.digest);
+      else {
+        const m = await client.getManifest(v.repository, c.digest).catch(() => undefined);
+        names = !!m && referencedDescriptors(m.bytes).manifests.some((d) => d.digest === v.digest);
+      }
+      if (!names) continue;
+      for (const t of allowedTags) {
+        const now = await client.resolve(v.repository, t).catch(() => undefined);
+        if (now?.digest === c.digest) return { tag: t, index: c.digest };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a child manifest of a blocked index in `repository` blocks by its own verdict, as seen from
+   * its digest under the policy in force; undefined without a verdict (its own push event decides).
+   */
+  childBlocks(registry: string, repository: string): ChildBlocks {
+    return async (digest) => {
+      const v = await this.h.store.getVerdict(registry, repository, digest);
+      if (!v) return undefined;
+      const view = await this.currentView(v);
+      return view ? blocks(view) : undefined;
+    };
+  }
+}
