@@ -8,6 +8,9 @@ import { PushgateError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { terminalText } from './terminal-text.js';
 
+/** `monitor` and `affected` live in one module. */
+const monitorCommands = () => import('./commands/monitor.js');
+
 /**
  * Every command and the module that defines it, loaded only when that command runs (or for the
  * help and suggestions that need them all), so `pushgate --version` and `pushgate scan` never load
@@ -21,6 +24,8 @@ export const COMMANDS: Record<string, () => Promise<{ register: (program: Comman
   versions: () => import('./commands/versions.js'),
   config: () => import('./commands/config.js'),
   reconcile: () => import('./commands/reconcile.js'),
+  monitor: monitorCommands,
+  affected: monitorCommands,
 };
 
 /**
@@ -72,7 +77,8 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
     outputError: (s, write) => write(`${commanderErrorLine(s)}\n`),
   });
   const names = args ? commandsFor(args) : Object.keys(COMMANDS);
-  const modules = await Promise.all(names.map((n) => COMMANDS[n]()));
+  // One module may register several commands (monitor: `monitor` and `affected`): each is loaded once.
+  const modules = await Promise.all([...new Set(names.map((n) => COMMANDS[n]))].map((load) => load()));
   for (const m of modules) m.register(program);
   return program;
 }

@@ -181,7 +181,7 @@ interface RawConfig {
     bodyTimeout?: string;
     maxHeldManifests?: number;
   };
-  notify?: Array<{ url: string; format?: 'json' | 'slack'; events?: Array<'quarantine' | 'reject'>; headers?: Record<string, string> }>;
+  notify?: Array<{ url: string; format?: 'json' | 'slack'; events?: Array<'quarantine' | 'reject' | 'new-findings'>; headers?: Record<string, string> }>;
 }
 
 function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: ConfigProblem[]): PushgateConfig {
@@ -404,7 +404,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     notify: (raw.notify ?? []).map((n) => ({
       url: n.url,
       format: n.format ?? 'json',
-      events: n.events ?? ['quarantine', 'reject'],
+      events: n.events ?? ['quarantine', 'reject', 'new-findings'],
       ...(n.headers ? { headers: n.headers } : {}),
     })),
   };

@@ -207,7 +207,7 @@ export const configSchema = {
         properties: {
           url: httpUrl,
           format: { enum: ['json', 'slack'] },
-          events: { type: 'array', items: { enum: ['quarantine', 'reject'] }, minItems: 1 },
+          events: { type: 'array', items: { enum: ['quarantine', 'reject', 'new-findings'] }, minItems: 1 },
           headers: { type: 'object', additionalProperties: { type: 'string' } },
         },
       },

@@ -196,7 +196,8 @@ export interface PushgateConfig {
     url: string;
     /** `json`: pushgate's own JSON body; `slack`: a Slack-compatible `{text, blocks}` body. */
     format: 'json' | 'slack';
-    events: Array<'quarantine' | 'reject'>;
+    /** `new-findings`: findings a re-judgement after a database change found in an already judged image (src/monitor). */
+    events: Array<'quarantine' | 'reject' | 'new-findings'>;
     headers?: Record<string, string>;
   }>;
 }

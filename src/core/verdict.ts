@@ -82,7 +82,8 @@ export interface Verdict {
   mode: PolicyMode;
   enforcement?: Enforcement;
   policy: { name: string; revision: string };
-  vulndb: { builtAt: string | null };
+  /** The vulnerability database that judged it: build time and content digest (`sha256:…`, absent when unknown). */
+  vulndb: { builtAt: string | null; digest?: string | null };
   evaluatedAt: string;
   /**
    * The raw evaluation per rule set that any tag of this repository (or the untagged digest) can map
@@ -114,6 +115,6 @@ export interface ScanReport {
   coverage?: EcosystemCoverage[];
   complete: boolean;
   verdict: Evaluation & { complete: boolean };
-  vulndb?: { builtAt: string | null };
+  vulndb?: { builtAt: string | null; digest?: string | null };
   scannedAt: string;
 }

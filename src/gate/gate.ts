@@ -410,7 +410,7 @@ export class Gate implements GateApi {
     const j = await this.judge(req, pending, via);
     const prior = await this.opts.store.getVerdict(req.registry, req.repository, req.digest);
     const evaluatedAt = new Date().toISOString();
-    const base = { registry: req.registry, repository: req.repository, policy: j.evaluation.policy, vulndb: { builtAt: j.report.vulndb?.builtAt ?? null }, evaluatedAt };
+    const base = { registry: req.registry, repository: req.repository, policy: j.evaluation.policy, vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null }, evaluatedAt };
     await this.opts.store.putReport(req.digest, j.report);
     for (const c of j.children) {
       if (c.digest === req.digest) continue;

@@ -130,7 +130,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     diagnostics: [...scan.diagnostics],
     complete: true,
     verdict: { decision: 'allow', reasons: [], policy: { name: policy.name, revision: policy.revision }, complete: true },
-    vulndb: { builtAt: vulndb?.builtAt ?? null },
+    vulndb: { builtAt: vulndb?.builtAt ?? null, digest: vulndb?.contentDigest ?? null },
     scannedAt: new Date().toISOString(),
   };
   // Image-level problems (unreadable child manifest, no vulnerability database) apply to every platform.

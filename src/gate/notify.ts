@@ -46,6 +46,38 @@ export interface NotificationBody {
   at: string;
 }
 
+/**
+ * The JSON body of a `new-findings` notice: one image in one repository, its new findings grouped per
+ * advisory (each with the packages it hits), the decision before and after and what `onNewFindings` did.
+ */
+export interface NewFindingsBody {
+  event: 'new-findings';
+  registry: string;
+  repository: string;
+  tags: string[];
+  digest: string;
+  advisories: Array<{ id: string; aliases: string[]; severity: string; packages: Array<{ name: string; installedVersion: string; fixedVersions: string[]; path: string }> }>;
+  decision: { before: string; after: string };
+  onNewFindings: { action: string; effect: string; enforceAfter?: string };
+  vulndb: { before: string | null; after: string | null };
+  reportUrl: string | null;
+  at: string;
+}
+
+/** The Slack-compatible body of a `new-findings` notice. */
+export function newFindingsSlack(n: NewFindingsBody): { text: string; blocks: unknown[] } {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const ref = `${n.repository}${n.tags.length ? `:${n.tags.join(', :')}` : `@${n.digest}`}`;
+  const text = `pushgate: ${n.advisories.length} new advisor${n.advisories.length === 1 ? 'y' : 'ies'} in ${ref} (${n.registry}): ${n.advisories.map((a) => a.id).slice(0, 10).join(', ')}`;
+  const lines = n.advisories.slice(0, 20).map((a) => `• *${esc(a.id)}* (${a.severity}): ${a.packages.map((p) => `${esc(p.name)} ${esc(p.installedVersion)}${p.fixedVersions.length ? ` → ${esc(p.fixedVersions.join(', '))}` : ''}`).join('; ')}`);
+  const blocks: unknown[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*New findings* in \`${esc(ref)}\` (${esc(n.registry)}): ${n.decision.before} → ${n.decision.after}, ${esc(n.onNewFindings.effect)}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n').slice(0, 2900) || 'none' } },
+  ];
+  if (n.reportUrl) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${n.reportUrl}|Full report>` } });
+  return { text: n.reportUrl ? `${text} — ${n.reportUrl}` : text, blocks };
+}
+
 /** The event a verdict is (quarantine or reject), or undefined when it does not notify. */
 export function eventOf(v: Verdict): 'quarantine' | 'reject' | undefined {
   return v.decision === 'quarantine' || v.decision === 'reject' ? v.decision : undefined;
@@ -111,13 +143,32 @@ export class Notifier {
     }
   }
 
+  /**
+   * Sends a notice of new findings in an already judged image (src/monitor) to every target whose
+   * `events` hold `new-findings`, in the background (never throws). The body names only the new
+   * findings: advisory ids, package, installed and fixed versions, severity.
+   */
+  newFindings(n: NewFindingsBody): void {
+    for (const t of this.opts.targets) {
+      if (!(t.events as string[]).includes('new-findings')) continue;
+      const withUrl: NewFindingsBody = { ...n, reportUrl: this.opts.publicUrl ? `${this.opts.publicUrl.replace(/\/+$/, '')}/api/v1/images/${n.digest}` : null };
+      const body = t.format === 'slack' ? newFindingsSlack(withUrl) : withUrl;
+      const p = this.post(t, JSON.stringify(body), { repository: n.repository, digest: n.digest }).finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
+  }
+
   /** Resolves when every notification started so far has been delivered or given up (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.inflight.size) await Promise.all([...this.inflight]);
   }
 
-  private async deliver(t: NotifyTarget, v: Verdict): Promise<void> {
+  private deliver(t: NotifyTarget, v: Verdict): Promise<void> {
     const body = JSON.stringify(t.format === 'slack' ? slackBody(v, this.opts.publicUrl) : jsonBody(v, this.opts.publicUrl));
+    return this.post(t, body, v);
+  }
+
+  private async post(t: NotifyTarget, body: string, v: { repository: string; digest: string }): Promise<void> {
     const attempts = this.opts.attempts ?? 4;
     let last = '';
     for (let i = 0; i < attempts; i++) {

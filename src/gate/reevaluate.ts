@@ -85,7 +85,7 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
       ...before,
       complete: j.report.complete,
       policy: j.evaluation.policy,
-      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null },
+      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
       evaluatedAt: new Date().toISOString(),
       evaluations: j.raw,
     });
@@ -238,9 +238,10 @@ export class PolicyControl {
    * mode) that still points at its digest; a tag that moved on or is gone is left alone (its restore
    * candidates are re-judged when a restore is due: {@link Gate.restoreTarget}). A view without a tag is
    * the digest itself: while it is still in the repository (outside quarantine) it is quarantined or
-   * deleted by digest, so a digest that blocks now is not left pullable by digest.
+   * deleted by digest, so a digest that blocks now is not left pullable by digest. The monitor
+   * (src/monitor) acts through it too.
    */
-  private async actOnTags(before: Verdict, after: Verdict, views: VerdictView[]): Promise<Enforcement | undefined> {
+  async actOnTags(before: Verdict, after: Verdict, views: VerdictView[]): Promise<Enforcement | undefined> {
     const gate = this.o.gate;
     const rc = this.o.config.registries.find((r) => r.name === after.registry);
     if (!rc) return undefined;

@@ -96,6 +96,9 @@ export class Metrics {
   readonly proxyRequests = this.counter('pushgate_proxy_requests_total', 'Requests through the push proxy, by method and status code.', ['method', 'code']);
   readonly proxyRefusedPaths = this.counter('pushgate_proxy_refused_paths_total', 'Requests the push proxy refused (400) because their path is ambiguous or would route differently once decoded, by reason.', ['reason']);
   readonly proxyGateDuration = new client.Histogram({ name: 'pushgate_proxy_gate_duration_seconds', help: 'Time a manifest PUT was held for judging, seconds.', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
+  readonly monitorRuns = this.counter('pushgate_monitor_runs_total', 'Monitor passes (stored images judged again after a database change, a full pass, a grace period ending), by kind (db, all) and result (done, skipped: another replica holds or did it, failed).', ['kind', 'result']);
+  readonly monitorDuration = new client.Histogram({ name: 'pushgate_monitor_duration_seconds', help: 'Wall time of one monitor pass, seconds.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [this.registry] });
+  readonly newFindings = this.counter('pushgate_new_findings_total', 'Findings a monitor pass found in images judged before (new since their last judgement), by severity.', ['severity']);
 
   private readonly repositoryDepth: number;
   private readonly repositories = new Set<string>();

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import { PushgateError } from '../core/errors.js';
+import { parseDuration } from '../config/units.js';
 import {
   createAjv,
   displayPath,
@@ -183,7 +184,7 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
   let defaultMapping: CompiledMapping;
   if (doc.spec.default) {
     checkSet(doc.spec.default.ruleSet, ['spec', 'default', 'ruleSet']);
-    defaultMapping = compileMapping({ ruleSet: doc.spec.default.ruleSet, mode: doc.spec.default.mode }, 'default');
+    defaultMapping = compileMapping({ ruleSet: doc.spec.default.ruleSet, mode: doc.spec.default.mode, onNewFindings: doc.spec.default.onNewFindings, grace: doc.spec.default.grace }, 'default');
   } else {
     if (setsKnown && !ruleSets.default) problem(['spec', 'default'], 'is required unless a rule set is named "default"');
     defaultMapping = compileMapping({ ruleSet: 'default' }, 'default');
@@ -244,6 +245,8 @@ function compileMapping(m: MappingSpec, name: string): CompiledMapping {
     name,
     ruleSet: m.ruleSet,
     mode: m.mode ?? 'enforce',
+    onNewFindings: m.onNewFindings ?? 'notify',
+    graceMs: Object.fromEntries(Object.entries(m.grace ?? {}).map(([sev, d]) => [sev, parseDuration(d as string)])),
     constrainsTag: m.tag !== undefined,
     matches: (input) => fields.every(({ f, test }) => input[f] !== undefined && test(input[f] as string)),
     matchesRepository: (input) =>

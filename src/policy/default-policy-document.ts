@@ -18,6 +18,7 @@ export const DEFAULT_POLICY_DOCUMENT = JSON.parse(`
     "ruleSets": {
       "default": {
         "onIncomplete": "quarantine",
+        "onUncovered": "warn",
         "unknownSeverity": "ignore",
         "excludeBase": false,
         "rules": [

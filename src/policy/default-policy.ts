@@ -55,7 +55,13 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #   spec.mappings[]          registry / repository / tag globs → ruleSet and mode (enforce | warn | audit);
 #                            the first match wins; an omitted glob matches anything. \`registry\` is the configured
 #                            registry name (or host:port for \`pushgate scan REF\`).
-#   spec.default             ruleSet and mode when no mapping matches.
+#     onNewFindings          notify | warn | quarantine | reject: what a re-judgement after a vulnerability
+#                            database change (not a push) may do to an image it newly fails: notify (default)
+#                            keeps the previous decision and notifies the new findings; warn: at most warn;
+#                            quarantine: at most quarantine; reject: the new decision in full.
+#     grace                  per severity word, a duration ({high: 7d}): new findings of that severity only
+#                            warn this long before onNewFindings quarantine/reject is enforced.
+#   spec.default             ruleSet, mode, onNewFindings and grace when no mapping matches.
 #   spec.severity.prefer     order of a finding's severity sources: vendor (the OS vendor's word in the matched
 #                            advisory: Ubuntu priority, Red Hat impact), advisory (its own CVSS or rating), nvd
 #                            (NVD's score of its CVE), osv (another OSV record of the same CVE). Default

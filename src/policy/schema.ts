@@ -9,6 +9,10 @@ const str = { type: 'string', minLength: 1 } as const;
 const strList = { type: 'array', items: str, minItems: 1 } as const;
 const duration = { type: 'string', format: 'duration', 'x-message': 'must be a duration with a unit, e.g. 12h, 7d, 2w' } as const;
 const severity = { enum: [...SEVERITIES] } as const;
+/** What a re-judgement that newly fails an already judged image may do (src/monitor). */
+const onNewFindings = { enum: ['notify', 'warn', 'quarantine', 'reject'] } as const;
+/** Per severity: how long a new finding only warns before `onNewFindings: quarantine|reject` enforces. */
+const grace = { type: 'object', additionalProperties: false, properties: Object.fromEntries(SEVERITIES.map((s) => [s, duration])) } as const;
 const action = { enum: ['reject', 'quarantine', 'warn'] } as const;
 const mode = { enum: ['enforce', 'warn', 'audit'] } as const;
 const name = {
@@ -186,14 +190,14 @@ export const policySchema = {
             type: 'object',
             additionalProperties: false,
             required: ['ruleSet'],
-            properties: { name: str, registry: glob, repository: glob, tag: glob, ruleSet: str, mode },
+            properties: { name: str, registry: glob, repository: glob, tag: glob, ruleSet: str, mode, onNewFindings, grace },
           },
         },
         default: {
           type: 'object',
           additionalProperties: false,
           required: ['ruleSet'],
-          properties: { ruleSet: str, mode },
+          properties: { ruleSet: str, mode, onNewFindings, grace },
         },
         exceptions: {
           type: 'array',

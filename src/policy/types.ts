@@ -140,7 +140,19 @@ export interface MappingSpec {
   ruleSet: string;
   /** Default `enforce`. */
   mode?: PolicyMode;
+  /**
+   * What happens when a re-judgement after a database change (src/monitor) makes an already judged
+   * image fail more strictly than before: `notify` (default: the previous decision stays, the new
+   * findings are notified), `warn` (at most warn), `quarantine` (at most quarantine), `reject` (the new
+   * decision in full). A push is always judged in full.
+   */
+  onNewFindings?: OnNewFindings;
+  /** Per severity word: how long a new finding only warns before `quarantine`/`reject` is enforced (`7d`). */
+  grace?: Partial<Record<Severity, string>>;
 }
+
+/** See {@link MappingSpec.onNewFindings}. */
+export type OnNewFindings = 'notify' | 'warn' | 'quarantine' | 'reject';
 
 /** A time-boxed exception. Every scope given must match (AND); at least one scope is required. */
 export interface ExceptionSpec {
@@ -170,7 +182,7 @@ export interface PolicyDocument {
     ruleSets: Record<string, RuleSetSpec>;
     mappings?: MappingSpec[];
     /** Used when no mapping matches. Default: rule set `default`, mode `enforce`. */
-    default?: { ruleSet: string; mode?: PolicyMode };
+    default?: { ruleSet: string; mode?: PolicyMode; onNewFindings?: OnNewFindings; grace?: Partial<Record<Severity, string>> };
     exceptions?: ExceptionSpec[];
     /**
      * How a finding's severity is chosen among its ratings: `prefer` lists the sources in order
@@ -238,6 +250,10 @@ export interface CompiledMapping {
   name: string;
   ruleSet: string;
   mode: PolicyMode;
+  /** See {@link MappingSpec.onNewFindings}; `notify` when not given. */
+  onNewFindings: OnNewFindings;
+  /** Grace per severity word, ms (absent: none). */
+  graceMs: Partial<Record<Severity, number>>;
   matches(input: { registry?: string; repository?: string; tag?: string }): boolean;
   /** True when the mapping has a `tag` glob (so it never matches an untagged reference). */
   constrainsTag: boolean;

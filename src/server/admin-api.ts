@@ -25,6 +25,8 @@ import { presentVerdict } from '../gate/verdict-view.js';
 import type { ExceptionSpec } from '../policy/index.js';
 import type { AuditFilter, QuarantineState, Store } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
+import { addMonitorRoutes } from './monitor-api.js';
+import type { Monitor } from '../monitor/index.js';
 import { VERSION } from '../core/version.js';
 
 /** Roles, least privileged first. */
@@ -48,6 +50,8 @@ export interface AdminApiDeps {
   logger: Logger;
   /** Policy reload, exceptions and release; without it the admin calls answer 503. */
   control?: PolicyControl;
+  /** Continuous monitoring (src/monitor): affected images, full passes; without it those calls answer 503. */
+  monitor?: Monitor;
 }
 
 type Verifier = (token: string) => Principal;
@@ -338,6 +342,8 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       fail(res, e);
     }
   });
+
+  addMonitorRoutes(api, { store, monitor: deps.monitor, admin, fail });
 
   api.post('/policy/reload', admin, async (_req, res) => {
     const control = needControl(res);

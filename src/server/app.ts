@@ -6,6 +6,7 @@
  * cannot record anything. A registry retries a non-2xx envelope and holds every later event behind
  * it, so a 4xx for a body a retry cannot change would stall the registry's whole notification queue.
  */
+import type { Monitor } from '../monitor/index.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   /** Policy reload, exceptions and release for the admin API. */
   control?: PolicyControl;
+  /** Continuous monitoring for the admin API. */
+  monitor?: Monitor;
   /** Readiness with the listeners serve starts (default: store and vulnerability database only). */
   readiness?: Readiness;
   /**
@@ -201,7 +204,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/webhooks/harbor', authenticate('harbor'), raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
 
   // API: JWT roles and viewer tokens (src/server/admin-api.ts).
-  app.use('/api/v1', createAdminApi({ config, gate, store, logger, control: deps.control }));
+  app.use('/api/v1', createAdminApi({ config, gate, store, logger, control: deps.control, monitor: deps.monitor }));
   // Harbor Pluggable Scanner Adapter API v1.1 (its own credential: harborAdapter.tokens).
   app.use('/harbor-adapter/api/v1', harborAdapterRouter({ config, gate, store, logger }));
 

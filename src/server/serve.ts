@@ -14,9 +14,13 @@ import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.
 import { openStore, type Store } from '../store/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
+import { Monitor } from '../monitor/index.js';
 import { createApp, metricsHandler } from './app.js';
 import { Readiness } from './readiness.js';
 import { VulnDbUpdater } from './vulndb-updater.js';
+
+/** How often the monitor looks for a changed database and ended grace periods (src/monitor). */
+const MONITOR_INTERVAL_MS = 10_000;
 
 /** How often verdicts that are not final are queued again (each at most once per interval). */
 const UNFINISHED_RETRY_MS = 5 * 60_000;
@@ -30,6 +34,8 @@ export interface RunningServer {
   control: PolicyControl;
   /** Outbound notifications (when `notify[]` is configured). */
   notifier?: Notifier;
+  /** Continuous monitoring: stored images judged again after a database change. */
+  monitor: Monitor;
   /** Bound port of the main listener. */
   port: number;
   close(): Promise<void>;
@@ -89,7 +95,7 @@ export function readBounds(config: PushgateConfig): http.ServerOptions {
  * Starts everything the configuration asks for.
  * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
  */
-export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number } = {}): Promise<RunningServer> {
+export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number; monitorIntervalMs?: number; monitorNow?: () => number } = {}): Promise<RunningServer> {
   const store = await openStore(config.store.url);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });
@@ -100,10 +106,37 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const control = new PolicyControl({ gate, store, config, logger, policy, notifier });
   await control.init();
   if (!opts.policy) control.watch(opts.policyWatchMs);
+  let ticking: Promise<unknown> | undefined;
+  // Continuous monitoring: after a database swap (seen by the gate's holder) the stored images it can
+  // change are judged again; new findings go to notify[] targets with the new-findings event.
+  const monitor = new Monitor({
+    store,
+    logger,
+    vulndb: () => gate.currentVulnDb(),
+    policy: () => gate.currentPolicy,
+    notifier,
+    act: (b, a, views) => control.actOnTags(b, a, views),
+    now: opts.monitorNow,
+    counters: {
+      run: (kind, result, seconds) => {
+        metrics.monitorRuns.inc({ kind, result });
+        if (result === 'done') metrics.monitorDuration.observe(seconds);
+      },
+      newFindings: (severity, n) => metrics.newFindings.inc({ severity }, n),
+    },
+  });
   metrics.queueDepth.set(await store.queueDepth());
   for (const [state, n] of Object.entries(await store.queueCounts())) metrics.queueEvents.set({ state }, n);
   // Readiness waits for every listener this configuration starts.
-  const vulndbUpdater = new VulnDbUpdater({ config, logger, hasDatabase: () => gate.vulndbReadiness().ok, onBuilt: () => gate.reloadVulnDb() });
+  const vulndbUpdater = new VulnDbUpdater({
+    config,
+    logger,
+    hasDatabase: () => gate.vulndbReadiness().ok,
+    onBuilt: () => {
+      gate.reloadVulnDb();
+      void monitorTick();
+    },
+  });
   const readiness = new Readiness({
     store,
     vulndb: () => {
@@ -119,7 +152,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   if (config.proxy.listen) readiness.setListener('proxy', 'starting');
   // Notifications pushgate could not read are recorded and their repositories reconciled at once.
   const lostEvents = new LostEventsReconciler({ config, gate, store, logger });
-  const app = createApp({ config, gate, store, metrics, logger, control, readiness, onEventsLost: (registry, repositories) => lostEvents.request(registry, repositories) });
+  const app = createApp({ config, gate, store, metrics, logger, control, monitor, readiness, onEventsLost: (registry, repositories) => lostEvents.request(registry, repositories) });
   const main = http.createServer(readBounds(config), app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
@@ -191,6 +224,21 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     prune.unref();
     closers.push(async () => clearInterval(prune));
   }
+  // The monitor's tick: a pass when the database in force changed (any replica's build, a `pushgate db
+  // update` beside this process), holds whose grace period ended. Cheap when there is nothing to do.
+  function monitorTick(): Promise<unknown> {
+    ticking ??= monitor
+      .tick()
+      .catch((e: Error) => logger.warn({ err: e.message }, 'monitor pass failed; the next tick resumes it'))
+      .finally(() => (ticking = undefined));
+    return ticking;
+  }
+  const monitorTimer = setInterval(() => void monitorTick(), opts.monitorIntervalMs ?? MONITOR_INTERVAL_MS);
+  monitorTimer.unref();
+  closers.push(async () => {
+    clearInterval(monitorTimer);
+    await ticking;
+  });
   closers.push(() => control.close());
   gate.start();
   logger.info({ port, store: store.kind, policy: policy.name, revision: policy.revision }, 'pushgate serving');
@@ -200,6 +248,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     metrics,
     control,
     notifier,
+    monitor,
     port,
     async close() {
       (app.locals.dropAudit as { flush(): void } | undefined)?.flush();

@@ -5,6 +5,8 @@
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
+import type { MonitorStore } from './monitor-types.js';
+import { PostgresMonitorStore } from './postgres-monitor.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
 
@@ -50,10 +52,33 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * Inserts or replaces a verdict (tags merged with the stored ones) inside the caller's transaction on
+ * `c`; the database digest and policy revision that judged it are kept as columns too.
+ */
+export async function writeVerdictPg(c: pg.PoolClient, v: Verdict): Promise<void> {
+  const old = await c.query('SELECT body FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3 FOR UPDATE', [v.registry, v.repository, v.digest]);
+  const merged = mergeTags(v, old.rows[0] ? (JSON.parse(old.rows[0].body) as Verdict) : undefined);
+  await c.query(
+    `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision)
+     VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts), $7, $8)
+     ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
+       evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq, vulndb_digest = EXCLUDED.vulndb_digest,
+       policy_revision = EXCLUDED.policy_revision`,
+    // numbered like SQLite's: MAX + 1 (an index lookup), so two writes in one millisecond keep
+    // their order (a clock-based number with a random tail did not)
+    [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt, merged.vulndb?.digest ?? null, merged.policy?.revision ?? null],
+  );
+}
+
 /** See {@link openPostgresStore}. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
-  constructor(private readonly pool: pg.Pool) {}
+  /** Continuous-monitoring tables (src/store/postgres-monitor.ts). */
+  readonly monitor: MonitorStore;
+  constructor(private readonly pool: pg.Pool) {
+    this.monitor = new PostgresMonitorStore(pool);
+  }
 
   private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
     try {
@@ -286,17 +311,7 @@ export class PostgresStore implements Store {
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      const old = await c.query('SELECT body FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3 FOR UPDATE', [v.registry, v.repository, v.digest]);
-      const merged = mergeTags(v, old.rows[0] ? (JSON.parse(old.rows[0].body) as Verdict) : undefined);
-      await c.query(
-        `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts))
-         ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
-           evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq`,
-        // numbered like SQLite's: MAX + 1 (an index lookup), so two writes in one millisecond keep
-        // their order (a clock-based number with a random tail did not)
-        [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt],
-      );
+      await writeVerdictPg(c, v);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);

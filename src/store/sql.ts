@@ -174,4 +174,79 @@ CREATE INDEX IF NOT EXISTS own_writes_expiry ON own_writes (expires_at);
     name: 'events-status-seq-index',
     sql: 'CREATE INDEX IF NOT EXISTS events_status_seq ON events (status, seq);',
   },
+  {
+    // Continuous monitoring (src/monitor): each verdict's database digest and policy revision as columns;
+    // every judged image's packages by advisory pair and findings by advisory id and alias, so a database
+    // change re-matches only the images it can touch; monitor runs (one claim, a cursor to resume from),
+    // change records per re-judged image, and grace-period holds.
+    version: 9,
+    name: 'monitor',
+    sql: `
+ALTER TABLE verdicts ADD COLUMN vulndb_digest TEXT;
+ALTER TABLE verdicts ADD COLUMN policy_revision TEXT;
+CREATE INDEX IF NOT EXISTS verdicts_by_digest ON verdicts (digest);
+CREATE TABLE IF NOT EXISTS image_index (
+  digest TEXT PRIMARY KEY,
+  vulndb_digest TEXT,
+  report_at BIGINT NOT NULL,
+  indexed_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS image_index_by_vulndb ON image_index (vulndb_digest);
+CREATE INDEX IF NOT EXISTS reports_by_created ON reports (created_at, digest);
+CREATE TABLE IF NOT EXISTS image_packages (
+  pkg TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (pkg, digest)
+);
+CREATE INDEX IF NOT EXISTS image_packages_by_digest ON image_packages (digest);
+CREATE TABLE IF NOT EXISTS image_findings (
+  digest TEXT NOT NULL,
+  fkey TEXT NOT NULL,
+  pkg TEXT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (digest, fkey)
+);
+CREATE INDEX IF NOT EXISTS image_findings_by_pkg ON image_findings (pkg);
+CREATE TABLE IF NOT EXISTS finding_ids (
+  alias TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  fkey TEXT NOT NULL,
+  PRIMARY KEY (alias, digest, fkey)
+);
+CREATE INDEX IF NOT EXISTS finding_ids_by_digest ON finding_ids (digest, fkey);
+CREATE TABLE IF NOT EXISTS monitor_runs (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  vulndb_digest TEXT,
+  state TEXT NOT NULL,
+  owner TEXT,
+  lease_until BIGINT NOT NULL,
+  cursor TEXT NOT NULL DEFAULT '',
+  started_at BIGINT NOT NULL,
+  finished_at BIGINT,
+  stats TEXT
+);
+CREATE TABLE IF NOT EXISTS image_changes (
+  seq {{SERIAL}},
+  at TEXT NOT NULL,
+  run TEXT NOT NULL,
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS image_changes_by_digest ON image_changes (digest, seq);
+CREATE TABLE IF NOT EXISTS monitor_holds (
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  PRIMARY KEY (registry, repository, digest)
+);
+`,
+    sqlite: "UPDATE verdicts SET policy_revision = json_extract(body, '$.policy.revision'), vulndb_digest = json_extract(body, '$.vulndb.digest');",
+    postgres: "UPDATE verdicts SET policy_revision = body::json->'policy'->>'revision', vulndb_digest = body::json->'vulndb'->>'digest';",
+  },
 ];

@@ -8,6 +8,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
+import type { MonitorStore } from './monitor-types.js';
+import { SqliteMonitorStore } from './sqlite-monitor.js';
 import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type StoredException } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -36,7 +38,10 @@ export function minFreeBytes(fileSystemBytes: number): number {
 /** See {@link openSqliteStore}. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  /** Continuous-monitoring tables (src/store/sqlite-monitor.ts). */
+  readonly monitor: MonitorStore;
   constructor(private readonly db: Database.Database) {
+    this.monitor = new SqliteMonitorStore(db);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
@@ -268,20 +273,7 @@ export class SqliteStore implements Store {
   }
 
   async putVerdict(v: Verdict): Promise<void> {
-    this.db.transaction(() => {
-      const old = this
-        .stmt('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?')
-        .get(v.registry, v.repository, v.digest) as Row | undefined;
-      const merged = mergeTags(v, old ? (JSON.parse(String(old.body)) as Verdict) : undefined);
-      this
-        .stmt(
-          `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq)
-           VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts))
-           ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = excluded.decision, body = excluded.body,
-             evaluated_at = excluded.evaluated_at, updated_seq = excluded.updated_seq`,
-        )
-        .run(v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt);
-    })();
+    this.db.transaction(() => writeVerdict(this.db, v, (sql) => this.stmt(sql)))();
   }
 
   async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
@@ -505,6 +497,22 @@ export function movedTags(v: Verdict, tag: string, here: boolean): string[] | un
 }
 
 /** Merges the tags of an older verdict of the same key into a new one. */
+/**
+ * Inserts or replaces a verdict (tags merged with the stored ones), inside the caller's transaction;
+ * the database digest and policy revision that judged it are kept as columns too.
+ */
+export function writeVerdict(db: Database.Database, v: Verdict, prepare: (sql: string) => Database.Statement = (sql) => db.prepare(sql)): void {
+  const old = prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(v.registry, v.repository, v.digest) as Row | undefined;
+  const merged = mergeTags(v, old ? (JSON.parse(String(old.body)) as Verdict) : undefined);
+  prepare(
+    `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision)
+     VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts), ?, ?)
+     ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = excluded.decision, body = excluded.body,
+       evaluated_at = excluded.evaluated_at, updated_seq = excluded.updated_seq, vulndb_digest = excluded.vulndb_digest,
+       policy_revision = excluded.policy_revision`,
+  ).run(v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt, merged.vulndb?.digest ?? null, merged.policy?.revision ?? null);
+}
+
 export function mergeTags(v: Verdict, old: Verdict | undefined): Verdict {
   if (!old) return v;
   const tags = Array.from(new Set([...(old.tags ?? []), ...(v.tags ?? [])])).sort();

@@ -4,6 +4,7 @@
  * share one queue: claims use FOR UPDATE SKIP LOCKED). Both implement {@link Store}.
  */
 import type { Digest, PushEvent, ScanReport, Verdict } from '../core/index.js';
+import type { MonitorStore } from './monitor-types.js';
 
 /** A queued event as stored. */
 export interface QueuedEvent {
@@ -101,6 +102,8 @@ export interface OwnWriteKey {
 export interface Store {
   /** `sqlite` or `postgres`. */
   readonly kind: string;
+  /** Continuous monitoring: inventory and findings index, runs, change records (src/store/monitor-types.ts). */
+  readonly monitor: MonitorStore;
   /** Applies pending schema migrations (idempotent). */
   migrate(): Promise<void>;
   /** True when the store answers. */

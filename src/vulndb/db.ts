@@ -12,6 +12,7 @@ import type { EcosystemCoverage, OsInfo, Package } from '../core/inventory.js';
 import { canonicalEcosystem, comparatorFor, isSupportedEcosystem, splitEcosystem } from './ecosystems/index.js';
 import { defaultSourceUrl } from './sources.js';
 import type { Comparator } from './ecosystems/types.js';
+import { readDigestRecord } from './digest.js';
 import { type CompiledAffected, deserializeCompiled, evaluateAffected } from './ranges.js';
 import { familyOfEcosystem, familyOfInventoryEcosystem, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { OS_ECOSYSTEMS, osEcosystem, releaseMatches } from './release.js';
@@ -96,12 +97,18 @@ export class VulnDb {
   private readonly records = new Map<number, RecordInfo>();
   private readonly schemaVersion: number;
   private readonly releases = new Map<string, string[]>();
+  /**
+   * `sha256:` content digest of the index (src/vulndb/digest.ts), null for an index built before
+   * digests were recorded. Every verdict records the digest of the index that judged it.
+   */
+  readonly contentDigest: string | null;
 
   private constructor(p: string, db: Database.Database) {
     this.path = p;
     this.db = db;
     const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
     this.builtAt = meta.get('builtAt') ?? null;
+    this.contentDigest = meta.get('contentDigest') ?? null;
     this.schemaVersion = Number(meta.get('schemaVersion') ?? 0);
     if (this.schemaVersion !== SCHEMA_VERSION) throw missing(p, `schema version ${this.schemaVersion}, this pushgate reads ${SCHEMA_VERSION}`);
     this.lookup = db.prepare(
@@ -377,6 +384,14 @@ export class VulnDb {
     return out;
   }
 
+  /**
+   * The content digest, the digest of the index this one replaced, and the (ecosystem, package) pairs
+   * changed between the two (src/vulndb/digest.ts).
+   */
+  digestRecord(): ReturnType<typeof readDigestRecord> {
+    return readDigestRecord(this.db);
+  }
+
   /** Closes the database handle. */
   close(): void {
     if (this.db.open) this.db.close();
@@ -387,7 +402,7 @@ export class VulnDb {
  * How packages of one ecosystem spelling are matched: the advisory ecosystem (the OS release's for OS
  * packages), whether it is an OS ecosystem, its comparator; null when they cannot be matched.
  */
-function planFor(ecosystem: string, osEco: string | undefined, osBase: string | undefined): { base: string; isOs: boolean; cmp: Comparator } | null {
+export function planFor(ecosystem: string, osEco: string | undefined, osBase: string | undefined): { base: string; isOs: boolean; cmp: Comparator } | null {
   if (!isSupportedEcosystem(ecosystem)) return null;
   const pkgBase = splitEcosystem(ecosystem).base.toLowerCase();
   const isOs = OS_ECOSYSTEMS.has(pkgBase);

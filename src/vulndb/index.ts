@@ -16,3 +16,5 @@ export { eolSubjects, eolFindings, parseEolProduct, cycleOf, OS_EOL_PRODUCTS, RU
 export { parseKev, type KevInfo } from './enrich/kev.js';
 export { parseEpss, type EpssInfo } from './enrich/epss.js';
 export { nvdRating, nvdRecords } from './enrich/nvd.js';
+export { packageKey, type PackageChange } from './digest.js';
+export { advisoryKeys } from './keys.js';

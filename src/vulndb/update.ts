@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
 import { checkRecord, type OsvRecord } from './osv.js';
+import { recordDigests } from './digest.js';
 import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import zlib from 'node:zlib';
@@ -77,6 +78,10 @@ export interface UpdateStats {
   path: string;
   /** One entry per source given, in order. */
   sources: SourceStatus[];
+  /** `sha256:` content digest of the new index (src/vulndb/digest.ts). */
+  contentDigest?: string;
+  /** (ecosystem, package) pairs whose advisories differ from the replaced index. */
+  changedPackages?: number;
 }
 
 const HTTP_META_PREFIX = 'http:';
@@ -429,7 +434,13 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const insEol = db.prepare('INSERT INTO eol (product, cycles, source) VALUES (?, ?, ?)');
     for (const [product, v] of eol) insEol.run(product, JSON.stringify(v.cycles), v.source);
     db.exec(INDEX_SQL);
+    // content digest, and the (ecosystem, package) pairs changed since the index this one replaces
+    const digests = recordDigests(db, dbPath);
+    stats.contentDigest = digests.digest;
+    stats.changedPackages = digests.changed.size;
     const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    meta.run('contentDigest', digests.digest);
+    if (digests.previous) meta.run('previousDigest', digests.previous);
     meta.run('schemaVersion', String(SCHEMA_VERSION));
     meta.run('builtAt', stats.builtAt);
     meta.run('sources', JSON.stringify(sources));

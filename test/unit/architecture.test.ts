@@ -24,7 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store'],
   admission: ['core', 'config', 'policy', 'gate', 'registry'],
   proxy: ['core', 'config', 'registry', 'gate'],
-  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy'],
+  monitor: ['core', 'config', 'scan', 'vulndb', 'policy', 'store', 'gate'],
+  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor'],
   cli: ['*'],
 };
 

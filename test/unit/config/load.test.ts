@@ -103,7 +103,7 @@ describe('config: loadConfig', () => {
     expect(c.admission.digestCacheTtlMs).to.equal(120_000);
     expect(c.admission.exemptions).to.deep.equal({ namespaces: ['kube-system'], images: [] });
     expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 });
-    expect(c.notify).to.deep.equal([{ url: 'https://hooks.example.test/x', format: 'slack', events: ['quarantine', 'reject'] }]);
+    expect(c.notify).to.deep.equal([{ url: 'https://hooks.example.test/x', format: 'slack', events: ['quarantine', 'reject', 'new-findings'] }]);
   });
 
   it('a plain ${VAR} takes the YAML type of its value; a quoted one stays a string', () => {

@@ -1,0 +1,195 @@
+/**
+ * Benchmark: continuous monitoring at 10,000 stored images, on SQLite and on PostgreSQL.
+ *
+ * Inventories are synthetic, built from real package lists: every image holds the dpkg packages of the
+ * lab image debian-minbase:bookworm and the npm packages of node-app:vuln (both scanned here by the
+ * scan engine), plus 20 npm packages drawn (seeded) from the names of the OSV fixture records, each at
+ * a version taken from that record's range events (so some are affected, some not).
+ * The images are stored as the gate stores them (scan, report, verdict) under a database built from the
+ * fixtures minus 100 npm advisories; then the database with all of them is swapped in.
+ *
+ * Printed per store, each beside the baseline measured in the same run, "load": reading and parsing the
+ * stored inventories (complete scans) of all images, which any re-match must at least do without an index:
+ * - index: the one-time indexing of every stored image (after an upgrade; then per new report);
+ * - db pass: the pass after the change touching 100 advisories (goal ≤ 1 s), here hitting nearly every
+ *   image (each holds 20 of the ~300 npm names the fixtures cover), so nearly every image is judged again;
+ * - db pass, misses: 100 more advisories on names the images hold, at versions none has (most advisories
+ *   miss most images): only the re-match of the changed pairs runs;
+ * - full pass: `pushgate monitor --all`, every image judged again (goal ≤ 10 s);
+ * - affected: "which images have CVE-X", median of 20 (goal ≤ 50 ms).
+ * Run: `npx tsx bench/monitor.ts` (BENCH_IMAGES=N for another count; BENCH_STORES=sqlite or postgres).
+ * SQLite lives in /dev/shm when it exists (the bench measures pushgate, not the disk); PostgreSQL at
+ * 127.0.0.1:5432 (PUSHGATE_TEST_PG), a fresh database dropped afterwards.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { Package } from '../src/core/index.js';
+import { SCAN_KEY } from '../src/gate/gate.js';
+import { Monitor } from '../src/monitor/index.js';
+import { defaultPolicy } from '../src/policy/index.js';
+import { scanTarget } from '../src/scan/engine.js';
+import { openStore, type Store } from '../src/store/index.js';
+import { VulnDb } from '../src/vulndb/index.js';
+import { buildDb, digestOf, scanOf, storeImage } from '../test/helpers/monitor.js';
+import { labImages } from '../test/helpers/lab.js';
+
+const N = Number(process.env.BENCH_IMAGES ?? 10_000);
+const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
+const FIX = 'test/fixtures/vulndb/osv';
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+// --- real package lists ---------------------------------------------------------------------------
+const lab = labImages();
+const base = await scanTarget(`oci:${path.join(lab, 'debian-minbase')}:bookworm`);
+const app = await scanTarget(`oci:${path.join(lab, 'node-app')}:vuln`);
+const basePkgs = base.platforms[0].inventory.packages;
+const appPkgs = app.platforms[0].inventory.packages.filter((p) => p.ecosystem === 'npm');
+const osInfo = base.platforms[0].inventory.os;
+
+// --- advisories: all fixtures; 100 npm records held back from the first database ---------------------
+type Rec = { id: string; aliases?: string[]; affected: Array<{ package: { name: string; ecosystem: string }; ranges?: Array<{ events: Array<Record<string, string>> }> }> };
+const all: Rec[] = [];
+for (const eco of ['npm', 'debian-bookworm']) for (const f of fs.readdirSync(path.join(FIX, eco))) all.push(JSON.parse(fs.readFileSync(path.join(FIX, eco, f), 'utf8')) as Rec);
+const npm = all.filter((r) => r.affected[0].package.ecosystem === 'npm');
+let seed = 42;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const held = new Set<string>();
+while (held.size < 100) held.add(npm[Math.floor(rand() * npm.length)].id);
+const v1 = all.filter((r) => !held.has(r.id));
+
+// version pools per npm name: every range event version (introduced, fixed, last_affected)
+const pool = new Map<string, string[]>();
+for (const r of npm) {
+  const name = r.affected[0].package.name;
+  const vs = pool.get(name) ?? [];
+  for (const a of r.affected) for (const rg of a.ranges ?? []) for (const e of rg.events) for (const v of Object.values(e)) if (/^\d+\.\d+\.\d+$/.test(v) && !vs.includes(v)) vs.push(v);
+  if (vs.length) pool.set(name, vs);
+}
+const names = [...pool.keys()];
+function inventory(i: number): Package[] {
+  const extra: Package[] = [];
+  const used = new Set<string>();
+  while (extra.length < 20) {
+    const name = names[Math.floor(rand() * names.length)];
+    if (used.has(name)) continue;
+    used.add(name);
+    const vs = pool.get(name)!;
+    const v = vs[Math.floor(rand() * vs.length)];
+    extra.push({ ecosystem: 'npm', name, version: v, purl: `pkg:npm/${name}@${v}`, path: `/srv/app${i % 7}/node_modules/${name}/package.json`, analyzer: 'lang/npm' });
+  }
+  return [...basePkgs, ...appPkgs, ...extra];
+}
+
+const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+const tmp = fs.mkdtempSync(path.join(shm, 'pushgate-bench-monitor-'));
+const dbPath = path.join(tmp, 'vulndb.sqlite');
+const ms = (t0: number) => performance.now() - t0;
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+async function run(kind: string, store: Store): Promise<void> {
+  const policy = defaultPolicy();
+  seed = 7;
+  let db: VulnDb = await buildDb(dbPath, v1 as never);
+  let t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    const scan = scanOf(digestOf(i + 1), inventory(i));
+    scan.platforms[0].inventory.os = osInfo;
+    await storeImage(store, { repository: `team/app${i % 500}`, tag: `v${i}`, scan, db, policy });
+  }
+  const seedMs = ms(t0);
+  const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+  t0 = performance.now();
+  const indexed = await mon.catchUp();
+  const indexMs = ms(t0);
+
+  // baseline: every stored inventory read and parsed
+  t0 = performance.now();
+  let pkgs = 0;
+  for (let i = 0; i < N; i++) pkgs += ((await store.getLayer(SCAN_KEY(digestOf(i + 1)))) as { platforms: Array<{ inventory: { packages: unknown[] } }> }).platforms[0].inventory.packages.length;
+  const loadMs = ms(t0);
+
+  db.close();
+  db = await buildDb(dbPath, all as never);
+  const changed = db.digestRecord().changed.size;
+  t0 = performance.now();
+  const pass = await mon.tick();
+  const passMs = ms(t0);
+
+  t0 = performance.now();
+  const full = await mon.all();
+  const fullMs = ms(t0);
+
+  // Second change: 100 advisories on packages the images hold, none affecting an installed version (the
+  // common case: most new advisories miss most images): only the partial re-match runs, nothing is judged.
+  db.close();
+  const misses = [...held].slice(0, 100).map((id, k) => {
+    const r = structuredClone(npm.find((x) => x.id === id)!) as Rec & { severity?: unknown };
+    r.id = `BENCH-MISS-${k}`;
+    r.aliases = [];
+    for (const a of r.affected) a.ranges = [{ type: 'SEMVER', events: [{ introduced: '999.0.0' }, { fixed: '999.0.1' }] } as never];
+    return r;
+  });
+  db = await buildDb(dbPath, [...all, ...misses] as never);
+  const changed2 = db.digestRecord().changed.size;
+  t0 = performance.now();
+  const miss = await mon.tick();
+  const missMs = ms(t0);
+
+  // an advisory the change brought: the first new finding of a change record, by its first alias (a CVE)
+  let cve = '';
+  for (let i = 0; i < N && !cve; i++) {
+    const c = (await store.monitor.listChanges(digestOf(i + 1), 1))[0];
+    const f = c?.new.find((x) => x.aliases.length);
+    if (f) cve = f.aliases[0];
+  }
+  const times: number[] = [];
+  let hits = 0;
+  for (let k = 0; k < 21; k++) {
+    t0 = performance.now();
+    hits = (await mon.affected(cve)).images.length;
+    if (k) times.push(ms(t0));
+  }
+  times.sort((a, b) => a - b);
+  const affMs = times[10];
+  db.close();
+
+  console.log(`\n${kind}: ${N} images, ${pkgs} packages (${fmt(pkgs / N)} per image), 100 advisories added → ${changed} (ecosystem, package) pairs changed`);
+  console.log(`  seed (judge + store, not a result)  ${fmt(seedMs)} ms`);
+  console.log(`  load: read + parse every inventory  ${fmt(loadMs)} ms   (baseline = 1.00)`);
+  console.log(`  index every image once (upgrade)    ${fmt(indexMs)} ms   ×${(indexMs / loadMs).toFixed(2)}   (${indexed} images)`);
+  console.log(`  db pass after the change            ${fmt(passMs)} ms   ×${(passMs / loadMs).toFixed(2)}   goal ≤ 1000 ms: ${passMs <= 1000 ? 'met' : 'MISSED'}   (matched ${pass?.matched}, judged again ${pass?.rejudged}, changed ${pass?.changed}, new findings ${pass?.newFindings})`);
+  console.log(`  db pass, 100 advisories missing every installed version (${changed2} pairs)  ${fmt(missMs)} ms   ×${(missMs / loadMs).toFixed(2)}   goal ≤ 1000 ms: ${missMs <= 1000 ? 'met' : 'MISSED'}   (matched ${miss?.matched}, judged again ${miss?.rejudged})`);
+  console.log(`  full pass (monitor --all)           ${fmt(fullMs)} ms   ×${(fullMs / loadMs).toFixed(2)}   goal ≤ 10000 ms: ${fullMs <= 10_000 ? 'met' : 'MISSED'}   (judged ${full.rejudged}, changed ${full.changed})`);
+  console.log(`  affected by ${cve} (median of 20)  ${fmt(affMs)} ms   ×${(affMs / loadMs).toFixed(4)}   goal ≤ 50 ms: ${affMs <= 50 ? 'met' : 'MISSED'}   (${hits} images)`);
+}
+
+console.log(`monitor bench: ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+try {
+  if (STORES.includes('sqlite')) {
+    const store = await openStore(`sqlite:${path.join(tmp, 'pushgate.db')}`);
+    try {
+      await run('SQLite', store);
+    } finally {
+      await store.close();
+    }
+  }
+  if (STORES.includes('postgres')) {
+    const BASE = process.env.PUSHGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
+    const name = `pushgate_bench_monitor_${process.pid}`;
+    const admin = new pg.Client({ connectionString: `${BASE}/postgres` });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const store = await openStore(`${BASE}/${name}`);
+    try {
+      await run('PostgreSQL', store);
+    } finally {
+      await store.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  }
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,137 @@
+/**
+ * The monitor's view of one judged image: its packages grouped by the advisory pair they are looked
+ * up under (src/vulndb/keys.ts), and its findings with a stable identity, so a database change is
+ * mapped to the images it can touch and a re-judgement is told apart into new, resolved and
+ * re-rated findings.
+ */
+import { severityRank, type Digest, type Finding, type Package, type ScanReport } from '../core/index.js';
+import type { ImageScan } from '../scan/engine.js';
+import type { ImageIndex, IndexedFinding, IndexedPackages } from '../store/index.js';
+import { advisoryKeys } from '../vulndb/index.js';
+
+/** The fields of a package the matcher reads (the rest stays in the stored scan). */
+function slim(p: Package): Package {
+  const out: Package = { ecosystem: p.ecosystem, name: p.name, version: p.version, purl: p.purl, path: p.path, analyzer: p.analyzer };
+  if (p.sourceName) out.sourceName = p.sourceName;
+  if (p.sourceVersion) out.sourceVersion = p.sourceVersion;
+  if (p.ownedBy) out.ownedBy = p.ownedBy;
+  if (p.layer) out.layer = p.layer;
+  if (p.platform) out.platform = p.platform;
+  return out;
+}
+
+/** Identity of a package instance: platform, path, name, version. */
+function instanceOf(x: { platform?: string; path: string; name?: string; package?: string; version?: string; installedVersion?: string }): string {
+  return `${x.platform ?? ''}\u001f${x.path}\u001f${x.name ?? x.package}\u001f${x.version ?? x.installedVersion}`;
+}
+
+/** Identity of a finding within an image: its package instance and advisory id. */
+export function findingKey(f: Finding): string {
+  return `${instanceOf(f)}\u001f${f.id}`;
+}
+
+/**
+ * The packages of a scan per platform, grouped by advisory pair; a package the matcher skips is left out.
+ * Without a stored scan, the report's packages and OS (one platform) stand in.
+ */
+export function indexedPackages(scan: ImageScan | undefined, report: ScanReport | undefined): IndexedPackages[] {
+  const out: IndexedPackages[] = [];
+  const add = (packages: Package[], os: IndexedPackages['os'], platform: string | undefined) => {
+    const keys = advisoryKeys(packages, os);
+    const by = new Map<string, Package[]>();
+    packages.forEach((p, i) => {
+      const k = keys[i];
+      if (!k) return;
+      const l = by.get(k);
+      if (l) l.push(slim(p));
+      else by.set(k, [slim(p)]);
+    });
+    for (const [pkg, list] of by) out.push({ pkg, ...(platform ? { platform } : {}), ...(os ? { os } : {}), packages: list });
+  };
+  if (scan) {
+    const multi = scan.platforms.length > 1;
+    for (const p of scan.platforms) add(p.inventory.packages, p.inventory.os, multi ? p.platform : undefined);
+  } else if (report) {
+    add(report.packages, report.os, undefined);
+  }
+  return out;
+}
+
+/** The advisory pair of each package instance of an index (to file findings under their pair). */
+export function pairsByInstance(pkgs: IndexedPackages[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const e of pkgs) for (const p of e.packages) m.set(instanceOf({ ...p, platform: p.platform ?? e.platform }), e.pkg);
+  return m;
+}
+
+/** Findings as indexed: identity and pair. */
+export function indexedFindings(findings: Finding[], pairs: Map<string, string>): IndexedFinding[] {
+  return findings.map((f) => ({ key: findingKey(f), pkg: pairs.get(instanceOf(f)) ?? '', finding: f }));
+}
+
+/** The index of one image from its stored scan (when there is one) and its judged report. */
+export function imageIndexOf(digest: Digest, scan: ImageScan | undefined, report: ScanReport, reportAt: number): ImageIndex {
+  const packages = indexedPackages(scan, report);
+  return { digest, vulndbDigest: report.vulndb?.digest ?? null, reportAt, packages, findings: indexedFindings(report.findings, pairsByInstance(packages)) };
+}
+
+/** What changed between two finding lists of one image. */
+export interface FindingDiff {
+  new: Finding[];
+  resolved: Finding[];
+  severityChanged: Array<{ id: string; package: string; installedVersion: string; before: string; after: string }>;
+}
+
+/**
+ * New, resolved and re-rated findings. Two findings are the same vulnerability when they are on the same
+ * package instance and share an id or alias (records merged or split by a database change keep their identity).
+ */
+export function diffFindings(before: Finding[], after: Finding[]): FindingDiff {
+  const index = (list: Finding[]) => {
+    const m = new Map<string, Finding[]>();
+    for (const f of list) {
+      const inst = instanceOf(f);
+      for (const id of [f.id, ...(f.aliases ?? [])]) {
+        const k = `${inst}\u001f${id}`;
+        const l = m.get(k);
+        if (l) l.push(f);
+        else m.set(k, [f]);
+      }
+    }
+    return m;
+  };
+  const same = (f: Finding, m: Map<string, Finding[]>): Finding | undefined => {
+    const inst = instanceOf(f);
+    for (const id of [f.id, ...(f.aliases ?? [])]) {
+      const hit = m.get(`${inst}\u001f${id}`);
+      if (hit) return hit[0];
+    }
+    return undefined;
+  };
+  const b = index(before);
+  const a = index(after);
+  const out: FindingDiff = { new: [], resolved: [], severityChanged: [] };
+  for (const f of after) {
+    const old = same(f, b);
+    if (!old) out.new.push(f);
+    else if (severityRank(old.severity) !== severityRank(f.severity) || old.severity !== f.severity) out.severityChanged.push({ id: f.id, package: f.package, installedVersion: f.installedVersion, before: old.severity, after: f.severity });
+  }
+  for (const f of before) if (!same(f, a)) out.resolved.push(f);
+  return out;
+}
+
+/** True when a diff holds anything. */
+export function isEmptyDiff(d: FindingDiff): boolean {
+  return !d.new.length && !d.resolved.length && !d.severityChanged.length;
+}
+
+/**
+ * A comparable signature of findings (identity, severity, fixed versions), to tell whether a partial
+ * re-match changed anything without a full re-judgement.
+ */
+export function findingsSignature(findings: Finding[]): string {
+  return findings
+    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}`)
+    .sort()
+    .join('\n');
+}

@@ -1,0 +1,8 @@
+/**
+ * src/monitor: continuous monitoring. Stored images are judged again when the vulnerability database
+ * changes, from their stored inventories (no registry request), once across replicas, resumably; each
+ * re-judged image gets a change record; `onNewFindings` decides what a newly failing image suffers.
+ */
+export { Monitor, type MonitorOptions, type MonitorStats, type MonitorCounters, type AffectedAnswer } from './monitor.js';
+export { capNewFindings, ON_NEW_FINDINGS_RULE, type CapResult } from './on-new-findings.js';
+export { diffFindings, findingKey, imageIndexOf, indexedPackages, type FindingDiff } from './image-index.js';

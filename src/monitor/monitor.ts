@@ -1,0 +1,484 @@
+/**
+ * Continuous monitoring: every stored image is judged again when the vulnerability database changes,
+ * from its stored inventory, without a registry request.
+ *
+ * - Index. Every judged image's packages are kept grouped by the advisory pair they are looked up under
+ *   and its findings by advisory id and alias (Store.monitor); a report newer than its index is indexed
+ *   again before each pass and query ({@link Monitor.catchUp}).
+ * - Database pass (`db:<content digest>`). A database records the pairs changed since the one it replaced
+ *   (src/vulndb/digest.ts). Images indexed under that previous database are matched again on the changed
+ *   pairs only (their packages under those pairs, from the index); only those whose findings differ are
+ *   judged again in full from their stored scan. Images indexed under any other database (or none) are
+ *   judged again in full. Then every untouched image is marked as judged by the new database.
+ * - Full pass (`all:<n>`, `pushgate monitor --all`): every indexed image judged again in full.
+ * - Once across replicas, resumable. A pass is a store row claimed with a lease (the store's claim is
+ *   atomic: SQLite's single writer, PostgreSQL's conditional upsert); images are handled in digest
+ *   order and each image's verdicts, change records, audit records, report, index and the run's cursor
+ *   are written in one transaction, so a pass that dies resumes after the last image it finished and
+ *   judges every image once.
+ * - Change records: per re-judged verdict, the findings new, resolved and re-rated, the decision before
+ *   and after, and what the mapping's `onNewFindings` did (src/monitor/on-new-findings.ts); the audit
+ *   log gets one `monitor:changed` record per change. New findings are notified (`notify[]` targets
+ *   with the `new-findings` event), after the transaction.
+ * - While a pass runs, the stored verdicts serve: nothing is marked pending.
+ */
+import crypto from 'node:crypto';
+import os from 'node:os';
+import { type Digest, type Enforcement, type Finding, type ScanReport, type Verdict } from '../core/index.js';
+import { SCAN_KEY, type Logger } from '../gate/gate.js';
+import { judgeScan } from '../gate/judge.js';
+import type { NewFindingsBody } from '../gate/notify.js';
+import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
+import type { CompiledPolicy } from '../policy/index.js';
+import type { ImageScan } from '../scan/engine.js';
+import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
+import type { VulnDb } from '../vulndb/index.js';
+import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
+import { capNewFindings } from './on-new-findings.js';
+
+/** Counts of one pass. */
+export interface MonitorStats {
+  run: string;
+  kind: MonitorRunKind;
+  /** Images indexed before the pass (new reports). */
+  indexed: number;
+  /** Images whose changed pairs were matched again. */
+  matched: number;
+  /** Images judged again in full. */
+  rejudged: number;
+  /** Verdicts whose findings or decision changed (one change record each). */
+  changed: number;
+  newFindings: number;
+  resolvedFindings: number;
+  /** Images without a stored scan (incomplete scans are not kept): not judged again. */
+  noScan: number;
+  /** Enforcement actions taken. */
+  enforced: number;
+  /** Wall time, ms. */
+  ms: number;
+  /** True when another replica holds the run or it was done already (nothing was done here). */
+  skipped?: boolean;
+}
+
+/** Counters the server maps to metrics. */
+export interface MonitorCounters {
+  run?(kind: MonitorRunKind, result: 'done' | 'skipped' | 'failed', seconds: number): void;
+  newFindings?(severity: string, n: number): void;
+}
+
+/** Options of a {@link Monitor}. */
+export interface MonitorOptions {
+  store: Store;
+  logger: Logger;
+  /** The database in force now (the gate's). */
+  vulndb: () => VulnDb | undefined;
+  /** The policy in force now (the gate's). */
+  policy: () => CompiledPolicy;
+  /** Who claims runs (default: host name, pid and a random tail). */
+  owner?: string;
+  /** Lease of a claimed run, ms (default 60 s); renewed with every image. */
+  leaseMs?: number;
+  /** Outbound `new-findings` notices. */
+  notifier?: { newFindings(n: NewFindingsBody): void };
+  /**
+   * Acts on the registry for a verdict that now blocks some of its tags in enforce mode (views: those
+   * tags); without it, nothing is acted on.
+   */
+  act?: (before: Verdict, after: Verdict, views: VerdictView[]) => Promise<Enforcement | undefined>;
+  counters?: MonitorCounters;
+  /** Clock, ms since the epoch (tests move it to pass a grace period). */
+  now?: () => number;
+  /** Called after each image's transaction (tests stop a pass here to stand for a crash). */
+  afterImage?: (digest: Digest) => void | Promise<void>;
+  /** Called for each verdict judged again (tests count them). */
+  onJudged?: (v: Verdict) => void;
+}
+
+/** One stored image with a finding of an advisory, with where it is. */
+export interface AffectedAnswer {
+  id: string;
+  images: Array<{
+    digest: Digest;
+    findings: Array<Pick<Finding, 'id' | 'aliases' | 'package' | 'installedVersion' | 'fixedVersions' | 'severity' | 'path'> & { platform?: string; firstSeen: string }>;
+    verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+  }>;
+}
+
+/** Thrown by a pass that lost its claim (another replica took the run over after this one stalled). */
+class LostClaim extends Error {}
+
+/** See the module comment. */
+export class Monitor {
+  private readonly owner: string;
+  private readonly leaseMs: number;
+  private readonly now: () => number;
+  /** Digest of the database whose run this process saw done (saves a store read per tick). */
+  private doneFor: string | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  /** Reports written before this (ms) were indexed (see {@link catchUp}). */
+  private indexedUpTo = 0;
+
+  constructor(private readonly o: MonitorOptions) {
+    this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+    this.leaseMs = o.leaseMs ?? 60_000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Runs `f` after every earlier pass of this process. */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.running.then(f, f);
+    this.running = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Indexes every image whose stored report is newer than its index. Reports older than the newest one
+   * indexed by this process, less a minute (writers' clocks and transactions overlap), are not looked at
+   * again. @returns how many.
+   */
+  async catchUp(): Promise<number> {
+    const store = this.o.store;
+    let n = 0;
+    for (;;) {
+      const stale = await store.monitor.staleIndexes(this.indexedUpTo, 500);
+      if (!stale.length) return n;
+      for (const s of stale) {
+        this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
+        const report = await store.getReport(s.digest);
+        if (!report) continue;
+        const scan = (await store.getLayer(SCAN_KEY(s.digest))) as ImageScan | undefined;
+        await store.monitor.putIndex(imageIndexOf(s.digest, scan, report, s.reportAt));
+        n++;
+      }
+      if (stale.length < 500) return n;
+    }
+  }
+
+  /**
+   * The pass for the database in force, when it was not done yet (by any replica). Called by the server
+   * on every tick and after a database swap; cheap when there is nothing to do.
+   */
+  tick(): Promise<MonitorStats | undefined> {
+    return this.serial(async () => {
+      const db = this.o.vulndb();
+      const digest = db?.contentDigest;
+      if (!db || !digest) return this.dueHolds();
+      const indexed = await this.catchUp();
+      if (this.doneFor === digest && !indexed) return this.dueHolds();
+      // Work is what is indexed under another database. A database can come back (an update reverted):
+      // its earlier run is done, so a later one gets the next number; replicas count alike.
+      const states = await this.o.store.monitor.indexStates();
+      if (![...states.values()].some((s) => s !== digest)) {
+        this.doneFor = digest;
+        return this.dueHolds();
+      }
+      let id = `db:${digest}`;
+      for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
+      const stats = await this.pass('db', id, db);
+      stats.indexed += indexed;
+      if (!stats.skipped) this.doneFor = digest;
+      await this.dueHolds();
+      return stats;
+    });
+  }
+
+  /**
+   * A full pass: every indexed image judged again with the database and policy in force. An unfinished
+   * full pass (its owner died) is resumed rather than started again.
+   * @throws PushgateError VULNDB when there is no database.
+   */
+  all(): Promise<MonitorStats> {
+    return this.serial(async () => {
+      const db = this.o.vulndb();
+      const open = (await this.o.store.monitor.listRuns(10, { kind: 'all', state: 'running' })).find((r) => r.leaseUntil < this.now() || r.owner === this.owner);
+      return this.pass('all', open?.id ?? `all:${this.now()}`, db);
+    });
+  }
+
+  /** Verdicts on hold for a grace period whose time has come: judged again (the block is enforced now). */
+  private async dueHolds(): Promise<MonitorStats | undefined> {
+    const due = await this.o.store.monitor.dueHolds(this.now());
+    if (!due.length) return undefined;
+    const db = this.o.vulndb();
+    return this.pass('all', `grace:${this.now()}`, db, [...new Set(due.map((d) => d.digest))].sort());
+  }
+
+  private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[]): Promise<MonitorStats> {
+    const t0 = performance.now();
+    const store = this.o.store;
+    const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, ms: 0 };
+    try {
+      stats.indexed = await this.catchUp();
+      const run = await store.monitor.claimRun(id, kind, db?.contentDigest ?? null, this.owner, this.leaseMs, this.now());
+      if (!run) {
+        stats.skipped = true;
+        stats.ms = performance.now() - t0;
+        this.o.counters?.run?.(kind, 'skipped', stats.ms / 1000);
+        return stats;
+      }
+      const candidates = only ?? (kind === 'db' && db ? await this.dbCandidates(db, stats) : [...(await store.monitor.indexStates()).keys()].sort());
+      // Images whose re-judgement changes nothing are marked in batches (one transaction per batch, the
+      // cursor moved past them); an image that changes is written at once, after the batch before it.
+      let unchanged: Digest[] = [];
+      const flush = async () => {
+        if (!unchanged.length) return;
+        const ok = await store.monitor.markJudged({ id: run.id, owner: this.owner, cursor: unchanged[unchanged.length - 1], leaseMs: this.leaseMs }, unchanged, db?.contentDigest ?? null, this.now());
+        if (!ok) throw new LostClaim();
+        unchanged = [];
+      };
+      for (const digest of candidates) {
+        if (run.cursor && digest <= run.cursor) continue;
+        const changed = await this.rejudge(digest, run, db, stats, flush, !!only);
+        if (!changed) {
+          unchanged.push(digest);
+          if (unchanged.length >= UNCHANGED_BATCH) await flush();
+        }
+        await this.o.afterImage?.(digest);
+      }
+      await flush();
+      if (kind === 'db' && db?.contentDigest) {
+        const rec = db.digestRecord();
+        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest);
+      }
+      stats.ms = performance.now() - t0;
+      await store.monitor.finishRun(id, this.owner, { ...stats }, this.now());
+      this.o.counters?.run?.(kind, 'done', stats.ms / 1000);
+      this.o.logger.info({ ...stats }, 'monitor pass done');
+      if (stats.changed) await store.audit({ actor: 'pushgate', action: 'monitor-pass', detail: { ...stats } });
+      return stats;
+    } catch (e) {
+      stats.ms = performance.now() - t0;
+      this.o.counters?.run?.(kind, 'failed', stats.ms / 1000);
+      if (e instanceof LostClaim) {
+        this.o.logger.warn({ run: id }, 'monitor pass: another replica took the run over');
+        return { ...stats, skipped: true };
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * The images a database change can touch: every image indexed under another database than the
+   * replaced one (judged in full), and those indexed under the replaced one whose findings on a changed
+   * pair differ when matched again.
+   */
+  private async dbCandidates(db: VulnDb, stats: MonitorStats): Promise<Digest[]> {
+    const store = this.o.store;
+    const states = await store.monitor.indexStates();
+    const rec = db.digestRecord();
+    const out = new Set<Digest>();
+    for (const [digest, at] of states) if (at !== db.contentDigest && (rec.previous === null || at !== rec.previous)) out.add(digest);
+    if (rec.previous && rec.changed.size) {
+      const pairs = [...rec.changed.keys()];
+      const fresh = new Map<Digest, Finding[]>();
+      for (const { digest, entry } of await store.monitor.packagesUnder(pairs)) {
+        if (states.get(digest) !== rec.previous) continue;
+        const found = db.match(entry.packages, entry.os).map((f) => (entry.platform ? { ...f, platform: entry.platform } : f));
+        const l = fresh.get(digest);
+        if (l) l.push(...found);
+        else fresh.set(digest, found);
+      }
+      const old = new Map<Digest, Finding[]>();
+      for (const f of await store.monitor.findingsUnder(pairs)) {
+        if (states.get(f.digest) !== rec.previous) continue;
+        const l = old.get(f.digest);
+        if (l) l.push(f.finding);
+        else old.set(f.digest, [f.finding]);
+      }
+      for (const digest of new Set([...fresh.keys(), ...old.keys()])) {
+        stats.matched++;
+        if (findingsSignature(fresh.get(digest) ?? []) !== findingsSignature(old.get(digest) ?? [])) out.add(digest);
+      }
+    }
+    return [...out].sort();
+  }
+
+  /**
+   * Judges every verdict of one image again; when anything changed (or `write`: a grace pass, whose holds
+   * must be cleared), writes the outcome in one transaction (after `flush` wrote the unchanged images before
+   * it). @returns false when nothing was written.
+   */
+  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, flush: () => Promise<void>, write = false): Promise<boolean> {
+    const store = this.o.store;
+    const policy = this.o.policy();
+    const now = this.now();
+    const commit = async (r: Omit<Rejudgement, 'run'>) => {
+      await flush();
+      const ok = await store.monitor.commit({ ...r, run: { id: run.id, owner: this.owner, cursor: digest, leaseMs: this.leaseMs } }, now);
+      if (!ok) throw new LostClaim();
+    };
+    const scan = (await store.getLayer(SCAN_KEY(digest))) as ImageScan | undefined;
+    if (!scan) {
+      // An incomplete scan is not kept, so its verdicts are not judged again (as on a policy change); its
+      // indexed findings follow the database, so the affected-images query stays right.
+      stats.noScan++;
+      const packages = await store.monitor.packagesOf(digest);
+      const old = await store.monitor.findingsOf(digest);
+      const seen = new Map(old.map((f) => [f.key, f.firstSeen ?? now]));
+      const findings = db ? packages.flatMap((e) => db.match(e.packages, e.os).map((f) => (e.platform ? { ...f, platform: e.platform } : f))) : old.map((f) => f.finding);
+      const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages: undefined, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
+      await commit({ verdicts: [], changes: [], audits: [], index });
+      return true;
+    }
+    const oldIndex = await store.monitor.findingsOf(digest);
+    const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
+    const verdicts = (await store.monitor.verdictsOf([digest])).filter((v) => v.digest === digest);
+    stats.rejudged++;
+    const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
+    const notices: NewFindingsBody[] = [];
+    let report: ScanReport | undefined;
+    let diffAll: FindingDiff | undefined;
+    let dirty = write;
+    for (const before of verdicts) {
+      const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository });
+      report = j.report;
+      const diff = diffFindings(oldIndex.map((f) => f.finding), j.report.findings);
+      diffAll = diff;
+      const judged: Verdict = summarize(policy, {
+        ...before,
+        complete: j.report.complete,
+        policy: j.evaluation.policy,
+        vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
+        evaluatedAt: new Date(now).toISOString(),
+        evaluations: j.raw,
+      });
+      const fresh = diff.new.map((f) => ({ finding: f, firstSeen: firstSeen.get(findingKey(f)) ?? now }));
+      const cap = capNewFindings(policy, before, judged, fresh, now);
+      let after = summarize(policy, cap.verdict);
+      this.o.onJudged?.(after);
+      const blocking = after.tags.map((t) => viewOf(policy, after, t)).filter(blocks);
+      const wasBlocking = before.tags.some((t) => blocks(viewOf(policy, before, t)));
+      if (this.o.act && blocking.length && !wasBlocking) {
+        const e = await this.o.act(before, after, blocking);
+        if (e) {
+          after = { ...after, enforcement: e };
+          if (e.action !== 'none') stats.enforced++;
+        }
+      }
+      out.verdicts.push(after);
+      for (const c of j.children) {
+        if (c.digest === digest) continue;
+        const cv = await store.getVerdict(before.registry, before.repository, c.digest);
+        if (cv) out.verdicts.push(summarize(policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, vulndb: after.vulndb, evaluatedAt: after.evaluatedAt }));
+      }
+      out.holds!.push({ registry: after.registry, repository: after.repository, digest, dueAt: cap.effect === 'held' && cap.enforceAfter !== undefined ? cap.enforceAfter : null });
+      if (!isEmptyDiff(diff) || after.decision !== before.decision || after.enforcement !== before.enforcement || cap.effect === 'held' || !sameEvaluations(before, after)) dirty = true;
+      if (isEmptyDiff(diff) && after.decision === before.decision) continue;
+      stats.changed++;
+      const change: ChangeRecord = {
+        registry: after.registry,
+        repository: after.repository,
+        digest,
+        tags: after.tags,
+        run: run.id,
+        at: new Date(now).toISOString(),
+        vulndb: { before: before.vulndb?.digest ?? null, after: after.vulndb.digest ?? null },
+        policy: { before: before.policy.revision, after: after.policy.revision },
+        decision: { before: before.decision, after: after.decision },
+        onNewFindings: { action: cap.action, effect: cap.effect, ...(cap.enforceAfter !== undefined ? { enforceAfter: new Date(cap.enforceAfter).toISOString() } : {}) },
+        new: diff.new,
+        resolved: diff.resolved,
+        severityChanged: diff.severityChanged,
+      };
+      out.changes.push(change);
+      out.audits.push({
+        actor: 'pushgate',
+        action: 'monitor:changed',
+        registry: after.registry,
+        repository: after.repository,
+        digest,
+        detail: {
+          run: run.id,
+          decision: change.decision,
+          vulndb: change.vulndb,
+          onNewFindings: change.onNewFindings,
+          new: diff.new.map((f) => f.id),
+          resolved: diff.resolved.map((f) => f.id),
+          severityChanged: diff.severityChanged.map((s) => `${s.id}: ${s.before} → ${s.after}`),
+        },
+      });
+      if (diff.new.length) notices.push(noticeOf(change));
+    }
+    if (!report) {
+      // an image without a verdict (only its children were judged, or the verdict was removed)
+      report = judgeScan(scan, db, policy, {}).report;
+      diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
+    }
+    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return false;
+    // the same scan: its packages are indexed already
+    const index: ImageIndex = { ...imageIndexOf(digest, scan, report, now), packages: undefined };
+    index.findings = withFirstSeen(index.findings, firstSeen, now);
+    await commit({ ...out, report: { digest, body: report }, index });
+    stats.newFindings += diffAll?.new.length ?? 0;
+    stats.resolvedFindings += diffAll?.resolved.length ?? 0;
+    for (const f of diffAll?.new ?? []) this.o.counters?.newFindings?.(f.severity, 1);
+    for (const n of notices) this.o.notifier?.newFindings(n);
+    return true;
+  }
+
+  /**
+   * Every stored image with a finding whose id or alias is `id` (a CVE, GHSA, DSA, OSV id; case does not
+   * matter), its findings of it and the repositories and tags that hold it.
+   */
+  async affected(id: string): Promise<AffectedAnswer> {
+    await this.catchUp();
+    const hits: AffectedImage[] = await this.o.store.monitor.affectedBy(id);
+    const byDigest = new Map<Digest, AffectedImage[]>();
+    for (const h of hits) {
+      const l = byDigest.get(h.digest);
+      if (l) l.push(h);
+      else byDigest.set(h.digest, [h]);
+    }
+    const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
+    const policy = this.o.policy();
+    return {
+      id,
+      images: [...byDigest].map(([digest, list]) => ({
+        digest,
+        findings: list.map((h) => ({
+          id: h.finding.id, aliases: h.finding.aliases, package: h.finding.package, installedVersion: h.finding.installedVersion,
+          fixedVersions: h.finding.fixedVersions, severity: h.finding.severity, path: h.finding.path,
+          ...(h.finding.platform ? { platform: h.finding.platform } : {}), firstSeen: new Date(h.firstSeen).toISOString(),
+        })),
+        verdicts: verdicts.filter((v) => v.digest === digest).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+      })),
+    };
+  }
+}
+
+/** Unchanged images marked per transaction in a pass. */
+const UNCHANGED_BATCH = 500;
+
+/** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */
+function sameEvaluations(a: Verdict, b: Verdict): boolean {
+  const sig = (v: Verdict) => JSON.stringify(Object.entries(v.evaluations ?? {}).sort().map(([k, e]) => [k, e.decision, e.reasons.map((r) => `${r.rule}:${r.action}:${r.message}`)]));
+  return sig(a) === sig(b);
+}
+
+/** Index findings with the first-seen time of their earlier entry (or now). */
+function withFirstSeen(list: IndexedFinding[], firstSeen: Map<string, number>, now: number): IndexedFinding[] {
+  return list.map((f) => ({ ...f, firstSeen: firstSeen.get(f.key) ?? now }));
+}
+
+/** The notice of one change record's new findings, grouped per advisory. */
+function noticeOf(c: ChangeRecord): NewFindingsBody {
+  const by = new Map<string, NewFindingsBody['advisories'][number]>();
+  for (const f of c.new) {
+    const a = by.get(f.id) ?? { id: f.id, aliases: f.aliases, severity: f.severity, packages: [] };
+    a.packages.push({ name: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, path: f.path });
+    by.set(f.id, a);
+  }
+  return {
+    event: 'new-findings',
+    registry: c.registry,
+    repository: c.repository,
+    tags: c.tags,
+    digest: c.digest,
+    advisories: [...by.values()],
+    decision: c.decision,
+    onNewFindings: c.onNewFindings ?? { action: 'notify', effect: 'none' },
+    vulndb: c.vulndb,
+    reportUrl: null,
+    at: c.at,
+  };
+}

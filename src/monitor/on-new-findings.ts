@@ -1,0 +1,87 @@
+/**
+ * What a re-judgement after a database change may do to an image that was judged before
+ * (`mappings[].onNewFindings`, `grace`): the raw evaluation of each rule set is capped so that the
+ * decision rises no further than the mapping allows, and a blocking decision waits for the grace
+ * period of the new findings' severities (Docker Scout's "age" idea). A push is never capped: this
+ * applies only to re-judgements of stored images, so a CVE published tonight does not take down a
+ * workload that was allowed this morning unless the policy says so.
+ *
+ * - `notify`: the previous decision stays (the new findings are recorded and notified).
+ * - `warn`: at most `warn` (or the previous decision, if stricter).
+ * - `quarantine`: at most `quarantine`, after the grace period; `warn` until then.
+ * - `reject`: the new decision in full, after the grace period; `warn` until then.
+ */
+import { decisionRank, worstDecision, type Decision, type Finding, type RawEvaluation, type Verdict } from '../core/index.js';
+import { selectMapping, type CompiledPolicy } from '../policy/index.js';
+import type { CompiledMapping, OnNewFindings } from '../policy/types.js';
+
+/** The rule name of the reason a capped evaluation carries. */
+export const ON_NEW_FINDINGS_RULE = 'on-new-findings';
+
+const LENIENCY: OnNewFindings[] = ['notify', 'warn', 'quarantine', 'reject'];
+
+/** What {@link capNewFindings} did. */
+export interface CapResult {
+  verdict: Verdict;
+  /** The most lenient `onNewFindings` of the mappings involved. */
+  action: OnNewFindings;
+  /** `none` (nothing got stricter), `kept` (capped), `enforced`, or `held` (grace running). */
+  effect: 'none' | 'kept' | 'enforced' | 'held';
+  /** When a held block becomes due, ms since the epoch. */
+  enforceAfter?: number;
+}
+
+/**
+ * The mappings of the references of a verdict (each tag, and the digest alone) that select rule set
+ * `ruleSet`; the default mapping when none does.
+ */
+function mappingsFor(policy: CompiledPolicy, v: Verdict, ruleSet: string): CompiledMapping[] {
+  const out: CompiledMapping[] = [];
+  for (const tag of [undefined, ...v.tags]) {
+    const m = selectMapping(policy, { registry: v.registry, repository: v.repository, tag });
+    if (m.ruleSet === ruleSet && !out.includes(m)) out.push(m);
+  }
+  return out.length ? out : [policy.defaultMapping];
+}
+
+/**
+ * Caps `after` (a re-judgement of `before`) per rule set as the mappings say (see the module comment).
+ * @param fresh the findings new since `before`, with the time each was first seen (ms).
+ * @param now evaluation time, ms since the epoch.
+ */
+export function capNewFindings(policy: CompiledPolicy, before: Verdict, after: Verdict, fresh: Array<{ finding: Finding; firstSeen: number }>, now: number): CapResult {
+  const evaluations: Record<string, RawEvaluation> = { ...(after.evaluations ?? {}) };
+  let action: OnNewFindings = 'reject';
+  let effect: CapResult['effect'] = 'none';
+  let enforceAfter: number | undefined;
+  for (const [rs, ev] of Object.entries(evaluations)) {
+    const prev: Decision = before.evaluations?.[rs]?.decision ?? before.decision;
+    if (decisionRank(ev.decision) <= decisionRank(prev)) continue;
+    const ms = mappingsFor(policy, after, rs);
+    const m = ms.reduce((a, b) => (LENIENCY.indexOf(b.onNewFindings) < LENIENCY.indexOf(a.onNewFindings) ? b : a));
+    if (LENIENCY.indexOf(m.onNewFindings) < LENIENCY.indexOf(action)) action = m.onNewFindings;
+    let allowed: Decision = m.onNewFindings === 'notify' ? prev : m.onNewFindings === 'reject' ? ev.decision : worstDecision(prev, m.onNewFindings);
+    let message = `new findings since the last judgement: onNewFindings ${m.onNewFindings} (mapping ${m.name}) keeps the decision at ${allowed}; pushing the image again judges it in full`;
+    if (decisionRank(allowed) >= decisionRank('quarantine') && decisionRank(allowed) > decisionRank(prev)) {
+      // the block waits for the grace of the new findings: the earliest due one decides
+      let due = Infinity;
+      for (const f of fresh) due = Math.min(due, f.firstSeen + (m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
+      if (fresh.length && due > now) {
+        allowed = worstDecision(prev, 'warn');
+        enforceAfter = enforceAfter === undefined ? due : Math.min(enforceAfter, due);
+        message = `new findings since the last judgement: onNewFindings ${m.onNewFindings} (mapping ${m.name}) waits for their grace period until ${new Date(due).toISOString()}; until then the decision is ${allowed}`;
+        effect = 'held';
+      } else if (effect !== 'held') {
+        effect = 'enforced';
+      }
+    }
+    if (decisionRank(ev.decision) > decisionRank(allowed)) {
+      evaluations[rs] = { decision: allowed, reasons: [{ rule: ON_NEW_FINDINGS_RULE, action: allowed, message }, ...ev.reasons] };
+      if (effect === 'none') effect = 'kept';
+    } else if (effect === 'none') {
+      effect = 'enforced';
+    }
+  }
+  if (effect === 'none') action = selectMapping(policy, { registry: after.registry, repository: after.repository, tag: after.tags[0] }).onNewFindings;
+  return { verdict: { ...after, evaluations }, action, effect, ...(enforceAfter !== undefined ? { enforceAfter } : {}) };
+}

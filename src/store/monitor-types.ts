@@ -1,0 +1,155 @@
+/**
+ * What the store keeps for continuous monitoring (src/monitor): an index of every judged image's
+ * inventory by advisory pair, its findings by advisory id and alias, monitor runs (claimed by one
+ * replica, resumable from a cursor), change records and grace-period holds. Both stores implement
+ * {@link MonitorStore} (`Store.monitor`).
+ */
+import type { Digest, Finding, Package, Verdict } from '../core/index.js';
+import type { AuditRecord } from './types.js';
+
+/** The packages of one image under one advisory pair (`<ecosystem>:<name>`, src/vulndb/digest.ts). */
+export interface IndexedPackages {
+  pkg: string;
+  /** Platform (`linux/amd64`) for an index's child, else absent. */
+  platform?: string;
+  /** The OS release of that platform (for OS ecosystems: `Debian:12`). */
+  os?: { id: string; versionId?: string; ecosystem?: string };
+  packages: Package[];
+}
+
+/** One finding of one image, as indexed. */
+export interface IndexedFinding {
+  /** Identity within the image: package instance (name, version, path, platform) and advisory id. */
+  key: string;
+  /** Advisory pair the package is looked up under (src/vulndb/keys.ts), `''` when unknown. */
+  pkg: string;
+  finding: Finding;
+  /** When the image first had this finding, ms since the epoch (kept across re-judgements). */
+  firstSeen?: number;
+}
+
+/** The index of one image: its packages by advisory pair and its findings. */
+export interface ImageIndex {
+  digest: Digest;
+  /** Content digest of the vulnerability database the findings come from; null when unknown. */
+  vulndbDigest: string | null;
+  /** `created_at` of the stored report this was built from (ms), so a newer report is indexed again. */
+  reportAt: number;
+  /** Undefined: the stored packages stay (a re-judgement of the same scan). */
+  packages?: IndexedPackages[];
+  findings: IndexedFinding[];
+}
+
+/** Kind of a monitor run: after a database change (`db:<digest>`) or a full pass (`all:<n>`). */
+export type MonitorRunKind = 'db' | 'all';
+
+/** A monitor run as stored. */
+export interface MonitorRun {
+  id: string;
+  kind: MonitorRunKind;
+  /** The vulnerability database it judges with. */
+  vulndbDigest: string | null;
+  state: 'running' | 'done';
+  owner: string | null;
+  /** Lease end, ms since the epoch: another replica may take the run over after it. */
+  leaseUntil: number;
+  /** The last image digest finished (images are handled in digest order). */
+  cursor: string;
+  startedAt: number;
+  finishedAt: number | null;
+  stats: Record<string, unknown> | null;
+}
+
+/**
+ * A change record: what a re-judgement changed for one image in one repository. Findings are
+ * compared by package instance and advisory id (any shared id or alias is the same vulnerability).
+ */
+export interface ChangeRecord {
+  registry: string;
+  repository: string;
+  digest: Digest;
+  tags: string[];
+  /** The monitor run that produced it. */
+  run: string;
+  at: string;
+  vulndb: { before: string | null; after: string | null };
+  policy: { before: string; after: string };
+  decision: { before: string; after: string };
+  /** The mapping's `onNewFindings` that was applied, and what it did. */
+  onNewFindings?: { action: string; effect: string; enforceAfter?: string };
+  new: Finding[];
+  resolved: Finding[];
+  severityChanged: Array<{ id: string; package: string; installedVersion: string; before: string; after: string }>;
+}
+
+/** One image's re-judgement, written in one transaction with the run's cursor. */
+export interface Rejudgement {
+  run: { id: string; owner: string; cursor: string; leaseMs: number };
+  verdicts: Verdict[];
+  changes: ChangeRecord[];
+  audits: Array<Omit<AuditRecord, 'seq' | 'at'>>;
+  report?: { digest: Digest; body: unknown };
+  index?: ImageIndex;
+  /** Grace-period holds to set (`dueAt` ms) or clear (`dueAt` null). */
+  holds?: Array<{ registry: string; repository: string; digest: Digest; dueAt: number | null }>;
+}
+
+/** One stored image with a finding of an advisory (the affected-images query). */
+export interface AffectedImage {
+  digest: Digest;
+  finding: Finding;
+  firstSeen: number;
+}
+
+/** Monitoring persistence; every method may reject with PushgateError STORE. */
+export interface MonitorStore {
+  /**
+   * Digests whose stored report, written at or after `since` (ms), is newer than their index (or not
+   * indexed), with the report's time, oldest first.
+   */
+  staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>>;
+  /** Replaces the index of one image (first-seen times of findings that stay are kept). */
+  putIndex(index: ImageIndex): Promise<void>;
+  /** The vulnerability database digest of every indexed image. */
+  indexStates(): Promise<Map<Digest, string | null>>;
+  /** The indexed packages under any of `pkgs`, with their image. */
+  packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>>;
+  /** Every indexed package of one image. */
+  packagesOf(digest: Digest): Promise<IndexedPackages[]>;
+  /** The indexed findings under any of `pkgs`, with their image. */
+  findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>>;
+  /** Every indexed finding of one image. */
+  findingsOf(digest: Digest): Promise<IndexedFinding[]>;
+  /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
+  moveIndexes(from: string | null, to: string): Promise<number>;
+  /** Images with a finding whose id or an alias is `id` (case as written in the advisory). */
+  affectedBy(id: string): Promise<AffectedImage[]>;
+  /** The verdicts of these digests (every repository). */
+  verdictsOf(digests: Digest[]): Promise<Verdict[]>;
+
+  /**
+   * Claims a run for `leaseMs`: creates it, or takes it over when its owner's lease ended (or `owner`
+   * holds it). Atomic across replicas. @returns the run, or undefined when it is done or another owner
+   * holds an unexpired lease.
+   */
+  claimRun(id: string, kind: MonitorRunKind, vulndbDigest: string | null, owner: string, leaseMs: number, now: number): Promise<MonitorRun | undefined>;
+  getRun(id: string): Promise<MonitorRun | undefined>;
+  /** Runs, newest first. */
+  listRuns(limit: number, filter?: { kind?: MonitorRunKind; state?: MonitorRun['state'] }): Promise<MonitorRun[]>;
+  /** Marks a run done (only by its owner; false when the claim was lost). */
+  finishRun(id: string, owner: string, stats: Record<string, unknown>, now: number): Promise<boolean>;
+  /**
+   * Writes one image's re-judgement and moves the run's cursor, in one transaction, only while `owner`
+   * holds the run (false and nothing written otherwise). Verdicts are written as putVerdict does.
+   */
+  commit(r: Rejudgement, now: number): Promise<boolean>;
+  /**
+   * Marks images as judged by `vulndbDigest` without other writes (their findings and decisions did not
+   * change) and moves the run's cursor, in one transaction, only while `owner` holds the run.
+   */
+  markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean>;
+  /** Change records of a digest (every repository), newest first. */
+  listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]>;
+  /** Grace-period holds due at or before `now`. */
+  dueHolds(now: number): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>>;
+}

@@ -1,0 +1,269 @@
+/**
+ * {@link MonitorStore} on SQLite (better-sqlite3): one process holds the file, so `Date.now()` is the
+ * clock of leases and a transaction is the only claim needed.
+ */
+import type Database from 'better-sqlite3';
+import { PushgateError, type Digest, type Verdict } from '../core/index.js';
+import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
+import { writeVerdict } from './sqlite-store.js';
+
+type Row = Record<string, unknown>;
+
+/** SQLite's default limit of bound parameters is 32766; lists are sent in chunks well below it. */
+const CHUNK = 500;
+
+function chunks<T>(xs: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += CHUNK) out.push(xs.slice(i, i + CHUNK));
+  return out;
+}
+
+/** A monitor_runs row as a {@link MonitorRun} (either dialect). */
+export function runFromRow(r: Row): MonitorRun {
+  return {
+    id: String(r.id),
+    kind: String(r.kind) as MonitorRunKind,
+    vulndbDigest: (r.vulndb_digest as string | null) ?? null,
+    state: String(r.state) as MonitorRun['state'],
+    owner: (r.owner as string | null) ?? null,
+    leaseUntil: Number(r.lease_until),
+    cursor: String(r.cursor ?? ''),
+    startedAt: Number(r.started_at),
+    finishedAt: r.finished_at == null ? null : Number(r.finished_at),
+    stats: r.stats ? (JSON.parse(String(r.stats)) as Record<string, unknown>) : null,
+  };
+}
+
+/** Every id of a finding (its id and aliases), for the affected-images lookup. */
+export function idsOf(f: IndexedFinding): string[] {
+  return [...new Set([f.finding.id, ...(f.finding.aliases ?? [])])];
+}
+
+/** See the module comment. */
+export class SqliteMonitorStore implements MonitorStore {
+  constructor(private readonly db: Database.Database) {}
+
+  private wrap<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw new PushgateError('STORE', `sqlite: ${what}: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+  }
+
+  async staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
+    return this.wrap('stale indexes', () =>
+      (this.st('SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= ? AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT ?')
+        .all(since, limit) as Row[]).map((r) => ({ digest: String(r.digest) as Digest, reportAt: Number(r.created_at) })),
+    );
+  }
+
+  async putIndex(index: ImageIndex): Promise<void> {
+    this.wrap('put index', () => this.db.transaction(() => this.writeIndex(index, Date.now()))());
+  }
+
+  /** Prepared statements, made once per connection (preparing costs as much as a small write). */
+  private readonly stmts = new Map<string, Database.Statement>();
+  private st(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * Writes the index of one image as a delta: findings that stay (same identity and content) are not
+   * rewritten, so a re-judgement writes only what changed.
+   */
+  private writeIndex(ix: ImageIndex, now: number): void {
+    const old = new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
+    if (ix.packages) {
+      this.st('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
+      const insP = this.st('INSERT OR REPLACE INTO image_packages (pkg, digest, body) VALUES (?, ?, ?)');
+      for (const p of mergeByPkg(ix.packages)) insP.run(p.pkg, ix.digest, JSON.stringify(p.entries));
+    }
+    const insF = this.st('INSERT OR REPLACE INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES (?, ?, ?, ?, ?)');
+    const insA = this.st('INSERT OR IGNORE INTO finding_ids (alias, digest, fkey) VALUES (?, ?, ?)');
+    const delF = this.st('DELETE FROM image_findings WHERE digest = ? AND fkey = ?');
+    const delA = this.st('DELETE FROM finding_ids WHERE digest = ? AND fkey = ?');
+    const keep = new Set<string>();
+    for (const f of ix.findings) {
+      if (keep.has(f.key)) continue;
+      keep.add(f.key);
+      const body = JSON.stringify(f.finding);
+      const was = old.get(f.key);
+      if (was && was.body === body) continue;
+      if (was) delA.run(ix.digest, f.key);
+      insF.run(ix.digest, f.key, f.pkg, was?.firstSeen ?? f.firstSeen ?? now, body);
+      for (const id of idsOf(f)) insA.run(id.toUpperCase(), ix.digest, f.key);
+    }
+    for (const k of old.keys()) {
+      if (keep.has(k)) continue;
+      delF.run(ix.digest, k);
+      delA.run(ix.digest, k);
+    }
+    this.st('INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at').run(
+      ix.digest, ix.vulndbDigest, ix.reportAt, now,
+    );
+  }
+
+  async indexStates(): Promise<Map<Digest, string | null>> {
+    return this.wrap('index states', () => new Map((this.st('SELECT digest, vulndb_digest FROM image_index').all() as Row[]).map((r) => [String(r.digest) as Digest, (r.vulndb_digest as string | null) ?? null])));
+  }
+
+  async packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>> {
+    return this.wrap('packages under', () => {
+      const out: Array<{ digest: Digest; entry: IndexedPackages }> = [];
+      for (const c of chunks(pkgs)) {
+        const rows = this.st(`SELECT pkg, digest, body FROM image_packages WHERE pkg IN (${c.map(() => '?').join(',')})`).all(...c) as Row[];
+        for (const r of rows) for (const e of JSON.parse(String(r.body)) as IndexedPackages[]) out.push({ digest: String(r.digest) as Digest, entry: e });
+      }
+      return out;
+    });
+  }
+
+  async packagesOf(digest: Digest): Promise<IndexedPackages[]> {
+    return this.wrap('packages of', () => (this.st('SELECT body FROM image_packages WHERE digest = ?').all(digest) as Row[]).flatMap((r) => JSON.parse(String(r.body)) as IndexedPackages[]));
+  }
+
+  async findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>> {
+    return this.wrap('findings under', () => {
+      const out: Array<{ digest: Digest } & IndexedFinding> = [];
+      for (const c of chunks(pkgs)) {
+        const rows = this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE pkg IN (${c.map(() => '?').join(',')})`).all(...c) as Row[];
+        for (const r of rows) out.push({ digest: String(r.digest) as Digest, ...findingFromRow(r) });
+      }
+      return out;
+    });
+  }
+
+  async findingsOf(digest: Digest): Promise<IndexedFinding[]> {
+    return this.wrap('findings of', () => (this.st('SELECT fkey, pkg, first_seen, body FROM image_findings WHERE digest = ?').all(digest) as Row[]).map(findingFromRow));
+  }
+
+  async moveIndexes(from: string | null, to: string): Promise<number> {
+    return this.wrap('move indexes', () =>
+      from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ?').run(to, from).changes,
+    );
+  }
+
+  async affectedBy(id: string): Promise<AffectedImage[]> {
+    return this.wrap('affected by', () =>
+      (this.st('SELECT f.digest, f.first_seen, f.body FROM finding_ids a JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey WHERE a.alias = ? ORDER BY f.digest')
+        .all(id.toUpperCase()) as Row[]).map((r) => ({ digest: String(r.digest) as Digest, firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) })),
+    );
+  }
+
+  async verdictsOf(digests: Digest[]): Promise<Verdict[]> {
+    return this.wrap('verdicts of', () => {
+      const out: Verdict[] = [];
+      for (const c of chunks(digests)) {
+        const rows = this.st(`SELECT body FROM verdicts WHERE digest IN (${c.map(() => '?').join(',')}) ORDER BY digest, registry, repository`).all(...c) as Row[];
+        for (const r of rows) out.push(JSON.parse(String(r.body)) as Verdict);
+      }
+      return out;
+    });
+  }
+
+  async claimRun(id: string, kind: MonitorRunKind, vulndbDigest: string | null, owner: string, leaseMs: number, now: number): Promise<MonitorRun | undefined> {
+    return this.wrap('claim run', () =>
+      this.db.transaction(() => {
+        const row = this.st('SELECT * FROM monitor_runs WHERE id = ?').get(id) as Row | undefined;
+        if (!row) {
+          this.st("INSERT INTO monitor_runs (id, kind, vulndb_digest, state, owner, lease_until, cursor, started_at) VALUES (?, ?, ?, 'running', ?, ?, '', ?)")
+            .run(id, kind, vulndbDigest, owner, now + leaseMs, now);
+        } else {
+          const run = runFromRow(row);
+          if (run.state === 'done') return undefined;
+          if (run.owner !== owner && run.leaseUntil >= now) return undefined;
+          this.st('UPDATE monitor_runs SET owner = ?, lease_until = ? WHERE id = ?').run(owner, now + leaseMs, id);
+        }
+        return runFromRow(this.st('SELECT * FROM monitor_runs WHERE id = ?').get(id) as Row);
+      })(),
+    );
+  }
+
+  async getRun(id: string): Promise<MonitorRun | undefined> {
+    return this.wrap('get run', () => {
+      const row = this.st('SELECT * FROM monitor_runs WHERE id = ?').get(id) as Row | undefined;
+      return row ? runFromRow(row) : undefined;
+    });
+  }
+
+  async listRuns(limit: number, filter: { kind?: MonitorRunKind; state?: MonitorRun['state'] } = {}): Promise<MonitorRun[]> {
+    return this.wrap('list runs', () =>
+      (this.st('SELECT * FROM monitor_runs WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR state = ?) ORDER BY started_at DESC, id DESC LIMIT ?')
+        .all(filter.kind ?? null, filter.kind ?? null, filter.state ?? null, filter.state ?? null, limit) as Row[]).map(runFromRow),
+    );
+  }
+
+  async finishRun(id: string, owner: string, stats: Record<string, unknown>, now: number): Promise<boolean> {
+    return this.wrap('finish run', () => this.st("UPDATE monitor_runs SET state = 'done', finished_at = ?, stats = ?, lease_until = 0 WHERE id = ? AND owner = ? AND state = 'running'").run(now, JSON.stringify(stats), id, owner).changes === 1);
+  }
+
+  async commit(r: Rejudgement, now: number): Promise<boolean> {
+    return this.wrap('commit re-judgement', () =>
+      this.db.transaction(() => {
+        const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'")
+          .run(r.run.cursor, now + r.run.leaseMs, r.run.id, r.run.owner).changes;
+        if (moved !== 1) return false;
+        for (const v of r.verdicts) writeVerdict(this.db, v);
+        const insC = this.st('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES (?, ?, ?, ?, ?, ?)');
+        for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
+        const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+        const at = new Date(now).toISOString();
+        for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
+        if (r.report) {
+          this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
+        }
+        if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
+        for (const h of r.holds ?? []) {
+          if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
+          else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
+        }
+        return true;
+      })(),
+    );
+  }
+
+  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
+    return this.wrap('mark judged', () =>
+      this.db.transaction(() => {
+        const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(run.cursor, now + run.leaseMs, run.id, run.owner).changes;
+        if (moved !== 1) return false;
+        for (const c of chunks(digests)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(vulndbDigest, ...c);
+        return true;
+      })(),
+    );
+  }
+
+  async listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]> {
+    return this.wrap('list changes', () => (this.st('SELECT body FROM image_changes WHERE digest = ? ORDER BY seq DESC LIMIT ?').all(digest, limit) as Row[]).map((r) => JSON.parse(String(r.body)) as ChangeRecord));
+  }
+
+  async dueHolds(now: number): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>> {
+    return this.wrap('due holds', () =>
+      (this.st('SELECT registry, repository, digest, due_at FROM monitor_holds WHERE due_at <= ? ORDER BY due_at').all(now) as Row[]).map((r) => ({
+        registry: String(r.registry), repository: String(r.repository), digest: String(r.digest) as Digest, dueAt: Number(r.due_at),
+      })),
+    );
+  }
+}
+
+/** An image_findings row (either dialect). */
+export function findingFromRow(r: Row): IndexedFinding {
+  return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) };
+}
+
+/** Groups an image's indexed packages by pair (one row per pair and image). */
+export function mergeByPkg(entries: IndexedPackages[]): Array<{ pkg: string; entries: IndexedPackages[] }> {
+  const m = new Map<string, IndexedPackages[]>();
+  for (const e of entries) {
+    const l = m.get(e.pkg);
+    if (l) l.push(e);
+    else m.set(e.pkg, [e]);
+  }
+  return [...m].map(([pkg, list]) => ({ pkg, entries: list }));
+}

@@ -1,0 +1,45 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultPolicy } from '../../../src/policy/index.js';
+import { openStore } from '../../../src/store/index.js';
+import { runCli } from '../../helpers/cli.js';
+import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
+
+describe('CLI: pushgate monitor, pushgate affected', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let config: string;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-cli-monitor-'));
+    const dbPath = path.join(dir, 'vulndb.sqlite');
+    const storeUrl = `sqlite:${path.join(dir, 'pushgate.db')}`;
+    config = path.join(dir, 'pushgate.yaml');
+    fs.writeFileSync(config, `store:\n  url: ${storeUrl}\nvulndb:\n  path: ${dbPath}\n  sources: []\nregistries: []\n`);
+    const policy = defaultPolicy();
+    const v1 = await buildDb(dbPath, [osvRecord('npm/NSWG-NPM-368.json')]);
+    const store = await openStore(storeUrl);
+    await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(1), [npmPackage('adm-zip', '0.4.7')]), db: v1, policy });
+    await store.close();
+    v1.close();
+    (await buildDb(dbPath, [osvRecord('npm/NSWG-NPM-368.json'), osvRecord('npm/NSWG-NPM-458.json')])).close();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('monitor judges the stored image with the new database; affected lists it by CVE; a second monitor has nothing to do', () => {
+    const m = runCli(['monitor', '--config', config]);
+    expect(m.status, m.stderr).to.equal(0);
+    const stats = JSON.parse(m.stdout) as { rejudged: number; newFindings: number };
+    expect(stats).to.include({ rejudged: 1, newFindings: 1 });
+    const a = runCli(['affected', 'cve-2018-1002204', '--format', 'json', '--config', config]);
+    expect(a.status, a.stderr).to.equal(0);
+    const out = JSON.parse(a.stdout) as { images: Array<{ digest: string; findings: Array<{ id: string; fixedVersions: string[] }>; verdicts: Array<{ repository: string }> }> };
+    expect(out.images.map((i) => [i.digest, i.findings[0].id, i.findings[0].fixedVersions[0], i.verdicts[0].repository])).to.deep.equal([[digestOf(1), 'NSWG-NPM-458', '0.4.9', 'team/zip']]);
+    const t = runCli(['affected', 'NSWG-NPM-458', '--config', config]);
+    expect(t.stdout.split('\n')[1]).to.match(/^lab\/team\/zip:v1\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high$/);
+    const again = runCli(['monitor', '--config', config]);
+    expect(JSON.parse(again.stdout)).to.include({ skipped: true });
+    expect(runCli(['affected', 'X', '--format', 'xml', '--config', config]).status).to.equal(2);
+  });
+});

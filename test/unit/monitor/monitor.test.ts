@@ -1,0 +1,217 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Digest, Verdict } from '../../../src/core/index.js';
+import type { NewFindingsBody } from '../../../src/gate/notify.js';
+import { Monitor } from '../../../src/monitor/index.js';
+import { compilePolicy, defaultPolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import type { VulnDb } from '../../../src/vulndb/index.js';
+import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
+import { freshDatabase } from '../../helpers/postgres.js';
+
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** The default policy with more keys in `spec.default` (onNewFindings, grace). */
+function policyWith(extra: string): CompiledPolicy {
+  const text = DEFAULT_POLICY_YAML.replace('  default:\n    ruleSet: default\n    mode: enforce\n', `  default:\n    ruleSet: default\n    mode: enforce\n${extra}`);
+  expect(text).to.not.equal(DEFAULT_POLICY_YAML);
+  return compilePolicy(text, '<test>');
+}
+
+const ADM_ZIP = osvRecord('npm/NSWG-NPM-458.json'); // adm-zip < 0.4.9, CVSS 8.2 (high), CVE-2018-1002204
+const LODASH_OLD = osvRecord('npm/NSWG-NPM-368.json'); // lodash < 4.17.5
+const LODASH_516 = osvRecord('npm/NSWG-NPM-516.json'); // lodash 4.17.15 .. 4.17.19 (medium)
+
+function contract(name: string, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
+  describe(`monitor: ${name}`, function () {
+    this.timeout(60_000);
+    let store: Store;
+    let done: () => Promise<void>;
+    let dir: string;
+    let dbPath: string;
+    let db: VulnDb | undefined;
+    beforeEach(async () => {
+      ({ store, done } = await open());
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-monitor-'));
+      dbPath = path.join(dir, 'vulndb.sqlite');
+    });
+    afterEach(async () => {
+      db?.close();
+      db = undefined;
+      await done();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function swap(records: Array<Record<string, unknown>>): Promise<VulnDb> {
+      db?.close();
+      db = await buildDb(dbPath, records);
+      return db;
+    }
+
+    it('after a database change re-judges only the images holding a changed package; a change record and one notice name the new finding; a withdrawal resolves it', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      // 3 images hold adm-zip 0.4.7, 5 do not; all hold lodash 4.17.15 (no finding under the old set)
+      for (let i = 0; i < 8; i++) {
+        const pkgs = [npmPackage('lodash', '4.17.15'), ...(i < 3 ? [npmPackage('adm-zip', '0.4.7')] : [npmPackage('left-pad', '1.3.0')])];
+        await storeImage(store, { repository: `team/app${i}`, tag: 'v1', scan: scanOf(digestOf(i + 1), pkgs), db, policy });
+      }
+      const notices: NewFindingsBody[] = [];
+      const judged: Verdict[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: (n) => notices.push(n) }, onJudged: (v) => judged.push(v) });
+      // the first database with a digest: everything indexed, nothing judged by another database
+      expect(await mon.tick(), 'nothing judged by another database').to.equal(undefined);
+      expect([...(await store.monitor.indexStates()).values()]).to.deep.equal(Array(8).fill(db!.contentDigest));
+
+      const v2 = await swap([LODASH_OLD, ADM_ZIP]);
+      const stats = await mon.tick();
+      expect(stats?.rejudged, 'only the adm-zip images').to.equal(3);
+      expect(stats?.matched).to.equal(3);
+      expect(judged.map((v) => v.digest).sort()).to.deep.equal([digestOf(1), digestOf(2), digestOf(3)]);
+      const changes = await store.monitor.listChanges(digestOf(1), 10);
+      expect(changes).to.have.length(1);
+      expect(changes[0].new.map((f) => f.id)).to.deep.equal(['NSWG-NPM-458']);
+      expect(changes[0].resolved).to.deep.equal([]);
+      expect(changes[0].decision).to.deep.equal({ before: 'allow', after: 'allow' });
+      expect(changes[0].onNewFindings).to.include({ action: 'notify', effect: 'kept' });
+      expect(changes[0].vulndb.after).to.equal(v2.contentDigest);
+      expect(notices).to.have.length(3);
+      expect(notices[0].advisories.map((a) => a.id)).to.deep.equal(['NSWG-NPM-458']);
+      expect(notices[0].advisories[0].packages).to.deep.equal([{ name: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], path: '/app/node_modules/adm-zip/package.json' }]);
+      const after = await store.getVerdict('lab', 'team/app0', digestOf(1));
+      expect(after?.vulndb.digest).to.equal(v2.contentDigest);
+      // the finding is in the stored report; the verdict keeps the previous decision (notify), its reason says why
+      expect((await store.getReport(digestOf(1)))?.findings.map((f) => f.id)).to.include('NSWG-NPM-458');
+      expect(after?.evaluations?.default?.reasons[0].rule).to.equal('on-new-findings');
+      // the affected query finds it by id and by alias, any case
+      const byCve = await mon.affected('cve-2018-1002204');
+      expect(byCve.images.map((i) => i.digest)).to.deep.equal([digestOf(1), digestOf(2), digestOf(3)]);
+      expect(byCve.images[0].verdicts).to.deep.equal([{ registry: 'lab', repository: 'team/app0', tags: ['v1'], decision: 'allow' }]);
+      expect((await mon.affected('NSWG-NPM-458')).images).to.have.length(3);
+      // the pass ran once: another tick (or replica) does nothing
+      judged.length = 0;
+      expect((await mon.tick())).to.equal(undefined);
+      const other = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, onJudged: (v) => judged.push(v) });
+      expect(await other.tick(), 'every image is judged by this database').to.equal(undefined);
+      expect(judged).to.deep.equal([]);
+
+      // withdrawn: the finding is resolved
+      await swap([LODASH_OLD, { ...ADM_ZIP, withdrawn: '2026-12-01T00:00:00Z' }]);
+      notices.length = 0;
+      const s3 = await mon.tick();
+      expect(s3?.rejudged).to.equal(3);
+      const c3 = await store.monitor.listChanges(digestOf(2), 10);
+      expect(c3[0].resolved.map((f) => f.id)).to.deep.equal(['NSWG-NPM-458']);
+      expect(c3[0].new).to.deep.equal([]);
+      expect(notices).to.deep.equal([]);
+      expect((await mon.affected('CVE-2018-1002204')).images).to.deep.equal([]);
+    });
+
+    it('a range change reaches only the images whose version it changes', async () => {
+      const policy = defaultPolicy();
+      await swap([ADM_ZIP]);
+      await storeImage(store, { repository: 'a', tag: 'v1', scan: scanOf(digestOf(1), [npmPackage('lodash', '4.17.15')]), db, policy });
+      await storeImage(store, { repository: 'b', tag: 'v1', scan: scanOf(digestOf(2), [npmPackage('lodash', '4.17.20')]), db, policy });
+      const judged: string[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, onJudged: (v) => judged.push(v.repository) });
+      await mon.tick();
+      await swap([ADM_ZIP, LODASH_516]);
+      const s = await mon.tick();
+      expect(s?.matched, 'both hold lodash').to.equal(2);
+      expect(judged, 'only 4.17.15 is in the new range').to.deep.equal(['a']);
+    });
+
+    it('onNewFindings quarantine waits for the grace period of the severity, then enforces', async () => {
+      const policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+      let now = Date.parse('2026-12-05T12:00:00Z');
+      await swap([LODASH_OLD]);
+      await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(7), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const acted: string[] = [];
+      const mon = new Monitor({
+        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now,
+        act: async (_b, a, views) => {
+          acted.push(`${a.repository}:${views.map((v) => v.tag).join(',')}:${a.decision}`);
+          return { action: 'quarantine', status: 'done', detail: 'test' };
+        },
+      });
+      await mon.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      await mon.tick();
+      let v = await store.getVerdict('lab', 'team/zip', digestOf(7));
+      expect(v?.decision, 'held: warn during the grace').to.equal('warn');
+      expect((await store.monitor.listChanges(digestOf(7), 1))[0].onNewFindings).to.include({ action: 'quarantine', effect: 'held', enforceAfter: '2026-12-05T14:00:00.000Z' });
+      expect(acted).to.deep.equal([]);
+      now += 60 * 60_000;
+      await mon.tick();
+      expect(acted, 'an hour in: still held').to.deep.equal([]);
+      now += 61 * 60_000;
+      await mon.tick();
+      v = await store.getVerdict('lab', 'team/zip', digestOf(7));
+      expect(v?.decision).to.equal('quarantine');
+      expect(acted).to.deep.equal(['team/zip:v1:quarantine']);
+      expect(await store.monitor.dueHolds(now + 86_400_000)).to.deep.equal([]);
+    });
+
+    it('a pass killed after some images resumes after the last one finished and judges each image once', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      for (let i = 0; i < 6; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(100 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      let now = Date.now();
+      const judged: string[] = [];
+      const first = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest) });
+      await first.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      let n = 0;
+      const crashing = new Monitor({
+        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest),
+        afterImage: () => {
+          if (++n === 2) throw new Error('killed');
+        },
+      });
+      await crashing.tick().then(() => expect.fail('should have died'), (e: Error) => expect(e.message).to.equal('killed'));
+      expect(judged).to.have.length(2);
+      // another replica: the dead owner's lease holds it off, then it takes over
+      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-b', onJudged: (v) => judged.push(v.digest) });
+      expect((await b.tick())?.skipped).to.equal(true);
+      now += 31_000;
+      const s = await b.tick();
+      expect(s?.rejudged).to.equal(4);
+      expect([...judged].sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => digestOf(100 + i)));
+      for (let i = 0; i < 6; i++) expect(await store.monitor.listChanges(digestOf(100 + i), 10), `image ${i}`).to.have.length(1);
+      const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
+      expect(run?.state).to.equal('done');
+      expect(run?.owner).to.equal('replica-b');
+    });
+
+    it('--all re-judges every stored image once, resumable', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      for (let i = 0; i < 4; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(200 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const judged: Digest[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, onJudged: (v) => judged.push(v.digest) });
+      const s = await mon.all();
+      expect(s.rejudged).to.equal(4);
+      expect(s.changed, 'nothing new').to.equal(0);
+      expect(judged).to.have.length(4);
+    });
+  });
+}
+
+contract('sqlite', async () => {
+  const store = await openStore('sqlite::memory:');
+  return { store, done: () => store.close() };
+});
+
+contract('postgres', async () => {
+  const pg = await freshDatabase('pushgate_monitor');
+  const store = await openStore(pg.url);
+  return {
+    store,
+    async done() {
+      await store.close();
+      await pg.drop();
+    },
+  };
+});
