@@ -14,7 +14,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { PushgateConfig } from '../../src/config/types.js';
@@ -24,6 +23,7 @@ import { updateDb } from '../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../helpers/gate.js';
 import { ROOT, startRegistry, type LabRegistry } from '../helpers/lab.js';
 import { makeImage, makeIndex, Raw, sleep } from '../helpers/raw-push.js';
+import { postPodReview } from '../helpers/admission-review.js';
 
 const REG_PORT = 23000;
 const API_PORT = 23001;
@@ -32,36 +32,7 @@ const TOKEN = 'untagged-grace-token';
 const GRACE_MS = 4000;
 const RC_WARN = DEFAULT_POLICY_YAML.replace('  mappings: []', '  mappings:\n    - name: release-candidates\n      tag: "rc-*"\n      ruleSet: default\n      mode: warn');
 
-interface ReviewResponse {
-  allowed: boolean;
-  status?: { message?: string };
-}
-
-/** An AdmissionReview of a pod running `image`, answered by the real admission listener. */
-function review(image: string): Promise<ReviewResponse> {
-  const body = JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `u-${Math.random().toString(36).slice(2)}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'default',
-      operation: 'CREATE',
-      userInfo: { username: 'dev', groups: ['system:authenticated'] },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image }] } },
-    },
-  });
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: ADM_PORT, path: '/admission/validate', method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let s = '';
-      res.on('data', (d) => (s += String(d)));
-      res.on('end', () => resolve((JSON.parse(s) as { response: ReviewResponse }).response));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const review = (image: string) => postPodReview(ADM_PORT, image, 'dev');
 
 describe('security: the grace of a blocking manifest pushed by digest only', function () {
   this.timeout(180_000);

@@ -12,7 +12,6 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { PushgateConfig } from '../../../src/config/types.js';
@@ -20,6 +19,7 @@ import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger as silent } from '../../helpers/gate.js';
 import { labImages, ROOT, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { postPodReview } from '../../helpers/admission-review.js';
 
 const REG_PORT = 22360;
 const API_PORT = 22361;
@@ -68,32 +68,8 @@ function layoutManifest(layout: string): { hex: string; bytes: Buffer } {
   return { hex, bytes: fs.readFileSync(path.join(layout, 'blobs/sha256', hex)) };
 }
 
-interface ReviewResponse { allowed: boolean; status?: { message?: string } }
 
-function postReview(image: string): Promise<ReviewResponse> {
-  const body = JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `u-${Math.random().toString(36).slice(2)}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'default',
-      operation: 'CREATE',
-      userInfo: { username: 'mallory', groups: ['system:authenticated'] },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image }] } },
-    },
-  });
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: ADM_PORT, path: '/admission/validate', method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let s = '';
-      res.on('data', (d) => (s += String(d)));
-      res.on('end', () => resolve((JSON.parse(s) as { response: ReviewResponse }).response));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const postReview = (image: string) => postPodReview(ADM_PORT, image, 'mallory');
 
 describe('attack findings (each test asserts the promised end state; a failure is a bypass)', function () {
   this.timeout(300_000);
