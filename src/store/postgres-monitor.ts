@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
 import { writeVerdictPg } from './postgres-store.js';
-import { findingFromRow, idsOf, mergeByPkg, runFromRow } from './sqlite-monitor.js';
+import { findingFromRow, findingsDelta, idsOf, mergeByPkg, runFromRow } from './sqlite-monitor.js';
 
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
@@ -194,17 +194,7 @@ async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promis
       groups.map((g) => g.pkg), ix.digest, groups.map((g) => JSON.stringify(g.entries)),
     ]);
   }
-  const keep = new Set<string>();
-  const write: Array<{ f: IndexedFinding; body: string; firstSeen: number }> = [];
-  for (const f of ix.findings) {
-    if (keep.has(f.key)) continue;
-    keep.add(f.key);
-    const body = JSON.stringify(f.finding);
-    const was = old.get(f.key);
-    if (was && was.body === body) continue;
-    write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now });
-  }
-  const gone = [...old.keys()].filter((k) => !keep.has(k));
+  const { write, gone } = findingsDelta(ix.findings, old, now);
   const rewrite = [...gone, ...write.map((w) => w.f.key)];
   if (rewrite.length) {
     await c.query('DELETE FROM image_findings WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);

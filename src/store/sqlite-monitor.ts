@@ -39,6 +39,29 @@ export function idsOf(f: IndexedFinding): string[] {
   return [...new Set([f.finding.id, ...(f.finding.aliases ?? [])])];
 }
 
+/** One finding of an index write: its row body and first-seen time, and whether a row existed. */
+export interface FindingWrite { f: IndexedFinding; body: string; firstSeen: number; existed: boolean }
+
+/**
+ * What writing `findings` over the stored rows `old` (by finding key) changes: the findings to
+ * (re)write (new, or whose content differs; first-seen times kept) and the keys of rows no longer
+ * present. Findings whose identity and content stay are left alone, so a re-judgement writes only
+ * what changed. The first finding of a repeated key wins. Shared by both stores.
+ */
+export function findingsDelta(findings: IndexedFinding[], old: Map<string, { firstSeen: number; body: string }>, now: number): { write: FindingWrite[]; gone: string[] } {
+  const keep = new Set<string>();
+  const write: FindingWrite[] = [];
+  for (const f of findings) {
+    if (keep.has(f.key)) continue;
+    keep.add(f.key);
+    const body = JSON.stringify(f.finding);
+    const was = old.get(f.key);
+    if (was && was.body === body) continue;
+    write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now, existed: was !== undefined });
+  }
+  return { write, gone: [...old.keys()].filter((k) => !keep.has(k)) };
+}
+
 /** See the module comment. */
 export class SqliteMonitorStore implements MonitorStore {
   constructor(private readonly db: Database.Database) {}
@@ -88,19 +111,13 @@ export class SqliteMonitorStore implements MonitorStore {
     const insA = this.st('INSERT OR IGNORE INTO finding_ids (alias, digest, fkey) VALUES (?, ?, ?)');
     const delF = this.st('DELETE FROM image_findings WHERE digest = ? AND fkey = ?');
     const delA = this.st('DELETE FROM finding_ids WHERE digest = ? AND fkey = ?');
-    const keep = new Set<string>();
-    for (const f of ix.findings) {
-      if (keep.has(f.key)) continue;
-      keep.add(f.key);
-      const body = JSON.stringify(f.finding);
-      const was = old.get(f.key);
-      if (was && was.body === body) continue;
-      if (was) delA.run(ix.digest, f.key);
-      insF.run(ix.digest, f.key, f.pkg, was?.firstSeen ?? f.firstSeen ?? now, body);
+    const { write, gone } = findingsDelta(ix.findings, old, now);
+    for (const { f, body, firstSeen, existed } of write) {
+      if (existed) delA.run(ix.digest, f.key);
+      insF.run(ix.digest, f.key, f.pkg, firstSeen, body);
       for (const id of idsOf(f)) insA.run(id.toUpperCase(), ix.digest, f.key);
     }
-    for (const k of old.keys()) {
-      if (keep.has(k)) continue;
+    for (const k of gone) {
       delF.run(ix.digest, k);
       delA.run(ix.digest, k);
     }
