@@ -42,4 +42,25 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     expect(JSON.parse(again.stdout)).to.include({ skipped: true });
     expect(runCli(['affected', 'X', '--format', 'xml', '--config', config]).status).to.equal(2);
   });
+
+  it('affected pages with --limit and --after; a limit out of 1..1000, a cursor that is not a digest or an id that is not an advisory id exits 2 saying so', () => {
+    const one = runCli(['affected', 'CVE-2018-1002204', '--limit', '1', '--format', 'json', '--config', config]);
+    expect(one.status, one.stderr).to.equal(0);
+    expect(JSON.parse(one.stdout)).to.include({ more: false, indexBehind: false });
+    const past = runCli(['affected', 'CVE-2018-1002204', '--after', digestOf(1), '--format', 'json', '--config', config]);
+    expect(JSON.parse(past.stdout)).to.deep.include({ images: [], more: false });
+    for (const [args, re] of [
+      [['--limit', '0'], /--limit 0: use an integer from 1 to 1000/],
+      [['--limit', '1001'], /--limit 1001/],
+      [['--limit', 'ten'], /--limit ten/],
+      [['--after', 'sha256:1'], /--after sha256:1: use an image digest/],
+    ] as const) {
+      const r = runCli(['affected', 'CVE-2018-1002204', ...args, '--config', config]);
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr).to.match(re);
+    }
+    const badId = runCli(['affected', 'CVE-1 OR 1=1', '--config', config]);
+    expect(badId.status).to.equal(2);
+    expect(badId.stderr).to.match(/has characters ids do not have/);
+  });
 });
