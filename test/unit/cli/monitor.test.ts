@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore } from '../../../src/store/index.js';
+import { affectedTable } from '../../../src/cli/commands/monitor.js';
 import { runCli } from '../../helpers/cli.js';
 import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
 
@@ -26,6 +27,13 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     (await buildDb(dbPath, [osvRecord('npm/NSWG-NPM-368.json'), osvRecord('npm/NSWG-NPM-458.json')])).close();
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('the table of a page with more after it ends saying how to ask for the next page', () => {
+    const img = { digest: digestOf(9), findings: [{ id: 'NSWG-NPM-458', aliases: [], package: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], severity: 'high' as const, path: '/app', firstSeen: '2026-12-05T00:00:00.000Z' }], verdicts: [] };
+    const last = (more: boolean) => affectedTable({ id: 'NSWG-NPM-458', images: [img], more, ...(more ? { next: digestOf(9) } : {}), indexBehind: false }).trimEnd().split('\n').pop();
+    expect(last(true)).to.equal(`more images: run again with --after ${digestOf(9)}`);
+    expect(last(false)).to.match(/^\(no verdict\)/);
+  });
 
   it('monitor judges the stored image with the new database; affected lists it by CVE; a second monitor has nothing to do', () => {
     const m = runCli(['monitor', '--config', config]);
