@@ -506,8 +506,12 @@ export class Monitor {
 
 /** Bounds of an affected-images page, in images. */
 export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;
-/** Images an affected-images query indexes at most before answering. */
-export const AFFECTED_CATCH_UP = 500;
+/**
+ * Images an affected-images query indexes at most before answering: indexing costs a stored scan read
+ * and parse per image (milliseconds each), on the event loop that serves webhooks; the server's
+ * monitor tick (every 10 s) indexes the rest, so an answer lags at most those pushes.
+ */
+export const AFFECTED_CATCH_UP = 100;
 /** Stale reports read per store query while catching up. */
 const CATCH_UP_BATCH = 500;
 /** Longest advisory id accepted (OSV ids and aliases are far shorter; CVE ids are at most ~20). */

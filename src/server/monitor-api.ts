@@ -6,7 +6,7 @@
  *   whose id or alias is `id` (advisory id, CVE, GHSA; any case), in digest order, with package, fixed
  *   versions, repositories and tags; `limit` 1..1000 images (default 100); `more`/`next` say whether
  *   to ask again with `after=<next>`. `id` must look like an advisory id (letters, digits, `._:-`, at
- *   most 128 characters) or the call is answered 400. Each call indexes at most 500 new
+ *   most 128 characters) or the call is answered 400. Each call indexes at most 100 new
  *   reports first (shared by concurrent calls; `indexBehind` says some were left for the monitor's tick).
  * - `GET /monitor/runs?limit=N`: monitor passes, newest first.
  * - `POST /monitor/runs` (admin), body `{"all": true}`: a full pass now (or the resumption of an
