@@ -88,7 +88,7 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }> {
     const alias = id.toUpperCase();
-    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1, alias]);
+    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1]);
     return pageOfAffected(r.rows, page.limit);
   }
 

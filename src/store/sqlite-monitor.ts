@@ -169,7 +169,7 @@ export class SqliteMonitorStore implements MonitorStore {
   async affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }> {
     return this.wrap('affected by', () => {
       const alias = id.toUpperCase();
-      const rows = this.st(AFFECTED_PAGE_SQL.replace(/\$\d/g, '?')).all(alias, page.after ?? '', page.limit + 1, alias) as Row[];
+      const rows = this.st(AFFECTED_PAGE_SQL.replace(/\$(\d)/g, '@p$1')).all({ p1: alias, p2: page.after ?? '', p3: page.limit + 1 }) as Row[];
       return pageOfAffected(rows, page.limit);
     });
   }
@@ -272,16 +272,17 @@ export class SqliteMonitorStore implements MonitorStore {
 
 /** An image_findings row (either dialect). */
 /**
- * The affected-images page, for both stores (`$n` placeholders; SQLite's are rewritten to `?`):
+ * The affected-images page, for both stores (`$n` placeholders; SQLite's are rewritten to named ones):
  * $1 upper-cased id, $2 the digest to start after (`''`: from the first), $3 images wanted + 1 (the
- * extra one says whether there are more), $4 $1 again. The inner query walks the `(alias, digest, fkey)`
- * primary key from `$2`, so it reads at most `$3` images' keys.
+ * extra one says whether there are more). `page` walks the `(alias, digest, fkey)` primary key from
+ * `$2` and stops after `$3` images; the findings are then one range of that key, up to the page's last
+ * digest (a join on the page would let a planner scan every row of the alias and probe the page).
  */
 export const AFFECTED_PAGE_SQL = `WITH page AS (SELECT DISTINCT digest FROM finding_ids WHERE alias = $1 AND digest > $2 ORDER BY digest LIMIT $3)
-SELECT f.digest, f.fkey, f.first_seen, f.body FROM page p
-JOIN finding_ids a ON a.alias = $4 AND a.digest = p.digest
+SELECT a.digest, a.fkey, f.first_seen, f.body FROM finding_ids a
 JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey
-ORDER BY f.digest, f.fkey`;
+WHERE a.alias = $1 AND a.digest > $2 AND a.digest <= (SELECT max(digest) FROM page)
+ORDER BY a.digest, a.fkey`;
 
 /**
  * The rows of {@link AFFECTED_PAGE_SQL} (asked for `limit + 1` images) as a page of at most `limit`
