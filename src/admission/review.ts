@@ -29,6 +29,7 @@ import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type Bre
 import { createDigestCache, type DigestCache } from './digest-cache.js';
 import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
 import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
+import { newlyFailingSince, standingOwner } from './standing.js';
 
 export { BREAK_GLASS_ANNOTATION } from './break-glass.js';
 
@@ -119,6 +120,8 @@ interface Judgement {
   reasons: string[];
   /** The judgement came from a failure (registry, store, scan), not from a verdict. */
   error?: boolean;
+  /** Admitted despite a blocking verdict: newly failing image of this existing workload (`ReplicaSet/web-7d9c`). */
+  standing?: string;
   digest?: Digest;
   ref?: ImageRef;
 }
@@ -233,6 +236,8 @@ interface Ctx {
   /** Absolute time (deps.now clock) by which the answer must be ready. */
   deadline: number;
   now: () => number;
+  /** The existing workload the review's object is created for by its controller (src/admission/standing.ts). */
+  standing?: string;
 }
 
 function verdictReasons(v: Verdict): string[] {
@@ -270,9 +275,28 @@ async function judgeVerdict(j: Judgement, v: Verdict, reg: RegistryConfig, ref: 
   const reasons = [...verdictReasons({ ...v, reasons: view.reasons }), ...(note ? [note] : [])];
   if (view.decision === 'allow') return { ...j, outcome: 'allow', decision: 'allow', reasons };
   if (!isBlocking(view.decision)) return { ...j, outcome: 'warn', decision: view.decision, reasons };
-  if (view.mode === 'enforce') return { ...j, outcome: 'deny', decision: view.decision, reasons };
+  if (view.mode === 'enforce') return (await standingExemption({ ...j, decision: view.decision, reasons }, v, ctx)) ?? { ...j, outcome: 'deny', decision: view.decision, reasons };
   if (view.mode === 'warn') return { ...j, outcome: 'warn', decision: view.decision, reasons };
   return { ...j, outcome: 'allow', decision: 'audit', reasons: [`${view.decision} (audit mode)`, ...reasons] };
+}
+
+/**
+ * A blocking verdict of an image that became blocking through a database change, in a review that
+ * creates a pod (ReplicaSet, Job) for an existing workload: admitted with a warning. Undefined: deny.
+ * Change records that cannot be read deny (fail closed) and say so.
+ */
+async function standingExemption(j: Judgement, v: Verdict, ctx: Ctx): Promise<Judgement | undefined> {
+  const gate = ctx.deps.gate;
+  if (!ctx.standing || ctx.phase === 'peek' || !gate.changes) return undefined;
+  let since;
+  try {
+    since = newlyFailingSince(v, await gate.changes(v.registry, v.repository, v.digest));
+  } catch (e) {
+    return { ...j, outcome: 'deny', reasons: [...j.reasons, `change records unreadable (${errText(e)}): not admitted as a standing workload; retry`] };
+  }
+  if (!since) return undefined;
+  const why = `newly failing since ${since.at.slice(0, 10)} (database change), admitted for existing ${ctx.standing}`;
+  return { ...j, outcome: 'warn', standing: ctx.standing, reasons: [why, ...j.reasons] };
 }
 
 function errText(e: unknown): string {
@@ -489,7 +513,9 @@ async function judgeAll(byImage: Map<string, ImageLocation[]>, ctx: Ctx): Promis
 function makeCtx(deps: AdmissionDeps, req: ReviewRequest, phase: Phase, opts: ReviewOptions | undefined, start: number, now: () => number): Ctx {
   const budget = opts?.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const triggers = triggersFor(deps);
+  const standing = deps.config.standingWorkloads === false ? undefined : standingOwner(req, (opts?.caller ?? IN_PROCESS).authenticated);
   return {
+    standing,
     deps,
     cache: cacheFor(deps),
     matchers: matchersFor(deps.config),
@@ -539,7 +565,9 @@ function observe(deps: AdmissionDeps, decision: 'allow' | 'deny' | 'warn' | 'err
  * scanned or queued) → tag resolved to a digest (HEAD, TTL cache; `name:tag@digest` uses the
  * digest) → stored verdict, seen from the reference (the tag's mapping; for a digest, the strictest of
  * the untagged digest and the tags pointing at it): allow admits; warn admits with `response.warnings`;
- * quarantine/reject deny in `enforce` mode, warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
+ * quarantine/reject deny in `enforce` mode (except an image newly failing through a database change in a
+ * pod its controller creates for an existing workload: admitted with a warning, src/admission/standing.ts),
+ * warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
  * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
  * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
  * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}
@@ -648,7 +676,13 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
     const response: Record<string, unknown> = { uid: req.uid, allowed: true };
     const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor)];
     if (warnings.length) response.warnings = warnings;
-    if (audited.length) response.auditAnnotations = { 'audit-mode': truncate(audited.map(describe).join('; '), 1_000) };
+    const standing = judged.filter((j) => j.standing);
+    if (audited.length || standing.length) {
+      const notes: Record<string, string> = {};
+      if (audited.length) notes['audit-mode'] = truncate(audited.map(describe).join('; '), 1_000);
+      if (standing.length) notes['newly-failing-standing-workload'] = truncate(standing.map(describe).join('; '), 1_000);
+      response.auditAnnotations = notes;
+    }
     observe(deps, warned.length ? 'warn' : 'allow', start, now);
     return review(response);
   } catch (e) {

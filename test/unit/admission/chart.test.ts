@@ -286,6 +286,15 @@ describe('charts/pushgate', function () {
       expect(loaded.admission.allowUnauthenticated).to.equal(true);
     });
 
+    it('standing workloads (newly failing images keep scaling) only while the webhook also judges workload kinds', () => {
+      const cfgOf = (objs: Json[]) => YAML.parse(one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml']);
+      expect(cfgOf(defaults).admission.standingWorkloads).to.equal(undefined);
+      const podsOnly = objects(renderChart(CHART, { admission: { workloads: false } }));
+      expect(cfgOf(podsOnly).admission.standingWorkloads).to.equal(false);
+      const explicit = objects(renderChart(CHART, { admission: { workloads: false }, config: { admission: { standingWorkloads: true } } }));
+      expect(cfgOf(explicit).admission.standingWorkloads).to.equal(true);
+    });
+
     it('admission disabled: no webhooks, no TLS, no admission port', () => {
       const objs = objects(renderChart(CHART, { admission: { enabled: false } }));
       expect(objs.some((o) => /WebhookConfiguration$/.test(o.kind))).to.equal(false);
