@@ -442,6 +442,8 @@ function describe(j: Judgement): string {
 }
 
 function warningFor(j: Judgement): string {
+  // What matters comes first: the 120-character limit cuts a long digest reference, not the reason.
+  if (j.standing) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
   return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
 }
 

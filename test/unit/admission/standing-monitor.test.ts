@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { validateReview } from '../../../src/admission/review.js';
 import { newlyFailingSince } from '../../../src/admission/standing.js';
+import { Gate } from '../../../src/gate/gate.js';
+import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
 import { Monitor } from '../../../src/monitor/index.js';
 import { compilePolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
@@ -76,5 +79,47 @@ describe('admission/standing with the monitor\'s change records', function () {
     const v = (await store.getVerdict('lab', 'team/zip', digestOf(7)))!;
     expect(v.decision).to.equal('quarantine');
     expect(newlyFailingSince(v, await changesOf('team/zip', 7)), JSON.stringify((await changesOf('team/zip', 7)).map((c) => c.decision))).to.not.equal(undefined);
+  });
+
+  it('the real gate: a controller-created pod of the newly failing image is admitted with a warning, a bare pod claiming the owner is denied', async () => {
+    const policy = policyWith('    onNewFindings: quarantine\n');
+    await swap([LODASH_OLD]);
+    await storeImage(store, { repository: 'team/old', tag: 'v1', scan: scanOf(digestOf(1), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+    const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+    await mon.tick();
+    await swap([LODASH_OLD, ADM_ZIP]);
+    await mon.tick();
+    await storeImage(store, { repository: 'team/new', tag: 'v1', scan: scanOf(digestOf(2), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+
+    // Never listened on: a review by digest needs no registry request.
+    const port = 24251;
+    const config = labGateConfig(dir, [labRegistryConfig('lab', port, 'standing-token-0123456789abcdef')]);
+    const gate = new Gate({ config, store, policy, logger: silentLogger });
+    const deps = { gate, config: { ...config.admission, namespaces: [{ match: '*', unknown: 'deny' as const }] } };
+    const pod = (repository: string, n: number, username: string) => ({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: `u-${repository}-${username}`,
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        namespace: 'team-a',
+        operation: 'CREATE',
+        userInfo: { username },
+        object: {
+          apiVersion: 'v1', kind: 'Pod',
+          metadata: { generateName: 'web-7d9c-', namespace: 'team-a', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9c', uid: 'x', controller: true }] },
+          spec: { containers: [{ name: 'app', image: `127.0.0.1:${port}/${repository}@${digestOf(n)}` }] },
+        },
+      },
+    });
+    const caller = { caller: { authenticated: true, id: 'cert:kube-apiserver' } };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const answer = async (body: unknown) => ((await validateReview(body, deps, caller)).body as any).response;
+    const scaled = await answer(pod('team/old', 1, 'system:serviceaccount:kube-system:replicaset-controller'));
+    expect(scaled.allowed, JSON.stringify(scaled)).to.equal(true);
+    expect(scaled.warnings.join(' ')).to.contain('newly failing since');
+    expect((await answer(pod('team/old', 1, 'mallory'))).allowed, 'a bare pod naming the ReplicaSet').to.equal(false);
+    const pushed = await answer(pod('team/new', 2, 'system:serviceaccount:kube-system:replicaset-controller'));
+    expect(pushed.allowed, 'blocking since its push').to.equal(false);
   });
 });
