@@ -7,7 +7,8 @@
  *   a denial is `allowed: false` with a `status.message` naming the image, its field path, the decision
  *   and the first reasons. Only an unreadable body gets `400`.
  * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
- *   UPDATE leaves unchanged (compared with `oldObject`) pass without lookups.
+ *   UPDATE leaves unchanged (compared with `oldObject`) pass; an unchanged digest-pinned image's verdict is
+ *   read (no registry request) only to warn when it blocks.
  * - `dryRun`: nothing is scanned, enqueued or audited.
  */
 import picomatch from 'picomatch';
@@ -447,6 +448,48 @@ function warningFor(j: Judgement): string {
   return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
 }
 
+/**
+ * Digest-pinned images an UPDATE leaves unchanged, grouped by reference: looked up (a store read, no
+ * registry request) only to warn that the workload runs a blocked image; never denied.
+ */
+function unchangedPinned(req: ReviewRequest): Map<string, ImageLocation[]> {
+  const out = new Map<string, ImageLocation[]>();
+  if (req.operation !== 'UPDATE' || !req.oldObject || req.subResource) return out;
+  const kind = req.kind?.kind ?? '';
+  const old = new Set(extractImages(kind, req.oldObject).map((l) => l.image));
+  for (const l of extractImages(kind, req.object)) {
+    if (!old.has(l.image) || !l.image.includes('@')) continue;
+    const list = out.get(l.image);
+    if (list) list.push(l);
+    else out.set(l.image, [l]);
+  }
+  return out;
+}
+
+/**
+ * Warnings for unchanged images with a blocking verdict: the update is admitted (nothing new runs from
+ * it; new pods are judged on their own), but says so. Failures give no warning.
+ */
+async function unchangedWarnings(images: Map<string, ImageLocation[]>, ctx: Ctx): Promise<string[]> {
+  if (images.size === 0) return [];
+  const out: string[] = [];
+  for (const j of await judgeAll(images, ctx)) {
+    if (j.error || !j.digest || !j.ref || (j.decision !== 'quarantine' && j.decision !== 'reject')) continue;
+    const reg = ctx.deps.gate.registryForHost(j.ref.registry);
+    let since: string | undefined;
+    try {
+      const v = reg ? await ctx.deps.gate.verdict(reg.name, j.ref.repository, j.digest) : undefined;
+      const c = v && ctx.deps.gate.changes ? newlyFailingSince(v, await ctx.deps.gate.changes(v.registry, v.repository, v.digest)) : undefined;
+      since = c?.at.slice(0, 10);
+    } catch {
+      // Only the wording depends on it.
+    }
+    const why = since ? `newly failing since ${since} (database change)` : 'blocked';
+    out.push(truncate(`${j.decision}: ${why}, unchanged by this update: ${j.image}`, WARNING_MAX));
+  }
+  return out.slice(0, WARNINGS_MAX_COUNT);
+}
+
 /** The images of the request that need judging, grouped by reference (unchanged ones on UPDATE dropped). */
 function imagesToJudge(req: ReviewRequest): Map<string, ImageLocation[]> {
   const kind = req.kind?.kind ?? (isRecord(req.object) && typeof req.object.kind === 'string' ? req.object.kind : '');
@@ -598,9 +641,10 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       return review({ uid: req.uid, allowed: true });
     }
     const byImage = imagesToJudge(req);
+    const standingNotes = await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now));
     if (byImage.size === 0) {
-      observe(deps, 'allow', start, now);
-      return review({ uid: req.uid, allowed: true });
+      observe(deps, standingNotes.length ? 'warn' : 'allow', start, now);
+      return review({ uid: req.uid, allowed: true, ...(standingNotes.length ? { warnings: standingNotes } : {}) });
     }
     const caller = opts?.caller ?? IN_PROCESS;
     const glass: BreakGlassDecision = judgeBreakGlass(breakGlassReason(req), { namespace: req.namespace, userInfo: req.userInfo }, deps.config.breakGlass);
@@ -676,7 +720,7 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
     const warned = judged.filter((j) => j.outcome === 'warn');
     const audited = judged.filter((j) => j.decision === 'audit');
     const response: Record<string, unknown> = { uid: req.uid, allowed: true };
-    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor)];
+    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor), ...standingNotes].slice(0, WARNINGS_MAX_COUNT + 1);
     if (warnings.length) response.warnings = warnings;
     const standing = judged.filter((j) => j.standing);
     if (audited.length || standing.length) {

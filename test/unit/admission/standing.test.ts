@@ -201,6 +201,44 @@ describe('admission/standing validateReview: newly failing images of existing wo
     expect((await run(body, deps)).allowed).to.equal(false);
   });
 
+  function pinnedUpdate(): Json {
+    const body = load('deployment-create');
+    body.request.operation = 'UPDATE';
+    body.request.userInfo = { username: 'alice' };
+    body.request.object.spec.template.spec.containers[0].image = `registry.example.test/team/app:1.4.2@${D_APP}`;
+    body.request.object.spec.template.spec.initContainers = [];
+    body.request.oldObject = structuredClone(body.request.object);
+    body.request.object.spec.replicas = 7;
+    return body;
+  }
+
+  it('an UPDATE leaving a pinned newly failing image unchanged is admitted with a warning saying so, without registry requests', async () => {
+    const { gate, deps } = setup();
+    newlyFailing(gate);
+    const r = await run(pinnedUpdate(), deps, false);
+    expect(r.allowed).to.equal(true);
+    expect(r.warnings).to.have.length(1);
+    expect(r.warnings[0]).to.match(/^reject: newly failing since 2026-12-01 \(database change\), unchanged by this update: registry\.example\.test\/team\/app/);
+    expect(gate.resolveCalls).to.deep.equal([]);
+    expect(gate.metrics.map((m) => m.decision)).to.deep.equal(['warn']);
+  });
+
+  it('an UPDATE leaving an image blocked since its push unchanged is admitted as before, with a warning that it is blocked', async () => {
+    const { deps } = setup();
+    const r = await run(pinnedUpdate(), deps, false);
+    expect(r.allowed).to.equal(true);
+    expect(r.warnings[0]).to.match(/^reject: blocked, unchanged by this update: registry\.example\.test\/team\/app/);
+  });
+
+  it('an UPDATE leaving unchanged images gets no warning when they are allowed or the lookup fails', async () => {
+    const { gate, deps } = setup();
+    gate.put(verdict('team/app', D_APP, 'allow'));
+    expect(await run(pinnedUpdate(), deps, false)).to.deep.equal({ uid: pinnedUpdate().request.uid, allowed: true });
+    gate.put(verdict('team/app', D_APP, 'reject'));
+    gate.verdictError = new Error('store down');
+    expect(await run(pinnedUpdate(), deps, false)).to.deep.equal({ uid: pinnedUpdate().request.uid, allowed: true });
+  });
+
   it('is off with admission.standingWorkloads: false', async () => {
     const { gate, deps } = setup({ standingWorkloads: false });
     newlyFailing(gate);
