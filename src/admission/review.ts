@@ -8,7 +8,7 @@
  *   and the first reasons. Only an unreadable body gets `400`.
  * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
  *   UPDATE leaves unchanged (compared with `oldObject`) pass; an unchanged digest-pinned image's verdict is
- *   read (no registry request) only to warn when it blocks.
+ *   read (tags are not resolved) only to warn when it blocks.
  * - `dryRun`: nothing is scanned, enqueued or audited.
  */
 import picomatch from 'picomatch';
@@ -449,8 +449,8 @@ function warningFor(j: Judgement): string {
 }
 
 /**
- * Digest-pinned images an UPDATE leaves unchanged, grouped by reference: looked up (a store read, no
- * registry request) only to warn that the workload runs a blocked image; never denied.
+ * Digest-pinned images an UPDATE leaves unchanged, grouped by reference: looked up (a store read; no tag
+ * is resolved) only to warn that the workload runs a blocked image; never denied.
  */
 function unchangedPinned(req: ReviewRequest): Map<string, ImageLocation[]> {
   const out = new Map<string, ImageLocation[]>();
