@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -192,4 +193,35 @@ describe('OS families: real package databases matched against real OSV records o
     const excepted = await scan('ol-exc', files, policy('reject', '  exceptions:\n    - { name: ol, rules: [uncovered-ecosystem], ids: [Oracle Linux], expires: 2099-01-01, owner: platform-team, reason: no OSV source for Oracle Linux }'));
     expect(excepted.verdict.decision).to.equal('allow');
   });
+
+  // os-release is the image author's file: a family whose advisories are per release, with a VERSION_ID
+  // that is missing or names no release, must not come out "covered, nothing found".
+  it('property: a VERSION_ID that is missing or no release (RHEL, AlmaLinux, Alpine, Ubuntu) makes the scan incomplete (os-release-unknown), never covered and clean', async () => {
+    const apk = read(path.join(PARSERS, 'apk/trivy-apk/installed'));
+    const dpkg = read(path.join(PARSERS, 'dpkg/trivy-valid/status'));
+    const images: Array<{ release: string; db: LayerFiles['files']; vulnerable: boolean }> = [
+      { release: 'rhel-8', db: { 'var/lib/rpm/Packages': EL8_BDB() }, vulnerable: true },
+      { release: 'almalinux-8.10', db: { 'var/lib/rpm/Packages': EL8_BDB() }, vulnerable: true },
+      { release: 'alpine-3.4', db: { 'lib/apk/db/installed': apk }, vulnerable: true },
+      { release: 'ubuntu-18.04', db: { 'var/lib/dpkg/status': dpkg }, vulnerable: true },
+    ];
+    let n = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(...images),
+      // no VERSION_ID line at all, or a value without a digit (a codename, a word, nothing)
+      fc.option(fc.stringMatching(/^[a-z_ -]{0,12}$/), { nil: undefined }),
+      async (img, versionId) => {
+        const text = osRelease(img.release).toString('utf8').split('\n').filter((l) => !l.startsWith('VERSION_ID=') && !l.startsWith('VERSION=')).join('\n');
+        const withId = versionId === undefined ? text : `${text}\nVERSION_ID="${versionId}"\n`;
+        const r = await scan(`forged${n++}`, { 'etc/os-release': Buffer.from(withId), ...img.db });
+        const d = r.diagnostics.filter((x) => x.code === 'os-release-unknown');
+        expect(d, `${img.release} VERSION_ID=${String(versionId)}`).to.have.length(1);
+        expect(d[0].incomplete).to.equal(true);
+        expect(r.complete).to.equal(false);
+        expect(r.coverage?.every((c) => !c.covered || c.ecosystem !== d[0].ecosystem)).to.equal(true);
+        expect(r.verdict.decision).to.equal('quarantine'); // onIncomplete of the default policy
+      },
+    ), { numRuns: 12 });
+  });
+
 });
