@@ -189,6 +189,15 @@ describe('cli: pushgate scan flags', function () {
       expect(r.stderr.trim().split('\n')).to.deep.equal([`pushgate: warning: expired.yaml:3: the entry for ${npm()[0].id} expired on 2020-01-31; it is ignored (renew or remove it)`]);
     });
 
+    it('an expired entry whose id carries terminal escape sequences is reported with them shown, not acted on', () => {
+      const file = path.join(dir, 'hostile.yaml');
+      fs.writeFileSync(file, 'vulnerabilities:\n  - id: "X-1\\e]0;owned\\a\\e[2K\\e[1Apushgate: all clear"\n    expires: 2020-01-01\n');
+      const r = scan([image, '--format', 'json', '--ignore-file', file, '--quiet']);
+      expect(r.stderr).to.include('expired on 2020-01-01');
+      expect(r.stderr).to.not.match(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(r.stderr).to.include('\\x1b]0;owned');
+    });
+
     it('a malformed or missing ignore file is a one-line error naming the line', () => {
       const file = path.join(dir, 'bad.yaml');
       fs.writeFileSync(file, 'vulnerabilities:\n  - id: CVE-2016-1000227\n    expire: 2030-01-01\n');
