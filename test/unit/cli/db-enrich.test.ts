@@ -64,6 +64,7 @@ describe('cli: pushgate db update/status with enrichment sources', function () {
     expect(u.status, u.stderr).to.equal(0);
     const table = run(['db', 'status', '--db', db]).stdout;
     expect(table).to.include('\\x1b]0;KEVPWN');
+    // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
     expect(table.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f]/);
   });
 

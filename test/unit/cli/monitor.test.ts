@@ -62,6 +62,7 @@ describe('cli: pushgate affected table is terminal-safe', () => {
       });
       // the table's own line breaks only: one header line and one row
       expect(out.split('\n')).to.have.length(3);
+      // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
       expect(out.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f\u202e]/);
     }), { numRuns: 200 });
   });
