@@ -30,7 +30,7 @@ import { referencedDescriptors } from '../registry/manifest.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache, type ScanOptions } from '../scan/engine.js';
 import { ScanSlots } from '../scan/limits.js';
 import { SpillPool } from '../scan/spill.js';
-import type { QueueState, Store } from '../store/index.js';
+import type { ChangeRecord, QueueState, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
 import { QueueWorkers, verdictAudit } from './queue-workers.js';
@@ -281,6 +281,12 @@ export class Gate implements GateApi {
   /** The shared client of registry `name` (made on first use). @throws PushgateError NOT_FOUND when not configured. */
   client(registry: string): RegistryClient {
     return this.registries.client(registry);
+  }
+
+  async changes(registry: string, repository: string, digest: Digest): Promise<ChangeRecord[]> {
+    // Records of other repositories holding the same digest are interleaved; read enough to keep 50 of ours.
+    const all = await this.opts.store.monitor.listChanges(digest, 500);
+    return all.filter((c) => c.registry === registry && c.repository === repository).slice(0, 50);
   }
 
   async verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {

@@ -43,12 +43,12 @@ interface SbomEntry {
 }
 
 /** purl type (and, for OS types, namespace) → OSV ecosystem as pushgate's analyzers spell it. */
-const OS_NAMESPACES: Record<string, Record<string, string>> = {
+export const OS_NAMESPACES: Record<string, Record<string, string>> = {
   deb: { debian: 'Debian', ubuntu: 'Ubuntu' },
   apk: { alpine: 'Alpine', wolfi: 'Wolfi', chainguard: 'Chainguard' },
   rpm: {},
 };
-const LANG_TYPES: Record<string, string> = {
+export const LANG_TYPES: Record<string, string> = {
   npm: 'npm', pypi: 'PyPI', maven: 'Maven', golang: 'Go', cargo: 'crates.io', gem: 'RubyGems', nuget: 'NuGet', composer: 'Packagist',
 };
 /** os-release ids of the OS ecosystems (src/vulndb/release.ts), by the `distro` qualifier's first word. */

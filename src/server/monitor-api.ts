@@ -5,6 +5,9 @@
  * - `GET /vulnerabilities/{id}/images`: every stored image with a finding whose id or alias is `id`
  *   (advisory id, CVE, GHSA; any case), its package and fixed versions, and the repositories and tags
  *   that hold it.
+ * - `GET /packages/{purl}/images`: every stored image holding the package a package URL names (version
+ *   optional), with the matching package instances and the repositories and tags that hold it. The purl
+ *   may be percent-encoded as one segment (`pkg%3Anpm%2Flodash%404.17.15`) or written with its slashes.
  * - `GET /monitor/runs?limit=N`: monitor passes, newest first.
  * - `POST /monitor/runs` (admin), body `{"all": true}`: a full pass now (or the resumption of an
  *   unfinished one); answers its counts when it is done.
@@ -59,6 +62,23 @@ export function addMonitorRoutes(api: Router, deps: MonitorRouteDeps): void {
     try {
       parseQuery(`GET /api/v1/vulnerabilities/${id}/images`, req.query, {});
       res.json(await monitor.affected(id));
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  // A purl holds slashes: one percent-encoded segment or several raw ones (Express decodes the capture).
+  api.get(/^\/packages\/(.+)\/images$/, async (req, res) => {
+    const purl = String((req.params as Record<string, string>)[0] ?? '').trim();
+    if (!purl || purl.length > 1000) {
+      res.status(400).json({ error: 'a package URL is required (e.g. pkg:npm/lodash@4.17.15, pkg:deb/debian/openssl), percent-encoded as one path segment' });
+      return;
+    }
+    const monitor = needMonitor(res);
+    if (!monitor) return;
+    try {
+      parseQuery('GET /api/v1/packages/{purl}/images', req.query, {});
+      res.json(await monitor.packageImages(purl));
     } catch (e) {
       fail(res, e);
     }
