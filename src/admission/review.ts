@@ -7,7 +7,8 @@
  *   a denial is `allowed: false` with a `status.message` naming the image, its field path, the decision
  *   and the first reasons. Only an unreadable body gets `400`.
  * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
- *   UPDATE leaves unchanged (compared with `oldObject`) pass without lookups.
+ *   UPDATE leaves unchanged (compared with `oldObject`) pass; an unchanged digest-pinned image's verdict is
+ *   read (tags are not resolved) only to warn when it blocks.
  * - `dryRun`: nothing is scanned, enqueued or audited.
  */
 import picomatch from 'picomatch';
@@ -29,6 +30,7 @@ import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type Bre
 import { createDigestCache, type DigestCache } from './digest-cache.js';
 import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
 import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
+import { newlyFailingSince, standingOwner } from './standing.js';
 
 export { BREAK_GLASS_ANNOTATION } from './break-glass.js';
 
@@ -119,6 +121,8 @@ interface Judgement {
   reasons: string[];
   /** The judgement came from a failure (registry, store, scan), not from a verdict. */
   error?: boolean;
+  /** Admitted despite a blocking verdict: newly failing image of this existing workload (`ReplicaSet/web-7d9c`). */
+  standing?: string;
   digest?: Digest;
   ref?: ImageRef;
 }
@@ -233,6 +237,8 @@ interface Ctx {
   /** Absolute time (deps.now clock) by which the answer must be ready. */
   deadline: number;
   now: () => number;
+  /** The existing workload the review's object is created for by its controller (src/admission/standing.ts). */
+  standing?: string;
 }
 
 function verdictReasons(v: Verdict): string[] {
@@ -270,9 +276,28 @@ async function judgeVerdict(j: Judgement, v: Verdict, reg: RegistryConfig, ref: 
   const reasons = [...verdictReasons({ ...v, reasons: view.reasons }), ...(note ? [note] : [])];
   if (view.decision === 'allow') return { ...j, outcome: 'allow', decision: 'allow', reasons };
   if (!isBlocking(view.decision)) return { ...j, outcome: 'warn', decision: view.decision, reasons };
-  if (view.mode === 'enforce') return { ...j, outcome: 'deny', decision: view.decision, reasons };
+  if (view.mode === 'enforce') return (await standingExemption({ ...j, decision: view.decision, reasons }, v, ctx)) ?? { ...j, outcome: 'deny', decision: view.decision, reasons };
   if (view.mode === 'warn') return { ...j, outcome: 'warn', decision: view.decision, reasons };
   return { ...j, outcome: 'allow', decision: 'audit', reasons: [`${view.decision} (audit mode)`, ...reasons] };
+}
+
+/**
+ * A blocking verdict of an image that became blocking through a database change, in a review that
+ * creates a pod (ReplicaSet, Job) for an existing workload: admitted with a warning. Undefined: deny.
+ * Change records that cannot be read deny (fail closed) and say so.
+ */
+async function standingExemption(j: Judgement, v: Verdict, ctx: Ctx): Promise<Judgement | undefined> {
+  const gate = ctx.deps.gate;
+  if (!ctx.standing || ctx.phase === 'peek' || !gate.changes) return undefined;
+  let since;
+  try {
+    since = newlyFailingSince(v, await gate.changes(v.registry, v.repository, v.digest));
+  } catch (e) {
+    return { ...j, outcome: 'deny', reasons: [...j.reasons, `change records unreadable (${errText(e)}): not admitted as a standing workload; retry`] };
+  }
+  if (!since) return undefined;
+  const why = `newly failing since ${since.at.slice(0, 10)} (database change), admitted for existing ${ctx.standing}`;
+  return { ...j, outcome: 'warn', standing: ctx.standing, reasons: [why, ...j.reasons] };
 }
 
 function errText(e: unknown): string {
@@ -418,7 +443,51 @@ function describe(j: Judgement): string {
 }
 
 function warningFor(j: Judgement): string {
+  // What matters comes first: the 120-character limit cuts a long digest reference, not the reason.
+  if (j.standing) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
   return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
+}
+
+/**
+ * Digest-pinned images an UPDATE leaves unchanged, grouped by reference: looked up (a store read; no tag
+ * is resolved) only to warn that the workload runs a blocked image; never denied.
+ */
+function unchangedPinned(req: ReviewRequest): Map<string, ImageLocation[]> {
+  const out = new Map<string, ImageLocation[]>();
+  if (req.operation !== 'UPDATE' || !req.oldObject || req.subResource) return out;
+  const kind = req.kind?.kind ?? '';
+  const old = new Set(extractImages(kind, req.oldObject).map((l) => l.image));
+  for (const l of extractImages(kind, req.object)) {
+    if (!old.has(l.image) || !l.image.includes('@')) continue;
+    const list = out.get(l.image);
+    if (list) list.push(l);
+    else out.set(l.image, [l]);
+  }
+  return out;
+}
+
+/**
+ * Warnings for unchanged images with a blocking verdict: the update is admitted (nothing new runs from
+ * it; new pods are judged on their own), but says so. Failures give no warning.
+ */
+async function unchangedWarnings(images: Map<string, ImageLocation[]>, ctx: Ctx): Promise<string[]> {
+  if (images.size === 0) return [];
+  const out: string[] = [];
+  for (const j of await judgeAll(images, ctx)) {
+    if (j.error || !j.digest || !j.ref || (j.decision !== 'quarantine' && j.decision !== 'reject')) continue;
+    const reg = ctx.deps.gate.registryForHost(j.ref.registry);
+    let since: string | undefined;
+    try {
+      const v = reg ? await ctx.deps.gate.verdict(reg.name, j.ref.repository, j.digest) : undefined;
+      const c = v && ctx.deps.gate.changes ? newlyFailingSince(v, await ctx.deps.gate.changes(v.registry, v.repository, v.digest)) : undefined;
+      since = c?.at.slice(0, 10);
+    } catch {
+      // Only the wording depends on it.
+    }
+    const why = since ? `newly failing since ${since} (database change)` : 'blocked';
+    out.push(truncate(`${j.decision}: ${why}, unchanged by this update: ${j.image}`, WARNING_MAX));
+  }
+  return out.slice(0, WARNINGS_MAX_COUNT);
 }
 
 /** The images of the request that need judging, grouped by reference (unchanged ones on UPDATE dropped). */
@@ -489,7 +558,9 @@ async function judgeAll(byImage: Map<string, ImageLocation[]>, ctx: Ctx): Promis
 function makeCtx(deps: AdmissionDeps, req: ReviewRequest, phase: Phase, opts: ReviewOptions | undefined, start: number, now: () => number): Ctx {
   const budget = opts?.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const triggers = triggersFor(deps);
+  const standing = deps.config.standingWorkloads === false ? undefined : standingOwner(req, (opts?.caller ?? IN_PROCESS).authenticated);
   return {
+    standing,
     deps,
     cache: cacheFor(deps),
     matchers: matchersFor(deps.config),
@@ -539,7 +610,9 @@ function observe(deps: AdmissionDeps, decision: 'allow' | 'deny' | 'warn' | 'err
  * scanned or queued) → tag resolved to a digest (HEAD, TTL cache; `name:tag@digest` uses the
  * digest) → stored verdict, seen from the reference (the tag's mapping; for a digest, the strictest of
  * the untagged digest and the tags pointing at it): allow admits; warn admits with `response.warnings`;
- * quarantine/reject deny in `enforce` mode, warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
+ * quarantine/reject deny in `enforce` mode (except an image newly failing through a database change in a
+ * pod its controller creates for an existing workload: admitted with a warning, src/admission/standing.ts),
+ * warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
  * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
  * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
  * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}
@@ -568,9 +641,10 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       return review({ uid: req.uid, allowed: true });
     }
     const byImage = imagesToJudge(req);
+    const standingNotes = await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now));
     if (byImage.size === 0) {
-      observe(deps, 'allow', start, now);
-      return review({ uid: req.uid, allowed: true });
+      observe(deps, standingNotes.length ? 'warn' : 'allow', start, now);
+      return review({ uid: req.uid, allowed: true, ...(standingNotes.length ? { warnings: standingNotes } : {}) });
     }
     const caller = opts?.caller ?? IN_PROCESS;
     const glass: BreakGlassDecision = judgeBreakGlass(breakGlassReason(req), { namespace: req.namespace, userInfo: req.userInfo }, deps.config.breakGlass);
@@ -646,9 +720,15 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
     const warned = judged.filter((j) => j.outcome === 'warn');
     const audited = judged.filter((j) => j.decision === 'audit');
     const response: Record<string, unknown> = { uid: req.uid, allowed: true };
-    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor)];
+    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor), ...standingNotes].slice(0, WARNINGS_MAX_COUNT + 1);
     if (warnings.length) response.warnings = warnings;
-    if (audited.length) response.auditAnnotations = { 'audit-mode': truncate(audited.map(describe).join('; '), 1_000) };
+    const standing = judged.filter((j) => j.standing);
+    if (audited.length || standing.length) {
+      const notes: Record<string, string> = {};
+      if (audited.length) notes['audit-mode'] = truncate(audited.map(describe).join('; '), 1_000);
+      if (standing.length) notes['newly-failing-standing-workload'] = truncate(standing.map(describe).join('; '), 1_000);
+      response.auditAnnotations = notes;
+    }
     observe(deps, warned.length ? 'warn' : 'allow', start, now);
     return review(response);
   } catch (e) {

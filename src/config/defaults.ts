@@ -57,6 +57,7 @@ export function defaultConfig(): PushgateConfig {
       namespaces: [],
       clientNames: [],
       allowUnauthenticated: false,
+      standingWorkloads: true,
       breakGlass: { namespaces: [], groups: [], users: [] },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS },
       unguarded: 'allow',

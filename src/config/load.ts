@@ -168,6 +168,7 @@ interface RawConfig {
     clientCA?: string;
     clientNames?: string[];
     allowUnauthenticated?: boolean;
+    standingWorkloads?: boolean;
     breakGlass?: { namespaces?: string[]; groups?: string[]; users?: string[] };
     scanTriggers?: { maxPerReview?: number; ratePerSecond?: number; burst?: number };
   };
@@ -379,6 +380,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       namespaces: raw.admission?.namespaces ?? d.admission.namespaces,
       clientNames: raw.admission?.clientNames ?? [],
       allowUnauthenticated: raw.admission?.allowUnauthenticated ?? false,
+      standingWorkloads: raw.admission?.standingWorkloads ?? true,
       breakGlass: {
         namespaces: raw.admission?.breakGlass?.namespaces ?? [],
         groups: raw.admission?.breakGlass?.groups ?? [],

@@ -153,6 +153,7 @@ export const configSchema = {
         clientCA: str,
         clientNames: { type: 'array', items: str },
         allowUnauthenticated: { type: 'boolean' },
+        standingWorkloads: { type: 'boolean' },
         breakGlass: {
           type: 'object',
           additionalProperties: false,

@@ -162,6 +162,14 @@ export interface PushgateConfig {
      * Unset (configs built in code) = {@link DEFAULT_SCAN_TRIGGERS}; the loader always sets it.
      */
     scanTriggers?: { maxPerReview: number; ratePerSecond: number; burst: number };
+    /**
+     * Pods (ReplicaSets, Jobs) that the kube-controller-manager creates for an existing workload are
+     * admitted with a warning when their image became blocking through a database change (the monitor's
+     * change records), so scaling and pod replacement never break because an advisory was published
+     * (src/admission/standing.ts). Unset = true. Set false when the webhook does not also cover the
+     * workload kinds (Deployments, StatefulSets, …): then a new workload's pods would be exempt too.
+     */
+    standingWorkloads?: boolean;
     /** Images of registries pushgate does not guard: allow, deny or warn. */
     unguarded: 'allow' | 'deny' | 'warn';
     exemptions: { namespaces: string[]; images: string[] };

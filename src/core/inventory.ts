@@ -101,6 +101,13 @@ export interface EcosystemCoverage {
   covered: boolean;
   /** Why not, and what to load or do. */
   reason?: string;
+  /**
+   * True when the packages could not be matched because the image's own description is unusable (an OS
+   * family whose advisories are release-qualified, with no readable release): the scan is incomplete
+   * (`os-release-unknown`), not merely uncovered, so forging os-release cannot turn "vulnerable" into
+   * "nothing to match".
+   */
+  incomplete?: boolean;
   /** Image platform (`linux/amd64`) when scanning an index. */
   platform?: string;
 }

@@ -26,10 +26,11 @@ import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
+import { referencedDescriptors } from '../registry/manifest.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache, type ScanOptions } from '../scan/engine.js';
 import { ScanSlots } from '../scan/limits.js';
 import { SpillPool } from '../scan/spill.js';
-import type { QueueState, Store } from '../store/index.js';
+import type { ChangeRecord, QueueState, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
 import { QueueWorkers, verdictAudit } from './queue-workers.js';
@@ -195,6 +196,26 @@ export class Gate implements GateApi {
     return recs.some((r) => r.quarantineRepository === repository);
   }
 
+  /**
+   * True when `repository@digest` (a quarantine repository) is named by one of pushgate's own quarantine
+   * copies there: a child of a quarantined index, which pushgate copied by digest before the index. Only
+   * such a child is left alone when pushed by digest into a quarantine repository; anything else pushed
+   * there by digest is judged and, when blocking, deleted like any other push.
+   */
+  async isChildOfQuarantineCopy(registry: string, repository: string, digest: Digest): Promise<boolean> {
+    if (!this.isQuarantineRepository(registry, repository)) return false;
+    const copies = (await this.opts.store.listQuarantine({ registry, state: 'quarantined' })).filter((r) => r.quarantineRepository === repository && r.digest !== digest);
+    for (const c of copies) {
+      const scan = (await this.opts.store.getLayer(SCAN_KEY(c.digest))) as ImageScan | undefined;
+      if (scan?.platforms.some((p) => p.manifestDigest === digest)) return true;
+      if (!scan) {
+        const m = await this.client(registry).getManifest(repository, c.digest).catch(() => undefined);
+        if (m && referencedDescriptors(m.bytes).manifests.some((d) => d.digest === digest)) return true;
+      }
+    }
+    return false;
+  }
+
   /** The digest of pushgate's own quarantine copy that `repository:tag` (a quarantine repository) held, if any other than `except`. */
   private async quarantinedCopyDigest(registry: string, repository: string, tag: string, except: Digest): Promise<Digest | undefined> {
     const recs = await this.opts.store.listQuarantine({ registry, tag, state: 'quarantined' });
@@ -260,6 +281,12 @@ export class Gate implements GateApi {
   /** The shared client of registry `name` (made on first use). @throws PushgateError NOT_FOUND when not configured. */
   client(registry: string): RegistryClient {
     return this.registries.client(registry);
+  }
+
+  async changes(registry: string, repository: string, digest: Digest): Promise<ChangeRecord[]> {
+    // Records of other repositories holding the same digest are interleaved; read enough to keep 50 of ours.
+    const all = await this.opts.store.monitor.listChanges(digest, 500);
+    return all.filter((c) => c.registry === registry && c.repository === repository).slice(0, 50);
   }
 
   async verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
@@ -515,7 +542,9 @@ export class Gate implements GateApi {
     // A manifest pushed by digest only is pullable by digest: enforced on Distribution like a tag push,
     // once its grace is over (src/gate/digest-pushes.ts), unless an allowed tag or tagged index holds it.
     const heldBy = blocked && !ev.tag && rc.type === 'distribution' ? await this.heldByAllowedTag(stored) : undefined;
-    const byDigest = blocked && !ev.tag && rc.type === 'distribution' && !inQuarantine && !heldBy;
+    // In a quarantine repository only the children of pushgate's own copies are left alone.
+    const quarantineChild = blocked && !ev.tag && inQuarantine && (await this.isChildOfQuarantineCopy(ev.registry, ev.repository, ev.digest));
+    const byDigest = blocked && !ev.tag && rc.type === 'distribution' && !quarantineChild && !heldBy;
     if (byDigest && view.mode === 'enforce') await this.deferInGrace(ev, stored);
     const heldByIndex = byDigest ? await this.heldByTaggedIndex(stored) : undefined;
     const acts = blocked && (!!ev.tag || (byDigest && !heldByIndex));
@@ -526,10 +555,10 @@ export class Gate implements GateApi {
       plannedWrites({ type: rc.type, acts, decision, repository: ev.repository, digest: ev.digest, tag: ev.tag, restoreDigest, quarantineRepository: qrepo }),
     );
     let retagged: Digest | undefined;
-    // A push by digest into a quarantine repository is left alone: the children of a quarantined index
-    // are copied there by digest (a late notification must not delete them), and admission never admits it.
+    // A child of a quarantined index, copied by pushgate into the quarantine repository by digest, is left
+    // alone (a late notification must not delete it; admission never admits it).
     const enforcement: Enforcement =
-      blocked && !ev.tag && (inQuarantine || heldBy || heldByIndex)
+      blocked && !ev.tag && (quarantineChild || heldBy || heldByIndex)
         ? {
             action: 'none',
             status: 'skipped',
@@ -537,7 +566,7 @@ export class Gate implements GateApi {
               ? `pushed by digest: left alone, tag ${heldBy} points at it and its mapping (${viewOf(this.policy, stored, heldBy).mode}) allows it`
               : heldByIndex
                 ? `pushed by digest: left alone, the index ${ev.repository}:${heldByIndex.tag} (${heldByIndex.index}) names it and is allowed for that tag`
-                : `pushed by digest into the quarantine repository ${ev.repository}: left alone`,
+                : `a child of pushgate's quarantine copy in ${ev.repository}: left alone`,
           }
         : await enforce({
             client: this.client(ev.registry),

@@ -18,6 +18,9 @@ import {
   type ScanReport,
 } from '../core/index.js';
 import { applyMode, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
+
+/** Diagnostic code of OS packages that could not be matched because the image's OS release is unreadable (incomplete). */
+export const OS_RELEASE_UNKNOWN = 'os-release-unknown';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import { eolFindings, eolSubjects, type VulnDb } from '../vulndb/index.js';
 
@@ -155,10 +158,12 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       : [];
     // Nothing is skipped silently: every ecosystem that was not matched is named (the policy's onUncovered decides).
     const coverage = vulndb ? vulndb.coverage(p.inventory.packages, p.inventory.os).map(tagP) : [];
-    const uncovered: Diagnostic[] = coverage.filter((c) => !c.covered).map((c) => tagP({
-      code: UNCOVERED_CODE, ecosystem: c.ecosystem, packages: c.packages,
-      message: `${c.packages} ${c.ecosystem} package(s) not matched against advisories: ${c.reason ?? 'not covered'}`,
-    }));
+    const uncovered: Diagnostic[] = coverage.filter((c) => !c.covered).map((c) => tagP(c.incomplete
+      ? { code: OS_RELEASE_UNKNOWN, ecosystem: c.ecosystem, packages: c.packages, incomplete: true, message: `${c.packages} ${c.ecosystem} package(s) not matched against advisories: ${c.reason ?? 'release unknown'}` }
+      : {
+        code: UNCOVERED_CODE, ecosystem: c.ecosystem, packages: c.packages,
+        message: `${c.packages} ${c.ecosystem} package(s) not matched against advisories: ${c.reason ?? 'not covered'}`,
+      }));
     if (vulndb) (report.coverage ??= []).push(...coverage);
     const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...uncovered, ...imageLevel];
     const complete = !diagnostics.some((d) => d.incomplete);

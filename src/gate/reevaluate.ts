@@ -250,9 +250,9 @@ export class PolicyControl {
     let last: Enforcement | undefined;
     for (const view of views) {
       const tag = view.tag;
-      // The digest itself: not in a quarantine repository, and not while an allowed tag or a tagged index
+      // The digest itself: not a child of a quarantine copy, and not while an allowed tag or a tagged index
       // that is allowed for its tag holds it (src/gate/digest-pushes.ts). No grace here: the push is past.
-      if (tag === undefined && (inQuarantine || rc.type !== 'distribution' || (await gate.heldByAllowedTag(after)) || (await gate.heldByTaggedIndex(after)))) continue;
+      if (tag === undefined && (rc.type !== 'distribution' || (await gate.isChildOfQuarantineCopy(after.registry, after.repository, after.digest)) || (await gate.heldByAllowedTag(after)) || (await gate.heldByTaggedIndex(after)))) continue;
       const now = await client.resolve(after.repository, tag ?? after.digest).catch(() => undefined);
       if (now?.digest !== after.digest) continue; // the tag moved on or is gone (the digest is gone): nothing to act on
       if (await gate.isRecordedQuarantineCopy(after.registry, after.repository, after.digest)) continue;

@@ -7,6 +7,9 @@ import type { Digest, Verdict, ScanReport } from '../core/index.js';
 import type { RegistryConfig } from '../config/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { VerdictView } from './verdict-view.js';
+import type { ChangeRecord } from '../store/monitor-types.js';
+
+export type { ChangeRecord } from '../store/monitor-types.js';
 
 /** What to assess: one manifest (or index) in one repository of a guarded registry. */
 export interface AssessRequest {
@@ -75,6 +78,12 @@ export interface GateApi {
   registryForHost(host: string): RegistryConfig | undefined;
   /** The registry client for a configured registry name (throws PushgateError NOT_FOUND otherwise). */
   client(registry: string): RegistryClient;
+  /**
+   * The monitor's change records of (registry, repository, digest), newest first (at most 50), for
+   * telling a verdict that became blocking through a database change from one blocking since its push
+   * (src/admission/standing.ts). Optional: without it no image counts as newly failing.
+   */
+  changes?(registry: string, repository: string, digest: Digest): Promise<ChangeRecord[]>;
   /** The stored verdict of (registry, repository, digest), if any. Never scans. */
   verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined>;
   /**

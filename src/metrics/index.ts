@@ -12,6 +12,10 @@
 import client from 'prom-client';
 import type { GateHooks } from '../gate/types.js';
 import { repositoryNameProblem } from '../core/names.js';
+import { DECISIONS } from '../core/index.js';
+
+/** `registry` label of `pushgate_images_by_decision` for verdicts of a registry no longer configured. */
+export const OTHER_REGISTRY = '(other)';
 
 /** `repository` label value of a push pushgate holds no verdict for, or whose name is not valid. */
 export const UNJUDGED_REPOSITORY = '(unjudged)';
@@ -60,6 +64,38 @@ function folded<T extends client.Counter<string>>(counter: T, folds: Record<stri
   return counter;
 }
 
+/**
+ * Runs `refresh` after each {@link Coalesced.request}, at most one at a time: requests while one runs
+ * make exactly one more run after it (a burst of verdict writes costs two counting queries, not one
+ * per write). Errors go to `onError` and never reach the caller.
+ */
+export class Coalesced {
+  private running?: Promise<void>;
+  private again = false;
+  constructor(private readonly refresh: () => Promise<void>, private readonly onError: (e: unknown) => void) {}
+
+  /** Asks for a run; the promise settles when a run that started after this call has finished. */
+  request(): Promise<void> {
+    if (this.running) {
+      // The loop below runs once more before the promise settles.
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.refresh();
+        } catch (e) {
+          this.onError(e);
+        }
+      } while (this.again);
+      this.running = undefined;
+    })();
+    return this.running;
+  }
+}
+
 /** The metric set of one process, on its own prom-client registry. */
 export class Metrics {
   readonly registry = new client.Registry();
@@ -98,6 +134,12 @@ export class Metrics {
   readonly proxyGateDuration = new client.Histogram({ name: 'pushgate_proxy_gate_duration_seconds', help: 'Time a manifest PUT was held for judging, seconds.', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
   readonly monitorRuns = this.counter('pushgate_monitor_runs_total', 'Monitor passes (stored images judged again after a database change, a full pass, a grace period ending), by kind (db, all) and result (done, skipped: another replica holds or did it, failed).', ['kind', 'result']);
   readonly monitorDuration = new client.Histogram({ name: 'pushgate_monitor_duration_seconds', help: 'Wall time of one monitor pass, seconds.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [this.registry] });
+  readonly imagesByDecision = new client.Gauge({
+    name: 'pushgate_images_by_decision',
+    help: 'Stored verdicts (image digests per repository, index children included) by registry and decision (allow, warn, quarantine, reject); refreshed after verdict writes and monitor passes. Registries no longer configured count as (other).',
+    labelNames: ['registry', 'decision'],
+    registers: [this.registry],
+  });
   readonly newFindings = this.counter('pushgate_new_findings_total', 'Findings a monitor pass found in images judged before (new since their last judgement), by severity.', ['severity']);
 
   private readonly repositoryDepth: number;
@@ -122,6 +164,30 @@ export class Metrics {
     if (this.repositories.size >= MAX_REPOSITORY_LABELS) return OTHER_REPOSITORY;
     this.repositories.add(v);
     return v;
+  }
+
+  /**
+   * Sets `pushgate_images_by_decision` from the store's counts: every configured registry gets every
+   * decision (0 when it has none, so a rise from nothing is a rate), other registry names fold to
+   * {@link OTHER_REGISTRY}, other decision values are left out. Labels stay bounded by the configuration.
+   * @param counts `Store.countVerdicts()`
+   * @param registries configured registry names (`registries[].name`)
+   */
+  setImagesByDecision(counts: Array<{ registry: string; decision: string; count: number }>, registries: string[]): void {
+    const known = new Set(registries);
+    const values = new Map<string, number>();
+    const key = (r: string, d: string) => `${r}\u0000${d}`;
+    for (const r of registries) for (const d of DECISIONS) values.set(key(r, d), 0);
+    for (const c of counts) {
+      if (!(DECISIONS as readonly string[]).includes(c.decision)) continue;
+      const k = key(known.has(c.registry) ? c.registry : OTHER_REGISTRY, c.decision);
+      values.set(k, (values.get(k) ?? 0) + c.count);
+    }
+    this.imagesByDecision.reset();
+    for (const [k, n] of values) {
+      const [registry, decision] = k.split('\u0000');
+      this.imagesByDecision.set({ registry: registry!, decision: decision! }, n);
+    }
   }
 
   private counter(name: string, help: string, labelNames: string[]): client.Counter<string> {

@@ -24,7 +24,7 @@
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { isDigest, PushgateError, type Digest, type Enforcement, type Finding, type ScanReport, type Verdict } from '../core/index.js';
+import { isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type ScanReport, type Verdict } from '../core/index.js';
 import { SCAN_KEY, type Logger } from '../gate/gate.js';
 import { judgeScan } from '../gate/judge.js';
 import type { NewFindingsBody } from '../gate/notify.js';
@@ -35,6 +35,7 @@ import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, MonitorRu
 import type { VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings } from './on-new-findings.js';
+import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
 /** Counts of one pass. */
 export interface MonitorStats {
@@ -111,6 +112,16 @@ export interface AffectedAnswer {
   images: Array<{
     digest: Digest;
     findings: Array<Pick<Finding, 'id' | 'aliases' | 'package' | 'installedVersion' | 'fixedVersions' | 'severity' | 'path'> & { platform?: string; firstSeen: string }>;
+    verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+  }>;
+}
+
+/** Every stored image holding a package (`GET /api/v1/packages/{purl}/images`). */
+export interface PackageImagesAnswer {
+  purl: string;
+  images: Array<{
+    digest: Digest;
+    packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
     verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
   }>;
 }
@@ -451,6 +462,37 @@ export class Monitor {
     for (const f of diffAll?.new ?? []) this.o.counters?.newFindings?.(f.severity, 1);
     for (const n of notices) this.o.notifier?.newFindings(n);
     return true;
+  }
+
+  /**
+   * Every stored image holding the package a purl names (version optional: any version), from the
+   * index (no registry request), with the matching package instances and the repositories and tags
+   * that hold each image. Images whose newest report is not indexed yet are indexed first.
+   * @throws PushgateError BAD_ARGUMENT for a malformed or unsupported purl (src/monitor/purl-query.ts).
+   */
+  async packageImages(purl: string): Promise<PackageImagesAnswer> {
+    const q = parsePurlQuery(purl);
+    await this.catchUp();
+    const byDigest = new Map<Digest, PackageImagesAnswer['images'][number]['packages']>();
+    for (const { digest, entry } of await this.o.store.monitor.packagesUnder(q.pairs)) {
+      for (const p of entry.packages) {
+        if (!matchesPurlQuery(q, p)) continue;
+        const hit = { ecosystem: p.ecosystem, name: p.name, version: p.version, purl: p.purl, path: p.path, ...(p.sourceName ? { sourceName: p.sourceName } : {}), ...(entry.platform ? { platform: entry.platform } : {}) };
+        const l = byDigest.get(digest);
+        if (l) l.push(hit);
+        else byDigest.set(digest, [hit]);
+      }
+    }
+    const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
+    const policy = this.o.policy();
+    return {
+      purl,
+      images: [...byDigest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([digest, packages]) => ({
+        digest,
+        packages,
+        verdicts: verdicts.filter((v) => v.digest === digest).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+      })),
+    };
   }
 
   /**

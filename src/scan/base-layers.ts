@@ -1,25 +1,31 @@
 /**
  * Which layers of an image come from its base image (for `pushgate scan --exclude-base`, docker scan's
- * flag), and how that was decided. The methods, most exact first:
+ * flag), and how that was decided. Everything an image says about its base (annotations, labels,
+ * history) is written by the image's author, so each method is checked against the layers the
+ * manifest actually lists, and the developer's own Dockerfile outranks all of it:
  *
- * 1. `annotation`: the manifest's `org.opencontainers.image.base.digest` (image-spec annotations.md; or
- *    the same config label) names a base manifest that the same source holds; the image's diff_ids
- *    must begin with that base's diff_ids, which are then the base layers.
- * 2. `dockerfile` (`--file Dockerfile`): the final stage's instructions after its `FROM` each add one
+ * 1. `dockerfile` (`--file Dockerfile`): the final stage's instructions after its `FROM` each add one
  *    history entry to the image (BuildKit and the classic builder both commit every instruction to
  *    history, empty or not); the history entries before the last N are the base's. The entries are
- *    checked against the instructions' keywords where `created_by` names one; a mismatch refuses the
- *    method (the Dockerfile is not the one the image was built from).
- * 3. `history`: trivy's guess (config-checks.ts guessBaseLayerCount): the base's last instruction is
- *    the last empty `CMD` entry above this image's own layers.
+ *    checked against the instructions' keywords where `created_by` names one, and the non-empty
+ *    entries must be exactly one per layer; otherwise the method is refused (the Dockerfile is not
+ *    the one the image was built from) and, the developer having named the file, no other is tried.
+ * 2. `annotation`: the manifest's `org.opencontainers.image.base.digest` (image-spec annotations.md; or
+ *    the same config label) names a base manifest that the same source holds; that base's diff_ids
+ *    must be an exact prefix of the image's diff_ids, which are then the base layers.
+ * 3. `history`: trivy's guess (config-checks.ts baseFromHistory): the base's last instruction is the
+ *    last empty `CMD` entry above this image's own layers; refused unless the history's non-empty
+ *    entries are exactly one per layer.
  *
+ * No method makes every layer the base's: the image's own top layer is never excluded, and an
+ * attribution that would cover all layers is refused with its reason in the note.
  * Base layers are named by diffID (the blob digest when the config lists none), lowest first, as
  * packages and findings name their layer.
  */
 import { createRequire } from 'node:module';
 import type * as DockerfileAst from 'dockerfile-ast';
 import type { Digest } from '../core/index.js';
-import { guessBaseLayerCount, type HistoryEntry } from './config-checks.js';
+import { baseFromHistory, historyLayerCount, type HistoryEntry } from './config-checks.js';
 
 // Loaded on first use: only `--file` needs a Dockerfile parser, and every CLI start would pay for it.
 const load = createRequire(import.meta.url);
@@ -103,27 +109,25 @@ function firstLayers(input: BaseInput, n: number): Digest[] {
 
 /**
  * Decides the base layers of one image manifest (see the module comment for the methods). Never
- * throws: a method that cannot be used says why in the note and the next one is tried.
+ * throws: a method that cannot be used says why in the note. With a Dockerfile only the Dockerfile
+ * decides (the developer's own file, where annotations, labels and history are the image author's);
+ * without one, annotation then history. No method may make every layer the base's.
  */
 export function attributeBase(input: BaseInput): BaseAttribution {
   const name = input.annotations?.['org.opencontainers.image.base.name'];
   const bd = input.annotations?.['org.opencontainers.image.base.digest'];
   const named = name || bd ? `base image ${name ?? '(unnamed)'}${bd ? `@${bd}` : ''} (annotations)` : '';
-  const why: string[] = [];
-  if (input.baseDiffIds?.length) {
-    const ids = input.layers.map((l) => l.diffID);
-    const prefix = input.baseDiffIds.every((d, i) => ids[i] === d);
-    if (prefix && input.baseDiffIds.length <= input.layers.length) {
-      return { method: 'annotation', layers: firstLayers(input, input.baseDiffIds.length), note: `${named}: its ${input.baseDiffIds.length} layer(s) are the first of this image (method: annotation, the base manifest was read from the same source)` };
-    }
-    why.push('the annotated base manifest\'s layers are not the first layers of this image');
-  }
+  const total = input.layers.length;
   const history = input.history ?? [];
+  const why: string[] = [];
+  const none = (hint: string): BaseAttribution => ({ method: 'none', layers: [], note: `${named ? `${named}; ` : ''}no layer could be attributed to a base image, nothing was excluded: ${why.join('; ')}${hint}` });
   if (input.dockerfile) {
     const { file, stage } = input.dockerfile;
     const n = stage.keywords.length;
+    const claimed = historyLayerCount(history);
     if (!history.length) why.push(`${file}: the image config has no history to count the final stage's ${n} instruction(s) in`);
     else if (n > history.length) why.push(`${file}: the final stage has ${n} instructions, the image history only ${history.length} entries`);
+    else if (claimed !== total) why.push(`${file}: the image history lists ${claimed} non-empty entries but the manifest has ${total} layer(s), so the history does not describe these layers`);
     else {
       const own = history.slice(history.length - n);
       const mismatch = own.findIndex((h, i) => {
@@ -134,17 +138,28 @@ export function attributeBase(input: BaseInput): BaseAttribution {
         why.push(`${file}: instruction ${mismatch + 1} after FROM is ${stage.keywords[mismatch]} but the matching history entry is ${historyKeyword(own[mismatch].created_by)}; the image was not built from this Dockerfile`);
       } else {
         const base = history.slice(0, history.length - n).filter((h) => !h.empty_layer).length;
-        if (base > input.layers.length) why.push(`${file}: the history names ${base} base layers, the image has ${input.layers.length}`);
+        if (base >= total) why.push(`${file}: the final stage's ${n} instruction(s) add no layer, so all ${total} layer(s) would be the base's; the image was not built from this Dockerfile, or it is a base image itself`);
         else {
-          return { method: 'dockerfile', layers: firstLayers(input, base), note: `${named ? `${named}; ` : ''}base ${stage.from} (${file}:${stage.fromLine}): the final stage's ${n} instruction(s) are the last ${n} history entries, so the first ${base} of ${input.layers.length} layer(s) are the base's (method: dockerfile)` };
+          return { method: 'dockerfile', layers: firstLayers(input, base), note: `${named ? `${named}; ` : ''}base ${stage.from} (${file}:${stage.fromLine}): the final stage's ${n} instruction(s) are the last ${n} history entries, so the first ${base} of ${total} layer(s) are the base's (method: dockerfile)` };
         }
       }
     }
+    // The developer named the Dockerfile: what the image says about its base is not asked instead.
+    return none('; the image\'s own annotations and history are not used when --file is given');
   }
-  const guess = guessBaseLayerCount(history);
-  if (guess !== undefined && guess <= input.layers.length) {
-    return { method: 'history', layers: firstLayers(input, guess), note: `${named ? `${named}; ` : ''}the first ${guess} of ${input.layers.length} layer(s) are the base's, guessed from the image history (the base's last CMD entry; method: history)${why.length ? `; ${why.join('; ')}` : ''}` };
+  if (input.baseDiffIds?.length) {
+    const ids = input.layers.map((l) => l.diffID);
+    const prefix = input.baseDiffIds.every((d, i) => ids[i] === d);
+    if (!prefix || input.baseDiffIds.length > total) why.push('the annotated base manifest\'s layers are not the first layers of this image');
+    else if (input.baseDiffIds.length === total) why.push(`the annotated base manifest has all ${total} layer(s) of this image, leaving the image no layer of its own`);
+    else {
+      return { method: 'annotation', layers: firstLayers(input, input.baseDiffIds.length), note: `${named}: its ${input.baseDiffIds.length} layer(s) are the first of this image (method: annotation, the base manifest was read from the same source)` };
+    }
   }
-  why.push('the image history marks no base image (no CMD entry above this image\'s layers)');
-  return { method: 'none', layers: [], note: `${named ? `${named}; ` : ''}no layer could be attributed to a base image, nothing was excluded: ${why.join('; ')}; give --file Dockerfile` };
+  const guess = baseFromHistory(history, total);
+  if ('count' in guess) {
+    return { method: 'history', layers: firstLayers(input, guess.count), note: `${named ? `${named}; ` : ''}the first ${guess.count} of ${total} layer(s) are the base's, guessed from the image history (the base's last CMD entry; method: history)${why.length ? `; ${why.join('; ')}` : ''}` };
+  }
+  why.push(guess.refused);
+  return none('; give --file Dockerfile');
 }

@@ -29,15 +29,49 @@ export interface HistoryEntry {
   empty_layer?: boolean;
 }
 
+/** The number of history entries that claim a filesystem layer (those without `empty_layer: true`). */
+export function historyLayerCount(history: HistoryEntry[] | undefined): number {
+  return (history ?? []).filter((h) => !h.empty_layer).length;
+}
+
+/**
+ * The base-layer count {@link guessBaseLayerCount} reads from history, checked against the layers the
+ * manifest actually lists. History is written by whoever built the image and nothing ties it to the
+ * layers (image-spec config.md only says the non-empty entries *should* match `rootfs.diff_ids`), so
+ * the guess is refused when the non-empty entries are not exactly one per layer, or when it would make
+ * every layer the base's (the image's own top layer is never base; an image with no layer of its own
+ * is a base image itself, or its history is wrong).
+ * @param layerCount the manifest's layer count.
+ * @returns `{ count }` (1..layerCount-1), or `{ refused }`: one sentence saying why no count is given.
+ */
+export function baseFromHistory(history: HistoryEntry[] | undefined, layerCount: number): { count: number } | { refused: string } {
+  if (!history?.length) return { refused: 'the image config has no history' };
+  const claimed = historyLayerCount(history);
+  if (claimed !== layerCount) {
+    return { refused: `the image history lists ${claimed} non-empty entr${claimed === 1 ? 'y' : 'ies'} but the manifest has ${layerCount} layer(s), so the history does not describe these layers` };
+  }
+  const count = guessBaseLayerCount(history);
+  if (count === undefined) return { refused: 'the image history marks no base image (no CMD entry above this image\'s layers)' };
+  if (count >= layerCount) return { refused: `the image history would make all ${layerCount} layer(s) the base's, leaving the image no layer of its own` };
+  return { count };
+}
+
 /**
  * How many of the image's (non-empty) layers come from its base image, guessed from history as
  * trivy does (pkg/fanal/image GuessBaseImageIndex): skip the trailing empty entries (this image's
  * CMD/ENTRYPOINT/…), then the first empty `CMD` entry met going up is the base image's last
  * instruction; the non-empty entries above it are the base layers. Undefined when no such CMD is
  * found (the image is a base itself, or its history says nothing).
+ *
+ * With `layerCount` (the manifest's layers) the guess is also checked as {@link baseFromHistory}
+ * does, undefined when refused. Without it the count is unchecked: use it only with a check.
  */
-export function guessBaseLayerCount(history: HistoryEntry[] | undefined): number | undefined {
+export function guessBaseLayerCount(history: HistoryEntry[] | undefined, layerCount?: number): number | undefined {
   if (!history?.length) return undefined;
+  if (layerCount !== undefined) {
+    const r = baseFromHistory(history, layerCount);
+    return 'count' in r ? r.count : undefined;
+  }
   let foundNonEmpty = false;
   for (let i = history.length - 1; i >= 0; i--) {
     const h = history[i];
@@ -112,7 +146,8 @@ export function checkConfig(cfg: RawImageConfig, opts: CheckContext = {}): { con
     const many = opts.layers.length > (opts.maxLayers ?? 50);
     out.push({ check: 'layer-count', severity: many ? 'low' : 'negligible', message: `the image has ${opts.layers.length} layers${many ? '; squash or combine RUN steps' : ''}` });
   }
-  const baseLayerCount = guessBaseLayerCount(cfg.history);
+  // Checked against the manifest's layers when known: a history that does not match them names no base.
+  const baseLayerCount = guessBaseLayerCount(cfg.history, opts.layers?.length);
   const base = opts.annotations?.['org.opencontainers.image.base.name'];
   const bd = opts.annotations?.['org.opencontainers.image.base.digest'];
   if (base || bd) {

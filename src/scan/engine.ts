@@ -95,7 +95,9 @@ export interface PlatformScan {
   /**
    * The diffIDs (or, without diffIDs, the blob digests) of the layers that come from the base
    * image, lowest first, as guessed from the config's history (config-checks.ts
-   * guessBaseLayerCount); undefined when unknown. For the policy's `excludeBase`.
+   * guessBaseLayerCount, checked against the manifest's layers: undefined when the history's non-empty
+   * entries are not one per layer, or when every layer would be the base's); undefined when unknown.
+   * For the policy's `excludeBase`.
    */
   baseLayers?: Digest[];
   inventory: Inventory;

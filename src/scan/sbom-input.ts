@@ -43,12 +43,12 @@ interface SbomEntry {
 }
 
 /** purl type (and, for OS types, namespace) → OSV ecosystem as pushgate's analyzers spell it. */
-const OS_NAMESPACES: Record<string, Record<string, string>> = {
+export const OS_NAMESPACES: Record<string, Record<string, string>> = {
   deb: { debian: 'Debian', ubuntu: 'Ubuntu' },
   apk: { alpine: 'Alpine', wolfi: 'Wolfi', chainguard: 'Chainguard' },
   rpm: {},
 };
-const LANG_TYPES: Record<string, string> = {
+export const LANG_TYPES: Record<string, string> = {
   npm: 'npm', pypi: 'PyPI', maven: 'Maven', golang: 'Go', cargo: 'crates.io', gem: 'RubyGems', nuget: 'NuGet', composer: 'Packagist',
 };
 /** os-release ids of the OS ecosystems (src/vulndb/release.ts), by the `distro` qualifier's first word. */
@@ -94,13 +94,42 @@ export function sbomFormatOf(doc: unknown): SbomFormat | undefined {
   return undefined;
 }
 
-/** CycloneDX: every component (nested ones too) with its purl; OS components give the OS. */
-function cyclonedxEntries(doc: Record<string, unknown>): { entries: SbomEntry[]; os: OsInfo[] } {
+/**
+ * How deep CycloneDX `components` may nest (the top-level list is depth 0) before pushgate stops
+ * descending. The walk recurses, so a limit keeps a hostile BOM from exhausting the stack; the
+ * components below it are counted and reported as not judged (an incomplete scan), never dropped silently.
+ */
+export const MAX_SBOM_DEPTH = 64;
+
+/** Components in `list` and everything nested below it, counted without recursion. */
+function countComponents(list: unknown, seen: Set<unknown>): number {
+  let n = 0;
+  const stack: unknown[] = [list];
+  while (stack.length) {
+    const l = stack.pop();
+    if (!Array.isArray(l)) continue;
+    for (const c of l as Array<Record<string, unknown>>) {
+      if (!c || typeof c !== 'object' || seen.has(c)) continue;
+      seen.add(c);
+      n++;
+      stack.push(c.components);
+    }
+  }
+  return n;
+}
+
+/**
+ * CycloneDX: every component (nested ones too, down to {@link MAX_SBOM_DEPTH}) with its purl; OS
+ * components give the OS. `tooDeep` counts the components nested below the limit, not read.
+ */
+function cyclonedxEntries(doc: Record<string, unknown>): { entries: SbomEntry[]; os: OsInfo[]; tooDeep: number } {
   const entries: SbomEntry[] = [];
   const os: OsInfo[] = [];
   const seen = new Set<unknown>();
+  let tooDeep = 0;
   const walk = (list: unknown, depth: number) => {
-    if (!Array.isArray(list) || depth > 64) return;
+    if (!Array.isArray(list)) return;
+    if (depth > MAX_SBOM_DEPTH) { tooDeep += countComponents(list, seen); return; }
     for (const c of list as Array<Record<string, unknown>>) {
       if (!c || typeof c !== 'object' || seen.has(c)) continue;
       seen.add(c);
@@ -116,7 +145,7 @@ function cyclonedxEntries(doc: Record<string, unknown>): { entries: SbomEntry[];
   // metadata.component is the subject the BOM describes (the image or application), not one of its
   // packages: trivy and syft read it the same way.
   walk(doc.components, 0);
-  return { entries, os };
+  return { entries, os, tooDeep };
 }
 
 /** SPDX 2.x: every package with a `purl` external reference (PACKAGE-MANAGER / PACKAGE_MANAGER). */
@@ -161,8 +190,11 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
   if (!format) {
     throw new PushgateError('BAD_ARGUMENT', `sbom:${where}: not a CycloneDX JSON BOM ("bomFormat": "CycloneDX") nor an SPDX 2.x JSON document ("spdxVersion": "SPDX-2.x"); SPDX 3, tag-value and XML are not read`);
   }
-  const { entries, os: osComponents } = format === 'cyclonedx' ? cyclonedxEntries(doc as Record<string, unknown>) : spdxEntries(doc as Record<string, unknown>);
+  const { entries, os: osComponents, tooDeep = 0 } = format === 'cyclonedx' ? cyclonedxEntries(doc as Record<string, unknown>) : { ...spdxEntries(doc as Record<string, unknown>), tooDeep: 0 };
   const diagnostics: Diagnostic[] = [];
+  if (tooDeep) {
+    diagnostics.push({ code: 'sbom-too-deep', message: `${tooDeep} component(s) are nested more than ${MAX_SBOM_DEPTH} levels deep in components[] and were not read (the depth limit for CycloneDX nesting); flatten the BOM's components`, incomplete: true });
+  }
   const noPurl: string[] = [];
   const badPurl: string[] = [];
   const otherTypes = new Map<string, number>();

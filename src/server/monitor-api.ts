@@ -8,6 +8,9 @@
  *   to ask again with `after=<next>`. `id` must look like an advisory id (letters, digits, `._:-`, at
  *   most 128 characters) or the call is answered 400. Each call indexes at most 100 new
  *   reports first (shared by concurrent calls; `indexBehind` says some were left for the monitor's tick).
+ * - `GET /packages/{purl}/images`: every stored image holding the package a package URL names (version
+ *   optional), with the matching package instances and the repositories and tags that hold it. The purl
+ *   may be percent-encoded as one segment (`pkg%3Anpm%2Flodash%404.17.15`) or written with its slashes.
  * - `GET /monitor/runs?limit=N`: monitor passes, newest first.
  * - `POST /monitor/runs` (admin), body `{"all": true}`: a full pass now (or the resumption of an
  *   unfinished one); answers its counts when it is done.
@@ -65,6 +68,23 @@ export function addMonitorRoutes(api: Router, deps: MonitorRouteDeps): void {
     try {
       const { limit, after } = parseQuery(`GET /api/v1/vulnerabilities/${id}/images`, req.query, AFFECTED_PAGE);
       res.json(await monitor.affected(id, { limit, after: after as Digest | undefined }));
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  // A purl holds slashes: one percent-encoded segment or several raw ones (Express decodes the capture).
+  api.get(/^\/packages\/(.+)\/images$/, async (req, res) => {
+    const purl = String((req.params as Record<string, string>)[0] ?? '').trim();
+    if (!purl || purl.length > 1000) {
+      res.status(400).json({ error: 'a package URL is required (e.g. pkg:npm/lodash@4.17.15, pkg:deb/debian/openssl), percent-encoded as one path segment' });
+      return;
+    }
+    const monitor = needMonitor(res);
+    if (!monitor) return;
+    try {
+      parseQuery('GET /api/v1/packages/{purl}/images', req.query, {});
+      res.json(await monitor.packageImages(purl));
     } catch (e) {
       fail(res, e);
     }

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { PushgateConfig } from '../config/types.js';
 import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
 import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from '../gate/reconcile.js';
-import { Metrics } from '../metrics/index.js';
+import { Coalesced, Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { Notifier } from '../gate/notify.js';
@@ -57,7 +57,7 @@ function listen(server: http.Server, addr: string): Promise<number> {
 }
 
 /** Maps gate counters to metrics. */
-export function countersFor(metrics: Metrics): GateCounters {
+export function countersFor(metrics: Metrics, onVerdict?: () => void): GateCounters {
   return {
     scan: (result, seconds, bytes) => {
       metrics.scans.inc({ result });
@@ -67,6 +67,7 @@ export function countersFor(metrics: Metrics): GateCounters {
     verdict: (v) => {
       metrics.verdicts.inc({ decision: v.decision });
       for (const r of v.reasons) metrics.verdictReasons.inc({ rule: r.rule });
+      onVerdict?.();
     },
     enforcement: (action, result) => metrics.enforcementActions.inc({ action, result }),
     queueDepth: (n) => metrics.queueDepth.set(n),
@@ -100,7 +101,13 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });
   const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;
-  const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics), notifier });
+  // pushgate_images_by_decision: one grouped count after verdict writes and monitor passes, coalesced.
+  const registryNames = config.registries.map((r) => r.name);
+  const decisions = new Coalesced(
+    async () => metrics.setImagesByDecision(await store.countVerdicts(), registryNames),
+    (e) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'counting verdicts for pushgate_images_by_decision failed'),
+  );
+  const gate = new Gate({ config, store, policy, logger, hooks: metrics.hooks(), counters: countersFor(metrics, () => void decisions.request()), notifier });
   // The policy in force = the policy file + exceptions added through the admin API; the file is
   // watched (hot reload: an invalid file keeps the old policy) unless the caller passed a policy.
   const control = new PolicyControl({ gate, store, config, logger, policy, notifier });
@@ -121,11 +128,13 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
       run: (kind, result, seconds) => {
         metrics.monitorRuns.inc({ kind, result });
         if (result === 'done') metrics.monitorDuration.observe(seconds);
+        if (result === 'done') void decisions.request();
       },
       newFindings: (severity, n) => metrics.newFindings.inc({ severity }, n),
     },
   });
   metrics.queueDepth.set(await store.queueDepth());
+  await decisions.request();
   for (const [state, n] of Object.entries(await store.queueCounts())) metrics.queueEvents.set({ state }, n);
   // Readiness waits for every listener this configuration starts.
   const vulndbUpdater = new VulnDbUpdater({

@@ -302,6 +302,11 @@ export class PostgresStore implements Store {
     return age === null || age === undefined ? undefined : Math.max(0, Number(age));
   }
 
+  async countVerdicts(): Promise<Array<{ registry: string; decision: string; count: number }>> {
+    const r = await this.q('SELECT registry, decision, COUNT(*) AS n FROM verdicts GROUP BY registry, decision');
+    return r.rows.map((x) => ({ registry: String(x.registry), decision: String(x.decision), count: Number(x.n) }));
+  }
+
   async queueDepth(): Promise<number> {
     const r = await this.q(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`);
     return Number(r.rows[0].n);

@@ -259,6 +259,12 @@ export class SqliteStore implements Store {
     });
   }
 
+  async countVerdicts(): Promise<Array<{ registry: string; decision: string; count: number }>> {
+    return this.wrap('count verdicts', () =>
+      (this.stmt('SELECT registry, decision, COUNT(*) AS n FROM verdicts GROUP BY registry, decision').all() as Row[]).map((r) => ({ registry: String(r.registry), decision: String(r.decision), count: Number(r.n) })),
+    );
+  }
+
   async queueDepth(): Promise<number> {
     return this.wrap('queue depth', () => Number((this.stmt(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
   }

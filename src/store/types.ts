@@ -168,6 +168,11 @@ export interface Store {
   /** Events queued or running. */
   queueDepth(): Promise<number>;
   /**
+   * Stored verdicts (one per registry, repository and digest; index children included) counted by
+   * registry and stored decision, for the `pushgate_images_by_decision` gauge. One grouped query.
+   */
+  countVerdicts(): Promise<Array<{ registry: string; decision: string; count: number }>>;
+  /**
    * Milliseconds since the first event of `repository@digest` in `registry` was queued (any sender,
    * tagged or not, done or open), or undefined when none was. The grace of a manifest pushed by digest
    * only counts from it, so pushing the same digest again never starts a new grace. SQLite: the one

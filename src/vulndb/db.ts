@@ -373,6 +373,12 @@ export class VulnDb {
         const loaded = this.releasesOf(lc);
         if (!loaded.length) {
           e.reason = `no ${canonicalEcosystem(base)} advisories loaded: run \`pushgate db update\` with its source (\`--ecosystems ${canonicalEcosystem(base)}\` or ${defaultSourceUrl(canonicalEcosystem(base)!)})`;
+        } else if (isOs && !release && loaded.some((r) => r !== '')) {
+          // The family's advisories name releases and the image names none we can read (VERSION_ID
+          // missing or not a release, no fallback file): matching nothing here would report a
+          // vulnerable image as clean, so the scan is incomplete.
+          e.reason = `the image's ${canonicalEcosystem(base)} release is unknown (os-release VERSION_ID missing or not a release of ${canonicalEcosystem(base)}), and its advisories are per release: nothing can be matched`;
+          e.incomplete = true;
         } else if (isOs && release && !loaded.some((r) => releaseMatches(lc, r, ecosystem))) {
           e.reason = `${loaded.length} ${canonicalEcosystem(base)} releases loaded, none for ${ecosystem}: update the database, or this release is not covered by its advisories`;
         } else {

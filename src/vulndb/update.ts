@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
-import { checkRecord, type OsvRecord } from './osv.js';
+import { checkAffected, checkRecord, type OsvRecord } from './osv.js';
 import { recordDigests } from './digest.js';
 import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
@@ -105,7 +105,8 @@ function readOldHttpMeta(dbPath: string): Map<string, HttpCacheEntry> {
 
 /**
  * Builds the index at `opts.path` from `opts.sources` (see {@link UpdateOptions}). Bad records are
- * reported in `badRecords` and skipped; a source that cannot be read at all (missing folder,
+ * reported in `badRecords` and skipped; so is a malformed `affected` entry, whose record's other
+ * entries still import (osv.ts checkAffected); a source that cannot be read at all (missing folder,
  * truncated zip, HTTP error) is reported there too and the others still import.
  * Throws PushgateError VULNDB when nothing could be imported (the old index is untouched).
  */
@@ -191,6 +192,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       let urgency: string | undefined;
       let isOs = false;
       for (const [i, a] of (rec.affected ?? []).entries()) {
+        const malformed = checkAffected(a, i);
+        if (malformed) {
+          stats.badRecords.push({ file, error: `${rec.id}: ${malformed} (entry skipped)` });
+          continue;
+        }
         const eco = a.package?.ecosystem;
         const name = a.package?.name;
         if (!eco || !name) {

@@ -129,6 +129,17 @@ describe('security: blocking digests are never pullable outside quarantine (dige
       });
     });
 
+    it('pushed by digest into the quarantine prefix by someone else: judged and removed like any push (only children of pushgate\'s own copies stay)', async () => {
+      for (const [i, kind, mt] of [[0, 'bad', OCI_MANIFEST], [1, 'secret', DOCKER_MANIFEST]] as Array<[number, Kind, string]>) {
+        const repo = `quarantine/dgq${i}/app`;
+        const img = makeImage(kind, `dgq-${i}`, mt);
+        expect(await push(repo, img, img.digest)).to.equal(201);
+        const v = await srv.store.getVerdict('lab', repo, img.digest);
+        expect(v?.decision, repo).to.be.oneOf(['quarantine', 'reject']);
+        expect(await raw.served(repo, img.digest), `${repo}@${img.digest} (enforcement ${JSON.stringify(v?.enforcement)}) is pullable`).to.equal(undefined);
+      }
+    });
+
     it('released from quarantine: back in its repository by digest, not judged again as a push', async () => {
       const repo = 'dgrel/app';
       const img = makeImage('bad', 'dg-rel');

@@ -98,7 +98,7 @@ export function register(program: Command): void {
       for (const b of stats.badRecords) process.stderr.write(`pushgate: skipped ${terminalText(`${b.file}: ${b.error}`)}\n`);
       const eco = Object.entries(stats.byEcosystem).map(([k, v]) => `${k} ${v}`).join(', ');
       process.stdout.write(
-        `installed ${stats.path}: ${stats.imported} records (${eco}); ${stats.withdrawn} withdrawn, ` +
+        terminalText(`installed ${stats.path}: ${stats.imported} records (${eco}); ${stats.withdrawn} withdrawn, `) +
           `${stats.badRecords.length} bad, ${stats.skippedFiles} other files skipped, ${stats.gitRanges} GIT ranges not evaluated; built ${stats.builtAt}\n`,
       );
     });
@@ -137,7 +137,8 @@ export function register(program: Command): void {
           }),
           ...(st.eolProducts.length ? [`eol        ${st.eolProducts.join(', ')}`] : []),
         ];
-        process.stdout.write(`${lines.join('\n')}\n`);
+        // ecosystem names, source names, data dates and product names come from the data sources
+        process.stdout.write(`${lines.map(terminalText).join('\n')}\n`);
       } finally {
         vdb.close();
       }

@@ -20,6 +20,7 @@ import { PolicyControl } from '../../gate/reevaluate.js';
 import { advisoryIdProblem, AFFECTED_LIMIT, Monitor, type AffectedAnswer } from '../../monitor/index.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
+import { terminalSafe } from '../terminal-text.js';
 import { openStore } from '../../store/index.js';
 
 /** Opens what a monitor needs from the configuration; `close` releases it. */
@@ -45,7 +46,10 @@ async function openMonitor(configFile: string | undefined): Promise<{ monitor: M
 }
 
 /** The table of `affected`: one line per (image, repository, finding). */
-export function affectedTable(a: AffectedAnswer): string {
+export function affectedTable(answer: AffectedAnswer): string {
+  // Package names, versions, repositories and tags come from images and registries: no control character
+  // reaches the terminal (JSON keeps the exact values).
+  const a = terminalSafe(answer);
   if (!a.images.length) return `no stored image has ${a.id}\n`;
   const rows: string[][] = [['IMAGE', 'DIGEST', 'ADVISORY', 'PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY']];
   for (const img of a.images) {

@@ -12,6 +12,7 @@ import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
 import type { ImageScan } from '../../scan/engine.js';
 import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '../scan-state-options.js';
 import { DEFAULT_IGNORE_FILE } from '../ignore-file.js';
+import { terminalText } from '../terminal-text.js';
 import type { RawScanFlags, ScanSession } from '../scan-options.js';
 
 const LOCAL = /^(oci|archive|dir):/;
@@ -111,7 +112,7 @@ export function register(program: Command): void {
     .action(async (target: string, opts: ScanCliOptions) => {
       const [{ expiredWarnings, resolveScanFlags, ScanSession, writeFileAtomic }, { createProgress }] = await Promise.all([import('../scan-options.js'), import('../progress.js')]);
       const flags = resolveScanFlags(opts, target);
-      for (const w of expiredWarnings(flags)) process.stderr.write(`${w}\n`);
+      for (const w of expiredWarnings(flags)) process.stderr.write(`${terminalText(w)}\n`);
       const session = new ScanSession(flags, createProgress({ quiet: flags.quiet }));
       const report = await runScan(target, opts, session);
       const body = session.render(report, opts.format);

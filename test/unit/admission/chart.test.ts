@@ -182,6 +182,20 @@ describe('charts/pushgate', function () {
       }
       expect(exprs.join(' ')).to.contain('sum by (registry, repository)');
       expect(exprs.join(' ')).to.contain('sum by (rule)');
+      // Continuous monitoring: images by decision (max over replicas reading one store) and new findings.
+      const monitoring = dash.panels.filter((p: Json) => (p.targets ?? []).some((t: Json) => /pushgate_images_by_decision|pushgate_new_findings_total/.test(t.expr)));
+      expect(monitoring.map((p: Json) => p.title)).to.deep.equal(['Images by decision', 'New findings in stored images']);
+      expect(exprs).to.include('max by (registry, decision) (pushgate_images_by_decision)');
+      // Panels do not overlap on the grid.
+      const cells = new Set<string>();
+      for (const p of dash.panels) {
+        for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+          for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+            expect(cells.has(`${x},${y}`), `${p.title} overlaps at ${x},${y}`).to.equal(false);
+            cells.add(`${x},${y}`);
+          }
+        }
+      }
     });
   });
 
@@ -229,6 +243,11 @@ describe('charts/pushgate', function () {
       expect(rules.map((r: Json) => r.alert)).to.include.members(['PushgateBlockedPushes', 'PushgateScanFailures', 'PushgateVulnDbStale', 'PushgateAdmissionErrors', 'PushgateAdmissionLatencyHigh']);
       for (const r of rules) for (const n of metricNames(r.expr)) expect(definedMetrics.has(n), `${r.alert}: ${n}`).to.equal(true);
       expect(rules.find((r: Json) => r.alert === 'PushgateVulnDbStale').expr).to.equal('pushgate_vulndb_age_seconds{source="osv"} > 172800');
+      // Newly failing images: blocked images by registry grew while monitor passes found new findings.
+      const newly = rules.find((r: Json) => r.alert === 'PushgateNewlyFailingImages');
+      expect(metricNames(newly.expr).sort()).to.deep.equal(['pushgate_images_by_decision', 'pushgate_images_by_decision', 'pushgate_new_findings_total']);
+      expect(newly.expr).to.contain('decision=~"quarantine|reject"');
+      expect(newly.annotations.summary).to.contain('{{ $labels.registry }}');
       // Prometheus templating survives Helm's.
       expect(rules[0].annotations.summary).to.contain('{{ $labels.repository }}');
     });
@@ -284,6 +303,15 @@ describe('charts/pushgate', function () {
       const loaded = parseConfigText(text.replaceAll('/etc/pushgate-tls/', `${tmp}/`), 'pushgate.yaml', {});
       fs.rmSync(tmp, { recursive: true, force: true });
       expect(loaded.admission.allowUnauthenticated).to.equal(true);
+    });
+
+    it('standing workloads (newly failing images keep scaling) only while the webhook also judges workload kinds', () => {
+      const cfgOf = (objs: Json[]) => YAML.parse(one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml']);
+      expect(cfgOf(defaults).admission.standingWorkloads).to.equal(undefined);
+      const podsOnly = objects(renderChart(CHART, { admission: { workloads: false } }));
+      expect(cfgOf(podsOnly).admission.standingWorkloads).to.equal(false);
+      const explicit = objects(renderChart(CHART, { admission: { workloads: false }, config: { admission: { standingWorkloads: true } } }));
+      expect(cfgOf(explicit).admission.standingWorkloads).to.equal(true);
     });
 
     it('admission disabled: no webhooks, no TLS, no admission port', () => {

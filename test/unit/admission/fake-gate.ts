@@ -3,7 +3,7 @@
  * Map (what a registry HEAD would answer), `assess` that stores a verdict after a delay, and call logs.
  * The end-to-end test with the real gate and registry lives with the gate.
  */
-import type { AuditEntry, AssessRequest, GateApi } from '../../../src/gate/types.js';
+import type { AuditEntry, AssessRequest, ChangeRecord, GateApi } from '../../../src/gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../../../src/config/types.js';
 import type { Decision, Digest, PolicyMode, Verdict } from '../../../src/core/index.js';
 import type { VerdictView } from '../../../src/gate/verdict-view.js';
@@ -77,6 +77,17 @@ export class FakeGate implements GateApi {
         return d ? { digest: d, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1234 } : undefined;
       },
     } as unknown as ReturnType<GateApi['client']>;
+  }
+
+  /** The monitor's change records, newest first (what `Store.monitor.listChanges` would hold). */
+  changeRecords: ChangeRecord[] = [];
+  changesError?: Error;
+  changesCalls = 0;
+
+  async changes(registry: string, repository: string, digest: Digest): Promise<ChangeRecord[]> {
+    this.changesCalls++;
+    if (this.changesError) throw this.changesError;
+    return this.changeRecords.filter((c) => c.registry === registry && c.repository === repository && c.digest === digest);
   }
 
   async verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {

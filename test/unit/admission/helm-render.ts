@@ -360,6 +360,7 @@ class Renderer {
     and: (...a) => a.find((x) => !truthy(x)) ?? a[a.length - 1],
     or: (...a) => a.find((x) => truthy(x)) ?? a[a.length - 1],
     not: (v) => !truthy(v),
+    hasKey: (m, k) => typeof m === 'object' && m !== null && !Array.isArray(m) && Object.hasOwn(m, str(k)),
     list: (...a) => a,
     index: (m, ...k) => k.reduce((cur, key) => (cur == null ? undefined : (cur as Record<string, unknown>)[str(key)]), m),
     required: (msg, v) => {

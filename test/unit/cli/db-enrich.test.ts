@@ -53,4 +53,19 @@ describe('cli: pushgate db update/status with enrichment sources', function () {
     expect(line).to.include(`KEV catalog ${path.join(dir, 'feeds/kev.json')}: not valid JSON`).and.include('the previous database is kept');
     expect(fs.readFileSync(db).equals(before)).to.equal(true);
   });
+
+  it('status prints what the sources say (a KEV release date, a product name) with control characters escaped', () => {
+    const db = path.join(dir, 'hostile.sqlite');
+    const kev = JSON.parse(fs.readFileSync(path.join(FIX, 'kev/known_exploited_vulnerabilities.json'), 'utf8')) as { dateReleased: string };
+    kev.dateReleased = '2026-01-01\u001b]0;KEVPWN\u0007\u001b[2J';
+    fs.mkdirSync(path.join(dir, 'hostile'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'hostile/kev.json'), JSON.stringify(kev));
+    const u = run(['db', 'update', '--db', db, '--source', path.join(FIX, 'osv/npm'), '--source', `kev:${path.join(dir, 'hostile/kev.json')}`]);
+    expect(u.status, u.stderr).to.equal(0);
+    const table = run(['db', 'status', '--db', db]).stdout;
+    expect(table).to.include('\\x1b]0;KEVPWN');
+    // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
+    expect(table.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
 });

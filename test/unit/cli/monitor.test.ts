@@ -1,10 +1,12 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { affectedTable } from '../../../src/cli/commands/monitor.js';
+import type { Digest } from '../../../src/core/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore } from '../../../src/store/index.js';
-import { affectedTable } from '../../../src/cli/commands/monitor.js';
 import { runCli } from '../../helpers/cli.js';
 import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
 
@@ -70,5 +72,28 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     const badId = runCli(['affected', 'CVE-1 OR 1=1', '--config', config]);
     expect(badId.status).to.equal(2);
     expect(badId.stderr).to.match(/has characters ids do not have/);
+  });
+});
+
+describe('cli: pushgate affected table is terminal-safe', () => {
+  it('property: names, versions, repositories and tags from images print with every control character escaped', () => {
+    const hostile = fc.string({ unit: fc.constantFrom('a', '1', '.', '\u001b', '[', ']', '\u0007', '\u009b', '\r', '\n', '\u202e', '\u0000', '\u007f') });
+    fc.assert(fc.property(hostile, hostile, hostile, hostile, (pkg, version, repository, tag) => {
+      const digest = `sha256:${'a'.repeat(64)}` as Digest;
+      const out = affectedTable({
+        id: 'CVE-2024-0001',
+        more: false,
+        indexBehind: false,
+        images: [{
+          digest,
+          findings: [{ id: 'CVE-2024-0001', aliases: [], package: pkg, installedVersion: version, fixedVersions: [version], severity: 'high', path: '/x', firstSeen: '2026-01-01' }],
+          verdicts: [{ registry: 'lab', repository, tags: [tag], decision: 'quarantine' }],
+        }],
+      });
+      // the table's own line breaks only: one header line and one row
+      expect(out.split('\n')).to.have.length(3);
+      // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
+      expect(out.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    }), { numRuns: 200 });
   });
 });

@@ -8,13 +8,14 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Finding, ScanReport } from '../../../src/core/index.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { oneLine, runCli, type CliRun } from '../../helpers/cli.js';
-import { ROOT } from '../../helpers/lab.js';
+import { labImages, ROOT } from '../../helpers/lab.js';
 import { DEBIAN_12_OS_RELEASE, writeOciImage } from '../../helpers/oci-image.js';
 
 /** A dpkg status file; each package `name version source`. */
@@ -189,6 +190,16 @@ describe('cli: pushgate scan flags', function () {
       expect(r.stderr.trim().split('\n')).to.deep.equal([`pushgate: warning: expired.yaml:3: the entry for ${npm()[0].id} expired on 2020-01-31; it is ignored (renew or remove it)`]);
     });
 
+    it('an expired entry whose id carries terminal escape sequences is reported with them shown, not acted on', () => {
+      const file = path.join(dir, 'hostile.yaml');
+      fs.writeFileSync(file, 'vulnerabilities:\n  - id: "X-1\\e]0;owned\\a\\e[2K\\e[1Apushgate: all clear"\n    expires: 2020-01-01\n');
+      const r = scan([image, '--format', 'json', '--ignore-file', file, '--quiet']);
+      expect(r.stderr).to.include('expired on 2020-01-01');
+      // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
+      expect(r.stderr).to.not.match(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(r.stderr).to.include('\\x1b]0;owned');
+    });
+
     it('a malformed or missing ignore file is a one-line error naming the line', () => {
       const file = path.join(dir, 'bad.yaml');
       fs.writeFileSync(file, 'vulnerabilities:\n  - id: CVE-2016-1000227\n    expire: 2030-01-01\n');
@@ -218,14 +229,45 @@ describe('cli: pushgate scan flags', function () {
       expect(r.diagnostics.map((d) => d.message).join('\n')).to.match(/base debian:\$\{V\} \(.*Dockerfile:5\): the final stage's 2 instruction\(s\).*method: dockerfile/);
     });
 
-    it('a Dockerfile the image was not built from is refused for attribution, and history decides (said in the report)', () => {
+    it('a Dockerfile the image was not built from is refused for attribution, and nothing the image says is asked instead (said in the report)', () => {
       const df = path.join(dir, 'Dockerfile.other');
       fs.writeFileSync(df, 'FROM debian:12\nCOPY app /app\nUSER 65534\n');
       const r = json(['--exclude-base', '--file', df]);
-      expect(r.findings.map(key).sort()).to.deep.equal(imageOwn());
+      expect(r.findings.map(key).sort()).to.deep.equal(full.findings.map(key).sort());
       const notes = r.diagnostics.map((d) => d.message).join('\n');
-      expect(notes).to.match(/method: history/);
+      expect(notes).to.not.match(/method: history/);
       expect(notes).to.match(/instruction 1 after FROM is COPY but the matching history entry is RUN; the image was not built from this Dockerfile/);
+      expect(notes).to.match(/nothing was excluded: .*not used when --file is given/);
+    });
+
+    it('the adm-zip lab image with a forged history (3 non-empty entries, 2 layers): no base is attributed, nothing is excluded, and the verdict stands', () => {
+      // Rewrite the real image's config history as an author hiding its own layer would; manifest
+      // and index are rewritten to the new config digest.
+      const src = path.join(labImages(), 'adm-zip');
+      const forged = path.join(dir, 'adm-zip-forged');
+      fs.cpSync(src, forged, { recursive: true, dereference: true });
+      const blob = (d: string) => path.join(forged, 'blobs', ...d.split(':'));
+      const put = (b: Buffer) => { const d = `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`; fs.writeFileSync(blob(d), b); return { digest: d, size: b.length }; };
+      const index = JSON.parse(fs.readFileSync(path.join(forged, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; size: number; annotations?: Record<string, string> }> };
+      const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === '0.4.7')!;
+      const manifest = JSON.parse(fs.readFileSync(blob(entry.digest), 'utf8')) as { config: { digest: string; size: number }; layers: unknown[] };
+      expect(manifest.layers).to.have.length(2);
+      const cfg = JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8')) as Record<string, unknown>;
+      cfg.history = [{ created_by: 'debootstrap' }, { created_by: 'COPY app /app' }, { created_by: 'CMD ["node"]', empty_layer: true }, { created_by: 'RUN true' }];
+      Object.assign(manifest.config, put(Buffer.from(JSON.stringify(cfg))));
+      Object.assign(entry, put(Buffer.from(JSON.stringify(manifest))));
+      fs.writeFileSync(path.join(forged, 'index.json'), JSON.stringify(index));
+      const ref = `oci:${forged}:0.4.7`;
+      const plain = scan([ref, '--format', 'json']);
+      const excl = scan([ref, '--format', 'json', '--exclude-base']);
+      const [a, b] = [plain, excl].map((r) => JSON.parse(r.stdout) as ScanReport);
+      expect(a.findings.map((f) => f.id)).to.include('NSWG-NPM-458');
+      expect(b.findings.map(key).sort()).to.deep.equal(a.findings.map(key).sort());
+      expect(b.verdict.decision).to.equal(a.verdict.decision);
+      expect(excl.status).to.equal(plain.status);
+      const notes = b.diagnostics.filter((d) => d.code === 'exclude-base').map((d) => d.message).join('\n');
+      expect(notes).to.match(/3 non-empty entries but the manifest has 2 layer\(s\)/);
+      expect(notes).to.match(/^0 finding\(s\) from the base image were excluded/m);
     });
 
     it('by annotation: org.opencontainers.image.base.digest names a base manifest the layout holds (method: annotation)', () => {
@@ -242,7 +284,7 @@ describe('cli: pushgate scan flags', function () {
       const bare = writeOciImage(dir, 'bare', [BASE_LAYER, APP_LAYER]).ref;
       const rep = JSON.parse(scan([bare, '--format', 'json', '--exclude-base']).stdout) as ScanReport;
       expect(rep.findings.map(key).sort()).to.deep.equal(full.findings.map(key).sort());
-      expect(rep.diagnostics.map((d) => d.message).join('\n')).to.match(/nothing was excluded: .*history marks no base image.*give --file Dockerfile/);
+      expect(rep.diagnostics.map((d) => d.message).join('\n')).to.match(/nothing was excluded: .*the image config has no history.*give --file Dockerfile/);
     });
 
     it('usage errors: --file without --exclude-base, a Dockerfile without FROM, a target without layers', () => {

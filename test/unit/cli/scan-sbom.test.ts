@@ -146,4 +146,30 @@ describe('cli: pushgate scan sbom:FILE', function () {
     expect(r.complete).to.equal(false);
     expect(r.diagnostics.find((d) => d.code === 'sbom-bad-purl')?.message).to.match(/^2 package URL\(s\).*pkg:npm\/left-pad \(no version\).*not a purl/);
   });
+
+  it('components nested deeper than the depth limit are counted and make the scan incomplete, never dropped silently', () => {
+    // 200 levels, each pkg:npm/adm-zip@0.4.7: levels 0..64 are read, the 135 below are not.
+    const nest = (purlAt: (level: number) => string) => {
+      let c: Record<string, unknown> | undefined;
+      for (let level = 199; level >= 0; level--) c = { type: 'library', name: 'adm-zip', version: '0.4.7', purl: purlAt(level), ...(c ? { components: [c] } : {}) };
+      return { bomFormat: 'CycloneDX', specVersion: '1.5', components: [c] };
+    };
+    const file = path.join(dir, 'deep.cdx.json');
+    fs.writeFileSync(file, JSON.stringify(nest(() => 'pkg:npm/adm-zip@0.4.7')));
+    const r = report(`sbom:${file}`);
+    expect(r.complete).to.equal(false);
+    const d = r.diagnostics.find((x) => x.code === 'sbom-too-deep');
+    expect(d?.incomplete).to.equal(true);
+    expect(d?.message).to.match(/^135 component\(s\) are nested more than 64 levels deep/);
+    expect(r.findings.map((f) => f.id)).to.include('NSWG-NPM-458');
+    // Only the deep ones vulnerable: nothing is found, and the policy's onIncomplete (the default
+    // quarantines) decides instead of a clean pass.
+    fs.writeFileSync(file, JSON.stringify(nest((level) => (level > 64 ? 'pkg:npm/adm-zip@0.4.7' : 'pkg:npm/pushgate-test-clean@1.0.0'))));
+    const run = scan([`sbom:${file}`, '--format', 'json']);
+    const q = JSON.parse(run.stdout) as ScanReport;
+    expect(q.findings).to.have.length(0);
+    expect(q.complete).to.equal(false);
+    expect(q.diagnostics.find((x) => x.code === 'sbom-too-deep')?.message).to.match(/^135 component\(s\)/);
+    expect(run.status, 'the default policy quarantines an incomplete scan').to.equal(1);
+  });
 });

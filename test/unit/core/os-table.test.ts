@@ -5,9 +5,13 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import fs from 'node:fs';
+import path from 'node:path';
 import { familyOf, OS_TABLE, osEcosystemFor } from '../../../src/core/os-table.js';
 import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
 import { releaseMatches } from '../../../src/vulndb/release.js';
+import { osvEcosystem, parseKeyValues } from '../../../src/scan/analyzers/os-release.js';
+import { ROOT } from '../../helpers/lab.js';
 
 /** OSV schema 1.7.5 defined ecosystems (ossf/osv-schema bindings/go/osvconstants/constants.go), the OS ones. */
 const OSV_OS_ECOSYSTEMS = ['AlmaLinux', 'Alpaquita', 'Alpine', 'Azure Linux', 'BellSoft Hardened Containers', 'Chainguard', 'CleanStart', 'Debian',
@@ -118,5 +122,18 @@ describe('core/os-table: the operating systems pushgate knows', () => {
     expect(releaseMatches('wolfi', '', 'Wolfi')).to.equal(true);
     // a record of another family never applies
     expect(releaseMatches('almalinux', '8', 'Rocky Linux:8')).to.equal(false);
+  });
+
+  it('real os-release files of families without a public package database here give the release OSV spells', () => {
+    // test/fixtures/os/README.md: trivy's and syft's os-release test data, unchanged
+    const eco = (file: string): string | undefined => {
+      const kv = parseKeyValues(fs.readFileSync(path.join(ROOT, 'test/fixtures/os/os-release', file), 'utf8'));
+      return osvEcosystem(kv.ID, kv.VERSION_ID, kv.VERSION);
+    };
+    expect(eco('trivy-mageia')).to.equal('Mageia:9');
+    expect(eco('syft-wolfi')).to.equal('Wolfi'); // VERSION_ID="20220914": a rolling distribution's build date, not a release
+    expect(eco('syft-photon-2.0')).to.equal('Photon OS:2.0');
+    expect(eco('trivy-photon')).to.equal('Photon OS:4.0'); // as PHSA records spell it (`Photon OS:3.0`, test/fixtures/os/osv-photon)
+    expect(eco('trivy-azurelinux-3.0')).to.equal('Azure Linux:3');
   });
 });

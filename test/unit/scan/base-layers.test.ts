@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { attributeBase, finalStage, historyKeyword } from '../../../src/scan/base-layers.js';
 import { parseDistro } from '../../../src/scan/sbom-input.js';
+import { guessBaseLayerCount, type HistoryEntry } from '../../../src/scan/config-checks.js';
 
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}` as const;
 
@@ -40,9 +41,81 @@ describe('scan: base-image attribution', () => {
       const layers = Array.from({ length: nBase + own.filter(layered).length }, (_, i) => ({ digest: d(i + 1), diffID: d(i + 1) }));
       const stage = { from: 'base', fromLine: 1, keywords: [...own] };
       const r = attributeBase({ history, layers, dockerfile: { file: 'Dockerfile', stage } });
+      if (!own.some(layered)) {
+        // No layer of the image's own: every layer would be the base's, which is refused.
+        expect([r.method, r.layers]).to.deep.equal(['none', []]);
+        expect(r.note).to.match(/add no layer/);
+        return;
+      }
       expect(r.method).to.equal('dockerfile');
       expect(r.layers).to.deep.equal(layers.slice(0, nBase).map((l) => l.diffID));
     }), { numRuns: 200 });
+  });
+
+  it('property: attribution never covers every layer, and history attribution is refused whenever history and layers disagree', () => {
+    const entry: fc.Arbitrary<HistoryEntry> = fc.oneof(
+      fc.constant({ created_by: 'ADD file:x in /' }),
+      fc.constant({ created_by: 'RUN true' }),
+      fc.constant({ created_by: 'COPY app /app # buildkit' }),
+      fc.constant({ created_by: '/bin/sh -c #(nop)  CMD ["bash"]', empty_layer: true }),
+      fc.constant({ created_by: 'CMD ["node"]', empty_layer: true }),
+      fc.constant({ created_by: 'ENV A=1', empty_layer: true }),
+    );
+    fc.assert(fc.property(
+      fc.array(entry, { maxLength: 10 }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.option(fc.integer({ min: 0, max: 9 }), { nil: undefined }),
+      fc.option(fc.array(fc.constantFrom('RUN', 'COPY', 'ENV', 'CMD'), { maxLength: 6 }), { nil: undefined }),
+      (history, nLayers, baseLen, keywords) => {
+        const layers = Array.from({ length: nLayers }, (_, i) => ({ digest: d(i + 1), diffID: d(i + 1) }));
+        // An annotated base that is a prefix of the image's layers when baseLen <= nLayers, else one layer longer.
+        const baseDiffIds = baseLen === undefined ? undefined : Array.from({ length: baseLen }, (_, i) => d(i + 1));
+        const dockerfile = keywords ? { file: 'Dockerfile', stage: { from: 'b', fromLine: 1, keywords } } : undefined;
+        const r = attributeBase({ history, layers, baseDiffIds, dockerfile, annotations: { 'org.opencontainers.image.base.digest': d(9) } });
+        expect(r.layers.length).to.be.lessThan(Math.max(nLayers, 1));
+        expect(r.layers).to.deep.equal(layers.slice(0, r.layers.length).map((l) => l.diffID));
+        if (r.method === 'none') expect(r.layers).to.deep.equal([]);
+        const claimed = history.filter((h) => !h.empty_layer).length;
+        if (claimed !== nLayers) {
+          expect(r.method).to.not.equal('history');
+          expect(r.method).to.not.equal('dockerfile');
+          expect(guessBaseLayerCount(history, nLayers)).to.equal(undefined);
+        }
+        // The developer's Dockerfile wins: with one, nothing the image says is used.
+        if (dockerfile) expect(r.method).to.be.oneOf(['dockerfile', 'none']);
+      },
+    ), { numRuns: 500 });
+  });
+
+  it('a forged history (more non-empty entries than layers) is refused, with the reason in the note', () => {
+    const layers = [1, 2].map((i) => ({ digest: d(i), diffID: d(i + 10) }));
+    const history = [{ created_by: 'ADD file:debootstrap in /' }, { created_by: 'COPY app /app' }, { created_by: 'CMD ["node"]', empty_layer: true }, { created_by: 'RUN true' }];
+    const r = attributeBase({ history, layers });
+    expect([r.method, r.layers]).to.deep.equal(['none', []]);
+    expect(r.note).to.match(/3 non-empty entries but the manifest has 2 layer\(s\)/);
+    // The same history with a layer per entry: the CMD marks a base of 2 of 3 layers.
+    const three = [...layers, { digest: d(3), diffID: d(13) }];
+    expect(attributeBase({ history, layers: three }).layers).to.deep.equal([d(11), d(12)]);
+    // A history whose CMD sits above every layer would make all of them the base's.
+    const all = attributeBase({ history: [{ created_by: 'ADD x in /' }, { created_by: 'RUN a' }, { created_by: 'CMD ["sh"]', empty_layer: true }], layers });
+    expect(all.method).to.equal('none');
+    expect(all.note).to.match(/marks no base image/);
+  });
+
+  it('--file Dockerfile wins over annotations; an annotated base covering every layer is refused', () => {
+    const layers = [1, 2, 3].map((i) => ({ digest: d(i), diffID: d(i + 10) }));
+    const history = [{ created_by: 'ADD x in /' }, { created_by: 'CMD ["sh"]', empty_layer: true }, { created_by: 'RUN a' }, { created_by: 'COPY b /b' }];
+    const annotations = { 'org.opencontainers.image.base.digest': d(9) };
+    const stage = { from: 'debian:12', fromLine: 1, keywords: ['RUN', 'COPY'] };
+    const f = attributeBase({ history, layers, annotations, baseDiffIds: [d(11), d(12)], dockerfile: { file: 'Dockerfile', stage } });
+    expect([f.method, f.layers]).to.deep.equal(['dockerfile', [d(11)]]);
+    // A Dockerfile that does not match is refused and the annotation is not asked instead.
+    const bad = attributeBase({ history, layers, annotations, baseDiffIds: [d(11), d(12)], dockerfile: { file: 'Dockerfile', stage: { ...stage, keywords: ['COPY', 'RUN'] } } });
+    expect([bad.method, bad.layers]).to.deep.equal(['none', []]);
+    expect(bad.note).to.match(/not built from this Dockerfile.*not used when --file is given/);
+    const full = attributeBase({ history, layers, annotations, baseDiffIds: [d(11), d(12), d(13)] });
+    expect(full.method).to.equal('history');
+    expect(full.note).to.match(/all 3 layer\(s\) of this image/);
   });
 
   it('a base manifest read from the source wins when its diff_ids begin the image\'s; otherwise history decides and says why', () => {

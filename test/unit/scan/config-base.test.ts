@@ -80,5 +80,12 @@ describe('scan: base image, size, layer count, env passwords', function () {
     ])).to.equal(1);
     expect(guessBaseLayerCount([{ created_by: 'ADD x /' }, { created_by: 'CMD ["sh"]', empty_layer: true }])).to.equal(undefined);
     expect(guessBaseLayerCount(undefined)).to.equal(undefined);
+    // Checked against the manifest's layer count (what the gate's policy excludeBase gets): a history
+    // whose non-empty entries are not one per layer names no base.
+    const forged = [{ created_by: 'debootstrap' }, { created_by: 'COPY app /app' }, { created_by: 'CMD ["node"]', empty_layer: true }, { created_by: 'RUN true' }];
+    expect(guessBaseLayerCount(forged)).to.equal(2);
+    expect(guessBaseLayerCount(forged, 2)).to.equal(undefined);
+    expect(guessBaseLayerCount(forged, 3)).to.equal(2);
+    expect(guessBaseLayerCount(forged, 1)).to.equal(undefined);
   });
 });

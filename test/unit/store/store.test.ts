@@ -238,6 +238,21 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       const wins = await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.consumeOwnWrite(y, id, now)));
       expect(wins.filter(Boolean)).to.have.length(1);
     });
+
+    it('counts verdicts by registry and decision (one per repository and digest, rewrites not double counted)', async () => {
+      expect(await store.countVerdicts()).to.deep.equal([]);
+      await store.putVerdict(verdict({ decision: 'allow' }));
+      await store.putVerdict(verdict({ decision: 'reject' })); // the same image judged again
+      await store.putVerdict(verdict({ repository: 'team/other', decision: 'reject' }));
+      await store.putVerdict(verdict({ digest: D2, decision: 'warn' }));
+      await store.putVerdict(verdict({ registry: 'harbor', digest: D2, decision: 'warn' }));
+      const got = (await store.countVerdicts()).sort((a, b) => `${a.registry}${a.decision}`.localeCompare(`${b.registry}${b.decision}`));
+      expect(got).to.deep.equal([
+        { registry: 'harbor', decision: 'warn', count: 1 },
+        { registry: 'lab', decision: 'reject', count: 2 },
+        { registry: 'lab', decision: 'warn', count: 1 },
+      ]);
+    });
   });
 }
 

@@ -134,6 +134,32 @@ describe('vulndb database', function () {
       dir = fs.mkdtempSync(path.join(tmp, 'src-'));
     });
 
+    it('a malformed affected entry is skipped with its reason; the record\'s well-formed entries still match', async () => {
+      fs.writeFileSync(path.join(dir, 'MIX-1.json'), JSON.stringify({
+        id: 'MIX-1', affected: [
+          { package: { ecosystem: 'npm', name: 'pkg-m' }, ranges: { type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '2.0.0' }] } },
+          { package: { ecosystem: 'npm', name: 'pkg-m' }, versions: [1, 2] },
+          { package: { ecosystem: 'npm', name: 'pkg-m' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '2.0.0' }] }] },
+        ],
+      }));
+      fs.writeFileSync(path.join(dir, 'ONLYBAD-1.json'), JSON.stringify({ id: 'ONLYBAD-1', affected: [{ package: { ecosystem: 'npm', name: 'pkg-o' }, ranges: [{ events: [] }] }] }));
+      const p = path.join(tmp, 'mixed.sqlite');
+      const st = await updateDb({ path: p, sources: [dir] });
+      expect(st.imported).to.equal(1);
+      expect(st.badRecords.map((b) => b.error).sort()).to.deep.equal([
+        'MIX-1: affected[0].ranges is not an array (entry skipped)',
+        'MIX-1: affected[1].versions is not an array of strings (entry skipped)',
+        'ONLYBAD-1: affected[0].ranges[0] needs "type" and "events" (entry skipped)',
+      ]);
+      const vdb = VulnDb.open(p);
+      try {
+        expect(vdb.match([pkg({ ecosystem: 'npm', name: 'pkg-m', version: '1.0.0' })]).map((f) => `${f.id} ${f.fixedVersions.join(',')}`)).to.deep.equal(['MIX-1 2.0.0']);
+        expect(vdb.match([pkg({ ecosystem: 'npm', name: 'pkg-o', version: '1.0.0' })])).to.deep.equal([]);
+      } finally {
+        vdb.close();
+      }
+    });
+
     it('reports bad records by file, skips other files, excludes withdrawn, counts GIT ranges, groups aliases', async () => {
       fs.mkdirSync(path.join(dir, 'nested'));
       fs.writeFileSync(path.join(dir, 'GOOD-1.json'), rec('GOOD-1', [npmAff('pkg-a', [{ introduced: '0' }, { fixed: '1.0.0' }])], { aliases: ['CVE-2099-1'], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N' }] }));

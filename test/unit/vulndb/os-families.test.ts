@@ -8,10 +8,11 @@
  */
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ScanReport } from '../../../src/core/index.js';
+import type { Package, ScanReport } from '../../../src/core/index.js';
 import { judgeScan } from '../../../src/gate/judge.js';
 import { compilePolicy, defaultPolicy } from '../../../src/policy/index.js';
 import { scanTarget } from '../../../src/scan/engine.js';
@@ -30,10 +31,13 @@ describe('OS families: real package databases matched against real OSV records o
   this.timeout(60_000);
   let dir: string;
   let vdb: VulnDb;
+  let badRecords: Array<{ file: string; error: string }>;
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-os-families-'));
-    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(OS, 'osv'), path.join(OS, 'osv-derived'), path.join(OS, 'osv-alpine')] });
+    ({ badRecords } = await updateDb({
+      path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(OS, 'osv'), path.join(OS, 'osv-derived'), path.join(OS, 'osv-alpine'), path.join(OS, 'osv-photon')],
+    }));
     vdb = VulnDb.open(path.join(dir, 'vulndb.sqlite'));
   });
   after(() => {
@@ -179,6 +183,50 @@ describe('OS families: real package databases matched against real OSV records o
     expect(uncovered(r)[0].message).to.include('no Debian advisories loaded');
   });
 
+  describe('Photon OS: the published PHSA records against the packages of a real Photon 3.0 image', () => {
+    /** trivy's inventory of its photon-30 test image (no Photon rpmdb is public here), as the rpm analyzer writes packages. */
+    const photon30 = (): Package[] => (JSON.parse(fs.readFileSync(path.join(OS, 'inventory/trivy-photon-30.json.golden'), 'utf8')) as Array<{
+      Name: string; Epoch?: number; Version: string; Release: string; Arch: string; SrcName?: string; SrcVersion?: string; SrcRelease?: string;
+    }>).filter((p) => p.Name !== 'gpg-pubkey').map((p) => {
+      const version = `${p.Epoch ? `${p.Epoch}:` : ''}${p.Version}-${p.Release}`;
+      return {
+        ecosystem: 'Photon OS', name: p.Name, version, sourceName: p.SrcName ?? p.Name,
+        sourceVersion: p.SrcVersion ? `${p.Epoch ? `${p.Epoch}:` : ''}${p.SrcVersion}-${p.SrcRelease}` : version,
+        purl: `pkg:rpm/photon/${p.Name}@${version}?arch=${p.Arch}&distro=photon-3.0`, arch: p.Arch, path: '/var/lib/rpm/Packages', analyzer: 'os/rpm',
+      };
+    });
+    const line = (f: { id: string; package: string; installedVersion: string; fixedVersions: string[] }) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`;
+
+    it('Photon OS 3.0: bash and curl/curl-libs at the fixes trivy reports for that image, and openssl and libsolv the same records also name', () => {
+      const pkgs = photon30();
+      const os = { id: 'photon', versionId: '3.0' };
+      // trivy's expected result has the first three only because its DB fixture carries only those CVEs
+      expect(vdb.match(pkgs, os).map(line).sort()).to.deep.equal([
+        'PHSA-2019-3.0-0032 curl 7.61.1-4.ph3 → 7.61.1-5.ph3',
+        'PHSA-2019-3.0-0032 curl-libs 7.61.1-4.ph3 → 7.61.1-5.ph3',
+        'PHSA-2019-3.0-0032 openssl 1.0.2s-1.ph3 → 1.0.2t-1.ph3',
+        'PHSA-2020-3.0-0057 bash 4.4.18-1.ph3 → 4.4.18-2.ph3',
+        'PHSA-2020-3.0-0057 libsolv 0.6.26-5.ph3 → 0.6.35-2.ph3',
+      ]);
+      expect(vdb.coverage(pkgs, os)).to.deep.equal([{ ecosystem: 'Photon OS:3.0', packages: pkgs.length, covered: true }]);
+    });
+
+    it('Photon OS 4.0 (os-release of trivy\'s testdata): the 3.0 entries do not apply, and no 4.0 record loaded is said', () => {
+      const rel = fs.readFileSync(path.join(OS, 'os-release/trivy-photon'), 'utf8');
+      const os = { id: /^ID=(.*)$/m.exec(rel)![1], versionId: /^VERSION_ID=(.*)$/m.exec(rel)![1] };
+      expect(os).to.deep.equal({ id: 'photon', versionId: '4.0' });
+      expect(vdb.match(photon30(), os)).to.deep.equal([]);
+      expect(vdb.coverage(photon30(), os)[0]).to.deep.include({ ecosystem: 'Photon OS:4.0', covered: false });
+    });
+
+    it('the converter\'s malformed twin entries (`ranges` as a bare object) are skipped one by one, not the whole record', () => {
+      const photonBad = badRecords.filter((b) => b.file.includes('osv-photon'));
+      // PHSA-2019-3.0-0032: 3 of 6 entries; PHSA-2020-3.0-0057: 5 of 10
+      expect(photonBad.map((b) => b.error)).to.have.length(8);
+      expect(photonBad.every((b) => /^PHSA-20(19|20)-3\.0-00(32|57): affected\[\d\]\.ranges is not an array \(entry skipped\)$/.test(b.error))).to.equal(true);
+    });
+  });
+
   it('onUncovered decides: allow drops the reason, reject blocks, and an exception for the ecosystem covers it', async () => {
     const files = { 'etc/os-release': osRelease('trivy-oracle'), 'var/lib/rpm/Packages': EL8_BDB() };
     const policy = (on: string, exceptions = '') => compilePolicy([
@@ -192,4 +240,35 @@ describe('OS families: real package databases matched against real OSV records o
     const excepted = await scan('ol-exc', files, policy('reject', '  exceptions:\n    - { name: ol, rules: [uncovered-ecosystem], ids: [Oracle Linux], expires: 2099-01-01, owner: platform-team, reason: no OSV source for Oracle Linux }'));
     expect(excepted.verdict.decision).to.equal('allow');
   });
+
+  // os-release is the image author's file: a family whose advisories are per release, with a VERSION_ID
+  // that is missing or names no release, must not come out "covered, nothing found".
+  it('property: a VERSION_ID that is missing or no release (RHEL, AlmaLinux, Alpine, Ubuntu) makes the scan incomplete (os-release-unknown), never covered and clean', async () => {
+    const apk = read(path.join(PARSERS, 'apk/trivy-apk/installed'));
+    const dpkg = read(path.join(PARSERS, 'dpkg/trivy-valid/status'));
+    const images: Array<{ release: string; db: LayerFiles['files']; vulnerable: boolean }> = [
+      { release: 'rhel-8', db: { 'var/lib/rpm/Packages': EL8_BDB() }, vulnerable: true },
+      { release: 'almalinux-8.10', db: { 'var/lib/rpm/Packages': EL8_BDB() }, vulnerable: true },
+      { release: 'alpine-3.4', db: { 'lib/apk/db/installed': apk }, vulnerable: true },
+      { release: 'ubuntu-18.04', db: { 'var/lib/dpkg/status': dpkg }, vulnerable: true },
+    ];
+    let n = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(...images),
+      // no VERSION_ID line at all, or a value without a digit (a codename, a word, nothing)
+      fc.option(fc.stringMatching(/^[a-z_ -]{0,12}$/), { nil: undefined }),
+      async (img, versionId) => {
+        const text = osRelease(img.release).toString('utf8').split('\n').filter((l) => !l.startsWith('VERSION_ID=') && !l.startsWith('VERSION=')).join('\n');
+        const withId = versionId === undefined ? text : `${text}\nVERSION_ID="${versionId}"\n`;
+        const r = await scan(`forged${n++}`, { 'etc/os-release': Buffer.from(withId), ...img.db });
+        const d = r.diagnostics.filter((x) => x.code === 'os-release-unknown');
+        expect(d, `${img.release} VERSION_ID=${String(versionId)}`).to.have.length(1);
+        expect(d[0].incomplete).to.equal(true);
+        expect(r.complete).to.equal(false);
+        expect(r.coverage?.every((c) => !c.covered || c.ecosystem !== d[0].ecosystem)).to.equal(true);
+        expect(r.verdict.decision).to.equal('quarantine'); // onIncomplete of the default policy
+      },
+    ), { numRuns: 12 });
+  });
+
 });
