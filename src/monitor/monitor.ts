@@ -24,7 +24,7 @@
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { type Digest, type Enforcement, type Finding, type Package, type ScanReport, type Verdict } from '../core/index.js';
+import { isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type ScanReport, type Verdict } from '../core/index.js';
 import { SCAN_KEY, type Logger } from '../gate/gate.js';
 import { judgeScan } from '../gate/judge.js';
 import type { NewFindingsBody } from '../gate/notify.js';
@@ -93,11 +93,22 @@ export interface MonitorOptions {
   afterImage?: (digest: Digest) => void | Promise<void>;
   /** Called for each verdict judged again (tests count them). */
   onJudged?: (v: Verdict) => void;
+  /** Images an affected-images query indexes at most before answering (default {@link AFFECTED_CATCH_UP}). */
+  affectedCatchUp?: number;
 }
 
-/** One stored image with a finding of an advisory, with where it is. */
+/**
+ * One page of the stored images with a finding of an advisory, with where they are
+ * ({@link Monitor.affected}).
+ */
 export interface AffectedAnswer {
   id: string;
+  /** Images after the last one here exist: ask again with `after` = `next`. */
+  more: boolean;
+  /** The digest to pass as `after` for the next page (present when `more`). */
+  next?: Digest;
+  /** Stored reports were left unindexed by this call's bounded catch-up: images only in them are missing. */
+  indexBehind: boolean;
   images: Array<{
     digest: Digest;
     findings: Array<Pick<Finding, 'id' | 'aliases' | 'package' | 'installedVersion' | 'fixedVersions' | 'severity' | 'path'> & { platform?: string; firstSeen: string }>;
@@ -128,6 +139,8 @@ export class Monitor {
   private running: Promise<unknown> = Promise.resolve();
   /** Reports written before this (ms) were indexed (see {@link catchUp}). */
   private indexedUpTo = 0;
+  /** The catch-up of affected-images queries in flight (see {@link sharedCatchUp}). */
+  private catchingUp: Promise<{ indexed: number; behind: boolean }> | undefined;
 
   constructor(private readonly o: MonitorOptions) {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
@@ -148,21 +161,45 @@ export class Monitor {
    * again. @returns how many.
    */
   async catchUp(): Promise<number> {
+    return (await this.catchUpAtMost(Infinity)).indexed;
+  }
+
+  /**
+   * {@link catchUp} stopping after `max` images (in batches of {@link CATCH_UP_BATCH}, oldest report
+   * first). `behind`: it stopped with a full batch, so more reports may wait (the next call or tick
+   * goes on from there).
+   */
+  private async catchUpAtMost(max: number): Promise<{ indexed: number; behind: boolean }> {
     const store = this.o.store;
-    let n = 0;
-    for (;;) {
-      const stale = await store.monitor.staleIndexes(this.indexedUpTo, 500);
-      if (!stale.length) return n;
+    let indexed = 0;
+    while (indexed < max) {
+      const batch = Math.min(CATCH_UP_BATCH, max - indexed);
+      const stale = await store.monitor.staleIndexes(this.indexedUpTo, batch);
       for (const s of stale) {
         this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
         const report = await store.getReport(s.digest);
         if (!report) continue;
         const scan = (await store.getLayer(SCAN_KEY(s.digest))) as ImageScan | undefined;
         await store.monitor.putIndex(imageIndexOf(s.digest, scan, report, s.reportAt));
-        n++;
+        indexed++;
       }
-      if (stale.length < 500) return n;
+      if (stale.length < batch) return { indexed, behind: false };
     }
+    return { indexed, behind: true };
+  }
+
+  /**
+   * The bounded catch-up before an affected-images query: at most {@link AFFECTED_CATCH_UP} images
+   * (option `affectedCatchUp`), and
+   * concurrent queries share one catch-up rather than each starting one, so a burst of queries does
+   * the indexing work once. When nothing is stale it is one indexed query (reports since the newest
+   * one indexed).
+   */
+  private sharedCatchUp(): Promise<{ indexed: number; behind: boolean }> {
+    this.catchingUp ??= this.catchUpAtMost(this.o.affectedCatchUp ?? AFFECTED_CATCH_UP).finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
   }
 
   /**
@@ -428,10 +465,6 @@ export class Monitor {
   }
 
   /**
-   * Every stored image with a finding whose id or alias is `id` (a CVE, GHSA, DSA, OSV id; case does not
-   * matter), its findings of it and the repositories and tags that hold it.
-   */
-  /**
    * Every stored image holding the package a purl names (version optional: any version), from the
    * index (no registry request), with the matching package instances and the repositories and tags
    * that hold each image. Images whose newest report is not indexed yet are indexed first.
@@ -462,30 +495,83 @@ export class Monitor {
     };
   }
 
-  async affected(id: string): Promise<AffectedAnswer> {
-    await this.catchUp();
-    const hits: AffectedImage[] = await this.o.store.monitor.affectedBy(id);
+  /**
+   * One page of the stored images with a finding whose id or alias is `id` (a CVE, GHSA, DSA, OSV id;
+   * case does not matter), in digest order: their findings of it and the repositories and tags that
+   * hold them. The work per call is bounded: at most `page.limit` images (default
+   * {@link AFFECTED_LIMIT.default}, at most {@link AFFECTED_LIMIT.max}), one store query for their
+   * findings and one for their verdicts.
+   *
+   * Before the query, reports newer than their index are indexed: at most {@link AFFECTED_CATCH_UP}
+   * images (shared by concurrent calls) unless `page.catchUp` is `'all'` (the CLI, run by an
+   * operator); `indexBehind` in the answer says reports remained unindexed (the monitor's next tick
+   * indexes them; until then images only in those reports are missing from the answer).
+   * @throws PushgateError BAD_ARGUMENT for an id that is not an advisory id ({@link advisoryIdProblem}),
+   *   a limit out of range or an `after` that is not a digest.
+   */
+  async affected(id: string, page: { after?: Digest; limit?: number; catchUp?: 'bounded' | 'all' } = {}): Promise<AffectedAnswer> {
+    const problem = advisoryIdProblem(id);
+    if (problem) throw new PushgateError('BAD_ARGUMENT', problem);
+    const limit = page.limit ?? AFFECTED_LIMIT.default;
+    if (!Number.isInteger(limit) || limit < AFFECTED_LIMIT.min || limit > AFFECTED_LIMIT.max) {
+      throw new PushgateError('BAD_ARGUMENT', `limit ${limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
+    }
+    if (page.after !== undefined && !isDigest(page.after)) throw new PushgateError('BAD_ARGUMENT', `after: "${page.after}" is not a digest (sha256:<64 hex>)`);
+    const caught = page.catchUp === 'all' ? { indexed: await this.catchUp(), behind: false } : await this.sharedCatchUp();
+    const { hits, more } = await this.o.store.monitor.affectedBy(id, { after: page.after, limit });
     const byDigest = new Map<Digest, AffectedImage[]>();
     for (const h of hits) {
       const l = byDigest.get(h.digest);
       if (l) l.push(h);
       else byDigest.set(h.digest, [h]);
     }
-    const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
+    // verdicts grouped once (linear), not filtered per image
+    const verdictsBy = new Map<Digest, Verdict[]>();
+    for (const v of await this.o.store.monitor.verdictsOf([...byDigest.keys()])) {
+      const l = verdictsBy.get(v.digest);
+      if (l) l.push(v);
+      else verdictsBy.set(v.digest, [v]);
+    }
     const policy = this.o.policy();
-    return {
-      id,
-      images: [...byDigest].map(([digest, list]) => ({
-        digest,
-        findings: list.map((h) => ({
-          id: h.finding.id, aliases: h.finding.aliases, package: h.finding.package, installedVersion: h.finding.installedVersion,
-          fixedVersions: h.finding.fixedVersions, severity: h.finding.severity, path: h.finding.path,
-          ...(h.finding.platform ? { platform: h.finding.platform } : {}), firstSeen: new Date(h.firstSeen).toISOString(),
-        })),
-        verdicts: verdicts.filter((v) => v.digest === digest).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+    const images = [...byDigest].map(([digest, list]) => ({
+      digest,
+      findings: list.map((h) => ({
+        id: h.finding.id, aliases: h.finding.aliases, package: h.finding.package, installedVersion: h.finding.installedVersion,
+        fixedVersions: h.finding.fixedVersions, severity: h.finding.severity, path: h.finding.path,
+        ...(h.finding.platform ? { platform: h.finding.platform } : {}), firstSeen: new Date(h.firstSeen).toISOString(),
       })),
-    };
+      verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+    }));
+    return { id, images, more, ...(more ? { next: images[images.length - 1].digest } : {}), indexBehind: caught.behind };
   }
+}
+
+/** Bounds of an affected-images page, in images. */
+export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;
+/**
+ * Images an affected-images query indexes at most before answering: indexing costs a stored scan read
+ * and parse per image (milliseconds each), on the event loop that serves webhooks; the server's
+ * monitor tick (every 10 s) indexes the rest, so an answer lags at most those pushes.
+ */
+export const AFFECTED_CATCH_UP = 100;
+/** Stale reports read per store query while catching up. */
+const CATCH_UP_BATCH = 500;
+/** Longest advisory id accepted (OSV ids and aliases are far shorter; CVE ids are at most ~20). */
+export const ADVISORY_ID_MAX = 128;
+const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+/**
+ * Why `id` is not an advisory id or alias as OSV, NVD, GitHub and the distributions write them
+ * (`CVE-2024-3094`, `GHSA-xxxx-xxxx-xxxx`, `DSA-5678-1`, `RHSA-2024:1234`, `PYSEC-2021-1`,
+ * `GO-2022-0001`): a letter or digit, then letters, digits, `.`, `_`, `:` and `-`, at most
+ * {@link ADVISORY_ID_MAX} characters. Undefined when it is one.
+ */
+export function advisoryIdProblem(id: string): string | undefined {
+  const shown = JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
+  if (!id) return 'an advisory id or alias is required (e.g. CVE-2024-3094, GHSA-…, DSA-…)';
+  if (id.length > ADVISORY_ID_MAX) return `advisory id ${shown} is ${id.length} characters long; ids are at most ${ADVISORY_ID_MAX} (e.g. CVE-2024-3094)`;
+  if (!ADVISORY_ID.test(id)) return `advisory id ${shown} has characters ids do not have: use letters, digits, ".", "_", ":" and "-", starting with a letter or digit (e.g. CVE-2024-3094, GHSA-…, RHSA-2024:1234)`;
+  return undefined;
 }
 
 /** Unchanged images marked per transaction in a pass. */

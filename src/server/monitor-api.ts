@@ -2,9 +2,12 @@
  * The monitoring calls of `/api/v1` (src/monitor), mounted by the admin router behind its
  * authentication:
  * - `GET /images/{digest}/changes?limit=N`: change records of an image (every repository), newest first.
- * - `GET /vulnerabilities/{id}/images`: every stored image with a finding whose id or alias is `id`
- *   (advisory id, CVE, GHSA; any case), its package and fixed versions, and the repositories and tags
- *   that hold it.
+ * - `GET /vulnerabilities/{id}/images?limit=N&after=DIGEST`: a page of the stored images with a finding
+ *   whose id or alias is `id` (advisory id, CVE, GHSA; any case), in digest order, with package, fixed
+ *   versions, repositories and tags; `limit` 1..1000 images (default 100); `more`/`next` say whether
+ *   to ask again with `after=<next>`. `id` must look like an advisory id (letters, digits, `._:-`, at
+ *   most 128 characters) or the call is answered 400. Each call indexes at most 100 new
+ *   reports first (shared by concurrent calls; `indexBehind` says some were left for the monitor's tick).
  * - `GET /packages/{purl}/images`: every stored image holding the package a package URL names (version
  *   optional), with the matching package instances and the repositories and tags that hold it. The purl
  *   may be percent-encoded as one segment (`pkg%3Anpm%2Flodash%404.17.15`) or written with its slashes.
@@ -13,8 +16,8 @@
  *   unfinished one); answers its counts when it is done.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { isDigest } from '../core/index.js';
-import type { Monitor } from '../monitor/index.js';
+import { isDigest, type Digest } from '../core/index.js';
+import { advisoryIdProblem, AFFECTED_LIMIT, type Monitor } from '../monitor/index.js';
 import type { Store } from '../store/index.js';
 import { parseQuery } from './query-params.js';
 
@@ -28,6 +31,8 @@ export interface MonitorRouteDeps {
 }
 
 const LIMIT = { limit: { kind: 'integer', min: 1, max: 1000, default: 100 } } as const;
+/** A page of affected images: `limit` images after the digest `after` (the previous page's `next`). */
+const AFFECTED_PAGE = { limit: { kind: 'integer', ...AFFECTED_LIMIT }, after: { kind: 'digest' } } as const;
 
 /** Adds the routes to `api` (the authenticated `/api/v1` router). */
 export function addMonitorRoutes(api: Router, deps: MonitorRouteDeps): void {
@@ -52,16 +57,17 @@ export function addMonitorRoutes(api: Router, deps: MonitorRouteDeps): void {
   });
 
   api.get('/vulnerabilities/:id/images', async (req, res) => {
-    const id = String(req.params.id).trim();
-    if (!id || id.length > 200) {
-      res.status(400).json({ error: 'an advisory id or alias is required (e.g. CVE-2024-3094, GHSA-…, DSA-…)' });
+    const id = String(req.params.id);
+    const problem = advisoryIdProblem(id);
+    if (problem) {
+      res.status(400).json({ error: problem });
       return;
     }
     const monitor = needMonitor(res);
     if (!monitor) return;
     try {
-      parseQuery(`GET /api/v1/vulnerabilities/${id}/images`, req.query, {});
-      res.json(await monitor.affected(id));
+      const { limit, after } = parseQuery(`GET /api/v1/vulnerabilities/${id}/images`, req.query, AFFECTED_PAGE);
+      res.json(await monitor.affected(id, { limit, after: after as Digest | undefined }));
     } catch (e) {
       fail(res, e);
     }

@@ -101,6 +101,12 @@ export interface AffectedImage {
   firstSeen: number;
 }
 
+/** Which page of the affected-images query: digests after `after`, at most `limit` of them (≥ 1). */
+export interface AffectedPageRequest {
+  after?: Digest;
+  limit: number;
+}
+
 /** Monitoring persistence; every method may reject with PushgateError STORE. */
 export interface MonitorStore {
   /**
@@ -122,8 +128,14 @@ export interface MonitorStore {
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
   /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
   moveIndexes(from: string | null, to: string): Promise<number>;
-  /** Images with a finding whose id or an alias is `id` (case as written in the advisory). */
-  affectedBy(id: string): Promise<AffectedImage[]>;
+  /**
+   * One page of the images with a finding whose id or an alias is `id` (any case: ids are matched
+   * upper-cased): the findings of at most `limit` images whose digest sorts after `after` (all when
+   * absent), in digest order (the store's text order), each image's findings in finding-key order.
+   * One query on the `(alias, digest)` key, so the work is bounded by `limit`, not by how many images
+   * hold the advisory. `more`: images after the last one returned exist.
+   */
+  affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }>;
   /** The verdicts of these digests (every repository). */
   verdictsOf(digests: Digest[]): Promise<Verdict[]>;
 

@@ -6,9 +6,9 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
 import { writeVerdictPg } from './postgres-store.js';
-import { findingFromRow, findingsDelta, idsOf, mergeByPkg, runFromRow } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, runFromRow } from './sqlite-monitor.js';
 
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
@@ -86,13 +86,10 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rowCount ?? 0;
   }
 
-  async affectedBy(id: string): Promise<AffectedImage[]> {
-    const r = await this.q(
-      'affected by',
-      'SELECT f.digest, f.first_seen, f.body FROM finding_ids a JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey WHERE a.alias = $1 ORDER BY f.digest',
-      [id.toUpperCase()],
-    );
-    return r.rows.map((x) => ({ digest: String(x.digest) as Digest, firstSeen: Number(x.first_seen), finding: JSON.parse(String(x.body)) }));
+  async affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }> {
+    const alias = id.toUpperCase();
+    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1]);
+    return pageOfAffected(r.rows, page.limit);
   }
 
   async verdictsOf(digests: Digest[]): Promise<Verdict[]> {

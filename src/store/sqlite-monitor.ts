@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
 import { writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -166,11 +166,12 @@ export class SqliteMonitorStore implements MonitorStore {
     );
   }
 
-  async affectedBy(id: string): Promise<AffectedImage[]> {
-    return this.wrap('affected by', () =>
-      (this.st('SELECT f.digest, f.first_seen, f.body FROM finding_ids a JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey WHERE a.alias = ? ORDER BY f.digest')
-        .all(id.toUpperCase()) as Row[]).map((r) => ({ digest: String(r.digest) as Digest, firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) })),
-    );
+  async affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }> {
+    return this.wrap('affected by', () => {
+      const alias = id.toUpperCase();
+      const rows = this.st(AFFECTED_PAGE_SQL.replace(/\$(\d)/g, '@p$1')).all({ p1: alias, p2: page.after ?? '', p3: page.limit + 1 }) as Row[];
+      return pageOfAffected(rows, page.limit);
+    });
   }
 
   async verdictsOf(digests: Digest[]): Promise<Verdict[]> {
@@ -270,6 +271,38 @@ export class SqliteMonitorStore implements MonitorStore {
 }
 
 /** An image_findings row (either dialect). */
+/**
+ * The affected-images page, for both stores (`$n` placeholders; SQLite's are rewritten to named ones):
+ * $1 upper-cased id, $2 the digest to start after (`''`: from the first), $3 images wanted + 1 (the
+ * extra one says whether there are more). `page` walks the `(alias, digest, fkey)` primary key from
+ * `$2` and stops after `$3` images; the findings are then one range of that key, up to the page's last
+ * digest (a join on the page would let a planner scan every row of the alias and probe the page).
+ */
+export const AFFECTED_PAGE_SQL = `WITH page AS (SELECT DISTINCT digest FROM finding_ids WHERE alias = $1 AND digest > $2 ORDER BY digest LIMIT $3)
+SELECT a.digest, a.fkey, f.first_seen, f.body FROM finding_ids a
+JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey
+WHERE a.alias = $1 AND a.digest > $2 AND a.digest <= (SELECT max(digest) FROM page)
+ORDER BY a.digest, a.fkey`;
+
+/**
+ * The rows of {@link AFFECTED_PAGE_SQL} (asked for `limit + 1` images) as a page of at most `limit`
+ * images: the findings of the extra image are dropped and say `more`.
+ */
+export function pageOfAffected(rows: Row[], limit: number): { hits: AffectedImage[]; more: boolean } {
+  const hits: AffectedImage[] = [];
+  let images = 0;
+  let last: string | undefined;
+  for (const r of rows) {
+    const digest = String(r.digest);
+    if (digest !== last) {
+      if (++images > limit) return { hits, more: true };
+      last = digest;
+    }
+    hits.push({ digest: digest as Digest, firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) });
+  }
+  return { hits, more: false };
+}
+
 export function findingFromRow(r: Row): IndexedFinding {
   return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) };
 }

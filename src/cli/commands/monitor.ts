@@ -5,17 +5,19 @@
  * - `monitor`: the pass for the database in force, if no replica did it yet (as `serve` runs it after a
  *   database change); `--all`: every stored image judged again (or an unfinished full pass resumed).
  *   stdout: the pass's counts as one JSON line. Exit 0; 2 when the store or database cannot be opened.
- * - `affected ID`: every stored image with a finding whose id or alias is ID (CVE, GHSA, OSV id; any
- *   case), with repositories, tags, package and fixed versions. `--format table` (default) or `json`.
- *   Exit 0 (also when no image is affected).
+ * - `affected ID [--limit N] [--after DIGEST]`: a page of the stored images with a finding whose id or
+ *   alias is ID (CVE, GHSA, OSV id; any case), in digest order, with repositories, tags, package and
+ *   fixed versions; at most N images (1..1000, default 100) after DIGEST. `--format table` (default,
+ *   ending with a `more images: run again with --after …` line when there are more) or `json` (with
+ *   `more` and `next`). Exit 0 (also when no image is affected); 2 for a bad id, limit or digest.
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { PushgateError } from '../../core/index.js';
+import { isDigest, PushgateError, type Digest } from '../../core/index.js';
 import { Gate } from '../../gate/gate.js';
 import { Notifier } from '../../gate/notify.js';
 import { PolicyControl } from '../../gate/reevaluate.js';
-import { Monitor, type AffectedAnswer } from '../../monitor/index.js';
+import { advisoryIdProblem, AFFECTED_LIMIT, Monitor, type AffectedAnswer } from '../../monitor/index.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { terminalSafe } from '../terminal-text.js';
@@ -55,7 +57,8 @@ export function affectedTable(answer: AffectedAnswer): string {
     for (const w of where) for (const f of img.findings) rows.push([w, img.digest.slice(0, 19), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  const more = a.more ? `more images: run again with --after ${a.next}\n` : '';
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n' + more;
 }
 
 /** Registers `monitor` and `affected`. */
@@ -78,15 +81,25 @@ export function register(program: Command): void {
     });
   program
     .command('affected')
-    .description('list every stored image with an advisory (by id or alias, e.g. a CVE)')
+    .description('list stored images with an advisory (by id or alias, e.g. a CVE), a page at a time')
     .argument('<id>', 'advisory id or alias: CVE-2024-3094, GHSA-…, NSWG-NPM-458, …')
     .option('--config <file>', 'configuration file')
     .option('--format <format>', 'table | json', 'table')
-    .action(async (id: string, opts: { config?: string; format: string }) => {
+    .option('--limit <n>', `images per page, ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`, String(AFFECTED_LIMIT.default))
+    .option('--after <digest>', 'start after this image digest (the "next" of the previous page)')
+    .action(async (id: string, opts: { config?: string; format: string; limit: string; after?: string }) => {
       if (opts.format !== 'table' && opts.format !== 'json') throw new PushgateError('BAD_ARGUMENT', `--format ${opts.format}: use table or json`);
+      const problem = advisoryIdProblem(id);
+      if (problem) throw new PushgateError('BAD_ARGUMENT', problem);
+      const limit = /^\d{1,7}$/.test(opts.limit) ? Number(opts.limit) : NaN;
+      if (!(limit >= AFFECTED_LIMIT.min && limit <= AFFECTED_LIMIT.max)) {
+        throw new PushgateError('BAD_ARGUMENT', `--limit ${opts.limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
+      }
+      if (opts.after !== undefined && !isDigest(opts.after)) throw new PushgateError('BAD_ARGUMENT', `--after ${opts.after}: use an image digest (sha256:<64 hex>), the "next" of the previous page`);
       const m = await openMonitor(opts.config);
       try {
-        const a = await m.monitor.affected(id);
+        // an operator's command: every stored report is indexed first (no bound, as `monitor` does)
+        const a = await m.monitor.affected(id, { limit, after: opts.after as Digest | undefined, catchUp: 'all' });
         process.stdout.write(opts.format === 'json' ? `${JSON.stringify(a, null, 2)}\n` : affectedTable(a));
       } finally {
         await m.close();

@@ -30,6 +30,13 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  it('the table of a page with more after it ends saying how to ask for the next page', () => {
+    const img = { digest: digestOf(9), findings: [{ id: 'NSWG-NPM-458', aliases: [], package: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], severity: 'high' as const, path: '/app', firstSeen: '2026-12-05T00:00:00.000Z' }], verdicts: [] };
+    const last = (more: boolean) => affectedTable({ id: 'NSWG-NPM-458', images: [img], more, ...(more ? { next: digestOf(9) } : {}), indexBehind: false }).trimEnd().split('\n').pop();
+    expect(last(true)).to.equal(`more images: run again with --after ${digestOf(9)}`);
+    expect(last(false)).to.match(/^\(no verdict\)/);
+  });
+
   it('monitor judges the stored image with the new database; affected lists it by CVE; a second monitor has nothing to do', () => {
     const m = runCli(['monitor', '--config', config]);
     expect(m.status, m.stderr).to.equal(0);
@@ -45,6 +52,27 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     expect(JSON.parse(again.stdout)).to.include({ skipped: true });
     expect(runCli(['affected', 'X', '--format', 'xml', '--config', config]).status).to.equal(2);
   });
+
+  it('affected pages with --limit and --after; a limit out of 1..1000, a cursor that is not a digest or an id that is not an advisory id exits 2 saying so', () => {
+    const one = runCli(['affected', 'CVE-2018-1002204', '--limit', '1', '--format', 'json', '--config', config]);
+    expect(one.status, one.stderr).to.equal(0);
+    expect(JSON.parse(one.stdout)).to.include({ more: false, indexBehind: false });
+    const past = runCli(['affected', 'CVE-2018-1002204', '--after', digestOf(1), '--format', 'json', '--config', config]);
+    expect(JSON.parse(past.stdout)).to.deep.include({ images: [], more: false });
+    for (const [args, re] of [
+      [['--limit', '0'], /--limit 0: use an integer from 1 to 1000/],
+      [['--limit', '1001'], /--limit 1001/],
+      [['--limit', 'ten'], /--limit ten/],
+      [['--after', 'sha256:1'], /--after sha256:1: use an image digest/],
+    ] as const) {
+      const r = runCli(['affected', 'CVE-2018-1002204', ...args, '--config', config]);
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr).to.match(re);
+    }
+    const badId = runCli(['affected', 'CVE-1 OR 1=1', '--config', config]);
+    expect(badId.status).to.equal(2);
+    expect(badId.stderr).to.match(/has characters ids do not have/);
+  });
 });
 
 describe('cli: pushgate affected table is terminal-safe', () => {
@@ -54,6 +82,8 @@ describe('cli: pushgate affected table is terminal-safe', () => {
       const digest = `sha256:${'a'.repeat(64)}` as Digest;
       const out = affectedTable({
         id: 'CVE-2024-0001',
+        more: false,
+        indexBehind: false,
         images: [{
           digest,
           findings: [{ id: 'CVE-2024-0001', aliases: [], package: pkg, installedVersion: version, fixedVersions: [version], severity: 'high', path: '/x', firstSeen: '2026-01-01' }],
