@@ -69,7 +69,7 @@ describe('security: a blocking digest held by a warn tag or a tagged index is ac
     // The child's deferred event ends when the grace does: left alone, held by the tag or the index.
     await judged(repo, bad.digest);
     const v = await srv!.store.getVerdict('lab', repo, bad.digest);
-    expect(v?.decision, 'the child blocks by digest').to.equal('quarantine');
+    expect(srv!.gate.viewFor(v!).decision, 'the child blocks by digest (no tag: the default mapping, enforce)').to.equal('quarantine');
     expect(v?.enforcement?.status, JSON.stringify(v?.enforcement)).to.equal('skipped');
     expect(v?.enforcement?.detail).to.contain(holder === 'tag' ? 'tag rc-1 points at it' : `${repo}:rc-1`);
     expect(await raw.served(repo, bad.digest), 'held while the warn-mode holder points at it').to.equal(bad.digest);
