@@ -14,7 +14,12 @@
  *    grace, an index that names the child takes it over: the child is judged with the index and leaves
  *    the repository with it. The grace counts from the first event of the digest in the repository, so
  *    pushing the same digest again never buys more time, and the deferred action is a queued event in
- *    the store (it survives restarts, like all pending work).
+ *    the store (it survives restarts, like all pending work);
+ *  - what to re-judge when a hold ends ({@link DigestPushes.recheckTargets}): a hold is a point-in-time
+ *    answer, so when a tag moves off a digest, or an index that named children is deleted, the gate
+ *    queues a re-check event of each blocking digest it left (and of an index's blocking children).
+ *    That event runs the same enforcement by digest as a push by digest only, with the grace still
+ *    counted from the digest's first event (no new grace).
  */
 import type { Digest, Verdict } from '../core/index.js';
 import type { ChildBlocks } from '../enforce/index.js';
@@ -164,6 +169,39 @@ export class DigestPushes {
       }
     }
     return undefined;
+  }
+
+  /**
+   * What to re-judge for enforcement by digest after a tag left the digests `left`, or the index manifests
+   * `left` were deleted: a tag or a tagged index that held a blocking digest ({@link heldByAllowedTag},
+   * {@link heldByTaggedIndex}) holds it no longer, and nothing else would look at it again. Each digest of
+   * `left` that has a stored verdict and, for an index, the platform manifests it names (its stored scan, else the index manifest
+   * as the registry serves it), that have a stored verdict which blocks by digest under the policy in
+   * force ({@link currentView}; a verdict that cannot be judged again for want of a stored scan counts:
+   * its event decides). In order, without repeats. Children without a verdict are left out: their own
+   * push event decides.
+   */
+  async recheckTargets(registry: string, repository: string, left: Digest[]): Promise<Digest[]> {
+    const out = new Set<Digest>();
+    for (const d of left) {
+      // Only manifests pushgate judged (a blob delete also comes as a delete event).
+      if (!(await this.h.store.getVerdict(registry, repository, d))) continue;
+      const candidates = [d];
+      const scan = (await this.h.store.getLayer(this.h.scanKey(d))) as ImageScan | undefined;
+      if (scan) candidates.push(...scan.platforms.map((p) => p.manifestDigest));
+      else {
+        const m = await this.h.client(registry).getManifest(repository, d).catch(() => undefined);
+        if (m) candidates.push(...referencedDescriptors(m.bytes).manifests.map((x) => x.digest));
+      }
+      for (const c of candidates) {
+        if (!c || out.has(c)) continue;
+        const v = await this.h.store.getVerdict(registry, repository, c);
+        if (!v) continue;
+        const view = await this.currentView(v);
+        if (!view || blocks(view)) out.add(c);
+      }
+    }
+    return [...out];
   }
 
   /**

@@ -10,7 +10,7 @@
  * digest, restore targets).
  */
 import { LRUCache } from 'lru-cache';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   PushgateError,
   type Digest,
@@ -92,6 +92,12 @@ export interface GateOptions {
 // Versioned: a scanner that finds more (secrets in the image config) never reuses an older scan.
 /** Store key of the complete whole-image scan of `digest` (versioned: scans of older analyzers are not reused). Re-evaluation reads it too. */
 export const SCAN_KEY = (digest: Digest) => `scan:${imageScanVersion()}:${digest}`;
+/**
+ * Actor of the events pushgate queues itself to re-judge a blocking digest whose hold ended (a tag moved
+ * off it, or an index that named it was deleted: {@link DigestPushes.recheckTargets}). They are queued
+ * with source `reconcile`, never `distribution`/`harbor`, so they can never pass for a registry's notification.
+ */
+export const RECHECK_ACTOR = 'pushgate-recheck';
 /** Default lease of a claimed event, ms; renewed every third of it while the worker is busy. */
 const DEFAULT_LEASE_MS = 30_000;
 
@@ -476,6 +482,8 @@ export class Gate implements GateApi {
     // killed before it leaves the event to be processed again, so each event is recorded once.
     const finish = (entry: AuditEntry) => (job ? this.queue.completeJob(job.seq, job.worker, ev, entry) : this.audit(entry));
     if (ev.action === 'delete') {
+      // An index deleted by digest holds its children no more: its blocking children are re-judged.
+      await this.recheckLeft(ev, [ev.digest], `the manifest ${ev.digest} was deleted`, [ev.digest]);
       await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
     }
@@ -488,6 +496,11 @@ export class Gate implements GateApi {
       // A quarantine copy pushgate made (its notification outlived the own-writes memo, or a
       // reconcile pass found it): never judged again, never deleted.
       await finish({ actor: 'pushgate', action: 'own-traffic', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { quarantineCopy: true } });
+      return undefined;
+    }
+    if (ev.source === 'reconcile' && ev.actor === RECHECK_ACTOR && !ev.tag && !(await this.client(ev.registry).resolve(ev.repository, ev.digest))) {
+      // A re-check of a digest that is gone already (acted on meanwhile, or deleted): nothing left to act on.
+      await finish({ actor: 'pushgate', action: 'recheck-gone', registry: ev.registry, repository: ev.repository, digest: ev.digest });
       return undefined;
     }
     const prior = await this.opts.store.getVerdict(ev.registry, ev.repository, ev.digest);
@@ -597,6 +610,10 @@ export class Gate implements GateApi {
     const seen = withView(stored, view);
     if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
     if (ev.tag) {
+      // The digests the tag leaves are re-judged by digest (a hold by this tag ends); queued before the
+      // tag lists change, so an event retried after a failure here still finds them.
+      const left = (await this.opts.store.tagHolders(ev.registry, ev.repository, ev.tag)).filter((d) => d !== ev.digest && d !== retagged);
+      await this.recheckLeft(ev, left, `tag ${ev.tag} moved to ${retagged ?? ev.digest}`, [ev.digest, ...(retagged ? [retagged] : [])]);
       await this.opts.store.recordTag(ev.registry, ev.repository, ev.tag, ev.digest, !blocked);
       // Verdict tag lists follow the registry: the push moved the tag here, a restore moved it back.
       await this.opts.store.moveTag(ev.registry, ev.repository, ev.tag, ev.digest);
@@ -628,6 +645,27 @@ export class Gate implements GateApi {
     await this.opts.store.putVerdict(summarize(this.policy, stored));
     await this.audit({ actor: 'pushgate', action: 'enforcement-deferred', registry: ev.registry, repository: ev.repository, digest: ev.digest, detail: { until: at, waitMs } });
     throw new DeferredEnforcement(waitMs, `${ev.repository}@${ev.digest}: ${detail}`);
+  }
+
+  /**
+   * Queues a re-check event (source `reconcile`, actor {@link RECHECK_ACTOR}, no tag) of each digest
+   * {@link DigestPushes.recheckTargets} finds in `left` (less `skip`), and audits `recheck-queued` with
+   * `cause`. Such an event is handled like a push by digest only: enforced by digest unless an allowed
+   * tag or tagged index holds the digest now, after the grace counted from its first event (no new
+   * grace), and completed as `recheck-gone` when the digest is no longer in the repository. Nothing is
+   * queued for a quarantine repository (pushgate's copies are never acted on) or for Harbor (no action
+   * by digest there). The event id is derived from the triggering event and the digest, so handling that
+   * event again (a retry, another replica after a lease expired) queues nothing twice.
+   * @throws PushgateError STORE when the store fails (the triggering event is retried).
+   */
+  private async recheckLeft(ev: PushEvent, left: Digest[], cause: string, skip: Digest[]): Promise<void> {
+    if (!left.length || this.registryConfig(ev.registry).type !== 'distribution' || this.isQuarantineRepository(ev.registry, ev.repository)) return;
+    for (const digest of await this.digests.recheckTargets(ev.registry, ev.repository, left)) {
+      if (skip.includes(digest)) continue;
+      const id = `recheck-${createHash('sha256').update([ev.registry, ev.source, ev.id, ev.repository, ev.tag ?? '', digest].join('\0')).digest('hex').slice(0, 32)}`;
+      const { inserted } = await this.ingest({ id, source: 'reconcile', registry: ev.registry, action: 'push', repository: ev.repository, digest, actor: RECHECK_ACTOR });
+      if (inserted) await this.audit({ actor: 'pushgate', action: 'recheck-queued', registry: ev.registry, repository: ev.repository, digest, tag: ev.tag, detail: { cause } });
+    }
   }
 
   /** See {@link DigestPushes.restoreTarget}. */
@@ -672,6 +710,7 @@ export class Gate implements GateApi {
     for (const w of r.writes) await after(w);
     if (r.ok) {
       this.restores.set(key, { digest: ev.digest, seq });
+      await this.recheckLeft(ev, [last.digest], `tag ${ev.tag} moved to ${ev.digest}`, [ev.digest]);
       // The tag's verdict is this digest's again (verdicts?image=repo:tag, admission by tag).
       await this.opts.store.moveTag(ev.registry, ev.repository, ev.tag!, ev.digest);
     } else this.restores.delete(key);

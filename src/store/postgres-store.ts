@@ -345,6 +345,12 @@ export class PostgresStore implements Store {
     }
   }
 
+  async tagHolders(registry: string, repository: string, tag: string): Promise<Digest[]> {
+    // position() narrows to verdicts whose body mentions the tag; the JSON decides.
+    const r = await this.q('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND position($3 in body) > 0', [registry, repository, JSON.stringify(tag)]);
+    return (r.rows as Array<{ digest: string; body: string }>).filter((row) => ((JSON.parse(row.body) as Verdict).tags ?? []).includes(tag)).map((row) => row.digest);
+  }
+
   async getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
     const r = await this.q('SELECT body FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3', [registry, repository, digest]);
     return r.rows[0] ? (JSON.parse(r.rows[0].body) as Verdict) : undefined;

@@ -297,6 +297,14 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async tagHolders(registry: string, repository: string, tag: string): Promise<Digest[]> {
+    return this.wrap('tag holders', () => {
+      // instr() narrows to verdicts whose body mentions the tag; the JSON decides.
+      const rows = this.stmt('SELECT digest, body FROM verdicts WHERE registry = ? AND repository = ? AND instr(body, ?) > 0').all(registry, repository, JSON.stringify(tag)) as Row[];
+      return rows.filter((r) => ((JSON.parse(String(r.body)) as Verdict).tags ?? []).includes(tag)).map((r) => String(r.digest));
+    });
+  }
+
   async getVerdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
     const row = this.stmt('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(registry, repository, digest) as Row | undefined;
     return row ? (JSON.parse(String(row.body)) as Verdict) : undefined;

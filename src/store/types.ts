@@ -190,6 +190,12 @@ export interface Store {
    * verdict, if there is one. Verdicts are rewritten without changing their order in {@link listVerdicts}.
    */
   moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void>;
+  /**
+   * The digests of the repository whose stored verdict lists `tag` (what pushgate last knew the tag
+   * to point at; usually one, never more after {@link moveTag}), in no particular order. Read before a
+   * tag moves, to re-judge the digests it leaves (src/gate/gate.ts recheckLeft).
+   */
+  tagHolders(registry: string, repository: string, tag: string): Promise<Digest[]>;
   /** The latest verdict of the digest a tag pointed at when last pushed. */
   getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined>;
   /** Verdicts, newest first. */

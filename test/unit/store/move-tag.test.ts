@@ -1,6 +1,7 @@
 /**
  * Verdict tag lists follow the registry: moving a tag onto a digest takes it off every other verdict
- * of the repository and puts it on that digest's verdict; other repositories and tags are untouched.
+ * of the repository and puts it on that digest's verdict; other repositories and tags are untouched;
+ * tagHolders names exactly the verdicts of a repository that list a tag.
  * Checked against a model with fast-check, on SQLite and PostgreSQL.
  */
 import { expect } from 'chai';
@@ -65,6 +66,9 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
                 await store.putVerdict(verdict(repo, digest, [tag]));
                 model.set(`${repo}\0${digest}`, new Set([...(model.get(`${repo}\0${digest}`) ?? []), tag]));
               }
+              // tagHolders: exactly the verdicts of the repository that list the tag, before it moves
+              const holders = [...model].filter(([k, tags]) => k.startsWith(`${repo}\0`) && tags.has(tag)).map(([k]) => k.split('\0')[1]!);
+              expect((await store.tagHolders('lab', repo, tag)).sort(), `holders of ${repo}:${tag}`).to.deep.equal(holders.sort());
               await store.moveTag('lab', repo, tag, digest);
               for (const [k, tags] of model) {
                 if (k === `${repo}\0${digest}`) tags.add(tag);
