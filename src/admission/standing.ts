@@ -65,7 +65,8 @@ export interface StandingRequest {
  */
 export function standingOwner(req: StandingRequest, authenticated: boolean): string | undefined {
   if (!authenticated || req.operation !== 'CREATE' || req.subResource) return undefined;
-  const creators = CREATORS[req.kind?.kind ?? ''];
+  // Own keys only: a kind spelled `__proto__` or `constructor` is no workload kind.
+  const creators = Object.hasOwn(CREATORS, req.kind?.kind ?? '') ? CREATORS[req.kind!.kind!] : undefined;
   const user = req.userInfo?.username;
   if (!creators || typeof user !== 'string') return undefined;
   const md = isRecord(req.object) && isRecord(req.object.metadata) ? req.object.metadata : undefined;

@@ -271,3 +271,11 @@ describe('admission/standing validateReview: newly failing images of existing wo
     expect((await run(load('pod-create'), { ...deps, gate: plain })).allowed).to.equal(false);
   });
 });
+
+describe('admission/standing standingOwner: kinds that are object keys', () => {
+  it('a review kind spelled like a property of every object (__proto__, constructor, toString) is no workload kind', () => {
+    for (const kind of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expect(standingOwner({ operation: 'CREATE', kind: { kind }, userInfo: { username: 'system:kube-controller-manager' }, object: { metadata: { ownerReferences: [{ kind: 'ReplicaSet', name: 'web', controller: true }] } } } as never, true), kind).to.equal(undefined);
+    }
+  });
+});
