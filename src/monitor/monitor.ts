@@ -124,6 +124,8 @@ export interface PackageImagesAnswer {
     packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
     verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
   }>;
+  /** True when reports newer than the index were left for the monitor's tick (the answer may miss them). */
+  indexBehind?: boolean;
 }
 
 /** Thrown by a pass that lost its claim (another replica took the run over after this one stalled). */
@@ -472,7 +474,8 @@ export class Monitor {
    */
   async packageImages(purl: string): Promise<PackageImagesAnswer> {
     const q = parsePurlQuery(purl);
-    await this.catchUp();
+    // Bounded and shared, as for affected-images queries: a burst of API calls indexes a backlog once.
+    const { behind } = await this.sharedCatchUp();
     const byDigest = new Map<Digest, PackageImagesAnswer['images'][number]['packages']>();
     for (const { digest, entry } of await this.o.store.monitor.packagesUnder(q.pairs)) {
       for (const p of entry.packages) {
@@ -485,13 +488,21 @@ export class Monitor {
     }
     const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
     const policy = this.o.policy();
+    // Grouped once: a package held by many images must not cost images × verdicts.
+    const verdictsBy = new Map<Digest, typeof verdicts>();
+    for (const v of verdicts) {
+      const l = verdictsBy.get(v.digest);
+      if (l) l.push(v);
+      else verdictsBy.set(v.digest, [v]);
+    }
     return {
       purl,
       images: [...byDigest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([digest, packages]) => ({
         digest,
         packages,
-        verdicts: verdicts.filter((v) => v.digest === digest).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+        verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
       })),
+      ...(behind ? { indexBehind: true } : {}),
     };
   }
 
