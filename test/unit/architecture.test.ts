@@ -22,10 +22,11 @@ const ALLOWED: Record<string, string[]> = {
   store: ['core'],
   metrics: ['core', 'gate'],
   gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store'],
-  admission: ['core', 'config', 'policy', 'gate', 'registry'],
+  trust: ['core', 'registry'],
+  admission: ['core', 'config', 'policy', 'gate', 'registry', 'trust'],
   proxy: ['core', 'config', 'registry', 'gate'],
   monitor: ['core', 'config', 'scan', 'vulndb', 'policy', 'store', 'gate'],
-  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor'],
+  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor', 'trust'],
   cli: ['*'],
 };
 
@@ -36,6 +37,9 @@ const LIBRARY_HOMES: Record<string, string[]> = {
   'prom-client': ['metrics'],
   pg: ['store'],
   'better-sqlite3': ['store', 'vulndb', 'scan'],
+  '@sigstore/verify': ['trust'],
+  '@sigstore/bundle': ['trust'],
+  '@sigstore/protobuf-specs': ['trust'],
 };
 
 function files(dir: string): string[] {
