@@ -30,6 +30,7 @@ import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type Bre
 import { createDigestCache, type DigestCache } from './digest-cache.js';
 import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
 import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
+import { SignatureChecks } from './signatures.js';
 import { newlyFailingSince, standingOwner } from './standing.js';
 
 export { BREAK_GLASS_ANNOTATION } from './break-glass.js';
@@ -56,6 +57,11 @@ export interface AdmissionDeps {
    * reporting through `gate.hooks.admissionScanTrigger`.
    */
   scanTriggers?: ScanTriggers;
+  /**
+   * Signature checks of policy `spec.signatures`. Default: one per `gate` object with
+   * `config.signatures`, dropping stale checks on the gate's push notifications.
+   */
+  signatureChecks?: SignatureChecks;
 }
 
 /**
@@ -116,7 +122,7 @@ interface Judgement {
   paths: string[];
   pointers: string[];
   outcome: 'allow' | 'warn' | 'deny';
-  /** allow, warn, quarantine, reject, unknown, unguarded, quarantine-copy, invalid-reference, tag-not-found, scan-in-progress, error, exempt, audit, pending */
+  /** allow, warn, quarantine, reject, unknown, unguarded, quarantine-copy, invalid-reference, tag-not-found, scan-in-progress, error, exempt, audit, pending, signature */
   decision: string;
   reasons: string[];
   /** The judgement came from a failure (registry, store, scan), not from a verdict. */
@@ -131,6 +137,7 @@ type Phase = 'validate' | 'mutate' | 'peek';
 
 const defaultCaches = new WeakMap<GateApi, DigestCache>();
 const defaultTriggers = new WeakMap<GateApi, ScanTriggers>();
+const defaultSignatureChecks = new WeakMap<GateApi, SignatureChecks>();
 
 function triggersFor(deps: AdmissionDeps): ScanTriggers {
   if (deps.scanTriggers) return deps.scanTriggers;
@@ -141,6 +148,16 @@ function triggersFor(deps: AdmissionDeps): ScanTriggers {
     defaultTriggers.set(deps.gate, t);
   }
   return t;
+}
+
+function signatureChecksFor(deps: AdmissionDeps): SignatureChecks {
+  if (deps.signatureChecks) return deps.signatureChecks;
+  let c = defaultSignatureChecks.get(deps.gate);
+  if (!c) {
+    c = new SignatureChecks(deps.gate, deps.config.signatures, deps.now);
+    defaultSignatureChecks.set(deps.gate, c);
+  }
+  return c;
 }
 
 function cacheFor(deps: AdmissionDeps): DigestCache {
@@ -305,7 +322,44 @@ function errText(e: unknown): string {
 }
 
 /** Resolves, looks up and (by namespace rule) scans one image reference. Never throws. */
+/**
+ * Judges one image: its verdict or the namespace rule ({@link judgeImageVerdict}), then, when the
+ * validating webhook would admit it, the policy's signature rules ({@link judgeSignatures}).
+ */
 async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
+  const j = await judgeImageVerdict(raw, locs, ctx);
+  if (ctx.phase !== 'validate' || j.outcome === 'deny' || !j.digest || !j.ref) return j;
+  return judgeSignatures(j, j.ref, j.digest, ctx);
+}
+
+/**
+ * Applies the signature rules covering the image's repository: an unsatisfied `enforce` rule denies,
+ * a `warn` rule warns, each with the rule's message. A registry that cannot be read denies (fail
+ * closed) unless every covering rule is in `warn` mode.
+ */
+async function judgeSignatures(j: Judgement, ref: ImageRef, digest: Digest, ctx: Ctx): Promise<Judgement> {
+  const reg = ctx.deps.gate.registryForHost(ref.registry);
+  if (!reg) return j;
+  const checks = signatureChecksFor(ctx.deps);
+  const rules = checks.rulesFor(reg.name, ref.repository);
+  if (rules.length === 0) return j;
+  let results;
+  try {
+    results = await checks.check(reg, ref.repository, digest, rules);
+  } catch (e) {
+    const why = `signature rule ${rules.map((r) => r.name).join(', ')}: signatures could not be read (${errText(e)}); retry`;
+    if (rules.every((r) => r.mode === 'warn')) return { ...j, outcome: j.outcome === 'allow' ? 'warn' : j.outcome, reasons: [why, ...j.reasons] };
+    return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [why, ...j.reasons] };
+  }
+  const failed = results.filter((r) => !r.satisfied);
+  if (failed.length === 0) return j;
+  const enforced = failed.filter((r) => r.mode === 'enforce');
+  const reasons = [...failed.map((r) => (r.mode === 'warn' ? `${r.message} (warn mode)` : r.message)), ...j.reasons];
+  if (enforced.length) return { ...j, outcome: 'deny', decision: 'signature', reasons };
+  return { ...j, outcome: 'warn', decision: j.decision === 'allow' ? 'signature' : j.decision, reasons };
+}
+
+async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
   const j: Judgement = {
     image: raw,
     paths: locs.map((l) => l.path),

@@ -3,7 +3,7 @@
  * config/pushgate.yaml (a test keeps the two identical).
  */
 import { coveredOsEcosystems } from '../core/os-table.js';
-import { DEFAULT_SCAN_TRIGGERS, DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /**
  * Ecosystems of the language analyzers pushgate ships (src/scan/analyzers): npm, PyPI, Go, Maven,
@@ -63,6 +63,7 @@ export function defaultConfig(): PushgateConfig {
       unguarded: 'allow',
       exemptions: { namespaces: ['kube-system'], images: [] },
       digestCacheTtlMs: 60_000,
+      signatures: { ...DEFAULT_SIGNATURE_CACHE },
     },
     proxy: { timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 },
     harborAdapter: { tokens: [] },

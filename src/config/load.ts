@@ -25,7 +25,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
 import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
@@ -165,6 +165,7 @@ interface RawConfig {
     unguarded?: PushgateConfig['admission']['unguarded'];
     exemptions?: { namespaces?: string[]; images?: string[] };
     digestCacheTtl?: string;
+    signatures?: { trustedRoot?: string; cacheTtl?: string; unsignedRecheck?: string };
     clientCA?: string;
     clientNames?: string[];
     allowUnauthenticated?: boolean;
@@ -393,6 +394,13 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
         images: raw.admission?.exemptions?.images ?? d.admission.exemptions.images,
       },
       digestCacheTtlMs: dur(raw.admission?.digestCacheTtl, d.admission.digestCacheTtlMs),
+      signatures: {
+        ...(raw.admission?.signatures?.trustedRoot !== undefined
+          ? { trustedRoot: inputFile(raw.admission.signatures.trustedRoot, ['admission', 'signatures', 'trustedRoot'], 'Sigstore trusted root') }
+          : {}),
+        cacheTtlMs: dur(raw.admission?.signatures?.cacheTtl, DEFAULT_SIGNATURE_CACHE.cacheTtlMs),
+        unsignedRecheckMs: dur(raw.admission?.signatures?.unsignedRecheck, DEFAULT_SIGNATURE_CACHE.unsignedRecheckMs),
+      },
     },
     proxy: {
       timeoutMs: timeout(raw.proxy?.timeout, d.proxy.timeoutMs, ['proxy', 'timeout']),

@@ -175,6 +175,11 @@ export const configSchema = {
           properties: { namespaces: { type: 'array', items: str }, images: { type: 'array', items: str } },
         },
         digestCacheTtl: duration,
+        signatures: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { trustedRoot: str, cacheTtl: duration, unsignedRecheck: duration },
+        },
       },
     },
     proxy: {

@@ -174,6 +174,19 @@ export interface PushgateConfig {
     unguarded: 'allow' | 'deny' | 'warn';
     exemptions: { namespaces: string[]; images: string[] };
     digestCacheTtlMs: number;
+    /**
+     * Signature checks of policy `spec.signatures` (src/admission/signatures.ts). Unset (configs built
+     * in code) = no trusted root (keyless authorities never verify), results cached per
+     * {@link DEFAULT_SIGNATURE_CACHE}.
+     */
+    signatures?: {
+      /** Sigstore trusted_root.json (absolute path) that keyless signatures are checked against, offline. */
+      trustedRoot?: string;
+      /** How long a satisfied check is reused, ms. */
+      cacheTtlMs: number;
+      /** How long an unsatisfied check is reused before the registry is asked again, ms (a push notification of the repository drops it at once). */
+      unsignedRecheckMs: number;
+    };
   };
   proxy: {
     listen?: string;
@@ -219,6 +232,9 @@ export interface PushgateConfig {
 export const DEFAULT_UNTAGGED_GRACE_MS = 60_000;
 
 /** `admission.scanTriggers` when not configured: 16 images per review; per caller 50 at once, then 5 per second. */
+/** Signature check cache when the config gives none: satisfied 10 min, unsatisfied 30 s. */
+export const DEFAULT_SIGNATURE_CACHE = { cacheTtlMs: 600_000, unsignedRecheckMs: 30_000 } as const;
+
 export const DEFAULT_SCAN_TRIGGERS = { maxPerReview: 16, ratePerSecond: 5, burst: 50 } as const;
 
 /**

@@ -334,6 +334,7 @@ export class Gate implements GateApi {
    */
   async ingest(event: PushEvent, opts: { unlessPending?: boolean } = {}): Promise<{ inserted: boolean }> {
     const r = opts.unlessPending ? await this.opts.store.enqueueUnlessPending(event) : await this.opts.store.enqueue(event);
+    this.announce([event]);
     // Wakes a worker; the depth gauge is a COUNT over the queue, refreshed at most every 250 ms, not per event.
     await this.queue.nudge();
     return r;
@@ -346,8 +347,30 @@ export class Gate implements GateApi {
    */
   async ingestMany(events: PushEvent[]): Promise<Array<{ inserted: boolean }>> {
     const r = await this.opts.store.enqueueMany(events);
+    this.announce(events);
     await this.queue.nudge();
     return r;
+  }
+
+  private readonly pushListeners = new Set<(ev: PushEvent) => void>();
+
+  /** Tells the listeners of {@link onPush} about queued events; a listener's failure is its own. */
+  private announce(events: PushEvent[]): void {
+    for (const ev of events) {
+      for (const l of this.pushListeners) {
+        try {
+          l(ev);
+        } catch {
+          // A listener (a cache) never fails the notification.
+        }
+      }
+    }
+  }
+
+  /** See {@link GateApi.onPush}. */
+  onPush(listener: (ev: PushEvent) => void): () => void {
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
   }
 
   /** The layer cache: the store's persistent table (analyzer version + diffID keyed). */

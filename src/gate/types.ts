@@ -3,7 +3,8 @@
  * verdicts by content address, ask for an assessment, and report what happened. Implemented by
  * src/gate/gate.ts; admission and proxy depend only on this interface.
  */
-import type { Digest, Verdict, ScanReport } from '../core/index.js';
+import type { Digest, PushEvent, Verdict, ScanReport } from '../core/index.js';
+import type { CompiledSignatureRule } from '../policy/types.js';
 import type { RegistryConfig } from '../config/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { VerdictView } from './verdict-view.js';
@@ -108,7 +109,16 @@ export interface GateApi {
   isQuarantineRepository(registry: string, repository: string): boolean;
   /** Writes an audit record. */
   audit(entry: AuditEntry): Promise<void>;
+  /**
+   * Calls `listener` with every push or delete event the gate queues (registry notifications,
+   * reconcile, API), once it is durable; for caches that a new manifest makes stale (signature checks).
+   * Optional. @returns a function that removes the listener.
+   */
+  onPush?(listener: (ev: PushEvent) => void): () => void;
   hooks: GateHooks;
-  /** The policy in force (its revision changes with every reload, exception and release); memos of verdicts key on it. */
-  readonly currentPolicy?: { readonly revision: string };
+  /**
+   * The policy in force (its revision changes with every reload, exception and release); memos of verdicts
+   * key on it. `signatures`: its signature rules, checked at admission.
+   */
+  readonly currentPolicy?: { readonly revision: string; readonly signatures?: readonly CompiledSignatureRule[] };
 }

@@ -2,7 +2,7 @@
  * Policy documents → {@link CompiledPolicy}: parse (with positions), validate against the schema,
  * check what the schema cannot say, compile rules, mappings and exceptions once.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
@@ -25,8 +25,10 @@ import { policySchema } from './schema.js';
 import { RULE_KINDS } from './rules/index.js';
 import { glob, type ProblemSink } from './rules/common.js';
 import type {
+  CompiledAuthority,
   CompiledException,
   CompiledMapping,
+  CompiledSignatureRule,
   CompiledPolicy,
   CompiledRule,
   CompiledRuleSet,
@@ -35,10 +37,11 @@ import type {
   PolicyDocument,
   RuleMatchSpec,
   RuleSetSpec,
+  SignatureRuleSpec,
 } from './types.js';
 
 /** Rule names pushgate itself uses in reasons; a document may not define rules with these names. */
-export const RESERVED_RULE_NAMES = ['incomplete-scan', 'uncovered-ecosystem', 'severity-threshold'];
+export const RESERVED_RULE_NAMES = ['incomplete-scan', 'uncovered-ecosystem', 'severity-threshold', 'signature-pending'];
 
 let validators: { doc: ValidateFunction; exception: ValidateFunction } | undefined;
 function policyValidators() {
@@ -205,6 +208,7 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
     mappings,
     defaultMapping,
     exceptions,
+    signatures: schema.shaped(['spec', 'signatures']) ? compileSignatureRules(doc.spec.signatures ?? [], problem, schema) : [],
     ...(schema.sound(['spec', 'severity']) && doc.spec.severity?.prefer ? { severityPrefer: doc.spec.severity.prefer } : {}),
   };
 }
@@ -255,6 +259,60 @@ function compileMapping(m: MappingSpec, name: string): CompiledMapping {
         return v !== undefined && test(v);
       }),
   };
+}
+
+/**
+ * `spec.signatures`: names unique, keys parse as public keys, subject expressions compile (anchored
+ * at both ends, so `subjectRegExp: https://github.com/org/.*` cannot match a longer identity that
+ * merely contains it).
+ */
+function compileSignatureRules(specs: SignatureRuleSpec[], problem: ProblemSink, schema: SchemaVerdict): CompiledSignatureRule[] {
+  const out: CompiledSignatureRule[] = [];
+  const names = new Map<string, number>();
+  specs.forEach((r, i) => {
+    const at: KeyPath = ['spec', 'signatures', i];
+    if (!schema.sound(at)) return;
+    if (names.has(r.name)) problem([...at, 'name'], `duplicate signature rule name (also signatures[${names.get(r.name)}])`);
+    names.set(r.name, i);
+    const authorities: CompiledAuthority[] = [];
+    const seen = new Set<string>();
+    r.authorities.forEach((a, j) => {
+      const aAt: KeyPath = [...at, 'authorities', j];
+      if (seen.has(a.name)) problem([...aAt, 'name'], 'duplicate authority name in this rule');
+      seen.add(a.name);
+      if (a.key !== undefined) {
+        try {
+          const publicKey = createPublicKey(a.key);
+          if (publicKey.type !== 'public') throw new Error('not a public key');
+          authorities.push({ name: a.name, kind: 'key', publicKey });
+        } catch (e) {
+          problem([...aAt, 'key'], `is not a PEM public key (${(e as Error).message}); paste the contents of cosign.pub`);
+        }
+        return;
+      }
+      const k = a.keyless!;
+      let subjectRegExp: RegExp | undefined;
+      if (k.subjectRegExp !== undefined) {
+        try {
+          subjectRegExp = new RegExp(`^(?:${k.subjectRegExp})$`);
+        } catch (e) {
+          problem([...aAt, 'keyless', 'subjectRegExp'], `is not a regular expression: ${(e as Error).message}`);
+          return;
+        }
+      }
+      authorities.push({ name: a.name, kind: 'keyless', issuer: k.issuer, ...(k.subject !== undefined ? { subject: k.subject } : {}), ...(subjectRegExp ? { subjectRegExp } : {}) });
+    });
+    const reg = r.registry === undefined ? undefined : glob(r.registry);
+    const repo = glob(r.repository);
+    out.push({
+      name: r.name,
+      require: r.require ?? 'anyOf',
+      mode: r.mode ?? 'enforce',
+      authorities,
+      matches: (registry, repository) => (reg === undefined || reg(registry)) && repo(repository),
+    });
+  });
+  return out;
 }
 
 /** Last instant an exception applies: a date means through the end of that day (UTC). */

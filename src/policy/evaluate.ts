@@ -22,6 +22,8 @@ export const INCOMPLETE_RULE = 'incomplete-scan';
 
 /** Name of the reason added when packages of an ecosystem were not matched (`ecosystem-uncovered` diagnostics). */
 export const UNCOVERED_RULE = 'uncovered-ecosystem';
+/** Rule name of the reason a verdict carries while a signature rule of `spec.signatures` awaits admission. */
+export const SIGNATURE_PENDING_RULE = 'signature-pending';
 
 /** The diagnostic code the vulnerability database gives packages it could not match (src/vulndb/coverage.ts). */
 export const UNCOVERED_CODE = 'ecosystem-uncovered';
@@ -163,6 +165,19 @@ export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, rule
           left,
         ),
       );
+    }
+  }
+
+  // Signatures usually arrive after the push: a matching signature rule never blocks here; the verdict
+  // says the requirement is pending and admission enforces it.
+  if (input.registry !== undefined && input.repository !== undefined) {
+    for (const r of policy.signatures ?? []) {
+      if (!r.matches(input.registry, input.repository)) continue;
+      reasons.push({
+        rule: SIGNATURE_PENDING_RULE,
+        action: 'allow',
+        message: `signature pending: signature rule ${r.name} (${r.mode}, ${r.require} of ${r.authorities.map((a) => a.name).join(', ')}) is checked at admission, not at push`,
+      });
     }
   }
 

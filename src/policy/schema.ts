@@ -163,6 +163,42 @@ const ruleSet = {
 
 const glob = str;
 
+const signatureAuthority = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  minProperties: 2,
+  maxProperties: 2,
+  'x-message': 'each authority has a name and exactly one of key (a PEM public key) or keyless (issuer and subject)',
+  properties: {
+    name,
+    key: { type: 'string', pattern: '-----BEGIN PUBLIC KEY-----', 'x-message': 'must be a PEM public key (-----BEGIN PUBLIC KEY-----), as in cosign.pub' },
+    keyless: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer'],
+      minProperties: 2,
+      maxProperties: 2,
+      'x-message': 'takes issuer and exactly one of subject or subjectRegExp',
+      properties: { issuer: { type: 'string', pattern: '^https?://', 'x-message': 'must be the OIDC issuer URL' }, subject: str, subjectRegExp: str },
+    },
+  },
+} as const;
+
+const signatureRule = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'repository', 'authorities'],
+  properties: {
+    name,
+    registry: glob,
+    repository: glob,
+    require: { enum: ['anyOf', 'allOf'] },
+    mode: { enum: ['enforce', 'warn'] },
+    authorities: { type: 'array', minItems: 1, items: signatureAuthority },
+  },
+} as const;
+
 /** The policy document schema. */
 export const policySchema = {
   $id: 'https://pushgate.dev/schemas/policy-v1.json',
@@ -218,6 +254,7 @@ export const policySchema = {
             },
           },
         },
+        signatures: { type: 'array', items: signatureRule },
         severity: {
           type: 'object',
           additionalProperties: false,

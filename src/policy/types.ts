@@ -6,6 +6,7 @@ import type { EolFinding, Finding, Severity, SeveritySourceKind } from '../core/
 import type { ConfigFinding, Diagnostic, Package, SecretFinding } from '../core/inventory.js';
 import type { ImageConfig } from '../core/manifest.js';
 import type { Decision, PolicyMode, Reason } from '../core/verdict.js';
+import type { KeyObject } from 'node:crypto';
 
 /** What a rule does when it fires. */
 export type RuleAction = 'reject' | 'quarantine' | 'warn';
@@ -173,6 +174,59 @@ export interface ExceptionSpec {
   rules?: string[];
 }
 
+/**
+ * One authority of a signature rule: exactly one of `key` (a PEM public key, inline) or `keyless` (a
+ * Fulcio certificate identity: OIDC issuer and subject, checked against the configured trusted root).
+ */
+export interface SignatureAuthoritySpec {
+  /** Unique in its rule; named in messages. */
+  name: string;
+  /** PEM `PUBLIC KEY` (ECDSA P-256/P-384, RSA, Ed25519), as `cosign generate-key-pair` writes `cosign.pub`. */
+  key?: string;
+  keyless?: {
+    /** OIDC issuer URL, compared exactly (`https://token.actions.githubusercontent.com`). */
+    issuer: string;
+    /** Certificate subject alternative name, compared exactly (an email or a URI). */
+    subject?: string;
+    /** Regular expression (ECMAScript, anchored at both ends) on the subject alternative name. */
+    subjectRegExp?: string;
+  };
+}
+
+/**
+ * `spec.signatures[]`: images of the matching repositories must carry cosign signatures of the
+ * given authorities. Enforced at admission (signing usually follows the push); a push is never refused
+ * for a missing signature.
+ */
+export interface SignatureRuleSpec {
+  /** Unique among signature rules; named in every denial (`signature rule prod-signed`). */
+  name: string;
+  /** Glob on the configured registry name; any when omitted. */
+  registry?: string;
+  /** Glob on the repository (`prod/**`). */
+  repository: string;
+  /** `anyOf` (default): one authority's valid signature suffices; `allOf`: every authority must have signed. */
+  require?: 'anyOf' | 'allOf';
+  /** `enforce` (default) denies at admission; `warn` admits with a warning. */
+  mode?: 'enforce' | 'warn';
+  authorities: SignatureAuthoritySpec[];
+}
+
+/** A compiled authority (the shape src/trust verifies against). */
+export type CompiledAuthority =
+  | { name: string; kind: 'key'; publicKey: KeyObject }
+  | { name: string; kind: 'keyless'; issuer: string; subject?: string; subjectRegExp?: RegExp };
+
+/** A compiled signature rule. */
+export interface CompiledSignatureRule {
+  name: string;
+  require: 'anyOf' | 'allOf';
+  mode: 'enforce' | 'warn';
+  authorities: CompiledAuthority[];
+  /** True when the rule covers (registry name, repository). */
+  matches(registry: string, repository: string): boolean;
+}
+
 /** The whole document. */
 export interface PolicyDocument {
   apiVersion: 'pushgate.dev/v1';
@@ -184,6 +238,8 @@ export interface PolicyDocument {
     /** Used when no mapping matches. Default: rule set `default`, mode `enforce`. */
     default?: { ruleSet: string; mode?: PolicyMode; onNewFindings?: OnNewFindings; grace?: Partial<Record<Severity, string>> };
     exceptions?: ExceptionSpec[];
+    /** Signature requirements per repository glob, checked at admission (see {@link SignatureRuleSpec}). */
+    signatures?: SignatureRuleSpec[];
     /**
      * How a finding's severity is chosen among its ratings: `prefer` lists the sources in order
      * (`vendor`, `advisory`, `nvd`, `osv`); a source left out is never used. Default all four in that order.
@@ -289,6 +345,8 @@ export interface CompiledPolicy {
   mappings: CompiledMapping[];
   defaultMapping: CompiledMapping;
   exceptions: CompiledException[];
+  /** `spec.signatures`, compiled (empty when none). */
+  signatures: CompiledSignatureRule[];
   /** `spec.severity.prefer`, when given (the matcher's default order otherwise). */
   severityPrefer?: SeveritySourceKind[];
 }
