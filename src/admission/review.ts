@@ -125,6 +125,8 @@ interface Judgement {
   /** allow, warn, quarantine, reject, unknown, unguarded, quarantine-copy, invalid-reference, tag-not-found, scan-in-progress, error, exempt, audit, pending, signature */
   decision: string;
   reasons: string[];
+  /** The first reason is an unsatisfied signature rule (its warning leads with the rule). */
+  signature?: boolean;
   /** The judgement came from a failure (registry, store, scan), not from a verdict. */
   error?: boolean;
   /** Admitted despite a blocking verdict: newly failing image of this existing workload (`ReplicaSet/web-7d9c`). */
@@ -348,7 +350,7 @@ async function judgeSignatures(j: Judgement, ref: ImageRef, digest: Digest, ctx:
     results = await checks.check(reg, ref.repository, digest, rules);
   } catch (e) {
     const why = `signature rule ${rules.map((r) => r.name).join(', ')}: signatures could not be read (${errText(e)}); retry`;
-    if (rules.every((r) => r.mode === 'warn')) return { ...j, outcome: j.outcome === 'allow' ? 'warn' : j.outcome, reasons: [why, ...j.reasons] };
+    if (rules.every((r) => r.mode === 'warn')) return { ...j, outcome: 'warn', reasons: [why, ...j.reasons], signature: true };
     return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [why, ...j.reasons] };
   }
   const failed = results.filter((r) => !r.satisfied);
@@ -356,7 +358,7 @@ async function judgeSignatures(j: Judgement, ref: ImageRef, digest: Digest, ctx:
   const enforced = failed.filter((r) => r.mode === 'enforce');
   const reasons = [...failed.map((r) => (r.mode === 'warn' ? `${r.message} (warn mode)` : r.message)), ...j.reasons];
   if (enforced.length) return { ...j, outcome: 'deny', decision: 'signature', reasons };
-  return { ...j, outcome: 'warn', decision: j.decision === 'allow' ? 'signature' : j.decision, reasons };
+  return { ...j, outcome: 'warn', decision: j.decision === 'allow' ? 'signature' : j.decision, reasons, signature: true };
 }
 
 async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
@@ -498,7 +500,7 @@ function describe(j: Judgement): string {
 
 function warningFor(j: Judgement): string {
   // What matters comes first: the 120-character limit cuts a long digest reference, not the reason.
-  if (j.standing) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
+  if (j.standing || j.signature) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
   return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
 }
 

@@ -212,6 +212,26 @@ export function legacyToBundle(sig: FoundSignature): Bundle {
 }
 
 /**
+ * Says so when the signing certificate was not valid at the time the log entry records (an expired
+ * or not yet valid certificate): the verifier refuses it too, with a less telling message.
+ */
+function outsideValidity(sig: FoundSignature): string | undefined {
+  try {
+    const leaf = new crypto.X509Certificate(sig.certificate!);
+    const t = (JSON.parse(sig.rekorBundle!) as { Payload: { integratedTime: number } }).Payload.integratedTime * 1000;
+    const from = Date.parse(leaf.validFrom);
+    const to = Date.parse(leaf.validTo);
+    if (t < from || t > to) {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return `certificate ${t > to ? 'expired' : 'not yet valid'} when the signature was logged (${iso(t)}; valid ${iso(from)} to ${iso(to)})`;
+    }
+  } catch {
+    // legacyToBundle already refused what does not parse.
+  }
+  return undefined;
+}
+
+/**
  * Verifies a cosign legacy keyless signature against a keyless authority: certificate chain, SCT,
  * Rekor promise and entry, signature over the payload, identity; then the payload's claims.
  * @returns `{identity}` when it verifies, else `{why}`.
@@ -224,6 +244,8 @@ export function verifyLegacyKeyless(sig: FoundSignature, authority: KeylessAutho
   } catch (e) {
     return { why: errText(e) };
   }
+  const expired = outsideValidity(sig);
+  if (expired) return { why: expired };
   try {
     const signer = keylessVerifier(root).verify(toSignedEntity(bundle, sig.payload), { extensions: { issuer: authority.issuer } });
     const bad = checkIdentity(signer, authority);

@@ -36,3 +36,62 @@ export function dsseBundle(key: crypto.KeyObject, digest: string, predicateType 
     }),
   );
 }
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+
+/** A manifest to push and the blobs it names. */
+export interface Pushable {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+  blobs: Buffer[];
+}
+
+/**
+ * The `sha256-<hex>.sig` manifest cosign writes for legacy signatures: an image config whose rootfs
+ * lists the payload layers, one `application/vnd.dev.cosign.simplesigning.v1+json` layer per signature
+ * with its annotations (cosign `pkg/oci/static`, `pkg/oci/mutate`).
+ */
+export function legacySignatureManifest(sigs: FoundSignature[]): Pushable {
+  const payloads = sigs.map((s) => s.payload!);
+  const config = Buffer.from(JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', history: payloads.map(() => ({ created: '0001-01-01T00:00:00Z' })), os: '', rootfs: { type: 'layers', diff_ids: payloads.map(sha) }, config: {} }));
+  const layers = sigs.map((s) => ({
+    mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+    size: s.payload!.length,
+    digest: sha(s.payload!),
+    annotations: {
+      'dev.cosignproject.cosign/signature': s.signature ?? '',
+      ...(s.certificate ? { 'dev.sigstore.cosign/certificate': s.certificate } : {}),
+      ...(s.chain ? { 'dev.sigstore.cosign/chain': s.chain } : {}),
+      ...(s.rekorBundle ? { 'dev.sigstore.cosign/bundle': s.rekorBundle } : {}),
+    },
+  }));
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: sha(config) }, layers }));
+  return { bytes, mediaType: OCI_MANIFEST, digest: sha(bytes), blobs: [config, ...payloads] };
+}
+
+/**
+ * The referrer cosign v3 attaches for a bundle (artifact type = bundle media type, empty config, one
+ * bundle layer, `subject` = the image), and the referrers fallback index (`sha256-<hex>` tag) that
+ * lists it on a registry without the referrers API.
+ */
+export function bundleReferrer(bundle: Buffer, subject: { digest: string; size: number; mediaType: string }): { referrer: Pushable; fallbackIndex: Pushable } {
+  const empty = Buffer.from('{}');
+  const annotations = { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE };
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: BUNDLE_MEDIA_TYPE,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', size: 2, digest: sha(empty) },
+      layers: [{ mediaType: BUNDLE_MEDIA_TYPE, size: bundle.length, digest: sha(bundle) }],
+      subject,
+      annotations,
+    }),
+  );
+  const referrer = { bytes, mediaType: OCI_MANIFEST, digest: sha(bytes), blobs: [empty, bundle] };
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, size: bytes.length, digest: referrer.digest, artifactType: BUNDLE_MEDIA_TYPE, annotations }] }));
+  return { referrer, fallbackIndex: { bytes: index, mediaType: OCI_INDEX, digest: sha(index), blobs: [] } };
+}

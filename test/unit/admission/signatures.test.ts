@@ -1,0 +1,161 @@
+/**
+ * Signature rules in the validating webhook, with a registry double for what a real one cannot do on
+ * demand (refuse every request; count requests): fail closed in enforce mode, warn in warn mode, one
+ * registry read per digest while the check is cached, a push notification dropping an unsatisfied
+ * check, a policy reload (new revision) starting afresh. The real registry path is
+ * test/integration/gate/signatures-e2e.test.ts.
+ */
+import { expect } from 'chai';
+import crypto from 'node:crypto';
+import { validateReview } from '../../../src/admission/review.js';
+import { SignatureChecks } from '../../../src/admission/signatures.js';
+import type { PushEvent } from '../../../src/core/index.js';
+import type { CompiledSignatureRule } from '../../../src/policy/types.js';
+import { RegistryError } from '../../../src/registry/errors.js';
+import { legacySignatureManifest, signLegacy } from '../../helpers/cosign.js';
+import { admissionConfig, dg, FakeGate, REG, verdict } from './fake-gate.js';
+
+const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+class SigningGate extends FakeGate {
+  rules: CompiledSignatureRule[] = [];
+  revision = 'r1';
+  registryDown = false;
+  requests: string[] = [];
+  /** `repo@digest` → the `.sig` manifest bytes and its payloads by digest. */
+  sigs = new Map<string, { manifest: Buffer; blobs: Map<string, Buffer> }>();
+  listeners: Array<(ev: PushEvent) => void> = [];
+
+  get currentPolicy() {
+    return { revision: this.revision, signatures: this.rules };
+  }
+
+  onPush(l: (ev: PushEvent) => void): () => void {
+    this.listeners.push(l);
+    return () => undefined;
+  }
+
+  override client(registry: string) {
+    const base = super.client(registry) as unknown as Record<string, unknown>;
+    const fail = (op: string) => new RegistryError('NETWORK', `registry: ${op}: connect ECONNREFUSED`, { url: 'https://registry.example.test/v2/', retryable: true });
+    const notFound = (op: string) => new RegistryError('NOT_FOUND', `registry: ${op}: 404`, { status: 404, url: 'https://registry.example.test/v2/' });
+    return {
+      ...base,
+      getManifest: async (repo: string, ref: string) => {
+        this.requests.push(`manifest ${repo}:${ref}`);
+        if (this.registryDown) throw fail('GET manifest');
+        const digest = ref.replace(/\.sig$/, '').replace('-', ':');
+        const s = this.sigs.get(`${repo}@${digest}`);
+        if (!s || !ref.endsWith('.sig')) throw notFound('GET manifest');
+        return { digest: `sha256:${crypto.createHash('sha256').update(s.manifest).digest('hex')}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: s.manifest };
+      },
+      getBlob: async (repo: string, digest: string) => {
+        const { Readable } = await import('node:stream');
+        for (const s of this.sigs.values()) {
+          const b = s.blobs.get(digest);
+          if (b) return Readable.from([b]);
+        }
+        throw notFound(`GET blob ${repo}@${digest}`);
+      },
+      referrers: async (repo: string) => {
+        this.requests.push(`referrers ${repo}`);
+        if (this.registryDown) throw fail('GET referrers');
+        return [];
+      },
+    } as unknown as ReturnType<FakeGate['client']>;
+  }
+
+  sign(repo: string, digest: string): void {
+    const m = legacySignatureManifest([signLegacy(key.privateKey, `registry.example.test/${repo}`, digest)]);
+    const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+    this.sigs.set(`${repo}@${digest}`, { manifest: m.bytes, blobs: new Map(m.blobs.map((b) => [sha(b), b])) });
+  }
+
+  notify(ev: Partial<PushEvent>): void {
+    for (const l of this.listeners) l({ id: 'e', source: 'distribution', registry: REG.name, action: 'push', repository: 'app', digest: dg(9), ...ev });
+  }
+}
+
+function rule(mode: 'enforce' | 'warn' = 'enforce'): CompiledSignatureRule {
+  return { name: 'prod-signed', require: 'anyOf', mode, authorities: [{ name: 'release', kind: 'key', publicKey: key.publicKey }], matches: (_r, repo) => repo === 'app' };
+}
+
+function review(image: string): unknown {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'ns', operation: 'CREATE', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' }, spec: { containers: [{ name: 'c', image }] } } },
+  };
+}
+
+async function judge(gate: SigningGate, digest = dg(1), now = () => Date.now()) {
+  const config = admissionConfig({ signatures: { cacheTtlMs: 600_000, unsignedRecheckMs: 600_000 } });
+  const signatureChecks = new SignatureChecks(gate, config.signatures, now);
+  const run = async (d = digest) => ((await validateReview(review(`registry.example.test/app@${d}`), { gate, config, signatureChecks })).body as { response: { allowed: boolean; status?: { message: string }; warnings?: string[] } }).response;
+  return { run, signatureChecks };
+}
+
+describe('admission signature rules', () => {
+  let gate: SigningGate;
+  beforeEach(() => {
+    gate = new SigningGate();
+    gate.put(verdict('app', dg(1), 'allow'));
+    gate.put(verdict('app', dg(2), 'allow'));
+    gate.rules = [rule()];
+  });
+
+  it('fails closed when the registry cannot be read in enforce mode; warns in warn mode', async () => {
+    gate.registryDown = true;
+    const { run } = await judge(gate);
+    const denied = await run();
+    expect(denied.allowed).to.equal(false);
+    expect(denied.status?.message).to.match(/signature rule prod-signed: signatures could not be read \(.*ECONNREFUSED.*\); retry/);
+    gate.rules = [rule('warn')];
+    const warned = await (await judge(gate)).run();
+    expect(warned.allowed).to.equal(true);
+    expect(warned.warnings?.join(' ')).to.match(/signature rule prod-signed: signatures could not be read/);
+  });
+
+  it('reads the registry once per digest while cached; a push notification of the repository drops an unsatisfied check; another repository does not', async () => {
+    const { run } = await judge(gate);
+    expect((await run()).allowed).to.equal(false);
+    expect((await run()).allowed).to.equal(false);
+    expect(gate.requests.filter((r) => r.startsWith('manifest'))).to.have.length(1);
+    gate.sign('app', dg(1));
+    gate.notify({ repository: 'other' });
+    expect((await run()).allowed).to.equal(false);
+    gate.notify({ repository: 'app', tag: `${dg(1).replace(':', '-')}.sig` });
+    expect((await run()).allowed).to.equal(true);
+    const before = gate.requests.length;
+    expect((await run()).allowed).to.equal(true);
+    expect(gate.requests.length).to.equal(before);
+  });
+
+  it('a satisfied check survives pushes of other manifests but not a rewrite of its .sig tag or a delete; a new policy revision checks again', async () => {
+    gate.sign('app', dg(1));
+    const { run } = await judge(gate);
+    expect((await run()).allowed).to.equal(true);
+    const reads = () => gate.requests.filter((r) => r.startsWith('manifest')).length;
+    gate.notify({ repository: 'app', tag: 'latest' });
+    await run();
+    expect(reads()).to.equal(1);
+    gate.sigs.clear();
+    gate.notify({ repository: 'app', tag: `${dg(1).replace(':', '-')}.sig` });
+    expect((await run()).allowed).to.equal(false);
+    gate.sign('app', dg(1));
+    gate.notify({ repository: 'app', action: 'delete' });
+    expect((await run()).allowed).to.equal(true);
+    const n = reads();
+    gate.revision = 'r2';
+    await run();
+    expect(reads()).to.equal(n + 1);
+  });
+
+  it('concurrent reviews of one digest share one registry read', async () => {
+    gate.sign('app', dg(1));
+    const { run } = await judge(gate);
+    const all = await Promise.all([run(), run(), run()]);
+    expect(all.every((a) => a.allowed)).to.equal(true);
+    expect(gate.requests.filter((r) => r.startsWith('manifest'))).to.have.length(1);
+  });
+});
