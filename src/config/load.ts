@@ -154,6 +154,7 @@ interface RawConfig {
   queue?: { maxAttempts?: number; registryProbeInterval?: string };
   enforcement?: { untaggedGrace?: string };
   harborAdapter?: { tokens?: string[] };
+  vex?: { paths?: string[] };
   reconcile?: { interval?: string };
   registries?: RawRegistry[];
   policy?: string;
@@ -418,6 +419,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       ...(n.headers ? { headers: n.headers } : {}),
     })),
   };
+  if (raw.vex?.paths?.length) cfg.vex = { paths: raw.vex.paths.map((p, i) => inputFile(p, ['vex', 'paths', i], 'VEX document or directory')!) };
   if (raw.server?.publicUrl) cfg.server.publicUrl = raw.server.publicUrl.replace(/\/+$/, '');
   if (raw.vulndb?.ecosystems) cfg.vulndb.ecosystems = raw.vulndb.ecosystems;
   if (jwt) cfg.api.jwt = jwt;

@@ -198,6 +198,11 @@ export const configSchema = {
     },
     queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, registryProbeInterval: duration } },
     enforcement: { type: 'object', additionalProperties: false, properties: { untaggedGrace: duration } },
+    vex: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { paths: { type: 'array', items: str } },
+    },
     harborAdapter: {
       type: 'object',
       additionalProperties: false,

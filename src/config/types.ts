@@ -200,6 +200,11 @@ export interface PushgateConfig {
     /** Manifest PUTs held at once (body being read or judged); more get 429 with `Retry-After`. */
     maxHeldManifests: number;
   };
+  /**
+   * OpenVEX documents (absolute paths of files, or directories of `*.json`) whose not_affected/fixed
+   * statements suppress findings for policy (src/policy/vex.ts). Read at start and at every policy reload.
+   */
+  vex?: { paths: string[] };
   /** Harbor Pluggable Scanner Adapter API v1.1 under /harbor-adapter/api/v1 (off while `tokens` is empty). */
   harborAdapter?: {
     /**

@@ -21,6 +21,16 @@ export function parseSeverity(s: string | undefined): Severity {
 }
 
 /** One advisory affecting one installed package. */
+/** A VEX statement that suppresses a finding for policy (src/policy/vex.ts); the finding stays in reports. */
+export interface FindingVex {
+  status: 'not_affected' | 'fixed';
+  /** OpenVEX justification (`vulnerable_code_not_in_execute_path`, …). */
+  justification?: string;
+  impactStatement?: string;
+  /** Which document and statement (`/etc/pushgate/vex/app.json#statements[0]`). */
+  source: string;
+}
+
 export interface Finding {
   /** Id of the record that matched (`NSWG-NPM-516`, `DEBIAN-CL-CVE-2024-…`). */
   id: string;
@@ -53,6 +63,8 @@ export interface Finding {
   kev?: { cve: string; dateAdded: string; dueDate: string; knownRansomwareCampaignUse: string };
   /** FIRST EPSS: probability of exploitation in the next 30 days and its percentile, both 0–1 (highest over its CVE ids). */
   epss?: { cve: string; score: number; percentile: number };
+  /** Set when a VEX statement says the image is not affected or has it fixed: not judged by policy. */
+  vex?: FindingVex;
 }
 
 /**

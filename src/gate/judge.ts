@@ -17,7 +17,7 @@ import {
   type Reason,
   type ScanReport,
 } from '../core/index.js';
-import { applyMode, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
+import { applyMode, applyVex, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
 
 /** Diagnostic code of OS packages that could not be matched because the image's OS release is unreadable (incomplete). */
 export const OS_RELEASE_UNKNOWN = 'os-release-unknown';
@@ -152,7 +152,9 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     const matched: Finding[] = vulndb
       ? vulndb.match(p.inventory.packages, p.inventory.os, policy.severityPrefer ? { prefer: policy.severityPrefer } : {}).map(tagP).sort(compareRisk)
       : [];
-    const findings = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
+    const filtered = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
+    // VEX: a not_affected/fixed statement takes the finding out of the policy's view; the report keeps it, marked.
+    const findings = policy.vex?.length ? applyVex(filtered, policy.vex, [p.manifestDigest, ...(scan.digest ? [scan.digest] : [])]) : filtered;
     const eol: EolFinding[] = vulndb
       ? eolFindings(eolSubjects(p.inventory.os, p.config?.config?.Env, p.inventory.packages), (product) => vulndb.eolCycles(product), (ctx.now ?? new Date()).getTime()).map(tagP)
       : [];
@@ -172,7 +174,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       repository: ctx.repository,
       tag: ctx.tag,
       digest: p.manifestDigest,
-      findings,
+      findings: findings.filter((f) => !f.vex),
       eol,
       secrets: [...p.inventory.secrets, ...indexSecrets],
       config: p.inventory.config,

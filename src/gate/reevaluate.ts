@@ -19,7 +19,7 @@ import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PushgateConfig } from '../config/types.js';
 import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
-import { candidateRuleSets, loadPolicy, revisionOf, withExceptions, type CompiledPolicy, type ExceptionSpec } from '../policy/index.js';
+import { candidateRuleSets, loadPolicy, loadVexFiles, revisionOf, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec } from '../policy/index.js';
 import type { ImageScan } from '../scan/engine.js';
 import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
@@ -160,9 +160,13 @@ export class PolicyControl {
 
   /** The policy in force: the file's plus the stored exceptions, with a revision of both. */
   effective(): CompiledPolicy {
-    if (!this.exceptions.length) return this.base;
+    const vex = this.o.config.vex?.paths.length ? loadVexFiles(this.o.config.vex.paths) : [];
+    // VEX documents are read with every change of the policy in force, so a reload picks up edits; their
+    // digest enters the revision, so verdicts judged without them are judged again.
+    const withVex = (p: CompiledPolicy): CompiledPolicy => (vex.length ? { ...p, vex, revision: revisionOf(`${p.revision}+vex:${vexRevision(vex)}`) } : p);
+    if (!this.exceptions.length) return withVex(this.base);
     const p = withExceptions(this.base, this.exceptions.map((e) => ({ ...(e.spec as unknown as ExceptionSpec), name: (e.spec.name as string | undefined) ?? `api-${e.id}` })));
-    return { ...p, revision: revisionOf(`${this.base.revision}+${this.exceptions.map((e) => e.id).join(',')}`) };
+    return withVex({ ...p, revision: revisionOf(`${this.base.revision}+${this.exceptions.map((e) => e.id).join(',')}`) });
   }
 
   /** Runs `f` after every earlier change (reloads, exceptions, releases, re-evaluations are serialized). */

@@ -7,6 +7,7 @@ import type { ConfigFinding, Diagnostic, Package, SecretFinding } from '../core/
 import type { ImageConfig } from '../core/manifest.js';
 import type { Decision, PolicyMode, Reason } from '../core/verdict.js';
 import type { KeyObject } from 'node:crypto';
+import type { VexStatement } from './vex.js';
 
 /** What a rule does when it fires. */
 export type RuleAction = 'reject' | 'quarantine' | 'warn';
@@ -347,6 +348,8 @@ export interface CompiledPolicy {
   exceptions: CompiledException[];
   /** `spec.signatures`, compiled (empty when none). */
   signatures: CompiledSignatureRule[];
+  /** VEX statements in force (config `vex.paths`), applied to findings before the rules see them (src/policy/vex.ts). */
+  vex?: readonly VexStatement[];
   /** `spec.severity.prefer`, when given (the matcher's default order otherwise). */
   severityPrefer?: SeveritySourceKind[];
 }

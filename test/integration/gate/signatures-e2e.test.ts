@@ -8,6 +8,8 @@
  */
 import { expect } from 'chai';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { validateReview, type AdmissionDeps } from '../../../src/admission/review.js';
 import { defaultConfig } from '../../../src/config/load.js';
 import { startGatedLab, type GatedLab } from '../../helpers/gated-lab.js';
@@ -28,7 +30,11 @@ kind: Policy
 metadata: { name: signatures-lab }
 spec:
   ruleSets:
-    default: { onIncomplete: allow, onUncovered: allow, rules: [] }
+    default:
+      onIncomplete: allow
+      onUncovered: allow
+      rules:
+        - { name: fixable-high, action: reject, match: { vulnerability: { minSeverity: high, fixAvailable: true } } }
   signatures:
     - name: prod-signed
       repository: "signed/**"
@@ -92,9 +98,19 @@ describe('signature rules at admission, on a real registry with the real gate', 
   const ref = (repo: string) => `${host}/${repo}`;
   const sigFor = (img: Image, repo: string, key = release.privateKey) => signLegacy(key, ref(repo), img.digest);
 
+  // adm-zip 0.4.7 (NSWG-NPM-458, alias CVE-2018-1002204, high, fixed in 0.4.9): one image covered by a
+  // VEX statement for its digest and that subcomponent, one not.
+  const vexed = makeImage('bad', `vex-covered-${process.pid}`);
+  const unvexed = makeImage('bad', `vex-not-covered-${process.pid}`);
+
   before(async () => {
     fulcio = startFulcioLab();
-    lab = await startGatedLab({ regPort: REG_PORT, srvPort: SRV_PORT, token: 'sig-e2e-token-0123456789', apiToken: 'sig-e2e-api-0123456789', policyYaml: POLICY, tmpPrefix: 'pushgate-sig-' });
+    const vexFile = path.join(fulcio.dir, 'vex.json');
+    fs.writeFileSync(vexFile, JSON.stringify({
+      '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'https://lab.example/vex/1', author: 'security@lab.example', timestamp: new Date().toISOString(), version: 1,
+      statements: [{ vulnerability: { name: 'CVE-2018-1002204' }, products: [{ '@id': `pkg:oci/app@${encodeURIComponent(vexed.digest)}`, subcomponents: [{ '@id': 'pkg:npm/adm-zip@0.4.7' }] }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
+    }));
+    lab = await startGatedLab({ regPort: REG_PORT, srvPort: SRV_PORT, token: 'sig-e2e-token-0123456789', apiToken: 'sig-e2e-api-0123456789', policyYaml: POLICY, tmpPrefix: 'pushgate-sig-', configure: (c) => { c.vex = { paths: [vexFile] }; } });
     raw = new Raw(host);
     const admission = defaultConfig().admission;
     deps = { gate: lab.srv.gate, config: { ...admission, unguarded: 'deny', signatures: { trustedRoot: fulcio.trustedRoot, cacheTtlMs: 600_000, unsignedRecheckMs: 3_600_000 } } };
@@ -168,6 +184,27 @@ describe('signature rules at admission, on a real registry with the real gate', 
     const ans = await review('keyless/app', h);
     expect(ans.allowed).to.equal(false);
     expect(ans.status?.message).to.match(/signature rule ci-keyless: .*certificate expired when the signature was logged/);
+  });
+
+  it('VEX: a not_affected statement for the image lifts the block and keeps the finding in the report as suppressed; the same package in another image is rejected', async () => {
+    await push('vex/app', vexed, 'covered');
+    await push('vex/app', unvexed, 'uncovered');
+    const judged = async (digest: string) => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const v = await lab.srv.gate.verdict('lab', 'vex/app', digest as `sha256:${string}`);
+        if (v?.enforcement) return v;
+        if (Date.now() > deadline) throw new Error(`no verdict for ${digest}`);
+        await sleep(200);
+      }
+    };
+    expect((await judged(vexed.digest)).decision).to.equal('allow');
+    const rejected = await judged(unvexed.digest);
+    expect(rejected.decision).to.equal('reject');
+    expect(rejected.reasons[0].rule).to.equal('fixable-high');
+    const report = await lab.srv.store.getReport(vexed.digest as `sha256:${string}`);
+    const f = report?.findings.find((x) => x.id === 'NSWG-NPM-458');
+    expect(f?.vex).to.deep.equal({ status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path', source: `${path.join(fulcio.dir, 'vex.json')}#statements[0]` });
   });
 
   it('a warn-mode rule admits an unsigned image with a warning naming the rule', async () => {

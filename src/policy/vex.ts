@@ -1,0 +1,216 @@
+/**
+ * VEX (Vulnerability Exploitability eXchange) statements, OpenVEX v0.2.0 (https://github.com/openvex/spec,
+ * OPENVEX-SPEC.md): a `not_affected` or `fixed` statement about a vulnerability in a product suppresses
+ * the matching findings for policy; they stay in the report, marked with the statement's status,
+ * justification and source. `affected` and `under_investigation` suppress nothing and, being later,
+ * override an earlier `not_affected` for the same vulnerability and product (the spec's rule: the most
+ * recent statement wins).
+ *
+ * Matching, normalized before comparing:
+ * - vulnerability: the statement's `vulnerability.name`, `@id` and `aliases` against the finding's id
+ *   and aliases, case-insensitive;
+ * - product: an image by digest (`pkg:oci/…@sha256%3A…` purl, or a `sha-256`/`sha-512` hash of the
+ *   product) equal to the judged manifest's or its index's digest, or a package purl naming the
+ *   finding's package (type, namespace, name; version only when the statement gives one; qualifiers
+ *   ignored, as the statement's author rarely knows the scanner's);
+ * - subcomponents: when a product is an image and names subcomponents, one of them must name the
+ *   finding's package; without subcomponents the statement covers every package of the image.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PushgateError } from '../core/errors.js';
+import { createRequire } from 'node:module';
+import type * as Purl from 'packageurl-js';
+import type { Finding, FindingVex } from '../core/finding.js';
+
+const load = createRequire(import.meta.url);
+
+/** A package named by a purl, normalized (type/namespace/name lower-cased where the purl spec says they are case-insensitive). */
+interface PurlKey {
+  type: string;
+  namespace: string;
+  name: string;
+  version?: string;
+}
+
+/** One product of a statement. */
+interface VexProduct {
+  /** Image manifest digests it names (`sha256:<hex>`). */
+  digests: string[];
+  /** A package it names (when the product is a package, not an image). */
+  purl?: PurlKey;
+  subcomponents: PurlKey[];
+}
+
+/** One statement, ready to match. */
+export interface VexStatement {
+  /** Vulnerability id and aliases, upper-cased. */
+  ids: string[];
+  products: VexProduct[];
+  status: 'not_affected' | 'affected' | 'fixed' | 'under_investigation';
+  justification?: string;
+  impactStatement?: string;
+  /** ms since the epoch (statement timestamp, else the document's). */
+  time: number;
+  /** `FILE#statements[i]` or `admin-api:<id>#statements[i]`. */
+  source: string;
+}
+
+const STATUSES = ['not_affected', 'affected', 'fixed', 'under_investigation'] as const;
+const CASE_INSENSITIVE_TYPES = new Set(['npm', 'pypi', 'deb', 'apk', 'rpm', 'github', 'bitbucket', 'golang', 'oci']);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function purlKey(s: string): PurlKey | undefined {
+  let p: Purl.PackageURL;
+  try {
+    p = (load('packageurl-js') as typeof Purl).PackageURL.fromString(s.trim());
+  } catch {
+    return undefined;
+  }
+  const fold = (x: string | undefined | null) => (x ?? '').toString();
+  const ci = CASE_INSENSITIVE_TYPES.has(p.type);
+  return {
+    type: p.type.toLowerCase(),
+    namespace: ci ? fold(p.namespace).toLowerCase() : fold(p.namespace),
+    name: ci ? fold(p.name).toLowerCase() : fold(p.name),
+    ...(p.version ? { version: String(p.version) } : {}),
+  };
+}
+
+function samePackage(a: PurlKey, finding: PurlKey): boolean {
+  return a.type === finding.type && a.namespace === finding.namespace && a.name === finding.name && (a.version === undefined || a.version === finding.version);
+}
+
+/** Digests a product names: an `oci` purl's version (`sha256:…`) and its `hashes`. */
+function productDigests(id: string | undefined, key: PurlKey | undefined, hashes: unknown): string[] {
+  const out: string[] = [];
+  if (key?.type === 'oci' && key.version && /^sha(256|512):[a-f0-9]+$/.test(key.version)) out.push(key.version);
+  if (id && /^sha(256|512):[a-f0-9]+$/.test(id)) out.push(id);
+  if (isRecord(hashes)) {
+    for (const [alg, v] of Object.entries(hashes)) {
+      const a = alg.toLowerCase().replace('-', '');
+      if ((a === 'sha256' || a === 'sha512') && typeof v === 'string') out.push(`${a}:${v.toLowerCase()}`);
+    }
+  }
+  return out;
+}
+
+function parseProduct(p: unknown, at: string): VexProduct {
+  if (!isRecord(p)) throw new Error(`${at} is not an object`);
+  const id = typeof p['@id'] === 'string' ? p['@id'] : undefined;
+  const idents = isRecord(p.identifiers) ? p.identifiers : {};
+  const purlText = typeof idents.purl === 'string' ? idents.purl : id?.startsWith('pkg:') ? id : undefined;
+  const key = purlText ? purlKey(purlText) : undefined;
+  if (purlText && !key) throw new Error(`${at}: ${JSON.stringify(purlText)} is not a package URL`);
+  const digests = productDigests(id, key, p.hashes);
+  const subs = Array.isArray(p.subcomponents) ? p.subcomponents : [];
+  const subcomponents = subs.map((s, i) => {
+    const t = isRecord(s) ? (isRecord(s.identifiers) && typeof s.identifiers.purl === 'string' ? s.identifiers.purl : s['@id']) : undefined;
+    const k = typeof t === 'string' ? purlKey(t) : undefined;
+    if (!k) throw new Error(`${at}.subcomponents[${i}] names no package URL`);
+    return k;
+  });
+  if (!digests.length && !key) throw new Error(`${at} names neither an image digest nor a package URL`);
+  return { digests, ...(key && key.type !== 'oci' ? { purl: key } : {}), subcomponents };
+}
+
+/**
+ * Parses an OpenVEX document.
+ * @param source where it came from (a file path, `admin-api:<id>`), kept on each statement.
+ * @throws Error naming the statement and field that is wrong (not JSON, not OpenVEX, unknown status,
+ *   a product without digest or purl, `not_affected` without justification or impact statement).
+ */
+export function parseOpenVex(text: string, source: string): VexStatement[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: not JSON`, { cause: e });
+  }
+  if (!isRecord(doc) || typeof doc['@context'] !== 'string' || !doc['@context'].startsWith('https://openvex.dev/ns')) {
+    throw new Error(`${source}: not an OpenVEX document (@context https://openvex.dev/ns/v0.2.0 expected)`);
+  }
+  const docTime = typeof doc.timestamp === 'string' ? Date.parse(doc.timestamp) : NaN;
+  const statements = Array.isArray(doc.statements) ? doc.statements : [];
+  return statements.map((s, i): VexStatement => {
+    const at = `${source}#statements[${i}]`;
+    if (!isRecord(s)) throw new Error(`${at} is not an object`);
+    const v = s.vulnerability;
+    const ids = new Set<string>();
+    if (typeof v === 'string') ids.add(v.toUpperCase());
+    if (isRecord(v)) {
+      for (const x of [v.name, v['@id'], ...(Array.isArray(v.aliases) ? v.aliases : [])]) if (typeof x === 'string' && x.trim()) ids.add(x.trim().toUpperCase());
+    }
+    if (!ids.size) throw new Error(`${at}: vulnerability names no id`);
+    const status = s.status;
+    if (typeof status !== 'string' || !(STATUSES as readonly string[]).includes(status)) throw new Error(`${at}: status ${JSON.stringify(status)} is not one of ${STATUSES.join(', ')}`);
+    const justification = typeof s.justification === 'string' ? s.justification : undefined;
+    const impactStatement = typeof s.impact_statement === 'string' ? s.impact_statement : undefined;
+    if (status === 'not_affected' && !justification && !impactStatement) throw new Error(`${at}: not_affected needs a justification or an impact_statement (OpenVEX)`);
+    const products = (Array.isArray(s.products) ? s.products : []).map((p, j) => parseProduct(p, `${at}.products[${j}]`));
+    if (!products.length) throw new Error(`${at}: no products`);
+    const t = typeof s.timestamp === 'string' ? Date.parse(s.timestamp) : docTime;
+    return { ids: [...ids], products, status: status as VexStatement['status'], ...(justification ? { justification } : {}), ...(impactStatement ? { impactStatement } : {}), time: Number.isNaN(t) ? 0 : t, source: at };
+  });
+}
+
+function covers(st: VexStatement, f: Finding, digests: string[]): boolean {
+  const ids = [f.id, ...f.aliases].map((x) => x.toUpperCase());
+  if (!st.ids.some((x) => ids.includes(x))) return false;
+  const pkg = f.purl ? purlKey(f.purl) : undefined;
+  return st.products.some((p) => {
+    if (p.purl) return pkg !== undefined && samePackage(p.purl, pkg);
+    if (!p.digests.some((d) => digests.includes(d))) return false;
+    return p.subcomponents.length === 0 || (pkg !== undefined && p.subcomponents.some((s) => samePackage(s, pkg)));
+  });
+}
+
+/**
+ * Marks the findings a statement suppresses (`vex` set; the latest matching statement decides).
+ * @param digests the judged manifest's digest and, for a platform of an index, the index's.
+ * @returns the findings in the same order, suppressed ones with `vex`.
+ */
+export function applyVex(findings: Finding[], statements: readonly VexStatement[], digests: string[]): Finding[] {
+  if (!statements.length) return findings;
+  return findings.map((f) => {
+    let last: VexStatement | undefined;
+    for (const st of statements) if (covers(st, f, digests) && (!last || st.time >= last.time)) last = st;
+    if (!last || (last.status !== 'not_affected' && last.status !== 'fixed')) return f;
+    const vex: FindingVex = { status: last.status, source: last.source, ...(last.justification ? { justification: last.justification } : {}), ...(last.impactStatement ? { impactStatement: last.impactStatement } : {}) };
+    return { ...f, vex };
+  });
+}
+
+/** A digest of statements, for the policy revision (a VEX change re-judges like a policy change). */
+export function vexRevision(statements: readonly VexStatement[]): string {
+  return createHash('sha256').update(JSON.stringify(statements)).digest('hex').slice(0, 12);
+}
+
+/**
+ * Reads every OpenVEX document at `paths` (files, or directories whose `*.json` files are read in name
+ * order).
+ * @throws PushgateError BAD_CONFIG naming the file and statement that is wrong.
+ */
+export function loadVexFiles(paths: readonly string[]): VexStatement[] {
+  const out: VexStatement[] = [];
+  for (const p of paths) {
+    let files: string[];
+    try {
+      files = fs.statSync(p).isDirectory() ? fs.readdirSync(p).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(p, f)) : [p];
+    } catch (e) {
+      throw new PushgateError('BAD_CONFIG', `vex.paths: cannot read ${p}: ${(e as Error).message}`, { cause: e });
+    }
+    for (const f of files) {
+      try {
+        out.push(...parseOpenVex(fs.readFileSync(f, 'utf8'), f));
+      } catch (e) {
+        throw new PushgateError('BAD_CONFIG', `vex.paths: ${(e as Error).message}; fix or remove the document`, { cause: e });
+      }
+    }
+  }
+  return out;
+}
