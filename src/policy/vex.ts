@@ -1,6 +1,7 @@
 /**
  * VEX (Vulnerability Exploitability eXchange) statements, OpenVEX v0.2.0 (https://github.com/openvex/spec,
- * OPENVEX-SPEC.md): a `not_affected` or `fixed` statement about a vulnerability in a product suppresses
+ * OPENVEX-SPEC.md) and CycloneDX VEX (https://cyclonedx.org/capabilities/vex/, {@link parseCycloneDxVex}):
+ * a `not_affected` or `fixed` statement about a vulnerability in a product suppresses
  * the matching findings for policy; they stay in the report, marked with the statement's status,
  * justification and source. `affected` and `under_investigation` suppress nothing and, being later,
  * override an earlier `not_affected` for the same vulnerability and product (the spec's rule: the most
@@ -132,7 +133,7 @@ export function parseOpenVex(text: string, source: string): VexStatement[] {
     throw new Error(`${source}: not JSON`, { cause: e });
   }
   if (!isRecord(doc) || typeof doc['@context'] !== 'string' || !doc['@context'].startsWith('https://openvex.dev/ns')) {
-    throw new Error(`${source}: not an OpenVEX document (@context https://openvex.dev/ns/v0.2.0 expected)`);
+    throw new Error(`${source}: not a VEX document (OpenVEX: @context https://openvex.dev/ns/v0.2.0; CycloneDX: bomFormat CycloneDX)`);
   }
   const docTime = typeof doc.timestamp === 'string' ? Date.parse(doc.timestamp) : NaN;
   const statements = Array.isArray(doc.statements) ? doc.statements : [];
@@ -190,8 +191,93 @@ export function vexRevision(statements: readonly VexStatement[]): string {
   return createHash('sha256').update(JSON.stringify(statements)).digest('hex').slice(0, 12);
 }
 
+/** CycloneDX `analysis.state` → VEX status (CycloneDX 1.4+ "Vulnerability Exploitability eXchange"). */
+const CDX_STATES: Record<string, VexStatement['status']> = {
+  not_affected: 'not_affected',
+  false_positive: 'not_affected',
+  resolved: 'fixed',
+  resolved_with_pedigree: 'fixed',
+  exploitable: 'affected',
+  in_triage: 'under_investigation',
+};
+
 /**
- * Reads every OpenVEX document at `paths` (files, or directories whose `*.json` files are read in name
+ * A product from a CycloneDX reference: a purl, or a component's purl found by its bom-ref (also through
+ * a BOM-Link `urn:cdx:<serial>/<version>#<bom-ref>`). Undefined for a component without a purl (a
+ * product pushgate cannot recognize in an image: the statement does not apply here).
+ */
+function cdxProduct(ref: string, components: Map<string, string>, at: string): VexProduct | undefined {
+  const local = ref.includes('#') && ref.startsWith('urn:cdx:') ? ref.slice(ref.indexOf('#') + 1) : ref;
+  const purl = components.get(local) ?? (local.startsWith('pkg:') ? local : undefined);
+  if (!purl) return undefined;
+  const key = purlKey(purl);
+  if (!key) throw new Error(`${at}: ${JSON.stringify(purl)} is not a package URL`);
+  const digests = productDigests(undefined, key, undefined);
+  return { digests, ...(key.type !== 'oci' ? { purl: key } : {}), subcomponents: [] };
+}
+
+/**
+ * Parses a CycloneDX VEX document (CycloneDX 1.4–1.6 JSON, `vulnerabilities[]` with `analysis` and
+ * `affects`). A statement about a component is a statement about that package; about a `container`
+ * component whose purl is `pkg:oci/…@sha256:…`, about that image.
+ * @throws Error naming the vulnerability and field that is wrong.
+ */
+export function parseCycloneDxVex(doc: Record<string, unknown>, source: string): VexStatement[] {
+  const components = new Map<string, string>();
+  const walk = (cs: unknown): void => {
+    for (const c of Array.isArray(cs) ? cs : []) {
+      if (!isRecord(c)) continue;
+      if (typeof c['bom-ref'] === 'string' && typeof c.purl === 'string') components.set(c['bom-ref'], c.purl);
+      walk(c.components);
+    }
+  };
+  const meta = isRecord(doc.metadata) ? doc.metadata : {};
+  walk(isRecord(meta.component) ? [meta.component] : []);
+  walk(doc.components);
+  const docTime = typeof meta.timestamp === 'string' ? Date.parse(meta.timestamp) : NaN;
+  const vulns = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
+  return vulns.flatMap((v, i): VexStatement[] => {
+    const at = `${source}#vulnerabilities[${i}]`;
+    if (!isRecord(v) || typeof v.id !== 'string' || !v.id.trim()) throw new Error(`${at}: no id`);
+    const analysis = isRecord(v.analysis) ? v.analysis : undefined;
+    if (!analysis) return []; // a vulnerability without analysis is a finding, not a statement
+    const status = typeof analysis.state === 'string' ? CDX_STATES[analysis.state] : undefined;
+    if (!status) throw new Error(`${at}: analysis.state ${JSON.stringify(analysis.state)} is not one of ${Object.keys(CDX_STATES).join(', ')}`);
+    const ids = new Set([v.id.trim().toUpperCase()]);
+    for (const r of Array.isArray(v.references) ? v.references : []) if (isRecord(r) && typeof r.id === 'string') ids.add(r.id.trim().toUpperCase());
+    const affects = Array.isArray(v.affects) ? v.affects : [];
+    if (!affects.length) throw new Error(`${at}: no affects`);
+    const products = affects.flatMap((a, j) => {
+      if (!isRecord(a) || typeof a.ref !== 'string') throw new Error(`${at}.affects[${j}]: no ref`);
+      const p = cdxProduct(a.ref, components, `${at}.affects[${j}]`);
+      return p ? [p] : [];
+    });
+    if (!products.length) return [];
+    const t = typeof analysis.lastUpdated === 'string' ? Date.parse(analysis.lastUpdated) : typeof analysis.firstIssued === 'string' ? Date.parse(analysis.firstIssued) : docTime;
+    const justification = typeof analysis.justification === 'string' ? analysis.justification : undefined;
+    const impactStatement = typeof analysis.detail === 'string' ? analysis.detail : undefined;
+    return [{ ids: [...ids], products, status, ...(justification ? { justification } : {}), ...(impactStatement ? { impactStatement } : {}), time: Number.isNaN(t) ? 0 : t, source: at }];
+  });
+}
+
+/**
+ * Parses a VEX document of any supported format: OpenVEX (`@context` https://openvex.dev/ns…) or
+ * CycloneDX VEX (`bomFormat: CycloneDX`).
+ * @throws Error saying what is wrong, or that the format is not supported.
+ */
+export function parseVex(text: string, source: string): VexStatement[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: not JSON`, { cause: e });
+  }
+  if (isRecord(doc) && doc.bomFormat === 'CycloneDX') return parseCycloneDxVex(doc, source);
+  return parseOpenVex(text, source);
+}
+
+/**
+ * Reads every VEX document (OpenVEX or CycloneDX VEX) at `paths` (files, or directories whose `*.json` files are read in name
  * order).
  * @throws PushgateError BAD_CONFIG naming the file and statement that is wrong.
  */
@@ -206,7 +292,7 @@ export function loadVexFiles(paths: readonly string[]): VexStatement[] {
     }
     for (const f of files) {
       try {
-        out.push(...parseOpenVex(fs.readFileSync(f, 'utf8'), f));
+        out.push(...parseVex(fs.readFileSync(f, 'utf8'), f));
       } catch (e) {
         throw new PushgateError('BAD_CONFIG', `vex.paths: ${(e as Error).message}; fix or remove the document`, { cause: e });
       }

@@ -1,12 +1,15 @@
 /**
- * OpenVEX statements: which findings a statement suppresses (id or alias, package purl, image digest
+ * VEX statements (OpenVEX, CycloneDX VEX): which findings a statement suppresses (id or alias, package purl, image digest
  * with or without subcomponents), the latest statement winning, and documents refused with the
  * statement and field that is wrong.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Finding } from '../../../src/core/finding.js';
-import { applyVex, parseOpenVex } from '../../../src/policy/vex.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { applyVex, parseOpenVex, parseVex } from '../../../src/policy/vex.js';
+import { ROOT } from '../../helpers/lab.js';
 import { finding } from './inputs.js';
 
 const IMG = `sha256:${'d'.repeat(64)}`;
@@ -49,9 +52,28 @@ describe('VEX (OpenVEX)', () => {
 
   it('refuses documents it cannot read with the statement and field', () => {
     expect(() => parseOpenVex('{', 'a.json')).to.throw(/a.json: not JSON/);
-    expect(() => parseOpenVex('{"statements":[]}', 'a.json')).to.throw(/not an OpenVEX document/);
+    expect(() => parseOpenVex('{"statements":[]}', 'a.json')).to.throw(/not a VEX document/);
     expect(() => parseOpenVex(doc([{ vulnerability: { name: 'CVE-1' }, products: [{ '@id': 'pkg:npm/x' }], status: 'not_affected' }]), 'a.json')).to.throw(/statements\[0\]: not_affected needs a justification/);
     expect(() => parseOpenVex(doc([{ vulnerability: { name: 'CVE-1' }, products: [{ '@id': 'pkg:npm/x' }], status: 'maybe' }]), 'a.json')).to.throw(/status "maybe"/);
     expect(() => parseOpenVex(doc([{ vulnerability: { name: 'CVE-1' }, products: [{ '@id': 'https://not-a-purl' }], status: 'fixed' }]), 'a.json')).to.throw(/products\[0\] names neither/);
+  });
+});
+
+describe('VEX (CycloneDX)', () => {
+  const jackson = (over: Partial<Finding> = {}) => finding({ id: 'GHSA-288c-cq4h-88gq', aliases: ['CVE-2020-25649'], package: 'com.fasterxml.jackson.core:jackson-databind', ecosystem: 'Maven', installedVersion: '2.10.0', purl: 'pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.10.0', ...over });
+
+  it("reads the CycloneDX project's VEX example: not_affected through a BOM-Link to a purl suppresses that version only", () => {
+    const st = parseVex(fs.readFileSync(path.join(ROOT, 'test/fixtures/vex/cyclonedx-vex-excerpt.json'), 'utf8'), 'cdx.json');
+    const [f] = applyVex([jackson()], st, []);
+    expect(f.vex).to.deep.equal({ status: 'not_affected', justification: 'code_not_reachable', impactStatement: 'Automated dataflow analysis and manual code review indicates that the vulnerable code is not reachable, either directly or indirectly.', source: 'cdx.json#vulnerabilities[0]' });
+    expect(applyVex([jackson({ purl: 'pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.12.0', installedVersion: '2.12.0' })], st, [])[0].vex).to.equal(undefined);
+  });
+
+  it('maps resolved to fixed and exploitable to affected; components by bom-ref; a product without a purl does not apply here; a bad state is refused', () => {
+    const bom = (state: string, ref = 'comp-1') => JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ 'bom-ref': 'comp-1', type: 'library', name: 'jackson-databind', purl: 'pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.10.0' }, { 'bom-ref': 'app', type: 'application', name: 'app' }], vulnerabilities: [{ id: 'CVE-2020-25649', analysis: { state }, affects: [{ ref }] }] });
+    expect(applyVex([jackson()], parseVex(bom('resolved'), 'b'), [])[0].vex?.status).to.equal('fixed');
+    expect(applyVex([jackson()], parseVex(bom('exploitable'), 'b'), [])[0].vex).to.equal(undefined);
+    expect(parseVex(bom('not_affected', 'app'), 'b')).to.deep.equal([]);
+    expect(() => parseVex(bom('maybe'), 'b.json')).to.throw(/b.json#vulnerabilities\[0\]: analysis.state "maybe"/);
   });
 });
