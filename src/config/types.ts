@@ -201,7 +201,7 @@ export interface PushgateConfig {
     maxHeldManifests: number;
   };
   /**
-   * OpenVEX or CycloneDX VEX documents (absolute paths of files, or directories of `*.json`) whose not_affected/fixed
+   * OpenVEX, CSAF VEX or CycloneDX VEX documents (absolute paths of files, or directories of `*.json`) whose not_affected/fixed
    * statements suppress findings for policy (src/policy/vex.ts). Read at start and at every policy reload.
    */
   vex?: { paths: string[] };

@@ -260,9 +260,100 @@ export function parseCycloneDxVex(doc: Record<string, unknown>, source: string):
   });
 }
 
+/** CSAF `product_status` buckets → VEX status (CSAF 2.0 §3.2.3.9, VEX profile §4.5). */
+const CSAF_STATUS: Record<string, VexStatement['status']> = {
+  known_not_affected: 'not_affected',
+  fixed: 'fixed',
+  first_fixed: 'fixed',
+  known_affected: 'affected',
+  first_affected: 'affected',
+  last_affected: 'affected',
+  under_investigation: 'under_investigation',
+};
+
 /**
- * Parses a VEX document of any supported format: OpenVEX (`@context` https://openvex.dev/ns…) or
- * CycloneDX VEX (`bomFormat: CycloneDX`).
+ * Parses a CSAF 2.0 VEX document (`document.category: csaf_vex`). Products are recognized by their
+ * `product_identification_helper.purl`; a relationship `X default_component_of Y` is package X inside
+ * Y (an image when Y's purl is `pkg:oci/…@sha256:…`, else package X). Justification from `flags`, impact
+ * statement from `threats` of category `impact`, both per product.
+ * @throws Error naming the vulnerability or product that is wrong.
+ */
+export function parseCsafVex(doc: Record<string, unknown>, source: string): VexStatement[] {
+  const purls = new Map<string, string>();
+  const composite = new Map<string, { component: string; parent: string }>();
+  const visit = (node: unknown): void => {
+    if (!isRecord(node)) return;
+    const product = isRecord(node.product) ? node.product : node;
+    if (typeof product.product_id === 'string' && isRecord(product.product_identification_helper) && typeof product.product_identification_helper.purl === 'string') {
+      purls.set(product.product_id, product.product_identification_helper.purl);
+    }
+    for (const b of Array.isArray(node.branches) ? node.branches : []) visit(b);
+  };
+  const tree = isRecord(doc.product_tree) ? doc.product_tree : {};
+  for (const b of Array.isArray(tree.branches) ? tree.branches : []) visit(b);
+  for (const p of Array.isArray(tree.full_product_names) ? tree.full_product_names : []) visit(p);
+  for (const r of Array.isArray(tree.relationships) ? tree.relationships : []) {
+    if (isRecord(r) && r.category === 'default_component_of' && typeof r.product_reference === 'string' && typeof r.relates_to_product_reference === 'string' && isRecord(r.full_product_name) && typeof r.full_product_name.product_id === 'string') {
+      composite.set(r.full_product_name.product_id, { component: r.product_reference, parent: r.relates_to_product_reference });
+    }
+  }
+  const product = (id: string, at: string): VexProduct | undefined => {
+    const key = (pid: string) => {
+      const purl = purls.get(pid);
+      if (!purl) return undefined;
+      const k = purlKey(purl);
+      if (!k) throw new Error(`${at}: product ${pid} has purl ${JSON.stringify(purl)}, not a package URL`);
+      return k;
+    };
+    const c = composite.get(id);
+    if (c) {
+      const component = key(c.component);
+      const parent = key(c.parent);
+      if (!component) return undefined;
+      const digests = parent ? productDigests(undefined, parent, undefined) : [];
+      return digests.length ? { digests, subcomponents: [component] } : { digests: [], purl: component, subcomponents: [] };
+    }
+    const k = key(id);
+    if (!k) return undefined;
+    const digests = productDigests(undefined, k, undefined);
+    return { digests, ...(k.type !== 'oci' ? { purl: k } : {}), subcomponents: [] };
+  };
+  const tracking = isRecord(doc.document) && isRecord(doc.document.tracking) ? doc.document.tracking : {};
+  const time = typeof tracking.current_release_date === 'string' ? Date.parse(tracking.current_release_date) : NaN;
+  const vulns = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
+  return vulns.flatMap((v, i): VexStatement[] => {
+    const at = `${source}#vulnerabilities[${i}]`;
+    if (!isRecord(v)) throw new Error(`${at} is not an object`);
+    const ids = new Set<string>();
+    if (typeof v.cve === 'string') ids.add(v.cve.trim().toUpperCase());
+    for (const x of Array.isArray(v.ids) ? v.ids : []) if (isRecord(x) && typeof x.text === 'string') ids.add(x.text.trim().toUpperCase());
+    if (!ids.size) throw new Error(`${at}: neither cve nor ids`);
+    const perProduct = (list: unknown, field: 'label' | 'details', pid: string): string | undefined => {
+      for (const x of Array.isArray(list) ? list : []) {
+        if (isRecord(x) && Array.isArray(x.product_ids) && x.product_ids.includes(pid) && typeof x[field] === 'string' && (field === 'label' || x.category === 'impact')) return x[field] as string;
+      }
+      return undefined;
+    };
+    const status = isRecord(v.product_status) ? v.product_status : {};
+    const out: VexStatement[] = [];
+    for (const [bucket, st] of Object.entries(CSAF_STATUS)) {
+      const pids = Array.isArray(status[bucket]) ? (status[bucket] as unknown[]) : [];
+      pids.forEach((pid, j) => {
+        if (typeof pid !== 'string') throw new Error(`${at}.product_status.${bucket}[${j}] is not a product id`);
+        const p = product(pid, `${at}.product_status.${bucket}[${j}]`);
+        if (!p) return;
+        const justification = perProduct(v.flags, 'label', pid);
+        const impactStatement = perProduct(v.threats, 'details', pid);
+        out.push({ ids: [...ids], products: [p], status: st, ...(justification ? { justification } : {}), ...(impactStatement ? { impactStatement } : {}), time: Number.isNaN(time) ? 0 : time, source: `${at} (${pid})` });
+      });
+    }
+    return out;
+  });
+}
+
+/**
+ * Parses a VEX document of any supported format: OpenVEX (`@context` https://openvex.dev/ns…),
+ * CycloneDX VEX (`bomFormat: CycloneDX`) or CSAF 2.0 VEX (`document.category: csaf_vex`).
  * @throws Error saying what is wrong, or that the format is not supported.
  */
 export function parseVex(text: string, source: string): VexStatement[] {
@@ -273,6 +364,10 @@ export function parseVex(text: string, source: string): VexStatement[] {
     throw new Error(`${source}: not JSON`, { cause: e });
   }
   if (isRecord(doc) && doc.bomFormat === 'CycloneDX') return parseCycloneDxVex(doc, source);
+  if (isRecord(doc) && isRecord(doc.document) && typeof doc.document.csaf_version === 'string') {
+    if (doc.document.category !== 'csaf_vex') throw new Error(`${source}: a CSAF document of category ${JSON.stringify(doc.document.category)}, not csaf_vex`);
+    return parseCsafVex(doc, source);
+  }
   return parseOpenVex(text, source);
 }
 

@@ -1,5 +1,5 @@
 /**
- * VEX statements (OpenVEX, CycloneDX VEX): which findings a statement suppresses (id or alias, package purl, image digest
+ * VEX statements (OpenVEX, CycloneDX VEX, CSAF VEX): which findings a statement suppresses (id or alias, package purl, image digest
  * with or without subcomponents), the latest statement winning, and documents refused with the
  * statement and field that is wrong.
  */
@@ -75,5 +75,31 @@ describe('VEX (CycloneDX)', () => {
     expect(applyVex([jackson()], parseVex(bom('exploitable'), 'b'), [])[0].vex).to.equal(undefined);
     expect(parseVex(bom('not_affected', 'app'), 'b')).to.deep.equal([]);
     expect(() => parseVex(bom('maybe'), 'b.json')).to.throw(/b.json#vulnerabilities\[0\]: analysis.state "maybe"/);
+  });
+});
+
+describe('VEX (CSAF 2.0 VEX profile)', () => {
+  const csaf = (status: Record<string, string[]>) => JSON.stringify({
+    document: { category: 'csaf_vex', csaf_version: '2.0', title: 't', publisher: { category: 'vendor', name: 'Lab', namespace: 'https://lab.example' }, tracking: { id: 'LAB-1', current_release_date: '2026-01-01T00:00:00Z', initial_release_date: '2026-01-01T00:00:00Z', revision_history: [], status: 'final', version: '1' } },
+    product_tree: {
+      branches: [{ category: 'vendor', name: 'Lab', branches: [
+        { category: 'product_version', name: 'app', product: { product_id: 'IMG', name: 'app image', product_identification_helper: { purl: `pkg:oci/app@${encodeURIComponent(IMG)}` } } },
+        { category: 'product_version', name: 'adm-zip', product: { product_id: 'ADMZIP', name: 'adm-zip 0.4.7', product_identification_helper: { purl: 'pkg:npm/adm-zip@0.4.7' } } },
+      ] }],
+      relationships: [{ category: 'default_component_of', product_reference: 'ADMZIP', relates_to_product_reference: 'IMG', full_product_name: { product_id: 'IMG:ADMZIP', name: 'adm-zip in app' } }],
+    },
+    vulnerabilities: [{ cve: 'CVE-2018-1002204', product_status: status, flags: [{ label: 'vulnerable_code_not_in_execute_path', product_ids: ['IMG:ADMZIP'] }], threats: [{ category: 'impact', details: 'extraction is never used', product_ids: ['IMG:ADMZIP'] }] }],
+  });
+
+  it('known_not_affected of a component in the image suppresses it in that image only, with flag and impact', () => {
+    const st = parseVex(csaf({ known_not_affected: ['IMG:ADMZIP'] }), 'csaf.json');
+    expect(applyVex([admZip()], st, [IMG])[0].vex).to.deep.equal({ status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path', impactStatement: 'extraction is never used', source: 'csaf.json#vulnerabilities[0] (IMG:ADMZIP)' });
+    expect(applyVex([admZip()], st, [`sha256:${'e'.repeat(64)}`])[0].vex).to.equal(undefined);
+    expect(applyVex([admZip()], parseVex(csaf({ known_affected: ['IMG:ADMZIP'] }), 'c'), [IMG])[0].vex).to.equal(undefined);
+    expect(applyVex([admZip()], parseVex(csaf({ fixed: ['ADMZIP'] }), 'c'), [])[0].vex?.status).to.equal('fixed');
+  });
+
+  it('refuses a CSAF document that is not of category csaf_vex', () => {
+    expect(() => parseVex(JSON.stringify({ document: { category: 'csaf_security_advisory', csaf_version: '2.0' } }), 'adv.json')).to.throw(/category "csaf_security_advisory", not csaf_vex/);
   });
 });
