@@ -11,6 +11,7 @@ import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
 import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from '../gate/reconcile.js';
 import { Coalesced, Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
+import { loadTrustedRoot } from '../trust/trusted-root.js';
 import { openStore, type Store } from '../store/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
@@ -97,6 +98,8 @@ export function readBounds(config: PushgateConfig): http.ServerOptions {
  * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
  */
 export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number; monitorIntervalMs?: number; monitorNow?: () => number } = {}): Promise<RunningServer> {
+  // A trusted root that does not parse fails the start, not the first review that needs it.
+  if (config.admission.signatures?.trustedRoot) loadTrustedRoot(config.admission.signatures.trustedRoot);
   const store = await openStore(config.store.url);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });

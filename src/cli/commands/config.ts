@@ -11,7 +11,9 @@ import { parse as parseYaml } from 'yaml';
 import { formatProblem, isConfigError, type ConfigProblem } from '../../config/errors.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../config/load.js';
 import { displayPath } from '../../config/yaml-doc.js';
-import { isPolicyText, loadPolicy } from '../../policy/index.js';
+import { isPushgateError } from '../../core/index.js';
+import { isPolicyText, loadPolicy, loadVexFiles } from '../../policy/index.js';
+import { loadTrustedRoot } from '../../trust/trusted-root.js';
 
 /** Result of checking one file: its display name and its problems (empty when valid). */
 export interface CheckedFile {
@@ -54,8 +56,10 @@ export function checkConfigFiles(file: string, env: NodeJS.ProcessEnv = process.
   }
   if (isPolicyText(text)) return [attempt(file, () => loadPolicy(file))];
   let policyFile: string | undefined;
+  let config: ReturnType<typeof loadConfig> | undefined;
   const main = attempt(file, () => {
-    policyFile = loadConfig(file, env).policy;
+    config = loadConfig(file, env);
+    policyFile = config.policy;
   });
   const out = [main];
   if (main.problems.length) policyFile = policyPathOf(file);
@@ -63,6 +67,20 @@ export function checkConfigFiles(file: string, env: NodeJS.ProcessEnv = process.
     const policy = policyFile;
     // A missing policy file is already a problem of the config's `policy` key.
     if (fs.existsSync(policy)) out.push(attempt(policy, () => loadPolicy(policy)));
+  }
+  // Files the configuration names and pushgate reads at start: a Sigstore trusted root, VEX documents.
+  const data: Array<[string, string, () => void]> = [];
+  const root = config?.admission.signatures?.trustedRoot;
+  if (root && fs.existsSync(root)) data.push([root, 'admission.signatures.trustedRoot', () => loadTrustedRoot(root)]);
+  for (const p of config?.vex?.paths ?? []) if (fs.existsSync(p)) data.push([p, 'vex.paths', () => loadVexFiles([p])]);
+  for (const [f, key, load] of data) {
+    try {
+      load();
+      out.push({ file: displayPath(f), problems: [] });
+    } catch (err) {
+      if (!isPushgateError(err) || err.code !== 'BAD_CONFIG') throw err;
+      out.push({ file: displayPath(f), problems: [{ file: displayPath(f), line: 0, col: 0, key, message: err.message.replace(`${key}: `, '') }] });
+    }
   }
   return out;
 }

@@ -94,3 +94,27 @@ describe('config check (CLI)', function () {
     }
   });
 });
+
+describe('config check: the files the configuration names for signatures and VEX', () => {
+  it('reports a trusted root or a VEX document that does not parse, naming the key; valid ones are ok', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-trust-'));
+    try {
+      fs.copyFileSync(path.join(ROOT, 'test/fixtures/signatures/cosign-legacy-keyless/trusted_root.json'), path.join(dir, 'root.json'));
+      fs.writeFileSync(path.join(dir, 'bad-root.json'), '{"certificateAuthorities":[{"certChain":{"certificates":[{"rawBytes":"bm90IGEgY2VydA=="}]}}]}');
+      fs.mkdirSync(path.join(dir, 'vex'));
+      fs.copyFileSync(path.join(ROOT, 'test/fixtures/vex/cyclonedx-vex-excerpt.json'), path.join(dir, 'vex/a.json'));
+      fs.writeFileSync(path.join(dir, 'bad-vex.json'), '{"@context":"https://openvex.dev/ns/v0.2.0","statements":[{"vulnerability":{"name":"CVE-1"},"products":[{"@id":"pkg:npm/x"}],"status":"not_affected"}]}');
+      const write = (root: string, vex: string[]) => {
+        fs.writeFileSync(path.join(dir, 'pushgate.yaml'), `admission:\n  signatures:\n    trustedRoot: ${root}\nvex:\n  paths: [${vex.join(', ')}]\n`);
+        return checkConfigFiles(path.join(dir, 'pushgate.yaml'), {});
+      };
+      expect(write('root.json', ['vex']).flatMap((f) => f.problems)).to.deep.equal([]);
+      const bad = write('bad-root.json', ['vex', 'bad-vex.json']).flatMap((f) => f.problems.map((p) => `${p.key}: ${p.message}`));
+      expect(bad).to.have.length(2);
+      expect(bad[0]).to.match(/^admission\.signatures\.trustedRoot: trusted root .*bad-root\.json: /);
+      expect(bad[1]).to.match(/^vex\.paths: .*bad-vex\.json#statements\[0\]: not_affected needs a justification/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
