@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import type * as CycloneDx from '@cyclonedx/cyclonedx-library';
 import type * as SarifLib from 'node-sarif-builder';
-import type { Finding, ScanReport, Severity } from '../core/index.js';
+import type { Finding, FindingVex, ScanReport, Severity } from '../core/index.js';
 
 // Each converter's library is loaded on its first use (both are CommonJS, so `require` keeps the
 // converters synchronous): a JSON report, and a CLI run that prints a table, load neither.
@@ -70,6 +70,8 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
     const res = new SarifResultBuilder().initSimple({ ruleId: f.id, level: sarifLevel(f.severity), messageText: findingText(f), fileUri: imageUri(f.path) });
     Object.assign(res.result, {
       properties: { package: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, severity: f.severity, aliases: f.aliases, ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}) },
+      // A VEX statement took it out of the policy's view: shown, marked as suppressed (SARIF 2.1.0 §3.35).
+      ...(f.vex ? { suppressions: [{ kind: 'external', status: 'accepted', justification: vexText(f.vex) }] } : {}),
     });
     run.addResult(res);
   }
@@ -90,6 +92,20 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
   const log = new SarifBuilder();
   log.addRun(run);
   return log.buildSarifOutput() as object;
+}
+
+/** OpenVEX justification → CycloneDX `analysis.justification` (CycloneDX's own values pass through). */
+const CDX_JUSTIFICATION: Record<string, string> = {
+  component_not_present: 'code_not_present',
+  vulnerable_code_not_present: 'code_not_present',
+  vulnerable_code_not_in_execute_path: 'code_not_reachable',
+  inline_mitigations_already_exist: 'protected_by_mitigating_control',
+  ...Object.fromEntries(['code_not_present', 'code_not_reachable', 'requires_configuration', 'requires_dependency', 'requires_environment', 'protected_by_compiler', 'protected_at_runtime', 'protected_at_perimeter', 'protected_by_mitigating_control'].map((j) => [j, j])),
+};
+
+/** `not_affected (vulnerable_code_not_in_execute_path): impact — VEX FILE#statements[0]` */
+function vexText(v: FindingVex): string {
+  return `${v.status}${v.justification ? ` (${v.justification})` : ''}${v.impactStatement ? `: ${v.impactStatement}` : ''} — VEX ${v.source}`;
 }
 
 function cdxSeverity(Enums: typeof CycloneDx.Enums): Record<Severity, CycloneDx.Enums.Vulnerability.Severity> {
@@ -135,6 +151,14 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
     if (f.published) v.published = new Date(f.published);
     const target = (f.purl ? byKey.get(refOf(f.purl, f.path)) : undefined) ?? [...byKey.values()].find((c) => c.name === f.package && c.version === f.installedVersion);
     if (target) v.affects.add(new Models.Vulnerability.Affect(target.bomRef));
+    if (f.vex) {
+      const justification = CDX_JUSTIFICATION[f.vex.justification ?? ''] as CycloneDx.Enums.Vulnerability.AnalysisJustification | undefined;
+      v.analysis = new Models.Vulnerability.Analysis({
+        state: f.vex.status === 'fixed' ? Enums.Vulnerability.AnalysisState.Resolved : Enums.Vulnerability.AnalysisState.NotAffected,
+        ...(justification ? { justification } : {}),
+        detail: vexText(f.vex),
+      });
+    }
     bom.vulnerabilities.add(v);
   }
   const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));

@@ -71,6 +71,18 @@ describe('report formats: SARIF 2.1.0, CycloneDX 1.6, table by package', functio
     expect(run.properties.decision).to.equal(admZip.verdict.decision);
   });
 
+  it('a VEX-suppressed finding stays in SARIF (suppressions) and CycloneDX (analysis, valid 1.6) with its statement', async () => {
+    const vex = { status: 'not_affected' as const, justification: 'vulnerable_code_not_in_execute_path', impactStatement: 'never extracts archives', source: '/etc/pushgate/vex/app.json#statements[0]' };
+    const suppressed: ScanReport = { ...admZip, findings: admZip.findings.map((f) => (f.id === 'NSWG-NPM-458' ? { ...f, vex } : f)) };
+    const res = (toSarif(suppressed) as SarifLog).runs[0].results.find((r) => r.ruleId === 'NSWG-NPM-458') as unknown as { suppressions?: Array<{ kind: string; justification: string }> };
+    expect(res.suppressions).to.deep.equal([{ kind: 'external', status: 'accepted', justification: 'not_affected (vulnerable_code_not_in_execute_path): never extracts archives — VEX /etc/pushgate/vex/app.json#statements[0]' }]);
+    const { body } = formatReport(suppressed, 'cyclonedx');
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(body)).to.equal(null);
+    const v = (JSON.parse(body) as { vulnerabilities: Array<{ id: string; analysis?: Record<string, string> }> }).vulnerabilities.find((x) => x.id === 'NSWG-NPM-458');
+    expect(v?.analysis).to.deep.include({ state: 'not_affected', justification: 'code_not_reachable' });
+    expect(v?.analysis?.detail).to.include('VEX /etc/pushgate/vex/app.json#statements[0]');
+  });
+
   it('SARIF: secrets carry their line and only the redacted text', () => {
     expect(nodeApp.secrets.length).to.be.greaterThan(0);
     const log = JSON.parse(formatReport(nodeApp, 'sarif').body) as SarifLog;
