@@ -146,7 +146,7 @@ export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, str
       plain &&= p;
       text += `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000${release}\u0000${compiled}\n`;
     }
-    out.set(pkg, crypto.createHash('sha256').update(plain ? text : readBack(text)).digest('hex').slice(0, 32));
+    out.set(pkg, crypto.hash('sha256', plain ? text : readBack(text), 'hex').slice(0, 32));
   }
   return out;
 }

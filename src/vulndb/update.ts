@@ -180,8 +180,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         return;
       }
       seen.add(rec.id);
-      const aliases = [...new Set([...(rec.aliases ?? []), ...(rec.upstream ?? [])])].filter((x) => x !== rec.id);
-      const keys = [rec.id, ...aliases];
+      // aliases + upstream ids, first occurrence kept, without the record's own id
+      const keySet = new Set([rec.id]);
+      for (const list of [rec.aliases, rec.upstream]) if (Array.isArray(list)) for (const x of list) keySet.add(x);
+      const keys = [...keySet];
+      const aliases = keys.slice(1);
       const sev = recordSeverity(rec);
       if (sev.severity !== 'unknown') {
         for (const k of keys) {
