@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
-import { checkAffected, checkRecord, type OsvRecord } from './osv.js';
+import { checkAffected, checkRecord, sanitizeRecord, type OsvRecord } from './osv.js';
 import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
 import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
@@ -171,6 +171,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         return;
       }
       const rec = parsed as OsvRecord;
+      for (const note of sanitizeRecord(rec)) stats.badRecords.push({ file, error: `${rec.id}: ${note}` });
       if (rec.withdrawn) {
         stats.withdrawn++;
         return;
