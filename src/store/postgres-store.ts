@@ -7,8 +7,8 @@ import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdi
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
-import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery } from './types.js';
 
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
@@ -361,6 +361,13 @@ export class PostgresStore implements Store {
     return r.rows[0] ? this.getVerdict(registry, repository, r.rows[0].digest) : undefined;
   }
 
+  async pageVerdicts(q: VerdictQuery): Promise<VerdictPage> {
+    const { where, args } = verdictWhere(q, (n) => `$${n}`, (p) => `(body::jsonb -> 'tags') ? ${p}`, (p) => `strpos(repository, ${p}) > 0`);
+    args.push(q.limit + 1);
+    const r = await this.q(`SELECT registry, repository, digest, updated_seq, body FROM verdicts ${where} ORDER BY updated_seq DESC, registry DESC, repository DESC, digest DESC LIMIT $${args.length}`, args);
+    return verdictPage(r.rows, q.limit);
+  }
+
   async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -442,6 +449,12 @@ export class PostgresStore implements Store {
     return (await this.q('SELECT * FROM exceptions ORDER BY id')).rows.map(exceptionFromRow);
   }
 
+  async revokeException(id: number, actor: string): Promise<StoredException | undefined> {
+    await this.q('UPDATE exceptions SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [new Date().toISOString(), actor, id]);
+    const r = await this.q('SELECT * FROM exceptions WHERE id = $1', [id]);
+    return r.rows[0] ? exceptionFromRow(r.rows[0]) : undefined;
+  }
+
   async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
     const at = Date.now();
     const r = await this.q(
@@ -455,6 +468,11 @@ export class PostgresStore implements Store {
     const { where, args } = quarantineWhere(q, (n) => `$${n}`);
     args.push(q.limit ?? 1000);
     return (await this.q(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT $${args.length}`, args)).rows.map(quarantineFromRow);
+  }
+
+  async countQuarantine(q: QuarantineQuery): Promise<number> {
+    const { where, args } = quarantineWhere({ ...q, beforeId: undefined }, (n) => `$${n}`);
+    return Number((await this.q(`SELECT COUNT(*) AS n FROM quarantine ${where}`, args)).rows[0].n);
   }
 
   async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
