@@ -9,15 +9,15 @@
  *   the quarantine count, the queue, the vulnerability database's build time, age per source and
  *   records per ecosystem (its coverage), and the images that newly failed (newest first, at most 20).
  * - `GET /stats/blocked?days=N&bucket=day|hour`: pushes blocked (audited `verdict:quarantine` and
- *   `verdict:reject`) in the last N days (1..90, default 14), counted per UTC bucket, registry and
- *   rule (a push blocked by two rules counts once for each rule; `pushes` counts pushes).
+ *   `verdict:reject`) in the last N days (1..90, default 14), counted in the store per UTC bucket,
+ *   registry and rule (a push blocked by two rules counts once for each rule; `pushes` counts pushes).
  * - `POST /exceptions/{id}/revoke` (admin), body `{"reason": "…"}`: revokes a stored exception.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { DECISIONS, isBlocking, PushgateError, type Decision } from '../core/index.js';
 import type { Gate } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
-import type { AuditRecord, Store, VerdictCursor } from '../store/index.js';
+import type { AuditRecord, AuditRuleCount, Store, VerdictCursor } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
 
 /** What the routes need. */
@@ -47,8 +47,6 @@ const BLOCKED_QUERY = {
 
 /** The actions of a push blocked by the gate. */
 const BLOCKED_ACTIONS = ['verdict:quarantine', 'verdict:reject'];
-/** At most this many audit records are read to count blocked pushes (a bound per call, not per store). */
-const BLOCKED_SCAN_LIMIT = 100_000;
 
 /** Encodes a verdict cursor for `after=` (opaque to callers). */
 export function encodeCursor(c: VerdictCursor): string {
@@ -121,8 +119,8 @@ export function addConsoleRoutes(api: Router, deps: ConsoleRouteDeps): void {
       const now = Date.now();
       const width = bucket === 'hour' ? 3_600_000 : 86_400_000;
       const start = Math.floor((now - days * 86_400_000) / width + 1) * width;
-      const rows = await store.listAudit(BLOCKED_SCAN_LIMIT, { actions: BLOCKED_ACTIONS, since: new Date(start).toISOString() });
-      res.json({ since: new Date(start).toISOString(), bucket, ...countBlocked(rows, start, width), truncated: rows.length >= BLOCKED_SCAN_LIMIT });
+      const counted = await store.countAuditRules(BLOCKED_ACTIONS, new Date(start).toISOString(), bucket === 'hour' ? 13 : 10);
+      res.json({ since: new Date(start).toISOString(), bucket, ...seriesOf(counted.groups), pushes: counted.records });
     } catch (e) {
       fail(res, e);
     }
@@ -154,28 +152,15 @@ export interface BlockedCount {
 }
 
 /**
- * Counts blocked-push audit records per bucket of `width` ms from `start`, registry and rule.
- * A record without rules counts under rule `(none)`. Buckets without a push are left out.
+ * The chart series of {@link Store.countAuditRules} groups: each bucket as the instant it starts
+ * (a UTC day `YYYY-MM-DD` or hour `YYYY-MM-DDTHH`), a record without rules under rule `(none)`, one
+ * without a registry under `(unknown)`; in time, registry and rule order.
  */
-export function countBlocked(rows: AuditRecord[], start: number, width: number): { series: BlockedCount[]; pushes: number; rules: string[]; registries: string[] } {
-  const counts = new Map<string, BlockedCount>();
-  let pushes = 0;
-  for (const r of rows) {
-    const at = Date.parse(r.at);
-    if (!(at >= start)) continue;
-    pushes++;
-    const t = new Date(start + Math.floor((at - start) / width) * width).toISOString();
-    const reasons = Array.isArray(r.detail?.reasons) ? (r.detail.reasons as unknown[]).filter((x): x is string => typeof x === 'string') : [];
-    for (const rule of reasons.length ? [...new Set(reasons)] : ['(none)']) {
-      const registry = r.registry ?? '(unknown)';
-      const k = JSON.stringify([t, registry, rule]);
-      const c = counts.get(k) ?? { t, registry, rule, count: 0 };
-      c.count++;
-      counts.set(k, c);
-    }
-  }
-  const series = [...counts.values()].sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.registry.localeCompare(b.registry) || a.rule.localeCompare(b.rule)));
-  return { series, pushes, rules: [...new Set(series.map((s) => s.rule))].sort(), registries: [...new Set(series.map((s) => s.registry))].sort() };
+export function seriesOf(groups: AuditRuleCount[]): { series: BlockedCount[]; rules: string[]; registries: string[] } {
+  const series = groups
+    .map((g) => ({ t: new Date(g.bucket.length === 10 ? `${g.bucket}T00:00:00.000Z` : `${g.bucket}:00:00.000Z`).toISOString(), registry: g.registry ?? '(unknown)', rule: g.rule ?? '(none)', count: g.count }))
+    .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.registry.localeCompare(b.registry) || a.rule.localeCompare(b.rule)));
+  return { series, rules: [...new Set(series.map((s) => s.rule))].sort(), registries: [...new Set(series.map((s) => s.registry))].sort() };
 }
 
 /**

@@ -7,8 +7,8 @@ import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdi
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
-import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery } from './types.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
@@ -437,6 +437,20 @@ export class PostgresStore implements Store {
     args.push(limit);
     const r = await this.q(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT $${args.length}`, args);
     return r.rows.map(auditFromRow);
+  }
+
+  async countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }> {
+    if (!actions.length) return { groups: [], records: 0 };
+    const inList = (from: number) => actions.map((_, i) => `$${i + from}`).join(', ');
+    const groups = await this.q(
+      `SELECT substr(a.at, 1, $1) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
+       FROM audit a LEFT JOIN LATERAL jsonb_array_elements_text(
+         CASE WHEN jsonb_typeof(a.detail::jsonb -> 'reasons') = 'array' THEN a.detail::jsonb -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
+       WHERE a.action IN (${inList(2)}) AND a.at >= $${actions.length + 2} GROUP BY 1, 2, 3`,
+      [bucketChars, ...actions, since],
+    );
+    const records = await this.q(`SELECT COUNT(*) AS n FROM audit WHERE action IN (${inList(1)}) AND at >= $${actions.length + 1}`, [...actions, since]);
+    return { groups: groups.rows.map(ruleCountFromRow), records: Number(records.rows[0].n) };
   }
 
   async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {

@@ -10,7 +10,7 @@ import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdi
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
-import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type StoredException, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -402,6 +402,20 @@ export class SqliteStore implements Store {
     return (this.stmt(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, limit) as Row[]).map(auditFromRow);
   }
 
+  async countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }> {
+    if (!actions.length) return { groups: [], records: 0 };
+    const inList = actions.map(() => '?').join(', ');
+    return this.wrap('count audit rules', () => {
+      const groups = this.stmt(
+        `SELECT substr(a.at, 1, ?) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
+         FROM audit a LEFT JOIN json_each(a.detail, '$.reasons') AS j
+         WHERE a.action IN (${inList}) AND a.at >= ? GROUP BY bucket, a.registry, j.value`,
+      ).all(bucketChars, ...actions, since) as Row[];
+      const records = Number((this.stmt(`SELECT COUNT(*) AS n FROM audit WHERE action IN (${inList}) AND at >= ?`).get(...actions, since) as Row).n);
+      return { groups: groups.map(ruleCountFromRow), records };
+    });
+  }
+
   async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
     const at = new Date().toISOString();
     const r = this.stmt('INSERT INTO exceptions (at, actor, expires, spec) VALUES (?, ?, ?, ?)').run(at, actor, spec.expires, JSON.stringify(spec));
@@ -626,6 +640,11 @@ export function verdictPage(rows: Row[], limit: number): VerdictPage {
     items: items.map((r) => JSON.parse(String(r.body)) as Verdict),
     ...(rows.length > limit && last ? { next: [Number(last.updated_seq), String(last.registry), String(last.repository), String(last.digest)] as VerdictCursor } : {}),
   };
+}
+
+/** Maps a row of {@link Store.countAuditRules} (either dialect). */
+export function ruleCountFromRow(r: Row): AuditRuleCount {
+  return { bucket: String(r.bucket), registry: r.registry === null ? null : String(r.registry), rule: r.rule === null || r.rule === undefined ? null : String(r.rule), count: Number(r.n) };
 }
 
 /** Maps an exceptions row (either dialect). */

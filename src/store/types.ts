@@ -51,6 +51,15 @@ export type AuditFilter = Partial<Pick<AuditRecord, 'actor' | 'action' | 'regist
   since?: string;
 };
 
+/** One group of {@link Store.countAuditRules}. */
+export interface AuditRuleCount {
+  /** `YYYY-MM-DD` or `YYYY-MM-DDTHH` (UTC). */
+  bucket: string;
+  registry: string | null;
+  rule: string | null;
+  count: number;
+}
+
 /**
  * An exception added through the admin API. `spec` is a policy exception (`ExceptionSpec` of
  * src/policy: reason, owner, expires, scopes), validated by the caller before it is stored.
@@ -273,6 +282,13 @@ export interface Store {
   audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
   /** The newest `limit` audit records that match `filter` (all when omitted), newest first. */
   listAudit(limit: number, filter?: AuditFilter): Promise<AuditRecord[]>;
+  /**
+   * Audit records whose action is one of `actions`, at or after `since` (ISO 8601 UTC), counted in
+   * one grouped query per bucket (the first `bucketChars` characters of `at`: 10 a UTC day, 13 a UTC
+   * hour), registry and each rule named in `detail.reasons` (`rule` null for a record without rules).
+   * `records` counts the records themselves (a record with two rules is in two groups).
+   */
+  countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }>;
 
   /** Stores an admin-API exception; returns it with its id. */
   addException(actor: string, spec: StoredException['spec']): Promise<StoredException>;

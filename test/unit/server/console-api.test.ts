@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import type { Verdict } from '../../../src/core/index.js';
-import { countBlocked, decodeCursor, encodeCursor, newlyFailing } from '../../../src/server/console-api.js';
+import { decodeCursor, seriesOf, encodeCursor, newlyFailing } from '../../../src/server/console-api.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import type { AuditRecord } from '../../../src/store/index.js';
 import { labGateConfig, silentLogger } from '../../helpers/gate.js';
@@ -119,15 +119,15 @@ describe('console API: pages, blocked pushes, overview, revocation, static files
     expect(o.json.verdicts.reduce((a: number, v: { count: number }) => a + v.count, 0)).to.equal(30);
   });
 
-  it('countBlocked buckets by start and width; a push without rules counts under (none); newlyFailing keeps only blocking turns of the monitor', () => {
+  it('seriesOf turns day and hour buckets into instants, a push without rules under (none); newlyFailing keeps only blocking turns of the monitor', () => {
     const start = Date.UTC(2026, 0, 1);
     const rec = (at: number, over: Partial<AuditRecord> = {}): AuditRecord => ({ seq: 1, at: new Date(at).toISOString(), actor: 'x', action: 'verdict:reject', registry: 'lab', detail: { reasons: ['a'] }, ...over });
-    const c = countBlocked([rec(start), rec(start + 86_399_999), rec(start + 86_400_000, { detail: {} }), rec(start - 1)], start, 86_400_000);
+    const c = seriesOf([{ bucket: '2026-01-02', registry: 'lab', rule: null, count: 1 }, { bucket: '2026-01-01T07', registry: null, rule: 'a', count: 2 }]);
     expect(c.series).to.deep.equal([
-      { t: '2026-01-01T00:00:00.000Z', registry: 'lab', rule: 'a', count: 2 },
+      { t: '2026-01-01T07:00:00.000Z', registry: '(unknown)', rule: 'a', count: 2 },
       { t: '2026-01-02T00:00:00.000Z', registry: 'lab', rule: '(none)', count: 1 },
     ]);
-    expect(c.pushes).to.equal(3);
+    expect(c.rules).to.deep.equal(['(none)', 'a']);
     const n = newlyFailing([
       rec(start, { action: 'monitor:changed', digest: digest(1), detail: { decision: { before: 'allow', after: 'reject' } } }),
       rec(start, { action: 'monitor:changed', digest: digest(2), detail: { decision: { before: 'reject', after: 'quarantine' } } }),

@@ -121,6 +121,26 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.listAudit(1000, { actions: ['verdict:reject'], since: new Date(Date.now() - 60_000).toISOString() })).to.have.length(10);
     });
 
+    it('blocked pushes counted per UTC day or hour, registry and rule in the store; a record without rules under null', async () => {
+      const since = new Date(Date.now() - 3_600_000).toISOString();
+      const actions = ['test:blocked-a', 'test:blocked-b'];
+      await store.audit({ actor: 'x', action: 'test:blocked-a', registry: 'lab', detail: { reasons: ['r1', 'r2'] } });
+      await store.audit({ actor: 'x', action: 'test:blocked-b', registry: 'lab', detail: { reasons: ['r1'] } });
+      await store.audit({ actor: 'x', action: 'test:blocked-b', registry: 'edge', detail: { reasons: [] } });
+      await store.audit({ actor: 'x', action: 'test:blocked-b', detail: { other: 1 } });
+      await store.audit({ actor: 'x', action: 'test:other', registry: 'lab', detail: { reasons: ['r1'] } });
+      const day = new Date().toISOString().slice(0, 10);
+      const c = await store.countAuditRules(actions, since, 10);
+      expect(c.records).to.equal(4);
+      const key = (g: { bucket: string; registry: string | null; rule: string | null; count: number }) => `${g.bucket} ${g.registry} ${g.rule} ${g.count}`;
+      expect(c.groups.map(key).sort()).to.deep.equal([`${day} edge null 1`, `${day} lab r1 2`, `${day} lab r2 1`, `${day} null null 1`].sort());
+      const hours = await store.countAuditRules(actions, since, 13);
+      expect(hours.groups.every((g) => /^\d{4}-\d\d-\d\dT\d\d$/.test(g.bucket))).to.equal(true);
+      expect(hours.groups.reduce((a, g) => a + g.count, 0)).to.equal(5);
+      expect((await store.countAuditRules(actions, new Date(Date.now() + 60_000).toISOString(), 10)).records).to.equal(0);
+      expect(await store.countAuditRules([], since, 10)).to.deep.equal({ groups: [], records: 0 });
+    });
+
     it('quarantine pages below an id, and counts by state', async () => {
       const recs = [];
       for (let i = 0; i < 9; i++) recs.push(await store.recordQuarantine({ registry: 'lab', repository: 'lab/zip', tag: `t${i}`, digest: digest(i + 1), quarantineRepository: 'quarantine/lab/zip' }));
