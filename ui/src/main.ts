@@ -368,13 +368,18 @@ function reportBlock(r: Report): HTMLElement {
     const k = JSON.stringify([f.ecosystem, f.package, f.installedVersion]);
     groups.set(k, [...(groups.get(k) ?? []), f]);
   }
-  const layerOf = (l?: string) => (!l ? '—' : base.size ? `${base.has(l) ? 'base' : 'app'} layer ${shortDigest(l)}` : `layer ${shortDigest(l)}`);
-  const pkgs = [...groups.entries()];
+  const layerOf = (l?: string) => (!l ? 'layer unknown' : base.size ? `${base.has(l) ? 'base image layer' : 'app layer'} ${shortDigest(l)}` : `layer ${shortDigest(l)}`);
+  // Base-image findings first (fixed by a newer base), then the app's own, each in the report's risk order.
+  const pkgs = [...groups.entries()].sort(([, a], [, b]) => Number(!base.has(a[0].layer ?? '')) - Number(!base.has(b[0].layer ?? '')));
   const shown = pkgs.slice(0, 200);
+  const inBase = r.findings.filter((f) => f.layer && base.has(f.layer)).length;
   return h(
     'div',
     null,
     h('p', null, `${r.packages.length} packages, ${r.findings.length} findings in ${groups.size} packages${r.os ? ` · ${r.os.id} ${r.os.versionId ?? ''}` : ''} · ${r.complete ? 'complete' : 'INCOMPLETE'} · scanned `, time(r.scannedAt)),
+    base.size
+      ? h('p', null, `${inBase} findings in the base image's layers (a newer base image fixes those), ${r.findings.length - inBase} in the layers the image's own build added.`)
+      : h('p', { class: 'note' }, 'The image history does not say which layers come from the base image.'),
     shown.map(([k, fs]) => {
       const [eco, name, version] = JSON.parse(k) as [string, string, string];
       return h(

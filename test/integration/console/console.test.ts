@@ -115,6 +115,9 @@ describe('console: end to end in headless Chromium', function () {
     expect(text).to.include(ADVISORY);
     expect(text).to.include(CVE);
     expect(text).to.match(/0\.4\.9/);
+    // The finding is in the layer the image's own build added, not in the Debian base.
+    expect(text).to.include('app layer');
+    expect(await page.getByText(/^\d+ findings in the base image's layers \(a newer base image fixes those\), [1-9]\d* in the layers the image's own build added\.$/).count()).to.equal(1);
     expect(await page.getByText(/Enforcement: quarantine \(done\)/).count()).to.be.greaterThan(0);
     await shot('image');
     await go('#/images', 'Images');
