@@ -1,6 +1,7 @@
 /**
- * The `/api/v1` router: verdicts, reports, scans, and the admin calls of issue 7 (release from
- * quarantine, exceptions, audit log).
+ * The `/api/v1` router: verdicts, reports, scans, release from quarantine, exceptions (add, list,
+ * revoke), the audit log, and the console's calls (src/server/console-api.ts). List calls page with
+ * `limit` and `after` (keyset: the last seq or id of the previous page).
  *
  * Authentication (`Authorization: Bearer <token>`):
  * - a JWT verified with jsonwebtoken against `api.jwt`: `secret` → HS256 only; `publicKey` → RS256
