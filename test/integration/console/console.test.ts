@@ -29,6 +29,7 @@ const ADVISORY = 'NSWG-NPM-458';
 const CVE = 'CVE-2018-1002204';
 /** A subject with markup: the console must show it as text. */
 const SUBJECT = 'alice<img src=x onerror="window.__pwned=1">';
+const ZONE = 'Pacific/Chatham';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -75,7 +76,8 @@ describe('console: end to end in headless Chromium', function () {
     digest = v.digest;
     expect(await lab.tags('lab/adm-zip')).to.deep.equal([]);
     browser = await chromium.launch({ executablePath: process.env.PUSHGATE_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // A zone far from the server's (UTC+12:45/13:45): times must be shown in the viewer's.
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: ZONE, locale: 'en-US' });
   });
   after(async () => {
     await browser?.close();
@@ -156,7 +158,25 @@ describe('console: end to end in headless Chromium', function () {
     expect(await row.innerText()).to.include(SUBJECT);
     expect(await page.evaluate('window.__pwned')).to.equal(undefined);
     expect(await page.locator('main img').count()).to.equal(0);
+    // The record's instant, shown in the viewer's zone.
+    const at = await row.locator('time').first().getAttribute('datetime');
+    expect(await row.locator('time').first().innerText()).to.equal(new Date(at!).toLocaleString('en-US', { timeZone: ZONE, dateStyle: 'medium', timeStyle: 'short' }));
     await shot('audit');
+  });
+
+  it('a viewer sees the same pages without the actions; the API refuses them anyway', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel(/API token/).fill(API);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('API token (viewer)').waitFor();
+    await go('#/quarantine?state=released', 'Quarantine');
+    expect(await page.locator('main tbody tr').count()).to.equal(1);
+    expect(await page.getByRole('button', { name: 'Release' }).count()).to.equal(0);
+    await go('#/exceptions', 'Exceptions');
+    expect(await page.getByRole('button', { name: 'Revoke' }).count()).to.equal(0);
+    expect(await page.getByText('Only the admin role adds or revokes exceptions.').count()).to.equal(1);
+    const refused = await fetch(`${gate}/api/v1/exceptions/1/revoke`, { method: 'POST', headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' }, body: '{"reason":"x"}' });
+    expect(refused.status).to.equal(403);
   });
 
   it('at phone width the pages fit the screen (tables scroll inside their frame)', async () => {
