@@ -68,12 +68,15 @@ export function setUnauthorizedHandler(f: () => void): void {
   onUnauthorized = f;
 }
 
-/** Builds `/api/v1/<path>?<query>` (empty values left out; every value percent-encoded). */
+/**
+ * Builds `../api/v1/<path>?<query>` (empty values left out; every value percent-encoded): relative to
+ * the page at `<base>/ui/`, so the console also works behind a proxy that serves pushgate under a path.
+ */
 export function apiUrl(path: string, query: Record<string, string | number | undefined> = {}): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, String(v));
   const qs = q.toString();
-  return `/api/v1/${path}${qs ? `?${qs}` : ''}`;
+  return `../api/v1/${path}${qs ? `?${qs}` : ''}`;
 }
 
 /**

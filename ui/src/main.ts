@@ -63,6 +63,9 @@ function link(page: string, query: Record<string, string | undefined> = {}): str
   return `#/${page}${qs ? `?${qs}` : ''}`;
 }
 
+/** `repository:tag (registry)`: the registry is a configured name, not a host, so it is set apart. */
+const where = (registry: string | undefined, repository: string | undefined, tag?: string) => `${repository ?? ''}${tag ? `:${tag}` : ''}${registry ? ` (${registry})` : ''}`;
+
 const imageLink = (digest: string, text?: string) => h('a', { href: `#/image/${encodeURIComponent(digest)}`, class: 'mono', title: digest }, text ?? shortDigest(digest));
 
 function errorBox(e: unknown): HTMLElement {
@@ -260,7 +263,7 @@ async function overviewPage(): Promise<Child> {
       table(
         'Newly failing images',
         ['When', 'Image', 'Decision', 'Rules', 'Found by'],
-        o.newlyFailing.map((f) => [time(f.at), h('span', null, `${f.registry ?? ''} ${f.repository ?? ''}${f.tag ? `:${f.tag}` : ''} `, f.digest ? imageLink(f.digest) : null), badge('d', f.decision), f.rules.join(', '), f.via]),
+        o.newlyFailing.map((f) => [time(f.at), h('span', null, `${where(f.registry, f.repository, f.tag)} `, f.digest ? imageLink(f.digest) : null), badge('d', f.decision), f.rules.join(', '), f.via]),
       ),
     ),
   );
@@ -316,7 +319,7 @@ async function imagesPage(q: URLSearchParams): Promise<Child> {
     table(
       'Stored verdicts',
       ['Image', 'Tags', 'Digest', 'Decision', 'Enforcement', 'Judged'],
-      page.items.map((v) => [`${v.registry}/${v.repository}`, v.tags.join(', ') || '(untagged)', imageLink(v.digest), badge('d', v.decision), v.enforcement ? `${v.enforcement.action} (${v.enforcement.status})` : '—', time(v.evaluatedAt)]),
+      page.items.map((v) => [where(v.registry, v.repository), v.tags.join(', ') || '(untagged)', imageLink(v.digest), badge('d', v.decision), v.enforcement ? `${v.enforcement.action} (${v.enforcement.status})` : '—', time(v.evaluatedAt)]),
     ),
     pager('images', q, page.next),
   );
@@ -353,7 +356,7 @@ function verdictBlock(v: Verdict, sess: Session): HTMLElement {
   return h(
     'fieldset',
     null,
-    h('legend', null, `${v.registry}/${v.repository} `, badge('d', v.decision)),
+    h('legend', null, `${where(v.registry, v.repository)} `, badge('d', v.decision)),
     h('p', null, `Tags: ${v.tags.join(', ') || '(untagged)'} · mode ${v.mode} · ${v.complete ? 'complete scan' : 'INCOMPLETE scan'} · policy ${v.policy.name} · judged `, time(v.evaluatedAt)),
     v.enforcement ? h('p', null, `Enforcement: ${v.enforcement.action} (${v.enforcement.status}) — ${v.enforcement.detail}`) : null,
     v.reasons.length ? h('ul', null, v.reasons.map((r) => h('li', null, badge('d', r.action), ` ${r.rule}: ${r.message}`))) : h('p', null, 'No rule fired.'),
@@ -422,7 +425,7 @@ async function quarantinePage(q: URLSearchParams, sess: Session): Promise<Child>
       ['Quarantined', 'Image', 'Digest', 'Reasons', 'State', ...(sess.role === 'admin' ? ['Action'] : [])],
       rows.map((r, i) => [
         time(r.at),
-        `${r.registry}/${r.repository}:${r.tag}`,
+        where(r.registry, r.repository, r.tag),
         imageLink(r.digest),
         reasons[i].length ? h('ul', null, reasons[i].map((x) => h('li', null, `${x.rule}: ${x.message}`))) : '—',
         r.state,
@@ -575,7 +578,7 @@ async function vulnerabilitiesPage(q: URLSearchParams): Promise<Child> {
       ['Image', 'Where', 'Packages', 'Fixed in', 'Severity'],
       a.images.map((im) => [
         imageLink(im.digest),
-        h('ul', null, im.verdicts.map((v) => h('li', null, `${v.registry}/${v.repository}:${v.tags.join(',') || '(untagged)'} `, badge('d', v.decision)))),
+        h('ul', null, im.verdicts.map((v) => h('li', null, `${where(v.registry, v.repository, v.tags.join(',') || '(untagged)')} `, badge('d', v.decision)))),
         im.findings.map((f) => `${f.package} ${f.installedVersion}`).join('; '),
         im.findings.map((f) => f.fixedVersions.join(', ') || 'no fix known').join('; '),
         h('span', null, im.findings.map((f) => badge('sev', f.severity))),
@@ -598,7 +601,7 @@ async function auditPage(q: URLSearchParams): Promise<Child> {
     table(
       'Audit records',
       ['When', 'Actor', 'Action', 'Image', 'Detail'],
-      rows.map((a) => [time(a.at), a.actor, a.action, h('span', null, `${a.registry ?? ''} ${a.repository ?? ''}${a.tag ? `:${a.tag}` : ''} `, a.digest ? imageLink(a.digest) : null), detailOf(a.detail)]),
+      rows.map((a) => [time(a.at), a.actor, a.action, h('span', null, `${where(a.registry, a.repository, a.tag)} `, a.digest ? imageLink(a.digest) : null), detailOf(a.detail)]),
     ),
     pager('audit', q, rows.length === PAGE_SIZE ? String(rows[rows.length - 1].seq) : undefined),
   );
