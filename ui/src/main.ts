@@ -339,7 +339,7 @@ async function imagePage(digest: string, sess: Session): Promise<Child> {
     h('h2', null, 'Verdicts'),
     verdicts.items.length ? verdicts.items.map((v) => verdictBlock(v, sess)) : h('p', null, 'No stored verdict for this digest.'),
     h('h2', null, 'Report'),
-    report ? reportBlock(report) : h('p', null, 'No stored report for this digest.'),
+    report ? reportBlock(report, firedRules(verdicts.items)) : h('p', null, 'No stored report for this digest.'),
     h('h2', null, 'Verdict and enforcement history'),
     table(
       'Audit records of this image',
@@ -364,7 +364,7 @@ function verdictBlock(v: Verdict, sess: Session): HTMLElement {
   );
 }
 
-function reportBlock(r: Report): HTMLElement {
+function reportBlock(r: Report, fired: Map<string, string[]>): HTMLElement {
   const base = new Set(r.baseLayers ?? []);
   const groups = new Map<string, Finding[]>();
   for (const f of r.findings) {
@@ -372,8 +372,8 @@ function reportBlock(r: Report): HTMLElement {
     groups.set(k, [...(groups.get(k) ?? []), f]);
   }
   const layerOf = (l?: string) => (!l ? 'layer unknown' : base.size ? `${base.has(l) ? 'base image layer' : 'app layer'} ${shortDigest(l)}` : `layer ${shortDigest(l)}`);
-  // Base-image findings first (fixed by a newer base), then the app's own, each in the report's risk order.
-  const pkgs = [...groups.entries()].sort(([, a], [, b]) => Number(!base.has(a[0].layer ?? '')) - Number(!base.has(b[0].layer ?? '')));
+  // Packages in the report's risk order (its findings are sorted: KEV, EPSS, CVSS, severity).
+  const pkgs = [...groups.entries()];
   const shown = pkgs.slice(0, 200);
   const inBase = r.findings.filter((f) => f.layer && base.has(f.layer)).length;
   return h(
@@ -393,7 +393,13 @@ function reportBlock(r: Report): HTMLElement {
           `Findings of ${name} ${version}`,
           ['Advisory', 'Severity', 'Fixed in', 'Summary'],
           fs.map((f) => [
-            h('span', null, h('a', { href: link('vulnerabilities', { id: f.id }) }, f.id), f.aliases.length ? h('span', { class: 'note' }, ` (${f.aliases.join(', ')})`) : null),
+            h(
+              'span',
+              null,
+              h('a', { href: link('vulnerabilities', { id: f.id }) }, f.id),
+              f.aliases.length ? h('span', { class: 'note' }, ` (${f.aliases.join(', ')})`) : null,
+              fired.has(f.id) ? h('strong', null, ` — fired rule ${fired.get(f.id)!.join(', ')}`) : null,
+            ),
             h('span', null, badge('sev', f.severity), f.cvss ? ` ${f.cvss.score}` : '', f.kev ? ' KEV' : ''),
             f.fixedVersions.join(', ') || 'no fix known',
             f.summary ?? '',
@@ -403,6 +409,13 @@ function reportBlock(r: Report): HTMLElement {
     }),
     pkgs.length > shown.length ? h('p', { class: 'note' }, `${pkgs.length - shown.length} more packages with findings: download the full report from /api/v1/images/{digest}.`) : null,
   );
+}
+
+/** Finding id → the rules whose reasons name it, over every verdict of the image. */
+function firedRules(vs: Verdict[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const v of vs) for (const r of v.reasons) for (const id of r.findings ?? []) out.set(id, [...new Set([...(out.get(id) ?? []), r.rule])]);
+  return out;
 }
 
 function detailOf(d: Record<string, unknown> | undefined): Child {

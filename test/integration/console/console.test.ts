@@ -116,6 +116,9 @@ describe('console: end to end in headless Chromium', function () {
     const text = await section.innerText();
     expect(text).to.include(ADVISORY);
     expect(text).to.include(CVE);
+    expect(text).to.include('fired rule adm-zip');
+    // Risk order: the high adm-zip finding comes before the Debian base's unrated ones.
+    expect(await page.locator('section.pkg h3').first().innerText()).to.match(/^adm-zip 0\.4\.7/);
     expect(text).to.match(/0\.4\.9/);
     // The finding is in the layer the image's own build added, not in the Debian base.
     expect(text).to.include('app layer');
