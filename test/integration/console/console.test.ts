@@ -11,6 +11,7 @@
  * markup: shown as text everywhere, never run. The page is also loaded at phone width.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -59,6 +60,9 @@ describe('console: end to end in headless Chromium', function () {
 
   before(async () => {
     ensureTools([['chromium', 'chromium'], ['skopeo', 'skopeo']]);
+    // The page under test is dist/ui: built from the sources as they are (nothing when it is current).
+    const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--if-needed'], { encoding: 'utf8' });
+    expect(build.status, build.stderr).to.equal(0);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     lab = await startGatedLab({
       regPort: REG_PORT, srvPort: SRV_PORT, token: TOKEN, apiToken: API, tmpPrefix: 'pushgate-console-e2e-',
