@@ -18,6 +18,7 @@
  * /dev/shm when it exists (the bench measures pushgate, not the disk); PostgreSQL at 127.0.0.1:5432
  * (PUSHGATE_TEST_PG), a fresh database dropped afterwards.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,8 @@ const N = Number(process.env.BENCH_VERDICTS ?? 10_000);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const SECRET = 'console-bench-secret-0123456789abcdef';
 const TOKEN = jwt.sign({ sub: 'bench', role: 'admin' }, SECRET, { algorithm: 'HS256', expiresIn: '2h' });
+// The page measured is dist/ui: built from the sources as they are (nothing when it is current).
+if (spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--if-needed'], { stdio: 'inherit' }).status !== 0) throw new Error('build failed');
 const scratch = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 const dbDir = fs.mkdtempSync(path.join(scratch, 'pushgate-console-bench-db-'));
 await updateDb({ path: path.join(dbDir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
