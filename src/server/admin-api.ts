@@ -80,9 +80,12 @@ const QUARANTINE_QUERY = {
   after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the id of the previous page\'s last record' },
 } as const satisfies QuerySpec;
 
-/** Query parameters of `GET /api/v1/exceptions`: a page in id order (oldest first). */
+/**
+ * Query parameters of `GET /api/v1/exceptions`: a page in id order (oldest first). Without `limit`
+ * every exception is answered, as before paging existed (they are held in memory anyway).
+ */
 const EXCEPTIONS_QUERY = {
-  limit: { kind: 'integer', min: 1, max: 1000, default: 1000 },
+  limit: { kind: 'integer', min: 1, max: 100_000, default: 100_000 },
   after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the id of the previous page\'s last exception' },
 } as const satisfies QuerySpec;
 
