@@ -193,6 +193,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     report.packages.push(...p.inventory.packages.map(tagP));
     report.findings.push(...findings);
     if (eol.length) (report.eol ??= []).push(...eol);
+    if (p.baseLayers?.length) (report.baseLayers ??= []).push(...p.baseLayers.filter((l) => !report.baseLayers?.includes(l)));
     report.secrets.push(...p.inventory.secrets.map(tagP));
     report.config.push(...p.inventory.config.map(tagP));
     report.diagnostics.push(...p.inventory.diagnostics.map(tagP), ...uncovered);

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { PushgateConfig } from '../../src/config/types.js';
 import type { Verdict } from '../../src/core/index.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { updateDb } from '../../src/vulndb/index.js';
@@ -25,9 +26,10 @@ export interface GatedLab {
 
 /**
  * Starts the pair on 127.0.0.1 (`srvPort` for pushgate, `regPort` for the registry) with the offline OSV
- * fixtures as vulnerability database and `policyYaml` as policy.
+ * fixtures as vulnerability database and `policyYaml` as policy; `configure` may change the
+ * configuration before the server starts (e.g. `api.jwt`).
  */
-export async function startGatedLab(opts: { regPort: number; srvPort: number; token: string; apiToken: string; policyYaml: string; tmpPrefix: string }): Promise<GatedLab> {
+export async function startGatedLab(opts: { regPort: number; srvPort: number; token: string; apiToken: string; policyYaml: string; tmpPrefix: string; configure?: (config: PushgateConfig) => void }): Promise<GatedLab> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.tmpPrefix));
   await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
   const policy = path.join(dir, 'policy.yaml');
@@ -36,6 +38,7 @@ export async function startGatedLab(opts: { regPort: number; srvPort: number; to
   config.server.listen = `127.0.0.1:${opts.srvPort}`;
   config.api.tokens = [opts.apiToken];
   config.policy = policy;
+  opts.configure?.(config);
   const gate = `http://127.0.0.1:${opts.srvPort}`;
   const srv = await startServer(config, silentLogger);
   const reg = startRegistry(opts.regPort, { notifyUrl: `${gate}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${opts.token}` });
