@@ -33,7 +33,7 @@
 #                            and dpkg path-exclude rules (as Debian's -slim images)
 #   base-app:1.0             test/fixtures/base/Dockerfile built with buildah on
 #                            12-archive (as lab/debian:12): 3 layers of its own, npm
-#                            minimist 1.2.0; no org.opencontainers.image.base.* annotations
+#                            lodash 4.17.15; no org.opencontainers.image.base.* annotations
 #   base-app:1.0-annotated   the same image with base.name/base.digest (12-archive)
 #   (debian-base and base-app are rebuilt when this script, the Dockerfile context or
 #   debian-minbase changes: a .lab-stamp file in each layout)
@@ -608,10 +608,10 @@ build_base_app() {
   rm -rf "$ctx"; mkdir -p "$ctx/app"
   cp -a "$BASE_APP_CONTEXT/." "$ctx/"
   printf '{\n  "name": "lab-base-app",\n  "version": "1.0.0",\n  "private": true\n}\n' > "$ctx/app/package.json"
-  log "npm install minimist@1.2.0 (known-vulnerable, the app's own finding)"
+  log "npm install lodash@4.17.15 (known-vulnerable: NSWG-NPM-516; the app's own finding)"
   ( cd "$ctx/app" && npm install --save-exact --ignore-scripts --no-audit --no-fund \
-      --omit-lockfile-registry-resolved --loglevel=error minimist@1.2.0 >/dev/null ) ||
-    die "npm install minimist failed (is the npm registry reachable?)"
+      --omit-lockfile-registry-resolved --loglevel=error lodash@4.17.15 >/dev/null ) ||
+    die "npm install lodash failed (is the npm registry reachable?)"
   if ! buildah "${S[@]}" bud --isolation chroot --pull=never --format oci --layers \
       --timestamp "${SOURCE_DATE_EPOCH:-1704067200}" -t localhost/lab/base-app:1.0 "$ctx" >"$WORK/buildah.log" 2>&1; then
     tail -n 30 "$WORK/buildah.log" >&2; die "buildah bud of $BASE_APP_CONTEXT/Dockerfile failed (log above)"
