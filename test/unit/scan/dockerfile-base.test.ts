@@ -137,7 +137,7 @@ describe('scan: the base image of a Dockerfile (final stage)', () => {
 // ---------------------------------------------------------------- property: generated Dockerfiles
 
 /** A piece of an image word: literal text or a reference to a global ARG in one of the lexer's spellings. */
-type Piece = { lit: string } | { arg: string; style: 'bare' | 'braced' | 'default' | 'alt' };
+type Piece = { lit: string } | { arg: string; style: 'bare' | 'braced' | 'default' | 'alt' | 'dash' | 'plus' };
 interface GlobalArg {
   name: string;
   /** Default: literal pieces and references to earlier args; undefined = declared without one. */
@@ -163,10 +163,11 @@ const KEYWORDS = ['RUN true', 'COPY a /a', 'ENV X=1', 'USER 1000', 'LABEL a=b', 
 /** Pieces referring only to args that have a value (declared earlier in `known`). */
 function piecesArb(known: string[], unsetKnown: string[]): fc.Arbitrary<Piece[]> {
   const options: Array<fc.Arbitrary<Piece>> = [VALUE.map((lit) => ({ lit }))];
-  if (known.length) options.push(fc.record({ arg: fc.constantFrom(...known), style: fc.constantFrom('bare' as const, 'braced' as const, 'default' as const, 'alt' as const) }));
+  if (known.length) options.push(fc.record({ arg: fc.constantFrom(...known), style: fc.constantFrom('bare' as const, 'braced' as const, 'default' as const, 'alt' as const, 'dash' as const, 'plus' as const) }));
   // `${U:-lit}` with U declared without a value is the default; `${U:+x}` is empty.
-  if (unsetKnown.length) options.push(fc.record({ arg: fc.constantFrom(...unsetKnown), style: fc.constant('default' as const) }));
-  return fc.array(fc.oneof(...options), { minLength: 1, maxLength: 3 });
+  if (unsetKnown.length) options.push(fc.record({ arg: fc.constantFrom(...unsetKnown), style: fc.constantFrom('default' as const, 'alt' as const, 'dash' as const, 'plus' as const) }));
+  // A literal first, so that a variable that is set but empty never leaves the word empty.
+  return fc.tuple(VALUE, fc.array(fc.oneof(...options), { maxLength: 3 })).map(([lit, rest]) => [{ lit }, ...rest]);
 }
 
 const FALLBACK = 'zz';
@@ -181,6 +182,8 @@ function write(pieces: Piece[]): string {
     const bare = p.style === 'bare' && !(next && 'lit' in next);
     if (p.style === 'default') return `\${${p.arg}:-${FALLBACK}}`;
     if (p.style === 'alt') return `\${${p.arg}:+${ALT}}`;
+    if (p.style === 'dash') return `\${${p.arg}-${FALLBACK}}`;
+    if (p.style === 'plus') return `\${${p.arg}+${ALT}}`;
     return bare ? `$${p.arg}` : `\${${p.arg}}`;
   }).join('');
 }
@@ -192,6 +195,8 @@ function evaluate(pieces: Piece[], env: Map<string, string | undefined>): string
     const v = env.get(p.arg);
     if (p.style === 'default') return v ? v : FALLBACK;
     if (p.style === 'alt') return v ? ALT : '';
+    if (p.style === 'dash') return v === undefined ? FALLBACK : v;
+    if (p.style === 'plus') return v === undefined ? '' : ALT;
     if (v === undefined) throw new Error(`model error: ${p.arg} has no value`);
     return v;
   }).join('');
@@ -202,7 +207,8 @@ const modelArb: fc.Arbitrary<Model> = fc.integer({ min: 0, max: 5 }).chain((nArg
   return fc.tuple(
     fc.array(fc.boolean(), { minLength: nArgs, maxLength: nArgs }), // has default
     fc.array(fc.boolean(), { minLength: nArgs, maxLength: nArgs }), // overridden by --build-arg
-    fc.array(VALUE, { minLength: nArgs, maxLength: nArgs }),
+    // --build-arg values, sometimes empty (set but empty: `:-` and `-` differ there)
+    fc.array(fc.oneof(VALUE, fc.constant('')), { minLength: nArgs, maxLength: nArgs }),
     fc.array(fc.boolean(), { minLength: nArgs, maxLength: nArgs }),
   ).chain(([hasDef, overridden, values, joined]) => {
     // Which args end with a value: a default, or a --build-arg.
