@@ -35,14 +35,15 @@
 #                            12-archive (as lab/debian:12): 3 layers of its own, npm
 #                            lodash 4.17.15; no org.opencontainers.image.base.* annotations
 #   base-app:1.0-annotated   the same image with base.name/base.digest (12-archive)
-#   (debian-base and base-app are rebuilt when this script, the Dockerfile context or
-#   debian-minbase changes: a .lab-stamp file in each layout)
+#   (debian-base and base-app only with LAB_BASES=1, about 1.5-2 min more; rebuilt when this
+#   script, the Dockerfile context or debian-minbase changes: a .lab-stamp file in each layout)
 # Push one with:
 #   skopeo copy --dest-tls-verify=false oci:OUT_DIR/node-app:vuln docker://127.0.0.1:PORT/node-app:vuln
 #   skopeo copy --all --dest-tls-verify=false oci:OUT_DIR/multiarch:1.0 docker://127.0.0.1:PORT/multiarch:1.0
 #
 # Environment:
 #   FORCE=1          rebuild images that already exist (default: keep them)
+#   LAB_BASES=1      also build the base-image lab (debian-base, base-app)
 #   SUITE=bookworm   Debian suite for debootstrap
 #   DEBIAN_MIRROR=   mirror URL for debootstrap; default: the first Debian URI
 #                    found in this machine's apt sources (/etc/apt/sources.list*)
@@ -58,13 +59,14 @@ die() { printf '%s: ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
 # shellcheck disable=SC2154  # rc is assigned inside the trap string
 trap 'rc=$?; printf "%s: ERROR: command failed (exit %s) at line %s: %s\n" "$PROG" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
-usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 OUT_DIR="${1:-${OUT_DIR:-}}"
 [ -n "$OUT_DIR" ] || { usage >&2; die "missing OUT_DIR (first argument or env OUT_DIR)"; }
 SUITE="${SUITE:-bookworm}"
 FORCE="${FORCE:-0}"
+LAB_BASES="${LAB_BASES:-0}"
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap and umoci unpack/repack need it)"
 
 # ---------------------------------------------------------------- tools
@@ -687,13 +689,16 @@ build_admzip
 build_multiarch
 build_zstd
 build_tar_noeof
-build_bases
-build_base_app
+specs=(debian-minbase:bookworm node-app:vuln adm-zip:0.4.7 multiarch:1.0 zstd:1.0 tar-noeof:1.0)
+if [ "$LAB_BASES" = 1 ]; then
+  build_bases
+  build_base_app
+  specs+=(debian-base:12-archive debian-base:12-archive-slim debian-base:12-security debian-base:12-security-slim
+          base-app:1.0 base-app:1.0-annotated)
+fi
 dedupe_blobs
 
-for spec in debian-minbase:bookworm node-app:vuln adm-zip:0.4.7 multiarch:1.0 zstd:1.0 tar-noeof:1.0 \
-            debian-base:12-archive debian-base:12-archive-slim debian-base:12-security debian-base:12-security-slim \
-            base-app:1.0 base-app:1.0-annotated; do
+for spec in "${specs[@]}"; do
   name="${spec%%:*}"; tag="${spec#*:}"
   desc="$(manifest_desc "$OUT_DIR/$name" "$tag")"
   printf '%-24s %s  %s  %s\n' "$spec" "$(jq -r .digest <<<"$desc")" \
