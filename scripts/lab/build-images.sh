@@ -462,7 +462,7 @@ stamp_ok() {
 }
 # unpack_rootfs LAYOUT TAG DEST: the image's filesystem, as root, owners kept
 unpack_rootfs() {
-  rm -rf "$WORK/unpack" "$3"
+  rm -rf --one-file-system "$WORK/unpack" "$3"
   umoci raw unpack --image "$1:$2" "$WORK/unpack" >/dev/null
   mv "$WORK/unpack" "$3"
 }
@@ -545,12 +545,16 @@ SRC
     >"$WORK/upgrade.log" 2>&1 || rc=$?
   chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' | sort > "$WORK/versions-after.txt"
   unmount_under "$root"
+  # The host's /dev was bound in: nothing below may be deleted while anything is still mounted there.
+  if awk -v r="$(realpath "$root")/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+    die "mounts left under $root after the upgrade; not cleaning it (unmount them, then rerun)"
+  fi
   if [ "$rc" != 0 ]; then tail -n 30 "$WORK/upgrade.log" >&2; die "apt-get upgrade in the $SUITE rootfs failed (log above)"; fi
   chroot "$root" apt-get clean
   rm -f "$root/etc/apt/sources.list.d/lab-upgrade.sources" "$root/etc/resolv.conf" "$root"/var/cache/apt/*.bin \
         "$root"/var/log/apt/* "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old
   find "$root/var/lib/apt/lists" -maxdepth 1 -type f -delete
-  rm -rf "${root:?}"/dev/* "${root:?}"/proc/*
+  rm -rf --one-file-system "${root:?}"/dev/* "${root:?}"/proc/*
   local n
   n="$(join -j1 "$WORK/versions-before.txt" "$WORK/versions-after.txt" | awk '$2 != $3' | wc -l)"
   [ "$n" -gt 0 ] || die "apt-get upgrade changed no package: $SUITE-security/-updates have nothing newer than the main archive, so the two bases would not differ"
@@ -582,7 +586,7 @@ build_bases() {
   pack_rootfs "$root" "$img" 12-security-slim "debootstrap --variant=minbase $SUITE && apt-get upgrade ($SUITE-updates, $SUITE-security), slimmed" \
     "debootstrap minbase $SUITE with $SUITE-updates and $SUITE-security applied, -slim, runs as root"
   umoci gc --layout "$img"
-  rm -rf "$root"
+  rm -rf --one-file-system "$root"
   bases_stamp > "$img/.lab-stamp"
   publish debian-base
   log "debian-base built in $(( $(date +%s) - t0 ))s"

@@ -278,9 +278,11 @@ export function findingFilter(flags: ScanFlags, notes: FilterNotes, bases: Map<P
   };
 }
 
-/** The notes to add to the report's diagnostics (never incomplete): what the flags removed and how. */
+/** The notes to add to the report's diagnostics (never incomplete): what the flags removed and how, and `--file`'s latest/untagged base. */
 export function filterDiagnostics(flags: ScanFlags, notes: FilterNotes, bases: Map<PlatformScan, BaseView> | undefined, multi: boolean): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // `FROM x:latest` / an untagged base: the Dockerfile does not say which base it builds on.
+  for (const f of flags.dockerfile?.stage.base?.flags ?? []) out.push({ code: 'dockerfile-base', message: `${flags.dockerfile?.file}: ${f.message}` });
   if (flags.excludeBase && bases) {
     for (const [p, v] of bases) {
       const how = v.packages ? 'packages the base layers alone hold (same path and version)' : 'findings in the base layers';

@@ -230,6 +230,12 @@ describe('cli: pushgate scan flags', function () {
       // The build's --build-arg values name the base the image was built on.
       const b = json(['--exclude-base', '--file', df, '--build-arg', 'V=11']);
       expect(b.diagnostics.map((d) => d.message).join('\n')).to.match(/base debian:11 \(.*Dockerfile:5\)/);
+      expect(r.diagnostics.filter((d) => d.code === 'dockerfile-base')).to.deep.equal([]);
+      // An untagged base is flagged (docker build reads it as latest).
+      const untagged = path.join(dir, 'Dockerfile.untagged');
+      fs.writeFileSync(untagged, 'FROM debian\nRUN apt-get install -y libpcre2-8-0\nUSER 65534\n');
+      const f = json(['--exclude-base', '--file', untagged]);
+      expect(f.diagnostics.filter((d) => d.code === 'dockerfile-base').map((d) => d.message)).to.deep.equal([`${untagged}: line 1: FROM debian has no tag, so docker build uses "latest", which moves without notice; name a version tag (and pin its digest)`]);
     });
 
     it('a Dockerfile the image was not built from is refused for attribution, and nothing the image says is asked instead (said in the report)', () => {
