@@ -4,8 +4,9 @@
  * history) is written by the image's author, so each method is checked against the layers the
  * manifest actually lists, and the developer's own Dockerfile outranks all of it:
  *
- * 1. `dockerfile` (`--file Dockerfile`): the final stage's instructions after its `FROM` each add one
- *    history entry to the image (BuildKit and the classic builder both commit every instruction to
+ * 1. `dockerfile` (`--file Dockerfile`): the instructions after the `FROM` that names the final
+ *    stage's base image (through `FROM <stage>` chains; dockerfile-base.ts) each add one history entry
+ *    to the image (BuildKit and the classic builder both commit every instruction to
  *    history, empty or not); the history entries before the last N are the base's. The entries are
  *    checked against the instructions' keywords where `created_by` names one, and the non-empty
  *    entries must be exactly one per layer; otherwise the method is refused (the Dockerfile is not
