@@ -19,8 +19,8 @@ import { ROOT, labBaseImages, skopeoCopy, startRegistry, type LabBaseImages, typ
 
 const PORT = 23410;
 
-/** The manifest digest and diffIDs of an `oci:DIR:TAG` lab image. */
-function layout(ref: string): { digest: string; diffIds: string[] } {
+/** The manifest digest, manifest annotations and diffIDs of an `oci:DIR:TAG` lab image. */
+function layout(ref: string): { digest: string; annotations: Record<string, string>; diffIds: string[] } {
   const m = /^oci:(.*):([^:/]+)$/.exec(ref);
   if (!m) throw new Error(`not an oci: reference: ${ref}`);
   const [, dir, tag] = m;
@@ -28,8 +28,8 @@ function layout(ref: string): { digest: string; diffIds: string[] } {
   const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
   const desc = index.manifests.find((x) => x.annotations?.['org.opencontainers.image.ref.name'] === tag);
   if (!desc) throw new Error(`${ref}: no such tag`);
-  const manifest = blob(desc.digest) as { config: { digest: string } };
-  return { digest: desc.digest, diffIds: (blob(manifest.config.digest) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids };
+  const manifest = blob(desc.digest) as { config: { digest: string }; annotations?: Record<string, string> };
+  return { digest: desc.digest, annotations: manifest.annotations ?? {}, diffIds: (blob(manifest.config.digest) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids };
 }
 
 const deb = (r: ScanReport): Package[] => r.packages.filter((p) => p.ecosystem.startsWith('Debian'));
@@ -79,6 +79,12 @@ describe('base images: real bookworm bases and a buildah-built app on a real reg
     expect(base.diffIds).to.have.length(1);
     expect(app.diffIds.slice(0, 1), 'the app starts with the base\'s layer').to.deep.equal(base.diffIds);
     expect(app.diffIds.length).to.be.greaterThan(1);
+    // 1.0 says nothing about its base (only its layers can); 1.0-annotated names it, as builders do.
+    expect(Object.keys(app.annotations).filter((k) => k.startsWith('org.opencontainers.image.base.'))).to.deep.equal([]);
+    const annotated = layout(imgs.appAnnotated);
+    expect(annotated.diffIds).to.deep.equal(app.diffIds);
+    expect(annotated.annotations['org.opencontainers.image.base.digest']).to.equal(base.digest);
+    expect(annotated.annotations['org.opencontainers.image.base.name']).to.match(/lab\/debian:12$/);
     const b = scan(`${reg.host}/lab/debian:12`);
     const a = scan(`${reg.host}/lab/app:1.0`);
     expect(b.digest).to.equal(base.digest);
