@@ -4,12 +4,26 @@
 // script) or `npm run build` has built it. A checkout whose sources changed since that build runs
 // the TypeScript sources through tsx instead (slower to start, never stale); a terminal is told why.
 // PUSHGATE_USE_DIST=1 runs dist/ without looking at the sources.
+//
+// `pushgate --version` (alone) is answered here from package.json, before anything else is loaded
+// or checked: it is what scripts call to probe the tool, and it needs neither dist/ nor the sources
+// (test/unit/cli/start-cost.test.ts compares its answer with the compiled-in VERSION).
 /* global process */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** The version from package.json, or undefined when it cannot be read (the CLI then answers). */
+function packageVersion() {
+  try {
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    return typeof version === 'string' && /^[0-9A-Za-z.+-]+$/.test(version) ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const source = path.join(root, 'src', 'cli', 'main.ts');
 const built = path.join(root, 'dist', 'cli', 'main.js');
 
@@ -21,7 +35,11 @@ async function useDist() {
   return distIsCurrent(root);
 }
 
-if (await useDist()) {
+const args = process.argv.slice(2);
+const quickVersion = args.length === 1 && (args[0] === '--version' || args[0] === '-V') ? packageVersion() : undefined;
+if (quickVersion) {
+  process.stdout.write(`${quickVersion}\n`);
+} else if (await useDist()) {
   await import(pathToFileURL(built).href);
 } else {
   if (existsSync(built) && process.stderr.isTTY) {
