@@ -114,6 +114,12 @@ const KIND: Record<WalkEntry['type'], EntryKind> = { file: 'f', directory: 'd', 
  * (Docker refuses such a layer, containerd places the entry under the root: runtimes disagree).
  */
 export function cleanEntryPath(name: string): { path: string; escapes: boolean } {
+  // Most names are already clean but for a leading `./` or `/` and a trailing `/`: no empty, `.` or
+  // `..` segment. Those are answered without splitting; every other name takes the general rule.
+  const from = name.startsWith('./') ? 2 : name.startsWith('/') ? 1 : 0;
+  const to = name.length > from && name.endsWith('/') ? name.length - 1 : name.length;
+  const s = from === 0 && to === name.length ? name : name.slice(from, to);
+  if (s !== '' && s[0] !== '/' && s[s.length - 1] !== '/' && !s.includes('//') && !DOT_SEGMENT.test(s)) return { path: `/${s}`, escapes: false };
   const parts: string[] = [];
   let escapes = false;
   for (const seg of name.split('/')) {
@@ -125,6 +131,9 @@ export function cleanEntryPath(name: string): { path: string; escapes: boolean }
   }
   return { path: '/' + parts.join('/'), escapes };
 }
+
+/** A `.` or `..` segment. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /** {@link cleanEntryPath}, or undefined when the name climbs above the root. */
 export function normalizeEntryPath(name: string): string | undefined {

@@ -13,6 +13,7 @@ import type { Inventory } from '../../../src/core/index.js';
 import type { Analyzer } from '../../../src/scan/analyzers/types.js';
 import { scanTarget } from '../../../src/scan/engine.js';
 import { GoTarIndex, GoTarReader, type GoTarEntry } from '../../../src/scan/tar-headers.js';
+import { cleanEntryPath } from '../../../src/scan/walker.js';
 import { gzLayer, makeTar, writeLayout, type TarEntry } from './layout-helper.js';
 
 /** Every regular file as a package named by its path, its content as the version (empty: `-`). */
@@ -146,5 +147,29 @@ describe('scan: the single-pass tar reader', function () {
       expect(inv.packages.map((p) => p.name), type).to.deep.equal(['/hidden']);
       expect(inv.diagnostics.find((d) => d.code === 'ambiguous-entry-name')?.incomplete, type).to.equal(true);
     }
+  });
+});
+
+describe('scan: entry names cleaned as filepath.Clean and containerd RootPath do', () => {
+  /** The rule written out plainly: split, drop empty and `.` segments, `..` pops (not above the root). */
+  function model(name: string): { path: string; escapes: boolean } {
+    const parts: string[] = [];
+    let escapes = false;
+    for (const seg of name.split('/')) {
+      if (seg === '' || seg === '.') continue;
+      if (seg === '..') {
+        if (parts.length) parts.pop();
+        else escapes = true;
+      } else parts.push(seg);
+    }
+    return { path: `/${parts.join('/')}`, escapes };
+  }
+
+  it('property: cleanEntryPath equals the model for names made of `a`, `.`, `..`, `.wh.x`, `/` (2000 runs)', () => {
+    const name = fc.array(fc.constantFrom('a', 'bc', '.', '..', '...', '.wh.x', '/', '//', './'), { maxLength: 10 }).map((xs) => xs.join(''));
+    fc.assert(fc.property(name, (n) => {
+      expect(cleanEntryPath(n), JSON.stringify(n)).to.deep.equal(model(n));
+    }), { numRuns: 2000 });
+    for (const n of ['./usr/bin/x', 'usr/', '/etc/.wh.a', './', '.', '..', '../x', 'a/../../b', './.hidden/..x/y']) expect(cleanEntryPath(n), n).to.deep.equal(model(n));
   });
 });
