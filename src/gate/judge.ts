@@ -22,7 +22,9 @@ import { applyMode, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMa
 /** Diagnostic code of OS packages that could not be matched because the image's OS release is unreadable (incomplete). */
 export const OS_RELEASE_UNKNOWN = 'os-release-unknown';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { eolFindings, eolSubjects, type VulnDb } from '../vulndb/index.js';
+// The modules themselves, not the vulndb index: judging needs neither `db update` nor its sources.
+import { eolFindings, eolSubjects } from '../vulndb/enrich/eol.js';
+import type { VulnDb } from '../vulndb/db.js';
 
 /** The judgement of one platform's image manifest. */
 export interface ChildJudgement {

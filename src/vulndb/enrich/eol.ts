@@ -11,11 +11,18 @@
  * own package (Debian/Alpine `nodejs`, `python3.11`, `ruby3.1`, `php8.2-*`, `golang-1.19-go`; Go `stdlib`
  * of a Go binary).
  */
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YAMLLib from 'yaml';
 import { PushgateError } from '../../core/errors.js';
 import { OS_TABLE } from '../../core/os-table.js';
 import type { EolFinding } from '../../core/finding.js';
 import type { OsInfo, Package } from '../../core/inventory.js';
+
+// yaml (CommonJS, some 70 modules) is loaded by the first product page parsed (`db update`), not
+// with this module: matching reads end-of-life data from the database, never YAML.
+const requireCjs = createRequire(import.meta.url);
+let yamlLib: typeof YAMLLib | undefined;
+const YAML = (): typeof YAMLLib => (yamlLib ??= requireCjs('yaml') as typeof YAMLLib);
 
 /** One release cycle. Dates are `YYYY-MM-DD`; `true` means "already ended, date unknown", `false` "not planned". */
 export interface EolCycle {
@@ -123,7 +130,7 @@ export function parseEolProduct(file: string, text: string): { product: string; 
       const next = at < 0 ? -1 : fm.slice(at + 9).search(/^[^\s#-]/m);
       const block = at < 0 ? fm : fm.slice(at, next < 0 ? undefined : at + 9 + next);
       const doc = { releases: at < 0 ? undefined : readPlainReleases(block) } as { releases?: unknown };
-      if (doc.releases === undefined) doc.releases = (YAML.parse(block) as { releases?: unknown } | null)?.releases;
+      if (doc.releases === undefined) doc.releases = (YAML().parse(block) as { releases?: unknown } | null)?.releases;
       if (Array.isArray(doc.releases)) releases = (doc.releases as Array<Record<string, unknown>>).map((r) => ({ cycle: r.releaseCycle, codename: r.codename, releaseDate: r.releaseDate, eol: r.eol, eoes: r.eoes }));
     } else {
       const v = JSON.parse(t) as unknown;
