@@ -22,6 +22,8 @@ COPY scripts/build.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The console (/ui/): bundled into dist/ui by the same build.
+COPY ui ./ui
 RUN npm run build
 
 # ---- prod-deps: production dependencies only (native modules built against the same base) ----

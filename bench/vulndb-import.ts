@@ -5,14 +5,16 @@
  * or the fixture set when the shared data is absent, beside a baseline measured in the same run: reading +
  * `JSON.parse` of the same JSON files (other files read, gunzipped and split into lines), nothing else. Each measurement runs in a fresh plain-Node child process (bench/vulndb-import-child.mjs;
  * modules loaded, caches cold), the two alternate, and the best of ROUNDS is kept for each (the
- * machine is shared: the minimum is the least disturbed run). Prints both times and the ratio
- * (goal: within 3×). pushgate is measured as it ships (the container image runs the tsc build), so
+ * machine is shared: the minimum is the least disturbed run). Prints both wall and CPU times (user +
+ * system of the child; on a loaded machine the CPU ratio is the steadier one), the ratios and the load
+ * average (goal: within 3×). pushgate is measured as it ships (the container image runs the tsc build), so
  * the sources are compiled with tsconfig.build.json into .cache/bench-dist-* first; no TypeScript loader runs
  * in the timed code (under tsx the same import took about 25% longer here).
  * Run: `npx tsx bench/vulndb-import.ts [DIR...]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
@@ -62,23 +64,29 @@ const args = process.argv.slice(2);
   const dist = fs.mkdtempSync(path.join(root, '.cache', 'bench-dist-'));
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
   const childScript = path.join(root, 'bench/vulndb-import-child.mjs');
-  const run = (mode: string): { ms: number; n?: number; st?: UpdateStats } =>
-    JSON.parse(execFileSync(process.execPath, [childScript, mode, ...(mode === 'update' ? [dist] : []), ...dirs], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').at(-1) ?? '{}') as { ms: number };
+  const run = (mode: string): { ms: number; cpuMs: number; n?: number; st?: UpdateStats } =>
+    JSON.parse(execFileSync(process.execPath, [childScript, mode, ...(mode === 'update' ? [dist] : []), ...dirs], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').at(-1) ?? '{}') as { ms: number; cpuMs: number };
   let base = Infinity;
   let ours = Infinity;
+  let baseCpu = Infinity;
+  let oursCpu = Infinity;
   let st: UpdateStats | undefined;
   for (let r = 0; r < ROUNDS; r++) {
-    base = Math.min(base, run('baseline').ms);
+    const b = run('baseline');
+    base = Math.min(base, b.ms);
+    baseCpu = Math.min(baseCpu, b.cpuMs);
     const o = run('update');
     ours = Math.min(ours, o.ms);
+    oursCpu = Math.min(oursCpu, o.cpuMs);
     st = o.st;
   }
   console.log(`files ${files.length}, records imported ${st?.imported}, bad ${st?.badRecords.length}, by ecosystem ${JSON.stringify(st?.byEcosystem)}`);
   console.log(`sources: ${(st?.sources ?? []).map((x) => `${x.kind} ${x.items}`).join(', ')}`);
   for (const b of st?.badRecords.slice(0, 5) ?? []) console.log(`  bad: ${b.file}: ${b.error}`);
-  console.log(`baseline read+JSON.parse: ${base.toFixed(0)} ms (best of ${ROUNDS}, fresh process each)`);
-  console.log(`pushgate db update:       ${ours.toFixed(0)} ms (best of ${ROUNDS}, fresh process each)`);
-  console.log(`ratio: ${(ours / base).toFixed(2)}x (goal <= 3x)`);
+  console.log(`load average: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+  console.log(`baseline read+JSON.parse: ${base.toFixed(0)} ms wall, ${baseCpu.toFixed(0)} ms CPU (best of ${ROUNDS}, fresh process each)`);
+  console.log(`pushgate db update:       ${ours.toFixed(0)} ms wall, ${oursCpu.toFixed(0)} ms CPU (best of ${ROUNDS}, fresh process each)`);
+  console.log(`ratio: ${(ours / base).toFixed(2)}x wall, ${(oursCpu / baseCpu).toFixed(2)}x CPU (goal <= 3x)`);
   fs.rmSync(dist, { recursive: true, force: true });
   fs.rmSync(epss, { force: true });
 }

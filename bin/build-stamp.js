@@ -3,7 +3,7 @@
 // it runs before anything is compiled.
 //
 // The stamp (dist/.build-stamp.json) holds two fingerprints of the inputs of the build (every file
-// under src/, the tsconfig files and package.json):
+// under src/ and ui/, the tsconfig files and package.json):
 // - `content`: sha256 over each file's relative path and bytes. This decides.
 // - `stat`: each file's path, size, mtime and ctime, one line each. A cheap first look (stat calls,
 //   no reads, no hashing): when it matches, nothing was written since the build (any write moves
@@ -16,7 +16,10 @@ import path from 'node:path';
 /** The stamp file, relative to the repository root. */
 export const STAMP = path.join('dist', '.build-stamp.json');
 
-/** Inputs of the build besides src/: a change to any of them can change the output. */
+/** Directories of the build's inputs: the server (src/) and the console's page (ui/, bundled into dist/ui/). */
+const INPUT_DIRS = ['src', 'ui'];
+
+/** Inputs of the build besides those directories: a change to any of them can change the output. */
 const EXTRA_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 /**
@@ -25,10 +28,14 @@ const EXTRA_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
  * @returns {string[]}
  */
 export function buildInputs(root) {
-  const src = path.join(root, 'src');
-  const files = fs.readdirSync(src, { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile())
-    .map((d) => path.relative(root, path.join(d.parentPath ?? d.path, d.name)).split(path.sep).join('/'));
+  const files = [];
+  for (const dir of INPUT_DIRS) {
+    const abs = path.join(root, dir);
+    if (dir !== 'src' && !fs.existsSync(abs)) continue;
+    files.push(...fs.readdirSync(abs, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => path.relative(root, path.join(d.parentPath ?? d.path, d.name)).split(path.sep).join('/')));
+  }
   for (const f of EXTRA_INPUTS) if (fs.existsSync(path.join(root, f))) files.push(f);
   return files.sort();
 }

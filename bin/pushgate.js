@@ -4,12 +4,28 @@
 // script) or `npm run build` has built it. A checkout whose sources changed since that build runs
 // the TypeScript sources through tsx instead (slower to start, never stale); a terminal is told why.
 // PUSHGATE_USE_DIST=1 runs dist/ without looking at the sources.
+//
+// `pushgate --version` (alone) is answered here from package.json, before anything else is loaded
+// or checked: it is what scripts call to probe the tool, and it needs neither dist/ nor the sources
+// (test/unit/cli/start-cost.test.ts compares its answer with the compiled-in VERSION).
 /* global process */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import module from 'node:module';
+import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** The version from package.json, or undefined when it cannot be read (the CLI then answers). */
+function packageVersion() {
+  try {
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    return typeof version === 'string' && /^[0-9A-Za-z.+-]+$/.test(version) ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const source = path.join(root, 'src', 'cli', 'main.ts');
 const built = path.join(root, 'dist', 'cli', 'main.js');
 
@@ -21,9 +37,34 @@ async function useDist() {
   return distIsCurrent(root);
 }
 
-if (await useDist()) {
-  await import(pathToFileURL(built).href);
-} else {
+/**
+ * Node 22.1+: V8's compile cache for the modules loaded from here on, kept in the user's pushgate
+ * cache directory (as src/config/cli-state.ts finds it, without --cache-dir; never a shared temp
+ * directory). Node keys each entry by the module's content and checks it on load; a cache that cannot
+ * be written is skipped. Node 20 has no compile cache: nothing happens there.
+ */
+function enableCompileCache() {
+  if (typeof module.enableCompileCache !== 'function') return;
+  const env = process.env;
+  const base = env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
+    : env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? path.join(env.XDG_CACHE_HOME, 'pushgate')
+      : path.join(env.HOME || os.homedir(), '.cache', 'pushgate');
+  try {
+    module.enableCompileCache(path.join(base, 'compile-cache'));
+  } catch {
+    // a start-up speed-up only
+  }
+}
+
+const args = process.argv.slice(2);
+const quickVersion = args.length === 1 && (args[0] === '--version' || args[0] === '-V') ? packageVersion() : undefined;
+/** Runs the CLI: dist/ when current, else the sources through tsx. */
+async function run() {
+  enableCompileCache();
+  if (await useDist()) {
+    await import(pathToFileURL(built).href);
+    return;
+  }
   if (existsSync(built) && process.stderr.isTTY) {
     process.stderr.write('pushgate: dist/ is older than src/; running the sources (slower start). `npm run build` compiles them.\n');
   }
@@ -37,3 +78,6 @@ if (await useDist()) {
   register();
   await import(pathToFileURL(source).href);
 }
+
+if (quickVersion) process.stdout.write(`${quickVersion}\n`);
+else await run();

@@ -43,8 +43,42 @@ if (r.status !== 0) {
   say(`tsc failed (exit ${r.status ?? r.signal}); dist/ has no stamp, so bin/pushgate.js runs the sources`);
   process.exit(r.status ?? 1);
 }
+// The console (/ui/ of the main listener): ui/src bundled by esbuild into one ES module, beside
+// its page and style sheet. No CDN, no runtime fetch of anything but /api/v1: it works air-gapped.
+try {
+  await buildUi();
+} catch (e) {
+  say(`console (ui/) build failed: ${e.message}`);
+  process.exit(1);
+}
 if (!writeStamp(root, before)) {
   say(`the sources changed while compiling: ${STAMP} not written; run the build again`);
   process.exit(1);
 }
 say(`dist/ built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+/** Bundles ui/src/main.ts into dist/ui/app.js and copies ui/index.html and ui/app.css beside it. */
+async function buildUi() {
+  const ui = path.join(root, 'ui');
+  if (!fs.existsSync(ui)) return;
+  let esbuild;
+  try {
+    esbuild = await import(createRequire(path.join(root, 'package.json')).resolve('esbuild'));
+  } catch {
+    if (ifNeeded) { say('esbuild is not installed (production install?): the console (/ui/) is not built'); return; }
+    throw new Error('esbuild is not installed: run npm ci');
+  }
+  const out = path.join(root, 'dist', 'ui');
+  fs.mkdirSync(out, { recursive: true });
+  await esbuild.build({
+    entryPoints: [path.join(ui, 'src', 'main.ts')],
+    outfile: path.join(out, 'app.js'),
+    bundle: true,
+    format: 'esm',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  for (const f of ['index.html', 'app.css']) fs.copyFileSync(path.join(ui, f), path.join(out, f));
+}

@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
 npx tsc -p tsconfig.json --noEmit
-npx eslint src test bench
+npx tsc -p ui/tsconfig.json
+npx eslint src test bench ui
+# The console's tests load dist/ui: build it (and dist/) when the sources changed since the last build.
+node scripts/build.mjs --if-needed
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e

@@ -23,17 +23,34 @@
 #   tar-noeof:1.0            debian-minbase + 1 small layer written by
 #                            `umoci insert` 0.4.7, whose tar lacks the
 #                            end-of-archive blocks (GNU tar: "Unexpected EOF")
+#   debian-base:12-archive   = debian-minbase:bookworm (same manifest): the main archive
+#                            only, Debian 12.15's package versions
+#   debian-base:12-security  the same rootfs after `apt-get upgrade` from bookworm-updates
+#                            and bookworm-security (apt, pam, perl-base, zlib1g, ...
+#                            newer), 1 gzip layer: fewer vulnerabilities
+#   debian-base:12-archive-slim, 12-security-slim
+#                            the same packages with docs, man pages and locales removed
+#                            and dpkg path-exclude rules (as Debian's -slim images)
+#   base-app:1.0             test/fixtures/base/Dockerfile built with buildah on
+#                            12-archive (as lab/debian:12): 3 layers of its own, npm
+#                            lodash 4.17.15; no org.opencontainers.image.base.* annotations
+#   base-app:1.0-annotated   the same image with base.name/base.digest (12-archive)
+#   (debian-base and base-app only with LAB_BASES=1, about 1.5-2 min more; rebuilt when this
+#   script, the Dockerfile context or debian-minbase changes: a .lab-stamp file in each layout)
 # Push one with:
 #   skopeo copy --dest-tls-verify=false oci:OUT_DIR/node-app:vuln docker://127.0.0.1:PORT/node-app:vuln
 #   skopeo copy --all --dest-tls-verify=false oci:OUT_DIR/multiarch:1.0 docker://127.0.0.1:PORT/multiarch:1.0
 #
 # Environment:
 #   FORCE=1          rebuild images that already exist (default: keep them)
+#   LAB_BASES=1      also build the base-image lab (debian-base, base-app)
 #   SUITE=bookworm   Debian suite for debootstrap
 #   DEBIAN_MIRROR=   mirror URL for debootstrap; default: the first Debian URI
 #                    found in this machine's apt sources (/etc/apt/sources.list*)
+#   DEBIAN_SECURITY_MIRROR=  mirror URL of SUITE-security; default: from apt sources
 #   KEEP_WORK=1      keep the temporary work dir (printed at the end)
-# Needs root (debootstrap, umoci unpack/repack). Installs missing tools with apt.
+# Needs root (debootstrap, umoci unpack/repack, chroot). Installs missing tools
+# (buildah too) with apt.
 set -Eeuo pipefail
 
 PROG=build-images
@@ -42,13 +59,14 @@ die() { printf '%s: ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
 # shellcheck disable=SC2154  # rc is assigned inside the trap string
 trap 'rc=$?; printf "%s: ERROR: command failed (exit %s) at line %s: %s\n" "$PROG" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 OUT_DIR="${1:-${OUT_DIR:-}}"
 [ -n "$OUT_DIR" ] || { usage >&2; die "missing OUT_DIR (first argument or env OUT_DIR)"; }
 SUITE="${SUITE:-bookworm}"
 FORCE="${FORCE:-0}"
+LAB_BASES="${LAB_BASES:-0}"
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap and umoci unpack/repack need it)"
 
 # ---------------------------------------------------------------- tools
@@ -78,9 +96,10 @@ ensure_tools() {
 }
 
 # First Debian URI from the machine's apt sources (deb822 *.sources or one-line
-# *.list), skipping security suites. Never hard-coded here.
+# *.list) that serves suite $1 (default $SUITE; exact match, so security suites
+# are skipped unless asked for). Never hard-coded here.
 detect_mirror() {
-  local f uri=""
+  local f uri="" SUITE="${1:-$SUITE}"
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
     uri="$(awk -v suite="$SUITE" '
@@ -422,6 +441,236 @@ build_tar_noeof() {
   publish tar-noeof
 }
 
+# ---------------------------------------------------------------- base images
+# The base-image lab (base detection, attribution and upgrade recommendations): two real bookworm
+# bases whose package versions differ, -slim variants, and an app built with buildah on the older one.
+# They are rebuilt when this script, the app's Dockerfile context or debian-minbase changes (a stamp
+# in each layout), never on every run: the security upgrade and the buildah build cost about a minute.
+BASE_APP_CONTEXT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/test/fixtures/base"
+# bases_stamp: what the base images are built from (this script, the app context, minbase's digest)
+bases_stamp() {
+  { sha256sum "${BASH_SOURCE[0]}"; find "$BASE_APP_CONTEXT" -type f -print0 | sort -z | xargs -0 sha256sum;
+    manifest_desc "$OUT_DIR/debian-minbase" bookworm | jq -r .digest; } | sha256sum | cut -d' ' -f1
+}
+# stamp_ok NAME TAG...: NAME holds every TAG and was built from what bases_stamp describes now
+stamp_ok() {
+  local name="$1" t; shift
+  [ "$FORCE" != 1 ] || return 1
+  [ "$(cat "$OUT_DIR/$name/.lab-stamp" 2>/dev/null)" = "$(bases_stamp)" ] || return 1
+  for t in "$@"; do have_tag "$OUT_DIR/$name" "$t" || return 1; done
+  log "$name ($*) up to date (FORCE=1 to rebuild)"
+}
+# unpack_rootfs LAYOUT TAG DEST: the image's filesystem, as root, owners kept
+unpack_rootfs() {
+  rm -rf --one-file-system "$WORK/unpack" "$3"
+  umoci raw unpack --image "$1:$2" "$WORK/unpack" >/dev/null
+  mv "$WORK/unpack" "$3"
+}
+# pack_rootfs ROOTFS LAYOUT TAG CREATED_BY DESCRIPTION: one-layer image TAG in LAYOUT, configured
+# like debian-minbase (Cmd, Env, root), labelled with the Debian version inside
+pack_rootfs() {
+  local root="$1" img="$2" tag="$3" by="$4" descr="$5" ver
+  ver="$(cat "$root/etc/debian_version")"
+  [ -f "$img/oci-layout" ] || umoci init --layout "$img"
+  umoci new --image "$img:$tag"
+  umoci unpack --image "$img:$tag" "$WORK/bundle" >/dev/null
+  cp -a --one-file-system "$root/." "$WORK/bundle/rootfs/"
+  umoci repack --image "$img:$tag" --history.created_by "$by" "$WORK/bundle"
+  umoci config --image "$img:$tag" --author lab \
+    --config.cmd /bin/bash \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --config.env LANG=C.UTF-8 \
+    --config.workingdir / \
+    --config.label org.opencontainers.image.title=debian \
+    --config.label org.opencontainers.image.version="$ver" \
+    --config.label org.opencontainers.image.description="$descr" \
+    --history.created_by 'CMD ["/bin/bash"]'
+  rm -rf "$WORK/bundle"
+}
+# slim_rootfs ROOTFS: what Debian's official -slim images do (debuerreotype --slimify): dpkg
+# path-excludes for docs (copyright kept), man/info pages and translations, and those files removed
+slim_rootfs() {
+  local root="$1"
+  mkdir -p "$root/etc/dpkg/dpkg.cfg.d"
+  cat > "$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'CFG'
+# -slim: no documentation (copyright files kept), manual pages or translations
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/man/*
+CFG
+  find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  find "$root/usr/share/doc" -mindepth 1 -depth -type d -empty -delete
+  local d
+  for d in groff info linda lintian man; do [ -d "$root/usr/share/$d" ] && find "$root/usr/share/$d" -mindepth 1 -delete; done
+  [ -d "$root/usr/share/locale" ] && find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+  return 0
+}
+# upgrade_rootfs ROOTFS: `apt-get upgrade` inside ROOTFS (chroot) from $SUITE, $SUITE-updates and
+# $SUITE-security, with the mirrors of this machine's apt sources; leaves no apt lists, sources or caches
+upgrade_rootfs() {
+  local root="$1" mirror sec
+  mirror="${DEBIAN_MIRROR:-}"
+  [ -n "$mirror" ] || mirror="$(detect_mirror)" || die "no Debian mirror found in /etc/apt/sources.list*; set DEBIAN_MIRROR=<url>"
+  sec="${DEBIAN_SECURITY_MIRROR:-}"
+  [ -n "$sec" ] || sec="$(detect_mirror "$SUITE-security")" ||
+    die "no $SUITE-security source in /etc/apt/sources.list*; set DEBIAN_SECURITY_MIRROR=<url> (e.g. http://deb.debian.org/debian-security)"
+  cat > "$root/etc/apt/sources.list.d/lab-upgrade.sources" <<SRC
+Types: deb
+URIs: $mirror
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $sec
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  mkdir -p "$root/proc" "$root/dev"
+  mount -t proc proc "$root/proc"
+  mount --bind /dev "$root/dev"
+  chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' | sort > "$WORK/versions-before.txt"
+  local rc=0
+  { chroot "$root" env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 apt-get update -qq -o Acquire::Languages=none &&
+    chroot "$root" env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 apt-get upgrade -y -qq \
+      -o Dpkg::Options::=--force-confold -o APT::Get::Always-Include-Phased-Updates=true; } \
+    >"$WORK/upgrade.log" 2>&1 || rc=$?
+  chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' | sort > "$WORK/versions-after.txt"
+  unmount_under "$root"
+  # The host's /dev was bound in: nothing below may be deleted while anything is still mounted there.
+  if awk -v r="$(realpath "$root")/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+    die "mounts left under $root after the upgrade; not cleaning it (unmount them, then rerun)"
+  fi
+  if [ "$rc" != 0 ]; then tail -n 30 "$WORK/upgrade.log" >&2; die "apt-get upgrade in the $SUITE rootfs failed (log above)"; fi
+  chroot "$root" apt-get clean
+  rm -f "$root/etc/apt/sources.list.d/lab-upgrade.sources" "$root/etc/resolv.conf" "$root"/var/cache/apt/*.bin \
+        "$root"/var/log/apt/* "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old
+  find "$root/var/lib/apt/lists" -maxdepth 1 -type f -delete
+  rm -rf --one-file-system "${root:?}"/dev/* "${root:?}"/proc/*
+  local n
+  n="$(join -j1 "$WORK/versions-before.txt" "$WORK/versions-after.txt" | awk '$2 != $3' | wc -l)"
+  [ "$n" -gt 0 ] || die "apt-get upgrade changed no package: $SUITE-security/-updates have nothing newer than the main archive, so the two bases would not differ"
+  log "security upgrade changed $n package(s):"
+  join -j1 "$WORK/versions-before.txt" "$WORK/versions-after.txt" | awk '$2 != $3 { printf "  %s %s -> %s\n", $1, $2, $3 }' >&2
+}
+
+# debian-base: 12-archive (= debian-minbase:bookworm, the main archive only), 12-security (the
+# same rootfs after `apt-get upgrade` from -updates and -security: newer packages, fewer
+# vulnerabilities; one layer, as a rebuilt base is) and their -slim variants (one layer each)
+build_bases() {
+  local tags=(12-archive 12-archive-slim 12-security 12-security-slim)
+  [[ "$REBUILT" != *" debian-minbase "* ]] && stamp_ok debian-base "${tags[@]}" && return 0
+  have_tag "$OUT_DIR/debian-minbase" bookworm || die "debian-minbase:bookworm missing"
+  local img="$OUT_DIR/.tmp-debian-base" root="$WORK/base-root" t0
+  t0=$(date +%s)
+  clone_layout "$OUT_DIR/debian-minbase" bookworm "$img" 12-archive
+
+  unpack_rootfs "$img" 12-archive "$root"
+  slim_rootfs "$root"
+  pack_rootfs "$root" "$img" 12-archive-slim "debootstrap --variant=minbase $SUITE, slimmed (docs, man pages, locales)" \
+    "debootstrap minbase $SUITE from the main archive, -slim, runs as root"
+
+  unpack_rootfs "$img" 12-archive "$root"
+  upgrade_rootfs "$root"
+  pack_rootfs "$root" "$img" 12-security "debootstrap --variant=minbase $SUITE && apt-get upgrade ($SUITE-updates, $SUITE-security)" \
+    "debootstrap minbase $SUITE with $SUITE-updates and $SUITE-security applied, runs as root"
+  slim_rootfs "$root"
+  pack_rootfs "$root" "$img" 12-security-slim "debootstrap --variant=minbase $SUITE && apt-get upgrade ($SUITE-updates, $SUITE-security), slimmed" \
+    "debootstrap minbase $SUITE with $SUITE-updates and $SUITE-security applied, -slim, runs as root"
+  umoci gc --layout "$img"
+  rm -rf --one-file-system "$root"
+  bases_stamp > "$img/.lab-stamp"
+  publish debian-base
+  log "debian-base built in $(( $(date +%s) - t0 ))s"
+}
+
+# base-app: test/fixtures/base/Dockerfile built with buildah (vfs storage, chroot isolation) on
+# debian-base:12-archive, known to buildah as lab/debian:12. 1.0 carries no
+# org.opencontainers.image.base.* annotations (chain-match tests); 1.0-annotated is the same image
+# with buildah's base annotations (base.name, base.digest = 12-archive's manifest digest).
+build_base_app() {
+  [[ "$REBUILT" != *" debian-base "* ]] && stamp_ok base-app 1.0 1.0-annotated && return 0
+  have_tag "$OUT_DIR/debian-base" 12-archive || die "debian-base:12-archive missing"
+  command -v buildah >/dev/null 2>&1 || apt_install buildah
+  local img="$OUT_DIR/.tmp-base-app" ctx="$WORK/base-app-ctx" st="$WORK/buildah" t0 m base_digest
+  t0=$(date +%s)
+  # overlay storage (a diff per instruction) builds in seconds; vfs copies the rootfs per instruction
+  local drv=overlay
+  skopeo copy -q "oci:$OUT_DIR/debian-base:12-archive" "containers-storage:[$drv@$st/root+$st/run]docker.io/lab/debian:12" 2>/dev/null || {
+    log "overlay storage unavailable here; buildah uses vfs (slower)"
+    unmount_under "$st"; rm -rf "$st"; drv=vfs
+    skopeo copy -q "oci:$OUT_DIR/debian-base:12-archive" "containers-storage:[$drv@$st/root+$st/run]docker.io/lab/debian:12" ||
+      die "skopeo copy of debian-base:12-archive into buildah's storage failed"
+  }
+  local S=(--storage-driver "$drv" --root "$st/root" --runroot "$st/run")
+  rm -rf "$ctx"; mkdir -p "$ctx/app"
+  cp -a "$BASE_APP_CONTEXT/." "$ctx/"
+  printf '{\n  "name": "lab-base-app",\n  "version": "1.0.0",\n  "private": true\n}\n' > "$ctx/app/package.json"
+  log "npm install lodash@4.17.15 (known-vulnerable: NSWG-NPM-516; the app's own finding)"
+  ( cd "$ctx/app" && npm install --save-exact --ignore-scripts --no-audit --no-fund \
+      --omit-lockfile-registry-resolved --loglevel=error lodash@4.17.15 >/dev/null ) ||
+    die "npm install lodash failed (is the npm registry reachable?)"
+  if ! buildah "${S[@]}" bud --isolation chroot --pull=never --format oci --layers \
+      --timestamp "${SOURCE_DATE_EPOCH:-1704067200}" -t localhost/lab/base-app:1.0 "$ctx" >"$WORK/buildah.log" 2>&1; then
+    tail -n 30 "$WORK/buildah.log" >&2; die "buildah bud of $BASE_APP_CONTEXT/Dockerfile failed (log above)"
+  fi
+  log "buildah bud done in $(( $(date +%s) - t0 ))s"
+  rm -rf "$img"
+  buildah "${S[@]}" push -q localhost/lab/base-app:1.0 "oci:$img:1.0-annotated" >/dev/null ||
+    die "buildah push to $img failed"
+  # buildah names its base by the digest of the copy in its own storage (re-serialized, so no
+  # registry holds it); the lab names the base as pushed, debian-base:12-archive's manifest digest,
+  # as a builder that pulled lab/debian:12 from a registry would.
+  base_digest="$(manifest_desc "$OUT_DIR/debian-base" 12-archive | jq -r .digest)"
+  m="$(manifest_desc "$img" 1.0-annotated | jq -r .digest)"
+  jq -e '.annotations["org.opencontainers.image.base.name"] and .annotations["org.opencontainers.image.base.digest"]' \
+    "$(blob_path "$img" "$m")" >/dev/null || die "buildah wrote no org.opencontainers.image.base.* annotations"
+  # buildah re-compressed the base's layer; a builder pushing to the registry that holds the base
+  # reuses the base's blob for the same diffID (docker push, buildkit), so the lab does too: the app's
+  # first layer is then byte for byte the base's blob, as in a registry.
+  local md ms bm bc ac i n
+  bm="$(blob_path "$OUT_DIR/debian-base" "$base_digest")"
+  bc="$(blob_path "$OUT_DIR/debian-base" "$(jq -r .config.digest "$bm")")"
+  ac="$(blob_path "$img" "$(jq -r .config.digest "$(blob_path "$img" "$m")")")"
+  n="$(jq '.rootfs.diff_ids | length' "$bc")"
+  jq -c '.' "$(blob_path "$img" "$m")" > "$WORK/app-manifest.json"
+  for ((i = 0; i < n; i++)); do
+    [ "$(jq -r ".rootfs.diff_ids[$i]" "$bc")" = "$(jq -r ".rootfs.diff_ids[$i]" "$ac")" ] ||
+      die "base-app's layer $i is not debian-base:12-archive's layer $i"
+    ln -f "$(blob_path "$OUT_DIR/debian-base" "$(jq -r ".layers[$i].digest" "$bm")")" "$img/blobs/sha256/" 2>/dev/null ||
+      cp "$(blob_path "$OUT_DIR/debian-base" "$(jq -r ".layers[$i].digest" "$bm")")" "$img/blobs/sha256/"
+    jq -c --argjson i "$i" --argjson l "$(jq -c ".layers[$i]" "$bm")" '.layers[$i] = $l' "$WORK/app-manifest.json" > "$WORK/app-manifest.tmp"
+    mv "$WORK/app-manifest.tmp" "$WORK/app-manifest.json"
+  done
+  jq -c --arg d "$base_digest" '.annotations["org.opencontainers.image.base.digest"] = $d' "$WORK/app-manifest.json" > "$WORK/app-manifest.tmp"
+  mv "$WORK/app-manifest.tmp" "$WORK/app-manifest.json"
+  read -r md ms < <(put_blob "$img" "$WORK/app-manifest.json")
+  jq --arg md "$md" --argjson ms "$ms" '.manifests[0].digest = $md | .manifests[0].size = $ms' "$img/index.json" > "$WORK/index.json"
+  mv "$WORK/index.json" "$img/index.json"
+  # 1.0: the same config and layers, the base annotations removed (only chain matching can find the base)
+  jq -c 'del(.annotations["org.opencontainers.image.base.name"], .annotations["org.opencontainers.image.base.digest"])
+         | if .annotations == {} then del(.annotations) else . end' "$WORK/app-manifest.json" > "$WORK/app-manifest-bare.json"
+  read -r md ms < <(put_blob "$img" "$WORK/app-manifest-bare.json")
+  jq --arg md "$md" --argjson ms "$ms" '.manifests += [.manifests[0] | .digest = $md | .size = $ms
+      | .annotations["org.opencontainers.image.ref.name"] = "1.0"]' "$img/index.json" > "$WORK/index.json"
+  mv "$WORK/index.json" "$img/index.json"
+  umoci gc --layout "$img"
+  buildah "${S[@]}" rmi --all --force >/dev/null 2>&1 || true
+  unmount_under "$st"
+  rm -rf "$ctx" "$st"
+  bases_stamp > "$img/.lab-stamp"
+  publish base-app
+  log "base-app built in $(( $(date +%s) - t0 ))s"
+}
+
 # ---------------------------------------------------------------- main
 ensure_tools
 mkdir -p "$OUT_DIR"
@@ -444,9 +693,16 @@ build_admzip
 build_multiarch
 build_zstd
 build_tar_noeof
+specs=(debian-minbase:bookworm node-app:vuln adm-zip:0.4.7 multiarch:1.0 zstd:1.0 tar-noeof:1.0)
+if [ "$LAB_BASES" = 1 ]; then
+  build_bases
+  build_base_app
+  specs+=(debian-base:12-archive debian-base:12-archive-slim debian-base:12-security debian-base:12-security-slim
+          base-app:1.0 base-app:1.0-annotated)
+fi
 dedupe_blobs
 
-for spec in debian-minbase:bookworm node-app:vuln adm-zip:0.4.7 multiarch:1.0 zstd:1.0 tar-noeof:1.0; do
+for spec in "${specs[@]}"; do
   name="${spec%%:*}"; tag="${spec#*:}"
   desc="$(manifest_desc "$OUT_DIR/$name" "$tag")"
   printf '%-24s %s  %s  %s\n' "$spec" "$(jq -r .digest <<<"$desc")" \

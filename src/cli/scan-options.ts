@@ -14,6 +14,7 @@ import { formatReport, type ReportFormat } from '../gate/report-formats.js';
 import { resolveLimits, withSizeLimits, type ScanLimits } from '../scan/limits.js';
 import { ANALYZERS } from '../scan/analyzers/index.js';
 import { attributeBase, finalStage, type BaseAttribution, type FinalStage } from '../scan/base-layers.js';
+import { parseBuildArgs } from '../scan/dockerfile-base.js';
 import { createMemoryLayerCache, scanDirectory, scanImage, type ImageScan, type LayerAnalysis, type LayerCache, type PlatformScan, type ScanOptions } from '../scan/engine.js';
 import { buildInventory, stackLayers } from '../scan/merge.js';
 import { openLocalSource } from '../scan/local-source.js';
@@ -35,6 +36,12 @@ export interface RawScanFlags {
   dependencyTree?: boolean;
   excludeBase?: boolean;
   file?: string;
+  /** `--build-arg NAME=value` (repeatable): the build's values of the Dockerfile's global ARGs. */
+  buildArg?: string[];
+  /** `--target`: the Dockerfile stage the image was built from (default: the last). */
+  target?: string;
+  /** `--platform os/arch`: also defines BuildKit's automatic platform ARGs for `--file`. */
+  platform?: string;
   /** A file name, or false for `--no-ignore-file`. */
   ignoreFile?: string | false;
   format?: string;
@@ -86,6 +93,7 @@ export function resolveScanFlags(raw: RawScanFlags, target: string, cwd = proces
   const tableOrJson = raw.format === undefined || raw.format === 'table' || raw.format === 'json';
   if (raw.groupIssues && !tableOrJson) throw new PushgateError('BAD_ARGUMENT', `--group-issues shapes the table and JSON reports; --format ${raw.format} has its own structure`);
   if (raw.dependencyTree && !tableOrJson) throw new PushgateError('BAD_ARGUMENT', `--dependency-tree shapes the table and JSON reports; --format ${raw.format} has its own structure`);
+  if ((raw.buildArg?.length || raw.target !== undefined) && raw.file === undefined) throw new PushgateError('BAD_ARGUMENT', `${raw.target !== undefined ? '--target' : '--build-arg'} describes the build of --file Dockerfile; add --file`);
   if (raw.file !== undefined && !raw.excludeBase) throw new PushgateError('BAD_ARGUMENT', `--file ${raw.file} tells --exclude-base where the base image ends; add --exclude-base`);
   const image = !/^(sbom|dir):/.test(target);
   if (raw.excludeBase && !image) throw new PushgateError('BAD_ARGUMENT', `--exclude-base needs an image (its layers and history); ${target.split(':')[0]}: targets have none`);
@@ -95,7 +103,7 @@ export function resolveScanFlags(raw: RawScanFlags, target: string, cwd = proces
     if (!st) throw new PushgateError('NOT_FOUND', `--file ${raw.file}: no such file`);
     if (!st.isFile()) throw new PushgateError('BAD_ARGUMENT', `--file ${raw.file}: not a regular file`);
     try {
-      dockerfile = { file: raw.file, stage: finalStage(fs.readFileSync(raw.file, 'utf8')) };
+      dockerfile = { file: raw.file, stage: finalStage(fs.readFileSync(raw.file, 'utf8'), { buildArgs: parseBuildArgs(raw.buildArg ?? []), target: raw.target, platform: raw.platform }) };
     } catch (e) {
       throw new PushgateError('BAD_ARGUMENT', `--file ${raw.file}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -270,9 +278,11 @@ export function findingFilter(flags: ScanFlags, notes: FilterNotes, bases: Map<P
   };
 }
 
-/** The notes to add to the report's diagnostics (never incomplete): what the flags removed and how. */
+/** The notes to add to the report's diagnostics (never incomplete): what the flags removed and how, and `--file`'s latest/untagged base. */
 export function filterDiagnostics(flags: ScanFlags, notes: FilterNotes, bases: Map<PlatformScan, BaseView> | undefined, multi: boolean): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // `FROM x:latest` / an untagged base: the Dockerfile does not say which base it builds on.
+  for (const f of flags.dockerfile?.stage.base?.flags ?? []) out.push({ code: 'dockerfile-base', message: `${flags.dockerfile?.file}: ${f.message}` });
   if (flags.excludeBase && bases) {
     for (const [p, v] of bases) {
       const how = v.packages ? 'packages the base layers alone hold (same path and version)' : 'findings in the base layers';

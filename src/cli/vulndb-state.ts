@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import type { CliState } from '../config/cli-state.js';
-import { updateDb, VulnDb } from '../vulndb/index.js';
-import { downloadProgress } from './download-progress.js';
+// `db update` and its sources are loaded only for a first-use download.
+import { VulnDb } from '../vulndb/db.js';
 import { terminalText } from './terminal-text.js';
 
 /** Options of {@link openCliVulnDb}. */
@@ -75,6 +75,7 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
     return undefined;
   }
   err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${state.sources.join(', ')} (first use; --offline skips this)\n`);
+  const [{ updateDb }, { downloadProgress }] = await Promise.all([import('../vulndb/update.js'), import('./download-progress.js')]);
   const bar = downloadProgress(err);
   const unreachable = new Map<string, Error>();
   try {

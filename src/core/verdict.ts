@@ -111,6 +111,12 @@ export interface ScanReport {
   secrets: SecretFinding[];
   config: ConfigFinding[];
   diagnostics: Diagnostic[];
+  /**
+   * The layers (diffIDs, or blob digests without diffIDs) that come from the base image, as guessed
+   * from the image history (every platform's, each once); a package or finding whose `layer` is not
+   * among them was added by the image's own build. Absent when the history does not tell.
+   */
+  baseLayers?: Digest[];
   /** Per ecosystem found: matched against advisories or not, and why not (absent when there was no vulnerability database). */
   coverage?: EcosystemCoverage[];
   complete: boolean;

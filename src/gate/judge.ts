@@ -22,7 +22,9 @@ import { applyMode, applyVex, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet
 /** Diagnostic code of OS packages that could not be matched because the image's OS release is unreadable (incomplete). */
 export const OS_RELEASE_UNKNOWN = 'os-release-unknown';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { eolFindings, eolSubjects, type VulnDb } from '../vulndb/index.js';
+// The modules themselves, not the vulndb index: judging needs neither `db update` nor its sources.
+import { eolFindings, eolSubjects } from '../vulndb/enrich/eol.js';
+import type { VulnDb } from '../vulndb/db.js';
 
 /** The judgement of one platform's image manifest. */
 export interface ChildJudgement {
@@ -195,6 +197,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     report.packages.push(...p.inventory.packages.map(tagP));
     report.findings.push(...findings);
     if (eol.length) (report.eol ??= []).push(...eol);
+    if (p.baseLayers?.length) (report.baseLayers ??= []).push(...p.baseLayers.filter((l) => !report.baseLayers?.includes(l)));
     report.secrets.push(...p.inventory.secrets.map(tagP));
     report.config.push(...p.inventory.config.map(tagP));
     report.diagnostics.push(...p.inventory.diagnostics.map(tagP), ...uncovered);

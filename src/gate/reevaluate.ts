@@ -164,9 +164,10 @@ export class PolicyControl {
     // VEX documents are read with every change of the policy in force, so a reload picks up edits; their
     // digest enters the revision, so verdicts judged without them are judged again.
     const withVex = (p: CompiledPolicy): CompiledPolicy => (vex.length ? { ...p, vex, revision: revisionOf(`${p.revision}+vex:${vexRevision(vex)}`) } : p);
-    if (!this.exceptions.length) return withVex(this.base);
-    const p = withExceptions(this.base, this.exceptions.map((e) => ({ ...(e.spec as unknown as ExceptionSpec), name: (e.spec.name as string | undefined) ?? `api-${e.id}` })));
-    return withVex({ ...p, revision: revisionOf(`${this.base.revision}+${this.exceptions.map((e) => e.id).join(',')}`) });
+    const inForce = this.exceptions.filter((e) => !e.revokedAt);
+    if (!inForce.length) return withVex(this.base);
+    const p = withExceptions(this.base, inForce.map((e) => ({ ...(e.spec as unknown as ExceptionSpec), name: (e.spec.name as string | undefined) ?? `api-${e.id}` })));
+    return withVex({ ...p, revision: revisionOf(`${this.base.revision}+${inForce.map((e) => e.id).join(',')}`) });
   }
 
   /** Runs `f` after every earlier change (reloads, exceptions, releases, re-evaluations are serialized). */
@@ -309,9 +310,31 @@ export class PolicyControl {
     return last ?? { action: 'none', status: 'skipped', detail: 'no blocked tag points at this digest any more: nothing to act on' };
   }
 
-  /** Stored exceptions (oldest first). */
+  /** Stored exceptions (oldest first; revoked ones included, with `revokedAt`). */
   list(): StoredException[] {
     return [...this.exceptions];
+  }
+
+  /**
+   * Revokes stored exception `id`: it stays listed (with who and when) but leaves the policy in force,
+   * and the stored verdicts are re-evaluated in the background (an image it allowed is blocked again).
+   * @throws PushgateError NOT_FOUND for an unknown id; BAD_ARGUMENT without a reason or when it was
+   *   already revoked.
+   */
+  revokeException(actor: string, id: number, reason: string): Promise<StoredException> {
+    return this.serial(async () => {
+      if (!reason.trim()) throw new PushgateError('BAD_ARGUMENT', 'a revocation needs a reason (recorded in the audit log)');
+      const known = this.exceptions.find((e) => e.id === id);
+      if (!known) throw new PushgateError('NOT_FOUND', `no exception ${id}: ids come from GET /api/v1/exceptions`);
+      if (known.revokedAt) throw new PushgateError('BAD_ARGUMENT', `exception ${id} was already revoked by ${known.revokedBy} at ${known.revokedAt}`);
+      const stored = await this.o.store.revokeException(id, actor);
+      if (!stored) throw new PushgateError('NOT_FOUND', `no exception ${id}`);
+      this.exceptions = this.exceptions.map((e) => (e.id === id ? stored : e));
+      this.o.gate.setPolicy(this.effective());
+      await this.o.store.audit({ actor, action: 'exception-revoked', detail: { id, reason, owner: known.spec.owner, expires: known.expires } });
+      void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
+      return stored;
+    });
   }
 
   /**

@@ -40,8 +40,13 @@ const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.
 
 function findingText(f: Finding): string {
   const fix = f.fixedVersions.length ? `fixed in ${f.fixedVersions.join(', ')}` : 'no fixed version yet';
-  return `${f.package} ${f.installedVersion} (${f.ecosystem}) is affected by ${f.id}${f.aliases.length ? ` (${f.aliases.slice(0, 3).join(', ')})` : ''}, severity ${f.severity}: ${fix}.${f.summary ? ` ${f.summary}` : ''}`;
+  const kev = f.kev ? ` Known exploited (CISA KEV, ${f.kev.cve}, added ${f.kev.dateAdded}${f.kev.dueDate ? `, due ${f.kev.dueDate}` : ''}).` : '';
+  const epss = f.epss ? ` EPSS ${f.epss.score} (percentile ${f.epss.percentile}, ${f.epss.cve}).` : '';
+  return `${f.package} ${f.installedVersion} (${f.ecosystem}) is affected by ${f.id}${f.aliases.length ? ` (${f.aliases.slice(0, 3).join(', ')})` : ''}, severity ${f.severity}: ${fix}.${kev}${epss}${f.summary ? ` ${f.summary}` : ''}`;
 }
+
+/** CISA's catalog page filtered to one CVE (the catalog has no page per entry). */
+const kevUrl = (cve: string) => `https://www.cisa.gov/known-exploited-vulnerabilities-catalog?search_api_fulltext=${encodeURIComponent(cve)}`;
 
 /** A file path inside the image as a relative SARIF URI (`usr/lib/...`). */
 function imageUri(p: string): string {
@@ -51,7 +56,10 @@ function imageUri(p: string): string {
 /**
  * The report as a SARIF 2.1.0 log: one rule per advisory id, secret rule and config check; one
  * result per finding (level from the severity, `security-severity` from the CVSS score), secret
- * (with its line) and config finding; the verdict in the run's properties.
+ * (with its line) and config finding; the verdict in the run's properties. Exploitation data rides in
+ * the property bags (SARIF §3.8): a finding's result carries `kev` (CISA KEV entry: cve, dateAdded,
+ * dueDate, knownRansomwareCampaignUse) and `epss` (cve, score, percentile, both 0–1) when it has them,
+ * and `severitySource`; the rule of a known-exploited advisory is tagged `known-exploited`.
  */
 export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
   const { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } = sarif();
@@ -66,10 +74,14 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
   };
   for (const f of r.findings) {
     const score = f.cvss ? f.cvss.score.toFixed(1) : SECURITY_SEVERITY[f.severity];
-    rule(f.id, f.summary ?? `${f.id} in ${f.package}`, { tags: ['security', 'vulnerability', f.ecosystem], 'security-severity': score, precision: 'very-high' });
+    rule(f.id, f.summary ?? `${f.id} in ${f.package}`, { tags: ['security', 'vulnerability', f.ecosystem, ...(f.kev ? ['known-exploited'] : [])], 'security-severity': score, precision: 'very-high' });
     const res = new SarifResultBuilder().initSimple({ ruleId: f.id, level: sarifLevel(f.severity), messageText: findingText(f), fileUri: imageUri(f.path) });
     Object.assign(res.result, {
-      properties: { package: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, severity: f.severity, aliases: f.aliases, ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}) },
+      properties: {
+        package: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, severity: f.severity, aliases: f.aliases,
+        ...(f.severitySource ? { severitySource: f.severitySource } : {}), ...(f.kev ? { kev: { ...f.kev } } : {}), ...(f.epss ? { epss: { ...f.epss } } : {}),
+        ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}),
+      },
       // A VEX statement took it out of the policy's view: shown, marked as suppressed (SARIF 2.1.0 §3.35).
       ...(f.vex ? { suppressions: [{ kind: 'external', status: 'accepted', justification: vexText(f.vex) }] } : {}),
     });
@@ -122,8 +134,13 @@ function cdxSeverity(Enums: typeof CycloneDx.Enums): Record<Severity, CycloneDx.
 /**
  * The report as a CycloneDX 1.6 JSON BOM: the image as `metadata.component` (type container), one
  * library component per package (bom-ref = purl + path, since one purl may be installed at
- * several paths), one vulnerability per finding affecting its package, with rating and the fixed
- * versions as the recommendation. Returns the serialized JSON text.
+ * several paths), one vulnerability per finding affecting its package, with the fixed versions as the
+ * recommendation and its ratings: the one its severity was taken from and every other rating known for it
+ * (NVD, the OS vendor, other OSV records), each naming its source. CycloneDX has no field
+ * for exploitation data: a finding in CISA's KEV catalog gets the catalog as an advisory and
+ * `pushgate:kev:*` properties (cve, dateAdded, dueDate, knownRansomwareCampaignUse); its EPSS score the
+ * `pushgate:epss:*` properties (cve, score, percentile; a probability, not a severity, so not a rating).
+ * Returns the serialized JSON text.
  */
 export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
   const { Enums, Models, Serialize, Spec } = cyclonedx();
@@ -146,7 +163,18 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
   }
   for (const f of r.findings) {
     const v = new Models.Vulnerability.Vulnerability({ id: f.id, description: f.summary, recommendation: f.fixedVersions.length ? `Upgrade ${f.package} to ${f.fixedVersions.join(' or ')}` : 'No fixed version is known yet' });
-    v.ratings.add(new Models.Vulnerability.Rating({ severity: CDX_SEVERITY[f.severity], ...(f.cvss ? { score: f.cvss.score, vector: f.cvss.vector, method: f.cvss.version.startsWith('4') ? Enums.Vulnerability.RatingMethod.CVSSv4 : f.cvss.version.startsWith('3.1') ? Enums.Vulnerability.RatingMethod.CVSSv31 : Enums.Vulnerability.RatingMethod.CVSSv3 } : {}) }));
+    const method = (version: string) => version.startsWith('4') ? Enums.Vulnerability.RatingMethod.CVSSv4 : version.startsWith('3.1') ? Enums.Vulnerability.RatingMethod.CVSSv31
+      : version.startsWith('3') ? Enums.Vulnerability.RatingMethod.CVSSv3 : version.startsWith('2') ? Enums.Vulnerability.RatingMethod.CVSSv2 : Enums.Vulnerability.RatingMethod.Other;
+    const rating = (severity: Severity, cvss: Finding['cvss'], from: string | undefined) => new Models.Vulnerability.Rating({
+      severity: CDX_SEVERITY[severity], ...(cvss ? { score: cvss.score, vector: cvss.vector, method: method(cvss.version) } : {}), ...(from && from !== 'none' ? { source: new Models.Vulnerability.Source({ name: from }) } : {}),
+    });
+    v.ratings.add(rating(f.severity, f.cvss, f.severitySource));
+    for (const s of f.severities ?? []) if (s.from !== f.severitySource) v.ratings.add(rating(s.severity, s.cvss, s.from));
+    if (f.kev) {
+      v.advisories.add(new Models.Vulnerability.Advisory(kevUrl(f.kev.cve), { title: `CISA Known Exploited Vulnerabilities: ${f.kev.cve}` }));
+      for (const [k, val] of Object.entries(f.kev)) v.properties.add(new Models.Property(`pushgate:kev:${k}`, String(val)));
+    }
+    if (f.epss) for (const [k, val] of Object.entries(f.epss)) v.properties.add(new Models.Property(`pushgate:epss:${k}`, String(val)));
     for (const a of f.aliases) v.references.add(new Models.Vulnerability.Reference(a, new Models.Vulnerability.Source({ name: a.split('-')[0] })));
     if (f.published) v.published = new Date(f.published);
     const target = (f.purl ? byKey.get(refOf(f.purl, f.path)) : undefined) ?? [...byKey.values()].find((c) => c.name === f.package && c.version === f.installedVersion);

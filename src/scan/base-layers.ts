@@ -4,8 +4,9 @@
  * history) is written by the image's author, so each method is checked against the layers the
  * manifest actually lists, and the developer's own Dockerfile outranks all of it:
  *
- * 1. `dockerfile` (`--file Dockerfile`): the final stage's instructions after its `FROM` each add one
- *    history entry to the image (BuildKit and the classic builder both commit every instruction to
+ * 1. `dockerfile` (`--file Dockerfile`): the instructions after the `FROM` that names the final
+ *    stage's base image (through `FROM <stage>` chains; dockerfile-base.ts) each add one history entry
+ *    to the image (BuildKit and the classic builder both commit every instruction to
  *    history, empty or not); the history entries before the last N are the base's. The entries are
  *    checked against the instructions' keywords where `created_by` names one, and the non-empty
  *    entries must be exactly one per layer; otherwise the method is refused (the Dockerfile is not
@@ -22,13 +23,9 @@
  * Base layers are named by diffID (the blob digest when the config lists none), lowest first, as
  * packages and findings name their layer.
  */
-import { createRequire } from 'node:module';
-import type * as DockerfileAst from 'dockerfile-ast';
 import type { Digest } from '../core/index.js';
 import { baseFromHistory, historyLayerCount, type HistoryEntry } from './config-checks.js';
-
-// Loaded on first use: only `--file` needs a Dockerfile parser, and every CLI start would pay for it.
-const load = createRequire(import.meta.url);
+import { resolveDockerfileBase, type DockerfileBase, type ResolveOptions } from './dockerfile-base.js';
 
 /** How the base layers were found. */
 export type BaseMethod = 'annotation' | 'dockerfile' | 'history' | 'none';
@@ -45,33 +42,32 @@ export interface BaseAttribution {
 /** Dockerfile instructions (Dockerfile reference), upper case. */
 const KEYWORDS = new Set(['ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);
 
-/** The final build stage of a Dockerfile: its base (`FROM` argument) and its instructions after `FROM`. */
+/**
+ * The final build stage of a Dockerfile: its base image and the instructions that follow the base's
+ * `FROM` (those of every stage on the chain `FROM a AS b … FROM b`, each adding one history entry).
+ */
 export interface FinalStage {
+  /** The base reference after ARG substitution (`lab/debian:12`), or `scratch`. */
   from: string;
-  /** 1-based line of the final `FROM`. */
+  /** 1-based line of the `FROM` that names the base image. */
   fromLine: number;
   /** Keywords of the instructions after it, in order (each adds one history entry). */
   keywords: string[];
+  /** The whole resolution (stage chain, platform, `latest`/untagged flags) for base detection. */
+  base?: DockerfileBase;
 }
 
 /**
  * Parses a Dockerfile (dockerfile-ast, the parser of the Dockerfile language server) and returns its
- * final stage. Global `ARG`s before the first `FROM` belong to no stage and add no history.
- * @throws Error when the Dockerfile has no `FROM`.
+ * final stage, resolved as BuildKit resolves it (dockerfile-base.ts: global ARGs with `--build-arg`
+ * values, stage names, `--platform`, `--target`). Global `ARG`s before the first `FROM` belong to no
+ * stage and add no history.
+ * @throws PushgateError BAD_ARGUMENT when the Dockerfile has no `FROM`, or its base depends on a value
+ *   not given or could be read two ways (the message names the line and what to pass).
  */
-export function finalStage(text: string): FinalStage {
-  const d = (load('dockerfile-ast') as typeof DockerfileAst).DockerfileParser.parse(text);
-  const froms = d.getFROMs();
-  const last = froms[froms.length - 1];
-  if (!last) throw new Error('the Dockerfile has no FROM instruction');
-  const fromLine = last.getRange().start.line;
-  const keywords = d.getInstructions()
-    .filter((i) => i.getRange().start.line > fromLine)
-    .map((i) => i.getKeyword().toUpperCase());
-  const image = last.getImageName() ?? '';
-  const tag = last.getImageTag();
-  const digest = last.getImageDigest();
-  return { from: `${image}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`, fromLine: fromLine + 1, keywords };
+export function finalStage(text: string, opts: ResolveOptions = {}): FinalStage {
+  const base = resolveDockerfileBase(text, opts);
+  return { from: base.reference, fromLine: base.line, keywords: base.keywords, base };
 }
 
 /**

@@ -3,7 +3,7 @@
  * internal/verify), compression sniffed from magic bytes, never from the media type
  * (go-containerregistry internal/compression: gzip `1f 8b`, zstd `28 b5 2f fd`, else plain tar),
  * zstd decoded by Debian's `zstd -dc` child process (streaming, flat memory; Node 20 has no zstd),
- * and the tar parsed by tar-stream (PAX, GNU long names, base-256 sizes).
+ * and the tar read once, as Go's archive/tar reads it (tar-walk.ts).
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';

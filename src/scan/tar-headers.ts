@@ -1,11 +1,11 @@
 /**
- * A header-only tar reader that resolves every entry the way Go's archive/tar does (containerd,
- * umoci and Docker unpack layers with it), so the scanner names, types and sizes each entry as the
- * runtime will. tar-stream, which reads the entry contents, applies the extension headers in a
- * different order (a PAX `path` beats a GNU long name there; Go lets the GNU `L`/`K` long name and
- * `GNU.sparse.name` win), treats typeflag `0` with a trailing slash as a directory, gives
- * symlinks a data section, and reads on past the end-of-archive blocks. This reader sees the same
- * bytes first and records, per entry, what Go's `Reader.Next` returns.
+ * The layer tar reader: one pass over the uncompressed bytes that resolves every entry the way Go's
+ * archive/tar does (containerd, umoci and Docker unpack layers with it) and streams each entry's
+ * data section as Go places it, so the scanner names, types, sizes and reads each entry as the
+ * runtime will. Other readers differ on the same bytes (tar-stream lets a PAX `path` beat a GNU long
+ * name where Go lets the GNU `L`/`K` long name and `GNU.sparse.name` win, treats typeflag `0` with a
+ * trailing slash as a directory, gives symlinks a data section, and reads on past the end-of-archive
+ * blocks); no second reader is consulted.
  *
  * Rules followed (Go src/archive/tar/reader.go `next`, `readHeader`, `mergePAX`, `parsePAX`,
  * `handleRegularFile`, `handleSparseFile`, `readGNUSparsePAXHeaders`; strconv.go
@@ -45,6 +45,8 @@ export interface GoTarEntry {
   typeflag: string;
   /** `Header.Size`: the logical size (a sparse file's expanded size). */
   size: number;
+  /** `Header.Mode`: the header's mode field as a number (permission and type bits as written). */
+  mode: number;
   /** Set when the entry is a sparse file: its logical content is not its data section. */
   sparse?: 'old-gnu' | 'pax-0.x' | 'pax-1.0';
   /**
@@ -69,8 +71,9 @@ export interface GoTarError {
 
 class HeaderError extends Error {}
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const lossy = new TextDecoder('utf-8');
+// ignoreBOM: a leading U+FEFF is part of the name Go uses, not a marker to drop.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lossy = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function isZero(b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
@@ -100,6 +103,32 @@ function numeric(b: Buffer): number {
   return octal(b);
 }
 
+/** {@link numeric} of `blk[from, to)`; octal fields (the common case) are read without allocating. */
+function numericAt(blk: Buffer, from: number, to: number): number {
+  if ((blk[from]! & 0x80) !== 0) return numeric(blk.subarray(from, to));
+  return octalAt(blk, from, to);
+}
+
+/**
+ * Go parser.parseOctal of `b[from, to)`: trimmed of spaces and NULs at both ends, cut at the first
+ * NUL, then strconv.ParseUint(s, 8, 64). Fields are at most 12 bytes, so the value stays exact.
+ */
+function octalAt(b: Buffer, from: number, to: number): number {
+  let i = from;
+  let j = to;
+  while (i < j && (b[i] === 0x20 || b[i] === 0)) i++;
+  while (j > i && (b[j - 1] === 0x20 || b[j - 1] === 0)) j--;
+  if (i === j) return 0;
+  let x = 0;
+  for (let k = i; k < j; k++) {
+    const c = b[k]!;
+    if (c === 0) break;
+    if (c < 0x30 || c > 0x37) return octal(b.subarray(from, to));
+    x = x * 8 + (c - 0x30);
+  }
+  return x;
+}
+
 function octal(b: Buffer): number {
   let s = b.toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '');
   if (s === '') return 0;
@@ -127,10 +156,16 @@ function paxTime(v: string, what: string): void {
 
 type Format = 'v7' | 'ustar' | 'star' | 'gnu';
 
+/** `blk[at, at + lit.length)` equals the bytes of `lit` (latin1). */
+function bytesAre(blk: Buffer, at: number, lit: string): boolean {
+  for (let i = 0; i < lit.length; i++) if (blk[at + i] !== lit.charCodeAt(i)) return false;
+  return true;
+}
+
 function getFormat(blk: Buffer): Format | undefined {
   let stored: number;
   try {
-    stored = octal(blk.subarray(148, 156));
+    stored = octalAt(blk, 148, 156);
   } catch {
     return undefined;
   }
@@ -142,17 +177,23 @@ function getFormat(blk: Buffer): Format | undefined {
     signed += c > 127 ? c - 256 : c;
   }
   if (stored !== unsigned && stored !== signed) return undefined;
-  const magic = blk.toString('latin1', 257, 263);
-  const version = blk.toString('latin1', 263, 265);
-  const trailer = blk.toString('latin1', 508, 512);
-  if (magic === 'ustar\0' && trailer === 'tar\0') return 'star';
-  if (magic === 'ustar\0') return 'ustar';
-  if (magic === 'ustar ' && version === ' \0') return 'gnu';
+  if (bytesAre(blk, 257, 'ustar\0')) return bytesAre(blk, 508, 'tar\0') ? 'star' : 'ustar';
+  if (bytesAre(blk, 257, 'ustar ') && bytesAre(blk, 263, ' \0')) return 'gnu';
   return 'v7';
 }
 
+/** A name's bytes as UTF-8 (invalid sequences as U+FFFD, and `valid` false then). ASCII is read directly. */
+function text(b: Buffer): { s: string; valid: boolean } {
+  if (isAscii(b)) return { s: b.toString('latin1'), valid: true };
+  try {
+    return { s: utf8.decode(b), valid: true };
+  } catch {
+    return { s: lossy.decode(b), valid: false };
+  }
+}
+
 function isAscii(b: Buffer): boolean {
-  for (const c of b) if (c >= 0x80) return false;
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
   return true;
 }
 
@@ -161,6 +202,7 @@ interface RawHeader {
   name: Buffer;
   linkname: Buffer;
   size: number;
+  mode: number;
   format: Format;
 }
 
@@ -171,14 +213,14 @@ function readHeader(blk: Buffer): RawHeader {
   const typeflag = String.fromCharCode(blk[156]!);
   let name = cstr(blk.subarray(0, 100));
   const linkname = cstr(blk.subarray(157, 257));
-  const size = numeric(blk.subarray(124, 136));
-  numeric(blk.subarray(100, 108));
-  numeric(blk.subarray(108, 116));
-  numeric(blk.subarray(116, 124));
-  numeric(blk.subarray(136, 148));
+  const size = numericAt(blk, 124, 136);
+  const mode = numericAt(blk, 100, 108);
+  numericAt(blk, 108, 116);
+  numericAt(blk, 116, 124);
+  numericAt(blk, 136, 148);
   if (format !== 'v7') {
-    numeric(blk.subarray(329, 337));
-    numeric(blk.subarray(337, 345));
+    numericAt(blk, 329, 337);
+    numericAt(blk, 337, 345);
     let prefix: Buffer = Buffer.alloc(0);
     if (format === 'ustar') prefix = cstr(blk.subarray(345, 500));
     else if (format === 'star') prefix = cstr(blk.subarray(345, 476));
@@ -187,7 +229,7 @@ function readHeader(blk: Buffer): RawHeader {
       let bad = false;
       for (const [a, b] of [[345, 357], [357, 369]] as const) {
         if (blk[a] === 0) continue;
-        try { numeric(blk.subarray(a, b)); } catch { bad = true; }
+        try { numericAt(blk, a, b); } catch { bad = true; }
       }
       if (bad) {
         const s = cstr(blk.subarray(345, 500));
@@ -196,7 +238,7 @@ function readHeader(blk: Buffer): RawHeader {
     }
     if (prefix.length > 0) name = Buffer.concat([prefix, Buffer.from('/'), name]);
   }
-  return { typeflag, name, linkname, size, format };
+  return { typeflag, name, linkname, size, mode, format };
 }
 
 /** Go parsePAX (with parsePAXRecord/validPAXRecord and the 0.0 sparse offset/numbytes fold). */
@@ -252,53 +294,114 @@ function sparseMap0x1(numblocks: string, map: string, size: number): Array<[numb
 
 const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
+/** Where the content of one entry goes ({@link GoTarReader}); `end` may return a promise to wait for. */
+export interface GoTarBody {
+  write(chunk: Buffer): void;
+  end(): void | Promise<void>;
+}
+
 type State =
   | { k: 'header' }
   | { k: 'zero' }
   | { k: 'special'; typeflag: string; left: number; pad: number; parts: Buffer[]; offset: number }
   | { k: 'ext'; entry: GoTarEntry; pad: number }
-  | { k: 'skip'; left: number }
+  | { k: 'data'; entry: GoTarEntry; left: number; pad: number; body: GoTarBody | undefined }
+  | { k: 'pad'; left: number }
   | { k: 'end' };
 
+/** How the tar stream ended ({@link GoTarReader.finish}). */
+export interface GoTarFinish {
+  /**
+   * True when the stream stopped inside the padding after the last entry's data, or inside the
+   * end-of-archive blocks (only zero bytes after the last complete entry): every entry was read.
+   */
+  cutInPadding: boolean;
+  /** Set when the stream stopped inside a header or an entry's data: what was cut. */
+  truncated?: string;
+}
+
 /**
- * Feed it the uncompressed tar bytes in order ({@link write}); it records each entry Go returns.
- * Pure computation, no I/O. Once Go would stop (end of archive or an error) it records nothing more.
+ * One pass over a tar stream as Go's archive/tar reads it: feed it the uncompressed bytes in order
+ * ({@link write}); for each entry `Reader.Next` would return it calls `onEntry`, and streams the
+ * entry's data section to the {@link GoTarBody} returned (or skips it, without copying, when
+ * undefined). Meta headers (`x`, `L`, `K`) are applied, never returned; a `g` header is skipped as
+ * containerd skips it. Once Go would stop (end of archive or an error) it reads nothing more:
+ * {@link error}, {@link endOffset} and {@link afterEnd} say why.
  */
-export class GoTarIndex {
+export class GoTarReader {
   /** Set when Go's reader would fail: it returns this error from Next and nothing after it. */
   error: GoTarError | undefined;
   /** Offset just past Go's end-of-archive blocks, once seen. */
   endOffset: number | undefined;
-  private readonly entries = new Map<number, GoTarEntry>();
-  private offset = 0;
-  private buf: Buffer = Buffer.alloc(0);
+  /** Offset of the first non-zero byte after the end-of-archive blocks (bytes no runtime unpacks). */
+  afterEnd: number | undefined;
+  /** Bytes read so far. */
+  offset = 0;
+  /** A header block arriving in pieces (chunk boundaries need not fall on blocks). */
+  private readonly blk = Buffer.alloc(BLOCK);
+  private blkLen = 0;
   private state: State = { k: 'header' };
   private pax: Map<string, Buffer> | undefined;
   private longName: Buffer | undefined;
   private longLink: Buffer | undefined;
 
-  /** The entry whose data section starts at `dataOffset` (tar-stream's `header.byteOffset`). */
-  take(dataOffset: number): GoTarEntry | undefined {
-    const e = this.entries.get(dataOffset);
-    if (e) this.entries.delete(dataOffset);
-    return e;
+  /**
+   * @param onEntry called once per entry, in order, with the entry as Go returns it; may throw
+   *   (the error is thrown from {@link write}).
+   */
+  constructor(private readonly onEntry: (e: GoTarEntry) => GoTarBody | undefined) {}
+
+  /**
+   * Reads the next chunk of the tar. Returns a promise when an entry's body asked to be waited for
+   * (its `end` returned one): the rest of the chunk is read once it resolves, so write the next
+   * chunk only then. Throws (or rejects) with what `onEntry` or a body threw; Go's own refusals
+   * are no exception, they set {@link error}.
+   */
+  write(chunk: Buffer): void | Promise<void> {
+    return this.run(chunk);
   }
 
-  /** Reads the next chunk of the tar. */
-  write(chunk: Buffer): void {
-    if (this.state.k === 'end' || this.error) return;
-    let c = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    this.buf = Buffer.alloc(0);
+  private run(chunk: Buffer): void | Promise<void> {
+    let c = chunk;
     try {
-      while (c.length > 0 && this.state.k !== 'end') {
+      for (;;) {
         const st = this.state;
-        if (st.k === 'skip') {
+        if (this.error) return;
+        // An entry whose data is complete ends here, even at the end of a chunk (an empty file).
+        if (st.k === 'data' && st.left === 0) {
+          this.state = st.pad > 0 ? { k: 'pad', left: st.pad } : { k: 'header' };
+          const r = st.body?.end();
+          if (r) {
+            const rest = c;
+            return r.then(() => this.run(rest));
+          }
+          continue;
+        }
+        if (c.length === 0) return;
+        if (st.k === 'data') {
+          const n = Math.min(st.left, c.length);
+          if (st.body) st.body.write(n === c.length ? c : c.subarray(0, n));
+          st.left -= n;
+          this.offset += n;
+          c = c.subarray(n);
+          continue;
+        }
+        if (st.k === 'pad') {
           const n = Math.min(st.left, c.length);
           st.left -= n;
           this.offset += n;
           c = c.subarray(n);
           if (st.left === 0) this.state = { k: 'header' };
           continue;
+        }
+        if (st.k === 'end') {
+          if (this.afterEnd === undefined) {
+            for (let i = 0; i < c.length; i++) {
+              if (c[i] !== 0) { this.afterEnd = this.offset + i; break; }
+            }
+          }
+          this.offset += c.length;
+          return;
         }
         if (st.k === 'special') {
           const want = st.left + st.pad;
@@ -315,13 +418,25 @@ export class GoTarIndex {
           }
           continue;
         }
-        if (c.length < BLOCK) {
-          this.buf = Buffer.from(c);
-          return;
+        // A whole block: straight from the chunk, or assembled from pieces.
+        let blk: Buffer;
+        if (this.blkLen === 0 && c.length >= BLOCK) {
+          blk = c.subarray(0, BLOCK);
+          c = c.subarray(BLOCK);
+        } else {
+          const n = Math.min(BLOCK - this.blkLen, c.length);
+          c.copy(this.blk, this.blkLen, 0, n);
+          this.blkLen += n;
+          c = c.subarray(n);
+          if (this.blkLen < BLOCK) {
+            this.offset += n;
+            return;
+          }
+          this.offset += n - BLOCK;
+          this.blkLen = 0;
+          blk = this.blk;
         }
-        const blk = c.subarray(0, BLOCK);
         const at = this.offset;
-        c = c.subarray(BLOCK);
         this.offset += BLOCK;
         if (st.k === 'zero') {
           if (isZero(blk)) {
@@ -346,6 +461,21 @@ export class GoTarIndex {
       if (!(e instanceof HeaderError)) throw e;
       this.error = { offset: this.offset, reason: e.message };
     }
+  }
+
+  /**
+   * Says how the stream ended, once every byte was written. Go returns io.EOF (a clean end) when
+   * the stream stops on a block boundary between entries, with or without end-of-archive blocks.
+   */
+  finish(): GoTarFinish {
+    const st = this.state;
+    if (this.error || st.k === 'end') return { cutInPadding: false };
+    if (st.k === 'pad') return { cutInPadding: true };
+    if ((st.k === 'header' || st.k === 'zero') && this.blkLen === 0) return { cutInPadding: false };
+    if ((st.k === 'header' || st.k === 'zero') && isZero(this.blk.subarray(0, this.blkLen))) return { cutInPadding: true };
+    const where = st.k === 'data' ? `inside the data of "${st.entry.name}" (${st.left} of ${st.entry.physicalSize} bytes missing)`
+      : st.k === 'special' || st.k === 'ext' ? 'inside an extension header' : 'inside a header block';
+    return { cutInPadding: false, truncated: `the tar ends ${where} at byte ${this.offset}: unexpected end of data` };
   }
 
   private header(blk: Buffer, at: number): void {
@@ -413,7 +543,7 @@ export class GoTarIndex {
     const physicalSize = HEADER_ONLY.has(typeflag) ? 0 : size;
     if (physicalSize < 0) throw new HeaderError(`entry size ${physicalSize} is negative`);
     const entry: GoTarEntry = {
-      headerOffset: at, dataOffset: this.offset, physicalSize, name: '', linkname: '', typeflag, size,
+      headerOffset: at, dataOffset: this.offset, physicalSize, name: '', linkname: '', typeflag, size, mode: h.mode,
     };
     // handleSparseFile
     let extended = false;
@@ -444,10 +574,11 @@ export class GoTarIndex {
         if (kind === 'pax-0.x') entry.sparseMap = sparseMap0x1(paxStr('GNU.sparse.numblocks'), paxStr('GNU.sparse.map'), entry.size);
       }
     }
-    const validName = (b: Buffer): boolean => { try { utf8.decode(b); return true; } catch { return false; } };
-    if (!validName(name) || !validName(linkname)) entry.nonUtf8 = true;
-    entry.name = lossy.decode(name);
-    entry.linkname = lossy.decode(linkname);
+    const n = text(name);
+    const l = text(linkname);
+    if (!n.valid || !l.valid) entry.nonUtf8 = true;
+    entry.name = n.s;
+    entry.linkname = l.s;
     if (conflicts.length) entry.nameConflict = conflicts.join('; ');
     const pad = (BLOCK - (physicalSize % BLOCK)) % BLOCK;
     if (extended) this.state = { k: 'ext', entry, pad };
@@ -455,8 +586,38 @@ export class GoTarIndex {
   }
 
   private finishEntry(entry: GoTarEntry, pad: number): void {
-    this.entries.set(entry.dataOffset, entry);
-    const left = entry.physicalSize + pad;
-    this.state = left > 0 ? { k: 'skip', left } : { k: 'header' };
+    const body = this.onEntry(entry);
+    this.state = { k: 'data', entry, left: entry.physicalSize, pad, body };
+  }
+}
+
+/**
+ * The entries of a tar as Go's archive/tar returns them, by data offset: a {@link GoTarReader}
+ * that keeps every entry and skips every data section (tests compare its names with a model).
+ */
+export class GoTarIndex {
+  private readonly entries = new Map<number, GoTarEntry>();
+  private readonly reader = new GoTarReader((e) => { this.entries.set(e.dataOffset, e); return undefined; });
+
+  /** See {@link GoTarReader.error}. */
+  get error(): GoTarError | undefined {
+    return this.reader.error;
+  }
+
+  /** See {@link GoTarReader.endOffset}. */
+  get endOffset(): number | undefined {
+    return this.reader.endOffset;
+  }
+
+  /** The entry whose data section starts at `dataOffset`. */
+  take(dataOffset: number): GoTarEntry | undefined {
+    const e = this.entries.get(dataOffset);
+    if (e) this.entries.delete(dataOffset);
+    return e;
+  }
+
+  /** Reads the next chunk of the tar. */
+  write(chunk: Buffer): void {
+    void this.reader.write(chunk);
   }
 }

@@ -1,151 +1,118 @@
 /**
- * The tar side of a layer read: a Writable that takes the uncompressed tar stream, parses it with
- * tar-stream (PAX, GNU long names, base-256 sizes) and hands every entry, in order, to a
- * {@link LayerWalker}. Names, types and sizes come from {@link GoTarIndex}, which reads the same
- * bytes as Go's archive/tar (containerd, umoci) does; tar-stream only supplies the data sections,
- * and an entry whose data section tar-stream places elsewhere than Go is marked incomplete. The same class runs on the main thread (small layers, custom analyzer sets)
- * and inside a tar worker (tar-worker.ts), so both paths give the same analysis.
+ * The tar side of a layer read: a Writable that takes the uncompressed tar stream and reads it once,
+ * as Go's archive/tar (containerd, umoci, Docker) reads it ({@link GoTarReader}): every entry Go's
+ * `Reader.Next` returns goes, in order, to a {@link LayerWalker}, and the data section of each file
+ * an analyzer wants goes to the walker's sink for it; every other data section is skipped without
+ * being copied. Names, types, sizes and data sections are Go's, so what is scanned is what a runtime
+ * unpacks. Where tar readers disagree on the layout of the same bytes (a link or device header with a
+ * size: Go reads no data for it, other readers do), the entry is judged as Go reads it and the
+ * layer is marked ambiguous.
  */
-import { Transform, Writable, type Readable } from 'node:stream';
-import tar from 'tar-stream';
+import { Writable } from 'node:stream';
 import { PushgateError } from '../core/index.js';
-import { cleanEntryPath, type LayerWalker, type WalkEntry } from './walker.js';
-import { GoTarIndex, type GoTarEntry } from './tar-headers.js';
+import { cleanEntryPath, type EntrySink, type LayerWalker, type WalkEntry } from './walker.js';
+import { GoTarReader, type GoTarBody, type GoTarEntry } from './tar-headers.js';
 
 /** How a tar stream ended, besides the walker's analysis. */
 export interface TarEnd {
   /**
-   * True when the tar stopped inside the final padding after its last complete entry (tar-stream
-   * reports "Unexpected end of data"): every entry was read, the tar only lacks its end blocks.
+   * True when the tar stopped inside the final padding after its last complete entry (or inside
+   * its end blocks): every entry was read, the tar only lacks its end blocks.
    */
   cutInPadding: boolean;
 }
 
+/** Names of the header-only types that other tar readers give a data section when the size is set. */
+const LINKISH: Record<string, string> = { 1: 'hard link', 2: 'symlink', 3: 'character device', 4: 'block device', 6: 'fifo' };
+
 /**
- * Writable end of the tar parse. Fails with CORRUPT_LAYER when the layer holds more than
- * `maxEntries` entries, and with tar-stream's own errors for a malformed or cut tar — except a cut
- * inside the final padding after the last complete entry, which sets {@link cutInPadding} instead.
+ * Writable end of the tar read. Fails with CORRUPT_LAYER when the layer holds more than
+ * `maxEntries` entries or the tar stops inside a header or an entry's data, except a cut inside the
+ * final padding after the last complete entry, which sets {@link cutInPadding} instead. A tar that
+ * Go's reader refuses part-way is read up to there, with an incomplete `tar-invalid` diagnostic.
  */
 export class TarWalk extends Writable {
   /** Uncompressed bytes written so far. */
   tarBytes = 0;
   /** See {@link TarEnd.cutInPadding}; valid once the stream has finished. */
   cutInPadding = false;
-  private readonly extract: tar.Extract;
-  /** The entries as Go's archive/tar reads the same bytes. */
-  private readonly index = new GoTarIndex();
-  private desyncNoted = false;
-  private goErrorNoted = false;
-  private afterEndNoted = false;
-  /** End offset of the last entry whose content was fully read. */
-  private lastEnd = 0;
-  private inEntry = false;
-  private finalCb: ((e?: Error | null) => void) | undefined;
-  private extractError: Error | undefined;
+  private readonly reader: GoTarReader;
+  /** The sink of the entry whose data is being read, to abort when the stream fails. */
+  private open: EntrySink | undefined;
 
-  constructor(private readonly walker: LayerWalker, maxEntries: number) {
+  constructor(private readonly walker: LayerWalker, private readonly maxEntries: number) {
     super({ highWaterMark: 1 << 20 });
-    const extract = tar.extract();
-    this.extract = extract;
-    extract.on('entry', (h, stream, next) => {
-      this.inEntry = true;
-      const end = ((h as { byteOffset?: number }).byteOffset ?? 0) + (h.size ?? 0);
-      if (walker.entryCount >= maxEntries) {
-        extract.destroy(new PushgateError('CORRUPT_LAYER', `layer has more than ${maxEntries} entries (limit maxEntries)`));
-        return;
-      }
-      const byteOffset = (h as { byteOffset?: number }).byteOffset ?? 0;
-      const go = this.index.take(byteOffset);
-      const skip = (): void => {
-        stream.on('end', () => { this.inEntry = false; this.lastEnd = end; next(); });
-        stream.resume();
-      };
-      if (!go && this.index.endOffset !== undefined && byteOffset > this.index.endOffset) {
-        // Go stops at the two zero blocks: what follows them is never unpacked.
-        if (!this.afterEndNoted) {
-          this.afterEndNoted = true;
-          walker.diagnose({ code: 'tar-after-end', path: h.name, message: `entries after the end-of-archive blocks (byte ${this.index.endOffset}) are not unpacked by containerd (Go archive/tar stops there); not scanned` });
-        }
-        return skip();
-      }
-      if (!go && this.index.error && byteOffset > this.index.error.offset - 512) {
-        if (!this.goErrorNoted) {
-          this.goErrorNoted = true;
-          walker.diagnose({ code: 'tar-invalid', path: h.name, message: `Go's archive/tar (containerd, umoci) refuses this layer at byte ${this.index.error.offset}: ${this.index.error.reason}; runtimes cannot unpack it` , incomplete: true });
-        }
-        return skip();
-      }
-      const tsType = h.type === 'file' || h.type === 'contiguous-file' ? 'file'
-        : h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : h.type === 'link' ? 'link' : 'other';
-      const tsLen = h.type === 'directory' ? 0 : h.size ?? 0;
-      let e: WalkEntry;
-      if (!go || go.physicalSize !== tsLen) {
-        // tar-stream and Go disagree on where entries are: from here on the contents pushgate reads
-        // are not the ones a runtime unpacks.
-        if (!this.desyncNoted) {
-          this.desyncNoted = true;
-          walker.diagnose({ code: 'ambiguous-entry-name', path: cleanEntryPath(go?.name ?? h.name).path, message: go
-            ? `tar entry "${go.name}" at byte ${go.headerOffset}: Go's archive/tar reads ${go.physicalSize} data bytes, pushgate's tar reader ${tsLen}; the rest of the layer is not read as a runtime reads it`
-            : `pushgate's tar reader found an entry "${h.name}" at byte ${byteOffset - 512} that Go's archive/tar does not; the layer is not read as a runtime reads it`, incomplete: true });
-        }
-        e = go ? { ...goEntry(go, h.mode ?? 0), unreadable: 'its data section is read differently' }
-          : { name: h.name, type: tsType, size: h.size ?? 0, mode: h.mode ?? 0, linkname: h.linkname ?? undefined };
-      } else {
-        e = goEntry(go, h.mode ?? 0);
-        if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: cleanEntryPath(go.name).path, message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
-        if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: cleanEntryPath(go.name).path, message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
-      }
-      let body = stream as unknown as Readable;
-      if (go?.sparseMap && !e.unreadable) body = expandSparse(body, go.sparseMap, go.size);
-      walker.entry(e, body)
-        .then(() => { this.inEntry = false; this.lastEnd = end; next(); }, (err: unknown) => extract.destroy(err instanceof Error ? err : new Error(String(err))));
-    });
-    extract.on('error', (e: Error) => {
-      this.extractError = e;
-      if (this.finalCb) this.settle();
-      else this.destroy(e);
-    });
-    extract.on('finish', () => { if (this.finalCb) this.settle(); });
+    this.reader = new GoTarReader((go) => this.onEntry(go));
+  }
+
+  private onEntry(go: GoTarEntry): GoTarBody | undefined {
+    const walker = this.walker;
+    if (walker.entryCount >= this.maxEntries) {
+      throw new PushgateError('CORRUPT_LAYER', `layer has more than ${this.maxEntries} entries (limit maxEntries)`);
+    }
+    const e = goEntry(go);
+    const at = (): string => cleanEntryPath(go.name).path;
+    if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: at(), message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
+    if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: at(), message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
+    const linkish = LINKISH[go.typeflag];
+    if (linkish && go.size > 0) {
+      walker.diagnose({ code: 'ambiguous-entry-name', path: at(), message: `tar entry "${go.name}" at byte ${go.headerOffset} is a ${linkish} with a size of ${go.size} bytes: Go's archive/tar (containerd, umoci) reads no data for it and takes the next header from those bytes, other tar readers skip them as its data; judged as Go reads it, but tar readers disagree`, incomplete: true });
+    }
+    const sink = walker.open(e);
+    if (!sink) return undefined;
+    const body: EntrySink = go.sparseMap && !e.unreadable ? expandSparse(sink, go.sparseMap, go.size) : sink;
+    this.open = body;
+    return {
+      write: (c) => body.write(c),
+      end: () => {
+        this.open = undefined;
+        return body.end();
+      },
+    };
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.tarBytes += chunk.length;
-    // The index must see a header before tar-stream emits its entry.
-    this.index.write(chunk);
-    if (this.extract.write(chunk)) cb();
-    else this.extract.once('drain', () => cb());
+    let r: void | Promise<void>;
+    try {
+      r = this.reader.write(chunk);
+    } catch (e) {
+      cb(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    if (r) r.then(() => cb(), (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))));
+    else cb();
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    this.finalCb = cb;
-    this.extract.end(undefined);
+    const r = this.reader;
+    if (r.error) {
+      this.walker.diagnose({ code: 'tar-invalid', message: `Go's archive/tar (containerd, umoci) refuses this layer at byte ${r.error.offset}: ${r.error.reason}; runtimes cannot unpack it, entries from there on are not scanned`, incomplete: true });
+    } else if (r.afterEnd !== undefined) {
+      this.walker.diagnose({ code: 'tar-after-end', message: `bytes after the end-of-archive blocks (byte ${r.endOffset}) are not unpacked by containerd (Go archive/tar stops there); not scanned` });
+    }
+    const end = r.finish();
+    if (end.truncated) {
+      cb(new PushgateError('CORRUPT_LAYER', end.truncated));
+      return;
+    }
+    this.cutInPadding = end.cutInPadding;
+    cb();
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    if (!this.extract.destroyed) (this.extract.destroy as (e?: Error) => void)(err ?? undefined);
+    // The entry being read never reaches its end: its analyzers release what they hold.
+    this.open?.abort();
+    this.open = undefined;
     cb(err);
-  }
-
-  /** Ends the final callback: tar-stream's "Unexpected end of data" inside the padding is no error. */
-  private settle(): void {
-    const cb = this.finalCb!;
-    this.finalCb = undefined;
-    const e = this.extractError;
-    if (!e) return cb();
-    const padding = /Unexpected end of data/.test(e.message) && !this.inEntry && this.tarBytes >= this.lastEnd && this.tarBytes - this.lastEnd < 512;
-    if (padding) {
-      this.cutInPadding = true;
-      return cb();
-    }
-    cb(e);
   }
 }
 
 /** The walker's view of an entry as Go's archive/tar returns it. */
-function goEntry(go: GoTarEntry, mode: number): WalkEntry {
+function goEntry(go: GoTarEntry): WalkEntry {
   const t = go.typeflag;
   const type: WalkEntry['type'] = t === '0' || t === '7' || t === 'S' ? 'file' : t === '5' ? 'directory' : t === '2' ? 'symlink' : t === '1' ? 'link' : 'other';
-  const e: WalkEntry = { name: go.name, type, size: go.size, mode, linkname: go.linkname === '' ? undefined : go.linkname };
+  const e: WalkEntry = { name: go.name, type, size: go.size, mode: go.mode, linkname: go.linkname === '' ? undefined : go.linkname };
   if (go.sparse && !(go.sparseMap && go.sparseMap.reduce((n, [, l]) => n + l, 0) === go.physicalSize && go.size <= MAX_SPARSE)) {
     e.unreadable = `it is a sparse file (${go.sparse}) whose contents pushgate does not expand`;
   }
@@ -159,37 +126,35 @@ const MAX_SPARSE = 64 << 20;
  * The logical content of a PAX 0.x sparse file from its data section (the fragments back to back):
  * holes read as NUL bytes, as Go's sparseFileReader returns them.
  */
-function expandSparse(body: Readable, map: Array<[number, number]>, size: number): Readable {
+function expandSparse(sink: EntrySink, map: Array<[number, number]>, size: number): EntrySink {
   let pos = 0;
   let i = 0;
-  const zeros = (t: Transform, upTo: number): void => {
+  const zeros = (upTo: number): void => {
     while (pos < upTo) {
       const n = Math.min(upTo - pos, 1 << 16);
-      t.push(Buffer.alloc(n));
+      sink.write(Buffer.alloc(n));
       pos += n;
     }
   };
-  const out = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
+  return {
+    write(chunk) {
       let c = chunk;
       while (c.length > 0 && i < map.length) {
         const [off, len] = map[i]!;
-        zeros(this, off);
+        zeros(off);
         const n = Math.min(c.length, off + len - pos);
         if (n > 0) {
-          this.push(c.subarray(0, n));
+          sink.write(c.subarray(0, n));
           pos += n;
           c = c.subarray(n);
         }
         if (pos >= off + len) i++;
       }
-      cb();
     },
-    flush(cb) {
-      zeros(this, size);
-      cb();
+    end() {
+      zeros(size);
+      return sink.end();
     },
-  });
-  body.on('error', (err) => out.destroy(err));
-  return body.pipe(out);
+    abort: () => sink.abort(),
+  };
 }

@@ -89,6 +89,17 @@ export interface WalkEntry {
 }
 
 /**
+ * Where one entry's content goes ({@link LayerWalker.open}): `write` every byte in order (chunks
+ * may be kept until `end`: do not reuse their memory), then `end` once, which runs the analyzers
+ * and resolves when they are done; or `abort` once when the content cannot be read to its end.
+ */
+export interface EntrySink {
+  write(chunk: Buffer): void;
+  end(): Promise<void>;
+  abort(): void;
+}
+
+/**
  * One letter per changeset entry: `d` directory, `f` regular file, `l` symlink, `h` hard link,
  * `o` anything else (device, fifo).
  */
@@ -103,6 +114,12 @@ const KIND: Record<WalkEntry['type'], EntryKind> = { file: 'f', directory: 'd', 
  * (Docker refuses such a layer, containerd places the entry under the root: runtimes disagree).
  */
 export function cleanEntryPath(name: string): { path: string; escapes: boolean } {
+  // Most names are already clean but for a leading `./` or `/` and a trailing `/`: no empty, `.` or
+  // `..` segment. Those are answered without splitting; every other name takes the general rule.
+  const from = name.startsWith('./') ? 2 : name.startsWith('/') ? 1 : 0;
+  const to = name.length > from && name.endsWith('/') ? name.length - 1 : name.length;
+  const s = from === 0 && to === name.length ? name : name.slice(from, to);
+  if (s !== '' && s[0] !== '/' && s[s.length - 1] !== '/' && !s.includes('//') && !DOT_SEGMENT.test(s)) return { path: `/${s}`, escapes: false };
   const parts: string[] = [];
   let escapes = false;
   for (const seg of name.split('/')) {
@@ -114,6 +131,9 @@ export function cleanEntryPath(name: string): { path: string; escapes: boolean }
   }
   return { path: '/' + parts.join('/'), escapes };
 }
+
+/** A `.` or `..` segment. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /** {@link cleanEntryPath}, or undefined when the name climbs above the root. */
 export function normalizeEntryPath(name: string): string | undefined {
@@ -207,6 +227,30 @@ export class LayerWalker {
    * entries without content; the promise resolves once the body has been consumed.
    */
   async entry(e: WalkEntry, body: Readable | null): Promise<void> {
+    const sink = this.open(e);
+    if (!sink) return drain(body);
+    if (!body) return sink.end();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        body.on('data', (c: Buffer) => sink.write(c));
+        body.on('end', resolve);
+        body.on('error', reject);
+        body.on('close', () => reject(new Error('entry stream closed before its end')));
+      });
+    } catch (err) {
+      sink.abort();
+      throw err;
+    }
+    await sink.end();
+  }
+
+  /**
+   * Handles one entry up to its content, synchronously: the changeset bookkeeping, diagnostics and
+   * the choice of analyzers. Returns where the entry's content goes (every byte of it, in order,
+   * then {@link EntrySink.end}; {@link EntrySink.abort} when it cannot be read to its end), or
+   * undefined when no analyzer wants it (the caller skips the bytes without copying them).
+   */
+  open(e: WalkEntry): EntrySink | undefined {
     this.analysis.entries++;
     const { path: p, escapes } = cleanEntryPath(e.name);
     if (escapes) {
@@ -214,7 +258,7 @@ export class LayerWalker {
       // the layer is ambiguous.
       this.diagnose({ code: 'path-traversal', path: e.name, message: `entry "${e.name}" climbs above the image root; containerd unpacks it at ${p}, other runtimes refuse the layer`, incomplete: true });
     }
-    if (p === '/') return drain(body);
+    if (p === '/') return undefined;
     const base = baseName(p);
     if (base.startsWith('.wh.')) {
       const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;
@@ -227,7 +271,7 @@ export class LayerWalker {
           this.diagnose({ code: 'ambiguous-whiteout', path: target, message: `whiteout of ${target} comes after this layer wrote ${target} or beneath it: the image spec keeps those entries, containerd removes them; judged as the spec says`, incomplete: true });
         }
       }
-      return drain(body);
+      return undefined;
     }
     const kind = KIND[e.type];
     const up = this.nearestAncestor(p);
@@ -240,7 +284,7 @@ export class LayerWalker {
     const prev = this.tree.get(p);
     if (prev !== undefined) {
       // The last entry wins; a directory over a directory merges (its position and children stay).
-      if (prev === 'd' && kind === 'd') return drain(body);
+      if (prev === 'd' && kind === 'd') return undefined;
       this.forget(p);
       if (kind === 'd') this.analysis.replaced.push(p);
     } else if (kind !== 'd') {
@@ -259,9 +303,9 @@ export class LayerWalker {
           this.links.set(p, t.path);
         } else this.links.set(p, e.linkname);
       }
-      return drain(body);
+      return undefined;
     }
-    if (e.type !== 'file' || body === null) return drain(body);
+    if (e.type !== 'file') return undefined;
 
     const info: EntryInfo = { path: p, size: e.size, mode: e.mode };
     let buffered: Analyzer[] | undefined;
@@ -293,39 +337,50 @@ export class LayerWalker {
         spilled = undefined;
       }
     }
-    if (!buffered && !spilled && !sinks) return drain(body);
+    if (!buffered && !spilled && !sinks) return undefined;
 
     const chunks: Buffer[] = [];
     let fd: number | undefined;
     let tmp: string | undefined;
     if (spilled) {
       tmp = this.ctx.spill.newPath('spill');
-      fd = fs.openSync(tmp, 'w');
+      try {
+        fd = fs.openSync(tmp, 'w');
+      } catch (err) {
+        this.ctx.spill.give(reserved);
+        throw err;
+      }
     }
-    let ended = false;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        body.on('data', (c: Buffer) => {
-          if (buffered) chunks.push(c);
-          if (fd !== undefined) fs.writeSync(fd, c);
-          if (sinks) for (const { s } of sinks) s.write(c);
-        });
-        body.on('end', resolve);
-        body.on('error', reject);
-        body.on('close', () => reject(new Error('entry stream closed before its end')));
-      });
-      ended = true;
+    let done = false;
+    const release = (): void => {
+      done = true;
       if (fd !== undefined) { fs.closeSync(fd); fd = undefined; }
-      const content = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      for (const a of buffered ?? []) await this.run(a, p, () => a.analyze!({ ...info, content }, this.ctx));
-      for (const a of spilled ?? []) await this.run(a, p, () => a.analyze!({ ...info, content: Buffer.alloc(0), file: tmp }, this.ctx));
-      for (const { a, s } of sinks ?? []) await this.run(a, p, () => s.end());
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
       if (tmp) fs.rmSync(tmp, { force: true });
       this.ctx.spill.give(reserved);
-      if (!ended) for (const { s } of sinks ?? []) s.abort?.();
-    }
+    };
+    return {
+      write: (c: Buffer) => {
+        if (buffered) chunks.push(c);
+        if (fd !== undefined) fs.writeSync(fd, c);
+        if (sinks) for (const { s } of sinks) s.write(c);
+      },
+      end: async () => {
+        try {
+          if (fd !== undefined) { fs.closeSync(fd); fd = undefined; }
+          const content = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          for (const a of buffered ?? []) await this.run(a, p, () => a.analyze!({ ...info, content }, this.ctx));
+          for (const a of spilled ?? []) await this.run(a, p, () => a.analyze!({ ...info, content: Buffer.alloc(0), file: tmp }, this.ctx));
+          for (const { a, s } of sinks ?? []) await this.run(a, p, () => s.end());
+        } finally {
+          release();
+        }
+      },
+      abort: () => {
+        if (done) return;
+        release();
+        for (const { s } of sinks ?? []) s.abort?.();
+      },
+    };
   }
 
   private async run(a: Analyzer, p: string, fn: () => AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>): Promise<void> {

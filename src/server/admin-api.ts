@@ -1,6 +1,7 @@
 /**
- * The `/api/v1` router: verdicts, reports, scans, and the admin calls of issue 7 (release from
- * quarantine, exceptions, audit log).
+ * The `/api/v1` router: verdicts, reports, scans, release from quarantine, exceptions (add, list,
+ * revoke), the audit log, and the console's calls (src/server/console-api.ts). List calls page with
+ * `limit` and `after` (keyset: the last seq or id of the previous page).
  *
  * Authentication (`Authorization: Bearer <token>`):
  * - a JWT verified with jsonwebtoken against `api.jwt`: `secret` → HS256 only; `publicKey` → RS256
@@ -26,6 +27,7 @@ import type { ExceptionSpec } from '../policy/index.js';
 import type { AuditFilter, QuarantineState, Store } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
 import { addMonitorRoutes } from './monitor-api.js';
+import { addConsoleRoutes } from './console-api.js';
 import type { Monitor } from '../monitor/index.js';
 import { VERSION } from '../core/version.js';
 
@@ -65,6 +67,7 @@ const AUDIT_QUERY = {
   repository: { kind: 'string', what: 'a repository name' },
   digest: { kind: 'digest' },
   tag: { kind: 'string', what: 'a tag' },
+  after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the seq of the previous page\'s last record' },
 } as const satisfies QuerySpec;
 
 /** Query parameters of `GET /api/v1/quarantine`. */
@@ -74,6 +77,16 @@ const QUARANTINE_QUERY = {
   registry: { kind: 'string', what: 'a registry name (registries[].name)' },
   repository: { kind: 'string', what: 'a repository name' },
   tag: { kind: 'string', what: 'a tag' },
+  after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the id of the previous page\'s last record' },
+} as const satisfies QuerySpec;
+
+/**
+ * Query parameters of `GET /api/v1/exceptions`: a page in id order (oldest first). Without `limit`
+ * every exception is answered, as before paging existed (they are held in memory anyway).
+ */
+const EXCEPTIONS_QUERY = {
+  limit: { kind: 'integer', min: 1, max: 100_000, default: 100_000 },
+  after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the id of the previous page\'s last exception' },
 } as const satisfies QuerySpec;
 
 /**
@@ -263,9 +276,10 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
   // 400 with every problem (a silently ignored filter would answer with the wrong records).
   api.get('/audit', async (req, res) => {
     try {
-      const { limit, ...filter } = parseQuery('GET /api/v1/audit', req.query, AUDIT_QUERY);
+      const { limit, after, ...filter } = parseQuery('GET /api/v1/audit', req.query, AUDIT_QUERY);
       // The store filters, then limits: matches older than the newest records are found too.
-      res.json(await store.listAudit(limit, filter satisfies AuditFilter));
+      // A page goes on below the seq of the previous one's last record (keyset paging).
+      res.json(await store.listAudit(limit, { ...filter, ...(after ? { beforeSeq: after } : {}) } satisfies AuditFilter));
     } catch (e) {
       fail(res, e);
     }
@@ -273,8 +287,8 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
 
   api.get('/quarantine', async (req, res) => {
     try {
-      const q = parseQuery('GET /api/v1/quarantine', req.query, QUARANTINE_QUERY);
-      res.json(await store.listQuarantine({ ...q, state: q.state as QuarantineState }));
+      const { after, ...q } = parseQuery('GET /api/v1/quarantine', req.query, QUARANTINE_QUERY);
+      res.json(await store.listQuarantine({ ...q, state: q.state as QuarantineState, ...(after ? { beforeId: after } : {}) }));
     } catch (e) {
       fail(res, e);
     }
@@ -315,15 +329,16 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
   });
 
   api.get('/exceptions', async (req, res) => {
+    let page: { limit: number; after: number };
     try {
-      parseQuery('GET /api/v1/exceptions', req.query, {});
+      page = parseQuery('GET /api/v1/exceptions', req.query, EXCEPTIONS_QUERY);
     } catch (e) {
       fail(res, e);
       return;
     }
     const control = deps.control;
     const now = Date.now();
-    const rows = control ? control.list() : await store.listExceptions();
+    const rows = (control ? control.list() : await store.listExceptions()).filter((e) => e.id > page.after).slice(0, page.limit);
     res.json(rows.map((e) => ({ ...e, expired: Date.parse(e.expires.length === 10 ? `${e.expires}T23:59:59.999Z` : e.expires) < now })));
   });
 
@@ -344,6 +359,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
   });
 
   addMonitorRoutes(api, { store, monitor: deps.monitor, admin, fail });
+  addConsoleRoutes(api, { store, gate, control: deps.control, admin, actor, fail });
 
   api.post('/policy/reload', admin, async (_req, res) => {
     const control = needControl(res);

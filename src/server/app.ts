@@ -1,11 +1,15 @@
 /**
- * The express app factory (the only importer of express): webhooks, API, health and metrics.
+ * The express app factory (the only importer of express): webhooks, API, health, metrics and the
+ * console's static files (/ui/).
  * Webhook answers: 401 for a missing or wrong token; for an authenticated sender always 202 once
  * the envelope is safely recorded (its events durably queued, or, for a body pushgate cannot read,
  * an `events-lost` audit record and a reconcile of what it named), and 503 only while the store
  * cannot record anything. A registry retries a non-2xx envelope and holds every later event behind
  * it, so a 4xx for a body a retry cannot change would stall the registry's whole notification queue.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Monitor } from '../monitor/index.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { PushgateConfig } from '../config/types.js';
@@ -38,6 +42,43 @@ export interface AppDeps {
    * {@link LostEventsReconciler}.
    */
   onEventsLost?: (registry: string, repositories: string[] | undefined) => void;
+  /** Where the console's built files are (default: dist/ui of this checkout or package). */
+  consoleDir?: string;
+}
+
+/** dist/ui beside dist/server (the build) or src/server (running the sources after a build). */
+const CONSOLE_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
+
+/**
+ * Content Security Policy of the console: its own scripts, styles and API only; no inline script or
+ * style, no framing, no plugin, no form posting elsewhere. Untrusted names from the API cannot run.
+ */
+const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * Serves the console's files from `dir` under /ui/ (GET and HEAD only). 503 with what to do when the
+ * console was not built (a production install without its dev tools skips that build).
+ */
+function consoleRouter(dir: string): express.Router {
+  const r = express.Router();
+  r.use((req, res, next) => {
+    res.set({ 'Content-Security-Policy': CONSOLE_CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-cache' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.status(405).set('Allow', 'GET, HEAD').json({ error: 'the console serves files only: GET or HEAD' });
+      return;
+    }
+    if (req.originalUrl === '/ui') {
+      res.redirect(301, '/ui/');
+      return;
+    }
+    if (!fs.existsSync(path.join(dir, 'index.html'))) {
+      res.status(503).json({ error: 'the console is not built: run npm run build (it needs the dev dependencies), then restart' });
+      return;
+    }
+    next();
+  });
+  r.use(express.static(dir, { index: 'index.html', dotfiles: 'deny', redirect: false, fallthrough: true }));
+  return r;
 }
 
 /** Own-traffic checks made per envelope at intake (a store lookup each); later events are checked by the worker. */
@@ -202,6 +243,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.post('/webhooks/distribution', authenticate('distribution'), raw, webhook('distribution', (body, _req, registry) => parseDistributionEnvelope(body, registry)));
   app.post('/webhooks/harbor', authenticate('harbor'), raw, webhook('harbor', (body, req, registry) => parseHarborPayload(body, req.headers['content-type'], registry)));
+
+  // The console: static files, served without authentication (they hold no data); every data call
+  // the page makes goes to /api/v1 with the signed-in bearer token.
+  app.use('/ui', consoleRouter(deps.consoleDir ?? CONSOLE_DIR));
 
   // API: JWT roles and viewer tokens (src/server/admin-api.ts).
   app.use('/api/v1', createAdminApi({ config, gate, store, logger, control: deps.control, monitor: deps.monitor }));

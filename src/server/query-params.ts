@@ -7,8 +7,8 @@ import { isDigest, PushgateError } from '../core/index.js';
 
 /** How one query parameter is read. */
 export type QueryParamSpec =
-  /** A decimal integer in [min, max]. */
-  | { kind: 'integer'; min: number; max: number; default: number }
+  /** A decimal integer in [min, max]; `what` (optional) says what it names. */
+  | { kind: 'integer'; min: number; max: number; default: number; what?: string }
   /** One of `values`. */
   | { kind: 'enum'; values: readonly string[]; default?: string }
   /** A non-empty string (a name to match exactly); `what` says what it names. */

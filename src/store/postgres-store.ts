@@ -7,8 +7,8 @@ import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdi
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
-import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
@@ -361,6 +361,13 @@ export class PostgresStore implements Store {
     return r.rows[0] ? this.getVerdict(registry, repository, r.rows[0].digest) : undefined;
   }
 
+  async pageVerdicts(q: VerdictQuery): Promise<VerdictPage> {
+    const { where, args } = verdictWhere(q, (n) => `$${n}`, (p) => `(body::jsonb -> 'tags') ? ${p}`, (p) => `strpos(repository, ${p}) > 0`);
+    args.push(q.limit + 1);
+    const r = await this.q(`SELECT registry, repository, digest, updated_seq, body FROM verdicts ${where} ORDER BY updated_seq DESC, registry DESC, repository DESC, digest DESC LIMIT $${args.length}`, args);
+    return verdictPage(r.rows, q.limit);
+  }
+
   async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -432,6 +439,20 @@ export class PostgresStore implements Store {
     return r.rows.map(auditFromRow);
   }
 
+  async countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }> {
+    if (!actions.length) return { groups: [], records: 0 };
+    const inList = (from: number) => actions.map((_, i) => `$${i + from}`).join(', ');
+    const groups = await this.q(
+      `SELECT substr(a.at, 1, $1) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
+       FROM audit a LEFT JOIN LATERAL jsonb_array_elements_text(
+         CASE WHEN jsonb_typeof(a.detail::jsonb -> 'reasons') = 'array' THEN a.detail::jsonb -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
+       WHERE a.action IN (${inList(2)}) AND a.at >= $${actions.length + 2} GROUP BY 1, 2, 3`,
+      [bucketChars, ...actions, since],
+    );
+    const records = await this.q(`SELECT COUNT(*) AS n FROM audit WHERE action IN (${inList(1)}) AND at >= $${actions.length + 1}`, [...actions, since]);
+    return { groups: groups.rows.map(ruleCountFromRow), records: Number(records.rows[0].n) };
+  }
+
   async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
     const at = new Date().toISOString();
     const r = await this.q('INSERT INTO exceptions (at, actor, expires, spec) VALUES ($1, $2, $3, $4) RETURNING id', [at, actor, spec.expires, JSON.stringify(spec)]);
@@ -440,6 +461,12 @@ export class PostgresStore implements Store {
 
   async listExceptions(): Promise<StoredException[]> {
     return (await this.q('SELECT * FROM exceptions ORDER BY id')).rows.map(exceptionFromRow);
+  }
+
+  async revokeException(id: number, actor: string): Promise<StoredException | undefined> {
+    await this.q('UPDATE exceptions SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [new Date().toISOString(), actor, id]);
+    const r = await this.q('SELECT * FROM exceptions WHERE id = $1', [id]);
+    return r.rows[0] ? exceptionFromRow(r.rows[0]) : undefined;
   }
 
   async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
@@ -455,6 +482,11 @@ export class PostgresStore implements Store {
     const { where, args } = quarantineWhere(q, (n) => `$${n}`);
     args.push(q.limit ?? 1000);
     return (await this.q(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT $${args.length}`, args)).rows.map(quarantineFromRow);
+  }
+
+  async countQuarantine(q: QuarantineQuery): Promise<number> {
+    const { where, args } = quarantineWhere({ ...q, beforeId: undefined }, (n) => `$${n}`);
+    return Number((await this.q(`SELECT COUNT(*) AS n FROM quarantine ${where}`, args)).rows[0].n);
   }
 
   async setQuarantineState(id: number, state: QuarantineState): Promise<void> {

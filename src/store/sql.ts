@@ -249,4 +249,17 @@ CREATE TABLE IF NOT EXISTS monitor_holds (
     sqlite: "UPDATE verdicts SET policy_revision = json_extract(body, '$.policy.revision'), vulndb_digest = json_extract(body, '$.vulndb.digest');",
     postgres: "UPDATE verdicts SET policy_revision = body::json->'policy'->>'revision', vulndb_digest = body::json->'vulndb'->>'digest';",
   },
+  {
+    // The console (/ui/): exceptions are revoked, not deleted (the audit log and the list keep them);
+    // blocked pushes over time are counted from the audit log by action and time; verdicts are
+    // counted by registry and decision from an index (the overview, pushgate_images_by_decision).
+    version: 10,
+    name: 'exception-revocation-audit-by-action',
+    sql: `
+ALTER TABLE exceptions ADD COLUMN revoked_at TEXT;
+ALTER TABLE exceptions ADD COLUMN revoked_by TEXT;
+CREATE INDEX IF NOT EXISTS audit_by_action_at ON audit (action, at);
+CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (registry, decision);
+`,
+  },
 ];

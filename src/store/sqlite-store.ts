@@ -10,9 +10,9 @@ import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdi
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
-import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type StoredException } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 /** Most prepared statements a store keeps (see SqliteStore.stmt). */
 const STATEMENT_CACHE_MAX = 256;
@@ -317,6 +317,13 @@ export class SqliteStore implements Store {
     return row ? this.getVerdict(registry, repository, String(row.digest)) : undefined;
   }
 
+  async pageVerdicts(q: VerdictQuery): Promise<VerdictPage> {
+    const { where, args } = verdictWhere(q, () => '?', (p) => `EXISTS (SELECT 1 FROM json_each(body, '$.tags') WHERE value = ${p})`, (p) => `instr(repository, ${p}) > 0`);
+    return this.wrap('page verdicts', () =>
+      verdictPage(this.stmt(`SELECT registry, repository, digest, updated_seq, body FROM verdicts ${where} ORDER BY updated_seq DESC, registry DESC, repository DESC, digest DESC LIMIT ?`).all(...args, q.limit + 1) as Row[], q.limit),
+    );
+  }
+
   async listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]> {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -395,6 +402,20 @@ export class SqliteStore implements Store {
     return (this.stmt(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, limit) as Row[]).map(auditFromRow);
   }
 
+  async countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }> {
+    if (!actions.length) return { groups: [], records: 0 };
+    const inList = actions.map(() => '?').join(', ');
+    return this.wrap('count audit rules', () => {
+      const groups = this.stmt(
+        `SELECT substr(a.at, 1, ?) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
+         FROM audit a LEFT JOIN json_each(a.detail, '$.reasons') AS j
+         WHERE a.action IN (${inList}) AND a.at >= ? GROUP BY bucket, a.registry, j.value`,
+      ).all(bucketChars, ...actions, since) as Row[];
+      const records = Number((this.stmt(`SELECT COUNT(*) AS n FROM audit WHERE action IN (${inList}) AND at >= ?`).get(...actions, since) as Row).n);
+      return { groups: groups.map(ruleCountFromRow), records };
+    });
+  }
+
   async addException(actor: string, spec: StoredException['spec']): Promise<StoredException> {
     const at = new Date().toISOString();
     const r = this.stmt('INSERT INTO exceptions (at, actor, expires, spec) VALUES (?, ?, ?, ?)').run(at, actor, spec.expires, JSON.stringify(spec));
@@ -403,6 +424,12 @@ export class SqliteStore implements Store {
 
   async listExceptions(): Promise<StoredException[]> {
     return (this.stmt('SELECT * FROM exceptions ORDER BY id').all() as Row[]).map(exceptionFromRow);
+  }
+
+  async revokeException(id: number, actor: string): Promise<StoredException | undefined> {
+    this.stmt('UPDATE exceptions SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), actor, id);
+    const row = this.stmt('SELECT * FROM exceptions WHERE id = ?').get(id) as Row | undefined;
+    return row ? exceptionFromRow(row) : undefined;
   }
 
   async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
@@ -416,6 +443,11 @@ export class SqliteStore implements Store {
   async listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]> {
     const { where, args } = quarantineWhere(q, () => '?');
     return (this.stmt(`SELECT * FROM quarantine ${where} ORDER BY id DESC LIMIT ?`).all(...args, q.limit ?? 1000) as Row[]).map(quarantineFromRow);
+  }
+
+  async countQuarantine(q: QuarantineQuery): Promise<number> {
+    const { where, args } = quarantineWhere({ ...q, beforeId: undefined }, () => '?');
+    return Number((this.stmt(`SELECT COUNT(*) AS n FROM quarantine ${where}`).get(...args) as Row).n);
   }
 
   async setQuarantineState(id: number, state: QuarantineState): Promise<void> {
@@ -560,12 +592,71 @@ export function auditWhere(f: AuditFilter, ph: (n: number) => string): { where: 
     args.push(f[col]);
     where.push(`${col} = ${ph(args.length)}`);
   }
+  if (f.beforeSeq !== undefined) {
+    args.push(f.beforeSeq);
+    where.push(`seq < ${ph(args.length)}`);
+  }
+  if (f.since !== undefined) {
+    args.push(f.since);
+    where.push(`at >= ${ph(args.length)}`);
+  }
+  if (f.actions) {
+    if (!f.actions.length) where.push('1 = 0');
+    else where.push(`action IN (${f.actions.map((a) => (args.push(a), ph(args.length))).join(', ')})`);
+  }
   return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+}
+
+/**
+ * WHERE clause of a verdict search ({@link Store.pageVerdicts}); `ph(n)` renders the n-th placeholder,
+ * `hasTag(p)` the dialect's test that the JSON body's `tags` holds placeholder `p`, `contains(p)` that
+ * `repository` contains it.
+ */
+export function verdictWhere(q: VerdictQuery, ph: (n: number) => string, hasTag: (p: string) => string, contains: (p: string) => string): { where: string; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (v: unknown, sql: (p: string) => string) => {
+    if (v === undefined) return;
+    args.push(v);
+    where.push(sql(ph(args.length)));
+  };
+  add(q.registry, (p) => `registry = ${p}`);
+  add(q.repository, contains);
+  add(q.digest, (p) => `digest = ${p}`);
+  add(q.decision, (p) => `decision = ${p}`);
+  add(q.tag, hasTag);
+  if (q.after) {
+    const ps = q.after.map((v) => (args.push(v), ph(args.length)));
+    where.push(`(updated_seq, registry, repository, digest) < (${ps.join(', ')})`);
+  }
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+}
+
+/** The page of verdict rows read with `limit + 1` (either dialect): the extra row says that more follow. */
+export function verdictPage(rows: Row[], limit: number): VerdictPage {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items: items.map((r) => JSON.parse(String(r.body)) as Verdict),
+    ...(rows.length > limit && last ? { next: [Number(last.updated_seq), String(last.registry), String(last.repository), String(last.digest)] as VerdictCursor } : {}),
+  };
+}
+
+/** Maps a row of {@link Store.countAuditRules} (either dialect). */
+export function ruleCountFromRow(r: Row): AuditRuleCount {
+  return { bucket: String(r.bucket), registry: r.registry === null ? null : String(r.registry), rule: r.rule === null || r.rule === undefined ? null : String(r.rule), count: Number(r.n) };
 }
 
 /** Maps an exceptions row (either dialect). */
 export function exceptionFromRow(r: Row): StoredException {
-  return { id: Number(r.id), at: String(r.at), actor: String(r.actor), expires: String(r.expires), spec: JSON.parse(String(r.spec)) as StoredException['spec'] };
+  return {
+    id: Number(r.id),
+    at: String(r.at),
+    actor: String(r.actor),
+    expires: String(r.expires),
+    spec: JSON.parse(String(r.spec)) as StoredException['spec'],
+    ...(r.revoked_at ? { revokedAt: String(r.revoked_at), revokedBy: String(r.revoked_by) } : {}),
+  };
 }
 
 /** Maps a quarantine row (either dialect). */
@@ -598,5 +689,6 @@ export function quarantineWhere(q: QuarantineQuery, ph: (n: number) => string): 
   add('digest', '=', q.digest);
   add('state', '=', q.state);
   add('at', '<', q.before);
+  add('id', '<', q.beforeId);
   return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
 }

@@ -42,7 +42,23 @@ export interface AuditRecord {
  * Filters of {@link Store.listAudit}: each given field must equal the record's (AND). Applied in the
  * store's query, before its limit.
  */
-export type AuditFilter = Partial<Pick<AuditRecord, 'actor' | 'action' | 'registry' | 'repository' | 'digest' | 'tag'>>;
+export type AuditFilter = Partial<Pick<AuditRecord, 'actor' | 'action' | 'registry' | 'repository' | 'digest' | 'tag'>> & {
+  /** Only records with `seq` below this (the `seq` of the previous page's last record: keyset paging). */
+  beforeSeq?: number;
+  /** Only records whose action is one of these (AND with `action`). */
+  actions?: string[];
+  /** Only records at or after this instant (ISO 8601, compared as stored: UTC `…Z` strings). */
+  since?: string;
+};
+
+/** One group of {@link Store.countAuditRules}. */
+export interface AuditRuleCount {
+  /** `YYYY-MM-DD` or `YYYY-MM-DDTHH` (UTC). */
+  bucket: string;
+  registry: string | null;
+  rule: string | null;
+  count: number;
+}
 
 /**
  * An exception added through the admin API. `spec` is a policy exception (`ExceptionSpec` of
@@ -57,6 +73,38 @@ export interface StoredException {
   /** Its `expires` (as written). */
   expires: string;
   spec: Record<string, unknown> & { expires: string };
+  /** When it was revoked (ISO 8601); a revoked exception is kept for the record but no longer in force. */
+  revokedAt?: string;
+  /** Who revoked it (the JWT subject). */
+  revokedBy?: string;
+}
+
+/**
+ * A search of stored verdicts ({@link Store.pageVerdicts}): exact filters (AND), `repository` as a
+ * substring, newest write first, keyset-paged by `after`.
+ */
+export interface VerdictQuery {
+  registry?: string;
+  /** A substring of the repository name (case-sensitive, as names are lower case). */
+  repository?: string;
+  /** A tag the verdict lists now. */
+  tag?: string;
+  digest?: Digest;
+  /** The stored (summary) decision. */
+  decision?: string;
+  /** The position of the previous page's last row ({@link VerdictPage.next}). */
+  after?: VerdictCursor;
+  limit: number;
+}
+
+/** A position in the verdict order: the row's write sequence and its key. */
+export type VerdictCursor = [seq: number, registry: string, repository: string, digest: string];
+
+/** A page of {@link Store.pageVerdicts}. */
+export interface VerdictPage {
+  items: Verdict[];
+  /** The cursor of the last item when more may follow. */
+  next?: VerdictCursor;
 }
 
 /** State of a quarantined copy. */
@@ -86,6 +134,8 @@ export interface QuarantineQuery {
   state?: QuarantineState;
   /** Only records quarantined before this instant (ms since the epoch). */
   before?: number;
+  /** Only records with an id below this (the previous page's last id: keyset paging). */
+  beforeId?: number;
   /** Default 1000. */
   limit?: number;
 }
@@ -198,6 +248,11 @@ export interface Store {
   tagHolders(registry: string, repository: string, tag: string): Promise<Digest[]>;
   /** The latest verdict of the digest a tag pointed at when last pushed. */
   getVerdictByTag(registry: string, repository: string, tag: string): Promise<Verdict | undefined>;
+  /**
+   * A page of stored verdicts matching `q`, newest write first (the order of {@link listVerdicts}),
+   * resumed after `q.after`. One indexed query; the page is complete when `next` is absent.
+   */
+  pageVerdicts(q: VerdictQuery): Promise<VerdictPage>;
   /** Verdicts, newest first. */
   listVerdicts(opts: { registry?: string; repository?: string; limit?: number }): Promise<Verdict[]>;
 
@@ -227,16 +282,31 @@ export interface Store {
   audit(entry: Omit<AuditRecord, 'seq' | 'at'>): Promise<void>;
   /** The newest `limit` audit records that match `filter` (all when omitted), newest first. */
   listAudit(limit: number, filter?: AuditFilter): Promise<AuditRecord[]>;
+  /**
+   * Audit records whose action is one of `actions`, at or after `since` (ISO 8601 UTC), counted in
+   * one grouped query per bucket (the first `bucketChars` characters of `at`: 10 a UTC day, 13 a UTC
+   * hour), registry and each rule named in `detail.reasons` (`rule` null for a record without rules).
+   * `records` counts the records themselves (a record with two rules is in two groups).
+   */
+  countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }>;
 
   /** Stores an admin-API exception; returns it with its id. */
   addException(actor: string, spec: StoredException['spec']): Promise<StoredException>;
-  /** Every stored exception, oldest first (expired ones included: evaluation reports them). */
+  /** Every stored exception, oldest first (expired and revoked ones included: evaluation reports them). */
   listExceptions(): Promise<StoredException[]>;
+  /**
+   * Marks exception `id` revoked by `actor` (kept, no longer in force).
+   * @returns the exception as now stored, or undefined when there is no such id. A second revoke
+   *   changes nothing and returns it with its first revocation.
+   */
+  revokeException(id: number, actor: string): Promise<StoredException | undefined>;
 
   /** Records a quarantined copy (state `quarantined`). */
   recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord>;
   /** Quarantine records, newest first. */
   listQuarantine(q: QuarantineQuery): Promise<QuarantineRecord[]>;
+  /** How many quarantine records match `q` (its `limit` and `beforeId` ignored). */
+  countQuarantine(q: QuarantineQuery): Promise<number>;
   /** Moves a record to `released` or `expired`. */
   setQuarantineState(id: number, state: QuarantineState): Promise<void>;
 

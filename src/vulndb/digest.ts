@@ -69,6 +69,88 @@ export function computePackageDigests(db: Database.Database): Map<string, string
   return out;
 }
 
+/**
+ * What one affected row contributes to its pair's digest, as {@link computePackageDigests} reads it back
+ * from the index: the pair key, the row's `release` and `compiled` text, and its record's stored `id`,
+ * `aliases` JSON, `severity` JSON, `best_severity` JSON (undefined: NULL) and `published` (undefined: NULL).
+ */
+export interface DigestRow {
+  pkg: string;
+  release: string;
+  compiled: string;
+  record: { id: string; aliases: string; severity: string; best?: string; published?: string | number };
+}
+
+/**
+ * Order of the bytes SQLite holds for two JS strings (its BINARY collation, the order
+ * {@link computePackageDigests} reads rows in). better-sqlite3 writes a string as UTF-8, a lone surrogate
+ * as its own three bytes (WTF-8), so the byte order is the order of code points, a lone surrogate counting
+ * as the code point of its code unit: UTF-16 code-unit order except where a surrogate pair meets
+ * U+E000–U+FFFF.
+ */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i < n && a.charCodeAt(i) < 0xd800 && b.charCodeAt(i) < 0xd800) return a.charCodeAt(i) - b.charCodeAt(i);
+  // a surrogate is involved: compare by code points from the start of the code point holding unit i
+  if (i > 0 && isHighSurrogate(a.charCodeAt(i - 1))) i--;
+  while (i < a.length && i < b.length) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x < y ? -1 : 1;
+    i += x > 0xffff ? 2 : 1;
+  }
+  return i < a.length ? 1 : i < b.length ? -1 : 0;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c < 0xdc00;
+}
+
+const HIGH_UNIT = /[\ud800-\uffff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** A string as it reads back from SQLite: each lone surrogate (stored as three WTF-8 bytes) comes back as three U+FFFD. */
+const readBack = (s: string): string => (/[\ud800-\udfff]/.test(s) ? s.replace(LONE_SURROGATE, '\ufffd\ufffd\ufffd') : s);
+
+/**
+ * The per-pair digests {@link computePackageDigests} computes from an index, computed from the rows as
+ * they are written (the import holds them already: no second read of every row, no sort of the whole
+ * table). Rows in any order; each pair's rows are hashed in (id, release, compiled) UTF-8 order.
+ */
+export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, string> {
+  // pair keys and hashed text as they read back from the index; rows sorted by the bytes it holds
+  // (JS string order where no field holds a code unit above U+D7FF, the usual case)
+  const byPkg = new Map<string, Array<{ row: DigestRow; plain: boolean }>>();
+  for (const row of rows) {
+    const pkg = readBack(row.pkg);
+    const { id, published } = row.record;
+    const e = { row, plain: !HIGH_UNIT.test(id) && !HIGH_UNIT.test(row.release) && !HIGH_UNIT.test(row.compiled) && !(typeof published === 'string' && HIGH_UNIT.test(published)) };
+    const list = byPkg.get(pkg);
+    if (list) list.push(e);
+    else byPkg.set(pkg, [e]);
+  }
+  const cmp = (a: string, b: string, plain: boolean): number => (plain ? (a < b ? -1 : a > b ? 1 : 0) : compareUtf8(a, b));
+  const out = new Map<string, string>();
+  for (const [pkg, list] of byPkg) {
+    if (list.length > 1) {
+      list.sort(({ row: x, plain: px }, { row: y, plain: py }) => {
+        const plain = px && py;
+        return cmp(x.record.id, y.record.id, plain) || cmp(x.release, y.release, plain) || cmp(x.compiled, y.compiled, plain);
+      });
+    }
+    let text = '';
+    let plain = true;
+    for (const { row: { record: rec, release, compiled }, plain: p } of list) {
+      plain &&= p;
+      text += `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000${release}\u0000${compiled}\n`;
+    }
+    out.set(pkg, crypto.hash('sha256', plain ? text : readBack(text), 'hex').slice(0, 32));
+  }
+  return out;
+}
+
 /** The content digest over per-pair digests: `sha256:` of the sorted `pair digest` lines. */
 export function contentDigestOf(pkgs: Map<string, string>): string {
   const h = crypto.createHash('sha256');
@@ -99,13 +181,14 @@ export function diffPackageDigests(before: Map<string, string>, after: Map<strin
 }
 
 /**
- * Writes the per-pair digests and the changes since `previousPath` (the index being replaced, if any and
+ * Writes the per-pair digests (`computed` when the caller has them, from {@link packageDigestsOfRows};
+ * else read from the index) and the changes since `previousPath` (the index being replaced, if any and
  * readable) into the index being built, and returns them. The caller stores `digest` and `previous` in
  * its `meta` table (`contentDigest`, `previousDigest`).
  */
-export function recordDigests(db: Database.Database, previousPath: string | undefined): DigestRecord {
+export function recordDigests(db: Database.Database, previousPath: string | undefined, computed?: Map<string, string>): DigestRecord {
   db.exec(DIGEST_SQL);
-  const pkgs = computePackageDigests(db);
+  const pkgs = computed ?? computePackageDigests(db);
   const digest = contentDigestOf(pkgs);
   let previous: string | null = null;
   let changed = new Map<string, PackageChange>();

@@ -58,6 +58,12 @@ export function checkRecord(v: unknown): string | null {
 export function checkAffected(a: unknown, i: number): string | null {
   if (typeof a !== 'object' || a === null || Array.isArray(a)) return `affected[${i}] is not an object`;
   const aff = a as OsvAffected;
+  const pkg = aff.package as unknown;
+  if (pkg !== undefined && (typeof pkg !== 'object' || pkg === null || Array.isArray(pkg))) return `affected[${i}].package is not an object`;
+  for (const k of ['ecosystem', 'name', 'purl'] as const) {
+    const v = (pkg as Record<string, unknown> | undefined)?.[k];
+    if (v !== undefined && typeof v !== 'string') return `affected[${i}].package.${k} is not a string`;
+  }
   if (aff.ranges !== undefined && !Array.isArray(aff.ranges)) return `affected[${i}].ranges is not an array`;
   for (const [j, rg] of (aff.ranges ?? []).entries()) {
     if (typeof rg !== 'object' || rg === null || typeof rg.type !== 'string' || !Array.isArray(rg.events))
@@ -66,4 +72,72 @@ export function checkAffected(a: unknown, i: number): string | null {
   if (aff.versions !== undefined && !(Array.isArray(aff.versions) && aff.versions.every((x) => typeof x === 'string')))
     return `affected[${i}].versions is not an array of strings`;
   return null;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Keeps the well-formed entries of an OSV `severity` list (objects with string `type` and `score`). */
+function cleanSeverityList(v: unknown, where: string, notes: string[]): Array<{ type: string; score: string }> | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) {
+    notes.push(`${where} is not an array (ignored)`);
+    return undefined;
+  }
+  const kept = v.filter((s): s is { type: string; score: string } => isPlainObject(s) && typeof s.type === 'string' && typeof s.score === 'string');
+  if (kept.length !== v.length) notes.push(`${where}: ${v.length - kept.length} malformed entr${v.length - kept.length === 1 ? 'y' : 'ies'} (ignored)`);
+  return kept;
+}
+
+/**
+ * Makes the optional fields of a record that passed {@link checkRecord} safe to read, in place: a field of
+ * the wrong JSON type (OSV schema 1.6: `published`, `modified`, `withdrawn` and `summary` strings, `upstream`
+ * and `related` arrays of strings, `severity` an array of `{type, score}` strings, `database_specific` and
+ * `ecosystem_specific` objects) is dropped or filtered, never allowed to throw in the middle of an import, and
+ * each such repair is returned as a note for the update's bad-record report. Why repair rather than refuse: a
+ * malformed timestamp or summary changes no match, and refusing the record would lose its affected ranges.
+ * The `affected` entries' ranges and versions are left to {@link checkAffected}, which skips an entry alone.
+ *
+ * @returns the repairs made, each `field: problem (ignored)`; empty for a well-formed record.
+ */
+export function sanitizeRecord(rec: OsvRecord): string[] {
+  const notes: string[] = [];
+  const r = rec as unknown as Record<string, unknown>;
+  for (const k of ['published', 'modified', 'withdrawn', 'summary', 'details'] as const) {
+    if (r[k] !== undefined && r[k] !== null && typeof r[k] !== 'string') {
+      notes.push(`"${k}" is not a string (ignored)`);
+      delete r[k];
+    }
+  }
+  for (const k of ['upstream', 'related'] as const) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) {
+      notes.push(`"${k}" is not an array (ignored)`);
+      delete r[k];
+    } else if (!v.every((x) => typeof x === 'string')) {
+      notes.push(`"${k}" holds non-string ids (those ignored)`);
+      r[k] = v.filter((x) => typeof x === 'string');
+    }
+  }
+  const sev = cleanSeverityList(r.severity, '"severity"', notes);
+  if (sev) rec.severity = sev;
+  else delete r.severity;
+  if (r.database_specific !== undefined && !isPlainObject(r.database_specific)) {
+    notes.push('"database_specific" is not an object (ignored)');
+    delete r.database_specific;
+  }
+  for (const [i, a] of (rec.affected ?? []).entries()) {
+    if (!isPlainObject(a)) continue;
+    const aff = a as Record<string, unknown>;
+    const s = cleanSeverityList(aff.severity, `affected[${i}].severity`, notes);
+    if (s) aff.severity = s;
+    else delete aff.severity;
+    for (const k of ['ecosystem_specific', 'database_specific'] as const) {
+      if (aff[k] !== undefined && !isPlainObject(aff[k])) {
+        notes.push(`affected[${i}].${k} is not an object (ignored)`);
+        delete aff[k];
+      }
+    }
+  }
+  return notes;
 }

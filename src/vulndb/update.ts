@@ -8,8 +8,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
-import { checkAffected, checkRecord, type OsvRecord } from './osv.js';
-import { recordDigests } from './digest.js';
+import { checkAffected, checkRecord, sanitizeRecord, type OsvRecord } from './osv.js';
+import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
 import { compileSerialized } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import zlib from 'node:zlib';
@@ -141,7 +141,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const newHttp = new Map<string, HttpCacheEntry>();
     // ratings of every record read (imported or not), by each of its ids, for the alias severity pass
     const rated = new Map<string, Array<{ id: string; sev: SeverityInfo }>>();
-    const imported: Array<{ rid: number; keys: string[]; sev: SeverityInfo }> = [];
+    const imported: Array<{ rid: number; keys: string[]; sev: SeverityInfo; digest: DigestRow['record'] }> = [];
+    // every affected row written, for the per-pair digests (digest.ts)
+    const digestRows: DigestRow[] = [];
 
     // An OSV ecosystem string (`Alpine:v3.19`) → its parts and comparator; a handful of distinct
     // strings across tens of thousands of affected entries.
@@ -169,6 +171,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         return;
       }
       const rec = parsed as OsvRecord;
+      for (const note of sanitizeRecord(rec)) stats.badRecords.push({ file, error: `${rec.id}: ${note}` });
       if (rec.withdrawn) {
         stats.withdrawn++;
         return;
@@ -178,8 +181,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         return;
       }
       seen.add(rec.id);
-      const aliases = [...new Set([...(rec.aliases ?? []), ...(rec.upstream ?? [])])].filter((x) => x !== rec.id);
-      const keys = [rec.id, ...aliases];
+      // aliases + upstream ids, first occurrence kept, without the record's own id
+      const keySet = new Set([rec.id]);
+      for (const list of [rec.aliases, rec.upstream]) if (Array.isArray(list)) for (const x of list) keySet.add(x);
+      const keys = [...keySet];
+      const aliases = keys.slice(1);
       const sev = recordSeverity(rec);
       if (sev.severity !== 'unknown') {
         for (const k of keys) {
@@ -227,10 +233,14 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       }
       if (!rows.length) return;
       const vendor = vendorSeverity(rec, isOs);
-      const rid = Number(insRecord.run(rec.id, JSON.stringify(aliases), rec.summary ?? null, rec.published ?? null, rec.modified ?? null,
-        JSON.stringify(sev), urgency ?? null, vendor ? JSON.stringify(vendor) : null, file).lastInsertRowid);
-      for (const r of rows) insAffected.run(rid, r[0], r[1], r[2], r[3]);
-      imported.push({ rid, keys, sev });
+      const digest: DigestRow['record'] = { id: rec.id, aliases: JSON.stringify(aliases), severity: JSON.stringify(sev), published: rec.published ?? undefined };
+      const rid = Number(insRecord.run(rec.id, digest.aliases, rec.summary ?? null, rec.published ?? null, rec.modified ?? null,
+        digest.severity, urgency ?? null, vendor ? JSON.stringify(vendor) : null, file).lastInsertRowid);
+      for (const r of rows) {
+        insAffected.run(rid, r[0], r[1], r[2], r[3]);
+        digestRows.push({ pkg: packageKey(r[0], r[2]), release: r[1], compiled: r[3], record: digest });
+      }
+      imported.push({ rid, keys, sev, digest });
       stats.imported++;
     };
 
@@ -415,7 +425,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     for (const r of imported) {
       let best: { id: string; sev: SeverityInfo } | undefined;
       for (const k of r.keys) for (const c of rated.get(k) ?? []) if (isHigherSeverity(c.sev, best?.sev)) best = c;
-      if (best && isHigherSeverity(best.sev, r.sev)) setBest.run(JSON.stringify({ ...best.sev, id: best.id }), r.rid);
+      if (best && isHigherSeverity(best.sev, r.sev)) setBest.run((r.digest.best = JSON.stringify({ ...best.sev, id: best.id })), r.rid);
     }
     db.exec('COMMIT');
     // NVD rating, KEV entry and EPSS score of each record's CVE ids (the highest when it names several)
@@ -441,7 +451,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     for (const [product, v] of eol) insEol.run(product, JSON.stringify(v.cycles), v.source);
     db.exec(INDEX_SQL);
     // content digest, and the (ecosystem, package) pairs changed since the index this one replaces
-    const digests = recordDigests(db, dbPath);
+    const digests = recordDigests(db, dbPath, packageDigestsOfRows(digestRows));
     stats.contentDigest = digests.digest;
     stats.changedPackages = digests.changed.size;
     const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');

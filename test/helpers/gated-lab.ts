@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Verdict } from '../../src/core/index.js';
 import type { PushgateConfig } from '../../src/config/types.js';
+import type { Verdict } from '../../src/core/index.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { updateDb } from '../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from './gate.js';
@@ -26,7 +26,8 @@ export interface GatedLab {
 
 /**
  * Starts the pair on 127.0.0.1 (`srvPort` for pushgate, `regPort` for the registry) with the offline OSV
- * fixtures as vulnerability database and `policyYaml` as policy; `configure` adjusts the rest of the config.
+ * fixtures as vulnerability database and `policyYaml` as policy; `configure` may change the
+ * configuration before the server starts (e.g. `api.jwt`).
  */
 export async function startGatedLab(opts: { regPort: number; srvPort: number; token: string; apiToken: string; policyYaml: string; tmpPrefix: string; configure?: (config: PushgateConfig) => void }): Promise<GatedLab> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.tmpPrefix));

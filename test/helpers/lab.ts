@@ -17,7 +17,7 @@ let imagesDir: string | undefined;
 
 /**
  * Directory holding the lab OCI layouts (`debian-minbase`, `node-app`, `adm-zip`, `multiarch`,
- * `zstd`, `tar-noeof`), built on first use. Override with `PUSHGATE_LAB_IMAGES`.
+ * `zstd`, `tar-noeof`, `debian-base`, `base-app`), built on first use. Override with `PUSHGATE_LAB_IMAGES`.
  */
 export function labImages(): string {
   if (imagesDir) return imagesDir;
@@ -31,6 +31,51 @@ export function labImages(): string {
 /** `oci:<dir>/<name>:<tag>` for a lab image. */
 export function labOci(name: string, tag: string): string {
   return `oci:${path.join(labImages(), name)}:${tag}`;
+}
+
+/**
+ * The base-image lab (scripts/lab/build-images.sh `build_bases`, `build_base_app`), as `oci:` refs:
+ * two real bookworm bases whose package versions differ and an app built with buildah on the older.
+ */
+export interface LabBaseImages {
+  /** debian-base:12-archive: the main archive only (= debian-minbase:bookworm, same manifest). */
+  archive: string;
+  /** debian-base:12-security: the same rootfs with bookworm-updates and -security applied (1 layer). */
+  security: string;
+  /** -slim variants (docs, man pages and locales removed; dpkg path-exclude rules). */
+  archiveSlim: string;
+  securitySlim: string;
+  /** base-app:1.0: test/fixtures/base/Dockerfile on `archive`; no org.opencontainers.image.base.* annotations. */
+  app: string;
+  /** base-app:1.0-annotated: the same config and layers, annotated with `archive`'s name and digest. */
+  appAnnotated: string;
+  /** The Dockerfile base-app was built from. */
+  dockerfile: string;
+}
+
+let basesBuilt = false;
+
+/**
+ * The base-image lab's images ({@link LabBaseImages}), built on first use (`LAB_BASES=1`: about 1.5-2
+ * minutes cold on 2 cores, so only the tests that use them pay for them; call it in a hook with a long
+ * timeout).
+ */
+export function labBaseImages(): LabBaseImages {
+  const dir = labImages();
+  if (!basesBuilt) {
+    const r = spawnSync('bash', [path.join(LAB, 'build-images.sh'), dir], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env: { ...process.env, LAB_BASES: '1' } });
+    if (r.status !== 0) throw new Error(`build-images.sh (LAB_BASES=1) failed:\n${r.stderr}`);
+    basesBuilt = true;
+  }
+  return {
+    archive: labOci('debian-base', '12-archive'),
+    security: labOci('debian-base', '12-security'),
+    archiveSlim: labOci('debian-base', '12-archive-slim'),
+    securitySlim: labOci('debian-base', '12-security-slim'),
+    app: labOci('base-app', '1.0'),
+    appAnnotated: labOci('base-app', '1.0-annotated'),
+    dockerfile: path.join(ROOT, 'test', 'fixtures', 'base', 'Dockerfile'),
+  };
 }
 
 /** A running Distribution registry started by {@link startRegistry}. */

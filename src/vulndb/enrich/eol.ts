@@ -11,11 +11,18 @@
  * own package (Debian/Alpine `nodejs`, `python3.11`, `ruby3.1`, `php8.2-*`, `golang-1.19-go`; Go `stdlib`
  * of a Go binary).
  */
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YAMLLib from 'yaml';
 import { PushgateError } from '../../core/errors.js';
 import { OS_TABLE } from '../../core/os-table.js';
 import type { EolFinding } from '../../core/finding.js';
 import type { OsInfo, Package } from '../../core/inventory.js';
+
+// yaml (CommonJS, some 70 modules) is loaded by the first product page parsed (`db update`), not
+// with this module: matching reads end-of-life data from the database, never YAML.
+const requireCjs = createRequire(import.meta.url);
+let yamlLib: typeof YAMLLib | undefined;
+const YAML = (): typeof YAMLLib => (yamlLib ??= requireCjs('yaml') as typeof YAMLLib);
 
 /** One release cycle. Dates are `YYYY-MM-DD`; `true` means "already ended, date unknown", `false` "not planned". */
 export interface EolCycle {
@@ -34,6 +41,73 @@ const asDate = (v: unknown): string | boolean | undefined => {
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v)) return v.slice(0, 10);
   return undefined;
 };
+
+/** The keys of a release whose values are read; every other key's value is skipped unread. */
+const RELEASE_KEYS = new Set(['releaseCycle', 'codename', 'releaseDate', 'eol', 'eoes']);
+const PLAIN_WORDS = /^(?:null|Null|NULL|~|true|True|TRUE|false|False|FALSE)$/;
+/** A skipped key's value: a quoted string without escapes, or a plain scalar holding no ` #` nor `: `, each maybe followed by a comment. */
+const IGNORED_VALUE = /^(?:"[^"\\]*"|'[^']*'|[A-Za-z0-9/._(+~](?:(?! #|: )[^\t])*?(?<!:))(?: +#.*)?$/;
+
+/**
+ * A value of a read key as the YAML 1.2 core schema (the `yaml` library's default) resolves it, for the
+ * forms endoflife.date writes: a quoted string without escapes, a date, `true`/`false`, a decimal number,
+ * a plain word. Undefined for any other form (then the library reads the whole block).
+ */
+function plainValue(v: string): unknown {
+  if (v.startsWith('"')) return /^"[^"\\]*"$/.test(v) ? v.slice(1, -1) : undefined;
+  if (v.startsWith("'")) return /^'[^']*'$/.test(v) ? v.slice(1, -1) : undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^\d{1,15}(?:\.\d{1,15})?$/.test(v)) return Number(v);
+  if (/^[A-Za-z][A-Za-z0-9 ._()/-]*$/.test(v) && !PLAIN_WORDS.test(v) && !v.endsWith(' ')) return v;
+  return undefined;
+}
+
+/**
+ * Reads a product page's `releases:` block when it is written in the plain form endoflife.date uses (a
+ * list of one-line `key: value` mappings, two-space indents, comment and blank lines): the `yaml`
+ * library takes about a millisecond per release cycle in a fresh process, most of an import's end-of-life
+ * step, and this reader a fraction of that. Returns undefined as soon as a line or value is anything
+ * else (a block scalar, flow collection, anchor, escape, tab, CR, duplicate key, other indentation),
+ * and the caller hands the block to the library, so both read every page the same (a test keeps the two
+ * equal on generated blocks and on endoflife.date's pages).
+ */
+export function readPlainReleases(block: string): Array<Record<string, unknown>> | undefined {
+  if (/[\t\r]/.test(block)) return undefined;
+  const lines = block.split('\n');
+  if (!/^releases: *$/.test(lines[0])) return undefined;
+  const out: Array<Record<string, unknown>> = [];
+  let item: Record<string, unknown> | undefined;
+  let seen: Set<string> | undefined;
+  let dash = -1;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const t = line.trimStart();
+    if (t === '' || t.startsWith('#')) continue;
+    const indent = line.length - t.length;
+    let rest = t;
+    if (t.startsWith('- ')) {
+      if (dash < 0) dash = indent;
+      if (indent !== dash) return undefined;
+      item = {};
+      seen = new Set();
+      out.push(item);
+      rest = t.slice(2);
+      if (rest.startsWith(' ')) return undefined;
+    } else if (!item || indent !== dash + 2) return undefined;
+    const m = /^([A-Za-z][A-Za-z0-9_]*): +(\S.*)$/.exec(rest);
+    if (!m || seen!.has(m[1])) return undefined;
+    seen!.add(m[1]);
+    const raw = m[2].trimEnd();
+    if (RELEASE_KEYS.has(m[1])) {
+      const c = /^(?:"[^"\\]*"|'[^']*')(?= +#| *$)/.exec(raw)?.[0] ?? raw.split(' #')[0].trimEnd();
+      const v = plainValue(c);
+      if (v === undefined) return undefined;
+      item![m[1]] = v;
+    } else if (!IGNORED_VALUE.test(raw)) return undefined;
+  }
+  return out.length ? out : undefined;
+}
 
 /**
  * Parses one product file: a Markdown page with YAML front matter, or API JSON (v1 or the older array).
@@ -54,8 +128,10 @@ export function parseEolProduct(file: string, text: string): { product: string; 
       const fm = t.slice(3, end);
       const at = fm.search(/^releases:/m);
       const next = at < 0 ? -1 : fm.slice(at + 9).search(/^[^\s#-]/m);
-      const doc = YAML.parse(at < 0 ? fm : fm.slice(at, next < 0 ? undefined : at + 9 + next)) as { releases?: unknown };
-      if (Array.isArray(doc?.releases)) releases = (doc.releases as Array<Record<string, unknown>>).map((r) => ({ cycle: r.releaseCycle, codename: r.codename, releaseDate: r.releaseDate, eol: r.eol, eoes: r.eoes }));
+      const block = at < 0 ? fm : fm.slice(at, next < 0 ? undefined : at + 9 + next);
+      const doc = { releases: at < 0 ? undefined : readPlainReleases(block) } as { releases?: unknown };
+      if (doc.releases === undefined) doc.releases = (YAML().parse(block) as { releases?: unknown } | null)?.releases;
+      if (Array.isArray(doc.releases)) releases = (doc.releases as Array<Record<string, unknown>>).map((r) => ({ cycle: r.releaseCycle, codename: r.codename, releaseDate: r.releaseDate, eol: r.eol, eoes: r.eoes }));
     } else {
       const v = JSON.parse(t) as unknown;
       if (Array.isArray(v)) releases = (v as Array<Record<string, unknown>>).map((r) => ({ cycle: r.cycle, codename: r.codename, releaseDate: r.releaseDate, eol: r.eol, eoes: r.extendedSupport }));

@@ -226,7 +226,16 @@ describe('cli: pushgate scan flags', function () {
       fs.writeFileSync(df, 'ARG V=12\nFROM golang:1.22 AS build\nRUN go build ./...\n\nFROM debian:${V}\n# runtime\nRUN apt-get install -y \\\n    libpcre2-8-0\nUSER 65534\n');
       const r = json(['--exclude-base', '--file', df]);
       expect(r.findings.map(key).sort()).to.deep.equal(imageOwn());
-      expect(r.diagnostics.map((d) => d.message).join('\n')).to.match(/base debian:\$\{V\} \(.*Dockerfile:5\): the final stage's 2 instruction\(s\).*method: dockerfile/);
+      expect(r.diagnostics.map((d) => d.message).join('\n')).to.match(/base debian:12 \(.*Dockerfile:5\): the final stage's 2 instruction\(s\).*method: dockerfile/);
+      // The build's --build-arg values name the base the image was built on.
+      const b = json(['--exclude-base', '--file', df, '--build-arg', 'V=11']);
+      expect(b.diagnostics.map((d) => d.message).join('\n')).to.match(/base debian:11 \(.*Dockerfile:5\)/);
+      expect(r.diagnostics.filter((d) => d.code === 'dockerfile-base')).to.deep.equal([]);
+      // An untagged base is flagged (docker build reads it as latest).
+      const untagged = path.join(dir, 'Dockerfile.untagged');
+      fs.writeFileSync(untagged, 'FROM debian\nRUN apt-get install -y libpcre2-8-0\nUSER 65534\n');
+      const f = json(['--exclude-base', '--file', untagged]);
+      expect(f.diagnostics.filter((d) => d.code === 'dockerfile-base').map((d) => d.message)).to.deep.equal([`${untagged}: line 1: FROM debian has no tag, so docker build uses "latest", which moves without notice; name a version tag (and pin its digest)`]);
     });
 
     it('a Dockerfile the image was not built from is refused for attribution, and nothing the image says is asked instead (said in the report)', () => {
@@ -287,13 +296,17 @@ describe('cli: pushgate scan flags', function () {
       expect(rep.diagnostics.map((d) => d.message).join('\n')).to.match(/nothing was excluded: .*the image config has no history.*give --file Dockerfile/);
     });
 
-    it('usage errors: --file without --exclude-base, a Dockerfile without FROM, a target without layers', () => {
+    it('usage errors: --file without --exclude-base, a Dockerfile without FROM or with a base that needs a --build-arg, --build-arg without --file, a target without layers', () => {
       const df = path.join(dir, 'Dockerfile.nofrom');
       fs.writeFileSync(df, 'RUN true\n');
       expect(oneLine(scan([image, '--file', df]), 'no --exclude-base')).to.match(/add --exclude-base/);
       expect(oneLine(scan([image, '--exclude-base', '--file', df]), 'no FROM')).to.match(/no FROM instruction/);
       expect(oneLine(scan([image, '--exclude-base', '--file', path.join(dir, 'nope')]), 'missing')).to.match(/no such file/);
       expect(oneLine(scan([`dir:${dir}`, '--exclude-base']), 'dir')).to.match(/--exclude-base needs an image/);
+      expect(oneLine(scan([image, '--exclude-base', '--build-arg', 'V=1']), '--build-arg alone')).to.match(/--build-arg describes the build of --file Dockerfile; add --file/);
+      const unset = path.join(dir, 'Dockerfile.unset');
+      fs.writeFileSync(unset, 'ARG TAG\nFROM debian:${TAG}\nRUN true\n');
+      expect(oneLine(scan([image, '--exclude-base', '--file', unset]), 'unset ARG')).to.match(/line 2: .*pass the same --build-arg TAG=<value>/);
     });
   });
 });

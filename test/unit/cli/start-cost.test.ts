@@ -62,13 +62,15 @@ describe('cli: start-up loads only what the command uses', function () {
     expect([...cdx.packages]).to.include('@cyclonedx/cyclonedx-library').and.not.include('node-sarif-builder');
   });
 
-  it('`pushgate --version` loads no command and no package, not even the argument parser', () => {
-    const r = run(['--version']);
-    expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout.trim()).to.equal(VERSION);
-    expect(heavyIn(r)).to.deep.equal([]);
-    expect(r.files.filter((f) => /\/(src|dist)\/cli\/commands\//.test(f)), 'command modules').to.deep.equal([]);
-    expect([...r.packages].filter((p) => !['tsx', 'esbuild', 'get-tsconfig', 'resolve-pkg-maps'].includes(p)), 'packages (besides tsx when the sources run)').to.deep.equal([]);
+  it('`pushgate --version` and `-V` load no module of pushgate and no package: bin/pushgate.js answers from package.json', () => {
+    for (const flag of ['--version', '-V']) {
+      const r = run([flag]);
+      expect(r.status, r.stderr).to.equal(0);
+      // The compiled-in version and package.json's must agree: this compares them.
+      expect(r.stdout, flag).to.equal(`${VERSION}\n`);
+      expect(r.files.filter((f) => /\/(src|dist)\//.test(f)), `${flag}: pushgate modules`).to.deep.equal([]);
+      expect([...r.packages], `${flag}: packages`).to.deep.equal([]);
+    }
   });
 
   it('`pushgate scan --help` loads no heavy package', () => {
@@ -83,6 +85,10 @@ describe('cli: start-up loads only what the command uses', function () {
     const r = run(['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline']);
     expect(r.stdout, r.stderr).to.match(/"verdict"/);
     expect(heavyIn(r)).to.deep.equal([]);
+    // No configuration file and no product page to parse: no YAML parser (some 70 modules), and
+    // matching does not load `db update`.
+    expect([...r.packages]).to.not.include('yaml');
+    expect(r.files.filter((f) => /\/(src|dist)\/vulndb\/update\.[jt]s$/.test(f)), 'db update').to.deep.equal([]);
   });
 
   it('a bad argument to `pushgate scan` loads nothing of the scan', () => {

@@ -5,6 +5,7 @@
  * table grouped by package.
  */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,8 @@ import { formatReport, toSarif } from '../../../src/gate/report-formats.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { scanTarget } from '../../../src/scan/engine.js';
 import { updateDb, VulnDb } from '../../../src/vulndb/index.js';
-import { labOci, ROOT } from '../../helpers/lab.js';
+import { labImages, labOci, ROOT } from '../../helpers/lab.js';
+import { writeOciImage } from '../../helpers/oci-image.js';
 
 interface SarifLog {
   $schema: string;
@@ -133,3 +135,83 @@ describe('report formats: SARIF 2.1.0, CycloneDX 1.6, table by package', functio
     }
   });
 });
+
+describe('report formats: exploitation data (CISA KEV, FIRST EPSS) in SARIF and CycloneDX', function () {
+  this.timeout(120_000);
+  const FIX = path.join(ROOT, 'test/fixtures/vulndb');
+  let dir: string;
+  let db: VulnDb;
+  let report: ScanReport;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-report-kev-'));
+    // no real EPSS file is available: made-up scores in FIRST's published layout
+    const epss = path.join(dir, 'epss_scores.csv');
+    fs.writeFileSync(epss, '#model_version:v2025.03.14,score_date:2025-08-25T12:55:00Z\ncve,epss,percentile\nCVE-2023-44487,0.94410,0.99950\n');
+    await updateDb({ path: path.join(dir, 'v.sqlite'), sources: [path.join(FIX, 'osv'), `nvd:${path.join(FIX, 'nvd/cve')}`, `kev:${path.join(FIX, 'kev/known_exploited_vulnerabilities.json')}`, `epss:${epss}`] });
+    db = VulnDb.open(path.join(dir, 'v.sqlite'));
+    // the lab Debian 12 image's os-release with the real bookworm nginx-common 1.22.1-9+deb12u9 entry,
+    // which DEBIAN-CL-CVE-2023-44487 (CVE-2023-44487, in the KEV catalog) affects
+    const layout = path.join(labImages(), 'debian-minbase');
+    const blob = (d: string) => path.join(layout, 'blobs', ...d.split(':'));
+    const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as { layers: Array<{ digest: string }> };
+    const osRelease = manifest.layers.map((l) => {
+      try {
+        return execFileSync('tar', ['-xOf', blob(l.digest), '--wildcards', '*usr/lib/os-release'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      } catch {
+        return '';
+      }
+    }).filter(Boolean).at(-1)!;
+    const img = writeOciImage(dir, 'debian-nginx', [{ files: { 'etc/os-release': osRelease, 'var/lib/dpkg/status': fs.readFileSync(path.join(FIX, 'dpkg/nginx-common.status'), 'utf8') }, gzip: true }]);
+    report = judgeScan(await scanTarget(img.ref, { tmpDir: dir }), db, defaultPolicy()).report;
+  });
+  after(() => {
+    db?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('SARIF: a known-exploited finding\'s result carries its KEV entry and EPSS score, its rule the known-exploited tag; others carry neither', () => {
+    const kev = report.findings.filter((f) => f.kev);
+    expect(kev.map((f) => f.id)).to.deep.equal(['DEBIAN-CL-CVE-2023-44487']);
+    expect(report.findings.length).to.be.greaterThan(1);
+    const run = (toSarif(report, '9.9.9') as SarifLog).runs[0];
+    for (const f of report.findings) {
+      const res = run.results.find((r) => r.ruleId === f.id)!;
+      const rule = run.tool.driver.rules.find((r) => r.id === f.id)!;
+      if (f.kev) {
+        expect(res.properties).to.deep.include({ kev: { cve: 'CVE-2023-44487', dateAdded: '2023-10-10', dueDate: '2023-10-31', knownRansomwareCampaignUse: 'Unknown' } });
+        expect(res.properties).to.deep.include({ epss: { cve: 'CVE-2023-44487', score: 0.9441, percentile: 0.9995 } });
+        expect(rule.properties!.tags).to.include('known-exploited');
+        expect(res.message.text).to.include('Known exploited (CISA KEV, CVE-2023-44487, added 2023-10-10, due 2023-10-31)').and.include('EPSS 0.9441');
+      } else {
+        expect(res.properties, f.id).to.not.have.any.keys('kev', 'epss');
+        expect(rule.properties!.tags, f.id).to.not.include('known-exploited');
+      }
+      expect(res.properties!.severitySource, f.id).to.equal(f.severitySource);
+    }
+  });
+
+  it('CycloneDX: KEV as an advisory and properties, EPSS as properties, every rating with its source; valid against the 1.6 schema', async () => {
+    const { body } = formatReport(report, 'cyclonedx', '9.9.9');
+    const err = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(body);
+    expect(err, JSON.stringify(err)).to.equal(null);
+    type Vuln = { id: string; ratings: Array<{ severity: string; score?: number; method?: string; source?: { name: string } }>; advisories?: Array<{ title: string; url: string }>; properties?: Array<{ name: string; value: string }> };
+    const bom = JSON.parse(body) as { vulnerabilities: Vuln[] };
+    const v = bom.vulnerabilities.find((x) => x.id === 'DEBIAN-CL-CVE-2023-44487')!;
+    expect(v.advisories).to.deep.equal([{ title: 'CISA Known Exploited Vulnerabilities: CVE-2023-44487', url: 'https://www.cisa.gov/known-exploited-vulnerabilities-catalog?search_api_fulltext=CVE-2023-44487' }]);
+    expect(Object.fromEntries((v.properties ?? []).map((p) => [p.name, p.value]))).to.deep.equal({
+      'pushgate:kev:cve': 'CVE-2023-44487', 'pushgate:kev:dateAdded': '2023-10-10', 'pushgate:kev:dueDate': '2023-10-31', 'pushgate:kev:knownRansomwareCampaignUse': 'Unknown',
+      'pushgate:epss:cve': 'CVE-2023-44487', 'pushgate:epss:score': '0.9441', 'pushgate:epss:percentile': '0.9995',
+    });
+    for (const f of report.findings) {
+      const x = bom.vulnerabilities.find((y) => y.id === f.id)!;
+      // one rating per source known for it, the one its severity came from among them
+      const sources = new Set([f.severitySource, ...(f.severities ?? []).map((s) => s.from)].filter((s) => s && s !== 'none'));
+      expect(x.ratings.map((r) => r.source?.name).filter(Boolean).sort(), f.id).to.deep.equal([...sources].sort());
+      if (f.severitySource !== 'none') expect(x.ratings.find((r) => r.source?.name === f.severitySource)?.severity, f.id).to.equal(f.severity === 'negligible' ? 'info' : f.severity);
+      if (!f.kev && !f.epss) expect(x.properties ?? [], f.id).to.deep.equal([]);
+    }
+  });
+});
+

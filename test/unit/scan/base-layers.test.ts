@@ -12,9 +12,15 @@ import { guessBaseLayerCount, type HistoryEntry } from '../../../src/scan/config
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}` as const;
 
 describe('scan: base-image attribution', () => {
-  it('finalStage: the last FROM, its instructions (continuations and comments folded), global ARGs left out', () => {
-    const s = finalStage('# syntax=docker/dockerfile:1\nARG BASE=debian\nFROM node:20 AS build\nRUN npm ci\nFROM ${BASE}:12-slim@sha256:abc AS run\nENV A=1 \\\n    B=2\n# comment\nCOPY --from=build /app /app\nUSER 10001\nCMD ["node", "/app"]\n');
-    expect(s).to.deep.equal({ from: '${BASE}:12-slim@sha256:abc', fromLine: 5, keywords: ['ENV', 'COPY', 'USER', 'CMD'] });
+  it('finalStage: the last FROM with its ARGs substituted, its instructions (continuations and comments folded), global ARGs left out', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const text = `# syntax=docker/dockerfile:1\nARG BASE=debian\nFROM node:20 AS build\nRUN npm ci\nFROM \${BASE}:12-slim@${digest} AS run\nENV A=1 \\\n    B=2\n# comment\nCOPY --from=build /app /app\nUSER 10001\nCMD ["node", "/app"]\n`;
+    const s = finalStage(text);
+    expect({ from: s.from, fromLine: s.fromLine, keywords: s.keywords }).to.deep.equal({ from: `debian:12-slim@${digest}`, fromLine: 5, keywords: ['ENV', 'COPY', 'USER', 'CMD'] });
+    expect(finalStage(text, { buildArgs: { BASE: 'ubuntu' } }).from).to.equal(`ubuntu:12-slim@${digest}`);
+    // A final stage built on another stage: that stage's instructions are the image's history too.
+    const chained = finalStage('FROM debian:12 AS base\nRUN apt-get update\nFROM base\nCOPY a /a\n');
+    expect({ from: chained.from, fromLine: chained.fromLine, keywords: chained.keywords }).to.deep.equal({ from: 'debian:12', fromLine: 1, keywords: ['RUN', 'COPY'] });
     expect(() => finalStage('RUN true\n')).to.throw(/no FROM/);
   });
 

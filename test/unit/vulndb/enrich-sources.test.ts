@@ -16,7 +16,9 @@ import zlib from 'node:zlib';
 import {
   cycleOf, eolFindings, eolSubjects, nvdRating, parseEolProduct, parseEpss, parseKev, updateDb, VulnDb,
 } from '../../../src/vulndb/index.js';
+import { readPlainReleases } from '../../../src/vulndb/enrich/eol.js';
 import { scoreCvss, vendorSeverity } from '../../../src/vulndb/severity.js';
+import YAML from 'yaml';
 
 const FIX = path.resolve('test/fixtures/vulndb');
 const NVD = path.join(FIX, 'nvd/cve');
@@ -103,6 +105,32 @@ describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
     expect(() => parseEpss('e.csv.gz', gz.subarray(0, gz.length - 12))).to.throw(/e\.csv\.gz: .*truncated or corrupt gzip/);
   });
 
+  it('an EPSS row is checked alike whether its CVE is wanted or not (property)', () => {
+    const num = fc.oneof(fc.constantFrom('0', '1', '0.', '.5', '1.0', '1.01', '1e-5', ' 0.5', '0.5 ', '', '-0', '2', 'NaN', '0x1', '00.3'), fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x.toFixed(5)));
+    const cve = fc.oneof(fc.constantFrom('CVE-2020-1', 'CVE-2021-44228', 'cve-2020-1', 'CVE-20-1', 'CVE-2020-', ' CVE-2020-2'), fc.nat(99999).map((n) => `CVE-2024-${n}`));
+    const row = fc.oneof({ arbitrary: fc.tuple(cve, num, num).map((r) => r.join(',')), weight: 8 }, fc.constantFrom('CVE-2020-1,0.1', 'CVE-2020-1,0.1,0.2,0.3', ''));
+    fc.assert(fc.property(fc.array(row, { maxLength: 8 }), fc.boolean(), (rows, crlf) => {
+      const data = Buffer.from(['cve,epss,percentile', ...rows].join(crlf ? '\r\n' : '\n'));
+      const run = (wanted?: Set<string>) => {
+        try {
+          return parseEpss('e.csv', data, wanted);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      };
+      const all = run();
+      const some = run(new Set(['CVE-2020-1']));
+      if (typeof all === 'string') {
+        expect(some).to.equal(all);
+        return;
+      }
+      expect(typeof some).to.equal('object');
+      const s = some as typeof all;
+      expect(s.rows).to.equal(all.rows);
+      expect([...s.scores]).to.deep.equal([...all.scores].filter(([k]) => k === 'CVE-2020-1'));
+    }), { numRuns: 1000 });
+  });
+
   it('reads endoflife.date product pages and both API forms alike', () => {
     const page = parseEolProduct(path.join(EOL, 'debian.md'), fs.readFileSync(path.join(EOL, 'debian.md'), 'utf8'));
     expect(page.product).to.equal('debian');
@@ -117,6 +145,51 @@ describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
     expect(v0).to.deep.equal({ product: 'debian', cycles: [d12] });
     expect(() => parseEolProduct('debian.md', '---\ntitle: Debian\nreleases:\n  - releaseCycle: "12"\n')).to.throw(/end-of-life file debian\.md: front matter is not closed/);
     expect(() => parseEolProduct('x.json', '{"result":{}}')).to.throw(/end-of-life file x\.json: no release cycles/);
+  });
+
+  it('the plain releases reader reads every endoflife.date page as the YAML library does', () => {
+    const pick = (r: Record<string, unknown>) => Object.fromEntries(['releaseCycle', 'codename', 'releaseDate', 'eol', 'eoes'].filter((k) => k in r).map((k) => [k, r[k]]));
+    for (const f of fs.readdirSync(EOL)) {
+      const fm = fs.readFileSync(path.join(EOL, f), 'utf8').split('\n---')[0];
+      const at = fm.search(/^releases:/m);
+      const next = fm.slice(at + 9).search(/^[^\s#-]/m);
+      const block = fm.slice(at, next < 0 ? undefined : at + 9 + next);
+      const fast = readPlainReleases(block);
+      expect(fast, `${f}: read without the library`).to.not.equal(undefined);
+      expect(fast, f).to.deep.equal(((YAML.parse(block) as { releases: Array<Record<string, unknown>> }).releases).map(pick));
+    }
+  });
+
+  it('the plain releases reader agrees with the YAML library or leaves the block to it (property)', () => {
+    // values of every form YAML resolves differently: quoted, dates, numbers that lose digits, booleans and
+    // nulls in all spellings, escapes, comments, block/flow indicators, anchors, `: ` and ` #` inside
+    const scalar = fc.oneof(
+      { arbitrary: fc.constantFrom('"12"', '"3.10"', '3.10', '12', '2023-06-10', 'false', 'true', 'Bookworm', 'https://x.org/a:b', '2023-06-10 # c'), weight: 12 },
+      fc.constantFrom('"12"', "'3.10'", '3.10', '12', '007', '1e5', '0x1A', '-1', '+1', '.inf', '2023-06-10', '2023-6-1', 'true', 'True', 'FALSE', 'false',
+        'null', '~', 'Null', 'Bookworm', 'Buster (LTS)', 'x: y', 'a #b', 'a#b', '"a\\"b"', "'it''s'", '|', '>-', '&a x', '*a', '[1, 2]', '{a: 1}', '!!str 5',
+        '"unterminated', 'foo:', 'https://x.org/a:b', '- x', '? x', '@x', '`x`', '%x', '"12" # pinned', '12 # pinned', '"a #b"', "'x' #c", '2023-06-10 ', 'Trixie  # c', 'false #', 'x\ty', '12345678901234567890'),
+      fc.stringMatching(/^[A-Za-z0-9 .:#'"-]{1,12}$/),
+    );
+    const key = fc.constantFrom('releaseCycle', 'codename', 'releaseDate', 'eol', 'eoes', 'latest', 'link', 'lts');
+    const item = fc.array(fc.tuple(key, scalar), { minLength: 1, maxLength: 5 });
+    const layout = fc.record({ dash: fc.constantFrom(0, 2, 4), odd: fc.constantFrom(false, false, false, true), comment: fc.boolean(), blank: fc.boolean() });
+    let readPlain = 0;
+    fc.assert(fc.property(fc.array(item, { minLength: 1, maxLength: 3 }), layout, (items, l) => {
+      const lines = ['releases:'];
+      for (const it of items) {
+        if (l.blank) lines.push('');
+        if (l.comment) lines.push(`${' '.repeat(l.dash + 2)}# a note`);
+        it.forEach(([k, v], i) => lines.push(`${' '.repeat(l.dash + (i === 0 ? 0 : l.odd && i === 1 ? 3 : 2))}${i === 0 ? '- ' : ''}${k}: ${v}`));
+      }
+      const block = `${lines.join('\n')}\n`;
+      const fast = readPlainReleases(block);
+      if (fast === undefined) return;
+      readPlain++;
+      const lib = (YAML.parse(block) as { releases: Array<Record<string, unknown>> }).releases;
+      const pick = (r: Record<string, unknown>) => Object.fromEntries(['releaseCycle', 'codename', 'releaseDate', 'eol', 'eoes'].filter((k) => k in r).map((k) => [k, r[k]]));
+      expect(fast).to.deep.equal(lib.map(pick));
+    }), { numRuns: 2000 });
+    expect(readPlain, 'blocks the plain reader took').to.be.greaterThan(100);
   });
 
   it('a version belongs to the longest cycle its leading numbers name (property)', () => {

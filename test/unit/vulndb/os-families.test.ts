@@ -227,6 +227,72 @@ describe('OS families: real package databases matched against real OSV records o
     });
   });
 
+  describe('Rocky Linux, Wolfi and Chainguard: real OSV records of their ecosystems (anchore/vunnel test data)', () => {
+    let vdb2: VulnDb;
+    before(async () => {
+      await updateDb({ path: path.join(dir, 'vunnel.sqlite'), sources: [path.join(OS, 'osv-vunnel'), path.join(OS, 'osv'), path.join(OS, 'osv-derived')] });
+      vdb2 = VulnDb.open(path.join(dir, 'vunnel.sqlite'));
+    });
+    after(() => vdb2?.close());
+    const line = (f: { id: string; package: string; installedVersion: string; fixedVersions: string[] }) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`;
+    /** An installed RPM as the rpm analyzer writes it (no Rocky rpmdb holding these packages is public here). */
+    const rpm = (eco: string, ns: string, distro: string, name: string, version: string): Package => ({
+      ecosystem: eco, name, version, sourceName: name, sourceVersion: version, purl: `pkg:rpm/${ns}/${name}@${version}?arch=x86_64&distro=${distro}`, arch: 'x86_64', path: '/var/lib/rpm/rpmdb.sqlite', analyzer: 'os/rpm',
+    });
+    const osOf = (file: string) => {
+      const rel = osRelease(file).toString('utf8');
+      const v = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm').exec(rel)?.[1] ?? '';
+      return { id: v('ID'), versionId: v('VERSION_ID') };
+    };
+
+    it('Rocky Linux 8: RLSA-2021:3891 finds java-11-openjdk below its fix by its `Rocky Linux:8` entry; not at the fix, not on Rocky 9, not on AlmaLinux 8', () => {
+      const rocky8 = osOf('rocky-8.10');
+      expect(rocky8).to.deep.equal({ id: 'rocky', versionId: '8.10' });
+      const jdk = (v: string) => [rpm('Rocky Linux', 'rocky', 'rocky-8.10', 'java-11-openjdk', v)];
+      expect(vdb2.match(jdk('1:11.0.12.0.7-0.el8_4'), rocky8).map(line)).to.deep.equal(['RLSA-2021:3891 java-11-openjdk 1:11.0.12.0.7-0.el8_4 → 1:11.0.13.0.8-1.el8_4']);
+      expect(vdb2.match(jdk('1:11.0.13.0.8-1.el8_4'), rocky8)).to.deep.equal([]);
+      // the epoch decides: 0 (none written) is below 1 whatever the version
+      expect(vdb2.match(jdk('11.0.20.0.8-1.el8'), rocky8).map(line)).to.deep.equal(['RLSA-2021:3891 java-11-openjdk 11.0.20.0.8-1.el8 → 1:11.0.13.0.8-1.el8_4']);
+      expect(vdb2.coverage(jdk('1:11.0.12.0.7-0.el8_4'), rocky8)).to.deep.equal([{ ecosystem: 'Rocky Linux:8', packages: 1, covered: true }]);
+      const rocky9 = osOf('trivy-rocky-9.3');
+      expect(rocky9).to.deep.equal({ id: 'rocky', versionId: '9.3' });
+      expect(vdb2.match(jdk('1:11.0.12.0.7-0.el8_4'), rocky9)).to.deep.equal([]);
+      const alma = [rpm('AlmaLinux', 'almalinux', 'almalinux-8.10', 'java-11-openjdk', '1:11.0.12.0.7-0.el8_4')];
+      expect(vdb2.match(alma, osOf('almalinux-8.10'))).to.deep.equal([]);
+    });
+
+    it('Rocky Linux 9.3 (trivy\'s os-release): RLSA-2024:3671 finds the ruby:3.3 module\'s ruby by its `Rocky Linux:9` entry, module release tags compared as RPM does', () => {
+      const rocky9 = osOf('trivy-rocky-9.3');
+      const pkgs = [
+        rpm('Rocky Linux', 'rocky', 'rocky-9.3', 'ruby', '3.3.0-1.module+el9.3.0+16003+2a2a3ec0'),
+        rpm('Rocky Linux', 'rocky', 'rocky-9.3', 'rubygem-pg', '1.5.4-1.module+el9.4.0+20787+4c237fd3'),
+      ];
+      expect(vdb2.match(pkgs, rocky9).map(line)).to.deep.equal(['RLSA-2024:3671 ruby 3.3.0-1.module+el9.3.0+16003+2a2a3ec0 → 0:3.3.1-2.module+el9.4.0+20787+4c237fd3']);
+      expect(vdb2.match(pkgs, osOf('rocky-8.10'))).to.deep.equal([]);
+    });
+
+    it('Wolfi (syft\'s os-release, an apk database): CGA-224q-ccj5-2p53 finds haproxy-3.1 by its Wolfi entry; its Chainguard entries never apply to Wolfi', async () => {
+      const img = writeOciImage(dir, 'wolfi', [{ files: { 'etc/os-release': osRelease('syft-wolfi'), 'lib/apk/db/installed': read(path.join(OS, 'apk/wolfi-haproxy.installed')) }, gzip: true }]);
+      const judged = judgeScan(await scanTarget(img.ref, { tmpDir: dir }), vdb2, defaultPolicy()).report;
+      expect(judged.packages.map((p) => `${p.ecosystem} ${p.name} ${p.version} ${p.purl}`)).to.deep.equal([
+        'Wolfi haproxy-3.1 3.1.6-r0 pkg:apk/wolfi/haproxy-3.1@3.1.6-r0?arch=x86_64&distro=20220914',
+        'Wolfi haproxy-2.8 2.8.10-r0 pkg:apk/wolfi/haproxy-2.8@2.8.10-r0?arch=x86_64&distro=20220914',
+      ]);
+      expect(ids(judged)).to.deep.equal(['CGA-224q-ccj5-2p53 haproxy-3.1 3.1.6-r0 → 3.1.7-r0']);
+      expect(judged.findings[0].aliases).to.include('CVE-2025-32464');
+      expect(uncovered(judged)).to.deep.equal([]);
+    });
+
+    it('Chainguard: the same record finds haproxy-2.8 by its Chainguard entry, and not haproxy-3.1 (a Wolfi entry)', () => {
+      const apk = (eco: string, ns: string, name: string, version: string): Package => ({
+        ecosystem: eco, name, version, sourceName: name, sourceVersion: version, purl: `pkg:apk/${ns}/${name}@${version}?arch=x86_64`, arch: 'x86_64', path: '/lib/apk/db/installed', analyzer: 'os/apk',
+      });
+      const pkgs = [apk('Chainguard', 'chainguard', 'haproxy-2.8', '2.8.10-r0'), apk('Chainguard', 'chainguard', 'haproxy-3.1', '3.1.6-r0')];
+      expect(vdb2.match(pkgs, { id: 'chainguard', versionId: '' }).map(line)).to.deep.equal(['CGA-224q-ccj5-2p53 haproxy-2.8 2.8.10-r0 → 2.8.18-r0']);
+      expect(vdb2.match([apk('Chainguard', 'chainguard', 'haproxy-2.8', '2.8.18-r0')], { id: 'chainguard', versionId: '' })).to.deep.equal([]);
+    });
+  });
+
   it('onUncovered decides: allow drops the reason, reject blocks, and an exception for the ecosystem covers it', async () => {
     const files = { 'etc/os-release': osRelease('trivy-oracle'), 'var/lib/rpm/Packages': EL8_BDB() };
     const policy = (on: string, exceptions = '') => compilePolicy([
