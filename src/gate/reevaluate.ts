@@ -15,11 +15,12 @@
  *   allow-by-release in the tag history and the audit log.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PushgateConfig } from '../config/types.js';
 import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
-import { candidateRuleSets, loadPolicy, loadVexFiles, revisionOf, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec } from '../policy/index.js';
+import { candidateRuleSets, loadPolicy, loadVexFiles, revisionOf, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec, type VexStatement } from '../policy/index.js';
 import type { ImageScan } from '../scan/engine.js';
 import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
@@ -142,6 +143,8 @@ export class PolicyControl {
   private exceptions: StoredException[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private stopWatch: (() => void) | undefined;
+  /** VEX statements in force (config `vex.paths`): read at init, replaced only by a reload that reads them all. */
+  private vex: VexStatement[] = [];
 
   constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void } }) {
     this.base = o.policy;
@@ -154,15 +157,16 @@ export class PolicyControl {
 
   /** Loads the stored exceptions and puts the combined policy in force (no re-evaluation). */
   async init(): Promise<void> {
+    // a VEX document that cannot be read stops the start (as an invalid policy does), with its file named
+    this.vex = this.readVex();
     this.exceptions = await this.o.store.listExceptions();
     this.o.gate.setPolicy(this.effective());
   }
 
   /** The policy in force: the file's plus the stored exceptions, with a revision of both. */
   effective(): CompiledPolicy {
-    const vex = this.o.config.vex?.paths.length ? loadVexFiles(this.o.config.vex.paths) : [];
-    // VEX documents are read with every change of the policy in force, so a reload picks up edits; their
-    // digest enters the revision, so verdicts judged without them are judged again.
+    const vex = this.vex;
+    // the VEX digest enters the revision, so verdicts judged without these statements are judged again
     const withVex = (p: CompiledPolicy): CompiledPolicy => (vex.length ? { ...p, vex, revision: revisionOf(`${p.revision}+vex:${vexRevision(vex)}`) } : p);
     const inForce = this.exceptions.filter((e) => !e.revokedAt);
     if (!inForce.length) return withVex(this.base);
@@ -184,7 +188,21 @@ export class PolicyControl {
   reload(): Promise<{ ok: boolean; problems: string[]; revision: string; stats?: ReevaluationStats }> {
     return this.serial(async () => {
       const file = this.o.config.policy;
-      if (!file) return { ok: true, problems: [], revision: this.base.revision };
+      let vex: VexStatement[];
+      try {
+        vex = this.readVex();
+      } catch (e) {
+        // an edit that breaks a VEX document keeps the statements in force, as an invalid policy does
+        const problems = [(e as Error).message];
+        this.o.logger.error({ problems, keeping: this.o.gate.currentPolicy.revision }, 'invalid VEX document: the statements in force stay');
+        await this.o.store.audit({ actor: 'pushgate', action: 'vex-reload-rejected', detail: { problems } }).catch(() => undefined);
+        return { ok: false, problems, revision: this.o.gate.currentPolicy.revision };
+      }
+      const vexChanged = vexRevision(vex) !== vexRevision(this.vex);
+      if (!file) {
+        if (!vexChanged) return { ok: true, problems: [], revision: this.base.revision };
+        return this.putInForce(this.base, vex, undefined);
+      }
       let next: CompiledPolicy;
       try {
         next = loadPolicy(file);
@@ -195,27 +213,80 @@ export class PolicyControl {
         await this.o.store.audit({ actor: 'pushgate', action: 'policy-reload-rejected', detail: { file, problems, keeping: this.base.revision } }).catch(() => undefined);
         return { ok: false, problems, revision: this.base.revision };
       }
-      if (next.revision === this.base.revision) return { ok: true, problems: [], revision: next.revision };
-      const old = this.base.revision;
-      this.base = next;
-      this.o.gate.setPolicy(this.effective());
-      this.o.logger.info({ file, from: old, to: next.revision }, 'policy reloaded');
-      await this.o.store.audit({ actor: 'pushgate', action: 'policy-reloaded', detail: { file, from: old, to: next.revision } });
-      const stats = await this.reevaluateNow();
-      return { ok: true, problems: [], revision: next.revision, stats };
+      if (next.revision === this.base.revision && !vexChanged) return { ok: true, problems: [], revision: next.revision };
+      return this.putInForce(next, vex, file);
     });
+  }
+
+  /** Puts a new base policy and VEX set in force, audits the change and re-evaluates stored verdicts. */
+  private async putInForce(next: CompiledPolicy, vex: VexStatement[], file: string | undefined): Promise<{ ok: true; problems: string[]; revision: string; stats: ReevaluationStats }> {
+    const old = this.base.revision;
+    const oldVex = vexRevision(this.vex);
+    this.base = next;
+    this.vex = vex;
+    this.o.gate.setPolicy(this.effective());
+    const detail = { file, from: old, to: next.revision, vexFrom: oldVex, vexTo: vexRevision(vex), vexStatements: vex.length };
+    this.o.logger.info(detail, 'policy reloaded');
+    await this.o.store.audit({ actor: 'pushgate', action: 'policy-reloaded', detail });
+    const stats = await this.reevaluateNow();
+    return { ok: true, problems: [], revision: next.revision, stats };
+  }
+
+  /** Reads every VEX document of `vex.paths` (none configured: no statements). @throws PushgateError BAD_CONFIG naming the file. */
+  private readVex(): VexStatement[] {
+    return this.o.config.vex?.paths.length ? loadVexFiles(this.o.config.vex.paths) : [];
+  }
+
+  /**
+   * What the VEX inputs look like on disk (each path, and each `*.json` of a directory: name, size, mtime),
+   * so that the watcher notices a document added, removed or edited in place.
+   */
+  private vexInputsStamp(): string {
+    const parts: string[] = [];
+    for (const p of this.o.config.vex?.paths ?? []) {
+      try {
+        const st = fs.statSync(p);
+        parts.push(`${p}:${st.size}:${st.mtimeMs}`);
+        if (st.isDirectory()) {
+          for (const f of fs.readdirSync(p).filter((n) => n.endsWith('.json')).sort()) {
+            const fst = fs.statSync(path.join(p, f), { throwIfNoEntry: false });
+            parts.push(`${f}:${fst?.size ?? -1}:${fst?.mtimeMs ?? -1}`);
+          }
+        }
+      } catch {
+        parts.push(`${p}:missing`);
+      }
+    }
+    return parts.join('\n');
   }
 
   /** Watches the policy file (polling its mtime every `intervalMs`, robust to editors' replace-by-rename). */
   watch(intervalMs = 1000): void {
     const file = this.o.config.policy;
-    if (!file || this.stopWatch) return;
-    const onChange = (cur: fs.Stats, prev: fs.Stats) => {
-      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
-      void this.reload();
-    };
-    fs.watchFile(file, { interval: intervalMs, persistent: false }, onChange);
-    this.stopWatch = () => fs.unwatchFile(file, onChange);
+    if (this.stopWatch) return;
+    const stops: Array<() => void> = [];
+    if (file) {
+      const onChange = (cur: fs.Stats, prev: fs.Stats) => {
+        if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+        void this.reload();
+      };
+      fs.watchFile(file, { interval: intervalMs, persistent: false }, onChange);
+      stops.push(() => fs.unwatchFile(file, onChange));
+    }
+    if (this.o.config.vex?.paths.length) {
+      // VEX documents live in files or directories: poll a stamp of both (an edit in place changes no
+      // directory mtime, a new document changes no file's)
+      let stamp = this.vexInputsStamp();
+      const timer = setInterval(() => {
+        const now = this.vexInputsStamp();
+        if (now === stamp) return;
+        stamp = now;
+        void this.reload();
+      }, intervalMs);
+      timer.unref();
+      stops.push(() => clearInterval(timer));
+    }
+    this.stopWatch = () => stops.forEach((f) => f());
   }
 
   /** Stops watching and waits for work in progress. */
