@@ -13,13 +13,14 @@
  * - Full pass (`all:<n>`, `pushgate monitor --all`): every indexed image judged again in full.
  * - Once across replicas, resumable. A pass is a store row claimed with a lease (the store's claim is
  *   atomic: SQLite's single writer, PostgreSQL's conditional upsert); images are handled in digest
- *   order and each image's verdicts, change records, audit records, report, index and the run's cursor
- *   are written in one transaction, so a pass that dies resumes after the last image it finished and
- *   judges every image once.
+ *   order, in chunks read with one query per kind; a batch of images' verdicts, change records, audit
+ *   records, reports, indexes (and the marks of unchanged images) and the run's cursor are written in
+ *   one transaction, so a pass that dies resumes after the last batch it wrote and every image's
+ *   outcome is written once. An image whose judgement acted on the registry is written at once.
  * - Change records: per re-judged verdict, the findings new, resolved and re-rated, the decision before
  *   and after, and what the mapping's `onNewFindings` did (src/monitor/on-new-findings.ts); the audit
  *   log gets one `monitor:changed` record per change. New findings are notified (`notify[]` targets
- *   with the `new-findings` event), after the transaction.
+ *   with the `new-findings` event), after the transaction that wrote them.
  * - While a pass runs, the stored verdicts serve: nothing is marked pending.
  */
 import crypto from 'node:crypto';
@@ -89,10 +90,15 @@ export interface MonitorOptions {
   counters?: MonitorCounters;
   /** Clock, ms since the epoch (tests move it to pass a grace period). */
   now?: () => number;
-  /** Called after each image's transaction (tests stop a pass here to stand for a crash). */
+  /**
+   * Called for each image once its batch's transaction is written, in digest order (tests stop a pass
+   * here to stand for a crash).
+   */
   afterImage?: (digest: Digest) => void | Promise<void>;
   /** Called for each verdict judged again (tests count them). */
   onJudged?: (v: Verdict) => void;
+  /** Images per chunk of a pass (read together, written in one transaction); default {@link PASS_CHUNK}. */
+  chunk?: number;
   /** Images an affected-images query indexes at most before answering (default {@link AFFECTED_CATCH_UP}). */
   affectedCatchUp?: number;
 }
@@ -267,25 +273,41 @@ export class Monitor {
         return stats;
       }
       const candidates = only ?? (kind === 'db' && db ? await this.dbCandidates(db, stats) : [...(await store.monitor.indexStates()).keys()].sort());
-      // Images whose re-judgement changes nothing are marked in batches (one transaction per batch, the
-      // cursor moved past them); an image that changes is written at once, after the batch before it.
-      let unchanged: Digest[] = [];
+      // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
+      // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
+      // marked) are written in one transaction with the cursor. An image whose judgement acted on the
+      // registry ends its batch (written at once), so an action is never left unrecorded for long.
+      const pending = candidates.filter((d) => !run.cursor || d > run.cursor);
+      const batch: PendingBatch = { digests: [], rejudged: [], unchanged: [], after: [] };
       const flush = async () => {
-        if (!unchanged.length) return;
-        const ok = await store.monitor.markJudged({ id: run.id, owner: this.owner, cursor: unchanged[unchanged.length - 1], leaseMs: this.leaseMs }, unchanged, db?.contentDigest ?? null, this.now());
+        if (!batch.digests.length) return;
+        const cursor = batch.digests[batch.digests.length - 1];
+        const ok = await store.monitor.commitBatch({ run: { id: run.id, owner: this.owner, cursor, leaseMs: this.leaseMs }, rejudged: batch.rejudged, unchanged: batch.unchanged, vulndbDigest: db?.contentDigest ?? null }, this.now());
         if (!ok) throw new LostClaim();
-        unchanged = [];
+        const { digests, after } = batch;
+        batch.digests = [];
+        batch.rejudged = [];
+        batch.unchanged = [];
+        batch.after = [];
+        // what follows a write (counters, notices) only once it is written
+        for (const f of after) f();
+        for (const d of digests) await this.o.afterImage?.(d);
       };
-      for (const digest of candidates) {
-        if (run.cursor && digest <= run.cursor) continue;
-        const changed = await this.rejudge(digest, run, db, stats, flush, !!only);
-        if (!changed) {
-          unchanged.push(digest);
-          if (unchanged.length >= UNCHANGED_BATCH) await flush();
+      const size = this.o.chunk ?? PASS_CHUNK;
+      for (let i = 0; i < pending.length; i += size) {
+        const chunk = pending.slice(i, i + size);
+        const ctx = await this.chunkContext(chunk);
+        for (const digest of chunk) {
+          const out = await this.rejudge(digest, ctx, run, db, stats, !!only);
+          batch.digests.push(digest);
+          if (out) {
+            batch.rejudged.push(out.write);
+            batch.after.push(out.after);
+            if (out.acted) await flush();
+          } else batch.unchanged.push(digest);
         }
-        await this.o.afterImage?.(digest);
+        await flush();
       }
-      await flush();
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
         if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest);
@@ -343,36 +365,46 @@ export class Monitor {
     return [...out].sort();
   }
 
+  /** The stored scans, index findings and verdicts of a chunk of a pass, one query each. */
+  private async chunkContext(digests: Digest[]): Promise<ChunkContext> {
+    const store = this.o.store;
+    const layers = await store.monitor.layersOf(digests.map((d) => SCAN_KEY(d)));
+    const findings = await store.monitor.findingsOfMany(digests);
+    const verdicts = new Map<Digest, Verdict[]>();
+    for (const v of await store.monitor.verdictsOf(digests)) {
+      const l = verdicts.get(v.digest);
+      if (l) l.push(v);
+      else verdicts.set(v.digest, [v]);
+    }
+    return { scans: new Map(digests.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, verdicts };
+  }
+
   /**
-   * Judges every verdict of one image again; when anything changed (or `write`: a grace pass, whose holds
-   * must be cleared), writes the outcome in one transaction (after `flush` wrote the unchanged images before
-   * it). @returns false when nothing was written.
+   * Judges every verdict of one image again (its scan, index findings and verdicts from `ctx`).
+   * @returns undefined when nothing changed (and not `write`: a grace pass, whose holds must be
+   *   cleared); else what to write, what to do once it is written (counters, notices), and whether the
+   *   registry was acted on.
    */
-  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, flush: () => Promise<void>, write = false): Promise<boolean> {
+  private async rejudge(digest: Digest, ctx: ChunkContext, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, write = false): Promise<JudgedImage | undefined> {
     const store = this.o.store;
     const policy = this.o.policy();
     const now = this.now();
-    const commit = async (r: Omit<Rejudgement, 'run'>) => {
-      await flush();
-      const ok = await store.monitor.commit({ ...r, run: { id: run.id, owner: this.owner, cursor: digest, leaseMs: this.leaseMs } }, now);
-      if (!ok) throw new LostClaim();
-    };
-    const scan = (await store.getLayer(SCAN_KEY(digest))) as ImageScan | undefined;
+    const scan = ctx.scans.get(digest);
     if (!scan) {
       // An incomplete scan is not kept, so its verdicts are not judged again (as on a policy change); its
       // indexed findings follow the database, so the affected-images query stays right.
       stats.noScan++;
       const packages = await store.monitor.packagesOf(digest);
-      const old = await store.monitor.findingsOf(digest);
+      const old = ctx.findings.get(digest) ?? [];
       const seen = new Map(old.map((f) => [f.key, f.firstSeen ?? now]));
       const findings = db ? packages.flatMap((e) => db.match(e.packages, e.os).map((f) => (e.platform ? { ...f, platform: e.platform } : f))) : old.map((f) => f.finding);
       const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages: undefined, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
-      await commit({ verdicts: [], changes: [], audits: [], index });
-      return true;
+      return { write: { verdicts: [], changes: [], audits: [], index }, after: () => undefined, acted: false };
     }
-    const oldIndex = await store.monitor.findingsOf(digest);
+    const oldIndex = ctx.findings.get(digest) ?? [];
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
-    const verdicts = (await store.monitor.verdictsOf([digest])).filter((v) => v.digest === digest);
+    const verdicts = ctx.verdicts.get(digest) ?? [];
+    let acted = false;
     stats.rejudged++;
     const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
     const notices: NewFindingsBody[] = [];
@@ -401,6 +433,7 @@ export class Monitor {
       if (this.o.act && blocking.length && !wasBlocking) {
         const e = await this.o.act(before, after, blocking);
         if (e) {
+          acted = true;
           after = { ...after, enforcement: e };
           if (e.action !== 'none') stats.enforced++;
         }
@@ -454,16 +487,22 @@ export class Monitor {
       report = judgeScan(scan, db, policy, {}).report;
       diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
     }
-    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return false;
+    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;
     // the same scan: its packages are indexed already
     const index: ImageIndex = { ...imageIndexOf(digest, scan, report, now), packages: undefined };
     index.findings = withFirstSeen(index.findings, firstSeen, now);
-    await commit({ ...out, report: { digest, body: report }, index });
-    stats.newFindings += diffAll?.new.length ?? 0;
-    stats.resolvedFindings += diffAll?.resolved.length ?? 0;
-    for (const f of diffAll?.new ?? []) this.o.counters?.newFindings?.(f.severity, 1);
-    for (const n of notices) this.o.notifier?.newFindings(n);
-    return true;
+    const fresh = diffAll?.new ?? [];
+    const resolved = diffAll?.resolved.length ?? 0;
+    return {
+      write: { ...out, report: { digest, body: report }, index },
+      acted,
+      after: () => {
+        stats.newFindings += fresh.length;
+        stats.resolvedFindings += resolved;
+        for (const f of fresh) this.o.counters?.newFindings?.(f.severity, 1);
+        for (const n of notices) this.o.notifier?.newFindings(n);
+      },
+    };
   }
 
   /**
@@ -585,8 +624,37 @@ export function advisoryIdProblem(id: string): string | undefined {
   return undefined;
 }
 
-/** Unchanged images marked per transaction in a pass. */
-const UNCHANGED_BATCH = 500;
+/**
+ * Images per chunk of a pass: read with one query per kind and written in one transaction. Large
+ * enough that statements and commits are a small share of an image's cost, small enough that a
+ * chunk's reads stay a few megabytes and a crash loses little work.
+ */
+export const PASS_CHUNK = 250;
+
+/** What a pass reads for a chunk of images before judging them ({@link Monitor.chunkContext}). */
+interface ChunkContext {
+  /** The stored complete scan of each digest (undefined: none kept). */
+  scans: Map<Digest, ImageScan | undefined>;
+  findings: Map<Digest, IndexedFinding[]>;
+  verdicts: Map<Digest, Verdict[]>;
+}
+
+/** One image's re-judgement, to be written with its batch. */
+interface JudgedImage {
+  write: Omit<Rejudgement, 'run'>;
+  /** Run once the batch is written: counters and notices. */
+  after: () => void;
+  /** The registry was acted on: the batch is written at once. */
+  acted: boolean;
+}
+
+/** The images of a pass judged but not written yet (written together with the cursor after the last). */
+interface PendingBatch {
+  digests: Digest[];
+  rejudged: Array<Omit<Rejudgement, 'run'>>;
+  unchanged: Digest[];
+  after: Array<() => void>;
+}
 
 /** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */
 function sameEvaluations(a: Verdict, b: Verdict): boolean {

@@ -94,6 +94,19 @@ export interface Rejudgement {
   holds?: Array<{ registry: string; repository: string; digest: Digest; dueAt: number | null }>;
 }
 
+/**
+ * Several images' outcomes of one pass, written in one transaction with the run's cursor (the last
+ * digest of the batch: images are handled in digest order, so a pass that dies resumes after it).
+ */
+export interface RejudgementBatch {
+  run: Rejudgement['run'];
+  /** Images whose re-judgement changed something: written as {@link MonitorStore.commit} does. */
+  rejudged: Array<Omit<Rejudgement, 'run'>>;
+  /** Images judged again without a change: only marked as judged by `vulndbDigest`. */
+  unchanged: Digest[];
+  vulndbDigest: string | null;
+}
+
 /** One stored image with a finding of an advisory (the affected-images query). */
 export interface AffectedImage {
   digest: Digest;
@@ -126,6 +139,10 @@ export interface MonitorStore {
   findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>>;
   /** Every indexed finding of one image. */
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
+  /** Every indexed finding of each of `digests` (one query per chunk; digests without any are absent). */
+  findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>>;
+  /** Stored layer-cache bodies (as `Store.getLayer`) of `keys`, parsed; keys not stored are absent. */
+  layersOf(keys: string[]): Promise<Map<string, unknown>>;
   /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
   moveIndexes(from: string | null, to: string): Promise<number>;
   /**
@@ -160,6 +177,13 @@ export interface MonitorStore {
    * change) and moves the run's cursor, in one transaction, only while `owner` holds the run.
    */
   markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean>;
+  /**
+   * {@link commit} of every re-judged image and {@link markJudged} of the unchanged ones of a batch, in
+   * one transaction with the cursor, only while `owner` holds the run (false and nothing written
+   * otherwise). Rows of one kind are written together (multi-row statements on PostgreSQL), so the cost
+   * per image is a share of a few statements rather than a dozen round trips and a commit.
+   */
+  commitBatch(b: RejudgementBatch, now: number): Promise<boolean>;
   /** Change records of a digest (every repository), newest first. */
   listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]>;
   /** Grace-period holds due at or before `now`. */

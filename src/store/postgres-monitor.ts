@@ -6,9 +6,9 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
-import { writeVerdictPg } from './postgres-store.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, runFromRow } from './sqlite-monitor.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { mergeTags } from './sqlite-store.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, runFromRow, type FindingWrite } from './sqlite-monitor.js';
 
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
@@ -80,6 +80,25 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rows.map(findingFromRow);
   }
 
+  async findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>> {
+    const out = new Map<Digest, IndexedFinding[]>();
+    if (!digests.length) return out;
+    const r = await this.q('findings of many', 'SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [digests]);
+    for (const x of r.rows) {
+      const d = String(x.digest) as Digest;
+      const l = out.get(d);
+      if (l) l.push(findingFromRow(x));
+      else out.set(d, [findingFromRow(x)]);
+    }
+    return out;
+  }
+
+  async layersOf(keys: string[]): Promise<Map<string, unknown>> {
+    if (!keys.length) return new Map();
+    const r = await this.q('layers of', 'SELECT key, body FROM layers WHERE key = ANY($1::text[])', [keys]);
+    return new Map(r.rows.map((x) => [String(x.key), JSON.parse(String(x.body)) as unknown]));
+  }
+
   async moveIndexes(from: string | null, to: string): Promise<number> {
     if (from === null) return 0;
     const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2', [to, from]);
@@ -133,36 +152,54 @@ export class PostgresMonitorStore implements MonitorStore {
   }
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
-    return this.tx('commit re-judgement', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [r.run.cursor, now + r.run.leaseMs, r.run.id, r.run.owner]);
-      if (moved.rowCount !== 1) return false;
-      for (const v of r.verdicts) await writeVerdictPg(c, v);
-      for (const ch of r.changes) {
-        await c.query('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES ($1, $2, $3, $4, $5, $6)', [ch.at, ch.run, ch.registry, ch.repository, ch.digest, JSON.stringify(ch)]);
-      }
-      const at = new Date(now).toISOString();
-      for (const a of r.audits) {
-        await c.query('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-          at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
-        ]);
-      }
-      if (r.report) {
-        await c.query('INSERT INTO reports (digest, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', [r.report.digest, JSON.stringify(r.report.body), now]);
-      }
-      if (r.index) await writeIndex(c, { ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
-      for (const h of r.holds ?? []) {
-        if (h.dueAt === null) await c.query('DELETE FROM monitor_holds WHERE registry = $1 AND repository = $2 AND digest = $3', [h.registry, h.repository, h.digest]);
-        else await c.query('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', [h.registry, h.repository, h.digest, h.dueAt]);
-      }
-      return true;
-    });
+    const { run, ...one } = r;
+    return this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now);
   }
 
   async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
-    return this.tx('mark judged', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [run.cursor, now + run.leaseMs, run.id, run.owner]);
+    return this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now);
+  }
+
+  async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
+    return this.tx('commit re-judgements', async (c) => {
+      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [b.run.cursor, now + b.run.leaseMs, b.run.id, b.run.owner]);
       if (moved.rowCount !== 1) return false;
-      await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [vulndbDigest, digests]);
+      // Each kind of row in one statement over arrays (unnest), whatever the batch holds: a round trip
+      // per statement, not per image.
+      await writeVerdictsPg(c, b.rejudged.flatMap((r) => r.verdicts));
+      const changes = b.rejudged.flatMap((r) => r.changes);
+      if (changes.length) {
+        await c.query(
+          'INSERT INTO image_changes (at, run, registry, repository, digest, body) SELECT a, r, g, p, d, b FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(a, r, g, p, d, b, n) ORDER BY n',
+          [changes.map((x) => x.at), changes.map((x) => x.run), changes.map((x) => x.registry), changes.map((x) => x.repository), changes.map((x) => x.digest), changes.map((x) => JSON.stringify(x))],
+        );
+      }
+      const audits = b.rejudged.flatMap((r) => r.audits);
+      if (audits.length) {
+        await c.query(
+          'INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) SELECT $1, a, x, g, p, d, t, j FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(a, x, g, p, d, t, j, n) ORDER BY n',
+          [new Date(now).toISOString(), audits.map((a) => a.actor), audits.map((a) => a.action), audits.map((a) => a.registry ?? null), audits.map((a) => a.repository ?? null), audits.map((a) => a.digest ?? null), audits.map((a) => a.tag ?? null), audits.map((a) => (a.detail ? JSON.stringify(a.detail) : null))],
+        );
+      }
+      const reports = b.rejudged.flatMap((r) => (r.report ? [r.report] : []));
+      if (reports.length) {
+        await c.query('INSERT INTO reports (digest, body, created_at) SELECT d, b, $3 FROM unnest($1::text[], $2::text[]) AS t(d, b) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', [
+          reports.map((r) => r.digest), reports.map((r) => JSON.stringify(r.body)), now,
+        ]);
+      }
+      await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report ? now : r.index.reportAt }] : [])), now);
+      const holds = b.rejudged.flatMap((r) => r.holds ?? []);
+      const clear = holds.filter((h) => h.dueAt === null);
+      const set = holds.filter((h) => h.dueAt !== null);
+      if (clear.length) {
+        await c.query('DELETE FROM monitor_holds h USING unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) WHERE h.registry = t.g AND h.repository = t.p AND h.digest = t.d', [
+          clear.map((h) => h.registry), clear.map((h) => h.repository), clear.map((h) => h.digest),
+        ]);
+      }
+      for (const h of set) {
+        await c.query('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', [h.registry, h.repository, h.digest, h.dueAt]);
+      }
+      if (b.unchanged.length) await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [b.vulndbDigest, b.unchanged]);
       return true;
     });
   }
@@ -179,38 +216,95 @@ export class PostgresMonitorStore implements MonitorStore {
 }
 
 /**
- * Writes one image's index inside the transaction on `c` as a delta: findings that stay (same identity
- * and content) are not rewritten; first-seen times are kept.
+ * Writes `verdicts` inside the transaction on `c` as putVerdict does (tags merged with the stored row's,
+ * each write numbered MAX(updated_seq) + 1 in order), with one locking read and one upsert for all.
+ * A verdict named twice is written once (its last version).
  */
+async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[]): Promise<void> {
+  const by = new Map<string, Verdict>();
+  for (const v of list) by.set(JSON.stringify([v.registry, v.repository, v.digest]), v);
+  const vs = [...by.values()];
+  if (!vs.length) return;
+  const old = await c.query(
+    'SELECT v.registry, v.repository, v.digest, v.body FROM verdicts v JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) ON v.registry = t.g AND v.repository = t.p AND v.digest = t.d ORDER BY v.registry, v.repository, v.digest FOR UPDATE OF v',
+    [vs.map((v) => v.registry), vs.map((v) => v.repository), vs.map((v) => v.digest)],
+  );
+  const stored = new Map(old.rows.map((r) => [JSON.stringify([r.registry, r.repository, r.digest]), JSON.parse(String(r.body)) as Verdict]));
+  const merged = vs.map((v) => mergeTags(v, stored.get(JSON.stringify([v.registry, v.repository, v.digest]))));
+  await c.query(
+    `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision)
+     SELECT g, p, d, x, b, e, (SELECT COALESCE(MAX(updated_seq), 0) FROM verdicts) + n, vd, pr
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS t(g, p, d, x, b, e, vd, pr, n)
+     ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
+       evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq, vulndb_digest = EXCLUDED.vulndb_digest,
+       policy_revision = EXCLUDED.policy_revision`,
+    [
+      merged.map((v) => v.registry), merged.map((v) => v.repository), merged.map((v) => v.digest), merged.map((v) => v.decision), merged.map((v) => JSON.stringify(v)),
+      merged.map((v) => v.evaluatedAt), merged.map((v) => v.vulndb?.digest ?? null), merged.map((v) => v.policy?.revision ?? null),
+    ],
+  );
+}
+
+/** Writes one image's index inside the transaction on `c` ({@link writeIndexes}). */
 async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promise<void> {
-  const old = new Map((await c.query('SELECT fkey, first_seen, body FROM image_findings WHERE digest = $1', [ix.digest])).rows.map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
-  const groups = ix.packages ? mergeByPkg(ix.packages) : [];
-  if (ix.packages) await c.query('DELETE FROM image_packages WHERE digest = $1', [ix.digest]);
-  if (groups.length) {
-    await c.query('INSERT INTO image_packages (pkg, digest, body) SELECT p, $2, b FROM unnest($1::text[], $3::text[]) AS t(p, b) ON CONFLICT DO NOTHING', [
-      groups.map((g) => g.pkg), ix.digest, groups.map((g) => JSON.stringify(g.entries)),
-    ]);
+  await writeIndexes(c, [ix], now);
+}
+
+/**
+ * Writes the indexes of several images inside the transaction on `c`, each as a delta: findings that
+ * stay (same identity and content) are not rewritten; first-seen times are kept. One statement per
+ * table for all images. An image named twice is written once (its last index).
+ */
+async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<void> {
+  const ixs = [...new Map(list.map((ix) => [ix.digest, ix])).values()];
+  if (!ixs.length) return;
+  const digests = ixs.map((ix) => ix.digest);
+  const old = new Map<string, Map<string, { firstSeen: number; body: string }>>();
+  for (const r of (await c.query('SELECT digest, fkey, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [digests])).rows) {
+    const d = String(r.digest);
+    const m = old.get(d) ?? new Map<string, { firstSeen: number; body: string }>();
+    m.set(String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) });
+    old.set(d, m);
   }
-  const { write, gone } = findingsDelta(ix.findings, old, now);
-  const rewrite = [...gone, ...write.map((w) => w.f.key)];
+  const withPackages = ixs.filter((ix) => ix.packages);
+  if (withPackages.length) {
+    await c.query('DELETE FROM image_packages WHERE digest = ANY($1::text[])', [withPackages.map((ix) => ix.digest)]);
+    const rows = withPackages.flatMap((ix) => mergeByPkg(ix.packages!).map((g) => ({ d: ix.digest, p: g.pkg, b: JSON.stringify(g.entries) })));
+    if (rows.length) {
+      await c.query('INSERT INTO image_packages (pkg, digest, body) SELECT p, d, b FROM unnest($1::text[], $2::text[], $3::text[]) AS t(p, d, b) ON CONFLICT DO NOTHING', [
+        rows.map((r) => r.p), rows.map((r) => r.d), rows.map((r) => r.b),
+      ]);
+    }
+  }
+  const writes: Array<FindingWrite & { d: string }> = [];
+  const rewrite: Array<{ d: string; k: string }> = [];
+  for (const ix of ixs) {
+    const { write, gone } = findingsDelta(ix.findings, old.get(ix.digest) ?? new Map(), now);
+    for (const w of write) writes.push({ ...w, d: ix.digest });
+    for (const k of [...gone, ...write.map((w) => w.f.key)]) rewrite.push({ d: ix.digest, k });
+  }
   if (rewrite.length) {
-    await c.query('DELETE FROM image_findings WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);
-    await c.query('DELETE FROM finding_ids WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);
+    const args = [rewrite.map((r) => r.d), rewrite.map((r) => r.k)];
+    await c.query('DELETE FROM image_findings f USING unnest($1::text[], $2::text[]) AS t(d, k) WHERE f.digest = t.d AND f.fkey = t.k', args);
+    await c.query('DELETE FROM finding_ids f USING unnest($1::text[], $2::text[]) AS t(d, k) WHERE f.digest = t.d AND f.fkey = t.k', args);
   }
-  if (write.length) {
-    await c.query('INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) SELECT $1, k, p, s, b FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(k, p, s, b)', [
-      ix.digest, write.map((w) => w.f.key), write.map((w) => w.f.pkg), write.map((w) => w.firstSeen), write.map((w) => w.body),
+  if (writes.length) {
+    await c.query('INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) SELECT d, k, p, s, b FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(d, k, p, s, b)', [
+      writes.map((w) => w.d), writes.map((w) => w.f.key), writes.map((w) => w.f.pkg), writes.map((w) => w.firstSeen), writes.map((w) => w.body),
     ]);
     const aliases: string[] = [];
+    const ds: string[] = [];
     const keys: string[] = [];
-    for (const { f } of write) for (const id of idsOf(f)) {
+    for (const { f, d } of writes) for (const id of idsOf(f)) {
       aliases.push(id.toUpperCase());
+      ds.push(d);
       keys.push(f.key);
     }
-    await c.query('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, $2, k FROM unnest($1::text[], $3::text[]) AS t(a, k) ON CONFLICT DO NOTHING', [aliases, ix.digest, keys]);
+    await c.query('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, d, k FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, d, k) ON CONFLICT DO NOTHING', [aliases, ds, keys]);
   }
   await c.query(
-    'INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at',
-    [ix.digest, ix.vulndbDigest, ix.reportAt, now],
+    `INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) SELECT d, v, r, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(d, v, r)
+     ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at`,
+    [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now],
   );
 }

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -160,6 +160,31 @@ export class SqliteMonitorStore implements MonitorStore {
     return this.wrap('findings of', () => (this.st('SELECT fkey, pkg, first_seen, body FROM image_findings WHERE digest = ?').all(digest) as Row[]).map(findingFromRow));
   }
 
+  async findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>> {
+    return this.wrap('findings of many', () => {
+      const out = new Map<Digest, IndexedFinding[]>();
+      for (const c of chunks(digests)) {
+        for (const r of this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) {
+          const d = String(r.digest) as Digest;
+          const l = out.get(d);
+          if (l) l.push(findingFromRow(r));
+          else out.set(d, [findingFromRow(r)]);
+        }
+      }
+      return out;
+    });
+  }
+
+  async layersOf(keys: string[]): Promise<Map<string, unknown>> {
+    return this.wrap('layers of', () => {
+      const out = new Map<string, unknown>();
+      for (const c of chunks(keys)) {
+        for (const r of this.st(`SELECT key, body FROM layers WHERE key IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) out.set(String(r.key), JSON.parse(String(r.body)));
+      }
+      return out;
+    });
+  }
+
   async moveIndexes(from: string | null, to: string): Promise<number> {
     return this.wrap('move indexes', () =>
       from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ?').run(to, from).changes,
@@ -222,36 +247,39 @@ export class SqliteMonitorStore implements MonitorStore {
   }
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
-    return this.wrap('commit re-judgement', () =>
-      this.db.transaction(() => {
-        const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'")
-          .run(r.run.cursor, now + r.run.leaseMs, r.run.id, r.run.owner).changes;
-        if (moved !== 1) return false;
-        for (const v of r.verdicts) writeVerdict(this.db, v);
-        const insC = this.st('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES (?, ?, ?, ?, ?, ?)');
-        for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
-        const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-        const at = new Date(now).toISOString();
-        for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
-        if (r.report) {
-          this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
-        }
-        if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
-        for (const h of r.holds ?? []) {
-          if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
-          else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
-        }
-        return true;
-      })(),
-    );
+    const { run, ...one } = r;
+    return this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now);
   }
 
   async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
-    return this.wrap('mark judged', () =>
+    return this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now);
+  }
+
+  async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
+    // one transaction (one WAL commit) for the batch; every statement prepared once per connection
+    return this.wrap('commit re-judgements', () =>
       this.db.transaction(() => {
-        const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(run.cursor, now + run.leaseMs, run.id, run.owner).changes;
+        const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'")
+          .run(b.run.cursor, now + b.run.leaseMs, b.run.id, b.run.owner).changes;
         if (moved !== 1) return false;
-        for (const c of chunks(digests)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(vulndbDigest, ...c);
+        const prepared = (sql: string) => this.st(sql);
+        const insC = this.st('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES (?, ?, ?, ?, ?, ?)');
+        const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+        const at = new Date(now).toISOString();
+        for (const r of b.rejudged) {
+          for (const v of r.verdicts) writeVerdict(this.db, v, prepared);
+          for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
+          for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
+          if (r.report) {
+            this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
+          }
+          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
+          for (const h of r.holds ?? []) {
+            if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
+            else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
+          }
+        }
+        for (const c of chunks(b.unchanged)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(b.vulndbDigest, ...c);
         return true;
       })(),
     );

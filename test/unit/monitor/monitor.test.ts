@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Digest, Verdict } from '../../../src/core/index.js';
+import { PushgateError, type Digest, type Verdict } from '../../../src/core/index.js';
 import type { NewFindingsBody } from '../../../src/gate/notify.js';
 import { Monitor } from '../../../src/monitor/index.js';
 import { compilePolicy, defaultPolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
@@ -154,7 +154,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.monitor.dueHolds(now + 86_400_000)).to.deep.equal([]);
     });
 
-    it('a pass killed after some images resumes after the last one finished and judges each image once', async () => {
+    it('a pass killed after some batches resumes after the last one written and judges each image once', async () => {
       const policy = defaultPolicy();
       await swap([LODASH_OLD]);
       for (let i = 0; i < 6; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(100 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
@@ -165,24 +165,56 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await swap([LODASH_OLD, ADM_ZIP]);
       let n = 0;
       const crashing = new Monitor({
-        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest),
+        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest), chunk: 2,
         afterImage: () => {
-          if (++n === 2) throw new Error('killed');
+          // the first image of the second batch: both of its images are written, the third batch is not judged
+          if (++n === 3) throw new Error('killed');
         },
       });
       await crashing.tick().then(() => expect.fail('should have died'), (e: Error) => expect(e.message).to.equal('killed'));
-      expect(judged).to.have.length(2);
+      expect(judged).to.have.length(4);
       // another replica: the dead owner's lease holds it off, then it takes over
-      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-b', onJudged: (v) => judged.push(v.digest) });
+      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-b', onJudged: (v) => judged.push(v.digest), chunk: 2 });
       expect((await b.tick())?.skipped).to.equal(true);
       now += 31_000;
       const s = await b.tick();
-      expect(s?.rejudged).to.equal(4);
+      expect(s?.rejudged).to.equal(2);
       expect([...judged].sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => digestOf(100 + i)));
       for (let i = 0; i < 6; i++) expect(await store.monitor.listChanges(digestOf(100 + i), 10), `image ${i}`).to.have.length(1);
       const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
       expect(run?.state).to.equal('done');
       expect(run?.owner).to.equal('replica-b');
+    });
+
+    it('a batch whose write fails leaves nothing of it written: the resumed pass writes each of its images once', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      for (let i = 0; i < 5; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(300 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const notices: NewFindingsBody[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', chunk: 2, notifier: { newFindings: (x) => notices.push(x) } });
+      await mon.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      // a store fault a real database cannot be made to produce on cue: the second batch's write fails
+      const real = store.monitor.commitBatch.bind(store.monitor);
+      let calls = 0;
+      store.monitor.commitBatch = async (b, now) => {
+        if (++calls === 2) throw new PushgateError('STORE', 'injected: connection lost', { retryable: true });
+        return real(b, now);
+      };
+      try {
+        await mon.tick().then(() => expect.fail('should have failed'), (e: Error) => expect(e.message).to.match(/injected/));
+      } finally {
+        store.monitor.commitBatch = real;
+      }
+      const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
+      expect(run?.cursor, 'the first batch is written').to.equal(digestOf(301));
+      expect(notices.map((x) => x.digest), 'notices only for what was written').to.deep.equal([digestOf(300), digestOf(301)]);
+      for (const i of [2, 3]) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i} of the failed batch`).to.have.length(0);
+      const s = await mon.tick();
+      expect(s?.rejudged).to.equal(3);
+      for (let i = 0; i < 5; i++) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i}`).to.have.length(1);
+      expect(notices.map((x) => x.digest).sort()).to.deep.equal(Array.from({ length: 5 }, (_, i) => digestOf(300 + i)));
+      expect((await store.monitor.getRun(`db:${db!.contentDigest}`))?.state).to.equal('done');
     });
 
     it('--all re-judges every stored image once, resumable', async () => {
