@@ -5,4 +5,4 @@
  */
 export { Monitor, type MonitorOptions, type MonitorStats, type MonitorCounters, type AffectedAnswer, type PackageImagesAnswer, AFFECTED_LIMIT, AFFECTED_CATCH_UP, ADVISORY_ID_MAX, advisoryIdProblem } from './monitor.js';
 export { capNewFindings, ON_NEW_FINDINGS_RULE, type CapResult } from './on-new-findings.js';
-export { diffFindings, findingKey, imageIndexOf, indexedPackages, type FindingDiff } from './image-index.js';
+export { diffFindings, findingKey, imageIndexOf, indexedPackages, rejudgedIndexOf, type FindingDiff } from './image-index.js';

@@ -34,7 +34,7 @@ import type { CompiledPolicy } from '../policy/index.js';
 import type { ImageScan } from '../scan/engine.js';
 import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
-import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
+import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
@@ -489,7 +489,7 @@ export class Monitor {
     }
     if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;
     // the same scan: its packages are indexed already
-    const index: ImageIndex = { ...imageIndexOf(digest, scan, report, now), packages: undefined };
+    const index = rejudgedIndexOf(digest, scan, report, now, oldIndex);
     index.findings = withFirstSeen(index.findings, firstSeen, now);
     const fresh = diffAll?.new ?? [];
     const resolved = diffAll?.resolved.length ?? 0;
