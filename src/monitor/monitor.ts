@@ -183,13 +183,18 @@ export class Monitor {
     while (indexed < max) {
       const batch = Math.min(CATCH_UP_BATCH, max - indexed);
       const stale = await store.monitor.staleIndexes(this.indexedUpTo, batch);
-      for (const s of stale) {
-        this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
-        const report = await store.getReport(s.digest);
-        if (!report) continue;
-        const scan = (await store.getLayer(SCAN_KEY(s.digest))) as ImageScan | undefined;
-        await store.monitor.putIndex(imageIndexOf(s.digest, scan, report, s.reportAt));
-        indexed++;
+      // written in groups, one transaction each (the watermark moves only past written ones)
+      for (let i = 0; i < stale.length; i += INDEX_WRITE_BATCH) {
+        const group = stale.slice(i, i + INDEX_WRITE_BATCH);
+        const scans = await store.monitor.layersOf(group.map((s) => SCAN_KEY(s.digest)));
+        const out: ImageIndex[] = [];
+        for (const s of group) {
+          const report = await store.getReport(s.digest);
+          if (report) out.push(imageIndexOf(s.digest, scans.get(SCAN_KEY(s.digest)) as ImageScan | undefined, report, s.reportAt));
+        }
+        await store.monitor.putIndexes(out);
+        for (const s of group) this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
+        indexed += out.length;
       }
       if (stale.length < batch) return { indexed, behind: false };
     }
@@ -604,6 +609,8 @@ export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;
  * monitor tick (every 10 s) indexes the rest, so an answer lags at most those pushes.
  */
 export const AFFECTED_CATCH_UP = 100;
+/** Indexes written per transaction while catching up. */
+const INDEX_WRITE_BATCH = 100;
 /** Stale reports read per store query while catching up. */
 const CATCH_UP_BATCH = 500;
 /** Longest advisory id accepted (OSV ids and aliases are far shorter; CVE ids are at most ~20). */

@@ -129,6 +129,8 @@ export interface MonitorStore {
   staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>>;
   /** Replaces the index of one image (first-seen times of findings that stay are kept). */
   putIndex(index: ImageIndex): Promise<void>;
+  /** {@link putIndex} of several images in one transaction (an image named twice: its last index). */
+  putIndexes(indexes: ImageIndex[]): Promise<void>;
   /** The vulnerability database digest of every indexed image. */
   indexStates(): Promise<Map<Digest, string | null>>;
   /** The indexed packages under any of `pkgs`, with their image. */

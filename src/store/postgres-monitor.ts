@@ -53,6 +53,10 @@ export class PostgresMonitorStore implements MonitorStore {
     await this.tx('put index', (c) => writeIndex(c, index, Date.now()));
   }
 
+  async putIndexes(indexes: ImageIndex[]): Promise<void> {
+    if (indexes.length) await this.tx('put indexes', (c) => writeIndexes(c, indexes, Date.now()));
+  }
+
   async indexStates(): Promise<Map<Digest, string | null>> {
     const r = await this.q('index states', 'SELECT digest, vulndb_digest FROM image_index');
     return new Map(r.rows.map((x) => [String(x.digest) as Digest, (x.vulndb_digest as string | null) ?? null]));
@@ -169,23 +173,18 @@ export class PostgresMonitorStore implements MonitorStore {
       await writeVerdictsPg(c, b.rejudged.flatMap((r) => r.verdicts));
       const changes = b.rejudged.flatMap((r) => r.changes);
       if (changes.length) {
-        await c.query(
-          'INSERT INTO image_changes (at, run, registry, repository, digest, body) SELECT a, r, g, p, d, b FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(a, r, g, p, d, b, n) ORDER BY n',
-          [changes.map((x) => x.at), changes.map((x) => x.run), changes.map((x) => x.registry), changes.map((x) => x.repository), changes.map((x) => x.digest), changes.map((x) => JSON.stringify(x))],
-        );
+        await insertValues(c, 'INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', changes.map((x) => [x.at, x.run, x.registry, x.repository, x.digest, JSON.stringify(x)]));
       }
       const audits = b.rejudged.flatMap((r) => r.audits);
       if (audits.length) {
-        await c.query(
-          'INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) SELECT $1, a, x, g, p, d, t, j FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(a, x, g, p, d, t, j, n) ORDER BY n',
-          [new Date(now).toISOString(), audits.map((a) => a.actor), audits.map((a) => a.action), audits.map((a) => a.registry ?? null), audits.map((a) => a.repository ?? null), audits.map((a) => a.digest ?? null), audits.map((a) => a.tag ?? null), audits.map((a) => (a.detail ? JSON.stringify(a.detail) : null))],
-        );
+        const at = new Date(now).toISOString();
+        await insertValues(c, 'INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES', audits.map((a) => [
+          at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
+        ]));
       }
       const reports = b.rejudged.flatMap((r) => (r.report ? [r.report] : []));
       if (reports.length) {
-        await c.query('INSERT INTO reports (digest, body, created_at) SELECT d, b, $3 FROM unnest($1::text[], $2::text[]) AS t(d, b) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', [
-          reports.map((r) => r.digest), reports.map((r) => JSON.stringify(r.body)), now,
-        ]);
+        await insertValues(c, 'INSERT INTO reports (digest, body, created_at) VALUES', reports.map((r) => [r.digest, JSON.stringify(r.body), now]), 'ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', ['', '', '::bigint']);
       }
       await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report ? now : r.index.reportAt }] : [])), now);
       const holds = b.rejudged.flatMap((r) => r.holds ?? []);
@@ -231,18 +230,36 @@ async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[]): Promise<void>
   );
   const stored = new Map(old.rows.map((r) => [JSON.stringify([r.registry, r.repository, r.digest]), JSON.parse(String(r.body)) as Verdict]));
   const merged = vs.map((v) => mergeTags(v, stored.get(JSON.stringify([v.registry, v.repository, v.digest]))));
-  await c.query(
-    `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision)
-     SELECT g, p, d, x, b, e, (SELECT COALESCE(MAX(updated_seq), 0) FROM verdicts) + n, vd, pr
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS t(g, p, d, x, b, e, vd, pr, n)
-     ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
+  // numbered MAX + 1, + 2, … in list order (one statement sees the table as it was before it)
+  const base = Number((await c.query('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts')).rows[0].m);
+  await insertValues(
+    c,
+    'INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision) VALUES',
+    merged.map((v, n) => [v.registry, v.repository, v.digest, v.decision, JSON.stringify(v), v.evaluatedAt, base + n + 1, v.vulndb?.digest ?? null, v.policy?.revision ?? null]),
+    `ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
        evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq, vulndb_digest = EXCLUDED.vulndb_digest,
        policy_revision = EXCLUDED.policy_revision`,
-    [
-      merged.map((v) => v.registry), merged.map((v) => v.repository), merged.map((v) => v.digest), merged.map((v) => v.decision), merged.map((v) => JSON.stringify(v)),
-      merged.map((v) => v.evaluatedAt), merged.map((v) => v.vulndb?.digest ?? null), merged.map((v) => v.policy?.revision ?? null),
-    ],
+    ['', '', '', '', '', '', '::bigint', '', ''],
   );
+}
+
+/** Bound parameters per statement at most (PostgreSQL's protocol allows 65535). */
+const MAX_PARAMS = 30_000;
+
+/**
+ * Inserts `rows` with multi-row VALUES statements (`head` ends in `VALUES`, `tail` follows, e.g. an
+ * ON CONFLICT clause), as many rows per statement as {@link MAX_PARAMS} allows; `casts[i]` is appended
+ * to column i's placeholder. Bodies go as their own parameters: a text[] of large JSON documents is
+ * escaped by the client and parsed again by the server, several times slower than plain parameters.
+ */
+async function insertValues(c: pg.PoolClient, head: string, rows: unknown[][], tail = '', casts: string[] = []): Promise<void> {
+  if (!rows.length) return;
+  const per = Math.max(1, Math.floor(MAX_PARAMS / rows[0].length));
+  for (let i = 0; i < rows.length; i += per) {
+    const args: unknown[] = [];
+    const values = rows.slice(i, i + per).map((r) => `(${r.map((x, k) => `$${args.push(x)}${casts[k] ?? ''}`).join(', ')})`);
+    await c.query(`${head} ${values.join(', ')} ${tail}`, args);
+  }
 }
 
 /** Writes one image's index inside the transaction on `c` ({@link writeIndexes}). */
@@ -271,9 +288,7 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
     await c.query('DELETE FROM image_packages WHERE digest = ANY($1::text[])', [withPackages.map((ix) => ix.digest)]);
     const rows = withPackages.flatMap((ix) => mergeByPkg(ix.packages!).map((g) => ({ d: ix.digest, p: g.pkg, b: JSON.stringify(g.entries) })));
     if (rows.length) {
-      await c.query('INSERT INTO image_packages (pkg, digest, body) SELECT p, d, b FROM unnest($1::text[], $2::text[], $3::text[]) AS t(p, d, b) ON CONFLICT DO NOTHING', [
-        rows.map((r) => r.p), rows.map((r) => r.d), rows.map((r) => r.b),
-      ]);
+      await insertValues(c, 'INSERT INTO image_packages (pkg, digest, body) VALUES', rows.map((r) => [r.p, r.d, r.b]), 'ON CONFLICT DO NOTHING');
     }
   }
   const writes: Array<FindingWrite & { d: string }> = [];
@@ -289,9 +304,7 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
     await c.query('DELETE FROM finding_ids f USING unnest($1::text[], $2::text[]) AS t(d, k) WHERE f.digest = t.d AND f.fkey = t.k', args);
   }
   if (writes.length) {
-    await c.query('INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) SELECT d, k, p, s, b FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(d, k, p, s, b)', [
-      writes.map((w) => w.d), writes.map((w) => w.f.key), writes.map((w) => w.f.pkg), writes.map((w) => w.firstSeen), writes.map((w) => w.body),
-    ]);
+    await insertValues(c, 'INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES', writes.map((w) => [w.d, w.f.key, w.f.pkg, w.firstSeen, w.body]), '', ['', '', '', '::bigint', '']);
     const aliases: string[] = [];
     const ds: string[] = [];
     const keys: string[] = [];

@@ -85,6 +85,13 @@ export class SqliteMonitorStore implements MonitorStore {
     this.wrap('put index', () => this.db.transaction(() => this.writeIndex(index, Date.now()))());
   }
 
+  async putIndexes(indexes: ImageIndex[]): Promise<void> {
+    const now = Date.now();
+    this.wrap('put indexes', () => this.db.transaction(() => {
+      for (const ix of indexes) this.writeIndex(ix, now);
+    })());
+  }
+
   /** Prepared statements, made once per connection (preparing costs as much as a small write). */
   private readonly stmts = new Map<string, Database.Statement>();
   private st(sql: string): Database.Statement {
