@@ -134,6 +134,33 @@ export interface PackageImagesAnswer {
   indexBehind?: boolean;
 }
 
+/** One image of a rescan ({@link Monitor.rescan}), as it is done. */
+export interface RescanProgress {
+  /** Images handled so far (this one included) and in all. */
+  done: number;
+  total: number;
+  digest: Digest;
+  /** The repository it was scanned from (absent when no stored verdict names one). */
+  registry?: string;
+  repository?: string;
+  result: 'rescanned' | 'failed' | 'skipped';
+  /** Why it failed or was skipped. */
+  error?: string;
+}
+
+/** Counts of a rescan. */
+export interface RescanStats {
+  /** Indexed images whose stored scan was not made by the analyzer set in force. */
+  stale: number;
+  rescanned: number;
+  failed: number;
+  /** No stored verdict names a repository to read it from. */
+  skipped: number;
+  /** Reports indexed after the rescans. */
+  indexed: number;
+  ms: number;
+}
+
 /** Thrown by a pass that lost its claim (another replica took the run over after this one stalled). */
 class LostClaim extends Error {}
 
@@ -254,6 +281,57 @@ export class Monitor {
       const open = (await this.o.store.monitor.listRuns(10, { kind: 'all', state: 'running' })).find((r) => r.leaseUntil < this.now() || r.owner === this.owner);
       return this.pass('all', open?.id ?? `all:${this.now()}`, db);
     });
+  }
+
+  /**
+   * Re-inventories every indexed image that has no stored scan made by the analyzer set in force (the
+   * image-level scan cache is keyed by the analyzer-set version, so after an analyzer upgrade every
+   * earlier scan is stale; an incomplete scan was never kept): `assess` (the gate's scan from the
+   * registry, judgement and store) for the first repository (registry, repository order) whose stored
+   * verdict names the image, one image at a time in digest order. A failure (registry unreachable,
+   * image deleted) is counted and reported, and the rest go on. Then the new reports are indexed, so
+   * queries and the next pass see the new inventories. `progress` is called once per image.
+   */
+  async rescan(assess: (req: { registry: string; repository: string; digest: Digest }) => Promise<unknown>, progress?: (p: RescanProgress) => void): Promise<RescanStats> {
+    const t0 = performance.now();
+    const store = this.o.store;
+    await this.catchUp();
+    const digests = [...(await store.monitor.indexStates()).keys()].sort();
+    const stale: Digest[] = [];
+    for (let i = 0; i < digests.length; i += CATCH_UP_BATCH) {
+      const chunk = digests.slice(i, i + CATCH_UP_BATCH);
+      const present = await store.monitor.layerKeys(chunk.map((d) => SCAN_KEY(d)));
+      for (const d of chunk) if (!present.has(SCAN_KEY(d))) stale.push(d);
+    }
+    const stats: RescanStats = { stale: stale.length, rescanned: 0, failed: 0, skipped: 0, indexed: 0, ms: 0 };
+    let done = 0;
+    for (let i = 0; i < stale.length; i += CATCH_UP_BATCH) {
+      const chunk = stale.slice(i, i + CATCH_UP_BATCH);
+      const holders = new Map<Digest, Verdict>();
+      for (const v of await store.monitor.verdictsOf(chunk)) if (!holders.has(v.digest)) holders.set(v.digest, v);
+      for (const digest of chunk) {
+        done++;
+        const v = holders.get(digest);
+        if (!v) {
+          stats.skipped++;
+          progress?.({ done, total: stale.length, digest, result: 'skipped', error: 'no stored verdict names a repository holding it' });
+          continue;
+        }
+        const where = { registry: v.registry, repository: v.repository, digest };
+        try {
+          await assess(where);
+          stats.rescanned++;
+          progress?.({ done, total: stale.length, ...where, result: 'rescanned' });
+        } catch (e) {
+          stats.failed++;
+          progress?.({ done, total: stale.length, ...where, result: 'failed', error: (e as Error).message });
+        }
+      }
+    }
+    stats.indexed = await this.catchUp();
+    stats.ms = performance.now() - t0;
+    this.o.logger.info({ ...stats }, 'monitor rescan done');
+    return stats;
   }
 
   /** Verdicts on hold for a grace period whose time has come: judged again (the block is enforced now). */

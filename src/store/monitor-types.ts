@@ -145,6 +145,8 @@ export interface MonitorStore {
   findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>>;
   /** Stored layer-cache bodies (as `Store.getLayer`) of `keys`, parsed; keys not stored are absent. */
   layersOf(keys: string[]): Promise<Map<string, unknown>>;
+  /** Which of `keys` the layer cache holds (no body read). */
+  layerKeys(keys: string[]): Promise<Set<string>>;
   /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
   moveIndexes(from: string | null, to: string): Promise<number>;
   /**

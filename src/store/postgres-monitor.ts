@@ -103,6 +103,12 @@ export class PostgresMonitorStore implements MonitorStore {
     return new Map(r.rows.map((x) => [String(x.key), JSON.parse(String(x.body)) as unknown]));
   }
 
+  async layerKeys(keys: string[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const r = await this.q('layer keys', 'SELECT key FROM layers WHERE key = ANY($1::text[])', [keys]);
+    return new Set(r.rows.map((x) => String(x.key)));
+  }
+
   async moveIndexes(from: string | null, to: string): Promise<number> {
     if (from === null) return 0;
     const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2', [to, from]);

@@ -192,6 +192,14 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
+  async layerKeys(keys: string[]): Promise<Set<string>> {
+    return this.wrap('layer keys', () => {
+      const out = new Set<string>();
+      for (const c of chunks(keys)) for (const r of this.st(`SELECT key FROM layers WHERE key IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) out.add(String(r.key));
+      return out;
+    });
+  }
+
   async moveIndexes(from: string | null, to: string): Promise<number> {
     return this.wrap('move indexes', () =>
       from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ?').run(to, from).changes,
