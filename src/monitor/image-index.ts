@@ -163,12 +163,12 @@ export function isEmptyDiff(d: FindingDiff): boolean {
 }
 
 /**
- * A comparable signature of findings (identity, severity, fixed versions), to tell whether a partial
- * re-match changed anything without a full re-judgement.
+ * A comparable signature of findings (identity, severity, fixed versions, KEV entry, EPSS score), to tell
+ * whether a partial re-match changed anything policy reads without a full re-judgement.
  */
 export function findingsSignature(findings: Finding[]): string {
   return findings
-    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}`)
+    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}\u001f${f.kev?.dateAdded ?? ''}\u001f${f.epss ? `${f.epss.score}/${f.epss.percentile}` : ''}`)
     .sort()
     .join('\n');
 }

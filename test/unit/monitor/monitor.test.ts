@@ -7,8 +7,8 @@ import type { NewFindingsBody } from '../../../src/gate/notify.js';
 import { Monitor } from '../../../src/monitor/index.js';
 import { compilePolicy, defaultPolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
-import type { VulnDb } from '../../../src/vulndb/index.js';
-import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
+import { updateDb, VulnDb } from '../../../src/vulndb/index.js';
+import { buildDb, digestOf, OSV, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
@@ -215,6 +215,36 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       for (let i = 0; i < 5; i++) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i}`).to.have.length(1);
       expect(notices.map((x) => x.digest).sort()).to.deep.equal(Array.from({ length: 5 }, (_, i) => digestOf(300 + i)));
       expect((await store.monitor.getRun(`db:${db!.contentDigest}`))?.state).to.equal('done');
+    });
+
+    it('a re-rating by NVD enrichment alone marks the pair changed and re-judges the images holding it (severity changed in their change records)', async () => {
+      const policy = defaultPolicy();
+      // an advisory without its own severity, aliased to a CVE the NVD fixture rates (CVSS 3.1 7.5: high)
+      const osv = path.join(dir, 'osv-nvd');
+      fs.mkdirSync(osv);
+      fs.writeFileSync(path.join(osv, 'TEST-NVD-1.json'), JSON.stringify({
+        id: 'TEST-NVD-1', aliases: ['CVE-2006-20001'], modified: '2026-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: 'left-pad' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '9.0.0' }] }] }],
+      }));
+      db?.close();
+      await updateDb({ path: dbPath, sources: [osv] });
+      db = VulnDb.open(dbPath);
+      await storeImage(store, { repository: 'team/pad', tag: 'v1', scan: scanOf(digestOf(400), [npmPackage('left-pad', '1.3.0')]), db, policy });
+      await storeImage(store, { repository: 'team/other', tag: 'v1', scan: scanOf(digestOf(401), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+      await mon.tick();
+      const before = (await store.getReport(digestOf(400))) as { findings: Array<{ id: string; severity: string }> };
+      expect(before.findings.map((f) => `${f.id} ${f.severity}`)).to.deep.equal(['TEST-NVD-1 unknown']);
+      db.close();
+      await updateDb({ path: dbPath, sources: [osv, `nvd:${path.join(OSV, '../nvd/cve')}`] });
+      db = VulnDb.open(dbPath);
+      expect([...db.digestRecord().changed.keys()], 'the advisory is the same; its enrichment changed').to.deep.equal(['npm:left-pad']);
+      const s = await mon.tick();
+      expect(s).to.include({ rejudged: 1, changed: 1 });
+      const [c] = await store.monitor.listChanges(digestOf(400), 10);
+      expect(c.severityChanged).to.deep.equal([{ id: 'TEST-NVD-1', package: 'left-pad', installedVersion: '1.3.0', before: 'unknown', after: 'high' }]);
+      expect(c.new).to.deep.equal([]);
+      expect(await store.monitor.listChanges(digestOf(401), 10), 'an image without the package').to.deep.equal([]);
     });
 
     it('--all re-judges every stored image once, resumable', async () => {
