@@ -122,9 +122,13 @@ export interface AffectedAnswer {
   }>;
 }
 
-/** Every stored image holding a package (`GET /api/v1/packages/{purl}/images`). */
+/** One page of the stored images holding a package (`GET /api/v1/packages/{purl}/images`). */
 export interface PackageImagesAnswer {
   purl: string;
+  /** More images may hold it: ask again with `after` = `next`. */
+  more: boolean;
+  /** The digest to pass as `after` for the next page (present when `more`). */
+  next?: Digest;
   images: Array<{
     digest: Digest;
     packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
@@ -589,23 +593,42 @@ export class Monitor {
   }
 
   /**
-   * Every stored image holding the package a purl names (version optional: any version), from the
-   * index (no registry request), with the matching package instances and the repositories and tags
-   * that hold each image. Images whose newest report is not indexed yet are indexed first.
-   * @throws PushgateError BAD_ARGUMENT for a malformed or unsupported purl (src/monitor/purl-query.ts).
+   * One page of the stored images holding the package a purl names (version optional: any version), in
+   * digest order, from the index (no registry request), with the matching package instances and the
+   * repositories and tags that hold each image. Paged like {@link affected}: at most `page.limit`
+   * images (default {@link AFFECTED_LIMIT.default}, at most {@link AFFECTED_LIMIT.max}) after
+   * `page.after`. Images holding the package's pair at another version are read and passed over; a call
+   * reads at most {@link PACKAGE_PAGE_READS} pages of candidates, so a page may hold fewer images
+   * than asked while `more` says to ask again from `next`. Reports newer than the index are indexed
+   * first, bounded and shared as for {@link affected}.
+   * @throws PushgateError BAD_ARGUMENT for a malformed or unsupported purl (src/monitor/purl-query.ts),
+   *   a limit out of range or an `after` that is not a digest.
    */
-  async packageImages(purl: string): Promise<PackageImagesAnswer> {
+  async packageImages(purl: string, page: { after?: Digest; limit?: number } = {}): Promise<PackageImagesAnswer> {
     const q = parsePurlQuery(purl);
+    const limit = checkPage(page);
     // Bounded and shared, as for affected-images queries: a burst of API calls indexes a backlog once.
     const { behind } = await this.sharedCatchUp();
     const byDigest = new Map<Digest, PackageImagesAnswer['images'][number]['packages']>();
-    for (const { digest, entry } of await this.o.store.monitor.packagesUnder(q.pairs)) {
-      for (const p of entry.packages) {
-        if (!matchesPurlQuery(q, p)) continue;
-        const hit = { ecosystem: p.ecosystem, name: p.name, version: p.version, purl: p.purl, path: p.path, ...(p.sourceName ? { sourceName: p.sourceName } : {}), ...(entry.platform ? { platform: entry.platform } : {}) };
-        const l = byDigest.get(digest);
-        if (l) l.push(hit);
-        else byDigest.set(digest, [hit]);
+    let after = page.after;
+    let more = false;
+    for (let reads = 0; ; ) {
+      const got = await this.o.store.monitor.packagesPage(q.pairs, { after, limit: limit - byDigest.size });
+      reads++;
+      for (const { digest, entry } of got.rows) {
+        after = digest;
+        for (const p of entry.packages) {
+          if (!matchesPurlQuery(q, p)) continue;
+          const hit = { ecosystem: p.ecosystem, name: p.name, version: p.version, purl: p.purl, path: p.path, ...(p.sourceName ? { sourceName: p.sourceName } : {}), ...(entry.platform ? { platform: entry.platform } : {}) };
+          const l = byDigest.get(digest);
+          if (l) l.push(hit);
+          else byDigest.set(digest, [hit]);
+        }
+      }
+      if (!got.more) break;
+      if (byDigest.size >= limit || reads >= PACKAGE_PAGE_READS) {
+        more = true;
+        break;
       }
     }
     const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
@@ -624,6 +647,9 @@ export class Monitor {
         packages,
         verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
       })),
+      more,
+      // the last image read (maybe passed over): the next page starts after it
+      ...(more && after ? { next: after } : {}),
       ...(behind ? { indexBehind: true } : {}),
     };
   }
@@ -645,11 +671,7 @@ export class Monitor {
   async affected(id: string, page: { after?: Digest; limit?: number; catchUp?: 'bounded' | 'all' } = {}): Promise<AffectedAnswer> {
     const problem = advisoryIdProblem(id);
     if (problem) throw new PushgateError('BAD_ARGUMENT', problem);
-    const limit = page.limit ?? AFFECTED_LIMIT.default;
-    if (!Number.isInteger(limit) || limit < AFFECTED_LIMIT.min || limit > AFFECTED_LIMIT.max) {
-      throw new PushgateError('BAD_ARGUMENT', `limit ${limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
-    }
-    if (page.after !== undefined && !isDigest(page.after)) throw new PushgateError('BAD_ARGUMENT', `after: "${page.after}" is not a digest (sha256:<64 hex>)`);
+    const limit = checkPage(page);
     const caught = page.catchUp === 'all' ? { indexed: await this.catchUp(), behind: false } : await this.sharedCatchUp();
     const { hits, more } = await this.o.store.monitor.affectedBy(id, { after: page.after, limit });
     const byDigest = new Map<Digest, AffectedImage[]>();
@@ -678,6 +700,19 @@ export class Monitor {
     return { id, images, more, ...(more ? { next: images[images.length - 1].digest } : {}), indexBehind: caught.behind };
   }
 }
+
+/** The limit of a page request (default applied). @throws PushgateError BAD_ARGUMENT for a bad limit or `after`. */
+function checkPage(page: { after?: Digest; limit?: number }): number {
+  const limit = page.limit ?? AFFECTED_LIMIT.default;
+  if (!Number.isInteger(limit) || limit < AFFECTED_LIMIT.min || limit > AFFECTED_LIMIT.max) {
+    throw new PushgateError('BAD_ARGUMENT', `limit ${limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
+  }
+  if (page.after !== undefined && !isDigest(page.after)) throw new PushgateError('BAD_ARGUMENT', `after: "${page.after}" is not a digest (sha256:<64 hex>)`);
+  return limit;
+}
+
+/** Store reads of candidate images at most per package-images call (each of at most a page's limit). */
+export const PACKAGE_PAGE_READS = 4;
 
 /** Bounds of an affected-images page, in images. */
 export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;

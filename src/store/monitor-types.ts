@@ -135,6 +135,12 @@ export interface MonitorStore {
   indexStates(): Promise<Map<Digest, string | null>>;
   /** The indexed packages under any of `pkgs`, with their image. */
   packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>>;
+  /**
+   * The indexed packages under any of `pkgs` of the first `page.limit` images (digest order, the store's
+   * text order) whose digest sorts after `page.after` (all when absent); `more`: images after the last
+   * one returned hold packages under them too. One query on the `(pkg, digest)` key.
+   */
+  packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }>;
   /** Every indexed package of one image. */
   packagesOf(digest: Digest): Promise<IndexedPackages[]>;
   /** The indexed findings under any of `pkgs`, with their image. */

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { mergeTags } from './sqlite-store.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, runFromRow, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, type FindingWrite } from './sqlite-monitor.js';
 
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
@@ -66,6 +66,17 @@ export class PostgresMonitorStore implements MonitorStore {
     if (!pkgs.length) return [];
     const r = await this.q('packages under', 'SELECT pkg, digest, body FROM image_packages WHERE pkg = ANY($1::text[])', [pkgs]);
     return r.rows.flatMap((x) => (JSON.parse(String(x.body)) as IndexedPackages[]).map((e) => ({ digest: String(x.digest) as Digest, entry: e })));
+  }
+
+  async packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }> {
+    if (!pkgs.length) return { rows: [], more: false };
+    const r = await this.q(
+      'packages page',
+      `WITH page AS (SELECT DISTINCT digest FROM image_packages WHERE pkg = ANY($1::text[]) AND digest > $2 ORDER BY digest LIMIT $3)
+       SELECT digest, body FROM image_packages WHERE pkg = ANY($1::text[]) AND digest > $2 AND digest <= (SELECT max(digest) FROM page) ORDER BY digest, pkg`,
+      [pkgs, page.after ?? '', page.limit + 1],
+    );
+    return pageOfPackages(r.rows, page.limit);
   }
 
   async packagesOf(digest: Digest): Promise<IndexedPackages[]> {

@@ -148,6 +148,18 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
+  async packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }> {
+    if (!pkgs.length) return { rows: [], more: false };
+    return this.wrap('packages page', () => {
+      const list = pkgs.slice(0, CHUNK);
+      const pl = list.map(() => '?').join(',');
+      const sql = `WITH page AS (SELECT DISTINCT digest FROM image_packages WHERE pkg IN (${pl}) AND digest > ? ORDER BY digest LIMIT ?)
+        SELECT digest, body FROM image_packages WHERE pkg IN (${pl}) AND digest > ? AND digest <= (SELECT max(digest) FROM page) ORDER BY digest, pkg`;
+      const after = page.after ?? '';
+      return pageOfPackages(this.st(sql).all(...list, after, page.limit + 1, ...list, after) as Row[], page.limit);
+    });
+  }
+
   async packagesOf(digest: Digest): Promise<IndexedPackages[]> {
     return this.wrap('packages of', () => (this.st('SELECT body FROM image_packages WHERE digest = ?').all(digest) as Row[]).flatMap((r) => JSON.parse(String(r.body)) as IndexedPackages[]));
   }
@@ -344,6 +356,25 @@ export function pageOfAffected(rows: Row[], limit: number): { hits: AffectedImag
     hits.push({ digest: digest as Digest, firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) });
   }
   return { hits, more: false };
+}
+
+/**
+ * The rows of a packages page (asked for `limit + 1` images, in digest order) as at most `limit`
+ * images: the rows of the extra image are dropped and say `more`.
+ */
+export function pageOfPackages(rows: Row[], limit: number): { rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean } {
+  const out: Array<{ digest: Digest; entry: IndexedPackages }> = [];
+  let images = 0;
+  let last: string | undefined;
+  for (const r of rows) {
+    const digest = String(r.digest);
+    if (digest !== last) {
+      if (++images > limit) return { rows: out, more: true };
+      last = digest;
+    }
+    for (const e of JSON.parse(String(r.body)) as IndexedPackages[]) out.push({ digest: digest as Digest, entry: e });
+  }
+  return { rows: out, more: false };
 }
 
 export function findingFromRow(r: Row): IndexedFinding {
