@@ -20,7 +20,8 @@
  * - Change records: per re-judged verdict, the findings new, resolved and re-rated, the decision before
  *   and after, and what the mapping's `onNewFindings` did (src/monitor/on-new-findings.ts); the audit
  *   log gets one `monitor:changed` record per change. New findings are notified (`notify[]` targets
- *   with the `new-findings` event), after the transaction that wrote them.
+ *   with the `new-findings` event) through an outbox: each notice is written in the transaction of its
+ *   re-judgement and removed once delivered (or given up), so a crash in between delays it, never loses it.
  * - While a pass runs, the stored verdicts serve: nothing is marked pending.
  */
 import crypto from 'node:crypto';
@@ -80,8 +81,11 @@ export interface MonitorOptions {
   owner?: string;
   /** Lease of a claimed run, ms (default 60 s); renewed with every image. */
   leaseMs?: number;
-  /** Outbound `new-findings` notices. */
-  notifier?: { newFindings(n: NewFindingsBody): void };
+  /**
+   * Outbound `new-findings` notices. They go through the store's outbox: written with the re-judgement,
+   * delivered after it, removed once `newFindings` resolves (delivered or given up).
+   */
+  notifier?: { newFindings(n: NewFindingsBody): void | Promise<void> };
   /**
    * Acts on the registry for a verdict that now blocks some of its tags in enforce mode (views: those
    * tags); without it, nothing is acted on.
@@ -187,6 +191,49 @@ export class Monitor {
     this.now = o.now ?? Date.now;
   }
 
+  /** The delivery of outbox notices in flight (one at a time per process). */
+  private draining: Promise<void> | undefined;
+  private drainAgain = false;
+
+  /** Starts delivering the outbox in the background, or has the delivery in flight look again. */
+  private kickOutbox(): void {
+    if (!this.o.notifier) return;
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = this.drainOutbox()
+      .catch((e: Error) => this.o.logger.warn({ error: e.message }, 'monitor notices: outbox not read; the next tick tries again'))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.drainAgain) {
+          this.drainAgain = false;
+          this.kickOutbox();
+        }
+      });
+  }
+
+  /**
+   * Delivers the outbox: claims a batch of notices (a lease, so one replica sends each), hands each to
+   * the notifier and removes those it finished with, until none is left. A crash between delivery and
+   * removal sends a notice again (at least once, never lost).
+   */
+  private async drainOutbox(): Promise<void> {
+    const notifier = this.o.notifier;
+    if (!notifier) return;
+    for (;;) {
+      const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, OUTBOX_LEASE_MS, Date.now());
+      if (!claimed.length) return;
+      await Promise.all(claimed.map((n) => notifier.newFindings(n.body as NewFindingsBody)));
+      await this.o.store.monitor.outboxDone(this.owner, claimed.map((n) => n.seq));
+    }
+  }
+
+  /** Resolves when the outbox delivery started so far is done (tests, shutdown). */
+  async outboxIdle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
   /** Runs `f` after every earlier pass of this process. */
   private serial<T>(f: () => Promise<T>): Promise<T> {
     const p = this.running.then(f, f);
@@ -251,6 +298,8 @@ export class Monitor {
    * on every tick and after a database swap; cheap when there is nothing to do.
    */
   tick(): Promise<MonitorStats | undefined> {
+    // notices a crashed process wrote but did not deliver
+    this.kickOutbox();
     return this.serial(async () => {
       const db = this.o.vulndb();
       const digest = db?.contentDigest;
@@ -378,6 +427,7 @@ export class Monitor {
         batch.after = [];
         // what follows a write (counters, notices) only once it is written
         for (const f of after) f();
+        this.kickOutbox();
         for (const d of digests) await this.o.afterImage?.(d);
       };
       const size = this.o.chunk ?? PASS_CHUNK;
@@ -581,13 +631,13 @@ export class Monitor {
     const fresh = diffAll?.new ?? [];
     const resolved = diffAll?.resolved.length ?? 0;
     return {
-      write: { ...out, report: { digest, body: report }, index },
+      // notices only where someone delivers them (else the outbox would only grow)
+      write: { ...out, report: { digest, body: report }, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
       acted,
       after: () => {
         stats.newFindings += fresh.length;
         stats.resolvedFindings += resolved;
         for (const f of fresh) this.o.counters?.newFindings?.(f.severity, 1);
-        for (const n of notices) this.o.notifier?.newFindings(n);
       },
     };
   }
@@ -722,6 +772,9 @@ export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;
  * monitor tick (every 10 s) indexes the rest, so an answer lags at most those pushes.
  */
 export const AFFECTED_CATCH_UP = 100;
+/** Outbox notices claimed per store call, and how long a claim holds them (a notice's attempts take at most ~30 s). */
+const OUTBOX_BATCH = 50;
+const OUTBOX_LEASE_MS = 120_000;
 /** Indexes written per transaction while catching up. */
 const INDEX_WRITE_BATCH = 100;
 /** Stale reports read per store query while catching up. */

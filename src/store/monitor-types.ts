@@ -92,6 +92,14 @@ export interface Rejudgement {
   index?: ImageIndex;
   /** Grace-period holds to set (`dueAt` ms) or clear (`dueAt` null). */
   holds?: Array<{ registry: string; repository: string; digest: Digest; dueAt: number | null }>;
+  /** Notices to deliver once this is written (the outbox: {@link MonitorStore.claimOutbox}). */
+  notices?: unknown[];
+}
+
+/** One undelivered notice of the outbox. */
+export interface OutboxNotice {
+  seq: number;
+  body: unknown;
 }
 
 /**
@@ -194,6 +202,13 @@ export interface MonitorStore {
    * per image is a share of a few statements rather than a dozen round trips and a commit.
    */
   commitBatch(b: RejudgementBatch, now: number): Promise<boolean>;
+  /**
+   * Claims up to `limit` undelivered notices (oldest first) for `leaseMs`: rows no owner holds or whose
+   * lease ended. Atomic across replicas (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+   */
+  claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]>;
+  /** Removes delivered notices (only those `owner` holds). */
+  outboxDone(owner: string, seqs: number[]): Promise<void>;
   /** Change records of a digest (every repository), newest first. */
   listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]>;
   /** Grace-period holds due at or before `now`. */

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { mergeTags } from './sqlite-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, type FindingWrite } from './sqlite-monitor.js';
 
@@ -215,9 +215,25 @@ export class PostgresMonitorStore implements MonitorStore {
       for (const h of set) {
         await c.query('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', [h.registry, h.repository, h.digest, h.dueAt]);
       }
+      await insertValues(c, 'INSERT INTO monitor_outbox (at, body) VALUES', b.rejudged.flatMap((r) => (r.notices ?? []).map((n) => [now, JSON.stringify(n)])), '', ['::bigint', '']);
       if (b.unchanged.length) await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [b.vulndbDigest, b.unchanged]);
       return true;
     });
+  }
+
+  async claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]> {
+    const r = await this.q(
+      'claim outbox',
+      `UPDATE monitor_outbox SET owner = $1, lease_until = $2 WHERE seq IN (
+         SELECT seq FROM monitor_outbox WHERE lease_until < $3 OR owner = $1 ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, body`,
+      [owner, now + leaseMs, now, limit],
+    );
+    return r.rows.map((x) => ({ seq: Number(x.seq), body: JSON.parse(String(x.body)) as unknown })).sort((a, b) => a.seq - b.seq);
+  }
+
+  async outboxDone(owner: string, seqs: number[]): Promise<void> {
+    if (seqs.length) await this.q('outbox done', 'DELETE FROM monitor_outbox WHERE owner = $1 AND seq = ANY($2::bigint[])', [owner, seqs]);
   }
 
   async listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]> {

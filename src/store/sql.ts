@@ -249,4 +249,20 @@ CREATE TABLE IF NOT EXISTS monitor_holds (
     sqlite: "UPDATE verdicts SET policy_revision = json_extract(body, '$.policy.revision'), vulndb_digest = json_extract(body, '$.vulndb.digest');",
     postgres: "UPDATE verdicts SET policy_revision = body::json->'policy'->>'revision', vulndb_digest = body::json->'vulndb'->>'digest';",
   },
+  {
+    // Monitor notices (new findings) are written in the transaction of the re-judgement that found
+    // them and removed once delivered, so a crash between the two sends them later rather than never.
+    // A replica delivering a row holds it for a lease (owner, lease_until).
+    version: 10,
+    name: 'monitor-outbox',
+    sql: `
+CREATE TABLE IF NOT EXISTS monitor_outbox (
+  seq {{SERIAL}},
+  at BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0
+);
+`,
+  },
 ];

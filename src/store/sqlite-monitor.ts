@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -306,8 +306,29 @@ export class SqliteMonitorStore implements MonitorStore {
             else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
           }
         }
+        const insO = this.st('INSERT INTO monitor_outbox (at, body) VALUES (?, ?)');
+        for (const r of b.rejudged) for (const n of r.notices ?? []) insO.run(now, JSON.stringify(n));
         for (const c of chunks(b.unchanged)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(b.vulndbDigest, ...c);
         return true;
+      })(),
+    );
+  }
+
+  async claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]> {
+    return this.wrap('claim outbox', () =>
+      this.db.transaction(() => {
+        const rows = this.st('SELECT seq, body FROM monitor_outbox WHERE lease_until < ? OR owner = ? ORDER BY seq LIMIT ?').all(now, owner, limit) as Row[];
+        const up = this.st('UPDATE monitor_outbox SET owner = ?, lease_until = ? WHERE seq = ?');
+        for (const r of rows) up.run(owner, now + leaseMs, r.seq);
+        return rows.map((r) => ({ seq: Number(r.seq), body: JSON.parse(String(r.body)) as unknown }));
+      })(),
+    );
+  }
+
+  async outboxDone(owner: string, seqs: number[]): Promise<void> {
+    this.wrap('outbox done', () =>
+      this.db.transaction(() => {
+        for (const c of chunks(seqs)) this.st(`DELETE FROM monitor_outbox WHERE owner = ? AND seq IN (${c.map(() => '?').join(',')})`).run(owner, ...c);
       })(),
     );
   }

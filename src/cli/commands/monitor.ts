@@ -43,6 +43,7 @@ async function openMonitor(configFile: string | undefined): Promise<{ monitor: M
     monitor,
     gate,
     async close() {
+      await monitor.outboxIdle();
       await notifier?.idle();
       await control.close();
       await store.close();

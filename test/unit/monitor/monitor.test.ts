@@ -60,7 +60,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       }
       const notices: NewFindingsBody[] = [];
       const judged: Verdict[] = [];
-      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: (n) => notices.push(n) }, onJudged: (v) => judged.push(v) });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: (n) => void notices.push(n) }, onJudged: (v) => judged.push(v) });
       // the first database with a digest: everything indexed, nothing judged by another database
       expect(await mon.tick(), 'nothing judged by another database').to.equal(undefined);
       expect([...(await store.monitor.indexStates()).values()]).to.deep.equal(Array(8).fill(db!.contentDigest));
@@ -77,6 +77,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(changes[0].decision).to.deep.equal({ before: 'allow', after: 'allow' });
       expect(changes[0].onNewFindings).to.include({ action: 'notify', effect: 'kept' });
       expect(changes[0].vulndb.after).to.equal(v2.contentDigest);
+      await mon.outboxIdle();
       expect(notices).to.have.length(3);
       expect(notices[0].advisories.map((a) => a.id)).to.deep.equal(['NSWG-NPM-458']);
       expect(notices[0].advisories[0].packages).to.deep.equal([{ name: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], path: '/app/node_modules/adm-zip/package.json' }]);
@@ -105,6 +106,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       const c3 = await store.monitor.listChanges(digestOf(2), 10);
       expect(c3[0].resolved.map((f) => f.id)).to.deep.equal(['NSWG-NPM-458']);
       expect(c3[0].new).to.deep.equal([]);
+      await mon.outboxIdle();
       expect(notices).to.deep.equal([]);
       expect((await mon.affected('CVE-2018-1002204')).images).to.deep.equal([]);
     });
@@ -191,7 +193,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await swap([LODASH_OLD]);
       for (let i = 0; i < 5; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(300 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
       const notices: NewFindingsBody[] = [];
-      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', chunk: 2, notifier: { newFindings: (x) => notices.push(x) } });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', chunk: 2, notifier: { newFindings: (x) => void notices.push(x) } });
       await mon.tick();
       await swap([LODASH_OLD, ADM_ZIP]);
       // a store fault a real database cannot be made to produce on cue: the second batch's write fails
@@ -208,11 +210,13 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       }
       const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
       expect(run?.cursor, 'the first batch is written').to.equal(digestOf(301));
+      await mon.outboxIdle();
       expect(notices.map((x) => x.digest), 'notices only for what was written').to.deep.equal([digestOf(300), digestOf(301)]);
       for (const i of [2, 3]) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i} of the failed batch`).to.have.length(0);
       const s = await mon.tick();
       expect(s?.rejudged).to.equal(3);
       for (let i = 0; i < 5; i++) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i}`).to.have.length(1);
+      await mon.outboxIdle();
       expect(notices.map((x) => x.digest).sort()).to.deep.equal(Array.from({ length: 5 }, (_, i) => digestOf(300 + i)));
       expect((await store.monitor.getRun(`db:${db!.contentDigest}`))?.state).to.equal('done');
     });
@@ -245,6 +249,42 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(c.severityChanged).to.deep.equal([{ id: 'TEST-NVD-1', package: 'left-pad', installedVersion: '1.3.0', before: 'unknown', after: 'high' }]);
       expect(c.new).to.deep.equal([]);
       expect(await store.monitor.listChanges(digestOf(401), 10), 'an image without the package').to.deep.equal([]);
+    });
+
+    it('a notice not delivered before a crash stays in the outbox and the next process delivers it once', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(600), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      // a process that writes its notices and dies before delivering them (its notifier never finishes)
+      const never = new Promise<void>(() => undefined);
+      const dying = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', notifier: { newFindings: () => never } });
+      await dying.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      expect(await dying.tick()).to.include({ changed: 1 });
+      // the next process (another owner): the dead one's claim holds the notice until its lease ends
+      const got: NewFindingsBody[] = [];
+      const next = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-b', notifier: { newFindings: (n) => void got.push(n) } });
+      await next.tick();
+      await next.outboxIdle();
+      expect(got, 'held by the dead owner\'s lease').to.deep.equal([]);
+      const claimed = await store.monitor.claimOutbox('replica-b', 10, 60_000, Date.now() + 10 * 60_000);
+      expect(claimed.map((n) => (n.body as NewFindingsBody).digest), 'after the lease').to.deep.equal([digestOf(600)]);
+      await store.monitor.outboxDone('replica-b', claimed.map((n) => n.seq));
+      expect(await store.monitor.claimOutbox('replica-c', 10, 60_000, Date.now() + 20 * 60_000), 'removed once delivered').to.deep.equal([]);
+    });
+
+    it('notices go through the outbox: delivered after the write, removed after delivery', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(610), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const got: NewFindingsBody[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: async (n) => void got.push(n) } });
+      await mon.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      await mon.tick();
+      await mon.outboxIdle();
+      expect(got.map((n) => n.digest)).to.deep.equal([digestOf(610)]);
+      expect(await store.monitor.claimOutbox('anyone', 10, 60_000, Date.now() + 10 * 60_000)).to.deep.equal([]);
     });
 
     it('--all re-judges every stored image once, resumable', async () => {
