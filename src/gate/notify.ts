@@ -146,16 +146,21 @@ export class Notifier {
   /**
    * Sends a notice of new findings in an already judged image (src/monitor) to every target whose
    * `events` hold `new-findings`, in the background (never throws). The body names only the new
-   * findings: advisory ids, package, installed and fixed versions, severity.
+   * findings: advisory ids, package, installed and fixed versions, severity. The promise resolves
+   * (never rejects) once every target got it or its attempts were used up (the monitor's outbox removes
+   * the notice then).
    */
-  newFindings(n: NewFindingsBody): void {
+  newFindings(n: NewFindingsBody): Promise<void> {
+    const all: Array<Promise<void>> = [];
     for (const t of this.opts.targets) {
       if (!(t.events as string[]).includes('new-findings')) continue;
       const withUrl: NewFindingsBody = { ...n, reportUrl: this.opts.publicUrl ? `${this.opts.publicUrl.replace(/\/+$/, '')}/api/v1/images/${n.digest}` : null };
       const body = t.format === 'slack' ? newFindingsSlack(withUrl) : withUrl;
       const p = this.post(t, JSON.stringify(body), { repository: n.repository, digest: n.digest }).finally(() => this.inflight.delete(p));
       this.inflight.add(p);
+      all.push(p);
     }
+    return Promise.all(all).then(() => undefined);
   }
 
   /** Resolves when every notification started so far has been delivered or given up (tests, shutdown). */

@@ -75,6 +75,43 @@ export function imageIndexOf(digest: Digest, scan: ImageScan | undefined, report
   return { digest, vulndbDigest: report.vulndb?.digest ?? null, reportAt, packages, findings: indexedFindings(report.findings, pairsByInstance(packages)) };
 }
 
+/**
+ * The index of an image judged again from the same scan (its packages are indexed already, so they are
+ * left out): the report's findings filed under their pairs. A package instance that had findings in
+ * the image's previous index keeps the pair it was filed under there (the same scan gives the same
+ * pair); only the packages of the other findings are keyed, not every package of the scan. Equal to
+ * {@link imageIndexOf}'s findings for the same scan and report.
+ */
+export function rejudgedIndexOf(digest: Digest, scan: ImageScan, report: ScanReport, reportAt: number, previous: IndexedFinding[]): ImageIndex {
+  const pairs = new Map<string, string>();
+  for (const f of previous) if (f.pkg) pairs.set(instanceOf(f.finding), f.pkg);
+  const missing = new Set<string>();
+  for (const f of report.findings) {
+    const i = instanceOf(f);
+    if (!pairs.has(i)) missing.add(i);
+  }
+  if (missing.size) {
+    const multi = scan.platforms.length > 1;
+    for (const p of scan.platforms) {
+      const platform = multi ? p.platform : undefined;
+      const hit: Package[] = [];
+      const ids: string[] = [];
+      for (const x of p.inventory.packages) {
+        const i = instanceOf({ ...x, platform: x.platform ?? platform });
+        if (!missing.has(i)) continue;
+        hit.push(x);
+        ids.push(i);
+      }
+      const keys = advisoryKeys(hit, p.inventory.os);
+      // the last package of an instance wins, as in pairsByInstance
+      keys.forEach((k, n) => {
+        if (k) pairs.set(ids[n], k);
+      });
+    }
+  }
+  return { digest, vulndbDigest: report.vulndb?.digest ?? null, reportAt, findings: indexedFindings(report.findings, pairs) };
+}
+
 /** What changed between two finding lists of one image. */
 export interface FindingDiff {
   new: Finding[];
@@ -126,12 +163,12 @@ export function isEmptyDiff(d: FindingDiff): boolean {
 }
 
 /**
- * A comparable signature of findings (identity, severity, fixed versions), to tell whether a partial
- * re-match changed anything without a full re-judgement.
+ * A comparable signature of findings (identity, severity, fixed versions, KEV entry, EPSS score), to tell
+ * whether a partial re-match changed anything policy reads without a full re-judgement.
  */
 export function findingsSignature(findings: Finding[]): string {
   return findings
-    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}`)
+    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}\u001f${f.kev?.dateAdded ?? ''}\u001f${f.epss ? `${f.epss.score}/${f.epss.percentile}` : ''}`)
     .sort()
     .join('\n');
 }

@@ -13,13 +13,15 @@
  * - Full pass (`all:<n>`, `pushgate monitor --all`): every indexed image judged again in full.
  * - Once across replicas, resumable. A pass is a store row claimed with a lease (the store's claim is
  *   atomic: SQLite's single writer, PostgreSQL's conditional upsert); images are handled in digest
- *   order and each image's verdicts, change records, audit records, report, index and the run's cursor
- *   are written in one transaction, so a pass that dies resumes after the last image it finished and
- *   judges every image once.
+ *   order, in chunks read with one query per kind; a batch of images' verdicts, change records, audit
+ *   records, reports, indexes (and the marks of unchanged images) and the run's cursor are written in
+ *   one transaction, so a pass that dies resumes after the last batch it wrote and every image's
+ *   outcome is written once. An image whose judgement acted on the registry is written at once.
  * - Change records: per re-judged verdict, the findings new, resolved and re-rated, the decision before
  *   and after, and what the mapping's `onNewFindings` did (src/monitor/on-new-findings.ts); the audit
  *   log gets one `monitor:changed` record per change. New findings are notified (`notify[]` targets
- *   with the `new-findings` event), after the transaction.
+ *   with the `new-findings` event) through an outbox: each notice is written in the transaction of its
+ *   re-judgement and removed once delivered (or given up), so a crash in between delays it, never loses it.
  * - While a pass runs, the stored verdicts serve: nothing is marked pending.
  */
 import crypto from 'node:crypto';
@@ -33,7 +35,7 @@ import type { CompiledPolicy } from '../policy/index.js';
 import type { ImageScan } from '../scan/engine.js';
 import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
-import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
+import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
@@ -79,8 +81,11 @@ export interface MonitorOptions {
   owner?: string;
   /** Lease of a claimed run, ms (default 60 s); renewed with every image. */
   leaseMs?: number;
-  /** Outbound `new-findings` notices. */
-  notifier?: { newFindings(n: NewFindingsBody): void };
+  /**
+   * Outbound `new-findings` notices. They go through the store's outbox: written with the re-judgement,
+   * delivered after it, removed once `newFindings` resolves (delivered or given up).
+   */
+  notifier?: { newFindings(n: NewFindingsBody): void | Promise<void> };
   /**
    * Acts on the registry for a verdict that now blocks some of its tags in enforce mode (views: those
    * tags); without it, nothing is acted on.
@@ -89,10 +94,15 @@ export interface MonitorOptions {
   counters?: MonitorCounters;
   /** Clock, ms since the epoch (tests move it to pass a grace period). */
   now?: () => number;
-  /** Called after each image's transaction (tests stop a pass here to stand for a crash). */
+  /**
+   * Called for each image once its batch's transaction is written, in digest order (tests stop a pass
+   * here to stand for a crash).
+   */
   afterImage?: (digest: Digest) => void | Promise<void>;
   /** Called for each verdict judged again (tests count them). */
   onJudged?: (v: Verdict) => void;
+  /** Images per chunk of a pass (read together, written in one transaction); default {@link PASS_CHUNK}. */
+  chunk?: number;
   /** Images an affected-images query indexes at most before answering (default {@link AFFECTED_CATCH_UP}). */
   affectedCatchUp?: number;
 }
@@ -116,9 +126,13 @@ export interface AffectedAnswer {
   }>;
 }
 
-/** Every stored image holding a package (`GET /api/v1/packages/{purl}/images`). */
+/** One page of the stored images holding a package (`GET /api/v1/packages/{purl}/images`). */
 export interface PackageImagesAnswer {
   purl: string;
+  /** More images may hold it: ask again with `after` = `next`. */
+  more: boolean;
+  /** The digest to pass as `after` for the next page (present when `more`). */
+  next?: Digest;
   images: Array<{
     digest: Digest;
     packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
@@ -126,6 +140,33 @@ export interface PackageImagesAnswer {
   }>;
   /** True when reports newer than the index were left for the monitor's tick (the answer may miss them). */
   indexBehind?: boolean;
+}
+
+/** One image of a rescan ({@link Monitor.rescan}), as it is done. */
+export interface RescanProgress {
+  /** Images handled so far (this one included) and in all. */
+  done: number;
+  total: number;
+  digest: Digest;
+  /** The repository it was scanned from (absent when no stored verdict names one). */
+  registry?: string;
+  repository?: string;
+  result: 'rescanned' | 'failed' | 'skipped';
+  /** Why it failed or was skipped. */
+  error?: string;
+}
+
+/** Counts of a rescan. */
+export interface RescanStats {
+  /** Indexed images whose stored scan was not made by the analyzer set in force. */
+  stale: number;
+  rescanned: number;
+  failed: number;
+  /** No stored verdict names a repository to read it from. */
+  skipped: number;
+  /** Reports indexed after the rescans. */
+  indexed: number;
+  ms: number;
 }
 
 /** Thrown by a pass that lost its claim (another replica took the run over after this one stalled). */
@@ -148,6 +189,49 @@ export class Monitor {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
     this.leaseMs = o.leaseMs ?? 60_000;
     this.now = o.now ?? Date.now;
+  }
+
+  /** The delivery of outbox notices in flight (one at a time per process). */
+  private draining: Promise<void> | undefined;
+  private drainAgain = false;
+
+  /** Starts delivering the outbox in the background, or has the delivery in flight look again. */
+  private kickOutbox(): void {
+    if (!this.o.notifier) return;
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = this.drainOutbox()
+      .catch((e: Error) => this.o.logger.warn({ error: e.message }, 'monitor notices: outbox not read; the next tick tries again'))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.drainAgain) {
+          this.drainAgain = false;
+          this.kickOutbox();
+        }
+      });
+  }
+
+  /**
+   * Delivers the outbox: claims a batch of notices (a lease, so one replica sends each), hands each to
+   * the notifier and removes those it finished with, until none is left. A crash between delivery and
+   * removal sends a notice again (at least once, never lost).
+   */
+  private async drainOutbox(): Promise<void> {
+    const notifier = this.o.notifier;
+    if (!notifier) return;
+    for (;;) {
+      const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, OUTBOX_LEASE_MS, Date.now());
+      if (!claimed.length) return;
+      await Promise.all(claimed.map((n) => notifier.newFindings(n.body as NewFindingsBody)));
+      await this.o.store.monitor.outboxDone(this.owner, claimed.map((n) => n.seq));
+    }
+  }
+
+  /** Resolves when the outbox delivery started so far is done (tests, shutdown). */
+  async outboxIdle(): Promise<void> {
+    while (this.draining) await this.draining;
   }
 
   /** Runs `f` after every earlier pass of this process. */
@@ -177,13 +261,18 @@ export class Monitor {
     while (indexed < max) {
       const batch = Math.min(CATCH_UP_BATCH, max - indexed);
       const stale = await store.monitor.staleIndexes(this.indexedUpTo, batch);
-      for (const s of stale) {
-        this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
-        const report = await store.getReport(s.digest);
-        if (!report) continue;
-        const scan = (await store.getLayer(SCAN_KEY(s.digest))) as ImageScan | undefined;
-        await store.monitor.putIndex(imageIndexOf(s.digest, scan, report, s.reportAt));
-        indexed++;
+      // written in groups, one transaction each (the watermark moves only past written ones)
+      for (let i = 0; i < stale.length; i += INDEX_WRITE_BATCH) {
+        const group = stale.slice(i, i + INDEX_WRITE_BATCH);
+        const scans = await store.monitor.layersOf(group.map((s) => SCAN_KEY(s.digest)));
+        const out: ImageIndex[] = [];
+        for (const s of group) {
+          const report = await store.getReport(s.digest);
+          if (report) out.push(imageIndexOf(s.digest, scans.get(SCAN_KEY(s.digest)) as ImageScan | undefined, report, s.reportAt));
+        }
+        await store.monitor.putIndexes(out);
+        for (const s of group) this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
+        indexed += out.length;
       }
       if (stale.length < batch) return { indexed, behind: false };
     }
@@ -209,6 +298,8 @@ export class Monitor {
    * on every tick and after a database swap; cheap when there is nothing to do.
    */
   tick(): Promise<MonitorStats | undefined> {
+    // notices a crashed process wrote but did not deliver
+    this.kickOutbox();
     return this.serial(async () => {
       const db = this.o.vulndb();
       const digest = db?.contentDigest;
@@ -245,6 +336,57 @@ export class Monitor {
     });
   }
 
+  /**
+   * Re-inventories every indexed image that has no stored scan made by the analyzer set in force (the
+   * image-level scan cache is keyed by the analyzer-set version, so after an analyzer upgrade every
+   * earlier scan is stale; an incomplete scan was never kept): `assess` (the gate's scan from the
+   * registry, judgement and store) for the first repository (registry, repository order) whose stored
+   * verdict names the image, one image at a time in digest order. A failure (registry unreachable,
+   * image deleted) is counted and reported, and the rest go on. Then the new reports are indexed, so
+   * queries and the next pass see the new inventories. `progress` is called once per image.
+   */
+  async rescan(assess: (req: { registry: string; repository: string; digest: Digest }) => Promise<unknown>, progress?: (p: RescanProgress) => void): Promise<RescanStats> {
+    const t0 = performance.now();
+    const store = this.o.store;
+    await this.catchUp();
+    const digests = [...(await store.monitor.indexStates()).keys()].sort();
+    const stale: Digest[] = [];
+    for (let i = 0; i < digests.length; i += CATCH_UP_BATCH) {
+      const chunk = digests.slice(i, i + CATCH_UP_BATCH);
+      const present = await store.monitor.layerKeys(chunk.map((d) => SCAN_KEY(d)));
+      for (const d of chunk) if (!present.has(SCAN_KEY(d))) stale.push(d);
+    }
+    const stats: RescanStats = { stale: stale.length, rescanned: 0, failed: 0, skipped: 0, indexed: 0, ms: 0 };
+    let done = 0;
+    for (let i = 0; i < stale.length; i += CATCH_UP_BATCH) {
+      const chunk = stale.slice(i, i + CATCH_UP_BATCH);
+      const holders = new Map<Digest, Verdict>();
+      for (const v of await store.monitor.verdictsOf(chunk)) if (!holders.has(v.digest)) holders.set(v.digest, v);
+      for (const digest of chunk) {
+        done++;
+        const v = holders.get(digest);
+        if (!v) {
+          stats.skipped++;
+          progress?.({ done, total: stale.length, digest, result: 'skipped', error: 'no stored verdict names a repository holding it' });
+          continue;
+        }
+        const where = { registry: v.registry, repository: v.repository, digest };
+        try {
+          await assess(where);
+          stats.rescanned++;
+          progress?.({ done, total: stale.length, ...where, result: 'rescanned' });
+        } catch (e) {
+          stats.failed++;
+          progress?.({ done, total: stale.length, ...where, result: 'failed', error: (e as Error).message });
+        }
+      }
+    }
+    stats.indexed = await this.catchUp();
+    stats.ms = performance.now() - t0;
+    this.o.logger.info({ ...stats }, 'monitor rescan done');
+    return stats;
+  }
+
   /** Verdicts on hold for a grace period whose time has come: judged again (the block is enforced now). */
   private async dueHolds(): Promise<MonitorStats | undefined> {
     const due = await this.o.store.monitor.dueHolds(this.now());
@@ -267,25 +409,42 @@ export class Monitor {
         return stats;
       }
       const candidates = only ?? (kind === 'db' && db ? await this.dbCandidates(db, stats) : [...(await store.monitor.indexStates()).keys()].sort());
-      // Images whose re-judgement changes nothing are marked in batches (one transaction per batch, the
-      // cursor moved past them); an image that changes is written at once, after the batch before it.
-      let unchanged: Digest[] = [];
+      // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
+      // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
+      // marked) are written in one transaction with the cursor. An image whose judgement acted on the
+      // registry ends its batch (written at once), so an action is never left unrecorded for long.
+      const pending = candidates.filter((d) => !run.cursor || d > run.cursor);
+      const batch: PendingBatch = { digests: [], rejudged: [], unchanged: [], after: [] };
       const flush = async () => {
-        if (!unchanged.length) return;
-        const ok = await store.monitor.markJudged({ id: run.id, owner: this.owner, cursor: unchanged[unchanged.length - 1], leaseMs: this.leaseMs }, unchanged, db?.contentDigest ?? null, this.now());
+        if (!batch.digests.length) return;
+        const cursor = batch.digests[batch.digests.length - 1];
+        const ok = await store.monitor.commitBatch({ run: { id: run.id, owner: this.owner, cursor, leaseMs: this.leaseMs }, rejudged: batch.rejudged, unchanged: batch.unchanged, vulndbDigest: db?.contentDigest ?? null }, this.now());
         if (!ok) throw new LostClaim();
-        unchanged = [];
+        const { digests, after } = batch;
+        batch.digests = [];
+        batch.rejudged = [];
+        batch.unchanged = [];
+        batch.after = [];
+        // what follows a write (counters, notices) only once it is written
+        for (const f of after) f();
+        this.kickOutbox();
+        for (const d of digests) await this.o.afterImage?.(d);
       };
-      for (const digest of candidates) {
-        if (run.cursor && digest <= run.cursor) continue;
-        const changed = await this.rejudge(digest, run, db, stats, flush, !!only);
-        if (!changed) {
-          unchanged.push(digest);
-          if (unchanged.length >= UNCHANGED_BATCH) await flush();
+      const size = this.o.chunk ?? PASS_CHUNK;
+      for (let i = 0; i < pending.length; i += size) {
+        const chunk = pending.slice(i, i + size);
+        const ctx = await this.chunkContext(chunk);
+        for (const digest of chunk) {
+          const out = await this.rejudge(digest, ctx, run, db, stats, !!only);
+          batch.digests.push(digest);
+          if (out) {
+            batch.rejudged.push(out.write);
+            batch.after.push(out.after);
+            if (out.acted) await flush();
+          } else batch.unchanged.push(digest);
         }
-        await this.o.afterImage?.(digest);
+        await flush();
       }
-      await flush();
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
         if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest);
@@ -343,36 +502,46 @@ export class Monitor {
     return [...out].sort();
   }
 
+  /** The stored scans, index findings and verdicts of a chunk of a pass, one query each. */
+  private async chunkContext(digests: Digest[]): Promise<ChunkContext> {
+    const store = this.o.store;
+    const layers = await store.monitor.layersOf(digests.map((d) => SCAN_KEY(d)));
+    const findings = await store.monitor.findingsOfMany(digests);
+    const verdicts = new Map<Digest, Verdict[]>();
+    for (const v of await store.monitor.verdictsOf(digests)) {
+      const l = verdicts.get(v.digest);
+      if (l) l.push(v);
+      else verdicts.set(v.digest, [v]);
+    }
+    return { scans: new Map(digests.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, verdicts };
+  }
+
   /**
-   * Judges every verdict of one image again; when anything changed (or `write`: a grace pass, whose holds
-   * must be cleared), writes the outcome in one transaction (after `flush` wrote the unchanged images before
-   * it). @returns false when nothing was written.
+   * Judges every verdict of one image again (its scan, index findings and verdicts from `ctx`).
+   * @returns undefined when nothing changed (and not `write`: a grace pass, whose holds must be
+   *   cleared); else what to write, what to do once it is written (counters, notices), and whether the
+   *   registry was acted on.
    */
-  private async rejudge(digest: Digest, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, flush: () => Promise<void>, write = false): Promise<boolean> {
+  private async rejudge(digest: Digest, ctx: ChunkContext, run: MonitorRun, db: VulnDb | undefined, stats: MonitorStats, write = false): Promise<JudgedImage | undefined> {
     const store = this.o.store;
     const policy = this.o.policy();
     const now = this.now();
-    const commit = async (r: Omit<Rejudgement, 'run'>) => {
-      await flush();
-      const ok = await store.monitor.commit({ ...r, run: { id: run.id, owner: this.owner, cursor: digest, leaseMs: this.leaseMs } }, now);
-      if (!ok) throw new LostClaim();
-    };
-    const scan = (await store.getLayer(SCAN_KEY(digest))) as ImageScan | undefined;
+    const scan = ctx.scans.get(digest);
     if (!scan) {
       // An incomplete scan is not kept, so its verdicts are not judged again (as on a policy change); its
       // indexed findings follow the database, so the affected-images query stays right.
       stats.noScan++;
       const packages = await store.monitor.packagesOf(digest);
-      const old = await store.monitor.findingsOf(digest);
+      const old = ctx.findings.get(digest) ?? [];
       const seen = new Map(old.map((f) => [f.key, f.firstSeen ?? now]));
       const findings = db ? packages.flatMap((e) => db.match(e.packages, e.os).map((f) => (e.platform ? { ...f, platform: e.platform } : f))) : old.map((f) => f.finding);
       const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages: undefined, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
-      await commit({ verdicts: [], changes: [], audits: [], index });
-      return true;
+      return { write: { verdicts: [], changes: [], audits: [], index }, after: () => undefined, acted: false };
     }
-    const oldIndex = await store.monitor.findingsOf(digest);
+    const oldIndex = ctx.findings.get(digest) ?? [];
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
-    const verdicts = (await store.monitor.verdictsOf([digest])).filter((v) => v.digest === digest);
+    const verdicts = ctx.verdicts.get(digest) ?? [];
+    let acted = false;
     stats.rejudged++;
     const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
     const notices: NewFindingsBody[] = [];
@@ -401,6 +570,7 @@ export class Monitor {
       if (this.o.act && blocking.length && !wasBlocking) {
         const e = await this.o.act(before, after, blocking);
         if (e) {
+          acted = true;
           after = { ...after, enforcement: e };
           if (e.action !== 'none') stats.enforced++;
         }
@@ -454,36 +624,61 @@ export class Monitor {
       report = judgeScan(scan, db, policy, {}).report;
       diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
     }
-    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return false;
+    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;
     // the same scan: its packages are indexed already
-    const index: ImageIndex = { ...imageIndexOf(digest, scan, report, now), packages: undefined };
+    const index = rejudgedIndexOf(digest, scan, report, now, oldIndex);
     index.findings = withFirstSeen(index.findings, firstSeen, now);
-    await commit({ ...out, report: { digest, body: report }, index });
-    stats.newFindings += diffAll?.new.length ?? 0;
-    stats.resolvedFindings += diffAll?.resolved.length ?? 0;
-    for (const f of diffAll?.new ?? []) this.o.counters?.newFindings?.(f.severity, 1);
-    for (const n of notices) this.o.notifier?.newFindings(n);
-    return true;
+    const fresh = diffAll?.new ?? [];
+    const resolved = diffAll?.resolved.length ?? 0;
+    return {
+      // notices only where someone delivers them (else the outbox would only grow)
+      write: { ...out, report: { digest, body: report }, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
+      acted,
+      after: () => {
+        stats.newFindings += fresh.length;
+        stats.resolvedFindings += resolved;
+        for (const f of fresh) this.o.counters?.newFindings?.(f.severity, 1);
+      },
+    };
   }
 
   /**
-   * Every stored image holding the package a purl names (version optional: any version), from the
-   * index (no registry request), with the matching package instances and the repositories and tags
-   * that hold each image. Images whose newest report is not indexed yet are indexed first.
-   * @throws PushgateError BAD_ARGUMENT for a malformed or unsupported purl (src/monitor/purl-query.ts).
+   * One page of the stored images holding the package a purl names (version optional: any version), in
+   * digest order, from the index (no registry request), with the matching package instances and the
+   * repositories and tags that hold each image. Paged like {@link affected}: at most `page.limit`
+   * images (default {@link AFFECTED_LIMIT.default}, at most {@link AFFECTED_LIMIT.max}) after
+   * `page.after`. Images holding the package's pair at another version are read and passed over; a call
+   * reads at most {@link PACKAGE_PAGE_READS} pages of candidates, so a page may hold fewer images
+   * than asked while `more` says to ask again from `next`. Reports newer than the index are indexed
+   * first, bounded and shared as for {@link affected}.
+   * @throws PushgateError BAD_ARGUMENT for a malformed or unsupported purl (src/monitor/purl-query.ts),
+   *   a limit out of range or an `after` that is not a digest.
    */
-  async packageImages(purl: string): Promise<PackageImagesAnswer> {
+  async packageImages(purl: string, page: { after?: Digest; limit?: number } = {}): Promise<PackageImagesAnswer> {
     const q = parsePurlQuery(purl);
+    const limit = checkPage(page);
     // Bounded and shared, as for affected-images queries: a burst of API calls indexes a backlog once.
     const { behind } = await this.sharedCatchUp();
     const byDigest = new Map<Digest, PackageImagesAnswer['images'][number]['packages']>();
-    for (const { digest, entry } of await this.o.store.monitor.packagesUnder(q.pairs)) {
-      for (const p of entry.packages) {
-        if (!matchesPurlQuery(q, p)) continue;
-        const hit = { ecosystem: p.ecosystem, name: p.name, version: p.version, purl: p.purl, path: p.path, ...(p.sourceName ? { sourceName: p.sourceName } : {}), ...(entry.platform ? { platform: entry.platform } : {}) };
-        const l = byDigest.get(digest);
-        if (l) l.push(hit);
-        else byDigest.set(digest, [hit]);
+    let after = page.after;
+    let more = false;
+    for (let reads = 0; ; ) {
+      const got = await this.o.store.monitor.packagesPage(q.pairs, { after, limit: limit - byDigest.size });
+      reads++;
+      for (const { digest, entry } of got.rows) {
+        after = digest;
+        for (const p of entry.packages) {
+          if (!matchesPurlQuery(q, p)) continue;
+          const hit = { ecosystem: p.ecosystem, name: p.name, version: p.version, purl: p.purl, path: p.path, ...(p.sourceName ? { sourceName: p.sourceName } : {}), ...(entry.platform ? { platform: entry.platform } : {}) };
+          const l = byDigest.get(digest);
+          if (l) l.push(hit);
+          else byDigest.set(digest, [hit]);
+        }
+      }
+      if (!got.more) break;
+      if (byDigest.size >= limit || reads >= PACKAGE_PAGE_READS) {
+        more = true;
+        break;
       }
     }
     const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
@@ -502,6 +697,9 @@ export class Monitor {
         packages,
         verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
       })),
+      more,
+      // the last image read (maybe passed over): the next page starts after it
+      ...(more && after ? { next: after } : {}),
       ...(behind ? { indexBehind: true } : {}),
     };
   }
@@ -523,11 +721,7 @@ export class Monitor {
   async affected(id: string, page: { after?: Digest; limit?: number; catchUp?: 'bounded' | 'all' } = {}): Promise<AffectedAnswer> {
     const problem = advisoryIdProblem(id);
     if (problem) throw new PushgateError('BAD_ARGUMENT', problem);
-    const limit = page.limit ?? AFFECTED_LIMIT.default;
-    if (!Number.isInteger(limit) || limit < AFFECTED_LIMIT.min || limit > AFFECTED_LIMIT.max) {
-      throw new PushgateError('BAD_ARGUMENT', `limit ${limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
-    }
-    if (page.after !== undefined && !isDigest(page.after)) throw new PushgateError('BAD_ARGUMENT', `after: "${page.after}" is not a digest (sha256:<64 hex>)`);
+    const limit = checkPage(page);
     const caught = page.catchUp === 'all' ? { indexed: await this.catchUp(), behind: false } : await this.sharedCatchUp();
     const { hits, more } = await this.o.store.monitor.affectedBy(id, { after: page.after, limit });
     const byDigest = new Map<Digest, AffectedImage[]>();
@@ -557,6 +751,19 @@ export class Monitor {
   }
 }
 
+/** The limit of a page request (default applied). @throws PushgateError BAD_ARGUMENT for a bad limit or `after`. */
+function checkPage(page: { after?: Digest; limit?: number }): number {
+  const limit = page.limit ?? AFFECTED_LIMIT.default;
+  if (!Number.isInteger(limit) || limit < AFFECTED_LIMIT.min || limit > AFFECTED_LIMIT.max) {
+    throw new PushgateError('BAD_ARGUMENT', `limit ${limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
+  }
+  if (page.after !== undefined && !isDigest(page.after)) throw new PushgateError('BAD_ARGUMENT', `after: "${page.after}" is not a digest (sha256:<64 hex>)`);
+  return limit;
+}
+
+/** Store reads of candidate images at most per package-images call (each of at most a page's limit). */
+export const PACKAGE_PAGE_READS = 4;
+
 /** Bounds of an affected-images page, in images. */
 export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 /**
@@ -565,6 +772,11 @@ export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;
  * monitor tick (every 10 s) indexes the rest, so an answer lags at most those pushes.
  */
 export const AFFECTED_CATCH_UP = 100;
+/** Outbox notices claimed per store call, and how long a claim holds them (a notice's attempts take at most ~30 s). */
+const OUTBOX_BATCH = 50;
+const OUTBOX_LEASE_MS = 120_000;
+/** Indexes written per transaction while catching up. */
+const INDEX_WRITE_BATCH = 100;
 /** Stale reports read per store query while catching up. */
 const CATCH_UP_BATCH = 500;
 /** Longest advisory id accepted (OSV ids and aliases are far shorter; CVE ids are at most ~20). */
@@ -585,8 +797,37 @@ export function advisoryIdProblem(id: string): string | undefined {
   return undefined;
 }
 
-/** Unchanged images marked per transaction in a pass. */
-const UNCHANGED_BATCH = 500;
+/**
+ * Images per chunk of a pass: read with one query per kind and written in one transaction. Large
+ * enough that statements and commits are a small share of an image's cost, small enough that a
+ * chunk's reads stay a few megabytes and a crash loses little work.
+ */
+export const PASS_CHUNK = 250;
+
+/** What a pass reads for a chunk of images before judging them ({@link Monitor.chunkContext}). */
+interface ChunkContext {
+  /** The stored complete scan of each digest (undefined: none kept). */
+  scans: Map<Digest, ImageScan | undefined>;
+  findings: Map<Digest, IndexedFinding[]>;
+  verdicts: Map<Digest, Verdict[]>;
+}
+
+/** One image's re-judgement, to be written with its batch. */
+interface JudgedImage {
+  write: Omit<Rejudgement, 'run'>;
+  /** Run once the batch is written: counters and notices. */
+  after: () => void;
+  /** The registry was acted on: the batch is written at once. */
+  acted: boolean;
+}
+
+/** The images of a pass judged but not written yet (written together with the cursor after the last). */
+interface PendingBatch {
+  digests: Digest[];
+  rejudged: Array<Omit<Rejudgement, 'run'>>;
+  unchanged: Digest[];
+  after: Array<() => void>;
+}
 
 /** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */
 function sameEvaluations(a: Verdict, b: Verdict): boolean {

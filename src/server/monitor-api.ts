@@ -8,9 +8,11 @@
  *   to ask again with `after=<next>`. `id` must look like an advisory id (letters, digits, `._:-`, at
  *   most 128 characters) or the call is answered 400. Each call indexes at most 100 new
  *   reports first (shared by concurrent calls; `indexBehind` says some were left for the monitor's tick).
- * - `GET /packages/{purl}/images`: every stored image holding the package a package URL names (version
- *   optional), with the matching package instances and the repositories and tags that hold it. The purl
- *   may be percent-encoded as one segment (`pkg%3Anpm%2Flodash%404.17.15`) or written with its slashes.
+ * - `GET /packages/{purl}/images?limit=N&after=DIGEST`: a page of the stored images holding the package a
+ *   package URL names (version optional), in digest order, with the matching package instances and the
+ *   repositories and tags that hold it; paged as the query above (a page may hold fewer images than
+ *   `limit` while `more` is true: images holding the package at other versions were passed over). The
+ *   purl may be percent-encoded as one segment (`pkg%3Anpm%2Flodash%404.17.15`) or written with its slashes.
  * - `GET /monitor/runs?limit=N`: monitor passes, newest first.
  * - `POST /monitor/runs` (admin), body `{"all": true}`: a full pass now (or the resumption of an
  *   unfinished one); answers its counts when it is done.
@@ -83,8 +85,8 @@ export function addMonitorRoutes(api: Router, deps: MonitorRouteDeps): void {
     const monitor = needMonitor(res);
     if (!monitor) return;
     try {
-      parseQuery('GET /api/v1/packages/{purl}/images', req.query, {});
-      res.json(await monitor.packageImages(purl));
+      const { limit, after } = parseQuery('GET /api/v1/packages/{purl}/images', req.query, AFFECTED_PAGE);
+      res.json(await monitor.packageImages(purl, { limit, after: after as Digest | undefined }));
     } catch (e) {
       fail(res, e);
     }

@@ -268,6 +268,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
       main.closeAllConnections();
       for (const c of closers) await c();
       await gate.stop();
+      await monitor.outboxIdle();
       await store.close();
     },
   };

@@ -92,6 +92,27 @@ export interface Rejudgement {
   index?: ImageIndex;
   /** Grace-period holds to set (`dueAt` ms) or clear (`dueAt` null). */
   holds?: Array<{ registry: string; repository: string; digest: Digest; dueAt: number | null }>;
+  /** Notices to deliver once this is written (the outbox: {@link MonitorStore.claimOutbox}). */
+  notices?: unknown[];
+}
+
+/** One undelivered notice of the outbox. */
+export interface OutboxNotice {
+  seq: number;
+  body: unknown;
+}
+
+/**
+ * Several images' outcomes of one pass, written in one transaction with the run's cursor (the last
+ * digest of the batch: images are handled in digest order, so a pass that dies resumes after it).
+ */
+export interface RejudgementBatch {
+  run: Rejudgement['run'];
+  /** Images whose re-judgement changed something: written as {@link MonitorStore.commit} does. */
+  rejudged: Array<Omit<Rejudgement, 'run'>>;
+  /** Images judged again without a change: only marked as judged by `vulndbDigest`. */
+  unchanged: Digest[];
+  vulndbDigest: string | null;
 }
 
 /** One stored image with a finding of an advisory (the affected-images query). */
@@ -116,16 +137,30 @@ export interface MonitorStore {
   staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>>;
   /** Replaces the index of one image (first-seen times of findings that stay are kept). */
   putIndex(index: ImageIndex): Promise<void>;
+  /** {@link putIndex} of several images in one transaction (an image named twice: its last index). */
+  putIndexes(indexes: ImageIndex[]): Promise<void>;
   /** The vulnerability database digest of every indexed image. */
   indexStates(): Promise<Map<Digest, string | null>>;
   /** The indexed packages under any of `pkgs`, with their image. */
   packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>>;
+  /**
+   * The indexed packages under any of `pkgs` of the first `page.limit` images (digest order, the store's
+   * text order) whose digest sorts after `page.after` (all when absent); `more`: images after the last
+   * one returned hold packages under them too. One query on the `(pkg, digest)` key.
+   */
+  packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }>;
   /** Every indexed package of one image. */
   packagesOf(digest: Digest): Promise<IndexedPackages[]>;
   /** The indexed findings under any of `pkgs`, with their image. */
   findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>>;
   /** Every indexed finding of one image. */
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
+  /** Every indexed finding of each of `digests` (one query per chunk; digests without any are absent). */
+  findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>>;
+  /** Stored layer-cache bodies (as `Store.getLayer`) of `keys`, parsed; keys not stored are absent. */
+  layersOf(keys: string[]): Promise<Map<string, unknown>>;
+  /** Which of `keys` the layer cache holds (no body read). */
+  layerKeys(keys: string[]): Promise<Set<string>>;
   /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
   moveIndexes(from: string | null, to: string): Promise<number>;
   /**
@@ -160,6 +195,20 @@ export interface MonitorStore {
    * change) and moves the run's cursor, in one transaction, only while `owner` holds the run.
    */
   markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean>;
+  /**
+   * {@link commit} of every re-judged image and {@link markJudged} of the unchanged ones of a batch, in
+   * one transaction with the cursor, only while `owner` holds the run (false and nothing written
+   * otherwise). Rows of one kind are written together (multi-row statements on PostgreSQL), so the cost
+   * per image is a share of a few statements rather than a dozen round trips and a commit.
+   */
+  commitBatch(b: RejudgementBatch, now: number): Promise<boolean>;
+  /**
+   * Claims up to `limit` undelivered notices (oldest first) for `leaseMs`: rows no owner holds or whose
+   * lease ended. Atomic across replicas (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+   */
+  claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]>;
+  /** Removes delivered notices (only those `owner` holds). */
+  outboxDone(owner: string, seqs: number[]): Promise<void>;
   /** Change records of a digest (every repository), newest first. */
   listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]>;
   /** Grace-period holds due at or before `now`. */

@@ -6,9 +6,9 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
-import { writeVerdictPg } from './postgres-store.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, runFromRow } from './sqlite-monitor.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { mergeTags } from './sqlite-store.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, type FindingWrite } from './sqlite-monitor.js';
 
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
@@ -53,6 +53,10 @@ export class PostgresMonitorStore implements MonitorStore {
     await this.tx('put index', (c) => writeIndex(c, index, Date.now()));
   }
 
+  async putIndexes(indexes: ImageIndex[]): Promise<void> {
+    if (indexes.length) await this.tx('put indexes', (c) => writeIndexes(c, indexes, Date.now()));
+  }
+
   async indexStates(): Promise<Map<Digest, string | null>> {
     const r = await this.q('index states', 'SELECT digest, vulndb_digest FROM image_index');
     return new Map(r.rows.map((x) => [String(x.digest) as Digest, (x.vulndb_digest as string | null) ?? null]));
@@ -62,6 +66,17 @@ export class PostgresMonitorStore implements MonitorStore {
     if (!pkgs.length) return [];
     const r = await this.q('packages under', 'SELECT pkg, digest, body FROM image_packages WHERE pkg = ANY($1::text[])', [pkgs]);
     return r.rows.flatMap((x) => (JSON.parse(String(x.body)) as IndexedPackages[]).map((e) => ({ digest: String(x.digest) as Digest, entry: e })));
+  }
+
+  async packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }> {
+    if (!pkgs.length) return { rows: [], more: false };
+    const r = await this.q(
+      'packages page',
+      `WITH page AS (SELECT DISTINCT digest FROM image_packages WHERE pkg = ANY($1::text[]) AND digest > $2 ORDER BY digest LIMIT $3)
+       SELECT digest, body FROM image_packages WHERE pkg = ANY($1::text[]) AND digest > $2 AND digest <= (SELECT max(digest) FROM page) ORDER BY digest, pkg`,
+      [pkgs, page.after ?? '', page.limit + 1],
+    );
+    return pageOfPackages(r.rows, page.limit);
   }
 
   async packagesOf(digest: Digest): Promise<IndexedPackages[]> {
@@ -78,6 +93,31 @@ export class PostgresMonitorStore implements MonitorStore {
   async findingsOf(digest: Digest): Promise<IndexedFinding[]> {
     const r = await this.q('findings of', 'SELECT fkey, pkg, first_seen, body FROM image_findings WHERE digest = $1', [digest]);
     return r.rows.map(findingFromRow);
+  }
+
+  async findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>> {
+    const out = new Map<Digest, IndexedFinding[]>();
+    if (!digests.length) return out;
+    const r = await this.q('findings of many', 'SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [digests]);
+    for (const x of r.rows) {
+      const d = String(x.digest) as Digest;
+      const l = out.get(d);
+      if (l) l.push(findingFromRow(x));
+      else out.set(d, [findingFromRow(x)]);
+    }
+    return out;
+  }
+
+  async layersOf(keys: string[]): Promise<Map<string, unknown>> {
+    if (!keys.length) return new Map();
+    const r = await this.q('layers of', 'SELECT key, body FROM layers WHERE key = ANY($1::text[])', [keys]);
+    return new Map(r.rows.map((x) => [String(x.key), JSON.parse(String(x.body)) as unknown]));
+  }
+
+  async layerKeys(keys: string[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const r = await this.q('layer keys', 'SELECT key FROM layers WHERE key = ANY($1::text[])', [keys]);
+    return new Set(r.rows.map((x) => String(x.key)));
   }
 
   async moveIndexes(from: string | null, to: string): Promise<number> {
@@ -133,38 +173,67 @@ export class PostgresMonitorStore implements MonitorStore {
   }
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
-    return this.tx('commit re-judgement', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [r.run.cursor, now + r.run.leaseMs, r.run.id, r.run.owner]);
+    const { run, ...one } = r;
+    return this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now);
+  }
+
+  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
+    return this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now);
+  }
+
+  async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
+    return this.tx('commit re-judgements', async (c) => {
+      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [b.run.cursor, now + b.run.leaseMs, b.run.id, b.run.owner]);
       if (moved.rowCount !== 1) return false;
-      for (const v of r.verdicts) await writeVerdictPg(c, v);
-      for (const ch of r.changes) {
-        await c.query('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES ($1, $2, $3, $4, $5, $6)', [ch.at, ch.run, ch.registry, ch.repository, ch.digest, JSON.stringify(ch)]);
+      // Each kind of row in one statement over arrays (unnest), whatever the batch holds: a round trip
+      // per statement, not per image.
+      await writeVerdictsPg(c, b.rejudged.flatMap((r) => r.verdicts));
+      const changes = b.rejudged.flatMap((r) => r.changes);
+      if (changes.length) {
+        await insertValues(c, 'INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', changes.map((x) => [x.at, x.run, x.registry, x.repository, x.digest, JSON.stringify(x)]));
       }
-      const at = new Date(now).toISOString();
-      for (const a of r.audits) {
-        await c.query('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      const audits = b.rejudged.flatMap((r) => r.audits);
+      if (audits.length) {
+        const at = new Date(now).toISOString();
+        await insertValues(c, 'INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES', audits.map((a) => [
           at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
+        ]));
+      }
+      const reports = b.rejudged.flatMap((r) => (r.report ? [r.report] : []));
+      if (reports.length) {
+        await insertValues(c, 'INSERT INTO reports (digest, body, created_at) VALUES', reports.map((r) => [r.digest, JSON.stringify(r.body), now]), 'ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', ['', '', '::bigint']);
+      }
+      await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report ? now : r.index.reportAt }] : [])), now);
+      const holds = b.rejudged.flatMap((r) => r.holds ?? []);
+      const clear = holds.filter((h) => h.dueAt === null);
+      const set = holds.filter((h) => h.dueAt !== null);
+      if (clear.length) {
+        await c.query('DELETE FROM monitor_holds h USING unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) WHERE h.registry = t.g AND h.repository = t.p AND h.digest = t.d', [
+          clear.map((h) => h.registry), clear.map((h) => h.repository), clear.map((h) => h.digest),
         ]);
       }
-      if (r.report) {
-        await c.query('INSERT INTO reports (digest, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', [r.report.digest, JSON.stringify(r.report.body), now]);
+      for (const h of set) {
+        await c.query('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', [h.registry, h.repository, h.digest, h.dueAt]);
       }
-      if (r.index) await writeIndex(c, { ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
-      for (const h of r.holds ?? []) {
-        if (h.dueAt === null) await c.query('DELETE FROM monitor_holds WHERE registry = $1 AND repository = $2 AND digest = $3', [h.registry, h.repository, h.digest]);
-        else await c.query('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', [h.registry, h.repository, h.digest, h.dueAt]);
-      }
+      await insertValues(c, 'INSERT INTO monitor_outbox (at, body) VALUES', b.rejudged.flatMap((r) => (r.notices ?? []).map((n) => [now, JSON.stringify(n)])), '', ['::bigint', '']);
+      if (b.unchanged.length) await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [b.vulndbDigest, b.unchanged]);
       return true;
     });
   }
 
-  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
-    return this.tx('mark judged', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [run.cursor, now + run.leaseMs, run.id, run.owner]);
-      if (moved.rowCount !== 1) return false;
-      await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [vulndbDigest, digests]);
-      return true;
-    });
+  async claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]> {
+    const r = await this.q(
+      'claim outbox',
+      `UPDATE monitor_outbox SET owner = $1, lease_until = $2 WHERE seq IN (
+         SELECT seq FROM monitor_outbox WHERE lease_until < $3 OR owner = $1 ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, body`,
+      [owner, now + leaseMs, now, limit],
+    );
+    return r.rows.map((x) => ({ seq: Number(x.seq), body: JSON.parse(String(x.body)) as unknown })).sort((a, b) => a.seq - b.seq);
+  }
+
+  async outboxDone(owner: string, seqs: number[]): Promise<void> {
+    if (seqs.length) await this.q('outbox done', 'DELETE FROM monitor_outbox WHERE owner = $1 AND seq = ANY($2::bigint[])', [owner, seqs]);
   }
 
   async listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]> {
@@ -179,38 +248,109 @@ export class PostgresMonitorStore implements MonitorStore {
 }
 
 /**
- * Writes one image's index inside the transaction on `c` as a delta: findings that stay (same identity
- * and content) are not rewritten; first-seen times are kept.
+ * Writes `verdicts` inside the transaction on `c` as putVerdict does (tags merged with the stored row's,
+ * each write numbered MAX(updated_seq) + 1 in order), with one locking read and one upsert for all.
+ * A verdict named twice is written once (its last version).
  */
+async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[]): Promise<void> {
+  const by = new Map<string, Verdict>();
+  for (const v of list) by.set(JSON.stringify([v.registry, v.repository, v.digest]), v);
+  const vs = [...by.values()];
+  if (!vs.length) return;
+  const old = await c.query(
+    'SELECT v.registry, v.repository, v.digest, v.body FROM verdicts v JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) ON v.registry = t.g AND v.repository = t.p AND v.digest = t.d ORDER BY v.registry, v.repository, v.digest FOR UPDATE OF v',
+    [vs.map((v) => v.registry), vs.map((v) => v.repository), vs.map((v) => v.digest)],
+  );
+  const stored = new Map(old.rows.map((r) => [JSON.stringify([r.registry, r.repository, r.digest]), JSON.parse(String(r.body)) as Verdict]));
+  const merged = vs.map((v) => mergeTags(v, stored.get(JSON.stringify([v.registry, v.repository, v.digest]))));
+  // numbered MAX + 1, + 2, … in list order (one statement sees the table as it was before it)
+  const base = Number((await c.query('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts')).rows[0].m);
+  await insertValues(
+    c,
+    'INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision) VALUES',
+    merged.map((v, n) => [v.registry, v.repository, v.digest, v.decision, JSON.stringify(v), v.evaluatedAt, base + n + 1, v.vulndb?.digest ?? null, v.policy?.revision ?? null]),
+    `ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
+       evaluated_at = EXCLUDED.evaluated_at, updated_seq = EXCLUDED.updated_seq, vulndb_digest = EXCLUDED.vulndb_digest,
+       policy_revision = EXCLUDED.policy_revision`,
+    ['', '', '', '', '', '', '::bigint', '', ''],
+  );
+}
+
+/** Bound parameters per statement at most (PostgreSQL's protocol allows 65535). */
+const MAX_PARAMS = 30_000;
+
+/**
+ * Inserts `rows` with multi-row VALUES statements (`head` ends in `VALUES`, `tail` follows, e.g. an
+ * ON CONFLICT clause), as many rows per statement as {@link MAX_PARAMS} allows; `casts[i]` is appended
+ * to column i's placeholder. Bodies go as their own parameters: a text[] of large JSON documents is
+ * escaped by the client and parsed again by the server, several times slower than plain parameters.
+ */
+async function insertValues(c: pg.PoolClient, head: string, rows: unknown[][], tail = '', casts: string[] = []): Promise<void> {
+  if (!rows.length) return;
+  const per = Math.max(1, Math.floor(MAX_PARAMS / rows[0].length));
+  for (let i = 0; i < rows.length; i += per) {
+    const args: unknown[] = [];
+    const values = rows.slice(i, i + per).map((r) => `(${r.map((x, k) => `$${args.push(x)}${casts[k] ?? ''}`).join(', ')})`);
+    await c.query(`${head} ${values.join(', ')} ${tail}`, args);
+  }
+}
+
+/** Writes one image's index inside the transaction on `c` ({@link writeIndexes}). */
 async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promise<void> {
-  const old = new Map((await c.query('SELECT fkey, first_seen, body FROM image_findings WHERE digest = $1', [ix.digest])).rows.map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
-  const groups = ix.packages ? mergeByPkg(ix.packages) : [];
-  if (ix.packages) await c.query('DELETE FROM image_packages WHERE digest = $1', [ix.digest]);
-  if (groups.length) {
-    await c.query('INSERT INTO image_packages (pkg, digest, body) SELECT p, $2, b FROM unnest($1::text[], $3::text[]) AS t(p, b) ON CONFLICT DO NOTHING', [
-      groups.map((g) => g.pkg), ix.digest, groups.map((g) => JSON.stringify(g.entries)),
-    ]);
+  await writeIndexes(c, [ix], now);
+}
+
+/**
+ * Writes the indexes of several images inside the transaction on `c`, each as a delta: findings that
+ * stay (same identity and content) are not rewritten; first-seen times are kept. One statement per
+ * table for all images. An image named twice is written once (its last index).
+ */
+async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<void> {
+  const ixs = [...new Map(list.map((ix) => [ix.digest, ix])).values()];
+  if (!ixs.length) return;
+  const digests = ixs.map((ix) => ix.digest);
+  const old = new Map<string, Map<string, { firstSeen: number; body: string }>>();
+  for (const r of (await c.query('SELECT digest, fkey, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [digests])).rows) {
+    const d = String(r.digest);
+    const m = old.get(d) ?? new Map<string, { firstSeen: number; body: string }>();
+    m.set(String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) });
+    old.set(d, m);
   }
-  const { write, gone } = findingsDelta(ix.findings, old, now);
-  const rewrite = [...gone, ...write.map((w) => w.f.key)];
+  const withPackages = ixs.filter((ix) => ix.packages);
+  if (withPackages.length) {
+    await c.query('DELETE FROM image_packages WHERE digest = ANY($1::text[])', [withPackages.map((ix) => ix.digest)]);
+    const rows = withPackages.flatMap((ix) => mergeByPkg(ix.packages!).map((g) => ({ d: ix.digest, p: g.pkg, b: JSON.stringify(g.entries) })));
+    if (rows.length) {
+      await insertValues(c, 'INSERT INTO image_packages (pkg, digest, body) VALUES', rows.map((r) => [r.p, r.d, r.b]), 'ON CONFLICT DO NOTHING');
+    }
+  }
+  const writes: Array<FindingWrite & { d: string }> = [];
+  const rewrite: Array<{ d: string; k: string }> = [];
+  for (const ix of ixs) {
+    const { write, gone } = findingsDelta(ix.findings, old.get(ix.digest) ?? new Map(), now);
+    for (const w of write) writes.push({ ...w, d: ix.digest });
+    for (const k of [...gone, ...write.map((w) => w.f.key)]) rewrite.push({ d: ix.digest, k });
+  }
   if (rewrite.length) {
-    await c.query('DELETE FROM image_findings WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);
-    await c.query('DELETE FROM finding_ids WHERE digest = $1 AND fkey = ANY($2::text[])', [ix.digest, rewrite]);
+    const args = [rewrite.map((r) => r.d), rewrite.map((r) => r.k)];
+    await c.query('DELETE FROM image_findings f USING unnest($1::text[], $2::text[]) AS t(d, k) WHERE f.digest = t.d AND f.fkey = t.k', args);
+    await c.query('DELETE FROM finding_ids f USING unnest($1::text[], $2::text[]) AS t(d, k) WHERE f.digest = t.d AND f.fkey = t.k', args);
   }
-  if (write.length) {
-    await c.query('INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) SELECT $1, k, p, s, b FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(k, p, s, b)', [
-      ix.digest, write.map((w) => w.f.key), write.map((w) => w.f.pkg), write.map((w) => w.firstSeen), write.map((w) => w.body),
-    ]);
+  if (writes.length) {
+    await insertValues(c, 'INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES', writes.map((w) => [w.d, w.f.key, w.f.pkg, w.firstSeen, w.body]), '', ['', '', '', '::bigint', '']);
     const aliases: string[] = [];
+    const ds: string[] = [];
     const keys: string[] = [];
-    for (const { f } of write) for (const id of idsOf(f)) {
+    for (const { f, d } of writes) for (const id of idsOf(f)) {
       aliases.push(id.toUpperCase());
+      ds.push(d);
       keys.push(f.key);
     }
-    await c.query('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, $2, k FROM unnest($1::text[], $3::text[]) AS t(a, k) ON CONFLICT DO NOTHING', [aliases, ix.digest, keys]);
+    await c.query('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, d, k FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, d, k) ON CONFLICT DO NOTHING', [aliases, ds, keys]);
   }
   await c.query(
-    'INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at',
-    [ix.digest, ix.vulndbDigest, ix.reportAt, now],
+    `INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) SELECT d, v, r, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(d, v, r)
+     ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at`,
+    [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now],
   );
 }

@@ -262,4 +262,20 @@ CREATE INDEX IF NOT EXISTS audit_by_action_at ON audit (action, at);
 CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (registry, decision);
 `,
   },
+  {
+    // Monitor notices (new findings) are written in the transaction of the re-judgement that found
+    // them and removed once delivered, so a crash between the two sends them later rather than never.
+    // A replica delivering a row holds it for a lease (owner, lease_until).
+    version: 11,
+    name: 'monitor-outbox',
+    sql: `
+CREATE TABLE IF NOT EXISTS monitor_outbox (
+  seq {{SERIAL}},
+  at BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0
+);
+`,
+  },
 ];

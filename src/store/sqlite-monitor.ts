@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, Rejudgement } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -85,6 +85,13 @@ export class SqliteMonitorStore implements MonitorStore {
     this.wrap('put index', () => this.db.transaction(() => this.writeIndex(index, Date.now()))());
   }
 
+  async putIndexes(indexes: ImageIndex[]): Promise<void> {
+    const now = Date.now();
+    this.wrap('put indexes', () => this.db.transaction(() => {
+      for (const ix of indexes) this.writeIndex(ix, now);
+    })());
+  }
+
   /** Prepared statements, made once per connection (preparing costs as much as a small write). */
   private readonly stmts = new Map<string, Database.Statement>();
   private st(sql: string): Database.Statement {
@@ -141,6 +148,18 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
+  async packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }> {
+    if (!pkgs.length) return { rows: [], more: false };
+    return this.wrap('packages page', () => {
+      const list = pkgs.slice(0, CHUNK);
+      const pl = list.map(() => '?').join(',');
+      const sql = `WITH page AS (SELECT DISTINCT digest FROM image_packages WHERE pkg IN (${pl}) AND digest > ? ORDER BY digest LIMIT ?)
+        SELECT digest, body FROM image_packages WHERE pkg IN (${pl}) AND digest > ? AND digest <= (SELECT max(digest) FROM page) ORDER BY digest, pkg`;
+      const after = page.after ?? '';
+      return pageOfPackages(this.st(sql).all(...list, after, page.limit + 1, ...list, after) as Row[], page.limit);
+    });
+  }
+
   async packagesOf(digest: Digest): Promise<IndexedPackages[]> {
     return this.wrap('packages of', () => (this.st('SELECT body FROM image_packages WHERE digest = ?').all(digest) as Row[]).flatMap((r) => JSON.parse(String(r.body)) as IndexedPackages[]));
   }
@@ -158,6 +177,39 @@ export class SqliteMonitorStore implements MonitorStore {
 
   async findingsOf(digest: Digest): Promise<IndexedFinding[]> {
     return this.wrap('findings of', () => (this.st('SELECT fkey, pkg, first_seen, body FROM image_findings WHERE digest = ?').all(digest) as Row[]).map(findingFromRow));
+  }
+
+  async findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>> {
+    return this.wrap('findings of many', () => {
+      const out = new Map<Digest, IndexedFinding[]>();
+      for (const c of chunks(digests)) {
+        for (const r of this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) {
+          const d = String(r.digest) as Digest;
+          const l = out.get(d);
+          if (l) l.push(findingFromRow(r));
+          else out.set(d, [findingFromRow(r)]);
+        }
+      }
+      return out;
+    });
+  }
+
+  async layersOf(keys: string[]): Promise<Map<string, unknown>> {
+    return this.wrap('layers of', () => {
+      const out = new Map<string, unknown>();
+      for (const c of chunks(keys)) {
+        for (const r of this.st(`SELECT key, body FROM layers WHERE key IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) out.set(String(r.key), JSON.parse(String(r.body)));
+      }
+      return out;
+    });
+  }
+
+  async layerKeys(keys: string[]): Promise<Set<string>> {
+    return this.wrap('layer keys', () => {
+      const out = new Set<string>();
+      for (const c of chunks(keys)) for (const r of this.st(`SELECT key FROM layers WHERE key IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) out.add(String(r.key));
+      return out;
+    });
   }
 
   async moveIndexes(from: string | null, to: string): Promise<number> {
@@ -222,37 +274,61 @@ export class SqliteMonitorStore implements MonitorStore {
   }
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
-    return this.wrap('commit re-judgement', () =>
+    const { run, ...one } = r;
+    return this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now);
+  }
+
+  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
+    return this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now);
+  }
+
+  async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
+    // one transaction (one WAL commit) for the batch; every statement prepared once per connection
+    return this.wrap('commit re-judgements', () =>
       this.db.transaction(() => {
         const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'")
-          .run(r.run.cursor, now + r.run.leaseMs, r.run.id, r.run.owner).changes;
+          .run(b.run.cursor, now + b.run.leaseMs, b.run.id, b.run.owner).changes;
         if (moved !== 1) return false;
-        for (const v of r.verdicts) writeVerdict(this.db, v);
+        const prepared = (sql: string) => this.st(sql);
         const insC = this.st('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES (?, ?, ?, ?, ?, ?)');
-        for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
         const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
         const at = new Date(now).toISOString();
-        for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
-        if (r.report) {
-          this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
+        for (const r of b.rejudged) {
+          for (const v of r.verdicts) writeVerdict(this.db, v, prepared);
+          for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
+          for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
+          if (r.report) {
+            this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
+          }
+          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
+          for (const h of r.holds ?? []) {
+            if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
+            else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
+          }
         }
-        if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
-        for (const h of r.holds ?? []) {
-          if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
-          else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
-        }
+        const insO = this.st('INSERT INTO monitor_outbox (at, body) VALUES (?, ?)');
+        for (const r of b.rejudged) for (const n of r.notices ?? []) insO.run(now, JSON.stringify(n));
+        for (const c of chunks(b.unchanged)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(b.vulndbDigest, ...c);
         return true;
       })(),
     );
   }
 
-  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
-    return this.wrap('mark judged', () =>
+  async claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]> {
+    return this.wrap('claim outbox', () =>
       this.db.transaction(() => {
-        const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(run.cursor, now + run.leaseMs, run.id, run.owner).changes;
-        if (moved !== 1) return false;
-        for (const c of chunks(digests)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(vulndbDigest, ...c);
-        return true;
+        const rows = this.st('SELECT seq, body FROM monitor_outbox WHERE lease_until < ? OR owner = ? ORDER BY seq LIMIT ?').all(now, owner, limit) as Row[];
+        const up = this.st('UPDATE monitor_outbox SET owner = ?, lease_until = ? WHERE seq = ?');
+        for (const r of rows) up.run(owner, now + leaseMs, r.seq);
+        return rows.map((r) => ({ seq: Number(r.seq), body: JSON.parse(String(r.body)) as unknown }));
+      })(),
+    );
+  }
+
+  async outboxDone(owner: string, seqs: number[]): Promise<void> {
+    this.wrap('outbox done', () =>
+      this.db.transaction(() => {
+        for (const c of chunks(seqs)) this.st(`DELETE FROM monitor_outbox WHERE owner = ? AND seq IN (${c.map(() => '?').join(',')})`).run(owner, ...c);
       })(),
     );
   }
@@ -301,6 +377,25 @@ export function pageOfAffected(rows: Row[], limit: number): { hits: AffectedImag
     hits.push({ digest: digest as Digest, firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) });
   }
   return { hits, more: false };
+}
+
+/**
+ * The rows of a packages page (asked for `limit + 1` images, in digest order) as at most `limit`
+ * images: the rows of the extra image are dropped and say `more`.
+ */
+export function pageOfPackages(rows: Row[], limit: number): { rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean } {
+  const out: Array<{ digest: Digest; entry: IndexedPackages }> = [];
+  let images = 0;
+  let last: string | undefined;
+  for (const r of rows) {
+    const digest = String(r.digest);
+    if (digest !== last) {
+      if (++images > limit) return { rows: out, more: true };
+      last = digest;
+    }
+    for (const e of JSON.parse(String(r.body)) as IndexedPackages[]) out.push({ digest: digest as Digest, entry: e });
+  }
+  return { rows: out, more: false };
 }
 
 export function findingFromRow(r: Row): IndexedFinding {

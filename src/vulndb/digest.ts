@@ -3,7 +3,9 @@
  *
  * Every (ecosystem, package) of the index gets a digest over what its matching depends on: each
  * affected entry's record id, aliases, own and best severity, publication date, release and compiled
- * ranges (the summary and `modified` stamp are left out: rewording an advisory changes no finding).
+ * ranges, and its enrichment (NVD rating, KEV entry, EPSS score: a re-rating by NVD or a CVE added to
+ * KEV changes findings and what policy decides) (the summary and `modified` stamp are left out:
+ * rewording an advisory changes no finding).
  * The index's content digest is `sha256:` over the sorted list of those. A build records, beside its
  * own digests, the digest of the index it replaces (`meta.previousDigest`) and the (ecosystem,
  * package) pairs whose digest differs between the two (`changed_packages`: an advisory added,
@@ -50,10 +52,10 @@ export function computePackageDigests(db: Database.Database): Map<string, string
   const out = new Map<string, string>();
   const rows = db
     .prepare(
-      `SELECT a.ecosystem AS e, a.name AS n, a.release AS rel, a.compiled AS c, r.id AS id, r.aliases AS al, r.severity AS s, r.best_severity AS b, r.published AS p
+      `SELECT a.ecosystem AS e, a.name AS n, a.release AS rel, a.compiled AS c, r.id AS id, r.aliases AS al, r.severity AS s, r.best_severity AS b, r.published AS p, r.enrich AS x
        FROM affected a JOIN records r ON r.rid = a.rid ORDER BY a.ecosystem, a.name, r.id, a.release, a.compiled`,
     )
-    .iterate() as Iterable<{ e: string; n: string; rel: string; c: string; id: string; al: string; s: string; b: string | null; p: string | null }>;
+    .iterate() as Iterable<{ e: string; n: string; rel: string; c: string; id: string; al: string; s: string; b: string | null; p: string | null; x: string | null }>;
   let key: string | undefined;
   let h: crypto.Hash | undefined;
   for (const r of rows) {
@@ -63,22 +65,38 @@ export function computePackageDigests(db: Database.Database): Map<string, string
       key = k;
       h = crypto.createHash('sha256');
     }
-    h!.update(`${r.id}\u0000${r.al}\u0000${r.s}\u0000${r.b ?? ''}\u0000${r.p ?? ''}\u0000${r.rel}\u0000${r.c}\n`);
+    h!.update(`${r.id}\u0000${r.al}\u0000${r.s}\u0000${r.b ?? ''}\u0000${r.p ?? ''}\u0000${r.rel}\u0000${r.c}${enrichmentPart(r.x)}\n`);
   }
   if (key !== undefined) out.set(key, h!.digest('hex').slice(0, 32));
   return out;
 }
 
 /**
+ * What of a record's enrichment (`records.enrich`) findings carry and policy reads: NVD's rating (a
+ * finding's severity when the advisory has none, or by `severityPrefer`), the KEV entry and the EPSS
+ * score and percentile (rules match `kev` and `epss`). The EPSS score date is left out: a new file with
+ * the same scores changes nothing. `''` without enrichment, so digests of indexes without enrichment
+ * stay as they were.
+ */
+function enrichmentPart(raw: string | null): string {
+  if (!raw) return '';
+  const e = JSON.parse(raw) as { nvd?: unknown; kev?: unknown; epss?: { cve?: string; score?: number; percentile?: number } };
+  if (!e.nvd && !e.kev && !e.epss) return '';
+  const epss = e.epss ? { cve: e.epss.cve, score: e.epss.score, percentile: e.epss.percentile } : null;
+  return `\u0000${JSON.stringify([e.nvd ?? null, e.kev ?? null, epss])}`;
+}
+
+/**
  * What one affected row contributes to its pair's digest, as {@link computePackageDigests} reads it back
  * from the index: the pair key, the row's `release` and `compiled` text, and its record's stored `id`,
- * `aliases` JSON, `severity` JSON, `best_severity` JSON (undefined: NULL) and `published` (undefined: NULL).
+ * `aliases` JSON, `severity` JSON, `best_severity` JSON (undefined: NULL), `published` (undefined: NULL) and
+ * `enrich` JSON (undefined: NULL).
  */
 export interface DigestRow {
   pkg: string;
   release: string;
   compiled: string;
-  record: { id: string; aliases: string; severity: string; best?: string; published?: string | number };
+  record: { id: string; aliases: string; severity: string; best?: string; published?: string | number; enrich?: string };
 }
 
 /**
@@ -144,7 +162,7 @@ export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, str
     let plain = true;
     for (const { row: { record: rec, release, compiled }, plain: p } of list) {
       plain &&= p;
-      text += `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000${release}\u0000${compiled}\n`;
+      text += `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000${release}\u0000${compiled}${enrichmentPart(rec.enrich ?? null)}\n`;
     }
     out.set(pkg, crypto.hash('sha256', plain ? text : readBack(text), 'hex').slice(0, 32));
   }

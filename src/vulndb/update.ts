@@ -443,7 +443,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           const ep = epss.get(k);
           if (ep && ep.score > (e.epss?.score ?? -1)) e.epss = { ...ep, cve: k };
         }
-        if (e.nvd || e.kev || e.epss) setEnrich.run(JSON.stringify(e), r.rid);
+        if (e.nvd || e.kev || e.epss) setEnrich.run((r.digest.enrich = JSON.stringify(e)), r.rid);
       }
       db.exec('COMMIT');
     }

@@ -4,7 +4,12 @@
  * unless a re-judged image must be enforced.
  * - `monitor`: the pass for the database in force, if no replica did it yet (as `serve` runs it after a
  *   database change); `--all`: every stored image judged again (or an unfinished full pass resumed).
- *   stdout: the pass's counts as one JSON line. Exit 0; 2 when the store or database cannot be opened.
+ *   `--rescan`: every stored image whose cached inventory was made by an older analyzer set (or was
+ *   incomplete) is scanned again from its registry (one line per image on stderr: `rescan N/TOTAL
+ *   REGISTRY/REPOSITORY@DIGEST: rescanned|failed|skipped`), then indexed; a failure is reported and
+ *   the rest go on.
+ *   stdout: the pass's counts as one JSON line. Exit 0; 2 when the store or database cannot be opened,
+ *   or --all and --rescan are given together; 1 when some rescan failed.
  * - `affected ID [--limit N] [--after DIGEST]`: a page of the stored images with a finding whose id or
  *   alias is ID (CVE, GHSA, OSV id; any case), in digest order, with repositories, tags, package and
  *   fixed versions; at most N images (1..1000, default 100) after DIGEST. `--format table` (default,
@@ -38,6 +43,7 @@ async function openMonitor(configFile: string | undefined): Promise<{ monitor: M
     monitor,
     gate,
     async close() {
+      await monitor.outboxIdle();
       await notifier?.idle();
       await control.close();
       await store.close();
@@ -68,11 +74,23 @@ export function register(program: Command): void {
     .description('judge stored images again after a vulnerability database change (no registry traffic)')
     .option('--config <file>', 'configuration file')
     .option('--all', 'judge every stored image again, not only those the last database change can touch')
-    .action(async (opts: { config?: string; all?: boolean }) => {
+    .option('--rescan', 'scan again, from the registry, every stored image whose inventory an older analyzer set made')
+    .action(async (opts: { config?: string; all?: boolean; rescan?: boolean }) => {
+      if (opts.all && opts.rescan) throw new PushgateError('BAD_ARGUMENT', '--all and --rescan: use one (a rescan judges what it scans; run --all after it to judge the rest again)');
       const m = await openMonitor(opts.config);
       try {
         const ready = m.gate.vulndbReadiness();
         if (!ready.ok) throw new PushgateError('VULNDB', ready.error);
+        if (opts.rescan) {
+          // an operator's request, as one made through the API
+          const r = await m.monitor.rescan((req) => m.gate.assess({ ...req, source: 'api' }), (p) => {
+            const where = p.repository ? `${p.registry}/${p.repository}@${p.digest}` : p.digest;
+            process.stderr.write(terminalSafe(`rescan ${p.done}/${p.total} ${where}: ${p.result}${p.error ? ` (${p.error})` : ''}`) + '\n');
+          });
+          process.stdout.write(`${JSON.stringify(r)}\n`);
+          if (r.failed) process.exitCode = 1;
+          return;
+        }
         const stats = opts.all ? await m.monitor.all() : await m.monitor.tick();
         process.stdout.write(`${JSON.stringify(stats ?? { skipped: true, reason: 'every stored image is judged by the database in force' })}\n`);
       } finally {

@@ -9,6 +9,8 @@
  *   and pushgate sends no request to the registry during the pass (its registry client's request
  *   counter, pushgate_registry_requests_total, does not move).
  * - The advisory withdrawn: the next pass resolves the finding.
+ * - After an analyzer upgrade (the image's scan cached under another analyzer-set version), a rescan
+ *   reads only that image from the registry again, reports its progress and indexes the new scan.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -23,6 +25,9 @@ import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, metricValue, silentLogger } from '../../helpers/gate.js';
 import { labOci, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 import { OSV } from '../../helpers/monitor.js';
+import Database from 'better-sqlite3';
+import { SCAN_KEY } from '../../../src/gate/gate.js';
+import type { RescanProgress } from '../../../src/monitor/index.js';
 
 const SRV_PORT = 23600;
 const REG_PORT = 23601;
@@ -182,5 +187,26 @@ describe('monitor: a database change re-judges stored images without a registry 
     const runs = (await (await api('/monitor/runs')).json()) as Array<{ id: string; state: string }>;
     expect(runs.filter((r) => r.id.startsWith('db:')).every((r) => r.state === 'done')).to.equal(true);
     expect(runs.length).to.be.greaterThan(1);
+  });
+
+  it('a rescan re-inventories from the registry exactly the images whose cached scan an older analyzer set made', async () => {
+    // an analyzer upgrade: the zip image's inventory is cached under another analyzer-set version only
+    const raw = new Database(path.join(dir, 'pushgate.db'));
+    try {
+      raw.pragma('busy_timeout = 5000');
+      const moved = raw.prepare('UPDATE layers SET key = ? WHERE key = ?').run(SCAN_KEY(zip as never).replace(/^scan:[^:]+:/, 'scan:older-analyzers:'), SCAN_KEY(zip as never)).changes;
+      expect(moved).to.equal(1);
+    } finally {
+      raw.close();
+    }
+    const requests = await registryRequests();
+    const seen: RescanProgress[] = [];
+    const r = await srv.monitor.rescan((req) => srv.gate.assess({ ...req, source: 'api' }), (p) => seen.push(p));
+    expect(r).to.include({ stale: 1, rescanned: 1, failed: 0, skipped: 0 });
+    expect(seen).to.deep.equal([{ done: 1, total: 1, digest: zip, registry: 'lab', repository: 'team/zip', result: 'rescanned' }]);
+    expect(await registryRequests(), 'the image was read from the registry').to.be.greaterThan(requests);
+    expect(await srv.store.getLayer(SCAN_KEY(zip as never)), 'cached under the analyzer set in force').to.not.equal(undefined);
+    const again = await srv.monitor.rescan((req) => srv.gate.assess({ ...req, source: 'api' }));
+    expect(again, 'nothing stale is left').to.include({ stale: 0, rescanned: 0 });
   });
 });

@@ -7,6 +7,7 @@ import { affectedTable } from '../../../src/cli/commands/monitor.js';
 import type { Digest } from '../../../src/core/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore } from '../../../src/store/index.js';
+import Database from 'better-sqlite3';
 import { runCli } from '../../helpers/cli.js';
 import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
 
@@ -72,6 +73,26 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     const badId = runCli(['affected', 'CVE-1 OR 1=1', '--config', config]);
     expect(badId.status).to.equal(2);
     expect(badId.stderr).to.match(/has characters ids do not have/);
+  });
+
+  it('monitor --rescan reports each stale image on stderr and exits 1 when it cannot be read (no registry configured); --all with --rescan exits 2', () => {
+    const both = runCli(['monitor', '--all', '--rescan', '--config', config]);
+    expect(both.status).to.equal(2);
+    expect(both.stderr).to.match(/--all and --rescan: use one/);
+    const fresh = runCli(['monitor', '--rescan', '--config', config]);
+    expect(fresh.status, fresh.stderr).to.equal(0);
+    expect(JSON.parse(fresh.stdout)).to.include({ stale: 0, rescanned: 0, failed: 0 });
+    // an analyzer upgrade: the stored inventory is under another analyzer-set version's key
+    const raw = new Database(path.join(dir, 'pushgate.db'));
+    try {
+      expect(raw.prepare("UPDATE layers SET key = 'scan:older-analyzers:' || substr(key, instr(substr(key, 6), ':') + 6) WHERE key LIKE 'scan:%'").run().changes).to.equal(1);
+    } finally {
+      raw.close();
+    }
+    const r = runCli(['monitor', '--rescan', '--config', config]);
+    expect(r.status, r.stderr).to.equal(1);
+    expect(JSON.parse(r.stdout)).to.include({ stale: 1, rescanned: 0, failed: 1 });
+    expect(r.stderr).to.match(new RegExp(`^rescan 1/1 lab/team/zip@${digestOf(1)}: failed \\(.+\\)$`, 'm'));
   });
 });
 

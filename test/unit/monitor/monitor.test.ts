@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Digest, Verdict } from '../../../src/core/index.js';
+import { PushgateError, type Digest, type Verdict } from '../../../src/core/index.js';
 import type { NewFindingsBody } from '../../../src/gate/notify.js';
 import { Monitor } from '../../../src/monitor/index.js';
 import { compilePolicy, defaultPolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
-import type { VulnDb } from '../../../src/vulndb/index.js';
-import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
+import { updateDb, VulnDb } from '../../../src/vulndb/index.js';
+import { buildDb, digestOf, OSV, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
@@ -60,7 +60,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       }
       const notices: NewFindingsBody[] = [];
       const judged: Verdict[] = [];
-      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: (n) => notices.push(n) }, onJudged: (v) => judged.push(v) });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: (n) => void notices.push(n) }, onJudged: (v) => judged.push(v) });
       // the first database with a digest: everything indexed, nothing judged by another database
       expect(await mon.tick(), 'nothing judged by another database').to.equal(undefined);
       expect([...(await store.monitor.indexStates()).values()]).to.deep.equal(Array(8).fill(db!.contentDigest));
@@ -77,6 +77,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(changes[0].decision).to.deep.equal({ before: 'allow', after: 'allow' });
       expect(changes[0].onNewFindings).to.include({ action: 'notify', effect: 'kept' });
       expect(changes[0].vulndb.after).to.equal(v2.contentDigest);
+      await mon.outboxIdle();
       expect(notices).to.have.length(3);
       expect(notices[0].advisories.map((a) => a.id)).to.deep.equal(['NSWG-NPM-458']);
       expect(notices[0].advisories[0].packages).to.deep.equal([{ name: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], path: '/app/node_modules/adm-zip/package.json' }]);
@@ -105,6 +106,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       const c3 = await store.monitor.listChanges(digestOf(2), 10);
       expect(c3[0].resolved.map((f) => f.id)).to.deep.equal(['NSWG-NPM-458']);
       expect(c3[0].new).to.deep.equal([]);
+      await mon.outboxIdle();
       expect(notices).to.deep.equal([]);
       expect((await mon.affected('CVE-2018-1002204')).images).to.deep.equal([]);
     });
@@ -154,7 +156,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.monitor.dueHolds(now + 86_400_000)).to.deep.equal([]);
     });
 
-    it('a pass killed after some images resumes after the last one finished and judges each image once', async () => {
+    it('a pass killed after some batches resumes after the last one written and judges each image once', async () => {
       const policy = defaultPolicy();
       await swap([LODASH_OLD]);
       for (let i = 0; i < 6; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(100 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
@@ -165,24 +167,124 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await swap([LODASH_OLD, ADM_ZIP]);
       let n = 0;
       const crashing = new Monitor({
-        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest),
+        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest), chunk: 2,
         afterImage: () => {
-          if (++n === 2) throw new Error('killed');
+          // the first image of the second batch: both of its images are written, the third batch is not judged
+          if (++n === 3) throw new Error('killed');
         },
       });
       await crashing.tick().then(() => expect.fail('should have died'), (e: Error) => expect(e.message).to.equal('killed'));
-      expect(judged).to.have.length(2);
+      expect(judged).to.have.length(4);
       // another replica: the dead owner's lease holds it off, then it takes over
-      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-b', onJudged: (v) => judged.push(v.digest) });
+      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-b', onJudged: (v) => judged.push(v.digest), chunk: 2 });
       expect((await b.tick())?.skipped).to.equal(true);
       now += 31_000;
       const s = await b.tick();
-      expect(s?.rejudged).to.equal(4);
+      expect(s?.rejudged).to.equal(2);
       expect([...judged].sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => digestOf(100 + i)));
       for (let i = 0; i < 6; i++) expect(await store.monitor.listChanges(digestOf(100 + i), 10), `image ${i}`).to.have.length(1);
       const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
       expect(run?.state).to.equal('done');
       expect(run?.owner).to.equal('replica-b');
+    });
+
+    it('a batch whose write fails leaves nothing of it written: the resumed pass writes each of its images once', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      for (let i = 0; i < 5; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(300 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const notices: NewFindingsBody[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', chunk: 2, notifier: { newFindings: (x) => void notices.push(x) } });
+      await mon.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      // a store fault a real database cannot be made to produce on cue: the second batch's write fails
+      const real = store.monitor.commitBatch.bind(store.monitor);
+      let calls = 0;
+      store.monitor.commitBatch = async (b, now) => {
+        if (++calls === 2) throw new PushgateError('STORE', 'injected: connection lost', { retryable: true });
+        return real(b, now);
+      };
+      try {
+        await mon.tick().then(() => expect.fail('should have failed'), (e: Error) => expect(e.message).to.match(/injected/));
+      } finally {
+        store.monitor.commitBatch = real;
+      }
+      const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
+      expect(run?.cursor, 'the first batch is written').to.equal(digestOf(301));
+      await mon.outboxIdle();
+      expect(notices.map((x) => x.digest), 'notices only for what was written').to.deep.equal([digestOf(300), digestOf(301)]);
+      for (const i of [2, 3]) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i} of the failed batch`).to.have.length(0);
+      const s = await mon.tick();
+      expect(s?.rejudged).to.equal(3);
+      for (let i = 0; i < 5; i++) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i}`).to.have.length(1);
+      await mon.outboxIdle();
+      expect(notices.map((x) => x.digest).sort()).to.deep.equal(Array.from({ length: 5 }, (_, i) => digestOf(300 + i)));
+      expect((await store.monitor.getRun(`db:${db!.contentDigest}`))?.state).to.equal('done');
+    });
+
+    it('a re-rating by NVD enrichment alone marks the pair changed and re-judges the images holding it (severity changed in their change records)', async () => {
+      const policy = defaultPolicy();
+      // an advisory without its own severity, aliased to a CVE the NVD fixture rates (CVSS 3.1 7.5: high)
+      const osv = path.join(dir, 'osv-nvd');
+      fs.mkdirSync(osv);
+      fs.writeFileSync(path.join(osv, 'TEST-NVD-1.json'), JSON.stringify({
+        id: 'TEST-NVD-1', aliases: ['CVE-2006-20001'], modified: '2026-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: 'left-pad' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '9.0.0' }] }] }],
+      }));
+      db?.close();
+      await updateDb({ path: dbPath, sources: [osv] });
+      db = VulnDb.open(dbPath);
+      await storeImage(store, { repository: 'team/pad', tag: 'v1', scan: scanOf(digestOf(400), [npmPackage('left-pad', '1.3.0')]), db, policy });
+      await storeImage(store, { repository: 'team/other', tag: 'v1', scan: scanOf(digestOf(401), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+      await mon.tick();
+      const before = (await store.getReport(digestOf(400))) as { findings: Array<{ id: string; severity: string }> };
+      expect(before.findings.map((f) => `${f.id} ${f.severity}`)).to.deep.equal(['TEST-NVD-1 unknown']);
+      db.close();
+      await updateDb({ path: dbPath, sources: [osv, `nvd:${path.join(OSV, '../nvd/cve')}`] });
+      db = VulnDb.open(dbPath);
+      expect([...db.digestRecord().changed.keys()], 'the advisory is the same; its enrichment changed').to.deep.equal(['npm:left-pad']);
+      const s = await mon.tick();
+      expect(s).to.include({ rejudged: 1, changed: 1 });
+      const [c] = await store.monitor.listChanges(digestOf(400), 10);
+      expect(c.severityChanged).to.deep.equal([{ id: 'TEST-NVD-1', package: 'left-pad', installedVersion: '1.3.0', before: 'unknown', after: 'high' }]);
+      expect(c.new).to.deep.equal([]);
+      expect(await store.monitor.listChanges(digestOf(401), 10), 'an image without the package').to.deep.equal([]);
+    });
+
+    it('a notice not delivered before a crash stays in the outbox and the next process delivers it once', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(600), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      // a process that writes its notices and dies before delivering them (its notifier never finishes)
+      const never = new Promise<void>(() => undefined);
+      const dying = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', notifier: { newFindings: () => never } });
+      await dying.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      expect(await dying.tick()).to.include({ changed: 1 });
+      // the next process (another owner): the dead one's claim holds the notice until its lease ends
+      const got: NewFindingsBody[] = [];
+      const next = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-b', notifier: { newFindings: (n) => void got.push(n) } });
+      await next.tick();
+      await next.outboxIdle();
+      expect(got, 'held by the dead owner\'s lease').to.deep.equal([]);
+      const claimed = await store.monitor.claimOutbox('replica-b', 10, 60_000, Date.now() + 10 * 60_000);
+      expect(claimed.map((n) => (n.body as NewFindingsBody).digest), 'after the lease').to.deep.equal([digestOf(600)]);
+      await store.monitor.outboxDone('replica-b', claimed.map((n) => n.seq));
+      expect(await store.monitor.claimOutbox('replica-c', 10, 60_000, Date.now() + 20 * 60_000), 'removed once delivered').to.deep.equal([]);
+    });
+
+    it('notices go through the outbox: delivered after the write, removed after delivery', async () => {
+      const policy = defaultPolicy();
+      await swap([LODASH_OLD]);
+      await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(610), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const got: NewFindingsBody[] = [];
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, notifier: { newFindings: async (n) => void got.push(n) } });
+      await mon.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      await mon.tick();
+      await mon.outboxIdle();
+      expect(got.map((n) => n.digest)).to.deep.equal([digestOf(610)]);
+      expect(await store.monitor.claimOutbox('anyone', 10, 60_000, Date.now() + 10 * 60_000)).to.deep.equal([]);
     });
 
     it('--all re-judges every stored image once, resumable', async () => {

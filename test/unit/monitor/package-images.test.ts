@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Package } from '../../../src/core/index.js';
+import type { Digest, Package } from '../../../src/core/index.js';
+import fc from 'fast-check';
 import { Monitor } from '../../../src/monitor/index.js';
+import { freshDatabase } from '../../helpers/postgres.js';
 import { matchesPurlQuery, parsePurlQuery } from '../../../src/monitor/purl-query.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { addMonitorRoutes } from '../../../src/server/monitor-api.js';
@@ -110,9 +112,59 @@ describe('monitor: package URL queries', () => {
       const raw = await fetch(`${base}/pkg:deb/debian/openssl/images`);
       expect(raw.status).to.equal(200);
       expect(((await raw.json()) as { images: unknown[] }).images).to.have.length(2);
+      const first = (await (await fetch(`${base}/pkg:npm/lodash/images?limit=1`)).json()) as { images: Array<{ digest: string }>; more: boolean; next?: string };
+      expect([first.images.map((i) => i.digest), first.more, first.next]).to.deep.equal([[digestOf(1)], true, digestOf(1)]);
+      const second = (await (await fetch(`${base}/pkg:npm/lodash/images?limit=1&after=${first.next}`)).json()) as { images: Array<{ digest: string }>; more: boolean };
+      expect([second.images.map((i) => i.digest), second.more]).to.deep.equal([[digestOf(2)], false]);
+      expect((await fetch(`${base}/pkg:npm/lodash/images?limit=0`)).status).to.equal(400);
+      expect((await fetch(`${base}/pkg:npm/lodash/images?after=sha256:1`)).status).to.equal(400);
       const badOne = await fetch(`${base}/${encodeURIComponent('pkg:hex/phoenix')}/images`);
       expect(badOne.status).to.equal(400);
       expect(((await badOne.json()) as { error: string }).error).to.contain('does not inventory purl type "hex"');
     });
   });
+
+  for (const kind of ['sqlite', 'postgres'] as const) {
+    it(`property (${kind}): walking the pages of any limit gives every image holding the package at that version once, in digest order`, async function () {
+      this.timeout(120_000);
+      const pg = kind === 'postgres' ? await freshDatabase('pushgate_purl_pages') : undefined;
+      const store = await openStore(pg ? pg.url : 'sqlite::memory:');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-purl-pages-'));
+      try {
+        const db = await buildDb(path.join(dir, 'vulndb.sqlite'), [osvRecord('npm/NSWG-NPM-368.json')]);
+        const policy = defaultPolicy();
+        // 14 images: lodash at one of three versions, or none
+        const versions = ['4.17.15', '4.17.21', '4.17.15', '', '4.17.4', '4.17.15', '4.17.15', '', '4.17.21', '4.17.15', '4.17.4', '4.17.15', '4.17.21', '4.17.15'];
+        for (const [i, v] of versions.entries()) {
+          await storeImage(store, { repository: `team/p${i}`, tag: 'v1', scan: scanOf(digestOf(500 + i), v ? [npmPackage('lodash', v)] : [npmPackage('left-pad', '1.3.0')]), db, policy });
+        }
+        db.close();
+        const mon = new Monitor({ store, logger: quiet, vulndb: () => undefined, policy: () => defaultPolicy() });
+        await mon.catchUp();
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.constantFrom('', '4.17.15', '4.17.21', '4.17.4', '1.0.0'), async (limit, version) => {
+            const want = versions.flatMap((v, i) => (v && (!version || v === version) ? [digestOf(500 + i)] : []));
+            const seen: string[] = [];
+            let after: Digest | undefined;
+            for (let calls = 0; ; calls++) {
+              expect(calls, 'the walk ends').to.be.lessThan(40);
+              const page = await mon.packageImages(`pkg:npm/lodash${version ? `@${version}` : ''}`, { limit, after });
+              expect(page.images.length).to.be.at.most(limit);
+              seen.push(...page.images.map((x) => x.digest));
+              if (!page.more) break;
+              expect(page.next, 'a page with more names where to go on').to.be.a('string');
+              after = page.next;
+            }
+            expect(seen).to.deep.equal(want);
+          }),
+          { numRuns: 25 },
+        );
+        await mon.packageImages('pkg:npm/lodash', { limit: 0 }).then(() => expect.fail('limit 0 accepted'), (e: Error) => expect(e.message).to.match(/limit 0: use an integer from 1 to 1000/));
+      } finally {
+        await store.close();
+        await pg?.drop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

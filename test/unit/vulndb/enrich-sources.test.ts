@@ -19,6 +19,8 @@ import {
 import { readPlainReleases } from '../../../src/vulndb/enrich/eol.js';
 import { scoreCvss, vendorSeverity } from '../../../src/vulndb/severity.js';
 import YAML from 'yaml';
+import Database from 'better-sqlite3';
+import { computePackageDigests } from '../../../src/vulndb/digest.js';
 
 const FIX = path.resolve('test/fixtures/vulndb');
 const NVD = path.join(FIX, 'nvd/cve');
@@ -246,6 +248,18 @@ describe('vulndb enrichment: building with enrichment sources', function () {
     await updateDb({ path: dbPath, sources: [OSV_NPM, `nvd:${NVD}`, `kev:${KEV}`, `epss:${epssFile}`, `eol:${EOL}`] });
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('the per-package digests written at import cover the enrichment exactly as a read of the index does', () => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const enriched = (db.prepare('SELECT count(*) AS n FROM records WHERE enrich IS NOT NULL').get() as { n: number }).n;
+      expect(enriched, 'records with NVD, KEV or EPSS data').to.be.greaterThan(0);
+      const stored = new Map((db.prepare('SELECT pkg, digest FROM package_digests').all() as Array<{ pkg: string; digest: string }>).map((r) => [r.pkg, r.digest]));
+      expect(stored).to.deep.equal(computePackageDigests(db));
+    } finally {
+      db.close();
+    }
+  });
 
   it('records what each source delivered (db status) and how old each is', () => {
     const db = VulnDb.open(dbPath);
