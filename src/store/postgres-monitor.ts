@@ -10,6 +10,13 @@ import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, Inde
 import { writeVerdictPg } from './postgres-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, runFromRow } from './sqlite-monitor.js';
 
+/**
+ * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
+ * disagree agree on when a dead replica's pass may be taken over (the `now` arguments, injectable for
+ * grace-period tests, still date what is recorded).
+ */
+const DB_NOW = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
+
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -104,9 +111,9 @@ export class PostgresMonitorStore implements MonitorStore {
     const r = await this.q(
       'claim run',
       `INSERT INTO monitor_runs AS m (id, kind, vulndb_digest, state, owner, lease_until, cursor, started_at)
-       VALUES ($1, $2, $3, 'running', $4, $5::bigint + $6::bigint, '', $5::bigint)
+       VALUES ($1, $2, $3, 'running', $4, ${DB_NOW} + $6::bigint, '', $5::bigint)
        ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
-       WHERE m.state = 'running' AND (m.lease_until < $5::bigint OR m.owner = EXCLUDED.owner)
+       WHERE m.state = 'running' AND (m.lease_until < ${DB_NOW} OR m.owner = EXCLUDED.owner)
        RETURNING *`,
       [id, kind, vulndbDigest, owner, now, leaseMs],
     );
@@ -134,7 +141,7 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
     return this.tx('commit re-judgement', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [r.run.cursor, now + r.run.leaseMs, r.run.id, r.run.owner]);
+      const moved = await c.query(`UPDATE monitor_runs SET cursor = $1, lease_until = ${DB_NOW} + $2 WHERE id = $3 AND owner = $4 AND state = 'running'`, [r.run.cursor, r.run.leaseMs, r.run.id, r.run.owner]);
       if (moved.rowCount !== 1) return false;
       for (const v of r.verdicts) await writeVerdictPg(c, v);
       for (const ch of r.changes) {
@@ -158,9 +165,9 @@ export class PostgresMonitorStore implements MonitorStore {
     });
   }
 
-  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
+  async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, _now: number): Promise<boolean> {
     return this.tx('mark judged', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [run.cursor, now + run.leaseMs, run.id, run.owner]);
+      const moved = await c.query(`UPDATE monitor_runs SET cursor = $1, lease_until = ${DB_NOW} + $2 WHERE id = $3 AND owner = $4 AND state = 'running'`, [run.cursor, run.leaseMs, run.id, run.owner]);
       if (moved.rowCount !== 1) return false;
       await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [vulndbDigest, digests]);
       return true;

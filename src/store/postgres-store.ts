@@ -10,6 +10,9 @@ import { PostgresMonitorStore } from './postgres-monitor.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
 
+/** The NOTIFY channel of shared-state changes ({@link PostgresStore.subscribe}). */
+const CHANGES_CHANNEL = 'pushgate_changes';
+
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
 
@@ -31,6 +34,16 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     idleErrors++;
     lastIdleError = e.message;
   });
+  // The pool listens only to idle connections: a connection checked out for a transaction (or the monitor's)
+  // that the server ends emits 'error' on the client with no listener, and that ends the process. Every
+  // client gets its own listener for its whole life; the query in progress rejects with the same error and
+  // is handled (STORE, retried) by its caller, and the broken client is discarded when released.
+  pool.on('connect', (client) => {
+    client.on('error', (e) => {
+      idleErrors++;
+      lastIdleError = e.message;
+    });
+  });
   try {
     const c = await pool.connect();
     c.release();
@@ -38,7 +51,7 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     await pool.end().catch(() => undefined);
     throw new PushgateError('STORE', `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(e as Error).message}`, { cause: e, retryable: true });
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, url);
 }
 
 /** Removes the password from a connection URL for messages. */
@@ -76,8 +89,75 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   /** Continuous-monitoring tables (src/store/postgres-monitor.ts). */
   readonly monitor: MonitorStore;
-  constructor(private readonly pool: pg.Pool) {
+  private readonly listeners = new Set<(topic: string) => void>();
+  private listener: pg.Client | undefined;
+  private listening: Promise<void> | undefined;
+  private closed = false;
+
+  /** @param url the connection URL, for the dedicated LISTEN connection of {@link subscribe}. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly url?: string,
+  ) {
     this.monitor = new PostgresMonitorStore(pool);
+  }
+
+  async subscribe(listener: (topic: string) => void): Promise<() => void> {
+    this.listeners.add(listener);
+    this.listening ??= this.listen(false);
+    await this.listening;
+    return () => this.listeners.delete(listener);
+  }
+
+  async publish(topic: string): Promise<void> {
+    await this.q('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, topic]);
+  }
+
+  /**
+   * Opens the LISTEN connection; when the server ends it (restart, failover, pg_terminate_backend) it is
+   * made again with a backoff (0.5 s doubling to 10 s) and subscribers get `resync`.
+   */
+  private async listen(again: boolean, delayMs = 0): Promise<void> {
+    if (this.closed || !this.url) return;
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs).unref());
+    if (this.closed) return;
+    const c = new pg.Client({ connectionString: this.url });
+    let lost = false;
+    const reconnect = () => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === c) this.listener = undefined;
+      void this.listen(true, Math.min(10_000, Math.max(500, delayMs * 2)));
+    };
+    c.on('error', reconnect);
+    c.on('end', reconnect);
+    c.on('notification', (n) => {
+      if (n.channel === CHANGES_CHANNEL) this.emit(n.payload ?? '');
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch {
+      c.end().catch(() => undefined);
+      reconnect();
+      return;
+    }
+    if (this.closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
+    this.listener = c;
+    if (again) this.emit('resync');
+  }
+
+  private emit(topic: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(topic);
+      } catch {
+        // a subscriber's failure is its own
+      }
+    }
   }
 
   private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
@@ -313,7 +393,9 @@ export class PostgresStore implements Store {
   }
 
   async putVerdict(v: Verdict): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
     try {
       await c.query('BEGIN');
       await writeVerdictPg(c, v);
@@ -327,7 +409,9 @@ export class PostgresStore implements Store {
   }
 
   async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
     try {
       await c.query('BEGIN');
       const rows = await c.query('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND (digest = $3 OR position($4 in body) > 0) FOR UPDATE', [registry, repository, digest, JSON.stringify(tag)]);
@@ -479,7 +563,34 @@ export class PostgresStore implements Store {
     return r.rowCount === 1;
   }
 
+  async claimJob(name: string, owner: string, leaseMs: number): Promise<{ startedAt: number } | undefined> {
+    // One statement: the row is created on first use; an existing one is taken only when due and not
+    // leased (a dead owner's lease has expired). Concurrent claims serialize on the row.
+    const r = await this.q(
+      `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES ($1, $2, ${NOW_MS} + $3, 0, ${NOW_MS})
+       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at
+       WHERE j.due_at <= ${NOW_MS} AND j.lease_until < ${NOW_MS}
+       RETURNING started_at`,
+      [name, owner, leaseMs],
+    );
+    return r.rows[0] ? { startedAt: Number(r.rows[0].started_at) } : undefined;
+  }
+
+  async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = ${NOW_MS} + $1 WHERE name = $2 AND owner = $3`, [leaseMs, name, owner]);
+    return r.rowCount === 1;
+  }
+
+  async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ${NOW_MS} + $1, finished_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [nextInMs, name, owner]);
+    return r.rowCount === 1;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
     await this.pool.end();
   }
 }
