@@ -27,6 +27,7 @@ import { SCAN_KEY, type Gate, type Logger } from './gate.js';
 import { judgeScan } from './judge.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 import { plannedWrites } from './own-traffic.js';
+import { withClusterJob } from './cluster-jobs.js';
 
 /** Counts of one re-evaluation pass. */
 export interface ReevaluationStats {
@@ -142,6 +143,7 @@ export class PolicyControl {
   private exceptions: StoredException[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private stopWatch: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void } }) {
     this.base = o.policy;
@@ -152,10 +154,32 @@ export class PolicyControl {
     return this.base;
   }
 
-  /** Loads the stored exceptions and puts the combined policy in force (no re-evaluation). */
+  /**
+   * Loads the stored exceptions and puts the combined policy in force (no re-evaluation), then follows
+   * the exceptions other replicas add (Store.subscribe): each change, and each reconnection of the
+   * listener, re-reads them, so every replica judges with the same exceptions within moments.
+   */
   async init(): Promise<void> {
     this.exceptions = await this.o.store.listExceptions();
     this.o.gate.setPolicy(this.effective());
+    this.unsubscribe = await this.o.store.subscribe((topic) => {
+      if (topic === 'exceptions' || topic === 'resync') void this.refreshExceptions();
+    });
+  }
+
+  /** Re-reads the stored exceptions (another replica added one) and puts the combined policy in force. */
+  refreshExceptions(): Promise<void> {
+    return this.serial(async () => {
+      try {
+        const stored = await this.o.store.listExceptions();
+        if (stored.map((e) => e.id).join(',') === this.exceptions.map((e) => e.id).join(',')) return;
+        this.exceptions = stored;
+        this.o.gate.setPolicy(this.effective());
+        this.o.logger.info({ exceptions: stored.length, revision: this.o.gate.currentPolicy.revision }, 'exceptions changed in the store; policy in force updated');
+      } catch (e) {
+        this.o.logger.warn({ err: (e as Error).message }, 'exceptions could not be re-read; the next change or reconnection tries again');
+      }
+    });
   }
 
   /** The policy in force: the file's plus the stored exceptions, with a revision of both. */
@@ -215,6 +239,8 @@ export class PolicyControl {
 
   /** Stops watching and waits for work in progress. */
   async close(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.stopWatch?.();
     this.stopWatch = undefined;
     await this.chain;
@@ -225,7 +251,15 @@ export class PolicyControl {
     return this.serial(() => this.reevaluateNow());
   }
 
-  private async reevaluateNow(): Promise<ReevaluationStats> {
+  /**
+   * One re-evaluation at a time in the cluster (a job lease): replicas that reload the same policy file
+   * take turns, and the later ones find the verdicts already judged by that revision and skip them.
+   */
+  private reevaluateNow(): Promise<ReevaluationStats> {
+    return withClusterJob(this.o.store, 'reevaluate', () => this.reevaluateHeld());
+  }
+
+  private async reevaluateHeld(): Promise<ReevaluationStats> {
     const gate = this.o.gate;
     const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), act: (b, a, views) => this.actOnTags(b, a, views) });
     this.o.logger.info({ ...stats, revision: gate.currentPolicy.revision }, 'stored verdicts re-evaluated');
@@ -305,6 +339,11 @@ export class PolicyControl {
     return last ?? { action: 'none', status: 'skipped', detail: 'no blocked tag points at this digest any more: nothing to act on' };
   }
 
+  /** Tells the other replicas that the exceptions changed; a failure is logged (they catch up on their next resync). */
+  private async announceExceptions(): Promise<void> {
+    await this.o.store.publish('exceptions').catch((e: Error) => this.o.logger.warn({ err: e.message }, 'other replicas could not be told about the new exception'));
+  }
+
   /** Stored exceptions (oldest first). */
   list(): StoredException[] {
     return [...this.exceptions];
@@ -326,6 +365,7 @@ export class PolicyControl {
       const stored = await this.o.store.addException(actor, spec as unknown as StoredException['spec']);
       this.exceptions.push(stored);
       this.o.gate.setPolicy(this.effective());
+      await this.announceExceptions();
       await this.o.store.audit({ actor, action: 'exception-added', detail: { id: stored.id, reason: spec.reason, owner: spec.owner, expires: spec.expires, spec } });
       void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
       return stored;
@@ -367,6 +407,7 @@ export class PolicyControl {
       const exception = await store.addException(actor, spec as unknown as StoredException['spec']);
       this.exceptions.push(exception);
       gate.setPolicy(this.effective());
+      await this.announceExceptions();
       await store.setQuarantineState(rec.id, 'released');
       if (rec.tag) await store.recordTag(rec.registry, rec.repository, rec.tag, rec.digest, true);
       const before = await store.getVerdict(rec.registry, rec.repository, rec.digest);
