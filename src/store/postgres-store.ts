@@ -10,6 +10,9 @@ import { PostgresMonitorStore } from './postgres-monitor.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
 
+/** Group-commit transactions of enqueues in flight at once ({@link PostgresStore.enqueue}). */
+const MAX_FLUSHES = 2;
+
 /** The NOTIFY channel of shared-state changes ({@link PostgresStore.subscribe}). */
 const CHANGES_CHANNEL = 'pushgate_changes';
 
@@ -208,21 +211,60 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Group commit, as the SQLite store: enqueues that arrive while a flush is on its way (concurrent webhook
+   * requests) are written together in one transaction, one WAL flush for all of them; each promise resolves
+   * only after that transaction committed, so the 202 still means "durably queued". At most
+   * {@link MAX_FLUSHES} transactions are in flight; a bigger backlog makes bigger groups.
+   */
   async enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
-    const key = dedupeKey(event);
-    const now = Date.now();
-    const r = await this.q(
-      `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS}, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
-      [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
-    );
-    if (r.rowCount === 1) return { inserted: true, seq: Number(r.rows[0].seq) };
-    const row = await this.q('SELECT seq FROM events WHERE dedupe_key = $1', [key]);
-    return { inserted: false, seq: Number(row.rows[0].seq) };
+    return (await this.enqueueGroup([event]))[0];
   }
 
+  /** One envelope's events as one group of the group commit: all of them are written, or none. */
   async enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
     if (events.length === 0) return [];
+    return this.enqueueGroup(events);
+  }
+
+  private readonly pendingEnqueues: Array<{ events: PushEvent[]; resolve: (r: Array<{ inserted: boolean; seq: number }>) => void; reject: (e: Error) => void }> = [];
+  private flushes = 0;
+
+  private enqueueGroup(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    return new Promise((resolve, reject) => {
+      this.pendingEnqueues.push({ events, resolve, reject });
+      if (this.pendingEnqueues.length === 1 && this.flushes < MAX_FLUSHES) setImmediate(() => void this.flushEnqueues());
+    });
+  }
+
+  private async flushEnqueues(): Promise<void> {
+    if (this.flushes >= MAX_FLUSHES) return;
+    const batch = this.pendingEnqueues.splice(0);
+    if (batch.length === 0) return;
+    this.flushes++;
+    try {
+      try {
+        const all = await this.insertEvents(batch.flatMap((b) => b.events));
+        let at = 0;
+        for (const b of batch) {
+          b.resolve(all.slice(at, at + b.events.length));
+          at += b.events.length;
+        }
+      } catch (e) {
+        if (batch.length === 1) batch[0].reject(e as Error);
+        else {
+          // One bad group must not fail the others: each group in its own transaction (all or nothing).
+          for (const b of batch) await this.insertEvents(b.events).then(b.resolve, b.reject);
+        }
+      }
+    } finally {
+      this.flushes--;
+      if (this.pendingEnqueues.length) setImmediate(() => void this.flushEnqueues());
+    }
+  }
+
+  /** Inserts `events` in one transaction (duplicates as {@link Store.enqueue}); results in order. */
+  private async insertEvents(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
     const c = await this.pool.connect().catch((e: Error) => {
       throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
     });
@@ -253,7 +295,7 @@ export class PostgresStore implements Store {
         for (const row of r.rows as Array<{ seq: string; dedupe_key: string }>) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: false });
       }
       await c.query('COMMIT');
-      // The first occurrence of a key in the envelope is the one inserted; repeats are duplicates.
+      // The first occurrence of a key in the group is the one inserted; repeats are duplicates.
       const seen = new Set<string>();
       return keys.map((k) => {
         const s = seqs.get(k)!;
