@@ -60,7 +60,7 @@ function configText(dir: string, url: string, regPort: number, extra: string[] =
 }
 
 describe(`scale-out: ${REPLICAS} replicas on one PostgreSQL, ${PUSHES} pushes, replicas SIGKILLed, connections ended`, function () {
-  this.timeout(Math.max(300_000, PUSHES * 600));
+  this.timeout(Math.max(300_000, PUSHES * 900));
   let dir: string;
   let storage: string;
   let regPort: number;
@@ -190,7 +190,7 @@ describe(`scale-out: ${REPLICAS} replicas on one PostgreSQL, ${PUSHES} pushes, r
     expect(ended, 'the PostgreSQL fault ended connections').to.be.greaterThan(0);
 
     // Leases of killed workers expire after 30 s (on the database's clock); then another replica claims them.
-    const deadline = Date.now() + 120_000 + PUSHES * 60;
+    const deadline = Date.now() + 120_000 + PUSHES * 200;
     let missing = PUSHES;
     let open = 0;
     while (Date.now() < deadline) {
