@@ -163,9 +163,9 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  private async q(sql: string | pg.QueryConfig, args: unknown[] = []): Promise<pg.QueryResult> {
     try {
-      return await this.pool.query(sql, args);
+      return typeof sql === 'string' ? await this.pool.query(sql, args) : await this.pool.query(sql);
     } catch (e) {
       throw new PushgateError('STORE', `postgres: ${(e as Error).message}`, { cause: e, retryable: true });
     }
@@ -265,6 +265,48 @@ export class PostgresStore implements Store {
 
   /** Inserts `events` in one transaction (duplicates as {@link Store.enqueue}); results in order. */
   private async insertEvents(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    if (events.length <= 500) {
+      const one = await this.insertEventsOnce(events);
+      if (one) return one;
+    }
+    return this.insertEventsTx(events);
+  }
+
+  /**
+   * Up to 500 events in one statement (atomic by itself: one round trip, one commit): the insert and, for
+   * the keys already queued, their seq, read from the statement's snapshot. Undefined when a key's row was
+   * committed by another transaction after that snapshot (a concurrent duplicate): then the caller's
+   * transaction path reads it.
+   */
+  private async insertEventsOnce(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }> | undefined> {
+    const now = Date.now();
+    const keys = events.map(dedupeKey);
+    // One statement text whatever the group size (arrays, unnest), prepared once per connection: parsing and
+    // planning a multi-row VALUES list of a new length on every flush cost more than the insert.
+    const r = await this.q({
+      name: 'pushgate-enqueue-group',
+      text: `WITH ins AS (INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
+                      SELECT k, r, p, d, t, b, ${NOW_MS}, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(k, r, p, d, t, b, n)
+                      ORDER BY n
+                      ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq, dedupe_key)
+             SELECT seq, dedupe_key, TRUE AS inserted FROM ins
+             UNION ALL SELECT seq, dedupe_key, FALSE FROM events WHERE dedupe_key = ANY($1::text[])`,
+      values: [keys, events.map((e) => e.registry), events.map((e) => e.repository), events.map((e) => e.digest), events.map((e) => e.tag ?? null), events.map((e) => JSON.stringify(e)), now],
+    });
+    const seqs = new Map<string, { seq: number; inserted: boolean }>();
+    // A key is in one branch only: a key inserted now is not in the statement's snapshot of `events`.
+    for (const row of r.rows as Array<{ seq: string; dedupe_key: string; inserted: boolean }>) if (!seqs.has(row.dedupe_key)) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: row.inserted });
+    if (keys.some((k) => !seqs.has(k))) return undefined;
+    const seen = new Set<string>();
+    return keys.map((k) => {
+      const s = seqs.get(k)!;
+      const first = !seen.has(k);
+      seen.add(k);
+      return { seq: s.seq, inserted: s.inserted && first };
+    });
+  }
+
+  private async insertEventsTx(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
     const c = await this.pool.connect().catch((e: Error) => {
       throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
     });
@@ -597,11 +639,13 @@ export class PostgresStore implements Store {
   }
 
   async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
-    const r = await this.q(
-      `UPDATE own_writes SET consumed_by = $1 WHERE registry = $2 AND repository = $3 AND digest = $4 AND tag = $5
-       AND expires_at >= $6 AND (consumed_by IS NULL OR consumed_by = $1)`,
-      [eventId, w.registry, w.repository, w.digest, w.tag, now],
-    );
+    // Asked for every notification event: a named statement, planned once per connection.
+    const r = await this.q({
+      name: 'pushgate-consume-own-write',
+      text: `UPDATE own_writes SET consumed_by = $1 WHERE registry = $2 AND repository = $3 AND digest = $4 AND tag = $5
+             AND expires_at >= $6 AND (consumed_by IS NULL OR consumed_by = $1)`,
+      values: [eventId, w.registry, w.repository, w.digest, w.tag, now],
+    });
     return r.rowCount === 1;
   }
 
