@@ -638,15 +638,45 @@ export class PostgresStore implements Store {
     );
   }
 
-  async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
-    // Asked for every notification event: a named statement, planned once per connection.
-    const r = await this.q({
-      name: 'pushgate-consume-own-write',
-      text: `UPDATE own_writes SET consumed_by = $1 WHERE registry = $2 AND repository = $3 AND digest = $4 AND tag = $5
-             AND expires_at >= $6 AND (consumed_by IS NULL OR consumed_by = $1)`,
-      values: [eventId, w.registry, w.repository, w.digest, w.tag, now],
+  /**
+   * Asked for every notification event, so concurrent calls are coalesced as enqueues are: the calls that
+   * arrive while a check is on its way are answered by one UPDATE (at most {@link MAX_FLUSHES} in flight).
+   * Each memo row is consumed by one event: when several calls in one batch name the same row, one
+   * event's id wins and a call with that same event id (a redelivery) is true too, as when run one by one.
+   */
+  consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pendingOwn.push({ w, eventId, now, resolve, reject });
+      if (this.pendingOwn.length === 1 && this.ownFlushes < MAX_FLUSHES) setImmediate(() => void this.flushOwn());
     });
-    return r.rowCount === 1;
+  }
+
+  private readonly pendingOwn: Array<{ w: OwnWriteKey; eventId: string; now: number; resolve: (b: boolean) => void; reject: (e: Error) => void }> = [];
+  private ownFlushes = 0;
+
+  private async flushOwn(): Promise<void> {
+    if (this.ownFlushes >= MAX_FLUSHES) return;
+    const batch = this.pendingOwn.splice(0);
+    if (!batch.length) return;
+    this.ownFlushes++;
+    try {
+      const r = await this.q({
+        name: 'pushgate-consume-own-writes',
+        text: `UPDATE own_writes o SET consumed_by = u.e
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(e, r, p, d, t, n)
+               WHERE o.registry = u.r AND o.repository = u.p AND o.digest = u.d AND o.tag = u.t AND o.expires_at >= u.n
+                 AND (o.consumed_by IS NULL OR o.consumed_by = u.e)
+               RETURNING o.registry, o.repository, o.digest, o.tag, o.consumed_by`,
+        values: [batch.map((b) => b.eventId), batch.map((b) => b.w.registry), batch.map((b) => b.w.repository), batch.map((b) => b.w.digest), batch.map((b) => b.w.tag), batch.map((b) => b.now)],
+      });
+      const won = new Set((r.rows as Array<Record<string, string>>).map((x) => JSON.stringify([x.registry, x.repository, x.digest, x.tag, x.consumed_by])));
+      for (const b of batch) b.resolve(won.has(JSON.stringify([b.w.registry, b.w.repository, b.w.digest, b.w.tag, b.eventId])));
+    } catch (e) {
+      for (const b of batch) b.reject(e as Error);
+    } finally {
+      this.ownFlushes--;
+      if (this.pendingOwn.length) setImmediate(() => void this.flushOwn());
+    }
   }
 
   async claimJob(name: string, owner: string, leaseMs: number): Promise<{ startedAt: number } | undefined> {

@@ -63,3 +63,44 @@ describe('store: group commit of concurrent enqueues (postgres)', function () {
     expect(await store.queueDepth()).to.equal(2); // the bad envelope's good event is not queued either
   });
 });
+
+describe('store: own-writes checks coalesced (postgres)', function () {
+  this.timeout(30_000);
+  let db: { url: string; drop(): Promise<void> };
+  let store: Store;
+  beforeEach(async () => {
+    db = await freshDatabase('pg_scaleout_own');
+    store = await openStore(db.url);
+  });
+  afterEach(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  const w = (tag: string) => ({ registry: 'lab', repository: 'quarantine/team/app', digest: D(9), tag });
+
+  it('concurrent checks: one event consumes a memo, its redelivery too, every other event not; others unaffected', async () => {
+    const now = Date.now();
+    await store.rememberOwnWrite(w('v1'), now + 60_000);
+    await store.rememberOwnWrite(w('v2'), now + 60_000);
+    await store.rememberOwnWrite(w('old'), now - 1);
+    const calls = await Promise.all([
+      store.consumeOwnWrite(w('v1'), 'ev-a', now),
+      store.consumeOwnWrite(w('v1'), 'ev-b', now),
+      store.consumeOwnWrite(w('v1'), 'ev-a', now),
+      store.consumeOwnWrite(w('v1'), 'ev-c', now),
+      store.consumeOwnWrite(w('v2'), 'ev-d', now),
+      store.consumeOwnWrite(w('old'), 'ev-e', now),
+      store.consumeOwnWrite(w('none'), 'ev-f', now),
+    ]);
+    const v1 = calls.slice(0, 4);
+    const winners = new Set(['ev-a', 'ev-b', 'ev-a', 'ev-c'].filter((_, i) => v1[i]));
+    expect(winners.size, 'one event consumed v1').to.equal(1);
+    if (winners.has('ev-a')) expect(v1).to.deep.equal([true, false, true, false]);
+    expect(calls.slice(4)).to.deep.equal([true, false, false]);
+    // afterwards, one by one: the winner's redelivery is still true, another event is not
+    const [winner] = [...winners];
+    expect(await store.consumeOwnWrite(w('v1'), winner, now)).to.equal(true);
+    expect(await store.consumeOwnWrite(w('v1'), 'ev-z', now)).to.equal(false);
+  });
+});
