@@ -103,6 +103,8 @@ export class Balancer {
   /** Requests answered by each replica's name, and requests that failed in flight. */
   readonly served = new Map<string, number>();
   failed = 0;
+  /** Answers other than 2xx, by status (the registry delivers those notifications again). */
+  readonly statuses = new Map<number, number>();
   port = 0;
 
   async start(): Promise<number> {
@@ -118,7 +120,9 @@ export class Balancer {
         }
         const to = live[this.next++ % live.length];
         const up = http.request({ host: '127.0.0.1', port: to.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          const code = ur.statusCode ?? 502;
+          if (code >= 300) this.statuses.set(code, (this.statuses.get(code) ?? 0) + 1);
+          res.writeHead(code, ur.headers);
           ur.pipe(res);
           ur.on('end', () => this.served.set(to.name, (this.served.get(to.name) ?? 0) + 1));
         });

@@ -237,7 +237,7 @@ describe(`scale-out: ${REPLICAS} replicas on one PostgreSQL, ${PUSHES} pushes, r
     for (const r of replicas) expect(r.child.exitCode, r.name).to.equal(null);
     const served = [...balancer.served.entries()].map(([n, x]) => `${n}=${x}`).join(' ');
     process.stderr.write(
-      `      scale-out: ${PUSHES} pushes in ${pushSeconds.toFixed(1)} s, all judged and enforced after ${((Date.now() - t0) / 1000).toFixed(1)} s; ${log.join('; ')}; notifications served ${served}, ${balancer.failed} failed in flight (redelivered)\n`,
+      `      scale-out: ${PUSHES} pushes in ${pushSeconds.toFixed(1)} s, all judged and enforced after ${((Date.now() - t0) / 1000).toFixed(1)} s; ${log.join('; ')}; notifications served ${served}, ${balancer.failed} failed in flight, answers other than 2xx ${JSON.stringify(Object.fromEntries(balancer.statuses))} (both redelivered)\n`,
     );
   });
 
