@@ -255,9 +255,9 @@ export class Gate implements GateApi {
 
   /**
    * Readiness of the vulnerability database: opened, verified when loaded, and answering a probe query now.
-   * @returns `{ ok: true, builtAt }` or `{ ok: false, error }` saying what is wrong and what to run.
+   * @returns `{ ok: true, builtAt, digest }` or `{ ok: false, error }` saying what is wrong and what to run.
    */
-  vulndbReadiness(): { ok: true; builtAt: string | null } | { ok: false; error: string } {
+  vulndbReadiness(): { ok: true; builtAt: string | null; digest: string | null } | { ok: false; error: string } {
     return this.vulndbHolder.readiness();
   }
 

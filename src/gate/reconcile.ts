@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
 import type { Gate, Logger } from './gate.js';
-import { setLongInterval } from '../core/timers.js';
+import { scheduleClusterJob } from './cluster-jobs.js';
 
 /** Options of {@link reconcile}. */
 export interface ReconcileOptions {
@@ -108,24 +108,24 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
 }
 
 /**
- * Runs {@link reconcile} every `intervalMs` (config `reconcile.interval`; 0 = off), one pass at a
- * time, first pass after one interval. Returns a stopper that aborts a running pass.
+ * Runs {@link reconcile} every `intervalMs` (config `reconcile.interval`; 0 = off), once per cluster: the
+ * replicas sharing the store take turns through a job lease (src/gate/cluster-jobs.ts), a pass starts one
+ * interval after the last one ended, whichever replica ran it, and a replica that dies mid-pass hands over
+ * when its lease expires. Each pass leaves a `reconcile-pass` audit record (owner, start on the database's
+ * clock, counts). Returns a stopper that aborts a running pass.
  */
 export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { intervalMs: number }): () => void {
   if (!opts.intervalMs || opts.intervalMs <= 0) return () => undefined;
-  const ac = new AbortController();
-  let running = false;
-  const timer = setLongInterval(() => {
-    if (running) return;
-    running = true;
-    reconcile({ ...opts, signal: ac.signal })
-      .catch((e: Error) => opts.logger?.warn({ err: e.message }, 'reconcile pass failed'))
-      .finally(() => (running = false));
-  }, opts.intervalMs);
-  return () => {
-    timer.stop();
-    ac.abort();
-  };
+  return scheduleClusterJob({
+    store: opts.store,
+    logger: opts.logger,
+    name: 'reconcile',
+    intervalMs: opts.intervalMs,
+    run: async ({ signal, startedAt, owner }) => {
+      const r = await reconcile({ ...opts, signal });
+      await opts.store.audit({ actor: 'pushgate', action: 'reconcile-pass', detail: { owner, startedAt, tags: r.tags, queued: r.queued, resumed: r.resumed, errors: r.errors.length, aborted: signal.aborted } });
+    },
+  });
 }
 
 /**
@@ -172,21 +172,13 @@ export async function retryUnfinished(opts: { gate: Gate; store: Store; logger?:
 }
 
 /**
- * Runs {@link retryUnfinished} every `intervalMs` (one pass at a time); a verdict is retried once
- * it is `intervalMs` old, so a registry that keeps refusing costs one attempt per tag and interval.
- * Returns a stopper.
+ * Runs {@link retryUnfinished} every `intervalMs`, once per cluster (a job lease, as {@link scheduleReconcile});
+ * a verdict is retried once it is `intervalMs` old, so a registry that keeps refusing costs one attempt per
+ * tag and interval. Returns a stopper.
  */
 export function scheduleUnfinishedRetry(opts: { gate: Gate; store: Store; logger?: Logger; intervalMs: number }): () => void {
   if (!opts.intervalMs || opts.intervalMs <= 0) return () => undefined;
-  let running = false;
-  const timer = setLongInterval(() => {
-    if (running) return;
-    running = true;
-    retryUnfinished({ ...opts, minAgeMs: opts.intervalMs })
-      .catch((e: Error) => opts.logger?.warn({ err: e.message }, 'retry of unfinished verdicts failed'))
-      .finally(() => (running = false));
-  }, opts.intervalMs);
-  return () => timer.stop();
+  return scheduleClusterJob({ store: opts.store, logger: opts.logger, name: 'retry-unfinished', intervalMs: opts.intervalMs, run: () => retryUnfinished({ ...opts, minAgeMs: opts.intervalMs }) });
 }
 
 /**

@@ -28,6 +28,7 @@ import { SCAN_KEY, type Gate, type Logger } from './gate.js';
 import { judgeScan } from './judge.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 import { plannedWrites } from './own-traffic.js';
+import { withClusterJob } from './cluster-jobs.js';
 
 /** Counts of one re-evaluation pass. */
 export interface ReevaluationStats {
@@ -145,6 +146,7 @@ export class PolicyControl {
   private stopWatch: (() => void) | undefined;
   /** VEX statements in force (config `vex.paths`): read at init, replaced only by a reload that reads them all. */
   private vex: VexStatement[] = [];
+  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void } }) {
     this.base = o.policy;
@@ -155,12 +157,36 @@ export class PolicyControl {
     return this.base;
   }
 
-  /** Loads the stored exceptions and puts the combined policy in force (no re-evaluation). */
+  /**
+   * Loads the stored exceptions and puts the combined policy in force (no re-evaluation), then follows
+   * the exceptions other replicas add (Store.subscribe): each change, and each reconnection of the
+   * listener, re-reads them, so every replica judges with the same exceptions within moments.
+   */
   async init(): Promise<void> {
     // a VEX document that cannot be read stops the start (as an invalid policy does), with its file named
     this.vex = this.readVex();
     this.exceptions = await this.o.store.listExceptions();
     this.o.gate.setPolicy(this.effective());
+    this.unsubscribe = await this.o.store.subscribe((topic) => {
+      if (topic === 'exceptions' || topic === 'resync') void this.refreshExceptions();
+    });
+  }
+
+  /** Re-reads the stored exceptions (another replica added one) and puts the combined policy in force. */
+  refreshExceptions(): Promise<void> {
+    return this.serial(async () => {
+      try {
+        const stored = await this.o.store.listExceptions();
+        // a revocation keeps the id: compare what is in force, not only which ids exist
+        const inForce = (l: StoredException[]) => l.map((e) => `${e.id}:${e.revokedAt ?? ''}`).join(',');
+        if (inForce(stored) === inForce(this.exceptions)) return;
+        this.exceptions = stored;
+        this.o.gate.setPolicy(this.effective());
+        this.o.logger.info({ exceptions: stored.length, revision: this.o.gate.currentPolicy.revision }, 'exceptions changed in the store; policy in force updated');
+      } catch (e) {
+        this.o.logger.warn({ err: (e as Error).message }, 'exceptions could not be re-read; the next change or reconnection tries again');
+      }
+    });
   }
 
   /** The policy in force: the file's plus the stored exceptions, with a revision of both. */
@@ -291,6 +317,8 @@ export class PolicyControl {
 
   /** Stops watching and waits for work in progress. */
   async close(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.stopWatch?.();
     this.stopWatch = undefined;
     await this.chain;
@@ -301,7 +329,15 @@ export class PolicyControl {
     return this.serial(() => this.reevaluateNow());
   }
 
-  private async reevaluateNow(): Promise<ReevaluationStats> {
+  /**
+   * One re-evaluation at a time in the cluster (a job lease): replicas that reload the same policy file
+   * take turns, and the later ones find the verdicts already judged by that revision and skip them.
+   */
+  private reevaluateNow(): Promise<ReevaluationStats> {
+    return withClusterJob(this.o.store, 'reevaluate', () => this.reevaluateHeld());
+  }
+
+  private async reevaluateHeld(): Promise<ReevaluationStats> {
     const gate = this.o.gate;
     const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), act: (b, a, views) => this.actOnTags(b, a, views) });
     this.o.logger.info({ ...stats, revision: gate.currentPolicy.revision }, 'stored verdicts re-evaluated');
@@ -381,6 +417,11 @@ export class PolicyControl {
     return last ?? { action: 'none', status: 'skipped', detail: 'no blocked tag points at this digest any more: nothing to act on' };
   }
 
+  /** Tells the other replicas that the exceptions changed; a failure is logged (they catch up on their next resync). */
+  private async announceExceptions(): Promise<void> {
+    await this.o.store.publish('exceptions').catch((e: Error) => this.o.logger.warn({ err: e.message }, 'other replicas could not be told about the new exception'));
+  }
+
   /** Stored exceptions (oldest first; revoked ones included, with `revokedAt`). */
   list(): StoredException[] {
     return [...this.exceptions];
@@ -403,6 +444,7 @@ export class PolicyControl {
       this.exceptions = this.exceptions.map((e) => (e.id === id ? stored : e));
       this.o.gate.setPolicy(this.effective());
       await this.o.store.audit({ actor, action: 'exception-revoked', detail: { id, reason, owner: known.spec.owner, expires: known.expires } });
+      await this.announceExceptions();
       void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
       return stored;
     });
@@ -424,6 +466,7 @@ export class PolicyControl {
       const stored = await this.o.store.addException(actor, spec as unknown as StoredException['spec']);
       this.exceptions.push(stored);
       this.o.gate.setPolicy(this.effective());
+      await this.announceExceptions();
       await this.o.store.audit({ actor, action: 'exception-added', detail: { id: stored.id, reason: spec.reason, owner: spec.owner, expires: spec.expires, spec } });
       void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
       return stored;
@@ -465,6 +508,7 @@ export class PolicyControl {
       const exception = await store.addException(actor, spec as unknown as StoredException['spec']);
       this.exceptions.push(exception);
       gate.setPolicy(this.effective());
+      await this.announceExceptions();
       await store.setQuarantineState(rec.id, 'released');
       if (rec.tag) await store.recordTag(rec.registry, rec.repository, rec.tag, rec.digest, true);
       const before = await store.getVerdict(rec.registry, rec.repository, rec.digest);

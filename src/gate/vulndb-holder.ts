@@ -51,14 +51,15 @@ export class VulnDbHolder {
 
   /**
    * Readiness: opened, verified when loaded, and answering a probe query now.
-   * @returns `{ ok: true, builtAt }` or `{ ok: false, error }` saying what is wrong and what to run.
+   * @returns `{ ok: true, builtAt, digest }` (`digest`: the database's content digest, what verdicts name; null for
+   *   a database built before digests) or `{ ok: false, error }` saying what is wrong and what to run.
    */
-  readiness(): { ok: true; builtAt: string | null } | { ok: false; error: string } {
+  readiness(): { ok: true; builtAt: string | null; digest: string | null } | { ok: false; error: string } {
     const db = this.current();
     if (!db) return { ok: false, error: this.problem ?? 'no vulnerability database: run `pushgate db update`' };
     try {
       db.probe();
-      return { ok: true, builtAt: db.builtAt };
+      return { ok: true, builtAt: db.builtAt, digest: db.contentDigest };
     } catch (e) {
       return { ok: false, error: `the vulnerability database at ${db.path} does not answer (${(e as Error).message}): run \`pushgate db update\`` };
     }

@@ -13,14 +13,15 @@ export type ListenerState = 'starting' | 'up' | `failed: ${string}`;
 export interface ReadinessReport {
   status: 'ready' | 'not ready';
   store: 'ok' | string;
-  vulndb: { builtAt: string | null } | string;
+  /** The database in force: build time and content digest (replicas on one database show one digest). */
+  vulndb: { builtAt: string | null; digest?: string | null } | string;
   listeners: Record<string, ListenerState>;
 }
 
 /** What readiness asks. */
 export interface ReadinessDeps {
   store: Pick<Store, 'ping' | 'probeWrite'>;
-  vulndb(): { ok: true; builtAt: string | null } | { ok: false; error: string };
+  vulndb(): { ok: true; builtAt: string | null; digest?: string | null } | { ok: false; error: string };
   /** How long one answer is reused, ms (default 1000). */
   cacheMs?: number;
 }
@@ -54,7 +55,7 @@ export class Readiness {
       store = w.ok ? 'ok' : `not writable (${w.error}): free disk space or fix the store's permissions`;
     }
     const v = this.deps.vulndb();
-    const vulndb = v.ok ? { builtAt: v.builtAt } : v.error;
+    const vulndb = v.ok ? { builtAt: v.builtAt, digest: v.digest ?? null } : v.error;
     const listeners = Object.fromEntries(this.listeners);
     const ready = store === 'ok' && v.ok && Object.values(listeners).every((s) => s === 'up');
     return { status: ready ? 'ready' : 'not ready', store, vulndb, listeners };

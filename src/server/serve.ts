@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PushgateConfig } from '../config/types.js';
 import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
+import { scheduleClusterJob } from '../gate/cluster-jobs.js';
 import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from '../gate/reconcile.js';
 import { Coalesced, Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
@@ -220,21 +221,20 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const stopRetry = scheduleUnfinishedRetry({ gate, store, logger, intervalMs: opts.unfinishedRetryMs ?? UNFINISHED_RETRY_MS });
   closers.push(async () => stopRetry());
   // Retention of quarantined copies (registries[].quarantine.retention): a pass at a quarter of the
-  // shortest retention, at most hourly.
+  // shortest retention, at most hourly; once per cluster.
   const retentions = config.registries.map((r) => r.quarantine.retentionMs ?? 0).filter((ms) => ms > 0);
   if (retentions.length) {
-    let pruning = false;
-    const prune = setInterval(() => {
-      if (pruning) return;
-      pruning = true;
-      control
-        .pruneQuarantine()
-        .then((r) => (r.deleted || r.failed ? logger.info(r, 'quarantine retention pass') : undefined))
-        .catch((e: Error) => logger.warn({ err: e.message }, 'quarantine retention pass failed'))
-        .finally(() => (pruning = false));
-    }, Math.max(1000, Math.min(3_600_000, Math.min(...retentions) / 4)));
-    prune.unref();
-    closers.push(async () => clearInterval(prune));
+    const stopPrune = scheduleClusterJob({
+      store,
+      logger,
+      name: 'quarantine-retention',
+      intervalMs: Math.max(1000, Math.min(3_600_000, Math.min(...retentions) / 4)),
+      run: async () => {
+        const r = await control.pruneQuarantine();
+        if (r.deleted || r.failed) logger.info(r, 'quarantine retention pass');
+      },
+    });
+    closers.push(async () => stopPrune());
   }
   // The monitor's tick: a pass when the database in force changed (any replica's build, a `pushgate db
   // update` beside this process), holds whose grace period ended. Cheap when there is nothing to do.

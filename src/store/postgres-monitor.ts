@@ -10,6 +10,13 @@ import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, Inde
 import { mergeTags } from './sqlite-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, type FindingWrite } from './sqlite-monitor.js';
 
+/**
+ * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
+ * disagree agree on when a dead replica's pass may be taken over (the `now` arguments, injectable for
+ * grace-period tests, still date what is recorded).
+ */
+const DB_NOW = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
+
 /** See the module comment. */
 export class PostgresMonitorStore implements MonitorStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -144,9 +151,9 @@ export class PostgresMonitorStore implements MonitorStore {
     const r = await this.q(
       'claim run',
       `INSERT INTO monitor_runs AS m (id, kind, vulndb_digest, state, owner, lease_until, cursor, started_at)
-       VALUES ($1, $2, $3, 'running', $4, $5::bigint + $6::bigint, '', $5::bigint)
+       VALUES ($1, $2, $3, 'running', $4, ${DB_NOW} + $6::bigint, '', $5::bigint)
        ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
-       WHERE m.state = 'running' AND (m.lease_until < $5::bigint OR m.owner = EXCLUDED.owner)
+       WHERE m.state = 'running' AND (m.lease_until < ${DB_NOW} OR m.owner = EXCLUDED.owner)
        RETURNING *`,
       [id, kind, vulndbDigest, owner, now, leaseMs],
     );
@@ -183,7 +190,7 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
     return this.tx('commit re-judgements', async (c) => {
-      const moved = await c.query("UPDATE monitor_runs SET cursor = $1, lease_until = $2 WHERE id = $3 AND owner = $4 AND state = 'running'", [b.run.cursor, now + b.run.leaseMs, b.run.id, b.run.owner]);
+      const moved = await c.query(`UPDATE monitor_runs SET cursor = $1, lease_until = ${DB_NOW} + $2 WHERE id = $3 AND owner = $4 AND state = 'running'`, [b.run.cursor, b.run.leaseMs, b.run.id, b.run.owner]);
       if (moved.rowCount !== 1) return false;
       // Each kind of row in one statement over arrays (unnest), whatever the batch holds: a round trip
       // per statement, not per image.
@@ -224,6 +231,8 @@ export class PostgresMonitorStore implements MonitorStore {
   async claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]> {
     const r = await this.q(
       'claim outbox',
+      // leases on the caller's clock: delivery is at least once, so replicas whose clocks disagree at worst
+      // send a notice twice (monitor runs, which must not be judged twice, lease on the database's clock)
       `UPDATE monitor_outbox SET owner = $1, lease_until = $2 WHERE seq IN (
          SELECT seq FROM monitor_outbox WHERE lease_until < $3 OR owner = $1 ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
        RETURNING seq, body`,

@@ -10,6 +10,12 @@ import { PostgresMonitorStore } from './postgres-monitor.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
+/** Group-commit transactions of enqueues in flight at once ({@link PostgresStore.enqueue}). */
+const MAX_FLUSHES = 2;
+
+/** The NOTIFY channel of shared-state changes ({@link PostgresStore.subscribe}). */
+const CHANGES_CHANNEL = 'pushgate_changes';
+
 /** The database's clock in ms since the epoch (transaction start), for due times and leases. */
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
 
@@ -31,6 +37,16 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     idleErrors++;
     lastIdleError = e.message;
   });
+  // The pool listens only to idle connections: a connection checked out for a transaction (or the monitor's)
+  // that the server ends emits 'error' on the client with no listener, and that ends the process. Every
+  // client gets its own listener for its whole life; the query in progress rejects with the same error and
+  // is handled (STORE, retried) by its caller, and the broken client is discarded when released.
+  pool.on('connect', (client) => {
+    client.on('error', (e) => {
+      idleErrors++;
+      lastIdleError = e.message;
+    });
+  });
   try {
     const c = await pool.connect();
     c.release();
@@ -38,7 +54,7 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     await pool.end().catch(() => undefined);
     throw new PushgateError('STORE', `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(e as Error).message}`, { cause: e, retryable: true });
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, url);
 }
 
 /** Removes the password from a connection URL for messages. */
@@ -76,13 +92,80 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   /** Continuous-monitoring tables (src/store/postgres-monitor.ts). */
   readonly monitor: MonitorStore;
-  constructor(private readonly pool: pg.Pool) {
+  private readonly listeners = new Set<(topic: string) => void>();
+  private listener: pg.Client | undefined;
+  private listening: Promise<void> | undefined;
+  private closed = false;
+
+  /** @param url the connection URL, for the dedicated LISTEN connection of {@link subscribe}. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly url?: string,
+  ) {
     this.monitor = new PostgresMonitorStore(pool);
   }
 
-  private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  async subscribe(listener: (topic: string) => void): Promise<() => void> {
+    this.listeners.add(listener);
+    this.listening ??= this.listen(false);
+    await this.listening;
+    return () => this.listeners.delete(listener);
+  }
+
+  async publish(topic: string): Promise<void> {
+    await this.q('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, topic]);
+  }
+
+  /**
+   * Opens the LISTEN connection; when the server ends it (restart, failover, pg_terminate_backend) it is
+   * made again with a backoff (0.5 s doubling to 10 s) and subscribers get `resync`.
+   */
+  private async listen(again: boolean, delayMs = 0): Promise<void> {
+    if (this.closed || !this.url) return;
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs).unref());
+    if (this.closed) return;
+    const c = new pg.Client({ connectionString: this.url });
+    let lost = false;
+    const reconnect = () => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === c) this.listener = undefined;
+      void this.listen(true, Math.min(10_000, Math.max(500, delayMs * 2)));
+    };
+    c.on('error', reconnect);
+    c.on('end', reconnect);
+    c.on('notification', (n) => {
+      if (n.channel === CHANGES_CHANNEL) this.emit(n.payload ?? '');
+    });
     try {
-      return await this.pool.query(sql, args);
+      await c.connect();
+      await c.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch {
+      c.end().catch(() => undefined);
+      reconnect();
+      return;
+    }
+    if (this.closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
+    this.listener = c;
+    if (again) this.emit('resync');
+  }
+
+  private emit(topic: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(topic);
+      } catch {
+        // a subscriber's failure is its own
+      }
+    }
+  }
+
+  private async q(sql: string | pg.QueryConfig, args: unknown[] = []): Promise<pg.QueryResult> {
+    try {
+      return typeof sql === 'string' ? await this.pool.query(sql, args) : await this.pool.query(sql);
     } catch (e) {
       throw new PushgateError('STORE', `postgres: ${(e as Error).message}`, { cause: e, retryable: true });
     }
@@ -128,21 +211,102 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Group commit, as the SQLite store: enqueues that arrive while a flush is on its way (concurrent webhook
+   * requests) are written together in one transaction, one WAL flush for all of them; each promise resolves
+   * only after that transaction committed, so the 202 still means "durably queued". At most
+   * {@link MAX_FLUSHES} transactions are in flight; a bigger backlog makes bigger groups.
+   */
   async enqueue(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
-    const key = dedupeKey(event);
-    const now = Date.now();
-    const r = await this.q(
-      `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS}, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
-      [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
-    );
-    if (r.rowCount === 1) return { inserted: true, seq: Number(r.rows[0].seq) };
-    const row = await this.q('SELECT seq FROM events WHERE dedupe_key = $1', [key]);
-    return { inserted: false, seq: Number(row.rows[0].seq) };
+    return (await this.enqueueGroup([event]))[0];
   }
 
+  /** One envelope's events as one group of the group commit: all of them are written, or none. */
   async enqueueMany(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
     if (events.length === 0) return [];
+    return this.enqueueGroup(events);
+  }
+
+  private readonly pendingEnqueues: Array<{ events: PushEvent[]; resolve: (r: Array<{ inserted: boolean; seq: number }>) => void; reject: (e: Error) => void }> = [];
+  private flushes = 0;
+
+  private enqueueGroup(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    return new Promise((resolve, reject) => {
+      this.pendingEnqueues.push({ events, resolve, reject });
+      if (this.pendingEnqueues.length === 1 && this.flushes < MAX_FLUSHES) setImmediate(() => void this.flushEnqueues());
+    });
+  }
+
+  private async flushEnqueues(): Promise<void> {
+    if (this.flushes >= MAX_FLUSHES) return;
+    const batch = this.pendingEnqueues.splice(0);
+    if (batch.length === 0) return;
+    this.flushes++;
+    try {
+      try {
+        const all = await this.insertEvents(batch.flatMap((b) => b.events));
+        let at = 0;
+        for (const b of batch) {
+          b.resolve(all.slice(at, at + b.events.length));
+          at += b.events.length;
+        }
+      } catch (e) {
+        if (batch.length === 1) batch[0].reject(e as Error);
+        else {
+          // One bad group must not fail the others: each group in its own transaction (all or nothing).
+          for (const b of batch) await this.insertEvents(b.events).then(b.resolve, b.reject);
+        }
+      }
+    } finally {
+      this.flushes--;
+      if (this.pendingEnqueues.length) setImmediate(() => void this.flushEnqueues());
+    }
+  }
+
+  /** Inserts `events` in one transaction (duplicates as {@link Store.enqueue}); results in order. */
+  private async insertEvents(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
+    if (events.length <= 500) {
+      const one = await this.insertEventsOnce(events);
+      if (one) return one;
+    }
+    return this.insertEventsTx(events);
+  }
+
+  /**
+   * Up to 500 events in one statement (atomic by itself: one round trip, one commit): the insert and, for
+   * the keys already queued, their seq, read from the statement's snapshot. Undefined when a key's row was
+   * committed by another transaction after that snapshot (a concurrent duplicate): then the caller's
+   * transaction path reads it.
+   */
+  private async insertEventsOnce(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }> | undefined> {
+    const now = Date.now();
+    const keys = events.map(dedupeKey);
+    // One statement text whatever the group size (arrays, unnest), prepared once per connection: parsing and
+    // planning a multi-row VALUES list of a new length on every flush cost more than the insert.
+    const r = await this.q({
+      name: 'pushgate-enqueue-group',
+      text: `WITH ins AS (INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
+                      SELECT k, r, p, d, t, b, ${NOW_MS}, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(k, r, p, d, t, b, n)
+                      ORDER BY n
+                      ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq, dedupe_key)
+             SELECT seq, dedupe_key, TRUE AS inserted FROM ins
+             UNION ALL SELECT seq, dedupe_key, FALSE FROM events WHERE dedupe_key = ANY($1::text[])`,
+      values: [keys, events.map((e) => e.registry), events.map((e) => e.repository), events.map((e) => e.digest), events.map((e) => e.tag ?? null), events.map((e) => JSON.stringify(e)), now],
+    });
+    const seqs = new Map<string, { seq: number; inserted: boolean }>();
+    // A key is in one branch only: a key inserted now is not in the statement's snapshot of `events`.
+    for (const row of r.rows as Array<{ seq: string; dedupe_key: string; inserted: boolean }>) if (!seqs.has(row.dedupe_key)) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: row.inserted });
+    if (keys.some((k) => !seqs.has(k))) return undefined;
+    const seen = new Set<string>();
+    return keys.map((k) => {
+      const s = seqs.get(k)!;
+      const first = !seen.has(k);
+      seen.add(k);
+      return { seq: s.seq, inserted: s.inserted && first };
+    });
+  }
+
+  private async insertEventsTx(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
     const c = await this.pool.connect().catch((e: Error) => {
       throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
     });
@@ -173,7 +337,7 @@ export class PostgresStore implements Store {
         for (const row of r.rows as Array<{ seq: string; dedupe_key: string }>) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: false });
       }
       await c.query('COMMIT');
-      // The first occurrence of a key in the envelope is the one inserted; repeats are duplicates.
+      // The first occurrence of a key in the group is the one inserted; repeats are duplicates.
       const seen = new Set<string>();
       return keys.map((k) => {
         const s = seqs.get(k)!;
@@ -313,7 +477,9 @@ export class PostgresStore implements Store {
   }
 
   async putVerdict(v: Verdict): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
     try {
       await c.query('BEGIN');
       await writeVerdictPg(c, v);
@@ -327,7 +493,9 @@ export class PostgresStore implements Store {
   }
 
   async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
     try {
       await c.query('BEGIN');
       const rows = await c.query('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND (digest = $3 OR position($4 in body) > 0) FOR UPDATE', [registry, repository, digest, JSON.stringify(tag)]);
@@ -502,16 +670,75 @@ export class PostgresStore implements Store {
     );
   }
 
-  async consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
+  /**
+   * Asked for every notification event, so concurrent calls are coalesced as enqueues are: the calls that
+   * arrive while a check is on its way are answered by one UPDATE (at most {@link MAX_FLUSHES} in flight).
+   * Each memo row is consumed by one event: when several calls in one batch name the same row, one
+   * event's id wins and a call with that same event id (a redelivery) is true too, as when run one by one.
+   */
+  consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pendingOwn.push({ w, eventId, now, resolve, reject });
+      if (this.pendingOwn.length === 1 && this.ownFlushes < MAX_FLUSHES) setImmediate(() => void this.flushOwn());
+    });
+  }
+
+  private readonly pendingOwn: Array<{ w: OwnWriteKey; eventId: string; now: number; resolve: (b: boolean) => void; reject: (e: Error) => void }> = [];
+  private ownFlushes = 0;
+
+  private async flushOwn(): Promise<void> {
+    if (this.ownFlushes >= MAX_FLUSHES) return;
+    const batch = this.pendingOwn.splice(0);
+    if (!batch.length) return;
+    this.ownFlushes++;
+    try {
+      const r = await this.q({
+        name: 'pushgate-consume-own-writes',
+        text: `UPDATE own_writes o SET consumed_by = u.e
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(e, r, p, d, t, n)
+               WHERE o.registry = u.r AND o.repository = u.p AND o.digest = u.d AND o.tag = u.t AND o.expires_at >= u.n
+                 AND (o.consumed_by IS NULL OR o.consumed_by = u.e)
+               RETURNING o.registry, o.repository, o.digest, o.tag, o.consumed_by`,
+        values: [batch.map((b) => b.eventId), batch.map((b) => b.w.registry), batch.map((b) => b.w.repository), batch.map((b) => b.w.digest), batch.map((b) => b.w.tag), batch.map((b) => b.now)],
+      });
+      const won = new Set((r.rows as Array<Record<string, string>>).map((x) => JSON.stringify([x.registry, x.repository, x.digest, x.tag, x.consumed_by])));
+      for (const b of batch) b.resolve(won.has(JSON.stringify([b.w.registry, b.w.repository, b.w.digest, b.w.tag, b.eventId])));
+    } catch (e) {
+      for (const b of batch) b.reject(e as Error);
+    } finally {
+      this.ownFlushes--;
+      if (this.pendingOwn.length) setImmediate(() => void this.flushOwn());
+    }
+  }
+
+  async claimJob(name: string, owner: string, leaseMs: number): Promise<{ startedAt: number } | undefined> {
+    // One statement: the row is created on first use; an existing one is taken only when due and not
+    // leased (a dead owner's lease has expired). Concurrent claims serialize on the row.
     const r = await this.q(
-      `UPDATE own_writes SET consumed_by = $1 WHERE registry = $2 AND repository = $3 AND digest = $4 AND tag = $5
-       AND expires_at >= $6 AND (consumed_by IS NULL OR consumed_by = $1)`,
-      [eventId, w.registry, w.repository, w.digest, w.tag, now],
+      `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES ($1, $2, ${NOW_MS} + $3, 0, ${NOW_MS})
+       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at
+       WHERE j.due_at <= ${NOW_MS} AND j.lease_until < ${NOW_MS}
+       RETURNING started_at`,
+      [name, owner, leaseMs],
     );
+    return r.rows[0] ? { startedAt: Number(r.rows[0].started_at) } : undefined;
+  }
+
+  async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = ${NOW_MS} + $1 WHERE name = $2 AND owner = $3`, [leaseMs, name, owner]);
+    return r.rowCount === 1;
+  }
+
+  async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ${NOW_MS} + $1, finished_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [nextInMs, name, owner]);
     return r.rowCount === 1;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
     await this.pool.end();
   }
 }

@@ -278,4 +278,21 @@ CREATE TABLE IF NOT EXISTS monitor_outbox (
 );
 `,
   },
+  {
+    // Periodic work done once per cluster (reconcile, retry of unfinished verdicts, quarantine retention,
+    // re-evaluation): one row per job, taken with a lease on the database's clock and due again one
+    // interval after the pass that ended; a replica that dies mid-pass leaves its lease to expire.
+    version: 12,
+    name: 'cluster-jobs',
+    sql: `
+CREATE TABLE IF NOT EXISTS cluster_jobs (
+  name TEXT PRIMARY KEY,
+  owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  due_at BIGINT NOT NULL DEFAULT 0,
+  started_at BIGINT NOT NULL DEFAULT 0,
+  finished_at BIGINT NOT NULL DEFAULT 0
+);
+`,
+  },
 ];

@@ -478,6 +478,39 @@ export class SqliteStore implements Store {
     );
   }
 
+  async claimJob(name: string, owner: string, leaseMs: number): Promise<{ startedAt: number } | undefined> {
+    const now = Date.now();
+    const row = this.wrap('claim job', () =>
+      this.stmt(
+        `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES (?, ?, ?, 0, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at
+         WHERE j.due_at <= ? AND j.lease_until < ?
+         RETURNING started_at`,
+      ).get(name, owner, now + leaseMs, now, now, now),
+    ) as Row | undefined;
+    return row ? { startedAt: Number(row.started_at) } : undefined;
+  }
+
+  async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.wrap('renew job', () => this.stmt('UPDATE cluster_jobs SET lease_until = ? WHERE name = ? AND owner = ?').run(Date.now() + leaseMs, name, owner).changes === 1);
+  }
+
+  async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
+    const now = Date.now();
+    return this.wrap('finish job', () => this.stmt('UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ?, finished_at = ? WHERE name = ? AND owner = ?').run(now + nextInMs, now, name, owner).changes === 1);
+  }
+
+  private readonly listeners = new Set<(topic: string) => void>();
+
+  async subscribe(listener: (topic: string) => void): Promise<() => void> {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async publish(topic: string): Promise<void> {
+    for (const l of this.listeners) l(topic);
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

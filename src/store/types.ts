@@ -322,5 +322,32 @@ export interface Store {
    */
   consumeOwnWrite(w: OwnWriteKey, eventId: string, now: number): Promise<boolean>;
 
+  /**
+   * Takes the periodic job `name` for `owner` with a lease of `leaseMs`, when it is due (never run, or its
+   * last pass ended `nextInMs` ago as {@link finishJob} set) and no other owner's lease is running. Times are
+   * on the database's clock (PostgreSQL `now()`; SQLite: the one process's clock), so replicas whose clocks
+   * disagree still run a job once per interval. Atomic across replicas: at most one owner holds a job.
+   * @returns the pass's start (ms since the epoch, database clock), or undefined when not taken.
+   */
+  claimJob(name: string, owner: string, leaseMs: number): Promise<{ startedAt: number } | undefined>;
+  /** Extends `owner`'s lease of job `name`; false when it lost the job (its lease expired and another took it). */
+  renewJob(name: string, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Ends `owner`'s pass of job `name`: the lease is released and the job is due again after `nextInMs`
+   * (database clock). False (nothing written) when another owner holds it now.
+   */
+  finishJob(name: string, owner: string, nextInMs: number): Promise<boolean>;
+
+  /**
+   * Listens for changes of shared state made through any replica sharing the store: `listener` gets the
+   * topic each {@link publish} named (`exceptions`), and `resync` after the listening connection was lost
+   * and made again (notifications sent meanwhile are gone: re-read everything). PostgreSQL: `LISTEN` on
+   * one dedicated connection, reconnected with a backoff; SQLite (one process): this process's publishes.
+   * @returns an unsubscriber.
+   */
+  subscribe(listener: (topic: string) => void): Promise<() => void>;
+  /** Tells every replica's subscribers that `topic` changed (PostgreSQL `NOTIFY`, after the change committed). */
+  publish(topic: string): Promise<void>;
+
   close(): Promise<void>;
 }

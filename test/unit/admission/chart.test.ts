@@ -206,6 +206,13 @@ describe('charts/pushgate', function () {
       expect(d.spec.replicas).to.equal(3);
       expect(d.spec.strategy.type).to.equal('RollingUpdate');
       expect(one(objs, 'PodDisruptionBudget').spec.minAvailable).to.equal(1);
+      // spread over nodes by default; a given affinity replaces it; one replica gets none
+      const anti = d.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+      expect(anti.topologyKey).to.equal('kubernetes.io/hostname');
+      expect(anti.labelSelector.matchLabels).to.deep.equal(d.spec.selector.matchLabels);
+      const own = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['gate'] }] }] } } };
+      expect(one(objects(renderChart(CHART, { store: { type: 'postgres', postgres: { url: 'postgres://pg@db/p' } }, replicaCount: 3, affinity: own })), 'Deployment').spec.template.spec.affinity).to.deep.equal(own);
+      expect(one(objects(renderChart(CHART, {})), 'Deployment').spec.template.spec.affinity).to.equal(undefined);
       expect(Buffer.from(one(objs, 'Secret', 'pushgate').data.PUSHGATE_STORE_URL, 'base64').toString()).to.equal('postgres://pg:pw@db:5432/pushgate');
       const text = one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml'];
       expect(YAML.parse(text).store.url).to.equal('${PUSHGATE_STORE_URL}');

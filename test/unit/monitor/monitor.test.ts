@@ -157,17 +157,18 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
     });
 
     it('a pass killed after some batches resumes after the last one written and judges each image once', async () => {
+      const LEASE_MS = 2000;
       const policy = defaultPolicy();
       await swap([LODASH_OLD]);
       for (let i = 0; i < 6; i++) await storeImage(store, { repository: `r${i}`, tag: 'v1', scan: scanOf(digestOf(100 + i), [npmPackage('adm-zip', '0.4.7')]), db, policy });
       let now = Date.now();
       const judged: string[] = [];
-      const first = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest) });
+      const first = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: LEASE_MS, owner: 'replica-a', onJudged: (v) => judged.push(v.digest) });
       await first.tick();
       await swap([LODASH_OLD, ADM_ZIP]);
       let n = 0;
       const crashing = new Monitor({
-        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-a', onJudged: (v) => judged.push(v.digest), chunk: 2,
+        store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: LEASE_MS, owner: 'replica-a', onJudged: (v) => judged.push(v.digest), chunk: 2,
         afterImage: () => {
           // the first image of the second batch: both of its images are written, the third batch is not judged
           if (++n === 3) throw new Error('killed');
@@ -176,9 +177,11 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await crashing.tick().then(() => expect.fail('should have died'), (e: Error) => expect(e.message).to.equal('killed'));
       expect(judged).to.have.length(4);
       // another replica: the dead owner's lease holds it off, then it takes over
-      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: 30_000, owner: 'replica-b', onJudged: (v) => judged.push(v.digest), chunk: 2 });
+      const b = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, now: () => now, leaseMs: LEASE_MS, owner: 'replica-b', onJudged: (v) => judged.push(v.digest), chunk: 2 });
       expect((await b.tick())?.skipped).to.equal(true);
-      now += 31_000;
+      // PostgreSQL leases are on the database's clock (real time); SQLite's on the process clock (`now`).
+      await new Promise((r) => setTimeout(r, LEASE_MS + 100));
+      now += LEASE_MS + 100;
       const s = await b.tick();
       expect(s?.rejudged).to.equal(2);
       expect([...judged].sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => digestOf(100 + i)));

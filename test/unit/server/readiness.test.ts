@@ -60,6 +60,7 @@ describe('readiness: /readyz names what does not work', function () {
     expect(r.status).to.equal(200);
     expect(r.body).to.include({ status: 'ready', store: 'ok' });
     expect(r.body.vulndb).to.have.property('builtAt');
+    expect((r.body.vulndb as { digest?: string }).digest, 'the database in force, as verdicts name it').to.match(/^sha256:[0-9a-f]{64}$/);
   });
 
   // Ways a database file is damaged in the field: cut short by a full disk or an interrupted copy, pages
