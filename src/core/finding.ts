@@ -1,6 +1,7 @@
 /**
  * Vulnerability findings: an advisory matched to an installed package.
  */
+import type { Origin } from './base-image.js';
 import type { Digest } from './digest.js';
 
 /** Severity words, lowest to highest; `unknown` sorts below `negligible`. */
@@ -53,6 +54,8 @@ export interface Finding {
   kev?: { cve: string; dateAdded: string; dueDate: string; knownRansomwareCampaignUse: string };
   /** FIRST EPSS: probability of exploitation in the next 30 days and its percentile, both 0–1 (highest over its CVE ids). */
   epss?: { cve: string; score: number; percentile: number };
+  /** `base` when its package comes from the image's base, `app` otherwise; absent when no base is known. */
+  origin?: Origin;
 }
 
 /**

@@ -116,7 +116,8 @@ export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, rule
   const reasons: PolicyReason[] = [];
   for (const rule of rs.rules) {
     let items = rule.match(ctx);
-    if (rule.excludeBase && base.size) items = items.filter((i) => !i.layer || !base.has(i.layer));
+    // The base attribution (src/base) decides where it was made; else the item's layer.
+    if (rule.excludeBase) items = items.filter((i) => (i.origin ? i.origin !== 'base' : !i.layer || !base.has(i.layer)));
     items = items.filter((i) => keep(rule.name, i));
     if (items.length) reasons.push(reasonOf(rule, rule.action, items));
   }

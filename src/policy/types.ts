@@ -2,6 +2,7 @@
  * Policy documents (`kind: Policy`, `apiVersion: pushgate.dev/v1`) as written, their compiled form,
  * and the evaluation input. The language is described in config/policy.yaml and README "Policy".
  */
+import type { BaseImage } from '../core/base-image.js';
 import type { EolFinding, Finding, Severity, SeveritySourceKind } from '../core/finding.js';
 import type { ConfigFinding, Diagnostic, Package, SecretFinding } from '../core/inventory.js';
 import type { ImageConfig } from '../core/manifest.js';
@@ -204,6 +205,8 @@ export interface PolicyItem {
   severity?: string;
   path?: string;
   layer?: string;
+  /** `base` or `app` when the image's base is known (src/base/attribute.ts); excludeBase drops `base` items. */
+  origin?: 'base' | 'app';
   /** One human sentence about this item (`adm-zip 0.4.7 (npm): NSWG-NPM-458 …, fixed in 0.4.9`). */
   text: string;
 }
@@ -312,8 +315,10 @@ export interface PolicyInput {
   imageSize?: number;
   /** False when the scan could not read everything (`onIncomplete` decides). */
   complete: boolean;
-  /** diffIDs of the base image's layers, for excludeBase. */
+  /** diffIDs of the base image's layers, for excludeBase (items without an `origin`). */
   baseLayers?: string[];
+  /** The detected base image with its recommendations (src/base), for the `baseImage` rules. */
+  base?: BaseImage;
   /** Evaluation time (default: now); used for exception expiry, grace periods and ages. */
   now?: Date;
 }

@@ -6,6 +6,8 @@ import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
+import type { BaseCatalogStore } from './base-catalog-types.js';
+import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, TAG_ORDER } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException } from './types.js';
@@ -76,8 +78,11 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   /** Continuous-monitoring tables (src/store/postgres-monitor.ts). */
   readonly monitor: MonitorStore;
+  /** Base image catalog tables (src/store/base-catalog.ts). */
+  readonly baseCatalog: BaseCatalogStore;
   constructor(private readonly pool: pg.Pool) {
     this.monitor = new PostgresMonitorStore(pool);
+    this.baseCatalog = new PostgresBaseCatalogStore(pool);
   }
 
   private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {

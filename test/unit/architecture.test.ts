@@ -20,12 +20,13 @@ const ALLOWED: Record<string, string[]> = {
   policy: ['core', 'config'],
   enforce: ['core', 'registry'],
   store: ['core'],
+  base: ['core', 'config', 'scan', 'store'],
   metrics: ['core', 'gate'],
-  gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store'],
+  gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'base'],
   admission: ['core', 'config', 'policy', 'gate', 'registry'],
   proxy: ['core', 'config', 'registry', 'gate'],
   monitor: ['core', 'config', 'scan', 'vulndb', 'policy', 'store', 'gate'],
-  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor'],
+  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor', 'base'],
   cli: ['*'],
 };
 
