@@ -1,0 +1,119 @@
+/**
+ * Base images end to end on a real Distribution registry (loopback port 24810) notifying an in-process
+ * `pushgate serve` (ephemeral port) with `baseImages.repositories: [lab/debian]`: the lab's debian-minbase
+ * pushed as lab/debian:12 enters the catalog; node-app:vuln (built on the same debootstrap layer, no base
+ * annotations) pushed to lab/app is named as built on lab/debian:12 by diffID chain, its packages and
+ * findings split base/app; a second base digest pushed to lab/debian:12 makes the recommendation a
+ * `refresh` with its counts, in GET /api/v1/images/{digest}, and still after a restart on the same store.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ScanReport } from '../../../src/core/index.js';
+import { startServer, type RunningServer } from '../../../src/server/serve.js';
+import { updateDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
+import { labOci, ROOT, skopeoCopy, startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
+
+const REG_PORT = 24810;
+const TOKEN = 'base-catalog-webhook';
+const API = 'base-catalog-api';
+
+describe('integration: base image catalog, detection by chain, attribution, refresh recommendation', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let reg: LabRegistry;
+  let srv: RunningServer;
+  let config: ReturnType<typeof labGateConfig>;
+
+  async function start(): Promise<void> {
+    srv = await startServer(config, silentLogger, { policyWatchMs: 0 });
+  }
+
+  async function report(digest: string): Promise<ScanReport | undefined> {
+    const r = await fetch(`http://127.0.0.1:${srv.port}/api/v1/images/${digest}`, { headers: { authorization: `Bearer ${API}` } });
+    return r.status === 200 ? ((await r.json()) as ScanReport) : undefined;
+  }
+
+  async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-base-'));
+    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
+    config = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
+    config.api.tokens = [API];
+    config.baseImages = { repositories: [{ registry: 'lab', repositories: ['lab/debian'] }], refreshIntervalMs: 0 };
+    await start();
+    reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
+  });
+
+  after(async () => {
+    reg?.stop();
+    await srv?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names lab/debian:12 by chain, splits base and app, and recommends the refresh once the tag moves', async () => {
+    const baseLayout = JSON.parse(fs.readFileSync(path.join(labOci('debian-minbase', 'bookworm').slice(4).replace(/:bookworm$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const baseDigest = baseLayout.manifests[0].digest;
+    skopeoCopy(labOci('debian-minbase', 'bookworm'), `${reg.host}/lab/debian:12`);
+    await until('the base in the catalog', async () => (srv.gate.baseImages.catalog.has('lab', 'lab/debian', baseDigest) ? true : undefined));
+    const baseEntry = srv.gate.baseImages.catalog.byDigest(baseDigest)[0];
+
+    const appLayout = JSON.parse(fs.readFileSync(path.join(labOci('node-app', 'vuln').slice(4).replace(/:vuln$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const appDigest = appLayout.manifests[0].digest;
+    skopeoCopy(labOci('node-app', 'vuln'), `${reg.host}/lab/app:vuln`);
+    const r1 = await until('the app report', () => report(appDigest));
+
+    expect(r1.bases, 'one base').to.have.length(1);
+    const b = r1.bases![0];
+    expect(b.method).to.equal('chain');
+    expect(b.repository).to.equal('lab/debian');
+    expect(b.tags).to.deep.equal(['12']);
+    expect(b.digest).to.equal(baseDigest);
+    expect(b.layers).to.deep.equal(baseEntry.diffIDs);
+    expect(b.summary, 'the base\'s stored counts').to.be.an('object');
+    expect(b.recommendations ?? []).to.deep.equal([]);
+    // Attribution: the debootstrap layer's packages are the base's, the app layer's npm packages the app's.
+    expect(r1.packages.every((p) => p.origin === 'base' || p.origin === 'app')).to.equal(true);
+    const deb = r1.packages.filter((p) => p.ecosystem === 'Debian');
+    const npm = r1.packages.filter((p) => p.ecosystem === 'npm');
+    expect(deb.length).to.be.greaterThan(50);
+    expect(deb.every((p) => p.origin === 'base')).to.equal(true);
+    expect(npm.length).to.be.greaterThan(0);
+    expect(npm.every((p) => p.origin === 'app')).to.equal(true);
+    const lodash = r1.findings.filter((f) => f.package === 'lodash');
+    expect(lodash.length).to.be.greaterThan(0);
+    expect(lodash.every((f) => f.origin === 'app')).to.equal(true);
+    expect(r1.findings.every((f) => f.origin === (f.ecosystem.startsWith('Debian') ? 'base' : 'app'))).to.equal(true);
+
+    // A second base digest on the same tag: the app's base is out of date, and the refresh is first.
+    const newer = writeOciImage(dir, 'debian-refreshed', [{ files: { 'etc/os-release': DEBIAN_12_OS_RELEASE, 'var/lib/dpkg/status': dpkgStatus(['libc6 2.36-9+deb12u9', 'bash 5.2.15-2+b7']) }, gzip: true }], { tag: '12' });
+    skopeoCopy(newer.ref, `${reg.host}/lab/debian:12`);
+    await until('the tag moved in the catalog', async () => (srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').some((t) => t.tag === '12' && t.digest === newer.digest) ? true : undefined));
+    const r2 = (await report(appDigest))!;
+    const rec = r2.bases![0].recommendations![0];
+    expect(rec.kind).to.equal('refresh');
+    expect(rec.tag).to.equal('12');
+    expect(rec.digest).to.equal(newer.digest);
+    expect(rec.summary, 'counts of the refreshed base').to.be.an('object');
+    expect(rec.since).to.be.a('string');
+
+    // The catalog is the store's: a restart on the same store recommends the same.
+    await srv.close();
+    config.server.listen = `127.0.0.1:${srv.port}`;
+    await start();
+    const r3 = (await report(appDigest))!;
+    expect(r3.bases![0].recommendations![0]).to.deep.include({ kind: 'refresh', digest: newer.digest });
+  });
+});
