@@ -111,7 +111,10 @@ export function detectBase(input: DetectInput, catalog: CatalogView): Detection 
     base: { ...plat, method, registry: e.registry, repository: e.repository, tags: catalog.tagsOf(e), digest: e.digest, layers: e.diffIDs.slice(), note, ...(e.created ? { created: e.created } : {}), ...(e.summary ? { summary: e.summary } : {}) },
     refused,
   });
-  const ref = (e: CatalogEntry) => `${e.repository}${catalog.tagsOf(e).length ? `:${catalog.tagsOf(e).join(',')}` : ''}@${e.digest}`;
+  const ref = (e: CatalogEntry) => {
+    const tags = catalog.tagsOf(e);
+    return `${e.repository}${tags.length ? `:${tags.join(',')}` : ''}@${e.digest}`;
+  };
   const why = () => (refused.length ? `; refused: ${refused.map((r) => r.message).join('; ')}` : '');
 
   // 1. annotations
@@ -153,7 +156,7 @@ export function detectBase(input: DetectInput, catalog: CatalogView): Detection 
     const m = catalog.index.longestPrefix(diffIDs);
     if (m) {
       // Several catalog images with one chain (a re-push, other compression): the one a tag names now, else the newest.
-      const pick = [...m.entries].sort((a, b) => catalog.tagsOf(b).length - catalog.tagsOf(a).length || b.firstSeen - a.firstSeen || a.digest.localeCompare(b.digest))[0];
+      const pick = m.entries.length === 1 ? m.entries[0] : [...m.entries].sort((a, b) => catalog.tagsOf(b).length - catalog.tagsOf(a).length || b.firstSeen - a.firstSeen || a.digest.localeCompare(b.digest))[0];
       return named(pick, 'chain', `base ${ref(pick)}: its ${m.length} layer(s) are the first ${m.length} of ${total} by diffID chain (method: chain)${why()}`);
     }
   }

@@ -64,7 +64,8 @@ export function recommend(input: RecommendInput, limit = 3): BaseRecommendation[
       else if (rel === 'other-flavour' || (rel === 'other-major' && compareVersions(parsed.version!, ref.version!) > 0)) kind = 'alternative';
     }
     if (!kind) continue;
-    const fixes = base.findingIds && entry.findingIds ? base.findingIds.filter((id) => !new Set(entry.findingIds).has(id)) : undefined;
+    const has = entry.findingIds ? new Set(entry.findingIds) : undefined;
+    const fixes = base.findingIds && has ? base.findingIds.filter((id) => !has.has(id)) : undefined;
     const cand: Cand = { kind, repository: entry.repository, tag, digest: entry.digest, ...(entry.created ? { created: entry.created } : {}), ...(entry.summary ? { summary: entry.summary } : {}), ...(fixes ? { fixes } : {}), parsed };
     const m = byKind[kind];
     const prev = m.get(entry.digest);
