@@ -81,3 +81,19 @@ export function summaryText(s: VulnSummary | undefined): string {
   }
   return parts.join(', ');
 }
+
+/** `lab/debian:12.9-slim` of a recommendation. */
+export function recommendationRef(r: BaseRecommendation): string {
+  return `${r.repository}:${r.tag}`;
+}
+
+/**
+ * The one-line advice for an image whose base has recommendations: `rebuild on lab/debian:12.9-slim:
+ * 0 high, 2 medium` (the best-ranked candidate of the first base that has one), else undefined.
+ */
+export function rebuildHint(bases: readonly BaseImage[] | undefined): string | undefined {
+  const b = bases?.find((x) => x.recommendations?.length);
+  const r = b?.recommendations?.[0];
+  if (!r) return undefined;
+  return `rebuild on ${recommendationRef(r)}${r.kind === 'refresh' ? ` (refreshed ${r.digest.slice(0, 19)}…)` : ''}: ${summaryText(r.summary)}`;
+}

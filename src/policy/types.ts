@@ -83,14 +83,25 @@ export interface ImageMatchSpec {
   forbiddenPorts?: Array<string | number>;
 }
 
-/** `match.baseImage`: fires when the image's base is not in the allowlist. */
+/**
+ * `match.baseImage`, exactly one check: `allowed` fires when the image's base is not in the allowlist;
+ * `upToDate` when the base's tag has moved on to a newer digest (a `refresh` recommendation, src/base)
+ * for longer than `grace`; `maxAge` when the base image was created longer ago than this.
+ */
 export interface BaseImageMatchSpec {
-  allowed: Array<{
-    /** Glob on the label `org.opencontainers.image.base.name` (`docker.io/library/debian:*`). */
+  allowed?: Array<{
+    /**
+     * Glob on the base's name: the label `org.opencontainers.image.base.name` (`docker.io/library/debian:*`),
+     * or the detected base's `repository:tag` of the base catalog (`lab/debian:12*`).
+     */
     name?: string;
     /** The base image's layer diffIDs: the image's `rootfs.diff_ids` must begin with them. */
     diffIDs?: string[];
   }>;
+  /** The base's tag has moved on (its catalog tag names a newer digest) for longer than `grace` (default 0s). */
+  upToDate?: { grace?: string };
+  /** The detected base's `created` is older than this duration. */
+  maxAge?: string;
 }
 
 /** A rule's match: exactly one kind. */
