@@ -14,6 +14,7 @@ import type { ScanReport } from '../../../src/core/index.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
+import { runCli } from '../../helpers/cli.js';
 import { labOci, ROOT, skopeoCopy, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
 
@@ -53,6 +54,9 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     config = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
     config.api.tokens = [API];
     config.baseImages = { repositories: [{ registry: 'lab', repositories: ['lab/debian'] }], refreshIntervalMs: 0 };
+    // Audit mode: the gate judges and stores but deletes nothing, so the CLI case below finds lab/app:vuln.
+    config.policy = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(config.policy, 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata: {name: base-test}\nspec:\n  ruleSets:\n    default:\n      rules:\n        - {name: secrets, action: reject, match: {secret: {}}}\n  default: {ruleSet: default, mode: audit}\n');
     await start();
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
   });
@@ -115,5 +119,28 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     await start();
     const r3 = (await report(appDigest))!;
     expect(r3.bases![0].recommendations![0]).to.deep.include({ kind: 'refresh', digest: newer.digest });
+  });
+
+  it('pushgate scan reads the catalog from the registry, scans the candidate on demand, and prints two sections and the recommendations', async () => {
+    // lab/debian:12.0 is the lab base, 12.1 a newer tag of the line (the adm-zip image: one high finding).
+    skopeoCopy(labOci('debian-minbase', 'bookworm'), `${reg.host}/lab/debian:12.0`);
+    skopeoCopy(labOci('adm-zip', '0.4.7'), `${reg.host}/lab/debian:12.1`);
+    const cfg = path.join(dir, 'cli.yaml');
+    fs.writeFileSync(cfg, `registries:\n  - name: lab\n    url: http://${reg.host}\nbaseImages:\n  repositories:\n    - registry: lab\n      repositories: [lab/debian]\n`);
+    const args = ['scan', `${reg.host}/lab/app:vuln`, '--config', cfg, '--db', path.join(dir, 'vulndb.sqlite'), '--cache-dir', path.join(dir, 'cli-cache'), '--offline'];
+    const json = runCli([...args, '--format', 'json'], { timeoutMs: 120_000 });
+    expect(json.status, json.stderr).to.equal(1);
+    const r = JSON.parse(json.stdout) as ScanReport;
+    expect(r.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian', tags: ['12.0'] });
+    const update = r.bases![0].recommendations!.find((x) => x.kind === 'update');
+    expect(update, 'an update to 12.1').to.deep.include({ tag: '12.1' });
+    expect(update!.summary!.counts.high, 'scanned on demand: adm-zip 0.4.7').to.equal(1);
+    expect(r.findings.find((f) => f.package === 'lodash')!.origin).to.equal('app');
+    const table = runCli(args, { timeoutMs: 120_000 });
+    expect(table.stdout).to.include('BASE IMAGE [linux/amd64]: lab/debian:12.0@');
+    expect(table.stdout).to.include('Recommendations for base image upgrade:');
+    expect(table.stdout).to.match(/update\s+lab\/debian:12\.1\s+0\s+1\s/);
+    expect(table.stdout).to.match(/VULNERABILITIES FROM THE BASE IMAGE lab\/debian:12\.0 \(\d+\)/);
+    expect(table.stdout).to.include("VULNERABILITIES FROM THE IMAGE'S OWN LAYERS (1)");
   });
 });
