@@ -136,6 +136,11 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     expect(update, 'an update to 12.1').to.deep.include({ tag: '12.1' });
     expect(update!.summary!.counts.high, 'scanned on demand: adm-zip 0.4.7').to.equal(1);
     expect(r.findings.find((f) => f.package === 'lodash')!.origin).to.equal('app');
+    // --exclude-base hides exactly the findings attributed to the base.
+    const ex = runCli([...args, '--format', 'json', '--exclude-base'], { timeoutMs: 120_000 });
+    const rx = JSON.parse(ex.stdout) as ScanReport;
+    expect(rx.findings.map((f) => f.id).sort()).to.deep.equal(r.findings.filter((f) => f.origin === 'app').map((f) => f.id).sort());
+    expect(rx.diagnostics.map((x) => x.message)).to.include(`${r.findings.filter((f) => f.origin === 'base').length} finding(s) from the base image were excluded (--exclude-base)`);
     const table = runCli(args, { timeoutMs: 120_000 });
     expect(table.stdout).to.include('BASE IMAGE [linux/amd64]: lab/debian:12.0@');
     expect(table.stdout).to.include('Recommendations for base image upgrade:');
