@@ -6,7 +6,11 @@
  * is judged on demand (scanned once, its verdict and report stored like any image's) so each
  * recommendation carries counts.
  */
-import type { Digest, ScanReport } from '../core/index.js';
+import crypto from 'node:crypto';
+import { PushgateError, type Digest, type ScanReport } from '../core/index.js';
+import type { ProvenanceMaterial } from '../base/detect.js';
+import { indexProvenance, MAX_STATEMENT_BYTES, type AttestationFetcher } from '../base/provenance.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { PushgateConfig } from '../config/types.js';
 import { packageKey } from '../base/attribute.js';
 import { BaseCatalog, type CatalogImage } from '../base/catalog.js';
@@ -49,17 +53,22 @@ export class GateBaseImages {
    * The base of every platform of `scan`, for the judge. Store errors leave the image without a
    * named base (history still applies) and are logged: a judgement never waits on the catalog.
    */
-  async bases(scan: ImageScan): Promise<Map<PlatformScan, PlatformBase>> {
+  async bases(scan: ImageScan, attestations?: RegistryAttestations): Promise<Map<PlatformScan, PlatformBase>> {
     const out = new Map<PlatformScan, PlatformBase>();
     try {
       await this.ready();
     } catch (e) {
       this.opts.logger.warn({ err: (e as Error).message }, 'base catalog unavailable: bases are detected from history only');
     }
+    // Provenance attestations live beside the platforms in an index (BuildKit); read only when a catalog could confirm them.
+    let provenance = new Map<string, ProvenanceMaterial[]>();
+    if (attestations && this.catalog.index.size && scan.platforms.length && /index|manifest\.list/.test(scan.mediaType ?? '')) {
+      provenance = await attestations.index().then((b) => indexProvenance(b, attestations)).catch(() => provenance);
+    }
     const reports = new Map<string, ScanReport | undefined>();
     for (const p of scan.platforms) {
       const annotations = { ...pickBase(p.config?.config?.Labels), ...(p.baseAnnotations ?? {}) };
-      const d = this.catalog.detect({ platform: p.platform, layers: p.layers, annotations, history: p.config?.history });
+      const d = this.catalog.detect({ platform: p.platform, layers: p.layers, annotations, history: p.config?.history, provenance: provenance.get(p.manifestDigest) });
       const pb: PlatformBase = { base: d.base, refused: d.refused };
       if (d.base.digest && d.base.method !== 'history') {
         // The base's own packages (its stored report), so packages the image's own layers rewrote stay the base's.
@@ -179,6 +188,38 @@ export class GateBaseImages {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** An {@link AttestationFetcher} over a registry repository, plus the index itself. */
+export interface RegistryAttestations extends AttestationFetcher {
+  index(): Promise<Buffer>;
+}
+
+/** Reads the index `digest` and its attestations from `repository`, verifying every digest and bounding sizes. */
+export function registryAttestations(client: RegistryClient, repository: string, digest: Digest): RegistryAttestations {
+  const manifest = async (d: Digest) => {
+    const m = await client.getManifest(repository, d);
+    if (m.digest !== d) throw new PushgateError('DIGEST_MISMATCH', `manifest ${repository}@${d} hashed to ${m.digest}`);
+    return m.bytes;
+  };
+  return {
+    index: () => manifest(digest),
+    manifest,
+    async blob(d, size) {
+      if (size > MAX_STATEMENT_BYTES) throw new PushgateError('MANIFEST_INVALID', `attestation ${d} is larger than ${MAX_STATEMENT_BYTES} bytes`);
+      const chunks: Buffer[] = [];
+      let n = 0;
+      for await (const c of await client.getBlob(repository, d)) {
+        n += (c as Buffer).length;
+        if (n > size) throw new PushgateError('DIGEST_MISMATCH', `attestation ${d} is longer than its descriptor's ${size} bytes`);
+        chunks.push(c as Buffer);
+      }
+      const b = Buffer.concat(chunks);
+      const got = `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+      if (got !== d) throw new PushgateError('DIGEST_MISMATCH', `attestation ${d} hashed to ${got}`);
+      return b;
+    },
+  };
 }
 
 function pickBase(labels: Record<string, string> | undefined): Record<string, string> {

@@ -38,7 +38,7 @@ import { RegistryDirectory } from './registry-directory.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { DeferredEnforcement, DigestPushes } from './digest-pushes.js';
 import { judgeScan, type Judgement } from './judge.js';
-import { GateBaseImages, type BaseImagesHost } from './base-images.js';
+import { GateBaseImages, registryAttestations, type BaseImagesHost } from './base-images.js';
 import { registrySource } from './registry-source.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
@@ -422,7 +422,7 @@ export class Gate implements GateApi {
         scan = redactConfigEnv(scan);
         if (complete) await this.opts.store.putLayer(SCAN_KEY(req.digest), scan);
       }
-      const bases = await this.baseImages.bases(scan);
+      const bases = await this.baseImages.bases(scan, registryAttestations(via ?? this.client(req.registry), req.repository, req.digest));
       const j = judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag }, { bases });
       await this.baseImages.record(req, scan, j.report);
       return j;
