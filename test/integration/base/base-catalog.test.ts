@@ -147,5 +147,28 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     expect(table.stdout).to.match(/update\s+lab\/debian:12\.1\s+0\s+1\s/);
     expect(table.stdout).to.match(/VULNERABILITIES FROM THE BASE IMAGE lab\/debian:12\.0 \(\d+\)/);
     expect(table.stdout).to.include("VULNERABILITIES FROM THE IMAGE'S OWN LAYERS (1)");
+    // The gate was notified of both pushes too (the next case counts on it).
+    await until('12.1 notified into the gate catalog', async () => (srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').some((t) => t.tag === '12.1') ? true : undefined));
+  });
+
+  it('the periodic tag listing records tags the gate was never notified of, judging new digests on demand', async () => {
+    // Restarted on another port: the registry's notifications go nowhere, so only the listing can see this push.
+    await srv.close();
+    config.server.listen = '127.0.0.1:0';
+    await start();
+    const next = writeOciImage(dir, 'debian-13', [{ files: { 'etc/os-release': DEBIAN_12_OS_RELEASE.replace(/12/g, '13'), 'var/lib/dpkg/status': dpkgStatus(['bash 5.2.37-1']) }, gzip: true }], { tag: '13.0' });
+    skopeoCopy(next.ref, `${reg.host}/lab/debian:13.0`);
+    expect(srv.gate.baseImages.catalog.has('lab', 'lab/debian', next.digest)).to.equal(false);
+    const r = await srv.gate.baseImages.refresh(srv.gate.baseImagesHost());
+    expect(r.judged, 'the digest no notification announced, and only it').to.equal(1);
+    expect(r.tags).to.be.at.least(4);
+    expect(srv.gate.baseImages.catalog.byDigest(next.digest)[0].summary, 'judged on demand').to.be.an('object');
+    expect(srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').map((t) => t.tag).sort()).to.deep.equal(['12', '12.0', '12.1', '13.0']);
+    // The app's base (12.0 now names it too) gets the other major as an alternative, and 12.1 as an update.
+    const appLayout = JSON.parse(fs.readFileSync(path.join(labOci('node-app', 'vuln').slice(4).replace(/:vuln$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const recs = (await report(appLayout.manifests[0].digest))!.bases![0].recommendations!;
+    expect(recs.map((x) => `${x.kind}:${x.tag}`)).to.include.members(['refresh:12', 'update:12.1', 'alternative:13.0']);
+    expect(recs[0].kind).to.equal('refresh');
   });
 });
+
