@@ -151,6 +151,7 @@ export class Gate implements GateApi {
       audit: (e) => this.audit(e),
       scanKey: SCAN_KEY,
       untaggedGraceMs: opts.config.enforcement?.untaggedGraceMs ?? DEFAULT_UNTAGGED_GRACE_MS,
+      bases: (s) => this.baseImages.bases(s),
     });
   }
 

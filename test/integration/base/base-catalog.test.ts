@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ScanReport } from '../../../src/core/index.js';
+import { reevaluateStored } from '../../../src/gate/reevaluate.js';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
@@ -169,6 +170,12 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     const recs = (await report(appLayout.manifests[0].digest))!.bases![0].recommendations!;
     expect(recs.map((x) => `${x.kind}:${x.tag}`)).to.include.members(['refresh:12', 'update:12.1', 'alternative:13.0']);
     expect(recs[0].kind).to.equal('refresh');
+    // A re-judgement from the stored scan (policy reload) keeps the base and its attribution.
+    const before = (await srv.store.getVerdict('lab', 'lab/app', appLayout.manifests[0].digest as never))!;
+    await reevaluateStored({ store: srv.store, policy: srv.gate.currentPolicy, vulndb: srv.gate.currentVulnDb(), bases: (x) => srv.gate.baseImages.bases(x), verdicts: [before], force: true });
+    const again = (await srv.store.getReport(appLayout.manifests[0].digest as never))!;
+    expect(again.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian' });
+    expect(again.findings.find((f) => f.package === 'lodash')!.origin).to.equal('app');
   });
 });
 
