@@ -8,6 +8,7 @@
  *   for longer than `grace`: names the newer digest and the findings it no longer has.
  * - `maxAge`: the detected base was created longer ago than the duration.
  */
+import { rebuildHint } from '../../core/base-image.js';
 import { formatDuration, parseDuration } from '../../config/units.js';
 import type { BaseImageMatchSpec, PolicyItem } from '../types.js';
 import { glob, parseDate, type RuleCompiler } from './common.js';
@@ -30,7 +31,8 @@ export const compileBaseImageRule: RuleCompiler<BaseImageMatchSpec> = (spec) => 
         const since = parseDate(r?.since);
         if (!b || !r || since === undefined || now - since < grace) return [];
         const fixes = r.fixes?.length ? `; the newer base no longer has ${r.fixes.length} finding(s): ${r.fixes.slice(0, 5).join(', ')}${r.fixes.length > 5 ? ', …' : ''}` : '';
-        const item: PolicyItem = { id: 'base-outdated', text: `base ${b.repository}:${r.tag} moved on ${r.since} from ${b.digest} to ${r.digest}${fixes}` };
+        // Not marked as the base's own item: excludeBase must not silence the rules about the base itself.
+        const item: PolicyItem = { id: 'base-outdated', text: `base ${b.repository}:${r.tag} moved on ${r.since} from ${b.digest} to ${r.digest}${fixes}; ${rebuildHint([b])}` };
         return [item];
       },
       describe: () => `the base image's tag moved on to a newer digest${grace ? ` more than ${formatDuration(grace)} ago` : ''}`,

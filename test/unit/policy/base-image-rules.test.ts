@@ -34,7 +34,9 @@ describe('policy rules: base image with a detected base', () => {
     expect(decide(rule, { base: base({ recommendations: [refresh(3)] }) }).decision).to.equal('allow');
     const ev = decide(rule, { base: base({ recommendations: [refresh(8)] }) });
     expect(ev.decision).to.equal('reject');
-    expect(ev.reasons[0].message).to.include(D2).and.include('DEBIAN-CVE-1');
+    expect(ev.reasons[0].message).to.include(D2).and.include('DEBIAN-CVE-1').and.include('rebuild on lab/debian:12 (refreshed');
+    // excludeBase is about findings: it never silences the rule about the base itself.
+    expect(evaluate(oneRule(rule, { excludeBase: true }), input({ now: NOW, base: base({ recommendations: [refresh(8)] }) })).decision).to.equal('reject');
   });
 
   it('maxAge fires on the base\'s creation time', () => {
