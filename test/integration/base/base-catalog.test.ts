@@ -16,10 +16,11 @@ import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
 import { runCli } from '../../helpers/cli.js';
-import { labOci, ROOT, skopeoCopy, startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { labOci, ROOT, skopeoCopy, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
 import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
 
 const REG_PORT = 24810;
+const PROXY_PORT = 24811;
 const TOKEN = 'base-catalog-webhook';
 const API = 'base-catalog-api';
 
@@ -57,7 +58,15 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     config.baseImages = { repositories: [{ registry: 'lab', repositories: ['lab/debian'] }], refreshIntervalMs: 0 };
     // Audit mode: the gate judges and stores but deletes nothing, so the CLI case below finds lab/app:vuln.
     config.policy = path.join(dir, 'policy.yaml');
-    fs.writeFileSync(config.policy, 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata: {name: base-test}\nspec:\n  ruleSets:\n    default:\n      rules:\n        - {name: secrets, action: reject, match: {secret: {}}}\n  default: {ruleSet: default, mode: audit}\n');
+    // strict/**: enforced, rejected while the base's tag has moved on (the proxy's DENIED case).
+    fs.writeFileSync(config.policy, [
+      'apiVersion: pushgate.dev/v1', 'kind: Policy', 'metadata: {name: base-test}', 'spec:', '  ruleSets:',
+      '    default:', '      rules:', '        - {name: secrets, action: reject, match: {secret: {}}}',
+      '    based:', '      onIncomplete: allow', '      rules:', '        - {name: base-current, action: reject, match: {baseImage: {upToDate: {}}}}',
+      '  mappings:', '    - {name: strict, repository: "strict/**", ruleSet: based, mode: enforce}',
+      '  default: {ruleSet: default, mode: audit}', '',
+    ].join('\n'));
+    config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000, onTimeout: 'reject', onError: 'reject' };
     await start();
     reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
   });
@@ -176,6 +185,14 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     const again = (await srv.store.getReport(appLayout.manifests[0].digest as never))!;
     expect(again.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian' });
     expect(again.findings.find((f) => f.package === 'lodash')!.origin).to.equal('app');
+  });
+
+  it('the proxy refuses an image whose base tag moved on, naming the base to rebuild on', async () => {
+    // adm-zip is built on the lab base that lab/debian:12 named before it moved to the refreshed digest.
+    const r = await skopeoCopyAsync(labOci('adm-zip', '0.4.7'), `127.0.0.1:${PROXY_PORT}/strict/app:1`);
+    expect(r.code, r.stderr).to.not.equal(0);
+    expect(r.stderr).to.match(/DENIED|denied/);
+    expect(r.stderr).to.include('rebuild on lab/debian:12 (refreshed');
   });
 });
 
