@@ -79,6 +79,31 @@ export function renderFindingsByPackage(report: ScanReport): string[] {
 }
 
 /**
+ * The base image lines: the base (name, digest, how it was found, its layer count and counts), then
+ * "Recommendations for base image upgrade" as a table (kind, image, counts by severity, fixable).
+ */
+export function renderBases(bases: NonNullable<ScanReport['bases']>): string[] {
+  const out: string[] = [];
+  type Summary = NonNullable<ScanReport['bases']>[number]['summary'];
+  const counts = (s: Summary) => (s ? [...SEVERITY_ORDER.slice(0, 4).map((x) => String(s.counts[x])), String(s.counts.negligible + s.counts.unknown)] : ['-', '-', '-', '-', '-']);
+  const fixable = (s: Summary) => (s ? String(Object.values(s.fixable).reduce((a, b) => a + b, 0)) : '-');
+  for (const b of bases) {
+    const name = b.repository ? `${b.repository}${b.tags.length ? `:${b.tags.join(',')}` : ''}${b.digest ? `@${b.digest}` : ''}` : '(not named)';
+    out.push(`BASE IMAGE${b.platform ? ` [${b.platform}]` : ''}: ${b.method === 'none' ? 'unknown' : name}  (found by ${b.method}; ${b.layers.length} layer(s))`);
+    out.push(`  ${b.note}`);
+    if (b.summary) out.push(`  vulnerabilities: ${SEVERITY_ORDER.filter((x) => x === 'critical' || x === 'high' || b.summary!.counts[x]).map((x) => `${b.summary!.counts[x]} ${x}`).join(', ')}; fixable: ${fixable(b.summary)}`);
+    if (!b.recommendations?.length) continue;
+    out.push('', 'Recommendations for base image upgrade:');
+    const rows = b.recommendations.map((r) => [r.kind, `${r.repository}:${r.tag}`, ...counts(r.summary), fixable(r.summary)]);
+    const head = ['KIND', 'BASE IMAGE', 'CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'OTHER', 'FIXABLE'];
+    const w = head.map((h, i) => columnWidth(rows.map((x) => x[i]), h.length));
+    out.push(`  ${head.map((h, i) => cell(h, w[i])).join(' ')}`.trimEnd());
+    for (const x of rows) out.push(`  ${x.map((c, i) => cell(c, w[i])).join(' ')}`.trimEnd());
+  }
+  return out;
+}
+
+/**
  * The coverage header: each ecosystem with its package count, `✓` when matched against advisories,
  * `NOT MATCHED` otherwise (the reason is in the diagnostics): `Red Hat:enterprise_linux:8 120 ✓, PyPI 3 NOT MATCHED`.
  */
@@ -113,7 +138,16 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
   if (r.coverage?.length) out.push(`coverage: ${renderCoverage(r.coverage)}`);
   if (views.before?.length) out.push('', ...views.before);
-  if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
+  if (r.bases?.length) out.push('', ...renderBases(r.bases));
+  if (r.findings.length && !views.findings && r.findings.some((f) => f.origin)) {
+    // Two sections like docker scan: what the base brings (fixed by a newer base) and what the image adds.
+    const base = r.findings.filter((f) => f.origin === 'base');
+    const own = r.findings.filter((f) => f.origin !== 'base');
+    const named = r.bases?.find((b) => b.repository);
+    const name = named ? `${named.repository}${named.tags.length ? `:${named.tags[0]}` : ''}` : 'base image';
+    out.push('', `VULNERABILITIES FROM THE BASE IMAGE ${name} (${base.length})`, ...(base.length ? renderFindingsByPackage({ ...r, findings: base }) : ['  none']));
+    out.push('', `VULNERABILITIES FROM THE IMAGE'S OWN LAYERS (${own.length})`, ...(own.length ? renderFindingsByPackage({ ...r, findings: own }) : ['  none']));
+  } else if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
   if (r.eol?.length) {
     out.push('', 'END OF LIFE');
     const id = columnWidth(r.eol.map((e) => e.id), 12);

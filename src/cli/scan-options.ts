@@ -137,6 +137,11 @@ export interface FilterNotes {
   unfixed: number;
   ignored: Array<{ id: string; package: string; line: number; why?: string }>;
   base: number;
+  /**
+   * Platforms whose base the catalog named (src/base: annotation, provenance or diffID chain, checked
+   * against the layers): `--exclude-base` follows the judge's attribution (`origin`) there, unless `--file` is given.
+   */
+  byOrigin?: Set<string>;
 }
 
 /** The base side of `--exclude-base` for one platform: its layers and the packages they hold. */
@@ -261,7 +266,10 @@ export function findingFilter(flags: ScanFlags, notes: FilterNotes, bases: Map<P
     const base = bases?.get(platform);
     if (flags.excludeBase && base) {
       const before = out.length;
-      out = out.filter((f) => !(base.packages ? base.packages.has(pkgKey(f)) : f.layer !== undefined && base.layers.has(f.layer)));
+      // The Dockerfile (the developer's own word) and a verified annotation decide; otherwise the base the
+      // catalog named by diffID chain, as the judge attributed each finding (origin), outranks history.
+      if (!flags.dockerfile && notes.byOrigin?.has(platform.platform)) out = out.filter((f) => f.origin !== 'base');
+      else out = out.filter((f) => !(base.packages ? base.packages.has(pkgKey(f)) : f.layer !== undefined && base.layers.has(f.layer)));
       notes.base += before - out.length;
     }
     if (flags.ignoreUnfixed) {
@@ -285,6 +293,10 @@ export function filterDiagnostics(flags: ScanFlags, notes: FilterNotes, bases: M
   for (const f of flags.dockerfile?.stage.base?.flags ?? []) out.push({ code: 'dockerfile-base', message: `${flags.dockerfile?.file}: ${f.message}` });
   if (flags.excludeBase && bases) {
     for (const [p, v] of bases) {
+      if (!flags.dockerfile && notes.byOrigin?.has(p.platform)) {
+        out.push({ code: 'exclude-base', message: 'excluded: findings the report attributes to the base image (its bases entry says how the base was found)', ...(multi ? { platform: p.platform } : {}) });
+        continue;
+      }
       const how = v.packages ? 'packages the base layers alone hold (same path and version)' : 'findings in the base layers';
       out.push({ code: 'exclude-base', message: `${v.attribution.note}; excluded: ${how}`, ...(multi ? { platform: p.platform } : {}) });
     }

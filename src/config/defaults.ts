@@ -68,6 +68,7 @@ export function defaultConfig(): PushgateConfig {
     proxy: { timeoutMs: 60_000, onTimeout: 'reject', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 },
     harborAdapter: { tokens: [] },
     reconcile: { intervalMs: 0 },
+    baseImages: { repositories: [], refreshIntervalMs: 10 * 60_000 },
     notify: [],
   };
 }

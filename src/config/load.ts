@@ -156,6 +156,7 @@ interface RawConfig {
   harborAdapter?: { tokens?: string[] };
   vex?: { paths?: string[] };
   reconcile?: { interval?: string };
+  baseImages?: { repositories?: Array<{ registry: string; repositories: string[] }>; refreshInterval?: string };
   registries?: RawRegistry[];
   policy?: string;
   api?: { tokens?: string[]; jwt?: { secret?: string; publicKey?: string; issuer?: string; audience?: string } };
@@ -286,6 +287,9 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       } else tokens.set(t, i);
     }
   });
+  (raw.baseImages?.repositories ?? []).forEach((b, i) => {
+    if (!names.has(b.registry)) problems.push(problemAt(ld, ['baseImages', 'repositories', i, 'registry'], `"${b.registry}" is not a configured registry: name one of registries[].name${names.size ? ` (${[...names.keys()].join(', ')})` : ''}`));
+  });
   // A host name may reach one registry only: a reference naming two would be judged by either.
   registries.forEach((r, i) => {
     const others = registries.filter((_, j) => j !== i);
@@ -412,6 +416,10 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     },
     harborAdapter: { tokens: raw.harborAdapter?.tokens ?? d.harborAdapter!.tokens },
     reconcile: { intervalMs: dur(raw.reconcile?.interval, d.reconcile!.intervalMs) },
+    baseImages: {
+      repositories: (raw.baseImages?.repositories ?? []).map((r) => ({ registry: r.registry, repositories: [...r.repositories] })),
+      refreshIntervalMs: dur(raw.baseImages?.refreshInterval, d.baseImages.refreshIntervalMs),
+    },
     notify: (raw.notify ?? []).map((n) => ({
       url: n.url,
       format: n.format ?? 'json',

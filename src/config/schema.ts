@@ -209,6 +209,25 @@ export const configSchema = {
       properties: { tokens: { type: 'array', items: str } },
     },
     reconcile: { type: 'object', additionalProperties: false, properties: { interval: duration } },
+    baseImages: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        repositories: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['registry', 'repositories'],
+            properties: {
+              registry: { type: 'string', minLength: 1 },
+              repositories: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, pattern: '^[a-z0-9*?{}\\[\\]!,._/-]+$' } },
+            },
+          },
+        },
+        refreshInterval: duration,
+      },
+    },
     notify: {
       type: 'array',
       items: {

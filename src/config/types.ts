@@ -218,6 +218,16 @@ export interface PushgateConfig {
     /** Interval, ms; 0 = off (run `pushgate reconcile` instead). */
     intervalMs: number;
   };
+  /**
+   * The base image catalog (src/base): images of these repositories are the bases other images are
+   * matched against (diffID chain prefix), and their tags are the upgrade candidates recommended.
+   */
+  baseImages: {
+    /** Per configured registry (by name), repository globs (picomatch, `**` across `/`). Empty: no catalog. */
+    repositories: Array<{ registry: string; repositories: string[] }>;
+    /** How often `serve` lists the catalog repositories' tags (new tags and moved ones are read and scanned), ms; 0 = off. */
+    refreshIntervalMs: number;
+  };
   notify: Array<{
     url: string;
     /** `json`: pushgate's own JSON body; `slack`: a Slack-compatible `{text, blocks}` body. */

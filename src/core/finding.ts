@@ -1,6 +1,7 @@
 /**
  * Vulnerability findings: an advisory matched to an installed package.
  */
+import type { Origin } from './base-image.js';
 import type { Digest } from './digest.js';
 
 /** Severity words, lowest to highest; `unknown` sorts below `negligible`. */
@@ -65,6 +66,8 @@ export interface Finding {
   epss?: { cve: string; score: number; percentile: number };
   /** Set when a VEX statement says the image is not affected or has it fixed: not judged by policy. */
   vex?: FindingVex;
+  /** `base` when its package comes from the image's base, `app` otherwise; absent when no base is known. */
+  origin?: Origin;
 }
 
 /**

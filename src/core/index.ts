@@ -9,6 +9,7 @@ export * from './names.js';
 export * from './inventory.js';
 export * from './os-table.js';
 export * from './finding.js';
+export * from './base-image.js';
 export * from './verdict.js';
 export * from './events.js';
 export * from './host.js';

@@ -2,6 +2,7 @@
  * What a scan finds inside an image: the OS, installed packages, secrets, configuration
  * problems and diagnostics. Produced by src/scan, consumed by src/vulndb and src/policy.
  */
+import type { Origin } from './base-image.js';
 import type { Digest } from './digest.js';
 
 /** The image's operating system, from /etc/os-release and friends. */
@@ -41,6 +42,8 @@ export interface Package {
   ownedBy?: string;
   /** Image platform (`linux/amd64`) when scanning an index. */
   platform?: string;
+  /** `base` when the image's base holds it (src/base/attribute.ts), `app` when its own layers added it; absent when no base is known. */
+  origin?: Origin;
 }
 
 /** A secret found in a file. The value itself is never stored: only a redacted form. */
@@ -55,6 +58,8 @@ export interface SecretFinding {
   /** e.g. `AKIA************WXYZ` or `-----BEGIN RSA PRIVATE KEY----- (redacted)` */
   redacted: string;
   platform?: string;
+  /** `base` when its layer is one of the base image's layers; absent when no base is known. */
+  origin?: Origin;
 }
 
 /** A problem in the image configuration (runs as root, too old, …). */

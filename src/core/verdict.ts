@@ -2,6 +2,7 @@
  * Verdicts and scan reports: the public JSON contract of DESIGN.md §3.
  */
 import type { Digest } from './digest.js';
+import type { BaseImage } from './base-image.js';
 import type { EolFinding, Finding } from './finding.js';
 import type { ConfigFinding, Diagnostic, EcosystemCoverage, Package, SecretFinding } from './inventory.js';
 
@@ -119,6 +120,8 @@ export interface ScanReport {
   baseLayers?: Digest[];
   /** Per ecosystem found: matched against advisories or not, and why not (absent when there was no vulnerability database). */
   coverage?: EcosystemCoverage[];
+  /** The base image of each platform whose base was found (src/base), with upgrade recommendations. */
+  bases?: BaseImage[];
   complete: boolean;
   verdict: Evaluation & { complete: boolean };
   vulndb?: { builtAt: string | null; digest?: string | null };

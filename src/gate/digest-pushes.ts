@@ -26,10 +26,10 @@ import type { ChildBlocks } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import type { RegistryClient } from '../registry/client.js';
 import { referencedDescriptors } from '../registry/manifest.js';
-import type { ImageScan } from '../scan/engine.js';
+import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
-import { judgeScan } from './judge.js';
+import { judgeScan, type PlatformBase } from './judge.js';
 import type { AuditEntry } from './types.js';
 import { blocks, viewOf, type VerdictView } from './verdict-view.js';
 
@@ -49,6 +49,8 @@ export interface DigestPushesHost {
   scanKey(digest: Digest): string;
   /** `enforcement.untaggedGrace`, ms. */
   untaggedGraceMs: number;
+  /** The base of each platform (the gate's catalog), so a re-judgement attributes as the first judgement did. */
+  bases?: (scan: ImageScan) => Promise<Map<PlatformScan, PlatformBase>>;
 }
 
 /**
@@ -93,7 +95,7 @@ export class DigestPushes {
     if (v.policy.revision === policy.revision && v.evaluations) return viewOf(policy, v, tag);
     const scan = (await this.h.store.getLayer(this.h.scanKey(v.digest))) as ImageScan | undefined;
     if (!scan) return undefined;
-    const j = judgeScan(scan, this.h.vulndb(), policy, { registry: v.registry, repository: v.repository });
+    const j = judgeScan(scan, this.h.vulndb(), policy, { registry: v.registry, repository: v.repository }, this.h.bases ? { bases: await this.h.bases(scan) } : {});
     return viewOf(policy, { ...v, complete: j.report.complete, evaluations: j.raw }, tag);
   }
 

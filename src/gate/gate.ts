@@ -38,6 +38,7 @@ import { RegistryDirectory } from './registry-directory.js';
 import { artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { DeferredEnforcement, DigestPushes } from './digest-pushes.js';
 import { judgeScan, type Judgement } from './judge.js';
+import { GateBaseImages, registryAttestations, type BaseImagesHost } from './base-images.js';
 import { registrySource } from './registry-source.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
@@ -129,7 +130,11 @@ export class Gate implements GateApi {
   /** The temp space all scans of this process share (config `scan.tmpDirLimit`). */
   readonly spillPool: SpillPool;
 
+  /** Base images: the catalog, detection before judging, catalog recording, the tag listing (src/gate/base-images.ts). */
+  readonly baseImages: GateBaseImages;
+
   constructor(private readonly opts: GateOptions) {
+    this.baseImages = new GateBaseImages({ store: opts.store, config: opts.config, logger: opts.logger });
     this.scanSlots = new ScanSlots(Math.max(1, opts.config.scan.workers));
     this.spillPool = new SpillPool(opts.config.scan.tmpDirLimitBytes);
     this.hooks = opts.hooks ?? {};
@@ -146,6 +151,7 @@ export class Gate implements GateApi {
       audit: (e) => this.audit(e),
       scanKey: SCAN_KEY,
       untaggedGraceMs: opts.config.enforcement?.untaggedGraceMs ?? DEFAULT_UNTAGGED_GRACE_MS,
+      bases: (s) => this.baseImages.bases(s),
     });
   }
 
@@ -440,7 +446,10 @@ export class Gate implements GateApi {
         scan = redactConfigEnv(scan);
         if (complete) await this.opts.store.putLayer(SCAN_KEY(req.digest), scan);
       }
-      return judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag });
+      const bases = await this.baseImages.bases(scan, registryAttestations(via ?? this.client(req.registry), req.repository, req.digest));
+      const j = judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag }, { bases });
+      await this.baseImages.record(req, scan, j.report);
+      return j;
     })();
     this.inflight.set(key, p);
     try {
@@ -533,6 +542,7 @@ export class Gate implements GateApi {
       // push with the new tag): judged from the stored evaluations under the new tag's mapping.
       stored = { ...prior, tags: [...new Set([...prior.tags, ...(ev.tag ? [ev.tag] : [])])].sort(), evaluatedAt: new Date().toISOString() };
       this.opts.counters?.scan?.('cached', 0, 0);
+      await this.baseImages.recordTag(ev.registry, ev.repository, ev.tag, ev.digest);
     } else {
       stored = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).stored;
     }
@@ -744,10 +754,22 @@ export class Gate implements GateApi {
   /** Starts `config.scan.workers` workers claiming queued events, and the probe of registries with blocked events. */
   start(): void {
     this.queue.start();
+    this.baseImages.start(this.baseImagesHost());
+  }
+
+  /** What the base catalog's tag listing asks of the registries and the judge. */
+  baseImagesHost(): BaseImagesHost {
+    return {
+      listTags: (registry, repository) => this.client(registry).listTags(repository),
+      listRepositories: (registry) => this.client(registry).catalog(),
+      resolve: async (registry, repository, tag) => (await this.client(registry).resolve(repository, tag))?.digest,
+      assess: (req) => this.judgeAndStore(req),
+    };
   }
 
   /** Stops the workers after their current event; an event in progress keeps its lease and is retried if the process dies. */
   stop(): Promise<void> {
+    this.baseImages.stop();
     return this.queue.stop();
   }
 

@@ -10,8 +10,11 @@ import {
   type Decision,
   type Diagnostic,
   type Digest,
+  type BaseImage,
   type Evaluation,
   type Finding,
+  type Package,
+  type SecretFinding,
   type PolicyMode,
   type RawEvaluation,
   type Reason,
@@ -25,6 +28,7 @@ import type { ImageScan, PlatformScan } from '../scan/engine.js';
 // The modules themselves, not the vulndb index: judging needs neither `db update` nor its sources.
 import { eolFindings, eolSubjects } from '../vulndb/enrich/eol.js';
 import type { VulnDb } from '../vulndb/db.js';
+import { secretsWithOrigin, withOrigin, type BaseSide } from '../base/attribute.js';
 
 /** The judgement of one platform's image manifest. */
 export interface ChildJudgement {
@@ -68,6 +72,20 @@ export interface JudgeOptions {
    * `--exclude-base`, `--ignore-unfixed`, `--ignore-file`), so verdict and report agree.
    */
   filterFindings?: (findings: Finding[], platform: PlatformScan) => Finding[];
+  /**
+   * The detected base of each platform (src/base/catalog.ts): sets `origin` on packages, findings and
+   * secrets, the policy's base layers and `base`, and the report's `bases`.
+   */
+  bases?: Map<PlatformScan, PlatformBase>;
+}
+
+/** The base of one platform as the judge uses it. */
+export interface PlatformBase {
+  base: BaseImage;
+  /** Package keys (src/base/attribute.ts packageKey) the base image itself holds, when its scan is stored. */
+  basePackages?: Set<string>;
+  /** Refused base evidence, reported as diagnostics (not incomplete). */
+  refused?: Array<{ code: string; message: string }>;
 }
 
 /** One platform's policy input, built once and evaluated under each candidate rule set. */
@@ -151,9 +169,14 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const inputs: PlatformInput[] = [];
   for (const p of scan.platforms) {
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
-    const matched: Finding[] = vulndb
+    const pb = opts.bases?.get(p);
+    const side: BaseSide | undefined = pb && pb.base.method !== 'none' ? { layers: new Set(pb.base.layers), packages: pb.basePackages } : undefined;
+    const packages: Package[] = side ? withOrigin(p.inventory.packages, side) : p.inventory.packages;
+    const secrets: SecretFinding[] = side ? secretsWithOrigin(p.inventory.secrets, side) : p.inventory.secrets;
+    const matched0: Finding[] = vulndb
       ? vulndb.match(p.inventory.packages, p.inventory.os, policy.severityPrefer ? { prefer: policy.severityPrefer } : {}).map(tagP).sort(compareRisk)
       : [];
+    const matched = side ? withOrigin(matched0, side) : matched0;
     const filtered = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
     // VEX: a not_affected/fixed statement takes the finding out of the policy's view; the report keeps it, marked.
     const findings = policy.vex?.length ? applyVex(filtered, policy.vex, [p.manifestDigest, ...(scan.digest ? [scan.digest] : [])]) : filtered;
@@ -169,7 +192,8 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
         message: `${c.packages} ${c.ecosystem} package(s) not matched against advisories: ${c.reason ?? 'not covered'}`,
       }));
     if (vulndb) (report.coverage ??= []).push(...coverage);
-    const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...uncovered, ...imageLevel];
+    const refused: Diagnostic[] = (pb?.refused ?? []).map((r) => tagP({ code: r.code, message: r.message, incomplete: false }));
+    const diagnostics: Diagnostic[] = [...p.inventory.diagnostics.map(tagP), ...uncovered, ...refused, ...imageLevel];
     const complete = !diagnostics.some((d) => d.incomplete);
     const input: PolicyInput = {
       registry: ctx.registry,
@@ -178,29 +202,31 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       digest: p.manifestDigest,
       findings: findings.filter((f) => !f.vex),
       eol,
-      secrets: [...p.inventory.secrets, ...indexSecrets],
+      secrets: [...secrets, ...indexSecrets],
       config: p.inventory.config,
       diagnostics,
-      packages: p.inventory.packages,
+      packages,
       // A directory scan, or an image whose config could not be read, has no configuration to judge.
       imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
       imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
-      baseLayers: p.baseLayers,
+      baseLayers: side ? pb!.base.layers : p.baseLayers,
+      ...(pb && pb.base.method !== 'none' ? { base: pb.base } : {}),
       complete,
       ...(ctx.now ? { now: ctx.now } : {}),
     };
     const ownDiagnostics: Diagnostic[] = [...p.inventory.diagnostics, ...(vulndb ? [] : imageLevel.filter((d) => d.code === 'vulndb-missing'))];
     const ownComplete = !ownDiagnostics.some((d) => d.incomplete);
-    const own = { input: { ...input, tag: undefined, secrets: p.inventory.secrets, diagnostics: ownDiagnostics, complete: ownComplete }, complete: ownComplete };
+    const own = { input: { ...input, tag: undefined, secrets, diagnostics: ownDiagnostics, complete: ownComplete }, complete: ownComplete };
     inputs.push({ platform: p.platform, digest: p.manifestDigest, complete, input, own });
     if (!report.os && p.inventory.os) report.os = { id: p.inventory.os.id, versionId: p.inventory.os.versionId };
-    report.packages.push(...p.inventory.packages.map(tagP));
+    report.packages.push(...packages.map(tagP));
+    if (pb) (report.bases ??= []).push(multi ? { ...pb.base, platform: p.platform } : pb.base);
     report.findings.push(...findings);
     if (eol.length) (report.eol ??= []).push(...eol);
     if (p.baseLayers?.length) (report.baseLayers ??= []).push(...p.baseLayers.filter((l) => !report.baseLayers?.includes(l)));
-    report.secrets.push(...p.inventory.secrets.map(tagP));
+    report.secrets.push(...secrets.map(tagP));
     report.config.push(...p.inventory.config.map(tagP));
-    report.diagnostics.push(...p.inventory.diagnostics.map(tagP), ...uncovered);
+    report.diagnostics.push(...p.inventory.diagnostics.map(tagP), ...uncovered, ...refused);
   }
   const mapping = selectMapping(policy, ctx);
   const ruleSets = candidateRuleSets(policy, ctx);

@@ -21,11 +21,11 @@ import type { PushgateConfig } from '../config/types.js';
 import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
 import { candidateRuleSets, loadPolicy, loadVexFiles, revisionOf, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec, type VexStatement } from '../policy/index.js';
-import type { ImageScan } from '../scan/engine.js';
+import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { SCAN_KEY, type Gate, type Logger } from './gate.js';
-import { judgeScan } from './judge.js';
+import { judgeScan, type PlatformBase } from './judge.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 import { plannedWrites } from './own-traffic.js';
 import { withClusterJob } from './cluster-jobs.js';
@@ -56,6 +56,8 @@ export interface ReevaluateOptions {
    * enforcement to record. Without it nothing is acted on.
    */
   act?: (before: Verdict, after: Verdict, views: VerdictView[]) => Promise<Enforcement | undefined>;
+  /** The base of each platform (the gate's catalog, src/gate/base-images.ts), so a re-judgement attributes as the first judgement did. */
+  bases?: (scan: ImageScan) => Promise<Map<PlatformScan, PlatformBase>>;
   /** Only these verdicts (default: every stored verdict). */
   verdicts?: Verdict[];
   /** Re-judge even verdicts already judged by this policy revision. */
@@ -81,7 +83,7 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
       continue;
     }
     // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
-    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository });
+    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, o.bases ? { bases: await o.bases(scan) } : {});
     stats.reevaluated++;
     const after: Verdict = summarize(o.policy, {
       ...before,
@@ -339,7 +341,7 @@ export class PolicyControl {
 
   private async reevaluateHeld(): Promise<ReevaluationStats> {
     const gate = this.o.gate;
-    const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), act: (b, a, views) => this.actOnTags(b, a, views) });
+    const stats = await reevaluateStored({ store: this.o.store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), bases: (s) => gate.baseImages.bases(s), act: (b, a, views) => this.actOnTags(b, a, views) });
     this.o.logger.info({ ...stats, revision: gate.currentPolicy.revision }, 'stored verdicts re-evaluated');
     if (stats.changed || stats.enforced) await this.o.store.audit({ actor: 'pushgate', action: 'reevaluated', detail: { ...stats, revision: gate.currentPolicy.revision } });
     return stats;
@@ -514,7 +516,7 @@ export class PolicyControl {
       const before = await store.getVerdict(rec.registry, rec.repository, rec.digest);
       let verdict: Verdict;
       if (before) {
-        await reevaluateStored({ store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), verdicts: [before], force: true });
+        await reevaluateStored({ store, policy: gate.currentPolicy, vulndb: gate.currentVulnDb(), bases: (s) => gate.baseImages.bases(s), verdicts: [before], force: true });
         verdict = (await store.getVerdict(rec.registry, rec.repository, rec.digest)) ?? before;
       } else {
         verdict = { registry: rec.registry, repository: rec.repository, digest: rec.digest, tags: [rec.tag], decision: 'allow', complete: false, reasons: [], mode: 'enforce', policy: { name: gate.currentPolicy.name, revision: gate.currentPolicy.revision }, vulndb: { builtAt: null }, evaluatedAt: new Date().toISOString() };

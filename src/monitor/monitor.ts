@@ -28,11 +28,11 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import { isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type ScanReport, type Verdict } from '../core/index.js';
 import { SCAN_KEY, type Logger } from '../gate/gate.js';
-import { judgeScan } from '../gate/judge.js';
+import { judgeScan, type PlatformBase } from '../gate/judge.js';
 import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import type { CompiledPolicy } from '../policy/index.js';
-import type { ImageScan } from '../scan/engine.js';
+import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
@@ -77,6 +77,8 @@ export interface MonitorOptions {
   vulndb: () => VulnDb | undefined;
   /** The policy in force now (the gate's). */
   policy: () => CompiledPolicy;
+  /** The base of each platform (the gate's catalog), so a re-judgement attributes as the first judgement did. */
+  bases?: (scan: ImageScan) => Promise<Map<PlatformScan, PlatformBase>>;
   /** Who claims runs (default: host name, pid and a random tail). */
   owner?: string;
   /** Lease of a claimed run, ms (default 60 s); renewed with every image. */
@@ -542,6 +544,7 @@ export class Monitor {
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
     const verdicts = ctx.verdicts.get(digest) ?? [];
     let acted = false;
+    const bases = this.o.bases ? { bases: await this.o.bases(scan) } : {};
     stats.rejudged++;
     const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
     const notices: NewFindingsBody[] = [];
@@ -549,7 +552,7 @@ export class Monitor {
     let diffAll: FindingDiff | undefined;
     let dirty = write;
     for (const before of verdicts) {
-      const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository });
+      const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository }, bases);
       report = j.report;
       const diff = diffFindings(oldIndex.map((f) => f.finding), j.report.findings);
       diffAll = diff;
@@ -621,7 +624,7 @@ export class Monitor {
     }
     if (!report) {
       // an image without a verdict (only its children were judged, or the verdict was removed)
-      report = judgeScan(scan, db, policy, {}).report;
+      report = judgeScan(scan, db, policy, {}, bases).report;
       diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
     }
     if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;

@@ -2,6 +2,7 @@
  * Evaluation: one image against a compiled policy → decision, reasons, mode (DESIGN.md §3 "Verdict").
  * Pure and synchronous: compile once, evaluate many inventories.
  */
+import { rebuildHint } from '../core/base-image.js';
 import { DECISIONS, decisionRank, isBlocking, type Decision, type PolicyMode } from '../core/verdict.js';
 import type {
   CompiledMapping,
@@ -118,9 +119,17 @@ export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, rule
   const reasons: PolicyReason[] = [];
   for (const rule of rs.rules) {
     let items = rule.match(ctx);
-    if (rule.excludeBase && base.size) items = items.filter((i) => !i.layer || !base.has(i.layer));
+    // The base attribution (src/base) decides where it was made; else the item's layer.
+    if (rule.excludeBase) items = items.filter((i) => (i.origin ? i.origin !== 'base' : !i.layer || !base.has(i.layer)));
     items = items.filter((i) => keep(rule.name, i));
-    if (items.length) reasons.push(reasonOf(rule, rule.action, items));
+    if (items.length) {
+      const reason = reasonOf(rule, rule.action, items);
+      // Findings of the base are fixed by a rebuild on a newer base, not by a package bump: say which.
+      const fromBase = items.filter((i) => i.origin === 'base').length;
+      const hint = fromBase && input.base ? rebuildHint([input.base]) : undefined;
+      if (hint) reason.message += ` ${fromBase} of ${items.length} come from the base image ${input.base!.repository}${input.base!.tags.length ? `:${input.base!.tags[0]}` : ''}: ${hint}.`;
+      reasons.push(reason);
+    }
   }
 
   if (!input.complete && rs.onIncomplete !== 'allow') {

@@ -108,8 +108,12 @@ const image = {
 const baseImage = {
   type: 'object',
   additionalProperties: false,
-  required: ['allowed'],
+  minProperties: 1,
+  maxProperties: 1,
+  'x-message': 'must hold exactly one check: allowed, upToDate or maxAge (write one rule per check)',
   properties: {
+    upToDate: { type: 'object', additionalProperties: false, properties: { grace: duration } },
+    maxAge: duration,
     allowed: {
       type: 'array',
       minItems: 1,

@@ -2,6 +2,7 @@
  * Policy documents (`kind: Policy`, `apiVersion: pushgate.dev/v1`) as written, their compiled form,
  * and the evaluation input. The language is described in config/policy.yaml and README "Policy".
  */
+import type { BaseImage } from '../core/base-image.js';
 import type { EolFinding, Finding, Severity, SeveritySourceKind } from '../core/finding.js';
 import type { ConfigFinding, Diagnostic, Package, SecretFinding } from '../core/inventory.js';
 import type { ImageConfig } from '../core/manifest.js';
@@ -84,14 +85,25 @@ export interface ImageMatchSpec {
   forbiddenPorts?: Array<string | number>;
 }
 
-/** `match.baseImage`: fires when the image's base is not in the allowlist. */
+/**
+ * `match.baseImage`, exactly one check: `allowed` fires when the image's base is not in the allowlist;
+ * `upToDate` when the base's tag has moved on to a newer digest (a `refresh` recommendation, src/base)
+ * for longer than `grace`; `maxAge` when the base image was created longer ago than this.
+ */
 export interface BaseImageMatchSpec {
-  allowed: Array<{
-    /** Glob on the label `org.opencontainers.image.base.name` (`docker.io/library/debian:*`). */
+  allowed?: Array<{
+    /**
+     * Glob on the base's name: the label `org.opencontainers.image.base.name` (`docker.io/library/debian:*`),
+     * or the detected base's `repository:tag` of the base catalog (`lab/debian:12*`).
+     */
     name?: string;
     /** The base image's layer diffIDs: the image's `rootfs.diff_ids` must begin with them. */
     diffIDs?: string[];
   }>;
+  /** The base's tag has moved on (its catalog tag names a newer digest) for longer than `grace` (default 0s). */
+  upToDate?: { grace?: string };
+  /** The detected base's `created` is older than this duration. */
+  maxAge?: string;
 }
 
 /** A rule's match: exactly one kind. */
@@ -261,6 +273,8 @@ export interface PolicyItem {
   severity?: string;
   path?: string;
   layer?: string;
+  /** `base` or `app` when the image's base is known (src/base/attribute.ts); excludeBase drops `base` items. */
+  origin?: 'base' | 'app';
   /** One human sentence about this item (`adm-zip 0.4.7 (npm): NSWG-NPM-458 …, fixed in 0.4.9`). */
   text: string;
 }
@@ -373,8 +387,10 @@ export interface PolicyInput {
   imageSize?: number;
   /** False when the scan could not read everything (`onIncomplete` decides). */
   complete: boolean;
-  /** diffIDs of the base image's layers, for excludeBase. */
+  /** diffIDs of the base image's layers, for excludeBase (items without an `origin`). */
   baseLayers?: string[];
+  /** The detected base image with its recommendations (src/base), for the `baseImage` rules. */
+  base?: BaseImage;
   /** Evaluation time (default: now); used for exception expiry, grace periods and ages. */
   now?: Date;
 }

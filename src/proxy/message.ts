@@ -9,6 +9,7 @@ import { severityRank } from '../core/finding.js';
 import type { Reason, ScanReport, Verdict } from '../core/verdict.js';
 import { isBlocking } from '../core/verdict.js';
 import { shortDigest } from '../core/digest.js';
+import { rebuildHint } from '../core/base-image.js';
 import type { RegistryErrorBody } from './errors.js';
 
 /** How many findings the one-line message names. */
@@ -96,6 +97,10 @@ export function refusalError(c: RefusalContext): RegistryErrorBody {
   } else if (reasons[0]) {
     parts.push(oneLine(reasons[0].message, MAX_REASON_CHARS));
   }
+  // A refusal caused by the base is fixed by a rebuild on a newer base: name the best one.
+  const hint = rebuildHint(c.report?.bases);
+  const byBase = worst.some((f) => f.origin === 'base') || reasons.some((r) => r.message.includes('rebuild on '));
+  if (hint && byBase) parts.push(hint);
   parts.push(`report: ${c.reportUrl}`);
   return {
     code: 'DENIED',
@@ -107,6 +112,7 @@ export function refusalError(c: RefusalContext): RegistryErrorBody {
       rules,
       reasons: reasons.map((r) => ({ rule: r.rule, action: r.action, message: r.message })),
       findings: worst.map((f) => ({ id: f.id, package: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, severity: f.severity })),
+      ...(hint && byBase ? { recommendation: c.report?.bases?.find((b) => b.recommendations?.length)?.recommendations?.[0] } : {}),
       report: c.reportUrl,
     },
   };

@@ -100,6 +100,8 @@ export interface PlatformScan {
    * For the policy's `excludeBase`.
    */
   baseLayers?: Digest[];
+  /** The manifest's `org.opencontainers.image.base.name` / `.digest` annotations, when set (base detection, src/base). */
+  baseAnnotations?: Record<string, string>;
   inventory: Inventory;
 }
 
@@ -422,8 +424,16 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     baseLayers: checks.baseLayerCount && checks.baseLayerCount <= layers.length
       ? layers.slice(0, checks.baseLayerCount).map((l, i) => diffIds[i] ?? l.digest)
       : undefined,
+    ...baseAnnotationsOf(shown.doc.annotations),
     inventory: inv,
   };
+}
+
+/** The manifest's base image annotations (image-spec annotations.md), as a spread for PlatformScan. */
+function baseAnnotationsOf(a: Record<string, unknown> | undefined): { baseAnnotations?: Record<string, string> } {
+  const out: Record<string, string> = {};
+  for (const k of ['org.opencontainers.image.base.name', 'org.opencontainers.image.base.digest']) if (typeof a?.[k] === 'string') out[k] = a[k] as string;
+  return Object.keys(out).length ? { baseAnnotations: out } : {};
 }
 
 /** True when no layer of `m` is an archive by its bytes (attestation layers must be data: JSON statements). */

@@ -229,11 +229,13 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       res.status(400).json({ error: `format "${format}": use one of ${REPORT_FORMATS.join(', ')}` });
       return;
     }
-    const report = await store.getReport(digest);
-    if (!report) {
+    const stored = await store.getReport(digest);
+    if (!stored) {
       res.status(404).json({ error: `no report for ${digest}` });
       return;
     }
+    // Base recommendations as the catalog stands now, not as when the image was judged.
+    const report = await gate.baseImages.current(stored);
     const out = formatReport(report, format, VERSION);
     res.type(out.mediaType).send(out.body);
   });

@@ -125,6 +125,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     logger,
     vulndb: () => gate.currentVulnDb(),
     policy: () => gate.currentPolicy,
+    bases: (s) => gate.baseImages.bases(s),
     notifier,
     act: (b, a, views) => control.actOnTags(b, a, views),
     now: opts.monitorNow,

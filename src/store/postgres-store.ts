@@ -6,6 +6,8 @@ import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
+import type { BaseCatalogStore } from './base-catalog-types.js';
+import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
@@ -92,6 +94,8 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   /** Continuous-monitoring tables (src/store/postgres-monitor.ts). */
   readonly monitor: MonitorStore;
+  /** Base image catalog tables (src/store/base-catalog.ts). */
+  readonly baseCatalog: BaseCatalogStore;
   private readonly listeners = new Set<(topic: string) => void>();
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
@@ -103,6 +107,7 @@ export class PostgresStore implements Store {
     private readonly url?: string,
   ) {
     this.monitor = new PostgresMonitorStore(pool);
+    this.baseCatalog = new PostgresBaseCatalogStore(pool);
   }
 
   async subscribe(listener: (topic: string) => void): Promise<() => void> {

@@ -295,4 +295,29 @@ CREATE TABLE IF NOT EXISTS cluster_jobs (
 );
 `,
   },
+  {
+    // The base image catalog (src/base): one row per image manifest of a catalog repository (its diffID
+    // chain, creation time, scan summary) and one row per (tag, digest) a catalog tag has pointed at, so
+    // "the tag moved on, since when" survives restarts.
+    version: 13,
+    name: 'base-catalog',
+    sql: `
+CREATE TABLE IF NOT EXISTS base_catalog (
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  body TEXT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  PRIMARY KEY (registry, repository, digest)
+);
+CREATE TABLE IF NOT EXISTS base_catalog_tags (
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  since BIGINT NOT NULL,
+  PRIMARY KEY (registry, repository, tag, digest)
+);
+`,
+  },
 ];

@@ -9,6 +9,8 @@ import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
+import type { BaseCatalogStore } from './base-catalog-types.js';
+import { SqliteBaseCatalogStore } from './base-catalog.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
 import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
@@ -40,8 +42,11 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   /** Continuous-monitoring tables (src/store/sqlite-monitor.ts). */
   readonly monitor: MonitorStore;
+  /** Base image catalog tables (src/store/base-catalog.ts). */
+  readonly baseCatalog: BaseCatalogStore;
   constructor(private readonly db: Database.Database) {
     this.monitor = new SqliteMonitorStore(db);
+    this.baseCatalog = new SqliteBaseCatalogStore(db);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');

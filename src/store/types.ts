@@ -4,6 +4,7 @@
  * share one queue: claims use FOR UPDATE SKIP LOCKED). Both implement {@link Store}.
  */
 import type { Digest, PushEvent, ScanReport, Verdict } from '../core/index.js';
+import type { BaseCatalogStore } from './base-catalog-types.js';
 import type { MonitorStore } from './monitor-types.js';
 
 /** A queued event as stored. */
@@ -154,6 +155,8 @@ export interface Store {
   readonly kind: string;
   /** Continuous monitoring: inventory and findings index, runs, change records (src/store/monitor-types.ts). */
   readonly monitor: MonitorStore;
+  /** The base image catalog: catalog images by digest, catalog tags over time (src/store/base-catalog-types.ts). */
+  readonly baseCatalog: BaseCatalogStore;
   /** Applies pending schema migrations (idempotent). */
   migrate(): Promise<void>;
   /** True when the store answers. */

@@ -20,13 +20,14 @@ const ALLOWED: Record<string, string[]> = {
   policy: ['core', 'config'],
   enforce: ['core', 'registry'],
   store: ['core'],
+  base: ['core', 'config', 'scan', 'store'],
   metrics: ['core', 'gate'],
-  gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store'],
+  gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'base'],
   trust: ['core', 'registry'],
   admission: ['core', 'config', 'policy', 'gate', 'registry', 'trust'],
   proxy: ['core', 'config', 'registry', 'gate'],
   monitor: ['core', 'config', 'scan', 'vulndb', 'policy', 'store', 'gate'],
-  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor', 'trust'],
+  server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor', 'trust', 'base'],
   cli: ['*'],
 };
 

@@ -38,7 +38,7 @@ async function openMonitor(configFile: string | undefined): Promise<{ monitor: M
   const gate = new Gate({ config, store, policy, logger, notifier });
   const control = new PolicyControl({ gate, store, config, logger, policy, notifier });
   await control.init();
-  const monitor = new Monitor({ store, logger, vulndb: () => gate.currentVulnDb(), policy: () => gate.currentPolicy, notifier, act: (b, a, v) => control.actOnTags(b, a, v) });
+  const monitor = new Monitor({ store, logger, vulndb: () => gate.currentVulnDb(), policy: () => gate.currentPolicy, bases: (s) => gate.baseImages.bases(s), notifier, act: (b, a, v) => control.actOnTags(b, a, v) });
   return {
     monitor,
     gate,

@@ -81,7 +81,26 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
   try {
     await session.prepare(scan, config.scan.limits);
-    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter }).report);
+    // The base of each platform (src/base): from the configured catalog repositories when there are
+    // some, else from the image history; every package and finding then says base or app.
+    let bases: Awaited<ReturnType<typeof import('../base-images.js').cliBases>> | undefined;
+    if (!/^(sbom|dir):/.test(target)) {
+      const [{ cliBases }, { clientForHost }, { fileLayerCache }] = await Promise.all([import('../base-images.js'), import('../registry-client.js'), import('../layer-cache.js')]);
+      const warn = (line: string) => process.stderr.write(`${terminalText(line)}\n`);
+      bases = await cliBases(scan, {
+        config,
+        vulndb,
+        warn,
+        layerCache: config.baseImages.repositories.length ? fileLayerCache(state.layerCacheDir) : undefined,
+        client: (name) => {
+          const rc = config.registries.find((r) => r.name === name);
+          if (!rc) throw new PushgateError('BAD_CONFIG', `baseImages.repositories names registry "${name}", which is not configured`);
+          return clientForHost(config, new URL(rc.url).host, { authFiles: authFileLocations(), warn });
+        },
+      });
+    }
+    for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
+    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, ...(bases ? { bases } : {}) }).report);
   } finally {
     vulndb?.close();
   }

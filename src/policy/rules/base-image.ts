@@ -1,10 +1,17 @@
 /**
- * `match.baseImage`: a base image allowlist. The base is known by the label
- * `org.opencontainers.image.base.name` (OCI annotations spec, set by `docker buildx` and others) or by
- * layers: the image's `rootfs.diff_ids` (or the caller's `baseLayers`) begin with an allowed base's diffIDs.
+ * `match.baseImage`, one check per rule:
+ * - `allowed`: a base image allowlist. The base is known by the label `org.opencontainers.image.base.name`
+ *   (OCI annotations spec, set by `docker buildx` and others), by the detected base's catalog name
+ *   (`repository:tag`, src/base), or by layers: the image's `rootfs.diff_ids` (or the caller's
+ *   `baseLayers`) begin with an allowed base's diffIDs.
+ * - `upToDate`: the detected base's tag now names a newer digest (a `refresh` recommendation) and has
+ *   for longer than `grace`: names the newer digest and the findings it no longer has.
+ * - `maxAge`: the detected base was created longer ago than the duration.
  */
-import type { BaseImageMatchSpec } from '../types.js';
-import { glob, type RuleCompiler } from './common.js';
+import { rebuildHint } from '../../core/base-image.js';
+import { formatDuration, parseDuration } from '../../config/units.js';
+import type { BaseImageMatchSpec, PolicyItem } from '../types.js';
+import { glob, parseDate, type RuleCompiler } from './common.js';
 
 /** The OCI label naming the base image. */
 export const BASE_NAME_LABEL = 'org.opencontainers.image.base.name';
@@ -13,23 +20,59 @@ function startsWith(list: string[] | undefined, prefix: string[]): boolean {
   return list !== undefined && list.length >= prefix.length && prefix.every((d, i) => list[i] === d);
 }
 
-/** Compiles a base image allowlist rule. */
+/** Compiles a base image rule (see the module comment). */
 export const compileBaseImageRule: RuleCompiler<BaseImageMatchSpec> = (spec) => {
-  const allowed = spec.allowed.map((a) => ({ name: a.name === undefined ? undefined : glob(a.name), diffIDs: a.diffIDs }));
-  const names = spec.allowed.map((a) => a.name).filter(Boolean);
+  if (spec.upToDate) {
+    const grace = parseDuration(spec.upToDate.grace ?? '0s');
+    return {
+      match: ({ input, now }) => {
+        const b = input.base;
+        const r = b?.recommendations?.find((x) => x.kind === 'refresh');
+        const since = parseDate(r?.since);
+        if (!b || !r || since === undefined || now - since < grace) return [];
+        const fixes = r.fixes?.length ? `; the newer base no longer has ${r.fixes.length} finding(s): ${r.fixes.slice(0, 5).join(', ')}${r.fixes.length > 5 ? ', …' : ''}` : '';
+        // Not marked as the base's own item: excludeBase must not silence the rules about the base itself.
+        const item: PolicyItem = { id: 'base-outdated', text: `base ${b.repository}:${r.tag} moved on ${r.since} from ${b.digest} to ${r.digest}${fixes}; ${rebuildHint([b])}` };
+        return [item];
+      },
+      describe: () => `the base image's tag moved on to a newer digest${grace ? ` more than ${formatDuration(grace)} ago` : ''}`,
+      advice: 'Rebuild on the refreshed base (pull it again, or pin its new digest)',
+    };
+  }
+  if (spec.maxAge !== undefined) {
+    const max = parseDuration(spec.maxAge);
+    return {
+      match: ({ input, now }) => {
+        const created = parseDate(input.base?.created);
+        if (created === undefined || now - created <= max) return [];
+        const days = Math.floor((now - created) / 86_400_000);
+        return [{ id: 'base-age', text: `base ${input.base!.repository ?? '(unnamed)'}${input.base!.tags.length ? `:${input.base!.tags[0]}` : ''} created ${input.base!.created} (${days} days ago)` }];
+      },
+      describe: () => `base image older than ${formatDuration(max)}`,
+      advice: 'Rebuild on a newer base (see the recommendations)',
+    };
+  }
+  const list = spec.allowed ?? [];
+  const allowed = list.map((a) => ({ name: a.name === undefined ? undefined : glob(a.name), diffIDs: a.diffIDs }));
+  const names = list.map((a) => a.name).filter(Boolean);
   return {
     match: ({ input }) => {
       const label = input.imageConfig?.config?.Labels?.[BASE_NAME_LABEL];
       const rootfs = input.imageConfig?.rootfs?.diff_ids;
+      const b = input.base;
+      const detected = b?.repository ? [...b.tags.map((t) => `${b.repository}:${t}`), ...(b.digest ? [`${b.repository}@${b.digest}`] : [])] : [];
       const ok = allowed.some(
         (a) =>
           (a.name !== undefined && label !== undefined && a.name(label)) ||
+          (a.name !== undefined && detected.some((n) => a.name!(n))) ||
           (a.diffIDs !== undefined && (startsWith(rootfs, a.diffIDs) || startsWith(input.baseLayers, a.diffIDs))),
       );
       if (ok) return [];
       const text = label
         ? `base image ${label} is not allowed`
-        : `the base image is unknown: no ${BASE_NAME_LABEL} label, and the first layers match no allowed base`;
+        : detected.length
+          ? `base image ${detected[0]} (found by ${b!.method}) is not allowed`
+          : `the base image is unknown: no ${BASE_NAME_LABEL} label, and the first layers match no allowed base`;
       return [{ id: 'base-image', text }];
     },
     describe: () => 'base image not in the allowlist',

@@ -83,5 +83,6 @@ export function findingItem(f: Finding): PolicyItem {
     text: `${f.package} ${f.installedVersion} (${f.ecosystem}${where}): ${ids}, ${sev}, ${fix}`,
   };
   if (f.layer) item.layer = f.layer;
+  if (f.origin) item.origin = f.origin;
   return item;
 }

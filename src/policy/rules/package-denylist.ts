@@ -66,6 +66,7 @@ export const compilePackageDenylistRule: RuleCompiler<PackageDenySpec[]> = (spec
           text: `${p.name} ${p.version} (${p.ecosystem}, ${p.path}) is denied by "${e.label}"`,
         };
         if (p.layer) item.layer = p.layer;
+        if (p.origin) item.origin = p.origin;
         out.push(item);
       }
       return out;

@@ -22,6 +22,7 @@ export const compileSecretRule: RuleCompiler<SecretMatchSpec> = (spec) => {
           text: `${s.rule} in ${s.path}${s.line ? `:${s.line}` : ''} (${s.redacted})`,
         };
         if (s.layer) item.layer = s.layer;
+        if (s.origin) item.origin = s.origin;
         out.push(item);
       }
       return out;

@@ -29,6 +29,7 @@ export function proxyTestConfig(
     api: { tokens: [] },
     admission: { namespaces: [], unguarded: 'allow', exemptions: { namespaces: [], images: [] }, digestCacheTtlMs: 60_000 },
     proxy: { upstream, timeoutMs: 10_000, onTimeout: 'reject', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16, ...proxy },
+    baseImages: { repositories: [], refreshIntervalMs: 0 },
     notify: [],
   };
 }

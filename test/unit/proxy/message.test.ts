@@ -37,6 +37,18 @@ describe('proxy refusal messages', () => {
     expect(e.message).to.not.include('runs-as-root');
   });
 
+  it('names the recommended base when base findings caused the refusal, and only then', () => {
+    const v = verdict([{ rule: 'fixable-high-vulns', action: 'quarantine', message: 'm', findings: ['A'] }]);
+    const zero = { unknown: 0, negligible: 0, low: 0, medium: 0, high: 0, critical: 0 };
+    const bases = [{ method: 'chain' as const, repository: 'lab/debian', tags: ['12.8'], layers: [], note: 'n', recommendations: [{ kind: 'update' as const, repository: 'lab/debian', tag: '12.9-slim', digest: D as never, summary: { counts: { ...zero, medium: 2 }, fixable: zero } }] }];
+    const fromBase = { ...report([{ ...f('A', 'high', 7.5, ['2']), origin: 'base' as const }]), bases };
+    const e = refusalError({ repository: 'team/app', tag: '1', digest: D, verdict: v, report: fromBase, reportUrl: 'u' });
+    expect(e.message).to.include('; rebuild on lab/debian:12.9-slim: 0 high, 2 medium; report: u');
+    expect((e.detail as { recommendation?: { tag: string } }).recommendation?.tag).to.equal('12.9-slim');
+    const fromApp = { ...report([{ ...f('A', 'high', 7.5, ['2']), origin: 'app' as const }]), bases };
+    expect(refusalError({ repository: 'team/app', tag: '1', digest: D, verdict: v, report: fromApp, reportUrl: 'u' }).message).to.not.include('rebuild on');
+  });
+
   it('quotes the first blocking reason when no finding explains the refusal, and names the digest without a tag', () => {
     const v = verdict([{ rule: 'secrets', action: 'reject', message: 'private key in\n/etc/key.pem' }], 'reject');
     const e = refusalError({ repository: 'team/app', digest: D, verdict: v, report: report([]), reportUrl: 'u', platform: 'linux/arm64/v8' });

@@ -1,0 +1,198 @@
+/**
+ * Base images end to end on a real Distribution registry (loopback port 24810) notifying an in-process
+ * `pushgate serve` (ephemeral port) with `baseImages.repositories: [lab/debian]`: the lab's debian-minbase
+ * pushed as lab/debian:12 enters the catalog; node-app:vuln (built on the same debootstrap layer, no base
+ * annotations) pushed to lab/app is named as built on lab/debian:12 by diffID chain, its packages and
+ * findings split base/app; a second base digest pushed to lab/debian:12 makes the recommendation a
+ * `refresh` with its counts, in GET /api/v1/images/{digest}, and still after a restart on the same store.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ScanReport } from '../../../src/core/index.js';
+import { reevaluateStored } from '../../../src/gate/reevaluate.js';
+import { startServer, type RunningServer } from '../../../src/server/serve.js';
+import { updateDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
+import { runCli } from '../../helpers/cli.js';
+import { labOci, ROOT, skopeoCopy, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
+
+const REG_PORT = 24810;
+const PROXY_PORT = 24811;
+const TOKEN = 'base-catalog-webhook';
+const API = 'base-catalog-api';
+
+describe('integration: base image catalog, detection by chain, attribution, refresh recommendation', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let reg: LabRegistry;
+  let srv: RunningServer;
+  let config: ReturnType<typeof labGateConfig>;
+
+  async function start(): Promise<void> {
+    srv = await startServer(config, silentLogger, { policyWatchMs: 0 });
+  }
+
+  async function report(digest: string): Promise<ScanReport | undefined> {
+    const r = await fetch(`http://127.0.0.1:${srv.port}/api/v1/images/${digest}`, { headers: { authorization: `Bearer ${API}` } });
+    return r.status === 200 ? ((await r.json()) as ScanReport) : undefined;
+  }
+
+  async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-base-'));
+    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
+    config = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
+    config.api.tokens = [API];
+    config.baseImages = { repositories: [{ registry: 'lab', repositories: ['lab/debian'] }], refreshIntervalMs: 0 };
+    // Audit mode: the gate judges and stores but deletes nothing, so the CLI case below finds lab/app:vuln.
+    config.policy = path.join(dir, 'policy.yaml');
+    // strict/**: enforced, rejected while the base's tag has moved on (the proxy's DENIED case).
+    fs.writeFileSync(config.policy, [
+      'apiVersion: pushgate.dev/v1', 'kind: Policy', 'metadata: {name: base-test}', 'spec:', '  ruleSets:',
+      '    default:', '      rules:', '        - {name: secrets, action: reject, match: {secret: {}}}',
+      '    based:', '      onIncomplete: allow', '      rules:', '        - {name: base-current, action: reject, match: {baseImage: {upToDate: {}}}}',
+      '  mappings:', '    - {name: strict, repository: "strict/**", ruleSet: based, mode: enforce}',
+      '  default: {ruleSet: default, mode: audit}', '',
+    ].join('\n'));
+    config.proxy = { ...config.proxy, listen: `127.0.0.1:${PROXY_PORT}`, upstream: `http://127.0.0.1:${REG_PORT}`, timeoutMs: 120_000, onTimeout: 'reject', onError: 'reject' };
+    await start();
+    reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${srv.port}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
+  });
+
+  after(async () => {
+    reg?.stop();
+    await srv?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names lab/debian:12 by chain, splits base and app, and recommends the refresh once the tag moves', async () => {
+    const baseLayout = JSON.parse(fs.readFileSync(path.join(labOci('debian-minbase', 'bookworm').slice(4).replace(/:bookworm$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const baseDigest = baseLayout.manifests[0].digest;
+    skopeoCopy(labOci('debian-minbase', 'bookworm'), `${reg.host}/lab/debian:12`);
+    await until('the base in the catalog', async () => (srv.gate.baseImages.catalog.has('lab', 'lab/debian', baseDigest) ? true : undefined));
+    const baseEntry = srv.gate.baseImages.catalog.byDigest(baseDigest)[0];
+
+    const appLayout = JSON.parse(fs.readFileSync(path.join(labOci('node-app', 'vuln').slice(4).replace(/:vuln$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const appDigest = appLayout.manifests[0].digest;
+    skopeoCopy(labOci('node-app', 'vuln'), `${reg.host}/lab/app:vuln`);
+    const r1 = await until('the app report', () => report(appDigest));
+
+    expect(r1.bases, 'one base').to.have.length(1);
+    const b = r1.bases![0];
+    expect(b.method).to.equal('chain');
+    expect(b.repository).to.equal('lab/debian');
+    expect(b.tags).to.deep.equal(['12']);
+    expect(b.digest).to.equal(baseDigest);
+    expect(b.layers).to.deep.equal(baseEntry.diffIDs);
+    expect(b.summary, 'the base\'s stored counts').to.be.an('object');
+    expect(b.recommendations ?? []).to.deep.equal([]);
+    // Attribution: the debootstrap layer's packages are the base's, the app layer's npm packages the app's.
+    expect(r1.packages.every((p) => p.origin === 'base' || p.origin === 'app')).to.equal(true);
+    const deb = r1.packages.filter((p) => p.ecosystem === 'Debian');
+    const npm = r1.packages.filter((p) => p.ecosystem === 'npm');
+    expect(deb.length).to.be.greaterThan(50);
+    expect(deb.every((p) => p.origin === 'base')).to.equal(true);
+    expect(npm.length).to.be.greaterThan(0);
+    expect(npm.every((p) => p.origin === 'app')).to.equal(true);
+    const lodash = r1.findings.filter((f) => f.package === 'lodash');
+    expect(lodash.length).to.be.greaterThan(0);
+    expect(lodash.every((f) => f.origin === 'app')).to.equal(true);
+    expect(r1.findings.every((f) => f.origin === (f.ecosystem.startsWith('Debian') ? 'base' : 'app'))).to.equal(true);
+
+    // A second base digest on the same tag: the app's base is out of date, and the refresh is first.
+    const newer = writeOciImage(dir, 'debian-refreshed', [{ files: { 'etc/os-release': DEBIAN_12_OS_RELEASE, 'var/lib/dpkg/status': dpkgStatus(['libc6 2.36-9+deb12u9', 'bash 5.2.15-2+b7']) }, gzip: true }], { tag: '12' });
+    skopeoCopy(newer.ref, `${reg.host}/lab/debian:12`);
+    await until('the tag moved in the catalog', async () => (srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').some((t) => t.tag === '12' && t.digest === newer.digest) ? true : undefined));
+    const r2 = (await report(appDigest))!;
+    const rec = r2.bases![0].recommendations![0];
+    expect(rec.kind).to.equal('refresh');
+    expect(rec.tag).to.equal('12');
+    expect(rec.digest).to.equal(newer.digest);
+    expect(rec.summary, 'counts of the refreshed base').to.be.an('object');
+    expect(rec.since).to.be.a('string');
+
+    // The catalog is the store's: a restart on the same store recommends the same.
+    await srv.close();
+    config.server.listen = `127.0.0.1:${srv.port}`;
+    await start();
+    const r3 = (await report(appDigest))!;
+    expect(r3.bases![0].recommendations![0]).to.deep.include({ kind: 'refresh', digest: newer.digest });
+  });
+
+  it('pushgate scan reads the catalog from the registry, scans the candidate on demand, and prints two sections and the recommendations', async () => {
+    // lab/debian:12.0 is the lab base, 12.1 a newer tag of the line (the adm-zip image: one high finding).
+    skopeoCopy(labOci('debian-minbase', 'bookworm'), `${reg.host}/lab/debian:12.0`);
+    skopeoCopy(labOci('adm-zip', '0.4.7'), `${reg.host}/lab/debian:12.1`);
+    const cfg = path.join(dir, 'cli.yaml');
+    fs.writeFileSync(cfg, `registries:\n  - name: lab\n    url: http://${reg.host}\nbaseImages:\n  repositories:\n    - registry: lab\n      repositories: [lab/debian]\n`);
+    const args = ['scan', `${reg.host}/lab/app:vuln`, '--config', cfg, '--db', path.join(dir, 'vulndb.sqlite'), '--cache-dir', path.join(dir, 'cli-cache'), '--offline'];
+    const json = runCli([...args, '--format', 'json'], { timeoutMs: 120_000 });
+    expect(json.status, json.stderr).to.equal(1);
+    const r = JSON.parse(json.stdout) as ScanReport;
+    expect(r.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian', tags: ['12.0'] });
+    const update = r.bases![0].recommendations!.find((x) => x.kind === 'update');
+    expect(update, 'an update to 12.1').to.deep.include({ tag: '12.1' });
+    expect(update!.summary!.counts.high, 'scanned on demand: adm-zip 0.4.7').to.equal(1);
+    expect(r.findings.find((f) => f.package === 'lodash')!.origin).to.equal('app');
+    // --exclude-base hides exactly the findings attributed to the base.
+    const ex = runCli([...args, '--format', 'json', '--exclude-base'], { timeoutMs: 120_000 });
+    const rx = JSON.parse(ex.stdout) as ScanReport;
+    expect(rx.findings.map((f) => f.id).sort()).to.deep.equal(r.findings.filter((f) => f.origin === 'app').map((f) => f.id).sort());
+    expect(rx.diagnostics.map((x) => x.message)).to.include(`${r.findings.filter((f) => f.origin === 'base').length} finding(s) from the base image were excluded (--exclude-base)`);
+    const table = runCli(args, { timeoutMs: 120_000 });
+    expect(table.stdout).to.include('BASE IMAGE [linux/amd64]: lab/debian:12.0@');
+    expect(table.stdout).to.include('Recommendations for base image upgrade:');
+    expect(table.stdout).to.match(/update\s+lab\/debian:12\.1\s+0\s+1\s/);
+    expect(table.stdout).to.match(/VULNERABILITIES FROM THE BASE IMAGE lab\/debian:12\.0 \(\d+\)/);
+    expect(table.stdout).to.include("VULNERABILITIES FROM THE IMAGE'S OWN LAYERS (1)");
+    // The gate was notified of both pushes too (the next case counts on it).
+    await until('12.1 notified into the gate catalog', async () => (srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').some((t) => t.tag === '12.1') ? true : undefined));
+  });
+
+  it('the periodic tag listing records tags the gate was never notified of, judging new digests on demand', async () => {
+    // Restarted on another port: the registry's notifications go nowhere, so only the listing can see this push.
+    await srv.close();
+    config.server.listen = '127.0.0.1:0';
+    await start();
+    const next = writeOciImage(dir, 'debian-13', [{ files: { 'etc/os-release': DEBIAN_12_OS_RELEASE.replace(/12/g, '13'), 'var/lib/dpkg/status': dpkgStatus(['bash 5.2.37-1']) }, gzip: true }], { tag: '13.0' });
+    skopeoCopy(next.ref, `${reg.host}/lab/debian:13.0`);
+    expect(srv.gate.baseImages.catalog.has('lab', 'lab/debian', next.digest)).to.equal(false);
+    const r = await srv.gate.baseImages.refresh(srv.gate.baseImagesHost());
+    expect(r.judged, 'the digest no notification announced, and only it').to.equal(1);
+    expect(r.tags).to.be.at.least(4);
+    expect(srv.gate.baseImages.catalog.byDigest(next.digest)[0].summary, 'judged on demand').to.be.an('object');
+    expect(srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').map((t) => t.tag).sort()).to.deep.equal(['12', '12.0', '12.1', '13.0']);
+    // The app's base (12.0 now names it too) gets the other major as an alternative, and 12.1 as an update.
+    const appLayout = JSON.parse(fs.readFileSync(path.join(labOci('node-app', 'vuln').slice(4).replace(/:vuln$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const recs = (await report(appLayout.manifests[0].digest))!.bases![0].recommendations!;
+    expect(recs.map((x) => `${x.kind}:${x.tag}`)).to.include.members(['refresh:12', 'update:12.1', 'alternative:13.0']);
+    expect(recs[0].kind).to.equal('refresh');
+    // A re-judgement from the stored scan (policy reload) keeps the base and its attribution.
+    const before = (await srv.store.getVerdict('lab', 'lab/app', appLayout.manifests[0].digest as never))!;
+    await reevaluateStored({ store: srv.store, policy: srv.gate.currentPolicy, vulndb: srv.gate.currentVulnDb(), bases: (x) => srv.gate.baseImages.bases(x), verdicts: [before], force: true });
+    const again = (await srv.store.getReport(appLayout.manifests[0].digest as never))!;
+    expect(again.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian' });
+    expect(again.findings.find((f) => f.package === 'lodash')!.origin).to.equal('app');
+  });
+
+  it('the proxy refuses an image whose base tag moved on, naming the base to rebuild on', async () => {
+    // adm-zip is built on the lab base that lab/debian:12 named before it moved to the refreshed digest.
+    const r = await skopeoCopyAsync(labOci('adm-zip', '0.4.7'), `127.0.0.1:${PROXY_PORT}/strict/app:1`);
+    expect(r.code, r.stderr).to.not.equal(0);
+    expect(r.stderr).to.match(/DENIED|denied/);
+    expect(r.stderr).to.include('rebuild on lab/debian:12 (refreshed');
+  });
+});
+
