@@ -278,6 +278,32 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
     }
   });
 
+  it('a negative size on a header-only entry (symlink, directory) is no error: Go never uses it, so the entries after it are scanned', async () => {
+    for (const typeflag of ['2', '5', '1']) {
+      const h = header({ name: typeflag === '5' ? 'opt/d/' : 'opt/l', typeflag, linkname: typeflag === '1' ? 'app/node_modules/zzz/notes.txt' : typeflag === '2' ? 'x' : '' });
+      h.fill(0xff, 124, 136); // base-256 -1
+      h.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const c of h) sum += c;
+      h.fill(0, 148, 156);
+      field(h, 148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+      const r = await build(tarOf(file(DECOY, Buffer.from('x')), h, file(REAL, VULN)));
+      expect(judge(`negative size, type ${typeflag}`, r, [])).to.deep.equal(['adm-zip@0.4.7']);
+      expect(npmSet(r.inv), typeflag).to.deep.equal(['adm-zip@0.4.7']);
+      expect(incompleteCodes(r.inv), typeflag).to.deep.equal([]);
+    }
+    // On a regular file Go refuses it: incomplete.
+    const f = header({ name: DECOY });
+    f.fill(0xff, 124, 136);
+    f.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const c of f) sum += c;
+    f.fill(0, 148, 156);
+    field(f, 148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+    const bad = await build(tarOf(f, file(REAL, VULN)));
+    expect(incompleteCodes(bad.inv)).to.deep.equal(['tar-invalid']);
+  });
+
   describe('through the real gate (Distribution registry, skopeo, notifications)', () => {
     let lab: GatedLab;
     let reg: LabRegistry;
