@@ -111,6 +111,21 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       return true;
     };
 
+    // A hard link to a file this layer had not written when the link came (the walker resolves the
+    // others) links the lower layers' file as it stands before this layer removes or replaces
+    // anything: a whiteout, opaque marker or replacement after the link leaves the linked inode
+    // alone, one before it makes the runtime's link fail. The target's parent is resolved through
+    // symlinks and its last segment is not, as containerd's hardlinkRootPath does.
+    const stat: StatFn = (q) => nodeAt(root, q);
+    const linked = new Map<string, { at: string; have: Placed[] } | undefined>();
+    analysis.paths.forEach((p, i) => {
+      const target = analysis.kinds[i] === 'h' ? analysis.links?.[p] : undefined;
+      if (target === undefined) return;
+      const parent = resolveInTree(dirName(target), stat);
+      const at = parent === undefined ? undefined : `${parent === '/' ? '' : parent}/${baseName(target)}`;
+      const n = at === undefined ? undefined : nodeAt(root, at);
+      linked.set(p, at !== undefined && (n?.kind === 'f' || n?.kind === 'h') ? { at, have: results.get(at) ?? [] } : undefined);
+    });
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
       const n = lookup(d);
@@ -179,15 +194,19 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         const target = analysis.links?.[p];
         const want = wantedBy(p);
         if (!want.length || target === undefined) return;
-        const have = results.get(target) ?? [];
-        const there = wantedBy(target);
+        const found = linked.get(p);
+        if (!found) {
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which is no file of the layers below: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
+          return;
+        }
+        const there = wantedBy(found.at);
         const missing = want.filter((a) => !there.includes(a));
         if (missing.length) {
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${target}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
           return;
         }
         // The runtime sees the target's content at `p` too: count it there as well.
-        results.set(p, have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, target, p), layer: label })));
+        results.set(p, found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })));
       }
     });
   });

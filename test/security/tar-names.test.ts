@@ -145,9 +145,9 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  async function build(tar: Buffer, analyzers?: Analyzer[]): Promise<{ layout: string; inv: Inventory; rootfs?: string }> {
+  async function build(tar: Buffer | Buffer[], analyzers?: Analyzer[]): Promise<{ layout: string; inv: Inventory; rootfs?: string }> {
     const layout = path.join(tmp, `l${++n}`);
-    writeLayout(layout, [gzLayer(tar)], { tag: 't' });
+    writeLayout(layout, (Array.isArray(tar) ? tar : [tar]).map(gzLayer), { tag: 't' });
     const inv = (await scanTarget(`oci:${layout}:t`, { layerCache: cache, inflateWorker: 'never', ...(analyzers ? { analyzers } : {}) })).platforms[0].inventory;
     return { layout, inv, rootfs: umociUnpack(layout, path.join(tmp, `r${n}`)) };
   }
@@ -296,6 +296,24 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
     expect(r3.inv.secrets.map((x) => `${x.rule} ${x.path}`)).to.deep.equal(['aws-access-key-id /app/creds']);
   });
 
+  it('a hard link to a lower file keeps its content when the layer then whites it out, directly or through a lower symlink', async () => {
+    const x = 'app/node_modules/x/package.json';
+    const upper = (...e: Buffer[]) => Buffer.concat([dir('app/'), dir('app/node_modules/'), dir('app/node_modules/x/'), ...e, END]);
+    for (const [label, lower, linkname, wh] of [
+      ['whiteout of the file', tarOf(file(REAL, VULN)), REAL, 'app/node_modules/adm-zip/.wh.package.json'],
+      ['whiteout of its directory', tarOf(file(REAL, VULN)), REAL, 'app/node_modules/.wh.adm-zip'],
+      ['through a lower symlink', tarOf(file(REAL, VULN), member({ name: 'app/node_modules/s', typeflag: '2', linkname: 'adm-zip' })), 'app/node_modules/s/package.json', 'app/node_modules/adm-zip/.wh.package.json'],
+    ] as const) {
+      const r = await build([lower, upper(member({ name: x, typeflag: '1', linkname }), member({ name: wh }))]);
+      expect(judge(label, r, ['package-db-link'])).to.deep.equal(['adm-zip@0.4.7']);
+      expect(npmSet(r.inv), label).to.deep.equal(['adm-zip@0.4.7']);
+      expect(r.inv.packages.find((p) => p.name === 'adm-zip')?.path, label).to.equal(`/${x}`);
+    }
+    // A link whose target no layer below holds and this layer did not write first: named, not judged.
+    const r = await build([tarOf(file(DECOY, Buffer.from('x'))), upper(member({ name: x, typeflag: '1', linkname: 'opt/nothing' }))]);
+    expect(incompleteCodes(r.inv)).to.include('package-db-link');
+  });
+
   it('a negative size on a header-only entry (symlink, directory) is no error: Go never uses it, so the entries after it are scanned', async () => {
     for (const typeflag of ['2', '5', '1']) {
       const h = header({ name: typeflag === '5' ? 'opt/d/' : 'opt/l', typeflag, linkname: typeflag === '1' ? 'app/node_modules/zzz/notes.txt' : typeflag === '2' ? 'x' : '' });
@@ -429,6 +447,43 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
       if (incompleteCodes(r.inv).includes('package-db-link')) return;
       expect(npmSet(r.inv), JSON.stringify(ops)).to.deep.equal(disk);
     }), { numRuns: 25 });
+  });
+
+  // Two layers: the lower writes a package in every slot and a directory symlink `s` to one of
+  // them; the upper links to them (directly or through `s`), whites them out, rewrites and
+  // replaces them, in any order.
+  const version = fc.constantFrom('0.4.7', '0.5.10');
+  const upperOp = fc.oneof(op,
+    fc.record({ k: fc.constant('whiteout' as const), at: slot, whole: fc.boolean() }),
+    fc.record({ k: fc.constant('vialink' as const), at: slot }));
+
+  it('property: hard links across layers with whiteouts and rewrites: pushgate reports the packages umoci unpacks (30 runs)', async () => {
+    await fc.assert(fc.asyncProperty(fc.tuple(version, version, version), slot, fc.array(upperOp, { minLength: 1, maxLength: 5 }), async (vs, sTo, up) => {
+      const lower = [dir('app/'), dir('app/node_modules/'), member({ name: 'app/node_modules/s', typeflag: '2', linkname: sTo })];
+      ['a', 'b', 'c'].forEach((at, i) => lower.push(dir(`app/node_modules/${at}/`), file(slotPath(at), Buffer.from(JSON.stringify({ name: `p-${at}`, version: vs[i] })))));
+      const upper = [dir('app/'), dir('app/node_modules/')];
+      for (const o of up) {
+        if (o.k === 'file') upper.push(file(slotPath(o.at), Buffer.from(JSON.stringify({ name: `p-${o.at}`, version: o.v }))));
+        else if (o.k === 'link') upper.push(member({ name: slotPath(o.at), typeflag: '1', linkname: slotPath(o.to) }));
+        else if (o.k === 'vialink') upper.push(member({ name: slotPath(o.at), typeflag: '1', linkname: 'app/node_modules/s/package.json' }));
+        else if (o.k === 'dir') upper.push(member({ name: `${slotPath(o.at)}/`, typeflag: '5' }));
+        else upper.push(member({ name: o.whole ? `app/node_modules/.wh.${o.at}` : `app/node_modules/${o.at}/.wh.package.json` }));
+      }
+      const r = await build([Buffer.concat([...lower, END]), Buffer.concat([...upper, END])]);
+      if (!r.rootfs) return; // a link to a path whited out before it: refused by Go's unpackers
+      const codes = incompleteCodes(r.inv);
+      if (codes.includes('package-db-link') || codes.includes('entry-through-link') || codes.includes('ambiguous-whiteout')) return;
+      // The symlink `s` is an alias of a slot, not a package of its own: read the slots.
+      const disk = ['a', 'b', 'c'].flatMap((at) => {
+        try {
+          const j = JSON.parse(fs.readFileSync(path.join(r.rootfs!, slotPath(at)), 'utf8')) as { name: string; version: string };
+          return [`${j.name}@${j.version}`];
+        } catch {
+          return [];
+        }
+      }).sort();
+      expect(npmSet(r.inv), `${JSON.stringify(vs)} s→${sTo} / ${JSON.stringify(up)}`).to.deep.equal(disk);
+    }), { numRuns: 30 });
   });
 
   it('property: for regular files, pushgate scans exactly the paths umoci unpacks (12 runs)', async () => {
