@@ -364,6 +364,18 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
       expect(await tags('lab/longname')).to.deep.equal([]);
       expect(await tags('quarantine/lab/longname')).to.deep.equal(['1']);
     });
+
+    it('a hard link to a lower adm-zip@0.4.7 whited out after the link, pushed for real: quarantined on the advisory with onIncomplete: allow', async () => {
+      const x = 'app/node_modules/x/package.json';
+      const upper = Buffer.concat([dir('app/'), dir('app/node_modules/'), dir('app/node_modules/x/'), member({ name: x, typeflag: '1', linkname: REAL }),
+        member({ name: 'app/node_modules/.wh.adm-zip' }), END]);
+      const r = await build([tarOf(file(REAL, VULN)), upper]);
+      skopeoCopy(`oci:${r.layout}:t`, `${reg.host}/lab/hardlink:1`);
+      const v = await verdict(`${reg.host}/lab/hardlink:1`);
+      expect(v.decision).to.equal('quarantine');
+      expect(v.reasons.flatMap((x) => x.findings ?? [])).to.include(ADVISORY);
+      expect(await tags('lab/hardlink')).to.deep.equal([]);
+    });
   });
 
   // -------------------------------------------------------------------------------------------
