@@ -117,14 +117,21 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     // alone, one before it makes the runtime's link fail. The target's parent is resolved through
     // symlinks and its last segment is not, as containerd's hardlinkRootPath does.
     const stat: StatFn = (q) => nodeAt(root, q);
-    const linked = new Map<string, { at: string; have: Placed[] } | undefined>();
+    // (The walker resolved links to a target it had seen under the link's own spelling; reached
+    // through a symlink, a file this layer also writes may have come before the link or after it:
+    // that order is not kept, so such a link is not judged.)
+    const linked = new Map<string, { at: string; have: Placed[] } | string>();
+    let written: Set<string> | undefined;
     analysis.paths.forEach((p, i) => {
       const target = analysis.kinds[i] === 'h' ? analysis.links?.[p] : undefined;
       if (target === undefined) return;
       const parent = resolveInTree(dirName(target), stat);
       const at = parent === undefined ? undefined : `${parent === '/' ? '' : parent}/${baseName(target)}`;
       const n = at === undefined ? undefined : nodeAt(root, at);
-      linked.set(p, at !== undefined && (n?.kind === 'f' || n?.kind === 'h') ? { at, have: results.get(at) ?? [] } : undefined);
+      if (at !== undefined && at !== target && (written ??= new Set(analysis.paths)).has(at)) {
+        linked.set(p, `reaches ${at} through a symlink, a file this layer also writes, before or after the link`);
+      } else if (at !== undefined && (n?.kind === 'f' || n?.kind === 'h')) linked.set(p, { at, have: results.get(at) ?? [] });
+      else linked.set(p, 'is no file of the layers below');
     });
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
@@ -195,8 +202,8 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         const want = wantedBy(p);
         if (!want.length || target === undefined) return;
         const found = linked.get(p);
-        if (!found) {
-          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which is no file of the layers below: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
+        if (found === undefined || typeof found === 'string') {
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found ?? 'is no file of the layers below'}: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
           return;
         }
         const there = wantedBy(found.at);

@@ -309,6 +309,13 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
       expect(npmSet(r.inv), label).to.deep.equal(['adm-zip@0.4.7']);
       expect(r.inv.packages.find((p) => p.name === 'adm-zip')?.path, label).to.equal(`/${x}`);
     }
+    // Through a lower symlink to a file this layer writes before the link and rewrites after it: the
+    // link holds the layer's first content, which pushgate cannot place in order: named, not judged.
+    const viaSym = await build([tarOf(file(REAL, CLEAN), member({ name: 'app/node_modules/s', typeflag: '2', linkname: 'adm-zip' })),
+      upper(dir('app/node_modules/adm-zip/'), file(REAL, VULN), member({ name: x, typeflag: '1', linkname: 'app/node_modules/s/package.json' }), file(REAL, CLEAN))]);
+    // (`s` is read through on disk too: three package.json files)
+    expect(judge('through a lower symlink to a file rewritten in the layer', viaSym, ['package-db-link'])).to.deep.equal(['adm-zip@0.4.7', 'adm-zip@0.5.10', 'adm-zip@0.5.10']);
+    expect(incompleteCodes(viaSym.inv)).to.include('package-db-link');
     // A link whose target no layer below holds and this layer did not write first: named, not judged.
     const r = await build([tarOf(file(DECOY, Buffer.from('x'))), upper(member({ name: x, typeflag: '1', linkname: 'opt/nothing' }))]);
     expect(incompleteCodes(r.inv)).to.include('package-db-link');
