@@ -127,8 +127,10 @@ export interface ImageScan {
  * 3: parse errors and oversize files make a layer incomplete (older cached analyses said complete).
  * 4: entries are named, typed and sized as Go's archive/tar reads them (GNU long names over PAX
  *    path, GNU.sparse.name, no data for header-only types, nothing after the end blocks).
+ * 5: a hard link to a file the layer wrote before it is that file (its results, kind `f`), whatever
+ *    the layer writes at the target afterwards.
  */
-const WALKER_VERSION = 4;
+const WALKER_VERSION = 5;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

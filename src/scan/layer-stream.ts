@@ -61,10 +61,16 @@ export class VerifyStream extends Transform {
 /** Compression by magic bytes. */
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-/** Sniffs the compression of a blob from its first bytes. */
+/**
+ * Sniffs the compression of a blob from its first bytes (at least 8 for a skippable frame). zstd is
+ * a zstd frame (`28 b5 2f fd`) or, as containerd and moby detect it (RFC 8878 section 3), a
+ * skippable frame (magic `0x184D2A50`–`0x184D2A5F` little-endian, then its 4-byte size): the
+ * runtime decompresses such a blob as zstd, skipping the frame, and so must the scanner.
+ */
 export function sniffCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  if (head.length >= 8 && (head.readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50) return 'zstd';
   return 'none';
 }
 
@@ -167,7 +173,7 @@ export async function readLayer(
   raw.pipe(verify);
   let head: Buffer;
   try {
-    head = await peek(verify, 6);
+    head = await peek(verify, 8);
   } catch (e) {
     raw.destroy();
     throw verifyError ?? e;

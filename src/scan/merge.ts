@@ -111,6 +111,28 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       return true;
     };
 
+    // A hard link to a file this layer had not written when the link came (the walker resolves the
+    // others) links the lower layers' file as it stands before this layer removes or replaces
+    // anything: a whiteout, opaque marker or replacement after the link leaves the linked inode
+    // alone, one before it makes the runtime's link fail. The target's parent is resolved through
+    // symlinks and its last segment is not, as containerd's hardlinkRootPath does.
+    const stat: StatFn = (q) => nodeAt(root, q);
+    // (The walker resolved links to a target it had seen under the link's own spelling; reached
+    // through a symlink, a file this layer also writes may have come before the link or after it:
+    // that order is not kept, so such a link is not judged.)
+    const linked = new Map<string, { at: string; have: Placed[] } | string>();
+    let written: Set<string> | undefined;
+    analysis.paths.forEach((p, i) => {
+      const target = analysis.kinds[i] === 'h' ? analysis.links?.[p] : undefined;
+      if (target === undefined) return;
+      const parent = resolveInTree(dirName(target), stat);
+      const at = parent === undefined ? undefined : `${parent === '/' ? '' : parent}/${baseName(target)}`;
+      const n = at === undefined ? undefined : nodeAt(root, at);
+      if (at !== undefined && at !== target && (written ??= new Set(analysis.paths)).has(at)) {
+        linked.set(p, `reaches ${at} through a symlink, a file this layer also writes, before or after the link`);
+      } else if (at !== undefined && (n?.kind === 'f' || n?.kind === 'h')) linked.set(p, { at, have: results.get(at) ?? [] });
+      else linked.set(p, 'is no file of the layers below');
+    });
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
       const n = lookup(d);
@@ -179,15 +201,19 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         const target = analysis.links?.[p];
         const want = wantedBy(p);
         if (!want.length || target === undefined) return;
-        const have = results.get(target) ?? [];
-        const there = wantedBy(target);
+        const found = linked.get(p);
+        if (found === undefined || typeof found === 'string') {
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found ?? 'is no file of the layers below'}: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
+          return;
+        }
+        const there = wantedBy(found.at);
         const missing = want.filter((a) => !there.includes(a));
         if (missing.length) {
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${target}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
           return;
         }
         // The runtime sees the target's content at `p` too: count it there as well.
-        results.set(p, have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, target, p), layer: label })));
+        results.set(p, found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })));
       }
     });
   });

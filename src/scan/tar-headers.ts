@@ -480,7 +480,8 @@ export class GoTarReader {
 
   private header(blk: Buffer, at: number): void {
     const h = readHeader(blk);
-    if (h.size < 0) throw new HeaderError(`entry size ${h.size} is negative`);
+    // Go's handleRegularFile: header-only types have no data section, so their size is never used.
+    if (h.size < 0 && !HEADER_ONLY.has(h.typeflag)) throw new HeaderError(`entry size ${h.size} is negative`);
     const pad = (BLOCK - (h.size % BLOCK)) % BLOCK;
     if (h.typeflag === 'x' || h.typeflag === 'g' || h.typeflag === 'L' || h.typeflag === 'K') {
       if (h.size > MAX_SPECIAL) throw new HeaderError(`${h.typeflag} header data of ${h.size} bytes is over Go's 1 MiB limit`);

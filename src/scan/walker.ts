@@ -195,9 +195,80 @@ export class LayerWalker {
   /** For each entry in {@link tree}: the nearest directory above it the layer had written then. */
   private readonly from = new Map<string, string>();
 
+  /**
+   * Hard links this layer resolved to a file it had written itself: target → the link paths that
+   * share that file's content (the same inode at runtime), for {@link forget}.
+   */
+  private readonly sharers = new Map<string, string[]>();
+  /** The inverse of {@link sharers}: link path → the file whose content it shares. */
+  private readonly sharerOf = new Map<string, string>();
+
+  /**
+   * Records the hard link `p` → `target` (cleaned). The runtime (containerd, Docker: os.Link)
+   * links the file that is at `target` when the link entry comes, and that inode keeps its content
+   * whatever the layer writes at `target` afterwards. So when this layer has written `target`
+   * already, the link is that file: it takes the file's results now (package paths moved to `p`)
+   * and is kept as a regular file; analyzers that want `p` and did not read `target` make the scan
+   * incomplete. A target this layer has not written is a lower layer's file: the merge resolves it.
+   */
+  private hardLink(p: string, target: string): void {
+    let to = target;
+    // A link to a link this layer made to a lower file is a link to that lower file.
+    if (this.tree.get(to) === 'h' && this.links.has(to)) {
+      const lower = this.links.get(to)!;
+      if (this.tree.has(lower)) {
+        // The lower file was replaced in this layer after the first link: the runtime links the
+        // lower content, which the merge can no longer name at this entry's place.
+        this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link to ${to}, itself a link to ${lower} from a lower layer that this layer then rewrote: a runtime sees the lower content at ${p}; not judged`, incomplete: true });
+        this.links.set(p, to);
+        return;
+      }
+      to = lower;
+    }
+    if (this.tree.get(to) !== 'f') {
+      this.links.set(p, to);
+      return;
+    }
+    this.tree.set(p, 'f');
+    this.links.delete(p);
+    const have = this.byPath.get(to) ?? [];
+    const copies = have.map((r) => relocateResult(r, to, p, false));
+    if (copies.length) this.byPath.set(p, copies);
+    const list = this.sharers.get(to);
+    if (list) list.push(p);
+    else this.sharers.set(to, [p]);
+    this.sharerOf.set(p, to);
+    const info = { path: p, size: 1, mode: 0o644 };
+    const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !a.wants({ ...info, path: to }));
+    if (missing.length) {
+      this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link to ${to}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${to}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
+    }
+  }
+
   /** Drops what this layer put at `p` and beneath it (the runtime's RemoveAll). */
   private forget(p: string, top = true): void {
     if (!top && this.tree.has(p)) this.analysis.transient.push({ path: p, from: this.from.get(p) ?? '/' });
+    // A link sharing another file's content no longer does once replaced.
+    const of = this.sharerOf.get(p);
+    if (of !== undefined) {
+      this.sharerOf.delete(p);
+      const l = this.sharers.get(of)?.filter((x) => x !== p);
+      if (l?.length) this.sharers.set(of, l);
+      else this.sharers.delete(of);
+    }
+    // Links that share this file's content keep it: its secrets are reported at the first of them.
+    const sharers = this.sharers.get(p);
+    if (sharers) {
+      this.sharers.delete(p);
+      const [heir, ...rest] = sharers;
+      const secrets = (this.byPath.get(p) ?? []).filter((r) => r.out.secrets?.length).map((r) => relocateResult(r, p, heir!, true));
+      const list = this.byPath.get(heir!);
+      if (list) list.push(...secrets);
+      else if (secrets.length) this.byPath.set(heir!, secrets);
+      for (const x of rest) this.sharerOf.set(x, heir!);
+      this.sharerOf.delete(heir!);
+      if (rest.length) this.sharers.set(heir!, rest);
+    }
     this.tree.delete(p);
     this.links.delete(p);
     this.byPath.delete(p);
@@ -300,7 +371,7 @@ export class LayerWalker {
         if (e.type === 'link') {
           const t = cleanEntryPath(e.linkname);
           if (t.escapes) this.diagnose({ code: 'path-traversal', path: p, message: `hard link "${p}" → "${e.linkname}" climbs above the image root; containerd links ${t.path}`, incomplete: true });
-          this.links.set(p, t.path);
+          this.hardLink(p, t.path);
         } else this.links.set(p, e.linkname);
       }
       return undefined;
@@ -418,6 +489,16 @@ export class LayerWalker {
     a.results = [...this.byPath.values()].flat();
     return a;
   }
+}
+
+/**
+ * A result read at `from` as seen at `to`, a hard link to the same file: package paths follow the
+ * link; secrets only when `secrets` (they are reported once, at the path still holding the file).
+ */
+function relocateResult(r: FileResult, from: string, to: string, secrets: boolean): FileResult {
+  const packages = r.out.packages?.map((x) => (x.path === from ? { ...x, path: to } : x));
+  const out: AnalyzerOutput = { ...r.out, packages, diagnostics: undefined, secrets: secrets ? r.out.secrets?.map((x) => ({ ...x, path: x.path === from ? to : x.path })) : undefined };
+  return { path: to, analyzer: r.analyzer, out };
 }
 
 function drain(body: Readable | null): Promise<void> | void {

@@ -64,7 +64,7 @@ export function decodeCursor(s: string): VerdictCursor {
   } catch {
     c = undefined;
   }
-  if (!Array.isArray(c) || c.length !== 4 || !Number.isSafeInteger(c[0]) || !c.slice(1).every((x) => typeof x === 'string' && x.length <= 512)) {
+  if (!Array.isArray(c) || c.length !== 4 || !Number.isSafeInteger(c[0]) || !c.slice(1).every((x) => typeof x === 'string' && x.length <= 512 && !x.includes('\0'))) {
     throw new PushgateError('BAD_ARGUMENT', 'query parameter after: not a cursor of this endpoint; pass the `next` of the previous page unchanged, or leave it out for the first page');
   }
   return c as VerdictCursor;

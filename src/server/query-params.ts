@@ -11,7 +11,7 @@ export type QueryParamSpec =
   | { kind: 'integer'; min: number; max: number; default: number; what?: string }
   /** One of `values`. */
   | { kind: 'enum'; values: readonly string[]; default?: string }
-  /** A non-empty string (a name to match exactly); `what` says what it names. */
+  /** A non-empty string without NUL bytes (a name to match exactly); `what` says what it names. */
   | { kind: 'string'; what: string }
   /** A digest `sha256:<64 hex>`. */
   | { kind: 'digest' };
@@ -30,7 +30,7 @@ const shown = (v: string) => JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}â€
  * Reads `query` (express's `req.query`) by `spec` for the endpoint named `endpoint`
  * (`GET /api/v1/audit`, used in messages).
  * @throws PushgateError BAD_ARGUMENT with `details.problems` (one line each) when any parameter is
- *   unknown, repeated, empty or out of its range.
+ *   unknown, repeated, empty, out of its range, or a string holding a NUL byte.
  */
 export function parseQuery<S extends QuerySpec>(endpoint: string, query: Record<string, unknown>, spec: S): QueryValues<S> {
   const problems: string[] = [];
@@ -60,7 +60,9 @@ export function parseQuery<S extends QuerySpec>(endpoint: string, query: Record<
         else problems.push(`query parameter ${name}: got ${shown(raw)}; use one of ${p.values.join(', ')}${p.default ? ` (default ${p.default})` : ''}`);
         break;
       case 'string':
-        if (raw !== '') out[name] = raw;
+        // No name pushgate stores holds a NUL (PostgreSQL text cannot): refused here, on every store alike.
+        if (raw.includes('\0')) problems.push(`query parameter ${name}: got a NUL byte (%00), which nothing pushgate stores holds; give ${p.what} without it`);
+        else if (raw !== '') out[name] = raw;
         else problems.push(`query parameter ${name}: got an empty value; give ${p.what} or leave the parameter out`);
         break;
       case 'digest':

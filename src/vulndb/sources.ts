@@ -45,10 +45,24 @@ export function narrowSources(sources: readonly string[], ecosystems: readonly s
   return out;
 }
 
-/** One file of a source. `text` is undefined for files skipped (not `*.json`). */
+/** One file of a source. `text` is undefined for files skipped (not `*.json`, or `error`). */
 export interface SourceFile {
   name: string;
   text?: string;
+  /** Why a `*.json` file was not read (over {@link MAX_RECORD_BYTES}): a bad record to report. */
+  error?: string;
+}
+
+/**
+ * Largest OSV record file read (64 MiB; published records are kilobytes, the largest a few MiB). A
+ * bigger one is reported and skipped: a zip entry of spaces compresses about 1000:1, and past V8's
+ * string limit (512 MiB) its text could not even be made, which threw out of the zip reader.
+ */
+export const MAX_RECORD_BYTES = 64 << 20;
+
+/** The bad-record note of a record file over {@link MAX_RECORD_BYTES}. */
+export function tooLarge(bytes: number): string {
+  return `${bytes} bytes is over the ${MAX_RECORD_BYTES}-byte limit of one OSV record file (file skipped)`;
 }
 
 /** Kind of a source string. */
@@ -94,13 +108,30 @@ export function readZip(file: string, onFile: (f: SourceFile, done: number, tota
           onFile({ name: entry.fileName }, done, zip.entryCount);
           return zip.readEntry();
         }
+        // yauzl checks the declared size against the bytes inflated, so the declared size is the size.
+        if (entry.uncompressedSize > MAX_RECORD_BYTES) {
+          onFile({ name: entry.fileName, error: tooLarge(entry.uncompressedSize) }, done, zip.entryCount);
+          return zip.readEntry();
+        }
         zip.openReadStream(entry, (e2, stream) => {
           if (e2 || !stream) return fail(e2);
           const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
+          let bytes = 0;
+          stream.on('data', (c: Buffer) => {
+            bytes += c.length;
+            if (bytes > MAX_RECORD_BYTES) stream.destroy(new Error(`${entry.fileName}: inflates past its declared ${entry.uncompressedSize} bytes`));
+            else chunks.push(c);
+          });
           stream.on('error', fail);
           stream.on('end', () => {
-            onFile({ name: entry.fileName, text: Buffer.concat(chunks).toString('utf8') }, done, zip.entryCount);
+            // An error of the import itself ends the read as a failed source, never as an exception
+            // thrown out of a stream event.
+            try {
+              onFile({ name: entry.fileName, text: Buffer.concat(chunks).toString('utf8') }, done, zip.entryCount);
+            } catch (e3) {
+              zip.close();
+              return fail(e3);
+            }
             zip.readEntry();
           });
         });

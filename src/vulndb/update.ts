@@ -20,7 +20,7 @@ import { fetchNvdApi, type NvdRating, nvdRating, nvdRecords } from './enrich/nvd
 import { OS_ECOSYSTEMS } from './release.js';
 import { isHigherSeverity, recordSeverity, type SeverityInfo, vendorSeverity } from './severity.js';
 import {
-  defaultSourceUrl, fetchToCache, type HttpCacheEntry, parseSourceSpec, readZip, sourceKind, type SourceKindName, walkDir,
+  defaultSourceUrl, fetchToCache, type HttpCacheEntry, MAX_RECORD_BYTES, parseSourceSpec, readZip, sourceKind, type SourceKindName, tooLarge, walkDir,
 } from './sources.js';
 
 /** Options of {@link updateDb}. */
@@ -244,8 +244,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       stats.imported++;
     };
 
-    const importFile = (source: string, name: string, text: string | undefined, done: number, total?: number): void => {
-      if (text === undefined) stats.skippedFiles++;
+    const importFile = (source: string, name: string, text: string | undefined, done: number, total?: number, error?: string): void => {
+      if (error !== undefined) stats.badRecords.push({ file: name, error });
+      else if (text === undefined) stats.skippedFiles++;
       else importText(name, text);
       opts.onProgress?.({ source, done, total });
     };
@@ -383,7 +384,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         const kind = sourceKind(loc);
         if (kind === 'dir') {
           const files = [...walkDir(loc)];
-          files.forEach((f, i) => importFile(src, f, f.endsWith('.json') ? fs.readFileSync(f, 'utf8') : undefined, i + 1, files.length));
+          files.forEach((f, i) => {
+            if (!f.endsWith('.json')) return importFile(src, f, undefined, i + 1, files.length);
+            const size = fs.statSync(f).size;
+            if (size > MAX_RECORD_BYTES) return importFile(src, f, undefined, i + 1, files.length, tooLarge(size));
+            importFile(src, f, fs.readFileSync(f, 'utf8'), i + 1, files.length);
+          });
         } else {
           let zipFile = loc;
           if (kind === 'url') {
@@ -391,7 +397,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
             newHttp.set(loc, entry);
             zipFile = entry.file;
           }
-          await readZip(zipFile, (f, done, total) => importFile(src, `${src}!${f.name}`, f.text, done, total));
+          await readZip(zipFile, (f, done, total) => importFile(src, `${src}!${f.name}`, f.text, done, total, f.error));
         }
         db.exec('COMMIT');
         log(`${src}: ${stats.imported - before} records imported`);

@@ -145,9 +145,9 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  async function build(tar: Buffer, analyzers?: Analyzer[]): Promise<{ layout: string; inv: Inventory; rootfs?: string }> {
+  async function build(tar: Buffer | Buffer[], analyzers?: Analyzer[]): Promise<{ layout: string; inv: Inventory; rootfs?: string }> {
     const layout = path.join(tmp, `l${++n}`);
-    writeLayout(layout, [gzLayer(tar)], { tag: 't' });
+    writeLayout(layout, (Array.isArray(tar) ? tar : [tar]).map(gzLayer), { tag: 't' });
     const inv = (await scanTarget(`oci:${layout}:t`, { layerCache: cache, inflateWorker: 'never', ...(analyzers ? { analyzers } : {}) })).platforms[0].inventory;
     return { layout, inv, rootfs: umociUnpack(layout, path.join(tmp, `r${n}`)) };
   }
@@ -278,6 +278,75 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
     }
   });
 
+  it('a hard link keeps the content its target had when the link came, whatever the layer writes there later (package and secret)', async () => {
+    const v = 'app/node_modules/v/package.json';
+    // The runtime links the inode at `v` (adm-zip@0.4.7); rewriting `v` afterwards leaves the link's content alone.
+    const r = await build(tarOf(dir('app/node_modules/v/'), file(v, VULN), member({ name: REAL, typeflag: '1', linkname: v }), file(v, CLEAN)));
+    expect(judge('link, then target rewritten', r, ['package-db-link'])).to.deep.equal(['adm-zip@0.4.7', 'adm-zip@0.5.10']);
+    expect(npmSet(r.inv)).to.deep.equal(['adm-zip@0.4.7', 'adm-zip@0.5.10']);
+    expect(r.inv.packages.find((p) => p.version === '0.4.7')?.path).to.equal(`/${REAL}`);
+    // A link of a link, the target then replaced by a directory.
+    const r2 = await build(tarOf(file(v.replace('/v/', '/zzz/'), VULN), member({ name: 'opt/l1', typeflag: '1', linkname: 'app/node_modules/zzz/package.json' }),
+      member({ name: REAL, typeflag: '1', linkname: 'opt/l1' }), member({ name: 'opt/l1', typeflag: '5' }), dir('app/node_modules/zzz/package.json/')));
+    expect(judge('link of a link', r2, ['package-db-link'])).to.deep.equal(['adm-zip@0.4.7']);
+    expect(npmSet(r2.inv)).to.deep.equal(['adm-zip@0.4.7']);
+    // A secret in the first content is reported at the link that still holds it.
+    const key = Buffer.from(`aws_access_key_id = ${'AKIA' + 'Z2Y3X4W5V6U7T2S3'}\n`);
+    const r3 = await build(tarOf(file('opt/creds', key), member({ name: 'app/creds', typeflag: '1', linkname: 'opt/creds' }), file('opt/creds', Buffer.from('none\n'))));
+    expect(r3.inv.secrets.map((x) => `${x.rule} ${x.path}`)).to.deep.equal(['aws-access-key-id /app/creds']);
+  });
+
+  it('a hard link to a lower file keeps its content when the layer then whites it out, directly or through a lower symlink', async () => {
+    const x = 'app/node_modules/x/package.json';
+    const upper = (...e: Buffer[]) => Buffer.concat([dir('app/'), dir('app/node_modules/'), dir('app/node_modules/x/'), ...e, END]);
+    for (const [label, lower, linkname, wh] of [
+      ['whiteout of the file', tarOf(file(REAL, VULN)), REAL, 'app/node_modules/adm-zip/.wh.package.json'],
+      ['whiteout of its directory', tarOf(file(REAL, VULN)), REAL, 'app/node_modules/.wh.adm-zip'],
+      ['through a lower symlink', tarOf(file(REAL, VULN), member({ name: 'app/node_modules/s', typeflag: '2', linkname: 'adm-zip' })), 'app/node_modules/s/package.json', 'app/node_modules/adm-zip/.wh.package.json'],
+    ] as const) {
+      const r = await build([lower, upper(member({ name: x, typeflag: '1', linkname }), member({ name: wh }))]);
+      expect(judge(label, r, ['package-db-link'])).to.deep.equal(['adm-zip@0.4.7']);
+      expect(npmSet(r.inv), label).to.deep.equal(['adm-zip@0.4.7']);
+      expect(r.inv.packages.find((p) => p.name === 'adm-zip')?.path, label).to.equal(`/${x}`);
+    }
+    // Through a lower symlink to a file this layer writes before the link and rewrites after it: the
+    // link holds the layer's first content, which pushgate cannot place in order: named, not judged.
+    const viaSym = await build([tarOf(file(REAL, CLEAN), member({ name: 'app/node_modules/s', typeflag: '2', linkname: 'adm-zip' })),
+      upper(dir('app/node_modules/adm-zip/'), file(REAL, VULN), member({ name: x, typeflag: '1', linkname: 'app/node_modules/s/package.json' }), file(REAL, CLEAN))]);
+    // (`s` is read through on disk too: three package.json files)
+    expect(judge('through a lower symlink to a file rewritten in the layer', viaSym, ['package-db-link'])).to.deep.equal(['adm-zip@0.4.7', 'adm-zip@0.5.10', 'adm-zip@0.5.10']);
+    expect(incompleteCodes(viaSym.inv)).to.include('package-db-link');
+    // A link whose target no layer below holds and this layer did not write first: named, not judged.
+    const r = await build([tarOf(file(DECOY, Buffer.from('x'))), upper(member({ name: x, typeflag: '1', linkname: 'opt/nothing' }))]);
+    expect(incompleteCodes(r.inv)).to.include('package-db-link');
+  });
+
+  it('a negative size on a header-only entry (symlink, directory) is no error: Go never uses it, so the entries after it are scanned', async () => {
+    for (const typeflag of ['2', '5', '1']) {
+      const h = header({ name: typeflag === '5' ? 'opt/d/' : 'opt/l', typeflag, linkname: typeflag === '1' ? 'app/node_modules/zzz/notes.txt' : typeflag === '2' ? 'x' : '' });
+      h.fill(0xff, 124, 136); // base-256 -1
+      h.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const c of h) sum += c;
+      h.fill(0, 148, 156);
+      field(h, 148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+      const r = await build(tarOf(file(DECOY, Buffer.from('x')), h, file(REAL, VULN)));
+      expect(judge(`negative size, type ${typeflag}`, r, [])).to.deep.equal(['adm-zip@0.4.7']);
+      expect(npmSet(r.inv), typeflag).to.deep.equal(['adm-zip@0.4.7']);
+      expect(incompleteCodes(r.inv), typeflag).to.deep.equal([]);
+    }
+    // On a regular file Go refuses it: incomplete.
+    const f = header({ name: DECOY });
+    f.fill(0xff, 124, 136);
+    f.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const c of f) sum += c;
+    f.fill(0, 148, 156);
+    field(f, 148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+    const bad = await build(tarOf(f, file(REAL, VULN)));
+    expect(incompleteCodes(bad.inv)).to.deep.equal(['tar-invalid']);
+  });
+
   describe('through the real gate (Distribution registry, skopeo, notifications)', () => {
     let lab: GatedLab;
     let reg: LabRegistry;
@@ -301,6 +370,18 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
       expect(v.reasons.flatMap((x) => x.findings ?? [])).to.include(ADVISORY);
       expect(await tags('lab/longname')).to.deep.equal([]);
       expect(await tags('quarantine/lab/longname')).to.deep.equal(['1']);
+    });
+
+    it('a hard link to a lower adm-zip@0.4.7 whited out after the link, pushed for real: quarantined on the advisory with onIncomplete: allow', async () => {
+      const x = 'app/node_modules/x/package.json';
+      const upper = Buffer.concat([dir('app/'), dir('app/node_modules/'), dir('app/node_modules/x/'), member({ name: x, typeflag: '1', linkname: REAL }),
+        member({ name: 'app/node_modules/.wh.adm-zip' }), END]);
+      const r = await build([tarOf(file(REAL, VULN)), upper]);
+      skopeoCopy(`oci:${r.layout}:t`, `${reg.host}/lab/hardlink:1`);
+      const v = await verdict(`${reg.host}/lab/hardlink:1`);
+      expect(v.decision).to.equal('quarantine');
+      expect(v.reasons.flatMap((x) => x.findings ?? [])).to.include(ADVISORY);
+      expect(await tags('lab/hardlink')).to.deep.equal([]);
     });
   });
 
@@ -359,6 +440,69 @@ describe('security: tar entries are named as Go archive/tar names them (GNU long
       expect(e, 'entry at its data offset').to.not.equal(undefined);
       expect({ name: e!.name, linkname: e!.linkname, typeflag: e!.typeflag }).to.deep.equal(model(c));
     }), { numRuns: 500 });
+  });
+
+  // Hard links among files a layer writes, rewrites and replaces, in any order: the npm packages
+  // pushgate reports equal the ones umoci unpacks, or the scan says it cannot tell.
+  const slot = fc.constantFrom('a', 'b', 'c');
+  const op = fc.oneof(
+    fc.record({ k: fc.constant('file' as const), at: slot, v: fc.constantFrom('0.4.7', '0.5.10', '0.4.9') }),
+    fc.record({ k: fc.constant('link' as const), at: slot, to: slot }),
+    fc.record({ k: fc.constant('dir' as const), at: slot }),
+  );
+  const slotPath = (x: string): string => `app/node_modules/${x}/package.json`;
+
+  it('property: hard links, rewrites and replacements in one layer: pushgate reports the packages umoci unpacks (25 runs)', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 7 }), async (ops) => {
+      const entries = [dir('app/node_modules/a/'), dir('app/node_modules/b/'), dir('app/node_modules/c/')];
+      for (const o of ops) {
+        if (o.k === 'file') entries.push(file(slotPath(o.at), Buffer.from(JSON.stringify({ name: `p-${o.at}`, version: o.v }))));
+        else if (o.k === 'link') entries.push(member({ name: slotPath(o.at), typeflag: '1', linkname: slotPath(o.to) }));
+        else entries.push(member({ name: `${slotPath(o.at)}/`, typeflag: '5' }));
+      }
+      const r = await build(tarOf(...entries));
+      if (!r.rootfs) return; // a link to nothing: Go's unpackers refuse the layer
+      const disk = npmOnDisk(r.rootfs);
+      if (incompleteCodes(r.inv).includes('package-db-link')) return;
+      expect(npmSet(r.inv), JSON.stringify(ops)).to.deep.equal(disk);
+    }), { numRuns: 25 });
+  });
+
+  // Two layers: the lower writes a package in every slot and a directory symlink `s` to one of
+  // them; the upper links to them (directly or through `s`), whites them out, rewrites and
+  // replaces them, in any order.
+  const version = fc.constantFrom('0.4.7', '0.5.10');
+  const upperOp = fc.oneof(op,
+    fc.record({ k: fc.constant('whiteout' as const), at: slot, whole: fc.boolean() }),
+    fc.record({ k: fc.constant('vialink' as const), at: slot }));
+
+  it('property: hard links across layers with whiteouts and rewrites: pushgate reports the packages umoci unpacks (30 runs)', async () => {
+    await fc.assert(fc.asyncProperty(fc.tuple(version, version, version), slot, fc.array(upperOp, { minLength: 1, maxLength: 5 }), async (vs, sTo, up) => {
+      const lower = [dir('app/'), dir('app/node_modules/'), member({ name: 'app/node_modules/s', typeflag: '2', linkname: sTo })];
+      ['a', 'b', 'c'].forEach((at, i) => lower.push(dir(`app/node_modules/${at}/`), file(slotPath(at), Buffer.from(JSON.stringify({ name: `p-${at}`, version: vs[i] })))));
+      const upper = [dir('app/'), dir('app/node_modules/')];
+      for (const o of up) {
+        if (o.k === 'file') upper.push(file(slotPath(o.at), Buffer.from(JSON.stringify({ name: `p-${o.at}`, version: o.v }))));
+        else if (o.k === 'link') upper.push(member({ name: slotPath(o.at), typeflag: '1', linkname: slotPath(o.to) }));
+        else if (o.k === 'vialink') upper.push(member({ name: slotPath(o.at), typeflag: '1', linkname: 'app/node_modules/s/package.json' }));
+        else if (o.k === 'dir') upper.push(member({ name: `${slotPath(o.at)}/`, typeflag: '5' }));
+        else upper.push(member({ name: o.whole ? `app/node_modules/.wh.${o.at}` : `app/node_modules/${o.at}/.wh.package.json` }));
+      }
+      const r = await build([Buffer.concat([...lower, END]), Buffer.concat([...upper, END])]);
+      if (!r.rootfs) return; // a link to a path whited out before it: refused by Go's unpackers
+      const codes = incompleteCodes(r.inv);
+      if (codes.includes('package-db-link') || codes.includes('entry-through-link') || codes.includes('ambiguous-whiteout')) return;
+      // The symlink `s` is an alias of a slot, not a package of its own: read the slots.
+      const disk = ['a', 'b', 'c'].flatMap((at) => {
+        try {
+          const j = JSON.parse(fs.readFileSync(path.join(r.rootfs!, slotPath(at)), 'utf8')) as { name: string; version: string };
+          return [`${j.name}@${j.version}`];
+        } catch {
+          return [];
+        }
+      }).sort();
+      expect(npmSet(r.inv), `${JSON.stringify(vs)} s→${sTo} / ${JSON.stringify(up)}`).to.deep.equal(disk);
+    }), { numRuns: 30 });
   });
 
   it('property: for regular files, pushgate scans exactly the paths umoci unpacks (12 runs)', async () => {
