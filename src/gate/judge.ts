@@ -77,7 +77,16 @@ export interface JudgeOptions {
    * secrets, the policy's base layers and `base`, and the report's `bases`.
    */
   bases?: Map<PlatformScan, PlatformBase>;
+  /**
+   * Lets the policy's `excludeBase` use a base the image author declared (history, `--file`), not only one
+   * the catalog verified (PolicyInput.baseVerified). For `pushgate scan`, where the developer judges their
+   * own image; never for the gate, where the pusher writes the history.
+   */
+  trustAuthorBase?: boolean;
 }
+
+/** Base detection methods whose evidence the catalog checked (src/base/detect.ts): excludeBase may use them. */
+const VERIFIED_BASE_METHODS: ReadonlySet<string> = new Set(['chain', 'annotation', 'provenance']);
 
 /** The base of one platform as the judge uses it. */
 export interface PlatformBase {
@@ -210,6 +219,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
       imageConfig: p.configDigest && p.config && Object.keys(p.config).length ? p.config : undefined,
       imageSize: p.layers.reduce((n, l) => n + (l.size ?? 0), 0),
       baseLayers: side ? pb!.base.layers : p.baseLayers,
+      baseVerified: (!!pb && VERIFIED_BASE_METHODS.has(pb.base.method)) || !!opts.trustAuthorBase,
       ...(pb && pb.base.method !== 'none' ? { base: pb.base } : {}),
       complete,
       ...(ctx.now ? { now: ctx.now } : {}),

@@ -120,7 +120,7 @@ export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, rule
   for (const rule of rs.rules) {
     let items = rule.match(ctx);
     // The base attribution (src/base) decides where it was made; else the item's layer.
-    if (rule.excludeBase) items = items.filter((i) => (i.origin ? i.origin !== 'base' : !i.layer || !base.has(i.layer)));
+    if (rule.excludeBase && input.baseVerified) items = items.filter((i) => (i.origin ? i.origin !== 'base' : !i.layer || !base.has(i.layer)));
     items = items.filter((i) => keep(rule.name, i));
     if (items.length) {
       const reason = reasonOf(rule, rule.action, items);

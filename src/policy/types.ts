@@ -389,6 +389,15 @@ export interface PolicyInput {
   complete: boolean;
   /** diffIDs of the base image's layers, for excludeBase (items without an `origin`). */
   baseLayers?: string[];
+  /**
+   * True when the base attribution rests on evidence the image author cannot forge alone: a base found by
+   * its diffID chain in the catalog, or annotations/provenance checked against the catalog's chain (src/base
+   * methods `chain`, `annotation`, `provenance`). `excludeBase` applies only then: history, labels and
+   * layer counts are written by whoever pushed the image, so they would let a pusher declare their own
+   * layers "base" and have their findings dropped. The CLI sets it for the developer's own history and
+   * `--file` (JudgeOptions.trustAuthorBase).
+   */
+  baseVerified?: boolean;
   /** The detected base image with its recommendations (src/base), for the `baseImage` rules. */
   base?: BaseImage;
   /** Evaluation time (default: now); used for exception expiry, grace periods and ages. */

@@ -100,7 +100,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
       });
     }
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
-    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, ...(bases ? { bases } : {}) }).report);
+    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, ...(bases ? { bases } : {}) }).report);
   } finally {
     vulndb?.close();
   }

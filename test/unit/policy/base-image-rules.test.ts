@@ -57,7 +57,7 @@ describe('policy rules: base image with a detected base', () => {
     const fromApp = finding({ id: 'APP-1', layer: L, origin: 'app' });
     const on = oneRule({ vulnerability: { minSeverity: 'high' } }, { excludeBase: true });
     // origin wins over the layer: APP-1 sits in a base layer by diffID, but the attribution says app.
-    expect(evaluate(on, input({ findings: [fromBase, fromApp], baseLayers: [L] })).reasons[0].findings).to.deep.equal(['APP-1']);
+    expect(evaluate(on, input({ findings: [fromBase, fromApp], baseLayers: [L], baseVerified: true })).reasons[0].findings).to.deep.equal(['APP-1']);
     const off = decide({ vulnerability: { minSeverity: 'high' } }, { findings: [fromBase, fromApp], base: base({ recommendations: [refresh(1)] }) });
     expect(off.reasons[0].message).to.include('1 of 2 come from the base image lab/debian:12: rebuild on lab/debian:12');
     expect(off.reasons[0].message).to.include('0 high, 2 medium');

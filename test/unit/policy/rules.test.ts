@@ -4,6 +4,7 @@
  * and fail.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { compilePolicy, evaluate, type CompiledPolicy, type PolicyInput, type RuleSetSpec } from '../../../src/policy/index.js';
 import { finding, input, labConfig, labSize } from './inputs.js';
@@ -147,14 +148,26 @@ describe('policy rules: excludeBase and onIncomplete', () => {
   const inTop = finding({ id: 'TOP-1', layer: TOP });
   it('drops findings from the base image layers only when excludeBase applies', () => {
     const on = oneRule({ vulnerability: { minSeverity: 'high' } }, { excludeBase: true });
-    const ev = evaluate(on, input({ findings: [inBase, inTop], baseLayers: [BASE] }));
+    const ev = evaluate(on, input({ findings: [inBase, inTop], baseLayers: [BASE], baseVerified: true }));
     expect(ev.reasons[0].findings).to.deep.equal(['TOP-1']);
-    expect(evaluate(on, input({ findings: [inBase], baseLayers: [BASE] })).decision).to.equal('allow');
+    expect(evaluate(on, input({ findings: [inBase], baseLayers: [BASE], baseVerified: true })).decision).to.equal('allow');
     const off = oneRule({ vulnerability: { minSeverity: 'high' } });
-    expect(evaluate(off, input({ findings: [inBase, inTop], baseLayers: [BASE] })).reasons[0].findings).to.deep.equal(['BASE-1', 'TOP-1']);
+    expect(evaluate(off, input({ findings: [inBase, inTop], baseLayers: [BASE], baseVerified: true })).reasons[0].findings).to.deep.equal(['BASE-1', 'TOP-1']);
     // A rule may override its set.
     const overridden = oneRule({ vulnerability: { minSeverity: 'high' } }, { excludeBase: true }, { excludeBase: false });
-    expect(evaluate(overridden, input({ findings: [inBase], baseLayers: [BASE] })).decision).to.equal('reject');
+    expect(evaluate(overridden, input({ findings: [inBase], baseLayers: [BASE], baseVerified: true })).decision).to.equal('reject');
+  });
+
+  it('excludeBase drops nothing when the base is only the image author\'s word (history, labels): any layers, any origins', () => {
+    // The pusher writes the history that names the base layers: unverified, every finding is judged.
+    const on = oneRule({ vulnerability: { minSeverity: 'high' } }, { excludeBase: true });
+    fc.assert(fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), fc.boolean(), (marks, withOrigin) => {
+      const findings = marks.map((b, i) => finding({ id: `F-${i}`, layer: b ? BASE : TOP, ...(withOrigin ? { origin: b ? 'base' as const : 'app' as const } : {}) }));
+      const ev = evaluate(on, input({ findings, baseLayers: [BASE] }));
+      expect(ev.reasons[0].findings).to.deep.equal(findings.map((f) => f.id));
+      const verified = evaluate(on, input({ findings, baseLayers: [BASE], baseVerified: true }));
+      expect(verified.reasons[0]?.findings ?? []).to.deep.equal(findings.filter((_, i) => !marks[i]).map((f) => f.id));
+    }));
   });
 
   for (const [onIncomplete, decision] of [['reject', 'reject'], ['quarantine', 'quarantine'], ['warn', 'warn'], ['allow', 'allow']] as const) {
