@@ -302,13 +302,7 @@ export class PostgresStore implements Store {
     // A key is in one branch only: a key inserted now is not in the statement's snapshot of `events`.
     for (const row of r.rows as Array<{ seq: string; dedupe_key: string; inserted: boolean }>) if (!seqs.has(row.dedupe_key)) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: row.inserted });
     if (keys.some((k) => !seqs.has(k))) return undefined;
-    const seen = new Set<string>();
-    return keys.map((k) => {
-      const s = seqs.get(k)!;
-      const first = !seen.has(k);
-      seen.add(k);
-      return { seq: s.seq, inserted: s.inserted && first };
-    });
+    return inGroupOrder(keys, seqs);
   }
 
   private async insertEventsTx(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }>> {
@@ -342,14 +336,7 @@ export class PostgresStore implements Store {
         for (const row of r.rows as Array<{ seq: string; dedupe_key: string }>) seqs.set(row.dedupe_key, { seq: Number(row.seq), inserted: false });
       }
       await c.query('COMMIT');
-      // The first occurrence of a key in the group is the one inserted; repeats are duplicates.
-      const seen = new Set<string>();
-      return keys.map((k) => {
-        const s = seqs.get(k)!;
-        const first = !seen.has(k);
-        seen.add(k);
-        return { seq: s.seq, inserted: s.inserted && first };
-      });
+      return inGroupOrder(keys, seqs);
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw e instanceof PushgateError ? e : new PushgateError('STORE', `postgres: cannot queue ${events.length} event(s): ${(e as Error).message}`, { cause: e, retryable: true });
@@ -751,4 +738,19 @@ export class PostgresStore implements Store {
 /** Parameters $1..$8 of the audit INSERT. */
 function auditArgs(entry: Omit<AuditRecord, 'seq' | 'at'>): unknown[] {
   return [new Date().toISOString(), entry.actor, entry.action, entry.registry ?? null, entry.repository ?? null, entry.digest ?? null, entry.tag ?? null, entry.detail ? JSON.stringify(entry.detail) : null];
+}
+
+/**
+ * The result of a group of enqueues, one entry per key in the group's order: the stored `seq` of its event,
+ * and `inserted` for the first occurrence of a key the statement inserted (a repeat in the same group, or a
+ * key already queued, is a duplicate). Every key must be in `seqs`.
+ */
+function inGroupOrder(keys: readonly string[], seqs: ReadonlyMap<string, { seq: number; inserted: boolean }>): Array<{ seq: number; inserted: boolean }> {
+  const seen = new Set<string>();
+  return keys.map((k) => {
+    const s = seqs.get(k)!;
+    const first = !seen.has(k);
+    seen.add(k);
+    return { seq: s.seq, inserted: s.inserted && first };
+  });
 }
