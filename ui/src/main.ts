@@ -16,10 +16,16 @@ interface Verdict {
 }
 interface Finding {
   id: string; aliases: string[]; summary?: string; ecosystem: string; package: string; installedVersion: string; fixedVersions: string[];
-  severity: string; cvss?: { score: number }; layer?: string; path: string; kev?: unknown;
+  severity: string; cvss?: { score: number }; layer?: string; path: string; kev?: unknown; origin?: 'base' | 'app';
 }
-interface Pkg { ecosystem: string; name: string; version: string; layer?: string; path: string; purl: string }
-interface Report { target: string; packages: Pkg[]; findings: Finding[]; complete: boolean; scannedAt: string; os?: { id: string; versionId?: string }; baseLayers?: string[] }
+interface Pkg { ecosystem: string; name: string; version: string; layer?: string; path: string; purl: string; origin?: 'base' | 'app' }
+interface VulnSummary { counts: Record<string, number>; fixable: Record<string, number> }
+interface BaseRecommendation { kind: string; repository: string; tag: string; digest: string; created?: string; since?: string; summary?: VulnSummary; fixes?: string[] }
+interface BaseImage { platform?: string; method: string; repository?: string; tags: string[]; digest?: string; layers: string[]; note: string; created?: string; summary?: VulnSummary; recommendations?: BaseRecommendation[] }
+interface Report {
+  target: string; packages: Pkg[]; findings: Finding[]; complete: boolean; scannedAt: string; os?: { id: string; versionId?: string }; baseLayers?: string[];
+  bases?: BaseImage[];
+}
 interface AuditRecord { seq: number; at: string; actor: string; action: string; registry?: string; repository?: string; digest?: string; tag?: string; detail?: Record<string, unknown> }
 interface QuarantineRecord { id: number; at: number; registry: string; repository: string; tag: string; digest: string; quarantineRepository: string; state: string; stateAt: number }
 interface StoredException { id: number; at: string; actor: string; expires: string; expired: boolean; revokedAt?: string; revokedBy?: string; spec: Record<string, unknown> }
@@ -364,22 +370,62 @@ function verdictBlock(v: Verdict, sess: Session): HTMLElement {
   );
 }
 
+const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+
+/** `0 critical, 2 high, 5 medium, 1 low (3 fixable)`: counts in words, so they read without colour. */
+function summaryText(v: VulnSummary | undefined): string {
+  if (!v) return 'not scanned';
+  const fixable = SEVERITIES.reduce((n, k) => n + (v.fixable[k] ?? 0), 0);
+  return `${SEVERITIES.map((k) => `${v.counts[k] ?? 0} ${k}`).join(', ')} (${fixable} fixable)`;
+}
+
+/** The detected base image of each platform and its upgrade candidates, best first (the report's `bases`). */
+function basesBlock(bases: BaseImage[]): Child {
+  const named = bases.filter((b) => b.method !== 'none');
+  if (!named.length) return null;
+  return h(
+    'div',
+    null,
+    h('h3', null, 'Base image'),
+    named.map((b) => h(
+      'section',
+      { class: 'base' },
+      h('p', null, `${b.platform ? `${b.platform}: ` : ''}${b.repository ? `${b.repository}${b.tags.length ? `:${b.tags.join(', ')}` : ''}` : 'unnamed base'}`, b.digest ? h('span', { class: 'mono' }, ` ${shortDigest(b.digest)}`) : null, ` · found by ${b.method} · ${b.layers.length} layer(s)${b.summary ? ` · ${summaryText(b.summary)}` : ''}`),
+      h('p', { class: 'note' }, b.note),
+      b.recommendations?.length
+        ? table(
+          'Recommendations for base image upgrade',
+          ['Kind', 'Base image', 'Vulnerabilities', 'Fixes'],
+          b.recommendations.map((c) => [c.kind, h('span', null, `${c.repository}:${c.tag} `, h('span', { class: 'mono' }, shortDigest(c.digest))), summaryText(c.summary), c.fixes?.length ? `${c.fixes.length} advisories` : '']),
+        )
+        : null,
+    )),
+  );
+}
+
 function reportBlock(r: Report, fired: Map<string, string[]>): HTMLElement {
-  const base = new Set(r.baseLayers ?? []);
+  // The attribution (`origin`, src/base) when the report has one; else the history's base layers.
+  const base = new Set(r.bases?.flatMap((b) => (b.method !== 'none' ? b.layers : [])) ?? r.baseLayers ?? []);
+  if (!base.size) for (const l of r.baseLayers ?? []) base.add(l);
   const groups = new Map<string, Finding[]>();
   for (const f of r.findings) {
     const k = JSON.stringify([f.ecosystem, f.package, f.installedVersion]);
     groups.set(k, [...(groups.get(k) ?? []), f]);
   }
-  const layerOf = (l?: string) => (!l ? 'layer unknown' : base.size ? `${base.has(l) ? 'base image layer' : 'app layer'} ${shortDigest(l)}` : `layer ${shortDigest(l)}`);
+  const layerOf = (f: Finding) => {
+    const l = f.layer;
+    if (f.origin) return `${f.origin === 'base' ? 'base image layer' : 'app layer'}${l ? ` ${shortDigest(l)}` : ''}`;
+    return !l ? 'layer unknown' : base.size ? `${base.has(l) ? 'base image layer' : 'app layer'} ${shortDigest(l)}` : `layer ${shortDigest(l)}`;
+  };
   // Packages in the report's risk order (its findings are sorted: KEV, EPSS, CVSS, severity).
   const pkgs = [...groups.entries()];
   const shown = pkgs.slice(0, 200);
-  const inBase = r.findings.filter((f) => f.layer && base.has(f.layer)).length;
+  const inBase = r.findings.filter((f) => (f.origin ? f.origin === 'base' : f.layer && base.has(f.layer))).length;
   return h(
     'div',
     null,
     h('p', null, `${r.packages.length} packages, ${r.findings.length} findings in ${groups.size} packages${r.os ? ` · ${r.os.id} ${r.os.versionId ?? ''}` : ''} · ${r.complete ? 'complete' : 'INCOMPLETE'} · scanned `, time(r.scannedAt)),
+    basesBlock(r.bases ?? []),
     base.size
       ? h('p', null, `${inBase} findings in the base image's layers (a newer base image fixes those), ${r.findings.length - inBase} in the layers the image's own build added.`)
       : h('p', { class: 'note' }, 'The image history does not say which layers come from the base image.'),
@@ -388,7 +434,7 @@ function reportBlock(r: Report, fired: Map<string, string[]>): HTMLElement {
       return h(
         'section',
         { class: 'pkg' },
-        h('h3', null, `${name} ${version} `, h('span', { class: 'note' }, `(${eco}, ${layerOf(fs[0].layer)}, ${fs[0].path})`)),
+        h('h3', null, `${name} ${version} `, h('span', { class: 'note' }, `(${eco}, ${layerOf(fs[0])}, ${fs[0].path})`)),
         table(
           `Findings of ${name} ${version}`,
           ['Advisory', 'Severity', 'Fixed in', 'Summary'],

@@ -126,6 +126,8 @@ describe('console: end to end in headless Chromium', function () {
     expect(text).to.match(/0\.4\.9/);
     // The finding is in the layer the image's own build added, not in the Debian base.
     expect(text).to.include('app layer');
+    // The base image section names how the base was found (no catalog here: the image history).
+    expect(await page.getByText(/found by history · \d+ layer\(s\)/).count()).to.equal(1);
     expect(await page.getByText(/^\d+ findings in the base image's layers \(a newer base image fixes those\), [1-9]\d* in the layers the image's own build added\.$/).count()).to.equal(1);
     expect(await page.getByText(/Enforcement: quarantine \(done\)/).count()).to.be.greaterThan(0);
     await shot('image');
