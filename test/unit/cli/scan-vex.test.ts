@@ -73,7 +73,8 @@ describe('cli: pushgate scan --vex', function () {
     expect(cdx.stdout).to.contain('not_affected');
     const table = scan(['--format', 'table', ...files.flatMap((f) => ['--vex', f])]);
     expect(table.status, table.stderr).to.equal(0);
-    expect(table.stdout).to.contain('NSWG-NPM-458');
+    expect(table.stdout).to.match(/NSWG-NPM-458 .*SUPPRESSED by VEX \(not_affected, vulnerable_code_not_in_execute_path\)/);
+    expect(table.stdout).to.match(/findings: \d+ \(\d+ suppressed by VEX\)/);
   });
 
   it('a statement for another package lifts nothing', () => {
