@@ -53,7 +53,8 @@ export function renderFindingsByPackage(report: ScanReport): string[] {
     const findings = g.findings.map((f) => ({
       severity: f.severity.toUpperCase(), id: f.id, fixed: f.fixedVersions.join(', ') || 'no fix',
       // aliases are ids: listed whole; a summary is prose and may be shortened
-      about: `${f.kev ? 'KEV ' : ''}${f.epss ? `EPSS ${f.epss.score.toFixed(3)} ` : ''}${sourceTag(f)}${f.summary ? clip(f.summary, 80) : f.aliases.join(', ')}`,
+      // suppressed by a VEX statement: listed (the reader sees what was waived and why), not judged
+      about: `${f.vex ? `SUPPRESSED by VEX (${[f.vex.status, f.vex.justification].filter(Boolean).join(', ')}) ` : ''}${f.kev ? 'KEV ' : ''}${f.epss ? `EPSS ${f.epss.score.toFixed(3)} ` : ''}${sourceTag(f)}${f.summary ? clip(f.summary, 80) : f.aliases.join(', ')}`,
     }));
     return { g, fixText, counts, findings };
   });
@@ -135,7 +136,8 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
   if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
-  out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
+  const suppressed = r.findings.filter((f) => f.vex).length;
+  out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}${suppressed ? ` (${suppressed} suppressed by VEX)` : ''}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
   if (r.coverage?.length) out.push(`coverage: ${renderCoverage(r.coverage)}`);
   if (views.before?.length) out.push('', ...views.before);
   if (r.bases?.length) out.push('', ...renderBases(r.bases));

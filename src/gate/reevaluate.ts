@@ -20,9 +20,9 @@ import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PushgateConfig } from '../config/types.js';
 import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
-import { candidateRuleSets, loadPolicy, loadVexFiles, revisionOf, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec, type VexStatement } from '../policy/index.js';
+import { candidateRuleSets, loadPolicy, loadVexFiles, parseVex, revisionOf, vexAuthor, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec, type VexStatement } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import type { QuarantineRecord, Store, StoredException } from '../store/index.js';
+import type { QuarantineRecord, Store, StoredException, StoredVexDocument } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { SCAN_KEY, type Gate, type Logger } from './gate.js';
 import { judgeScan, type PlatformBase } from './judge.js';
@@ -148,6 +148,8 @@ export class PolicyControl {
   private stopWatch: (() => void) | undefined;
   /** VEX statements in force (config `vex.paths`): read at init, replaced only by a reload that reads them all. */
   private vex: VexStatement[] = [];
+  /** VEX documents added through the admin API (the store's), each with its statements, oldest first. */
+  private vexDocs: Array<{ doc: StoredVexDocument; statements: VexStatement[] }> = [];
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void } }) {
@@ -168,10 +170,98 @@ export class PolicyControl {
     // a VEX document that cannot be read stops the start (as an invalid policy does), with its file named
     this.vex = this.readVex();
     this.exceptions = await this.o.store.listExceptions();
+    this.vexDocs = this.parseStoredVex(await this.o.store.listVexDocuments());
     this.o.gate.setPolicy(this.effective());
     this.unsubscribe = await this.o.store.subscribe((topic) => {
       if (topic === 'exceptions' || topic === 'resync') void this.refreshExceptions();
+      if (topic === 'vex' || topic === 'resync') void this.refreshVex();
     });
+  }
+
+  /**
+   * Parses stored VEX documents (source `admin-api:<id>`). One this version refuses (it was accepted by
+   * an earlier one) is kept in the list but its statements are left out of the policy, and logged, rather than stopping the start: the others
+   * and the rest of the policy still apply, and an admin can delete and re-add it.
+   */
+  private parseStoredVex(docs: StoredVexDocument[]): Array<{ doc: StoredVexDocument; statements: VexStatement[] }> {
+    const out: Array<{ doc: StoredVexDocument; statements: VexStatement[] }> = [];
+    for (const doc of docs) {
+      try {
+        out.push({ doc, statements: parseVex(doc.body, `admin-api:${doc.id}`) });
+      } catch (e) {
+        this.o.logger.error({ id: doc.id, err: (e as Error).message }, 'a stored VEX document no longer parses: its statements are not applied (DELETE /api/v1/vex/{id} and add it again)');
+        out.push({ doc, statements: [] });
+      }
+    }
+    return out;
+  }
+
+  /** Re-reads the stored VEX documents (another replica added or deleted one) and puts the combined policy in force. */
+  refreshVex(): Promise<void> {
+    return this.serial(async () => {
+      try {
+        const stored = await this.o.store.listVexDocuments();
+        if (stored.map((d) => d.id).join(',') === this.vexDocs.map((d) => d.doc.id).join(',')) return;
+        this.vexDocs = this.parseStoredVex(stored);
+        this.o.gate.setPolicy(this.effective());
+        this.o.logger.info({ documents: stored.length, revision: this.o.gate.currentPolicy.revision }, 'VEX documents changed in the store; policy in force updated');
+      } catch (e) {
+        this.o.logger.warn({ err: (e as Error).message }, 'VEX documents could not be re-read; the next change or reconnection tries again');
+      }
+    });
+  }
+
+  /** VEX documents added through the admin API, oldest first. */
+  listVexDocuments(): StoredVexDocument[] {
+    return this.vexDocs.map((d) => d.doc);
+  }
+
+  /**
+   * Parses, stores and puts in force a VEX document (OpenVEX, CycloneDX VEX or CSAF VEX, as JSON text),
+   * then re-evaluates stored verdicts in the background (a statement may lift a block).
+   * @throws PushgateError BAD_ARGUMENT saying what is wrong (the parser's message, naming the
+   *   statement and field), or that the document holds no statement.
+   */
+  addVexDocument(actor: string, text: string): Promise<StoredVexDocument> {
+    return this.serial(async () => {
+      let statements: VexStatement[];
+      try {
+        statements = parseVex(text, 'document');
+      } catch (e) {
+        throw new PushgateError('BAD_ARGUMENT', `invalid VEX document: ${(e as Error).message}`);
+      }
+      if (!statements.length) throw new PushgateError('BAD_ARGUMENT', 'invalid VEX document: it holds no statement (OpenVEX statements, CycloneDX vulnerabilities with analysis, CSAF vulnerabilities with product_status)');
+      const doc = await this.o.store.addVexDocument(actor, { author: vexAuthor(text), statements: statements.length, body: text });
+      this.vexDocs.push({ doc, statements: parseVex(text, `admin-api:${doc.id}`) });
+      this.o.gate.setPolicy(this.effective());
+      await this.o.store.audit({ actor, action: 'vex-added', detail: { id: doc.id, author: doc.author, statements: doc.statements, revision: this.o.gate.currentPolicy.revision } });
+      await this.announceVex();
+      void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
+      return doc;
+    });
+  }
+
+  /**
+   * Deletes VEX document `id`: its statements leave the policy in force and stored verdicts are
+   * re-evaluated in the background (a finding it suppressed blocks again).
+   * @throws PushgateError NOT_FOUND for an unknown id.
+   */
+  deleteVexDocument(actor: string, id: number): Promise<StoredVexDocument> {
+    return this.serial(async () => {
+      const doc = await this.o.store.deleteVexDocument(id);
+      if (!doc) throw new PushgateError('NOT_FOUND', `no VEX document ${id}: ids come from GET /api/v1/vex`);
+      this.vexDocs = this.vexDocs.filter((d) => d.doc.id !== id);
+      this.o.gate.setPolicy(this.effective());
+      await this.o.store.audit({ actor, action: 'vex-deleted', detail: { id, author: doc.author, statements: doc.statements, addedBy: doc.actor, addedAt: doc.at, revision: this.o.gate.currentPolicy.revision } });
+      await this.announceVex();
+      void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message }, 're-evaluation failed'));
+      return doc;
+    });
+  }
+
+  /** Tells the other replicas that the VEX documents changed; a failure is logged (they catch up on their next resync). */
+  private async announceVex(): Promise<void> {
+    await this.o.store.publish('vex').catch((e: Error) => this.o.logger.warn({ err: e.message }, 'other replicas could not be told about the VEX change'));
   }
 
   /** Re-reads the stored exceptions (another replica added one) and puts the combined policy in force. */
@@ -193,7 +283,8 @@ export class PolicyControl {
 
   /** The policy in force: the file's plus the stored exceptions, with a revision of both. */
   effective(): CompiledPolicy {
-    const vex = this.vex;
+    // config files' statements, then the admin API's: one revision covers both
+    const vex = [...this.vex, ...this.vexDocs.flatMap((d) => d.statements)];
     // the VEX digest enters the revision, so verdicts judged without these statements are judged again
     const withVex = (p: CompiledPolicy): CompiledPolicy => (vex.length ? { ...p, vex, revision: revisionOf(`${p.revision}+vex:${vexRevision(vex)}`) } : p);
     const inForce = this.exceptions.filter((e) => !e.revokedAt);

@@ -372,6 +372,30 @@ export function parseVex(text: string, source: string): VexStatement[] {
 }
 
 /**
+ * The author a VEX document names, for lists: OpenVEX `author`; CycloneDX `metadata.authors[].name`,
+ * else `metadata.manufacturer.name` / `metadata.manufacture.name` / `metadata.supplier.name`; CSAF
+ * `document.publisher.name`. `""` when it names none (or is not JSON).
+ */
+export function vexAuthor(text: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return '';
+  }
+  if (!isRecord(doc)) return '';
+  const name = (o: unknown) => (isRecord(o) && typeof o.name === 'string' ? o.name : '');
+  if (typeof doc.author === 'string') return doc.author;
+  if (isRecord(doc.document)) return name(doc.document.publisher);
+  if (isRecord(doc.metadata)) {
+    const m = doc.metadata;
+    const authors = Array.isArray(m.authors) ? m.authors.map(name).filter(Boolean) : [];
+    return authors.length ? authors.join(', ') : name(m.manufacturer) || name(m.manufacture) || name(m.supplier);
+  }
+  return '';
+}
+
+/**
  * Reads every VEX document (OpenVEX or CycloneDX VEX) at `paths` (files, or directories whose `*.json` files are read in name
  * order).
  * @throws PushgateError BAD_CONFIG naming the file and statement that is wrong.

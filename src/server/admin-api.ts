@@ -1,6 +1,6 @@
 /**
  * The `/api/v1` router: verdicts, reports, scans, release from quarantine, exceptions (add, list,
- * revoke), the audit log, and the console's calls (src/server/console-api.ts). List calls page with
+ * revoke), VEX documents (add, list, read, delete), the audit log, and the console's calls (src/server/console-api.ts). List calls page with
  * `limit` and `after` (keyset: the last seq or id of the previous page).
  *
  * Authentication (`Authorization: Bearer <token>`):
@@ -11,7 +11,7 @@
  *   whose role values are all unknown is refused (403) with the accepted roles named.
  *   The subject (`sub`) is the actor recorded in the audit log.
  * - a static token from `api.tokens`: role `viewer` (read-only; scripts, dashboards, the demo).
- * `viewer` reads (GET) and may queue scans; `admin` may also release and add exceptions.
+ * `viewer` reads (GET) and may queue scans; `admin` may also release, add exceptions and add or delete VEX documents.
  * 401: no or bad credential; 403: a valid credential without the role.
  */
 import { createPublicKey, timingSafeEqual } from 'node:crypto';
@@ -24,7 +24,7 @@ import type { PolicyControl } from '../gate/reevaluate.js';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-formats.js';
 import { presentVerdict } from '../gate/verdict-view.js';
 import type { ExceptionSpec } from '../policy/index.js';
-import type { AuditFilter, QuarantineState, Store } from '../store/index.js';
+import type { AuditFilter, QuarantineState, Store, StoredVexDocument } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
 import { addMonitorRoutes } from './monitor-api.js';
 import { addConsoleRoutes } from './console-api.js';
@@ -87,6 +87,12 @@ const QUARANTINE_QUERY = {
 const EXCEPTIONS_QUERY = {
   limit: { kind: 'integer', min: 1, max: 100_000, default: 100_000 },
   after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the id of the previous page\'s last exception' },
+} as const satisfies QuerySpec;
+
+/** Query parameters of `GET /api/v1/vex`: a page in id order (oldest first). */
+const VEX_QUERY = {
+  limit: { kind: 'integer', min: 1, max: 1000, default: 100 },
+  after: { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: 0, what: 'the id of the previous page\'s last document' },
 } as const satisfies QuerySpec;
 
 /**
@@ -360,6 +366,53 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
     }
   });
 
+  // VEX documents: the body is the document itself (OpenVEX, CycloneDX VEX or CSAF VEX JSON), read as
+  // text whatever its content type so the VEX parser, not a generic JSON one, says what is wrong.
+  api.post('/vex', admin, express.text({ type: () => true, limit: '4mb' }), async (req, res) => {
+    const control = needControl(res);
+    if (!control) return;
+    const text = typeof req.body === 'string' ? req.body : '';
+    try {
+      if (!text.trim()) throw new PushgateError('BAD_ARGUMENT', 'body must be a VEX document (OpenVEX, CycloneDX VEX or CSAF VEX, JSON)');
+      const doc = await control.addVexDocument(actor(res), text);
+      res.status(201).json(vexListEntry(doc));
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  api.get('/vex', async (req, res) => {
+    try {
+      const page = parseQuery('GET /api/v1/vex', req.query, VEX_QUERY);
+      const docs = deps.control ? deps.control.listVexDocuments() : await store.listVexDocuments();
+      res.json(docs.filter((d) => d.id > page.after).slice(0, page.limit).map(vexListEntry));
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
+  api.get('/vex/:id', async (req, res) => {
+    const id = Number(req.params.id);
+    const doc = (deps.control ? deps.control.listVexDocuments() : await store.listVexDocuments()).find((d) => d.id === id);
+    if (!doc) {
+      res.status(404).json({ error: `no VEX document ${String(req.params.id)}: ids come from GET /api/v1/vex` });
+      return;
+    }
+    res.type('application/json').send(doc.body);
+  });
+
+  api.delete('/vex/:id', admin, async (req, res) => {
+    const control = needControl(res);
+    if (!control) return;
+    const raw = String(req.params.id);
+    try {
+      if (!/^[1-9][0-9]{0,15}$/.test(raw)) throw new PushgateError('NOT_FOUND', `no VEX document ${raw}: ids come from GET /api/v1/vex`);
+      res.json(vexListEntry(await control.deleteVexDocument(actor(res), Number(raw))));
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+
   addMonitorRoutes(api, { store, monitor: deps.monitor, admin, fail });
   addConsoleRoutes(api, { store, gate, control: deps.control, admin, actor, fail });
 
@@ -371,6 +424,11 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
   });
 
   return api;
+}
+
+/** A VEX document as listed: id, author, statement count, who added it and when (the document itself: GET /api/v1/vex/{id}). */
+function vexListEntry(d: StoredVexDocument): { id: number; author: string; statements: number; addedBy: string; at: string } {
+  return { id: d.id, author: d.author, statements: d.statements, addedBy: d.actor, at: d.at };
 }
 
 /** Scan ids of POST /api/v1/scans: base64url of `{registry, repository, digest, at}` (at = request time, ms). */

@@ -9,8 +9,8 @@ import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
-import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, vexDocumentFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
 /** Group-commit transactions of enqueues in flight at once ({@link PostgresStore.enqueue}). */
 const MAX_FLUSHES = 2;
@@ -627,6 +627,21 @@ export class PostgresStore implements Store {
     await this.q('UPDATE exceptions SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [new Date().toISOString(), actor, id]);
     const r = await this.q('SELECT * FROM exceptions WHERE id = $1', [id]);
     return r.rows[0] ? exceptionFromRow(r.rows[0]) : undefined;
+  }
+
+  async addVexDocument(actor: string, doc: Pick<StoredVexDocument, 'author' | 'statements' | 'body'>): Promise<StoredVexDocument> {
+    const at = new Date().toISOString();
+    const r = await this.q('INSERT INTO vex_documents (at, actor, author, statements, body) VALUES ($1, $2, $3, $4, $5) RETURNING id', [at, actor, doc.author, doc.statements, doc.body]);
+    return { id: Number(r.rows[0].id), at, actor, ...doc };
+  }
+
+  async listVexDocuments(): Promise<StoredVexDocument[]> {
+    return (await this.q('SELECT * FROM vex_documents ORDER BY id')).rows.map(vexDocumentFromRow);
+  }
+
+  async deleteVexDocument(id: number): Promise<StoredVexDocument | undefined> {
+    const r = await this.q('DELETE FROM vex_documents WHERE id = $1 RETURNING *', [id]);
+    return r.rows[0] ? vexDocumentFromRow(r.rows[0]) : undefined;
   }
 
   async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {

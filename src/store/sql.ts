@@ -320,4 +320,21 @@ CREATE TABLE IF NOT EXISTS base_catalog_tags (
 );
 `,
   },
+  {
+    // VEX documents added through the admin API (POST /api/v1/vex): the document as sent (parsed again
+    // at each start, so a parser fix applies to stored documents too), its author and statement count
+    // for the list, who added it and when. DELETE removes the row; the audit log keeps the record.
+    version: 14,
+    name: 'vex-documents',
+    sql: `
+CREATE TABLE IF NOT EXISTS vex_documents (
+  id {{SERIAL}},
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  author TEXT NOT NULL,
+  statements INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+`,
+  },
 ];

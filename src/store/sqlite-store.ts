@@ -12,7 +12,7 @@ import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import { SqliteBaseCatalogStore } from './base-catalog.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
-import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type StoredVexDocument, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -437,6 +437,21 @@ export class SqliteStore implements Store {
     return row ? exceptionFromRow(row) : undefined;
   }
 
+  async addVexDocument(actor: string, doc: Pick<StoredVexDocument, 'author' | 'statements' | 'body'>): Promise<StoredVexDocument> {
+    const at = new Date().toISOString();
+    const r = this.stmt('INSERT INTO vex_documents (at, actor, author, statements, body) VALUES (?, ?, ?, ?, ?)').run(at, actor, doc.author, doc.statements, doc.body);
+    return { id: Number(r.lastInsertRowid), at, actor, ...doc };
+  }
+
+  async listVexDocuments(): Promise<StoredVexDocument[]> {
+    return (this.stmt('SELECT * FROM vex_documents ORDER BY id').all() as Row[]).map(vexDocumentFromRow);
+  }
+
+  async deleteVexDocument(id: number): Promise<StoredVexDocument | undefined> {
+    const row = this.stmt('DELETE FROM vex_documents WHERE id = ? RETURNING *').get(id) as Row | undefined;
+    return row ? vexDocumentFromRow(row) : undefined;
+  }
+
   async recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord> {
     const at = Date.now();
     const r = this
@@ -683,6 +698,11 @@ export function verdictPage(rows: Row[], limit: number): VerdictPage {
 /** Maps a row of {@link Store.countAuditRules} (either dialect). */
 export function ruleCountFromRow(r: Row): AuditRuleCount {
   return { bucket: String(r.bucket), registry: r.registry === null ? null : String(r.registry), rule: r.rule === null || r.rule === undefined ? null : String(r.rule), count: Number(r.n) };
+}
+
+/** Maps a vex_documents row (either dialect). */
+export function vexDocumentFromRow(r: Row): StoredVexDocument {
+  return { id: Number(r.id), at: String(r.at), actor: String(r.actor), author: String(r.author), statements: Number(r.statements), body: String(r.body) };
 }
 
 /** Maps an exceptions row (either dialect). */

@@ -61,6 +61,21 @@ export interface AuditRuleCount {
   count: number;
 }
 
+/** A VEX document added through the admin API (OpenVEX, CycloneDX VEX or CSAF VEX, src/policy/vex.ts). */
+export interface StoredVexDocument {
+  id: number;
+  /** When it was added (ISO 8601). */
+  at: string;
+  /** Who added it (the JWT subject). */
+  actor: string;
+  /** The document's author (OpenVEX `author`, CycloneDX metadata authors/manufacturer, CSAF publisher), or `""`. */
+  author: string;
+  /** How many statements it holds. */
+  statements: number;
+  /** The document as sent (JSON text). */
+  body: string;
+}
+
 /**
  * An exception added through the admin API. `spec` is a policy exception (`ExceptionSpec` of
  * src/policy: reason, owner, expires, scopes), validated by the caller before it is stored.
@@ -303,6 +318,13 @@ export interface Store {
    *   changes nothing and returns it with its first revocation.
    */
   revokeException(id: number, actor: string): Promise<StoredException | undefined>;
+
+  /** Stores a VEX document added through the admin API (parsed and counted by the caller); returns it with its id. */
+  addVexDocument(actor: string, doc: Pick<StoredVexDocument, 'author' | 'statements' | 'body'>): Promise<StoredVexDocument>;
+  /** Stored VEX documents, oldest first. */
+  listVexDocuments(): Promise<StoredVexDocument[]>;
+  /** Removes VEX document `id`; returns it as it was, or undefined when there is no such id. */
+  deleteVexDocument(id: number): Promise<StoredVexDocument | undefined>;
 
   /** Records a quarantined copy (state `quarantined`). */
   recordQuarantine(q: Pick<QuarantineRecord, 'registry' | 'repository' | 'tag' | 'digest' | 'quarantineRepository'>): Promise<QuarantineRecord>;

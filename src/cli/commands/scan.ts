@@ -6,6 +6,7 @@
  * live in ../scan-options.ts; where the database, caches and credentials come from in
  * ../../config/cli-state.ts and ../scan-state-options.ts.
  */
+import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
@@ -14,6 +15,7 @@ import { addScanStateOptions, oneOffCredentials, type ScanStateOptions } from '.
 import { DEFAULT_IGNORE_FILE } from '../ignore-file.js';
 import { terminalText } from '../terminal-text.js';
 import type { RawScanFlags, ScanSession } from '../scan-options.js';
+import type { VexStatement } from '../../policy/vex.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
@@ -23,6 +25,8 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
   format: 'table' | 'json' | 'sarif' | 'cyclonedx';
   severityThreshold?: string;
   platform?: string;
+  /** `--vex FILE` (repeatable): OpenVEX, CycloneDX VEX or CSAF VEX documents applied to the judgement. */
+  vex?: string[];
 }
 
 /**
@@ -31,7 +35,7 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
  */
 export async function runScan(target: string, opts: ScanCliOptions, session?: ScanSession): Promise<ScanReport> {
   // Loaded here, not at the top: `scan --help` and a bad argument need none of it.
-  const [{ judgeScan }, { defaultPolicy, loadPolicy, withSeverityThreshold }, { scanImage }, { openCliVulnDb }, options, { createProgress }] = await Promise.all([
+  const [{ judgeScan }, { defaultPolicy, loadPolicy, loadVexFiles, parseVex, withSeverityThreshold }, { scanImage }, { openCliVulnDb }, options, { createProgress }] = await Promise.all([
     import('../../gate/judge.js'), import('../../policy/index.js'), import('../../scan/engine.js'), import('../vulndb-state.js'), import('../scan-options.js'), import('../progress.js'),
   ]);
   session ??= new options.ScanSession(options.resolveScanFlags(opts, target), createProgress({ quiet: true }));
@@ -39,6 +43,10 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   const state = resolveCliState({ config: opts.config, db: opts.db, cacheDir: opts.cacheDir });
   const config = state.config;
   let policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
+  // --vex documents join the configuration's vex.paths: their not_affected/fixed statements suppress
+  // findings for the decision and stay in the report marked as suppressed (Trivy's and Grype's --vex).
+  const vex = [...(config.vex?.paths.length ? loadVexFiles(config.vex.paths) : []), ...readVexFlags(opts.vex ?? [], parseVex)];
+  if (vex.length) policy = { ...policy, vex };
   const threshold = session.flags.severityThreshold;
   if (threshold) {
     const level = threshold.toLowerCase();
@@ -106,6 +114,28 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   }
 }
 
+/**
+ * Reads the `--vex` documents, in the order given.
+ * @throws PushgateError BAD_ARGUMENT naming the flag, the file and what is wrong in it.
+ */
+export function readVexFlags(files: readonly string[], parse: (text: string, source: string) => VexStatement[]): VexStatement[] {
+  const out: VexStatement[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new PushgateError('BAD_ARGUMENT', `--vex ${f}: cannot read it: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      out.push(...parse(text, f));
+    } catch (e) {
+      throw new PushgateError('BAD_ARGUMENT', `--vex ${(e as Error).message}; fix the document or drop the flag`, { cause: e });
+    }
+  }
+  return out;
+}
+
 /** Registers `scan`. */
 export function register(program: Command): void {
   const cmd = program
@@ -117,6 +147,7 @@ export function register(program: Command): void {
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
     .option('--severity <level>', 'the same as --severity-threshold (docker scan\'s name)')
     .option('--platform <os/arch>', 'scan one platform of an index')
+    .option('--vex <file>', 'OpenVEX, CycloneDX VEX or CSAF VEX document (repeatable): not_affected/fixed statements suppress findings, shown as suppressed', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ignore-unfixed', 'leave out findings that have no fixed version')
     .option('--ignore-file <file>', `YAML ignore file (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present)`)
     .option('--no-ignore-file', 'read no ignore file, not even the default one')

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { Finding } from '../../../src/core/finding.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { applyVex, parseOpenVex, parseVex } from '../../../src/policy/vex.js';
+import { applyVex, parseOpenVex, parseVex, vexAuthor } from '../../../src/policy/vex.js';
 import { ROOT } from '../../helpers/lab.js';
 import { finding } from './inputs.js';
 
@@ -101,5 +101,16 @@ describe('VEX (CSAF 2.0 VEX profile)', () => {
 
   it('refuses a CSAF document that is not of category csaf_vex', () => {
     expect(() => parseVex(JSON.stringify({ document: { category: 'csaf_security_advisory', csaf_version: '2.0' } }), 'adv.json')).to.throw(/category "csaf_security_advisory", not csaf_vex/);
+  });
+});
+
+describe('VEX: the author a document names (for the admin API list)', () => {
+  it('OpenVEX author, CycloneDX metadata authors (else manufacturer/supplier), CSAF publisher; "" otherwise', () => {
+    expect(vexAuthor(JSON.stringify({ '@context': 'https://openvex.dev/ns/v0.2.0', author: 'sec@example.test' }))).to.equal('sec@example.test');
+    expect(vexAuthor(JSON.stringify({ bomFormat: 'CycloneDX', metadata: { authors: [{ name: 'A' }, { name: 'B' }] } }))).to.equal('A, B');
+    expect(vexAuthor(JSON.stringify({ bomFormat: 'CycloneDX', metadata: { supplier: { name: 'Vendor' } } }))).to.equal('Vendor');
+    expect(vexAuthor(JSON.stringify({ document: { category: 'csaf_vex', publisher: { name: 'Example PSIRT', category: 'vendor' } } }))).to.equal('Example PSIRT');
+    expect(vexAuthor(JSON.stringify({ statements: [] }))).to.equal('');
+    expect(vexAuthor('{"author"')).to.equal('');
   });
 });
