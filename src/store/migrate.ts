@@ -85,6 +85,9 @@ export interface MigrateOptions {
 
 type Row = Record<string, unknown>;
 
+/** Values bound in one INSERT: below both engines' parameter limits. */
+const MAX_PARAMS = 30_000;
+
 /** One side of the copy, over its own connection (not the store's pool). */
 interface Side {
   readonly kind: 'sqlite' | 'postgres';
@@ -311,11 +314,15 @@ export async function migrateStore(opts: MigrateOptions): Promise<TableSummary[]
       let copied = 0;
       const d = dst;
       await readPages(src, t, cols, batch, async (rows) => {
-        const values = rows.map((_, r) => `(${cols.map((__, c) => d.param(r * cols.length + c + 1)).join(', ')})`).join(', ');
-        const args = rows.flatMap((row) => cols.map((c) => row[c] ?? null));
         await d.run('BEGIN');
         try {
-          await d.run(`INSERT INTO ${t.name} (${cols.join(', ')}) VALUES ${values}`, args);
+          // One statement holds at most MAX_PARAMS values (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+          const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
+          for (let i = 0; i < rows.length; i += per) {
+            const part = rows.slice(i, i + per);
+            const values = part.map((_, r) => `(${cols.map((__, c) => d.param(r * cols.length + c + 1)).join(', ')})`).join(', ');
+            await d.run(`INSERT INTO ${t.name} (${cols.join(', ')}) VALUES ${values}`, part.flatMap((row) => cols.map((c) => row[c] ?? null)));
+          }
           await d.run('COMMIT');
         } catch (e) {
           await d.run('ROLLBACK').catch(() => undefined);

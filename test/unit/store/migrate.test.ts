@@ -247,6 +247,15 @@ describe('store migrate', function () {
     expect(runCli(['store', 'migrate', '--help']).stdout).to.match(/Stop every `pushgate serve`/);
   });
 
+  it('copies batches larger than one statement can bind (5,000 events of 14 columns into SQLite)', async () => {
+    const from = sqliteUrl();
+    const s = await openStore(from);
+    await s.enqueueMany(Array.from({ length: 5000 }, (_, i) => ev(`big${i}`, { digest: dig(i), tag: `t${i}` })));
+    await s.close();
+    const summary = await migrateStore({ from, to: sqliteUrl(), batch: 5000 });
+    expect(summary.find((t) => t.table === 'events')).to.include({ rows: 5000, nextAfter: 5000 });
+  });
+
   it('refuses while another process writes to the SQLite source', async () => {
     const from = sqliteUrl();
     await (await openStore(from)).close();
