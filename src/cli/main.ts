@@ -24,6 +24,7 @@ export const COMMANDS: Record<string, () => Promise<{ register: (program: Comman
   versions: () => import('./commands/versions.js'),
   config: () => import('./commands/config.js'),
   reconcile: () => import('./commands/reconcile.js'),
+  store: () => import('./commands/store.js'),
   monitor: monitorCommands,
   affected: monitorCommands,
 };
