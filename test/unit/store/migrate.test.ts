@@ -40,6 +40,7 @@ async function snapshot(s: Store) {
     verdicts: await s.listVerdicts({ limit: 10_000 }),
     audit: await s.listAudit(10_000),
     exceptions: await s.listExceptions(),
+    vex: await s.listVexDocuments(),
     quarantine: await s.listQuarantine({ limit: 10_000 }),
     counts: await s.queueCounts(),
     verdictCounts: (await s.countVerdicts()).sort((a, b) => `${a.registry}${a.decision}`.localeCompare(`${b.registry}${b.decision}`)),
@@ -108,6 +109,10 @@ describe('store migrate', function () {
     const ex1 = await src.addException('alice', { reason: 'vendor fix pending', owner: 'team-a', expires: '2099-01-01', ids: ['CVE-2024-1'] });
     await src.addException('bob', { reason: 'false positive', owner: 'team-b', expires: '2099-02-01', digest: dig(1) });
     await src.revokeException(ex1.id, 'carol');
+    const vexBody = JSON.stringify({ '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'https://example.test/vex/m', author: 'sec@example.test', timestamp: '2026-01-01T00:00:00Z', version: 1, statements: [] });
+    await src.addVexDocument('alice', { author: 'sec@example.test', statements: 1, body: vexBody });
+    const gone = await src.addVexDocument('bob', { author: 'other', statements: 2, body: vexBody });
+    await src.deleteVexDocument(gone.id);
     const q1 = await src.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v2', digest: dig(2), quarantineRepository: 'quarantine/team/app' });
     await src.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v3', digest: dig(3), quarantineRepository: 'quarantine/team/app' });
     await src.setQuarantineState(q1.id, 'released');
@@ -168,6 +173,8 @@ describe('store migrate', function () {
       const fresh = await pgStore.enqueue(ev('after-copy', { digest: dig(99) }));
       expect(fresh.inserted).to.equal(true);
       expect(fresh.seq).to.be.greaterThan(Math.max(...seqs));
+      const vex2 = await pgStore.addVexDocument('dave', { author: 'a', statements: 1, body: '{}' });
+      expect(vex2.id, 'numbering continues past a deleted document too').to.be.greaterThan(gone.id);
       const ex3 = await pgStore.addException('dave', { reason: 'r', owner: 'o', expires: '2099-03-01', ids: ['CVE-9'] });
       expect(ex3.id).to.be.greaterThan(Math.max(...expected.exceptions.map((e) => e.id)));
       await pgStore.audit({ actor: 'x', action: 'after-copy' });
