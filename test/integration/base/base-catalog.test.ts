@@ -1,10 +1,13 @@
 /**
  * Base images end to end on a real Distribution registry (loopback port 24810) notifying an in-process
- * `pushgate serve` (ephemeral port) with `baseImages.repositories: [lab/debian]`: the lab's debian-minbase
- * pushed as lab/debian:12 enters the catalog; node-app:vuln (built on the same debootstrap layer, no base
- * annotations) pushed to lab/app is named as built on lab/debian:12 by diffID chain, its packages and
- * findings split base/app; a second base digest pushed to lab/debian:12 makes the recommendation a
- * `refresh` with its counts, in GET /api/v1/images/{digest}, and still after a restart on the same store.
+ * `pushgate serve` (ephemeral port) with `baseImages.repositories: [lab/debian]`, on the base-image lab
+ * (scripts/lab/build-images.sh LAB_BASES=1): the buildah-built base-app:1.0 pushed while the catalog is
+ * empty is named by history; the real bookworm base debian-base:12-archive (= debian-minbase:bookworm)
+ * pushed as lab/debian:12 enters the catalog; base-app:1.0 (no base annotations) is then named by diffID
+ * chain, base-app:1.0-annotated by annotation, node-app:vuln (same debootstrap layer) by chain with its
+ * packages and findings split base/app; lab/debian:12 moved to debian-base:12-security makes the
+ * recommendation a `refresh` with its (fewer) counts, in GET /api/v1/images/{digest}, and still after a
+ * restart on the same store; the proxy's DENIED message for base-app names the refreshed base.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -16,7 +19,7 @@ import { startServer, type RunningServer } from '../../../src/server/serve.js';
 import { updateDb } from '../../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
 import { runCli } from '../../helpers/cli.js';
-import { labOci, ROOT, skopeoCopy, skopeoCopyAsync, startRegistry, type LabRegistry } from '../../helpers/lab.js';
+import { labBaseImages, labOci, ROOT, skopeoCopy, skopeoCopyAsync, startRegistry, type LabBaseImages, type LabRegistry } from '../../helpers/lab.js';
 import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
 
 const REG_PORT = 24810;
@@ -24,12 +27,23 @@ const PROXY_PORT = 24811;
 const TOKEN = 'base-catalog-webhook';
 const API = 'base-catalog-api';
 
+/** The manifest digest of an `oci:DIR:TAG` lab image (the descriptor its index.json names TAG by). */
+function ociDigest(ref: string): string {
+  const m = /^oci:(.*):([^:/]+)$/.exec(ref);
+  if (!m) throw new Error(`not an oci: reference: ${ref}`);
+  const index = JSON.parse(fs.readFileSync(path.join(m[1], 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+  const d = index.manifests.find((x) => x.annotations?.['org.opencontainers.image.ref.name'] === m[2]) ?? (index.manifests.length === 1 ? index.manifests[0] : undefined);
+  if (!d) throw new Error(`${ref}: no such tag`);
+  return d.digest;
+}
+
 describe('integration: base image catalog, detection by chain, attribution, refresh recommendation', function () {
   this.timeout(240_000);
   let dir: string;
   let reg: LabRegistry;
   let srv: RunningServer;
   let config: ReturnType<typeof labGateConfig>;
+  let imgs: LabBaseImages;
 
   async function start(): Promise<void> {
     srv = await startServer(config, silentLogger, { policyWatchMs: 0 });
@@ -51,6 +65,7 @@ describe('integration: base image catalog, detection by chain, attribution, refr
   }
 
   before(async () => {
+    imgs = labBaseImages();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-base-'));
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
     config = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
@@ -77,15 +92,35 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('names lab/debian:12 by chain, splits base and app, and recommends the refresh once the tag moves', async () => {
-    const baseLayout = JSON.parse(fs.readFileSync(path.join(labOci('debian-minbase', 'bookworm').slice(4).replace(/:bookworm$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
-    const baseDigest = baseLayout.manifests[0].digest;
-    skopeoCopy(labOci('debian-minbase', 'bookworm'), `${reg.host}/lab/debian:12`);
+  it('names the base by history (catalog empty), then by chain and by annotation, splits base and app, and recommends the refresh with its counts once the tag moves', async () => {
+    // Before the base is in the catalog, only the app's history can say which layers are the base's.
+    const appDigest0 = ociDigest(imgs.app);
+    skopeoCopy(imgs.app, `${reg.host}/lab/early:1.0`);
+    const h = await until('the early app report', () => report(appDigest0));
+    expect(h.bases![0]).to.deep.include({ method: 'history', tags: [] });
+    expect(h.bases![0].repository).to.equal(undefined);
+    expect(h.bases![0].layers, 'the debootstrap layer, from the base\'s CMD in the history').to.have.length(1);
+
+    const baseDigest = ociDigest(imgs.archive);
+    expect(baseDigest, 'debian-base:12-archive is debian-minbase:bookworm').to.equal(ociDigest(labOci('debian-minbase', 'bookworm')));
+    skopeoCopy(imgs.archive, `${reg.host}/lab/debian:12`);
     await until('the base in the catalog', async () => (srv.gate.baseImages.catalog.has('lab', 'lab/debian', baseDigest) ? true : undefined));
     const baseEntry = srv.gate.baseImages.catalog.byDigest(baseDigest)[0];
 
-    const appLayout = JSON.parse(fs.readFileSync(path.join(labOci('node-app', 'vuln').slice(4).replace(/:vuln$/, ''), 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
-    const appDigest = appLayout.manifests[0].digest;
+    // The same app, unannotated: its layers begin with the catalog base's whole chain.
+    const before = (await srv.store.getVerdict('lab', 'lab/early', appDigest0 as never))!;
+    await reevaluateStored({ store: srv.store, policy: srv.gate.currentPolicy, vulndb: srv.gate.currentVulnDb(), bases: (x) => srv.gate.baseImages.bases(x), verdicts: [before], force: true });
+    const c = (await report(appDigest0))!;
+    expect(c.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian', digest: baseDigest });
+    expect(c.bases![0].tags).to.deep.equal(['12']);
+    // Annotated with the base's name and digest: named by annotation, checked against the catalog's chain.
+    const annotatedDigest = ociDigest(imgs.appAnnotated);
+    skopeoCopy(imgs.appAnnotated, `${reg.host}/lab/app:1.0-annotated`);
+    const a = await until('the annotated app report', () => report(annotatedDigest));
+    expect(a.bases![0]).to.deep.include({ method: 'annotation', repository: 'lab/debian', digest: baseDigest });
+    expect(a.bases![0].note).to.include('org.opencontainers.image.base.digest');
+
+    const appDigest = ociDigest(labOci('node-app', 'vuln'));
     skopeoCopy(labOci('node-app', 'vuln'), `${reg.host}/lab/app:vuln`);
     const r1 = await until('the app report', () => report(appDigest));
 
@@ -111,17 +146,23 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     expect(lodash.every((f) => f.origin === 'app')).to.equal(true);
     expect(r1.findings.every((f) => f.origin === (f.ecosystem.startsWith('Debian') ? 'base' : 'app'))).to.equal(true);
 
-    // A second base digest on the same tag: the app's base is out of date, and the refresh is first.
-    const newer = writeOciImage(dir, 'debian-refreshed', [{ files: { 'etc/os-release': DEBIAN_12_OS_RELEASE, 'var/lib/dpkg/status': dpkgStatus(['libc6 2.36-9+deb12u9', 'bash 5.2.15-2+b7']) }, gzip: true }], { tag: '12' });
-    skopeoCopy(newer.ref, `${reg.host}/lab/debian:12`);
+    // lab/debian:12 moved to the security-updated bookworm: the app's base is out of date, the refresh is
+    // first, with its counts (fewer findings than the base the app was built on).
+    const newer = { digest: ociDigest(imgs.security) };
+    skopeoCopy(imgs.security, `${reg.host}/lab/debian:12`);
     await until('the tag moved in the catalog', async () => (srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').some((t) => t.tag === '12' && t.digest === newer.digest) ? true : undefined));
-    const r2 = (await report(appDigest))!;
-    const rec = r2.bases![0].recommendations![0];
-    expect(rec.kind).to.equal('refresh');
-    expect(rec.tag).to.equal('12');
-    expect(rec.digest).to.equal(newer.digest);
-    expect(rec.summary, 'counts of the refreshed base').to.be.an('object');
-    expect(rec.since).to.be.a('string');
+    const total = (x: { counts: Record<string, number> }) => Object.values(x.counts).reduce((n, v) => n + v, 0);
+    for (const d of [appDigest, appDigest0]) {
+      const r2 = (await report(d))!;
+      const rec = r2.bases![0].recommendations![0];
+      expect(rec.kind).to.equal('refresh');
+      expect(rec.tag).to.equal('12');
+      expect(rec.digest).to.equal(newer.digest);
+      expect(rec.summary, 'counts of the refreshed base').to.be.an('object');
+      expect(total(rec.summary!), 'the refreshed base has fewer findings').to.be.lessThan(total(r2.bases![0].summary!));
+      expect(rec.fixes ?? [], 'what the refresh fixes').to.not.deep.equal([]);
+      expect(rec.since).to.be.a('string');
+    }
 
     // The catalog is the store's: a restart on the same store recommends the same.
     await srv.close();
@@ -188,11 +229,12 @@ describe('integration: base image catalog, detection by chain, attribution, refr
   });
 
   it('the proxy refuses an image whose base tag moved on, naming the base to rebuild on', async () => {
-    // adm-zip is built on the lab base that lab/debian:12 named before it moved to the refreshed digest.
-    const r = await skopeoCopyAsync(labOci('adm-zip', '0.4.7'), `127.0.0.1:${PROXY_PORT}/strict/app:1`);
+    // base-app is built on debian-base:12-archive, which lab/debian:12 named before it moved to 12-security.
+    const r = await skopeoCopyAsync(imgs.app, `127.0.0.1:${PROXY_PORT}/strict/app:1`);
     expect(r.code, r.stderr).to.not.equal(0);
     expect(r.stderr).to.match(/DENIED|denied/);
-    expect(r.stderr).to.include('rebuild on lab/debian:12 (refreshed');
+    expect(r.stderr).to.include(`rebuild on lab/debian:12 (refreshed ${ociDigest(imgs.security).slice(0, 19)}`);
+    expect(r.stderr).to.match(/rebuild on lab\/debian:12 \(refreshed [^)]*\): \d+ high/);
   });
 });
 
