@@ -100,7 +100,13 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
       });
     }
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
-    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, ...(bases ? { bases } : {}) }).report);
+    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, ...(bases ? { bases } : {}) }).report;
+    // --file: say where the Dockerfile's base and the base the layers show disagree.
+    report.diagnostics.push(...options.dockerfileBaseDiagnostics(session.flags, report.bases, (name) => {
+      const rc = config.registries.find((r) => r.name === name);
+      return rc ? new URL(rc.url).host : undefined;
+    }));
+    return session.finish(report);
   } finally {
     vulndb?.close();
   }

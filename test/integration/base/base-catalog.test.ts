@@ -198,6 +198,26 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     expect(table.stdout).to.match(/update\s+lab\/debian:12\.1\s+0\s+1\s/);
     expect(table.stdout).to.match(/VULNERABILITIES FROM THE BASE IMAGE lab\/debian:12\.0 \(\d+\)/);
     expect(table.stdout).to.include("VULNERABILITIES FROM THE IMAGE'S OWN LAYERS (1)");
+    // --file: a Dockerfile naming the detected base agrees; another tag of it, or another repository, is a warning.
+    const dfDiag = (from: string): string[] => {
+      const df = path.join(dir, `Dockerfile.${from.replace(/[^a-z0-9]/gi, '_')}`);
+      fs.writeFileSync(df, `ARG TAG\nFROM ${from} AS runtime\nFROM runtime\nCOPY app/ /app/\n`);
+      const out = runCli([...args, '--format', 'json', '--exclude-base', '--file', df], { timeoutMs: 120_000 });
+      expect([0, 1], out.stderr).to.include(out.status);
+      return (JSON.parse(out.stdout) as ScanReport).diagnostics.filter((d) => d.code === 'dockerfile-base').map((d) => d.message);
+    };
+    expect(dfDiag('lab/debian:12.0')).to.deep.equal([]);
+    expect(dfDiag(`${reg.host}/lab/debian:12.0`), 'the registry the base was read from').to.deep.equal([]);
+    const moved = dfDiag('lab/debian:12.1');
+    expect(moved).to.have.length(1);
+    expect(moved[0], moved[0]).to.match(/Dockerfile\.\S+: the Dockerfile's base \(line 2\) is lab\/debian:12\.1, but the image's base layers are 127\.0\.0\.1:24810\/lab\/debian:12\.0@sha256:\S+ \(found by chain\), another tag/);
+    const other = dfDiag('lab/ubuntu:24.04');
+    expect(other).to.have.length(1);
+    expect(other[0]).to.include(`is lab/ubuntu:24.04, but the image is built on ${reg.host}/lab/debian:12.0@`);
+    expect(dfDiag('127.0.0.1:1/lab/debian:12.0')[0], 'another registry named').to.include('the image was not built from this Dockerfile');
+    const tbl = runCli([...args, '--exclude-base', '--file', path.join(dir, 'Dockerfile.lab_debian_12_1')], { timeoutMs: 120_000 });
+    expect(tbl.stdout).to.match(/dockerfile-base.*is lab\/debian:12\.1, but the image's base layers are 127\.0\.0\.1:24810\/lab\/debian:12\.0@/);
+
     // The gate was notified of both pushes too (the next case counts on it).
     await until('12.1 notified into the gate catalog', async () => (srv.gate.baseImages.catalog.currentTags('lab', 'lab/debian').some((t) => t.tag === '12.1') ? true : undefined));
   });
