@@ -21,6 +21,7 @@ import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/ga
 import { runCli } from '../../helpers/cli.js';
 import { labBaseImages, labOci, ROOT, skopeoCopy, skopeoCopyAsync, startRegistry, type LabBaseImages, type LabRegistry } from '../../helpers/lab.js';
 import { DEBIAN_12_OS_RELEASE, dpkgStatus, writeOciImage } from '../../helpers/oci-image.js';
+import { OCI_INDEX, OCI_MANIFEST, Raw, sha } from '../../helpers/raw-push.js';
 
 const REG_PORT = 24810;
 const PROXY_PORT = 24811;
@@ -170,6 +171,67 @@ describe('integration: base image catalog, detection by chain, attribution, refr
     await start();
     const r3 = (await report(appDigest))!;
     expect(r3.bases![0].recommendations![0]).to.deep.include({ kind: 'refresh', digest: newer.digest });
+  });
+
+  it('names the base by provenance: an index with a BuildKit attestation manifest whose SLSA v0.2 materials name the base (the gate, and pushgate scan)', async () => {
+    const raw = new Raw(reg.host);
+    const baseDigest = ociDigest(imgs.archive);
+    const appDigest = ociDigest(imgs.app);
+    const layoutDir = imgs.app.slice('oci:'.length).replace(/:[^:/]+$/, '');
+    const blob = (d: string) => fs.readFileSync(path.join(layoutDir, 'blobs', 'sha256', d.slice('sha256:'.length)));
+    const appBytes = blob(appDigest);
+    const cfg = JSON.parse(blob((JSON.parse(appBytes.toString('utf8')) as { config: { digest: string } }).config.digest).toString('utf8')) as { os: string; architecture: string };
+    // The app's manifest and blobs under a scratch tag (skopeo keeps the OCI manifest bytes).
+    skopeoCopy(imgs.app, `${reg.host}/lab/prov:scratch`);
+    expect(await raw.served('lab/prov', 'scratch')).to.equal(appDigest);
+    // What BuildKit writes with --provenance (docs.docker.com/build/metadata/attestations/attestation-storage).
+    const attestation = (material: string) => {
+      const statement = Buffer.from(JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2',
+        subject: [{ name: 'pkg:docker/lab/prov@1.0?platform=linux%2Famd64', digest: { sha256: appDigest.slice(7) } }],
+        predicate: { builder: { id: '' }, buildType: 'https://mobyproject.org/buildkit@v1', materials: [{ uri: 'pkg:docker/lab/debian@12?platform=linux%2Famd64', digest: { sha256: material.slice(7) } }] },
+      }));
+      const config = Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [sha(statement)] } }));
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.in-toto+json', digest: sha(statement), size: statement.length, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } }],
+      }));
+      const index = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: OCI_INDEX,
+        manifests: [
+          { mediaType: OCI_MANIFEST, digest: appDigest, size: appBytes.length, platform: { architecture: cfg.architecture, os: cfg.os } },
+          { mediaType: OCI_MANIFEST, digest: sha(manifest), size: manifest.length, annotations: { 'vnd.docker.reference.digest': appDigest, 'vnd.docker.reference.type': 'attestation-manifest' }, platform: { architecture: 'unknown', os: 'unknown' } },
+        ],
+      }));
+      return { blobs: [statement, config], manifest, index, digest: sha(index) };
+    };
+    const push = async (tag: string, a: ReturnType<typeof attestation>) => {
+      await raw.pushBlobs('lab/prov', a.blobs);
+      expect((await raw.putManifest('lab/prov', sha(a.manifest), { bytes: a.manifest, mediaType: OCI_MANIFEST })).status).to.equal(201);
+      expect((await raw.putManifest('lab/prov', tag, { bytes: a.index, mediaType: OCI_INDEX })).status).to.equal(201);
+    };
+    const good = attestation(baseDigest);
+    await push('1.0', good);
+    const r = await until('the provenance index report', () => report(good.digest));
+    expect(r.bases).to.have.length(1);
+    expect(r.bases![0]).to.deep.include({ method: 'provenance', repository: 'lab/debian', digest: baseDigest });
+    expect(r.bases![0].note).to.include('provenance attestation');
+    // Materials naming an image outside the catalog: refused with a diagnostic; the chain still names the base.
+    const stranger = attestation(`sha256:${'0'.repeat(64)}`);
+    await push('1.1', stranger);
+    const r2 = await until('the refused-provenance report', () => report(stranger.digest));
+    expect(r2.bases![0]).to.deep.include({ method: 'chain', repository: 'lab/debian', digest: baseDigest });
+    expect(r2.diagnostics.map((d) => d.code)).to.include('base-provenance-refused');
+
+    // pushgate scan reads the same attestations from the registry (its catalog is the registry's tags now:
+    // lab/debian:12 has moved on, so the base is tagged 12.0 as well, as the next case has it).
+    skopeoCopy(imgs.archive, `${reg.host}/lab/debian:12.0`);
+    const cli = path.join(dir, 'prov.yaml');
+    fs.writeFileSync(cli, `registries:\n  - name: lab\n    url: http://${reg.host}\nbaseImages:\n  repositories:\n    - registry: lab\n      repositories: [lab/debian]\n`);
+    const out = runCli(['scan', `${reg.host}/lab/prov:1.0`, '--config', cli, '--db', path.join(dir, 'vulndb.sqlite'), '--cache-dir', path.join(dir, 'cli-cache'), '--offline', '--format', 'json'], { timeoutMs: 120_000 });
+    expect([0, 1], out.stderr).to.include(out.status);
+    expect((JSON.parse(out.stdout) as ScanReport).bases![0]).to.deep.include({ method: 'provenance', repository: 'lab/debian', digest: baseDigest });
   });
 
   it('pushgate scan reads the catalog from the registry, scans the candidate on demand, and prints two sections and the recommendations', async () => {
