@@ -94,6 +94,7 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
     const id = `secret/${s.rule}`;
     rule(id, `secret: ${s.rule}`, { tags: ['security', 'secret'], 'security-severity': '9.0' });
     const res = new SarifResultBuilder().initSimple({ ruleId: id, level: 'error', messageText: `secret (${s.rule}) in ${s.path}: ${s.redacted}`, fileUri: imageUri(s.path), ...(s.line ? { startLine: s.line } : {}) });
+    if (s.origin) Object.assign(res.result, { properties: { origin: s.origin } });
     run.addResult(res);
   }
   for (const c of r.config) {

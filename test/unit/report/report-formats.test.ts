@@ -140,6 +140,8 @@ describe('report formats: SARIF 2.1.0, CycloneDX 1.6, table by package', functio
       for (const res of run.results.filter((x) => !x.ruleId.includes('/'))) expect(['base', 'app']).to.include(res.properties!.origin);
       const adm = run.results.find((x) => x.ruleId === 'NSWG-NPM-458')!;
       expect(adm.properties!.origin).to.equal('app');
+      const withSecret = (toSarif({ ...r, secrets: [{ ...nodeApp.secrets[0], origin: 'app' }] }) as SarifLog).runs[0].results.find((x) => x.ruleId.startsWith('secret/'))!;
+      expect(withSecret.properties).to.deep.equal({ origin: 'app' });
 
       const { body } = formatReport(r, 'cyclonedx');
       const err = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(body);
