@@ -12,6 +12,9 @@ import { packageKey } from '../base/attribute.js';
 import { BaseCatalog, type CatalogImage } from '../base/catalog.js';
 import { MemoryBaseCatalogStore } from '../base/memory-store.js';
 import type { PlatformBase } from '../gate/judge.js';
+import { registryAttestations, type RegistryAttestations } from '../gate/base-images.js';
+import { indexProvenance } from '../base/provenance.js';
+import type { ProvenanceMaterial } from '../base/detect.js';
 import { registrySource } from '../gate/registry-source.js';
 import type { RegistryClient } from '../registry/client.js';
 import { scanImage, type ImageScan, type LayerCache, type PlatformScan } from '../scan/engine.js';
@@ -28,7 +31,14 @@ export interface CliBaseOptions {
   vulndb?: VulnDb;
   layerCache?: LayerCache;
   warn: (line: string) => void;
+  /**
+   * The scanned index and its BuildKit attestation manifests in the registry (a registry target), so
+   * provenance materials name the base as the gate reads them; absent for local targets.
+   */
+  attestations?: RegistryAttestations;
 }
+
+export { registryAttestations };
 
 async function readBlob(client: RegistryClient, repo: string, digest: Digest): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -105,9 +115,19 @@ export async function cliBases(scan: ImageScan, o: CliBaseOptions): Promise<Map<
       }
     }
   }
+  // Provenance attestations beside the platforms of an index (BuildKit), read as the gate reads them
+  // (src/base/provenance.ts) and only when the catalog could confirm them.
+  let provenance = new Map<string, ProvenanceMaterial[]>();
+  if (o.attestations && catalog.index.size && /index|manifest\.list/.test(scan.mediaType ?? '')) {
+    const a = o.attestations;
+    provenance = await a.index().then((b) => indexProvenance(b, a)).catch((e: Error) => {
+      o.warn(`base detection: cannot read the index's attestations (${e.message}); provenance is not used`);
+      return provenance;
+    });
+  }
   const out = new Map<PlatformScan, PlatformBase>();
   for (const p of scan.platforms) {
-    const input = { platform: p.platform, layers: p.layers, annotations: p.baseAnnotations, history: p.config?.history };
+    const input = { platform: p.platform, layers: p.layers, annotations: p.baseAnnotations, history: p.config?.history, provenance: provenance.get(p.manifestDigest) };
     let d = catalog.detect(input);
     let basePackages: Set<string> | undefined;
     if (o.vulndb && d.base.registry && d.base.repository && d.base.digest) {

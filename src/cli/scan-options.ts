@@ -14,7 +14,7 @@ import { formatReport, type ReportFormat } from '../gate/report-formats.js';
 import { resolveLimits, withSizeLimits, type ScanLimits } from '../scan/limits.js';
 import { ANALYZERS } from '../scan/analyzers/index.js';
 import { attributeBase, finalStage, type BaseAttribution, type FinalStage } from '../scan/base-layers.js';
-import { parseBuildArgs } from '../scan/dockerfile-base.js';
+import { compareDockerfileBase, parseBuildArgs } from '../scan/dockerfile-base.js';
 import { createMemoryLayerCache, scanDirectory, scanImage, type ImageScan, type LayerAnalysis, type LayerCache, type PlatformScan, type ScanOptions } from '../scan/engine.js';
 import { buildInventory, stackLayers } from '../scan/merge.js';
 import { openLocalSource } from '../scan/local-source.js';
@@ -284,6 +284,32 @@ export function findingFilter(flags: ScanFlags, notes: FilterNotes, bases: Map<P
     }
     return out;
   };
+}
+
+/**
+ * `--file`'s disagreements with the bases the scan detected (src/scan/dockerfile-base.ts
+ * compareDockerfileBase): one `dockerfile-base` diagnostic each (never incomplete), prefixed with the
+ * file, per platform of a multi-platform image. Only bases the catalog named (annotation, provenance,
+ * chain) are compared; history names no base. The detected base is referred to by the tag the
+ * Dockerfile names when that tag points at it, else its first tag.
+ * @param hostOf the host (`127.0.0.1:5000`) of a configured registry name, so a Dockerfile that names
+ *   its registry is compared with the registry the base was read from.
+ */
+export function dockerfileBaseDiagnostics(flags: Pick<ScanFlags, 'dockerfile'>, bases: ScanReport['bases'], hostOf: (registry: string) => string | undefined): Diagnostic[] {
+  const df = flags.dockerfile?.stage.base;
+  if (!df || !bases?.length) return [];
+  const multi = new Set(bases.map((b) => b.platform)).size > 1;
+  const out: Diagnostic[] = [];
+  for (const b of bases) {
+    if (!b.repository || !['annotation', 'provenance', 'chain'].includes(b.method)) continue;
+    const tag = df.ref?.tag && b.tags.includes(df.ref.tag) ? df.ref.tag : b.tags[0];
+    const host = b.registry ? hostOf(b.registry) : undefined;
+    const reference = `${host ? `${host}/` : ''}${b.repository}${tag ? `:${tag}` : ''}`;
+    for (const m of compareDockerfileBase(df, { reference, ...(b.digest ? { digest: b.digest } : {}), method: b.method })) {
+      out.push({ code: 'dockerfile-base', message: `${flags.dockerfile!.file}: ${m}`, ...(multi && b.platform ? { platform: b.platform } : {}) });
+    }
+  }
+  return out;
 }
 
 /** The notes to add to the report's diagnostics (never incomplete): what the flags removed and how, and `--file`'s latest/untagged base. */

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import type * as CycloneDx from '@cyclonedx/cyclonedx-library';
 import type * as SarifLib from 'node-sarif-builder';
-import type { Finding, FindingVex, ScanReport, Severity } from '../core/index.js';
+import { recommendationRef, summaryText, type Finding, type FindingVex, type ScanReport, type Severity } from '../core/index.js';
 
 // Each converter's library is loaded on its first use (both are CommonJS, so `require` keeps the
 // converters synchronous): a JSON report, and a CLI run that prints a table, load neither.
@@ -59,7 +59,9 @@ function imageUri(p: string): string {
  * (with its line) and config finding; the verdict in the run's properties. Exploitation data rides in
  * the property bags (SARIF §3.8): a finding's result carries `kev` (CISA KEV entry: cve, dateAdded,
  * dueDate, knownRansomwareCampaignUse) and `epss` (cve, score, percentile, both 0–1) when it has them,
- * and `severitySource`; the rule of a known-exploited advisory is tagged `known-exploited`.
+ * and `severitySource`; the rule of a known-exploited advisory is tagged `known-exploited`. The run's
+ * properties carry `bases` (the report's, with how each was found and its recommendations); a result
+ * carries `origin` (`base` or `app`: whether its package came with the base image).
  */
 export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
   const { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } = sarif();
@@ -81,6 +83,7 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
         package: f.package, installedVersion: f.installedVersion, fixedVersions: f.fixedVersions, severity: f.severity, aliases: f.aliases,
         ...(f.severitySource ? { severitySource: f.severitySource } : {}), ...(f.kev ? { kev: { ...f.kev } } : {}), ...(f.epss ? { epss: { ...f.epss } } : {}),
         ...(f.purl ? { purl: f.purl } : {}), ...(f.layer ? { layer: f.layer } : {}), ...(f.platform ? { platform: f.platform } : {}),
+        ...(f.origin ? { origin: f.origin } : {}),
       },
       // A VEX statement took it out of the policy's view: shown, marked as suppressed (SARIF 2.1.0 §3.35).
       ...(f.vex ? { suppressions: [{ kind: 'external', status: 'accepted', justification: vexText(f.vex) }] } : {}),
@@ -91,6 +94,7 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
     const id = `secret/${s.rule}`;
     rule(id, `secret: ${s.rule}`, { tags: ['security', 'secret'], 'security-severity': '9.0' });
     const res = new SarifResultBuilder().initSimple({ ruleId: id, level: 'error', messageText: `secret (${s.rule}) in ${s.path}: ${s.redacted}`, fileUri: imageUri(s.path), ...(s.line ? { startLine: s.line } : {}) });
+    if (s.origin) Object.assign(res.result, { properties: { origin: s.origin } });
     run.addResult(res);
   }
   for (const c of r.config) {
@@ -99,7 +103,10 @@ export function toSarif(r: ScanReport, toolVersion = '0.0.0'): object {
     run.addResult(new SarifResultBuilder().initSimple({ ruleId: id, level: sarifLevel(c.severity as Severity), messageText: c.message, fileUri: imageUri(r.target.replace(/[:@]/g, '_')) }));
   }
   Object.assign(run.run, {
-    properties: { target: r.target, digest: r.digest, complete: r.complete, decision: r.verdict.decision, policy: r.verdict.policy, reasons: r.verdict.reasons },
+    properties: {
+      target: r.target, digest: r.digest, complete: r.complete, decision: r.verdict.decision, policy: r.verdict.policy, reasons: r.verdict.reasons,
+      ...(r.bases?.length ? { bases: r.bases } : {}),
+    },
   });
   const log = new SarifBuilder();
   log.addRun(run);
@@ -140,6 +147,11 @@ function cdxSeverity(Enums: typeof CycloneDx.Enums): Record<Severity, CycloneDx.
  * for exploitation data: a finding in CISA's KEV catalog gets the catalog as an advisory and
  * `pushgate:kev:*` properties (cve, dateAdded, dueDate, knownRansomwareCampaignUse); its EPSS score the
  * `pushgate:epss:*` properties (cve, score, percentile; a probability, not a severity, so not a rating).
+ * The image's base images are `metadata.component.pedigree.ancestors` (CycloneDX 1.6 pedigree: type
+ * container, name the repository, version the tag, the manifest digest as a SHA-256 hash, bom-ref
+ * `base:<platform>:<digest>`), each with `pushgate:base:*` properties (method, tags, registry, platform,
+ * layers, note, recommendation); a base found by history alone (no name) gives only the properties on
+ * `metadata.component`. Components and vulnerabilities carry `pushgate:origin` (`base` or `app`).
  * Returns the serialized JSON text.
  */
 export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
@@ -158,6 +170,7 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
     c.properties.add(new Models.Property('pushgate:path', p.path));
     if (p.layer) c.properties.add(new Models.Property('pushgate:layer', p.layer));
     if (p.platform) c.properties.add(new Models.Property('pushgate:platform', p.platform));
+    if (p.origin) c.properties.add(new Models.Property('pushgate:origin', p.origin));
     byKey.set(key, c);
     bom.components.add(c);
   }
@@ -175,6 +188,7 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
       for (const [k, val] of Object.entries(f.kev)) v.properties.add(new Models.Property(`pushgate:kev:${k}`, String(val)));
     }
     if (f.epss) for (const [k, val] of Object.entries(f.epss)) v.properties.add(new Models.Property(`pushgate:epss:${k}`, String(val)));
+    if (f.origin) v.properties.add(new Models.Property('pushgate:origin', f.origin));
     for (const a of f.aliases) v.references.add(new Models.Vulnerability.Reference(a, new Models.Vulnerability.Source({ name: a.split('-')[0] })));
     if (f.published) v.published = new Date(f.published);
     const target = (f.purl ? byKey.get(refOf(f.purl, f.path)) : undefined) ?? [...byKey.values()].find((c) => c.name === f.package && c.version === f.installedVersion);
@@ -190,7 +204,51 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
     bom.vulnerabilities.add(v);
   }
   const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
-  return serializer.serialize(bom, { sortLists: true, space: 2 });
+  const text = serializer.serialize(bom, { sortLists: true, space: 2 });
+  if (!r.bases?.length) return text;
+  // The library models no pedigree: added to its normalized output, in the 1.6 schema's shape.
+  const doc = JSON.parse(text) as { metadata: { component: Record<string, unknown> & { properties?: CdxProperty[] } } };
+  const { ancestors, properties } = cdxBases(r.bases);
+  if (ancestors.length) doc.metadata.component.pedigree = { ancestors };
+  if (properties.length) doc.metadata.component.properties = [...(doc.metadata.component.properties ?? []), ...properties];
+  return JSON.stringify(doc, null, 2);
+}
+
+type CdxProperty = { name: string; value: string };
+
+/** A base's `pushgate:base:*` properties (see {@link toCycloneDx}). */
+function baseProperties(b: NonNullable<ScanReport['bases']>[number]): CdxProperty[] {
+  const out: CdxProperty[] = [{ name: 'pushgate:base:method', value: b.method }];
+  if (b.registry) out.push({ name: 'pushgate:base:registry', value: b.registry });
+  if (b.tags.length) out.push({ name: 'pushgate:base:tags', value: b.tags.join(',') });
+  if (b.platform) out.push({ name: 'pushgate:base:platform', value: b.platform });
+  out.push({ name: 'pushgate:base:layers', value: String(b.layers.length) }, { name: 'pushgate:base:note', value: b.note });
+  for (const x of b.recommendations ?? []) {
+    out.push({ name: 'pushgate:base:recommendation', value: `${x.kind} ${recommendationRef(x)}@${x.digest}: ${summaryText(x.summary)}` });
+  }
+  return out;
+}
+
+/** The report's bases as CycloneDX pedigree ancestors (named bases) and image properties (history). */
+function cdxBases(bases: NonNullable<ScanReport['bases']>): { ancestors: object[]; properties: CdxProperty[] } {
+  const ancestors: object[] = [];
+  const properties: CdxProperty[] = [];
+  for (const b of bases) {
+    if (!b.repository) {
+      properties.push(...baseProperties(b));
+      continue;
+    }
+    const hex = b.digest?.startsWith('sha256:') ? b.digest.slice('sha256:'.length) : undefined;
+    ancestors.push({
+      'bom-ref': `base:${b.platform ?? ''}:${b.digest ?? b.repository}`,
+      type: 'container',
+      name: b.repository,
+      ...(b.tags.length ? { version: b.tags[0] } : b.digest ? { version: b.digest } : {}),
+      ...(hex ? { hashes: [{ alg: 'SHA-256', content: hex }] } : {}),
+      properties: baseProperties(b),
+    });
+  }
+  return { ancestors, properties };
 }
 
 /**

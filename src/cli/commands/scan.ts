@@ -67,6 +67,8 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   const scanLimits = { tmpDir: state.tmpDir, tmpDirLimitBytes: config.scan.tmpDirLimitBytes, deadlineMs: config.scan.deadlineMs, limits: config.scan.limits };
   let scan: ImageScan;
   let ctx: { registry?: string; repository?: string; tag?: string } = {};
+  // A registry target's client and repository: its index's provenance attestations are read from there.
+  let origin: { client: import('../../registry/client.js').RegistryClient; repository: string } | undefined;
   if (target.startsWith('sbom:')) {
     scan = (await import('../../scan/sbom-input.js')).scanSbom(target);
   } else if (LOCAL.test(target)) {
@@ -83,6 +85,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
       .catch((e: unknown) => { throw withLoginHint(e, ref.registry); });
     scan.target = target;
+    origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
   }
   // Opened after the target was read: a target that cannot be read costs no download.
@@ -93,13 +96,14 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // some, else from the image history; every package and finding then says base or app.
     let bases: Awaited<ReturnType<typeof import('../base-images.js').cliBases>> | undefined;
     if (!/^(sbom|dir):/.test(target)) {
-      const [{ cliBases }, { clientForHost }, { fileLayerCache }] = await Promise.all([import('../base-images.js'), import('../registry-client.js'), import('../layer-cache.js')]);
+      const [{ cliBases, registryAttestations }, { clientForHost }, { fileLayerCache }] = await Promise.all([import('../base-images.js'), import('../registry-client.js'), import('../layer-cache.js')]);
       const warn = (line: string) => process.stderr.write(`${terminalText(line)}\n`);
       bases = await cliBases(scan, {
         config,
         vulndb,
         warn,
         layerCache: config.baseImages.repositories.length ? fileLayerCache(state.layerCacheDir) : undefined,
+        ...(origin && scan.digest ? { attestations: registryAttestations(origin.client, origin.repository, scan.digest) } : {}),
         client: (name) => {
           const rc = config.registries.find((r) => r.name === name);
           if (!rc) throw new PushgateError('BAD_CONFIG', `baseImages.repositories names registry "${name}", which is not configured`);
@@ -108,7 +112,13 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
       });
     }
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
-    return session.finish(judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, ...(bases ? { bases } : {}) }).report);
+    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, ...(bases ? { bases } : {}) }).report;
+    // --file: say where the Dockerfile's base and the base the layers show disagree.
+    report.diagnostics.push(...options.dockerfileBaseDiagnostics(session.flags, report.bases, (name) => {
+      const rc = config.registries.find((r) => r.name === name);
+      return rc ? new URL(rc.url).host : undefined;
+    }));
+    return session.finish(report);
   } finally {
     vulndb?.close();
   }

@@ -117,6 +117,57 @@ describe('report formats: SARIF 2.1.0, CycloneDX 1.6, table by package', functio
     }
   });
 
+  it('SARIF and CycloneDX carry the bases (how found, recommendations) and each package\'s and finding\'s origin; CycloneDX stays valid 1.6', async () => {
+    // adm-zip is the lab's debootstrap layer plus its own: the first layer is the base's.
+    const scan = await scanTarget(labOci('adm-zip', '0.4.7'));
+    const p = scan.platforms[0];
+    const ids = p.layers.map((l) => l.diffID ?? l.digest);
+    const digest = `sha256:${'ab'.repeat(32)}` as const;
+    const refreshed = `sha256:${'cd'.repeat(32)}` as const;
+    const counts = { unknown: 0, negligible: 0, low: 1, medium: 2, high: 0, critical: 0 };
+    const named = {
+      method: 'chain' as const, registry: 'lab', repository: 'lab/debian', tags: ['12', '12.0'], digest, layers: ids.slice(0, 1), note: 'base lab/debian:12,12.0: chain',
+      recommendations: [{ kind: 'refresh' as const, repository: 'lab/debian', tag: '12', digest: refreshed, summary: { counts, fixable: counts } }],
+    };
+    const history = { method: 'history' as const, tags: [], layers: ids.slice(0, 1), note: 'the first 1 layer(s), from history' };
+    for (const base of [named, history]) {
+      const r = judgeScan(scan, db, defaultPolicy(), {}, { bases: new Map([[p, { base }]]), trustAuthorBase: true }).report;
+      const origins = new Set(r.findings.map((f) => f.origin));
+      expect([...origins].sort(), 'findings from both').to.deep.equal(['app', 'base']);
+
+      const run = (toSarif(r) as SarifLog).runs[0] as SarifLog['runs'][number] & { properties: { bases?: unknown[] } };
+      expect(run.properties.bases).to.deep.equal(r.bases);
+      for (const res of run.results.filter((x) => !x.ruleId.includes('/'))) expect(['base', 'app']).to.include(res.properties!.origin);
+      const adm = run.results.find((x) => x.ruleId === 'NSWG-NPM-458')!;
+      expect(adm.properties!.origin).to.equal('app');
+      const withSecret = (toSarif({ ...r, secrets: [{ ...nodeApp.secrets[0], origin: 'app' }] }) as SarifLog).runs[0].results.find((x) => x.ruleId.startsWith('secret/'))!;
+      expect(withSecret.properties).to.deep.equal({ origin: 'app' });
+
+      const { body } = formatReport(r, 'cyclonedx');
+      const err = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(body);
+      expect(err, JSON.stringify(err)).to.equal(null);
+      type Prop = { name: string; value: string };
+      const bom = JSON.parse(body) as { metadata: { component: { properties?: Prop[]; pedigree?: { ancestors: Array<{ type: string; name: string; version?: string; hashes?: Array<{ alg: string; content: string }>; properties: Prop[] }> } } }; components: Array<{ name: string; properties: Prop[] }>; vulnerabilities: Array<{ id: string; properties?: Prop[] }> };
+      const origin = (props: Prop[] | undefined) => props?.find((x) => x.name === 'pushgate:origin')?.value;
+      expect(bom.components.every((c) => ['base', 'app'].includes(origin(c.properties)!))).to.equal(true);
+      expect(origin(bom.components.find((c) => c.name === 'adm-zip')!.properties)).to.equal('app');
+      expect(bom.vulnerabilities.map((v) => origin(v.properties)).sort()).to.deep.equal(r.findings.map((f) => f.origin).sort());
+      if (base === named) {
+        const anc = bom.metadata.component.pedigree!.ancestors;
+        expect(anc).to.have.length(1);
+        expect(anc[0]).to.deep.include({ type: 'container', name: 'lab/debian', version: '12' });
+        expect(anc[0].hashes).to.deep.equal([{ alg: 'SHA-256', content: 'ab'.repeat(32) }]);
+        expect(anc[0].properties).to.deep.include.members([
+          { name: 'pushgate:base:method', value: 'chain' }, { name: 'pushgate:base:tags', value: '12,12.0' }, { name: 'pushgate:base:layers', value: '1' },
+          { name: 'pushgate:base:recommendation', value: `refresh lab/debian:12@${refreshed}: 0 high, 2 medium, 1 low` },
+        ]);
+      } else {
+        expect(bom.metadata.component.pedigree, 'an unnamed base is no ancestor').to.equal(undefined);
+        expect(bom.metadata.component.properties).to.deep.include.members([{ name: 'pushgate:base:method', value: 'history' }, { name: 'pushgate:base:layers', value: '1' }]);
+      }
+    }
+  });
+
   it('table: findings grouped by package with installed and fixed versions, worst package first', () => {
     const text = renderTable(nodeApp);
     const lines = text.split('\n');

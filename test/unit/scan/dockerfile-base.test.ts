@@ -12,6 +12,9 @@ import path from 'node:path';
 import { PushgateError } from '../../../src/core/index.js';
 import { compareDockerfileBase, parseBuildArgs, resolveDockerfileBase, type DockerfileBase } from '../../../src/scan/dockerfile-base.js';
 import { ROOT } from '../../helpers/lab.js';
+import { dockerfileBaseDiagnostics } from '../../../src/cli/scan-options.js';
+import { finalStage } from '../../../src/scan/base-layers.js';
+import type { BaseImage } from '../../../src/core/index.js';
 
 const DIGEST = `sha256:${'c0'.repeat(32)}`;
 
@@ -294,5 +297,24 @@ describe('scan: the base image of a Dockerfile (property)', () => {
       expect(resolveDockerfileBase(text, { buildArgs: { TAG: tag } }).reference).to.equal(`${repo}:${tag}`);
       expect(refusal(() => resolveDockerfileBase(text))).to.match(/line 3: .*--build-arg TAG=<value>/);
     }), { numRuns: 50 });
+  });
+});
+
+describe('pushgate scan --file: the Dockerfile\'s base against the detected one', () => {
+  it('one dockerfile-base diagnostic per catalog-named base that disagrees; history names nothing; the Dockerfile\'s tag is used when it points at the base', () => {
+    const flags = (text: string) => ({ dockerfile: { file: 'Dockerfile', stage: finalStage(text) } });
+    const host = (name: string) => (name === 'lab' ? '127.0.0.1:5000' : undefined);
+    const base = (b: Partial<BaseImage>): BaseImage => ({ method: 'chain', registry: 'lab', repository: 'lab/debian', tags: ['12', '12.0'], digest: DIGEST as never, layers: [], note: '', ...b });
+    expect(dockerfileBaseDiagnostics(flags('FROM lab/debian:12.0\n'), [base({})], host), 'a tag pointing at the base').to.deep.equal([]);
+    expect(dockerfileBaseDiagnostics(flags('FROM 127.0.0.1:5000/lab/debian:12\n'), [base({})], host)).to.deep.equal([]);
+    const tag = dockerfileBaseDiagnostics(flags('FROM lab/debian:12.1\n'), [base({})], host);
+    expect(tag).to.have.length(1);
+    expect(tag[0]).to.deep.include({ code: 'dockerfile-base' });
+    expect(tag[0].message).to.equal(`Dockerfile: the Dockerfile's base (line 1) is lab/debian:12.1, but the image's base layers are 127.0.0.1:5000/lab/debian:12@${DIGEST} (found by chain), another tag of the same repository; rebuild to pick up lab/debian:12.1`);
+    expect(dockerfileBaseDiagnostics(flags('FROM lab/alpine:3\n'), [base({ method: 'history', registry: undefined, repository: undefined, tags: [], digest: undefined })], host), 'history names no base').to.deep.equal([]);
+    expect(dockerfileBaseDiagnostics({}, [base({})], host), 'no --file').to.deep.equal([]);
+    const multi = dockerfileBaseDiagnostics(flags('FROM lab/alpine:3\n'), [base({ platform: 'linux/amd64' }), base({ platform: 'linux/arm64', method: 'annotation' })], host);
+    expect(multi.map((d) => d.platform)).to.deep.equal(['linux/amd64', 'linux/arm64']);
+    expect(multi[1].message).to.include('(found by annotation)');
   });
 });
