@@ -66,7 +66,7 @@ export interface ScanFlags {
 
 /**
  * Checks the flags before any work: an alias given twice with different values, an exit code that
- * is no exit status, `--file` without `--exclude-base`, a Dockerfile that cannot be read or has no
+ * is no exit status, a Dockerfile that cannot be read or has no
  * FROM, flags a target kind cannot honour, a malformed ignore file.
  * @param target the scan target (`sbom:`, `dir:` and images differ in what they allow).
  * @throws PushgateError BAD_ARGUMENT / NOT_FOUND, ConfigError for a malformed ignore file.
@@ -94,7 +94,6 @@ export function resolveScanFlags(raw: RawScanFlags, target: string, cwd = proces
   if (raw.groupIssues && !tableOrJson) throw new PushgateError('BAD_ARGUMENT', `--group-issues shapes the table and JSON reports; --format ${raw.format} has its own structure`);
   if (raw.dependencyTree && !tableOrJson) throw new PushgateError('BAD_ARGUMENT', `--dependency-tree shapes the table and JSON reports; --format ${raw.format} has its own structure`);
   if ((raw.buildArg?.length || raw.target !== undefined) && raw.file === undefined) throw new PushgateError('BAD_ARGUMENT', `${raw.target !== undefined ? '--target' : '--build-arg'} describes the build of --file Dockerfile; add --file`);
-  if (raw.file !== undefined && !raw.excludeBase) throw new PushgateError('BAD_ARGUMENT', `--file ${raw.file} tells --exclude-base where the base image ends; add --exclude-base`);
   const image = !/^(sbom|dir):/.test(target);
   if (raw.excludeBase && !image) throw new PushgateError('BAD_ARGUMENT', `--exclude-base needs an image (its layers and history); ${target.split(':')[0]}: targets have none`);
   let dockerfile: ScanFlags['dockerfile'];

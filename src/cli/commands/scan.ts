@@ -162,7 +162,7 @@ export function register(program: Command): void {
     .option('--ignore-file <file>', `YAML ignore file (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present)`)
     .option('--no-ignore-file', 'read no ignore file, not even the default one')
     .option('--exclude-base', 'leave out findings from the base image (attributed by annotations, --file, or the image history)')
-    .option('--file <Dockerfile>', 'with --exclude-base: the Dockerfile the image was built from; its final stage marks where the base ends')
+    .option('--file <Dockerfile>', 'the Dockerfile the image was built from: its base is checked against the detected one (a warning when they differ, flags for latest or untagged bases); with --exclude-base its final stage marks where the base ends')
     .option('--build-arg <NAME=value>', 'with --file: a build argument the image was built with (repeatable), for the Dockerfile\'s ARGs before FROM', (v: string, prev: string[] = []) => [...prev, v])
     .option('--target <stage>', 'with --file: the stage the image was built from (docker build --target; default the last)')
     .option('--exit-code <n>', 'exit status when the decision is quarantine or reject (default 1)')

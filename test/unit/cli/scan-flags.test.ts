@@ -296,10 +296,18 @@ describe('cli: pushgate scan flags', function () {
       expect(rep.diagnostics.map((d) => d.message).join('\n')).to.match(/nothing was excluded: .*the image config has no history.*give --file Dockerfile/);
     });
 
-    it('usage errors: --file without --exclude-base, a Dockerfile without FROM or with a base that needs a --build-arg, --build-arg without --file, a target without layers', () => {
+    it('--file alone checks the Dockerfile\'s base (flags an untagged one) and excludes nothing', () => {
+      const untagged = path.join(dir, 'Dockerfile.alone');
+      fs.writeFileSync(untagged, 'FROM debian\nRUN true\n');
+      const r = json(['--file', untagged]);
+      expect(r.findings.map(key).sort()).to.deep.equal(full.findings.map(key).sort());
+      expect(r.diagnostics.filter((d) => d.code === 'dockerfile-base').map((d) => d.message)).to.deep.equal([`${untagged}: line 1: FROM debian has no tag, so docker build uses "latest", which moves without notice; name a version tag (and pin its digest)`]);
+    });
+
+    it('usage errors: a Dockerfile without FROM or with a base that needs a --build-arg, --build-arg without --file, a target without layers', () => {
       const df = path.join(dir, 'Dockerfile.nofrom');
       fs.writeFileSync(df, 'RUN true\n');
-      expect(oneLine(scan([image, '--file', df]), 'no --exclude-base')).to.match(/add --exclude-base/);
+      expect(oneLine(scan([image, '--file', df]), 'no FROM without --exclude-base')).to.match(/no FROM instruction/);
       expect(oneLine(scan([image, '--exclude-base', '--file', df]), 'no FROM')).to.match(/no FROM instruction/);
       expect(oneLine(scan([image, '--exclude-base', '--file', path.join(dir, 'nope')]), 'missing')).to.match(/no such file/);
       expect(oneLine(scan([`dir:${dir}`, '--exclude-base']), 'dir')).to.match(/--exclude-base needs an image/);
