@@ -57,7 +57,9 @@ export function workloadOf(req: { namespace?: unknown; name?: unknown; kind?: { 
   const ctl = refs.find((r): r is Record<string, unknown> => isRecord(r) && r.controller === true);
   if (ctl) return part(ctl.kind) && part(ctl.name) ? { namespace, kind: ctl.kind, name: ctl.name } : undefined;
   const kind = req.kind?.kind;
-  const name = part(req.name) ? req.name : part(md?.name) ? md.name : md?.generateName;
+  const given = (v: unknown) => typeof v === 'string' && v !== '';
+  // The first name given is the name: one that cannot be stored is not replaced by another.
+  const name = given(req.name) ? req.name : given(md?.name) ? md?.name : md?.generateName;
   return part(kind) && part(name) ? { namespace, kind, name } : undefined;
 }
 
