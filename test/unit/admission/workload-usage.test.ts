@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { validateReview } from '../../../src/admission/review.js';
 import { affectedTable } from '../../../src/cli/commands/monitor.js';
+import { ConfigError, parseConfigText } from '../../../src/config/load.js';
 import { WorkloadRecorder, workloadOf, type WorkloadIdentity } from '../../../src/admission/workload-usage.js';
 
 import type { WorkloadStore, WorkloadUsage } from '../../../src/store/index.js';
@@ -207,5 +208,18 @@ describe('workload usage: pushgate affected shows workloads terminal-safe', () =
       expect(out.split('\n')[1]).to.match(new RegExp(`\\+${extra}$`));
       expect((JSON.parse(JSON.stringify(answer)) as typeof answer).images[0].workloads[0]).to.deep.equal(w);
     }), { numRuns: 200 });
+  });
+});
+
+describe('workload usage: configuration', () => {
+  const parse = (text: string) => parseConfigText(text, '/tmp/pushgate-workloads.yaml', {});
+  it('admission.cluster and admission.workloadRetention are read (default 30d); a cluster with spaces or control characters is refused', () => {
+    expect(parse('admission:\n  unguarded: allow\n').admission.workloadRetentionMs).to.equal(30 * 86_400_000);
+    const c = parse('admission:\n  cluster: prod-eu-1\n  workloadRetention: 7d\n').admission;
+    expect([c.cluster, c.workloadRetentionMs]).to.deep.equal(['prod-eu-1', 7 * 86_400_000]);
+    for (const bad of ['"a b"', '"a\\u001bb"', '""']) {
+      expect(() => parse(`admission:\n  cluster: ${bad}\n`), bad).to.throw(ConfigError, /cluster/);
+    }
+    expect(() => parse('admission:\n  workloadRetention: 30\n')).to.throw(ConfigError, /workloadRetention/);
   });
 });
