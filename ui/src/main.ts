@@ -586,7 +586,7 @@ function workloadsCell(ws: Workload[], count: number): Child {
   return h(
     'ul',
     { class: 'workloads' },
-    ws.map((w) => h('li', null, `${w.cluster ? `${w.cluster}: ` : ''}${w.namespace}/${w.kind}/${w.name}`, ' ', h('time', { datetime: w.lastSeen, title: 'last admitted' }, new Date(w.lastSeen).toLocaleString()))),
+    ws.map((w) => h('li', null, `${w.cluster ? `${w.cluster}: ` : ''}${w.namespace}/${w.kind}/${w.name}`, ' (last admitted ', time(w.lastSeen), ')')),
     more > 0 ? h('li', null, `and ${more} more`) : null,
   );
 }
