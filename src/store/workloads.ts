@@ -40,7 +40,7 @@ export interface WorkloadStore {
   pruneUsage(before: number): Promise<number>;
 }
 
-/** Rows per {@link WorkloadStore.recordUsage} call at most (7 parameters a row, under PostgreSQL's 65 535). */
+/** Rows per {@link WorkloadStore.recordUsage} call at most (a bound on one statement's size and time). */
 export const WORKLOAD_BATCH_MAX = 1000;
 
 type Row = Record<string, unknown>;
@@ -125,7 +125,7 @@ export class SqliteWorkloadStore implements WorkloadStore {
   }
 }
 
-/** PostgreSQL (replicas share the table; one multi-row statement a batch). */
+/** PostgreSQL (replicas share the table; one statement a batch, its rows as array parameters). */
 export class PostgresWorkloadStore implements WorkloadStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -139,18 +139,23 @@ export class PostgresWorkloadStore implements WorkloadStore {
       const m = merged.get(k);
       merged.set(k, m ? { ...m, firstSeen: Math.min(m.firstSeen, r.firstSeen), lastSeen: Math.max(m.lastSeen, r.lastSeen) } : r);
     }
-    const args: unknown[] = [];
-    const values: string[] = [];
+    // Seven array parameters, not seven per row: one short statement the server plans quickly.
+    const cols: [string[], string[], string[], string[], string[], number[], number[]] = [[], [], [], [], [], [], []];
     for (const r of merged.values()) {
-      const b = args.length;
-      values.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`);
-      args.push(r.digest, r.cluster, r.namespace, r.kind, r.name, r.firstSeen, r.lastSeen);
+      cols[0].push(r.digest);
+      cols[1].push(r.cluster);
+      cols[2].push(r.namespace);
+      cols[3].push(r.kind);
+      cols[4].push(r.name);
+      cols[5].push(r.firstSeen);
+      cols[6].push(r.lastSeen);
     }
     try {
       await this.pool.query(
-        `INSERT INTO image_workloads (digest, cluster, namespace, kind, name, first_seen, last_seen) VALUES ${values.join(', ')} ` +
+        'INSERT INTO image_workloads (digest, cluster, namespace, kind, name, first_seen, last_seen) ' +
+          'SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) ' +
           'ON CONFLICT (digest, cluster, namespace, kind, name) DO UPDATE SET first_seen = LEAST(image_workloads.first_seen, excluded.first_seen), last_seen = GREATEST(image_workloads.last_seen, excluded.last_seen)',
-        args,
+        cols,
       );
     } catch (x) {
       throw storeError('record', x);
