@@ -21,6 +21,7 @@ import { Monitor } from '../../../src/monitor/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { createAdminApi } from '../../../src/server/admin-api.js';
 import { startAdmissionListener, type AdmissionListener } from '../../../src/server/admission-listener.js';
+import { startServer } from '../../../src/server/serve.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import type { VulnDb } from '../../../src/vulndb/index.js';
 import { postReview } from '../../helpers/admission-review.js';
@@ -138,6 +139,30 @@ describe('workload usage over HTTPS: a Deployment’s pod, then the affected que
       expect(report.findings, 'the report is still the report').to.be.an('array');
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('workload usage retention: the server prunes records not seen for admission.workloadRetention', function () {
+  this.timeout(30_000);
+  it('a record last seen before the retention is deleted by the cluster job; a recent one stays', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-workloads-retention-'));
+    const config = labGateConfig(dir, []);
+    config.admission.workloadRetentionMs = 4000;
+    const srv = await startServer(config, silentLogger);
+    try {
+      const now = Date.now();
+      await srv.store.workloads.recordUsage([
+        { digest: digestOf(1), cluster: '', namespace: 'shop', kind: 'ReplicaSet', name: 'old', firstSeen: now - 60_000, lastSeen: now - 10_000 },
+        { digest: digestOf(1), cluster: '', namespace: 'shop', kind: 'ReplicaSet', name: 'recent', firstSeen: now, lastSeen: now },
+      ]);
+      const names = async () => ((await srv.store.workloads.workloadsOf([digestOf(1)], 20)).get(digestOf(1))?.workloads ?? []).map((w) => w.name);
+      const deadline = Date.now() + 10_000;
+      while ((await names()).includes('old') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await names()).to.deep.equal(['recent']);
+    } finally {
+      await srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
