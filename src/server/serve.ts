@@ -40,6 +40,8 @@ export interface RunningServer {
   monitor: Monitor;
   /** Bound port of the main listener. */
   port: number;
+  /** Bound port of the admission listener, when one is configured. */
+  admissionPort?: number;
   close(): Promise<void>;
 }
 
@@ -182,6 +184,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     readiness.setListener('metrics', 'up');
     closers.push(() => new Promise((r) => ms.close(() => r())));
   }
+  let admissionPort: number | undefined;
   if (config.admission.listen && config.admission.tls) {
     const { startAdmissionListener } = await import('./admission-listener.js');
     const a = config.admission;
@@ -200,6 +203,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     );
     closers.push(() => adm.close());
     closers.push(() => workloads.close());
+    admissionPort = adm.port;
     readiness.setListener('admission', 'up');
     if (!a.clientCA) logger.warn({ port: adm.port }, 'admission listener up WITHOUT client authentication (admission.allowUnauthenticated): anyone who reaches it can start scans');
     else logger.info({ port: adm.port, clientNames: a.clientNames }, 'admission listener up; callers must present a client certificate of admission.clientCA');
@@ -287,6 +291,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     notifier,
     monitor,
     port,
+    ...(admissionPort !== undefined ? { admissionPort } : {}),
     async close() {
       (app.locals.dropAudit as { flush(): void } | undefined)?.flush();
       await new Promise<void>((r) => main.close(() => r()));

@@ -143,6 +143,48 @@ describe('workload usage over HTTPS: a Deployment’s pod, then the affected que
   });
 });
 
+describe('workload usage through pushgate serve: the admission listener it starts records, flushed within a second', function () {
+  this.timeout(30_000);
+  it('an authenticated review of a pod is in the store after the flush interval', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-workloads-serve-'));
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    openssl(dir, ['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-keyout', 'ca.key', '-out', 'ca.crt']);
+    openssl(dir, ['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', 'tls.key', '-out', 'tls.crt']);
+    fs.writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n');
+    openssl(dir, ['req', ...ec, '-subj', '/CN=kube-apiserver', '-keyout', 'client.key', '-out', 'client.csr']);
+    openssl(dir, ['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'client.ext', '-out', 'client.crt']);
+    const config = labGateConfig(dir, [labRegistryConfig('lab', 5999, 'tok')]);
+    config.admission.listen = '127.0.0.1:0';
+    config.admission.tls = { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') };
+    config.admission.clientCA = path.join(dir, 'ca.crt');
+    config.admission.clientNames = ['kube-apiserver'];
+    const db = await buildDb(path.join(dir, 'vulndb.sqlite'), [osvRecord('npm/NSWG-NPM-368.json')]);
+    const store = await openStore(config.store.url);
+    const digest = digestOf(3);
+    await storeImage(store, { repository: 'shop/zip', tag: 'v1', scan: scanOf(digest, [npmPackage('adm-zip', '0.4.9')]), db, policy: defaultPolicy() });
+    await store.close();
+    db.close();
+    const srv = await startServer(config, silentLogger);
+    try {
+      const r = await postReview(srv.admissionPort!, {
+        apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+        request: {
+          uid: 'u-serve', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', name: 'debug',
+          userInfo: { username: 'alice' }, object: { metadata: { name: 'debug', namespace: 'shop' }, spec: { containers: [{ name: 'c', image: `127.0.0.1:5999/shop/zip@${digest}` }] } },
+        },
+      }, { cert: fs.readFileSync(path.join(dir, 'client.crt')), key: fs.readFileSync(path.join(dir, 'client.key')) });
+      expect(r.allowed, JSON.stringify(r)).to.equal(true);
+      const deadline = Date.now() + 5000;
+      let got;
+      while (!(got = (await srv.store.workloads.workloadsOf([digest], 20)).get(digest)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      expect(got?.workloads.map((w) => [w.namespace, w.kind, w.name])).to.deep.equal([['shop', 'Pod', 'debug']]);
+    } finally {
+      await srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('workload usage retention: the server prunes records not seen for admission.workloadRetention', function () {
   this.timeout(30_000);
   it('a record last seen before the retention is deleted by the cluster job; a recent one stays', async () => {
