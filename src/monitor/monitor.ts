@@ -146,6 +146,9 @@ export interface PackageImagesAnswer {
     digest: Digest;
     packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
     verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+    /** Workloads admission saw running the image, as in {@link AffectedAnswer}. */
+    workloads: ImageWorkloads['workloads'];
+    workloadCount: number;
   }>;
   /** True when reports newer than the index were left for the monitor's tick (the answer may miss them). */
   indexBehind?: boolean;
@@ -692,6 +695,7 @@ export class Monitor {
       }
     }
     const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
+    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
     const policy = this.o.policy();
     // Grouped once: a package held by many images must not cost images × verdicts.
     const verdictsBy = new Map<Digest, typeof verdicts>();
@@ -706,6 +710,8 @@ export class Monitor {
         digest,
         packages,
         verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+        workloads: used.get(digest)?.workloads ?? [],
+        workloadCount: used.get(digest)?.count ?? 0,
       })),
       more,
       // the last image read (maybe passed over): the next page starts after it

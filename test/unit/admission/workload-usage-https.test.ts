@@ -137,6 +137,9 @@ describe('workload usage over HTTPS: a Deployment’s pod, then the affected que
       expect(report.workloads).to.deep.equal(a.images[0].workloads);
       expect(report.workloadCount).to.equal(1);
       expect(report.findings, 'the report is still the report').to.be.an('array');
+      const byPackage = (await get('/packages/pkg%3Anpm%2Fadm-zip%400.4.7/images')) as { images: Array<{ workloads: unknown[]; workloadCount: number }> };
+      expect(byPackage.images[0].workloads).to.deep.equal(a.images[0].workloads);
+      expect(byPackage.images[0].workloadCount).to.equal(1);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
