@@ -9,7 +9,7 @@
  * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
  *   UPDATE leaves unchanged (compared with `oldObject`) pass; an unchanged digest-pinned image's verdict is
  *   read (tags are not resolved) only to warn when it blocks.
- * - `dryRun`: nothing is scanned, enqueued or audited.
+ * - `dryRun`: nothing is scanned, enqueued, audited or recorded as workload usage.
  */
 import picomatch from 'picomatch';
 import {
@@ -32,6 +32,7 @@ import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from
 import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
 import { SignatureChecks } from './signatures.js';
 import { newlyFailingSince, standingOwner } from './standing.js';
+import { workloadOf, type WorkloadRecorder } from './workload-usage.js';
 
 export { BREAK_GLASS_ANNOTATION } from './break-glass.js';
 
@@ -62,6 +63,11 @@ export interface AdmissionDeps {
    * `config.signatures`, dropping stale checks on the gate's push notifications.
    */
   signatureChecks?: SignatureChecks;
+  /**
+   * Where admitted (workload, image digest) pairs are recorded (src/admission/workload-usage.ts):
+   * buffered, never awaited by the review. Unset: nothing is recorded.
+   */
+  workloads?: WorkloadRecorder;
 }
 
 /**
@@ -658,6 +664,23 @@ function observe(deps: AdmissionDeps, decision: 'allow' | 'deny' | 'warn' | 'err
 }
 
 /**
+ * Records which workload runs the admitted images' digests: only for a review that is not a dry run
+ * and whose caller authenticated as the API server (anyone else's namespace, owner and name are claims).
+ * Buffered (never awaited), and never fails the review.
+ */
+function recordUsage(deps: AdmissionDeps, req: ReviewRequest, caller: AdmissionCaller, judged: Judgement[], dryRun: boolean): void {
+  if (!deps.workloads || dryRun || !caller.authenticated) return;
+  try {
+    const who = workloadOf(req);
+    if (!who) return;
+    const digests = judged.flatMap((j) => (j.digest ? [j.digest] : []));
+    if (digests.length) deps.workloads.record(who, digests);
+  } catch {
+    // Usage records are a convenience: a review never fails for them.
+  }
+}
+
+/**
  * The validating webhook: AdmissionReview `admission.k8s.io/v1` in, AdmissionReview out echoing `uid`.
  *
  * Per distinct image (protocols.md §6.5 locations, §6.6 normalization): exemption globs (picomatch on
@@ -745,6 +768,7 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
           return review(denyResponse(req.uid, `pushgate: break-glass annotation present but the audit record could not be written (${errText(e)}); retry`, 500, 'InternalError'));
         }
       }
+      recordUsage(deps, req, caller, judged, ctx.dryRun);
       observe(deps, 'warn', start, now);
       return review({ uid: req.uid, allowed: true, warnings, auditAnnotations: { 'break-glass': truncate(glass.reason, 256) } });
     }
@@ -785,6 +809,7 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       if (standing.length) notes['newly-failing-standing-workload'] = truncate(standing.map(describe).join('; '), 1_000);
       response.auditAnnotations = notes;
     }
+    recordUsage(deps, req, caller, judged, ctx.dryRun);
     observe(deps, warned.length ? 'warn' : 'allow', start, now);
     return review(response);
   } catch (e) {

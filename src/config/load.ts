@@ -25,7 +25,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import { DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
+import { DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
 import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
@@ -172,6 +172,8 @@ interface RawConfig {
     clientNames?: string[];
     allowUnauthenticated?: boolean;
     standingWorkloads?: boolean;
+    cluster?: string;
+    workloadRetention?: string;
     breakGlass?: { namespaces?: string[]; groups?: string[]; users?: string[] };
     scanTriggers?: { maxPerReview?: number; ratePerSecond?: number; burst?: number };
   };
@@ -387,6 +389,8 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       clientNames: raw.admission?.clientNames ?? [],
       allowUnauthenticated: raw.admission?.allowUnauthenticated ?? false,
       standingWorkloads: raw.admission?.standingWorkloads ?? true,
+      ...(raw.admission?.cluster !== undefined ? { cluster: raw.admission.cluster } : {}),
+      workloadRetentionMs: dur(raw.admission?.workloadRetention, DEFAULT_WORKLOAD_RETENTION_MS),
       breakGlass: {
         namespaces: raw.admission?.breakGlass?.namespaces ?? [],
         groups: raw.admission?.breakGlass?.groups ?? [],

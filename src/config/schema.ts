@@ -154,6 +154,8 @@ export const configSchema = {
         clientNames: { type: 'array', items: str },
         allowUnauthenticated: { type: 'boolean' },
         standingWorkloads: { type: 'boolean' },
+        cluster: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[\\x21-\\x7e]+$' },
+        workloadRetention: duration,
         breakGlass: {
           type: 'object',
           additionalProperties: false,

@@ -170,6 +170,16 @@ export interface PushgateConfig {
      * workload kinds (Deployments, StatefulSets, …): then a new workload's pods would be exempt too.
      */
     standingWorkloads?: boolean;
+    /**
+     * Name of the cluster this webhook serves, written with each workload usage record (several
+     * clusters may share one store). Unset = empty.
+     */
+    cluster?: string;
+    /**
+     * Workload usage records (which workload ran which image digest, src/admission/workload-usage.ts)
+     * not seen again for this long are deleted, ms. Unset (configs built in code) = {@link DEFAULT_WORKLOAD_RETENTION_MS}.
+     */
+    workloadRetentionMs?: number;
     /** Images of registries pushgate does not guard: allow, deny or warn. */
     unguarded: 'allow' | 'deny' | 'warn';
     exemptions: { namespaces: string[]; images: string[] };
@@ -245,6 +255,9 @@ export interface PushgateConfig {
  * (admission denies it throughout) for at most a minute.
  */
 export const DEFAULT_UNTAGGED_GRACE_MS = 60_000;
+
+/** `admission.workloadRetention` when not configured: 30 days. */
+export const DEFAULT_WORKLOAD_RETENTION_MS = 30 * 86_400_000;
 
 /** `admission.scanTriggers` when not configured: 16 images per review; per caller 50 at once, then 5 per second. */
 /** Signature check cache when the config gives none: satisfied 10 min, unsatisfied 30 s. */

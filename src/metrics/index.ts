@@ -128,6 +128,7 @@ export class Metrics {
   readonly admissionDuration = new client.Histogram({ name: 'pushgate_admission_duration_seconds', help: 'Time to answer one admission review, seconds.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly admissionScanTriggers = this.counter('pushgate_admission_scan_triggers_total', 'Images of admission reviews without a verdict that would start a scan, by result (queued, scanned, coalesced, over-review-cap, rate-limited).', ['result']);
   readonly admissionRefused = this.counter('pushgate_admission_refused_total', 'Admission connections refused before a review was read, by reason (no-client-cert, untrusted-client-cert, client-name-not-allowed, tls-error).', ['reason']);
+  readonly workloadUsageDropped = this.counter('pushgate_workload_usage_dropped_total', 'Workload usage records (workload, image digest) dropped because the in-memory buffer was full while the store could not be written.', []);
   readonly admissionBreakGlass = this.counter('pushgate_admission_break_glass_total', 'Reviews carrying the break-glass annotation, by result (honoured, refused).', ['result']);
   readonly proxyRequests = this.counter('pushgate_proxy_requests_total', 'Requests through the push proxy, by method and status code.', ['method', 'code']);
   readonly proxyRefusedPaths = this.counter('pushgate_proxy_refused_paths_total', 'Requests the push proxy refused (400) because their path is ambiguous or would route differently once decoded, by reason.', ['reason']);

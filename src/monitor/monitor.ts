@@ -33,7 +33,7 @@ import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import type { AffectedImage, ChangeRecord, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
+import type { AffectedImage, ChangeRecord, ImageWorkloads, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings } from './on-new-findings.js';
@@ -125,6 +125,13 @@ export interface AffectedAnswer {
     digest: Digest;
     findings: Array<Pick<Finding, 'id' | 'aliases' | 'package' | 'installedVersion' | 'fixedVersions' | 'severity' | 'path'> & { platform?: string; firstSeen: string }>;
     verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+    /**
+     * Workloads the validating admission webhook admitted with this digest (src/admission/workload-usage.ts),
+     * the most recently seen first, at most {@link WORKLOADS_PER_IMAGE}; `lastSeen` ISO 8601 UTC.
+     */
+    workloads: ImageWorkloads['workloads'];
+    /** How many workloads are recorded for the digest (may exceed `workloads.length`). */
+    workloadCount: number;
   }>;
 }
 
@@ -139,6 +146,9 @@ export interface PackageImagesAnswer {
     digest: Digest;
     packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
     verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+    /** Workloads admission saw running the image, as in {@link AffectedAnswer}. */
+    workloads: ImageWorkloads['workloads'];
+    workloadCount: number;
   }>;
   /** True when reports newer than the index were left for the monitor's tick (the answer may miss them). */
   indexBehind?: boolean;
@@ -685,6 +695,7 @@ export class Monitor {
       }
     }
     const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
+    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
     const policy = this.o.policy();
     // Grouped once: a package held by many images must not cost images × verdicts.
     const verdictsBy = new Map<Digest, typeof verdicts>();
@@ -699,6 +710,8 @@ export class Monitor {
         digest,
         packages,
         verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+        workloads: used.get(digest)?.workloads ?? [],
+        workloadCount: used.get(digest)?.count ?? 0,
       })),
       more,
       // the last image read (maybe passed over): the next page starts after it
@@ -740,6 +753,7 @@ export class Monitor {
       if (l) l.push(v);
       else verdictsBy.set(v.digest, [v]);
     }
+    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
     const policy = this.o.policy();
     const images = [...byDigest].map(([digest, list]) => ({
       digest,
@@ -749,6 +763,8 @@ export class Monitor {
         ...(h.finding.platform ? { platform: h.finding.platform } : {}), firstSeen: new Date(h.firstSeen).toISOString(),
       })),
       verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+      workloads: used.get(digest)?.workloads ?? [],
+      workloadCount: used.get(digest)?.count ?? 0,
     }));
     return { id, images, more, ...(more ? { next: images[images.length - 1].digest } : {}), indexBehind: caught.behind };
   }
@@ -766,6 +782,9 @@ function checkPage(page: { after?: Digest; limit?: number }): number {
 
 /** Store reads of candidate images at most per package-images call (each of at most a page's limit). */
 export const PACKAGE_PAGE_READS = 4;
+
+/** Workloads listed per image at most in affected-images and image answers (the count says how many there are). */
+export const WORKLOADS_PER_IMAGE = 20;
 
 /** Bounds of an affected-images page, in images. */
 export const AFFECTED_LIMIT = { min: 1, max: 1000, default: 100 } as const;

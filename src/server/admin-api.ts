@@ -21,14 +21,14 @@ import { isDigest, parseImageRef, PushgateError, type Digest, type PushEvent, ty
 import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
-import { formatReport, REPORT_FORMATS, type ReportFormat } from '../gate/report-formats.js';
+import { formatReport, REPORT_FORMATS, REPORT_MEDIA_TYPES, type ReportFormat } from '../gate/report-formats.js';
 import { presentVerdict } from '../gate/verdict-view.js';
 import type { ExceptionSpec } from '../policy/index.js';
 import type { AuditFilter, QuarantineState, Store, StoredVexDocument } from '../store/index.js';
 import { parseQuery, type QuerySpec } from './query-params.js';
 import { addMonitorRoutes } from './monitor-api.js';
 import { addConsoleRoutes } from './console-api.js';
-import type { Monitor } from '../monitor/index.js';
+import { WORKLOADS_PER_IMAGE, type Monitor } from '../monitor/index.js';
 import { VERSION } from '../core/version.js';
 
 /** Roles, least privileged first. */
@@ -242,6 +242,18 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
     }
     // Base recommendations as the catalog stands now, not as when the image was judged.
     const report = await gate.baseImages.current(stored);
+    if (format === 'json') {
+      // The workloads admission saw running this digest (most recently seen first, bounded, with the count).
+      let used;
+      try {
+        used = (await store.workloads.workloadsOf([digest], WORKLOADS_PER_IMAGE)).get(digest);
+      } catch (e) {
+        fail(res, e);
+        return;
+      }
+      res.type(REPORT_MEDIA_TYPES.json).send(`${JSON.stringify({ ...report, workloads: used?.workloads ?? [], workloadCount: used?.count ?? 0 }, null, 2)}\n`);
+      return;
+    }
     const out = formatReport(report, format, VERSION);
     res.type(out.mediaType).send(out.body);
   });

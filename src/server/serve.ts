@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PushgateConfig } from '../config/types.js';
+import { DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig } from '../config/types.js';
 import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
 import { scheduleClusterJob } from '../gate/cluster-jobs.js';
 import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from '../gate/reconcile.js';
@@ -40,6 +40,8 @@ export interface RunningServer {
   monitor: Monitor;
   /** Bound port of the main listener. */
   port: number;
+  /** Bound port of the admission listener, when one is configured. */
+  admissionPort?: number;
   close(): Promise<void>;
 }
 
@@ -182,14 +184,26 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     readiness.setListener('metrics', 'up');
     closers.push(() => new Promise((r) => ms.close(() => r())));
   }
+  let admissionPort: number | undefined;
   if (config.admission.listen && config.admission.tls) {
     const { startAdmissionListener } = await import('./admission-listener.js');
     const a = config.admission;
+    // Workload usage (which workload runs which digest) for the affected-images answers; buffered, flushed
+    // in batches, never on a review's path.
+    const { WorkloadRecorder } = await import('../admission/workload-usage.js');
+    const workloads = new WorkloadRecorder({
+      store: store.workloads,
+      cluster: a.cluster,
+      onDropped: (n) => metrics.workloadUsageDropped.inc(n),
+      onFlushError: (e) => logger.warn({ err: (e as Error).message }, 'workload usage not written yet; kept in memory (bounded) and retried'),
+    });
     const adm = await startAdmissionListener(
-      { gate, config: a },
+      { gate, config: a, workloads },
       { listen: a.listen ?? '0.0.0.0:8443', cert: a.tls!.cert, key: a.tls!.key, clientCA: a.clientCA, clientNames: a.clientNames, allowUnauthenticated: a.allowUnauthenticated, requestTimeoutMs: config.server.readTimeoutMs },
     );
     closers.push(() => adm.close());
+    closers.push(() => workloads.close());
+    admissionPort = adm.port;
     readiness.setListener('admission', 'up');
     if (!a.clientCA) logger.warn({ port: adm.port }, 'admission listener up WITHOUT client authentication (admission.allowUnauthenticated): anyone who reaches it can start scans');
     else logger.info({ port: adm.port, clientNames: a.clientNames }, 'admission listener up; callers must present a client certificate of admission.clientCA');
@@ -237,6 +251,20 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     });
     closers.push(async () => stopPrune());
   }
+  // Retention of workload usage records (admission.workloadRetention): a pass at a quarter of it, at most
+  // hourly; once per cluster. Runs whether or not this replica serves admission (others may write them).
+  const workloadRetentionMs = config.admission.workloadRetentionMs ?? DEFAULT_WORKLOAD_RETENTION_MS;
+  const stopWorkloadPrune = scheduleClusterJob({
+    store,
+    logger,
+    name: 'workload-retention',
+    intervalMs: Math.max(1000, Math.min(3_600_000, workloadRetentionMs / 4)),
+    run: async () => {
+      const deleted = await store.workloads.pruneUsage(Date.now() - workloadRetentionMs);
+      if (deleted) logger.info({ deleted }, 'workload usage retention pass');
+    },
+  });
+  closers.push(async () => stopWorkloadPrune());
   // The monitor's tick: a pass when the database in force changed (any replica's build, a `pushgate db
   // update` beside this process), holds whose grace period ended. Cheap when there is nothing to do.
   function monitorTick(): Promise<unknown> {
@@ -263,6 +291,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     notifier,
     monitor,
     port,
+    ...(admissionPort !== undefined ? { admissionPort } : {}),
     async close() {
       (app.locals.dropAudit as { flush(): void } | undefined)?.flush();
       await new Promise<void>((r) => main.close(() => r()));

@@ -7,6 +7,8 @@ import type { Store } from './types.js';
 export type { Store, QueuedEvent, AuditRecord, AuditFilter, StoredException, StoredVexDocument, QuarantineRecord, QuarantineQuery, QuarantineState, QueueState, OwnWriteKey, VerdictQuery, VerdictPage, VerdictCursor, AuditRuleCount } from './types.js';
 export { QUEUE_STATES } from './types.js';
 export type { BaseCatalogStore, CatalogEntry, CatalogTag } from './base-catalog-types.js';
+export type { WorkloadStore, WorkloadUsage, ImageWorkloads } from './workloads.js';
+export { WORKLOAD_BATCH_MAX } from './workloads.js';
 export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, Rejudgement, RejudgementBatch, OutboxNotice, AffectedImage, AffectedPageRequest } from './monitor-types.js';
 
 /**

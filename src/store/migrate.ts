@@ -36,7 +36,7 @@ export interface MigratedTable {
 }
 
 /**
- * Every table of schema migrations 1–14, in copy order. `schema_migrations` is not copied (the factory
+ * Every table of schema migrations 1–15, in copy order. `schema_migrations` is not copied (the factory
  * wrote the target's own). A test checks this list against the tables the migrations create.
  */
 export const MIGRATED_TABLES: readonly MigratedTable[] = [
@@ -61,6 +61,7 @@ export const MIGRATED_TABLES: readonly MigratedTable[] = [
   { name: 'base_catalog', order: ['registry', 'repository', 'digest'] },
   { name: 'base_catalog_tags', order: ['registry', 'repository', 'tag', 'digest'] },
   { name: 'vex_documents', order: ['id'], intColumns: ['id'], serial: 'id' },
+  { name: 'image_workloads', order: ['digest', 'cluster', 'namespace', 'kind', 'name'] },
 ];
 
 /** One table's outcome: rows copied, and the checksum both sides agreed on (hex SHA-256 of the canonical rows). */

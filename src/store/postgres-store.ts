@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
+import { PostgresWorkloadStore, type WorkloadStore } from './workloads.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
@@ -96,6 +97,8 @@ export class PostgresStore implements Store {
   readonly monitor: MonitorStore;
   /** Base image catalog tables (src/store/base-catalog.ts). */
   readonly baseCatalog: BaseCatalogStore;
+  /** Workload usage from admission reviews (src/store/workloads.ts). */
+  readonly workloads: WorkloadStore;
   private readonly listeners = new Set<(topic: string) => void>();
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
@@ -108,6 +111,7 @@ export class PostgresStore implements Store {
   ) {
     this.monitor = new PostgresMonitorStore(pool);
     this.baseCatalog = new PostgresBaseCatalogStore(pool);
+    this.workloads = new PostgresWorkloadStore(pool);
   }
 
   async subscribe(listener: (topic: string) => void): Promise<() => void> {

@@ -337,4 +337,24 @@ CREATE TABLE IF NOT EXISTS vex_documents (
 );
 `,
   },
+  {
+    // Workload usage (src/store/workloads.ts): per image digest, the workloads the validating admission
+    // webhook admitted with it, first and last seen, so "which images have CVE-X" also says what runs them.
+    // Pruned by last_seen (admission.workloadRetention).
+    version: 15,
+    name: 'image-workloads',
+    sql: `
+CREATE TABLE IF NOT EXISTS image_workloads (
+  digest TEXT NOT NULL,
+  cluster TEXT NOT NULL DEFAULT '',
+  namespace TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  PRIMARY KEY (digest, cluster, namespace, kind, name)
+);
+CREATE INDEX IF NOT EXISTS image_workloads_by_last_seen ON image_workloads (last_seen);
+`,
+  },
 ];

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
+import { SqliteWorkloadStore, type WorkloadStore } from './workloads.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
@@ -44,9 +45,12 @@ export class SqliteStore implements Store {
   readonly monitor: MonitorStore;
   /** Base image catalog tables (src/store/base-catalog.ts). */
   readonly baseCatalog: BaseCatalogStore;
+  /** Workload usage from admission reviews (src/store/workloads.ts). */
+  readonly workloads: WorkloadStore;
   constructor(private readonly db: Database.Database) {
     this.monitor = new SqliteMonitorStore(db);
     this.baseCatalog = new SqliteBaseCatalogStore(db);
+    this.workloads = new SqliteWorkloadStore(db);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');

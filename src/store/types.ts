@@ -6,6 +6,7 @@
 import type { Digest, PushEvent, ScanReport, Verdict } from '../core/index.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import type { MonitorStore } from './monitor-types.js';
+import type { WorkloadStore } from './workloads.js';
 
 /** A queued event as stored. */
 export interface QueuedEvent {
@@ -172,6 +173,8 @@ export interface Store {
   readonly monitor: MonitorStore;
   /** The base image catalog: catalog images by digest, catalog tags over time (src/store/base-catalog-types.ts). */
   readonly baseCatalog: BaseCatalogStore;
+  /** Workload usage: which workloads admission admitted with each image digest (src/store/workloads.ts). */
+  readonly workloads: WorkloadStore;
   /** Applies pending schema migrations (idempotent). */
   migrate(): Promise<void>;
   /** True when the store answers. */

@@ -41,3 +41,30 @@ export function postPodReview(port: number, image: string, username = 'dev'): Pr
     req.end(body);
   });
 }
+
+/**
+ * Posts any AdmissionReview `body` to `/admission/validate` over a fresh TLS connection, presenting the
+ * client certificate `identity` when given (as the API server does), and answers its `response`.
+ * @throws on a failed handshake, a connection error or a body that is not JSON.
+ */
+export function postReview(port: number, body: unknown, identity: { cert?: Buffer; key?: Buffer } = {}): Promise<ReviewResponse & { warnings?: string[] }> {
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path: '/admission/validate?timeout=10s', method: 'POST', agent: false, rejectUnauthorized: false, cert: identity.cert, key: identity.key, headers: { 'content-type': 'application/json', 'content-length': data.length } },
+      (res) => {
+        let s = '';
+        res.on('data', (d) => (s += String(d)));
+        res.on('end', () => {
+          try {
+            resolve((JSON.parse(s) as { response: ReviewResponse & { warnings?: string[] } }).response);
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}

@@ -37,8 +37,11 @@ interface Overview {
 interface Blocked { since: string; bucket: 'day' | 'hour'; series: Array<{ t: string; registry: string; rule: string; count: number }>; pushes: number; rules: string[]; registries: string[] }
 interface Affected {
   id: string; more: boolean; next?: string; indexBehind: boolean;
-  images: Array<{ digest: string; findings: Array<{ id: string; aliases: string[]; package: string; installedVersion: string; fixedVersions: string[]; severity: string; firstSeen: string }>; verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }> }>;
+  images: Array<{ digest: string; findings: Array<{ id: string; aliases: string[]; package: string; installedVersion: string; fixedVersions: string[]; severity: string; firstSeen: string }>; verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>; workloads?: Workload[]; workloadCount?: number }>;
 }
+
+/** A workload admission saw running an image (src/store/workloads.ts). */
+interface Workload { cluster?: string; namespace: string; kind: string; name: string; firstSeen: string; lastSeen: string }
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -622,6 +625,18 @@ function createExceptionForm(out: HTMLElement): HTMLElement {
   return form;
 }
 
+/** The workloads running an image, as text (`namespace/Kind/name`, last seen in the viewer's zone), and how many more there are. */
+function workloadsCell(ws: Workload[], count: number): Child {
+  if (!ws.length) return count ? `${count} workload(s)` : 'none recorded';
+  const more = count - ws.length;
+  return h(
+    'ul',
+    { class: 'workloads' },
+    ws.map((w) => h('li', null, `${w.cluster ? `${w.cluster}: ` : ''}${w.namespace}/${w.kind}/${w.name}`, ' (last admitted ', time(w.lastSeen), ')')),
+    more > 0 ? h('li', null, `and ${more} more`) : null,
+  );
+}
+
 async function vulnerabilitiesPage(q: URLSearchParams): Promise<Child> {
   const id = q.get('id');
   const head = [h('h1', null, 'Vulnerabilities'), filterForm('vulnerabilities', [['id', 'Advisory or CVE id']], q)];
@@ -634,13 +649,14 @@ async function vulnerabilitiesPage(q: URLSearchParams): Promise<Child> {
     a.indexBehind ? h('p', { class: 'note' }, 'Some recent reports are not indexed yet: images only in them may be missing; ask again shortly.') : null,
     table(
       `Images affected by ${id}`,
-      ['Image', 'Where', 'Packages', 'Fixed in', 'Severity'],
+      ['Image', 'Where', 'Packages', 'Fixed in', 'Severity', 'Workloads'],
       a.images.map((im) => [
         imageLink(im.digest),
         h('ul', null, im.verdicts.map((v) => h('li', null, `${where(v.registry, v.repository, v.tags.join(',') || '(untagged)')} `, badge('d', v.decision)))),
         im.findings.map((f) => `${f.package} ${f.installedVersion}`).join('; '),
         im.findings.map((f) => f.fixedVersions.join(', ') || 'no fix known').join('; '),
         h('span', null, im.findings.map((f) => badge('sev', f.severity))),
+        workloadsCell(im.workloads ?? [], im.workloadCount ?? 0),
       ]),
     ),
     pager('vulnerabilities', q, a.more ? a.next : undefined),

@@ -12,7 +12,8 @@
  *   or --all and --rescan are given together; 1 when some rescan failed.
  * - `affected ID [--limit N] [--after DIGEST]`: a page of the stored images with a finding whose id or
  *   alias is ID (CVE, GHSA, OSV id; any case), in digest order, with repositories, tags, package and
- *   fixed versions; at most N images (1..1000, default 100) after DIGEST. `--format table` (default,
+ *   fixed versions, and the workloads admission saw running each image (namespace/Kind/name, most
+ *   recently seen first); at most N images (1..1000, default 100) after DIGEST. `--format table` (default,
  *   ending with a `more images: run again with --after …` line when there are more) or `json` (with
  *   `more` and `next`). Exit 0 (also when no image is affected); 2 for a bad id, limit or digest.
  */
@@ -51,16 +52,32 @@ async function openMonitor(configFile: string | undefined): Promise<{ monitor: M
   };
 }
 
-/** The table of `affected`: one line per (image, repository, finding). */
+/** Workloads shown per table cell at most; the rest are counted (`--format json` lists up to the API's bound). */
+const WORKLOADS_SHOWN = 3;
+
+/**
+ * The WORKLOADS cell of a row: `[cluster:]namespace/Kind/name` of the most recently seen workloads,
+ * then `+N` for the others recorded; `-` for none. The strings are the review's as stored: the caller
+ * escapes them for the terminal.
+ */
+export function workloadsCell(workloads: AffectedAnswer['images'][number]['workloads'], count: number): string {
+  if (!workloads.length && !count) return '-';
+  const shown = workloads.slice(0, WORKLOADS_SHOWN).map((w) => `${w.cluster ? `${w.cluster}:` : ''}${w.namespace}/${w.kind}/${w.name}`);
+  const rest = count - shown.length;
+  return shown.join(',') + (rest > 0 ? ` +${rest}` : '');
+}
+
+/** The table of `affected`: one line per (image, repository, finding), with the workloads that run the image. */
 export function affectedTable(answer: AffectedAnswer): string {
   // Package names, versions, repositories and tags come from images and registries: no control character
   // reaches the terminal (JSON keeps the exact values).
   const a = terminalSafe(answer);
   if (!a.images.length) return `no stored image has ${a.id}\n`;
-  const rows: string[][] = [['IMAGE', 'DIGEST', 'ADVISORY', 'PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY']];
+  const rows: string[][] = [['IMAGE', 'DIGEST', 'ADVISORY', 'PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY', 'WORKLOADS']];
   for (const img of a.images) {
     const where = img.verdicts.length ? img.verdicts.map((v) => `${v.registry}/${v.repository}${v.tags.length ? `:${v.tags.join(',')}` : ''}`) : ['(no verdict)'];
-    for (const w of where) for (const f of img.findings) rows.push([w, img.digest.slice(0, 19), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity]);
+    const used = workloadsCell(img.workloads ?? [], img.workloadCount ?? 0);
+    for (const w of where) for (const f of img.findings) rows.push([w, img.digest.slice(0, 19), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity, used]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const more = a.more ? `more images: run again with --after ${a.next}\n` : '';

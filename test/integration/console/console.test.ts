@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Digest } from '../../../src/core/index.js';
 import { startGatedLab, type GatedLab } from '../../helpers/gated-lab.js';
 import { ensureTools, labOci, ROOT, skopeoCopy } from '../../helpers/lab.js';
 
@@ -151,12 +152,27 @@ describe('console: end to end in headless Chromium', function () {
     await shot('exceptions');
   });
 
-  it('vulnerabilities: the CVE alias finds the image and where it is', async () => {
+  it('vulnerabilities: the CVE alias finds the image, where it is and the workloads that run it (as text)', async () => {
+    // Usage records as the admission webhook writes them (its path is tested over HTTPS in
+    // test/unit/admission/workload-usage-https.test.ts); a name with markup must stay text.
+    const seen = Date.parse('2026-12-01T10:00:00Z');
+    await lab.srv.store.workloads.recordUsage([
+      { digest: digest as Digest, cluster: '', namespace: 'shop', kind: 'ReplicaSet', name: 'web-5d4f8b7c9', firstSeen: seen, lastSeen: seen },
+      { digest: digest as Digest, cluster: '', namespace: 'shop', kind: 'Pod', name: '<img src=x onerror="window.__pwned=2">', firstSeen: seen - 1000, lastSeen: seen - 1000 },
+    ]);
     await go('#/vulnerabilities', 'Vulnerabilities');
     await page.getByLabel('Advisory or CVE id').fill(CVE);
     await page.getByLabel('Advisory or CVE id').press('Enter');
     await page.locator(`main table a[title="${digest}"]`).waitFor();
-    expect(await page.locator('main table').innerText()).to.include('lab/adm-zip:0.4.7 (lab)');
+    const table = await page.locator('main table').innerText();
+    expect(table).to.include('lab/adm-zip:0.4.7 (lab)');
+    expect(await page.locator('main table th', { hasText: 'Workloads' }).count()).to.equal(1);
+    const items = await page.locator('main table ul.workloads li').allInnerTexts();
+    // the most recently seen first, its time in the viewer's zone
+    expect(items[0]).to.equal(`shop/ReplicaSet/web-5d4f8b7c9 (last admitted ${new Date(seen).toLocaleString('en-US', { timeZone: ZONE, dateStyle: 'medium', timeStyle: 'short' })})`);
+    expect(items[1]).to.match(/^shop\/Pod\/<img src=x onerror="window.__pwned=2"> /);
+    expect(await page.locator('main table img').count()).to.equal(0);
+    expect(await page.evaluate('window.__pwned')).to.equal(undefined);
     await shot('vulnerabilities');
   });
 

@@ -32,7 +32,7 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('the table of a page with more after it ends saying how to ask for the next page', () => {
-    const img = { digest: digestOf(9), findings: [{ id: 'NSWG-NPM-458', aliases: [], package: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], severity: 'high' as const, path: '/app', firstSeen: '2026-12-05T00:00:00.000Z' }], verdicts: [] };
+    const img = { digest: digestOf(9), findings: [{ id: 'NSWG-NPM-458', aliases: [], package: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.9'], severity: 'high' as const, path: '/app', firstSeen: '2026-12-05T00:00:00.000Z' }], verdicts: [], workloads: [], workloadCount: 0 };
     const last = (more: boolean) => affectedTable({ id: 'NSWG-NPM-458', images: [img], more, ...(more ? { next: digestOf(9) } : {}), indexBehind: false }).trimEnd().split('\n').pop();
     expect(last(true)).to.equal(`more images: run again with --after ${digestOf(9)}`);
     expect(last(false)).to.match(/^\(no verdict\)/);
@@ -48,7 +48,7 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     const out = JSON.parse(a.stdout) as { images: Array<{ digest: string; findings: Array<{ id: string; fixedVersions: string[] }>; verdicts: Array<{ repository: string }> }> };
     expect(out.images.map((i) => [i.digest, i.findings[0].id, i.findings[0].fixedVersions[0], i.verdicts[0].repository])).to.deep.equal([[digestOf(1), 'NSWG-NPM-458', '0.4.9', 'team/zip']]);
     const t = runCli(['affected', 'NSWG-NPM-458', '--config', config]);
-    expect(t.stdout.split('\n')[1]).to.match(/^lab\/team\/zip:v1\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high$/);
+    expect(t.stdout.split('\n')[1]).to.match(/^lab\/team\/zip:v1\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high\s+-$/);
     const again = runCli(['monitor', '--config', config]);
     expect(JSON.parse(again.stdout)).to.include({ skipped: true });
     expect(runCli(['affected', 'X', '--format', 'xml', '--config', config]).status).to.equal(2);
@@ -109,6 +109,8 @@ describe('cli: pushgate affected table is terminal-safe', () => {
           digest,
           findings: [{ id: 'CVE-2024-0001', aliases: [], package: pkg, installedVersion: version, fixedVersions: [version], severity: 'high', path: '/x', firstSeen: '2026-01-01' }],
           verdicts: [{ registry: 'lab', repository, tags: [tag], decision: 'quarantine' }],
+          workloads: [],
+          workloadCount: 0,
         }],
       });
       // the table's own line breaks only: one header line and one row

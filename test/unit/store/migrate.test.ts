@@ -41,6 +41,7 @@ async function snapshot(s: Store) {
     audit: await s.listAudit(10_000),
     exceptions: await s.listExceptions(),
     vex: await s.listVexDocuments(),
+    workloads: [...(await s.workloads.workloadsOf([dig(1)], 20)).entries()],
     quarantine: await s.listQuarantine({ limit: 10_000 }),
     counts: await s.queueCounts(),
     verdictCounts: (await s.countVerdicts()).sort((a, b) => `${a.registry}${a.decision}`.localeCompare(`${b.registry}${b.decision}`)),
@@ -113,6 +114,7 @@ describe('store migrate', function () {
     await src.addVexDocument('alice', { author: 'sec@example.test', statements: 1, body: vexBody });
     const gone = await src.addVexDocument('bob', { author: 'other', statements: 2, body: vexBody });
     await src.deleteVexDocument(gone.id);
+    await src.workloads.recordUsage([{ digest: dig(1), cluster: 'eu-1', namespace: 'shop', kind: 'ReplicaSet', name: 'web-5d8f', firstSeen: 1_700_000_000_000, lastSeen: 1_700_000_600_000 }]);
     const q1 = await src.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v2', digest: dig(2), quarantineRepository: 'quarantine/team/app' });
     await src.recordQuarantine({ registry: 'lab', repository: 'team/app', tag: 'v3', digest: dig(3), quarantineRepository: 'quarantine/team/app' });
     await src.setQuarantineState(q1.id, 'released');
