@@ -8,7 +8,10 @@
  * unsatisfied one for `unsignedRecheckMs`, and dropped at once when the registry notifies a push to
  * the repository (a `.sig` tag, a referrer or the referrers fallback tag), so a signature made after
  * the push counts at the next review. A policy reload changes the revision, so no check outlives the
- * rules it was made for. Several replicas each keep their own cache; a replica that did not receive
+ * rules it was made for. A notification of the repository that arrives while a check is reading the
+ * registry makes that read stale: it still answers the reviews that were waiting for it, but it is not
+ * cached and reviews after the notification read again (a signature withdrawn mid-read must not be
+ * trusted for `cacheTtlMs`). Several replicas each keep their own cache; a replica that did not receive
  * the notification sees a new signature after `unsignedRecheckMs`.
  */
 import { LRUCache } from 'lru-cache';
@@ -35,7 +38,8 @@ const MAX_ENTRIES = 10_000;
 /** Signature checks for one gate: cached, coalesced, dropped on push notifications. */
 export class SignatureChecks {
   private readonly cache = new LRUCache<string, Entry>({ max: MAX_ENTRIES });
-  private readonly inflight = new Map<string, Promise<SignatureCheck[]>>();
+  /** Reads in progress by cache key; `stale` once a notification of the repository arrived during the read. */
+  private readonly inflight = new Map<string, { promise: Promise<SignatureCheck[]>; repoKey: string; stale: boolean }>();
   private readonly byRepo = new Map<string, Set<string>>();
   private root: TrustRoot | undefined | null = null;
   private readonly config: SignatureConfig;
@@ -66,7 +70,15 @@ export class SignatureChecks {
 
   /** Drops what a push or delete in the event's repository may have made stale. */
   onPush(ev: PushEvent): void {
-    const keys = this.byRepo.get(this.repoKey(ev.registry, ev.repository));
+    const rk = this.repoKey(ev.registry, ev.repository);
+    // A read in flight may have seen the registry before this event: later reviews must not join it,
+    // and its outcome must not be cached.
+    for (const [k, f] of [...this.inflight]) {
+      if (f.repoKey !== rk) continue;
+      f.stale = true;
+      this.inflight.delete(k);
+    }
+    const keys = this.byRepo.get(rk);
     if (!keys) return;
     for (const k of [...keys]) {
       const e = this.cache.get(k);
@@ -111,10 +123,12 @@ export class SignatureChecks {
       this.cache.delete(key);
     }
     const running = this.inflight.get(key);
-    if (running) return running;
-    const p = this.run(reg, repository, digest, rules).then((checks) => {
+    if (running) return running.promise;
+    const rk = this.repoKey(reg.name, repository);
+    const flight: { promise: Promise<SignatureCheck[]>; repoKey: string; stale: boolean } = { promise: Promise.resolve([]), repoKey: rk, stale: false };
+    flight.promise = this.run(reg, repository, digest, rules).then((checks) => {
+      if (flight.stale) return checks;
       this.cache.set(key, { checks, at: this.now() });
-      const rk = this.repoKey(reg.name, repository);
       let set = this.byRepo.get(rk);
       if (!set) {
         // Bounded like the cache: an index entry whose cache entry was evicted is dropped on the next push.
@@ -125,11 +139,11 @@ export class SignatureChecks {
       set.add(key);
       return checks;
     });
-    this.inflight.set(key, p);
+    this.inflight.set(key, flight);
     try {
-      return await p;
+      return await flight.promise;
     } finally {
-      this.inflight.delete(key);
+      if (this.inflight.get(key) === flight) this.inflight.delete(key);
     }
   }
 

@@ -25,6 +25,9 @@ class SigningGate extends FakeGate {
   /** `repo@digest` → the `.sig` manifest bytes and its payloads by digest. */
   sigs = new Map<string, { manifest: Buffer; blobs: Map<string, Buffer> }>();
   listeners: Array<(ev: PushEvent) => void> = [];
+  /** When set, a `.sig` read waits for it after taking the manifest: a read in flight across a notification. */
+  hold: Promise<void> | undefined;
+  blobs = new Map<string, Buffer>();
 
   get currentPolicy() {
     return { revision: this.revision, signatures: this.rules };
@@ -46,15 +49,15 @@ class SigningGate extends FakeGate {
         if (this.registryDown) throw fail('GET manifest');
         const digest = ref.replace(/\.sig$/, '').replace('-', ':');
         const s = this.sigs.get(`${repo}@${digest}`);
+        if (this.hold) await this.hold;
         if (!s || !ref.endsWith('.sig')) throw notFound('GET manifest');
         return { digest: `sha256:${crypto.createHash('sha256').update(s.manifest).digest('hex')}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: s.manifest };
       },
       getBlob: async (repo: string, digest: string) => {
         const { Readable } = await import('node:stream');
-        for (const s of this.sigs.values()) {
-          const b = s.blobs.get(digest);
-          if (b) return Readable.from([b]);
-        }
+        // Blobs outlive their tag, as in a registry until garbage collection.
+        const b = this.blobs.get(digest);
+        if (b) return Readable.from([b]);
         throw notFound(`GET blob ${repo}@${digest}`);
       },
       referrers: async (repo: string) => {
@@ -69,6 +72,7 @@ class SigningGate extends FakeGate {
     const m = legacySignatureManifest([signLegacy(key.privateKey, `registry.example.test/${repo}`, digest)]);
     const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
     this.sigs.set(`${repo}@${digest}`, { manifest: m.bytes, blobs: new Map(m.blobs.map((b) => [sha(b), b])) });
+    for (const b of m.blobs) this.blobs.set(sha(b), b);
   }
 
   notify(ev: Partial<PushEvent>): void {
@@ -157,5 +161,27 @@ describe('admission signature rules', () => {
     const all = await Promise.all([run(), run(), run()]);
     expect(all.every((a) => a.allowed)).to.equal(true);
     expect(gate.requests.filter((r) => r.startsWith('manifest'))).to.have.length(1);
+  });
+
+  it('a delete or .sig rewrite notified while a check is in flight: neither that read nor one started before it decides a later review', async () => {
+    const sigTag = `${dg(1).replace(':', '-')}.sig`;
+    for (const ev of [{ action: 'delete' as const }, { tag: sigTag }]) {
+      gate.requests = [];
+      gate.sign('app', dg(1));
+      const { run } = await judge(gate);
+      let release!: () => void;
+      gate.hold = new Promise((r) => (release = r));
+      const first = run();
+      await new Promise((r) => setTimeout(r, 10));
+      // The signature is withdrawn while the read above still holds it.
+      gate.sigs.clear();
+      gate.notify({ repository: 'app', ...ev });
+      gate.hold = undefined;
+      const second = run();
+      release();
+      expect((await first).allowed, 'the read that began before the withdrawal').to.equal(true);
+      expect((await second).allowed, `a review after the ${JSON.stringify(ev)} notification`).to.equal(false);
+      expect((await run()).allowed, 'a later review (cache)').to.equal(false);
+    }
   });
 });
