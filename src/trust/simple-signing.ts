@@ -10,7 +10,8 @@
  * ```
  *
  * cosign (Go, encoding/json) matches field names case-insensitively, so a payload spelling
- * `Critical` or `Docker-Manifest-Digest` means to cosign what `critical` means here; pushgate refuses
+ * `Critical`, `Docker-Manifest-Digest` or `docker-manifeſt-digest` (Unicode folding, {@link goFoldName})
+ * means to cosign what the canonical name means here; pushgate refuses
  * any spelling of a known field other than the canonical one, and duplicates after case folding, so
  * it never reads a different digest than another verifier of the same bytes.
  */
@@ -30,16 +31,37 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Rejects keys that Go's case-insensitive matching would read as one of `known` but JSON.parse would not. */
+/**
+ * A field name folded for comparison with the ASCII field names of the payload, as Go's encoding/json
+ * folds it (`foldName`: ASCII letters upper-cased, any other rune replaced by the smallest rune of its
+ * `unicode.SimpleFold` orbit). The only non-ASCII runes whose orbit holds an ASCII letter are `ſ`
+ * (U+017F, orbit S s ſ) and the Kelvin sign (U+212A, orbit K k K); every other non-ASCII rune stays
+ * non-ASCII and cannot fold onto an ASCII name, so it is kept as is.
+ */
+export function goFoldName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    if (ch >= 'a' && ch <= 'z') out += ch.toUpperCase();
+    else if (ch === '\u017f') out += 'S';
+    else if (ch === '\u212a') out += 'K';
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * Rejects keys that Go's case-insensitive matching would read as one of `known` (or as each other)
+ * but JSON.parse would not.
+ */
 function checkKeys(o: Record<string, unknown>, known: string[], at: string): void {
   const seen = new Map<string, string>();
   for (const k of Object.keys(o)) {
-    const folded = k.toLowerCase();
+    const folded = goFoldName(k);
     const prev = seen.get(folded);
     if (prev !== undefined) throw new Error(`${at} has both "${prev}" and "${k}": ambiguous (field names are case-insensitive to cosign)`);
     seen.set(folded, k);
-    const canonical = known.find((n) => n.toLowerCase() === folded);
-    if (canonical !== undefined && canonical !== k) throw new Error(`${at} spells "${canonical}" as "${k}": refused as ambiguous`);
+    const canonical = known.find((n) => goFoldName(n) === folded);
+    if (canonical !== undefined && canonical !== k) throw new Error(`${at} spells "${canonical}" as ${JSON.stringify(k)}: refused as ambiguous`);
   }
 }
 

@@ -131,6 +131,43 @@ describe('trust: signatures made here in cosign\'s formats', () => {
     }
   });
 
+  it('refuses a key that Go folds onto a known field through non-ASCII letters (ſ, K Kelvin sign): a signed payload cosign would read with another digest (property)', () => {
+    // Go's encoding/json folds a key rune by rune to the smallest rune of its SimpleFold orbit: ſ is s,
+    // the Kelvin sign is k; ASCII case changes too.
+    const variants: Record<string, string[]> = { s: ['S', '\u017f'], k: ['K', '\u212a'] };
+    const other = `sha256:${'b'.repeat(64)}`;
+    // The look-alike key comes last: Go keeps the last value for a field, so cosign reads `other`.
+    const payload = (spelled: string) =>
+      `{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"${digest}","${spelled}":"${other}"},"type":"cosign container image signature"}}`;
+    const spell = (name: string, picks: number[]) =>
+      [...name].map((c, i) => {
+        const alts = [c, ...(variants[c] ?? (/[a-z]/.test(c) ? [c.toUpperCase()] : []))];
+        return alts[picks[i % picks.length] % alts.length];
+      }).join('');
+    const s = signLegacy(privateKey, 'reg.example/team/app', digest);
+    expect(verifyLegacyWithKey(s, key, { digest })).to.equal(undefined);
+    fc.assert(
+      fc.property(fc.array(fc.nat(3), { minLength: 1, maxLength: 30 }), (picks) => {
+        const spelled = spell('docker-manifest-digest', picks);
+        fc.pre(spelled !== 'docker-manifest-digest');
+        const bytes = Buffer.from(payload(spelled));
+        const signed = { ...s, payload: bytes, signature: crypto.sign('sha256', bytes, privateKey).toString('base64') };
+        return verifyLegacyWithKey(signed, key, { digest }) !== undefined;
+      }),
+      { numRuns: 300 },
+    );
+    for (const [name, spelled] of [['critical', 'criticaL'], ['type', 'TYPE'], ['docker-reference', 'doc\u212aer-reference'], ['docker-manifest-digest', 'docker-manife\u017ft-digest']] as const) {
+      const doc = `{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"}}`;
+      const at = doc.indexOf(`"${name}":`);
+      const extra = `"${spelled}":${name === 'critical' ? '{}' : '"x"'},`;
+      const bad = doc.slice(0, at) + extra + doc.slice(at);
+      expect(() => parseSimpleSigning(Buffer.from(bad)), bad).to.throw(/ambiguous|refused/);
+    }
+    // Letters outside those orbits (dotless ı, dotted İ) are other names to Go: an unknown field, ignored.
+    const ignored = `{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"${digest}","\u0130mage":{}},"type":"cosign container image signature"}}`;
+    expect(parseSimpleSigning(Buffer.from(ignored)).manifestDigest).to.equal(digest);
+  });
+
   it('bundle: a DSSE statement for this digest verifies; an attestation of another predicate type is not a signature', () => {
     expect(verifyBundle(dsseBundle(privateKey, digest), key, { digest }, undefined)).to.have.property('identity');
     expect(verifyBundle(dsseBundle(privateKey, digest, 'https://slsa.dev/provenance/v1'), key, { digest }, undefined)).to.have.property('why').that.matches(/attestation of/);
