@@ -224,11 +224,16 @@ function cdxProduct(ref: string, components: Map<string, string>, at: string): V
  */
 export function parseCycloneDxVex(doc: Record<string, unknown>, source: string): VexStatement[] {
   const components = new Map<string, string>();
-  const walk = (cs: unknown): void => {
-    for (const c of Array.isArray(cs) ? cs : []) {
-      if (!isRecord(c)) continue;
-      if (typeof c['bom-ref'] === 'string' && typeof c.purl === 'string') components.set(c['bom-ref'], c.purl);
-      walk(c.components);
+  // Iterative: nesting is as deep as the document says, and a 4 MB body nests ~300k levels.
+  const walk = (top: unknown): void => {
+    const stack: unknown[] = [top];
+    while (stack.length) {
+      const cs = stack.pop();
+      for (const c of Array.isArray(cs) ? cs : []) {
+        if (!isRecord(c)) continue;
+        if (typeof c['bom-ref'] === 'string' && typeof c.purl === 'string') components.set(c['bom-ref'], c.purl);
+        stack.push(c.components);
+      }
     }
   };
   const meta = isRecord(doc.metadata) ? doc.metadata : {};
@@ -281,13 +286,18 @@ const CSAF_STATUS: Record<string, VexStatement['status']> = {
 export function parseCsafVex(doc: Record<string, unknown>, source: string): VexStatement[] {
   const purls = new Map<string, string>();
   const composite = new Map<string, { component: string; parent: string }>();
-  const visit = (node: unknown): void => {
-    if (!isRecord(node)) return;
-    const product = isRecord(node.product) ? node.product : node;
-    if (typeof product.product_id === 'string' && isRecord(product.product_identification_helper) && typeof product.product_identification_helper.purl === 'string') {
-      purls.set(product.product_id, product.product_identification_helper.purl);
+  // Iterative: branches nest as deep as the document says (a 4 MB body nests ~300k levels).
+  const visit = (top: unknown): void => {
+    const stack: unknown[] = [top];
+    while (stack.length) {
+      const node = stack.pop();
+      if (!isRecord(node)) continue;
+      const product = isRecord(node.product) ? node.product : node;
+      if (typeof product.product_id === 'string' && isRecord(product.product_identification_helper) && typeof product.product_identification_helper.purl === 'string') {
+        purls.set(product.product_id, product.product_identification_helper.purl);
+      }
+      if (Array.isArray(node.branches)) for (let i = node.branches.length - 1; i >= 0; i--) stack.push(node.branches[i]);
     }
-    for (const b of Array.isArray(node.branches) ? node.branches : []) visit(b);
   };
   const tree = isRecord(doc.product_tree) ? doc.product_tree : {};
   for (const b of Array.isArray(tree.branches) ? tree.branches : []) visit(b);

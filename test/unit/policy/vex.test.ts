@@ -114,3 +114,20 @@ describe('VEX: the author a document names (for the admin API list)', () => {
     expect(vexAuthor('{"author"')).to.equal('');
   });
 });
+
+describe('VEX: nesting as deep as a 4 MB body allows', () => {
+  // The admin API takes bodies up to 4 MB; product trees and component lists nest at the author's will.
+  const DEPTH = 200_000;
+  const nest = (open: string, close: string, inner: string) => `${open.repeat(DEPTH)}${inner}${close.repeat(DEPTH)}`;
+
+  it('CSAF branches and CycloneDX components nested 200k deep are read (the innermost product counts), not a stack overflow', () => {
+    const leaf = '{"product":{"product_id":"ADMZIP","name":"adm-zip","product_identification_helper":{"purl":"pkg:npm/adm-zip@0.4.7"}}}';
+    const csaf = `{"document":{"category":"csaf_vex","csaf_version":"2.0"},"product_tree":{"branches":[${nest('{"branches":[', ']}', leaf)}]},"vulnerabilities":[{"cve":"CVE-2018-1002204","product_status":{"fixed":["ADMZIP"]}}]}`;
+    expect(csaf.length).to.be.below(4 * 1024 * 1024);
+    expect(applyVex([admZip()], parseVex(csaf, 'deep-csaf.json'), [])[0].vex?.status).to.equal('fixed');
+    const comp = '{"bom-ref":"z","purl":"pkg:npm/adm-zip@0.4.7"}';
+    const cdx = `{"bomFormat":"CycloneDX","specVersion":"1.6","components":[${nest('{"components":[', ']}', comp)}],"vulnerabilities":[{"id":"CVE-2018-1002204","analysis":{"state":"resolved"},"affects":[{"ref":"z"}]}]}`;
+    expect(cdx.length).to.be.below(4 * 1024 * 1024);
+    expect(applyVex([admZip()], parseVex(cdx, 'deep-cdx.json'), [])[0].vex?.status).to.equal('fixed');
+  });
+});
