@@ -11,7 +11,8 @@
  * rules it was made for. A notification of the repository that arrives while a check is reading the
  * registry makes that read stale: it still answers the reviews that were waiting for it, but it is not
  * cached and reviews after the notification read again (a signature withdrawn mid-read must not be
- * trusted for `cacheTtlMs`). Several replicas each keep their own cache; a replica that did not receive
+ * trusted for `cacheTtlMs`). The index of cached checks by repository follows the cache's evictions,
+ * so it is bounded without ever losing a cached check a notification must drop. Several replicas each keep their own cache; a replica that did not receive
  * the notification sees a new signature after `unsignedRecheckMs`.
  */
 import { LRUCache } from 'lru-cache';
@@ -31,13 +32,15 @@ type SignatureConfig = NonNullable<PushgateConfig['admission']['signatures']>;
 interface Entry {
   checks: SignatureCheck[];
   at: number;
+  /** `registry\0repository`: the index ({@link SignatureChecks.byRepo}) set this entry's key is in. */
+  repoKey: string;
 }
 
 const MAX_ENTRIES = 10_000;
 
 /** Signature checks for one gate: cached, coalesced, dropped on push notifications. */
 export class SignatureChecks {
-  private readonly cache = new LRUCache<string, Entry>({ max: MAX_ENTRIES });
+  private readonly cache: LRUCache<string, Entry>;
   /** Reads in progress by cache key; `stale` once a notification of the repository arrived during the read. */
   private readonly inflight = new Map<string, { promise: Promise<SignatureCheck[]>; repoKey: string; stale: boolean }>();
   private readonly byRepo = new Map<string, Set<string>>();
@@ -48,9 +51,22 @@ export class SignatureChecks {
    * @param gate registry clients, host aliases, push notifications.
    * @param config `admission.signatures` (default: no trusted root, {@link DEFAULT_SIGNATURE_CACHE}).
    * @param now clock, ms.
+   * @param maxEntries checks cached at most (least recently used dropped first).
    */
-  constructor(private readonly gate: GateApi, config: SignatureConfig | undefined, private readonly now: () => number = Date.now) {
+  constructor(private readonly gate: GateApi, config: SignatureConfig | undefined, private readonly now: () => number = Date.now, maxEntries = MAX_ENTRIES) {
     this.config = config ?? { ...DEFAULT_SIGNATURE_CACHE };
+    // The repository index follows the cache: an entry leaving the cache (evicted, deleted, replaced
+    // by an equal key) leaves the index, so the index is bounded by the cache and every cached check
+    // stays reachable by the notifications of its repository.
+    this.cache = new LRUCache<string, Entry>({
+      max: maxEntries,
+      dispose: (e, k, reason) => {
+        if (reason === 'set') return;
+        const set = this.byRepo.get(e.repoKey);
+        set?.delete(k);
+        if (set && set.size === 0) this.byRepo.delete(e.repoKey);
+      },
+    });
     gate.onPush?.((ev) => this.onPush(ev));
   }
 
@@ -128,11 +144,9 @@ export class SignatureChecks {
     const flight: { promise: Promise<SignatureCheck[]>; repoKey: string; stale: boolean } = { promise: Promise.resolve([]), repoKey: rk, stale: false };
     flight.promise = this.run(reg, repository, digest, rules).then((checks) => {
       if (flight.stale) return checks;
-      this.cache.set(key, { checks, at: this.now() });
+      this.cache.set(key, { checks, at: this.now(), repoKey: rk });
       let set = this.byRepo.get(rk);
       if (!set) {
-        // Bounded like the cache: an index entry whose cache entry was evicted is dropped on the next push.
-        if (this.byRepo.size >= MAX_ENTRIES) this.byRepo.clear();
         set = new Set();
         this.byRepo.set(rk, set);
       }

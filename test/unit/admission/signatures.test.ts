@@ -7,6 +7,7 @@
  */
 import { expect } from 'chai';
 import crypto from 'node:crypto';
+import fc from 'fast-check';
 import { validateReview } from '../../../src/admission/review.js';
 import { SignatureChecks } from '../../../src/admission/signatures.js';
 import type { PushEvent } from '../../../src/core/index.js';
@@ -183,5 +184,39 @@ describe('admission signature rules', () => {
       expect((await second).allowed, `a review after the ${JSON.stringify(ev)} notification`).to.equal(false);
       expect((await run()).allowed, 'a later review (cache)').to.equal(false);
     }
+  });
+});
+
+describe('admission signature cache: bounded without losing track of what a notification must drop', () => {
+  it('after more repositories than the cache holds were checked, a delete notification still drops a cached satisfied check', async () => {
+    const gate = new SigningGate();
+    gate.sign('app', dg(1));
+    const checks = new SignatureChecks(gate, { cacheTtlMs: 600_000, unsignedRecheckMs: 600_000 }, Date.now, 3);
+    const reg = REG;
+    const rules = [{ ...rule(), matches: () => true }];
+    const ok = async (repo: string) => (await checks.check(reg, repo, dg(1), rules))[0].satisfied;
+    for (const repo of ['r1', 'r2']) await ok(repo);
+    expect(await ok('app')).to.equal(true);
+    // Another repository: the least recently used (r1) leaves the cache; app stays cached.
+    await ok('r3');
+    gate.sigs.clear();
+    gate.notify({ repository: 'app', action: 'delete' });
+    expect(await ok('app'), 'the signature was deleted').to.equal(false);
+  });
+
+  it('any order of checks over more repositories than the cache holds: a delete notification of app means app is read again (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom('app', 'r1', 'r2', 'r3', 'r4', 'r5'), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 4 }), async (order, max) => {
+        const gate = new SigningGate();
+        gate.sign('app', dg(1));
+        const checks = new SignatureChecks(gate, { cacheTtlMs: 600_000, unsignedRecheckMs: 600_000 }, Date.now, max);
+        const rules = [{ ...rule(), matches: () => true }];
+        for (const repo of ['app', ...order]) await checks.check(REG, repo, dg(1), rules);
+        gate.sigs.clear();
+        gate.notify({ repository: 'app', action: 'delete' });
+        return !(await checks.check(REG, 'app', dg(1), rules))[0].satisfied;
+      }),
+      { numRuns: 200 },
+    );
   });
 });
