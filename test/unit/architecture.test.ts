@@ -24,7 +24,7 @@ const ALLOWED: Record<string, string[]> = {
   metrics: ['core', 'gate'],
   gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'base'],
   trust: ['core', 'registry'],
-  admission: ['core', 'config', 'policy', 'gate', 'registry', 'trust'],
+  admission: ['core', 'config', 'policy', 'gate', 'registry', 'trust', 'store'],
   proxy: ['core', 'config', 'registry', 'gate'],
   monitor: ['core', 'config', 'scan', 'vulndb', 'policy', 'store', 'gate'],
   server: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'metrics', 'gate', 'admission', 'proxy', 'monitor', 'trust', 'base'],
