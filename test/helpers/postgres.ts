@@ -23,3 +23,27 @@ export async function freshDatabase(prefix = 'pushgate_test'): Promise<{ url: st
     },
   };
 }
+
+/**
+ * mocha hooks giving each test a fresh store of `kind`: SQLite in memory, or PostgreSQL in a new database
+ * named after `prefix` (dropped after the test). Call inside a `describe`; read the store with the getter.
+ */
+export function freshStoreEachTest(kind: 'sqlite' | 'postgres', prefix: string): () => import('../../src/store/index.js').Store {
+  let store: import('../../src/store/index.js').Store;
+  let drop: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    const { openStore } = await import('../../src/store/index.js');
+    if (kind === 'sqlite') store = await openStore('sqlite::memory:');
+    else {
+      const db = await freshDatabase(prefix);
+      drop = db.drop;
+      store = await openStore(db.url);
+    }
+  });
+  afterEach(async () => {
+    await store.close();
+    await drop?.();
+    drop = undefined;
+  });
+  return () => store;
+}

@@ -7,27 +7,18 @@ import { expect } from 'chai';
 import crypto from 'node:crypto';
 import type { Digest } from '../../../src/core/index.js';
 import { BaseCatalog } from '../../../src/base/catalog.js';
-import { openStore, type Store } from '../../../src/store/index.js';
-import { freshDatabase } from '../../helpers/postgres.js';
+import type { Store } from '../../../src/store/index.js';
+import { freshStoreEachTest } from '../../helpers/postgres.js';
 
 const d = (s: string): Digest => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}` as Digest;
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`base catalog store (${kind})`, function () {
     this.timeout(30_000);
+    const current = freshStoreEachTest(kind, 'pushgate_basecat');
     let store: Store;
-    let drop: (() => Promise<void>) | undefined;
-    beforeEach(async () => {
-      if (kind === 'sqlite') store = await openStore('sqlite::memory:');
-      else {
-        const db = await freshDatabase('pushgate_basecat');
-        drop = db.drop;
-        store = await openStore(db.url);
-      }
-    });
-    afterEach(async () => {
-      await store.close();
-      await drop?.();
+    beforeEach(() => {
+      store = current();
     });
 
     it('keeps entries and tag moves, and a reloaded catalog answers the same', async () => {

@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
 import type { Digest } from '../../../src/core/index.js';
-import { openStore, type Store, type WorkloadUsage } from '../../../src/store/index.js';
-import { freshDatabase } from '../../helpers/postgres.js';
+import type { Store, WorkloadUsage } from '../../../src/store/index.js';
+import { freshStoreEachTest } from '../../helpers/postgres.js';
 
 const d = (s: string): Digest => `sha256:${crypto.createHash('sha256').update(s).digest('hex')}` as Digest;
 const row = (digest: Digest, name: string, firstSeen: number, lastSeen = firstSeen, over: Partial<WorkloadUsage> = {}): WorkloadUsage => ({
@@ -17,19 +17,10 @@ const row = (digest: Digest, name: string, firstSeen: number, lastSeen = firstSe
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`workload usage store (${kind})`, function () {
     this.timeout(30_000);
+    const current = freshStoreEachTest(kind, 'pg_workloads');
     let store: Store;
-    let drop: (() => Promise<void>) | undefined;
-    beforeEach(async () => {
-      if (kind === 'sqlite') store = await openStore('sqlite::memory:');
-      else {
-        const db = await freshDatabase('pg_workloads');
-        drop = db.drop;
-        store = await openStore(db.url);
-      }
-    });
-    afterEach(async () => {
-      await store.close();
-      await drop?.();
+    beforeEach(() => {
+      store = current();
     });
 
     it('upserts: first seen is the earliest, last seen the latest, whatever the batch order (duplicates in one batch too)', async () => {
