@@ -116,6 +116,9 @@ export function detectBase(input: DetectInput, catalog: CatalogView): Detection 
     return `${e.repository}${tags.length ? `:${tags.join(',')}` : ''}@${e.digest}`;
   };
   const why = () => (refused.length ? `; refused: ${refused.map((r) => r.message).join('; ')}` : '');
+  // A claim may choose among catalog images of the chain the layers prove, never a shorter one: naming the
+  // base's own base would have the image judged (allowed, upToDate, maxAge) on a base it is not built on.
+  const longest = diffIDs.length ? catalog.index.longestPrefix(diffIDs)?.length ?? 0 : 0;
 
   // 1. annotations
   const annName = input.annotations?.[BASE_NAME];
@@ -132,8 +135,9 @@ export function detectBase(input: DetectInput, catalog: CatalogView): Detection 
     else if (!cands.length) refused.push({ code: 'base-annotation-refused', message: `annotated base ${claim} is not in the base catalog, so its layers cannot be checked` });
     else {
       const hit = bestPrefix(cands, diffIDs);
-      if (hit) return named(hit, 'annotation', `base ${ref(hit)} named by annotation ${annDigest ? BASE_DIGEST : BASE_NAME}; its ${hit.diffIDs.length} layer(s) are the first ${hit.diffIDs.length} of ${total} (method: annotation)`);
-      refused.push({ code: 'base-annotation-refused', message: `annotated base ${claim}: its layers are not the first layers of this image (or are all of them); the annotation is the image author's word and was not used` });
+      if (hit && hit.diffIDs.length < longest) refused.push({ code: 'base-annotation-refused', message: `annotated base ${claim}: a longer catalog image (${longest} layers, not ${hit.diffIDs.length}) begins this image, so the annotation names the base's own base and was not used` });
+      else if (hit) return named(hit, 'annotation', `base ${ref(hit)} named by annotation ${annDigest ? BASE_DIGEST : BASE_NAME}; its ${hit.diffIDs.length} layer(s) are the first ${hit.diffIDs.length} of ${total} (method: annotation)`);
+      else refused.push({ code: 'base-annotation-refused', message: `annotated base ${claim}: its layers are not the first layers of this image (or are all of them); the annotation is the image author's word and was not used` });
     }
   }
 
@@ -141,12 +145,13 @@ export function detectBase(input: DetectInput, catalog: CatalogView): Detection 
   if (input.provenance?.length && diffIDs.length) {
     const images = input.provenance.filter((m) => dockerPurl(m.uri));
     const cands = images.flatMap((m) => materialDigests(m).flatMap((d) => catalog.byDigest(d)));
-    const hit = bestPrefix(cands, diffIDs);
+    const found = bestPrefix(cands, diffIDs);
+    const hit = found && found.diffIDs.length >= longest ? found : undefined;
     if (hit) return named(hit, 'provenance', `base ${ref(hit)} named by the image's provenance attestation (materials); its ${hit.diffIDs.length} layer(s) are the first ${hit.diffIDs.length} of ${total} (method: provenance)`);
     if (images.length) {
       refused.push({
         code: 'base-provenance-refused',
-        message: `provenance materials ${images.map((m) => m.uri).join(', ')}: ${cands.length ? 'no catalog image named there has layers that begin this image' : 'none is in the base catalog'}`,
+        message: `provenance materials ${images.map((m) => m.uri).join(', ')}: ${found ? `a longer catalog image (${longest} layers, not ${found.diffIDs.length}) begins this image` : cands.length ? 'no catalog image named there has layers that begin this image' : 'none is in the base catalog'}`,
       });
     }
   }

@@ -44,7 +44,8 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #       secret:              rules (secret rule ids or globs: private-key, aws-*), minSeverity
 #       image:               exactly one check: runsAsRoot: true | maxAge: 90d | maxSize: 2GiB |
 #                            requiredLabels: [..] | forbiddenPorts: [22, "23/tcp", "6000-6063/tcp"]
-#       baseImage:           allowed: [{name: glob on label org.opencontainers.image.base.name},
+#       baseImage:           allowed: [{name: glob on the verified base's repository:tag (the label
+#                                        org.opencontainers.image.base.name only where the author is trusted)},
 #                                      {diffIDs: [the base's layer diffIDs, which the image must begin with]}]
 #       eol:                 the OS release or a runtime (config Env NODE_VERSION, PYTHON_VERSION, …, or the
 #                            runtime's package) is past end of regular security support (an \`eol:\` source of

@@ -1,9 +1,10 @@
 /**
  * `match.baseImage`, one check per rule:
- * - `allowed`: a base image allowlist. The base is known by the label `org.opencontainers.image.base.name`
- *   (OCI annotations spec, set by `docker buildx` and others), by the detected base's catalog name
+ * - `allowed`: a base image allowlist. The base is known by the detected base's catalog name
  *   (`repository:tag`, src/base), or by layers: the image's `rootfs.diff_ids` (or the caller's
- *   `baseLayers`) begin with an allowed base's diffIDs.
+ *   `baseLayers`) begin with an allowed base's diffIDs. The label `org.opencontainers.image.base.name`
+ *   (OCI annotations spec) is written by the image author, so it names the base only when the caller trusts
+ *   the author (PolicyInput.baseVerified without a catalog-verified base: the CLI's trustAuthorBase).
  * - `upToDate`: the detected base's tag now names a newer digest (a `refresh` recommendation) and has
  *   for longer than `grace`: names the newer digest and the findings it no longer has.
  * - `maxAge`: the detected base was created longer ago than the duration.
@@ -12,6 +13,9 @@ import { rebuildHint } from '../../core/base-image.js';
 import { formatDuration, parseDuration } from '../../config/units.js';
 import type { BaseImageMatchSpec, PolicyItem } from '../types.js';
 import { glob, parseDate, type RuleCompiler } from './common.js';
+
+/** Base detection methods whose evidence the catalog checked (src/base/detect.ts). */
+const CATALOG_VERIFIED: ReadonlySet<string> = new Set(['chain', 'annotation', 'provenance']);
 
 /** The OCI label naming the base image. */
 export const BASE_NAME_LABEL = 'org.opencontainers.image.base.name';
@@ -57,7 +61,11 @@ export const compileBaseImageRule: RuleCompiler<BaseImageMatchSpec> = (spec) => 
   const names = list.map((a) => a.name).filter(Boolean);
   return {
     match: ({ input }) => {
-      const label = input.imageConfig?.config?.Labels?.[BASE_NAME_LABEL];
+      // The label is written by whoever built the image: it names the base only where the caller trusts the
+      // author (baseVerified with no catalog-verified base, i.e. the CLI's trustAuthorBase). A base the catalog
+      // verified is judged by its catalog name, whatever the label claims.
+      const raw = input.imageConfig?.config?.Labels?.[BASE_NAME_LABEL];
+      const label = input.baseVerified && !(input.base && CATALOG_VERIFIED.has(input.base.method)) ? raw : undefined;
       const rootfs = input.imageConfig?.rootfs?.diff_ids;
       const b = input.base;
       const detected = b?.repository ? [...b.tags.map((t) => `${b.repository}:${t}`), ...(b.digest ? [`${b.repository}@${b.digest}`] : [])] : [];
@@ -71,8 +79,10 @@ export const compileBaseImageRule: RuleCompiler<BaseImageMatchSpec> = (spec) => 
       const text = label
         ? `base image ${label} is not allowed`
         : detected.length
-          ? `base image ${detected[0]} (found by ${b!.method}) is not allowed`
-          : `the base image is unknown: no ${BASE_NAME_LABEL} label, and the first layers match no allowed base`;
+          ? `base image ${detected[0]} (found by ${b!.method}) is not allowed${raw !== undefined ? ` (its ${BASE_NAME_LABEL} label ${JSON.stringify(raw)} is the author's word and was not used)` : ''}`
+          : raw !== undefined
+            ? `the base image is unverified: the ${BASE_NAME_LABEL} label ${JSON.stringify(raw)} is the image author's word, no catalog image's layers begin this image, and the first layers match no allowed base`
+            : `the base image is unknown: no ${BASE_NAME_LABEL} label, and the first layers match no allowed base`;
       return [{ id: 'base-image', text }];
     },
     describe: () => 'base image not in the allowlist',

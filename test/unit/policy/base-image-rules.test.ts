@@ -52,6 +52,22 @@ describe('policy rules: base image with a detected base', () => {
     expect(ev.reasons[0].message).to.include('lab/debian:12 (found by chain)');
   });
 
+  it('allowed never takes the author\'s base.name label over, or instead of, the verified base', () => {
+    const rule = { baseImage: { allowed: [{ name: 'lab/debian:12*' }] } };
+    const lie = { imageConfig: { config: { Labels: { 'org.opencontainers.image.base.name': 'lab/debian:12' } }, rootfs: { type: 'layers' as const, diff_ids: [`sha256:${'e'.repeat(64)}`] } } };
+    // The catalog verified the base as lab/evil: the label's claim must not allow it.
+    const verified = decide(rule, { ...lie, base: base({ repository: 'lab/evil', tags: ['1'] }), baseVerified: true });
+    expect(verified.decision).to.equal('reject');
+    expect(verified.reasons[0].message).to.include('lab/evil:1 (found by chain)').and.include("author's word");
+    // No base found (or history only) at the gate: the label alone is not evidence.
+    const unverified = decide(rule, { ...lie, base: base({ method: 'history', repository: undefined, tags: [], digest: undefined }), baseVerified: false });
+    expect(unverified.decision).to.equal('reject');
+    expect(unverified.reasons[0].message).to.include('unverified');
+    expect(decide(rule, { ...lie }).decision).to.equal('reject');
+    // The CLI trusting the author (baseVerified from trustAuthorBase, base only from history): the label names it.
+    expect(decide(rule, { ...lie, base: base({ method: 'history', repository: undefined, tags: [], digest: undefined }), baseVerified: true }).decision).to.equal('allow');
+  });
+
   it('excludeBase follows the attribution, and a reason with base findings names the rebuild', () => {
     const fromBase = finding({ id: 'BASE-1', layer: `sha256:${'f'.repeat(64)}`, origin: 'base' });
     const fromApp = finding({ id: 'APP-1', layer: L, origin: 'app' });

@@ -135,8 +135,10 @@ describe('policy rules: base image allowlist', () => {
   const allowed = { baseImage: { allowed: [{ name: 'docker.io/library/debian:*' }, { diffIDs: [BASE] }] } };
   const withLabel = (label: string) => ({ imageConfig: { config: { Labels: { 'org.opencontainers.image.base.name': label } }, rootfs: { type: 'layers', diff_ids: [TOP] } } });
   table([
-    ['label matches a name glob', allowed, withLabel('docker.io/library/debian:bookworm-slim'), false],
-    ['label of another base', allowed, withLabel('docker.io/library/alpine:3.20'), true],
+    ['label matches a name glob, author trusted (CLI)', allowed, { ...withLabel('docker.io/library/debian:bookworm-slim'), baseVerified: true }, false],
+    ['label of another base, author trusted (CLI)', allowed, { ...withLabel('docker.io/library/alpine:3.20'), baseVerified: true }, true],
+    // At the gate the label is the pusher's word: it must not pass the allowlist alone.
+    ['label matches a name glob, author not trusted (gate)', allowed, withLabel('docker.io/library/debian:bookworm-slim'), true],
     ['no label, layers begin with an allowed base (lab adm-zip)', allowed, { imageConfig: labConfig('adm-zip') }, false],
     ['no label, other layers', allowed, { imageConfig: { rootfs: { type: 'layers', diff_ids: [TOP] } } }, true],
     ['baseLayers given by the caller', allowed, { baseLayers: [BASE], imageConfig: { rootfs: { type: 'layers', diff_ids: [TOP] } } }, false],
