@@ -186,6 +186,8 @@ describe('charts/pushgate', function () {
       const monitoring = dash.panels.filter((p: Json) => (p.targets ?? []).some((t: Json) => /pushgate_images_by_decision|pushgate_new_findings_total/.test(t.expr)));
       expect(monitoring.map((p: Json) => p.title)).to.deep.equal(['Images by decision', 'New findings in stored images']);
       expect(exprs).to.include('max by (registry, decision) (pushgate_images_by_decision)');
+      // Dropped workload usage records (the store was unwritable and the buffer full) have their own panel.
+      expect(dash.panels.filter((p: Json) => (p.targets ?? []).some((t: Json) => /pushgate_workload_usage_dropped_total/.test(t.expr))).map((p: Json) => p.title)).to.deep.equal(['Workload usage records dropped']);
       // Panels do not overlap on the grid.
       const cells = new Set<string>();
       for (const p of dash.panels) {
@@ -255,6 +257,7 @@ describe('charts/pushgate', function () {
       expect(metricNames(newly.expr).sort()).to.deep.equal(['pushgate_images_by_decision', 'pushgate_images_by_decision', 'pushgate_new_findings_total']);
       expect(newly.expr).to.contain('decision=~"quarantine|reject"');
       expect(newly.annotations.summary).to.contain('{{ $labels.registry }}');
+      expect(rules.find((r: Json) => r.alert === 'PushgateWorkloadUsageDropped')?.expr).to.equal('sum(increase(pushgate_workload_usage_dropped_total[15m])) > 0');
       // Prometheus templating survives Helm's.
       expect(rules[0].annotations.summary).to.contain('{{ $labels.repository }}');
     });
