@@ -18,7 +18,10 @@ export interface ParsedTag {
 }
 
 // At most 9 digits a component: larger numbers are build stamps, not versions, and stay exact as numbers.
-const VERSION = /^v?(\d{1,9}(?:\.\d{1,9}){0,5})(?:([-_+].*))?$/;
+// No leading zeros (`012.8`, `12.08`): read as numbers they would equal `12.8` and rank as that release,
+// which no publisher of such a tag means; a tag like that has no version (its text is its flavour).
+const NUM = '(?:0|[1-9]\\d{0,8})';
+const VERSION = new RegExp(`^v?(${NUM}(?:\\.${NUM}){0,5})(?:([-_+].*))?$`);
 
 /** Splits a tag into version and flavour (see the module comment). Never throws. */
 export function parseTag(tag: string): ParsedTag {

@@ -34,6 +34,8 @@ describe('base: tags', () => {
     ['12', [12], ''], ['12.8', [12, 8], ''], ['12.8-slim', [12, 8], '-slim'], ['3.19-alpine3.19', [3, 19], '-alpine3.19'],
     ['v1.2.3', [1, 2, 3], ''], ['12-bookworm-slim', [12], '-bookworm-slim'], ['latest', undefined, 'latest'],
     ['bookworm', undefined, 'bookworm'], ['12a', undefined, '12a'], ['1234567890', undefined, '1234567890'], ['1.0_rc1', [1, 0], '_rc1'],
+    // Leading zeros: no version (012.8 would otherwise equal and rank as 12.8).
+    ['012.8', undefined, '012.8'], ['12.08-slim', undefined, '12.08-slim'], ['0.8', [0, 8], ''], ['12.0', [12, 0], ''],
   ];
   for (const [tag, version, flavour] of cases) {
     it(`${tag} → ${JSON.stringify(version)} ${JSON.stringify(flavour)}`, () => {
@@ -65,6 +67,14 @@ describe('base: tags', () => {
         expect(p.flavour).to.equal(flavour);
       },
     ));
+  });
+
+  it('property: a tag parses to a version only when its text is exactly that version written out, so two spellings never share one', () => {
+    fc.assert(fc.property(fc.array(fc.stringMatching(/^[0-9]{1,4}$/), { minLength: 1, maxLength: 4 }), fc.constantFrom('', '-slim'), (parts, flavour) => {
+      const p = parseTag(`${parts.join('.')}${flavour}`);
+      if (p.version) expect(p.version.join('.')).to.equal(parts.join('.'));
+      else expect(parts.some((x) => x.length > 1 && x.startsWith('0'))).to.equal(true);
+    }));
   });
 
   it('property: compareVersions is antisymmetric and relateTags says update exactly for a higher version of the line', () => {
