@@ -154,9 +154,34 @@ export class BaseCatalog implements CatalogView {
     const b = d.base;
     if (b.registry && b.repository && b.digest) {
       const base = this.resolve(b.registry, b.repository, b.digest, input.platform ?? '');
-      if (base) b.recommendations = this.recommendFor(base);
+      if (base) b.recommendations = this.withSameChainRefreshes(base, this.recommendFor(base));
     }
     return d;
+  }
+
+  /**
+   * Adds the `refresh` recommendations of every other catalog image with exactly the base's layers (the same
+   * content pushed to a pinned copy, another repository, another compression). Which of those a claim or
+   * the chain picks is arbitrary (an annotation is the image author's word), while what the image is built
+   * on is the layers: when any tag that named those layers moved on, the base is outdated, whichever copy
+   * was picked. Refreshes of the picked image come first; one per digest.
+   */
+  private withSameChainRefreshes(base: CatalogEntry, recs: NonNullable<BaseImage['recommendations']>): NonNullable<BaseImage['recommendations']> {
+    const seen = new Set(recs.filter((r) => r.kind === 'refresh').map((r) => r.digest));
+    seen.add(base.digest);
+    const more: typeof recs = [];
+    for (const twin of this.index.exact(base.diffIDs)) {
+      if (twin === base || (twin.platform && base.platform && twin.platform !== base.platform)) continue;
+      for (const r of this.recommendFor(twin)) {
+        if (r.kind !== 'refresh' || seen.has(r.digest)) continue;
+        seen.add(r.digest);
+        more.push(r);
+      }
+    }
+    if (!more.length) return recs;
+    const firstOther = recs.findIndex((r) => r.kind !== 'refresh');
+    const at = firstOther < 0 ? recs.length : firstOther;
+    return [...recs.slice(0, at), ...more, ...recs.slice(at)];
   }
 
   /** Ranked recommendations for a catalog entry (src/base/recommend.ts). */

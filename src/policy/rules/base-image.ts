@@ -36,7 +36,7 @@ export const compileBaseImageRule: RuleCompiler<BaseImageMatchSpec> = (spec) => 
         if (!b || !r || since === undefined || now - since < grace) return [];
         const fixes = r.fixes?.length ? `; the newer base no longer has ${r.fixes.length} finding(s): ${r.fixes.slice(0, 5).join(', ')}${r.fixes.length > 5 ? ', …' : ''}` : '';
         // Not marked as the base's own item: excludeBase must not silence the rules about the base itself.
-        const item: PolicyItem = { id: 'base-outdated', text: `base ${b.repository}:${r.tag} moved on ${r.since} from ${b.digest} to ${r.digest}${fixes}; ${rebuildHint([b])}` };
+        const item: PolicyItem = { id: 'base-outdated', text: `base ${r.repository}:${r.tag} moved on ${r.since} from ${b.digest} to ${r.digest}${fixes}; ${rebuildHint([b])}` };
         return [item];
       },
       describe: () => `the base image's tag moved on to a newer digest${grace ? ` more than ${formatDuration(grace)} ago` : ''}`,
