@@ -10,7 +10,9 @@
  * average (goal: within 3×). pushgate is measured as it ships (the container image runs the tsc build), so
  * the sources are compiled with tsconfig.build.json into .cache/bench-dist-* first; no TypeScript loader runs
  * in the timed code (under tsx the same import took about 25% longer here).
- * Run: `npx tsx bench/vulndb-import.ts [DIR...]`.
+ * With `BENCH_BEFORE=<git revision>`, that revision's sources are built too (git archive into .cache) and
+ * measured alternately with the other two, so one run prints the before/after ratio of a change.
+ * Run: `[BENCH_BEFORE=REV] npx tsx bench/vulndb-import.ts [DIR...]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -63,9 +65,22 @@ const args = process.argv.slice(2);
   // inside the checkout, so the build resolves node_modules (.cache is git-ignored)
   const dist = fs.mkdtempSync(path.join(root, '.cache', 'bench-dist-'));
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+  const before = process.env.BENCH_BEFORE;
+  let beforeDist: string | undefined;
+  let beforeSrc: string | undefined;
+  if (before) {
+    // the revision's tree inside the checkout (node_modules resolves), built like the current one
+    beforeSrc = fs.mkdtempSync(path.join(root, '.cache', 'bench-before-src-'));
+    execFileSync('sh', ['-c', `git -C "${root}" archive "${before}" src tsconfig.json tsconfig.build.json | tar -x -C "${beforeSrc}"`], { stdio: 'inherit' });
+    beforeDist = fs.mkdtempSync(path.join(root, '.cache', 'bench-before-dist-'));
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(beforeSrc, 'tsconfig.build.json'), '--outDir', beforeDist], { stdio: 'inherit' });
+  }
   const childScript = path.join(root, 'bench/vulndb-import-child.mjs');
-  const run = (mode: string): { ms: number; cpuMs: number; n?: number; st?: UpdateStats } =>
-    JSON.parse(execFileSync(process.execPath, [childScript, mode, ...(mode === 'update' ? [dist] : []), ...dirs], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').at(-1) ?? '{}') as { ms: number; cpuMs: number };
+  const run = (mode: string, d = dist): { ms: number; cpuMs: number; n?: number; st?: UpdateStats } =>
+    JSON.parse(execFileSync(process.execPath, [childScript, mode, ...(mode === 'update' ? [d] : []), ...dirs], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').at(-1) ?? '{}') as { ms: number; cpuMs: number };
+  let prev = Infinity;
+  let prevCpu = Infinity;
+  let prevDigest: string | undefined;
   let base = Infinity;
   let ours = Infinity;
   let baseCpu = Infinity;
@@ -79,6 +94,12 @@ const args = process.argv.slice(2);
     ours = Math.min(ours, o.ms);
     oursCpu = Math.min(oursCpu, o.cpuMs);
     st = o.st;
+    if (beforeDist) {
+      const p = run('update', beforeDist);
+      prev = Math.min(prev, p.ms);
+      prevCpu = Math.min(prevCpu, p.cpuMs);
+      prevDigest = p.st?.contentDigest;
+    }
   }
   console.log(`files ${files.length}, records imported ${st?.imported}, bad ${st?.badRecords.length}, by ecosystem ${JSON.stringify(st?.byEcosystem)}`);
   console.log(`sources: ${(st?.sources ?? []).map((x) => `${x.kind} ${x.items}`).join(', ')}`);
@@ -87,6 +108,12 @@ const args = process.argv.slice(2);
   console.log(`baseline read+JSON.parse: ${base.toFixed(0)} ms wall, ${baseCpu.toFixed(0)} ms CPU (best of ${ROUNDS}, fresh process each)`);
   console.log(`pushgate db update:       ${ours.toFixed(0)} ms wall, ${oursCpu.toFixed(0)} ms CPU (best of ${ROUNDS}, fresh process each)`);
   console.log(`ratio: ${(ours / base).toFixed(2)}x wall, ${(oursCpu / baseCpu).toFixed(2)}x CPU (goal <= 3x)`);
+  if (beforeDist) {
+    console.log(`${before} db update:  ${prev.toFixed(0)} ms wall, ${prevCpu.toFixed(0)} ms CPU (best of ${ROUNDS}); ratio to baseline ${(prev / base).toFixed(2)}x wall, ${(prevCpu / baseCpu).toFixed(2)}x CPU`);
+    console.log(`after/before: ${(ours / prev).toFixed(2)}x wall, ${(oursCpu / prevCpu).toFixed(2)}x CPU; content digest ${prevDigest === st?.contentDigest ? 'unchanged' : `CHANGED (${prevDigest} → ${st?.contentDigest})`}`);
+    fs.rmSync(beforeDist, { recursive: true, force: true });
+    fs.rmSync(beforeSrc!, { recursive: true, force: true });
+  }
   fs.rmSync(dist, { recursive: true, force: true });
   fs.rmSync(epss, { force: true });
 }

@@ -202,6 +202,38 @@ export function compileSerialized(ranges: OsvRange[], versions: string[] | undef
   return { json: JSON.stringify(versions?.length ? { v: versions, r } : { r }), errors };
 }
 
+/**
+ * A string that is equal for two inputs exactly when {@link compileSerialized} reads the same data from
+ * them (with one comparator): each range's events (the first of introduced/fixed/last_affected/limit set,
+ * as {@link storedRange} picks it) and the `versions`, every string length-prefixed so no two inputs
+ * spell the same key. Undefined when an event is not an object or its version not a string (such input is
+ * compiled without the memo: its error message is its own). Many affected entries are identical (one
+ * advisory per distribution release, the same fix in each), so the import compiles each distinct one once.
+ */
+export function compiledKey(ranges: readonly OsvRange[], versions: readonly string[] | undefined): string | undefined {
+  let k = versions?.length ? `v${versions.length}` : 'v0';
+  if (versions?.length) for (const v of versions) k += `,${v.length}:${v}`;
+  for (const range of ranges) {
+    const events = range.events;
+    if (!Array.isArray(events)) return undefined;
+    k += `|${events.length}`;
+    for (const e of events as unknown[]) {
+      if (typeof e !== 'object' || e === null) return undefined;
+      const ev = e as OsvEvent;
+      let code: string;
+      let v: unknown;
+      if (ev.introduced !== undefined) [code, v] = ['i', ev.introduced];
+      else if (ev.fixed !== undefined) [code, v] = ['f', ev.fixed];
+      else if (ev.last_affected !== undefined) [code, v] = ['l', ev.last_affected];
+      else if (ev.limit !== undefined) [code, v] = ['m', ev.limit];
+      else { k += ';-'; continue; }
+      if (typeof v !== 'string') return undefined;
+      k += `;${code}${v.length}:${v}`;
+    }
+  }
+  return k;
+}
+
 /** One range as stored: the order and validation of {@link prepareRange}, written flat. */
 function storedRange(range: OsvRange, cmp: Comparator): StoredRange {
   const zeros: string[] = [];

@@ -10,7 +10,7 @@ import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
 import { checkAffected, checkRecord, sanitizeRecord, type OsvRecord } from './osv.js';
 import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
-import { compileSerialized } from './ranges.js';
+import { compiledKey, compileSerialized, type OsvRange } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import zlib from 'node:zlib';
 import { type EolCycle, OS_EOL_PRODUCTS, parseEolProduct, RUNTIME_ENV } from './enrich/eol.js';
@@ -20,7 +20,7 @@ import { fetchNvdApi, type NvdRating, nvdRating, nvdRecords } from './enrich/nvd
 import { OS_ECOSYSTEMS } from './release.js';
 import { isHigherSeverity, recordSeverity, type SeverityInfo, vendorSeverity } from './severity.js';
 import {
-  defaultSourceUrl, fetchToCache, type HttpCacheEntry, MAX_RECORD_BYTES, parseSourceSpec, readZip, sourceKind, type SourceKindName, tooLarge, walkDir,
+  defaultSourceUrl, fetchToCache, type HttpCacheEntry, parseSourceSpec, readFileCapped, readZip, sourceKind, type SourceKindName, tooLarge, walkDir,
 } from './sources.js';
 
 /** Options of {@link updateDb}. */
@@ -157,6 +157,22 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       return info;
     };
 
+    // compiled entries by comparator and input (ranges.ts compiledKey): identical entries are common
+    const compiledCache = new Map<Comparator, Map<string, { json: string; errors: string[] }>>();
+    const compileMemo = (ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): { json: string; errors: string[] } => {
+      const key = compiledKey(ranges, versions);
+      if (key === undefined) return compileSerialized(ranges, versions, cmp);
+      let m = compiledCache.get(cmp);
+      if (!m) compiledCache.set(cmp, (m = new Map()));
+      let c = m.get(key);
+      if (!c) {
+        c = compileSerialized(ranges, versions, cmp);
+        if (m.size >= 200_000) m.clear();
+        m.set(key, c);
+      }
+      return c;
+    };
+
     const importText = (file: string, text: string): void => {
       let parsed: unknown;
       try {
@@ -223,7 +239,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         const versions = a.versions?.length ? a.versions : undefined;
         if (!ranges.length && !versions) continue;
         // events sorted in the ecosystem's order once, here; a bad version is reported naming the record
-        const compiled = compileSerialized(ranges, versions, cmp);
+        const compiled = compileMemo(ranges, versions, cmp);
         for (const err of compiled.errors) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${err} (the range is kept but cannot match)` });
         const u = a.ecosystem_specific?.urgency;
         if (typeof u === 'string') urgency = u;
@@ -386,9 +402,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           const files = [...walkDir(loc)];
           files.forEach((f, i) => {
             if (!f.endsWith('.json')) return importFile(src, f, undefined, i + 1, files.length);
-            const size = fs.statSync(f).size;
-            if (size > MAX_RECORD_BYTES) return importFile(src, f, undefined, i + 1, files.length, tooLarge(size));
-            importFile(src, f, fs.readFileSync(f, 'utf8'), i + 1, files.length);
+            const r = readFileCapped(f);
+            if (r.text === undefined) return importFile(src, f, undefined, i + 1, files.length, tooLarge(r.size));
+            importFile(src, f, r.text, i + 1, files.length);
           });
         } else {
           let zipFile = loc;

@@ -6,12 +6,12 @@
  * ignored), and the toolchain spellings of `stdlib` versions (`go1.19` = `1.19` = `1.19.0`,
  * `1.21rc2` = `1.21.0-rc.2`).
  */
-import { semver } from '../libs.js';
+import { semverParse } from '../libs.js';
 import { PushgateError } from '../../core/errors.js';
 import { type Cmp, type Comparator, compareDigits, compareStrings, memoParse } from './types.js';
 
 /** node-semver order for npm. */
-const parseNpm = memoParse((v: string) => semver().parse(v, { loose: true }));
+const parseNpm = memoParse((v: string) => semverParse()(v, { loose: true }));
 
 export const npmSemver: Comparator = {
   name: 'semver',

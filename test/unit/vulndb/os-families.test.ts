@@ -293,6 +293,54 @@ describe('OS families: real package databases matched against real OSV records o
     });
   });
 
+  describe('Azure Linux 3: a record derived from Microsoft\'s OVAL (microsoft/AzureLinuxVulnerabilityData)', () => {
+    const OVAL = path.join(OS, 'oval-azurelinux/azurelinux-3.0-oval-def-35400.xml');
+    const REC = path.join(OS, 'osv-derived/AZL-OVAL-35400-1.json');
+    /** An installed RPM as the rpm analyzer writes it for Azure Linux (no Azure Linux 3 rpmdb is public here). */
+    const rpm = (eco: string, ns: string, distro: string, name: string, version: string): Package => ({
+      ecosystem: eco, name, version, sourceName: name, sourceVersion: version, purl: `pkg:rpm/${ns}/${name}@${version}?arch=x86_64&distro=${distro}`, arch: 'x86_64', path: '/var/lib/rpm/rpmdb.sqlite', analyzer: 'os/rpm',
+    });
+    const azl3 = () => {
+      const rel = osRelease('trivy-azurelinux-3.0').toString('utf8');
+      const v = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm').exec(rel)?.[1] ?? '';
+      return { id: v('ID'), versionId: v('VERSION_ID') };
+    };
+    const line = (f: { id: string; package: string; installedVersion: string; fixedVersions: string[] }) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`;
+
+    it('the record says what OVAL definition 35400 says: package, bound (EVR "less than", epoch kept), CVE, severity, date', () => {
+      const oval = fs.readFileSync(OVAL, 'utf8');
+      const rec = JSON.parse(fs.readFileSync(REC, 'utf8')) as { upstream: string[]; published: string; affected: Array<{ package: { ecosystem: string; name: string }; ranges: Array<{ events: Array<Record<string, string>> }>; database_specific: { severity: string } }> };
+      const tag = (t: string) => new RegExp(`<${t}[^>]*>([^<]*)</${t}>`).exec(oval)?.[1];
+      expect(/<platform>Azure Linux<\/platform>/.test(oval) && /operation="less than"/.test(oval)).to.equal(true);
+      expect(rec.affected.map((a) => [a.package.ecosystem, a.package.name, a.ranges[0].events])).to.deep.equal([
+        ['Azure Linux:3', tag('linux-def:name'), [{ introduced: '0' }, { fixed: tag('linux-def:evr') }]],
+      ]);
+      expect(rec.upstream).to.deep.equal([/ref_id="(CVE-[^"]+)"/.exec(oval)?.[1]]);
+      expect(rec.affected[0].database_specific.severity).to.equal(tag('severity'));
+      expect(rec.published).to.equal(tag('advisory_date'));
+    });
+
+    it('finds zlib below 1.3.1-1.azl3 by its `Azure Linux:3` entry; not at or above the fix', () => {
+      const os3 = azl3();
+      expect(os3).to.deep.equal({ id: 'azurelinux', versionId: '3.0' });
+      const zlib = (v: string) => [rpm('Azure Linux', 'azurelinux', 'azurelinux-3.0', 'zlib', v)];
+      expect(vdb.match(zlib('1.3-1.azl3'), os3).map(line)).to.deep.equal(['AZL-OVAL-35400-1 zlib 1.3-1.azl3 → 0:1.3.1-1.azl3']);
+      expect(vdb.match(zlib('1.3-1.azl3'), os3)[0].aliases).to.include('CVE-2023-45853');
+      expect(vdb.match(zlib('1.3.1-1.azl3'), os3)).to.deep.equal([]);
+      expect(vdb.match(zlib('1.3.1-2.azl3'), os3)).to.deep.equal([]);
+      expect(vdb.coverage(zlib('1.3-1.azl3'), os3)).to.deep.equal([{ ecosystem: 'Azure Linux:3', packages: 1, covered: true }]);
+    });
+
+    it('never applies to CBL-Mariner 2.0 (real rpmdb.sqlite with zlib), nor to another family\'s zlib', async () => {
+      const r = await scan('mariner2-zlib', { 'etc/os-release': osRelease('trivy-mariner-2.0'), 'var/lib/rpm/rpmdb.sqlite': read(path.join(PARSERS, 'rpm/cbl-mariner-2.0/rpmdb.sqlite')) });
+      const zlib = r.packages.find((p) => p.name === 'zlib');
+      expect(zlib?.ecosystem).to.equal('Mariner');
+      expect(r.findings).to.deep.equal([]);
+      expect(vdb.match([rpm('Rocky Linux', 'rocky', 'rocky-8.10', 'zlib', '1.2.11-25.el8')], { id: 'rocky', versionId: '8.10' })).to.deep.equal([]);
+      expect(vdb.match([rpm('Azure Linux', 'azurelinux', 'azurelinux-3.0', 'zlib', '1.3-1.azl3')], { id: 'mariner', versionId: '2.0' })).to.deep.equal([]);
+    });
+  });
+
   it('onUncovered decides: allow drops the reason, reject blocks, and an exception for the ecosystem covers it', async () => {
     const files = { 'etc/os-release': osRelease('trivy-oracle'), 'var/lib/rpm/Packages': EL8_BDB() };
     const policy = (on: string, exceptions = '') => compilePolicy([

@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { updateDb, VulnDb } from '../../../src/vulndb/index.js';
-import { MAX_RECORD_BYTES } from '../../../src/vulndb/sources.js';
+import { MAX_RECORD_BYTES, readFileCapped } from '../../../src/vulndb/sources.js';
 import { makeZip } from './zip.js';
 
 const record = (id: string, name: string) => JSON.stringify({
@@ -75,5 +76,38 @@ describe('vulndb import: a record file over the size limit', function () {
     const st = await updateDb({ path: dbPath, sources: [src] });
     expect(st.badRecords).to.deep.equal([]);
     expect(matches(dbPath, 'big-pkg')).to.deep.equal(['BIG-1']);
+  });
+});
+
+describe('vulndb: readFileCapped (the folder import\'s read, one reused buffer, no stat)', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-capped-'));
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('reads what readFileSync reads, or only the size over the limit, whatever the size and the files read before', () => {
+    // sizes around the reused buffer (1 MiB) and a small limit; UTF-8 text, sometimes cut mid-character
+    const text = fc.string({ unit: fc.constantFrom('a', 'é', '\u{1F600}', '\n', ' '), maxLength: 40 });
+    const size = fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.integer({ min: (1 << 20) - 8, max: (1 << 20) + 8 }), fc.integer({ min: 2 << 20, max: 3 << 20 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, size), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 3 << 20 }), (files, max) => {
+        for (const [t, n] of files) {
+          const unit = Buffer.from(t || 'x');
+          const data = Buffer.alloc(n);
+          for (let i = 0; i < n; i += unit.length) unit.copy(data, i);
+          const f = path.join(tmp, 'f.json');
+          fs.writeFileSync(f, data);
+          const r = readFileCapped(f, max);
+          if (n > max) expect(r).to.deep.equal({ size: n });
+          else expect(r.text === fs.readFileSync(f, 'utf8'), `${n} bytes, limit ${max}`).to.equal(true);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+  it('throws the fs error for a file that does not exist', () => {
+    expect(() => readFileCapped(path.join(tmp, 'missing.json'))).to.throw(/ENOENT/);
   });
 });

@@ -2,11 +2,12 @@
  * One test per clause of the OSV evaluation rules (https://ossf.github.io/osv-schema/#evaluation).
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../../helpers/lab.js';
 import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
-import { compileAffected, compileSerialized, evaluateAffected, prepareRange, serializeCompiled, type OsvRange } from '../../../src/vulndb/ranges.js';
+import { compileAffected, compiledKey, compileSerialized, evaluateAffected, prepareRange, serializeCompiled, type OsvRange } from '../../../src/vulndb/ranges.js';
 
 const npm = comparatorFor('npm');
 const deb = comparatorFor('Debian');
@@ -111,5 +112,57 @@ describe('vulndb: compileSerialized (the import path) writes what compileAffecte
     same([sem({ introduced: '0' }), sem({ introduced: '1.0.0' }, { last_affected: '1.2.0' })], []);
     same([sem({ introduced: 'bad' }, { fixed: '1.0.0' }), sem({ introduced: '2.0.0' }, { fixed: '1.0.0' }, { introduced: 'x.y' }), sem({ introduced: '1.0.0' })], undefined);
     same([{ type: 'ECOSYSTEM', events: [{ fixed: '1.10-1' }, { introduced: '1.9-1' }, { introduced: '0' }, { fixed: '1.2-1' }] }], undefined, deb);
+  });
+});
+
+describe('vulndb: compiledKey (the import memo of compiled entries)', () => {
+  // versions built from the characters the key itself uses, so an ambiguous spelling would show
+  const ver = fc.string({ unit: fc.constantFrom('1', '2', ':', ';', ',', 'i', 'f'), maxLength: 3 });
+  const event = fc.oneof(
+    fc.record({ introduced: ver }),
+    fc.record({ fixed: ver }),
+    fc.record({ last_affected: ver }),
+    fc.record({ limit: ver }),
+    fc.record({ introduced: ver, fixed: ver }),
+    fc.constant({}),
+  );
+  const entry = fc.record({
+    ranges: fc.array(fc.record({ type: fc.constant('ECOSYSTEM'), events: fc.array(event, { maxLength: 4 }) }), { maxLength: 3 }),
+    versions: fc.option(fc.array(ver, { maxLength: 3 }), { nil: undefined }),
+  });
+  const apk = comparatorFor('Alpine');
+  it('entries with the same key compile to the same stored text and errors', () => {
+    // many small entries at once, so that keys do collide (equal entries, and any ambiguous spelling)
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 20, maxLength: 60 }), (entries) => {
+        const byKey = new Map<string, ReturnType<typeof compileSerialized>>();
+        for (const e of entries) {
+          const k = compiledKey(e.ranges as OsvRange[], e.versions);
+          if (k === undefined) continue;
+          const c = compileSerialized(e.ranges as OsvRange[], e.versions, apk);
+          const prev = byKey.get(k);
+          if (prev) expect(c, k).to.deep.equal(prev);
+          else byKey.set(k, c);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+  it('an entry differing in one version, kind, range split or versions list gets another key', () => {
+    const k = (ranges: OsvRange[], versions?: string[]) => compiledKey(ranges, versions);
+    const base = k([sem({ introduced: '0' }, { fixed: '1.2' })]);
+    expect(k([sem({ introduced: '0' }, { fixed: '1.3' })])).to.not.equal(base);
+    expect(k([sem({ introduced: '0' }, { last_affected: '1.2' })])).to.not.equal(base);
+    expect(k([sem({ introduced: '0' }), sem({ fixed: '1.2' })])).to.not.equal(base);
+    expect(k([sem({ introduced: '0' }, { fixed: '1.2' })], ['1.0'])).to.not.equal(base);
+    expect(k([sem({ introduced: '0;f3:1.2' })])).to.not.equal(k([sem({ introduced: '0' }, { fixed: '1.2' })]));
+    // separators inside versions: a key without length prefixes would spell these pairs alike
+    expect(k([sem({ introduced: '0;f' }, { fixed: '1' })])).to.not.equal(k([sem({ introduced: '0' }, { fixed: ';f1' })]));
+    expect(k([], ['1,2', '3'])).to.not.equal(k([], ['1', '2,3']));
+    expect(k([sem({ introduced: '0' }, { fixed: '1.2' })])).to.equal(base);
+  });
+  it('is undefined for an event that is not an object or a version that is not a string (compiled unmemoized)', () => {
+    expect(compiledKey([{ type: 'ECOSYSTEM', events: [null as unknown as OsvRange['events'][number]] }], undefined)).to.equal(undefined);
+    expect(compiledKey([sem({ introduced: 1 as unknown as string })], undefined)).to.equal(undefined);
   });
 });
