@@ -600,6 +600,9 @@ export class Gate implements GateApi {
     if (!subject || subject === ev.digest) return;
     const before = await this.opts.store.getVerdict(ev.registry, ev.repository, subject);
     if (!before) return;
+    // A judgement of the image already running may have read the referrers before this event's push:
+    // it is let finish (its verdict stored first), and the image judged again after it.
+    await this.inflight.get(`${ev.registry}\u0000${ev.repository}\u0000${subject}`)?.catch(() => undefined);
     const { stored: after } = await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: subject });
     await this.audit({ actor: 'pushgate', action: 'vex-referrer-rejudged', registry: ev.registry, repository: ev.repository, digest: subject, detail: { referrer: ev.digest, tag: ev.tag, before: before.decision, after: after.decision } });
     this.opts.logger.info({ registry: ev.registry, repository: ev.repository, digest: subject, referrer: ev.digest, before: before.decision, after: after.decision }, 'image judged again after a referrer changed');

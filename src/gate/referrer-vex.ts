@@ -14,6 +14,7 @@ import type { Diagnostic, Digest } from '../core/index.js';
 import { parseManifest, type RegistryClient } from '../registry/index.js';
 import { parseVex, scopeToImage, type CompiledPolicy, type VexStatement } from '../policy/index.js';
 import type { Store } from '../store/index.js';
+import { collectVexReferrers } from '../trust/vex-referrers.js';
 import type { TrustRoot } from '../trust/types.js';
 
 /** Store key of the signed VEX documents read from `digest`'s referrers. */
@@ -67,8 +68,6 @@ export async function readReferrerVex(store: Store, client: RegistryClient, repo
   let stored: StoredReferrerVex;
   try {
     const keyless = policy.vexAuthorities.some((a) => a.kind === 'keyless');
-    // Loaded on first use: the Sigstore libraries are needed only when the policy names VEX authorities.
-    const { collectVexReferrers } = await import('../trust/vex-referrers.js');
     const c = await collectVexReferrers(client, repository, digest, policy.vexAuthorities, keyless ? root() : undefined);
     stored = { authorities: fp, documents: c.documents.map((d) => ({ text: d.text, source: d.source })), ignored: c.ignored };
   } catch (e) {
