@@ -102,11 +102,13 @@ export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
 /**
  * A DSSE envelope as `cosign attest --key` writes it into a `.att` layer: an in-toto Statement v0.1 of
  * `predicateType` about `digest` (named `name`), signed over the DSSE PAE with `key` (cosign
- * `pkg/cosign/attestation`, `dsse.WrapSigner`).
+ * `pkg/cosign/attestation` GenerateStatement, whose tests pin the JSON as
+ * `{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":…,"digest":{"sha256":…}}],"predicateType":"https://openvex.dev/ns","predicate":…}`;
+ * `dsse.WrapSigner`).
  */
 export function attestationEnvelope(key: crypto.KeyObject, name: string, digest: string, predicateType: string, predicate: unknown): Buffer {
   const [alg, hex] = digest.split(':');
-  const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType, subject: [{ name, digest: { [alg]: hex } }], predicate }));
+  const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [{ name, digest: { [alg]: hex } }], predicateType, predicate }));
   const sig = crypto.sign('sha256', pae('application/vnd.in-toto+json', stmt), key);
   return Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: stmt.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
 }

@@ -33,7 +33,7 @@ const openvex = (product = `pkg:oci/app@${encodeURIComponent(digest)}`) => ({
 /** The statement `cosign attest --type openvex` writes (v0.1, as cosign 2.x still does for the legacy layout). */
 const statement = (subject: Digest, predicateType = 'https://openvex.dev/ns/v0.2.0', predicate: unknown = openvex()) => {
   const [alg, hex] = subject.split(':');
-  return Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType, subject: [{ name: 'lab/app', digest: { [alg!]: hex } }], predicate }));
+  return Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [{ name: 'lab/app', digest: { [alg!]: hex } }], predicateType, predicate }));
 };
 
 describe('trust: DSSE envelopes', () => {
