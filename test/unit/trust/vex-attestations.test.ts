@@ -73,7 +73,7 @@ describe('trust: DSSE envelopes', () => {
           fc.record({ k: fc.constant('append' as const), b: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
         ),
         (t) => {
-          let e = env;
+          let e: typeof env;
           if (t.k === 'payload') {
             const p = Buffer.from(payload);
             p[t.at % p.length] ^= t.x;
