@@ -29,6 +29,7 @@ import { referencedDescriptors } from '../registry/manifest.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
+import { storedReferrerVex } from './referrer-vex.js';
 import { judgeScan, type PlatformBase } from './judge.js';
 import type { AuditEntry } from './types.js';
 import { blocks, viewOf, type VerdictView } from './verdict-view.js';
@@ -95,7 +96,8 @@ export class DigestPushes {
     if (v.policy.revision === policy.revision && v.evaluations) return viewOf(policy, v, tag);
     const scan = (await this.h.store.getLayer(this.h.scanKey(v.digest))) as ImageScan | undefined;
     if (!scan) return undefined;
-    const j = judgeScan(scan, this.h.vulndb(), policy, { registry: v.registry, repository: v.repository }, this.h.bases ? { bases: await this.h.bases(scan) } : {});
+    const referrerVex = await storedReferrerVex(this.h.store, v.digest, policy);
+    const j = judgeScan(scan, this.h.vulndb(), policy, { registry: v.registry, repository: v.repository }, { ...(this.h.bases ? { bases: await this.h.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) });
     return viewOf(policy, { ...v, complete: j.report.complete, evaluations: j.raw }, tag);
   }
 

@@ -35,11 +35,14 @@ import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
 import { QueueWorkers, verdictAudit } from './queue-workers.js';
 import { RegistryDirectory } from './registry-directory.js';
-import { artifactJudgement, artifactTypeOf } from './artifacts.js';
+import { ARTIFACT_RULE, artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { DeferredEnforcement, DigestPushes } from './digest-pushes.js';
 import { judgeScan, type Judgement } from './judge.js';
 import { GateBaseImages, registryAttestations, type BaseImagesHost } from './base-images.js';
 import { registrySource } from './registry-source.js';
+import { readReferrerVex, referrerSubjectOf, REFERRER_TAG } from './referrer-vex.js';
+import { loadTrustedRoot } from '../trust/trusted-root.js';
+import type { TrustRoot } from '../trust/types.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
 import { blocks, legacyRaw, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
@@ -447,7 +450,9 @@ export class Gate implements GateApi {
         if (complete) await this.opts.store.putLayer(SCAN_KEY(req.digest), scan);
       }
       const bases = await this.baseImages.bases(scan, registryAttestations(via ?? this.client(req.registry), req.repository, req.digest));
-      const j = judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag }, { bases });
+      // Signed VEX attached to this digest (policy spec.vex): read now, stored for re-judgements.
+      const referrerVex = await readReferrerVex(this.opts.store, via ?? this.client(req.registry), req.repository, req.digest, this.policy, () => this.vexTrustRoot());
+      const j = judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag }, { bases, ...(referrerVex ? { referrerVex } : {}) });
       await this.baseImages.record(req, scan, j.report);
       return j;
     })();
@@ -516,6 +521,8 @@ export class Gate implements GateApi {
     if (ev.action === 'delete') {
       // An index deleted by digest holds its children no more: its blocking children are re-judged.
       await this.recheckLeft(ev, [ev.digest], `the manifest ${ev.digest} was deleted`, [ev.digest]);
+      // A deleted attestation or fallback tag can take a VEX statement away: the image is judged again.
+      if (ev.tag && REFERRER_TAG.test(ev.tag)) await this.rejudgeForVex(ev, undefined);
       await finish({ actor: ev.actor ?? 'registry', action: 'deleted', registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag });
       return undefined;
     }
@@ -546,6 +553,7 @@ export class Gate implements GateApi {
     } else {
       stored = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).stored;
     }
+    await this.rejudgeForVex(ev, stored);
     const view = this.viewFor(stored, ev.tag);
     const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq);
     const verdict = withView(stored, view);
@@ -562,6 +570,42 @@ export class Gate implements GateApi {
       throw new PushgateError('REGISTRY', `enforcement of ${verdict.decision} on ${ev.repository}@${ev.digest} failed: ${enforcement.detail}`, { retryable: true });
     }
     return verdict;
+  }
+
+  /** The trusted root for keyless `spec.vex` authorities (`admission.signatures.trustedRoot`), loaded once. */
+  private vexRoot: TrustRoot | undefined | null = null;
+  private vexTrustRoot(): TrustRoot | undefined {
+    if (this.vexRoot === null) {
+      const file = this.opts.config.admission?.signatures?.trustedRoot;
+      this.vexRoot = file ? loadTrustedRoot(file) : undefined;
+    }
+    return this.vexRoot;
+  }
+
+  /**
+   * When `ev` may have attached (or removed) VEX for an image of its repository — an attestation
+   * (`sha256-<hex>.att`), a referrer (an artefact with a subject, or the `sha256-<hex>` fallback index), a
+   * signature of a referrer (`sha256-<hex>.sig`) — and the policy names `spec.vex` authorities, the image's
+   * stored verdict is judged again with its referrers read anew: a signed VEX statement pushed after the
+   * image lifts its block (the stored verdict and admission allow; an image pushgate quarantined still
+   * comes back only by a release). Audited `vex-referrer-rejudged` with the decisions before and after.
+   * @param stored the verdict of `ev` itself (undefined for a delete).
+   */
+  private async rejudgeForVex(ev: PushEvent, stored: Verdict | undefined): Promise<void> {
+    if (!this.policy.vexAuthorities?.length) return;
+    const tagged = ev.tag !== undefined && REFERRER_TAG.test(ev.tag);
+    const artefact = !ev.tag && !!stored?.reasons.some((r) => r.rule === ARTIFACT_RULE);
+    if (!tagged && !artefact) return;
+    const subject = await referrerSubjectOf(this.client(ev.registry), ev.repository, ev.digest, ev.tag);
+    if (!subject || subject === ev.digest) return;
+    const before = await this.opts.store.getVerdict(ev.registry, ev.repository, subject);
+    if (!before) return;
+    // A judgement of the image already running may have read the referrers before this event's push:
+    // it is let finish (its verdict stored first), and the image judged again after it.
+    await this.inflight.get(`${ev.registry}\u0000${ev.repository}\u0000${subject}`)?.catch(() => undefined);
+    const { stored: after } = await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: subject });
+    await this.audit({ actor: 'pushgate', action: 'vex-referrer-rejudged', registry: ev.registry, repository: ev.repository, digest: subject, detail: { referrer: ev.digest, tag: ev.tag, before: before.decision, after: after.decision } });
+    this.opts.logger.info({ registry: ev.registry, repository: ev.repository, digest: subject, referrer: ev.digest, before: before.decision, after: after.decision }, 'image judged again after a referrer changed');
   }
 
   /**

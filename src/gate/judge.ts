@@ -20,7 +20,7 @@ import {
   type Reason,
   type ScanReport,
 } from '../core/index.js';
-import { applyMode, applyVex, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation } from '../policy/index.js';
+import { applyMode, applyVex, candidateRuleSets, UNCOVERED_CODE, evaluateRuleSet, selectMapping, type CompiledPolicy, type PolicyInput, type RawPolicyEvaluation, type VexStatement } from '../policy/index.js';
 
 /** Diagnostic code of OS packages that could not be matched because the image's OS release is unreadable (incomplete). */
 export const OS_RELEASE_UNKNOWN = 'os-release-unknown';
@@ -83,6 +83,12 @@ export interface JudgeOptions {
    * own image; never for the gate, where the pusher writes the history.
    */
   trustAuthorBase?: boolean;
+  /**
+   * VEX from the image's referrers, signed by a `spec.vex` authority and scoped to the judged digest
+   * (src/gate/referrer-vex.ts): applied with the policy's statements; `diagnostics` (non-incomplete) say
+   * what was ignored.
+   */
+  referrerVex?: { statements: readonly VexStatement[]; diagnostics: Diagnostic[] };
 }
 
 /** Base detection methods whose evidence the catalog checked (src/base/detect.ts): excludeBase may use them. */
@@ -159,7 +165,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     findings: [],
     secrets: [],
     config: [],
-    diagnostics: [...scan.diagnostics],
+    diagnostics: [...scan.diagnostics, ...(opts.referrerVex?.diagnostics ?? [])],
     complete: true,
     verdict: { decision: 'allow', reasons: [], policy: { name: policy.name, revision: policy.revision }, complete: true },
     vulndb: { builtAt: vulndb?.builtAt ?? null, digest: vulndb?.contentDigest ?? null },
@@ -175,6 +181,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     report.diagnostics.push(d);
     imageLevel.push(d);
   }
+  const vex = [...(policy.vex ?? []), ...(opts.referrerVex?.statements ?? [])];
   const inputs: PlatformInput[] = [];
   for (const p of scan.platforms) {
     const tagP = <T extends object>(x: T): T => (multi ? { ...x, platform: p.platform } : x);
@@ -188,7 +195,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     const matched = side ? withOrigin(matched0, side) : matched0;
     const filtered = opts.filterFindings ? opts.filterFindings(matched, p) : matched;
     // VEX: a not_affected/fixed statement takes the finding out of the policy's view; the report keeps it, marked.
-    const findings = policy.vex?.length ? applyVex(filtered, policy.vex, [p.manifestDigest, ...(scan.digest ? [scan.digest] : [])]) : filtered;
+    const findings = vex.length ? applyVex(filtered, vex, [p.manifestDigest, ...(scan.digest ? [scan.digest] : [])]) : filtered;
     const eol: EolFinding[] = vulndb
       ? eolFindings(eolSubjects(p.inventory.os, p.config?.config?.Env, p.inventory.packages), (product) => vulndb.eolCycles(product), (ctx.now ?? new Date()).getTime()).map(tagP)
       : [];

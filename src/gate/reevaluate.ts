@@ -26,6 +26,7 @@ import type { QuarantineRecord, Store, StoredException, StoredVexDocument } from
 import type { VulnDb } from '../vulndb/index.js';
 import { SCAN_KEY, type Gate, type Logger } from './gate.js';
 import { judgeScan, type PlatformBase } from './judge.js';
+import { storedReferrerVex } from './referrer-vex.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 import { plannedWrites } from './own-traffic.js';
 import { withClusterJob } from './cluster-jobs.js';
@@ -83,7 +84,9 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
       continue;
     }
     // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
-    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, o.bases ? { bases: await o.bases(scan) } : {});
+    // Signed VEX of the image's referrers, as last read from the registry (src/gate/referrer-vex.ts).
+    const referrerVex = await storedReferrerVex(o.store, before.digest, o.policy);
+    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, { ...(o.bases ? { bases: await o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) });
     stats.reevaluated++;
     const after: Verdict = summarize(o.policy, {
       ...before,

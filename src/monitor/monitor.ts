@@ -29,6 +29,7 @@ import os from 'node:os';
 import { isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type ScanReport, type Verdict } from '../core/index.js';
 import { SCAN_KEY, type Logger } from '../gate/gate.js';
 import { judgeScan, type PlatformBase } from '../gate/judge.js';
+import { storedReferrerVex } from '../gate/referrer-vex.js';
 import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import type { CompiledPolicy } from '../policy/index.js';
@@ -554,7 +555,8 @@ export class Monitor {
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
     const verdicts = ctx.verdicts.get(digest) ?? [];
     let acted = false;
-    const bases = this.o.bases ? { bases: await this.o.bases(scan) } : {};
+    const referrerVex = await storedReferrerVex(this.o.store, digest, policy);
+    const bases = { ...(this.o.bases ? { bases: await this.o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) };
     stats.rejudged++;
     const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
     const notices: NewFindingsBody[] = [];

@@ -38,6 +38,7 @@ import type {
   RuleMatchSpec,
   RuleSetSpec,
   SignatureRuleSpec,
+  SignatureAuthoritySpec,
 } from './types.js';
 
 /** Rule names pushgate itself uses in reasons; a document may not define rules with these names. */
@@ -209,6 +210,7 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
     defaultMapping,
     exceptions,
     signatures: schema.shaped(['spec', 'signatures']) ? compileSignatureRules(doc.spec.signatures ?? [], problem, schema) : [],
+    vexAuthorities: schema.sound(['spec', 'vex']) && doc.spec.vex ? compileAuthorities(doc.spec.vex.authorities, ['spec', 'vex'], problem) : [],
     ...(schema.sound(['spec', 'severity']) && doc.spec.severity?.prefer ? { severityPrefer: doc.spec.severity.prefer } : {}),
   };
 }
@@ -274,34 +276,7 @@ function compileSignatureRules(specs: SignatureRuleSpec[], problem: ProblemSink,
     if (!schema.sound(at)) return;
     if (names.has(r.name)) problem([...at, 'name'], `duplicate signature rule name (also signatures[${names.get(r.name)}])`);
     names.set(r.name, i);
-    const authorities: CompiledAuthority[] = [];
-    const seen = new Set<string>();
-    r.authorities.forEach((a, j) => {
-      const aAt: KeyPath = [...at, 'authorities', j];
-      if (seen.has(a.name)) problem([...aAt, 'name'], 'duplicate authority name in this rule');
-      seen.add(a.name);
-      if (a.key !== undefined) {
-        try {
-          const publicKey = createPublicKey(a.key);
-          if (publicKey.type !== 'public') throw new Error('not a public key');
-          authorities.push({ name: a.name, kind: 'key', publicKey });
-        } catch (e) {
-          problem([...aAt, 'key'], `is not a PEM public key (${(e as Error).message}); paste the contents of cosign.pub`);
-        }
-        return;
-      }
-      const k = a.keyless!;
-      let subjectRegExp: RegExp | undefined;
-      if (k.subjectRegExp !== undefined) {
-        try {
-          subjectRegExp = new RegExp(`^(?:${k.subjectRegExp})$`);
-        } catch (e) {
-          problem([...aAt, 'keyless', 'subjectRegExp'], `is not a regular expression: ${(e as Error).message}`);
-          return;
-        }
-      }
-      authorities.push({ name: a.name, kind: 'keyless', issuer: k.issuer, ...(k.subject !== undefined ? { subject: k.subject } : {}), ...(subjectRegExp ? { subjectRegExp } : {}) });
-    });
+    const authorities = compileAuthorities(r.authorities, at, problem);
     const reg = r.registry === undefined ? undefined : glob(r.registry);
     const repo = glob(r.repository);
     out.push({
@@ -313,6 +288,42 @@ function compileSignatureRules(specs: SignatureRuleSpec[], problem: ProblemSink,
     });
   });
   return out;
+}
+
+/**
+ * Authorities (of a signature rule, or `spec.vex`): names unique in their list, keys parse as public
+ * keys, subject expressions compile (anchored at both ends).
+ */
+function compileAuthorities(specs: SignatureAuthoritySpec[], at: KeyPath, problem: ProblemSink): CompiledAuthority[] {
+  const authorities: CompiledAuthority[] = [];
+  const seen = new Set<string>();
+  specs.forEach((a, j) => {
+    const aAt: KeyPath = [...at, 'authorities', j];
+    if (seen.has(a.name)) problem([...aAt, 'name'], 'duplicate authority name in this list');
+    seen.add(a.name);
+    if (a.key !== undefined) {
+      try {
+        const publicKey = createPublicKey(a.key);
+        if (publicKey.type !== 'public') throw new Error('not a public key');
+        authorities.push({ name: a.name, kind: 'key', publicKey });
+      } catch (e) {
+        problem([...aAt, 'key'], `is not a PEM public key (${(e as Error).message}); paste the contents of cosign.pub`);
+      }
+      return;
+    }
+    const k = a.keyless!;
+    let subjectRegExp: RegExp | undefined;
+    if (k.subjectRegExp !== undefined) {
+      try {
+        subjectRegExp = new RegExp(`^(?:${k.subjectRegExp})$`);
+      } catch (e) {
+        problem([...aAt, 'keyless', 'subjectRegExp'], `is not a regular expression: ${(e as Error).message}`);
+        return;
+      }
+    }
+    authorities.push({ name: a.name, kind: 'keyless', issuer: k.issuer, ...(k.subject !== undefined ? { subject: k.subject } : {}), ...(subjectRegExp ? { subjectRegExp } : {}) });
+  });
+  return authorities;
 }
 
 /** Last instant an exception applies: a date means through the end of that day (UTC). */

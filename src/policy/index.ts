@@ -16,7 +16,7 @@ export type { MappingRef, RawPolicyEvaluation } from './evaluate.js';
 export { runsAsRoot, RUNS_AS_ROOT_CHECK } from './rules/image-config.js';
 export { BASE_NAME_LABEL } from './rules/base-image.js';
 export { DEFAULT_POLICY_YAML } from './default-policy.js';
-export { applyVex, loadVexFiles, parseCsafVex, parseCycloneDxVex, parseOpenVex, parseVex, vexAuthor, vexRevision, type VexStatement } from './vex.js';
+export { applyVex, loadVexFiles, parseCsafVex, parseCycloneDxVex, parseOpenVex, parseVex, scopeToImage, vexAuthor, vexRevision, type VexStatement } from './vex.js';
 export type * from './types.js';
 
 /** Source name of the built-in policy. */

@@ -259,6 +259,12 @@ export const policySchema = {
           },
         },
         signatures: { type: 'array', items: signatureRule },
+        vex: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['authorities'],
+          properties: { authorities: { type: 'array', minItems: 1, items: signatureAuthority } },
+        },
         severity: {
           type: 'object',
           additionalProperties: false,

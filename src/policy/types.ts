@@ -225,6 +225,17 @@ export interface SignatureRuleSpec {
   authorities: SignatureAuthoritySpec[];
 }
 
+/**
+ * `spec.vex`: who may vouch, through the registry, that a vulnerability does not affect an image. VEX
+ * documents attached to the judged image digest (cosign OpenVEX attestations, or plain VEX referrers
+ * carrying a cosign signature of their own) count only when one of these authorities signed them, and
+ * apply to that digest only.
+ */
+export interface VexReferrersSpec {
+  /** Same shape as a signature rule's authorities; names unique. Without any, referrers are not read. */
+  authorities: SignatureAuthoritySpec[];
+}
+
 /** A compiled authority (the shape src/trust verifies against). */
 export type CompiledAuthority =
   | { name: string; kind: 'key'; publicKey: KeyObject }
@@ -253,6 +264,8 @@ export interface PolicyDocument {
     exceptions?: ExceptionSpec[];
     /** Signature requirements per repository glob, checked at admission (see {@link SignatureRuleSpec}). */
     signatures?: SignatureRuleSpec[];
+    /** VEX read from the image's referrers (see {@link VexReferrersSpec}). */
+    vex?: VexReferrersSpec;
     /**
      * How a finding's severity is chosen among its ratings: `prefer` lists the sources in order
      * (`vendor`, `advisory`, `nvd`, `osv`); a source left out is never used. Default all four in that order.
@@ -362,6 +375,8 @@ export interface CompiledPolicy {
   exceptions: CompiledException[];
   /** `spec.signatures`, compiled (empty when none). */
   signatures: CompiledSignatureRule[];
+  /** `spec.vex.authorities`, compiled (empty when none: the image's referrers are not read for VEX). */
+  vexAuthorities: CompiledAuthority[];
   /** VEX statements in force (config `vex.paths`), applied to findings before the rules see them (src/policy/vex.ts). */
   vex?: readonly VexStatement[];
   /** `spec.severity.prefer`, when given (the matcher's default order otherwise). */

@@ -429,3 +429,21 @@ export function loadVexFiles(paths: readonly string[]): VexStatement[] {
   }
   return out;
 }
+
+/**
+ * Restricts statements to one image: what a VEX document attached to an image (a referrer signed for its
+ * digest) says, it says about that image only. A product naming a package becomes that package inside
+ * the image; a product naming image digests stays only when one of them is `digest` (a statement about
+ * another image is dropped, never widened); an image product without a digest (`pkg:oci/app`, no
+ * version) is the image the document is attached to; a statement left without products is dropped.
+ * @param digest the manifest (or index) digest the document was attached to and signed for.
+ */
+export function scopeToImage(statements: readonly VexStatement[], digest: string): VexStatement[] {
+  return statements.flatMap((st) => {
+    const products = st.products.flatMap((p): VexProduct[] => {
+      if (p.purl) return [{ digests: [digest], subcomponents: [p.purl] }];
+      return p.digests.length === 0 || p.digests.includes(digest) ? [{ digests: [digest], subcomponents: p.subcomponents }] : [];
+    });
+    return products.length ? [{ ...st, products }] : [];
+  });
+}

@@ -135,12 +135,22 @@ export function verifyBundle(bytes: Buffer, authority: KeyAuthority | KeylessAut
   }
   const subject = checkBundleSubject(bundle, image);
   if (subject) return { why: subject };
+  return verifyParsedBundle(bundle, authority, root, image.manifest);
+}
+
+/**
+ * Verifies the signature of a parsed bundle against one authority (key: the authority's key, no log;
+ * keyless: chain, SCT, transparency log, identity), nothing about what it says: the caller checks the
+ * subject ({@link checkBundleSubject}, or the attestation's statement).
+ * @param manifest the signed bytes of a message-signature bundle.
+ */
+export function verifyParsedBundle(bundle: Bundle, authority: KeyAuthority | KeylessAuthority, root: TrustRoot | undefined, manifest?: Buffer): { identity: string } | { why: string } {
   const isKeyBundle = bundle.verificationMaterial.content.$case === 'publicKey';
   if (authority.kind === 'key' && !isKeyBundle) return { why: `signed with a certificate, not with key ${authority.name}` };
   if (authority.kind === 'keyless' && isKeyBundle) return { why: 'signed with a key, not with a certificate' };
   if (authority.kind === 'keyless' && !root) return { why: 'no trusted root configured for keyless verification (admission.signatures.trustedRoot)' };
   try {
-    const entity = toSignedEntity(bundle, bundle.content.$case === 'messageSignature' ? image.manifest : undefined);
+    const entity = toSignedEntity(bundle, bundle.content.$case === 'messageSignature' ? manifest : undefined);
     if (authority.kind === 'key') {
       const signer = keyVerifier(authority).verify(entity);
       return { identity: identityOf(signer, `key ${authority.name}`) };

@@ -23,9 +23,9 @@ export function pae(type: string, body: Buffer): Buffer {
 }
 
 /** A cosign v3 bundle signing `digest` with `key` (bytes as cosign stores them in the referrer's layer). */
-export function dsseBundle(key: crypto.KeyObject, digest: string, predicateType = COSIGN_SIGN_PREDICATE): Buffer {
+export function dsseBundle(key: crypto.KeyObject, digest: string, predicateType = COSIGN_SIGN_PREDICATE, predicate: unknown = {}): Buffer {
   const [alg, hex] = digest.split(':');
-  const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ digest: { [alg]: hex }, annotations: {} }], predicateType, predicate: {} }));
+  const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ digest: { [alg]: hex }, annotations: {} }], predicateType, predicate }));
   const pub = crypto.createPublicKey(key).export({ type: 'spki', format: 'der' });
   const sig = crypto.sign('sha256', pae('application/vnd.in-toto+json', stmt), key);
   return Buffer.from(
@@ -93,5 +93,47 @@ export function bundleReferrer(bundle: Buffer, subject: { digest: string; size: 
   );
   const referrer = { bytes, mediaType: OCI_MANIFEST, digest: sha(bytes), blobs: [empty, bundle] };
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, size: bytes.length, digest: referrer.digest, artifactType: BUNDLE_MEDIA_TYPE, annotations }] }));
+  return { referrer, fallbackIndex: { bytes: index, mediaType: OCI_INDEX, digest: sha(index), blobs: [] } };
+}
+
+/** DSSE media type of cosign's `.att` layers. */
+export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+
+/**
+ * A DSSE envelope as `cosign attest --key` writes it into a `.att` layer: an in-toto Statement v0.1 of
+ * `predicateType` about `digest` (named `name`), signed over the DSSE PAE with `key` (cosign
+ * `pkg/cosign/attestation` GenerateStatement, whose tests pin the JSON as
+ * `{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":…,"digest":{"sha256":…}}],"predicateType":"https://openvex.dev/ns","predicate":…}`;
+ * `dsse.WrapSigner`).
+ */
+export function attestationEnvelope(key: crypto.KeyObject, name: string, digest: string, predicateType: string, predicate: unknown): Buffer {
+  const [alg, hex] = digest.split(':');
+  const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', subject: [{ name, digest: { [alg]: hex } }], predicateType, predicate }));
+  const sig = crypto.sign('sha256', pae('application/vnd.in-toto+json', stmt), key);
+  return Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: stmt.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
+}
+
+/**
+ * The `sha256-<hex>.att` manifest cosign writes for legacy attestations: like the `.sig` manifest, one
+ * `application/vnd.dsse.envelope.v1+json` layer per attestation, with an empty signature annotation
+ * and the `predicateType` annotation (cosign `pkg/oci/static` with `static.WithLayerMediaType`).
+ */
+export function attestationManifest(envelopes: Buffer[], predicateType: string): Pushable {
+  const config = Buffer.from(JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', history: envelopes.map(() => ({ created: '0001-01-01T00:00:00Z' })), os: '', rootfs: { type: 'layers', diff_ids: envelopes.map(sha) }, config: {} }));
+  const layers = envelopes.map((e) => ({ mediaType: DSSE_ENVELOPE_MEDIA_TYPE, size: e.length, digest: sha(e), annotations: { 'dev.cosignproject.cosign/signature': '', predicateType } }));
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: sha(config) }, layers }));
+  return { bytes, mediaType: OCI_MANIFEST, digest: sha(bytes), blobs: [config, ...envelopes] };
+}
+
+/**
+ * A plain VEX document attached as an OCI 1.1 referrer (as `oras attach --artifact-type
+ * application/vnd.openvex+json` writes it: empty config, one layer, `subject` = the image), and the
+ * referrers fallback index listing it.
+ */
+export function vexReferrer(doc: Buffer, subject: { digest: string; size: number; mediaType: string }, artifactType = 'application/vnd.openvex+json'): { referrer: Pushable; fallbackIndex: Pushable } {
+  const empty = Buffer.from('{}');
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: { mediaType: 'application/vnd.oci.empty.v1+json', size: 2, digest: sha(empty) }, layers: [{ mediaType: artifactType, size: doc.length, digest: sha(doc) }], subject }));
+  const referrer = { bytes, mediaType: OCI_MANIFEST, digest: sha(bytes), blobs: [empty, doc] };
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, size: bytes.length, digest: referrer.digest, artifactType }] }));
   return { referrer, fallbackIndex: { bytes: index, mediaType: OCI_INDEX, digest: sha(index), blobs: [] } };
 }

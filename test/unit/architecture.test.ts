@@ -22,7 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   store: ['core'],
   base: ['core', 'config', 'scan', 'store'],
   metrics: ['core', 'gate'],
-  gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'base'],
+  gate: ['core', 'config', 'registry', 'webhooks', 'scan', 'vulndb', 'policy', 'enforce', 'store', 'base', 'trust'],
   trust: ['core', 'registry'],
   admission: ['core', 'config', 'policy', 'gate', 'registry', 'trust', 'store'],
   proxy: ['core', 'config', 'registry', 'gate'],

@@ -86,3 +86,25 @@ ${indented}
     expect(evaluate(p, input({ registry: 'lab', repository: 'dev/api' })).reasons).to.deep.equal([]);
   });
 });
+
+describe('policy spec.vex authorities', () => {
+  const vexHead = 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata: { name: t }\nspec:\n  ruleSets:\n    default: { rules: [] }\n  vex:\n    authorities:\n';
+  const vexKey = key.trim().split('\n').map((l) => `          ${l}`).join('\n');
+
+  it('compiles key and keyless authorities; none without spec.vex', () => {
+    const p = compilePolicy(`${vexHead}      - name: sec\n        key: |\n${vexKey}\n      - name: ci\n        keyless: { issuer: "https://issuer.example", subjectRegExp: "https://github.com/org/.*" }\n`, '<t>');
+    expect(p.vexAuthorities.map((a) => [a.name, a.kind])).to.deep.equal([['sec', 'key'], ['ci', 'keyless']]);
+    const ci = p.vexAuthorities[1]!;
+    expect(ci.kind === 'keyless' && ci.subjectRegExp?.test('https://github.com/org/x/y')).to.equal(true);
+    expect(compilePolicy('apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata: { name: t }\nspec:\n  ruleSets:\n    default: { rules: [] }\n', '<t>').vexAuthorities).to.deep.equal([]);
+  });
+
+  it('names what is wrong: duplicate names, a key that is no public key, an empty list, unknown keys', () => {
+    const bad = `${vexHead}      - name: sec\n        key: |\n${vexKey}\n      - name: sec\n        key: "-----BEGIN PUBLIC KEY-----\\nxx\\n-----END PUBLIC KEY-----"\n`;
+    const text = problems(bad).join('\n');
+    expect(text).to.match(/spec\.vex\.authorities\[1\]\.name: duplicate authority name/);
+    expect(text).to.match(/spec\.vex\.authorities\[1\]\.key: is not a PEM public key/);
+    expect(problems(`${vexHead.replace('    authorities:\n', '    authorities: []\n')}`).join('\n')).to.match(/spec\.vex\.authorities/);
+    expect(problems(`${vexHead}      - name: sec\n        key: |\n${vexKey}\n    paths: [x]\n`).join('\n')).to.match(/spec\.vex/);
+  });
+});
