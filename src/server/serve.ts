@@ -305,6 +305,8 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // The monitor's tick: a pass when the database in force changed (any replica's build, a `pushgate db
   // update` beside this process), holds whose grace period ended. Cheap when there is nothing to do.
   function monitorTick(): Promise<unknown> {
+    // a replica that disagrees with the cluster's database or policy judges nothing, stored images included
+    if (gate.claimHold()) return Promise.resolve();
     ticking ??= monitor
       .tick()
       .catch((e: Error) => logger.warn({ err: e.message }, 'monitor pass failed; the next tick resumes it'))
