@@ -116,7 +116,9 @@ export class VulnDbSync {
       this.setProblem(undefined);
       return;
     }
-    if (local?.digest && (!inForce || builtLater(local.builtAt, inForce.builtAt))) {
+    // A rebuild with the same content (same digest, later build time) is not published again: the bytes in
+    // force already judge the same, and re-uploading hundreds of MB every interval buys nothing.
+    if (local?.digest && local.digest !== inForce?.digest && (!inForce || builtLater(local.builtAt, inForce.builtAt))) {
       if (await this.publish(local.digest, { newerOnly: true }, inForce)) return;
       inForce = await cs.get('vulndb');
     }
