@@ -176,6 +176,15 @@ describe('scale-out: one vulnerability database and one policy revision across r
     expect((await store.clusterState.get('vulndb'))?.digest).to.equal(newDigest);
   });
 
+  it('a replica that starts with no database fetches the one in force instead of building its own', async () => {
+    await serve('a');
+    await until('A publishes', async () => (await store.clusterState.get('vulndb'))?.digest === newDigest);
+    fs.rmSync(path.join(root, 'b', 'vulndb.sqlite'));
+    const b = await serve('b');
+    await until('B is ready', async () => (await readyz(b)).status === 'ready');
+    expect(b.gate.vulndbReadiness()).to.deep.include({ ok: true, digest: newDigest });
+  });
+
   it('a replica whose policy revision is not the one in force says so in /readyz and claims nothing until its file catches up', async () => {
     const text = fs.readFileSync(path.join(process.cwd(), 'config/policy.yaml'), 'utf8');
     const p1 = path.join(root, 'a', 'policy.yaml');
