@@ -86,13 +86,14 @@ export class PolicySync {
     if (mine.revision !== this.recorded) {
       // this replica loaded a policy (start or reload): the policy loaded last wins
       const before = await cs.get('policy');
-      this.recorded = mine.revision;
       if (before?.digest !== mine.revision) {
         await cs.put('policy', { digest: mine.revision, builtAt: mine.name, installedBy: this.o.owner });
         await this.o.store.audit({ actor: 'pushgate', action: 'policy-in-force', detail: { name: mine.name, revision: mine.revision, installedBy: this.o.owner, previous: before?.digest ?? null } });
         await this.o.store.publish('policy');
         this.o.logger.info({ revision: mine.revision, previous: before?.digest ?? null }, 'policy revision recorded in force for the cluster');
       }
+      // only once written: a store that failed is asked again at the next look
+      this.recorded = mine.revision;
     }
     const inForce = await cs.get('policy');
     if (!inForce || inForce.digest === mine.revision) {
