@@ -163,6 +163,25 @@ export class Gate implements GateApi {
     return this.policy;
   }
 
+  /** Why queue workers hold off claiming, per cause (`vulndb`, `policy`): see {@link setClaimHold}. */
+  private readonly holds = new Map<string, string>();
+
+  /**
+   * Holds off (with `reason`) or resumes (undefined) this replica's queue workers for `cause`: while any hold
+   * is set, no event is claimed (events stay queued for replicas that agree with the cluster). Set by
+   * src/gate/vulndb-sync.ts and src/gate/policy-sync.ts.
+   */
+  setClaimHold(cause: string, reason: string | undefined): void {
+    if (reason) this.holds.set(cause, reason);
+    else this.holds.delete(cause);
+    if (!this.holds.size) void this.queue.nudge().catch(() => undefined);
+  }
+
+  /** The reasons queue workers hold off claiming, joined, or undefined when they claim. */
+  claimHold(): string | undefined {
+    return this.holds.size ? [...this.holds.values()].join('; ') : undefined;
+  }
+
   /** Replaces the policy (hot reload); stored verdicts are re-evaluated on their next event. */
   setPolicy(p: CompiledPolicy): void {
     this.policy = p;

@@ -44,6 +44,8 @@ export interface QueueHost {
   registryConfig(name: string): RegistryConfig;
   viewFor(v: Verdict, tag?: string): VerdictView;
   currentVulnDb(): VulnDb | undefined;
+  /** Why this replica must not claim events now (it disagrees with the cluster on what to judge with), or undefined. */
+  claimHold(): string | undefined;
 }
 
 /** The workers' settings (from the gate's options). */
@@ -110,6 +112,7 @@ export class QueueWorkers {
     let n = 0;
     for (;;) {
       const worker = `${this.workerId}-drain`;
+      if (this.gate.claimHold()) return n;
       const job = await this.o.store.claim(worker, this.leaseMs);
       if (!job) return n;
       await this.runJob(worker, job.seq, job.event, job.attempts);
@@ -127,7 +130,9 @@ export class QueueWorkers {
       let job: Awaited<ReturnType<Store['claim']>>;
       let idleMs = 500;
       try {
-        job = await this.o.store.claim(id, this.leaseMs);
+        // A replica that disagrees with the cluster on the database or policy in force leaves events queued
+        // for the replicas that agree (or for itself once it caught up): nothing is lost, nothing misjudged.
+        job = this.gate.claimHold() ? undefined : await this.o.store.claim(id, this.leaseMs);
         storeBackoff = 0;
       } catch (e) {
         storeBackoff = Math.min(5000, storeBackoff ? storeBackoff * 2 : 500);

@@ -344,7 +344,8 @@ export class Monitor {
   all(): Promise<MonitorStats> {
     return this.serial(async () => {
       const db = this.o.vulndb();
-      const open = (await this.o.store.monitor.listRuns(10, { kind: 'all', state: 'running' })).find((r) => r.leaseUntil < this.now() || r.owner === this.owner);
+      // whether a lease ended is decided on the database's clock, as the claim decides it (not this process's)
+      const open = (await this.o.store.monitor.listRuns(1, { kind: 'all', state: 'running', resumableBy: { owner: this.owner, now: this.now() } }))[0];
       return this.pass('all', open?.id ?? `all:${this.now()}`, db);
     });
   }

@@ -1,7 +1,8 @@
 /**
  * Readiness (`GET /readyz`): ready only when serving would work: the store answers and takes a write, the
  * vulnerability database is loaded, verified and answers a query, and every configured listener (admission,
- * proxy, metrics) is up. The answer names the part that failed and what to do. Results are kept for one
+ * proxy, metrics) is up, and the replica agrees with the cluster on the vulnerability database and policy in
+ * force (src/gate/vulndb-sync.ts, src/gate/policy-sync.ts). The answer names the part that failed and what to do. Results are kept for one
  * second, so a caller polling /readyz cannot turn it into a stream of store writes.
  */
 import type { Store } from '../store/index.js';
@@ -16,12 +17,19 @@ export interface ReadinessReport {
   /** The database in force: build time and content digest (replicas on one database show one digest). */
   vulndb: { builtAt: string | null; digest?: string | null } | string;
   listeners: Record<string, ListenerState>;
+  /**
+   * `ok`, or why this replica does not judge now: its vulnerability database or policy revision differs from
+   * the one in force in the store (both named). Absent when not checked.
+   */
+  cluster?: 'ok' | string;
 }
 
 /** What readiness asks. */
 export interface ReadinessDeps {
   store: Pick<Store, 'ping' | 'probeWrite'>;
   vulndb(): { ok: true; builtAt: string | null; digest?: string | null } | { ok: false; error: string };
+  /** Why this replica disagrees with the cluster on what to judge with, or undefined (not checked when absent). */
+  cluster?(): string | undefined;
   /** How long one answer is reused, ms (default 1000). */
   cacheMs?: number;
 }
@@ -57,7 +65,8 @@ export class Readiness {
     const v = this.deps.vulndb();
     const vulndb = v.ok ? { builtAt: v.builtAt, digest: v.digest ?? null } : v.error;
     const listeners = Object.fromEntries(this.listeners);
-    const ready = store === 'ok' && v.ok && Object.values(listeners).every((s) => s === 'up');
-    return { status: ready ? 'ready' : 'not ready', store, vulndb, listeners };
+    const cluster = this.deps.cluster ? (this.deps.cluster() ?? 'ok') : undefined;
+    const ready = store === 'ok' && v.ok && Object.values(listeners).every((s) => s === 'up') && (cluster ?? 'ok') === 'ok';
+    return { status: ready ? 'ready' : 'not ready', store, vulndb, listeners, ...(cluster !== undefined ? { cluster } : {}) };
   }
 }

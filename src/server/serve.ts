@@ -8,7 +8,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig } from '../config/types.js';
 import { Gate, type GateCounters, type Logger } from '../gate/gate.js';
-import { scheduleClusterJob } from '../gate/cluster-jobs.js';
+import { JOB_OWNER, scheduleClusterJob } from '../gate/cluster-jobs.js';
+import { PolicySync } from '../gate/policy-sync.js';
+import { VulnDbSync } from '../gate/vulndb-sync.js';
 import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from '../gate/reconcile.js';
 import { Coalesced, Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
@@ -120,6 +122,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   await control.init();
   if (!opts.policy) control.watch(opts.policyWatchMs);
   let ticking: Promise<unknown> | undefined;
+  let stopping = false;
   // Continuous monitoring: after a database swap (seen by the gate's holder) the stored images it can
   // change are judged again; new findings go to notify[] targets with the new-findings event.
   const monitor = new Monitor({
@@ -144,14 +147,37 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   await decisions.request();
   for (const [state, n] of Object.entries(await store.queueCounts())) metrics.queueEvents.set({ state }, n);
   // Readiness waits for every listener this configuration starts.
+  // One database and one policy revision across the replicas (src/gate/vulndb-sync.ts, policy-sync.ts): a
+  // replica that disagrees with the store holds its queue workers and says so in /readyz.
+  const vulndbSync = new VulnDbSync({
+    store,
+    logger,
+    path: config.vulndb.path,
+    owner: JOB_OWNER,
+    local: () => {
+      const r = gate.vulndbReadiness();
+      return r.ok ? { digest: r.digest, builtAt: r.builtAt } : undefined;
+    },
+    reload: () => {
+      gate.reloadVulnDb();
+      void monitorTick();
+    },
+    hold: (reason) => gate.setClaimHold('vulndb', reason),
+  });
+  const policySync = new PolicySync({ store, logger, owner: JOB_OWNER, local: () => control.basePolicy, hold: (reason) => gate.setClaimHold('policy', reason) });
   const vulndbUpdater = new VulnDbUpdater({
     config,
     logger,
     hasDatabase: () => gate.vulndbReadiness().ok,
     onBuilt: () => {
       gate.reloadVulnDb();
+      void vulndbSync.reconcile();
       void monitorTick();
     },
+    // on PostgreSQL one replica builds per interval and publishes; the others fetch its file
+    ...(store.clusterState.holdsFiles
+      ? { schedule: (pass: () => Promise<unknown>, intervalMs: number) => scheduleClusterJob({ store, logger, name: 'vulndb-update', intervalMs, leaseMs: 60_000, run: pass }) }
+      : {}),
   });
   const readiness = new Readiness({
     store,
@@ -159,6 +185,10 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
       const r = gate.vulndbReadiness();
       const note = r.ok ? undefined : vulndbUpdater.note();
       return r.ok || !note ? r : { ok: false, error: `${r.error}; ${note}` };
+    },
+    cluster: () => {
+      const why = [vulndbSync.disagreement(), policySync.disagreement()].filter(Boolean);
+      return why.length ? why.join('; ') : undefined;
     },
   });
   const separateMetrics = !!config.metrics.listen && config.metrics.listen !== config.server.listen;
@@ -215,16 +245,23 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     readiness.setListener('proxy', 'up');
     logger.info({ port: px.port }, 'push proxy up');
   }
-  // The vulnerability database: built at start when there is none, then every vulndb.updateInterval.
-  vulndbUpdater.start();
+  // The vulnerability database: the one in force fetched from the store (PostgreSQL) first; built at start when
+  // there is none anywhere, then every vulndb.updateInterval.
+  await policySync.start();
+  void vulndbSync.start().finally(() => {
+    if (!stopping) vulndbUpdater.start();
+  });
   const age = setInterval(() => {
     const db = gate.currentVulnDb();
     if (db) for (const [source, s] of Object.entries(db.sourceAges())) metrics.vulndbAge.set({ source }, s);
   }, 15_000);
   age.unref();
   closers.push(async () => {
+    stopping = true;
     clearInterval(age);
     vulndbUpdater.stop();
+    vulndbSync.stop();
+    policySync.stop();
   });
   // Periodic reconciliation (config reconcile.interval; off by default): judges manifests whose
   // notifications were lost (a registry restart drops Distribution's in-memory queue).
@@ -268,6 +305,8 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // The monitor's tick: a pass when the database in force changed (any replica's build, a `pushgate db
   // update` beside this process), holds whose grace period ended. Cheap when there is nothing to do.
   function monitorTick(): Promise<unknown> {
+    // a replica that disagrees with the cluster's database or policy judges nothing, stored images included
+    if (gate.claimHold()) return Promise.resolve();
     ticking ??= monitor
       .tick()
       .catch((e: Error) => logger.warn({ err: e.message }, 'monitor pass failed; the next tick resumes it'))

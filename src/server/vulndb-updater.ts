@@ -24,6 +24,12 @@ export interface VulnDbUpdaterDeps {
   firstRetryMs?: number;
   /** Called after a new database was swapped in (the gate re-opens it at once). */
   onBuilt?(): void;
+  /**
+   * Runs `pass` every `intervalMs` (default: on this replica's own timer). `pushgate serve` on PostgreSQL passes
+   * a cluster job (src/gate/cluster-jobs.ts), so one replica builds per interval and the others fetch its
+   * file (src/gate/vulndb-sync.ts). @returns a stopper.
+   */
+  schedule?(pass: () => Promise<unknown>, intervalMs: number): () => void;
   /** The build (default: {@link updateDb}); tests pass the real one too, this is for wiring only. */
   build?: typeof updateDb;
 }
@@ -32,6 +38,7 @@ export interface VulnDbUpdaterDeps {
 export class VulnDbUpdater {
   private running: Promise<UpdateStats | undefined> | undefined;
   private interval: LongInterval | undefined;
+  private stopSchedule: (() => void) | undefined;
   private retry: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
@@ -44,7 +51,10 @@ export class VulnDbUpdater {
   start(): void {
     const { vulndb } = this.deps.config;
     if (!vulndb.sources.length) return;
-    if (vulndb.updateIntervalMs > 0) this.interval = setLongInterval(() => void this.update('scheduled'), vulndb.updateIntervalMs);
+    if (vulndb.updateIntervalMs > 0) {
+      if (this.deps.schedule) this.stopSchedule = this.deps.schedule(() => this.update('scheduled'), vulndb.updateIntervalMs);
+      else this.interval = setLongInterval(() => void this.update('scheduled'), vulndb.updateIntervalMs);
+    }
     if (!this.deps.hasDatabase()) void this.update('initial');
   }
 
@@ -93,6 +103,7 @@ export class VulnDbUpdater {
   stop(): void {
     this.stopped = true;
     this.interval?.stop();
+    this.stopSchedule?.();
     clearTimeout(this.retry);
   }
 }

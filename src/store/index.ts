@@ -9,6 +9,8 @@ export { QUEUE_STATES } from './types.js';
 export type { BaseCatalogStore, CatalogEntry, CatalogTag } from './base-catalog-types.js';
 export type { WorkloadStore, WorkloadUsage, ImageWorkloads } from './workloads.js';
 export { WORKLOAD_BATCH_MAX } from './workloads.js';
+export type { ClusterStateStore, ClusterStateName, InForce } from './cluster-state.js';
+export { CHUNK_BYTES, builtLater } from './cluster-state.js';
 export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, Rejudgement, RejudgementBatch, OutboxNotice, AffectedImage, AffectedPageRequest } from './monitor-types.js';
 
 /**

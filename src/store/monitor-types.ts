@@ -181,8 +181,12 @@ export interface MonitorStore {
    */
   claimRun(id: string, kind: MonitorRunKind, vulndbDigest: string | null, owner: string, leaseMs: number, now: number): Promise<MonitorRun | undefined>;
   getRun(id: string): Promise<MonitorRun | undefined>;
-  /** Runs, newest first. */
-  listRuns(limit: number, filter?: { kind?: MonitorRunKind; state?: MonitorRun['state'] }): Promise<MonitorRun[]>;
+  /**
+   * Runs, newest first. `resumableBy`: only runs still `running` whose lease ended, on the database's clock
+   * (PostgreSQL `now()`; SQLite: `resumableBy.now`, the one process's clock), or that `resumableBy.owner` holds:
+   * the runs that owner may resume ({@link claimRun} decides on the same clock).
+   */
+  listRuns(limit: number, filter?: { kind?: MonitorRunKind; state?: MonitorRun['state']; resumableBy?: { owner: string; now: number } }): Promise<MonitorRun[]>;
   /** Marks a run done (only by its owner; false when the claim was lost). */
   finishRun(id: string, owner: string, stats: Record<string, unknown>, now: number): Promise<boolean>;
   /**

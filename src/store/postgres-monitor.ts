@@ -165,11 +165,13 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rows[0] ? runFromRow(r.rows[0]) : undefined;
   }
 
-  async listRuns(limit: number, filter: { kind?: MonitorRunKind; state?: MonitorRun['state'] } = {}): Promise<MonitorRun[]> {
+  async listRuns(limit: number, filter: { kind?: MonitorRunKind; state?: MonitorRun['state']; resumableBy?: { owner: string; now: number } } = {}): Promise<MonitorRun[]> {
+    // resumableBy: the lease is compared with the database's clock, as claimRun does (`now` is not used)
     const r = await this.q(
       'list runs',
-      'SELECT * FROM monitor_runs WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR state = $2) ORDER BY started_at DESC, id DESC LIMIT $3',
-      [filter.kind ?? null, filter.state ?? null, limit],
+      `SELECT * FROM monitor_runs WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR state = $2)
+         AND ($4::text IS NULL OR (state = 'running' AND (lease_until < ${DB_NOW} OR owner = $4))) ORDER BY started_at DESC, id DESC LIMIT $3`,
+      [filter.kind ?? null, filter.state ?? null, limit, filter.resumableBy?.owner ?? null],
     );
     return r.rows.map(runFromRow);
   }

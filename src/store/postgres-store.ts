@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { PostgresWorkloadStore, type WorkloadStore } from './workloads.js';
+import { PostgresClusterStateStore, type ClusterStateStore } from './cluster-state.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
@@ -99,6 +100,8 @@ export class PostgresStore implements Store {
   readonly baseCatalog: BaseCatalogStore;
   /** Workload usage from admission reviews (src/store/workloads.ts). */
   readonly workloads: WorkloadStore;
+  /** The vulnerability database and policy revision in force (src/store/cluster-state.ts). */
+  readonly clusterState: ClusterStateStore;
   private readonly listeners = new Set<(topic: string) => void>();
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
@@ -112,6 +115,7 @@ export class PostgresStore implements Store {
     this.monitor = new PostgresMonitorStore(pool);
     this.baseCatalog = new PostgresBaseCatalogStore(pool);
     this.workloads = new PostgresWorkloadStore(pool);
+    this.clusterState = new PostgresClusterStateStore(pool);
   }
 
   async subscribe(listener: (topic: string) => void): Promise<() => void> {

@@ -357,4 +357,32 @@ CREATE TABLE IF NOT EXISTS image_workloads (
 CREATE INDEX IF NOT EXISTS image_workloads_by_last_seen ON image_workloads (last_seen);
 `,
   },
+  {
+    // What the replicas agree on (src/store/cluster-state.ts): per name (`vulndb`, `policy`) the digest in
+    // force, who installed it and when (database clock). PostgreSQL also holds the database file in force,
+    // in chunks, so every replica fetches exactly those bytes (a cache of a file any replica can rebuild,
+    // not copied by `store migrate`; SQLite, one process, records the digest only).
+    version: 16,
+    name: 'cluster-state',
+    sql: `
+CREATE TABLE IF NOT EXISTS cluster_state (
+  name TEXT PRIMARY KEY,
+  digest TEXT NOT NULL,
+  built_at TEXT,
+  installed_by TEXT NOT NULL,
+  installed_at BIGINT NOT NULL,
+  file_sha256 TEXT,
+  file_size BIGINT,
+  file_chunks INTEGER
+);
+`,
+    postgres: `
+CREATE TABLE IF NOT EXISTS vulndb_chunks (
+  digest TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (digest, n)
+);
+`,
+  },
 ];

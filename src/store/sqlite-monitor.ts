@@ -262,10 +262,14 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
-  async listRuns(limit: number, filter: { kind?: MonitorRunKind; state?: MonitorRun['state'] } = {}): Promise<MonitorRun[]> {
+  async listRuns(limit: number, filter: { kind?: MonitorRunKind; state?: MonitorRun['state']; resumableBy?: { owner: string; now: number } } = {}): Promise<MonitorRun[]> {
+    const r = filter.resumableBy;
     return this.wrap('list runs', () =>
-      (this.st('SELECT * FROM monitor_runs WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR state = ?) ORDER BY started_at DESC, id DESC LIMIT ?')
-        .all(filter.kind ?? null, filter.kind ?? null, filter.state ?? null, filter.state ?? null, limit) as Row[]).map(runFromRow),
+      (
+        this.st(
+          "SELECT * FROM monitor_runs WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR state = ?) AND (? IS NULL OR (state = 'running' AND (lease_until < ? OR owner = ?))) ORDER BY started_at DESC, id DESC LIMIT ?",
+        ).all(filter.kind ?? null, filter.kind ?? null, filter.state ?? null, filter.state ?? null, r ? 1 : null, r?.now ?? 0, r?.owner ?? null, limit) as Row[]
+      ).map(runFromRow),
     );
   }
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { SqliteWorkloadStore, type WorkloadStore } from './workloads.js';
+import { SqliteClusterStateStore, type ClusterStateStore } from './cluster-state.js';
 import { MIGRATIONS } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
@@ -47,10 +48,13 @@ export class SqliteStore implements Store {
   readonly baseCatalog: BaseCatalogStore;
   /** Workload usage from admission reviews (src/store/workloads.ts). */
   readonly workloads: WorkloadStore;
+  /** The vulnerability database and policy revision in force (src/store/cluster-state.ts). */
+  readonly clusterState: ClusterStateStore;
   constructor(private readonly db: Database.Database) {
     this.monitor = new SqliteMonitorStore(db);
     this.baseCatalog = new SqliteBaseCatalogStore(db);
     this.workloads = new SqliteWorkloadStore(db);
+    this.clusterState = new SqliteClusterStateStore(db);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');

@@ -7,6 +7,7 @@ import type { Digest, PushEvent, ScanReport, Verdict } from '../core/index.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { WorkloadStore } from './workloads.js';
+import type { ClusterStateStore } from './cluster-state.js';
 
 /** A queued event as stored. */
 export interface QueuedEvent {
@@ -175,6 +176,8 @@ export interface Store {
   readonly baseCatalog: BaseCatalogStore;
   /** Workload usage: which workloads admission admitted with each image digest (src/store/workloads.ts). */
   readonly workloads: WorkloadStore;
+  /** What the replicas agree on: the vulnerability database and policy revision in force (src/store/cluster-state.ts). */
+  readonly clusterState: ClusterStateStore;
   /** Applies pending schema migrations (idempotent). */
   migrate(): Promise<void>;
   /** True when the store answers. */
