@@ -10,11 +10,17 @@
  * compression. pushgate used to call such a manifest a non-image artifact (config not an image
  * config, no layer typed as a filesystem layer) and allowed it unscanned.
  *
+ * Docker Engine also unpacks layers compressed with bzip2 or xz (moby's DecompressStream sniffs
+ * bzip2, gzip, xz and zstd, whatever the media type says). pushgate sniffed only gzip and zstd: such a
+ * layer behind a non-layer media type was classified as data and skipped, and behind a layer media
+ * type it was an unreadable tar (incomplete).
+ *
  * Real components: Distribution 2.8 with notifications to an in-process `pushgate serve` (default
- * policy, offline OSV fixtures), raw OCI distribution API pushes. A real artifact (empty config,
- * SPDX layer) stays an allowed artifact. Ports 22470-22471.
+ * policy, offline OSV fixtures), raw OCI distribution API pushes, the real bzip2 and xz programs. A
+ * real artifact (empty config, SPDX layer) stays an allowed artifact. Ports 22470-22471.
  */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/index.js';
 import { MediaTypes } from '../../src/core/manifest.js';
@@ -34,7 +40,7 @@ function retype(img: Image, configType: string, layerType: string): Image {
   return { ...img, bytes, digest: sha(bytes) };
 }
 
-describe('security: config and layer media types Docker Engine runs are images, not artifacts', function () {
+describe('security: what Docker Engine runs is scanned (config and layer media types, bzip2 and xz layers)', function () {
   this.timeout(180_000);
   let lab: GatedLab;
   let raw: Raw;
@@ -62,6 +68,26 @@ describe('security: config and layer media types Docker Engine runs are images, 
       const v = await lab.verdict(`127.0.0.1:${REG_PORT}/${repo}:v1`);
       expect(v.reasons.map((r) => r.rule), JSON.stringify(v.reasons)).to.not.include('artifact');
       expect(v.decision).to.equal('reject');
+      expect(await lab.tags(repo)).to.not.include('v1');
+    });
+  }
+
+  for (const [prog, layerType] of [['bzip2', 'application/octet-stream'], ['xz', 'application/octet-stream'], ['bzip2', 'application/vnd.oci.image.layer.v1.tar'], ['xz', 'application/vnd.oci.image.layer.v1.tar+gzip']] as const) {
+    it(`a ${prog}-compressed layer typed ${layerType}: read as Docker Engine unpacks it, the private key found; rejected`, async () => {
+      const repo = `dockercompress/${prog}-${layerType.replace(/[^a-z0-9]+/g, '-')}`;
+      const plain = makeImage('secret', `${prog}-${layerType}-${Date.now()}`);
+      const tar = plain.blobs[1]!;
+      const packed = execFileSync(prog, ['-c'], { input: tar });
+      const m = JSON.parse(plain.bytes.toString('utf8')) as { layers: Array<{ mediaType: string; digest: string; size: number }> };
+      // The config's diff_id stays the tar's digest, as Docker checks it after decompressing.
+      m.layers = [{ mediaType: layerType, digest: sha(packed), size: packed.length }];
+      const bytes = Buffer.from(JSON.stringify(m));
+      await raw.pushBlobs(repo, [plain.blobs[0]!, packed]);
+      const put = await raw.putManifest(repo, 'v1', { bytes, mediaType: OCI_MANIFEST });
+      expect(put.status, put.body).to.equal(201);
+      const v = await lab.verdict(`127.0.0.1:${REG_PORT}/${repo}:v1`);
+      expect(v.decision, JSON.stringify(v.reasons)).to.equal('reject');
+      expect(v.complete, JSON.stringify(v.reasons)).to.equal(true);
       expect(await lab.tags(repo)).to.not.include('v1');
     });
   }
