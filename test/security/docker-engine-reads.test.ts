@@ -15,6 +15,10 @@
  * layer behind a non-layer media type was classified as data and skipped, and behind a layer media
  * type it was an unreadable tar (incomplete).
  *
+ * Go's archive/tar (which Docker uses on an uncompressed layer) accepts a header whose checksum is the
+ * signed sum of its bytes; the classifier accepted only the unsigned sum, so a plain tar whose first
+ * header has a byte above 0x7f and a signed checksum, typed `application/octet-stream`, was data.
+ *
  * Real components: Distribution 2.8 with notifications to an in-process `pushgate serve` (default
  * policy, offline OSV fixtures), raw OCI distribution API pushes, the real bzip2 and xz programs. A
  * real artifact (empty config, SPDX layer) stays an allowed artifact. Ports 22470-22471.
@@ -91,6 +95,29 @@ describe('security: what Docker Engine runs is scanned (config and layer media t
       expect(await lab.tags(repo)).to.not.include('v1');
     });
   }
+
+  it('a plain tar whose first header carries a signed checksum (Go accepts it), typed application/octet-stream: read; rejected', async () => {
+    const repo = 'dockercompress/signed-checksum';
+    const plain = makeImage('secret', `signed-${Date.now()}`);
+    const tar = Buffer.from(plain.blobs[1]!);
+    // uname of the first header (ustar offset 265) gets bytes above 0x7f; the checksum is the signed sum.
+    tar.fill(0xff, 265, 269);
+    tar.fill(0x20, 148, 156);
+    let signed = 0;
+    for (let i = 0; i < 512; i++) signed += tar[i]! > 127 ? tar[i]! - 256 : tar[i]!;
+    tar.write(`${signed.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const m = JSON.parse(plain.bytes.toString('utf8')) as { config: { digest: string; size: number }; layers: Array<{ mediaType: string; digest: string; size: number }> };
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '65534' }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
+    m.config = { ...m.config, digest: sha(config), size: config.length };
+    m.layers = [{ mediaType: 'application/octet-stream', digest: sha(tar), size: tar.length }];
+    const bytes = Buffer.from(JSON.stringify(m));
+    await raw.pushBlobs(repo, [config, tar]);
+    const put = await raw.putManifest(repo, 'v1', { bytes, mediaType: OCI_MANIFEST });
+    expect(put.status, put.body).to.equal(201);
+    const v = await lab.verdict(`127.0.0.1:${REG_PORT}/${repo}:v1`);
+    expect(v.decision, JSON.stringify(v.reasons)).to.equal('reject');
+    expect(v.complete, JSON.stringify(v.reasons)).to.equal(true);
+  });
 
   it('a real artifact (empty config, SPDX layer) is still recorded and passed as one', async () => {
     const repo = 'dockercfg/sbom';
