@@ -33,9 +33,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime ----
 FROM ${RUNTIME_IMAGE} AS runtime
-# zstd: zstd-compressed layers; tini: signal handling and zombie reaping as PID 1.
+# zstd, bzip2, xz-utils: zstd-, bzip2- and xz-compressed layers (Docker Engine unpacks all three); tini: signal handling and zombie reaping as PID 1.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends zstd tini ca-certificates \
+ && apt-get install -y --no-install-recommends zstd bzip2 xz-utils tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 pushgate \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin pushgate \

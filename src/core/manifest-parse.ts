@@ -219,15 +219,40 @@ export function isAttestationLayerMediaType(mt: string | undefined): boolean {
 }
 
 /**
+ * Config media types Docker Engine (moby, classic image store) pulls and runs as an image besides
+ * the two image config types: `defaultImageTypes` of moby's daemon/internal/distribution
+ * (registry.go; "unexpected values" some old registries served), checked exactly on Docker schema 2
+ * manifests and, before Engine 25, on OCI manifests too.
+ */
+const DOCKER_LEGACY_CONFIG_TYPES = new Set(['application/octet-stream', 'application/json', 'text/html', '']);
+
+/**
+ * True for a config media type some runtime reads as an image config and runs: an image config
+ * type ({@link isImageConfigMediaType}), a Docker legacy type ({@link DOCKER_LEGACY_CONFIG_TYPES}),
+ * or, for OCI manifests pulled by Docker Engine 25 and later (moby `checkSupportedMediaType`: the
+ * lower-cased type equal to or under `application/vnd.oci.image.` or `application/vnd.docker.`,
+ * except `application/vnd.docker.ai.` models), a type under those prefixes. Compared without
+ * parameters, case-insensitively: wider than each runtime's own rule, never narrower.
+ */
+export function runtimeReadsAsImageConfig(mt: string | undefined): boolean {
+  const b = bareMediaType(mt);
+  if (isImageConfigMediaType(b) || DOCKER_LEGACY_CONFIG_TYPES.has(b)) return true;
+  if (b.startsWith('application/vnd.docker.ai.')) return false;
+  return b.startsWith('application/vnd.oci.image.') || b.startsWith('application/vnd.docker.');
+}
+
+/**
  * The artifact type of a manifest that no runtime would run, or undefined for an image: its config
- * is not an image config AND none of its layers is a filesystem layer. `artifactType` alone never
- * makes a manifest an artifact (runtimes ignore it); it only names the type when the content
- * already says "not an image". Indexes are never artifacts: their children are judged.
+ * is not one any runtime reads as an image config ({@link runtimeReadsAsImageConfig}: Docker Engine
+ * runs a config typed `application/octet-stream` with layers typed the same, sniffing their
+ * compression) AND none of its layers is a filesystem layer. `artifactType` alone never makes a
+ * manifest an artifact (runtimes ignore it); it only names the type when the content already says
+ * "not an image". Indexes are never artifacts: their children are judged.
  */
 export function nonImageArtifactType(p: ParsedManifest): string | undefined {
   if (p.kind !== 'manifest') return undefined;
   const m = p.manifest;
-  if (isImageConfigMediaType(m.config.mediaType)) return undefined;
+  if (runtimeReadsAsImageConfig(m.config.mediaType)) return undefined;
   if (m.layers.some((l) => isFilesystemLayerMediaType(l.mediaType))) return undefined;
   return m.artifactType || m.config.mediaType;
 }

@@ -7,18 +7,18 @@
 import type { Readable } from 'node:stream';
 import { shortDigest, type Descriptor } from '../core/index.js';
 import { VerifyStream, sniffCompression } from './layer-stream.js';
+import { isGoTarHeaderBlock } from './tar-headers.js';
 
 /** Blobs up to this size are read to be classified (16 MiB); larger ones are scanned as layers. */
 export const CLASSIFY_MAX_BYTES = 16 * 1024 * 1024;
 
-/** True when the first 512 bytes are a tar header with a valid checksum (POSIX ustar, GNU or v7). */
+/**
+ * True when the first 512 bytes are a tar header as Go's archive/tar reads one (POSIX ustar, GNU, star
+ * or v7; the checksum the unsigned or the signed sum of the block, src/scan/tar-headers.ts), so an
+ * uncompressed layer Docker Engine unpacks is never taken for data.
+ */
 export function isTarHeader(b: Buffer): boolean {
-  if (b.length < 512) return false;
-  const field = b.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim();
-  if (!/^[0-7]+$/.test(field)) return false;
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i]!;
-  return sum === parseInt(field, 8);
+  return isGoTarHeaderBlock(b);
 }
 
 /** `archive` for gzip/zstd/tar bytes, else `data`. */

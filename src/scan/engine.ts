@@ -401,7 +401,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     // media type that says otherwise is worth a word, not a gap.
     const declared = declaredCompression(l.mediaType);
     if (declared && a.compression && declared !== a.compression) {
-      diags.push({ code: 'layer-media-type-mismatch', layer: diffIds[i] ?? l.digest, message: `layer ${shortDigest(l.digest)}: media type ${l.mediaType} says ${declared === 'none' ? 'an uncompressed tar' : declared}, the content is ${a.compression === 'none' ? 'an uncompressed tar' : a.compression}; read as the content says (as containerd does)` });
+      diags.push({ code: 'layer-media-type-mismatch', layer: diffIds[i] ?? l.digest, message: `layer ${shortDigest(l.digest)}: media type ${l.mediaType} says ${declared === 'none' ? 'an uncompressed tar' : declared}, the content is ${a.compression === 'none' ? 'an uncompressed tar' : a.compression}; read as the content says (as ${a.compression === 'bzip2' || a.compression === 'xz' ? 'Docker Engine does' : 'containerd does'})` });
     }
   }
   const stacked = stackLayers(analyses, run.analyzers);

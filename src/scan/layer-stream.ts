@@ -59,7 +59,10 @@ export class VerifyStream extends Transform {
 }
 
 /** Compression by magic bytes. */
-export type Compression = 'gzip' | 'zstd' | 'none';
+export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
+
+/** xz stream header magic (tukaani xz-file-format 2.1.1.1). */
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
 /**
  * Sniffs the compression of a blob from its first bytes (at least 8 for a skippable frame). zstd is
@@ -68,7 +71,12 @@ export type Compression = 'gzip' | 'zstd' | 'none';
  * runtime decompresses such a blob as zstd, skipping the frame, and so must the scanner.
  */
 export function sniffCompression(head: Buffer): Compression {
+  // Docker Engine's DecompressStream (moby pkg/archive, daemon/internal/archiveutil) tries bzip2 first
+  // ("BZh"), then gzip, xz and zstd, whatever the layer's media type says; containerd reads gzip and
+  // zstd only. A layer is read as the runtime that unpacks the most would read it.
+  if (head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) return 'bzip2';
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 6 && head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
   if (head.length >= 8 && (head.readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50) return 'zstd';
   return 'none';
@@ -96,9 +104,21 @@ async function peek(r: Readable, n: number): Promise<Buffer> {
   return head;
 }
 
+/** The decompressing program per compression, and the package that installs it. */
+const DECODERS = { zstd: 'zstd', bzip2: 'bzip2', xz: 'xz-utils' } as const;
+
 /** A `zstd -dc` child as a duplex stream; fails with UNSUPPORTED when the binary is missing. */
 export function zstdDecoder(): Duplex {
-  const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return programDecoder('zstd');
+}
+
+/**
+ * A `<program> -dcq` child (zstd, bzip2, xz: each reads concatenated streams, as Docker Engine's own
+ * `xz -d -c -q` and Go's bzip2 reader do) as a duplex stream; fails with UNSUPPORTED when the
+ * program is missing, CORRUPT_LAYER when it exits non-zero.
+ */
+export function programDecoder(program: keyof typeof DECODERS): Duplex {
+  const child = spawn(program, ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString(); });
   const out = new PassThrough({ highWaterMark: CHUNK });
@@ -108,13 +128,13 @@ export function zstdDecoder(): Duplex {
   const finish = () => {
     if (!stdoutEnded || exit === undefined) return;
     if (exit === 0) out.end();
-    else out.destroy(new PushgateError('CORRUPT_LAYER', `zstd -dc failed (exit ${exit}): ${stderr.trim().split('\n').pop() ?? ''}`));
+    else out.destroy(new PushgateError('CORRUPT_LAYER', `${program} -dc failed (exit ${exit}): ${stderr.trim().split('\n').pop() ?? ''}`));
   };
   child.stdout.on('end', () => { stdoutEnded = true; finish(); });
   child.on('exit', (code) => { exit = code; finish(); });
   child.on('error', (e: NodeJS.ErrnoException) => {
     out.destroy(e.code === 'ENOENT'
-      ? new PushgateError('UNSUPPORTED', 'zstd layer: the `zstd` program is not installed (apt-get install zstd)', { cause: e })
+      ? new PushgateError('UNSUPPORTED', `${program} layer: the \`${program}\` program is not installed (apt-get install ${DECODERS[program]})`, { cause: e })
       : e);
   });
   child.stdin.on('error', () => { /* the child's exit status reports the failure */ });
@@ -213,7 +233,7 @@ export async function readLayer(
   // whatever the decompressor or tar parser said. Errors of `verify` never go unhandled.
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | Duplex> = [];
   if (gunzip) stages.push(gunzip);
-  else if (compression === 'zstd') stages.push(zstdDecoder());
+  else if (compression !== 'none' && compression !== 'gzip') stages.push(programDecoder(compression));
   stages.push(counter, sink);
   const head0 = stages[0] as NodeJS.WritableStream;
   if (verifyError) {

@@ -182,6 +182,15 @@ function getFormat(blk: Buffer): Format | undefined {
   return 'v7';
 }
 
+/**
+ * True when Go's archive/tar `Reader.Next` would take the 512-byte block `blk` as a header (its
+ * checksum field parses as octal and equals the unsigned or the signed sum): what Docker Engine's
+ * unpacker requires of the first block of an uncompressed layer.
+ */
+export function isGoTarHeaderBlock(blk: Buffer): boolean {
+  return blk.length >= BLOCK && getFormat(blk.subarray(0, BLOCK)) !== undefined;
+}
+
 /** A name's bytes as UTF-8 (invalid sequences as U+FFFD, and `valid` false then). ASCII is read directly. */
 function text(b: Buffer): { s: string; valid: boolean } {
   if (isAscii(b)) return { s: b.toString('latin1'), valid: true };

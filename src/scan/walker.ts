@@ -69,7 +69,7 @@ export interface LayerAnalysis {
   /** False when the layer could not be read to its end (then it is not cached). */
   complete: boolean;
   /** The compression found by its magic bytes (layer-stream.ts sniffCompression), when read. */
-  compression?: 'gzip' | 'zstd' | 'none';
+  compression?: 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
 }
 
 /** An entry as the walker needs it (from a tar header or an lstat). */

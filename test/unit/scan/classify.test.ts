@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import fc from 'fast-check';
 import { isTarHeader, sniffBlob } from '../../../src/scan/classify.js';
 
 describe('scan/classify: archive or data by content', () => {
@@ -28,5 +29,41 @@ describe('scan/classify: archive or data by content', () => {
     expect(sniffBlob(Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1","subject":[]}'.padEnd(600, ' ')))).to.equal('data');
     expect(sniffBlob(Buffer.from('{}'))).to.equal('data');
     expect(sniffBlob(Buffer.alloc(1024))).to.equal('data'); // an empty tar end block holds no files
+  });
+
+  it('a header is a tar header exactly when its checksum is the unsigned or the signed sum, as Go reads it (fast-check)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-classify-'));
+    let ustar: Buffer;
+    try {
+      fs.writeFileSync(path.join(dir, 'f'), 'hello\n');
+      ustar = execFileSync('tar', ['-C', dir, '--format=ustar', '-cf', '-', 'f']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const sums = (b: Buffer) => {
+      let unsigned = 0;
+      let signed = 0;
+      for (let i = 0; i < 512; i++) {
+        const c = i >= 148 && i < 156 ? 0x20 : b[i]!;
+        unsigned += c;
+        signed += c > 127 ? c - 256 : c;
+      }
+      return { unsigned, signed };
+    };
+    // Bytes written into the uname/gname fields (offsets 265-328), which Go reads as text.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.constantFrom('unsigned', 'signed', 'other'), fc.integer({ min: 1, max: 5000 }), (bytes, which, delta) => {
+        const b = Buffer.from(ustar.subarray(0, 512));
+        Buffer.from(bytes).copy(b, 265);
+        const { unsigned, signed } = sums(b);
+        const stored = which === 'unsigned' ? unsigned : which === 'signed' ? signed : unsigned + delta;
+        if (stored < 0 || (which === 'other' && stored === signed)) return;
+        b.fill(0x20, 148, 156);
+        b.write(`${stored.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+        expect(isTarHeader(b), `${which} ${stored}`).to.equal(which !== 'other');
+        expect(sniffBlob(b)).to.equal(which !== 'other' ? 'archive' : 'data');
+      }),
+      { numRuns: 500 },
+    );
   });
 });
