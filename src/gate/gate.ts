@@ -41,6 +41,7 @@ import { judgeScan, type Judgement } from './judge.js';
 import { GateBaseImages, registryAttestations, type BaseImagesHost } from './base-images.js';
 import { registrySource } from './registry-source.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
+import { GatePublisher, type PublishResult } from './publish-referrers.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
 import { blocks, legacyRaw, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 
@@ -65,6 +66,8 @@ export interface GateCounters {
   queueEvents?(counts: Record<QueueState, number>): void;
   /** A store call of the queue machinery failed (`pushgate_store_errors_total{operation}`); it is retried. */
   storeError?(operation: string): void;
+  /** One publication of a verdict's referrers (`pushgate_referrers_published_total{result}`). */
+  referrersPublished?(result: PublishResult): void;
 }
 
 /** What the gate needs. */
@@ -153,7 +156,21 @@ export class Gate implements GateApi {
       untaggedGraceMs: opts.config.enforcement?.untaggedGraceMs ?? DEFAULT_UNTAGGED_GRACE_MS,
       bases: (s) => this.baseImages.bases(s),
     });
+    if (opts.config.publish?.referrers.enabled) {
+      this.publisher = new GatePublisher({
+        config: opts.config,
+        store: opts.store,
+        logger: opts.logger,
+        client: (r) => this.client(r),
+        host: (r) => new URL(this.registryConfig(r).url).host,
+        isQuarantineRepository: (r, repo) => this.isQuarantineRepository(r, repo),
+        counter: (result) => opts.counters?.referrersPublished?.(result),
+      });
+    }
   }
+
+  /** Publishing verdicts as referrers (config `publish.referrers`; undefined when off). */
+  readonly publisher?: GatePublisher;
 
   /** The policy in force. */
   get currentPolicy(): CompiledPolicy {
@@ -660,6 +677,8 @@ export class Gate implements GateApi {
       // The registry notified this push (or reconcile listed it): the repository exists there.
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
+    // In the background, after everything above is recorded: publishing never delays or changes enforcement.
+    this.publisher?.afterVerdict(summarize(this.policy, stored));
     return enforcement;
   }
 
