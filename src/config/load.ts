@@ -493,10 +493,12 @@ export const DEFAULT_PUBLISH_RETRY_MS = 60_000;
  */
 function signingKeyProblem(file: string): string | undefined {
   let key: crypto.KeyObject;
+  const pem = fs.readFileSync(file, 'utf8');
   try {
-    key = crypto.createPrivateKey({ key: fs.readFileSync(file), format: 'pem' });
-  } catch (e) {
-    return /passphrase/i.test((e as Error).message) ? `${file} is an encrypted key: give an unencrypted PEM (keep the file readable by pushgate only)` : `${file} is not a PEM private key`;
+    key = crypto.createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    // PKCS#8 `ENCRYPTED PRIVATE KEY` or a SEC1 key with `Proc-Type: 4,ENCRYPTED`.
+    return /ENCRYPTED/.test(pem) ? `${file} is an encrypted key: give an unencrypted PEM (keep the file readable by pushgate only)` : `${file} is not a PEM private key`;
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return `${file} must hold an ECDSA P-256 key (what cosign uses), not ${key.asymmetricKeyType ?? 'an unknown type'}`;
   return undefined;

@@ -38,7 +38,7 @@ export function parseSigningKey(pem: string, source: string): crypto.KeyObject {
   try {
     key = crypto.createPrivateKey({ key: pem, format: 'pem' });
   } catch (e) {
-    const why = /passphrase/i.test((e as Error).message) ? 'it is encrypted (give an unencrypted PEM; keep the file itself secret)' : 'it is not a PEM private key';
+    const why = /ENCRYPTED/.test(pem) ? 'it is encrypted (give an unencrypted PEM; keep the file itself secret)' : 'it is not a PEM private key';
     throw new Error(`${source}: cannot read the signing key: ${why}`);
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
