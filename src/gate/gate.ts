@@ -164,6 +164,7 @@ export class Gate implements GateApi {
         client: (r) => this.client(r),
         host: (r) => new URL(this.registryConfig(r).url).host,
         isQuarantineRepository: (r, repo) => this.isQuarantineRepository(r, repo),
+        rememberDelete: (r, repo, d) => this.own.rememberDelete(r, repo, d),
         counter: (result) => opts.counters?.referrersPublished?.(result),
       });
     }

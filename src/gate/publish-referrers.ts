@@ -12,7 +12,9 @@
  *
  * Own traffic: every manifest is written through the gate's registry client, which remembers it in the
  * store's own-writes memo before the PUT (src/gate/own-traffic.ts), so the registry's notifications of
- * our referrers and of the fallback tag are never judged, enforced or announced to signature caches.
+ * our referrers and of the fallback tag are never judged, enforced or announced to signature caches; the
+ * DELETE of a superseded referrer is remembered the same way, so its notification does not drop the
+ * repository's cached signature checks.
  */
 import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
@@ -43,6 +45,8 @@ export interface GatePublisherOptions {
   /** `host[:port]` of a configured registry. */
   host(registry: string): string;
   isQuarantineRepository(registry: string, repository: string): boolean;
+  /** Remembers a manifest DELETE before it is made (own-writes memo): its notification is own traffic. */
+  rememberDelete(registry: string, repository: string, digest: Verdict['digest']): Promise<void>;
   counter?(result: PublishResult): void;
 }
 
@@ -97,6 +101,7 @@ export class GatePublisher {
           if (!report) return undefined;
           return { sbom: Buffer.from(toCycloneDx(report, VERSION)), report: Buffer.from(JSON.stringify(report)) };
         },
+        beforeDelete: (d) => this.o.rememberDelete(v.registry, v.repository, d),
       });
     } catch (e) {
       this.o.counter?.('failed');

@@ -29,6 +29,8 @@ export interface PublishRequest {
   verdict: PublishedVerdict;
   /** Renders the SBOM (CycloneDX JSON) and the JSON report; called only when something is published. */
   documents(): Promise<{ sbom: Buffer; report: Buffer } | undefined>;
+  /** Called before each manifest DELETE (so its registry notification is known as pushgate's own). */
+  beforeDelete?(digest: Digest): Promise<void>;
 }
 
 /** What a publication did: `published` (new referrers), `unchanged` (current ones found), `gone` (no such image, or no report). */
@@ -88,7 +90,7 @@ export class ReferrerPublisher {
       old = await this.mergeFallback(client, req.repository, req.digest, arts);
     }
     const removed: Digest[] = [];
-    for (const d of old) if (await this.deleteOurs(client, req.repository, req.digest, d.digest)) removed.push(d.digest);
+    for (const d of old) if (await this.deleteOurs(client, req.repository, req.digest, d.digest, req.beforeDelete)) removed.push(d.digest);
     return { result: 'published', referrers: arts.map((a) => a.digest), removed };
   }
 
@@ -113,7 +115,7 @@ export class ReferrerPublisher {
   }
 
   /** Deletes `ref` when it is a referrer of `digest` published by pushgate; tolerates a registry that cannot delete. */
-  private async deleteOurs(client: RegistryClient, repo: string, digest: Digest, ref: Digest): Promise<boolean> {
+  private async deleteOurs(client: RegistryClient, repo: string, digest: Digest, ref: Digest, beforeDelete?: (d: Digest) => Promise<void>): Promise<boolean> {
     let m;
     try {
       m = await client.getManifest(repo, ref);
@@ -124,6 +126,7 @@ export class ReferrerPublisher {
     const p = parseManifest(m.bytes, m.mediaType);
     if (p.kind !== 'manifest' || p.manifest.subject?.digest !== digest || p.manifest.annotations?.[PUBLISHER_ANNOTATION] !== PUBLISHER) return false;
     try {
+      await beforeDelete?.(ref);
       await client.deleteManifest(repo, ref);
       return true;
     } catch (e) {
