@@ -4,11 +4,14 @@
  * background: publishing never changes a verdict, delays or undoes an enforcement), and a once-per-cluster
  * pass retries what failed.
  *
- * Durability: the verdict table is the outbox. The pass walks verdicts newest first down to the high-water
- * mark of the last pass that finished without failures (store key {@link PASS_STATE_KEY}), publishing or
- * finding current each one; a failure leaves the mark where it was, so the next pass, on whichever replica,
- * tries again. Whether to publish is decided from the registry (src/publish/publisher.ts), so a verdict
- * visited twice costs a few reads, never a second set of referrers.
+ * Durability: the verdict table is the outbox. The pass walks verdicts newest first (the store's write
+ * order) down to the high-water mark of its last pass that ended without failures; a failure leaves the
+ * mark where it was, so the next pass tries again. The mark is kept in memory by the replica running the
+ * job: after a restart, or when another replica takes the job over, the first pass walks back over the
+ * newest {@link MAX_PER_PASS} verdict writes (a catch-up, and at the first start a backfill of those).
+ * Limit: a failure older than that window, across a restart, is retried only when its verdict is written
+ * again (a re-push, a re-evaluation). Whether to publish is decided from the registry
+ * (src/publish/publisher.ts), so a verdict visited twice costs a few reads, never a second set of referrers.
  *
  * Own traffic: every manifest is written through the gate's registry client, which remembers it in the
  * store's own-writes memo before the PUT (src/gate/own-traffic.ts), so the registry's notifications of
@@ -28,9 +31,7 @@ import { ARTIFACT_RULE } from './artifacts.js';
 import type { Logger } from './gate.js';
 import { toCycloneDx } from './report-formats.js';
 
-/** Store key (layer table, JSON) of the publication pass's state. */
-export const PASS_STATE_KEY = 'publish-referrers:pass';
-/** Verdicts visited at most by one pass (the rest wait for the next). */
+/** Verdicts visited at most by one pass; a pass without a mark (first on this replica) walks back this far. */
 export const MAX_PER_PASS = 1000;
 
 /** Result label of `pushgate_referrers_published_total`. */
@@ -53,6 +54,8 @@ export interface GatePublisherOptions {
 /** See the module comment. */
 export class GatePublisher {
   private readonly publisher: ReferrerPublisher;
+  /** Write sequence of the newest verdict when the last clean pass started (in memory: see the module comment). */
+  private highSeq: number | undefined;
   /** Publications in flight per image: one at a time, the next chained after. */
   private readonly chains = new Map<string, Promise<unknown>>();
 
@@ -118,13 +121,7 @@ export class GatePublisher {
    * publication failed or the pass stopped at {@link MAX_PER_PASS}, and the high-water mark then stays.
    */
   async pass(signal?: AbortSignal): Promise<{ visited: number; failed: number; complete: boolean }> {
-    const state = ((await this.o.store.getLayer(PASS_STATE_KEY)) as { highSeq?: number } | undefined) ?? {};
-    const top = (await this.o.store.pageVerdicts({ limit: 1 })).next?.[0];
-    // The first pass marks where publishing started: verdicts recorded before it are not backfilled.
-    if (state.highSeq === undefined) {
-      await this.o.store.putLayer(PASS_STATE_KEY, { highSeq: top ?? 0 });
-      return { visited: 0, failed: 0, complete: true };
-    }
+    const top = await this.o.store.verdictSeqTop();
     let after: Parameters<Store['pageVerdicts']>[0]['after'];
     let visited = 0;
     let failed = 0;
@@ -137,14 +134,19 @@ export class GatePublisher {
         visited++;
       }
       after = page.next;
-      if (!after || after[0] <= state.highSeq) break;
+      if (!after || (this.highSeq !== undefined && after[0] <= this.highSeq)) break;
       if (visited >= MAX_PER_PASS) {
-        complete = false;
+        complete = this.highSeq === undefined; // a catch-up walk ends here by design
         break;
       }
     }
     if (failed) complete = false;
-    if (complete && top !== undefined) await this.o.store.putLayer(PASS_STATE_KEY, { highSeq: top });
+    if (complete) this.highSeq = top;
     return { visited, failed, complete };
+  }
+
+  /** The high-water mark of the last clean pass (a verdict write sequence), undefined before one. */
+  get mark(): number | undefined {
+    return this.highSeq;
   }
 }
