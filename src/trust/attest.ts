@@ -39,7 +39,8 @@ export function parseSigningKey(pem: string, source: string): crypto.KeyObject {
     key = crypto.createPrivateKey({ key: pem, format: 'pem' });
   } catch (e) {
     const why = /ENCRYPTED/.test(pem) ? 'it is encrypted (give an unencrypted PEM; keep the file itself secret)' : 'it is not a PEM private key';
-    throw new Error(`${source}: cannot read the signing key: ${why}`);
+    // The cause is OpenSSL's decoder error, which names no key material.
+    throw new Error(`${source}: cannot read the signing key: ${why}`, { cause: e });
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error(`${source}: the signing key must be ECDSA P-256 (as \`cosign generate-key-pair\` or \`openssl ecparam -name prime256v1 -genkey\` make), not ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}`);
