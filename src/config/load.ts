@@ -2,7 +2,7 @@
  * Loading `config/pushgate.yaml` (DESIGN.md §3 "Configuration"): the only place that reads the
  * environment for configuration. One schema (./schema.ts), every problem reported with its line.
  */
-import { createPublicKey } from 'node:crypto';
+import crypto, { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -154,6 +154,7 @@ interface RawConfig {
   queue?: { maxAttempts?: number; registryProbeInterval?: string };
   enforcement?: { untaggedGrace?: string };
   harborAdapter?: { tokens?: string[] };
+  publish?: { referrers?: { enabled?: boolean; signingKey?: string; retryInterval?: string } };
   vex?: { paths?: string[] };
   reconcile?: { interval?: string };
   baseImages?: { repositories?: Array<{ registry: string; repositories: string[] }>; refreshInterval?: string };
@@ -431,6 +432,16 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       ...(n.headers ? { headers: n.headers } : {}),
     })),
   };
+  if (raw.publish?.referrers) {
+    const pr = raw.publish.referrers;
+    const signingKey = inputFile(pr.signingKey, ['publish', 'referrers', 'signingKey'], 'signing key');
+    cfg.publish = { referrers: { enabled: pr.enabled ?? false, retryIntervalMs: dur(pr.retryInterval, DEFAULT_PUBLISH_RETRY_MS), ...(signingKey ? { signingKey } : {}) } };
+    if (cfg.publish.referrers.enabled && !signingKey) {
+      problems.push(problemAt(ld, ['publish', 'referrers', 'enabled'], 'publishing referrers signs a verdict attestation: set publish.referrers.signingKey to the path of an ECDSA P-256 private key (PEM, e.g. from `cosign generate-key-pair`, decrypted), or set enabled: false'));
+    }
+    const why = signingKey && fs.existsSync(signingKey) ? signingKeyProblem(signingKey) : undefined;
+    if (why) problems.push(problemAt(ld, ['publish', 'referrers', 'signingKey'], why));
+  }
   if (raw.vex?.paths?.length) cfg.vex = { paths: raw.vex.paths.map((p, i) => inputFile(p, ['vex', 'paths', i], 'VEX document or directory')!) };
   if (raw.server?.publicUrl) cfg.server.publicUrl = raw.server.publicUrl.replace(/\/+$/, '');
   if (raw.vulndb?.ecosystems) cfg.vulndb.ecosystems = raw.vulndb.ecosystems;
@@ -471,4 +482,24 @@ function scanLimits(
   if (raw?.lockFileSize !== undefined) out.lockFileBytes = sz(raw.lockFileSize, 0);
   if (raw?.packageDbSize !== undefined) out.packageDbBytes = sz(raw.packageDbSize, 0);
   return out;
+}
+
+/** Default `publish.referrers.retryInterval`, ms. */
+export const DEFAULT_PUBLISH_RETRY_MS = 60_000;
+
+/**
+ * Why the file at `file` is not a usable signing key (an unencrypted ECDSA P-256 private key in PEM), or
+ * undefined. The key text never appears in the message.
+ */
+function signingKeyProblem(file: string): string | undefined {
+  let key: crypto.KeyObject;
+  const pem = fs.readFileSync(file, 'utf8');
+  try {
+    key = crypto.createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    // PKCS#8 `ENCRYPTED PRIVATE KEY` or a SEC1 key with `Proc-Type: 4,ENCRYPTED`.
+    return /ENCRYPTED/.test(pem) ? `${file} is an encrypted key: give an unencrypted PEM (keep the file readable by pushgate only)` : `${file} is not a PEM private key`;
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return `${file} must hold an ECDSA P-256 key (what cosign uses), not ${key.asymmetricKeyType ?? 'an unknown type'}`;
+  return undefined;
 }

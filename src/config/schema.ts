@@ -205,6 +205,17 @@ export const configSchema = {
       additionalProperties: false,
       properties: { paths: { type: 'array', items: str } },
     },
+    publish: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        referrers: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { enabled: { type: 'boolean' }, signingKey: str, retryInterval: duration },
+        },
+      },
+    },
     harborAdapter: {
       type: 'object',
       additionalProperties: false,

@@ -215,6 +215,19 @@ export interface PushgateConfig {
    * statements suppress findings for policy (src/policy/vex.ts). Read at start and at every policy reload.
    */
   vex?: { paths: string[] };
+  /**
+   * Publishing results as OCI referrers of each judged image (src/publish): SBOM, report and a signed
+   * verdict attestation. Off unless `referrers.enabled`.
+   */
+  publish?: {
+    referrers: {
+      enabled: boolean;
+      /** Path of pushgate's signing key (PEM, ECDSA P-256, unencrypted). The key itself is never held in the configuration. */
+      signingKey?: string;
+      /** How often the publication pass retries what failed and catches up verdicts written since, ms. */
+      retryIntervalMs: number;
+    };
+  };
   /** Harbor Pluggable Scanner Adapter API v1.1 under /harbor-adapter/api/v1 (off while `tokens` is empty). */
   harborAdapter?: {
     /**

@@ -44,6 +44,7 @@ import { readReferrerVex, referrerSubjectOf, REFERRER_TAG } from './referrer-vex
 import { loadTrustedRoot } from '../trust/trusted-root.js';
 import type { TrustRoot } from '../trust/types.js';
 import { OwnTraffic, plannedWrites, type OwnTrafficReason } from './own-traffic.js';
+import { GatePublisher, type PublishResult } from './publish-referrers.js';
 import type { AssessRequest, AuditEntry, GateApi, GateHooks, PendingManifest } from './types.js';
 import { blocks, legacyRaw, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 
@@ -68,6 +69,8 @@ export interface GateCounters {
   queueEvents?(counts: Record<QueueState, number>): void;
   /** A store call of the queue machinery failed (`pushgate_store_errors_total{operation}`); it is retried. */
   storeError?(operation: string): void;
+  /** One publication of a verdict's referrers (`pushgate_referrers_published_total{result}`). */
+  referrersPublished?(result: PublishResult): void;
 }
 
 /** What the gate needs. */
@@ -156,7 +159,22 @@ export class Gate implements GateApi {
       untaggedGraceMs: opts.config.enforcement?.untaggedGraceMs ?? DEFAULT_UNTAGGED_GRACE_MS,
       bases: (s) => this.baseImages.bases(s),
     });
+    if (opts.config.publish?.referrers.enabled) {
+      this.publisher = new GatePublisher({
+        config: opts.config,
+        store: opts.store,
+        logger: opts.logger,
+        client: (r) => this.client(r),
+        host: (r) => new URL(this.registryConfig(r).url).host,
+        isQuarantineRepository: (r, repo) => this.isQuarantineRepository(r, repo),
+        rememberDelete: (r, repo, d) => this.own.rememberDelete(r, repo, d),
+        counter: (result) => opts.counters?.referrersPublished?.(result),
+      });
+    }
   }
+
+  /** Publishing verdicts as referrers (config `publish.referrers`; undefined when off). */
+  readonly publisher?: GatePublisher;
 
   /** The policy in force. */
   get currentPolicy(): CompiledPolicy {
@@ -723,6 +741,8 @@ export class Gate implements GateApi {
       // The registry notified this push (or reconcile listed it): the repository exists there.
       this.hooks.blockedPush?.(ev.registry, ev.repository, rule, 'async', true);
     }
+    // In the background, after everything above is recorded: publishing never delays or changes enforcement.
+    this.publisher?.afterVerdict(summarize(this.policy, stored));
     return enforcement;
   }
 

@@ -18,6 +18,12 @@ import type { OwnWriteKey, Store } from '../store/index.js';
 /** How long a remembered write waits for its notification, ms. */
 export const OWN_WRITE_TTL_MS = 10 * 60_000;
 
+/**
+ * The memo's tag for a manifest DELETE by digest pushgate makes: `@` is not a tag character (OCI
+ * distribution-spec tag grammar), so it never matches a push.
+ */
+export const OWN_DELETE_TAG = '@delete';
+
 /** Why an event is own traffic. */
 export type OwnTrafficReason = 'own-write' | 'own-actor';
 
@@ -35,6 +41,11 @@ export class OwnTraffic {
 
   private now(): number {
     return (this.o.now ?? Date.now)();
+  }
+
+  /** Remembers a manifest DELETE by digest pushgate is about to make in `registry`: its notification is own traffic. */
+  async rememberDelete(registry: string, repository: string, digest: OwnWrite['digest']): Promise<void> {
+    await this.remember(registry, { repository, digest, tag: OWN_DELETE_TAG });
   }
 
   /** Remembers one write pushgate is about to make (or made) to `registry`. */
@@ -73,6 +84,11 @@ export class OwnTraffic {
     if (ev.source !== 'distribution' && ev.source !== 'harbor') return undefined;
     const account = this.o.registry(ev.registry)?.auth?.username;
     if (account && ev.actor === account) return 'own-actor';
+    if (ev.action === 'delete') {
+      // A manifest pushgate deleted itself (a superseded referrer it published), remembered before the DELETE.
+      const k = { registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: OWN_DELETE_TAG };
+      return ev.tag === undefined && (await this.o.store.consumeOwnWrite(k, ev.id, this.now())) ? 'own-write' : undefined;
+    }
     if (ev.action !== 'push') return undefined;
     const k = { registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag ?? '' };
     return (await this.o.store.consumeOwnWrite(k, ev.id, this.now())) ? 'own-write' : undefined;

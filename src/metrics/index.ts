@@ -108,6 +108,7 @@ export class Metrics {
   readonly verdicts = this.counter('pushgate_verdicts_total', 'Verdicts stored, by decision.', ['decision']);
   readonly blockedPushes = this.counter('pushgate_blocked_pushes_total', 'Pushes blocked (+1 per push); rule = the first blocking rule; mode async (notification) or sync (proxy); repository only when the registry vouches for it (notified push, complete verdict), folded to metrics.repositoryDepth, else (unjudged).', ['registry', 'repository', 'rule', 'mode']);
   readonly verdictReasons = this.counter('pushgate_verdict_reasons_total', 'Policy rules that fired, by rule.', ['rule']);
+  readonly referrersPublished = this.counter('pushgate_referrers_published_total', 'Publications of verdict referrers (SBOM, report, attestation), by result: published, unchanged, gone, failed (retried by the next pass), skipped.', ['result']);
   readonly enforcementActions = this.counter('pushgate_enforcement_actions_total', 'Actions taken on registries, by action and result.', ['action', 'result']);
   readonly registryRequests = this.counter('pushgate_registry_requests_total', 'HTTP requests to registries, by registry, method and status code.', ['registry', 'method', 'code']);
   readonly queueDepth = new client.Gauge({ name: 'pushgate_queue_depth', help: 'Events queued or being processed.', registers: [this.registry] });

@@ -18,6 +18,7 @@ import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
 import { HeldManifests } from './body.js';
 import { canonicalRequest } from './route.js';
+import { handleReferrers } from './referrers.js';
 
 
 /** Bodies of refused requests up to this size are read and dropped before the answer (a manifest's limit). */
@@ -158,7 +159,9 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     const work =
       method === 'PUT' && route.kind === 'manifest'
         ? handleManifestPut(req, res, ctx, { name: route.name!, reference: route.reference!, target })
-        : forward(req, res, { up, target, log });
+        : (method === 'GET' || method === 'HEAD') && route.kind === 'referrers'
+          ? handleReferrers(req, res, up, { name: route.name!, digest: route.digest! }, target)
+          : forward(req, res, { up, target, log });
     work.catch((err: unknown) => {
       log({ err: (err as Error).message, method, path: req.url }, 'proxy: request failed');
       sendRegistryError(res, 500, { code: 'UNKNOWN', message: 'pushgate proxy: internal error; see the pushgate log' });

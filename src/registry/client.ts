@@ -26,6 +26,7 @@ import { CredentialScope } from './auth/credential-scope.js';
 import { readDockerConfigCredentials, type Credentials } from './auth/docker-config.js';
 import { repoScope } from './auth/challenge.js';
 import { bareMediaType, detectManifestMediaType, isSchema1, parseManifest, referencedDescriptors } from './manifest.js';
+import { parseIndexJson, type IndexJson } from './referrers.js';
 
 
 // axios is loaded with the first client, not with this module: a `pushgate scan` of a local
@@ -734,6 +735,19 @@ export class RegistryClient {
    * @throws RegistryError
    */
   async referrers(repo: string, digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const viaApi = await this.referrersApi(repo, digest, artifactType);
+    if (viaApi) return viaApi;
+    const fb = await this.fallbackIndex(repo, digest);
+    return fb ? (artifactType ? fb.index.manifests.filter((d) => d.artifactType === artifactType) : fb.index.manifests) : [];
+  }
+
+  /**
+   * The referrers API (end-12) alone: the descriptors (filtered by `artifactType`, client-side when the
+   * registry did not apply it), or undefined when this registry has no referrers API (400/404/405, or a
+   * 200 that is not an index).
+   * @throws RegistryError
+   */
+  async referrersApi(repo: string, digest: Digest, artifactType?: string): Promise<Descriptor[] | undefined> {
     this.checkRepo(repo);
     if (!isDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
     const op = `GET referrers ${repo}@${digest}`;
@@ -759,14 +773,23 @@ export class RegistryClient {
       out.push(...(applied.includes('artifactType') ? ds : filter(ds)));
       url = nextLink(header(res.headers, 'link'), url);
     }
-    if (apiWorked) return out;
+    return apiWorked ? out : undefined;
+  }
+
+  /**
+   * The referrers fallback index of `digest` (tag `sha256-<hex>`) as stored: its digest (what a writer
+   * re-checks before replacing it) and its JSON with every field kept; undefined when there is no such
+   * tag, or it is not an index.
+   * @throws RegistryError
+   */
+  async fallbackIndex(repo: string, digest: Digest): Promise<{ digest: Digest; index: IndexJson } | undefined> {
     try {
       const m = await this.getManifest(repo, referrersTag(digest));
-      const p = parseManifest(m.bytes, m.mediaType);
-      return p.kind === 'index' ? filter(p.index.manifests) : [];
+      if (parseManifest(m.bytes, m.mediaType).kind !== 'index') return undefined;
+      return { digest: m.digest, index: parseIndexJson(m.bytes) };
     } catch (err) {
-      if (err instanceof RegistryError && err.status === 404) return [];
-      if (err instanceof PushgateError && err.code === 'UNSUPPORTED') return [];
+      if (err instanceof RegistryError && err.status === 404) return undefined;
+      if (err instanceof PushgateError && err.code === 'UNSUPPORTED') return undefined;
       throw err;
     }
   }

@@ -272,6 +272,22 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // failed are queued again every 5 minutes until they are final or released.
   const stopRetry = scheduleUnfinishedRetry({ gate, store, logger, intervalMs: opts.unfinishedRetryMs ?? UNFINISHED_RETRY_MS });
   closers.push(async () => stopRetry());
+  // Publication pass of verdict referrers (publish.referrers): retries what failed, catches up verdicts
+  // changed outside the push path (re-evaluation); once per cluster.
+  const publisher = gate.publisher;
+  if (publisher) {
+    const stopPublish = scheduleClusterJob({
+      store,
+      logger,
+      name: 'publish-referrers',
+      intervalMs: Math.max(1000, config.publish?.referrers.retryIntervalMs ?? 60_000),
+      run: async ({ signal }) => {
+        const r = await publisher.pass(signal);
+        if (r.visited) logger.info(r, 'referrers publication pass');
+      },
+    });
+    closers.push(async () => stopPublish());
+  }
   // Retention of quarantined copies (registries[].quarantine.retention): a pass at a quarter of the
   // shortest retention, at most hourly; once per cluster.
   const retentions = config.registries.map((r) => r.quarantine.retentionMs ?? 0).filter((ms) => ms > 0);

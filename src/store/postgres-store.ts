@@ -471,6 +471,11 @@ export class PostgresStore implements Store {
     return r.rows.map((x) => ({ registry: String(x.registry), decision: String(x.decision), count: Number(x.n) }));
   }
 
+  async verdictSeqTop(): Promise<number> {
+    const r = await this.q('SELECT COALESCE(MAX(updated_seq), 0) AS n FROM verdicts');
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
   async queueDepth(): Promise<number> {
     const r = await this.q(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`);
     return Number(r.rows[0].n);

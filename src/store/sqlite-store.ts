@@ -278,6 +278,10 @@ export class SqliteStore implements Store {
     );
   }
 
+  async verdictSeqTop(): Promise<number> {
+    return this.wrap('verdict seq', () => Number((this.stmt('SELECT COALESCE(MAX(updated_seq), 0) AS n FROM verdicts').get() as Row).n));
+  }
+
   async queueDepth(): Promise<number> {
     return this.wrap('queue depth', () => Number((this.stmt(`SELECT COUNT(*) AS n FROM events WHERE status IN ('queued', 'running')`).get() as Row).n));
   }

@@ -246,6 +246,8 @@ export interface Store {
    * registry and stored decision, for the `pushgate_images_by_decision` gauge. One grouped query.
    */
   countVerdicts(): Promise<Array<{ registry: string; decision: string; count: number }>>;
+  /** The write sequence of the latest verdict write (0 when there is none): the top of {@link pageVerdicts}' order. */
+  verdictSeqTop(): Promise<number>;
   /**
    * Milliseconds since the first event of `repository@digest` in `registry` was queued (any sender,
    * tagged or not, done or open), or undefined when none was. The grace of a manifest pushed by digest

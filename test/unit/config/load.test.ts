@@ -158,7 +158,7 @@ describe('config: loadConfig', () => {
     fs.writeFileSync(file, 'server:\n  listen: 0.0.0.0:1\n  port: 1\nregistry: []\n');
     expect(problems(() => loadConfig(file, {}))).to.deep.equal([
       `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, readTimeout, publicUrl)`,
-      `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, enforcement, vex, harborAdapter, reconcile, baseImages, notify)`,
+      `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, enforcement, vex, publish, harborAdapter, reconcile, baseImages, notify)`,
     ]);
   });
 

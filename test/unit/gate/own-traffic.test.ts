@@ -48,6 +48,18 @@ describe('gate/own-traffic', () => {
     expect(await own.check({ ...e, id: 'n2' }), 'another push of the same bytes').to.equal(undefined);
   });
 
+  it('a remembered DELETE is own traffic for its delete notification only: never a push, never another digest', async () => {
+    await own.rememberDelete('open', 'team/app', D1);
+    const del = ev({ registry: 'open', action: 'delete', tag: undefined, id: 'd1' });
+    expect(await own.check(ev({ registry: 'open', tag: undefined, id: 'p1' })), 'a push of that digest').to.equal(undefined);
+    expect(await own.check({ ...del, digest: D2 }), 'another digest').to.equal(undefined);
+    expect(await own.check({ ...del, repository: 'team/other' }), 'another repository').to.equal(undefined);
+    expect(await own.check(del)).to.equal('own-write');
+    expect(await own.check({ ...del, id: 'd2' }), 'a second delete').to.equal(undefined);
+    // A delete nobody remembered (someone removing a signature) is never own traffic.
+    expect(await own.check(ev({ registry: 'open', action: 'delete', tag: undefined, digest: D2, id: 'd3' }))).to.equal(undefined);
+  });
+
   it('expect(): announced writes are remembered before the action, learnt ones when reported, each once', async () => {
     const onWrite = await own.expect('open', [{ repository: 'quarantine/team/app', digest: D1, tag: 'v1' }]);
     expect(await own.check(ev({ registry: 'open', repository: 'quarantine/team/app', id: 'a' }))).to.equal('own-write');

@@ -98,6 +98,20 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.queueCounts()).to.deep.equal({ queued: 1, running: 0, 'blocked-on-registry': 0, failed: 1 });
     });
 
+    it('verdictSeqTop is the write sequence of the latest verdict write (0 when none); it is the first row of pageVerdicts', async () => {
+      expect(await store.verdictSeqTop()).to.equal(0);
+      await store.putVerdict(verdict());
+      const one = await store.verdictSeqTop();
+      expect(one).to.be.greaterThan(0);
+      await store.putVerdict(verdict({ digest: D2 }));
+      await store.putVerdict(verdict()); // rewritten: back on top
+      const top = await store.verdictSeqTop();
+      expect(top).to.be.greaterThan(one);
+      const page = await store.pageVerdicts({ limit: 1 });
+      expect(page.items[0].digest).to.equal(D1);
+      expect(page.next?.[0]).to.equal(top);
+    });
+
     it('keys verdicts by (registry, repository, digest) and merges tags', async () => {
       await store.putVerdict(verdict());
       await store.putVerdict(verdict({ tags: ['latest'], decision: 'reject' }));
