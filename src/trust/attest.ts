@@ -8,7 +8,11 @@
  */
 import crypto from 'node:crypto';
 import { bundleFromJSON } from '@sigstore/bundle';
+import { pae } from './dsse.js';
 import { BUNDLE_MEDIA_TYPE_V03 } from './sigstore-verify.js';
+
+/** DSSE pre-authentication encoding: the verifying side's (src/trust/dsse.ts), so both sign and check the same bytes. */
+export { pae };
 
 /** In-toto Statement v1 type. */
 export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
@@ -23,10 +27,6 @@ export interface InTotoStatement {
   predicate: Record<string, unknown>;
 }
 
-/** DSSE pre-authentication encoding: `DSSEv1 <len(type)> <type> <len(body)> <body>` (lengths in bytes, ASCII decimal). */
-export function pae(payloadType: string, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${payload.length} `), payload]);
-}
 
 /**
  * Reads pushgate's signing key from PEM text (PKCS#8, SEC1 `EC PRIVATE KEY`; an encrypted key is refused).
