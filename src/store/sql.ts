@@ -357,4 +357,14 @@ CREATE TABLE IF NOT EXISTS image_workloads (
 CREATE INDEX IF NOT EXISTS image_workloads_by_last_seen ON image_workloads (last_seen);
 `,
   },
+  {
+    // Monitor: per image, a signature of its indexed findings (src/store/sqlite-monitor.ts
+    // findingSetSignature), so a full pass tells an image whose findings did not change without reading
+    // them (null: not known, they are read).
+    version: 16,
+    name: 'image-findings-signature',
+    sql: `
+ALTER TABLE image_index ADD COLUMN findings_sig TEXT;
+`,
+  },
 ];
