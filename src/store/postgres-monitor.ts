@@ -21,9 +21,14 @@ const DB_NOW = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
 export class PostgresMonitorStore implements MonitorStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  private async q(what: string, sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  /**
+   * One query on the pool. `name`: run it as a named prepared statement, parsed and analyzed once per
+   * connection (planning an unnamed one costs several milliseconds, more than the read itself for the
+   * small queries the API asks on every call); the same name must always go with the same text.
+   */
+  private async q(what: string, sql: string, args: unknown[] = [], name?: string): Promise<pg.QueryResult> {
     try {
-      return await this.pool.query(sql, args);
+      return await this.pool.query(name ? { name, text: sql, values: args } : { text: sql, values: args });
     } catch (e) {
       throw new PushgateError('STORE', `postgres: ${what}: ${(e as Error).message}`, { cause: e, retryable: true });
     }
@@ -52,6 +57,7 @@ export class PostgresMonitorStore implements MonitorStore {
       'stale indexes',
       'SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= $1 AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT $2',
       [since, limit],
+      'pushgate_stale_indexes',
     );
     return r.rows.map((x) => ({ digest: String(x.digest) as Digest, reportAt: Number(x.created_at) }));
   }
@@ -142,13 +148,13 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }> {
     const alias = id.toUpperCase();
-    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1]);
+    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1], 'pushgate_affected_page');
     return pageOfAffected(r.rows, page.limit);
   }
 
   async verdictsOf(digests: Digest[]): Promise<Verdict[]> {
     if (!digests.length) return [];
-    const r = await this.q('verdicts of', 'SELECT body FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY digest, registry, repository', [digests]);
+    const r = await this.q('verdicts of', 'SELECT body FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY digest, registry, repository', [digests], 'pushgate_verdicts_of');
     return r.rows.map((x) => JSON.parse(String(x.body)) as Verdict);
   }
 
