@@ -34,7 +34,7 @@ import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import type { AffectedImage, ChangeRecord, ImageWorkloads, ImageIndex, IndexedFinding, MonitorRun, MonitorRunKind, Rejudgement, Store } from '../store/index.js';
+import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type MonitorRun, type MonitorRunKind, type Rejudgement, type Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings } from './on-new-findings.js';
@@ -447,7 +447,10 @@ export class Monitor {
       const size = this.o.chunk ?? PASS_CHUNK;
       for (let i = 0; i < pending.length; i += size) {
         const chunk = pending.slice(i, i + size);
-        const ctx = await this.chunkContext(chunk);
+        // A database pass judges images its change touched (nearly all of them change): their findings are
+        // read with the chunk. A full pass judges every image, most of them unchanged: only signatures are
+        // read, and an image's findings only when its new ones differ.
+        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures');
         for (const digest of chunk) {
           const out = await this.rejudge(digest, ctx, run, db, stats, !!only);
           batch.digests.push(digest);
@@ -516,18 +519,47 @@ export class Monitor {
     return [...out].sort();
   }
 
-  /** The stored scans, index findings and verdicts of a chunk of a pass, one query each. */
-  private async chunkContext(digests: Digest[]): Promise<ChunkContext> {
+  /**
+   * The stored scans, verdicts and index findings (or only their signatures) of a chunk of a pass, one
+   * query each.
+   */
+  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures'): Promise<ChunkContext> {
     const store = this.o.store;
     const layers = await store.monitor.layersOf(digests.map((d) => SCAN_KEY(d)));
-    const findings = await store.monitor.findingsOfMany(digests);
+    const findings = read === 'findings' ? await store.monitor.findingsOfMany(digests) : new Map<Digest, IndexedFinding[]>();
+    const signatures = read === 'signatures' ? await store.monitor.findingSignatures(digests) : undefined;
     const verdicts = new Map<Digest, Verdict[]>();
     for (const v of await store.monitor.verdictsOf(digests)) {
       const l = verdicts.get(v.digest);
       if (l) l.push(v);
       else verdicts.set(v.digest, [v]);
     }
-    return { scans: new Map(digests.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, verdicts };
+    return { scans: new Map(digests.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, verdicts };
+  }
+
+  /** The stored index findings of one image of a chunk (read now when the chunk read only signatures). */
+  private async storedFindings(ctx: ChunkContext, digest: Digest): Promise<IndexedFinding[]> {
+    let l = ctx.findings.get(digest);
+    if (!l && ctx.signatures) {
+      l = await this.o.store.monitor.findingsOf(digest);
+      ctx.findings.set(digest, l);
+    }
+    return l ?? [];
+  }
+
+  /**
+   * New, resolved and re-rated findings between an image's stored index and `findings`. When the chunk
+   * holds the stored findings' signature and `findings` have the same one, the stored rows are these
+   * findings exactly, so the diff is empty without reading them.
+   */
+  private async diffStored(ctx: ChunkContext, digest: Digest, findings: Finding[]): Promise<FindingDiff> {
+    const sig = ctx.signatures?.get(digest);
+    if (sig !== undefined && !ctx.findings.has(digest)) {
+      const keyed = findings.map((f) => ({ key: findingKey(f), finding: f }));
+      // a repeated key is stored once (the first): the stored rows alone would not say what a diff says
+      if (new Set(keyed.map((k) => k.key)).size === keyed.length && findingSetSignature(keyed) === sig) return { new: [], resolved: [], severityChanged: [] };
+    }
+    return diffFindings((await this.storedFindings(ctx, digest)).map((f) => f.finding), findings);
   }
 
   /**
@@ -546,14 +578,12 @@ export class Monitor {
       // indexed findings follow the database, so the affected-images query stays right.
       stats.noScan++;
       const packages = await store.monitor.packagesOf(digest);
-      const old = ctx.findings.get(digest) ?? [];
-      const seen = new Map(old.map((f) => [f.key, f.firstSeen ?? now]));
+      const old = await this.storedFindings(ctx, digest);
+      const seen = firstSeenOf(old, now);
       const findings = db ? packages.flatMap((e) => db.match(e.packages, e.os).map((f) => (e.platform ? { ...f, platform: e.platform } : f))) : old.map((f) => f.finding);
       const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages: undefined, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
       return { write: { verdicts: [], changes: [], audits: [], index }, after: () => undefined, acted: false };
     }
-    const oldIndex = ctx.findings.get(digest) ?? [];
-    const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
     const verdicts = ctx.verdicts.get(digest) ?? [];
     let acted = false;
     const referrerVex = await storedReferrerVex(this.o.store, digest, policy);
@@ -567,7 +597,7 @@ export class Monitor {
     for (const before of verdicts) {
       const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository }, bases);
       report = j.report;
-      const diff = diffFindings(oldIndex.map((f) => f.finding), j.report.findings);
+      const diff = await this.diffStored(ctx, digest, j.report.findings);
       diffAll = diff;
       const judged: Verdict = summarize(policy, {
         ...before,
@@ -577,7 +607,9 @@ export class Monitor {
         evaluatedAt: new Date(now).toISOString(),
         evaluations: j.raw,
       });
-      const fresh = diff.new.map((f) => ({ finding: f, firstSeen: firstSeen.get(findingKey(f)) ?? now }));
+      // new findings: the stored ones were read for the diff
+      const firstSeen = diff.new.length ? firstSeenOf(await this.storedFindings(ctx, digest), now) : undefined;
+      const fresh = diff.new.map((f) => ({ finding: f, firstSeen: firstSeen?.get(findingKey(f)) ?? now }));
       const cap = capNewFindings(policy, before, judged, fresh, now);
       let after = summarize(policy, cap.verdict);
       this.o.onJudged?.(after);
@@ -638,12 +670,13 @@ export class Monitor {
     if (!report) {
       // an image without a verdict (only its children were judged, or the verdict was removed)
       report = judgeScan(scan, db, policy, {}, bases).report;
-      diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
+      diffAll = await this.diffStored(ctx, digest, report.findings);
     }
     if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;
     // the same scan: its packages are indexed already
+    const oldIndex = await this.storedFindings(ctx, digest);
     const index = rejudgedIndexOf(digest, scan, report, now, oldIndex);
-    index.findings = withFirstSeen(index.findings, firstSeen, now);
+    index.findings = withFirstSeen(index.findings, firstSeenOf(oldIndex, now), now);
     const fresh = diffAll?.new ?? [];
     const resolved = diffAll?.resolved.length ?? 0;
     return {
@@ -833,7 +866,13 @@ export const PASS_CHUNK = 250;
 interface ChunkContext {
   /** The stored complete scan of each digest (undefined: none kept). */
   scans: Map<Digest, ImageScan | undefined>;
+  /** Stored index findings: every image's when read with the chunk, else those read so far. */
   findings: Map<Digest, IndexedFinding[]>;
+  /**
+   * When the chunk read signatures rather than findings: the signature of each image's stored findings
+   * (store `findingSignatures`; absent for an image indexed before signatures were kept).
+   */
+  signatures?: Map<Digest, string>;
   verdicts: Map<Digest, Verdict[]>;
 }
 
@@ -858,6 +897,11 @@ interface PendingBatch {
 function sameEvaluations(a: Verdict, b: Verdict): boolean {
   const sig = (v: Verdict) => JSON.stringify(Object.entries(v.evaluations ?? {}).sort().map(([k, e]) => [k, e.decision, e.reasons.map((r) => `${r.rule}:${r.action}:${r.message}`)]));
   return sig(a) === sig(b);
+}
+
+/** The first-seen time of each stored finding, by key (`now` for one without). */
+function firstSeenOf(list: IndexedFinding[], now: number): Map<string, number> {
+  return new Map(list.map((f) => [f.key, f.firstSeen ?? now]));
 }
 
 /** Index findings with the first-seen time of their earlier entry (or now). */

@@ -26,3 +26,4 @@ export async function openStore(url: string): Promise<Store> {
   await store.migrate();
   return store;
 }
+export { findingSetSignature } from './sqlite-monitor.js';

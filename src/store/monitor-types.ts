@@ -157,6 +157,11 @@ export interface MonitorStore {
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
   /** Every indexed finding of each of `digests` (one query per chunk; digests without any are absent). */
   findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>>;
+  /**
+   * The signature of each image's stored findings (`findingSetSignature` of the findings its index was
+   * last written with); images indexed before signatures were kept, or not indexed, are absent.
+   */
+  findingSignatures(digests: Digest[]): Promise<Map<Digest, string>>;
   /** Stored layer-cache bodies (as `Store.getLayer`) of `keys`, parsed; keys not stored are absent. */
   layersOf(keys: string[]): Promise<Map<string, unknown>>;
   /** Which of `keys` the layer cache holds (no body read). */

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { mergeTags } from './sqlite-store.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, type FindingWrite } from './sqlite-monitor.js';
 
 /**
  * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
@@ -21,9 +21,14 @@ const DB_NOW = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
 export class PostgresMonitorStore implements MonitorStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  private async q(what: string, sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  /**
+   * One query on the pool. `name`: run it as a named prepared statement, parsed and analyzed once per
+   * connection (planning an unnamed one costs several milliseconds, more than the read itself for the
+   * small queries the API asks on every call); the same name must always go with the same text.
+   */
+  private async q(what: string, sql: string, args: unknown[] = [], name?: string): Promise<pg.QueryResult> {
     try {
-      return await this.pool.query(sql, args);
+      return await this.pool.query(name ? { name, text: sql, values: args } : { text: sql, values: args });
     } catch (e) {
       throw new PushgateError('STORE', `postgres: ${what}: ${(e as Error).message}`, { cause: e, retryable: true });
     }
@@ -52,6 +57,7 @@ export class PostgresMonitorStore implements MonitorStore {
       'stale indexes',
       'SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= $1 AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT $2',
       [since, limit],
+      'pushgate_stale_indexes',
     );
     return r.rows.map((x) => ({ digest: String(x.digest) as Digest, reportAt: Number(x.created_at) }));
   }
@@ -106,13 +112,20 @@ export class PostgresMonitorStore implements MonitorStore {
     const out = new Map<Digest, IndexedFinding[]>();
     if (!digests.length) return out;
     const r = await this.q('findings of many', 'SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [digests]);
+    const parse = sharedFindingParser();
     for (const x of r.rows) {
       const d = String(x.digest) as Digest;
       const l = out.get(d);
-      if (l) l.push(findingFromRow(x));
-      else out.set(d, [findingFromRow(x)]);
+      if (l) l.push(parse(x));
+      else out.set(d, [parse(x)]);
     }
     return out;
+  }
+
+  async findingSignatures(digests: Digest[]): Promise<Map<Digest, string>> {
+    if (!digests.length) return new Map();
+    const r = await this.q('finding signatures', 'SELECT digest, findings_sig FROM image_index WHERE digest = ANY($1::text[]) AND findings_sig IS NOT NULL', [digests]);
+    return new Map(r.rows.map((x) => [String(x.digest) as Digest, String(x.findings_sig)]));
   }
 
   async layersOf(keys: string[]): Promise<Map<string, unknown>> {
@@ -135,13 +148,13 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }> {
     const alias = id.toUpperCase();
-    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1]);
+    const r = await this.q('affected by', AFFECTED_PAGE_SQL, [alias, page.after ?? '', page.limit + 1], 'pushgate_affected_page');
     return pageOfAffected(r.rows, page.limit);
   }
 
   async verdictsOf(digests: Digest[]): Promise<Verdict[]> {
     if (!digests.length) return [];
-    const r = await this.q('verdicts of', 'SELECT body FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY digest, registry, repository', [digests]);
+    const r = await this.q('verdicts of', 'SELECT body FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY digest, registry, repository', [digests], 'pushgate_verdicts_of');
     return r.rows.map((x) => JSON.parse(String(x.body)) as Verdict);
   }
 
@@ -337,8 +350,10 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
   }
   const writes: Array<FindingWrite & { d: string }> = [];
   const rewrite: Array<{ d: string; k: string }> = [];
+  const sigs: string[] = [];
   for (const ix of ixs) {
-    const { write, gone } = findingsDelta(ix.findings, old.get(ix.digest) ?? new Map(), now);
+    const { write, gone, sig } = findingsDelta(ix.findings, old.get(ix.digest) ?? new Map(), now);
+    sigs.push(sig);
     for (const w of write) writes.push({ ...w, d: ix.digest });
     for (const k of [...gone, ...write.map((w) => w.f.key)]) rewrite.push({ d: ix.digest, k });
   }
@@ -360,8 +375,8 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
     await c.query('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, d, k FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, d, k) ON CONFLICT DO NOTHING', [aliases, ds, keys]);
   }
   await c.query(
-    `INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) SELECT d, v, r, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(d, v, r)
-     ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at`,
-    [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now],
+    `INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) SELECT d, v, r, $4, s FROM unnest($1::text[], $2::text[], $3::bigint[], $5::text[]) AS t(d, v, r, s)
+     ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at, findings_sig = EXCLUDED.findings_sig`,
+    [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now, sigs],
   );
 }

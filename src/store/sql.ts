@@ -385,4 +385,14 @@ CREATE TABLE IF NOT EXISTS vulndb_chunks (
 );
 `,
   },
+  {
+    // Monitor: per image, a signature of its indexed findings (src/store/sqlite-monitor.ts
+    // findingSetSignature), so a full pass tells an image whose findings did not change without reading
+    // them (null: not known, they are read).
+    version: 17,
+    name: 'image-findings-signature',
+    sql: `
+ALTER TABLE image_index ADD COLUMN findings_sig TEXT;
+`,
+  },
 ];

@@ -2,6 +2,7 @@
  * {@link MonitorStore} on SQLite (better-sqlite3): one process holds the file, so `Date.now()` is the
  * clock of leases and a transaction is the only claim needed.
  */
+import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
@@ -48,18 +49,45 @@ export interface FindingWrite { f: IndexedFinding; body: string; firstSeen: numb
  * present. Findings whose identity and content stay are left alone, so a re-judgement writes only
  * what changed. The first finding of a repeated key wins. Shared by both stores.
  */
-export function findingsDelta(findings: IndexedFinding[], old: Map<string, { firstSeen: number; body: string }>, now: number): { write: FindingWrite[]; gone: string[] } {
+export function findingsDelta(findings: IndexedFinding[], old: Map<string, { firstSeen: number; body: string }>, now: number): { write: FindingWrite[]; gone: string[]; sig: string } {
   const keep = new Set<string>();
   const write: FindingWrite[] = [];
+  const lines: string[] = [];
   for (const f of findings) {
     if (keep.has(f.key)) continue;
     keep.add(f.key);
     const body = JSON.stringify(f.finding);
+    lines.push(signatureLine(f.key, body));
     const was = old.get(f.key);
     if (was && was.body === body) continue;
     write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now, existed: was !== undefined });
   }
-  return { write, gone: [...old.keys()].filter((k) => !keep.has(k)) };
+  return { write, gone: [...old.keys()].filter((k) => !keep.has(k)), sig: signatureOfLines(lines) };
+}
+
+function signatureLine(key: string, body: string): string {
+  return `${key}\u0000${body}`;
+}
+
+function signatureOfLines(lines: string[]): string {
+  return crypto.createHash('sha256').update(lines.sort().join('\n')).digest('base64');
+}
+
+/**
+ * The signature of an image's indexed findings as stored (`image_index.findings_sig`): a SHA-256 over
+ * every (finding key, body) row the store writes for `findings` (the first finding of a repeated key,
+ * its body as JSON text), in key order. Equal signatures: the stored rows are these findings exactly
+ * (identity and content), so nothing of them is to be written and no diff is to be found.
+ */
+export function findingSetSignature(findings: Array<{ key: string; finding: unknown }>): string {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const f of findings) {
+    if (seen.has(f.key)) continue;
+    seen.add(f.key);
+    lines.push(signatureLine(f.key, JSON.stringify(f.finding)));
+  }
+  return signatureOfLines(lines);
 }
 
 /** See the module comment. */
@@ -118,7 +146,7 @@ export class SqliteMonitorStore implements MonitorStore {
     const insA = this.st('INSERT OR IGNORE INTO finding_ids (alias, digest, fkey) VALUES (?, ?, ?)');
     const delF = this.st('DELETE FROM image_findings WHERE digest = ? AND fkey = ?');
     const delA = this.st('DELETE FROM finding_ids WHERE digest = ? AND fkey = ?');
-    const { write, gone } = findingsDelta(ix.findings, old, now);
+    const { write, gone, sig } = findingsDelta(ix.findings, old, now);
     for (const { f, body, firstSeen, existed } of write) {
       if (existed) delA.run(ix.digest, f.key);
       insF.run(ix.digest, f.key, f.pkg, firstSeen, body);
@@ -128,8 +156,8 @@ export class SqliteMonitorStore implements MonitorStore {
       delF.run(ix.digest, k);
       delA.run(ix.digest, k);
     }
-    this.st('INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at) VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at').run(
-      ix.digest, ix.vulndbDigest, ix.reportAt, now,
+    this.st('INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at, findings_sig = excluded.findings_sig').run(
+      ix.digest, ix.vulndbDigest, ix.reportAt, now, sig,
     );
   }
 
@@ -182,13 +210,24 @@ export class SqliteMonitorStore implements MonitorStore {
   async findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>> {
     return this.wrap('findings of many', () => {
       const out = new Map<Digest, IndexedFinding[]>();
+      const parse = sharedFindingParser();
       for (const c of chunks(digests)) {
         for (const r of this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) {
           const d = String(r.digest) as Digest;
           const l = out.get(d);
-          if (l) l.push(findingFromRow(r));
-          else out.set(d, [findingFromRow(r)]);
+          if (l) l.push(parse(r));
+          else out.set(d, [parse(r)]);
         }
+      }
+      return out;
+    });
+  }
+
+  async findingSignatures(digests: Digest[]): Promise<Map<Digest, string>> {
+    return this.wrap('finding signatures', () => {
+      const out = new Map<Digest, string>();
+      for (const c of chunks(digests)) {
+        for (const r of this.st(`SELECT digest, findings_sig FROM image_index WHERE digest IN (${c.map(() => '?').join(',')}) AND findings_sig IS NOT NULL`).all(...c) as Row[]) out.set(String(r.digest) as Digest, String(r.findings_sig));
       }
       return out;
     });
@@ -404,6 +443,25 @@ export function pageOfPackages(rows: Row[], limit: number): { rows: Array<{ dige
 
 export function findingFromRow(r: Row): IndexedFinding {
   return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) };
+}
+
+/**
+ * {@link findingFromRow} parsing each distinct body once: images built on one base hold the same
+ * findings (same package instance, same advisory), stored as the same text, so one read of many
+ * images' findings parses a small share of its rows. Rows with equal bodies share one finding object:
+ * callers treat them as read-only (they copy to change one, as the judge does).
+ */
+export function sharedFindingParser(): (r: Row) => IndexedFinding {
+  const parsed = new Map<string, IndexedFinding['finding']>();
+  return (r) => {
+    const body = String(r.body);
+    let finding = parsed.get(body);
+    if (!finding) {
+      finding = JSON.parse(body) as IndexedFinding['finding'];
+      parsed.set(body, finding);
+    }
+    return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
+  };
 }
 
 /** Groups an image's indexed packages by pair (one row per pair and image). */
