@@ -89,6 +89,9 @@ describe('cli: start-up loads only what the command uses', function () {
     // matching does not load `db update`.
     expect([...r.packages]).to.not.include('yaml');
     expect(r.files.filter((f) => /\/(src|dist)\/vulndb\/update\.[jt]s$/.test(f)), 'db update').to.deep.equal([]);
+    // A local target and no base-image catalog: no registry client, so no HTTP or TLS module either.
+    expect(r.files.filter((f) => /\/(src|dist)\/(registry\/|cli\/registry-client\.)/.test(f)), 'registry client').to.deep.equal([]);
+    expect(r.files.filter((f) => /^node:(https?|tls)$/.test(f)), 'HTTP/TLS modules').to.deep.equal([]);
   });
 
   it('a bad argument to `pushgate scan` loads nothing of the scan', () => {
