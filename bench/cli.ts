@@ -11,7 +11,10 @@
  *    the database (the configuration schema is compiled then).
  * Every run starts from the same state: whatever a scan leaves in the working directory or the cache
  * directory (a layer cache) is removed before the next one, so no run reuses an earlier analysis.
- * Usage: npx tsx bench/cli.ts [rounds]   (default 7)
+ * `--baseline DIR`: another checkout of pushgate, built (e.g. `git worktree add DIR main` and
+ * `node scripts/build.mjs` there), whose `scan` is timed in the same rounds: before/after figures
+ * measured back to back, with the ratio of each to the floor and to each other.
+ * Usage: npx tsx bench/cli.ts [rounds] [--baseline DIR]   (default 7 rounds)
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,8 +22,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { labImages, ROOT } from '../test/helpers/lab.js';
 
-const rounds = Number(process.argv[2] ?? 7);
+const argv = process.argv.slice(2);
+const baselineAt = argv.indexOf('--baseline');
+const BASELINE = baselineAt >= 0 ? path.resolve(argv[baselineAt + 1] ?? '') : undefined;
+const rounds = Number(argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--baseline')[0] ?? 7);
 const BIN = path.join(ROOT, 'bin/pushgate.js');
+const BASELINE_BIN = BASELINE && path.join(BASELINE, 'bin/pushgate.js');
+if (BASELINE_BIN && !fs.existsSync(BASELINE_BIN)) throw new Error(`--baseline ${BASELINE}: no bin/pushgate.js there`);
 const FLOOR = path.join(ROOT, 'scripts/lab/scan-floor.mjs');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -111,8 +119,8 @@ function main(): void {
     fs.writeFileSync(config, `vulndb:\n  path: ${status.path}\n`);
     const clean = { work: tree(work), home: tree(home) };
     const target = `oci:${layout}:bookworm`;
-    const scan = (extra: string[]) => {
-      const r = timed([BIN, 'scan', target, '--format', 'json', ...extra], { cwd: work, env, okStatus: [0, 1] });
+    const scan = (extra: string[], bin = BIN) => {
+      const r = timed([bin, 'scan', target, '--format', 'json', ...extra], { cwd: work, env, okStatus: [0, 1] });
       restore(work, clean.work);
       restore(home, clean.home);
       const report = JSON.parse(r.stdout) as { complete: boolean; diagnostics: Array<{ code: string }>; packages: unknown[] };
@@ -121,12 +129,14 @@ function main(): void {
       return { ms: r.ms, cpu: r.cpu, packages: report.packages.length };
     };
     scan([]); // warm-up: page cache, the database file
+    if (BASELINE_BIN) scan([], BASELINE_BIN);
     const floor = new Samples();
     const bare = new Samples();
     const script = new Samples();
     const version = new Samples();
     const plain = new Samples();
     const withConfig = new Samples();
+    const baseline = new Samples();
     let packages = 0;
     const load0 = load();
     for (let i = 0; i < rounds; i++) {
@@ -139,6 +149,10 @@ function main(): void {
       packages = s.packages;
       floor.add(timed([FLOOR, layer]));
       withConfig.add(scan(['--config', config]));
+      if (BASELINE_BIN) {
+        floor.add(timed([FLOOR, layer]));
+        baseline.add(scan([], BASELINE_BIN));
+      }
     }
     const v = median(version.wall);
     const r = median(plain.wall) / median(floor.wall);
@@ -154,6 +168,10 @@ function main(): void {
     console.log(`  ratio to the floor: ${plain.ratio(floor)}; goal ≤ 1.30: ${r <= 1.3 ? 'met' : 'NOT met'}`);
     console.log(`pushgate scan … --config FILE (its schema compiled)\n          ${withConfig.show()}`);
     console.log(`  ratio to the floor: ${withConfig.ratio(floor)}`);
+    if (BASELINE) {
+      console.log(`baseline ${BASELINE}: pushgate scan … --format json (no --config)\n          ${baseline.show()}`);
+      console.log(`  ratio to the floor: ${baseline.ratio(floor)}; this checkout to the baseline: ${plain.ratio(baseline)}`);
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

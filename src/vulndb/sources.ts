@@ -5,9 +5,16 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import yauzl from 'yauzl';
+import type * as Yauzl from 'yauzl';
 import { PushgateError } from '../core/errors.js';
+
+// yauzl (CommonJS) is required on first use: a scan (which loads this module to match) and a
+// database update from directories never load or parse it.
+const requireCjs = createRequire(import.meta.url);
+let yauzlLib: typeof Yauzl | undefined;
+const yauzl = (): typeof Yauzl => (yauzlLib ??= requireCjs('yauzl') as typeof Yauzl);
 
 /** The default source of an ecosystem: its export on the public OSV bucket. */
 export function defaultSourceUrl(ecosystem: string): string {
@@ -133,12 +140,12 @@ export function readZip(file: string, onFile: (f: SourceFile, done: number, tota
   return new Promise((resolve, reject) => {
     const fail = (err: unknown): void =>
       reject(new PushgateError('VULNDB', `zip ${file}: ${err instanceof Error ? err.message : String(err)} (truncated or corrupt download?)`, { cause: err }));
-    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
+    yauzl().open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
       if (err || !zip) return fail(err);
       let done = 0;
       zip.on('error', fail);
       zip.on('end', () => resolve());
-      zip.on('entry', (entry: yauzl.Entry) => {
+      zip.on('entry', (entry: Yauzl.Entry) => {
         done++;
         if (entry.fileName.endsWith('/')) return zip.readEntry();
         if (!entry.fileName.endsWith('.json')) {

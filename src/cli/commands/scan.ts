@@ -96,18 +96,25 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // some, else from the image history; every package and finding then says base or app.
     let bases: Awaited<ReturnType<typeof import('../base-images.js').cliBases>> | undefined;
     if (!/^(sbom|dir):/.test(target)) {
-      const [{ cliBases, registryAttestations }, { clientForHost }, { fileLayerCache }] = await Promise.all([import('../base-images.js'), import('../registry-client.js'), import('../layer-cache.js')]);
+      // A registry client only where one is used (a catalog, or a registry target's attestations): a
+      // local target without a catalog loads no HTTP or TLS module.
+      const catalog = config.baseImages.repositories.length > 0;
+      const [{ cliBases, registryAttestations }, registryClient, { fileLayerCache }] = await Promise.all([
+        import('../base-images.js'), catalog || origin ? import('../registry-client.js') : undefined, import('../layer-cache.js'),
+      ]);
       const warn = (line: string) => process.stderr.write(`${terminalText(line)}\n`);
       bases = await cliBases(scan, {
         config,
         vulndb,
         warn,
-        layerCache: config.baseImages.repositories.length ? fileLayerCache(state.layerCacheDir) : undefined,
+        layerCache: catalog ? fileLayerCache(state.layerCacheDir) : undefined,
         ...(origin && scan.digest ? { attestations: registryAttestations(origin.client, origin.repository, scan.digest) } : {}),
         client: (name) => {
           const rc = config.registries.find((r) => r.name === name);
           if (!rc) throw new PushgateError('BAD_CONFIG', `baseImages.repositories names registry "${name}", which is not configured`);
-          return clientForHost(config, new URL(rc.url).host, { authFiles: authFileLocations(), warn });
+          // cliBases asks for a client only for a catalog repository or a base the catalog found.
+          if (!registryClient) throw new PushgateError('INTERNAL', `registry ${name}: no registry client without baseImages.repositories`);
+          return registryClient.clientForHost(config, new URL(rc.url).host, { authFiles: authFileLocations(), warn });
         },
       });
     }

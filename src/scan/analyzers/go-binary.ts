@@ -289,23 +289,27 @@ class GoSink implements StreamSink {
       this.head.push(c);
       this.headLen += c.length;
       if (this.headLen < 4) return;
-      const h = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
-      if (!h.subarray(0, 4).equals(ELF)) { this.state = 'skip'; this.head = []; return; }
+      // Only the first HEAD bytes decide: a file split across chunks is copied whole only when it
+      // turns out to be a Go binary (most ELF files of a base image are not; copying each one's
+      // next 1 MiB chunk just to drop it was a copy and garbage per chunk boundary).
+      const first = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head, Math.min(this.headLen, HEAD));
+      if (!first.subarray(0, 4).equals(ELF)) { this.state = 'skip'; this.head = []; return; }
       if (this.headLen < HEAD && this.headLen < this.e.size) return;
+      const parts = this.head;
       this.head = [];
       this.headLen = 0;
       this.state = 'scan';
-      const rw = writableSegment(h);
-      if (rw) { this.winStart = rw.start; this.winEnd = rw.end; }
-      const note = h.subarray(0, HEAD).indexOf(GO_NOTE);
-      if (note >= 12 && h.readUInt32LE(note - 4) === 4 && h.readUInt32LE(note - 12) === 4) {
-        this.spill = new SpillFile(this.ctx.spill, 'go');
-      } else {
+      const note = first.subarray(0, HEAD).indexOf(GO_NOTE);
+      if (!(note >= 12 && first.readUInt32LE(note - 4) === 4 && first.readUInt32LE(note - 12) === 4)) {
         // The Go linker writes its build-ID note (owner "Go") at the start of every ELF it links;
         // without it this is a C/C++ binary or library (most of a base image): read nothing more.
         this.state = 'skip';
         return;
       }
+      const h = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      const rw = writableSegment(h);
+      if (rw) { this.winStart = rw.start; this.winEnd = rw.end; }
+      this.spill = new SpillFile(this.ctx.spill, 'go');
       this.feed(h);
       return;
     }

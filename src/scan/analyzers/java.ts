@@ -14,12 +14,18 @@
  * purl: `pkg:maven/GROUP/ARTIFACT@VERSION`; OSV ecosystem Maven, name `GROUP:ARTIFACT`.
  */
 import fs from 'node:fs';
-import yauzl from 'yauzl';
+import { createRequire } from 'node:module';
+import type * as Yauzl from 'yauzl';
 import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, FoundPackage } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl } from '../purl.js';
 import { SpillFile } from '../spill.js';
+
+// yauzl (CommonJS) is required on first use: a scan that meets no Java archive never loads or parses it.
+const requireCjs = createRequire(import.meta.url);
+let yauzlLib: typeof Yauzl | undefined;
+const yauzl = (): typeof Yauzl => (yauzlLib ??= requireCjs('yauzl') as typeof Yauzl);
 
 const ARCHIVE = /\.(?:jar|war|ear|par|sar|rar|jpi|hpi|kar)$/i;
 const POM = /^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/;
@@ -82,17 +88,17 @@ export function packageFromManifest(mf: Record<string, string>, file: string, pa
   return mavenPackage(group, artifact, version, path);
 }
 
-function openZip(file: string): Promise<yauzl.ZipFile> {
+function openZip(file: string): Promise<Yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err ?? new Error('cannot open')) : resolve(zip)));
+    yauzl().open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err ?? new Error('cannot open')) : resolve(zip)));
   });
 }
 
-function entryStream(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<NodeJS.ReadableStream> {
+function entryStream(zip: Yauzl.ZipFile, e: Yauzl.Entry): Promise<NodeJS.ReadableStream> {
   return new Promise((resolve, reject) => zip.openReadStream(e, (err, s) => (err || !s ? reject(err ?? new Error('cannot read entry')) : resolve(s))));
 }
 
-async function readSmall(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<string> {
+async function readSmall(zip: Yauzl.ZipFile, e: Yauzl.Entry): Promise<string> {
   if (e.uncompressedSize > MAX_META) throw new Error(`${e.fileName}: ${e.uncompressedSize} bytes is too large`);
   const parts: Buffer[] = [];
   for await (const c of await entryStream(zip, e)) parts.push(c as Buffer);
@@ -100,7 +106,7 @@ async function readSmall(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<string> {
 }
 
 /** Copies a nested archive to a spill file under the budget; undefined when the cap refuses it. */
-async function spillEntry(zip: yauzl.ZipFile, e: yauzl.Entry, ctx: AnalyzerContext): Promise<SpillFile | undefined> {
+async function spillEntry(zip: Yauzl.ZipFile, e: Yauzl.Entry, ctx: AnalyzerContext): Promise<SpillFile | undefined> {
   const f = new SpillFile(ctx.spill, 'jar');
   for await (const c of await entryStream(zip, e)) {
     if (!f.write(c as Buffer)) return undefined;
@@ -117,14 +123,14 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
   const packages: FoundPackage[] = [];
   const diagnostics: Diagnostic[] = [];
   const zip = await openZip(file);
-  const nested: yauzl.Entry[] = [];
+  const nested: Yauzl.Entry[] = [];
   let manifest: Record<string, string> | undefined;
   let seen = 0;
   try {
     await new Promise<void>((resolve, reject) => {
       zip.on('error', reject);
       zip.on('end', resolve);
-      zip.on('entry', (e: yauzl.Entry) => {
+      zip.on('entry', (e: Yauzl.Entry) => {
         if (++seen > MAX_ENTRIES) { diagnostics.push({ code: 'archive-limit', path: display, message: `java: more than ${MAX_ENTRIES} entries; the rest was not read`, incomplete: true }); resolve(); return; }
         const name = e.fileName;
         const step = async () => {

@@ -88,7 +88,12 @@ describe('cli: start-up loads only what the command uses', function () {
     // No configuration file and no product page to parse: no YAML parser (some 70 modules), and
     // matching does not load `db update`.
     expect([...r.packages]).to.not.include('yaml');
+    // No Java archive in the image: no zip reader loaded (nor parsed for its exports).
+    expect([...r.packages]).to.not.include('yauzl');
     expect(r.files.filter((f) => /\/(src|dist)\/vulndb\/update\.[jt]s$/.test(f)), 'db update').to.deep.equal([]);
+    // A local target and no base-image catalog: no registry client, so no HTTP or TLS module either.
+    expect(r.files.filter((f) => /\/(src|dist)\/(registry\/|cli\/registry-client\.)/.test(f)), 'registry client').to.deep.equal([]);
+    expect(r.files.filter((f) => /^node:(https?|tls)$/.test(f)), 'HTTP/TLS modules').to.deep.equal([]);
   });
 
   it('a bad argument to `pushgate scan` loads nothing of the scan', () => {

@@ -2,9 +2,11 @@
  * Go binaries: real ELF executables (one built here with Debian's go 1.19 from test/fixtures/scan/go/src,
  * with a replaced dependency; Debian's fzf 0.38) put into a real layer; the packages must be what
  * `go version -m` printed for the same files (recorded beside them). Also a synthetic pre-1.18
- * pointer-form ELF, a non-Go ELF that must not be spilled, and the spill cap.
+ * pointer-form ELF, a non-Go ELF that must not be spilled (nor copied past its first 64 KiB), the
+ * spill cap, and any split of a file into chunks giving the same result.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,13 +110,17 @@ describe('scan: Go binaries', function () {
     expect(fs.readdirSync(budget.dir)).to.deep.equal([]);
   });
 
-  async function walk(content: Buffer, budget: SpillBudget): Promise<{ peak: number; r: ReturnType<LayerWalker['result']> }> {
+  /** Walks `content` as one executable entry, in 4 KiB chunks or cut at `cuts` (offsets). */
+  async function walk(content: Buffer, budget: SpillBudget, cuts?: number[]): Promise<{ peak: number; r: ReturnType<LayerWalker['result']> }> {
     const w = new LayerWalker([goBinaryAnalyzer], { version: 't', tmpDir: budget.dir, spill: budget });
     let peak = 0;
     const take = budget.take.bind(budget);
     budget.take = (n: number) => { const ok = take(n); peak = Math.max(peak, budget.used); return ok; };
     const chunks: Buffer[] = [];
-    for (let i = 0; i < content.length; i += 4096) chunks.push(content.subarray(i, i + 4096));
+    if (cuts) {
+      const at = [...new Set([0, ...cuts.filter((c) => c > 0 && c < content.length), content.length])].sort((a, b) => a - b);
+      for (let i = 1; i < at.length; i++) chunks.push(content.subarray(at[i - 1], at[i]));
+    } else for (let i = 0; i < content.length; i += 4096) chunks.push(content.subarray(i, i + 4096));
     const body = new Readable({ read() { this.push(chunks.shift() ?? null); } });
     await w.entry({ name: 'bin/x', type: 'file', size: content.length, mode: 0o755 }, body);
     return { peak, r: w.result() };
@@ -140,5 +146,44 @@ describe('scan: Go binaries', function () {
     const b = await walk(app, budget);
     expect(b.r.results[0].out.packages!.map((p) => p.name)).to.include('example.com/greet');
     expect(budget.used).to.equal(0);
+  });
+
+  it('a non-Go ELF split across chunks is decided on its first 64 KiB: the rest of the chunk is not copied', async () => {
+    const budget = new SpillBudget(fs.mkdtempSync(path.join(tmp, 'd-')), 64 * 1024 ** 2);
+    const elf = Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(2 << 20, 7)]);
+    // As the tar reader hands it over: the end of one inflate chunk, then most of the next one.
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const b = concat(list, total);
+      copied += b.length;
+      return b;
+    }) as typeof Buffer.concat;
+    try {
+      const r = await walk(elf, budget, [100, 100 + (1 << 20)]);
+      expect(r.r.results).to.have.length(0);
+      expect(r.peak).to.equal(0);
+    } finally {
+      Buffer.concat = concat;
+    }
+    expect(copied).to.be.at.most(64 * 1024);
+  });
+
+  it('any split of a file into chunks gives the same result as the file in one chunk (Go inline, pre-1.18, non-Go ELF)', async () => {
+    const app = zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'app.gz')));
+    const other = Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(200_000, 7)]);
+    const files = [app, oldElf, other];
+    const budget = new SpillBudget(fs.mkdtempSync(path.join(tmp, 'e-')), 64 * 1024 ** 2);
+    const whole = await Promise.all(files.map(async (f) => (await walk(f, budget, [])).r.results));
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 0, max: files.length - 1 }),
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+      async (k, fractions) => {
+        const f = files[k]!;
+        const r = await walk(f, budget, fractions.map((x) => Math.floor(x * f.length)));
+        expect(r.r.results).to.deep.equal(whole[k]);
+      },
+    ), { numRuns: 40 });
+    expect(whole[0]!.length, 'the Go binary is found').to.equal(1);
   });
 });

@@ -3,9 +3,11 @@
  * worker gives the same analysis as on the calling thread (the real lab layers, a tar without end
  * blocks, multi-member gzip, a truncated gzip and a corrupt one with zlib's own messages); a worker
  * killed in the middle of a layer costs nothing but time (the layer is read again on the calling
- * thread); more concurrent scans than workers fall back to the calling thread.
+ * thread); more concurrent scans than workers fall back to the calling thread; `inflateWorker: auto`
+ * uses a worker only for big layers with a core to spare.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +17,7 @@ import { labImages, labOci } from '../../helpers/lab.js';
 import { makeTar } from './layout-helper.js';
 import type { Digest } from '../../../src/core/index.js';
 import { ANALYZERS } from '../../../src/scan/analyzers/index.js';
-import { analyzerSetVersion, scanTarget } from '../../../src/scan/engine.js';
+import { INFLATE_WORKER_MIN_BYTES, INFLATE_WORKER_MIN_CORES, analyzerSetVersion, scanTarget, useInflateWorker } from '../../../src/scan/engine.js';
 import { CHUNK, readLayer } from '../../../src/scan/layer-stream.js';
 import { busyInflateWorkers, inflateWorkerStats } from '../../../src/scan/inflate-pool.js';
 import { LayerWalker } from '../../../src/scan/walker.js';
@@ -128,5 +130,23 @@ describe('scan: inflate worker threads', function () {
       expect(s.platforms[0].inventory.secrets).to.deep.equal(expected.platforms[0].inventory.secrets);
     }
     expect(inflateWorkerStats().busy).to.equal(0);
+  });
+
+  it('inflateWorker auto: a worker only for a layer of at least 4 MiB with at least 3 cores; always and never as named', () => {
+    // The Debian base layer (51 MiB) on a 2-core machine: the calling thread (bench/scan-layer.ts).
+    expect(useInflateWorker('auto', 51 << 20, 2)).to.equal(false);
+    expect(useInflateWorker(undefined, 51 << 20, 2)).to.equal(false);
+    expect(useInflateWorker('auto', 51 << 20, 4)).to.equal(true);
+    expect(useInflateWorker('auto', (4 << 20) - 1, 64)).to.equal(false);
+    expect(useInflateWorker('auto', undefined, 64)).to.equal(false);
+    fc.assert(fc.property(
+      fc.constantFrom('auto' as const, 'always' as const, 'never' as const, undefined),
+      fc.option(fc.nat({ max: 2 ** 40 }), { nil: undefined }),
+      fc.integer({ min: 1, max: 256 }),
+      (mode, size, cores) => {
+        const want = mode === 'always' || mode !== 'never' && (size ?? 0) >= INFLATE_WORKER_MIN_BYTES && cores >= INFLATE_WORKER_MIN_CORES;
+        expect(useInflateWorker(mode, size, cores)).to.equal(want);
+      },
+    ));
   });
 });
