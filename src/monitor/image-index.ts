@@ -36,6 +36,12 @@ export function findingKey(f: Finding): string {
  */
 export function indexedPackages(scan: ImageScan | undefined, report: ScanReport | undefined): IndexedPackages[] {
   const out: IndexedPackages[] = [];
+  // What a patched re-judgement needs to know without the scan (src/monitor/monitor.ts): the one
+  // platform's manifest digest (its own verdict, when it is an index's child) and whether a base was
+  // attributed (findings then carry an origin the patch cannot compute). Not set when a package instance
+  // (path, name, version) repeats: the index keeps one finding per instance and advisory, the report each.
+  const single = scan && scan.platforms.length === 1 && distinctInstances(scan.platforms[0].inventory.packages) ? scan.platforms[0].manifestDigest : undefined;
+  const based = !!report?.bases?.some((b) => b.method !== 'none');
   const add = (packages: Package[], os: IndexedPackages['os'], platform: string | undefined) => {
     const keys = advisoryKeys(packages, os);
     const by = new Map<string, Package[]>();
@@ -46,7 +52,7 @@ export function indexedPackages(scan: ImageScan | undefined, report: ScanReport 
       if (l) l.push(slim(p));
       else by.set(k, [slim(p)]);
     });
-    for (const [pkg, list] of by) out.push({ pkg, ...(platform ? { platform } : {}), ...(os ? { os } : {}), packages: list });
+    for (const [pkg, list] of by) out.push({ pkg, ...(platform ? { platform } : {}), ...(os ? { os } : {}), ...(single ? { manifest: single as Digest, ...(based ? { based: true } : {}) } : {}), packages: list });
   };
   if (scan) {
     const multi = scan.platforms.length > 1;
@@ -55,6 +61,17 @@ export function indexedPackages(scan: ImageScan | undefined, report: ScanReport 
     add(report.packages, report.os, undefined);
   }
   return out;
+}
+
+/** True when no package instance (platform, path, name, version) appears twice. */
+function distinctInstances(packages: Package[]): boolean {
+  const seen = new Set<string>();
+  for (const p of packages) {
+    const i = instanceOf(p);
+    if (seen.has(i)) return false;
+    seen.add(i);
+  }
+  return true;
 }
 
 /** The advisory pair of each package instance of an index (to file findings under their pair). */

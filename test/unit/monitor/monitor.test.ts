@@ -67,7 +67,8 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
 
       const v2 = await swap([LODASH_OLD, ADM_ZIP]);
       const stats = await mon.tick();
-      expect(stats?.rejudged, 'only the adm-zip images').to.equal(3);
+      expect(stats?.patched, 'only the adm-zip images, patched from their stored verdicts').to.equal(3);
+      expect(stats?.rejudged, 'no scan read').to.equal(0);
       expect(stats?.matched).to.equal(3);
       expect(judged.map((v) => v.digest).sort()).to.deep.equal([digestOf(1), digestOf(2), digestOf(3)]);
       const changes = await store.monitor.listChanges(digestOf(1), 10);
@@ -102,7 +103,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await swap([LODASH_OLD, { ...ADM_ZIP, withdrawn: '2026-12-01T00:00:00Z' }]);
       notices.length = 0;
       const s3 = await mon.tick();
-      expect(s3?.rejudged).to.equal(3);
+      expect(s3?.patched).to.equal(3);
       const c3 = await store.monitor.listChanges(digestOf(2), 10);
       expect(c3[0].resolved.map((f) => f.id)).to.deep.equal(['NSWG-NPM-458']);
       expect(c3[0].new).to.deep.equal([]);
@@ -183,7 +184,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await new Promise((r) => setTimeout(r, LEASE_MS + 100));
       now += LEASE_MS + 100;
       const s = await b.tick();
-      expect(s?.rejudged).to.equal(2);
+      expect(s?.patched).to.equal(2);
       expect([...judged].sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => digestOf(100 + i)));
       for (let i = 0; i < 6; i++) expect(await store.monitor.listChanges(digestOf(100 + i), 10), `image ${i}`).to.have.length(1);
       const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
@@ -217,7 +218,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(notices.map((x) => x.digest), 'notices only for what was written').to.deep.equal([digestOf(300), digestOf(301)]);
       for (const i of [2, 3]) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i} of the failed batch`).to.have.length(0);
       const s = await mon.tick();
-      expect(s?.rejudged).to.equal(3);
+      expect(s?.patched).to.equal(3);
       for (let i = 0; i < 5; i++) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i}`).to.have.length(1);
       await mon.outboxIdle();
       expect(notices.map((x) => x.digest).sort()).to.deep.equal(Array.from({ length: 5 }, (_, i) => digestOf(300 + i)));
