@@ -180,12 +180,22 @@ export function isEmptyDiff(d: FindingDiff): boolean {
 }
 
 /**
- * A comparable signature of findings (identity, severity, fixed versions, KEV entry, EPSS score), to tell
- * whether a partial re-match changed anything policy reads without a full re-judgement.
+ * A comparable signature of findings: every field of each finding (identity, severity and its sources,
+ * CVSS, fixed versions, aliases, grouped records, dates, KEV entry, EPSS score...), in any order of
+ * findings and of object keys, fields set to undefined left out (as stored JSON leaves them). Equal
+ * signatures mean a re-judgement would write the same findings to the report and the index: a partial
+ * re-match whose fixed versions or records changed (with no new, resolved or re-rated finding) must
+ * still be written, as a full re-judgement writes it.
  */
 export function findingsSignature(findings: Finding[]): string {
-  return findings
-    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}\u001f${f.kev?.dateAdded ?? ''}\u001f${f.epss ? `${f.epss.score}/${f.epss.percentile}` : ''}`)
-    .sort()
-    .join('\n');
+  return findings.map((f) => canonicalJson(f)).sort().join('\n');
+}
+
+/** JSON with object keys sorted and undefined members left out, so equal values give equal text. */
+function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }

@@ -641,9 +641,11 @@ export class Monitor {
       report = judgeScan(scan, db, policy, {}, bases).report;
       diffAll = diffFindings(oldIndex.map((f) => f.finding), report.findings);
     }
-    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;
     // the same scan: its packages are indexed already
     const index = rejudgedIndexOf(digest, scan, report, now, oldIndex);
+    // nothing to write only when the findings are the same in every field: a moved fix or a regrouped
+    // record changes no decision and no diff, yet the report and index must show it (as --all writes it)
+    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] }) && sameFindings(oldIndex, index.findings)) return undefined;
     index.findings = withFirstSeen(index.findings, firstSeen, now);
     const fresh = diffAll?.new ?? [];
     const resolved = diffAll?.resolved.length ?? 0;
@@ -715,7 +717,8 @@ export class Monitor {
       dirty ||= o.dirty;
       if (child) out.verdicts.push(summarize(policy, { ...child.verdict, evaluations: child.evaluations, policy: judgedBy, vulndb: o.after.vulndb, evaluatedAt: o.after.evaluatedAt }));
     }
-    if (!dirty && isEmptyDiff(diff)) return undefined;
+    // as in rejudge: findings changed in a field no diff or decision reads are still written
+    if (!dirty && isEmptyDiff(diff) && sameFindings(oldIndex, indexed)) return undefined;
     // the report as judgeScan makes it for the last verdict's repository (as rejudge keeps the last one)
     const last = plan[plan.length - 1];
     const mapping = selectMapping(policy, { registry: last.before.registry, repository: last.before.repository });
@@ -1075,6 +1078,15 @@ function boundTo(f: Finding, p: Package): Finding {
   if (p.purl) out.purl = p.purl;
   if (p.platform) out.platform = p.platform;
   return out;
+}
+
+/**
+ * True when two index finding lists hold the same findings in every field (in any order), one per key:
+ * a report lists a package instance held twice twice, the stored index once per key.
+ */
+function sameFindings(a: Array<{ key: string; finding: Finding }>, b: Array<{ key: string; finding: Finding }>): boolean {
+  const byKey = (l: typeof a) => [...new Map(l.map((f) => [f.key, f.finding])).values()];
+  return findingsSignature(byKey(a)) === findingsSignature(byKey(b));
 }
 
 /** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */

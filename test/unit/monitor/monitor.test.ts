@@ -126,6 +126,34 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(judged, 'only 4.17.15 is in the new range').to.deep.equal(['a']);
     });
 
+    it('a fix that moves while the version stays affected is written to the report and index (patched or judged in full), with no change record', async () => {
+      const policy = defaultPolicy();
+      await swap([ADM_ZIP, LODASH_516]);
+      // image 1 is patched; image 2 holds one package instance twice, so it is judged in full from its scan
+      await storeImage(store, { repository: 'a', tag: 'v1', scan: scanOf(digestOf(1), [npmPackage('lodash', '4.17.15')]), db, policy });
+      await storeImage(store, { repository: 'b', tag: 'v1', scan: scanOf(digestOf(2), [npmPackage('lodash', '4.17.15'), npmPackage('lodash', '4.17.15')]), db, policy });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+      await mon.tick();
+      const fixedOf = async (d: Digest) => ({
+        report: (await store.getReport(d))?.findings.filter((f) => f.id === 'NSWG-NPM-516').map((f) => f.fixedVersions),
+        index: (await store.monitor.findingsOf(d)).filter((f) => f.finding.id === 'NSWG-NPM-516').map((f) => f.finding.fixedVersions),
+      });
+      expect(await fixedOf(digestOf(1))).to.deep.equal({ report: [['4.17.19']], index: [['4.17.19']] });
+      // the same advisory, the same severity, now without a fix: no finding is new, resolved or re-rated
+      const unfixed = { ...LODASH_516, affected: [{ package: { ecosystem: 'npm', name: 'lodash' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '4.17.15' }] }] }] };
+      await swap([ADM_ZIP, unfixed]);
+      const s = await mon.tick();
+      expect(s?.patched, 'image 1').to.equal(1);
+      expect(s?.rejudged, 'image 2').to.equal(1);
+      expect(s?.changed, 'no change record: nothing new, resolved or re-rated, no decision changed').to.equal(0);
+      expect(await fixedOf(digestOf(1))).to.deep.equal({ report: [[]], index: [[]] });
+      expect(await fixedOf(digestOf(2))).to.deep.equal({ report: [[], []], index: [[]] });
+      for (const d of [digestOf(1), digestOf(2)]) {
+        expect(await store.monitor.listChanges(d, 10)).to.deep.equal([]);
+        expect((await store.monitor.indexStates()).get(d)).to.equal(db!.contentDigest);
+      }
+    });
+
     it('onNewFindings quarantine waits for the grace period of the severity, then enforces', async () => {
       const policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
       let now = Date.parse('2026-12-05T12:00:00Z');
