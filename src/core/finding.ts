@@ -89,7 +89,10 @@ export interface SeverityRating {
 
 /**
  * Risk order, highest first: in the KEV catalog, then higher EPSS score, then higher CVSS score, then
- * higher severity word; ties by id. For sorting findings in tables and reports.
+ * higher severity word; ties by id, then package, installed version, path and platform (a total order
+ * over a report's findings, so the same findings sort the same whatever order they were found in: the
+ * monitor's patched re-judgement relies on it, src/monitor/monitor.ts). For sorting findings in tables
+ * and reports.
  */
 export function compareRisk(a: Finding, b: Finding): number {
   return (
@@ -98,7 +101,10 @@ export function compareRisk(a: Finding, b: Finding): number {
     (b.cvss?.score ?? -1) - (a.cvss?.score ?? -1) ||
     severityRank(b.severity) - severityRank(a.severity) ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
-    (a.package < b.package ? -1 : a.package > b.package ? 1 : 0)
+    (a.package < b.package ? -1 : a.package > b.package ? 1 : 0) ||
+    (a.installedVersion < b.installedVersion ? -1 : a.installedVersion > b.installedVersion ? 1 : 0) ||
+    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0) ||
+    ((a.platform ?? '') < (b.platform ?? '') ? -1 : (a.platform ?? '') > (b.platform ?? '') ? 1 : 0)
   );
 }
 

@@ -36,6 +36,12 @@ export function findingKey(f: Finding): string {
  */
 export function indexedPackages(scan: ImageScan | undefined, report: ScanReport | undefined): IndexedPackages[] {
   const out: IndexedPackages[] = [];
+  // What a patched re-judgement needs to know without the scan (src/monitor/monitor.ts): the one
+  // platform's manifest digest (its own verdict, when it is an index's child) and whether a base was
+  // attributed (findings then carry an origin the patch cannot compute). Not set when a package instance
+  // (path, name, version) repeats: the index keeps one finding per instance and advisory, the report each.
+  const single = scan && scan.platforms.length === 1 && distinctInstances(scan.platforms[0].inventory.packages) ? scan.platforms[0].manifestDigest : undefined;
+  const based = !!report?.bases?.some((b) => b.method !== 'none');
   const add = (packages: Package[], os: IndexedPackages['os'], platform: string | undefined) => {
     const keys = advisoryKeys(packages, os);
     const by = new Map<string, Package[]>();
@@ -46,7 +52,7 @@ export function indexedPackages(scan: ImageScan | undefined, report: ScanReport 
       if (l) l.push(slim(p));
       else by.set(k, [slim(p)]);
     });
-    for (const [pkg, list] of by) out.push({ pkg, ...(platform ? { platform } : {}), ...(os ? { os } : {}), packages: list });
+    for (const [pkg, list] of by) out.push({ pkg, ...(platform ? { platform } : {}), ...(os ? { os } : {}), ...(single ? { manifest: single as Digest, ...(based ? { based: true } : {}) } : {}), packages: list });
   };
   if (scan) {
     const multi = scan.platforms.length > 1;
@@ -55,6 +61,17 @@ export function indexedPackages(scan: ImageScan | undefined, report: ScanReport 
     add(report.packages, report.os, undefined);
   }
   return out;
+}
+
+/** True when no package instance (platform, path, name, version) appears twice. */
+function distinctInstances(packages: Package[]): boolean {
+  const seen = new Set<string>();
+  for (const p of packages) {
+    const i = instanceOf(p);
+    if (seen.has(i)) return false;
+    seen.add(i);
+  }
+  return true;
 }
 
 /** The advisory pair of each package instance of an index (to file findings under their pair). */
@@ -163,12 +180,22 @@ export function isEmptyDiff(d: FindingDiff): boolean {
 }
 
 /**
- * A comparable signature of findings (identity, severity, fixed versions, KEV entry, EPSS score), to tell
- * whether a partial re-match changed anything policy reads without a full re-judgement.
+ * A comparable signature of findings: every field of each finding (identity, severity and its sources,
+ * CVSS, fixed versions, aliases, grouped records, dates, KEV entry, EPSS score...), in any order of
+ * findings and of object keys, fields set to undefined left out (as stored JSON leaves them). Equal
+ * signatures mean a re-judgement would write the same findings to the report and the index: a partial
+ * re-match whose fixed versions or records changed (with no new, resolved or re-rated finding) must
+ * still be written, as a full re-judgement writes it.
  */
 export function findingsSignature(findings: Finding[]): string {
-  return findings
-    .map((f) => `${findingKey(f)}\u001f${f.severity}\u001f${(f.fixedVersions ?? []).join(',')}\u001f${(f.aliases ?? []).join(',')}\u001f${f.kev?.dateAdded ?? ''}\u001f${f.epss ? `${f.epss.score}/${f.epss.percentile}` : ''}`)
-    .sort()
-    .join('\n');
+  return findings.map((f) => canonicalJson(f)).sort().join('\n');
+}
+
+/** JSON with object keys sorted and undefined members left out, so equal values give equal text. */
+function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }

@@ -26,18 +26,18 @@
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type ScanReport, type Verdict } from '../core/index.js';
+import { compareRisk, isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type RawEvaluation, type ScanReport, type Verdict } from '../core/index.js';
 import { SCAN_KEY, type Logger } from '../gate/gate.js';
 import { judgeScan, type PlatformBase } from '../gate/judge.js';
 import { storedReferrerVex } from '../gate/referrer-vex.js';
 import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
-import type { CompiledPolicy } from '../policy/index.js';
+import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type MonitorRun, type MonitorRunKind, type Rejudgement, type Store } from '../store/index.js';
-import type { VulnDb } from '../vulndb/index.js';
+import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type Rejudgement, type Store } from '../store/index.js';
+import { planFor, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
-import { capNewFindings } from './on-new-findings.js';
+import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
 /** Counts of one pass. */
@@ -50,6 +50,11 @@ export interface MonitorStats {
   matched: number;
   /** Images judged again in full. */
   rejudged: number;
+  /**
+   * Images of a database pass judged again by patching their stored verdicts with their new findings on
+   * the changed pairs (no stored scan read: {@link Monitor} `patch`).
+   */
+  patched: number;
   /** Verdicts whose findings or decision changed (one change record each). */
   changed: number;
   newFindings: number;
@@ -412,7 +417,7 @@ export class Monitor {
   private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[]): Promise<MonitorStats> {
     const t0 = performance.now();
     const store = this.o.store;
-    const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, ms: 0 };
+    const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, patched: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, ms: 0 };
     try {
       stats.indexed = await this.catchUp();
       const run = await store.monitor.claimRun(id, kind, db?.contentDigest ?? null, this.owner, this.leaseMs, this.now());
@@ -422,7 +427,11 @@ export class Monitor {
         this.o.counters?.run?.(kind, 'skipped', stats.ms / 1000);
         return stats;
       }
-      const candidates = only ?? (kind === 'db' && db ? await this.dbCandidates(db, stats) : [...(await store.monitor.indexStates()).keys()].sort());
+      let patches = new Map<Digest, ImagePatch>();
+      let candidates: Digest[];
+      if (only) candidates = only;
+      else if (kind === 'db' && db) ({ digests: candidates, patches } = await this.dbCandidates(db, stats));
+      else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
       // marked) are written in one transaction with the cursor. An image whose judgement acted on the
@@ -449,10 +458,16 @@ export class Monitor {
         const chunk = pending.slice(i, i + size);
         // A database pass judges images its change touched (nearly all of them change): their findings are
         // read with the chunk. A full pass judges every image, most of them unchanged: only signatures are
-        // read, and an image's findings only when its new ones differ.
-        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures');
+        // read, and an image's findings only when its new ones differ. Images patched from their stored
+        // verdicts need no stored scan (only those judged in full read one).
+        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)));
         for (const digest of chunk) {
-          const out = await this.rejudge(digest, ctx, run, db, stats, !!only);
+          const patch = patches.get(digest);
+          let out = patch && db ? await this.patch(digest, patch, ctx, run, db, stats) : 'full';
+          if (out === 'full') {
+            if (patch) ctx.scans.set(digest, (await store.monitor.layersOf([SCAN_KEY(digest)])).get(SCAN_KEY(digest)) as ImageScan | undefined);
+            out = await this.rejudge(digest, ctx, run, db, stats, !!only);
+          }
           batch.digests.push(digest);
           if (out) {
             batch.rejudged.push(out.write);
@@ -486,23 +501,51 @@ export class Monitor {
   /**
    * The images a database change can touch: every image indexed under another database than the
    * replaced one (judged in full), and those indexed under the replaced one whose findings on a changed
-   * pair differ when matched again.
+   * pair differ when matched again. Each distinct package (ecosystem, name, version, source, OS) is
+   * matched once per pass, whatever number of images hold it. `patches`: the images that can be judged
+   * by patching their stored verdicts ({@link patchable}), with their new findings on the changed pairs.
    */
-  private async dbCandidates(db: VulnDb, stats: MonitorStats): Promise<Digest[]> {
+  private async dbCandidates(db: VulnDb, stats: MonitorStats): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch> }> {
     const store = this.o.store;
     const states = await store.monitor.indexStates();
     const rec = db.digestRecord();
     const out = new Set<Digest>();
+    const patches = new Map<Digest, ImagePatch>();
     for (const [digest, at] of states) if (at !== db.contentDigest && (rec.previous === null || at !== rec.previous)) out.add(digest);
     if (rec.previous && rec.changed.size) {
       const pairs = [...rec.changed.keys()];
-      const fresh = new Map<Digest, Finding[]>();
+      const policy = this.o.policy();
+      const opts = policy.severityPrefer ? { prefer: policy.severityPrefer } : {};
+      // 10,000 images share few distinct versions of a package: match each once, bind to each instance
+      const memo = new Map<string, Finding[]>();
+      const matchOne = (p: Package, os: IndexedPackages['os']): Finding[] => {
+        const k = JSON.stringify([os ?? null, p.ecosystem, p.name, p.version, p.sourceName, p.sourceVersion, !!p.ownedBy]);
+        let hit = memo.get(k);
+        if (!hit) {
+          // the instance's place (path, layer, purl, platform) is bound per instance below
+          const { layer: _layer, purl: _purl, platform: _platform, ...bare } = p;
+          hit = db.match([{ ...bare, path: '', purl: '' }], os, opts);
+          memo.set(k, hit);
+        }
+        return hit.map((f) => boundTo(f, p));
+      };
+      const fresh = new Map<Digest, IndexedFinding[]>();
+      const entries = new Map<Digest, IndexedPackages[]>();
       for (const { digest, entry } of await store.monitor.packagesUnder(pairs)) {
         if (states.get(digest) !== rec.previous) continue;
-        const found = db.match(entry.packages, entry.os).map((f) => (entry.platform ? { ...f, platform: entry.platform } : f));
+        const found: IndexedFinding[] = [];
+        for (const p of entry.packages) {
+          for (const f0 of matchOne(p, entry.os)) {
+            const f = entry.platform ? { ...f0, platform: entry.platform } : f0;
+            found.push({ key: findingKey(f), pkg: entry.pkg, finding: f });
+          }
+        }
         const l = fresh.get(digest);
         if (l) l.push(...found);
         else fresh.set(digest, found);
+        const e = entries.get(digest);
+        if (e) e.push(entry);
+        else entries.set(digest, [entry]);
       }
       const old = new Map<Digest, Finding[]>();
       for (const f of await store.monitor.findingsUnder(pairs)) {
@@ -511,21 +554,30 @@ export class Monitor {
         if (l) l.push(f.finding);
         else old.set(f.digest, [f.finding]);
       }
+      const stable = new Map<string, boolean>();
       for (const digest of new Set([...fresh.keys(), ...old.keys()])) {
         stats.matched++;
-        if (findingsSignature(fresh.get(digest) ?? []) !== findingsSignature(old.get(digest) ?? [])) out.add(digest);
+        const mine = fresh.get(digest) ?? [];
+        if (findingsSignature(mine.map((f) => f.finding)) === findingsSignature(old.get(digest) ?? [])) continue;
+        out.add(digest);
+        const patch = patchable(entries.get(digest) ?? [], mine, policy, (base) => {
+          let ok = stable.get(base);
+          if (ok === undefined) stable.set(base, (ok = db.hasPairOutside(base, rec.changed)));
+          return ok;
+        }, rec.changed);
+        if (patch) patches.set(digest, patch);
       }
     }
-    return [...out].sort();
+    return { digests: [...out].sort(), patches };
   }
 
   /**
-   * The stored scans, verdicts and index findings (or only their signatures) of a chunk of a pass, one
-   * query each.
+   * The stored scans (of `withScan`), verdicts and index findings (or only their signatures) of a chunk of
+   * a pass, one query each.
    */
-  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures'): Promise<ChunkContext> {
+  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', withScan: Digest[] = digests): Promise<ChunkContext> {
     const store = this.o.store;
-    const layers = await store.monitor.layersOf(digests.map((d) => SCAN_KEY(d)));
+    const layers = withScan.length ? await store.monitor.layersOf(withScan.map((d) => SCAN_KEY(d))) : new Map<string, unknown>();
     const findings = read === 'findings' ? await store.monitor.findingsOfMany(digests) : new Map<Digest, IndexedFinding[]>();
     const signatures = read === 'signatures' ? await store.monitor.findingSignatures(digests) : undefined;
     const verdicts = new Map<Digest, Verdict[]>();
@@ -534,7 +586,7 @@ export class Monitor {
       if (l) l.push(v);
       else verdicts.set(v.digest, [v]);
     }
-    return { scans: new Map(digests.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, verdicts };
+    return { scans: new Map(withScan.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, verdicts };
   }
 
   /** The stored index findings of one image of a chunk (read now when the chunk read only signatures). */
@@ -607,75 +659,32 @@ export class Monitor {
         evaluatedAt: new Date(now).toISOString(),
         evaluations: j.raw,
       });
-      // new findings: the stored ones were read for the diff
-      const firstSeen = diff.new.length ? firstSeenOf(await this.storedFindings(ctx, digest), now) : undefined;
-      const fresh = diff.new.map((f) => ({ finding: f, firstSeen: firstSeen?.get(findingKey(f)) ?? now }));
-      const cap = capNewFindings(policy, before, judged, fresh, now);
-      let after = summarize(policy, cap.verdict);
-      this.o.onJudged?.(after);
-      const blocking = after.tags.map((t) => viewOf(policy, after, t)).filter(blocks);
-      const wasBlocking = before.tags.some((t) => blocks(viewOf(policy, before, t)));
-      if (this.o.act && blocking.length && !wasBlocking) {
-        const e = await this.o.act(before, after, blocking);
-        if (e) {
-          acted = true;
-          after = { ...after, enforcement: e };
-          if (e.action !== 'none') stats.enforced++;
-        }
-      }
-      out.verdicts.push(after);
+      // first-seen times of new findings: the stored ones were read for the diff
+      const firstSeen = diff.new.length ? firstSeenOf(await this.storedFindings(ctx, digest), now) : new Map<string, number>();
+      const o = await this.outcome({ before, judged, diff, firstSeen, now, run, stats, out, notices });
+      acted ||= o.acted;
+      dirty ||= o.dirty;
+      const after = o.after;
       for (const c of j.children) {
         if (c.digest === digest) continue;
         const cv = await store.getVerdict(before.registry, before.repository, c.digest);
         if (cv) out.verdicts.push(summarize(policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, vulndb: after.vulndb, evaluatedAt: after.evaluatedAt }));
       }
-      out.holds!.push({ registry: after.registry, repository: after.repository, digest, dueAt: cap.effect === 'held' && cap.enforceAfter !== undefined ? cap.enforceAfter : null });
-      if (!isEmptyDiff(diff) || after.decision !== before.decision || after.enforcement !== before.enforcement || cap.effect === 'held' || !sameEvaluations(before, after)) dirty = true;
-      if (isEmptyDiff(diff) && after.decision === before.decision) continue;
-      stats.changed++;
-      const change: ChangeRecord = {
-        registry: after.registry,
-        repository: after.repository,
-        digest,
-        tags: after.tags,
-        run: run.id,
-        at: new Date(now).toISOString(),
-        vulndb: { before: before.vulndb?.digest ?? null, after: after.vulndb.digest ?? null },
-        policy: { before: before.policy.revision, after: after.policy.revision },
-        decision: { before: before.decision, after: after.decision },
-        onNewFindings: { action: cap.action, effect: cap.effect, ...(cap.enforceAfter !== undefined ? { enforceAfter: new Date(cap.enforceAfter).toISOString() } : {}) },
-        new: diff.new,
-        resolved: diff.resolved,
-        severityChanged: diff.severityChanged,
-      };
-      out.changes.push(change);
-      out.audits.push({
-        actor: 'pushgate',
-        action: 'monitor:changed',
-        registry: after.registry,
-        repository: after.repository,
-        digest,
-        detail: {
-          run: run.id,
-          decision: change.decision,
-          vulndb: change.vulndb,
-          onNewFindings: change.onNewFindings,
-          new: diff.new.map((f) => f.id),
-          resolved: diff.resolved.map((f) => f.id),
-          severityChanged: diff.severityChanged.map((s) => `${s.id}: ${s.before} → ${s.after}`),
-        },
-      });
-      if (diff.new.length) notices.push(noticeOf(change));
     }
     if (!report) {
       // an image without a verdict (only its children were judged, or the verdict was removed)
       report = judgeScan(scan, db, policy, {}, bases).report;
       diffAll = await this.diffStored(ctx, digest, report.findings);
     }
-    if (!dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] })) return undefined;
+    // Nothing to write only when the findings are the same in every field: a moved fix or a regrouped
+    // record changes no decision and no diff, yet the report and index must show it (as --all writes it).
+    const unchanged = !dirty && isEmptyDiff(diffAll ?? { new: [], resolved: [], severityChanged: [] });
+    // diffStored read nothing only when the stored rows' signature equals these findings': the same rows.
+    if (unchanged && !ctx.findings.has(digest) && ctx.signatures?.has(digest)) return undefined;
     // the same scan: its packages are indexed already
     const oldIndex = await this.storedFindings(ctx, digest);
     const index = rejudgedIndexOf(digest, scan, report, now, oldIndex);
+    if (unchanged && sameFindings(oldIndex, index.findings)) return undefined;
     index.findings = withFirstSeen(index.findings, firstSeenOf(oldIndex, now), now);
     const fresh = diffAll?.new ?? [];
     const resolved = diffAll?.resolved.length ?? 0;
@@ -689,6 +698,155 @@ export class Monitor {
         for (const f of fresh) this.o.counters?.newFindings?.(f.severity, 1);
       },
     };
+  }
+
+
+  /**
+   * Judges an image again without its stored scan: its stored index findings off the changed pairs, plus
+   * its findings on them matched again ({@link ImagePatch}), make its new findings; every verdict's
+   * stored raw evaluations get their vulnerability rules evaluated again on them and keep every other
+   * reason (src/policy/evaluate.ts patchFindingRules: the other rules read the inventory, which did not
+   * change, and not the findings). The stored report is rewritten with the new findings and verdict.
+   * Equal to {@link rejudge} from the scan when the preconditions of {@link patchable} hold and the
+   * verdicts were judged by the policy in force (test/unit/monitor/patch.test.ts).
+   * @returns `'full'` when the image must be judged in full (a verdict of another policy revision or
+   *   without evaluations, no stored report); nothing has been acted on or counted then.
+   */
+  private async patch(digest: Digest, patch: ImagePatch, ctx: ChunkContext, run: MonitorRun, db: VulnDb, stats: MonitorStats): Promise<JudgedImage | undefined | 'full'> {
+    const store = this.o.store;
+    const policy = this.o.policy();
+    const now = this.now();
+    const verdicts = ctx.verdicts.get(digest) ?? [];
+    const oldIndex = ctx.findings.get(digest) ?? [];
+    if (!verdicts.length || oldIndex.some((f) => !f.pkg || f.finding.origin || f.finding.platform || f.finding.vex)) return 'full';
+    const kept = oldIndex.filter((f) => !patch.changed.has(f.pkg));
+    const indexed = [...kept, ...patch.fresh].sort((a, b) => compareRisk(a.finding, b.finding));
+    const findings = indexed.map((f) => f.finding);
+    // every verdict (and its platform's, for an index of one platform) patched before anything is acted on
+    const plan: Array<{ before: Verdict; evaluations: Record<string, RawEvaluation>; child?: { verdict: Verdict; evaluations: Record<string, RawEvaluation> } }> = [];
+    for (const before of verdicts) {
+      const evaluations = patchedEvaluations(policy, before, patch.manifest, findings);
+      if (!evaluations) return 'full';
+      let child: (typeof plan)[number]['child'];
+      if (patch.manifest !== digest) {
+        const cv = await store.getVerdict(before.registry, before.repository, patch.manifest);
+        if (cv) {
+          const ce = patchedEvaluations(policy, cv, patch.manifest, findings);
+          if (!ce) return 'full';
+          child = { verdict: cv, evaluations: ce };
+        }
+      }
+      plan.push({ before, evaluations, child });
+    }
+    const stored = await store.getReport(digest);
+    if (!stored) return 'full';
+    stats.patched++;
+    const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
+    const diff = diffFindings(oldIndex.map((f) => f.finding), findings);
+    const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
+    const notices: NewFindingsBody[] = [];
+    const judgedBy = { name: policy.name, revision: policy.revision };
+    const vulndb = { builtAt: db.builtAt ?? null, digest: db.contentDigest ?? null };
+    let acted = false;
+    let dirty = false;
+    for (const { before, evaluations, child } of plan) {
+      const judged = summarize(policy, { ...before, policy: judgedBy, vulndb, evaluatedAt: new Date(now).toISOString(), evaluations });
+      const o = await this.outcome({ before, judged, diff, firstSeen, now, run, stats, out, notices });
+      acted ||= o.acted;
+      dirty ||= o.dirty;
+      if (child) out.verdicts.push(summarize(policy, { ...child.verdict, evaluations: child.evaluations, policy: judgedBy, vulndb: o.after.vulndb, evaluatedAt: o.after.evaluatedAt }));
+    }
+    // as in rejudge: findings changed in a field no diff or decision reads are still written
+    if (!dirty && isEmptyDiff(diff) && sameFindings(oldIndex, indexed)) return undefined;
+    // the report as judgeScan makes it for the last verdict's repository (as rejudge keeps the last one)
+    const last = plan[plan.length - 1];
+    const mapping = selectMapping(policy, { registry: last.before.registry, repository: last.before.repository });
+    const chosen = last.evaluations[mapping.ruleSet]!;
+    const report: ScanReport = {
+      ...stored,
+      findings,
+      vulndb,
+      scannedAt: new Date().toISOString(),
+      verdict: { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: judgedBy, complete: stored.complete },
+    };
+    const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now) };
+    return {
+      write: { ...out, report: { digest, body: report }, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
+      acted,
+      after: () => {
+        stats.newFindings += diff.new.length;
+        stats.resolvedFindings += diff.resolved.length;
+        for (const f of diff.new) this.o.counters?.newFindings?.(f.severity, 1);
+      },
+    };
+  }
+
+  /**
+   * What one verdict judged again leads to (shared by the full and the patched re-judgement): the
+   * mapping's `onNewFindings` cap, the registry acted on when it now blocks, the verdict and hold to
+   * write, and a change record, audit record and notice when findings or the decision changed.
+   */
+  private async outcome(x: {
+    before: Verdict; judged: Verdict; diff: FindingDiff; firstSeen: Map<string, number>; now: number; run: MonitorRun;
+    stats: MonitorStats; out: Omit<Rejudgement, 'run'>; notices: NewFindingsBody[];
+  }): Promise<{ after: Verdict; acted: boolean; dirty: boolean }> {
+    const { before, judged, diff, firstSeen, now, run, stats, out, notices } = x;
+    const policy = this.o.policy();
+    const digest = before.digest;
+    const fresh = diff.new.map((f) => ({ finding: f, firstSeen: firstSeen.get(findingKey(f)) ?? now }));
+    const cap = capNewFindings(policy, before, judged, fresh, now);
+    let after = summarize(policy, cap.verdict);
+    this.o.onJudged?.(after);
+    const blocking = after.tags.map((t) => viewOf(policy, after, t)).filter(blocks);
+    let acted = false;
+    const wasBlocking = before.tags.some((t) => blocks(viewOf(policy, before, t)));
+    if (this.o.act && blocking.length && !wasBlocking) {
+      const e = await this.o.act(before, after, blocking);
+      if (e) {
+        acted = true;
+        after = { ...after, enforcement: e };
+        if (e.action !== 'none') stats.enforced++;
+      }
+    }
+    out.verdicts.push(after);
+    out.holds!.push({ registry: after.registry, repository: after.repository, digest, dueAt: cap.effect === 'held' && cap.enforceAfter !== undefined ? cap.enforceAfter : null });
+    const dirty = !isEmptyDiff(diff) || after.decision !== before.decision || after.enforcement !== before.enforcement || cap.effect === 'held' || !sameEvaluations(before, after);
+    if (isEmptyDiff(diff) && after.decision === before.decision) return { after, acted, dirty };
+    stats.changed++;
+    const change: ChangeRecord = {
+      registry: after.registry,
+      repository: after.repository,
+      digest,
+      tags: after.tags,
+      run: run.id,
+      at: new Date(now).toISOString(),
+      vulndb: { before: before.vulndb?.digest ?? null, after: after.vulndb.digest ?? null },
+      policy: { before: before.policy.revision, after: after.policy.revision },
+      decision: { before: before.decision, after: after.decision },
+      onNewFindings: { action: cap.action, effect: cap.effect, ...(cap.enforceAfter !== undefined ? { enforceAfter: new Date(cap.enforceAfter).toISOString() } : {}) },
+      new: diff.new,
+      resolved: diff.resolved,
+      severityChanged: diff.severityChanged,
+    };
+    out.changes.push(change);
+    out.audits.push({
+      actor: 'pushgate',
+      action: 'monitor:changed',
+      registry: after.registry,
+      repository: after.repository,
+      digest,
+      detail: {
+        run: run.id,
+        decision: change.decision,
+        vulndb: change.vulndb,
+        onNewFindings: change.onNewFindings,
+        new: diff.new.map((f) => f.id),
+        resolved: diff.resolved.map((f) => f.id),
+        severityChanged: diff.severityChanged.map((s) => `${s.id}: ${s.before} → ${s.after}`),
+      },
+    });
+    if (diff.new.length) notices.push(noticeOf(change));
+    return { after, acted, dirty };
   }
 
   /**
@@ -891,6 +1049,89 @@ interface PendingBatch {
   rejudged: Array<Omit<Rejudgement, 'run'>>;
   unchanged: Digest[];
   after: Array<() => void>;
+}
+
+/**
+ * An image of a database pass that can be judged again by patching ({@link Monitor} `patch`): its
+ * findings on the changed pairs matched again from the index.
+ */
+interface ImagePatch {
+  /** Every changed pair of the swap (the image's stored findings under them are replaced). */
+  changed: ReadonlyMap<string, unknown>;
+  /** The image's findings on the changed pairs under the new database, as indexed (pair, identity). */
+  fresh: IndexedFinding[];
+  /** Its one platform's manifest digest (the digest the policy's exceptions see). */
+  manifest: Digest;
+}
+
+/**
+ * The patch of an image whose findings on the changed pairs are `fresh`, or undefined when it must be
+ * judged in full from its scan. A patch is exact only when nothing but those findings changes what the
+ * policy sees, so it requires: one platform (an index's reasons name platforms); no base attributed
+ * (findings would carry an origin computed from the base's layers and packages, and excludeBase and
+ * the rebuild hint read the base); no VEX statements in the policy; changed pairs of language
+ * ecosystems only, each ecosystem holding advisories on unchanged pairs too (so whether it is covered
+ * did not change; OS ecosystems are covered per release, which a change can add or remove). Indexes
+ * made before `manifest` was recorded are judged in full.
+ */
+function patchable(entries: IndexedPackages[], fresh: IndexedFinding[], policy: CompiledPolicy, stableBase: (base: string) => boolean, changed: ReadonlyMap<string, unknown>): ImagePatch | undefined {
+  const manifest = entries[0]?.manifest;
+  if (!manifest || policy.vex?.length) return undefined;
+  for (const e of entries) {
+    if (e.manifest !== manifest || e.platform || e.based) return undefined;
+    const base = e.pkg.slice(0, e.pkg.indexOf(':'));
+    if (!base || !stableBase(base)) return undefined;
+    for (const p of e.packages) if (planFor(p.ecosystem, undefined, undefined)?.isOs !== false) return undefined;
+  }
+  return { changed, fresh, manifest };
+}
+
+/**
+ * A verdict's raw evaluations with the vulnerability rules evaluated again on `findings`, or undefined
+ * when it cannot be patched: judged by another policy revision, or its rule sets are not those a
+ * judgement under the policy in force gives (src/gate/judge.ts: candidate rule sets and the mapping's).
+ * A stored evaluation capped by `onNewFindings` is its raw one with the cap's reason put first and the
+ * decision lowered: the cap's reason is dropped and the decision is computed from the reasons again.
+ */
+function patchedEvaluations(policy: CompiledPolicy, v: Verdict, manifest: Digest, findings: Finding[]): Record<string, RawEvaluation> | undefined {
+  if (v.policy.revision !== policy.revision || v.policy.name !== policy.name || !v.evaluations) return undefined;
+  const ref = { registry: v.registry, repository: v.repository };
+  const want = candidateRuleSets(policy, ref);
+  const mapped = selectMapping(policy, ref).ruleSet;
+  if (!want.includes(mapped)) want.push(mapped);
+  const have = v.evaluations;
+  if (Object.keys(have).length !== want.length || !want.every((rs) => Object.hasOwn(have, rs))) return undefined;
+  const out: Record<string, RawEvaluation> = {};
+  for (const rs of want) {
+    // a capped evaluation (src/monitor/on-new-findings.ts) holds the raw reasons after the cap's own
+    if (policy.ruleSets[rs]?.rules.some((r) => r.name === ON_NEW_FINDINGS_RULE)) return undefined;
+    const raw = { decision: have[rs].decision, reasons: have[rs].reasons.filter((r) => r.rule !== ON_NEW_FINDINGS_RULE) };
+    const e = patchFindingRules(policy, rs, raw, { registry: v.registry, repository: v.repository, digest: manifest, findings });
+    if (!e) return undefined;
+    out[rs] = e;
+  }
+  return out;
+}
+
+/** A finding matched for a package stripped of its place, bound to one instance (path, layer, purl, platform) as the matcher binds them. */
+function boundTo(f: Finding, p: Package): Finding {
+  const out: Finding = { ...f, path: p.path };
+  delete out.layer;
+  delete out.purl;
+  delete out.platform;
+  if (p.layer) out.layer = p.layer;
+  if (p.purl) out.purl = p.purl;
+  if (p.platform) out.platform = p.platform;
+  return out;
+}
+
+/**
+ * True when two index finding lists hold the same findings in every field (in any order), one per key:
+ * a report lists a package instance held twice twice, the stored index once per key.
+ */
+function sameFindings(a: Array<{ key: string; finding: Finding }>, b: Array<{ key: string; finding: Finding }>): boolean {
+  const byKey = (l: typeof a) => [...new Map(l.map((f) => [f.key, f.finding])).values()];
+  return findingsSignature(byKey(a)) === findingsSignature(byKey(b));
 }
 
 /** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */

@@ -215,3 +215,61 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput): PolicyEval
   const raw = evaluateRuleSet(policy, input, mapping.ruleSet);
   return { ...raw, decision: applyMode(raw.decision, mapping.mode), mode: mapping.mode, mapping: mapping.name };
 }
+
+/** The rules of a rule set whose items come only from `input.findings` (vulnerability rules). */
+export function findingRuleNames(policy: CompiledPolicy, ruleSet: string): Set<string> {
+  return new Set((policy.ruleSets[ruleSet]?.rules ?? []).filter((r) => r.kind === 'vulnerability').map((r) => r.name));
+}
+
+/**
+ * {@link evaluateRuleSet}'s raw result for an input that differs from the one `stored` was evaluated
+ * on only in its findings: the vulnerability rules (they read nothing but `input.findings`, the time
+ * and the rule set's `unknownSeverity`) run again on `input.findings`; every other reason (rules on
+ * packages, secrets, configuration, end of life, the base; incomplete, uncovered, signature pending)
+ * is taken from `stored` as it is. The reasons are put back in the order evaluateRuleSet builds them
+ * (rule order, then incomplete, uncovered, signature pending) and sorted worst first the same way, so
+ * the result equals evaluateRuleSet's on the full input when the other inputs are unchanged.
+ * Preconditions the caller checks: no verified base (excludeBase and the rebuild hint read the base,
+ * which is not given here), a single platform (an index's reasons name platforms).
+ * @returns undefined when `stored` cannot have come from this rule set (a reason of a rule it does not
+ *   have): the caller then judges in full.
+ */
+export function patchFindingRules(
+  policy: CompiledPolicy,
+  ruleSet: string,
+  stored: { decision: Decision; reasons: PolicyReason[] },
+  input: Pick<PolicyInput, 'registry' | 'repository' | 'digest' | 'findings' | 'now'>,
+): { decision: Decision; reasons: PolicyReason[] } | undefined {
+  const rs = policy.ruleSets[ruleSet];
+  if (!rs) return undefined;
+  const now = input.now?.getTime() ?? Date.now();
+  const full: PolicyInput = { ...input, secrets: [], config: [], diagnostics: [], packages: [], complete: true };
+  const active = policy.exceptions.filter((e) => e.coversImage(full) && e.expiresAt >= now);
+  const keep = (ruleName: string, item: PolicyItem): boolean => !active.some((e) => e.coversItem(ruleName, item));
+  const byRule = new Map<string, PolicyReason[]>();
+  for (const r of stored.reasons) {
+    const l = byRule.get(r.rule);
+    if (l) l.push(r);
+    else byRule.set(r.rule, [r]);
+  }
+  const ctx = { input: full, now, unknownSeverity: rs.unknownSeverity };
+  const reasons: PolicyReason[] = [];
+  const used = new Set<string>();
+  for (const rule of rs.rules) {
+    used.add(rule.name);
+    if (rule.kind !== 'vulnerability') {
+      reasons.push(...(byRule.get(rule.name) ?? []));
+      continue;
+    }
+    const items = rule.match(ctx).filter((i) => keep(rule.name, i));
+    if (items.length) reasons.push(reasonOf(rule, rule.action, items));
+  }
+  for (const name of [INCOMPLETE_RULE, UNCOVERED_RULE, SIGNATURE_PENDING_RULE]) {
+    used.add(name);
+    reasons.push(...(byRule.get(name) ?? []));
+  }
+  if ([...byRule.keys()].some((k) => !used.has(k))) return undefined;
+  reasons.sort((a, b) => decisionRank(b.action) - decisionRank(a.action));
+  const decision: Decision = reasons.reduce<Decision>((d, r) => (decisionRank(r.action) > decisionRank(d) ? r.action : d), DECISIONS[0]);
+  return { decision, reasons };
+}

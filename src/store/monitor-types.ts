@@ -14,6 +14,14 @@ export interface IndexedPackages {
   platform?: string;
   /** The OS release of that platform (for OS ecosystems: `Debian:12`). */
   os?: { id: string; versionId?: string; ecosystem?: string };
+  /**
+   * For an image of one platform indexed from its stored scan: that platform's manifest digest (the
+   * image's own, or its child's in an index of one platform). Absent for indexes made before it existed,
+   * multi-platform images and images without a stored scan: a database pass then judges them in full.
+   */
+  manifest?: Digest;
+  /** With `manifest`: the judgement attributed a base to the platform (its findings carry an origin). */
+  based?: true;
   packages: Package[];
 }
 

@@ -391,6 +391,23 @@ export class VulnDb {
   }
 
   /**
+   * True when this index holds a pair of ecosystem base `base` (lower-case, as in pair keys) that is not
+   * among `changed`: that ecosystem had advisories in the replaced index too, so whether a language
+   * ecosystem is covered (src/vulndb/db.ts coverage) did not change with the swap. False without the
+   * per-pair digests (an index built before them).
+   */
+  hasPairOutside(base: string, changed: ReadonlyMap<string, unknown>): boolean {
+    try {
+      for (const r of this.db.prepare('SELECT pkg FROM package_digests WHERE pkg >= ? AND pkg < ?').iterate(`${base}:`, `${base};`) as Iterable<{ pkg: string }>) {
+        if (!changed.has(r.pkg)) return true;
+      }
+    } catch {
+      return false;
+    }
+    return false;
+  }
+
+  /**
    * The content digest, the digest of the index this one replaced, and the (ecosystem, package) pairs
    * changed between the two (src/vulndb/digest.ts).
    */

@@ -9,7 +9,7 @@ export { compareLines } from './compare-lines.js';
 export { satisfiesNpmRange, npmRangeToOsv, type NpmRangeOptions } from './npm-range.js';
 export { defaultSourceUrl, narrowSources } from './sources.js';
 export { osEcosystem } from './release.js';
-export { DEFAULT_SEVERITY_PREFER, pickRating, type MatchOptions } from './db.js';
+export { DEFAULT_SEVERITY_PREFER, pickRating, planFor, type MatchOptions } from './db.js';
 export type { SourceStatus, RecordEnrichment } from './update.js';
 export { parseSourceSpec, DEFAULT_ENRICHMENT_URLS } from './sources.js';
 export { eolSubjects, eolFindings, parseEolProduct, cycleOf, OS_EOL_PRODUCTS, RUNTIME_ENV, type EolCycle, type EolSubject } from './enrich/eol.js';

@@ -67,7 +67,8 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
 
       const v2 = await swap([LODASH_OLD, ADM_ZIP]);
       const stats = await mon.tick();
-      expect(stats?.rejudged, 'only the adm-zip images').to.equal(3);
+      expect(stats?.patched, 'only the adm-zip images, patched from their stored verdicts').to.equal(3);
+      expect(stats?.rejudged, 'no scan read').to.equal(0);
       expect(stats?.matched).to.equal(3);
       expect(judged.map((v) => v.digest).sort()).to.deep.equal([digestOf(1), digestOf(2), digestOf(3)]);
       const changes = await store.monitor.listChanges(digestOf(1), 10);
@@ -102,7 +103,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await swap([LODASH_OLD, { ...ADM_ZIP, withdrawn: '2026-12-01T00:00:00Z' }]);
       notices.length = 0;
       const s3 = await mon.tick();
-      expect(s3?.rejudged).to.equal(3);
+      expect(s3?.patched).to.equal(3);
       const c3 = await store.monitor.listChanges(digestOf(2), 10);
       expect(c3[0].resolved.map((f) => f.id)).to.deep.equal(['NSWG-NPM-458']);
       expect(c3[0].new).to.deep.equal([]);
@@ -123,6 +124,34 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       const s = await mon.tick();
       expect(s?.matched, 'both hold lodash').to.equal(2);
       expect(judged, 'only 4.17.15 is in the new range').to.deep.equal(['a']);
+    });
+
+    it('a fix that moves while the version stays affected is written to the report and index (patched or judged in full), with no change record', async () => {
+      const policy = defaultPolicy();
+      await swap([ADM_ZIP, LODASH_516]);
+      // image 1 is patched; image 2 holds one package instance twice, so it is judged in full from its scan
+      await storeImage(store, { repository: 'a', tag: 'v1', scan: scanOf(digestOf(1), [npmPackage('lodash', '4.17.15')]), db, policy });
+      await storeImage(store, { repository: 'b', tag: 'v1', scan: scanOf(digestOf(2), [npmPackage('lodash', '4.17.15'), npmPackage('lodash', '4.17.15')]), db, policy });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+      await mon.tick();
+      const fixedOf = async (d: Digest) => ({
+        report: (await store.getReport(d))?.findings.filter((f) => f.id === 'NSWG-NPM-516').map((f) => f.fixedVersions),
+        index: (await store.monitor.findingsOf(d)).filter((f) => f.finding.id === 'NSWG-NPM-516').map((f) => f.finding.fixedVersions),
+      });
+      expect(await fixedOf(digestOf(1))).to.deep.equal({ report: [['4.17.19']], index: [['4.17.19']] });
+      // the same advisory, the same severity, now without a fix: no finding is new, resolved or re-rated
+      const unfixed = { ...LODASH_516, affected: [{ package: { ecosystem: 'npm', name: 'lodash' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '4.17.15' }] }] }] };
+      await swap([ADM_ZIP, unfixed]);
+      const s = await mon.tick();
+      expect(s?.patched, 'image 1').to.equal(1);
+      expect(s?.rejudged, 'image 2').to.equal(1);
+      expect(s?.changed, 'no change record: nothing new, resolved or re-rated, no decision changed').to.equal(0);
+      expect(await fixedOf(digestOf(1))).to.deep.equal({ report: [[]], index: [[]] });
+      expect(await fixedOf(digestOf(2))).to.deep.equal({ report: [[], []], index: [[]] });
+      for (const d of [digestOf(1), digestOf(2)]) {
+        expect(await store.monitor.listChanges(d, 10)).to.deep.equal([]);
+        expect((await store.monitor.indexStates()).get(d)).to.equal(db!.contentDigest);
+      }
     });
 
     it('onNewFindings quarantine waits for the grace period of the severity, then enforces', async () => {
@@ -183,7 +212,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await new Promise((r) => setTimeout(r, LEASE_MS + 100));
       now += LEASE_MS + 100;
       const s = await b.tick();
-      expect(s?.rejudged).to.equal(2);
+      expect(s?.patched).to.equal(2);
       expect([...judged].sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => digestOf(100 + i)));
       for (let i = 0; i < 6; i++) expect(await store.monitor.listChanges(digestOf(100 + i), 10), `image ${i}`).to.have.length(1);
       const run = await store.monitor.getRun(`db:${db!.contentDigest}`);
@@ -217,7 +246,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(notices.map((x) => x.digest), 'notices only for what was written').to.deep.equal([digestOf(300), digestOf(301)]);
       for (const i of [2, 3]) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i} of the failed batch`).to.have.length(0);
       const s = await mon.tick();
-      expect(s?.rejudged).to.equal(3);
+      expect(s?.patched).to.equal(3);
       for (let i = 0; i < 5; i++) expect(await store.monitor.listChanges(digestOf(300 + i), 10), `image ${i}`).to.have.length(1);
       await mon.outboxIdle();
       expect(notices.map((x) => x.digest).sort()).to.deep.equal(Array.from({ length: 5 }, (_, i) => digestOf(300 + i)));
