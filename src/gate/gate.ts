@@ -488,7 +488,7 @@ export class Gate implements GateApi {
       }
       const bases = await this.baseImages.bases(scan, registryAttestations(via ?? this.client(req.registry), req.repository, req.digest));
       // Signed VEX attached to this digest (policy spec.vex): read now, stored for re-judgements.
-      const referrerVex = await readReferrerVex(this.opts.store, via ?? this.client(req.registry), req.repository, req.digest, this.policy, () => this.vexTrustRoot());
+      const referrerVex = await readReferrerVex(this.opts.store, via ?? this.client(req.registry), { registry: req.registry, repository: req.repository }, req.digest, this.policy, () => this.vexTrustRoot());
       const j = judgeScan(scan, vulndb, this.policy, { registry: req.registry, repository: req.repository, tag: req.tag }, { bases, ...(referrerVex ? { referrerVex } : {}) });
       await this.baseImages.record(req, scan, j.report);
       return j;

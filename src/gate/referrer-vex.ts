@@ -22,11 +22,29 @@ export const VEX_REFERRERS_KEY = (digest: Digest) => `vexref:v1:${digest}`;
 /** Diagnostic code of a VEX referrer or attestation not applied (unsigned, other key, other digest, unreadable). */
 export const VEX_REFERRER_IGNORED = 'vex-referrer-ignored';
 
-/** What is stored per digest. */
+/** What one repository's referrers of the digest gave. */
 interface StoredReferrerVex {
   authorities: string;
   documents: Array<{ text: string; source: string }>;
   ignored: string[];
+}
+
+/**
+ * What is stored per digest: one entry per `registry/repository` the digest's referrers were read in, so
+ * reading them in one repository (a pusher's copy of the digest without attestations) never replaces what
+ * was read in another. A record of the first format (one read, no repository) is read as one entry.
+ */
+interface StoredPlaces {
+  places: Record<string, StoredReferrerVex>;
+}
+
+/** Entries kept that carry only `ignored` sentences (no document): a bound against copies in many repositories. */
+const MAX_IGNORED_ONLY_PLACES = 16;
+
+function placesOf(raw: unknown): Record<string, StoredReferrerVex> {
+  if (!raw || typeof raw !== 'object') return {};
+  if ('places' in raw) return { ...(raw as StoredPlaces).places };
+  return { '': raw as StoredReferrerVex };
 }
 
 /** What the judge applies (JudgeOptions.referrerVex). */
@@ -43,11 +61,26 @@ export function authoritiesFingerprint(policy: CompiledPolicy): string {
 
 const ignoredDiag = (message: string): Diagnostic => ({ code: VEX_REFERRER_IGNORED, message, incomplete: false });
 
-/** Statements of stored documents, scoped to `digest`; a document that no longer parses is named, not applied. */
-function toReferrerVex(s: StoredReferrerVex, digest: Digest): ReferrerVex {
+/**
+ * Statements of the stored documents of every place verified under `fp`, scoped to `digest` (a statement a
+ * configured authority signed for the digest holds wherever the digest is); a document that no longer
+ * parses is named, not applied; documents verified under other authorities are named, not applied.
+ */
+function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest, fp: string): ReferrerVex {
   const statements: VexStatement[] = [];
-  const diagnostics = s.ignored.map(ignoredDiag);
-  for (const d of s.documents) {
+  const diagnostics: Diagnostic[] = [];
+  const docs: StoredReferrerVex['documents'] = [];
+  let stale = false;
+  for (const s of Object.values(places)) {
+    if (s.authorities !== fp) {
+      stale ||= s.documents.length > 0;
+      continue;
+    }
+    diagnostics.push(...s.ignored.map(ignoredDiag));
+    docs.push(...s.documents);
+  }
+  if (stale) diagnostics.push(ignoredDiag(`VEX referrers of ${digest} were verified under other spec.vex authorities: not applied until the image is judged again`));
+  for (const d of docs) {
     try {
       statements.push(...scopeToImage(parseVex(d.text, d.source), digest));
     } catch (e) {
@@ -62,7 +95,8 @@ function toReferrerVex(s: StoredReferrerVex, digest: Digest): ReferrerVex {
  * A registry that cannot be read leaves no statement (suppressing nothing) and a diagnostic saying so.
  * @returns undefined when the policy names no VEX authority.
  */
-export async function readReferrerVex(store: Store, client: RegistryClient, repository: string, digest: Digest, policy: CompiledPolicy, root: () => TrustRoot | undefined): Promise<ReferrerVex | undefined> {
+export async function readReferrerVex(store: Store, client: RegistryClient, where: { registry: string; repository: string }, digest: Digest, policy: CompiledPolicy, root: () => TrustRoot | undefined): Promise<ReferrerVex | undefined> {
+  const { repository } = where;
   const fp = authoritiesFingerprint(policy);
   if (!fp) return undefined;
   let stored: StoredReferrerVex;
@@ -73,8 +107,15 @@ export async function readReferrerVex(store: Store, client: RegistryClient, repo
   } catch (e) {
     return { statements: [], diagnostics: [ignoredDiag(`VEX referrers of ${digest} could not be read: ${(e as Error).message}; none applied`)] };
   }
-  await store.putLayer(VEX_REFERRERS_KEY(digest), stored);
-  return toReferrerVex(stored, digest);
+  const places = placesOf(await store.getLayer(VEX_REFERRERS_KEY(digest)));
+  const here = `${where.registry}/${repository}`;
+  delete places[here];
+  if (stored.documents.length || stored.ignored.length) places[here] = stored;
+  const ignoredOnly = Object.keys(places).filter((k) => !places[k]!.documents.length && k !== here);
+  for (const k of ignoredOnly.slice(0, Math.max(0, ignoredOnly.length - MAX_IGNORED_ONLY_PLACES))) delete places[k];
+  // Replaced, not put: a later read (a withdrawn or replaced attestation, other authorities) must win.
+  await store.replaceLayer(VEX_REFERRERS_KEY(digest), { places } satisfies StoredPlaces);
+  return toReferrerVex(places, digest, fp);
 }
 
 /**
@@ -84,10 +125,9 @@ export async function readReferrerVex(store: Store, client: RegistryClient, repo
 export async function storedReferrerVex(store: Store, digest: Digest, policy: CompiledPolicy): Promise<ReferrerVex | undefined> {
   const fp = authoritiesFingerprint(policy);
   if (!fp) return undefined;
-  const s = (await store.getLayer(VEX_REFERRERS_KEY(digest))) as StoredReferrerVex | undefined;
-  if (!s) return undefined;
-  if (s.authorities !== fp) return { statements: [], diagnostics: s.documents.length ? [ignoredDiag(`VEX referrers of ${digest} were verified under other spec.vex authorities: not applied until the image is judged again`)] : [] };
-  return toReferrerVex(s, digest);
+  const raw = await store.getLayer(VEX_REFERRERS_KEY(digest));
+  if (!raw) return undefined;
+  return toReferrerVex(placesOf(raw), digest, fp);
 }
 
 /** Tags whose push or delete can change an image's VEX: `sha256-<hex>.att`, `.sig`, and the fallback `sha256-<hex>`. */

@@ -3,7 +3,9 @@
  * from memory, so a restart or another replica decides the same):
  * 1. read the image's referrers (the referrers API, else the `sha256-<hex>` fallback index);
  * 2. pushgate's entries ({@link PUBLISHER_ANNOTATION}) all carrying the current {@link verdictKey}, one per
- *    published type: nothing to do;
+ *    published type, and the listed attestation verifies with pushgate's key for this digest and verdict:
+ *    nothing to do (annotations are writable by any pusher: alone they would let a forged or relabelled
+ *    entry keep a stale "allow" attestation in place of the new verdict);
  * 3. else push the new referrers (blobs, then manifests by digest), and on a registry without the API
  *    rewrite the fallback index: read it, drop our previous entries, add the new ones, keep every other
  *    tool's entry (cosign's signatures and attestations), re-check that the tag still names what was
@@ -14,11 +16,14 @@
  * Limit: Distribution has no conditional PUT, so another writer whose PUT lands between our re-check and
  * our PUT (one round trip) loses its entry; its own read-back (cosign has none) would see it.
  */
-import type crypto from 'node:crypto';
+import crypto from 'node:crypto';
 import type { Descriptor, Digest } from '../core/index.js';
+import { readAll } from '../registry/auth/authenticator.js';
 import { isRegistryError, parseManifest, referrersTag, type RegistryClient } from '../registry/index.js';
 import { mergeFallbackIndex, OCI_INDEX_MEDIA_TYPE, type IndexJson } from '../registry/referrers.js';
-import { PUBLISHED_TYPES, PUBLISHER, PUBLISHER_ANNOTATION, VERDICT_KEY_ANNOTATION, verdictKey, verdictReferrers, type PublishedVerdict, type ReferrerArtifact } from './documents.js';
+import { namesDigest, parseStatement } from '../trust/in-toto.js';
+import { BUNDLE_MEDIA_TYPE_V03, parseBundle, verifyParsedBundle } from '../trust/sigstore-verify.js';
+import { ATTESTATION_ARTIFACT_TYPE, PUBLISHED_TYPES, PUBLISHER, PUBLISHER_ANNOTATION, VERDICT_KEY_ANNOTATION, VERDICT_PREDICATE_TYPE, verdictKey, verdictReferrers, verdictStatement, type PublishedVerdict, type ReferrerArtifact } from './documents.js';
 
 /** One publication request: a verdict of `repository@digest` and how to render its documents. */
 export interface PublishRequest {
@@ -46,6 +51,11 @@ export interface PublisherOptions {
   maxMergeAttempts?: number;
 }
 
+/** Largest attestation bundle read back (ours are a few KiB). */
+const MAX_BUNDLE_BYTES = 1024 * 1024;
+/** Predicate fields that must match the verdict for a published attestation to be current (not the times or version). */
+const COMPARED = ['decision', 'mode', 'complete', 'policy', 'vulnerabilityDatabase', 'reasons', 'reasonCount'] as const;
+
 const isOurs = (d: Descriptor) => d.annotations?.[PUBLISHER_ANNOTATION] === PUBLISHER;
 
 /** See the module comment. */
@@ -68,7 +78,9 @@ export class ReferrerPublisher {
     const key = verdictKey(req.digest, req.verdict);
     const api = await client.referrersApi(req.repository, req.digest);
     const before = api ?? (await client.fallbackIndex(req.repository, req.digest))?.index.manifests ?? [];
-    if (ReferrerPublisher.current(before, key)) return { result: 'unchanged' };
+    // The listing (and a manifest's annotations) is writable by any pusher: "current" only when the
+    // listed attestation is one pushgate's key signed for this digest and this verdict.
+    if (ReferrerPublisher.current(before, key) && (await this.signedByUs(client, req.repository, req.digest, req.verdict, before))) return { result: 'unchanged' };
     const docs = await req.documents();
     if (!docs) return { result: 'gone', why: `no stored report of ${req.digest}` };
     const arts = verdictReferrers({
@@ -92,6 +104,37 @@ export class ReferrerPublisher {
     const removed: Digest[] = [];
     for (const d of old) if (await this.deleteOurs(client, req.repository, req.digest, d.digest, req.beforeDelete)) removed.push(d.digest);
     return { result: 'published', referrers: arts.map((a) => a.digest), removed };
+  }
+
+  /**
+   * True when the listed attestation entry carrying our annotations is a referrer of `digest` whose
+   * Sigstore bundle verifies with pushgate's key and whose statement names `digest` with the predicate
+   * {@link verdictStatement} writes for `verdict` (the fields the verdict key covers). Anything else
+   * (a forged entry, a bundle signed by another key, an unreadable manifest) is false: publish again.
+   * @throws RegistryError when the registry cannot be read (not 404): the caller retries.
+   */
+  private async signedByUs(client: RegistryClient, repo: string, digest: Digest, verdict: PublishedVerdict, listed: Descriptor[]): Promise<boolean> {
+    const entry = listed.find((d) => isOurs(d) && d.artifactType === ATTESTATION_ARTIFACT_TYPE);
+    if (!entry) return false;
+    try {
+      const m = await client.getManifest(repo, entry.digest);
+      const p = parseManifest(m.bytes, m.mediaType);
+      if (p.kind !== 'manifest' || p.manifest.subject?.digest !== digest) return false;
+      const layer = p.manifest.layers.find((l) => l.mediaType === BUNDLE_MEDIA_TYPE_V03);
+      if (!layer || layer.size > MAX_BUNDLE_BYTES) return false;
+      const bundle = parseBundle(await readAll(await client.getBlob(repo, layer.digest, { verify: true, size: layer.size }), MAX_BUNDLE_BYTES));
+      if (bundle.content.$case !== 'dsseEnvelope') return false;
+      const ok = verifyParsedBundle(bundle, { kind: 'key', name: PUBLISHER, publicKey: crypto.createPublicKey(this.o.key) }, undefined);
+      if (!('identity' in ok)) return false;
+      const st = parseStatement(bundle.content.dsseEnvelope.payload);
+      if (st.predicateType !== VERDICT_PREDICATE_TYPE || !namesDigest(st, digest)) return false;
+      const want = verdictStatement('', digest, verdict, new Date(0), '').predicate;
+      const got = st.predicate as Record<string, unknown> | null;
+      return !!got && COMPARED.every((f) => JSON.stringify(got[f]) === JSON.stringify(want[f]));
+    } catch (e) {
+      if (isRegistryError(e) && e.status !== 404) throw e;
+      return false;
+    }
   }
 
   /** Rewrites the fallback index with `arts` in place of our previous entries; returns those previous entries. */

@@ -575,6 +575,10 @@ export class PostgresStore implements Store {
     await this.q('INSERT INTO layers (key, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING', [key, JSON.stringify(value), Date.now()]);
   }
 
+  async replaceLayer(key: string, value: unknown): Promise<void> {
+    await this.q('INSERT INTO layers (key, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET body = excluded.body, created_at = excluded.created_at', [key, JSON.stringify(value), Date.now()]);
+  }
+
   async recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void> {
     await this.q('INSERT INTO tags (registry, repository, tag, digest, allowed, at) VALUES ($1, $2, $3, $4, $5, $6)', [registry, repository, tag, digest, allowed ? 1 : 0, Date.now()]);
   }

@@ -376,6 +376,10 @@ export class SqliteStore implements Store {
     this.stmt('INSERT INTO layers (key, body, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING').run(key, JSON.stringify(value), Date.now());
   }
 
+  async replaceLayer(key: string, value: unknown): Promise<void> {
+    this.stmt('INSERT INTO layers (key, body, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(key, JSON.stringify(value), Date.now());
+  }
+
   async recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void> {
     this.stmt('INSERT INTO tags (registry, repository, tag, digest, allowed, at) VALUES (?, ?, ?, ?, ?, ?)').run(registry, repository, tag, digest, allowed ? 1 : 0, Date.now());
   }

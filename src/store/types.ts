@@ -289,6 +289,11 @@ export interface Store {
   /** Layer analyses keyed by analyzer-set version + diffID. */
   getLayer(key: string): Promise<unknown | undefined>;
   putLayer(key: string, value: unknown): Promise<void>;
+  /**
+   * Writes `value` under `key`, replacing what is there ({@link putLayer} keeps the first write: right for
+   * content-addressed analyses, wrong for a record read again from a registry, such as an image's signed VEX).
+   */
+  replaceLayer(key: string, value: unknown): Promise<void>;
 
   /** Tag history: which digest a tag pointed at, and whether pushgate allowed it. */
   recordTag(registry: string, repository: string, tag: string, digest: Digest, allowed: boolean): Promise<void>;

@@ -135,6 +135,16 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect((await store.getVerdictByTag('lab', 'team/app', 'v1'))?.digest).to.equal(D2);
     });
 
+    it('keeps the first putLayer and lets replaceLayer win', async () => {
+      await store.putLayer('r1', { v: 1 });
+      await store.putLayer('r1', { v: 2 });
+      expect(await store.getLayer('r1')).to.deep.equal({ v: 1 });
+      await store.replaceLayer('r1', { v: 3 });
+      expect(await store.getLayer('r1')).to.deep.equal({ v: 3 });
+      await store.replaceLayer('r2', { v: 4 });
+      expect(await store.getLayer('r2')).to.deep.equal({ v: 4 });
+    });
+
     it('stores reports, layer analyses and audit records', async () => {
       await store.putLayer('k1', { files: 3 });
       expect(await store.getLayer('k1')).to.deep.equal({ files: 3 });
