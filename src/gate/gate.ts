@@ -513,7 +513,12 @@ export class Gate implements GateApi {
    * stored verdict keeps the raw evaluation per rule set; `stored` is it as stored (summarized over
    * its tags), `verdict` is it as seen from `req.tag`.
    */
-  private async judgeAndStore(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient): Promise<{ verdict: Verdict; stored: Verdict; report: ScanReport }> {
+  /**
+   * @param keepEnforcement carry the stored verdict's enforcement over (a re-judgement no enforcement
+   *   follows): without it a `failed` enforcement would read as final, and neither reconcile nor the retry of
+   *   unfinished verdicts would act on the image again.
+   */
+  private async judgeAndStore(req: { registry: string; repository: string; digest: Digest; tag?: string }, pending?: { bytes: Buffer; mediaType: string }, via?: RegistryClient, keepEnforcement = false): Promise<{ verdict: Verdict; stored: Verdict; report: ScanReport }> {
     const j = await this.judge(req, pending, via);
     const prior = await this.opts.store.getVerdict(req.registry, req.repository, req.digest);
     const evaluatedAt = new Date().toISOString();
@@ -525,7 +530,7 @@ export class Gate implements GateApi {
       await this.opts.store.putVerdict(cv);
     }
     const tags = [...new Set([...(prior?.tags ?? []), ...(req.tag ? [req.tag] : [])])].sort();
-    const stored = summarize(this.policy, { ...base, digest: req.digest, tags, complete: j.report.complete, decision: 'allow', reasons: [], mode: 'enforce', evaluations: this.rawOf(j, req) });
+    const stored = summarize(this.policy, { ...base, digest: req.digest, tags, complete: j.report.complete, decision: 'allow', reasons: [], mode: 'enforce', evaluations: this.rawOf(j, req), ...(keepEnforcement && prior?.enforcement ? { enforcement: prior.enforcement } : {}) });
     await this.opts.store.putVerdict(stored);
     const verdict = withView(stored, viewOf(this.policy, stored, req.tag));
     this.opts.counters?.verdict?.(verdict);
@@ -640,7 +645,8 @@ export class Gate implements GateApi {
     // A judgement of the image already running may have read the referrers before this event's push:
     // it is let finish (its verdict stored first), and the image judged again after it.
     await this.inflight.get(`${ev.registry}\u0000${ev.repository}\u0000${subject}`)?.catch(() => undefined);
-    const { stored: after } = await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: subject });
+    // No enforcement follows this judgement: the image's recorded enforcement (a failed one still to be retried) stays.
+    const { stored: after } = await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: subject }, undefined, undefined, true);
     await this.audit({ actor: 'pushgate', action: 'vex-referrer-rejudged', registry: ev.registry, repository: ev.repository, digest: subject, detail: { referrer: ev.digest, tag: ev.tag, before: before.decision, after: after.decision } });
     this.opts.logger.info({ registry: ev.registry, repository: ev.repository, digest: subject, referrer: ev.digest, before: before.decision, after: after.decision }, 'image judged again after a referrer changed');
   }

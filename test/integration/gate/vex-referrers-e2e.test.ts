@@ -103,6 +103,26 @@ describe('VEX from referrers signed by a spec.vex authority, on a real registry 
     expect(await vexOf(img.digest)).to.deep.equal({ status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path', source: `referrer ${att.digest} (${fallbackTag(img.digest)}.att layer 1) signed by security#statements[0]` });
   });
 
+  it('a re-judgement after a referrer push keeps the recorded enforcement (a failed one is still retried)', async () => {
+    const img = makeImage('bad', `vexref-keep-${process.pid}`);
+    await push(img, 'keep');
+    expect((await lab.verdict(`${host}/${repo}:keep`)).decision).to.equal('reject');
+    // Every kind of recorded enforcement, as a real failure or action leaves it; any pusher can push an
+    // unsigned .att for the image, which makes the gate judge it again.
+    const kinds: Array<NonNullable<Verdict['enforcement']>> = (['failed', 'pending', 'done', 'skipped'] as const).map((status, i) => ({ action: i % 2 ? 'delete' : 'quarantine', status, detail: `recorded ${status} (lab)` }));
+    let n = 0;
+    for (const enforcement of kinds) {
+      const v = (await lab.srv.store.getVerdict('lab', repo, img.digest as Digest))!;
+      await lab.srv.store.putVerdict({ ...v, enforcement });
+      const forged = attestationEnvelope(other.privateKey, `${host}/${repo}`, img.digest, OPENVEX, { ...vexDoc(img.digest), version: ++n });
+      await push(attestationManifest([forged], OPENVEX), `${fallbackTag(img.digest)}.att`);
+      await afterRejudge(img.digest, n);
+      const after = (await lab.srv.store.getVerdict('lab', repo, img.digest as Digest))!;
+      expect(after.decision).to.equal('reject');
+      expect(after.enforcement, enforcement.status).to.deep.equal(enforcement);
+    }
+  });
+
   it('a signed VEX attestation for another digest suppresses nothing (cosign v3 bundle referrer)', async () => {
     const img = makeImage('bad', `vexref-other-${process.pid}`);
     const elsewhere = makeImage('bad', `vexref-elsewhere-${process.pid}`);
