@@ -10,7 +10,7 @@
  */
 import { readAll } from '../registry/auth/authenticator.js';
 import { isRegistryError, parseManifest, type RegistryClient } from '../registry/index.js';
-import type { Descriptor, Digest } from '../core/index.js';
+import type { Descriptor, Digest, ImageManifest } from '../core/index.js';
 import { CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signatureTag } from './cosign-legacy.js';
 import { BUNDLE_MEDIA_TYPE_V03 } from './sigstore-verify.js';
 import type { FoundSignature } from './types.js';
@@ -35,27 +35,40 @@ function text(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function legacy(client: RegistryClient, repo: string, digest: Digest, out: CollectedSignatures): Promise<void> {
-  const tag = signatureTag(digest);
+/**
+ * The image manifest a cosign legacy tag (`sha256-<hex>.sig`, `.att`) names, parsed as the registry serves it.
+ * @param what how its problems name it ("signature manifest").
+ * @returns its digest and the manifest; undefined when the tag does not exist, or when the manifest is unreadable or an index (then the
+ *   reason is pushed onto `problems`).
+ * @throws RegistryError for any other registry failure (a registry that cannot be read decides nothing).
+ */
+export async function legacyTagManifest(client: RegistryClient, repo: string, tag: string, what: string, problems: string[]): Promise<{ digest: Digest; manifest: ImageManifest } | undefined> {
   let m;
   try {
     m = await client.getManifest(repo, tag);
   } catch (e) {
-    if (isRegistryError(e) && e.status === 404) return;
+    if (isRegistryError(e) && e.status === 404) return undefined;
     throw e;
   }
   let parsed;
   try {
     parsed = parseManifest(m.bytes, m.mediaType);
   } catch (e) {
-    out.problems.push(`${tag}: ${text(e)}`);
-    return;
+    problems.push(`${tag}: ${text(e)}`);
+    return undefined;
   }
   if (parsed.kind !== 'manifest') {
-    out.problems.push(`${tag} is an index, not a signature manifest`);
-    return;
+    problems.push(`${tag} is an index, not ${what}`);
+    return undefined;
   }
-  const layers = parsed.manifest.layers.filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE).slice(0, MAX_SIGNATURES);
+  return { digest: m.digest, manifest: parsed.manifest };
+}
+
+async function legacy(client: RegistryClient, repo: string, digest: Digest, out: CollectedSignatures): Promise<void> {
+  const tag = signatureTag(digest);
+  const manifest = (await legacyTagManifest(client, repo, tag, 'a signature manifest', out.problems))?.manifest;
+  if (!manifest) return;
+  const layers = manifest.layers.filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE).slice(0, MAX_SIGNATURES);
   for (const [i, l] of layers.entries()) {
     const a = l.annotations ?? {};
     try {

@@ -19,7 +19,7 @@ import { readAll } from '../registry/auth/authenticator.js';
 import { isRegistryError, parseManifest, type RegistryClient } from '../registry/index.js';
 import type { Descriptor, Digest } from '../core/index.js';
 import { checkSignatures } from './check.js';
-import { collectSignatures } from './collect.js';
+import { collectSignatures, legacyTagManifest } from './collect.js';
 import { CERTIFICATE_ANNOTATION } from './cosign-legacy.js';
 import { DSSE_MEDIA_TYPE, IN_TOTO_PAYLOAD_TYPE, parseEnvelope, verifyEnvelope, type DsseEnvelope } from './dsse.js';
 import { namesDigest, OPENVEX_PREDICATE_TYPES, parseStatement, subjectDigests, type Statement } from './in-toto.js';
@@ -87,22 +87,9 @@ export function vexStatementOf(env: DsseEnvelope, digest: Digest): Statement | u
 
 async function legacyAttestations(client: RegistryClient, repo: string, digest: Digest, authorities: Authority[], out: CollectedVex): Promise<void> {
   const tag = attestationTag(digest);
-  let m;
-  try {
-    m = await client.getManifest(repo, tag);
-  } catch (e) {
-    if (isRegistryError(e) && e.status === 404) return;
-    throw e;
-  }
-  let parsed;
-  try {
-    parsed = parseManifest(m.bytes, m.mediaType);
-  } catch (e) {
-    out.ignored.push(`${tag}: ${text(e)}`);
-    return;
-  }
-  if (parsed.kind !== 'manifest') return void out.ignored.push(`${tag} is an index, not an attestation manifest`);
-  const layers = parsed.manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE).slice(0, MAX_VEX_REFERRERS);
+  const m = await legacyTagManifest(client, repo, tag, 'an attestation manifest', out.ignored);
+  if (!m) return;
+  const layers = m.manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE).slice(0, MAX_VEX_REFERRERS);
   for (const [i, l] of layers.entries()) {
     const at = `${tag} layer ${i}`;
     try {
