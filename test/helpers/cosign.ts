@@ -9,6 +9,16 @@ import crypto from 'node:crypto';
 import { simpleSigningPayload } from '../../src/trust/simple-signing.js';
 import type { FoundSignature } from '../../src/trust/types.js';
 
+/** A public key as the PEM (SPKI) a policy's authority `key` holds. */
+export function publicKeyPem(k: crypto.KeyObject): string {
+  return String(k.export({ type: 'spki', format: 'pem' }));
+}
+
+/** `s` with every line indented by `n` spaces: a PEM block under a YAML `key: |`. */
+export function indentBlock(s: string, n: number): string {
+  return s.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
+}
+
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { validateReview, type AdmissionDeps } from '../../../src/admission/review.js';
 import { defaultConfig } from '../../../src/config/load.js';
 import { startGatedLab, type GatedLab } from '../../helpers/gated-lab.js';
-import { bundleReferrer, dsseBundle, legacySignatureManifest, signLegacy, type Pushable } from '../../helpers/cosign.js';
+import { bundleReferrer, dsseBundle, legacySignatureManifest, signLegacy, type Pushable, indentBlock, publicKeyPem } from '../../helpers/cosign.js';
 import { LAB_ISSUER, startFulcioLab, type FulcioLab } from '../../helpers/fulcio-lab.js';
 import { makeImage, Raw, sleep, type Image } from '../../helpers/raw-push.js';
 
@@ -22,8 +22,8 @@ const SRV_PORT = 16091;
 
 const release = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const pem = (k: crypto.KeyObject) => String(k.export({ type: 'spki', format: 'pem' }));
-const indent = (s: string, n: number) => s.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
+const pem = publicKeyPem;
+const indent = indentBlock;
 
 const POLICY = `apiVersion: pushgate.dev/v1
 kind: Policy

@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
 import { startGatedLab, type GatedLab } from '../../helpers/gated-lab.js';
-import { attestationEnvelope, attestationManifest, bundleReferrer, dsseBundle, legacySignatureManifest, signLegacy, vexReferrer, type Pushable } from '../../helpers/cosign.js';
+import { attestationEnvelope, attestationManifest, bundleReferrer, dsseBundle, legacySignatureManifest, signLegacy, vexReferrer, type Pushable, indentBlock, publicKeyPem } from '../../helpers/cosign.js';
 import { makeImage, Raw, sleep, type Image } from '../../helpers/raw-push.js';
 import type { Digest, Verdict } from '../../../src/core/index.js';
 
@@ -21,8 +21,8 @@ const OPENVEX = 'https://openvex.dev/ns';
 
 const security = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const pem = (k: crypto.KeyObject) => String(k.export({ type: 'spki', format: 'pem' }));
-const indent = (s: string, n: number) => s.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
+const pem = publicKeyPem;
+const indent = indentBlock;
 
 const POLICY = `apiVersion: pushgate.dev/v1
 kind: Policy
