@@ -6,7 +6,7 @@
  * again. A request in flight to a replica that dies fails (502) and the registry delivers it again, as it
  * does when a pod dies behind a Service. Used by test/integration/scaleout and bench/replicas-ingest.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -165,6 +165,27 @@ export async function terminateConnections(adminUrl: string, db: string): Promis
   } finally {
     await c.end();
   }
+}
+
+/**
+ * Restarts the local PostgreSQL server (the cluster on port 5432, `pg_ctlcluster`): every client sees its
+ * connections end and new ones refused until the server is back. Only for runs by hand: other suites sharing
+ * the server would fail meanwhile.
+ * @returns how many client connections were open just before.
+ */
+export async function restartPostgres(): Promise<number> {
+  const c = new pg.Client({ connectionString: `${process.env.PUSHGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432'}/postgres` });
+  await c.connect();
+  let open: number;
+  try {
+    open = Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")).rows[0].n);
+  } finally {
+    await c.end();
+  }
+  const clusters = execFileSync('pg_lsclusters', ['--no-header'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[2] === '5432');
+  if (!clusters.length) throw new Error('no PostgreSQL cluster on port 5432 (pg_lsclusters)');
+  execFileSync('pg_ctlcluster', [clusters[0][0], clusters[0][1], 'restart'], { stdio: 'inherit' });
+  return open;
 }
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same kill schedule. */

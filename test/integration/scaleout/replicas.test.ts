@@ -15,6 +15,8 @@
  *   cluster (its `reconcile-pass` audit records, spaced by the interval on the database's clock).
  * PUSHGATE_SCALEOUT_PUSHES (default 200) and PUSHGATE_SCALEOUT_SEED change the load and the schedule;
  * `PUSHGATE_SCALEOUT_PUSHES=1000` is the 1,000-push run of the issue. KEEP_DIR=1 keeps the work directory.
+ * PUSHGATE_SCALEOUT_RESTART_PG=1 restarts the PostgreSQL server itself (`pg_ctlcluster <version> main
+ * restart`, as root) instead of ending connections: for a run by hand with nothing else using the server.
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
@@ -26,9 +28,10 @@ import { updateDb } from '../../../src/vulndb/index.js';
 import { ROOT } from '../../helpers/lab.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 import { ensureBlob, imageConfig, imageManifest, labClient, registryOn, secretLayer } from '../notifications/helpers.js';
-import { Balancer, freePort, killReplica, seeded, startReplica, stopReplica, terminateConnections, type Replica } from './harness.js';
+import { Balancer, freePort, killReplica, restartPostgres, seeded, startReplica, stopReplica, terminateConnections, type Replica } from './harness.js';
 
 const PUSHES = Number(process.env.PUSHGATE_SCALEOUT_PUSHES ?? 200);
+const RESTART_PG = process.env.PUSHGATE_SCALEOUT_RESTART_PG === '1';
 const SEED = Number(process.env.PUSHGATE_SCALEOUT_SEED ?? 19);
 const REPLICAS = 3;
 const KILLS = 3;
@@ -167,9 +170,9 @@ describe(`scale-out: ${REPLICAS} replicas on one PostgreSQL, ${PUSHES} pushes, r
         pgDone = true;
         const at = done;
         // Not behind a restart in progress: the fault hits while the pushes go on.
-        pgFault = terminateConnections(`${ADMIN_PG}/postgres`, new URL(db.url).pathname.slice(1)).then((n) => {
+        pgFault = (RESTART_PG ? restartPostgres() : terminateConnections(`${ADMIN_PG}/postgres`, new URL(db.url).pathname.slice(1))).then((n) => {
           ended = n;
-          log.push(`ended ${n} PostgreSQL connections after ${at} pushes`);
+          log.push(RESTART_PG ? `restarted PostgreSQL (${n} connections were open) after ${at} pushes` : `ended ${n} PostgreSQL connections after ${at} pushes`);
         });
       }
     };
