@@ -41,7 +41,7 @@ export function defaultConfig(): PushgateConfig {
     server: { listen: '0.0.0.0:8080', bodyLimitBytes: 32 * 1024 * 1024, readTimeoutMs: 30_000 },
     metrics: { repositoryDepth: 0 },
     log: { level: 'info' },
-    store: { url: 'sqlite:./data/pushgate.db' },
+    store: { url: 'sqlite:./data/pushgate.db', connectTimeoutMs: 60_000 },
     vulndb: { path: './data/vulndb.sqlite', sources: [...DEFAULT_VULNDB_SOURCES], updateIntervalMs: 6 * 3_600_000 },
     scan: { workers: 2, tmpDir: './data/tmp', tmpDirLimitBytes: 1024 ** 3, maxManifestBytes: 4 * 1024 * 1024, deadlineMs: 30 * 60_000,
       // The scan engine's own defaults (src/scan/limits.ts DEFAULT_SCAN_LIMITS; a unit test keeps them equal).

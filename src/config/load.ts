@@ -145,7 +145,7 @@ interface RawConfig {
   server?: { listen?: string; bodyLimit?: string | number; readTimeout?: string; publicUrl?: string };
   metrics?: { listen?: string; repositoryDepth?: number };
   log?: { level?: PushgateConfig['log']['level'] };
-  store?: { url?: string };
+  store?: { url?: string; connectTimeout?: string };
   vulndb?: { path?: string; sources?: string[]; ecosystems?: string[]; updateInterval?: string; nvdApiKey?: string };
   scan?: {
     workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number; deadline?: string;
@@ -359,7 +359,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     },
     metrics: { ...raw.metrics, repositoryDepth: raw.metrics?.repositoryDepth ?? d.metrics.repositoryDepth },
     log: { level: raw.log?.level ?? d.log.level },
-    store: { url: raw.store?.url ?? d.store.url },
+    store: { url: raw.store?.url ?? d.store.url, connectTimeoutMs: dur(raw.store?.connectTimeout, d.store.connectTimeoutMs) },
     vulndb: {
       path: raw.vulndb?.path ?? d.vulndb.path,
       sources: (raw.vulndb?.sources ?? d.vulndb.sources).map((s, i) => {

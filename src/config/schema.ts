@@ -51,6 +51,7 @@ export const configSchema = {
           pattern: '^(sqlite:.+|postgres(ql)?://.+)$',
           'x-message': 'must be sqlite:PATH or a postgres:// URL',
         },
+        connectTimeout: duration,
       },
     },
     vulndb: {

@@ -84,7 +84,14 @@ export interface PushgateConfig {
     repositoryDepth: number;
   };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
-  store: { url: string };
+  store: {
+    url: string;
+    /**
+     * `store.connectTimeout`: how long (ms) `serve` keeps trying to open a store that is unreachable
+     * (PostgreSQL down or restarting) before it exits; default 60 s. Refused logins fail at once.
+     */
+    connectTimeoutMs: number;
+  };
   vulndb: {
     path: string;
     /** OSV sources (URL, folder, zip) and enrichment sources prefixed `nvd:`, `kev:`, `epss:`, `eol:`. */

@@ -105,7 +105,10 @@ export function readBounds(config: PushgateConfig): http.ServerOptions {
 export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number; monitorIntervalMs?: number; monitorNow?: () => number } = {}): Promise<RunningServer> {
   // A trusted root that does not parse fails the start, not the first review that needs it.
   if (config.admission.signatures?.trustedRoot) loadTrustedRoot(config.admission.signatures.trustedRoot);
-  const store = await openStore(config.store.url);
+  const store = await openStore(config.store.url, {
+    waitMs: config.store.connectTimeoutMs,
+    onWait: (e, attempt, delayMs) => logger.warn({ err: e.message, attempt, retryInMs: delayMs }, 'store unreachable, waiting before serving'),
+  });
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });
   const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;

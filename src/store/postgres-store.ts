@@ -56,9 +56,25 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     c.release();
   } catch (e) {
     await pool.end().catch(() => undefined);
-    throw new PushgateError('STORE', `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(e as Error).message}`, { cause: e, retryable: true });
+    // Retryable only when the server may come back (down, restarting); a refused login or a missing
+    // database stays wrong however long one waits.
+    throw new PushgateError('STORE', `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(e as Error).message}`, { cause: e, retryable: isConnectionError(e) });
   }
   return new PostgresStore(pool, url);
+}
+
+/**
+ * True for errors that say the connection to the server is gone or not yet possible (the server is
+ * down, restarting, refusing connections, or ended ours), as opposed to errors of the statement.
+ * Follows PostgreSQL's SQLSTATE classes (Appendix A, "Error Codes"): class 08 (connection exception),
+ * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; and Node's socket error codes.
+ */
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof err?.code === 'string' ? err.code : '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+  return typeof err?.message === 'string' && /Connection terminated|connection timeout|server closed the connection/i.test(err.message);
 }
 
 /** Removes the password from a connection URL for messages. */
@@ -199,7 +215,8 @@ export class PostgresStore implements Store {
       }
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
-      throw new PushgateError('STORE', `postgres migration failed: ${(e as Error).message}`, { cause: e });
+      // A server restarting under us is worth waiting for (openStore's wait); a failing migration is not.
+      throw new PushgateError('STORE', `postgres migration failed: ${(e as Error).message}`, { cause: e, retryable: isConnectionError(e) });
     } finally {
       await c.query('SELECT pg_advisory_unlock(7391001)').catch(() => undefined);
       c.release();

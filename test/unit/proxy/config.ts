@@ -22,7 +22,7 @@ export function proxyTestConfig(
     server: { listen: '0.0.0.0:8080', bodyLimitBytes: 1 << 20, readTimeoutMs: 30_000 },
     metrics: { repositoryDepth: 0 },
     log: { level: 'info' },
-    store: { url: 'sqlite::memory:' },
+    store: { url: 'sqlite::memory:', connectTimeoutMs: 0 },
     vulndb: { path: '/nonexistent', sources: [], updateIntervalMs: 0 },
     scan: { workers: 1, tmpDir: '/tmp', tmpDirLimitBytes: 1 << 30, maxManifestBytes: opts.maxManifestBytes ?? 4 << 20 },
     registries: [registry],
