@@ -75,7 +75,11 @@ push multiarch:1.0 lab/multiarch:1.0 "--all"
 api() { curl -fs -H "Authorization: Bearer $API_TOKEN" "http://127.0.0.1:$PG_PORT$1"; }
 wait_verdict() {
   for _ in $(seq 1 300); do
-    if api "/api/v1/verdicts?image=$REG/$1" >/dev/null 2>&1; then return 0; fi
+    # A verdict, and for reject/quarantine its enforcement carried out (not pending), before printing.
+    if api "/api/v1/verdicts?image=$REG/$1" 2>/dev/null |
+      jq -e '(.decision == "allow" or .decision == "warn") or ((.enforcement.status // "pending") != "pending")' >/dev/null 2>&1; then
+      return 0
+    fi
     sleep 0.2
   done
   die "no verdict for $1 after 60 s (log: $DEMO_DIR/pushgate.log)"
@@ -84,7 +88,7 @@ say "verdicts"
 for ref in lab/debian:bookworm lab/node-app:vuln lab/adm-zip:0.4.7 lab/multiarch:1.0; do
   wait_verdict "$ref"
   api "/api/v1/verdicts?image=$REG/$ref" | jq -r --arg ref "$ref" \
-    '"\($ref)  ->  \(.decision | ascii_upcase)  (\(.enforcement.action // "none"): \(.enforcement.detail // "-"))", (.reasons[] | "    [\(.action)] \(.rule): \(.message)")'
+    '"\($ref)  ->  \(.decision | ascii_upcase)  (\(.enforcement.action // "none") \(.enforcement.status // ""): \(.enforcement.detail // "-"))", (.reasons[] | "    [\(.action)] \(.rule): \(.message)")'
 done
 
 say "what happened in the registry"
