@@ -230,7 +230,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const rows: Array<[string, string, string, string]> = [];
       let urgency: string | undefined;
       let isOs = false;
-      for (const [i, a] of (rec.affected ?? []).entries()) {
+      const affected = rec.affected ?? [];
+      for (let i = 0; i < affected.length; i++) {
+        const a = affected[i];
         const malformed = checkAffected(a, i);
         if (malformed) {
           stats.badRecords.push({ file, error: `${rec.id}: ${malformed} (entry skipped)` });
