@@ -150,6 +150,17 @@ export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, str
     else byPkg.set(pkg, [e]);
   }
   const cmp = (a: string, b: string, plain: boolean): number => (plain ? (a < b ? -1 : a > b ? 1 : 0) : compareUtf8(a, b));
+  // the record's part of a line (id, aliases, severities, publication date) and its enrichment part, once
+  // per record: a record's rows share one `record` object, and its enrichment JSON is parsed once
+  const parts = new Map<DigestRow['record'], { head: string; tail: string }>();
+  const partsOf = (rec: DigestRow['record']): { head: string; tail: string } => {
+    let p = parts.get(rec);
+    if (!p) {
+      p = { head: `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000`, tail: `${enrichmentPart(rec.enrich ?? null)}\n` };
+      parts.set(rec, p);
+    }
+    return p;
+  };
   const out = new Map<string, string>();
   for (const [pkg, list] of byPkg) {
     if (list.length > 1) {
@@ -162,7 +173,8 @@ export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, str
     let plain = true;
     for (const { row: { record: rec, release, compiled }, plain: p } of list) {
       plain &&= p;
-      text += `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000${release}\u0000${compiled}${enrichmentPart(rec.enrich ?? null)}\n`;
+      const { head, tail } = partsOf(rec);
+      text += `${head}${release}\u0000${compiled}${tail}`;
     }
     out.set(pkg, crypto.hash('sha256', plain ? text : readBack(text), 'hex').slice(0, 32));
   }

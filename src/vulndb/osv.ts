@@ -41,7 +41,9 @@ export function checkRecord(v: unknown): string | null {
   const r = v as Record<string, unknown>;
   if (typeof r.id !== 'string' || r.id === '') return 'missing "id"';
   if (r.affected !== undefined && !Array.isArray(r.affected)) return `${r.id}: "affected" is not an array`;
-  for (const [i, a] of ((r.affected as unknown[]) ?? []).entries()) {
+  const affected = (r.affected as unknown[] | undefined) ?? [];
+  for (let i = 0; i < affected.length; i++) {
+    const a = affected[i];
     if (typeof a !== 'object' || a === null || Array.isArray(a)) return `${r.id}: affected[${i}] is not an object`;
   }
   if (r.aliases !== undefined && !(Array.isArray(r.aliases) && r.aliases.every((x) => typeof x === 'string')))
@@ -65,7 +67,9 @@ export function checkAffected(a: unknown, i: number): string | null {
     if (v !== undefined && typeof v !== 'string') return `affected[${i}].package.${k} is not a string`;
   }
   if (aff.ranges !== undefined && !Array.isArray(aff.ranges)) return `affected[${i}].ranges is not an array`;
-  for (const [j, rg] of (aff.ranges ?? []).entries()) {
+  const ranges = aff.ranges ?? [];
+  for (let j = 0; j < ranges.length; j++) {
+    const rg = ranges[j];
     if (typeof rg !== 'object' || rg === null || typeof rg.type !== 'string' || !Array.isArray(rg.events))
       return `affected[${i}].ranges[${j}] needs "type" and "events"`;
   }
@@ -126,7 +130,9 @@ export function sanitizeRecord(rec: OsvRecord): string[] {
     notes.push('"database_specific" is not an object (ignored)');
     delete r.database_specific;
   }
-  for (const [i, a] of (rec.affected ?? []).entries()) {
+  const affected = rec.affected ?? [];
+  for (let i = 0; i < affected.length; i++) {
+    const a = affected[i];
     if (!isPlainObject(a)) continue;
     const aff = a as Record<string, unknown>;
     const s = cleanSeverityList(aff.severity, `affected[${i}].severity`, notes);

@@ -188,6 +188,16 @@ export function serializeCompiled(c: CompiledAffected): string {
  * ranges that could not be compiled. A test keeps the two equal.
  */
 export function compileSerialized(ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): { json: string; errors: string[] } {
+  const c = compileRanges(ranges, cmp);
+  return { json: compiledJson(versions, c.json), errors: c.errors };
+}
+
+/**
+ * The stored ranges of an entry (the `r` list {@link serializeCompiled} writes, as JSON text) and the
+ * messages of the ranges that could not be compiled. The ranges are the part worth a memo
+ * ({@link rangesKey}): the `versions` list, when there is one, is written as it is.
+ */
+export function compileRanges(ranges: OsvRange[], cmp: Comparator): { json: string; errors: string[] } {
   const r: StoredRange[] = [];
   const errors: string[] = [];
   for (const range of ranges) {
@@ -199,20 +209,28 @@ export function compileSerialized(ranges: OsvRange[], versions: string[] | undef
       r.push({ e: m });
     }
   }
-  return { json: JSON.stringify(versions?.length ? { v: versions, r } : { r }), errors };
+  return { json: JSON.stringify(r), errors };
 }
 
 /**
- * A string that is equal for two inputs exactly when {@link compileSerialized} reads the same data from
- * them (with one comparator): each range's events (the first of introduced/fixed/last_affected/limit set,
- * as {@link storedRange} picks it) and the `versions`, every string length-prefixed so no two inputs
- * spell the same key. Undefined when an event is not an object or its version not a string (such input is
- * compiled without the memo: its error message is its own). Many affected entries are identical (one
- * advisory per distribution release, the same fix in each), so the import compiles each distinct one once.
+ * The stored text of an entry from its `versions` and its ranges' JSON ({@link compileRanges}): what
+ * `JSON.stringify(versions?.length ? { v: versions, r } : { r })` writes.
  */
-export function compiledKey(ranges: readonly OsvRange[], versions: readonly string[] | undefined): string | undefined {
-  let k = versions?.length ? `v${versions.length}` : 'v0';
-  if (versions?.length) for (const v of versions) k += `,${v.length}:${v}`;
+export function compiledJson(versions: readonly string[] | undefined, rangesJson: string): string {
+  return versions?.length ? `{"v":${JSON.stringify(versions)},"r":${rangesJson}}` : `{"r":${rangesJson}}`;
+}
+
+/**
+ * A string that is equal for two range lists exactly when {@link compileRanges} reads the same data from
+ * them (with one comparator): each range's events (the first of introduced/fixed/last_affected/limit set,
+ * as {@link storedRange} picks it), every version length-prefixed so no two inputs spell the same key.
+ * Undefined when an event is not an object or its version not a string (such input is compiled without
+ * the memo: its error message is its own). Many affected entries have identical ranges (one advisory per
+ * distribution release, the same fix in each), so the import compiles each distinct list once; a
+ * `versions` list (PyPI, Go: dozens per entry, rarely twice the same) is left out of the key.
+ */
+export function rangesKey(ranges: readonly OsvRange[]): string | undefined {
+  let k = '';
   for (const range of ranges) {
     const events = range.events;
     if (!Array.isArray(events)) return undefined;

@@ -10,7 +10,7 @@ import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
 import { checkAffected, checkRecord, sanitizeRecord, type OsvRecord } from './osv.js';
 import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
-import { compiledKey, compileSerialized, type OsvRange } from './ranges.js';
+import { compiledJson, compileRanges, compileSerialized, type OsvRange, rangesKey } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import zlib from 'node:zlib';
 import { type EolCycle, OS_EOL_PRODUCTS, parseEolProduct, RUNTIME_ENV } from './enrich/eol.js';
@@ -174,20 +174,20 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       return info;
     };
 
-    // compiled entries by comparator and input (ranges.ts compiledKey): identical entries are common
+    // compiled ranges by comparator and input (ranges.ts rangesKey): identical range lists are common
     const compiledCache = new Map<Comparator, Map<string, { json: string; errors: string[] }>>();
     const compileMemo = (ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): { json: string; errors: string[] } => {
-      const key = compiledKey(ranges, versions);
+      const key = rangesKey(ranges);
       if (key === undefined) return compileSerialized(ranges, versions, cmp);
       let m = compiledCache.get(cmp);
       if (!m) compiledCache.set(cmp, (m = new Map()));
       let c = m.get(key);
       if (!c) {
-        c = compileSerialized(ranges, versions, cmp);
+        c = compileRanges(ranges, cmp);
         if (m.size >= 200_000) m.clear();
         m.set(key, c);
       }
-      return c;
+      return { json: compiledJson(versions, c.json), errors: c.errors };
     };
 
     const importText = (file: string, text: string): void => {
@@ -230,7 +230,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const rows: Array<[string, string, string, string]> = [];
       let urgency: string | undefined;
       let isOs = false;
-      for (const [i, a] of (rec.affected ?? []).entries()) {
+      const affected = rec.affected ?? [];
+      for (let i = 0; i < affected.length; i++) {
+        const a = affected[i];
         const malformed = checkAffected(a, i);
         if (malformed) {
           stats.badRecords.push({ file, error: `${rec.id}: ${malformed} (entry skipped)` });

@@ -7,11 +7,6 @@ import zlib from 'node:zlib';
 import { PushgateError } from '../../core/errors.js';
 
 const CVE_ID = /^CVE-\d{4}-\d+$/;
-/**
- * A row in the form FIRST writes it, both numbers plainly within 0..1 (a subset of what the full check
- * accepts), with its line end; sticky, tried at the start of each line.
- */
-const EPSS_ROW = /CVE-\d{4}-\d+,(?:0(?:\.\d*)?|\.\d+|1(?:\.0*)?),(?:0(?:\.\d*)?|\.\d+|1(?:\.0*)?)\r?(?:\n|$)/y;
 
 /** The EPSS data of one CVE: probability of exploitation in the next 30 days and its percentile, both 0–1. */
 export interface EpssInfo {
@@ -37,22 +32,24 @@ export interface EpssData {
  *   not `cve,epss,percentile`, or a row is not `CVE-…,<0..1>,<0..1>`.
  */
 export function parseEpss(file: string, data: Buffer, wanted?: ReadonlySet<string>): EpssData {
-  let text: string;
+  let buf: Buffer;
   if (data[0] === 0x1f && data[1] === 0x8b) {
     try {
-      text = zlib.gunzipSync(data).toString('utf8');
+      buf = zlib.gunzipSync(data);
     } catch (err) {
       throw new PushgateError('VULNDB', `EPSS file ${file}: ${(err as Error).message} (truncated or corrupt gzip? fetch it again)`);
     }
-  } else text = data.toString('utf8');
-  // lines are taken from the text one at a time (no split: a daily file has ~300,000 rows)
+  } else buf = data;
+  // Read from the bytes, lines decoded only where a line is needed as text (no decode of the whole file,
+  // no split: a daily file has ~300,000 rows). A '\n' byte is a line end in UTF-8 and nothing else.
+  const len = buf.length;
   let pos = 0;
   let lineNo = 0;
   const nextLine = (): string | undefined => {
-    if (pos > text.length) return undefined;
-    let e = text.indexOf('\n', pos);
-    if (e < 0) e = text.length;
-    const l = text.slice(pos, e);
+    if (pos > len) return undefined;
+    let e = buf.indexOf(0x0a, pos);
+    if (e < 0) e = len;
+    const l = buf.toString('utf8', pos, e);
     pos = e + 1;
     lineNo++;
     return l;
@@ -70,14 +67,15 @@ export function parseEpss(file: string, data: Buffer, wanted?: ReadonlySet<strin
   }
   if ((head ?? '').trim().toLowerCase() !== 'cve,epss,percentile')
     throw new PushgateError('VULNDB', `EPSS file ${file}: line ${head === undefined ? lineNo + 1 : lineNo}: expected the header "cve,epss,percentile", got ${JSON.stringify((head ?? '').slice(0, 60))}`);
-  while (pos <= text.length) {
+  const keys = wanted ? cveKeys(wanted) : undefined;
+  while (pos <= len) {
     // the common row, checked in place: nearly every row of a daily file is for a CVE no advisory names
-    if (wanted) {
-      EPSS_ROW.lastIndex = pos;
-      if (EPSS_ROW.test(text) && !wanted.has(text.slice(pos, text.indexOf(',', pos)))) {
+    if (keys) {
+      const end = skippableRow(buf, pos, keys);
+      if (end >= 0) {
         out.rows++;
         lineNo++;
-        pos = EPSS_ROW.lastIndex;
+        pos = end;
         continue;
       }
     }
@@ -96,4 +94,80 @@ export function parseEpss(file: string, data: Buffer, wanted?: ReadonlySet<strin
   }
   if (!out.rows) throw new PushgateError('VULNDB', `EPSS file ${file}: no scores (empty or truncated file)`);
   return out;
+}
+
+/** Longest CVE sequence number {@link cveKey} takes (its key stays below 2^53). */
+const MAX_SEQ_DIGITS = 11;
+
+/** `CVE-YYYY-N` → one number (N·10⁴ + YYYY); `CVE-2021-0001` and `CVE-2021-1` share one (a key match is checked on the text). */
+const cveKey = (year: number, seq: number): number => seq * 10_000 + year;
+
+/** The keys of the ids of `wanted` in the form {@link skippableRow} reads; other ids can never equal such a row's id. */
+function cveKeys(wanted: ReadonlySet<string>): Set<number> {
+  const out = new Set<number>();
+  const re = new RegExp(`^CVE-(\\d{4})-(\\d{1,${MAX_SEQ_DIGITS}})$`);
+  for (const id of wanted) {
+    const m = re.exec(id);
+    if (m) out.add(cveKey(Number(m[1]), Number(m[2])));
+  }
+  return out;
+}
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/**
+ * End of a number `0`, `0.ddd`, `.ddd`, `1`, `1.000` (plainly within 0..1, as FIRST writes it) at `i`, or -1.
+ * A subset of what the full row check accepts.
+ */
+function unitNumber(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === 0x30) {
+    i++;
+    if (b[i] === 0x2e) for (i++; isDigit(b[i]); ) i++;
+    return i;
+  }
+  if (c === 0x2e) {
+    if (!isDigit(b[i + 1])) return -1;
+    for (i += 2; isDigit(b[i]); ) i++;
+    return i;
+  }
+  if (c === 0x31) {
+    i++;
+    if (b[i] === 0x2e) for (i++; b[i] === 0x30; ) i++;
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * When the line at `pos` is a row `CVE-YYYY-N,<0..1>,<0..1>` (a subset of the rows the full check accepts)
+ * whose id's key is not in `keys` (so no wanted id), the position after its line end; else -1 (the row
+ * is then read as text and checked in full). Reads bytes only: no string is made for the row.
+ */
+function skippableRow(b: Buffer, pos: number, keys: ReadonlySet<number>): number {
+  // "CVE-"
+  if (b[pos] !== 0x43 || b[pos + 1] !== 0x56 || b[pos + 2] !== 0x45 || b[pos + 3] !== 0x2d) return -1;
+  let i = pos + 4;
+  let year = 0;
+  for (const end = i + 4; i < end; i++) {
+    const c = b[i];
+    if (!isDigit(c)) return -1;
+    year = year * 10 + (c! - 0x30);
+  }
+  if (b[i++] !== 0x2d) return -1;
+  const seqStart = i;
+  let seq = 0;
+  for (; isDigit(b[i]); i++) seq = seq * 10 + (b[i]! - 0x30);
+  if (i === seqStart || i - seqStart > MAX_SEQ_DIGITS || b[i++] !== 0x2c) return -1;
+  i = unitNumber(b, i);
+  if (i < 0 || b[i++] !== 0x2c) return -1;
+  i = unitNumber(b, i);
+  if (i < 0) return -1;
+  if (b[i] === 0x0d) i++;
+  if (i === b.length) {
+    if (keys.has(cveKey(year, seq))) return -1;
+    return i;
+  }
+  if (b[i] !== 0x0a || keys.has(cveKey(year, seq))) return -1;
+  return i + 1;
 }

@@ -108,11 +108,20 @@ describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
   });
 
   it('an EPSS row is checked alike whether its CVE is wanted or not (property)', () => {
-    const num = fc.oneof(fc.constantFrom('0', '1', '0.', '.5', '1.0', '1.01', '1e-5', ' 0.5', '0.5 ', '', '-0', '2', 'NaN', '0x1', '00.3'), fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x.toFixed(5)));
-    const cve = fc.oneof(fc.constantFrom('CVE-2020-1', 'CVE-2021-44228', 'cve-2020-1', 'CVE-20-1', 'CVE-2020-', ' CVE-2020-2'), fc.nat(99999).map((n) => `CVE-2024-${n}`));
-    const row = fc.oneof({ arbitrary: fc.tuple(cve, num, num).map((r) => r.join(',')), weight: 8 }, fc.constantFrom('CVE-2020-1,0.1', 'CVE-2020-1,0.1,0.2,0.3', ''));
-    fc.assert(fc.property(fc.array(row, { maxLength: 8 }), fc.boolean(), (rows, crlf) => {
-      const data = Buffer.from(['cve,epss,percentile', ...rows].join(crlf ? '\r\n' : '\n'));
+    const num = fc.oneof(
+      fc.constantFrom('0', '1', '0.', '.5', '.', '1.0', '1.000', '1.', '1.01', '1e-5', ' 0.5', '0.5 ', '', '-0', '2', 'NaN', '0x1', '00.3', '05', '0.5\r', '0,5', '0.5é'),
+      fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x.toFixed(5)),
+    );
+    // the same sequence number spelled with leading zeros, and numbers past the longest one read as a number
+    const cve = fc.oneof(
+      fc.constantFrom('CVE-2020-1', 'CVE-2020-01', 'CVE-2021-44228', 'cve-2020-1', 'CVE-20-1', 'CVE-2020-', ' CVE-2020-2', 'CVE-2020-1 ', 'CVE-202O-1', 'CVÉ-2020-1', 'CVE-2020-123456789012', 'CVE-2020-00000000000001'),
+      fc.nat(99999).map((n) => `CVE-2024-${n}`),
+      fc.tuple(fc.integer({ min: 1999, max: 2030 }), fc.bigInt({ min: 0n, max: 10n ** 14n })).map(([y, n]) => `CVE-${y}-${n}`),
+    );
+    const row = fc.oneof({ arbitrary: fc.tuple(cve, num, num).map((r) => r.join(',')), weight: 8 }, fc.constantFrom('CVE-2020-1,0.1', 'CVE-2020-1,0.1,0.2,0.3', '', '\r', 'CVE-2020-1,0.1,0.2\r\r'));
+    fc.assert(fc.property(fc.array(row, { maxLength: 8 }), fc.boolean(), fc.boolean(), fc.array(cve, { maxLength: 3 }), (rows, crlf, endNl, wantedToo) => {
+      const data = Buffer.from(['cve,epss,percentile', ...rows].join(crlf ? '\r\n' : '\n') + (endNl ? (crlf ? '\r\n' : '\n') : ''));
+      const wanted = new Set(['CVE-2020-1', ...wantedToo]);
       const run = (wanted?: Set<string>) => {
         try {
           return parseEpss('e.csv', data, wanted);
@@ -121,7 +130,7 @@ describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
         }
       };
       const all = run();
-      const some = run(new Set(['CVE-2020-1']));
+      const some = run(wanted);
       if (typeof all === 'string') {
         expect(some).to.equal(all);
         return;
@@ -129,8 +138,8 @@ describe('vulndb enrichment: KEV, EPSS and end-of-life readers', () => {
       expect(typeof some).to.equal('object');
       const s = some as typeof all;
       expect(s.rows).to.equal(all.rows);
-      expect([...s.scores]).to.deep.equal([...all.scores].filter(([k]) => k === 'CVE-2020-1'));
-    }), { numRuns: 1000 });
+      expect([...s.scores]).to.deep.equal([...all.scores].filter(([k]) => wanted.has(k)));
+    }), { numRuns: 2000 });
   });
 
   it('reads endoflife.date product pages and both API forms alike', () => {
