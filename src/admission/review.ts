@@ -19,6 +19,7 @@ import {
   isPushgateError,
   parseImageRef,
   shortDigest,
+  unfoldedDockerHubSpelling,
   type Digest,
   type ImageRef,
   type Verdict,
@@ -325,6 +326,15 @@ async function standingExemption(j: Judgement, v: Verdict, ctx: Ctx): Promise<Ju
   return { ...j, outcome: 'warn', standing: ctx.standing, reasons: [why, ...j.reasons] };
 }
 
+/** Whether `host` names a guarded registry; a host the normalizer cannot place counts as guarded (fail closed). */
+function guardedOrUnknown(gate: GateApi, host: string): boolean {
+  try {
+    return gate.registryForHost(host) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -386,6 +396,12 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     ref = parseImageRef(raw);
   } catch (e) {
     return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [errText(e)] };
+  }
+  const hubSpelling = unfoldedDockerHubSpelling(raw, ref);
+  if (hubSpelling && guardedOrUnknown(gate, ref.registry)) {
+    // Docker Hub's name reaches a guarded registry (a mirror), but the runtime reads this spelling as
+    // another registry: what it pulls is not what pushgate would judge (src/core/image-ref.ts).
+    return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [hubSpelling] };
   }
   j.ref = ref;
   const name = `${ref.registry}/${ref.repository}`;
