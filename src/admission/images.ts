@@ -12,6 +12,13 @@ export interface ImageLocation {
   path: string;
   /** RFC 6901 JSON Pointer of the same field, for JSONPatch: `/spec/template/spec/containers/1/image`. */
   pointer: string;
+  /**
+   * Which place of the pod this is, stable across reordering: `containers/app`, `initContainers/migrate`,
+   * `ephemeralContainers/debugger-x` (container names are unique across a pod's lists) or
+   * `volumes/models` (an image volume); the pointer when the entry has no name. An UPDATE leaves an
+   * image unchanged only when the old object held the same reference under the same key.
+   */
+  key: string;
 }
 
 /** PodSpec location per kind (protocols.md §6.5 table). Kinds not listed hold no images. */
@@ -91,20 +98,24 @@ export function extractImages(kind: string, object: unknown, subResource?: strin
     if (!Array.isArray(arr)) continue;
     arr.forEach((c, i) => {
       if (!isRecord(c)) return;
+      const pointer = `${pbase}/${list}/${i}/image`;
       out.push({
         image: typeof c.image === 'string' ? c.image : '',
         path: `${base}.${list}[${i}].image`,
-        pointer: `${pbase}/${list}/${i}/image`,
+        pointer,
+        key: typeof c.name === 'string' && c.name ? `${list}/${c.name}` : pointer,
       });
     });
   }
   if (!subResource && Array.isArray(spec.volumes)) {
     spec.volumes.forEach((v, i) => {
       if (!isRecord(v) || !isRecord(v.image)) return;
+      const pointer = `${pbase}/volumes/${i}/image/reference`;
       out.push({
         image: typeof v.image.reference === 'string' ? v.image.reference : '',
         path: `${base}.volumes[${i}].image.reference`,
-        pointer: `${pbase}/volumes/${i}/image/reference`,
+        pointer,
+        key: typeof v.name === 'string' && v.name ? `volumes/${v.name}` : pointer,
       });
     });
   }

@@ -19,6 +19,7 @@ import {
   isPushgateError,
   parseImageRef,
   shortDigest,
+  unfoldedDockerHubSpelling,
   type Digest,
   type ImageRef,
   type Verdict,
@@ -325,6 +326,15 @@ async function standingExemption(j: Judgement, v: Verdict, ctx: Ctx): Promise<Ju
   return { ...j, outcome: 'warn', standing: ctx.standing, reasons: [why, ...j.reasons] };
 }
 
+/** Whether `host` names a guarded registry; a host the normalizer cannot place counts as guarded (fail closed). */
+function guardedOrUnknown(gate: GateApi, host: string): boolean {
+  try {
+    return gate.registryForHost(host) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -386,6 +396,12 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     ref = parseImageRef(raw);
   } catch (e) {
     return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [errText(e)] };
+  }
+  const hubSpelling = unfoldedDockerHubSpelling(raw, ref);
+  if (hubSpelling && guardedOrUnknown(gate, ref.registry)) {
+    // Docker Hub's name reaches a guarded registry (a mirror), but the runtime reads this spelling as
+    // another registry: what it pulls is not what pushgate would judge (src/core/image-ref.ts).
+    return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [hubSpelling] };
   }
   j.ref = ref;
   const name = `${ref.registry}/${ref.repository}`;
@@ -511,16 +527,17 @@ function warningFor(j: Judgement): string {
 }
 
 /**
- * Digest-pinned images an UPDATE leaves unchanged, grouped by reference: looked up (a store read; no tag
- * is resolved) only to warn that the workload runs a blocked image; never denied.
+ * Digest-pinned images an UPDATE leaves unchanged (same reference in the same place), grouped by
+ * reference: looked up (a store read; no tag is resolved) only to warn that the workload runs a blocked
+ * image; never denied.
  */
 function unchangedPinned(req: ReviewRequest): Map<string, ImageLocation[]> {
   const out = new Map<string, ImageLocation[]>();
   if (req.operation !== 'UPDATE' || !req.oldObject || req.subResource) return out;
   const kind = req.kind?.kind ?? '';
-  const old = new Set(extractImages(kind, req.oldObject).map((l) => l.image));
+  const old = imagesByKey(extractImages(kind, req.oldObject));
   for (const l of extractImages(kind, req.object)) {
-    if (!old.has(l.image) || !l.image.includes('@')) continue;
+    if (old.get(l.key) !== l.image || !l.image.includes('@')) continue;
     const list = out.get(l.image);
     if (list) list.push(l);
     else out.set(l.image, [l]);
@@ -552,17 +569,24 @@ async function unchangedWarnings(images: Map<string, ImageLocation[]>, ctx: Ctx)
   return out.slice(0, WARNINGS_MAX_COUNT);
 }
 
-/** The images of the request that need judging, grouped by reference (unchanged ones on UPDATE dropped). */
+/** Reference by place ({@link ImageLocation.key}) of an object's images. */
+function imagesByKey(locs: ImageLocation[]): Map<string, string> {
+  return new Map(locs.map((l) => [l.key, l.image]));
+}
+
+/**
+ * The images of the request that need judging, grouped by reference. On UPDATE an image is dropped
+ * when the old object held the same reference in the same place (container list and name, or image
+ * volume name), so reordering changes nothing, while an image written into another place is judged.
+ */
 function imagesToJudge(req: ReviewRequest): Map<string, ImageLocation[]> {
   const kind = req.kind?.kind ?? (isRecord(req.object) && typeof req.object.kind === 'string' ? req.object.kind : '');
   const locs = extractImages(kind, req.object, req.subResource || undefined);
-  let unchanged = new Set<string>();
-  if (req.operation === 'UPDATE' && req.oldObject) {
-    unchanged = new Set(extractImages(kind, req.oldObject, req.subResource || undefined).map((l) => l.image));
-  }
+  const old = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, string>();
   const byImage = new Map<string, ImageLocation[]>();
   for (const l of locs) {
-    if (unchanged.has(l.image)) continue;
+    // Unchanged only in the same place: an image moved into another container runs there anew.
+    if (old.get(l.key) === l.image) continue;
     const list = byImage.get(l.image);
     if (list) list.push(l);
     else byImage.set(l.image, [l]);
@@ -841,15 +865,13 @@ export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: Re
     if (passesUnchecked(req) || matchersFor(deps.config).exemptNamespace(namespaceOf(req))) return review(allowed);
     const kind = req.kind?.kind ?? '';
     const all = extractImages(kind, req.object, req.subResource || undefined);
-    const oldByPointer = new Map<string, string>();
-    if (req.operation === 'UPDATE' && req.oldObject) {
-      for (const l of extractImages(kind, req.oldObject, req.subResource || undefined)) oldByPointer.set(l.pointer, l.image);
-    }
+    // By place (container list and name, image volume name), so reordering a template keeps its pins.
+    const oldByKey = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, string>();
     const patch: Array<{ op: 'replace'; path: string; value: string }> = [];
     const byImage = new Map<string, ImageLocation[]>();
     for (const l of all) {
       if (!l.image || l.image.includes('@')) continue;
-      const old = oldByPointer.get(l.pointer);
+      const old = oldByKey.get(l.key);
       // Unchanged on UPDATE (e.g. pinned before the mutating webhook existed): left as is, so scaling or
       // relabelling never changes the pod template and never starts a rollout.
       if (old === l.image) continue;

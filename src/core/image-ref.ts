@@ -96,6 +96,48 @@ export function parseImageRef(input: string, opts: { defaultTag?: string | null 
   return { registry, repository: path, tag, digest };
 }
 
+/** The domain strings distribution/reference itself folds into Docker Hub (normalize.go: `defaultDomain`, `legacyDefaultDomain`). */
+const RUNTIME_HUB_DOMAINS = new Set(['docker.io', 'index.docker.io']);
+
+/**
+ * The domain of `input` exactly as written (`REGISTRY-1.docker.io:443`), or undefined when the
+ * reference has none (a Docker Hub short name). Splits as {@link parseImageRef} does; call it on
+ * a reference that parsed.
+ */
+function writtenDomain(input: string): string | undefined {
+  let rest = input;
+  const at = rest.indexOf('@');
+  if (at >= 0) rest = rest.slice(0, at);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return undefined;
+  const first = rest.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase() ? first : undefined;
+}
+
+/**
+ * Why the runtimes would not read `input` as the Docker Hub reference `ref` (its parse) names, or
+ * undefined when they would (or when `ref` is not on a Docker Hub host name, any port).
+ *
+ * The host normalizer folds every Docker Hub host name into `docker.io` (case, `:443`,
+ * `registry-1.docker.io`), but distribution/reference (containerd, CRI-O, the kubelet) folds only the
+ * domain strings `docker.io` and `index.docker.io` and adds `library/` only to those. Any other
+ * spelling stays a registry of its own to the runtime: `registry-1.docker.io/team/app` is pulled from
+ * Docker Hub itself, past any mirror configured for `docker.io` (containerd `certs.d/docker.io`,
+ * CRI-O `[[registry]] prefix = "docker.io"`), and `registry-1.docker.io/nginx` is not
+ * `library/nginx`. So when Docker Hub's name reaches a guarded registry (a mirror, through
+ * `registries[].aliases`), such a reference names an image pushgate cannot judge, and admission
+ * refuses it.
+ * @returns a sentence naming the spelling and the one to write instead.
+ */
+export function unfoldedDockerHubSpelling(input: string, ref: ImageRef): string | undefined {
+  const domain = writtenDomain(input);
+  if (domain === undefined || RUNTIME_HUB_DOMAINS.has(domain)) return undefined;
+  // Any port too: `docker.io:443` is the same host to the normalizer, another domain to the runtime.
+  if (ref.registry !== DOCKER_HUB && !ref.registry.startsWith(`${DOCKER_HUB}:`)) return undefined;
+  const path = input.slice(domain.length + 1).replace(/[:@].*$/, '');
+  return `image reference "${input}": runtimes read "${domain}" as a registry of its own, not as docker.io (distribution/reference folds only docker.io and index.docker.io): no library/ prefix, and a mirror configured for docker.io does not apply; write docker.io/${path}`;
+}
+
 /** Formats a reference back to `registry/repository[:tag][@digest]`. */
 export function formatImageRef(ref: ImageRef): string {
   let s = `${ref.registry}/${ref.repository}`;

@@ -5,7 +5,7 @@
  */
 import type { AuditEntry, AssessRequest, ChangeRecord, GateApi } from '../../../src/gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../../../src/config/types.js';
-import type { Decision, Digest, PolicyMode, Verdict } from '../../../src/core/index.js';
+import type { Decision, Digest, PolicyMode, PushEvent, Verdict } from '../../../src/core/index.js';
 import type { VerdictView } from '../../../src/gate/verdict-view.js';
 
 export const REG: RegistryConfig = {
@@ -61,6 +61,19 @@ export class FakeGate implements GateApi {
       this.metrics.push({ decision, seconds });
     },
   };
+
+  private pushListeners = new Set<(ev: PushEvent) => void>();
+
+  /** As the gate's: listeners hear every push or delete event queued ({@link emitPush} here). */
+  onPush(listener: (ev: PushEvent) => void): () => void {
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  /** What the gate does once a registry notification is queued. */
+  emitPush(ev: PushEvent): void {
+    for (const l of this.pushListeners) l(ev);
+  }
 
   registryForHost(host: string): RegistryConfig | undefined {
     return host === 'registry.example.test' ? REG : undefined;

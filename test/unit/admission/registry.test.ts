@@ -15,6 +15,7 @@ import { labImages, skopeoCopy, startRegistry, type LabRegistry } from '../../he
 import { RegistryClient } from '../../../src/registry/client.js';
 import { startAdmissionListener, type AdmissionListener } from '../../../src/server/admission-listener.js';
 import { createDigestCache } from '../../../src/admission/digest-cache.js';
+import { validateReview } from '../../../src/admission/review.js';
 import { FakeGate, admissionConfig, verdict } from './fake-gate.js';
 import type { RegistryConfig } from '../../../src/config/types.js';
 import type { GateApi } from '../../../src/gate/types.js';
@@ -105,6 +106,19 @@ describe('admission with a real registry (Distribution 2.8, skopeo, RegistryClie
     expect(patch).to.deep.equal([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${reg.host}/team/app:1.0@${appDigest}` }]);
     const pinned = await post(listener.port, '/admission/validate', deployment('e2e-3', [patch[0].value]));
     expect(pinned.json.response).to.deep.equal({ uid: 'e2e-3', allowed: true });
+  });
+
+  it('a tag re-pushed with other content and notified is judged on the new digest at once, well within the TTL', async () => {
+    const deps = { gate, config: admissionConfig(), digestCache: createDigestCache(gate, 600_000) };
+    const validate = async (uid: string) => ((await validateReview(deployment(uid, [`${reg.host}/team/app:2.0`]), deps)).body as { response: { allowed: boolean; status?: { message: string } } }).response;
+    skopeoCopy(`oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, `${reg.host}/team/app:2.0`);
+    expect((await validate('n-1')).allowed).to.equal(true);
+    skopeoCopy(`oci:${path.join(labImages(), 'node-app')}:vuln`, `${reg.host}/team/app:2.0`);
+    // what the gate does once Distribution's notification of that push is queued
+    gate.emitPush({ id: 'n', source: 'distribution', registry: 'lab', action: 'push', repository: 'team/app', tag: '2.0', digest: toolDigest as `sha256:${string}` });
+    const r = await validate('n-2');
+    expect(r.allowed).to.equal(false);
+    expect(r.status?.message).to.contain(`(${toolDigest.slice(0, 19)}…): unknown — never scanned`);
   });
 
   it('a tag re-pushed with other content is judged on the new digest once the cache entry expires (TTL bound)', async () => {

@@ -34,7 +34,7 @@ class SigningGate extends FakeGate {
     return { revision: this.revision, signatures: this.rules };
   }
 
-  onPush(l: (ev: PushEvent) => void): () => void {
+  override onPush(l: (ev: PushEvent) => void): () => void {
     this.listeners.push(l);
     return () => undefined;
   }
