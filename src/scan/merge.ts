@@ -65,7 +65,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
    * a node leaves it through {@link dropResults}, which runs on every subtree removed or replaced.
    */
   const index = new Map<string, Node>([['/', root]]);
-  const stat: StatFn = (q) => index.get(q);
+  const stat = (q: string): Node | undefined => index.get(q);
   const results = new Map<string, Placed[]>();
   const diagnostics: Diagnostic[] = [];
   const sensitive = linkSensitive(analyzers);
@@ -180,14 +180,13 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
       // Walk down to the parent, creating the directories the runtime creates (mkparent) when the
       // layer does not name them.
-      let parent = index.get(dirName(p));
-      if (!parent?.children) parent = undefined;
+      const known = index.get(dirName(p));
       const name = baseName(p);
       // Not a directory of the tree: walk down (creating, or stopping at a non-directory).
-      const segs = parent ? [] : p.split('/').slice(0, -1);
-      parent ??= root;
+      const segs = known?.children ? [] : p.split('/').slice(0, -1);
+      let parent: Node = known?.children ? known : root;
       for (let k = 1; k < segs.length; k++) {
-        let c = parent.children!.get(segs[k]);
+        let c: Node | undefined = parent.children!.get(segs[k]);
         if (!c) {
           c = { kind: 'd', layer: -1, children: new Map() };
           parent.children!.set(segs[k], c);
