@@ -20,7 +20,7 @@ export const STAMP = path.join('dist', '.build-stamp.json');
 const INPUT_DIRS = ['src', 'ui'];
 
 /** Inputs of the build besides those directories: a change to any of them can change the output. */
-const EXTRA_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const EXTRA_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs'];
 
 /**
  * Every input file of the build, as paths relative to `root` with `/` separators, sorted.

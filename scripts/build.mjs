@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Compiles src/ into dist/ (tsc -p tsconfig.build.json, after emptying dist/) and writes
-// dist/.build-stamp.json, by which bin/pushgate.js knows that dist/ is the build of the sources as
+// Compiles src/ into dist/ (tsc -p tsconfig.build.json, after emptying dist/), bundles the command
+// line (src/cli/main.ts) over tsc's dist/cli/main.js with esbuild, and writes dist/.build-stamp.json, by which bin/pushgate.js knows that dist/ is the build of the sources as
 // they are (bin/build-stamp.js). `npm run build` runs it; `npm ci` / `npm install` run it through
 // the `prepare` script with --if-needed.
 //
@@ -51,23 +51,84 @@ try {
   say(`console (ui/) build failed: ${e.message}`);
   process.exit(1);
 }
+try {
+  await bundleCli();
+} catch (e) {
+  say(`command line bundle failed: ${e.message}`);
+  process.exit(1);
+}
 if (!writeStamp(root, before)) {
   say(`the sources changed while compiling: ${STAMP} not written; run the build again`);
   process.exit(1);
 }
 say(`dist/ built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
+/** esbuild from this checkout's node_modules, or undefined (after a line on stderr) with --if-needed when it is not installed. */
+async function loadEsbuild(what) {
+  try {
+    return await import(createRequire(path.join(root, 'package.json')).resolve('esbuild'));
+  } catch {
+    if (ifNeeded) { say(`esbuild is not installed (production install?): ${what}`); return undefined; }
+    throw new Error('esbuild is not installed: run npm ci');
+  }
+}
+
+/**
+ * The command line as a few ES modules instead of tsc's one file per source module (some 150 on a
+ * scan, each resolved, read and linked on every start): src/cli/main.ts bundled by esbuild into
+ * dist/cli/main.js (replacing tsc's), every module it imports on demand (`import()`: one command's
+ * code, report formats, the server) split into dist/chunks/, loaded only when used, as before.
+ * Packages stay in node_modules (the native SQLite binding must; the others are loaded from there
+ * as without the bundle). tsc's other files in dist/ stay as they are (same sources, type-checked).
+ *
+ * Files that find a neighbour from their own URL keep finding it: every chunk lies two levels
+ * below the root as tsc's files do (dist/chunks/x.js: `../../package.json`, `../../dist/ui/`), and
+ * the inflate worker is an entry of its own beside them (inflate-pool.ts loads `./inflate-worker.js`).
+ * Checked here on the metafile, as is that nothing from node_modules got bundled. Where each source
+ * module went is written to dist/.bundle-map.json for tests (which modules a command loads):
+ * `{ "chunks/scan-AB12.js": ["src/cli/commands/scan.ts", …], … }`, every output file relative to
+ * dist/ with its sources relative to the root.
+ */
+async function bundleCli() {
+  const esbuild = await loadEsbuild('the command line runs tsc\'s output, unbundled');
+  if (!esbuild) return;
+  const dist = path.join(root, 'dist');
+  const r = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { 'cli/main': 'src/cli/main.ts', 'chunks/inflate-worker': 'src/scan/inflate-worker.ts' },
+    outdir: dist,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: ['node20'],
+    packages: 'external',
+    chunkNames: 'chunks/[name]-[hash]',
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const map = {};
+  for (const [out, o] of Object.entries(r.metafile.outputs)) {
+    if (out.endsWith('.map')) continue;
+    map[path.relative(dist, path.join(root, out)).split(path.sep).join('/')] = Object.keys(o.inputs).sort();
+  }
+  const outOf = (src) => Object.keys(map).find((o) => map[o].includes(src));
+  const bundled = Object.values(map).flat().filter((i) => i.includes('node_modules/'));
+  if (bundled.length) throw new Error(`packages got bundled: ${bundled.slice(0, 3).join(', ')}`);
+  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/]]) {
+    const o = outOf(src);
+    if (o && !want.test(o)) throw new Error(`${src} landed in ${o}: the files it finds from its own URL are not there`);
+  }
+  fs.writeFileSync(path.join(dist, '.bundle-map.json'), `${JSON.stringify(map, null, 1)}\n`);
+}
+
 /** Bundles ui/src/main.ts into dist/ui/app.js and copies ui/index.html and ui/app.css beside it. */
 async function buildUi() {
   const ui = path.join(root, 'ui');
   if (!fs.existsSync(ui)) return;
-  let esbuild;
-  try {
-    esbuild = await import(createRequire(path.join(root, 'package.json')).resolve('esbuild'));
-  } catch {
-    if (ifNeeded) { say('esbuild is not installed (production install?): the console (/ui/) is not built'); return; }
-    throw new Error('esbuild is not installed: run npm ci');
-  }
+  const esbuild = await loadEsbuild('the console (/ui/) is not built');
+  if (!esbuild) return;
   const out = path.join(root, 'dist', 'ui');
   fs.mkdirSync(out, { recursive: true });
   await esbuild.build({

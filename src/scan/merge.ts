@@ -59,6 +59,13 @@ function linkSensitive(analyzers: readonly Analyzer[]): Analyzer[] {
  */
 export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Digest }>, analyzers: readonly Analyzer[] = []): StackedLayers {
   const root: Node = { kind: 'd', layer: -1, children: new Map() };
+  /**
+   * Every node of the tree by its path (absolute, cleaned): one look-up instead of a walk down from
+   * the root per segment, for the entries placed and the links resolved. Kept in step with the tree:
+   * a node leaves it through {@link dropResults}, which runs on every subtree removed or replaced.
+   */
+  const index = new Map<string, Node>([['/', root]]);
+  const stat = (q: string): Node | undefined => index.get(q);
   const results = new Map<string, Placed[]>();
   const diagnostics: Diagnostic[] = [];
   const sensitive = linkSensitive(analyzers);
@@ -67,6 +74,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   /** Drops the results at `p` and beneath it (the subtree at `node` is being removed). */
   const dropResults = (p: string, node: Node | undefined): void => {
     results.delete(p);
+    index.delete(p);
     if (!node?.children) return;
     for (const [name, c] of node.children) dropResults(p === '/' ? `/${name}` : `${p}/${name}`, c);
   };
@@ -82,6 +90,9 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   };
 
   layers.forEach(({ analysis, label }, li) => {
+    // The link targets as a Map: looked up for every path, and a plain object's look-up by a path
+    // string costs a string-table search each time.
+    const linkOf = new Map(Object.entries(analysis.links ?? {}));
     const byPath = new Map<string, FileResult[]>();
     for (const r of analysis.results) {
       const l = byPath.get(r.path);
@@ -116,18 +127,17 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     // anything: a whiteout, opaque marker or replacement after the link leaves the linked inode
     // alone, one before it makes the runtime's link fail. The target's parent is resolved through
     // symlinks and its last segment is not, as containerd's hardlinkRootPath does.
-    const stat: StatFn = (q) => nodeAt(root, q);
     // (The walker resolved links to a target it had seen under the link's own spelling; reached
     // through a symlink, a file this layer also writes may have come before the link or after it:
     // that order is not kept, so such a link is not judged.)
     const linked = new Map<string, { at: string; have: Placed[] } | string>();
     let written: Set<string> | undefined;
     analysis.paths.forEach((p, i) => {
-      const target = analysis.kinds[i] === 'h' ? analysis.links?.[p] : undefined;
+      const target = analysis.kinds[i] === 'h' ? linkOf.get(p) : undefined;
       if (target === undefined) return;
       const parent = resolveInTree(dirName(target), stat);
       const at = parent === undefined ? undefined : `${parent === '/' ? '' : parent}/${baseName(target)}`;
-      const n = at === undefined ? undefined : nodeAt(root, at);
+      const n = at === undefined ? undefined : index.get(at);
       if (at !== undefined && at !== target && (written ??= new Set(analysis.paths)).has(at)) {
         linked.set(p, `reaches ${at} through a symlink, a file this layer also writes, before or after the link`);
       } else if (at !== undefined && (n?.kind === 'f' || n?.kind === 'h')) linked.set(p, { at, have: results.get(at) ?? [] });
@@ -170,12 +180,18 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
       // Walk down to the parent, creating the directories the runtime creates (mkparent) when the
       // layer does not name them.
-      let parent = root;
-      const segs = p.split('/');
-      const name = segs.pop()!;
+      const known = index.get(dirName(p));
+      const name = baseName(p);
+      // Not a directory of the tree: walk down (creating, or stopping at a non-directory).
+      const segs = known?.children ? [] : p.split('/').slice(0, -1);
+      let parent: Node = known?.children ? known : root;
       for (let k = 1; k < segs.length; k++) {
-        let c = parent.children!.get(segs[k]);
-        if (!c) { c = { kind: 'd', layer: -1, children: new Map() }; parent.children!.set(segs[k], c); }
+        let c: Node | undefined = parent.children!.get(segs[k]);
+        if (!c) {
+          c = { kind: 'd', layer: -1, children: new Map() };
+          parent.children!.set(segs[k], c);
+          index.set(segs.slice(0, k + 1).join('/'), c);
+        }
         if (!c.children) {
           // Beneath a non-directory: a lower one is named here; this layer's own the walker named.
           if (c.layer !== li) {
@@ -193,12 +209,14 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         prev.layer = li;
       } else {
         if (prev) dropResults(p, prev);
-        parent.children!.set(name, { kind, layer: li, link: analysis.links?.[p], children: kind === 'd' ? new Map() : undefined });
+        const node: Node = { kind, layer: li, link: linkOf.get(p), children: kind === 'd' ? new Map() : undefined };
+        parent.children!.set(name, node);
+        index.set(p, node);
       }
       const rs = byPath.get(p);
       if (rs) results.set(p, rs.map((r) => ({ r, layer: label })));
       if (kind === 'h') {
-        const target = analysis.links?.[p];
+        const target = linkOf.get(p);
         const want = wantedBy(p);
         if (!want.length || target === undefined) return;
         const found = linked.get(p);
@@ -227,7 +245,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   };
   if (sensitive.length) {
     findLinks('/', root);
-    checkSymlinkAliases(symlinks, root, wantedBy, diagnostics);
+    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics);
   }
   return {
     placed: [...results.values()].flat(),
@@ -283,23 +301,12 @@ export function resolveInTree(p: string, stat: StatFn): string | undefined {
   return `/${done.join('/')}`;
 }
 
-function nodeAt(root: Node, p: string): Node | undefined {
-  let n: Node | undefined = root;
-  for (const seg of p.split('/')) {
-    if (!seg) continue;
-    n = n.children?.get(seg);
-    if (!n) return undefined;
-  }
-  return n;
-}
-
 /**
  * Files an analyzer wants that the final filesystem reaches only through a symlink: the symlink's
  * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
  * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
  */
-function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, root: Node, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
-  const stat: StatFn = (p) => nodeAt(root, p);
+function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
   let budget = ALIAS_BUDGET;
   // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
   // said why not), whatever the analyzer made of it.
@@ -308,7 +315,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, ro
     const base = dirName(s.path);
     const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat);
     if (target === undefined) continue;
-    const node = nodeAt(root, target)!;
+    const node = stat(target)!;
     const hidden: string[] = [];
     const check = (alias: string, f: string) => {
       const missing = wantedBy(alias).filter((a) => !readBy(f, a));

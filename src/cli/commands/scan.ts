@@ -34,9 +34,14 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
  * flags (scan-options.ts); without one, `opts`' flags apply with no progress drawn.
  */
 export async function runScan(target: string, opts: ScanCliOptions, session?: ScanSession): Promise<ScanReport> {
-  // Loaded here, not at the top: `scan --help` and a bad argument need none of it.
-  const [{ judgeScan }, { defaultPolicy, loadPolicy, loadVexFiles, parseVex, withSeverityThreshold }, { scanImage }, { openCliVulnDb }, options, { createProgress }] = await Promise.all([
-    import('../../gate/judge.js'), import('../../policy/index.js'), import('../../scan/engine.js'), import('../vulndb-state.js'), import('../scan-options.js'), import('../progress.js'),
+  // Loaded here, not at the top: `scan --help` and a bad argument need none of it. The matcher and
+  // the database's modules (SQLite's binding among them) are needed only once the image is read:
+  // their loading is started now and awaited then, so it runs while the layers are being inflated
+  // (off this thread) instead of before the first byte is read.
+  const later = Promise.all([import('../../gate/judge.js'), import('../vulndb-state.js')]);
+  later.catch(() => undefined); // awaited below; a scan that fails first must not leave it unhandled
+  const [{ defaultPolicy, loadPolicy, loadVexFiles, parseVex, withSeverityThreshold }, { scanImage }, options, { createProgress }] = await Promise.all([
+    import('../../policy/index.js'), import('../../scan/engine.js'), import('../scan-options.js'), import('../progress.js'),
   ]);
   session ??= new options.ScanSession(options.resolveScanFlags(opts, target), createProgress({ quiet: true }));
   // --config > $PUSHGATE_CONFIG > built-in; database and caches in the user's cache (src/config/cli-state.ts)
@@ -88,6 +93,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
   }
+  const [{ judgeScan }, { openCliVulnDb }] = await later;
   // Opened after the target was read: a target that cannot be read costs no download.
   const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
   try {

@@ -7,7 +7,8 @@
 import { osEcosystemFor } from '../../core/os-table.js';
 import type { Analyzer, OsHint } from './types.js';
 
-const FILES: Record<string, number> = {
+/** The release files by priority (a Map: `wants` asks it of every file of every layer). */
+const FILES = new Map<string, number>(Object.entries({
   '/etc/os-release': 100,
   '/usr/lib/os-release': 99,
   '/etc/lsb-release': 80,
@@ -20,7 +21,7 @@ const FILES: Record<string, number> = {
   '/etc/oracle-release': 63,
   '/etc/system-release': 55,
   '/etc/debian_version': 40,
-};
+}));
 
 /** Parses shell-style `KEY="value"` lines (os-release(5), lsb-release). */
 export function parseKeyValues(text: string): Record<string, string> {
@@ -40,7 +41,7 @@ export function parseKeyValues(text: string): Record<string, string> {
 const RH_RE = /^(.*?) release (\d+(?:\.\d+)*)/i;
 
 function parseRelease(path: string, text: string): OsHint | undefined {
-  const priority = FILES[path];
+  const priority = FILES.get(path)!;
   const first = text.split(/\r?\n/)[0]?.trim() ?? '';
   if (path.endsWith('os-release')) {
     const kv = parseKeyValues(text);
@@ -68,7 +69,7 @@ export const osReleaseAnalyzer: Analyzer = {
   name: 'os/release',
   version: 2,
   maxSize: 64 * 1024,
-  wants: (e) => e.path in FILES,
+  wants: (e) => FILES.has(e.path),
   analyze(input) {
     const os = parseRelease(input.path, input.content.toString('utf8'));
     return os ? { os } : undefined;

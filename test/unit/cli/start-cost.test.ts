@@ -2,7 +2,9 @@
  * What the CLI loads: each command loads what it uses and nothing else (the server, PostgreSQL,
  * metrics, schema compilation and report libraries only when used). The real CLI in a child process
  * (bin/pushgate.js: dist/ when current, else the sources), with test/helpers/record-modules.mjs
- * preloaded to list every module the process loaded (ESM resolutions and require.cache).
+ * preloaded to list every module the process loaded (ESM resolutions and require.cache). dist/ is
+ * esbuild's bundle of the CLI (scripts/build.mjs): a loaded file of it stands for every source
+ * module in it (dist/.bundle-map.json), so the checks below name source modules either way.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -16,6 +18,21 @@ import { labImages, ROOT } from '../../helpers/lab.js';
 const HEAVY = ['pg', 'express', 'ajv', 'prom-client', 'pino', 'axios', '@cyclonedx/cyclonedx-library', 'node-sarif-builder', 'jsonwebtoken'];
 
 interface Loaded { status: number | null; stdout: string; stderr: string; packages: Set<string>; files: string[] }
+
+/**
+ * `files` with every file of the CLI bundle replaced by the source modules bundled into it
+ * (absolute paths under ROOT/src/): what ran, in the sources' names. Other files are kept.
+ */
+function unbundled(files: readonly string[], root = ROOT): string[] {
+  const mapFile = path.join(root, 'dist/.bundle-map.json');
+  const map = fs.existsSync(mapFile) ? JSON.parse(fs.readFileSync(mapFile, 'utf8')) as Record<string, string[]> : {};
+  const dist = path.join(root, 'dist');
+  return files.flatMap((f) => {
+    const rel = path.relative(dist, f).split(path.sep).join('/');
+    const inputs = Object.hasOwn(map, rel) ? map[rel] : undefined;
+    return inputs ? inputs.map((i) => path.join(root, i)) : [f];
+  });
+}
 
 describe('cli: start-up loads only what the command uses', function () {
   this.timeout(120_000);
@@ -35,7 +52,7 @@ describe('cli: start-up loads only what the command uses', function () {
       env: { ...process.env, PUSHGATE_RECORD_MODULES: record, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache') },
     });
     const rec = JSON.parse(fs.readFileSync(record, 'utf8')) as { esm: string[]; cjs: string[] };
-    const files = [...rec.esm.map((u) => (u.startsWith('file://') ? new URL(u).pathname : u)), ...rec.cjs];
+    const files = unbundled([...rec.esm.map((u) => (u.startsWith('file://') ? new URL(u).pathname : u)), ...rec.cjs]);
     const packages = new Set<string>();
     for (const f of files) {
       const m = [...f.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop();
@@ -85,6 +102,8 @@ describe('cli: start-up loads only what the command uses', function () {
     const r = run(['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline']);
     expect(r.stdout, r.stderr).to.match(/"verdict"/);
     expect(heavyIn(r)).to.deep.equal([]);
+    // The positive control of the checks on pushgate's own modules: the engine is seen by its source's name.
+    expect(r.files.some((f) => /\/(src\/scan\/engine\.ts|dist\/scan\/engine\.js)$/.test(f)), 'the scan engine among the loaded modules').to.equal(true);
     // No configuration file and no product page to parse: no YAML parser (some 70 modules), and
     // matching does not load `db update`.
     expect([...r.packages]).to.not.include('yaml');

@@ -5,6 +5,7 @@
  */
 import { scalingLayer } from './scaling-layer.js';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,6 +92,64 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(await stacked([{ name: 'x/.wh.status', type: 'file', content: '' }])).to.deep.equal(['entry-through-link /x/status true']);
     // A symlink whose target the analyzer reads under its own name hides nothing.
     expect(await stacked([{ name: 'app/node_modules/a/package.json', type: 'file', content: '{"name":"a","version":"1.0.0"}' }, { name: 'app/node_modules/b', type: 'symlink', linkname: 'a' }])).to.deep.equal([]);
+  });
+
+  it('property: stacked layers make the filesystem a model of the changeset rules makes, and skip what lies beneath a lower non-directory', () => {
+    // Few names, so paths collide across layers: a file over a directory, a directory over a file,
+    // whiteouts and opaque markers of what lower layers wrote, entries beneath lower links and files.
+    const name = fc.constantFrom('a', 'b', 'c');
+    const rel = fc.array(name, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('entry' as const), p: rel, k: fc.constantFrom<EntryKind>('d', 'f', 'l', 'o') }),
+      fc.record({ t: fc.constant('whiteout' as const), p: rel }),
+      fc.record({ t: fc.constant('opaque' as const), p: rel }),
+    );
+    const isUnder = (p: string, d: string) => p.startsWith(`${d}/`);
+    const ancestors = (p: string) => p.split('/').slice(1, -1).map((_, i, a) => `/${a.slice(0, i + 1).join('/')}`);
+    fc.assert(fc.property(fc.array(fc.array(op, { maxLength: 12 }), { minLength: 1, maxLength: 4 }), (layerOps) => {
+      const analyses: LayerAnalysis[] = layerOps.map((ops) => {
+        // One changeset per layer: the last entry per path, in order (what the walker keeps).
+        const last = new Map<string, EntryKind>();
+        for (const o of ops) if (o.t === 'entry') { last.delete(o.p); last.set(o.p, o.k); }
+        const paths = [...last.keys()];
+        return {
+          version: 't', paths, kinds: paths.map((p) => last.get(p)).join(''),
+          links: Object.fromEntries(paths.filter((p) => last.get(p) === 'l').map((p) => [p, '/elsewhere'])),
+          whiteouts: ops.filter((o) => o.t === 'whiteout').map((o) => o.p), opaqueDirs: ops.filter((o) => o.t === 'opaque').map((o) => o.p),
+          replaced: [], transient: [], results: [], diagnostics: [], entries: ops.length, tarBytes: 0, complete: true,
+        };
+      });
+      // The model: path → [kind, layer]; the rules of stackLayers, applied to a flat map.
+      const fsm = new Map<string, [EntryKind, number]>();
+      const lowerNonDirAbove = (p: string, li: number) => ancestors(p).find((a) => fsm.has(a) && fsm.get(a)![0] !== 'd' && fsm.get(a)![1] !== li);
+      const removeAt = (p: string) => { for (const k of [...fsm.keys()]) if (k === p || isUnder(k, p)) fsm.delete(k); };
+      const skipped: string[] = [];
+      analyses.forEach((a, li) => {
+        for (const d of a.opaqueDirs) {
+          if (lowerNonDirAbove(`${d}/.wh..wh..opq`, li)) { skipped.push(`${d}/.wh..wh..opq`); continue; }
+          if (fsm.get(d)?.[0] === 'd') for (const k of [...fsm.keys()]) if (isUnder(k, d)) fsm.delete(k);
+        }
+        for (const w of a.whiteouts) {
+          if (lowerNonDirAbove(w, li)) { skipped.push(w); continue; }
+          removeAt(w);
+        }
+        a.paths.forEach((p, i) => {
+          const kind = a.kinds[i] as EntryKind;
+          const blocker = ancestors(p).find((x) => fsm.has(x) && fsm.get(x)![0] !== 'd');
+          if (blocker) {
+            if (fsm.get(blocker)![1] !== li) skipped.push(p);
+            return;
+          }
+          for (const x of ancestors(p)) if (!fsm.has(x)) fsm.set(x, ['d', -1]);
+          if (kind === 'd' && fsm.get(p)?.[0] === 'd') { fsm.get(p)![1] = li; return; }
+          removeAt(p);
+          fsm.set(p, [kind, li]);
+        });
+      });
+      const s = stackLayers(analyses.map((analysis) => ({ analysis })), []);
+      expect(Object.fromEntries([...s.tree()].sort()), JSON.stringify(layerOps)).to.deep.equal(Object.fromEntries([...fsm].map(([p, [k]]) => [p, k]).sort()));
+      expect(s.diagnostics.filter((d) => d.code === 'entry-through-link').map((d) => d.path).sort()).to.deep.equal([...skipped].sort());
+    }), { numRuns: 400 });
   });
 
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
