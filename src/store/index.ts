@@ -27,3 +27,4 @@ export async function openStore(url: string): Promise<Store> {
   return store;
 }
 export { findingSetSignature } from './sqlite-monitor.js';
+export type { ReportPatch } from './report-patch.js';

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { patchText } from './report-patch.js';
 import { writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -251,6 +252,14 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
+  async reportKeys(digests: Digest[]): Promise<Set<Digest>> {
+    return this.wrap('report keys', () => {
+      const out = new Set<Digest>();
+      for (const c of chunks(digests)) for (const r of this.st(`SELECT digest FROM reports WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) out.add(String(r.digest) as Digest);
+      return out;
+    });
+  }
+
   async moveIndexes(from: string | null, to: string): Promise<number> {
     return this.wrap('move indexes', () =>
       from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ?').run(to, from).changes,
@@ -341,9 +350,11 @@ export class SqliteMonitorStore implements MonitorStore {
           for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
           for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
           if (r.report) {
-            this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
+            this.st('INSERT INTO reports (digest, body, created_at, patch) VALUES (?, ?, ?, NULL) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at, patch = NULL').run(r.report.digest, JSON.stringify(r.report.body), now);
+          } else if (r.reportPatch) {
+            this.st('UPDATE reports SET patch = ?, created_at = ? WHERE digest = ?').run(patchText(r.reportPatch), now, r.reportPatch.digest);
           }
-          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
+          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now);
           for (const h of r.holds ?? []) {
             if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
             else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
