@@ -17,7 +17,11 @@ import type { Digest, Evaluation, Finding, ScanReport } from '../core/index.js';
 export interface ReportPatch {
   digest: Digest;
   findings: Finding[];
-  vulndb: ScanReport['vulndb'];
+  /**
+   * Always set, as are the other fields: a body lacking one of them gets it after its own keys (in this
+   * order) from the first patch on, so a later patch, laid over the body alone, puts it in the same place.
+   */
+  vulndb: NonNullable<ScanReport['vulndb']>;
   scannedAt: string;
   verdict: Evaluation;
 }
