@@ -12,6 +12,7 @@
  * A report written whole clears the patch.
  */
 import type { Digest, Evaluation, Finding, ScanReport } from '../core/index.js';
+import { findingText } from './finding-text.js';
 
 /** The fields of a report a patched re-judgement sets (`verdict.complete` is the stored report's `complete`). */
 export interface ReportPatch {
@@ -28,7 +29,8 @@ export interface ReportPatch {
 
 /** The `reports.patch` text of a patch. */
 export function patchText(p: ReportPatch): string {
-  return JSON.stringify({ findings: p.findings, vulndb: p.vulndb, scannedAt: p.scannedAt, verdict: p.verdict });
+  // JSON.stringify({ findings, vulndb, scannedAt, verdict }), each finding's text made once (findingText)
+  return `{"findings":[${p.findings.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { findingText, TEXT } from './finding-text.js';
 import { patchText } from './report-patch.js';
 import { writeVerdict } from './sqlite-store.js';
 
@@ -57,7 +58,7 @@ export function findingsDelta(findings: IndexedFinding[], old: Map<string, { fir
   for (const f of findings) {
     if (keep.has(f.key)) continue;
     keep.add(f.key);
-    const body = JSON.stringify(f.finding);
+    const body = findingText(f.finding);
     lines.push(signatureLine(f.key, body));
     const was = old.get(f.key);
     if (was && was.body === body) continue;
@@ -86,7 +87,7 @@ export function findingSetSignature(findings: Array<{ key: string; finding: unkn
   for (const f of findings) {
     if (seen.has(f.key)) continue;
     seen.add(f.key);
-    lines.push(signatureLine(f.key, JSON.stringify(f.finding)));
+    lines.push(signatureLine(f.key, findingText(f.finding)));
   }
   return signatureOfLines(lines);
 }
@@ -453,8 +454,12 @@ export function pageOfPackages(rows: Row[], limit: number): { rows: Array<{ dige
 }
 
 export function findingFromRow(r: Row): IndexedFinding {
-  return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) };
+  const body = String(r.body);
+  const finding = JSON.parse(body) as IndexedFinding['finding'];
+  TEXT.set(finding, body);
+  return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
 }
+
 
 /**
  * {@link findingFromRow} parsing each distinct body once: images built on one base hold the same
@@ -470,6 +475,7 @@ export function sharedFindingParser(): (r: Row) => IndexedFinding {
     if (!finding) {
       finding = JSON.parse(body) as IndexedFinding['finding'];
       parsed.set(body, finding);
+      TEXT.set(finding, body);
     }
     return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
   };
