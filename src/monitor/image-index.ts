@@ -188,7 +188,18 @@ export function isEmptyDiff(d: FindingDiff): boolean {
  * still be written, as a full re-judgement writes it.
  */
 export function findingsSignature(findings: Finding[]): string {
-  return findings.map((f) => canonicalJson(f)).sort().join('\n');
+  return findings.map(canonicalOf).sort().join('\n');
+}
+
+/** Canonical JSON of finding objects made so far: findings are not changed once made (src/store/sqlite-monitor.ts findingText). */
+const CANONICAL = new WeakMap<Finding, string>();
+function canonicalOf(f: Finding): string {
+  let t = CANONICAL.get(f);
+  if (t === undefined) {
+    t = canonicalJson(f);
+    CANONICAL.set(f, t);
+  }
+  return t;
 }
 
 /** JSON with object keys sorted and undefined members left out, so equal values give equal text. */

@@ -34,7 +34,7 @@ import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type Rejudgement, type Store } from '../store/index.js';
+import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
@@ -461,6 +461,8 @@ export class Monitor {
         // read, and an image's findings only when its new ones differ. Images patched from their stored
         // verdicts need no stored scan (only those judged in full read one).
         const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)));
+        const toPatch = chunk.filter((d) => patches.has(d));
+        if (toPatch.length) ctx.reports = await store.monitor.reportKeys(toPatch);
         for (const digest of chunk) {
           const patch = patches.get(digest);
           let out = patch && db ? await this.patch(digest, patch, ctx, run, db, stats) : 'full';
@@ -738,8 +740,7 @@ export class Monitor {
       }
       plan.push({ before, evaluations, child });
     }
-    const stored = await store.getReport(digest);
-    if (!stored) return 'full';
+    if (!ctx.reports?.has(digest)) return 'full';
     stats.patched++;
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
     const diff = diffFindings(oldIndex.map((f) => f.finding), findings);
@@ -758,20 +759,22 @@ export class Monitor {
     }
     // as in rejudge: findings changed in a field no diff or decision reads are still written
     if (!dirty && isEmptyDiff(diff) && sameFindings(oldIndex, indexed)) return undefined;
-    // the report as judgeScan makes it for the last verdict's repository (as rejudge keeps the last one)
+    // The report as judgeScan makes it for the last verdict's repository (as rejudge keeps the last one):
+    // the stored report with these fields replaced (`verdict.complete` stays the stored report's), which
+    // the store writes as a patch over the stored body (src/store/report-patch.ts), not whole.
     const last = plan[plan.length - 1];
     const mapping = selectMapping(policy, { registry: last.before.registry, repository: last.before.repository });
     const chosen = last.evaluations[mapping.ruleSet]!;
-    const report: ScanReport = {
-      ...stored,
+    const reportPatch: ReportPatch = {
+      digest,
       findings,
       vulndb,
       scannedAt: new Date().toISOString(),
-      verdict: { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: judgedBy, complete: stored.complete },
+      verdict: { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: judgedBy },
     };
     const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now) };
     return {
-      write: { ...out, report: { digest, body: report }, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
+      write: { ...out, reportPatch, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
       acted,
       after: () => {
         stats.newFindings += diff.new.length;
@@ -1032,6 +1035,8 @@ interface ChunkContext {
    */
   signatures?: Map<Digest, string>;
   verdicts: Map<Digest, Verdict[]>;
+  /** Of the chunk's images to be patched, those with a stored report (the patch is laid over it). */
+  reports?: Set<Digest>;
 }
 
 /** One image's re-judgement, to be written with its batch. */

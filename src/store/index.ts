@@ -59,3 +59,4 @@ async function openOnce(url: string): Promise<Store> {
   return store;
 }
 export { findingSetSignature } from './sqlite-monitor.js';
+export type { ReportPatch } from './report-patch.js';

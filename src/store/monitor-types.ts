@@ -5,6 +5,7 @@
  * {@link MonitorStore} (`Store.monitor`).
  */
 import type { Digest, Finding, Package, Verdict } from '../core/index.js';
+import type { ReportPatch } from './report-patch.js';
 import type { AuditRecord } from './types.js';
 
 /** The packages of one image under one advisory pair (`<ecosystem>:<name>`, src/vulndb/digest.ts). */
@@ -96,7 +97,13 @@ export interface Rejudgement {
   verdicts: Verdict[];
   changes: ChangeRecord[];
   audits: Array<Omit<AuditRecord, 'seq' | 'at'>>;
+  /** The report written whole (clears a patch). */
   report?: { digest: Digest; body: unknown };
+  /**
+   * The report's re-judged fields laid over the stored report (src/store/report-patch.ts); for an image
+   * whose stored report exists ({@link MonitorStore.reportKeys}). Not with `report`.
+   */
+  reportPatch?: ReportPatch;
   index?: ImageIndex;
   /** Grace-period holds to set (`dueAt` ms) or clear (`dueAt` null). */
   holds?: Array<{ registry: string; repository: string; digest: Digest; dueAt: number | null }>;
@@ -174,6 +181,8 @@ export interface MonitorStore {
   layersOf(keys: string[]): Promise<Map<string, unknown>>;
   /** Which of `keys` the layer cache holds (no body read). */
   layerKeys(keys: string[]): Promise<Set<string>>;
+  /** Which of `digests` have a stored report (no body read). */
+  reportKeys(digests: Digest[]): Promise<Set<Digest>>;
   /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
   moveIndexes(from: string | null, to: string): Promise<number>;
   /**

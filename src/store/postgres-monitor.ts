@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { patchText } from './report-patch.js';
 import { mergeTags } from './sqlite-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, type FindingWrite } from './sqlite-monitor.js';
 
@@ -134,6 +135,12 @@ export class PostgresMonitorStore implements MonitorStore {
     return new Map(r.rows.map((x) => [String(x.key), JSON.parse(String(x.body)) as unknown]));
   }
 
+  async reportKeys(digests: Digest[]): Promise<Set<Digest>> {
+    if (!digests.length) return new Set();
+    const r = await this.q('report keys', 'SELECT digest FROM reports WHERE digest = ANY($1::text[])', [digests]);
+    return new Set(r.rows.map((x) => String(x.digest) as Digest));
+  }
+
   async layerKeys(keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
     const r = await this.q('layer keys', 'SELECT key FROM layers WHERE key = ANY($1::text[])', [keys]);
@@ -223,9 +230,13 @@ export class PostgresMonitorStore implements MonitorStore {
       }
       const reports = b.rejudged.flatMap((r) => (r.report ? [r.report] : []));
       if (reports.length) {
-        await insertValues(c, 'INSERT INTO reports (digest, body, created_at) VALUES', reports.map((r) => [r.digest, JSON.stringify(r.body), now]), 'ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', ['', '', '::bigint']);
+        await insertValues(c, 'INSERT INTO reports (digest, body, created_at) VALUES', reports.map((r) => [r.digest, JSON.stringify(r.body), now]), 'ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL', ['', '', '::bigint']);
       }
-      await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report ? now : r.index.reportAt }] : [])), now);
+      const patches = b.rejudged.flatMap((r) => (r.reportPatch && !r.report ? [r.reportPatch] : []));
+      if (patches.length) {
+        await c.query('UPDATE reports r SET patch = t.p, created_at = $3 FROM unnest($1::text[], $2::text[]) AS t(d, p) WHERE r.digest = t.d', [patches.map((p) => p.digest), patches.map(patchText), now]);
+      }
+      await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
       const holds = b.rejudged.flatMap((r) => r.holds ?? []);
       const clear = holds.filter((h) => h.dueAt === null);
       const set = holds.filter((h) => h.dueAt !== null);

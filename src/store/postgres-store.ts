@@ -11,6 +11,7 @@ import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
+import { reportOf } from './report-patch.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, vexDocumentFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
@@ -575,12 +576,12 @@ export class PostgresStore implements Store {
   }
 
   async putReport(digest: Digest, report: ScanReport): Promise<void> {
-    await this.q('INSERT INTO reports (digest, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at', [digest, JSON.stringify(report), Date.now()]);
+    await this.q('INSERT INTO reports (digest, body, created_at, patch) VALUES ($1, $2, $3, NULL) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL', [digest, JSON.stringify(report), Date.now()]);
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {
-    const r = await this.q('SELECT body FROM reports WHERE digest = $1', [digest]);
-    return r.rows[0] ? (JSON.parse(r.rows[0].body) as ScanReport) : undefined;
+    const r = await this.q('SELECT body, patch FROM reports WHERE digest = $1', [digest]);
+    return r.rows[0] ? reportOf(String(r.rows[0].body), r.rows[0].patch as string | null) : undefined;
   }
 
   async getLayer(key: string): Promise<unknown | undefined> {

@@ -395,4 +395,14 @@ CREATE TABLE IF NOT EXISTS vulndb_chunks (
 ALTER TABLE image_index ADD COLUMN findings_sig TEXT;
 `,
   },
+  {
+    // Reports patched by a monitor pass (src/store/report-patch.ts): the re-judged findings and verdict
+    // laid over the stored body on read, so a pass rewrites a third of each report, not all of it.
+    // Null: the body is the report.
+    version: 18,
+    name: 'report-judgement-patch',
+    sql: `
+ALTER TABLE reports ADD COLUMN patch TEXT;
+`,
+  },
 ];

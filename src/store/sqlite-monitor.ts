@@ -6,6 +6,8 @@ import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { findingText, TEXT } from './finding-text.js';
+import { patchText } from './report-patch.js';
 import { writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -56,7 +58,7 @@ export function findingsDelta(findings: IndexedFinding[], old: Map<string, { fir
   for (const f of findings) {
     if (keep.has(f.key)) continue;
     keep.add(f.key);
-    const body = JSON.stringify(f.finding);
+    const body = findingText(f.finding);
     lines.push(signatureLine(f.key, body));
     const was = old.get(f.key);
     if (was && was.body === body) continue;
@@ -85,7 +87,7 @@ export function findingSetSignature(findings: Array<{ key: string; finding: unkn
   for (const f of findings) {
     if (seen.has(f.key)) continue;
     seen.add(f.key);
-    lines.push(signatureLine(f.key, JSON.stringify(f.finding)));
+    lines.push(signatureLine(f.key, findingText(f.finding)));
   }
   return signatureOfLines(lines);
 }
@@ -251,6 +253,14 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
+  async reportKeys(digests: Digest[]): Promise<Set<Digest>> {
+    return this.wrap('report keys', () => {
+      const out = new Set<Digest>();
+      for (const c of chunks(digests)) for (const r of this.st(`SELECT digest FROM reports WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) out.add(String(r.digest) as Digest);
+      return out;
+    });
+  }
+
   async moveIndexes(from: string | null, to: string): Promise<number> {
     return this.wrap('move indexes', () =>
       from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ?').run(to, from).changes,
@@ -341,9 +351,11 @@ export class SqliteMonitorStore implements MonitorStore {
           for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
           for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
           if (r.report) {
-            this.st('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at').run(r.report.digest, JSON.stringify(r.report.body), now);
+            this.st('INSERT INTO reports (digest, body, created_at, patch) VALUES (?, ?, ?, NULL) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at, patch = NULL').run(r.report.digest, JSON.stringify(r.report.body), now);
+          } else if (r.reportPatch) {
+            this.st('UPDATE reports SET patch = ?, created_at = ? WHERE digest = ?').run(patchText(r.reportPatch), now, r.reportPatch.digest);
           }
-          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report ? now : r.index.reportAt }, now);
+          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now);
           for (const h of r.holds ?? []) {
             if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
             else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
@@ -442,8 +454,12 @@ export function pageOfPackages(rows: Row[], limit: number): { rows: Array<{ dige
 }
 
 export function findingFromRow(r: Row): IndexedFinding {
-  return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding: JSON.parse(String(r.body)) };
+  const body = String(r.body);
+  const finding = JSON.parse(body) as IndexedFinding['finding'];
+  TEXT.set(finding, body);
+  return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
 }
+
 
 /**
  * {@link findingFromRow} parsing each distinct body once: images built on one base hold the same
@@ -459,6 +475,7 @@ export function sharedFindingParser(): (r: Row) => IndexedFinding {
     if (!finding) {
       finding = JSON.parse(body) as IndexedFinding['finding'];
       parsed.set(body, finding);
+      TEXT.set(finding, body);
     }
     return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
   };

@@ -14,6 +14,7 @@ import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import { SqliteBaseCatalogStore } from './base-catalog.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
+import { reportOf } from './report-patch.js';
 import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type StoredVexDocument, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
 export type Row = Record<string, unknown>;
@@ -358,13 +359,13 @@ export class SqliteStore implements Store {
 
   async putReport(digest: Digest, report: ScanReport): Promise<void> {
     this
-      .stmt('INSERT INTO reports (digest, body, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at')
+      .stmt('INSERT INTO reports (digest, body, created_at, patch) VALUES (?, ?, ?, NULL) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at, patch = NULL')
       .run(digest, JSON.stringify(report), Date.now());
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {
-    const row = this.stmt('SELECT body FROM reports WHERE digest = ?').get(digest) as Row | undefined;
-    return row ? (JSON.parse(String(row.body)) as ScanReport) : undefined;
+    const row = this.stmt('SELECT body, patch FROM reports WHERE digest = ?').get(digest) as Row | undefined;
+    return row ? reportOf(String(row.body), row.patch as string | null) : undefined;
   }
 
   async getLayer(key: string): Promise<unknown | undefined> {
