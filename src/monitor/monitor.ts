@@ -918,8 +918,7 @@ export class Monitor {
         break;
       }
     }
-    const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
-    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
+    const [verdicts, used] = await Promise.all([this.o.store.monitor.verdictsOf([...byDigest.keys()]), this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE)]);
     const policy = this.o.policy();
     // Grouped once: a package held by many images must not cost images × verdicts.
     const verdictsBy = new Map<Digest, typeof verdicts>();
@@ -970,14 +969,15 @@ export class Monitor {
       if (l) l.push(h);
       else byDigest.set(h.digest, [h]);
     }
+    // both reads at once (PostgreSQL: two pooled connections, one round trip of waiting)
+    const [verdicts, used] = await Promise.all([this.o.store.monitor.verdictsOf([...byDigest.keys()]), this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE)]);
     // verdicts grouped once (linear), not filtered per image
     const verdictsBy = new Map<Digest, Verdict[]>();
-    for (const v of await this.o.store.monitor.verdictsOf([...byDigest.keys()])) {
+    for (const v of verdicts) {
       const l = verdictsBy.get(v.digest);
       if (l) l.push(v);
       else verdictsBy.set(v.digest, [v]);
     }
-    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
     const policy = this.o.policy();
     const images = [...byDigest].map(([digest, list]) => ({
       digest,

@@ -414,11 +414,16 @@ export class SqliteMonitorStore implements MonitorStore {
  * extra one says whether there are more). `page` walks the `(alias, digest, fkey)` primary key from
  * `$2` and stops after `$3` images; the findings are then one range of that key, up to the page's last
  * digest (a join on the page would let a planner scan every row of the alias and probe the page).
+ * The same digest range is repeated on `image_findings`: it changes no row (each hit is one key of it)
+ * but bounds that side too, so a plan made without statistics (a new store, PostgreSQL's generic plan
+ * of the prepared statement) probes its primary key per hit rather than building a bitmap per hit
+ * (measured: 404 hits, 15 ms → 2 ms).
  */
 export const AFFECTED_PAGE_SQL = `WITH page AS (SELECT DISTINCT digest FROM finding_ids WHERE alias = $1 AND digest > $2 ORDER BY digest LIMIT $3)
 SELECT a.digest, a.fkey, f.first_seen, f.body FROM finding_ids a
 JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey
 WHERE a.alias = $1 AND a.digest > $2 AND a.digest <= (SELECT max(digest) FROM page)
+  AND f.digest > $2 AND f.digest <= (SELECT max(digest) FROM page)
 ORDER BY a.digest, a.fkey`;
 
 /**
