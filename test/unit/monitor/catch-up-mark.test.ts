@@ -8,12 +8,14 @@
  */
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { SCAN_KEY } from '../../../src/gate/gate.js';
 import { judgeScan } from '../../../src/gate/judge.js';
+import type { Digest } from '../../../src/core/index.js';
 import { Monitor } from '../../../src/monitor/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
@@ -137,6 +139,70 @@ function suite(name: string, env: () => Promise<Env>) {
       // a restarted monitor from the saved mark agrees, and finds nothing stale
       const restarted = monitorOn(await open());
       expect(await affected(restarted)).to.deep.equal([1, 2, 3].map(digestOf));
+    });
+
+    it('property: under any interleaving of writers, held transactions, commits and (restarted) monitors, a query sees exactly the committed images', async () => {
+      const a = await open();
+      const b = await open();
+      const committed = new Set<Digest>();
+      let next = 1000;
+      let mon = monitorOn(a);
+      const slots: Array<{ raw: Raw; digests: Digest[] } | undefined> = [undefined, undefined];
+      const want = () => [...committed].filter((d) => parseInt(d.slice(7), 16) % 3 !== 0).sort();
+      const commit = async (i: number) => {
+        const h = slots[i];
+        if (!h) return;
+        slots[i] = undefined;
+        await h.raw.commit();
+        await h.raw.close();
+        for (const d of h.digests) committed.add(d);
+      };
+      type Op = { k: 'put'; via: 'a' | 'b' } | { k: 'hold'; slot: 0 | 1 } | { k: 'commit'; slot: 0 | 1 } | { k: 'query'; restart: boolean };
+      const op: fc.Arbitrary<Op> = fc.oneof(
+        fc.record({ k: fc.constant('put' as const), via: fc.constantFrom('a' as const, 'b' as const) }),
+        fc.record({ k: fc.constant('hold' as const), slot: fc.constantFrom(0 as const, 1 as const) }),
+        fc.record({ k: fc.constant('commit' as const), slot: fc.constantFrom(0 as const, 1 as const) }),
+        fc.record({ k: fc.constant('query' as const), restart: fc.boolean() }),
+      );
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.array(op, { minLength: 2, maxLength: 10 }), async (ops) => {
+            for (const o of [...ops, { k: 'commit', slot: 0 } as Op, { k: 'commit', slot: 1 } as Op, { k: 'query', restart: false } as Op]) {
+              if (o.k === 'put') {
+                // SQLite's single writer: nobody else writes while a transaction is held
+                if (!e.concurrentWriters && slots.some(Boolean)) continue;
+                const n = next++;
+                await put(o.via === 'a' ? a : b, n, n % 3 ? '0.4.7' : '0.4.9');
+                committed.add(digestOf(n));
+              } else if (o.k === 'hold') {
+                if (!e.concurrentWriters && slots.some((h, i) => h && i !== o.slot)) continue;
+                const n = next++;
+                const scan = scanOf(digestOf(n), [npmPackage('adm-zip', n % 3 ? '0.4.7' : '0.4.9')]);
+                const report = judgeScan(scan, db, policy, { registry: 'lab', repository: `team/app${n}`, tag: `v${n}` }).report;
+                let h = slots[o.slot];
+                if (!h) {
+                  h = { raw: await e.raw(), digests: [] };
+                  await h.raw.begin();
+                  slots[o.slot] = h;
+                }
+                await h.raw.exec('INSERT INTO layers (key, body, created_at) VALUES ($1, $2, $3)', [SCAN_KEY(digestOf(n)), JSON.stringify(scan), Date.now()]);
+                await h.raw.exec('INSERT INTO reports (digest, body, created_at) VALUES ($1, $2, $3)', [digestOf(n), JSON.stringify(report), Date.now()]);
+                h.digests.push(digestOf(n));
+              } else if (o.k === 'commit') {
+                await commit(o.slot);
+              } else {
+                // SQLite: the catch-up writes indexes, which waits for a held writer; query once it committed
+                if (!e.concurrentWriters && slots.some(Boolean)) continue;
+                if (o.restart) mon = monitorOn(o.restart && next % 2 ? a : b);
+                expect(await affected(mon), JSON.stringify(ops)).to.deep.equal(want());
+              }
+            }
+          }),
+          { numRuns: e.concurrentWriters ? 12 : 25 },
+        );
+      } finally {
+        for (let i = 0; i < slots.length; i++) await slots[i]?.raw.close();
+      }
     });
 
     it('a report stored again (an image judged again) is indexed again from its new write', async () => {
