@@ -198,8 +198,15 @@ export class Monitor {
   /** Digest of the database whose run this process saw done (saves a store read per tick). */
   private doneFor: string | undefined;
   private running: Promise<unknown> = Promise.resolve();
-  /** Reports written before this (ms) were indexed (see {@link catchUp}). */
-  private indexedUpTo = 0;
+  /**
+   * Every report written below this mark (the store's numbering of report writes, see
+   * MonitorStore.staleIndexes) was indexed; undefined until read from the store, where it is kept so a
+   * restarted process or a CLI run starts from it rather than reading every report again.
+   */
+  private mark: number | undefined;
+  /** The mark last saved to the store, and when (ms, this process's clock). */
+  private savedMark = 0;
+  private savedAt = 0;
   /** The catch-up of affected-images queries in flight (see {@link sharedCatchUp}). */
   private catchingUp: Promise<{ indexed: number; behind: boolean }> | undefined;
 
@@ -260,26 +267,30 @@ export class Monitor {
   }
 
   /**
-   * Indexes every image whose stored report is newer than its index. Reports older than the newest one
-   * indexed by this process, less a minute (writers' clocks and transactions overlap), are not looked at
-   * again. @returns how many.
+   * Indexes every image whose stored report is newer than its index. Only reports written since the
+   * mark are looked at (the store numbers report writes; the mark is kept in the store), so a call with
+   * nothing to do is one indexed read, also in a process that just started. @returns how many.
    */
   async catchUp(): Promise<number> {
     return (await this.catchUpAtMost(Infinity)).indexed;
   }
 
   /**
-   * {@link catchUp} stopping after `max` images (in batches of {@link CATCH_UP_BATCH}, oldest report
-   * first). `behind`: it stopped with a full batch, so more reports may wait (the next call or tick
-   * goes on from there).
+   * {@link catchUp} stopping after `max` images (in batches of {@link CATCH_UP_BATCH}, in write order).
+   * `behind`: it stopped with a full batch, so more reports may wait (the next call or tick goes on
+   * from there). The mark moves only past batches whose indexes were written; it is saved when this
+   * call indexed something, or at most every {@link MARK_SAVE_MS} (a lost save costs a longer read, not
+   * a missed report).
    */
   private async catchUpAtMost(max: number): Promise<{ indexed: number; behind: boolean }> {
     const store = this.o.store;
+    this.mark ??= await store.monitor.indexMark();
     let indexed = 0;
+    let behind = true;
     while (indexed < max) {
       const batch = Math.min(CATCH_UP_BATCH, max - indexed);
-      const stale = await store.monitor.staleIndexes(this.indexedUpTo, batch);
-      // written in groups, one transaction each (the watermark moves only past written ones)
+      const { stale, next } = await store.monitor.staleIndexes(this.mark, batch);
+      // written in groups, one transaction each
       for (let i = 0; i < stale.length; i += INDEX_WRITE_BATCH) {
         const group = stale.slice(i, i + INDEX_WRITE_BATCH);
         const scans = await store.monitor.layersOf(group.map((s) => SCAN_KEY(s.digest)));
@@ -289,12 +300,31 @@ export class Monitor {
           if (report) out.push(imageIndexOf(s.digest, scans.get(SCAN_KEY(s.digest)) as ImageScan | undefined, report, s.reportAt));
         }
         await store.monitor.putIndexes(out);
-        for (const s of group) this.indexedUpTo = Math.max(this.indexedUpTo, s.reportAt - 60_000);
         indexed += out.length;
       }
-      if (stale.length < batch) return { indexed, behind: false };
+      this.mark = next;
+      if (stale.length < batch) {
+        behind = false;
+        break;
+      }
     }
-    return { indexed, behind: true };
+    await this.saveMark(indexed > 0);
+    return { indexed, behind };
+  }
+
+  /** Saves the catch-up mark when it moved (see {@link catchUpAtMost}); a failure is logged, not thrown. */
+  private async saveMark(indexed: boolean): Promise<void> {
+    const mark = this.mark;
+    if (mark === undefined || mark === this.savedMark) return;
+    const now = Date.now();
+    if (!indexed && now - this.savedAt < MARK_SAVE_MS) return;
+    try {
+      await this.o.store.monitor.saveIndexMark(mark);
+      this.savedMark = mark;
+      this.savedAt = now;
+    } catch (e) {
+      this.o.logger.warn({ error: (e as Error).message }, 'monitor: catch-up mark not saved; a restart reads more reports');
+    }
   }
 
   /**
@@ -891,8 +921,7 @@ export class Monitor {
         break;
       }
     }
-    const verdicts = await this.o.store.monitor.verdictsOf([...byDigest.keys()]);
-    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
+    const [verdicts, used] = await Promise.all([this.o.store.monitor.verdictsOf([...byDigest.keys()]), this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE)]);
     const policy = this.o.policy();
     // Grouped once: a package held by many images must not cost images × verdicts.
     const verdictsBy = new Map<Digest, typeof verdicts>();
@@ -943,14 +972,15 @@ export class Monitor {
       if (l) l.push(h);
       else byDigest.set(h.digest, [h]);
     }
+    // both reads at once (PostgreSQL: two pooled connections, one round trip of waiting)
+    const [verdicts, used] = await Promise.all([this.o.store.monitor.verdictsOf([...byDigest.keys()]), this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE)]);
     // verdicts grouped once (linear), not filtered per image
     const verdictsBy = new Map<Digest, Verdict[]>();
-    for (const v of await this.o.store.monitor.verdictsOf([...byDigest.keys()])) {
+    for (const v of verdicts) {
       const l = verdictsBy.get(v.digest);
       if (l) l.push(v);
       else verdictsBy.set(v.digest, [v]);
     }
-    const used = await this.o.store.workloads.workloadsOf([...byDigest.keys()], WORKLOADS_PER_IMAGE);
     const policy = this.o.policy();
     const images = [...byDigest].map(([digest, list]) => ({
       digest,
@@ -998,6 +1028,8 @@ const OUTBOX_LEASE_MS = 120_000;
 const INDEX_WRITE_BATCH = 100;
 /** Stale reports read per store query while catching up. */
 const CATCH_UP_BATCH = 500;
+/** The catch-up mark is saved at most this often (ms) while nothing is indexed. */
+const MARK_SAVE_MS = 10_000;
 /** Longest advisory id accepted (OSV ids and aliases are far shorter; CVE ids are at most ~20). */
 export const ADVISORY_ID_MAX = 128;
 const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;

@@ -33,6 +33,8 @@ export interface MigratedTable {
   serial?: string;
   /** No unique key: paged by offset inside the source's snapshot instead of by key. */
   offsetPaged?: boolean;
+  /** Columns the target's own triggers fill (not copied, not compared). */
+  ownColumns?: string[];
 }
 
 /**
@@ -44,7 +46,7 @@ export const MIGRATED_TABLES: readonly MigratedTable[] = [
   { name: 'events', order: ['seq'], intColumns: ['seq'], serial: 'seq' },
   { name: 'verdicts', order: ['registry', 'repository', 'digest'] },
   { name: 'tags', order: ['registry', 'repository', 'tag', 'at', 'digest', 'allowed'], intColumns: ['at', 'allowed'], offsetPaged: true },
-  { name: 'reports', order: ['digest'] },
+  { name: 'reports', order: ['digest'], ownColumns: ['write_seq'] },
   { name: 'layers', order: ['key'] },
   { name: 'audit', order: ['seq'], intColumns: ['seq'], serial: 'seq' },
   { name: 'exceptions', order: ['id'], intColumns: ['id'], serial: 'id' },
@@ -65,6 +67,18 @@ export const MIGRATED_TABLES: readonly MigratedTable[] = [
   { name: 'image_workloads', order: ['digest', 'cluster', 'namespace', 'kind', 'name'] },
   { name: 'cluster_state', order: ['name'] },
 ];
+
+/**
+ * Tables created by the migrations that are not copied: `index_marks` holds a position in the source's
+ * own numbering of report writes, meaningless on the target (without one, the monitor's catch-up reads
+ * every report once and saves its own).
+ */
+export const UNCOPIED_TABLES: readonly string[] = ['index_marks'];
+
+/** The columns of `t` on `side` that are copied (all but those the target fills itself). */
+async function copiedColumns(side: Side, t: MigratedTable): Promise<string[]> {
+  return (await side.columns(t.name)).filter((c) => !(t.ownColumns ?? []).includes(c));
+}
 
 /** One table's outcome: rows copied, and the checksum both sides agreed on (hex SHA-256 of the canonical rows). */
 export interface TableSummary {
@@ -252,7 +266,7 @@ async function advanceSerial(side: Side, t: MigratedTable & { serial: string }, 
 async function refuseNul(src: Side): Promise<void> {
   const bad: string[] = [];
   for (const t of MIGRATED_TABLES) {
-    const cols = await src.columns(t.name);
+    const cols = await copiedColumns(src, t);
     const n = Number((await src.all(`SELECT COUNT(*) AS n FROM ${t.name} WHERE ${cols.map((c) => `instr(CAST(${c} AS BLOB), X'00') > 0`).join(' OR ')}`))[0].n);
     if (n > 0) bad.push(`${t.name}: ${n} row(s)`);
   }
@@ -310,8 +324,8 @@ export async function migrateStore(opts: MigrateOptions): Promise<TableSummary[]
     if (dst.kind === 'postgres' && src.kind === 'sqlite') await refuseNul(src);
     const out: TableSummary[] = [];
     for (const t of MIGRATED_TABLES) {
-      const cols = await src.columns(t.name);
-      const dcols = await dst.columns(t.name);
+      const cols = await copiedColumns(src, t);
+      const dcols = await copiedColumns(dst, t);
       if (cols.length !== dcols.length || cols.some((c) => !dcols.includes(c))) {
         throw new PushgateError('STORE', `table ${t.name} has columns (${cols.join(', ')}) in the source and (${dcols.join(', ')}) in the target; both must run the same pushgate version`);
       }

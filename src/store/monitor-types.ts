@@ -146,10 +146,26 @@ export interface AffectedPageRequest {
 /** Monitoring persistence; every method may reject with PushgateError STORE. */
 export interface MonitorStore {
   /**
-   * Digests whose stored report, written at or after `since` (ms), is newer than their index (or not
-   * indexed), with the report's time, oldest first.
+   * Digests whose stored report is newer than their index (or not indexed), with the report's time
+   * (`created_at`, ms), among the reports written at or after `mark`, in write order, at most `limit`.
+   *
+   * `mark` is a position in the store's own numbering of report writes (migration
+   * `report-write-seq-and-index-mark`: SQLite numbers each write MAX + 1 under its single writer;
+   * PostgreSQL records the writing transaction's id, xid8); 0 reads from the first. `next` is the
+   * mark for the next call: every report written below it was either returned here or not stale when
+   * read, including reports of transactions that commit after later ones (PostgreSQL: `next` is at
+   * most the read's snapshot xmin, below which every transaction has ended). A `mark` the store
+   * cannot have given (beyond its newest write, e.g. after a restore into another PostgreSQL cluster)
+   * reads from the first.
    */
-  staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>>;
+  staleIndexes(mark: number, limit: number): Promise<{ stale: Array<{ digest: Digest; reportAt: number }>; next: number }>;
+  /** The catch-up mark saved by {@link saveIndexMark}, 0 when none (a new or migrated store). */
+  indexMark(): Promise<number>;
+  /**
+   * Saves the catch-up mark (every report written below it was indexed), unless a higher one is saved:
+   * replicas move it forward only (a saved mark the store cannot have given is replaced).
+   */
+  saveIndexMark(mark: number): Promise<void>;
   /** Replaces the index of one image (first-seen times of findings that stay are kept). */
   putIndex(index: ImageIndex): Promise<void>;
   /** {@link putIndex} of several images in one transaction (an image named twice: its last index). */

@@ -53,14 +53,39 @@ export class PostgresMonitorStore implements MonitorStore {
     }
   }
 
-  async staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
+  async staleIndexes(mark: number, limit: number): Promise<{ stale: Array<{ digest: Digest; reportAt: number }>; next: number }> {
+    // The horizon first, in its own statement: every transaction below its xmin had ended before the read
+    // below took its snapshot, so their reports are in it; one still running (however low its id) is not
+    // below it and is read next time. A mark beyond xmax is from another cluster's numbering.
+    const h = (await this.q('index horizon', 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax', [], 'pushgate_index_horizon')).rows[0];
+    const xmin = Number(h.xmin);
+    const from = mark > Number(h.xmax) ? 0 : mark;
     const r = await this.q(
       'stale indexes',
-      'SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= $1 AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT $2',
-      [since, limit],
-      'pushgate_stale_indexes',
+      `SELECT r.digest, r.created_at, r.write_seq::text AS seq FROM reports r LEFT JOIN image_index i ON i.digest = r.digest
+       WHERE r.write_seq >= $1::text::xid8 AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.write_seq, r.digest LIMIT $2`,
+      [String(from), limit],
+      'pushgate_stale_indexes_by_seq',
     );
-    return r.rows.map((x) => ({ digest: String(x.digest) as Digest, reportAt: Number(x.created_at) }));
+    const stale = r.rows.map((x) => ({ digest: String(x.digest) as Digest, reportAt: Number(x.created_at) }));
+    // a full page: reports below its last one's transaction were all read (those of that one maybe not)
+    const next = r.rows.length < limit ? xmin : Math.min(xmin, Number(r.rows[r.rows.length - 1].seq));
+    return { stale, next: Math.max(from, next) };
+  }
+
+  async indexMark(): Promise<number> {
+    const r = await this.q('index mark', "SELECT mark FROM index_marks WHERE name = 'reports'", [], 'pushgate_index_mark');
+    return r.rows[0] ? Number(r.rows[0].mark) : 0;
+  }
+
+  async saveIndexMark(mark: number): Promise<void> {
+    await this.q(
+      'save index mark',
+      `INSERT INTO index_marks (name, mark) VALUES ('reports', $1) ON CONFLICT (name) DO UPDATE SET mark =
+         CASE WHEN index_marks.mark > pg_snapshot_xmax(pg_current_snapshot())::text::bigint THEN EXCLUDED.mark ELSE GREATEST(index_marks.mark, EXCLUDED.mark) END`,
+      [mark],
+      'pushgate_save_index_mark',
+    );
   }
 
   async putIndex(index: ImageIndex): Promise<void> {

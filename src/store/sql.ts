@@ -405,4 +405,46 @@ ALTER TABLE image_index ADD COLUMN findings_sig TEXT;
 ALTER TABLE reports ADD COLUMN patch TEXT;
 `,
   },
+  {
+    // Monitor catch-up: which reports were written since the last look, without reading them all. Every
+    // write of a report row is numbered by the store itself (a trigger, whatever statement writes it), in
+    // an order a reader can trust: SQLite numbers it MAX + 1 inside its single writer, so the numbers
+    // commit in order; PostgreSQL records the writing transaction's id (xid8), and a reader takes as safe
+    // only what lies below its snapshot's xmin (every transaction below it has ended), so a transaction
+    // that commits after a later one is never passed over. `index_marks` keeps the point below which every
+    // report was indexed, so a restarted process (or a CLI run) does not read every report again. Neither
+    // is copied by `store migrate` (each engine numbers its own writes; a missing mark means "from the start").
+    version: 19,
+    name: 'report-write-seq-and-index-mark',
+    sql: `
+CREATE TABLE IF NOT EXISTS index_marks (
+  name TEXT PRIMARY KEY,
+  mark BIGINT NOT NULL
+);
+`,
+    sqlite: `
+ALTER TABLE reports ADD COLUMN write_seq INTEGER;
+UPDATE reports SET write_seq = rowid;
+CREATE INDEX IF NOT EXISTS reports_by_write_seq ON reports (write_seq);
+CREATE TRIGGER IF NOT EXISTS reports_write_seq_insert AFTER INSERT ON reports
+BEGIN
+  UPDATE reports SET write_seq = (SELECT COALESCE(MAX(write_seq), 0) + 1 FROM reports) WHERE digest = NEW.digest;
+END;
+CREATE TRIGGER IF NOT EXISTS reports_write_seq_update AFTER UPDATE OF digest, body, patch, created_at ON reports
+BEGIN
+  UPDATE reports SET write_seq = (SELECT COALESCE(MAX(write_seq), 0) + 1 FROM reports) WHERE digest = NEW.digest;
+END;
+`,
+    postgres: `
+ALTER TABLE reports ADD COLUMN write_seq xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX IF NOT EXISTS reports_by_write_seq ON reports (write_seq);
+CREATE OR REPLACE FUNCTION pushgate_report_write_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.write_seq := pg_current_xact_id();
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER reports_write_seq BEFORE INSERT OR UPDATE ON reports FOR EACH ROW EXECUTE FUNCTION pushgate_report_write_seq();
+`,
+  },
 ];

@@ -104,11 +104,29 @@ export class SqliteMonitorStore implements MonitorStore {
     }
   }
 
-  async staleIndexes(since: number, limit: number): Promise<Array<{ digest: Digest; reportAt: number }>> {
-    return this.wrap('stale indexes', () =>
-      (this.st('SELECT r.digest, r.created_at FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.created_at >= ? AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.created_at, r.digest LIMIT ?')
-        .all(since, limit) as Row[]).map((r) => ({ digest: String(r.digest) as Digest, reportAt: Number(r.created_at) })),
-    );
+  async staleIndexes(mark: number, limit: number): Promise<{ stale: Array<{ digest: Digest; reportAt: number }>; next: number }> {
+    // One read transaction: the newest write number and the stale reports from one snapshot. Writes are
+    // numbered under the single writer, so every number up to the newest is committed and in that snapshot.
+    return this.wrap('stale indexes', () => this.db.transaction(() => {
+      const top = Number((this.st('SELECT COALESCE(MAX(write_seq), 0) AS top FROM reports').get() as Row).top);
+      const from = mark > top + 1 ? 0 : mark;
+      const rows = this.st('SELECT r.digest, r.created_at, r.write_seq FROM reports r LEFT JOIN image_index i ON i.digest = r.digest WHERE r.write_seq >= ? AND (i.digest IS NULL OR i.report_at < r.created_at) ORDER BY r.write_seq LIMIT ?')
+        .all(from, limit) as Row[];
+      const stale = rows.map((r) => ({ digest: String(r.digest) as Digest, reportAt: Number(r.created_at) }));
+      const next = rows.length < limit ? top + 1 : Number(rows[rows.length - 1].write_seq);
+      return { stale, next: Math.max(from, next) };
+    })());
+  }
+
+  async indexMark(): Promise<number> {
+    return this.wrap('index mark', () => Number((this.st("SELECT mark FROM index_marks WHERE name = 'reports'").get() as Row | undefined)?.mark ?? 0));
+  }
+
+  async saveIndexMark(mark: number): Promise<void> {
+    this.wrap('save index mark', () => {
+      this.st(`INSERT INTO index_marks (name, mark) VALUES ('reports', @mark) ON CONFLICT (name) DO UPDATE SET mark =
+        CASE WHEN index_marks.mark > (SELECT COALESCE(MAX(write_seq), 0) + 1 FROM reports) THEN excluded.mark ELSE MAX(index_marks.mark, excluded.mark) END`).run({ mark });
+    });
   }
 
   async putIndex(index: ImageIndex): Promise<void> {
@@ -408,11 +426,16 @@ export class SqliteMonitorStore implements MonitorStore {
  * extra one says whether there are more). `page` walks the `(alias, digest, fkey)` primary key from
  * `$2` and stops after `$3` images; the findings are then one range of that key, up to the page's last
  * digest (a join on the page would let a planner scan every row of the alias and probe the page).
+ * The same digest range is repeated on `image_findings`: it changes no row (each hit is one key of it)
+ * but bounds that side too, so a plan made without statistics (a new store, PostgreSQL's generic plan
+ * of the prepared statement) probes its primary key per hit rather than building a bitmap per hit
+ * (measured: 404 hits, 15 ms → 2 ms).
  */
 export const AFFECTED_PAGE_SQL = `WITH page AS (SELECT DISTINCT digest FROM finding_ids WHERE alias = $1 AND digest > $2 ORDER BY digest LIMIT $3)
 SELECT a.digest, a.fkey, f.first_seen, f.body FROM finding_ids a
 JOIN image_findings f ON f.digest = a.digest AND f.fkey = a.fkey
 WHERE a.alias = $1 AND a.digest > $2 AND a.digest <= (SELECT max(digest) FROM page)
+  AND f.digest > $2 AND f.digest <= (SELECT max(digest) FROM page)
 ORDER BY a.digest, a.fkey`;
 
 /**
