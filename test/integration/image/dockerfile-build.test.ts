@@ -10,10 +10,9 @@
  * The base stands in for node:20-bookworm-slim (no registry outside npm and apt is reachable here): the
  * lab's debian-minbase image (built from Debian packages) plus this machine's node and npm, its Node
  * headers (so node-gyp needs no download), its apt sources and its CA trust store (so apt and npm inside
- * the build reach the same mirrors as the host), and the apt settings the official Debian images carry
- * (debuerreotype's minimizing config: dpkg `force-unsafe-io`, no Translation indexes). The longest step
- * is better-sqlite3 compiled from source in `npm ci` (no prebuilt binary is reachable here), which is
- * the Dockerfile's fallback path for builds without one: kept, as it is what such builds run.
+ * the build reach the same mirrors as the host). The longest step is better-sqlite3 compiled from
+ * source in `npm ci` (no prebuilt binary is reachable here: the Dockerfile's fallback path for builds
+ * without one, so it stays).
  */
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -70,8 +69,7 @@ describe('Dockerfile built with buildah', function () {
     fs.writeFileSync(path.join(ctx, 'Containerfile'), [
       'FROM localhost/pushgate-test/minbase:bookworm',
       'COPY rootfs/ /',
-      'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version'
-        + ` && echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/docker-apt-speedup && echo 'Acquire::Languages "none";' > /etc/apt/apt.conf.d/docker-no-languages`,
+      'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version',
       'ENV npm_config_nodedir=/usr/local NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
       '',
     ].join('\n'));
