@@ -27,9 +27,12 @@ COPY ui ./ui
 RUN npm run build
 
 # ---- prod-deps: production dependencies only (native modules built against the same base) ----
-# (its `prepare` finds dist/ current and leaves it.)
+# `npm prune` removes the dev dependencies from the tree `npm ci` installed above (same lockfile, same
+# package set as `npm ci --omit=dev`) and keeps better-sqlite3's native build: a second `npm ci` would
+# delete node_modules and, without a reachable prebuilt binary, compile SQLite from source again
+# (about 2 minutes of one core).
 FROM build AS prod-deps
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime ----
 FROM ${RUNTIME_IMAGE} AS runtime
