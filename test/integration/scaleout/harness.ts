@@ -24,17 +24,7 @@ export interface Replica {
   killedByTest: boolean;
 }
 
-/** A free loopback TCP port chosen by the kernel (for programs that cannot report an ephemeral port back). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort } from '../../helpers/ports.js';
 
 /**
  * Starts `pushgate serve --config FILE` (whose `server.listen` is `127.0.0.1:0`) and resolves once it

@@ -12,20 +12,11 @@ import fc from 'fast-check';
 import { PushgateError } from '../../../src/core/index.js';
 import { openStore } from '../../../src/store/index.js';
 import { isConnectionError } from '../../../src/store/postgres-store.js';
+import { freePort } from '../../helpers/ports.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 
 const PG = new URL(process.env.PUSHGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** A TCP forwarder 127.0.0.1:port → the test PostgreSQL server. */
 function forwarder(port: number): Promise<net.Server> {
