@@ -57,7 +57,9 @@ describe('Dockerfile', () => {
     const build = instrs.filter((i) => i.stage === 0 && i.op === 'RUN').map((i) => i.args).join('\n');
     expect(build).to.contain('npm ci');
     expect(build).to.contain('npm run build');
-    const prod = instrs.filter((i) => i.op === 'RUN' && /npm ci/.test(i.args) && /--omit=dev/.test(i.args));
+    // Production dependencies: a fresh `npm ci --omit=dev`, or `npm prune --omit=dev` of the tree the build
+    // stage installed from the same lockfile (same package set, without compiling native modules again).
+    const prod = instrs.filter((i) => i.op === 'RUN' && /npm (ci|prune)\b/.test(i.args) && /--omit=dev/.test(i.args));
     expect(prod).to.have.length(1);
     const prodStage = stages[prod[0].stage].name;
     const nm = final.find((i) => i.op === 'COPY' && /node_modules/.test(i.args));
