@@ -146,8 +146,9 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
     const base = r.findings.filter((f) => f.origin === 'base');
     const own = r.findings.filter((f) => f.origin !== 'base');
     const named = r.bases?.find((b) => b.repository);
-    const name = named ? `${named.repository}${named.tags.length ? `:${named.tags[0]}` : ''}` : 'base image';
-    out.push('', `VULNERABILITIES FROM THE BASE IMAGE ${name} (${base.length})`, ...(base.length ? renderFindingsByPackage({ ...r, findings: base }) : ['  none']));
+    // An unnamed base (found by history alone) is not named twice: "FROM THE BASE IMAGE (21)".
+    const name = named ? ` ${named.repository}${named.tags.length ? `:${named.tags[0]}` : ''}` : '';
+    out.push('', `VULNERABILITIES FROM THE BASE IMAGE${name} (${base.length})`, ...(base.length ? renderFindingsByPackage({ ...r, findings: base }) : ['  none']));
     out.push('', `VULNERABILITIES FROM THE IMAGE'S OWN LAYERS (${own.length})`, ...(own.length ? renderFindingsByPackage({ ...r, findings: own }) : ['  none']));
   } else if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
   if (r.eol?.length) {

@@ -48,6 +48,14 @@ describe('cli: table in risk order with exploitation and severity-source marks',
     expect(lines[at + 1]).to.equal('  os-eol       debian 12 (Bookworm) (os-release): regular support ended 2026-07-11; extended support until 2028-06-30');
   });
 
+  it('the base section names the base when the catalog named it, and says "base image" once when not', () => {
+    const r = report([{ ...perl, origin: 'base' }, { ...unknown, origin: 'app' }]);
+    const heading = (x: ScanReport) => renderTable(x).split('\n').find((l) => l.startsWith('VULNERABILITIES FROM THE BASE IMAGE'));
+    const found: NonNullable<ScanReport['bases']>[number] = { platform: 'linux/amd64', method: 'history', layers: [`sha256:${'a'.repeat(64)}`], tags: [], note: 'guessed from the image history' };
+    expect(heading({ ...r, bases: [found] })).to.equal('VULNERABILITIES FROM THE BASE IMAGE (1)');
+    expect(heading({ ...r, bases: [{ ...found, method: 'chain', repository: 'lab/debian', tags: ['12.0'] }] })).to.equal('VULNERABILITIES FROM THE BASE IMAGE lab/debian:12.0 (1)');
+  });
+
   it('compareRisk is a total order: KEV before not, then higher EPSS, then higher CVSS (property)', () => {
     const arb = fc.record({
       kev: fc.boolean(), epss: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }), cvss: fc.option(fc.double({ min: 0, max: 10, noNaN: true }), { nil: undefined }), id: fc.string({ maxLength: 4 }),
