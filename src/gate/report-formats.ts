@@ -151,8 +151,9 @@ function cdxSeverity(Enums: typeof CycloneDx.Enums): Record<Severity, CycloneDx.
  * container, name the repository, version the tag, the manifest digest as a SHA-256 hash, bom-ref
  * `base:<platform>:<digest>`), each with `pushgate:base:*` properties (method, tags, registry, platform,
  * layers, note, recommendation); a base found by history alone (no name) gives only the properties on
- * `metadata.component`. Components and vulnerabilities carry `pushgate:origin` (`base` or `app`).
- * Returns the serialized JSON text.
+ * `metadata.component`. Components and vulnerabilities carry `pushgate:origin` (`base` or `app`); OS
+ * package components their source package as `pushgate:sourceName`/`pushgate:sourceVersion` (read back by
+ * `scan sbom:`, src/scan/sbom-input.ts). Returns the serialized JSON text.
  */
 export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
   const { Enums, Models, Serialize, Spec } = cyclonedx();
@@ -171,6 +172,10 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
     if (p.layer) c.properties.add(new Models.Property('pushgate:layer', p.layer));
     if (p.platform) c.properties.add(new Models.Property('pushgate:platform', p.platform));
     if (p.origin) c.properties.add(new Models.Property('pushgate:origin', p.origin));
+    // OS advisories name source packages (perl, not perl-base): without them `scan sbom:` of this BOM
+    // would match fewer advisories than the image scan it came from.
+    if (p.sourceName) c.properties.add(new Models.Property('pushgate:sourceName', p.sourceName));
+    if (p.sourceVersion) c.properties.add(new Models.Property('pushgate:sourceVersion', p.sourceVersion));
     byKey.set(key, c);
     bom.components.add(c);
   }

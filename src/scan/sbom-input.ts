@@ -12,8 +12,9 @@
  * SPDX `primaryPackagePurpose: OPERATING-SYSTEM`). An OS package whose release is unknown, or differs
  * from the one the SBOM's other OS packages name, is listed as a diagnostic (incomplete) and not
  * matched: matching it against the advisories of a guessed release would be a guess. The source package
- * comes from the `upstream` qualifier (`glibc` or `glibc@2.36-9`, purl-spec deb/apk/rpm) or trivy's
- * `aquasecurity:trivy:SrcName`/`SrcVersion` properties; deb/rpm `epoch` qualifiers are prefixed.
+ * comes from the `upstream` qualifier (`glibc` or `glibc@2.36-9`, purl-spec deb/apk/rpm), trivy's
+ * `aquasecurity:trivy:SrcName`/`SrcVersion` properties or pushgate's own `pushgate:sourceName`/
+ * `pushgate:sourceVersion` (its `--format cyclonedx`); deb/rpm `epoch` qualifiers are prefixed.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -222,10 +223,11 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
       const epoch = q.epoch && p.type !== 'apk' ? `${q.epoch}:` : '';
       const version = `${epoch}${p.version}`;
       const up = q.upstream ? /^([^@]+)(?:@(.+))?$/.exec(q.upstream) : null;
-      const srcName = e.props['aquasecurity:trivy:SrcName'] || up?.[1];
-      const srcVer = e.props['aquasecurity:trivy:SrcVersion']
+      const srcName = e.props['aquasecurity:trivy:SrcName'] || e.props['pushgate:sourceName'] || up?.[1];
+      const trivySrcVer = e.props['aquasecurity:trivy:SrcVersion']
         ? `${e.props['aquasecurity:trivy:SrcEpoch'] && e.props['aquasecurity:trivy:SrcEpoch'] !== '0' ? `${e.props['aquasecurity:trivy:SrcEpoch']}:` : ''}${e.props['aquasecurity:trivy:SrcVersion']}${e.props['aquasecurity:trivy:SrcRelease'] ? `-${e.props['aquasecurity:trivy:SrcRelease']}` : ''}`
-        : up?.[2];
+        : undefined;
+      const srcVer = trivySrcVer || e.props['pushgate:sourceVersion'] || up?.[2];
       const pkg: Package = {
         ecosystem: eco, name: p.name, version, purl: e.purl, path: pathOf, analyzer,
         ...(srcName ? { sourceName: srcName } : {}), ...(srcVer ? { sourceVersion: srcVer } : {}), ...(q.arch ? { arch: q.arch } : {}),

@@ -6,7 +6,8 @@
  * - the SPDX 2.3 example of the SPDX specification is read (its one purl) and its purl-less packages
  *   are reported, not guessed;
  * - SBOMs written from the lab Debian image's packages (CycloneDX with an operating-system component,
- *   SPDX with `distro=` qualifiers; source packages from `upstream=`) give the image's own findings.
+ *   SPDX with `distro=` qualifiers; source packages from `upstream=`), and pushgate's own CycloneDX of
+ *   the image, give the image's own findings.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -102,6 +103,18 @@ describe('cli: pushgate scan sbom:FILE', function () {
       expect(image.findings.length).to.be.greaterThan(0);
       expect(r.findings.map(key).sort()).to.deep.equal(image.findings.map(key).sort());
       expect(r.verdict.decision).to.be.oneOf(['allow', 'warn']);
+      expect(r.complete).to.equal(true);
+    });
+
+    it('pushgate\'s own --format cyclonedx of the image, scanned as sbom:, gives the image\'s findings (source packages kept)', () => {
+      const cdx = scan([`oci:${labImages()}/debian-minbase:bookworm`, '--format', 'cyclonedx', '-q']);
+      expect(cdx.status, cdx.stderr).to.be.oneOf([0, 1]);
+      const file = path.join(dir, 'own.cdx.json');
+      fs.writeFileSync(file, cdx.stdout);
+      const r = report(`sbom:${file}`);
+      expect(r.packages).to.have.length(image.packages.length);
+      expect(image.findings.some((f) => image.packages.some((p) => p.name === f.package && p.sourceName && p.sourceName !== p.name)), 'some findings come through a source package').to.equal(true);
+      expect(r.findings.map(key).sort()).to.deep.equal(image.findings.map(key).sort());
       expect(r.complete).to.equal(true);
     });
 
