@@ -80,7 +80,7 @@ export interface RefusalContext {
 
 /**
  * The registry error for a refused manifest: code `DENIED`, a one-line message such as
- * `pushgate refused team/app:1 (quarantine): rules fixable-high-vulns; worst: NSWG-NPM-458 adm-zip
+ * `pushgate refused team/app:1 for linux/amd64 (quarantine); rules fixable-high-vulns; worst: NSWG-NPM-458 adm-zip
  * 0.4.7 (high, fixed in 0.4.9); report: http://…`, and a `detail` object with the same data.
  */
 export function refusalError(c: RefusalContext): RegistryErrorBody {
