@@ -88,7 +88,7 @@ say "verdicts"
 for ref in lab/debian:bookworm lab/node-app:vuln lab/adm-zip:0.4.7 lab/multiarch:1.0; do
   wait_verdict "$ref"
   api "/api/v1/verdicts?image=$REG/$ref" | jq -r --arg ref "$ref" \
-    '"\($ref)  ->  \(.decision | ascii_upcase)  (\(.enforcement.action // "none") \(.enforcement.status // ""): \(.enforcement.detail // "-"))", (.reasons[] | "    [\(.action)] \(.rule): \(.message)")'
+    '"\($ref)  ->  \(.decision | ascii_upcase)  (\(if (.enforcement.action // "none") == "none" then "nothing to enforce" else "\(.enforcement.action) \(.enforcement.status // ""): \(.enforcement.detail // "-")" end))", (.reasons[] | "    [\(.action)] \(.rule): \(.message)")'
 done
 
 say "what happened in the registry"
