@@ -29,7 +29,7 @@ export class ConfigError extends PushgateError {
   readonly problems: ConfigProblem[];
 
   constructor(problems: ConfigProblem[], summary?: string) {
-    const head = summary ?? `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}); fix them and retry`;
+    const head = summary ?? (problems.length === 1 ? 'invalid configuration (1 problem); fix it and retry' : `invalid configuration (${problems.length} problems); fix them and retry`);
     super('BAD_CONFIG', [head, ...problems.map(formatProblem)].join('\n'), { details: { problems } });
     this.name = 'ConfigError';
     this.problems = problems;

@@ -162,6 +162,12 @@ describe('config: loadConfig', () => {
     ]);
   });
 
+  it('the message\'s first line counts the problems in words that fit the count', () => {
+    const problem = { file: 'c.yaml', line: 1, col: 1, key: 'server', message: 'm' };
+    expect(new ConfigError([problem]).message.split('\n')[0]).to.equal('invalid configuration (1 problem); fix it and retry');
+    expect(new ConfigError([problem, problem]).message.split('\n')[0]).to.equal('invalid configuration (2 problems); fix them and retry');
+  });
+
   it('reports every problem of a bad file at once, in line order', () => {
     const lines = problems(() => loadConfig(path.join(FIX, 'bad-many.yaml'), {}));
     const f = 'test/fixtures/config/bad-many.yaml';
