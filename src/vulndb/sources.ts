@@ -199,6 +199,16 @@ export function cacheFileFor(dbPath: string, key: string): string {
 }
 
 /**
+ * The text of a failed fetch: Node's fetch (undici) says only "fetch failed" and keeps the reason
+ * (`getaddrinfo ENOTFOUND host`, `connect ECONNREFUSED …`, a certificate error) in `cause`.
+ */
+export function fetchErrorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
+}
+
+/**
  * Downloads `url` to its cache file unless the server answers 304 to the conditional request built
  * from `prev`. Returns the new cache entry and whether the body was downloaded. Network failures and
  * HTTP errors are PushgateError NETWORK / VULNDB naming the URL.
@@ -218,7 +228,7 @@ export async function fetchToCache(
   try {
     res = await fetchImpl(url, { headers, redirect: 'follow' });
   } catch (err) {
-    throw new PushgateError('NETWORK', `GET ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retryable: true });
+    throw new PushgateError('NETWORK', `GET ${url}: ${fetchErrorText(err)}`, { cause: err, retryable: true });
   }
   if (res.status === 304 && havePrev && prev) {
     log(`${url}: not modified (304), using the copy from the last update`);

@@ -405,6 +405,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     };
 
     const enrichment: Array<{ src: string; kind: Exclude<SourceKindName, 'osv'>; location: string }> = [];
+    // OSV sources that failed on the network: when nothing was imported and all failed that way, the error says how to do it offline
+    let unreachable = 0;
     for (const src of sources) {
       const spec = parseSourceSpec(src);
       if (spec.kind !== 'osv') {
@@ -444,6 +446,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         newHttp.delete(spec.location);
         stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
         const msg = err instanceof Error ? err.message : String(err);
+        if (err instanceof PushgateError && err.code === 'NETWORK') unreachable++;
         stats.badRecords.push({ file: src, error: msg });
         log(`${src}: ${msg}`);
       }
@@ -458,7 +461,10 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     }
     if (stats.imported === 0) {
       const why = stats.badRecords.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ');
-      throw new PushgateError('VULNDB', `db update: nothing could be imported from ${sources.join(', ')}${why ? ` (${why})` : ''}; the previous database is kept`);
+      const offline = unreachable > 0 && unreachable === stats.badRecords.length
+        ? '; offline, download the OSV exports where the network is reachable and run `pushgate db update --source FILE|DIR` here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)'
+        : '';
+      throw new PushgateError('VULNDB', `db update: nothing could be imported from ${sources.join(', ')}${why ? ` (${why})` : ''}; the previous database is kept${offline}`);
     }
     // the highest rating among each record and the records sharing an id or alias with it (one hop:
     // records that merely share a third record's alias are not chained together); the NVD rating, KEV

@@ -195,6 +195,27 @@ describe('vulndb database', function () {
       }
     });
 
+    it('an update whose every source is unreachable names the network error and how to update offline', async () => {
+      // Node's fetch (undici) throws "fetch failed" and keeps the reason in `cause`.
+      const down = (() => Promise.reject(new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND osv.example.test') }))) as unknown as typeof fetch;
+      try {
+        await updateDb({ path: path.join(tmp, 'offline.sqlite'), sources: ['https://osv.example.test/Debian/all.zip', 'https://osv.example.test/npm/all.zip'], fetch: down });
+        expect.fail('update should fail');
+      } catch (err) {
+        expect(isPushgateError(err, 'VULNDB')).to.equal(true);
+        const m = (err as Error).message;
+        expect(m).to.include('GET https://osv.example.test/Debian/all.zip: fetch failed (getaddrinfo ENOTFOUND osv.example.test)');
+        expect(m).to.match(/previous database is kept; offline, download the OSV exports .*pushgate db update --source FILE\|DIR.*PUSHGATE_VULNDB_MIRROR/);
+      }
+      // a source that is not a network failure: no offline advice
+      try {
+        await updateDb({ path: path.join(tmp, 'offline.sqlite'), sources: [path.join(tmp, 'does-not-exist')], fetch: down });
+        expect.fail('update should fail');
+      } catch (err) {
+        expect((err as Error).message).to.not.include('offline');
+      }
+    });
+
     it('an update that fails leaves the old database answering', async () => {
       const p = path.join(tmp, 'swap.sqlite');
       fs.writeFileSync(path.join(dir, 'A-1.json'), rec('A-1', [npmAff('pkg-a', [{ introduced: '0' }])]));
