@@ -89,7 +89,7 @@ export function register(program: Command): void {
   program
     .command('monitor')
     .description('judge stored images again after a vulnerability database change (no registry traffic)')
-    .option('--config <file>', 'configuration file')
+    .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG or config/pushgate.yaml)')
     .option('--all', 'judge every stored image again, not only those the last database change can touch')
     .option('--rescan', 'scan again, from the registry, every stored image whose inventory an older analyzer set made')
     .action(async (opts: { config?: string; all?: boolean; rescan?: boolean }) => {
@@ -118,7 +118,7 @@ export function register(program: Command): void {
     .command('affected')
     .description('list stored images with an advisory (by id or alias, e.g. a CVE), a page at a time')
     .argument('<id>', 'advisory id or alias: CVE-2024-3094, GHSA-…, NSWG-NPM-458, …')
-    .option('--config <file>', 'configuration file')
+    .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG or config/pushgate.yaml)')
     .option('--format <format>', 'table | json', 'table')
     .option('--limit <n>', `images per page, ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`, String(AFFECTED_LIMIT.default))
     .option('--after <digest>', 'start after this image digest (the "next" of the previous page)')

@@ -17,7 +17,7 @@ export function register(program: Command): void {
   program
     .command('reconcile')
     .description('scan every tag of the guarded registries that has no verdict')
-    .option('--config <file>', 'configuration file')
+    .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG or config/pushgate.yaml)')
     .option('--registry <name>', 'only this configured registry')
     .option('--no-enforce', 'queue and judge, but let `pushgate serve` workers process (default: process here)')
     .action(async (opts: { config?: string; registry?: string; enforce: boolean }) => {
