@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
+bash scripts/ensure-postgres.sh
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p ui/tsconfig.json
 npx eslint src test bench ui
