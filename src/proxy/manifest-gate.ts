@@ -317,17 +317,19 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
   // `judged`: the refusal rests on complete verdicts, for which pushgate read every blob from this
   // repository, so the registry holds it. Otherwise (timeout, gate error, an incomplete scan of
   // blobs that may not exist) the repository name is only what the client sent.
-  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rule: string, action: string, detail: Record<string, unknown>, judged: boolean): Promise<number> => {
-    gate.hooks.blockedPush?.(registry.name, name, rule, 'sync', judged);
+  // `rules`: what refused it, first the one the metric names; the audit keeps all of them as `reasons`,
+  // the field verdict records use, so the console counts a refused push as it counts a quarantined one.
+  const refuse = async (status: number, err: Parameters<typeof sendRegistryError>[2], rules: string[], action: string, detail: Record<string, unknown>, judged: boolean): Promise<number> => {
+    gate.hooks.blockedPush?.(registry.name, name, rules[0]!, 'sync', judged);
     sendRegistryError(res, status, err);
-    await gate.audit({ actor, action, ...who, detail }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: audit failed'));
+    await gate.audit({ actor, action, ...who, detail: { ...detail, reasons: rules } }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: audit failed'));
     return status;
   };
 
   if (invalid) {
     gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
     const detail = isPushgateError(invalid) ? invalid.details : undefined;
-    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, 'manifest-invalid', 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message }, false);
+    return refuse(400, { code: 'MANIFEST_INVALID', message: `pushgate: ${oneLine(invalid.message)}`, detail: { digest, reason: 'manifest-invalid', ...detail } }, ['manifest-invalid'], 'proxy.refuse', { reason: 'manifest-invalid', error: invalid.message }, false);
   }
 
   // Index: every child must have been admitted before the index is even judged (annotations decide nothing).
@@ -360,7 +362,8 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
       gate.hooks.proxyGate?.((performance.now() - t0) / 1000);
       rememberRefused(ctx, `${name}@${digest}`, { rules: [...new Set(refusedChildren.flatMap((c) => c.rules))], decision: 'reject', complete: childrenComplete });
       const err = refusedIndexError(name, tag, digest, refusedChildren, ctx.reportUrl(req, refusedChildren[0]!.digest));
-      return refuse(403, err, refusedChildren[0]!.rules[0] ?? 'refused-child', 'proxy.refuse', { refusedChildren }, childrenComplete);
+      const childRules = [...new Set(refusedChildren.flatMap((c) => c.rules))];
+      return refuse(403, err, childRules.length ? childRules : ['refused-child'], 'proxy.refuse', { refusedChildren }, childrenComplete);
     }
   }
 
@@ -387,7 +390,7 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
     return refuse(
       403,
       { code: 'DENIED', message: `pushgate: the scan of ${refName(name, tag, digest)} did not finish in time (${secs}s); it goes on: retry the push in a minute`, detail: { digest, reason: 'scan-timeout' } },
-      'scan-timeout',
+      ['scan-timeout'],
       'proxy.timeout-refuse',
       { timeoutMs: config.proxy.timeoutMs },
       false,
@@ -405,7 +408,7 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
     return refuse(
       403,
       { code: 'DENIED', message: `pushgate could not check ${refName(name, tag, digest)} (${oneLine(msg)}); retry, or ask the registry's administrators`, detail: { digest, reason: 'gate-error', code: isPushgateError(e) ? e.code : 'INTERNAL' } },
-      'gate-error',
+      ['gate-error'],
       'proxy.error-refuse',
       { error: msg },
       false,
@@ -421,7 +424,7 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
     const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
     rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision, complete: verdict.complete });
     const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
-    return refuse(403, err, rules[0] ?? verdict.decision, 'proxy.refuse', { decision: verdict.decision, rules }, verdict.complete);
+    return refuse(403, err, rules.length ? rules : [verdict.decision], 'proxy.refuse', { decision: verdict.decision, rules }, verdict.complete);
   }
   // Judged again and let through: an index naming it must not be refused by an older memory of it.
   ctx.refused.delete(`${name}@${digest}`);

@@ -8,8 +8,9 @@
  * - `GET /overview`: what the console's first page shows: stored verdicts by registry and decision,
  *   the quarantine count, the queue, the vulnerability database's build time, age per source and
  *   records per ecosystem (its coverage), and the images that newly failed (newest first, at most 20).
- * - `GET /stats/blocked?days=N&bucket=day|hour`: pushes blocked (audited `verdict:quarantine` and
- *   `verdict:reject`) in the last N days (1..90, default 14), counted in the store per UTC bucket,
+ * - `GET /stats/blocked?days=N&bucket=day|hour`: pushes blocked (audited `verdict:quarantine`,
+ *   `verdict:reject`, and the push proxy's refusals `proxy.refuse`, `proxy.timeout-refuse`,
+ *   `proxy.error-refuse`) in the last N days (1..90, default 14), counted in the store per UTC bucket,
  *   registry and rule (a push blocked by two rules counts once for each rule; `pushes` counts pushes).
  * - `POST /exceptions/{id}/revoke` (admin), body `{"reason": "…"}`: revokes a stored exception.
  */
@@ -45,8 +46,12 @@ const BLOCKED_QUERY = {
   bucket: { kind: 'enum', values: ['day', 'hour'], default: 'day' },
 } as const satisfies QuerySpec;
 
-/** The actions of a push blocked by the gate. */
-const BLOCKED_ACTIONS = ['verdict:quarantine', 'verdict:reject'];
+/**
+ * The actions of a push blocked by the gate: a verdict that quarantined or rejected a pushed tag, and a
+ * manifest PUT the push proxy refused (it never reaches the registry, so no verdict record follows), the
+ * pushes `pushgate_blocked_pushes_total` counts with `mode="sync"`.
+ */
+export const BLOCKED_ACTIONS = ['verdict:quarantine', 'verdict:reject', 'proxy.refuse', 'proxy.timeout-refuse', 'proxy.error-refuse'];
 
 /** Encodes a verdict cursor for `after=` (opaque to callers). */
 export function encodeCursor(c: VerdictCursor): string {
@@ -94,7 +99,7 @@ export function addConsoleRoutes(api: Router, deps: ConsoleRouteDeps): void {
         store.countVerdicts(),
         store.countQuarantine({ state: 'quarantined' }),
         store.queueCounts(),
-        store.listAudit(200, { actions: [...BLOCKED_ACTIONS, 'monitor:changed'] }),
+        store.listAudit(200, { actions: ['verdict:quarantine', 'verdict:reject', 'monitor:changed'] }),
       ]);
       const db = gate.currentVulnDb();
       let vulndb: Record<string, unknown> | null = null;

@@ -74,7 +74,9 @@ describe('proxy with a real registry and real skopeo', function () {
     expect(r.stderr).to.match(/report: http:\/\/127\.0\.0\.1:8080\/api\/v1\/images\/sha256:[0-9a-f]{64}/);
     expect(await tagsOf(reg.url, 'bad/app')).to.not.include('1');
     expect(gate.blocked).to.deep.include({ registry: 'lab', repository: 'bad/app', rule: 'fixable-high-vulns', mode: 'sync' });
-    expect(gate.audits.some((a) => a.action === 'proxy.refuse' && a.repository === 'bad/app' && a.tag === '1')).to.equal(true);
+    // The audit names the rules as verdict records do (`reasons`), so the console counts the refused push.
+    const audit = gate.audits.find((a) => a.action === 'proxy.refuse' && a.repository === 'bad/app' && a.tag === '1');
+    expect(audit?.detail?.reasons).to.deep.equal(['fixable-high-vulns']);
   });
 
   it('refuses an image with secrets, quoting the rule and its reason', async () => {
@@ -89,6 +91,7 @@ describe('proxy with a real registry and real skopeo', function () {
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.include('for linux/arm64/v8 (reject); rules secrets');
     expect(await tagsOf(reg.url, 'mixed/m')).to.deep.equal([]);
+    expect(gate.audits.filter((a) => a.action === 'proxy.refuse' && a.repository === 'mixed/m').map((a) => a.detail?.reasons)).to.deep.include(['secrets']);
 
     // The index itself, PUT by a client that carries on after a refused child: refused, naming the platform.
     // The lab images are rebuilt with debootstrap (not reproducible): take the digests from the layout.
