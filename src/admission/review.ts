@@ -434,7 +434,13 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
       return { ...j, outcome: 'deny', decision: 'error', error: true, reasons: [`cannot resolve tag ${ref.tag} in registry ${reg.name}: ${errText(e)}; retry`] };
     }
     if (!digest) {
-      return { ...j, outcome: 'deny', decision: 'tag-not-found', reasons: [`tag ${ref.tag} does not exist in ${reg.name}/${ref.repository}`] };
+      const tag = ref.tag ?? 'latest';
+      // Why it is missing, when pushgate moved it: the registry is what decides, so this only explains.
+      const q = await gate.quarantinedTag?.(reg.name, ref.repository, tag).catch(() => undefined);
+      const why = q
+        ? `tag ${tag} of ${ref.repository} (registry ${reg.name}) was quarantined by pushgate on ${new Date(q.at).toISOString().slice(0, 10)} (${q.digest}, copy in ${q.quarantineRepository}); see GET /api/v1/images/${q.digest}; an admin releases it with POST /api/v1/quarantine/release`
+        : `tag ${tag} does not exist in ${ref.repository} of registry ${reg.name}`;
+      return { ...j, outcome: 'deny', decision: 'tag-not-found', reasons: [why] };
     }
   }
   j.digest = digest;

@@ -30,7 +30,7 @@ import { referencedDescriptors } from '../registry/manifest.js';
 import { imageScanVersion, scanImage, type ImageScan, type LayerCache, type ScanOptions } from '../scan/engine.js';
 import { ScanSlots } from '../scan/limits.js';
 import { SpillPool } from '../scan/spill.js';
-import type { ChangeRecord, QueueState, Store } from '../store/index.js';
+import type { ChangeRecord, QuarantineRecord, QueueState, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
 import { QueueWorkers, verdictAudit } from './queue-workers.js';
@@ -339,6 +339,11 @@ export class Gate implements GateApi {
     // Records of other repositories holding the same digest are interleaved; read enough to keep 50 of ours.
     const all = await this.opts.store.monitor.listChanges(digest, 500);
     return all.filter((c) => c.registry === registry && c.repository === repository).slice(0, 50);
+  }
+
+  /** See {@link GateApi.quarantinedTag}. */
+  async quarantinedTag(registry: string, repository: string, tag: string): Promise<QuarantineRecord | undefined> {
+    return (await this.opts.store.listQuarantine({ registry, repository, tag, state: 'quarantined', limit: 1 }))[0];
   }
 
   async verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {

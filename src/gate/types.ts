@@ -9,6 +9,7 @@ import type { RegistryConfig } from '../config/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { VerdictView } from './verdict-view.js';
 import type { ChangeRecord } from '../store/monitor-types.js';
+import type { QuarantineRecord } from '../store/types.js';
 
 export type { ChangeRecord } from '../store/monitor-types.js';
 
@@ -87,6 +88,12 @@ export interface GateApi {
   changes?(registry: string, repository: string, digest: Digest): Promise<ChangeRecord[]>;
   /** The stored verdict of (registry, repository, digest), if any. Never scans. */
   verdict(registry: string, repository: string, digest: Digest): Promise<Verdict | undefined>;
+  /**
+   * The quarantine record holding `repository:tag` of `registry` now (state `quarantined`, newest), if
+   * any: why a tag the registry no longer has is missing. Optional: without it a missing tag is only
+   * missing. Never decides admission (the registry does: a missing tag is denied either way).
+   */
+  quarantinedTag?(registry: string, repository: string, tag: string): Promise<QuarantineRecord | undefined>;
   /**
    * Scans and judges now (joining a scan of the same digest already running), stores and returns
    * the verdict. Does not enforce. Rejects with PushgateError when `deadlineMs` passes first.

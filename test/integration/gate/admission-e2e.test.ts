@@ -105,6 +105,17 @@ describe('admission with the real gate: no pod starts from a failed or unscanned
     expect(r.body.response.status?.message).to.match(/quarantine/);
   });
 
+  it('a Pod naming a quarantined tag is denied, and the message says pushgate quarantined it and where the copy is; a tag enforcement deleted is only missing', async () => {
+    const v = (await srv.store.listVerdicts({ registry: 'lab', repository: 'lab/adm-zip' }))[0];
+    const r = await post('/admission/validate', podReview('u-8', 'team-a', [`${host}/lab/adm-zip:0.4.7`, `${host}/lab/node-app:vuln`]));
+    expect(r.body.response.allowed).to.equal(false);
+    const msg = r.body.response.status?.message ?? '';
+    expect(msg).to.include(`tag 0.4.7 of lab/adm-zip (registry lab) was quarantined by pushgate on ${new Date().toISOString().slice(0, 10)} (${v.digest}, copy in quarantine/lab/adm-zip)`);
+    expect(msg).to.include('POST /api/v1/quarantine/release');
+    expect(msg).to.include('tag vuln does not exist in lab/node-app of registry lab');
+    expect(msg).to.not.include('lab/lab/');
+  });
+
   it('admits a Deployment of the allowed base image by tag, with its warn reason as a warning; mutate pins the digest', async () => {
     const r = await post('/admission/validate', podReview('u-2', 'team-a', [`${host}/lab/debian:bookworm`], 'Deployment'));
     expect(r.body.response.allowed).to.equal(true);
