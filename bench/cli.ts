@@ -8,7 +8,8 @@
  *    test/fixtures/vulndb/osv, beside scripts/lab/scan-floor.mjs on the image's layer (sha256 + gunzip +
  *    tar header walk in its own Node process). Goal ≤ 1.3× the floor. Once as a user types it (no
  *    --config: the database where `pushgate db update` put it) and once with `--config FILE` naming
- *    the database (the configuration schema is compiled then).
+ *    the database (the configuration schema is compiled then); and once as the container image starts
+ *    it (the node flags of the Dockerfile's ENTRYPOINT, read from the Dockerfile).
  * Every run starts from the same state: whatever a scan leaves in the working directory or the cache
  * directory (a layer cache) is removed before the next one, so no run reuses an earlier analysis.
  * `--baseline DIR`: another checkout of pushgate, built (e.g. `git worktree add DIR main` and
@@ -30,6 +31,19 @@ const BIN = path.join(ROOT, 'bin/pushgate.js');
 const BASELINE_BIN = BASELINE && path.join(BASELINE, 'bin/pushgate.js');
 if (BASELINE_BIN && !fs.existsSync(BASELINE_BIN)) throw new Error(`--baseline ${BASELINE}: no bin/pushgate.js there`);
 const FLOOR = path.join(ROOT, 'scripts/lab/scan-floor.mjs');
+
+/**
+ * The node flags the container image passes before bin/pushgate.js (the Dockerfile's exec-form
+ * ENTRYPOINT: the arguments between `node` and the script).
+ */
+function imageNodeFlags(): string[] {
+  const line = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT ['));
+  const argv = line ? JSON.parse(line.slice('ENTRYPOINT '.length)) as string[] : [];
+  const from = argv.indexOf('node');
+  const to = argv.findIndex((a) => a.endsWith('/bin/pushgate.js'));
+  return from >= 0 && to > from ? argv.slice(from + 1, to) : [];
+}
+const IMAGE_FLAGS = imageNodeFlags();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms  [${xs.map((x) => x.toFixed(0)).join(' ')}]`;
@@ -119,8 +133,8 @@ function main(): void {
     fs.writeFileSync(config, `vulndb:\n  path: ${status.path}\n`);
     const clean = { work: tree(work), home: tree(home) };
     const target = `oci:${layout}:bookworm`;
-    const scan = (extra: string[], bin = BIN) => {
-      const r = timed([bin, 'scan', target, '--format', 'json', ...extra], { cwd: work, env, okStatus: [0, 1] });
+    const scan = (extra: string[], bin = BIN, nodeFlags: string[] = []) => {
+      const r = timed([...nodeFlags, bin, 'scan', target, '--format', 'json', ...extra], { cwd: work, env, okStatus: [0, 1] });
       restore(work, clean.work);
       restore(home, clean.home);
       const report = JSON.parse(r.stdout) as { complete: boolean; diagnostics: Array<{ code: string }>; packages: unknown[] };
@@ -137,6 +151,7 @@ function main(): void {
     const plain = new Samples();
     const withConfig = new Samples();
     const baseline = new Samples();
+    const image = new Samples();
     let packages = 0;
     const load0 = load();
     for (let i = 0; i < rounds; i++) {
@@ -149,6 +164,10 @@ function main(): void {
       packages = s.packages;
       floor.add(timed([FLOOR, layer]));
       withConfig.add(scan(['--config', config]));
+      if (IMAGE_FLAGS.length) {
+        floor.add(timed([FLOOR, layer]));
+        image.add(scan([], BIN, IMAGE_FLAGS));
+      }
       if (BASELINE_BIN) {
         floor.add(timed([FLOOR, layer]));
         baseline.add(scan([], BASELINE_BIN));
@@ -168,6 +187,10 @@ function main(): void {
     console.log(`  ratio to the floor: ${plain.ratio(floor)}; goal ≤ 1.30: ${r <= 1.3 ? 'met' : 'NOT met'}`);
     console.log(`pushgate scan … --config FILE (its schema compiled)\n          ${withConfig.show()}`);
     console.log(`  ratio to the floor: ${withConfig.ratio(floor)}`);
+    if (IMAGE_FLAGS.length) {
+      console.log(`node ${IMAGE_FLAGS.join(' ')} bin/pushgate.js scan … (the container image's command line)\n          ${image.show()}`);
+      console.log(`  ratio to the floor: ${image.ratio(floor)}; to the plain command line: ${image.ratio(plain)}`);
+    }
     if (BASELINE) {
       console.log(`baseline ${BASELINE}: pushgate scan … --format json (no --config)\n          ${baseline.show()}`);
       console.log(`  ratio to the floor: ${baseline.ratio(floor)}; this checkout to the baseline: ${plain.ratio(baseline)}`);

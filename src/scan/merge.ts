@@ -46,6 +46,26 @@ function linkSensitive(analyzers: readonly Analyzer[]): Analyzer[] {
   return analyzers.filter((a) => !a.name.startsWith('secret/'));
 }
 
+/** The probe {@link wantedAt} asks with: one object for every question (`wants` only reads it). */
+const PROBE = { path: '', size: 1, mode: 0o644 };
+const NONE: Analyzer[] = [];
+
+/**
+ * The analyzers of `analyzers` that want a small regular file at `p`. Asked for every file behind
+ * a directory symlink (thousands for a merged /usr): no allocation when none wants it.
+ */
+function wantedAt(analyzers: readonly Analyzer[], p: string): Analyzer[] {
+  PROBE.path = p;
+  let out = NONE;
+  for (let i = 0; i < analyzers.length; i++) {
+    const a = analyzers[i]!;
+    if (!a.wants(PROBE)) continue;
+    if (out === NONE) out = [];
+    out.push(a);
+  }
+  return out;
+}
+
 /**
  * Stacks layer analyses (lowest first) into the filesystem a runtime unpacks (image-spec layer.md
  * "Applying Changesets", containerd archive.Apply): opaque directories and whiteouts of a layer
@@ -69,7 +89,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   const results = new Map<string, Placed[]>();
   const diagnostics: Diagnostic[] = [];
   const sensitive = linkSensitive(analyzers);
-  const wantedBy = (p: string): Analyzer[] => sensitive.filter((a) => a.wants({ path: p, size: 1, mode: 0o644 }));
+  const wantedBy = (p: string): Analyzer[] => wantedAt(sensitive, p);
 
   /** Drops the results at `p` and beneath it (the subtree at `node` is being removed). */
   const dropResults = (p: string, node: Node | undefined): void => {
@@ -237,11 +257,13 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   });
 
   const symlinks: Array<{ path: string; link: string }> = [];
+  // Map.forEach, not for…of: the walks below visit every node once per scan, mostly before V8 has
+  // optimized them, and an unoptimized for…of over a Map allocates two objects per step.
   const findLinks = (p: string, n: Node): void => {
-    for (const [name, c] of n.children ?? []) {
+    n.children?.forEach((c, name) => {
       if (c.kind === 'l') { if (c.link !== undefined) symlinks.push({ path: p === '/' ? `/${name}` : `${p}/${name}`, link: c.link }); }
       else if (c.children?.size) findLinks(p === '/' ? `/${name}` : `${p}/${name}`, c);
-    }
+    });
   };
   if (sensitive.length) {
     findLinks('/', root);
@@ -310,26 +332,34 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
   let budget = ALIAS_BUDGET;
   // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
   // said why not), whatever the analyzer made of it.
-  const readBy = (f: string, a: Analyzer) => a.wants({ path: f, size: 1, mode: 0o644 });
+  const readBy = (f: string, a: Analyzer) => {
+    PROBE.path = f;
+    return a.wants(PROBE);
+  };
   for (const s of symlinks) {
     const base = dirName(s.path);
     const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat);
     if (target === undefined) continue;
     const node = stat(target)!;
     const hidden: string[] = [];
-    const check = (alias: string, f: string) => {
-      const missing = wantedBy(alias).filter((a) => !readBy(f, a));
+    // `rel` is the file's path below the link (`/x/y`, '' for a link to a file); the target's
+    // name is made only for the few files some analyzer wants under the alias.
+    const check = (alias: string, rel: string) => {
+      const want = wantedBy(alias);
+      if (!want.length) return;
+      const f = rel === '' ? target : `${target === '/' ? '' : target}${rel}`;
+      const missing = want.filter((a) => !readBy(f, a));
       if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
     };
-    if (node.kind !== 'd') check(s.path, target);
+    if (node.kind !== 'd') check(s.path, '');
     else {
       const walk = (rel: string, n: Node): void => {
-        for (const [name, c] of n.children ?? []) {
+        n.children?.forEach((c, name) => {
           if (budget < 0) return;
           const r = `${rel}/${name}`;
           if (c.kind === 'd') walk(r, c);
-          else if (c.kind !== 'l') { budget--; check(`${s.path}${r}`, `${target === '/' ? '' : target}${r}`); }
-        }
+          else if (c.kind !== 'l') { budget--; check(`${s.path}${r}`, r); }
+        });
       };
       walk('', node);
     }

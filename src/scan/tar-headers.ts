@@ -75,15 +75,25 @@ class HeaderError extends Error {}
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lossy = new TextDecoder('utf-8', { ignoreBOM: true });
 
-function isZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+function isZero(b: Buffer, from = 0, to = b.length): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
   return true;
 }
+
+/** An empty field (shared: no allocation for the empty link names of most entries). */
+const EMPTY = Buffer.alloc(0);
 
 /** Go parser.parseString: bytes up to the first NUL. */
 function cstr(b: Buffer): Buffer {
   const i = b.indexOf(0);
   return i < 0 ? b : b.subarray(0, i);
+}
+
+/** {@link cstr} of `b[from, to)`, viewing `b`'s memory (one view, none when empty). */
+function cstrAt(b: Buffer, from: number, to: number): Buffer {
+  let i = from;
+  while (i < to && b[i] !== 0) i++;
+  return i === from ? EMPTY : b.subarray(from, i);
 }
 
 /** Go parser.parseNumeric: base-256 when the high bit is set, else octal trimmed of spaces/NULs. */
@@ -162,23 +172,33 @@ function bytesAre(blk: Buffer, at: number, lit: string): boolean {
   return true;
 }
 
-function getFormat(blk: Buffer): Format | undefined {
+/**
+ * Go getFormat of the block `blk[o, o + 512)`: the checksum field (bytes 148..156, read as spaces)
+ * must equal the unsigned or the signed byte sum. The signed sum is the unsigned one less 256 for
+ * every byte above 127, so one pass without branches gives both.
+ */
+function getFormat(blk: Buffer, o = 0): Format | undefined {
   let stored: number;
   try {
-    stored = octalAt(blk, 148, 156);
+    stored = octalAt(blk, o + 148, o + 156);
   } catch {
     return undefined;
   }
   let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : blk[i]!;
+  let high = 0;
+  for (let i = o, end = o + BLOCK; i < end; i++) {
+    const c = blk[i]!;
     unsigned += c;
-    signed += c > 127 ? c - 256 : c;
+    high += c >> 7;
   }
-  if (stored !== unsigned && stored !== signed) return undefined;
-  if (bytesAre(blk, 257, 'ustar\0')) return bytesAre(blk, 508, 'tar\0') ? 'star' : 'ustar';
-  if (bytesAre(blk, 257, 'ustar ') && bytesAre(blk, 263, ' \0')) return 'gnu';
+  for (let i = o + 148; i < o + 156; i++) {
+    const c = blk[i]!;
+    unsigned += 0x20 - c;
+    high -= c >> 7;
+  }
+  if (stored !== unsigned && stored !== unsigned - 256 * high) return undefined;
+  if (bytesAre(blk, o + 257, 'ustar\0')) return bytesAre(blk, o + 508, 'tar\0') ? 'star' : 'ustar';
+  if (bytesAre(blk, o + 257, 'ustar ') && bytesAre(blk, o + 263, ' \0')) return 'gnu';
   return 'v7';
 }
 
@@ -188,7 +208,7 @@ function getFormat(blk: Buffer): Format | undefined {
  * unpacker requires of the first block of an uncompressed layer.
  */
 export function isGoTarHeaderBlock(blk: Buffer): boolean {
-  return blk.length >= BLOCK && getFormat(blk.subarray(0, BLOCK)) !== undefined;
+  return blk.length >= BLOCK && getFormat(blk, 0) !== undefined;
 }
 
 /** A name's bytes as UTF-8 (invalid sequences as U+FFFD, and `valid` false then). ASCII is read directly. */
@@ -215,33 +235,36 @@ interface RawHeader {
   format: Format;
 }
 
-/** Go readHeader for one non-zero block. */
-function readHeader(blk: Buffer): RawHeader {
-  const format = getFormat(blk);
+/**
+ * Go readHeader for the non-zero block `blk[o, o + 512)`. The name and link name view `blk`'s
+ * memory: use them before that memory is reused.
+ */
+function readHeader(blk: Buffer, o: number): RawHeader {
+  const format = getFormat(blk, o);
   if (!format) throw new HeaderError('header checksum or format is invalid');
-  const typeflag = String.fromCharCode(blk[156]!);
-  let name = cstr(blk.subarray(0, 100));
-  const linkname = cstr(blk.subarray(157, 257));
-  const size = numericAt(blk, 124, 136);
-  const mode = numericAt(blk, 100, 108);
-  numericAt(blk, 108, 116);
-  numericAt(blk, 116, 124);
-  numericAt(blk, 136, 148);
+  const typeflag = String.fromCharCode(blk[o + 156]!);
+  let name = cstrAt(blk, o, o + 100);
+  const linkname = cstrAt(blk, o + 157, o + 257);
+  const size = numericAt(blk, o + 124, o + 136);
+  const mode = numericAt(blk, o + 100, o + 108);
+  numericAt(blk, o + 108, o + 116);
+  numericAt(blk, o + 116, o + 124);
+  numericAt(blk, o + 136, o + 148);
   if (format !== 'v7') {
-    numericAt(blk, 329, 337);
-    numericAt(blk, 337, 345);
-    let prefix: Buffer = Buffer.alloc(0);
-    if (format === 'ustar') prefix = cstr(blk.subarray(345, 500));
-    else if (format === 'star') prefix = cstr(blk.subarray(345, 476));
+    numericAt(blk, o + 329, o + 337);
+    numericAt(blk, o + 337, o + 345);
+    let prefix: Buffer = EMPTY;
+    if (format === 'ustar') prefix = cstrAt(blk, o + 345, o + 500);
+    else if (format === 'star') prefix = cstrAt(blk, o + 345, o + 476);
     else {
       // GNU: atime/ctime live where ustar keeps the prefix; a pre-Go1.8 writer put a prefix there.
       let bad = false;
       for (const [a, b] of [[345, 357], [357, 369]] as const) {
-        if (blk[a] === 0) continue;
-        try { numericAt(blk, a, b); } catch { bad = true; }
+        if (blk[o + a] === 0) continue;
+        try { numericAt(blk, o + a, o + b); } catch { bad = true; }
       }
       if (bad) {
-        const s = cstr(blk.subarray(345, 500));
+        const s = cstrAt(blk, o + 345, o + 500);
         if (isAscii(s)) prefix = s;
       }
     }
@@ -303,6 +326,9 @@ function sparseMap0x1(numblocks: string, map: string, size: number): Array<[numb
 
 const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
+/** The PAX records of an entry without an `x` header: none (shared, never written to). */
+const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
+
 /** Where the content of one entry goes ({@link GoTarReader}); `end` may return a promise to wait for. */
 export interface GoTarBody {
   write(chunk: Buffer): void;
@@ -310,13 +336,16 @@ export interface GoTarBody {
 }
 
 type State =
-  | { k: 'header' }
+  | { readonly k: 'header' }
   | { k: 'zero' }
   | { k: 'special'; typeflag: string; left: number; pad: number; parts: Buffer[]; offset: number }
   | { k: 'ext'; entry: GoTarEntry; pad: number }
   | { k: 'data'; entry: GoTarEntry; left: number; pad: number; body: GoTarBody | undefined }
   | { k: 'pad'; left: number }
   | { k: 'end' };
+
+/** The state between entries (it has no fields: one object serves every entry). */
+const HEADER: State = Object.freeze({ k: 'header' as const });
 
 /** How the tar stream ended ({@link GoTarReader.finish}). */
 export interface GoTarFinish {
@@ -349,7 +378,7 @@ export class GoTarReader {
   /** A header block arriving in pieces (chunk boundaries need not fall on blocks). */
   private readonly blk = Buffer.alloc(BLOCK);
   private blkLen = 0;
-  private state: State = { k: 'header' };
+  private state: State = HEADER;
   private pax: Map<string, Buffer> | undefined;
   private longName: Buffer | undefined;
   private longLink: Buffer | undefined;
@@ -367,76 +396,82 @@ export class GoTarReader {
    * are no exception, they set {@link error}.
    */
   write(chunk: Buffer): void | Promise<void> {
-    return this.run(chunk);
+    return this.run(chunk, 0);
   }
 
-  private run(chunk: Buffer): void | Promise<void> {
-    let c = chunk;
+  /**
+   * Reads `chunk` from byte `i` on. The chunk is walked by index, never cut into views: a view is
+   * made only for data handed to a body and for the name fields of a header.
+   */
+  private run(chunk: Buffer, i: number): void | Promise<void> {
+    const len = chunk.length;
     try {
       for (;;) {
         const st = this.state;
         if (this.error) return;
         // An entry whose data is complete ends here, even at the end of a chunk (an empty file).
         if (st.k === 'data' && st.left === 0) {
-          this.state = st.pad > 0 ? { k: 'pad', left: st.pad } : { k: 'header' };
+          this.state = st.pad > 0 ? { k: 'pad', left: st.pad } : HEADER;
           const r = st.body?.end();
           if (r) {
-            const rest = c;
-            return r.then(() => this.run(rest));
+            const rest = i;
+            return r.then(() => this.run(chunk, rest));
           }
           continue;
         }
-        if (c.length === 0) return;
+        if (i === len) return;
         if (st.k === 'data') {
-          const n = Math.min(st.left, c.length);
-          if (st.body) st.body.write(n === c.length ? c : c.subarray(0, n));
+          const n = Math.min(st.left, len - i);
+          if (st.body) st.body.write(i === 0 && n === len ? chunk : chunk.subarray(i, i + n));
           st.left -= n;
           this.offset += n;
-          c = c.subarray(n);
+          i += n;
           continue;
         }
         if (st.k === 'pad') {
-          const n = Math.min(st.left, c.length);
+          const n = Math.min(st.left, len - i);
           st.left -= n;
           this.offset += n;
-          c = c.subarray(n);
-          if (st.left === 0) this.state = { k: 'header' };
+          i += n;
+          if (st.left === 0) this.state = HEADER;
           continue;
         }
         if (st.k === 'end') {
           if (this.afterEnd === undefined) {
-            for (let i = 0; i < c.length; i++) {
-              if (c[i] !== 0) { this.afterEnd = this.offset + i; break; }
+            for (let k = i; k < len; k++) {
+              if (chunk[k] !== 0) { this.afterEnd = this.offset + k - i; break; }
             }
           }
-          this.offset += c.length;
+          this.offset += len - i;
           return;
         }
         if (st.k === 'special') {
           const want = st.left + st.pad;
-          const n = Math.min(want, c.length);
+          const n = Math.min(want, len - i);
           const dataPart = Math.min(n, st.left);
-          if (dataPart > 0) st.parts.push(Buffer.from(c.subarray(0, dataPart)));
+          if (dataPart > 0) st.parts.push(Buffer.from(chunk.subarray(i, i + dataPart)));
           st.left -= dataPart;
           st.pad -= n - dataPart;
           this.offset += n;
-          c = c.subarray(n);
+          i += n;
           if (st.left === 0 && st.pad === 0) {
-            this.state = { k: 'header' };
+            this.state = HEADER;
             this.special(st.typeflag, Buffer.concat(st.parts), st.offset);
           }
           continue;
         }
-        // A whole block: straight from the chunk, or assembled from pieces.
+        // A whole block `blk[o, o + 512)`: straight from the chunk, or assembled from pieces.
         let blk: Buffer;
-        if (this.blkLen === 0 && c.length >= BLOCK) {
-          blk = c.subarray(0, BLOCK);
-          c = c.subarray(BLOCK);
+        let o: number;
+        if (this.blkLen === 0 && len - i >= BLOCK) {
+          blk = chunk;
+          o = i;
+          i += BLOCK;
         } else {
-          const n = Math.min(BLOCK - this.blkLen, c.length);
-          c.copy(this.blk, this.blkLen, 0, n);
+          const n = Math.min(BLOCK - this.blkLen, len - i);
+          chunk.copy(this.blk, this.blkLen, i, i + n);
           this.blkLen += n;
-          c = c.subarray(n);
+          i += n;
           if (this.blkLen < BLOCK) {
             this.offset += n;
             return;
@@ -444,11 +479,12 @@ export class GoTarReader {
           this.offset += n - BLOCK;
           this.blkLen = 0;
           blk = this.blk;
+          o = 0;
         }
         const at = this.offset;
         this.offset += BLOCK;
         if (st.k === 'zero') {
-          if (isZero(blk)) {
+          if (isZero(blk, o, o + BLOCK)) {
             this.endOffset = this.offset;
             this.state = { k: 'end' };
           } else throw new HeaderError('a zero block is followed by a non-zero block');
@@ -457,14 +493,14 @@ export class GoTarReader {
         if (st.k === 'ext') {
           // Old GNU sparse extension block: 21 entries, then isExtended at byte 504.
           st.entry.dataOffset = this.offset;
-          if (blk[504]! === 0) this.finishEntry(st.entry, st.pad);
+          if (blk[o + 504]! === 0) this.finishEntry(st.entry, st.pad);
           continue;
         }
-        if (isZero(blk)) {
+        if (isZero(blk, o, o + BLOCK)) {
           this.state = { k: 'zero' };
           continue;
         }
-        this.header(blk, at);
+        this.header(blk, o, at);
       }
     } catch (e) {
       if (!(e instanceof HeaderError)) throw e;
@@ -487,8 +523,8 @@ export class GoTarReader {
     return { cutInPadding: false, truncated: `the tar ends ${where} at byte ${this.offset}: unexpected end of data` };
   }
 
-  private header(blk: Buffer, at: number): void {
-    const h = readHeader(blk);
+  private header(blk: Buffer, o: number, at: number): void {
+    const h = readHeader(blk, o);
     // Go's handleRegularFile: header-only types have no data section, so their size is never used.
     if (h.size < 0 && !HEADER_ONLY.has(h.typeflag)) throw new HeaderError(`entry size ${h.size} is negative`);
     const pad = (BLOCK - (h.size % BLOCK)) % BLOCK;
@@ -496,12 +532,12 @@ export class GoTarReader {
       if (h.size > MAX_SPECIAL) throw new HeaderError(`${h.typeflag} header data of ${h.size} bytes is over Go's 1 MiB limit`);
       this.state = { k: 'special', typeflag: h.typeflag, left: h.size, pad, parts: [], offset: at };
       if (h.size === 0) {
-        this.state = { k: 'header' };
+        this.state = HEADER;
         this.special(h.typeflag, Buffer.alloc(0), at);
       }
       return;
     }
-    this.entry(h, at, blk);
+    this.entry(h, at, blk, o);
   }
 
   private special(typeflag: string, data: Buffer, _at: number): void {
@@ -516,8 +552,8 @@ export class GoTarReader {
     else this.longLink = cstr(data);
   }
 
-  private entry(h: RawHeader, at: number, blk: Buffer): void {
-    const pax = this.pax ?? new Map<string, Buffer>();
+  private entry(h: RawHeader, at: number, blk: Buffer, o: number): void {
+    const pax = this.pax ?? NO_PAX;
     const longName = this.longName;
     const longLink = this.longLink;
     this.pax = undefined;
@@ -527,8 +563,8 @@ export class GoTarReader {
     let linkname = h.linkname;
     let size = h.size;
     const paxStr = (k: string): string => pax.get(k)?.toString('latin1') ?? '';
-    // mergePAX: empty values keep the header's value.
-    for (const [k, v] of pax) {
+    // mergePAX: empty values keep the header's value. (Most entries have no PAX records.)
+    if (pax.size > 0) for (const [k, v] of pax) {
       if (v.length === 0) continue;
       const s = v.toString('latin1');
       if (k === 'path') name = v;
@@ -560,10 +596,11 @@ export class GoTarReader {
     if (typeflag === 'S') {
       if (h.format !== 'gnu') throw new HeaderError('old GNU sparse entry in a non-GNU header');
       entry.sparse = 'old-gnu';
-      entry.size = numeric(blk.subarray(483, 495));
+      entry.size = numeric(blk.subarray(o + 483, o + 495));
       // isExtended: the map goes on in extension blocks between this header and the data.
-      extended = blk[482]! !== 0;
-    } else {
+      extended = blk[o + 482]! !== 0;
+    } else if (pax.size > 0) {
+      // PAX sparse files are named only by PAX records.
       const major = paxStr('GNU.sparse.major');
       const minor = paxStr('GNU.sparse.minor');
       let kind: GoTarEntry['sparse'];

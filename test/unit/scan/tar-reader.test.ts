@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Inventory } from '../../../src/core/index.js';
 import type { Analyzer } from '../../../src/scan/analyzers/types.js';
 import { scanTarget } from '../../../src/scan/engine.js';
-import { GoTarIndex, GoTarReader, type GoTarEntry } from '../../../src/scan/tar-headers.js';
+import { GoTarIndex, GoTarReader, isGoTarHeaderBlock, type GoTarEntry } from '../../../src/scan/tar-headers.js';
 import { cleanEntryPath } from '../../../src/scan/walker.js';
 import { gzLayer, makeTar, writeLayout, type TarEntry } from './layout-helper.js';
 
@@ -171,5 +171,70 @@ describe('scan: entry names cleaned as filepath.Clean and containerd RootPath do
       expect(cleanEntryPath(n), JSON.stringify(n)).to.deep.equal(model(n));
     }), { numRuns: 2000 });
     for (const n of ['./usr/bin/x', 'usr/', '/etc/.wh.a', './', '.', '..', '../x', 'a/../../b', './.hidden/..x/y']) expect(cleanEntryPath(n), n).to.deep.equal(model(n));
+  });
+});
+
+describe('scan: the tar header checksum, as Go getFormat checks it', () => {
+  /**
+   * Go's rule written out plainly: the checksum field (bytes 148..156, trimmed of spaces and NULs,
+   * cut at a NUL) parses as octal and equals the sum of the block's bytes, the field read as
+   * spaces, taken unsigned or signed (int8).
+   */
+  function model(blk: Buffer): boolean {
+    let s = blk.toString('latin1', 148, 156).replace(/^[ \0]+|[ \0]+$/g, '');
+    const nul = s.indexOf('\0');
+    if (nul >= 0) s = s.slice(0, nul);
+    if (s !== '' && !/^[0-7]+$/.test(s)) return false;
+    const stored = s === '' ? 0 : parseInt(s, 8);
+    let unsigned = 0;
+    let signed = 0;
+    for (let i = 0; i < 512; i++) {
+      const c = i >= 148 && i < 156 ? 0x20 : blk[i]!;
+      unsigned += c;
+      signed += c > 127 ? c - 256 : c;
+    }
+    return stored === unsigned || stored === signed;
+  }
+
+  it('property: a block is a header exactly when the model says so, over random bytes and checksum fields (3000 runs)', () => {
+    // Bytes from the low or the high half (the signed sum differs only through bytes above 127),
+    // and a checksum field holding the unsigned sum, the signed sum, a near miss or noise; after
+    // its NUL the field may hold bytes above 127 (they count in the sums as spaces).
+    const block = fc.tuple(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.constantFrom(0x7f, 0xff), fc.constantFrom('unsigned', 'signed', 'off-by-one', 'noise', 'spaces'), fc.constantFrom('\0 ', ' \0', '\0\0', '  ', '\0\xff', '\0\x80'));
+    fc.assert(fc.property(block, ([bytes, mask, kind, tail]) => {
+      const b = Buffer.from(bytes.map((x) => (mask === 0x7f ? x & 0x7f : x)));
+      if (kind !== 'noise') {
+        let unsigned = 0;
+        let signed = 0;
+        for (let i = 0; i < 512; i++) {
+          const c = i >= 148 && i < 156 ? 0x20 : b[i]!;
+          unsigned += c;
+          signed += c > 127 ? c - 256 : c;
+        }
+        const v = kind === 'unsigned' ? unsigned : kind === 'signed' ? signed : unsigned + 1;
+        const field = kind === 'spaces' ? '        ' : `${Math.abs(v).toString(8).padStart(6, '0').slice(-6)}${tail}`;
+        b.write(field, 148, 'latin1');
+      }
+      expect(isGoTarHeaderBlock(b)).to.equal(model(b));
+    }), { numRuns: 3000 });
+  });
+
+  it('a block with bytes above 127 and the signed sum in its checksum field is a header', () => {
+    const b = Buffer.alloc(512, 0xff);
+    b.fill(0x20, 148, 156);
+    let signed = 0;
+    for (const c of b) signed += c > 127 ? c - 256 : c;
+    expect(signed).to.be.lessThan(0);
+    // A negative sum is no octal number: Go refuses it, and so do we.
+    b.write(`${(-signed).toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    expect(isGoTarHeaderBlock(b)).to.equal(false);
+    const c = Buffer.alloc(512);
+    c[0] = 0xff;
+    c.fill(0x20, 148, 156);
+    let s = 0;
+    for (const x of c) s += x > 127 ? x - 256 : x;
+    c.write(`${s.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    expect(s).to.equal(255); // the unsigned sum is 511
+    expect(isGoTarHeaderBlock(c)).to.equal(true);
   });
 });
