@@ -53,6 +53,9 @@ export interface RecordInfo {
   ratings?: SeverityRating[];
   /** Its aliases sorted, without duplicates or its own id: a one-record finding's `aliases` (copied), computed on first use. */
   sortedAliases?: string[];
+  /** The severity order {@link chosen} was picked in (the policy's, the same array call after call) and the rating picked. */
+  chosenFor?: readonly SeveritySourceKind[];
+  chosen?: SeverityRating;
 }
 
 /** Options of {@link VulnDb.match}. */
@@ -544,7 +547,11 @@ export function recordsFinding(members: Hit[], pkg: Package, advisoryName: strin
 export function oneRecordFinding(hit: Hit, pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding {
   const r = hit.entry.rec;
   const ratings = ratingsOf([r]);
-  const chosen = pickRating(ratings, prefer);
+  if (r.chosenFor !== prefer) {
+    r.chosen = pickRating(ratings, prefer);
+    r.chosenFor = prefer;
+  }
+  const chosen = r.chosen;
   // the hit's own array (made for it by the match), sorted as finding() sorts the set of fixed versions
   const fixed = hit.fixed;
   if (fixed.length > 1) fixed.sort((a, b) => cmp.compare(a, b));
@@ -617,8 +624,7 @@ function ratingsUncached(recs: RecordInfo[]): SeverityRating[] {
 /** The first rating in `prefer` order, or undefined when none of the preferred sources rated it. */
 export function pickRating(ratings: SeverityRating[], prefer: readonly SeveritySourceKind[]): SeverityRating | undefined {
   for (const k of prefer) {
-    const r = ratings.find((x) => x.source === k);
-    if (r) return r;
+    for (const r of ratings) if (r.source === k) return r;
   }
   return undefined;
 }

@@ -278,10 +278,18 @@ export function recordDigests(db: Database.Database, previousPath: string | unde
       changed = new Map();
     }
   }
-  const insP = db.prepare('INSERT INTO package_digests (pkg, digest) VALUES (?, ?)');
   const insC = db.prepare('INSERT INTO changed_packages (pkg, change) VALUES (?, ?)');
   db.exec('BEGIN');
-  for (const [k, d] of pkgs) insP.run(k, d);
+  // in key order (each row lands at the end of the table's b-tree), 64 rows to a statement
+  const keys = [...pkgs.keys()].sort();
+  const BATCH = 64;
+  const full = db.prepare(`INSERT INTO package_digests (pkg, digest) VALUES ${Array<string>(BATCH).fill('(?, ?)').join(', ')}`);
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const part = keys.slice(i, i + BATCH);
+    const values = part.flatMap((k) => [k, pkgs.get(k)]);
+    if (part.length === BATCH) full.run(values);
+    else db.prepare(`INSERT INTO package_digests (pkg, digest) VALUES ${Array<string>(part.length).fill('(?, ?)').join(', ')}`).run(values);
+  }
   for (const [k, c] of changed) insC.run(k, c);
   db.exec('COMMIT');
   return { digest, previous, changed };

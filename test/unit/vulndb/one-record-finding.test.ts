@@ -65,6 +65,9 @@ describe('vulndb: a one-record finding is the finding the general rule makes', (
           expect(JSON.stringify(fast)).to.equal(JSON.stringify(general));
           expect(fast.aliases).to.not.equal(general.aliases);
         }
+        // the same record under another severity order (what it keeps from the first is for that order only)
+        const other = [...order].reverse();
+        expect(oneRecordFinding(hit(), p, advisoryName, version, cmp, other)).to.deep.equal(recordsFinding([hit()], p, advisoryName, version, cmp, other));
       }),
       { numRuns: 2000 },
     );
