@@ -13,7 +13,7 @@ import { canonicalEcosystem, comparatorFor, isSupportedEcosystem, splitEcosystem
 import { defaultSourceUrl } from './sources.js';
 import type { Comparator } from './ecosystems/types.js';
 import { readDigestRecord } from './digest.js';
-import { type CompiledAffected, deserializeCompiled, evaluateAffected } from './ranges.js';
+import { affectedFixed, type CompiledAffected, deserializeCompiled } from './ranges.js';
 import { familyOfEcosystem, familyOfInventoryEcosystem, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { OS_ECOSYSTEMS, osEcosystem, releaseMatches } from './release.js';
 import { normalizeName, SCHEMA_VERSION } from './schema.js';
@@ -34,8 +34,8 @@ export interface VulnFinding extends Finding {
 /** How one ecosystem of an inventory was matched ({@link VulnDb.coverage}). */
 export type CoverageEntry = EcosystemCoverage;
 
-/** A record as the matcher keeps it in memory (read once per open database). */
-interface RecordInfo {
+/** A record as the matcher keeps it in memory (read once per open database). @internal */
+export interface RecordInfo {
   id: string;
   aliases: string[];
   summary: string | null;
@@ -51,6 +51,11 @@ interface RecordInfo {
   urgency: string | null;
   /** This record's ratings by source ({@link ratingsOf}), computed on first use and kept (shared, never mutated). */
   ratings?: SeverityRating[];
+  /** Its aliases sorted, without duplicates or its own id: a one-record finding's `aliases` (copied), computed on first use. */
+  sortedAliases?: string[];
+  /** The severity order {@link chosen} was picked in (the policy's, the same array call after call) and the rating picked. */
+  chosenFor?: readonly SeveritySourceKind[];
+  chosen?: SeverityRating;
 }
 
 /** Options of {@link VulnDb.match}. */
@@ -68,15 +73,16 @@ export interface MatchOptions {
  */
 export const DEFAULT_SEVERITY_PREFER: readonly SeveritySourceKind[] = SEVERITY_SOURCES;
 
-/** One affected entry of one package, compiled, with its record. */
-interface Entry {
+/** One affected entry of one package, compiled, with its record. @internal */
+export interface Entry {
   rec: RecordInfo;
   rid: number;
   release: string;
   compiled: CompiledAffected;
 }
 
-interface Hit {
+/** An affected entry a package matched, and the fixed versions it names for it. @internal */
+export interface Hit {
   entry: Entry;
   fixed: string[];
 }
@@ -261,7 +267,8 @@ export class VulnDb {
     const findings: VulnFinding[] = [];
     // per call: what each package ecosystem spelling means, and which record releases apply
     const ecoPlans = new Map<string, { base: string; isOs: boolean; cmp: Comparator } | null>();
-    const releaseOk = new Map<string, boolean>();
+    // base → release → whether that release's records apply
+    const releaseOk = new Map<string, Map<string, boolean>>();
     for (const pkg of packages) {
       let plan = ecoPlans.get(pkg.ecosystem);
       if (plan === undefined) {
@@ -271,6 +278,8 @@ export class VulnDb {
       if (!plan) continue;
       const { base, isOs, cmp } = plan;
       if (!isOs && pkg.ownedBy) continue;
+      let releases = releaseOk.get(base);
+      if (!releases) releaseOk.set(base, (releases = new Map()));
       // OS advisories name the source package (Debian, Ubuntu, Alpine, SUSE) or the binary one
       // (Red Hat, AlmaLinux and Rocky Linux errata list every binary RPM): the OS table says which.
       const lookups: Array<{ name: string; version: string }> = [];
@@ -300,24 +309,24 @@ export class VulnDb {
         for (const entry of entries) {
           if (before?.has(entry.rid)) continue;
           if (entry.release !== '') {
-            const rk = `${base}\u0000${entry.release}`;
-            let ok = releaseOk.get(rk);
+            let ok = releases.get(entry.release);
             if (ok === undefined) {
               ok = releaseMatches(base, entry.release, isOs ? osEco : undefined);
-              releaseOk.set(rk, ok);
+              releases.set(entry.release, ok);
             }
             if (!ok) continue;
           }
-          const r = evaluateAffected(entry.compiled, version, cmp);
-          if (!r.affected) continue;
+          const fixed = affectedFixed(entry.compiled, version, cmp);
+          if (!fixed) continue;
           hits ??= new Map<number, Hit>();
           matchedAs ??= { name, version };
           const h = hits.get(entry.rid);
-          if (h) h.fixed.push(...r.fixed.filter((f) => !h.fixed.includes(f)));
-          else hits.set(entry.rid, { entry, fixed: r.fixed });
+          if (h) {
+            for (const f of fixed) if (!h.fixed.includes(f)) h.fixed.push(f);
+          } else hits.set(entry.rid, { entry, fixed });
         }
       }
-      if (hits && matchedAs) findings.push(...group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp, prefer));
+      if (hits && matchedAs) group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp, prefer, findings);
     }
     return findings;
   }
@@ -435,18 +444,23 @@ export function planFor(ecosystem: string, osEco: string | undefined, osBase: st
   return { base, isOs, cmp: comparatorFor(base) };
 }
 
-/** Groups hits of one package that name each other (id, aliases, upstream) into one finding each. */
-function group(hits: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding[] {
-  if (hits.length === 1) return [finding([hits[0]], pkg, advisoryName, version, cmp, prefer)];
+/** Groups hits of one package that name each other (id, aliases, upstream) into one finding each, appended to `out`. */
+function group(hits: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[], out: VulnFinding[]): void {
+  if (hits.length === 1) {
+    out.push(finding(hits, pkg, advisoryName, version, cmp, prefer));
+    return;
+  }
   const parent = hits.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const owner = new Map<string, number>();
+  const join = (id: string, i: number): void => {
+    const j = owner.get(id);
+    if (j === undefined) owner.set(id, i);
+    else parent[find(i)] = find(j);
+  };
   hits.forEach((h, i) => {
-    for (const id of [h.entry.rec.id, ...h.entry.rec.aliases]) {
-      const j = owner.get(id);
-      if (j === undefined) owner.set(id, i);
-      else parent[find(i)] = find(j);
-    }
+    join(h.entry.rec.id, i);
+    for (const id of h.entry.rec.aliases) join(id, i);
   });
   const groups = new Map<number, Hit[]>();
   hits.forEach((h, i) => {
@@ -455,13 +469,20 @@ function group(hits: Hit[], pkg: Package, advisoryName: string, version: string,
     if (list) list.push(h);
     else groups.set(g, [h]);
   });
-  const out: VulnFinding[] = [];
   for (const members of groups.values()) out.push(finding(members, pkg, advisoryName, version, cmp, prefer));
-  return out;
 }
 
 /** One finding from the hits of one vulnerability on one package. */
 function finding(members: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding {
+  return members.length === 1 ? oneRecordFinding(members[0], pkg, advisoryName, version, cmp, prefer) : recordsFinding(members, pkg, advisoryName, version, cmp, prefer);
+}
+
+/**
+ * One finding from the hits of one vulnerability on one package, any number of them (the general rule).
+ * Exported for the test holding {@link oneRecordFinding} to it.
+ * @internal
+ */
+export function recordsFinding(members: Hit[], pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding {
   const recs = members.map((m) => m.entry.rec);
   recs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const ratings = ratingsOf(recs);
@@ -518,6 +539,59 @@ function finding(members: Hit[], pkg: Package, advisoryName: string, version: st
 }
 
 /**
+ * {@link recordsFinding} of a single hit (most findings): the same object, built from what its record keeps
+ * (ratings, sorted aliases) without the sets and loops over several records. Sorts `hit.fixed` in place
+ * and makes it the finding's `fixedVersions` (the matcher makes that array for the hit alone).
+ * @internal
+ */
+export function oneRecordFinding(hit: Hit, pkg: Package, advisoryName: string, version: string, cmp: Comparator, prefer: readonly SeveritySourceKind[]): VulnFinding {
+  const r = hit.entry.rec;
+  const ratings = ratingsOf([r]);
+  if (r.chosenFor !== prefer) {
+    r.chosen = pickRating(ratings, prefer);
+    r.chosenFor = prefer;
+  }
+  const chosen = r.chosen;
+  // the hit's own array (made for it by the match), sorted as finding() sorts the set of fixed versions
+  const fixed = hit.fixed;
+  if (fixed.length > 1) fixed.sort((a, b) => cmp.compare(a, b));
+  const f: VulnFinding = {
+    id: r.id,
+    aliases: (r.sortedAliases ??= sortedAliasesOf(r)).slice(),
+    ecosystem: pkg.ecosystem,
+    package: pkg.name,
+    installedVersion: pkg.version,
+    fixedVersions: fixed,
+    severity: chosen?.severity ?? 'unknown',
+    path: pkg.path,
+    records: [r.id],
+    severitySource: chosen ? chosen.from : 'none',
+  };
+  if (ratings.length) f.severities = ratings;
+  const e = r.enrich;
+  if (e?.kev) f.kev = e.kev;
+  if (e?.epss && e.epss.score > -1) f.epss = e.epss;
+  if (advisoryName !== pkg.name) f.advisoryPackage = advisoryName;
+  if (version !== pkg.version) f.advisoryVersion = version;
+  if (r.summary) f.summary = r.summary;
+  if (chosen?.cvss) f.cvss = chosen.cvss;
+  if (r.published) f.published = r.published;
+  if (r.modified) f.modified = r.modified;
+  if (r.urgency) f.urgency = r.urgency;
+  if (pkg.layer) f.layer = pkg.layer;
+  if (pkg.purl) f.purl = pkg.purl;
+  if (pkg.platform) f.platform = pkg.platform;
+  return f;
+}
+
+/** A record's aliases as {@link finding} lists them: without duplicates and its own id, sorted. */
+function sortedAliasesOf(r: RecordInfo): string[] {
+  const ids = new Set(r.aliases);
+  ids.delete(r.id);
+  return [...ids].sort();
+}
+
+/**
  * Every known rating of a finding's records, one per source kind (the highest of that kind): the vendor's
  * word, the records' own CVSS/rating, NVD's score of their CVE ids, and the best of other OSV records
  * sharing an id or alias (import-time `best_severity`, when it came from another record).
@@ -550,8 +624,7 @@ function ratingsUncached(recs: RecordInfo[]): SeverityRating[] {
 /** The first rating in `prefer` order, or undefined when none of the preferred sources rated it. */
 export function pickRating(ratings: SeverityRating[], prefer: readonly SeveritySourceKind[]): SeverityRating | undefined {
   for (const k of prefer) {
-    const r = ratings.find((x) => x.source === k);
-    if (r) return r;
+    for (const r of ratings) if (r.source === k) return r;
   }
   return undefined;
 }

@@ -136,49 +136,88 @@ const readBack = (s: string): string => (/[\ud800-\udfff]/.test(s) ? s.replace(L
  * The per-pair digests {@link computePackageDigests} computes from an index, computed from the rows as
  * they are written (the import holds them already: no second read of every row, no sort of the whole
  * table). Rows in any order; each pair's rows are hashed in (id, release, compiled) UTF-8 order.
+ *
+ * Each pair is first hashed the quick way: rows sorted in JS string order and the text hashed as it is.
+ * That is exact when the pair's text holds no code unit above U+D7FF (then JS order is SQLite's byte
+ * order, and there is no lone surrogate to read back), which one scan of the text confirms; a pair whose
+ * text holds one is hashed again by {@link exactPairDigest}.
  */
 export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, string> {
-  // pair keys and hashed text as they read back from the index; rows sorted by the bytes it holds
-  // (JS string order where no field holds a code unit above U+D7FF, the usual case)
-  const byPkg = new Map<string, Array<{ row: DigestRow; plain: boolean }>>();
+  // pair keys as they read back from the index
+  const byPkg = new Map<string, DigestRow[]>();
   for (const row of rows) {
     const pkg = readBack(row.pkg);
-    const { id, published } = row.record;
-    const e = { row, plain: !HIGH_UNIT.test(id) && !HIGH_UNIT.test(row.release) && !HIGH_UNIT.test(row.compiled) && !(typeof published === 'string' && HIGH_UNIT.test(published)) };
     const list = byPkg.get(pkg);
-    if (list) list.push(e);
-    else byPkg.set(pkg, [e]);
+    if (list) list.push(row);
+    else byPkg.set(pkg, [row]);
   }
-  const cmp = (a: string, b: string, plain: boolean): number => (plain ? (a < b ? -1 : a > b ? 1 : 0) : compareUtf8(a, b));
   // the record's part of a line (id, aliases, severities, publication date) and its enrichment part, once
   // per record: a record's rows share one `record` object, and its enrichment JSON is parsed once
-  const parts = new Map<DigestRow['record'], { head: string; tail: string }>();
-  const partsOf = (rec: DigestRow['record']): { head: string; tail: string } => {
+  const parts = new Map<DigestRow['record'], RecordParts>();
+  const partsOf = (rec: DigestRow['record']): RecordParts => {
     let p = parts.get(rec);
-    if (!p) {
-      p = { head: `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000`, tail: `${enrichmentPart(rec.enrich ?? null)}\n` };
-      parts.set(rec, p);
-    }
+    if (!p) parts.set(rec, (p = recordParts(rec)));
     return p;
   };
   const out = new Map<string, string>();
   for (const [pkg, list] of byPkg) {
-    if (list.length > 1) {
-      list.sort(({ row: x, plain: px }, { row: y, plain: py }) => {
-        const plain = px && py;
-        return cmp(x.record.id, y.record.id, plain) || cmp(x.release, y.release, plain) || cmp(x.compiled, y.compiled, plain);
-      });
-    }
+    // sorted on a copy: the exact path starts from the rows' own order
+    const sorted = list.length > 1 ? list.slice().sort(plainRowOrder) : list;
     let text = '';
-    let plain = true;
-    for (const { row: { record: rec, release, compiled }, plain: p } of list) {
-      plain &&= p;
-      const { head, tail } = partsOf(rec);
-      text += `${head}${release}\u0000${compiled}${tail}`;
+    for (const row of sorted) {
+      const p = partsOf(row.record);
+      text += `${p.head}${row.release}\u0000${row.compiled}${p.tail}`;
     }
-    out.set(pkg, crypto.hash('sha256', plain ? text : readBack(text), 'hex').slice(0, 32));
+    out.set(pkg, HIGH_UNIT.test(text) ? exactPairDigest(list, partsOf) : crypto.hash('sha256', text, 'hex').slice(0, 32));
   }
   return out;
+}
+
+/** A record's text in its rows' digest lines ({@link packageDigestsOfRows}). */
+interface RecordParts {
+  head: string;
+  tail: string;
+}
+
+function recordParts(rec: DigestRow['record']): RecordParts {
+  return { head: `${rec.id}\u0000${rec.aliases}\u0000${rec.severity}\u0000${rec.best ?? ''}\u0000${rec.published ?? ''}\u0000`, tail: `${enrichmentPart(rec.enrich ?? null)}\n` };
+}
+
+/** (id, release, compiled) in JS string order. */
+function plainRowOrder(x: DigestRow, y: DigestRow): number {
+  const a = x.record.id;
+  const b = y.record.id;
+  if (a !== b) return a < b ? -1 : 1;
+  if (x.release !== y.release) return x.release < y.release ? -1 : 1;
+  return x.compiled < y.compiled ? -1 : x.compiled > y.compiled ? 1 : 0;
+}
+
+/**
+ * The digest of one pair's rows (any order) by the general rule, for a pair whose text holds a code unit
+ * above U+D7FF: rows sorted by the UTF-8 bytes SQLite holds for them ({@link compareUtf8}; JS order between
+ * two rows holding none), the text read back as SQLite returns it (each lone surrogate as three U+FFFD).
+ * Correct for any pair; {@link packageDigestsOfRows} takes it only where its quick way is not exact.
+ */
+export function exactPairDigest(rows: readonly DigestRow[], partsOf: (rec: DigestRow['record']) => RecordParts = recordParts): string {
+  const list = rows.map((row) => {
+    const { id, published } = row.record;
+    return { row, plain: !HIGH_UNIT.test(id) && !HIGH_UNIT.test(row.release) && !HIGH_UNIT.test(row.compiled) && !(typeof published === 'string' && HIGH_UNIT.test(published)) };
+  });
+  const cmp = (a: string, b: string, plain: boolean): number => (plain ? (a < b ? -1 : a > b ? 1 : 0) : compareUtf8(a, b));
+  if (list.length > 1) {
+    list.sort(({ row: x, plain: px }, { row: y, plain: py }) => {
+      const plain = px && py;
+      return cmp(x.record.id, y.record.id, plain) || cmp(x.release, y.release, plain) || cmp(x.compiled, y.compiled, plain);
+    });
+  }
+  let text = '';
+  let plain = true;
+  for (const { row: { record: rec, release, compiled }, plain: p } of list) {
+    plain &&= p;
+    const { head, tail } = partsOf(rec);
+    text += `${head}${release}\u0000${compiled}${tail}`;
+  }
+  return crypto.hash('sha256', plain ? text : readBack(text), 'hex').slice(0, 32);
 }
 
 /** The content digest over per-pair digests: `sha256:` of the sorted `pair digest` lines. */
@@ -239,10 +278,18 @@ export function recordDigests(db: Database.Database, previousPath: string | unde
       changed = new Map();
     }
   }
-  const insP = db.prepare('INSERT INTO package_digests (pkg, digest) VALUES (?, ?)');
   const insC = db.prepare('INSERT INTO changed_packages (pkg, change) VALUES (?, ?)');
   db.exec('BEGIN');
-  for (const [k, d] of pkgs) insP.run(k, d);
+  // in key order (each row lands at the end of the table's b-tree), 64 rows to a statement
+  const keys = [...pkgs.keys()].sort();
+  const BATCH = 64;
+  const full = db.prepare(`INSERT INTO package_digests (pkg, digest) VALUES ${Array<string>(BATCH).fill('(?, ?)').join(', ')}`);
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const part = keys.slice(i, i + BATCH);
+    const values = part.flatMap((k) => [k, pkgs.get(k)]);
+    if (part.length === BATCH) full.run(values);
+    else db.prepare(`INSERT INTO package_digests (pkg, digest) VALUES ${Array<string>(part.length).fill('(?, ?)').join(', ')}`).run(values);
+  }
   for (const [k, c] of changed) insC.run(k, c);
   db.exec('COMMIT');
   return { digest, previous, changed };

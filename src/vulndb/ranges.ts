@@ -152,6 +152,63 @@ export function evaluateAffected(
   return res;
 }
 
+/**
+ * {@link evaluateAffected} for the matcher: the fixed versions (a new array, in the order
+ * {@link evaluateAffected} lists them) when `version` is affected, else undefined. It allocates nothing for
+ * an entry that does not apply, which is most of the entries a package is checked against.
+ */
+export function affectedFixed(entry: CompiledAffected, version: string, cmp: Comparator): string[] | undefined {
+  let fixed: string[] | undefined;
+  const versions = entry.versions;
+  if (versions) {
+    for (let i = 0; i < versions.length; i++) {
+      if (versions[i] === version || safeEq(cmp, versions[i], version)) {
+        fixed = [];
+        break;
+      }
+    }
+  }
+  const ranges = entry.ranges;
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i];
+    if ('error' in r) continue;
+    const f = rangeFixed(r, version, cmp);
+    if (f === undefined) continue;
+    fixed ??= [];
+    if (f !== NO_FIX && !fixed.includes(f)) fixed.push(f);
+  }
+  return fixed;
+}
+
+/**
+ * {@link rangeFixed}'s answer for an affected range without a later `fixed` event; a `fixed: ""` event
+ * gives it too, and {@link evaluateAffected} lists neither.
+ */
+const NO_FIX = '';
+
+/** {@link evaluateRange} without a result object: undefined when not affected, else the next fixed version or {@link NO_FIX}. */
+function rangeFixed(r: PreparedRange, version: string, cmp: Comparator): string | undefined {
+  if (r.limits.length && !r.limits.some((l) => l === '*' || cmp.compare(version, l) < 0)) return undefined;
+  let vulnerable = false;
+  const ev = r.events;
+  let i = 0;
+  for (; i < ev.length; i++) {
+    const e = ev[i];
+    if (e.kind === 'introduced' && e.version === '0') {
+      vulnerable = true;
+      continue;
+    }
+    const c = cmp.compare(version, e.version);
+    if (c < 0) break;
+    if (e.kind === 'introduced') vulnerable = true;
+    else if (e.kind === 'fixed') vulnerable = false;
+    else if (c > 0) vulnerable = false; // last_affected: inclusive
+  }
+  if (!vulnerable) return undefined;
+  for (; i < ev.length; i++) if (ev[i].kind === 'fixed') return ev[i].version;
+  return NO_FIX;
+}
+
 function safeEq(cmp: Comparator, a: string, b: string): boolean {
   try {
     return cmp.compare(a, b) === 0;

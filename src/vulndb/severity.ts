@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { parseSeverity, severityRank, type Severity } from '../core/finding.js';
 
 interface CvssCtor {
-  new (vector: string): { calculateScores(): { base?: number; overall?: number } };
+  new (vector: string): { calculateScores(): { base?: number; overall?: number }; calculateOverallScore?(): number };
 }
 // Loaded by the first vector scored (a database import), not with this module: matching reads
 // scores stored at import and never loads the calculator. The package is CommonJS.
@@ -58,8 +58,16 @@ function scoreUncached(vector: string): { score: number; version: string } | und
     else if (vector.startsWith('CVSS:3.0/')) [ctor, version] = [lib.Cvss3P0, '3.0'];
     else if (/^\(?AV:[LAN]\//.test(vector)) [ctor, version] = [lib.Cvss2, '2.0'];
     else return undefined;
-    const s = new ctor(vector.replace(/^\(|\)$/g, '')).calculateScores();
-    const score = s.base ?? s.overall;
+    const v = new ctor(vector.replace(/^\(|\)$/g, ''));
+    // CVSS 4.0: the library's `base` score is its overall score (every metric the vector sets applies).
+    // `calculateScores()` adds the vector's text twice and, for a vector with threat or environmental
+    // metrics, up to three more scorings (without them), which nothing here reads.
+    let score: number | undefined;
+    if (version === '4.0') score = v.calculateOverallScore!();
+    else {
+      const s = v.calculateScores();
+      score = s.base ?? s.overall;
+    }
     return typeof score === 'number' && Number.isFinite(score) ? { score, version } : undefined;
   } catch {
     return undefined;

@@ -16,7 +16,7 @@ import zlib from 'node:zlib';
 import { type EolCycle, OS_EOL_PRODUCTS, parseEolProduct, RUNTIME_ENV } from './enrich/eol.js';
 import { type EpssInfo, parseEpss } from './enrich/epss.js';
 import { type KevInfo, parseKev } from './enrich/kev.js';
-import { fetchNvdApi, type NvdRating, nvdRating, nvdRecords } from './enrich/nvd.js';
+import { fetchNvdApi, nvdHasRating, type NvdRating, nvdRating, nvdRecords } from './enrich/nvd.js';
 import { OS_ECOSYSTEMS } from './release.js';
 import { isHigherSeverity, recordSeverity, type SeverityInfo, vendorSeverity } from './severity.js';
 import {
@@ -318,6 +318,14 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const addNvd = (name: string, text: string): number => {
       let n = 0;
       for (const cve of nvdRecords(name, text)) {
+        if (typeof cve.id === 'string' && !wanted.has(cve.id)) {
+          // only counted, and its date read: its vectors need no scoring
+          if (!nvdHasRating(cve)) continue;
+          n++;
+          const lm = typeof cve.lastModified === 'string' ? cve.lastModified : '';
+          if (lm > newestNvd) newestNvd = lm;
+          continue;
+        }
         const r = nvdRating(cve);
         if (!r) continue;
         n++;

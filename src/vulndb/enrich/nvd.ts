@@ -57,6 +57,30 @@ export function nvdRating(cve: Record<string, unknown>): NvdRating | undefined {
 }
 
 /**
+ * `nvdRating(cve) !== undefined`, without scoring a vector where that is not needed: a metric with a vector
+ * and a numeric `baseScore` rates the CVE whatever the vector scores (the score falls back to `baseScore`).
+ * For the records whose rating is only counted (CVEs no imported advisory names): an NVD feed holds every
+ * CVE, and an index keeps the ratings of a fraction of them.
+ */
+export function nvdHasRating(cve: Record<string, unknown>): boolean {
+  const id = cve.id;
+  if (typeof id !== 'string' || !/^CVE-\d{4}-\d+$/.test(id)) return false;
+  const metrics = (cve.metrics ?? {}) as Record<string, unknown>;
+  // metric lists of another shape: nvdRating decides (or throws) as it does
+  const lists: NvdMetric[][] = [];
+  for (const [key] of METRIC_KEYS) {
+    const list = metrics[key];
+    if (list === undefined || list === null) continue;
+    if (!Array.isArray(list) || !list.every((m) => typeof m === 'object' && m !== null)) return nvdRating(cve) !== undefined;
+    lists.push(list as NvdMetric[]);
+  }
+  for (const list of lists) {
+    for (const m of list) if (typeof m.cvssData?.vectorString === 'string' && typeof m.cvssData.baseScore === 'number') return true;
+  }
+  return nvdRating(cve) !== undefined;
+}
+
+/**
  * The `cve` objects of one NVD file's text: a bare `cve` object (one file per CVE), `{ "cve": {...} }`, or
  * an API 2.0 page / feed (`{ "vulnerabilities": [{ "cve": {...} }] }`).
  * @throws PushgateError VULNDB naming `file` when the text is not JSON or none of these shapes (a

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compareUtf8, computePackageDigests, contentDigestOf } from '../../../src/vulndb/digest.js';
+import { compareUtf8, computePackageDigests, contentDigestOf, type DigestRow, exactPairDigest, packageDigestsOfRows } from '../../../src/vulndb/digest.js';
 import { updateDb, type VulnDb } from '../../../src/vulndb/index.js';
 import { buildDb, osvRecord } from '../../helpers/monitor.js';
 
@@ -103,6 +103,37 @@ describe('vulndb: content digest and changed (ecosystem, package) pairs', () => 
         fs.rmSync(src, { recursive: true, force: true });
       }
     }), { numRuns: 150 });
+  });
+
+  it('the quick per-pair digest equals the general one (UTF-8 row order, read-back text) for every pair (property)', () => {
+    // plain ASCII pairs (the quick way) beside pairs holding astral, U+E000..U+FFFF and lone surrogates in
+    // any field; rows of one record shared between pairs; rows in any order
+    const text = fc.oneof(fc.constantFrom('a', 'b', 'A', '\u{1F600}', '\uE000', '\uFFFD', '\uD800', '\uDC00x', 'é', 'z\u{10000}', ''), fc.string({ maxLength: 3 }));
+    const record = fc.record({
+      id: fc.tuple(fc.constantFrom('GHSA-', 'CVE-', 'X'), text).map(([a, b]) => a + b),
+      aliases: fc.array(text).map((a) => JSON.stringify(a)),
+      severity: fc.constantFrom('{"severity":"high","source":"CVSS_V3"}', '{"severity":"unknown","source":"none"}'),
+      best: fc.option(text, { nil: undefined }),
+      published: fc.option(fc.oneof(text, fc.constant('2024-01-01T00:00:00Z')), { nil: undefined }),
+      enrich: fc.option(fc.constantFrom('{"kev":{"cve":"CVE-1"}}', '{"epss":{"cve":"CVE-2","score":0.5,"percentile":0.9,"date":"x"}}'), { nil: undefined }),
+    });
+    const rows = fc.array(record, { minLength: 1, maxLength: 5 }).chain((recs) => fc.array(fc.record({
+      rec: fc.nat({ max: recs.length - 1 }).map((i) => recs[i]),
+      pkg: fc.oneof(fc.constantFrom('npm:a', 'npm:b', 'debian:openssl'), text.map((t) => `npm:p${t}`)),
+      release: fc.oneof(fc.constantFrom('', '12', 'v3.19'), text),
+      compiled: fc.oneof(fc.constantFrom('{"r":[["i","0","f","1.0.0"]]}', '{"r":[["i","0","f","2.0.0"]]}'), text.map((t) => JSON.stringify({ v: [t], r: [] }))),
+    }), { minLength: 1, maxLength: 12 }));
+    fc.assert(fc.property(rows, (list) => {
+      const input: DigestRow[] = list.map((r) => ({ pkg: r.pkg, release: r.release, compiled: r.compiled, record: r.rec }));
+      const got = packageDigestsOfRows(input);
+      // the general rule per pair: pair keys as they read back (lone surrogates as U+FFFD)
+      const byPkg = new Map<string, DigestRow[]>();
+      for (const row of input) {
+        const k = row.pkg.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd\ufffd\ufffd');
+        byPkg.set(k, [...(byPkg.get(k) ?? []), row]);
+      }
+      expect(got).to.deep.equal(new Map([...byPkg].map(([k, rs]) => [k, exactPairDigest(rs)])));
+    }), { numRuns: 2000 });
   });
 
   it('compares strings in the order of the bytes SQLite holds for them, lone surrogates included (property)', () => {

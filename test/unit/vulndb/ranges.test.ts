@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../../helpers/lab.js';
 import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
-import { compileAffected, compileRanges, compileSerialized, evaluateAffected, prepareRange, rangesKey, serializeCompiled, type OsvRange } from '../../../src/vulndb/ranges.js';
+import { affectedFixed, compileAffected, compileRanges, compileSerialized, deserializeCompiled, evaluateAffected, prepareRange, rangesKey, serializeCompiled, type OsvRange } from '../../../src/vulndb/ranges.js';
 
 const npm = comparatorFor('npm');
 const deb = comparatorFor('Debian');
@@ -169,4 +169,43 @@ describe('vulndb: rangesKey (the import memo of compiled ranges)', () => {
     expect(rangesKey([{ type: 'ECOSYSTEM', events: [null as unknown as OsvRange['events'][number]] }])).to.equal(undefined);
     expect(rangesKey([sem({ introduced: 1 as unknown as string })])).to.equal(undefined);
   });
+});
+
+describe('vulndb: affectedFixed (the matcher path) answers what evaluateAffected answers', () => {
+  // valid and invalid versions of each order, duplicates, "0", "*" limits, empty fixed versions
+  const pools = {
+    npm: ['0', '1.0.0', '1.0.0-rc.1', '1.2.0', '2.0.0', '2.0.1', '10.0.0', '', 'bad', '*'],
+    Debian: ['0', '1.0-1', '1:0.9-1', '1.0-1+deb12u1', '1.0~rc1-1', '2.0-1', '', 'a:b', '*'],
+  } as const;
+  for (const [eco, pool] of Object.entries(pools)) {
+    const cmp = comparatorFor(eco);
+    const ver = fc.constantFrom(...pool);
+    const event = fc.oneof(
+      fc.record({ introduced: ver }),
+      fc.record({ fixed: ver }),
+      fc.record({ last_affected: ver }),
+      fc.record({ limit: ver }),
+    );
+    const entry = fc.record({
+      ranges: fc.array(fc.record({ type: fc.constant('ECOSYSTEM'), events: fc.array(event, { maxLength: 5 }) }), { maxLength: 3 }),
+      versions: fc.option(fc.array(ver, { maxLength: 3 }), { nil: undefined }),
+    });
+    it(`on generated entries, stored and read back as the index holds them (${eco}, property)`, () => {
+      fc.assert(
+        fc.property(entry, ver, (e, v) => {
+          const c = deserializeCompiled(compileSerialized(e.ranges, e.versions?.length ? e.versions : undefined, cmp).json);
+          let slow: ReturnType<typeof evaluateAffected>;
+          try {
+            slow = evaluateAffected(c, v, cmp);
+          } catch (err) {
+            // an installed version the order rejects (the matcher skips such a package before this)
+            expect(() => affectedFixed(c, v, cmp)).to.throw((err as Error).message);
+            return;
+          }
+          expect(affectedFixed(c, v, cmp)).to.deep.equal(slow.affected ? slow.fixed : undefined);
+        }),
+        { numRuns: 3000 },
+      );
+    });
+  }
 });
