@@ -550,8 +550,15 @@ export class Monitor {
       const opts = policy.severityPrefer ? { prefer: policy.severityPrefer } : {};
       // 10,000 images share few distinct versions of a package: match each once, bind to each instance
       const memo = new Map<string, Finding[]>();
-      const matchOne = (p: Package, os: IndexedPackages['os']): Finding[] => {
+      // Images built alike hold a package at one version in one place (path, layer, purl, platform): its
+      // bound findings are made once and shared (read-only, as shared stored findings are), so their
+      // canonical text for the comparison below is made once too (image-index.ts canonicalOf).
+      const bound = new Map<string, Array<{ key: string; finding: Finding }>>();
+      const matchOne = (p: Package, os: IndexedPackages['os'], platform: string | undefined): Array<{ key: string; finding: Finding }> => {
         const k = JSON.stringify([os ?? null, p.ecosystem, p.name, p.version, p.sourceName, p.sourceVersion, !!p.ownedBy]);
+        const at = `${k}\u0000${p.path}\u0000${p.layer ?? ''}\u0000${p.purl ?? ''}\u0000${p.platform ?? ''}\u0000${platform ?? ''}`;
+        let out = bound.get(at);
+        if (out) return out;
         let hit = memo.get(k);
         if (!hit) {
           // the instance's place (path, layer, purl, platform) is bound per instance below
@@ -559,19 +566,20 @@ export class Monitor {
           hit = db.match([{ ...bare, path: '', purl: '' }], os, opts);
           memo.set(k, hit);
         }
-        return hit.map((f) => boundTo(f, p));
+        out = hit.map((f0) => {
+          const f1 = boundTo(f0, p);
+          const f = platform ? { ...f1, platform } : f1;
+          return { key: findingKey(f), finding: f };
+        });
+        bound.set(at, out);
+        return out;
       };
       const fresh = new Map<Digest, IndexedFinding[]>();
       const entries = new Map<Digest, IndexedPackages[]>();
       for (const { digest, entry } of await store.monitor.packagesUnder(pairs)) {
         if (states.get(digest) !== rec.previous) continue;
         const found: IndexedFinding[] = [];
-        for (const p of entry.packages) {
-          for (const f0 of matchOne(p, entry.os)) {
-            const f = entry.platform ? { ...f0, platform: entry.platform } : f0;
-            found.push({ key: findingKey(f), pkg: entry.pkg, finding: f });
-          }
-        }
+        for (const p of entry.packages) for (const { key, finding } of matchOne(p, entry.os, entry.platform)) found.push({ key, pkg: entry.pkg, finding });
         const l = fresh.get(digest);
         if (l) l.push(...found);
         else fresh.set(digest, found);
@@ -610,7 +618,8 @@ export class Monitor {
   private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', withScan: Digest[] = digests): Promise<ChunkContext> {
     const store = this.o.store;
     const layers = withScan.length ? await store.monitor.layersOf(withScan.map((d) => SCAN_KEY(d))) : new Map<string, unknown>();
-    const findings = read === 'findings' ? await store.monitor.findingsOfMany(digests) : new Map<Digest, IndexedFinding[]>();
+    const read2 = read === 'findings' ? await store.monitor.findingsAndSignatures(digests) : undefined;
+    const findings = read2?.findings ?? new Map<Digest, IndexedFinding[]>();
     const signatures = read === 'signatures' ? await store.monitor.findingSignatures(digests) : undefined;
     const verdicts = new Map<Digest, Verdict[]>();
     for (const v of await store.monitor.verdictsOf(digests)) {
@@ -618,7 +627,7 @@ export class Monitor {
       if (l) l.push(v);
       else verdicts.set(v.digest, [v]);
     }
-    return { scans: new Map(withScan.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, verdicts };
+    return { scans: new Map(withScan.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, ...(read2 ? { storedSignatures: read2.signatures } : {}), verdicts };
   }
 
   /** The stored index findings of one image of a chunk (read now when the chunk read only signatures). */
@@ -773,7 +782,11 @@ export class Monitor {
     if (!ctx.reports?.has(digest)) return 'full';
     stats.patched++;
     const firstSeen = new Map(oldIndex.map((f) => [f.key, f.firstSeen ?? now]));
-    const diff = diffFindings(oldIndex.map((f) => f.finding), findings);
+    // Findings off the changed pairs are the same objects before and after, and a package instance is
+    // under one pair, so no finding of one pair is the same vulnerability as one of another: the diff of
+    // the changed pairs' findings (each list's order kept) is the diff of all of them.
+    const onChanged = (f: IndexedFinding) => patch.changed.has(f.pkg);
+    const diff = diffFindings(oldIndex.filter(onChanged).map((f) => f.finding), indexed.filter(onChanged).map((f) => f.finding));
     const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
     const notices: NewFindingsBody[] = [];
     const judgedBy = { name: policy.name, revision: policy.revision };
@@ -802,7 +815,8 @@ export class Monitor {
       scannedAt: new Date().toISOString(),
       verdict: { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: judgedBy },
     };
-    const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now) };
+    const sig = ctx.storedSignatures?.get(digest);
+    const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now), ...(sig !== undefined ? { stored: { sig, findings: oldIndex } } : {}) };
     return {
       write: { ...out, reportPatch, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
       acted,
@@ -1066,6 +1080,11 @@ interface ChunkContext {
    * (store `findingSignatures`; absent for an image indexed before signatures were kept).
    */
   signatures?: Map<Digest, string>;
+  /**
+   * When the chunk read findings: the signature the index holds for each image's findings, read with them
+   * (the rows are those `findings` holds; absent for an image indexed before signatures were kept).
+   */
+  storedSignatures?: Map<Digest, string>;
   verdicts: Map<Digest, Verdict[]>;
   /** Of the chunk's images to be patched, those with a stored report (the patch is laid over it). */
   reports?: Set<Digest>;

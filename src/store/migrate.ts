@@ -38,7 +38,7 @@ export interface MigratedTable {
 }
 
 /**
- * Every table of schema migrations 1–16 (but PostgreSQL's `vulndb_chunks`, a cache of the database file in force that
+ * Every table the schema migrations create (but PostgreSQL's `vulndb_chunks`, a cache of the database file in force that
  * a replica holding it uploads again, see src/gate/vulndb-sync.ts), in copy order. `schema_migrations` is not copied (the factory
  * wrote the target's own). A test checks this list against the tables the migrations create.
  */
@@ -47,6 +47,7 @@ export const MIGRATED_TABLES: readonly MigratedTable[] = [
   { name: 'verdicts', order: ['registry', 'repository', 'digest'] },
   { name: 'tags', order: ['registry', 'repository', 'tag', 'at', 'digest', 'allowed'], intColumns: ['at', 'allowed'], offsetPaged: true },
   { name: 'reports', order: ['digest'], ownColumns: ['write_seq'] },
+  { name: 'report_patches', order: ['digest'] },
   { name: 'layers', order: ['key'] },
   { name: 'audit', order: ['seq'], intColumns: ['seq'], serial: 'seq' },
   { name: 'exceptions', order: ['id'], intColumns: ['id'], serial: 'id' },

@@ -47,6 +47,13 @@ export interface ImageIndex {
   /** Undefined: the stored packages stay (a re-judgement of the same scan). */
   packages?: IndexedPackages[];
   findings: IndexedFinding[];
+  /**
+   * The stored findings this index replaces and their stored signature, as read together
+   * ({@link MonitorStore.findingsAndSignatures}). When the image's stored signature is still `sig` at the
+   * write, the stored rows are these: the store computes what to write from them instead of reading the
+   * rows again; otherwise (another writer came between) it reads them.
+   */
+  stored?: { sig: string; findings: IndexedFinding[] };
 }
 
 /** Kind of a monitor run: after a database change (`db:<digest>`) or a full pass (`all:<n>`). */
@@ -188,6 +195,12 @@ export interface MonitorStore {
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
   /** Every indexed finding of each of `digests` (one query per chunk; digests without any are absent). */
   findingsOfMany(digests: Digest[]): Promise<Map<Digest, IndexedFinding[]>>;
+  /**
+   * {@link findingsOfMany} with the signature the index holds for each image's findings (absent: none
+   * kept), both read in one snapshot, so the signature is that of these rows: an index written with them
+   * as {@link ImageIndex.stored} need not read them again.
+   */
+  findingsAndSignatures(digests: Digest[]): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }>;
   /**
    * The signature of each image's stored findings (`findingSetSignature` of the findings its index was
    * last written with); images indexed before signatures were kept, or not indexed, are absent.

@@ -9,7 +9,7 @@ import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { patchText } from './report-patch.js';
 import { mergeTags } from './sqlite-store.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, type FindingWrite } from './sqlite-monitor.js';
 
 /**
  * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
@@ -126,7 +126,9 @@ export class PostgresMonitorStore implements MonitorStore {
   async findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>> {
     if (!pkgs.length) return [];
     const r = await this.q('findings under', 'SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE pkg = ANY($1::text[])', [pkgs]);
-    return r.rows.map((x) => ({ digest: String(x.digest) as Digest, ...findingFromRow(x) }));
+    // images holding a package at one version and place share their findings' rows: parsed once
+    const parse = sharedFindingParser();
+    return r.rows.map((x) => ({ digest: String(x.digest) as Digest, ...parse(x) }));
   }
 
   async findingsOf(digest: Digest): Promise<IndexedFinding[]> {
@@ -146,6 +148,28 @@ export class PostgresMonitorStore implements MonitorStore {
       else out.set(d, [parse(x)]);
     }
     return out;
+  }
+
+  async findingsAndSignatures(digests: Digest[]): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }> {
+    const findings = new Map<Digest, IndexedFinding[]>();
+    const signatures = new Map<Digest, string>();
+    if (!digests.length) return { findings, signatures };
+    // one statement, one snapshot: each signature is that of the rows read with it
+    const r = await this.q(
+      'findings and signatures',
+      `SELECT f.digest, f.fkey, f.pkg, f.first_seen, f.body, i.findings_sig FROM image_findings f LEFT JOIN image_index i ON i.digest = f.digest WHERE f.digest = ANY($1::text[])`,
+      [digests],
+      'pushgate_findings_and_signatures',
+    );
+    const parse = sharedFindingParser();
+    for (const x of r.rows) {
+      const d = String(x.digest) as Digest;
+      const l = findings.get(d);
+      if (l) l.push(parse(x));
+      else findings.set(d, [parse(x)]);
+      if (x.findings_sig != null) signatures.set(d, String(x.findings_sig));
+    }
+    return { findings, signatures };
   }
 
   async findingSignatures(digests: Digest[]): Promise<Map<Digest, string>> {
@@ -256,10 +280,15 @@ export class PostgresMonitorStore implements MonitorStore {
       const reports = b.rejudged.flatMap((r) => (r.report ? [r.report] : []));
       if (reports.length) {
         await insertValues(c, 'INSERT INTO reports (digest, body, created_at) VALUES', reports.map((r) => [r.digest, JSON.stringify(r.body), now]), 'ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL', ['', '', '::bigint']);
+        await c.query('DELETE FROM report_patches WHERE digest = ANY($1::text[])', [reports.map((r) => r.digest)]);
       }
       const patches = b.rejudged.flatMap((r) => (r.reportPatch && !r.report ? [r.reportPatch] : []));
       if (patches.length) {
-        await c.query('UPDATE reports r SET patch = t.p, created_at = $3 FROM unnest($1::text[], $2::text[]) AS t(d, p) WHERE r.digest = t.d', [patches.map((p) => p.digest), patches.map(patchText), now]);
+        // a patch only over a stored report (as an UPDATE of it would be); the patch texts as parameters of
+        // their own (a text[] of them is escaped and parsed again: several times slower)
+        const touched = new Set((await c.query('UPDATE reports SET created_at = $1 WHERE digest = ANY($2::text[]) RETURNING digest', [now, patches.map((p) => p.digest)])).rows.map((r) => String(r.digest)));
+        const rows = patches.filter((p) => touched.has(p.digest)).map((p) => [p.digest, patchText(p)]);
+        await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
       }
       await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
       const holds = b.rejudged.flatMap((r) => r.holds ?? []);
@@ -370,7 +399,15 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
   if (!ixs.length) return;
   const digests = ixs.map((ix) => ix.digest);
   const old = new Map<string, Map<string, { firstSeen: number; body: string }>>();
-  for (const r of (await c.query('SELECT digest, fkey, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [digests])).rows) {
+  // Images whose stored signature is still that of the findings the caller read with it: those are the rows
+  // (src/store/monitor-types.ts ImageIndex.stored); the rows of the others are read.
+  const based = ixs.filter((ix) => ix.stored);
+  if (based.length) {
+    const sigs = new Map((await c.query('SELECT digest, findings_sig FROM image_index WHERE digest = ANY($1::text[])', [based.map((ix) => ix.digest)])).rows.map((r) => [String(r.digest), r.findings_sig as string | null]));
+    for (const ix of based) if (sigs.get(ix.digest) === ix.stored!.sig) old.set(ix.digest, storedRows(ix.stored!.findings));
+  }
+  const unread = digests.filter((d) => !old.has(d));
+  for (const r of unread.length ? (await c.query('SELECT digest, fkey, first_seen, body FROM image_findings WHERE digest = ANY($1::text[])', [unread])).rows : []) {
     const d = String(r.digest);
     const m = old.get(d) ?? new Map<string, { firstSeen: number; body: string }>();
     m.set(String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) });

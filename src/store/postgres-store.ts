@@ -576,11 +576,16 @@ export class PostgresStore implements Store {
   }
 
   async putReport(digest: Digest, report: ScanReport): Promise<void> {
-    await this.q('INSERT INTO reports (digest, body, created_at, patch) VALUES ($1, $2, $3, NULL) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL', [digest, JSON.stringify(report), Date.now()]);
+    // a report written whole clears its patch: one statement, so both or neither
+    await this.q(
+      `WITH cleared AS (DELETE FROM report_patches WHERE digest = $1)
+       INSERT INTO reports (digest, body, created_at, patch) VALUES ($1, $2, $3, NULL) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL`,
+      [digest, JSON.stringify(report), Date.now()],
+    );
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {
-    const r = await this.q('SELECT body, patch FROM reports WHERE digest = $1', [digest]);
+    const r = await this.q('SELECT r.body, p.patch FROM reports r LEFT JOIN report_patches p ON p.digest = r.digest WHERE r.digest = $1', [digest]);
     return r.rows[0] ? reportOf(String(r.rows[0].body), r.rows[0].patch as string | null) : undefined;
   }
 

@@ -1,6 +1,7 @@
 /**
  * Stored scan reports as a whole body plus, after a monitor pass patched the image, the fields that
- * pass judged again (`reports.patch`): writing a re-judged report rewrites only its findings and
+ * pass judged again (`report_patches.patch`, a row of its own; `reports.patch` before migration 20):
+ * writing a re-judged report rewrites only its findings and
  * verdict (about a third of a report; the package list, secrets and configuration findings, which a
  * database change cannot change, stay in the body as written). Shared by both stores.
  *
@@ -27,7 +28,7 @@ export interface ReportPatch {
   verdict: Evaluation;
 }
 
-/** The `reports.patch` text of a patch. */
+/** The `report_patches.patch` text of a patch. */
 export function patchText(p: ReportPatch): string {
   // JSON.stringify({ findings, vulndb, scannedAt, verdict }), each finding's text made once (findingText)
   return `{"findings":[${p.findings.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;

@@ -447,4 +447,32 @@ $$;
 CREATE TRIGGER reports_write_seq BEFORE INSERT OR UPDATE ON reports FOR EACH ROW EXECUTE FUNCTION pushgate_report_write_seq();
 `,
   },
+  {
+    // A report's patch (src/store/report-patch.ts) in a row of its own: SQLite rewrites a whole row when a
+    // column changes size, so a patch kept beside the body rewrote the body's pages (a report's package
+    // list, tens of kilobytes) on every pass. `reports.patch` stays, always null.
+    version: 20,
+    name: 'report-patches-table',
+    sql: `
+CREATE TABLE IF NOT EXISTS report_patches (
+  digest TEXT PRIMARY KEY,
+  patch TEXT NOT NULL
+);
+INSERT INTO report_patches (digest, patch) SELECT digest, patch FROM reports WHERE patch IS NOT NULL;
+UPDATE reports SET patch = NULL WHERE patch IS NOT NULL;
+`,
+    // The catch-up's read of reports written since its mark, from an index holding what it reads: SQLite
+    // reaches a column after the body (created_at) only by walking the body's overflow pages, and after a
+    // pass every patched report is read once more (renumbered, not stale).
+    sqlite: `
+CREATE INDEX IF NOT EXISTS reports_by_write_seq_at ON reports (write_seq, digest, created_at);
+`,
+    // lz4 compresses a patch several times faster than the default pglz; a server built without it keeps pglz
+    postgres: `
+DO $$ BEGIN
+  ALTER TABLE report_patches ALTER COLUMN patch SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$;
+`,
+  },
 ];

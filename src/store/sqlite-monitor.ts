@@ -8,7 +8,7 @@ import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { findingText, TEXT } from './finding-text.js';
 import { patchText } from './report-patch.js';
-import { writeVerdict } from './sqlite-store.js';
+import { writeReport, writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -65,6 +65,11 @@ export function findingsDelta(findings: IndexedFinding[], old: Map<string, { fir
     write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now, existed: was !== undefined });
   }
   return { write, gone: [...old.keys()].filter((k) => !keep.has(k)), sig: signatureOfLines(lines) };
+}
+
+/** Stored index findings (as read, their row text kept by the parser) as the rows {@link findingsDelta} compares with. */
+export function storedRows(findings: IndexedFinding[]): Map<string, { firstSeen: number; body: string }> {
+  return new Map(findings.map((f) => [f.key, { firstSeen: f.firstSeen ?? 0, body: findingText(f.finding) }]));
 }
 
 function signatureLine(key: string, body: string): string {
@@ -156,7 +161,8 @@ export class SqliteMonitorStore implements MonitorStore {
    * rewritten, so a re-judgement writes only what changed.
    */
   private writeIndex(ix: ImageIndex, now: number): void {
-    const old = new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
+    const stored = ix.stored && (this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
+    const old = stored ?? new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
     if (ix.packages) {
       this.st('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
       const insP = this.st('INSERT OR REPLACE INTO image_packages (pkg, digest, body) VALUES (?, ?, ?)');
@@ -215,9 +221,11 @@ export class SqliteMonitorStore implements MonitorStore {
   async findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>> {
     return this.wrap('findings under', () => {
       const out: Array<{ digest: Digest } & IndexedFinding> = [];
+      // images holding a package at one version and place share their findings' rows: parsed once
+      const parse = sharedFindingParser();
       for (const c of chunks(pkgs)) {
         const rows = this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE pkg IN (${c.map(() => '?').join(',')})`).all(...c) as Row[];
-        for (const r of rows) out.push({ digest: String(r.digest) as Digest, ...findingFromRow(r) });
+        for (const r of rows) out.push({ digest: String(r.digest) as Digest, ...parse(r) });
       }
       return out;
     });
@@ -241,6 +249,26 @@ export class SqliteMonitorStore implements MonitorStore {
       }
       return out;
     });
+  }
+
+  async findingsAndSignatures(digests: Digest[]): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }> {
+    // one synchronous read transaction: nothing is written between the two reads
+    return this.wrap('findings and signatures', () => this.db.transaction(() => {
+      const findings = new Map<Digest, IndexedFinding[]>();
+      const signatures = new Map<Digest, string>();
+      const parse = sharedFindingParser();
+      for (const c of chunks(digests)) {
+        const ph = c.map(() => '?').join(',');
+        for (const r of this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${ph})`).all(...c) as Row[]) {
+          const d = String(r.digest) as Digest;
+          const l = findings.get(d);
+          if (l) l.push(parse(r));
+          else findings.set(d, [parse(r)]);
+        }
+        for (const r of this.st(`SELECT digest, findings_sig FROM image_index WHERE digest IN (${ph}) AND findings_sig IS NOT NULL`).all(...c) as Row[]) signatures.set(String(r.digest) as Digest, String(r.findings_sig));
+      }
+      return { findings, signatures };
+    })());
   }
 
   async findingSignatures(digests: Digest[]): Promise<Map<Digest, string>> {
@@ -369,9 +397,12 @@ export class SqliteMonitorStore implements MonitorStore {
           for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
           for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
           if (r.report) {
-            this.st('INSERT INTO reports (digest, body, created_at, patch) VALUES (?, ?, ?, NULL) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at, patch = NULL').run(r.report.digest, JSON.stringify(r.report.body), now);
+            writeReport(this.db, r.report.digest, JSON.stringify(r.report.body), now, prepared);
           } else if (r.reportPatch) {
-            this.st('UPDATE reports SET patch = ?, created_at = ? WHERE digest = ?').run(patchText(r.reportPatch), now, r.reportPatch.digest);
+            // the report row keeps its size (its body's pages are not rewritten); the patch has its own row
+            if (this.st('UPDATE reports SET created_at = ? WHERE digest = ?').run(now, r.reportPatch.digest).changes === 1) {
+              this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(r.reportPatch.digest, patchText(r.reportPatch));
+            }
           }
           if (r.index) this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now);
           for (const h of r.holds ?? []) {

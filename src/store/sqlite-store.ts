@@ -358,13 +358,12 @@ export class SqliteStore implements Store {
   }
 
   async putReport(digest: Digest, report: ScanReport): Promise<void> {
-    this
-      .stmt('INSERT INTO reports (digest, body, created_at, patch) VALUES (?, ?, ?, NULL) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at, patch = NULL')
-      .run(digest, JSON.stringify(report), Date.now());
+    // a report written whole clears its patch, in one transaction
+    this.db.transaction(() => writeReport(this.db, digest, JSON.stringify(report), Date.now(), (sql) => this.stmt(sql)))();
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {
-    const row = this.stmt('SELECT body, patch FROM reports WHERE digest = ?').get(digest) as Row | undefined;
+    const row = this.stmt('SELECT r.body, p.patch FROM reports r LEFT JOIN report_patches p ON p.digest = r.digest WHERE r.digest = ?').get(digest) as Row | undefined;
     return row ? reportOf(String(row.body), row.patch as string | null) : undefined;
   }
 
@@ -617,6 +616,15 @@ export function movedTags(v: Verdict, tag: string, here: boolean): string[] | un
  * Inserts or replaces a verdict (tags merged with the stored ones), inside the caller's transaction;
  * the database digest and policy revision that judged it are kept as columns too.
  */
+/**
+ * Writes a report whole (JSON text `body`) and clears its patch (src/store/report-patch.ts); call it
+ * inside a transaction.
+ */
+export function writeReport(db: Database.Database, digest: string, body: string, now: number, prepare: (sql: string) => Database.Statement = (sql) => db.prepare(sql)): void {
+  prepare('INSERT INTO reports (digest, body, created_at, patch) VALUES (?, ?, ?, NULL) ON CONFLICT (digest) DO UPDATE SET body = excluded.body, created_at = excluded.created_at, patch = NULL').run(digest, body, now);
+  prepare('DELETE FROM report_patches WHERE digest = ?').run(digest);
+}
+
 export function writeVerdict(db: Database.Database, v: Verdict, prepare: (sql: string) => Database.Statement = (sql) => db.prepare(sql)): void {
   const old = prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(v.registry, v.repository, v.digest) as Row | undefined;
   const merged = mergeTags(v, old ? (JSON.parse(String(old.body)) as Verdict) : undefined);
