@@ -27,7 +27,7 @@ export const OS_RELEASE_UNKNOWN = 'os-release-unknown';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 // The modules themselves, not the vulndb index: judging needs neither `db update` nor its sources.
 import { eolFindings, eolSubjects } from '../vulndb/enrich/eol.js';
-import type { VulnDb } from '../vulndb/db.js';
+import type { MatchMemo, VulnDb } from '../vulndb/db.js';
 import { secretsWithOrigin, withOrigin, type BaseSide } from '../base/attribute.js';
 
 /** The judgement of one platform's image manifest. */
@@ -89,6 +89,12 @@ export interface JudgeOptions {
    * what was ignored.
    */
   referrerVex?: { statements: readonly VexStatement[]; diagnostics: Diagnostic[] };
+  /**
+   * Match results shared with other judgements on the same database (src/vulndb/db.ts MatchMemo): a
+   * monitor pass judges thousands of stored scans holding mostly the same packages. The report then
+   * holds finding objects shared with those judgements (never changed once made).
+   */
+  matchMemo?: MatchMemo;
 }
 
 /** Base detection methods whose evidence the catalog checked (src/base/detect.ts): excludeBase may use them. */
@@ -190,7 +196,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     const packages: Package[] = side ? withOrigin(p.inventory.packages, side) : p.inventory.packages;
     const secrets: SecretFinding[] = side ? secretsWithOrigin(p.inventory.secrets, side) : p.inventory.secrets;
     const matched0: Finding[] = vulndb
-      ? vulndb.match(p.inventory.packages, p.inventory.os, policy.severityPrefer ? { prefer: policy.severityPrefer } : {}).map(tagP).sort(compareRisk)
+      ? vulndb.match(p.inventory.packages, p.inventory.os, { ...(policy.severityPrefer ? { prefer: policy.severityPrefer } : {}), ...(opts.matchMemo ? { memo: opts.matchMemo } : {}) }).map(tagP).sort(compareRisk)
       : [];
     const matched = side ? withOrigin(matched0, side) : matched0;
     const filtered = opts.filterFindings ? opts.filterFindings(matched, p) : matched;

@@ -35,7 +35,7 @@ import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-vie
 import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
-import { planFor, type VulnDb } from '../vulndb/index.js';
+import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
@@ -484,13 +484,27 @@ export class Monitor {
         for (const d of digests) await this.o.afterImage?.(d);
       };
       const size = this.o.chunk ?? PASS_CHUNK;
+      // 10,000 stored inventories share most packages: each distinct one is matched once per pass
+      const memo = db?.matchMemo();
+      // Images patched from their stored verdicts need no stored scan (only those judged in full read one).
+      const scansOf = (c: Digest[]) => {
+        const keys = c.filter((d) => !patches.has(d)).map((d) => SCAN_KEY(d));
+        return keys.length ? store.monitor.layersOf(keys) : Promise.resolve(new Map<string, unknown>());
+      };
+      // A pass writes no stored scan, so the next chunk's scans are read while this chunk is judged: a
+      // store across the network (PostgreSQL) sends them meanwhile. A failed read is thrown where it is
+      // awaited (the handler only keeps it from being unhandled when the pass stops before then).
+      let nextScans: Promise<Map<string, unknown>> | undefined;
       for (let i = 0; i < pending.length; i += size) {
         const chunk = pending.slice(i, i + size);
+        const scans = nextScans ?? scansOf(chunk);
+        nextScans = i + size < pending.length ? scansOf(pending.slice(i + size, i + 2 * size)) : undefined;
+        nextScans?.catch(() => undefined);
         // A database pass judges images its change touched (nearly all of them change): their findings are
         // read with the chunk. A full pass judges every image, most of them unchanged: only signatures are
-        // read, and an image's findings only when its new ones differ. Images patched from their stored
-        // verdicts need no stored scan (only those judged in full read one).
-        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)));
+        // read, and an image's findings only when its new ones differ.
+        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)), scans);
+        ctx.memo = memo;
         const toPatch = chunk.filter((d) => patches.has(d));
         if (toPatch.length) ctx.reports = await store.monitor.reportKeys(toPatch);
         for (const digest of chunk) {
@@ -615,14 +629,18 @@ export class Monitor {
    * The stored scans (of `withScan`), verdicts and index findings (or only their signatures) of a chunk of
    * a pass, one query each.
    */
-  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', withScan: Digest[] = digests): Promise<ChunkContext> {
+  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', withScan: Digest[] = digests, scans?: Promise<Map<string, unknown>>): Promise<ChunkContext> {
     const store = this.o.store;
-    const layers = withScan.length ? await store.monitor.layersOf(withScan.map((d) => SCAN_KEY(d))) : new Map<string, unknown>();
-    const read2 = read === 'findings' ? await store.monitor.findingsAndSignatures(digests) : undefined;
+    // read together (PostgreSQL: pooled connections, one round trip of waiting)
+    const [layers, read2, signatures, stored] = await Promise.all([
+      scans ?? (withScan.length ? store.monitor.layersOf(withScan.map((d) => SCAN_KEY(d))) : new Map<string, unknown>()),
+      read === 'findings' ? store.monitor.findingsAndSignatures(digests) : undefined,
+      read === 'signatures' ? store.monitor.findingSignatures(digests) : undefined,
+      store.monitor.verdictsOf(digests),
+    ]);
     const findings = read2?.findings ?? new Map<Digest, IndexedFinding[]>();
-    const signatures = read === 'signatures' ? await store.monitor.findingSignatures(digests) : undefined;
     const verdicts = new Map<Digest, Verdict[]>();
-    for (const v of await store.monitor.verdictsOf(digests)) {
+    for (const v of stored) {
       const l = verdicts.get(v.digest);
       if (l) l.push(v);
       else verdicts.set(v.digest, [v]);
@@ -648,7 +666,7 @@ export class Monitor {
   private async diffStored(ctx: ChunkContext, digest: Digest, findings: Finding[]): Promise<FindingDiff> {
     const sig = ctx.signatures?.get(digest);
     if (sig !== undefined && !ctx.findings.has(digest)) {
-      const keyed = findings.map((f) => ({ key: findingKey(f), finding: f }));
+      const keyed = findings.map((f) => ({ key: keyOf(f), finding: f }));
       // a repeated key is stored once (the first): the stored rows alone would not say what a diff says
       if (new Set(keyed.map((k) => k.key)).size === keyed.length && findingSetSignature(keyed) === sig) return { new: [], resolved: [], severityChanged: [] };
     }
@@ -680,7 +698,7 @@ export class Monitor {
     const verdicts = ctx.verdicts.get(digest) ?? [];
     let acted = false;
     const referrerVex = await storedReferrerVex(this.o.store, digest, policy);
-    const bases = { ...(this.o.bases ? { bases: await this.o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) };
+    const bases = { ...(this.o.bases ? { bases: await this.o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}), ...(ctx.memo ? { matchMemo: ctx.memo } : {}) };
     stats.rejudged++;
     const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
     const notices: NewFindingsBody[] = [];
@@ -1088,6 +1106,8 @@ interface ChunkContext {
   verdicts: Map<Digest, Verdict[]>;
   /** Of the chunk's images to be patched, those with a stored report (the patch is laid over it). */
   reports?: Set<Digest>;
+  /** The pass's match results per distinct package (src/vulndb/db.ts MatchMemo), shared by its chunks. */
+  memo?: MatchMemo;
 }
 
 /** One image's re-judgement, to be written with its batch. */
@@ -1188,6 +1208,19 @@ function boundTo(f: Finding, p: Package): Finding {
 function sameFindings(a: Array<{ key: string; finding: Finding }>, b: Array<{ key: string; finding: Finding }>): boolean {
   const byKey = (l: typeof a) => [...new Map(l.map((f) => [f.key, f.finding])).values()];
   return findingsSignature(byKey(a)) === findingsSignature(byKey(b));
+}
+
+/**
+ * Finding keys by finding object: a full pass signs every image's findings, most of them objects shared
+ * by many images (src/vulndb/db.ts MatchMemo); findings are not changed once made.
+ */
+const KEYS = new WeakMap<Finding, string>();
+
+/** {@link findingKey}, made once per finding object. */
+function keyOf(f: Finding): string {
+  let k = KEYS.get(f);
+  if (k === undefined) KEYS.set(f, (k = findingKey(f)));
+  return k;
 }
 
 /** True when two verdicts carry the same raw evaluations (decisions and reason rules per rule set). */

@@ -92,9 +92,25 @@ export function findingSetSignature(findings: Array<{ key: string; finding: unkn
   for (const f of findings) {
     if (seen.has(f.key)) continue;
     seen.add(f.key);
-    lines.push(signatureLine(f.key, findingText(f.finding)));
+    lines.push(lineOf(f.key, f.finding));
   }
   return signatureOfLines(lines);
+}
+
+/**
+ * Signature lines by finding object (with the key they were made for): a full pass signs every image's
+ * findings, most of them objects shared by many images (src/vulndb/db.ts MatchMemo), so each line is
+ * made (and flattened, for the sort) once. Findings are not changed once made (see finding-text.ts).
+ */
+const LINES = new WeakMap<object, { key: string; line: string }>();
+
+function lineOf(key: string, finding: unknown): string {
+  if (typeof finding !== 'object' || finding === null) return signatureLine(key, findingText(finding));
+  const c = LINES.get(finding);
+  if (c && c.key === key) return c.line;
+  const line = signatureLine(key, findingText(finding));
+  LINES.set(finding, { key, line });
+  return line;
 }
 
 /** See the module comment. */

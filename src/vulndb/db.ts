@@ -65,6 +65,79 @@ export interface MatchOptions {
    * never used for `severity` but still listed in `severities`. Default {@link DEFAULT_SEVERITY_PREFER}.
    */
   prefer?: readonly SeveritySourceKind[];
+  /**
+   * Results kept across calls on this database ({@link VulnDb.matchMemo}): a package matched before
+   * (same fields the match reads, same OS release where it is an OS package, same `prefer`) gets the
+   * findings made then, the same objects for the same place (path, layer, purl, platform). The caller
+   * must not change the findings it gets (findings are never changed once made).
+   */
+  memo?: MatchMemo;
+}
+
+/** A package's findings with its place left out (empty path, no layer, purl or platform), and per place. */
+interface MemoEntry {
+  bare: VulnFinding[];
+  /** Findings bound to one place: path → layer → purl → platform ({@link placedIn}). */
+  placed: Tier;
+}
+
+/**
+ * Nested maps keyed by a package's raw field values: Map keys compare by SameValueZero, so values
+ * that differ in any way (`'1'` and `1` too) are told apart, and no key string is built per package.
+ */
+type Tier = Map<unknown, unknown>;
+
+function tier(m: Tier, k: unknown): Tier {
+  let t = m.get(k) as Tier | undefined;
+  if (!t) m.set(k, (t = new Map()));
+  return t;
+}
+
+/**
+ * Match results of one database, kept for the calls that pass it ({@link MatchOptions.memo}): a
+ * monitor pass matches 10,000 stored inventories that share most of their packages, so each distinct
+ * package is matched once, and every instance at the same place gets the same finding objects (whose
+ * JSON text is then made once, src/store/finding-text.ts). Scoped by its holder (one pass): it grows
+ * with the distinct packages and places seen. Made by {@link VulnDb.matchMemo}.
+ */
+export class MatchMemo {
+  /**
+   * By `prefer` order, then by every field a match reads of a package ({@link memoEntry}), then
+   * {@link MemoEntry}.
+   */
+  readonly byPrefer = new Map<string, Tier>();
+  /** Distinct packages held (tests, benches). */
+  size = 0;
+  /** @internal use {@link VulnDb.matchMemo}. */
+  constructor(readonly db: VulnDb) {}
+}
+
+/**
+ * The last tier of a package's memo entry: keyed by everything {@link VulnDb} `matchPackage` reads of it
+ * (ecosystem; the OS release for an OS package, whose advisories are per release; name; version; source
+ * name and version, of which only a non-empty value is read) and nothing else. Packages whose
+ * `ownedBy` keeps them from being matched never get here.
+ */
+function memoTier(root: Tier, pkg: Package, osEco: string | undefined, isOs: boolean): Tier {
+  return tier(tier(tier(tier(tier(root, pkg.ecosystem), isOs ? osEco : null), pkg.name), pkg.version), pkg.sourceName || '');
+}
+
+/** The findings of one place ({@link finding} copies `path` as is and `layer`, `purl`, `platform` when set). */
+function placedIn(e: MemoEntry, pkg: Package): VulnFinding[] {
+  const t = tier(tier(tier(e.placed, pkg.path), pkg.layer || ''), pkg.purl || '');
+  const k = pkg.platform || '';
+  let got = t.get(k) as VulnFinding[] | undefined;
+  if (!got) t.set(k, (got = e.bare.map((f) => placed(f, pkg))));
+  return got;
+}
+
+/** A finding made for a package without its place, bound to `pkg`'s: the fields and their order {@link finding} gives. */
+function placed(f: VulnFinding, pkg: Package): VulnFinding {
+  const out: VulnFinding = { ...f, path: pkg.path };
+  if (pkg.layer) out.layer = pkg.layer;
+  if (pkg.purl) out.purl = pkg.purl;
+  if (pkg.platform) out.platform = pkg.platform;
+  return out;
 }
 
 /**
@@ -269,6 +342,13 @@ export class VulnDb {
     const ecoPlans = new Map<string, { base: string; isOs: boolean; cmp: Comparator } | null>();
     // base → release → whether that release's records apply
     const releaseOk = new Map<string, Map<string, boolean>>();
+    let memo: Tier | undefined;
+    if (opts.memo) {
+      if (opts.memo.db !== this) throw new Error('a match memo is used with the database it was made for only');
+      const pk = prefer.join(',');
+      memo = opts.memo.byPrefer.get(pk);
+      if (!memo) opts.memo.byPrefer.set(pk, (memo = new Map()));
+    }
     for (const pkg of packages) {
       let plan = ecoPlans.get(pkg.ecosystem);
       if (plan === undefined) {
@@ -276,59 +356,90 @@ export class VulnDb {
         ecoPlans.set(pkg.ecosystem, plan);
       }
       if (!plan) continue;
-      const { base, isOs, cmp } = plan;
-      if (!isOs && pkg.ownedBy) continue;
-      let releases = releaseOk.get(base);
-      if (!releases) releaseOk.set(base, (releases = new Map()));
-      // OS advisories name the source package (Debian, Ubuntu, Alpine, SUSE) or the binary one
-      // (Red Hat, AlmaLinux and Rocky Linux errata list every binary RPM): the OS table says which.
-      const lookups: Array<{ name: string; version: string }> = [];
-      if (!isOs) lookups.push({ name: pkg.name, version: pkg.version });
-      else {
-        const names = familyOfEcosystem(base)?.names ?? 'source';
-        if (names !== 'source') lookups.push({ name: pkg.name, version: pkg.version });
-        if (names !== 'binary') {
-          let version = pkg.sourceVersion || pkg.version;
-          if (!pkg.sourceVersion && familyOfEcosystem(base)?.packageDb === 'dpkg') version = version.replace(/\+b\d+$/, '');
-          const name = pkg.sourceName || pkg.name;
-          if (!lookups.some((l) => l.name === name && l.version === version)) lookups.push({ name, version });
+      if (!plan.isOs && pkg.ownedBy) continue;
+      if (memo) {
+        const t = memoTier(memo, pkg, osEco, plan.isOs);
+        const sv = pkg.sourceVersion || '';
+        let e = t.get(sv) as MemoEntry | undefined;
+        if (!e) {
+          // matched once without its place: what the match reads of a package is in the memo's key
+          const bare: Package = { ecosystem: pkg.ecosystem, name: pkg.name, version: pkg.version, purl: '', path: '', analyzer: '' };
+          if (pkg.sourceName) bare.sourceName = pkg.sourceName;
+          if (pkg.sourceVersion) bare.sourceVersion = pkg.sourceVersion;
+          const out: VulnFinding[] = [];
+          this.matchPackage(bare, plan, osEco, prefer, releaseOk, out);
+          e = { bare: out, placed: new Map() };
+          t.set(sv, e);
+          opts.memo!.size++;
         }
+        if (e.bare.length) findings.push(...placedIn(e, pkg));
+        continue;
       }
-      let hits: Map<number, Hit> | undefined;
-      let matchedAs: { name: string; version: string } | undefined;
-      for (const { name, version } of lookups) {
-        // records already matched under the other name are not matched twice
-        const before = hits ? new Set(hits.keys()) : undefined;
-        const entries = this.entriesFor(base, normalizeName(base, name));
-        if (!entries.length) continue;
-        try {
-          cmp.compare(version, version);
-        } catch {
-          continue;
-        }
-        for (const entry of entries) {
-          if (before?.has(entry.rid)) continue;
-          if (entry.release !== '') {
-            let ok = releases.get(entry.release);
-            if (ok === undefined) {
-              ok = releaseMatches(base, entry.release, isOs ? osEco : undefined);
-              releases.set(entry.release, ok);
-            }
-            if (!ok) continue;
-          }
-          const fixed = affectedFixed(entry.compiled, version, cmp);
-          if (!fixed) continue;
-          hits ??= new Map<number, Hit>();
-          matchedAs ??= { name, version };
-          const h = hits.get(entry.rid);
-          if (h) {
-            for (const f of fixed) if (!h.fixed.includes(f)) h.fixed.push(f);
-          } else hits.set(entry.rid, { entry, fixed });
-        }
-      }
-      if (hits && matchedAs) group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp, prefer, findings);
+      this.matchPackage(pkg, plan, osEco, prefer, releaseOk, findings);
     }
     return findings;
+  }
+
+  /**
+   * Appends the findings of one package ({@link match}) to `out`; `releaseOk` caches, per ecosystem
+   * base and record release, whether that release's records apply to the image's OS release.
+   */
+  private matchPackage(pkg: Package, plan: { base: string; isOs: boolean; cmp: Comparator }, osEco: string | undefined, prefer: readonly SeveritySourceKind[], releaseOk: Map<string, Map<string, boolean>>, out: VulnFinding[]): void {
+    const { base, isOs, cmp } = plan;
+    let releases = releaseOk.get(base);
+    if (!releases) releaseOk.set(base, (releases = new Map()));
+    // OS advisories name the source package (Debian, Ubuntu, Alpine, SUSE) or the binary one
+    // (Red Hat, AlmaLinux and Rocky Linux errata list every binary RPM): the OS table says which.
+    const lookups: Array<{ name: string; version: string }> = [];
+    if (!isOs) lookups.push({ name: pkg.name, version: pkg.version });
+    else {
+      const names = familyOfEcosystem(base)?.names ?? 'source';
+      if (names !== 'source') lookups.push({ name: pkg.name, version: pkg.version });
+      if (names !== 'binary') {
+        let version = pkg.sourceVersion || pkg.version;
+        if (!pkg.sourceVersion && familyOfEcosystem(base)?.packageDb === 'dpkg') version = version.replace(/\+b\d+$/, '');
+        const name = pkg.sourceName || pkg.name;
+        if (!lookups.some((l) => l.name === name && l.version === version)) lookups.push({ name, version });
+      }
+    }
+    let hits: Map<number, Hit> | undefined;
+    let matchedAs: { name: string; version: string } | undefined;
+    for (const { name, version } of lookups) {
+      // records already matched under the other name are not matched twice
+      const before = hits ? new Set(hits.keys()) : undefined;
+      const entries = this.entriesFor(base, normalizeName(base, name));
+      if (!entries.length) continue;
+      try {
+        cmp.compare(version, version);
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        if (before?.has(entry.rid)) continue;
+        if (entry.release !== '') {
+          let ok = releases.get(entry.release);
+          if (ok === undefined) {
+            ok = releaseMatches(base, entry.release, isOs ? osEco : undefined);
+            releases.set(entry.release, ok);
+          }
+          if (!ok) continue;
+        }
+        const fixed = affectedFixed(entry.compiled, version, cmp);
+        if (!fixed) continue;
+        hits ??= new Map<number, Hit>();
+        matchedAs ??= { name, version };
+        const h = hits.get(entry.rid);
+        if (h) {
+          for (const f of fixed) if (!h.fixed.includes(f)) h.fixed.push(f);
+        } else hits.set(entry.rid, { entry, fixed });
+      }
+    }
+    if (hits && matchedAs) group([...hits.values()], pkg, matchedAs.name, matchedAs.version, cmp, prefer, out);
+  }
+
+  /** A memo for {@link match} calls on this database (one pass over many inventories): see {@link MatchMemo}. */
+  matchMemo(): MatchMemo {
+    return new MatchMemo(this);
   }
 
   /** Releases (`''` for none) of the loaded records of one ecosystem base (lower-cased), read once. */
@@ -353,11 +464,18 @@ export class VulnDb {
     const osEco = osEcosystem(os);
     const osBase = osEco ? splitEcosystem(osEco).base.toLowerCase() : undefined;
     const groups = new Map<string, { count: number; isOs: boolean; pkgEco: string }>();
+    // an inventory holds a few ecosystem spellings: each is classified once
+    const classified = new Map<string, { isOs: boolean; key: string }>();
     for (const pkg of packages) {
       if (pkg.ownedBy) continue;
-      const pkgBase = splitEcosystem(pkg.ecosystem).base.toLowerCase();
-      const isOs = OS_ECOSYSTEMS.has(pkgBase) || familyOfInventoryEcosystem(pkg.ecosystem) !== undefined || pkg.ecosystem === UNKNOWN_RPM_ECOSYSTEM;
-      const key = isOs && osEco && osBase === pkgBase ? osEco : pkg.ecosystem;
+      let c = classified.get(pkg.ecosystem);
+      if (!c) {
+        const pkgBase = splitEcosystem(pkg.ecosystem).base.toLowerCase();
+        const isOs = OS_ECOSYSTEMS.has(pkgBase) || familyOfInventoryEcosystem(pkg.ecosystem) !== undefined || pkg.ecosystem === UNKNOWN_RPM_ECOSYSTEM;
+        c = { isOs, key: isOs && osEco && osBase === pkgBase ? osEco : pkg.ecosystem };
+        classified.set(pkg.ecosystem, c);
+      }
+      const { isOs, key } = c;
       const g = groups.get(key);
       if (g) g.count++;
       else groups.set(key, { count: 1, isOs, pkgEco: pkg.ecosystem });

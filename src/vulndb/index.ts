@@ -2,7 +2,7 @@
  * src/vulndb: OSV import/update, the local SQLite index, one version comparator per ecosystem, and
  * the matcher turning an inventory into findings.
  */
-export { VulnDb, type VulnFinding } from './db.js';
+export { MatchMemo, VulnDb, type VulnFinding } from './db.js';
 export { updateDb, type UpdateOptions, type UpdateStats } from './update.js';
 export { compareVersions, isSupportedEcosystem, supportedEcosystems, comparatorFor, canonicalEcosystem } from './ecosystems/index.js';
 export { compareLines } from './compare-lines.js';

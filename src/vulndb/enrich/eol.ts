@@ -191,6 +191,16 @@ const RUNTIME_PACKAGES: Array<{ ecosystems: string[]; name: RegExp; product: str
   { ecosystems: ['Go'], name: /^stdlib$/, product: 'go' },
 ];
 
+/** {@link RUNTIME_PACKAGES} by ecosystem, in their order (an image's packages are mostly of ecosystems none names). */
+const RUNTIME_BY_ECOSYSTEM = new Map<string, typeof RUNTIME_PACKAGES>();
+for (const r of RUNTIME_PACKAGES) {
+  for (const e of r.ecosystems) {
+    const l = RUNTIME_BY_ECOSYSTEM.get(e);
+    if (l) l.push(r);
+    else RUNTIME_BY_ECOSYSTEM.set(e, [r]);
+  }
+}
+
 /** A product release an image carries, and where that was read. */
 export interface EolSubject {
   kind: 'os' | 'runtime';
@@ -228,8 +238,9 @@ export function eolSubjects(os: OsInfo | undefined, env: string[] | undefined, p
     if (product && at > 0 && numbers(version).length) add({ kind: 'runtime', product, version, via: `config:Env ${e.slice(0, at)}` });
   }
   for (const p of packages) {
-    for (const r of RUNTIME_PACKAGES) {
-      if (!r.ecosystems.includes(p.ecosystem)) continue;
+    const rules = RUNTIME_BY_ECOSYSTEM.get(p.ecosystem);
+    if (!rules) continue;
+    for (const r of rules) {
       const m = r.name.exec(p.name);
       if (!m) continue;
       const version = r.cycleFromName ? m[1] : p.version;
