@@ -81,25 +81,10 @@ export function prepareRange(range: OsvRange, cmp: Comparator): PreparedRange {
  * above it too): at most one comparison per event at or below the version, plus one.
  */
 export function evaluateRange(r: PreparedRange, version: string, cmp: Comparator): { affected: boolean; fixed?: string } {
-  if (r.limits.length && !r.limits.some((l) => l === '*' || cmp.compare(version, l) < 0)) return { affected: false };
-  let vulnerable = false;
-  const ev = r.events;
-  let i = 0;
-  for (; i < ev.length; i++) {
-    const e = ev[i];
-    if (e.kind === 'introduced' && e.version === '0') {
-      vulnerable = true;
-      continue;
-    }
-    const c = cmp.compare(version, e.version);
-    if (c < 0) break;
-    if (e.kind === 'introduced') vulnerable = true;
-    else if (e.kind === 'fixed') vulnerable = false;
-    else if (c > 0) vulnerable = false; // last_affected: inclusive
-  }
-  if (!vulnerable) return { affected: false };
-  for (; i < ev.length; i++) if (ev[i].kind === 'fixed') return { affected: true, fixed: ev[i].version };
-  return { affected: true };
+  const fixed = rangeFixed(r, version, cmp);
+  if (fixed === undefined) return { affected: false };
+  // a `fixed: ""` event names no version: affected, with nothing to upgrade to
+  return fixed === NO_FIX ? { affected: true } : { affected: true, fixed };
 }
 
 /**
