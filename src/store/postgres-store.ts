@@ -576,12 +576,28 @@ export class PostgresStore implements Store {
   }
 
   async putReport(digest: Digest, report: ScanReport): Promise<void> {
-    // a report written whole clears its patch: one statement, so both or neither
-    await this.q(
-      `WITH cleared AS (DELETE FROM report_patches WHERE digest = $1)
-       INSERT INTO reports (digest, body, created_at, patch) VALUES ($1, $2, $3, NULL) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL`,
-      [digest, JSON.stringify(report), Date.now()],
-    );
+    // A report written whole clears its patch, in one transaction, the report row first: a monitor batch
+    // that patches this report holds that row (its UPDATE) until it commits, and the DELETE, a statement
+    // of its own (READ COMMITTED: a snapshot taken after the wait), then sees the patch row the batch
+    // inserted. One statement (a CTE) would look for it in a snapshot taken before, miss it, and leave the
+    // pass's older findings and verdict laid over this newer body.
+    const c = await this.pool.connect().catch((e: Error) => {
+      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
+    });
+    try {
+      await c.query('BEGIN');
+      await c.query(
+        'INSERT INTO reports (digest, body, created_at, patch) VALUES ($1, $2, $3, NULL) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL',
+        [digest, JSON.stringify(report), Date.now()],
+      );
+      await c.query('DELETE FROM report_patches WHERE digest = $1', [digest]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw new PushgateError('STORE', `postgres: put report: ${(e as Error).message}`, { cause: e, retryable: true });
+    } finally {
+      c.release();
+    }
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {

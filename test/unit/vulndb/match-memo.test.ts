@@ -139,6 +139,71 @@ describe('vulndb match memo', function () {
     expect(hits).to.be.greaterThan(100);
   });
 
+  it('property: hostile field values (prototype names, case and space variants, empty strings, non-strings) get the findings of a call without the memo', () => {
+    // values an inventory stored from a crafted image (or an SBOM) may hold: names that are Object.prototype
+    // keys, spellings that differ only in case, whitespace or a leading `v`, empty strings against absent
+    // fields, and numbers where strings belong (JSON allows them; a Map key 1 is not '1')
+    // Each field's variants, the first of each a value fixture advisories match (Debian 12 or npm).
+    const VARIANTS: Record<string, unknown[]> = {
+      ecosystem: ['Debian', 'npm', 'debian', 'DEBIAN', 'Debian:12', 'NPM', ' npm', '__proto__', ''],
+      name: ['libexpat1', 'lodash', 'Lodash', 'lodash ', 'expat', 'Expat', '__proto__', 'constructor', ''],
+      version: ['2.5.0-1', '4.17.4', '2.5.0-1 ', 'v4.17.4', '4.17.4 ', '04.17.4', '2.5.0-1+b1', '', 4.17, '3.0.11-1~deb12u2'],
+      sourceName: [undefined, 'expat', 'Expat', 'expat ', '', '__proto__', 0],
+      sourceVersion: [undefined, '2.5.0-1', '2.5.0-1 ', '', '__proto__', 0],
+      ownedBy: [undefined, '', 'x', 0],
+      path: ['/var/lib/dpkg/status', '__proto__', '', 'constructor'],
+      purl: ['', '__proto__', 'pkg:npm/lodash@4.17.4', 0],
+      layer: [undefined, '', '__proto__', 'sha256:1111111111111111111111111111111111111111111111111111111111111111', 0],
+      platform: [undefined, '', '__proto__', 'linux/amd64'],
+    };
+    const FIELDS = Object.keys(VARIANTS);
+    const BASES: Array<Record<string, unknown>> = [
+      { ecosystem: 'Debian', name: 'libexpat1', version: '2.5.0-1', sourceName: 'expat', path: '/var/lib/dpkg/status', purl: '', analyzer: 'os/dpkg' },
+      { ecosystem: 'npm', name: 'lodash', version: '4.17.4', path: '/app/package.json', purl: '', analyzer: 'lang/npm' },
+      { ecosystem: 'Debian', name: 'libssl3', version: '3.0.11-1~deb12u2', sourceName: 'openssl', path: '/var/lib/dpkg/status', purl: '', analyzer: 'os/dpkg' },
+    ];
+    // a package: one of a few matching ones with up to two fields set to a variant (often one that differs
+    // from it only in case, space or type), so a sequence holds near-twins the memo must tell apart
+    const pkg = fc.record({
+      base: fc.nat(BASES.length - 1),
+      changes: fc.array(fc.record({ field: fc.nat(FIELDS.length - 1), v: fc.nat(20) }), { maxLength: 2 }),
+    }).map(({ base, changes }) => {
+      const p: Record<string, unknown> = { ...BASES[base] };
+      for (const { field, v } of changes) {
+        const k = FIELDS[field];
+        const x = VARIANTS[k][v % VARIANTS[k].length];
+        if (x === undefined) delete p[k];
+        else p[k] = x;
+      }
+      return p as unknown as Package;
+    });
+    let hits = 0;
+    fc.assert(
+      fc.property(fc.array(fc.record({ packages: fc.array(pkg, { maxLength: 6 }), os: fc.oneof(fc.constant(0), fc.nat(OSES.length - 1)) }), { minLength: 1, maxLength: 6 }), (seq) => {
+        const memo = db.matchMemo();
+        for (const c of [...seq, ...seq]) {
+          // a value a plain match throws on is thrown on with the memo too (and leaves nothing behind)
+          let plain: unknown;
+          let memoised: unknown;
+          try {
+            plain = JSON.stringify(db.match(structuredClone(c.packages), OSES[c.os]));
+          } catch (e) {
+            plain = `throws ${(e as Error).constructor.name}`;
+          }
+          try {
+            memoised = JSON.stringify(db.match(structuredClone(c.packages), OSES[c.os], { memo }));
+          } catch (e) {
+            memoised = `throws ${(e as Error).constructor.name}`;
+          }
+          expect(memoised).to.equal(plain);
+          if (typeof plain === 'string' && plain.startsWith('[{')) hits++;
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(hits).to.be.greaterThan(100);
+  });
+
   it('hands the same finding objects to packages at the same place, and keeps one entry per distinct package', () => {
     const memo = db.matchMemo();
     const libexpat = (at: string): Package => ({ ecosystem: 'Debian', name: 'libexpat1', version: '2.5.0-1', sourceName: 'expat', purl: '', path: at, analyzer: 'os/dpkg' });
