@@ -7,6 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { isTarHeader, sniffBlob } from '../../../src/scan/classify.js';
+import { tarHeaderSums } from '../../helpers/tar-sums.js';
 
 describe('scan/classify: archive or data by content', () => {
   it('gzip, zstd and tar (ustar and v7) are archives; JSON, text and short blobs are data', () => {
@@ -40,16 +41,7 @@ describe('scan/classify: archive or data by content', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    const sums = (b: Buffer) => {
-      let unsigned = 0;
-      let signed = 0;
-      for (let i = 0; i < 512; i++) {
-        const c = i >= 148 && i < 156 ? 0x20 : b[i]!;
-        unsigned += c;
-        signed += c > 127 ? c - 256 : c;
-      }
-      return { unsigned, signed };
-    };
+    const sums = tarHeaderSums;
     // Bytes written into the uname/gname fields (offsets 265-328), which Go reads as text.
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.constantFrom('unsigned', 'signed', 'other'), fc.integer({ min: 1, max: 5000 }), (bytes, which, delta) => {

@@ -15,6 +15,7 @@ import { scanTarget } from '../../../src/scan/engine.js';
 import { GoTarIndex, GoTarReader, isGoTarHeaderBlock, type GoTarEntry } from '../../../src/scan/tar-headers.js';
 import { cleanEntryPath } from '../../../src/scan/walker.js';
 import { gzLayer, makeTar, writeLayout, type TarEntry } from './layout-helper.js';
+import { tarHeaderSums } from '../../helpers/tar-sums.js';
 
 /** Every regular file as a package named by its path, its content as the version (empty: `-`). */
 const everyFile: Analyzer = {
@@ -186,13 +187,7 @@ describe('scan: the tar header checksum, as Go getFormat checks it', () => {
     if (nul >= 0) s = s.slice(0, nul);
     if (s !== '' && !/^[0-7]+$/.test(s)) return false;
     const stored = s === '' ? 0 : parseInt(s, 8);
-    let unsigned = 0;
-    let signed = 0;
-    for (let i = 0; i < 512; i++) {
-      const c = i >= 148 && i < 156 ? 0x20 : blk[i]!;
-      unsigned += c;
-      signed += c > 127 ? c - 256 : c;
-    }
+    const { unsigned, signed } = tarHeaderSums(blk);
     return stored === unsigned || stored === signed;
   }
 
@@ -204,13 +199,7 @@ describe('scan: the tar header checksum, as Go getFormat checks it', () => {
     fc.assert(fc.property(block, ([bytes, mask, kind, tail]) => {
       const b = Buffer.from(bytes.map((x) => (mask === 0x7f ? x & 0x7f : x)));
       if (kind !== 'noise') {
-        let unsigned = 0;
-        let signed = 0;
-        for (let i = 0; i < 512; i++) {
-          const c = i >= 148 && i < 156 ? 0x20 : b[i]!;
-          unsigned += c;
-          signed += c > 127 ? c - 256 : c;
-        }
+        const { unsigned, signed } = tarHeaderSums(b);
         const v = kind === 'unsigned' ? unsigned : kind === 'signed' ? signed : unsigned + 1;
         const field = kind === 'spaces' ? '        ' : `${Math.abs(v).toString(8).padStart(6, '0').slice(-6)}${tail}`;
         b.write(field, 148, 'latin1');
