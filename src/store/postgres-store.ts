@@ -499,41 +499,40 @@ export class PostgresStore implements Store {
     return Number(r.rows[0].n);
   }
 
-  async putVerdict(v: Verdict): Promise<void> {
+  /**
+   * Runs `fn` in a transaction on one pooled connection: committed when it resolves, rolled back when it
+   * throws. @throws PushgateError STORE (retryable): `postgres: <connect error>` when no connection is
+   * had, `postgres: <what>: <error>` when a statement fails.
+   */
+  private async inTx(what: string, fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
     const c = await this.pool.connect().catch((e: Error) => {
       throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
     });
     try {
       await c.query('BEGIN');
-      await writeVerdictPg(c, v);
+      await fn(c);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
-      throw new PushgateError('STORE', `postgres: put verdict: ${(e as Error).message}`, { cause: e, retryable: true });
+      throw new PushgateError('STORE', `postgres: ${what}: ${(e as Error).message}`, { cause: e, retryable: true });
     } finally {
       c.release();
     }
   }
 
+  async putVerdict(v: Verdict): Promise<void> {
+    await this.inTx('put verdict', (c) => writeVerdictPg(c, v));
+  }
+
   async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
-    const c = await this.pool.connect().catch((e: Error) => {
-      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
-    });
-    try {
-      await c.query('BEGIN');
+    await this.inTx('move tag', async (c) => {
       const rows = await c.query('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND (digest = $3 OR position($4 in body) > 0) FOR UPDATE', [registry, repository, digest, JSON.stringify(tag)]);
       for (const r of rows.rows as Array<{ digest: string; body: string }>) {
         const v = JSON.parse(r.body) as Verdict;
         const next = movedTags(v, tag, r.digest === digest);
         if (next) await c.query('UPDATE verdicts SET body = $1 WHERE registry = $2 AND repository = $3 AND digest = $4', [JSON.stringify({ ...v, tags: next }), registry, repository, r.digest]);
       }
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw new PushgateError('STORE', `postgres: move tag: ${(e as Error).message}`, { cause: e, retryable: true });
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async tagHolders(registry: string, repository: string, tag: string): Promise<Digest[]> {
@@ -581,23 +580,13 @@ export class PostgresStore implements Store {
     // of its own (READ COMMITTED: a snapshot taken after the wait), then sees the patch row the batch
     // inserted. One statement (a CTE) would look for it in a snapshot taken before, miss it, and leave the
     // pass's older findings and verdict laid over this newer body.
-    const c = await this.pool.connect().catch((e: Error) => {
-      throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
-    });
-    try {
-      await c.query('BEGIN');
+    await this.inTx('put report', async (c) => {
       await c.query(
         'INSERT INTO reports (digest, body, created_at, patch) VALUES ($1, $2, $3, NULL) ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL',
         [digest, JSON.stringify(report), Date.now()],
       );
       await c.query('DELETE FROM report_patches WHERE digest = $1', [digest]);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw new PushgateError('STORE', `postgres: put report: ${(e as Error).message}`, { cause: e, retryable: true });
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async getReport(digest: Digest): Promise<ScanReport | undefined> {
