@@ -88,7 +88,9 @@ describe('core/host: which registry a host[:port] reaches', () => {
 
 // ---- property tests ---------------------------------------------------------------------------
 
-const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/);
+// A label beginning `xn--` is punycode (an IDNA A-label): random ones are not valid punycode, and the URL
+// parser, like the registry's configuration, refuses such a host (a setting error, not a spelling).
+const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/).filter((l) => !l.startsWith('xn--'));
 // The last label starts with a letter (a top-level domain; an all-numeric one would be an IPv4 address).
 const tld = fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/);
 const dnsHost = fc
