@@ -658,10 +658,18 @@ export class PostgresStore implements Store {
   async countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }> {
     if (!actions.length) return { groups: [], records: 0 };
     const inList = (from: number) => actions.map((_, i) => `$${i + from}`).join(', ');
+    // A detail may quote a pusher's bytes (the proxy audits the parser's message for a refused manifest),
+    // and PostgreSQL's jsonb refuses the JSON escapes of NUL and of UTF-16 surrogates (lone ones): one
+    // such record would fail the whole count. Those escapes (a backslash, "u", four hex digits) become
+    // U+FFFD before the cast, which is safe wherever the six characters stand: after an escaped backslash
+    // they are plain text, and stay plain text. `reasons` are rule names and keep their value.
     const groups = await this.q(
       `SELECT substr(a.at, 1, $1) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
-       FROM audit a LEFT JOIN LATERAL jsonb_array_elements_text(
-         CASE WHEN jsonb_typeof(a.detail::jsonb -> 'reasons') = 'array' THEN a.detail::jsonb -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
+       FROM audit a
+       CROSS JOIN LATERAL (SELECT (CASE WHEN strpos(a.detail, '\\u') > 0
+         THEN regexp_replace(a.detail, '\\\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\\\ufffd', 'g') ELSE a.detail END)::jsonb AS d) AS p
+       LEFT JOIN LATERAL jsonb_array_elements_text(
+         CASE WHEN jsonb_typeof(p.d -> 'reasons') = 'array' THEN p.d -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
        WHERE a.action IN (${inList(2)}) AND a.at >= $${actions.length + 2} GROUP BY 1, 2, 3`,
       [bucketChars, ...actions, since],
     );
