@@ -127,7 +127,7 @@ describe('console API: pages, blocked pushes, overview, revocation, static files
   it('the blocked-pushes chart and the overview need a valid token (none, a forged one, another scheme or a query spelling: 401)', async () => {
     const forged = jwt.sign({ sub: 'mallory', role: 'admin' }, 'not-the-secret-0123456789abcdef', { algorithm: 'HS256', expiresIn: '5m' });
     for (const p of ['/api/v1/stats/blocked', '/api/v1/stats/blocked?days=90&bucket=hour', '/api/v1/overview', '/api/v1//overview', '/api/v1/stats/blocked/', '/api/v1/Overview']) {
-      for (const headers of [{}, { authorization: `Bearer ${forged}` }, { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` }, { authorization: 'Bearer ' }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${forged}` }, { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` }, { authorization: 'Bearer ' }]) {
         const r = await fetch(`${base}${p}`, { headers, redirect: 'manual' });
         await r.arrayBuffer();
         expect(r.status, `${p} ${JSON.stringify(headers)}`).to.equal(401);
