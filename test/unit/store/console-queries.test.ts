@@ -207,6 +207,22 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect((await store.listExceptions()).find((x) => x.id === e.id)).to.deep.equal(r);
       expect(await store.revokeException(999_999, 'bob')).to.equal(undefined);
     });
+
+    it('property: a verdict whose body quotes hostile text (NUL, lone surrogates) does not break the tag search of other verdicts', async () => {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.string({ unit: HOSTILE_CHAR, minLength: 1, maxLength: 12 }), async (text) => {
+          const tag = `hostile-${n++}`;
+          const clean: Verdict = { ...verdictFor(10_000 + n * 2), registry: 'hostile', tags: [tag] };
+          const quoting: Verdict = { ...verdictFor(10_001 + n * 2), registry: 'hostile', tags: ['other'], reasons: [{ rule: text, action: 'reject', message: `package ${text}`, findings: [text] }] };
+          await store.putVerdict(clean);
+          await store.putVerdict(quoting);
+          expect((await store.pageVerdicts({ registry: 'hostile', tag, limit: 10 })).items.map((v) => v.digest)).to.deep.equal([clean.digest]);
+          expect((await store.pageVerdicts({ registry: 'hostile', tag: 'other', limit: 1 })).items.map((v) => v.digest)).to.deep.equal([quoting.digest]);
+        }),
+        { numRuns: 25 },
+      );
+    });
   });
 }
 
