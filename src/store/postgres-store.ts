@@ -552,7 +552,7 @@ export class PostgresStore implements Store {
   }
 
   async pageVerdicts(q: VerdictQuery): Promise<VerdictPage> {
-    const { where, args } = verdictWhere(q, (n) => `$${n}`, (p) => `(body::jsonb -> 'tags') ? ${p}`, (p) => `strpos(repository, ${p}) > 0`);
+    const { where, args } = verdictWhere(q, (n) => `$${n}`, (p) => `(${jsonbOf('body')} -> 'tags') ? ${p}`, (p) => `strpos(repository, ${p}) > 0`);
     args.push(q.limit + 1);
     const r = await this.q(`SELECT registry, repository, digest, updated_seq, body FROM verdicts ${where} ORDER BY updated_seq DESC, registry DESC, repository DESC, digest DESC LIMIT $${args.length}`, args);
     return verdictPage(r.rows, q.limit);
@@ -647,10 +647,13 @@ export class PostgresStore implements Store {
   async countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }> {
     if (!actions.length) return { groups: [], records: 0 };
     const inList = (from: number) => actions.map((_, i) => `$${i + from}`).join(', ');
+    // A detail may quote a pusher's bytes (the proxy audits the parser's message for a refused manifest): see jsonbOf.
     const groups = await this.q(
       `SELECT substr(a.at, 1, $1) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
-       FROM audit a LEFT JOIN LATERAL jsonb_array_elements_text(
-         CASE WHEN jsonb_typeof(a.detail::jsonb -> 'reasons') = 'array' THEN a.detail::jsonb -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
+       FROM audit a
+       CROSS JOIN LATERAL (SELECT ${jsonbOf('a.detail')} AS d) AS p
+       LEFT JOIN LATERAL jsonb_array_elements_text(
+         CASE WHEN jsonb_typeof(p.d -> 'reasons') = 'array' THEN p.d -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
        WHERE a.action IN (${inList(2)}) AND a.at >= $${actions.length + 2} GROUP BY 1, 2, 3`,
       [bucketChars, ...actions, since],
     );
@@ -813,4 +816,17 @@ function inGroupOrder(keys: readonly string[], seqs: ReadonlyMap<string, { seq: 
     seen.add(k);
     return { seq: s.seq, inserted: s.inserted && first };
   });
+}
+
+/**
+ * SQL casting the JSON text in column `col` to jsonb whatever strings it holds. Stored JSON may quote
+ * a pusher's bytes (a refused manifest's parser message in an audit detail, a package name in a
+ * verdict's reasons), and jsonb refuses the escapes of NUL and of lone UTF-16 surrogates that
+ * JSON.stringify writes for them: one such row would fail every query casting it. Those escapes (a
+ * backslash, "u", four hex digits) become U+FFFD first, which is safe wherever the six characters stand
+ * (after an escaped backslash they are plain text, and stay plain text); only rows holding an escape pay
+ * for the replacement. Keys and values without such escapes keep their value.
+ */
+function jsonbOf(col: string): string {
+  return `(CASE WHEN strpos(${col}, '\\u') > 0 THEN regexp_replace(${col}, '\\\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\\\ufffd', 'g') ELSE ${col} END)::jsonb`;
 }

@@ -124,6 +124,17 @@ describe('console API: pages, blocked pushes, overview, revocation, static files
     expect(o.json.verdicts.reduce((a: number, v: { count: number }) => a + v.count, 0)).to.equal(30);
   });
 
+  it('the blocked-pushes chart and the overview need a valid token (none, a forged one, another scheme or a query spelling: 401)', async () => {
+    const forged = jwt.sign({ sub: 'mallory', role: 'admin' }, 'not-the-secret-0123456789abcdef', { algorithm: 'HS256', expiresIn: '5m' });
+    for (const p of ['/api/v1/stats/blocked', '/api/v1/stats/blocked?days=90&bucket=hour', '/api/v1/overview', '/api/v1//overview', '/api/v1/stats/blocked/', '/api/v1/Overview']) {
+      for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${forged}` }, { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` }, { authorization: 'Bearer ' }]) {
+        const r = await fetch(`${base}${p}`, { headers, redirect: 'manual' });
+        await r.arrayBuffer();
+        expect(r.status, `${p} ${JSON.stringify(headers)}`).to.equal(401);
+      }
+    }
+  });
+
   it('seriesOf turns day and hour buckets into instants, a push without rules under (none); newlyFailing keeps only blocking turns of the monitor', () => {
     const start = Date.UTC(2026, 0, 1);
     const rec = (at: number, over: Partial<AuditRecord> = {}): AuditRecord => ({ seq: 1, at: new Date(at).toISOString(), actor: 'x', action: 'verdict:reject', registry: 'lab', detail: { reasons: ['a'] }, ...over });

@@ -16,6 +16,8 @@ import { freshDatabase } from '../../helpers/postgres.js';
 const REPOS = ['team/app', 'team/api', 'other/app', 'lab/zip'];
 const TAGS = ['v1', 'v2', 'latest'];
 const DECISIONS = ['allow', 'warn', 'quarantine', 'reject'] as const;
+/** One character of client text as JSON.stringify escapes it: NUL, lone surrogates, backslashes and quotes among any code point. */
+const HOSTILE_CHAR = fc.oneof(fc.constantFrom('\u0000', '\ud800', '\udfff', '\\', '"', 'u', '0'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
 const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}` as const;
 
 function verdictFor(i: number): Verdict {
@@ -141,6 +143,49 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.countAuditRules([], since, 10)).to.deep.equal({ groups: [], records: 0 });
     });
 
+    it('a refusal whose detail carries client text (NUL, a lone surrogate) is counted, and does not stop the count of others', async () => {
+      // The push proxy audits a refused manifest with the parser's message, which quotes the pusher's
+      // bytes (a descriptor's "digest" value): a string PostgreSQL's jsonb cannot hold must not make the
+      // whole count fail, or one push hides every refusal from the console's chart.
+      const since = new Date(Date.now() - 3_600_000).toISOString();
+      const actions = ['test:hostile-refuse'];
+      await store.audit({ actor: 'x', action: 'test:hostile-refuse', registry: 'lab', detail: { error: '.digest "\u0000" is not a digest', reasons: ['manifest-invalid'] } });
+      await store.audit({ actor: 'x', action: 'test:hostile-refuse', registry: 'lab', detail: { error: '.digest "\ud800" is not a digest', reasons: ['manifest-invalid'] } });
+      await store.audit({ actor: 'x', action: 'test:hostile-refuse', registry: 'edge', detail: { reasons: ['r1'] } });
+      const c = await store.countAuditRules(actions, since, 10);
+      expect(c.records).to.equal(3);
+      const day = new Date().toISOString().slice(0, 10);
+      expect(c.groups.map((g) => `${g.bucket} ${g.registry} ${g.rule} ${g.count}`).sort()).to.deep.equal([`${day} edge r1 1`, `${day} lab manifest-invalid 2`]);
+    });
+
+    it('property: any string values in a refusal detail (outside its rules) leave the count per registry and rule exact', async () => {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              registry: fc.constantFrom('lab', 'edge'),
+              rules: fc.uniqueArray(fc.constantFrom('r1', 'r2', 'manifest-invalid'), { maxLength: 3 }),
+              noise: fc.dictionary(fc.string({ unit: HOSTILE_CHAR, maxLength: 8 }).filter((k) => k !== 'reasons'), fc.string({ unit: HOSTILE_CHAR, maxLength: 12 }), { maxKeys: 3 }),
+            }),
+            { minLength: 1, maxLength: 4 },
+          ),
+          async (recs) => {
+            const action = `test:hostile-prop-${n++}`;
+            for (const r of recs) await store.audit({ actor: 'x', action, registry: r.registry, detail: { ...r.noise, reasons: r.rules } });
+            const c = await store.countAuditRules([action], new Date(Date.now() - 3_600_000).toISOString(), 10);
+            expect(c.records).to.equal(recs.length);
+            const want = new Map<string, number>();
+            for (const r of recs) for (const rule of r.rules.length ? r.rules : [null]) want.set(`${r.registry} ${rule}`, (want.get(`${r.registry} ${rule}`) ?? 0) + 1);
+            const got = new Map<string, number>();
+            for (const g of c.groups) got.set(`${g.registry} ${g.rule}`, (got.get(`${g.registry} ${g.rule}`) ?? 0) + g.count);
+            expect(got).to.deep.equal(want);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+
     it('quarantine pages below an id, and counts by state', async () => {
       const recs = [];
       for (let i = 0; i < 9; i++) recs.push(await store.recordQuarantine({ registry: 'lab', repository: 'lab/zip', tag: `t${i}`, digest: digest(i + 1), quarantineRepository: 'quarantine/lab/zip' }));
@@ -161,6 +206,22 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(again).to.deep.equal(r);
       expect((await store.listExceptions()).find((x) => x.id === e.id)).to.deep.equal(r);
       expect(await store.revokeException(999_999, 'bob')).to.equal(undefined);
+    });
+
+    it('property: a verdict whose body quotes hostile text (NUL, lone surrogates) does not break the tag search of other verdicts', async () => {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.string({ unit: HOSTILE_CHAR, minLength: 1, maxLength: 12 }), async (text) => {
+          const tag = `hostile-${n++}`;
+          const clean: Verdict = { ...verdictFor(10_000 + n * 2), registry: 'hostile', tags: [tag] };
+          const quoting: Verdict = { ...verdictFor(10_001 + n * 2), registry: 'hostile', tags: ['other'], reasons: [{ rule: text, action: 'reject', message: `package ${text}`, findings: [text] }] };
+          await store.putVerdict(clean);
+          await store.putVerdict(quoting);
+          expect((await store.pageVerdicts({ registry: 'hostile', tag, limit: 10 })).items.map((v) => v.digest)).to.deep.equal([clean.digest]);
+          expect((await store.pageVerdicts({ registry: 'hostile', tag: 'other', limit: 1 })).items.map((v) => v.digest)).to.deep.equal([quoting.digest]);
+        }),
+        { numRuns: 25 },
+      );
     });
   });
 }
