@@ -151,8 +151,11 @@ export interface ImageScan {
  *    path, GNU.sparse.name, no data for header-only types, nothing after the end blocks).
  * 5: a hard link to a file the layer wrote before it is that file (its results, kind `f`), whatever
  *    the layer writes at the target afterwards.
+ * 6: a whiteout or opaque marker beneath a non-directory the layer wrote before it is ambiguous
+ *    (runtimes resolve it through the link; the spec applies it below); opaque markers that come
+ *    after entries beneath their directory are listed (`lateOpaque`).
  */
-const WALKER_VERSION = 5;
+const WALKER_VERSION = 6;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

@@ -163,6 +163,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       } else if (at !== undefined && (n?.kind === 'f' || n?.kind === 'h')) linked.set(p, { at, have: results.get(at) ?? [] });
       else linked.set(p, 'is no file of the layers below');
     });
+    if (analysis.lateOpaque?.length) lateOpaqueWrites(analysis, new Set(analysis.lateOpaque), root, linkDiag);
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
       const n = lookup(d);
@@ -170,6 +171,20 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       for (const [name, c] of n.children) dropResults(d === '/' ? `/${name}` : `${d}/${name}`, c);
       n.children.clear();
     }
+    // Whiteouts first: the spec applies them before the layer's entries, and one that came after an
+    // entry at or beneath its path is already named ambiguous by the walker. A path the layer made
+    // a non-directory at some point lost its lower content then, whatever the layer's last entry
+    // there is: that removal comes after the transient entries' check, since such an entry may have
+    // come before the non-directory did.
+    const remove = (w: string) => {
+      const parent = lookup(dirName(w));
+      const name = baseName(w);
+      const n = parent?.children?.get(name);
+      if (!n) return;
+      dropResults(w, n);
+      parent!.children!.delete(name);
+    };
+    for (const w of analysis.whiteouts) if (!through(w, 'whiteout of')) remove(w);
     // Entries the layer wrote and removed again: unpacked beneath a lower non-directory, they
     // failed or went through a symlink when the runtime met them.
     for (const t of analysis.transient ?? []) {
@@ -185,17 +200,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         }
       }
     }
-    // A path the layer made a non-directory at some point lost its lower content then, whatever
-    // the layer's last entry there is.
-    for (const w of [...analysis.whiteouts, ...(analysis.replaced ?? [])]) {
-      if (through(w, 'whiteout of')) continue;
-      const parent = lookup(dirName(w));
-      const name = baseName(w);
-      const n = parent?.children?.get(name);
-      if (!n) continue;
-      dropResults(w, n);
-      parent!.children!.delete(name);
-    }
+    for (const w of analysis.replaced ?? []) if (!through(w, 'whiteout of')) remove(w);
     analysis.paths.forEach((p, i) => {
       const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
       // Walk down to the parent, creating the directories the runtime creates (mkparent) when the
@@ -291,6 +296,38 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
 function relocate(r: FileResult, from: string, to: string): FileResult {
   const packages = r.out.packages?.map((p) => (p.path === from ? { ...p, path: to } : p));
   return { path: to, analyzer: r.analyzer, out: { ...r.out, packages, secrets: undefined, diagnostics: undefined } };
+}
+
+/**
+ * Entries of a layer written beneath a lower non-directory that lies strictly beneath a directory
+ * the same layer made opaque with a marker that came after those entries. Called on the lower
+ * layers' tree, before the layer's markers apply. A runtime that unpacks in order wrote the entry
+ * through the lower symlink (or failed beneath the lower file) and removed the symlink only when
+ * the marker came; the spec removes it first. Which content the image then has differs: each such
+ * entry is named. Every entry is checked whatever its place relative to the marker (the order is
+ * not kept), so this names a few entries a runtime wrote after the marker too.
+ */
+function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<string>, root: Node, linkDiag: (p: string, message: string) => void): void {
+  const check = (p: string) => {
+    let n: Node | undefined = root;
+    let at = '';
+    let opaque = late.has('/') ? '/' : undefined;
+    const segs = p.split('/');
+    for (let k = 1; k < segs.length - 1; k++) {
+      at += `/${segs[k]}`;
+      n = n.children?.get(segs[k]);
+      if (!n) return;
+      if (n.kind !== 'd') {
+        if (opaque !== undefined) {
+          linkDiag(p, `entry ${p} lies beneath ${at}, a ${n.kind === 'l' ? 'symlink' : 'non-directory'} from a lower layer, and the layer's opaque marker of ${opaque} came after the entry: a runtime that unpacks in order ${n.kind === 'l' ? 'wrote it through the link' : 'could not unpack it'} before the marker removed ${at}, the image spec removes ${at} first; not judged`);
+        }
+        return;
+      }
+      if (opaque === undefined && late.has(at)) opaque = at;
+    }
+  };
+  for (const p of analysis.paths) check(p);
+  for (const t of analysis.transient ?? []) check(t.path);
 }
 
 /** What {@link resolveInTree} needs to know of a path: its kind and, for a symlink, its target. */

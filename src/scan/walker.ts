@@ -49,6 +49,13 @@ export interface LayerAnalysis {
   /** Directories whose lower-layer content is hidden by `.wh..wh..opq`. */
   opaqueDirs: string[];
   /**
+   * The opaque directories whose marker came after the layer wrote beneath them. A runtime that
+   * unpacks in order (umoci, containerd) wrote those entries while the lower content was still
+   * there, through any lower symlink beneath the directory, and removed that symlink only
+   * afterwards: the merge names such entries. Absent in analyses that had none.
+   */
+  lateOpaque?: string[];
+  /**
    * Paths whose last entry is a directory but where the layer put a non-directory before it: the
    * runtime removed the lower content there when that entry came (RemoveAll), so the merge hides it.
    */
@@ -171,6 +178,8 @@ export class LayerWalker {
   private readonly byPath = new Map<string, FileResult[]>();
   /** Every path this layer wrote and every directory above one, for the ambiguous-whiteout check. */
   private readonly touched = new Set<string>();
+  /** Every directory strictly above a path this layer wrote (`/` included once anything was). */
+  private readonly above = new Set<string>();
 
   /** Tar entries seen so far (the entry limit counts these). */
   get entryCount(): number {
@@ -333,8 +342,25 @@ export class LayerWalker {
     const base = baseName(p);
     if (base.startsWith('.wh.')) {
       const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;
-      if (base === '.wh..wh..opq') this.analysis.opaqueDirs.push(target);
-      else {
+      // The image spec applies a layer's whiteouts to the layers below it, so a marker beneath a
+      // symlink (or file) this layer wrote before it names the lower path; umoci and containerd
+      // unpack in order and resolve the marker's directory through that link, removing whatever the
+      // link reaches. Which content survives depends on the runtime: name it.
+      const up = this.nearestAncestor(p);
+      if (up.kind !== 'd') {
+        const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;
+        this.diagnose({
+          code: 'ambiguous-whiteout', path: target,
+          message: up.kind === 'l'
+            ? `${what} lies beneath ${up.at}, a symlink this layer wrote before it: the image spec applies it to the lower layers' ${target}, runtimes that unpack in order follow the link and remove what it reaches; not judged`
+            : `${what} lies beneath ${up.at}, which this layer made a non-directory before it: runtimes cannot apply it as the image spec does; not judged`,
+          incomplete: true,
+        });
+      }
+      if (base === '.wh..wh..opq') {
+        this.analysis.opaqueDirs.push(target);
+        if (this.above.has(target)) (this.analysis.lateOpaque ??= []).push(target);
+      } else {
         this.analysis.whiteouts.push(target);
         // The image spec applies a whiteout to lower layers only; containerd's applier removes what
         // this layer wrote before it too. Runtimes disagree: name it.
@@ -366,6 +392,11 @@ export class LayerWalker {
     this.from.set(p, up.at);
     this.adopt(p);
     for (let d = p; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
+    for (let d = p; d !== '/';) {
+      d = dirName(d);
+      if (this.above.has(d)) break;
+      this.above.add(d);
+    }
     if (e.type === 'link' || e.type === 'symlink') {
       if (e.linkname !== undefined) {
         if (e.type === 'link') {
