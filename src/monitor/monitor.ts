@@ -372,7 +372,8 @@ export class Monitor {
       for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
       const stats = await this.pass('db', id, db);
       stats.indexed += indexed;
-      if (!stats.skipped) this.doneFor = digest;
+      // superseded images may be indexed under another database now: the next tick looks at the index again
+      if (!stats.skipped && !stats.superseded) this.doneFor = digest;
       await this.dueHolds();
       return stats;
     });
@@ -475,6 +476,7 @@ export class Monitor {
       // registry ends its batch (written at once), so an action is never left unrecorded for long.
       const pending = candidates.filter((d) => !run.cursor || d > run.cursor);
       const batch: PendingBatch = { digests: [], rejudged: [], unchanged: [], unchangedRead: [], after: [], acted: [] };
+      const superseded: Digest[] = [];
       const flush = async () => {
         if (!batch.digests.length) return;
         const cursor = batch.digests[batch.digests.length - 1];
@@ -490,18 +492,19 @@ export class Monitor {
         // Images judged again by another writer after this pass read them were not written: that judgement
         // is newer. Judged with the database in force, it stays; with an older one, its report is indexed
         // under that database at the next catch-up, and the next tick's pass judges it again.
-        const superseded = new Set(ok.superseded);
-        if (superseded.size) {
-          stats.superseded += superseded.size;
-          this.o.counters?.superseded?.(kind, superseded.size);
-          const lost = rejudged.flatMap((r, n) => (acted[n] && r.read?.length && superseded.has(r.read[0].digest) ? [r.read[0].digest] : []));
+        const left = new Set(ok.superseded);
+        if (left.size) {
+          superseded.push(...ok.superseded);
+          stats.superseded += left.size;
+          this.o.counters?.superseded?.(kind, left.size);
+          const lost = rejudged.flatMap((r, n) => (acted[n] && r.read?.length && left.has(r.read[0].digest) ? [r.read[0].digest] : []));
           this.o.logger.info({ run: id, digests: ok.superseded }, 'monitor pass: images judged again by another writer since this pass read them; their newer verdicts stand');
           if (lost.length) this.o.logger.warn({ run: id, digests: lost }, 'monitor pass: the registry was acted on for images whose newer verdicts stand (the action is audited; its enforcement is not recorded on those verdicts)');
         }
         // what follows a write (counters, notices) only once it is written
         for (let n = 0; n < after.length; n++) {
           const d = rejudged[n].read?.[0]?.digest;
-          if (d !== undefined && superseded.has(d)) stats.changed -= rejudged[n].changes.length;
+          if (d !== undefined && left.has(d)) stats.changed -= rejudged[n].changes.length;
           else after[n]();
         }
         this.kickOutbox();
@@ -554,7 +557,9 @@ export class Monitor {
       }
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
-        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest);
+        // Superseded images keep their index's database: one a newer judgement made with the replaced
+        // database (its report indexed meanwhile) is work for the next tick, not marked as judged by this one.
+        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest, superseded);
       }
       stats.ms = performance.now() - t0;
       await store.monitor.finishRun(id, this.owner, { ...stats }, this.now());

@@ -248,8 +248,11 @@ export interface MonitorStore {
   layerKeys(keys: string[]): Promise<Set<string>>;
   /** Which of `digests` have a stored report (no body read). */
   reportKeys(digests: Digest[]): Promise<Set<Digest>>;
-  /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
-  moveIndexes(from: string | null, to: string): Promise<number>;
+  /**
+   * Marks every image indexed at database `from` as indexed at `to` (their findings do not change), but
+   * those in `except` (a pass's superseded images: their newer judgement's database decides).
+   */
+  moveIndexes(from: string | null, to: string, except?: Digest[]): Promise<number>;
   /**
    * One page of the images with a finding whose id or an alias is `id` (any case: ids are matched
    * upper-cased): the findings of at most `limit` images whose digest sorts after `after` (all when

@@ -196,9 +196,9 @@ export class PostgresMonitorStore implements MonitorStore {
     return new Set(r.rows.map((x) => String(x.key)));
   }
 
-  async moveIndexes(from: string | null, to: string): Promise<number> {
+  async moveIndexes(from: string | null, to: string, except: Digest[] = []): Promise<number> {
     if (from === null) return 0;
-    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2', [to, from]);
+    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2 AND NOT (digest = ANY($3::text[]))', [to, from, except]);
     return r.rowCount ?? 0;
   }
 
