@@ -16,7 +16,9 @@
  *   order, in chunks read with one query per kind; a batch of images' verdicts, change records, audit
  *   records, reports, indexes (and the marks of unchanged images) and the run's cursor are written in
  *   one transaction, so a pass that dies resumes after the last batch it wrote and every image's
- *   outcome is written once. An image whose judgement acted on the registry is written at once.
+ *   outcome is written once. An image whose judgement acted on the registry is written at once. An image
+ *   a push, admission, rescan or other pass judged again after the chunk was read is not written: the
+ *   newer judgement stands ({@link MonitorStats.superseded}, MonitorStore.commitBatch).
  * - Change records: per re-judged verdict, the findings new, resolved and re-rated, the decision before
  *   and after, and what the mapping's `onNewFindings` did (src/monitor/on-new-findings.ts); the audit
  *   log gets one `monitor:changed` record per change. New findings are notified (`notify[]` targets
