@@ -304,11 +304,13 @@ export interface MonitorStore {
    * {@link Rejudgement.read} (or in {@link RejudgementBatch.unchangedRead}) whose stored report or
    * verdicts moved since those marks were read is dropped from the batch (no verdict, report or patch,
    * index, change record, audit, hold or notice of it) and named in `superseded`. PostgreSQL locks the
-   * marked report rows (digest order), then the verdict rows (registry, repository, digest order), `FOR
-   * UPDATE`, so a putReport/putVerdict either committed before the check (and is seen) or waits for the
-   * batch (and is written after it); SQLite's single writer gives the same. Limit: a report absent when read
-   * and inserted by a transaction still uncommitted at the check is not seen (an indexed image always has
-   * a report, and reports are not deleted).
+   * report rows of re-judged images (digest order), then their verdict rows (registry, repository, digest
+   * order), `FOR UPDATE`, so a putReport/putVerdict either committed before the check (and is seen) or
+   * waits for the batch (and is written after it); SQLite's single writer gives the same. Unchanged images
+   * are checked without a lock (a full pass holds thousands): a report committed after the check is newer
+   * than the index, so the catch-up indexes it again under its own database. Limit: a report absent when
+   * read and inserted by a transaction still uncommitted at the check is not seen (an indexed image always
+   * has a report, and reports are not deleted).
    * @returns false when the claim was lost (nothing written), else what was left unwritten.
    */
   commitBatch(b: RejudgementBatch, now: number): Promise<false | BatchWritten>;

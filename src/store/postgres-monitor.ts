@@ -279,16 +279,26 @@ export class PostgresMonitorStore implements MonitorStore {
       const moved = await c.query(`UPDATE monitor_runs SET cursor = $1, lease_until = ${DB_NOW} + $2 WHERE id = $3 AND owner = $4 AND state = 'running'`, [all.run.cursor, all.run.leaseMs, all.run.id, all.run.owner]);
       if (moved.rowCount !== 1) return false;
       // Images another writer judged again since the pass read them are left as that writer stored them.
-      // Their rows are locked first, in one order (reports by digest, then verdicts by key, as
-      // writeVerdictsPg locks them), so a putReport/putVerdict in flight is waited for and seen, and
-      // one that starts later waits for this batch; the batch's own writes below take no other row first.
-      const marked = markedDigests(all);
+      // The rows of re-judged images are locked first, in one order (reports by digest, then verdicts by
+      // key, as writeVerdictsPg locks them), so a putReport/putVerdict in flight is waited for and seen,
+      // and one that starts later waits for this batch; the batch's own writes below take no other row
+      // first. Unchanged images are only checked (a full pass holds thousands: no row lock written for
+      // each): their write is the index's database, which the catch-up sets again from a report
+      // committed after this check (the report is newer than the index then).
+      const locked = markedDigests({ ...all, unchangedRead: [] });
+      const held = new Set(locked);
+      const checked = markedDigests({ ...all, rejudged: [] }).filter((d) => !held.has(d));
       let b = all;
       let written: BatchWritten = { superseded: [] };
-      if (marked.length) {
-        const rs = await c.query('SELECT digest, write_seq::text AS seq FROM reports WHERE digest = ANY($1::text[]) ORDER BY digest FOR UPDATE', [marked]);
-        const vs = await c.query('SELECT registry, repository, digest, updated_seq::text AS seq FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY registry, repository, digest FOR UPDATE', [marked]);
-        ({ batch: b, written } = withoutSuperseded(all, marksOf(marked, rs.rows, vs.rows)));
+      if (locked.length || checked.length) {
+        const reports: Array<Record<string, unknown>> = [];
+        const verdicts: Array<Record<string, unknown>> = [];
+        for (const [ds, lock] of [[locked, ' FOR UPDATE'], [checked, '']] as const) {
+          if (!ds.length) continue;
+          reports.push(...(await c.query(`SELECT digest, write_seq::text AS seq FROM reports WHERE digest = ANY($1::text[]) ORDER BY digest${lock}`, [ds])).rows);
+          verdicts.push(...(await c.query(`SELECT registry, repository, digest, updated_seq::text AS seq FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY registry, repository, digest${lock}`, [ds])).rows);
+        }
+        ({ batch: b, written } = withoutSuperseded(all, marksOf([...locked, ...checked], reports, verdicts)));
       }
       // Each kind of row in one statement over arrays (unnest), whatever the batch holds: a round trip
       // per statement, not per image.
