@@ -170,6 +170,31 @@ function suite(name: string, runs: number, open: () => Promise<{ store: Store; d
       );
     });
 
+    it('a re-judgement that rewrites a child manifest\'s verdict is left out when that child was judged again since its read', async () => {
+      const I = digest(0xff00);
+      const C = digest(0xff01);
+      for (const d of [I, C]) {
+        await store.putReport(d, report(d, 'first'));
+        await store.putVerdict(verdict(d, 'app', 'first'));
+      }
+      const run = { id: 'run-child', owner: 'me', cursor: C, leaseMs: 600_000 };
+      expect(await store.monitor.claimRun(run.id, 'all', null, run.owner, run.leaseMs, Date.now())).to.not.equal(undefined);
+      const image = await store.monitor.verdictsWithMarks([I]);
+      const child = await store.monitor.verdictsWithMarks([C]);
+      // the child is pushed by digest and judged again (its verdict only) before the pass writes
+      await store.putVerdict(verdict(C, 'app', 'push'));
+      const out = await store.monitor.commitBatch({
+        run,
+        rejudged: [{ verdicts: [...image.verdicts, ...child.verdicts].map((v) => ({ ...v, evaluatedAt: 'pass' })), changes: [], audits: [], report: { digest: I, body: report(I, 'pass') }, read: [image.marks.get(I)!, child.marks.get(C)!] }],
+        unchanged: [],
+        vulndbDigest: null,
+      }, Date.now());
+      expect(out, 'named by the image').to.deep.equal({ superseded: [I] });
+      expect((await store.getVerdict('reg.example', 'app', C))?.evaluatedAt).to.equal('push');
+      expect((await store.getVerdict('reg.example', 'app', I))?.evaluatedAt).to.equal('first');
+      expect((await store.getReport(I))?.scannedAt).to.equal('first');
+    });
+
     if (name === 'postgres') {
       it('a push whose report write is in flight when the batch checks: the batch waits, sees it, and leaves the image to it', async () => {
         const url = pgUrl!;
