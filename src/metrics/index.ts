@@ -142,6 +142,7 @@ export class Metrics {
     labelNames: ['registry', 'decision'],
     registers: [this.registry],
   });
+  readonly monitorSuperseded = this.counter('pushgate_monitor_superseded_total', 'Images a monitor pass judged but left unwritten because a push, admission, rescan or another pass judged them again after the pass read them (the newer judgement stands), by kind (db, all).', ['kind']);
   readonly newFindings = this.counter('pushgate_new_findings_total', 'Findings a monitor pass found in images judged before (new since their last judgement), by severity.', ['severity']);
 
   private readonly repositoryDepth: number;

@@ -16,7 +16,9 @@
  *   order, in chunks read with one query per kind; a batch of images' verdicts, change records, audit
  *   records, reports, indexes (and the marks of unchanged images) and the run's cursor are written in
  *   one transaction, so a pass that dies resumes after the last batch it wrote and every image's
- *   outcome is written once. An image whose judgement acted on the registry is written at once.
+ *   outcome is written once. An image whose judgement acted on the registry is written at once. An image
+ *   a push, admission, rescan or other pass judged again after the chunk was read is not written: the
+ *   newer judgement stands ({@link MonitorStats.superseded}, MonitorStore.commitBatch).
  * - Change records: per re-judged verdict, the findings new, resolved and re-rated, the decision before
  *   and after, and what the mapping's `onNewFindings` did (src/monitor/on-new-findings.ts); the audit
  *   log gets one `monitor:changed` record per change. New findings are notified (`notify[]` targets
@@ -34,7 +36,7 @@ import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
+import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
 import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
@@ -63,6 +65,11 @@ export interface MonitorStats {
   noScan: number;
   /** Enforcement actions taken. */
   enforced: number;
+  /**
+   * Images judged but left unwritten because a push, admission, rescan or another pass judged them again
+   * after this pass read them (their newer verdicts and reports stand; MonitorStore.commitBatch).
+   */
+  superseded: number;
   /** Wall time, ms. */
   ms: number;
   /** True when another replica holds the run or it was done already (nothing was done here). */
@@ -73,6 +80,8 @@ export interface MonitorStats {
 export interface MonitorCounters {
   run?(kind: MonitorRunKind, result: 'done' | 'skipped' | 'failed', seconds: number): void;
   newFindings?(severity: string, n: number): void;
+  /** Images a pass left unwritten because another writer judged them again meanwhile ({@link MonitorStats.superseded}). */
+  superseded?(kind: MonitorRunKind, n: number): void;
 }
 
 /** Options of a {@link Monitor}. */
@@ -365,7 +374,8 @@ export class Monitor {
       for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
       const stats = await this.pass('db', id, db);
       stats.indexed += indexed;
-      if (!stats.skipped) this.doneFor = digest;
+      // superseded images may be indexed under another database now: the next tick looks at the index again
+      if (!stats.skipped && !stats.superseded) this.doneFor = digest;
       await this.dueHolds();
       return stats;
     });
@@ -447,7 +457,7 @@ export class Monitor {
   private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[]): Promise<MonitorStats> {
     const t0 = performance.now();
     const store = this.o.store;
-    const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, patched: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, ms: 0 };
+    const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, patched: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, superseded: 0, ms: 0 };
     try {
       stats.indexed = await this.catchUp();
       const run = await store.monitor.claimRun(id, kind, db?.contentDigest ?? null, this.owner, this.leaseMs, this.now());
@@ -467,19 +477,38 @@ export class Monitor {
       // marked) are written in one transaction with the cursor. An image whose judgement acted on the
       // registry ends its batch (written at once), so an action is never left unrecorded for long.
       const pending = candidates.filter((d) => !run.cursor || d > run.cursor);
-      const batch: PendingBatch = { digests: [], rejudged: [], unchanged: [], after: [] };
+      const batch: PendingBatch = { digests: [], rejudged: [], unchanged: [], unchangedRead: [], after: [], acted: [] };
+      const superseded: Digest[] = [];
       const flush = async () => {
         if (!batch.digests.length) return;
         const cursor = batch.digests[batch.digests.length - 1];
-        const ok = await store.monitor.commitBatch({ run: { id: run.id, owner: this.owner, cursor, leaseMs: this.leaseMs }, rejudged: batch.rejudged, unchanged: batch.unchanged, vulndbDigest: db?.contentDigest ?? null }, this.now());
+        const ok = await store.monitor.commitBatch({ run: { id: run.id, owner: this.owner, cursor, leaseMs: this.leaseMs }, rejudged: batch.rejudged, unchanged: batch.unchanged, unchangedRead: batch.unchangedRead, vulndbDigest: db?.contentDigest ?? null }, this.now());
         if (!ok) throw new LostClaim();
-        const { digests, after } = batch;
+        const { digests, rejudged, after, acted } = batch;
         batch.digests = [];
         batch.rejudged = [];
         batch.unchanged = [];
+        batch.unchangedRead = [];
         batch.after = [];
+        batch.acted = [];
+        // Images judged again by another writer after this pass read them were not written: that judgement
+        // is newer. Judged with the database in force, it stays; with an older one, its report is indexed
+        // under that database at the next catch-up, and the next tick's pass judges it again.
+        const left = new Set(ok.superseded);
+        if (left.size) {
+          superseded.push(...ok.superseded);
+          stats.superseded += left.size;
+          this.o.counters?.superseded?.(kind, left.size);
+          const lost = rejudged.flatMap((r, n) => (acted[n] && r.read?.length && left.has(r.read[0].digest) ? [r.read[0].digest] : []));
+          this.o.logger.info({ run: id, digests: ok.superseded }, 'monitor pass: images judged again by another writer since this pass read them; their newer verdicts stand');
+          if (lost.length) this.o.logger.warn({ run: id, digests: lost }, 'monitor pass: the registry was acted on for images whose newer verdicts stand (the action is audited; its enforcement is not recorded on those verdicts)');
+        }
         // what follows a write (counters, notices) only once it is written
-        for (const f of after) f();
+        for (let n = 0; n < after.length; n++) {
+          const d = rejudged[n].read?.[0]?.digest;
+          if (d !== undefined && left.has(d)) stats.changed -= rejudged[n].changes.length;
+          else after[n]();
+        }
         this.kickOutbox();
         for (const d of digests) await this.o.afterImage?.(d);
       };
@@ -515,17 +544,24 @@ export class Monitor {
             out = await this.rejudge(digest, ctx, run, db, stats, !!only);
           }
           batch.digests.push(digest);
+          const read = ctx.marks.get(digest);
           if (out) {
-            batch.rejudged.push(out.write);
+            batch.rejudged.push({ ...out.write, ...(read ? { read: [read, ...(out.write.read ?? [])] } : {}) });
             batch.after.push(out.after);
+            batch.acted.push(out.acted);
             if (out.acted) await flush();
-          } else batch.unchanged.push(digest);
+          } else {
+            batch.unchanged.push(digest);
+            if (read) batch.unchangedRead.push(read);
+          }
         }
         await flush();
       }
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
-        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest);
+        // Superseded images keep their index's database: one a newer judgement made with the replaced
+        // database (its report indexed meanwhile) is work for the next tick, not marked as judged by this one.
+        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest, superseded);
       }
       stats.ms = performance.now() - t0;
       await store.monitor.finishRun(id, this.owner, { ...stats }, this.now());
@@ -631,12 +667,13 @@ export class Monitor {
    */
   private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', withScan: Digest[] = digests, scans?: Promise<Map<string, unknown>>): Promise<ChunkContext> {
     const store = this.o.store;
-    // read together (PostgreSQL: pooled connections, one round trip of waiting)
-    const [layers, read2, signatures, stored] = await Promise.all([
+    // read together (PostgreSQL: pooled connections, one round trip of waiting); the verdicts with the write
+    // marks of their reports and verdicts, so the batch is not written over a newer judgement
+    const [layers, read2, signatures, { verdicts: stored, marks }] = await Promise.all([
       scans ?? (withScan.length ? store.monitor.layersOf(withScan.map((d) => SCAN_KEY(d))) : new Map<string, unknown>()),
       read === 'findings' ? store.monitor.findingsAndSignatures(digests) : undefined,
       read === 'signatures' ? store.monitor.findingSignatures(digests) : undefined,
-      store.monitor.verdictsOf(digests),
+      store.monitor.verdictsWithMarks(digests),
     ]);
     const findings = read2?.findings ?? new Map<Digest, IndexedFinding[]>();
     const verdicts = new Map<Digest, Verdict[]>();
@@ -645,7 +682,21 @@ export class Monitor {
       if (l) l.push(v);
       else verdicts.set(v.digest, [v]);
     }
-    return { scans: new Map(withScan.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, ...(read2 ? { storedSignatures: read2.signatures } : {}), verdicts };
+    return { scans: new Map(withScan.map((d) => [d, layers.get(SCAN_KEY(d)) as ImageScan | undefined])), findings, signatures, ...(read2 ? { storedSignatures: read2.signatures } : {}), verdicts, marks };
+  }
+
+  /**
+   * The stored verdict of a child manifest in one repository, read with its marks (added to `read`, once
+   * per child), so the re-judgement that rewrites it is not written over a newer judgement of the child.
+   */
+  private async childVerdict(read: Map<Digest, { verdicts: Verdict[]; marks: ReadMarks }>, registry: string, repository: string, digest: Digest): Promise<Verdict | undefined> {
+    let got = read.get(digest);
+    if (!got) {
+      const r = await this.o.store.monitor.verdictsWithMarks([digest]);
+      got = { verdicts: r.verdicts, marks: r.marks.get(digest)! };
+      read.set(digest, got);
+    }
+    return got.verdicts.find((v) => v.registry === registry && v.repository === repository);
   }
 
   /** The stored index findings of one image of a chunk (read now when the chunk read only signatures). */
@@ -705,6 +756,7 @@ export class Monitor {
     let report: ScanReport | undefined;
     let diffAll: FindingDiff | undefined;
     let dirty = write;
+    const children = new Map<Digest, { verdicts: Verdict[]; marks: ReadMarks }>();
     for (const before of verdicts) {
       const j = judgeScan(scan, db, policy, { registry: before.registry, repository: before.repository }, bases);
       report = j.report;
@@ -726,7 +778,7 @@ export class Monitor {
       const after = o.after;
       for (const c of j.children) {
         if (c.digest === digest) continue;
-        const cv = await store.getVerdict(before.registry, before.repository, c.digest);
+        const cv = await this.childVerdict(children, before.registry, before.repository, c.digest);
         if (cv) out.verdicts.push(summarize(policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, vulndb: after.vulndb, evaluatedAt: after.evaluatedAt }));
       }
     }
@@ -749,7 +801,7 @@ export class Monitor {
     const resolved = diffAll?.resolved.length ?? 0;
     return {
       // notices only where someone delivers them (else the outbox would only grow)
-      write: { ...out, report: { digest, body: report }, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
+      write: { ...out, report: { digest, body: report }, index, ...(this.o.notifier && notices.length ? { notices } : {}), ...(children.size ? { read: [...children.values()].map((c) => c.marks) } : {}) },
       acted,
       after: () => {
         stats.newFindings += fresh.length;
@@ -772,7 +824,6 @@ export class Monitor {
    *   without evaluations, no stored report); nothing has been acted on or counted then.
    */
   private async patch(digest: Digest, patch: ImagePatch, ctx: ChunkContext, run: MonitorRun, db: VulnDb, stats: MonitorStats): Promise<JudgedImage | undefined | 'full'> {
-    const store = this.o.store;
     const policy = this.o.policy();
     const now = this.now();
     const verdicts = ctx.verdicts.get(digest) ?? [];
@@ -783,12 +834,13 @@ export class Monitor {
     const findings = indexed.map((f) => f.finding);
     // every verdict (and its platform's, for an index of one platform) patched before anything is acted on
     const plan: Array<{ before: Verdict; evaluations: Record<string, RawEvaluation>; child?: { verdict: Verdict; evaluations: Record<string, RawEvaluation> } }> = [];
+    const children = new Map<Digest, { verdicts: Verdict[]; marks: ReadMarks }>();
     for (const before of verdicts) {
       const evaluations = patchedEvaluations(policy, before, patch.manifest, findings);
       if (!evaluations) return 'full';
       let child: (typeof plan)[number]['child'];
       if (patch.manifest !== digest) {
-        const cv = await store.getVerdict(before.registry, before.repository, patch.manifest);
+        const cv = await this.childVerdict(children, before.registry, before.repository, patch.manifest);
         if (cv) {
           const ce = patchedEvaluations(policy, cv, patch.manifest, findings);
           if (!ce) return 'full';
@@ -836,7 +888,7 @@ export class Monitor {
     const sig = ctx.storedSignatures?.get(digest);
     const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now), ...(sig !== undefined ? { stored: { sig, findings: oldIndex } } : {}) };
     return {
-      write: { ...out, reportPatch, index, ...(this.o.notifier && notices.length ? { notices } : {}) },
+      write: { ...out, reportPatch, index, ...(this.o.notifier && notices.length ? { notices } : {}), ...(children.size ? { read: [...children.values()].map((c) => c.marks) } : {}) },
       acted,
       after: () => {
         stats.newFindings += diff.new.length;
@@ -1104,6 +1156,8 @@ interface ChunkContext {
    */
   storedSignatures?: Map<Digest, string>;
   verdicts: Map<Digest, Verdict[]>;
+  /** Each image's report and verdict write marks, read with `verdicts` (one snapshot). */
+  marks: Map<Digest, ReadMarks>;
   /** Of the chunk's images to be patched, those with a stored report (the patch is laid over it). */
   reports?: Set<Digest>;
   /** The pass's match results per distinct package (src/vulndb/db.ts MatchMemo), shared by its chunks. */
@@ -1122,9 +1176,13 @@ interface JudgedImage {
 /** The images of a pass judged but not written yet (written together with the cursor after the last). */
 interface PendingBatch {
   digests: Digest[];
+  /** Each with its image's marks first in `read`. */
   rejudged: Array<Omit<Rejudgement, 'run'>>;
   unchanged: Digest[];
+  unchangedRead: ReadMarks[];
+  /** Per `rejudged` entry: what follows its write, and whether the registry was acted on for it. */
   after: Array<() => void>;
+  acted: boolean[];
 }
 
 /**

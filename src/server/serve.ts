@@ -144,6 +144,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
         if (result === 'done') void decisions.request();
       },
       newFindings: (severity, n) => metrics.newFindings.inc({ severity }, n),
+      superseded: (kind, n) => metrics.monitorSuperseded.inc({ kind }, n),
     },
   });
   metrics.queueDepth.set(await store.queueDepth());

@@ -98,9 +98,31 @@ export interface ChangeRecord {
   severityChanged: Array<{ id: string; package: string; installedVersion: string; before: string; after: string }>;
 }
 
+/**
+ * What a pass read of one image's stored judgement, so the write of its re-judgement can tell whether
+ * another writer (a push, admission, a rescan, another pass) judged the image again meanwhile
+ * ({@link MonitorStore.verdictsWithMarks}, {@link MonitorStore.commitBatch}).
+ */
+export interface ReadMarks {
+  digest: Digest;
+  /**
+   * The stored report's write number when read (`reports.write_seq`, migration 19, as text: SQLite's
+   * MAX + 1, PostgreSQL's writing transaction id); null when no report was stored.
+   */
+  report: string | null;
+  /** Every stored verdict of the digest when read (any repository), with its write number (`updated_seq`). */
+  verdicts: Array<{ registry: string; repository: string; seq: number }>;
+}
+
 /** One image's re-judgement, written in one transaction with the run's cursor. */
 export interface Rejudgement {
   run: { id: string; owner: string; cursor: string; leaseMs: number };
+  /**
+   * The stored state this re-judgement was made from: the image's marks first, then those of children
+   * whose verdicts it rewrites. When present, nothing of it is written if the stored report or verdicts
+   * of any of them moved since (another writer's judgement is newer and stands); absent: written as is.
+   */
+  read?: ReadMarks[];
   verdicts: Verdict[];
   changes: ChangeRecord[];
   audits: Array<Omit<AuditRecord, 'seq' | 'at'>>;
@@ -134,7 +156,21 @@ export interface RejudgementBatch {
   rejudged: Array<Omit<Rejudgement, 'run'>>;
   /** Images judged again without a change: only marked as judged by `vulndbDigest`. */
   unchanged: Digest[];
+  /**
+   * The marks of `unchanged` images as read ({@link ReadMarks}): an image whose stored report or
+   * verdicts moved since is not marked (its index follows the newer report at the next catch-up).
+   */
+  unchangedRead?: ReadMarks[];
   vulndbDigest: string | null;
+}
+
+/** A batch written ({@link MonitorStore.commitBatch}). */
+export interface BatchWritten {
+  /**
+   * Images left unwritten because their stored report or verdicts moved since the pass read them (a
+   * re-judged image is named by its first {@link ReadMarks}), in batch order.
+   */
+  superseded: Digest[];
 }
 
 /** One stored image with a finding of an advisory (the affected-images query). */
@@ -212,8 +248,11 @@ export interface MonitorStore {
   layerKeys(keys: string[]): Promise<Set<string>>;
   /** Which of `digests` have a stored report (no body read). */
   reportKeys(digests: Digest[]): Promise<Set<Digest>>;
-  /** Marks every image indexed at database `from` as indexed at `to` (their findings do not change). */
-  moveIndexes(from: string | null, to: string): Promise<number>;
+  /**
+   * Marks every image indexed at database `from` as indexed at `to` (their findings do not change), but
+   * those in `except` (a pass's superseded images: their newer judgement's database decides).
+   */
+  moveIndexes(from: string | null, to: string, except?: Digest[]): Promise<number>;
   /**
    * One page of the images with a finding whose id or an alias is `id` (any case: ids are matched
    * upper-cased): the findings of at most `limit` images whose digest sorts after `after` (all when
@@ -224,6 +263,11 @@ export interface MonitorStore {
   affectedBy(id: string, page: AffectedPageRequest): Promise<{ hits: AffectedImage[]; more: boolean }>;
   /** The verdicts of these digests (every repository). */
   verdictsOf(digests: Digest[]): Promise<Verdict[]>;
+  /**
+   * {@link verdictsOf} with the {@link ReadMarks} of every digest (its report's and verdicts' write
+   * numbers), read in one snapshot with the verdicts, so a write that lands after this read moves a mark.
+   */
+  verdictsWithMarks(digests: Digest[]): Promise<{ verdicts: Verdict[]; marks: Map<Digest, ReadMarks> }>;
 
   /**
    * Claims a run for `leaseMs`: creates it, or takes it over when its owner's lease ended (or `owner`
@@ -255,8 +299,21 @@ export interface MonitorStore {
    * one transaction with the cursor, only while `owner` holds the run (false and nothing written
    * otherwise). Rows of one kind are written together (multi-row statements on PostgreSQL), so the cost
    * per image is a share of a few statements rather than a dozen round trips and a commit.
+   *
+   * Newer judgements win: inside the transaction, before anything else is written, every image with
+   * {@link Rejudgement.read} (or in {@link RejudgementBatch.unchangedRead}) whose stored report or
+   * verdicts moved since those marks were read is dropped from the batch (no verdict, report or patch,
+   * index, change record, audit, hold or notice of it) and named in `superseded`. PostgreSQL locks the
+   * report rows of re-judged images (digest order), then their verdict rows (registry, repository, digest
+   * order), `FOR UPDATE`, so a putReport/putVerdict either committed before the check (and is seen) or
+   * waits for the batch (and is written after it); SQLite's single writer gives the same. Unchanged images
+   * are checked without a lock (a full pass holds thousands): a report committed after the check is newer
+   * than the index, so the catch-up indexes it again under its own database. Limit: a report absent when
+   * read and inserted by a transaction still uncommitted at the check is not seen (an indexed image always
+   * has a report, and reports are not deleted).
+   * @returns false when the claim was lost (nothing written), else what was left unwritten.
    */
-  commitBatch(b: RejudgementBatch, now: number): Promise<boolean>;
+  commitBatch(b: RejudgementBatch, now: number): Promise<false | BatchWritten>;
   /**
    * Claims up to `limit` undelivered notices (oldest first) for `leaseMs`: rows no owner holds or whose
    * lease ended. Atomic across replicas (PostgreSQL: `FOR UPDATE SKIP LOCKED`).

@@ -6,10 +6,10 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { patchText } from './report-patch.js';
 import { mergeTags } from './sqlite-store.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
 /**
  * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
@@ -196,9 +196,9 @@ export class PostgresMonitorStore implements MonitorStore {
     return new Set(r.rows.map((x) => String(x.key)));
   }
 
-  async moveIndexes(from: string | null, to: string): Promise<number> {
+  async moveIndexes(from: string | null, to: string, except: Digest[] = []): Promise<number> {
     if (from === null) return 0;
-    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2', [to, from]);
+    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2 AND NOT (digest = ANY($3::text[]))', [to, from, except]);
     return r.rowCount ?? 0;
   }
 
@@ -212,6 +212,21 @@ export class PostgresMonitorStore implements MonitorStore {
     if (!digests.length) return [];
     const r = await this.q('verdicts of', 'SELECT body FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY digest, registry, repository', [digests], 'pushgate_verdicts_of');
     return r.rows.map((x) => JSON.parse(String(x.body)) as Verdict);
+  }
+
+  async verdictsWithMarks(digests: Digest[]): Promise<{ verdicts: Verdict[]; marks: Map<Digest, ReadMarks> }> {
+    if (!digests.length) return { verdicts: [], marks: new Map() };
+    // one statement, one snapshot: the marks are those of the verdicts read
+    const r = await this.q(
+      'verdicts with marks',
+      `SELECT 'v' AS k, digest, registry, repository, updated_seq::text AS seq, body FROM verdicts WHERE digest = ANY($1::text[])
+       UNION ALL SELECT 'r', digest, NULL, NULL, write_seq::text, NULL FROM reports WHERE digest = ANY($1::text[])
+       ORDER BY 2, 3, 4`,
+      [digests],
+      'pushgate_verdicts_with_marks',
+    );
+    const vrows = r.rows.filter((x) => x.k === 'v');
+    return { verdicts: vrows.map((x) => JSON.parse(String(x.body)) as Verdict), marks: marksOf(digests, r.rows.filter((x) => x.k === 'r'), vrows) };
   }
 
   async claimRun(id: string, kind: MonitorRunKind, vulndbDigest: string | null, owner: string, leaseMs: number, now: number): Promise<MonitorRun | undefined> {
@@ -252,17 +267,39 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
     const { run, ...one } = r;
-    return this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now);
+    return (await this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now)) !== false;
   }
 
   async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
-    return this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now);
+    return (await this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now)) !== false;
   }
 
-  async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
+  async commitBatch(all: RejudgementBatch, now: number): Promise<false | BatchWritten> {
     return this.tx('commit re-judgements', async (c) => {
-      const moved = await c.query(`UPDATE monitor_runs SET cursor = $1, lease_until = ${DB_NOW} + $2 WHERE id = $3 AND owner = $4 AND state = 'running'`, [b.run.cursor, b.run.leaseMs, b.run.id, b.run.owner]);
+      const moved = await c.query(`UPDATE monitor_runs SET cursor = $1, lease_until = ${DB_NOW} + $2 WHERE id = $3 AND owner = $4 AND state = 'running'`, [all.run.cursor, all.run.leaseMs, all.run.id, all.run.owner]);
       if (moved.rowCount !== 1) return false;
+      // Images another writer judged again since the pass read them are left as that writer stored them.
+      // The rows of re-judged images are locked first, in one order (reports by digest, then verdicts by
+      // key, as writeVerdictsPg locks them), so a putReport/putVerdict in flight is waited for and seen,
+      // and one that starts later waits for this batch; the batch's own writes below take no other row
+      // first. Unchanged images are only checked (a full pass holds thousands: no row lock written for
+      // each): their write is the index's database, which the catch-up sets again from a report
+      // committed after this check (the report is newer than the index then).
+      const locked = markedDigests({ ...all, unchangedRead: [] });
+      const held = new Set(locked);
+      const checked = markedDigests({ ...all, rejudged: [] }).filter((d) => !held.has(d));
+      let b = all;
+      let written: BatchWritten = { superseded: [] };
+      if (locked.length || checked.length) {
+        const reports: Array<Record<string, unknown>> = [];
+        const verdicts: Array<Record<string, unknown>> = [];
+        for (const [ds, lock] of [[locked, ' FOR UPDATE'], [checked, '']] as const) {
+          if (!ds.length) continue;
+          reports.push(...(await c.query(`SELECT digest, write_seq::text AS seq FROM reports WHERE digest = ANY($1::text[]) ORDER BY digest${lock}`, [ds])).rows);
+          verdicts.push(...(await c.query(`SELECT registry, repository, digest, updated_seq::text AS seq FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY registry, repository, digest${lock}`, [ds])).rows);
+        }
+        ({ batch: b, written } = withoutSuperseded(all, marksOf([...locked, ...checked], reports, verdicts)));
+      }
       // Each kind of row in one statement over arrays (unnest), whatever the batch holds: a round trip
       // per statement, not per image.
       await writeVerdictsPg(c, b.rejudged.flatMap((r) => r.verdicts));
@@ -304,7 +341,7 @@ export class PostgresMonitorStore implements MonitorStore {
       }
       await insertValues(c, 'INSERT INTO monitor_outbox (at, body) VALUES', b.rejudged.flatMap((r) => (r.notices ?? []).map((n) => [now, JSON.stringify(n)])), '', ['::bigint', '']);
       if (b.unchanged.length) await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [b.vulndbDigest, b.unchanged]);
-      return true;
+      return written;
     });
   }
 

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { findingText, TEXT } from './finding-text.js';
 import { patchText } from './report-patch.js';
 import { writeReport, writeVerdict } from './sqlite-store.js';
@@ -111,6 +111,58 @@ function lineOf(key: string, finding: unknown): string {
   const line = signatureLine(key, findingText(finding));
   LINES.set(finding, { key, line });
   return line;
+}
+
+/**
+ * The {@link ReadMarks} of `digests` from rows read together: reports (`digest`, `seq`: write_seq) and
+ * verdicts (`registry`, `repository`, `digest`, `seq`: updated_seq). Shared by both stores.
+ */
+export function marksOf(digests: Digest[], reports: Row[], verdicts: Row[]): Map<Digest, ReadMarks> {
+  const out = new Map<Digest, ReadMarks>(digests.map((d) => [d, { digest: d, report: null, verdicts: [] }]));
+  for (const r of reports) {
+    const m = out.get(String(r.digest) as Digest);
+    if (m) m.report = String(r.seq);
+  }
+  for (const r of verdicts) out.get(String(r.digest) as Digest)?.verdicts.push({ registry: String(r.registry), repository: String(r.repository), seq: Number(r.seq) });
+  return out;
+}
+
+/** Whether two marks of one digest name the same stored report write and the same verdict writes. */
+function sameMarks(a: ReadMarks, b: ReadMarks | undefined): boolean {
+  if (!b || a.report !== b.report || a.verdicts.length !== b.verdicts.length) return false;
+  const key = (v: ReadMarks['verdicts'][number]) => JSON.stringify([v.registry, v.repository, v.seq]);
+  const have = new Set(b.verdicts.map(key));
+  return a.verdicts.every((v) => have.has(key(v)));
+}
+
+/** Every digest a batch holds marks of (those its writes are guarded by), each once, in text order. */
+export function markedDigests(b: RejudgementBatch): Digest[] {
+  const all = new Set<Digest>();
+  for (const r of b.rejudged) for (const m of r.read ?? []) all.add(m.digest);
+  for (const m of b.unchangedRead ?? []) all.add(m.digest);
+  return [...all].sort();
+}
+
+/**
+ * `b` without the images whose marks differ from `now` (the stored state read inside the write
+ * transaction, {@link marksOf}): a re-judged image is dropped whole when any of its marks moved, an
+ * unchanged one when its own did; unmarked ones stay. Shared by both stores.
+ */
+export function withoutSuperseded(b: RejudgementBatch, now: Map<Digest, ReadMarks>): { batch: RejudgementBatch; written: BatchWritten } {
+  const superseded: Digest[] = [];
+  const rejudged = b.rejudged.filter((r) => {
+    if (!r.read?.length || r.read.every((m) => sameMarks(m, now.get(m.digest)))) return true;
+    superseded.push(r.read[0].digest);
+    return false;
+  });
+  const marks = new Map((b.unchangedRead ?? []).map((m) => [m.digest, m]));
+  const unchanged = b.unchanged.filter((d) => {
+    const m = marks.get(d);
+    if (!m || sameMarks(m, now.get(d))) return true;
+    superseded.push(d);
+    return false;
+  });
+  return { batch: { ...b, rejudged, unchanged }, written: { superseded } };
 }
 
 /** See the module comment. */
@@ -323,9 +375,9 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
-  async moveIndexes(from: string | null, to: string): Promise<number> {
+  async moveIndexes(from: string | null, to: string, except: Digest[] = []): Promise<number> {
     return this.wrap('move indexes', () =>
-      from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ?').run(to, from).changes,
+      from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ? AND digest NOT IN (SELECT value FROM json_each(?))').run(to, from, JSON.stringify(except)).changes,
     );
   }
 
@@ -346,6 +398,38 @@ export class SqliteMonitorStore implements MonitorStore {
       }
       return out;
     });
+  }
+
+  async verdictsWithMarks(digests: Digest[]): Promise<{ verdicts: Verdict[]; marks: Map<Digest, ReadMarks> }> {
+    // one read transaction: the marks are those of the verdicts read
+    return this.wrap('verdicts with marks', () =>
+      this.db.transaction(() => {
+        const verdicts: Verdict[] = [];
+        const vrows: Row[] = [];
+        const rrows: Row[] = [];
+        for (const c of chunks(digests)) {
+          const ph = c.map(() => '?').join(',');
+          for (const r of this.st(`SELECT registry, repository, digest, updated_seq AS seq, body FROM verdicts WHERE digest IN (${ph}) ORDER BY digest, registry, repository`).all(...c) as Row[]) {
+            vrows.push(r);
+            verdicts.push(JSON.parse(String(r.body)) as Verdict);
+          }
+          rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports WHERE digest IN (${ph})`).all(...c) as Row[]));
+        }
+        return { verdicts, marks: marksOf(digests, rrows, vrows) };
+      })(),
+    );
+  }
+
+  /** The stored marks of `digests` now (inside the caller's transaction). */
+  private marksNow(digests: Digest[]): Map<Digest, ReadMarks> {
+    const vrows: Row[] = [];
+    const rrows: Row[] = [];
+    for (const c of chunks(digests)) {
+      const ph = c.map(() => '?').join(',');
+      vrows.push(...(this.st(`SELECT registry, repository, digest, updated_seq AS seq FROM verdicts WHERE digest IN (${ph})`).all(...c) as Row[]));
+      rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports WHERE digest IN (${ph})`).all(...c) as Row[]));
+    }
+    return marksOf(digests, rrows, vrows);
   }
 
   async claimRun(id: string, kind: MonitorRunKind, vulndbDigest: string | null, owner: string, leaseMs: number, now: number): Promise<MonitorRun | undefined> {
@@ -390,20 +474,23 @@ export class SqliteMonitorStore implements MonitorStore {
 
   async commit(r: Rejudgement, now: number): Promise<boolean> {
     const { run, ...one } = r;
-    return this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now);
+    return (await this.commitBatch({ run, rejudged: [one], unchanged: [], vulndbDigest: null }, now)) !== false;
   }
 
   async markJudged(run: Rejudgement['run'], digests: Digest[], vulndbDigest: string | null, now: number): Promise<boolean> {
-    return this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now);
+    return (await this.commitBatch({ run, rejudged: [], unchanged: digests, vulndbDigest }, now)) !== false;
   }
 
-  async commitBatch(b: RejudgementBatch, now: number): Promise<boolean> {
+  async commitBatch(all: RejudgementBatch, now: number): Promise<false | BatchWritten> {
     // one transaction (one WAL commit) for the batch; every statement prepared once per connection
     return this.wrap('commit re-judgements', () =>
       this.db.transaction(() => {
         const moved = this.st("UPDATE monitor_runs SET cursor = ?, lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'")
-          .run(b.run.cursor, now + b.run.leaseMs, b.run.id, b.run.owner).changes;
+          .run(all.run.cursor, now + all.run.leaseMs, all.run.id, all.run.owner).changes;
         if (moved !== 1) return false;
+        // images another writer judged again since the pass read them are left as that writer stored them
+        // (the single writer: nothing lands between this read and the writes below)
+        const { batch: b, written } = withoutSuperseded(all, this.marksNow(markedDigests(all)));
         const prepared = (sql: string) => this.st(sql);
         const insC = this.st('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES (?, ?, ?, ?, ?, ?)');
         const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
@@ -429,7 +516,7 @@ export class SqliteMonitorStore implements MonitorStore {
         const insO = this.st('INSERT INTO monitor_outbox (at, body) VALUES (?, ?)');
         for (const r of b.rejudged) for (const n of r.notices ?? []) insO.run(now, JSON.stringify(n));
         for (const c of chunks(b.unchanged)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(b.vulndbDigest, ...c);
-        return true;
+        return written;
       })(),
     );
   }

@@ -62,7 +62,7 @@ describe('store (postgres): a whole report write racing a monitor patch', functi
       const patch = (decision: 'allow' | 'reject'): ReportPatch => ({ digest: D, findings: [], vulndb: { builtAt: null, digest: null }, scannedAt: '2026-01-02T00:00:00.000Z', verdict: { decision, reasons: [], policy: { name: 'default', revision: 'r1' } } } as unknown as ReportPatch);
       const runRef = { id: run!.id, owner: 'me', cursor: '', leaseMs: 60_000 };
       if (patchedBefore) {
-        expect(await store.monitor.commitBatch({ run: runRef, rejudged: [{ verdicts: [], changes: [], audits: [], holds: [], reportPatch: patch('allow') }], unchanged: [], vulndbDigest: null }, Date.now())).to.equal(true);
+        expect(await store.monitor.commitBatch({ run: runRef, rejudged: [{ verdicts: [], changes: [], audits: [], holds: [], reportPatch: patch('allow') }], unchanged: [], vulndbDigest: null }, Date.now())).to.deep.equal({ superseded: [] });
       }
       const holder = new pg.Client({ connectionString: db.url });
       const admin = new pg.Client({ connectionString: db.url });
@@ -79,7 +79,7 @@ describe('store (postgres): a whole report write racing a monitor patch', functi
         const push = store.putReport(D, report('reject', ['CVE-2026-0001']));
         expect(await blocked(admin, db.url, 2), 'the push waits on the report row the pass updated').to.equal(2);
         await holder.query('ROLLBACK');
-        expect(await pass).to.equal(true);
+        expect(await pass).to.deep.equal({ superseded: [] });
         await push;
       } finally {
         await holder.end();
