@@ -8,7 +8,6 @@ import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { patchText } from './report-patch.js';
-import { mergeTags } from './sqlite-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
 /**
@@ -374,7 +373,7 @@ export class PostgresMonitorStore implements MonitorStore {
 }
 
 /**
- * Writes `verdicts` inside the transaction on `c` as putVerdict does (tags merged with the stored row's,
+ * Writes `verdicts` inside the transaction on `c` as putVerdict does (but a stored row's tags kept as they are,
  * each write numbered MAX(updated_seq) + 1 in order), with one locking read and one upsert for all.
  * A verdict named twice is written once (its last version).
  */
@@ -388,7 +387,9 @@ async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[]): Promise<void>
     [vs.map((v) => v.registry), vs.map((v) => v.repository), vs.map((v) => v.digest)],
   );
   const stored = new Map(old.rows.map((r) => [JSON.stringify([r.registry, r.repository, r.digest]), JSON.parse(String(r.body)) as Verdict]));
-  const merged = vs.map((v) => mergeTags(v, stored.get(JSON.stringify([v.registry, v.repository, v.digest]))));
+  // A re-judgement knows nothing newer of tags than the store: a stored verdict keeps its tags (a
+  // tag moved away after the pass read it, by moveTag, which does not renumber it, stays away).
+  const merged = vs.map((v) => { const s = stored.get(JSON.stringify([v.registry, v.repository, v.digest])); return s ? { ...v, tags: s.tags ?? [] } : v; });
   // numbered MAX + 1, + 2, … in list order (one statement sees the table as it was before it)
   const base = Number((await c.query('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts')).rows[0].m);
   await insertValues(

@@ -496,7 +496,7 @@ export class SqliteMonitorStore implements MonitorStore {
         const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
         const at = new Date(now).toISOString();
         for (const r of b.rejudged) {
-          for (const v of r.verdicts) writeVerdict(this.db, v, prepared);
+          for (const v of r.verdicts) writeVerdict(this.db, v, prepared, 'stored');
           for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
           for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
           if (r.report) {

@@ -614,7 +614,10 @@ export function movedTags(v: Verdict, tag: string, here: boolean): string[] | un
 /** Merges the tags of an older verdict of the same key into a new one. */
 /**
  * Inserts or replaces a verdict (tags merged with the stored ones), inside the caller's transaction;
- * the database digest and policy revision that judged it are kept as columns too.
+ * the database digest and policy revision that judged it are kept as columns too. With `tags`
+ * `'stored'` (a monitor re-judgement, which knows nothing newer of tags than the store) a stored
+ * verdict's tags are kept as they are: a tag moved away after the pass read the verdict (moveTag,
+ * which does not renumber the verdict) is not merged back.
  */
 /**
  * Writes a report whole (JSON text `body`) and clears its patch (src/store/report-patch.ts); call it
@@ -625,9 +628,10 @@ export function writeReport(db: Database.Database, digest: string, body: string,
   prepare('DELETE FROM report_patches WHERE digest = ?').run(digest);
 }
 
-export function writeVerdict(db: Database.Database, v: Verdict, prepare: (sql: string) => Database.Statement = (sql) => db.prepare(sql)): void {
+export function writeVerdict(db: Database.Database, v: Verdict, prepare: (sql: string) => Database.Statement = (sql) => db.prepare(sql), tags: 'merge' | 'stored' = 'merge'): void {
   const old = prepare('SELECT body FROM verdicts WHERE registry = ? AND repository = ? AND digest = ?').get(v.registry, v.repository, v.digest) as Row | undefined;
-  const merged = mergeTags(v, old ? (JSON.parse(String(old.body)) as Verdict) : undefined);
+  const prev = old ? (JSON.parse(String(old.body)) as Verdict) : undefined;
+  const merged = tags === 'stored' && prev ? { ...v, tags: prev.tags ?? [] } : mergeTags(v, prev);
   prepare(
     `INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision)
      VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts), ?, ?)

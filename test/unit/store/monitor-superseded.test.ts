@@ -195,6 +195,34 @@ function suite(name: string, runs: number, open: () => Promise<{ store: Store; d
       expect((await store.getReport(I))?.scannedAt).to.equal('first');
     });
 
+    it('a tag moved away after the pass read the verdict stays away: a re-judgement keeps the stored tags, whatever tags it read', async () => {
+      const A = digest(0xfe00);
+      const B = digest(0xfe01);
+      for (const d of [A, B]) await store.putReport(d, report(d, 'first'));
+      await store.putVerdict({ ...verdict(A, 'app', 'first'), tags: ['v1', 'v2'] });
+      await store.putVerdict(verdict(B, 'app', 'first'));
+      const run = { id: 'run-tags', owner: 'me', cursor: A, leaseMs: 600_000 };
+      expect(await store.monitor.claimRun(run.id, 'all', null, run.owner, run.leaseMs, Date.now())).to.not.equal(undefined);
+      const read = await store.monitor.verdictsWithMarks([A, B]);
+      expect(read.verdicts.find((v) => v.digest === A)?.tags).to.deep.equal(['v1', 'v2']);
+      // v1 is pushed again, now at B, between the read and the write
+      await store.moveTag('reg.example', 'app', 'v1', B);
+      const out = await store.monitor.commitBatch({
+        run,
+        rejudged: [A, B].map((d) => ({ verdicts: read.verdicts.filter((v) => v.digest === d).map((v) => ({ ...v, evaluatedAt: 'pass', tags: d === A ? ['v1', 'v2', 'v3'] : [] })), changes: [], audits: [], report: { digest: d, body: report(d, 'pass') }, read: [read.marks.get(d)!] })),
+        unchanged: [],
+        vulndbDigest: null,
+      }, Date.now());
+      expect(out).to.not.equal(false);
+      const a = await store.getVerdict('reg.example', 'app', A);
+      const b = await store.getVerdict('reg.example', 'app', B);
+      // The pass's judgement is written (moveTag renumbers nothing), with the tags as the store has them.
+      expect([a?.evaluatedAt, b?.evaluatedAt]).to.deep.equal(['pass', 'pass']);
+      expect(a?.tags).to.deep.equal(['v2']);
+      expect(b?.tags).to.deep.equal(['v1']);
+      expect((await store.tagHolders('reg.example', 'app', 'v1')).sort()).to.deep.equal([B]);
+    });
+
     if (name === 'postgres') {
       it('a push whose report write is in flight when the batch checks: the batch waits, sees it, and leaves the image to it', async () => {
         const url = pgUrl!;
