@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildInputs, contentFingerprint, distIsCurrent, STAMP, writeStamp } from '../bin/build-stamp.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -52,6 +52,12 @@ try {
   process.exit(1);
 }
 try {
+  await writeConfigValidator();
+} catch (e) {
+  say(`configuration validator generation failed: ${e.message}`);
+  process.exit(1);
+}
+try {
   await bundleCli();
 } catch (e) {
   say(`command line bundle failed: ${e.message}`);
@@ -62,6 +68,17 @@ if (!writeStamp(root, before)) {
   process.exit(1);
 }
 say(`dist/ built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+/**
+ * dist/config/config-validator.cjs: the configuration schema's validator as code (ajv's standalone
+ * code generation, by tsc's dist/config/config-validator.js), which a `--config` run then loads
+ * instead of compiling the schema with ajv (src/config/config-validator.ts).
+ */
+async function writeConfigValidator() {
+  const dist = path.join(root, 'dist', 'config');
+  const { configValidatorSource } = await import(pathToFileURL(path.join(dist, 'config-validator.js')).href);
+  fs.writeFileSync(path.join(dist, 'config-validator.cjs'), configValidatorSource());
+}
 
 /** esbuild from this checkout's node_modules, or undefined (after a line on stderr) with --if-needed when it is not installed. */
 async function loadEsbuild(what) {
@@ -116,7 +133,7 @@ async function bundleCli() {
   const outOf = (src) => Object.keys(map).find((o) => map[o].includes(src));
   const bundled = Object.values(map).flat().filter((i) => i.includes('node_modules/'));
   if (bundled.length) throw new Error(`packages got bundled: ${bundled.slice(0, 3).join(', ')}`);
-  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/]]) {
+  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/], ['src/config/config-validator.ts', /^[^/]+\/[^/]+$/]]) {
     const o = outOf(src);
     if (o && !want.test(o)) throw new Error(`${src} landed in ${o}: the files it finds from its own URL are not there`);
   }
