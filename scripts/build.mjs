@@ -137,6 +137,37 @@ async function bundleCli() {
     const o = outOf(src);
     if (o && !want.test(o)) throw new Error(`${src} landed in ${o}: the files it finds from its own URL are not there`);
   }
+  // The same command line as one CommonJS file, dist/chunks/cli.cjs, which bin/pushgate.js runs
+  // through a V8 code cache on Node 20 (bin/code-cache.js: its ES module loader takes no cached
+  // data). Two levels below the root like the chunks, beside the inflate worker, so every
+  // `import.meta.url` (replaced by the file's own URL) finds what it found there. Nothing may be
+  // left to `import()`: a script compiled from cached data has no dynamic import callback.
+  const cjs = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { 'chunks/cli': 'src/cli/main.ts' },
+    outdir: dist,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: ['node20'],
+    packages: 'external',
+    define: { 'import.meta.url': '__pushgateModuleUrl' },
+    banner: { js: 'var __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const cjsFile = path.join(dist, 'chunks', 'cli.cjs');
+  const cjsText = fs.readFileSync(cjsFile, 'utf8');
+  const dynamic = cjsText.match(/\bimport\s*\(\s*["'`][^"'`]*["'`]\s*\)|\bimport\.meta\b/);
+  if (dynamic) throw new Error(`dist/chunks/cli.cjs keeps ${dynamic[0]}: use a static import or createRequire`);
+  for (const [out, o] of Object.entries(cjs.metafile.outputs)) {
+    if (out.endsWith('.map')) continue;
+    const bundled = Object.keys(o.inputs).filter((i) => i.includes('node_modules/'));
+    if (bundled.length) throw new Error(`packages got bundled into the CommonJS command line: ${bundled.slice(0, 3).join(', ')}`);
+    map[path.relative(dist, path.join(root, out)).split(path.sep).join('/')] = Object.keys(o.inputs).sort();
+  }
   fs.writeFileSync(path.join(dist, '.bundle-map.json'), `${JSON.stringify(map, null, 1)}\n`);
 }
 
