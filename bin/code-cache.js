@@ -10,6 +10,8 @@
 // - Its payload carries its own sha256, checked before V8 sees it (V8 checks the header of cached data,
 //   not every byte of it in release builds): a truncated or corrupt file is ignored, and rewritten.
 // - Cached data V8 rejects is ignored (it compiles from the source as without a cache), and rewritten.
+// - A file or directory another user owns or group or others can write is not read: cached data is
+//   code, and a shared cache directory must not give others a way into this user's process.
 // - Every read and write error is ignored; a cache is written at exit of a run that had none
 //   (to a temporary file renamed into place: readers never see half a file), and replaces the
 //   command's file of another build on the same Node with the same flags.
@@ -59,16 +61,35 @@ export function commandKey(args) {
 }
 
 /**
- * The cached data in `file`, or undefined when there is none or it is not intact.
+ * Whether a file or directory's stat is one only this user can have written: owned by this user and
+ * not writable by group or others (where POSIX owners exist). Cached data is code V8 runs: a cache
+ * directory others can write (a shared PUSHGATE_CACHE_DIR) must not hand them this user's process.
+ * @param {fs.Stats} st
+ * @returns {boolean}
+ */
+function ownOnly(st) {
+  if (typeof process.getuid !== 'function') return true;
+  return st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
+/**
+ * The cached data in `file`, or undefined when there is none, it is not intact, or it or its
+ * directory could have been written by another user.
  * @param {string} file
  * @returns {Buffer | undefined}
  */
 export function readCache(file) {
   let b;
+  let fd;
   try {
-    b = fs.readFileSync(file);
+    if (!ownOnly(fs.statSync(path.dirname(file)))) return undefined;
+    fd = fs.openSync(file, 'r');
+    if (!ownOnly(fs.fstatSync(fd))) return undefined;
+    b = fs.readFileSync(fd);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   const head = MAGIC.length + 32;
   if (b.length <= head || !b.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;

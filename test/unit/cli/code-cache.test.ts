@@ -109,6 +109,21 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     expect(run(file, dir)).to.include({ status: 0, out: 'two:610:app', cache: 'used' });
   });
 
+  it('a cache file or directory that group or others can write is not used', () => {
+    run(file, dir);
+    const f = only();
+    expect(run(file, dir)).to.include({ cache: 'used' });
+    fs.chmodSync(f, 0o620);
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    // rewritten with the loader's own mode
+    expect((fs.statSync(f).mode & 0o777).toString(8)).to.equal('600');
+    expect(run(file, dir)).to.include({ cache: 'used' });
+    fs.chmodSync(dir, 0o707);
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    fs.chmodSync(dir, 0o700);
+    expect(run(file, dir)).to.include({ cache: 'used' });
+  });
+
   it('an unwritable cache directory changes nothing but the speed', () => {
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     fs.writeFileSync(dir, 'a file where the directory would be');
