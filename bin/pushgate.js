@@ -37,23 +37,42 @@ async function useDist() {
   return distIsCurrent(root);
 }
 
+/** The user's pushgate cache directory, as src/config/cli-state.ts finds it without --cache-dir (never a shared temp directory). */
+function userCacheDir() {
+  const env = process.env;
+  return env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
+    : env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? path.join(env.XDG_CACHE_HOME, 'pushgate')
+      : path.join(env.HOME || os.homedir(), '.cache', 'pushgate');
+}
+
 /**
  * Node 22.1+: V8's compile cache for the modules loaded from here on, kept in the user's pushgate
- * cache directory (as src/config/cli-state.ts finds it, without --cache-dir; never a shared temp
- * directory). Node keys each entry by the module's content and checks it on load; a cache that cannot
- * be written is skipped. Node 20 has no compile cache: nothing happens there.
+ * cache directory. Node keys each entry by the module's content and checks it on load; a cache that
+ * cannot be written is skipped. Node 20 has no compile cache: see {@link runBundleWithCodeCache}.
  */
 function enableCompileCache() {
   if (typeof module.enableCompileCache !== 'function') return;
-  const env = process.env;
-  const base = env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
-    : env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? path.join(env.XDG_CACHE_HOME, 'pushgate')
-      : path.join(env.HOME || os.homedir(), '.cache', 'pushgate');
   try {
-    module.enableCompileCache(path.join(base, 'compile-cache'));
+    module.enableCompileCache(path.join(userCacheDir(), 'compile-cache'));
   } catch {
     // a start-up speed-up only
   }
+}
+
+/** The command line bundled into one CommonJS file (scripts/build.mjs), for {@link runBundleWithCodeCache}. */
+const bundle = path.join(root, 'dist', 'chunks', 'cli.cjs');
+
+/**
+ * Node without a compile cache (20): runs dist/chunks/cli.cjs, the same command line as dist/cli/main.js
+ * in one CommonJS file, through a V8 code cache in the user's cache directory (./code-cache.js), which
+ * spares a run most of its compiling. False (nothing run) on Node 22.1+, when the file is not there or
+ * PUSHGATE_CODE_CACHE=0: the ES modules of dist/cli/ run then.
+ */
+async function runBundleWithCodeCache() {
+  if (typeof module.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || !existsSync(bundle)) return false;
+  const { commandKey, runCached } = await import('./code-cache.js');
+  runCached(bundle, path.join(userCacheDir(), 'code-cache'), commandKey(process.argv.slice(2)));
+  return true;
 }
 
 const args = process.argv.slice(2);
@@ -62,7 +81,7 @@ const quickVersion = args.length === 1 && (args[0] === '--version' || args[0] ==
 async function run() {
   enableCompileCache();
   if (await useDist()) {
-    await import(pathToFileURL(built).href);
+    if (!(await runBundleWithCodeCache())) await import(pathToFileURL(built).href);
     return;
   }
   if (existsSync(built) && process.stderr.isTTY) {

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildInputs, contentFingerprint, distIsCurrent, STAMP, writeStamp } from '../bin/build-stamp.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -52,6 +52,12 @@ try {
   process.exit(1);
 }
 try {
+  await writeConfigValidator();
+} catch (e) {
+  say(`configuration validator generation failed: ${e.message}`);
+  process.exit(1);
+}
+try {
   await bundleCli();
 } catch (e) {
   say(`command line bundle failed: ${e.message}`);
@@ -62,6 +68,17 @@ if (!writeStamp(root, before)) {
   process.exit(1);
 }
 say(`dist/ built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+/**
+ * dist/config/config-validator.cjs: the configuration schema's validator as code (ajv's standalone
+ * code generation, by tsc's dist/config/config-validator.js), which a `--config` run then loads
+ * instead of compiling the schema with ajv (src/config/config-validator.ts).
+ */
+async function writeConfigValidator() {
+  const dist = path.join(root, 'dist', 'config');
+  const { configValidatorSource } = await import(pathToFileURL(path.join(dist, 'config-validator.js')).href);
+  fs.writeFileSync(path.join(dist, 'config-validator.cjs'), configValidatorSource());
+}
 
 /** esbuild from this checkout's node_modules, or undefined (after a line on stderr) with --if-needed when it is not installed. */
 async function loadEsbuild(what) {
@@ -116,9 +133,40 @@ async function bundleCli() {
   const outOf = (src) => Object.keys(map).find((o) => map[o].includes(src));
   const bundled = Object.values(map).flat().filter((i) => i.includes('node_modules/'));
   if (bundled.length) throw new Error(`packages got bundled: ${bundled.slice(0, 3).join(', ')}`);
-  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/]]) {
+  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/], ['src/config/config-validator.ts', /^[^/]+\/[^/]+$/]]) {
     const o = outOf(src);
     if (o && !want.test(o)) throw new Error(`${src} landed in ${o}: the files it finds from its own URL are not there`);
+  }
+  // The same command line as one CommonJS file, dist/chunks/cli.cjs, which bin/pushgate.js runs
+  // through a V8 code cache on Node 20 (bin/code-cache.js: its ES module loader takes no cached
+  // data). Two levels below the root like the chunks, beside the inflate worker, so every
+  // `import.meta.url` (replaced by the file's own URL) finds what it found there. Nothing may be
+  // left to `import()`: a script compiled from cached data has no dynamic import callback.
+  const cjs = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { 'chunks/cli': 'src/cli/main.ts' },
+    outdir: dist,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: ['node20'],
+    packages: 'external',
+    define: { 'import.meta.url': '__pushgateModuleUrl' },
+    banner: { js: 'var __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const cjsFile = path.join(dist, 'chunks', 'cli.cjs');
+  const cjsText = fs.readFileSync(cjsFile, 'utf8');
+  const dynamic = cjsText.match(/\bimport\s*\(\s*["'`][^"'`]*["'`]\s*\)|\bimport\.meta\b/);
+  if (dynamic) throw new Error(`dist/chunks/cli.cjs keeps ${dynamic[0]}: use a static import or createRequire`);
+  for (const [out, o] of Object.entries(cjs.metafile.outputs)) {
+    if (out.endsWith('.map')) continue;
+    const bundled = Object.keys(o.inputs).filter((i) => i.includes('node_modules/'));
+    if (bundled.length) throw new Error(`packages got bundled into the CommonJS command line: ${bundled.slice(0, 3).join(', ')}`);
+    map[path.relative(dist, path.join(root, out)).split(path.sep).join('/')] = Object.keys(o.inputs).sort();
   }
   fs.writeFileSync(path.join(dist, '.bundle-map.json'), `${JSON.stringify(map, null, 1)}\n`);
 }

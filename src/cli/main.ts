@@ -3,10 +3,17 @@
  * errors go to stderr. Exit 2 for bad arguments, bad configuration or an unreadable target, with
  * one clear line and no stack trace (set PUSHGATE_DEBUG=1 for the stack).
  */
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { PushgateError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { terminalText } from './terminal-text.js';
+
+// commander (CommonJS) by `require`, on first use: `pushgate --version` never loads it, and the
+// command line bundled into one CommonJS file (scripts/build.mjs, run through a code cache by
+// bin/pushgate.js) has no `import()` of a package.
+const requireCjs = createRequire(import.meta.url);
+const commander = () => requireCjs('commander') as typeof import('commander');
 
 /** `monitor` and `affected` live in one module. */
 const monitorCommands = () => import('./commands/monitor.js');
@@ -64,7 +71,7 @@ function commanderErrorLine(text: string): string {
  * in the order of {@link COMMANDS} (exported for tests).
  */
 export async function buildProgram(args?: readonly string[]): Promise<Command> {
-  const { Command } = await import('commander');
+  const { Command } = commander();
   const program = new Command();
   program
     .name('pushgate')
@@ -96,7 +103,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
-  const { CommanderError } = await import('commander');
+  const { CommanderError } = commander();
   try {
     const program = await buildProgram(args);
     await program.parseAsync(process.argv);
@@ -113,4 +120,6 @@ process.on('unhandledRejection', (e) => {
   reportError(e);
   process.exit(2);
 });
-await main();
+// Not awaited at the top level: the same file is also bundled as CommonJS, which has no top-level
+// await. main() reports its own errors; anything else ends up in the handler above.
+void main();

@@ -6,15 +6,14 @@ import crypto, { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { configValidator } from './config-validator.js';
 import { configSchema } from './schema.js';
 import { defaultConfig, defaultRegistry } from './defaults.js';
 import { parseDuration, parseSize } from './units.js';
 import { MAX_TIMER_MS } from '../core/timers.js';
 import { repositoryNameProblem } from '../core/names.js';
 import {
-  createAjv,
   displayPath,
   parseLocated,
   problemAt,
@@ -33,12 +32,6 @@ export { defaultConfig } from './defaults.js';
 
 /** The default config file, relative to the working directory. */
 export const DEFAULT_CONFIG_FILE = 'config/pushgate.yaml';
-
-let validator: ValidateFunction | undefined;
-function configValidator(): ValidateFunction {
-  validator ??= createAjv().compile(configSchema);
-  return validator;
-}
 
 /**
  * Which file {@link loadConfig} reads: the argument, else `PUSHGATE_CONFIG`, else

@@ -227,24 +227,44 @@ export function substituteEnv(ld: LocatedDocument, env: NodeJS.ProcessEnv): void
 }
 
 /**
- * An ajv instance configured for pushgate documents: every error collected, strict schemas, formats
- * from ajv-formats plus `duration` and `size`, and the annotation keyword `x-message` (a friendlier
- * message for the node it sits on).
+ * The formats pushgate adds to ajv-formats' (ajv format definitions by name): `duration`, `size`
+ * and `date-or-date-time`. The same objects serve the validators ajv compiles at run time and the
+ * standalone configuration validator generated at build time (./config-validator.ts), whose code
+ * calls `formats.NAME.validate(value)` on exactly these.
  */
-export function createAjv(): Ajv {
-  const { Ajv } = requireCjs('ajv') as typeof import('ajv');
-  const formats = requireCjs('ajv-formats') as { default?: unknown };
-  // ajv-formats is CommonJS with a default export: the callable sits on `.default`.
-  const addFormats = (formats.default ?? formats) as (a: Ajv) => Ajv;
-  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
-  addFormats(ajv);
-  ajv.addFormat('duration', { type: 'string', validate: (s: string) => isDuration(s) });
-  ajv.addFormat('size', { type: 'string', validate: (s: string) => isSize(s) });
-  ajv.addFormat('date-or-date-time', {
+export const PUSHGATE_FORMATS = {
+  duration: { type: 'string', validate: (s: string) => isDuration(s) },
+  size: { type: 'string', validate: (s: string) => isSize(s) },
+  'date-or-date-time': {
     type: 'string',
     validate: (s: string) =>
       /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s)),
+  },
+} as const;
+
+/**
+ * An ajv instance configured for pushgate documents: every error collected, strict schemas, formats
+ * from ajv-formats plus {@link PUSHGATE_FORMATS}, and the annotation keyword `x-message` (a friendlier
+ * message for the node it sits on).
+ *
+ * `standalone`: keep the source of what it compiles, for ajv's standalone code generation
+ * (./config-validator.ts), with every format read from a variable `formats` of that code's scope
+ * instead of a `require` of ajv-formats.
+ */
+export function createAjv(opts: { standalone?: boolean } = {}): Ajv {
+  const { Ajv, _ } = requireCjs('ajv') as typeof import('ajv');
+  const formats = requireCjs('ajv-formats') as { default?: unknown };
+  // ajv-formats is CommonJS with a default export: the callable sits on `.default`.
+  const addFormats = (formats.default ?? formats) as (a: Ajv) => Ajv;
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    verbose: true,
+    allowUnionTypes: true,
+    ...(opts.standalone ? { code: { source: true, formats: _`formats` } } : {}),
   });
+  addFormats(ajv);
+  for (const [name, format] of Object.entries(PUSHGATE_FORMATS)) ajv.addFormat(name, format);
   ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
   return ajv;
 }

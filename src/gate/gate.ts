@@ -550,7 +550,7 @@ export class Gate implements GateApi {
 
   async assessPending(m: PendingManifest, opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<{ verdict: Verdict; report: ScanReport }> {
     this.registryConfig(m.registry);
-    const digest = `sha256:${(await import('node:crypto')).createHash('sha256').update(m.bytes).digest('hex')}`;
+    const digest = `sha256:${createHash('sha256').update(m.bytes).digest('hex')}`;
     const work = this.judgeAndStore({ registry: m.registry, repository: m.repository, digest, tag: m.tag }, { bytes: m.bytes, mediaType: m.mediaType });
     return withDeadline(work, opts.deadlineMs, `scan of ${m.repository}@${digest}`);
   }

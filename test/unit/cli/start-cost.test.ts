@@ -5,6 +5,11 @@
  * preloaded to list every module the process loaded (ESM resolutions and require.cache). dist/ is
  * esbuild's bundle of the CLI (scripts/build.mjs): a loaded file of it stands for every source
  * module in it (dist/.bundle-map.json), so the checks below name source modules either way.
+ * On Node 20, bin/pushgate.js runs the same bundle as one CommonJS file through a code cache
+ * (dist/chunks/cli.cjs, bin/code-cache.js), where every source module is in the one file and run
+ * only when imported: the checks on source and built-in modules run the ES modules
+ * (PUSHGATE_CODE_CACHE=0; the recorder does not see a built-in `require`d), one compares the
+ * packages both load.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -44,12 +49,12 @@ describe('cli: start-up loads only what the command uses', function () {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   /** `pushgate ARGS` from an empty working directory, HOME and caches pointed at temp dirs. */
-  function run(args: string[]): Loaded {
+  function run(args: string[], opts: { codeCache?: boolean } = {}): Loaded {
     const record = path.join(dir, `modules-${Math.random().toString(36).slice(2)}.json`);
     const home = path.join(dir, 'home');
     const r = spawnSync(process.execPath, ['--import', path.join(ROOT, 'test/helpers/record-modules.mjs'), path.join(ROOT, 'bin/pushgate.js'), ...args], {
       encoding: 'utf8', cwd: dir, timeout: 60_000,
-      env: { ...process.env, PUSHGATE_RECORD_MODULES: record, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache') },
+      env: { ...process.env, PUSHGATE_RECORD_MODULES: record, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache'), PUSHGATE_CODE_CACHE: opts.codeCache ? '1' : '0' },
     });
     const rec = JSON.parse(fs.readFileSync(record, 'utf8')) as { esm: string[]; cjs: string[] };
     const files = unbundled([...rec.esm.map((u) => (u.startsWith('file://') ? new URL(u).pathname : u)), ...rec.cjs]);
@@ -95,6 +100,18 @@ describe('cli: start-up loads only what the command uses', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/Usage: pushgate scan/);
     expect(heavyIn(r)).to.deep.equal([]);
+  });
+
+  it('`pushgate scan` through the code cache (one CommonJS file) loads the packages the ES modules load', () => {
+    const args = ['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline'];
+    const esm = run(args);
+    for (const pass of ['writes the cache', 'uses it']) {
+      const cjs = run(args, { codeCache: true });
+      expect(cjs.stdout, `${pass}: ${cjs.stderr}`).to.match(/"verdict"/);
+      // The positive control: this run did not take the ES modules.
+      expect(cjs.files.filter((f) => /\/dist\/cli\/main\.js$/.test(f)), pass).to.deep.equal([]);
+      expect([...cjs.packages].sort(), pass).to.deep.equal([...esm.packages].sort());
+    }
   });
 
   it('`pushgate scan` of a lab image without --config, as JSON: no heavy package (no schema compiled)', () => {

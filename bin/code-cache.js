@@ -1,0 +1,156 @@
+// Runs a CommonJS script (the command line bundled into one file, dist/chunks/cli.cjs) with a V8 code
+// cache kept in the user's cache directory: Node 20 has no compile cache of its own
+// (module.enableCompileCache is Node 22), and its ES module loader takes no cached data, but
+// vm.Script does (as the v8-compile-cache package uses it). A run with a cache skips compiling what
+// an earlier run of the same command compiled: the functions it ran, not just the top level.
+//
+// Safe by construction; the cache only ever saves time:
+// - A cache file is named by a sha256 over the script's bytes, the Node and V8 versions, the
+//   architecture, node's flags and the command: another build, Node, flags or command never reads it.
+// - Its payload carries its own sha256, checked before V8 sees it (V8 checks the header of cached data,
+//   not every byte of it in release builds): a truncated or corrupt file is ignored, and rewritten.
+// - Cached data V8 rejects is ignored (it compiles from the source as without a cache), and rewritten.
+// - A file or directory another user owns or group or others can write is not read: cached data is
+//   code, and a shared cache directory must not give others a way into this user's process.
+// - Every read and write error is ignored; a cache is written at exit of a run that had none
+//   (to a temporary file renamed into place: readers never see half a file), and replaces the
+//   command's file of another build on the same Node with the same flags.
+// Plain JavaScript, node: built-ins only: it runs before anything is compiled.
+/* global process, Buffer */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import module from 'node:module';
+import path from 'node:path';
+import vm from 'node:vm';
+
+/** First bytes of a cache file, before the payload's sha256 (32 bytes) and the payload. */
+const MAGIC = Buffer.from('pushgate-code-cache-1\n');
+
+/**
+ * The cache file of `source` for `command` under `dir`: `<command>-<runtime>-<key>.bin`, where
+ * `runtime` is a sha256 (hex, 8 digits) of the Node and V8 versions, the architecture and node's
+ * flags, and `key` one (40 digits) of those and the script's bytes. A new build replaces the file of
+ * the same command and runtime ({@link writeCache}); another Node or other flags keep their own.
+ * @param {string} dir
+ * @param {Buffer} source the script's bytes
+ * @param {string} command a short name (see {@link commandKey})
+ * @returns {string}
+ */
+export function cacheFileOf(dir, source, command) {
+  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0`;
+  const r = crypto.createHash('sha256').update(runtime).digest('hex').slice(0, 8);
+  const k = crypto.createHash('sha256').update(`${runtime}${command}\0`).update(source).digest('hex').slice(0, 40);
+  return path.join(dir, `${command}-${r}-${k}.bin`);
+}
+
+/**
+ * The commands of the CLI (src/cli/main.ts COMMANDS; test/unit/cli/code-cache.test.ts keeps the two
+ * lists equal): each has its own cache, holding what that command compiles.
+ */
+export const COMMAND_NAMES = ['scan', 'serve', 'db', 'versions', 'config', 'reconcile', 'store', 'monitor', 'affected'];
+
+/**
+ * The cache name of a command line (the arguments after `pushgate`): its first argument that is no
+ * option when that is one of {@link COMMAND_NAMES}, else `other` (help, errors: one file for all).
+ * @param {readonly string[]} args
+ * @returns {string}
+ */
+export function commandKey(args) {
+  const first = args.find((a) => !a.startsWith('-'));
+  return first !== undefined && COMMAND_NAMES.includes(first) ? first : 'other';
+}
+
+/**
+ * Whether a file or directory's stat is one only this user can have written: owned by this user and
+ * not writable by group or others (where POSIX owners exist). Cached data is code V8 runs: a cache
+ * directory others can write (a shared PUSHGATE_CACHE_DIR) must not hand them this user's process.
+ * @param {fs.Stats} st
+ * @returns {boolean}
+ */
+function ownOnly(st) {
+  if (typeof process.getuid !== 'function') return true;
+  return st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
+/**
+ * The cached data in `file`, or undefined when there is none, it is not intact, or it or its
+ * directory could have been written by another user.
+ * @param {string} file
+ * @returns {Buffer | undefined}
+ */
+export function readCache(file) {
+  let b;
+  let fd;
+  try {
+    if (!ownOnly(fs.statSync(path.dirname(file)))) return undefined;
+    fd = fs.openSync(file, 'r');
+    if (!ownOnly(fs.fstatSync(fd))) return undefined;
+    b = fs.readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  const head = MAGIC.length + 32;
+  if (b.length <= head || !b.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const payload = b.subarray(head);
+  const sum = crypto.createHash('sha256').update(payload).digest();
+  return sum.equals(b.subarray(MAGIC.length, head)) ? payload : undefined;
+}
+
+/**
+ * Writes `data` as the cache `file` (whole or not at all), removes the files of other builds of the
+ * same command and runtime beside it; ignores every error.
+ * @param {string} file
+ * @param {Buffer} data
+ */
+export function writeCache(file, data) {
+  try {
+    const dir = path.dirname(file);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, Buffer.concat([MAGIC, crypto.createHash('sha256').update(data).digest(), data]), { mode: 0o600 });
+    fs.renameSync(tmp, file);
+    const prefix = `${path.basename(file).replace(/-[0-9a-f]{40}\.bin$/, '')}-`;
+    for (const f of fs.readdirSync(dir)) {
+      if (f !== path.basename(file) && f.startsWith(prefix) && /^[a-z-]+-[0-9a-f]{8}-[0-9a-f]{40}\.bin$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+    }
+  } catch {
+    // a start-up speed-up only
+  }
+}
+
+/**
+ * Runs the CommonJS script `file` as Node would `require` it (its own `require`, `module`,
+ * `__filename`, `__dirname`), compiled with the cached data of `command` under `dir` when there is
+ * intact data V8 accepts; else compiles it and writes that cache when the process exits.
+ * @param {string} file absolute path of the script
+ * @param {string} dir the cache directory
+ * @param {string} command see {@link commandKey}
+ * @returns {{ cache: 'used' | 'none' | 'rejected', cacheFile: string }} what happened (tests)
+ */
+export function runCached(file, dir, command) {
+  const source = fs.readFileSync(file);
+  const cacheFile = cacheFileOf(dir, source, command);
+  const cachedData = readCache(cacheFile);
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('utf8')}\n});`;
+  const script = new vm.Script(wrapped, { filename: file, cachedData });
+  const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
+  if (cache !== 'used') {
+    // At exit: the cache then holds every function this run compiled, not only the top level.
+    process.once('exit', () => {
+      let data;
+      try {
+        data = script.createCachedData();
+      } catch {
+        return;
+      }
+      writeCache(cacheFile, data);
+    });
+  }
+  const mod = { exports: {}, filename: file, id: file, loaded: false };
+  const fn = script.runInThisContext();
+  fn.call(mod.exports, mod.exports, module.createRequire(file), mod, file, path.dirname(file));
+  mod.loaded = true;
+  return { cache, cacheFile };
+}

@@ -1,0 +1,179 @@
+/**
+ * bin/code-cache.js: the V8 code cache through which bin/pushgate.js runs the command line bundled
+ * as one CommonJS file on Node 20. A cache is written by a run that had none and used by the next;
+ * one that is missing, truncated, corrupt, rejected by V8, of another script or unwritable never
+ * changes what runs (the script's output), and a bad one is replaced. Each case in its own process,
+ * as the CLI uses it (the cache is written at exit).
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from '../../helpers/lab.js';
+
+const LOADER = pathToFileURL(path.join(ROOT, 'bin/code-cache.js')).href;
+
+/** A CommonJS script with some functions to compile, its `require` and `__dirname` in use. */
+function script(tag: string): string {
+  return [
+    "const path = require('node:path');",
+    'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }',
+    `module.exports.answer = ${JSON.stringify(tag)} + ':' + fib(15) + ':' + path.basename(__dirname);`,
+    "process.stdout.write(JSON.stringify({ out: module.exports.answer }) + '\\n');",
+    '',
+  ].join('\n');
+}
+
+interface Run { status: number | null; out?: string; cache?: string; stderr: string }
+
+/** Runs `file` through runCached in a child process; its output and what runCached said of the cache. */
+function run(file: string, dir: string, command = 'scan'): Run {
+  const code = `const { runCached } = await import(${JSON.stringify(LOADER)}); const r = runCached(${JSON.stringify(file)}, ${JSON.stringify(dir)}, ${JSON.stringify(command)}); process.stdout.write(JSON.stringify({ cache: r.cache }) + '\\n');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { out?: string; cache?: string });
+  return { status: r.status, out: lines.find((l) => l.out)?.out, cache: lines.find((l) => l.cache)?.cache, stderr: r.stderr };
+}
+
+describe('cli: the code cache of the bundled command line (bin/code-cache.js)', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let file: string;
+  let dir: string;
+  const cacheFiles = () => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.bin')) : []);
+  const only = () => {
+    const fs0 = cacheFiles();
+    expect(fs0).to.have.length(1);
+    return path.join(dir, fs0[0]);
+  };
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-'));
+    file = path.join(tmp, 'app', 'cli.cjs');
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(file, script('one'));
+    dir = path.join(tmp, 'cache', 'code-cache');
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('a run without a cache writes one; the next run uses it, with the same output', () => {
+    const first = run(file, dir);
+    expect(first).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    const f = only();
+    expect(path.basename(f)).to.match(/^scan-[0-9a-f]{8}-[0-9a-f]{40}\.bin$/);
+    expect((fs.statSync(f).mode & 0o777).toString(8)).to.equal('600');
+    const second = run(file, dir);
+    expect(second).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+    expect(cacheFiles()).to.deep.equal([path.basename(f)]);
+  });
+
+  it('a truncated, empty, garbage or bit-flipped cache file is not used, the script runs as without it, and the file is rewritten', () => {
+    run(file, dir);
+    const f = only();
+    const good = fs.readFileSync(f);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 100] ^= 0x20;
+    for (const [what, bytes] of [['truncated', good.subarray(0, good.length >> 1)], ['empty', Buffer.alloc(0)], ['garbage', crypto.randomBytes(good.length)], ['bit-flipped', flipped]] as const) {
+      fs.writeFileSync(f, bytes);
+      expect(run(file, dir), what).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+      expect(fs.readFileSync(f).equals(bytes), what).to.equal(false);
+      expect(run(file, dir), `${what}, rewritten`).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+    }
+  });
+
+  it('intact cached data V8 rejects (not made from this script) is not used, and is rewritten', () => {
+    run(file, dir);
+    const f = only();
+    const good = fs.readFileSync(f);
+    // A header and checksum as the loader writes them, over a payload V8 did not make.
+    const magic = good.subarray(0, good.indexOf(0x0a) + 1);
+    const payload = crypto.randomBytes(4096);
+    fs.writeFileSync(f, Buffer.concat([magic, crypto.createHash('sha256').update(payload).digest(), payload]));
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'rejected' });
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+  });
+
+  it('another script (a new build) gets its own cache, which replaces the old one of the same command; other commands keep theirs', () => {
+    run(file, dir);
+    run(file, dir, 'db');
+    const before = cacheFiles().sort();
+    expect(before).to.have.length(2);
+    fs.writeFileSync(file, script('two'));
+    expect(run(file, dir)).to.include({ status: 0, out: 'two:610:app', cache: 'none' });
+    const after = cacheFiles().sort();
+    expect(after).to.have.length(2);
+    expect(after.find((f) => f.startsWith('db-'))).to.equal(before.find((f) => f.startsWith('db-')));
+    expect(after.find((f) => f.startsWith('scan-'))).to.not.equal(before.find((f) => f.startsWith('scan-')));
+    expect(run(file, dir)).to.include({ status: 0, out: 'two:610:app', cache: 'used' });
+  });
+
+  it('a cache file or directory that group or others can write is not used', () => {
+    run(file, dir);
+    const f = only();
+    expect(run(file, dir)).to.include({ cache: 'used' });
+    fs.chmodSync(f, 0o620);
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    // rewritten with the loader's own mode
+    expect((fs.statSync(f).mode & 0o777).toString(8)).to.equal('600');
+    expect(run(file, dir)).to.include({ cache: 'used' });
+    fs.chmodSync(dir, 0o707);
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    fs.chmodSync(dir, 0o700);
+    expect(run(file, dir)).to.include({ cache: 'used' });
+  });
+
+  it('an unwritable cache directory changes nothing but the speed', () => {
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    fs.writeFileSync(dir, 'a file where the directory would be');
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+  });
+
+  it('names a cache after the command, for the commands of the CLI only', async () => {
+    const { COMMAND_NAMES, commandKey } = await import(LOADER) as { COMMAND_NAMES: string[]; commandKey: (a: string[]) => string };
+    // The keys of COMMANDS in src/cli/main.ts (read, not imported: importing it runs the CLI).
+    const main = fs.readFileSync(path.join(ROOT, 'src/cli/main.ts'), 'utf8');
+    const block = /export const COMMANDS\b.*= \{\n([\s\S]*?)\n\};/.exec(main)?.[1] ?? '';
+    const commands = [...block.matchAll(/^\s*([a-z-]+):/gm)].map((m) => m[1]);
+    expect(commands).to.include('scan');
+    expect([...COMMAND_NAMES].sort()).to.deep.equal(commands.sort());
+    expect(commandKey(['scan', 'oci:x'])).to.equal('scan');
+    expect(commandKey(['--no-color', 'db', 'status'])).to.equal('db');
+    expect(commandKey(['scann'])).to.equal('other');
+    expect(commandKey(['--help'])).to.equal('other');
+    expect(commandKey(['../../etc'])).to.equal('other');
+  });
+});
+
+describe('cli: pushgate through its code cache', function () {
+  this.timeout(120_000);
+  it('a corrupt cache file of the command never breaks the CLI: same output, exit status', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-cli-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, '.cache'), PUSHGATE_CACHE_DIR: path.join(tmp, 'pg'), PUSHGATE_USE_DIST: '1' };
+      delete env.PUSHGATE_CODE_CACHE;
+      const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--if-needed'], { encoding: 'utf8' });
+      expect(build.status, build.stderr).to.equal(0);
+      const cli = () => spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), 'scan', '--help'], { encoding: 'utf8', env, cwd: tmp });
+      const want = cli();
+      expect(want.status).to.equal(0);
+      expect(want.stdout).to.include('Usage: pushgate scan');
+      const dir = path.join(tmp, 'pg', 'code-cache');
+      const files = fs.readdirSync(dir);
+      expect(files.filter((f) => f.startsWith('scan-'))).to.have.length(1);
+      const f = path.join(dir, files.find((x) => x.startsWith('scan-'))!);
+      const good = fs.readFileSync(f);
+      const flipped = Buffer.from(good);
+      flipped[Math.floor(flipped.length * 0.7)] ^= 0xff;
+      for (const bytes of [good, flipped, good.subarray(0, 1000), crypto.randomBytes(good.length)]) {
+        fs.writeFileSync(f, bytes);
+        const r = cli();
+        expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).to.deep.equal({ status: want.status, stdout: want.stdout, stderr: want.stderr });
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
