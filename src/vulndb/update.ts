@@ -216,7 +216,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       seen.add(rec.id);
       // aliases + upstream ids, first occurrence kept, without the record's own id
       const keySet = new Set([rec.id]);
-      for (const list of [rec.aliases, rec.upstream]) if (Array.isArray(list)) for (const x of list) keySet.add(x);
+      const { aliases: al, upstream: up } = rec;
+      if (Array.isArray(al)) for (let i = 0; i < al.length; i++) keySet.add(al[i]);
+      if (Array.isArray(up)) for (let i = 0; i < up.length; i++) keySet.add(up[i]);
       const keys = [...keySet];
       const aliases = keys.slice(1);
       const sev = recordSeverity(rec);
@@ -251,10 +253,15 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         }
         const { canon, base, release, baseLc, cmp } = e;
         if (ecoFilter && !ecoFilter.has(baseLc)) continue;
-        const ranges = (a.ranges ?? []).filter((r) => {
-          if (r.type === 'GIT') stats.gitRanges++;
-          return r.type === 'ECOSYSTEM' || r.type === 'SEMVER';
-        });
+        const ranges: OsvRange[] = [];
+        const all = a.ranges;
+        if (all) {
+          for (let j = 0; j < all.length; j++) {
+            const r = all[j];
+            if (r.type === 'GIT') stats.gitRanges++;
+            if (r.type === 'ECOSYSTEM' || r.type === 'SEMVER') ranges.push(r);
+          }
+        }
         const versions = a.versions?.length ? a.versions : undefined;
         if (!ranges.length && !versions) continue;
         // events sorted in the ecosystem's order once, here; a bad version is reported naming the record
@@ -459,7 +466,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         log(`${src}: ${msg}`);
       }
     }
-    for (const r of imported) for (const k of r.keys) if (k.startsWith('CVE-')) wanted.add(k);
+    addCveIds(imported, wanted);
     for (const e of enrichment) {
       try {
         stats.sources.push(await importEnrichment(e.src, e.kind, e.location));
@@ -474,34 +481,10 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         : '';
       throw new PushgateError('VULNDB', `db update: nothing could be imported from ${sources.join(', ')}${why ? ` (${why})` : ''}; the previous database is kept${offline}`);
     }
-    // the highest rating among each record and the records sharing an id or alias with it (one hop:
-    // records that merely share a third record's alias are not chained together); the NVD rating, KEV
-    // entry and EPSS score of its CVE ids (the highest when it names several)
-    const enriched = nvd.size > 0 || kev.size > 0 || epss.size > 0;
+    // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);
     db.exec('BEGIN');
-    for (const [i, r] of imported.entries()) {
-      const d = r.digest;
-      let best: { id: string; sev: SeverityInfo } | undefined;
-      for (const k of r.keys) for (const c of rated.get(k) ?? []) if (isHigherSeverity(c.sev, best?.sev)) best = c;
-      if (best && isHigherSeverity(best.sev, r.sev)) d.best = JSON.stringify({ ...best.sev, id: best.id });
-      if (enriched) {
-        const e: RecordEnrichment = {};
-        for (const k of r.keys) {
-          if (!k.startsWith('CVE-')) continue;
-          const n = nvd.get(k);
-          if (n && isHigherSeverity(n.sev, e.nvd)) e.nvd = { ...n.sev, cve: k };
-          const kv = kev.get(k);
-          if (kv && !e.kev) e.kev = kv;
-          const ep = epss.get(k);
-          if (ep && ep.score > (e.epss?.score ?? -1)) e.epss = { ...ep, cve: k };
-        }
-        if (e.nvd || e.kev || e.epss) d.enrich = JSON.stringify(e);
-      }
-      insRecord.add(i + 1, d.id, d.aliases, r.summary, d.published ?? null, r.modified, d.severity, d.best ?? null, r.urgency, r.vendor, d.enrich ?? null, r.source);
-      // only the digest part is needed from here on
-      imported[i] = undefined as unknown as PendingRecord;
-    }
+    writeRecords(imported, rated, { nvd, kev, epss }, insRecord);
     insRecord.flush();
     db.exec('COMMIT');
     const insEol = db.prepare('INSERT INTO eol (product, cycles, source) VALUES (?, ?, ?)');
@@ -530,6 +513,62 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       if (db.open) db.close();
       fs.rmSync(tmpPath, { force: true });
     }
+  }
+}
+
+// The loops over every record read run in functions of their own rather than in updateDb: a hot loop
+// has the optimizing compiler compile its whole function on the stack (on-stack replacement), and
+// updateDb, with every closure of the import in it, is by far the largest function here.
+
+/** Adds the CVE ids among the records' ids and aliases to `wanted`. */
+function addCveIds(imported: readonly PendingRecord[], wanted: Set<string>): void {
+  for (let i = 0; i < imported.length; i++) {
+    const keys = imported[i].keys;
+    for (let j = 0; j < keys.length; j++) if (keys[j].startsWith('CVE-')) wanted.add(keys[j]);
+  }
+}
+
+/**
+ * Writes the rows of the records imported (`imported[i]` gets rid i + 1) with the highest rating among each
+ * record and the records sharing an id or alias with it (`rated`; one hop: records that merely share a third
+ * record's alias are not chained together), and the NVD rating, KEV entry and EPSS score of its CVE ids (the
+ * highest when it names several). Each record's digest part (`digest`) gets the same `best` and `enrich`
+ * text; the rest of each entry is released once written (only the digest part is needed from here on).
+ */
+function writeRecords(
+  imported: PendingRecord[],
+  rated: ReadonlyMap<string, Array<{ id: string; sev: SeverityInfo }>>,
+  enrichment: { nvd: ReadonlyMap<string, NvdRating>; kev: ReadonlyMap<string, KevInfo>; epss: ReadonlyMap<string, EpssInfo> },
+  insRecord: { add: (...values: unknown[]) => void },
+): void {
+  const { nvd, kev, epss } = enrichment;
+  const enriched = nvd.size > 0 || kev.size > 0 || epss.size > 0;
+  for (let i = 0; i < imported.length; i++) {
+    const r = imported[i];
+    const d = r.digest;
+    const keys = r.keys;
+    let best: { id: string; sev: SeverityInfo } | undefined;
+    for (let j = 0; j < keys.length; j++) {
+      const list = rated.get(keys[j]);
+      if (list) for (let m = 0; m < list.length; m++) if (isHigherSeverity(list[m].sev, best?.sev)) best = list[m];
+    }
+    if (best && isHigherSeverity(best.sev, r.sev)) d.best = JSON.stringify({ ...best.sev, id: best.id });
+    if (enriched) {
+      const e: RecordEnrichment = {};
+      for (let j = 0; j < keys.length; j++) {
+        const k = keys[j];
+        if (!k.startsWith('CVE-')) continue;
+        const n = nvd.get(k);
+        if (n && isHigherSeverity(n.sev, e.nvd)) e.nvd = { ...n.sev, cve: k };
+        const kv = kev.get(k);
+        if (kv && !e.kev) e.kev = kv;
+        const ep = epss.get(k);
+        if (ep && ep.score > (e.epss?.score ?? -1)) e.epss = { ...ep, cve: k };
+      }
+      if (e.nvd || e.kev || e.epss) d.enrich = JSON.stringify(e);
+    }
+    insRecord.add(i + 1, d.id, d.aliases, r.summary, d.published ?? null, r.modified, d.severity, d.best ?? null, r.urgency, r.vendor, d.enrich ?? null, r.source);
+    imported[i] = undefined as unknown as PendingRecord;
   }
 }
 
