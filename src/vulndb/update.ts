@@ -275,7 +275,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       }
       if (!rows.length) return;
       const vendor = vendorSeverity(rec, isOs);
-      const digest: DigestRow['record'] = { id: rec.id, aliases: JSON.stringify(aliases), severity: JSON.stringify(sev), published: rec.published ?? undefined };
+      // every field set from the start (best and enrich come later): one object shape for the digest pass
+      const digest: DigestRow['record'] = { id: rec.id, aliases: JSON.stringify(aliases), severity: JSON.stringify(sev), best: undefined, published: rec.published ?? undefined, enrich: undefined };
       const rid = imported.length + 1;
       for (const r of rows) {
         insAffected.add(rid, r[0], r[1], r[2], r[3]);
