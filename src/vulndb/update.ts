@@ -175,7 +175,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     };
 
     // compiled ranges by comparator and input (ranges.ts rangesKey): identical range lists are common
-    const compiledCache = new Map<Comparator, Map<string, { json: string; errors: string[] }>>();
+    // (`bare`: the entry's stored text when it has no versions list, made once and shared by every entry
+    // with those ranges; the result objects are only read)
+    const compiledCache = new Map<Comparator, Map<string, { json: string; errors: string[]; bare: { json: string; errors: string[] } }>>();
     const compileMemo = (ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): { json: string; errors: string[] } => {
       const key = rangesKey(ranges);
       if (key === undefined) return compileSerialized(ranges, versions, cmp);
@@ -183,11 +185,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       if (!m) compiledCache.set(cmp, (m = new Map()));
       let c = m.get(key);
       if (!c) {
-        c = compileRanges(ranges, cmp);
+        const r = compileRanges(ranges, cmp);
+        c = { json: r.json, errors: r.errors, bare: { json: compiledJson(undefined, r.json), errors: r.errors } };
         if (m.size >= 200_000) m.clear();
         m.set(key, c);
       }
-      return { json: compiledJson(versions, c.json), errors: c.errors };
+      return versions?.length ? { json: compiledJson(versions, c.json), errors: c.errors } : c.bare;
     };
 
     const importText = (file: string, text: string): void => {
