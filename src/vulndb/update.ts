@@ -150,6 +150,15 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     db.pragma('temp_store = MEMORY');
     db.exec(SCHEMA_SQL);
     const insAffected = batchInserter(db, 'affected', ['rid', 'ecosystem', 'release', 'name', 'compiled']);
+    // the values of the affected rows read from the current source (row after row), written together when
+    // it is done (taken out first, so a failed write is never repeated): in one run, SQLite's pages and code
+    // stay in the CPU caches (interleaved with the reading and parsing of every record, the same inserts
+    // took about 40 ms more CPU for the shared test data's 25,000 rows)
+    const affectedValues: unknown[] = [];
+    const writeAffected = (): void => {
+      insAffected.addAll(affectedValues.splice(0));
+      insAffected.flush();
+    };
     const seen = new Set<string>();
     const newHttp = new Map<string, HttpCacheEntry>();
     // ratings of every record read (imported or not), by each of its ids, for the alias severity pass
@@ -282,7 +291,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const digest: DigestRow['record'] = { id: rec.id, aliases: JSON.stringify(aliases), severity: JSON.stringify(sev), best: undefined, published: rec.published ?? undefined, enrich: undefined };
       const rid = imported.length + 1;
       for (const r of rows) {
-        insAffected.add(rid, r[0], r[1], r[2], r[3]);
+        affectedValues.push(rid, r[0], r[1], r[2], r[3]);
         digestRows.push({ pkg: packageKey(r[0], r[2]), release: r[1], compiled: r[3], record: digest });
       }
       imported.push({ keys, sev, digest, summary: rec.summary ?? null, modified: rec.modified ?? null, urgency: urgency ?? null, vendor: vendor ? JSON.stringify(vendor) : null, source: file });
@@ -454,13 +463,13 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           }
           await readZip(zipFile, (f, done, total) => importFile(src, `${src}!${f.name}`, f.text, done, total, f.error));
         }
-        insAffected.flush();
+        writeAffected();
         db.exec('COMMIT');
         log(`${src}: ${stats.imported - before} records imported`);
         stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
       } catch (err) {
         // keep what this source delivered before it failed (a truncated zip's good entries)
-        insAffected.flush();
+        writeAffected();
         db.exec('COMMIT');
         newHttp.delete(spec.location);
         stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
@@ -580,10 +589,10 @@ function writeRecords(
  * A multi-row INSERT into `table`: rows are buffered and written `batch` at a time with one prepared
  * statement, one call into SQLite per batch instead of one per row (about 1.7× less CPU for 100,000
  * affected rows here). Rows are written in the order added, so each gets the rowid a row-by-row insert
- * gives it. `flush()` writes what is buffered; call it before COMMIT. `table` and `columns` are
- * constants of this file, never input.
+ * gives it. `addAll(values)` adds many rows given as one flat list of values (row after row). `flush()`
+ * writes what is buffered; call it before COMMIT. `table` and `columns` are constants of this file, never input.
  */
-function batchInserter(db: Database.Database, table: string, columns: string[], batch = 64): { add: (...values: unknown[]) => void; flush: () => void } {
+function batchInserter(db: Database.Database, table: string, columns: string[], batch = 64): { add: (...values: unknown[]) => void; addAll: (values: readonly unknown[]) => void; flush: () => void } {
   const row = `(${columns.map(() => '?').join(', ')})`;
   const sql = (n: number) => `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array<string>(n).fill(row).join(', ')}`;
   const full = db.prepare(sql(batch));
@@ -595,6 +604,17 @@ function batchInserter(db: Database.Database, table: string, columns: string[], 
       if (buf.length === batch * width) {
         full.run(buf);
         buf.length = 0;
+      }
+    },
+    addAll: (values) => {
+      let i = 0;
+      if (!buf.length) for (const n = batch * width; i + n <= values.length; i += n) full.run(values.slice(i, i + n));
+      for (; i < values.length; i++) {
+        buf.push(values[i]);
+        if (buf.length === batch * width) {
+          full.run(buf);
+          buf.length = 0;
+        }
       }
     },
     flush: () => {
