@@ -143,29 +143,27 @@ const readBack = (s: string): string => (/[\ud800-\udfff]/.test(s) ? s.replace(L
  * text holds one is hashed again by {@link exactPairDigest}.
  */
 export function packageDigestsOfRows(rows: Iterable<DigestRow>): Map<string, string> {
-  // pair keys as they read back from the index
+  // pair keys as they read back from the index; the record's part of a line (id, aliases, severities,
+  // publication date) and its enrichment part, once per record (a record's rows share one `record`
+  // object, and its enrichment JSON is parsed once), made in the same pass
   const byPkg = new Map<string, DigestRow[]>();
+  const parts = new Map<DigestRow['record'], RecordParts>();
   for (const row of rows) {
     const pkg = readBack(row.pkg);
     const list = byPkg.get(pkg);
     if (list) list.push(row);
     else byPkg.set(pkg, [row]);
+    if (!parts.has(row.record)) parts.set(row.record, recordParts(row.record));
   }
-  // the record's part of a line (id, aliases, severities, publication date) and its enrichment part, once
-  // per record: a record's rows share one `record` object, and its enrichment JSON is parsed once
-  const parts = new Map<DigestRow['record'], RecordParts>();
-  const partsOf = (rec: DigestRow['record']): RecordParts => {
-    let p = parts.get(rec);
-    if (!p) parts.set(rec, (p = recordParts(rec)));
-    return p;
-  };
+  const partsOf = (rec: DigestRow['record']): RecordParts => parts.get(rec)!;
   const out = new Map<string, string>();
   for (const [pkg, list] of byPkg) {
     // sorted on a copy: the exact path starts from the rows' own order
     const sorted = list.length > 1 ? list.slice().sort(plainRowOrder) : list;
     let text = '';
-    for (const row of sorted) {
-      const p = partsOf(row.record);
+    for (let i = 0; i < sorted.length; i++) {
+      const row = sorted[i];
+      const p = parts.get(row.record)!;
       text += `${p.head}${row.release}\u0000${row.compiled}${p.tail}`;
     }
     out.set(pkg, HIGH_UNIT.test(text) ? exactPairDigest(list, partsOf) : crypto.hash('sha256', text, 'hex').slice(0, 32));

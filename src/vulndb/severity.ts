@@ -79,15 +79,47 @@ interface OsvSeverityEntry {
   score?: string;
 }
 
-/** Severity of one OSV record (see file comment for the order of preference). */
-export function recordSeverity(rec: {
+/** The parts of an OSV record the ratings read (osv.ts OsvRecord). */
+interface RatedRecord {
   severity?: OsvSeverityEntry[];
   database_specific?: Record<string, unknown>;
   affected?: Array<{ severity?: OsvSeverityEntry[]; ecosystem_specific?: Record<string, unknown>; database_specific?: Record<string, unknown> }>;
-}): SeverityInfo {
+}
+
+/**
+ * The record's `severity` entries, then those of each affected entry, in order (what
+ * `[...rec.severity, ...rec.affected.flatMap((a) => a.severity ?? [])]` lists). Written as plain loops:
+ * the import calls the ratings once per record, and the optimizing compiler, which compiles them again
+ * whenever records of a new shape arrive (a new source), spends a multiple of the time on spreads,
+ * `flatMap` callbacks and `for…of` over tuples.
+ */
+function severityEntries(rec: RatedRecord): OsvSeverityEntry[] {
+  const out: OsvSeverityEntry[] = [];
+  const top = rec.severity;
+  if (top) for (let i = 0; i < top.length; i++) out.push(top[i]);
+  const affected = rec.affected;
+  if (affected) {
+    for (let i = 0; i < affected.length; i++) {
+      const list = affected[i].severity;
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) out.push(list);
+      else for (let j = 0; j < list.length; j++) out.push(list[j] as OsvSeverityEntry);
+    }
+  }
+  return out;
+}
+
+const stringOr = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Severity of one OSV record (see file comment for the order of preference). `rec` as the import hands
+ * it over, after osv.ts checkRecord and sanitizeRecord: `severity` lists and `affected` arrays (or absent).
+ */
+export function recordSeverity(rec: RatedRecord): SeverityInfo {
   let best: SeverityInfo | undefined;
-  const vectors = [...(rec.severity ?? []), ...(rec.affected ?? []).flatMap((a) => a.severity ?? [])];
-  for (const s of vectors) {
+  const vectors = severityEntries(rec);
+  for (let i = 0; i < vectors.length; i++) {
+    const s = vectors[i];
     if (!s?.type?.startsWith('CVSS_') || typeof s.score !== 'string') continue;
     const r = scoreCvss(s.score);
     if (!r) continue;
@@ -96,16 +128,20 @@ export function recordSeverity(rec: {
     }
   }
   if (best) return best;
-  const word = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  const dbs = parseSeverity(word(rec.database_specific?.severity));
+  const dbs = parseSeverity(stringOr(rec.database_specific?.severity));
   if (dbs !== 'unknown') return { severity: dbs, source: 'database_specific.severity' };
-  for (const a of rec.affected ?? []) {
-    for (const [where, obj] of [['ecosystem_specific', a.ecosystem_specific], ['database_specific', a.database_specific]] as const) {
-      const s = parseSeverity(word(obj?.severity));
-      if (s !== 'unknown') return { severity: s, source: `affected.${where}.severity` };
+  const affected = rec.affected;
+  if (affected) {
+    for (let i = 0; i < affected.length; i++) {
+      const a = affected[i];
+      const eco = parseSeverity(stringOr(a.ecosystem_specific?.severity));
+      if (eco !== 'unknown') return { severity: eco, source: 'affected.ecosystem_specific.severity' };
+      const db = parseSeverity(stringOr(a.database_specific?.severity));
+      if (db !== 'unknown') return { severity: db, source: 'affected.database_specific.severity' };
     }
   }
-  for (const s of vectors) {
+  for (let i = 0; i < vectors.length; i++) {
+    const s = vectors[i];
     if (s?.type?.startsWith('CVSS_')) continue;
     const w = parseSeverity(s?.score);
     if (w !== 'unknown') return { severity: w, source: `severity.${s.type ?? '?'}` };
@@ -134,26 +170,25 @@ function vendorWord(v: unknown): Severity {
  * none (a changelog `urgency` is the upload's urgency, not the security tracker's, and is never used here).
  * @param isOs true when the record's affected entries are of an OS ecosystem; otherwise there is no vendor rating.
  */
-export function vendorSeverity(
-  rec: {
-    severity?: OsvSeverityEntry[];
-    database_specific?: Record<string, unknown>;
-    affected?: Array<{ severity?: OsvSeverityEntry[]; ecosystem_specific?: Record<string, unknown>; database_specific?: Record<string, unknown> }>;
-  },
-  isOs: boolean,
-): SeverityInfo | undefined {
+export function vendorSeverity(rec: RatedRecord, isOs: boolean): SeverityInfo | undefined {
   if (!isOs) return undefined;
-  for (const s of [...(rec.severity ?? []), ...(rec.affected ?? []).flatMap((a) => a.severity ?? [])]) {
+  const vectors = severityEntries(rec);
+  for (let i = 0; i < vectors.length; i++) {
+    const s = vectors[i];
     if (!s?.type || s.type.startsWith('CVSS_')) continue;
     const w = vendorWord(s.score);
     if (w !== 'unknown') return { severity: w, source: `severity.${s.type}` };
   }
   const dbs = vendorWord(rec.database_specific?.severity);
   if (dbs !== 'unknown') return { severity: dbs, source: 'database_specific.severity' };
-  for (const a of rec.affected ?? []) {
-    for (const [where, obj] of [['ecosystem_specific', a.ecosystem_specific], ['database_specific', a.database_specific]] as const) {
-      const w = vendorWord(obj?.severity);
-      if (w !== 'unknown') return { severity: w, source: `affected.${where}.severity` };
+  const affected = rec.affected;
+  if (affected) {
+    for (let i = 0; i < affected.length; i++) {
+      const a = affected[i];
+      const eco = vendorWord(a.ecosystem_specific?.severity);
+      if (eco !== 'unknown') return { severity: eco, source: 'affected.ecosystem_specific.severity' };
+      const db = vendorWord(a.database_specific?.severity);
+      if (db !== 'unknown') return { severity: db, source: 'affected.database_specific.severity' };
     }
   }
   return undefined;
