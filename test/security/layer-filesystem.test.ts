@@ -324,6 +324,56 @@ describe('security: the scanner reads the filesystem the runtime unpacks (tar en
     expect(plain.inv.diagnostics).to.deep.equal([]);
   });
 
+  it('a hard link to a symlink is a symlink (link(2) does not follow it): the database behind it is named, scan incomplete', async () => {
+    const lower = [...base.entries, { name: STATUS, content: base.status }, { name: 'opt/db/status', content: base.vulnStatus }];
+    const cases: TarEntry[][][] = [
+      // The symlink in a lower layer, the hard link to it in the upper one.
+      [[...lower, { name: 'x', type: 'symlink', linkname: '/opt/db' }], [{ name: 'var/lib/dpkg', type: 'link', linkname: 'x' }]],
+      // Both in one layer, the symlink first.
+      [lower, [{ name: 'x', type: 'symlink', linkname: '/opt/db' }, { name: './var/lib/dpkg', type: 'link', linkname: './x' }]],
+    ];
+    for (const layers of cases) {
+      const r = await build(layers);
+      expect(fs.lstatSync(path.join(r.rootfs!, 'var/lib/dpkg')).isSymbolicLink(), 'umoci made a symlink').to.equal(true);
+      expect(runtimeDebian(r.rootfs!)).to.include('apt@2.0.0');
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /var/lib/dpkg']);
+    }
+  });
+
+  it('a hard link whose target the runtime resolves through a symlink the same layer changed before it: named, scan incomplete', async () => {
+    const lower = [...base.entries, { name: STATUS, content: base.status }, { name: 'opt/v/status', content: base.vulnStatus }, { name: 'a', type: 'symlink' as const, linkname: '/var/lib/dpkg' }];
+    // var/lib/dpkg is a symlink to /opt/v while tmp/s is linked, a directory again when the status
+    // is linked to tmp/s: the runtime's status is /opt/v/status, the lower view says the clean one.
+    const cases: Array<{ target: string; at: string }> = [
+      // Through the layer's own symlink (the walker sees it).
+      { target: 'var/lib/dpkg/status', at: '/tmp/s' },
+      // Through a lower symlink into the path the layer changed (the merge sees it).
+      { target: 'a/status', at: `/${STATUS}` },
+    ];
+    for (const c of cases) {
+      const r = await build([lower, [
+        { name: 'var/lib/dpkg', type: 'symlink', linkname: '/opt/v' }, { name: 'tmp/s', type: 'link', linkname: c.target },
+        { name: 'var/lib/dpkg/', type: 'directory' }, { name: STATUS, type: 'link', linkname: 'tmp/s' },
+      ]]);
+      expect(runtimeDebian(r.rootfs!), c.target).to.include('apt@2.0.0');
+      // (The status, a link to tmp/s, is named too when tmp/s was.)
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`), c.target).to.include(`entry-through-link ${c.at}`);
+    }
+    // npm: the package.json a link names under a lower path that the layer made a symlink first;
+    // the file the runtime links is then whited out, so only the link keeps it.
+    const pj = (v: string) => JSON.stringify({ name: 'lodash', version: v });
+    const npm = await build([
+      [{ name: 'app/node_modules/', type: 'directory' }, { name: 'x/node_modules/lodash/package.json', content: pj('4.17.21') }, { name: 'y/node_modules/lodash/package.json', content: pj('4.17.4') }],
+      [{ name: 'x', type: 'symlink', linkname: '/y' }, { name: 'app/node_modules/lodash/package.json', type: 'link', linkname: 'x/node_modules/lodash/package.json' }, { name: 'y/.wh.node_modules', content: '' }],
+    ]);
+    expect(npmOnDisk(npm.rootfs!)).to.deep.equal(['lodash@4.17.4']);
+    expect(incomplete(npm.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['entry-through-link /app/node_modules/lodash/package.json']);
+    // A link through the lower symlink with nothing changed on the way: judged, as the runtime sees it.
+    const plain = await build([lower, [{ name: 'tmp/s', type: 'link', linkname: 'a/status' }]]);
+    expect(agreesWithRuntime(plain)).to.not.include('apt@2.0.0');
+    expect(incomplete(plain.inv)).to.deep.equal([]);
+  });
+
   it('npm: duplicate package.json and package-lock.json entries, node_modules replaced by a symlink, a hard link between installs', async () => {
     const pj = (v: string) => JSON.stringify({ name: 'lodash', version: v });
     const app = [{ name: 'app/', type: 'directory' as const }, { name: 'app/node_modules/', type: 'directory' as const }];
