@@ -155,7 +155,8 @@ export interface ImageScan {
  *    (runtimes resolve it through the link; the spec applies it below); opaque markers that come
  *    after entries beneath their directory are listed (`lateOpaque`).
  * 7: a hard link to a symlink the layer wrote before it is that symlink (kind `l`, its text); one
- *    whose target lies beneath a non-directory the layer wrote before it is named, not resolved.
+ *    whose target lies beneath a non-directory the layer wrote before it is named, not resolved;
+ *    a `.wh.` marker naming no file and a wanted hard link into /.wh..wh.plnk are named.
  */
 const WALKER_VERSION = 7;
 

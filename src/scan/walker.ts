@@ -234,6 +234,14 @@ export class LayerWalker {
       this.links.delete(p);
       return;
     }
+    // Docker's applier does not unpack AUFS's /.wh..wh.plnk and gives a link into it the content of
+    // the last file of that name (its base name) the layer put anywhere under it; other runtimes
+    // link the path itself. Name it where an analyzer wants the link.
+    if (to.startsWith('/.wh..wh.plnk')) {
+      const info = { path: p, size: 1, mode: 0o644 };
+      const want = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info));
+      if (want.length) this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link into ${to}, AUFS's link directory: Docker gives it the content of the last ${baseName(to)} under it, other runtimes link ${to}; not judged`, incomplete: true });
+    }
     // link(2) does not follow a symlink: a hard link to one is another symlink with the same
     // target text (read relative to the link's own directory).
     if (this.tree.get(to) === 'l') {
@@ -373,6 +381,12 @@ export class LayerWalker {
       // symlink (or file) this layer wrote before it names the lower path; umoci and containerd
       // unpack in order and resolve the marker's directory through that link, removing whatever the
       // link reaches. Which content survives depends on the runtime: name it.
+      // `.wh.` names no path: containerd's applier removes the marker's directory itself (with what
+      // the layer wrote there), umoci fails on it, the spec does not say. Name it.
+      if (base === '.wh.') {
+        this.diagnose({ code: 'ambiguous-whiteout', path: dirName(p), message: `whiteout "${e.name}" names no file: containerd removes ${dirName(p)} itself, other runtimes refuse the layer; not judged`, incomplete: true });
+        return undefined;
+      }
       const up = this.nearestAncestor(p);
       if (up.kind !== 'd') {
         const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;

@@ -190,6 +190,24 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(got).to.deep.equal(want.sort());
   });
 
+  it('a whiteout naming no file (`.wh.`) is ambiguous: containerd removes its directory, umoci refuses the layer', async () => {
+    for (const name of ['var/lib/dpkg/.wh.', './.wh.', 'var/lib/dpkg/.wh./']) {
+      const a = await layer([{ name, type: 'file', content: '' }]);
+      expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`), name).to.deep.equal(['ambiguous-whiteout true']);
+      expect(a.whiteouts).to.deep.equal([]);
+    }
+  });
+
+  it('a hard link into AUFS\'s /.wh..wh.plnk at a path an analyzer wants is not judged (Docker links by base name)', async () => {
+    const a = await layer([
+      { name: '.wh..wh.plnk/a/node_modules/lodash/package.json', type: 'file', content: JSON.stringify({ name: 'lodash', version: '4.17.21' }) },
+      { name: '.wh..wh.plnk/b/package.json', type: 'file', content: JSON.stringify({ name: 'lodash', version: '4.17.4' }) },
+      { name: 'app/node_modules/lodash/package.json', type: 'link', linkname: '.wh..wh.plnk/a/node_modules/lodash/package.json' },
+      { name: 'app/x', type: 'link', linkname: '.wh..wh.plnk/b/package.json' },
+    ]);
+    expect(a.diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /app/node_modules/lodash/package.json']);
+  });
+
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
     const big = scalingLayer(40_000);
     const s = stackLayers([{ analysis: big }, { analysis: big }], ANALYZERS);
