@@ -156,7 +156,8 @@ export interface ImageScan {
  *    after entries beneath their directory are listed (`lateOpaque`).
  * 7: a hard link to a symlink the layer wrote before it is that symlink (kind `l`, its text); one
  *    whose target lies beneath a non-directory the layer wrote before it is named, not resolved;
- *    a `.wh.` marker naming no file and a wanted hard link into /.wh..wh.plnk are named.
+ *    a `.wh.` marker naming no file and a wanted hard link into /.wh..wh.plnk are named; a name or
+ *    link text over PATH_MAX or with a segment over NAME_MAX is named and left out.
  */
 const WALKER_VERSION = 7;
 

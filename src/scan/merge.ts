@@ -227,12 +227,16 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       // Not a directory of the tree: walk down (creating, or stopping at a non-directory).
       const segs = known?.children ? [] : p.split('/').slice(0, -1);
       let parent: Node = known?.children ? known : root;
-      for (let k = 1; k < segs.length; k++) {
+      // `end`: where the k-th directory's path ends in `p` (its first k+1 segments).
+      for (let k = 1, end = 0; k < segs.length; k++) {
+        end = p.indexOf('/', end + 1);
         let c: Node | undefined = parent.children!.get(segs[k]);
         if (!c) {
           c = { kind: 'd', layer: -1, children: new Map() };
           parent.children!.set(segs[k], c);
-          index.set(segs.slice(0, k + 1).join('/'), c);
+          // A slice of `p`: it shares p's characters (a joined copy per level costs memory
+          // quadratic in the depth).
+          index.set(p.slice(0, end), c);
         }
         if (!c.children) {
           // Beneath a non-directory: a lower one is named here; this layer's own the walker named.

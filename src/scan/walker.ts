@@ -139,6 +139,23 @@ export function cleanEntryPath(name: string): { path: string; escapes: boolean }
   return { path: '/' + parts.join('/'), escapes };
 }
 
+/** Linux PATH_MAX (bytes, with the terminating NUL) and NAME_MAX. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/** Why the kernel refuses `p` as a path (too long, or a segment too long), or undefined. */
+function tooLong(p: string): string | undefined {
+  // Every UTF-16 unit is at most 3 UTF-8 bytes: short strings need no byte count.
+  if (p.length * 3 >= PATH_MAX || p.length > NAME_MAX / 3) {
+    const n = Buffer.byteLength(p);
+    if (n >= PATH_MAX) return `name or link of ${n} bytes is over PATH_MAX (${PATH_MAX - 1})`;
+    for (const seg of p.split('/')) {
+      if (seg.length > NAME_MAX / 3 && Buffer.byteLength(seg) > NAME_MAX) return `a segment of ${Buffer.byteLength(seg)} bytes is over NAME_MAX (${NAME_MAX})`;
+    }
+  }
+  return undefined;
+}
+
 /** A `.` or `..` segment. */
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
@@ -374,6 +391,14 @@ export class LayerWalker {
       this.diagnose({ code: 'path-traversal', path: e.name, message: `entry "${e.name}" climbs above the image root; containerd unpacks it at ${p}, other runtimes refuse the layer`, incomplete: true });
     }
     if (p === '/') return undefined;
+    // A name or link text the kernel refuses (ENAMETOOLONG) fails the runtime's unpack (containerd
+    // and umoci pass whole paths to the syscalls); kept, a pusher's 1 MiB name of 500,000 segments
+    // costs the merge memory quadratic in its depth. Name it and leave the entry out.
+    const long = tooLong(p) ?? (e.linkname !== undefined && (e.type === 'symlink' || e.type === 'link') ? tooLong(e.linkname) : undefined);
+    if (long !== undefined) {
+      this.diagnose({ code: 'path-too-long', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, message: `entry ${long}: runtimes fail to unpack the layer; not judged`, incomplete: true });
+      return undefined;
+    }
     const base = baseName(p);
     if (base.startsWith('.wh.')) {
       const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;

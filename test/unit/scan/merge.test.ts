@@ -172,8 +172,10 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(resolveInTree('/l', stat, { budget })).to.equal('/x');
     // The link's 2,001 segments are charged when read and when walked (4,003 steps): the second walk is refused.
     expect(resolveInTree('/l', stat, { budget })).to.equal(null);
-    const entries: Spec[] = [{ name: 'x/', type: 'directory' }, { name: 'L', type: 'symlink', linkname: 'x/../'.repeat(200_000) + 'x' }];
-    for (let i = 0; i < 5; i++) entries.push({ name: `s${i}`, type: 'symlink', linkname: 'L' });
+    // Forty links of 4,000 bytes each (PATH_MAX bounds one text), chained: 126,000 steps a walk.
+    const entries: Spec[] = [{ name: 'x/', type: 'directory' }];
+    for (let i = 0; i < 40; i++) entries.push({ name: `L${i}`, type: 'symlink', linkname: 'x/../'.repeat(790) + (i < 39 ? `L${i + 1}` : 'x') });
+    for (let i = 0; i < 10; i++) entries.push({ name: `s${i}`, type: 'symlink', linkname: 'L0' });
     const s = stackLayers([{ analysis: await layer(entries) }], ANALYZERS);
     expect(s.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['symlink-check-limit true']);
   });
@@ -206,6 +208,24 @@ describe('scan: changeset rules (walker + merge)', () => {
       { name: 'app/x', type: 'link', linkname: '.wh..wh.plnk/b/package.json' },
     ]);
     expect(a.diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /app/node_modules/lodash/package.json']);
+  });
+
+  it('a name or link text over PATH_MAX (or a segment over NAME_MAX) is named and left out: no stack overflow or quadratic memory in the merge', async () => {
+    const deep = `d/${'a/'.repeat(10_000)}status`;
+    const a = await layer([
+      { name: deep, type: 'file', content: STATUS('1') },
+      { name: `x/${'b'.repeat(256)}`, type: 'file', content: '' },
+      { name: 'l', type: 'symlink', linkname: 'c/'.repeat(2048) },
+      { name: 'var/lib/dpkg/status', type: 'file', content: STATUS('2') },
+    ]);
+    expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(Array(3).fill('path-too-long true'));
+    expect(a.paths).to.deep.equal(['/var/lib/dpkg/status']);
+    expect(versions([a])).to.deep.equal(['apt@2 /var/lib/dpkg/status']);
+    // At the limit: kept, and stacked without overflowing the stack.
+    const edge = `${'a/'.repeat(2040)}f`;
+    const b = await layer([{ name: edge, type: 'file', content: '' }]);
+    expect(b.diagnostics).to.deep.equal([]);
+    expect(stackLayers([{ analysis: b }], ANALYZERS).tree().get(`/${edge}`)).to.equal('f');
   });
 
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
