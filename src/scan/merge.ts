@@ -150,11 +150,11 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     // alone, one before it makes the runtime's link fail. The target's parent is resolved through
     // symlinks and its last segment is not, as containerd's hardlinkRootPath does; link(2) does not
     // follow a symlink there, so a hard link to a symlink is a symlink with the same text.
-    // The runtime resolves the parent when the link comes, through whatever the layer changed
-    // before it (a symlink it wrote, a lower symlink it replaced or removed): the order is not kept
-    // here, so a link whose resolution passes a path this layer changes is not judged. (The walker
-    // resolved links to a target it had seen under the link's own spelling, and named those beneath
-    // a non-directory it had written.)
+    // The runtime resolves the parent when the link comes, through whatever the layer wrote before
+    // it (a symlink, a directory over a lower symlink): the order is not kept here, so a link whose
+    // resolution passes a path this layer writes as a non-directory (or over one) is not judged.
+    // (The walker resolved links to a target it had seen under the link's own spelling, and named
+    // those beneath a non-directory it had written.)
     const linked = new Map<string, LinkTarget>();
     let written: Set<string> | undefined;
     let changed: ((v: string) => boolean) | undefined;
@@ -174,8 +174,8 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       }
       const at = parent === undefined ? undefined : `${parent === '/' ? '' : parent}/${baseName(target)}`;
       const n = at === undefined ? undefined : index.get(at);
-      if (at !== undefined && at !== target && ((written ??= new Set(analysis.paths)).has(at) || changed(at))) {
-        linked.set(p, { unsure: `reaches ${at} through a symlink, a path this layer also writes or removes, before or after the link` });
+      if (at !== undefined && at !== target && (written ??= new Set(analysis.paths)).has(at)) {
+        linked.set(p, { unsure: `reaches ${at} through a symlink, a path this layer also writes, before or after the link` });
       } else if (at !== undefined && (n?.kind === 'f' || n?.kind === 'h')) linked.set(p, { at, have: results.get(at) ?? [] });
       else if (n?.kind === 'l') linked.set(p, { symlink: n.link });
       else linked.set(p, { fails: 'is no file of the layers below' });
@@ -270,7 +270,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         // What the link is depends on the order of the layer's entries: it may be a symlink to
         // anything, so it is named whatever path it has.
         if ('unsure' in found) {
-          diagnostics.push({ code: 'entry-through-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found.unsure}: a runtime links whatever that path reaches when the link comes, pushgate does not follow it; not judged`, incomplete: true });
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found.unsure}: a runtime links whatever that path reaches when the link comes, pushgate does not follow it; not judged`, incomplete: true });
           return;
         }
         // A symlink now: what it reaches is checked with the other symlinks.
@@ -370,18 +370,20 @@ function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<string>, root: Node
 type LinkTarget = { at: string; have: Placed[] } | { symlink: string | undefined } | { fails: string } | { unsure: string };
 
 /**
- * A test for the paths `analysis` changes in the tree below it, whatever the order of its entries:
- * a non-directory it writes, a directory it writes over a lower non-directory, a path it whites out
- * or replaces, a child of a directory it makes opaque. `index` is the tree below the layer.
+ * A test for the paths `analysis` may have made something else than the lower layers have before
+ * one of its hard links came, whatever the order of its entries: a non-directory it writes, a
+ * directory it writes over a lower non-directory, a path it replaced (a non-directory, a symlink
+ * maybe, stood there for a while). A whiteout or opaque marker only removes: before the link it
+ * makes the link fail, after it the link holds the lower file; what the layer writes in place of
+ * what it removed is one of the above. `index` is the tree below the layer.
  */
 function changedBy(analysis: LayerAnalysis, index: Map<string, Node>): (v: string) => boolean {
   const nonDir = new Set<string>();
   const dirs = new Set<string>();
   analysis.paths.forEach((q, i) => (analysis.kinds[i] === 'd' ? dirs : nonDir).add(q));
-  const gone = new Set([...analysis.whiteouts, ...(analysis.replaced ?? [])]);
-  const opaque = new Set(analysis.opaqueDirs);
+  const replaced = new Set(analysis.replaced ?? []);
   return (v) => {
-    if (nonDir.has(v) || gone.has(v) || (v !== '/' && opaque.has(dirName(v)))) return true;
+    if (nonDir.has(v) || replaced.has(v)) return true;
     const k = dirs.has(v) ? index.get(v)?.kind : undefined;
     return k !== undefined && k !== 'd';
   };
