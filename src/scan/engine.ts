@@ -154,8 +154,12 @@ export interface ImageScan {
  * 6: a whiteout or opaque marker beneath a non-directory the layer wrote before it is ambiguous
  *    (runtimes resolve it through the link; the spec applies it below); opaque markers that come
  *    after entries beneath their directory are listed (`lateOpaque`).
+ * 7: a hard link to a symlink the layer wrote before it is that symlink (kind `l`, its text); one
+ *    whose target lies beneath a non-directory the layer wrote before it is named, not resolved;
+ *    a `.wh.` marker naming no file and a wanted hard link into /.wh..wh.plnk are named; a name or
+ *    link text over PATH_MAX or with a segment over NAME_MAX is named and left out.
  */
-const WALKER_VERSION = 6;
+const WALKER_VERSION = 7;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

@@ -89,6 +89,8 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   const results = new Map<string, Placed[]>();
   const diagnostics: Diagnostic[] = [];
   const sensitive = linkSensitive(analyzers);
+  /** Symlink resolution steps the hard links of the whole stack may take. */
+  const linkWork = { steps: ALIAS_BUDGET };
   const wantedBy = (p: string): Analyzer[] => wantedAt(sensitive, p);
 
   /** Drops the results at `p` and beneath it (the subtree at `node` is being removed). */
@@ -146,22 +148,37 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     // others) links the lower layers' file as it stands before this layer removes or replaces
     // anything: a whiteout, opaque marker or replacement after the link leaves the linked inode
     // alone, one before it makes the runtime's link fail. The target's parent is resolved through
-    // symlinks and its last segment is not, as containerd's hardlinkRootPath does.
-    // (The walker resolved links to a target it had seen under the link's own spelling; reached
-    // through a symlink, a file this layer also writes may have come before the link or after it:
-    // that order is not kept, so such a link is not judged.)
-    const linked = new Map<string, { at: string; have: Placed[] } | string>();
+    // symlinks and its last segment is not, as containerd's hardlinkRootPath does; link(2) does not
+    // follow a symlink there, so a hard link to a symlink is a symlink with the same text.
+    // The runtime resolves the parent when the link comes, through whatever the layer wrote before
+    // it (a symlink, a directory over a lower symlink): the order is not kept here, so a link whose
+    // resolution passes a path this layer writes as a non-directory (or over one) is not judged.
+    // (The walker resolved links to a target it had seen under the link's own spelling, and named
+    // those beneath a non-directory it had written.)
+    const linked = new Map<string, LinkTarget>();
     let written: Set<string> | undefined;
+    let changed: ((v: string) => boolean) | undefined;
     analysis.paths.forEach((p, i) => {
       const target = analysis.kinds[i] === 'h' ? linkOf.get(p) : undefined;
       if (target === undefined) return;
-      const parent = resolveInTree(dirName(target), stat);
+      changed ??= changedBy(analysis, index);
+      let via: string | undefined;
+      const parent = resolveInTree(dirName(target), stat, { budget: linkWork, visit: (v) => { if (via === undefined && changed!(v)) via = v; } });
+      if (parent === null) {
+        linked.set(p, { unsure: `takes more than ${ALIAS_BUDGET} steps of symlink resolution (with the image's other links) to reach` });
+        return;
+      }
+      if (via !== undefined) {
+        linked.set(p, { unsure: `is reached through ${via}, which this layer changes (before or after the link)` });
+        return;
+      }
       const at = parent === undefined ? undefined : `${parent === '/' ? '' : parent}/${baseName(target)}`;
       const n = at === undefined ? undefined : index.get(at);
       if (at !== undefined && at !== target && (written ??= new Set(analysis.paths)).has(at)) {
-        linked.set(p, `reaches ${at} through a symlink, a file this layer also writes, before or after the link`);
+        linked.set(p, { unsure: `reaches ${at} through a symlink, a path this layer also writes, before or after the link` });
       } else if (at !== undefined && (n?.kind === 'f' || n?.kind === 'h')) linked.set(p, { at, have: results.get(at) ?? [] });
-      else linked.set(p, 'is no file of the layers below');
+      else if (n?.kind === 'l') linked.set(p, { symlink: n.link });
+      else linked.set(p, { fails: 'is no file of the layers below' });
     });
     if (analysis.lateOpaque?.length) lateOpaqueWrites(analysis, new Set(analysis.lateOpaque), root, linkDiag);
     for (const d of analysis.opaqueDirs) {
@@ -210,12 +227,16 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       // Not a directory of the tree: walk down (creating, or stopping at a non-directory).
       const segs = known?.children ? [] : p.split('/').slice(0, -1);
       let parent: Node = known?.children ? known : root;
-      for (let k = 1; k < segs.length; k++) {
+      // `end`: where the k-th directory's path ends in `p` (its first k+1 segments).
+      for (let k = 1, end = 0; k < segs.length; k++) {
+        end = p.indexOf('/', end + 1);
         let c: Node | undefined = parent.children!.get(segs[k]);
         if (!c) {
           c = { kind: 'd', layer: -1, children: new Map() };
           parent.children!.set(segs[k], c);
-          index.set(segs.slice(0, k + 1).join('/'), c);
+          // A slice of `p`: it shares p's characters (a joined copy per level costs memory
+          // quadratic in the depth).
+          index.set(p.slice(0, end), c);
         }
         if (!c.children) {
           // Beneath a non-directory: a lower one is named here; this layer's own the walker named.
@@ -230,11 +251,14 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         parent = c;
       }
       const prev = parent.children!.get(name);
+      const found = kind === 'h' ? linked.get(p) : undefined;
       if (kind === 'd' && prev?.kind === 'd') {
         prev.layer = li;
       } else {
         if (prev) dropResults(p, prev);
-        const node: Node = { kind, layer: li, link: linkOf.get(p), children: kind === 'd' ? new Map() : undefined };
+        const node: Node = found && 'symlink' in found
+          ? { kind: 'l', layer: li, link: found.symlink }
+          : { kind, layer: li, link: linkOf.get(p), children: kind === 'd' ? new Map() : undefined };
         parent.children!.set(name, node);
         index.set(p, node);
       }
@@ -242,11 +266,19 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       if (rs) results.set(p, rs.map((r) => ({ r, layer: label })));
       if (kind === 'h') {
         const target = linkOf.get(p);
+        if (target === undefined || found === undefined) return;
+        // What the link is depends on the order of the layer's entries: it may be a symlink to
+        // anything, so it is named whatever path it has.
+        if ('unsure' in found) {
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found.unsure}: a runtime links whatever that path reaches when the link comes, pushgate does not follow it; not judged`, incomplete: true });
+          return;
+        }
+        // A symlink now: what it reaches is checked with the other symlinks.
+        if ('symlink' in found) return;
         const want = wantedBy(p);
-        if (!want.length || target === undefined) return;
-        const found = linked.get(p);
-        if (found === undefined || typeof found === 'string') {
-          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found ?? 'is no file of the layers below'}: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
+        if (!want.length) return;
+        if ('fails' in found) {
+          diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found.fails}: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
           return;
         }
         const there = wantedBy(found.at);
@@ -330,32 +362,73 @@ function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<string>, root: Node
   for (const t of analysis.transient ?? []) check(t.path);
 }
 
+/**
+ * Where a hard link of a layer points, resolved in the layers below it: a file (its results), a
+ * symlink (the link is one too, with the same text), nothing a link can be made to (`fails`: the
+ * runtime refuses the layer), or a place the layer itself changes (`unsure`).
+ */
+type LinkTarget = { at: string; have: Placed[] } | { symlink: string | undefined } | { fails: string } | { unsure: string };
+
+/**
+ * A test for the paths `analysis` may have made something else than the lower layers have before
+ * one of its hard links came, whatever the order of its entries: a non-directory it writes, a
+ * directory it writes over a lower non-directory, a path it replaced (a non-directory, a symlink
+ * maybe, stood there for a while). A whiteout or opaque marker only removes: before the link it
+ * makes the link fail, after it the link holds the lower file; what the layer writes in place of
+ * what it removed is one of the above. `index` is the tree below the layer.
+ */
+function changedBy(analysis: LayerAnalysis, index: Map<string, Node>): (v: string) => boolean {
+  const nonDir = new Set<string>();
+  const dirs = new Set<string>();
+  analysis.paths.forEach((q, i) => (analysis.kinds[i] === 'd' ? dirs : nonDir).add(q));
+  const replaced = new Set(analysis.replaced ?? []);
+  return (v) => {
+    if (nonDir.has(v) || replaced.has(v)) return true;
+    const k = dirs.has(v) ? index.get(v)?.kind : undefined;
+    return k !== undefined && k !== 'd';
+  };
+}
+
 /** What {@link resolveInTree} needs to know of a path: its kind and, for a symlink, its target. */
 export type StatFn = (p: string) => { kind: EntryKind; link?: string } | undefined;
 
 /**
  * Resolves `p` inside the final tree the way a runtime resolves it inside the root (containerd's
  * RootPath): symlinks followed, `..` never above `/`. Undefined when the path does not exist or more
- * than {@link MAX_LINKS} links are followed (a loop).
+ * than {@link MAX_LINKS} links are followed (a loop). `visit` sees every path looked at on the way
+ * (each one's parents were looked at before it). `budget.steps` is lowered by one per segment
+ * walked or read from a link's text; once it is below zero the walk stops with `null` (a pusher controls the link texts, up to
+ * 1 MiB each, and a walk repeats them for every link that reaches them).
  */
-export function resolveInTree(p: string, stat: StatFn): string | undefined {
-  let pending = p.split('/').filter((s) => s && s !== '.');
+export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: string) => void; budget: { steps: number } }): string | undefined | null;
+export function resolveInTree(p: string, stat: StatFn, opts?: { visit?: (q: string) => void }): string | undefined;
+export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: string) => void; budget?: { steps: number } } = {}): string | undefined | null {
+  const segs = (s: string) => s.split('/').filter((x) => x && x !== '.');
+  // Pending segments, read from the end: a link's text is pushed reversed, so following a link
+  // costs its own length, never the rest of the path again.
+  const pending = segs(p).reverse();
   const done: string[] = [];
   let hops = 0;
+  const budget = opts.budget;
   while (pending.length) {
-    const seg = pending.shift()!;
+    if (budget && --budget.steps < 0) return null;
+    const seg = pending.pop()!;
     if (seg === '..') { done.pop(); continue; }
-    const cur = `/${[...done, seg].join('/')}`;
+    done.push(seg);
+    const cur = `/${done.join('/')}`;
+    opts.visit?.(cur);
     const st = stat(cur);
     if (st === undefined) return undefined;
     if (st.kind === 'l') {
+      done.pop();
       if (++hops > MAX_LINKS) return undefined;
       const link = st.link ?? '';
       if (link.startsWith('/')) done.length = 0;
-      pending = [...link.split('/').filter((s) => s && s !== '.'), ...pending];
-      continue;
+      const add = segs(link);
+      // The link's segments are charged when they are read, so one long text costs once.
+      if (budget && (budget.steps -= add.length) < 0) return null;
+      for (let i = add.length - 1; i >= 0; i--) pending.push(add[i]!);
     }
-    done.push(seg);
   }
   return `/${done.join('/')}`;
 }
@@ -366,7 +439,8 @@ export function resolveInTree(p: string, stat: StatFn): string | undefined {
  * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
  */
 function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
-  let budget = ALIAS_BUDGET;
+  // One budget for the files looked at behind the links and the steps taken to resolve them.
+  const work = { steps: ALIAS_BUDGET };
   // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
   // said why not), whatever the analyzer made of it.
   const readBy = (f: string, a: Analyzer) => {
@@ -375,7 +449,11 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
   };
   for (const s of symlinks) {
     const base = dirName(s.path);
-    const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat);
+    const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat, { budget: work });
+    if (target === null) {
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} steps of symlink resolution and files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      return;
+    }
     if (target === undefined) continue;
     const node = stat(target)!;
     const hidden: string[] = [];
@@ -392,10 +470,10 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     else {
       const walk = (rel: string, n: Node): void => {
         n.children?.forEach((c, name) => {
-          if (budget < 0) return;
+          if (work.steps < 0) return;
           const r = `${rel}/${name}`;
           if (c.kind === 'd') walk(r, c);
-          else if (c.kind !== 'l') { budget--; check(`${s.path}${r}`, r); }
+          else if (c.kind !== 'l') { work.steps--; check(`${s.path}${r}`, r); }
         });
       };
       walk('', node);
@@ -406,7 +484,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
         message: `${s.path} is a symlink to ${target}; a runtime reads ${hidden.length} file(s) through it that pushgate did not read under those names: ${hidden.slice(0, 3).join('; ')}${hidden.length > 3 ? '; …' : ''}. pushgate does not follow symlinks; not judged`,
       });
     }
-    if (budget < 0) {
+    if (work.steps < 0) {
       diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
       return;
     }

@@ -139,6 +139,23 @@ export function cleanEntryPath(name: string): { path: string; escapes: boolean }
   return { path: '/' + parts.join('/'), escapes };
 }
 
+/** Linux PATH_MAX (bytes, with the terminating NUL) and NAME_MAX. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/** Why the kernel refuses `p` as a path (too long, or a segment too long), or undefined. */
+function tooLong(p: string): string | undefined {
+  // Every UTF-16 unit is at most 3 UTF-8 bytes: short strings need no byte count.
+  if (p.length * 3 >= PATH_MAX || p.length > NAME_MAX / 3) {
+    const n = Buffer.byteLength(p);
+    if (n >= PATH_MAX) return `name or link of ${n} bytes is over PATH_MAX (${PATH_MAX - 1})`;
+    for (const seg of p.split('/')) {
+      if (seg.length > NAME_MAX / 3 && Buffer.byteLength(seg) > NAME_MAX) return `a segment of ${Buffer.byteLength(seg)} bytes is over NAME_MAX (${NAME_MAX})`;
+    }
+  }
+  return undefined;
+}
+
 /** A `.` or `..` segment. */
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
@@ -205,12 +222,14 @@ export class LayerWalker {
   private readonly from = new Map<string, string>();
 
   /**
-   * Hard links this layer resolved to a file it had written itself: target → the link paths that
-   * share that file's content (the same inode at runtime), for {@link forget}.
+   * Hard links this layer resolved to a file it had written itself, by the path that holds the
+   * file (the first name it had that is still in the tree): the link paths that share its content
+   * (the same inode at runtime), for {@link forget}. A group object, so that removing a name costs
+   * O(1) however many links a layer makes to one file.
    */
-  private readonly sharers = new Map<string, string[]>();
-  /** The inverse of {@link sharers}: link path → the file whose content it shares. */
-  private readonly sharerOf = new Map<string, string>();
+  private readonly groups = new Map<string, ShareGroup>();
+  /** Link path → the group it belongs to (the link paths of every group in {@link groups}). */
+  private readonly memberOf = new Map<string, ShareGroup>();
 
   /**
    * Records the hard link `p` → `target` (cleaned). The runtime (containerd, Docker: os.Link)
@@ -222,6 +241,33 @@ export class LayerWalker {
    */
   private hardLink(p: string, target: string): void {
     let to = target;
+    // The runtime resolves the target's directory through the links the layer has made so far
+    // (containerd's hardlinkRootPath, umoci's SecureJoin); pushgate resolves it in the lower
+    // layers, which no longer decide where it points.
+    const up = this.nearestAncestor(to);
+    if (up.kind !== 'd') {
+      this.diagnose({ code: 'entry-through-link', path: p, message: `${p} is a hard link to ${to}, beneath ${up.at}, which this layer made a ${up.kind === 'l' ? 'symlink' : 'non-directory'} before the link: a runtime ${up.kind === 'l' ? 'links whatever the symlink reaches' : 'cannot make the link'}; not judged`, incomplete: true });
+      // Named here: the merge has nothing to resolve.
+      this.links.delete(p);
+      return;
+    }
+    // Docker's applier does not unpack AUFS's /.wh..wh.plnk and gives a link into it the content of
+    // the last file of that name (its base name) the layer put anywhere under it; other runtimes
+    // link the path itself. Name it where an analyzer wants the link.
+    if (to.startsWith('/.wh..wh.plnk')) {
+      const info = { path: p, size: 1, mode: 0o644 };
+      const want = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info));
+      if (want.length) this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link into ${to}, AUFS's link directory: Docker gives it the content of the last ${baseName(to)} under it, other runtimes link ${to}; not judged`, incomplete: true });
+    }
+    // link(2) does not follow a symlink: a hard link to one is another symlink with the same
+    // target text (read relative to the link's own directory).
+    if (this.tree.get(to) === 'l') {
+      this.tree.set(p, 'l');
+      const text = this.links.get(to);
+      if (text === undefined) this.links.delete(p);
+      else this.links.set(p, text);
+      return;
+    }
     // A link to a link this layer made to a lower file is a link to that lower file.
     if (this.tree.get(to) === 'h' && this.links.has(to)) {
       const lower = this.links.get(to)!;
@@ -243,10 +289,14 @@ export class LayerWalker {
     const have = this.byPath.get(to) ?? [];
     const copies = have.map((r) => relocateResult(r, to, p, false));
     if (copies.length) this.byPath.set(p, copies);
-    const list = this.sharers.get(to);
-    if (list) list.push(p);
-    else this.sharers.set(to, [p]);
-    this.sharerOf.set(p, to);
+    // A link to a link of a file is one more name of that file.
+    let g = this.memberOf.get(to) ?? this.groups.get(to);
+    if (!g) {
+      g = { holder: to, members: new Set() };
+      this.groups.set(to, g);
+    }
+    g.members.add(p);
+    this.memberOf.set(p, g);
     const info = { path: p, size: 1, mode: 0o644 };
     const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !a.wants({ ...info, path: to }));
     if (missing.length) {
@@ -258,25 +308,27 @@ export class LayerWalker {
   private forget(p: string, top = true): void {
     if (!top && this.tree.has(p)) this.analysis.transient.push({ path: p, from: this.from.get(p) ?? '/' });
     // A link sharing another file's content no longer does once replaced.
-    const of = this.sharerOf.get(p);
+    const of = this.memberOf.get(p);
     if (of !== undefined) {
-      this.sharerOf.delete(p);
-      const l = this.sharers.get(of)?.filter((x) => x !== p);
-      if (l?.length) this.sharers.set(of, l);
-      else this.sharers.delete(of);
+      this.memberOf.delete(p);
+      of.members.delete(p);
+      if (!of.members.size) this.groups.delete(of.holder);
     }
     // Links that share this file's content keep it: its secrets are reported at the first of them.
-    const sharers = this.sharers.get(p);
-    if (sharers) {
-      this.sharers.delete(p);
-      const [heir, ...rest] = sharers;
-      const secrets = (this.byPath.get(p) ?? []).filter((r) => r.out.secrets?.length).map((r) => relocateResult(r, p, heir!, true));
-      const list = this.byPath.get(heir!);
+    const g = this.groups.get(p);
+    if (g) {
+      this.groups.delete(p);
+      const heir = g.members.values().next().value!;
+      g.members.delete(heir);
+      this.memberOf.delete(heir);
+      const secrets = (this.byPath.get(p) ?? []).filter((r) => r.out.secrets?.length).map((r) => relocateResult(r, p, heir, true));
+      const list = this.byPath.get(heir);
       if (list) list.push(...secrets);
-      else if (secrets.length) this.byPath.set(heir!, secrets);
-      for (const x of rest) this.sharerOf.set(x, heir!);
-      this.sharerOf.delete(heir!);
-      if (rest.length) this.sharers.set(heir!, rest);
+      else if (secrets.length) this.byPath.set(heir, secrets);
+      if (g.members.size) {
+        g.holder = heir;
+        this.groups.set(heir, g);
+      }
     }
     this.tree.delete(p);
     this.links.delete(p);
@@ -339,6 +391,14 @@ export class LayerWalker {
       this.diagnose({ code: 'path-traversal', path: e.name, message: `entry "${e.name}" climbs above the image root; containerd unpacks it at ${p}, other runtimes refuse the layer`, incomplete: true });
     }
     if (p === '/') return undefined;
+    // A name or link text the kernel refuses (ENAMETOOLONG) fails the runtime's unpack (containerd
+    // and umoci pass whole paths to the syscalls); kept, a pusher's 1 MiB name of 500,000 segments
+    // costs the merge memory quadratic in its depth. Name it and leave the entry out.
+    const long = tooLong(p) ?? (e.linkname !== undefined && (e.type === 'symlink' || e.type === 'link') ? tooLong(e.linkname) : undefined);
+    if (long !== undefined) {
+      this.diagnose({ code: 'path-too-long', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, message: `entry ${long}: runtimes fail to unpack the layer; not judged`, incomplete: true });
+      return undefined;
+    }
     const base = baseName(p);
     if (base.startsWith('.wh.')) {
       const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;
@@ -346,6 +406,12 @@ export class LayerWalker {
       // symlink (or file) this layer wrote before it names the lower path; umoci and containerd
       // unpack in order and resolve the marker's directory through that link, removing whatever the
       // link reaches. Which content survives depends on the runtime: name it.
+      // `.wh.` names no path: containerd's applier removes the marker's directory itself (with what
+      // the layer wrote there), umoci fails on it, the spec does not say. Name it.
+      if (base === '.wh.') {
+        this.diagnose({ code: 'ambiguous-whiteout', path: dirName(p), message: `whiteout "${e.name}" names no file: containerd removes ${dirName(p)} itself, other runtimes refuse the layer; not judged`, incomplete: true });
+        return undefined;
+      }
       const up = this.nearestAncestor(p);
       if (up.kind !== 'd') {
         const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;
@@ -534,6 +600,12 @@ function relocateResult(r: FileResult, from: string, to: string, secrets: boolea
   const packages = r.out.packages?.map((x) => (x.path === from ? { ...x, path: to } : x));
   const out: AnalyzerOutput = { ...r.out, packages, diagnostics: undefined, secrets: secrets ? r.out.secrets?.map((x) => ({ ...x, path: x.path === from ? to : x.path })) : undefined };
   return { path: to, analyzer: r.analyzer, out };
+}
+
+/** The names of one file a layer wrote: the one holding it now and its hard links. */
+interface ShareGroup {
+  holder: string;
+  members: Set<string>;
 }
 
 function drain(body: Readable | null): Promise<void> | void {

@@ -324,6 +324,56 @@ describe('security: the scanner reads the filesystem the runtime unpacks (tar en
     expect(plain.inv.diagnostics).to.deep.equal([]);
   });
 
+  it('a hard link to a symlink is a symlink (link(2) does not follow it): the database behind it is named, scan incomplete', async () => {
+    const lower = [...base.entries, { name: STATUS, content: base.status }, { name: 'opt/db/status', content: base.vulnStatus }];
+    const cases: TarEntry[][][] = [
+      // The symlink in a lower layer, the hard link to it in the upper one.
+      [[...lower, { name: 'x', type: 'symlink', linkname: '/opt/db' }], [{ name: 'var/lib/dpkg', type: 'link', linkname: 'x' }]],
+      // Both in one layer, the symlink first.
+      [lower, [{ name: 'x', type: 'symlink', linkname: '/opt/db' }, { name: './var/lib/dpkg', type: 'link', linkname: './x' }]],
+    ];
+    for (const layers of cases) {
+      const r = await build(layers);
+      expect(fs.lstatSync(path.join(r.rootfs!, 'var/lib/dpkg')).isSymbolicLink(), 'umoci made a symlink').to.equal(true);
+      expect(runtimeDebian(r.rootfs!)).to.include('apt@2.0.0');
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /var/lib/dpkg']);
+    }
+  });
+
+  it('a hard link whose target the runtime resolves through a symlink the same layer changed before it: named, scan incomplete', async () => {
+    const lower = [...base.entries, { name: STATUS, content: base.status }, { name: 'opt/v/status', content: base.vulnStatus }, { name: 'a', type: 'symlink' as const, linkname: '/var/lib/dpkg' }];
+    // var/lib/dpkg is a symlink to /opt/v while tmp/s is linked, a directory again when the status
+    // is linked to tmp/s: the runtime's status is /opt/v/status, the lower view says the clean one.
+    const cases: Array<{ target: string; named: string }> = [
+      // Through the layer's own symlink (the walker sees it).
+      { target: 'var/lib/dpkg/status', named: 'entry-through-link /tmp/s' },
+      // Through a lower symlink into the path the layer changed (the merge sees it).
+      { target: 'a/status', named: `package-db-link /${STATUS}` },
+    ];
+    for (const c of cases) {
+      const r = await build([lower, [
+        { name: 'var/lib/dpkg', type: 'symlink', linkname: '/opt/v' }, { name: 'tmp/s', type: 'link', linkname: c.target },
+        { name: 'var/lib/dpkg/', type: 'directory' }, { name: STATUS, type: 'link', linkname: 'tmp/s' },
+      ]]);
+      expect(runtimeDebian(r.rootfs!), c.target).to.include('apt@2.0.0');
+      // (The status, a link to tmp/s, is named too when tmp/s was.)
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`), c.target).to.include(c.named);
+    }
+    // npm: the package.json a link names under a lower path that the layer made a symlink first;
+    // the file the runtime links is then whited out, so only the link keeps it.
+    const pj = (v: string) => JSON.stringify({ name: 'lodash', version: v });
+    const npm = await build([
+      [{ name: 'app/node_modules/', type: 'directory' }, { name: 'x/node_modules/lodash/package.json', content: pj('4.17.21') }, { name: 'y/node_modules/lodash/package.json', content: pj('4.17.4') }],
+      [{ name: 'x', type: 'symlink', linkname: '/y' }, { name: 'app/node_modules/lodash/package.json', type: 'link', linkname: 'x/node_modules/lodash/package.json' }, { name: 'y/.wh.node_modules', content: '' }],
+    ]);
+    expect(npmOnDisk(npm.rootfs!)).to.deep.equal(['lodash@4.17.4']);
+    expect(incomplete(npm.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['entry-through-link /app/node_modules/lodash/package.json']);
+    // A link through the lower symlink with nothing changed on the way: judged, as the runtime sees it.
+    const plain = await build([lower, [{ name: 'tmp/s', type: 'link', linkname: 'a/status' }]]);
+    expect(agreesWithRuntime(plain)).to.not.include('apt@2.0.0');
+    expect(incomplete(plain.inv)).to.deep.equal([]);
+  });
+
   it('npm: duplicate package.json and package-lock.json entries, node_modules replaced by a symlink, a hard link between installs', async () => {
     const pj = (v: string) => JSON.stringify({ name: 'lodash', version: v });
     const app = [{ name: 'app/', type: 'directory' as const }, { name: 'app/node_modules/', type: 'directory' as const }];
@@ -406,7 +456,8 @@ type Op =
   | { t: 'dir'; p: string }
   | { t: 'symlink'; p: string; to: string }
   | { t: 'whiteout'; p: string }
-  | { t: 'opaque'; p: string };
+  | { t: 'opaque'; p: string }
+  | { t: 'link'; p: string; to: string };
 
 /** Reports every regular file as a package named by its path, versioned by its content. */
 const everyFile: Analyzer = {
@@ -492,6 +543,16 @@ const pinned: Array<[Op[][], Array<(p: string) => string>]> = [
   [[[{ t: 'symlink', p: '/b/c', to: '/a' }, { t: 'dir', p: '/a' }], [{ t: 'file', p: '/b/c/a', c: '2' }, { t: 'opaque', p: '/b' }]], [(p) => p.slice(1)]],
   [[[{ t: 'file', p: '/b', c: '1' }, { t: 'dir', p: '/a' }], [{ t: 'whiteout', p: '/b' }, { t: 'dir', p: '/b/a' }, { t: 'file', p: '/b', c: '1' }, { t: 'file', p: '/a', c: '1' }]], [(p) => p.slice(1)]],
 ];
+/**
+ * Hard-link stacks once found wrong, run first: a hard link to a symlink (a symlink at runtime,
+ * the file behind it read under another name); a hard link whose target the runtime resolves
+ * through a symlink the same layer wrote before it.
+ */
+const pinnedL: Array<[Op[][], Array<(p: string) => string>, boolean]> = [
+  [[[{ t: 'file', p: '/c/b', c: '1' }, { t: 'symlink', p: '/b', to: '/c' }], [{ t: 'link', p: '/a', to: '/b' }]], [(p) => p.slice(1)], false],
+  [[[{ t: 'file', p: '/c/b', c: '1' }], [{ t: 'symlink', p: '/b', to: '/c' }, { t: 'link', p: '/a', to: '/b' }]], [(p) => p.slice(1)], false],
+  [[[{ t: 'file', p: '/b/a', c: '1' }, { t: 'file', p: '/c/a', c: '2' }], [{ t: 'symlink', p: '/b', to: '/c' }, { t: 'link', p: '/a/a', to: '/b/a' }, { t: 'whiteout', p: '/c/a' }]], [(p) => p.slice(1)], true],
+];
 /** `LAYERFS_SEED=n` replays the run fast-check reported (its seed), for both properties. */
 const replaySeed = process.env.LAYERFS_SEED ? Number(process.env.LAYERFS_SEED) : undefined;
 const seg = fc.constantFrom('a', 'b', 'c');
@@ -505,6 +566,45 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 const stack = fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 });
 const spell = fc.constantFrom((p: string) => p.slice(1), (p: string) => `.${p}`, (p: string) => p, (p: string) => p.replace(/\//g, '//').slice(1), (p: string) => `./a/..${p}`);
+/**
+ * For the comparison with umoci only (the model has no hard links): paths four deep, hard links
+ * (to any path: files, symlinks, directories, nothing), symlinks with `..` in their text, and more
+ * spellings of `..`.
+ */
+const relPath4 = fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
+const linkText = fc.oneof(relPath4, relPath4.map((p) => `..${p}`), relPath4.map((p) => p.slice(1)), relPath4.map((p) => `../..${p}`));
+const opL: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('file' as const), p: relPath4, c: fc.constantFrom('1', '2', '3') }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('dir' as const), p: relPath4 }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('symlink' as const), p: relPath4, to: linkText }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('link' as const), p: relPath4, to: relPath4 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('whiteout' as const), p: relPath4 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('opaque' as const), p: relPath4 }) },
+);
+const stackL = fc.array(fc.array(opL, { minLength: 1, maxLength: 7 }), { minLength: 1, maxLength: 3 });
+const spellL = fc.constantFrom((p: string) => p.slice(1), (p: string) => `.${p}`, (p: string) => p, (p: string) => p.replace(/\//g, '//').slice(1), (p: string) => `./a/..${p}`, (p: string) => `a/b/../..${p}`, (p: string) => `${p.slice(1)}/.`);
+/** Reads only files under /a (as dpkg reads only /var/lib/dpkg): links from there to elsewhere are what it must name. */
+const onlyA: Analyzer = { ...everyFile, name: 'test/only-a', wants: (i) => i.path.startsWith('/a/') };
+
+/**
+ * The files an analyzer wanting `wants` reads in an unpacked root, following symlinks as the
+ * kernel does: each wanted name reached (depth-bounded) with the real file behind it. `hidden`
+ * lists the names whose real file is not one the analyzer wants under its own name.
+ */
+function readThroughLinks(rootfs: string, wants: (p: string) => boolean): { hidden: string[] } {
+  const hidden: string[] = [];
+  const walk = (rel: string, depth: number) => {
+    if (depth > 6) return;
+    const real = inRoot(rootfs, rel || '/');
+    if (!real) return;
+    let st: fs.Stats;
+    try { st = fs.statSync(real); } catch { return; }
+    if (st.isDirectory()) for (const n of fs.readdirSync(real)) walk(`${rel}/${n}`, depth + 1);
+    else if (st.isFile() && wants(rel) && !wants(`/${path.relative(rootfs, real)}`)) hidden.push(`${rel} → /${path.relative(rootfs, real)}`);
+  };
+  walk('', 0);
+  return { hidden };
+}
 
 function toTar(ops: Op[], spellings: Array<(p: string) => string>): TarEntry[] {
   return ops.map((o, i) => {
@@ -517,6 +617,7 @@ function toTar(ops: Op[], spellings: Array<(p: string) => string>): TarEntry[] {
       case 'symlink': return { name: s(o.p), type: 'symlink', linkname: o.to };
       case 'whiteout': return { name: `${dir.slice(1)}${dir ? '/' : ''}.wh.${base}`, content: '' };
       case 'opaque': return { name: `${o.p.slice(1)}/.wh..wh..opq`, content: '' };
+      case 'link': return { name: s(o.p), type: 'link', linkname: o.to.slice(1) };
     }
   });
 }
@@ -542,24 +643,27 @@ describe('security: merged layer view, property-based (fast-check) against a ref
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-layerfs-prop-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  async function pushgateView(layers: Op[][], spellings: Array<(p: string) => string>, withUmoci: boolean) {
+  async function pushgateView(layers: Op[][], spellings: Array<(p: string) => string>, withUmoci: boolean, analyzer: Analyzer = everyFile) {
     const layout = path.join(tmp, `p${++runs}`);
     const blobs = await Promise.all(layers.map(async (l) => { const t = await makeTar(toTar(l, spellings)); return { blob: zlib.gzipSync(t), tar: t }; }));
     writeLayout(layout, blobs, { tag: 't' });
     // The layer cache as the gate's store keeps it (JSON): a second scan from it must see the same.
     const stored = new Map<string, string>();
     const jsonCache = { get: async (k: string) => (stored.has(k) ? JSON.parse(stored.get(k)!) : undefined), set: async (k: string, v: unknown) => { stored.set(k, JSON.stringify(v)); } };
-    const scan = async () => (await scanTarget(`oci:${layout}:t`, { analyzers: [everyFile], inflateWorker: 'never', layerCache: jsonCache })).platforms[0].inventory;
+    const scan = async () => (await scanTarget(`oci:${layout}:t`, { analyzers: [analyzer], inflateWorker: 'never', layerCache: jsonCache })).platforms[0].inventory;
     const inv = await scan();
     expect(stored.size).to.equal(new Set(blobs.map((b) => b.blob.toString('base64'))).size);
     expect(await scan(), 'from the layer cache').to.deep.equal(inv);
     const files: Record<string, string> = {};
-    for (const p of inv.packages) files[p.name] = p.version;
+    // By the path the runtime has it at (a hard link's results are the target's, moved to the link).
+    for (const p of inv.packages) files[p.path] = p.version;
     const rootfs = withUmoci ? umociUnpack(layout, 't', path.join(tmp, `r${runs}`)) : undefined;
-    const onDisk = rootfs ? filesOnDisk(rootfs) : undefined;
+    const wanted = (p: string) => analyzer.wants({ path: p, size: 1, mode: 0o644 });
+    const onDisk = rootfs ? Object.fromEntries(Object.entries(filesOnDisk(rootfs)).filter(([p]) => wanted(p))) : undefined;
+    const hidden = rootfs ? readThroughLinks(rootfs, wanted).hidden : undefined;
     fs.rmSync(layout, { recursive: true, force: true });
     if (rootfs) fs.rmSync(rootfs, { recursive: true, force: true });
-    return { files, incomplete: inv.diagnostics.some((d) => d.incomplete), onDisk };
+    return { files, incomplete: inv.diagnostics.some((d) => d.incomplete), onDisk, hidden };
   }
 
   it('equals the reference model for random stacks of files, dirs, symlinks, whiteouts, opaque dirs, duplicates and spellings', async () => {
@@ -580,6 +684,19 @@ describe('security: merged layer view, property-based (fast-check) against a ref
       expect(got.files).to.deep.equal(got.onDisk);
     }), { numRuns: Number(process.env.LAYERFS_UMOCI_RUNS ?? 30), seed: replaySeed, examples: pinned });
     // Not vacuous: a share of the random stacks is complete and really compared (about a third on average).
+    expect(compared).to.be.at.least(5);
+  });
+
+  it('equals what umoci unpacks with hard links, deeper paths and `..` link texts, for an analyzer that reads every file or one name (bounded runs)', async () => {
+    let compared = 0;
+    await fc.assert(fc.asyncProperty(stackL, fc.array(spellL, { minLength: 1, maxLength: 3 }), fc.boolean(), async (layers, spellings, all) => {
+      const got = await pushgateView(layers, spellings, true, all ? everyFile : onlyA);
+      if (got.incomplete || !got.onDisk) return;
+      compared++;
+      expect(got.files, 'regular files').to.deep.equal(got.onDisk);
+      // What the runtime reads through a symlink under a wanted name is read by pushgate under that name too.
+      expect(got.hidden, 'read through links').to.deep.equal([]);
+    }), { numRuns: Number(process.env.LAYERFS_UMOCI_RUNS ?? 30), seed: replaySeed, examples: pinnedL });
     expect(compared).to.be.at.least(5);
   });
 });

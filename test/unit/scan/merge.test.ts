@@ -152,6 +152,82 @@ describe('scan: changeset rules (walker + merge)', () => {
     }), { numRuns: 400 });
   });
 
+  it('a hard link to a symlink is that symlink (kind l, same text), in one layer and across layers', async () => {
+    const lower = await layer([{ name: 'opt/db/status', type: 'file', content: STATUS('2.0.0') }, { name: 'x', type: 'symlink', linkname: '/opt/db' }]);
+    const same = await layer([{ name: 'y', type: 'symlink', linkname: '/opt/db' }, { name: 'var/lib/dpkg', type: 'link', linkname: 'y' }]);
+    expect(same.kinds[same.paths.indexOf('/var/lib/dpkg')]).to.equal('l');
+    expect(same.links['/var/lib/dpkg']).to.equal('/opt/db');
+    const upper = await layer([{ name: 'var/lib/dpkg', type: 'link', linkname: 'x' }]);
+    for (const layers of [[lower, same], [lower, upper]]) {
+      const s = stackLayers(layers.map((analysis) => ({ analysis })), ANALYZERS);
+      expect(s.tree().get('/var/lib/dpkg')).to.equal('l');
+      expect(s.diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /var/lib/dpkg']);
+    }
+  });
+
+  it('symlink resolution has one step budget per stack: a long link text reached by many links ends in symlink-check-limit, not hours', async () => {
+    const stat = (p: string) => (p === '/x' ? { kind: 'd' as EntryKind } : p === '/l' ? { kind: 'l' as EntryKind, link: 'x/../'.repeat(1000) + 'x' } : undefined);
+    expect(resolveInTree('/l', stat)).to.equal('/x');
+    const budget = { steps: 5000 };
+    expect(resolveInTree('/l', stat, { budget })).to.equal('/x');
+    // The link's 2,001 segments are charged when read and when walked (4,003 steps): the second walk is refused.
+    expect(resolveInTree('/l', stat, { budget })).to.equal(null);
+    // Forty links of 4,000 bytes each (PATH_MAX bounds one text), chained: 126,000 steps a walk.
+    const entries: Spec[] = [{ name: 'x/', type: 'directory' }];
+    for (let i = 0; i < 40; i++) entries.push({ name: `L${i}`, type: 'symlink', linkname: 'x/../'.repeat(790) + (i < 39 ? `L${i + 1}` : 'x') });
+    for (let i = 0; i < 10; i++) entries.push({ name: `s${i}`, type: 'symlink', linkname: 'L0' });
+    const s = stackLayers([{ analysis: await layer(entries) }], ANALYZERS);
+    expect(s.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['symlink-check-limit true']);
+  });
+
+  it('many hard links to one file, the file and then each link rewritten: every name ends with its own content', async () => {
+    const n = 300;
+    const entries: Spec[] = [{ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1') }];
+    for (let i = 0; i < n; i++) entries.push({ name: `var/lib/dpkg/status.d/p${i}`, type: 'link', linkname: 'var/lib/dpkg/status' });
+    entries.push({ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('2') });
+    for (let i = 0; i < n; i += 2) entries.push({ name: `var/lib/dpkg/status.d/p${i}`, type: 'file', content: STATUS('3') });
+    const got = versions([await layer(entries)]).sort();
+    const want = [`apt@2 /var/lib/dpkg/status`];
+    for (let i = 0; i < n; i++) want.push(`apt@${i % 2 ? 1 : 3} /var/lib/dpkg/status.d/p${i}`);
+    expect(got).to.deep.equal(want.sort());
+  });
+
+  it('a whiteout naming no file (`.wh.`) is ambiguous: containerd removes its directory, umoci refuses the layer', async () => {
+    for (const name of ['var/lib/dpkg/.wh.', './.wh.', 'var/lib/dpkg/.wh./']) {
+      const a = await layer([{ name, type: 'file', content: '' }]);
+      expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`), name).to.deep.equal(['ambiguous-whiteout true']);
+      expect(a.whiteouts).to.deep.equal([]);
+    }
+  });
+
+  it('a hard link into AUFS\'s /.wh..wh.plnk at a path an analyzer wants is not judged (Docker links by base name)', async () => {
+    const a = await layer([
+      { name: '.wh..wh.plnk/a/node_modules/lodash/package.json', type: 'file', content: JSON.stringify({ name: 'lodash', version: '4.17.21' }) },
+      { name: '.wh..wh.plnk/b/package.json', type: 'file', content: JSON.stringify({ name: 'lodash', version: '4.17.4' }) },
+      { name: 'app/node_modules/lodash/package.json', type: 'link', linkname: '.wh..wh.plnk/a/node_modules/lodash/package.json' },
+      { name: 'app/x', type: 'link', linkname: '.wh..wh.plnk/b/package.json' },
+    ]);
+    expect(a.diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /app/node_modules/lodash/package.json']);
+  });
+
+  it('a name or link text over PATH_MAX (or a segment over NAME_MAX) is named and left out: no stack overflow or quadratic memory in the merge', async () => {
+    const deep = `d/${'a/'.repeat(10_000)}status`;
+    const a = await layer([
+      { name: deep, type: 'file', content: STATUS('1') },
+      { name: `x/${'b'.repeat(256)}`, type: 'file', content: '' },
+      { name: 'l', type: 'symlink', linkname: 'c/'.repeat(2048) },
+      { name: 'var/lib/dpkg/status', type: 'file', content: STATUS('2') },
+    ]);
+    expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(Array(3).fill('path-too-long true'));
+    expect(a.paths).to.deep.equal(['/var/lib/dpkg/status']);
+    expect(versions([a])).to.deep.equal(['apt@2 /var/lib/dpkg/status']);
+    // At the limit: kept, and stacked without overflowing the stack.
+    const edge = `${'a/'.repeat(2040)}f`;
+    const b = await layer([{ name: edge, type: 'file', content: '' }]);
+    expect(b.diagnostics).to.deep.equal([]);
+    expect(stackLayers([{ analysis: b }], ANALYZERS).tree().get(`/${edge}`)).to.equal('f');
+  });
+
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
     const big = scalingLayer(40_000);
     const s = stackLayers([{ analysis: big }, { analysis: big }], ANALYZERS);
