@@ -826,14 +826,16 @@ export class Monitor {
     const last = plan[plan.length - 1];
     const mapping = selectMapping(policy, { registry: last.before.registry, repository: last.before.repository });
     const chosen = last.evaluations[mapping.ruleSet]!;
+    const sig = ctx.storedSignatures?.get(digest);
     const reportPatch: ReportPatch = {
       digest,
       findings,
       vulndb,
       scannedAt: new Date().toISOString(),
       verdict: { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: judgedBy },
+      // what the stored report holds when its index is as read: the store may then write only what changed
+      ...(sig !== undefined ? { replaces: { sig, findings: oldIndex } } : {}),
     };
-    const sig = ctx.storedSignatures?.get(digest);
     const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now), ...(sig !== undefined ? { stored: { sig, findings: oldIndex } } : {}) };
     return {
       write: { ...out, reportPatch, index, ...(this.o.notifier && notices.length ? { notices } : {}) },

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
-import { patchText } from './report-patch.js';
+import { DELTA_PREFIX, patchText, storedPatchText } from './report-patch.js';
 import { mergeTags } from './sqlite-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, type FindingWrite } from './sqlite-monitor.js';
 
@@ -286,8 +286,22 @@ export class PostgresMonitorStore implements MonitorStore {
       if (patches.length) {
         // a patch only over a stored report (as an UPDATE of it would be); the patch texts as parameters of
         // their own (a text[] of them is escaped and parsed again: several times slower)
-        const touched = new Set((await c.query('UPDATE reports SET created_at = $1 WHERE digest = ANY($2::text[]) RETURNING digest', [now, patches.map((p) => p.digest)])).rows.map((r) => String(r.digest)));
-        const rows = patches.filter((p) => touched.has(p.digest)).map((p) => [p.digest, patchText(p)]);
+        // With the update, what a delta needs (src/store/report-patch.ts): the report's created_at before it
+        // (its row locked first, so no other write comes between), the index's signature and report_at,
+        // and the previous patch when it is a delta (a prefix test reads a few bytes of a full one).
+        const touched = new Map((await c.query(
+          `WITH old AS (SELECT digest, created_at FROM reports WHERE digest = ANY($2::text[]) FOR UPDATE),
+           up AS (UPDATE reports r SET created_at = $1 FROM old WHERE r.digest = old.digest)
+           SELECT old.digest, old.created_at = i.report_at AS same_at, i.findings_sig, p.digest IS NOT NULL AS patched,
+             CASE WHEN left(p.patch, ${DELTA_PREFIX.length}) = $3 THEN p.patch END AS patch
+           FROM old LEFT JOIN image_index i ON i.digest = old.digest LEFT JOIN report_patches p ON p.digest = old.digest`,
+          [now, patches.map((p) => p.digest), DELTA_PREFIX],
+        )).rows.map((r) => [String(r.digest), r]));
+        const rows = patches.filter((p) => touched.has(p.digest)).map((p) => {
+          const t = touched.get(p.digest)!;
+          const inSync = !!p.replaces && t.same_at === true && t.findings_sig === p.replaces.sig;
+          return [p.digest, inSync ? storedPatchText(p, true, t.patched ? ((t.patch as string | null) ?? 'full') : null) : patchText(p)];
+        });
         await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
       }
       await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);

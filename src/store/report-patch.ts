@@ -11,13 +11,26 @@
  * get the same value and the same JSON text as from a report written whole. A patch replaces the
  * previous one (it sets the same fields), so reading never walks a chain: one body, one patch at most.
  * A report written whole clears the patch.
+ *
+ * A patch is stored in one of two forms, told apart by its first key:
+ * - full (`{"findings":[…],"vulndb":…,"scannedAt":…,"verdict":…}`): every finding of the report;
+ * - delta (`{"delta":1,"removed":[…],"upserts":[…],"vulndb":…,"scannedAt":…,"verdict":…}`): the
+ *   findings are the body's, minus those whose key ({@link findingKey}) is in `removed` or is the key of
+ *   an upsert (and minus a repeated key's later findings), plus `upserts`, sorted by {@link compareRisk}.
+ *   A pass changes a few findings of an image's few dozen, so a delta is a small share of a full patch
+ *   (bytes written, compressed, logged and parsed).
+ * A delta is written only when it reads exactly as the full patch ({@link storedPatchText}): the stored
+ * report's findings are known to be those the monitor patched (`ReportPatch.replaces`), the new findings
+ * are in risk order with no two different keys tied, and the previous patch is absent or a delta (whose
+ * keys the new delta takes over: it is again against the body). Otherwise the full form is written.
  */
-import type { Digest, Evaluation, Finding, ScanReport } from '../core/index.js';
+import { compareRisk, findingKey, type Digest, type Evaluation, type Finding, type ScanReport } from '../core/index.js';
 import { findingText } from './finding-text.js';
 
 /** The fields of a report a patched re-judgement sets (`verdict.complete` is the stored report's `complete`). */
 export interface ReportPatch {
   digest: Digest;
+  /** Every finding of the report after the patch, in risk order ({@link compareRisk}). */
   findings: Finding[];
   /**
    * Always set, as are the other fields: a body lacking one of them gets it after its own keys (in this
@@ -26,22 +39,102 @@ export interface ReportPatch {
   vulndb: NonNullable<ScanReport['vulndb']>;
   scannedAt: string;
   verdict: Evaluation;
+  /**
+   * The findings of the stored report this patch replaces, by key, as the monitor read them from the
+   * image's index, with the signature the index held for them (`image_index.findings_sig`, read with
+   * them). The store writes the patch as a delta against the stored body only when the index still holds
+   * that signature and was made from the stored report as it reads now (its `report_at` is the report's
+   * `created_at`): then the stored report's findings are these. Absent: the full form is written.
+   */
+  replaces?: { sig: string; findings: Array<{ key: string; finding: Finding }> };
 }
 
-/** The `report_patches.patch` text of a patch. */
+/** The `report_patches.patch` text of a patch, full form. */
 export function patchText(p: ReportPatch): string {
   // JSON.stringify({ findings, vulndb, scannedAt, verdict }), each finding's text made once (findingText)
   return `{"findings":[${p.findings.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
 }
 
+/** The first characters of a delta's text (a full patch starts with `{"findings":`). */
+export const DELTA_PREFIX = '{"delta":1,';
+
+/** A delta patch as stored. */
+interface DeltaPatch extends Omit<ReportPatch, 'digest' | 'findings' | 'replaces'> {
+  delta: 1;
+  /** Keys of the body's findings that are gone (or replaced by an upsert). */
+  removed: string[];
+  /** Findings that are new or whose content differs from the body's finding of their key. */
+  upserts: Finding[];
+}
+
 /**
- * A stored report: `body` (JSON text) with `patch` (JSON text of {@link patchText}, or null) laid over
- * it. Keys the body holds keep their place; those it lacks follow in patch order, as an object spread
- * places them.
+ * The `report_patches.patch` text of `p` over a stored report whose index matched it (`inSync`: see
+ * {@link ReportPatch.replaces}) and whose current patch text is `previous` (null: none; only a delta's
+ * text is needed, any other value stands for a full patch). A delta when it reads as the full form
+ * (module comment), else the full form.
+ */
+export function storedPatchText(p: ReportPatch, inSync: boolean, previous: string | null | undefined): string {
+  return (inSync && deltaText(p, previous ?? null)) || patchText(p);
+}
+
+/** The delta text of `p` (module comment), or undefined when it cannot be one. */
+export function deltaText(p: ReportPatch, previous: string | null): string | undefined {
+  if (!p.replaces) return undefined;
+  if (previous !== null && !previous.startsWith(DELTA_PREFIX)) return undefined;
+  const prev = previous === null ? undefined : (JSON.parse(previous) as DeltaPatch);
+  // The reader sorts by risk: only findings already in that order, with no tie but between findings of
+  // one key (all of them upserts, kept in their order by the stable sort), read back as given.
+  const keys = p.findings.map(findingKey);
+  for (let i = 1; i < keys.length; i++) {
+    const c = compareRisk(p.findings[i - 1], p.findings[i]);
+    if (c > 0 || (c === 0 && keys[i - 1] !== keys[i])) return undefined;
+  }
+  // What the stored report holds per key now: the monitor's findings (the index, first of a key wins)
+  const before = new Map<string, string>();
+  for (const f of p.replaces.findings) if (!before.has(f.key)) before.set(f.key, findingText(f.finding));
+  // Findings the body lacks or holds otherwise: new or changed now, upserts of the previous delta (the
+  // body never held them), and every finding of a repeated key (the body's copy is dropped).
+  const upsert = new Set<string>();
+  const count = new Map<string, number>();
+  for (const k of keys) count.set(k, (count.get(k) ?? 0) + 1);
+  const earlier = new Set(prev ? prev.upserts.map(findingKey) : []);
+  p.findings.forEach((f, i) => {
+    const k = keys[i];
+    if (earlier.has(k) || count.get(k)! > 1 || before.get(k) !== findingText(f)) upsert.add(k);
+  });
+  // The body's findings no longer present: those of the stored report, and those the previous delta
+  // removed or replaced (the body still holds them).
+  const removed = new Set<string>();
+  for (const k of [...before.keys(), ...(prev?.removed ?? []), ...earlier]) if (!count.has(k)) removed.add(k);
+  const upserts = p.findings.filter((_, i) => upsert.has(keys[i]));
+  return `${DELTA_PREFIX}"removed":${JSON.stringify([...removed])},"upserts":[${upserts.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
+}
+
+/** The findings a delta makes of the body's (module comment). */
+function applyDelta(body: Finding[] | undefined, d: DeltaPatch): Finding[] {
+  const drop = new Set(d.removed);
+  for (const f of d.upserts) drop.add(findingKey(f));
+  const out: Finding[] = [];
+  for (const f of body ?? []) {
+    const k = findingKey(f);
+    if (drop.has(k)) continue;
+    // a repeated key: its first finding stays (as the index keeps it)
+    drop.add(k);
+    out.push(f);
+  }
+  out.push(...d.upserts);
+  return out.sort(compareRisk);
+}
+
+/**
+ * A stored report: `body` (JSON text) with `patch` (JSON text of {@link patchText} or a delta, or null)
+ * laid over it. Keys the body holds keep their place; those it lacks follow in patch order, as an
+ * object spread places them. Every read of a stored report goes through here (both stores' getReport).
  */
 export function reportOf(body: string, patch: string | null | undefined): ScanReport {
   const r = JSON.parse(body) as ScanReport;
   if (patch == null) return r;
-  const p = JSON.parse(patch) as Omit<ReportPatch, 'digest'>;
-  return Object.assign(r, { findings: p.findings, vulndb: p.vulndb, scannedAt: p.scannedAt, verdict: { ...p.verdict, complete: r.complete } });
+  const p = JSON.parse(patch) as Omit<ReportPatch, 'digest'> | DeltaPatch;
+  const findings = 'delta' in p ? applyDelta(r.findings, p) : p.findings;
+  return Object.assign(r, { findings, vulndb: p.vulndb, scannedAt: p.scannedAt, verdict: { ...p.verdict, complete: r.complete } });
 }

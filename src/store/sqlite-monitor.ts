@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { findingText, TEXT } from './finding-text.js';
-import { patchText } from './report-patch.js';
+import { DELTA_PREFIX, patchText, storedPatchText } from './report-patch.js';
 import { writeReport, writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -416,8 +416,15 @@ export class SqliteMonitorStore implements MonitorStore {
             writeReport(this.db, r.report.digest, JSON.stringify(r.report.body), now, prepared);
           } else if (r.reportPatch) {
             // the report row keeps its size (its body's pages are not rewritten); the patch has its own row
-            if (this.st('UPDATE reports SET created_at = ? WHERE digest = ?').run(now, r.reportPatch.digest).changes === 1) {
-              this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(r.reportPatch.digest, patchText(r.reportPatch));
+            const p = r.reportPatch;
+            // A delta needs the stored report to hold the findings the monitor patched: the index still holds
+            // what was read, and was made from the report as it reads now (report_at = created_at, checked by
+            // the update itself). The previous patch is read only when it is a delta (a few kilobytes).
+            const cur = p.replaces ? (this.st(`SELECT i.findings_sig, i.report_at, (SELECT patch FROM report_patches WHERE digest = i.digest AND substr(patch, 1, ${DELTA_PREFIX.length}) = ?) AS patch, EXISTS (SELECT 1 FROM report_patches WHERE digest = i.digest) AS patched FROM image_index i WHERE i.digest = ?`).get(DELTA_PREFIX, p.digest) as Row | undefined) : undefined;
+            const inSync = !!cur && cur.findings_sig === p.replaces!.sig && this.st('UPDATE reports SET created_at = ? WHERE digest = ? AND created_at = ?').run(now, p.digest, cur.report_at).changes === 1;
+            if (inSync || this.st('UPDATE reports SET created_at = ? WHERE digest = ?').run(now, p.digest).changes === 1) {
+              const text = inSync ? storedPatchText(p, true, cur.patched ? ((cur.patch as string | null) ?? 'full') : null) : patchText(p);
+              this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, text);
             }
           }
           if (r.index) this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now);
