@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
-import { DELTA_PREFIX, patchText, storedPatchText } from './report-patch.js';
+import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
 import { mergeTags } from './sqlite-store.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, type FindingWrite } from './sqlite-monitor.js';
 
@@ -283,28 +283,28 @@ export class PostgresMonitorStore implements MonitorStore {
         await c.query('DELETE FROM report_patches WHERE digest = ANY($1::text[])', [reports.map((r) => r.digest)]);
       }
       const patches = b.rejudged.flatMap((r) => (r.reportPatch && !r.report ? [r.reportPatch] : []));
-      if (patches.length) {
-        // a patch only over a stored report (as an UPDATE of it would be); the patch texts as parameters of
-        // their own (a text[] of them is escaped and parsed again: several times slower)
-        // With the update, what a delta needs (src/store/report-patch.ts): the report's created_at before it
-        // (its row locked first, so no other write comes between), the index's signature and report_at,
-        // and the previous patch when it is a delta (a prefix test reads a few bytes of a full one).
-        const touched = new Map((await c.query(
-          `WITH old AS (SELECT digest, created_at FROM reports WHERE digest = ANY($2::text[]) FOR UPDATE),
-           up AS (UPDATE reports r SET created_at = $1 FROM old WHERE r.digest = old.digest)
-           SELECT old.digest, old.created_at = i.report_at AS same_at, i.findings_sig, p.digest IS NOT NULL AS patched,
-             CASE WHEN left(p.patch, ${DELTA_PREFIX.length}) = $3 THEN p.patch END AS patch
-           FROM old LEFT JOIN image_index i ON i.digest = old.digest LEFT JOIN report_patches p ON p.digest = old.digest`,
-          [now, patches.map((p) => p.digest), DELTA_PREFIX],
-        )).rows.map((r) => [String(r.digest), r]));
-        const rows = patches.filter((p) => touched.has(p.digest)).map((p) => {
-          const t = touched.get(p.digest)!;
-          const inSync = !!p.replaces && t.same_at === true && t.findings_sig === p.replaces.sig;
-          return [p.digest, inSync ? storedPatchText(p, true, t.patched ? ((t.patch as string | null) ?? 'full') : null) : patchText(p)];
-        });
-        await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
-      }
-      await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
+      // A patch only over a stored report, whose row is locked (FOR SHARE: a whole write of it waits for
+      // this transaction, then clears the patch) but not written (a write renumbers it for the catch-up
+      // and versions the row). What a delta needs (src/store/report-patch.ts) is read before the indexes
+      // are written: the report's created_at, the index's report_at and signature, and the previous patch
+      // when it is a delta (a prefix test reads a few bytes of a full one).
+      const stored = patches.length
+        ? new Map((await c.query(
+          `SELECT r.digest, r.created_at, i.report_at, i.findings_sig, CASE WHEN p.digest IS NULL THEN NULL WHEN left(p.patch, ${DELTA_PREFIX.length}) = $2 THEN p.patch ELSE '' END AS previous
+           FROM reports r LEFT JOIN image_index i ON i.digest = r.digest LEFT JOIN report_patches p ON p.digest = r.digest
+           WHERE r.digest = ANY($1::text[]) ORDER BY r.digest FOR SHARE OF r`,
+          [patches.map((p) => p.digest), DELTA_PREFIX],
+        )).rows.map((r) => [String(r.digest), r]))
+        : new Map<string, Record<string, unknown>>();
+      const sigs = await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
+      const rows = patches.flatMap((p) => {
+        const t = stored.get(p.digest);
+        if (!t) return [];
+        const state = { createdAt: Number(t.created_at), reportAt: t.report_at == null ? null : Number(t.report_at), sig: (t.findings_sig as string | null) ?? null, previous: (t.previous as string | null) ?? null };
+        return [[p.digest, storedPatchText(p, state, sigs.get(p.digest))]];
+      });
+      // the patch texts as parameters of their own (a text[] of them is escaped and parsed again: several times slower)
+      await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
       const holds = b.rejudged.flatMap((r) => r.holds ?? []);
       const clear = holds.filter((h) => h.dueAt === null);
       const set = holds.filter((h) => h.dueAt !== null);
@@ -406,11 +406,12 @@ async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promis
 /**
  * Writes the indexes of several images inside the transaction on `c`, each as a delta: findings that
  * stay (same identity and content) are not rewritten; first-seen times are kept. One statement per
- * table for all images. An image named twice is written once (its last index).
+ * table for all images. An image named twice is written once (its last index). @returns the findings
+ * signature written for each image.
  */
-async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<void> {
+async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<Map<string, string>> {
   const ixs = [...new Map(list.map((ix) => [ix.digest, ix])).values()];
-  if (!ixs.length) return;
+  if (!ixs.length) return new Map();
   const digests = ixs.map((ix) => ix.digest);
   const old = new Map<string, Map<string, { firstSeen: number; body: string }>>();
   // Images whose stored signature is still that of the findings the caller read with it: those are the rows
@@ -466,4 +467,5 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
      ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at, findings_sig = EXCLUDED.findings_sig`,
     [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now, sigs],
   );
+  return new Map(digests.map((d, i) => [d, sigs[i]]));
 }

@@ -14,7 +14,7 @@
  *
  * A patch is stored in one of two forms, told apart by its first key:
  * - full (`{"findings":[…],"vulndb":…,"scannedAt":…,"verdict":…}`): every finding of the report;
- * - delta (`{"delta":1,"removed":[…],"upserts":[…],"vulndb":…,"scannedAt":…,"verdict":…}`): the
+ * - delta (`{"delta":1,"sig":…,"removed":[…],"upserts":[…],"vulndb":…,"scannedAt":…,"verdict":…}`): the
  *   findings are the body's, minus those whose key ({@link findingKey}) is in `removed` or is the key of
  *   an upsert (and minus a repeated key's later findings), plus `upserts`, sorted by {@link compareRisk}.
  *   A pass changes a few findings of an image's few dozen, so a delta is a small share of a full patch
@@ -23,6 +23,9 @@
  * report's findings are known to be those the monitor patched (`ReportPatch.replaces`), the new findings
  * are in risk order with no two different keys tied, and the previous patch is absent or a delta (whose
  * keys the new delta takes over: it is again against the body). Otherwise the full form is written.
+ *
+ * Writing a patch does not write the report's row (a write of it rewrites the body's pages on SQLite and
+ * renumbers it for the monitor's catch-up): the index written with the patch is dated after the body.
  */
 import { compareRisk, findingKey, type Digest, type Evaluation, type Finding, type ScanReport } from '../core/index.js';
 import { findingText } from './finding-text.js';
@@ -43,8 +46,8 @@ export interface ReportPatch {
    * The findings of the stored report this patch replaces, by key, as the monitor read them from the
    * image's index, with the signature the index held for them (`image_index.findings_sig`, read with
    * them). The store writes the patch as a delta against the stored body only when the index still holds
-   * that signature and was made from the stored report as it reads now (its `report_at` is the report's
-   * `created_at`): then the stored report's findings are these. Absent: the full form is written.
+   * that signature and was made from the stored report as it reads now ({@link storedPatchText}): then
+   * the stored report's findings are these. Absent: the full form is written.
    */
   replaces?: { sig: string; findings: Array<{ key: string; finding: Finding }> };
 }
@@ -59,8 +62,10 @@ export function patchText(p: ReportPatch): string {
 export const DELTA_PREFIX = '{"delta":1,';
 
 /** A delta patch as stored. */
-interface DeltaPatch extends Omit<ReportPatch, 'digest' | 'findings' | 'replaces'> {
+export interface DeltaPatch extends Omit<ReportPatch, 'digest' | 'findings' | 'replaces'> {
   delta: 1;
+  /** The signature the index was written with, with this patch (`image_index.findings_sig`). */
+  sig: string | null;
   /** Keys of the body's findings that are gone (or replaced by an upsert). */
   removed: string[];
   /** Findings that are new or whose content differs from the body's finding of their key. */
@@ -68,20 +73,48 @@ interface DeltaPatch extends Omit<ReportPatch, 'digest' | 'findings' | 'replaces
 }
 
 /**
- * The `report_patches.patch` text of `p` over a stored report whose index matched it (`inSync`: see
- * {@link ReportPatch.replaces}) and whose current patch text is `previous` (null: none; only a delta's
- * text is needed, any other value stands for a full patch). A delta when it reads as the full form
- * (module comment), else the full form.
+ * What a store knows of an image when it writes the image's patch, read in the writing transaction
+ * before the image's index is written.
  */
-export function storedPatchText(p: ReportPatch, inSync: boolean, previous: string | null | undefined): string {
-  return (inSync && deltaText(p, previous ?? null)) || patchText(p);
+export interface StoredReportState {
+  /** The stored report's `created_at` (ms): the time it was written whole. */
+  createdAt: number;
+  /** The index's `report_at` and `findings_sig` (null: no index, or no signature kept). */
+  reportAt: number | null;
+  sig: string | null;
+  /** The stored patch: null when none, its text when it is a delta, any other text for a full patch. */
+  previous: string | null;
 }
 
-/** The delta text of `p` (module comment), or undefined when it cannot be one. */
-export function deltaText(p: ReportPatch, previous: string | null): string | undefined {
+/**
+ * The `report_patches.patch` text of `p` over a stored report in state `s`, the index being written
+ * with it getting signature `sigAfter`: a delta when it reads exactly as the full form (module comment),
+ * else the full form. The stored report holds the findings the monitor patched (`p.replaces`) when the
+ * index still holds what the monitor read (`s.sig`) and that index was made from the report as it reads
+ * now: built from the body (its `report_at` is the body's `created_at`, as the catch-up and a whole
+ * write date it) when there is no patch, else written with the stored delta (the delta records the
+ * index's signature; the index has not been written since).
+ */
+export function storedPatchText(p: ReportPatch, s: StoredReportState, sigAfter: string | undefined): string {
+  if (!p.replaces || s.sig === null || s.sig !== p.replaces.sig) return patchText(p);
+  let prev: DeltaPatch | undefined;
+  if (s.previous === null) {
+    if (s.createdAt !== s.reportAt) return patchText(p);
+  } else {
+    if (!s.previous.startsWith(DELTA_PREFIX)) return patchText(p);
+    prev = JSON.parse(s.previous) as DeltaPatch;
+    if (prev.sig !== s.sig) return patchText(p);
+  }
+  return deltaText(p, prev, sigAfter ?? null) ?? patchText(p);
+}
+
+/**
+ * The delta text of `p` over a body whose findings with the previous delta `prev` laid over them (the
+ * body's own when undefined) are `p.replaces`, or undefined when the reader would not read it back as
+ * `p.findings`. `sig`: the signature of the index written with it (the next write's check).
+ */
+export function deltaText(p: ReportPatch, prev: DeltaPatch | undefined, sig: string | null): string | undefined {
   if (!p.replaces) return undefined;
-  if (previous !== null && !previous.startsWith(DELTA_PREFIX)) return undefined;
-  const prev = previous === null ? undefined : (JSON.parse(previous) as DeltaPatch);
   // The reader sorts by risk: only findings already in that order, with no tie but between findings of
   // one key (all of them upserts, kept in their order by the stable sort), read back as given.
   const keys = p.findings.map(findingKey);
@@ -107,7 +140,7 @@ export function deltaText(p: ReportPatch, previous: string | null): string | und
   const removed = new Set<string>();
   for (const k of [...before.keys(), ...(prev?.removed ?? []), ...earlier]) if (!count.has(k)) removed.add(k);
   const upserts = p.findings.filter((_, i) => upsert.has(keys[i]));
-  return `${DELTA_PREFIX}"removed":${JSON.stringify([...removed])},"upserts":[${upserts.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
+  return `${DELTA_PREFIX}"sig":${JSON.stringify(sig)},"removed":${JSON.stringify([...removed])},"upserts":[${upserts.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
 }
 
 /** The findings a delta makes of the body's (module comment). */

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { findingText, TEXT } from './finding-text.js';
-import { DELTA_PREFIX, patchText, storedPatchText } from './report-patch.js';
+import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
 import { writeReport, writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -176,7 +176,8 @@ export class SqliteMonitorStore implements MonitorStore {
    * Writes the index of one image as a delta: findings that stay (same identity and content) are not
    * rewritten, so a re-judgement writes only what changed.
    */
-  private writeIndex(ix: ImageIndex, now: number): void {
+  /** @returns the findings signature written. */
+  private writeIndex(ix: ImageIndex, now: number): string {
     const stored = ix.stored && (this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
     const old = stored ?? new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
     if (ix.packages) {
@@ -201,6 +202,7 @@ export class SqliteMonitorStore implements MonitorStore {
     this.st('INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at, findings_sig = excluded.findings_sig').run(
       ix.digest, ix.vulndbDigest, ix.reportAt, now, sig,
     );
+    return sig;
   }
 
   async indexStates(): Promise<Map<Digest, string | null>> {
@@ -414,20 +416,17 @@ export class SqliteMonitorStore implements MonitorStore {
           for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
           if (r.report) {
             writeReport(this.db, r.report.digest, JSON.stringify(r.report.body), now, prepared);
-          } else if (r.reportPatch) {
-            // the report row keeps its size (its body's pages are not rewritten); the patch has its own row
-            const p = r.reportPatch;
-            // A delta needs the stored report to hold the findings the monitor patched: the index still holds
-            // what was read, and was made from the report as it reads now (report_at = created_at, checked by
-            // the update itself). The previous patch is read only when it is a delta (a few kilobytes).
-            const cur = p.replaces ? (this.st(`SELECT i.findings_sig, i.report_at, (SELECT patch FROM report_patches WHERE digest = i.digest AND substr(patch, 1, ${DELTA_PREFIX.length}) = ?) AS patch, EXISTS (SELECT 1 FROM report_patches WHERE digest = i.digest) AS patched FROM image_index i WHERE i.digest = ?`).get(DELTA_PREFIX, p.digest) as Row | undefined) : undefined;
-            const inSync = !!cur && cur.findings_sig === p.replaces!.sig && this.st('UPDATE reports SET created_at = ? WHERE digest = ? AND created_at = ?').run(now, p.digest, cur.report_at).changes === 1;
-            if (inSync || this.st('UPDATE reports SET created_at = ? WHERE digest = ?').run(now, p.digest).changes === 1) {
-              const text = inSync ? storedPatchText(p, true, cur.patched ? ((cur.patch as string | null) ?? 'full') : null) : patchText(p);
-              this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, text);
-            }
           }
-          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now);
+          // A patch has a row of its own; the report's row is not written (SQLite rewrites a row's body
+          // pages when it writes the row). What a delta needs is read before the index is written.
+          const p = r.report ? undefined : r.reportPatch;
+          const cur = p && (this.st(`SELECT r.created_at, i.report_at, i.findings_sig, CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
+            FROM reports r LEFT JOIN image_index i ON i.digest = r.digest LEFT JOIN report_patches pt ON pt.digest = r.digest WHERE r.digest = ?`).get(DELTA_PREFIX, p.digest) as Row | undefined);
+          const sig = r.index ? this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now) : undefined;
+          if (p && cur) {
+            const state = { createdAt: Number(cur.created_at), reportAt: cur.report_at == null ? null : Number(cur.report_at), sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
+            this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, storedPatchText(p, state, sig));
+          }
           for (const h of r.holds ?? []) {
             if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
             else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);

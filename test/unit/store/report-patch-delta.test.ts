@@ -7,7 +7,8 @@
  * Generated: a body whose findings may list a key twice (a report lists a package instance held twice
  * twice; the monitor's index keeps the first), and steps that remove, re-rate, change and add findings
  * (some findings tied in risk order, some keys repeated, some lists unsorted), each written with
- * `storedPatchText` as a store writes it: in sync or not, over a delta or a full previous patch. After
+ * `storedPatchText` as a store writes it: its index made from the report as it reads or written since
+ * without it (other findings: the patch must then be written whole), over a delta or a full one. After
  * every step the read equals the read of the full patch and the report the monitor wrote whole before
  * patches existed; the steps written as deltas are counted (the property must cover them).
  */
@@ -54,6 +55,11 @@ const finding: fc.Arbitrary<Finding> = fc
     for (const k of Object.keys(out) as Array<keyof Finding>) if (out[k] === undefined) delete out[k];
     return out;
   });
+/** A stand-in for the index's findings signature (src/store/sqlite-monitor.ts findingSetSignature). */
+function sigOf(index: Array<{ key: string; finding: Finding }>): string {
+  return JSON.stringify(index.map((f) => [f.key, f.finding]).sort());
+}
+
 const verdict = fc.record({ decision: fc.constantFrom('allow', 'warn', 'reject'), reasons: fc.array(fc.record({ rule: fc.string(), action: fc.string(), message: fc.string() }), { maxLength: 2 }), policy: fc.record({ name: fc.string(), revision: fc.string() }) });
 
 /** One pass's change of an image's findings, and how the store finds the stored report. */
@@ -85,9 +91,18 @@ describe('store: report patches written as deltas read as full patches', () => {
           const body = JSON.stringify(bodyObject);
           let stored: string | null = null;
           let whole = JSON.parse(body) as ScanReport;
-          for (const s of patches) {
+          // the store's index: its signature, and its report_at (the body's created_at, 0, when made from it)
+          let sig = sigOf(indexOf(bodyObject.findings));
+          let reportAt = 0;
+          for (const [n, s] of patches.entries()) {
             const current = reportOf(body, stored);
-            const index = indexOf(current.findings);
+            let index = indexOf(current.findings);
+            if (!s.inSync) {
+              // the index was written without the report since (it holds other findings than the report)
+              index = index.slice(1).concat(indexOf(s.added.slice(0, 1)));
+              sig = `moved-${n}`;
+              reportAt = -1;
+            }
             const next: Finding[] = [];
             index.forEach((f, i) => {
               const e = s.edits[i] ?? 'keep';
@@ -96,8 +111,12 @@ describe('store: report patches written as deltas read as full patches', () => {
             });
             next.push(...s.added);
             if (!s.unsorted) next.sort(compareRisk);
-            const p: ReportPatch = { digest: 'sha256:x' as Digest, findings: next, vulndb: s.vulndb, scannedAt: s.scannedAt, verdict: s.verdict as ReportPatch['verdict'], replaces: { sig: 'sig', findings: index } };
-            const text = storedPatchText(p, s.inSync, stored);
+            const p: ReportPatch = { digest: 'sha256:x' as Digest, findings: next, vulndb: s.vulndb, scannedAt: s.scannedAt, verdict: s.verdict as ReportPatch['verdict'], replaces: { sig, findings: index } };
+            // written as a store writes it: the index gets the new findings' signature and the pass's time
+            const after = sigOf(indexOf(next));
+            const text = storedPatchText(p, { createdAt: 0, reportAt, sig, previous: stored === null || stored.startsWith(DELTA_PREFIX) ? stored : '' }, after);
+            sig = after;
+            reportAt = 1000 + n;
             steps++;
             if (text.startsWith(DELTA_PREFIX)) deltas++;
             whole = wholeOf(whole, p);
@@ -123,7 +142,7 @@ describe('store: report patches written as deltas read as full patches', () => {
     const added: Finding = { ...base[0], id: 'NEW-1', aliases: ['CVE-2025-1'], package: 'newpkg' };
     const next = [...base.slice(1), added].sort(compareRisk);
     const p: ReportPatch = { digest: 'sha256:x' as Digest, findings: next, vulndb: { builtAt: null, digest: 'd' }, scannedAt: 't', verdict: { decision: 'allow', reasons: [], policy: { name: 'n', revision: 'r' } } as unknown as ReportPatch['verdict'], replaces: { sig: 's', findings: indexOf(base) } };
-    const delta = storedPatchText(p, true, null);
+    const delta = storedPatchText(p, { createdAt: 5, reportAt: 5, sig: 's', previous: null }, 't');
     expect(delta.startsWith(DELTA_PREFIX)).to.equal(true);
     expect(delta.length).to.be.lessThan(patchText(p).length / 8);
     const body = JSON.stringify({ target: 't', findings: base, complete: true });
