@@ -286,11 +286,11 @@ export class PostgresMonitorStore implements MonitorStore {
       // A patch only over a stored report, whose row is locked (FOR SHARE: a whole write of it waits for
       // this transaction, then clears the patch) but not written (a write renumbers it for the catch-up
       // and versions the row). What a delta needs (src/store/report-patch.ts) is read before the indexes
-      // are written: the report's created_at, the index's report_at and signature, and the previous patch
+      // are written: whether the report's created_at is the index's report_at, the index's signature, and the previous patch
       // when it is a delta (a prefix test reads a few bytes of a full one).
       const stored = patches.length
         ? new Map((await c.query(
-          `SELECT r.digest, r.created_at, i.report_at, i.findings_sig, CASE WHEN p.digest IS NULL THEN NULL WHEN left(p.patch, ${DELTA_PREFIX.length}) = $2 THEN p.patch ELSE '' END AS previous
+          `SELECT r.digest, r.created_at = i.report_at AS from_body, i.findings_sig, CASE WHEN p.digest IS NULL THEN NULL WHEN left(p.patch, ${DELTA_PREFIX.length}) = $2 THEN p.patch ELSE '' END AS previous
            FROM reports r LEFT JOIN image_index i ON i.digest = r.digest LEFT JOIN report_patches p ON p.digest = r.digest
            WHERE r.digest = ANY($1::text[]) ORDER BY r.digest FOR SHARE OF r`,
           [patches.map((p) => p.digest), DELTA_PREFIX],
@@ -300,7 +300,7 @@ export class PostgresMonitorStore implements MonitorStore {
       const rows = patches.flatMap((p) => {
         const t = stored.get(p.digest);
         if (!t) return [];
-        const state = { createdAt: Number(t.created_at), reportAt: t.report_at == null ? null : Number(t.report_at), sig: (t.findings_sig as string | null) ?? null, previous: (t.previous as string | null) ?? null };
+        const state = { fromBody: t.from_body === true, sig: (t.findings_sig as string | null) ?? null, previous: (t.previous as string | null) ?? null };
         return [[p.digest, storedPatchText(p, state, sigs.get(p.digest))]];
       });
       // the patch texts as parameters of their own (a text[] of them is escaped and parsed again: several times slower)

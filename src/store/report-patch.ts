@@ -77,10 +77,12 @@ export interface DeltaPatch extends Omit<ReportPatch, 'digest' | 'findings' | 'r
  * before the image's index is written.
  */
 export interface StoredReportState {
-  /** The stored report's `created_at` (ms): the time it was written whole. */
-  createdAt: number;
-  /** The index's `report_at` and `findings_sig` (null: no index, or no signature kept). */
-  reportAt: number | null;
+  /**
+   * The index's `report_at` is the stored report's `created_at` (the time it was written whole), as
+   * the catch-up and a whole write date an index made from that report.
+   */
+  fromBody: boolean;
+  /** The index's `findings_sig` (null: no index, or no signature kept). */
   sig: string | null;
   /** The stored patch: null when none, its text when it is a delta, any other text for a full patch. */
   previous: string | null;
@@ -91,15 +93,14 @@ export interface StoredReportState {
  * with it getting signature `sigAfter`: a delta when it reads exactly as the full form (module comment),
  * else the full form. The stored report holds the findings the monitor patched (`p.replaces`) when the
  * index still holds what the monitor read (`s.sig`) and that index was made from the report as it reads
- * now: built from the body (its `report_at` is the body's `created_at`, as the catch-up and a whole
- * write date it) when there is no patch, else written with the stored delta (the delta records the
- * index's signature; the index has not been written since).
+ * now: built from the body (`s.fromBody`) when there is no patch, else written with the stored delta
+ * (the delta records the index's signature; the index has not been written since).
  */
 export function storedPatchText(p: ReportPatch, s: StoredReportState, sigAfter: string | undefined): string {
   if (!p.replaces || s.sig === null || s.sig !== p.replaces.sig) return patchText(p);
   let prev: DeltaPatch | undefined;
   if (s.previous === null) {
-    if (s.createdAt !== s.reportAt) return patchText(p);
+    if (!s.fromBody) return patchText(p);
   } else {
     if (!s.previous.startsWith(DELTA_PREFIX)) return patchText(p);
     prev = JSON.parse(s.previous) as DeltaPatch;

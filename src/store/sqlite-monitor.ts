@@ -59,7 +59,8 @@ export function findingsDelta(findings: IndexedFinding[], old: Map<string, { fir
     if (keep.has(f.key)) continue;
     keep.add(f.key);
     const body = findingText(f.finding);
-    lines.push(signatureLine(f.key, body));
+    // the line made once per finding object: most findings of a pass are objects shared by many images
+    lines.push(lineOf(f.key, f.finding));
     const was = old.get(f.key);
     if (was && was.body === body) continue;
     write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now, existed: was !== undefined });
@@ -420,11 +421,15 @@ export class SqliteMonitorStore implements MonitorStore {
           // A patch has a row of its own; the report's row is not written (SQLite rewrites a row's body
           // pages when it writes the row). What a delta needs is read before the index is written.
           const p = r.report ? undefined : r.reportPatch;
-          const cur = p && (this.st(`SELECT r.created_at, i.report_at, i.findings_sig, CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
-            FROM reports r LEFT JOIN image_index i ON i.digest = r.digest LEFT JOIN report_patches pt ON pt.digest = r.digest WHERE r.digest = ?`).get(DELTA_PREFIX, p.digest) as Row | undefined);
+          // Only index entries of `reports` are read (its created_at in the row sits after the body's pages):
+          // the report exists (primary key), and its created_at is the index's report_at (reports_by_created,
+          // named: the planner would take the primary key, whose row lookup walks the body).
+          const cur = p && (this.st(`SELECT i.findings_sig, EXISTS (SELECT 1 FROM reports r INDEXED BY reports_by_created WHERE r.created_at = i.report_at AND r.digest = i.digest) AS from_body,
+              CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
+            FROM (SELECT ? AS digest) d JOIN reports r ON r.digest = d.digest LEFT JOIN image_index i ON i.digest = d.digest LEFT JOIN report_patches pt ON pt.digest = d.digest`).get(DELTA_PREFIX, p.digest) as Row | undefined);
           const sig = r.index ? this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now) : undefined;
           if (p && cur) {
-            const state = { createdAt: Number(cur.created_at), reportAt: cur.report_at == null ? null : Number(cur.report_at), sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
+            const state = { fromBody: cur.from_body === 1, sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
             this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, storedPatchText(p, state, sig));
           }
           for (const h of r.holds ?? []) {

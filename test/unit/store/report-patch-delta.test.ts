@@ -114,7 +114,7 @@ describe('store: report patches written as deltas read as full patches', () => {
             const p: ReportPatch = { digest: 'sha256:x' as Digest, findings: next, vulndb: s.vulndb, scannedAt: s.scannedAt, verdict: s.verdict as ReportPatch['verdict'], replaces: { sig, findings: index } };
             // written as a store writes it: the index gets the new findings' signature and the pass's time
             const after = sigOf(indexOf(next));
-            const text = storedPatchText(p, { createdAt: 0, reportAt, sig, previous: stored === null || stored.startsWith(DELTA_PREFIX) ? stored : '' }, after);
+            const text = storedPatchText(p, { fromBody: reportAt === 0, sig, previous: stored === null || stored.startsWith(DELTA_PREFIX) ? stored : '' }, after);
             sig = after;
             reportAt = 1000 + n;
             steps++;
@@ -142,7 +142,7 @@ describe('store: report patches written as deltas read as full patches', () => {
     const added: Finding = { ...base[0], id: 'NEW-1', aliases: ['CVE-2025-1'], package: 'newpkg' };
     const next = [...base.slice(1), added].sort(compareRisk);
     const p: ReportPatch = { digest: 'sha256:x' as Digest, findings: next, vulndb: { builtAt: null, digest: 'd' }, scannedAt: 't', verdict: { decision: 'allow', reasons: [], policy: { name: 'n', revision: 'r' } } as unknown as ReportPatch['verdict'], replaces: { sig: 's', findings: indexOf(base) } };
-    const delta = storedPatchText(p, { createdAt: 5, reportAt: 5, sig: 's', previous: null }, 't');
+    const delta = storedPatchText(p, { fromBody: true, sig: 's', previous: null }, 't');
     expect(delta.startsWith(DELTA_PREFIX)).to.equal(true);
     expect(delta.length).to.be.lessThan(patchText(p).length / 8);
     const body = JSON.stringify({ target: 't', findings: base, complete: true });
