@@ -363,7 +363,7 @@ export class Monitor {
       }
       let id = `db:${digest}`;
       for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
-      const stats = await this.pass('db', id, db);
+      const stats = await this.pass('db', id, db, undefined, states);
       stats.indexed += indexed;
       if (!stats.skipped) this.doneFor = digest;
       await this.dueHolds();
@@ -444,7 +444,11 @@ export class Monitor {
     return this.pass('all', `grace:${this.now()}`, db, [...new Set(due.map((d) => d.digest))].sort());
   }
 
-  private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[]): Promise<MonitorStats> {
+  /**
+   * `states`: the index states the caller read after its catch-up (the pass reads them again only when
+   * its own catch-up indexed something).
+   */
+  private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[], states?: Map<Digest, string | null>): Promise<MonitorStats> {
     const t0 = performance.now();
     const store = this.o.store;
     const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, patched: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, ms: 0 };
@@ -460,7 +464,7 @@ export class Monitor {
       let patches = new Map<Digest, ImagePatch>();
       let candidates: Digest[];
       if (only) candidates = only;
-      else if (kind === 'db' && db) ({ digests: candidates, patches } = await this.dbCandidates(db, stats));
+      else if (kind === 'db' && db) ({ digests: candidates, patches } = await this.dbCandidates(db, stats, stats.indexed ? undefined : states));
       else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
@@ -551,9 +555,10 @@ export class Monitor {
    * matched once per pass, whatever number of images hold it. `patches`: the images that can be judged
    * by patching their stored verdicts ({@link patchable}), with their new findings on the changed pairs.
    */
-  private async dbCandidates(db: VulnDb, stats: MonitorStats): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch> }> {
+  private async dbCandidates(db: VulnDb, stats: MonitorStats, known?: Map<Digest, string | null>): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch> }> {
     const store = this.o.store;
-    const states = await store.monitor.indexStates();
+    // every image's index state: read once per tick (with 10,000 images, a read of every index row)
+    const states = known ?? (await store.monitor.indexStates());
     const rec = db.digestRecord();
     const out = new Set<Digest>();
     const patches = new Map<Digest, ImagePatch>();
@@ -590,7 +595,9 @@ export class Monitor {
       };
       const fresh = new Map<Digest, IndexedFinding[]>();
       const entries = new Map<Digest, IndexedPackages[]>();
-      for (const { digest, entry } of await store.monitor.packagesUnder(pairs)) {
+      // both reads at once (PostgreSQL: two pooled connections, one round trip of waiting)
+      const [under, stored] = await Promise.all([store.monitor.packagesUnder(pairs), store.monitor.findingsUnder(pairs)]);
+      for (const { digest, entry } of under) {
         if (states.get(digest) !== rec.previous) continue;
         const found: IndexedFinding[] = [];
         for (const p of entry.packages) for (const { key, finding } of matchOne(p, entry.os, entry.platform)) found.push({ key, pkg: entry.pkg, finding });
@@ -602,7 +609,7 @@ export class Monitor {
         else entries.set(digest, [entry]);
       }
       const old = new Map<Digest, Finding[]>();
-      for (const f of await store.monitor.findingsUnder(pairs)) {
+      for (const f of stored) {
         if (states.get(f.digest) !== rec.previous) continue;
         const l = old.get(f.digest);
         if (l) l.push(f.finding);
