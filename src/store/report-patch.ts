@@ -118,29 +118,42 @@ export function deltaText(p: ReportPatch, prev: DeltaPatch | undefined, sig: str
   if (!p.replaces) return undefined;
   // The reader sorts by risk: only findings already in that order, with no tie but between findings of
   // one key (all of them upserts, kept in their order by the stable sort), read back as given.
-  const keys = p.findings.map(findingKey);
-  for (let i = 1; i < keys.length; i++) {
+  // What the stored report holds per key now: the monitor's findings (the index, first of a key wins).
+  // Findings the patch keeps are those very objects, whose keys are known and whose text is theirs.
+  const before = new Map<string, Finding>();
+  const known = new Map<Finding, string>();
+  for (const f of p.replaces.findings) {
+    if (before.has(f.key)) continue;
+    before.set(f.key, f.finding);
+    known.set(f.finding, f.key);
+  }
+  const n = p.findings.length;
+  const keys = new Array<string>(n);
+  for (let i = 0; i < n; i++) keys[i] = known.get(p.findings[i]) ?? findingKey(p.findings[i]);
+  // The reader sorts by risk: only findings already in that order, with no tie but between findings of
+  // one key (all of them upserts, kept in their order by the stable sort), read back as given.
+  for (let i = 1; i < n; i++) {
     const c = compareRisk(p.findings[i - 1], p.findings[i]);
     if (c > 0 || (c === 0 && keys[i - 1] !== keys[i])) return undefined;
   }
-  // What the stored report holds per key now: the monitor's findings (the index, first of a key wins)
-  const before = new Map<string, string>();
-  for (const f of p.replaces.findings) if (!before.has(f.key)) before.set(f.key, findingText(f.finding));
   // Findings the body lacks or holds otherwise: new or changed now, upserts of the previous delta (the
   // body never held them), and every finding of a repeated key (the body's copy is dropped).
-  const upsert = new Set<string>();
   const count = new Map<string, number>();
   for (const k of keys) count.set(k, (count.get(k) ?? 0) + 1);
   const earlier = new Set(prev ? prev.upserts.map(findingKey) : []);
-  p.findings.forEach((f, i) => {
+  const upserts: Finding[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = p.findings[i];
     const k = keys[i];
-    if (earlier.has(k) || count.get(k)! > 1 || before.get(k) !== findingText(f)) upsert.add(k);
-  });
+    const was = before.get(k);
+    if (earlier.has(k) || count.get(k)! > 1 || (was !== f && (was === undefined || findingText(was) !== findingText(f)))) upserts.push(f);
+  }
   // The body's findings no longer present: those of the stored report, and those the previous delta
   // removed or replaced (the body still holds them).
   const removed = new Set<string>();
-  for (const k of [...before.keys(), ...(prev?.removed ?? []), ...earlier]) if (!count.has(k)) removed.add(k);
-  const upserts = p.findings.filter((_, i) => upsert.has(keys[i]));
+  for (const k of before.keys()) if (!count.has(k)) removed.add(k);
+  for (const k of prev?.removed ?? []) if (!count.has(k)) removed.add(k);
+  for (const k of earlier) if (!count.has(k)) removed.add(k);
   return `${DELTA_PREFIX}"sig":${JSON.stringify(sig)},"removed":${JSON.stringify([...removed])},"upserts":[${upserts.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
 }
 
