@@ -507,10 +507,13 @@ export class Monitor {
         // A database pass judges images its change touched (nearly all of them change): their findings are
         // read with the chunk. A full pass judges every image, most of them unchanged: only signatures are
         // read, and an image's findings only when its new ones differ.
+        const toPatch = chunk.filter((d) => patches.has(d));
+        // read with the chunk's other reads (PostgreSQL: another pooled connection)
+        const reports = toPatch.length ? store.monitor.reportKeys(toPatch) : undefined;
+        reports?.catch(() => undefined);
         const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)), scans);
         ctx.memo = memo;
-        const toPatch = chunk.filter((d) => patches.has(d));
-        if (toPatch.length) ctx.reports = await store.monitor.reportKeys(toPatch);
+        if (reports) ctx.reports = await reports;
         for (const digest of chunk) {
           const patch = patches.get(digest);
           let out = patch && db ? await this.patch(digest, patch, ctx, run, db, stats) : 'full';

@@ -186,7 +186,7 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async reportKeys(digests: Digest[]): Promise<Set<Digest>> {
     if (!digests.length) return new Set();
-    const r = await this.q('report keys', 'SELECT digest FROM reports WHERE digest = ANY($1::text[])', [digests]);
+    const r = await this.q('report keys', 'SELECT digest FROM reports WHERE digest = ANY($1::text[])', [digests], 'pushgate_report_keys');
     return new Set(r.rows.map((x) => String(x.digest) as Digest));
   }
 
