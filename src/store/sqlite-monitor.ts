@@ -178,8 +178,10 @@ export class SqliteMonitorStore implements MonitorStore {
    * rewritten, so a re-judgement writes only what changed.
    */
   /** @returns the findings signature written. */
-  private writeIndex(ix: ImageIndex, now: number): string {
-    const stored = ix.stored && (this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
+  private writeIndex(ix: ImageIndex, now: number, read?: { sig: string | null }): string {
+    // `read`: the index row's signature, read already in this transaction
+    const sigNow = ix.stored && (read ? read.sig : ((this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig ?? null));
+    const stored = ix.stored && sigNow === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
     const old = stored ?? new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
     if (ix.packages) {
       this.st('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
@@ -427,7 +429,7 @@ export class SqliteMonitorStore implements MonitorStore {
           const cur = p && (this.st(`SELECT i.findings_sig, EXISTS (SELECT 1 FROM reports r INDEXED BY reports_by_created WHERE r.created_at = i.report_at AND r.digest = i.digest) AS from_body,
               CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
             FROM (SELECT ? AS digest) d JOIN reports r ON r.digest = d.digest LEFT JOIN image_index i ON i.digest = d.digest LEFT JOIN report_patches pt ON pt.digest = d.digest`).get(DELTA_PREFIX, p.digest) as Row | undefined);
-          const sig = r.index ? this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now) : undefined;
+          const sig = r.index ? this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now, cur && r.index.digest === p?.digest ? { sig: (cur.findings_sig as string | null) ?? null } : undefined) : undefined;
           if (p && cur) {
             const state = { fromBody: cur.from_body === 1, sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
             this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, storedPatchText(p, state, sig));
