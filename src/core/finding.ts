@@ -88,6 +88,22 @@ export interface SeverityRating {
 }
 
 /**
+ * Identity of a package instance: platform, path, name, version (of a package, or of the package a
+ * finding is on).
+ */
+export function packageInstance(x: { platform?: string; path: string; name?: string; package?: string; version?: string; installedVersion?: string }): string {
+  return `${x.platform ?? ''}\u001f${x.path}\u001f${x.name ?? x.package}\u001f${x.version ?? x.installedVersion}`;
+}
+
+/**
+ * Identity of a finding within an image: its package instance and advisory id (the monitor's index
+ * keys, src/monitor/image-index.ts; report patches name findings by it, src/store/report-patch.ts).
+ */
+export function findingKey(f: Finding): string {
+  return `${packageInstance(f)}\u001f${f.id}`;
+}
+
+/**
  * Risk order, highest first: in the KEV catalog, then higher EPSS score, then higher CVSS score, then
  * higher severity word; ties by id, then package, installed version, path and platform (a total order
  * over a report's findings, so the same findings sort the same whatever order they were found in: the

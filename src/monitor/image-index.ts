@@ -4,7 +4,7 @@
  * mapped to the images it can touch and a re-judgement is told apart into new, resolved and
  * re-rated findings.
  */
-import { severityRank, type Digest, type Finding, type Package, type ScanReport } from '../core/index.js';
+import { findingKey, packageInstance as instanceOf, severityRank, type Digest, type Finding, type Package, type ScanReport } from '../core/index.js';
 import type { ImageScan } from '../scan/engine.js';
 import type { ImageIndex, IndexedFinding, IndexedPackages } from '../store/index.js';
 import { advisoryKeys } from '../vulndb/index.js';
@@ -20,15 +20,8 @@ function slim(p: Package): Package {
   return out;
 }
 
-/** Identity of a package instance: platform, path, name, version. */
-function instanceOf(x: { platform?: string; path: string; name?: string; package?: string; version?: string; installedVersion?: string }): string {
-  return `${x.platform ?? ''}\u001f${x.path}\u001f${x.name ?? x.package}\u001f${x.version ?? x.installedVersion}`;
-}
-
-/** Identity of a finding within an image: its package instance and advisory id. */
-export function findingKey(f: Finding): string {
-  return `${instanceOf(f)}\u001f${f.id}`;
-}
+// the identities live in core: report patches (src/store/report-patch.ts) name findings by key too
+export { findingKey } from '../core/index.js';
 
 /**
  * The packages of a scan per platform, grouped by advisory pair; a package the matcher skips is left out.

@@ -372,7 +372,7 @@ export class Monitor {
       }
       let id = `db:${digest}`;
       for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
-      const stats = await this.pass('db', id, db);
+      const stats = await this.pass('db', id, db, undefined, states);
       stats.indexed += indexed;
       // superseded images may be indexed under another database now: the next tick looks at the index again
       if (!stats.skipped && !stats.superseded) this.doneFor = digest;
@@ -454,7 +454,11 @@ export class Monitor {
     return this.pass('all', `grace:${this.now()}`, db, [...new Set(due.map((d) => d.digest))].sort());
   }
 
-  private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[]): Promise<MonitorStats> {
+  /**
+   * `states`: the index states the caller read after its catch-up (the pass reads them again only when
+   * its own catch-up indexed something).
+   */
+  private async pass(kind: MonitorRunKind, id: string, db: VulnDb | undefined, only?: Digest[], states?: Map<Digest, string | null>): Promise<MonitorStats> {
     const t0 = performance.now();
     const store = this.o.store;
     const stats: MonitorStats = { run: id, kind, indexed: 0, matched: 0, rejudged: 0, patched: 0, changed: 0, newFindings: 0, resolvedFindings: 0, noScan: 0, enforced: 0, superseded: 0, ms: 0 };
@@ -470,7 +474,7 @@ export class Monitor {
       let patches = new Map<Digest, ImagePatch>();
       let candidates: Digest[];
       if (only) candidates = only;
-      else if (kind === 'db' && db) ({ digests: candidates, patches } = await this.dbCandidates(db, stats));
+      else if (kind === 'db' && db) ({ digests: candidates, patches } = await this.dbCandidates(db, stats, stats.indexed ? undefined : states));
       else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
@@ -532,10 +536,13 @@ export class Monitor {
         // A database pass judges images its change touched (nearly all of them change): their findings are
         // read with the chunk. A full pass judges every image, most of them unchanged: only signatures are
         // read, and an image's findings only when its new ones differ.
+        const toPatch = chunk.filter((d) => patches.has(d));
+        // read with the chunk's other reads (PostgreSQL: another pooled connection)
+        const reports = toPatch.length ? store.monitor.reportKeys(toPatch) : undefined;
+        reports?.catch(() => undefined);
         const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)), scans);
         ctx.memo = memo;
-        const toPatch = chunk.filter((d) => patches.has(d));
-        if (toPatch.length) ctx.reports = await store.monitor.reportKeys(toPatch);
+        if (reports) ctx.reports = await reports;
         for (const digest of chunk) {
           const patch = patches.get(digest);
           let out = patch && db ? await this.patch(digest, patch, ctx, run, db, stats) : 'full';
@@ -587,9 +594,10 @@ export class Monitor {
    * matched once per pass, whatever number of images hold it. `patches`: the images that can be judged
    * by patching their stored verdicts ({@link patchable}), with their new findings on the changed pairs.
    */
-  private async dbCandidates(db: VulnDb, stats: MonitorStats): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch> }> {
+  private async dbCandidates(db: VulnDb, stats: MonitorStats, known?: Map<Digest, string | null>): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch> }> {
     const store = this.o.store;
-    const states = await store.monitor.indexStates();
+    // every image's index state: read once per tick (with 10,000 images, a read of every index row)
+    const states = known ?? (await store.monitor.indexStates());
     const rec = db.digestRecord();
     const out = new Set<Digest>();
     const patches = new Map<Digest, ImagePatch>();
@@ -626,7 +634,9 @@ export class Monitor {
       };
       const fresh = new Map<Digest, IndexedFinding[]>();
       const entries = new Map<Digest, IndexedPackages[]>();
-      for (const { digest, entry } of await store.monitor.packagesUnder(pairs)) {
+      // both reads at once (PostgreSQL: two pooled connections, one round trip of waiting)
+      const [under, stored] = await Promise.all([store.monitor.packagesUnder(pairs), store.monitor.findingsUnder(pairs)]);
+      for (const { digest, entry } of under) {
         if (states.get(digest) !== rec.previous) continue;
         const found: IndexedFinding[] = [];
         for (const p of entry.packages) for (const { key, finding } of matchOne(p, entry.os, entry.platform)) found.push({ key, pkg: entry.pkg, finding });
@@ -638,7 +648,7 @@ export class Monitor {
         else entries.set(digest, [entry]);
       }
       const old = new Map<Digest, Finding[]>();
-      for (const f of await store.monitor.findingsUnder(pairs)) {
+      for (const f of stored) {
         if (states.get(f.digest) !== rec.previous) continue;
         const l = old.get(f.digest);
         if (l) l.push(f.finding);
@@ -878,14 +888,16 @@ export class Monitor {
     const last = plan[plan.length - 1];
     const mapping = selectMapping(policy, { registry: last.before.registry, repository: last.before.repository });
     const chosen = last.evaluations[mapping.ruleSet]!;
+    const sig = ctx.storedSignatures?.get(digest);
     const reportPatch: ReportPatch = {
       digest,
       findings,
       vulndb,
       scannedAt: new Date().toISOString(),
       verdict: { decision: applyMode(chosen.decision, mapping.mode), reasons: chosen.reasons, policy: judgedBy },
+      // what the stored report holds when its index is as read: the store may then write only what changed
+      ...(sig !== undefined ? { replaces: { sig, findings: oldIndex } } : {}),
     };
-    const sig = ctx.storedSignatures?.get(digest);
     const index: ImageIndex = { digest, vulndbDigest: db.contentDigest ?? null, reportAt: now, findings: withFirstSeen(indexed, firstSeen, now), ...(sig !== undefined ? { stored: { sig, findings: oldIndex } } : {}) };
     return {
       write: { ...out, reportPatch, index, ...(this.o.notifier && notices.length ? { notices } : {}), ...(children.size ? { read: [...children.values()].map((c) => c.marks) } : {}) },

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
-import { patchText } from './report-patch.js';
+import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
 /**
@@ -185,7 +185,7 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async reportKeys(digests: Digest[]): Promise<Set<Digest>> {
     if (!digests.length) return new Set();
-    const r = await this.q('report keys', 'SELECT digest FROM reports WHERE digest = ANY($1::text[])', [digests]);
+    const r = await this.q('report keys', 'SELECT digest FROM reports WHERE digest = ANY($1::text[])', [digests], 'pushgate_report_keys');
     return new Set(r.rows.map((x) => String(x.digest) as Digest));
   }
 
@@ -319,14 +319,28 @@ export class PostgresMonitorStore implements MonitorStore {
         await c.query('DELETE FROM report_patches WHERE digest = ANY($1::text[])', [reports.map((r) => r.digest)]);
       }
       const patches = b.rejudged.flatMap((r) => (r.reportPatch && !r.report ? [r.reportPatch] : []));
-      if (patches.length) {
-        // a patch only over a stored report (as an UPDATE of it would be); the patch texts as parameters of
-        // their own (a text[] of them is escaped and parsed again: several times slower)
-        const touched = new Set((await c.query('UPDATE reports SET created_at = $1 WHERE digest = ANY($2::text[]) RETURNING digest', [now, patches.map((p) => p.digest)])).rows.map((r) => String(r.digest)));
-        const rows = patches.filter((p) => touched.has(p.digest)).map((p) => [p.digest, patchText(p)]);
-        await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
-      }
-      await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
+      // A patch only over a stored report, whose row is locked (FOR SHARE: a whole write of it waits for
+      // this transaction, then clears the patch) but not written (a write renumbers it for the catch-up
+      // and versions the row). What a delta needs (src/store/report-patch.ts) is read before the indexes
+      // are written: whether the report's created_at is the index's report_at, the index's signature, and the previous patch
+      // when it is a delta (a prefix test reads a few bytes of a full one).
+      const stored = patches.length
+        ? new Map((await c.query(
+          `SELECT r.digest, r.created_at = i.report_at AS from_body, i.findings_sig, CASE WHEN p.digest IS NULL THEN NULL WHEN left(p.patch, ${DELTA_PREFIX.length}) = $2 THEN p.patch ELSE '' END AS previous
+           FROM reports r LEFT JOIN image_index i ON i.digest = r.digest LEFT JOIN report_patches p ON p.digest = r.digest
+           WHERE r.digest = ANY($1::text[]) ORDER BY r.digest FOR SHARE OF r`,
+          [patches.map((p) => p.digest), DELTA_PREFIX],
+        )).rows.map((r) => [String(r.digest), r]))
+        : new Map<string, Record<string, unknown>>();
+      const sigs = await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
+      const rows = patches.flatMap((p) => {
+        const t = stored.get(p.digest);
+        if (!t) return [];
+        const state = { fromBody: t.from_body === true, sig: (t.findings_sig as string | null) ?? null, previous: (t.previous as string | null) ?? null };
+        return [[p.digest, storedPatchText(p, state, sigs.get(p.digest))]];
+      });
+      // the patch texts as parameters of their own (a text[] of them is escaped and parsed again: several times slower)
+      await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
       const holds = b.rejudged.flatMap((r) => r.holds ?? []);
       const clear = holds.filter((h) => h.dueAt === null);
       const set = holds.filter((h) => h.dueAt !== null);
@@ -430,11 +444,12 @@ async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promis
 /**
  * Writes the indexes of several images inside the transaction on `c`, each as a delta: findings that
  * stay (same identity and content) are not rewritten; first-seen times are kept. One statement per
- * table for all images. An image named twice is written once (its last index).
+ * table for all images. An image named twice is written once (its last index). @returns the findings
+ * signature written for each image.
  */
-async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<void> {
+async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<Map<string, string>> {
   const ixs = [...new Map(list.map((ix) => [ix.digest, ix])).values()];
-  if (!ixs.length) return;
+  if (!ixs.length) return new Map();
   const digests = ixs.map((ix) => ix.digest);
   const old = new Map<string, Map<string, { firstSeen: number; body: string }>>();
   // Images whose stored signature is still that of the findings the caller read with it: those are the rows
@@ -490,4 +505,5 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
      ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at, findings_sig = EXCLUDED.findings_sig`,
     [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now, sigs],
   );
+  return new Map(digests.map((d, i) => [d, sigs[i]]));
 }

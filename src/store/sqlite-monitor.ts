@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { findingText, TEXT } from './finding-text.js';
-import { patchText } from './report-patch.js';
+import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
 import { writeReport, writeVerdict } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
@@ -59,7 +59,8 @@ export function findingsDelta(findings: IndexedFinding[], old: Map<string, { fir
     if (keep.has(f.key)) continue;
     keep.add(f.key);
     const body = findingText(f.finding);
-    lines.push(signatureLine(f.key, body));
+    // the line made once per finding object: most findings of a pass are objects shared by many images
+    lines.push(lineOf(f.key, f.finding));
     const was = old.get(f.key);
     if (was && was.body === body) continue;
     write.push({ f, body, firstSeen: was?.firstSeen ?? f.firstSeen ?? now, existed: was !== undefined });
@@ -228,8 +229,11 @@ export class SqliteMonitorStore implements MonitorStore {
    * Writes the index of one image as a delta: findings that stay (same identity and content) are not
    * rewritten, so a re-judgement writes only what changed.
    */
-  private writeIndex(ix: ImageIndex, now: number): void {
-    const stored = ix.stored && (this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
+  /** @returns the findings signature written. */
+  private writeIndex(ix: ImageIndex, now: number, read?: { sig: string | null }): string {
+    // `read`: the index row's signature, read already in this transaction
+    const sigNow = ix.stored && (read ? read.sig : ((this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig ?? null));
+    const stored = ix.stored && sigNow === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
     const old = stored ?? new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
     if (ix.packages) {
       this.st('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
@@ -253,6 +257,7 @@ export class SqliteMonitorStore implements MonitorStore {
     this.st('INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at, findings_sig = excluded.findings_sig').run(
       ix.digest, ix.vulndbDigest, ix.reportAt, now, sig,
     );
+    return sig;
   }
 
   async indexStates(): Promise<Map<Digest, string | null>> {
@@ -501,13 +506,21 @@ export class SqliteMonitorStore implements MonitorStore {
           for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
           if (r.report) {
             writeReport(this.db, r.report.digest, JSON.stringify(r.report.body), now, prepared);
-          } else if (r.reportPatch) {
-            // the report row keeps its size (its body's pages are not rewritten); the patch has its own row
-            if (this.st('UPDATE reports SET created_at = ? WHERE digest = ?').run(now, r.reportPatch.digest).changes === 1) {
-              this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(r.reportPatch.digest, patchText(r.reportPatch));
-            }
           }
-          if (r.index) this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now);
+          // A patch has a row of its own; the report's row is not written (SQLite rewrites a row's body
+          // pages when it writes the row). What a delta needs is read before the index is written.
+          const p = r.report ? undefined : r.reportPatch;
+          // Only index entries of `reports` are read (its created_at in the row sits after the body's pages):
+          // the report exists (primary key), and its created_at is the index's report_at (reports_by_created,
+          // named: the planner would take the primary key, whose row lookup walks the body).
+          const cur = p && (this.st(`SELECT i.findings_sig, EXISTS (SELECT 1 FROM reports r INDEXED BY reports_by_created WHERE r.created_at = i.report_at AND r.digest = i.digest) AS from_body,
+              CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
+            FROM (SELECT ? AS digest) d JOIN reports r ON r.digest = d.digest LEFT JOIN image_index i ON i.digest = d.digest LEFT JOIN report_patches pt ON pt.digest = d.digest`).get(DELTA_PREFIX, p.digest) as Row | undefined);
+          const sig = r.index ? this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now, cur && r.index.digest === p?.digest ? { sig: (cur.findings_sig as string | null) ?? null } : undefined) : undefined;
+          if (p && cur) {
+            const state = { fromBody: cur.from_body === 1, sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
+            this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, storedPatchText(p, state, sig));
+          }
           for (const h of r.holds ?? []) {
             if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
             else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
