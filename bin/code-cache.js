@@ -29,7 +29,7 @@ const MAGIC = Buffer.from('pushgate-code-cache-1\n');
 /**
  * The cache file of `source` for `command` under `dir`: `<command>-<runtime>-<key>.bin`, where
  * `runtime` is a sha256 (hex, 8 digits) of the Node and V8 versions, the architecture and node's
- * flags, and `key` one (40 digits) of those and the script's bytes. A new build replaces the file of
+ * flags (command line and NODE_OPTIONS), and `key` one (40 digits) of those and the script's bytes. A new build replaces the file of
  * the same command and runtime ({@link writeCache}); another Node or other flags keep their own.
  * @param {string} dir
  * @param {Buffer} source the script's bytes
@@ -37,7 +37,9 @@ const MAGIC = Buffer.from('pushgate-code-cache-1\n');
  * @returns {string}
  */
 export function cacheFileOf(dir, source, command) {
-  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0`;
+  // NODE_OPTIONS too: its V8 flags (--max-old-space-size, …) are not in execArgv, yet V8 rejects data
+  // made under other flags; without it, runs with and without them would rewrite one file in turn.
+  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}\0`;
   const r = crypto.createHash('sha256').update(runtime).digest('hex').slice(0, 8);
   const k = crypto.createHash('sha256').update(`${runtime}${command}\0`).update(source).digest('hex').slice(0, 40);
   return path.join(dir, `${command}-${r}-${k}.bin`);

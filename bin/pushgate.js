@@ -65,11 +65,12 @@ const bundle = path.join(root, 'dist', 'chunks', 'cli.cjs');
 /**
  * Node without a compile cache (20): runs dist/chunks/cli.cjs, the same command line as dist/cli/main.js
  * in one CommonJS file, through a V8 code cache in the user's cache directory (./code-cache.js), which
- * spares a run most of its compiling. False (nothing run) on Node 22.1+, when the file is not there or
- * PUSHGATE_CODE_CACHE=0: the ES modules of dist/cli/ run then.
+ * spares a run most of its compiling. False (nothing run) on Node 22.1+, when the file is not there,
+ * PUSHGATE_CODE_CACHE=0, or source maps are on (`--enable-source-maps`, e.g. in NODE_OPTIONS: Node 20
+ * maps the stack traces of modules it loads, never of a vm.Script): the ES modules of dist/cli/ run then.
  */
 async function runBundleWithCodeCache() {
-  if (typeof module.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || !existsSync(bundle)) return false;
+  if (typeof module.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || process.sourceMapsEnabled || !existsSync(bundle)) return false;
   const { commandKey, runCached } = await import('./code-cache.js');
   runCached(bundle, path.join(userCacheDir(), 'code-cache'), commandKey(process.argv.slice(2)));
   return true;
