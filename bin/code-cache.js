@@ -11,7 +11,8 @@
 //   not every byte of it in release builds): a truncated or corrupt file is ignored, and rewritten.
 // - Cached data V8 rejects is ignored (it compiles from the source as without a cache), and rewritten.
 // - A file or directory another user owns or group or others can write is not read: cached data is
-//   code, and a shared cache directory must not give others a way into this user's process.
+//   code, and a shared cache directory must not give others a way into this user's process. Such a
+//   directory is not written either (no run would use what is written).
 // - Every read and write error is ignored; a cache is written at exit of a run that had none
 //   (to a temporary file renamed into place: readers never see half a file), and replaces the
 //   command's file of another build on the same Node with the same flags.
@@ -72,6 +73,19 @@ export function commandKey(args) {
 function ownOnly(st) {
   if (typeof process.getuid !== 'function') return true;
   return st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
+/**
+ * Whether `dir` exists and is not one {@link readCache} reads from.
+ * @param {string} dir
+ * @returns {boolean}
+ */
+function untrustedDir(dir) {
+  try {
+    return !ownOnly(fs.statSync(dir));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -138,7 +152,9 @@ export function runCached(file, dir, command) {
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('utf8')}\n});`;
   const script = new vm.Script(wrapped, { filename: file, cachedData });
   const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
-  if (cache !== 'used') {
+  // A directory whose cache is never read (another user's, or writable by others) is not written either:
+  // each run would pay for writing a cache no run uses.
+  if (cache !== 'used' && !untrustedDir(dir)) {
     // At exit: the cache then holds every function this run compiled, not only the top level.
     process.once('exit', () => {
       let data;

@@ -120,7 +120,7 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     expect(run(file, dir, 'scan', flagged)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
   });
 
-  it('a cache file or directory that group or others can write is not used', () => {
+  it('a cache file or directory that group or others can write is not used; such a directory is not written', () => {
     run(file, dir);
     const f = only();
     expect(run(file, dir)).to.include({ cache: 'used' });
@@ -130,7 +130,12 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     expect((fs.statSync(f).mode & 0o777).toString(8)).to.equal('600');
     expect(run(file, dir)).to.include({ cache: 'used' });
     fs.chmodSync(dir, 0o707);
+    const before = fs.statSync(f);
     expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    // not written either: no run would read it
+    expect(fs.statSync(f).mtimeMs).to.equal(before.mtimeMs);
+    expect(fs.statSync(f).ino).to.equal(before.ino);
     fs.chmodSync(dir, 0o700);
     expect(run(file, dir)).to.include({ cache: 'used' });
   });
