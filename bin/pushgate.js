@@ -37,10 +37,26 @@ async function useDist() {
   return distIsCurrent(root);
 }
 
-/** The user's pushgate cache directory, as src/config/cli-state.ts finds it without --cache-dir (never a shared temp directory). */
+/**
+ * The `--cache-dir DIR` (or `--cache-dir=DIR`) of the command line (scan and db take it), read before
+ * commander: the code and compile caches go where the command's own state goes.
+ */
+function cacheDirFlag() {
+  const command = args.find((a) => !a.startsWith('-'));
+  if (command !== 'scan' && command !== 'db') return undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') return undefined;
+    if (args[i] === '--cache-dir') return args[i + 1] || undefined;
+    if (args[i].startsWith('--cache-dir=')) return args[i].slice('--cache-dir='.length) || undefined;
+  }
+  return undefined;
+}
+
+/** The user's pushgate cache directory, as src/config/cli-state.ts finds it (never a shared temp directory). */
 function userCacheDir() {
   const env = process.env;
-  return env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
+  const flag = cacheDirFlag();
+  return flag ? path.resolve(flag) : env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
     : env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? path.join(env.XDG_CACHE_HOME, 'pushgate')
       : path.join(env.HOME || os.homedir(), '.cache', 'pushgate');
 }

@@ -196,6 +196,26 @@ describe('cli: pushgate through its code cache', function () {
     }
   });
 
+  it('--cache-dir of scan and db holds the code cache too, as it holds their state', () => {
+    build();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-flag-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: path.join(tmp, 'home'), PUSHGATE_USE_DIST: '1' };
+      for (const k of ['PUSHGATE_CODE_CACHE', 'PUSHGATE_CACHE_DIR', 'XDG_CACHE_HOME', 'NODE_OPTIONS']) delete env[k];
+      const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), ...a], { encoding: 'utf8', env, cwd: tmp });
+      expect(cli('scan', '--help', '--cache-dir', 'flagged').status).to.equal(0);
+      expect(cli('db', 'status', '--cache-dir=other', '--help').status).to.equal(0);
+      expect(fs.readdirSync(path.join(tmp, 'flagged', 'code-cache')).filter((f) => f.startsWith('scan-'))).to.have.length(1);
+      expect(fs.readdirSync(path.join(tmp, 'other', 'code-cache')).filter((f) => f.startsWith('db-'))).to.have.length(1);
+      expect(fs.existsSync(path.join(tmp, 'home', '.cache', 'pushgate', 'code-cache'))).to.equal(false);
+      // serve takes no --cache-dir: refused, and no directory made from it
+      expect(cli('serve', '--cache-dir', 'nope').status).to.equal(2);
+      expect(fs.existsSync(path.join(tmp, 'nope'))).to.equal(false);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a corrupt cache file of the command never breaks the CLI: same output, exit status', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-cli-'));
     try {
