@@ -11,7 +11,8 @@
 //   not every byte of it in release builds): a truncated or corrupt file is ignored, and rewritten.
 // - Cached data V8 rejects is ignored (it compiles from the source as without a cache), and rewritten.
 // - A file or directory another user owns or group or others can write is not read: cached data is
-//   code, and a shared cache directory must not give others a way into this user's process.
+//   code, and a shared cache directory must not give others a way into this user's process. Such a
+//   directory is not written either (no run would use what is written).
 // - Every read and write error is ignored; a cache is written at exit of a run that had none
 //   (to a temporary file renamed into place: readers never see half a file), and replaces the
 //   command's file of another build on the same Node with the same flags.
@@ -29,7 +30,7 @@ const MAGIC = Buffer.from('pushgate-code-cache-1\n');
 /**
  * The cache file of `source` for `command` under `dir`: `<command>-<runtime>-<key>.bin`, where
  * `runtime` is a sha256 (hex, 8 digits) of the Node and V8 versions, the architecture and node's
- * flags, and `key` one (40 digits) of those and the script's bytes. A new build replaces the file of
+ * flags (command line and NODE_OPTIONS), and `key` one (40 digits) of those and the script's bytes. A new build replaces the file of
  * the same command and runtime ({@link writeCache}); another Node or other flags keep their own.
  * @param {string} dir
  * @param {Buffer} source the script's bytes
@@ -37,7 +38,9 @@ const MAGIC = Buffer.from('pushgate-code-cache-1\n');
  * @returns {string}
  */
 export function cacheFileOf(dir, source, command) {
-  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0`;
+  // NODE_OPTIONS too: its V8 flags (--max-old-space-size, …) are not in execArgv, yet V8 rejects data
+  // made under other flags; without it, runs with and without them would rewrite one file in turn.
+  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}\0`;
   const r = crypto.createHash('sha256').update(runtime).digest('hex').slice(0, 8);
   const k = crypto.createHash('sha256').update(`${runtime}${command}\0`).update(source).digest('hex').slice(0, 40);
   return path.join(dir, `${command}-${r}-${k}.bin`);
@@ -70,6 +73,19 @@ export function commandKey(args) {
 function ownOnly(st) {
   if (typeof process.getuid !== 'function') return true;
   return st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
+/**
+ * Whether `dir` exists and is not one {@link readCache} reads from.
+ * @param {string} dir
+ * @returns {boolean}
+ */
+function untrustedDir(dir) {
+  try {
+    return !ownOnly(fs.statSync(dir));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -136,7 +152,9 @@ export function runCached(file, dir, command) {
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('utf8')}\n});`;
   const script = new vm.Script(wrapped, { filename: file, cachedData });
   const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
-  if (cache !== 'used') {
+  // A directory whose cache is never read (another user's, or writable by others) is not written either:
+  // each run would pay for writing a cache no run uses.
+  if (cache !== 'used' && !untrustedDir(dir)) {
     // At exit: the cache then holds every function this run compiled, not only the top level.
     process.once('exit', () => {
       let data;

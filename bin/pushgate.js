@@ -37,10 +37,26 @@ async function useDist() {
   return distIsCurrent(root);
 }
 
-/** The user's pushgate cache directory, as src/config/cli-state.ts finds it without --cache-dir (never a shared temp directory). */
+/**
+ * The `--cache-dir DIR` (or `--cache-dir=DIR`) of the command line (scan and db take it), read before
+ * commander: the code and compile caches go where the command's own state goes.
+ */
+function cacheDirFlag() {
+  const command = args.find((a) => !a.startsWith('-'));
+  if (command !== 'scan' && command !== 'db') return undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') return undefined;
+    if (args[i] === '--cache-dir') return args[i + 1] || undefined;
+    if (args[i].startsWith('--cache-dir=')) return args[i].slice('--cache-dir='.length) || undefined;
+  }
+  return undefined;
+}
+
+/** The user's pushgate cache directory, as src/config/cli-state.ts finds it (never a shared temp directory). */
 function userCacheDir() {
   const env = process.env;
-  return env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
+  const flag = cacheDirFlag();
+  return flag ? path.resolve(flag) : env.PUSHGATE_CACHE_DIR ? path.resolve(env.PUSHGATE_CACHE_DIR)
     : env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? path.join(env.XDG_CACHE_HOME, 'pushgate')
       : path.join(env.HOME || os.homedir(), '.cache', 'pushgate');
 }
@@ -65,11 +81,12 @@ const bundle = path.join(root, 'dist', 'chunks', 'cli.cjs');
 /**
  * Node without a compile cache (20): runs dist/chunks/cli.cjs, the same command line as dist/cli/main.js
  * in one CommonJS file, through a V8 code cache in the user's cache directory (./code-cache.js), which
- * spares a run most of its compiling. False (nothing run) on Node 22.1+, when the file is not there or
- * PUSHGATE_CODE_CACHE=0: the ES modules of dist/cli/ run then.
+ * spares a run most of its compiling. False (nothing run) on Node 22.1+, when the file is not there,
+ * PUSHGATE_CODE_CACHE=0, or source maps are on (`--enable-source-maps`, e.g. in NODE_OPTIONS: Node 20
+ * maps the stack traces of modules it loads, never of a vm.Script): the ES modules of dist/cli/ run then.
  */
 async function runBundleWithCodeCache() {
-  if (typeof module.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || !existsSync(bundle)) return false;
+  if (typeof module.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || process.sourceMapsEnabled || !existsSync(bundle)) return false;
   const { commandKey, runCached } = await import('./code-cache.js');
   runCached(bundle, path.join(userCacheDir(), 'code-cache'), commandKey(process.argv.slice(2)));
   return true;

@@ -153,7 +153,8 @@ async function bundleCli() {
     target: ['node20'],
     packages: 'external',
     define: { 'import.meta.url': '__pushgateModuleUrl' },
-    banner: { js: 'var __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    // "use strict" first: a directive counts only at the very start, and the ES modules it replaces are strict.
+    banner: { js: '"use strict";\nvar __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
     sourcemap: true,
     metafile: true,
     logLevel: 'warning',

@@ -343,10 +343,24 @@ export function expiredWarnings(flags: ScanFlags, now = Date.now()): string[] {
 /**
  * Writes `text` to `file` atomically: a temporary file in the same directory, fsync, rename. A
  * reader never sees a half-written report, and a failed run leaves the previous report in place.
+ * A symbolic link is followed: the file it names is replaced, the link stays. A `file` that is not
+ * a regular file (`/dev/stdout`, `/dev/null`, a FIFO, a terminal) is written to as it is, since
+ * renaming over it would put a regular file in place of the device (for root, in place of
+ * `/dev/null` itself).
  * @throws the file system's error (the temporary file is removed).
  */
 export function writeFileAtomic(file: string, text: string): void {
-  const abs = path.resolve(file);
+  let abs = path.resolve(file);
+  try {
+    abs = fs.realpathSync(abs);
+  } catch {
+    // absent (a new file), or a dangling link: written where it is named
+  }
+  const st = fs.statSync(abs, { throwIfNoEntry: false });
+  if (st && !st.isFile() && !st.isDirectory()) {
+    fs.writeFileSync(abs, text);
+    return;
+  }
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'wx', 0o644);
   try {

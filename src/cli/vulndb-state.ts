@@ -90,8 +90,8 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
     err.write(`pushgate: installed ${stats.path}: ${stats.imported} records${failed.length ? ` (not read: ${terminalText(failed.join(', '))})` : ''}\n`);
   } catch (e) {
     const net = [...unreachable].map(([origin, ne]) => `${origin}: ${ne.message}`).join('; ');
-    const why = net ? `unreachable: ${net}` : `could not be read: ${e instanceof Error ? e.message : String(e)}`;
-    err.write(`pushgate: no vulnerability database at ${state.dbPath}: the sources are ${terminalText(why)}; ${offlineHint(state)}\n`);
+    const why = net ? `the sources are unreachable: ${net}` : `building it failed: ${e instanceof Error ? e.message : String(e)}`;
+    err.write(`pushgate: no vulnerability database at ${state.dbPath}: ${terminalText(why)}; ${offlineHint(state)}\n`);
     return undefined;
   }
   return VulnDb.open(state.dbPath);

@@ -179,8 +179,15 @@ export function toCycloneDx(r: ScanReport, toolVersion = '0.0.0'): string {
     byKey.set(key, c);
     bom.components.add(c);
   }
+  // Every vulnerability gets a bom-ref of its own making: left to the library it is random, and with
+  // sortLists (which orders by bom-ref first) the same report came out in another order each run.
+  const vulnRefs = new Set<string>();
   for (const f of r.findings) {
-    const v = new Models.Vulnerability.Vulnerability({ id: f.id, description: f.summary, recommendation: f.fixedVersions.length ? `Upgrade ${f.package} to ${f.fixedVersions.join(' or ')}` : 'No fixed version is known yet' });
+    const base = `vulnerability:${f.id}:${f.purl ? refOf(f.purl, f.path) : `${f.package}@${f.installedVersion}#${f.path}`}`;
+    let bomRef = base;
+    for (let n = 2; vulnRefs.has(bomRef); n++) bomRef = `${base}:${n}`;
+    vulnRefs.add(bomRef);
+    const v = new Models.Vulnerability.Vulnerability({ bomRef, id: f.id, description: f.summary, recommendation: f.fixedVersions.length ? `Upgrade ${f.package} to ${f.fixedVersions.join(' or ')}` : 'No fixed version is known yet' });
     const method = (version: string) => version.startsWith('4') ? Enums.Vulnerability.RatingMethod.CVSSv4 : version.startsWith('3.1') ? Enums.Vulnerability.RatingMethod.CVSSv31
       : version.startsWith('3') ? Enums.Vulnerability.RatingMethod.CVSSv3 : version.startsWith('2') ? Enums.Vulnerability.RatingMethod.CVSSv2 : Enums.Vulnerability.RatingMethod.Other;
     const rating = (severity: Severity, cvss: Finding['cvss'], from: string | undefined) => new Models.Vulnerability.Rating({

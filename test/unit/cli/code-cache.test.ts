@@ -30,9 +30,9 @@ function script(tag: string): string {
 interface Run { status: number | null; out?: string; cache?: string; stderr: string }
 
 /** Runs `file` through runCached in a child process; its output and what runCached said of the cache. */
-function run(file: string, dir: string, command = 'scan'): Run {
+function run(file: string, dir: string, command = 'scan', env: NodeJS.ProcessEnv = process.env): Run {
   const code = `const { runCached } = await import(${JSON.stringify(LOADER)}); const r = runCached(${JSON.stringify(file)}, ${JSON.stringify(dir)}, ${JSON.stringify(command)}); process.stdout.write(JSON.stringify({ cache: r.cache }) + '\\n');`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env });
   const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { out?: string; cache?: string });
   return { status: r.status, out: lines.find((l) => l.out)?.out, cache: lines.find((l) => l.cache)?.cache, stderr: r.stderr };
 }
@@ -109,7 +109,18 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     expect(run(file, dir)).to.include({ status: 0, out: 'two:610:app', cache: 'used' });
   });
 
-  it('a cache file or directory that group or others can write is not used', () => {
+  it('runs with and without V8 flags in NODE_OPTIONS keep a cache each, instead of rewriting one in turn', () => {
+    const plain: NodeJS.ProcessEnv = { ...process.env };
+    delete plain.NODE_OPTIONS;
+    const flagged = { ...plain, NODE_OPTIONS: '--max-old-space-size=200' };
+    expect(run(file, dir, 'scan', plain)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(run(file, dir, 'scan', flagged)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(cacheFiles()).to.have.length(2);
+    expect(run(file, dir, 'scan', plain)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+    expect(run(file, dir, 'scan', flagged)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+  });
+
+  it('a cache file or directory that group or others can write is not used; such a directory is not written', () => {
     run(file, dir);
     const f = only();
     expect(run(file, dir)).to.include({ cache: 'used' });
@@ -119,7 +130,12 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     expect((fs.statSync(f).mode & 0o777).toString(8)).to.equal('600');
     expect(run(file, dir)).to.include({ cache: 'used' });
     fs.chmodSync(dir, 0o707);
+    const before = fs.statSync(f);
     expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(run(file, dir)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    // not written either: no run would read it
+    expect(fs.statSync(f).mtimeMs).to.equal(before.mtimeMs);
+    expect(fs.statSync(f).ino).to.equal(before.ino);
     fs.chmodSync(dir, 0o700);
     expect(run(file, dir)).to.include({ cache: 'used' });
   });
@@ -149,6 +165,57 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
 
 describe('cli: pushgate through its code cache', function () {
   this.timeout(120_000);
+  const build = () => {
+    const b = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--if-needed'], { encoding: 'utf8' });
+    expect(b.status, b.stderr).to.equal(0);
+  };
+
+  it('the bundle runs in strict mode, as the ES modules it stands for do', () => {
+    build();
+    const text = fs.readFileSync(path.join(ROOT, 'dist/chunks/cli.cjs'), 'utf8');
+    // A directive counts only as the first statement of the function bin/code-cache.js wraps it in.
+    expect(text.split('\n')[0]).to.equal('"use strict";');
+  });
+
+  it('with source maps on (NODE_OPTIONS=--enable-source-maps), stack traces name the TypeScript sources', () => {
+    build();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-maps-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: tmp, PUSHGATE_CACHE_DIR: path.join(tmp, 'pg'), PUSHGATE_USE_DIST: '1', PUSHGATE_DEBUG: '1' };
+      delete env.PUSHGATE_CODE_CACHE;
+      const cli = (nodeOptions: string) => spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), 'scan', `oci:${path.join(tmp, 'absent')}`, '--offline'], { encoding: 'utf8', env: { ...env, NODE_OPTIONS: nodeOptions }, cwd: tmp });
+      const mapped = cli('--enable-source-maps');
+      expect(mapped.status).to.equal(2);
+      expect(mapped.stderr).to.match(/^pushgate: oci:.*absent: no such directory\n/);
+      expect(mapped.stderr).to.match(/\(\S*src\/scan\/local-source\.ts:\d+:\d+\)/);
+      const plain = cli('');
+      expect(plain.status).to.equal(2);
+      expect(plain.stderr.split('\n')[0]).to.equal(mapped.stderr.split('\n')[0]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('--cache-dir of scan and db holds the code cache too, as it holds their state', () => {
+    build();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-flag-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: path.join(tmp, 'home'), PUSHGATE_USE_DIST: '1' };
+      for (const k of ['PUSHGATE_CODE_CACHE', 'PUSHGATE_CACHE_DIR', 'XDG_CACHE_HOME', 'NODE_OPTIONS']) delete env[k];
+      const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), ...a], { encoding: 'utf8', env, cwd: tmp });
+      expect(cli('scan', '--help', '--cache-dir', 'flagged').status).to.equal(0);
+      expect(cli('db', 'status', '--cache-dir=other', '--help').status).to.equal(0);
+      expect(fs.readdirSync(path.join(tmp, 'flagged', 'code-cache')).filter((f) => f.startsWith('scan-'))).to.have.length(1);
+      expect(fs.readdirSync(path.join(tmp, 'other', 'code-cache')).filter((f) => f.startsWith('db-'))).to.have.length(1);
+      expect(fs.existsSync(path.join(tmp, 'home', '.cache', 'pushgate', 'code-cache'))).to.equal(false);
+      // serve takes no --cache-dir: refused, and no directory made from it
+      expect(cli('serve', '--cache-dir', 'nope').status).to.equal(2);
+      expect(fs.existsSync(path.join(tmp, 'nope'))).to.equal(false);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a corrupt cache file of the command never breaks the CLI: same output, exit status', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-cli-'));
     try {

@@ -117,6 +117,16 @@ describe('report formats: SARIF 2.1.0, CycloneDX 1.6, table by package', functio
     }
   });
 
+  it('CycloneDX: the same report gives the same bytes (no random bom-ref orders the vulnerabilities), every bom-ref unique', () => {
+    for (const report of [admZip, nodeApp]) {
+      const a = formatReport(report, 'cyclonedx', '9.9.9').body;
+      expect(formatReport(report, 'cyclonedx', '9.9.9').body).to.equal(a);
+      const bom = JSON.parse(a) as { components: Array<{ 'bom-ref': string }>; vulnerabilities: Array<{ 'bom-ref': string }> };
+      const refs = [...bom.components, ...bom.vulnerabilities].map((x) => x['bom-ref']);
+      expect(new Set(refs).size).to.equal(refs.length);
+    }
+  });
+
   it('SARIF and CycloneDX carry the bases (how found, recommendations) and each package\'s and finding\'s origin; CycloneDX stays valid 1.6', async () => {
     // adm-zip is the lab's debootstrap layer plus its own: the first layer is the base's.
     const scan = await scanTarget(labOci('adm-zip', '0.4.7'));
