@@ -181,6 +181,11 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       else linked.set(p, { fails: 'is no file of the layers below' });
     });
     if (analysis.lateOpaque?.length) lateOpaqueWrites(analysis, new Set(analysis.lateOpaque), root, linkDiag);
+    // A whiteout beneath a lower symlink is judged against the lower tree before the layer's opaque
+    // markers clear it: the marker order is not kept, and a runtime that met the whiteout before an
+    // opaque marker of a directory above the link removed what the link reaches (an opaque marker
+    // first leaves it nothing to remove: that case is named too).
+    const whiteouts = analysis.whiteouts.filter((w) => !through(w, 'whiteout of'));
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
       const n = lookup(d);
@@ -201,7 +206,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       dropResults(w, n);
       parent!.children!.delete(name);
     };
-    for (const w of analysis.whiteouts) if (!through(w, 'whiteout of')) remove(w);
+    for (const w of whiteouts) remove(w);
     // Entries the layer wrote and removed again: unpacked beneath a lower non-directory, they
     // failed or went through a symlink when the runtime met them.
     for (const t of analysis.transient ?? []) {

@@ -303,6 +303,17 @@ describe('security: the scanner reads the filesystem the runtime unpacks (tar en
     expect(incomplete(early.inv)).to.deep.equal([]);
   });
 
+  it('a whiteout beneath a lower symlink, before an opaque marker of a directory above the link: runtimes removed what the link reaches, so the scan is incomplete', async () => {
+    const lower = [...base.entries, { name: STATUS, content: base.vulnStatus }, { name: 'd/', type: 'directory' as const }, { name: 'd/p', type: 'symlink' as const, linkname: '/var/lib/dpkg' }];
+    for (const [marker, opaque] of [['d/p/.wh.status', 'd/.wh..wh..opq'], ['./d//p/.wh.status', 'd/./.wh..wh..opq']]) {
+      const r = await build([lower, [{ name: marker, content: '' }, { name: opaque, content: '' }]]);
+      // umoci resolved d/p when the whiteout came and removed the lower status; the opaque marker then removed d/p.
+      expect(runtimeDebian(r.rootfs!), marker).to.deep.equal([]);
+      expect(debianSet(r.inv)).to.include('apt@2.0.0');
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`), marker).to.deep.equal(['entry-through-link /d/p/status']);
+    }
+  });
+
   it('package databases behind links are named, never silently missed: status symlink, status hard link, write through a lower symlink', async () => {
     const lower = [...base.entries, { name: 'opt/', type: 'directory' as const }, { name: 'opt/st', content: base.vulnStatus }];
     const cases: Array<{ upper: TarEntry[][]; code: string; at: string }> = [
