@@ -26,7 +26,7 @@ import { readLayer, VerifyStream, type Compression } from './layer-stream.js';
 import { LIMIT_KEYS, resolveLimits, withSizeLimits, type ScanLimits } from './limits.js';
 import { isInflateWorkerFailure, warmInflateWorker } from './inflate-pool.js';
 import { openLocalSource } from './local-source.js';
-import { buildInventory, stackLayers } from './merge.js';
+import { buildInventory, MERGE_VERSION, stackLayers } from './merge.js';
 import { isDirectorySource, type ImageSource } from './source.js';
 import { SpillBudget, type SpillPool } from './spill.js';
 import { LayerWalker, type LayerAnalysis } from './walker.js';
@@ -174,12 +174,13 @@ export function analyzerSetVersion(analyzers: readonly Analyzer[] = ANALYZERS): 
 const IMAGE_CHECKS_VERSION = 2;
 
 /**
- * The version of a whole-image scan result: the analyzer set plus the image-level checks. A stored
+ * The version of a whole-image scan result: the analyzer set, the image-level checks and the layer
+ * merge's rules ({@link MERGE_VERSION}: the merge is not in the layer cache key). A stored
  * {@link ImageScan} is reused only under the same version, so a scanner that finds more (or
  * redacts more) never reuses an old result.
  */
 export function imageScanVersion(analyzers: readonly Analyzer[] = ANALYZERS): string {
-  return crypto.createHash('sha256').update(`${analyzerSetVersion(analyzers)};image:${IMAGE_CHECKS_VERSION}`).digest('hex').slice(0, 16);
+  return crypto.createHash('sha256').update(`${analyzerSetVersion(analyzers)};image:${IMAGE_CHECKS_VERSION};merge:${MERGE_VERSION}`).digest('hex').slice(0, 16);
 }
 
 /**

@@ -22,6 +22,15 @@ interface Node {
   children?: Map<string, Node>;
 }
 
+/**
+ * Version of the merge's rules (what it names incomplete, what it places where): part of the stored
+ * whole-image scan's key ({@link imageScanVersion} in engine.ts), so a scan stored as complete under
+ * older rules is scanned again. The layer cache does not hold merge output and keeps its key.
+ * 1: whiteouts beneath a lower non-directory are judged before the layer's opaque markers clear the
+ *    lower tree (a runtime that met the whiteout first removed what a lower symlink reaches).
+ */
+export const MERGE_VERSION = 1;
+
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
 /** Upper bound on the files looked at behind directory symlinks (the alias check's work). */
