@@ -131,21 +131,24 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       else byPath.set(r.path, [r]);
     }
     const linkDiag = (p: string, message: string) => diagnostics.push({ code: 'entry-through-link', path: p, layer: label, message, incomplete: true });
-    /** The lower non-directory above `p`, if any (symlink resolution is what pushgate does not do). */
-    const lowerNonDir = (p: string): { at: string; kind: EntryKind } | undefined => {
+    /**
+     * The lower non-directory above `p`, if any (symlink resolution is what pushgate does not do).
+     * `gone`: paths to take as removed already (without changing the tree).
+     */
+    const lowerNonDir = (p: string, gone?: ReadonlySet<string>): { at: string; kind: EntryKind } | undefined => {
       let n: Node | undefined = root;
       let at = '';
       const segs = p.split('/').slice(1, -1);
       for (const seg of segs) {
         at += `/${seg}`;
         n = n.children?.get(seg);
-        if (!n) return undefined;
+        if (!n || gone?.has(at)) return undefined;
         if (n.kind !== 'd') return n.layer === li ? undefined : { at, kind: n.kind };
       }
       return undefined;
     };
-    const through = (p: string, what: string): boolean => {
-      const up = lowerNonDir(p);
+    const through = (p: string, what: string, gone?: ReadonlySet<string>): boolean => {
+      const up = lowerNonDir(p, gone);
       if (!up) return false;
       linkDiag(p, up.kind === 'l'
         ? `${what} ${p} lies beneath ${up.at}, a symlink from a lower layer: a runtime follows it, pushgate does not; not judged`
@@ -193,8 +196,15 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     // A whiteout beneath a lower symlink is judged against the lower tree before the layer's opaque
     // markers clear it: the marker order is not kept, and a runtime that met the whiteout before an
     // opaque marker of a directory above the link removed what the link reaches (an opaque marker
-    // first leaves it nothing to remove: that case is named too).
-    const whiteouts = analysis.whiteouts.filter((w) => !through(w, 'whiteout of'));
+    // first leaves it nothing to remove: that case is named too). The layer's whiteouts come in
+    // their order: one beneath a path an earlier one removed has nothing in its way.
+    const whiteouts: string[] = [];
+    const gone = new Set<string>();
+    for (const w of analysis.whiteouts) {
+      if (through(w, 'whiteout of', gone)) continue;
+      whiteouts.push(w);
+      gone.add(w);
+    }
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
       const n = lookup(d);

@@ -503,11 +503,12 @@ function model(layers: Op[][]): { files: Record<string, string>; incomplete: boo
       if (a !== undefined && late.some((d) => a.startsWith(`${d}/`))) incomplete = true;
     }
     // A whiteout beneath a lower non-directory: a runtime that met it before an opaque marker above
-    // that non-directory resolved it there. Judged on the lower tree, whatever the marker order.
+    // that non-directory resolved it there. Judged on the lower tree, whatever the marker order,
+    // after the layer's earlier whiteouts (nothing is in the way beneath a path one removed).
     const whiteouts: Op[] = [];
     for (const op of layer) {
       if (op.t !== 'whiteout') continue;
-      if (lowerBlocked(op.p)) incomplete = true;
+      if (!ancestors(op.p).some((a) => whiteouts.some((w) => w.p === a)) && lowerBlocked(op.p)) incomplete = true;
       else whiteouts.push(op);
     }
     for (const op of layer) {
