@@ -158,8 +158,9 @@ export interface ImageScan {
  *    whose target lies beneath a non-directory the layer wrote before it is named, not resolved;
  *    a `.wh.` marker naming no file and a wanted hard link into /.wh..wh.plnk are named; a name or
  *    link text over PATH_MAX or with a segment over NAME_MAX is named and left out.
+ * 8: `.wh..` and `.wh...` markers (the directory itself, its parent) are named as `.wh.` is.
  */
-const WALKER_VERSION = 7;
+const WALKER_VERSION = 8;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

@@ -406,10 +406,13 @@ export class LayerWalker {
       // symlink (or file) this layer wrote before it names the lower path; umoci and containerd
       // unpack in order and resolve the marker's directory through that link, removing whatever the
       // link reaches. Which content survives depends on the runtime: name it.
-      // `.wh.` names no path: containerd's applier removes the marker's directory itself (with what
-      // the layer wrote there), umoci fails on it, the spec does not say. Name it.
-      if (base === '.wh.') {
-        this.diagnose({ code: 'ambiguous-whiteout', path: dirName(p), message: `whiteout "${e.name}" names no file: containerd removes ${dirName(p)} itself, other runtimes refuse the layer; not judged`, incomplete: true });
+      // `.wh.`, `.wh..` and `.wh...` name no file in their directory: a runtime that joins the rest
+      // to the directory (filepath.Join: older containerd and Docker appliers) removes the
+      // directory itself or its parent, with what the layer wrote there; umoci removes it and then
+      // fails, newer containerd refuses the layer, the spec does not say. Name them.
+      if (base === '.wh.' || base === '.wh..' || base === '.wh...') {
+        const gone = base === '.wh...' ? dirName(dirName(p)) : dirName(p);
+        this.diagnose({ code: 'ambiguous-whiteout', path: gone, message: `whiteout "${e.name}" names no file: a runtime that joins its name to ${dirName(p)} removes ${gone} itself, others refuse the layer; not judged`, incomplete: true });
         return undefined;
       }
       const up = this.nearestAncestor(p);

@@ -204,8 +204,8 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(got).to.deep.equal(want.sort());
   });
 
-  it('a whiteout naming no file (`.wh.`) is ambiguous: containerd removes its directory, umoci refuses the layer', async () => {
-    for (const name of ['var/lib/dpkg/.wh.', './.wh.', 'var/lib/dpkg/.wh./']) {
+  it('a whiteout naming no file (`.wh.`, `.wh..`, `.wh...`) is ambiguous: a runtime that joins the name removes its directory or the parent, umoci refuses the layer', async () => {
+    for (const name of ['var/lib/dpkg/.wh.', './.wh.', 'var/lib/dpkg/.wh./', 'var/lib/dpkg/.wh..', 'var/lib/dpkg/.wh...', '.wh...', './.wh../']) {
       const a = await layer([{ name, type: 'file', content: '' }]);
       expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`), name).to.deep.equal(['ambiguous-whiteout true']);
       expect(a.whiteouts).to.deep.equal([]);
