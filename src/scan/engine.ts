@@ -159,8 +159,10 @@ export interface ImageScan {
  *    a `.wh.` marker naming no file and a wanted hard link into /.wh..wh.plnk are named; a name or
  *    link text over PATH_MAX or with a segment over NAME_MAX is named and left out.
  * 8: `.wh..` and `.wh...` markers (the directory itself, its parent) are named as `.wh.` is.
+ * 9: an entry replaced by a later one at the same path is `transient` too when the layer wrote a
+ *    directory above it in between (the merge checks what it was unpacked beneath).
  */
-const WALKER_VERSION = 8;
+const WALKER_VERSION = 9;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

@@ -61,7 +61,8 @@ export interface LayerAnalysis {
    */
   replaced: string[];
   /**
-   * Entries the layer wrote and then removed by replacing a directory above them: the runtime
+   * Entries the layer wrote and then removed by replacing a directory above them (or by a later entry
+   * at the same path, once the layer had written a directory between): the runtime
    * unpacked them first, so the merge checks that nothing of a lower layer made that impossible or
    * redirected them (a lower symlink or file above them, deeper than `from`, the nearest directory
    * this layer itself had written above them then; `/` when none).
@@ -451,6 +452,11 @@ export class LayerWalker {
     if (prev !== undefined) {
       // The last entry wins; a directory over a directory merges (its position and children stay).
       if (prev === 'd' && kind === 'd') return undefined;
+      // The entry replaced here was unpacked first, beneath what the layer had written above it then:
+      // when the layer has written a directory above it since, the merge checks the earlier one too
+      // (beneath a lower symlink or file it went through the link or failed).
+      const was = this.from.get(p) ?? '/';
+      if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
       this.forget(p);
       if (kind === 'd') this.analysis.replaced.push(p);
     } else if (kind !== 'd') {

@@ -556,6 +556,8 @@ function model(layers: Op[][]): { files: Record<string, string>; incomplete: boo
  * behind the link).
  */
 const pinned: Array<[Op[][], Array<(p: string) => string>]> = [
+  // an entry beneath a lower file, replaced at its own path after the layer made that file a directory
+  [[[{ t: 'file', p: '/a', c: '1' }, { t: 'dir', p: '/b' }], [{ t: 'symlink', p: '/a/b', to: '/a' }, { t: 'dir', p: '/a' }, { t: 'file', p: '/a/b', c: '1' }]], [(p) => p.slice(1)]],
   [[[{ t: 'file', p: '/b/a', c: '1' }], [{ t: 'symlink', p: '/b/c', to: '/b' }, { t: 'opaque', p: '/b/c' }]], [(p) => p.slice(1)]],
   [[[{ t: 'symlink', p: '/b/c', to: '/a' }, { t: 'dir', p: '/a' }], [{ t: 'file', p: '/b/c/a', c: '2' }, { t: 'opaque', p: '/b' }]], [(p) => p.slice(1)]],
   [[[{ t: 'file', p: '/b', c: '1' }, { t: 'dir', p: '/a' }], [{ t: 'whiteout', p: '/b' }, { t: 'dir', p: '/b/a' }, { t: 'file', p: '/b', c: '1' }, { t: 'file', p: '/a', c: '1' }]], [(p) => p.slice(1)]],
