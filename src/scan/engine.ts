@@ -160,7 +160,8 @@ export interface ImageScan {
  *    link text over PATH_MAX or with a segment over NAME_MAX is named and left out.
  * 8: `.wh..` and `.wh...` markers (the directory itself, its parent) are named as `.wh.` is.
  * 9: an entry replaced by a later one at the same path is `transient` too when the layer wrote a
- *    directory above it in between (the merge checks what it was unpacked beneath).
+ *    directory above it in between (the merge checks what it was unpacked beneath); a hard link to
+ *    a file of its own layer carries only the results of analyzers that want the link's name.
  */
 const WALKER_VERSION = 9;
 

@@ -287,8 +287,15 @@ export class LayerWalker {
     }
     this.tree.set(p, 'f');
     this.links.delete(p);
+    // The link is the file under another name: each analyzer reads it there only if it wants that
+    // name (dpkg reads /var/lib/dpkg/status, not a link to it elsewhere), as the merge counts links
+    // to a lower layer's file.
+    const info = { path: p, size: 1, mode: 0o644 };
     const have = this.byPath.get(to) ?? [];
-    const copies = have.map((r) => relocateResult(r, to, p, false));
+    const copies: FileResult[] = [];
+    for (const r of have) {
+      if (this.analyzers.some((a) => a.name === r.analyzer && a.wants(info))) copies.push(relocateResult(r, to, p, false));
+    }
     if (copies.length) this.byPath.set(p, copies);
     // A link to a link of a file is one more name of that file.
     let g = this.memberOf.get(to) ?? this.groups.get(to);
@@ -298,7 +305,6 @@ export class LayerWalker {
     }
     g.members.add(p);
     this.memberOf.set(p, g);
-    const info = { path: p, size: 1, mode: 0o644 };
     const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !a.wants({ ...info, path: to }));
     if (missing.length) {
       this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link to ${to}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${to}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
