@@ -290,19 +290,19 @@ export class LayerWalker {
     // The link is the file under another name: each analyzer reads it there only if it wants that
     // name (dpkg reads /var/lib/dpkg/status, not a link to it elsewhere), as the merge counts links
     // to a lower layer's file.
+    // A link to a link of a file is one more name of that file: its content's results are the
+    // group's, whatever the intermediate name kept.
     const info = { path: p, size: 1, mode: 0o644 };
-    const have = this.byPath.get(to) ?? [];
-    const copies: FileResult[] = [];
-    for (const r of have) {
-      if (this.analyzers.some((a) => a.name === r.analyzer && a.wants(info))) copies.push(relocateResult(r, to, p, false));
-    }
-    if (copies.length) this.byPath.set(p, copies);
-    // A link to a link of a file is one more name of that file.
     let g = this.memberOf.get(to) ?? this.groups.get(to);
     if (!g) {
-      g = { holder: to, members: new Set() };
+      g = { holder: to, members: new Set(), content: this.byPath.get(to) ?? [], contentPath: to };
       this.groups.set(to, g);
     }
+    const copies: FileResult[] = [];
+    for (const r of g.content) {
+      if (this.analyzers.some((a) => a.name === r.analyzer && a.wants(info))) copies.push(relocateResult(r, g.contentPath, p, false));
+    }
+    if (copies.length) this.byPath.set(p, copies);
     g.members.add(p);
     this.memberOf.set(p, g);
     const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !a.wants({ ...info, path: to }));
@@ -621,6 +621,9 @@ function relocateResult(r: FileResult, from: string, to: string, secrets: boolea
 interface ShareGroup {
   holder: string;
   members: Set<string>;
+  /** The analyzers' results of the shared content, as read at `contentPath` (the file first linked). */
+  content: FileResult[];
+  contentPath: string;
 }
 
 function drain(body: Readable | null): Promise<void> | void {
