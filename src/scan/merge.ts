@@ -28,8 +28,9 @@ interface Node {
  * older rules is scanned again. The layer cache does not hold merge output and keeps its key.
  * 1: whiteouts beneath a lower non-directory are judged before the layer's opaque markers clear the
  *    lower tree (a runtime that met the whiteout first removed what a lower symlink reaches).
+ * 2: the symlink alias check follows symlinks inside a linked directory.
  */
-export const MERGE_VERSION = 1;
+export const MERGE_VERSION = 2;
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
@@ -483,24 +484,43 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     const hidden: string[] = [];
     // `rel` is the file's path below the link (`/x/y`, '' for a link to a file); the target's
     // name is made only for the few files some analyzer wants under the alias.
-    const check = (alias: string, rel: string) => {
+    // `f` is the file the runtime reads at `alias`.
+    const check = (alias: string, f: string) => {
       const want = wantedBy(alias);
       if (!want.length) return;
-      const f = rel === '' ? target : `${target === '/' ? '' : target}${rel}`;
       const missing = want.filter((a) => !readBy(f, a));
       if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
     };
-    if (node.kind !== 'd') check(s.path, '');
+    if (node.kind !== 'd') check(s.path, target);
     else {
-      const walk = (rel: string, n: Node): void => {
+      // A symlink inside the linked directory is followed too: the runtime reads through both (a
+      // link to a directory holding a link to the database). `onPath` holds the directories being
+      // walked, so a link back to one of them (a loop, such as /usr/bin/X11 → .) is not walked again.
+      const onPath = new Set<string>([target]);
+      const walk = (rel: string, real: string, n: Node): void => {
         n.children?.forEach((c, name) => {
           if (work.steps < 0) return;
           const r = `${rel}/${name}`;
-          if (c.kind === 'd') walk(r, c);
-          else if (c.kind !== 'l') { work.steps--; check(`${s.path}${r}`, r); }
+          const f = `${real === '/' ? '' : real}/${name}`;
+          if (c.kind === 'd') {
+            onPath.add(f);
+            walk(r, f, c);
+            onPath.delete(f);
+          } else if (c.kind === 'l') {
+            work.steps--;
+            const t = resolveInTree(f, stat, { budget: work });
+            if (t === null || t === undefined) return;
+            const tn = stat(t)!;
+            if (tn.kind !== 'd') check(`${s.path}${r}`, t);
+            else if (!onPath.has(t)) {
+              onPath.add(t);
+              walk(r, t, tn);
+              onPath.delete(t);
+            }
+          } else { work.steps--; check(`${s.path}${r}`, f); }
         });
       };
-      walk('', node);
+      walk('', target, node);
     }
     if (hidden.length) {
       diagnostics.push({

@@ -567,12 +567,14 @@ const pinned: Array<[Op[][], Array<(p: string) => string>]> = [
  * Hard-link stacks once found wrong, run first: a hard link to a symlink (a symlink at runtime,
  * the file behind it read under another name); a hard link whose target the runtime resolves
  * through a symlink the same layer wrote before it; a link whose name the analyzer does not read,
- * to a file it read (the link is no package database of its own).
+ * to a file it read (the link is no package database of its own); a symlink inside a linked directory.
  */
 const pinnedL: Array<[Op[][], Array<(p: string) => string>, boolean]> = [
   [[[{ t: 'file', p: '/c/b', c: '1' }, { t: 'symlink', p: '/b', to: '/c' }], [{ t: 'link', p: '/a', to: '/b' }]], [(p) => p.slice(1)], false],
   [[[{ t: 'file', p: '/c/b', c: '1' }], [{ t: 'symlink', p: '/b', to: '/c' }, { t: 'link', p: '/a', to: '/b' }]], [(p) => p.slice(1)], false],
   [[[{ t: 'file', p: '/b/a', c: '1' }, { t: 'file', p: '/c/a', c: '2' }], [{ t: 'symlink', p: '/b', to: '/c' }, { t: 'link', p: '/a/a', to: '/b/a' }, { t: 'whiteout', p: '/c/a' }]], [(p) => p.slice(1)], true],
+  // a file the runtime reads under a wanted name through two symlinks (a link inside a linked directory)
+  [[[{ t: 'symlink', p: '/a', to: '../../b/a' }], [{ t: 'file', p: '/c/a', c: '1' }, { t: 'symlink', p: '/b/a/a', to: '/c' }], [{ t: 'whiteout', p: '/c/c' }]], [(p) => p.slice(1)], false],
   // a hard link, outside what the analyzer reads, to a file it read that the layer then removes
   [[[{ t: 'file', p: '/a/a', c: '1' }, { t: 'link', p: '/c/a', to: '/a/a' }, { t: 'symlink', p: '/a', to: '/a' }]], [(p) => p.slice(1)], false],
 ];
