@@ -29,8 +29,9 @@ interface Node {
  * 1: whiteouts beneath a lower non-directory are judged before the layer's opaque markers clear the
  *    lower tree (a runtime that met the whiteout first removed what a lower symlink reaches).
  * 2: the symlink alias check follows symlinks inside a linked directory.
+ * 3: a replaced path beneath a lower non-directory the layer makes a directory is not named.
  */
-export const MERGE_VERSION = 2;
+export const MERGE_VERSION = 3;
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
@@ -242,7 +243,15 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         }
       }
     }
-    for (const w of analysis.replaced ?? []) if (!through(w, 'whiteout of')) remove(w);
+    // A lower non-directory above a replaced path that this layer makes a directory is no reason to
+    // name it: the layer's entries beneath that place are checked where they are placed (or as
+    // transient), whichever came first, and nothing of the lower layers is left beneath it to remove.
+    let layerDirs: Set<string> | undefined;
+    for (const w of analysis.replaced ?? []) {
+      const up = lowerNonDir(w);
+      if (up && (layerDirs ??= new Set(analysis.paths.filter((_, i) => analysis.kinds[i] === 'd'))).has(up.at)) continue;
+      if (!through(w, 'whiteout of')) remove(w);
+    }
     analysis.paths.forEach((p, i) => {
       const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
       // Walk down to the parent, creating the directories the runtime creates (mkparent) when the

@@ -556,6 +556,8 @@ function model(layers: Op[][]): { files: Record<string, string>; incomplete: boo
  * behind the link).
  */
 const pinned: Array<[Op[][], Array<(p: string) => string>]> = [
+  // a path replaced (file, then directory) beneath a lower file the layer made a directory first: complete
+  [[[{ t: 'file', p: '/c/b', c: '1' }, { t: 'dir', p: '/a' }], [{ t: 'dir', p: '/c/b' }, { t: 'file', p: '/c/b/c', c: '1' }, { t: 'dir', p: '/c/b/c' }, { t: 'opaque', p: '/a' }], [{ t: 'file', p: '/a', c: '1' }]], [(p) => p.slice(1)]],
   // an entry beneath a lower file, replaced at its own path after the layer made that file a directory
   [[[{ t: 'file', p: '/a', c: '1' }, { t: 'dir', p: '/b' }], [{ t: 'symlink', p: '/a/b', to: '/a' }, { t: 'dir', p: '/a' }, { t: 'file', p: '/a/b', c: '1' }]], [(p) => p.slice(1)]],
   [[[{ t: 'file', p: '/b/a', c: '1' }], [{ t: 'symlink', p: '/b/c', to: '/b' }, { t: 'opaque', p: '/b/c' }]], [(p) => p.slice(1)]],
