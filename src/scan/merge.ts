@@ -30,13 +30,25 @@ interface Node {
  *    lower tree (a runtime that met the whiteout first removed what a lower symlink reaches).
  * 2: the symlink alias check follows symlinks inside a linked directory.
  * 3: a replaced path beneath a lower non-directory the layer makes a directory is not named.
+ * 4: the alias check walks symlink loops again (up to {@link LOOP_DEPTH} times) and charges directories.
  */
-export const MERGE_VERSION = 3;
+export const MERGE_VERSION = 4;
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
-/** Upper bound on the files looked at behind directory symlinks (the alias check's work). */
+/** Upper bound on the entries looked at behind directory symlinks (the alias check's work). */
 const ALIAS_BUDGET = 500_000;
+/**
+ * How many times the alias check walks into a directory it is already inside (a symlink loop such as
+ * `/usr/bin/X11 → .`, or `/opt/dpkg → /opt` under `/var/lib → /opt`, which makes
+ * `/var/lib/dpkg/status` read `/opt/status`). A name reached through k loops has at least k more
+ * segments than one reached through none, and no link-sensitive analyzer looks at more than six
+ * segments of a path: the longest anchored name is `/usr/share/nodejs/@scope/name/package.json`,
+ * the longest suffix `node_modules/@scope/name/package.json` (4). A walk that keeps only the last
+ * six segments of a deeper name reaches the same suffix with at most six loops (cut every cycle of
+ * the walk before them), so six loops find every name an analyzer wants through loops.
+ */
+const LOOP_DEPTH = 6;
 
 /** The merged view of a layer stack. */
 export interface StackedLayers {
@@ -503,33 +515,34 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     if (node.kind !== 'd') check(s.path, target);
     else {
       // A symlink inside the linked directory is followed too: the runtime reads through both (a
-      // link to a directory holding a link to the database). `onPath` holds the directories being
-      // walked, so a link back to one of them (a loop, such as /usr/bin/X11 → .) is not walked again.
+      // link to a directory holding a link to the database). `onPath` holds the directories entered
+      // through a link on the way down; a link back to one of them is a loop (/usr/bin/X11 → .),
+      // walked again at most LOOP_DEPTH times along one path: each time round adds segments, and a
+      // loop can put a wanted name together (`/var/lib → /opt` with `/opt/dpkg → /opt` makes
+      // `/var/lib/dpkg/status` read `/opt/status`).
       const onPath = new Set<string>([target]);
-      const walk = (rel: string, real: string, n: Node): void => {
+      const walk = (rel: string, real: string, n: Node, loops: number): void => {
         n.children?.forEach((c, name) => {
-          if (work.steps < 0) return;
+          // Every entry costs a step, directories too: M links to a directory of K empty
+          // directories is M×K steps of work whatever the directories hold.
+          if (--work.steps < 0) return;
           const r = `${rel}/${name}`;
           const f = `${real === '/' ? '' : real}/${name}`;
-          if (c.kind === 'd') {
-            onPath.add(f);
-            walk(r, f, c);
-            onPath.delete(f);
-          } else if (c.kind === 'l') {
-            work.steps--;
+          if (c.kind === 'd') walk(r, f, c, loops);
+          else if (c.kind === 'l') {
             const t = resolveInTree(f, stat, { budget: work });
             if (t === null || t === undefined) return;
             const tn = stat(t)!;
             if (tn.kind !== 'd') check(`${s.path}${r}`, t);
             else if (!onPath.has(t)) {
               onPath.add(t);
-              walk(r, t, tn);
+              walk(r, t, tn, loops);
               onPath.delete(t);
-            }
-          } else { work.steps--; check(`${s.path}${r}`, f); }
+            } else if (loops < LOOP_DEPTH) walk(r, t, tn, loops + 1);
+          } else check(`${s.path}${r}`, f);
         });
       };
-      walk('', target, node);
+      walk('', target, node, 0);
     }
     if (hidden.length) {
       diagnostics.push({
@@ -538,7 +551,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
       });
     }
     if (work.steps < 0) {
-      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} entries behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
       return;
     }
   }

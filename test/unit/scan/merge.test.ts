@@ -240,6 +240,40 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(stackLayers([{ analysis: b }], ANALYZERS).tree().get(`/${edge}`)).to.equal('f');
   });
 
+  it('a symlink loop that puts a wanted name together is walked again: the database behind it is named, whatever the spelling and depth', async () => {
+    const diag = async (entries: Spec[]) => stackLayers([{ analysis: await layer(entries) }], ANALYZERS).diagnostics.map((d) => `${d.code} ${d.path}`);
+    const status: Spec = { name: 'opt/status', type: 'file', content: STATUS('0.1') };
+    // /var/lib → /opt and /opt/dpkg → /opt: dpkg reads /var/lib/dpkg/status = /opt/status.
+    for (const [lib, dpkg] of [['/opt', '/opt'], ['../../opt', '.'], ['/opt/', '../opt'], ['../../opt/.', './']]) {
+      expect(await diag([status, { name: 'opt/dpkg', type: 'symlink', linkname: dpkg }, { name: 'var/lib', type: 'symlink', linkname: lib }]), `${lib} ${dpkg}`)
+        .to.deep.equal(['package-db-link /var/lib']);
+    }
+    // Three times round one loop: /var → /opt, /opt/lib → /opt, /opt/dpkg → /opt.
+    expect(await diag([status, { name: 'opt/lib', type: 'symlink', linkname: '.' }, { name: 'opt/dpkg', type: 'symlink', linkname: '.' }, { name: 'var', type: 'symlink', linkname: 'opt' }]))
+      .to.deep.equal(['package-db-link /var']);
+    // A loop spelled through `..`, and one into a directory the walk went down into (/var → /o, /o/lib/dpkg → /o/lib).
+    expect(await diag([{ name: 'opt/x/status', type: 'file', content: STATUS('0.1') }, { name: 'opt/x/dpkg', type: 'symlink', linkname: '../x' }, { name: 'var/lib', type: 'symlink', linkname: '/opt/x' }]))
+      .to.deep.equal(['package-db-link /var/lib']);
+    expect(await diag([{ name: 'o/lib/status', type: 'file', content: STATUS('0.1') }, { name: 'o/lib/dpkg', type: 'symlink', linkname: '/o/lib' }, { name: 'var', type: 'symlink', linkname: 'o' }]))
+      .to.deep.equal(['package-db-link /var']);
+    // A suffix name: /app/node_modules → /srv and /srv/lodash → /srv make /app/node_modules/lodash/package.json read /srv/package.json.
+    expect(await diag([{ name: 'srv/package.json', type: 'file', content: '{"name":"lodash","version":"4.17.4"}' }, { name: 'srv/lodash', type: 'symlink', linkname: '.' }, { name: 'app/node_modules', type: 'symlink', linkname: '/srv' }]))
+      .to.deep.equal(['package-db-link /app/node_modules']);
+  });
+
+  it('a merged /usr with /usr/bin/X11 → . and thousands of programs is checked within the budget; M links to K empty directories is M×K work and ends in symlink-check-limit', async () => {
+    const entries: Spec[] = [{ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1') }, { name: 'usr/bin/X11', type: 'symlink', linkname: '.' }, { name: 'bin', type: 'symlink', linkname: 'usr/bin' }, { name: 'sbin', type: 'symlink', linkname: 'usr/bin' }];
+    for (let i = 0; i < 5000; i++) entries.push({ name: `usr/bin/p${i}`, type: 'file', content: '' });
+    const usr = stackLayers([{ analysis: await layer(entries) }], ANALYZERS);
+    expect(usr.diagnostics).to.deep.equal([]);
+    expect(usr.placed.length).to.equal(1);
+    const grid: Spec[] = [];
+    for (let i = 0; i < 1000; i++) grid.push({ name: `d/e${i}/`, type: 'directory' });
+    for (let i = 0; i < 1000; i++) grid.push({ name: `l${i}`, type: 'symlink', linkname: 'd' });
+    const dos = stackLayers([{ analysis: await layer(grid) }], ANALYZERS);
+    expect(dos.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['symlink-check-limit true']);
+  });
+
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
     const big = scalingLayer(40_000);
     const s = stackLayers([{ analysis: big }, { analysis: big }], ANALYZERS);
