@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { dpkgAnalyzer } from '../../../src/scan/analyzers/dpkg.js';
+import { ANALYZERS as ALL_ANALYZERS } from '../../../src/scan/analyzers/index.js';
 import { npmAnalyzer } from '../../../src/scan/analyzers/npm.js';
 import { resolveInTree, stackLayers } from '../../../src/scan/merge.js';
 import { cleanEntryPath, LayerWalker, type EntryKind, type LayerAnalysis, type WalkEntry } from '../../../src/scan/walker.js';
@@ -259,6 +260,46 @@ describe('scan: changeset rules (walker + merge)', () => {
     // A suffix name: /app/node_modules → /srv and /srv/lodash → /srv make /app/node_modules/lodash/package.json read /srv/package.json.
     expect(await diag([{ name: 'srv/package.json', type: 'file', content: '{"name":"lodash","version":"4.17.4"}' }, { name: 'srv/lodash', type: 'symlink', linkname: '.' }, { name: 'app/node_modules', type: 'symlink', linkname: '/srv' }]))
       .to.deep.equal(['package-db-link /app/node_modules']);
+  });
+
+  it('property: no analyzer a link can fool looks past six segments, so six times round a loop finds every name they want', () => {
+    // The alias check walks a loop at most six times. That is enough only while every analyzer
+    // wanting a name deeper than six segments wants it for its last six segments alone, a
+    // wildcard-free prefix aside: the name with loops cut out before its last six segments
+    // (keeping order) must still be wanted. Segments from the analyzers' own patterns.
+    const segs = ['var', 'lib', 'dpkg', 'status', 'status.d', 'info', 'x.list', 'apk', 'db', 'installed', 'rpm', 'usr', 'share', 'nodejs',
+      '@s', 'n', 'package.json', 'node_modules', 'sysimage', 'Packages', 'Packages.db', 'rpmdb.sqlite', 'etc', 'os-release', 'vendor',
+      'composer', 'installed.json', 'Cargo.lock', 'a.deps.json', 'x.jar', 'package-lock.json', 'pnpm-lock.yaml', 'yarn.lock',
+      'npm-shrinkwrap.json', 'foo.dist-info', 'METADATA', 'x.egg-info', 'PKG-INFO', 'specifications', 'x.gemspec', 'tests', 'lib64',
+      'alpine-release', 'debian_version', 'x', 'opt', 'app'];
+    const sensitive = ALL_ANALYZERS.filter((a) => !a.name.startsWith('secret/'));
+    // Names some analyzer wants, to put behind random prefixes (each checked to be wanted).
+    const wanted = ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/x', '/var/lib/dpkg/info/x.list', '/lib/apk/db/installed', '/var/lib/rpm/Packages',
+      '/usr/lib/sysimage/rpm/rpmdb.sqlite', '/usr/share/nodejs/@s/n/package.json', '/app/node_modules/@s/n/package.json', '/etc/os-release',
+      '/x/vendor/composer/installed.json', '/x/Cargo.lock', '/x/a.deps.json', '/x/x.jar', '/app/package-lock.json', '/app/pnpm-lock.yaml',
+      '/app/yarn.lock', '/usr/lib/python3/dist-packages/foo.dist-info/METADATA', '/x/x.egg-info/PKG-INFO', '/x/specifications/x.gemspec'];
+    for (const w of wanted) expect(sensitive.some((a) => a.wants({ path: w, size: 1, mode: 0o644 })), w).to.equal(true);
+    // Every analyzer that wants plain files by name has a name here, so one added later is checked too
+    // (the two that want executables never want the small 0644 file the check asks about).
+    for (const a of sensitive.filter((x) => !['lang/go-binary', 'lang/cargo-auditable'].includes(x.name))) {
+      expect(wanted.some((w) => a.wants({ path: w, size: 1, mode: 0o644 })), `${a.name}: add a name it wants`).to.equal(true);
+    }
+    const names = fc.oneof(
+      fc.array(fc.constantFrom(...segs), { minLength: 7, maxLength: 14 }),
+      fc.tuple(fc.array(fc.constantFrom(...segs), { minLength: 0, maxLength: 8 }), fc.constantFrom(...wanted)).map(([pre, w]) => [...pre, ...w.slice(1).split('/')])
+        .filter((n) => n.length >= 7),
+    );
+    fc.assert(fc.property(
+      names,
+      fc.array(fc.boolean(), { minLength: 16, maxLength: 16 }),
+      (name, keep) => {
+        const head = name.slice(0, -6).filter((_, i) => keep[i]);
+        const full = `/${name.join('/')}`;
+        const cut = `/${[...head, ...name.slice(-6)].join('/')}`;
+        for (const a of sensitive) {
+          if (a.wants({ path: full, size: 1, mode: 0o644 })) expect(a.wants({ path: cut, size: 1, mode: 0o644 }), `${a.name}: ${full} → ${cut}`).to.equal(true);
+        }
+      }), { numRuns: 20_000 });
   });
 
   it('a merged /usr with /usr/bin/X11 → . and thousands of programs is checked within the budget; M links to K empty directories is M×K work and ends in symlink-check-limit', async () => {
