@@ -15,9 +15,12 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** `FILE:LINE:COL: KEY: message`, the one-line form printed by `pushgate config check`. */
+/**
+ * `FILE:LINE:COL: KEY: message`, the one-line form printed by `pushgate config check`; a problem of
+ * the whole file (line 0: missing, unreadable) is `FILE: KEY: message`, as compilers print it.
+ */
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.col}: ${p.key}: ${p.message}`;
+  return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.key}: ${p.message}` : `${p.file}: ${p.key}: ${p.message}`;
 }
 
 /**

@@ -65,8 +65,12 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   try {
     text = fs.readFileSync(chosen, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new ConfigError([{ file: shown, line: 0, col: 0, key: '(file)', message: `cannot read the configuration: ${why}` }]);
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    const why = missing ? 'file not found' : (err as Error).message;
+    // Say who named the file: a stale PUSHGATE_CONFIG in a shell profile is the usual surprise.
+    const namedBy = file ? 'the command line' : env.PUSHGATE_CONFIG ? 'PUSHGATE_CONFIG' : undefined;
+    const fix = missing && namedBy ? ` (named by ${namedBy}, looked for at ${path.resolve(chosen)}); name an existing file, or name none to run on the built-in defaults` : '';
+    throw new ConfigError([{ file: shown, line: 0, col: 0, key: '(file)', message: `cannot read the configuration: ${why}${fix}` }], 'cannot read the configuration; fix it and retry');
   }
   return parseConfigText(text, chosen, env);
 }

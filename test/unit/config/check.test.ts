@@ -79,7 +79,7 @@ describe('config check (CLI)', function () {
     const r = cli([], { PUSHGATE_CONFIG: 'test/fixtures/config/full.yaml', PORT: '1', HOOK_TOKEN: 'h', REG_PASSWORD: 'p', VIEWER_TOKEN: 'v', JWT_SECRET: 's' });
     expect([r.code, r.stdout]).to.deep.equal([0, 'test/fixtures/config/full.yaml: ok\ntest/fixtures/config/sub/policy.yaml: ok\n']);
     const missing = cli(['nope.yaml']);
-    expect([missing.code, missing.stdout]).to.deep.equal([1, 'nope.yaml:0:0: (file): cannot read: file not found\n']);
+    expect([missing.code, missing.stdout]).to.deep.equal([1, 'nope.yaml: (file): cannot read: file not found\n']);
   });
 
   it('checkConfigFiles also checks the policy of a config that has problems of its own', () => {

@@ -221,7 +221,9 @@ describe('config: loadConfig', () => {
     const file = path.join(tmp, 's.yaml');
     fs.writeFileSync(file, 'server:\n  listen: [\n');
     expect(problems(() => loadConfig(file, {}))[0]).to.match(/s\.yaml:\d+:\d+: \(document\): YAML syntax/);
-    expect(problems(() => loadConfig(path.join(tmp, 'none.yaml'), {}))).to.deep.equal([`${tmp}/none.yaml:0:0: (file): cannot read the configuration: file not found`]);
+    expect(problems(() => loadConfig(path.join(tmp, 'none.yaml'), {}))).to.deep.equal([`${tmp}/none.yaml: (file): cannot read the configuration: file not found (named by the command line, looked for at ${tmp}/none.yaml); name an existing file, or name none to run on the built-in defaults`]);
+    // Named by the environment: the message says so (a stale PUSHGATE_CONFIG is the usual surprise).
+    expect(problems(() => loadConfig(undefined, { PUSHGATE_CONFIG: path.join(tmp, 'gone.yaml') }))[0]).to.include('(named by PUSHGATE_CONFIG, looked for at');
   });
 
   it('an alias without an anchor is a problem at the alias (FILE:LINE:COL), not a crash', () => {

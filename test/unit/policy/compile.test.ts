@@ -132,7 +132,7 @@ describe('policy compile: problems with positions', () => {
   });
 
   it('a missing file is one problem, not a crash', () => {
-    expect(problemsOf(() => loadPolicy('/nonexistent/policy.yaml'))).to.deep.equal(['/nonexistent/policy.yaml:0:0: (file): cannot read the policy: file not found']);
+    expect(problemsOf(() => loadPolicy('/nonexistent/policy.yaml'))).to.deep.equal(['/nonexistent/policy.yaml: (file): cannot read the policy: file not found']);
   });
 });
 
