@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { checkConfigFiles } from '../../../src/cli/commands/config.js';
 import { ROOT } from '../../helpers/lab.js';
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'config', 'check', ...args], {
+  // tsx by absolute URL: `--import tsx` resolves from the working directory, which may be a temp dir.
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, path.join(ROOT, 'src/cli/main.ts'), 'config', 'check', ...args], {
     cwd,
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -80,6 +82,22 @@ describe('config check (CLI)', function () {
     expect([r.code, r.stdout]).to.deep.equal([0, 'test/fixtures/config/full.yaml: ok\ntest/fixtures/config/sub/policy.yaml: ok\n']);
     const missing = cli(['nope.yaml']);
     expect([missing.code, missing.stdout]).to.deep.equal([1, 'nope.yaml: (file): cannot read: file not found\n']);
+  });
+
+  it('no file named and none in the working directory: the built-in defaults are what runs, ok, exit 0', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
+    try {
+      const r = cli([], {}, tmp);
+      expect([r.code, r.stderr]).to.deep.equal([0, '']);
+      expect(r.stdout).to.match(/^<built-in>: ok \(no configuration file: config\/pushgate\.yaml is not in .*pushgate-check-.* and PUSHGATE_CONFIG is unset/);
+      // A config/pushgate.yaml in the working directory is checked as before.
+      fs.mkdirSync(path.join(tmp, 'config'));
+      fs.writeFileSync(path.join(tmp, 'config/pushgate.yaml'), 'server:\n  bogus: 1\n');
+      const bad = cli([], {}, tmp);
+      expect([bad.code, bad.stdout]).to.deep.equal([1, 'config/pushgate.yaml:2:3: server.bogus: unknown key (allowed here: listen, bodyLimit, readTimeout, publicUrl)\n']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('checkConfigFiles also checks the policy of a config that has problems of its own', () => {
