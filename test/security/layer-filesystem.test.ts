@@ -673,7 +673,8 @@ function filesOnDisk(rootfs: string): Record<string, string> {
 }
 
 describe('security: merged layer view, property-based (fast-check) against a reference model and umoci', function () {
-  this.timeout(300_000);
+  // Soaks with thousands of runs (LAYERFS_RUNS, LAYERFS_UMOCI_RUNS) raise it with LAYERFS_TIMEOUT (ms).
+  this.timeout(Number(process.env.LAYERFS_TIMEOUT ?? 300_000));
   let tmp: string;
   let runs = 0;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-layerfs-prop-')); });
