@@ -129,6 +129,24 @@ describe('security: blocking digests are never pullable outside quarantine (dige
       });
     });
 
+    it('pushed with a reference the registry takes for a tag but cannot store (foo:bar, sha256:<upper-case hex>): the registry answers 500 yet keeps the manifest; judged by digest, not pullable outside quarantine', async () => {
+      for (const [i, ref] of [[0, 'foo:bar'], [1, `sha256:${'AB'.repeat(32)}`]] as Array<[number, string]>) {
+        const repo = `dgcolon${i}/app`;
+        const img = makeImage('bad', `dgcolon-${i}`);
+        await raw.pushBlobs(repo, img.blobs);
+        const since = await lastSeq();
+        const r = await raw.putManifest(repo, ref, img);
+        // Distribution stored the manifest and notified the push with this "tag"; only the tag link failed.
+        expect(r.status, r.body).to.equal(500);
+        expect(await raw.served(repo, img.digest), 'the manifest landed, pullable by digest (the threat is real)').to.equal(img.digest);
+        await handled(repo, img.digest, undefined, since);
+        const v = await srv.store.getVerdict('lab', repo, img.digest);
+        expect(v?.decision, ref).to.equal('quarantine');
+        expect(await raw.served(repo, img.digest), `${repo}@${img.digest} pushed as ${ref} is pullable`).to.equal(undefined);
+        expect(await raw.served(`quarantine/${repo}`, img.digest), 'the quarantine copy by digest').to.equal(img.digest);
+      }
+    });
+
     it('pushed by digest into the quarantine prefix by someone else: judged and removed like any push (only children of pushgate\'s own copies stay)', async () => {
       for (const [i, kind, mt] of [[0, 'bad', OCI_MANIFEST], [1, 'secret', DOCKER_MANIFEST]] as Array<[number, Kind, string]>) {
         const repo = `quarantine/dgq${i}/app`;
