@@ -21,6 +21,7 @@ import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { Verdict, ScanReport } from '../core/verdict.js';
 import { isBlocking } from '../core/verdict.js';
 import { isDigest } from '../core/digest.js';
+import { TAG_RE } from '../core/names.js';
 import { isPushgateError } from '../core/errors.js';
 import { MANIFEST_ACCEPT, platformString } from '../core/manifest.js';
 import { bareMediaType, parseManifestDocument, type ParsedManifest } from '../core/manifest-parse.js';
@@ -247,6 +248,19 @@ export const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut): Promise<number> {
   const { name, target } = put;
   const { config } = ctx;
+  if (!TAG_RE.test(put.reference) && !isDigest(put.reference)) {
+    // Distribution routes any reference matching go-digest's DigestRegexp (`foo:bar`, `sha256:<upper
+    // case>`) and takes one digest.Parse refuses for a tag: it stores the manifest untagged (pullable
+    // by digest), then fails to write the tag (500). Judging it under that "tag" would judge it under a
+    // tag mapping it never gets; nothing lands instead.
+    lingerAfterAnswer(req, res);
+    sendRegistryError(res, 400, {
+      code: 'TAG_INVALID',
+      message: `pushgate proxy: "${put.reference.slice(0, 140)}" is neither a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) nor a sha256 digest in lower-case hex; the registry would store the manifest untagged and fail`,
+      detail: { reason: 'bad-reference' },
+    });
+    return 400;
+  }
   if (await authPreflight(req, res, ctx, name, target)) return res.statusCode;
   const release = ctx.held.tryAcquire();
   if (!release) {

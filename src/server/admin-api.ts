@@ -271,7 +271,9 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       const digest = ref.digest ?? (await gate.client(rc.name).resolve(ref.repository, ref.tag!))?.digest;
       if (!digest) throw new PushgateError('NOT_FOUND', `${image} does not exist in ${rc.name}`);
       const id = scanIdFor(rc.name, ref.repository, digest, Date.now());
-      const ev: PushEvent = { id, source: 'api', registry: rc.name, action: 'push', repository: ref.repository, digest, tag: ref.tag, actor: actor(res) };
+      // The tag goes with the scan only when pushgate resolved it: beside a digest it is the caller's word,
+      // and the gate enforces on the tag an event names (quarantine copy and restore of that tag).
+      const ev: PushEvent = { id, source: 'api', registry: rc.name, action: 'push', repository: ref.repository, digest, tag: ref.digest ? undefined : ref.tag, actor: actor(res) };
       await gate.ingest(ev);
       res.status(202).json({ id, registry: rc.name, repository: ref.repository, digest });
     } catch (e) {

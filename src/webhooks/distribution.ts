@@ -13,12 +13,20 @@
  *   with reason `no-digest`.
  * Everything else is ignored with a reason: blob pushes (`blob`), pulls (`pull`: including those the
  * registry emits for pushgate's own HEAD/GET and for blob HEADs during a push), mounts (`mount`),
- * unknown actions. Nothing here reads `request.useragent`, `request.host` or
+ * unknown actions.
+ * - A `push` whose `tag` is no tag (a `:` in it, over 128 characters) is a push BY DIGEST: Distribution
+ *   2.8 routes any reference matching go-digest's DigestRegexp (`foo:bar`, `sha256:<upper-case hex>`)
+ *   and, when `digest.Parse` refuses it, takes it for a tag; it stores the manifest (pullable by
+ *   digest), notifies the push with that tag, and only then fails to write the tag link (500 to the
+ *   client: the storage driver's path grammar has no `:`). The tag is dropped, the digest judged.
+ *   (registry/handlers/app.go, manifests.go PutManifest; registry/storage/driver/storagedriver.go PathRegexp.)
+ * Nothing here reads `request.useragent`, `request.host` or
  * `target.url`: they are what the pushing client claims. Whether a push is pushgate's own is decided
  * by the gate (src/gate/own-traffic.ts) from what pushgate wrote and the registry's `actor.name`.
  */
 import { PushgateError } from '../core/errors.js';
 import { isDigest } from '../core/digest.js';
+import { TAG_RE } from '../core/names.js';
 import type { PushEvent } from '../core/events.js';
 import type { Descriptor } from '../core/manifest.js';
 import type { IgnoredEvent, ParsedNotification } from './types.js';
@@ -51,10 +59,10 @@ export function parseDistributionEnvelope(body: unknown, registry: string): Pars
     const target = obj(e.target);
     const repository = str(target.repository);
     const digest = str(target.digest);
-    const tag = str(target.tag);
+    const writtenTag = str(target.tag);
     const mediaType = str(target.mediaType);
     const id = str(e.id);
-    const base: IgnoredEvent = { reason: '', action, repository, digest, tag, id };
+    const base: IgnoredEvent = { reason: '', action, repository, digest, tag: writtenTag, id };
     const ignore = (reason: string) => out.ignored.push({ ...base, reason });
     if (!raw || typeof raw !== 'object' || !action) {
       ignore('malformed');
@@ -94,6 +102,8 @@ export function parseDistributionEnvelope(body: unknown, registry: string): Pars
       ignore('bad-digest');
       continue;
     }
+    // A reference the registry could not store as a tag left the manifest untagged: judged by digest.
+    const tag = writtenTag !== undefined && TAG_RE.test(writtenTag) ? writtenTag : undefined;
     const size = typeof target.size === 'number' && target.size > 0 ? target.size : typeof target.length === 'number' && target.length > 0 ? target.length : undefined;
     const ev: PushEvent = {
       id: id ?? `distribution:${registry}:${repository}@${digest}:${action}:${str(e.timestamp) ?? ''}`,

@@ -129,6 +129,24 @@ describe('security: blocking digests are never pullable outside quarantine (dige
       });
     });
 
+    it('pushed with a reference the registry takes for a tag but cannot store (foo:bar, sha256:<upper-case hex>): the registry answers 500 yet keeps the manifest; judged by digest, not pullable outside quarantine', async () => {
+      for (const [i, ref] of [[0, 'foo:bar'], [1, `sha256:${'AB'.repeat(32)}`]] as Array<[number, string]>) {
+        const repo = `dgcolon${i}/app`;
+        const img = makeImage('bad', `dgcolon-${i}`);
+        await raw.pushBlobs(repo, img.blobs);
+        const since = await lastSeq();
+        const r = await raw.putManifest(repo, ref, img);
+        // Distribution stored the manifest and notified the push with this "tag"; only the tag link failed.
+        expect(r.status, r.body).to.equal(500);
+        expect(await raw.served(repo, img.digest), 'the manifest landed, pullable by digest (the threat is real)').to.equal(img.digest);
+        await handled(repo, img.digest, undefined, since);
+        const v = await srv.store.getVerdict('lab', repo, img.digest);
+        expect(v?.decision, ref).to.equal('quarantine');
+        expect(await raw.served(repo, img.digest), `${repo}@${img.digest} pushed as ${ref} is pullable`).to.equal(undefined);
+        expect(await raw.served(`quarantine/${repo}`, img.digest), 'the quarantine copy by digest').to.equal(img.digest);
+      }
+    });
+
     it('pushed by digest into the quarantine prefix by someone else: judged and removed like any push (only children of pushgate\'s own copies stay)', async () => {
       for (const [i, kind, mt] of [[0, 'bad', OCI_MANIFEST], [1, 'secret', DOCKER_MANIFEST]] as Array<[number, Kind, string]>) {
         const repo = `quarantine/dgq${i}/app`;
@@ -173,6 +191,134 @@ describe('security: blocking digests are never pullable outside quarantine (dige
       const img = makeImage('good', 'dg-good');
       expect(await push('dggood/app', img, img.digest)).to.equal(201);
       expect(await raw.served('dggood/app', img.digest)).to.equal(img.digest);
+    });
+  });
+
+  describe('referrers of a quarantined image (fallback tag sha256-<hex>, written by anyone who can push)', () => {
+    // Distribution has no referrers API: the referrers of V are whatever the index tagged sha256-<V hex>
+    // lists. pushgate moves V's referrers with V (copy, then DELETE by digest, which on Distribution also
+    // removes every tag of that digest), so the list must not name what it deletes.
+    it('a fallback index naming an image that is not a referrer (a clean production image): that image and its tag stay', async () => {
+      const repo = 'refforge1/app';
+      const prod = makeImage('good', 'refforge-prod');
+      expect(await push(repo, prod, 'prod')).to.equal(201);
+      const bad = makeImage('bad', 'refforge-bad');
+      await raw.pushBlobs(repo, bad.blobs);
+      expect(await push(repo, makeIndex([prod]), `sha256-${bad.digest.slice(7)}`)).to.equal(201);
+      expect(await push(repo, bad, 'evil')).to.equal(201);
+      expect((await srv.store.getVerdict('lab', repo, bad.digest))?.decision).to.equal('quarantine');
+      expect(await raw.served(repo, 'evil'), 'the violating tag').to.equal(undefined);
+      expect(await raw.served(repo, 'prod'), 'the production tag').to.equal(prod.digest);
+      expect(await raw.served(repo, prod.digest), 'the production image by digest').to.equal(prod.digest);
+    });
+
+    it('a fallback tag the registry stores but pushgate refuses to read (manifests/Manifests), or that is an image: the violating image is still quarantined', async () => {
+      for (const [i, make] of [
+        [0, (prod: Image) => Buffer.from(`{"schemaVersion":2,"mediaType":"${'application/vnd.oci.image.index.v1+json'}","manifests":[],"Manifests":[{"mediaType":"${prod.mediaType}","digest":"${prod.digest}","size":${prod.bytes.length}}]}`)],
+        [1, (prod: Image) => prod.bytes],
+      ] as Array<[number, (prod: Image) => Buffer]>) {
+        const repo = `refforge3${i}/app`;
+        const prod = makeImage('good', `refforge3-${i}-prod`);
+        expect(await push(repo, prod, 'prod')).to.equal(201);
+        const bad = makeImage('bad', `refforge3-${i}-bad`);
+        await raw.pushBlobs(repo, bad.blobs);
+        const bytes = make(prod);
+        const fb = await raw.putManifest(repo, `sha256-${bad.digest.slice(7)}`, { bytes, mediaType: i === 0 ? 'application/vnd.oci.image.index.v1+json' : prod.mediaType });
+        expect(fb.status, fb.body).to.equal(201);
+        await raw.putManifest(repo, 'evil', bad);
+        const until = Date.now() + 30_000;
+        let v = await srv.store.getVerdict('lab', repo, bad.digest);
+        while (!(v?.enforcement && v.enforcement.status !== 'pending') && Date.now() < until) {
+          await sleep(100);
+          v = await srv.store.getVerdict('lab', repo, bad.digest);
+        }
+        expect(v?.decision).to.equal('quarantine');
+        expect(v?.enforcement?.status, JSON.stringify(v?.enforcement)).to.equal('done');
+        expect(await raw.served(repo, 'evil'), 'the violating tag').to.equal(undefined);
+        expect(await raw.served(repo, 'prod'), 'the production tag').to.equal(prod.digest);
+      }
+    });
+
+    it('property: quarantine moves exactly the manifests whose own subject is the image; whatever else the fallback tag names or is stays, tags included (plain registry, the action on its own)', async () => {
+      const client = new RegistryClient({ name: 'plain', url: plain.url });
+      const praw = new Raw(plain.host);
+      let run = 0;
+      const referrer = (subject: Image, n: string) => {
+        const body = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: n, packages: [] }));
+        const cfg = Buffer.from('{}');
+        const bytes = Buffer.from(JSON.stringify({
+          schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/spdx+json',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(cfg), size: cfg.length },
+          layers: [{ mediaType: 'application/spdx+json', digest: sha(body), size: body.length }],
+          subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.length },
+        }));
+        return { digest: sha(bytes), bytes, mediaType: OCI_MANIFEST, blobs: [cfg, body] };
+      };
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: 2 }),
+          fc.integer({ min: 0, max: 2 }),
+          fc.constantFrom('index-of-all', 'index-of-impostors', 'impostor-image', 'impostor-index'),
+          async (genuineCount, impostorCount, fallbackKind) => {
+            const repo = `refprop${run}/app`;
+            const nonce = `refprop-${run++}`;
+            const bad = makeImage('bad', `${nonce}-bad`);
+            await praw.pushBlobs(repo, bad.blobs);
+            expect((await praw.putManifest(repo, 'evil', bad)).status).to.equal(201);
+            const genuine = Array.from({ length: genuineCount }, (_, i) => referrer(bad, `${nonce}-g${i}`));
+            for (const g of genuine) {
+              await praw.pushBlobs(repo, g.blobs);
+              expect((await praw.putManifest(repo, g.digest, g)).status).to.equal(201);
+            }
+            const impostors = Array.from({ length: Math.max(1, impostorCount) }, (_, i) => makeImage('good', `${nonce}-i${i}`));
+            const kept = new Map<string, string>();
+            for (const [i, im] of impostors.entries()) {
+              await praw.pushBlobs(repo, im.blobs);
+              expect((await praw.putManifest(repo, `keep-${i}`, im)).status).to.equal(201);
+              kept.set(`keep-${i}`, im.digest);
+            }
+            const impostorIndex = makeIndex(impostors);
+            expect((await praw.putManifest(repo, 'keep-index', impostorIndex)).status).to.equal(201);
+            kept.set('keep-index', impostorIndex.digest);
+            const fallback = `sha256-${bad.digest.slice(7)}`;
+            const listed = fallbackKind === 'index-of-all' ? [...genuine, ...impostors.slice(0, impostorCount)] : impostors;
+            const fb =
+              fallbackKind === 'impostor-image' ? impostors[0]!
+              : fallbackKind === 'impostor-index' ? impostorIndex
+              : { bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: listed.map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.bytes.length })) })), mediaType: 'application/vnd.oci.image.index.v1+json' };
+            expect((await praw.putManifest(repo, fallback, fb)).status).to.equal(201);
+            const fbDigest = await praw.served(repo, fallback);
+            await quarantine(client, repo, bad.digest, 'evil', 'quarantine/');
+            expect(await praw.served(repo, 'evil'), 'the quarantined tag').to.equal(undefined);
+            for (const [t, d] of kept) expect(await praw.served(repo, t), `${t} (fallback ${fallbackKind})`).to.equal(d);
+            for (const im of impostors) expect(await praw.served(repo, im.digest)).to.equal(im.digest);
+            // Genuine referrers move only when the fallback list named them (Distribution has no other list).
+            const listedGenuine = fallbackKind === 'index-of-all' ? genuine : [];
+            for (const g of listedGenuine) {
+              expect(await praw.served(repo, g.digest), 'a referrer left behind').to.equal(undefined);
+              expect(await praw.served(`quarantine/${repo}`, g.digest), 'a referrer copied').to.equal(g.digest);
+            }
+            const fbOwn = fallbackKind === 'index-of-all' && impostorCount === 0;
+            expect(await praw.served(repo, fallback), 'the fallback tag').to.equal(fbOwn ? undefined : fbDigest);
+          },
+        ),
+        { numRuns: 12 },
+      );
+    });
+
+    it('the production index itself pushed again as the fallback tag: it and its production tag stay', async () => {
+      const repo = 'refforge2/app';
+      const child = makeImage('good', 'refforge2-child');
+      expect(await push(repo, child, 'base')).to.equal(201);
+      const prodIndex = makeIndex([child]);
+      expect(await push(repo, prodIndex, 'prod')).to.equal(201);
+      const bad = makeImage('secret', 'refforge2-bad');
+      await raw.pushBlobs(repo, bad.blobs);
+      expect(await push(repo, prodIndex, `sha256-${bad.digest.slice(7)}`)).to.equal(201);
+      expect(await push(repo, bad, 'evil')).to.equal(201);
+      expect((await srv.store.getVerdict('lab', repo, bad.digest))?.decision).to.equal('reject');
+      expect(await raw.served(repo, 'evil'), 'the violating tag').to.equal(undefined);
+      expect(await raw.served(repo, 'prod'), 'the production tag').to.equal(prodIndex.digest);
     });
   });
 

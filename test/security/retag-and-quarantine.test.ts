@@ -262,6 +262,25 @@ describe('security: retags are judged by the tag they land on; the quarantine pr
     }
   });
 
+  it('the push proxy refuses a manifest reference the registry would take for a tag but cannot store (rc-7:x matches rc-*): nothing lands untagged', async () => {
+    const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+    const ok = await skopeoCopyAsync(`oci:${images}/adm-zip:0.4.7`, `127.0.0.1:${PROXY_PORT}/lab/p4:rc-7`);
+    expect(ok.code, ok.stderr).to.equal(0);
+    const m = await fetch(`${reg.url}/v2/lab/p4/manifests/rc-7`, { headers: { accept } });
+    const bytes = Buffer.from(await m.arrayBuffer());
+    const digest = m.headers.get('docker-content-digest')!;
+    // The blobs land in lab/p5, the manifest is refused under a release tag.
+    const refused = await skopeoCopyAsync(`oci:${images}/adm-zip:0.4.7`, `127.0.0.1:${PROXY_PORT}/lab/p5:9.0`);
+    expect(refused.code).to.not.equal(0);
+    // Distribution routes `rc-7:x` (go-digest's DigestRegexp), stores the manifest untagged and only then
+    // fails the tag: judged under the rc-* mapping it would land, pullable by digest, blocking untagged.
+    const r = await fetch(`http://127.0.0.1:${PROXY_PORT}/v2/lab/p5/manifests/rc-7:x`, { method: 'PUT', headers: { 'content-type': m.headers.get('content-type')! }, body: bytes });
+    const body = await r.text();
+    expect(r.status, body).to.equal(400);
+    expect(body).to.match(/TAG_INVALID/);
+    expect(await resolve('lab/p5', digest), 'lab/p5@digest').to.equal(undefined);
+  });
+
   it('a violating push straight into the quarantine prefix by anyone but pushgate is judged and deleted (never quarantined into itself)', async () => {
     const cases: Array<[string, string, string]> = [
       ['node-app:vuln', 'quarantine/lab/x', '1'],

@@ -4,7 +4,7 @@
  * `sha256-<hex>` (an index of the referrers; distribution-spec "Referrers Tag Schema",
  * protocols.md §4.7); registries with the API index referrers by their `subject` themselves.
  */
-import { isPushgateError, type Descriptor, type Digest } from '../../core/index.js';
+import { isPushgateError, parseManifestDocument, type Descriptor, type Digest } from '../../core/index.js';
 import { referrersTag, type RegistryClient } from '../../registry/client.js';
 import type { OwnWrite } from './types.js';
 
@@ -17,23 +17,81 @@ export interface ReferrersMoved {
   writes: OwnWrite[];
 }
 
-async function fallbackIndex(client: RegistryClient, repo: string, digest: Digest): Promise<Digest | undefined> {
-  const r = await client.resolve(repo, referrersTag(digest)).catch((e: unknown) => {
+/**
+ * Whether `repo@candidate` is a referrer of `subject`: a manifest or index pushgate reads whose own
+ * `subject` names that digest. A list of referrers (the fallback tag index, which anyone who can push
+ * writes; on Distribution there is no other) is only a claim: a DELETE by digest of something it names
+ * removes that manifest and every tag of it, so only what the content itself ties to `subject` is moved.
+ * Unreadable or ambiguous documents are not referrers.
+ */
+async function isReferrerOf(client: RegistryClient, repo: string, candidate: Digest, subject: Digest): Promise<boolean> {
+  try {
+    const m = await client.getManifest(repo, candidate);
+    if (m.digest !== candidate) return false;
+    const doc = parseManifestDocument(m.bytes, m.mediaType);
+    const own = doc.kind === 'manifest' ? doc.manifest.subject : doc.index.subject;
+    return own?.digest === subject;
+  } catch (e) {
+    if (isPushgateError(e, 'NOT_FOUND') || isPushgateError(e, 'MANIFEST_INVALID') || isPushgateError(e, 'UNSUPPORTED')) return false;
+    throw e;
+  }
+}
+
+/**
+ * The fallback tag index of `digest` when it is one pushgate may move: an index it reads, every entry
+ * a referrer of `digest` ({@link isReferrerOf}). Anything else under the tag (an image, another index
+ * pushed again under this tag, a document pushgate refuses to read) is left where it is: deleting it by
+ * digest would take that manifest and its other tags with it.
+ */
+async function ownFallbackIndex(client: RegistryClient, repo: string, digest: Digest, verified: Map<Digest, boolean>): Promise<Digest | undefined> {
+  let m;
+  try {
+    m = await client.getManifest(repo, referrersTag(digest));
+  } catch (e) {
     if (isPushgateError(e, 'NOT_FOUND') || isPushgateError(e, 'UNSUPPORTED')) return undefined;
     throw e;
-  });
-  return r?.digest;
+  }
+  let doc;
+  try {
+    doc = parseManifestDocument(m.bytes, m.mediaType);
+  } catch (e) {
+    if (isPushgateError(e, 'MANIFEST_INVALID') || isPushgateError(e, 'UNSUPPORTED')) return undefined;
+    throw e;
+  }
+  if (doc.kind !== 'index') return undefined;
+  for (const d of doc.index.manifests) {
+    if (!verified.has(d.digest)) verified.set(d.digest, await isReferrerOf(client, repo, d.digest, digest));
+    if (!verified.get(d.digest)) return undefined;
+  }
+  return m.digest;
+}
+
+/** The referrers `client` lists for `digest`; a fallback index it cannot read lists none. */
+async function listedReferrers(client: RegistryClient, repo: string, digest: Digest): Promise<Descriptor[]> {
+  try {
+    return await client.referrers(repo, digest);
+  } catch (e) {
+    if (isPushgateError(e, 'MANIFEST_INVALID') || isPushgateError(e, 'UNSUPPORTED')) return [];
+    throw e;
+  }
 }
 
 /**
  * Copies the referrers of `from@digest` to `to` (when `to` is given) and then deletes them from
  * `from`: each referrer manifest by digest (with its blobs, by mount), and the fallback tag index
- * under the same tag. Referrers of referrers are not followed.
+ * under the same tag. Referrers of referrers are not followed. Only manifests whose own `subject` is
+ * `digest` count as referrers, and the fallback index only when it lists nothing else
+ * ({@link isReferrerOf}); whatever else a list names is neither copied nor deleted.
  * @throws RegistryError from the registry (a failure leaves the originals in place).
  */
 export async function moveReferrers(client: RegistryClient, from: string, digest: Digest, to: string | undefined): Promise<ReferrersMoved> {
-  const refs: Descriptor[] = await client.referrers(from, digest);
-  const index = await fallbackIndex(client, from, digest);
+  const verified = new Map<Digest, boolean>();
+  const refs: Descriptor[] = [];
+  for (const r of await listedReferrers(client, from, digest)) {
+    if (!verified.has(r.digest)) verified.set(r.digest, await isReferrerOf(client, from, r.digest, digest));
+    if (verified.get(r.digest) && !refs.some((x) => x.digest === r.digest)) refs.push(r);
+  }
+  const index = await ownFallbackIndex(client, from, digest, verified);
   const out: ReferrersMoved = { digests: refs.map((r) => r.digest), fallbackTag: !!index, writes: [] };
   if (!refs.length && !index) return out;
   if (to) {

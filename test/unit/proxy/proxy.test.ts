@@ -6,6 +6,7 @@
  * certificates from openssl.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -18,6 +19,8 @@ import { once } from 'node:events';
 import { startProxy } from '../../../src/proxy/proxy.js';
 import { GateDouble } from './gate-double.js';
 import { proxyTestConfig } from './config.js';
+import { TAG_RE } from '../../../src/core/names.js';
+import { isDigest } from '../../../src/core/digest.js';
 
 const UP_PORT = 18080;
 const PROXY_PORT = 18081;
@@ -152,6 +155,39 @@ describe('proxy (in-process upstream)', function () {
     expect(r.status).to.equal(401);
     expect(r.headers.get('www-authenticate')).to.equal('Basic realm="lab"');
     expect(gate.pending.length).to.equal(before);
+  });
+
+  it('property: a manifest reference the registry routes but can store neither as a tag nor as a digest (foo:bar, sha256:<upper case>) is refused 400 TAG_INVALID before anything is judged or forwarded', async () => {
+    const seen: string[] = [];
+    handle = (req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(req.method === 'HEAD' ? 404 : 201);
+      res.end();
+    };
+    const valid = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    const lower = fc.stringMatching(/^[a-z0-9]{1,6}$/);
+    // go-digest's DigestRegexp, which Distribution's router accepts as a manifest reference.
+    const digestLike = fc
+      .tuple(fc.array(lower, { minLength: 1, maxLength: 2 }), fc.constantFrom('.', '+', '_', '-'), fc.stringMatching(/^[a-zA-Z0-9_-]{1,70}$/))
+      .map(([parts, sep, enc]) => `${parts.join(sep)}:${enc}`);
+    const upperSha = fc.stringMatching(/^[0-9A-F]{64}$/).filter((h) => /[A-F]/.test(h)).map((h) => `sha256:${h}`);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(digestLike, upperSha), async (ref) => {
+        fc.pre(!TAG_RE.test(ref) && !isDigest(ref));
+        seen.length = 0;
+        const before = gate.pending.length;
+        const r = await fetch(`${base}/v2/ok/a/manifests/${ref}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: valid });
+        const body = await r.text();
+        expect(r.status, `${ref}: ${body}`).to.equal(400);
+        expect(body).to.match(/TAG_INVALID/);
+        expect(gate.pending.length, 'judged').to.equal(before);
+        expect(seen, 'forwarded').to.deep.equal([]);
+      }),
+      { numRuns: 60 },
+    );
+    // Control: a tag and a digest reference go on to the gate.
+    const ok = await fetch(`${base}/v2/ok/a/manifests/v1.0`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: valid });
+    expect(ok.status).to.not.equal(400);
   });
 
   it('refuses with "retry" when the gate hangs past proxy.timeout, without forwarding', async () => {

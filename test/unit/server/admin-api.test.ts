@@ -4,6 +4,7 @@
  * endpoints, and audit filters applied by the store before `limit`.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import express from 'express';
 import http from 'node:http';
 import jwt from 'jsonwebtoken';
@@ -13,6 +14,7 @@ import { createAdminApi } from '../../../src/server/admin-api.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { silentLogger } from '../../helpers/gate.js';
 import { freshDatabase } from '../../helpers/postgres.js';
+import type { PushEvent } from '../../../src/core/index.js';
 
 const SECRET = 'admin-api-unit-secret-0123456789';
 const VIEWER = 'admin-api-unit-viewer-token';
@@ -180,5 +182,48 @@ describe('admin API: query parameters of the list endpoints are validated', () =
     await refused('/audit?limit=-1&state=x&action=', [/^unknown query parameter "state"/], [/^query parameter limit: got "-1"/], [/^query parameter action: got an empty value/]);
     const ok = await get(`${srv.base}/audit?digest=${D}&repository=team/app&limit=5`);
     expect((ok.body as Array<{ actor: string }>).map((a) => a.actor)).to.deep.equal(['alice']);
+  });
+});
+
+describe('admin API: POST /scans never hands the gate a tag it did not resolve', () => {
+  // The gate enforces on the tag an event names (quarantine copy, restore of that tag). Beside a digest
+  // (`repo:tag@sha256:…`) the tag is only the caller's word (a viewer token), as in an AdmissionReview.
+  const RESOLVED = `sha256:${'c'.repeat(64)}`;
+  const ingested: PushEvent[] = [];
+  let server: http.Server;
+  let base: string;
+  before(async () => {
+    const config = defaultConfig();
+    config.api.tokens = [VIEWER];
+    const gate = {
+      registryForHost: (h: string) => (h === 'registry.example.test' ? { name: 'lab' } : undefined),
+      client: () => ({ resolve: async () => ({ digest: RESOLVED }) }),
+      ingest: async (ev: PushEvent) => {
+        ingested.push(ev);
+      },
+    } as unknown as Gate;
+    const app = express();
+    app.use('/api/v1', createAdminApi({ config, gate, store: {} as Store, logger: silentLogger }));
+    server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(16790, '127.0.0.1', () => resolve()));
+    base = 'http://127.0.0.1:16790/api/v1';
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('property: repo:tag@digest is queued by digest without the tag; repo:tag with the digest pushgate resolved and the tag', async () => {
+    const tag = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/);
+    const hex = fc.stringMatching(/^[0-9a-f]{64}$/);
+    await fc.assert(
+      fc.asyncProperty(tag, fc.option(hex, { nil: undefined }), async (t, h) => {
+        ingested.length = 0;
+        const image = `registry.example.test/team/app:${t}${h ? `@sha256:${h}` : ''}`;
+        const r = await fetch(`${base}/scans`, { method: 'POST', headers: { authorization: `Bearer ${VIEWER}`, 'content-type': 'application/json' }, body: JSON.stringify({ image }) });
+        expect(r.status, await r.text()).to.equal(202);
+        expect(ingested).to.have.length(1);
+        if (h) expect(ingested[0]).to.include({ digest: `sha256:${h}`, tag: undefined });
+        else expect(ingested[0]).to.include({ digest: RESOLVED, tag: t });
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDistributionEnvelope } from '../../../src/webhooks/index.js';
 import { isPushgateError } from '../../../src/core/errors.js';
+import { TAG_RE } from '../../../src/core/names.js';
 
 const FIX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/webhooks');
 const CAPTURED = path.join(FIX, 'distribution-2.8-captured');
@@ -172,5 +174,41 @@ describe('webhooks/distribution: v2 envelopes (Distribution 3.x, from its source
       expect(isPushgateError(err, 'BAD_ARGUMENT'), JSON.stringify(bad)).to.equal(true);
     }
     expect(parseDistributionEnvelope({ events: [] }, 'r')).to.deep.equal({ events: [], ignored: [] });
+  });
+});
+
+describe('webhooks/distribution: a push whose tag the registry could not store is a push by digest', () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const push = (tag: string) => ({ events: [{ id: 'e1', action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'team/app', digest, size: 500, tag } }] });
+
+  // Distribution 2.8 routes `/v2/<name>/manifests/<reference>` for any reference matching the tag grammar
+  // OR go-digest's DigestRegexp; one that digest.Parse refuses is taken for a tag. The manifest is stored
+  // and the push notified with that "tag" before the tag link (a path with ":") fails: seen on the lab
+  // registry, test/security/digest-pushes.test.ts.
+  it('foo:bar, sha256:<upper-case hex>, md5:… → the event is kept, without the tag', () => {
+    for (const tag of ['foo:bar', `sha256:${'AB'.repeat(32)}`, 'sha256:short', `md5:${'ab'.repeat(16)}`]) {
+      const out = parseDistributionEnvelope(push(tag), 'lab');
+      expect(out.events, tag).to.have.length(1);
+      expect(out.events[0]).to.include({ action: 'push', repository: 'team/app', digest });
+      expect(out.events[0]!.tag, tag).to.equal(undefined);
+    }
+  });
+
+  it('property: every reference the registry routes keeps its event; the tag survives iff it is a tag', () => {
+    const lower = fc.stringMatching(/^[a-z0-9]{1,8}$/);
+    // go-digest DigestRegexp: [a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+
+    const digestLike = fc
+      .tuple(fc.array(lower, { minLength: 1, maxLength: 3 }), fc.constantFrom('.', '+', '_', '-'), fc.stringMatching(/^[a-zA-Z0-9=_-]{1,80}$/))
+      .map(([parts, sep, enc]) => `${parts.join(sep)}:${enc}`);
+    const tagLike = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,140}$/);
+    fc.assert(
+      fc.property(fc.oneof(digestLike, tagLike), (ref) => {
+        const out = parseDistributionEnvelope(push(ref), 'lab');
+        expect(out.events).to.have.length(1);
+        expect(out.events[0]!.digest).to.equal(digest);
+        expect(out.events[0]!.tag).to.equal(TAG_RE.test(ref) ? ref : undefined);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
