@@ -5,7 +5,7 @@
  */
 import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } from '../core/index.js';
 import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
-import { baseName, dirName } from './analyzers/types.js';
+import { baseName, dirName, readsAlike } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { formatPurl } from './purl.js';
@@ -31,8 +31,10 @@ interface Node {
  * 2: the symlink alias check follows symlinks inside a linked directory.
  * 3: a replaced path beneath a lower non-directory the layer makes a directory is not named.
  * 4: the alias check walks symlink loops again (up to {@link LOOP_DEPTH} times) and charges directories.
+ * 5: a link at a wanted path is read under its target's name only when the analyzer reads both
+ *    names the same way ({@link Analyzer.readsAs}: dpkg's status and `info/*.list`).
  */
-export const MERGE_VERSION = 4;
+export const MERGE_VERSION = 5;
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
@@ -327,8 +329,9 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found.fails}: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
           return;
         }
-        const there = wantedBy(found.at);
-        const missing = want.filter((a) => !there.includes(a));
+        // Read there by the same analyzer the same way: dpkg reads a `.list` as a file list, the
+        // runtime's dpkg reads a status linked to it as the package database.
+        const missing = want.filter((a) => !readsAlike(a, p, found.at));
         if (missing.length) {
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${target}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
           return;
@@ -487,12 +490,9 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
 function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
   // One budget for the files looked at behind the links and the steps taken to resolve them.
   const work = { steps: ALIAS_BUDGET };
-  // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
-  // said why not), whatever the analyzer made of it.
-  const readBy = (f: string, a: Analyzer) => {
-    PROBE.path = f;
-    return a.wants(PROBE);
-  };
+  // "Read under its own name" is "wanted under its own name and read the same way there": the
+  // walker handed it over then (or said why not), whatever the analyzer made of it; an analyzer
+  // that reads another name another way (dpkg's status and `info/*.list`) read other content.
   for (const s of symlinks) {
     const base = dirName(s.path);
     const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat, { budget: work });
@@ -509,7 +509,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     const check = (alias: string, f: string) => {
       const want = wantedBy(alias);
       if (!want.length) return;
-      const missing = want.filter((a) => !readBy(f, a));
+      const missing = want.filter((a) => !readsAlike(a, alias, f));
       if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
     };
     if (node.kind !== 'd') check(s.path, target);

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, StreamSink } from './analyzers/types.js';
-import { baseName, dirName } from './analyzers/types.js';
+import { baseName, dirName, readsAlike } from './analyzers/types.js';
 import { SpillBudget } from './spill.js';
 
 /** What one analyzer found in one file of a layer. */
@@ -299,13 +299,16 @@ export class LayerWalker {
       this.groups.set(to, g);
     }
     const copies: FileResult[] = [];
+    // Only an analyzer that reads both names the same way (dpkg reads a `.list` as a file list, a
+    // status as the package database) found at `p` what it found in the content.
+    const from = g.contentPath;
     for (const r of g.content) {
-      if (this.analyzers.some((a) => a.name === r.analyzer && a.wants(info))) copies.push(relocateResult(r, g.contentPath, p, false));
+      if (this.analyzers.some((a) => a.name === r.analyzer && readsAlike(a, p, from))) copies.push(relocateResult(r, from, p, false));
     }
     if (copies.length) this.byPath.set(p, copies);
     g.members.add(p);
     this.memberOf.set(p, g);
-    const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !a.wants({ ...info, path: to }));
+    const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !readsAlike(a, p, from));
     if (missing.length) {
       this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link to ${to}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${to}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
     }
