@@ -33,13 +33,22 @@ interface Node {
  * 4: the alias check walks symlink loops again (up to {@link LOOP_DEPTH} times) and charges directories.
  * 5: a link at a wanted path is read under its target's name only when the analyzer reads both
  *    names the same way ({@link Analyzer.readsAs}: dpkg's status and `info/*.list`).
+ * 6: symlink resolution and the alias walk charge a path longer than {@link CHARGE_CHARS} by its length.
  */
-export const MERGE_VERSION = 5;
+export const MERGE_VERSION = 6;
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
 /** Upper bound on the entries looked at behind directory symlinks (the alias check's work). */
 const ALIAS_BUDGET = 500_000;
+/**
+ * Characters of a path that one budget step pays for. Looking a path up (a Map key, a `wants`
+ * test) costs its length, and a pusher's paths reach PATH_MAX (4,095 bytes of 2,000 one-letter
+ * segments), or more for an alias built through loops: a path longer than this is charged one more
+ * step per CHARGE_CHARS characters, so a budget step stays bounded work. Real paths are shorter
+ * and cost one step as before.
+ */
+const CHARGE_CHARS = 256;
 /**
  * How many times the alias check walks into a directory it is already inside (a symlink loop such as
  * `/usr/bin/X11 → .`, or `/opt/dpkg → /opt` under `/var/lib → /opt`, which makes
@@ -446,8 +455,10 @@ export type StatFn = (p: string) => { kind: EntryKind; link?: string } | undefin
  * RootPath): symlinks followed, `..` never above `/`. Undefined when the path does not exist or more
  * than {@link MAX_LINKS} links are followed (a loop). `visit` sees every path looked at on the way
  * (each one's parents were looked at before it). `budget.steps` is lowered by one per segment
- * walked or read from a link's text; once it is below zero the walk stops with `null` (a pusher controls the link texts, up to
- * 1 MiB each, and a walk repeats them for every link that reaches them).
+ * walked or read from a link's text, and by one more per {@link CHARGE_CHARS} characters of a long
+ * path walked (looking it up costs its length); once it is below zero the walk stops with `null`
+ * (a pusher controls the link texts, up to PATH_MAX each, and a walk repeats them for every link
+ * that reaches them).
  */
 export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: string) => void; budget: { steps: number } }): string | undefined | null;
 export function resolveInTree(p: string, stat: StatFn, opts?: { visit?: (q: string) => void }): string | undefined;
@@ -456,6 +467,8 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
   // Pending segments, read from the end: a link's text is pushed reversed, so following a link
   // costs its own length, never the rest of the path again.
   const pending = segs(p).reverse();
+  // The paths resolved so far, one per segment (`/a`, `/a/b`): each extends the one before, so a
+  // segment costs one concatenation, not a join of the whole path again.
   const done: string[] = [];
   let hops = 0;
   const budget = opts.budget;
@@ -463,13 +476,13 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
     if (budget && --budget.steps < 0) return null;
     const seg = pending.pop()!;
     if (seg === '..') { done.pop(); continue; }
-    done.push(seg);
-    const cur = `/${done.join('/')}`;
+    const cur = `${done.length ? done[done.length - 1] : ''}/${seg}`;
+    // Looking `cur` up costs its length: long ones are charged for it.
+    if (budget && cur.length > CHARGE_CHARS && (budget.steps -= (cur.length / CHARGE_CHARS) | 0) < 0) return null;
     opts.visit?.(cur);
     const st = stat(cur);
     if (st === undefined) return undefined;
     if (st.kind === 'l') {
-      done.pop();
       if (++hops > MAX_LINKS) return undefined;
       const link = st.link ?? '';
       if (link.startsWith('/')) done.length = 0;
@@ -477,9 +490,9 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
       // The link's segments are charged when they are read, so one long text costs once.
       if (budget && (budget.steps -= add.length) < 0) return null;
       for (let i = add.length - 1; i >= 0; i--) pending.push(add[i]!);
-    }
+    } else done.push(cur);
   }
-  return `/${done.join('/')}`;
+  return done.length ? done[done.length - 1]! : '/';
 }
 
 /**
@@ -527,6 +540,9 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
           // directories is M×K steps of work whatever the directories hold.
           if (--work.steps < 0) return;
           const r = `${rel}/${name}`;
+          // The alias's `wants` tests cost its length, which loops multiply.
+          const long = s.path.length + r.length;
+          if (long > CHARGE_CHARS && (work.steps -= (long / CHARGE_CHARS) | 0) < 0) return;
           const f = `${real === '/' ? '' : real}/${name}`;
           if (c.kind === 'd') walk(r, f, c, loops);
           else if (c.kind === 'l') {

@@ -59,6 +59,23 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(resolveInTree('/a/missing', stat)).to.equal(undefined);
   });
 
+  it('symlink resolution charges a long path by its length: a budget step stays bounded work whatever the names', () => {
+    // 16 segments of 250 characters (4,015 bytes, under PATH_MAX): each lookup hashes up to 4 KiB.
+    const segs = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(250));
+    const tree = new Map<string, EntryKind>(segs.map((_, i) => [`/${segs.slice(0, i + 1).join('/')}`, 'd']));
+    const stat = (p: string) => (tree.has(p) ? { kind: tree.get(p)! } : undefined);
+    const deepest = `/${segs.join('/')}`;
+    const budget = { steps: 1_000 };
+    expect(resolveInTree(deepest, stat, { budget })).to.equal(deepest);
+    // One step per segment, and one more per 256 characters of each path looked up.
+    const charged = segs.reduce((n, _, i) => n + 1 + Math.floor((i + 1) * 251 / 256), 0);
+    expect(1_000 - budget.steps).to.equal(charged);
+    // Short paths cost one step per segment, as before.
+    const short = { steps: 10 };
+    expect(resolveInTree('/a', () => ({ kind: 'd' }), { budget: short })).to.equal('/a');
+    expect(short.steps).to.equal(9);
+  });
+
   it('the last entry per path wins inside a layer; the cached analysis holds only it', async () => {
     const a = await layer([
       { name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1.0') },
