@@ -33,7 +33,8 @@ interface Node {
  * 4: the alias check walks symlink loops again (up to {@link LOOP_DEPTH} times) and charges directories.
  * 5: a link at a wanted path is read under its target's name only when the analyzer reads both
  *    names the same way ({@link Analyzer.readsAs}: dpkg's status and `info/*.list`).
- * 6: symlink resolution and the alias walk charge a path longer than {@link CHARGE_CHARS} by its length.
+ * 6: symlink resolution and the alias walk charge a path longer than {@link CHARGE_CHARS} by its length;
+ *    the alias check's budget grows with the tree ({@link ALIAS_STEPS_PER_PATH}).
  */
 export const MERGE_VERSION = 6;
 
@@ -41,6 +42,15 @@ export const MERGE_VERSION = 6;
 const MAX_LINKS = 40;
 /** Upper bound on the entries looked at behind directory symlinks (the alias check's work). */
 const ALIAS_BUDGET = 500_000;
+/**
+ * The alias check's budget grows with the image: this many steps per path of the final tree. A
+ * pnpm store links every package's directory from each package that depends on it and from
+ * `.pnpm/node_modules` (1,500 packages of 60 files with four dependencies each is about 600,000
+ * entries behind links, a real application's node_modules), so a fixed budget named ordinary large
+ * images incomplete. Work linear in the tree stays bounded; M links to K entries of a small tree
+ * still ends at {@link ALIAS_BUDGET}.
+ */
+const ALIAS_STEPS_PER_PATH = 16;
 /**
  * Characters of a path that one budget step pays for. Looking a path up (a Map key, a `wants`
  * test) costs its length, and a pusher's paths reach PATH_MAX (4,095 bytes of 2,000 one-letter
@@ -362,7 +372,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   };
   if (sensitive.length) {
     findLinks('/', root);
-    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics);
+    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics, Math.max(ALIAS_BUDGET, ALIAS_STEPS_PER_PATH * index.size));
   }
   return {
     placed: [...results.values()].flat(),
@@ -500,9 +510,9 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
  * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
  * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
  */
-function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
+function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[], budget: number): void {
   // One budget for the files looked at behind the links and the steps taken to resolve them.
-  const work = { steps: ALIAS_BUDGET };
+  const work = { steps: budget };
   // "Read under its own name" is "wanted under its own name and read the same way there": the
   // walker handed it over then (or said why not), whatever the analyzer made of it; an analyzer
   // that reads another name another way (dpkg's status and `info/*.list`) read other content.
@@ -510,7 +520,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     const base = dirName(s.path);
     const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat, { budget: work });
     if (target === null) {
-      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} steps of symlink resolution and files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${budget} steps of symlink resolution and files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
       return;
     }
     if (target === undefined) continue;
@@ -567,7 +577,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
       });
     }
     if (work.steps < 0) {
-      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} entries behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${budget} entries behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
       return;
     }
   }

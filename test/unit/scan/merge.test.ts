@@ -324,6 +324,31 @@ describe('scan: changeset rules (walker + merge)', () => {
     }), { numRuns: 200 });
   });
 
+  it('a pnpm store of 1,500 packages (60 files, four dependencies each, ~600,000 entries behind links) stays complete: the alias budget grows with the tree', () => {
+    const paths: string[] = [];
+    let kinds = '';
+    const links: Record<string, string> = {};
+    const add = (p: string, k: string, l?: string) => { paths.push(p); kinds += k; if (l !== undefined) links[p] = l; };
+    const n = 1500;
+    const at = (i: number) => `pkg${i}@1.0.${i % 7}`;
+    for (let i = 0; i < n; i++) {
+      const dir = `/app/node_modules/.pnpm/${at(i)}/node_modules/pkg${i}`;
+      add(`${dir}/package.json`, 'f');
+      for (let f = 0; f < 59; f++) add(`${dir}/lib/f${f}.js`, 'f');
+      for (let d = 1; d <= 4; d++) { const j = (i + d * 37) % n; add(`/app/node_modules/.pnpm/${at(i)}/node_modules/pkg${j}`, 'l', `../../${at(j)}/node_modules/pkg${j}`); }
+      add(`/app/node_modules/.pnpm/node_modules/pkg${i}`, 'l', `../${at(i)}/node_modules/pkg${i}`);
+      if (i < 40) add(`/app/node_modules/pkg${i}`, 'l', `.pnpm/${at(i)}/node_modules/pkg${i}`);
+    }
+    const analysis: LayerAnalysis = { version: 't', paths, kinds, links, whiteouts: [], opaqueDirs: [], replaced: [], transient: [], results: [], diagnostics: [], entries: paths.length, tarBytes: 0, complete: true };
+    expect(stackLayers([{ analysis }], ANALYZERS).diagnostics).to.deep.equal([]);
+    // A package database behind one more link of the same farm is still named.
+    add('/srv/dpkg/status', 'f');
+    add(`/app/node_modules/.pnpm/${at(0)}/node_modules/pkg0/dpkg`, 'l', '/srv/dpkg');
+    add('/var/lib', 'l', '/app/node_modules/pkg0');
+    const more: LayerAnalysis = { ...analysis, paths, kinds, links, entries: paths.length };
+    expect(stackLayers([{ analysis: more }], ANALYZERS).diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /var/lib']);
+  });
+
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
     const big = scalingLayer(40_000);
     const s = stackLayers([{ analysis: big }, { analysis: big }], ANALYZERS);
