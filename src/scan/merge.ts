@@ -170,19 +170,18 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
      * The lower non-directory above `p`, if any (symlink resolution is what pushgate does not do).
      * `gone`: paths to take as removed already (without changing the tree).
      */
-    const lowerNonDir = (p: string, gone?: ReadonlySet<string>): { at: string; kind: EntryKind } | undefined => {
+    // `gone` holds nodes, not paths: a path of 2,000 segments would be hashed once per segment.
+    const lowerNonDir = (p: string, gone?: ReadonlySet<Node>): { at: string; kind: EntryKind } | undefined => {
       let n: Node | undefined = root;
-      let at = '';
       const segs = p.split('/').slice(1, -1);
-      for (const seg of segs) {
-        at += `/${seg}`;
-        n = n.children?.get(seg);
-        if (!n || gone?.has(at)) return undefined;
-        if (n.kind !== 'd') return n.layer === li ? undefined : { at, kind: n.kind };
+      for (let k = 0; k < segs.length; k++) {
+        n = n.children?.get(segs[k]!);
+        if (!n || gone?.has(n)) return undefined;
+        if (n.kind !== 'd') return n.layer === li ? undefined : { at: `/${segs.slice(0, k + 1).join('/')}`, kind: n.kind };
       }
       return undefined;
     };
-    const through = (p: string, what: string, gone?: ReadonlySet<string>): boolean => {
+    const through = (p: string, what: string, gone?: ReadonlySet<Node>): boolean => {
       const up = lowerNonDir(p, gone);
       if (!up) return false;
       linkDiag(p, up.kind === 'l'
@@ -227,18 +226,24 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       else if (n?.kind === 'l') linked.set(p, { symlink: n.link });
       else linked.set(p, { fails: 'is no file of the layers below' });
     });
-    if (analysis.lateOpaque?.length) lateOpaqueWrites(analysis, new Set(analysis.lateOpaque), root, linkDiag);
+    if (analysis.lateOpaque?.length) {
+      const late = new Set<Node>();
+      for (const d of analysis.lateOpaque) { const n = index.get(d); if (n) late.add(n); }
+      lateOpaqueWrites(analysis, late, root, linkDiag);
+    }
     // A whiteout beneath a lower symlink is judged against the lower tree before the layer's opaque
     // markers clear it: the marker order is not kept, and a runtime that met the whiteout before an
     // opaque marker of a directory above the link removed what the link reaches (an opaque marker
     // first leaves it nothing to remove: that case is named too). The layer's whiteouts come in
     // their order: one beneath a path an earlier one removed has nothing in its way.
     const whiteouts: string[] = [];
-    const gone = new Set<string>();
+    const gone = new Set<Node>();
     for (const w of analysis.whiteouts) {
       if (through(w, 'whiteout of', gone)) continue;
       whiteouts.push(w);
-      gone.add(w);
+      // (A path the lower tree does not have has nothing beneath it either.)
+      const n = index.get(w);
+      if (n) gone.add(n);
     }
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
@@ -407,23 +412,24 @@ function relocate(r: FileResult, from: string, to: string): FileResult {
  * entry is named. Every entry is checked whatever its place relative to the marker (the order is
  * not kept), so this names a few entries a runtime wrote after the marker too.
  */
-function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<string>, root: Node, linkDiag: (p: string, message: string) => void): void {
+function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<Node>, root: Node, linkDiag: (p: string, message: string) => void): void {
   const check = (p: string) => {
     let n: Node | undefined = root;
-    let at = '';
-    let opaque = late.has('/') ? '/' : undefined;
+    let opaque = late.has(root) ? '/' : undefined;
     const segs = p.split('/');
     for (let k = 1; k < segs.length - 1; k++) {
-      at += `/${segs[k]}`;
       n = n.children?.get(segs[k]);
       if (!n) return;
+      // Made only when named: a path of 2,000 segments would be built and hashed at every one.
+      const upTo = () => segs.slice(0, k + 1).join('/');
       if (n.kind !== 'd') {
+        const at = upTo();
         if (opaque !== undefined) {
           linkDiag(p, `entry ${p} lies beneath ${at}, a ${n.kind === 'l' ? 'symlink' : 'non-directory'} from a lower layer, and the layer's opaque marker of ${opaque} came after the entry: a runtime that unpacks in order ${n.kind === 'l' ? 'wrote it through the link' : 'could not unpack it'} before the marker removed ${at}, the image spec removes ${at} first; not judged`);
         }
         return;
       }
-      if (opaque === undefined && late.has(at)) opaque = at;
+      if (opaque === undefined && late.has(n)) opaque = upTo();
     }
   };
   for (const p of analysis.paths) check(p);
