@@ -162,8 +162,10 @@ export interface ImageScan {
  * 9: an entry replaced by a later one at the same path is `transient` too when the layer wrote a
  *    directory above it in between (the merge checks what it was unpacked beneath); a hard link to
  *    a file of its own layer carries only the results of analyzers that want the link's name.
+ * 10: a hard link to a file of its own layer carries (and is complete for) only the analyzers that
+ *    read its name and the file's name the same way (dpkg: status, status.d, `info/*.list`).
  */
-const WALKER_VERSION = 9;
+const WALKER_VERSION = 10;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

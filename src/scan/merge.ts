@@ -5,7 +5,7 @@
  */
 import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } from '../core/index.js';
 import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
-import { baseName, dirName } from './analyzers/types.js';
+import { baseName, dirName, readsAlike } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { formatPurl } from './purl.js';
@@ -31,13 +31,34 @@ interface Node {
  * 2: the symlink alias check follows symlinks inside a linked directory.
  * 3: a replaced path beneath a lower non-directory the layer makes a directory is not named.
  * 4: the alias check walks symlink loops again (up to {@link LOOP_DEPTH} times) and charges directories.
+ * 5: a link at a wanted path is read under its target's name only when the analyzer reads both
+ *    names the same way ({@link Analyzer.readsAs}: dpkg's status and `info/*.list`).
+ * 6: symlink resolution and the alias walk charge a path longer than {@link CHARGE_CHARS} by its length;
+ *    the alias check's budget grows with the tree ({@link ALIAS_STEPS_PER_PATH}).
  */
-export const MERGE_VERSION = 4;
+export const MERGE_VERSION = 6;
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
 /** Upper bound on the entries looked at behind directory symlinks (the alias check's work). */
 const ALIAS_BUDGET = 500_000;
+/**
+ * The alias check's budget grows with the image: this many steps per path of the final tree. A
+ * pnpm store links every package's directory from each package that depends on it and from
+ * `.pnpm/node_modules` (1,500 packages of 60 files with four dependencies each is about 600,000
+ * entries behind links, a real application's node_modules), so a fixed budget named ordinary large
+ * images incomplete. Work linear in the tree stays bounded; M links to K entries of a small tree
+ * still ends at {@link ALIAS_BUDGET}.
+ */
+const ALIAS_STEPS_PER_PATH = 16;
+/**
+ * Characters of a path that one budget step pays for. Looking a path up (a Map key, a `wants`
+ * test) costs its length, and a pusher's paths reach PATH_MAX (4,095 bytes of 2,000 one-letter
+ * segments), or more for an alias built through loops: a path longer than this is charged one more
+ * step per CHARGE_CHARS characters, so a budget step stays bounded work. Real paths are shorter
+ * and cost one step as before.
+ */
+const CHARGE_CHARS = 256;
 /**
  * How many times the alias check walks into a directory it is already inside (a symlink loop such as
  * `/usr/bin/X11 → .`, or `/opt/dpkg → /opt` under `/var/lib → /opt`, which makes
@@ -149,19 +170,18 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
      * The lower non-directory above `p`, if any (symlink resolution is what pushgate does not do).
      * `gone`: paths to take as removed already (without changing the tree).
      */
-    const lowerNonDir = (p: string, gone?: ReadonlySet<string>): { at: string; kind: EntryKind } | undefined => {
+    // `gone` holds nodes, not paths: a path of 2,000 segments would be hashed once per segment.
+    const lowerNonDir = (p: string, gone?: ReadonlySet<Node>): { at: string; kind: EntryKind } | undefined => {
       let n: Node | undefined = root;
-      let at = '';
       const segs = p.split('/').slice(1, -1);
-      for (const seg of segs) {
-        at += `/${seg}`;
-        n = n.children?.get(seg);
-        if (!n || gone?.has(at)) return undefined;
-        if (n.kind !== 'd') return n.layer === li ? undefined : { at, kind: n.kind };
+      for (let k = 0; k < segs.length; k++) {
+        n = n.children?.get(segs[k]!);
+        if (!n || gone?.has(n)) return undefined;
+        if (n.kind !== 'd') return n.layer === li ? undefined : { at: `/${segs.slice(0, k + 1).join('/')}`, kind: n.kind };
       }
       return undefined;
     };
-    const through = (p: string, what: string, gone?: ReadonlySet<string>): boolean => {
+    const through = (p: string, what: string, gone?: ReadonlySet<Node>): boolean => {
       const up = lowerNonDir(p, gone);
       if (!up) return false;
       linkDiag(p, up.kind === 'l'
@@ -206,18 +226,24 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       else if (n?.kind === 'l') linked.set(p, { symlink: n.link });
       else linked.set(p, { fails: 'is no file of the layers below' });
     });
-    if (analysis.lateOpaque?.length) lateOpaqueWrites(analysis, new Set(analysis.lateOpaque), root, linkDiag);
+    if (analysis.lateOpaque?.length) {
+      const late = new Set<Node>();
+      for (const d of analysis.lateOpaque) { const n = index.get(d); if (n) late.add(n); }
+      lateOpaqueWrites(analysis, late, root, linkDiag);
+    }
     // A whiteout beneath a lower symlink is judged against the lower tree before the layer's opaque
     // markers clear it: the marker order is not kept, and a runtime that met the whiteout before an
     // opaque marker of a directory above the link removed what the link reaches (an opaque marker
     // first leaves it nothing to remove: that case is named too). The layer's whiteouts come in
     // their order: one beneath a path an earlier one removed has nothing in its way.
     const whiteouts: string[] = [];
-    const gone = new Set<string>();
+    const gone = new Set<Node>();
     for (const w of analysis.whiteouts) {
       if (through(w, 'whiteout of', gone)) continue;
       whiteouts.push(w);
-      gone.add(w);
+      // (A path the lower tree does not have has nothing beneath it either.)
+      const n = index.get(w);
+      if (n) gone.add(n);
     }
     for (const d of analysis.opaqueDirs) {
       if (through(`${d === '/' ? '' : d}/.wh..wh..opq`, 'opaque directory marker')) continue;
@@ -327,8 +353,9 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${found.fails}: a runtime links whatever that path reaches then, pushgate does not follow it; not judged`, incomplete: true });
           return;
         }
-        const there = wantedBy(found.at);
-        const missing = want.filter((a) => !there.includes(a));
+        // Read there by the same analyzer the same way: dpkg reads a `.list` as a file list, the
+        // runtime's dpkg reads a status linked to it as the package database.
+        const missing = want.filter((a) => !readsAlike(a, p, found.at));
         if (missing.length) {
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${target}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
           return;
@@ -350,7 +377,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   };
   if (sensitive.length) {
     findLinks('/', root);
-    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics);
+    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics, Math.max(ALIAS_BUDGET, ALIAS_STEPS_PER_PATH * index.size));
   }
   return {
     placed: [...results.values()].flat(),
@@ -385,23 +412,24 @@ function relocate(r: FileResult, from: string, to: string): FileResult {
  * entry is named. Every entry is checked whatever its place relative to the marker (the order is
  * not kept), so this names a few entries a runtime wrote after the marker too.
  */
-function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<string>, root: Node, linkDiag: (p: string, message: string) => void): void {
+function lateOpaqueWrites(analysis: LayerAnalysis, late: Set<Node>, root: Node, linkDiag: (p: string, message: string) => void): void {
   const check = (p: string) => {
     let n: Node | undefined = root;
-    let at = '';
-    let opaque = late.has('/') ? '/' : undefined;
+    let opaque = late.has(root) ? '/' : undefined;
     const segs = p.split('/');
     for (let k = 1; k < segs.length - 1; k++) {
-      at += `/${segs[k]}`;
       n = n.children?.get(segs[k]);
       if (!n) return;
+      // Made only when named: a path of 2,000 segments would be built and hashed at every one.
+      const upTo = () => segs.slice(0, k + 1).join('/');
       if (n.kind !== 'd') {
+        const at = upTo();
         if (opaque !== undefined) {
           linkDiag(p, `entry ${p} lies beneath ${at}, a ${n.kind === 'l' ? 'symlink' : 'non-directory'} from a lower layer, and the layer's opaque marker of ${opaque} came after the entry: a runtime that unpacks in order ${n.kind === 'l' ? 'wrote it through the link' : 'could not unpack it'} before the marker removed ${at}, the image spec removes ${at} first; not judged`);
         }
         return;
       }
-      if (opaque === undefined && late.has(at)) opaque = at;
+      if (opaque === undefined && late.has(n)) opaque = upTo();
     }
   };
   for (const p of analysis.paths) check(p);
@@ -443,8 +471,10 @@ export type StatFn = (p: string) => { kind: EntryKind; link?: string } | undefin
  * RootPath): symlinks followed, `..` never above `/`. Undefined when the path does not exist or more
  * than {@link MAX_LINKS} links are followed (a loop). `visit` sees every path looked at on the way
  * (each one's parents were looked at before it). `budget.steps` is lowered by one per segment
- * walked or read from a link's text; once it is below zero the walk stops with `null` (a pusher controls the link texts, up to
- * 1 MiB each, and a walk repeats them for every link that reaches them).
+ * walked or read from a link's text, and by one more per {@link CHARGE_CHARS} characters of a long
+ * path walked (looking it up costs its length); once it is below zero the walk stops with `null`
+ * (a pusher controls the link texts, up to PATH_MAX each, and a walk repeats them for every link
+ * that reaches them).
  */
 export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: string) => void; budget: { steps: number } }): string | undefined | null;
 export function resolveInTree(p: string, stat: StatFn, opts?: { visit?: (q: string) => void }): string | undefined;
@@ -453,6 +483,8 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
   // Pending segments, read from the end: a link's text is pushed reversed, so following a link
   // costs its own length, never the rest of the path again.
   const pending = segs(p).reverse();
+  // The paths resolved so far, one per segment (`/a`, `/a/b`): each extends the one before, so a
+  // segment costs one concatenation, not a join of the whole path again.
   const done: string[] = [];
   let hops = 0;
   const budget = opts.budget;
@@ -460,13 +492,13 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
     if (budget && --budget.steps < 0) return null;
     const seg = pending.pop()!;
     if (seg === '..') { done.pop(); continue; }
-    done.push(seg);
-    const cur = `/${done.join('/')}`;
+    const cur = `${done.length ? done[done.length - 1] : ''}/${seg}`;
+    // Looking `cur` up costs its length: long ones are charged for it.
+    if (budget && cur.length > CHARGE_CHARS && (budget.steps -= (cur.length / CHARGE_CHARS) | 0) < 0) return null;
     opts.visit?.(cur);
     const st = stat(cur);
     if (st === undefined) return undefined;
     if (st.kind === 'l') {
-      done.pop();
       if (++hops > MAX_LINKS) return undefined;
       const link = st.link ?? '';
       if (link.startsWith('/')) done.length = 0;
@@ -474,9 +506,9 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
       // The link's segments are charged when they are read, so one long text costs once.
       if (budget && (budget.steps -= add.length) < 0) return null;
       for (let i = add.length - 1; i >= 0; i--) pending.push(add[i]!);
-    }
+    } else done.push(cur);
   }
-  return `/${done.join('/')}`;
+  return done.length ? done[done.length - 1]! : '/';
 }
 
 /**
@@ -484,20 +516,17 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
  * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
  * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
  */
-function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[]): void {
+function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[], budget: number): void {
   // One budget for the files looked at behind the links and the steps taken to resolve them.
-  const work = { steps: ALIAS_BUDGET };
-  // "Read under its own name" is "wanted under its own name": the walker handed it over then (or
-  // said why not), whatever the analyzer made of it.
-  const readBy = (f: string, a: Analyzer) => {
-    PROBE.path = f;
-    return a.wants(PROBE);
-  };
+  const work = { steps: budget };
+  // "Read under its own name" is "wanted under its own name and read the same way there": the
+  // walker handed it over then (or said why not), whatever the analyzer made of it; an analyzer
+  // that reads another name another way (dpkg's status and `info/*.list`) read other content.
   for (const s of symlinks) {
     const base = dirName(s.path);
     const target = resolveInTree(s.link.startsWith('/') ? s.link : `${base === '/' ? '' : base}/${s.link}`, stat, { budget: work });
     if (target === null) {
-      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} steps of symlink resolution and files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${budget} steps of symlink resolution and files behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
       return;
     }
     if (target === undefined) continue;
@@ -509,7 +538,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     const check = (alias: string, f: string) => {
       const want = wantedBy(alias);
       if (!want.length) return;
-      const missing = want.filter((a) => !readBy(f, a));
+      const missing = want.filter((a) => !readsAlike(a, alias, f));
       if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
     };
     if (node.kind !== 'd') check(s.path, target);
@@ -527,6 +556,9 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
           // directories is M×K steps of work whatever the directories hold.
           if (--work.steps < 0) return;
           const r = `${rel}/${name}`;
+          // The alias's `wants` tests cost its length, which loops multiply.
+          const long = s.path.length + r.length;
+          if (long > CHARGE_CHARS && (work.steps -= (long / CHARGE_CHARS) | 0) < 0) return;
           const f = `${real === '/' ? '' : real}/${name}`;
           if (c.kind === 'd') walk(r, f, c, loops);
           else if (c.kind === 'l') {
@@ -551,7 +583,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
       });
     }
     if (work.steps < 0) {
-      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${ALIAS_BUDGET} entries behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
+      diagnostics.push({ code: 'symlink-check-limit', incomplete: true, message: `more than ${budget} entries behind directory symlinks; the rest were not checked for package databases reached through a symlink` });
       return;
     }
   }

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, StreamSink } from './analyzers/types.js';
-import { baseName, dirName } from './analyzers/types.js';
+import { baseName, dirName, readsAlike } from './analyzers/types.js';
 import { SpillBudget } from './spill.js';
 
 /** What one analyzer found in one file of a layer. */
@@ -264,6 +264,7 @@ export class LayerWalker {
     // target text (read relative to the link's own directory).
     if (this.tree.get(to) === 'l') {
       this.tree.set(p, 'l');
+      this.kinds.set(p, 'l');
       const text = this.links.get(to);
       if (text === undefined) this.links.delete(p);
       else this.links.set(p, text);
@@ -286,6 +287,7 @@ export class LayerWalker {
       return;
     }
     this.tree.set(p, 'f');
+    this.kinds.set(p, 'f');
     this.links.delete(p);
     // The link is the file under another name: each analyzer reads it there only if it wants that
     // name (dpkg reads /var/lib/dpkg/status, not a link to it elsewhere), as the merge counts links
@@ -299,13 +301,16 @@ export class LayerWalker {
       this.groups.set(to, g);
     }
     const copies: FileResult[] = [];
+    // Only an analyzer that reads both names the same way (dpkg reads a `.list` as a file list, a
+    // status as the package database) found at `p` what it found in the content.
+    const from = g.contentPath;
     for (const r of g.content) {
-      if (this.analyzers.some((a) => a.name === r.analyzer && a.wants(info))) copies.push(relocateResult(r, g.contentPath, p, false));
+      if (this.analyzers.some((a) => a.name === r.analyzer && readsAlike(a, p, from))) copies.push(relocateResult(r, from, p, false));
     }
     if (copies.length) this.byPath.set(p, copies);
     g.members.add(p);
     this.memberOf.set(p, g);
-    const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !a.wants({ ...info, path: to }));
+    const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !readsAlike(a, p, from));
     if (missing.length) {
       this.diagnose({ code: 'package-db-link', path: p, message: `${p} is a hard link to ${to}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${to}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
     }
@@ -338,6 +343,7 @@ export class LayerWalker {
       }
     }
     this.tree.delete(p);
+    this.kinds.delete(p);
     this.links.delete(p);
     this.byPath.delete(p);
     this.from.delete(p);
@@ -347,13 +353,12 @@ export class LayerWalker {
     for (const c of set) this.forget(c, false);
   }
 
+  /** {@link tree}'s kinds by segment, for {@link nearestAncestor}. */
+  private readonly kinds = new KindTrie();
+
   /** The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). */
   private nearestAncestor(p: string): { at: string; kind: EntryKind } {
-    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
-      const k = this.tree.get(p.slice(0, i));
-      if (k !== undefined) return { at: p.slice(0, i), kind: k };
-    }
-    return { at: '/', kind: 'd' };
+    return this.kinds.nearestAbove(p) ?? { at: '/', kind: 'd' };
   }
 
   /** Adds a diagnostic for this layer. */
@@ -470,6 +475,7 @@ export class LayerWalker {
       this.forget(p);
     }
     this.tree.set(p, kind);
+    this.kinds.set(p, kind);
     this.from.set(p, up.at);
     this.adopt(p);
     for (let d = p; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
@@ -615,6 +621,62 @@ function relocateResult(r: FileResult, from: string, to: string, secrets: boolea
   const packages = r.out.packages?.map((x) => (x.path === from ? { ...x, path: to } : x));
   const out: AnalyzerOutput = { ...r.out, packages, diagnostics: undefined, secrets: secrets ? r.out.secrets?.map((x) => ({ ...x, path: x.path === from ? to : x.path })) : undefined };
   return { path: to, analyzer: r.analyzer, out };
+}
+
+/** A node of {@link KindTrie}. */
+interface KindNode { kind?: EntryKind; kids?: Map<string, KindNode> }
+
+/**
+ * The kind of each path a layer wrote, by segment: the nearest written ancestor of a path is one
+ * walk down its segments. Looking each ancestor up by its path hashes the whole prefix each time,
+ * quadratic in the depth: 1,000 entries in a directory 1,900 segments deep (names under PATH_MAX)
+ * took ten seconds. Nodes stay when their path is deleted (as the walker's other per-path sets do).
+ */
+class KindTrie {
+  private readonly root: KindNode = {};
+
+  set(p: string, kind: EntryKind): void {
+    let n = this.root;
+    for (let i = 1; i <= p.length;) {
+      const j = p.indexOf('/', i);
+      const seg = p.slice(i, j < 0 ? p.length : j);
+      let c = (n.kids ??= new Map()).get(seg);
+      if (!c) { c = {}; n.kids.set(seg, c); }
+      n = c;
+      i = j < 0 ? p.length + 1 : j + 1;
+    }
+    n.kind = kind;
+  }
+
+  delete(p: string): void {
+    const n = this.find(p);
+    if (n) n.kind = undefined;
+  }
+
+  private find(p: string): KindNode | undefined {
+    let n: KindNode | undefined = this.root;
+    for (let i = 1; n && i <= p.length;) {
+      const j = p.indexOf('/', i);
+      n = n.kids?.get(p.slice(i, j < 0 ? p.length : j));
+      i = j < 0 ? p.length + 1 : j + 1;
+    }
+    return n;
+  }
+
+  /** The deepest path strictly above `p` (absolute, cleaned) that has a kind, with it. */
+  nearestAbove(p: string): { at: string; kind: EntryKind } | undefined {
+    let n: KindNode | undefined = this.root;
+    let best: { end: number; kind: EntryKind } | undefined;
+    for (let i = 1; ;) {
+      const j = p.indexOf('/', i);
+      if (j < 0) break;
+      n = n.kids?.get(p.slice(i, j));
+      if (!n) break;
+      if (n.kind !== undefined) best = { end: j, kind: n.kind };
+      i = j + 1;
+    }
+    return best && { at: p.slice(0, best.end), kind: best.kind };
+  }
 }
 
 /** The names of one file a layer wrote: the one holding it now and its hard links. */

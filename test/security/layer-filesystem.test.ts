@@ -335,6 +335,32 @@ describe('security: the scanner reads the filesystem the runtime unpacks (tar en
     expect(plain.inv.diagnostics).to.deep.equal([]);
   });
 
+  it('a link at a package database to a file the same analyzer reads another way (status → info/*.list, os-release → lsb-release): named, scan incomplete', async () => {
+    // dpkg reads /var/lib/dpkg/info/x.list as a file list and finds no packages in it; the
+    // runtime's dpkg reads /var/lib/dpkg/status, and through the link that is the same bytes.
+    const info = { name: 'var/lib/dpkg/info/', type: 'directory' as const };
+    const list = { name: 'var/lib/dpkg/info/x.list', content: base.vulnStatus };
+    const cases: TarEntry[][][] = [
+      [[...base.entries, info, list, { name: STATUS, type: 'symlink', linkname: 'info/x.list' }]],
+      [[...base.entries, info, list, { name: STATUS, type: 'symlink', linkname: '/var/lib/dpkg/info/x.list' }]],
+      [[...base.entries, info, list, { name: STATUS, type: 'link', linkname: 'var/lib/dpkg/info/x.list' }]],
+      [[...base.entries, info, list], [{ name: STATUS, type: 'link', linkname: 'var/lib/dpkg/info/x.list' }]],
+    ];
+    for (const layers of cases) {
+      const r = await build(layers);
+      expect(runtimeDebian(r.rootfs!)).to.include('apt@2.0.0');
+      expect(debianSet(r.inv)).to.not.include('apt@2.0.0');
+      expect(incomplete(r.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal([`package-db-link /${STATUS}`]);
+    }
+    // /etc/os-release read as lsb-release (DISTRIB_ keys) finds no OS; the runtime's os-release says Alpine.
+    const alpine = 'ID=alpine\nVERSION_ID=3.5.0\n';
+    const osr = await build([[...base.entries.filter((e) => e.name !== 'etc/os-release'), { name: STATUS, content: base.status },
+      { name: 'etc/lsb-release', content: alpine }, { name: 'etc/os-release', type: 'symlink', linkname: 'lsb-release' }]]);
+    expect(fs.readFileSync(inRoot(osr.rootfs!, '/etc/os-release')!, 'utf8')).to.equal(alpine);
+    expect(osr.inv.os?.id).to.equal('debian');
+    expect(incomplete(osr.inv).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /etc/os-release']);
+  });
+
   it('a hard link to a symlink is a symlink (link(2) does not follow it): the database behind it is named, scan incomplete', async () => {
     const lower = [...base.entries, { name: STATUS, content: base.status }, { name: 'opt/db/status', content: base.vulnStatus }];
     const cases: TarEntry[][][] = [

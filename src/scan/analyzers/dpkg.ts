@@ -107,6 +107,9 @@ export const dpkgAnalyzer: Analyzer = {
     e.path === STATUS ||
     (e.path.startsWith(STATUS_D) && !e.path.endsWith('.md5sums')) ||
     (e.path.startsWith(INFO) && e.path.endsWith('.list')),
+  // Three readings: the status database (stanzas count when their Status says installed), a
+  // distroless status.d file (stanzas without Status count too) and a file list (no packages).
+  readsAs: (p) => (p === STATUS ? 'status' : p.startsWith(STATUS_D) ? 'status.d' : 'list'),
   analyze(input): AnalyzerOutput | undefined {
     const text = input.content.toString('utf8');
     if (input.path.startsWith(INFO)) {

@@ -70,6 +70,11 @@ export const osReleaseAnalyzer: Analyzer = {
   version: 2,
   maxSize: 64 * 1024,
   wants: (e) => FILES.has(e.path),
+  // The parser {@link parseRelease} picks by name: os-release(5) under both names, lsb-release's
+  // DISTRIB_ keys, the bare alpine-release and debian_version texts, and one `NAME release X` line
+  // for the Red Hat family (CentOS's and Rocky's redhat- and system-release link to their own
+  // file). The priority of a name is not part of the reading: it only orders hints.
+  readsAs: (p) => (p.endsWith('os-release') ? 'os-release' : p === '/etc/lsb-release' || p === '/etc/alpine-release' || p === '/etc/debian_version' ? p : 'redhat-release'),
   analyze(input) {
     const os = parseRelease(input.path, input.content.toString('utf8'));
     return os ? { os } : undefined;

@@ -52,6 +52,9 @@ export const rpmAnalyzer: Analyzer = {
   sizeClass: 'packagedb',
   spill: true,
   wants: (e) => SQLITE.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
+  // The format is told by the name, as rpm's backends are: a sqlite database read as Berkeley DB
+  // (or the other way round) is another reading.
+  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : BDB.test(p) ? 'bdb' : 'ndb'),
   analyze(input): AnalyzerOutput {
     const headers = SQLITE.test(input.path) ? readRpmSqlite(input.file!) : readRpmLegacy(input.file!, BDB.test(input.path) ? 'bdb' : 'ndb');
     return {

@@ -96,6 +96,15 @@ export interface Analyzer {
   readonly sizeClass?: 'lockfile' | 'packagedb';
   /** True when this analyzer wants the entry. Called for every regular file: keep it cheap. */
   wants(e: EntryInfo): boolean;
+  /**
+   * How the analyzer reads a file it wants at `path`, for analyzers whose reading depends on the
+   * name: two wanted paths with the same answer are read the same way (the outputs differ only in
+   * the paths they record). Absent: every wanted path is read the same way. The links of an image
+   * are judged by it (see {@link readsAlike}): dpkg reads `/var/lib/dpkg/status` as the package
+   * database and `/var/lib/dpkg/info/x.list` as a file list, so a status linked to a `.list` holds
+   * packages the `.list` reading never counted.
+   */
+  readsAs?(path: string): string;
   /** When true the walker spills the entry to a temp file and passes `file` instead of `content`. */
   readonly spill?: boolean;
   /** Parses one file. Throwing makes a `parse-error` diagnostic, never a failed scan. */
@@ -105,6 +114,16 @@ export interface Analyzer {
    * file writes it through `ctx.spill` (a {@link SpillFile}) and releases it in `end`.
    */
   stream?(e: EntryInfo, ctx: AnalyzerContext): StreamSink | undefined;
+}
+
+/**
+ * True when `a` wants a small regular file at both `x` and `y` and reads it the same way under
+ * either name ({@link Analyzer.readsAs}): what it found in the file under one name is what it
+ * finds under the other, as a runtime that reaches the file through a link reads it.
+ */
+export function readsAlike(a: Analyzer, x: string, y: string): boolean {
+  if (!a.wants({ path: x, size: 1, mode: 0o644 }) || !a.wants({ path: y, size: 1, mode: 0o644 })) return false;
+  return a.readsAs === undefined || a.readsAs(x) === a.readsAs(y);
 }
 
 /** Last path segment. */

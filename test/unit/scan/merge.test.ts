@@ -60,6 +60,23 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(resolveInTree('/a/missing', stat)).to.equal(undefined);
   });
 
+  it('symlink resolution charges a long path by its length: a budget step stays bounded work whatever the names', () => {
+    // 16 segments of 250 characters (4,015 bytes, under PATH_MAX): each lookup hashes up to 4 KiB.
+    const segs = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(250));
+    const tree = new Map<string, EntryKind>(segs.map((_, i) => [`/${segs.slice(0, i + 1).join('/')}`, 'd']));
+    const stat = (p: string) => (tree.has(p) ? { kind: tree.get(p)! } : undefined);
+    const deepest = `/${segs.join('/')}`;
+    const budget = { steps: 1_000 };
+    expect(resolveInTree(deepest, stat, { budget })).to.equal(deepest);
+    // One step per segment, and one more per 256 characters of each path looked up.
+    const charged = segs.reduce((n, _, i) => n + 1 + Math.floor((i + 1) * 251 / 256), 0);
+    expect(1_000 - budget.steps).to.equal(charged);
+    // Short paths cost one step per segment, as before.
+    const short = { steps: 10 };
+    expect(resolveInTree('/a', () => ({ kind: 'd' }), { budget: short })).to.equal('/a');
+    expect(short.steps).to.equal(9);
+  });
+
   it('the last entry per path wins inside a layer; the cached analysis holds only it', async () => {
     const a = await layer([
       { name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1.0') },
@@ -195,12 +212,13 @@ describe('scan: changeset rules (walker + merge)', () => {
 
   it('many hard links to one file, the file and then each link rewritten: every name ends with its own content', async () => {
     const n = 300;
-    const entries: Spec[] = [{ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1') }];
-    for (let i = 0; i < n; i++) entries.push({ name: `var/lib/dpkg/status.d/p${i}`, type: 'link', linkname: 'var/lib/dpkg/status' });
-    entries.push({ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('2') });
+    // (status.d names: dpkg reads them all one way, and the status another.)
+    const entries: Spec[] = [{ name: 'var/lib/dpkg/status.d/base', type: 'file', content: STATUS('1') }];
+    for (let i = 0; i < n; i++) entries.push({ name: `var/lib/dpkg/status.d/p${i}`, type: 'link', linkname: 'var/lib/dpkg/status.d/base' });
+    entries.push({ name: 'var/lib/dpkg/status.d/base', type: 'file', content: STATUS('2') });
     for (let i = 0; i < n; i += 2) entries.push({ name: `var/lib/dpkg/status.d/p${i}`, type: 'file', content: STATUS('3') });
     const got = versions([await layer(entries)]).sort();
-    const want = [`apt@2 /var/lib/dpkg/status`];
+    const want = [`apt@2 /var/lib/dpkg/status.d/base`];
     for (let i = 0; i < n; i++) want.push(`apt@${i % 2 ? 1 : 3} /var/lib/dpkg/status.d/p${i}`);
     expect(got).to.deep.equal(want.sort());
   });
@@ -313,6 +331,63 @@ describe('scan: changeset rules (walker + merge)', () => {
     for (let i = 0; i < 1000; i++) grid.push({ name: `l${i}`, type: 'symlink', linkname: 'd' });
     const dos = stackLayers([{ analysis: await layer(grid) }], ANALYZERS);
     expect(dos.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['symlink-check-limit true']);
+  });
+
+  it('property: a link between two names dpkg reads differently (status, status.d, info/*.list) is judged under the name a runtime reads, or named', async () => {
+    // The runtime's dpkg reads the content at the link's name as that name's kind of file; pushgate
+    // either counts what dpkg makes of the content under each name, or says it did not judge.
+    const names = ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/a', '/var/lib/dpkg/status.d/b', '/var/lib/dpkg/info/a.list', '/var/lib/dpkg/info/b.list'];
+    const stanza = fc.record({ name: fc.constantFrom('apt', 'zlib1g'), version: fc.constantFrom('1.0', '2.0'), status: fc.option(fc.constantFrom('install ok installed', 'deinstall ok config-files'), { nil: undefined }) })
+      .map((x) => `Package: ${x.name}\n${x.status === undefined ? '' : `Status: ${x.status}\n`}Version: ${x.version}\n`);
+    const content = fc.array(stanza, { minLength: 1, maxLength: 3 }).map((a) => `${a.join('\n')}/usr/bin/x\n`);
+    const relative = (from: string, to: string) => {
+      const f = from.split('/').slice(1, -1);
+      const t = to.split('/').slice(1);
+      let i = 0;
+      while (i < f.length && i < t.length - 1 && f[i] === t[i]) i++;
+      return [...f.slice(i).map(() => '..'), ...t.slice(i)].join('/') || '.';
+    };
+    const read = (p: string, text: string) => (dpkgAnalyzer.analyze!({ path: p, size: text.length, mode: 0o644, content: Buffer.from(text) }, { tmpDir: os.tmpdir() } as never) as { packages?: Array<{ name: string; version: string }> } | undefined)
+      ?.packages?.map((x) => `${x.name}@${x.version}`) ?? [];
+    const pair = fc.tuple(fc.constantFrom(...names), fc.constantFrom(...names)).filter(([a, b]) => a !== b);
+    const form = fc.constantFrom('symlink', 'absolute symlink', 'hard link', 'lower symlink', 'lower hard link');
+    await fc.assert(fc.asyncProperty(pair, form, content, async ([alias, target], how, text) => {
+      const file: Spec = { name: target.slice(1), type: 'file', content: text };
+      const link: Spec = how.includes('hard')
+        ? { name: alias.slice(1), type: 'link', linkname: target.slice(1) }
+        : { name: alias.slice(1), type: 'symlink', linkname: how === 'absolute symlink' ? target : relative(alias, target) };
+      const layers = how.startsWith('lower') ? [await layer([file]), await layer([link])] : [await layer([file, link])];
+      const s = stackLayers(layers.map((analysis) => ({ analysis })), ANALYZERS);
+      if ([...layers.flatMap((l) => l.diagnostics), ...s.diagnostics].some((d) => d.incomplete)) return;
+      const found = s.placed.flatMap((x) => x.r.out.packages ?? []).map((x) => `${x.name}@${x.version}`).sort();
+      // (A symlink's file is counted once, a hard link's under both names: compared as sets.)
+      expect([...new Set(found)], `${how} ${alias} → ${target}`).to.deep.equal([...new Set([...read(alias, text), ...read(target, text)])].sort());
+    }), { numRuns: 200 });
+  });
+
+  it('a pnpm store of 1,500 packages (60 files, four dependencies each, ~600,000 entries behind links) stays complete: the alias budget grows with the tree', () => {
+    const paths: string[] = [];
+    let kinds = '';
+    const links: Record<string, string> = {};
+    const add = (p: string, k: string, l?: string) => { paths.push(p); kinds += k; if (l !== undefined) links[p] = l; };
+    const n = 1500;
+    const at = (i: number) => `pkg${i}@1.0.${i % 7}`;
+    for (let i = 0; i < n; i++) {
+      const dir = `/app/node_modules/.pnpm/${at(i)}/node_modules/pkg${i}`;
+      add(`${dir}/package.json`, 'f');
+      for (let f = 0; f < 59; f++) add(`${dir}/lib/f${f}.js`, 'f');
+      for (let d = 1; d <= 4; d++) { const j = (i + d * 37) % n; add(`/app/node_modules/.pnpm/${at(i)}/node_modules/pkg${j}`, 'l', `../../${at(j)}/node_modules/pkg${j}`); }
+      add(`/app/node_modules/.pnpm/node_modules/pkg${i}`, 'l', `../${at(i)}/node_modules/pkg${i}`);
+      if (i < 40) add(`/app/node_modules/pkg${i}`, 'l', `.pnpm/${at(i)}/node_modules/pkg${i}`);
+    }
+    const analysis: LayerAnalysis = { version: 't', paths, kinds, links, whiteouts: [], opaqueDirs: [], replaced: [], transient: [], results: [], diagnostics: [], entries: paths.length, tarBytes: 0, complete: true };
+    expect(stackLayers([{ analysis }], ANALYZERS).diagnostics).to.deep.equal([]);
+    // A package database behind one more link of the same farm is still named.
+    add('/srv/dpkg/status', 'f');
+    add(`/app/node_modules/.pnpm/${at(0)}/node_modules/pkg0/dpkg`, 'l', '/srv/dpkg');
+    add('/var/lib', 'l', '/app/node_modules/pkg0');
+    const more: LayerAnalysis = { ...analysis, paths, kinds, links, entries: paths.length };
+    expect(stackLayers([{ analysis: more }], ANALYZERS).diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /var/lib']);
   });
 
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {

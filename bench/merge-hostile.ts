@@ -1,0 +1,84 @@
+/**
+ * Hostile layer shapes for the walker and the merge (src/scan/walker.ts, src/scan/merge.ts): link
+ * texts of PATH_MAX through 2,000 one-letter directories, loops through 15 directories of
+ * 250-character names (the aliases the loops build reach 28 KiB), 1,000 files and 1,000 whiteouts
+ * in a directory 1,900 segments deep. Each is a few KiB of gzip. Median of 5 runs per shape, in one
+ * process; compare with the same script run from a worktree of the base commit, interleaved, under
+ * the same load.
+ * Usage: npx tsx bench/merge-hostile.ts
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { ANALYZERS } from '../src/scan/analyzers/index.js';
+import { stackLayers } from '../src/scan/merge.js';
+import { LayerWalker, type LayerAnalysis } from '../src/scan/walker.js';
+
+type Entry = [path: string, kind: string, link?: string];
+
+function analysis(entries: Entry[]): LayerAnalysis {
+  return {
+    version: 'bench', paths: entries.map((e) => e[0]), kinds: entries.map((e) => e[1]).join(''),
+    links: Object.fromEntries(entries.filter((e) => e[2] !== undefined).map((e) => [e[0], e[2]!])),
+    whiteouts: [], opaqueDirs: [], replaced: [], transient: [], results: [], diagnostics: [], entries: entries.length, tarBytes: 0, complete: true,
+  };
+}
+
+/** 2,000 nested one-letter directories and 300 symlinks whose text walks all of them. */
+function deepLinks(): LayerAnalysis[] {
+  const e: Entry[] = [];
+  let p = '';
+  for (let i = 0; i < 2000; i++) { p += '/a'; e.push([p, 'd']); }
+  for (let j = 0; j < 300; j++) e.push([`/l${j}`, 'l', `${p.slice(1)}/x`]);
+  return [analysis(e)];
+}
+
+/** 15 nested directories of 250-character names, 7 links at the bottom back to the top. */
+function longLoops(): LayerAnalysis[] {
+  const e: Entry[] = [['/t', 'd']];
+  let p = '/t';
+  for (let i = 0; i < 15; i++) { p += `/${String.fromCharCode(97 + i).repeat(250)}`; e.push([p, 'd']); }
+  for (let j = 0; j < 7; j++) e.push([`${p}/u${j}`, 'l', '/t']);
+  e.push(['/s', 'l', '/t']);
+  return [analysis(e)];
+}
+
+const DEEP = Array.from({ length: 1900 }, () => 'a').join('/');
+const tmp = fs.mkdtempSync(`${os.tmpdir()}/merge-hostile-`);
+
+/** Walks `names` (header-only entries) into a layer analysis. */
+function walk(names: Array<[string, 'file' | 'directory']>): LayerAnalysis {
+  const w = new LayerWalker(ANALYZERS, { version: 'bench', tmpDir: tmp });
+  for (const [name, type] of names) w.open({ name, type, size: 0, mode: 0o644 });
+  return w.result();
+}
+
+/** 1,000 files in one directory 1,900 segments deep (the walker). */
+function deepFiles(): void {
+  walk(Array.from({ length: 1000 }, (_, i) => [`${DEEP}/f${i}`, 'file'] as [string, 'file']));
+}
+
+/** 1,000 whiteouts in that directory of a lower layer (the merge). */
+const lowerDeep = walk([[`${DEEP}/`, 'directory']]);
+const upperWhiteouts = walk(Array.from({ length: 1000 }, (_, i) => [`${DEEP}/.wh.f${i}`, 'file'] as [string, 'file']));
+
+function median(run: () => void): number {
+  const ms: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    run();
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return ms.sort((a, b) => a - b)[2]!;
+}
+
+const merge = (layers: LayerAnalysis[]) => () => { stackLayers(layers.map((a) => ({ analysis: a })), ANALYZERS); };
+const shapes: Array<[string, () => void]> = [
+  ['deep link texts (merge)', merge(deepLinks())],
+  ['long-name loops (merge)', merge(longLoops())],
+  ['1,000 files 1,900 deep (walker)', deepFiles],
+  ['1,000 whiteouts 1,900 deep (merge)', merge([lowerDeep, upperWhiteouts])],
+];
+for (const [name, run] of shapes) {
+  console.log(`${name}: ${median(run).toFixed(0)} ms (load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+}
+fs.rmSync(tmp, { recursive: true, force: true });
