@@ -1,7 +1,7 @@
 /**
  * os/release: identifies the distribution from `/etc/os-release` (or `/usr/lib/os-release`,
  * freedesktop os-release(5)), `/etc/lsb-release`, `/etc/alpine-release`, `/etc/debian_version`
- * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/oracle-/system-release). The best hint wins
+ * and `/etc/redhat-release` (also centos-/rocky-/almalinux-/oracle-/fedora-/amazon-linux-/system-release). The best hint wins
  * (os-release first); the OSV ecosystem is derived in {@link osvEcosystem}.
  */
 import { osEcosystemFor } from '../../core/os-table.js';
@@ -20,6 +20,13 @@ const FILES = new Map<string, number>(Object.entries({
   // Oracle Linux also ships a /etc/redhat-release naming Red Hat: its own file must win
   '/etc/oracle-release': 63,
   '/etc/system-release': 55,
+  // Fedora and Amazon Linux 2023 keep the release line under /usr/lib and link /etc's names to it
+  // (fedora-release.spec: /etc/fedora-release → ../usr/lib/fedora-release, redhat-release and
+  // system-release → fedora-release): read under every name, or those links hide what they reach.
+  '/etc/fedora-release': 61,
+  '/usr/lib/fedora-release': 61,
+  '/etc/amazon-linux-release': 61,
+  '/usr/lib/amazon-linux-release': 61,
   '/etc/debian_version': 40,
 }));
 
@@ -67,7 +74,7 @@ function parseRelease(path: string, text: string): OsHint | undefined {
 /** The analyzer. */
 export const osReleaseAnalyzer: Analyzer = {
   name: 'os/release',
-  version: 2,
+  version: 3,
   maxSize: 64 * 1024,
   wants: (e) => FILES.has(e.path),
   // The parser {@link parseRelease} picks by name: os-release(5) under both names, lsb-release's

@@ -13,6 +13,8 @@ import { Readable } from 'node:stream';
 import { dpkgAnalyzer } from '../../../src/scan/analyzers/dpkg.js';
 import { ANALYZERS as ALL_ANALYZERS } from '../../../src/scan/analyzers/index.js';
 import { npmAnalyzer } from '../../../src/scan/analyzers/npm.js';
+import { osReleaseAnalyzer } from '../../../src/scan/analyzers/os-release.js';
+import type { Analyzer } from '../../../src/scan/analyzers/types.js';
 import { resolveInTree, stackLayers } from '../../../src/scan/merge.js';
 import { cleanEntryPath, LayerWalker, type EntryKind, type LayerAnalysis, type WalkEntry } from '../../../src/scan/walker.js';
 
@@ -21,10 +23,10 @@ const STATUS = (v: string) => `Package: apt\nStatus: install ok installed\nVersi
 
 type Spec = Omit<WalkEntry, 'size' | 'mode'> & { content?: string };
 
-async function layer(entries: Spec[]): Promise<LayerAnalysis> {
+async function layer(entries: Spec[], analyzers: readonly Analyzer[] = ANALYZERS): Promise<LayerAnalysis> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-merge-'));
   try {
-    const w = new LayerWalker(ANALYZERS, { version: 't', tmpDir: tmp });
+    const w = new LayerWalker(analyzers, { version: 't', tmpDir: tmp });
     for (const e of entries) {
       const body = e.content === undefined ? null : Readable.from([Buffer.from(e.content)]);
       await w.entry({ ...e, size: e.content?.length ?? 0, mode: 0o644 }, body);
@@ -388,6 +390,33 @@ describe('scan: changeset rules (walker + merge)', () => {
     add('/var/lib', 'l', '/app/node_modules/pkg0');
     const more: LayerAnalysis = { ...analysis, paths, kinds, links, entries: paths.length };
     expect(stackLayers([{ analysis: more }], ANALYZERS).diagnostics.map((d) => `${d.code} ${d.path}`)).to.deep.equal(['package-db-link /var/lib']);
+  });
+
+  it('the Red Hat family\'s release links (Fedora, Amazon Linux 2023, Rocky) stay complete; a release name linked to a file no release reader reads is named', async () => {
+    const os = [osReleaseAnalyzer];
+    const diag = async (entries: Spec[]) => {
+      const s = stackLayers([{ analysis: await layer(entries, os) }], os);
+      return { codes: s.diagnostics.map((d) => `${d.code} ${d.path}`), ids: s.placed.map((x) => `${x.r.path} ${x.r.out.os?.id}`).sort() };
+    };
+    // fedora-release.spec: the line under /usr/lib, /etc's names linking to it.
+    const fedora: Spec[] = [
+      { name: 'usr/lib/fedora-release', type: 'file', content: 'Fedora release 40 (Forty)\n' },
+      { name: 'usr/lib/os-release', type: 'file', content: 'ID=fedora\nVERSION_ID=40\n' },
+      { name: 'etc/fedora-release', type: 'symlink', linkname: '../usr/lib/fedora-release' },
+      { name: 'etc/redhat-release', type: 'symlink', linkname: 'fedora-release' },
+      { name: 'etc/system-release', type: 'symlink', linkname: 'fedora-release' },
+      { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' },
+    ];
+    const f = await diag(fedora);
+    expect(f.codes).to.deep.equal([]);
+    expect(f.ids).to.include('/usr/lib/fedora-release fedora');
+    const amzn = await diag([{ name: 'usr/lib/amazon-linux-release', type: 'file', content: 'Amazon Linux release 2023 (Amazon Linux)\n' },
+      { name: 'etc/amazon-linux-release', type: 'symlink', linkname: '../usr/lib/amazon-linux-release' }, { name: 'etc/system-release', type: 'symlink', linkname: 'amazon-linux-release' }]);
+    expect(amzn.codes).to.deep.equal([]);
+    expect((await diag([{ name: 'etc/rocky-release', type: 'file', content: 'Rocky Linux release 9.3 (Blue Onyx)\n' }, { name: 'etc/redhat-release', type: 'symlink', linkname: 'rocky-release' }])).codes).to.deep.equal([]);
+    // A release name linked to a file read by no release reader still hides what the runtime reads.
+    expect((await diag([{ name: 'opt/r', type: 'file', content: 'Alpine release 3.19\n' }, { name: 'etc/redhat-release', type: 'symlink', linkname: '/opt/r' }])).codes)
+      .to.deep.equal(['package-db-link /etc/redhat-release']);
   });
 
   it('stacks 40,000 entries with 1,000 directory symlinks into the expected tree (its time is bench/merge-scaling.ts)', () => {
