@@ -626,18 +626,41 @@ function writeRecords(
     }
     if (best && isHigherSeverity(best.sev, r.sev)) d.best = JSON.stringify({ ...best.sev, id: best.id });
     if (enriched) {
-      const e: RecordEnrichment = {};
+      // kept in locals, and the object made once with its fields in the order each was first found (the
+      // stored text's order): one object growing field by field in varying orders has a varying shape
+      let eNvd: RecordEnrichment['nvd'];
+      let eKev: RecordEnrichment['kev'];
+      let eEpss: RecordEnrichment['epss'];
+      let order = '';
       for (let j = 0; j < keys.length; j++) {
         const k = keys[j];
         if (!k.startsWith('CVE-')) continue;
         const n = nvd.get(k);
-        if (n && isHigherSeverity(n.sev, e.nvd)) e.nvd = { ...n.sev, cve: k };
+        if (n && isHigherSeverity(n.sev, eNvd)) {
+          if (eNvd === undefined) order += 'n';
+          eNvd = { ...n.sev, cve: k };
+        }
         const kv = kev.get(k);
-        if (kv && !e.kev) e.kev = kv;
+        if (kv && !eKev) {
+          order += 'k';
+          eKev = kv;
+        }
         const ep = epss.get(k);
-        if (ep && ep.score > (e.epss?.score ?? -1)) e.epss = { ...ep, cve: k };
+        if (ep && ep.score > (eEpss?.score ?? -1)) {
+          if (eEpss === undefined) order += 'e';
+          eEpss = { ...ep, cve: k };
+        }
       }
-      if (e.nvd || e.kev || e.epss) d.enrich = JSON.stringify(e);
+      if (order !== '') {
+        const e: RecordEnrichment = {};
+        for (let j = 0; j < order.length; j++) {
+          const c = order[j];
+          if (c === 'n') e.nvd = eNvd;
+          else if (c === 'k') e.kev = eKev;
+          else e.epss = eEpss;
+        }
+        d.enrich = JSON.stringify(e);
+      }
     }
     insRecord.add(i + 1, d.id, d.aliases, r.summary, d.published ?? null, r.modified, d.severity, d.best ?? null, r.urgency, r.vendor, d.enrich ?? null, r.source);
     imported[i] = undefined as unknown as PendingRecord;
