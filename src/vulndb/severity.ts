@@ -116,7 +116,17 @@ const stringOr = (v: unknown): string | undefined => (typeof v === 'string' ? v 
  * it over, after osv.ts checkRecord and sanitizeRecord: `severity` lists and `affected` arrays (or absent).
  */
 export function recordSeverity(rec: RatedRecord): SeverityInfo {
-  let best: SeverityInfo | undefined;
+  const r = recordRating(rec);
+  return r.cvss ? r : { severity: r.severity, source: r.source };
+}
+
+/**
+ * {@link recordSeverity} with `cvss` always present (undefined when the rating has no vector), so every
+ * rating is one object shape: the import reads tens of thousands of them in code compiled for the shapes
+ * seen first. `JSON.stringify` writes both the same (it leaves an undefined property out).
+ */
+export function recordRating(rec: RatedRecord): SeverityInfo & { cvss: SeverityInfo['cvss'] } {
+  let best: (SeverityInfo & { cvss: SeverityInfo['cvss'] }) | undefined;
   const vectors = severityEntries(rec);
   for (let i = 0; i < vectors.length; i++) {
     const s = vectors[i];
@@ -129,24 +139,24 @@ export function recordSeverity(rec: RatedRecord): SeverityInfo {
   }
   if (best) return best;
   const dbs = parseSeverity(stringOr(rec.database_specific?.severity));
-  if (dbs !== 'unknown') return { severity: dbs, source: 'database_specific.severity' };
+  if (dbs !== 'unknown') return { severity: dbs, cvss: undefined, source: 'database_specific.severity' };
   const affected = rec.affected;
   if (affected) {
     for (let i = 0; i < affected.length; i++) {
       const a = affected[i];
       const eco = parseSeverity(stringOr(a.ecosystem_specific?.severity));
-      if (eco !== 'unknown') return { severity: eco, source: 'affected.ecosystem_specific.severity' };
+      if (eco !== 'unknown') return { severity: eco, cvss: undefined, source: 'affected.ecosystem_specific.severity' };
       const db = parseSeverity(stringOr(a.database_specific?.severity));
-      if (db !== 'unknown') return { severity: db, source: 'affected.database_specific.severity' };
+      if (db !== 'unknown') return { severity: db, cvss: undefined, source: 'affected.database_specific.severity' };
     }
   }
   for (let i = 0; i < vectors.length; i++) {
     const s = vectors[i];
     if (s?.type?.startsWith('CVSS_')) continue;
     const w = parseSeverity(s?.score);
-    if (w !== 'unknown') return { severity: w, source: `severity.${s.type ?? '?'}` };
+    if (w !== 'unknown') return { severity: w, cvss: undefined, source: `severity.${s.type ?? '?'}` };
   }
-  return { severity: 'unknown', source: 'none' };
+  return { severity: 'unknown', cvss: undefined, source: 'none' };
 }
 
 /** True when `a` is a higher rating than `b`: the severity word first, then the CVSS score. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
-import { checkAffected, checkRecord, sanitizeRecord, type OsvRecord } from './osv.js';
+import { type ImportRecord, readImportRecord } from './osv.js';
 import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
 import { compiledJson, compileRanges, compileSerialized, type OsvRange, rangesKey } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
@@ -18,7 +18,7 @@ import { type EpssInfo, parseEpss } from './enrich/epss.js';
 import { type KevInfo, parseKev } from './enrich/kev.js';
 import { fetchNvdApi, nvdHasRating, type NvdRating, nvdRating, nvdRecords } from './enrich/nvd.js';
 import { OS_ECOSYSTEMS } from './release.js';
-import { isHigherSeverity, recordSeverity, type SeverityInfo, vendorSeverity } from './severity.js';
+import { isHigherSeverity, recordRating, type SeverityInfo, vendorSeverity } from './severity.js';
 import {
   defaultSourceUrl, fetchToCache, type HttpCacheEntry, parseSourceSpec, readFileCapped, readZip, sourceKind, type SourceKindName, tooLarge, walkDir,
 } from './sources.js';
@@ -85,6 +85,16 @@ export interface UpdateStats {
 }
 
 const HTTP_META_PREFIX = 'http:';
+
+/** An entry of the import's memo of compiled ranges: their stored text, errors, and the text of an entry without versions. */
+interface CompiledRanges {
+  json: string;
+  errors: string[];
+  bare: { json: string; errors: string[] };
+}
+
+/** The OSV range types evaluated (GIT ranges are counted, not evaluated). */
+const EVALUATED_RANGE_TYPES: ReadonlySet<string> = new Set(['ECOSYSTEM', 'SEMVER']);
 
 /**
  * A record read and kept, waiting for its row (updateDb writes it once the alias ratings and the
@@ -161,8 +171,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     };
     const seen = new Set<string>();
     const newHttp = new Map<string, HttpCacheEntry>();
-    // ratings of every record read (imported or not), by each of its ids, for the alias severity pass
-    const rated = new Map<string, Array<{ id: string; sev: SeverityInfo }>>();
+    // the rating of every record read (imported or not) with its ids, in the order read, for the alias
+    // severity pass (ratedByKey)
+    const ratings: Array<{ id: string; keys: string[]; sev: SeverityInfo }> = [];
+    // GIT ranges seen (stats.gitRanges once every source is read)
+    let gitRanges = 0;
     // Records imported, in rid order. Their rows are written once every source is read, with the best
     // alias rating and the enrichment already set (both need every record, and the enrichment sources
     // are read after the OSV ones): one INSERT per record instead of an INSERT and two UPDATEs. Affected
@@ -173,25 +186,32 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
 
     // An OSV ecosystem string (`Alpine:v3.19`) → its parts and comparator; a handful of distinct
     // strings across tens of thousands of affected entries.
-    const ecoCache = new Map<string, { canon: string; base: string; release: string; baseLc: string; cmp: Comparator } | undefined>();
+    const ecoCache = new Map<string, { canon: string; base: string; release: string; baseLc: string; cmp: Comparator; memo: Map<string, CompiledRanges> } | undefined>();
+    // affected entries imported per canonical ecosystem (stats.byEcosystem once every source is read, in
+    // the same order: counted in a Map rather than under a computed key of an object in the hot loop)
+    const ecoCounts = new Map<string, number>();
     const ecoInfo = (eco: string) => {
       if (ecoCache.has(eco)) return ecoCache.get(eco);
       const canon = canonicalEcosystem(eco);
       const { base, release } = splitEcosystem(eco);
-      const info = canon ? { canon, base, release, baseLc: base.toLowerCase(), cmp: comparatorFor(base) } : undefined;
+      let info;
+      if (canon) {
+        const cmp = comparatorFor(base);
+        let memo = compiledCache.get(cmp);
+        if (!memo) compiledCache.set(cmp, (memo = new Map()));
+        info = { canon, base, release, baseLc: base.toLowerCase(), cmp, memo };
+      }
       ecoCache.set(eco, info);
       return info;
     };
 
     // compiled ranges by comparator and input (ranges.ts rangesKey): identical range lists are common
     // (`bare`: the entry's stored text when it has no versions list, made once and shared by every entry
-    // with those ranges; the result objects are only read)
-    const compiledCache = new Map<Comparator, Map<string, { json: string; errors: string[]; bare: { json: string; errors: string[] } }>>();
-    const compileMemo = (ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator): { json: string; errors: string[] } => {
+    // with those ranges; the result objects are only read). Each ecosystem's info holds its comparator's map.
+    const compiledCache = new Map<Comparator, Map<string, CompiledRanges>>();
+    const compileMemo = (ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator, m: Map<string, CompiledRanges>): { json: string; errors: string[] } => {
       const key = rangesKey(ranges);
       if (key === undefined) return compileSerialized(ranges, versions, cmp);
-      let m = compiledCache.get(cmp);
-      if (!m) compiledCache.set(cmp, (m = new Map()));
       let c = m.get(key);
       if (!c) {
         const r = compileRanges(ranges, cmp);
@@ -202,6 +222,10 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       return versions?.length ? { json: compiledJson(versions, c.json), errors: c.errors } : c.bare;
     };
 
+    // A record's text is parsed and read into the import's own fixed-shape copy here (osv.ts
+    // readImportRecord); everything after reads only the copy, in importRecord, which is too large to be
+    // inlined here: each source's new record layouts recompile this small function, never that one.
+    const notes: string[] = [];
     const importText = (file: string, text: string): void => {
       let parsed: unknown;
       try {
@@ -210,13 +234,15 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         stats.badRecords.push({ file, error: `not valid JSON: ${(err as Error).message}` });
         return;
       }
-      const problem = checkRecord(parsed);
-      if (problem) {
-        stats.badRecords.push({ file, error: problem });
+      const rec = readImportRecord(parsed, notes);
+      if (typeof rec === 'string') {
+        stats.badRecords.push({ file, error: rec });
         return;
       }
-      const rec = parsed as OsvRecord;
-      for (const note of sanitizeRecord(rec)) stats.badRecords.push({ file, error: `${rec.id}: ${note}` });
+      if (notes.length) {
+        for (const note of notes) stats.badRecords.push({ file, error: `${rec.id}: ${note}` });
+        notes.length = 0;
+      }
       if (rec.withdrawn) {
         stats.withdrawn++;
         return;
@@ -226,34 +252,44 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         return;
       }
       seen.add(rec.id);
+      const vendorOf = importRecord(file, rec);
+      // the vendor's rating word of an imported OS advisory (only OS sources have one, and not every source
+      // has OS advisories: read here, out of importRecord)
+      if (vendorOf !== undefined) {
+        const v = vendorSeverity(rec, true);
+        if (v) vendorOf.vendor = JSON.stringify(v);
+      }
+    };
+
+    /**
+     * Imports one record that is neither withdrawn nor a duplicate: its rating, its affected rows; returns
+     * its entry in `imported` when it is imported and holds an OS ecosystem's entries (its vendor rating is
+     * to be read), else undefined. Paths that only some sources take (withdrawn and duplicate records, the
+     * vendor rating) are left to importText: each first use of a path here would recompile this function.
+     */
+    const importRecord = (file: string, rec: ImportRecord): PendingRecord | undefined => {
       // aliases + upstream ids, first occurrence kept, without the record's own id
       const keySet = new Set([rec.id]);
       const { aliases: al, upstream: up } = rec;
-      if (Array.isArray(al)) for (let i = 0; i < al.length; i++) keySet.add(al[i]);
-      if (Array.isArray(up)) for (let i = 0; i < up.length; i++) keySet.add(up[i]);
+      if (al !== undefined) for (let i = 0; i < al.length; i++) keySet.add(al[i]);
+      if (up !== undefined) for (let i = 0; i < up.length; i++) keySet.add(up[i]);
       const keys = [...keySet];
       const aliases = keys.slice(1);
-      const sev = recordSeverity(rec);
-      if (sev.severity !== 'unknown') {
-        for (const k of keys) {
-          const list = rated.get(k);
-          if (list) list.push({ id: rec.id, sev });
-          else rated.set(k, [{ id: rec.id, sev }]);
-        }
-      }
+      const sev = recordRating(rec);
+      ratings.push({ id: rec.id, keys, sev });
       const rows: Array<[string, string, string, string]> = [];
       let urgency: string | undefined;
       let isOs = false;
-      const affected = rec.affected ?? [];
+      const affected = rec.affected;
       for (let i = 0; i < affected.length; i++) {
         const a = affected[i];
-        const malformed = checkAffected(a, i);
-        if (malformed) {
+        const malformed = a.malformed;
+        if (malformed !== null) {
           stats.badRecords.push({ file, error: `${rec.id}: ${malformed} (entry skipped)` });
           continue;
         }
-        const eco = a.package?.ecosystem;
-        const name = a.package?.name;
+        const eco = a.ecosystem;
+        const name = a.name;
         if (!eco || !name) {
           stats.badRecords.push({ file, error: `${rec.id}: affected[${i}] has no package ecosystem/name (entry skipped)` });
           continue;
@@ -263,30 +299,30 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: unknown ecosystem ${JSON.stringify(eco)} (entry skipped)` });
           continue;
         }
-        const { canon, base, release, baseLc, cmp } = e;
+        const { canon, base, release, baseLc, cmp, memo } = e;
         if (ecoFilter && !ecoFilter.has(baseLc)) continue;
         const ranges: OsvRange[] = [];
         const all = a.ranges;
         if (all) {
           for (let j = 0; j < all.length; j++) {
             const r = all[j];
-            if (r.type === 'GIT') stats.gitRanges++;
-            if (r.type === 'ECOSYSTEM' || r.type === 'SEMVER') ranges.push(r);
+            // written without a branch a source may take first (each would recompile this function)
+            gitRanges += r.type === 'GIT' ? 1 : 0;
+            if (EVALUATED_RANGE_TYPES.has(r.type)) ranges.push(r);
           }
         }
-        const versions = a.versions?.length ? a.versions : undefined;
+        const versions = a.versions;
         if (!ranges.length && !versions) continue;
         // events sorted in the ecosystem's order once, here; a bad version is reported naming the record
-        const compiled = compileMemo(ranges, versions, cmp);
+        const compiled = compileMemo(ranges, versions, cmp, memo);
         for (const err of compiled.errors) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${err} (the range is kept but cannot match)` });
-        const u = a.ecosystem_specific?.urgency;
+        const u = a.urgency;
         if (typeof u === 'string') urgency = u;
         rows.push([baseLc, release, normalizeName(base, name), compiled.json]);
         if (OS_ECOSYSTEMS.has(baseLc)) isOs = true;
-        stats.byEcosystem[canon] = (stats.byEcosystem[canon] ?? 0) + 1;
+        ecoCounts.set(canon, (ecoCounts.get(canon) ?? 0) + 1);
       }
-      if (!rows.length) return;
-      const vendor = vendorSeverity(rec, isOs);
+      if (!rows.length) return undefined;
       // every field set from the start (best and enrich come later): one object shape for the digest pass
       const digest: DigestRow['record'] = { id: rec.id, aliases: JSON.stringify(aliases), severity: JSON.stringify(sev), best: undefined, published: rec.published ?? undefined, enrich: undefined };
       const rid = imported.length + 1;
@@ -294,8 +330,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         affectedValues.push(rid, r[0], r[1], r[2], r[3]);
         digestRows.push({ pkg: packageKey(r[0], r[2]), release: r[1], compiled: r[3], record: digest });
       }
-      imported.push({ keys, sev, digest, summary: rec.summary ?? null, modified: rec.modified ?? null, urgency: urgency ?? null, vendor: vendor ? JSON.stringify(vendor) : null, source: file });
-      stats.imported++;
+      const pending: PendingRecord = { keys, sev, digest, summary: rec.summary ?? null, modified: rec.modified ?? null, urgency: urgency ?? null, vendor: null, source: file };
+      imported.push(pending);
+      return isOs ? pending : undefined;
     };
 
     const importFile = (source: string, name: string, text: string | undefined, done: number, total?: number, error?: string): void => {
@@ -441,7 +478,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         enrichment.push({ src, kind: spec.kind, location: spec.location });
         continue;
       }
-      const before = stats.imported;
+      const before = imported.length;
       db.exec('BEGIN');
       try {
         const loc = spec.location;
@@ -465,20 +502,23 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         }
         writeAffected();
         db.exec('COMMIT');
-        log(`${src}: ${stats.imported - before} records imported`);
-        stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
+        log(`${src}: ${imported.length - before} records imported`);
+        stats.sources.push({ kind: 'osv', source: src, items: imported.length - before });
       } catch (err) {
         // keep what this source delivered before it failed (a truncated zip's good entries)
         writeAffected();
         db.exec('COMMIT');
         newHttp.delete(spec.location);
-        stats.sources.push({ kind: 'osv', source: src, items: stats.imported - before });
+        stats.sources.push({ kind: 'osv', source: src, items: imported.length - before });
         const msg = err instanceof Error ? err.message : String(err);
         if (err instanceof PushgateError && err.code === 'NETWORK') unreachable++;
         stats.badRecords.push({ file: src, error: msg });
         log(`${src}: ${msg}`);
       }
     }
+    stats.imported = imported.length;
+    stats.byEcosystem = Object.fromEntries(ecoCounts);
+    stats.gitRanges = gitRanges;
     addCveIds(imported, wanted);
     for (const e of enrichment) {
       try {
@@ -497,7 +537,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);
     db.exec('BEGIN');
-    writeRecords(imported, rated, { nvd, kev, epss }, insRecord);
+    writeRecords(imported, ratedByKey(ratings), { nvd, kev, epss }, insRecord);
     insRecord.flush();
     db.exec('COMMIT');
     const insEol = db.prepare('INSERT INTO eol (product, cycles, source) VALUES (?, ?, ?)');
@@ -533,6 +573,25 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
 // has the optimizing compiler compile its whole function on the stack (on-stack replacement), and
 // updateDb, with every closure of the import in it, is by far the largest function here.
 
+/**
+ * The ratings other than `unknown`, listed under each id of their record (its own id, aliases and upstream
+ * ids), in the order the records were read.
+ */
+function ratedByKey(ratings: ReadonlyArray<{ id: string; keys: string[]; sev: SeverityInfo }>): Map<string, Array<{ id: string; sev: SeverityInfo }>> {
+  const rated = new Map<string, Array<{ id: string; sev: SeverityInfo }>>();
+  for (let i = 0; i < ratings.length; i++) {
+    const { id, keys, sev } = ratings[i];
+    if (sev.severity === 'unknown') continue;
+    const entry = { id, sev };
+    for (let j = 0; j < keys.length; j++) {
+      const list = rated.get(keys[j]);
+      if (list) list.push(entry);
+      else rated.set(keys[j], [entry]);
+    }
+  }
+  return rated;
+}
+
 /** Adds the CVE ids among the records' ids and aliases to `wanted`. */
 function addCveIds(imported: readonly PendingRecord[], wanted: Set<string>): void {
   for (let i = 0; i < imported.length; i++) {
@@ -567,18 +626,41 @@ function writeRecords(
     }
     if (best && isHigherSeverity(best.sev, r.sev)) d.best = JSON.stringify({ ...best.sev, id: best.id });
     if (enriched) {
-      const e: RecordEnrichment = {};
+      // kept in locals, and the object made once with its fields in the order each was first found (the
+      // stored text's order): one object growing field by field in varying orders has a varying shape
+      let eNvd: RecordEnrichment['nvd'];
+      let eKev: RecordEnrichment['kev'];
+      let eEpss: RecordEnrichment['epss'];
+      let order = '';
       for (let j = 0; j < keys.length; j++) {
         const k = keys[j];
         if (!k.startsWith('CVE-')) continue;
         const n = nvd.get(k);
-        if (n && isHigherSeverity(n.sev, e.nvd)) e.nvd = { ...n.sev, cve: k };
+        if (n && isHigherSeverity(n.sev, eNvd)) {
+          if (eNvd === undefined) order += 'n';
+          eNvd = { ...n.sev, cve: k };
+        }
         const kv = kev.get(k);
-        if (kv && !e.kev) e.kev = kv;
+        if (kv && !eKev) {
+          order += 'k';
+          eKev = kv;
+        }
         const ep = epss.get(k);
-        if (ep && ep.score > (e.epss?.score ?? -1)) e.epss = { ...ep, cve: k };
+        if (ep && ep.score > (eEpss?.score ?? -1)) {
+          if (eEpss === undefined) order += 'e';
+          eEpss = { ...ep, cve: k };
+        }
       }
-      if (e.nvd || e.kev || e.epss) d.enrich = JSON.stringify(e);
+      if (order !== '') {
+        const e: RecordEnrichment = {};
+        for (let j = 0; j < order.length; j++) {
+          const c = order[j];
+          if (c === 'n') e.nvd = eNvd;
+          else if (c === 'k') e.kev = eKev;
+          else e.epss = eEpss;
+        }
+        d.enrich = JSON.stringify(e);
+      }
     }
     insRecord.add(i + 1, d.id, d.aliases, r.summary, d.published ?? null, r.modified, d.severity, d.best ?? null, r.urgency, r.vendor, d.enrich ?? null, r.source);
     imported[i] = undefined as unknown as PendingRecord;
