@@ -207,15 +207,14 @@ export class LayerWalker {
   /** Children of every directory above a path this layer wrote (named or implied). */
   private readonly kids = new Map<string, Set<string>>();
 
-  /** Records `p` under its parents in {@link kids}. */
-  private adopt(p: string): void {
-    for (let c = p; c !== '/';) {
-      const d = dirName(c);
+  /** Records `p` (not `/`), whose parent directory is `parent`, under its parents in {@link kids}. */
+  private adopt(p: string, parent: string): void {
+    for (let c = p, d = parent; ; c = d, d = dirName(d)) {
       let set = this.kids.get(d);
       if (!set) { set = new Set(); this.kids.set(d, set); }
       if (set.has(c)) return;
       set.add(c);
-      c = d;
+      if (d === '/') return;
     }
   }
 
@@ -347,11 +346,21 @@ export class LayerWalker {
     for (const c of set) this.forget(c, false);
   }
 
-  /** The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). */
-  private nearestAncestor(p: string): { at: string; kind: EntryKind } {
-    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
-      const k = this.tree.get(p.slice(0, i));
-      if (k !== undefined) return { at: p.slice(0, i), kind: k };
+  /**
+   * The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). `parent`:
+   * `p`'s parent directory when the caller has cut it already (asked first, without cutting it again).
+   */
+  private nearestAncestor(p: string, parent?: string): { at: string; kind: EntryKind } {
+    let i = p.lastIndexOf('/');
+    if (parent !== undefined && i > 0) {
+      const k = this.tree.get(parent);
+      if (k !== undefined) return { at: parent, kind: k };
+      i = p.lastIndexOf('/', i - 1);
+    }
+    for (; i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const at = p.slice(0, i);
+      const k = this.tree.get(at);
+      if (k !== undefined) return { at, kind: k };
     }
     return { at: '/', kind: 'd' };
   }
@@ -406,8 +415,11 @@ export class LayerWalker {
       this.diagnose({ code: 'path-too-long', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, message: `entry ${long}: runtimes fail to unpack the layer; not judged`, incomplete: true });
       return undefined;
     }
-    const base = baseName(p);
-    if (base.startsWith('.wh.')) {
+    // `p` is absolute and not `/`: its parent directory, cut once for the look-ups below.
+    const slash = p.lastIndexOf('/');
+    const parent = slash === 0 ? '/' : p.slice(0, slash);
+    if (p.startsWith('.wh.', slash + 1)) {
+      const base = p.slice(slash + 1);
       const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;
       // The image spec applies a layer's whiteouts to the layers below it, so a marker beneath a
       // symlink (or file) this layer wrote before it names the lower path; umoci and containerd
@@ -447,7 +459,7 @@ export class LayerWalker {
       return undefined;
     }
     const kind = KIND[e.type];
-    const up = this.nearestAncestor(p);
+    const up = this.nearestAncestor(p, parent);
     if (up.kind !== 'd') {
       const why = up.kind === 'l'
         ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
@@ -465,18 +477,21 @@ export class LayerWalker {
       if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
       this.forget(p);
       if (kind === 'd') this.analysis.replaced.push(p);
-    } else if (kind !== 'd') {
-      // A non-directory where the layer so far implied a directory (it wrote beneath `p`).
+    } else if (kind !== 'd' && this.kids.has(p)) {
+      // A non-directory where the layer so far implied a directory (it wrote beneath `p`). A path
+      // not in the tree has nothing else to forget: every other map holds paths of the tree only.
       this.forget(p);
     }
     this.tree.set(p, kind);
     this.from.set(p, up.at);
-    this.adopt(p);
-    for (let d = p; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
-    for (let d = p; d !== '/';) {
-      d = dirName(d);
-      if (this.above.has(d)) break;
+    this.adopt(p, parent);
+    if (!this.touched.has(p)) {
+      this.touched.add(p);
+      for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
+    }
+    for (let d = parent; !this.above.has(d); d = dirName(d)) {
       this.above.add(d);
+      if (d === '/') break;
     }
     if (e.type === 'link' || e.type === 'symlink') {
       if (e.linkname !== undefined) {
