@@ -340,6 +340,11 @@ function paxStr(pax: ReadonlyMap<string, Buffer>, k: string): string {
 /** The PAX records of an entry without an `x` header: none (shared, never written to). */
 const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
 
+/** What a {@link GoTarReader} calls for each entry: `onEntry`, as its constructor's function is called. */
+export interface GoTarHandler {
+  onEntry(e: GoTarEntry): GoTarBody | undefined;
+}
+
 /** Where the content of one entry goes ({@link GoTarReader}); `end` may return a promise to wait for. */
 export interface GoTarBody {
   write(chunk: Buffer): void;
@@ -393,12 +398,18 @@ export class GoTarReader {
   private pax: Map<string, Buffer> | undefined;
   private longName: Buffer | undefined;
   private longLink: Buffer | undefined;
+  private readonly handler: GoTarHandler;
 
   /**
    * @param onEntry called once per entry, in order, with the entry as Go returns it; may throw
-   *   (the error is thrown from {@link write}).
+   *   (the error is thrown from {@link write}). A {@link GoTarHandler} (an object whose class
+   *   defines `onEntry`) is called through that one method for every reader: a function made per
+   *   reader is another call target each time, and code V8 optimized for one reader's function
+   *   is thrown away when the next reader calls another.
    */
-  constructor(private readonly onEntry: (e: GoTarEntry) => GoTarBody | undefined) {}
+  constructor(onEntry: GoTarHandler | ((e: GoTarEntry) => GoTarBody | undefined)) {
+    this.handler = typeof onEntry === 'function' ? { onEntry } : onEntry;
+  }
 
   /**
    * Reads the next chunk of the tar. Returns a promise when an entry's body asked to be waited for
@@ -644,7 +655,7 @@ export class GoTarReader {
   }
 
   private finishEntry(entry: GoTarEntry, pad: number): void {
-    const body = this.onEntry(entry);
+    const body = this.handler.onEntry(entry);
     this.state = { k: 'data', entry, left: entry.physicalSize, pad, body };
   }
 }

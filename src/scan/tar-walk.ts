@@ -11,7 +11,7 @@
 import { Writable } from 'node:stream';
 import { PushgateError } from '../core/index.js';
 import { cleanEntryPath, type EntrySink, type LayerWalker, type WalkEntry } from './walker.js';
-import { GoTarReader, type GoTarBody, type GoTarEntry } from './tar-headers.js';
+import { GoTarReader, type GoTarBody, type GoTarEntry, type GoTarHandler } from './tar-headers.js';
 
 /** How a tar stream ended, besides the walker's analysis. */
 export interface TarEnd {
@@ -31,7 +31,7 @@ const LINKISH: Record<string, string> = { 1: 'hard link', 2: 'symlink', 3: 'char
  * final padding after the last complete entry, which sets {@link cutInPadding} instead. A tar that
  * Go's reader refuses part-way is read up to there, with an incomplete `tar-invalid` diagnostic.
  */
-export class TarWalk extends Writable {
+export class TarWalk extends Writable implements GoTarHandler {
   /** Uncompressed bytes written so far. */
   tarBytes = 0;
   /** See {@link TarEnd.cutInPadding}; valid once the stream has finished. */
@@ -42,10 +42,11 @@ export class TarWalk extends Writable {
 
   constructor(private readonly walker: LayerWalker, private readonly maxEntries: number) {
     super({ highWaterMark: 1 << 20 });
-    this.reader = new GoTarReader((go) => this.onEntry(go));
+    this.reader = new GoTarReader(this);
   }
 
-  private onEntry(go: GoTarEntry): GoTarBody | undefined {
+  /** The reader's {@link GoTarHandler}: one entry as Go returns it, to the walker. */
+  onEntry(go: GoTarEntry): GoTarBody | undefined {
     const walker = this.walker;
     if (walker.entryCount >= this.maxEntries) {
       throw new PushgateError('CORRUPT_LAYER', `layer has more than ${this.maxEntries} entries (limit maxEntries)`);
