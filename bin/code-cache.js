@@ -35,12 +35,14 @@ const MAGIC = Buffer.from('pushgate-code-cache-1\n');
  * @param {string} dir
  * @param {Buffer} source the script's bytes
  * @param {string} command a short name (see {@link commandKey})
+ * @param {string} [v8Flags] the V8 flags the process set for itself (v8.setFlagsFromString), as set
  * @returns {string}
  */
-export function cacheFileOf(dir, source, command) {
+export function cacheFileOf(dir, source, command, v8Flags = '') {
   // NODE_OPTIONS too: its V8 flags (--max-old-space-size, …) are not in execArgv, yet V8 rejects data
   // made under other flags; without it, runs with and without them would rewrite one file in turn.
-  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}\0`;
+  // So are the flags the process set itself (v8.setFlagsFromString), which neither shows.
+  const runtime = `${process.version}\0${process.versions.v8}\0${process.arch}\0${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}\0${v8Flags}\0`;
   const r = crypto.createHash('sha256').update(runtime).digest('hex').slice(0, 8);
   const k = crypto.createHash('sha256').update(`${runtime}${command}\0`).update(source).digest('hex').slice(0, 40);
   return path.join(dir, `${command}-${r}-${k}.bin`);
@@ -143,11 +145,12 @@ export function writeCache(file, data) {
  * @param {string} file absolute path of the script
  * @param {string} dir the cache directory
  * @param {string} command see {@link commandKey}
+ * @param {string} [v8Flags] the V8 flags the process set for itself before (see {@link cacheFileOf})
  * @returns {{ cache: 'used' | 'none' | 'rejected', cacheFile: string }} what happened (tests)
  */
-export function runCached(file, dir, command) {
+export function runCached(file, dir, command, v8Flags = '') {
   const source = fs.readFileSync(file);
-  const cacheFile = cacheFileOf(dir, source, command);
+  const cacheFile = cacheFileOf(dir, source, command, v8Flags);
   const cachedData = readCache(cacheFile);
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('utf8')}\n});`;
   const script = new vm.Script(wrapped, { filename: file, cachedData });

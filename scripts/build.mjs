@@ -20,6 +20,12 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const ifNeeded = process.argv.includes('--if-needed');
 const say = (s) => process.stderr.write(`build: ${s}\n`);
 
+/**
+ * The packages compiled into dist/chunks/cli.cjs: pure JavaScript (no native addon, no file found
+ * beside their own), loaded by every `pushgate scan`. Every other package stays in node_modules.
+ */
+const CLI_BUNDLED_PACKAGES = ['commander', 'lru-cache', 'picomatch'];
+
 if (!fs.existsSync(path.join(root, 'src'))) {
   if (ifNeeded) { say('no src/: nothing to build'); process.exit(0); }
   say('no src/ to build'); process.exit(2);
@@ -151,7 +157,10 @@ async function bundleCli() {
     format: 'cjs',
     platform: 'node',
     target: ['node20'],
-    packages: 'external',
+    // Packages stay in node_modules but for the pure-JavaScript few every scan loads
+    // (CLI_BUNDLED_PACKAGES): bundled here, they run under the code cache instead of being read,
+    // parsed and compiled from node_modules on every run.
+    plugins: [externalPackagesBut(CLI_BUNDLED_PACKAGES)],
     define: { 'import.meta.url': '__pushgateModuleUrl' },
     // "use strict" first: a directive counts only at the very start, and the ES modules it replaces are strict.
     banner: { js: '"use strict";\nvar __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
@@ -165,11 +174,35 @@ async function bundleCli() {
   if (dynamic) throw new Error(`dist/chunks/cli.cjs keeps ${dynamic[0]}: use a static import or createRequire`);
   for (const [out, o] of Object.entries(cjs.metafile.outputs)) {
     if (out.endsWith('.map')) continue;
-    const bundled = Object.keys(o.inputs).filter((i) => i.includes('node_modules/'));
+    const bundled = Object.keys(o.inputs).filter((i) => i.includes('node_modules/') && !CLI_BUNDLED_PACKAGES.includes(packageOf(i)));
     if (bundled.length) throw new Error(`packages got bundled into the CommonJS command line: ${bundled.slice(0, 3).join(', ')}`);
     map[path.relative(dist, path.join(root, out)).split(path.sep).join('/')] = Object.keys(o.inputs).sort();
   }
   fs.writeFileSync(path.join(dist, '.bundle-map.json'), `${JSON.stringify(map, null, 1)}\n`);
+}
+
+/** The package of a path inside node_modules (`…/node_modules/@scope/name/x.js` → `@scope/name`). */
+function packageOf(file) {
+  const m = [...file.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop();
+  return m ? m[1] : '';
+}
+
+/**
+ * An esbuild plugin that leaves every package import external (as `packages: 'external'` does) but
+ * those of the packages in `bundled`, and the files those packages import.
+ */
+function externalPackagesBut(bundled) {
+  return {
+    name: 'external-packages-but',
+    setup(build) {
+      // A bare specifier: not relative, not absolute, not a built-in.
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.kind === 'entry-point' || args.path.startsWith('node:')) return undefined;
+        const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+        return bundled.includes(name) ? undefined : { path: args.path, external: true };
+      });
+    },
+  };
 }
 
 /** Bundles ui/src/main.ts into dist/ui/app.js and copies ui/index.html and ui/app.css beside it. */

@@ -3,17 +3,14 @@
  * errors go to stderr. Exit 2 for bad arguments, bad configuration or an unreadable target, with
  * one clear line and no stack trace (set PUSHGATE_DEBUG=1 for the stack).
  */
-import { createRequire } from 'node:module';
-import type { Command } from 'commander';
+// commander by a static import: every command line but a bare `--version` (which bin/pushgate.js
+// answers before loading this module) parses with it, and in the command line bundled into one
+// CommonJS file (scripts/build.mjs) it is compiled into the bundle, under the V8 code cache of
+// bin/pushgate.js, instead of loaded and compiled from node_modules on every run.
+import { Command, CommanderError } from 'commander';
 import { PushgateError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { terminalText } from './terminal-text.js';
-
-// commander (CommonJS) by `require`, on first use: `pushgate --version` never loads it, and the
-// command line bundled into one CommonJS file (scripts/build.mjs, run through a code cache by
-// bin/pushgate.js) has no `import()` of a package.
-const requireCjs = createRequire(import.meta.url);
-const commander = () => requireCjs('commander') as typeof import('commander');
 
 /** `monitor` and `affected` live in one module. */
 const monitorCommands = () => import('./commands/monitor.js');
@@ -71,7 +68,6 @@ function commanderErrorLine(text: string): string {
  * in the order of {@link COMMANDS} (exported for tests).
  */
 export async function buildProgram(args?: readonly string[]): Promise<Command> {
-  const { Command } = commander();
   const program = new Command();
   program
     .name('pushgate')
@@ -103,7 +99,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
-  const { CommanderError } = commander();
   try {
     const program = await buildProgram(args);
     await program.parseAsync(process.argv);

@@ -156,6 +156,35 @@ export interface LayerLimits {
   maxRatio?: number;
 }
 
+/**
+ * Passes the uncompressed tar through while counting it, keeping its last 512 bytes, and failing
+ * with CORRUPT_LAYER once it expands past `maxTarBytes`, or past `maxRatio` times the compressed
+ * bytes `consumed()` says were read so far (checked from 64 MiB on). A class, not a Transform made
+ * with a `transform` function per layer: V8 keeps its optimized code from one layer to the next.
+ */
+class TarCounter extends Transform {
+  /** Uncompressed bytes seen. */
+  tarBytes = 0;
+  /** The last 512 tar bytes (copied: the chunk itself is not kept alive). */
+  tail = Buffer.alloc(0);
+
+  constructor(private readonly maxTarBytes: number, private readonly maxRatio: number, private readonly consumed: () => number) {
+    super({ highWaterMark: CHUNK });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.tarBytes += chunk.length;
+    const tarBytes = this.tarBytes;
+    if (chunk.length >= 512) this.tail = Buffer.from(chunk.subarray(chunk.length - 512));
+    else if (chunk.length) this.tail = Buffer.concat([this.tail, chunk]).subarray(-512);
+    if (tarBytes > this.maxTarBytes) return cb(new PushgateError('CORRUPT_LAYER', `layer expands past the ${this.maxTarBytes}-byte limit (limit maxTarBytes)`));
+    if (tarBytes > 64 * 2 ** 20 && tarBytes > this.maxRatio * Math.max(1, this.consumed())) {
+      return cb(new PushgateError('CORRUPT_LAYER', `layer expands more than ${this.maxRatio}× its compressed size (decompression bomb?); limit scan maxRatio`));
+    }
+    cb(null, chunk);
+  }
+}
+
 /** What reading a layer found besides the walker's analysis. */
 export interface LayerReadResult {
   compression: Compression;
@@ -211,22 +240,7 @@ export async function readLayer(
   const gunzip = compression !== 'gzip' ? undefined
     : (opts.worker && WorkerGunzip.create()) || zlib.createGunzip({ chunkSize: CHUNK });
   const consumed = () => (gunzip ? gunzip.bytesWritten : verify.bytes);
-  let tarBytes = 0;
-  // The last 512 tar bytes (copied: the chunk itself is not kept alive).
-  let tail = Buffer.alloc(0);
-  const counter = new Transform({
-    highWaterMark: CHUNK,
-    transform(chunk: Buffer, _e, cb) {
-      tarBytes += chunk.length;
-      if (chunk.length >= 512) tail = Buffer.from(chunk.subarray(chunk.length - 512));
-      else if (chunk.length) tail = Buffer.concat([tail, chunk]).subarray(-512);
-      if (tarBytes > maxTarBytes) return cb(new PushgateError('CORRUPT_LAYER', `layer expands past the ${maxTarBytes}-byte limit (limit maxTarBytes)`));
-      if (tarBytes > 64 * 2 ** 20 && tarBytes > maxRatio * Math.max(1, consumed())) {
-        return cb(new PushgateError('CORRUPT_LAYER', `layer expands more than ${maxRatio}× its compressed size (decompression bomb?); limit scan maxRatio`));
-      }
-      cb(null, chunk);
-    },
-  });
+  const counter = new TarCounter(maxTarBytes, maxRatio, consumed);
   const sink = new TarWalk(walker, maxEntries);
   // The blob is verified on its own track: when the tar ends early (or is cut in its final padding),
   // the rest of the blob is still read and hashed, and a digest or size mismatch always wins over
@@ -252,7 +266,7 @@ export async function readLayer(
     await verified;
     throw verifyError instanceof PushgateError ? verifyError : e;
   } finally {
-    walker.addTarBytes(tarBytes);
+    walker.addTarBytes(counter.tarBytes);
   }
   const cutInPadding = sink.cutInPadding;
   if (!verify.readableEnded) {
@@ -263,6 +277,7 @@ export async function readLayer(
   await verified;
   if (verifyError) throw verifyError;
   // The tar format ends with two zero blocks; some writers (umoci 0.4.7) omit them.
-  const noEof = cutInPadding || tarBytes > 0 && !(tail.length === 512 && tail.every((b) => b === 0));
+  const tail = counter.tail;
+  const noEof = cutInPadding || counter.tarBytes > 0 && !(tail.length === 512 && tail.every((b) => b === 0));
   return { compression, compressedBytes: verify.bytes, noEof };
 }

@@ -635,11 +635,19 @@ const OS_ECOSYSTEMS: ReadonlySet<string> = new Set(osInventoryEcosystems());
 /** Builds the final inventory from the stacked results. */
 export function buildInventory(placed: Placed[], extraDiagnostics: Diagnostic[]): Inventory {
   const hints: OsHint[] = [];
-  const owners = new Map<string, string>();
   for (const { r } of placed) {
     if (r.out.os) hints.push(r.out.os);
-    for (const o of r.out.ownedFiles ?? []) for (const f of o.files) owners.set(f, o.owner);
   }
+  // Which OS package owns each file (thousands of names in a distribution's base image): needed
+  // only for a package of another ecosystem, so built on the first one.
+  let owners: Map<string, string> | undefined;
+  const ownerOf = (file: string): string | undefined => {
+    if (!owners) {
+      owners = new Map();
+      for (const { r } of placed) for (const o of r.out.ownedFiles ?? []) for (const f of o.files) owners.set(f, o.owner);
+    }
+    return owners.get(file);
+  };
   const os = resolveOs(hints);
   const packages: Package[] = [];
   const installed = new Set<string>();
@@ -657,7 +665,7 @@ export function buildInventory(placed: Placed[], extraDiagnostics: Diagnostic[])
     void _i; void _e;
     const pkg: Package = { ...rest, layer, analyzer };
     if (!OS_ECOSYSTEMS.has(pkg.ecosystem)) {
-      const owner = owners.get(pkg.path);
+      const owner = ownerOf(pkg.path);
       if (owner) pkg.ownedBy = owner;
     }
     packages.push(pkg);

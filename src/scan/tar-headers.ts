@@ -235,6 +235,17 @@ interface RawHeader {
   format: Format;
 }
 
+/** Whether the GNU atime/ctime field `blk[from, to)` is empty or parses as a number. */
+function timeParses(blk: Buffer, from: number, to: number): boolean {
+  if (blk[from] === 0) return true;
+  try {
+    numericAt(blk, from, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Go readHeader for the non-zero block `blk[o, o + 512)`. The name and link name view `blk`'s
  * memory: use them before that memory is reused.
@@ -258,12 +269,7 @@ function readHeader(blk: Buffer, o: number): RawHeader {
     else if (format === 'star') prefix = cstrAt(blk, o + 345, o + 476);
     else {
       // GNU: atime/ctime live where ustar keeps the prefix; a pre-Go1.8 writer put a prefix there.
-      let bad = false;
-      for (const [a, b] of [[345, 357], [357, 369]] as const) {
-        if (blk[o + a] === 0) continue;
-        try { numericAt(blk, o + a, o + b); } catch { bad = true; }
-      }
-      if (bad) {
+      if (!timeParses(blk, o + 345, o + 357) || !timeParses(blk, o + 357, o + 369)) {
         const s = cstrAt(blk, o + 345, o + 500);
         if (isAscii(s)) prefix = s;
       }
@@ -326,8 +332,18 @@ function sparseMap0x1(numblocks: string, map: string, size: number): Array<[numb
 
 const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
+/** The PAX record `k` as a latin1 string, `''` when absent. */
+function paxStr(pax: ReadonlyMap<string, Buffer>, k: string): string {
+  return pax.get(k)?.toString('latin1') ?? '';
+}
+
 /** The PAX records of an entry without an `x` header: none (shared, never written to). */
 const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
+
+/** What a {@link GoTarReader} calls for each entry: `onEntry`, as its constructor's function is called. */
+export interface GoTarHandler {
+  onEntry(e: GoTarEntry): GoTarBody | undefined;
+}
 
 /** Where the content of one entry goes ({@link GoTarReader}); `end` may return a promise to wait for. */
 export interface GoTarBody {
@@ -382,12 +398,18 @@ export class GoTarReader {
   private pax: Map<string, Buffer> | undefined;
   private longName: Buffer | undefined;
   private longLink: Buffer | undefined;
+  private readonly handler: GoTarHandler;
 
   /**
    * @param onEntry called once per entry, in order, with the entry as Go returns it; may throw
-   *   (the error is thrown from {@link write}).
+   *   (the error is thrown from {@link write}). A {@link GoTarHandler} (an object whose class
+   *   defines `onEntry`) is called through that one method for every reader: a function made per
+   *   reader is another call target each time, and code V8 optimized for one reader's function
+   *   is thrown away when the next reader calls another.
    */
-  constructor(private readonly onEntry: (e: GoTarEntry) => GoTarBody | undefined) {}
+  constructor(onEntry: GoTarHandler | ((e: GoTarEntry) => GoTarBody | undefined)) {
+    this.handler = typeof onEntry === 'function' ? { onEntry } : onEntry;
+  }
 
   /**
    * Reads the next chunk of the tar. Returns a promise when an entry's body asked to be waited for
@@ -562,7 +584,6 @@ export class GoTarReader {
     let name = h.name;
     let linkname = h.linkname;
     let size = h.size;
-    const paxStr = (k: string): string => pax.get(k)?.toString('latin1') ?? '';
     // mergePAX: empty values keep the header's value. (Most entries have no PAX records.)
     if (pax.size > 0) for (const [k, v] of pax) {
       if (v.length === 0) continue;
@@ -573,15 +594,16 @@ export class GoTarReader {
       else if (k === 'uid' || k === 'gid') decimal(s, k);
       else if (k === 'atime' || k === 'mtime' || k === 'ctime') paxTime(s, k);
     }
-    const conflicts: string[] = [];
+    // Made only when names conflict (most entries have no PAX records, let alone a conflict).
+    let conflicts: string[] | undefined;
     const paxPath = pax.get('path');
     if (longName && longName.length > 0) {
-      if (paxPath && paxPath.length > 0 && !paxPath.equals(longName)) conflicts.push(`GNU long name "${lossy.decode(longName)}" over PAX path "${lossy.decode(paxPath)}"`);
+      if (paxPath && paxPath.length > 0 && !paxPath.equals(longName)) (conflicts ??= []).push(`GNU long name "${lossy.decode(longName)}" over PAX path "${lossy.decode(paxPath)}"`);
       name = longName;
     }
     if (longLink && longLink.length > 0) {
       const pl = pax.get('linkpath');
-      if (pl && pl.length > 0 && !pl.equals(longLink)) conflicts.push(`GNU long link "${lossy.decode(longLink)}" over PAX linkpath "${lossy.decode(pl)}"`);
+      if (pl && pl.length > 0 && !pl.equals(longLink)) (conflicts ??= []).push(`GNU long link "${lossy.decode(longLink)}" over PAX linkpath "${lossy.decode(pl)}"`);
       linkname = longLink;
     }
     let typeflag = h.typeflag;
@@ -601,24 +623,24 @@ export class GoTarReader {
       extended = blk[o + 482]! !== 0;
     } else if (pax.size > 0) {
       // PAX sparse files are named only by PAX records.
-      const major = paxStr('GNU.sparse.major');
-      const minor = paxStr('GNU.sparse.minor');
+      const major = paxStr(pax, 'GNU.sparse.major');
+      const minor = paxStr(pax, 'GNU.sparse.minor');
       let kind: GoTarEntry['sparse'];
       if (major === '0' && (minor === '0' || minor === '1')) kind = 'pax-0.x';
       else if (major === '1' && minor === '0') kind = 'pax-1.0';
       else if (major !== '' || minor !== '') kind = undefined;
-      else if (paxStr('GNU.sparse.map') !== '') kind = 'pax-0.x';
+      else if (paxStr(pax, 'GNU.sparse.map') !== '') kind = 'pax-0.x';
       if (kind) {
         entry.sparse = kind;
         const sn = pax.get('GNU.sparse.name');
         if (sn && sn.length > 0) {
-          if (!sn.equals(name)) conflicts.push(`GNU.sparse.name "${lossy.decode(sn)}" over "${lossy.decode(name)}"`);
+          if (!sn.equals(name)) (conflicts ??= []).push(`GNU.sparse.name "${lossy.decode(sn)}" over "${lossy.decode(name)}"`);
           name = sn;
         }
-        const sz = paxStr('GNU.sparse.size') || paxStr('GNU.sparse.realsize');
+        const sz = paxStr(pax, 'GNU.sparse.size') || paxStr(pax, 'GNU.sparse.realsize');
         if (sz !== '') entry.size = decimal(sz, 'GNU.sparse.size');
         if (HEADER_ONLY.has(typeflag)) throw new HeaderError('sparse map on a header-only entry');
-        if (kind === 'pax-0.x') entry.sparseMap = sparseMap0x1(paxStr('GNU.sparse.numblocks'), paxStr('GNU.sparse.map'), entry.size);
+        if (kind === 'pax-0.x') entry.sparseMap = sparseMap0x1(paxStr(pax, 'GNU.sparse.numblocks'), paxStr(pax, 'GNU.sparse.map'), entry.size);
       }
     }
     const n = text(name);
@@ -626,14 +648,14 @@ export class GoTarReader {
     if (!n.valid || !l.valid) entry.nonUtf8 = true;
     entry.name = n.s;
     entry.linkname = l.s;
-    if (conflicts.length) entry.nameConflict = conflicts.join('; ');
+    if (conflicts) entry.nameConflict = conflicts.join('; ');
     const pad = (BLOCK - (physicalSize % BLOCK)) % BLOCK;
     if (extended) this.state = { k: 'ext', entry, pad };
     else this.finishEntry(entry, pad);
   }
 
   private finishEntry(entry: GoTarEntry, pad: number): void {
-    const body = this.onEntry(entry);
+    const body = this.handler.onEntry(entry);
     this.state = { k: 'data', entry, left: entry.physicalSize, pad, body };
   }
 }

@@ -11,7 +11,7 @@
 import { Writable } from 'node:stream';
 import { PushgateError } from '../core/index.js';
 import { cleanEntryPath, type EntrySink, type LayerWalker, type WalkEntry } from './walker.js';
-import { GoTarReader, type GoTarBody, type GoTarEntry } from './tar-headers.js';
+import { GoTarReader, type GoTarBody, type GoTarEntry, type GoTarHandler } from './tar-headers.js';
 
 /** How a tar stream ended, besides the walker's analysis. */
 export interface TarEnd {
@@ -31,7 +31,7 @@ const LINKISH: Record<string, string> = { 1: 'hard link', 2: 'symlink', 3: 'char
  * final padding after the last complete entry, which sets {@link cutInPadding} instead. A tar that
  * Go's reader refuses part-way is read up to there, with an incomplete `tar-invalid` diagnostic.
  */
-export class TarWalk extends Writable {
+export class TarWalk extends Writable implements GoTarHandler {
   /** Uncompressed bytes written so far. */
   tarBytes = 0;
   /** See {@link TarEnd.cutInPadding}; valid once the stream has finished. */
@@ -42,21 +42,21 @@ export class TarWalk extends Writable {
 
   constructor(private readonly walker: LayerWalker, private readonly maxEntries: number) {
     super({ highWaterMark: 1 << 20 });
-    this.reader = new GoTarReader((go) => this.onEntry(go));
+    this.reader = new GoTarReader(this);
   }
 
-  private onEntry(go: GoTarEntry): GoTarBody | undefined {
+  /** The reader's {@link GoTarHandler}: one entry as Go returns it, to the walker. */
+  onEntry(go: GoTarEntry): GoTarBody | undefined {
     const walker = this.walker;
     if (walker.entryCount >= this.maxEntries) {
       throw new PushgateError('CORRUPT_LAYER', `layer has more than ${this.maxEntries} entries (limit maxEntries)`);
     }
     const e = goEntry(go);
-    const at = (): string => cleanEntryPath(go.name).path;
-    if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: at(), message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
-    if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: at(), message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
+    if (go.nameConflict) walker.diagnose({ code: 'ambiguous-entry-name', path: at(go), message: `tar entry at byte ${go.headerOffset} is named two ways: ${go.nameConflict}; judged by the name Go's archive/tar (containerd, umoci) uses, but tar readers disagree`, incomplete: true });
+    if (go.nonUtf8) walker.diagnose({ code: 'ambiguous-entry-name', path: at(go), message: `tar entry at byte ${go.headerOffset} has a name or link name that is not UTF-8; pushgate cannot name it exactly as a runtime does`, incomplete: true });
     const linkish = LINKISH[go.typeflag];
     if (linkish && go.size > 0) {
-      walker.diagnose({ code: 'ambiguous-entry-name', path: at(), message: `tar entry "${go.name}" at byte ${go.headerOffset} is a ${linkish} with a size of ${go.size} bytes: Go's archive/tar (containerd, umoci) reads no data for it and takes the next header from those bytes, other tar readers skip them as its data; judged as Go reads it, but tar readers disagree`, incomplete: true });
+      walker.diagnose({ code: 'ambiguous-entry-name', path: at(go), message: `tar entry "${go.name}" at byte ${go.headerOffset} is a ${linkish} with a size of ${go.size} bytes: Go's archive/tar (containerd, umoci) reads no data for it and takes the next header from those bytes, other tar readers skip them as its data; judged as Go reads it, but tar readers disagree`, incomplete: true });
     }
     const sink = walker.open(e);
     if (!sink) return undefined;
@@ -106,6 +106,14 @@ export class TarWalk extends Writable {
     this.open = undefined;
     cb(err);
   }
+}
+
+/**
+ * Where the walker places `go` (for a diagnostic about its header). A function of the module, not a
+ * closure made per entry: most entries never need it.
+ */
+function at(go: GoTarEntry): string {
+  return cleanEntryPath(go.name).path;
 }
 
 /** The walker's view of an entry as Go's archive/tar returns it. */

@@ -207,15 +207,14 @@ export class LayerWalker {
   /** Children of every directory above a path this layer wrote (named or implied). */
   private readonly kids = new Map<string, Set<string>>();
 
-  /** Records `p` under its parents in {@link kids}. */
-  private adopt(p: string): void {
-    for (let c = p; c !== '/';) {
-      const d = dirName(c);
+  /** Records `p` (not `/`), whose parent directory is `parent`, under its parents in {@link kids}. */
+  private adopt(p: string, parent: string): void {
+    for (let c = p, d = parent; ; c = d, d = dirName(d)) {
       let set = this.kids.get(d);
       if (!set) { set = new Set(); this.kids.set(d, set); }
       if (set.has(c)) return;
       set.add(c);
-      c = d;
+      if (d === '/') return;
     }
   }
 
@@ -411,8 +410,11 @@ export class LayerWalker {
       this.diagnose({ code: 'path-too-long', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, message: `entry ${long}: runtimes fail to unpack the layer; not judged`, incomplete: true });
       return undefined;
     }
-    const base = baseName(p);
-    if (base.startsWith('.wh.')) {
+    // `p` is absolute and not `/`: its parent directory, cut once for the look-ups below.
+    const slash = p.lastIndexOf('/');
+    const parent = slash === 0 ? '/' : p.slice(0, slash);
+    if (p.startsWith('.wh.', slash + 1)) {
+      const base = p.slice(slash + 1);
       const target = base === '.wh..wh..opq' ? dirName(p) : `${dirName(p) === '/' ? '' : dirName(p)}/${base.slice(4)}`;
       // The image spec applies a layer's whiteouts to the layers below it, so a marker beneath a
       // symlink (or file) this layer wrote before it names the lower path; umoci and containerd
@@ -470,19 +472,22 @@ export class LayerWalker {
       if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
       this.forget(p);
       if (kind === 'd') this.analysis.replaced.push(p);
-    } else if (kind !== 'd') {
-      // A non-directory where the layer so far implied a directory (it wrote beneath `p`).
+    } else if (kind !== 'd' && this.kids.has(p)) {
+      // A non-directory where the layer so far implied a directory (it wrote beneath `p`). A path
+      // not in the tree has nothing else to forget: every other map holds paths of the tree only.
       this.forget(p);
     }
     this.tree.set(p, kind);
     this.kinds.set(p, kind);
     this.from.set(p, up.at);
-    this.adopt(p);
-    for (let d = p; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
-    for (let d = p; d !== '/';) {
-      d = dirName(d);
-      if (this.above.has(d)) break;
+    this.adopt(p, parent);
+    if (!this.touched.has(p)) {
+      this.touched.add(p);
+      for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
+    }
+    for (let d = parent; !this.above.has(d); d = dirName(d)) {
       this.above.add(d);
+      if (d === '/') break;
     }
     if (e.type === 'link' || e.type === 'symlink') {
       if (e.linkname !== undefined) {

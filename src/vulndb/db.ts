@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
+import { sqliteAddonOptions } from '../core/sqlite-addon.js';
 import { SEVERITY_SOURCES, type Finding, type SeverityRating, type SeveritySourceKind } from '../core/finding.js';
 import type { EolCycle } from './enrich/eol.js';
 import type { RecordEnrichment, SourceStatus } from './update.js';
@@ -205,7 +206,7 @@ export class VulnDb {
     if (!fs.existsSync(abs)) throw missing(p);
     let db: Database.Database | undefined;
     try {
-      db = new Database(abs, { readonly: true, fileMustExist: true });
+      db = new Database(abs, { ...sqliteAddonOptions(), readonly: true, fileMustExist: true });
       return new VulnDb(p, db);
     } catch (err) {
       db?.close();

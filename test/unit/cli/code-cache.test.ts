@@ -30,9 +30,12 @@ function script(tag: string): string {
 interface Run { status: number | null; out?: string; cache?: string; stderr: string }
 
 /** Runs `file` through runCached in a child process; its output and what runCached said of the cache. */
-function run(file: string, dir: string, command = 'scan', env: NodeJS.ProcessEnv = process.env): Run {
-  const code = `const { runCached } = await import(${JSON.stringify(LOADER)}); const r = runCached(${JSON.stringify(file)}, ${JSON.stringify(dir)}, ${JSON.stringify(command)}); process.stdout.write(JSON.stringify({ cache: r.cache }) + '\\n');`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env });
+function run(file: string, dir: string, command = 'scan', env: NodeJS.ProcessEnv = process.env, v8Flags = ''): Run {
+  // `v8Flags`: set by the process itself before running the script, as bin/pushgate.js sets its JIT
+  // flags. Passed in the environment: the code (`-e`, in process.execArgv) is the same either way.
+  const flags = 'const f = process.env.PUSHGATE_TEST_V8_FLAGS ?? \'\'; if (f) (await import(\'node:v8\')).setFlagsFromString(f); ';
+  const code = `${flags}const { runCached } = await import(${JSON.stringify(LOADER)}); const r = runCached(${JSON.stringify(file)}, ${JSON.stringify(dir)}, ${JSON.stringify(command)}, f); process.stdout.write(JSON.stringify({ cache: r.cache }) + '\\n');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env: { ...env, PUSHGATE_TEST_V8_FLAGS: v8Flags } });
   const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { out?: string; cache?: string });
   return { status: r.status, out: lines.find((l) => l.out)?.out, cache: lines.find((l) => l.cache)?.cache, stderr: r.stderr };
 }
@@ -118,6 +121,17 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     expect(cacheFiles()).to.have.length(2);
     expect(run(file, dir, 'scan', plain)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
     expect(run(file, dir, 'scan', flagged)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+  });
+
+  it('runs with and without V8 flags the process set itself (v8.setFlagsFromString) keep a cache each: V8 rejects data made under other flags', () => {
+    const flags = '--interrupt-budget=540672';
+    expect(run(file, dir, 'scan', process.env)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(run(file, dir, 'scan', process.env, flags)).to.include({ status: 0, out: 'one:610:app', cache: 'none' });
+    expect(cacheFiles()).to.have.length(2);
+    for (let i = 0; i < 2; i++) {
+      expect(run(file, dir, 'scan', process.env)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+      expect(run(file, dir, 'scan', process.env, flags)).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
+    }
   });
 
   it('a cache file or directory that group or others can write is not used; such a directory is not written', () => {
