@@ -216,6 +216,17 @@ export class SqliteMonitorStore implements MonitorStore {
     this.wrap('put indexes', () => this.db.transaction(() => this.writeIndexes(indexes, now))());
   }
 
+  /** Prepared statements returning rows as arrays (better-sqlite3 `raw`), made once per connection. */
+  private readonly rawStmts = new Map<string, Database.Statement>();
+  private rawSt(sql: string): Database.Statement {
+    let s = this.rawStmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.rawStmts.set(sql, s);
+    }
+    return s;
+  }
+
   /** Prepared statements, made once per connection (preparing costs as much as a small write). */
   private readonly stmts = new Map<string, Database.Statement>();
   private st(sql: string): Database.Statement {
@@ -422,14 +433,19 @@ export class SqliteMonitorStore implements MonitorStore {
     return this.wrap('findings and signatures', () => this.db.transaction(() => {
       const findings = new Map<Digest, IndexedFinding[]>();
       const signatures = new Map<Digest, string>();
-      const parse = sharedFindingParser();
+      const parse = sharedFindingParts();
       for (const c of chunks(digests)) {
         const ph = c.map(() => '?').join(',');
-        for (const r of this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${ph})`).all(...c) as Row[]) {
-          const d = String(r.digest) as Digest;
-          const l = findings.get(d);
-          if (l) l.push(parse(r));
-          else findings.set(d, [parse(r)]);
+        // rows as arrays: a pass reads some 35 rows per image, and an object per row costs more than the row
+        let list: IndexedFinding[] | undefined;
+        let last: string | undefined;
+        for (const [d, fkey, pkg, firstSeen, body] of this.rawSt(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${ph})`).all(...c) as Array<[string, string, string, number, string]>) {
+          if (d !== last) {
+            last = d;
+            list = findings.get(d as Digest);
+            if (!list) findings.set(d as Digest, (list = []));
+          }
+          list!.push(parse(fkey, pkg, Number(firstSeen), body));
         }
         for (const r of this.st(`SELECT digest, findings_sig FROM image_index WHERE digest IN (${ph}) AND findings_sig IS NOT NULL`).all(...c) as Row[]) signatures.set(String(r.digest) as Digest, String(r.findings_sig));
       }
@@ -511,7 +527,8 @@ export class SqliteMonitorStore implements MonitorStore {
             vrows.push(r);
             verdicts.push(JSON.parse(String(r.body)) as Verdict);
           }
-          rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports WHERE digest IN (${ph})`).all(...c) as Row[]));
+          // from the index (migration 21): write_seq sits after the body in the row
+          rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports INDEXED BY reports_by_digest_seq WHERE digest IN (${ph})`).all(...c) as Row[]));
         }
         return { verdicts, marks: marksOf(digests, rrows, vrows) };
       })(),
@@ -525,7 +542,7 @@ export class SqliteMonitorStore implements MonitorStore {
     for (const c of chunks(digests)) {
       const ph = c.map(() => '?').join(',');
       vrows.push(...(this.st(`SELECT registry, repository, digest, updated_seq AS seq FROM verdicts WHERE digest IN (${ph})`).all(...c) as Row[]));
-      rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports WHERE digest IN (${ph})`).all(...c) as Row[]));
+      rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports INDEXED BY reports_by_digest_seq WHERE digest IN (${ph})`).all(...c) as Row[]));
     }
     return marksOf(digests, rrows, vrows);
   }
@@ -727,16 +744,21 @@ export function findingFromRow(r: Row): IndexedFinding {
  * callers treat them as read-only (they copy to change one, as the judge does).
  */
 export function sharedFindingParser(): (r: Row) => IndexedFinding {
+  const parse = sharedFindingParts();
+  return (r) => parse(String(r.fkey), String(r.pkg), Number(r.first_seen), String(r.body));
+}
+
+/** {@link sharedFindingParser} for a row's columns given apart (rows read as arrays). */
+export function sharedFindingParts(): (key: string, pkg: string, firstSeen: number, body: string) => IndexedFinding {
   const parsed = new Map<string, IndexedFinding['finding']>();
-  return (r) => {
-    const body = String(r.body);
+  return (key, pkg, firstSeen, body) => {
     let finding = parsed.get(body);
     if (!finding) {
       finding = JSON.parse(body) as IndexedFinding['finding'];
       parsed.set(body, finding);
       TEXT.set(finding, body);
     }
-    return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
+    return { key, pkg, firstSeen, finding };
   };
 }
 
