@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, sharedFindingParts, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
 /**
  * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
@@ -153,20 +153,30 @@ export class PostgresMonitorStore implements MonitorStore {
     const findings = new Map<Digest, IndexedFinding[]>();
     const signatures = new Map<Digest, string>();
     if (!digests.length) return { findings, signatures };
-    // one statement, one snapshot: each signature is that of the rows read with it
-    const r = await this.q(
-      'findings and signatures',
-      `SELECT f.digest, f.fkey, f.pkg, f.first_seen, f.body, i.findings_sig FROM image_findings f LEFT JOIN image_index i ON i.digest = f.digest WHERE f.digest = ANY($1::text[])`,
-      [digests],
-      'pushgate_findings_and_signatures',
-    );
-    const parse = sharedFindingParser();
-    for (const x of r.rows) {
-      const d = String(x.digest) as Digest;
-      const l = findings.get(d);
-      if (l) l.push(parse(x));
-      else findings.set(d, [parse(x)]);
-      if (x.findings_sig != null) signatures.set(d, String(x.findings_sig));
+    // one statement, one snapshot: each signature is that of the rows read with it; rows as arrays (a
+    // pass reads some 35 rows per image, and an object per row costs more than the row)
+    let r: pg.QueryResult<unknown[]>;
+    try {
+      r = await this.pool.query<unknown[]>({
+        name: 'pushgate_findings_and_signatures_arrays',
+        text: `SELECT f.digest, f.fkey, f.pkg, f.first_seen, f.body, i.findings_sig FROM image_findings f LEFT JOIN image_index i ON i.digest = f.digest WHERE f.digest = ANY($1::text[])`,
+        values: [digests],
+        rowMode: 'array',
+      });
+    } catch (e) {
+      throw new PushgateError('STORE', `postgres: findings and signatures: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+    const parse = sharedFindingParts();
+    let list: IndexedFinding[] | undefined;
+    let last: string | undefined;
+    for (const [d, fkey, pkg, firstSeen, body, sig] of r.rows as Array<[string, string, string, string | number, string, string | null]>) {
+      if (d !== last) {
+        last = d;
+        list = findings.get(d as Digest);
+        if (!list) findings.set(d as Digest, (list = []));
+        if (sig != null) signatures.set(d as Digest, String(sig));
+      }
+      list!.push(parse(String(fkey), String(pkg), Number(firstSeen), String(body)));
     }
     return { findings, signatures };
   }
@@ -289,32 +299,30 @@ export class PostgresMonitorStore implements MonitorStore {
       const checked = markedDigests({ ...all, rejudged: [] }).filter((d) => !held.has(d));
       let b = all;
       let written: BatchWritten = { superseded: [] };
+      // stored verdict bodies by key, of every verdict of the locked digests (read with their locks)
+      const lockedVerdicts = new Map<string, string>();
+      const lockedDigests = new Set<string>();
       if (locked.length || checked.length) {
         const reports: Array<Record<string, unknown>> = [];
         const verdicts: Array<Record<string, unknown>> = [];
         for (const [ds, lock] of [[locked, ' FOR UPDATE'], [checked, '']] as const) {
           if (!ds.length) continue;
           reports.push(...(await c.query(`SELECT digest, write_seq::text AS seq FROM reports WHERE digest = ANY($1::text[]) ORDER BY digest${lock}`, [ds])).rows);
-          verdicts.push(...(await c.query(`SELECT registry, repository, digest, updated_seq::text AS seq FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY registry, repository, digest${lock}`, [ds])).rows);
+          // the locked rows' bodies too: the verdicts written below keep their stored tags (writeVerdictsPg)
+          const got = (await c.query(`SELECT registry, repository, digest, updated_seq::text AS seq${lock ? ', body' : ''} FROM verdicts WHERE digest = ANY($1::text[]) ORDER BY registry, repository, digest${lock}`, [ds])).rows;
+          verdicts.push(...got);
+          if (lock) for (const r of got) lockedVerdicts.set(JSON.stringify([r.registry, r.repository, r.digest]), String(r.body));
+          if (lock) for (const d of ds) lockedDigests.add(d);
         }
         ({ batch: b, written } = withoutSuperseded(all, marksOf([...locked, ...checked], reports, verdicts)));
       }
-      // Each kind of row in one statement over arrays (unnest), whatever the batch holds: a round trip
-      // per statement, not per image.
-      await writeVerdictsPg(c, b.rejudged.flatMap((r) => r.verdicts));
-      const changes = b.rejudged.flatMap((r) => r.changes);
-      if (changes.length) {
-        await insertValues(c, 'INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', changes.map((x) => [x.at, x.run, x.registry, x.repository, x.digest, JSON.stringify(x)]));
-      }
-      const audits = b.rejudged.flatMap((r) => r.audits);
-      if (audits.length) {
-        const at = new Date(now).toISOString();
-        await insertValues(c, 'INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES', audits.map((a) => [
-          at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
-        ]));
-      }
+      // Each kind of row in one multi-row statement, and the writes of every kind sent together (a
+      // WriteSet: one statement of data-modifying parts as long as the parameters fit): a batch costs a
+      // few round trips (locks, one read of what the writes depend on, the writes), not one per image or table.
+      const w = new WriteSet();
       const reports = b.rejudged.flatMap((r) => (r.report ? [r.report] : []));
       if (reports.length) {
+        // written at once: the patches read below are those of reports not written whole
         await insertValues(c, 'INSERT INTO reports (digest, body, created_at) VALUES', reports.map((r) => [r.digest, JSON.stringify(r.body), now]), 'ON CONFLICT (digest) DO UPDATE SET body = EXCLUDED.body, created_at = EXCLUDED.created_at, patch = NULL', ['', '', '::bigint']);
         await c.query('DELETE FROM report_patches WHERE digest = ANY($1::text[])', [reports.map((r) => r.digest)]);
       }
@@ -323,16 +331,35 @@ export class PostgresMonitorStore implements MonitorStore {
       // this transaction, then clears the patch) but not written (a write renumbers it for the catch-up
       // and versions the row). What a delta needs (src/store/report-patch.ts) is read before the indexes
       // are written: whether the report's created_at is the index's report_at, the index's signature, and the previous patch
-      // when it is a delta (a prefix test reads a few bytes of a full one).
-      const stored = patches.length
-        ? new Map((await c.query(
-          `SELECT r.digest, r.created_at = i.report_at AS from_body, i.findings_sig, CASE WHEN p.digest IS NULL THEN NULL WHEN left(p.patch, ${DELTA_PREFIX.length}) = $2 THEN p.patch ELSE '' END AS previous
+      // when it is a delta (a prefix test reads a few bytes of a full one). The verdicts' numbering base
+      // (MAX(updated_seq), read after their rows were locked above, as writeVerdictsPg reads it) comes with it.
+      const verdictList = b.rejudged.flatMap((r) => r.verdicts);
+      let top: number | undefined;
+      const stored = new Map<string, Record<string, unknown>>();
+      if (patches.length) {
+        const rows = (await c.query(
+          `SELECT r.digest, r.created_at = i.report_at AS from_body, i.findings_sig, CASE WHEN p.digest IS NULL THEN NULL WHEN left(p.patch, ${DELTA_PREFIX.length}) = $2 THEN p.patch ELSE '' END AS previous,
+             ${verdictList.length ? '(SELECT COALESCE(MAX(updated_seq), 0) FROM verdicts)' : 'NULL::bigint'} AS top
            FROM reports r LEFT JOIN image_index i ON i.digest = r.digest LEFT JOIN report_patches p ON p.digest = r.digest
            WHERE r.digest = ANY($1::text[]) ORDER BY r.digest FOR SHARE OF r`,
           [patches.map((p) => p.digest), DELTA_PREFIX],
-        )).rows.map((r) => [String(r.digest), r]))
-        : new Map<string, Record<string, unknown>>();
-      const sigs = await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now);
+        )).rows;
+        for (const r of rows) stored.set(String(r.digest), r);
+        if (rows.length && rows[0].top != null) top = Number(rows[0].top);
+      }
+      await writeVerdictsPg(c, verdictList, w, { bodies: lockedVerdicts, digests: lockedDigests, top });
+      const changes = b.rejudged.flatMap((r) => r.changes);
+      w.values('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', changes.map((x) => [x.at, x.run, x.registry, x.repository, x.digest, JSON.stringify(x)]));
+      const audits = b.rejudged.flatMap((r) => r.audits);
+      if (audits.length) {
+        const at = new Date(now).toISOString();
+        w.values('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES', audits.map((a) => [
+          at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
+        ]));
+      }
+      // the index signatures read just above are those writeIndexes would read (same transaction, rows not written since)
+      const sigsRead = new Map([...stored].map(([d, r]) => [d, (r.findings_sig as string | null) ?? null]));
+      const sigs = await writeIndexes(c, b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now, w, sigsRead);
       const rows = patches.flatMap((p) => {
         const t = stored.get(p.digest);
         if (!t) return [];
@@ -340,20 +367,20 @@ export class PostgresMonitorStore implements MonitorStore {
         return [[p.digest, storedPatchText(p, state, sigs.get(p.digest))]];
       });
       // the patch texts as parameters of their own (a text[] of them is escaped and parsed again: several times slower)
-      await insertValues(c, 'INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
-      const holds = b.rejudged.flatMap((r) => r.holds ?? []);
-      const clear = holds.filter((h) => h.dueAt === null);
-      const set = holds.filter((h) => h.dueAt !== null);
+      w.values('INSERT INTO report_patches (digest, patch) VALUES', rows, 'ON CONFLICT (digest) DO UPDATE SET patch = EXCLUDED.patch');
+      // one hold per key (a set one wins, as when clears were written before sets): one statement may not touch a row twice
+      const holdKey = (h: { registry: string; repository: string; digest: string }) => JSON.stringify([h.registry, h.repository, h.digest]);
+      const set = new Map(b.rejudged.flatMap((r) => r.holds ?? []).filter((h) => h.dueAt !== null).map((h) => [holdKey(h), h]));
+      const clear = [...new Map(b.rejudged.flatMap((r) => r.holds ?? []).filter((h) => h.dueAt === null && !set.has(holdKey(h))).map((h) => [holdKey(h), h])).values()];
       if (clear.length) {
-        await c.query('DELETE FROM monitor_holds h USING unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) WHERE h.registry = t.g AND h.repository = t.p AND h.digest = t.d', [
+        w.add('DELETE FROM monitor_holds h USING unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) WHERE h.registry = t.g AND h.repository = t.p AND h.digest = t.d', [
           clear.map((h) => h.registry), clear.map((h) => h.repository), clear.map((h) => h.digest),
         ]);
       }
-      for (const h of set) {
-        await c.query('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', [h.registry, h.repository, h.digest, h.dueAt]);
-      }
-      await insertValues(c, 'INSERT INTO monitor_outbox (at, body) VALUES', b.rejudged.flatMap((r) => (r.notices ?? []).map((n) => [now, JSON.stringify(n)])), '', ['::bigint', '']);
-      if (b.unchanged.length) await c.query('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [b.vulndbDigest, b.unchanged]);
+      w.values('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES', [...set.values()].map((h) => [h.registry, h.repository, h.digest, h.dueAt]), 'ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = EXCLUDED.due_at', ['', '', '', '::bigint']);
+      w.values('INSERT INTO monitor_outbox (at, body) VALUES', b.rejudged.flatMap((r) => (r.notices ?? []).map((n) => [now, JSON.stringify(n)])), '', ['::bigint', '']);
+      if (b.unchanged.length) w.add('UPDATE image_index SET vulndb_digest = $1 WHERE digest = ANY($2::text[])', [b.vulndbDigest, b.unchanged]);
+      await w.flush(c);
       return written;
     });
   }
@@ -389,25 +416,37 @@ export class PostgresMonitorStore implements MonitorStore {
 /**
  * Writes `verdicts` inside the transaction on `c` as putVerdict does (but a stored row's tags kept as they are,
  * each write numbered MAX(updated_seq) + 1 in order), with one locking read and one upsert for all.
- * A verdict named twice is written once (its last version).
+ * A verdict named twice is written once (its last version). `w`: the upsert joins these writes (sent
+ * by the caller), else it is sent now. `known`: what the caller read in this transaction already, so
+ * it is not read again: the stored bodies (by JSON [registry, repository, digest]) of every verdict of
+ * `digests`, whose rows it locked, and the numbering base (MAX(updated_seq), read after those locks).
  */
-async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[]): Promise<void> {
+async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[], w?: WriteSet, known?: { bodies: Map<string, string>; digests: Set<string>; top?: number }): Promise<void> {
   const by = new Map<string, Verdict>();
   for (const v of list) by.set(JSON.stringify([v.registry, v.repository, v.digest]), v);
   const vs = [...by.values()];
   if (!vs.length) return;
-  const old = await c.query(
-    'SELECT v.registry, v.repository, v.digest, v.body FROM verdicts v JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) ON v.registry = t.g AND v.repository = t.p AND v.digest = t.d ORDER BY v.registry, v.repository, v.digest FOR UPDATE OF v',
-    [vs.map((v) => v.registry), vs.map((v) => v.repository), vs.map((v) => v.digest)],
-  );
-  const stored = new Map(old.rows.map((r) => [JSON.stringify([r.registry, r.repository, r.digest]), JSON.parse(String(r.body)) as Verdict]));
+  const stored = new Map<string, Verdict>();
+  const unknown = vs.filter((v) => !known?.digests.has(v.digest));
+  if (unknown.length) {
+    const old = await c.query(
+      'SELECT v.registry, v.repository, v.digest, v.body FROM verdicts v JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(g, p, d) ON v.registry = t.g AND v.repository = t.p AND v.digest = t.d ORDER BY v.registry, v.repository, v.digest FOR UPDATE OF v',
+      [unknown.map((v) => v.registry), unknown.map((v) => v.repository), unknown.map((v) => v.digest)],
+    );
+    for (const r of old.rows) stored.set(JSON.stringify([r.registry, r.repository, r.digest]), JSON.parse(String(r.body)) as Verdict);
+  }
+  for (const [k, v] of by) {
+    if (!known?.digests.has(v.digest)) continue;
+    const body = known.bodies.get(k);
+    if (body !== undefined) stored.set(k, JSON.parse(body) as Verdict);
+  }
   // A re-judgement knows nothing newer of tags than the store: a stored verdict keeps its tags (a
   // tag moved away after the pass read it, by moveTag, which does not renumber it, stays away).
   const merged = vs.map((v) => { const s = stored.get(JSON.stringify([v.registry, v.repository, v.digest])); return s ? { ...v, tags: s.tags ?? [] } : v; });
   // numbered MAX + 1, + 2, … in list order (one statement sees the table as it was before it)
-  const base = Number((await c.query('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts')).rows[0].m);
-  await insertValues(
-    c,
+  const base = known?.top ?? Number((await c.query('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts')).rows[0].m);
+  const out = w ?? new WriteSet();
+  out.values(
     'INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision) VALUES',
     merged.map((v, n) => [v.registry, v.repository, v.digest, v.decision, JSON.stringify(v), v.evaluatedAt, base + n + 1, v.vulndb?.digest ?? null, v.policy?.revision ?? null]),
     `ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = EXCLUDED.decision, body = EXCLUDED.body,
@@ -415,10 +454,29 @@ async function writeVerdictsPg(c: pg.PoolClient, list: Verdict[]): Promise<void>
        policy_revision = EXCLUDED.policy_revision`,
     ['', '', '', '', '', '', '::bigint', '', ''],
   );
+  if (!w) await out.flush(c);
 }
 
 /** Bound parameters per statement at most (PostgreSQL's protocol allows 65535). */
 const MAX_PARAMS = 30_000;
+
+/** How many rows of `width` columns go in one multi-row statement (at most {@link MAX_PARAMS} parameters). */
+function rowsPer(width: number): number {
+  return Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, width)));
+}
+
+/** The multi-row VALUES statements of `rows` (see {@link insertValues}), each with its parameters. */
+function valuesStatements(head: string, rows: unknown[][], tail = '', casts: string[] = []): Array<{ sql: string; args: unknown[] }> {
+  if (!rows.length) return [];
+  const per = rowsPer(rows[0].length);
+  const out: Array<{ sql: string; args: unknown[] }> = [];
+  for (let i = 0; i < rows.length; i += per) {
+    const args: unknown[] = [];
+    const values = rows.slice(i, i + per).map((r) => `(${r.map((x, k) => `$${args.push(x)}${casts[k] ?? ''}`).join(', ')})`);
+    out.push({ sql: `${head} ${values.join(', ')} ${tail}`, args });
+  }
+  return out;
+}
 
 /**
  * Inserts `rows` with multi-row VALUES statements (`head` ends in `VALUES`, `tail` follows, e.g. an
@@ -427,12 +485,55 @@ const MAX_PARAMS = 30_000;
  * escaped by the client and parsed again by the server, several times slower than plain parameters.
  */
 async function insertValues(c: pg.PoolClient, head: string, rows: unknown[][], tail = '', casts: string[] = []): Promise<void> {
-  if (!rows.length) return;
-  const per = Math.max(1, Math.floor(MAX_PARAMS / rows[0].length));
-  for (let i = 0; i < rows.length; i += per) {
-    const args: unknown[] = [];
-    const values = rows.slice(i, i + per).map((r) => `(${r.map((x, k) => `$${args.push(x)}${casts[k] ?? ''}`).join(', ')})`);
-    await c.query(`${head} ${values.join(', ')} ${tail}`, args);
+  for (const st of valuesStatements(head, rows, tail, casts)) await c.query(st.sql, st.args);
+}
+
+/**
+ * Writes of one transaction gathered to be sent together. Each part is an INSERT, UPDATE or DELETE with
+ * its own `$n` parameters; {@link flush} sends as many parts as {@link MAX_PARAMS} allows as one
+ * statement, every part but the last as a data-modifying WITH query (PostgreSQL runs each of them to
+ * completion, on the statement's one snapshot), so a batch's writes of every table cost one round trip
+ * rather than one each. Parts of one set must not touch the same row (the parts of one statement do
+ * not see each other's changes, and a row changed twice in one statement is an error or undefined);
+ * writes that must follow another's effect (a delete before an insert of its key) are sent before.
+ */
+export class WriteSet {
+  private parts: Array<{ sql: string; args: unknown[] }> = [];
+
+  /** Adds one statement. */
+  add(sql: string, args: unknown[]): void {
+    this.parts.push({ sql, args });
+  }
+
+  /** Adds the multi-row VALUES statements of `rows` (see {@link insertValues}); nothing for no rows. */
+  values(head: string, rows: unknown[][], tail = '', casts: string[] = []): void {
+    this.parts.push(...valuesStatements(head, rows, tail, casts));
+  }
+
+  /** Sends every part (in as few statements as the parameter limit allows) and empties the set. */
+  async flush(c: pg.PoolClient): Promise<void> {
+    const parts = this.parts;
+    this.parts = [];
+    for (let i = 0; i < parts.length; ) {
+      const group = [parts[i++]];
+      let n = group[0].args.length;
+      while (i < parts.length && n + parts[i].args.length <= MAX_PARAMS) {
+        n += parts[i].args.length;
+        group.push(parts[i++]);
+      }
+      if (group.length === 1) {
+        await c.query(group[0].sql, group[0].args);
+        continue;
+      }
+      const args: unknown[] = [];
+      const texts = group.map((p) => {
+        const off = args.length;
+        for (const a of p.args) args.push(a);
+        // parameters renumbered after those of the parts before (part texts hold `$` only in placeholders)
+        return off ? p.sql.replace(/\$(\d+)/g, (_m, k: string) => `$${Number(k) + off}`) : p.sql;
+      });
+      await c.query(`WITH ${texts.slice(0, -1).map((t, k) => `w${k} AS (${t})`).join(', ')} ${texts[texts.length - 1]}`, args);
+    }
   }
 }
 
@@ -447,16 +548,19 @@ async function writeIndex(c: pg.PoolClient, ix: ImageIndex, now: number): Promis
  * table for all images. An image named twice is written once (its last index). @returns the findings
  * signature written for each image.
  */
-async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): Promise<Map<string, string>> {
+async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number, w?: WriteSet, sigsRead?: Map<string, string | null>): Promise<Map<string, string>> {
   const ixs = [...new Map(list.map((ix) => [ix.digest, ix])).values()];
   if (!ixs.length) return new Map();
   const digests = ixs.map((ix) => ix.digest);
   const old = new Map<string, Map<string, { firstSeen: number; body: string }>>();
   // Images whose stored signature is still that of the findings the caller read with it: those are the rows
-  // (src/store/monitor-types.ts ImageIndex.stored); the rows of the others are read.
+  // (src/store/monitor-types.ts ImageIndex.stored); the rows of the others are read. `sigsRead`: signatures
+  // the caller read in this transaction already (no index written since).
   const based = ixs.filter((ix) => ix.stored);
   if (based.length) {
-    const sigs = new Map((await c.query('SELECT digest, findings_sig FROM image_index WHERE digest = ANY($1::text[])', [based.map((ix) => ix.digest)])).rows.map((r) => [String(r.digest), r.findings_sig as string | null]));
+    const toRead = based.filter((ix) => !sigsRead?.has(ix.digest)).map((ix) => ix.digest);
+    const sigs = new Map(sigsRead ?? []);
+    if (toRead.length) for (const r of (await c.query('SELECT digest, findings_sig FROM image_index WHERE digest = ANY($1::text[])', [toRead])).rows) sigs.set(String(r.digest), r.findings_sig as string | null);
     for (const ix of based) if (sigs.get(ix.digest) === ix.stored!.sig) old.set(ix.digest, storedRows(ix.stored!.findings));
   }
   const unread = digests.filter((d) => !old.has(d));
@@ -466,12 +570,13 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
     m.set(String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) });
     old.set(d, m);
   }
+  const out = w ?? new WriteSet();
   const withPackages = ixs.filter((ix) => ix.packages);
   if (withPackages.length) {
     await c.query('DELETE FROM image_packages WHERE digest = ANY($1::text[])', [withPackages.map((ix) => ix.digest)]);
     const rows = withPackages.flatMap((ix) => mergeByPkg(ix.packages!).map((g) => ({ d: ix.digest, p: g.pkg, b: JSON.stringify(g.entries) })));
     if (rows.length) {
-      await insertValues(c, 'INSERT INTO image_packages (pkg, digest, body) VALUES', rows.map((r) => [r.p, r.d, r.b]), 'ON CONFLICT DO NOTHING');
+      out.values('INSERT INTO image_packages (pkg, digest, body) VALUES', rows.map((r) => [r.p, r.d, r.b]), 'ON CONFLICT DO NOTHING');
     }
   }
   const writes: Array<FindingWrite & { d: string }> = [];
@@ -481,7 +586,9 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
     const { write, gone, sig } = findingsDelta(ix.findings, old.get(ix.digest) ?? new Map(), now);
     sigs.push(sig);
     for (const w of write) writes.push({ ...w, d: ix.digest });
-    for (const k of [...gone, ...write.map((w) => w.f.key)]) rewrite.push({ d: ix.digest, k });
+    // rows to delete: those gone and those rewritten; a new finding has no row (nor alias rows) to delete
+    for (const k of gone) rewrite.push({ d: ix.digest, k });
+    for (const w of write) if (w.existed) rewrite.push({ d: ix.digest, k: w.f.key });
   }
   if (rewrite.length) {
     const args = [rewrite.map((r) => r.d), rewrite.map((r) => r.k)];
@@ -489,7 +596,7 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
     await c.query('DELETE FROM finding_ids f USING unnest($1::text[], $2::text[]) AS t(d, k) WHERE f.digest = t.d AND f.fkey = t.k', args);
   }
   if (writes.length) {
-    await insertValues(c, 'INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES', writes.map((w) => [w.d, w.f.key, w.f.pkg, w.firstSeen, w.body]), '', ['', '', '', '::bigint', '']);
+    out.values('INSERT INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES', writes.map((x) => [x.d, x.f.key, x.f.pkg, x.firstSeen, x.body]), '', ['', '', '', '::bigint', '']);
     const aliases: string[] = [];
     const ds: string[] = [];
     const keys: string[] = [];
@@ -498,12 +605,13 @@ async function writeIndexes(c: pg.PoolClient, list: ImageIndex[], now: number): 
       ds.push(d);
       keys.push(f.key);
     }
-    await c.query('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, d, k FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, d, k) ON CONFLICT DO NOTHING', [aliases, ds, keys]);
+    out.add('INSERT INTO finding_ids (alias, digest, fkey) SELECT a, d, k FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, d, k) ON CONFLICT DO NOTHING', [aliases, ds, keys]);
   }
-  await c.query(
-    `INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) SELECT d, v, r, $4, s FROM unnest($1::text[], $2::text[], $3::bigint[], $5::text[]) AS t(d, v, r, s)
+  out.add(
+    `INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) SELECT d, v, r, $4::bigint, s FROM unnest($1::text[], $2::text[], $3::bigint[], $5::text[]) AS t(d, v, r, s)
      ON CONFLICT (digest) DO UPDATE SET vulndb_digest = EXCLUDED.vulndb_digest, report_at = EXCLUDED.report_at, indexed_at = EXCLUDED.indexed_at, findings_sig = EXCLUDED.findings_sig`,
     [digests, ixs.map((ix) => ix.vulndbDigest), ixs.map((ix) => ix.reportAt), now, sigs],
   );
+  if (!w) await out.flush(c);
   return new Map(digests.map((d, i) => [d, sigs[i]]));
 }

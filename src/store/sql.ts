@@ -475,4 +475,17 @@ EXCEPTION WHEN OTHERS THEN NULL;
 END $$;
 `,
   },
+  {
+    // The write marks of a chunk's reports, read by digest with every chunk of a monitor pass and again in
+    // its batch's write (src/store/sqlite-monitor.ts verdictsWithMarks, marksNow), from an index holding
+    // what they read: SQLite reaches write_seq, a column after the body, only by walking the body's
+    // overflow pages (measured: the marks of 10,000 stored reports, 0.45 s → 0.07 s). PostgreSQL keeps a
+    // large body out of line (TOAST): nothing to add there.
+    version: 21,
+    name: 'reports-marks-by-digest',
+    sql: '',
+    sqlite: `
+CREATE INDEX IF NOT EXISTS reports_by_digest_seq ON reports (digest, write_seq);
+`,
+  },
 ];

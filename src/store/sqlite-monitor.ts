@@ -8,12 +8,16 @@ import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { findingText, TEXT } from './finding-text.js';
 import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
-import { writeReport, writeVerdict } from './sqlite-store.js';
+import { writeReport } from './sqlite-store.js';
 
 type Row = Record<string, unknown>;
 
 /** SQLite's default limit of bound parameters is 32766; lists are sent in chunks well below it. */
 const CHUNK = 500;
+
+/** Rows per multi-row INSERT at most, and bound parameters per statement at most (see insertRows). */
+const ROWS_PER_INSERT = 100;
+const PARAMS_PER_INSERT = 1000;
 
 function chunks<T>(xs: T[]): T[][] {
   const out: T[][] = [];
@@ -204,14 +208,23 @@ export class SqliteMonitorStore implements MonitorStore {
   }
 
   async putIndex(index: ImageIndex): Promise<void> {
-    this.wrap('put index', () => this.db.transaction(() => this.writeIndex(index, Date.now()))());
+    this.wrap('put index', () => this.db.transaction(() => this.writeIndexes([index], Date.now()))());
   }
 
   async putIndexes(indexes: ImageIndex[]): Promise<void> {
     const now = Date.now();
-    this.wrap('put indexes', () => this.db.transaction(() => {
-      for (const ix of indexes) this.writeIndex(ix, now);
-    })());
+    this.wrap('put indexes', () => this.db.transaction(() => this.writeIndexes(indexes, now))());
+  }
+
+  /** Prepared statements returning rows as arrays (better-sqlite3 `raw`), made once per connection. */
+  private readonly rawStmts = new Map<string, Database.Statement>();
+  private rawSt(sql: string): Database.Statement {
+    let s = this.rawStmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.rawStmts.set(sql, s);
+    }
+    return s;
   }
 
   /** Prepared statements, made once per connection (preparing costs as much as a small write). */
@@ -226,38 +239,129 @@ export class SqliteMonitorStore implements MonitorStore {
   }
 
   /**
-   * Writes the index of one image as a delta: findings that stay (same identity and content) are not
-   * rewritten, so a re-judgement writes only what changed.
+   * Inserts `rows` (each of the same number of columns) with multi-row statements (`head` ends in
+   * `VALUES`, `tail` follows, e.g. an ON CONFLICT clause), in their order: groups of
+   * {@link ROWS_PER_INSERT} rows share one prepared statement, the rest go one by one (two statement
+   * texts per kind, whatever the count). A statement per group rather than per row: each statement
+   * run is a call into SQLite with its own binding, step and reset.
    */
-  /** @returns the findings signature written. */
-  private writeIndex(ix: ImageIndex, now: number, read?: { sig: string | null }): string {
-    // `read`: the index row's signature, read already in this transaction
-    const sigNow = ix.stored && (read ? read.sig : ((this.st('SELECT findings_sig FROM image_index WHERE digest = ?').get(ix.digest) as Row | undefined)?.findings_sig ?? null));
-    const stored = ix.stored && sigNow === ix.stored.sig ? storedRows(ix.stored.findings) : undefined;
-    const old = stored ?? new Map((this.st('SELECT fkey, first_seen, body FROM image_findings WHERE digest = ?').all(ix.digest) as Row[]).map((r) => [String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) }]));
-    if (ix.packages) {
-      this.st('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
-      const insP = this.st('INSERT OR REPLACE INTO image_packages (pkg, digest, body) VALUES (?, ?, ?)');
-      for (const p of mergeByPkg(ix.packages)) insP.run(p.pkg, ix.digest, JSON.stringify(p.entries));
+  private insertRows(head: string, rows: unknown[][], tail = ''): void {
+    if (!rows.length) return;
+    const width = rows[0].length;
+    const one = `(${new Array<string>(width).fill('?').join(', ')})`;
+    const per = Math.max(1, Math.min(ROWS_PER_INSERT, Math.floor(PARAMS_PER_INSERT / width)));
+    let i = 0;
+    if (rows.length >= per) {
+      const many = this.st(`${head} ${new Array<string>(per).fill(one).join(', ')} ${tail}`);
+      for (; i + per <= rows.length; i += per) many.run(...rows.slice(i, i + per).flat());
     }
-    const insF = this.st('INSERT OR REPLACE INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES (?, ?, ?, ?, ?)');
-    const insA = this.st('INSERT OR IGNORE INTO finding_ids (alias, digest, fkey) VALUES (?, ?, ?)');
+    if (i < rows.length) {
+      const single = this.st(`${head} ${one} ${tail}`);
+      for (; i < rows.length; i++) single.run(...rows[i]);
+    }
+  }
+
+  /**
+   * Writes `list` (inside the caller's transaction) as writeVerdict does with stored tags, in order:
+   * a stored verdict keeps its tags (a re-judgement knows nothing newer of them), each write is
+   * numbered MAX(updated_seq) + 1 at its turn; with one read of the stored rows and of the maximum for all.
+   */
+  private writeVerdicts(list: Verdict[]): void {
+    if (!list.length) return;
+    const key = (v: { registry: unknown; repository: unknown; digest: unknown }) => JSON.stringify([v.registry, v.repository, v.digest]);
+    const stored = new Map<string, Verdict>();
+    for (const c of chunks([...new Set(list.map((v) => v.digest))])) {
+      for (const r of this.st(`SELECT registry, repository, digest, body FROM verdicts WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Array<Row & { registry: unknown; repository: unknown; digest: unknown }>) stored.set(key(r), JSON.parse(String(r.body)) as Verdict);
+    }
+    const top = Number((this.st('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts').get() as Row).m);
+    const rows = list.map((v, n) => {
+      const prev = stored.get(key(v));
+      const merged = prev ? { ...v, tags: prev.tags ?? [] } : v;
+      // a verdict named twice: the second write finds the first one stored
+      stored.set(key(v), merged);
+      return [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt, top + n + 1, merged.vulndb?.digest ?? null, merged.policy?.revision ?? null];
+    });
+    this.insertRows(
+      'INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq, vulndb_digest, policy_revision) VALUES',
+      rows,
+      `ON CONFLICT (registry, repository, digest) DO UPDATE SET decision = excluded.decision, body = excluded.body,
+       evaluated_at = excluded.evaluated_at, updated_seq = excluded.updated_seq, vulndb_digest = excluded.vulndb_digest,
+       policy_revision = excluded.policy_revision`,
+    );
+  }
+
+  /**
+   * What a report patch of each of `digests` needs (src/store/report-patch.ts StoredReportState), read
+   * before their indexes are written, for those whose report is stored: the index's signature; whether
+   * the index's report_at is the report's created_at (only index entries of `reports` are read: its
+   * created_at in the row sits after the body's pages; reports_by_created is named, as the planner would
+   * take the primary key, whose row lookup walks the body); the previous patch when it is a delta.
+   */
+  private patchStates(digests: Digest[]): Map<Digest, Row> {
+    const out = new Map<Digest, Row>();
+    if (!digests.length) return out;
+    const q = this.st(`SELECT d.value AS digest, i.findings_sig, EXISTS (SELECT 1 FROM reports r INDEXED BY reports_by_created WHERE r.created_at = i.report_at AND r.digest = i.digest) AS from_body,
+        CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
+      FROM json_each(?) d JOIN reports r ON r.digest = d.value LEFT JOIN image_index i ON i.digest = d.value LEFT JOIN report_patches pt ON pt.digest = d.value`);
+    for (const c of chunks(digests)) for (const r of q.all(DELTA_PREFIX, JSON.stringify(c)) as Row[]) out.set(String(r.digest) as Digest, r);
+    return out;
+  }
+
+  /**
+   * Writes the indexes of several images (inside the caller's transaction), each as a delta: findings
+   * that stay (same identity and content) are not rewritten, so a re-judgement writes only what changed;
+   * first-seen times are kept. The stored rows are read once for all (or taken from the index's
+   * `stored` findings when the index still holds their signature), and the rows of each table written
+   * with multi-row statements. An image named twice is written once (its last index).
+   * `sigsRead`: index signatures read already in this transaction (no index written since).
+   * @returns the findings signature written per image.
+   */
+  private writeIndexes(list: ImageIndex[], now: number, sigsRead?: Map<Digest, string | null>): Map<Digest, string> {
+    const ixs = [...new Map(list.map((ix) => [ix.digest, ix])).values()];
+    const out = new Map<Digest, string>();
+    if (!ixs.length) return out;
+    const old = new Map<Digest, Map<string, { firstSeen: number; body: string }>>();
+    const based = ixs.filter((ix) => ix.stored);
+    const sigs = new Map(sigsRead ?? []);
+    for (const c of chunks(based.filter((ix) => !sigs.has(ix.digest)).map((ix) => ix.digest))) {
+      for (const r of this.st(`SELECT digest, findings_sig FROM image_index WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) sigs.set(String(r.digest) as Digest, (r.findings_sig as string | null) ?? null);
+    }
+    for (const ix of based) if ((sigs.get(ix.digest) ?? null) === ix.stored!.sig) old.set(ix.digest, storedRows(ix.stored!.findings));
+    for (const c of chunks(ixs.filter((ix) => !old.has(ix.digest)).map((ix) => ix.digest))) {
+      for (const d of c) old.set(d, new Map());
+      for (const r of this.st(`SELECT digest, fkey, first_seen, body FROM image_findings WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Row[]) {
+        old.get(String(r.digest) as Digest)!.set(String(r.fkey), { firstSeen: Number(r.first_seen), body: String(r.body) });
+      }
+    }
+    const findings: unknown[][] = [];
+    const aliases: unknown[][] = [];
     const delF = this.st('DELETE FROM image_findings WHERE digest = ? AND fkey = ?');
     const delA = this.st('DELETE FROM finding_ids WHERE digest = ? AND fkey = ?');
-    const { write, gone, sig } = findingsDelta(ix.findings, old, now);
-    for (const { f, body, firstSeen, existed } of write) {
-      if (existed) delA.run(ix.digest, f.key);
-      insF.run(ix.digest, f.key, f.pkg, firstSeen, body);
-      for (const id of idsOf(f)) insA.run(id.toUpperCase(), ix.digest, f.key);
+    for (const ix of ixs) {
+      if (ix.packages) {
+        this.st('DELETE FROM image_packages WHERE digest = ?').run(ix.digest);
+        this.insertRows('INSERT OR REPLACE INTO image_packages (pkg, digest, body) VALUES', mergeByPkg(ix.packages).map((p) => [p.pkg, ix.digest, JSON.stringify(p.entries)]));
+      }
+      const { write, gone, sig } = findingsDelta(ix.findings, old.get(ix.digest)!, now);
+      out.set(ix.digest, sig);
+      for (const { f, body, firstSeen, existed } of write) {
+        if (existed) delA.run(ix.digest, f.key);
+        findings.push([ix.digest, f.key, f.pkg, firstSeen, body]);
+        for (const id of idsOf(f)) aliases.push([id.toUpperCase(), ix.digest, f.key]);
+      }
+      for (const k of gone) {
+        delF.run(ix.digest, k);
+        delA.run(ix.digest, k);
+      }
     }
-    for (const k of gone) {
-      delF.run(ix.digest, k);
-      delA.run(ix.digest, k);
-    }
-    this.st('INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at, findings_sig = excluded.findings_sig').run(
-      ix.digest, ix.vulndbDigest, ix.reportAt, now, sig,
+    this.insertRows('INSERT OR REPLACE INTO image_findings (digest, fkey, pkg, first_seen, body) VALUES', findings);
+    this.insertRows('INSERT OR IGNORE INTO finding_ids (alias, digest, fkey) VALUES', aliases);
+    this.insertRows(
+      'INSERT INTO image_index (digest, vulndb_digest, report_at, indexed_at, findings_sig) VALUES',
+      ixs.map((ix) => [ix.digest, ix.vulndbDigest, ix.reportAt, now, out.get(ix.digest)!]),
+      'ON CONFLICT (digest) DO UPDATE SET vulndb_digest = excluded.vulndb_digest, report_at = excluded.report_at, indexed_at = excluded.indexed_at, findings_sig = excluded.findings_sig',
     );
-    return sig;
+    return out;
   }
 
   async indexStates(): Promise<Map<Digest, string | null>> {
@@ -329,14 +433,19 @@ export class SqliteMonitorStore implements MonitorStore {
     return this.wrap('findings and signatures', () => this.db.transaction(() => {
       const findings = new Map<Digest, IndexedFinding[]>();
       const signatures = new Map<Digest, string>();
-      const parse = sharedFindingParser();
+      const parse = sharedFindingParts();
       for (const c of chunks(digests)) {
         const ph = c.map(() => '?').join(',');
-        for (const r of this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${ph})`).all(...c) as Row[]) {
-          const d = String(r.digest) as Digest;
-          const l = findings.get(d);
-          if (l) l.push(parse(r));
-          else findings.set(d, [parse(r)]);
+        // rows as arrays: a pass reads some 35 rows per image, and an object per row costs more than the row
+        let list: IndexedFinding[] | undefined;
+        let last: string | undefined;
+        for (const [d, fkey, pkg, firstSeen, body] of this.rawSt(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE digest IN (${ph})`).all(...c) as Array<[string, string, string, number, string]>) {
+          if (d !== last) {
+            last = d;
+            list = findings.get(d as Digest);
+            if (!list) findings.set(d as Digest, (list = []));
+          }
+          list!.push(parse(fkey, pkg, Number(firstSeen), body));
         }
         for (const r of this.st(`SELECT digest, findings_sig FROM image_index WHERE digest IN (${ph}) AND findings_sig IS NOT NULL`).all(...c) as Row[]) signatures.set(String(r.digest) as Digest, String(r.findings_sig));
       }
@@ -418,7 +527,8 @@ export class SqliteMonitorStore implements MonitorStore {
             vrows.push(r);
             verdicts.push(JSON.parse(String(r.body)) as Verdict);
           }
-          rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports WHERE digest IN (${ph})`).all(...c) as Row[]));
+          // from the index (migration 21): write_seq sits after the body in the row
+          rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports INDEXED BY reports_by_digest_seq WHERE digest IN (${ph})`).all(...c) as Row[]));
         }
         return { verdicts, marks: marksOf(digests, rrows, vrows) };
       })(),
@@ -432,7 +542,7 @@ export class SqliteMonitorStore implements MonitorStore {
     for (const c of chunks(digests)) {
       const ph = c.map(() => '?').join(',');
       vrows.push(...(this.st(`SELECT registry, repository, digest, updated_seq AS seq FROM verdicts WHERE digest IN (${ph})`).all(...c) as Row[]));
-      rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports WHERE digest IN (${ph})`).all(...c) as Row[]));
+      rrows.push(...(this.st(`SELECT digest, write_seq AS seq FROM reports INDEXED BY reports_by_digest_seq WHERE digest IN (${ph})`).all(...c) as Row[]));
     }
     return marksOf(digests, rrows, vrows);
   }
@@ -496,38 +606,34 @@ export class SqliteMonitorStore implements MonitorStore {
         // images another writer judged again since the pass read them are left as that writer stored them
         // (the single writer: nothing lands between this read and the writes below)
         const { batch: b, written } = withoutSuperseded(all, this.marksNow(markedDigests(all)));
-        const prepared = (sql: string) => this.st(sql);
-        const insC = this.st('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES (?, ?, ?, ?, ?, ?)');
-        const insA = this.st('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+        // Rows of one kind written together (multi-row statements), each read the writes depend on made
+        // once for the batch: a batch costs a few dozen statements, not a dozen per image.
+        this.writeVerdicts(b.rejudged.flatMap((r) => r.verdicts));
+        this.insertRows('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', b.rejudged.flatMap((r) => r.changes.map((c) => [c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c)])));
         const at = new Date(now).toISOString();
-        for (const r of b.rejudged) {
-          for (const v of r.verdicts) writeVerdict(this.db, v, prepared, 'stored');
-          for (const c of r.changes) insC.run(c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c));
-          for (const a of r.audits) insA.run(at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null);
-          if (r.report) {
-            writeReport(this.db, r.report.digest, JSON.stringify(r.report.body), now, prepared);
-          }
-          // A patch has a row of its own; the report's row is not written (SQLite rewrites a row's body
-          // pages when it writes the row). What a delta needs is read before the index is written.
-          const p = r.report ? undefined : r.reportPatch;
-          // Only index entries of `reports` are read (its created_at in the row sits after the body's pages):
-          // the report exists (primary key), and its created_at is the index's report_at (reports_by_created,
-          // named: the planner would take the primary key, whose row lookup walks the body).
-          const cur = p && (this.st(`SELECT i.findings_sig, EXISTS (SELECT 1 FROM reports r INDEXED BY reports_by_created WHERE r.created_at = i.report_at AND r.digest = i.digest) AS from_body,
-              CASE WHEN pt.digest IS NULL THEN NULL WHEN substr(pt.patch, 1, ${DELTA_PREFIX.length}) = ? THEN pt.patch ELSE '' END AS previous
-            FROM (SELECT ? AS digest) d JOIN reports r ON r.digest = d.digest LEFT JOIN image_index i ON i.digest = d.digest LEFT JOIN report_patches pt ON pt.digest = d.digest`).get(DELTA_PREFIX, p.digest) as Row | undefined);
-          const sig = r.index ? this.writeIndex({ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }, now, cur && r.index.digest === p?.digest ? { sig: (cur.findings_sig as string | null) ?? null } : undefined) : undefined;
-          if (p && cur) {
-            const state = { fromBody: cur.from_body === 1, sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
-            this.st('INSERT INTO report_patches (digest, patch) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch').run(p.digest, storedPatchText(p, state, sig));
-          }
-          for (const h of r.holds ?? []) {
-            if (h.dueAt === null) this.st('DELETE FROM monitor_holds WHERE registry = ? AND repository = ? AND digest = ?').run(h.registry, h.repository, h.digest);
-            else this.st('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at').run(h.registry, h.repository, h.digest, h.dueAt);
-          }
-        }
-        const insO = this.st('INSERT INTO monitor_outbox (at, body) VALUES (?, ?)');
-        for (const r of b.rejudged) for (const n of r.notices ?? []) insO.run(now, JSON.stringify(n));
+        this.insertRows('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES', b.rejudged.flatMap((r) => r.audits.map((a) => [
+          at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
+        ])));
+        const prepared = (sql: string) => this.st(sql);
+        for (const r of b.rejudged) if (r.report) writeReport(this.db, r.report.digest, JSON.stringify(r.report.body), now, prepared);
+        // A patch has a row of its own; the report's row is not written (SQLite rewrites a row's body
+        // pages when it writes the row). What a delta needs is read before the indexes are written.
+        const patches = b.rejudged.flatMap((r) => (r.reportPatch && !r.report ? [r.reportPatch] : []));
+        const states = this.patchStates(patches.map((p) => p.digest));
+        const sigs = this.writeIndexes(b.rejudged.flatMap((r) => (r.index ? [{ ...r.index, reportAt: r.report || r.reportPatch ? now : r.index.reportAt }] : [])), now, new Map([...states].map(([d, cur]) => [d, (cur.findings_sig as string | null) ?? null])));
+        this.insertRows('INSERT INTO report_patches (digest, patch) VALUES', patches.flatMap((p) => {
+          const cur = states.get(p.digest);
+          if (!cur) return [];
+          const state = { fromBody: cur.from_body === 1, sig: (cur.findings_sig as string | null) ?? null, previous: (cur.previous as string | null) ?? null };
+          return [[p.digest, storedPatchText(p, state, sigs.get(p.digest))]];
+        }), 'ON CONFLICT (digest) DO UPDATE SET patch = excluded.patch');
+        // holds: each key as its last write leaves it
+        const holds = new Map<string, { registry: string; repository: string; digest: Digest; dueAt: number | null }>();
+        for (const r of b.rejudged) for (const h of r.holds ?? []) holds.set(JSON.stringify([h.registry, h.repository, h.digest]), h);
+        const clear = [...holds.values()].filter((h) => h.dueAt === null);
+        if (clear.length) this.st("DELETE FROM monitor_holds WHERE (registry, repository, digest) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?))").run(JSON.stringify(clear.map((h) => [h.registry, h.repository, h.digest])));
+        this.insertRows('INSERT INTO monitor_holds (registry, repository, digest, due_at) VALUES', [...holds.values()].filter((h) => h.dueAt !== null).map((h) => [h.registry, h.repository, h.digest, h.dueAt]), 'ON CONFLICT (registry, repository, digest) DO UPDATE SET due_at = excluded.due_at');
+        this.insertRows('INSERT INTO monitor_outbox (at, body) VALUES', b.rejudged.flatMap((r) => (r.notices ?? []).map((n) => [now, JSON.stringify(n)])));
         for (const c of chunks(b.unchanged)) this.st(`UPDATE image_index SET vulndb_digest = ? WHERE digest IN (${c.map(() => '?').join(',')})`).run(b.vulndbDigest, ...c);
         return written;
       })(),
@@ -638,16 +744,21 @@ export function findingFromRow(r: Row): IndexedFinding {
  * callers treat them as read-only (they copy to change one, as the judge does).
  */
 export function sharedFindingParser(): (r: Row) => IndexedFinding {
+  const parse = sharedFindingParts();
+  return (r) => parse(String(r.fkey), String(r.pkg), Number(r.first_seen), String(r.body));
+}
+
+/** {@link sharedFindingParser} for a row's columns given apart (rows read as arrays). */
+export function sharedFindingParts(): (key: string, pkg: string, firstSeen: number, body: string) => IndexedFinding {
   const parsed = new Map<string, IndexedFinding['finding']>();
-  return (r) => {
-    const body = String(r.body);
+  return (key, pkg, firstSeen, body) => {
     let finding = parsed.get(body);
     if (!finding) {
       finding = JSON.parse(body) as IndexedFinding['finding'];
       parsed.set(body, finding);
       TEXT.set(finding, body);
     }
-    return { key: String(r.fkey), pkg: String(r.pkg), firstSeen: Number(r.first_seen), finding };
+    return { key, pkg, firstSeen, finding };
   };
 }
 

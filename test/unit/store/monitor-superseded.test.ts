@@ -170,6 +170,122 @@ function suite(name: string, runs: number, open: () => Promise<{ store: Store; d
       );
     });
 
+    it('a batch of many images, its rows beyond one statement, one image superseded mid-batch: written as image-by-image commits write it', async () => {
+      // Two stores of this kind with the same images: one gets the batch at once, the other one image per
+      // commit (the unit the batch must equal). 803 images of 8 findings: more parameters than one
+      // PostgreSQL statement takes, and groups of SQLite's multi-row statements with a remainder.
+      const M = 803;
+      // two fresh stores: the other tests' rows are not in what is compared (the suite's database stays the one later tests use)
+      const suiteUrl = pgUrl;
+      const one = await open();
+      const other = await open();
+      const store = one.store;
+      try {
+        const both = [store, other.store];
+        const D = Array.from({ length: M }, (_, i) => digest(0x7000_0000 + i));
+        const finding = (i: number, k: number, v: string) => ({
+          id: `OSV-${k}`, aliases: [`CVE-2099-${i % 7}${k}`, `GHSA-${k}`], ecosystem: 'npm', package: `p${k}`, installedVersion: '1.0.0',
+          fixedVersions: [v], severity: k % 2 ? 'high' : 'low', path: `/app/node_modules/p${k}/package.json`,
+        });
+        const fk = (k: number) => `key-${k}`;
+        // stored: findings 0..5 (first seen at 1000 + k)
+        const oldFindings = (i: number) => [0, 1, 2, 3, 4, 5].map((k) => ({ key: fk(k), pkg: `npm:p${k}`, finding: finding(i, k, '1.0.1') as never, firstSeen: 1000 + k }));
+        for (const s of both) {
+          for (const [i, d] of D.entries()) {
+            await s.putReport(d, report(d, 'init'));
+            await s.putVerdict({ ...verdict(d, 'app', 'init'), tags: ['stored'] });
+            if (i % 5 === 0) await s.putVerdict(verdict(d, 'other', 'init'));
+          }
+          await s.monitor.putIndexes(D.map((d, i) => ({ digest: d, vulndbDigest: 'v1', reportAt: 0, findings: oldFindings(i) })));
+        }
+        const run = { id: 'run-many', owner: 'me', cursor: '', leaseMs: 600_000 };
+        const at = Date.now();
+        const reads: Array<{ verdicts: Verdict[]; marks: Map<Digest, ReadMarks> }> = [];
+        for (const s of both) {
+          expect(await s.monitor.claimRun(run.id, 'db', 'v2', run.owner, run.leaseMs, at)).to.not.equal(undefined);
+          reads.push(await s.monitor.verdictsWithMarks(D));
+        }
+        // the image in the middle is pushed again after the read, in both stores
+        const mid = D[401];
+        for (const s of both) await s.putVerdict(verdict(mid, 'app', 'push'));
+        const batchOf = (read: { verdicts: Verdict[]; marks: Map<Digest, ReadMarks> }) => {
+          const rejudged: Array<Omit<Rejudgement, 'run'>> = [];
+          const unchanged: Digest[] = [];
+          const unchangedRead: ReadMarks[] = [];
+          for (const [i, d] of D.entries()) {
+            if (i % 11 === 3) {
+              unchanged.push(d);
+              unchangedRead.push(read.marks.get(d)!);
+              continue;
+            }
+            // kept 0..2, re-rated 3, gone 4 and 5, new 6..9
+            const findings = [0, 1, 2].map((k) => oldFindings(i)[k]);
+            findings.push({ key: fk(3), pkg: 'npm:p3', finding: finding(i, 3, '2.0.0') as never, firstSeen: 5 });
+            for (const k of [6, 7, 8, 9]) findings.push({ key: fk(k), pkg: `npm:p${k}`, finding: finding(i, k, '1.0.1') as never, firstSeen: at });
+            const vs = read.verdicts.filter((v) => v.digest === d).map((v) => ({ ...v, tags: ['read'], evaluatedAt: `pass-${i}` }));
+            rejudged.push({
+              verdicts: vs,
+              changes: vs.map((v) => ({ registry: v.registry, repository: v.repository, digest: d, tags: v.tags, run: run.id, at: `pass-${i}`, vulndb: { before: 'v1', after: 'v2' }, policy: { before: 'r1', after: 'r1' }, decision: { before: 'allow', after: 'block' }, new: [finding(i, 6, '1.0.1') as never], resolved: [], severityChanged: [] })),
+              audits: vs.map((v) => ({ actor: 'pushgate', action: 'monitor:changed', registry: v.registry, repository: v.repository, digest: d, detail: { run: run.id, i } })),
+              ...(i % 3 ? { reportPatch: { ...patchOf(d, `pass-${i}`), findings: findings.map((f) => f.finding) } } : { report: { digest: d, body: report(d, `pass-${i}`) } }),
+              index: { digest: d, vulndbDigest: 'v2', reportAt: at, findings, ...(i % 2 ? { stored: { sig: 'not the stored one', findings: oldFindings(i) } } : {}) },
+              holds: vs.map((v) => ({ registry: v.registry, repository: v.repository, digest: d, dueAt: i % 4 ? null : at + i })),
+              notices: i % 9 ? [] : [{ event: 'new-findings', digest: d }],
+              read: [read.marks.get(d)!],
+            });
+          }
+          return { rejudged, unchanged, unchangedRead };
+        };
+        const a = batchOf(reads[0]);
+        const outA = await store.monitor.commitBatch({ run: { ...run, cursor: D[M - 1] }, ...a, vulndbDigest: 'v2' }, at);
+        expect(outA).to.deep.equal({ superseded: [mid] });
+        const b = batchOf(reads[1]);
+        const superseded: Digest[] = [];
+        for (const [i, d] of D.entries()) {
+          const one = { run: { ...run, cursor: d }, rejudged: b.rejudged.filter((r) => r.read![0].digest === d), unchanged: b.unchanged.filter((x) => x === d), unchangedRead: b.unchangedRead.filter((m) => m.digest === d), vulndbDigest: 'v2' };
+          const out = await other.store.monitor.commitBatch(one, at);
+          expect(out, `image ${i}`).to.not.equal(false);
+          superseded.push(...(out as { superseded: Digest[] }).superseded);
+        }
+        expect(superseded).to.deep.equal([mid]);
+        // every observable result alike: verdicts (their numbering too), change and audit records, reports,
+        // index rows and states, alias lookups, holds and the outbox
+        const seen = async (s: Store) => {
+          const byDigest: Array<{ verdicts: Verdict[]; findings: Array<{ key: string; firstSeen?: number }>; [k: string]: unknown }> = [];
+          for (const d of D) {
+            byDigest.push({
+              verdicts: await s.monitor.verdictsOf([d]),
+              changes: await s.monitor.listChanges(d, 10),
+              audit: (await s.listAudit(10, { action: 'monitor:changed', digest: d })).map(({ seq: _seq, at: _at, ...x }) => x),
+              report: await s.getReport(d),
+              findings: (await s.monitor.findingsOf(d)).sort((x, y) => (x.key < y.key ? -1 : 1)),
+            });
+          }
+          const affected: unknown[] = [];
+          for (let after: Digest | undefined; ;) {
+            const page = await s.monitor.affectedBy('cve-2099-36', { after, limit: 1000 });
+            affected.push(...page.hits);
+            if (!page.more) break;
+            after = page.hits[page.hits.length - 1].digest;
+          }
+          const outbox = (await s.monitor.claimOutbox('reader', 1000, 60_000, at)).map((n) => n.body);
+          return { byDigest, affected, states: [...(await s.monitor.indexStates())].sort(), holds: await s.monitor.dueHolds(at + 10 * M), seqTop: await s.verdictSeqTop(), outbox };
+        };
+        const [x, y] = [await seen(store), await seen(other.store)];
+        expect(x.byDigest[401].verdicts.find((v) => v.repository === 'app')?.evaluatedAt, 'the push stands').to.equal('push');
+        expect(x.byDigest[400].verdicts[0].tags, 'stored tags kept').to.deep.equal(['stored']);
+        expect(x.byDigest[400].findings.map((f) => [f.key, f.firstSeen])).to.deep.equal([['key-0', 1000], ['key-1', 1001], ['key-2', 1002], ['key-3', 1003], ['key-6', at], ['key-7', at], ['key-8', at], ['key-9', at]]);
+        expect(x.affected.length, 'alias rows of new findings').to.be.greaterThan(100);
+        expect(x.outbox.length).to.be.greaterThan(50);
+        expect(x.holds.length).to.be.greaterThan(100);
+        expect(x).to.deep.equal(y);
+      } finally {
+        pgUrl = suiteUrl;
+        await one.done();
+        await other.done();
+      }
+    });
+
     it('a re-judgement that rewrites a child manifest\'s verdict is left out when that child was judged again since its read', async () => {
       const I = digest(0xff00);
       const C = digest(0xff01);
