@@ -88,7 +88,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
     scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
-      .catch((e: unknown) => { throw withLoginHint(e, ref.registry); });
+      .catch((e: unknown) => { throw withLoginHint(e, ref.registry, oneOff?.username); });
     scan.target = target;
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
