@@ -77,9 +77,15 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
 
 /**
  * A registry's 401 as the CLI user can act on it: the registry error (which speaks of the server's
- * `registries[].auth`) plus how `pushgate scan` finds credentials. Other errors are returned as they are.
+ * `registries[].auth`) plus how `pushgate scan` finds credentials. When the credentials were the
+ * one-off `--username USER --password-stdin` (`oneOffUser`), the registry refused exactly those, so the
+ * hint says that instead of suggesting the flags the user already passed. Other errors are returned as
+ * they are.
  */
-export function withLoginHint(e: unknown, host: string): unknown {
+export function withLoginHint(e: unknown, host: string, oneOffUser?: string): unknown {
   if (!isPushgateError(e, 'UNAUTHORIZED') || !/: 401\b/.test(e.message)) return e;
-  return new PushgateError('UNAUTHORIZED', `${e.message}; to scan ${host}, log in (docker login ${host}, or podman/skopeo login ${host}) or pass --username USER --password-stdin`, { cause: e, retryable: false });
+  const hint = oneOffUser !== undefined
+    ? `${host} refused the credentials given with --username ${JSON.stringify(oneOffUser)} --password-stdin: check the user name and the password piped in (all of stdin but one trailing newline)`
+    : `to scan ${host}, log in (docker login ${host}, or podman/skopeo login ${host}) or pass --username USER --password-stdin`;
+  return new PushgateError('UNAUTHORIZED', `${e.message}; ${hint}`, { cause: e, retryable: false });
 }

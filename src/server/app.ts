@@ -8,6 +8,7 @@
  * it, so a 4xx for a body a retry cannot change would stall the registry's whole notification queue.
  */
 import fs from 'node:fs';
+import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Monitor } from '../monitor/index.js';
@@ -268,11 +269,22 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
-/** The /metrics handler (also mounted on metrics.listen when that is separate). */
+/**
+ * The /metrics handler: the Prometheus text exposition (`metrics.contentType`), 500 with a plain body
+ * when the registry cannot be rendered. Mounted on the express app, and on the plain node:http server
+ * of `metrics.listen` when that is separate, so it uses only node's `ServerResponse` (an express-only
+ * method there throws in a promise nobody awaits and ends the process).
+ */
 export function metricsHandler(metrics: Metrics) {
-  return async (_req: Request, res: Response) => {
-    res.set('Content-Type', metrics.contentType);
-    res.send(await metrics.text());
+  return async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    let body: string;
+    try {
+      body = await metrics.text();
+    } catch {
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(body) }).end(body);
   };
 }
 

@@ -209,7 +209,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   if (config.metrics.listen && config.metrics.listen !== config.server.listen) {
     const ms = http.createServer(readBounds(config), (req, res) => {
       if (req.url === '/metrics') {
-        void metricsHandler(metrics)(req as never, res as never);
+        void metricsHandler(metrics)(req, res);
       } else {
         res.writeHead(404).end();
       }

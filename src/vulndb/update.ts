@@ -532,7 +532,11 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const offline = unreachable > 0 && unreachable === stats.badRecords.length
         ? '; offline, download the OSV exports where the network is reachable and run `pushgate db update --source FILE|DIR` here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)'
         : '';
-      throw new PushgateError('VULNDB', `db update: nothing could be imported from ${sources.join(', ')}${why ? ` (${why})` : ''}; the previous database is kept${offline}`);
+      // Every default OSV export failing alike (offline) would otherwise list two dozen URLs here: the
+      // count and the first few say it, each source's own error is on its log line above.
+      const from = sources.length > 3 ? `${sources.length} sources (${sources.slice(0, 3).join(', ')}, …)` : sources.join(', ');
+      const kept = fs.existsSync(dbPath) ? 'the previous database is kept' : `nothing was installed (there is no database at ${dbPath} yet)`;
+      throw new PushgateError('VULNDB', `db update: nothing could be imported from ${from}${why ? ` (${why})` : ''}; ${kept}${offline}`);
     }
     // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);

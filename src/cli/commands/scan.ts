@@ -19,6 +19,34 @@ import type { VexStatement } from '../../policy/vex.js';
 
 const LOCAL = /^(oci|archive|dir):/;
 
+/**
+ * A target without a `oci:`/`archive:`/`dir:`/`sbom:` prefix is a registry reference
+ * (`host[:port]/repo[:tag][@digest]`). When it does not parse as one but names a file or directory
+ * here (`pushgate scan ./image`, a common first try), the error says which prefix reads it: a
+ * directory holding an `oci-layout` file is an OCI layout (`oci:`), another directory a file tree
+ * (`dir:`), a file an image archive (`archive:`) or an SBOM (`sbom:`). Nothing is guessed: the scan
+ * still fails, since the same words could name a registry repository.
+ * @throws PushgateError BAD_REFERENCE
+ */
+export function parseRegistryTarget(target: string): ReturnType<typeof parseImageRef> {
+  try {
+    return parseImageRef(target, { defaultTag: 'latest' });
+  } catch (e) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(target);
+    } catch {
+      throw e;
+    }
+    const hint = st.isDirectory()
+      ? fs.existsSync(`${target}/oci-layout`)
+        ? `oci:${target} (an OCI image layout)`
+        : `dir:${target} (a file tree; oci:${target} for an OCI image layout)`
+      : `archive:${target} (a docker save or OCI archive) or sbom:${target} (CycloneDX or SPDX JSON)`;
+    throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${target} is a ${st.isDirectory() ? 'directory' : 'file'} here: to scan it, write ${hint}`, { cause: e });
+  }
+}
+
 /** Options of `scan`. */
 export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
   config?: string;
@@ -79,7 +107,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   } else if (LOCAL.test(target)) {
     scan = await options.scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
-    const ref = parseImageRef(target, { defaultTag: 'latest' });
+    const ref = parseRegistryTarget(target);
     const [{ clientForHost, withLoginHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
       import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
     ]);
@@ -88,7 +116,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
     scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
-      .catch((e: unknown) => { throw withLoginHint(e, ref.registry); });
+      .catch((e: unknown) => { throw withLoginHint(e, ref.registry, oneOff?.username); });
     scan.target = target;
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };

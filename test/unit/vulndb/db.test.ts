@@ -205,14 +205,35 @@ describe('vulndb database', function () {
         expect(isPushgateError(err, 'VULNDB')).to.equal(true);
         const m = (err as Error).message;
         expect(m).to.include('GET https://osv.example.test/Debian/all.zip: fetch failed (getaddrinfo ENOTFOUND osv.example.test)');
-        expect(m).to.match(/previous database is kept; offline, download the OSV exports .*pushgate db update --source FILE\|DIR.*PUSHGATE_VULNDB_MIRROR/);
+        // there was no database at that path: nothing is said to be kept
+        expect(m).to.not.include('previous database');
+        expect(m).to.match(/nothing was installed \(there is no database at .*offline\.sqlite yet\); offline, download the OSV exports .*pushgate db update --source FILE\|DIR.*PUSHGATE_VULNDB_MIRROR/);
       }
       // a source that is not a network failure: no offline advice
       try {
         await updateDb({ path: path.join(tmp, 'offline.sqlite'), sources: [path.join(tmp, 'does-not-exist')], fetch: down });
         expect.fail('update should fail');
       } catch (err) {
-        expect((err as Error).message).to.not.include('offline');
+        // (the database's own path, offline.sqlite, may be named: the advice is what must be absent)
+        expect((err as Error).message).to.not.include('offline, download');
+      }
+    });
+
+    it('every one of many sources unreachable: the error counts them and names a few, not every URL', async () => {
+      const down = (() => Promise.reject(new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND osv.example.test') }))) as unknown as typeof fetch;
+      for (const n of [1, 3, 4, 22]) {
+        const sources = Array.from({ length: n }, (_, i) => `https://osv.example.test/Eco${i}/all.zip`);
+        try {
+          await updateDb({ path: path.join(tmp, `many-${n}.sqlite`), sources, fetch: down });
+          expect.fail('update should fail');
+        } catch (err) {
+          const m = (err as Error).message;
+          const listed = sources.filter((s) => m.includes(`${s},`) || m.includes(`${s} (`) || m.includes(`${s}: `) || m.includes(`${s})`));
+          if (n <= 3) expect(m, `${n} sources`).to.include(`nothing could be imported from ${sources.join(', ')} (`);
+          else expect(m, `${n} sources`).to.include(`nothing could be imported from ${n} sources (${sources.slice(0, 3).join(', ')}, …)`);
+          expect(listed.length, `${n} sources`).to.be.at.most(3);
+          expect(m).to.include('nothing was installed').and.include('offline, download the OSV exports');
+        }
       }
     });
 
