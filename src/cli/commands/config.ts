@@ -92,7 +92,11 @@ export function register(program: Command): void {
     .command('check')
     .description('validate a configuration file (and the policy it names) or a policy document; every problem as FILE:LINE:COL: KEY: message')
     .argument('[FILE]', `main configuration or a policy document (default: $PUSHGATE_CONFIG, else ${DEFAULT_CONFIG_FILE})`)
-    .action((file: string | undefined) => {
+    // Every other command takes the configuration as --config: the same spelling works here.
+    .option('--config <file>', 'the same as FILE')
+    .action((arg: string | undefined, opts: { config?: string }, cmd: Command) => {
+      if (arg && opts.config && arg !== opts.config) cmd.error(`pushgate: config check was given two files (${arg} and --config ${opts.config}); name one`, { exitCode: 2 });
+      const file = arg ?? opts.config;
       const target = file ?? process.env.PUSHGATE_CONFIG ?? DEFAULT_CONFIG_FILE;
       if (!file && !process.env.PUSHGATE_CONFIG && !fs.existsSync(DEFAULT_CONFIG_FILE)) {
         // Nothing named and no config/pushgate.yaml here: `serve` and `scan` run on the built-in

@@ -100,6 +100,14 @@ describe('config check (CLI)', function () {
     }
   });
 
+  it('--config FILE is FILE, as on every other command; two different files are refused', () => {
+    const r = cli(['--config', 'test/fixtures/config/bad-policy-ref.yaml']);
+    expect([r.code, r.stdout.split('\n')[0]]).to.deep.equal([1, 'test/fixtures/config/bad-policy-ref.yaml: ok']);
+    const two = cli(['a.yaml', '--config', 'b.yaml']);
+    expect([two.code, two.stdout]).to.deep.equal([2, '']);
+    expect(two.stderr).to.include('two files (a.yaml and --config b.yaml)');
+  });
+
   it('checkConfigFiles also checks the policy of a config that has problems of its own', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
     try {
