@@ -2,10 +2,12 @@
  * Hostile layer shapes for the walker and the merge (src/scan/walker.ts, src/scan/merge.ts): link
  * texts of PATH_MAX through 2,000 one-letter directories, loops through 15 directories of
  * 250-character names (the aliases the loops build reach 28 KiB), 1,000 files and 1,000 whiteouts
- * in a directory 1,900 segments deep. Each is a few KiB of gzip. Median of 5 runs per shape, in one
- * process; compare with the same script run from a worktree of the base commit, interleaved, under
- * the same load.
- * Usage: npx tsx bench/merge-hostile.ts
+ * in a directory 1,900 segments deep; 300 entries that each start a new chain 1,900 directories
+ * deep (`x<i>/a/…/a/f`: 4 MB of directory paths each), walked, and merged over a lower layer.
+ * Each is a few KiB of gzip. Median of 5 runs per shape, in one process; compare with the same
+ * script run from a worktree of the base commit, interleaved, under the same load. With
+ * `--expose-gc`, the heap a chain shape keeps (its analysis or merged tree held) is printed too.
+ * Usage: npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -61,7 +63,31 @@ function deepFiles(): void {
 const lowerDeep = walk([[`${DEEP}/`, 'directory']]);
 const upperWhiteouts = walk(Array.from({ length: 1000 }, (_, i) => [`${DEEP}/.wh.f${i}`, 'file'] as [string, 'file']));
 
-function median(run: () => void): number {
+/** 300 entries, each the first of a new chain of 1,900 directories (the walker). */
+const chainNames = Array.from({ length: 300 }, (_, i) => [`x${i}/${DEEP}/f`, 'file'] as [string, 'file']);
+const chains = (): { walker: LayerWalker; diagnostics: unknown[] } => {
+  // The walker itself is held: its bookkeeping is what the chains cost.
+  const w = new LayerWalker(ANALYZERS, { version: 'bench', tmpDir: tmp });
+  for (const [name, type] of chainNames) w.open({ name, type, size: 0, mode: 0o644 });
+  return { walker: w, diagnostics: w.result().diagnostics };
+};
+/** Those chains as a layer analysis of their own (what the merge gets when the walker keeps them all). */
+const chainLayer = analysis(chainNames.map(([n]) => [`/${n}`, 'f']));
+
+const gc = (globalThis as { gc?: () => void }).gc;
+/** Heap growth while `run`'s result is held, MB (after a full GC), when GC is exposed. */
+function held(run: () => unknown): string {
+  if (!gc) return '';
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const keep = run();
+  gc();
+  const mb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+  void keep;
+  return `, holds +${mb.toFixed(0)} MB`;
+}
+
+function median(run: () => unknown): number {
   const ms: number[] = [];
   for (let r = 0; r < 5; r++) {
     const t0 = process.hrtime.bigint();
@@ -71,14 +97,26 @@ function median(run: () => void): number {
   return ms.sort((a, b) => a - b)[2]!;
 }
 
-const merge = (layers: LayerAnalysis[]) => () => { stackLayers(layers.map((a) => ({ analysis: a })), ANALYZERS); };
-const shapes: Array<[string, () => void]> = [
+/** The diagnostic codes a shape's result has, for the record. */
+function codes(x: unknown): string {
+  const d = (x as { diagnostics?: Array<{ code: string }> } | undefined)?.diagnostics ?? [];
+  const set = [...new Set(d.map((y) => y.code))];
+  return set.length ? ` [${set.join(', ')}]` : '';
+}
+
+const merge = (layers: LayerAnalysis[]) => () => stackLayers(layers.map((a) => ({ analysis: a })), ANALYZERS);
+const shapes: Array<[string, () => unknown]> = [
   ['deep link texts (merge)', merge(deepLinks())],
   ['long-name loops (merge)', merge(longLoops())],
   ['1,000 files 1,900 deep (walker)', deepFiles],
   ['1,000 whiteouts 1,900 deep (merge)', merge([lowerDeep, upperWhiteouts])],
+  ['300 new chains 1,900 deep (walker)', chains],
+  ['300 new chains 1,900 deep (merge)', merge([lowerDeep, chainLayer])],
 ];
+const only = process.argv[2];
 for (const [name, run] of shapes) {
-  console.log(`${name}: ${median(run).toFixed(0)} ms (load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+  if (only && !name.includes(only)) continue;
+  const mem = name.includes('chains') ? held(run) : '';
+  console.log(`${name}: ${median(run).toFixed(0)} ms${mem}${codes(run())} (load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
 }
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -157,6 +157,25 @@ function tooLong(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What one layer may make the walker hold: the distinct paths it names or implies (each entry's path
+ * and every directory above it, each whiteout's target) and the characters of those paths and of
+ * its link texts. A name of PATH_MAX can start a new chain of 2,000 directories whose paths are
+ * 4 MB together, so a few hundred tiny entries would otherwise cost gigabytes of strings to keep
+ * and to hash (quadratic in the depth). A real layer at the entry limit (500,000 files, some
+ * 60,000 directories, names averaging well under 200 bytes) holds about 560,000 paths and at most
+ * ~112 MB of characters; the limits are 3.5× and 2.4× that, so only a layer built to exhaust
+ * pushgate reaches them. Past either, the layer is `layer-too-complex` (incomplete) and the rest of
+ * its entries are not judged.
+ */
+export const LAYER_BUDGET: Readonly<WalkBudget> = { paths: 2_000_000, chars: 256 * 2 ** 20 };
+
+/** A bound on what a layer makes the walker hold ({@link LAYER_BUDGET}): distinct paths, and UTF-16 units of paths and link texts. */
+export interface WalkBudget {
+  paths: number;
+  chars: number;
+}
+
 /** A `.` or `..` segment. */
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
@@ -178,7 +197,7 @@ export class LayerWalker {
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
-    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget },
+    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget; budget?: WalkBudget },
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
@@ -186,6 +205,28 @@ export class LayerWalker {
     };
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
+    this.limits = opts.budget ?? LAYER_BUDGET;
+    this.budget = { ...this.limits };
+  }
+
+  private readonly limits: Readonly<WalkBudget>;
+  /** What the layer may still make the walker hold; below zero once it has asked for more. */
+  private readonly budget: WalkBudget;
+  /** Set once the layer went over {@link budget}: later entries are counted and not judged. */
+  private full = false;
+
+  /**
+   * Takes `paths` paths and `chars` characters from {@link budget} for the entry at `p`, or names
+   * the layer `layer-too-complex` (once) and returns false when they do not fit.
+   */
+  private charge(p: string, paths: number, chars: number): boolean {
+    this.budget.paths -= paths;
+    this.budget.chars -= chars;
+    if (this.budget.paths >= 0 && this.budget.chars >= 0) return true;
+    this.full = true;
+    const what = this.budget.paths < 0 ? `${this.limits.paths} distinct paths` : `${this.limits.chars} characters of paths and link texts`;
+    this.diagnose({ code: 'layer-too-complex', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, message: `the layer names or implies more than ${what} (every entry's path, each directory above one, each whiteout's target), more than pushgate holds for one layer: this entry and the ones after it are not judged`, incomplete: true });
+    return false;
   }
 
   private readonly layer?: Digest;
@@ -396,6 +437,7 @@ export class LayerWalker {
    */
   open(e: WalkEntry): EntrySink | undefined {
     this.analysis.entries++;
+    if (this.full) return undefined;
     const { path: p, escapes } = cleanEntryPath(e.name);
     if (escapes) {
       // containerd places it at `p`, Docker refuses the layer: judge what containerd unpacks, and say
@@ -427,6 +469,8 @@ export class LayerWalker {
         this.diagnose({ code: 'ambiguous-whiteout', path: gone, message: `whiteout "${e.name}" names no file: a runtime that joins its name to ${dirName(p)} removes ${gone} itself, others refuse the layer; not judged`, incomplete: true });
         return undefined;
       }
+      // The target is kept (one more path); nothing above it is.
+      if (!this.charge(p, 1, target.length)) return undefined;
       const up = this.nearestAncestor(p);
       if (up.kind !== 'd') {
         const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;
@@ -452,6 +496,17 @@ export class LayerWalker {
       return undefined;
     }
     const kind = KIND[e.type];
+    // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
+    // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
+    // directories is 4 MB of paths.
+    const known = this.kinds.knownEnd(p);
+    let paths = 0;
+    let chars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
+    for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
+      paths++;
+      chars += end;
+    }
+    if (!this.charge(p, paths, chars)) return undefined;
     const up = this.nearestAncestor(p);
     if (up.kind !== 'd') {
       const why = up.kind === 'l'
@@ -646,6 +701,26 @@ class KindTrie {
       i = j < 0 ? p.length + 1 : j + 1;
     }
     n.kind = kind;
+  }
+
+  /**
+   * Where in `p` (absolute, cleaned, not `/`) the longest prefix of it with a node ends: `p.length`
+   * when `p` has one, 0 when only the root does. Every path ever set and each path above one has a
+   * node, so the prefixes ending after it are new.
+   */
+  knownEnd(p: string): number {
+    let n = this.root;
+    let end = 0;
+    for (let i = 1; i <= p.length;) {
+      const j = p.indexOf('/', i);
+      const to = j < 0 ? p.length : j;
+      const c = n.kids?.get(p.slice(i, to));
+      if (!c) break;
+      n = c;
+      end = to;
+      i = to + 1;
+    }
+    return end;
   }
 
   delete(p: string): void {
