@@ -6,8 +6,9 @@
  * deep (`x<i>/a/…/a/f`: 4 MB of directory paths each), walked, and merged over a lower layer.
  * Each is a few KiB of gzip. Median of 5 runs per shape, in one process; compare with the same
  * script run from a worktree of the base commit, interleaved, under the same load. With
- * `--expose-gc`, the heap a chain shape keeps (its analysis or merged tree held) is printed too.
- * Usage: npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
+ * `--expose-gc`, the heap each shape's result keeps (the walker or the merged tree held) is printed
+ * too, and the diagnostic codes it has.
+ * Usage: [RUNS=5] npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -75,26 +76,27 @@ const chains = (): { walker: LayerWalker; diagnostics: unknown[] } => {
 const chainLayer = analysis(chainNames.map(([n]) => [`/${n}`, 'f']));
 
 const gc = (globalThis as { gc?: () => void }).gc;
-/** Heap growth while `run`'s result is held, MB (after a full GC), when GC is exposed. */
-function held(run: () => unknown): string {
-  if (!gc) return '';
-  gc();
+/** `run`'s result and the heap growth while it is held, MB (after a full GC), when GC is exposed. */
+function held(run: () => unknown): { keep: unknown; mem: string } {
+  gc?.();
   const before = process.memoryUsage().heapUsed;
   const keep = run();
+  if (!gc) return { keep, mem: '' };
   gc();
-  const mb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
-  void keep;
-  return `, holds +${mb.toFixed(0)} MB`;
+  return { keep, mem: `, holds +${((process.memoryUsage().heapUsed - before) / 2 ** 20).toFixed(0)} MB` };
 }
+
+/** Runs per shape (env RUNS, default 5; odd). */
+const RUNS = Number(process.env.RUNS ?? 5);
 
 function median(run: () => unknown): number {
   const ms: number[] = [];
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < RUNS; r++) {
     const t0 = process.hrtime.bigint();
     run();
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  return ms.sort((a, b) => a - b)[2]!;
+  return ms.sort((a, b) => a - b)[RUNS >> 1]!;
 }
 
 /** The diagnostic codes a shape's result has, for the record. */
@@ -116,7 +118,7 @@ const shapes: Array<[string, () => unknown]> = [
 const only = process.argv[2];
 for (const [name, run] of shapes) {
   if (only && !name.includes(only)) continue;
-  const mem = name.includes('chains') ? held(run) : '';
-  console.log(`${name}: ${median(run).toFixed(0)} ms${mem}${codes(run())} (load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+  const { keep, mem } = held(run);
+  console.log(`${name}: ${median(run).toFixed(0)} ms${mem}${codes(keep)} (load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
 }
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -130,7 +130,9 @@ function wantedAt(analyzers: readonly Analyzer[], p: string): Analyzer[] {
  * runtime does. Not followed, but named in an `incomplete` diagnostic: entries written through a
  * lower layer's symlink (or under a lower non-directory), hard links and symlinks at a path an
  * analyzer wants whose target was not read under the same analyzer, and files an analyzer wants
- * that the final filesystem reaches only through a directory symlink.
+ * that the final filesystem reaches only through a directory symlink. At most `budget` paths and
+ * characters of paths are placed over the whole stack ({@link STACK_BUDGET}); past it the rest is
+ * not placed and the result has an incomplete `layer-too-complex` diagnostic.
  */
 export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Digest }>, analyzers: readonly Analyzer[] = [], budget: Readonly<WalkBudget> = STACK_BUDGET): StackedLayers {
   const root: Node = { kind: 'd', layer: -1, children: new Map() };

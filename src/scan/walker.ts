@@ -190,7 +190,10 @@ export function isAtOrUnder(p: string, dir: string): boolean {
   return dir === '/' || p === dir || p.startsWith(`${dir}/`);
 }
 
-/** Walks one layer's entries; create one per layer. */
+/**
+ * Walks one layer's entries; create one per layer. `opts.budget` bounds what the layer may make it
+ * hold ({@link LAYER_BUDGET} unless given).
+ */
 export class LayerWalker {
   private readonly analysis: LayerAnalysis;
   private readonly ctx: AnalyzerContext;
