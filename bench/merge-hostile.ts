@@ -8,7 +8,7 @@
  * script run from a worktree of the base commit, interleaved, under the same load. With
  * `--expose-gc`, the heap each shape's result keeps (the walker or the merged tree held) is printed
  * too, and the diagnostic codes it has.
- * Usage: [RUNS=5] npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
+ * Usage: [RUNS=5] [CHAINS=300] npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -64,8 +64,9 @@ function deepFiles(): void {
 const lowerDeep = walk([[`${DEEP}/`, 'directory']]);
 const upperWhiteouts = walk(Array.from({ length: 1000 }, (_, i) => [`${DEEP}/.wh.f${i}`, 'file'] as [string, 'file']));
 
-/** 300 entries, each the first of a new chain of 1,900 directories (the walker). */
-const chainNames = Array.from({ length: 300 }, (_, i) => [`x${i}/${DEEP}/f`, 'file'] as [string, 'file']);
+/** 300 entries (env CHAINS), each the first of a new chain of 1,900 directories (the walker). */
+const CHAINS = Number(process.env.CHAINS ?? 300);
+const chainNames = Array.from({ length: CHAINS }, (_, i) => [`x${i}/${DEEP}/f`, 'file'] as [string, 'file']);
 const chains = (): { walker: LayerWalker; diagnostics: unknown[] } => {
   // The walker itself is held: its bookkeeping is what the chains cost.
   const w = new LayerWalker(ANALYZERS, { version: 'bench', tmpDir: tmp });
@@ -74,6 +75,20 @@ const chains = (): { walker: LayerWalker; diagnostics: unknown[] } => {
 };
 /** Those chains as a layer analysis of their own (what the merge gets when the walker keeps them all). */
 const chainLayer = analysis(chainNames.map(([n]) => [`/${n}`, 'f']));
+
+/**
+ * For scale, a layer as large as a real one gets: 500,000 files in 60,000 package directories of a
+ * node_modules tree, names averaging ~190 characters (the walker; it stays within LAYER_BUDGET).
+ */
+const bigNames = Array.from({ length: 500_000 }, (_, i) => {
+  const d = i % 60_000;
+  return [`opt/application/node_modules/@scope-${d % 300}/package-name-${d}/lib/internal/components/${'x'.repeat(60)}/file-${i}-${'y'.repeat(20)}.js`, 'file'] as [string, 'file'];
+});
+const bigLayer = (): { walker: LayerWalker; diagnostics: unknown[] } => {
+  const w = new LayerWalker(ANALYZERS, { version: 'bench', tmpDir: tmp });
+  for (const [name, type] of bigNames) w.open({ name, type, size: 0, mode: 0o644 });
+  return { walker: w, diagnostics: w.result().diagnostics };
+};
 
 const gc = (globalThis as { gc?: () => void }).gc;
 /** `run`'s result and the heap growth while it is held, MB (after a full GC), when GC is exposed. */
@@ -112,8 +127,9 @@ const shapes: Array<[string, () => unknown]> = [
   ['long-name loops (merge)', merge(longLoops())],
   ['1,000 files 1,900 deep (walker)', deepFiles],
   ['1,000 whiteouts 1,900 deep (merge)', merge([lowerDeep, upperWhiteouts])],
-  ['300 new chains 1,900 deep (walker)', chains],
-  ['300 new chains 1,900 deep (merge)', merge([lowerDeep, chainLayer])],
+  [`${CHAINS} new chains 1,900 deep (walker)`, chains],
+  [`${CHAINS} new chains 1,900 deep (merge)`, merge([lowerDeep, chainLayer])],
+  ['real-sized: 500,000 files, ~190-character names (walker)', bigLayer],
 ];
 const only = process.argv[2];
 for (const [name, run] of shapes) {
