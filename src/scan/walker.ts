@@ -159,8 +159,8 @@ function tooLong(p: string): string | undefined {
 
 /**
  * What one layer may make the walker hold: the distinct paths it names or implies (each entry's path
- * and every directory above it, each whiteout's target) and the characters of those paths and of
- * its link texts. A name of PATH_MAX can start a new chain of 2,000 directories whose paths are
+ * and every directory above it, each whiteout's target, each path it lists as `replaced` or
+ * `transient`) and the characters of those paths and of its link texts. A name of PATH_MAX can start a new chain of 2,000 directories whose paths are
  * 4 MB together, so a few hundred tiny entries would otherwise cost gigabytes of strings to keep
  * and to hash (quadratic in the depth). A real layer at the entry limit (500,000 files, some
  * 60,000 directories, names averaging well under 200 bytes) holds about 560,000 paths and at most
@@ -360,6 +360,24 @@ export class LayerWalker {
     }
   }
 
+  /** What {@link forget} of `p` adds to `transient`: the entries strictly beneath `p`, and their characters with their `from`. */
+  private forgetCost(p: string): WalkBudget {
+    const cost = { paths: 0, chars: 0 };
+    const todo = [p];
+    while (todo.length) {
+      const set = this.kids.get(todo.pop()!);
+      if (!set) continue;
+      for (const c of set) {
+        if (this.tree.has(c)) {
+          cost.paths++;
+          cost.chars += c.length + (this.from.get(c) ?? '/').length;
+        }
+        todo.push(c);
+      }
+    }
+    return cost;
+  }
+
   /** Drops what this layer put at `p` and beneath it (the runtime's RemoveAll). */
   private forget(p: string, top = true): void {
     if (!top && this.tree.has(p)) this.analysis.transient.push({ path: p, from: this.from.get(p) ?? '/' });
@@ -509,15 +527,27 @@ export class LayerWalker {
       paths++;
       chars += end;
     }
-    if (!this.charge(p, paths, chars)) return undefined;
     const up = this.nearestAncestor(p);
+    const prev = this.tree.get(p);
+    // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
+    // time, which a layer that writes one long name over and over would multiply).
+    if (prev !== undefined && !(prev === 'd' && kind === 'd')) {
+      const was = this.from.get(p) ?? '/';
+      if (was !== up.at) { paths++; chars += p.length + was.length; }
+      if (kind === 'd') { paths++; chars += p.length; }
+    }
+    if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
+      const gone = this.forgetCost(p);
+      paths += gone.paths;
+      chars += gone.chars;
+    }
+    if (!this.charge(p, paths, chars)) return undefined;
     if (up.kind !== 'd') {
       const why = up.kind === 'l'
         ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
         : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
       this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
     }
-    const prev = this.tree.get(p);
     if (prev !== undefined) {
       // The last entry wins; a directory over a directory merges (its position and children stay).
       if (prev === 'd' && kind === 'd') return undefined;

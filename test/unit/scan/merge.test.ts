@@ -277,6 +277,21 @@ describe('scan: changeset rules (walker + merge)', () => {
     expect(versions([a])).to.deep.equal(['apt@1 /var/lib/dpkg/status']);
   });
 
+  it('a layer that writes one long name over and over, file then directory, is layer-too-complex too: each replacement is listed with a copy of the name', async function () {
+    // 140,000 entries of 4 KB names: seconds of work on a loaded machine, not a timing.
+    this.timeout(120_000);
+    const name = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(249)).join('/');
+    const entries: WalkEntry[] = [{ name: 'var/lib/dpkg/status', type: 'file', size: 0, mode: 0o644 }];
+    for (let i = 0; i < 70_000; i++) entries.push({ name, type: 'file', size: 0, mode: 0o644 }, { name, type: 'directory', size: 0, mode: 0o644 });
+    const w = new LayerWalker(ANALYZERS, { version: 't', tmpDir: os.tmpdir() });
+    for (const e of entries) w.open(e);
+    const a = w.result();
+    expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['layer-too-complex true']);
+    // 256 Mi characters hold about 67,000 copies of a 3,999-character name.
+    expect(a.replaced.length).to.be.within(60_000, 67_200);
+    expect(a.paths).to.include('/var/lib/dpkg/status');
+  });
+
   /** The walker's result for `entries` under `budget` (header-only entries, no content). */
   async function walked(entries: WalkEntry[], budget?: WalkBudget): Promise<LayerAnalysis> {
     const w = new LayerWalker(ANALYZERS, { version: 't', tmpDir: os.tmpdir(), budget });
@@ -286,7 +301,8 @@ describe('scan: changeset rules (walker + merge)', () => {
 
   /**
    * What each entry adds to what the walker holds, by the rule LAYER_BUDGET states: each path named
-   * or implied the first time (its characters), each whiteout target, and link texts.
+   * or implied the first time (its characters), each whiteout target, and link texts (the paths
+   * listed as replaced or transient aside).
    */
   function costs(entries: WalkEntry[]): WalkBudget[] {
     const seen = new Set<string>();
@@ -310,21 +326,31 @@ describe('scan: changeset rules (walker + merge)', () => {
     });
   }
 
-  it('property: under any budget the walker keeps exactly the entries before the first that does not fit, and names that one layer-too-complex; within it, nothing changes', async () => {
+  it('property: under any budget the walker keeps exactly the entries before the first that does not fit (paths named, implied, replaced), and names that one layer-too-complex; within it, nothing changes', async () => {
     const seg = fc.constantFrom('a', 'b', 'lib', 'x y', '.', '..', '.wh.b', '.wh..wh..opq', '.wh.');
+    // Few names, so that entries replace one another (and what the layer wrote beneath them).
     const entry = fc.record({
-      name: fc.array(seg, { minLength: 1, maxLength: 5 }).map((s) => s.join('/')),
-      type: fc.constantFrom('file', 'directory', 'symlink', 'link') as fc.Arbitrary<WalkEntry['type']>,
+      name: fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => s.join('/')),
+      type: fc.constantFrom('file', 'directory', 'directory', 'symlink', 'link') as fc.Arbitrary<WalkEntry['type']>,
       linkname: fc.constantFrom('a', '/b/lib', '../x y/a'),
     }).map((e): WalkEntry => ({ ...e, size: 0, mode: 0o644, linkname: e.type === 'symlink' || e.type === 'link' ? e.linkname : undefined }));
     await fc.assert(fc.asyncProperty(fc.array(entry, { maxLength: 25 }), fc.nat(40), fc.nat(300), async (entries, paths, chars) => {
       const cost = costs(entries);
+      // What the first k entries list as replaced or transient (the walker's own output: those rules
+      // are tested on their own), paths and characters.
+      const listed = async (k: number): Promise<WalkBudget> => {
+        const r = await walked(entries.slice(0, k));
+        return { paths: r.replaced.length + r.transient.length, chars: [...r.replaced, ...r.transient.flatMap((t) => [t.path, t.from])].reduce((n, x) => n + x.length, 0) };
+      };
       let cut = entries.length;
       const sum = { paths: 0, chars: 0 };
+      let total = { paths: 0, chars: 0 };
       for (let i = 0; i < entries.length; i++) {
         sum.paths += cost[i]!.paths;
         sum.chars += cost[i]!.chars;
-        if (sum.paths > paths || sum.chars > chars) { cut = i; break; }
+        const x = await listed(i + 1);
+        total = { paths: sum.paths + x.paths, chars: sum.chars + x.chars };
+        if (total.paths > paths || total.chars > chars) { cut = i; break; }
       }
       const got = await walked(entries, { paths, chars });
       const want = await walked(entries.slice(0, cut));
@@ -338,7 +364,6 @@ describe('scan: changeset rules (walker + merge)', () => {
       expect(got.entries).to.equal(entries.length);
       // The exact total fits; one path or character less does not.
       if (cut === entries.length) {
-        const total = cost.reduce((t, c) => ({ paths: t.paths + c.paths, chars: t.chars + c.chars }), { paths: 0, chars: 0 });
         expect((await walked(entries, total)).diagnostics.some((d) => d.code === 'layer-too-complex')).to.equal(false);
         if (total.paths > 0) expect((await walked(entries, { ...total, paths: total.paths - 1 })).diagnostics.some((d) => d.code === 'layer-too-complex')).to.equal(true);
         if (total.chars > 0) expect((await walked(entries, { ...total, chars: total.chars - 1 })).diagnostics.some((d) => d.code === 'layer-too-complex')).to.equal(true);
