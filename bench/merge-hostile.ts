@@ -3,7 +3,8 @@
  * texts of PATH_MAX through 2,000 one-letter directories, loops through 15 directories of
  * 250-character names (the aliases the loops build reach 28 KiB), 1,000 files and 1,000 whiteouts
  * in a directory 1,900 segments deep; 300 entries that each start a new chain 1,900 directories
- * deep (`x<i>/a/…/a/f`: 4 MB of directory paths each), walked, and merged over a lower layer.
+ * deep (`x<i>/a/…/a/f`: 4 MB of directory paths each), walked, and merged over a lower layer;
+ * one 4 KB name written 70,000 times as a file and then as a directory (each listed as replaced).
  * Each is a few KiB of gzip. Median of 5 runs per shape, in one process; compare with the same
  * script run from a worktree of the base commit, interleaved, under the same load. With
  * `--expose-gc`, the heap each shape's result keeps (the walker or the merged tree held) is printed
@@ -90,6 +91,17 @@ const bigLayer = (): { walker: LayerWalker; diagnostics: unknown[] } => {
   return { walker: w, diagnostics: w.result().diagnostics };
 };
 
+/** One 4 KB name (16 segments) written 70,000 times as a file and then as a directory (the walker). */
+const longName = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(249)).join('/');
+const rewrites = (): { walker: LayerWalker; diagnostics: unknown[] } => {
+  const w = new LayerWalker(ANALYZERS, { version: 'bench', tmpDir: tmp });
+  for (let i = 0; i < 70_000; i++) {
+    w.open({ name: longName, type: 'file', size: 0, mode: 0o644 });
+    w.open({ name: longName, type: 'directory', size: 0, mode: 0o644 });
+  }
+  return { walker: w, diagnostics: w.result().diagnostics };
+};
+
 const gc = (globalThis as { gc?: () => void }).gc;
 /** `run`'s result and the heap growth while it is held, MB (after a full GC), when GC is exposed. */
 function held(run: () => unknown): { keep: unknown; mem: string } {
@@ -129,6 +141,7 @@ const shapes: Array<[string, () => unknown]> = [
   ['1,000 whiteouts 1,900 deep (merge)', merge([lowerDeep, upperWhiteouts])],
   [`${CHAINS} new chains 1,900 deep (walker)`, chains],
   [`${CHAINS} new chains 1,900 deep (merge)`, merge([lowerDeep, chainLayer])],
+  ['one 4 KB name 70,000 times file then directory (walker)', rewrites],
   ['real-sized: 500,000 files, ~190-character names (walker)', bigLayer],
 ];
 const only = process.argv[2];

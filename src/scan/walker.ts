@@ -520,14 +520,14 @@ export class LayerWalker {
     // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
     // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
     // directories is 4 MB of paths.
-    const known = this.kinds.knownEnd(p);
+    const up = this.nearestAncestor(p);
+    const known = this.kinds.knownEnd;
     let paths = 0;
     let chars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
     for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
       paths++;
       chars += end;
     }
-    const up = this.nearestAncestor(p);
     const prev = this.tree.get(p);
     // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
     // time, which a layer that writes one long name over and over would multiply).
@@ -736,26 +736,6 @@ class KindTrie {
     n.kind = kind;
   }
 
-  /**
-   * Where in `p` (absolute, cleaned, not `/`) the longest prefix of it with a node ends: `p.length`
-   * when `p` has one, 0 when only the root does. Every path ever set and each path above one has a
-   * node, so the prefixes ending after it are new.
-   */
-  knownEnd(p: string): number {
-    let n = this.root;
-    let end = 0;
-    for (let i = 1; i <= p.length;) {
-      const j = p.indexOf('/', i);
-      const to = j < 0 ? p.length : j;
-      const c = n.kids?.get(p.slice(i, to));
-      if (!c) break;
-      n = c;
-      end = to;
-      i = to + 1;
-    }
-    return end;
-  }
-
   delete(p: string): void {
     const n = this.find(p);
     if (n) n.kind = undefined;
@@ -771,18 +751,28 @@ class KindTrie {
     return n;
   }
 
-  /** The deepest path strictly above `p` (absolute, cleaned) that has a kind, with it. */
+  /**
+   * Where in the path last given to {@link nearestAbove} the longest prefix of it with a node ends:
+   * its length when the path has one, 0 when only the root does. Every path ever set and each path
+   * above one has a node, so the prefixes ending after it are new. (Found on the same walk down.)
+   */
+  knownEnd = 0;
+
+  /** The deepest path strictly above `p` (absolute, cleaned, not `/`) that has a kind, with it; sets {@link knownEnd}. */
   nearestAbove(p: string): { at: string; kind: EntryKind } | undefined {
     let n: KindNode | undefined = this.root;
     let best: { end: number; kind: EntryKind } | undefined;
-    for (let i = 1; ;) {
+    let end = 0;
+    for (let i = 1; i <= p.length;) {
       const j = p.indexOf('/', i);
-      if (j < 0) break;
-      n = n.kids?.get(p.slice(i, j));
+      const to = j < 0 ? p.length : j;
+      n = n.kids?.get(p.slice(i, to));
       if (!n) break;
-      if (n.kind !== undefined) best = { end: j, kind: n.kind };
-      i = j + 1;
+      end = to;
+      if (j >= 0 && n.kind !== undefined) best = { end: j, kind: n.kind };
+      i = to + 1;
     }
+    this.knownEnd = end;
     return best && { at: p.slice(0, best.end), kind: best.kind };
   }
 }
