@@ -9,7 +9,7 @@
  * script run from a worktree of the base commit, interleaved, under the same load. With
  * `--expose-gc`, the heap each shape's result keeps (the walker or the merged tree held) is printed
  * too, and the diagnostic codes it has.
- * Usage: [RUNS=5] [CHAINS=300] npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
+ * Usage: [RUNS=5] [CHAINS=300] [REWRITES=70000] npx tsx --expose-gc bench/merge-hostile.ts [shape-substring]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -91,11 +91,12 @@ const bigLayer = (): { walker: LayerWalker; diagnostics: unknown[] } => {
   return { walker: w, diagnostics: w.result().diagnostics };
 };
 
-/** One 4 KB name (16 segments) written 70,000 times as a file and then as a directory (the walker). */
+/** One 4 KB name (16 segments) written 70,000 times (env REWRITES) as a file and then as a directory (the walker). */
+const REWRITES = Number(process.env.REWRITES ?? 70_000);
 const longName = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(249)).join('/');
 const rewrites = (): { walker: LayerWalker; diagnostics: unknown[] } => {
   const w = new LayerWalker(ANALYZERS, { version: 'bench', tmpDir: tmp });
-  for (let i = 0; i < 70_000; i++) {
+  for (let i = 0; i < REWRITES; i++) {
     w.open({ name: longName, type: 'file', size: 0, mode: 0o644 });
     w.open({ name: longName, type: 'directory', size: 0, mode: 0o644 });
   }
@@ -141,7 +142,7 @@ const shapes: Array<[string, () => unknown]> = [
   ['1,000 whiteouts 1,900 deep (merge)', merge([lowerDeep, upperWhiteouts])],
   [`${CHAINS} new chains 1,900 deep (walker)`, chains],
   [`${CHAINS} new chains 1,900 deep (merge)`, merge([lowerDeep, chainLayer])],
-  ['one 4 KB name 70,000 times file then directory (walker)', rewrites],
+  [`one 4 KB name ${REWRITES} times file then directory (walker)`, rewrites],
   ['real-sized: 500,000 files, ~190-character names (walker)', bigLayer],
 ];
 const only = process.argv[2];
