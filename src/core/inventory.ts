@@ -73,7 +73,7 @@ export interface ConfigFinding {
 
 /** Something the scan could not do fully. A diagnostic can make the scan incomplete. */
 export interface Diagnostic {
-  /** Stable code: `vulndb-missing`, `layer-digest-mismatch`, `blob-missing`, `corrupt-layer`, `parse-error`, `tar-no-eof`, … */
+  /** Stable code: `vulndb-missing`, `layer-digest-mismatch`, `blob-missing`, `corrupt-layer`, `parse-error`, `tar-no-eof`, `path-too-long`, `layer-too-complex`, … */
   code: string;
   path?: string;
   layer?: Digest;

@@ -164,8 +164,10 @@ export interface ImageScan {
  *    a file of its own layer carries only the results of analyzers that want the link's name.
  * 10: a hard link to a file of its own layer carries (and is complete for) only the analyzers that
  *    read its name and the file's name the same way (dpkg: status, status.d, `info/*.list`).
+ * 11: what a layer makes the walker hold is bounded (walker.ts LAYER_BUDGET): past it the layer is
+ *    `layer-too-complex` and its later entries are left out.
  */
-const WALKER_VERSION = 10;
+const WALKER_VERSION = 11;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

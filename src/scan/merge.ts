@@ -9,7 +9,7 @@ import { baseName, dirName, readsAlike } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { formatPurl } from './purl.js';
-import { isAtOrUnder, type EntryKind, type FileResult, type LayerAnalysis } from './walker.js';
+import { isAtOrUnder, type EntryKind, type FileResult, type LayerAnalysis, type WalkBudget } from './walker.js';
 
 interface Placed { r: FileResult; layer?: Digest }
 
@@ -35,8 +35,19 @@ interface Node {
  *    names the same way ({@link Analyzer.readsAs}: dpkg's status and `info/*.list`).
  * 6: symlink resolution and the alias walk charge a path longer than {@link CHARGE_CHARS} by its length;
  *    the alias check's budget grows with the tree ({@link ALIAS_STEPS_PER_PATH}).
+ * 7: the paths placed are bounded ({@link STACK_BUDGET}): past it, `layer-too-complex` and nothing more is placed.
  */
-export const MERGE_VERSION = 6;
+export const MERGE_VERSION = 7;
+
+/**
+ * What the merged tree's path index may take, over the whole stack: paths placed (every entry and
+ * each directory created above one, counted again when replaced) and their characters. One layer
+ * can hold at most the walker's LAYER_BUDGET (walker.ts: 2,000,000 paths, 256 Mi characters); an image
+ * whose largest layer is at the entry limit and whose next layer rewrites all of it (`chown -R`)
+ * places about 1,120,000 paths of at most ~224 MB. Past either limit the merge is
+ * `layer-too-complex` (incomplete) and places nothing more.
+ */
+export const STACK_BUDGET: Readonly<WalkBudget> = { paths: 3_000_000, chars: 512 * 2 ** 20 };
 
 /** Symlink resolution stops after this many links (Linux's MAXSYMLINKS is 40). */
 const MAX_LINKS = 40;
@@ -119,9 +130,11 @@ function wantedAt(analyzers: readonly Analyzer[], p: string): Analyzer[] {
  * runtime does. Not followed, but named in an `incomplete` diagnostic: entries written through a
  * lower layer's symlink (or under a lower non-directory), hard links and symlinks at a path an
  * analyzer wants whose target was not read under the same analyzer, and files an analyzer wants
- * that the final filesystem reaches only through a directory symlink.
+ * that the final filesystem reaches only through a directory symlink. At most `budget` paths and
+ * characters of paths are placed over the whole stack ({@link STACK_BUDGET}); past it the rest is
+ * not placed and the result has an incomplete `layer-too-complex` diagnostic.
  */
-export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Digest }>, analyzers: readonly Analyzer[] = []): StackedLayers {
+export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Digest }>, analyzers: readonly Analyzer[] = [], budget: Readonly<WalkBudget> = STACK_BUDGET): StackedLayers {
   const root: Node = { kind: 'd', layer: -1, children: new Map() };
   /**
    * Every node of the tree by its path (absolute, cleaned): one look-up instead of a walk down from
@@ -155,7 +168,25 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
     return n;
   };
 
+  /** What the index may still take ({@link STACK_BUDGET}); `over` once it did not fit. */
+  const room = { ...budget };
+  let over = false;
+
   layers.forEach(({ analysis, label }, li) => {
+    if (over) return;
+    /**
+     * Takes one path of `chars` characters from {@link room} for the entry at `p`, or names the
+     * image `layer-too-complex` and returns false when it does not fit.
+     */
+    const fits = (p: string, chars: number): boolean => {
+      if (--room.paths >= 0 && (room.chars -= chars) >= 0) return true;
+      over = true;
+      diagnostics.push({
+        code: 'layer-too-complex', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, layer: label, incomplete: true,
+        message: `the image's layers up to this one place more than ${room.paths < 0 ? `${budget.paths} paths` : `${budget.chars} characters of paths`} (every entry and each directory above one), more than pushgate holds for one image: this entry, the rest of the layer and the layers above it are not judged`,
+      });
+      return false;
+    };
     // The link targets as a Map: looked up for every path, and a plain object's look-up by a path
     // string costs a string-table search each time.
     const linkOf = new Map(Object.entries(analysis.links ?? {}));
@@ -291,6 +322,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       if (!through(w, 'whiteout of')) remove(w);
     }
     analysis.paths.forEach((p, i) => {
+      if (over) return;
       const kind = (analysis.kinds[i] ?? 'f') as EntryKind;
       // Walk down to the parent, creating the directories the runtime creates (mkparent) when the
       // layer does not name them.
@@ -304,6 +336,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         end = p.indexOf('/', end + 1);
         let c: Node | undefined = parent.children!.get(segs[k]);
         if (!c) {
+          if (!fits(p, end)) return;
           c = { kind: 'd', layer: -1, children: new Map() };
           parent.children!.set(segs[k], c);
           // A slice of `p`: it shares p's characters (a joined copy per level costs memory
@@ -327,6 +360,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       if (kind === 'd' && prev?.kind === 'd') {
         prev.layer = li;
       } else {
+        if (!fits(p, p.length)) return;
         if (prev) dropResults(p, prev);
         const node: Node = found && 'symlink' in found
           ? { kind: 'l', layer: li, link: found.symlink }

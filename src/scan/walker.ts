@@ -157,6 +157,25 @@ function tooLong(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What one layer may make the walker hold: the distinct paths it names or implies (each entry's path
+ * and every directory above it, each whiteout's target, each path it lists as `replaced` or
+ * `transient`) and the characters of those paths and of its link texts. A name of PATH_MAX can start a new chain of 2,000 directories whose paths are
+ * 4 MB together, so a few hundred tiny entries would otherwise cost gigabytes of strings to keep
+ * and to hash (quadratic in the depth). A real layer at the entry limit (500,000 files, some
+ * 60,000 directories, names averaging well under 200 bytes) holds about 560,000 paths and at most
+ * ~112 MB of characters; the limits are 3.5× and 2.4× that, so only a layer built to exhaust
+ * pushgate reaches them. Past either, the layer is `layer-too-complex` (incomplete) and the rest of
+ * its entries are not judged.
+ */
+export const LAYER_BUDGET: Readonly<WalkBudget> = { paths: 2_000_000, chars: 256 * 2 ** 20 };
+
+/** A bound on what a layer makes the walker hold ({@link LAYER_BUDGET}): distinct paths, and UTF-16 units of paths and link texts. */
+export interface WalkBudget {
+  paths: number;
+  chars: number;
+}
+
 /** A `.` or `..` segment. */
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
@@ -171,14 +190,17 @@ export function isAtOrUnder(p: string, dir: string): boolean {
   return dir === '/' || p === dir || p.startsWith(`${dir}/`);
 }
 
-/** Walks one layer's entries; create one per layer. */
+/**
+ * Walks one layer's entries; create one per layer. `opts.budget` bounds what the layer may make it
+ * hold ({@link LAYER_BUDGET} unless given).
+ */
 export class LayerWalker {
   private readonly analysis: LayerAnalysis;
   private readonly ctx: AnalyzerContext;
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
-    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget },
+    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget; budget?: WalkBudget },
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
@@ -186,6 +208,28 @@ export class LayerWalker {
     };
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
+    this.limits = opts.budget ?? LAYER_BUDGET;
+    this.budget = { ...this.limits };
+  }
+
+  private readonly limits: Readonly<WalkBudget>;
+  /** What the layer may still make the walker hold; below zero once it has asked for more. */
+  private readonly budget: WalkBudget;
+  /** Set once the layer went over {@link budget}: later entries are counted and not judged. */
+  private full = false;
+
+  /**
+   * Takes `paths` paths and `chars` characters from {@link budget} for the entry at `p`, or names
+   * the layer `layer-too-complex` (once) and returns false when they do not fit.
+   */
+  private charge(p: string, paths: number, chars: number): boolean {
+    this.budget.paths -= paths;
+    this.budget.chars -= chars;
+    if (this.budget.paths >= 0 && this.budget.chars >= 0) return true;
+    this.full = true;
+    const what = this.budget.paths < 0 ? `${this.limits.paths} distinct paths` : `${this.limits.chars} characters of paths and link texts`;
+    this.diagnose({ code: 'layer-too-complex', path: p.length > 200 ? `${p.slice(0, 200)}…` : p, message: `the layer names or implies more than ${what} (every entry's path, each directory above one, each whiteout's target), more than pushgate holds for one layer: this entry and the ones after it are not judged`, incomplete: true });
+    return false;
   }
 
   private readonly layer?: Digest;
@@ -315,6 +359,24 @@ export class LayerWalker {
     }
   }
 
+  /** What {@link forget} of `p` adds to `transient`: the entries strictly beneath `p`, and their characters with their `from`. */
+  private forgetCost(p: string): WalkBudget {
+    const cost = { paths: 0, chars: 0 };
+    const todo = [p];
+    while (todo.length) {
+      const set = this.kids.get(todo.pop()!);
+      if (!set) continue;
+      for (const c of set) {
+        if (this.tree.has(c)) {
+          cost.paths++;
+          cost.chars += c.length + (this.from.get(c) ?? '/').length;
+        }
+        todo.push(c);
+      }
+    }
+    return cost;
+  }
+
   /** Drops what this layer put at `p` and beneath it (the runtime's RemoveAll). */
   private forget(p: string, top = true): void {
     if (!top && this.tree.has(p)) this.analysis.transient.push({ path: p, from: this.from.get(p) ?? '/' });
@@ -395,6 +457,7 @@ export class LayerWalker {
    */
   open(e: WalkEntry): EntrySink | undefined {
     this.analysis.entries++;
+    if (this.full) return undefined;
     const { path: p, escapes } = cleanEntryPath(e.name);
     if (escapes) {
       // containerd places it at `p`, Docker refuses the layer: judge what containerd unpacks, and say
@@ -429,6 +492,8 @@ export class LayerWalker {
         this.diagnose({ code: 'ambiguous-whiteout', path: gone, message: `whiteout "${e.name}" names no file: a runtime that joins its name to ${dirName(p)} removes ${gone} itself, others refuse the layer; not judged`, incomplete: true });
         return undefined;
       }
+      // The target is kept (one more path); nothing above it is.
+      if (!this.charge(p, 1, target.length)) return undefined;
       const up = this.nearestAncestor(p);
       if (up.kind !== 'd') {
         const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;
@@ -454,14 +519,37 @@ export class LayerWalker {
       return undefined;
     }
     const kind = KIND[e.type];
+    // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
+    // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
+    // directories is 4 MB of paths.
     const up = this.nearestAncestor(p);
+    const known = this.kinds.knownEnd;
+    let paths = 0;
+    let chars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
+    for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
+      paths++;
+      chars += end;
+    }
+    const prev = this.tree.get(p);
+    // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
+    // time, which a layer that writes one long name over and over would multiply).
+    if (prev !== undefined && !(prev === 'd' && kind === 'd')) {
+      const was = this.from.get(p) ?? '/';
+      if (was !== up.at) { paths++; chars += p.length + was.length; }
+      if (kind === 'd') { paths++; chars += p.length; }
+    }
+    if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
+      const gone = this.forgetCost(p);
+      paths += gone.paths;
+      chars += gone.chars;
+    }
+    if (!this.charge(p, paths, chars)) return undefined;
     if (up.kind !== 'd') {
       const why = up.kind === 'l'
         ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
         : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
       this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
     }
-    const prev = this.tree.get(p);
     if (prev !== undefined) {
       // The last entry wins; a directory over a directory merges (its position and children stay).
       if (prev === 'd' && kind === 'd') return undefined;
@@ -668,18 +756,28 @@ class KindTrie {
     return n;
   }
 
-  /** The deepest path strictly above `p` (absolute, cleaned) that has a kind, with it. */
+  /**
+   * Where in the path last given to {@link nearestAbove} the longest prefix of it with a node ends:
+   * its length when the path has one, 0 when only the root does. Every path ever set and each path
+   * above one has a node, so the prefixes ending after it are new. (Found on the same walk down.)
+   */
+  knownEnd = 0;
+
+  /** The deepest path strictly above `p` (absolute, cleaned, not `/`) that has a kind, with it; sets {@link knownEnd}. */
   nearestAbove(p: string): { at: string; kind: EntryKind } | undefined {
     let n: KindNode | undefined = this.root;
     let best: { end: number; kind: EntryKind } | undefined;
-    for (let i = 1; ;) {
+    let end = 0;
+    for (let i = 1; i <= p.length;) {
       const j = p.indexOf('/', i);
-      if (j < 0) break;
-      n = n.kids?.get(p.slice(i, j));
+      const to = j < 0 ? p.length : j;
+      n = n.kids?.get(p.slice(i, to));
       if (!n) break;
-      if (n.kind !== undefined) best = { end: j, kind: n.kind };
-      i = j + 1;
+      end = to;
+      if (j >= 0 && n.kind !== undefined) best = { end: j, kind: n.kind };
+      i = to + 1;
     }
+    this.knownEnd = end;
     return best && { at: p.slice(0, best.end), kind: best.kind };
   }
 }

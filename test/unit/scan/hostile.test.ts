@@ -82,6 +82,17 @@ for (const inflateWorker of ['never', 'always'] as const) describe(`scan: hostil
     expect(d.bytesRead).to.equal(0);
   });
 
+  it('a layer whose every entry starts a new directory chain 1,900 deep (a few KiB of gzip): layer-too-complex, the layers below judged, the rest of it left out', async () => {
+    const deep = 'a/'.repeat(1900);
+    const status = (v: string) => `Package: apt\nStatus: install ok installed\nVersion: ${v}\n`;
+    const inv = await scanLayers('chains', [
+      gzLayer(await makeTar([{ name: 'var/lib/dpkg/status', content: status('1') }])),
+      gzLayer(await makeTar([...Array.from({ length: 80 }, (_, i) => ({ name: `x${i}/${deep}f`, content: '' })), { name: 'var/lib/dpkg/status', content: status('2') }])),
+    ]);
+    expect(inv.packages.map((p) => `${p.name}@${p.version}`)).to.deep.equal(['apt@1']);
+    expect(inv.diagnostics.filter((d) => d.incomplete).map((d) => d.code)).to.deep.equal(['layer-too-complex']);
+  });
+
   it('a gzip bomb (1 GiB of zeros in ~1 MB): layer-limit diagnostic after 64 MiB, memory flat', async () => {
     const zeros64 = zlib.gzipSync(Buffer.alloc(64 << 20));
     const hdr = (await makeTar([{ name: 'var/log/lastlog', content: 'x' }])).subarray(0, 512);

@@ -16,7 +16,7 @@ import { npmAnalyzer } from '../../../src/scan/analyzers/npm.js';
 import { osReleaseAnalyzer } from '../../../src/scan/analyzers/os-release.js';
 import type { Analyzer } from '../../../src/scan/analyzers/types.js';
 import { resolveInTree, stackLayers } from '../../../src/scan/merge.js';
-import { cleanEntryPath, LayerWalker, type EntryKind, type LayerAnalysis, type WalkEntry } from '../../../src/scan/walker.js';
+import { cleanEntryPath, LayerWalker, type EntryKind, type LayerAnalysis, type WalkBudget, type WalkEntry } from '../../../src/scan/walker.js';
 
 const ANALYZERS = [dpkgAnalyzer, npmAnalyzer];
 const STATUS = (v: string) => `Package: apt\nStatus: install ok installed\nVersion: ${v}\n`;
@@ -259,6 +259,155 @@ describe('scan: changeset rules (walker + merge)', () => {
     const b = await layer([{ name: edge, type: 'file', content: '' }]);
     expect(b.diagnostics).to.deep.equal([]);
     expect(stackLayers([{ analysis: b }], ANALYZERS).tree().get(`/${edge}`)).to.equal('f');
+  });
+
+  /** 1,900 one-letter directories: a name under PATH_MAX whose directory paths are 3.6 M characters together. */
+  const DEEP = 'a/'.repeat(1900);
+
+  it('a layer whose every entry starts a new chain 1,900 directories deep is layer-too-complex once it would hold 256 Mi characters of paths: the entries before are judged, the rest left out', async () => {
+    // 75 chains fit in no layer budget (3.6 M characters each); 80 tiny entries used to cost the
+    // walker ~1 GB of paths to hash and keep.
+    const chains: Spec[] = Array.from({ length: 80 }, (_, i) => ({ name: `x${i}/${DEEP}f`, type: 'file', content: '' }));
+    const a = await layer([{ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1') }, ...chains, { name: 'usr/lib/dpkg/status', type: 'file', content: STATUS('2') }]);
+    expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['layer-too-complex true']);
+    expect(a.diagnostics[0]!.message).to.match(/268435456 characters/);
+    const kept = a.paths.filter((p) => p.startsWith('/x')).length;
+    expect(kept).to.be.within(70, 75);
+    expect(a.diagnostics[0]!.path).to.equal(`${`/x${kept}/${DEEP}f`.slice(0, 200)}…`);
+    expect(a.paths).to.not.include('/usr/lib/dpkg/status');
+    expect(a.entries).to.equal(82);
+    expect(versions([a])).to.deep.equal(['apt@1 /var/lib/dpkg/status']);
+  });
+
+  it('a layer that writes one long name over and over, file then directory, is layer-too-complex too: each replacement is listed with a copy of the name', async function () {
+    // 140,000 entries of 4 KB names: seconds of work on a loaded machine, not a timing.
+    this.timeout(120_000);
+    const name = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(249)).join('/');
+    const entries: WalkEntry[] = [{ name: 'var/lib/dpkg/status', type: 'file', size: 0, mode: 0o644 }];
+    for (let i = 0; i < 70_000; i++) entries.push({ name, type: 'file', size: 0, mode: 0o644 }, { name, type: 'directory', size: 0, mode: 0o644 });
+    const w = new LayerWalker(ANALYZERS, { version: 't', tmpDir: os.tmpdir() });
+    for (const e of entries) w.open(e);
+    const a = w.result();
+    expect(a.diagnostics.map((d) => `${d.code} ${d.incomplete}`)).to.deep.equal(['layer-too-complex true']);
+    // 256 Mi characters hold about 67,000 copies of a 3,999-character name.
+    expect(a.replaced.length).to.be.within(60_000, 67_200);
+    expect(a.paths).to.include('/var/lib/dpkg/status');
+  });
+
+  /** The walker's result for `entries` under `budget` (header-only entries, no content). */
+  async function walked(entries: WalkEntry[], budget?: WalkBudget): Promise<LayerAnalysis> {
+    const w = new LayerWalker(ANALYZERS, { version: 't', tmpDir: os.tmpdir(), budget });
+    for (const e of entries) await w.open(e)?.end();
+    return JSON.parse(JSON.stringify(w.result())) as LayerAnalysis;
+  }
+
+  /**
+   * What each entry adds to what the walker holds, by the rule LAYER_BUDGET states: each path named
+   * or implied the first time (its characters), each whiteout target, and link texts (the paths
+   * listed as replaced or transient aside).
+   */
+  function costs(entries: WalkEntry[]): WalkBudget[] {
+    const seen = new Set<string>();
+    return entries.map((e) => {
+      const p = cleanEntryPath(e.name).path;
+      if (p === '/') return { paths: 0, chars: 0 };
+      const base = p.slice(p.lastIndexOf('/') + 1);
+      const dir = p.slice(0, p.lastIndexOf('/')) || '/';
+      if (base.startsWith('.wh.')) {
+        if (['.wh.', '.wh..', '.wh...'].includes(base)) return { paths: 0, chars: 0 };
+        const target = base === '.wh..wh..opq' ? dir : `${dir === '/' ? '' : dir}/${base.slice(4)}`;
+        return { paths: 1, chars: target.length };
+      }
+      const c = { paths: 0, chars: e.type === 'symlink' || e.type === 'link' ? e.linkname?.length ?? 0 : 0 };
+      for (let q = p; q !== '' && !seen.has(q); q = q.slice(0, q.lastIndexOf('/'))) {
+        seen.add(q);
+        c.paths++;
+        c.chars += q.length;
+      }
+      return c;
+    });
+  }
+
+  it('property: under any budget the walker keeps exactly the entries before the first that does not fit (paths named, implied, replaced), and names that one layer-too-complex; within it, nothing changes', async () => {
+    const seg = fc.constantFrom('a', 'b', 'lib', 'x y', '.', '..', '.wh.b', '.wh..wh..opq', '.wh.');
+    // Few names, so that entries replace one another (and what the layer wrote beneath them).
+    const entry = fc.record({
+      name: fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => s.join('/')),
+      type: fc.constantFrom('file', 'directory', 'directory', 'symlink', 'link') as fc.Arbitrary<WalkEntry['type']>,
+      linkname: fc.constantFrom('a', '/b/lib', '../x y/a'),
+    }).map((e): WalkEntry => ({ ...e, size: 0, mode: 0o644, linkname: e.type === 'symlink' || e.type === 'link' ? e.linkname : undefined }));
+    await fc.assert(fc.asyncProperty(fc.array(entry, { maxLength: 25 }), fc.nat(40), fc.nat(300), async (entries, paths, chars) => {
+      const cost = costs(entries);
+      // What the first k entries list as replaced or transient (the walker's own output: those rules
+      // are tested on their own), paths and characters.
+      const listed = async (k: number): Promise<WalkBudget> => {
+        const r = await walked(entries.slice(0, k));
+        return { paths: r.replaced.length + r.transient.length, chars: [...r.replaced, ...r.transient.flatMap((t) => [t.path, t.from])].reduce((n, x) => n + x.length, 0) };
+      };
+      let cut = entries.length;
+      const sum = { paths: 0, chars: 0 };
+      let total = { paths: 0, chars: 0 };
+      for (let i = 0; i < entries.length; i++) {
+        sum.paths += cost[i]!.paths;
+        sum.chars += cost[i]!.chars;
+        const x = await listed(i + 1);
+        total = { paths: sum.paths + x.paths, chars: sum.chars + x.chars };
+        if (total.paths > paths || total.chars > chars) { cut = i; break; }
+      }
+      const got = await walked(entries, { paths, chars });
+      const want = await walked(entries.slice(0, cut));
+      // The entry that does not fit is still named for climbing above the root (that comes first).
+      const refused = entries[cut] && cleanEntryPath(entries[cut].name);
+      const named = [...want.diagnostics.map((d) => `${d.code} ${d.path} ${d.incomplete}`),
+        ...(refused?.escapes ? [`path-traversal ${entries[cut]!.name} true`] : []),
+        ...(refused ? [`layer-too-complex ${refused.path} true`] : [])];
+      expect(got.diagnostics.map((d) => `${d.code} ${d.path} ${d.incomplete}`)).to.deep.equal(named);
+      expect({ ...got, diagnostics: want.diagnostics, entries: cut }).to.deep.equal(want);
+      expect(got.entries).to.equal(entries.length);
+      // The exact total fits; one path or character less does not.
+      if (cut === entries.length) {
+        expect((await walked(entries, total)).diagnostics.some((d) => d.code === 'layer-too-complex')).to.equal(false);
+        if (total.paths > 0) expect((await walked(entries, { ...total, paths: total.paths - 1 })).diagnostics.some((d) => d.code === 'layer-too-complex')).to.equal(true);
+        if (total.chars > 0) expect((await walked(entries, { ...total, chars: total.chars - 1 })).diagnostics.some((d) => d.code === 'layer-too-complex')).to.equal(true);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('the merge places at most 512 Mi characters of paths over the whole image: past it layer-too-complex, and the layers above are not judged', async () => {
+    // Three layers the walker keeps (74 chains, 3.6 M characters each) do not fit in one image; the
+    // merge used to index every directory path of them all.
+    const chain = (i: number) => `/x${i}/${DEEP}f`;
+    const base = await layer([{ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('1') }]);
+    const deep = (from: number): LayerAnalysis => ({ ...base, results: [], paths: Array.from({ length: 74 }, (_, i) => chain(from + i)), kinds: 'f'.repeat(74) });
+    const top = await layer([{ name: 'var/lib/dpkg/status', type: 'file', content: STATUS('3') }]);
+    const s = stackLayers([base, deep(0), deep(100), deep(200), top].map((analysis, i) => ({ analysis, label: `sha256:${String(i).repeat(64)}` as `sha256:${string}` })), ANALYZERS);
+    expect(s.diagnostics.map((d) => `${d.code} ${d.incomplete} ${d.layer?.slice(7, 8)}`)).to.deep.equal(['layer-too-complex true 3']);
+    expect(s.diagnostics[0]!.message).to.match(/536870912 characters/);
+    expect(s.placed.flatMap((x) => x.r.out.packages ?? []).map((p) => `${p.name}@${p.version}`)).to.deep.equal(['apt@1']);
+  });
+
+  it('property: under any stack budget the merge places no more paths than it allows, and changes nothing when they fit', async () => {
+    const seg = fc.constantFrom('a', 'b', 'lib', '.wh.b');
+    const entry = fc.record({
+      name: fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => s.join('/')),
+      type: fc.constantFrom('file', 'directory', 'symlink') as fc.Arbitrary<WalkEntry['type']>,
+    }).map((e): WalkEntry => ({ ...e, size: 0, mode: 0o644, linkname: e.type === 'symlink' ? 'a' : undefined }));
+    await fc.assert(fc.asyncProperty(fc.array(fc.array(entry, { maxLength: 8 }), { minLength: 1, maxLength: 3 }), fc.nat(30), fc.nat(200), async (specs, paths, chars) => {
+      const layers = await Promise.all(specs.map((e) => walked(e)));
+      const stack = (b?: WalkBudget) => stackLayers(layers.map((analysis) => ({ analysis })), ANALYZERS, b);
+      const free = stack();
+      const got = stack({ paths, chars });
+      const over = got.diagnostics.filter((d) => d.code === 'layer-too-complex');
+      expect(over.length).to.be.at.most(1);
+      expect(over.every((d) => d.incomplete)).to.equal(true);
+      const tree = [...got.tree().keys()];
+      expect(tree.length).to.be.at.most(paths);
+      expect(tree.reduce((n, p) => n + p.length, 0)).to.be.at.most(chars);
+      if (!over.length) {
+        expect(got.diagnostics).to.deep.equal(free.diagnostics);
+        expect([...got.tree()]).to.deep.equal([...free.tree()]);
+      }
+    }), { numRuns: 300 });
   });
 
   it('a symlink loop that puts a wanted name together is walked again: the database behind it is named, whatever the spelling and depth', async () => {
