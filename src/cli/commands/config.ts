@@ -93,7 +93,7 @@ export function register(program: Command): void {
     .description('validate a configuration file (and the policy it names) or a policy document; every problem as FILE:LINE:COL: KEY: message')
     .argument('[FILE]', `main configuration or a policy document (default: $PUSHGATE_CONFIG, else ${DEFAULT_CONFIG_FILE})`)
     // Every other command takes the configuration as --config: the same spelling works here.
-    .option('--config <file>', 'the same as FILE')
+    .option('--config <file>', `the same as FILE (default: $PUSHGATE_CONFIG, else ${DEFAULT_CONFIG_FILE}; none: the built-in defaults)`)
     .action((arg: string | undefined, opts: { config?: string }, cmd: Command) => {
       if (arg && opts.config && arg !== opts.config) cmd.error(`pushgate: config check was given two files (${arg} and --config ${opts.config}); name one`, { exitCode: 2 });
       const file = arg ?? opts.config;
