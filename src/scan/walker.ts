@@ -362,16 +362,16 @@ export class LayerWalker {
   /** What {@link forget} of `p` adds to `transient`: the entries strictly beneath `p`, and their characters with their `from`. */
   private forgetCost(p: string): WalkBudget {
     const cost = { paths: 0, chars: 0 };
-    const todo = [p];
-    while (todo.length) {
-      const set = this.kids.get(todo.pop()!);
+    const pending = [p];
+    while (pending.length) {
+      const set = this.kids.get(pending.pop()!);
       if (!set) continue;
       for (const c of set) {
         if (this.tree.has(c)) {
           cost.paths++;
           cost.chars += c.length + (this.from.get(c) ?? '/').length;
         }
-        todo.push(c);
+        pending.push(c);
       }
     }
     return cost;
