@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { serveChild } from '../../helpers/gate.js';
 import { freePort } from '../../helpers/ports.js';
 
@@ -65,6 +66,40 @@ describe('serve: a separate metrics listener', function () {
       expect(r.status, `${method} ${p}`).to.equal(404);
     }
     expect((await fetch(`http://127.0.0.1:${main}/metrics`)).status).to.equal(404);
+    expect(child!.exitCode).to.equal(null);
+  });
+  it('raw requests of any shape (methods, upgrades, absolute-form, huge headers, garbage, half-sent headers) leave serve answering', async () => {
+    const raw = (text: string | Buffer, end = true) => new Promise<string>((resolve) => {
+      const s = net.connect(metricsPort, '127.0.0.1');
+      let got = '';
+      s.on('data', (d) => { got += d.toString('latin1'); });
+      s.on('error', () => resolve(got));
+      s.on('close', () => resolve(got));
+      s.write(text);
+      if (end) s.end();
+      else setTimeout(() => { s.destroy(); }, 200);
+    });
+    const big = 'x'.repeat(70_000);
+    const sends: Array<string | Buffer> = [
+      'HEAD /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      'POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+      'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: a\r\n\r\n',
+      'GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      'GET http://a/metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      `GET /metrics HTTP/1.1\r\nHost: a\r\nX-Big: ${big}\r\nConnection: close\r\n\r\n`,
+      'GET /metrics HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n',
+      'GET /metrics HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n',
+      Buffer.from([0, 1, 2, 255, 13, 10, 13, 10]),
+      'GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\nGET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    ];
+    for (const t of sends) await raw(t);
+    // half-sent headers held open while others scrape
+    const held = [raw('GET /metrics HTTP/1.1\r\nHost: a\r\nX-A: ', false), raw('GET /metr', false)];
+    const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(r.status).to.equal(200);
+    await Promise.all(held);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).to.equal(200);
+    expect((await fetch(`http://127.0.0.1:${main}/healthz`)).status).to.equal(200);
     expect(child!.exitCode).to.equal(null);
   });
 });
