@@ -9,6 +9,7 @@
  * goes to the analyzers that asked for it (trivy pkg/fanal/walker/tar.go); content nobody asked for
  * is drained without copying. Symlinks and hard links are recorded, never followed.
  */
+import { DiagnosticCap } from './diagnostic-cap.js';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
@@ -206,6 +207,7 @@ export class LayerWalker {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
       paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], replaced: [], transient: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
     };
+    this.diagnosticCap = new DiagnosticCap(this.analysis.diagnostics);
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.layer = opts.layerLabel;
     this.limits = opts.budget ?? LAYER_BUDGET;
@@ -424,8 +426,11 @@ export class LayerWalker {
 
   /** Adds a diagnostic for this layer. */
   diagnose(d: Omit<Diagnostic, 'layer'>): void {
-    this.analysis.diagnostics.push({ ...d, layer: this.layer });
+    this.diagnosticCap.push({ ...d, layer: this.layer });
   }
+
+  /** This layer's diagnostics, at most `DIAGNOSTICS_PER_CODE` (diagnostic-cap.ts) per code: an entry can cause one each. */
+  private readonly diagnosticCap: DiagnosticCap;
 
   /**
    * Handles one entry. `body` is its content stream (tar entry stream or file stream) or null for
@@ -702,6 +707,7 @@ export class LayerWalker {
     a.kinds = [...this.tree.values()].join('');
     a.links = Object.fromEntries(this.links);
     a.results = [...this.byPath.values()].flat();
+    a.diagnostics = this.diagnosticCap.withSummaries();
     return a;
   }
 }
