@@ -812,8 +812,8 @@ const BUFFER = 2;
 /**
  * An analyzer and what {@link LayerWalker.open} reads of it for every file it wants, held in objects
  * of one shape. The analyzers themselves are object literals of many shapes: reading `maxSize` or
- * `spill` straight from them made V8 throw away the optimized `open` (a "wrong map" deoptimization)
- * each time a file went to an analyzer that had not had one yet, and compile it again.
+ * `spill` straight from them made V8 throw away its optimized `open` (a "wrong map" deoptimization)
+ * when a file first went to an analyzer of a shape not seen there yet, and compile it again.
  */
 class AnalyzerSlot {
   readonly maxSize: number;
