@@ -324,7 +324,7 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
     const worker = !inThread && useInflateWorker(run.opts.inflateWorker, desc.size);
     const r = await readLayer(raw, desc, walker, { limits: run.limits, signal: run.signal, worker });
     run.bytes += r.compressedBytes;
-    walker.result().compression = r.compression;
+    walker.setCompression(r.compression);
     if (r.noEof) {
       walker.diagnose({ code: 'tar-no-eof', message: `layer ${shortDigest(desc.digest)}: the tar has no end-of-archive blocks (written by a tool that omits them, e.g. umoci 0.4.7); every entry was read` });
     }
