@@ -23,6 +23,27 @@ const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 const ADM_ZIP = osvRecord('npm/NSWG-NPM-458.json'); // adm-zip < 0.4.9
 const LODASH_OLD = osvRecord('npm/NSWG-NPM-368.json'); // lodash < 4.17.5
 
+/**
+ * Runs `then` once, right after the first chunk read (verdicts with their write marks) that includes
+ * `digest`, before that read's batch is written: the moment a push lands between a pass's read and write.
+ */
+function afterChunkRead(store: Store, digest: Digest, then: () => Promise<void>): void {
+  let done = false;
+  const m = store.monitor as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const method of ['verdictsWithMarks', 'verdictsOf']) {
+    const real = m[method]?.bind(store.monitor);
+    if (!real) continue;
+    m[method] = async (...a: unknown[]) => {
+      const got = await real(...a);
+      if (!done && (a[0] as Digest[]).includes(digest)) {
+        done = true;
+        await then();
+      }
+      return got;
+    };
+  }
+}
+
 function suite(name: string, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
   describe(`monitor (${name}): a push between a pass's read and its write`, function () {
     this.timeout(60_000);
@@ -64,21 +85,12 @@ function suite(name: string, open: () => Promise<{ store: Store; done(): Promise
 
         // The pass reads its chunk; the push lands right after that read, before the batch is written.
         let pushed: { verdict: Verdict; report: unknown } | undefined;
-        const m = store.monitor as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-        for (const method of ['verdictsWithMarks', 'verdictsOf']) {
-          const real = m[method]?.bind(store.monitor);
-          if (!real) continue;
-          m[method] = async (...a: unknown[]) => {
-            const got = await real(...a);
-            if (!pushed && (a[0] as Digest[]).includes(D[1])) {
-              await storeImage(store, { repository: 'team/app1', tag: 'v2', scan: scanOf(D[1], [npmPackage('lodash', '4.17.4')]), db: lagging, policy });
-              pushed = { verdict: (await store.getVerdict('lab', 'team/app1', D[1]))!, report: await store.getReport(D[1]) };
-              // another replica's tick (or an affected-images query) indexes the push's report meanwhile
-              if (indexedBetween) expect(await new Monitor({ store, logger: quiet, vulndb: () => current, policy: () => policy }).catchUp()).to.equal(1);
-            }
-            return got;
-          };
-        }
+        afterChunkRead(store, D[1], async () => {
+          await storeImage(store, { repository: 'team/app1', tag: 'v2', scan: scanOf(D[1], [npmPackage('lodash', '4.17.4')]), db: lagging, policy });
+          pushed = { verdict: (await store.getVerdict('lab', 'team/app1', D[1]))!, report: await store.getReport(D[1]) };
+          // another replica's tick (or an affected-images query) indexes the push's report meanwhile
+          if (indexedBetween) expect(await new Monitor({ store, logger: quiet, vulndb: () => current, policy: () => policy }).catchUp()).to.equal(1);
+        });
         const stats = kind === 'db' ? await mon.tick() : await mon.all();
         expect(pushed, 'the push landed between the read and the write').to.not.equal(undefined);
         if (kind === 'db') expect(stats?.patched, 'the database pass patched the images').to.equal(3);
@@ -128,20 +140,11 @@ function suite(name: string, open: () => Promise<{ store: Store; done(): Promise
         oldDb.close();
 
         let pushed = false;
-        const m = store.monitor as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-        for (const method of ['verdictsWithMarks', 'verdictsOf']) {
-          const real = m[method]?.bind(store.monitor);
-          if (!real) continue;
-          m[method] = async (...a: unknown[]) => {
-            const got = await real(...a);
-            if (!pushed && (a[0] as Digest[]).includes(D[1])) {
-              pushed = true;
-              await storeImage(store, { repository: 'team/app1', tag: 'v2', scan: scanOf(D[1], [npmPackage('lodash', '4.17.4')]), db: lagging, policy });
-              if (indexedBeforeCrash) expect(await new Monitor({ ...opts, owner: 'replica-c' }).catchUp()).to.equal(1);
-            }
-            return got;
-          };
-        }
+        afterChunkRead(store, D[1], async () => {
+          pushed = true;
+          await storeImage(store, { repository: 'team/app1', tag: 'v2', scan: scanOf(D[1], [npmPackage('lodash', '4.17.4')]), db: lagging, policy });
+          if (indexedBeforeCrash) expect(await new Monitor({ ...opts, owner: 'replica-c' }).catchUp()).to.equal(1);
+        });
         // one image per batch: the process dies right after the batch that skipped D[1] is written
         let n = 0;
         const crashing = new Monitor({ ...opts, owner: 'replica-a', afterImage: () => {
