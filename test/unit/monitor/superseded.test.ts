@@ -44,6 +44,20 @@ function afterChunkRead(store: Store, digest: Digest, then: () => Promise<void>)
   }
 }
 
+/**
+ * A database swap one replica is late for: it keeps a copy of the database in force open (returned as
+ * `lagging`) while the database at `dbPath` is rebuilt with an advisory more (`current`). Both are
+ * added to `dbs` to be closed.
+ */
+async function swapWithLaggingReplica(dir: string, dbPath: string, dbs: VulnDb[]): Promise<{ lagging: VulnDb; current: VulnDb }> {
+  fs.copyFileSync(dbPath, path.join(dir, 'old.sqlite'));
+  const lagging = await VulnDb.open(path.join(dir, 'old.sqlite'));
+  dbs.push(lagging);
+  const current = await buildDb(dbPath, [ADM_ZIP, LODASH_OLD]);
+  dbs.push(current);
+  return { lagging, current };
+}
+
 function suite(name: string, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
   describe(`monitor (${name}): a push between a pass's read and its write`, function () {
     this.timeout(60_000);
@@ -75,11 +89,9 @@ function suite(name: string, open: () => Promise<{ store: Store; done(): Promise
         const mon = new Monitor({ store, logger: quiet, vulndb: () => current, policy: () => policy, now: () => T, chunk: 3 });
         expect(await mon.tick(), 'everything indexed under the first database').to.equal(undefined);
         // the replica that pushes keeps the previous database open (its swap is late)
-        fs.copyFileSync(dbPath, path.join(dir, 'old.sqlite'));
-        const lagging = await VulnDb.open(path.join(dir, 'old.sqlite'));
-        dbs.push(lagging);
-        current = await buildDb(dbPath, [ADM_ZIP, LODASH_OLD]);
-        dbs.push(current);
+        const swapped = await swapWithLaggingReplica(dir, dbPath, dbs);
+        const lagging = swapped.lagging;
+        current = swapped.current;
         oldDb.close();
         dbs.splice(dbs.indexOf(oldDb), 1);
 
@@ -132,11 +144,9 @@ function suite(name: string, open: () => Promise<{ store: Store; done(): Promise
         let now = Date.now();
         const opts = { store, logger: quiet, vulndb: () => current, policy: () => policy, now: () => now, leaseMs: LEASE_MS, chunk: 1 };
         expect(await new Monitor({ ...opts, owner: 'replica-a' }).tick()).to.equal(undefined);
-        fs.copyFileSync(dbPath, path.join(dir, 'old.sqlite'));
-        const lagging = await VulnDb.open(path.join(dir, 'old.sqlite'));
-        dbs.push(lagging);
-        current = await buildDb(dbPath, [ADM_ZIP, LODASH_OLD]);
-        dbs.push(current);
+        const swapped = await swapWithLaggingReplica(dir, dbPath, dbs);
+        const lagging = swapped.lagging;
+        current = swapped.current;
         oldDb.close();
 
         let pushed = false;
