@@ -24,7 +24,8 @@
  * With `BENCH_BEFORE=<git revision>`, that revision's sources are built too (git archive into .cache) and
  * measured in turn with the others, so one run prints the before/after ratio of a change and whether the
  * database content digest changed. No TypeScript loader runs in any timed process.
- * Run: `[BENCH_BEFORE=REV] npx tsx bench/vulndb-import.ts [DIR...]` (builds take about a minute each).
+ * Run: `[BENCH_BEFORE=REV] [BENCH_ROUNDS=N] npx tsx bench/vulndb-import.ts [DIR...]` (ROUNDS 7 by default; the
+ * builds take about a minute each).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,7 +36,7 @@ import zlib from 'node:zlib';
 import type { UpdateStats } from '../src/vulndb/index.js';
 
 const SHARED = '/work/shared/vulndata';
-const ROUNDS = 7;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 7;
 
 function* walk(d: string): Generator<string> {
   if (!fs.statSync(d).isDirectory()) {
