@@ -42,6 +42,15 @@ function field(o: object, k: string): unknown {
 }
 
 /**
+ * The `type` of a parsed range object (checked to be a string by {@link checkAffected}), by the one keyed
+ * read {@link field}: sources write range objects in layouts of their own (a GIT range has a `repo`), and
+ * a named read in the per-record import would be compiled again for each.
+ */
+export function rangeType(range: object): string {
+  return field(range, 'type') as string;
+}
+
+/**
  * Checks the shape of a parsed JSON value as a whole: an object with an `id`, `affected` an array of
  * objects, `aliases` an array of strings. Returns the problem or null when it is a usable record. The
  * inside of each `affected` entry is checked on its own by {@link checkAffected}: a malformed entry is

@@ -8,9 +8,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
-import { type ImportRecord, readImportRecord } from './osv.js';
+import { type ImportRecord, rangeType, readImportRecord } from './osv.js';
 import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
-import { compiledJson, compileRanges, compileSerialized, type OsvRange, rangesKey } from './ranges.js';
+import { compiledJson, compileRanges, type OsvRange, rangesKey } from './ranges.js';
 import { INDEX_SQL, SCHEMA_SQL, SCHEMA_VERSION, normalizeName } from './schema.js';
 import zlib from 'node:zlib';
 import { type EolCycle, OS_EOL_PRODUCTS, parseEolProduct, RUNTIME_ENV } from './enrich/eol.js';
@@ -86,31 +86,79 @@ export interface UpdateStats {
 
 const HTTP_META_PREFIX = 'http:';
 
-/** An entry of the import's memo of compiled ranges: their stored text, errors, and the text of an entry without versions. */
-interface CompiledRanges {
-  json: string;
-  errors: string[];
-  bare: { json: string; errors: string[] };
+/** An OSV ecosystem string's parts, comparator and memo of compiled ranges (updateDb's ecoCache). */
+interface EcosystemInfo {
+  canon: string;
+  base: string;
+  release: string;
+  baseLc: string;
+  cmp: Comparator;
+  memo: Map<string, CompiledRanges>;
 }
+
+/**
+ * An entry of the import's memo of compiled ranges: their stored text, errors, and the stored text of an
+ * entry without versions. Made by a constructor (see PendingRecord), with one shared list for no errors.
+ */
+class CompiledRanges {
+  readonly json: string;
+  readonly errors: readonly string[];
+  readonly bareJson: string;
+  constructor(r: { json: string; errors: string[] }) {
+    this.json = r.json;
+    this.errors = r.errors.length === 0 ? NO_ERRORS : r.errors;
+    this.bareJson = compiledJson(undefined, r.json);
+  }
+}
+const NO_ERRORS: readonly string[] = Object.freeze([]);
 
 /** The OSV range types evaluated (GIT ranges are counted, not evaluated). */
 const EVALUATED_RANGE_TYPES: ReadonlySet<string> = new Set(['ECOSYSTEM', 'SEMVER']);
+
+// The objects importRecord keeps for every record and affected row until the rows are written are made by
+// constructors, not object literals: the engine tracks where literal objects are allocated, and once a
+// garbage collection sees that those of one place live long, it throws away the optimized code of the
+// function holding that place (importRecord, costly to compile again) to allocate them elsewhere.
 
 /**
  * A record read and kept, waiting for its row (updateDb writes it once the alias ratings and the
  * enrichment are known). `digest` holds the stored text of id, aliases, severity, published (and, once
  * computed, best_severity and enrich); the other columns as stored (null for NULL).
  */
-interface PendingRecord {
-  keys: string[];
-  sev: SeverityInfo;
-  digest: DigestRow['record'];
-  summary: string | null;
-  modified: string | null;
-  urgency: string | null;
-  vendor: string | null;
-  source: string;
+class PendingRecord {
+  vendor: string | null = null;
+  constructor(
+    readonly keys: string[],
+    readonly sev: SeverityInfo,
+    readonly digest: RecordDigestPart,
+    readonly summary: string | null,
+    readonly modified: string | null,
+    readonly urgency: string | null,
+    readonly source: string,
+  ) {}
 }
+
+/** The rating of a record read (imported or not) with its ids (own id first), for the alias ratings (ratedByKey). */
+class ReadRating {
+  constructor(
+    readonly id: string,
+    readonly keys: string[],
+    readonly sev: SeverityInfo,
+  ) {}
+}
+
+/** A record's part of the digest lines of its rows (digest.ts); `best` and `enrich` are set by writeRecords. */
+class RecordDigestPart implements NonNullable<DigestRow['record']> {
+  best: string | undefined = undefined;
+  enrich: string | undefined = undefined;
+  constructor(
+    readonly id: string,
+    readonly aliases: string,
+    readonly severity: string,
+    readonly published: string | undefined,
+  ) {}
+}
+
 
 function readOldHttpMeta(dbPath: string): Map<string, HttpCacheEntry> {
   const out = new Map<string, HttpCacheEntry>();
@@ -160,20 +208,21 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     db.pragma('temp_store = MEMORY');
     db.exec(SCHEMA_SQL);
     const insAffected = batchInserter(db, 'affected', ['rid', 'ecosystem', 'release', 'name', 'compiled']);
-    // the values of the affected rows read from the current source (row after row), written together when
-    // it is done (taken out first, so a failed write is never repeated): in one run, SQLite's pages and code
-    // stay in the CPU caches (interleaved with the reading and parsing of every record, the same inserts
-    // took about 40 ms more CPU for the shared test data's 25,000 rows)
-    const affectedValues: unknown[] = [];
+    // the affected rows read from the current source (PENDING_AFFECTED_WIDTH values a row: see
+    // affectedRowValues), written together when it is done (taken out first, so a failed write is never
+    // repeated): in one run, SQLite's pages and code stay in the CPU caches (interleaved with the reading
+    // and parsing of every record, the same inserts took about 40 ms more CPU for the shared test data's
+    // 25,000 rows)
+    const pendingAffected: unknown[] = [];
     const writeAffected = (): void => {
-      insAffected.addAll(affectedValues.splice(0));
+      insAffected.addAll(affectedRowValues(pendingAffected.splice(0), digestRows));
       insAffected.flush();
     };
     const seen = new Set<string>();
     const newHttp = new Map<string, HttpCacheEntry>();
     // the rating of every record read (imported or not) with its ids, in the order read, for the alias
     // severity pass (ratedByKey)
-    const ratings: Array<{ id: string; keys: string[]; sev: SeverityInfo }> = [];
+    const ratings: ReadRating[] = [];
     // GIT ranges seen (stats.gitRanges once every source is read)
     let gitRanges = 0;
     // Records imported, in rid order. Their rows are written once every source is read, with the best
@@ -181,17 +230,17 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     // are read after the OSV ones): one INSERT per record instead of an INSERT and two UPDATEs. Affected
     // rows are written as they are read, under the rid their record will get.
     const imported: PendingRecord[] = [];
-    // every affected row written, for the per-pair digests (digest.ts)
+    // every affected row written, for the per-pair digests (digest.ts), added as written
     const digestRows: DigestRow[] = [];
 
-    // An OSV ecosystem string (`Alpine:v3.19`) → its parts and comparator; a handful of distinct
-    // strings across tens of thousands of affected entries.
-    const ecoCache = new Map<string, { canon: string; base: string; release: string; baseLc: string; cmp: Comparator; memo: Map<string, CompiledRanges> } | undefined>();
+    // An OSV ecosystem string (`Alpine:v3.19`) → its parts and comparator (undefined: not an ecosystem
+    // pushgate knows); a handful of distinct strings across tens of thousands of affected entries. Filled
+    // by addEcosystems before a record's import, so importRecord only reads it.
+    const ecoCache = new Map<string, EcosystemInfo | undefined>();
     // affected entries imported per canonical ecosystem (stats.byEcosystem once every source is read, in
     // the same order: counted in a Map rather than under a computed key of an object in the hot loop)
     const ecoCounts = new Map<string, number>();
-    const ecoInfo = (eco: string) => {
-      if (ecoCache.has(eco)) return ecoCache.get(eco);
+    const addEcosystem = (eco: string): void => {
       const canon = canonicalEcosystem(eco);
       const { base, release } = splitEcosystem(eco);
       let info;
@@ -202,24 +251,35 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         info = { canon, base, release, baseLc: base.toLowerCase(), cmp, memo };
       }
       ecoCache.set(eco, info);
-      return info;
+    };
+    /**
+     * Adds the ecosystems of a record's entries that are not in ecoCache yet. Run by importText, out of
+     * importRecord: the first records of a run bring their ecosystems before the engine has collected type
+     * information on importRecord, so this path, taken again when a later source brings a new ecosystem,
+     * would throw away importRecord's optimized code (large, and costly to compile again).
+     */
+    const addEcosystems = (affected: ImportRecord['affected']): void => {
+      for (let i = 0; i < affected.length; i++) {
+        const eco = affected[i].ecosystem;
+        if (eco && !ecoCache.has(eco)) addEcosystem(eco);
+      }
     };
 
     // compiled ranges by comparator and input (ranges.ts rangesKey): identical range lists are common
-    // (`bare`: the entry's stored text when it has no versions list, made once and shared by every entry
-    // with those ranges; the result objects are only read). Each ecosystem's info holds its comparator's map.
+    // (`bareJson`: the entry's stored text when it has no versions list, made once and shared by every entry
+    // with those ranges; the entries are only read; a `versions` list is added to the stored text by
+    // affectedRowValues). Each ecosystem's info holds its comparator's map.
     const compiledCache = new Map<Comparator, Map<string, CompiledRanges>>();
-    const compileMemo = (ranges: OsvRange[], versions: string[] | undefined, cmp: Comparator, m: Map<string, CompiledRanges>): { json: string; errors: string[] } => {
+    const compileMemo = (ranges: OsvRange[], cmp: Comparator, m: Map<string, CompiledRanges>): CompiledRanges => {
       const key = rangesKey(ranges);
-      if (key === undefined) return compileSerialized(ranges, versions, cmp);
+      if (key === undefined) return new CompiledRanges(compileRanges(ranges, cmp));
       let c = m.get(key);
       if (!c) {
-        const r = compileRanges(ranges, cmp);
-        c = { json: r.json, errors: r.errors, bare: { json: compiledJson(undefined, r.json), errors: r.errors } };
+        c = new CompiledRanges(compileRanges(ranges, cmp));
         if (m.size >= 200_000) m.clear();
         m.set(key, c);
       }
-      return versions?.length ? { json: compiledJson(versions, c.json), errors: c.errors } : c.bare;
+      return c;
     };
 
     // A record's text is parsed and read into the import's own fixed-shape copy here (osv.ts
@@ -252,6 +312,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         return;
       }
       seen.add(rec.id);
+      addEcosystems(rec.affected);
       const vendorOf = importRecord(file, rec);
       // the vendor's rating word of an imported OS advisory (only OS sources have one, and not every source
       // has OS advisories: read here, out of importRecord)
@@ -276,8 +337,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const keys = [...keySet];
       const aliases = keys.slice(1);
       const sev = recordRating(rec);
-      ratings.push({ id: rec.id, keys, sev });
-      const rows: Array<[string, string, string, string]> = [];
+      ratings.push(new ReadRating(rec.id, keys, sev));
+      // ecosystem, its base name, release, name as written, compiled ranges, versions
+      const rows: Array<[string, string, string, string, CompiledRanges, string[] | undefined]> = [];
       let urgency: string | undefined;
       let isOs = false;
       const affected = rec.affected;
@@ -294,7 +356,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
           stats.badRecords.push({ file, error: `${rec.id}: affected[${i}] has no package ecosystem/name (entry skipped)` });
           continue;
         }
-        const e = ecoInfo(eco);
+        const e = ecoCache.get(eco);
         if (!e) {
           stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: unknown ecosystem ${JSON.stringify(eco)} (entry skipped)` });
           continue;
@@ -306,31 +368,29 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         if (all) {
           for (let j = 0; j < all.length; j++) {
             const r = all[j];
+            const type = rangeType(r);
             // written without a branch a source may take first (each would recompile this function)
-            gitRanges += r.type === 'GIT' ? 1 : 0;
-            if (EVALUATED_RANGE_TYPES.has(r.type)) ranges.push(r);
+            gitRanges += type === 'GIT' ? 1 : 0;
+            if (EVALUATED_RANGE_TYPES.has(type)) ranges.push(r);
           }
         }
         const versions = a.versions;
         if (!ranges.length && !versions) continue;
         // events sorted in the ecosystem's order once, here; a bad version is reported naming the record
-        const compiled = compileMemo(ranges, versions, cmp, memo);
+        const compiled = compileMemo(ranges, cmp, memo);
         for (const err of compiled.errors) stats.badRecords.push({ file, error: `${rec.id}: affected[${i}]: ${err} (the range is kept but cannot match)` });
         const u = a.urgency;
         if (typeof u === 'string') urgency = u;
-        rows.push([baseLc, release, normalizeName(base, name), compiled.json]);
+        rows.push([baseLc, base, release, name, compiled, versions]);
         if (OS_ECOSYSTEMS.has(baseLc)) isOs = true;
         ecoCounts.set(canon, (ecoCounts.get(canon) ?? 0) + 1);
       }
       if (!rows.length) return undefined;
       // every field set from the start (best and enrich come later): one object shape for the digest pass
-      const digest: DigestRow['record'] = { id: rec.id, aliases: JSON.stringify(aliases), severity: JSON.stringify(sev), best: undefined, published: rec.published ?? undefined, enrich: undefined };
+      const digest = new RecordDigestPart(rec.id, JSON.stringify(aliases), JSON.stringify(sev), rec.published);
       const rid = imported.length + 1;
-      for (const r of rows) {
-        affectedValues.push(rid, r[0], r[1], r[2], r[3]);
-        digestRows.push({ pkg: packageKey(r[0], r[2]), release: r[1], compiled: r[3], record: digest });
-      }
-      const pending: PendingRecord = { keys, sev, digest, summary: rec.summary ?? null, modified: rec.modified ?? null, urgency: urgency ?? null, vendor: null, source: file };
+      for (const r of rows) pendingAffected.push(rid, r[0], r[1], r[2], r[3], r[4], r[5], digest);
+      const pending = new PendingRecord(keys, sev, digest, rec.summary ?? null, rec.modified ?? null, urgency ?? null, file);
       imported.push(pending);
       return isOs ? pending : undefined;
     };
@@ -599,7 +659,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
  * The ratings other than `unknown`, listed under each id of their record (its own id, aliases and upstream
  * ids), in the order the records were read.
  */
-function ratedByKey(ratings: ReadonlyArray<{ id: string; keys: string[]; sev: SeverityInfo }>): Map<string, Array<{ id: string; sev: SeverityInfo }>> {
+function ratedByKey(ratings: readonly ReadRating[]): Map<string, Array<{ id: string; sev: SeverityInfo }>> {
   const rated = new Map<string, Array<{ id: string; sev: SeverityInfo }>>();
   for (let i = 0; i < ratings.length; i++) {
     const { id, keys, sev } = ratings[i];
@@ -612,6 +672,36 @@ function ratedByKey(ratings: ReadonlyArray<{ id: string; keys: string[]; sev: Se
     }
   }
   return rated;
+}
+
+/**
+ * Values a row of the import's pending affected rows takes: rid, ecosystem (lower case), its base name as
+ * written, release, package name as written, compiled ranges, versions, the record's digest part.
+ */
+const PENDING_AFFECTED_WIDTH = 8;
+
+/**
+ * The values of the `affected` rows (rid, ecosystem, release, normalized name, stored text; row after row)
+ * of pending rows ({@link PENDING_AFFECTED_WIDTH} values each), and each row's digest row added to
+ * `digestRows`. The stored text is the compiled ranges' text without versions as made once by the
+ * memo, or with the entry's `versions` list. Done here rather than as each entry is read: only some sources
+ * have `versions` lists (PyPI, Go) or names to normalize (PyPI), and the first such entry would throw away
+ * the optimized code of the per-record import, compiled again at a cost of tens of milliseconds; this loop
+ * is small.
+ */
+function affectedRowValues(pending: readonly unknown[], digestRows: DigestRow[]): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < pending.length; i += PENDING_AFFECTED_WIDTH) {
+    const eco = pending[i + 1] as string;
+    const name = normalizeName(pending[i + 2] as string, pending[i + 4] as string);
+    const c = pending[i + 5] as CompiledRanges;
+    const versions = pending[i + 6] as string[] | undefined;
+    const text = versions === undefined ? c.bareJson : compiledJson(versions, c.json);
+    const release = pending[i + 3] as string;
+    digestRows.push({ pkg: packageKey(eco, name), release, compiled: text, record: pending[i + 7] as RecordDigestPart });
+    out.push(pending[i], eco, release, name, text);
+  }
+  return out;
 }
 
 /** Adds the CVE ids among the records' ids and aliases to `wanted`. */
