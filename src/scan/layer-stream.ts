@@ -261,9 +261,16 @@ export async function readLayer(
     await (pipeline as (...a: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
   } catch (e) {
     verify.unpipe(head0);
-    verify.destroy();
-    raw.destroy();
+    if (!verifyError && !verify.readableEnded && !opts.signal?.aborted) {
+      // A changed byte makes inflate or the tar parser fail at that byte, often before the rest of the
+      // blob has arrived: the rest is hashed (at most the descriptor's size, which VerifyStream holds
+      // it to), so a blob that is not what its digest says is reported as that, whatever failed first.
+      verify.resume();
+    } else {
+      verify.destroy();
+    }
     await verified;
+    raw.destroy();
     throw verifyError instanceof PushgateError ? verifyError : e;
   } finally {
     walker.addTarBytes(counter.tarBytes);
