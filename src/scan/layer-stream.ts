@@ -265,7 +265,12 @@ export async function readLayer(
       // A changed byte makes inflate or the tar parser fail at that byte, often before the rest of the
       // blob has arrived: the rest is hashed (at most the descriptor's size, which VerifyStream holds
       // it to), so a blob that is not what its digest says is reported as that, whatever failed first.
+      // The scan's deadline still ends the wait: a source that stalls here stops being read.
+      const stop = () => verify.destroy();
+      opts.signal?.addEventListener('abort', stop, { once: true });
       verify.resume();
+      await verified;
+      opts.signal?.removeEventListener('abort', stop);
     } else {
       verify.destroy();
     }

@@ -72,3 +72,32 @@ describe('scan: a layer that does not match its digest is a digest mismatch, not
     }
   });
 });
+
+describe('scan: hashing the rest of a failed layer stops at the scan deadline', () => {
+  it('a source that stalls after the changed byte: readLayer returns once the signal aborts', async function () {
+    this.timeout(20_000);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-verify-stall-'));
+    try {
+      const blob = zlib.gzipSync(await makeTar([{ name: 'a', content: crypto.randomBytes(256 * 1024) }]));
+      const bad = Buffer.from(blob);
+      bad[64] ^= 0xff;
+      // the first 64 KiB, then nothing more, ever
+      let sent = false;
+      const stalled = new Readable({ read() {
+        if (!sent) {
+          sent = true;
+          this.push(bad.subarray(0, 64 * 1024));
+        }
+      } });
+      const ac = new AbortController();
+      const walker = new LayerWalker(ANALYZERS, { version: analyzerSetVersion(), digest: sha256(blob), tmpDir: tmp });
+      const t0 = Date.now();
+      setTimeout(() => ac.abort(), 500);
+      const e = await readLayer(stalled, { digest: sha256(blob), size: bad.length }, walker, { signal: ac.signal }).then(() => undefined, (x: unknown) => x);
+      expect(e, 'an error, not a result').to.be.instanceOf(Error);
+      expect(Date.now() - t0).to.be.below(10_000);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
