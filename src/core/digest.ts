@@ -43,7 +43,7 @@ export function isContentDigest(s: string): boolean {
 
 /** Why `s` is no manifest digest: {@link SHA512_MANIFEST_REASON} for a sha512 one, else the expected form. */
 export function manifestDigestProblem(s: string): string {
-  return SHA512_RE.test(s) ? SHA512_MANIFEST_REASON : `"${s.length > 200 ? `${s.slice(0, 200)}…` : s}" is not a digest: expected sha256:<64 lowercase hex>`;
+  return SHA512_RE.test(s) ? SHA512_MANIFEST_REASON : `"${s.length > 200 ? `${s.slice(0, 200)}…` : s}" is not a sha256 digest (sha256:<64 lowercase hex>)`;
 }
 
 /**
