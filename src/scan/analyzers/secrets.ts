@@ -128,8 +128,12 @@ export function findEnvPasswords(text: string, path: string): SecretFinding[] {
   return out;
 }
 
-/** Text that may hold a line {@link findEnvPasswords} reports: a name ending in PASS, PWD (PASSWORD, PASSWD). */
-const ENV_PREFILTER = /pass|pwd/i;
+/**
+ * Text that may hold a line {@link findEnvPasswords} reports: a name ending in PASS, PASSWD, PASSWORD
+ * or PWD, then blanks and `=` on the same line (a superset of its lines, far fewer files than a
+ * mention of "password").
+ */
+const ENV_PREFILTER = /(?:pass|passwd|password|pwd)[^\S\n]*=/i;
 
 /** True when the first 8000 bytes hold a NUL (git's binary test). */
 export function looksBinary(b: Buffer): boolean {
