@@ -74,7 +74,7 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
     err.write(`pushgate: no vulnerability database at ${state.dbPath} and --offline forbids downloading one; ${offlineHint(state)}\n`);
     return undefined;
   }
-  err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${state.sources.join(', ')} (first use; --offline skips this)\n`);
+  err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${someSources(state.sources)} (first use; --offline skips this)\n`);
   const [{ updateDb }, { downloadProgress }] = await Promise.all([import('../vulndb/update.js'), import('./download-progress.js')]);
   const bar = downloadProgress(err);
   const unreachable = new Map<string, Error>();
@@ -87,7 +87,7 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
       fetch: failFastFetch(opts.fetch ?? fetch, opts.connectTimeoutMs ?? 15_000, unreachable),
     }).finally(() => bar.end());
     const failed = stats.badRecords.filter((b) => state.sources.includes(b.file)).map((b) => b.file);
-    err.write(`pushgate: installed ${stats.path}: ${stats.imported} records${failed.length ? ` (not read: ${terminalText(failed.join(', '))})` : ''}\n`);
+    err.write(`pushgate: installed ${stats.path}: ${stats.imported} records${failed.length ? ` (not read: ${terminalText(someSources(failed))})` : ''}\n`);
   } catch (e) {
     const net = [...unreachable].map(([origin, ne]) => `${origin}: ${ne.message}`).join('; ');
     const why = net ? `the sources are unreachable: ${net}` : `building it failed: ${e instanceof Error ? e.message : String(e)}`;
@@ -95,4 +95,9 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
     return undefined;
   }
   return VulnDb.open(state.dbPath);
+}
+
+/** A list of source URLs for one line: all of up to three, else the count and the first three (the defaults are 22). */
+function someSources(sources: readonly string[]): string {
+  return sources.length <= 3 ? sources.join(', ') : `${sources.length} sources (${sources.slice(0, 3).join(', ')}, …)`;
 }

@@ -85,6 +85,11 @@ export interface Diagnostic {
   /** True when this problem means the scan is incomplete (the policy's `onIncomplete` decides). */
   incomplete?: boolean;
   platform?: string;
+  /**
+   * A summary: this many more diagnostics of this code were found and not listed (src/scan/diagnostic-cap.ts
+   * keeps the first 100 of a code); `incomplete` when any of them was.
+   */
+  more?: number;
 }
 
 /** The result of scanning one image manifest (one platform). */

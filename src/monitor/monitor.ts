@@ -74,6 +74,11 @@ export interface MonitorStats {
   ms: number;
   /** True when another replica holds the run or it was done already (nothing was done here). */
   skipped?: boolean;
+  /**
+   * True when this pass took over a run another process left unfinished (it went on after that run's
+   * cursor): what the earlier batches left unwritten is not counted in `superseded` here.
+   */
+  resumed?: boolean;
 }
 
 /** Counters the server maps to metrics. */
@@ -374,8 +379,9 @@ export class Monitor {
       for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
       const stats = await this.pass('db', id, db, undefined, states);
       stats.indexed += indexed;
-      // superseded images may be indexed under another database now: the next tick looks at the index again
-      if (!stats.skipped && !stats.superseded) this.doneFor = digest;
+      // Superseded images may be indexed under another database now, and a resumed pass does not know
+      // what its dead owner's batches skipped: then the next tick looks at the index again.
+      if (!stats.skipped && !stats.superseded && !stats.resumed) this.doneFor = digest;
       await this.dueHolds();
       return stats;
     });
@@ -481,8 +487,8 @@ export class Monitor {
       // marked) are written in one transaction with the cursor. An image whose judgement acted on the
       // registry ends its batch (written at once), so an action is never left unrecorded for long.
       const pending = candidates.filter((d) => !run.cursor || d > run.cursor);
+      if (run.cursor) stats.resumed = true;
       const batch: PendingBatch = { digests: [], rejudged: [], unchanged: [], unchangedRead: [], after: [], acted: [] };
-      const superseded: Digest[] = [];
       const flush = async () => {
         if (!batch.digests.length) return;
         const cursor = batch.digests[batch.digests.length - 1];
@@ -500,7 +506,6 @@ export class Monitor {
         // under that database at the next catch-up, and the next tick's pass judges it again.
         const left = new Set(ok.superseded);
         if (left.size) {
-          superseded.push(...ok.superseded);
           stats.superseded += left.size;
           this.o.counters?.superseded?.(kind, left.size);
           const lost = rejudged.flatMap((r, n) => (acted[n] && r.read?.length && left.has(r.read[0].digest) ? [r.read[0].digest] : []));
@@ -566,9 +571,12 @@ export class Monitor {
       }
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
-        // Superseded images keep their index's database: one a newer judgement made with the replaced
-        // database (its report indexed meanwhile) is work for the next tick, not marked as judged by this one.
-        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest, superseded);
+        // Only images this change cannot touch move to the new database: every candidate this pass wrote
+        // is indexed under it already, and one still under the replaced database was judged again by
+        // another writer with it (superseded, or its report indexed again meanwhile): work for the next
+        // tick, not marked as judged by this pass. Candidates rather than this process's list of skipped
+        // images, because a pass resumed after a crash never saw the batches its dead owner wrote.
+        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest, candidates);
       }
       stats.ms = performance.now() - t0;
       await store.monitor.finishRun(id, this.owner, { ...stats }, this.now());

@@ -167,7 +167,7 @@ export interface ImageScan {
  * 11: what a layer makes the walker hold is bounded (walker.ts LAYER_BUDGET): past it the layer is
  *    `layer-too-complex` and its later entries are left out.
  */
-const WALKER_VERSION = 11;
+const WALKER_VERSION = 12;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed
@@ -324,7 +324,7 @@ async function analyzeLayer(run: Run, desc: Descriptor, diffID: Digest | undefin
     const worker = !inThread && useInflateWorker(run.opts.inflateWorker, desc.size);
     const r = await readLayer(raw, desc, walker, { limits: run.limits, signal: run.signal, worker });
     run.bytes += r.compressedBytes;
-    walker.result().compression = r.compression;
+    walker.setCompression(r.compression);
     if (r.noEof) {
       walker.diagnose({ code: 'tar-no-eof', message: `layer ${shortDigest(desc.digest)}: the tar has no end-of-archive blocks (written by a tool that omits them, e.g. umoci 0.4.7); every entry was read` });
     }

@@ -3,6 +3,7 @@
  * (see {@link stackLayers}), then OS identification, OS-package purls, lock-entry de-duplication and
  * `ownedBy`.
  */
+import { DiagnosticCap } from './diagnostic-cap.js';
 import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } from '../core/index.js';
 import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
 import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
@@ -146,7 +147,8 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   const index = new Map<string, Node>([['/', root]]);
   const stat = (q: string): Node | undefined => index.get(q);
   const results = new Map<string, Placed[]>();
-  const diagnostics: Diagnostic[] = [];
+  // per-entry diagnostics (entries behind links, links to package databases) are capped per code
+  const diagnostics = new DiagnosticCap([]);
   const sensitive = linkSensitive(analyzers);
   /** Symlink resolution steps the hard links of the whole stack may take. */
   const linkWork = { steps: ALIAS_BUDGET };
@@ -460,7 +462,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   }
   return {
     placed: [...results.values()].flat(),
-    diagnostics,
+    diagnostics: diagnostics.withSummaries(),
     tree() {
       const out = new Map<string, EntryKind>();
       const walk = (p: string, n: Node): void => {
@@ -597,7 +599,7 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
  * `named(alias, file)` is told of every file reached through a symlink under the name `alias`
  * (name-dependent readings), within the same budget.
  */
-function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: Diagnostic[], budget: number, named: (alias: string, f: string) => void): void {
+function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: { push(d: Diagnostic): void }, budget: number, named: (alias: string, f: string) => void): void {
   // One budget for the files looked at behind the links and the steps taken to resolve them.
   const work = { steps: budget };
   // "Read under its own name" is "wanted under its own name and read the same way there": the
@@ -753,10 +755,12 @@ export function buildInventory(placed: Placed[], extraDiagnostics: Diagnostic[])
     packages.push(pkg);
   }
   const secrets: SecretFinding[] = [];
-  const diagnostics: Diagnostic[] = [...extraDiagnostics];
+  // the layers' capped lists and every analyzer's own (one per malformed file): capped per code for the image
+  const diagnostics = new DiagnosticCap([]);
+  for (const d of extraDiagnostics) diagnostics.push(d);
   for (const { r, layer } of placed) {
     for (const s of r.out.secrets ?? []) secrets.push({ ...s, layer });
     for (const d of r.out.diagnostics ?? []) diagnostics.push(d);
   }
-  return { os, packages, secrets, config: [], diagnostics };
+  return { os, packages, secrets, config: [], diagnostics: diagnostics.withSummaries() };
 }

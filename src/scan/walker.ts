@@ -9,6 +9,7 @@
  * goes to the analyzers that asked for it (trivy pkg/fanal/walker/tar.go); content nobody asked for
  * is drained without copying. Symlinks and hard links are recorded, never followed.
  */
+import { DiagnosticCap } from './diagnostic-cap.js';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
@@ -206,12 +207,16 @@ export class LayerWalker {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
       paths: [], kinds: '', links: {}, whiteouts: [], opaqueDirs: [], replaced: [], transient: [], results: [], diagnostics: [], entries: 0, tarBytes: 0, complete: true,
     };
+    this.diagnosticCap = new DiagnosticCap(this.analysis.diagnostics);
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
+    this.slots = analyzers.map((a) => new AnalyzerSlot(a));
     this.layer = opts.layerLabel;
     this.limits = opts.budget ?? LAYER_BUDGET;
     this.budget = { ...this.limits };
   }
 
+  /** {@link analyzers} as {@link open} consults them for every regular file. */
+  private readonly slots: readonly AnalyzerSlot[];
   private readonly limits: Readonly<WalkBudget>;
   /** What the layer may still make the walker hold; below zero once it has asked for more. */
   private readonly budget: WalkBudget;
@@ -430,8 +435,11 @@ export class LayerWalker {
 
   /** Adds a diagnostic for this layer. */
   diagnose(d: Omit<Diagnostic, 'layer'>): void {
-    this.analysis.diagnostics.push({ ...d, layer: this.layer });
+    this.diagnosticCap.push({ ...d, layer: this.layer });
   }
+
+  /** This layer's diagnostics, at most `DIAGNOSTICS_PER_CODE` (diagnostic-cap.ts) per code: an entry can cause one each. */
+  private readonly diagnosticCap: DiagnosticCap;
 
   /**
    * Handles one entry. `body` is its content stream (tar entry stream or file stream) or null for
@@ -601,24 +609,25 @@ export class LayerWalker {
     let sinks: Array<{ a: Analyzer; s: StreamSink }> | undefined;
     // An index loop: this runs for every file, mostly before V8 optimizes it, and an unoptimized
     // for…of allocates an iterator result per analyzer.
-    const analyzers = this.analyzers;
-    for (let i = 0; i < analyzers.length; i++) {
-      const a = analyzers[i]!;
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const a = slot.analyzer;
       if (!a.wants(info)) continue;
       if (e.unreadable !== undefined) {
         this.diagnose({ code: 'ambiguous-entry-name', path: p, message: `${a.name}: ${p} not analyzed: ${e.unreadable}`, incomplete: true });
         continue;
       }
-      if (e.size > a.maxSize) {
+      if (e.size > slot.maxSize) {
         // A file the analyzer would have read and did not is a gap in the inventory: incomplete.
         const key = a.sizeClass === 'lockfile' ? ', config scan.limits.lockFileSize' : a.sizeClass === 'packagedb' ? ', config scan.limits.packageDbSize' : '';
-        this.diagnose({ code: 'file-too-large', path: p, message: `${a.name}: ${e.size} bytes is over its ${a.maxSize}-byte limit${key}; not analyzed`, incomplete: true });
+        this.diagnose({ code: 'file-too-large', path: p, message: `${a.name}: ${e.size} bytes is over its ${slot.maxSize}-byte limit${key}; not analyzed`, incomplete: true });
         continue;
       }
-      if (a.stream) {
-        const s = a.stream(info, this.ctx);
+      if (slot.how === STREAM) {
+        const s = a.stream!(info, this.ctx);
         if (s) (sinks ??= []).push({ a, s });
-      } else if (a.spill) (spilled ??= []).push(a);
+      } else if (slot.how === SPILL) (spilled ??= []).push(a);
       else (buffered ??= []).push(a);
     }
     let reserved = 0;
@@ -696,6 +705,11 @@ export class LayerWalker {
     this.analysis.tarBytes += n;
   }
 
+  /** Records the compression the layer's magic bytes showed (without building {@link result}). */
+  setCompression(c: NonNullable<LayerAnalysis['compression']>): void {
+    this.analysis.compression = c;
+  }
+
   /** Marks the layer as not fully read. */
   markIncomplete(): void {
     this.analysis.complete = false;
@@ -708,6 +722,7 @@ export class LayerWalker {
     a.kinds = [...this.tree.values()].join('');
     a.links = Object.fromEntries(this.links);
     a.results = [...this.byPath.values()].flat();
+    a.diagnostics = this.diagnosticCap.withSummaries();
     return a;
   }
 }
@@ -736,7 +751,14 @@ class KindTrie {
 
   set(p: string, kind: EntryKind): void {
     let n = this.root;
-    for (let i = 1; i <= p.length;) {
+    let i = 1;
+    // The walk {@link nearestAbove} made down `p` (the entry's own look-up, just before): go on from
+    // the deepest node it found. Nodes are never removed, so that node is still `p`'s prefix.
+    if (p === this.lastPath) {
+      n = this.lastNode;
+      i = this.knownEnd + 1;
+    }
+    for (; i <= p.length;) {
       const j = p.indexOf('/', i);
       const seg = p.slice(i, j < 0 ? p.length : j);
       let c = (n.kids ??= new Map()).get(seg);
@@ -768,23 +790,50 @@ class KindTrie {
    * above one has a node, so the prefixes ending after it are new. (Found on the same walk down.)
    */
   knownEnd = 0;
+  /** The path last given to {@link nearestAbove}, and its node at {@link knownEnd} (the root for 0). */
+  private lastPath: string | undefined;
+  private lastNode: KindNode = this.root;
 
   /** The deepest path strictly above `p` (absolute, cleaned, not `/`) that has a kind, with it; sets {@link knownEnd}. */
   nearestAbove(p: string): { at: string; kind: EntryKind } | undefined {
-    let n: KindNode | undefined = this.root;
+    let n: KindNode = this.root;
     let best: { end: number; kind: EntryKind } | undefined;
     let end = 0;
     for (let i = 1; i <= p.length;) {
       const j = p.indexOf('/', i);
       const to = j < 0 ? p.length : j;
-      n = n.kids?.get(p.slice(i, to));
-      if (!n) break;
+      const c = n.kids?.get(p.slice(i, to));
+      if (!c) break;
+      n = c;
       end = to;
       if (j >= 0 && n.kind !== undefined) best = { end: j, kind: n.kind };
       i = to + 1;
     }
     this.knownEnd = end;
+    this.lastPath = p;
+    this.lastNode = n;
     return best && { at: p.slice(0, best.end), kind: best.kind };
+  }
+}
+
+/** How an analyzer takes the files it wants: {@link Analyzer.stream}, a spilled temp file, or the content buffered. */
+const STREAM = 0;
+const SPILL = 1;
+const BUFFER = 2;
+
+/**
+ * An analyzer and what {@link LayerWalker.open} reads of it for every file it wants, held in objects
+ * of one shape. The analyzers themselves are object literals of many shapes: reading `maxSize` or
+ * `spill` straight from them made V8 throw away its optimized `open` (a "wrong map" deoptimization)
+ * when a file first went to an analyzer of a shape not seen there yet, and compile it again.
+ */
+class AnalyzerSlot {
+  readonly maxSize: number;
+  readonly how: typeof STREAM | typeof SPILL | typeof BUFFER;
+
+  constructor(readonly analyzer: Analyzer) {
+    this.maxSize = analyzer.maxSize;
+    this.how = analyzer.stream ? STREAM : analyzer.spill ? SPILL : BUFFER;
   }
 }
 

@@ -250,7 +250,8 @@ export interface MonitorStore {
   reportKeys(digests: Digest[]): Promise<Set<Digest>>;
   /**
    * Marks every image indexed at database `from` as indexed at `to` (their findings do not change), but
-   * those in `except` (a pass's superseded images: their newer judgement's database decides).
+   * those in `except` (a database pass's candidates: each one it wrote is at `to` already, and one still
+   * at `from` was judged again with that database by another writer, so it is work for the next pass).
    */
   moveIndexes(from: string | null, to: string, except?: Digest[]): Promise<number>;
   /**

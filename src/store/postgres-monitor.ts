@@ -207,7 +207,7 @@ export class PostgresMonitorStore implements MonitorStore {
 
   async moveIndexes(from: string | null, to: string, except: Digest[] = []): Promise<number> {
     if (from === null) return 0;
-    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2 AND NOT (digest = ANY($3::text[]))', [to, from, except]);
+    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2 AND digest NOT IN (SELECT unnest($3::text[]))', [to, from, except]);
     return r.rowCount ?? 0;
   }
 

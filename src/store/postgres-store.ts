@@ -526,7 +526,9 @@ export class PostgresStore implements Store {
 
   async moveTag(registry: string, repository: string, tag: string, digest: Digest): Promise<void> {
     await this.inTx('move tag', async (c) => {
-      const rows = await c.query('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND (digest = $3 OR position($4 in body) > 0) FOR UPDATE', [registry, repository, digest, JSON.stringify(tag)]);
+      // rows locked in digest order, as a monitor batch locks verdicts ((registry, repository, digest)):
+      // two writers taking the same rows in one order wait for each other instead of deadlocking
+      const rows = await c.query('SELECT digest, body FROM verdicts WHERE registry = $1 AND repository = $2 AND (digest = $3 OR position($4 in body) > 0) ORDER BY digest FOR UPDATE', [registry, repository, digest, JSON.stringify(tag)]);
       for (const r of rows.rows as Array<{ digest: string; body: string }>) {
         const v = JSON.parse(r.body) as Verdict;
         const next = movedTags(v, tag, r.digest === digest);

@@ -20,7 +20,7 @@ import { fetchNvdApi, nvdHasRating, type NvdRating, nvdRating, nvdRecords } from
 import { OS_ECOSYSTEMS } from './release.js';
 import { isHigherSeverity, recordRating, type SeverityInfo, vendorSeverity } from './severity.js';
 import {
-  defaultSourceUrl, fetchToCache, type HttpCacheEntry, parseSourceSpec, readFileCapped, readZip, sourceKind, type SourceKindName, tooLarge, walkDir,
+  defaultSourceUrl, fetchErrorText, fetchToCache, type HttpCacheEntry, parseSourceSpec, readFileCapped, readZip, sourceKind, type SourceKindName, tooLarge, walkDir,
 } from './sources.js';
 
 /** Options of {@link updateDb}. */
@@ -472,6 +472,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const enrichment: Array<{ src: string; kind: Exclude<SourceKindName, 'osv'>; location: string }> = [];
     // OSV sources that failed on the network: when nothing was imported and all failed that way, the error says how to do it offline
     let unreachable = 0;
+    // Offline, every default export fails alike: one line per (host, reason) says it, not one per URL
+    const netFailures = new Map<string, { host: string; reason: string; sources: string[] }>();
     for (const src of sources) {
       const spec = parseSourceSpec(src);
       if (spec.kind !== 'osv') {
@@ -511,10 +513,23 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         newHttp.delete(spec.location);
         stats.sources.push({ kind: 'osv', source: src, items: imported.length - before });
         const msg = err instanceof Error ? err.message : String(err);
-        if (err instanceof PushgateError && err.code === 'NETWORK') unreachable++;
         stats.badRecords.push({ file: src, error: msg });
-        log(`${src}: ${msg}`);
+        const failure = err instanceof PushgateError && err.code === 'NETWORK' ? networkFailure(spec.location, err) : undefined;
+        if (failure) {
+          unreachable++;
+          const key = `${failure.host}\n${failure.reason}`;
+          const group = netFailures.get(key) ?? { ...failure, sources: [] };
+          group.sources.push(src);
+          netFailures.set(key, group);
+        } else {
+          log(`${src}: ${msg}`);
+        }
       }
+    }
+    for (const g of netFailures.values()) {
+      log(g.sources.length === 1
+        ? `${g.sources[0]}: ${g.host} could not be reached (${g.reason})`
+        : `${g.host} could not be reached (${g.reason}): ${g.sources.length} sources not read (${sourceLabels(g.sources)})`);
     }
     stats.imported = imported.length;
     stats.byEcosystem = Object.fromEntries(ecoCounts);
@@ -528,7 +543,10 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       }
     }
     if (stats.imported === 0) {
-      const why = stats.badRecords.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ');
+      const [only] = netFailures.size === 1 && unreachable === stats.badRecords.length ? [...netFailures.values()] : [];
+      const why = only
+        ? `${only.host} could not be reached: ${only.reason}`
+        : stats.badRecords.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ');
       const offline = unreachable > 0 && unreachable === stats.badRecords.length
         ? '; offline, download the OSV exports where the network is reachable and run `pushgate db update --source FILE|DIR` here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)'
         : '';
@@ -597,6 +615,34 @@ function ratedByKey(ratings: ReadonlyArray<{ id: string; keys: string[]; sev: Se
 }
 
 /** Adds the CVE ids among the records' ids and aliases to `wanted`. */
+/**
+ * Host and reason of a source that failed on the network, or undefined when the source is no URL
+ * (a local path cannot be "unreachable"). The reason is the fetch's own cause (`fetch failed
+ * (getaddrinfo ENOTFOUND host)`), without the URL, so sources on one host that fail alike group.
+ */
+function networkFailure(location: string, err: PushgateError): { host: string; reason: string } | undefined {
+  let host: string;
+  try {
+    host = new URL(location).host;
+  } catch {
+    return undefined;
+  }
+  return { host, reason: err.cause !== undefined ? fetchErrorText(err.cause) : err.message };
+}
+
+/** A few sources' short names for a log line: the OSV bucket's `/<Ecosystem>/all.zip` reads as the ecosystem. */
+function sourceLabels(sources: readonly string[]): string {
+  const label = (s: string): string => {
+    try {
+      return decodeURIComponent(new URL(s).pathname).replace(/^\/+/, '').replace(/\/all\.zip$/, '') || s;
+    } catch {
+      return s;
+    }
+  };
+  const shown = sources.slice(0, 6).map(label).join(', ');
+  return sources.length > 6 ? `${shown}, …` : shown;
+}
+
 function addCveIds(imported: readonly PendingRecord[], wanted: Set<string>): void {
   for (let i = 0; i < imported.length; i++) {
     const keys = imported[i].keys;

@@ -139,7 +139,7 @@ describe('cli: state in the user cache, first-use database, --offline', function
         // every default export (one per ecosystem pushgate scans), each asked for once
         expect(requests.sort()).to.deep.equal(DEFAULT_VULNDB_SOURCES.map((u) => new URL(u).pathname.replace(/^\//, '/osv/')).sort());
         const dbPath = path.join(fresh.cache, 'pushgate', 'vulndb.sqlite');
-        expect(r.stderr).to.include(`pushgate: no vulnerability database at ${dbPath} yet: building it from ${mirror}/Debian/all.zip`);
+        expect(r.stderr).to.include(`pushgate: no vulnerability database at ${dbPath} yet: building it from ${DEFAULT_VULNDB_SOURCES.length} sources (${mirror}/Debian/all.zip, `);
         expect(r.stderr).to.include(`reading ${mirror}/Debian/all.zip`);
         expect(r.stderr).to.match(/\/Debian\/all\.zip: \d+\/\d+ files \(100%\)/);
         // this mirror serves only Debian and npm: every other export is named as not read

@@ -107,6 +107,67 @@ function suite(name: string, open: () => Promise<{ store: Store; done(): Promise
         expect([...(await store.monitor.indexStates()).values()], 'every image indexed under the new database').to.deep.equal([current.contentDigest, current.contentDigest, current.contentDigest]);
       });
     }
+
+    for (const indexedBeforeCrash of [false, true]) {
+      it(`database pass killed after the batch that left the pushed image unwritten${indexedBeforeCrash ? ' (its report indexed before the crash)' : ''}: the resumed pass does not mark it judged, the next tick judges it`, async () => {
+        const LEASE_MS = 1000;
+        const policy = defaultPolicy();
+        const dbPath = path.join(dir, 'vulndb.sqlite');
+        const oldDb = await buildDb(dbPath, [ADM_ZIP]);
+        const D = [digestOf(21), digestOf(22), digestOf(23)];
+        for (const [i, d] of D.entries()) await storeImage(store, { repository: `team/app${i}`, tag: 'v1', scan: scanOf(d, [npmPackage('lodash', '4.17.4')]), db: oldDb, policy });
+        let current = oldDb;
+        let now = Date.now();
+        const opts = { store, logger: quiet, vulndb: () => current, policy: () => policy, now: () => now, leaseMs: LEASE_MS, chunk: 1 };
+        expect(await new Monitor({ ...opts, owner: 'replica-a' }).tick()).to.equal(undefined);
+        fs.copyFileSync(dbPath, path.join(dir, 'old.sqlite'));
+        const lagging = await VulnDb.open(path.join(dir, 'old.sqlite'));
+        dbs.push(lagging);
+        current = await buildDb(dbPath, [ADM_ZIP, LODASH_OLD]);
+        dbs.push(current);
+        oldDb.close();
+
+        let pushed = false;
+        const m = store.monitor as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+        for (const method of ['verdictsWithMarks', 'verdictsOf']) {
+          const real = m[method]?.bind(store.monitor);
+          if (!real) continue;
+          m[method] = async (...a: unknown[]) => {
+            const got = await real(...a);
+            if (!pushed && (a[0] as Digest[]).includes(D[1])) {
+              pushed = true;
+              await storeImage(store, { repository: 'team/app1', tag: 'v2', scan: scanOf(D[1], [npmPackage('lodash', '4.17.4')]), db: lagging, policy });
+              if (indexedBeforeCrash) expect(await new Monitor({ ...opts, owner: 'replica-c' }).catchUp()).to.equal(1);
+            }
+            return got;
+          };
+        }
+        // one image per batch: the process dies right after the batch that skipped D[1] is written
+        let n = 0;
+        const crashing = new Monitor({ ...opts, owner: 'replica-a', afterImage: () => {
+          if (++n === 2) throw new Error('killed');
+        } });
+        await crashing.tick().then(() => expect.fail('should have died'), (e: Error) => expect(e.message).to.equal('killed'));
+        expect(pushed, 'the push landed between the read and the write').to.equal(true);
+        expect((await store.monitor.getRun(`db:${current.contentDigest}`))?.cursor, 'the skipping batch was written').to.equal(D[1]);
+
+        // another replica takes the run over once the lease ends (PostgreSQL: on the database's clock)
+        await new Promise((r) => setTimeout(r, LEASE_MS + 100));
+        now += LEASE_MS + 100;
+        const b = new Monitor({ ...opts, owner: 'replica-b' });
+        await b.tick();
+        expect((await store.monitor.getRun(`db:${current.contentDigest}`))?.state).to.equal('done');
+        expect((await store.getVerdict('lab', 'team/app1', D[1]))?.vulndb.digest, 'the push\'s verdict, made with the previous database, still stands').to.equal(lagging.contentDigest);
+        expect((await store.monitor.indexStates()).get(D[1]), 'not marked judged by the new database').to.not.equal(current.contentDigest);
+
+        const next = await b.tick();
+        expect(next, 'the next tick has work').to.not.equal(undefined);
+        const v1 = await store.getVerdict('lab', 'team/app1', D[1]);
+        expect(v1?.vulndb.digest, 'judged again with the database in force').to.equal(current.contentDigest);
+        expect((await store.getReport(D[1]))?.findings.map((f) => f.id)).to.deep.equal(['NSWG-NPM-368']);
+        expect([...(await store.monitor.indexStates()).values()], 'every image indexed under the new database').to.deep.equal([current.contentDigest, current.contentDigest, current.contentDigest]);
+      });
+    }
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import pg from 'pg';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,4 +123,42 @@ contract('postgres', async () => {
       await db.drop();
     },
   };
+});
+
+describe('store: moveTag (postgres) takes its row locks in the order a monitor batch takes them', () => {
+  it('waiting for an earlier verdict row, it holds no later one (no lock cycle with a batch locking in (registry, repository, digest) order)', async function () {
+    this.timeout(30_000);
+    const db = await freshDatabase('pushgate_movetag_order');
+    const store = await openStore(db.url);
+    await store.migrate();
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      // the later digest is written first, so the table's physical order is not the digest order
+      for (const [n, d] of [[3, DIGESTS[3]!], [2, DIGESTS[2]!], [1, DIGESTS[1]!], [0, DIGESTS[0]!]] as const) {
+        await store.putVerdict(verdict('team/app', d, n === 3 ? ['v1'] : []));
+      }
+      // a batch holding the first row, as commitBatch locks them
+      await other.query('BEGIN');
+      await other.query('SELECT digest FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3 FOR UPDATE', ['lab', 'team/app', DIGESTS[0]]);
+      // moving v1 from the last digest onto the first needs both rows
+      let moved = false;
+      const move = store.moveTag('lab', 'team/app', 'v1', DIGESTS[0]!).then(() => {
+        moved = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(moved, 'moveTag waits for the row the batch holds').to.equal(false);
+      // the batch goes on to the later row: it must be free (NOWAIT fails at once if moveTag holds it)
+      await other.query('SELECT digest FROM verdicts WHERE registry = $1 AND repository = $2 AND digest = $3 FOR UPDATE NOWAIT', ['lab', 'team/app', DIGESTS[3]]);
+      await other.query('COMMIT');
+      await move;
+      expect((await store.getVerdict('lab', 'team/app', DIGESTS[0]!))!.tags).to.deep.equal(['v1']);
+      expect((await store.getVerdict('lab', 'team/app', DIGESTS[3]!))!.tags).to.deep.equal([]);
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      await other.end();
+      await store.close();
+      await db.drop();
+    }
+  });
 });

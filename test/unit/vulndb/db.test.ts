@@ -204,7 +204,7 @@ describe('vulndb database', function () {
       } catch (err) {
         expect(isPushgateError(err, 'VULNDB')).to.equal(true);
         const m = (err as Error).message;
-        expect(m).to.include('GET https://osv.example.test/Debian/all.zip: fetch failed (getaddrinfo ENOTFOUND osv.example.test)');
+        expect(m).to.include('nothing could be imported from https://osv.example.test/Debian/all.zip, https://osv.example.test/npm/all.zip (osv.example.test could not be reached: fetch failed (getaddrinfo ENOTFOUND osv.example.test))');
         // there was no database at that path: nothing is said to be kept
         expect(m).to.not.include('previous database');
         expect(m).to.match(/nothing was installed \(there is no database at .*offline\.sqlite yet\); offline, download the OSV exports .*pushgate db update --source FILE\|DIR.*PUSHGATE_VULNDB_MIRROR/);
@@ -234,6 +234,57 @@ describe('vulndb database', function () {
           expect(listed.length, `${n} sources`).to.be.at.most(3);
           expect(m).to.include('nothing was installed').and.include('offline, download the OSV exports');
         }
+      }
+    });
+
+    it('sources failing alike on the network log one line per host and reason, not one per URL; other failures keep their own line', async () => {
+      const reasons: Record<string, string> = { 'osv.example.test': 'getaddrinfo ENOTFOUND osv.example.test', 'mirror.example.test': 'connect ECONNREFUSED 127.0.0.1:9' };
+      const down = ((url: string) => Promise.reject(new TypeError('fetch failed', { cause: new Error(reasons[new URL(url).host]) }))) as unknown as typeof fetch;
+      for (const [a, b] of [[22, 0], [1, 0], [5, 2], [0, 3]]) {
+        const sources = [
+          ...Array.from({ length: a }, (_, i) => `https://osv.example.test/Eco%20${i}/all.zip`),
+          ...Array.from({ length: b }, (_, i) => `https://mirror.example.test/osv/Other${i}/all.zip`),
+          path.join(tmp, 'not-there'),
+        ];
+        const lines: string[] = [];
+        try {
+          await updateDb({ path: path.join(tmp, `grouped-${a}-${b}.sqlite`), sources, fetch: down, log: (l) => lines.push(l) });
+          expect.fail('update should fail');
+        } catch (err) {
+          const m = (err as Error).message;
+          // the local path is not a network failure: the error lists the first three, as before
+          expect(m).to.include('nothing could be imported').and.not.include('offline, download');
+        }
+        const case_ = `${a}+${b} sources`;
+        // no URL of a network failure is logged on its own line when others on its host failed alike
+        for (const [host, n] of [['osv.example.test', a], ['mirror.example.test', b]] as const) {
+          const about = lines.filter((l) => l.includes(host));
+          if (n === 0) expect(about, case_).to.deep.equal([]);
+          else if (n === 1) expect(about, case_).to.deep.equal([`${sources.find((s) => s.includes(host))}: ${host} could not be reached (fetch failed (${reasons[host]}))`]);
+          else {
+            expect(about, case_).to.have.length(1);
+            expect(about[0], case_).to.match(new RegExp(`^${host.replace(/\./g, '\\.')} could not be reached \\(fetch failed \\(${reasons[host].replace(/\./g, '\\.')}\\)\\): ${n} sources not read \\(`));
+            // names, not URLs: the bucket layout's ecosystem, decoded
+            expect(about[0], case_).to.not.include('https://');
+            expect(about[0], case_).to.include(host === 'osv.example.test' ? 'Eco 0, Eco 1' : 'osv/Other0, osv/Other1');
+            if (n > 6) expect(about[0], case_).to.match(/, …\)$/);
+          }
+        }
+        expect(lines.filter((l) => l.startsWith(path.join(tmp, 'not-there'))), case_).to.have.length(1);
+      }
+    });
+
+    it('every source unreachable on one host for one reason: the error names the host and reason once', async () => {
+      const down = (() => Promise.reject(new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND osv.example.test') }))) as unknown as typeof fetch;
+      const sources = Array.from({ length: 22 }, (_, i) => `https://osv.example.test/Eco${i}/all.zip`);
+      try {
+        await updateDb({ path: path.join(tmp, 'one-host.sqlite'), sources, fetch: down });
+        expect.fail('update should fail');
+      } catch (err) {
+        const m = (err as Error).message;
+        expect(m).to.include('(osv.example.test could not be reached: fetch failed (getaddrinfo ENOTFOUND osv.example.test))');
+        expect(m.split('ENOTFOUND').length - 1).to.equal(1);
+        expect(m).to.include('offline, download the OSV exports');
       }
     });
 
