@@ -66,7 +66,7 @@ export interface ScanFlags {
 
 /**
  * Checks the flags before any work: an alias given twice with different values, an exit code that
- * is no exit status, a Dockerfile that cannot be read or has no
+ * is no exit status (or 2, the status of an error), a Dockerfile that cannot be read or has no
  * FROM, flags a target kind cannot honour, a malformed ignore file.
  * @param target the scan target (`sbom:`, `dir:` and images differ in what they allow).
  * @throws PushgateError BAD_ARGUMENT / NOT_FOUND, ConfigError for a malformed ignore file.
@@ -89,6 +89,11 @@ export function resolveScanFlags(raw: RawScanFlags, target: string, cwd = proces
       throw new PushgateError('BAD_ARGUMENT', `--exit-code "${raw.exitCode}": an exit status is a whole number from 0 to 255`);
     }
     exitCode = Number(raw.exitCode);
+    // 2 is the status of an error (no report): a blocking verdict given 2 could not be told from a
+    // scan that failed, and a CI step that retries or ignores errors would pass a rejected image.
+    if (exitCode === 2) {
+      throw new PushgateError('BAD_ARGUMENT', '--exit-code 2: pushgate scan exits 2 on an error, so a blocked image would look like a failed scan; choose another status (1, the default, or 3 to 255)');
+    }
   }
   const tableOrJson = raw.format === undefined || raw.format === 'table' || raw.format === 'json';
   if (raw.groupIssues && !tableOrJson) throw new PushgateError('BAD_ARGUMENT', `--group-issues shapes the table and JSON reports; --format ${raw.format} has its own structure`);

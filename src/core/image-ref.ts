@@ -11,7 +11,7 @@
  *   has one `registry` whatever the spelling.
  */
 import { PushgateError } from './errors.js';
-import { isDigest, type Digest } from './digest.js';
+import { isDigest, manifestDigestProblem, type Digest } from './digest.js';
 import { PATH_COMPONENT, TAG_RE } from './names.js';
 import { DOCKER_HUB, formatHostPort, parseHostPort } from './host.js';
 
@@ -54,7 +54,7 @@ export function parseImageRef(input: string, opts: { defaultTag?: string | null 
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw fail(`"${digest}" is not a sha256 digest`);
+    if (!isDigest(digest)) throw fail(manifestDigestProblem(digest));
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');

@@ -13,7 +13,7 @@
  * image config (moby `image.V1Image`, `container.Config`). Classification by content (what a
  * runtime would unpack) is here too: {@link nonImageArtifactType}, {@link isAttestationManifest}.
  */
-import { isDigest } from './digest.js';
+import { isContentDigest, isDigest, manifestDigestProblem } from './digest.js';
 import { PushgateError } from './errors.js';
 import { GoDecodeError, decodeGo, go, parseJsonTree, type GoType, type JsonNode } from './go-json.js';
 import { MediaTypes, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from './manifest.js';
@@ -82,12 +82,17 @@ function decode(n: JsonNode, type: GoType, what: string): Record<string, unknown
   }
 }
 
-function checkDescriptor(d: unknown, where: string): Descriptor {
+/**
+ * Checks one descriptor. `names: 'manifest'` (an index's children, a subject) takes only the digest
+ * a manifest is judged by (sha256, {@link isDigest}); blobs take sha256 or sha512.
+ */
+function checkDescriptor(d: unknown, where: string, names: 'blob' | 'manifest' = 'blob'): Descriptor {
   const o = d as Record<string, unknown>;
   const bad = (msg: string) => new PushgateError('MANIFEST_INVALID', `${where}${msg}`, { details: { path: where } });
   if (!o || typeof o !== 'object') throw bad(' is not a descriptor object');
   if (typeof o.mediaType !== 'string' || !o.mediaType) throw bad('.mediaType is missing');
-  if (typeof o.digest !== 'string' || !isDigest(o.digest)) throw bad(`.digest "${String(o.digest ?? '')}" is not a sha256/sha512 digest`);
+  if (typeof o.digest !== 'string' || !isContentDigest(o.digest)) throw bad(`.digest "${String(o.digest ?? '').slice(0, 200)}" is not a sha256/sha512 digest`);
+  if (names === 'manifest' && !isDigest(o.digest)) throw bad(`.digest: ${manifestDigestProblem(o.digest)}`);
   if (typeof o.size !== 'number') throw bad('.size is missing');
   return o as unknown as Descriptor;
 }
@@ -121,11 +126,11 @@ export function parseManifestDocument(bytes: Buffer | string, declared?: string)
     throw new PushgateError('MANIFEST_INVALID', 'the document has both "manifests" (an index) and "config"/"layers" (a manifest); registries and runtimes could read it as either: push one or the other', { details: { path: 'manifests' } });
   }
   const mediaType = !GENERIC_TYPES.has(ct) ? ct : body ?? (hasIndexFields ? MediaTypes.ociIndex : j.config !== undefined ? MediaTypes.ociManifest : ct || 'application/octet-stream');
-  if (j.subject !== undefined) checkDescriptor(j.subject, 'subject');
+  if (j.subject !== undefined) checkDescriptor(j.subject, 'subject', 'manifest');
   if (isIndexMediaType(mediaType)) {
     if (hasManifestFields) throw new PushgateError('MANIFEST_INVALID', `an index (${mediaType}) must not have "config" or "layers"`, { details: { path: 'config' } });
     if (!Array.isArray(j.manifests)) throw new PushgateError('MANIFEST_INVALID', 'index has no "manifests" array', { details: { path: 'manifests' } });
-    j.manifests.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`));
+    j.manifests.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`, 'manifest'));
     return { kind: 'index', mediaType, index: j as unknown as ImageIndex };
   }
   if (!isManifestMediaType(mediaType)) throw new PushgateError('UNSUPPORTED', `media type "${mediaType}" is neither an image manifest nor an index`);

@@ -24,8 +24,17 @@ export const OWN_WRITE_TTL_MS = 10 * 60_000;
  */
 export const OWN_DELETE_TAG = '@delete';
 
-/** Why an event is own traffic. */
+/**
+ * Why an event is own traffic: `own-write`, a write pushgate remembered making; `own-actor`, an event
+ * of pushgate's registry account that is no remembered write (a person or CI job pushing with
+ * pushgate's credentials, never judged).
+ */
 export type OwnTrafficReason = 'own-write' | 'own-actor';
+
+/** How often the warning about unjudged pushes of pushgate's account repeats per repository, ms. */
+export const OWN_ACTOR_WARN_MS = 60 * 60_000;
+/** Repositories the warning's rate limit remembers (past it, the memory starts over). */
+const OWN_ACTOR_WARN_KEYS = 10_000;
 
 /** See the module comment. */
 export class OwnTraffic {
@@ -36,8 +45,32 @@ export class OwnTraffic {
       registry: (name: string) => RegistryConfig | undefined;
       ttlMs?: number;
       now?: () => number;
+      /**
+       * Told (at most once per registry and repository per {@link OWN_ACTOR_WARN_MS}) of a push by
+       * pushgate's account that pushgate did not remember making: it is not judged, and whoever
+       * pushed with that account should have their own. Fields: registry, repository, account.
+       */
+      warn?: (fields: { registry: string; repository: string; account: string }, message: string) => void;
     },
   ) {}
+
+  /** When each registry\0repository was last warned about ({@link OwnTraffic.warnOwnActor}). */
+  private readonly warned = new Map<string, number>();
+
+  /** The rate-limited warning for an unjudged push by pushgate's account (see `warn`). */
+  private warnOwnActor(ev: PushEvent, account: string): void {
+    if (!this.o.warn) return;
+    const k = `${ev.registry}\0${ev.repository}`;
+    const now = this.now();
+    const last = this.warned.get(k);
+    if (last !== undefined && now - last < OWN_ACTOR_WARN_MS) return;
+    if (this.warned.size >= OWN_ACTOR_WARN_KEYS) this.warned.clear();
+    this.warned.set(k, now);
+    this.o.warn(
+      { registry: ev.registry, repository: ev.repository, account },
+      `a push to ${ev.repository} by pushgate's own registry account (${account}) was not judged: pushgate takes its account's pushes for its own writes (metric pushgate_events_dropped_total{reason="own-traffic"}). Push images with another account; give pushgate's account to pushgate alone. (Said once an hour per repository.)`,
+    );
+  }
 
   private now(): number {
     return (this.o.now ?? Date.now)();
@@ -83,7 +116,12 @@ export class OwnTraffic {
   async check(ev: PushEvent): Promise<OwnTrafficReason | undefined> {
     if (ev.source !== 'distribution' && ev.source !== 'harbor') return undefined;
     const account = this.o.registry(ev.registry)?.auth?.username;
-    if (account && ev.actor === account) return 'own-actor';
+    if (account && ev.actor === account) {
+      // pushgate's own writes come from this account too: only a push it did not remember making
+      // is someone else using its credentials, which is said (the event is never judged).
+      if (ev.action === 'push' && !(await this.o.store.consumeOwnWrite(key(ev.registry, ev), ev.id, this.now()))) this.warnOwnActor(ev, account);
+      return 'own-actor';
+    }
     if (ev.action === 'delete') {
       // A manifest pushgate deleted itself (a superseded referrer it published), remembered before the DELETE.
       const k = { registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: OWN_DELETE_TAG };

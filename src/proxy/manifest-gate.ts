@@ -20,7 +20,7 @@ import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { Verdict, ScanReport } from '../core/verdict.js';
 import { isBlocking } from '../core/verdict.js';
-import { isDigest } from '../core/digest.js';
+import { isDigest, SHA512_MANIFEST_REASON } from '../core/digest.js';
 import { TAG_RE } from '../core/names.js';
 import { isPushgateError } from '../core/errors.js';
 import { MANIFEST_ACCEPT, platformString } from '../core/manifest.js';
@@ -254,6 +254,11 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
     // by digest), then fails to write the tag (500). Judging it under that "tag" would judge it under a
     // tag mapping it never gets; nothing lands instead.
     lingerAfterAnswer(req, res);
+    if (/^sha512:[a-f0-9]{128}$/.test(put.reference)) {
+      // A registry that takes a manifest by sha512 keeps it under a name pushgate never judges.
+      sendRegistryError(res, 400, { code: 'DIGEST_INVALID', message: `pushgate proxy: ${SHA512_MANIFEST_REASON}`, detail: { reason: 'sha512-manifest' } });
+      return 400;
+    }
     sendRegistryError(res, 400, {
       code: 'TAG_INVALID',
       message: `pushgate proxy: "${put.reference.slice(0, 140)}" is neither a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) nor a sha256 digest in lower-case hex; the registry would store the manifest untagged and fail`,

@@ -17,7 +17,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { PassThrough, type Readable } from 'node:stream';
 import { PushgateError, isPushgateError } from '../core/errors.js';
-import { isDigest, digestAlgorithm, digestHex, type Digest } from '../core/digest.js';
+import { isContentDigest, isDigest, digestAlgorithm, digestHex, manifestDigestProblem, type Digest } from '../core/digest.js';
 import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
 import { RegistryError, redactUrl } from './errors.js';
 import { Transport, header, type TransportRequest } from './transport.js';
@@ -266,7 +266,7 @@ export class RegistryClient {
   }
 
   private checkRef(ref: string): void {
-    if (!isDigest(ref) && !TAG_RE.test(ref)) throw new PushgateError('BAD_REFERENCE', `"${ref}" is neither a tag nor a sha256 digest`);
+    if (!isDigest(ref) && !TAG_RE.test(ref)) throw new PushgateError('BAD_REFERENCE', ref.startsWith('sha512:') ? manifestDigestProblem(ref) : `"${ref}" is neither a tag nor a sha256 digest`);
   }
 
   private refString(repo: string, ref: string): string {
@@ -377,7 +377,7 @@ export class RegistryClient {
    */
   async getBlob(repo: string, digest: Digest, opts: GetBlobOptions = {}): Promise<Readable> {
     this.checkRepo(repo);
-    if (!isDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    if (!isContentDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
     const op = `GET blob ${repo}@${digest}`;
     const url = this.url(`/v2/${repo}/blobs/${digest}`);
     const scopes = [repoScope(repo, 'pull')];

@@ -3,7 +3,7 @@
  * (Go's key matching; ambiguous documents refused with MANIFEST_INVALID). This module keeps the
  * registry-facing names: media type detection from a response, schema 1 refusal.
  */
-import { isDigest } from '../core/digest.js';
+import { isContentDigest } from '../core/digest.js';
 import { PushgateError } from '../core/errors.js';
 import { goFoldKey, parseJsonTree, type JsonNode } from '../core/go-json.js';
 import { MediaTypes, type Descriptor } from '../core/manifest.js';
@@ -62,7 +62,7 @@ export function referencedDescriptors(bytes: Buffer): { blobs: Descriptor[]; man
   const asDescriptor = (n: JsonNode): Descriptor | undefined => {
     if (n.t !== 'object') return undefined;
     const get = (f: string) => n.members.filter(([k]) => goFoldKey(k) === goFoldKey(f)).map(([, v]) => v);
-    const digest = get('digest').find((v): v is { t: 'string'; v: string } => v.t === 'string' && isDigest(v.v));
+    const digest = get('digest').find((v): v is { t: 'string'; v: string } => v.t === 'string' && isContentDigest(v.v));
     if (!digest) return undefined;
     const mt = get('mediaType').find((v): v is { t: 'string'; v: string } => v.t === 'string');
     const size = get('size').find((v): v is { t: 'number'; raw: string } => v.t === 'number');

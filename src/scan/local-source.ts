@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  MediaTypes, PushgateError, digestHex, isDigest, manifestMediaType, parseDockerSaveManifest, parseImageConfig, parseManifestDocument, shortDigest,
+  MediaTypes, PushgateError, digestHex, isContentDigest, isDigest, manifestMediaType, parseDockerSaveManifest, parseImageConfig, parseManifestDocument, shortDigest,
   type Descriptor, type Digest, type DockerSaveItem, type ImageIndex,
 } from '../core/index.js';
 import type { DirectorySource, ImageSource } from './source.js';
@@ -134,7 +134,7 @@ function tarStore(file: string): Store {
 }
 
 function blobName(d: Digest): string {
-  if (!isDigest(d)) throw new PushgateError('BAD_REFERENCE', `"${d}" is not a digest`);
+  if (!isContentDigest(d)) throw new PushgateError('BAD_REFERENCE', `"${d}" is not a digest`);
   return `blobs/${d.slice(0, d.indexOf(':'))}/${digestHex(d)}`;
 }
 

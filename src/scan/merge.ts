@@ -6,7 +6,7 @@
 import { DiagnosticCap } from './diagnostic-cap.js';
 import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } from '../core/index.js';
 import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
-import { baseName, dirName, readsAlike } from './analyzers/types.js';
+import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { formatPurl } from './purl.js';
@@ -37,8 +37,10 @@ interface Node {
  * 6: symlink resolution and the alias walk charge a path longer than {@link CHARGE_CHARS} by its length;
  *    the alias check's budget grows with the tree ({@link ALIAS_STEPS_PER_PATH}).
  * 7: the paths placed are bounded ({@link STACK_BUDGET}): past it, `layer-too-complex` and nothing more is placed.
+ * 8: a file reached under another name (a hard link to a lower layer's file, a symlink) is read under
+ *    that name too by the analyzers whose findings depend on the name ({@link Analyzer.foundUnder}).
  */
-export const MERGE_VERSION = 7;
+export const MERGE_VERSION = 8;
 
 /**
  * What the merged tree's path index may take, over the whole stack: paths placed (every entry and
@@ -151,6 +153,46 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   /** Symlink resolution steps the hard links of the whole stack may take. */
   const linkWork = { steps: ALIAS_BUDGET };
   const wantedBy = (p: string): Analyzer[] => wantedAt(sensitive, p);
+  /** The analyzers whose findings depend on the file's name, and every analyzer by name. */
+  const nameDep = analyzers.filter((a) => a.foundUnder);
+  const byAnalyzer = new Map(analyzers.map((a) => [a.name, a]));
+  /**
+   * What the file read at `at` (results `have`) adds when it is reached at `p` too: the findings
+   * its name-dependent analyzers make of the name `p`, at `p`.
+   */
+  const namedAt = (p: string, at: string, have: readonly Placed[], layer: Digest | undefined): Placed[] => {
+    const out: Placed[] = [];
+    for (const x of have) {
+      const a = byAnalyzer.get(x.r.analyzer);
+      const extra = a && foundUnderName(a, x.r.out, at, p);
+      if (extra) out.push({ r: { path: p, analyzer: a.name, out: extra }, layer });
+    }
+    return out;
+  };
+  /** Findings added under symlink names, by file, analyzer and what was found (one report each). */
+  const namedSeen = new Set<string>();
+  /**
+   * A file at `f` that the runtime reads at `alias` through a symlink: what its name-dependent
+   * analyzers find under `alias` is placed there, once per file and finding however many names
+   * reach it (a symlink loop adds names).
+   */
+  const namedAlias = (alias: string, f: string): void => {
+    if (wantedAt(nameDep, alias) === NONE) return;
+    const have = results.get(f);
+    if (!have) return;
+    for (const x of have) {
+      const a = byAnalyzer.get(x.r.analyzer);
+      const extra = a && foundUnderName(a, x.r.out, f, alias);
+      if (!extra) continue;
+      const k = `${f}\0${a.name}\0${(extra.packages ?? []).map((q) => q.purl).join(' ')}\0${(extra.secrets ?? []).map((q) => `${q.rule}:${q.line}`).join(' ')}`;
+      if (namedSeen.has(k)) continue;
+      namedSeen.add(k);
+      const list = results.get(alias);
+      const placed = { r: { path: alias, analyzer: a.name, out: extra }, layer: x.layer };
+      if (list) list.push(placed);
+      else results.set(alias, [placed]);
+    }
+  };
 
   /** Drops the results at `p` and beneath it (the subtree at `node` is being removed). */
   const dropResults = (p: string, node: Node | undefined): void => {
@@ -383,6 +425,9 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         }
         // A symlink now: what it reaches is checked with the other symlinks.
         if ('symlink' in found) return;
+        // The lower file under this name: what the name adds (a jar's version, a `.env` password).
+        const named = 'have' in found ? namedAt(p, found.at, found.have, label) : [];
+        if (named.length) results.set(p, [...(results.get(p) ?? []), ...named]);
         const want = wantedBy(p);
         if (!want.length) return;
         if ('fails' in found) {
@@ -397,7 +442,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
           return;
         }
         // The runtime sees the target's content at `p` too: count it there as well.
-        results.set(p, found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })));
+        results.set(p, [...found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })), ...named]);
       }
     });
   });
@@ -411,9 +456,9 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
       else if (c.children?.size) findLinks(p === '/' ? `/${name}` : `${p}/${name}`, c);
     });
   };
-  if (sensitive.length) {
+  if (sensitive.length || nameDep.length) {
     findLinks('/', root);
-    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics, Math.max(ALIAS_BUDGET, ALIAS_STEPS_PER_PATH * index.size));
+    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics, Math.max(ALIAS_BUDGET, ALIAS_STEPS_PER_PATH * index.size), namedAlias);
   }
   return {
     placed: [...results.values()].flat(),
@@ -551,8 +596,10 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
  * Files an analyzer wants that the final filesystem reaches only through a symlink: the symlink's
  * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
  * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
+ * `named(alias, file)` is told of every file reached through a symlink under the name `alias`
+ * (name-dependent readings), within the same budget.
  */
-function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: { push(d: Diagnostic): void }, budget: number): void {
+function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: { push(d: Diagnostic): void }, budget: number, named: (alias: string, f: string) => void): void {
   // One budget for the files looked at behind the links and the steps taken to resolve them.
   const work = { steps: budget };
   // "Read under its own name" is "wanted under its own name and read the same way there": the
@@ -572,6 +619,7 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     // name is made only for the few files some analyzer wants under the alias.
     // `f` is the file the runtime reads at `alias`.
     const check = (alias: string, f: string) => {
+      named(alias, f);
       const want = wantedBy(alias);
       if (!want.length) return;
       const missing = want.filter((a) => !readsAlike(a, alias, f));

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, StreamSink } from './analyzers/types.js';
-import { baseName, dirName, readsAlike } from './analyzers/types.js';
+import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
 import { SpillBudget } from './spill.js';
 
 /** What one analyzer found in one file of a layer. */
@@ -352,8 +352,14 @@ export class LayerWalker {
     // Only an analyzer that reads both names the same way (dpkg reads a `.list` as a file list, a
     // status as the package database) found at `p` what it found in the content.
     const from = g.contentPath;
+    // An analyzer whose findings depend on the name (a jar's version from its file name, the `.env`
+    // password rule) finds at `p` what the name `p` adds, as a scanner of the unpacked tree does.
     for (const r of g.content) {
-      if (this.analyzers.some((a) => a.name === r.analyzer && readsAlike(a, p, from))) copies.push(relocateResult(r, from, p, false));
+      const a = this.analyzers.find((x) => x.name === r.analyzer);
+      if (!a) continue;
+      if (readsAlike(a, p, from)) copies.push(relocateResult(r, from, p, false));
+      const extra = foundUnderName(a, r.out, from, p);
+      if (extra) copies.push({ path: p, analyzer: a.name, out: extra });
     }
     if (copies.length) this.byPath.set(p, copies);
     g.members.add(p);

@@ -6,13 +6,15 @@
  * - Default format (`application/json`): `{type, occur_at, operator, event_data:{resources, repository}}`.
  * - CloudEvents structured mode (`application/cloudevents+json`, Harbor ≥ 2.8): `{specversion, id,
  *   type: "harbor.artifact.pushed"…, time, data: <event_data>, operator}`.
- * PUSH_ARTIFACT → `push` (for a push by digest Harbor puts the digest in `tag`: no tag then);
+ * PUSH_ARTIFACT → `push` (for a push by digest Harbor puts the digest in `tag`: no tag then; a `tag`
+ * outside the tag grammar `[\w][\w.-]{0,127}` is no tag either, and the push is judged by its digest);
  * DELETE_ARTIFACT → `delete`; SCANNING_COMPLETED/FAILED/STOPPED → ignored `scan-event` with the parsed
  * summaries; PULL_ARTIFACT → ignored `pull`; anything else → `unsupported-action`.
  */
 import crypto from 'node:crypto';
 import { PushgateError } from '../core/errors.js';
-import { isDigest } from '../core/digest.js';
+import { isContentDigest, isDigest } from '../core/digest.js';
+import { TAG_RE } from '../core/names.js';
 import type { PushEvent } from '../core/events.js';
 import type { HarborScanSummary, ParsedNotification } from './types.js';
 
@@ -105,7 +107,10 @@ export function parseHarborPayload(body: unknown, contentType: string | undefine
   for (const r of resources.length ? resources : [{}]) {
     const digest = str(r.digest);
     const rawTag = str(r.tag);
-    const tag = rawTag && !isDigest(rawTag) ? rawTag : undefined;
+    // Only a tag the registry can store names one: Harbor's payload carries the reference the client
+    // pushed (the digest for a push by digest), and a reference Distribution took for a tag but
+    // could not store (`foo:bar`, an over-long one) left the manifest untagged, pullable by digest.
+    const tag = rawTag && !isDigest(rawTag) && TAG_RE.test(rawTag) ? rawTag : undefined;
     const repository =
       str(repoObj.repo_full_name) ??
       (str(repoObj.namespace) && str(repoObj.name) ? `${str(repoObj.namespace)}/${str(repoObj.name)}` : undefined) ??
@@ -127,13 +132,14 @@ export function parseHarborPayload(body: unknown, contentType: string | undefine
       out.ignored.push({ ...base, reason: 'no-repository' });
       continue;
     }
-    const d = digest ?? (rawTag && isDigest(rawTag) ? rawTag : undefined);
+    const d = digest ?? (rawTag && isContentDigest(rawTag) ? rawTag : undefined);
     if (!d) {
       out.ignored.push({ ...base, reason: 'no-digest' });
       continue;
     }
     if (!isDigest(d)) {
-      out.ignored.push({ ...base, reason: 'bad-digest' });
+      // A sha512 manifest digest names nothing pushgate can judge (src/core/digest.ts): said apart.
+      out.ignored.push({ ...base, reason: d.startsWith('sha512:') ? 'unsupported-digest' : 'bad-digest' });
       continue;
     }
     const action = type === 'PUSH_ARTIFACT' ? 'push' : 'delete';

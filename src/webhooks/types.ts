@@ -27,7 +27,8 @@ export interface IgnoredEvent {
   /**
    * `blob` (blob push/delete), `pull`, `mount`, `own-traffic` (pushgate's own requests),
    * `unsupported-action`, `no-digest` (e.g. a tag delete), `no-repository`, `malformed`,
-   * `scan-event` (Harbor scan results, recorded), `bad-digest`.
+   * `scan-event` (Harbor scan results, recorded), `bad-digest`, `unsupported-digest` (a sha512
+   * manifest digest: src/core/digest.ts says why it is not judged).
    */
   reason: 'blob' | 'pull' | 'mount' | 'own-traffic' | 'unsupported-action' | 'no-digest' | string;
   action?: string;

@@ -206,7 +206,7 @@ export function register(program: Command): void {
     .option('--file <Dockerfile>', 'the Dockerfile the image was built from: its base is checked against the detected one (a warning when they differ, flags for latest or untagged bases); with --exclude-base its final stage marks where the base ends')
     .option('--build-arg <NAME=value>', 'with --file: a build argument the image was built with (repeatable), for the Dockerfile\'s ARGs before FROM', (v: string, prev: string[] = []) => [...prev, v])
     .option('--target <stage>', 'with --file: the stage the image was built from (docker build --target; default the last)')
-    .option('--exit-code <n>', 'exit status when the decision is quarantine or reject (default 1)')
+    .option('--exit-code <n>', 'exit status when the decision is quarantine or reject (default 1; 0 or 3-255, 2 means error)')
     .option('--group-issues', 'one entry per vulnerability, listing every package and path it affects (table, json)')
     .option('--dependency-tree', 'print the packages by layer and file before the findings (table, json)')
     .option('-q, --quiet', 'no progress bar: only the report (warnings and errors still go to stderr)')

@@ -6,7 +6,10 @@
  * - an archive without any pom.properties falls back to its `META-INF/MANIFEST.MF`
  *   (Implementation-Vendor-Id / Implementation-Title / Implementation-Version, else
  *   Bundle-SymbolicName / Bundle-Version), and the artifact name and version from the file name
- *   (`NAME-VERSION.jar`) when the manifest has no version;
+ *   (`NAME-VERSION.jar`) when the manifest has no version; such an archive's output keeps the
+ *   manifest's fields (`byName`), so that its other names (hard links, symlinks) are read too
+ *   ({@link javaAnalyzer}'s `foundUnder`): `x.jar` linked as `log4j-core-2.14.1.jar` is log4j-core
+ *   2.14.1 to a scanner of the unpacked tree;
  * - nested `*.jar`/`*.war`/… entries are extracted to the capped temp dir (never held in memory)
  *   and read the same way, to a depth of 4.
  * The walker spills the outer archive (random access: a zip's directory is at its end); yauzl
@@ -77,6 +80,9 @@ export function nameFromFile(file: string): { artifact: string; version?: string
   return m ? { artifact: m[1], version: m[2] } : { artifact: b };
 }
 
+/** The manifest fields {@link packageFromManifest} reads: kept for reading the archive under another name. */
+const NAME_FIELDS = ['Implementation-Version', 'Bundle-Version', 'Specification-Version', 'Bundle-SymbolicName', 'Implementation-Vendor-Id', 'Implementation-Title'] as const;
+
 /** The manifest fallback: a package when group, artifact and version can all be told. */
 export function packageFromManifest(mf: Record<string, string>, file: string, path: string): FoundPackage | undefined {
   const fromName = nameFromFile(file);
@@ -125,6 +131,7 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
   const zip = await openZip(file);
   const nested: Yauzl.Entry[] = [];
   let manifest: Record<string, string> | undefined;
+  let byName: AnalyzerOutput['byName'];
   let seen = 0;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -150,6 +157,12 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
     if (!packages.length && manifest) {
       const p = packageFromManifest(manifest, display.split('!/').pop()!, display);
       if (p) packages.push(p);
+      // The outer archive's file name took part: its other names in the image may read otherwise.
+      if (depth === 0) {
+        const kept: Record<string, string> = {};
+        for (const k of NAME_FIELDS) if (manifest[k] !== undefined) kept[k] = manifest[k];
+        byName = { manifest: kept };
+      }
     }
     for (const e of nested) {
       const inner = `${display}!/${e.fileName}`;
@@ -176,19 +189,30 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
   } finally {
     zip.close();
   }
-  return { packages, diagnostics: diagnostics.length ? diagnostics : undefined };
+  return byName ? { packages, diagnostics: diagnostics.length ? diagnostics : undefined, byName } : { packages, diagnostics: diagnostics.length ? diagnostics : undefined };
 }
 
 /** The analyzer. */
 export const javaAnalyzer: Analyzer = {
   name: 'lang/java',
-  version: 1,
+  // 2: `byName` for archives read through their manifest (names from links).
+  version: 2,
   maxSize: 2 * 1024 ** 3,
   spill: true,
   wants: (e) => ARCHIVE.test(e.path),
   async analyze(input, ctx) {
     if (!input.file || fs.statSync(input.file).size < 22) return undefined;
     const out = await readArchive(input.file, input.path, ctx);
-    return out.packages?.length || out.diagnostics?.length ? out : undefined;
+    return out.packages?.length || out.diagnostics?.length || out.byName ? out : undefined;
+  },
+  foundUnder(out, from, to) {
+    const mf = (out.byName as { manifest?: Record<string, string> } | undefined)?.manifest;
+    if (!mf) return undefined;
+    const under = packageFromManifest(mf, to, to);
+    if (!under) return undefined;
+    const at = packageFromManifest(mf, from, from);
+    // The same package under both names (Debian's `foo-1.2.jar → foo.jar` with a versioned
+    // manifest) adds nothing.
+    return at && at.name === under.name && at.version === under.version ? undefined : { packages: [under] };
   },
 };

@@ -4,7 +4,8 @@
  * access key ids and secret access keys (the secret only next to an `aws_secret_access_key` style
  * name), GCP service-account JSON, GitHub, GitLab, Slack and npm tokens; passwords (`DB_PASS=…` with
  * a non-placeholder value) only in `.env`-style files and the image config's Env: a generic
- * `password=` elsewhere is not a finding (too many false positives). The value is never stored: `redacted` keeps a short prefix at most.
+ * `password=` elsewhere is not a finding (too many false positives). A file of another name keeps
+ * those lines (redacted) in `byName`, so that a link to it named `.env` reports them (`foundUnder`). The value is never stored: `redacted` keeps a short prefix at most.
  * Skipped: binary files (a NUL byte in the first 8000 bytes, as git decides), files over 1 MiB and the
  * directories package managers own (trivy's allow rules: /usr/share, /usr/include, /usr/lib,
  * node_modules, site-/dist-packages, Go module cache, gems), the distribution's binaries and the
@@ -127,6 +128,13 @@ export function findEnvPasswords(text: string, path: string): SecretFinding[] {
   return out;
 }
 
+/**
+ * Text that may hold a line {@link findEnvPasswords} reports: a name ending in PASS, PASSWD, PASSWORD
+ * or PWD, then blanks and `=` on the same line (a superset of its lines, far fewer files than a
+ * mention of "password").
+ */
+const ENV_PREFILTER = /(?:pass|passwd|password|pwd)[^\S\n]*=/i;
+
 /** True when the first 8000 bytes hold a NUL (git's binary test). */
 export function looksBinary(b: Buffer): boolean {
   return b.subarray(0, 8000).indexOf(0) >= 0;
@@ -135,14 +143,27 @@ export function looksBinary(b: Buffer): boolean {
 /** The analyzer. */
 export const secretsAnalyzer: Analyzer = {
   name: 'secret/builtin',
-  version: 3,
+  // 4: `byName` holds the `.env` password lines of files of other names.
+  version: 4,
   maxSize: 1024 * 1024,
   wants: (e) => e.size > 0 && e.size <= 1024 * 1024 && !SKIP.test(e.path),
   analyze(input) {
     if (looksBinary(input.content)) return undefined;
     const text = input.content.toString('latin1');
     const secrets = findSecrets(text, input.path);
-    if (isEnvFile(input.path)) secrets.push(...findEnvPasswords(text, input.path));
-    return secrets.length ? { secrets } : undefined;
+    if (isEnvFile(input.path)) {
+      secrets.push(...findEnvPasswords(text, input.path));
+      return secrets.length ? { secrets } : undefined;
+    }
+    // The rule depends on the name: kept for the file's other names (links named `.env`). The
+    // prefilter spares the line split for text without a password-like name.
+    const env = ENV_PREFILTER.test(text) ? findEnvPasswords(text, input.path).map(({ line, redacted }) => ({ line, redacted })) : [];
+    if (!secrets.length && !env.length) return undefined;
+    return env.length ? { secrets, byName: { env } } : { secrets };
+  },
+  foundUnder(out, from, to) {
+    const env = (out.byName as { env?: Array<{ line: number; redacted: string }> } | undefined)?.env;
+    if (!env?.length || !isEnvFile(to) || isEnvFile(from)) return undefined;
+    return { secrets: env.map(({ line, redacted }) => ({ rule: 'env-password', severity: 'medium', path: to, line, redacted })) };
   },
 };

@@ -67,6 +67,13 @@ export interface AnalyzerOutput {
   /** Files owned by an OS package (dpkg `.list`, apk `R:` lines, RPM file lists): package name → absolute paths. */
   ownedFiles?: Array<{ owner: string; files: string[] }>;
   diagnostics?: Diagnostic[];
+  /**
+   * What the file's name took part in, for an analyzer whose findings depend on the name
+   * ({@link Analyzer.foundUnder}): plain JSON (it is stored with the result in the layer cache), so
+   * that the same content can be read under another name it is reachable by (a hard link, a
+   * symlink) without its bytes. Absent: the name changes nothing but the paths recorded.
+   */
+  byName?: Record<string, unknown>;
 }
 
 /** A consumer of an entry's content chunk by chunk (for analyzers that need no random access). */
@@ -105,6 +112,16 @@ export interface Analyzer {
    * packages the `.list` reading never counted.
    */
   readsAs?(path: string): string;
+  /**
+   * For an analyzer whose findings depend on the file's name (the Java analyzer's artifact and
+   * version from `NAME-VERSION.jar`, the `.env` password rule): what the content whose output at
+   * `from` is `out` (with its `byName`) yields under the name `to` that it did not yield at `from`,
+   * with paths at `to`; undefined when nothing. A runtime and a scanner of the unpacked tree meet the
+   * file under every name it has (trivy and syft read a hard link's every name as a file of its own),
+   * so the walker and the merge add these findings at each other name of the file (hard links,
+   * symlinks inside the image), within the symlink check's budget.
+   */
+  foundUnder?(out: AnalyzerOutput, from: string, to: string): AnalyzerOutput | undefined;
   /** When true the walker spills the entry to a temp file and passes `file` instead of `content`. */
   readonly spill?: boolean;
   /** Parses one file. Throwing makes a `parse-error` diagnostic, never a failed scan. */
@@ -124,6 +141,17 @@ export interface Analyzer {
 export function readsAlike(a: Analyzer, x: string, y: string): boolean {
   if (!a.wants({ path: x, size: 1, mode: 0o644 }) || !a.wants({ path: y, size: 1, mode: 0o644 })) return false;
   return a.readsAs === undefined || a.readsAs(x) === a.readsAs(y);
+}
+
+/**
+ * What `a` finds in a file read at `from` (output `out`) when the file is reached at `to` and not
+ * at `from` ({@link Analyzer.foundUnder}); undefined when `a` does not want `to`, has no name-dependent
+ * reading, or the name adds nothing.
+ */
+export function foundUnderName(a: Analyzer, out: AnalyzerOutput, from: string, to: string): AnalyzerOutput | undefined {
+  if (!a.foundUnder || out.byName === undefined || !a.wants({ path: to, size: 1, mode: 0o644 })) return undefined;
+  const extra = a.foundUnder(out, from, to);
+  return extra && (extra.packages?.length || extra.secrets?.length) ? extra : undefined;
 }
 
 /** Last path segment. */

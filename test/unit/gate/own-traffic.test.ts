@@ -3,9 +3,10 @@
  * write or the registry-authenticated actor being pushgate's account counts; never a User-Agent.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { RegistryConfig } from '../../../src/config/types.js';
 import type { PushEvent } from '../../../src/core/index.js';
-import { OwnTraffic, plannedWrites } from '../../../src/gate/own-traffic.js';
+import { OWN_ACTOR_WARN_MS, OwnTraffic, plannedWrites } from '../../../src/gate/own-traffic.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { labRegistryConfig } from '../../helpers/gate.js';
 
@@ -80,5 +81,63 @@ describe('gate/own-traffic', () => {
     expect(plannedWrites({ ...base, tag: undefined })).to.deep.equal([{ repository: 'quarantine/team/app', digest: D1 }]);
     expect(plannedWrites({ ...base, tag: undefined, decision: 'reject', restoreDigest: D2 })).to.deep.equal([]);
     expect(plannedWrites({ ...base, tag: undefined, type: 'harbor' })).to.deep.equal([]);
+  });
+});
+
+describe('gate/own-traffic: pushes by pushgate\'s account that pushgate did not make are said', () => {
+  const registries: RegistryConfig[] = [{ ...labRegistryConfig('authed', 5000, 't1'), auth: { username: 'pushgate-bot', password: 'secret-pw-123' } }];
+  const ev = (over: Partial<PushEvent>): PushEvent => ({ id: 'e1', source: 'distribution', registry: 'authed', action: 'push', repository: 'team/app', digest: D1, tag: 'v1', actor: 'pushgate-bot', ...over });
+  let store: Store;
+  let clock: number;
+  let warnings: Array<{ fields: Record<string, unknown>; message: string }>;
+  let own: OwnTraffic;
+  beforeEach(async () => {
+    store = await openStore('sqlite::memory:');
+    clock = 1_000_000;
+    warnings = [];
+    own = new OwnTraffic({ store, registry: (n) => registries.find((r) => r.name === n), now: () => clock, warn: (fields, message) => warnings.push({ fields, message }) });
+  });
+  afterEach(async () => store.close());
+
+  it('warns once per repository per hour, says why and what to do, never the password; still own traffic', async () => {
+    expect(await own.check(ev({}))).to.equal('own-actor');
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]!.fields).to.deep.equal({ registry: 'authed', repository: 'team/app', account: 'pushgate-bot' });
+    expect(warnings[0]!.message).to.match(/not judged/).and.match(/another account/).and.match(/own-traffic/);
+    expect(JSON.stringify(warnings)).not.to.include('secret-pw-123');
+    expect(await own.check(ev({ id: 'e2', tag: 'v2' }))).to.equal('own-actor');
+    expect(await own.check(ev({ id: 'e3', repository: 'team/other' }))).to.equal('own-actor');
+    expect(warnings.map((w) => w.fields.repository)).to.deep.equal(['team/app', 'team/other']);
+    clock += OWN_ACTOR_WARN_MS;
+    await own.check(ev({ id: 'e4' }));
+    expect(warnings).to.have.length(3);
+  });
+
+  it('pushgate\'s own remembered writes, deletes and other actors are not warned about', async () => {
+    await own.remember('authed', { repository: 'quarantine/team/app', digest: D1, tag: 'v1' });
+    expect(await own.check(ev({ repository: 'quarantine/team/app' }))).to.equal('own-actor');
+    expect(await own.check(ev({ action: 'delete', tag: undefined, id: 'd' }))).to.equal('own-actor');
+    expect(await own.check(ev({ actor: 'alice', id: 'a' }))).to.equal(undefined);
+    expect(warnings).to.deep.equal([]);
+  });
+
+  it('property: any sequence of pushes by the account warns exactly once per repository and hour', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c/d'), fc.integer({ min: 0, max: 3 * OWN_ACTOR_WARN_MS })), { minLength: 1, maxLength: 30 }), async (pushes) => {
+        warnings = [];
+        const o = new OwnTraffic({ store, registry: (n) => registries.find((r) => r.name === n), now: () => clock, warn: (fields, message) => warnings.push({ fields, message }) });
+        const last = new Map<string, number>();
+        let want = 0;
+        let i = 0;
+        for (const [repo, dt] of pushes.sort((x, y) => x[1] - y[1])) {
+          clock = 5_000_000 + dt;
+          const l = last.get(repo);
+          if (l === undefined || clock - l >= OWN_ACTOR_WARN_MS) { want++; last.set(repo, clock); }
+          expect(await o.check(ev({ repository: repo, id: `p${i++}` }))).to.equal('own-actor');
+        }
+        expect(warnings).to.have.length(want);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

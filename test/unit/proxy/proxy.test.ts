@@ -190,6 +190,29 @@ describe('proxy (in-process upstream)', function () {
     expect(ok.status).to.not.equal(400);
   });
 
+  it('property: a manifest PUT by a sha512 digest is refused 400 DIGEST_INVALID, saying why, before anything is judged or forwarded', async () => {
+    const seen: string[] = [];
+    handle = (req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(req.method === 'HEAD' ? 404 : 201);
+      res.end();
+    };
+    const valid = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    await fc.assert(
+      fc.asyncProperty(fc.stringMatching(/^[a-f0-9]{128}$/), async (h) => {
+        seen.length = 0;
+        const before = gate.pending.length;
+        const r = await fetch(`${base}/v2/ok/a/manifests/sha512:${h}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: valid });
+        const body = await r.text();
+        expect(r.status, body).to.equal(400);
+        expect(body).to.match(/DIGEST_INVALID/).and.match(/sha512/);
+        expect(gate.pending.length, 'judged').to.equal(before);
+        expect(seen, 'forwarded').to.deep.equal([]);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('refuses with "retry" when the gate hangs past proxy.timeout, without forwarding', async () => {
     let puts = 0;
     handle = (req, res) => {

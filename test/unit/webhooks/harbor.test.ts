@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseHarborPayload, authenticateSender } from '../../../src/webhooks/index.js';
 import { isPushgateError } from '../../../src/core/errors.js';
+import { TAG_RE } from '../../../src/core/names.js';
 
 // Harbor cannot run here: these payloads are written from goharbor/harbor's notifier sources
 // (see test/fixtures/webhooks/README.md).
@@ -109,6 +111,37 @@ describe('webhooks/harbor', () => {
       }
       expect(isPushgateError(err, 'BAD_ARGUMENT'), JSON.stringify(bad)).to.equal(true);
     }
+  });
+});
+
+describe('webhooks/harbor: a tag the registry cannot store is no tag (the push is judged by digest)', () => {
+  const withTag = (type: 'PUSH_ARTIFACT' | 'DELETE_ARTIFACT', tag: string) => ({
+    type, occur_at: 1773067466, operator: 'ci',
+    event_data: { resources: [{ digest: D, tag, resource_url: `harbor.example.test/team/app:${tag}` }], repository: { name: 'app', namespace: 'team', repo_full_name: 'team/app' } },
+  });
+  const cloud = (tag: string) => ({ specversion: '1.0', id: 'x', type: 'harbor.artifact.pushed', time: '2026-03-09T14:44:26Z', operator: 'ci', data: withTag('PUSH_ARTIFACT', tag).event_data });
+
+  it('foo:bar, sha256:<upper case>, 129 characters, a leading dot or dash, spaces, non-ASCII word letters → the event is kept, without the tag', () => {
+    for (const tag of ['foo:bar', `sha256:${'AB'.repeat(32)}`, `a${'b'.repeat(128)}`, '.hidden', '-x', 'a b', 'é', 'a/b', 'v1@x']) {
+      for (const [label, p] of [['default push', parseHarborPayload(withTag('PUSH_ARTIFACT', tag), 'application/json', 'h')], ['default delete', parseHarborPayload(withTag('DELETE_ARTIFACT', tag), 'application/json', 'h')], ['cloudevents', parseHarborPayload(cloud(tag), 'application/cloudevents+json', 'h')]] as const) {
+        expect(p.events, `${label} ${tag}`).to.have.length(1);
+        expect(p.events[0]).to.include({ repository: 'team/app', digest: D });
+        expect(p.events[0]!.tag, `${label} ${tag}`).to.equal(undefined);
+      }
+    }
+  });
+
+  it('property: every payload keeps its event and digest; the tag survives iff it is in the tag grammar', () => {
+    const tagLike = fc.stringMatching(/^[A-Za-z0-9_.:@ -]{1,140}$/);
+    fc.assert(
+      fc.property(fc.oneof(tagLike, fc.string({ minLength: 1, maxLength: 140 }), fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,140}$/)), fc.boolean(), (tag, ce) => {
+        const p = ce ? parseHarborPayload(cloud(tag), 'application/cloudevents+json', 'h') : parseHarborPayload(withTag('PUSH_ARTIFACT', tag), 'application/json', 'h');
+        expect(p.events).to.have.length(1);
+        expect(p.events[0]!.digest).to.equal(D);
+        expect(p.events[0]!.tag).to.equal(TAG_RE.test(tag) && !tag.startsWith('sha256:') ? tag : undefined);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
