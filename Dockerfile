@@ -58,9 +58,12 @@ VOLUME ["/data", "/spill"]
 EXPOSE 8080 8443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# --initial-old-space-size: V8 starts with an old generation of a few MiB and runs a full collection
-# each time it outgrows it; a scan keeps its layer's changeset (thousands of paths) and outgrows it
-# three to five times. 64 MiB lets a scan finish without one (bench/cli.ts times this command line
+# --initial-old-space-size: once the old generation passes 8 MiB (the bundled command line's code
+# and source put a scan there from the start), V8 starts a full collection when that generation plus
+# the external memory allocated since the last one nears a limit it sets from the heap seen at
+# start-up; a layer's 1 MiB read and inflate buffers (some 32 MiB alive between two scavenges) count
+# as external, so a plain scan of the Debian base layer runs one (about 30 ms of CPU, most of it
+# concurrent marking). 64 MiB lets a scan finish without one (bench/cli.ts times this command line
 # beside the plain one); the heap still grows past it, and `serve` only starts from it. Node reads
 # the V8 heap sizes only from its own command line (or NODE_OPTIONS), never from a running program.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--initial-old-space-size=64", "/app/bin/pushgate.js"]
