@@ -289,19 +289,27 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(600), [npmPackage('adm-zip', '0.4.7')]), db, policy });
       // a process that writes its notices and dies before delivering them (its notifier never finishes)
       const never = new Promise<void>(() => undefined);
-      const dying = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', notifier: { newFindings: () => never } });
+      let delivering!: () => void;
+      const claimed = new Promise<void>((resolve) => { delivering = resolve; });
+      const dying = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-a', notifier: { newFindings: () => {
+        delivering();
+        return never;
+      } } });
       await dying.tick();
       await swap([LODASH_OLD, ADM_ZIP]);
       expect(await dying.tick()).to.include({ changed: 1 });
+      // its outbox is worked on after the tick: the notice is claimed once delivery has begun (under load,
+      // later than the tick's end; the next process must not be started before, or it claims the notice)
+      await claimed;
       // the next process (another owner): the dead one's claim holds the notice until its lease ends
       const got: NewFindingsBody[] = [];
       const next = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, owner: 'replica-b', notifier: { newFindings: (n) => void got.push(n) } });
       await next.tick();
       await next.outboxIdle();
       expect(got, 'held by the dead owner\'s lease').to.deep.equal([]);
-      const claimed = await store.monitor.claimOutbox('replica-b', 10, 60_000, Date.now() + 10 * 60_000);
-      expect(claimed.map((n) => (n.body as NewFindingsBody).digest), 'after the lease').to.deep.equal([digestOf(600)]);
-      await store.monitor.outboxDone('replica-b', claimed.map((n) => n.seq));
+      const afterLease = await store.monitor.claimOutbox('replica-b', 10, 60_000, Date.now() + 10 * 60_000);
+      expect(afterLease.map((n) => (n.body as NewFindingsBody).digest), 'after the lease').to.deep.equal([digestOf(600)]);
+      await store.monitor.outboxDone('replica-b', afterLease.map((n) => n.seq));
       expect(await store.monitor.claimOutbox('replica-c', 10, 60_000, Date.now() + 20 * 60_000), 'removed once delivered').to.deep.equal([]);
     });
 
