@@ -25,7 +25,8 @@ export interface OpenCliVulnDbOptions {
 
 /** How to get a database without network, as one sentence (the hint's tail). */
 export function offlineHint(state: CliState): string {
-  const target = state.dbPathFrom === 'cache' ? '' : ` --db ${state.dbPath}`;
+  // A bare `db update` finds the same database only when nothing on this command line chose it.
+  const target = state.dbPathFrom === 'cache' && state.cacheDirFrom !== '--cache-dir' ? '' : ` --db ${state.dbPath}`;
   return `to get one offline, download an OSV export (e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip) where the network is reachable and run "pushgate db update --source FILE|DIR${target}" here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)`;
 }
 

@@ -5,6 +5,7 @@
  * build in this process), and the old one closed 30 s later so scans that hold it finish.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { VulnDb } from '../vulndb/index.js';
 
 /** Minimal logger. */
@@ -56,13 +57,21 @@ export class VulnDbHolder {
    */
   readiness(): { ok: true; builtAt: string | null; digest: string | null } | { ok: false; error: string } {
     const db = this.current();
-    if (!db) return { ok: false, error: this.problem ?? 'no vulnerability database: run `pushgate db update`' };
+    if (!db) return { ok: false, error: this.problem ?? `no vulnerability database: run ${this.updateCommand()}` };
     try {
       db.probe();
       return { ok: true, builtAt: db.builtAt, digest: db.contentDigest };
     } catch (e) {
-      return { ok: false, error: `the vulnerability database at ${db.path} does not answer (${(e as Error).message}): run \`pushgate db update\`` };
+      return { ok: false, error: `the vulnerability database at ${db.path} does not answer (${(e as Error).message}): run ${this.updateCommand()}` };
     }
+  }
+
+  /**
+   * The command that builds this database: with `--db`, since a bare `pushgate db update` installs into the
+   * user's cache directory, not into the server's `vulndb.path`.
+   */
+  private updateCommand(): string {
+    return `\`pushgate db update --db ${path.resolve(this.file)}\``;
   }
 
   private refresh(force: boolean, recheck = false): void {
@@ -79,7 +88,7 @@ export class VulnDbHolder {
     this.mtime = mtime;
     const old = this.db;
     this.db = undefined;
-    this.problem = mtime ? undefined : `no vulnerability database at ${this.file}: run \`pushgate db update\``;
+    this.problem = mtime ? undefined : `no vulnerability database at ${this.file}: run ${this.updateCommand()}`;
     if (mtime) {
       let opened: VulnDb | undefined;
       try {

@@ -608,7 +608,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         ? `${only.host} could not be reached: ${only.reason}`
         : stats.badRecords.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ');
       const offline = unreachable > 0 && unreachable === stats.badRecords.length
-        ? '; offline, download the OSV exports where the network is reachable and run `pushgate db update --source FILE|DIR` here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)'
+        // --db: the database this build was for (serve's vulndb.path is not where a bare `db update` installs)
+        ? `; offline, download the OSV exports where the network is reachable and run \`pushgate db update --source FILE|DIR --db ${dbPath}\` here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)`
         : '';
       // Every default OSV export failing alike (offline) would otherwise list two dozen URLs here: the
       // count and the first few say it, each source's own error is on its log line above.

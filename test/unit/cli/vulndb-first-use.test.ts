@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { openCliVulnDb } from '../../../src/cli/vulndb-state.js';
+import { offlineHint, openCliVulnDb } from '../../../src/cli/vulndb-state.js';
 import { resolveCliState } from '../../../src/config/cli-state.js';
 
 describe('cli: first-use vulnerability database', () => {
@@ -30,5 +30,13 @@ describe('cli: first-use vulnerability database', () => {
     const last = text.trim().split('\n').filter((l) => l.startsWith('pushgate: no vulnerability database at')).pop() ?? '';
     expect(last).to.match(new RegExp(`^pushgate: no vulnerability database at ${state.dbPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: building it failed: .+; to get one offline, `));
     expect(last).to.not.match(/sources are/);
+  });
+
+  it('the offline hint names --db when --cache-dir chose the database (a bare `db update` would install elsewhere)', () => {
+    const flagged = resolveCliState({ cacheDir: dir }, { HOME: path.join(dir, 'home') });
+    expect(offlineHint(flagged)).to.include(`"pushgate db update --source FILE|DIR --db ${flagged.dbPath}"`);
+    // from the environment, the same variables lead a bare `db update` to the same database
+    const fromEnv = resolveCliState({}, { HOME: path.join(dir, 'home'), XDG_CACHE_HOME: dir });
+    expect(offlineHint(fromEnv)).to.include('"pushgate db update --source FILE|DIR" here');
   });
 });

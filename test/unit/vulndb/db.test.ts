@@ -208,6 +208,9 @@ describe('vulndb database', function () {
         // there was no database at that path: nothing is said to be kept
         expect(m).to.not.include('previous database');
         expect(m).to.match(/nothing was installed \(there is no database at .*offline\.sqlite yet\); offline, download the OSV exports .*pushgate db update --source FILE\|DIR.*PUSHGATE_VULNDB_MIRROR/);
+        // the command names the database it was for: `pushgate serve` builds its vulndb.path, not the
+        // user's cache a bare `pushgate db update` installs into
+        expect(m).to.include(`run \`pushgate db update --source FILE|DIR --db ${path.join(tmp, 'offline.sqlite')}\` here`);
       }
       // a source that is not a network failure: no offline advice
       try {
