@@ -355,16 +355,19 @@ export function expiredWarnings(flags: ScanFlags, now = Date.now()): string[] {
  * @throws the file system's error (the temporary file is removed).
  */
 export function writeFileAtomic(file: string, text: string): void {
-  let abs = path.resolve(file);
+  const named = path.resolve(file);
+  // stat as named (the kernel follows the links): /dev/stdout -> /proc/self/fd/1 -> "pipe:[N]" is a pipe,
+  // whereas realpath, taking the links apart, would make it /proc/self/fd/pipe:[N], a file that is not there
+  const st = fs.statSync(named, { throwIfNoEntry: false });
+  if (st && !st.isFile() && !st.isDirectory()) {
+    fs.writeFileSync(named, text);
+    return;
+  }
+  let abs = named;
   try {
-    abs = fs.realpathSync(abs);
+    abs = fs.realpathSync(named);
   } catch {
     // absent (a new file), or a dangling link: written where it is named
-  }
-  const st = fs.statSync(abs, { throwIfNoEntry: false });
-  if (st && !st.isFile() && !st.isDirectory()) {
-    fs.writeFileSync(abs, text);
-    return;
   }
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'wx', 0o644);

@@ -60,6 +60,18 @@ describe('cli: the --output file', function () {
     expect(fs.readdirSync(dir).sort()).to.deep.equal(['pipe', 'stdout']);
   });
 
+  it('-o /dev/stdout when stdout is a pipe (`pushgate scan … -o /dev/stdout | jq`): the pipe gets the report', () => {
+    // /dev/stdout -> /proc/self/fd/1 -> "pipe:[N]", a name that only the kernel's own lookup follows: the
+    // path must be stat'ed as named, not taken apart link by link into a directory that cannot hold a file.
+    const module = path.resolve('src/cli/scan-options.ts');
+    const script = `import { writeFileAtomic } from ${JSON.stringify(module)}; writeFileAtomic('/dev/stdout', 'report through a pipe\\n');`;
+    // a shell pipe, as in a CI script (child_process's own stdout is a socket, which no one can open by name)
+    const r = spawnSync('sh', ['-c', '"$0" --import tsx --input-type=module -e "$1" | cat', process.execPath, script], { encoding: 'utf8' });
+    expect(r.stderr).to.equal('');
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.equal('report through a pipe\n');
+  });
+
   it('writes into a character device (a null device of its own), which stays a device', () => {
     const dev = path.join(dir, 'null');
     // mknod needs root, as `npm test` runs (README).
