@@ -103,4 +103,14 @@ describe('scan (attack): name-dependent findings cannot be hidden by link layout
       expect(maven(inv).some((x) => x.endsWith(LOG4J)) || incomplete(inv).length > 0, `${label}: ${maven(inv).join(', ')} / ${incomplete(inv).join(', ')}`).to.equal(true);
     }
   });
+
+  it('a small layer of one jar of 1,000 packages and 600 hard links to it does not make 600,000 package records in a complete scan (a few hundred KB push held gigabytes: 10,000 links ran the scanning process out of memory)', async function () {
+    this.timeout(300_000);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1000; i++) files[`META-INF/maven/g${i}/a${i}/pom.properties`] = `groupId=g${i}\nartifactId=a${i}\nversion=1.0.${i}\n`;
+    const entries: TarEntry[] = [{ name: 'opt/', type: 'directory' }, { name: 'opt/fat.jar', content: storedZip(files) }];
+    for (let i = 0; i < 600; i++) entries.push({ name: `opt/l${i}.jar`, type: 'link', linkname: 'opt/fat.jar' });
+    const inv = await scan([entries]);
+    expect(inv.packages.length <= 500_000 || incomplete(inv).length > 0, `${inv.packages.length} package records, incomplete: ${incomplete(inv).join(', ')}`).to.equal(true);
+  });
 });
