@@ -59,6 +59,24 @@ describe('scan (attack): the per-layer diagnostic cap bounds what the layer anal
       const all = [...a.diagnostics, ...a.results.flatMap((r) => r.out.diagnostics ?? [])];
       const depth = all.filter((d) => d.code === 'archive-depth' && d.more === undefined);
       expect(depth.length, `${depth.length} archive-depth diagnostics held by the layer analysis`).to.be.at.most(DIAGNOSTICS_PER_CODE);
+      expect(all.filter((d) => d.code === 'archive-depth' && d.more !== undefined).map((d) => d.more), 'the rest counted').to.deep.equal([40_000 - DIAGNOSTICS_PER_CODE]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('300 unreadable nested archives in one jar (incomplete each): 100 kept, the rest one incomplete summary; the layer stays incomplete', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-diag-attack-'));
+    try {
+      const jar = storedZip(Array.from({ length: 300 }, (_, i): [string, Buffer] => [`lib/x${i}.jar`, Buffer.from('PK not a zip')]));
+      const tar = await makeTar([{ name: 'opt/app.jar', content: jar }]);
+      const digest = sha256(tar) as Digest;
+      const walker = new LayerWalker(ANALYZERS, { version: analyzerSetVersion(), digest, tmpDir: tmp });
+      await readLayer(Readable.from([tar]), { digest, size: tar.length }, walker);
+      const a = walker.result();
+      const all = [...a.diagnostics, ...a.results.flatMap((r) => r.out.diagnostics ?? [])].filter((d) => d.code === 'parse-error');
+      expect(all.filter((d) => d.more === undefined && d.incomplete)).to.have.length(DIAGNOSTICS_PER_CODE);
+      expect(all.filter((d) => d.more !== undefined).map((d) => `${d.more} ${d.incomplete}`)).to.deep.equal([`${300 - DIAGNOSTICS_PER_CODE} true`]);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
