@@ -4,12 +4,14 @@
  * incomplete. Real layers (tar, gzip, OCI layout) through the real engine.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Inventory } from '../../../src/core/index.js';
 import { createMemoryLayerCache, scanTarget } from '../../../src/scan/engine.js';
+import { isEnvFile } from '../../../src/scan/analyzers/secrets.js';
 import { gzLayer, makeTar, writeLayout, type TarEntry } from './layout-helper.js';
 
 /** A zip of stored entries (APPNOTE 4.3). */
@@ -85,6 +87,18 @@ describe('scan (attack): name-dependent findings cannot be hidden by link layout
       ['hard, whiteout of the first name, hard', [[...dirs, { name: 'app/config/prod', content: ENV_TEXT }], [{ name: 'app/config/mid', type: 'link', linkname: 'app/config/prod' }], [{ name: 'app/config/.wh.prod', content: '' }, { name: 'app/.env', type: 'link', linkname: 'app/config/mid' }]]],
     ];
     expect(await hidden(cases)).to.deep.equal([]);
+  });
+
+  it('property: a chain of hard links across layers (each link in a layer of its own, to the previous name) reports the .env password once, at the first .env name of the chain', async () => {
+    const names = fc.constantFrom('mid', 'prod', 'x.conf', '.env', '.env.local', 'app.env', '.env.example');
+    await fc.assert(fc.asyncProperty(fc.array(names, { minLength: 1, maxLength: 4 }), async (chain) => {
+      const layers: TarEntry[][] = [[...dirs, { name: 'app/config/f0', content: ENV_TEXT }]];
+      chain.forEach((nm, i) => layers.push([{ name: `app/config/l${i + 1}/`, type: 'directory' }, { name: `app/config/l${i + 1}/${nm}`, type: 'link', linkname: i ? `app/config/l${i}/${chain[i - 1]}` : 'app/config/f0' }]));
+      const inv = await scan(layers);
+      // One report per file (as for symlinks): at the first name of the chain that is a .env name.
+      const first = chain.findIndex((nm) => isEnvFile(`/${nm}`));
+      expect(envSecrets(inv)).to.deep.equal(first < 0 ? [] : [`/app/config/l${first + 1}/${chain[first]}:2`]);
+    }), { numRuns: 25 });
   });
 
   it('held: a jar hard-linked through a non-archive name of another layer is reported or incomplete', async () => {
