@@ -427,7 +427,13 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
         if ('symlink' in found) return;
         // The lower file under this name: what the name adds (a jar's version, a `.env` password).
         const named = 'have' in found ? namedAt(p, found.at, found.have, label) : [];
-        if (named.length) results.set(p, [...(results.get(p) ?? []), ...named]);
+        // The name-dependent readings travel with the file (without their findings): a later link
+        // or symlink to this name gives the file yet another name (`prod` ← `mid` ← `.env`).
+        const carried = 'have' in found
+          ? found.have.filter((x) => x.r.out.byName !== undefined && byAnalyzer.get(x.r.analyzer)?.foundUnder && !wantedBy(p).some((a) => a.name === x.r.analyzer))
+            .map((x) => ({ r: { path: p, analyzer: x.r.analyzer, out: { byName: x.r.out.byName } }, layer: label }))
+          : [];
+        if (named.length || carried.length) results.set(p, [...(results.get(p) ?? []), ...named, ...carried]);
         const want = wantedBy(p);
         if (!want.length) return;
         if ('fails' in found) {
@@ -442,7 +448,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
           return;
         }
         // The runtime sees the target's content at `p` too: count it there as well.
-        results.set(p, [...found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })), ...named]);
+        results.set(p, [...found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })), ...named, ...carried]);
       }
     });
   });

@@ -9,7 +9,7 @@
  * goes to the analyzers that asked for it (trivy pkg/fanal/walker/tar.go); content nobody asked for
  * is drained without copying. Symlinks and hard links are recorded, never followed.
  */
-import { DiagnosticCap } from './diagnostic-cap.js';
+import { DiagnosticCap, DIAGNOSTICS_PER_CODE } from './diagnostic-cap.js';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Diagnostic, Digest } from '../core/index.js';
@@ -438,6 +438,30 @@ export class LayerWalker {
     this.diagnosticCap.push({ ...d, layer: this.layer });
   }
 
+  /** How many diagnostics of each code the layer's results keep ({@link capResultDiagnostics}). */
+  private readonly resultDiagnostics = new Map<string, number>();
+
+  /**
+   * The diagnostics of one analyzer result, with this layer's label: the layer's results keep at most
+   * `DIAGNOSTICS_PER_CODE` of a code between them (a jar says `archive-depth` once per archive nested
+   * too deep, up to 200,000 times); the rest are counted in the layer's summary of that code, which
+   * keeps their incompleteness (also when the file is removed by a later layer: the summary stays).
+   * Undefined when none is kept.
+   */
+  private capResultDiagnostics(list: readonly Diagnostic[]): Diagnostic[] | undefined {
+    const kept: Diagnostic[] = [];
+    for (const d of list) {
+      const n = this.resultDiagnostics.get(d.code) ?? 0;
+      if (n < DIAGNOSTICS_PER_CODE && d.more === undefined) {
+        this.resultDiagnostics.set(d.code, n + 1);
+        kept.push({ ...d, layer: this.layer });
+      } else {
+        this.diagnosticCap.push({ ...d, layer: this.layer, more: d.more ?? 1 });
+      }
+    }
+    return kept.length ? kept : undefined;
+  }
+
   /** This layer's diagnostics, at most `DIAGNOSTICS_PER_CODE` (diagnostic-cap.ts) per code: an entry can cause one each. */
   private readonly diagnosticCap: DiagnosticCap;
 
@@ -688,7 +712,7 @@ export class LayerWalker {
     try {
       const out = await fn();
       if (!out) return;
-      if (out.diagnostics) out.diagnostics = out.diagnostics.map((d) => ({ ...d, layer: this.layer }));
+      if (out.diagnostics) out.diagnostics = this.capResultDiagnostics(out.diagnostics);
       // Entries are handled one after another, so the entry at `p` is still the last one there.
       const list = this.byPath.get(p);
       if (list) list.push({ path: p, analyzer: a.name, out });
