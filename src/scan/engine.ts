@@ -167,7 +167,7 @@ export interface ImageScan {
  * 11: what a layer makes the walker hold is bounded (walker.ts LAYER_BUDGET): past it the layer is
  *    `layer-too-complex` and its later entries are left out.
  */
-const WALKER_VERSION = 12;
+const WALKER_VERSION = 13;
 
 /**
  * The analyzer-set version: part of every layer cache key (trivy pkg/cache/key.go), so a changed

@@ -10,7 +10,7 @@ import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { formatPurl } from './purl.js';
-import { isAtOrUnder, type EntryKind, type FileResult, type LayerAnalysis, type WalkBudget } from './walker.js';
+import { isAtOrUnder, MAX_PACKAGE_RECORDS, type EntryKind, type FileResult, type LayerAnalysis, type WalkBudget } from './walker.js';
 
 interface Placed { r: FileResult; layer?: Digest }
 
@@ -40,7 +40,7 @@ interface Node {
  * 8: a file reached under another name (a hard link to a lower layer's file, a symlink) is read under
  *    that name too by the analyzers whose findings depend on the name ({@link Analyzer.foundUnder}).
  */
-export const MERGE_VERSION = 8;
+export const MERGE_VERSION = 9;
 
 /**
  * What the merged tree's path index may take, over the whole stack: paths placed (every entry and
@@ -149,6 +149,8 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   const results = new Map<string, Placed[]>();
   // per-entry diagnostics (entries behind links, links to package databases) are capped per code
   const diagnostics = new DiagnosticCap([]);
+  /** Package records hard links to lower layers' files may still copy into the image. */
+  const copyRoom = { packages: MAX_PACKAGE_RECORDS };
   const sensitive = linkSensitive(analyzers);
   /** Symlink resolution steps the hard links of the whole stack may take. */
   const linkWork = { steps: ALIAS_BUDGET };
@@ -447,8 +449,17 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
           diagnostics.push({ code: 'package-db-link', path: p, layer: label, message: `${p} is a hard link to ${target}, which ${missing.map((a) => a.name).join(', ')} did not read: a runtime sees ${target}'s content at ${p}, pushgate does not follow links; not judged`, incomplete: true });
           return;
         }
-        // The runtime sees the target's content at `p` too: count it there as well.
-        results.set(p, [...found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label })), ...named, ...carried]);
+        // The runtime sees the target's content at `p` too: count it there as well, within the image's
+        // room for such copies (each link to a fat jar would copy all of its packages).
+        const copies = found.have.filter((x) => want.some((a) => a.name === x.r.analyzer)).map((x) => ({ r: relocate(x.r, found.at, p), layer: label }));
+        let n = 0;
+        for (const c of copies) n += c.r.out.packages?.length ?? 0;
+        if (n > copyRoom.packages) {
+          diagnostics.push({ code: 'too-many-packages', path: p, layer: label, message: `${p}: ${n} package records copied from ${target} would pass the image's ${MAX_PACKAGE_RECORDS} for hard links to lower layers' files; not judged`, incomplete: true });
+          return;
+        }
+        copyRoom.packages -= n;
+        results.set(p, [...copies, ...named, ...carried]);
       }
     });
   });

@@ -171,6 +171,16 @@ function tooLong(p: string): string | undefined {
  */
 export const LAYER_BUDGET: Readonly<WalkBudget> = { paths: 2_000_000, chars: 256 * 2 ** 20 };
 
+/**
+ * Package records one layer may yield, and (in the merge) the copies hard links to lower layers' files
+ * may add to an image. A file's packages are counted again under each hard-link name, as a scanner of
+ * the unpacked tree sees them; a few hundred KB of layer (one jar of 1,000 `pom.properties` and 10,000
+ * links to it) would otherwise make ten million records and exhaust the process. Real images hold a
+ * few thousand to some tens of thousands. Past it, `too-many-packages` (incomplete): what is over is
+ * not judged.
+ */
+export const MAX_PACKAGE_RECORDS = 500_000;
+
 /** A bound on what a layer makes the walker hold ({@link LAYER_BUDGET}): distinct paths, and UTF-16 units of paths and link texts. */
 export interface WalkBudget {
   paths: number;
@@ -361,7 +371,7 @@ export class LayerWalker {
       const extra = foundUnderName(a, r.out, from, p);
       if (extra) copies.push({ path: p, analyzer: a.name, out: extra });
     }
-    if (copies.length) this.byPath.set(p, copies);
+    if (copies.length && this.chargePackages(copies, p)) this.byPath.set(p, copies);
     g.members.add(p);
     this.memberOf.set(p, g);
     const missing = this.analyzers.filter((a) => !a.name.startsWith('secret/') && a.wants(info) && !readsAlike(a, p, from));
@@ -431,6 +441,25 @@ export class LayerWalker {
   /** The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). */
   private nearestAncestor(p: string): { at: string; kind: EntryKind } {
     return this.kinds.nearestAbove(p) ?? { at: '/', kind: 'd' };
+  }
+
+  /** Package records this layer may still yield ({@link MAX_PACKAGE_RECORDS}). */
+  private packageRoom = MAX_PACKAGE_RECORDS;
+
+  /**
+   * Charges the packages of `results` (found at `p`) to the layer's room; false, with an incomplete
+   * `too-many-packages` diagnostic, when they do not fit (they are then not kept).
+   */
+  private chargePackages(results: readonly FileResult[], p: string): boolean {
+    let n = 0;
+    for (const r of results) n += r.out.packages?.length ?? 0;
+    if (n <= this.packageRoom) {
+      this.packageRoom -= n;
+      return true;
+    }
+    this.analysis.complete = false;
+    this.diagnose({ code: 'too-many-packages', path: p, message: `${p}: ${n} package records would pass the layer's ${MAX_PACKAGE_RECORDS} (a file's packages count again under each hard-link name); not judged`, incomplete: true });
+    return false;
   }
 
   /** Adds a diagnostic for this layer. */
@@ -713,6 +742,7 @@ export class LayerWalker {
       const out = await fn();
       if (!out) return;
       if (out.diagnostics) out.diagnostics = this.capResultDiagnostics(out.diagnostics);
+      if (out.packages?.length && !this.chargePackages([{ path: p, analyzer: a.name, out }], p)) out.packages = [];
       // Entries are handled one after another, so the entry at `p` is still the last one there.
       const list = this.byPath.get(p);
       if (list) list.push({ path: p, analyzer: a.name, out });
