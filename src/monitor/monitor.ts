@@ -379,9 +379,9 @@ export class Monitor {
       for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `db:${digest}:${n}`;
       const stats = await this.pass('db', id, db, undefined, states);
       stats.indexed += indexed;
-      // Superseded images may be indexed under another database now, and a resumed pass does not know
-      // what its dead owner's batches skipped: then the next tick looks at the index again.
-      if (!stats.skipped && !stats.superseded && !stats.resumed) this.doneFor = digest;
+      // Superseded images, images first indexed during the pass, and what a resumed pass's dead owner
+      // skipped may be indexed under another database now: the next tick reads the index again (one read
+      // of the index states) and is done only when every image is at this database.
       await this.dueHolds();
       return stats;
     });
@@ -479,8 +479,10 @@ export class Monitor {
       }
       let patches = new Map<Digest, ImagePatch>();
       let candidates: Digest[];
+      /** The index as the candidates were read from it (database passes). */
+      let snapshot: Map<Digest, string | null> | undefined;
       if (only) candidates = only;
-      else if (kind === 'db' && db) ({ digests: candidates, patches } = await this.dbCandidates(db, stats, stats.indexed ? undefined : states));
+      else if (kind === 'db' && db) ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, stats.indexed ? undefined : states));
       else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
@@ -571,12 +573,20 @@ export class Monitor {
       }
       if (kind === 'db' && db?.contentDigest) {
         const rec = db.digestRecord();
-        // Only images this change cannot touch move to the new database: every candidate this pass wrote
-        // is indexed under it already, and one still under the replaced database was judged again by
-        // another writer with it (superseded, or its report indexed again meanwhile): work for the next
-        // tick, not marked as judged by this pass. Candidates rather than this process's list of skipped
-        // images, because a pass resumed after a crash never saw the batches its dead owner wrote.
-        if (rec.previous) await store.monitor.moveIndexes(rec.previous, db.contentDigest, candidates);
+        // Only images this change cannot touch move to the new database: those the index held under the
+        // replaced database when the candidates were read, and that are no candidate. Every candidate this
+        // pass wrote is indexed under the new one already; one still under the replaced database was judged
+        // again by another writer with it (superseded, or its report indexed again meanwhile), and an image
+        // indexed after that read (a first push judged by a replica on the replaced database) was looked at
+        // by nobody: both are work for the next tick, not marked as judged by this pass. From the read,
+        // not from this process's list of skipped images: a pass resumed after a crash never saw the
+        // batches its dead owner wrote.
+        if (rec.previous && snapshot) {
+          const touched = new Set(candidates);
+          const untouched: Digest[] = [];
+          for (const [d, at] of snapshot) if (at === rec.previous && !touched.has(d)) untouched.push(d);
+          await store.monitor.moveIndexes(rec.previous, db.contentDigest, untouched);
+        }
       }
       stats.ms = performance.now() - t0;
       await store.monitor.finishRun(id, this.owner, { ...stats }, this.now());
@@ -602,7 +612,7 @@ export class Monitor {
    * matched once per pass, whatever number of images hold it. `patches`: the images that can be judged
    * by patching their stored verdicts ({@link patchable}), with their new findings on the changed pairs.
    */
-  private async dbCandidates(db: VulnDb, stats: MonitorStats, known?: Map<Digest, string | null>): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch> }> {
+  private async dbCandidates(db: VulnDb, stats: MonitorStats, known?: Map<Digest, string | null>): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch>; states: Map<Digest, string | null> }> {
     const store = this.o.store;
     // every image's index state: read once per tick (with 10,000 images, a read of every index row)
     const states = known ?? (await store.monitor.indexStates());
@@ -676,7 +686,7 @@ export class Monitor {
         if (patch) patches.set(digest, patch);
       }
     }
-    return { digests: [...out].sort(), patches };
+    return { digests: [...out].sort(), patches, states };
   }
 
   /**

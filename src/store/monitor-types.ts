@@ -249,11 +249,11 @@ export interface MonitorStore {
   /** Which of `digests` have a stored report (no body read). */
   reportKeys(digests: Digest[]): Promise<Set<Digest>>;
   /**
-   * Marks every image indexed at database `from` as indexed at `to` (their findings do not change), but
-   * those in `except` (a database pass's candidates: each one it wrote is at `to` already, and one still
-   * at `from` was judged again with that database by another writer, so it is work for the next pass).
+   * Marks the images of `digests` that are indexed at database `from` as indexed at `to` (a database
+   * pass's images the change cannot touch: their findings do not change); an image of the list indexed
+   * at another database since is left as it is. Returns how many moved.
    */
-  moveIndexes(from: string | null, to: string, except?: Digest[]): Promise<number>;
+  moveIndexes(from: string | null, to: string, digests: Digest[]): Promise<number>;
   /**
    * One page of the images with a finding whose id or an alias is `id` (any case: ids are matched
    * upper-cased): the findings of at most `limit` images whose digest sorts after `after` (all when

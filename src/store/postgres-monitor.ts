@@ -205,9 +205,9 @@ export class PostgresMonitorStore implements MonitorStore {
     return new Set(r.rows.map((x) => String(x.key)));
   }
 
-  async moveIndexes(from: string | null, to: string, except: Digest[] = []): Promise<number> {
-    if (from === null) return 0;
-    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2 AND digest NOT IN (SELECT unnest($3::text[]))', [to, from, except]);
+  async moveIndexes(from: string | null, to: string, digests: Digest[]): Promise<number> {
+    if (from === null || !digests.length) return 0;
+    const r = await this.q('move indexes', 'UPDATE image_index SET vulndb_digest = $1 WHERE vulndb_digest = $2 AND digest = ANY($3::text[])', [to, from, digests]);
     return r.rowCount ?? 0;
   }
 

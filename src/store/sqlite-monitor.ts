@@ -489,9 +489,9 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
-  async moveIndexes(from: string | null, to: string, except: Digest[] = []): Promise<number> {
+  async moveIndexes(from: string | null, to: string, digests: Digest[]): Promise<number> {
     return this.wrap('move indexes', () =>
-      from === null ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ? AND digest NOT IN (SELECT value FROM json_each(?))').run(to, from, JSON.stringify(except)).changes,
+      from === null || !digests.length ? 0 : this.st('UPDATE image_index SET vulndb_digest = ? WHERE vulndb_digest = ? AND digest IN (SELECT value FROM json_each(?))').run(to, from, JSON.stringify(digests)).changes,
     );
   }
 

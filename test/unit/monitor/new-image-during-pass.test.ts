@@ -15,23 +15,26 @@ import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { VulnDb } from '../../../src/vulndb/index.js';
 import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
+import { freshDatabase } from '../../helpers/postgres.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 const ADM_ZIP = osvRecord('npm/NSWG-NPM-458.json'); // adm-zip < 0.4.9
 const LODASH_OLD = osvRecord('npm/NSWG-NPM-368.json'); // lodash < 4.17.5
 
-describe('monitor (sqlite): an image first pushed during a database pass by a replica on the previous database', function () {
+function suite(name: string, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
+describe(`monitor (${name}): an image first pushed during a database pass by a replica on the previous database`, function () {
   this.timeout(60_000);
   let store: Store;
+  let done: () => Promise<void>;
   let dir: string;
   const dbs: VulnDb[] = [];
   beforeEach(async () => {
-    store = await openStore('sqlite::memory:');
+    ({ store, done } = await open());
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-new-during-pass-'));
   });
   afterEach(async () => {
     for (const d of dbs.splice(0)) d.close();
-    await store.close();
+    await done();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -79,5 +82,24 @@ describe('monitor (sqlite): an image first pushed during a database pass by a re
     expect(v?.vulndb.digest === current.contentDigest || state !== current.contentDigest,
       `verdict made with ${v?.vulndb.digest?.slice(0, 19)}, index says ${state?.slice(0, 19)}, database in force ${current.contentDigest?.slice(0, 19)}`).to.equal(true);
     expect((await store.getReport(NEW))?.findings.map((f) => f.id), 'the new database\'s advisory').to.include('NSWG-NPM-368');
+    // and then there is nothing more to do: no pass after pass for the same database
+    expect([...(await store.monitor.indexStates()).values()].every((x) => x === current.contentDigest), 'every image at the database in force').to.equal(true);
+    expect(await mon.tick(), 'no further pass').to.equal(undefined);
+    expect(await mon.tick(), 'nor after that').to.equal(undefined);
   });
+});
+}
+
+suite('sqlite', async () => {
+  const store = await openStore('sqlite::memory:');
+  return { store, done: () => store.close() };
+});
+
+suite('postgres', async () => {
+  const db = await freshDatabase('pushgate_new_during_pass');
+  const store = await openStore(db.url);
+  return { store, async done() {
+    await store.close();
+    await db.drop();
+  } };
 });
