@@ -9,39 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import type { Digest } from '../../../src/core/index.js';
 import { ANALYZERS } from '../../../src/scan/analyzers/index.js';
 import { DIAGNOSTICS_PER_CODE } from '../../../src/scan/diagnostic-cap.js';
 import { analyzerSetVersion } from '../../../src/scan/engine.js';
 import { readLayer } from '../../../src/scan/layer-stream.js';
 import { LayerWalker } from '../../../src/scan/walker.js';
-import { makeTar, sha256 } from './layout-helper.js';
+import { makeTar, sha256, storedZip } from './layout-helper.js';
 
-/** A zip of stored entries (APPNOTE 4.3). */
-function storedZip(files: Array<[string, Buffer]>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of files) {
-    const n = Buffer.from(name);
-    const crc = zlib.crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(n.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(n.length, 28); central.writeUInt32LE(offset, 42);
-    locals.push(local, n, data);
-    centrals.push(central, n);
-    offset += 30 + n.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(centrals.length / 2, 8); end.writeUInt16LE(centrals.length / 2, 10);
-  end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
 
 describe('scan (attack): the per-layer diagnostic cap bounds what the layer analysis holds', function () {
   this.timeout(120_000);

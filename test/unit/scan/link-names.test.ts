@@ -12,38 +12,12 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import type { Inventory } from '../../../src/core/index.js';
 import { createMemoryLayerCache, scanTarget } from '../../../src/scan/engine.js';
 import { isEnvFile } from '../../../src/scan/analyzers/secrets.js';
 import { packageFromManifest } from '../../../src/scan/analyzers/java.js';
-import { gzLayer, makeTar, writeLayout, type TarEntry } from './layout-helper.js';
+import { gzLayer, makeTar, storedZip, type TarEntry, writeLayout } from './layout-helper.js';
 
-/** A zip of stored (uncompressed) entries (APPNOTE 4.3: local headers, central directory, end record). */
-function storedZip(files: Record<string, string>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, text] of Object.entries(files)) {
-    const data = Buffer.from(text);
-    const n = Buffer.from(name);
-    const crc = zlib.crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(n.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(n.length, 28); central.writeUInt32LE(offset, 42);
-    locals.push(local, n, data);
-    centrals.push(central, n);
-    offset += 30 + n.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(centrals.length / 2, 8); end.writeUInt16LE(centrals.length / 2, 10);
-  end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
 
 /** The manifest of a jar without pom.properties; `version` absent: the file name must supply it. */
 const manifest = (version?: string) => ({ 'META-INF/MANIFEST.MF': `Manifest-Version: 1.0\r\nImplementation-Vendor-Id: org.apache.logging.log4j\r\n${version ? `Implementation-Version: ${version}\r\n` : ''}\r\n` });
