@@ -381,7 +381,9 @@ export class Monitor {
       stats.indexed += indexed;
       // Superseded images, images first indexed during the pass, and what a resumed pass's dead owner
       // skipped may be indexed under another database now: the next tick reads the index again (one read
-      // of the index states) and is done only when every image is at this database.
+      // of the index states) and is done only when every image is at this database. What was done for
+      // before is forgotten: a database can come back (an update reverted, an advisory withdrawn again).
+      this.doneFor = undefined;
       await this.dueHolds();
       return stats;
     });

@@ -50,6 +50,25 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       return db;
     }
 
+    it('a database that comes back right after a change (an advisory added, then withdrawn: the first content again) gets its own pass, with no tick between', async () => {
+      const policy = defaultPolicy();
+      const first = await swap([LODASH_OLD]);
+      const firstDigest = first.contentDigest;
+      await storeImage(store, { repository: 'team/zip', tag: 'v1', scan: scanOf(digestOf(700), [npmPackage('adm-zip', '0.4.7')]), db, policy });
+      const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy });
+      expect(await mon.tick(), 'settled on the first database').to.equal(undefined);
+      await swap([LODASH_OLD, ADM_ZIP]);
+      expect((await mon.tick())?.changed, 'the added advisory').to.equal(1);
+      // withdrawn at once: the database's content is the first one's again
+      await swap([LODASH_OLD, { ...ADM_ZIP, withdrawn: '2026-12-05T00:00:00Z' }]);
+      expect(db!.contentDigest).to.equal(firstDigest);
+      const back = await mon.tick();
+      expect(back?.changed, 'the withdrawal resolves the finding').to.equal(1);
+      const changes = await store.monitor.listChanges(digestOf(700), 10);
+      expect(changes.map((c) => [c.new.length, c.resolved.length])).to.deep.equal([[0, 1], [1, 0]]);
+      expect(await mon.tick(), 'then nothing more').to.equal(undefined);
+    });
+
     it('after a database change re-judges only the images holding a changed package; a change record and one notice name the new finding; a withdrawal resolves it', async () => {
       const policy = defaultPolicy();
       await swap([LODASH_OLD]);
