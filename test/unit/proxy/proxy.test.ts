@@ -50,6 +50,9 @@ function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   });
 }
 
+/** A well-formed image manifest with no layers, for pushes the proxy must judge or refuse. */
+const PLAIN_MANIFEST = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+
 describe('proxy (in-process upstream)', function () {
   this.timeout(20_000);
   let upstream: http.Server;
@@ -57,6 +60,16 @@ describe('proxy (in-process upstream)', function () {
   let gate: GateDouble;
   let proxy: { port: number; close(): Promise<void> };
   const base = `http://127.0.0.1:${PROXY_PORT}`;
+  /** The upstream answers 404 to HEAD and 201 otherwise; the returned list records each request it saw. */
+  const recordUpstream = (): string[] => {
+    const seen: string[] = [];
+    handle = (req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(req.method === 'HEAD' ? 404 : 201);
+      res.end();
+    };
+    return seen;
+  };
 
   before(async () => {
     upstream = http.createServer((q, r) => handle(q, r));
@@ -158,13 +171,8 @@ describe('proxy (in-process upstream)', function () {
   });
 
   it('property: a manifest reference the registry routes but can store neither as a tag nor as a digest (foo:bar, sha256:<upper case>) is refused 400 TAG_INVALID before anything is judged or forwarded', async () => {
-    const seen: string[] = [];
-    handle = (req, res) => {
-      seen.push(`${req.method} ${req.url}`);
-      res.writeHead(req.method === 'HEAD' ? 404 : 201);
-      res.end();
-    };
-    const valid = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    const seen = recordUpstream();
+    const valid = PLAIN_MANIFEST;
     const lower = fc.stringMatching(/^[a-z0-9]{1,6}$/);
     // go-digest's DigestRegexp, which Distribution's router accepts as a manifest reference.
     const digestLike = fc
@@ -191,13 +199,8 @@ describe('proxy (in-process upstream)', function () {
   });
 
   it('property: a manifest PUT by a sha512 digest is refused 400 DIGEST_INVALID, saying why, before anything is judged or forwarded', async () => {
-    const seen: string[] = [];
-    handle = (req, res) => {
-      seen.push(`${req.method} ${req.url}`);
-      res.writeHead(req.method === 'HEAD' ? 404 : 201);
-      res.end();
-    };
-    const valid = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    const seen = recordUpstream();
+    const valid = PLAIN_MANIFEST;
     await fc.assert(
       fc.asyncProperty(fc.stringMatching(/^[a-f0-9]{128}$/), async (h) => {
         seen.length = 0;
@@ -221,7 +224,7 @@ describe('proxy (in-process upstream)', function () {
       res.end();
     };
     const t0 = Date.now();
-    const valid = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    const valid = PLAIN_MANIFEST;
     const r = await fetch(`${base}/v2/hang/a/manifests/1`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: valid });
     const ms = Date.now() - t0;
     expect(r.status).to.equal(403);
