@@ -29,7 +29,7 @@ import { openLocalSource } from './local-source.js';
 import { buildInventory, MERGE_VERSION, stackLayers } from './merge.js';
 import { isDirectorySource, type ImageSource } from './source.js';
 import { SpillBudget, type SpillPool } from './spill.js';
-import { LayerWalker, type LayerAnalysis } from './walker.js';
+import { LayerWalker, MAX_PACKAGE_RECORDS, type LayerAnalysis } from './walker.js';
 
 export type { LayerAnalysis } from './walker.js';
 
@@ -416,6 +416,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     diags.push({ code: 'diffid-count-mismatch', message: `config lists ${diffIds.length} diff_ids for ${layers.length} layers`, incomplete: false });
   }
   const analyses: Array<{ analysis: LayerAnalysis; label?: Digest }> = [];
+  let packageRecords = 0;
   for (const [i, l] of (tooMany ? [] : layers).entries()) {
     if (run.signal?.aborted) {
       diags.push(abortDiagnostic(run, `before layer ${i + 1} of ${layers.length}`));
@@ -433,6 +434,14 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     const a = await analyzeLayer(run, l, diffIds[i]);
     analyses.push({ analysis: a, label: diffIds[i] ?? l.digest });
     diags.push(...a.diagnostics);
+    // The layers' package records together are bounded as one layer's are (MAX_PACKAGE_RECORDS): twenty
+    // layers each just under it would hold ten million. Past it the layers above are not read.
+    for (const r of a.results) packageRecords += r.out.packages?.length ?? 0;
+    if (packageRecords > MAX_PACKAGE_RECORDS) {
+      const above = i + 1 < layers.length ? '; the layers above were not read' : '';
+      diags.push({ code: 'too-many-packages', layer: diffIds[i] ?? l.digest, message: `the image's layers up to ${i + 1} of ${layers.length} hold ${packageRecords} package records, more than the ${MAX_PACKAGE_RECORDS} pushgate judges for one image${above}`, incomplete: true });
+      break;
+    }
     // Runtimes pick the decompressor by magic bytes as this engine does (containerd
     // archive/compression DecompressStream), so the layer is read as it will be unpacked; a
     // media type that says otherwise is worth a word, not a gap.

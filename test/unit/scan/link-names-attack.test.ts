@@ -100,3 +100,27 @@ describe('scan (attack): name-dependent findings cannot be hidden by link layout
     expect(incomplete(upper).some((d) => d.startsWith('too-many-packages')), incomplete(upper).join(', ')).to.equal(true);
   });
 });
+
+describe('scan (attack): package records bounded per image, not only per layer', function () {
+  this.timeout(600_000);
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-hlate-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('two small layers, each a fat jar and 300 hard links within the layer (each under the 500,000 per layer), do not make 602,000 records in a complete scan (N layers would make N × 500,000)', async () => {
+    const layers: TarEntry[][] = [];
+    for (const k of [0, 1]) {
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 1000; i++) files[`META-INF/maven/g${k}x${i}/a${i}/pom.properties`] = `groupId=g${k}x${i}\nartifactId=a${i}\nversion=1.0.${i}\n`;
+      const entries: TarEntry[] = [{ name: `opt${k}/`, type: 'directory' }, { name: `opt${k}/fat.jar`, content: storedZip(files) }];
+      for (let i = 0; i < 300; i++) entries.push({ name: `opt${k}/l${i}.jar`, type: 'link', linkname: `opt${k}/fat.jar` });
+      layers.push(entries);
+    }
+    const dir = path.join(tmp, 'two');
+    writeLayout(dir, await Promise.all(layers.map(async (l) => gzLayer(await makeTar(l)))), { tag: 't' });
+    const inv = (await scanTarget(`oci:${dir}:t`, { layerCache: createMemoryLayerCache(16), inflateWorker: 'never', tmpDir: path.join(tmp, 's') })).platforms[0]!.inventory;
+    const inc = inv.diagnostics.filter((d) => d.incomplete).map((d) => d.code);
+    expect(inv.packages.length <= 500_000 || inc.length > 0, `${inv.packages.length} package records in a complete scan`).to.equal(true);
+    expect(inc).to.include('too-many-packages');
+  });
+});
