@@ -15,7 +15,7 @@ import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from
 import { Coalesced, Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { loadTrustedRoot } from '../trust/trusted-root.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, retryingStore, type Store } from '../store/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
 import { Monitor } from '../monitor/index.js';
@@ -105,10 +105,15 @@ export function readBounds(config: PushgateConfig): http.ServerOptions {
 export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number; monitorIntervalMs?: number; monitorNow?: () => number } = {}): Promise<RunningServer> {
   // A trusted root that does not parse fails the start, not the first review that needs it.
   if (config.admission.signatures?.trustedRoot) loadTrustedRoot(config.admission.signatures.trustedRoot);
-  const store = await openStore(config.store.url, {
+  const waitForStore = {
     waitMs: config.store.connectTimeoutMs,
-    onWait: (e, attempt, delayMs) => logger.warn({ err: e.message, attempt, retryInMs: delayMs }, 'store unreachable, waiting before serving'),
-  });
+    onWait: (e: Error, attempt: number, delayMs: number) => logger.warn({ err: e.message, attempt, retryInMs: delayMs }, 'store unreachable, waiting before serving'),
+  };
+  const store = await openStore(config.store.url, waitForStore);
+  // The reads between opening the store and serving are tried again while the store's connection is
+  // gone: a replica started while PostgreSQL restarts (or ends its connections) waits and serves, as
+  // openStore does, rather than exiting half started.
+  const atStart = <T>(f: () => Promise<T>) => retryingStore(f, waitForStore);
   const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
   const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });
   const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;
@@ -122,7 +127,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // The policy in force = the policy file + exceptions added through the admin API; the file is
   // watched (hot reload: an invalid file keeps the old policy) unless the caller passed a policy.
   const control = new PolicyControl({ gate, store, config, logger, policy, notifier });
-  await control.init();
+  await atStart(() => control.init());
   if (!opts.policy) control.watch(opts.policyWatchMs);
   let ticking: Promise<unknown> | undefined;
   let stopping = false;
@@ -147,9 +152,9 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
       superseded: (kind, n) => metrics.monitorSuperseded.inc({ kind }, n),
     },
   });
-  metrics.queueDepth.set(await store.queueDepth());
+  metrics.queueDepth.set(await atStart(() => store.queueDepth()));
   await decisions.request();
-  for (const [state, n] of Object.entries(await store.queueCounts())) metrics.queueEvents.set({ state }, n);
+  for (const [state, n] of Object.entries(await atStart(() => store.queueCounts()))) metrics.queueEvents.set({ state }, n);
   // Readiness waits for every listener this configuration starts.
   // One database and one policy revision across the replicas (src/gate/vulndb-sync.ts, policy-sync.ts): a
   // replica that disagrees with the store holds its queue workers and says so in /readyz.

@@ -1,6 +1,6 @@
 /** Store factory: `sqlite:PATH` (default) or `postgres://…` URLs. */
 import { PushgateError } from '../core/index.js';
-import { openPostgresStore } from './postgres-store.js';
+import { isConnectionError, openPostgresStore } from './postgres-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 
@@ -20,15 +20,38 @@ export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, ImageIndex
  *   of retries when the server is unreachable; `retryable` is true then).
  */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
+  // Only a server that is down or restarting is waited for; bad URLs, logins and migrations fail at once.
+  return retrying(() => openOnce(url), (e) => e instanceof PushgateError && e.retryable, opts);
+}
+
+/**
+ * Runs `f`, a store operation of a replica's start (reads before it serves), and runs it again after a
+ * backoff while it fails because the connection to the store is gone: the server ended it (restart,
+ * failover, `pg_terminate_backend`: SQLSTATE 57P01 and class 08) or cannot be reached. The pool replaces
+ * the ended connection, so the next try usually succeeds; without this, a replica started while
+ * PostgreSQL restarts exits between opening the store and serving. Statement errors fail at once.
+ * `f` must be safe to run again (a read, or writes that are idempotent).
+ * @param opts.waitMs how long to keep trying (ms, the same budget as {@link openStore}'s); 0 = one try.
+ * @throws the last error of `f` once the budget is spent, or its first error that is not a lost connection.
+ */
+export function retryingStore<T>(f: () => Promise<T>, opts: OpenStoreOptions = {}): Promise<T> {
+  return retrying(f, connectionLost, opts);
+}
+
+/** True for an error (or a STORE error caused by one) that says the store's connection is gone. */
+function connectionLost(e: unknown): boolean {
+  return isConnectionError(e) || (e instanceof PushgateError && e.code === 'STORE' && isConnectionError(e.cause));
+}
+
+async function retrying<T>(f: () => Promise<T>, retryable: (e: unknown) => boolean, opts: OpenStoreOptions): Promise<T> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openOnce(url);
+      return await f();
     } catch (e) {
-      // Only a server that is down or restarting is waited for; bad URLs, logins and migrations fail at once.
-      if (!(e instanceof PushgateError && e.retryable) || Date.now() >= deadline) throw e;
+      if (!retryable(e) || Date.now() >= deadline) throw e;
       const delay = Math.min(5000, 250 * 2 ** Math.min(attempt - 1, 5), Math.max(0, deadline - Date.now()));
-      opts.onWait?.(e, attempt, delay);
+      opts.onWait?.(e instanceof PushgateError ? e : new PushgateError('STORE', (e as Error).message, { cause: e, retryable: true }), attempt, delay);
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { PushgateError } from '../../../src/core/index.js';
-import { openStore } from '../../../src/store/index.js';
+import { openStore, retryingStore } from '../../../src/store/index.js';
 import { isConnectionError } from '../../../src/store/postgres-store.js';
 import { freePort } from '../../helpers/ports.js';
 import { freshDatabase } from '../../helpers/postgres.js';
@@ -119,4 +119,59 @@ describe('store: opening waits for an unreachable PostgreSQL, and only for that'
     expect(isConnectionError(new Error('Connection terminated unexpectedly'))).to.equal(true);
     expect(isConnectionError(undefined)).to.equal(false);
   });
+
+  it('retryingStore: a STORE error caused by a lost connection is tried again until the budget ends; any other error at once', async () => {
+    const wrap = (code: string) => new PushgateError('STORE', `postgres: ${code}`, { cause: Object.assign(new Error(code), { code }), retryable: true });
+    const lost = fc.oneof(fc.stringMatching(/^08[0-9A-Z]{3}$/), fc.constantFrom('57P01', '57P02', '57P03', 'ECONNRESET'));
+    const statement = fc.stringMatching(/^[0-9A-Z]{5}$/).filter((c) => !c.startsWith('08') && !/^57P0[123]$/.test(c));
+    await fc.assert(
+      fc.asyncProperty(lost, fc.integer({ min: 1, max: 2 }), async (code, failures) => {
+        let calls = 0;
+        const waits: number[] = [];
+        const v = await retryingStore(
+          async () => {
+            if (++calls <= failures) throw wrap(code);
+            return 'read';
+          },
+          { waitMs: 10_000, onWait: (_e, attempt) => waits.push(attempt) },
+        );
+        return v === 'read' && calls === failures + 1 && waits.length === failures;
+      }),
+      { numRuns: 8 },
+    );
+    await fc.assert(
+      fc.asyncProperty(statement, async (code) => {
+        let calls = 0;
+        const err = await retryingStore(
+          async () => {
+            calls++;
+            throw wrap(code);
+          },
+          { waitMs: 10_000 },
+        ).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        return err instanceof PushgateError && calls === 1;
+      }),
+      { numRuns: 50 },
+    );
+    // the budget ends: the last error is thrown
+    let calls = 0;
+    const t0 = Date.now();
+    const err = await retryingStore(
+      async () => {
+        calls++;
+        throw wrap('57P01');
+      },
+      { waitMs: 600 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as PushgateError).message).to.equal('postgres: 57P01');
+    expect(calls).to.be.greaterThan(1);
+    expect(Date.now() - t0).to.be.lessThan(5000);
+  });
 });
+
