@@ -12,7 +12,7 @@ import type net from 'node:net';
 import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import { PushgateError } from '../core/errors.js';
-import { sameRegistryUrl } from '../core/host.js';
+import { isLoopbackHost, sameRegistryUrl } from '../core/host.js';
 import { sendRegistryError } from './errors.js';
 import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
@@ -59,6 +59,20 @@ export function upstreamRegistry(config: PushgateConfig): RegistryConfig {
     throw new PushgateError('BAD_CONFIG', `proxy.upstream: ${want} is not the url of any registries[] entry (${config.registries.map((r) => r.url).join(', ') || 'none configured'})`);
   }
   return reg;
+}
+
+/**
+ * The warning for a proxy listener without TLS on an address other hosts reach (`0.0.0.0:5000`, `:5000`,
+ * `[::]:5000`, a host name): pushers send the registry's credentials through the proxy, in clear there.
+ * Not a refusal: TLS may end in front of it (an ingress, a load balancer), which pushgate cannot see.
+ * Undefined with TLS or on loopback (`127.0.0.0/8`, `[::1]`, `localhost`).
+ * @param listen `host:port` as in `proxy.listen` (an empty host = every address).
+ */
+export function clearTextWarning(listen: string, tls: boolean): string | undefined {
+  if (tls) return undefined;
+  const host = listen.slice(0, Math.max(0, listen.lastIndexOf(':'))).toLowerCase();
+  if (host && isLoopbackHost(host)) return undefined;
+  return `push proxy listens WITHOUT TLS on ${listen}: pushers' registry credentials and images cross the network in clear; set proxy.tls (cert, key), or make sure TLS ends in front of it`;
 }
 
 function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {

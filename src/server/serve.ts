@@ -248,11 +248,13 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     else logger.info({ port: adm.port, clientNames: a.clientNames }, 'admission listener up; callers must present a client certificate of admission.clientCA');
   }
   if (config.proxy.listen) {
-    const { startProxy } = await import('../proxy/proxy.js');
+    const { clearTextWarning, startProxy } = await import('../proxy/proxy.js');
     const px = await startProxy({ gate, config, log: (o, m) => logger.info(o, m) });
     closers.push(() => px.close());
     readiness.setListener('proxy', 'up');
-    logger.info({ port: px.port }, 'push proxy up');
+    logger.info({ port: px.port, tls: !!config.proxy.tls }, 'push proxy up');
+    const clear = clearTextWarning(config.proxy.listen, !!config.proxy.tls);
+    if (clear) logger.warn({ listen: config.proxy.listen }, clear);
   }
   // The vulnerability database: the one in force fetched from the store (PostgreSQL) first; built at start when
   // there is none anywhere, then every vulndb.updateInterval.
