@@ -154,6 +154,18 @@ export function pushCheckPath(target: string): string {
   return `${path.slice(0, path.lastIndexOf('/manifests/'))}/blobs/uploads/${PUSH_CHECK_UPLOAD_ID}`;
 }
 
+/**
+ * The target a judged manifest PUT is forwarded to: its canonical path without the query. The
+ * distribution-spec's `PUT /v2/<name>/manifests/<digest>?tag=a&tag=b` (end-7b) tags the manifest with
+ * every `tag` parameter in the same request on registries that implement it, and pushgate judges a
+ * PUT under the one reference its path names; no other query parameter of a manifest PUT is defined.
+ * Without the query the registry writes only that reference and sends no `OCI-Tag` header, and a
+ * client following the spec then tags with one PUT per tag, each judged under its tag.
+ */
+export function manifestPutTarget(target: string): string {
+  return target.split('?')[0]!;
+}
+
 /** Upload id of the push-rights check (Distribution's `[a-zA-Z0-9-_.=]+`; never a real upload's UUID). */
 export const PUSH_CHECK_UPLOAD_ID = 'pushgate-push-check';
 
@@ -264,6 +276,8 @@ export const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
  * A client sending `Expect: 100-continue` gets its `100 Continue` only once a slot is held.
  */
 export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut): Promise<number> {
+  // The manifest goes upstream under its path alone: the one (repository, reference) judged here.
+  put = { ...put, target: manifestPutTarget(put.target) };
   const { name, target } = put;
   const { config } = ctx;
   if (!TAG_RE.test(put.reference) && !isDigest(put.reference)) {
