@@ -7,7 +7,7 @@
  * that outlived their retry budget while a registry did not answer (`blocked-on-registry`) are
  * queued again once its catalog can be read.
  */
-import { PushgateError, type Verdict } from '../core/index.js';
+import { PushgateError, isBlocking, type Verdict } from '../core/index.js';
 import { createHash } from 'node:crypto';
 import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
@@ -47,10 +47,11 @@ export interface ReconcileResult {
  * One reconciliation pass. Repositories under a registry's quarantine prefix are walked like any
  * other: only the quarantine copies pushgate recorded there are skipped, so an image someone else
  * pushed into the prefix is judged. A tag counts as judged when the verdict of the digest it points at
- * lists it and is final ({@link isFinalVerdict}): an incomplete verdict, or one whose enforcement
- * failed, is queued again. The queued event's id is derived from (registry, repository, tag,
- * digest, and the evaluation time of an unfinished verdict), so two passes (or two replicas) queue
- * a missed manifest once, and an unfinished verdict once per attempt.
+ * lists it, is final ({@link isFinalVerdict}) and does not block for that tag ({@link blocksTag}): an
+ * incomplete verdict, one whose enforcement failed, or a blocking digest the tag was pushed back to
+ * is queued again. The queued event's id is derived from (registry, repository, tag, digest, and the
+ * evaluation time of a verdict queued again), so two passes (or two replicas) queue a missed manifest
+ * once, and a verdict queued again once per evaluation.
  * @throws PushgateError NOT_FOUND when `opts.registry` is not configured.
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
@@ -91,9 +92,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
           const r = await client.resolve(repo, tag);
           if (!r) continue;
           const v = await store.getVerdict(rc.name, repo, r.digest);
-          if (v && v.tags.includes(tag) && isFinalVerdict(v)) continue;
+          const again = v !== undefined && (!isFinalVerdict(v) || blocksTag(gate, v, tag));
+          if (v && v.tags.includes(tag) && !again) continue;
           if (await gate.isRecordedQuarantineCopy(rc.name, repo, r.digest)) continue;
-          const attempt = v && !isFinalVerdict(v) ? `\0${v.evaluatedAt}` : '';
+          const attempt = again ? `\0${v.evaluatedAt}` : '';
           const id = `reconcile-${createHash('sha256').update(`${rc.name}\0${repo}\0${tag}\0${r.digest}${attempt}`).digest('hex').slice(0, 32)}`;
           const { inserted } = await gate.ingest({ id, source: 'reconcile', registry: rc.name, action: 'push', repository: repo, digest: r.digest, tag, mediaType: r.mediaType, actor: 'pushgate-reconcile' });
           if (inserted) result.queued++;
@@ -126,6 +128,20 @@ export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { int
       await opts.store.audit({ actor: 'pushgate', action: 'reconcile-pass', detail: { owner, startedAt, tags: r.tags, queued: r.queued, resumed: r.resumed, errors: r.errors.length, aborted: signal.aborted } });
     },
   });
+}
+
+/**
+ * Whether `tag` pointing at `v`'s digest is a state enforcement never leaves behind: the verdict, as
+ * seen from that tag under the policy in force, blocks in `enforce` mode (a release turns every
+ * evaluation to allow). Enforcing such a verdict takes the tag off the digest (quarantine, restore,
+ * delete), so finding the tag there again means it was pushed back, by tag, under a notification
+ * pushgate never handled (a registry restart dropped it): a final verdict that lists the tag
+ * from its first push must not make reconcile pass it by.
+ */
+export function blocksTag(gate: Pick<Gate, 'viewFor'>, v: Verdict, tag: string): boolean {
+  if (v.reasons.some((r) => r.rule === 'released')) return false;
+  const view = gate.viewFor(v, tag);
+  return isBlocking(view.decision) && view.mode === 'enforce';
 }
 
 /**

@@ -143,15 +143,46 @@ export function actorOf(req: http.IncomingMessage): string {
 }
 
 /**
- * Asks the upstream, with the client's own credentials, whether it may read the repository
- * (`HEAD` of the manifest): a 401/403 is handed back to the client before anything is scanned,
- * so clients without access cannot make pushgate scan or learn verdicts.
+ * The upload-chunk path the push-rights check sends its `PATCH` to: the PUT's canonical repository
+ * path (`/v2/<name>/manifests/<reference>` → `/v2/<name>/blobs/uploads/<id>`), without the query. The
+ * id matches Distribution's upload route but carries no signed `_state`, so an authorized request ends
+ * as 400 `BLOB_UPLOAD_INVALID` and nothing is written.
+ */
+export function pushCheckPath(target: string): string {
+  const path = target.split('?')[0]!;
+  // The reference holds no `/`, so the last `/manifests/` is the route's, whatever the name holds.
+  return `${path.slice(0, path.lastIndexOf('/manifests/'))}/blobs/uploads/${PUSH_CHECK_UPLOAD_ID}`;
+}
+
+/**
+ * The target a judged manifest PUT is forwarded to: its canonical path without the query. The
+ * distribution-spec's `PUT /v2/<name>/manifests/<digest>?tag=a&tag=b` (end-7b) tags the manifest with
+ * every `tag` parameter in the same request on registries that implement it, and pushgate judges a
+ * PUT under the one reference its path names; no other query parameter of a manifest PUT is defined.
+ * Without the query the registry writes only that reference and sends no `OCI-Tag` header, and a
+ * client following the spec then tags with one PUT per tag, each judged under its tag.
+ */
+export function manifestPutTarget(target: string): string {
+  return target.split('?')[0]!;
+}
+
+/** Upload id of the push-rights check (Distribution's `[a-zA-Z0-9-_.=]+`; never a real upload's UUID). */
+export const PUSH_CHECK_UPLOAD_ID = 'pushgate-push-check';
+
+/**
+ * Asks the upstream, with the client's own credentials, whether it may PUSH to the repository: a
+ * `PATCH` of an upload chunk, which Distribution (registry/handlers/app.go `appendAccessRecords`) and
+ * Harbor authorize as `pull,push` before routing it, and which changes nothing ({@link pushCheckPath}).
+ * A 401/403 is handed back to the client, with the registry's challenge for push, before any byte
+ * of the body is read: a client that may only pull (a reader, anonymous pull on a public registry)
+ * cannot make pushgate scan, store a verdict, audit a refused push or hold a slot. A read-only
+ * check (`HEAD` of the manifest) let exactly those clients through.
  * @returns true when the client was answered (refused), false to go on.
  */
 async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, target: string): Promise<boolean> {
   const headers = upstreamRequestHeaders(req, ctx.up, { accept: MANIFEST_ACCEPT, 'content-length': '0' });
   // Only what authorizes and routes; no body headers of the PUT.
-  const keep = new Set(['host', 'authorization', 'cookie', 'accept', 'user-agent', 'x-forwarded-for']);
+  const keep = new Set(['host', 'authorization', 'cookie', 'accept', 'user-agent', 'x-forwarded-for', 'content-length']);
   const filtered: string[] = [];
   for (let i = 0; i < headers.length; i += 2) if (keep.has(headers[i]!.toLowerCase())) filtered.push(headers[i]!, headers[i + 1]!);
   const mod = ctx.up.url.protocol === 'https:' ? https : http;
@@ -161,9 +192,8 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
         protocol: ctx.up.url.protocol,
         hostname: ctx.up.url.hostname,
         port: ctx.up.url.port || undefined,
-        method: 'HEAD',
-        // the same canonical path as the PUT, without its query
-        path: target.split('?')[0],
+        method: 'PATCH',
+        path: pushCheckPath(target),
         headers: filtered as unknown as http.OutgoingHttpHeaders,
         agent: ctx.up.agent,
       },
@@ -239,13 +269,15 @@ function platformOf(report: ScanReport | undefined): string | undefined {
 export const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /**
- * Handles one manifest PUT end to end, in this order: the pusher's credentials (no byte of the
- * body is read before the registry accepts them), a held slot (`proxy.maxHeldManifests`, else 429
+ * Handles one manifest PUT end to end, in this order: the pusher's push rights (no byte of the
+ * body is read before the registry accepts its credentials for a push, {@link authPreflight}), a held slot (`proxy.maxHeldManifests`, else 429
  * with `Retry-After`), the size (`scan.maxManifestBytes`, else 413) and the body within
  * `proxy.bodyTimeout` (else 408), then the verdict. Resolves with the status sent; never rejects.
  * A client sending `Expect: 100-continue` gets its `100 Continue` only once a slot is held.
  */
 export async function handleManifestPut(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut): Promise<number> {
+  // The manifest goes upstream under its path alone: the one (repository, reference) judged here.
+  put = { ...put, target: manifestPutTarget(put.target) };
   const { name, target } = put;
   const { config } = ctx;
   if (!TAG_RE.test(put.reference) && !isDigest(put.reference)) {
@@ -304,7 +336,7 @@ export async function handleManifestPut(req: http.IncomingMessage, res: http.Ser
   }
 }
 
-/** Judges a held manifest (its credentials accepted, its bytes read) and forwards or refuses it. */
+/** Judges a held manifest (its push rights accepted, its bytes read) and forwards or refuses it. */
 async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, put: ManifestPut, bytes: Buffer): Promise<number> {
   const { name, reference, target } = put;
   const { gate, config, registry } = ctx;

@@ -5,6 +5,7 @@
  * and gate record what the passes read and queue.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { PushEvent, Verdict } from '../../../src/core/index.js';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import type { Gate } from '../../../src/gate/gate.js';
@@ -34,6 +35,8 @@ function setup(repos: Record<string, string[]>, verdicts: Record<string, Partial
   const gate = {
     client: () => client,
     isRecordedQuarantineCopy: async () => false,
+    // The stored decision and mode stand for every tag here (the real gate derives them per tag's mapping).
+    viewFor: (v: Verdict, tag?: string) => ({ tag, decision: v.decision ?? 'allow', mode: v.mode ?? 'enforce', reasons: v.reasons ?? [] }),
     resumeBlocked: async () => 0,
     ingest: async (e: PushEvent) => {
       queued.push(e);
@@ -89,6 +92,51 @@ describe('gate: lost notifications are reconciled', () => {
     await rec.idle;
     expect(s.reads).to.deep.equal(['tags team/b', 'tags team/c']);
     rec.stop();
+  });
+
+  it('property: a tag found on a digest that blocks it in enforce mode is queued again, however final its verdict (pushed back without a handled notification); a settled tag is not', async () => {
+    const verdict = fc.record({
+      listed: fc.boolean(),
+      complete: fc.boolean(),
+      decision: fc.constantFrom('allow', 'warn', 'quarantine', 'reject'),
+      mode: fc.constantFrom('enforce', 'warn', 'audit'),
+      enforcement: fc.constantFrom(undefined, 'done', 'failed', 'skipped', 'pending'),
+      released: fc.boolean(),
+      evaluatedAt: fc.integer({ min: 0, max: 1e12 }).map((t) => new Date(t).toISOString()),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.option(verdict, { nil: undefined }), { minLength: 1, maxLength: 6 }), async (vs) => {
+        const tags = vs.map((_, i) => `v${i}`);
+        const verdicts: Record<string, Partial<Verdict>> = {};
+        vs.forEach((x, i) => {
+          if (!x) return;
+          verdicts[`team/a@${D(String(i + 1))}`] = {
+            tags: x.listed ? [tags[i]!] : [],
+            complete: x.complete,
+            decision: x.decision as Verdict['decision'],
+            mode: x.mode as Verdict['mode'],
+            reasons: x.released ? [{ rule: 'released', action: 'allow', message: 'released' }] : [],
+            evaluatedAt: x.evaluatedAt,
+            ...(x.enforcement ? { enforcement: { action: 'quarantine', status: x.enforcement as 'done', detail: '' } } : {}),
+          };
+        });
+        const s = setup({ 'team/a': tags }, verdicts);
+        const r = await reconcile({ config: s.config, gate: s.gate, store: s.store, registry: 'lab', repositories: ['team/a'] });
+        expect(r.errors).to.deep.equal([]);
+        const queued = new Set(s.queued.map((e) => e.tag));
+        vs.forEach((x, i) => {
+          const blocking = !!x && !x.released && (x.decision === 'quarantine' || x.decision === 'reject') && x.mode === 'enforce';
+          const finished = !!x && (x.released || (x.complete && x.enforcement !== 'failed'));
+          const settled = !!x && x.listed && finished && !blocking;
+          expect(queued.has(tags[i]), `${tags[i]}: ${JSON.stringify(x)}`).to.equal(!settled);
+        });
+        // Queued again once per evaluation: a second pass over the same state derives the same ids.
+        const again = setup({ 'team/a': tags }, verdicts);
+        await reconcile({ config: again.config, gate: again.gate, store: again.store, registry: 'lab', repositories: ['team/a'] });
+        expect(again.queued.map((e) => e.id)).to.deep.equal(s.queued.map((e) => e.id));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('a repository that no longer exists is an error of that pass, not a thrown one', async () => {

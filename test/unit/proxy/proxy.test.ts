@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import { startProxy } from '../../../src/proxy/proxy.js';
 import { GateDouble } from './gate-double.js';
 import { proxyTestConfig } from './config.js';
@@ -213,6 +214,29 @@ describe('proxy (in-process upstream)', function () {
         expect(seen, 'forwarded').to.deep.equal([]);
       }),
       { numRuns: 20 },
+    );
+  });
+
+  it('property: a judged manifest PUT reaches the registry under its path alone: no query (end-7b ?tag= would tag it under names never judged)', async () => {
+    const seen = recordUpstream();
+    const digest = `sha256:${createHash('sha256').update(PLAIN_MANIFEST).digest('hex')}`;
+    // Spellings Go's url.ParseQuery reads as `tag` (escaped, repeated, `+`), and others beside them.
+    const key = fc.constantFrom('tag', 't%61g', '%74ag', '%74%61%67', 'TAG', 'tag[]', 'digest', '_state', 'x');
+    const value = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/), fc.constantFrom('prod', 'latest', 'a+b', '%70rod', ''));
+    const query = fc
+      .array(fc.tuple(key, value), { minLength: 1, maxLength: 4 })
+      .chain((pairs) => fc.tuple(fc.constant(pairs), fc.constantFrom('&', ';', '&&')))
+      .map(([pairs, sep]) => pairs.map(([k, v]) => `${k}=${v}`).join(sep));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(digest, 'v1', 'latest'), query, async (ref, q) => {
+        seen.length = 0;
+        const r = await fetch(`${base}/v2/ok/a/manifests/${ref}?${q}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: PLAIN_MANIFEST });
+        expect(r.status, await r.text()).to.equal(201);
+        const puts = seen.filter((l) => l.startsWith('PUT '));
+        expect(puts, `${ref}?${q}`).to.deep.equal([`PUT /v2/ok/a/manifests/${ref}`]);
+        expect(seen.every((l) => !l.includes('?')), seen.join(', ')).to.equal(true);
+      }),
+      { numRuns: 60 },
     );
   });
 
