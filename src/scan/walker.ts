@@ -147,9 +147,12 @@ const NAME_MAX = 255;
 
 /** Why the kernel refuses `p` as a path (too long, or a segment too long), or undefined. */
 function tooLong(p: string): string | undefined {
-  // Every UTF-16 unit is at most 3 UTF-8 bytes: short strings need no byte count.
-  if (p.length * 3 >= PATH_MAX || p.length > NAME_MAX / 3) {
-    const n = Buffer.byteLength(p);
+  // The byte count is taken for every name, long or short: a test on the string's length first
+  // (as before) left this code unrun until the first name of 86 characters, which is common, and
+  // that first run threw away the optimized `open` (V8 had no feedback for it) and compiled it again.
+  // A name of at most NAME_MAX bytes has no segment over it either.
+  const n = Buffer.byteLength(p);
+  if (n > NAME_MAX) {
     if (n >= PATH_MAX) return `name or link of ${n} bytes is over PATH_MAX (${PATH_MAX - 1})`;
     for (const seg of p.split('/')) {
       if (seg.length > NAME_MAX / 3 && Buffer.byteLength(seg) > NAME_MAX) return `a segment of ${Buffer.byteLength(seg)} bytes is over NAME_MAX (${NAME_MAX})`;
@@ -659,7 +662,7 @@ export class LayerWalker {
     const info: EntryInfo = { path: p, size: e.size, mode: e.mode };
     let buffered: Analyzer[] | undefined;
     let spilled: Analyzer[] | undefined;
-    let sinks: Array<{ a: Analyzer; s: StreamSink }> | undefined;
+    let sinks: Array<{ a: Analyzer; s: StreamSink; write: (c: Buffer) => void }> | undefined;
     // An index loop: this runs for every file, mostly before V8 optimizes it, and an unoptimized
     // for…of allocates an iterator result per analyzer.
     const slots = this.slots;
@@ -679,7 +682,10 @@ export class LayerWalker {
       }
       if (slot.how === STREAM) {
         const s = a.stream!(info, this.ctx);
-        if (s) (sinks ??= []).push({ a, s });
+        // Written through a function bound per sink: the call site is megamorphic from the second
+        // file on, so V8 never inlines one analyzer's sink class into the tar loop (tar-headers.ts
+        // run) and throws that code away when a file first goes to another's.
+        if (s) (sinks ??= []).push({ a, s, write: s.write.bind(s) });
       } else if (slot.how === SPILL) (spilled ??= []).push(a);
       else (buffered ??= []).push(a);
     }
@@ -716,7 +722,7 @@ export class LayerWalker {
       write: (c: Buffer) => {
         if (buffered) chunks.push(c);
         if (fd !== undefined) fs.writeSync(fd, c);
-        if (sinks) for (const { s } of sinks) s.write(c);
+        if (sinks) for (let i = 0; i < sinks.length; i++) sinks[i]!.write(c);
       },
       end: async () => {
         try {
