@@ -787,14 +787,20 @@ const MANIFEST_MEMBER = /"manifest":"(sha256:[0-9a-f]{64})"/g;
 /**
  * A parser of `image_packages.body` texts (JSON arrays of {@link IndexedPackages}) that parses each
  * distinct text once up to the entries' `manifest` (the image's own digest, so no two images' texts are
- * equal): the text with every manifest digest blanked is parsed once and kept; a text of the same form
- * gets entries copied from it with its own digests put back, in order. The blanked form is kept only
- * when its parse has exactly one blanked manifest per replaced member, all on the array's entries
- * (else the text is parsed as it is). Entries and their package objects are shared between the rows of
- * one parser: callers treat them as read-only.
+ * equal): the text with every manifest member's digest blanked is parsed once and kept; a text of the
+ * same form gets entries copied from it with its own digests put back, in order, on the entries whose
+ * manifest is blank. The form is kept only when that gives back the very text it was made from (so the
+ * blanked members are exactly those entries' own, in that order: not a member inside a package, not a
+ * text in a string, not an entry whose manifest was empty); else each text of that form is parsed as
+ * it is. Entries and their package objects are shared between the rows of one parser: callers treat
+ * them as read-only.
  */
 export function sharedPackagesParser(): (body: string) => IndexedPackages[] {
   const parsed = new Map<string, IndexedPackages[] | null>();
+  const fill = (shape: IndexedPackages[], digests: string[]) => {
+    let k = 0;
+    return shape.map((e) => (e.manifest === '' ? { ...e, manifest: digests[k++] as Digest } : e));
+  };
   return (body) => {
     const digests: string[] = [];
     const blank = body.replace(MANIFEST_MEMBER, (_m, d: string) => {
@@ -804,13 +810,10 @@ export function sharedPackagesParser(): (body: string) => IndexedPackages[] {
     let shape = parsed.get(blank);
     if (shape === undefined) {
       const entries = JSON.parse(blank) as IndexedPackages[];
-      // every blanked member is an entry's own (not a member of something inside one), and no entry had an empty one
-      shape = Array.isArray(entries) && entries.filter((e) => e?.manifest === '').length === digests.length ? entries : null;
+      shape = Array.isArray(entries) && entries.every((e) => typeof e === 'object' && e !== null) && JSON.stringify(fill(entries, digests)) === body ? entries : null;
       parsed.set(blank, shape);
     }
-    if (shape === null) return JSON.parse(body) as IndexedPackages[];
-    let k = 0;
-    return shape.map((e) => (e.manifest === '' ? { ...e, manifest: digests[k++] as Digest } : e));
+    return shape === null ? (JSON.parse(body) as IndexedPackages[]) : fill(shape, digests);
   };
 }
 
