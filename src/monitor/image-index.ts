@@ -184,6 +184,28 @@ export function findingsSignature(findings: Finding[]): string {
   return findings.map(canonicalOf).sort().join('\n');
 }
 
+/**
+ * True when two lists of findings have equal {@link findingsSignature}s (the same findings, each as
+ * often, in any order), without making them: a count per canonical text. Canonical texts are made once
+ * per finding object and findings are mostly objects shared by many images, so each text's hash is
+ * computed once, and a comparison costs a few map operations per finding rather than a sort of texts.
+ */
+export function sameFindingsSignature(a: Finding[], b: Finding[]): boolean {
+  if (a.length !== b.length) return false;
+  const count = new Map<string, number>();
+  for (const f of a) {
+    const t = canonicalOf(f);
+    count.set(t, (count.get(t) ?? 0) + 1);
+  }
+  for (const f of b) {
+    const t = canonicalOf(f);
+    const n = count.get(t);
+    if (!n) return false;
+    count.set(t, n - 1);
+  }
+  return true;
+}
+
 /** Canonical JSON of finding objects made so far: findings are not changed once made (src/store/sqlite-monitor.ts findingText). */
 const CANONICAL = new WeakMap<Finding, string>();
 function canonicalOf(f: Finding): string {

@@ -38,7 +38,7 @@ import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type Co
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
-import { diffFindings, findingKey, findingsSignature, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, type FindingDiff } from './image-index.js';
+import { diffFindings, findingKey, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, sameFindingsSignature, type FindingDiff } from './image-index.js';
 import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
@@ -632,7 +632,17 @@ export class Monitor {
       // bound findings are made once and shared (read-only, as shared stored findings are), so their
       // canonical text for the comparison below is made once too (image-index.ts canonicalOf).
       const bound = new Map<string, Array<{ key: string; finding: Finding }>>();
+      // Package objects read from the index are shared by the rows of images built alike (store
+      // sharedPackagesParser), each with its entry's OS and platform: bound once per object.
+      const byObject = new WeakMap<Package, { os: IndexedPackages['os']; platform: string | undefined; out: Array<{ key: string; finding: Finding }> }>();
       const matchOne = (p: Package, os: IndexedPackages['os'], platform: string | undefined): Array<{ key: string; finding: Finding }> => {
+        const c = byObject.get(p);
+        if (c && c.os === os && c.platform === platform) return c.out;
+        const out = matchInstance(p, os, platform);
+        byObject.set(p, { os, platform, out });
+        return out;
+      };
+      const matchInstance = (p: Package, os: IndexedPackages['os'], platform: string | undefined): Array<{ key: string; finding: Finding }> => {
         const k = JSON.stringify([os ?? null, p.ecosystem, p.name, p.version, p.sourceName, p.sourceVersion, !!p.ownedBy]);
         const at = `${k}\u0000${p.path}\u0000${p.layer ?? ''}\u0000${p.purl ?? ''}\u0000${p.platform ?? ''}\u0000${platform ?? ''}`;
         let out = bound.get(at);
@@ -678,7 +688,7 @@ export class Monitor {
       for (const digest of new Set([...fresh.keys(), ...old.keys()])) {
         stats.matched++;
         const mine = fresh.get(digest) ?? [];
-        if (findingsSignature(mine.map((f) => f.finding)) === findingsSignature(old.get(digest) ?? [])) continue;
+        if (sameFindingsSignature(mine.map((f) => f.finding), old.get(digest) ?? [])) continue;
         out.add(digest);
         const patch = patchable(entries.get(digest) ?? [], mine, policy, (base) => {
           let ok = stable.get(base);
@@ -1297,7 +1307,7 @@ function boundTo(f: Finding, p: Package): Finding {
  */
 function sameFindings(a: Array<{ key: string; finding: Finding }>, b: Array<{ key: string; finding: Finding }>): boolean {
   const byKey = (l: typeof a) => [...new Map(l.map((f) => [f.key, f.finding])).values()];
-  return findingsSignature(byKey(a)) === findingsSignature(byKey(b));
+  return sameFindingsSignature(byKey(a), byKey(b));
 }
 
 /**

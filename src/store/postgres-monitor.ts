@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
 import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, sharedFindingParts, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, sharedFindingParts, sharedPackagesParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
 /**
  * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
@@ -103,7 +103,9 @@ export class PostgresMonitorStore implements MonitorStore {
   async packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>> {
     if (!pkgs.length) return [];
     const r = await this.q('packages under', 'SELECT pkg, digest, body FROM image_packages WHERE pkg = ANY($1::text[])', [pkgs]);
-    return r.rows.flatMap((x) => (JSON.parse(String(x.body)) as IndexedPackages[]).map((e) => ({ digest: String(x.digest) as Digest, entry: e })));
+    // images built alike hold a pair's packages alike: each distinct body is parsed once
+    const parse = sharedPackagesParser();
+    return r.rows.flatMap((x) => parse(String(x.body)).map((e) => ({ digest: String(x.digest) as Digest, entry: e })));
   }
 
   async packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }> {

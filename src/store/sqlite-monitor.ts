@@ -77,19 +77,33 @@ export function storedRows(findings: IndexedFinding[]): Map<string, { firstSeen:
   return new Map(findings.map((f) => [f.key, { firstSeen: f.firstSeen ?? 0, body: findingText(f.finding) }]));
 }
 
-function signatureLine(key: string, body: string): string {
-  return `${key}\u0000${body}`;
+/** The SHA-256 (base64) of one signature line: the finding key, NUL, its row body (JSON text). */
+function lineDigest(key: string, body: string): string {
+  return crypto.createHash('sha256').update(`${key}\u0000${body}`).digest('base64');
 }
 
+/**
+ * Prefix of a signature made by {@link signatureOfLines}. Stores written before it hold signatures
+ * without it (one SHA-256 over the lines themselves): those never equal one made now, so such an index
+ * is read and compared row by row once (as an index without a signature is), and is rewritten with a
+ * signature of this form; a process of the earlier form likewise reads the rows of an index signed in
+ * this form. Signatures are only ever compared for equality.
+ */
+export const SIGNATURE_PREFIX = 'v2:';
+
+/** The signature of a set of lines (one per finding key, {@link lineOf}): SHA-256 over their digests in sorted order. */
 function signatureOfLines(lines: string[]): string {
-  return crypto.createHash('sha256').update(lines.sort().join('\n')).digest('base64');
+  return SIGNATURE_PREFIX + crypto.createHash('sha256').update(lines.sort().join('\n')).digest('base64');
 }
 
 /**
  * The signature of an image's indexed findings as stored (`image_index.findings_sig`): a SHA-256 over
- * every (finding key, body) row the store writes for `findings` (the first finding of a repeated key,
- * its body as JSON text), in key order. Equal signatures: the stored rows are these findings exactly
- * (identity and content), so nothing of them is to be written and no diff is to be found.
+ * the SHA-256 of every (finding key, body) row the store writes for `findings` (the first finding of a
+ * repeated key, its body as JSON text), those digests sorted ({@link SIGNATURE_PREFIX} first). Equal
+ * signatures: the stored rows are these findings exactly (identity and content), so nothing of them is
+ * to be written and no diff is to be found. A digest per row rather than the rows' text: a pass signs
+ * every image's findings, most of them objects shared by many images, so each row's text is hashed
+ * once per pass and an image's signature hashes some 45 bytes per finding, not the finding's text.
  */
 export function findingSetSignature(findings: Array<{ key: string; finding: unknown }>): string {
   const seen = new Set<string>();
@@ -103,17 +117,17 @@ export function findingSetSignature(findings: Array<{ key: string; finding: unkn
 }
 
 /**
- * Signature lines by finding object (with the key they were made for): a full pass signs every image's
- * findings, most of them objects shared by many images (src/vulndb/db.ts MatchMemo), so each line is
- * made (and flattened, for the sort) once. Findings are not changed once made (see finding-text.ts).
+ * Line digests by finding object (with the key they were made for): a full pass signs every image's
+ * findings, most of them objects shared by many images (src/vulndb/db.ts MatchMemo), so each row's
+ * digest is made once. Findings are not changed once made (see finding-text.ts).
  */
 const LINES = new WeakMap<object, { key: string; line: string }>();
 
 function lineOf(key: string, finding: unknown): string {
-  if (typeof finding !== 'object' || finding === null) return signatureLine(key, findingText(finding));
+  if (typeof finding !== 'object' || finding === null) return lineDigest(key, findingText(finding));
   const c = LINES.get(finding);
   if (c && c.key === key) return c.line;
-  const line = signatureLine(key, findingText(finding));
+  const line = lineDigest(key, findingText(finding));
   LINES.set(finding, { key, line });
   return line;
 }
@@ -371,9 +385,11 @@ export class SqliteMonitorStore implements MonitorStore {
   async packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>> {
     return this.wrap('packages under', () => {
       const out: Array<{ digest: Digest; entry: IndexedPackages }> = [];
+      // images built alike hold a pair's packages alike: each distinct body is parsed once
+      const parse = sharedPackagesParser();
       for (const c of chunks(pkgs)) {
         const rows = this.st(`SELECT pkg, digest, body FROM image_packages WHERE pkg IN (${c.map(() => '?').join(',')})`).all(...c) as Row[];
-        for (const r of rows) for (const e of JSON.parse(String(r.body)) as IndexedPackages[]) out.push({ digest: String(r.digest) as Digest, entry: e });
+        for (const r of rows) for (const e of parse(String(r.body))) out.push({ digest: String(r.digest) as Digest, entry: e });
       }
       return out;
     });
@@ -759,6 +775,45 @@ export function sharedFindingParts(): (key: string, pkg: string, firstSeen: numb
       TEXT.set(finding, body);
     }
     return { key, pkg, firstSeen, finding };
+  };
+}
+
+/**
+ * A top-level entry's manifest digest in an `image_packages.body` (JSON text of IndexedPackages[]): in
+ * JSON text a quote inside a string is escaped, so this matches only an object member named `manifest`.
+ */
+const MANIFEST_MEMBER = /"manifest":"(sha256:[0-9a-f]{64})"/g;
+
+/**
+ * A parser of `image_packages.body` texts (JSON arrays of {@link IndexedPackages}) that parses each
+ * distinct text once up to the entries' `manifest` (the image's own digest, so no two images' texts are
+ * equal): the text with every manifest member's digest blanked is parsed once and kept; a text of the
+ * same form gets entries copied from it with its own digests put back, in order, on the entries whose
+ * manifest is blank. The form is kept only when that gives back the very text it was made from (so the
+ * blanked members are exactly those entries' own, in that order: not a member inside a package, not a
+ * text in a string, not an entry whose manifest was empty); else each text of that form is parsed as
+ * it is. Entries and their package objects are shared between the rows of one parser: callers treat
+ * them as read-only.
+ */
+export function sharedPackagesParser(): (body: string) => IndexedPackages[] {
+  const parsed = new Map<string, IndexedPackages[] | null>();
+  const fill = (shape: IndexedPackages[], digests: string[]) => {
+    let k = 0;
+    return shape.map((e) => (e.manifest === '' ? { ...e, manifest: digests[k++] as Digest } : e));
+  };
+  return (body) => {
+    const digests: string[] = [];
+    const blank = body.replace(MANIFEST_MEMBER, (_m, d: string) => {
+      digests.push(d);
+      return '"manifest":""';
+    });
+    let shape = parsed.get(blank);
+    if (shape === undefined) {
+      const entries = JSON.parse(blank) as IndexedPackages[];
+      shape = Array.isArray(entries) && entries.every((e) => typeof e === 'object' && e !== null) && JSON.stringify(fill(entries, digests)) === body ? entries : null;
+      parsed.set(blank, shape);
+    }
+    return shape === null ? (JSON.parse(body) as IndexedPackages[]) : fill(shape, digests);
   };
 }
 
