@@ -14,9 +14,17 @@ export interface DownloadProgress {
 export function downloadProgress(stream: NodeJS.WriteStream): DownloadProgress {
   let lastSource = '';
   let lastPct = -1;
+  // the terminal-safe text of the last source seen: a folder import ticks once per file (tens of
+  // thousands of times) with the same source, which is made safe once
+  let rawSource: string | undefined;
+  let safeSource = '';
   return {
     tick(p) {
-      const source = terminalText(p.source);
+      if (p.source !== rawSource) {
+        rawSource = p.source;
+        safeSource = terminalText(p.source);
+      }
+      const source = safeSource;
       const pct = p.total ? Math.floor((p.done / p.total) * 100) : -1;
       if (stream.isTTY) {
         const width = 30;
