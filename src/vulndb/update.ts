@@ -620,7 +620,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);
     db.exec('BEGIN');
-    writeRecords(imported, ratedByKey(ratings), { nvd, kev, epss }, insRecord);
+    const rated = ratedByKey(ratings);
+    for (let from = 0; from < imported.length; from += WRITE_CHUNK) writeRecords(imported, from, Math.min(from + WRITE_CHUNK, imported.length), rated, { nvd, kev, epss }, insRecord);
     insRecord.flush();
     db.exec('COMMIT');
     const insEol = db.prepare('INSERT INTO eol (product, cycles, source) VALUES (?, ?, ?)');
@@ -651,6 +652,14 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     }
   }
 }
+
+/**
+ * Records written by one {@link writeRecords} call. A call per chunk rather than one loop over every record:
+ * the optimizing compiler, called in while one long loop runs (on-stack replacement), finished compiling
+ * that loop after the loop had ended (its code was never entered); called between chunks, its code runs
+ * the chunks after.
+ */
+const WRITE_CHUNK = 1024;
 
 // The loops over every record read run in functions of their own rather than in updateDb: a hot loop
 // has the optimizing compiler compile its whole function on the stack (on-stack replacement), and
@@ -750,13 +759,15 @@ function addCveIds(imported: readonly PendingRecord[], wanted: Set<string>): voi
  */
 function writeRecords(
   imported: PendingRecord[],
+  from: number,
+  to: number,
   rated: ReadonlyMap<string, Array<{ id: string; sev: SeverityInfo }>>,
   enrichment: { nvd: ReadonlyMap<string, NvdRating>; kev: ReadonlyMap<string, KevInfo>; epss: ReadonlyMap<string, EpssInfo> },
   insRecord: { add: (...values: unknown[]) => void },
 ): void {
   const { nvd, kev, epss } = enrichment;
   const enriched = nvd.size > 0 || kev.size > 0 || epss.size > 0;
-  for (let i = 0; i < imported.length; i++) {
+  for (let i = from; i < to; i++) {
     const r = imported[i];
     const d = r.digest;
     const keys = r.keys;

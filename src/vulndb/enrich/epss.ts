@@ -71,13 +71,11 @@ export function parseEpss(file: string, data: Buffer, wanted?: ReadonlySet<strin
   while (pos <= len) {
     // the common row, checked in place: nearly every row of a daily file is for a CVE no advisory names
     if (keys) {
-      const end = skippableRow(buf, pos, keys);
-      if (end >= 0) {
-        out.rows++;
-        lineNo++;
-        pos = end;
-        continue;
-      }
+      pos = skipRows(buf, pos, keys, wanted!, out.scores);
+      out.rows += skippedRows;
+      lineNo += skippedRows;
+      // at the end: what is left is an empty last line (after the final line end), which is no row
+      if (pos >= len) break;
     }
     let line = nextLine() as string;
     if (line.endsWith('\r')) line = line.slice(0, -1);
@@ -96,13 +94,18 @@ export function parseEpss(file: string, data: Buffer, wanted?: ReadonlySet<strin
   return out;
 }
 
-/** Longest CVE sequence number {@link cveKey} takes (its key stays below 2^53). */
+/** Longest CVE sequence number {@link skipRows} reads as a number (it stays below 2^53). */
 const MAX_SEQ_DIGITS = 11;
 
-/** `CVE-YYYY-N` → one number (N·10⁴ + YYYY); `CVE-2021-0001` and `CVE-2021-1` share one (a key match is checked on the text). */
-const cveKey = (year: number, seq: number): number => seq * 10_000 + year;
+/**
+ * `CVE-YYYY-N` → one small integer (a V8 small integer: no heap number per row of a daily file, whose ids
+ * run past 10⁵ a year): N·64 plus the year's low 6 bits, below 2^30. Ids may share a key
+ * (`CVE-2021-0001` and `CVE-2021-1`, ids 64 years or 2^24 sequence numbers apart): a key match only
+ * sends the row to the full check, which compares the id's text.
+ */
+const cveKey = (year: number, seq: number): number => (seq % 0x1000000) * 64 + (year & 63);
 
-/** The keys of the ids of `wanted` in the form {@link skippableRow} reads; other ids can never equal such a row's id. */
+/** The keys of the ids of `wanted` in the form {@link skipRows} reads; other ids can never equal such a row's id. */
 function cveKeys(wanted: ReadonlySet<string>): Set<number> {
   const out = new Set<number>();
   const re = new RegExp(`^CVE-(\\d{4})-(\\d{1,${MAX_SEQ_DIGITS}})$`);
@@ -113,61 +116,70 @@ function cveKeys(wanted: ReadonlySet<string>): Set<number> {
   return out;
 }
 
-const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
-
 /**
- * End of a number `0`, `0.ddd`, `.ddd`, `1`, `1.000` (plainly within 0..1, as FIRST writes it) at `i`, or -1.
- * A subset of what the full row check accepts.
+ * Reads the rows from `pos` on while each is a row `CVE-YYYY-N,<0..1>,<0..1>` (a subset of the rows the full
+ * check accepts: each number `0`, `0.ddd`, `.ddd`, `1` or `1.000`, plainly within 0..1, as FIRST writes it),
+ * adding to `scores` the score of each whose id is in `wanted` (only rows whose id's key is in `keys` are
+ * looked at as text). Returns the position of the first row that is not such a row (read as text and
+ * checked in full by the caller), or the buffer's length, and sets {@link skippedRows} to the number of
+ * rows read. Reads bytes only, but for a row whose key is in `keys`. One loop over every row rather than a
+ * call per row: the loop is compiled by the optimizing compiler while it runs (on-stack replacement), well
+ * before a function called once per row would be.
  */
-function unitNumber(b: Buffer, i: number): number {
-  const c = b[i];
-  if (c === 0x30) {
-    i++;
-    if (b[i] === 0x2e) for (i++; isDigit(b[i]); ) i++;
-    return i;
+function skipRows(b: Buffer, pos: number, keys: ReadonlySet<number>, wanted: ReadonlySet<string>, scores: Map<string, EpssInfo>): number {
+  const len = b.length;
+  let n = 0;
+  // a byte at or past the end reads as undefined, and every comparison with it is false
+  rows: while (pos < len) {
+    let i = pos;
+    if (b[i] !== 0x43 || b[i + 1] !== 0x56 || b[i + 2] !== 0x45 || b[i + 3] !== 0x2d) break; // "CVE-"
+    i += 4;
+    let year = 0;
+    for (const end = i + 4; i < end; i++) {
+      const c = b[i];
+      if (!(c >= 0x30 && c <= 0x39)) break rows;
+      year = year * 10 + (c - 0x30);
+    }
+    if (b[i++] !== 0x2d) break;
+    const seqStart = i;
+    let seq = 0;
+    for (let c = b[i]; c >= 0x30 && c <= 0x39; c = b[++i]) seq = seq * 10 + (c - 0x30);
+    if (i === seqStart || i - seqStart > MAX_SEQ_DIGITS || b[i++] !== 0x2c) break;
+    const idEnd = i - 1;
+    // the score, then the percentile
+    let scoreEnd = 0;
+    for (let field = 0; field < 2; field++) {
+      const c = b[i];
+      if (c === 0x30) {
+        i++;
+        if (b[i] === 0x2e) for (let d = b[++i]; d >= 0x30 && d <= 0x39; d = b[++i]);
+      } else if (c === 0x2e) {
+        let d = b[++i];
+        if (!(d >= 0x30 && d <= 0x39)) break rows;
+        for (d = b[++i]; d >= 0x30 && d <= 0x39; d = b[++i]);
+      } else if (c === 0x31) {
+        i++;
+        if (b[i] === 0x2e) for (i++; b[i] === 0x30; ) i++;
+      } else break rows;
+      if (field === 0) {
+        scoreEnd = i;
+        if (b[i++] !== 0x2c) break rows;
+      }
+    }
+    const fieldsEnd = i;
+    if (b[i] === 0x0d) i++;
+    if (i !== len && b[i] !== 0x0a) break;
+    if (keys.has(cveKey(year, seq))) {
+      // ASCII only, as checked above
+      const cve = b.toString('latin1', pos, idEnd);
+      if (wanted.has(cve)) scores.set(cve, { score: Number(b.toString('latin1', idEnd + 1, scoreEnd)), percentile: Number(b.toString('latin1', scoreEnd + 1, fieldsEnd)) });
+    }
+    n++;
+    pos = i === len ? i : i + 1;
   }
-  if (c === 0x2e) {
-    if (!isDigit(b[i + 1])) return -1;
-    for (i += 2; isDigit(b[i]); ) i++;
-    return i;
-  }
-  if (c === 0x31) {
-    i++;
-    if (b[i] === 0x2e) for (i++; b[i] === 0x30; ) i++;
-    return i;
-  }
-  return -1;
+  skippedRows = n;
+  return pos;
 }
 
-/**
- * When the line at `pos` is a row `CVE-YYYY-N,<0..1>,<0..1>` (a subset of the rows the full check accepts)
- * whose id's key is not in `keys` (so no wanted id), the position after its line end; else -1 (the row
- * is then read as text and checked in full). Reads bytes only: no string is made for the row.
- */
-function skippableRow(b: Buffer, pos: number, keys: ReadonlySet<number>): number {
-  // "CVE-"
-  if (b[pos] !== 0x43 || b[pos + 1] !== 0x56 || b[pos + 2] !== 0x45 || b[pos + 3] !== 0x2d) return -1;
-  let i = pos + 4;
-  let year = 0;
-  for (const end = i + 4; i < end; i++) {
-    const c = b[i];
-    if (!isDigit(c)) return -1;
-    year = year * 10 + (c! - 0x30);
-  }
-  if (b[i++] !== 0x2d) return -1;
-  const seqStart = i;
-  let seq = 0;
-  for (; isDigit(b[i]); i++) seq = seq * 10 + (b[i]! - 0x30);
-  if (i === seqStart || i - seqStart > MAX_SEQ_DIGITS || b[i++] !== 0x2c) return -1;
-  i = unitNumber(b, i);
-  if (i < 0 || b[i++] !== 0x2c) return -1;
-  i = unitNumber(b, i);
-  if (i < 0) return -1;
-  if (b[i] === 0x0d) i++;
-  if (i === b.length) {
-    if (keys.has(cveKey(year, seq))) return -1;
-    return i;
-  }
-  if (b[i] !== 0x0a || keys.has(cveKey(year, seq))) return -1;
-  return i + 1;
-}
+/** Rows skipped by the last {@link skipRows} call (its second result). */
+let skippedRows = 0;
