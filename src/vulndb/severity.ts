@@ -1,7 +1,6 @@
 /**
  * Severity of an OSV record: CVSS v2 / v3.0 / v3.1 / v4.0 vectors scored with ae-cvss-calculator
- * (a v3.x vector of the base metrics alone by the specification's formulas here, with the same result;
- * the highest base score wins), else the record's own rating (`database_specific.severity` as GHSA
+ * (the highest base score wins), else the record's own rating (`database_specific.severity` as GHSA
  * writes it, or an affected entry's `ecosystem_specific`/`database_specific` `severity`, or a
  * non-CVSS `severity[]` entry such as Ubuntu's), else `unknown`. Debian's changelog `urgency` is an
  * upload urgency, never a severity: it is carried separately.
@@ -49,51 +48,7 @@ export function scoreCvss(vector: string): { score: number; version: string } | 
   return r;
 }
 
-/**
- * A CVSS 3.0/3.1 vector of the eight base metrics alone, in the specification's order (nearly every
- * advisory's): scored here ({@link cvss3Base}); any other spelling goes to the library.
- */
-const CVSS3_BASE_ONLY = /^CVSS:3\.([01])\/AV:([NALP])\/AC:([LH])\/PR:([NLH])\/UI:([NR])\/S:([UC])\/C:([HLN])\/I:([HLN])\/A:([HLN])$/;
-
-// CVSS v3.1 specification (https://www.first.org/cvss/v3.1/specification-document), section 7.4 (the same
-// weights in v3.0, section 8.4): metric values' weights
-const AV_W: Record<string, number> = { N: 0.85, A: 0.62, L: 0.55, P: 0.2 };
-const AC_W: Record<string, number> = { L: 0.77, H: 0.44 };
-const PR_UNCHANGED_W: Record<string, number> = { N: 0.85, L: 0.62, H: 0.27 };
-const PR_CHANGED_W: Record<string, number> = { N: 0.85, L: 0.68, H: 0.5 };
-const UI_W: Record<string, number> = { N: 0.85, R: 0.62 };
-const CIA_W: Record<string, number> = { H: 0.56, L: 0.22, N: 0 };
-
-/**
- * The v3.1 Roundup (specification appendix A): the smallest number of one decimal place equal to or above
- * `x`, computed on integers so that a float just above a tenth (4.000000000000001) is not carried up.
- * Used for v3.0 vectors too (whose specification rounds up with a plain ceiling): for every v3.0 base
- * vector it gives the score ae-cvss-calculator gives, which is what the index has always stored.
- */
-function roundUp(x: number): number {
-  const i = Math.round(x * 100000);
-  return i % 10000 === 0 ? i / 100000 : (Math.floor(i / 10000) + 1) / 10;
-}
-
-/**
- * The base score of a CVSS 3.x vector of the base metrics alone (specification section 7.1), or undefined
- * when `vector` is not one ({@link CVSS3_BASE_ONLY}).
- */
-export function cvss3Base(vector: string): { score: number; version: string } | undefined {
-  const m = CVSS3_BASE_ONLY.exec(vector);
-  if (m === null) return undefined;
-  const changed = m[6] === 'C';
-  const iss = 1 - (1 - CIA_W[m[7]]) * (1 - CIA_W[m[8]]) * (1 - CIA_W[m[9]]);
-  const impact = changed ? 7.52 * (iss - 0.029) - 3.25 * Math.pow(iss - 0.02, 15) : 6.42 * iss;
-  const exploitability = 8.22 * AV_W[m[2]] * AC_W[m[3]] * (changed ? PR_CHANGED_W : PR_UNCHANGED_W)[m[4]] * UI_W[m[5]];
-  const score = impact <= 0 ? 0 : changed ? roundUp(Math.min(1.08 * (impact + exploitability), 10)) : roundUp(Math.min(impact + exploitability, 10));
-  return { score, version: m[1] === '1' ? '3.1' : '3.0' };
-}
-
 function scoreUncached(vector: string): { score: number; version: string } | undefined {
-  // the common vector without loading the library (and without its generic vector model)
-  const base3 = cvss3Base(vector);
-  if (base3 !== undefined) return base3;
   try {
     let ctor: CvssCtor;
     let version: string;
