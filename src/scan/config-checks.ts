@@ -144,7 +144,7 @@ export function checkConfig(cfg: RawImageConfig, opts: CheckContext = {}): { con
     const big = total > (opts.maxSizeBytes ?? 1024 ** 3);
     out.push({ check: 'image-size', severity: big ? 'low' : 'negligible', message: `the image is ${(total / 2 ** 20).toFixed(1)} MiB compressed${big ? '; a smaller base or a multi-stage build would shrink it' : ''}` });
     const many = opts.layers.length > (opts.maxLayers ?? 50);
-    out.push({ check: 'layer-count', severity: many ? 'low' : 'negligible', message: `the image has ${opts.layers.length} layers${many ? '; squash or combine RUN steps' : ''}` });
+    out.push({ check: 'layer-count', severity: many ? 'low' : 'negligible', message: `the image has ${opts.layers.length} layer${opts.layers.length === 1 ? '' : 's'}${many ? '; squash or combine RUN steps' : ''}` });
   }
   // Checked against the manifest's layers when known: a history that does not match them names no base.
   const baseLayerCount = guessBaseLayerCount(cfg.history, opts.layers?.length);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { labImages, labOci } from '../../helpers/lab.js';
 import { scanTarget } from '../../../src/scan/engine.js';
 import { findEnvPasswords, isEnvFile } from '../../../src/scan/analyzers/secrets.js';
-import { guessBaseLayerCount } from '../../../src/scan/config-checks.js';
+import { checkConfig, guessBaseLayerCount } from '../../../src/scan/config-checks.js';
 import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
 
 describe('scan: base image, size, layer count, env passwords', function () {
@@ -30,6 +30,15 @@ describe('scan: base image, size, layer count, env passwords', function () {
     expect(node.inventory.config.find((c) => c.check === 'layer-count')!.message).to.include('2 layers');
     // node-app's .env holds AWS keys, no password: no env-password finding there.
     expect(node.inventory.secrets.filter((s) => s.rule === 'env-password')).to.deep.equal([]);
+  });
+
+  it('layer-count names the count in the right number: 1 layer, 0 and 2 and 51 layers (with the squash hint over the limit)', () => {
+    const message = (n: number) =>
+      checkConfig({}, { layers: Array.from({ length: n }, () => ({ size: 1 })) }).config.find((c) => c.check === 'layer-count')!.message;
+    expect(message(1)).to.equal('the image has 1 layer');
+    expect(message(0)).to.equal('the image has 0 layers');
+    expect(message(2)).to.equal('the image has 2 layers');
+    expect(message(51)).to.equal('the image has 51 layers; squash or combine RUN steps');
   });
 
   it('annotations name the base; .env passwords and Env passwords are found, placeholders and templates are not', async () => {
