@@ -73,12 +73,21 @@ const CACHE_HELP = 'cache directory (default: $PUSHGATE_CACHE_DIR, $XDG_CACHE_HO
 export function register(program: Command): void {
   const db = program.command('db').description('vulnerability database');
   db.command('update')
-    .description('build a new vulnerability database from exactly the given sources and swap it in atomically')
-    .option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON; enrichment: nvd:DIR|FILE|URL, kev:FILE|URL, epss:FILE|URL, eol:DIR|URL (repeatable)', collect, [] as string[])
+    .description('build a new vulnerability database from the sources (only those: nothing is kept from the old one) and swap it in atomically')
+    // Commander prints a default of [] as "(default: [])", which reads as "no sources": say what is used instead.
+    .addOption(
+      new Option('--source <URL|DIR|ZIP>', 'OSV source: an all.zip URL, a zip file, or a folder of OSV JSON; enrichment: nvd:DIR|FILE|URL, kev:FILE|URL, epss:FILE|URL, eol:DIR|URL (repeatable)')
+        .argParser(collect)
+        .default([] as string[], 'vulndb.sources of the config file, else the public OSV exports'),
+    )
     .option('--db <PATH>', DB_HELP)
     .option('--cache-dir <DIR>', CACHE_HELP)
     .option('--config <FILE>', 'configuration file (vulndb.path, vulndb.sources, vulndb.ecosystems; default $PUSHGATE_CONFIG)')
-    .option('--ecosystems <LIST>', 'only these OSV ecosystems, comma-separated (e.g. "Debian,Red Hat,npm"): other export URLs of the sources are skipped (repeatable)', collect, [] as string[])
+    .addOption(
+      new Option('--ecosystems <LIST>', 'only these OSV ecosystems, comma-separated (e.g. "Debian,Red Hat,npm"): other export URLs of the sources are skipped (repeatable)')
+        .argParser(collect)
+        .default([] as string[], 'vulndb.ecosystems of the config file, else every ecosystem in the sources'),
+    )
     .action(async (opts: { source: string[]; db?: string; config?: string; cacheDir?: string; ecosystems: string[] }) => {
       const st = state(opts);
       const only = parseEcosystemList(opts.ecosystems);
