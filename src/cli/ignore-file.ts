@@ -7,7 +7,8 @@
  * vulnerabilities:
  *   - id: CVE-2024-12345          # the advisory id or any alias (GHSA-…, DEBIAN-CL-…), any letter case
  *     purls: [pkg:deb/debian/libc6] # optional scope: package URLs (no version = every version)
- *     paths: ["/usr/lib/**"]       # optional scope: globs on the path the package was found at
+ *     paths: ["/var/lib/dpkg/**"]  # optional scope: globs on the file the package was read from (Finding.path:
+ *                                 # /var/lib/dpkg/status for a deb, the package.json or lock file for npm)
  *     statement: not reachable    # why (or `reason:`); shown when the entry applies
  *     expires: 2026-12-31         # optional; a date lasts through that day (UTC), as policy exceptions
  * ```

@@ -6,10 +6,13 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { applyIgnoreFile, expiredEntries, parseIgnoreFile } from '../../../src/cli/ignore-file.js';
 import { dropUnfixed } from '../../../src/cli/scan-options.js';
 import { isConfigError } from '../../../src/config/errors.js';
 import type { Finding, PushgateError } from '../../../src/core/index.js';
+import { ROOT } from '../../helpers/lab.js';
 
 function finding(over: Partial<Finding> = {}): Finding {
   return {
@@ -52,6 +55,15 @@ describe('cli: ignore file', () => {
       'libpam0g /var/lib/dpkg/status 2',
       'bootstrap-tagsinput /app/node_modules/bootstrap-tagsinput/package.json 6',
     ]);
+  });
+
+  it("the README's example entry hides the finding it names in the Debian image (its path scope matches where dpkg packages are read from)", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const example = /The ignore file follows Trivy's[^]*?```yaml\n([^]*?)```/.exec(readme)?.[1];
+    expect(example, 'the example block after "The ignore file follows Trivy\'s"').to.be.a('string');
+    const r = applyIgnoreFile([finding(), finding({ package: 'libpam-modules', purl: 'pkg:deb/debian/libpam-modules@1.5.2-6%2Bdeb12u2?arch=amd64' })], parseIgnoreFile(example!, 'README.md'), NOW);
+    expect(r.ignored.map((i) => i.finding.package)).to.deep.equal(['libpam0g']);
+    expect(r.kept.map((k) => k.package)).to.deep.equal(['libpam-modules']);
   });
 
   it('an expired entry hides nothing and is listed; a date lasts through that day (UTC)', () => {
