@@ -93,7 +93,9 @@ done
 
 say "what happened in the registry"
 for repo in lab/debian lab/node-app lab/adm-zip lab/multiarch quarantine/lab/adm-zip quarantine/lab/multiarch; do
-  printf '%-28s tags: %s\n' "$repo" "$(curl -s "http://$REG/v2/$repo/tags/list" | jq -c '.tags // []')"
+  # A repository the registry never held answers 404 NAME_UNKNOWN: say so rather than print it as an empty tag list.
+  tags="$(curl -s "http://$REG/v2/$repo/tags/list" | jq -r 'if .errors then "(not in the registry)" else ((.tags // []) | tojson) end')"
+  printf '%-28s tags: %s\n' "$repo" "$tags"
 done
 
 say "pushgate_ metrics"
