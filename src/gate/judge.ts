@@ -183,7 +183,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const indexSecrets = scan.secrets ?? [];
   report.secrets.push(...indexSecrets);
   if (!vulndb) {
-    const d: Diagnostic = { code: 'vulndb-missing', message: 'no vulnerability database: run `pushgate db update`; packages were not matched against advisories', incomplete: true };
+    const d: Diagnostic = { code: 'vulndb-missing', message: 'no vulnerability database: packages were not matched against advisories; build one with `pushgate db update` (offline: `--source FILE|DIR`, a local OSV export)', incomplete: true };
     report.diagnostics.push(d);
     imageLevel.push(d);
   }
