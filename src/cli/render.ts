@@ -162,13 +162,14 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   if (r.secrets.length) {
     out.push('', 'SECRETS');
     const rule = columnWidth(r.secrets.map((s) => s.rule), 24);
-    for (const s of r.secrets) out.push(`  ${cell(s.rule, rule)} ${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}`);
+    // In an index each platform's rows repeat: the platform tells them apart, as on package rows.
+    for (const s of r.secrets) out.push(`  ${cell(s.rule, rule)} ${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}${s.platform ? `  [${s.platform}]` : ''}`);
   }
   if (r.config.length) {
     out.push('', 'CONFIG');
     const sev = columnWidth(r.config.map((c) => c.severity), 8);
     const check = columnWidth(r.config.map((c) => c.check), 20);
-    for (const c of r.config) out.push(`  ${cell(c.severity, sev)} ${cell(c.check, check)} ${c.message}`);
+    for (const c of r.config) out.push(`  ${cell(c.severity, sev)} ${cell(c.check, check)} ${c.message}${c.platform ? `  [${c.platform}]` : ''}`);
   }
   if (r.diagnostics.length) {
     out.push('', 'DIAGNOSTICS');
