@@ -146,7 +146,7 @@ export class Gate implements GateApi {
     this.hooks = opts.hooks ?? {};
     this.queue = new QueueWorkers(this, { ...opts, leaseMs: opts.leaseMs ?? DEFAULT_LEASE_MS });
     this.policy = opts.policy;
-    this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age));
+    this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age), opts.config.source);
     this.own = new OwnTraffic({ store: opts.store, registry: (n) => opts.config.registries.find((r) => r.name === n), warn: (fields, message) => opts.logger.warn(fields, message) });
     this.registries = new RegistryDirectory({ config: opts.config, counters: opts.counters, clientFactory: opts.clientFactory, beforeManifestPut: (registry, w) => this.own.remember(registry, w) });
     this.digests = new DigestPushes({

@@ -30,11 +30,14 @@ export class VulnDbHolder {
   /**
    * @param file the database path (`vulndb.path`).
    * @param onAge called with the database's age per source kind, seconds, whenever it is (re)loaded.
+   * @param configFile the configuration file the server runs with (absolute, or `<built-in>`): named in the hint,
+   *   so the command reads the server's `vulndb.sources` (a local mirror, say) rather than the public OSV exports.
    */
   constructor(
     private readonly file: string,
     private readonly log: Log,
     private readonly onAge?: (ages: Record<string, number>) => void,
+    private readonly configFile?: string,
   ) {
     this.refresh(true);
   }
@@ -68,10 +71,12 @@ export class VulnDbHolder {
 
   /**
    * The command that builds this database: with `--db`, since a bare `pushgate db update` installs into the
-   * user's cache directory, not into the server's `vulndb.path`.
+   * user's cache directory, not into the server's `vulndb.path`; with `--config` when the server has a file,
+   * since without it the update reads the public OSV exports instead of the server's `vulndb.sources`.
    */
   private updateCommand(): string {
-    return `\`pushgate db update --db ${path.resolve(this.file)}\``;
+    const config = this.configFile && this.configFile !== '<built-in>' ? ` --config ${path.resolve(this.configFile)}` : '';
+    return `\`pushgate db update${config} --db ${path.resolve(this.file)}\``;
   }
 
   private refresh(force: boolean, recheck = false): void {
