@@ -30,7 +30,7 @@ import { terminalSafe } from '../terminal-text.js';
 import { openStore } from '../../store/index.js';
 
 /** Opens what a monitor needs from the configuration; `close` releases it. */
-async function openMonitor(configFile: string | undefined): Promise<{ monitor: Monitor; gate: Gate; close(): Promise<void> }> {
+async function openMonitor(configFile: string | undefined): Promise<{ monitor: Monitor; gate: Gate; hosts: Map<string, string>; close(): Promise<void> }> {
   const config = loadConfig(configFile);
   const logger = createLogger(config.log.level);
   const store = await openStore(config.store.url);
@@ -43,6 +43,7 @@ async function openMonitor(configFile: string | undefined): Promise<{ monitor: M
   return {
     monitor,
     gate,
+    hosts: new Map(config.registries.map((r) => [r.name, new URL(r.url).host])),
     async close() {
       await monitor.outboxIdle();
       await notifier?.idle();
@@ -67,15 +68,25 @@ export function workloadsCell(workloads: AffectedAnswer['images'][number]['workl
   return shown.join(',') + (rest > 0 ? ` +${rest}` : '');
 }
 
-/** The table of `affected`: one line per (image, repository, finding), with the workloads that run the image. */
-export function affectedTable(answer: AffectedAnswer): string {
+/**
+ * The table of `affected`: one line per (image, repository, finding), with the workloads that run the image.
+ * @param hosts registry name → `host[:port]` of its URL (the configuration's registries): a repository
+ *   prints as the reference users pull (`registry.example:5000/team/app:1.2`); a registry the
+ *   configuration no longer names prints as `[name] team/app:1.2` (a name is not a host).
+ */
+export function affectedTable(answer: AffectedAnswer, hosts: ReadonlyMap<string, string> = new Map()): string {
   // Package names, versions, repositories and tags come from images and registries: no control character
   // reaches the terminal (JSON keeps the exact values).
   const a = terminalSafe(answer);
   if (!a.images.length) return `no stored image has ${a.id}\n`;
   const rows: string[][] = [['IMAGE', 'DIGEST', 'ADVISORY', 'PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY', 'WORKLOADS']];
   for (const img of a.images) {
-    const where = img.verdicts.length ? img.verdicts.map((v) => `${v.registry}/${v.repository}${v.tags.length ? `:${v.tags.join(',')}` : ''}`) : ['(no verdict)'];
+    const where = img.verdicts.length
+      ? img.verdicts.map((v) => {
+          const host = hosts.get(v.registry);
+          return `${host ? `${host}/` : `[${v.registry}] `}${v.repository}${v.tags.length ? `:${v.tags.join(',')}` : ''}`;
+        })
+      : ['(no verdict)'];
     const used = workloadsCell(img.workloads ?? [], img.workloadCount ?? 0);
     for (const w of where) for (const f of img.findings) rows.push([w, img.digest.slice(0, 19), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity, used]);
   }
@@ -135,7 +146,7 @@ export function register(program: Command): void {
       try {
         // an operator's command: every stored report is indexed first (no bound, as `monitor` does)
         const a = await m.monitor.affected(id, { limit, after: opts.after as Digest | undefined, catchUp: 'all' });
-        process.stdout.write(opts.format === 'json' ? `${JSON.stringify(a, null, 2)}\n` : affectedTable(a));
+        process.stdout.write(opts.format === 'json' ? `${JSON.stringify(a, null, 2)}\n` : affectedTable(a, m.hosts));
       } finally {
         await m.close();
       }

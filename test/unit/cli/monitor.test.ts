@@ -49,7 +49,8 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     const out = JSON.parse(a.stdout) as { images: Array<{ digest: string; findings: Array<{ id: string; fixedVersions: string[] }>; verdicts: Array<{ repository: string }> }> };
     expect(out.images.map((i) => [i.digest, i.findings[0].id, i.findings[0].fixedVersions[0], i.verdicts[0].repository])).to.deep.equal([[digestOf(1), 'NSWG-NPM-458', '0.4.9', 'team/zip']]);
     const t = runCli(['affected', 'NSWG-NPM-458', '--config', config]);
-    expect(t.stdout.split('\n')[1]).to.match(/^lab\/team\/zip:v1\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high\s+-$/);
+    // the configuration names no registry `lab` (any more): its name is not printed as a host
+    expect(t.stdout.split('\n')[1]).to.match(/^\[lab\] team\/zip:v1\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high\s+-$/);
     const again = runCli(['monitor', '--config', config]);
     expect(JSON.parse(again.stdout)).to.include({ skipped: true });
     expect(runCli(['affected', 'X', '--format', 'xml', '--config', config]).status).to.equal(2);
@@ -119,5 +120,29 @@ describe('cli: pushgate affected table is terminal-safe', () => {
       // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
       expect(out.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f\u202e]/);
     }), { numRuns: 200 });
+  });
+});
+
+describe('cli: pushgate affected names repositories as users pull them', () => {
+  const row = (registry: string, hosts?: Map<string, string>) =>
+    affectedTable(
+      {
+        id: 'CVE-2024-0001',
+        more: false,
+        indexBehind: false,
+        images: [{
+          digest: `sha256:${'b'.repeat(64)}` as Digest,
+          findings: [{ id: 'CVE-2024-0001', aliases: [], package: 'adm-zip', installedVersion: '0.4.7', fixedVersions: ['0.4.11'], severity: 'high', path: '/x', firstSeen: '2026-01-01' }],
+          verdicts: [{ registry, repository: 'lab/adm-zip', tags: ['0.4.7'], decision: 'quarantine' }],
+          workloads: [],
+          workloadCount: 0,
+        }],
+      },
+      hosts,
+    ).split('\n')[1].split(/\s{2,}/)[0];
+  it('a configured registry by its host (the reference to pull), never its name joined as if it were a host', () => {
+    expect(row('lab', new Map([['lab', '127.0.0.1:5000']]))).to.equal('127.0.0.1:5000/lab/adm-zip:0.4.7');
+    expect(row('lab', new Map())).to.equal('[lab] lab/adm-zip:0.4.7');
+    expect(row('lab')).to.not.match(/^lab\//);
   });
 });
