@@ -11,7 +11,8 @@
  * - `GET /stats/blocked?days=N&bucket=day|hour`: pushes blocked (audited `verdict:quarantine`,
  *   `verdict:reject`, and the push proxy's refusals `proxy.refuse`, `proxy.timeout-refuse`,
  *   `proxy.error-refuse`) in the last N days (1..90, default 14), counted in the store per UTC bucket,
- *   registry and rule (a push blocked by two rules counts once for each rule; `pushes` counts pushes).
+ *   registry and rule that blocked (a push blocked by two rules counts once for each rule; a rule that
+ *   only warned is not counted; `pushes` counts pushes).
  * - `POST /exceptions/{id}/revoke` (admin), body `{"reason": "…"}`: revokes a stored exception.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';

@@ -655,7 +655,7 @@ export class PostgresStore implements Store {
        FROM audit a
        CROSS JOIN LATERAL (SELECT ${jsonbOf('a.detail')} AS d) AS p
        LEFT JOIN LATERAL jsonb_array_elements_text(
-         CASE WHEN jsonb_typeof(p.d -> 'reasons') = 'array' THEN p.d -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
+         CASE WHEN jsonb_typeof(p.d -> 'blocking') = 'array' THEN p.d -> 'blocking' WHEN jsonb_typeof(p.d -> 'reasons') = 'array' THEN p.d -> 'reasons' ELSE '[]'::jsonb END) AS j(value) ON true
        WHERE a.action IN (${inList(2)}) AND a.at >= $${actions.length + 2} GROUP BY 1, 2, 3`,
       [bucketChars, ...actions, since],
     );

@@ -429,7 +429,7 @@ export class SqliteStore implements Store {
     return this.wrap('count audit rules', () => {
       const groups = this.stmt(
         `SELECT substr(a.at, 1, ?) AS bucket, a.registry AS registry, j.value AS rule, COUNT(*) AS n
-         FROM audit a LEFT JOIN json_each(a.detail, '$.reasons') AS j
+         FROM audit a LEFT JOIN json_each(a.detail, CASE WHEN json_type(a.detail, '$.blocking') = 'array' THEN '$.blocking' ELSE '$.reasons' END) AS j
          WHERE a.action IN (${inList}) AND a.at >= ? GROUP BY bucket, a.registry, j.value`,
       ).all(bucketChars, ...actions, since) as Row[];
       const records = Number((this.stmt(`SELECT COUNT(*) AS n FROM audit WHERE action IN (${inList}) AND at >= ?`).get(...actions, since) as Row).n);

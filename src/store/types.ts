@@ -316,8 +316,10 @@ export interface Store {
   /**
    * Audit records whose action is one of `actions`, at or after `since` (ISO 8601 UTC), counted in
    * one grouped query per bucket (the first `bucketChars` characters of `at`: 10 a UTC day, 13 a UTC
-   * hour), registry and each rule named in `detail.reasons` (`rule` null for a record without rules).
-   * `records` counts the records themselves (a record with two rules is in two groups).
+   * hour), registry and each rule named in `detail.blocking` (the rules that blocked, in verdict
+   * records) or, in a record without it (proxy refusals, records older than the field), in
+   * `detail.reasons` (`rule` null for a record without rules). `records` counts the records themselves
+   * (a record with two rules is in two groups).
    */
   countAuditRules(actions: string[], since: string, bucketChars: 10 | 13): Promise<{ groups: AuditRuleCount[]; records: number }>;
 

@@ -158,7 +158,7 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(c.groups.map((g) => `${g.bucket} ${g.registry} ${g.rule} ${g.count}`).sort()).to.deep.equal([`${day} edge r1 1`, `${day} lab manifest-invalid 2`]);
     });
 
-    it('property: any string values in a refusal detail (outside its rules) leave the count per registry and rule exact', async () => {
+    it('property: rules counted from `blocking` when a record has it, else `reasons`; any other string values leave the count per registry and rule exact', async () => {
       let n = 0;
       await fc.assert(
         fc.asyncProperty(
@@ -166,17 +166,19 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
             fc.record({
               registry: fc.constantFrom('lab', 'edge'),
               rules: fc.uniqueArray(fc.constantFrom('r1', 'r2', 'manifest-invalid'), { maxLength: 3 }),
-              noise: fc.dictionary(fc.string({ unit: HOSTILE_CHAR, maxLength: 8 }).filter((k) => k !== 'reasons'), fc.string({ unit: HOSTILE_CHAR, maxLength: 12 }), { maxKeys: 3 }),
+              // a verdict record names the rules that blocked apart from every rule that fired (warnings)
+              blocking: fc.option(fc.uniqueArray(fc.constantFrom('r1', 'r2', 'secrets'), { maxLength: 3 }), { nil: undefined }),
+              noise: fc.dictionary(fc.string({ unit: HOSTILE_CHAR, maxLength: 8 }).filter((k) => k !== 'reasons' && k !== 'blocking'), fc.string({ unit: HOSTILE_CHAR, maxLength: 12 }), { maxKeys: 3 }),
             }),
             { minLength: 1, maxLength: 4 },
           ),
           async (recs) => {
             const action = `test:hostile-prop-${n++}`;
-            for (const r of recs) await store.audit({ actor: 'x', action, registry: r.registry, detail: { ...r.noise, reasons: r.rules } });
+            for (const r of recs) await store.audit({ actor: 'x', action, registry: r.registry, detail: { ...r.noise, reasons: r.rules, ...(r.blocking ? { blocking: r.blocking } : {}) } });
             const c = await store.countAuditRules([action], new Date(Date.now() - 3_600_000).toISOString(), 10);
             expect(c.records).to.equal(recs.length);
             const want = new Map<string, number>();
-            for (const r of recs) for (const rule of r.rules.length ? r.rules : [null]) want.set(`${r.registry} ${rule}`, (want.get(`${r.registry} ${rule}`) ?? 0) + 1);
+            for (const r of recs) for (const rule of (r.blocking ?? r.rules).length ? (r.blocking ?? r.rules) : [null]) want.set(`${r.registry} ${rule}`, (want.get(`${r.registry} ${rule}`) ?? 0) + 1);
             const got = new Map<string, number>();
             for (const g of c.groups) got.set(`${g.registry} ${g.rule}`, (got.get(`${g.registry} ${g.rule}`) ?? 0) + g.count);
             expect(got).to.deep.equal(want);
