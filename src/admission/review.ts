@@ -29,7 +29,7 @@ import type { GateApi } from '../gate/types.js';
 import { strictest, strictness, type VerdictView } from '../gate/verdict-view.js';
 import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type BreakGlassDecision } from './break-glass.js';
 import { createDigestCache, type DigestCache } from './digest-cache.js';
-import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
+import { effectivePullPolicy, extractImages, isWorkloadKind, podMetadataOf, pullPolicyField, type ImageLocation } from './images.js';
 import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
 import { SignatureChecks } from './signatures.js';
 import { newlyFailingSince, standingOwner } from './standing.js';
@@ -138,6 +138,13 @@ interface Judgement {
   error?: boolean;
   /** Admitted despite a blocking verdict: newly failing image of this existing workload (`ReplicaSet/web-7d9c`). */
   standing?: string;
+  /**
+   * A tag reference the node may run from its cache, admitted (`admission.unpinnedTags: warn`, or a pod
+   * its controller creates for an existing workload): why, leading the warning when the image is admitted.
+   */
+  unpinned?: { reason: string; field: 'pullPolicy' | 'imagePullPolicy' };
+  /** The warning of the verdict an {@link unpinned} image was admitted with, if any. */
+  verdictWarning?: string;
   digest?: Digest;
   ref?: ImageRef;
 }
@@ -345,9 +352,55 @@ function errText(e: unknown): string {
  * validating webhook would admit it, the policy's signature rules ({@link judgeSignatures}).
  */
 async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
-  const j = await judgeImageVerdict(raw, locs, ctx);
-  if (ctx.phase !== 'validate' || j.outcome === 'deny' || !j.digest || !j.ref) return j;
-  return judgeSignatures(j, j.ref, j.digest, ctx);
+  let j = await judgeImageVerdict(raw, locs, ctx);
+  if (ctx.phase === 'validate' && j.outcome !== 'deny' && j.digest && j.ref) j = await judgeSignatures(j, j.ref, j.digest, ctx);
+  // An admitted tag the node may run from its cache is admitted with a warning that says what to do.
+  if (j.unpinned && j.outcome !== 'deny') {
+    return { ...j, outcome: 'warn', reasons: [j.unpinned.reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor(j) } : {}) };
+  }
+  return j;
+}
+
+/**
+ * The places of `locs` where the kubelet may start the image from the node's cache: an effective pull
+ * policy ({@link effectivePullPolicy}) of `IfNotPresent` or `Never`, or a value that is none of the
+ * three (ambiguous: counted as the worst). With them a tag reference runs whatever image the node
+ * cached under that name, pulled when the tag named something else (a digest pushgate since blocked),
+ * or for a pod pushgate admitted under a laxer rule (another namespace's `allow`, an exemption).
+ */
+function cachedPlaces(locs: ImageLocation[]): Array<{ loc: ImageLocation; policy: string }> {
+  const out: Array<{ loc: ImageLocation; policy: string }> = [];
+  for (const loc of locs) {
+    const p = effectivePullPolicy(loc);
+    if (p === 'Always') continue;
+    out.push({ loc, policy: typeof p === 'string' ? p : `${JSON.stringify(p.invalid) ?? String(p.invalid)} (not Always, IfNotPresent or Never)` });
+  }
+  return out;
+}
+
+/**
+ * `admission.unpinnedTags` for a guarded, non-exempt reference `ref` without a digest at `locs`:
+ * undefined when every place pulls (`Always`) or the rule is `allow`; else the outcome and a reason
+ * saying what to do. `deny` (the default) denies, except in a pod (ReplicaSet, Job) the
+ * kube-controller-manager creates for an existing workload ({@link Ctx.standing}): that workload was
+ * admitted before (its own CREATE or UPDATE now meets this rule), and refusing its new pods would
+ * break scaling and pod replacement, so they are admitted with a warning.
+ */
+function cachedTagRule(ref: ImageRef, locs: ImageLocation[], ctx: Ctx): { outcome: 'deny' | 'warn'; reason: string; field: 'pullPolicy' | 'imagePullPolicy' } | undefined {
+  const rule = ctx.deps.config.unpinnedTags ?? 'deny';
+  if (rule === 'allow' || ref.digest) return undefined;
+  const cached = cachedPlaces(locs);
+  if (cached.length === 0) return undefined;
+  const field = pullPolicyField(cached[0]!.loc);
+  const where = cached.length === locs.length ? '' : ` at ${cached.map((c) => c.loc.path).join(', ')}`;
+  const policies = [...new Set(cached.map((c) => c.policy))].join(', ');
+  let reason =
+    `tag without digest and ${field} ${policies}${where}: the node may run an image it cached under this tag, not what the tag names now; ` +
+    `pin it by digest (${ref.registry}/${ref.repository}@sha256:…, as pushgate's mutating webhook does) or set ${field}: Always`;
+  if (rule === 'warn') return { outcome: 'warn', reason, field };
+  if (!ctx.standing) return { outcome: 'deny', reason, field };
+  reason += `; admitted for existing ${ctx.standing}`;
+  return { outcome: 'warn', reason, field };
 }
 
 /**
@@ -424,6 +477,12 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     // A quarantine copy is blocked by definition. Nothing is looked up, scanned or queued: a review
     // must never make pushgate act on its own copies.
     return { ...j, outcome: 'deny', decision: 'quarantine-copy', reasons: [`${ref.repository} is a quarantine repository of ${reg.name}: its images are blocked; an admin releases one with POST /api/v1/quarantine/release`] };
+  }
+  if (ctx.phase === 'validate') {
+    const cached = cachedTagRule(ref, locs, ctx);
+    // Refused before any lookup: whatever the tag names now, the node may start something else.
+    if (cached?.outcome === 'deny') return { ...j, outcome: 'deny', decision: 'unpinned-tag', reasons: [cached.reason] };
+    if (cached) j.unpinned = { reason: cached.reason, field: cached.field };
   }
 
   let digest = ref.digest;
@@ -528,12 +587,13 @@ function describe(j: Judgement): string {
 
 function warningFor(j: Judgement): string {
   // What matters comes first: the 120-character limit cuts a long digest reference, not the reason.
+  if (j.unpinned) return truncate(`tag may run from node cache; pin by digest or set ${j.unpinned.field}: Always: ${j.image}`, WARNING_MAX);
   if (j.standing || j.signature) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
   return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
 }
 
 /**
- * Digest-pinned images an UPDATE leaves unchanged (same reference in the same place), grouped by
+ * Digest-pinned images an UPDATE leaves unchanged ({@link unchangedAt}), grouped by
  * reference: looked up (a store read; no tag is resolved) only to warn that the workload runs a blocked
  * image; never denied.
  */
@@ -543,7 +603,7 @@ function unchangedPinned(req: ReviewRequest): Map<string, ImageLocation[]> {
   const kind = req.kind?.kind ?? '';
   const old = imagesByKey(extractImages(kind, req.oldObject));
   for (const l of extractImages(kind, req.object)) {
-    if (old.get(l.key) !== l.image || !l.image.includes('@')) continue;
+    if (!unchangedAt(old, l) || !l.image.includes('@')) continue;
     const list = out.get(l.image);
     if (list) list.push(l);
     else out.set(l.image, [l]);
@@ -575,24 +635,72 @@ async function unchangedWarnings(images: Map<string, ImageLocation[]>, ctx: Ctx)
   return out.slice(0, WARNINGS_MAX_COUNT);
 }
 
-/** Reference by place ({@link ImageLocation.key}) of an object's images. */
-function imagesByKey(locs: ImageLocation[]): Map<string, string> {
-  return new Map(locs.map((l) => [l.key, l.image]));
+/**
+ * Warnings for guarded, non-exempt tag references an UPDATE leaves unchanged ({@link unchangedAt})
+ * where the node may start the image from its cache: the update is admitted (nothing new runs from it,
+ * and an existing workload keeps scaling), but says what to change. No lookups; `admission.unpinnedTags:
+ * allow` gives none.
+ */
+function unchangedCachedTags(req: ReviewRequest, deps: AdmissionDeps): string[] {
+  if ((deps.config.unpinnedTags ?? 'deny') === 'allow' || req.operation !== 'UPDATE' || !req.oldObject || req.subResource) return [];
+  const kind = req.kind?.kind ?? '';
+  const old = imagesByKey(extractImages(kind, req.oldObject));
+  const byImage = new Map<string, ImageLocation[]>();
+  for (const l of extractImages(kind, req.object)) {
+    if (!l.image || !unchangedAt(old, l)) continue;
+    const list = byImage.get(l.image);
+    if (list) list.push(l);
+    else byImage.set(l.image, [l]);
+  }
+  const matchers = matchersFor(deps.config);
+  const out: string[] = [];
+  for (const [image, locs] of byImage) {
+    let ref: ImageRef;
+    let guarded: boolean;
+    try {
+      ref = parseImageRef(image);
+      guarded = deps.gate.registryForHost(ref.registry) !== undefined;
+    } catch {
+      continue;
+    }
+    if (ref.digest || !guarded || deps.gate.isQuarantineRepository(deps.gate.registryForHost(ref.registry)!.name, ref.repository)) continue;
+    if (matchers.exemptImage([image, `${ref.registry}/${ref.repository}`, formatImageRef(ref)])) continue;
+    const cached = cachedPlaces(locs);
+    if (cached.length === 0) continue;
+    out.push(truncate(`unchanged tag may run from node cache; pin by digest or set ${pullPolicyField(cached[0]!.loc)}: Always: ${image}`, WARNING_MAX));
+  }
+  return out.slice(0, WARNINGS_MAX_COUNT);
+}
+
+/** Location by place ({@link ImageLocation.key}) of an object's images. */
+function imagesByKey(locs: ImageLocation[]): Map<string, ImageLocation> {
+  return new Map(locs.map((l) => [l.key, l]));
+}
+
+/**
+ * Whether an UPDATE leaves the place of `l` as it was: the old object held the same reference in the
+ * same place (container list and name, or image volume name) with the same effective pull policy. A
+ * changed pull policy changes what the kubelet starts (`Always` → `IfNotPresent` lets a tag run from
+ * the node's cache) and a workload's pod template (it rolls out), so that place is judged anew.
+ */
+function unchangedAt(old: Map<string, ImageLocation>, l: ImageLocation): boolean {
+  const o = old.get(l.key);
+  return o !== undefined && o.image === l.image && JSON.stringify(effectivePullPolicy(o)) === JSON.stringify(effectivePullPolicy(l));
 }
 
 /**
  * The images of the request that need judging, grouped by reference. On UPDATE an image is dropped
- * when the old object held the same reference in the same place (container list and name, or image
- * volume name), so reordering changes nothing, while an image written into another place is judged.
+ * when its place is unchanged ({@link unchangedAt}), so reordering changes nothing, while an image
+ * written into another place, or given another pull policy, is judged.
  */
 function imagesToJudge(req: ReviewRequest): Map<string, ImageLocation[]> {
   const kind = req.kind?.kind ?? (isRecord(req.object) && typeof req.object.kind === 'string' ? req.object.kind : '');
   const locs = extractImages(kind, req.object, req.subResource || undefined);
-  const old = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, string>();
+  const old = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, ImageLocation>();
   const byImage = new Map<string, ImageLocation[]>();
   for (const l of locs) {
     // Unchanged only in the same place: an image moved into another container runs there anew.
-    if (old.get(l.key) === l.image) continue;
+    if (unchangedAt(old, l)) continue;
     const list = byImage.get(l.image);
     if (list) list.push(l);
     else byImage.set(l.image, [l]);
@@ -750,7 +858,7 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       return review({ uid: req.uid, allowed: true });
     }
     const byImage = imagesToJudge(req);
-    const standingNotes = await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now));
+    const standingNotes = [...(await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now))), ...unchangedCachedTags(req, deps)];
     if (byImage.size === 0) {
       observe(deps, standingNotes.length ? 'warn' : 'allow', start, now);
       return review({ uid: req.uid, allowed: true, ...(standingNotes.length ? { warnings: standingNotes } : {}) });
@@ -830,13 +938,15 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
     const warned = judged.filter((j) => j.outcome === 'warn');
     const audited = judged.filter((j) => j.decision === 'audit');
     const response: Record<string, unknown> = { uid: req.uid, allowed: true };
-    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor), ...standingNotes].slice(0, WARNINGS_MAX_COUNT + 1);
+    const warnings = [...extraWarnings, ...warned.flatMap((j) => [warningFor(j), ...(j.verdictWarning ? [j.verdictWarning] : [])]), ...standingNotes].slice(0, WARNINGS_MAX_COUNT + 1);
     if (warnings.length) response.warnings = warnings;
     const standing = judged.filter((j) => j.standing);
-    if (audited.length || standing.length) {
+    const unpinned = judged.filter((j) => j.unpinned);
+    if (audited.length || standing.length || unpinned.length) {
       const notes: Record<string, string> = {};
       if (audited.length) notes['audit-mode'] = truncate(audited.map(describe).join('; '), 1_000);
       if (standing.length) notes['newly-failing-standing-workload'] = truncate(standing.map(describe).join('; '), 1_000);
+      if (unpinned.length) notes['unpinned-tag'] = truncate(unpinned.map(describe).join('; '), 1_000);
       response.auditAnnotations = notes;
     }
     recordUsage(deps, req, caller, judged, ctx.dryRun);
@@ -872,15 +982,16 @@ export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: Re
     const kind = req.kind?.kind ?? '';
     const all = extractImages(kind, req.object, req.subResource || undefined);
     // By place (container list and name, image volume name), so reordering a template keeps its pins.
-    const oldByKey = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, string>();
+    const oldByKey = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, ImageLocation>();
     const patch: Array<{ op: 'replace'; path: string; value: string }> = [];
     const byImage = new Map<string, ImageLocation[]>();
     for (const l of all) {
       if (!l.image || l.image.includes('@')) continue;
-      const old = oldByKey.get(l.key);
+      const old = oldByKey.get(l.key)?.image;
       // Unchanged on UPDATE (e.g. pinned before the mutating webhook existed): left as is, so scaling or
-      // relabelling never changes the pod template and never starts a rollout.
-      if (old === l.image) continue;
+      // relabelling never changes the pod template and never starts a rollout. A changed pull policy is
+      // judged by the validating webhook, so it is pinned like a new image.
+      if (unchangedAt(oldByKey, l)) continue;
       if (old && old.startsWith(`${l.image}@`)) {
         patch.push({ op: 'replace', path: l.pointer, value: old });
         continue;

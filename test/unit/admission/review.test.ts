@@ -26,7 +26,10 @@ function setup(cfg: Partial<PushgateConfig['admission']> = {}): { gate: FakeGate
   gate.tags.set('team/app-migrations:1.4.2', D_MIG);
   gate.tags.set('tools/debug:2.0', D_DEBUG);
   gate.tags.set('ml/model:v3', D_MODEL);
-  const config = admissionConfig(cfg);
+  // The fixtures name tags with the API server's IfNotPresent default. These tests are about verdicts,
+  // tag resolution, namespace rules and pins, so admission.unpinnedTags is off unless a test sets it;
+  // the same fixtures under the default (deny) are in unpinned-tags.test.ts.
+  const config = admissionConfig({ unpinnedTags: 'allow', ...cfg });
   return { gate, deps: { gate, config, digestCache: createDigestCache(gate, config.digestCacheTtlMs) } };
 }
 
