@@ -237,7 +237,8 @@ describe('admission/review validateReview', () => {
       gate.put(verdict('team/app', dg(7), 'reject', [['secrets', 'key']]));
       const config = admissionConfig();
       const deps = { gate, config, digestCache: createDigestCache(gate, 100) };
-      const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { kind: 'Pod' }, operation: 'CREATE', namespace: 'n', object: { spec: { containers: [{ image: 'registry.example.test/team/app:1.4.2' }] } } } };
+      // Always: the node pulls what the tag names, so the resolution at admission is what decides.
+      const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { kind: 'Pod' }, operation: 'CREATE', namespace: 'n', object: { spec: { containers: [{ image: 'registry.example.test/team/app:1.4.2', imagePullPolicy: 'Always' }] } } } };
       expect((await validate(body, deps)).response.allowed).to.equal(true);
       expect((await validate(body, deps)).response.allowed).to.equal(true);
       expect(gate.resolveCalls).to.have.length(1);
