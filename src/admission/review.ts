@@ -356,7 +356,7 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
   if (ctx.phase === 'validate' && j.outcome !== 'deny' && j.digest && j.ref) j = await judgeSignatures(j, j.ref, j.digest, ctx);
   // An admitted tag the node may run from its cache is admitted with a warning that says what to do.
   if (j.unpinned && j.outcome !== 'deny') {
-    return { ...j, outcome: 'warn', reasons: [j.unpinned.reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor(j) } : {}) };
+    return { ...j, outcome: 'warn', reasons: [j.unpinned.reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor({ ...j, unpinned: undefined }) } : {}) };
   }
   return j;
 }

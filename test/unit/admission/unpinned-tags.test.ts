@@ -17,6 +17,7 @@ import { mutateReview, validateReview, type AdmissionDeps } from '../../../src/a
 import { createDigestCache } from '../../../src/admission/digest-cache.js';
 import { effectivePullPolicy } from '../../../src/admission/images.js';
 import type { PushgateConfig } from '../../../src/config/types.js';
+import { ConfigError, parseConfigText } from '../../../src/config/load.js';
 import { FakeGate, admissionConfig, dg, verdict } from './fake-gate.js';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'admission');
@@ -279,6 +280,24 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     const r = await validate(body, deps);
     expect(r.allowed).to.equal(true);
     expect(gate.audits.map((a) => a.action)).to.deep.equal(['admission.break-glass']);
+  });
+});
+
+describe('admission.unpinnedTags in the config', () => {
+  const parse = (text: string) => parseConfigText(text, path.join(ROOT, 'x.yaml'), {});
+  it('defaults to deny, takes deny, warn and allow, and refuses anything else naming the key', () => {
+    expect(parse('log:\n  level: info\n').admission.unpinnedTags).to.equal('deny');
+    for (const v of ['deny', 'warn', 'allow'] as const) expect(parse(`admission:\n  unpinnedTags: ${v}\n`).admission.unpinnedTags).to.equal(v);
+    for (const bad of ['Deny', 'true', 'maybe', '[deny]']) {
+      let problem = '';
+      try {
+        parse(`admission:\n  unpinnedTags: ${bad}\n`);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        problem = JSON.stringify(e.problems);
+      }
+      expect(problem, bad).to.contain('admission.unpinnedTags');
+    }
   });
 });
 
