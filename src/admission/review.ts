@@ -123,6 +123,18 @@ interface ReviewRequest {
   dryRun?: boolean;
 }
 
+/** What `admission.unpinnedTags` does with one reference ({@link cachedTagRule}). */
+interface UnpinnedTag {
+  /** `deny` refuses an image the verdict admits; `warn` admits it with a warning. */
+  outcome: 'deny' | 'warn';
+  /** The pull policy field named in the advice: `imagePullPolicy`, or `pullPolicy` of an image volume. */
+  field: 'pullPolicy' | 'imagePullPolicy';
+  /** `imagePullPolicy IfNotPresent` (`… at <paths>` when only some places of the reference may use the cache). */
+  detail: string;
+  /** Admitted with a warning for this existing workload (`ReplicaSet/web-7d9c`) instead of denied. */
+  standing?: string;
+}
+
 /** How one distinct image reference of the object was judged. */
 interface Judgement {
   image: string;
@@ -139,10 +151,10 @@ interface Judgement {
   /** Admitted despite a blocking verdict: newly failing image of this existing workload (`ReplicaSet/web-7d9c`). */
   standing?: string;
   /**
-   * A tag reference the node may run from its cache, admitted (`admission.unpinnedTags: warn`, or a pod
-   * its controller creates for an existing workload): why, leading the warning when the image is admitted.
+   * A tag reference the node may run from its cache ({@link cachedTagRule}): applied once the verdict and
+   * signatures would admit the image, so an image that is blocked anyway is refused for that.
    */
-  unpinned?: { reason: string; field: 'pullPolicy' | 'imagePullPolicy' };
+  unpinned?: UnpinnedTag;
   /** The warning of the verdict an {@link unpinned} image was admitted with, if any. */
   verdictWarning?: string;
   digest?: Digest;
@@ -354,11 +366,16 @@ function errText(e: unknown): string {
 async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
   let j = await judgeImageVerdict(raw, locs, ctx);
   if (ctx.phase === 'validate' && j.outcome !== 'deny' && j.digest && j.ref) j = await judgeSignatures(j, j.ref, j.digest, ctx);
-  // An admitted tag the node may run from its cache is admitted with a warning that says what to do.
-  if (j.unpinned && j.outcome !== 'deny') {
-    return { ...j, outcome: 'warn', reasons: [j.unpinned.reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor({ ...j, unpinned: undefined }) } : {}) };
-  }
-  return j;
+  if (!j.unpinned || j.outcome === 'deny') return j;
+  // A tag the verdict admits but the node may start from its cache: refused or warned about, saying what to do.
+  const u = j.unpinned;
+  const pinned = j.digest && j.ref ? `${raw}@${j.digest}` : `${raw}@sha256:…`;
+  const reason =
+    `tag without digest and ${u.detail}: the node may run an image it cached under this tag, not what the tag names now; ` +
+    `pin it by digest (${pinned}, as pushgate's mutating webhook writes it) or set ${u.field}: Always` +
+    (u.standing ? `; admitted for existing ${u.standing}` : '');
+  if (u.outcome === 'deny') return { ...j, outcome: 'deny', decision: 'unpinned-tag', reasons: [reason], unpinned: undefined };
+  return { ...j, outcome: 'warn', reasons: [reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor({ ...j, unpinned: undefined }) } : {}) };
 }
 
 /**
@@ -380,27 +397,23 @@ function cachedPlaces(locs: ImageLocation[]): Array<{ loc: ImageLocation; policy
 
 /**
  * `admission.unpinnedTags` for a guarded, non-exempt reference `ref` without a digest at `locs`:
- * undefined when every place pulls (`Always`) or the rule is `allow`; else the outcome and a reason
- * saying what to do. `deny` (the default) denies, except in a pod (ReplicaSet, Job) the
+ * undefined when every place pulls (`Always`) or the rule is `allow`; else what to do once the verdict
+ * would admit the image ({@link judgeImage}). `deny` (the default) denies, except in a pod (ReplicaSet, Job) the
  * kube-controller-manager creates for an existing workload ({@link Ctx.standing}): that workload was
  * admitted before (its own CREATE or UPDATE now meets this rule), and refusing its new pods would
  * break scaling and pod replacement, so they are admitted with a warning.
  */
-function cachedTagRule(ref: ImageRef, locs: ImageLocation[], ctx: Ctx): { outcome: 'deny' | 'warn'; reason: string; field: 'pullPolicy' | 'imagePullPolicy' } | undefined {
+function cachedTagRule(ref: ImageRef, locs: ImageLocation[], ctx: Ctx): UnpinnedTag | undefined {
   const rule = ctx.deps.config.unpinnedTags ?? 'deny';
   if (rule === 'allow' || ref.digest) return undefined;
   const cached = cachedPlaces(locs);
   if (cached.length === 0) return undefined;
   const field = pullPolicyField(cached[0]!.loc);
   const where = cached.length === locs.length ? '' : ` at ${cached.map((c) => c.loc.path).join(', ')}`;
-  const policies = [...new Set(cached.map((c) => c.policy))].join(', ');
-  let reason =
-    `tag without digest and ${field} ${policies}${where}: the node may run an image it cached under this tag, not what the tag names now; ` +
-    `pin it by digest (${ref.registry}/${ref.repository}@sha256:…, as pushgate's mutating webhook does) or set ${field}: Always`;
-  if (rule === 'warn') return { outcome: 'warn', reason, field };
-  if (!ctx.standing) return { outcome: 'deny', reason, field };
-  reason += `; admitted for existing ${ctx.standing}`;
-  return { outcome: 'warn', reason, field };
+  const detail = `${field} ${[...new Set(cached.map((c) => c.policy))].join(', ')}${where}`;
+  if (rule === 'warn') return { outcome: 'warn', field, detail };
+  if (!ctx.standing) return { outcome: 'deny', field, detail };
+  return { outcome: 'warn', field, detail, standing: ctx.standing };
 }
 
 /**
@@ -478,12 +491,9 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     // must never make pushgate act on its own copies.
     return { ...j, outcome: 'deny', decision: 'quarantine-copy', reasons: [`${ref.repository} is a quarantine repository of ${reg.name}: its images are blocked; an admin releases one with POST /api/v1/quarantine/release`] };
   }
-  if (ctx.phase === 'validate') {
-    const cached = cachedTagRule(ref, locs, ctx);
-    // Refused before any lookup: whatever the tag names now, the node may start something else.
-    if (cached?.outcome === 'deny') return { ...j, outcome: 'deny', decision: 'unpinned-tag', reasons: [cached.reason] };
-    if (cached) j.unpinned = { reason: cached.reason, field: cached.field };
-  }
+  // Decided in judgeImage once the verdict would admit the image: a blocked image is refused for that,
+  // and the advice names the digest the tag resolves to.
+  if (ctx.phase === 'validate') j.unpinned = cachedTagRule(ref, locs, ctx);
 
   let digest = ref.digest;
   if (!digest) {

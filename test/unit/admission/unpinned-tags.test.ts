@@ -72,10 +72,13 @@ function pod(containers: Array<Record<string, unknown>>, extra: Record<string, u
   };
 }
 
+const pathPrefix = (fixture: string) =>
+  fixture === 'pod-create' ? 'spec' : fixture === 'podtemplate' ? 'template.spec' : fixture === 'cronjob' ? 'spec.jobTemplate.spec.template.spec' : 'spec.template.spec';
+
 describe('admission: a tag the node may run from its cache (admission.unpinnedTags)', () => {
   const kinds = ['pod-create', 'deployment-create', 'statefulset', 'daemonset', 'replicaset', 'job', 'cronjob', 'replicationcontroller', 'podtemplate'];
   for (const k of kinds) {
-    it(`denies ${k} naming guarded tags with the API server's IfNotPresent default, without resolving them, and says what to do`, async () => {
+    it(`denies ${k} naming guarded tags with the API server's IfNotPresent default, and says what to do`, async () => {
       const { gate, deps } = setup();
       const body = load(k);
       // Created by a user, not by a controller for an existing workload.
@@ -86,10 +89,12 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
       expect(msg).to.match(/^pushgate denied 2 image\(s\): /);
       expect(msg).to.contain(`image "${H}/team/app:1.4.2" at `);
       expect(msg).to.contain(`image "${H}/team/app-migrations:1.4.2" at `);
-      expect(msg).to.contain(`: unpinned-tag — tag without digest and imagePullPolicy IfNotPresent: the node may run an image it cached under this tag, not what the tag names now; pin it by digest (${H}/team/app@sha256:…, as pushgate's mutating webhook does) or set imagePullPolicy: Always`);
+      expect(msg).to.contain(
+        `image "${H}/team/app:1.4.2" at ${pathPrefix(k)}.containers[0].image (${dg(1).slice(0, 19)}…): unpinned-tag — tag without digest and imagePullPolicy IfNotPresent: the node may run an image it cached under this tag, not what the tag names now; ` +
+          `pin it by digest (${H}/team/app:1.4.2@${dg(1)}, as pushgate's mutating webhook writes it) or set imagePullPolicy: Always`,
+      );
       // The digest-pinned Docker Hub image (unguarded) is not named.
       expect(msg).not.to.contain('nginx');
-      expect(gate.resolveCalls).to.deep.equal([]);
       expect(gate.enqueued).to.deep.equal([]);
       expect(gate.metrics.map((m) => m.decision)).to.deep.equal(['deny']);
     });
@@ -108,7 +113,7 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     const body = load('pod-image-volume');
     const r = await validate(body, deps);
     expect(r.allowed).to.equal(false);
-    expect(r.status.message).to.contain(`image "${H}/ml/model:v3" at spec.volumes[1].image.reference: unpinned-tag — tag without digest and pullPolicy IfNotPresent`);
+    expect(r.status.message).to.contain(`image "${H}/ml/model:v3" at spec.volumes[1].image.reference (${dg(4).slice(0, 19)}…): unpinned-tag — tag without digest and pullPolicy IfNotPresent`);
     expect(r.status.message).to.contain('or set pullPolicy: Always');
     body.request.object.spec.volumes[1].image.pullPolicy = 'Always';
     for (const c of [...body.request.object.spec.initContainers, ...body.request.object.spec.containers]) c.imagePullPolicy = 'Always';
@@ -120,7 +125,7 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     const body = load('pod-ephemeralcontainers');
     const r = await validate(body, deps);
     expect(r.allowed).to.equal(false);
-    expect(r.status.message).to.contain(`image "${H}/tools/debug:2.0" at spec.ephemeralContainers[0].image: unpinned-tag`);
+    expect(r.status.message).to.contain(`image "${H}/tools/debug:2.0" at spec.ephemeralContainers[0].image (${dg(3).slice(0, 19)}…): unpinned-tag`);
     body.request.object.spec.ephemeralContainers[0].imagePullPolicy = 'Always';
     expect((await validate(body, deps)).allowed).to.equal(true);
   });
@@ -144,6 +149,16 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     // Pinned (what the mutating webhook writes) it is Y that runs; with Always the node pulls Y.
     expect((await validate(pod([{ name: 'a', image: `${H}/team/app:v1@${Y}`, imagePullPolicy: 'IfNotPresent' }]), deps)).allowed).to.equal(true);
     expect((await validate(pod([{ name: 'a', image: `${H}/team/app:v1`, imagePullPolicy: 'Always' }]), deps)).allowed).to.equal(true);
+  });
+
+  it('an image blocked anyway is refused for its verdict (pinning would not help), a missing tag as missing', async () => {
+    const { gate, deps } = setup();
+    gate.put(verdict('team/app', dg(1), 'quarantine', [['secrets', 'private key in /app/id_rsa']]));
+    const r = await validate(pod([{ name: 'a', image: `${H}/team/app:1.4.2`, imagePullPolicy: 'IfNotPresent' }, { name: 'b', image: `${H}/team/app:gone`, imagePullPolicy: 'IfNotPresent' }]), deps);
+    expect(r.allowed).to.equal(false);
+    expect(r.status.message).to.contain(`: quarantine — secrets: private key in /app/id_rsa`);
+    expect(r.status.message).to.contain('tag-not-found — tag gone does not exist in team/app');
+    expect(r.status.message).not.to.contain('unpinned-tag');
   });
 
   it('follows Kubernetes pull-policy defaulting when the field is absent: latest or no tag pulls, any other tag may be cached', async () => {
@@ -174,7 +189,7 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     const image = `${H}/team/app:1.4.2`;
     const r = await validate(pod([{ name: 'a', image, imagePullPolicy: 'Always' }, { name: 'b', image, imagePullPolicy: 'Never' }]), deps);
     expect(r.allowed).to.equal(false);
-    expect(r.status.message).to.contain(`image "${image}" at spec.containers[0].image, spec.containers[1].image: unpinned-tag — tag without digest and imagePullPolicy Never at spec.containers[1].image:`);
+    expect(r.status.message).to.contain(`image "${image}" at spec.containers[0].image, spec.containers[1].image (${dg(1).slice(0, 19)}…): unpinned-tag — tag without digest and imagePullPolicy Never at spec.containers[1].image:`);
   });
 
   it('warn: admits with a warning of at most 120 characters and an audit annotation; a blocking verdict still denies', async () => {
@@ -267,7 +282,7 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     const body = load('deployment-pull-policy-update');
     const r = await validate(body, deps);
     expect(r.allowed).to.equal(false);
-    expect(r.status.message).to.match(/^pushgate denied 1 image\(s\): image "registry\.example\.test\/team\/app:1\.4\.2" at spec\.template\.spec\.containers\[0\]\.image: unpinned-tag/);
+    expect(r.status.message).to.match(/^pushgate denied 1 image\(s\): image "registry\.example\.test\/team\/app:1\.4\.2" at spec\.template\.spec\.containers\[0\]\.image \(sha256:010101010101…\): unpinned-tag/);
     const m = ((await mutateReview(body, deps)).body as Json).response;
     expect(JSON.parse(Buffer.from(m.patch, 'base64').toString())).to.deep.equal([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${H}/team/app:1.4.2@${dg(1)}` }]);
     expect(await mutateThenValidate(body, deps)).to.deep.equal({ uid: body.request.uid, allowed: true });
@@ -403,7 +418,8 @@ describe('admission: unpinned tags, property over generated pod specs', () => {
           const msg: string = r.status.message;
           expect(msg).to.match(new RegExp(`^pushgate denied ${cached.length} image\\(s\\): `));
           for (const [image, e] of cached) {
-            expect(msg).to.contain(`image "${image}" at ${e.paths.join(', ')}: unpinned-tag — tag without digest and `);
+            expect(msg).to.contain(`image "${image}" at ${e.paths.join(', ')} (${D(e.places[0]!.repo).slice(0, 19)}…): unpinned-tag — tag without digest and `);
+            expect(msg).to.contain(`pin it by digest (${image}@${D(e.places[0]!.repo)}, as pushgate's mutating webhook writes it)`);
             const cachedPaths = e.places.map((p, k) => (mayUseCache(p) ? e.paths[k] : undefined)).filter((x) => x);
             if (cachedPaths.length < e.places.length) expect(msg).to.contain(` at ${cachedPaths.join(', ')}: the node may run`);
           }
