@@ -599,7 +599,9 @@ function warningFor(j: Judgement): string {
   // What matters comes first: the 120-character limit cuts a long digest reference, not the reason.
   if (j.unpinned) return truncate(`tag may run from node cache; pin by digest or set ${j.unpinned.field}: Always: ${j.image}`, WARNING_MAX);
   if (j.standing || j.signature) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
-  return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
+  // A pinned reference (what the mutating webhook writes) shows its digest shortened, or it alone fills the line.
+  const image = j.image.replace(/@(sha256:[0-9a-f]{12})[0-9a-f]{52}$/, '@$1…');
+  return truncate(`${image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
 }
 
 /**

@@ -220,6 +220,14 @@ describe('admission: a tag the node may run from its cache (admission.unpinnedTa
     ]);
   });
 
+  it('a warn verdict of a pinned reference keeps its reason in the 120-character warning (the digest is shortened)', async () => {
+    const { gate, deps } = setup();
+    gate.put(verdict('team/app', dg(1), 'warn', [['eol', 'runtime is end of life']]));
+    const r = await validate(pod([{ name: 'a', image: `${H}/team/app:1.4.2@${dg(1)}`, imagePullPolicy: 'IfNotPresent' }]), deps);
+    expect(r.allowed).to.equal(true);
+    expect(r.warnings).to.deep.equal([`${H}/team/app:1.4.2@${dg(1).slice(0, 19)}… at spec.containers[0].image: warn: eol: runtime is end of life`]);
+  });
+
   it('allow: today\'s behaviour, the tag is resolved and admitted silently', async () => {
     const { gate, deps } = setup({ unpinnedTags: 'allow' });
     const body = load('deployment-create');
