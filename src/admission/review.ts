@@ -7,8 +7,9 @@
  *   a denial is `allowed: false` with a `status.message` naming the image, its field path, the decision
  *   and the first reasons. Only an unreadable body gets `400`.
  * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
- *   UPDATE leaves unchanged (compared with `oldObject`) pass; an unchanged digest-pinned image's verdict is
- *   read (tags are not resolved) only to warn when it blocks.
+ *   UPDATE leaves unchanged (same reference and pull policy in the same place as in `oldObject`) pass; an
+ *   unchanged digest-pinned image's verdict is read (tags are not resolved) only to warn when it blocks, an
+ *   unchanged tag the node may run from its cache only gives a warning.
  * - `dryRun`: nothing is scanned, enqueued, audited or recorded as workload usage.
  */
 import picomatch from 'picomatch';
@@ -841,7 +842,11 @@ function recordUsage(deps: AdmissionDeps, req: ReviewRequest, caller: AdmissionC
  * the untagged digest and the tags pointing at it): allow admits; warn admits with `response.warnings`;
  * quarantine/reject deny in `enforce` mode (except an image newly failing through a database change in a
  * pod its controller creates for an existing workload: admitted with a warning, src/admission/standing.ts),
- * warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
+ * warn in `warn` mode, admit in `audit` mode. An image the verdict (and signature rules) would admit, named
+ * by tag without a digest where its effective pull policy lets the kubelet start the node's cached image
+ * (`IfNotPresent`, `Never`; src/admission/images.ts `effectivePullPolicy`), follows `admission.unpinnedTags`:
+ * `deny` (default) denies with "pin it by digest (…@sha256:…) or set imagePullPolicy: Always", except in a
+ * pod its controller creates for an existing workload (warned); `warn` warns; `allow` admits. No verdict: the first matching
  * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
  * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
  * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}
