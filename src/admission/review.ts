@@ -669,14 +669,15 @@ function unchangedCachedTags(req: ReviewRequest, deps: AdmissionDeps): string[] 
   const out: string[] = [];
   for (const [image, locs] of byImage) {
     let ref: ImageRef;
-    let guarded: boolean;
+    let reg: RegistryConfig | undefined;
     try {
       ref = parseImageRef(image);
-      guarded = deps.gate.registryForHost(ref.registry) !== undefined;
+      reg = deps.gate.registryForHost(ref.registry);
     } catch {
+      // Unreadable references were judged when they were written; a warning cannot add anything.
       continue;
     }
-    if (ref.digest || !guarded || deps.gate.isQuarantineRepository(deps.gate.registryForHost(ref.registry)!.name, ref.repository)) continue;
+    if (ref.digest || !reg || deps.gate.isQuarantineRepository(reg.name, ref.repository)) continue;
     if (matchers.exemptImage([image, `${ref.registry}/${ref.repository}`, formatImageRef(ref)])) continue;
     const cached = cachedPlaces(locs);
     if (cached.length === 0) continue;

@@ -443,3 +443,38 @@ describe('admission: unpinned tags, property over generated pod specs', () => {
     );
   });
 });
+
+describe('admission: unpinned tags on UPDATE, property over pull-policy changes', () => {
+  it('an unchanged reference is judged only when its effective pull policy changed; unchanged and cacheable gives a warning', async () => {
+    const policy = fc.constantFrom(undefined, 'Always', 'IfNotPresent', 'Never');
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('v1', 'latest', ''), policy, policy, async (tag, before, after) => {
+        const { gate, deps } = setup();
+        gate.tags.set('team/app:v1', dg(1));
+        gate.tags.set('team/app:latest', dg(1));
+        const image = `${H}/team/app${tag ? `:${tag}` : ''}`;
+        const c = (p: string | undefined) => [{ name: 'app', image, ...(p === undefined ? {} : { imagePullPolicy: p }) }];
+        const body = {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: {
+            uid: 'u', kind: { kind: 'Deployment' }, operation: 'UPDATE', namespace: 'team-app', userInfo: { username: 'alice' },
+            object: { spec: { replicas: 3, template: { spec: { containers: c(after) } } } },
+            oldObject: { spec: { replicas: 1, template: { spec: { containers: c(before) } } } },
+          },
+        };
+        const eff = (p: string | undefined) => p ?? (tag === 'v1' ? 'IfNotPresent' : 'Always');
+        const r = await validate(body, deps);
+        if (eff(before) === eff(after)) {
+          expect(r.allowed).to.equal(true);
+          expect(gate.resolveCalls).to.deep.equal([]);
+          expect((r.warnings ?? []).some((w: string) => w.startsWith('unchanged tag may run from node cache'))).to.equal(eff(after) !== 'Always');
+        } else {
+          expect(gate.resolveCalls).to.have.length(1);
+          expect(r.allowed).to.equal(eff(after) === 'Always');
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
