@@ -1,8 +1,9 @@
 /**
  * Where images live in Kubernetes objects (protocols.md §6.5): the containers, init containers
  * (native sidecars included), ephemeral containers and image volumes of a PodSpec, found at the
- * PodSpec path of each workload kind.
+ * PodSpec path of each workload kind, with the pull policy the kubelet applies to each.
  */
+import { parseImageRef } from '../core/index.js';
 
 /** One image found in an object, with where it was found. */
 export interface ImageLocation {
@@ -19,6 +20,49 @@ export interface ImageLocation {
    * image unchanged only when the old object held the same reference under the same key.
    */
   key: string;
+  /**
+   * The pull policy field of that place exactly as written: `imagePullPolicy` of a container,
+   * `image.pullPolicy` of an image volume; undefined when the field is absent. Read it through
+   * {@link effectivePullPolicy}.
+   */
+  pullPolicy: unknown;
+}
+
+/** Kubernetes `PullPolicy` (core/v1): when the kubelet pulls an image before starting a container. */
+export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+const PULL_POLICIES: ReadonlySet<unknown> = new Set<PullPolicy>(['Always', 'IfNotPresent', 'Never']);
+
+/**
+ * The pull policy the kubelet applies at `loc`: the written value, or when the field is absent
+ * (missing, `null` or `""`) Kubernetes' defaulting rule (pkg/apis/core/v1/defaults.go
+ * `SetDefaults_Container`, `SetDefaults_ImageVolumeSource`): `Always` when the reference's tag is
+ * `latest`, explicit or implied by a reference with neither tag nor digest, else `IfNotPresent`
+ * (a reference that does not parse defaults to `IfNotPresent`, as there).
+ *
+ * The API server applies that default before admission, so a review from it always carries the field;
+ * the rule matters for objects from anyone else.
+ *
+ * @returns the policy, or `{ invalid }` with the written value when it is none of `Always`,
+ *   `IfNotPresent`, `Never` (the API server refuses such an object; callers treat it as ambiguous).
+ */
+export function effectivePullPolicy(loc: Pick<ImageLocation, 'image' | 'pullPolicy'>): PullPolicy | { invalid: unknown } {
+  const p = loc.pullPolicy;
+  if (p === undefined || p === null || p === '') {
+    let tag: string | undefined;
+    try {
+      tag = parseImageRef(loc.image).tag;
+    } catch {
+      tag = undefined;
+    }
+    return tag === 'latest' ? 'Always' : 'IfNotPresent';
+  }
+  return PULL_POLICIES.has(p) ? (p as PullPolicy) : { invalid: p };
+}
+
+/** The name of the pull policy field at `loc`: `pullPolicy` for an image volume, else `imagePullPolicy`. */
+export function pullPolicyField(loc: Pick<ImageLocation, 'pointer'>): 'pullPolicy' | 'imagePullPolicy' {
+  return /\/volumes\/\d+\/image\/reference$/.test(loc.pointer) ? 'pullPolicy' : 'imagePullPolicy';
 }
 
 /** PodSpec location per kind (protocols.md §6.5 table). Kinds not listed hold no images. */
@@ -81,6 +125,7 @@ export function podMetadataOf(kind: string, object: unknown): Record<string, unk
  *   the whole Pod) gives only `spec.ephemeralContainers[*].image`, the only images that subresource can
  *   change; any other subresource (`status`, `scale`, `binding`, …) gives `[]`.
  * - Image volumes: `spec.volumes[*].image.reference` (ImageVolumeSource, k8s ≥ 1.31).
+ * - Each location carries its pull policy field as written (`imagePullPolicy`, `image.pullPolicy`).
  * - A container without an `image` (allowed in templates) is returned with `image: ''` so the caller
  *   decides; malformed shapes (non-arrays, non-objects) are skipped, never thrown.
  */
@@ -104,6 +149,7 @@ export function extractImages(kind: string, object: unknown, subResource?: strin
         path: `${base}.${list}[${i}].image`,
         pointer,
         key: typeof c.name === 'string' && c.name ? `${list}/${c.name}` : pointer,
+        pullPolicy: c.imagePullPolicy,
       });
     });
   }
@@ -116,6 +162,7 @@ export function extractImages(kind: string, object: unknown, subResource?: strin
         path: `${base}.volumes[${i}].image.reference`,
         pointer,
         key: typeof v.name === 'string' && v.name ? `volumes/${v.name}` : pointer,
+        pullPolicy: v.image.pullPolicy,
       });
     });
   }

@@ -7,8 +7,9 @@
  *   a denial is `allowed: false` with a `status.message` naming the image, its field path, the decision
  *   and the first reasons. Only an unreadable body gets `400`.
  * - DELETE/CONNECT, subresources other than `ephemeralcontainers`, exempt namespaces and images that an
- *   UPDATE leaves unchanged (compared with `oldObject`) pass; an unchanged digest-pinned image's verdict is
- *   read (tags are not resolved) only to warn when it blocks.
+ *   UPDATE leaves unchanged (same reference and pull policy in the same place as in `oldObject`) pass; an
+ *   unchanged digest-pinned image's verdict is read (tags are not resolved) only to warn when it blocks, an
+ *   unchanged tag the node may run from its cache only gives a warning.
  * - `dryRun`: nothing is scanned, enqueued, audited or recorded as workload usage.
  */
 import picomatch from 'picomatch';
@@ -29,7 +30,7 @@ import type { GateApi } from '../gate/types.js';
 import { strictest, strictness, type VerdictView } from '../gate/verdict-view.js';
 import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type BreakGlassDecision } from './break-glass.js';
 import { createDigestCache, type DigestCache } from './digest-cache.js';
-import { extractImages, isWorkloadKind, podMetadataOf, type ImageLocation } from './images.js';
+import { effectivePullPolicy, extractImages, isWorkloadKind, podMetadataOf, pullPolicyField, type ImageLocation } from './images.js';
 import { ScanTriggers, type ReviewBudget, type TriggerResult } from './scan-triggers.js';
 import { SignatureChecks } from './signatures.js';
 import { newlyFailingSince, standingOwner } from './standing.js';
@@ -123,6 +124,18 @@ interface ReviewRequest {
   dryRun?: boolean;
 }
 
+/** What `admission.unpinnedTags` does with one reference ({@link cachedTagRule}). */
+interface UnpinnedTag {
+  /** `deny` refuses an image the verdict admits; `warn` admits it with a warning. */
+  outcome: 'deny' | 'warn';
+  /** The pull policy field named in the advice: `imagePullPolicy`, or `pullPolicy` of an image volume. */
+  field: 'pullPolicy' | 'imagePullPolicy';
+  /** `imagePullPolicy IfNotPresent` (`… at <paths>` when only some places of the reference may use the cache). */
+  detail: string;
+  /** Admitted with a warning for this existing workload (`ReplicaSet/web-7d9c`) instead of denied. */
+  standing?: string;
+}
+
 /** How one distinct image reference of the object was judged. */
 interface Judgement {
   image: string;
@@ -138,6 +151,13 @@ interface Judgement {
   error?: boolean;
   /** Admitted despite a blocking verdict: newly failing image of this existing workload (`ReplicaSet/web-7d9c`). */
   standing?: string;
+  /**
+   * A tag reference the node may run from its cache ({@link cachedTagRule}): applied once the verdict and
+   * signatures would admit the image, so an image that is blocked anyway is refused for that.
+   */
+  unpinned?: UnpinnedTag;
+  /** The warning of the verdict an {@link unpinned} image was admitted with, if any. */
+  verdictWarning?: string;
   digest?: Digest;
   ref?: ImageRef;
 }
@@ -345,9 +365,56 @@ function errText(e: unknown): string {
  * validating webhook would admit it, the policy's signature rules ({@link judgeSignatures}).
  */
 async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise<Judgement> {
-  const j = await judgeImageVerdict(raw, locs, ctx);
-  if (ctx.phase !== 'validate' || j.outcome === 'deny' || !j.digest || !j.ref) return j;
-  return judgeSignatures(j, j.ref, j.digest, ctx);
+  let j = await judgeImageVerdict(raw, locs, ctx);
+  if (ctx.phase === 'validate' && j.outcome !== 'deny' && j.digest && j.ref) j = await judgeSignatures(j, j.ref, j.digest, ctx);
+  if (!j.unpinned || j.outcome === 'deny') return j;
+  // A tag the verdict admits but the node may start from its cache: refused or warned about, saying what to do.
+  const u = j.unpinned;
+  const pinned = j.digest && j.ref ? `${raw}@${j.digest}` : `${raw}@sha256:…`;
+  const reason =
+    `tag without digest and ${u.detail}: the node may run an image it cached under this tag, not what the tag names now; ` +
+    `pin it by digest (${pinned}, as pushgate's mutating webhook writes it) or set ${u.field}: Always` +
+    (u.standing ? `; admitted for existing ${u.standing}` : '');
+  if (u.outcome === 'deny') return { ...j, outcome: 'deny', decision: 'unpinned-tag', reasons: [reason], unpinned: undefined };
+  return { ...j, outcome: 'warn', reasons: [reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor({ ...j, unpinned: undefined }) } : {}) };
+}
+
+/**
+ * The places of `locs` where the kubelet may start the image from the node's cache: an effective pull
+ * policy ({@link effectivePullPolicy}) of `IfNotPresent` or `Never`, or a value that is none of the
+ * three (ambiguous: counted as the worst). With them a tag reference runs whatever image the node
+ * cached under that name, pulled when the tag named something else (a digest pushgate since blocked),
+ * or for a pod pushgate admitted under a laxer rule (another namespace's `allow`, an exemption).
+ */
+function cachedPlaces(locs: ImageLocation[]): Array<{ loc: ImageLocation; policy: string }> {
+  const out: Array<{ loc: ImageLocation; policy: string }> = [];
+  for (const loc of locs) {
+    const p = effectivePullPolicy(loc);
+    if (p === 'Always') continue;
+    out.push({ loc, policy: typeof p === 'string' ? p : `${JSON.stringify(p.invalid) ?? String(p.invalid)} (not Always, IfNotPresent or Never)` });
+  }
+  return out;
+}
+
+/**
+ * `admission.unpinnedTags` for a guarded, non-exempt reference `ref` without a digest at `locs`:
+ * undefined when every place pulls (`Always`) or the rule is `allow`; else what to do once the verdict
+ * would admit the image ({@link judgeImage}). `deny` (the default) denies, except in a pod (ReplicaSet, Job) the
+ * kube-controller-manager creates for an existing workload ({@link Ctx.standing}): that workload was
+ * admitted before (its own CREATE or UPDATE now meets this rule), and refusing its new pods would
+ * break scaling and pod replacement, so they are admitted with a warning.
+ */
+function cachedTagRule(ref: ImageRef, locs: ImageLocation[], ctx: Ctx): UnpinnedTag | undefined {
+  const rule = ctx.deps.config.unpinnedTags ?? 'deny';
+  if (rule === 'allow' || ref.digest) return undefined;
+  const cached = cachedPlaces(locs);
+  if (cached.length === 0) return undefined;
+  const field = pullPolicyField(cached[0]!.loc);
+  const where = cached.length === locs.length ? '' : ` at ${cached.map((c) => c.loc.path).join(', ')}`;
+  const detail = `${field} ${[...new Set(cached.map((c) => c.policy))].join(', ')}${where}`;
+  if (rule === 'warn') return { outcome: 'warn', field, detail };
+  if (!ctx.standing) return { outcome: 'deny', field, detail };
+  return { outcome: 'warn', field, detail, standing: ctx.standing };
 }
 
 /**
@@ -425,6 +492,9 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     // must never make pushgate act on its own copies.
     return { ...j, outcome: 'deny', decision: 'quarantine-copy', reasons: [`${ref.repository} is a quarantine repository of ${reg.name}: its images are blocked; an admin releases one with POST /api/v1/quarantine/release`] };
   }
+  // Decided in judgeImage once the verdict would admit the image: a blocked image is refused for that,
+  // and the advice names the digest the tag resolves to.
+  if (ctx.phase === 'validate') j.unpinned = cachedTagRule(ref, locs, ctx);
 
   let digest = ref.digest;
   if (!digest) {
@@ -528,12 +598,15 @@ function describe(j: Judgement): string {
 
 function warningFor(j: Judgement): string {
   // What matters comes first: the 120-character limit cuts a long digest reference, not the reason.
+  if (j.unpinned) return truncate(`tag may run from node cache; pin by digest or set ${j.unpinned.field}: Always: ${j.image}`, WARNING_MAX);
   if (j.standing || j.signature) return truncate(`${j.reasons[0]}: ${j.image} (${j.decision})`, WARNING_MAX);
-  return truncate(`${j.image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
+  // A pinned reference (what the mutating webhook writes) shows its digest shortened, or it alone fills the line.
+  const image = j.image.replace(/@(sha256:[0-9a-f]{12})[0-9a-f]{52}$/, '@$1…');
+  return truncate(`${image} at ${j.paths[0]}: ${j.decision}${j.reasons[0] ? `: ${j.reasons[0]}` : ''}`, WARNING_MAX);
 }
 
 /**
- * Digest-pinned images an UPDATE leaves unchanged (same reference in the same place), grouped by
+ * Digest-pinned images an UPDATE leaves unchanged ({@link unchangedAt}), grouped by
  * reference: looked up (a store read; no tag is resolved) only to warn that the workload runs a blocked
  * image; never denied.
  */
@@ -543,7 +616,7 @@ function unchangedPinned(req: ReviewRequest): Map<string, ImageLocation[]> {
   const kind = req.kind?.kind ?? '';
   const old = imagesByKey(extractImages(kind, req.oldObject));
   for (const l of extractImages(kind, req.object)) {
-    if (old.get(l.key) !== l.image || !l.image.includes('@')) continue;
+    if (!unchangedAt(old, l) || !l.image.includes('@')) continue;
     const list = out.get(l.image);
     if (list) list.push(l);
     else out.set(l.image, [l]);
@@ -575,24 +648,73 @@ async function unchangedWarnings(images: Map<string, ImageLocation[]>, ctx: Ctx)
   return out.slice(0, WARNINGS_MAX_COUNT);
 }
 
-/** Reference by place ({@link ImageLocation.key}) of an object's images. */
-function imagesByKey(locs: ImageLocation[]): Map<string, string> {
-  return new Map(locs.map((l) => [l.key, l.image]));
+/**
+ * Warnings for guarded, non-exempt tag references an UPDATE leaves unchanged ({@link unchangedAt})
+ * where the node may start the image from its cache: the update is admitted (nothing new runs from it,
+ * and an existing workload keeps scaling), but says what to change. No lookups; `admission.unpinnedTags:
+ * allow` gives none.
+ */
+function unchangedCachedTags(req: ReviewRequest, deps: AdmissionDeps): string[] {
+  if ((deps.config.unpinnedTags ?? 'deny') === 'allow' || req.operation !== 'UPDATE' || !req.oldObject || req.subResource) return [];
+  const kind = req.kind?.kind ?? '';
+  const old = imagesByKey(extractImages(kind, req.oldObject));
+  const byImage = new Map<string, ImageLocation[]>();
+  for (const l of extractImages(kind, req.object)) {
+    if (!l.image || !unchangedAt(old, l)) continue;
+    const list = byImage.get(l.image);
+    if (list) list.push(l);
+    else byImage.set(l.image, [l]);
+  }
+  const matchers = matchersFor(deps.config);
+  const out: string[] = [];
+  for (const [image, locs] of byImage) {
+    let ref: ImageRef;
+    let reg: RegistryConfig | undefined;
+    try {
+      ref = parseImageRef(image);
+      reg = deps.gate.registryForHost(ref.registry);
+    } catch {
+      // Unreadable references were judged when they were written; a warning cannot add anything.
+      continue;
+    }
+    if (ref.digest || !reg || deps.gate.isQuarantineRepository(reg.name, ref.repository)) continue;
+    if (matchers.exemptImage([image, `${ref.registry}/${ref.repository}`, formatImageRef(ref)])) continue;
+    const cached = cachedPlaces(locs);
+    if (cached.length === 0) continue;
+    out.push(truncate(`unchanged tag may run from node cache; pin by digest or set ${pullPolicyField(cached[0]!.loc)}: Always: ${image}`, WARNING_MAX));
+  }
+  return out.slice(0, WARNINGS_MAX_COUNT);
+}
+
+/** Location by place ({@link ImageLocation.key}) of an object's images. */
+function imagesByKey(locs: ImageLocation[]): Map<string, ImageLocation> {
+  return new Map(locs.map((l) => [l.key, l]));
+}
+
+/**
+ * Whether an UPDATE leaves the place of `l` as it was: the old object held the same reference in the
+ * same place (container list and name, or image volume name) with the same effective pull policy. A
+ * changed pull policy changes what the kubelet starts (`Always` → `IfNotPresent` lets a tag run from
+ * the node's cache) and a workload's pod template (it rolls out), so that place is judged anew.
+ */
+function unchangedAt(old: Map<string, ImageLocation>, l: ImageLocation): boolean {
+  const o = old.get(l.key);
+  return o !== undefined && o.image === l.image && JSON.stringify(effectivePullPolicy(o)) === JSON.stringify(effectivePullPolicy(l));
 }
 
 /**
  * The images of the request that need judging, grouped by reference. On UPDATE an image is dropped
- * when the old object held the same reference in the same place (container list and name, or image
- * volume name), so reordering changes nothing, while an image written into another place is judged.
+ * when its place is unchanged ({@link unchangedAt}), so reordering changes nothing, while an image
+ * written into another place, or given another pull policy, is judged.
  */
 function imagesToJudge(req: ReviewRequest): Map<string, ImageLocation[]> {
   const kind = req.kind?.kind ?? (isRecord(req.object) && typeof req.object.kind === 'string' ? req.object.kind : '');
   const locs = extractImages(kind, req.object, req.subResource || undefined);
-  const old = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, string>();
+  const old = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, ImageLocation>();
   const byImage = new Map<string, ImageLocation[]>();
   for (const l of locs) {
     // Unchanged only in the same place: an image moved into another container runs there anew.
-    if (old.get(l.key) === l.image) continue;
+    if (unchangedAt(old, l)) continue;
     const list = byImage.get(l.image);
     if (list) list.push(l);
     else byImage.set(l.image, [l]);
@@ -721,7 +843,11 @@ function recordUsage(deps: AdmissionDeps, req: ReviewRequest, caller: AdmissionC
  * the untagged digest and the tags pointing at it): allow admits; warn admits with `response.warnings`;
  * quarantine/reject deny in `enforce` mode (except an image newly failing through a database change in a
  * pod its controller creates for an existing workload: admitted with a warning, src/admission/standing.ts),
- * warn in `warn` mode, admit in `audit` mode. No verdict: the first matching
+ * warn in `warn` mode, admit in `audit` mode. An image the verdict (and signature rules) would admit, named
+ * by tag without a digest where its effective pull policy lets the kubelet start the node's cached image
+ * (`IfNotPresent`, `Never`; src/admission/images.ts `effectivePullPolicy`), follows `admission.unpinnedTags`:
+ * `deny` (default) denies with "pin it by digest (…@sha256:…) or set imagePullPolicy: Always", except in a
+ * pod its controller creates for an existing workload (warned); `warn` warns; `allow` admits. No verdict: the first matching
  * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
  * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
  * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}
@@ -750,7 +876,7 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       return review({ uid: req.uid, allowed: true });
     }
     const byImage = imagesToJudge(req);
-    const standingNotes = await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now));
+    const standingNotes = [...(await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now))), ...unchangedCachedTags(req, deps)];
     if (byImage.size === 0) {
       observe(deps, standingNotes.length ? 'warn' : 'allow', start, now);
       return review({ uid: req.uid, allowed: true, ...(standingNotes.length ? { warnings: standingNotes } : {}) });
@@ -830,13 +956,15 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
     const warned = judged.filter((j) => j.outcome === 'warn');
     const audited = judged.filter((j) => j.decision === 'audit');
     const response: Record<string, unknown> = { uid: req.uid, allowed: true };
-    const warnings = [...extraWarnings, ...warned.slice(0, WARNINGS_MAX_COUNT).map(warningFor), ...standingNotes].slice(0, WARNINGS_MAX_COUNT + 1);
+    const warnings = [...extraWarnings, ...warned.flatMap((j) => [warningFor(j), ...(j.verdictWarning ? [j.verdictWarning] : [])]), ...standingNotes].slice(0, WARNINGS_MAX_COUNT + 1);
     if (warnings.length) response.warnings = warnings;
     const standing = judged.filter((j) => j.standing);
-    if (audited.length || standing.length) {
+    const unpinned = judged.filter((j) => j.unpinned);
+    if (audited.length || standing.length || unpinned.length) {
       const notes: Record<string, string> = {};
       if (audited.length) notes['audit-mode'] = truncate(audited.map(describe).join('; '), 1_000);
       if (standing.length) notes['newly-failing-standing-workload'] = truncate(standing.map(describe).join('; '), 1_000);
+      if (unpinned.length) notes['unpinned-tag'] = truncate(unpinned.map(describe).join('; '), 1_000);
       response.auditAnnotations = notes;
     }
     recordUsage(deps, req, caller, judged, ctx.dryRun);
@@ -872,15 +1000,16 @@ export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: Re
     const kind = req.kind?.kind ?? '';
     const all = extractImages(kind, req.object, req.subResource || undefined);
     // By place (container list and name, image volume name), so reordering a template keeps its pins.
-    const oldByKey = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, string>();
+    const oldByKey = req.operation === 'UPDATE' && req.oldObject ? imagesByKey(extractImages(kind, req.oldObject, req.subResource || undefined)) : new Map<string, ImageLocation>();
     const patch: Array<{ op: 'replace'; path: string; value: string }> = [];
     const byImage = new Map<string, ImageLocation[]>();
     for (const l of all) {
       if (!l.image || l.image.includes('@')) continue;
-      const old = oldByKey.get(l.key);
+      const old = oldByKey.get(l.key)?.image;
       // Unchanged on UPDATE (e.g. pinned before the mutating webhook existed): left as is, so scaling or
-      // relabelling never changes the pod template and never starts a rollout.
-      if (old === l.image) continue;
+      // relabelling never changes the pod template and never starts a rollout. A changed pull policy is
+      // judged by the validating webhook, so it is pinned like a new image.
+      if (unchangedAt(oldByKey, l)) continue;
       if (old && old.startsWith(`${l.image}@`)) {
         patch.push({ op: 'replace', path: l.pointer, value: old });
         continue;

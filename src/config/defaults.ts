@@ -62,6 +62,7 @@ export function defaultConfig(): PushgateConfig {
       breakGlass: { namespaces: [], groups: [], users: [] },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS },
       unguarded: 'allow',
+      unpinnedTags: 'deny',
       exemptions: { namespaces: ['kube-system'], images: [] },
       digestCacheTtlMs: 60_000,
       signatures: { ...DEFAULT_SIGNATURE_CACHE },

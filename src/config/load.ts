@@ -163,6 +163,7 @@ interface RawConfig {
     tls?: { cert: string; key: string };
     namespaces?: PushgateConfig['admission']['namespaces'];
     unguarded?: PushgateConfig['admission']['unguarded'];
+    unpinnedTags?: PushgateConfig['admission']['unpinnedTags'];
     exemptions?: { namespaces?: string[]; images?: string[] };
     digestCacheTtl?: string;
     signatures?: { trustedRoot?: string; cacheTtl?: string; unsignedRecheck?: string };
@@ -396,6 +397,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS, ...raw.admission?.scanTriggers },
       unguarded: raw.admission?.unguarded ?? d.admission.unguarded,
+      unpinnedTags: raw.admission?.unpinnedTags ?? d.admission.unpinnedTags,
       exemptions: {
         namespaces: raw.admission?.exemptions?.namespaces ?? d.admission.exemptions.namespaces,
         images: raw.admission?.exemptions?.images ?? d.admission.exemptions.images,

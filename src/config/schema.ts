@@ -172,6 +172,7 @@ export const configSchema = {
           },
         },
         unguarded: { enum: ['allow', 'deny', 'warn'] },
+        unpinnedTags: { enum: ['deny', 'warn', 'allow'] },
         exemptions: {
           type: 'object',
           additionalProperties: false,

@@ -189,6 +189,15 @@ export interface PushgateConfig {
     workloadRetentionMs?: number;
     /** Images of registries pushgate does not guard: allow, deny or warn. */
     unguarded: 'allow' | 'deny' | 'warn';
+    /**
+     * A guarded, non-exempt image named by tag without a digest whose effective pull policy lets the
+     * kubelet start it from the node's cache (`IfNotPresent` or `Never`, as the API server defaulted
+     * it; image volumes' `pullPolicy` likewise): `deny` refuses it, saying to pin it by digest or set
+     * `imagePullPolicy: Always`; `warn` admits it with a warning; `allow` does not look at pull policies.
+     * Pods the kube-controller-manager creates for an existing workload are warned about under `deny`
+     * too (with {@link standingWorkloads}). Unset (configs built in code) = `deny`; the loader always sets it.
+     */
+    unpinnedTags?: 'deny' | 'warn' | 'allow';
     exemptions: { namespaces: string[]; images: string[] };
     digestCacheTtlMs: number;
     /**

@@ -80,7 +80,9 @@ function postReview(images: string[], uid: string): Promise<Review> {
       namespace: 'team-a',
       operation: 'CREATE',
       userInfo: { username: 'alice' },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+      // Always: the node pulls what the tag names, so the tag's own mapping is what these tests are about
+      // (a tag with IfNotPresent is refused by admission.unpinnedTags, test/unit/admission/unpinned-tags.test.ts).
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image, imagePullPolicy: 'Always' })) } },
       dryRun: false,
     },
   };

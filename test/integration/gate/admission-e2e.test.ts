@@ -36,8 +36,9 @@ function post(pathname: string, body: unknown): Promise<{ status: number; body: 
   });
 }
 
-function podReview(uid: string, namespace: string, images: string[], kind = 'Pod'): unknown {
-  const spec = { containers: images.map((image, i) => ({ name: `c${i}`, image })) };
+/** `imagePullPolicy` absent (as a caller other than the API server may send it) unless `pullPolicy` is given. */
+function podReview(uid: string, namespace: string, images: string[], kind = 'Pod', pullPolicy?: string): unknown {
+  const spec = { containers: images.map((image, i) => ({ name: `c${i}`, image, ...(pullPolicy ? { imagePullPolicy: pullPolicy } : {}) })) };
   const object = kind === 'Pod'
     ? { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace }, spec }
     : { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace }, spec: { replicas: 1, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec } } };
@@ -116,15 +117,25 @@ describe('admission with the real gate: no pod starts from a failed or unscanned
     expect(msg).to.not.include('lab/lab/');
   });
 
-  it('admits a Deployment of the allowed base image by tag, with its warn reason as a warning; mutate pins the digest', async () => {
-    const r = await post('/admission/validate', podReview('u-2', 'team-a', [`${host}/lab/debian:bookworm`], 'Deployment'));
-    expect(r.body.response.allowed).to.equal(true);
-    expect((r.body.response.warnings ?? []).join(' ')).to.match(/root/);
-    const m = await post('/admission/mutate', podReview('u-3', 'team-a', [`${host}/lab/debian:bookworm`], 'Deployment'));
-    const patch = JSON.parse(Buffer.from(m.body.response.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string; value: string }>;
+  it('admits a Deployment of the allowed base image pinned by mutate, or by tag with imagePullPolicy Always, with its warn reason as a warning; by tag with IfNotPresent it is denied with the pin to write', async () => {
     const v = await srv.store.getVerdictByTag('lab', 'lab/debian', 'bookworm');
+    const m = await post('/admission/mutate', podReview('u-3', 'team-a', [`${host}/lab/debian:bookworm`], 'Deployment', 'IfNotPresent'));
+    const patch = JSON.parse(Buffer.from(m.body.response.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string; value: string }>;
     expect(patch[0].path).to.equal('/spec/template/spec/containers/0/image');
     expect(patch[0].value).to.equal(`${host}/lab/debian:bookworm@${v!.digest}`);
+    const pinned = await post('/admission/validate', podReview('u-2', 'team-a', [patch[0].value], 'Deployment', 'IfNotPresent'));
+    expect(pinned.body.response.allowed).to.equal(true);
+    expect((pinned.body.response.warnings ?? []).join(' ')).to.match(/root/);
+    const always = await post('/admission/validate', podReview('u-2a', 'team-a', [`${host}/lab/debian:bookworm`], 'Deployment', 'Always'));
+    expect(always.body.response.allowed).to.equal(true);
+    expect((always.body.response.warnings ?? []).join(' ')).to.match(/root/);
+    // Without the pin (mutating webhook off, or failed under failurePolicy Ignore) the node may run what it cached under the tag.
+    for (const policy of ['IfNotPresent', undefined]) {
+      const byTag = await post('/admission/validate', podReview('u-2b', 'team-a', [`${host}/lab/debian:bookworm`], 'Deployment', policy));
+      expect(byTag.body.response.allowed, String(policy)).to.equal(false);
+      expect(byTag.body.response.status?.message).to.contain(`unpinned-tag — tag without digest and imagePullPolicy IfNotPresent`);
+      expect(byTag.body.response.status?.message).to.contain(`pin it by digest (${patch[0].value}, as pushgate's mutating webhook writes it) or set imagePullPolicy: Always`);
+    }
   });
 
   it('an image pushgate never judged follows the namespace rule; unguarded registries are denied', async () => {

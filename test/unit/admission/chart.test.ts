@@ -59,6 +59,7 @@ describe('charts/pushgate', function () {
       expect(validate({ ...values, admission: { ...values.admission, timeoutSeconds: 31 } })).to.equal(false);
       expect(validate({ ...values, replicas: 1 })).to.equal(false);
       expect(validate({ ...values, config: { ...values.config, admission: { ...values.config.admission, unguarded: 'maybe' } } })).to.equal(false);
+      expect(validate({ ...values, config: { ...values.config, admission: { ...values.config.admission, unpinnedTags: 'maybe' } } })).to.equal(false);
     });
   });
 

@@ -44,7 +44,7 @@ function podReview(image: string, uid = 'u1'): unknown {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid, kind: { kind: 'Pod' }, operation: 'CREATE', namespace: 'team-a', object: { spec: { containers: [{ name: 'c', image }] } } },
+    request: { uid, kind: { kind: 'Pod' }, operation: 'CREATE', namespace: 'team-a', object: { spec: { containers: [{ name: 'c', image, imagePullPolicy: 'Always' }] } } },
   };
 }
 

@@ -31,9 +31,9 @@ describe('admission/images extractImages', () => {
       const got = extractImages(r.kind.kind, r.object);
       const ptr = '/' + base.replace(/\./g, '/');
       expect(got).to.deep.equal([
-        { image: MIGRATE, path: `${base}.initContainers[0].image`, pointer: `${ptr}/initContainers/0/image`, key: 'initContainers/migrate' },
-        { image: APP, path: `${base}.containers[0].image`, pointer: `${ptr}/containers/0/image`, key: 'containers/app' },
-        { image: NGINX, path: `${base}.containers[1].image`, pointer: `${ptr}/containers/1/image`, key: 'containers/proxy' },
+        { image: MIGRATE, path: `${base}.initContainers[0].image`, pointer: `${ptr}/initContainers/0/image`, key: 'initContainers/migrate', pullPolicy: 'IfNotPresent' },
+        { image: APP, path: `${base}.containers[0].image`, pointer: `${ptr}/containers/0/image`, key: 'containers/app', pullPolicy: 'IfNotPresent' },
+        { image: NGINX, path: `${base}.containers[1].image`, pointer: `${ptr}/containers/1/image`, key: 'containers/proxy', pullPolicy: 'IfNotPresent' },
       ]);
     });
   }
@@ -46,6 +46,7 @@ describe('admission/images extractImages', () => {
       path: 'spec.volumes[1].image.reference',
       pointer: '/spec/volumes/1/image/reference',
       key: 'volumes/model',
+      pullPolicy: 'IfNotPresent',
     });
     expect(got).to.have.length(4);
   });
@@ -53,7 +54,7 @@ describe('admission/images extractImages', () => {
   it('gives only ephemeral containers for the pods/ephemeralcontainers subresource', () => {
     const r = load('pod-ephemeralcontainers').request;
     expect(extractImages('Pod', r.object, 'ephemeralcontainers')).to.deep.equal([
-      { image: 'registry.example.test/tools/debug:2.0', path: 'spec.ephemeralContainers[0].image', pointer: '/spec/ephemeralContainers/0/image', key: 'ephemeralContainers/debugger-x7k2p' },
+      { image: 'registry.example.test/tools/debug:2.0', path: 'spec.ephemeralContainers[0].image', pointer: '/spec/ephemeralContainers/0/image', key: 'ephemeralContainers/debugger-x7k2p', pullPolicy: 'IfNotPresent' },
     ]);
     // Without the subresource the whole pod is listed, ephemeral containers included.
     expect(extractImages('Pod', r.object).map((l) => l.path)).to.include('spec.ephemeralContainers[0].image');
@@ -70,7 +71,7 @@ describe('admission/images extractImages', () => {
 
   it('keeps a container without image as an empty reference', () => {
     expect(extractImages('Pod', { spec: { containers: [{ name: 'a' }] } })).to.deep.equal([
-      { image: '', path: 'spec.containers[0].image', pointer: '/spec/containers/0/image', key: 'containers/a' },
+      { image: '', path: 'spec.containers[0].image', pointer: '/spec/containers/0/image', key: 'containers/a', pullPolicy: undefined },
     ]);
   });
 });

@@ -84,7 +84,7 @@ describe('admission with a real registry (Distribution 2.8, skopeo, RegistryClie
       request: {
         uid, kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' },
         name: 'web', namespace: 'team', operation: 'CREATE', userInfo: { username: 'alice' },
-        object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } } } },
+        object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image, imagePullPolicy: 'Always' })) } } } },
         oldObject: null, dryRun: false,
       },
     };

@@ -26,7 +26,10 @@ function setup(cfg: Partial<PushgateConfig['admission']> = {}): { gate: FakeGate
   gate.tags.set('team/app-migrations:1.4.2', D_MIG);
   gate.tags.set('tools/debug:2.0', D_DEBUG);
   gate.tags.set('ml/model:v3', D_MODEL);
-  const config = admissionConfig(cfg);
+  // The fixtures name tags with the API server's IfNotPresent default. These tests are about verdicts,
+  // tag resolution, namespace rules and pins, so admission.unpinnedTags is off unless a test sets it;
+  // the same fixtures under the default (deny) are in unpinned-tags.test.ts.
+  const config = admissionConfig({ unpinnedTags: 'allow', ...cfg });
   return { gate, deps: { gate, config, digestCache: createDigestCache(gate, config.digestCacheTtlMs) } };
 }
 
@@ -234,7 +237,8 @@ describe('admission/review validateReview', () => {
       gate.put(verdict('team/app', dg(7), 'reject', [['secrets', 'key']]));
       const config = admissionConfig();
       const deps = { gate, config, digestCache: createDigestCache(gate, 100) };
-      const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { kind: 'Pod' }, operation: 'CREATE', namespace: 'n', object: { spec: { containers: [{ image: 'registry.example.test/team/app:1.4.2' }] } } } };
+      // Always: the node pulls what the tag names, so the resolution at admission is what decides.
+      const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { kind: 'Pod' }, operation: 'CREATE', namespace: 'n', object: { spec: { containers: [{ image: 'registry.example.test/team/app:1.4.2', imagePullPolicy: 'Always' }] } } } };
       expect((await validate(body, deps)).response.allowed).to.equal(true);
       expect((await validate(body, deps)).response.allowed).to.equal(true);
       expect(gate.resolveCalls).to.have.length(1);

@@ -140,7 +140,9 @@ describe('admission/standing validateReview: newly failing images of existing wo
     gate.tags.set('team/app-migrations:1.4.2', D_MIG);
     gate.put(verdict('team/app-migrations', D_MIG, 'allow'));
     gate.put(verdict('team/app', D_APP, 'reject', [['fixable-critical-vulns', 'CVE-2026-1 in openssl, fixed in 3.0.14']]));
-    const config = admissionConfig(cfg);
+    // The fixtures name tags with the API server's IfNotPresent default; these tests are about verdicts,
+    // so admission.unpinnedTags is off here (its standing-workload rule: unpinned-tags.test.ts).
+    const config = admissionConfig({ unpinnedTags: 'allow', ...cfg });
     return { gate, deps: { gate, config, digestCache: createDigestCache(gate, config.digestCacheTtlMs) } };
   }
   const newlyFailing = (gate: FakeGate) => gate.changeRecords.push(change('team/app', D_APP, 'allow', 'reject'));

@@ -23,7 +23,9 @@ function setup(): { gate: FakeGate; deps: AdmissionDeps } {
     gate.tags.set(`${repo}:${tag}`, dg(i + 1));
     gate.put(verdict(repo, dg(i + 1), 'reject', [['fixable-critical-vulns', 'CVE-2024-0001']]));
   });
-  const config = admissionConfig();
+  // Tags without a pull policy (IfNotPresent by default): these tests are about places, so
+  // admission.unpinnedTags is off here; pull policy changes are covered in unpinned-tags.test.ts.
+  const config = admissionConfig({ unpinnedTags: 'allow' });
   return { gate, deps: { gate, config, digestCache: createDigestCache(gate, config.digestCacheTtlMs) } };
 }
 

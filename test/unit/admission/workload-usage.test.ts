@@ -37,7 +37,8 @@ const API_SERVER = { authenticated: true, id: 'cert:kube-apiserver' };
 
 function podReview(o: { namespace?: string; name?: string; owners?: unknown[]; image?: string; dryRun?: boolean; operation?: string; kind?: string }): unknown {
   const kind = o.kind ?? 'Pod';
-  const spec = { containers: [{ name: 'c', image: o.image ?? `${REG.url.slice(8)}/shop/web:1` }] };
+  // Always: the tag is pulled, so admission.unpinnedTags does not decide these reviews (unpinned-tags.test.ts does).
+  const spec = { containers: [{ name: 'c', image: o.image ?? `${REG.url.slice(8)}/shop/web:1`, imagePullPolicy: 'Always' }] };
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',

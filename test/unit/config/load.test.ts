@@ -69,7 +69,7 @@ describe('config: loadConfig', () => {
 
   it('config/pushgate.yaml mentions every key of the schema', () => {
     const text = fs.readFileSync(path.join(ROOT, 'config/pushgate.yaml'), 'utf8');
-    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'aliases', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
+    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'aliases', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'unpinnedTags', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
     const missing = documented.filter((k) => !new RegExp(`(^|[\\s#-])${k}:`, 'm').test(text));
     expect(missing).to.deep.equal([]);
   });
@@ -100,6 +100,7 @@ describe('config: loadConfig', () => {
     expect(c.policy).to.equal(path.join(FIX, 'sub/policy.yaml'));
     expect(c.api).to.deep.equal({ tokens: ['viewer'], jwt: { secret: 'jwt-secret' } });
     expect(c.admission.unguarded).to.equal('deny');
+    expect(c.admission.unpinnedTags).to.equal('deny'); // not in the file: the default
     expect(c.admission.digestCacheTtlMs).to.equal(120_000);
     expect(c.admission.exemptions).to.deep.equal({ namespaces: ['kube-system'], images: [] });
     expect(c.proxy).to.deep.equal({ listen: '127.0.0.1:5001', upstream: 'http://127.0.0.1:5000', timeoutMs: 3_600_000, onTimeout: 'allow', onError: 'reject', bodyTimeoutMs: 30_000, maxHeldManifests: 16 });
