@@ -176,7 +176,9 @@ export const PUSH_CHECK_UPLOAD_ID = 'pushgate-push-check';
  * A 401/403 is handed back to the client, with the registry's challenge for push, before any byte
  * of the body is read: a client that may only pull (a reader, anonymous pull on a public registry)
  * cannot make pushgate scan, store a verdict, audit a refused push or hold a slot. A read-only
- * check (`HEAD` of the manifest) let exactly those clients through.
+ * check (`HEAD` of the manifest) let exactly those clients through. A 429 or 5xx says nothing about
+ * the client's rights and is no yes either: 429 (with its `Retry-After`) or 502 `UNAVAILABLE`, nothing
+ * judged. Any other answer (Distribution: 404 `BLOB_UPLOAD_INVALID`) comes after authorization.
  * @returns true when the client was answered (refused), false to go on.
  */
 async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, target: string): Promise<boolean> {
@@ -211,6 +213,19 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
     sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} unreachable (${status.message}); retry later` });
     return true;
   }
+  if (status.code === 429 || status.code >= 500) {
+    // The registry said nothing about the client's rights (a front proxy's rate limit, an
+    // authorization backend that failed): not a yes. A client that may not push could otherwise get
+    // its manifest held and judged by answering the check into a 503 (flooding a rate limit).
+    const retry = headerOf(status.raw, 'retry-after');
+    lingerAfterAnswer(req, res);
+    if (status.code === 429) {
+      sendRegistryError(res, 429, { code: 'TOOMANYREQUESTS', message: `pushgate proxy: registry ${ctx.up.url.origin} answered the push-rights check with 429; retry later`, detail: { reason: 'push-check-unanswered' } }, retry ? { 'Retry-After': retry } : {});
+      return true;
+    }
+    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} answered the push-rights check with ${status.code}, so whether this client may push is unknown; retry later`, detail: { reason: 'push-check-unanswered', status: status.code } }, retry ? { 'Retry-After': retry } : {});
+    return true;
+  }
   if (status.code !== 401 && status.code !== 403) return false;
   const pass: Record<string, string | string[]> = {};
   for (let i = 0; i < status.raw.length; i += 2) {
@@ -224,6 +239,12 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
   res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0' });
   res.end(body);
   return true;
+}
+
+/** The first value of header `lower` (lower-case name) in a raw `[name, value, …]` list. */
+function headerOf(raw: string[], lower: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lower) return raw[i + 1];
+  return undefined;
 }
 
 type GateOutcome =

@@ -10,7 +10,7 @@
  * An index takes its blocking children (./children.ts) out of the original repository with it: they
  * were copied to quarantine as part of the index, and by digest they would still be pullable.
  */
-import { isPushgateError, type Digest } from '../../core/index.js';
+import { isPushgateError, repositoryNameProblem, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
@@ -27,6 +27,14 @@ import type { ActionResult, OwnWrite } from './types.js';
 export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks): Promise<ActionResult> {
   if (tag) await awaitTagLink(client, repository, tag);
   const target = `${prefix}${repository}`;
+  const impossible = repositoryNameProblem(target);
+  if (impossible !== undefined) {
+    // A repository name near the registry's 255 characters leaves no room for the prefix: no copy can
+    // be made there, ever (retrying fails the same way and left the image pullable under its tag, for
+    // a pusher to choose). It is deleted instead, as when the copy cannot be made whole (below).
+    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks);
+    return { ...r, detail: `cannot be quarantined: ${target} ${impossible.replace(/^the repository name /, '')}, so no copy can be made there: ${r.detail}` };
+  }
   try {
     await client.copyImage(repository, digest, target, tag ?? digest);
   } catch (e) {

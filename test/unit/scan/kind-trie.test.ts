@@ -4,7 +4,9 @@
  * with the directories above it. Generated sequences of look-ups and writes in the order the walker
  * makes them (an entry's look-up, then its write), writes without a look-up (hard links), removals
  * (a directory replaced by a file), and directories written again above the one looked up last,
- * over few names so that paths share directories and collide.
+ * over few names so that paths share directories and collide. Sequences of up to 80 operations
+ * (`size: 'max'`): fast-check's default size stops arrays at 10, too few to look up a directory, change
+ * a kind above it and look there again, so removing the cache's invalidation went unnoticed.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -12,6 +14,7 @@ import { KindTrie, type EntryKind } from '../../../src/scan/walker.js';
 
 type Op =
   | { t: 'entry'; p: string; k: EntryKind }
+  | { t: 'replace'; p: string; k: EntryKind; gone: string[] }
   | { t: 'set'; p: string; k: EntryKind }
   | { t: 'delete'; p: string }
   | { t: 'look'; p: string };
@@ -25,15 +28,18 @@ const ancestorsOf = (p: string): string[] => {
 describe('scan walker: KindTrie', () => {
   it('property: the nearest written path above an entry, and how much of its path is known, are the flat model\'s', () => {
     const name = fc.constantFrom('a', 'bb');
-    const path = fc.array(name, { minLength: 1, maxLength: 3 }).map((s) => `/${s.join('/')}`);
+    const path = fc.array(name, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
     const kind = fc.constantFrom<EntryKind>('d', 'f', 'l', 'h', 'o');
     const op: fc.Arbitrary<Op> = fc.oneof(
       { weight: 3, arbitrary: fc.record({ t: fc.constant('entry' as const), p: path, k: kind }) },
+      // The walker's replacing entry: its look-up, then the removal of what the layer had at the path and
+      // beneath it (paths generated anywhere, the ones beneath are kept), then its write.
+      { weight: 2, arbitrary: fc.record({ t: fc.constant('replace' as const), p: path, k: kind, gone: fc.array(path, { maxLength: 4 }) }) },
       { weight: 2, arbitrary: fc.record({ t: fc.constant('set' as const), p: path, k: kind }) },
       { weight: 3, arbitrary: fc.record({ t: fc.constant('delete' as const), p: path }) },
       { weight: 3, arbitrary: fc.record({ t: fc.constant('look' as const), p: path }) },
     );
-    fc.assert(fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+    fc.assert(fc.property(fc.array(op, { maxLength: 80, size: 'max' }), (ops) => {
       const trie = new KindTrie();
       const kinds = new Map<string, EntryKind>();
       const nodes = new Set<string>();
@@ -51,7 +57,11 @@ describe('scan walker: KindTrie', () => {
         for (const a of [...ancestorsOf(p), p]) nodes.add(a);
       };
       for (const o of ops) {
-        if (o.t === 'entry') { look(o.p); write(o.p, o.k); } else if (o.t === 'set') write(o.p, o.k);
+        if (o.t === 'entry') { look(o.p); write(o.p, o.k); } else if (o.t === 'replace') {
+          look(o.p);
+          for (const g of [o.p, ...o.gone.filter((g) => g.startsWith(`${o.p}/`))]) { trie.delete(g); kinds.delete(g); }
+          write(o.p, o.k);
+        } else if (o.t === 'set') write(o.p, o.k);
         else if (o.t === 'delete') { trie.delete(o.p); kinds.delete(o.p); } else look(o.p);
       }
     }), { numRuns: 5000 });
