@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Package, ScanReport } from '../../../src/core/index.js';
+import { osEcosystemFor } from '../../../src/core/os-table.js';
 import { judgeScan } from '../../../src/gate/judge.js';
 import { compilePolicy, defaultPolicy } from '../../../src/policy/index.js';
 import { scanTarget } from '../../../src/scan/engine.js';
@@ -290,6 +291,87 @@ describe('OS families: real package databases matched against real OSV records o
       const pkgs = [apk('Chainguard', 'chainguard', 'haproxy-2.8', '2.8.10-r0'), apk('Chainguard', 'chainguard', 'haproxy-3.1', '3.1.6-r0')];
       expect(vdb2.match(pkgs, { id: 'chainguard', versionId: '' }).map(line)).to.deep.equal(['CGA-224q-ccj5-2p53 haproxy-2.8 2.8.10-r0 → 2.8.18-r0']);
       expect(vdb2.match([apk('Chainguard', 'chainguard', 'haproxy-2.8', '2.8.18-r0')], { id: 'chainguard', versionId: '' })).to.deep.equal([]);
+    });
+  });
+
+  describe('Wolfi, openEuler, Mageia, SUSE: real OSV records (and a real Wolfi apk database) from vuls-data-update and apko test data', () => {
+    let vdb3: VulnDb;
+    let bad3: Array<{ file: string; error: string }>;
+    before(async () => {
+      ({ badRecords: bad3 } = await updateDb({ path: path.join(dir, 'vuls.sqlite'), sources: [path.join(OS, 'osv-vuls'), path.join(OS, 'osv-vunnel')] }));
+      vdb3 = VulnDb.open(path.join(dir, 'vuls.sqlite'));
+    });
+    after(() => vdb3?.close());
+    const line = (f: { id: string; package: string; installedVersion: string; fixedVersions: string[] }) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`;
+    /** An installed RPM as the rpm analyzer writes it (no openEuler or Mageia rpmdb is public here). */
+    const rpm = (eco: string, ns: string, distro: string, name: string, version: string): Package => ({
+      ecosystem: eco, name, version, sourceName: name, sourceVersion: version, purl: `pkg:rpm/${ns}/${name}@${version}?arch=x86_64&distro=${distro}`, arch: 'x86_64', path: '/var/lib/rpm/rpmdb.sqlite', analyzer: 'os/rpm',
+    });
+
+    it('every record imports whole: none of their entries is skipped', () => {
+      expect(bad3).to.deep.equal([]);
+      expect(Object.keys(vdb3.status().byEcosystem)).to.include.members(['Chainguard', 'Mageia', 'SUSE', 'Wolfi', 'openEuler']);
+    });
+
+    it('Wolfi (the real apk database of a wolfi-base image, syft\'s os-release): 15 Wolfi packages, Wolfi covered, and no record names any of them', async () => {
+      const img = writeOciImage(dir, 'wolfi-base', [{ files: { 'etc/os-release': osRelease('syft-wolfi'), 'lib/apk/db/installed': read(path.join(OS, 'apk/apko-wolfi-base.installed')) }, gzip: true }]);
+      const r = judgeScan(await scanTarget(img.ref, { tmpDir: dir }), vdb3, defaultPolicy()).report;
+      expect(r.packages).to.have.length(15);
+      expect(new Set(r.packages.map((p) => p.ecosystem))).to.deep.equal(new Set(['Wolfi']));
+      const ssl = r.packages.find((p) => p.name === 'libssl3');
+      expect([ssl?.version, ssl?.sourceName, ssl?.purl]).to.deep.equal(['3.5.1-r1', 'openssl', 'pkg:apk/wolfi/libssl3@3.5.1-r1?arch=x86_64&distro=20220914']);
+      // CGA-224q-ccj5-2p53 (haproxy) and CGA-2c2h-8fj5-55vx (nri-memcached) are Wolfi records; wolfi-base has neither package
+      expect(r.findings).to.deep.equal([]);
+      expect(r.coverage).to.deep.equal([{ ecosystem: 'Wolfi', packages: 15, covered: true }]);
+      expect(uncovered(r)).to.deep.equal([]);
+      expect(r.verdict.decision).to.equal('allow');
+    });
+
+    it('Wolfi and Chainguard: CGA-2c2h-8fj5-55vx finds nri-memcached below 2.5.7-r1 by the entry of the image\'s own ecosystem only', () => {
+      const apk = (eco: string, ns: string, version: string): Package => ({
+        ecosystem: eco, name: 'nri-memcached', version, sourceName: 'nri-memcached', sourceVersion: version, purl: `pkg:apk/${ns}/nri-memcached@${version}?arch=x86_64`, arch: 'x86_64', path: '/lib/apk/db/installed', analyzer: 'os/apk',
+      });
+      for (const [eco, ns, id] of [['Wolfi', 'wolfi', 'wolfi'], ['Chainguard', 'chainguard', 'chainguard']] as const) {
+        const found = vdb3.match([apk(eco, ns, '2.5.6-r0')], { id, versionId: '' });
+        expect(found.map(line), eco).to.deep.equal(['CGA-2c2h-8fj5-55vx nri-memcached 2.5.6-r0 → 2.5.7-r1']);
+        expect(vdb3.match([apk(eco, ns, '2.5.7-r1')], { id, versionId: '' }), eco).to.deep.equal([]);
+      }
+    });
+
+    it('openEuler 20.03 LTS: OESA-2021-1001 finds dnsmasq 2.82-4.oe1 (a build the record lists) by `openEuler:20.03-LTS`, and on LTS-SP1; not at 2.82-5.oe1, not on 22.03 LTS', () => {
+      const dnsmasq = (v: string) => [rpm('openEuler', 'openeuler', 'openeuler-20.03', 'dnsmasq', v)];
+      /** The OS as the scanner records it: os-release ID, VERSION_ID, and the table's ecosystem from VERSION's qualifier. */
+      const euler = (versionId: string, version: string) => ({ id: 'openeuler', versionId, ecosystem: osEcosystemFor({ id: 'openeuler', versionId, version }) });
+      const lts = euler('20.03', '20.03 (LTS)');
+      expect(lts.ecosystem).to.equal('openEuler:20.03-LTS');
+      expect(vdb3.match(dnsmasq('2.82-4.oe1'), lts).map(line)).to.deep.equal(['OESA-2021-1001 dnsmasq 2.82-4.oe1 → 2.82-5.oe1']);
+      expect(vdb3.match(dnsmasq('2.82-4.oe1'), lts)[0].aliases).to.include('CVE-2020-25681');
+      expect(vdb3.match(dnsmasq('2.82-5.oe1'), lts)).to.deep.equal([]);
+      expect(vdb3.coverage(dnsmasq('2.82-4.oe1'), lts)).to.deep.equal([{ ecosystem: 'openEuler:20.03-LTS', packages: 1, covered: true }]);
+      const sp1 = euler('20.03', '20.03 (LTS-SP1)');
+      expect(vdb3.match(dnsmasq('2.82-4.oe1'), sp1).map(line)).to.deep.equal(['OESA-2021-1001 dnsmasq 2.82-4.oe1 → 2.82-5.oe1']);
+      const lts2203 = euler('22.03', '22.03 (LTS)');
+      expect(vdb3.match(dnsmasq('2.82-4.oe1'), lts2203)).to.deep.equal([]);
+      expect(vdb3.coverage(dnsmasq('2.82-4.oe1'), lts2203)[0]).to.deep.include({ ecosystem: 'openEuler:22.03-LTS', covered: false });
+    });
+
+    it('Mageia 9 (trivy\'s os-release): MGASA-2025-0124 finds microcode below 0.20250211-2.mga9.nonfree by `Mageia:9`; not at the fix, not on Mageia 8', () => {
+      const rel = osRelease('trivy-mageia').toString('utf8');
+      const mga = { id: /^ID="?([^"\n]*)"?$/m.exec(rel)![1], versionId: /^VERSION_ID="?([^"\n]*)"?$/m.exec(rel)![1] };
+      expect(mga).to.deep.equal({ id: 'mageia', versionId: '9' });
+      const microcode = (v: string) => [rpm('Mageia', 'mageia', 'mageia-9', 'microcode', v)];
+      expect(vdb3.match(microcode('0.20250211-1.mga9.nonfree'), mga).map(line)).to.deep.equal(['MGASA-2025-0124 microcode 0.20250211-1.mga9.nonfree → 0.20250211-2.mga9.nonfree']);
+      expect(vdb3.match(microcode('0.20250211-2.mga9.nonfree'), mga)).to.deep.equal([]);
+      expect(vdb3.coverage(microcode('0.20250211-1.mga9.nonfree'), mga)).to.deep.equal([{ ecosystem: 'Mageia:9', packages: 1, covered: true }]);
+      expect(vdb3.match(microcode('0.20250211-1.mga9.nonfree'), { id: 'mageia', versionId: '8' })).to.deep.equal([]);
+    });
+
+    it('SLES 15 SP3 / BCI (real NDB Packages.db) with a SUSE record loaded (openSUSE-SU-2016:1623-1, `SUSE:Package Hub 12`): none for the image\'s release, which is said', async () => {
+      const img = writeOciImage(dir, 'sles15-suse', [{ files: { 'etc/os-release': osRelease('trivy-sles'), 'usr/lib/sysimage/rpm/Packages.db': read(path.join(PARSERS, 'rpm/sle15-bci/Packages.db')) }, gzip: true }]);
+      const r = judgeScan(await scanTarget(img.ref, { tmpDir: dir }), vdb3, defaultPolicy()).report;
+      expect(r.findings).to.deep.equal([]);
+      expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([['SUSE:Linux Enterprise Server 15 SP3', 35]]);
+      expect(uncovered(r)[0].message).to.include('none for SUSE:Linux Enterprise Server 15 SP3');
     });
   });
 
