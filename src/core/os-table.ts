@@ -103,8 +103,12 @@ const ubuntuKey = (r: string): string | undefined => (/^pro:/i.test(r) ? undefin
 /** SUSE: every SLE product or module of the same `15 SPn` (`Linux Enterprise Server 15 SP5`, `… Module for Basesystem 15 SP5`). */
 const suseKey = (r: string): string | undefined => {
   if (!/linux enterprise/i.test(r)) return undefined;
-  const m = /\b(\d+)(?:\s+SP(\d+))?(?:\s|$)/i.exec(r);
-  return m ? `${m[1]}.${m[2] ?? '0'}` : undefined;
+  // The version ends the name: `… 15 SP5`, `… 15`, SLE Micro's `… 5.5`. A suffix after it names a
+  // subscription stream (`15 SP3-LTSS`, `15 SP7-ESPOS`, `12 SP5-LTSS-EXTENDED-SECURITY`): those fixes reach
+  // only subscribers, so, as Ubuntu's `Pro:` records, they do not apply (read loosely, `15 SP3-LTSS` was `15`,
+  // applied to SLES 15 GA images and not to SP3 ones).
+  const m = /(?:^|\s)(\d+)(?:\.(\d+)|\s+SP(\d+))?(\S*)$/i.exec(r.trim());
+  return m && !m[4] ? `${m[1]}.${m[2] ?? m[3] ?? '0'}` : undefined;
 };
 
 /** The table: covered families first (their order is the order ecosystems are listed in messages), then uncovered ones. */
@@ -165,7 +169,7 @@ export const OS_TABLE: readonly OsFamily[] = [
   {
     family: 'SUSE Linux Enterprise (incl. BCI, SLE Micro)', example: { versionId: '15.5' }, ids: ['sles', 'sled', 'sle-micro', 'sles_sap'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'SUSE',
     inventoryEcosystem: 'SUSE', purlNamespace: 'suse', names: 'source', eolProduct: 'sles', advisorySource: 'SUSE OSV (ftp.suse.com/pub/projects/security/osv), on osv.dev',
-    releaseRule: 'image `Linux Enterprise Server <major> SP<minor>` from VERSION_ID; records of any SLE product or module of the same `<major> SP<minor>` apply',
+    releaseRule: 'image `Linux Enterprise Server <major> SP<minor>` from VERSION_ID; records of any SLE product or module of the same `<major> SP<minor>` (SLE Micro: `<major>.<minor>`) apply; subscription streams (`15 SP3-LTSS`, `-ESPOS`) do not',
     release: (os) => {
       const [maj, sp] = (os.versionId ?? '').split('.');
       return /^\d+$/.test(maj ?? '') ? `Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}` : undefined;

@@ -102,9 +102,31 @@ describe('core/os-table: the operating systems pushgate knows', () => {
     expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP4', img)).to.equal(false);
     expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', img)).to.equal(false);
     expect(releaseMatches('suse', 'Linux Enterprise Server 15', 'SUSE:Linux Enterprise Server 15')).to.equal(true);
+    // subscription streams (LTSS, ESPOS) apply to no image; SLE Micro by its own major.minor
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP5-LTSS', img)).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP3-LTSS', 'SUSE:Linux Enterprise Server 15')).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', 'SUSE:Linux Enterprise Server 5 SP5')).to.equal(true);
     expect(releaseMatches('opensuse', 'Leap 15.5', 'openSUSE:Leap 15.5')).to.equal(true);
     expect(releaseMatches('opensuse', 'Leap 15.4', 'openSUSE:Leap 15.5')).to.equal(false);
     expect(releaseMatches('opensuse', 'Tumbleweed', 'openSUSE:Tumbleweed')).to.equal(true);
+  });
+
+  it('property: a SUSE record applies exactly to the image of its major and service pack, never with a stream suffix, whatever the product name', () => {
+    const product = fc.constantFrom('Linux Enterprise Server', 'Linux Enterprise Module for Basesystem', 'Linux Enterprise Server for SAP Applications', 'Linux Enterprise High Performance Computing', 'Linux Enterprise Desktop');
+    const suffix = fc.constantFrom('-LTSS', '-ESPOS', '-LTSS-EXTENDED-SECURITY', '-LTSS-TERADATA', '-BCL');
+    fc.assert(
+      fc.property(product, fc.integer({ min: 11, max: 16 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 11, max: 16 }), fc.integer({ min: 0, max: 7 }), (p, maj, sp, imgMaj, imgSp) => {
+        const rec = `${p} ${maj}${sp ? ` SP${sp}` : ''}`;
+        const image = `SUSE:Linux Enterprise Server ${imgMaj}${imgSp ? ` SP${imgSp}` : ''}`;
+        return releaseMatches('suse', rec, image) === (maj === imgMaj && sp === imgSp);
+      }),
+    );
+    fc.assert(
+      fc.property(product, fc.integer({ min: 11, max: 16 }), fc.integer({ min: 0, max: 7 }), suffix, fc.integer({ min: 0, max: 7 }), (p, maj, sp, sfx, imgSp) => {
+        const rec = `${p} ${maj}${sp ? ` SP${sp}` : ''}${sfx}`;
+        return !releaseMatches('suse', rec, `SUSE:Linux Enterprise Server ${maj}${imgSp ? ` SP${imgSp}` : ''}`);
+      }),
+    );
   });
 
   it('numbered releases by their number; rolling distributions take every record', () => {
