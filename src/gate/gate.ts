@@ -381,10 +381,12 @@ export class Gate implements GateApi {
 
   /**
    * Durably queues events (resolves after they are on disk) and wakes a worker. With
-   * `unlessPending`, not when an event of the same (registry, repository, digest) is queued or running.
+   * `unlessPending: true`, not when an event of the same (registry, repository, digest) is queued,
+   * running or parked; with `'tag'`, only when such an event is of the same tag too
+   * (store.enqueueUnlessPending `sameTag`).
    */
-  async ingest(event: PushEvent, opts: { unlessPending?: boolean } = {}): Promise<{ inserted: boolean }> {
-    const r = opts.unlessPending ? await this.opts.store.enqueueUnlessPending(event) : await this.opts.store.enqueue(event);
+  async ingest(event: PushEvent, opts: { unlessPending?: boolean | 'tag' } = {}): Promise<{ inserted: boolean }> {
+    const r = opts.unlessPending ? await this.opts.store.enqueueUnlessPending(event, { sameTag: opts.unlessPending === 'tag' }) : await this.opts.store.enqueue(event);
     this.announce([event]);
     // Wakes a worker; the depth gauge is a COUNT over the queue, refreshed at most every 250 ms, not per event.
     await this.queue.nudge();

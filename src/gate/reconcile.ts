@@ -51,7 +51,7 @@ export interface ReconcileResult {
  * incomplete verdict, one whose enforcement failed, or a blocking digest the tag was pushed back to
  * is queued again. The queued event's id is derived from (registry, repository, tag, digest, and the
  * evaluation time of a verdict queued again), so two passes (or two replicas) queue a missed manifest
- * once, and a verdict queued again once per evaluation, and only while no event of its digest is live.
+ * once, and a verdict queued again once per evaluation, and only while no event of its digest and tag is live.
  * @throws PushgateError NOT_FOUND when `opts.registry` is not configured.
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
@@ -97,10 +97,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
           if (await gate.isRecordedQuarantineCopy(rc.name, repo, r.digest)) continue;
           const attempt = again ? `\0${v.evaluatedAt}` : '';
           const id = `reconcile-${createHash('sha256').update(`${rc.name}\0${repo}\0${tag}\0${r.digest}${attempt}`).digest('hex').slice(0, 32)}`;
-          // A verdict queued again waits for any live event of its digest (queued, running, parked): each
-          // processing stores a new evaluation time, so while enforcement keeps failing every pass would
-          // add one more event, held behind the earlier ones of its tag, without bound.
-          const { inserted } = await gate.ingest({ id, source: 'reconcile', registry: rc.name, action: 'push', repository: repo, digest: r.digest, tag, mediaType: r.mediaType, actor: 'pushgate-reconcile' }, { unlessPending: again });
+          // A verdict queued again waits for a live event of its digest and tag (queued, running, parked):
+          // each processing stores a new evaluation time, so while enforcement keeps failing every pass
+          // would add one more event, held behind the earlier ones of its tag, without bound. Only of its
+          // tag: an event of another tag is enforced under that tag's mapping (an allowed dev tag does not
+          // act on a blocked prod tag), and a pusher can keep one queued by pushing that tag over and over.
+          const { inserted } = await gate.ingest({ id, source: 'reconcile', registry: rc.name, action: 'push', repository: repo, digest: r.digest, tag, mediaType: r.mediaType, actor: 'pushgate-reconcile' }, { unlessPending: again ? 'tag' : false });
           if (inserted) result.queued++;
         } catch (e) {
           result.errors.push({ registry: rc.name, repository: repo, tag, message: (e as Error).message });
@@ -182,8 +184,9 @@ export async function retryUnfinished(opts: { gate: Gate; store: Store; logger?:
     out.unfinished++;
     for (const tag of v.tags) {
       const id = `retry-${createHash('sha256').update(`${v.registry}\0${v.repository}\0${tag}\0${v.digest}\0${v.evaluatedAt}`).digest('hex').slice(0, 32)}`;
-      // Not while an event of the digest is live (see reconcile): its processing is the retry.
-      const { inserted } = await opts.gate.ingest({ id, source: 'reconcile', registry: v.registry, action: 'push', repository: v.repository, digest: v.digest, tag, actor: 'pushgate-retry' }, { unlessPending: true });
+      // Not while an event of the digest and tag is live (see reconcile): its processing is the retry.
+      // Per tag: the first tag's new event must not stand in for the other tags of the verdict.
+      const { inserted } = await opts.gate.ingest({ id, source: 'reconcile', registry: v.registry, action: 'push', repository: v.repository, digest: v.digest, tag, actor: 'pushgate-retry' }, { unlessPending: 'tag' });
       if (inserted) out.queued++;
     }
   }

@@ -178,7 +178,8 @@ export const PUSH_CHECK_UPLOAD_ID = 'pushgate-push-check';
  * cannot make pushgate scan, store a verdict, audit a refused push or hold a slot. A read-only
  * check (`HEAD` of the manifest) let exactly those clients through. A 429 or 5xx says nothing about
  * the client's rights and is no yes either: 429 (with its `Retry-After`) or 502 `UNAVAILABLE`, nothing
- * judged. Any other answer (Distribution: 404 `BLOB_UPLOAD_INVALID`) comes after authorization.
+ * judged. Only the registry's answer after authorization ({@link pushCheckAnswer}: Distribution's 404
+ * `BLOB_UPLOAD_INVALID`) is a yes; any other answer is 502 `UNAVAILABLE` too.
  * @returns true when the client was answered (refused), false to go on.
  */
 async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse, ctx: GateContext, name: string, target: string): Promise<boolean> {
@@ -188,7 +189,7 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
   const filtered: string[] = [];
   for (let i = 0; i < headers.length; i += 2) if (keep.has(headers[i]!.toLowerCase())) filtered.push(headers[i]!, headers[i + 1]!);
   const mod = ctx.up.url.protocol === 'https:' ? https : http;
-  const status = await new Promise<{ code: number; raw: string[] } | Error>((resolve) => {
+  const status = await new Promise<{ code: number; raw: string[]; body: string } | Error>((resolve) => {
     const r = mod.request(
       {
         protocol: ctx.up.url.protocol,
@@ -200,8 +201,15 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
         agent: ctx.up.agent,
       },
       (upres) => {
-        upres.resume();
-        resolve({ code: upres.statusCode ?? 0, raw: upres.rawHeaders });
+        // The error body says whether the registry got past authorization (pushCheckAnswer); a few KiB at most.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        upres.on('data', (c: Buffer) => {
+          if (size < PUSH_CHECK_BODY_MAX) chunks.push(c);
+          size += c.length;
+        });
+        upres.on('end', () => resolve({ code: upres.statusCode ?? 0, raw: upres.rawHeaders, body: Buffer.concat(chunks).subarray(0, PUSH_CHECK_BODY_MAX).toString('utf8') }));
+        upres.on('error', (e) => resolve(e));
       },
     );
     r.setTimeout(ctx.up.idleTimeoutMs, () => r.destroy(new Error('timeout')));
@@ -226,7 +234,15 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
     sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} answered the push-rights check with ${status.code}, so whether this client may push is unknown; retry later`, detail: { reason: 'push-check-unanswered', status: status.code } }, retry ? { 'Retry-After': retry } : {});
     return true;
   }
-  if (status.code !== 401 && status.code !== 403) return false;
+  if (status.code !== 401 && status.code !== 403) {
+    if (pushCheckAnswer(status.code, status.body) === 'authorized') return false;
+    // Neither a refusal nor the registry's answer after authorization: something in front of it (a
+    // proxy that refuses an oversized header line the client chose with 400, blocks PATCH with 405,
+    // redirects to a login page) answered, and that says nothing about the client's rights.
+    lingerAfterAnswer(req, res);
+    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: registry ${ctx.up.url.origin} answered the push-rights check with ${status.code}, not with a registry's answer after authorization (404 BLOB_UPLOAD_INVALID or BLOB_UPLOAD_UNKNOWN), so whether this client may push is unknown`, detail: { reason: 'push-check-unanswered', status: status.code } });
+    return true;
+  }
   const pass: Record<string, string | string[]> = {};
   for (let i = 0; i < status.raw.length; i += 2) {
     const lower = status.raw[i]!.toLowerCase();
@@ -239,6 +255,36 @@ async function authPreflight(req: http.IncomingMessage, res: http.ServerResponse
   res.writeHead(status.code, { ...pass, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(body.length), 'Docker-Distribution-API-Version': 'registry/2.0' });
   res.end(body);
   return true;
+}
+
+/** How much of the check's answer body is read, bytes: a registry error body is far smaller. */
+const PUSH_CHECK_BODY_MAX = 16 * 1024;
+
+/** Registry error codes that answer an upload chunk of an upload that does not exist (distribution-spec). */
+const UPLOAD_CODES: ReadonlySet<string> = new Set(['BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN']);
+
+/**
+ * What an answer other than 401/403 to the push-rights check's `PATCH` (of an upload that does not
+ * exist) says: `authorized` only for the answer a registry gives once it authorized the request and
+ * looked the upload up: 400 or 404 with a distribution-spec error body (`{"errors":[{"code":…}]}`)
+ * whose codes are all `BLOB_UPLOAD_INVALID` or `BLOB_UPLOAD_UNKNOWN` (Distribution 2.8: 404
+ * `BLOB_UPLOAD_INVALID`; Zot: 404 `BLOB_UPLOAD_UNKNOWN`). Anything else (2xx, 3xx, another 4xx, an
+ * HTML or empty body, `NAME_UNKNOWN`, which some registries answer before authorization) is
+ * `unanswered`: it may come from something in front of the registry, or before authorization.
+ * @param code the HTTP status; @param body the answer's body (the first {@link PUSH_CHECK_BODY_MAX} bytes)
+ */
+export function pushCheckAnswer(code: number, body: string): 'authorized' | 'unanswered' {
+  if (code !== 400 && code !== 404) return 'unanswered';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return 'unanswered';
+  }
+  const errors = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as { errors?: unknown }).errors : undefined;
+  if (!Array.isArray(errors) || errors.length === 0) return 'unanswered';
+  const allUpload = errors.every((e) => typeof e === 'object' && e !== null && UPLOAD_CODES.has((e as { code?: unknown }).code as string));
+  return allUpload ? 'authorized' : 'unanswered';
 }
 
 /** The first value of header `lower` (lower-case name) in a raw `[name, value, …]` list. */

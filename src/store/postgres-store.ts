@@ -371,7 +371,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+  async enqueueUnlessPending(event: PushEvent, opts: { sameTag?: boolean } = {}): Promise<{ inserted: boolean; seq: number }> {
     const c = await this.pool.connect().catch((e: Error) => {
       throw new PushgateError('STORE', `postgres: ${e.message}`, { cause: e, retryable: true });
     });
@@ -380,10 +380,10 @@ export class PostgresStore implements Store {
       // Serializes callers of this method for one (registry, repository, digest) across replicas;
       // the lock ends with the transaction.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${event.registry}\u001f${event.repository}\u001f${event.digest}`]);
-      const pending = await c.query(
-        `SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = $1 AND repository = $2 AND digest = $3 ORDER BY seq LIMIT 1`,
-        [event.registry, event.repository, event.digest],
-      );
+      const live = `SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = $1 AND repository = $2 AND digest = $3`;
+      const pending = opts.sameTag
+        ? await c.query(`${live} AND tag IS NOT DISTINCT FROM $4 ORDER BY seq LIMIT 1`, [event.registry, event.repository, event.digest, event.tag ?? null])
+        : await c.query(`${live} ORDER BY seq LIMIT 1`, [event.registry, event.repository, event.digest]);
       let result: { inserted: boolean; seq: number };
       if (pending.rows[0]) {
         result = { inserted: false, seq: Number(pending.rows[0].seq) };

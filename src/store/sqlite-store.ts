@@ -168,12 +168,15 @@ export class SqliteStore implements Store {
     }
   }
 
-  async enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }> {
+  async enqueueUnlessPending(event: PushEvent, opts: { sameTag?: boolean } = {}): Promise<{ inserted: boolean; seq: number }> {
     // One writer: the check and the insert in one immediate transaction cannot interleave.
     const tx = this.db.transaction(() => {
-      const row = this
-        .stmt(`SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = ? AND repository = ? AND digest = ? ORDER BY seq LIMIT 1`)
-        .get(event.registry, event.repository, event.digest) as Row | undefined;
+      const live = `SELECT seq FROM events WHERE status IN ('queued', 'running', 'blocked-on-registry') AND registry = ? AND repository = ? AND digest = ?`;
+      const row = (
+        opts.sameTag
+          ? this.stmt(`${live} AND tag IS ? ORDER BY seq LIMIT 1`).get(event.registry, event.repository, event.digest, event.tag ?? null)
+          : this.stmt(`${live} ORDER BY seq LIMIT 1`).get(event.registry, event.repository, event.digest)
+      ) as Row | undefined;
       if (row) return { inserted: false, seq: Number(row.seq) };
       return this.insertEvent(event);
     });

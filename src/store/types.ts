@@ -204,8 +204,12 @@ export interface Store {
    * Queues the event unless an event of the same (registry, repository, digest) is queued,
    * running or blocked on its registry, from any sender; then resolves `{ inserted: false, seq }` of that event. Atomic
    * against concurrent calls of this method, in every process sharing the store.
+   * @param opts.sameTag only a live event of the same tag too counts (an event without a tag: only one
+   *   without a tag). For an event whose processing acts on its own tag (enforcement follows the tag's
+   *   mapping), so a live event of another tag, which a pusher can keep queued by pushing that tag over
+   *   and over, never stands in for it.
    */
-  enqueueUnlessPending(event: PushEvent): Promise<{ inserted: boolean; seq: number }>;
+  enqueueUnlessPending(event: PushEvent, opts?: { sameTag?: boolean }): Promise<{ inserted: boolean; seq: number }>;
   /**
    * Claims the oldest due event for `leaseMs`, on the database's clock (PostgreSQL `now()`; for SQLite, the
    * one process that holds the file is the only clock, so `Date.now()` is the database's clock). A crashed

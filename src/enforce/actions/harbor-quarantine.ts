@@ -7,8 +7,9 @@
  * copy: pushgate drops events of repositories under its quarantine prefix (own traffic). Adding a
  * tag through the API fires no webhook at all.
  */
-import { isPushgateError, type Digest } from '../../core/index.js';
+import { isPushgateError, repositoryNameProblem, type Digest } from '../../core/index.js';
 import type { HarborApi } from './harbor-api.js';
+import { harborReject } from './harbor-reject.js';
 import { harborRestore } from './harbor-restore.js';
 import type { ActionResult } from './types.js';
 
@@ -24,10 +25,21 @@ export interface HarborQuarantineOptions {
 
 /**
  * Quarantines `repository@digest` pushed as `tag`, or pushed by digest (`tag` undefined: the whole
- * artifact is deleted whatever `remove` says, there is no pushed tag to take away).
+ * artifact is deleted whatever `remove` says, there is no pushed tag to take away). A repository whose
+ * quarantine name would exceed Distribution's 255 characters has the artifact deleted instead
+ * ({@link harborReject}), the reason in the detail.
  * @throws PushgateError from the Harbor API (the gate records a failed enforcement and retries).
  */
 export async function harborQuarantine(api: HarborApi, repository: string, digest: Digest, tag: string | undefined, o: HarborQuarantineOptions, restoreDigest?: Digest): Promise<ActionResult> {
+  const target = `${o.project}/${repository}`;
+  const impossible = repositoryNameProblem(target);
+  if (impossible !== undefined) {
+    // Harbor keeps its repositories in Distribution, whose names end at 255 characters: a repository
+    // named near that (a name a pusher chooses) leaves no room for the quarantine project, and the copy
+    // would fail on every try while the artifact stayed pullable. It is deleted instead, as a reject.
+    const r = await harborReject(api, repository, digest, tag, restoreDigest);
+    return { ...r, detail: `cannot be quarantined: ${target} ${impossible.replace(/^the repository name /, '')}, so no copy can be made there: ${r.detail}` };
+  }
   const project = repository.slice(0, repository.indexOf('/'));
   try {
     await api.addLabel(repository, digest, await api.labelId(o.label, project));
@@ -37,7 +49,6 @@ export async function harborQuarantine(api: HarborApi, repository: string, diges
     api.forgetLabel(o.label, project);
     await api.addLabel(repository, digest, await api.labelId(o.label, project));
   }
-  const target = `${o.project}/${repository}`;
   await api.copyArtifact(target, repository, digest);
   const tagOnly = o.remove === 'tag' && tag !== undefined;
   if (tagOnly) await api.deleteTag(repository, digest, tag);

@@ -33,3 +33,15 @@ export function proxyTestConfig(
     notify: [],
   };
 }
+
+/**
+ * Answers the proxy's push-rights check (`PATCH …/blobs/uploads/pushgate-push-check`) as Distribution 2.8
+ * answers it once it authorized the client: 404 `BLOB_UPLOAD_INVALID` (the lab registry's body,
+ * verbatim). @returns true when `req` was that check (and is answered).
+ */
+export function answerPushCheck(req: { method?: string; url?: string }, res: { writeHead(code: number, headers: Record<string, string>): unknown; end(body: string): unknown }): boolean {
+  if (req.method !== 'PATCH' || !req.url?.split('?')[0]!.endsWith('/blobs/uploads/pushgate-push-check')) return false;
+  res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+  res.end('{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"blob upload invalid","detail":{}}]}\n');
+  return true;
+}

@@ -19,7 +19,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { startProxy } from '../../../src/proxy/proxy.js';
 import { GateDouble } from './gate-double.js';
-import { proxyTestConfig } from './config.js';
+import { answerPushCheck, proxyTestConfig } from './config.js';
 import { TAG_RE } from '../../../src/core/names.js';
 import { isDigest } from '../../../src/core/digest.js';
 
@@ -66,6 +66,7 @@ describe('proxy (in-process upstream)', function () {
     const seen: string[] = [];
     handle = (req, res) => {
       seen.push(`${req.method} ${req.url}`);
+      if (answerPushCheck(req, res)) return;
       res.writeHead(req.method === 'HEAD' ? 404 : 201);
       res.end();
     };
@@ -244,6 +245,7 @@ describe('proxy (in-process upstream)', function () {
     let puts = 0;
     handle = (req, res) => {
       if (req.method === 'PUT') puts++;
+      if (answerPushCheck(req, res)) return;
       res.writeHead(req.method === 'HEAD' ? 404 : 201);
       res.end();
     };

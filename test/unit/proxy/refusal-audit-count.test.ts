@@ -14,7 +14,7 @@ import { BLOCKED_ACTIONS } from '../../../src/server/console-api.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 import { GateDouble } from './gate-double.js';
-import { proxyTestConfig } from './config.js';
+import { answerPushCheck, proxyTestConfig } from './config.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -30,6 +30,7 @@ describe('proxy refusals of hostile manifests are counted on PostgreSQL', functi
   before(async () => {
     upstream = http.createServer((req, res) => {
       if (req.method === 'PUT') puts++;
+      if (answerPushCheck(req, res)) return;
       res.writeHead(req.method === 'HEAD' ? 404 : 201);
       res.end();
     });

@@ -36,6 +36,31 @@ function contract(name: string, open: () => Promise<{ stores: [Store, Store]; do
       expect(await a.queueDepth()).to.equal(4);
     });
 
+    it('sameTag: only a live event of the same tag counts (none counts for none); queued, running or parked', async () => {
+      // Another tag's event (a pusher can keep one queued by pushing that tag again and again) stands in for nothing.
+      const dev = await a.enqueue(ev('push-dev', { source: 'distribution', tag: 'dev-1' }));
+      const prod = await a.enqueueUnlessPending(ev('re-prod-1', { tag: 'prod' }), { sameTag: true });
+      expect(prod.inserted).to.equal(true);
+      expect(await a.enqueueUnlessPending(ev('re-prod-2', { tag: 'prod' }), { sameTag: true })).to.deep.equal({ inserted: false, seq: prod.seq });
+      const untagged = await a.enqueueUnlessPending(ev('re-none-1'), { sameTag: true });
+      expect(untagged.inserted).to.equal(true);
+      expect((await a.enqueueUnlessPending(ev('re-none-2'), { sameTag: true })).inserted).to.equal(false);
+      // Without sameTag the digest's first live event answers, whatever its tag.
+      expect(await a.enqueueUnlessPending(ev('adm-1', { tag: 'v9' }))).to.deep.equal({ inserted: false, seq: dev.seq });
+      // running, then parked (blocked-on-registry): still live for its tag
+      const c = await a.claim('w', 60_000);
+      expect(c?.seq).to.equal(dev.seq);
+      expect((await a.enqueueUnlessPending(ev('re-dev-1', { tag: 'dev-1' }), { sameTag: true })).inserted).to.equal(false);
+      await a.retry(dev.seq, 'w', { error: 'refused', retryInMs: 60_000, state: 'blocked-on-registry' });
+      expect((await b.enqueueUnlessPending(ev('re-dev-2', { tag: 'dev-1' }), { sameTag: true })).inserted).to.equal(false);
+    });
+
+    it('sameTag is atomic under concurrent callers per tag (two store handles on one database)', async () => {
+      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).enqueueUnlessPending(ev(`c-${i}`, { tag: i % 4 < 2 ? 'x' : 'y' }), { sameTag: true })));
+      expect(rs.filter((r) => r.inserted)).to.have.length(2);
+      expect(await a.queueDepth()).to.equal(2);
+    });
+
     it('is atomic under concurrent callers (two store handles on one database)', async () => {
       const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).enqueueUnlessPending(ev(`c-${i}`))));
       expect(rs.filter((r) => r.inserted)).to.have.length(1);
