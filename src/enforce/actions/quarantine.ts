@@ -69,11 +69,17 @@ export async function quarantine(client: RegistryClient, repository: string, dig
 }
 
 /** The wait for a tag link: HEAD requests at most, and the pause before the first retry, ms (doubled each time). */
-export const TAG_LINK_BUDGET = { requests: 5, firstDelayMs: 100 };
+export const TAG_LINK_BUDGET = { requests: 7, firstDelayMs: 100 };
+/**
+ * How long {@link awaitTagLink} waits at most (ms): past the budget's pauses (6.3 s), so the budget ends
+ * the wait. A registry starved of CPU (many pushes at once) was seen to link a tag more than 2 s
+ * after it sent the push notification.
+ */
+export const TAG_LINK_TIMEOUT_MS = 8000;
 
 /**
  * Waits until `repository:tag` resolves (HEAD) to any digest, for at most `timeoutMs` and
- * {@link TAG_LINK_BUDGET}`.requests` HEADs with doubling pauses (100, 200, 400, 800 ms).
+ * {@link TAG_LINK_BUDGET}`.requests` HEADs with doubling pauses (100, 200, 400, … 3200 ms).
  * Distribution 2.8 sends the manifest push notification from ManifestService.Put, before the PUT
  * handler links the tag: a delete by digest that wins that race leaves the tag linked to a deleted
  * manifest (listed, never pullable), and a restored tag would be overwritten by the late link.
@@ -82,7 +88,7 @@ export const TAG_LINK_BUDGET = { requests: 5, firstDelayMs: 100 };
  * registry costs one request here, not one per poll; the action that follows reports the error.
  * @returns how many HEAD requests were made.
  */
-export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, timeoutMs = 2000, budget = TAG_LINK_BUDGET): Promise<number> {
+export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, timeoutMs = TAG_LINK_TIMEOUT_MS, budget = TAG_LINK_BUDGET): Promise<number> {
   const until = Date.now() + timeoutMs;
   let delay = budget.firstDelayMs;
   for (let n = 1; ; n++) {
