@@ -152,7 +152,7 @@ export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost' || host === '[::1]') return true;
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (v4) return Number(v4[1]) === 127 && v4.slice(2).every((o) => Number(o) <= 255);
-  // IPv4-mapped 127.x.y.z, as the URL parser serializes it: [::ffff:7fxx:xxxx]
+  // IPv4-mapped 127.x.y.z, as the URL parser serializes it: [::ffff:7f00:1] for 127.0.0.1
   return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 

@@ -1162,7 +1162,7 @@ const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 /**
  * Why `id` is not an advisory id or alias as OSV, NVD, GitHub and the distributions write them
- * (`CVE-2024-3094`, `GHSA-xxxx-xxxx-xxxx`, `DSA-5678-1`, `RHSA-2024:1234`, `PYSEC-2021-1`,
+ * (`CVE-2024-3094`, `GHSA-jfh8-c2jp-5v3q`, `DSA-5678-1`, `RHSA-2024:1234`, `PYSEC-2021-1`,
  * `GO-2022-0001`): a letter or digit, then letters, digits, `.`, `_`, `:` and `-`, at most
  * {@link ADVISORY_ID_MAX} characters. Undefined when it is one.
  */
