@@ -39,6 +39,16 @@ export interface Reason {
   findings?: string[];
 }
 
+/** The reasons whose action blocks (quarantine, reject), in the verdict's order. */
+export function blockingReasons(v: { reasons: readonly Reason[] }): Reason[] {
+  return v.reasons.filter((r) => isBlocking(r.action));
+}
+
+/** The rule names of {@link blockingReasons}, each once, in the verdict's order (audit records, refusals). */
+export function blockingRules(v: { reasons: readonly Reason[] }): string[] {
+  return [...new Set(blockingReasons(v).map((r) => r.rule))];
+}
+
 /** The policy evaluation of one image (before enforcement). */
 export interface Evaluation {
   decision: Decision;

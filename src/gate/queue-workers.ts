@@ -7,7 +7,7 @@
  * enforcing; this room owns when and how often.
  */
 import { randomUUID } from 'node:crypto';
-import { isBlocking, isPushgateError, PushgateError, type Enforcement, type PushEvent, type RawEvaluation, type Verdict } from '../core/index.js';
+import { blockingRules, isPushgateError, PushgateError, type Enforcement, type PushEvent, type RawEvaluation, type Verdict } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluateRuleSet } from '../policy/index.js';
@@ -428,8 +428,7 @@ export class QueueWorkers {
  * (Store.countAuditRules), so a warning rule is never counted as blocking a push.
  */
 export function verdictAudit(ev: PushEvent, verdict: Verdict, detail: Record<string, unknown>): AuditEntry {
-  const blocking = [...new Set(verdict.reasons.filter((r) => isBlocking(r.action)).map((r) => r.rule))];
-  return { actor: ev.actor ?? 'unknown', action: `verdict:${verdict.decision}`, registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { ...detail, blocking } };
+  return { actor: ev.actor ?? 'unknown', action: `verdict:${verdict.decision}`, registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag, detail: { ...detail, blocking: blockingRules(verdict) } };
 }
 
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */

@@ -19,7 +19,7 @@ import { LRUCache } from 'lru-cache';
 import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { Verdict, ScanReport } from '../core/verdict.js';
-import { isBlocking } from '../core/verdict.js';
+import { blockingRules, isBlocking } from '../core/verdict.js';
 import { isDigest, SHA512_MANIFEST_REASON } from '../core/digest.js';
 import { TAG_RE } from '../core/names.js';
 import { isPushgateError } from '../core/errors.js';
@@ -29,7 +29,7 @@ import { sendRegistryError } from './errors.js';
 import { canonicalRequest } from './route.js';
 import { forward, upstreamRequestHeaders, type Upstream } from './forward.js';
 import { HELD_RETRY_AFTER_SECONDS, lingerAfterAnswer, readBody, type HeldManifests } from './body.js';
-import { blockingReasons, refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
+import { refName, refusalError, refusedIndexError, warningHeader, type RefusedChild } from './message.js';
 
 /** Default manifest size limit when `scan.maxManifestBytes` is unset (distribution-spec: ≥ 4 MB). */
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -472,7 +472,7 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
         continue;
       }
       if (v && isBlocking(v.decision) && v.mode === 'enforce') {
-        refusedChildren.push({ digest: child.digest, platform, rules: [...new Set(blockingReasons(v).map((r) => r.rule))] });
+        refusedChildren.push({ digest: child.digest, platform, rules: blockingRules(v) });
         childrenComplete &&= v.complete;
       }
     }
@@ -539,7 +539,7 @@ async function judgeHeld(req: http.IncomingMessage, res: http.ServerResponse, ct
   const verdict: Verdict = { ...outcome.verdict, decision: view.decision, mode: view.mode, reasons: view.reasons };
   if (isBlocking(verdict.decision) && verdict.mode === 'enforce') {
     const platform = platformOf(report);
-    const rules = [...new Set(blockingReasons(verdict).map((r) => r.rule))];
+    const rules = blockingRules(verdict);
     rememberRefused(ctx, `${name}@${digest}`, { rules, platform, decision: verdict.decision, complete: verdict.complete });
     const err = refusalError({ repository: name, tag, digest, verdict, report, reportUrl: ctx.reportUrl(req, digest), platform });
     return refuse(403, err, rules.length ? rules : [verdict.decision], 'proxy.refuse', { decision: verdict.decision, rules }, verdict.complete);

@@ -6,8 +6,8 @@
  */
 import type { Finding } from '../core/finding.js';
 import { severityRank } from '../core/finding.js';
-import type { Reason, ScanReport, Verdict } from '../core/verdict.js';
-import { isBlocking } from '../core/verdict.js';
+import type { ScanReport, Verdict } from '../core/verdict.js';
+import { blockingReasons, isBlocking } from '../core/verdict.js';
 import { shortDigest } from '../core/digest.js';
 import { rebuildHint } from '../core/base-image.js';
 import type { RegistryErrorBody } from './errors.js';
@@ -22,10 +22,6 @@ export function refName(repository: string, tag: string | undefined, digest: str
   return tag ? `${repository}:${tag}` : `${repository}@${shortDigest(digest)}`;
 }
 
-/** The reasons that block (quarantine, reject), in the verdict's order. */
-export function blockingReasons(v: Verdict): Reason[] {
-  return v.reasons.filter((r) => isBlocking(r.action));
-}
 
 /**
  * The findings that explain a refusal, worst first: those named by blocking reasons (all findings
