@@ -243,6 +243,13 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       if (comps === undefined) problems.push(problemAt(ld, key('quarantine', 'repositoryPrefix'), `"${prefix}" must end with "/" (e.g. "${prefix}/"): it is joined to repository names and every repository starting with it counts as quarantine`));
       else if (bad !== undefined) problems.push(problemAt(ld, key('quarantine', 'repositoryPrefix'), `"${prefix}": "${bad}" is not a repository path component (lowercase letters and digits, joined by . _ __ or -)`));
     }
+    // Harbor copies a quarantined artifact to `<project>/<repository>`; a project that is not one repository
+    // path component makes that name invalid for every repository, and a quarantine whose name is invalid
+    // deletes the artifact instead (harborQuarantine): a typo here must not turn every quarantine into a delete.
+    const project = r.quarantine?.project;
+    if (project !== undefined && (project.includes('/') || repositoryNameProblem(project) !== undefined)) {
+      problems.push(problemAt(ld, key('quarantine', 'project'), `"${project}" is not a Harbor project name (one repository path component: lowercase letters and digits, joined by . _ __ or -); quarantined artifacts are copied to <project>/<repository>`));
+    }
     const reg: RegistryConfig = {
       name: r.name,
       url: String(r.url).replace(/\/+$/, ''),

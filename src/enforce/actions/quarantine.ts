@@ -22,17 +22,19 @@ import type { ActionResult, OwnWrite } from './types.js';
  * Quarantines `repository@digest` (pushed as `tag`, or by digest only when `tag` is undefined).
  * @param restoreDigest a digest whose current verdict allows it for the tag (the gate checks), if any.
  * @param childBlocks whether a child of an index blocks by its own verdict (then it leaves the original repository too).
+ * @param linkWait the wait for the tag's link before anything is written ({@link awaitTagLink}); the
+ *   delete a quarantine falls back to does not wait again.
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
-export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks): Promise<ActionResult> {
-  if (tag) await awaitTagLink(client, repository, tag);
+export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait: TagLinkWait = TAG_LINK_WAIT): Promise<ActionResult> {
+  if (tag) await awaitTagLink(client, repository, tag, linkWait.timeoutMs, linkWait.budget);
   const target = `${prefix}${repository}`;
   const impossible = repositoryNameProblem(target);
   if (impossible !== undefined) {
     // A repository name near the registry's 255 characters leaves no room for the prefix: no copy can
     // be made there, ever (retrying fails the same way and left the image pullable under its tag, for
     // a pusher to choose). It is deleted instead, as when the copy cannot be made whole (below).
-    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks);
+    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
     return { ...r, detail: `cannot be quarantined: ${target} ${impossible.replace(/^the repository name /, '')}, so no copy can be made there: ${r.detail}` };
   }
   try {
@@ -41,7 +43,7 @@ export async function quarantine(client: RegistryClient, repository: string, dig
     if (!isPushgateError(e, 'NOT_FOUND')) throw e;
     // An index whose blocking child pushgate already removed (pushed by digest before it, rejected: never
     // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable.
-    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks);
+    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
     return { ...r, detail: `could not be copied to ${target} (${(e as Error).message}): ${r.detail}` };
   }
   const writes: OwnWrite[] = [{ repository: target, digest, tag }];
@@ -76,6 +78,13 @@ export const TAG_LINK_BUDGET = { requests: 7, firstDelayMs: 100 };
  * after it sent the push notification.
  */
 export const TAG_LINK_TIMEOUT_MS = 8000;
+/** One enforcement's wait for a tag link: at most `timeoutMs` (ms) and `budget` (HEADs, first pause in ms). */
+export interface TagLinkWait {
+  timeoutMs: number;
+  budget: typeof TAG_LINK_BUDGET;
+}
+/** The wait {@link quarantine} and the delete ({@link reject}) use unless told otherwise. */
+export const TAG_LINK_WAIT: TagLinkWait = { timeoutMs: TAG_LINK_TIMEOUT_MS, budget: TAG_LINK_BUDGET };
 
 /**
  * Waits until `repository:tag` resolves (HEAD) to any digest, for at most `timeoutMs` and

@@ -41,3 +41,37 @@ describe('config: quarantine.repositoryPrefix', () => {
     );
   });
 });
+
+/**
+ * registries[].quarantine.project (Harbor) names the project quarantined artifacts are copied to
+ * (`<project>/<repository>`). A project that is not one repository path component makes every
+ * quarantine name invalid, and harborQuarantine deletes an artifact whose quarantine name is invalid:
+ * config refuses such a project instead of letting every quarantine become a delete.
+ */
+describe('config: quarantine.project', () => {
+  function checkProject(project: string): string | undefined {
+    try {
+      parseConfigText(`registries: [{ name: h, url: "http://127.0.0.1:5000", type: harbor, quarantine: { repositoryPrefix: "quarantine/", project: ${JSON.stringify(project)} } }]\n`, '/tmp/pushgate.yaml', {});
+      return undefined;
+    } catch (e) {
+      expect(e).to.be.instanceOf(ConfigError);
+      return (e as Error).message;
+    }
+  }
+  it('refuses a project that is not one repository path component, naming the key', () => {
+    for (const p of ['Quarantine', 'quarantine/', 'a/b', '', 'q z', '-q', 'q-']) {
+      const m = checkProject(p);
+      expect(m, JSON.stringify(p)).to.be.a('string');
+      expect(m).to.include('project');
+    }
+    expect(checkProject('quarantine')).to.equal(undefined);
+  });
+  it('accepts exactly the projects that are one path component (property)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-zA-Z0-9._ /-]{0,8}$/), (project) => {
+        expect(checkProject(project) === undefined, JSON.stringify(project)).to.equal(PATH_COMPONENT.test(project));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
