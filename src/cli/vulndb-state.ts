@@ -23,11 +23,22 @@ export interface OpenCliVulnDbOptions {
   connectTimeoutMs?: number;
 }
 
+/**
+ * The `pushgate db update` command line that builds the database `state` names, with `extra` options
+ * (e.g. `--source FILE|DIR`) before the target: `--config FILE` when the configuration came from
+ * `--config` (its `vulndb.sources` are what the database is built from; `$PUSHGATE_CONFIG` is read by a
+ * bare command too), and `--db PATH` unless the path is the default one a bare command finds (the cache
+ * directory from the environment), since a bare `db update` writes there and nowhere else.
+ */
+export function updateCommand(state: CliState, extra = ''): string {
+  const config = state.configFrom === '--config' && state.configFile ? ` --config ${state.configFile}` : '';
+  const target = state.dbPathFrom === 'cache' && state.cacheDirFrom !== '--cache-dir' ? '' : ` --db ${state.dbPath}`;
+  return `pushgate db update${config}${extra}${target}`;
+}
+
 /** How to get a database without network, as one sentence (the hint's tail). */
 export function offlineHint(state: CliState): string {
-  // A bare `db update` finds the same database only when nothing on this command line chose it.
-  const target = state.dbPathFrom === 'cache' && state.cacheDirFrom !== '--cache-dir' ? '' : ` --db ${state.dbPath}`;
-  return `to get one offline, download an OSV export (e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip) where the network is reachable and run "pushgate db update --source FILE|DIR${target}" here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)`;
+  return `to get one offline, download an OSV export (e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip) where the network is reachable and run "${updateCommand(state, ' --source FILE|DIR')}" here (or set PUSHGATE_VULNDB_MIRROR to a mirror of the OSV bucket)`;
 }
 
 /**

@@ -586,7 +586,10 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         }
       }
     }
-    for (const g of netFailures.values()) {
+    // Nothing imported and every source failing on one unreachable host: the error below says exactly
+    // that, so the same reason is not printed twice (one line, as every CLI failure).
+    const onlyUnreachable = imported.length === 0 && netFailures.size === 1 && unreachable === stats.badRecords.length;
+    for (const g of onlyUnreachable ? [] : netFailures.values()) {
       log(g.sources.length === 1
         ? `${g.sources[0]}: ${g.host} could not be reached (${g.reason})`
         : `${g.host} could not be reached (${g.reason}): ${g.sources.length} sources not read (${sourceLabels(g.sources)})`);

@@ -13,9 +13,10 @@ export interface CliRun { status: number | null; signal: NodeJS.Signals | null; 
 /**
  * `pushgate ARGS...` in `cwd`; killed after `timeoutMs` (default 30 s).
  * @param args the command line after `pushgate`.
+ * @param opts.env variables added to (or replacing in) this process's environment for the child.
  */
-export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliRun {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 30_000 });
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/pushgate.js'), ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 30_000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -13,6 +13,7 @@ import { PushgateError } from '../../core/index.js';
 import { resolveCliState, type CliState } from '../../config/cli-state.js';
 import { canonicalEcosystem, narrowSources, supportedEcosystems, updateDb, VulnDb } from '../../vulndb/index.js';
 import { downloadProgress } from '../download-progress.js';
+import { updateCommand } from '../vulndb-state.js';
 import { terminalText } from '../terminal-text.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -121,6 +122,8 @@ export function register(program: Command): void {
       const loc = state(opts);
       const p = loc.dbPath;
       checkDbPath(p, whereFrom(loc));
+      // VulnDb.open's message says a bare `db update`, which builds another file when the path was chosen here
+      if (!fs.existsSync(p)) throw new PushgateError('VULNDB', `no vulnerability database at ${p} (${describeDbLocation(loc)}): run \`${updateCommand(loc)}\``);
       const vdb = VulnDb.open(p);
       try {
         const status = vdb.status();

@@ -31,10 +31,20 @@ describe('cli: pushgate db with a --db that is not a database file', function ()
     expect(line).not.to.match(/I\/O/);
   });
 
-  it('db status --db FIFO fails fast; a path that does not exist says to run `pushgate db update`', () => {
+  it('db status --db FIFO fails fast; a path that does not exist says the `db update` that builds that file', () => {
     expect(oneLine(run(['db', 'status', '--db', fifo]), 'status FIFO')).to.match(/is a FIFO \(named pipe\); expected a vulnerability database file/);
+    // a bare `db update` installs into the cache directory, not at the path this command was given
     const none = path.join(dir, 'nothing.sqlite');
-    expect(oneLine(run(['db', 'status', '--db', none]), 'status missing')).to.equal(`pushgate: no vulnerability database at ${none}: run \`pushgate db update\``);
+    expect(oneLine(run(['db', 'status', '--db', none]), 'status missing')).to.equal(`pushgate: no vulnerability database at ${none} (--db): run \`pushgate db update --db ${none}\``);
+    // vulndb.path of a --config file: that file's sources build it
+    const cfg = path.join(dir, 'missing-db.yaml');
+    const atCfg = path.join(dir, 'from-config.sqlite');
+    fs.writeFileSync(cfg, `vulndb:\n  path: ${atCfg}\n`);
+    expect(oneLine(run(['db', 'status', '--config', cfg]), 'status missing, config')).to.equal(`pushgate: no vulnerability database at ${atCfg} (vulndb.path in ${cfg}): run \`pushgate db update --config ${cfg} --db ${atCfg}\``);
+    // the default, from the environment: the bare command builds exactly that file
+    const cache = fs.mkdtempSync(path.join(dir, 'cache-'));
+    const bare = oneLine(runCli(['db', 'status'], { cwd: dir, timeoutMs: 20_000, env: { PUSHGATE_CACHE_DIR: cache } }), 'status missing, default');
+    expect(bare).to.equal(`pushgate: no vulnerability database at ${path.join(cache, 'vulndb.sqlite')} (cache directory from $PUSHGATE_CACHE_DIR): run \`pushgate db update\``);
   });
 
   it('db update --db DIR is refused before importing anything, nothing written next to DIR', () => {
