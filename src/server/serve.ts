@@ -44,6 +44,10 @@ export interface RunningServer {
   port: number;
   /** Bound port of the admission listener, when one is configured. */
   admissionPort?: number;
+  /** Bound port of the push proxy, when one is configured. */
+  proxyPort?: number;
+  /** Bound port of the separate metrics listener, when `metrics.listen` names another address than the main one. */
+  metricsPort?: number;
   close(): Promise<void>;
 }
 
@@ -211,6 +215,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const main = http.createServer(readBounds(config), app);
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
+  let metricsPort: number | undefined;
   if (config.metrics.listen && config.metrics.listen !== config.server.listen) {
     const ms = http.createServer(readBounds(config), (req, res) => {
       if (req.url === '/metrics') {
@@ -219,11 +224,12 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
         res.writeHead(404).end();
       }
     });
-    await listen(ms, config.metrics.listen);
+    metricsPort = await listen(ms, config.metrics.listen);
     readiness.setListener('metrics', 'up');
     closers.push(() => new Promise((r) => ms.close(() => r())));
   }
   let admissionPort: number | undefined;
+  let proxyPort: number | undefined;
   if (config.admission.listen && config.admission.tls) {
     const { startAdmissionListener } = await import('./admission-listener.js');
     const a = config.admission;
@@ -252,6 +258,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     const px = await startProxy({ gate, config, log: (o, m) => logger.info(o, m) });
     closers.push(() => px.close());
     readiness.setListener('proxy', 'up');
+    proxyPort = px.port;
     logger.info({ port: px.port, tls: !!config.proxy.tls }, 'push proxy up');
     const clear = clearTextWarning(config.proxy.listen, !!config.proxy.tls);
     if (clear) logger.warn({ listen: config.proxy.listen }, clear);
@@ -358,6 +365,8 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     monitor,
     port,
     ...(admissionPort !== undefined ? { admissionPort } : {}),
+    ...(proxyPort !== undefined ? { proxyPort } : {}),
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
     async close() {
       (app.locals.dropAudit as { flush(): void } | undefined)?.flush();
       await new Promise<void>((r) => main.close(() => r()));

@@ -2,7 +2,25 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../server/logger.js';
-import { startServer } from '../../server/serve.js';
+import type { PushgateConfig } from '../../config/types.js';
+import { startServer, type RunningServer } from '../../server/serve.js';
+
+/**
+ * The one line `serve` prints on stderr once every listener is up: the main listener first (its form is
+ * read by scripts: `pushgate: serving on LISTEN (port N)`), then the metrics listener, the admission
+ * listener and the push proxy when configured, each with its bound port and how callers reach it, so an operator sees every
+ * port the process opened without reading the JSON log.
+ */
+export function startupLine(config: Pick<PushgateConfig, 'server' | 'admission' | 'proxy' | 'metrics'>, srv: Pick<RunningServer, 'port' | 'admissionPort' | 'proxyPort' | 'metricsPort'>): string {
+  const parts = [`pushgate: serving on ${config.server.listen} (port ${srv.port})`];
+  if (srv.metricsPort !== undefined) parts.push(`metrics on ${config.metrics.listen} (port ${srv.metricsPort})`);
+  if (srv.admissionPort !== undefined) {
+    const auth = config.admission.clientCA ? 'client certificate required' : 'NO client authentication';
+    parts.push(`admission on ${config.admission.listen ?? '0.0.0.0:8443'} (port ${srv.admissionPort}, TLS, ${auth})`);
+  }
+  if (srv.proxyPort !== undefined) parts.push(`push proxy on ${config.proxy.listen} (port ${srv.proxyPort}, ${config.proxy.tls ? 'TLS' : 'clear text'})`);
+  return parts.join('; ');
+}
 
 /** Registers `serve`. */
 export function register(program: Command): void {
@@ -14,7 +32,7 @@ export function register(program: Command): void {
       const config = loadConfig(opts.config);
       const logger = createLogger(config.log.level);
       const srv = await startServer(config, logger);
-      process.stderr.write(`pushgate: serving on ${config.server.listen} (port ${srv.port})\n`);
+      process.stderr.write(`${startupLine(config, srv)}\n`);
       let closing = false;
       const shutdown = (sig: string) => {
         if (closing) return;
