@@ -99,5 +99,13 @@ for repo in lab/debian lab/node-app lab/adm-zip lab/multiarch quarantine/lab/adm
 done
 
 say "pushgate_ metrics"
-curl -fs "http://127.0.0.1:$PG_PORT/metrics" | grep -E '^pushgate_(events|scans_total|verdicts_total|blocked|enforcement|queue_depth|registry_requests)' | grep -v ' 0$' || true
+metrics="$(curl -fs "http://127.0.0.1:$PG_PORT/metrics")"
+printf '%s\n' "$metrics" | grep -E '^pushgate_(events|scans_total|verdicts_total|blocked|enforcement|queue_depth|queue_events|registry_requests)' | grep -v ' 0$' || true
+depth="$(printf '%s\n' "$metrics" | awk '$1 == "pushgate_queue_depth" { print $2 }')"
+if [ -n "$depth" ] && [ "$depth" != 0 ]; then
+  # skopeo pushes each platform manifest of lab/multiarch by digest before the index that names them
+  echo "(pushgate_queue_depth $depth: events not finished yet. A manifest pushed by digest only, as skopeo pushes each"
+  echo " platform of lab/multiarch before its index, is acted on only after enforcement.untaggedGrace (60 s) unless an"
+  echo " index names it first; such events wait out the grace in the queue, then close with the index's verdict.)"
+fi
 say "done (work dir $DEMO_DIR)"
