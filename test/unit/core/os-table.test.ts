@@ -108,6 +108,14 @@ describe('core/os-table: the operating systems pushgate knows', () => {
     expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP5-LTSS', img)).to.equal(false);
     expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP3-LTSS', 'SUSE:Linux Enterprise Server 15')).to.equal(false);
     expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', 'SUSE:Linux Enterprise Server 5 SP5')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', 'SUSE:Linux Enterprise Micro 5.5')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro for Rancher 5.4', 'SUSE:Linux Enterprise Micro 5.4')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro 5.4', 'SUSE:Linux Enterprise Micro 5.5')).to.equal(false);
+    // SUSE Linux Micro 6.x (os-release ID sl-micro) dropped "Enterprise" from the product name
+    expect(releaseMatches('suse', 'Linux Micro 6.0', 'SUSE:Linux Micro 6.0')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Micro 6.1', 'SUSE:Linux Micro 6.0')).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Micro 6.0', img)).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP5', 'SUSE:Linux Micro 6.0')).to.equal(false);
     expect(releaseMatches('opensuse', 'Leap 15.5', 'openSUSE:Leap 15.5')).to.equal(true);
     expect(releaseMatches('opensuse', 'Leap 15.4', 'openSUSE:Leap 15.5')).to.equal(false);
     expect(releaseMatches('opensuse', 'Tumbleweed', 'openSUSE:Tumbleweed')).to.equal(true);
@@ -128,6 +136,22 @@ describe('core/os-table: the operating systems pushgate knows', () => {
         const rec = `${p} ${maj}${sp ? ` SP${sp}` : ''}${sfx}`;
         return !releaseMatches('suse', rec, `SUSE:Linux Enterprise Server ${maj}${imgSp ? ` SP${imgSp}` : ''}`);
       }),
+    );
+  });
+
+  it('property: a SLE Micro / SUSE Linux Micro record applies exactly to the Micro image of its major.minor, and never to an SLES image', () => {
+    const product = fc.constantFrom('Linux Enterprise Micro', 'Linux Enterprise Micro for Rancher', 'Linux Micro');
+    const microId = fc.constantFrom('sle-micro', 'sle-micro-rancher', 'sl-micro');
+    fc.assert(
+      fc.property(product, fc.integer({ min: 5, max: 6 }), fc.integer({ min: 0, max: 6 }), microId, fc.integer({ min: 5, max: 6 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 11, max: 16 }), fc.integer({ min: 0, max: 7 }),
+        (p, maj, min, id, imgMaj, imgMin, slesMaj, slesSp) => {
+          const rec = `${p} ${maj}.${min}`;
+          const micro = osEcosystemFor({ id, versionId: `${imgMaj}.${imgMin}` });
+          const sles = osEcosystemFor({ id: 'sles', versionId: `${slesMaj}.${slesSp}` });
+          return releaseMatches('suse', rec, micro) === (maj === imgMaj && min === imgMin) && !releaseMatches('suse', rec, sles)
+            && !releaseMatches('suse', `${rec}-LTSS`, micro);
+        }),
+      { numRuns: 300 },
     );
   });
 
@@ -175,6 +199,10 @@ describe('core/os-table: the operating systems pushgate knows', () => {
       // VERSION_ID is a snapshot date (and a commented-out VERSION line): Tumbleweed has one ecosystem, no releases
       { file: 'trivy-opensusetumbleweed', tool: 'trivy: opensuse.tumbleweed 20220412', id: 'opensuse-tumbleweed', versionId: '20220412', ecosystem: 'openSUSE:Tumbleweed' },
       { file: 'trivy-mariner-1.0', tool: 'trivy: cbl-mariner 1.0', id: 'mariner', versionId: '1.0', ecosystem: undefined },
+      // trivy reads all three as SLE Micro; SUSE's OSV names the products `SUSE Linux Enterprise Micro 5.x` and `SUSE Linux Micro 6.x`
+      { file: 'trivy-slemicro', tool: 'trivy: slem 5.3', id: 'sle-micro', versionId: '5.3', ecosystem: 'SUSE:Linux Enterprise Micro 5.3' },
+      { file: 'trivy-slemicro-rancher', tool: 'trivy: slem 5.4', id: 'sle-micro-rancher', versionId: '5.4', ecosystem: 'SUSE:Linux Enterprise Micro 5.4' },
+      { file: 'trivy-slemicro6.0', tool: 'trivy: slem 6.0', id: 'sl-micro', versionId: '6.0', ecosystem: 'SUSE:Linux Micro 6.0' },
     ];
     for (const c of cases) {
       const content = fs.readFileSync(path.join(ROOT, 'test/fixtures/os/os-release', c.file));
