@@ -100,9 +100,13 @@ const rhelStream = (r: string): string | undefined => /^enterprise_linux:(\d+)(?
  */
 const ubuntuKey = (r: string): string | undefined => (/^pro:/i.test(r) ? undefined : /^(\d+\.\d+)(?::lts)?$/i.exec(r)?.[1]);
 
-/** SUSE: every SLE product or module of the same `15 SPn` (`Linux Enterprise Server 15 SP5`, `… Module for Basesystem 15 SP5`). */
+/**
+ * SUSE: every SLE product or module of the same `15 SPn` (`Linux Enterprise Server 15 SP5`, `… Module for Basesystem 15 SP5`);
+ * SLE Micro by its `5.n` (`Linux Enterprise Micro 5.5`, `… Micro for Rancher 5.4`), SUSE Linux Micro by its `6.n` (`Linux Micro 6.0`:
+ * that product's name has no "Enterprise").
+ */
 const suseKey = (r: string): string | undefined => {
-  if (!/linux enterprise/i.test(r)) return undefined;
+  if (!/linux (?:enterprise|micro)\b/i.test(r)) return undefined;
   // The version ends the name: `… 15 SP5`, `… 15`, SLE Micro's `… 5.5`. A suffix after it names a
   // subscription stream (`15 SP3-LTSS`, `15 SP7-ESPOS`, `12 SP5-LTSS-EXTENDED-SECURITY`): those fixes reach
   // only subscribers, so, as Ubuntu's `Pro:` records, they do not apply (read loosely, `15 SP3-LTSS` was `15`,
@@ -167,12 +171,18 @@ export const OS_TABLE: readonly OsFamily[] = [
     releaseRule: 'major of VERSION_ID (`AlmaLinux:9`)', release: (os) => major(os.versionId), releaseApplies: byKey(major),
   },
   {
-    family: 'SUSE Linux Enterprise (incl. BCI, SLE Micro)', example: { versionId: '15.5' }, ids: ['sles', 'sled', 'sle-micro', 'sles_sap'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'SUSE',
+    // SLE Micro 5.x writes ID `sle-micro` (`sle-micro-rancher` for its Rancher edition); SUSE Linux Micro 6.x writes `sl-micro`
+    family: 'SUSE Linux Enterprise (incl. BCI, SLE Micro)', example: { versionId: '15.5' }, ids: ['sles', 'sled', 'sle-micro', 'sle-micro-rancher', 'sl-micro', 'sles_sap'], packageDb: 'rpm', comparator: 'rpm', ecosystem: 'SUSE',
     inventoryEcosystem: 'SUSE', purlNamespace: 'suse', names: 'source', eolProduct: 'sles', advisorySource: 'SUSE OSV (ftp.suse.com/pub/projects/security/osv), on osv.dev',
-    releaseRule: 'image `Linux Enterprise Server <major> SP<minor>` from VERSION_ID; records of any SLE product or module of the same `<major> SP<minor>` (SLE Micro: `<major>.<minor>`) apply; subscription streams (`15 SP3-LTSS`, `-ESPOS`) do not',
+    releaseRule: 'image `Linux Enterprise Server <major> SP<minor>` from VERSION_ID (SLE Micro `Linux Enterprise Micro <major>.<minor>`, SUSE Linux Micro `Linux Micro <major>.<minor>`); records of any SLE product or module of the same `<major> SP<minor>` (Micro: `<major>.<minor>`) apply; subscription streams (`15 SP3-LTSS`, `-ESPOS`) do not',
     release: (os) => {
       const [maj, sp] = (os.versionId ?? '').split('.');
-      return /^\d+$/.test(maj ?? '') ? `Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}` : undefined;
+      if (!/^\d+$/.test(maj ?? '')) return undefined;
+      // the Micro products are versioned <major>.<minor> and have no service packs
+      const id = os.id.toLowerCase();
+      if (id === 'sl-micro') return `Linux Micro ${maj}.${sp ?? '0'}`;
+      if (id.startsWith('sle-micro')) return `Linux Enterprise Micro ${maj}.${sp ?? '0'}`;
+      return `Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}`;
     },
     releaseApplies: byKey(suseKey),
   },

@@ -6,11 +6,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { familyOf, OS_TABLE, osEcosystemFor } from '../../../src/core/os-table.js';
 import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
 import { releaseMatches } from '../../../src/vulndb/release.js';
-import { osvEcosystem, parseKeyValues } from '../../../src/scan/analyzers/os-release.js';
+import { osReleaseAnalyzer, osvEcosystem, parseKeyValues } from '../../../src/scan/analyzers/os-release.js';
+import type { AnalyzerContext } from '../../../src/scan/analyzers/types.js';
 import { ROOT } from '../../helpers/lab.js';
 
 /** OSV schema 1.7.5 defined ecosystems (ossf/osv-schema bindings/go/osvconstants/constants.go), the OS ones. */
@@ -106,6 +108,14 @@ describe('core/os-table: the operating systems pushgate knows', () => {
     expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP5-LTSS', img)).to.equal(false);
     expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP3-LTSS', 'SUSE:Linux Enterprise Server 15')).to.equal(false);
     expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', 'SUSE:Linux Enterprise Server 5 SP5')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro 5.5', 'SUSE:Linux Enterprise Micro 5.5')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro for Rancher 5.4', 'SUSE:Linux Enterprise Micro 5.4')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Enterprise Micro 5.4', 'SUSE:Linux Enterprise Micro 5.5')).to.equal(false);
+    // SUSE Linux Micro 6.x (os-release ID sl-micro) dropped "Enterprise" from the product name
+    expect(releaseMatches('suse', 'Linux Micro 6.0', 'SUSE:Linux Micro 6.0')).to.equal(true);
+    expect(releaseMatches('suse', 'Linux Micro 6.1', 'SUSE:Linux Micro 6.0')).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Micro 6.0', img)).to.equal(false);
+    expect(releaseMatches('suse', 'Linux Enterprise Server 15 SP5', 'SUSE:Linux Micro 6.0')).to.equal(false);
     expect(releaseMatches('opensuse', 'Leap 15.5', 'openSUSE:Leap 15.5')).to.equal(true);
     expect(releaseMatches('opensuse', 'Leap 15.4', 'openSUSE:Leap 15.5')).to.equal(false);
     expect(releaseMatches('opensuse', 'Tumbleweed', 'openSUSE:Tumbleweed')).to.equal(true);
@@ -126,6 +136,22 @@ describe('core/os-table: the operating systems pushgate knows', () => {
         const rec = `${p} ${maj}${sp ? ` SP${sp}` : ''}${sfx}`;
         return !releaseMatches('suse', rec, `SUSE:Linux Enterprise Server ${maj}${imgSp ? ` SP${imgSp}` : ''}`);
       }),
+    );
+  });
+
+  it('property: a SLE Micro / SUSE Linux Micro record applies exactly to the Micro image of its major.minor, and never to an SLES image', () => {
+    const product = fc.constantFrom('Linux Enterprise Micro', 'Linux Enterprise Micro for Rancher', 'Linux Micro');
+    const microId = fc.constantFrom('sle-micro', 'sle-micro-rancher', 'sl-micro');
+    fc.assert(
+      fc.property(product, fc.integer({ min: 5, max: 6 }), fc.integer({ min: 0, max: 6 }), microId, fc.integer({ min: 5, max: 6 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 11, max: 16 }), fc.integer({ min: 0, max: 7 }),
+        (p, maj, min, id, imgMaj, imgMin, slesMaj, slesSp) => {
+          const rec = `${p} ${maj}.${min}`;
+          const micro = osEcosystemFor({ id, versionId: `${imgMaj}.${imgMin}` });
+          const sles = osEcosystemFor({ id: 'sles', versionId: `${slesMaj}.${slesSp}` });
+          return releaseMatches('suse', rec, micro) === (maj === imgMaj && min === imgMin) && !releaseMatches('suse', rec, sles)
+            && !releaseMatches('suse', `${rec}-LTSS`, micro);
+        }),
+      { numRuns: 300 },
     );
   });
 
@@ -157,5 +183,33 @@ describe('core/os-table: the operating systems pushgate knows', () => {
     expect(eco('syft-photon-2.0')).to.equal('Photon OS:2.0');
     expect(eco('trivy-photon')).to.equal('Photon OS:4.0'); // as PHSA records spell it (`Photon OS:3.0`, test/fixtures/os/osv-photon)
     expect(eco('trivy-azurelinux-3.0')).to.equal('Azure Linux:3');
+  });
+
+  it('real os-release files of grype\'s, trivy\'s and syft\'s test data: the analyzer reads the ID and VERSION_ID their own tests expect, and the table gives the ecosystem OSV spells', async () => {
+    // test/fixtures/os/README.md: each file unchanged; `tool` is what that tool's test expects of it
+    // (grype distro_test.go Type/Version, trivy release_test.go Family/Name, syft identify_release_test.go ID/VersionID)
+    const cases: Array<{ file: string; tool: string; id: string; versionId: string; ecosystem: string | undefined }> = [
+      { file: 'grype-chainguard', tool: 'grype: Chainguard 20230214', id: 'chainguard', versionId: '20230214', ecosystem: 'Chainguard' },
+      { file: 'grype-azurelinux-3.0', tool: 'grype: Azure 3.0', id: 'azurelinux', versionId: '3.0', ecosystem: 'Azure Linux:3' },
+      { file: 'grype-rocky-8.4', tool: 'grype: RockyLinux 8.4', id: 'rocky', versionId: '8.4', ecosystem: 'Rocky Linux:8' },
+      { file: 'trivy-rocky-9.3', tool: 'trivy: rocky 9.3', id: 'rocky', versionId: '9.3', ecosystem: 'Rocky Linux:9' },
+      { file: 'syft-opensuse-leap-15.2', tool: 'syft: opensuse-leap 15.2', id: 'opensuse-leap', versionId: '15.2', ecosystem: 'openSUSE:Leap 15.2' },
+      // Leap 42.3 still wrote ID=opensuse; trivy reads it as opensuse.leap 42.3
+      { file: 'trivy-opensuseleap-42.3', tool: 'trivy: opensuse.leap 42.3', id: 'opensuse', versionId: '42.3', ecosystem: 'openSUSE:Leap 42.3' },
+      // VERSION_ID is a snapshot date (and a commented-out VERSION line): Tumbleweed has one ecosystem, no releases
+      { file: 'trivy-opensusetumbleweed', tool: 'trivy: opensuse.tumbleweed 20220412', id: 'opensuse-tumbleweed', versionId: '20220412', ecosystem: 'openSUSE:Tumbleweed' },
+      { file: 'trivy-mariner-1.0', tool: 'trivy: cbl-mariner 1.0', id: 'mariner', versionId: '1.0', ecosystem: undefined },
+      // trivy reads all three as SLE Micro; SUSE's OSV names the products `SUSE Linux Enterprise Micro 5.x` and `SUSE Linux Micro 6.x`
+      { file: 'trivy-slemicro', tool: 'trivy: slem 5.3', id: 'sle-micro', versionId: '5.3', ecosystem: 'SUSE:Linux Enterprise Micro 5.3' },
+      { file: 'trivy-slemicro-rancher', tool: 'trivy: slem 5.4', id: 'sle-micro-rancher', versionId: '5.4', ecosystem: 'SUSE:Linux Enterprise Micro 5.4' },
+      { file: 'trivy-slemicro6.0', tool: 'trivy: slem 6.0', id: 'sl-micro', versionId: '6.0', ecosystem: 'SUSE:Linux Micro 6.0' },
+    ];
+    for (const c of cases) {
+      const content = fs.readFileSync(path.join(ROOT, 'test/fixtures/os/os-release', c.file));
+      const out = await osReleaseAnalyzer.analyze!({ path: '/etc/os-release', size: content.length, mode: 0o644, content }, { tmpDir: os.tmpdir() } as AnalyzerContext);
+      const hint = out?.os;
+      expect([hint?.id, hint?.versionId], c.tool).to.deep.equal([c.id, c.versionId]);
+      expect(osEcosystemFor(hint!), c.tool).to.equal(c.ecosystem);
+    }
   });
 });

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Package, ScanReport } from '../../../src/core/index.js';
 import { osEcosystemFor } from '../../../src/core/os-table.js';
+import { comparatorFor } from '../../../src/vulndb/ecosystems/index.js';
 import { judgeScan } from '../../../src/gate/judge.js';
 import { compilePolicy, defaultPolicy } from '../../../src/policy/index.js';
 import { scanTarget } from '../../../src/scan/engine.js';
@@ -372,6 +373,72 @@ describe('OS families: real package databases matched against real OSV records o
       expect(r.findings).to.deep.equal([]);
       expect(uncovered(r).map((d) => [d.ecosystem, d.packages])).to.deep.equal([['SUSE:Linux Enterprise Server 15 SP3', 35]]);
       expect(uncovered(r)[0].message).to.include('none for SUSE:Linux Enterprise Server 15 SP3');
+    });
+  });
+
+  describe('Chainguard: grype\'s Chainguard os-release and Chainguard OSV records (anchore/grype test data)', () => {
+    let vdb4: VulnDb;
+    let bad4: Array<{ file: string; error: string }>;
+    before(async () => {
+      ({ badRecords: bad4 } = await updateDb({ path: path.join(dir, 'grype.sqlite'), sources: [path.join(OS, 'osv-grype'), path.join(OS, 'osv-vunnel')] }));
+      vdb4 = VulnDb.open(path.join(dir, 'grype.sqlite'));
+    });
+    after(() => vdb4?.close());
+    const line = (f: { id: string; package: string; installedVersion: string; fixedVersions: string[] }) => `${f.id} ${f.package} ${f.installedVersion} → ${f.fixedVersions.join(',')}`;
+    /** An installed apk package as the apk analyzer writes it (no Chainguard apk database is public here). */
+    const apk = (eco: 'Chainguard' | 'Wolfi', name: string, version: string): Package => ({
+      ecosystem: eco, name, version, sourceName: name, sourceVersion: version, purl: `pkg:apk/${eco.toLowerCase()}/${name}@${version}?arch=x86_64`, arch: 'x86_64', path: '/lib/apk/db/installed', analyzer: 'os/apk',
+    });
+    const CG = { id: 'chainguard', versionId: '20230214' };
+    const WOLFI = { id: 'wolfi', versionId: '20220914' };
+
+    it('an image with Chainguard\'s os-release (grype\'s, ID=chainguard): its apk packages are Chainguard\'s, matched by the Chainguard entries of CGA-224q-ccj5-2p53 only', async () => {
+      // the os-release is real (grype's test data); the two-stanza apk database is the one written for the Wolfi image above
+      const img = writeOciImage(dir, 'chainguard', [{ files: { 'etc/os-release': osRelease('grype-chainguard'), 'lib/apk/db/installed': read(path.join(OS, 'apk/wolfi-haproxy.installed')) }, gzip: true }]);
+      const r = judgeScan(await scanTarget(img.ref, { tmpDir: dir }), vdb4, defaultPolicy()).report;
+      expect(r.os).to.deep.include({ id: 'chainguard', versionId: '20230214' });
+      expect(r.packages.map((p) => `${p.ecosystem} ${p.name} ${p.purl}`)).to.deep.equal([
+        'Chainguard haproxy-3.1 pkg:apk/chainguard/haproxy-3.1@3.1.6-r0?arch=x86_64&distro=20230214',
+        'Chainguard haproxy-2.8 pkg:apk/chainguard/haproxy-2.8@2.8.10-r0?arch=x86_64&distro=20230214',
+      ]);
+      // haproxy-2.8 has a Chainguard entry (fixed 2.8.18-r0); haproxy-3.1 only a Wolfi one
+      expect(ids(r)).to.deep.equal(['CGA-224q-ccj5-2p53 haproxy-2.8 2.8.10-r0 → 2.8.18-r0']);
+      expect(r.coverage).to.deep.equal([{ ecosystem: 'Chainguard', packages: 2, covered: true }]);
+      expect(uncovered(r)).to.deep.equal([]);
+    });
+
+    it('every record imports whole, the degenerate `fixed: "0"` entry included', () => {
+      expect(bad4).to.deep.equal([]);
+      expect(vdb4.status().byEcosystem).to.include({ Chainguard: 7, Wolfi: 4 });
+    });
+
+    it('CGA-xcpc-gm23-prj9: syncthing and syncthing-fips below 2.0.14-r1 on Chainguard; on Wolfi syncthing only (syncthing-fips has no Wolfi entry)', () => {
+      const pkgs = (eco: 'Chainguard' | 'Wolfi', v: string) => ['syncthing', 'syncthing-fips'].map((n) => apk(eco, n, v));
+      expect(vdb4.match(pkgs('Chainguard', '2.0.13-r3'), CG).map(line)).to.deep.equal([
+        'CGA-xcpc-gm23-prj9 syncthing 2.0.13-r3 → 2.0.14-r1',
+        'CGA-xcpc-gm23-prj9 syncthing-fips 2.0.13-r3 → 2.0.14-r1',
+      ]);
+      expect(vdb4.match(pkgs('Chainguard', '2.0.13-r3'), CG)[0].aliases).to.include.members(['CVE-2025-68121', 'GHSA-qgxr-kfqx-v5q9']);
+      expect(vdb4.match(pkgs('Chainguard', '2.0.14-r1'), CG)).to.deep.equal([]);
+      expect(vdb4.match(pkgs('Wolfi', '2.0.13-r3'), WOLFI).map(line)).to.deep.equal(['CGA-xcpc-gm23-prj9 syncthing 2.0.13-r3 → 2.0.14-r1']);
+      // CGA-22hv-wp9q-4779: langfuse-fips-3-worker's Chainguard fix (3.152.0-r0) is not langfuse-3-worker's (3.153.0-r0)
+      const lf = [apk('Chainguard', 'langfuse-3-worker', '3.152.0-r0'), apk('Chainguard', 'langfuse-fips-3-worker', '3.152.0-r0')];
+      expect(vdb4.match(lf, CG).map(line)).to.deep.equal(['CGA-22hv-wp9q-4779 langfuse-3-worker 3.152.0-r0 → 3.153.0-r0']);
+    });
+
+    // Chainguard marks a package the advisory does not apply to with `introduced: 0, fixed: 0`: no version
+    // is below "0", so nothing is affected (grype's transform of this record: constraint "< 0").
+    it('property: syncthing-compat (`introduced: "0", fixed: "0"`) is never affected, whatever its version; syncthing is exactly below 2.0.14-r1', () => {
+      const cmp = comparatorFor('Chainguard');
+      fc.assert(fc.property(
+        fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 20 }), fc.nat({ max: 20 }), fc.nat({ max: 5 })),
+        ([a, b, c, rel]) => {
+          const v = `${a}.${b}.${c}-r${rel}`;
+          expect(vdb4.match([apk('Chainguard', 'syncthing-compat', v)], CG), v).to.deep.equal([]);
+          const hit = vdb4.match([apk('Chainguard', 'syncthing', v)], CG).length === 1;
+          expect(hit, v).to.equal(cmp.compare(v, '2.0.14-r1') < 0);
+        },
+      ), { numRuns: 200 });
     });
   });
 
