@@ -22,7 +22,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { PackageURL } from 'packageurl-js';
 import type * as Purl from 'packageurl-js';
-import { PushgateError, type Diagnostic, type OsInfo, type Package } from '../core/index.js';
+import { familyOf, PushgateError, type Diagnostic, type OsInfo, type Package } from '../core/index.js';
 import type { ImageScan } from './engine.js';
 
 // Loaded on first use (sbom: targets only), not at every CLI start.
@@ -52,8 +52,14 @@ export const OS_NAMESPACES: Record<string, Record<string, string>> = {
 export const LANG_TYPES: Record<string, string> = {
   npm: 'npm', pypi: 'PyPI', maven: 'Maven', golang: 'Go', cargo: 'crates.io', gem: 'RubyGems', nuget: 'NuGet', composer: 'Packagist',
 };
-/** os-release ids of the OS ecosystems (src/vulndb/release.ts), by the `distro` qualifier's first word. */
-const DISTRO_IDS = new Set(['debian', 'ubuntu', 'alpine', 'wolfi', 'chainguard', 'rhel', 'rocky', 'almalinux', 'sles', 'opensuse-leap', 'mageia', 'openeuler', 'redhat', 'centos', 'fedora', 'amzn']);
+/**
+ * Trivy's OS family names (its `distro` qualifier is `<family>-<version>`) that are not the os-release
+ * `ID` the OS table knows; syft writes the os-release `ID` itself (`rhel-9.3`, `sles-15.5`).
+ */
+const TRIVY_FAMILIES: Record<string, string> = {
+  redhat: 'rhel', alma: 'almalinux', amazon: 'amzn', oracle: 'ol', 'cbl-mariner': 'mariner',
+  'opensuse.leap': 'opensuse-leap', 'opensuse.tumbleweed': 'opensuse-tumbleweed',
+};
 
 /**
  * The OS named by a purl `distro` qualifier: `debian-12` / `debian-12.5` / `alpine-3.19.1` → id and
@@ -61,8 +67,10 @@ const DISTRO_IDS = new Set(['debian', 'ubuntu', 'alpine', 'wolfi', 'chainguard',
  */
 export function parseDistro(distro: string, namespace: string | undefined): OsInfo | undefined {
   const d = distro.trim().toLowerCase();
-  const m = /^([a-z][a-z-]*?)-(\d[\w.]*)$/.exec(d);
-  if (m && DISTRO_IDS.has(m[1])) return { id: m[1] === 'redhat' ? 'rhel' : m[1], versionId: m[2] };
+  // the id as the OS table (src/core/os-table.ts) knows it, so every family an image scan detects is read here too
+  const m = /^([a-z][a-z0-9._-]*?)-(\d[\w.]*)$/.exec(d);
+  const id = m ? (TRIVY_FAMILIES[m[1]] ?? m[1]) : undefined;
+  if (m && id && familyOf(id)?.ids.includes(id)) return { id, versionId: m[2] };
   if (/^\d[\w.]*$/.test(d) && namespace) return { id: namespace.toLowerCase(), versionId: d };
   const codename = DEBIAN_CODENAMES[d];
   if (codename && (!namespace || namespace.toLowerCase() === 'debian')) return { id: 'debian', versionId: codename };

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { attributeBase, finalStage, historyKeyword } from '../../../src/scan/base-layers.js';
 import { parseDistro } from '../../../src/scan/sbom-input.js';
+import { familyOf, OS_TABLE } from '../../../src/core/index.js';
 import { guessBaseLayerCount, type HistoryEntry } from '../../../src/scan/config-checks.js';
 
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}` as const;
@@ -145,5 +146,27 @@ describe('scan: base-image attribution', () => {
     expect(parseDistro('22.04', 'ubuntu')).to.deep.equal({ id: 'ubuntu', versionId: '22.04' });
     expect(parseDistro('redhat-9.3', 'redhat')).to.deep.equal({ id: 'rhel', versionId: '9.3' });
     expect(parseDistro('someos', undefined)).to.equal(undefined);
+  });
+
+  it('parseDistro knows every os-release id of the OS table and trivy\'s family names (property)', () => {
+    // trivy's family names as its purl qualifier writes them (pkg/fanal/types/const.go), by os-release ID
+    const trivy: Record<string, string> = { redhat: 'rhel', alma: 'almalinux', amazon: 'amzn', oracle: 'ol', 'cbl-mariner': 'mariner', 'opensuse.leap': 'opensuse-leap', 'opensuse.tumbleweed': 'opensuse-tumbleweed', photon: 'photon', azurelinux: 'azurelinux', rocky: 'rocky', sles: 'sles', 'sle-micro': 'sle-micro', wolfi: 'wolfi', chainguard: 'chainguard' };
+    const known = OS_TABLE.flatMap((f) => f.ids.map((id) => [id, trivy[id] ?? id] as const));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...known, ...Object.entries(trivy)),
+        fc.stringMatching(/^\d{1,8}(\.\d{1,4}){0,2}$/),
+        fc.constantFrom(undefined, 'namespace'),
+        ([word, id], version, ns) => {
+          const got = parseDistro(`${word}-${version}`, ns);
+          expect(got, `${word}-${version}`).to.deep.equal({ id, versionId: version });
+          // the id read is one the OS table maps to a family (so the packages are matched as an image scan's)
+          expect(familyOf(got!.id)?.ids).to.include(got!.id);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // a word that names no family is not guessed at
+    for (const d of ['someos-1.0', 'debianx-12', 'x-rhel-9', 'windows-10']) expect(parseDistro(d, undefined), d).to.equal(undefined);
   });
 });
