@@ -70,7 +70,7 @@ export interface UpdateStats {
   /** Records (or whole sources) that could not be read, with the reason. */
   badRecords: Array<{ file: string; error: string }>;
   withdrawn: number;
-  /** Imported affected entries per canonical ecosystem base name. */
+  /** Imported records per canonical ecosystem base name (a record with entries in two ecosystems counts in both). */
   byEcosystem: Record<string, number>;
   /** GIT ranges seen (counted, not evaluated). */
   gitRanges: number;
@@ -237,7 +237,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     // pushgate knows); a handful of distinct strings across tens of thousands of affected entries. Filled
     // by addEcosystems before a record's import, so importRecord only reads it.
     const ecoCache = new Map<string, EcosystemInfo | undefined>();
-    // affected entries imported per canonical ecosystem (stats.byEcosystem once every source is read, in
+    // records imported per canonical ecosystem (stats.byEcosystem once every source is read, in
     // the same order: counted in a Map rather than under a computed key of an object in the hot loop)
     const ecoCounts = new Map<string, number>();
     const addEcosystem = (eco: string): void => {
@@ -342,6 +342,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const rows: Array<[string, string, string, string, CompiledRanges, string[] | undefined]> = [];
       let urgency: string | undefined;
       let isOs = false;
+      const recordEcos: string[] = [];
       const affected = rec.affected;
       for (let i = 0; i < affected.length; i++) {
         const a = affected[i];
@@ -383,9 +384,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         if (typeof u === 'string') urgency = u;
         rows.push([baseLc, base, release, name, compiled, versions]);
         if (OS_ECOSYSTEMS.has(baseLc)) isOs = true;
-        ecoCounts.set(canon, (ecoCounts.get(canon) ?? 0) + 1);
+        // records per ecosystem, not affected entries: a record naming two packages (or releases) of one
+        // ecosystem counts once there, so the counts agree with the record total users see beside them
+        if (!recordEcos.includes(canon)) recordEcos.push(canon);
       }
       if (!rows.length) return undefined;
+      for (const canon of recordEcos) ecoCounts.set(canon, (ecoCounts.get(canon) ?? 0) + 1);
       // every field set from the start (best and enrich come later): one object shape for the digest pass
       const digest = new RecordDigestPart(rec.id, JSON.stringify(aliases), JSON.stringify(sev), rec.published);
       const rid = imported.length + 1;

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import semver from 'semver';
 import type { Package } from '../../../src/core/inventory.js';
 import { isPushgateError } from '../../../src/core/errors.js';
@@ -41,12 +42,43 @@ describe('vulndb database', function () {
     buildMs = performance.now() - t0;
     expect(stats.badRecords).to.deep.equal([]);
     expect(stats.byEcosystem.npm).to.equal(467);
+    // records, not affected entries: six DEBIAN-CL records name two source packages each
+    expect(stats.byEcosystem.Debian).to.equal(1912);
     expect(stats.imported).to.equal(467 + 1912);
     db = VulnDb.open(dbPath);
   });
   after(() => {
     db?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('counts records per ecosystem, whatever number of entries a record has there (property)', async () => {
+    const entry = fc.record({ eco: fc.constantFrom('npm', 'PyPI', 'Debian:12', 'Debian:11'), name: fc.constantFrom('a', 'b', 'c'), evaluated: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(entry, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }), async (records) => {
+        const dir = fs.mkdtempSync(path.join(tmp, 'count-'));
+        try {
+          records.forEach((es, i) => fs.writeFileSync(path.join(dir, `R-${i}.json`), rec(`R-${i}`, es.map((e) => ({
+            package: { ecosystem: e.eco, name: e.name },
+            // an entry with only a GIT range is not imported (nothing to evaluate): it counts nowhere
+            ranges: [e.evaluated ? { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] } : { type: 'GIT', repo: 'https://example.test/r', events: [{ introduced: '0' }] }],
+          })))));
+          const st = await updateDb({ path: path.join(dir, 'db.sqlite'), sources: [dir] });
+          const want: Record<string, number> = {};
+          let imported = 0;
+          for (const es of records) {
+            const ecos = new Set(es.filter((e) => e.evaluated).map((e) => e.eco.split(':')[0]));
+            if (ecos.size) imported++;
+            for (const e of ecos) want[e] = (want[e] ?? 0) + 1;
+          }
+          expect(st.imported).to.equal(imported);
+          expect(st.byEcosystem).to.deep.equal(want);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('imports the fixture set and reports its status', () => {
