@@ -29,6 +29,10 @@ const LOCAL = /^(oci|archive|dir):/;
  * @throws PushgateError BAD_REFERENCE
  */
 export function parseRegistryTarget(target: string): ReturnType<typeof parseImageRef> {
+  // Before parsing: `docker-archive:img.tar` also parses as Docker Hub's `docker-archive` at tag `img.tar`;
+  // read as the skopeo transport it almost surely is, it is refused with what to write (either meaning).
+  const transport = transportHint(target);
+  if (transport) throw new PushgateError('BAD_REFERENCE', `${JSON.stringify(target)} names a skopeo/podman transport, not a registry reference; ${transport}`);
   try {
     return parseImageRef(target, { defaultTag: 'latest' });
   } catch (e) {
@@ -44,6 +48,32 @@ export function parseRegistryTarget(target: string): ReturnType<typeof parseImag
         : `dir:${target} (a file tree; oci:${target} for an OCI image layout)`
       : `archive:${target} (a docker save or OCI archive) or sbom:${target} (CycloneDX or SPDX JSON)`;
     throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${target} is a ${st.isDirectory() ? 'directory' : 'file'} here: to scan it, write ${hint}`, { cause: e });
+  }
+}
+
+/**
+ * What to write instead of a skopeo/podman transport name (containers-transports(5)), which users of
+ * those tools type first: `docker://REF` is a registry reference without the prefix, `docker-archive:`
+ * and `oci-archive:` files are `archive:`; the daemon's and containers-storage's images must be saved
+ * to an archive first. Undefined when `target` starts with none of them.
+ */
+export function transportHint(target: string): string | undefined {
+  // `docker:` alone is Docker Hub's own `docker` image (`docker:24-dind`): only `docker://` is the transport
+  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|docker-daemon|containers-storage):(.*)$/s.exec(target);
+  if (!m) return undefined;
+  const [, transport, rest] = m;
+  // the archive transports may name an image inside after a second colon (path:ref); the path is what pushgate reads
+  const file = rest.replace(/^\/\//, '').split(':')[0];
+  // a Docker Hub repository of that name stays reachable when named in full
+  const hub = `(a Docker Hub image of that name: docker.io/library/${transport}:TAG)`;
+  switch (transport) {
+    case 'docker':
+      return `pushgate reads a registry reference without a transport: write ${rest.replace(/^\/\//, '')}`;
+    case 'docker-archive':
+    case 'oci-archive':
+      return `write archive:${file} (a docker save or OCI archive) ${hub}`;
+    default:
+      return `pushgate reads no ${transport} images: save the image to a file first (docker save / podman save -o image.tar IMAGE) and scan archive:image.tar ${hub}`;
   }
 }
 

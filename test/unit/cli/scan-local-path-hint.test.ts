@@ -27,6 +27,30 @@ describe('cli: scan of a local path without a prefix', () => {
     return '';
   };
 
+  it('property: a skopeo/podman transport name gets what pushgate reads instead', () => {
+    const host = fc.constantFrom('127.0.0.1:5000', 'registry.example.test', 'reg.example.test:8443');
+    const repo = fc.constantFrom('lab/app', 'team/x/y', 'a');
+    const tag = fc.constantFrom(':1.0', ':latest', '');
+    fc.assert(
+      fc.property(host, repo, tag, fc.constantFrom('docker-archive', 'oci-archive', 'docker-daemon', 'containers-storage'), fc.constantFrom('/tmp/img.tar', 'img.tar', './a/b.tar'), fc.boolean(), (h, r, t, transport, file, withRef) => {
+        const ref = `${h}/${r}${t}`;
+        // docker://REF: the reference itself, and what is suggested parses as that reference
+        const m = message(`docker://${ref}`);
+        expect(m).to.include(`write ${ref}`);
+        expect(parseRegistryTarget(ref).repository).to.equal(r);
+        const other = message(`${transport}:${file}${withRef ? `:${r}${t}` : ''}`);
+        if (transport.endsWith('-archive')) expect(other).to.include(`write archive:${file} (`);
+        else expect(other).to.include(`pushgate reads no ${transport} images: save the image to a file first`);
+        // a Docker Hub image of that name is still reachable, named in full
+        expect(other).to.include(`docker.io/library/${transport}:TAG`);
+        expect(parseRegistryTarget(`docker.io/library/${transport}${t}`).repository).to.equal(`library/${transport}`);
+        // Docker Hub's own `docker` image is no transport
+        expect(parseRegistryTarget(`docker${t}`).repository).to.equal('library/docker');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('property: an existing path that is no reference names the prefix for what it is', () => {
     let n = 0;
     fc.assert(
