@@ -40,6 +40,7 @@ function verdictOutcome(d: Decision, mode: PolicyMode): 'allow' | 'warn' | 'deny
 
 async function run(c: Case): Promise<Json> {
   const gate = new FakeGate();
+  gate.assessDelayMs = 0;
   const D = dg(21);
   gate.tags.set(`team/app:${c.tag}`, D);
   gate.modes.set('team/app', c.mode);
@@ -67,7 +68,8 @@ const cases = fc.record<Case>({
 });
 
 describe('admission.unpinnedTags follows the mapping mode (enforce refuses, warn and audit warn)', () => {
-  it('property over modes × unpinnedTags × verdicts × namespace rules × pull policies', async () => {
+  it('property over modes × unpinnedTags × verdicts × namespace rules × pull policies', async function () {
+    this.timeout(180_000);
     await fc.assert(
       fc.asyncProperty(cases, async (c) => {
         const r = await run(c);
