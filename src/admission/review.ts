@@ -23,6 +23,7 @@ import {
   unfoldedDockerHubSpelling,
   type Digest,
   type ImageRef,
+  type PolicyMode,
   type Verdict,
 } from '../core/index.js';
 import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
@@ -158,6 +159,11 @@ interface Judgement {
   unpinned?: UnpinnedTag;
   /** The warning of the verdict an {@link unpinned} image was admitted with, if any. */
   verdictWarning?: string;
+  /**
+   * The mode of the reference's mapping (`enforce` | `warn` | `audit`): the verdict's view, or the
+   * policy's mapping when there is no verdict yet. Unknown counts as `enforce` (fail closed).
+   */
+  mode?: PolicyMode;
   digest?: Digest;
   ref?: ImageRef;
 }
@@ -317,9 +323,10 @@ async function viewForReference(v: Verdict, ref: ImageRef, reg: RegistryConfig, 
 }
 
 /** Judges a verdict as seen from the pod's reference (enforce denies, warn warns, audit admits). */
-async function judgeVerdict(j: Judgement, v: Verdict, reg: RegistryConfig, ref: ImageRef, ctx: Ctx): Promise<Judgement> {
+async function judgeVerdict(judged: Judgement, v: Verdict, reg: RegistryConfig, ref: ImageRef, ctx: Ctx): Promise<Judgement> {
   const { view, note } = await viewForReference(v, ref, reg, ctx);
   const reasons = [...verdictReasons({ ...v, reasons: view.reasons }), ...(note ? [note] : [])];
+  const j: Judgement = { ...judged, mode: view.mode };
   if (view.decision === 'allow') return { ...j, outcome: 'allow', decision: 'allow', reasons };
   if (!isBlocking(view.decision)) return { ...j, outcome: 'warn', decision: view.decision, reasons };
   if (view.mode === 'enforce') return (await standingExemption({ ...j, decision: view.decision, reasons }, v, ctx)) ?? { ...j, outcome: 'deny', decision: view.decision, reasons };
@@ -344,6 +351,15 @@ async function standingExemption(j: Judgement, v: Verdict, ctx: Ctx): Promise<Ju
   if (!since) return undefined;
   const why = `newly failing since ${since.at.slice(0, 10)} (database change), admitted for existing ${ctx.standing}`;
   return { ...j, outcome: 'warn', standing: ctx.standing, reasons: [why, ...j.reasons] };
+}
+
+/** The mode of the mapping of `repository:tag` under the policy in force; undefined when the gate cannot say (then `enforce`). */
+function modeOf(gate: GateApi, registry: string, repository: string, tag: string): PolicyMode | undefined {
+  try {
+    return gate.modeFor?.(registry, repository, tag);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `host` names a guarded registry; a host the normalizer cannot place counts as guarded (fail closed). */
@@ -375,8 +391,12 @@ async function judgeImage(raw: string, locs: ImageLocation[], ctx: Ctx): Promise
     `tag without digest and ${u.detail}: the node may run an image it cached under this tag, not what the tag names now; ` +
     `pin it by digest (${pinned}, as pushgate's mutating webhook writes it) or set ${u.field}: Always` +
     (u.standing ? `; admitted for existing ${u.standing}` : '');
-  if (u.outcome === 'deny') return { ...j, outcome: 'deny', decision: 'unpinned-tag', reasons: [reason], unpinned: undefined };
-  return { ...j, outcome: 'warn', reasons: [reason, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor({ ...j, unpinned: undefined }) } : {}) };
+  // A mapping in `warn` or `audit` mode refuses nothing at admission (DESIGN.md, Verdict): there the rule
+  // warns with the same advice, as `warn` mode turns a blocking verdict into a warning.
+  const lax = u.outcome === 'deny' && j.mode !== undefined && j.mode !== 'enforce';
+  if (u.outcome === 'deny' && !lax) return { ...j, outcome: 'deny', decision: 'unpinned-tag', reasons: [reason], unpinned: undefined };
+  const why = lax ? `${reason}; admitted: its mapping is in ${j.mode} mode` : reason;
+  return { ...j, outcome: 'warn', reasons: [why, ...j.reasons], ...(j.outcome === 'warn' ? { verdictWarning: warningFor({ ...j, unpinned: undefined }) } : {}) };
 }
 
 /**
@@ -402,7 +422,8 @@ function cachedPlaces(locs: ImageLocation[]): Array<{ loc: ImageLocation; policy
  * would admit the image ({@link judgeImage}). `deny` (the default) denies, except in a pod (ReplicaSet, Job) the
  * kube-controller-manager creates for an existing workload ({@link Ctx.standing}): that workload was
  * admitted before (its own CREATE or UPDATE now meets this rule), and refusing its new pods would
- * break scaling and pod replacement, so they are admitted with a warning.
+ * break scaling and pod replacement, so they are admitted with a warning. A `deny` under a mapping in
+ * `warn` or `audit` mode becomes a warning in {@link judgeImage}, where the mode is known.
  */
 function cachedTagRule(ref: ImageRef, locs: ImageLocation[], ctx: Ctx): UnpinnedTag | undefined {
   const rule = ctx.deps.config.unpinnedTags ?? 'deny';
@@ -550,6 +571,9 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     }
   };
   if (rule === 'allow') {
+    // The namespace rule admits the never-scanned digest the tag names now; the node may run another one
+    // cached under the tag, perhaps blocked: admission.unpinnedTags follows the tag's mapping's mode.
+    j.mode = modeOf(gate, reg.name, ref.repository, ref.tag ?? 'latest');
     const q = await enqueue();
     // A review naming more never-scanned images than the cap is refused whatever the rule: the cap
     // bounds what one review can ask for.
@@ -847,7 +871,8 @@ function recordUsage(deps: AdmissionDeps, req: ReviewRequest, caller: AdmissionC
  * by tag without a digest where its effective pull policy lets the kubelet start the node's cached image
  * (`IfNotPresent`, `Never`; src/admission/images.ts `effectivePullPolicy`), follows `admission.unpinnedTags`:
  * `deny` (default) denies with "pin it by digest (…@sha256:…) or set imagePullPolicy: Always", except in a
- * pod its controller creates for an existing workload (warned); `warn` warns; `allow` admits. No verdict: the first matching
+ * pod its controller creates for an existing workload, or under a mapping in `warn` or `audit` mode (both
+ * warned with the same advice); `warn` warns; `allow` admits. No verdict: the first matching
  * `admission.namespaces` rule (`deny` by default) — `deny` denies and queues a scan, `allow` admits with
  * a warning and queues a scan, `scan` scans within the remaining budget and denies with "scan in
  * progress, retry" when it does not finish. The break-glass annotation {@link BREAK_GLASS_ANNOTATION}

@@ -195,7 +195,8 @@ export interface PushgateConfig {
      * it; image volumes' `pullPolicy` likewise): `deny` refuses it, saying to pin it by digest or set
      * `imagePullPolicy: Always`; `warn` admits it with a warning; `allow` does not look at pull policies.
      * Pods the kube-controller-manager creates for an existing workload are warned about under `deny`
-     * too (with {@link standingWorkloads}). Unset (configs built in code) = `deny`; the loader always sets it.
+     * too (with {@link standingWorkloads}), and so is every reference whose mapping is in `warn` or `audit`
+     * mode (those modes refuse nothing at admission). Unset (configs built in code) = `deny`; the loader always sets it.
      */
     unpinnedTags?: 'deny' | 'warn' | 'allow';
     exemptions: { namespaces: string[]; images: string[] };

@@ -28,10 +28,13 @@ import { reject } from './actions/reject.js';
 import { deleteQuarantined, release } from './actions/release.js';
 import type { ActionResult, OwnWrite } from './actions/types.js';
 import type { ChildBlocks } from './actions/children.js';
+import type { TagLinkClock } from './actions/tag-link.js';
 
 export type { ActionResult, OwnWrite } from './actions/types.js';
 export type { ChildBlocks } from './actions/children.js';
 export { repointTag } from './actions/restore.js';
+export { ageClock, awaitTagLink, tagLinkChecks, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS } from './actions/tag-link.js';
+export type { TagLinkClock, TagLinkResult, TagLinkWait } from './actions/tag-link.js';
 export { HarborApi, splitRepository, repositoryPath } from './actions/harbor-api.js';
 export type { HarborApiOptions } from './actions/harbor-api.js';
 export type { HarborQuarantineOptions } from './actions/harbor-quarantine.js';
@@ -61,6 +64,11 @@ export interface EnforceRequest {
   childBlocks?: ChildBlocks;
   /** Required for `type: harbor`. */
   harbor?: HarborTarget;
+  /**
+   * Distribution, a tagged push: the clock of the wait for the tag's link (./actions/tag-link.ts: the
+   * event's age; default: a push stored now), or `'awaited'` when the caller waited for it already.
+   */
+  tagLink?: TagLinkClock | 'awaited';
   /**
    * Called (and awaited) for every manifest pushgate wrote (quarantine copy, restored tag, moved
    * referrer), so its notification is recognized as own traffic.
@@ -123,8 +131,8 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
     if (!(await req.client.resolve(req.repository, req.digest))) {
       return { action, status: 'done', detail: `nothing to do: ${req.repository}@${req.digest} is no longer in the repository (removed already)${req.tag ? `; ${req.repository}:${req.tag} left as it is` : ''}`, writes: [] };
     }
-    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks);
-    return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, req.childBlocks);
+    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks, req.tagLink);
+    return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, req.childBlocks, req.tagLink);
   } catch (e) {
     if (isPushgateError(e, 'NOT_FOUND') && /DELETE|delete/.test((e as Error).message)) {
       // Deleted meanwhile (by a duplicate notification, or a person): the goal is reached.

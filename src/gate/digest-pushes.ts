@@ -55,13 +55,14 @@ export interface DigestPushesHost {
 }
 
 /**
- * Thrown by the gate instead of acting on a blocking manifest pushed by digest only while its grace
- * lasts: the queue worker puts the event back, due when the grace ends (attempt refunded). The verdict
- * (blocking: admission denies the digest) is stored before it is thrown.
+ * Thrown by the gate instead of acting on a blocking manifest while it must wait: a manifest pushed by
+ * digest only while its grace lasts, or a tagged push whose tag the registry has not linked yet
+ * (src/gate/tag-links.ts). The queue worker puts the event back, due then (attempt refunded), so no
+ * worker sleeps meanwhile. The verdict (blocking: admission denies the digest) is stored before it is thrown.
  */
 export class DeferredEnforcement extends Error {
   constructor(
-    /** Milliseconds until the grace ends. */
+    /** Milliseconds until the event is due again. */
     readonly waitMs: number,
     message: string,
   ) {

@@ -22,7 +22,7 @@ import {
   type Verdict,
 } from '../core/index.js';
 import { DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
-import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite } from '../enforce/index.js';
+import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite, type TagLinkClock } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
@@ -33,7 +33,8 @@ import { SpillPool } from '../scan/spill.js';
 import type { ChangeRecord, QuarantineRecord, QueueState, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import { VulnDbHolder } from './vulndb-holder.js';
-import { QueueWorkers, verdictAudit } from './queue-workers.js';
+import { QueueWorkers, verdictAudit, type QueueJob } from './queue-workers.js';
+import { awaitPushedTagLink } from './tag-links.js';
 import { RegistryDirectory } from './registry-directory.js';
 import { ARTIFACT_RULE, artifactJudgement, artifactTypeOf } from './artifacts.js';
 import { DeferredEnforcement, DigestPushes } from './digest-pushes.js';
@@ -562,7 +563,7 @@ export class Gate implements GateApi {
    * revision, so a re-push of a blocked digest is enforced again without rescanning), enforce,
    * record the tag history and the audit trail.
    */
-  async processEvent(ev: PushEvent, job?: { seq: number; worker: string }): Promise<Verdict | undefined> {
+  async processEvent(ev: PushEvent, job?: QueueJob): Promise<Verdict | undefined> {
     const rc = this.registryConfig(ev.registry);
     // With a queue job, its completion and the final audit record are one transaction: a process
     // killed before it leaves the event to be processed again, so each event is recorded once.
@@ -604,7 +605,7 @@ export class Gate implements GateApi {
     }
     await this.rejudgeForVex(ev, stored);
     const view = this.viewFor(stored, ev.tag);
-    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq);
+    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq, job?.age);
     const verdict = withView(stored, view);
     const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement, mode: view.mode, ruleSet: view.ruleSet, mapping: view.mapping });
     if (enforcement.status === 'failed') await this.audit(entry);
@@ -667,7 +668,7 @@ export class Gate implements GateApi {
    * own copy when it held one.
    */
   /** @internal the queue workers' last step of an event (src/gate/queue-workers.ts giveUp). */
-  async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number): Promise<Enforcement> {
+  async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number, age?: TagLinkClock): Promise<Enforcement> {
     const blocked = blocks(view);
     const inQuarantine = this.isQuarantineRepository(ev.registry, ev.repository);
     const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
@@ -688,6 +689,11 @@ export class Gate implements GateApi {
     if (byDigest && view.mode === 'enforce') await this.deferInGrace(ev, stored);
     const heldByIndex = byDigest ? await this.heldByTaggedIndex(stored) : undefined;
     const acts = blocked && (!!ev.tag || (byDigest && !heldByIndex));
+    // Distribution notifies a push before it links the tag: the action waits for the link by the event's age,
+    // and the event goes back to the queue rather than hold this worker (src/gate/tag-links.ts). Before the
+    // own writes are announced, so a deferred event announces nothing yet.
+    const linkAwaited = acts && ev.tag !== undefined && rc.type === 'distribution' && view.mode === 'enforce';
+    if (linkAwaited) await awaitPushedTagLink(this.client(ev.registry), { ...ev, tag: ev.tag! }, age);
     // Remembered in the store before the writes exist (every replica sees them): their notifications
     // may be handled before enforce() returns. Writes learnt during the action come through onWrite.
     const onWrite = await this.expectOwnWrites(
@@ -720,6 +726,7 @@ export class Gate implements GateApi {
             restoreDigest,
             childBlocks: this.childBlocks(ev.registry, ev.repository),
             harbor: this.harborTarget(ev.registry),
+            tagLink: linkAwaited ? 'awaited' : undefined,
             onWrite: async (w) => {
               if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
               if (ev.tag && w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;

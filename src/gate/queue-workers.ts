@@ -15,6 +15,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import type { GateCounters, Logger } from './gate.js';
+import { ageClock, type TagLinkClock } from '../enforce/index.js';
 import { DeferredEnforcement } from './digest-pushes.js';
 import type { AuditEntry } from './types.js';
 import { summarize, withView, type VerdictView } from './verdict-view.js';
@@ -34,11 +35,22 @@ const DEFAULT_PROBE_MS = 10_000;
  */
 const PARK_HOLD_MS = 5 * 60_000;
 
+/** A claimed event as the gate handles it. */
+export interface QueueJob {
+  seq: number;
+  worker: string;
+  /**
+   * The event's age (ms since pushgate stored it, on the store's clock at the claim, then the monotonic
+   * clock): what the wait for a pushed tag's link is measured from (src/enforce/actions/tag-link.ts).
+   */
+  age?: TagLinkClock;
+}
+
 /** What the workers need of the gate. */
 export interface QueueHost {
   readonly currentPolicy: CompiledPolicy;
-  processEvent(ev: PushEvent, job?: { seq: number; worker: string }): Promise<Verdict | undefined>;
-  enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number): Promise<Enforcement>;
+  processEvent(ev: PushEvent, job?: QueueJob): Promise<Verdict | undefined>;
+  enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number, age?: TagLinkClock): Promise<Enforcement>;
   audit(entry: AuditEntry): Promise<void>;
   client(registry: string): RegistryClient;
   registryConfig(name: string): RegistryConfig;
@@ -115,7 +127,7 @@ export class QueueWorkers {
       if (this.gate.claimHold()) return n;
       const job = await this.o.store.claim(worker, this.leaseMs);
       if (!job) return n;
-      await this.runJob(worker, job.seq, job.event, job.attempts);
+      await this.runJob(worker, job.seq, job.event, job.attempts, job.ageMs);
       n++;
     }
   }
@@ -152,7 +164,7 @@ export class QueueWorkers {
         continue;
       }
       try {
-        await this.runJob(id, job.seq, job.event, job.attempts);
+        await this.runJob(id, job.seq, job.event, job.attempts, job.ageMs);
       } catch (e) {
         // runJob settles its own failures; this is the last guard of the loop (never an unhandled rejection)
         this.o.logger.error({ seq: job.seq, err: (e as Error).message }, 'worker: event could not be settled; its lease expires and it is claimed again');
@@ -160,7 +172,8 @@ export class QueueWorkers {
     }
   }
 
-  private async runJob(worker: string, seq: number, event: PushEvent, attempts: number): Promise<void> {
+  private async runJob(worker: string, seq: number, event: PushEvent, attempts: number, ageMs: number): Promise<void> {
+    const age = ageClock(ageMs);
     // Heartbeat: the lease is short (a killed process's event is picked up again within a minute)
     // and renewed while this worker is busy with it.
     const beat = setInterval(() => {
@@ -168,9 +181,9 @@ export class QueueWorkers {
     }, this.leaseMs / 3);
     beat.unref();
     try {
-      await this.gate.processEvent(event, { seq, worker });
+      await this.gate.processEvent(event, { seq, worker, age });
     } catch (e) {
-      await this.settleFailure(worker, seq, event, attempts, e as Error);
+      await this.settleFailure(worker, seq, event, attempts, e as Error, age);
     } finally {
       clearInterval(beat);
     }
@@ -186,7 +199,7 @@ export class QueueWorkers {
    * ({@link giveUp}). Otherwise: again after an exponential backoff. A store failure while settling is
    * retried a few times; after that the event's lease expires and it is claimed again.
    */
-  private async settleFailure(worker: string, seq: number, event: PushEvent, attempts: number, err: Error): Promise<void> {
+  private async settleFailure(worker: string, seq: number, event: PushEvent, attempts: number, err: Error, age?: TagLinkClock): Promise<void> {
     const maxAttempts = this.o.config.queue?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     const base = this.o.retryBaseMs ?? 1000;
     const backoff = (n: number) => Math.min(5 * 60_000, base * 2 ** Math.min(n, 9));
@@ -217,7 +230,7 @@ export class QueueWorkers {
       }
       if (attempts >= maxAttempts || isPermanent(err)) {
         const down = !isPermanent(err) && !(await this.registryAnswers(event.registry));
-        await this.giveUp(worker, seq, event, attempts, err, down);
+        await this.giveUp(worker, seq, event, attempts, err, down, age);
         return;
       }
       const delay = backoff(attempts);
@@ -240,12 +253,13 @@ export class QueueWorkers {
   }
 
   /**
-   * Puts an event back until the grace of its manifest (pushed by digest only) ends: queued, due then,
-   * its attempt refunded (waiting is no failure). It is in the store like any queued event, so a restart
-   * or another replica picks it up when due.
+   * Puts an event back until its enforcement may go on (the grace of a manifest pushed by digest only
+   * ends, or the next check of a pushed tag's link is due): queued, due then, its attempt refunded
+   * (waiting is no failure). It is in the store like any queued event, so a restart or another replica
+   * picks it up when due, and no worker is held meanwhile.
    */
   private async defer(put: (what: string, r: Parameters<Store['retry']>[2]) => Promise<void>, ctx: object, d: DeferredEnforcement): Promise<void> {
-    this.o.logger.info({ ...ctx, retryInMs: d.waitMs }, 'enforcement deferred until the grace of a manifest pushed by digest only ends');
+    this.o.logger.info({ ...ctx, retryInMs: d.waitMs, why: d.message }, 'enforcement deferred');
     await put('defer', { error: d.message, retryInMs: d.waitMs, refund: true });
   }
 
@@ -369,7 +383,7 @@ export class QueueWorkers {
    * the registry answers but refuses the enforcement, it is parked for {@link PARK_HOLD_MS}. Otherwise
    * the event is completed; only a permanent error is final (`failed`).
    */
-  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error, registryDown: boolean): Promise<void> {
+  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error, registryDown: boolean, age?: TagLinkClock): Promise<void> {
     const store = this.o.store;
     const rc = this.gate.registryConfig(ev.registry);
     const prior = await store.getVerdict(ev.registry, ev.repository, ev.digest);
@@ -405,7 +419,7 @@ export class QueueWorkers {
       evaluations,
     });
     const view = this.gate.viewFor(stored, ev.tag);
-    const enforcement = await this.gate.enforceAndRecord(ev, rc, stored, view, seq);
+    const enforcement = await this.gate.enforceAndRecord(ev, rc, stored, view, seq, age);
     const verdict = withView(stored, view);
     const reasons = verdict.reasons;
     this.o.counters?.verdict?.(verdict);

@@ -491,6 +491,8 @@ export class PolicyControl {
         restoreDigest,
         childBlocks: gate.childBlocks(after.registry, after.repository),
         harbor: gate.harborTarget(after.registry),
+        // The tag was just seen pointing at the digest: linked, nothing to wait for.
+        tagLink: 'awaited',
         onWrite,
       });
       if (last.status === 'done') {

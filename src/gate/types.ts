@@ -3,7 +3,7 @@
  * verdicts by content address, ask for an assessment, and report what happened. Implemented by
  * src/gate/gate.ts; admission and proxy depend only on this interface.
  */
-import type { Digest, PushEvent, Verdict, ScanReport } from '../core/index.js';
+import type { Digest, PolicyMode, PushEvent, Verdict, ScanReport } from '../core/index.js';
 import type { CompiledSignatureRule } from '../policy/types.js';
 import type { RegistryConfig } from '../config/types.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -112,6 +112,11 @@ export interface GateApi {
    * (src/gate/verdict-view.ts). Every decision to deny, refuse or enforce is read through this.
    */
   viewFor(v: Verdict, tag?: string): VerdictView;
+  /**
+   * The mode (`enforce` | `warn` | `audit`) of the mapping of (registry, repository, tag) under the policy
+   * in force, for a reference without a verdict yet. Optional: without it such a reference counts as `enforce`.
+   */
+  modeFor?(registry: string, repository: string, tag?: string): PolicyMode;
   /** True when `repository` is where `registry` keeps quarantine copies (`quarantine.repositoryPrefix`, Harbor's quarantine project). */
   isQuarantineRepository(registry: string, repository: string): boolean;
   /** Writes an audit record. */

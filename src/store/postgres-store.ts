@@ -310,19 +310,18 @@ export class PostgresStore implements Store {
    * transaction path reads it.
    */
   private async insertEventsOnce(events: PushEvent[]): Promise<Array<{ inserted: boolean; seq: number }> | undefined> {
-    const now = Date.now();
     const keys = events.map(dedupeKey);
     // One statement text whatever the group size (arrays, unnest), prepared once per connection: parsing and
     // planning a multi-row VALUES list of a new length on every flush cost more than the insert.
     const r = await this.q({
       name: 'pushgate-enqueue-group',
       text: `WITH ins AS (INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
-                      SELECT k, r, p, d, t, b, ${NOW_MS}, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(k, r, p, d, t, b, n)
+                      SELECT k, r, p, d, t, b, ${NOW_MS}, ${NOW_MS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(k, r, p, d, t, b, n)
                       ORDER BY n
                       ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq, dedupe_key)
              SELECT seq, dedupe_key, TRUE AS inserted FROM ins
              UNION ALL SELECT seq, dedupe_key, FALSE FROM events WHERE dedupe_key = ANY($1::text[])`,
-      values: [keys, events.map((e) => e.registry), events.map((e) => e.repository), events.map((e) => e.digest), events.map((e) => e.tag ?? null), events.map((e) => JSON.stringify(e)), now],
+      values: [keys, events.map((e) => e.registry), events.map((e) => e.repository), events.map((e) => e.digest), events.map((e) => e.tag ?? null), events.map((e) => JSON.stringify(e))],
     });
     const seqs = new Map<string, { seq: number; inserted: boolean }>();
     // A key is in one branch only: a key inserted now is not in the statement's snapshot of `events`.
@@ -337,17 +336,16 @@ export class PostgresStore implements Store {
     });
     try {
       await c.query('BEGIN');
-      const now = Date.now();
       const keys = events.map(dedupeKey);
       const seqs = new Map<string, { seq: number; inserted: boolean }>();
-      // Multi-row inserts of at most 500 events (7 parameters each, well under PostgreSQL's 65,535).
+      // Multi-row inserts of at most 500 events (6 parameters each, well under PostgreSQL's 65,535).
       for (let i = 0; i < events.length; i += 500) {
         const chunk = events.slice(i, i + 500);
         const args: unknown[] = [];
         const rows = chunk.map((ev, j) => {
-          args.push(keys[i + j], ev.registry, ev.repository, ev.digest, ev.tag ?? null, JSON.stringify(ev), now);
-          const b = j * 7;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${NOW_MS}, $${b + 7})`;
+          args.push(keys[i + j], ev.registry, ev.repository, ev.digest, ev.tag ?? null, JSON.stringify(ev));
+          const b = j * 6;
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${NOW_MS}, ${NOW_MS})`;
         });
         const r = await c.query(
           `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at) VALUES ${rows.join(', ')}
@@ -388,12 +386,11 @@ export class PostgresStore implements Store {
       if (pending.rows[0]) {
         result = { inserted: false, seq: Number(pending.rows[0].seq) };
       } else {
-        const now = Date.now();
         const key = dedupeKey(event);
         const r = await c.query(
           `INSERT INTO events (dedupe_key, registry, repository, digest, tag, payload, due_at, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS}, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
-          [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event), now],
+           VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS}, ${NOW_MS}) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
+          [key, event.registry, event.repository, event.digest, event.tag ?? null, JSON.stringify(event)],
         );
         result = r.rowCount === 1
           ? { inserted: true, seq: Number(r.rows[0].seq) }
@@ -409,20 +406,20 @@ export class PostgresStore implements Store {
     }
   }
 
-  // Leases and due times are on the database's clock (NOW_MS): replicas whose clocks disagree still
-  // agree on when a lease has expired.
+  // Leases, due times and events' created_at are on the database's clock (NOW_MS): replicas whose clocks
+  // disagree still agree on when a lease has expired and how old an event is.
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
     const r = await this.q(
       `UPDATE events SET status = 'running', worker = $1, lease_until = ${NOW_MS} + $2, attempts = attempts + 1
        WHERE seq = (SELECT seq FROM events e WHERE ((status = 'queued' AND due_at <= ${NOW_MS}) OR (status = 'running' AND lease_until < ${NOW_MS}))
                       AND ${TAG_ORDER}
                     ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING seq, payload, attempts, last_error`,
+       RETURNING seq, payload, attempts, last_error, ${NOW_MS} - created_at AS age_ms`,
       [worker, leaseMs],
     );
     const row = r.rows[0];
     if (!row) return undefined;
-    return { seq: Number(row.seq), event: JSON.parse(row.payload) as PushEvent, attempts: Number(row.attempts), lastError: row.last_error ?? undefined };
+    return { seq: Number(row.seq), event: JSON.parse(row.payload) as PushEvent, attempts: Number(row.attempts), lastError: row.last_error ?? undefined, ageMs: Math.max(0, Number(row.age_ms)) };
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {

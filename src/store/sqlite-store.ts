@@ -222,6 +222,7 @@ export class SqliteStore implements Store {
       event: JSON.parse(String(row.payload)) as PushEvent,
       attempts: Number(row.attempts) + 1,
       lastError: (row.last_error as string | null) ?? undefined,
+      ageMs: Math.max(0, now - Number(row.created_at)),
     };
   }
 
@@ -587,10 +588,10 @@ export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p W
  * draining a burst was quadratic.
  */
 export const CLAIM_SQLITE = {
-  queued: `SELECT seq, payload, attempts, last_error FROM events e INDEXED BY events_status_seq
+  queued: `SELECT seq, payload, attempts, last_error, created_at FROM events e INDEXED BY events_status_seq
            WHERE status = 'queued' AND due_at <= ? AND ${TAG_ORDER}
            ORDER BY seq LIMIT 1`,
-  expired: `SELECT seq, payload, attempts, last_error FROM events e INDEXED BY events_status_seq
+  expired: `SELECT seq, payload, attempts, last_error, created_at FROM events e INDEXED BY events_status_seq
             WHERE status = 'running' AND lease_until < ? AND ${TAG_ORDER}
             ORDER BY seq LIMIT 1`,
 } as const;

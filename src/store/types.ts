@@ -16,6 +16,11 @@ export interface QueuedEvent {
   event: PushEvent;
   attempts: number;
   lastError?: string;
+  /**
+   * Milliseconds since pushgate stored the event (`events.created_at`), on the store's clock at the
+   * claim (PostgreSQL's `now()`; SQLite's one process): never a time the sender wrote. 0 when negative.
+   */
+  ageMs: number;
 }
 
 /**

@@ -16,18 +16,20 @@ import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './ch
 import { describeReferrers, moveReferrers } from './referrers.js';
 import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
+import { awaitTagLink, type TagLinkClock } from './tag-link.js';
 import type { ActionResult, OwnWrite } from './types.js';
 
 /**
  * Quarantines `repository@digest` (pushed as `tag`, or by digest only when `tag` is undefined).
  * @param restoreDigest a digest whose current verdict allows it for the tag (the gate checks), if any.
  * @param childBlocks whether a child of an index blocks by its own verdict (then it leaves the original repository too).
- * @param linkWait the wait for the tag's link before anything is written ({@link awaitTagLink}); the
+ * @param linkWait the clock of the wait for the tag's link before anything is written ({@link awaitTagLink}:
+ *   the event's age; default: a push stored now), or `'awaited'` when the caller waited already; the
  *   delete a quarantine falls back to does not wait again.
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
-export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait: TagLinkWait = TAG_LINK_WAIT): Promise<ActionResult> {
-  if (tag) await awaitTagLink(client, repository, tag, linkWait.timeoutMs, linkWait.budget);
+export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited'): Promise<ActionResult> {
+  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait });
   const target = `${prefix}${repository}`;
   const impossible = repositoryNameProblem(target);
   if (impossible !== undefined) {
@@ -68,49 +70,6 @@ export async function quarantine(client: RegistryClient, repository: string, dig
     writes,
     quarantined: { repository: target, tag: tag ?? '' },
   };
-}
-
-/** The wait for a tag link: HEAD requests at most, and the pause before the first retry, ms (doubled each time). */
-export const TAG_LINK_BUDGET = { requests: 7, firstDelayMs: 100 };
-/**
- * How long {@link awaitTagLink} waits at most (ms): past the budget's pauses (6.3 s), so the budget ends
- * the wait. A registry starved of CPU (many pushes at once) was seen to link a tag more than 2 s
- * after it sent the push notification.
- */
-export const TAG_LINK_TIMEOUT_MS = 8000;
-/** One enforcement's wait for a tag link: at most `timeoutMs` (ms) and `budget` (HEADs, first pause in ms). */
-export interface TagLinkWait {
-  timeoutMs: number;
-  budget: typeof TAG_LINK_BUDGET;
-}
-/** The wait {@link quarantine} and the delete ({@link reject}) use unless told otherwise. */
-export const TAG_LINK_WAIT: TagLinkWait = { timeoutMs: TAG_LINK_TIMEOUT_MS, budget: TAG_LINK_BUDGET };
-
-/**
- * Waits until `repository:tag` resolves (HEAD) to any digest, for at most `timeoutMs` and
- * {@link TAG_LINK_BUDGET}`.requests` HEADs with doubling pauses (100, 200, 400, … 3200 ms).
- * Distribution 2.8 sends the manifest push notification from ManifestService.Put, before the PUT
- * handler links the tag: a delete by digest that wins that race leaves the tag linked to a deleted
- * manifest (listed, never pullable), and a restored tag would be overwritten by the late link.
- * Normally the first HEAD already sees the link. Only "not found" is waited out: any other answer
- * (the registry refuses pushgate's token, the network fails) ends the wait at once, so a refusing
- * registry costs one request here, not one per poll; the action that follows reports the error.
- * @returns how many HEAD requests were made.
- */
-export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, timeoutMs = TAG_LINK_TIMEOUT_MS, budget = TAG_LINK_BUDGET): Promise<number> {
-  const until = Date.now() + timeoutMs;
-  let delay = budget.firstDelayMs;
-  for (let n = 1; ; n++) {
-    let found: boolean;
-    try {
-      found = !!(await client.resolve(repository, tag));
-    } catch {
-      return n;
-    }
-    if (found || n >= budget.requests || Date.now() + delay > until) return n;
-    await new Promise((res) => setTimeout(res, delay));
-    delay *= 2;
-  }
 }
 
 /**

@@ -7,22 +7,23 @@
 import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
-import { awaitTagLink, TAG_LINK_WAIT, tagsOf, type TagLinkWait } from './quarantine.js';
+import { tagsOf } from './quarantine.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
 import { restoreTag } from './restore.js';
+import { awaitTagLink, type TagLinkClock } from './tag-link.js';
 import type { ActionResult } from './types.js';
 
 /**
  * Deletes `repository@digest`.
  * @param tag the pushed tag (undefined: pushed by digest only), restored to `restoreDigest` when given.
  * @param childBlocks whether a child of an index blocks by its own verdict (then it is deleted too).
- * @param linkWait the wait for the tag's link ({@link awaitTagLink}), or `'awaited'` when the caller
- *   (a quarantine that falls back to this delete) already waited: one enforcement waits once, so a tag
- *   that never links costs one budget of HEADs and pauses, not two.
+ * @param linkWait the clock of the wait for the tag's link ({@link awaitTagLink}: the event's age; default:
+ *   a push stored now), or `'awaited'` when the caller (the gate, or a quarantine that falls back to this
+ *   delete) already waited: one event waits once, so a tag that never links costs one budget, not two.
  * @throws RegistryError when the delete fails.
  */
-export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait: TagLinkWait | 'awaited' = TAG_LINK_WAIT): Promise<ActionResult> {
-  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, linkWait.timeoutMs, linkWait.budget);
+export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited'): Promise<ActionResult> {
+  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait });
   const removed = await tagsOf(client, repository, digest);
   const refs = await moveReferrers(client, repository, digest, undefined);
   const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;

@@ -1,58 +1,130 @@
 /**
- * The wait for a tag link before deleting a tagged push: backoff and a small request budget; an
- * error other than "not linked yet" (refused token, network) ends the wait after one request.
+ * The wait for a tag link before deleting a tagged push: checks at fixed ages of the event (the time since
+ * pushgate stored it), never past the last one; an error other than "not linked yet" (refused token,
+ * network) ends the wait after one request. Time here is a virtual clock: what is asserted is which
+ * requests are made at which ages and how long the wait pauses, never how long a test took.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { MAX_REPOSITORY_LENGTH } from '../../../src/core/names.js';
 import { PushgateError } from '../../../src/core/errors.js';
-import { awaitTagLink, quarantine, TAG_LINK_BUDGET, TAG_LINK_TIMEOUT_MS } from '../../../src/enforce/actions/quarantine.js';
+import { quarantine } from '../../../src/enforce/actions/quarantine.js';
+import { awaitTagLink, tagLinkChecks, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS, type TagLinkClock } from '../../../src/enforce/actions/tag-link.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
 
-function client(answers: Array<'404' | 'found' | 'error'>): { c: RegistryClient; calls: number[] } {
-  const calls: number[] = [];
-  const t0 = Date.now();
-  const c = {
-    resolve: async () => {
-      calls.push(Date.now() - t0);
-      const a = answers[Math.min(calls.length - 1, answers.length - 1)];
-      if (a === 'error') throw new PushgateError('UNAUTHORIZED', 'registry lab: HEAD manifest: 401 invalid_token');
-      return a === 'found' ? { digest: `sha256:${'a'.repeat(64)}`, mediaType: 'x', size: 1 } : undefined;
+/** A virtual clock: `age()` is the event's age; `sleep` moves it on at once and records the pause. */
+function virtualClock(ageMs: number): TagLinkClock & { pauses: number[]; advance(ms: number): void } {
+  let now = ageMs;
+  const pauses: number[] = [];
+  return {
+    pauses,
+    age: () => now,
+    sleep: async (ms) => {
+      pauses.push(ms);
+      now += ms;
     },
-  } as unknown as RegistryClient;
-  return { c, calls };
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
-describe('enforce: waiting for a tag link', () => {
-  it('a registry that refuses pushgate costs one request, not a poll per 50 ms', async () => {
-    const { c, calls } = client(['error']);
-    expect(await awaitTagLink(c, 'team/app', 'v1')).to.equal(1);
-    expect(calls).to.have.length(1);
+/** A registry whose `repo:tag` links at event age `linkAt` (never: Infinity); each HEAD takes `latencyMs` of the clock. */
+function registry(clock: ReturnType<typeof virtualClock>, linkAt: number, latencyMs = 0, fail = false): { c: RegistryClient; heads: number[] } {
+  const heads: number[] = [];
+  const c = {
+    resolve: async () => {
+      const at = clock.age();
+      heads.push(at);
+      clock.advance(latencyMs);
+      if (fail) throw new PushgateError('UNAUTHORIZED', 'registry lab: HEAD manifest: 401 invalid_token');
+      return at >= linkAt ? { digest: `sha256:${'a'.repeat(64)}`, mediaType: 'x', size: 1 } : undefined;
+    },
+  } as unknown as RegistryClient;
+  return { c, heads };
+}
+
+describe('enforce: waiting for a tag link, by the event\'s age', () => {
+  it('checks at ages 0, 100, 300, … 6300 ms: seven HEADs at most, the last at 6.3 s', () => {
+    expect(tagLinkChecks()).to.deep.equal([0, 100, 300, 700, 1500, 3100, 6300]);
+    expect(TAG_LINK_WAIT_MS).to.equal(6300);
+    expect(TAG_LINK_BUDGET.requests).to.equal(7);
   });
 
-  it('a tag that never links: at most the budget of requests, with growing pauses, within the timeout', async () => {
-    const { c, calls } = client(['404']);
-    const t0 = Date.now();
-    const n = await awaitTagLink(c, 'team/app', 'v1', 2000, { requests: 5, firstDelayMs: 100 });
-    expect(n).to.equal(5);
-    expect(Date.now() - t0).to.be.below(2100);
-    const gaps = calls.slice(1).map((t, i) => t - calls[i]!);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).to.be.greaterThan(gaps[i - 1]! * 1.5);
+  it('a registry that refuses pushgate costs one request', async () => {
+    const clock = virtualClock(0);
+    const reg = registry(clock, 0, 0, true);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock })).to.deep.equal({ heads: 1, linked: false });
+    expect(clock.pauses).to.deep.equal([]);
   });
 
-  it('by default the budget of requests, not the timeout, ends the wait (its pauses add up to less)', () => {
-    let pauses = 0;
-    for (let i = 0, d = TAG_LINK_BUDGET.firstDelayMs; i < TAG_LINK_BUDGET.requests - 1; i++, d *= 2) pauses += d;
-    expect(pauses).to.be.below(TAG_LINK_TIMEOUT_MS);
-    expect(pauses).to.be.at.least(6000);
+  it('a fresh event whose tag never links: a HEAD at each check age, pauses adding up to 6.3 s', async () => {
+    const clock = virtualClock(0);
+    const reg = registry(clock, Number.POSITIVE_INFINITY);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock })).to.deep.equal({ heads: 7, linked: false });
+    expect(reg.heads).to.deep.equal(tagLinkChecks());
+    expect(clock.pauses.reduce((a, b) => a + b, 0)).to.equal(6300);
   });
 
-  it('stops at the first HEAD that sees the link, and when the timeout would pass', async () => {
-    const { c, calls } = client(['404', '404', 'found']);
-    expect(await awaitTagLink(c, 'team/app', 'v1')).to.equal(3);
-    expect(calls).to.have.length(3);
-    const short = client(['404']);
-    expect(await awaitTagLink(short.c, 'team/app', 'v1', 150)).to.equal(2);
+  it('an event older than the wait (a retry, a restart, a backlog) is not waited on: no request, no pause', async () => {
+    for (const age of [6301, 7000, 60_000, 86_400_000]) {
+      const clock = virtualClock(age);
+      const reg = registry(clock, Number.POSITIVE_INFINITY);
+      expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock })).to.deep.equal({ heads: 0, linked: false });
+      expect(clock.pauses).to.deep.equal([]);
+    }
+  });
+
+  it('stops at the first HEAD that sees the link; a slice hands the rest of the wait back as retryInMs', async () => {
+    const clock = virtualClock(0);
+    const reg = registry(clock, 250);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock })).to.deep.equal({ heads: 3, linked: true });
+    const sliced = virtualClock(0);
+    const never = registry(sliced, Number.POSITIVE_INFINITY);
+    expect(await awaitTagLink(never.c, 'team/app', 'v1', { clock: sliced, sliceMs: 300 })).to.deep.equal({ heads: 3, linked: false, retryInMs: 400 });
+    expect(sliced.pauses).to.deep.equal([100, 200]);
+  });
+
+  it('property: over first-claim ages, link ages, HEAD latencies and queue delays, the wait never outlasts the budget of age and never acts before a link within it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.integer({ min: 0, max: 7000 }), fc.integer({ min: 0, max: 600_000 })),
+        fc.oneof(fc.integer({ min: 0, max: 8000 }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.integer({ min: 0, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 10, maxLength: 10 }),
+        fc.constantFrom(Number.POSITIVE_INFINITY, 300, 0),
+        async (firstAge, linkAt, latency, queueDelays, sliceMs) => {
+          const clock = virtualClock(firstAge);
+          const reg = registry(clock, linkAt, latency);
+          let r = await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs });
+          let claims = 1;
+          let paused = clock.pauses.reduce((a, b) => a + b, 0);
+          expect(paused, 'one claim pauses at most its slice').to.be.at.most(sliceMs);
+          // As the queue does: the event is due again after retryInMs, claimed some time later.
+          while (r.retryInMs !== undefined) {
+            expect(claims, 'the event comes back at most once per check').to.be.below(TAG_LINK_BUDGET.requests + 1);
+            clock.advance(r.retryInMs + queueDelays[claims % queueDelays.length]!);
+            const before = clock.pauses.length;
+            r = await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs });
+            const p = clock.pauses.slice(before).reduce((a, b) => a + b, 0);
+            expect(p).to.be.at.most(sliceMs);
+            paused += p;
+            claims++;
+          }
+          const end = clock.age();
+          // Bounded: pauses stop at the budget of age, in total over every claim; HEADs at most the budget.
+          expect(paused).to.be.at.most(Math.max(0, TAG_LINK_WAIT_MS - firstAge));
+          expect(reg.heads.length).to.be.at.most(TAG_LINK_BUDGET.requests);
+          for (const h of reg.heads) expect(h).to.be.at.most(TAG_LINK_WAIT_MS);
+          if (firstAge > TAG_LINK_WAIT_MS) expect(reg.heads).to.deep.equal([]);
+          // Safe: the action never goes on before a link that comes within the budget.
+          if (linkAt <= TAG_LINK_WAIT_MS) expect(end).to.be.at.least(linkAt);
+          if (r.linked) expect(reg.heads.at(-1)).to.be.at.least(linkAt);
+          else if (reg.heads.length) expect(end, 'gave up only at the end of the budget').to.be.at.least(TAG_LINK_WAIT_MS);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -64,7 +136,6 @@ describe('enforce: waiting for a tag link', () => {
  */
 describe('enforce: a quarantine that falls back to a delete waits for the tag link once', () => {
   const DIGEST = `sha256:${'b'.repeat(64)}` as const;
-  const budget = { requests: 4, firstDelayMs: 2 };
 
   /** A registry where `repo:tag` links after `linkAfter` HEADs of it (never: Infinity); everything else as after a copy fails. */
   function registry(linkAfter: number, copyFails: boolean): { c: RegistryClient; tagHeads: () => number; deleted: string[] } {
@@ -95,15 +166,15 @@ describe('enforce: a quarantine that falls back to a delete waits for the tag li
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('no-room', 'copy-fails'),
-        fc.oneof(fc.integer({ min: 0, max: budget.requests + 2 }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.oneof(fc.integer({ min: 0, max: TAG_LINK_BUDGET.requests + 2 }), fc.constant(Number.POSITIVE_INFINITY)),
         fc.integer({ min: 1, max: 12 }),
         async (fallback, linkAfter, extra) => {
           const repository = fallback === 'no-room' ? `team/${'r'.repeat(MAX_REPOSITORY_LENGTH - 'quarantine/'.length - 'team/'.length + extra)}`.slice(0, MAX_REPOSITORY_LENGTH) : 'team/app';
           const reg = registry(linkAfter, fallback === 'copy-fails');
-          const r = await quarantine(reg.c, repository, DIGEST, 'v1', 'quarantine/', undefined, undefined, { timeoutMs: 1000, budget });
+          const r = await quarantine(reg.c, repository, DIGEST, 'v1', 'quarantine/', undefined, undefined, virtualClock(0));
           expect(r.action).to.equal('delete');
           expect(reg.deleted).to.deep.equal([`${repository}@${DIGEST}`]);
-          expect(reg.tagHeads()).to.equal(Math.min(linkAfter + 1, budget.requests));
+          expect(reg.tagHeads()).to.equal(Math.min(linkAfter + 1, TAG_LINK_BUDGET.requests));
         },
       ),
       { numRuns: 60 },
