@@ -95,6 +95,12 @@ export interface JudgeOptions {
    * holds finding objects shared with those judgements (never changed once made).
    */
   matchMemo?: MatchMemo;
+  /**
+   * The `pushgate db update …` command line that builds the database this judgement looked for, named by
+   * the `vulndb-missing` diagnostic (the CLI's, with `--db`/`--config` when those chose the path: a bare
+   * command builds the cache directory's database). Default: `pushgate db update`.
+   */
+  vulndbUpdate?: string;
 }
 
 /** Base detection methods whose evidence the catalog checked (src/base/detect.ts): excludeBase may use them. */
@@ -183,7 +189,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const indexSecrets = scan.secrets ?? [];
   report.secrets.push(...indexSecrets);
   if (!vulndb) {
-    const d: Diagnostic = { code: 'vulndb-missing', message: 'no vulnerability database: packages were not matched against advisories; build one with `pushgate db update` (offline: `--source FILE|DIR`, a local OSV export)', incomplete: true };
+    const d: Diagnostic = { code: 'vulndb-missing', message: `no vulnerability database: packages were not matched against advisories; build one with \`${opts.vulndbUpdate ?? 'pushgate db update'}\` (offline: \`--source FILE|DIR\`, a local OSV export)`, incomplete: true };
     report.diagnostics.push(d);
     imageLevel.push(d);
   }

@@ -151,7 +151,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
   }
-  const [{ judgeScan }, { openCliVulnDb }] = await later;
+  const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await later;
   // Opened after the target was read: a target that cannot be read costs no download.
   const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
   try {
@@ -183,7 +183,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
       });
     }
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
-    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, ...(bases ? { bases } : {}) }).report;
+    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, vulndbUpdate: updateCommand(state), ...(bases ? { bases } : {}) }).report;
     // --file: say where the Dockerfile's base and the base the layers show disagree.
     report.diagnostics.push(...options.dockerfileBaseDiagnostics(session.flags, report.bases, (name) => {
       const rc = config.registries.find((r) => r.name === name);

@@ -55,6 +55,22 @@ describe('cli: pushgate db with a --db that is not a database file', function ()
     expect(fs.readdirSync(target)).to.deep.equal([]);
   });
 
+  it('scan without a database: the report\'s vulndb-missing names the db update that builds the file this scan reads', () => {
+    const cfg = path.join(dir, 'absent-db.yaml');
+    const at = path.join(dir, 'absent', 'vulndb.sqlite');
+    fs.writeFileSync(cfg, `vulndb:\n  path: ${at}\n`);
+    const root = fs.mkdtempSync(path.join(dir, 'rootfs-'));
+    for (const [args, cmd] of [
+      [['--config', cfg], `pushgate db update --config ${cfg} --db ${at}`],
+      [['--db', at], `pushgate db update --db ${at}`],
+    ] as const) {
+      const r = run(['scan', `dir:${root}`, '--format', 'json', '--offline', ...args]);
+      const report = JSON.parse(r.stdout) as { diagnostics: Array<{ code: string; message: string }> };
+      const d = report.diagnostics.find((x) => x.code === 'vulndb-missing');
+      expect(d?.message, args.join(' ')).to.include(`build one with \`${cmd}\``);
+    }
+  });
+
   it('scan with vulndb.path a FIFO: the report is printed without a database (vulndb-missing), no hang', () => {
     const cfg = path.join(dir, 'fifo-db.yaml');
     fs.writeFileSync(cfg, `vulndb:\n  path: ${fifo}\n`);
