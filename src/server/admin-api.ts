@@ -258,7 +258,9 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
     res.type(out.mediaType).send(out.body);
   });
 
-  api.post('/scans', express.json({ limit: '64kb' }), async (req, res) => {
+  // admin: the scan is judged and enforced as a push of that tag (a blocking verdict quarantines or deletes
+  // it in enforce mode), a write to the registry the read-only viewer role must not make
+  api.post('/scans', admin, express.json({ limit: '64kb' }), async (req, res) => {
     const image = (req.body as { image?: unknown })?.image;
     if (typeof image !== 'string') {
       res.status(400).json({ error: 'body must be {"image": "host[:port]/repo:tag|@digest"}' });

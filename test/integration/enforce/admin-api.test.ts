@@ -46,6 +46,29 @@ describe('admin API: JWT roles and viewer tokens', () => {
     expect((await request(app).get('/api/v1/audit').set('authorization', 'Bearer not-a-token')).status).to.equal(401);
   });
 
+  it('every call that writes (every method but GET/HEAD, scans included) needs the admin role: a viewer gets 403 before its body is looked at', async () => {
+    const config = defaultConfig();
+    config.api.tokens = [VIEWER];
+    config.api.jwt = { secret: SECRET };
+    const router = createAdminApi({ config, gate: {} as Gate, store, logger: silent });
+    const app = express();
+    app.use('/api/v1', router);
+    // the routes as the router holds them, so a call added later is covered without naming it here
+    type Layer = { route?: { path: string | RegExp; methods: Record<string, boolean> } };
+    const writes = (router as unknown as { stack: Layer[] }).stack.flatMap((l) =>
+      l.route && typeof l.route.path === 'string' ? Object.keys(l.route.methods).filter((m) => m !== 'get' && m !== 'head').map((m) => [m, (l.route!.path as string).replace(/:[A-Za-z]+/g, 'x')] as const) : [],
+    );
+    expect(writes.map(([m, p]) => `${m} ${p}`)).to.include.members(['post /scans', 'post /exceptions', 'post /quarantine/release', 'post /monitor/runs']);
+    const viewerJwt = hs({ sub: 'bob', role: 'viewer' });
+    for (const [method, p] of writes) {
+      for (const tok of [VIEWER, viewerJwt]) {
+        const r = await (request(app) as unknown as Record<string, (u: string) => request.Test>)[method](`/api/v1${p}`).set('authorization', `Bearer ${tok}`).send({ image: '127.0.0.1:5000/lab/x:1' });
+        expect(r.status, `${method} ${p}`).to.equal(403);
+        expect(r.body.error, `${method} ${p}`).to.equal('this call needs the admin role');
+      }
+    }
+  });
+
   it('HS256: admin passes the role check, viewer reads only; exp is required; expired, unsigned and mis-scoped tokens are refused', async () => {
     const app = appWith({ secret: SECRET, issuer: 'https://sso.example.test', audience: 'pushgate' });
     const good = { iss: 'https://sso.example.test', aud: 'pushgate' };

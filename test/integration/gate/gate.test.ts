@@ -4,6 +4,7 @@
  * loopback), real skopeo pushes of images built from Debian packages, the offline OSV fixtures.
  */
 import { expect } from 'chai';
+import jwt from 'jsonwebtoken';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,7 @@ const REG2_PORT = 16011;
 const TOKEN = 'lab-webhook-token-0123456789';
 const TOKEN2 = 'lab2-webhook-token-9876543210';
 const API = 'api-token-abcdef';
+const JWT_SECRET = 'gate-test-jwt-secret-0123456789abcdef';
 
 
 async function tags(reg: LabRegistry, repo: string): Promise<string[]> {
@@ -61,6 +63,7 @@ describe('gate: pushes to a real Distribution registry are judged and enforced',
     await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
     const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN), labRegistryConfig('lab2', REG2_PORT, TOKEN2)]);
     config.api.tokens = [API];
+    config.api.jwt = { secret: JWT_SECRET };
     srv = await startServer(config, silent);
     base = `http://127.0.0.1:${srv.port}`;
     reg = startRegistry(REG_PORT, { notifyUrl: `${base}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
@@ -85,7 +88,10 @@ describe('gate: pushes to a real Distribution registry are judged and enforced',
   });
 
   it('the scans API: POST queues a scan of a tag, GET tells queued or done with the verdict', async () => {
-    const headers = { authorization: `Bearer ${API}`, 'content-type': 'application/json' };
+    // a scan is enforced as a push: the admin role (a viewer's static token is refused)
+    const viewer = { authorization: `Bearer ${API}`, 'content-type': 'application/json' };
+    expect((await fetch(`${base}/api/v1/scans`, { method: 'POST', headers: viewer, body: JSON.stringify({ image: `${reg.host}/lab/debian:bookworm` }) })).status).to.equal(403);
+    const headers = { authorization: `Bearer ${jwt.sign({ sub: 'ops', role: 'admin' }, JWT_SECRET, { algorithm: 'HS256', expiresIn: '5m' })}`, 'content-type': 'application/json' };
     const r = await fetch(`${base}/api/v1/scans`, { method: 'POST', headers, body: JSON.stringify({ image: `${reg.host}/lab/debian:bookworm` }) });
     expect(r.status).to.equal(202);
     const { id } = (await r.json()) as { id: string };
