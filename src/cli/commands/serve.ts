@@ -9,16 +9,21 @@ import { startServer, type RunningServer } from '../../server/serve.js';
  * The one line `serve` prints on stderr once every listener is up: the main listener first (its form is
  * read by scripts: `pushgate: serving on LISTEN (port N)`), then the metrics listener, the admission
  * listener and the push proxy when configured, each with its bound port and how callers reach it, so an operator sees every
- * port the process opened without reading the JSON log.
+ * port the process opened without reading the JSON log; and what a first start usually lacks: the admission listener
+ * off for want of TLS, no registry configured.
  */
-export function startupLine(config: Pick<PushgateConfig, 'server' | 'admission' | 'proxy' | 'metrics'>, srv: Pick<RunningServer, 'port' | 'admissionPort' | 'proxyPort' | 'metricsPort'>): string {
+export function startupLine(config: Pick<PushgateConfig, 'server' | 'admission' | 'proxy' | 'metrics' | 'registries'>, srv: Pick<RunningServer, 'port' | 'admissionPort' | 'proxyPort' | 'metricsPort'>): string {
   const parts = [`pushgate: serving on ${config.server.listen} (port ${srv.port})`];
   if (srv.metricsPort !== undefined) parts.push(`metrics on ${config.metrics.listen} (port ${srv.metricsPort})`);
   if (srv.admissionPort !== undefined) {
     const auth = config.admission.clientCA ? 'client certificate required' : 'NO client authentication';
     parts.push(`admission on ${config.admission.listen ?? '0.0.0.0:8443'} (port ${srv.admissionPort}, TLS, ${auth})`);
+  } else if (!config.admission.tls) {
+    // admission.listen has a default, so the listener looks configured: say why it is not there
+    parts.push('admission listener off (admission.tls is not set: the API server calls webhooks over HTTPS only)');
   }
   if (srv.proxyPort !== undefined) parts.push(`push proxy on ${config.proxy.listen} (port ${srv.proxyPort}, ${config.proxy.tls ? 'TLS' : 'clear text'})`);
+  if (!config.registries.length) parts.push('no registries configured: nothing is gated until registries[] names one');
   return parts.join('; ');
 }
 

@@ -86,19 +86,26 @@ describe('cli: pushgate serve names every listener it opened', function () {
           main: listen, port: fc.integer({ min: 1, max: 65535 }),
           metrics: fc.option(fc.tuple(listen, fc.integer({ min: 1, max: 65535 })), { nil: undefined }),
           admission: fc.option(fc.tuple(fc.option(listen, { nil: undefined }), fc.integer({ min: 1, max: 65535 }), fc.boolean()), { nil: undefined }),
+          admissionTls: fc.boolean(),
+          registries: fc.nat({ max: 2 }),
           proxy: fc.option(fc.tuple(listen, fc.integer({ min: 1, max: 65535 }), fc.boolean()), { nil: undefined }),
         }),
         (c) => {
           const config = {
             server: { listen: c.main },
             metrics: { listen: c.metrics?.[0] },
-            admission: { listen: c.admission?.[0], ...(c.admission?.[2] ? { clientCA: '/ca.crt' } : {}) },
+            // a running admission listener has TLS (it does not start without)
+            admission: { listen: c.admission?.[0], ...(c.admission?.[2] ? { clientCA: '/ca.crt' } : {}), ...(c.admission || c.admissionTls ? { tls: { cert: 'c', key: 'k' } } : {}) },
+            registries: Array.from({ length: c.registries }, (_, i) => ({ name: `r${i}` })),
             proxy: { listen: c.proxy?.[0], ...(c.proxy?.[2] ? { tls: { cert: 'c', key: 'k' } } : {}) },
           } as unknown as PushgateConfig;
           const line = startupLine(config, { port: c.port, metricsPort: c.metrics?.[1], admissionPort: c.admission?.[1], proxyPort: c.proxy?.[1] });
           const parts = line.split('; ');
           expect(parts[0]).to.equal(`pushgate: serving on ${c.main} (port ${c.port})`);
-          expect(parts.length).to.equal(1 + [c.metrics, c.admission, c.proxy].filter(Boolean).length);
+          const off = !c.admission && !c.admissionTls;
+          expect(parts.length).to.equal(1 + [c.metrics, c.admission, c.proxy, off, c.registries === 0].filter(Boolean).length);
+          expect(parts.includes('admission listener off (admission.tls is not set: the API server calls webhooks over HTTPS only)'), 'off').to.equal(off);
+          expect(parts.includes('no registries configured: nothing is gated until registries[] names one'), 'no registries').to.equal(c.registries === 0);
           expect(parts.some((p) => p.startsWith('metrics on ')), 'metrics').to.equal(!!c.metrics);
           if (c.metrics) expect(parts).to.include(`metrics on ${c.metrics[0]} (port ${c.metrics[1]})`);
           if (c.admission) expect(parts).to.include(`admission on ${c.admission[0] ?? '0.0.0.0:8443'} (port ${c.admission[1]}, TLS, ${c.admission[2] ? 'client certificate required' : 'NO client authentication'})`);
