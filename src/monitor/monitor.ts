@@ -144,7 +144,7 @@ export interface AffectedAnswer {
   images: Array<{
     digest: Digest;
     findings: Array<Pick<Finding, 'id' | 'aliases' | 'package' | 'installedVersion' | 'fixedVersions' | 'severity' | 'path'> & { platform?: string; firstSeen: string }>;
-    verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+    verdicts: AffectedVerdict[];
     /**
      * Workloads the validating admission webhook admitted with this digest (src/admission/workload-usage.ts),
      * the most recently seen first, at most {@link WORKLOADS_PER_IMAGE}; `lastSeen` ISO 8601 UTC.
@@ -153,6 +153,26 @@ export interface AffectedAnswer {
     /** How many workloads are recorded for the digest (may exceed `workloads.length`). */
     workloadCount: number;
   }>;
+}
+
+/**
+ * Where an affected image is, per verdict: repository, tags and decision, and `enforced` when pushgate's
+ * enforcement of that verdict was done (`quarantine`: moved to the quarantine repository, `delete`:
+ * removed, `label`: labelled in Harbor), so a listed tag is not taken for a pullable one.
+ */
+export interface AffectedVerdict {
+  registry: string;
+  repository: string;
+  tags: string[];
+  decision: string;
+  enforced?: 'quarantine' | 'delete' | 'label';
+}
+
+/** The {@link AffectedVerdict} of a stored verdict, its decision as the policy in force reads it. */
+function affectedVerdict(policy: CompiledPolicy, v: Verdict): AffectedVerdict {
+  const e = v.enforcement;
+  const enforced = e?.status === 'done' && (e.action === 'quarantine' || e.action === 'delete' || e.action === 'label') ? e.action : undefined;
+  return { registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision, ...(enforced ? { enforced } : {}) };
 }
 
 /** One page of the stored images holding a package (`GET /api/v1/packages/{purl}/images`). */
@@ -165,7 +185,7 @@ export interface PackageImagesAnswer {
   images: Array<{
     digest: Digest;
     packages: Array<Pick<Package, 'ecosystem' | 'name' | 'version' | 'purl' | 'path' | 'sourceName'> & { platform?: string }>;
-    verdicts: Array<{ registry: string; repository: string; tags: string[]; decision: string }>;
+    verdicts: AffectedVerdict[];
     /** Workloads admission saw running the image, as in {@link AffectedAnswer}. */
     workloads: ImageWorkloads['workloads'];
     workloadCount: number;
@@ -1061,7 +1081,7 @@ export class Monitor {
       images: [...byDigest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([digest, packages]) => ({
         digest,
         packages,
-        verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+        verdicts: (verdictsBy.get(digest) ?? []).map((v) => affectedVerdict(policy, v)),
         workloads: used.get(digest)?.workloads ?? [],
         workloadCount: used.get(digest)?.count ?? 0,
       })),
@@ -1115,7 +1135,7 @@ export class Monitor {
         fixedVersions: h.finding.fixedVersions, severity: h.finding.severity, path: h.finding.path,
         ...(h.finding.platform ? { platform: h.finding.platform } : {}), firstSeen: new Date(h.firstSeen).toISOString(),
       })),
-      verdicts: (verdictsBy.get(digest) ?? []).map((v) => ({ registry: v.registry, repository: v.repository, tags: v.tags, decision: summarize(policy, v).decision })),
+      verdicts: (verdictsBy.get(digest) ?? []).map((v) => affectedVerdict(policy, v)),
       workloads: used.get(digest)?.workloads ?? [],
       workloadCount: used.get(digest)?.count ?? 0,
     }));

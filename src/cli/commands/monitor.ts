@@ -68,8 +68,13 @@ export function workloadsCell(workloads: AffectedAnswer['images'][number]['workl
   return shown.join(',') + (rest > 0 ? ` +${rest}` : '');
 }
 
+/** The STATE cell of a verdict's enforcement that was done. */
+const STATE: Record<string, string> = { quarantine: 'quarantined', delete: 'deleted', label: 'labelled' };
+
 /**
- * The table of `affected`: one line per (image, repository, finding), with the workloads that run the image.
+ * The table of `affected`: one line per (image, repository, finding), with its STATE (`quarantined`,
+ * `deleted` or `labelled` when pushgate enforced that verdict, else `-`), PLATFORM when the image has
+ * several, and the workloads that run the image.
  * @param hosts registry name → `host[:port]` of its URL (the configuration's registries): a repository
  *   prints as the reference users pull (`registry.example:5000/team/app:1.2`); a registry the
  *   configuration no longer names prints as `[name] team/app:1.2` (a name is not a host).
@@ -79,16 +84,19 @@ export function affectedTable(answer: AffectedAnswer, hosts: ReadonlyMap<string,
   // reaches the terminal (JSON keeps the exact values).
   const a = terminalSafe(answer);
   if (!a.images.length) return `no stored image has ${a.id}\n`;
-  const rows: string[][] = [['IMAGE', 'DIGEST', 'ADVISORY', 'PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY', 'WORKLOADS']];
+  // a multi-platform image holds the package once per platform: the rows say which
+  const platforms = a.images.some((img) => img.findings.some((f) => f.platform));
+  const rows: string[][] = [['IMAGE', 'STATE', 'DIGEST', ...(platforms ? ['PLATFORM'] : []), 'ADVISORY', 'PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY', 'WORKLOADS']];
   for (const img of a.images) {
     const where = img.verdicts.length
       ? img.verdicts.map((v) => {
           const host = hosts.get(v.registry);
-          return `${host ? `${host}/` : `[${v.registry}] `}${v.repository}${v.tags.length ? `:${v.tags.join(',')}` : ''}`;
+          // a tag pushgate moved or removed is not pullable under the name listed
+          return [`${host ? `${host}/` : `[${v.registry}] `}${v.repository}${v.tags.length ? `:${v.tags.join(',')}` : ''}`, STATE[v.enforced ?? ''] ?? '-'];
         })
-      : ['(no verdict)'];
+      : [['(no verdict)', '-']];
     const used = workloadsCell(img.workloads ?? [], img.workloadCount ?? 0);
-    for (const w of where) for (const f of img.findings) rows.push([w, img.digest.slice(0, 19), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity, used]);
+    for (const [w, state] of where) for (const f of img.findings) rows.push([w, state, img.digest.slice(0, 19), ...(platforms ? [f.platform ?? '-'] : []), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity, used]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const more = a.more ? `more images: run again with --after ${a.next}\n` : '';

@@ -50,7 +50,7 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     expect(out.images.map((i) => [i.digest, i.findings[0].id, i.findings[0].fixedVersions[0], i.verdicts[0].repository])).to.deep.equal([[digestOf(1), 'NSWG-NPM-458', '0.4.9', 'team/zip']]);
     const t = runCli(['affected', 'NSWG-NPM-458', '--config', config]);
     // the configuration names no registry `lab` (any more): its name is not printed as a host
-    expect(t.stdout.split('\n')[1]).to.match(/^\[lab\] team\/zip:v1\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high\s+-$/);
+    expect(t.stdout.split('\n')[1]).to.match(/^\[lab\] team\/zip:v1\s+-\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high\s+-$/);
     const again = runCli(['monitor', '--config', config]);
     expect(JSON.parse(again.stdout)).to.include({ skipped: true });
     expect(runCli(['affected', 'X', '--format', 'xml', '--config', config]).status).to.equal(2);
@@ -144,5 +144,33 @@ describe('cli: pushgate affected names repositories as users pull them', () => {
     expect(row('lab', new Map([['lab', '127.0.0.1:5000']]))).to.equal('127.0.0.1:5000/lab/adm-zip:0.4.7');
     expect(row('lab', new Map())).to.equal('[lab] lab/adm-zip:0.4.7');
     expect(row('lab')).to.not.match(/^lab\//);
+  });
+});
+
+describe('cli: pushgate affected says where a listed tag is and which platform a row is', () => {
+  it('property: STATE names the enforcement done (quarantined, deleted, labelled), else -; PLATFORM only when a finding has one', () => {
+    const enforcement = fc.option(fc.record({ action: fc.constantFrom('quarantine', 'delete', 'label', 'none', 'restore'), status: fc.constantFrom('done', 'failed', 'skipped', 'pending') }), { nil: undefined });
+    fc.assert(fc.property(fc.array(enforcement, { minLength: 1, maxLength: 3 }), fc.array(fc.option(fc.constantFrom('linux/amd64', 'linux/arm64'), { nil: undefined }), { minLength: 1, maxLength: 3 }), (enf, plats) => {
+      const verdicts = enf.map((e, i) => {
+        const enforced = e?.status === 'done' && ['quarantine', 'delete', 'label'].includes(e.action) ? (e.action as 'quarantine' | 'delete' | 'label') : undefined;
+        return { registry: 'lab', repository: `team/app${i}`, tags: ['v1'], decision: 'quarantine', ...(enforced ? { enforced } : {}) };
+      });
+      const findings = plats.map((p) => ({ id: 'CVE-2024-0001', aliases: [], package: 'zlib1g', installedVersion: '1.2', fixedVersions: [], severity: 'high' as const, path: '/var/lib/dpkg/status', firstSeen: '2026-01-01', ...(p ? { platform: p } : {}) }));
+      const out = affectedTable({ id: 'CVE-2024-0001', more: false, indexBehind: false, images: [{ digest: `sha256:${'c'.repeat(64)}` as Digest, findings, verdicts, workloads: [], workloadCount: 0 }] }, new Map([['lab', 'reg.example:5000']]));
+      const lines = out.trimEnd().split('\n');
+      const head = lines[0].split(/\s{2,}/);
+      const withPlatform = plats.some(Boolean);
+      expect(head.includes('PLATFORM')).to.equal(withPlatform);
+      expect(head.slice(0, 3)).to.deep.equal(['IMAGE', 'STATE', 'DIGEST']);
+      expect(lines.length - 1).to.equal(verdicts.length * findings.length);
+      lines.slice(1).forEach((l, k) => {
+        const cells = l.split(/\s{2,}/);
+        const v = verdicts[Math.floor(k / findings.length)];
+        const f = findings[k % findings.length];
+        expect(cells[0]).to.equal(`reg.example:5000/${v.repository}:v1`);
+        expect(cells[1]).to.equal(v.enforced ? { quarantine: 'quarantined', delete: 'deleted', label: 'labelled' }[v.enforced] : '-');
+        if (withPlatform) expect(cells[3]).to.equal(f.platform ?? '-');
+      });
+    }), { numRuns: 200 });
   });
 });

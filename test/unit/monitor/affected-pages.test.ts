@@ -107,6 +107,26 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(stored.size).to.be.above(20);
     });
 
+    it('each verdict says the enforcement done on it (quarantine, delete, label), not one failed, skipped or pending', async () => {
+      const mon = new Monitor({ store, logger: silentLogger, vulndb: () => db, policy: () => policy });
+      const cases = [
+        [{ action: 'quarantine', status: 'done' }, 'quarantine'], [{ action: 'delete', status: 'done' }, 'delete'], [{ action: 'label', status: 'done' }, 'label'],
+        [{ action: 'quarantine', status: 'failed' }, undefined], [{ action: 'delete', status: 'pending' }, undefined], [{ action: 'none', status: 'done' }, undefined],
+        [{ action: 'restore', status: 'done' }, undefined], [undefined, undefined],
+      ] as const;
+      for (let n = 0; n < cases.length; n++) {
+        await put(n + 1, 'one');
+        const v = (await store.getVerdict('lab', `team/app${(n + 1) % 3}`, digestOf(n + 1)))!;
+        const e = cases[n][0];
+        await store.putVerdict({ ...v, ...(e ? { enforcement: { ...e, detail: 'test' } } : {}) });
+      }
+      const answer = await mon.affected('CVE-2018-1002204', { limit: 1000 });
+      for (let n = 0; n < cases.length; n++) {
+        const img = answer.images.find((i) => i.digest === digestOf(n + 1))!;
+        expect(img.verdicts[0].enforced, JSON.stringify(cases[n][0])).to.equal(cases[n][1]);
+      }
+    });
+
     it('limit defaults to 100 and is bounded to 1..1000; after must be a digest; ids must be advisory ids', async () => {
       const mon = new Monitor({ store, logger: silentLogger, vulndb: () => db, policy: () => policy });
       for (let n = 1; n <= 3; n++) await put(n, 'one');
