@@ -14,6 +14,11 @@ DEMO_DIR="${DEMO_DIR:-$(mktemp -d /tmp/pushgate-demo.XXXXXX)}"
 IMAGES="${PUSHGATE_LAB_IMAGES:-$ROOT/.cache/lab-images}"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { printf 'demo: ERROR: %s\n' "$*" >&2; exit 1; }
+# Both ports must be free: another process on the pushgate port would answer the health checks below in
+# its place (an earlier demo left running, say), and the registry script's own message names its --port.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_free "$PG_PORT" || die "127.0.0.1:$PG_PORT is already in use: set DEMO_PUSHGATE_PORT to a free port"
+port_free "$REG_PORT" || die "127.0.0.1:$REG_PORT is already in use: set DEMO_REGISTRY_PORT to a free port"
 
 bash scripts/ensure-tools.sh
 say "building the lab images (debootstrap + npm; cached in $IMAGES)"
