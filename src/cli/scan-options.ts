@@ -328,7 +328,9 @@ export function filterDiagnostics(flags: ScanFlags, notes: FilterNotes, bases: M
         continue;
       }
       const how = v.packages ? 'packages the base layers alone hold (same path and version)' : 'findings in the base layers';
-      out.push({ code: 'exclude-base', message: `${v.attribution.note}; excluded: ${how}`, ...(multi ? { platform: p.platform } : {}) });
+      // no base found: the note says nothing was excluded, and why (no "excluded: …" after it)
+      const message = v.attribution.method === 'none' ? v.attribution.note : `${v.attribution.note}; excluded: ${how}`;
+      out.push({ code: 'exclude-base', message, ...(multi ? { platform: p.platform } : {}) });
     }
     out.push({ code: 'exclude-base', message: `${notes.base} finding(s) from the base image were excluded (--exclude-base)` });
   }
