@@ -29,10 +29,18 @@ import { createLogger } from '../../server/logger.js';
 import { terminalSafe } from '../terminal-text.js';
 import { openStore } from '../../store/index.js';
 
-/** Opens what a monitor needs from the configuration; `close` releases it. */
-async function openMonitor(configFile: string | undefined): Promise<{ monitor: Monitor; gate: Gate; hosts: Map<string, string>; close(): Promise<void> }> {
+/** pino's levels, most verbose first. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+/**
+ * Opens what a monitor needs from the configuration; `close` releases it.
+ * @param quiet a query (`affected`): the log says only warnings and errors, whatever `log.level` says, so
+ *   its answer is not interleaved with the service's info lines (database loaded, …) on the terminal.
+ */
+async function openMonitor(configFile: string | undefined, quiet = false): Promise<{ monitor: Monitor; gate: Gate; hosts: Map<string, string>; close(): Promise<void> }> {
   const config = loadConfig(configFile);
-  const logger = createLogger(config.log.level);
+  const level = quiet && LEVELS.indexOf(config.log.level) < LEVELS.indexOf('warn') ? 'warn' : config.log.level;
+  const logger = createLogger(level);
   const store = await openStore(config.store.url);
   const policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
   const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;
@@ -150,7 +158,7 @@ export function register(program: Command): void {
         throw new PushgateError('BAD_ARGUMENT', `--limit ${opts.limit}: use an integer from ${AFFECTED_LIMIT.min} to ${AFFECTED_LIMIT.max}`);
       }
       if (opts.after !== undefined && !isDigest(opts.after)) throw new PushgateError('BAD_ARGUMENT', `--after ${opts.after}: use an image digest (sha256:<64 hex>), the "next" of the previous page`);
-      const m = await openMonitor(opts.config);
+      const m = await openMonitor(opts.config, true);
       try {
         // an operator's command: every stored report is indexed first (no bound, as `monitor` does)
         const a = await m.monitor.affected(id, { limit, after: opts.after as Digest | undefined, catchUp: 'all' });

@@ -49,6 +49,8 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     const out = JSON.parse(a.stdout) as { images: Array<{ digest: string; findings: Array<{ id: string; fixedVersions: string[] }>; verdicts: Array<{ repository: string }> }> };
     expect(out.images.map((i) => [i.digest, i.findings[0].id, i.findings[0].fixedVersions[0], i.verdicts[0].repository])).to.deep.equal([[digestOf(1), 'NSWG-NPM-458', '0.4.9', 'team/zip']]);
     const t = runCli(['affected', 'NSWG-NPM-458', '--config', config]);
+    // a query's answer alone: no info line of the service's log (log.level info) beside it
+    expect(t.stderr, 'stderr').to.equal('');
     // the configuration names no registry `lab` (any more): its name is not printed as a host
     expect(t.stdout.split('\n')[1]).to.match(/^\[lab\] team\/zip:v1\s+-\s+sha256:0{12}\S*\s+NSWG-NPM-458\s+adm-zip\s+0\.4\.7\s+0\.4\.9\s+high\s+-$/);
     const again = runCli(['monitor', '--config', config]);
