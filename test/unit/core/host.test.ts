@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { formatHostPort, parseHostPort, parseImageRef, RegistryHosts, sameRegistryUrl } from '../../../src/core/index.js';
+import { formatHostPort, isPushgateError, parseHostPort, parseImageRef, RegistryHosts, sameRegistryUrl } from '../../../src/core/index.js';
 
 const REGISTRIES = [
   { name: 'lab', url: 'http://127.0.0.1:5000', aliases: ['registry.internal:5000'] },
@@ -97,7 +97,35 @@ const dnsHost = fc
   .tuple(fc.array(label, { minLength: 1, maxLength: 3 }), tld)
   .map(([ls, t]) => [...ls, t].join('.'))
   .filter((h) => !['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(h) && !h.startsWith('localhost'));
+/**
+ * Host names of 200 to 253 characters (the longest a DNS name is, and the bound normalizeHost
+ * holds), half of them 252 or 253: generated labels repeated, the first ones padded to the length.
+ * dnsHost stays under 50, and no other test reached the bound.
+ */
+const longDnsHost = fc.tuple(fc.array(label, { minLength: 1, maxLength: 4 }), tld, fc.oneof(fc.integer({ min: 200, max: 253 }), fc.constantFrom(252, 253))).map(([ls, t, n]) => {
+  const labels: string[] = [];
+  for (let len = t.length; len + 1 + ls[labels.length % ls.length]!.length <= n; ) {
+    labels.push(ls[labels.length % ls.length]!);
+    len += 1 + labels[labels.length - 1]!.length;
+  }
+  for (let i = 0, deficit = n - [...labels, t].join('.').length; deficit > 0; i++) {
+    const add = Math.min(deficit, 63 - labels[i]!.length);
+    labels[i] += 'a'.repeat(add);
+    deficit -= add;
+  }
+  return [...labels, t].join('.');
+});
 const port = fc.integer({ min: 1, max: 65535 });
+
+/** The registry `hostPort` reaches, or `refused` when match() refuses it as no host (BAD_ARGUMENT). */
+function matchOrRefused(hosts: RegistryHosts, hostPort: string): string | undefined {
+  try {
+    return hosts.match(hostPort);
+  } catch (e) {
+    if (isPushgateError(e, 'BAD_ARGUMENT')) return 'refused';
+    throw e;
+  }
+}
 
 /** Random letter case of each character. */
 function recase(s: string, bits: boolean[]): string {
@@ -114,8 +142,9 @@ const spelling = (host: string, p: number, dflt: number) =>
 
 describe('core/host: property tests', () => {
   it('every spelling of a configured registry (or alias) reaches it', () => {
+    const anyHost = fc.oneof({ weight: 3, arbitrary: dnsHost }, { weight: 1, arbitrary: longDnsHost });
     fc.assert(
-      fc.property(dnsHost, port, fc.constantFrom('http', 'https'), dnsHost, port, (host, p, scheme, alias, ap) => {
+      fc.property(anyHost, port, fc.constantFrom('http', 'https'), anyHost, port, (host, p, scheme, alias, ap) => {
         fc.pre(alias !== host);
         const dflt = scheme === 'https' ? 443 : 80;
         const hosts = new RegistryHosts([{ name: 'r', url: `${scheme}://${host}:${p}`, aliases: [`${alias}:${ap}`] }]);
@@ -164,8 +193,9 @@ describe('core/host: property tests', () => {
   });
 
   it('never maps another host, or the same host on another port, to the registry', () => {
+    const anyHost = fc.oneof({ weight: 3, arbitrary: dnsHost }, { weight: 1, arbitrary: longDnsHost });
     fc.assert(
-      fc.property(dnsHost, port, dnsHost, port, fc.constantFrom('http', 'https'), (host, p, otherHost, otherPort, scheme) => {
+      fc.property(anyHost, port, anyHost, port, fc.constantFrom('http', 'https'), (host, p, otherHost, otherPort, scheme) => {
         const hosts = new RegistryHosts([{ name: 'r', url: `${scheme}://${host}:${p}` }]);
         if (otherHost !== host) {
           expect(hosts.match(`${otherHost}:${p}`), otherHost).to.equal(undefined);
@@ -174,10 +204,10 @@ describe('core/host: property tests', () => {
         if (otherPort !== p) expect(hosts.match(`${host}:${otherPort}`)).to.equal(undefined);
         const dflt = scheme === 'https' ? 443 : 80;
         if (p !== dflt) expect(hosts.match(host), 'portless').to.equal(undefined);
-        // one letter appended or a label added is another host
-        expect(hosts.match(`${host}x:${p}`)).to.equal(undefined);
-        expect(hosts.match(`a.${host}:${p}`)).to.equal(undefined);
-        expect(hosts.match(`${host}.evil.test:${p}`)).to.equal(undefined);
+        // One letter appended or a label added is another host; past 253 characters, no host (refused).
+        for (const other of [`${host}x:${p}`, `a.${host}:${p}`, `${host}.evil.test:${p}`]) {
+          expect(matchOrRefused(hosts, other), other).to.equal(other.length - `:${p}`.length > 253 ? 'refused' : undefined);
+        }
       }),
       { numRuns: 500 },
     );

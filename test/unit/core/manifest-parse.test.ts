@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { GoDecodeError, goFoldKey, parseJsonTree } from '../../../src/core/go-json.js';
+import { GoDecodeError, goFoldKey, MAX_JSON_DEPTH, parseJsonTree } from '../../../src/core/go-json.js';
 import { isAttestationManifest, nonImageArtifactType, parseDockerSaveManifest, parseImageConfig, parseManifestDocument } from '../../../src/core/manifest-parse.js';
 import { MediaTypes } from '../../../src/core/manifest.js';
 import { isPushgateError } from '../../../src/core/errors.js';
@@ -275,5 +275,26 @@ describe('core/manifest-parse: Go-compatible reading of manifests, indexes and c
     for (const bad of ['{"a":1,}', '[1,]', '01', '{"a" 1}', '"\u0001"', 'nul', '1 2', "{'a':1}", '[1] x']) {
       expect(() => parseJsonTree(bad), bad).to.throw(GoDecodeError);
     }
+  });
+
+  it('property: a value inside up to MAX_JSON_DEPTH arrays and objects is read as JSON.parse reads it; one deeper is refused naming the limit', () => {
+    const toPlain = (n: ReturnType<typeof parseJsonTree>): unknown =>
+      n.t === 'object' ? Object.fromEntries(n.members.map(([k, v]) => [k, toPlain(v)])) : n.t === 'array' ? n.items.map(toPlain) : n.t === 'number' ? Number(n.raw) : n.t === 'null' ? null : n.v;
+    /** Arrays and objects around the deepest value of `v`. */
+    const nesting = (v: unknown): number => {
+      const kids = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? Object.values(v) : [];
+      return kids.length ? 1 + Math.max(...kids.map(nesting)) : 0;
+    };
+    // fc.jsonValue() nests a few levels at most: wrappers (a short pattern of arrays and objects,
+    // repeated) take a small value to the limit, a third of them to 255-258.
+    const wrappers = fc.oneof({ weight: 2, arbitrary: fc.integer({ min: 0, max: MAX_JSON_DEPTH + 40 }) }, fc.constantFrom(MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, MAX_JSON_DEPTH + 2));
+    fc.assert(fc.property(wrappers, fc.array(fc.constantFrom('array', 'object'), { minLength: 1, maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }), (n, pattern, leaf) => {
+      let v: unknown = leaf;
+      for (let i = 0; i < n; i++) v = pattern[i % pattern.length] === 'array' ? [v] : { k: v };
+      const text = JSON.stringify(v);
+      if (n + nesting(leaf) > MAX_JSON_DEPTH) expect(() => parseJsonTree(text)).to.throw(GoDecodeError, `nesting deeper than ${MAX_JSON_DEPTH}`);
+      // As text: chai's deep equality is slow on values 250 levels deep.
+      else expect(JSON.stringify(toPlain(parseJsonTree(text)))).to.equal(JSON.stringify(JSON.parse(text)));
+    }), { numRuns: 100 });
   });
 });

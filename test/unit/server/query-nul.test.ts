@@ -33,10 +33,11 @@ for (const kind of ['postgres', 'sqlite'] as const) {
     let dir: string;
     let srv: RunningServer;
     let drop: (() => Promise<void>) | undefined;
-    // signed per request: a token made when the file loads expires before the tests run on a slow machine
-    const token = () => jwt.sign({ sub: 'alice', role: 'viewer' }, SECRET, { algorithm: 'HS256', expiresIn: '5m' });
     const get = async (p: string) => {
-      const r = await fetch(`http://127.0.0.1:${srv.port}${p}`, { headers: { authorization: `Bearer ${token()}` } });
+      // Signed per request: one signed when mocha loads the file had expired whenever the whole unit
+      // suite took over ten minutes to reach these tests.
+      const token = jwt.sign({ sub: 'alice', role: 'viewer' }, SECRET, { algorithm: 'HS256', expiresIn: '10m' });
+      const r = await fetch(`http://127.0.0.1:${srv.port}${p}`, { headers: { authorization: `Bearer ${token}` } });
       return { status: r.status, body: await r.text() };
     };
 
