@@ -20,6 +20,7 @@
  * `%`, `\` or a control character, a path the registry would redirect), is refused with a reason;
  * so the proxy forwards only paths the registry routes as they are.
  */
+import { TAG_RE } from '../core/names.js';
 
 /** The routes of the Distribution 2.8 API (registry/api/v2/descriptors.go), plus OCI 1.1 referrers. */
 export type RouteKind = 'base' | 'catalog' | 'tags-list' | 'manifest' | 'blob' | 'blob-upload' | 'blob-upload-chunk' | 'referrers';
@@ -66,7 +67,6 @@ export type PathDecision =
 const NAME_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?$`);
-const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const UUID = /^[a-zA-Z0-9_.=-]+$/;
 
@@ -100,7 +100,7 @@ const ROUTES: Array<{ kind: RouteKind; named: boolean; fixed: string[]; last?: {
 ];
 
 function isReference(s: string): boolean {
-  return TAG.test(s) || DIGEST.test(s);
+  return TAG_RE.test(s) || DIGEST.test(s);
 }
 
 /** Matches the segments after `/v2/` (no trailing empty segment) against one template. */

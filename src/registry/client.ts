@@ -19,6 +19,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { PushgateError, isPushgateError } from '../core/errors.js';
 import { isContentDigest, isDigest, digestAlgorithm, digestHex, manifestDigestProblem, type Digest } from '../core/digest.js';
 import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
+import { TAG_RE } from '../core/names.js';
 import { RegistryError, redactUrl } from './errors.js';
 import { Transport, header, type TransportRequest } from './transport.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -104,7 +105,6 @@ export interface GetBlobOptions {
 }
 
 const REPO_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 function packageVersion(): string {
   try {

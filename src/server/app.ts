@@ -23,6 +23,7 @@ import { createAdminApi } from './admin-api.js';
 import { Readiness } from './readiness.js';
 import { readEnvelope, repositoryNamesIn } from './envelope.js';
 import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
+import { repositoryNameProblem, TAG_RE } from '../core/names.js';
 
 /** What the app serves from. */
 export interface AppDeps {
@@ -288,12 +289,9 @@ export function metricsHandler(metrics: Metrics) {
   };
 }
 
-const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-
-/** True for a repository name and optional tag that the OCI distribution spec allows (name ≤ 255). */
+/** True for a repository name and optional tag that the OCI distribution spec allows (name ≤ 255; src/core/names.ts). */
 export function validNames(repository: string, tag?: string): boolean {
-  return repository.length <= 255 && REPOSITORY.test(repository) && (tag === undefined || TAG.test(tag));
+  return repositoryNameProblem(repository) === undefined && (tag === undefined || TAG_RE.test(tag));
 }
 
 /** Accumulates dropped-event counts per registry and reason; flushes them once a minute. */
