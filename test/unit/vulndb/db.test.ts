@@ -63,7 +63,6 @@ describe('vulndb database', function () {
             // an entry with only a GIT range is not imported (nothing to evaluate): it counts nowhere
             ranges: [e.evaluated ? { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] } : { type: 'GIT', repo: 'https://example.test/r', events: [{ introduced: '0' }] }],
           })))));
-          const st = await updateDb({ path: path.join(dir, 'db.sqlite'), sources: [dir] });
           const want: Record<string, number> = {};
           let imported = 0;
           for (const es of records) {
@@ -71,6 +70,10 @@ describe('vulndb database', function () {
             if (ecos.size) imported++;
             for (const e of ecos) want[e] = (want[e] ?? 0) + 1;
           }
+          const build = updateDb({ path: path.join(dir, 'db.sqlite'), sources: [dir] });
+          // nothing importable: the update is refused, nothing installed
+          if (!imported) return void (await build.then(() => expect.fail('an update importing nothing must fail'), (e: Error) => expect(e.message).to.include('nothing could be imported')));
+          const st = await build;
           expect(st.imported).to.equal(imported);
           expect(st.byEcosystem).to.deep.equal(want);
         } finally {
