@@ -21,8 +21,8 @@ export const TAG_LINK_SLICE_MS = 300;
  * pushed digest is gone): the action goes on. @throws DeferredEnforcement when the next check is due after this claim's slice.
  */
 export async function awaitPushedTagLink(client: RegistryClient, ev: PushEvent & { tag: string }, age?: TagLinkClock): Promise<TagLinkResult> {
-  if (!age) return awaitTagLink(client, ev.repository, ev.tag, { clock: ageClock() });
-  const r = await awaitTagLink(client, ev.repository, ev.tag, { clock: age, sliceMs: TAG_LINK_SLICE_MS });
+  if (!age) return awaitTagLink(client, ev.repository, ev.tag, { clock: ageClock(), digest: ev.digest });
+  const r = await awaitTagLink(client, ev.repository, ev.tag, { clock: age, sliceMs: TAG_LINK_SLICE_MS, digest: ev.digest });
   if (r.retryInMs === undefined) return r;
   // A digest already gone (an earlier event of the same push removed it) leaves nothing to act on: no wait.
   if (!(await client.resolve(ev.repository, ev.digest).then((d) => !!d, () => true))) return r;

@@ -59,7 +59,15 @@ export const LANG_TYPES: Record<string, string> = {
 const TRIVY_FAMILIES: Record<string, string> = {
   redhat: 'rhel', alma: 'almalinux', amazon: 'amzn', oracle: 'ol', 'cbl-mariner': 'mariner',
   'opensuse.leap': 'opensuse-leap', 'opensuse.tumbleweed': 'opensuse-tumbleweed',
+  // SLE Micro is `slem` since trivy 0.51; before, SLES and SLE Micro were written out (with spaces)
+  slem: 'sle-micro', 'suse linux enterprise server': 'sles', 'suse linux enterprise micro': 'sle-micro',
 };
+
+/** The os-release `ID` of an OS family name as an SBOM writes it (an `ID` itself, or one of trivy's names). */
+function osId(name: string): string {
+  const n = name.trim().toLowerCase();
+  return TRIVY_FAMILIES[n] ?? n;
+}
 
 /**
  * The OS named by a purl `distro` qualifier: `debian-12` / `debian-12.5` / `alpine-3.19.1` → id and
@@ -68,8 +76,8 @@ const TRIVY_FAMILIES: Record<string, string> = {
 export function parseDistro(distro: string, namespace: string | undefined): OsInfo | undefined {
   const d = distro.trim().toLowerCase();
   // the id as the OS table (src/core/os-table.ts) knows it, so every family an image scan detects is read here too
-  const m = /^([a-z][a-z0-9._-]*?)-(\d[\w.]*)$/.exec(d);
-  const id = m ? (TRIVY_FAMILIES[m[1]] ?? m[1]) : undefined;
+  const m = /^([a-z][a-z0-9._ -]*?)-(\d[\w.]*)$/.exec(d);
+  const id = m ? osId(m[1]) : undefined;
   if (m && id && familyOf(id)?.ids.includes(id)) return { id, versionId: m[2] };
   if (/^\d[\w.]*$/.test(d) && namespace) return { id: namespace.toLowerCase(), versionId: d };
   const codename = DEBIAN_CODENAMES[d];
@@ -144,7 +152,7 @@ function cyclonedxEntries(doc: Record<string, unknown>): { entries: SbomEntry[];
       seen.add(c);
       const name = str(c.name) ?? '(unnamed)';
       if (c.type === 'operating-system') {
-        if (str(c.name)) os.push({ id: name.toLowerCase(), versionId: str(c.version) });
+        if (str(c.name)) os.push({ id: osId(name), versionId: str(c.version) });
       } else {
         entries.push({ purl: str(c.purl), label: `${str(c.group) ? `${c.group as string}/` : ''}${name}${str(c.version) ? `@${c.version as string}` : ''}`, props: propsOf(c.properties) });
       }
@@ -209,6 +217,7 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
   const otherTypes = new Map<string, number>();
   const noDistro: string[] = [];
   const conflicting: string[] = [];
+  const unreadDistro: string[] = [];
   const packages: Package[] = [];
   // OS packages wait until the release is known: from their own qualifiers, else the OS component.
   const osPackages: Array<{ pkg: Package; os?: OsInfo; label: string }> = [];
@@ -240,7 +249,10 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
         ecosystem: eco, name: p.name, version, purl: e.purl, path: pathOf, analyzer,
         ...(srcName ? { sourceName: srcName } : {}), ...(srcVer ? { sourceVersion: srcVer } : {}), ...(q.arch ? { arch: q.arch } : {}),
       };
-      osPackages.push({ pkg, os: q.distro ? parseDistro(q.distro, p.namespace ?? undefined) : undefined, label: e.purl });
+      const named = q.distro ? parseDistro(q.distro, p.namespace ?? undefined) : undefined;
+      // A release named but not read is some release, perhaps not the SBOM's: never matched as the SBOM's.
+      if (q.distro && !named) { unreadDistro.push(e.purl); continue; }
+      osPackages.push({ pkg, os: named, label: e.purl });
       continue;
     }
     const eco = LANG_TYPES[p.type];
@@ -273,6 +285,7 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
   if (badPurl.length) diagnostics.push({ code: 'sbom-bad-purl', message: `${badPurl.length} package URL(s) could not be read and were not matched: ${list(badPurl)}`, incomplete: true });
   if (otherTypes.size) diagnostics.push({ code: 'sbom-unsupported-type', message: `package URL types without advisories in pushgate, not matched: ${[...otherTypes.entries()].map(([t, n]) => `${t} (${n})`).join(', ')}` });
   if (noDistro.length) diagnostics.push({ code: 'sbom-no-distro', message: `${noDistro.length} OS package(s) name no distribution release (purl qualifier distro=, or an operating-system component) and were not matched: ${list(noDistro)}`, incomplete: true });
+  if (unreadDistro.length) diagnostics.push({ code: 'sbom-distro-unknown', message: `${unreadDistro.length} OS package(s) name a distribution release pushgate does not know (purl qualifier distro=) and were not matched: ${list(unreadDistro)}`, incomplete: true });
   if (conflicting.length) diagnostics.push({ code: 'sbom-os-conflict', message: `${conflicting.length} OS package(s) name a release other than ${osKey(os!)} and were not matched: ${list(conflicting)}`, incomplete: true });
   return { format, os, packages, diagnostics };
 }

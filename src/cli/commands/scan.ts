@@ -54,12 +54,13 @@ export function parseRegistryTarget(target: string): ReturnType<typeof parseImag
 /**
  * What to write instead of a skopeo/podman transport name (containers-transports(5)), which users of
  * those tools type first: `docker://REF` is a registry reference without the prefix, `docker-archive:`
- * and `oci-archive:` files are `archive:`; the daemon's and containers-storage's images must be saved
- * to an archive first. Undefined when `target` starts with none of them.
+ * and `oci-archive:` files are `archive:`; the daemon's, containers-storage's, ostree's and SIF images
+ * must be saved to an archive first (every transport of containers-transports(5) but `oci:` and `dir:`,
+ * which pushgate reads under the same names). Undefined when `target` starts with none of them.
  */
 export function transportHint(target: string): string | undefined {
   // `docker:` alone is Docker Hub's own `docker` image (`docker:24-dind`): only `docker://` is the transport
-  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|docker-daemon|containers-storage):(.*)$/s.exec(target);
+  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|docker-daemon|containers-storage|ostree|sif):(.*)$/s.exec(target);
   if (!m) return undefined;
   const [, transport, rest] = m;
   // the archive transports may name an image inside after a second colon (path:ref); the path is what pushgate reads

@@ -29,7 +29,7 @@ import type { ActionResult, OwnWrite } from './types.js';
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
 export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited'): Promise<ActionResult> {
-  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait });
+  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait, digest });
   const target = `${prefix}${repository}`;
   const impossible = repositoryNameProblem(target);
   if (impossible !== undefined) {

@@ -23,7 +23,7 @@ import type { ActionResult } from './types.js';
  * @throws RegistryError when the delete fails.
  */
 export async function reject(client: RegistryClient, repository: string, digest: Digest, tag?: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited'): Promise<ActionResult> {
-  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait });
+  if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait, digest });
   const removed = await tagsOf(client, repository, digest);
   const refs = await moveReferrers(client, repository, digest, undefined);
   const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;

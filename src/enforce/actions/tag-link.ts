@@ -2,7 +2,9 @@
  * Waiting for a pushed tag's link before a blocked push is deleted or quarantined. Distribution 2.8 sends
  * the manifest push notification from ManifestService.Put, before the PUT handler links the tag: a delete
  * by digest that wins that race leaves the tag linked to a deleted manifest (listed, never pullable), and
- * a restored tag would be overwritten by the late link. Normally the first HEAD already sees the link; a
+ * a restored tag would be overwritten by the late link. The tag counts as linked only once it names the
+ * pushed digest: a re-push of an existing tag (the case a restore is for) finds the tag still naming the
+ * previous digest until the link. Normally the first HEAD already sees the link; a
  * registry starved of CPU (many pushes at once) was seen to link a tag more than 2 s after it sent the
  * notification.
  *
@@ -16,6 +18,7 @@
  * often the event is tried, and a burst of such events stalls the queue for one wait, not one per event.
  */
 import { performance } from 'node:perf_hooks';
+import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
 
 /** The checks of a tag link: HEAD requests at most, and the pause before the first retry, ms (doubled each time). */
@@ -59,20 +62,26 @@ export interface TagLinkWait {
    */
   sliceMs?: number;
   budget?: typeof TAG_LINK_BUDGET;
+  /**
+   * The pushed digest: the tag counts as linked only once it resolves to it. Without it, any digest counts,
+   * which is wrong for a re-push of an existing tag: the tag still names the previous digest until the
+   * registry links the new one, so the first HEAD would end the wait before the link it is there for.
+   */
+  digest?: Digest;
 }
 
 /** What a wait found. */
 export interface TagLinkResult {
   /** HEAD requests of the tag made. */
   heads: number;
-  /** The tag resolved to a digest. */
+  /** The tag resolved to the pushed digest ({@link TagLinkWait.digest}; without one, to any digest). */
   linked: boolean;
   /** Not linked, and the next check is due in this many ms (only when `sliceMs` ran out first). */
   retryInMs?: number;
 }
 
 /**
- * Checks (HEAD) until `repository:tag` resolves to any digest, at the event ages of {@link tagLinkChecks}
+ * Checks (HEAD) until `repository:tag` resolves to the pushed digest (`wait.digest`; without it, any digest), at the event ages of {@link tagLinkChecks}
  * and never after the last one: an event older than {@link TAG_LINK_WAIT_MS} makes no request. Only "not
  * found" is waited out: any other answer (the registry refuses pushgate's token, the network fails) ends
  * the wait at once, so a refusing registry costs one request here, not one per check; the action that
@@ -89,7 +98,8 @@ export async function awaitTagLink(client: RegistryClient, repository: string, t
     if (clock.age() > last) return { heads, linked: false };
     heads++;
     try {
-      if (await client.resolve(repository, tag)) return { heads, linked: true };
+      const now = await client.resolve(repository, tag);
+      if (now && (wait.digest === undefined || now.digest === wait.digest)) return { heads, linked: true };
     } catch {
       return { heads, linked: false };
     }

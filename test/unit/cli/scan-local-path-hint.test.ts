@@ -32,7 +32,7 @@ describe('cli: scan of a local path without a prefix', () => {
     const repo = fc.constantFrom('lab/app', 'team/x/y', 'a');
     const tag = fc.constantFrom(':1.0', ':latest', '');
     fc.assert(
-      fc.property(host, repo, tag, fc.constantFrom('docker-archive', 'oci-archive', 'docker-daemon', 'containers-storage'), fc.constantFrom('/tmp/img.tar', 'img.tar', './a/b.tar'), fc.boolean(), (h, r, t, transport, file, withRef) => {
+      fc.property(host, repo, tag, fc.constantFrom('docker-archive', 'oci-archive', 'docker-daemon', 'containers-storage', 'ostree', 'sif'), fc.constantFrom('/tmp/img.tar', 'img.tar', './a/b.tar'), fc.boolean(), (h, r, t, transport, file, withRef) => {
         const ref = `${h}/${r}${t}`;
         // docker://REF: the reference itself, and what is suggested parses as that reference
         const m = message(`docker://${ref}`);

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { MAX_REPOSITORY_LENGTH } from '../../../src/core/names.js';
 import { PushgateError } from '../../../src/core/errors.js';
 import { quarantine } from '../../../src/enforce/actions/quarantine.js';
+import { reject } from '../../../src/enforce/actions/reject.js';
 import { awaitTagLink, tagLinkChecks, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS, type TagLinkClock } from '../../../src/enforce/actions/tag-link.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
 
@@ -179,5 +180,95 @@ describe('enforce: a quarantine that falls back to a delete waits for the tag li
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+/**
+ * A re-push of an existing tag: until the registry links it, the tag still names the digest it named
+ * before. That is not the link the wait is for: a delete and a restore made then are undone by the late
+ * link (the tag ends on the deleted digest, the restore overwritten).
+ */
+describe('enforce: the wait for a re-pushed tag waits for the pushed digest, not the previous one', () => {
+  const PUSHED = `sha256:${'c'.repeat(64)}` as const;
+  const PREVIOUS = `sha256:${'d'.repeat(64)}` as const;
+
+  /** `repo:tag` names `before` (undefined: absent) until event age `linkAt`, then the pushed digest. */
+  function repushed(clock: ReturnType<typeof virtualClock>, linkAt: number, before: string | undefined, latencyMs = 0): { c: RegistryClient; heads: number[] } {
+    const heads: number[] = [];
+    const c = {
+      resolve: async () => {
+        const at = clock.age();
+        heads.push(at);
+        clock.advance(latencyMs);
+        const d = at >= linkAt ? PUSHED : before;
+        return d ? { digest: d, mediaType: 'x', size: 1 } : undefined;
+      },
+    } as unknown as RegistryClient;
+    return { c, heads };
+  }
+
+  it('the previous digest at the first HEAD does not end the wait', async () => {
+    const clock = virtualClock(0);
+    const reg = repushed(clock, 250, PREVIOUS);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock, digest: PUSHED })).to.deep.equal({ heads: 3, linked: true });
+    expect(reg.heads).to.deep.equal([0, 100, 300]);
+  });
+
+  it('property: over previous digests (or none), link ages, latencies and slices, the wait never ends linked before the link, nor early unless past the budget', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 7000 }),
+        fc.oneof(fc.integer({ min: 0, max: 8000 }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.constantFrom<string | undefined>(PREVIOUS, undefined, `sha256:${'e'.repeat(64)}`),
+        fc.integer({ min: 0, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 10, maxLength: 10 }),
+        fc.constantFrom(Number.POSITIVE_INFINITY, 300, 0),
+        async (firstAge, linkAt, before, latency, queueDelays, sliceMs) => {
+          const clock = virtualClock(firstAge);
+          const reg = repushed(clock, linkAt, before, latency);
+          let r = await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs, digest: PUSHED });
+          for (let claims = 1; r.retryInMs !== undefined; claims++) {
+            expect(claims).to.be.below(TAG_LINK_BUDGET.requests + 1);
+            clock.advance(r.retryInMs + queueDelays[claims % queueDelays.length]!);
+            r = await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs, digest: PUSHED });
+          }
+          if (r.linked) expect(reg.heads.at(-1), 'linked only once the pushed digest is linked').to.be.at.least(linkAt);
+          // Within the budget, the action never goes on before the link, whatever the tag named before.
+          if (linkAt <= TAG_LINK_WAIT_MS) expect(clock.age()).to.be.at.least(linkAt);
+          if (!r.linked && reg.heads.length) expect(clock.age(), 'gave up only at the end of the budget').to.be.at.least(TAG_LINK_WAIT_MS);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('quarantine and delete wait for the pushed digest on the tag before they write', async () => {
+    for (const action of ['quarantine', 'reject'] as const) {
+      const clock = virtualClock(0);
+      const log: string[] = [];
+      const c = {
+        resolve: async (_repo: string, ref: string) => {
+          if (ref === PUSHED) return { digest: PUSHED, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1 };
+          log.push(`HEAD ${ref} at ${clock.age()}`);
+          return { digest: clock.age() >= 700 ? PUSHED : PREVIOUS, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1 };
+        },
+        copyImage: async () => {
+          log.push(`copy at ${clock.age()}`);
+        },
+        referrers: async () => [],
+        getManifest: async () => ({ bytes: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.manifest.v1+json' }),
+        putManifest: async () => {
+          log.push(`put at ${clock.age()}`);
+        },
+        listTags: async () => [],
+        deleteManifest: async () => {
+          log.push(`delete at ${clock.age()}`);
+        },
+      } as unknown as RegistryClient;
+      if (action === 'quarantine') await quarantine(c, 'team/app', PUSHED, 'v1', 'quarantine/', undefined, undefined, clock);
+      else await reject(c, 'team/app', PUSHED, 'v1', undefined, undefined, clock);
+      const firstWrite = log.findIndex((l) => !l.startsWith('HEAD'));
+      expect(log.slice(0, firstWrite), action).to.deep.equal(['HEAD v1 at 0', 'HEAD v1 at 100', 'HEAD v1 at 300', 'HEAD v1 at 700']);
+    }
   });
 });
