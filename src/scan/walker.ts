@@ -609,14 +609,68 @@ export class LayerWalker {
       // it), in a directory it has (or at the root), beneath no link or file of its own. Such a path
       // is in none of the walker's per-path maps (each holds paths of the trie only), so there is
       // nothing to replace or forget, it adds one path, and the directories above it are already
-      // among the touched ones: {@link place}'s outcome, without its look-ups.
+      // among the touched ones: the general bookkeeping's outcome (below), without its look-ups.
       if (!this.charge(p, 1, p.length + linkChars)) return undefined;
       this.tree.set(p, kind);
       this.kinds.set(p, kind);
       this.from.set(p, up.at);
       this.adopt(p, parent);
       this.touched.add(p);
-    } else if (!this.place(p, parent, kind, up, linkChars)) return undefined;
+    } else {
+      // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
+      // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
+      // directories is 4 MB of paths.
+      const known = this.kinds.knownEnd;
+      let paths = 0;
+      let chars = linkChars;
+      for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
+        paths++;
+        chars += end;
+      }
+      const prev = this.tree.get(p);
+      // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
+      // time, which a layer that writes one long name over and over would multiply).
+      if (prev !== undefined && !(prev === 'd' && kind === 'd')) {
+        const was = this.from.get(p) ?? '/';
+        if (was !== up.at) { paths++; chars += p.length + was.length; }
+        if (kind === 'd') { paths++; chars += p.length; }
+      }
+      if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
+        const gone = this.forgetCost(p);
+        paths += gone.paths;
+        chars += gone.chars;
+      }
+      if (!this.charge(p, paths, chars)) return undefined;
+      if (up.kind !== 'd') {
+        const why = up.kind === 'l'
+          ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
+          : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
+        this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
+      }
+      if (prev !== undefined) {
+        // The last entry wins; a directory over a directory merges (its position and children stay).
+        if (prev === 'd' && kind === 'd') return undefined;
+        // The entry replaced here was unpacked first, beneath what the layer had written above it then:
+        // when the layer has written a directory above it since, the merge checks the earlier one too
+        // (beneath a lower symlink or file it went through the link or failed).
+        const was = this.from.get(p) ?? '/';
+        if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
+        this.forget(p);
+        if (kind === 'd') this.analysis.replaced.push(p);
+      } else if (kind !== 'd' && this.kids.has(p)) {
+        // A non-directory where the layer so far implied a directory (it wrote beneath `p`). A path
+        // not in the tree has nothing else to forget: every other map holds paths of the tree only.
+        this.forget(p);
+      }
+      this.tree.set(p, kind);
+      this.kinds.set(p, kind);
+      this.from.set(p, up.at);
+      this.adopt(p, parent);
+      if (!this.touched.has(p)) {
+        this.touched.add(p);
+        for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
+      }
+    }
     for (let d = parent; !this.above.has(d); d = dirName(d)) {
       this.above.add(d);
       if (d === '/') break;
@@ -715,70 +769,6 @@ export class LayerWalker {
         for (const { s } of sinks ?? []) s.abort?.();
       },
     };
-  }
-
-  /**
-   * The changeset bookkeeping of an entry at `p` (in the directory `parent`, of kind `kind`,
-   * beneath `up`, the nearest path above it the layer wrote, as {@link nearestAncestor} just found
-   * it), whatever the layer wrote before: the paths it adds are charged to the budget, what it
-   * replaces is forgotten, and it is recorded. False when it is not recorded (over the budget, or a
-   * directory over a directory, which merges).
-   */
-  private place(p: string, parent: string, kind: EntryKind, up: { at: string; kind: EntryKind }, linkChars: number): boolean {
-    // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
-    // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
-    // directories is 4 MB of paths.
-    const known = this.kinds.knownEnd;
-    let paths = 0;
-    let chars = linkChars;
-    for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
-      paths++;
-      chars += end;
-    }
-    const prev = this.tree.get(p);
-    // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
-    // time, which a layer that writes one long name over and over would multiply).
-    if (prev !== undefined && !(prev === 'd' && kind === 'd')) {
-      const was = this.from.get(p) ?? '/';
-      if (was !== up.at) { paths++; chars += p.length + was.length; }
-      if (kind === 'd') { paths++; chars += p.length; }
-    }
-    if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
-      const gone = this.forgetCost(p);
-      paths += gone.paths;
-      chars += gone.chars;
-    }
-    if (!this.charge(p, paths, chars)) return false;
-    if (up.kind !== 'd') {
-      const why = up.kind === 'l'
-        ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
-        : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
-      this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
-    }
-    if (prev !== undefined) {
-      // The last entry wins; a directory over a directory merges (its position and children stay).
-      if (prev === 'd' && kind === 'd') return false;
-      // The entry replaced here was unpacked first, beneath what the layer had written above it then:
-      // when the layer has written a directory above it since, the merge checks the earlier one too
-      // (beneath a lower symlink or file it went through the link or failed).
-      const was = this.from.get(p) ?? '/';
-      if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
-      this.forget(p);
-      if (kind === 'd') this.analysis.replaced.push(p);
-    } else if (kind !== 'd' && this.kids.has(p)) {
-      // A non-directory where the layer so far implied a directory (it wrote beneath `p`). A path
-      // not in the tree has nothing else to forget: every other map holds paths of the tree only.
-      this.forget(p);
-    }
-    this.tree.set(p, kind);
-    this.kinds.set(p, kind);
-    this.from.set(p, up.at);
-    this.adopt(p, parent);
-    if (!this.touched.has(p)) {
-      this.touched.add(p);
-      for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
-    }
-    return true;
   }
 
   private async run(a: Analyzer, p: string, fn: () => AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>): Promise<void> {
