@@ -2,10 +2,13 @@
  * The layer engine's work against the floor's, counted in machine instructions (valgrind's
  * callgrind, every thread of the process: V8's compiler and GC threads too), which the machine's
  * load does not change: on a shared machine the CPU times of bench/scan-layer.ts move by ±10%
- * from one run to the next, more than most changes to the engine, while these counts repeat
- * within about 0.5%. Instructions are not time (cache misses, the other core), so the goal's
- * figure stays bench/scan-layer.ts's CPU ratio; this says whether a change did less work.
- * Processes, each once, alternating nothing (the counts do not depend on it):
+ * from one run to the next, more than most changes to the engine. The counts still vary with how
+ * the threads interleave (when V8's optimized code arrives, when the GC runs): the engine's whole
+ * process by up to ~2.5% between runs of the same code, so compare several runs (`--runs N`,
+ * default 3; min, median and max are printed). Instructions are not time (cache misses, the other
+ * core), so the goal's figure stays bench/scan-layer.ts's CPU ratio; this says whether a change
+ * did less work.
+ * Processes:
  * - the floor: scripts/lab/scan-floor.mjs on the Debian lab layer (sha256 + gunzip + tar header walk);
  * - the engine: bench/scan-layer-child.mjs on the same layer (the compiled dist/, gunzip on the
  *   calling thread, the floor's node flags), of this checkout and of `--baseline DIR` (built);
@@ -13,7 +16,7 @@
  *   engine's with `--load-only`: its modules loaded), so that the work after the start is compared:
  *   ratio = (engine − engine's start) / (floor − floor's start).
  * Needs valgrind (apt-get install valgrind). Each process runs some 50× slower under it: a few minutes.
- * Usage: npx tsx bench/scan-layer-instructions.ts [--baseline DIR]
+ * Usage: npx tsx bench/scan-layer-instructions.ts [--runs N] [--baseline DIR]
  */
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -25,6 +28,9 @@ import { ROOT, labImages } from '../test/helpers/lab.js';
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--baseline');
 const BASELINE = at >= 0 ? path.resolve(argv[at + 1] ?? '') : undefined;
+const ri = argv.indexOf('--runs');
+const RUNS = ri >= 0 ? Number(argv[ri + 1]) : 3;
+if (!(RUNS >= 1)) throw new Error('--runs N: a number of runs, at least 1');
 if (BASELINE && !fs.existsSync(path.join(BASELINE, 'dist/scan/walker.js'))) throw new Error(`--baseline ${BASELINE}: no built dist/ there (node scripts/build.mjs)`);
 
 function firstLayer(image: string): string {
@@ -59,22 +65,32 @@ try {
   const floorScript = path.join(ROOT, 'scripts/lab/scan-floor.mjs');
   const child = path.join(ROOT, 'bench/scan-layer-child.mjs');
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  // The starts vary little: one run each. The whole processes: RUNS each, alternating, medians.
   const floorStart = instructions([floorScript], [2]);
-  const floor = instructions([floorScript, layer]);
-  const engine = (dir: string) => {
-    const start = instructions([child, path.join(dir, 'dist'), layer, digest, '--load-only']);
-    const total = instructions([child, path.join(dir, 'dist'), layer, digest, '--in-thread']);
-    return { start, total, work: total - start };
-  };
-  const ours = engine(ROOT);
-  const base = BASELINE ? engine(BASELINE) : undefined;
+  const engineStart = (dir: string) => instructions([child, path.join(dir, 'dist'), layer, digest, '--load-only']);
+  const oursStart = engineStart(ROOT);
+  const baseStart = BASELINE ? engineStart(BASELINE) : 0;
+  const floors: number[] = [];
+  const oursTotal: number[] = [];
+  const baseTotal: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    floors.push(instructions([floorScript, layer]));
+    oursTotal.push(instructions([child, path.join(ROOT, 'dist'), layer, digest, '--in-thread']));
+    if (BASELINE) baseTotal.push(instructions([child, path.join(BASELINE, 'dist'), layer, digest, '--in-thread']));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const spread = (xs: number[]) => `[min ${G(Math.min(...xs))}, max ${G(Math.max(...xs))}]`;
+  const floor = median(floors);
+  const ours = { start: oursStart, total: median(oursTotal), work: median(oursTotal) - oursStart };
+  const base = BASELINE ? { start: baseStart, total: median(baseTotal), work: median(baseTotal) - baseStart } : undefined;
   const floorWork = floor - floorStart;
   console.log(`bench/scan-layer-instructions: Debian lab layer ${path.basename(layer).slice(0, 12)}, instructions of every thread (callgrind); load average ${load} (does not change the counts)`);
-  console.log(`  floor (scan-floor.mjs): ${G(floor)}, its start ${G(floorStart)}, work ${G(floorWork)}`);
-  console.log(`  engine (dist/, gunzip on the calling thread): ${G(ours.total)}, its start ${G(ours.start)}, work ${G(ours.work)}`);
+  console.log(`  ${RUNS} run(s) of each whole process, medians`);
+  console.log(`  floor (scan-floor.mjs): ${G(floor)} ${spread(floors)}, its start ${G(floorStart)}, work ${G(floorWork)}`);
+  console.log(`  engine (dist/, gunzip on the calling thread): ${G(ours.total)} ${spread(oursTotal)}, its start ${G(ours.start)}, work ${G(ours.work)}`);
   console.log(`    work to the floor's: ${(ours.work / floorWork).toFixed(3)}; whole processes: ${(ours.total / floor).toFixed(3)}`);
   if (base) {
-    console.log(`  baseline ${BASELINE}: ${G(base.total)}, its start ${G(base.start)}, work ${G(base.work)}`);
+    console.log(`  baseline ${BASELINE}: ${G(base.total)} ${spread(baseTotal)}, its start ${G(base.start)}, work ${G(base.work)}`);
     console.log(`    work to the floor's: ${(base.work / floorWork).toFixed(3)}; this checkout's work to the baseline's: ${(ours.work / base.work).toFixed(3)}`);
   }
 } finally {
