@@ -206,8 +206,7 @@ export function isAtOrUnder(p: string, dir: string): boolean {
 
 /**
  * Walks one layer's entries; create one per layer. `opts.budget` bounds what the layer may make it
- * hold ({@link LAYER_BUDGET} unless given). `opts.fastPath: false` sends every entry through the
- * general bookkeeping, with the same result (slower; the tests compare the two).
+ * hold ({@link LAYER_BUDGET} unless given).
  */
 export class LayerWalker {
   private readonly analysis: LayerAnalysis;
@@ -215,7 +214,7 @@ export class LayerWalker {
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
-    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget; budget?: WalkBudget; fastPath?: boolean },
+    opts: { version: string; digest?: Digest; diffID?: Digest; tmpDir: string; layerLabel?: Digest; spill?: SpillBudget; budget?: WalkBudget },
   ) {
     this.analysis = {
       version: opts.version, digest: opts.digest, diffID: opts.diffID,
@@ -227,11 +226,7 @@ export class LayerWalker {
     this.layer = opts.layerLabel;
     this.limits = opts.budget ?? LAYER_BUDGET;
     this.budget = { ...this.limits };
-    this.fastPath = opts.fastPath ?? true;
   }
-
-  /** Whether {@link open} takes its shortcut for an entry at a new path (see there). */
-  private readonly fastPath: boolean;
 
   /** {@link analyzers} as {@link open} consults them for every regular file. */
   private readonly slots: readonly AnalyzerSlot[];
@@ -602,74 +597,59 @@ export class LayerWalker {
       return undefined;
     }
     const kind = KIND[e.type];
+    // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
+    // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
+    // directories is 4 MB of paths.
     const up = this.nearestAncestor(p);
-    const linkChars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
-    if (this.fastPath && this.kinds.knownEnd === slash && up.kind === 'd') {
-      // Most entries: a path the layer has neither named nor implied yet (the trie has no node for
-      // it), in a directory it has (or at the root), beneath no link or file of its own. Such a path
-      // is in none of the walker's per-path maps (each holds paths of the trie only), so there is
-      // nothing to replace or forget, it adds one path, and the directories above it are already
-      // among the touched ones: the general bookkeeping's outcome (below), without its look-ups.
-      if (!this.charge(p, 1, p.length + linkChars)) return undefined;
-      this.tree.set(p, kind);
-      this.kinds.set(p, kind);
-      this.from.set(p, up.at);
-      this.adopt(p, parent);
+    const known = this.kinds.knownEnd;
+    let paths = 0;
+    let chars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
+    for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
+      paths++;
+      chars += end;
+    }
+    const prev = this.tree.get(p);
+    // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
+    // time, which a layer that writes one long name over and over would multiply).
+    if (prev !== undefined && !(prev === 'd' && kind === 'd')) {
+      const was = this.from.get(p) ?? '/';
+      if (was !== up.at) { paths++; chars += p.length + was.length; }
+      if (kind === 'd') { paths++; chars += p.length; }
+    }
+    if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
+      const gone = this.forgetCost(p);
+      paths += gone.paths;
+      chars += gone.chars;
+    }
+    if (!this.charge(p, paths, chars)) return undefined;
+    if (up.kind !== 'd') {
+      const why = up.kind === 'l'
+        ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
+        : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
+      this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
+    }
+    if (prev !== undefined) {
+      // The last entry wins; a directory over a directory merges (its position and children stay).
+      if (prev === 'd' && kind === 'd') return undefined;
+      // The entry replaced here was unpacked first, beneath what the layer had written above it then:
+      // when the layer has written a directory above it since, the merge checks the earlier one too
+      // (beneath a lower symlink or file it went through the link or failed).
+      const was = this.from.get(p) ?? '/';
+      if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
+      this.forget(p);
+      if (kind === 'd') this.analysis.replaced.push(p);
+    } else if (kind !== 'd' && this.kids.has(p)) {
+      // A non-directory where the layer so far implied a directory (it wrote beneath `p`). A path
+      // not in the tree has nothing else to forget: every other map holds paths of the tree only.
+      this.forget(p);
+    }
+    this.tree.set(p, kind);
+    this.kinds.set(p, kind);
+    this.from.set(p, up.at);
+    this.adopt(p, parent);
+    if (!this.touched.has(p)) {
       this.touched.add(p);
-    } else {
-      // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
-      // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
-      // directories is 4 MB of paths.
-      const known = this.kinds.knownEnd;
-      let paths = 0;
-      let chars = linkChars;
-      for (let end = p.length; end > known; end = p.lastIndexOf('/', end - 1)) {
-        paths++;
-        chars += end;
-      }
-      const prev = this.tree.get(p);
-      // What replacing lays down in the analysis (`transient`, `replaced`: a fresh copy of a path each
-      // time, which a layer that writes one long name over and over would multiply).
-      if (prev !== undefined && !(prev === 'd' && kind === 'd')) {
-        const was = this.from.get(p) ?? '/';
-        if (was !== up.at) { paths++; chars += p.length + was.length; }
-        if (kind === 'd') { paths++; chars += p.length; }
-      }
-      if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
-        const gone = this.forgetCost(p);
-        paths += gone.paths;
-        chars += gone.chars;
-      }
-      if (!this.charge(p, paths, chars)) return undefined;
-      if (up.kind !== 'd') {
-        const why = up.kind === 'l'
-          ? `a runtime writes it through the symlink ${up.at} this layer made; pushgate does not follow symlinks`
-          : `${up.at} is not a directory in this layer, so a runtime cannot unpack it`;
-        this.diagnose({ code: 'entry-through-link', path: p, message: `${p}: ${why}`, incomplete: true });
-      }
-      if (prev !== undefined) {
-        // The last entry wins; a directory over a directory merges (its position and children stay).
-        if (prev === 'd' && kind === 'd') return undefined;
-        // The entry replaced here was unpacked first, beneath what the layer had written above it then:
-        // when the layer has written a directory above it since, the merge checks the earlier one too
-        // (beneath a lower symlink or file it went through the link or failed).
-        const was = this.from.get(p) ?? '/';
-        if (was !== up.at) this.analysis.transient.push({ path: p, from: was });
-        this.forget(p);
-        if (kind === 'd') this.analysis.replaced.push(p);
-      } else if (kind !== 'd' && this.kids.has(p)) {
-        // A non-directory where the layer so far implied a directory (it wrote beneath `p`). A path
-        // not in the tree has nothing else to forget: every other map holds paths of the tree only.
-        this.forget(p);
-      }
-      this.tree.set(p, kind);
-      this.kinds.set(p, kind);
-      this.from.set(p, up.at);
-      this.adopt(p, parent);
-      if (!this.touched.has(p)) {
-        this.touched.add(p);
-        for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
-      }
+      for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
     }
     for (let d = parent; !this.above.has(d); d = dirName(d)) {
       this.above.add(d);
