@@ -2,7 +2,8 @@
 // checkout, plain Node, no TypeScript loader), in a fresh process started with the same node flags
 // as scripts/lab/scan-floor.mjs, timed the way that floor times itself: wall and CPU time (user +
 // system, every thread) from the start of the read, after the modules are loaded.
-//   node bench/scan-layer-child.mjs DIST_DIR LAYER DIGEST [--in-thread|--worker]
+//   node bench/scan-layer-child.mjs DIST_DIR LAYER DIGEST [--in-thread|--worker|--load-only]
+// (--load-only: exits once the modules are loaded, its start alone: bench/scan-layer-instructions.ts)
 // One layer read as engine.ts analyzeLayer reads it (readLayer into a LayerWalker with every
 // analyzer; gunzip placed by useInflateWorker unless told); prints one JSON line
 // {"ms", "cpuMs", "entries", "results", "tarBytes"}; exits 1 when the scan is incomplete.
@@ -18,6 +19,7 @@ const { ANALYZERS } = await load('scan/analyzers/index.js');
 const { analyzerSetVersion, useInflateWorker } = await load('scan/engine.js');
 const { CHUNK, readLayer } = await load('scan/layer-stream.js');
 const { LayerWalker } = await load('scan/walker.js');
+if (where === '--load-only') process.exit();
 const size = fs.statSync(file).size;
 const worker = where === '--in-thread' ? false : where === '--worker' ? true : useInflateWorker('auto', size);
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-bench-'));

@@ -9,7 +9,9 @@
  *    same node flags as the floor's, timed from the start of its read (bench/scan-layer-child.mjs),
  *    so that the two processes differ only by the work done. The engine timed warm inside this
  *    process (tsx's build of the sources, this process's bigger heap) is printed too, labelled, as
- *    it was the goal's figure before. Both gunzip placements are timed in-process: in an inflate
+ *    it was the goal's figure before. The engine started with the command line's V8 flags (bin/pushgate.js
+ *    JIT_FLAGS, as `pushgate scan` runs it) is printed too, beside the floor started with the same
+ *    flags. Both gunzip placements are timed in-process: in an inflate
  *    worker thread and on the calling thread (zlib's thread pool); the engine's pick here
  *    (`inflateWorker: auto`, engine.ts useInflateWorker) is the one the fresh process uses.
  *    `--baseline DIR`: another checkout of pushgate, built (`node scripts/build.mjs` there), whose
@@ -72,8 +74,8 @@ async function ours(file: string, digest: string, size: number, tmpDir: string, 
 /** One floor run: wall ms and CPU ms (user + system, every thread) of the read, as the floor process measures them. */
 interface Timing { ms: number; cpuMs?: number }
 
-function gzipFloor(file: string): Timing {
-  const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts/lab/scan-floor.mjs'), file], { encoding: 'utf8' });
+function gzipFloor(file: string, nodeFlags: string[] = []): Timing {
+  const out = execFileSync(process.execPath, [...nodeFlags, path.join(ROOT, 'scripts/lab/scan-floor.mjs'), file], { encoding: 'utf8' });
   return JSON.parse(out) as Timing;
 }
 
@@ -136,8 +138,10 @@ async function compare(label: string, file: string, rounds: number, floor: (f: s
   // gzip: the engine from dist/ in a fresh process (the goal's figure), and the baseline's.
   const p: Ours[] = [];
   const b: Ours[] = [];
-  // gzip: the same fresh process with the command line's V8 flags (information, not the goal).
+  // gzip: the same fresh process with the command line's V8 flags (information, not the goal), and
+  // the floor with those flags too: a ratio between processes that differ only by the work done.
   const j: Ours[] = [];
+  const jf: Timing[] = [];
   const jitFlags = cliV8Flags();
   const gzip = isGzip(file);
   const auto = gzip && useInflateWorker('auto', size);
@@ -150,7 +154,10 @@ async function compare(label: string, file: string, rounds: number, floor: (f: s
   for (let i = 0; i < rounds; i++) {
     f.push(floor(file));
     if (gzip) p.push(engineProcess(ROOT, file, digest));
-    if (gzip && jitFlags.length) j.push(engineProcess(ROOT, file, digest, jitFlags));
+    if (gzip && jitFlags.length) {
+      j.push(engineProcess(ROOT, file, digest, jitFlags));
+      jf.push(gzipFloor(file, jitFlags));
+    }
     if (gzip && BASELINE) {
       f.push(floor(file));
       b.push(engineProcess(BASELINE, file, digest));
@@ -175,6 +182,8 @@ async function compare(label: string, file: string, rounds: number, floor: (f: s
   if (j.length) {
     console.log(`  ours, fresh process with the command line's V8 flags (${jitFlags.join(' ')}, bin/pushgate.js; not the goal's figure): ${row(j)}`);
     console.log(`    ratio to the floor: ${ratio(j)}`);
+    console.log(`  floor with those flags: ${row(jf)}`);
+    console.log(`    ours with the command line's flags to it: wall ${(wallOf(j) / wallOf(jf)).toFixed(2)}, cpu ${(cpuOf(j) / cpuOf(jf)).toFixed(2)}`);
   }
   if (b.length) {
     console.log(`  baseline ${BASELINE}, fresh process: ${row(b)}`);
