@@ -30,8 +30,11 @@ function virtualClock(ageMs: number): TagLinkClock & { pauses: number[]; advance
   };
 }
 
-/** A registry whose `repo:tag` links at event age `linkAt` (never: Infinity); each HEAD takes `latencyMs` of the clock. */
-function registry(clock: ReturnType<typeof virtualClock>, linkAt: number, latencyMs = 0, fail = false): { c: RegistryClient; heads: number[] } {
+/**
+ * A registry whose `repo:tag` names `before` (undefined: absent) until event age `linkAt` (never: Infinity),
+ * then `pushed`; each HEAD takes `latencyMs` of the clock; `fail`: every HEAD is refused.
+ */
+function registry(clock: ReturnType<typeof virtualClock>, linkAt: number, latencyMs = 0, fail = false, before?: string, pushed = `sha256:${'a'.repeat(64)}`): { c: RegistryClient; heads: number[] } {
   const heads: number[] = [];
   const c = {
     resolve: async () => {
@@ -39,7 +42,8 @@ function registry(clock: ReturnType<typeof virtualClock>, linkAt: number, latenc
       heads.push(at);
       clock.advance(latencyMs);
       if (fail) throw new PushgateError('UNAUTHORIZED', 'registry lab: HEAD manifest: 401 invalid_token');
-      return at >= linkAt ? { digest: `sha256:${'a'.repeat(64)}`, mediaType: 'x', size: 1 } : undefined;
+      const d = at >= linkAt ? pushed : before;
+      return d ? { digest: d, mediaType: 'x', size: 1 } : undefined;
     },
   } as unknown as RegistryClient;
   return { c, heads };
@@ -193,19 +197,7 @@ describe('enforce: the wait for a re-pushed tag waits for the pushed digest, not
   const PREVIOUS = `sha256:${'d'.repeat(64)}` as const;
 
   /** `repo:tag` names `before` (undefined: absent) until event age `linkAt`, then the pushed digest. */
-  function repushed(clock: ReturnType<typeof virtualClock>, linkAt: number, before: string | undefined, latencyMs = 0): { c: RegistryClient; heads: number[] } {
-    const heads: number[] = [];
-    const c = {
-      resolve: async () => {
-        const at = clock.age();
-        heads.push(at);
-        clock.advance(latencyMs);
-        const d = at >= linkAt ? PUSHED : before;
-        return d ? { digest: d, mediaType: 'x', size: 1 } : undefined;
-      },
-    } as unknown as RegistryClient;
-    return { c, heads };
-  }
+  const repushed = (clock: ReturnType<typeof virtualClock>, linkAt: number, before: string | undefined, latencyMs = 0) => registry(clock, linkAt, latencyMs, false, before, PUSHED);
 
   it('the previous digest at the first HEAD does not end the wait', async () => {
     const clock = virtualClock(0);
