@@ -87,6 +87,11 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (!converted) throw new ConfigError(sortProblems(ld.problems));
   const raw = (converted.value ?? {}) as unknown;
   const problems: ConfigProblem[] = [...ld.problems];
+  // A policy document given where a configuration is read (`scan --config policy.yaml`): one problem that
+  // says what the file is and where it goes, not an "unknown key" for each of its top-level keys.
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && (raw as Record<string, unknown>).kind === 'Policy') {
+    throw new ConfigError([problemAt(ld, ['kind'], `${displayPath(file)} is a policy document (kind: Policy), not a pushgate configuration: name it in a configuration file's \`policy:\` key (as config/pushgate.yaml does: \`policy: policy.yaml\`) and give that file to --config; \`pushgate config check ${displayPath(file)}\` checks the policy itself`)]);
+  }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     problems.push(problemAt(ld, [], 'the configuration must be a mapping of keys (server, store, registries, …)'));
     throw new ConfigError(problems);

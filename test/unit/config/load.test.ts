@@ -3,6 +3,7 @@
  * problem located as FILE:LINE:COL: KEY: message.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -262,5 +263,29 @@ describe('config: loadConfig', () => {
     expect({ ...loadConfig(file, {}), source: '<built-in>' }).to.deep.equal(defaultConfig());
     fs.writeFileSync(file, 'metrics:\n  # listen: 1\nnotify:\n');
     expect({ ...loadConfig(file, {}), source: '<built-in>' }).to.deep.equal(defaultConfig());
+  });
+});
+
+describe('config: a policy document given as the configuration', () => {
+  it('property: any document whose top-level kind is Policy is one problem saying what it is and where it goes, whatever else it holds', () => {
+    const key = fc.constantFrom('apiVersion', 'metadata', 'spec', 'server', 'store', 'registries', 'x');
+    fc.assert(fc.property(fc.uniqueArray(key, { maxLength: 5 }), fc.boolean(), (keys, kindFirst) => {
+      const rest = keys.map((k) => `${k}: {}`);
+      const text = (kindFirst ? ['kind: Policy', ...rest] : [...rest, 'kind: Policy']).join('\n');
+      try {
+        parseConfigText(text, '/etc/pushgate/policy.yaml');
+        expect.fail('a policy document must be refused as a configuration');
+      } catch (e) {
+        expect(e).to.be.instanceOf(ConfigError);
+        const problems = (e as ConfigError).problems;
+        expect(problems).to.have.length(1);
+        expect(problems[0].message).to.include('/etc/pushgate/policy.yaml is a policy document (kind: Policy), not a pushgate configuration');
+        expect(problems[0].message).to.include('`policy:` key');
+      }
+    }), { numRuns: 100 });
+    // the shipped policy, as a user gives it to --config
+    expect(() => loadConfig(path.join(ROOT, 'config/policy.yaml'))).to.throw(ConfigError, /is a policy document \(kind: Policy\)/);
+    // another kind is a configuration with an unknown key, as before
+    expect(() => parseConfigText('kind: Other\n', '/x.yaml')).to.throw(ConfigError, /unknown key/);
   });
 });
