@@ -92,9 +92,10 @@ describe('cli: pushgate scan', function () {
     const report = JSON.parse(r.stdout);
     expect(report.complete).to.equal(false);
     expect(report.diagnostics.map((d: { code: string }) => d.code)).to.include('vulndb-missing');
-    // The way to a database that works without the network too: a bare `db update` fetches the OSV exports.
+    // The way to a database that works without the network too: the `db update` that builds the file this
+    // scan read (its --config names the path and sources), and `--source` for offline.
     const missing = report.diagnostics.find((d: { code: string }) => d.code === 'vulndb-missing') as { message: string };
-    expect(missing.message).to.include('`pushgate db update`').and.to.include('`--source FILE|DIR`');
+    expect(missing.message).to.include(`\`pushgate db update --config ${cfg} --db ${path.join(dir, 'nothing-here.sqlite')}\``).and.to.include('`--source FILE|DIR`');
     expect(report.verdict.decision).to.equal('quarantine');
     expect(r.status).to.equal(1);
   });

@@ -187,7 +187,7 @@ describe('admin API: query parameters of the list endpoints are validated', () =
 
 describe('admin API: POST /scans never hands the gate a tag it did not resolve', () => {
   // The gate enforces on the tag an event names (quarantine copy, restore of that tag). Beside a digest
-  // (`repo:tag@sha256:…`) the tag is only the caller's word (a viewer token), as in an AdmissionReview.
+  // (`repo:tag@sha256:…`) the tag is only the caller's word, as in an AdmissionReview.
   const RESOLVED = `sha256:${'c'.repeat(64)}`;
   const ingested: PushEvent[] = [];
   let server: http.Server;
@@ -195,6 +195,7 @@ describe('admin API: POST /scans never hands the gate a tag it did not resolve',
   before(async () => {
     const config = defaultConfig();
     config.api.tokens = [VIEWER];
+    config.api.jwt = { secret: SECRET };
     const gate = {
       registryForHost: (h: string) => (h === 'registry.example.test' ? { name: 'lab' } : undefined),
       client: () => ({ resolve: async () => ({ digest: RESOLVED }) }),
@@ -217,7 +218,8 @@ describe('admin API: POST /scans never hands the gate a tag it did not resolve',
       fc.asyncProperty(tag, fc.option(hex, { nil: undefined }), async (t, h) => {
         ingested.length = 0;
         const image = `registry.example.test/team/app:${t}${h ? `@sha256:${h}` : ''}`;
-        const r = await fetch(`${base}/scans`, { method: 'POST', headers: { authorization: `Bearer ${VIEWER}`, 'content-type': 'application/json' }, body: JSON.stringify({ image }) });
+        // a scan is enforced as a push: the admin role
+        const r = await fetch(`${base}/scans`, { method: 'POST', headers: { authorization: `Bearer ${hs({ sub: 'ops', role: 'admin' })}`, 'content-type': 'application/json' }, body: JSON.stringify({ image }) });
         expect(r.status, await r.text()).to.equal(202);
         expect(ingested).to.have.length(1);
         if (h) expect(ingested[0]).to.include({ digest: `sha256:${h}`, tag: undefined });
