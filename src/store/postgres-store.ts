@@ -68,14 +68,18 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
  * True for errors that say the connection to the server is gone or not yet possible (the server is
  * down, restarting, refusing connections, or ended ours), as opposed to errors of the statement.
  * Follows PostgreSQL's SQLSTATE classes (Appendix A, "Error Codes"): class 08 (connection exception),
- * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; and Node's socket error codes.
+ * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; Node's socket error codes; and
+ * node-postgres's messages for a lost connection (pg/lib/client.js: "Connection terminated", a client that
+ * "has encountered a connection error" or "was closed" and "is not queryable").
  */
 export function isConnectionError(e: unknown): boolean {
   const err = e as { code?: unknown; message?: unknown } | undefined;
   const code = typeof err?.code === 'string' ? err.code : '';
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
-  return typeof err?.message === 'string' && /Connection terminated|connection timeout|server closed the connection/i.test(err.message);
+  // node-postgres's own words when a statement is sent on a client whose connection already failed or
+  // ended (no SQLSTATE: the server never saw it): the pool gives a new client on the next try
+  return typeof err?.message === 'string' && /Connection terminated|connection timeout|server closed the connection|(?:has encountered a connection error|was closed) and is not queryable/i.test(err.message);
 }
 
 /** Removes the password from a connection URL for messages. */

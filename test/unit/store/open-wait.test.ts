@@ -117,6 +117,11 @@ describe('store: opening waits for an unreachable PostgreSQL, and only for that'
     fc.assert(fc.property(retry, (code) => isConnectionError(Object.assign(new Error('x'), { code }))));
     fc.assert(fc.property(other, (code) => !isConnectionError(Object.assign(new Error('statement failed'), { code }))));
     expect(isConnectionError(new Error('Connection terminated unexpectedly'))).to.equal(true);
+    // node-postgres, a statement on a client whose connection already failed or ended (seen in a start
+    // while every backend was ended: the migration's statement, no SQLSTATE)
+    expect(isConnectionError(new Error('Client has encountered a connection error and is not queryable'))).to.equal(true);
+    expect(isConnectionError(new Error('Client was closed and is not queryable'))).to.equal(true);
+    expect(isConnectionError(new Error('relation "events" does not exist'))).to.equal(false);
     expect(isConnectionError(undefined)).to.equal(false);
   });
 
