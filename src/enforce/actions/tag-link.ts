@@ -83,7 +83,7 @@ export interface TagLinkResult {
 /**
  * Checks (HEAD) until `repository:tag` resolves to the pushed digest (`wait.digest`; without it, any digest), at the event ages of {@link tagLinkChecks}
  * and never after the last one: an event older than {@link TAG_LINK_WAIT_MS} makes no request. Only "not
- * found" is waited out: any other answer (the registry refuses pushgate's token, the network fails) ends
+ * found" and another digest (the tag's previous one) are waited out: any other answer (the registry refuses pushgate's token, the network fails) ends
  * the wait at once, so a refusing registry costs one request here, not one per check; the action that
  * follows reports the error.
  */
