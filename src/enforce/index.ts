@@ -33,7 +33,7 @@ import type { TagLinkClock } from './actions/tag-link.js';
 export type { ActionResult, OwnWrite } from './actions/types.js';
 export type { ChildBlocks } from './actions/children.js';
 export { repointTag } from './actions/restore.js';
-export { ageClock, awaitTagLink, tagLinkChecks, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS } from './actions/tag-link.js';
+export { ageClock, awaitTagLink, tagLinkChecks, transientPause, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS } from './actions/tag-link.js';
 export type { TagLinkClock, TagLinkResult, TagLinkWait } from './actions/tag-link.js';
 export { HarborApi, splitRepository, repositoryPath } from './actions/harbor-api.js';
 export type { HarborApiOptions } from './actions/harbor-api.js';

@@ -334,9 +334,12 @@ export class RegistryClient {
   /**
    * HEAD a manifest (same Accept list) to learn its digest, media type and size; falls back to a
    * GET when `Docker-Content-Digest` is missing. Undefined on 404.
+   * @param opts.retries retries of the HEAD after the first try (default: the client's `retries`); 0 for a
+   *   caller that schedules its own next try (the wait for a tag's link: a `Retry-After` slept here would
+   *   hold the worker past that wait's budget).
    * @throws RegistryError as {@link getManifest}.
    */
-  async resolve(repo: string, ref: string): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
+  async resolve(repo: string, ref: string, opts: { retries?: number } = {}): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
     this.checkRepo(repo);
     this.checkRef(ref);
     const op = `HEAD manifest ${this.refString(repo, ref)}`;
@@ -348,6 +351,7 @@ export class RegistryClient {
       scopes: [repoScope(repo, 'pull')],
       headers: { accept: MANIFEST_ACCEPT },
       ok: [200, 404],
+      ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
     });
     if (res.status === 404) return undefined;
     const dcd = header(res.headers, 'docker-content-digest');

@@ -16,9 +16,16 @@
  * the whole wait since it sent the notification. A pusher who makes tags that never link (two tags and
  * racing deletes, the digest still there) therefore costs at most one wait per event in total, however
  * often the event is tried, and a burst of such events stalls the queue for one wait, not one per event.
+ *
+ * A registry that answers a check with a transient error (429, 408, 5xx, a network failure: what the
+ * registry client would retry) has not said the tag is linked: that check counts as "not linked yet" and
+ * the next one is made at its age, later when the registry's `Retry-After` says so (at the first check at
+ * or after it; past the budget, the last check). Ending the wait on such an error acted before the link: a
+ * delete left the tag linked to the deleted manifest and a restore was overwritten by the late link. The
+ * budget of age still ends the wait; what the action does then is what it does for an old event.
  */
 import { performance } from 'node:perf_hooks';
-import type { Digest } from '../../core/index.js';
+import { isPushgateError, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
 
 /** The checks of a tag link: HEAD requests at most, and the pause before the first retry, ms (doubled each time). */
@@ -78,14 +85,29 @@ export interface TagLinkResult {
   linked: boolean;
   /** Not linked, and the next check is due in this many ms (only when `sliceMs` ran out first). */
   retryInMs?: number;
+  /** The last check's transient registry error (429, 5xx, network), when the last check failed so. */
+  transient?: string;
+}
+
+/**
+ * When `err` (from a HEAD of the tag) is a transient answer of the registry, the pause it asks for
+ * (`Retry-After`, ms; 0 without one); undefined for any other error (a refused token, a TLS failure, a
+ * malformed answer): those end the wait.
+ */
+export function transientPause(err: unknown): number | undefined {
+  if (!isPushgateError(err) || !err.retryable) return undefined;
+  const ra = err.details?.retryAfterMs;
+  return typeof ra === 'number' && Number.isFinite(ra) && ra > 0 ? ra : 0;
 }
 
 /**
  * Checks (HEAD) until `repository:tag` resolves to the pushed digest (`wait.digest`; without it, any digest), at the event ages of {@link tagLinkChecks}
- * and never after the last one: an event older than {@link TAG_LINK_WAIT_MS} makes no request. Only "not
- * found" and another digest (the tag's previous one) are waited out: any other answer (the registry refuses pushgate's token, the network fails) ends
- * the wait at once, so a refusing registry costs one request here, not one per check; the action that
- * follows reports the error.
+ * and never after the last one: an event older than {@link TAG_LINK_WAIT_MS} makes no request. "Not
+ * found", another digest (the tag's previous one) and a transient error ({@link transientPause}: 429,
+ * 5xx, network; its `Retry-After` moves the next check to the first one at or after it, never past the
+ * last) are waited out; each HEAD is one request (no client retries: the checks are the retries). Any
+ * other answer (the registry refuses pushgate's token) ends the wait at once, so a refusing registry
+ * costs one request here, not one per check; the action that follows reports the error.
  */
 export async function awaitTagLink(client: RegistryClient, repository: string, tag: string, wait: TagLinkWait = {}): Promise<TagLinkResult> {
   const clock = wait.clock ?? ageClock();
@@ -94,20 +116,29 @@ export async function awaitTagLink(client: RegistryClient, repository: string, t
   const slice = wait.sliceMs ?? Number.POSITIVE_INFINITY;
   let heads = 0;
   let paused = 0;
+  let transient: string | undefined;
+  const result = (r: TagLinkResult): TagLinkResult => (transient !== undefined && !r.linked ? { ...r, transient } : r);
   for (;;) {
-    if (clock.age() > last) return { heads, linked: false };
+    if (clock.age() > last) return result({ heads, linked: false });
     heads++;
+    let after = 0;
     try {
-      const now = await client.resolve(repository, tag);
+      const now = await client.resolve(repository, tag, { retries: 0 });
       if (now && (wait.digest === undefined || now.digest === wait.digest)) return { heads, linked: true };
-    } catch {
-      return { heads, linked: false };
+      transient = undefined;
+    } catch (e) {
+      const p = transientPause(e);
+      if (p === undefined) return { heads, linked: false };
+      transient = (e as Error).message;
+      after = p;
     }
     const age = clock.age();
-    const next = checks.find((c) => c > age);
-    if (next === undefined) return { heads, linked: false };
+    let next = checks.find((c) => c > age);
+    if (next === undefined) return result({ heads, linked: false });
+    // Retry-After only within the budget: the first check at or after it, else the last check.
+    if (after > 0) next = checks.find((c) => c >= age + after) ?? last;
     const pause = next - age;
-    if (paused + pause > slice) return { heads, linked: false, retryInMs: Math.ceil(pause) };
+    if (paused + pause > slice) return result({ heads, linked: false, retryInMs: Math.ceil(pause) });
     await clock.sleep(pause);
     paused += pause;
   }

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { MAX_REPOSITORY_LENGTH } from '../../../src/core/names.js';
 import { PushgateError } from '../../../src/core/errors.js';
+import { RegistryError } from '../../../src/registry/errors.js';
 import { quarantine } from '../../../src/enforce/actions/quarantine.js';
 import { reject } from '../../../src/enforce/actions/reject.js';
 import { awaitTagLink, tagLinkChecks, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS, type TagLinkClock } from '../../../src/enforce/actions/tag-link.js';
@@ -262,5 +263,123 @@ describe('enforce: the wait for a re-pushed tag waits for the pushed digest, not
       const firstWrite = log.findIndex((l) => !l.startsWith('HEAD'));
       expect(log.slice(0, firstWrite), action).to.deep.equal(['HEAD v1 at 0', 'HEAD v1 at 100', 'HEAD v1 at 300', 'HEAD v1 at 700']);
     }
+  });
+});
+
+/**
+ * A registry answering a check with a transient error (429 with or without Retry-After, 5xx, a network
+ * failure) has not said the tag is linked. That check counts as "not linked yet": ending the wait on it
+ * acted before the link (a delete left the tag on the deleted manifest, a restore was overwritten by the
+ * late link). Retry-After is honoured within the budget only; a refused token still ends the wait at once.
+ */
+describe('enforce: a transient registry error during the wait is "not linked yet"', () => {
+  const PUSHED = `sha256:${'f'.repeat(64)}` as const;
+  /** One HEAD's answer when the registry does not simply answer: an HTTP error status (429 with Retry-After seconds), a network failure, or a refusal. */
+  type Fault = { status: 429; retryAfterS?: number } | { status: 500 | 502 | 503 | 504 } | { network: true } | { refused: true };
+
+  function faulty(clock: ReturnType<typeof virtualClock>, linkAt: number, faults: Array<Fault | undefined>, latencyMs = 0): { c: RegistryClient; heads: number[]; retries: Array<number | undefined> } {
+    const heads: number[] = [];
+    const retries: Array<number | undefined> = [];
+    const c = {
+      resolve: async (_repo: string, _ref: string, opts?: { retries?: number }) => {
+        const at = clock.age();
+        const f = faults[heads.length];
+        heads.push(at);
+        retries.push(opts?.retries);
+        clock.advance(latencyMs);
+        if (f && 'refused' in f) throw new RegistryError('UNAUTHORIZED', 'registry lab: HEAD manifest: 401 invalid_token', { status: 401, url: 'x' });
+        if (f && 'network' in f) throw new RegistryError('NETWORK', 'registry lab: HEAD manifest: ECONNRESET', { url: 'x', retryable: true });
+        if (f) {
+          const ra = 'retryAfterS' in f && f.retryAfterS !== undefined ? { retryAfterMs: f.retryAfterS * 1000 } : undefined;
+          throw new RegistryError('REGISTRY', `registry lab: HEAD manifest: ${f.status}`, { status: f.status, url: 'x', retryable: true, details: ra });
+        }
+        return at >= linkAt ? { digest: PUSHED, mediaType: 'x', size: 1 } : undefined;
+      },
+    } as unknown as RegistryClient;
+    return { c, heads, retries };
+  }
+
+  it('503 until the link: the checks go on and end at the link (before: one HEAD, then the action)', async () => {
+    const clock = virtualClock(0);
+    const reg = faulty(clock, 250, [{ status: 503 }, { status: 503 }]);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock, digest: PUSHED })).to.deep.equal({ heads: 3, linked: true });
+    expect(reg.heads).to.deep.equal([0, 100, 300]);
+    expect(reg.retries, 'one request per check: the checks are the retries').to.deep.equal([0, 0, 0]);
+  });
+
+  it('429 with Retry-After: the next check is the first at or after it, never past the budget; a slice hands it back', async () => {
+    const clock = virtualClock(0);
+    const reg = faulty(clock, Number.POSITIVE_INFINITY, [{ status: 429, retryAfterS: 1 }]);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs: 300, digest: PUSHED })).to.deep.include({ heads: 1, linked: false, retryInMs: 1500 });
+    const far = virtualClock(0);
+    const reg2 = faulty(far, Number.POSITIVE_INFINITY, [{ status: 429, retryAfterS: 3600 }, { status: 429, retryAfterS: 3600 }]);
+    const r = await awaitTagLink(reg2.c, 'team/app', 'v1', { clock: far, digest: PUSHED });
+    expect(r).to.deep.include({ heads: 2, linked: false });
+    expect(r.transient).to.match(/429/);
+    expect(reg2.heads, 'an hour asked for: the last check of the budget, then the wait is over').to.deep.equal([0, 6300]);
+  });
+
+  it('a refused token still ends the wait after one request', async () => {
+    const clock = virtualClock(0);
+    const reg = faulty(clock, 0, [{ refused: true }]);
+    expect(await awaitTagLink(reg.c, 'team/app', 'v1', { clock, digest: PUSHED })).to.deep.equal({ heads: 1, linked: false });
+  });
+
+  it('property: over fault schedules, Retry-After values, link ages, latencies, slices and queue delays, the wait never ends before the link or the end of the budget, honours Retry-After within it, and stays within seven HEADs', async () => {
+    const fault: fc.Arbitrary<Fault | undefined> = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: fc.record({ status: fc.constant(429 as const), retryAfterS: fc.option(fc.oneof(fc.integer({ min: 0, max: 8 }), fc.constant(3600)), { nil: undefined }) }) },
+      { weight: 2, arbitrary: fc.record({ status: fc.constantFrom(500 as const, 502 as const, 503 as const, 504 as const) }) },
+      { weight: 1, arbitrary: fc.constant({ network: true as const }) },
+      { weight: 1, arbitrary: fc.constant({ refused: true as const }) },
+    );
+    let reachedEnd = 0;
+    let linkedAfterFault = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 7000 })),
+        fc.oneof(fc.integer({ min: 0, max: 8000 }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.array(fault, { minLength: 7, maxLength: 7 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 10, maxLength: 10 }),
+        fc.constantFrom(Number.POSITIVE_INFINITY, 300, 0),
+        async (firstAge, linkAt, faults, latency, queueDelays, sliceMs) => {
+          const clock = virtualClock(firstAge);
+          const reg = faulty(clock, linkAt, faults, latency);
+          let r = await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs, digest: PUSHED });
+          for (let claims = 1; r.retryInMs !== undefined; claims++) {
+            expect(claims).to.be.below(TAG_LINK_BUDGET.requests + 1);
+            clock.advance(r.retryInMs + queueDelays[claims % queueDelays.length]!);
+            r = await awaitTagLink(reg.c, 'team/app', 'v1', { clock, sliceMs, digest: PUSHED });
+          }
+          const end = clock.age();
+          expect(reg.heads.length).to.be.at.most(TAG_LINK_BUDGET.requests);
+          expect(reg.retries.every((x) => x === 0), 'no client retries inside a check').to.equal(true);
+          for (const h of reg.heads) expect(h).to.be.at.most(TAG_LINK_WAIT_MS);
+          expect(clock.pauses.reduce((a, b) => a + b, 0)).to.be.at.most(Math.max(0, TAG_LINK_WAIT_MS - firstAge));
+          const refusedAt = reg.heads.findIndex((_, i) => faults[i] && 'refused' in faults[i]!);
+          if (refusedAt >= 0) {
+            expect(reg.heads.length, 'a refusal ends the wait').to.equal(refusedAt + 1);
+            return;
+          }
+          if (r.linked) expect(reg.heads.at(-1)).to.be.at.least(linkAt);
+          else if (reg.heads.length) {
+            // Transient errors never end the wait early: only the budget does.
+            expect(end, 'gave up only at the end of the budget').to.be.at.least(TAG_LINK_WAIT_MS);
+            reachedEnd++;
+          }
+          if (linkAt <= TAG_LINK_WAIT_MS && reg.heads.length) expect(end, 'never before a link within the budget').to.be.at.least(linkAt);
+          if (r.linked && faults.slice(0, reg.heads.length - 1).some((f) => f)) linkedAfterFault++;
+          // Retry-After, within the budget: the check after a 429 that asked for a pause is not made before it.
+          for (let i = 0; i + 1 < reg.heads.length; i++) {
+            const f = faults[i];
+            if (f && 'status' in f && f.status === 429 && f.retryAfterS) expect(reg.heads[i + 1]).to.be.at.least(Math.min(reg.heads[i]! + latency + f.retryAfterS * 1000, TAG_LINK_WAIT_MS));
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    expect(reachedEnd, 'cases that waited out the whole budget').to.be.greaterThan(30);
+    expect(linkedAfterFault, 'cases that saw the link after a transient error').to.be.greaterThan(30);
   });
 });
