@@ -65,6 +65,11 @@ export class DeferredEnforcement extends Error {
     /** Milliseconds until the event is due again. */
     readonly waitMs: number,
     message: string,
+    /**
+     * A wait for the pushed tag's link (not a grace): the queue counts it with the event
+     * (`Store.retry` `linkHandBack`), which bounds that wait however the store's clock steps.
+     */
+    readonly tagLink = false,
   ) {
     super(message);
     this.name = 'DeferredEnforcement';

@@ -12,11 +12,12 @@ import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluateRuleSet } from '../policy/index.js';
 import type { RegistryClient } from '../registry/client.js';
-import type { Store } from '../store/index.js';
+import type { QueuedEvent, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import type { GateCounters, Logger } from './gate.js';
-import { ageClock, type TagLinkClock } from '../enforce/index.js';
+import type { TagLinkClock } from '../enforce/index.js';
 import { DeferredEnforcement } from './digest-pushes.js';
+import { claimedEventAge, TAG_LINK_HAND_BACKS } from './tag-links.js';
 import type { AuditEntry } from './types.js';
 import { summarize, withView, type VerdictView } from './verdict-view.js';
 
@@ -41,7 +42,9 @@ export interface QueueJob {
   worker: string;
   /**
    * The event's age (ms since pushgate stored it, on the store's clock at the claim, then the monotonic
-   * clock): what the wait for a pushed tag's link is measured from (src/enforce/actions/tag-link.ts).
+   * clock): what the wait for a pushed tag's link is measured from (src/enforce/actions/tag-link.ts);
+   * past that wait once the event was handed back for its tag's link too often (src/gate/tag-links.ts
+   * {@link claimedEventAge}).
    */
   age?: TagLinkClock;
 }
@@ -127,7 +130,7 @@ export class QueueWorkers {
       if (this.gate.claimHold()) return n;
       const job = await this.o.store.claim(worker, this.leaseMs);
       if (!job) return n;
-      await this.runJob(worker, job.seq, job.event, job.attempts, job.ageMs);
+      await this.runJob(worker, job);
       n++;
     }
   }
@@ -164,7 +167,7 @@ export class QueueWorkers {
         continue;
       }
       try {
-        await this.runJob(id, job.seq, job.event, job.attempts, job.ageMs);
+        await this.runJob(id, job);
       } catch (e) {
         // runJob settles its own failures; this is the last guard of the loop (never an unhandled rejection)
         this.o.logger.error({ seq: job.seq, err: (e as Error).message }, 'worker: event could not be settled; its lease expires and it is claimed again');
@@ -172,8 +175,15 @@ export class QueueWorkers {
     }
   }
 
-  private async runJob(worker: string, seq: number, event: PushEvent, attempts: number, ageMs: number): Promise<void> {
-    const age = ageClock(ageMs);
+  private async runJob(worker: string, job: QueuedEvent): Promise<void> {
+    const { seq, event, attempts } = job;
+    const age = claimedEventAge(job.ageMs, job.linkHandBacks);
+    if (job.linkHandBacks >= TAG_LINK_HAND_BACKS) {
+      this.o.logger.warn(
+        { seq, registry: event.registry, repository: event.repository, tag: event.tag, digest: event.digest, ageMs: job.ageMs, linkHandBacks: job.linkHandBacks },
+        "handed back for its tag's link as often as the wait has checks: past the wait, whatever the store's clock says (acted on as an event older than the wait)",
+      );
+    }
     // Heartbeat: the lease is short (a killed process's event is picked up again within a minute)
     // and renewed while this worker is busy with it.
     const beat = setInterval(() => {
@@ -255,12 +265,13 @@ export class QueueWorkers {
   /**
    * Puts an event back until its enforcement may go on (the grace of a manifest pushed by digest only
    * ends, or the next check of a pushed tag's link is due): queued, due then, its attempt refunded
-   * (waiting is no failure). It is in the store like any queued event, so a restart or another replica
+   * (waiting is no failure); a hand-back for the tag's link is counted in the same write (the count
+   * bounds that wait: src/gate/tag-links.ts). It is in the store like any queued event, so a restart or another replica
    * picks it up when due, and no worker is held meanwhile.
    */
   private async defer(put: (what: string, r: Parameters<Store['retry']>[2]) => Promise<void>, ctx: object, d: DeferredEnforcement): Promise<void> {
     this.o.logger.info({ ...ctx, retryInMs: d.waitMs, why: d.message }, 'enforcement deferred');
-    await put('defer', { error: d.message, retryInMs: d.waitMs, refund: true });
+    await put('defer', { error: d.message, retryInMs: d.waitMs, refund: true, ...(d.tagLink ? { linkHandBack: true } : {}) });
   }
 
   /**

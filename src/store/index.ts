@@ -4,7 +4,7 @@ import { isConnectionError, openPostgresStore } from './postgres-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 
-export type { Store, QueuedEvent, AuditRecord, AuditFilter, StoredException, StoredVexDocument, QuarantineRecord, QuarantineQuery, QuarantineState, QueueState, OwnWriteKey, VerdictQuery, VerdictPage, VerdictCursor, AuditRuleCount } from './types.js';
+export type { Store, QueuedEvent, AuditRecord, AuditFilter, StoredException, StoredVexDocument, QuarantineRecord, QuarantineQuery, QuarantineState, QueueState, OwnWriteKey, RetryRequest, VerdictQuery, VerdictPage, VerdictCursor, AuditRuleCount } from './types.js';
 export { QUEUE_STATES } from './types.js';
 export type { BaseCatalogStore, CatalogEntry, CatalogTag } from './base-catalog-types.js';
 export type { WorkloadStore, WorkloadUsage, ImageWorkloads } from './workloads.js';

@@ -13,7 +13,7 @@ import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
 import { reportOf } from './report-patch.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, vexDocumentFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, RetryRequest, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
 /** Group-commit transactions of enqueues in flight at once ({@link PostgresStore.enqueue}). */
 const MAX_FLUSHES = 2;
@@ -418,12 +418,12 @@ export class PostgresStore implements Store {
        WHERE seq = (SELECT seq FROM events e WHERE ((status = 'queued' AND due_at <= ${NOW_MS}) OR (status = 'running' AND lease_until < ${NOW_MS}))
                       AND ${TAG_ORDER}
                     ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING seq, payload, attempts, last_error, ${NOW_MS} - created_at AS age_ms`,
+       RETURNING seq, payload, attempts, last_error, ${NOW_MS} - created_at AS age_ms, link_hand_backs`,
       [worker, leaseMs],
     );
     const row = r.rows[0];
     if (!row) return undefined;
-    return { seq: Number(row.seq), event: JSON.parse(row.payload) as PushEvent, attempts: Number(row.attempts), lastError: row.last_error ?? undefined, ageMs: Math.max(0, Number(row.age_ms)) };
+    return { seq: Number(row.seq), event: JSON.parse(row.payload) as PushEvent, attempts: Number(row.attempts), lastError: row.last_error ?? undefined, ageMs: Math.max(0, Number(row.age_ms)), linkHandBacks: Number(row.link_hand_backs ?? 0) };
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
@@ -454,11 +454,11 @@ export class PostgresStore implements Store {
     }
   }
 
-  async retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean> {
+  async retry(seq: number, worker: string, r: RetryRequest): Promise<boolean> {
     const res = await this.q(
-      `UPDATE events SET status = $1, due_at = ${NOW_MS} + $2, lease_until = 0, last_error = $3, attempts = GREATEST(0, attempts - $4)
+      `UPDATE events SET status = $1, due_at = ${NOW_MS} + $2, lease_until = 0, last_error = $3, attempts = GREATEST(0, attempts - $4), link_hand_backs = link_hand_backs + $7
        WHERE seq = $5 AND worker = $6 AND status = 'running'`,
-      [r.state ?? 'queued', r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, seq, worker],
+      [r.state ?? 'queued', r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, seq, worker, r.linkHandBack ? 1 : 0],
     );
     return res.rowCount === 1;
   }

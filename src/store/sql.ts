@@ -488,4 +488,16 @@ END $$;
 CREATE INDEX IF NOT EXISTS reports_by_digest_seq ON reports (digest, write_seq);
 `,
   },
+  {
+    // How often an event went back to the queue to wait for its tag's link (src/gate/tag-links.ts). The wait
+    // follows the event's age on the store's clock; a clock that steps back (or a store clock behind the
+    // event's created_at) makes the event look 0 ms old for as long as the step, and without a count it was
+    // handed back, attempt refunded, that whole time. Kept with the event, so a restart or another replica
+    // keeps counting; never reset (a resumed event's wait is over as it was).
+    version: 22,
+    name: 'events-tag-link-hand-backs',
+    sql: `
+ALTER TABLE events ADD COLUMN link_hand_backs INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -15,7 +15,7 @@ import type { BaseCatalogStore } from './base-catalog-types.js';
 import { SqliteBaseCatalogStore } from './base-catalog.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
 import { reportOf } from './report-patch.js';
-import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type Store, type AuditRuleCount, type StoredException, type StoredVexDocument, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type RetryRequest, type Store, type AuditRuleCount, type StoredException, type StoredVexDocument, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -223,6 +223,7 @@ export class SqliteStore implements Store {
       attempts: Number(row.attempts) + 1,
       lastError: (row.last_error as string | null) ?? undefined,
       ageMs: Math.max(0, now - Number(row.created_at)),
+      linkHandBacks: Number(row.link_hand_backs ?? 0),
     };
   }
 
@@ -241,14 +242,14 @@ export class SqliteStore implements Store {
     );
   }
 
-  async retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean> {
+  async retry(seq: number, worker: string, r: RetryRequest): Promise<boolean> {
     return this.wrap('retry', () => {
       const res = this
         .stmt(
-          `UPDATE events SET status = ?, due_at = ?, lease_until = 0, last_error = ?, attempts = MAX(0, attempts - ?)
+          `UPDATE events SET status = ?, due_at = ?, lease_until = 0, last_error = ?, attempts = MAX(0, attempts - ?), link_hand_backs = link_hand_backs + ?
            WHERE seq = ? AND worker = ? AND status = 'running'`,
         )
-        .run(r.state ?? 'queued', Date.now() + r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, seq, worker);
+        .run(r.state ?? 'queued', Date.now() + r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, r.linkHandBack ? 1 : 0, seq, worker);
       return res.changes === 1;
     });
   }
@@ -588,10 +589,10 @@ export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p W
  * draining a burst was quadratic.
  */
 export const CLAIM_SQLITE = {
-  queued: `SELECT seq, payload, attempts, last_error, created_at FROM events e INDEXED BY events_status_seq
+  queued: `SELECT seq, payload, attempts, last_error, created_at, link_hand_backs FROM events e INDEXED BY events_status_seq
            WHERE status = 'queued' AND due_at <= ? AND ${TAG_ORDER}
            ORDER BY seq LIMIT 1`,
-  expired: `SELECT seq, payload, attempts, last_error, created_at FROM events e INDEXED BY events_status_seq
+  expired: `SELECT seq, payload, attempts, last_error, created_at, link_hand_backs FROM events e INDEXED BY events_status_seq
             WHERE status = 'running' AND lease_until < ? AND ${TAG_ORDER}
             ORDER BY seq LIMIT 1`,
 } as const;

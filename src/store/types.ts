@@ -21,6 +21,26 @@ export interface QueuedEvent {
    * claim (PostgreSQL's `now()`; SQLite's one process): never a time the sender wrote. 0 when negative.
    */
   ageMs: number;
+  /**
+   * How many times the event went back to the queue to wait for its tag's link (`Store.retry` with
+   * `linkHandBack`), over every claim, restart and replica: bounds that wait when the store's clock
+   * steps (src/gate/tag-links.ts).
+   */
+  linkHandBacks: number;
+}
+
+/** How {@link Store.retry} puts a claimed event back. */
+export interface RetryRequest {
+  /** Why (kept as `last_error`, first 2,000 characters). */
+  error: string;
+  /** Due again after this many ms (store clock). */
+  retryInMs: number;
+  /** Default `queued`. */
+  state?: 'queued' | 'blocked-on-registry' | 'failed';
+  /** Give the claim's attempt back. */
+  refund?: boolean;
+  /** One more hand-back to wait for the event's tag link ({@link QueuedEvent.linkHandBacks}). */
+  linkHandBack?: boolean;
 }
 
 /**
@@ -236,9 +256,10 @@ export interface Store {
    * Puts a claimed event back (only by its lease owner, else false and nothing written):
    * `queued` and due again after `retryInMs`, `blocked-on-registry` (waits for its registry to answer,
    * then for `retryInMs`), or `failed` (final: an event no retry can fix). `refund` gives the claim's
-   * attempt back (the failure was pushgate's own store, not the event's).
+   * attempt back (the failure was pushgate's own store, not the event's). `linkHandBack` counts one more
+   * hand-back of the event to wait for its tag's link ({@link QueuedEvent.linkHandBacks}), in the same write.
    */
-  retry(seq: number, worker: string, r: { error: string; retryInMs: number; state?: 'queued' | 'blocked-on-registry' | 'failed'; refund?: boolean }): Promise<boolean>;
+  retry(seq: number, worker: string, r: RetryRequest): Promise<boolean>;
   /**
    * Moves the events of `registry` that are blocked on it (and due: `due_at` passed) back to `queued`,
    * due now, with a fresh retry budget. @returns how many.

@@ -133,6 +133,13 @@ describe('store migrate', function () {
     await src.retry(blocked!.seq, 'w2', { error: 'registry down', retryInMs: 0, state: 'blocked-on-registry' });
     const later = await src.claim('w2', 600_000);
     await src.retry(later!.seq, 'w2', { error: 'timeout', retryInMs: 3_600_000 });
+    // a pending event handed back twice to wait for its tag's link: the count comes along
+    const handedBack = await src.claim('w2', 600_000);
+    expect(handedBack?.event.id).to.equal('e5');
+    for (let i = 0; i < 2; i++) {
+      await src.retry(handedBack!.seq, 'w2', { error: 'not linked yet', retryInMs: 0, refund: true, linkHandBack: true });
+      if (i === 0) expect((await src.claim('w2', 600_000))?.seq).to.equal(handedBack!.seq);
+    }
     // monitor tables and the base catalog
     await src.monitor.putIndex({ digest: dig(1), vulndbDigest: 'db1', reportAt: 1000, packages: [{ pkg: 'Debian:12:openssl', packages: [] }], findings: [{ key: 'k1', pkg: 'Debian:12:openssl', finding, firstSeen: 500 }] });
     const run = await src.monitor.claimRun('db:db2', 'db', 'db2', 'replica-a', 600_000, Date.now());
@@ -165,9 +172,14 @@ describe('store migrate', function () {
       expect(await pgStore.monitor.claimOutbox('n', 10, 60_000, Date.now())).to.have.length(1);
       // the same pending events, in the same order, as the source would have given
       const srcAgain = await openStore(from);
+      expect((await srcAgain.claim('peek', 1))?.linkHandBacks, 'source').to.equal(2);
+      await srcAgain.retry(handedBack!.seq, 'peek', { error: 'x', retryInMs: 0 });
       const want = await drainOrder(srcAgain);
       await srcAgain.close();
       expect(want.map(([, id]) => id)).to.deep.equal(['e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11']);
+      const first = await pgStore.claim('peek', 1);
+      expect([first?.event.id, first?.linkHandBacks], 'the count of tag-link hand-backs is copied').to.deep.equal(['e5', 2]);
+      await pgStore.retry(first!.seq, 'peek', { error: 'x', retryInMs: 0 });
       expect(await drainOrder(pgStore)).to.deep.equal(want);
       // the claim held by w1 is still w1's: it can complete it
       expect(await pgStore.complete(running!.seq, 'w1')).to.equal(true);
@@ -256,7 +268,7 @@ describe('store migrate', function () {
     expect(runCli(['store', 'migrate', '--help']).stdout).to.match(/Stop every `pushgate serve`/);
   });
 
-  it('copies batches larger than one statement can bind (5,000 events of 14 columns into SQLite)', async () => {
+  it('copies batches larger than one statement can bind (5,000 events of 15 columns into SQLite)', async () => {
     const from = sqliteUrl();
     const s = await openStore(from);
     await s.enqueueMany(Array.from({ length: 5000 }, (_, i) => ev(`big${i}`, { digest: dig(i), tag: `t${i}` })));

@@ -109,6 +109,31 @@ function queueContract(name: string, open: () => Promise<Opened>) {
       expect((await store.claim('w', 60_000))?.attempts).to.equal(1);
     });
 
+    it('a hand-back for the tag link is counted with the event; other retries, refunds, parks and resumes leave the count', async () => {
+      const { store } = o;
+      const a = await store.enqueue(ev('h1'));
+      expect((await store.claim('w', 60_000))?.linkHandBacks, 'a new event').to.equal(0);
+      for (let i = 1; i <= 3; i++) {
+        expect(await store.retry(a.seq, 'w', { error: 'not linked yet', retryInMs: 0, refund: true, linkHandBack: true })).to.equal(true);
+        const c = await store.claim('w', 60_000);
+        expect(c?.linkHandBacks).to.equal(i);
+        expect(c?.attempts, 'the hand-back refunds the attempt').to.equal(1);
+      }
+      await store.retry(a.seq, 'w', { error: 'registry down', retryInMs: 0 });
+      await store.claim('w', 60_000);
+      await store.retry(a.seq, 'w', { error: 'store down', retryInMs: 0, refund: true });
+      await store.claim('w', 60_000);
+      await store.retry(a.seq, 'w', { error: 'parked', retryInMs: 0, state: 'blocked-on-registry' });
+      expect(await store.resumeBlocked('lab')).to.equal(1);
+      const c = await store.claim('w', 60_000);
+      expect(c?.linkHandBacks, 'kept: the wait it bounds is over as it was').to.equal(3);
+      expect(c?.attempts, 'a resumed event has a fresh retry budget').to.equal(1);
+      // a stale worker's hand-back writes nothing
+      expect(await store.retry(a.seq, 'stale', { error: 'x', retryInMs: 0, linkHandBack: true })).to.equal(false);
+      await store.retry(a.seq, 'w', { error: 'x', retryInMs: 0 });
+      expect((await store.claim('w', 60_000))?.linkHandBacks).to.equal(3);
+    });
+
     it('property: under any interleaving of workers, a tag never has two running events and its events finish in order', async () => {
       const tags = ['a', 'b', 'c'];
       type Op = { kind: 'claim' | 'complete' | 'retry' | 'park' | 'resume' | 'fail'; worker: number; pick: number };
@@ -303,6 +328,68 @@ describe('store queue: leases on the database clock (postgres)', function () {
       Date.now = realNow;
       await a.close();
       await b.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('store queue: migration 22, the count of tag-link hand-backs', function () {
+  this.timeout(30_000);
+  /** A store holding one queued event as a version-21 store did (no count), opened again; `restart` opens it once more. */
+  async function scenario(open: () => Promise<Store>, sql: (q: string) => Promise<void>): Promise<void> {
+    const s = await open();
+    const { seq } = await s.enqueue(ev('before-22'));
+    await s.close();
+    await sql(`ALTER TABLE events DROP COLUMN link_hand_backs; DELETE FROM schema_migrations WHERE version = 22`);
+    const s2 = await open();
+    try {
+      const c = await s2.claim('w', 60_000);
+      expect(c?.seq).to.equal(seq);
+      expect(c?.linkHandBacks, 'an event queued before the migration starts at 0').to.equal(0);
+      await s2.retry(seq, 'w', { error: 'not linked yet', retryInMs: 0, refund: true, linkHandBack: true });
+      await s2.retry(seq, 'w', { error: 'x', retryInMs: 0 });
+    } finally {
+      await s2.close();
+    }
+    // a restart keeps the count: it is in the store, not the process
+    const s3 = await open();
+    try {
+      expect((await s3.claim('w2', 60_000))?.linkHandBacks).to.equal(1);
+    } finally {
+      await s3.close();
+    }
+  }
+
+  it('sqlite: an event queued before it is counted from 0, and the count survives a restart', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-mig22-'));
+    const file = path.join(dir, 'm.db');
+    try {
+      await scenario(
+        () => openStore(`sqlite:${file}`),
+        async (q) => {
+          const db = new Database(file);
+          db.exec(q);
+          db.close();
+        },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('postgres: the same', async () => {
+    const db = await freshDatabase('pushgate_mig22');
+    try {
+      await scenario(
+        () => openStore(db.url),
+        async (q) => {
+          const c = new pg.Client({ connectionString: db.url });
+          await c.connect();
+          await c.query(q);
+          await c.end();
+        },
+      );
+    } finally {
       await db.drop();
     }
   });
