@@ -16,6 +16,8 @@
  * the whole wait since it sent the notification. A pusher who makes tags that never link (two tags and
  * racing deletes, the digest still there) therefore costs at most one wait per event in total, however
  * often the event is tried, and a burst of such events stalls the queue for one wait, not one per event.
+ * A queued event's age can be wrong when the store's clock steps; the queue bounds that case by counting
+ * the event's hand-backs (src/gate/tag-links.ts).
  *
  * A registry that answers a check with a transient error (429, 408, 5xx, a network failure: what the
  * registry client would retry) has not said the tag is linked: that check counts as "not linked yet" and
