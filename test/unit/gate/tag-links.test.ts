@@ -121,6 +121,8 @@ describe('gate: the wait for a tag link is bounded by hand-backs when the store 
       ),
       { numRuns: 400 },
     );
-    expect(capped, 'cases that reached the cap').to.be.greaterThan(40);
+    // about one case in eight reaches the cap (seen 36–60 of 400): a floor far below that, so the check
+    // says the cap is reached without failing on an unlucky seed
+    expect(capped, 'cases that reached the cap').to.be.greaterThan(12);
   });
 });
