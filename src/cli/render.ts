@@ -3,7 +3,7 @@
  * from an image, a registry or an advisory: each renderer starts from {@link terminalSafe}, so no
  * control character reaches the terminal (terminal-text.ts).
  */
-import { compareRisk, type ScanReport } from '../core/index.js';
+import { compareRisk, isIndexMediaType, type ScanReport } from '../core/index.js';
 import { terminalSafe, terminalText } from './terminal-text.js';
 
 /** Widest a column grows to fit its cells; a longer cell overflows its row, it is never cut. */
@@ -133,9 +133,13 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   const safeLines = (lines?: string[]) => lines?.map(terminalText);
   views = { before: safeLines(views.before), findings: safeLines(views.findings) };
   const out: string[] = [];
-  out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
+  // An index's digest is what was asked for, not what was judged: each platform's manifest digest is named
+  // under it (with --platform, the one judged), as `docker buildx imagetools inspect` lists them.
+  const index = isIndexMediaType(r.mediaType) && !!r.manifests?.length;
+  out.push(`${r.target}${r.digest ? `  ${r.digest}${index ? '  (index)' : ''}` : ''}`);
+  if (index) for (const m of r.manifests!) out.push(`manifest ${m.digest}  [${m.platform}]`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
-  if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
+  if (!index && r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
   const suppressed = r.findings.filter((f) => f.vex).length;
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}${suppressed ? ` (${suppressed} suppressed by VEX)` : ''}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
   if (r.coverage?.length) out.push(`coverage: ${renderCoverage(r.coverage)}`);
