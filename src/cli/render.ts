@@ -3,24 +3,9 @@
  * from an image, a registry or an advisory: each renderer starts from {@link terminalSafe}, so no
  * control character reaches the terminal (terminal-text.ts).
  */
-import { compareRisk, type ScanReport } from '../core/index.js';
+import { compareRisk, isIndexMediaType, type ScanReport } from '../core/index.js';
+import { columnWidths, rowLines, tableLines } from './table.js';
 import { terminalSafe, terminalText } from './terminal-text.js';
-
-/** Widest a column grows to fit its cells; a longer cell overflows its row, it is never cut. */
-const MAX_COLUMN = 48;
-
-/**
- * A column's width in characters: the longest of its header and cells, at least `min`, at most
- * {@link MAX_COLUMN} (so one outlier does not push every row right; it overflows instead).
- */
-function columnWidth(cells: readonly string[], min: number): number {
-  return Math.max(min, ...cells.map((c) => c.length).filter((n) => n <= MAX_COLUMN));
-}
-
-/** `s` left-aligned in `n` columns. Never cut: a version, id or name cut short is a wrong one. */
-function cell(s: string, n: number): string {
-  return s.padEnd(n);
-}
 
 /** Prose cut to `n` characters with an ellipsis (summaries only; never ids, names or versions). */
 function clip(s: string, n: number): string {
@@ -58,24 +43,19 @@ export function renderFindingsByPackage(report: ScanReport): string[] {
     }));
     return { g, fixText, counts, findings };
   });
-  // Columns grow to fit their longest cell (up to MAX_COLUMN), so every version is shown whole.
-  const w = {
-    pkg: columnWidth(rows.map((r) => r.g.pkg), 30),
-    eco: columnWidth(rows.map((r) => r.g.eco), 12),
-    installed: columnWidth(rows.map((r) => r.g.installed), 22),
-    fixed: columnWidth(rows.map((r) => r.fixText), 24),
-    severity: columnWidth(rows.flatMap((r) => r.findings.map((f) => f.severity)), 10),
-    id: columnWidth(rows.flatMap((r) => r.findings.map((f) => f.id)), 24),
-    findingFixed: columnWidth(rows.flatMap((r) => r.findings.map((f) => f.fixed)), 18),
-  };
-  const out = [`${cell('PACKAGE', w.pkg)} ${cell('ECOSYSTEM', w.eco)} ${cell('INSTALLED', w.installed)} ${cell('FIXED IN', w.fixed)} VULNERABILITIES`];
-  for (const { g, fixText, counts, findings } of rows) {
-    out.push(`${cell(g.pkg, w.pkg)} ${cell(g.eco, w.eco)} ${cell(g.installed, w.installed)} ${cell(fixText, w.fixed)} ${counts}`);
+  // Columns grow to fit their longest cell (up to MAX_COLUMN); a longer one is shown whole and the rest
+  // of its row continues below at the columns (table.ts), so every version is shown whole and aligned.
+  const pkgRows = rows.map(({ g, fixText, counts }) => [g.pkg, g.eco, g.installed, fixText, counts]);
+  const head = ['PACKAGE', 'ECOSYSTEM', 'INSTALLED', 'FIXED IN', 'VULNERABILITIES'];
+  const pkgW = columnWidths([head, ...pkgRows], { min: [30, 12, 22, 24] });
+  const findingRows = rows.map((r) => r.findings.map((f) => [f.severity, f.id, f.fixed, f.about]));
+  const findingW = columnWidths(findingRows.flat(), { min: [10, 24, 18] });
+  const out = rowLines(head, pkgW);
+  rows.forEach(({ g }, i) => {
+    out.push(...rowLines(pkgRows[i], pkgW));
     out.push(`  ${g.path}${g.platform ? `  [${g.platform}]` : ''}`);
-    for (const f of findings) {
-      out.push(`    ${cell(f.severity, w.severity)} ${cell(f.id, w.id)} ${cell(f.fixed, w.findingFixed)} ${f.about}`.trimEnd());
-    }
-  }
+    for (const f of findingRows[i]) out.push(...rowLines(f, findingW, { indent: '    ' }));
+  });
   return out;
 }
 
@@ -97,9 +77,7 @@ export function renderBases(bases: NonNullable<ScanReport['bases']>): string[] {
     out.push('', 'Recommendations for base image upgrade:');
     const rows = b.recommendations.map((r) => [r.kind, `${r.repository}:${r.tag}`, ...counts(r.summary), fixable(r.summary)]);
     const head = ['KIND', 'BASE IMAGE', 'CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'OTHER', 'FIXABLE'];
-    const w = head.map((h, i) => columnWidth(rows.map((x) => x[i]), h.length));
-    out.push(`  ${head.map((h, i) => cell(h, w[i])).join(' ')}`.trimEnd());
-    for (const x of rows) out.push(`  ${x.map((c, i) => cell(c, w[i])).join(' ')}`.trimEnd());
+    out.push(...tableLines([head, ...rows], { indent: '  ' }));
   }
   return out;
 }
@@ -122,7 +100,7 @@ function sourceTag(f: ScanReport['findings'][number]): string {
 
 /**
  * Renders a report as plain text tables: findings grouped by package, most severe first. Columns
- * grow to fit; ids, names, versions and severities are never cut (only summaries are shortened).
+ * grow to fit (table.ts); ids, names, versions and severities are never cut (only summaries are shortened).
  * `views.before` is printed before the findings (`--dependency-tree`); `views.findings` replaces
  * the by-package findings section (`--group-issues`).
  */
@@ -133,9 +111,13 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   const safeLines = (lines?: string[]) => lines?.map(terminalText);
   views = { before: safeLines(views.before), findings: safeLines(views.findings) };
   const out: string[] = [];
-  out.push(`${r.target}${r.digest ? `  ${r.digest}` : ''}`);
+  // An index's digest is what was asked for, not what was judged: each platform's manifest digest is named
+  // under it (with --platform, the one judged), as `docker buildx imagetools inspect` lists them.
+  const index = isIndexMediaType(r.mediaType) && !!r.manifests?.length;
+  out.push(`${r.target}${r.digest ? `  ${r.digest}${index ? '  (index)' : ''}` : ''}`);
+  if (index) for (const m of r.manifests!) out.push(`manifest ${m.digest}  [${m.platform}]`);
   if (r.os) out.push(`os: ${r.os.id} ${r.os.versionId ?? ''}`.trimEnd());
-  if (r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
+  if (!index && r.platforms && r.platforms.length > 1) out.push(`platforms: ${r.platforms.join(', ')}`);
   const suppressed = r.findings.filter((f) => f.vex).length;
   out.push(`packages: ${r.packages.length}   findings: ${r.findings.length}${suppressed ? ` (${suppressed} suppressed by VEX)` : ''}   secrets: ${r.secrets.length}   complete: ${r.complete}`);
   if (r.coverage?.length) out.push(`coverage: ${renderCoverage(r.coverage)}`);
@@ -153,28 +135,23 @@ export function renderTable(report: ScanReport, views: { before?: string[]; find
   } else if (r.findings.length) out.push('', ...(views.findings ?? renderFindingsByPackage(r)));
   if (r.eol?.length) {
     out.push('', 'END OF LIFE');
-    const id = columnWidth(r.eol.map((e) => e.id), 12);
-    for (const e of r.eol) {
+    out.push(...tableLines(r.eol.map((e) => {
       const ext = e.extendedSupportUntil ? `; extended support ${e.inExtendedSupport ? 'until' : 'ended'} ${e.extendedSupportUntil}` : '';
-      out.push(`  ${cell(e.id, id)} ${e.product} ${e.cycle}${e.codename ? ` (${e.codename})` : ''} (${e.via}): regular support ended ${e.eol}${ext}`);
-    }
+      return [e.id, `${e.product} ${e.cycle}${e.codename ? ` (${e.codename})` : ''} (${e.via}): regular support ended ${e.eol}${ext}`];
+    }), { indent: '  ', min: [12] }));
   }
   if (r.secrets.length) {
     out.push('', 'SECRETS');
-    const rule = columnWidth(r.secrets.map((s) => s.rule), 24);
     // In an index each platform's rows repeat: the platform tells them apart, as on package rows.
-    for (const s of r.secrets) out.push(`  ${cell(s.rule, rule)} ${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}${s.platform ? `  [${s.platform}]` : ''}`);
+    out.push(...tableLines(r.secrets.map((s) => [s.rule, `${s.path}${s.line ? `:${s.line}` : ''}  ${s.redacted}${s.platform ? `  [${s.platform}]` : ''}`]), { indent: '  ', min: [24] }));
   }
   if (r.config.length) {
     out.push('', 'CONFIG');
-    const sev = columnWidth(r.config.map((c) => c.severity), 8);
-    const check = columnWidth(r.config.map((c) => c.check), 20);
-    for (const c of r.config) out.push(`  ${cell(c.severity, sev)} ${cell(c.check, check)} ${c.message}${c.platform ? `  [${c.platform}]` : ''}`);
+    out.push(...tableLines(r.config.map((c) => [c.severity, c.check, `${c.message}${c.platform ? `  [${c.platform}]` : ''}`]), { indent: '  ', min: [8, 20] }));
   }
   if (r.diagnostics.length) {
     out.push('', 'DIAGNOSTICS');
-    const code = columnWidth(r.diagnostics.map((d) => d.code), 22);
-    for (const d of r.diagnostics) out.push(`  ${cell(d.code, code)} ${d.path ?? d.layer ?? ''} ${d.message}`.replace(/\s+$/, ''));
+    out.push(...tableLines(r.diagnostics.map((d) => [d.code, `${d.path ?? d.layer ?? ''} ${d.message}`]), { indent: '  ', min: [22] }));
   }
   out.push('', `DECISION: ${r.verdict.decision.toUpperCase()}  (policy ${r.verdict.policy.name}@${r.verdict.policy.revision})`);
   for (const reason of r.verdict.reasons) out.push(`  - [${reason.action}] ${reason.rule}: ${reason.message}`);

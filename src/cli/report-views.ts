@@ -7,6 +7,7 @@
  */
 import { severityRank, type Finding, type ScanReport, type Severity } from '../core/index.js';
 import type { ImageScan } from '../scan/engine.js';
+import { columnWidths, rowLines } from './table.js';
 
 /** One vulnerability and everything it affects (`--group-issues`). */
 export interface IssueGroup {
@@ -68,11 +69,15 @@ export function groupIssues(findings: Finding[]): IssueGroup[] {
 
 /** Table lines for {@link groupIssues}: a header, then per vulnerability one line and one per affected package. */
 export function renderIssueGroups(groups: IssueGroup[]): string[] {
-  const idW = Math.max(24, ...groups.map((g) => g.id.length).filter((n) => n <= 48));
-  const out = [`${'VULNERABILITY'.padEnd(idW)} ${'SEVERITY'.padEnd(10)} AFFECTS`];
-  for (const g of groups) {
+  const head = ['VULNERABILITY', 'SEVERITY', 'AFFECTS'];
+  const rows = groups.map((g) => {
     const n = g.affects.length;
-    out.push(`${g.id.padEnd(idW)} ${g.severity.toUpperCase().padEnd(10)} ${n} package${n === 1 ? '' : 's'}${g.aliases.length ? `  (${g.aliases.join(', ')})` : ''}`);
+    return [g.id, g.severity.toUpperCase(), `${n} package${n === 1 ? '' : 's'}${g.aliases.length ? `  (${g.aliases.join(', ')})` : ''}`];
+  });
+  const widths = columnWidths([head, ...rows], { min: [24, 10] });
+  const out = rowLines(head, widths);
+  for (const [i, g] of groups.entries()) {
+    out.push(...rowLines(rows[i], widths));
     for (const a of g.affects) {
       out.push(`    ${a.package} ${a.installedVersion} → ${a.fixedVersions.join(', ') || 'no fix'}  ${a.path}${a.platform ? `  [${a.platform}]` : ''}`);
     }

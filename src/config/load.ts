@@ -201,7 +201,9 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     if (p === undefined) return undefined;
     const expanded = p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
     const abs = path.resolve(dir, expanded);
-    if (!fs.existsSync(abs)) problems.push(problemAt(ld, key, `${what} ${abs} does not exist (paths are relative to ${displayPath(absFile)})`));
+    // The hint explains how a relative path was resolved; beside an absolute (or `~/`) path it misleads.
+    const hint = path.isAbsolute(expanded) ? '' : ` (paths are relative to ${displayPath(absFile)})`;
+    if (!fs.existsSync(abs)) problems.push(problemAt(ld, key, `${what} ${abs} does not exist${hint}`));
     return abs;
   };
   // Malformed values were reported by the schema; fall back so the remaining checks still run.

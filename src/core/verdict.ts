@@ -110,10 +110,18 @@ export interface Verdict {
 /** The scan report (`pushgate scan --format json`, `GET /api/v1/images/{digest}`). */
 export interface ScanReport {
   target: string;
+  /** The digest of the target's root manifest: the one asked for (an image index's digest when the target is an index). */
   digest?: Digest;
+  /** The root manifest's media type (an index type when `digest` is an index's). */
   mediaType?: string;
   os?: { id: string; versionId?: string };
   platforms?: string[];
+  /**
+   * The image manifests judged, one per platform scanned, in `platforms` order: for an index, its
+   * children (one with `--platform`); for a single image, its manifest (`digest` again). Absent for
+   * targets without manifests (`dir:`, `sbom:`) and in reports stored before it existed.
+   */
+  manifests?: Array<{ platform: string; digest: Digest }>;
   packages: Package[];
   /** Vulnerability findings, highest risk first (KEV, then EPSS, then CVSS: compareRisk). */
   findings: Finding[];

@@ -173,6 +173,9 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
     digest: scan.digest,
     mediaType: scan.mediaType,
     platforms: scan.platforms.map((p) => p.platform),
+    // `digest` is what was asked for (an index's); these are what was judged. Directory and SBOM
+    // scans have no manifest.
+    ...(scan.platforms.some((p) => p.manifestDigest) ? { manifests: scan.platforms.filter((p) => p.manifestDigest).map((p) => ({ platform: p.platform, digest: p.manifestDigest })) } : {}),
     packages: [],
     findings: [],
     secrets: [],

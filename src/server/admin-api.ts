@@ -1,7 +1,9 @@
 /**
  * The `/api/v1` router: verdicts, reports, scans, release from quarantine, exceptions (add, list,
  * revoke), VEX documents (add, list, read, delete), the audit log, and the console's calls (src/server/console-api.ts). List calls page with
- * `limit` and `after` (keyset: the last seq or id of the previous page).
+ * `limit` and `after` (keyset: the last seq or id of the previous page). Their answers keep the shapes they
+ * were published with, a JSON array here and `{items, next?}` for `GET /images` (README "Paging", checked
+ * by test/unit/server/list-paging.test.ts): changing one breaks the console and scripts that read it.
  *
  * Authentication (`Authorization: Bearer <token>`):
  * - a JWT verified with jsonwebtoken against `api.jwt`: `secret` → HS256 only; `publicKey` → RS256

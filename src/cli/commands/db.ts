@@ -1,6 +1,7 @@
 /**
  * `pushgate db update [--source URL|DIR|ZIP]... [--db PATH] [--config FILE]` and
- * `pushgate db status [--db PATH] [--format json|table]` (DESIGN.md §3). Update exit codes: 0 when
+ * `pushgate db status [--db PATH] [--format json|table]` (DESIGN.md §3): exit 2 when there is no
+ * database at the path (with `--format json`, stdout still holds a JSON object saying so). Update exit codes: 0 when
  * the new database was installed, 2 when nothing could be imported (a PushgateError VULNDB thrown to
  * the main CLI, which prints it and exits 2). Progress goes to stderr; stdout carries only results.
  * The database is where `scan` looks for it: `--db`, else `vulndb.path` of the configuration file
@@ -67,6 +68,18 @@ function parseEcosystemList(values: string[]): string[] | undefined {
   });
 }
 
+/** `db status --format json` when there is no database at the path (exit 2, as the text form). */
+export interface MissingDbStatus {
+  /** Always true here; a database that exists is reported with `missing: false` and its contents. */
+  missing: true;
+  /** The absolute path that was looked at. */
+  path: string;
+  /** The setting that chose the path (`--db`, `vulndb.path in FILE`, `cache directory from $VAR`). */
+  pathFrom: string;
+  /** The `pushgate db update` command line that builds the database at exactly that path. */
+  updateCommand: string;
+}
+
 const DB_HELP = 'database path (default: vulndb.path of the config file, else <cache dir>/vulndb.sqlite)';
 const CACHE_HELP = 'cache directory (default: $PUSHGATE_CACHE_DIR, $XDG_CACHE_HOME/pushgate, ~/.cache/pushgate)';
 
@@ -122,15 +135,24 @@ export function register(program: Command): void {
       const loc = state(opts);
       const p = loc.dbPath;
       checkDbPath(p, whereFrom(loc));
-      // VulnDb.open's message says a bare `db update`, which builds another file when the path was chosen here
-      if (!fs.existsSync(p)) throw new PushgateError('VULNDB', `no vulnerability database at ${p} (${describeDbLocation(loc)}): run \`${updateCommand(loc)}\``);
+      if (!fs.existsSync(p)) {
+        // VulnDb.open's message says a bare `db update`, which builds another file when the path was chosen here
+        const update = updateCommand(loc);
+        // A script asking for JSON gets JSON either way (what is missing, where, how to build it); the
+        // exit code and the stderr line are the text form's.
+        if (opts.format === 'json') {
+          const answer: MissingDbStatus = { missing: true, path: p, pathFrom: describeDbLocation(loc), updateCommand: update };
+          process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+        }
+        throw new PushgateError('VULNDB', `no vulnerability database at ${p} (${describeDbLocation(loc)}): run \`${update}\``);
+      }
       const vdb = VulnDb.open(p);
       try {
         const status = vdb.status();
         // what a scan would name ecosystem-uncovered: every ecosystem with a version order that has no record here
         const loaded = new Set(Object.keys(status.byEcosystem).map((e) => e.toLowerCase()));
         const notLoaded = supportedEcosystems().filter((e) => !loaded.has(e.toLowerCase()));
-        const st = { ...status, ageSeconds: vdb.ageSeconds(), sourceAgeSeconds: vdb.sourceAges(), pathFrom: describeDbLocation(loc), notLoaded };
+        const st = { missing: false as const, ...status, ageSeconds: vdb.ageSeconds(), sourceAgeSeconds: vdb.sourceAges(), pathFrom: describeDbLocation(loc), notLoaded };
         if (opts.format === 'json') {
           process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
           return;

@@ -27,6 +27,7 @@ import { advisoryIdProblem, AFFECTED_LIMIT, Monitor, type AffectedAnswer } from 
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { terminalSafe } from '../terminal-text.js';
+import { tableLines } from '../table.js';
 import { openStore } from '../../store/index.js';
 
 /** pino's levels, most verbose first. */
@@ -106,9 +107,9 @@ export function affectedTable(answer: AffectedAnswer, hosts: ReadonlyMap<string,
     const used = workloadsCell(img.workloads ?? [], img.workloadCount ?? 0);
     for (const [w, state] of where) for (const f of img.findings) rows.push([w, state, img.digest.slice(0, 19), ...(platforms ? [f.platform ?? '-'] : []), f.id, f.package, f.installedVersion, f.fixedVersions.join(',') || '-', f.severity, used]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const more = a.more ? `more images: run again with --after ${a.next}\n` : '';
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n' + more;
+  // columns fit their cells up to a bound; a longer repository or version continues its row below (table.ts)
+  return `${tableLines(rows, { gap: 2 }).join('\n')}\n${more}`;
 }
 
 /** Registers `monitor` and `affected`. */

@@ -1,7 +1,8 @@
 /**
  * `pushgate db status|update --db PATH` when PATH is not a database file: a directory (SQLite says
  * only "disk I/O error"), a FIFO (opening it blocks) or nothing at all. Each is one line on stderr
- * saying what PATH is and what is expected, exit 2 (DESIGN.md §3). The real CLI in a child process.
+ * saying what PATH is and what is expected, exit 2 (DESIGN.md §3); a missing database asked for as
+ * JSON is also a JSON object on stdout saying so. The real CLI in a child process.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -45,6 +46,39 @@ describe('cli: pushgate db with a --db that is not a database file', function ()
     const cache = fs.mkdtempSync(path.join(dir, 'cache-'));
     const bare = oneLine(runCli(['db', 'status'], { cwd: dir, timeoutMs: 20_000, env: { PUSHGATE_CACHE_DIR: cache } }), 'status missing, default');
     expect(bare).to.equal(`pushgate: no vulnerability database at ${path.join(cache, 'vulndb.sqlite')} (cache directory from $PUSHGATE_CACHE_DIR): run \`pushgate db update\``);
+  });
+
+  it('db status --format json without a database: a JSON object saying it is missing, where, and the db update that builds it; exit and stderr as the text form', () => {
+    const cache = fs.mkdtempSync(path.join(dir, 'json-cache-'));
+    const cfg = path.join(dir, 'json-missing.yaml');
+    const atCfg = path.join(dir, 'json from config ü.sqlite');
+    fs.writeFileSync(cfg, `vulndb:\n  path: ${JSON.stringify(atCfg)}\n`);
+    const none = path.join(dir, 'json-nothing.sqlite');
+    const cases = [
+      { args: ['--db', none], env: {}, path: none, pathFrom: '--db', updateCommand: `pushgate db update --db ${none}` },
+      { args: ['--config', cfg], env: {}, path: atCfg, pathFrom: `vulndb.path in ${cfg}`, updateCommand: `pushgate db update --config ${cfg} --db ${atCfg}` },
+      { args: [], env: { PUSHGATE_CACHE_DIR: cache }, path: path.join(cache, 'vulndb.sqlite'), pathFrom: 'cache directory from $PUSHGATE_CACHE_DIR', updateCommand: 'pushgate db update' },
+    ];
+    for (const c of cases) {
+      const what = c.args.join(' ') || 'default';
+      const text = runCli(['db', 'status', ...c.args], { cwd: dir, timeoutMs: 20_000, env: c.env });
+      const json = runCli(['db', 'status', ...c.args, '--format', 'json'], { cwd: dir, timeoutMs: 20_000, env: c.env });
+      expect(json.status, `${what}: ${json.stderr}`).to.equal(text.status).and.to.equal(2);
+      expect(json.stderr, what).to.equal(text.stderr);
+      expect(JSON.parse(json.stdout), what).to.deep.equal({ missing: true, path: c.path, pathFrom: c.pathFrom, updateCommand: c.updateCommand });
+    }
+  });
+
+  it('db status --format json of a database that exists says missing: false beside what it holds', () => {
+    const cache = fs.mkdtempSync(path.join(dir, 'json-built-'));
+    const built = runCli(['db', 'update', '--source', path.join(ROOT, 'test/fixtures/vulndb/osv/npm')], { cwd: dir, timeoutMs: 60_000, env: { PUSHGATE_CACHE_DIR: cache } });
+    expect(built.status, built.stderr).to.equal(0);
+    const r = runCli(['db', 'status', '--format', 'json'], { cwd: dir, timeoutMs: 20_000, env: { PUSHGATE_CACHE_DIR: cache } });
+    expect(r.status, r.stderr).to.equal(0);
+    const st = JSON.parse(r.stdout) as { missing: boolean; path: string; records: number };
+    expect(st.missing).to.equal(false);
+    expect(st.path).to.equal(path.join(cache, 'vulndb.sqlite'));
+    expect(st.records).to.be.greaterThan(0);
   });
 
   it('db update --db DIR is refused before importing anything, nothing written next to DIR', () => {

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { affectedTable } from '../../../src/cli/commands/monitor.js';
+import { MAX_COLUMN } from '../../../src/cli/table.js';
+import { terminalText } from '../../../src/cli/terminal-text.js';
 import type { Digest } from '../../../src/core/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore } from '../../../src/store/index.js';
@@ -117,8 +119,14 @@ describe('cli: pushgate affected table is terminal-safe', () => {
           workloadCount: 0,
         }],
       });
-      // the table's own line breaks only: one header line and one row
-      expect(out.split('\n')).to.have.length(3);
+      // the table's own line breaks only: one header line and one row, which continues on a line of its
+      // own (starting with spaces, at a column) only after a value wider than its column
+      const lines = out.trimEnd().split('\n');
+      expect(lines[0]).to.match(/^IMAGE /);
+      expect(lines[1]).to.match(/^\[lab\] /);
+      for (const l of lines.slice(2)) expect(l, JSON.stringify(lines)).to.match(/^ +\S/);
+      const wide = [`[lab] ${repository}:${tag}`, pkg, version, version].filter((v) => terminalText(v).length > MAX_COLUMN).length;
+      expect(lines.length - 2, JSON.stringify(lines)).to.be.at.most(wide);
       // eslint-disable-next-line no-control-regex -- an independent oracle: no raw control character
       expect(out.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f\u202e]/);
     }), { numRuns: 200 });

@@ -54,12 +54,19 @@ describe('cli: pushgate scan --format table keeps versions whole', function () {
     expect(table).to.match(/\n {2}negligible +no-healthcheck /);
   });
 
-  it('a version longer than any column (a Go pseudo-version) overflows its row instead of being cut', () => {
+  it('a version longer than any column (a Go pseudo-version) is shown whole; the rest of its row continues below at the columns', () => {
     const pseudo = 'v0.0.0-20240208230135-b75ee8823808d2ce4f1aa57fb5e2c7a1b9d0e4f3+incompatible';
     const f = report.findings[0];
     const text = renderTable({ ...report, findings: [{ ...f, installedVersion: pseudo, fixedVersions: [`${pseudo}.1`] }] });
     const lines = text.split('\n');
-    expect(lines.find((l) => l.startsWith(`${f.package} `)), 'package row').to.include(` ${pseudo} `);
-    expect(lines.find((l) => l.startsWith('    ') && l.includes(` ${f.id} `)), 'finding row').to.include(` ${pseudo}.1 `);
+    const head = lines.find((l) => l.startsWith('PACKAGE '))!;
+    const row = lines.findIndex((l) => l.startsWith(`${f.package} `));
+    expect(lines[row], 'package row').to.match(new RegExp(` ${pseudo.replace(/[.+]/g, '\\$&')}$`));
+    // FIXED IN and the counts start at their header's columns on the lines below
+    expect(lines[row + 1].indexOf(`${pseudo}.1`), 'FIXED IN').to.equal(head.indexOf('FIXED IN'));
+    expect(lines[row + 2].search(/\S/), 'VULNERABILITIES').to.equal(head.indexOf('VULNERABILITIES'));
+    const finding = lines.findIndex((l) => l.startsWith('    ') && l.includes(` ${f.id} `));
+    expect(lines[finding], 'finding row').to.match(new RegExp(` ${pseudo.replace(/[.+]/g, '\\$&')}\\.1$`));
+    expect(lines[finding + 1], 'its text, below at its column').to.match(/^ {40,}\S/);
   });
 });

@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { renderTable } from '../../../src/cli/render.js';
+import { displayWidth } from '../../../src/cli/table.js';
 import { hasTerminalControls, terminalSafe, terminalText } from '../../../src/cli/terminal-text.js';
 import type { ScanReport } from '../../../src/core/index.js';
 import { formatReport } from '../../../src/gate/report-formats.js';
@@ -66,10 +67,12 @@ describe('cli: terminal-safe text', () => {
         const table = renderTable(r);
         const lines = table.split('\n');
         for (const line of lines) expect(ACTIVE.test(line), JSON.stringify(line)).to.equal(false);
-        // The same report with each distinct string replaced by a distinct tame word: same row structure.
+        // The same report with each distinct string replaced by a distinct tame word as wide on the terminal
+        // (a value wider than its column continues its row below: table.ts): same row structure.
         const names = new Map<string, string>();
         const tame = report((i) => {
-          if (!names.has(strings[i])) names.set(strings[i], `w${names.size}`);
+          // (the empty string stays empty: a finding's platform '' groups as one without a platform)
+          if (!names.has(strings[i])) names.set(strings[i], strings[i] && `${'x'.repeat(displayWidth(terminalText(strings[i])))}${'\u200b'.repeat(names.size + 1)}`);
           return names.get(strings[i]) as string;
         });
         expect(lines.length).to.equal(renderTable(tame).split('\n').length);

@@ -84,6 +84,23 @@ describe('config check (CLI)', function () {
     expect([missing.code, missing.stdout]).to.deep.equal([1, 'nope.yaml: (file): cannot read: file not found\n']);
   });
 
+  it('missing files named by absolute paths: no "paths are relative" hint; a relative one gets it on its own line', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
+    try {
+      const file = path.join(tmp, 'abs.yaml');
+      fs.writeFileSync(file, `policy: ${path.join(tmp, 'absent/policy.yaml')}\nregistries:\n  - name: r\n    url: http://h:1\n    ca: ${path.join(tmp, 'absent/ca.pem')}\n`);
+      const abs = cli([file]);
+      expect(abs.code).to.equal(1);
+      expect(abs.stdout.trimEnd().split('\n')).to.have.length(2).and.satisfy((ls: string[]) => ls.every((l) => / does not exist$/.test(l)));
+      fs.writeFileSync(file, `policy: ${path.join(tmp, 'absent/policy.yaml')}\nregistries:\n  - name: r\n    url: http://h:1\n    ca: absent/ca.pem\n`);
+      const rel = cli([file]).stdout.trimEnd().split('\n');
+      expect(rel[0]).to.match(/: policy: policy file .* does not exist$/);
+      expect(rel[1]).to.match(/: registries\[0\]\.ca: CA bundle .* does not exist \(paths are relative to .*abs\.yaml\)$/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('no file named and none in the working directory: the built-in defaults are what runs, ok, exit 0', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
     try {

@@ -257,6 +257,39 @@ describe('config: loadConfig', () => {
     expect(lines[0]).to.match(/:2:\d+: enforcement\.untaggedGrace: must be a duration/);
   });
 
+  it('property: a missing input file says how a relative path was resolved, and only for a relative path', () => {
+    // Every key whose file is checked at load: each gets an absolute, a `~/` or a relative path.
+    const KEYS = ['policy', 'registries[0].ca', 'vulndb.sources[0]', 'admission.signatures.trustedRoot'] as const;
+    const segment = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,11}$/).filter((x) => x !== '..');
+    const spec = fc.record({ kind: fc.constantFrom('absolute', 'home', 'relative', 'dot', 'parent'), segs: fc.array(segment, { minLength: 1, maxLength: 3 }) });
+    const written = (s: { kind: string; segs: string[] }): string => {
+      const rest = s.segs.join('/');
+      // below a directory that does not exist, wherever it is resolved
+      if (s.kind === 'absolute') return `/pushgate-absent-dir/${rest}`;
+      if (s.kind === 'home') return `~/pushgate-absent-dir/${rest}`;
+      if (s.kind === 'dot') return `./pushgate-absent-dir/${rest}`;
+      if (s.kind === 'parent') return `../pushgate-absent-dir/${rest}`;
+      return `pushgate-absent-dir/${rest}`;
+    };
+    const file = path.join(tmp, 'paths.yaml');
+    fc.assert(
+      fc.property(fc.tuple(spec, spec, spec, spec), (specs) => {
+        const [policy, ca, source, root] = specs.map(written).map((p) => JSON.stringify(p));
+        const text = `policy: ${policy}\nregistries:\n  - name: r\n    url: http://h:1\n    ca: ${ca}\nvulndb:\n  sources: [${source}]\nadmission:\n  signatures:\n    trustedRoot: ${root}\n`;
+        const lines = problems(() => parseConfigText(text, file, {}));
+        KEYS.forEach((key, i) => {
+          const line = lines.filter((l) => l.includes(` ${key}: `));
+          expect(line, key).to.have.length(1);
+          expect(line[0], key).to.include(' does not exist');
+          const relative = !['absolute', 'home'].includes(specs[i].kind);
+          expect(line[0].endsWith(` does not exist (paths are relative to ${file})`), `${key}: ${line[0]}`).to.equal(relative);
+          if (!relative) expect(line[0], key).to.match(/ does not exist$/);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('an empty file and sections whose keys are all commented out mean defaults', () => {
     const file = path.join(tmp, 'e.yaml');
     fs.writeFileSync(file, '# nothing\n');

@@ -80,4 +80,22 @@ describe('gate/judge: an index child is judged as pulled by its own digest', () 
       { numRuns: 200 },
     );
   });
+
+  it('property: the report keeps the root digest asked for and names every manifest judged, in platforms order', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (ids, isIndex) => {
+        const platforms = (isIndex ? ids : ids.slice(0, 1)).map((i) => platform(i, { secret: false, root: false, complete: true }));
+        const root = isIndex ? INDEX : platforms[0]!.manifestDigest;
+        const scan = { target: 'lab/app', digest: root, mediaType: `application/vnd.oci.image.${isIndex ? 'index' : 'manifest'}.v1+json`, platforms, diagnostics: [], bytesRead: 0 } as ImageScan;
+        const { report } = judgeScan(scan, NO_ADVISORIES, POLICY, { registry: 'lab', repository: 'app' });
+        expect(report.digest).to.equal(root);
+        expect(report.platforms).to.deep.equal(platforms.map((p) => p.platform));
+        expect(report.manifests).to.deep.equal(platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest })));
+      }),
+      { numRuns: 100 },
+    );
+    // a directory or SBOM scan has no manifest: no `manifests`
+    const dir = { target: 'dir:/x', platforms: [{ ...platform(0, { secret: false, root: false, complete: true }), manifestDigest: '' }], diagnostics: [], bytesRead: 0 } as unknown as ImageScan;
+    expect(judgeScan(dir, NO_ADVISORIES, POLICY).report).not.to.have.property('manifests');
+  });
 });
