@@ -1,6 +1,6 @@
 /**
  * The CLI as a user times it: whole processes of the compiled CLI (bin/pushgate.js running dist/,
- * built first when it is not current), each beside its floor in the same run, alternating, several
+ * built first when it is not current), each beside its floor in the same run, in an order shuffled within each round, several
  * rounds, medians:
  * 1. `pushgate --version` beside a bare `node -e ""` (the start of any Node process), an ES module
  *    that only prints a string, and the scan floor process. Goal ≤ 0.15 s.
@@ -162,28 +162,38 @@ function main(): void {
     const image = new Samples();
     let packages = 0;
     const load0 = load();
+    // Each round runs its jobs in a shuffled order (seeded: a run can be repeated): under load, a fixed
+    // order moved the figures of whichever job ran after another by about ±10 %. A floor run precedes
+    // each kind of scan, so the floor is sampled as often as the scans and beside them.
+    let seed = 0x2545f491;
+    const rand = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
     for (let i = 0; i < rounds; i++) {
-      bare.add(timed(['-e', '']));
-      script.add(timed([versionScript]));
-      version.add(timed([BIN, '--version'], { env }));
-      floor.add(timed([FLOOR, layer]));
-      const s = scan([]);
-      plain.add(s);
-      packages = s.packages;
-      floor.add(timed([FLOOR, layer]));
-      withConfig.add(scan(['--config', config]));
-      if (IMAGE_FLAGS.length) {
-        floor.add(timed([FLOOR, layer]));
-        image.add(scan([], BIN, IMAGE_FLAGS));
+      const jobs: Array<() => void> = [
+        () => bare.add(timed(['-e', ''])),
+        () => script.add(timed([versionScript])),
+        () => version.add(timed([BIN, '--version'], { env })),
+        () => {
+          floor.add(timed([FLOOR, layer]));
+          const s = scan([]);
+          plain.add(s);
+          packages = s.packages;
+        },
+        () => {
+          floor.add(timed([FLOOR, layer]));
+          withConfig.add(scan(['--config', config]));
+        },
+      ];
+      if (IMAGE_FLAGS.length) jobs.push(() => { floor.add(timed([FLOOR, layer])); image.add(scan([], BIN, IMAGE_FLAGS)); });
+      if (BASELINE_BIN) jobs.push(() => { floor.add(timed([FLOOR, layer])); baseline.add(scan([], BASELINE_BIN)); });
+      for (let j = jobs.length - 1; j > 0; j--) {
+        const k = Math.floor(rand() * (j + 1));
+        [jobs[j], jobs[k]] = [jobs[k], jobs[j]];
       }
-      if (BASELINE_BIN) {
-        floor.add(timed([FLOOR, layer]));
-        baseline.add(scan([], BASELINE_BIN));
-      }
+      for (const job of jobs) job();
     }
     const v = median(version.wall);
     const r = median(plain.wall) / median(floor.wall);
-    console.log(`\nbench/cli: ${rounds} rounds, alternating; load average ${load0} at the start, ${load()} at the end (${os.availableParallelism()} cores)`);
+    console.log(`\nbench/cli: ${rounds} rounds, shuffled within each round; load average ${load0} at the start, ${load()} at the end (${os.availableParallelism()} cores)`);
     console.log(`layer ${path.basename(layer).slice(0, 12)}: ${(fs.statSync(layer).size / 2 ** 20).toFixed(1)} MiB gzip; ${packages} packages in the report`);
     console.log(`floor: scan-floor.mjs process (sha256 + gunzip + tar header walk)\n          ${floor.show()}`);
     console.log(`bare node -e "" process\n          ${bare.show()}`);
