@@ -482,11 +482,12 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
 
 /** `scan.limits` as configured: only the keys that are set (the scan engine has the defaults). */
 function scanLimits(
-  raw: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number } | undefined,
+  raw: { layers?: number; manifestsPerIndex?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number } | undefined,
   sz: (v: string | number | undefined, fallback: number) => number,
 ): ScanLimitsConfig {
   const out: ScanLimitsConfig = {};
   if (raw?.layers !== undefined) out.maxLayers = raw.layers;
+  if (raw?.manifestsPerIndex !== undefined) out.maxIndexManifests = raw.manifestsPerIndex;
   if (raw?.entriesPerLayer !== undefined) out.maxEntries = raw.entriesPerLayer;
   if (raw?.layerSize !== undefined) out.maxTarBytes = sz(raw.layerSize, 0);
   if (raw?.ratio !== undefined) out.maxRatio = raw.ratio;

@@ -79,6 +79,7 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             layers: { type: 'integer', minimum: 1 },
+            manifestsPerIndex: { type: 'integer', minimum: 1 },
             entriesPerLayer: { type: 'integer', minimum: 1 },
             layerSize: size,
             ratio: { type: 'integer', minimum: 2 },

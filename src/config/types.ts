@@ -302,6 +302,8 @@ export const DEFAULT_SCAN_TRIGGERS = { maxPerReview: 16, ratePerSecond: 5, burst
 export interface ScanLimitsConfig {
   /** Layers per image manifest (`layers`). */
   maxLayers?: number;
+  /** Manifests listed by one image index (`manifestsPerIndex`). */
+  maxIndexManifests?: number;
   /** Tar entries per layer (`entriesPerLayer`). */
   maxEntries?: number;
   /** Uncompressed bytes per layer (`layerSize`). */

@@ -548,6 +548,12 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
         if (!pick.length) throw platformNotFound(want, source.target, children.filter((d) => d.platform?.os !== 'unknown').map((d) => platformString(d.platform)), true);
         children = pick.slice(0, 1);
       }
+      if (children.length > run.limits.maxIndexManifests) {
+        // Counted before any child is read: each listed manifest costs a scan and its inventory in the
+        // report, and listing one digest thousands of times costs the pusher nothing.
+        diagnostics.push({ code: 'index-limit', message: `index ${shortDigest(root.digest)} lists ${children.length} manifests, over the limit of ${run.limits.maxIndexManifests} (config ${LIMIT_KEYS.maxIndexManifests}); no manifest of it was read`, incomplete: true });
+        children = [];
+      }
       let attestations = 0;
       for (const child of children) {
         const plat = platformString(child.platform);

@@ -1,0 +1,149 @@
+/**
+ * An image index is judged by reading every manifest it lists, while a runtime pulls one of them; so
+ * the number an index may list is bounded (`scan.limits.manifestsPerIndex`), counted before any child
+ * is read. Without the bound, one push of a 4 MiB index listing one small image 25,000 times (Distribution
+ * accepts it: it only checks each listed manifest exists) held a scan slot for minutes and, for an image of
+ * a few hundred packages, built a report of gigabytes; a queued event that ends the process is claimed
+ * again after every restart.
+ *
+ * Real components: Distribution 2.8 (Debian docker-registry), raw OCI distribution API pushes, the gate's
+ * registry source and scan engine, and a real in-process `pushgate serve` whose registry notifies it.
+ * Ports 22970-22972.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PushgateConfig } from '../../src/config/types.js';
+import type { Verdict } from '../../src/core/index.js';
+import { registrySource } from '../../src/gate/registry-source.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { scanImage } from '../../src/scan/engine.js';
+import { DEFAULT_SCAN_LIMITS } from '../../src/scan/limits.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { updateDb } from '../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, metricValue, silentLogger } from '../helpers/gate.js';
+import { ROOT, startRegistry, type LabRegistry } from '../helpers/lab.js';
+import { makeImage, OCI_INDEX, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
+
+const REG_PORT = 22970;
+const API_PORT = 22971;
+/** A registry without notifications, for the engine's property. */
+const PLAIN_PORT = 22972;
+const TOKEN = 'index-manifests-webhook-token';
+const API = 'index-manifests-api-token';
+
+/** An index listing `children` in that order (repeats kept), each with a platform, as a client builds one. */
+function indexOf(children: Image[]): { digest: string; bytes: Buffer; mediaType: string } {
+  const bytes = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: children.map((c, i) => ({ mediaType: c.mediaType, digest: c.digest, size: c.bytes.length, platform: { architecture: ['amd64', 'arm64'][i % 2], os: 'linux' } })),
+  }));
+  return { digest: sha(bytes), bytes, mediaType: OCI_INDEX };
+}
+
+describe('security: an index listing more manifests than scan.limits.manifestsPerIndex is judged without reading them (real registry)', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let reg: LabRegistry;
+  let raw: Raw;
+  let plain: LabRegistry;
+  let plainRaw: Raw;
+  let srv: RunningServer;
+  /** Images already in `lab/pool` (by digest): good, good, secret. */
+  let pool: Image[];
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-index-manifests-'));
+    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
+    const config: PushgateConfig = labGateConfig(dir, [labRegistryConfig('lab', REG_PORT, TOKEN)]);
+    config.server.listen = `127.0.0.1:${API_PORT}`;
+    config.api.tokens = [API];
+    srv = await startServer(config, silentLogger);
+    reg = startRegistry(REG_PORT, { notifyUrl: `http://127.0.0.1:${API_PORT}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}` });
+    raw = new Raw(reg.host);
+    plain = startRegistry(PLAIN_PORT);
+    plainRaw = new Raw(plain.host);
+    pool = [makeImage('good', 'pool-a'), makeImage('good', 'pool-b'), makeImage('secret', 'pool-c')];
+    for (const img of pool) {
+      await plainRaw.pushBlobs('lab/pool', img.blobs);
+      expect((await plainRaw.putManifest('lab/pool', img.digest, img)).status).to.equal(201);
+    }
+  });
+
+  after(async () => {
+    reg?.stop();
+    plain?.stop();
+    await srv?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the engine reads no listed manifest past the limit, and every one up to it (generated limits and children, repeats included)', async () => {
+    const client = new RegistryClient({ name: 'plain', url: plain.url, retries: 0 });
+    let over = 0;
+    let within = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 12 }),
+        async (limit, picks) => {
+          const children = picks.map((i) => pool[i]!);
+          const idx = indexOf(children);
+          expect((await plainRaw.putManifest('lab/pool', idx.digest, idx)).status).to.equal(201);
+          const scan = await scanImage(registrySource(client, 'lab/pool', idx.digest), { limits: { maxIndexManifests: limit } });
+          const hit = scan.diagnostics.filter((d) => d.code === 'index-limit');
+          if (children.length > limit) {
+            over++;
+            expect(hit, JSON.stringify(scan.diagnostics)).to.have.length(1);
+            expect(hit[0]).to.include({ incomplete: true });
+            expect(hit[0]!.message).to.contain(`lists ${children.length} manifests, over the limit of ${limit}`).and.contain('scan.limits.manifestsPerIndex');
+            expect(scan.platforms).to.deep.equal([]);
+            // Only the index itself was read.
+            expect(scan.bytesRead).to.equal(idx.bytes.length);
+          } else {
+            within++;
+            expect(hit).to.deep.equal([]);
+            expect(scan.platforms).to.have.length(children.length);
+            expect(scan.diagnostics.filter((d) => d.incomplete)).to.deep.equal([]);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // Both sides of the bound were reached.
+    expect(over).to.be.greaterThan(3);
+    expect(within).to.be.greaterThan(3);
+  });
+
+  it('the default bound: one small clean image listed 2,000 times is quarantined as incomplete, its copy made with one child', async () => {
+    const img = makeImage('good', 'repeated');
+    await raw.pushBlobs('lab/repeated', img.blobs);
+    expect((await raw.putManifest('lab/repeated', img.digest, img)).status).to.equal(201);
+    const puts = async () => metricValue(await (await fetch(`http://127.0.0.1:${API_PORT}/metrics`)).text(), 'pushgate_registry_requests_total', { registry: 'lab', method: 'PUT' });
+    const putsBefore = await puts();
+    const idx = indexOf(Array.from({ length: 2000 }, () => img));
+    expect((await raw.putManifest('lab/repeated', '1', idx)).status).to.equal(201);
+    let v: Verdict | undefined;
+    for (const until = Date.now() + 120_000; Date.now() < until; await sleep(100)) {
+      const r = await fetch(`http://127.0.0.1:${API_PORT}/api/v1/verdicts?image=${encodeURIComponent(`${reg.host}/lab/repeated:1`)}`, { headers: { authorization: `Bearer ${API}` } });
+      if (r.status === 200) {
+        v = (await r.json()) as Verdict;
+        if (v.digest === idx.digest && v.enforcement) break;
+      }
+    }
+    expect(v?.digest, 'a verdict of the index').to.equal(idx.digest);
+    expect(v!.complete).to.equal(false);
+    expect(v!.decision).to.equal('quarantine');
+    expect(v!.enforcement).to.include({ action: 'quarantine', status: 'done' });
+    const report = await srv.store.getReport(idx.digest);
+    expect(report?.diagnostics.find((d) => d.code === 'index-limit')?.message).to.contain('lists 2000 manifests, over the limit of 256');
+    expect(report?.platforms ?? []).to.deep.equal([]);
+    expect(await raw.served('lab/repeated', '1')).to.equal(undefined);
+    expect(await raw.served('quarantine/lab/repeated', '1')).to.equal(idx.digest);
+    // The copy into quarantine wrote the child once and the index: a child listed again is not copied again.
+    expect(await puts() - putsBefore).to.be.within(2, 4);
+    expect(DEFAULT_SCAN_LIMITS.maxIndexManifests).to.equal(256);
+  });
+});
