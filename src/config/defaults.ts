@@ -3,7 +3,7 @@
  * config/pushgate.yaml (a test keeps the two identical).
  */
 import { coveredOsEcosystems } from '../core/os-table.js';
-import { DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /**
  * Ecosystems of the language analyzers pushgate ships (src/scan/analyzers): npm, PyPI, Go, Maven,
@@ -61,6 +61,7 @@ export function defaultConfig(): PushgateConfig {
       workloadRetentionMs: DEFAULT_WORKLOAD_RETENTION_MS,
       breakGlass: { namespaces: [], groups: [], users: [] },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS },
+      maxImagesPerReview: DEFAULT_MAX_IMAGES_PER_REVIEW,
       unguarded: 'allow',
       unpinnedTags: 'deny',
       exemptions: { namespaces: ['kube-system'], images: [] },

@@ -24,7 +24,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import { DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
+import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
 import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
@@ -180,6 +180,7 @@ interface RawConfig {
     workloadRetention?: string;
     breakGlass?: { namespaces?: string[]; groups?: string[]; users?: string[] };
     scanTriggers?: { maxPerReview?: number; ratePerSecond?: number; burst?: number };
+    maxImagesPerReview?: number;
   };
   proxy?: {
     listen?: string;
@@ -408,6 +409,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
         users: raw.admission?.breakGlass?.users ?? [],
       },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS, ...raw.admission?.scanTriggers },
+      maxImagesPerReview: raw.admission?.maxImagesPerReview ?? DEFAULT_MAX_IMAGES_PER_REVIEW,
       unguarded: raw.admission?.unguarded ?? d.admission.unguarded,
       unpinnedTags: raw.admission?.unpinnedTags ?? d.admission.unpinnedTags,
       exemptions: {

@@ -172,6 +172,7 @@ export const configSchema = {
             burst: { type: 'integer', minimum: 0 },
           },
         },
+        maxImagesPerReview: { type: 'integer', minimum: 1 },
         unguarded: { enum: ['allow', 'deny', 'warn'] },
         unpinnedTags: { enum: ['deny', 'warn', 'allow'] },
         exemptions: {
