@@ -4,7 +4,9 @@
  * is read. Without the bound, one push of a 4 MiB index listing one small image 25,000 times (Distribution
  * accepts it: it only checks each listed manifest exists) held a scan slot for minutes and, for an image of
  * a few hundred packages, built a report of gigabytes; a queued event that ends the process is claimed
- * again after every restart.
+ * again after every restart. The index's platforms together are also bounded by the package records
+ * pushgate judges for one image: one small layer of 60,000 records listed by twenty platforms made a
+ * report of 1.2 million (2.7 GB of memory), each platform within its own bound.
  *
  * Real components: Distribution 2.8 (Debian docker-registry), raw OCI distribution API pushes, the gate's
  * registry source and scan engine, and a real in-process `pushgate serve` whose registry notifies it.
@@ -25,7 +27,9 @@ import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { updateDb } from '../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, metricValue, silentLogger } from '../helpers/gate.js';
 import { ROOT, startRegistry, type LabRegistry } from '../helpers/lab.js';
-import { makeImage, OCI_INDEX, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
+import { makeImage, OCI_INDEX, OCI_MANIFEST, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
+import { MAX_PACKAGE_RECORDS } from '../../src/scan/walker.js';
+import { gzLayer, makeTar, storedZip, type TarEntry } from '../unit/scan/layout-helper.js';
 
 const REG_PORT = 22970;
 const API_PORT = 22971;
@@ -115,6 +119,56 @@ describe('security: an index listing more manifests than scan.limits.manifestsPe
     // Both sides of the bound were reached.
     expect(over).to.be.greaterThan(3);
     expect(within).to.be.greaterThan(3);
+  });
+
+  it('the platforms of an index together keep at most the package records of one image (generated records per platform and platform counts)', async function () {
+    this.timeout(600_000);
+    const client = new RegistryClient({ name: 'plain', url: plain.url, retries: 0 });
+    const poms: Record<string, string> = {};
+    for (let i = 0; i < 1000; i++) poms[`META-INF/maven/g${i}/a${i}/pom.properties`] = `groupId=g${i}\nartifactId=a${i}\nversion=1.0.${i}\n`;
+    const jar = storedZip(poms);
+    /** A one-layer image whose layer is a jar of 1,000 packages and `links` hard links to it: 1,000 × (links + 1) records. */
+    const recordsImage = async (links: number): Promise<Image> => {
+      const entries: TarEntry[] = [{ name: 'opt/', type: 'directory' }, { name: 'opt/fat.jar', content: jar }];
+      for (let i = 0; i < links; i++) entries.push({ name: `opt/l${i}.jar`, type: 'link', linkname: 'opt/fat.jar' });
+      const layer = gzLayer(await makeTar(entries));
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '65534' }, rootfs: { type: 'layers', diff_ids: [sha(layer.tar)] } }));
+      const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer.blob), size: layer.blob.length }] }));
+      return { kind: 'good', digest: sha(bytes), bytes, mediaType: OCI_MANIFEST, blobs: [config, layer.blob] };
+    };
+    const images = new Map<number, Image>();
+    let over = 0;
+    let within = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.constantFrom(99, 149, 249), async (platforms, links) => {
+        let img = images.get(links);
+        if (!img) {
+          img = await recordsImage(links);
+          await plainRaw.pushBlobs('lab/records', img.blobs);
+          expect((await plainRaw.putManifest('lab/records', img.digest, img)).status).to.equal(201);
+          images.set(links, img);
+        }
+        const idx = indexOf(Array.from({ length: platforms }, () => img));
+        expect((await plainRaw.putManifest('lab/records', idx.digest, idx)).status).to.equal(201);
+        const scan = await scanImage(registrySource(client, 'lab/records', idx.digest), { inflateWorker: 'never' });
+        const kept = scan.platforms.reduce((n, p) => n + p.inventory.packages.length, 0);
+        const perPlatform = 1000 * (links + 1);
+        const tooMany = scan.diagnostics.concat(scan.platforms.flatMap((p) => p.inventory.diagnostics)).filter((d) => d.code === 'too-many-packages' && d.incomplete);
+        if (platforms * perPlatform > MAX_PACKAGE_RECORDS) {
+          over++;
+          expect(tooMany.length, `${platforms} × ${perPlatform} records`).to.be.greaterThan(0);
+          // At most the bound and the one layer that crossed it, as for one image's layers.
+          expect(kept).to.be.at.most(MAX_PACKAGE_RECORDS + perPlatform);
+        } else {
+          within++;
+          expect(tooMany).to.deep.equal([]);
+          expect(kept).to.equal(platforms * perPlatform);
+        }
+      }),
+      { numRuns: 6, examples: [[1, 99], [4, 249]] },
+    );
+    expect(over).to.be.greaterThan(0);
+    expect(within).to.be.greaterThan(0);
   });
 
   it('the default bound: one small clean image listed 2,000 times is quarantined as incomplete, its copy made with one child', async () => {
