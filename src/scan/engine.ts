@@ -272,6 +272,8 @@ interface Run {
    * as one image, so its platforms together are bounded by MAX_PACKAGE_RECORDS as one image's layers are.
    */
   packageRecords: number;
+  /** Classification of non-layer blobs by (digest, size), each read once per scan ({@link classifyOnce}). */
+  classified: Map<string, Promise<'archive' | 'data' | 'too-big' | Error>>;
   /** Aborted by the caller's signal or by the deadline. */
   signal?: AbortSignal;
   deadline: Deadline;
@@ -437,7 +439,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     if (!isFilesystemLayerMediaType(l.mediaType)) {
       // Not a layer by its media type: its bytes decide. An archive is scanned like any layer (a
       // runtime that sniffs would unpack it); data (a signature, an in-toto statement) is no filesystem.
-      const kind = await classifyBlob((d) => run.source.blob(d), l, run.signal).catch((e: unknown) => e as Error);
+      const kind = await classifyOnce(run, l);
       if (kind === 'data') {
         diags.push({ code: 'layer-not-filesystem', message: `layer ${shortDigest(l.digest)} (${l.mediaType}) holds data, not a filesystem archive: no files from it`, incomplete: false });
         continue;
@@ -498,11 +500,30 @@ function baseAnnotationsOf(a: Record<string, unknown> | undefined): { baseAnnota
   return Object.keys(out).length ? { baseAnnotations: out } : {};
 }
 
-/** True when no layer of `m` is an archive by its bytes (attestation layers must be data: JSON statements). */
+/**
+ * What blob `l` is by its bytes ({@link classifyBlob}), read once per scan whatever number of descriptors
+ * name it: a manifest may list one 16 MiB blob thousands of times, which read it thousands of times.
+ * A failure is returned as the error, and remembered too.
+ */
+function classifyOnce(run: Run, l: Descriptor): Promise<'archive' | 'data' | 'too-big' | Error> {
+  const key = `${l.digest}\u0000${l.size}`;
+  let p = run.classified.get(key);
+  if (!p) {
+    p = classifyBlob((d) => run.source.blob(d), l, run.signal).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    run.classified.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * True when no layer of `m` is an archive by its bytes (attestation layers must be data: JSON statements).
+ * A manifest with more layers than `scan.limits.layers` is no attestation: it is scanned, and its layer
+ * limit makes it incomplete without a layer read.
+ */
 async function holdsNoArchive(run: Run, m: ImageManifest): Promise<boolean> {
+  if (m.layers.length > run.limits.maxLayers) return false;
   for (const l of m.layers) {
-    const kind = await classifyBlob((d) => run.source.blob(d), l, run.signal).catch(() => 'unreadable' as const);
-    if (kind !== 'data') return false;
+    if ((await classifyOnce(run, l)) !== 'data') return false;
   }
   return true;
 }
@@ -520,7 +541,7 @@ function makeRun(source: ImageSource, opts: ScanOptions): Run {
   return {
     source, opts, analyzers, version: analyzerSetVersion(base0), limits,
     cache: opts.layerCache ?? createMemoryLayerCache(64),
-    tmpDir, bytes: 0, packageRecords: 0, spill: new SpillBudget(tmpDir, opts.spillPool ?? opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
+    tmpDir, bytes: 0, packageRecords: 0, classified: new Map(), spill: new SpillBudget(tmpDir, opts.spillPool ?? opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
   };
 }
 

@@ -171,6 +171,57 @@ describe('security: an index listing more manifests than scan.limits.manifestsPe
     expect(within).to.be.greaterThan(0);
   });
 
+  it('a blob that is not a layer is read once per scan however many descriptors name it; an attestation over the layer limit is not one (generated manifests)', async function () {
+    this.timeout(300_000);
+    const client = new RegistryClient({ name: 'plain', url: plain.url, retries: 0 });
+    // In-toto statements of 256 KiB: data, not archives.
+    const statements = [0, 1, 2].map((i) => Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2', subject: [], predicate: { pad: `${i}`.repeat(256 * 1024) } })));
+    await plainRaw.pushBlobs('lab/data', statements);
+    const img = makeImage('good', 'data-host');
+    await plainRaw.pushBlobs('lab/data', img.blobs);
+    expect((await plainRaw.putManifest('lab/data', img.digest, img)).status).to.equal(201);
+    const emptyConfig = Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [] } }));
+    await plainRaw.pushBlobs('lab/data', [emptyConfig]);
+    let limited = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 14 }),
+        fc.integer({ min: 2, max: 8 }),
+        fc.boolean(),
+        async (picks, maxLayers, attestation) => {
+          const layers = picks.map((i) => ({ mediaType: attestation ? 'application/vnd.in-toto+json' : 'application/octet-stream', digest: sha(statements[i]!), size: statements[i]!.length }));
+          const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(emptyConfig), size: emptyConfig.length }, layers }));
+          const m: Image = { kind: 'good', digest: sha(bytes), bytes, mediaType: OCI_MANIFEST, blobs: [] };
+          expect((await plainRaw.putManifest('lab/data', m.digest, m)).status).to.equal(201);
+          let root = m.digest;
+          if (attestation) {
+            const idx = indexOf([img, m]);
+            expect((await plainRaw.putManifest('lab/data', idx.digest, idx)).status).to.equal(201);
+            root = idx.digest;
+          }
+          const source = registrySource(client, 'lab/data', root);
+          const reads = new Map<string, number>();
+          const counted = { ...source, blob: async (d: Parameters<typeof source.blob>[0]) => (reads.set(d.digest, (reads.get(d.digest) ?? 0) + 1), source.blob(d)) };
+          const scan = await scanImage(counted, { limits: { maxLayers } });
+          const dataReads = statements.map((b) => reads.get(sha(b)) ?? 0);
+          const all = scan.diagnostics.concat(scan.platforms.flatMap((p) => p.inventory.diagnostics));
+          if (picks.length > maxLayers) {
+            limited++;
+            // Over the layer limit: scanned as an image, so incomplete, and no layer of it read.
+            expect(all.some((d) => d.code === 'layer-limit' && d.incomplete), JSON.stringify(all)).to.equal(true);
+            expect(dataReads).to.deep.equal([0, 0, 0]);
+          } else {
+            expect(Math.max(...dataReads), `reads per statement ${JSON.stringify(dataReads)} for ${picks.length} descriptors`).to.equal(1);
+            expect(all.filter((d) => d.incomplete)).to.deep.equal([]);
+            if (attestation) expect(all.some((d) => d.code === 'attestation-skipped')).to.equal(true);
+          }
+        },
+      ),
+      { numRuns: 40, examples: [[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 4, true], [[1, 1, 1, 2], 8, false], [[0, 0, 1, 1], 8, true]] },
+    );
+    expect(limited).to.be.greaterThan(0);
+  });
+
   it('the default bound: one small clean image listed 2,000 times is quarantined as incomplete, its copy made with one child', async () => {
     const img = makeImage('good', 'repeated');
     await raw.pushBlobs('lab/repeated', img.blobs);
