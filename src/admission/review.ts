@@ -26,7 +26,7 @@ import {
   type PolicyMode,
   type Verdict,
 } from '../core/index.js';
-import { DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
+import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
 import type { GateApi } from '../gate/types.js';
 import { strictest, strictness, type VerdictView } from '../gate/verdict-view.js';
 import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type BreakGlassDecision } from './break-glass.js';
@@ -746,6 +746,17 @@ function imagesToJudge(req: ReviewRequest): Map<string, ImageLocation[]> {
   return byImage;
 }
 
+/**
+ * Why a review naming `count` distinct references to judge is refused before any is looked up, or
+ * undefined within `admission.maxImagesPerReview`: each tag costs a registry request, on connections every
+ * review and scan shares, so one review must not be able to hold the others past their deadline.
+ */
+function tooManyImages(count: number, config: PushgateConfig['admission']): string | undefined {
+  const max = config.maxImagesPerReview ?? DEFAULT_MAX_IMAGES_PER_REVIEW;
+  if (count <= max) return undefined;
+  return `pushgate: this object names ${count} distinct images to judge, more than admission.maxImagesPerReview (${max}); none was looked up. Split the workload, or raise the limit`;
+}
+
 /** Whether the review is one admission never looks into (deletes, status and scale updates, other kinds). */
 function passesUnchecked(req: ReviewRequest): boolean {
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return true;
@@ -901,6 +912,11 @@ export async function validateReview(body: unknown, deps: AdmissionDeps, opts?: 
       return review({ uid: req.uid, allowed: true });
     }
     const byImage = imagesToJudge(req);
+    const tooMany = tooManyImages(byImage.size, deps.config);
+    if (tooMany) {
+      observe(deps, 'deny', start, now);
+      return review(denyResponse(req.uid, tooMany));
+    }
     const standingNotes = [...(await unchangedWarnings(unchangedPinned(req), makeCtx(deps, req, 'peek', opts, start, now))), ...unchangedCachedTags(req, deps)];
     if (byImage.size === 0) {
       observe(deps, standingNotes.length ? 'warn' : 'allow', start, now);
@@ -1043,6 +1059,8 @@ export async function mutateReview(body: unknown, deps: AdmissionDeps, opts?: Re
       if (list) list.push(l);
       else byImage.set(l.image, [l]);
     }
+    // The validating webhook denies such a review; nothing is resolved for it here either.
+    if (tooManyImages(byImage.size, deps.config)) return review(allowed);
     const ctx = makeCtx(deps, req, 'mutate', opts, start, now);
     const judged = await judgeAll(byImage, ctx);
     for (const j of judged) {

@@ -3,7 +3,7 @@
  * config/pushgate.yaml (a test keeps the two identical).
  */
 import { coveredOsEcosystems } from '../core/os-table.js';
-import { DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /**
  * Ecosystems of the language analyzers pushgate ships (src/scan/analyzers): npm, PyPI, Go, Maven,
@@ -45,7 +45,7 @@ export function defaultConfig(): PushgateConfig {
     vulndb: { path: './data/vulndb.sqlite', sources: [...DEFAULT_VULNDB_SOURCES], updateIntervalMs: 6 * 3_600_000 },
     scan: { workers: 2, tmpDir: './data/tmp', tmpDirLimitBytes: 1024 ** 3, maxManifestBytes: 4 * 1024 * 1024, deadlineMs: 30 * 60_000,
       // The scan engine's own defaults (src/scan/limits.ts DEFAULT_SCAN_LIMITS; a unit test keeps them equal).
-      limits: { maxLayers: 500, maxEntries: 500_000, maxTarBytes: 64 * 2 ** 30, maxRatio: 1000, lockFileBytes: 64 * 2 ** 20, packageDbBytes: 512 * 2 ** 20 },
+      limits: { maxLayers: 500, maxIndexManifests: 256, maxEntries: 500_000, maxTarBytes: 64 * 2 ** 30, maxRatio: 1000, lockFileBytes: 64 * 2 ** 20, packageDbBytes: 512 * 2 ** 20 },
     },
     queue: { maxAttempts: 10, registryProbeIntervalMs: 10_000 },
     enforcement: { untaggedGraceMs: DEFAULT_UNTAGGED_GRACE_MS },
@@ -61,6 +61,7 @@ export function defaultConfig(): PushgateConfig {
       workloadRetentionMs: DEFAULT_WORKLOAD_RETENTION_MS,
       breakGlass: { namespaces: [], groups: [], users: [] },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS },
+      maxImagesPerReview: DEFAULT_MAX_IMAGES_PER_REVIEW,
       unguarded: 'allow',
       unpinnedTags: 'deny',
       exemptions: { namespaces: ['kube-system'], images: [] },

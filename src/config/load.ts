@@ -24,7 +24,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import { DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
+import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
 import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
@@ -180,6 +180,7 @@ interface RawConfig {
     workloadRetention?: string;
     breakGlass?: { namespaces?: string[]; groups?: string[]; users?: string[] };
     scanTriggers?: { maxPerReview?: number; ratePerSecond?: number; burst?: number };
+    maxImagesPerReview?: number;
   };
   proxy?: {
     listen?: string;
@@ -410,6 +411,7 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
         users: raw.admission?.breakGlass?.users ?? [],
       },
       scanTriggers: { ...DEFAULT_SCAN_TRIGGERS, ...raw.admission?.scanTriggers },
+      maxImagesPerReview: raw.admission?.maxImagesPerReview ?? DEFAULT_MAX_IMAGES_PER_REVIEW,
       unguarded: raw.admission?.unguarded ?? d.admission.unguarded,
       unpinnedTags: raw.admission?.unpinnedTags ?? d.admission.unpinnedTags,
       exemptions: {
@@ -484,11 +486,12 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
 
 /** `scan.limits` as configured: only the keys that are set (the scan engine has the defaults). */
 function scanLimits(
-  raw: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number } | undefined,
+  raw: { layers?: number; manifestsPerIndex?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number } | undefined,
   sz: (v: string | number | undefined, fallback: number) => number,
 ): ScanLimitsConfig {
   const out: ScanLimitsConfig = {};
   if (raw?.layers !== undefined) out.maxLayers = raw.layers;
+  if (raw?.manifestsPerIndex !== undefined) out.maxIndexManifests = raw.manifestsPerIndex;
   if (raw?.entriesPerLayer !== undefined) out.maxEntries = raw.entriesPerLayer;
   if (raw?.layerSize !== undefined) out.maxTarBytes = sz(raw.layerSize, 0);
   if (raw?.ratio !== undefined) out.maxRatio = raw.ratio;

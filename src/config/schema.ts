@@ -79,6 +79,7 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             layers: { type: 'integer', minimum: 1 },
+            manifestsPerIndex: { type: 'integer', minimum: 1 },
             entriesPerLayer: { type: 'integer', minimum: 1 },
             layerSize: size,
             ratio: { type: 'integer', minimum: 2 },
@@ -171,6 +172,7 @@ export const configSchema = {
             burst: { type: 'integer', minimum: 0 },
           },
         },
+        maxImagesPerReview: { type: 'integer', minimum: 1 },
         unguarded: { enum: ['allow', 'deny', 'warn'] },
         unpinnedTags: { enum: ['deny', 'warn', 'allow'] },
         exemptions: {

@@ -170,6 +170,11 @@ export interface PushgateConfig {
      */
     scanTriggers?: { maxPerReview: number; ratePerSecond: number; burst: number };
     /**
+     * Distinct image references one review may ask to judge; a review naming more is denied before any
+     * is resolved or looked up. Unset (configs built in code) = {@link DEFAULT_MAX_IMAGES_PER_REVIEW}.
+     */
+    maxImagesPerReview?: number;
+    /**
      * Pods (ReplicaSets, Jobs) that the kube-controller-manager creates for an existing workload are
      * admitted with a warning when their image became blocking through a database change (the monitor's
      * change records), so scaling and pod replacement never break because an advisory was published
@@ -289,6 +294,14 @@ export const DEFAULT_UNTAGGED_GRACE_MS = 60_000;
 /** `admission.workloadRetention` when not configured: 30 days. */
 export const DEFAULT_WORKLOAD_RETENTION_MS = 30 * 86_400_000;
 
+/**
+ * `admission.maxImagesPerReview` when not configured. Each distinct tag costs a registry request, and
+ * the registry client's few connections are shared by every review and scan: one dry-run review of a
+ * pod listing 20,000 tags (1.7 MB, under the API server's 3 MB request limit) held every other review's
+ * lookups past its deadline. Pods list a handful of images; a hundred leaves room.
+ */
+export const DEFAULT_MAX_IMAGES_PER_REVIEW = 100;
+
 /** `admission.scanTriggers` when not configured: 16 images per review; per caller 50 at once, then 5 per second. */
 /** Signature check cache when the config gives none: satisfied 10 min, unsatisfied 30 s. */
 export const DEFAULT_SIGNATURE_CACHE = { cacheTtlMs: 600_000, unsignedRecheckMs: 30_000 } as const;
@@ -302,6 +315,8 @@ export const DEFAULT_SCAN_TRIGGERS = { maxPerReview: 16, ratePerSecond: 5, burst
 export interface ScanLimitsConfig {
   /** Layers per image manifest (`layers`). */
   maxLayers?: number;
+  /** Manifests listed by one image index (`manifestsPerIndex`). */
+  maxIndexManifests?: number;
   /** Tar entries per layer (`entriesPerLayer`). */
   maxEntries?: number;
   /** Uncompressed bytes per layer (`layerSize`). */

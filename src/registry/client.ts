@@ -587,6 +587,8 @@ export class RegistryClient {
    * Copies a manifest and everything it references to `toRepo:tag`: for an index, every child
    * manifest by digest first (with its blobs), then the index; blobs by mount. The bytes are
    * byte-identical, so the digest is kept. Layers with `urls` (non-distributable) are not copied.
+   * A manifest the tree names more than once is copied once: an index may list one child thousands of
+   * times, and each copy costs requests to both repositories.
    * @throws RegistryError
    */
   async copyImage(fromRepo: string, digest: Digest, toRepo: string, tag: string): Promise<void> {
@@ -607,7 +609,7 @@ export class RegistryClient {
     return digest;
   }
 
-  private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string): Promise<Digest> {
+  private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string, copied = new Set<Digest>()): Promise<Digest> {
     const m = await this.getManifest(fromRepo, digest);
     let children: Descriptor[];
     let blobs: Descriptor[];
@@ -626,7 +628,11 @@ export class RegistryClient {
     // Leniently read, a spelling the registry ignored may name content it never had: such copies
     // may fail; the PUT below says whether the registry has all it reads.
     const tolerate = <T>(p: Promise<T>) => (lenient ? p.catch(() => undefined) : p);
-    for (const child of children) await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest).catch((e: unknown) => this.alreadyCopied(e, toRepo, child.digest)));
+    for (const child of children) {
+      if (copied.has(child.digest)) continue;
+      copied.add(child.digest);
+      await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest, copied).catch((e: unknown) => this.alreadyCopied(e, toRepo, child.digest)));
+    }
     const seen = new Set<string>();
     await Promise.all(
       blobs

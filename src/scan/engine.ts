@@ -267,6 +267,13 @@ interface Run {
   bytes: number;
   spill: SpillBudget;
   limits: Required<ScanLimits>;
+  /**
+   * Package records the platforms scanned so far keep (an index's children in order). An index is judged
+   * as one image, so its platforms together are bounded by MAX_PACKAGE_RECORDS as one image's layers are.
+   */
+  packageRecords: number;
+  /** Classification of non-layer blobs by (digest, size), each read once per scan ({@link classifyOnce}). */
+  classified: Map<string, Promise<'archive' | 'data' | 'too-big' | Error>>;
   /** Aborted by the caller's signal or by the deadline. */
   signal?: AbortSignal;
   deadline: Deadline;
@@ -416,8 +423,15 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     diags.push({ code: 'diffid-count-mismatch', message: `config lists ${diffIds.length} diff_ids for ${layers.length} layers`, incomplete: false });
   }
   const analyses: Array<{ analysis: LayerAnalysis; label?: Digest }> = [];
-  let packageRecords = 0;
-  for (const [i, l] of (tooMany ? [] : layers).entries()) {
+  // An index's platforms before this one count too: one layer of 60,000 package records listed by twenty
+  // platforms made a report of 1.2 million records (2.7 GB of memory), within each platform's own bound.
+  const before = run.packageRecords;
+  let packageRecords = before;
+  const overIndex = !tooMany && before > MAX_PACKAGE_RECORDS;
+  if (overIndex) {
+    diags.push({ code: 'too-many-packages', message: `the platforms of the index scanned before this one hold ${before} package records, more than the ${MAX_PACKAGE_RECORDS} pushgate judges for one image; no layer of manifest ${shortDigest(manifestDigest)} was read`, incomplete: true });
+  }
+  for (const [i, l] of (tooMany || overIndex ? [] : layers).entries()) {
     if (run.signal?.aborted) {
       diags.push(abortDiagnostic(run, `before layer ${i + 1} of ${layers.length}`));
       break;
@@ -425,7 +439,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     if (!isFilesystemLayerMediaType(l.mediaType)) {
       // Not a layer by its media type: its bytes decide. An archive is scanned like any layer (a
       // runtime that sniffs would unpack it); data (a signature, an in-toto statement) is no filesystem.
-      const kind = await classifyBlob((d) => run.source.blob(d), l, run.signal).catch((e: unknown) => e as Error);
+      const kind = await classifyOnce(run, l);
       if (kind === 'data') {
         diags.push({ code: 'layer-not-filesystem', message: `layer ${shortDigest(l.digest)} (${l.mediaType}) holds data, not a filesystem archive: no files from it`, incomplete: false });
         continue;
@@ -439,7 +453,8 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     for (const r of a.results) packageRecords += r.out.packages?.length ?? 0;
     if (packageRecords > MAX_PACKAGE_RECORDS) {
       const above = i + 1 < layers.length ? '; the layers above were not read' : '';
-      diags.push({ code: 'too-many-packages', layer: diffIds[i] ?? l.digest, message: `the image's layers up to ${i + 1} of ${layers.length} hold ${packageRecords} package records, more than the ${MAX_PACKAGE_RECORDS} pushgate judges for one image${above}`, incomplete: true });
+      const index = before ? ` with the index's platforms before it` : '';
+      diags.push({ code: 'too-many-packages', layer: diffIds[i] ?? l.digest, message: `the image's layers up to ${i + 1} of ${layers.length}${index} hold ${packageRecords} package records, more than the ${MAX_PACKAGE_RECORDS} pushgate judges for one image${above}`, incomplete: true });
       break;
     }
     // Runtimes pick the decompressor by magic bytes as this engine does (containerd
@@ -450,6 +465,7 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
       diags.push({ code: 'layer-media-type-mismatch', layer: diffIds[i] ?? l.digest, message: `layer ${shortDigest(l.digest)}: media type ${l.mediaType} says ${declared === 'none' ? 'an uncompressed tar' : declared}, the content is ${a.compression === 'none' ? 'an uncompressed tar' : a.compression}; read as the content says (as ${a.compression === 'bzip2' || a.compression === 'xz' ? 'Docker Engine does' : 'containerd does'})` });
     }
   }
+  run.packageRecords = packageRecords;
   const stacked = stackLayers(analyses, run.analyzers);
   const inv = buildInventory(stacked.placed, [...diags, ...stacked.diagnostics]);
   // No config (unreadable, or a malformed manifest): nothing to check, rather than a false "runs as root".
@@ -484,11 +500,30 @@ function baseAnnotationsOf(a: Record<string, unknown> | undefined): { baseAnnota
   return Object.keys(out).length ? { baseAnnotations: out } : {};
 }
 
-/** True when no layer of `m` is an archive by its bytes (attestation layers must be data: JSON statements). */
+/**
+ * What blob `l` is by its bytes ({@link classifyBlob}), read once per scan whatever number of descriptors
+ * name it: a manifest may list one 16 MiB blob thousands of times, which read it thousands of times.
+ * A failure is returned as the error, and remembered too.
+ */
+function classifyOnce(run: Run, l: Descriptor): Promise<'archive' | 'data' | 'too-big' | Error> {
+  const key = `${l.digest}\u0000${l.size}`;
+  let p = run.classified.get(key);
+  if (!p) {
+    p = classifyBlob((d) => run.source.blob(d), l, run.signal).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    run.classified.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * True when no layer of `m` is an archive by its bytes (attestation layers must be data: JSON statements).
+ * A manifest with more layers than `scan.limits.layers` is no attestation: it is scanned, and its layer
+ * limit makes it incomplete without a layer read.
+ */
 async function holdsNoArchive(run: Run, m: ImageManifest): Promise<boolean> {
+  if (m.layers.length > run.limits.maxLayers) return false;
   for (const l of m.layers) {
-    const kind = await classifyBlob((d) => run.source.blob(d), l, run.signal).catch(() => 'unreadable' as const);
-    if (kind !== 'data') return false;
+    if ((await classifyOnce(run, l)) !== 'data') return false;
   }
   return true;
 }
@@ -506,7 +541,7 @@ function makeRun(source: ImageSource, opts: ScanOptions): Run {
   return {
     source, opts, analyzers, version: analyzerSetVersion(base0), limits,
     cache: opts.layerCache ?? createMemoryLayerCache(64),
-    tmpDir, bytes: 0, spill: new SpillBudget(tmpDir, opts.spillPool ?? opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
+    tmpDir, bytes: 0, packageRecords: 0, classified: new Map(), spill: new SpillBudget(tmpDir, opts.spillPool ?? opts.tmpDirLimitBytes), deadline, signal: deadline.signal,
   };
 }
 
@@ -547,6 +582,12 @@ export async function scanImage(source: ImageSource, opts: ScanOptions = {}): Pr
         const pick = children.filter((d) => platformMatches(want, d.platform));
         if (!pick.length) throw platformNotFound(want, source.target, children.filter((d) => d.platform?.os !== 'unknown').map((d) => platformString(d.platform)), true);
         children = pick.slice(0, 1);
+      }
+      if (children.length > run.limits.maxIndexManifests) {
+        // Counted before any child is read: each listed manifest costs a scan and its inventory in the
+        // report, and listing one digest thousands of times costs the pusher nothing.
+        diagnostics.push({ code: 'index-limit', message: `index ${shortDigest(root.digest)} lists ${children.length} manifests, over the limit of ${run.limits.maxIndexManifests} (config ${LIMIT_KEYS.maxIndexManifests}); no manifest of it was read`, incomplete: true });
+        children = [];
       }
       let attestations = 0;
       for (const child of children) {

@@ -12,6 +12,11 @@ import type { LayerLimits } from './layer-stream.js';
 export interface ScanLimits extends LayerLimits {
   /** Layers per image manifest (`scan.limits.layers`): a manifest with more is not read at all. */
   maxLayers?: number;
+  /**
+   * Manifests listed by one image index (`scan.limits.manifestsPerIndex`): an index listing more is
+   * judged without reading any of them.
+   */
+  maxIndexManifests?: number;
   /** Largest lock file an analyzer with `sizeClass: 'lockfile'` reads, bytes (`scan.limits.lockFileSize`). */
   lockFileBytes?: number;
   /** Largest OS package database an analyzer with `sizeClass: 'packagedb'` reads, bytes (`scan.limits.packageDbSize`). */
@@ -20,7 +25,11 @@ export interface ScanLimits extends LayerLimits {
 
 /**
  * Defaults. Layers: Docker refuses to build past 127 and overlayfs mounts stop near 500 lower
- * directories, so a manifest with more is not an image a runtime starts. Entries: the largest real
+ * directories, so a manifest with more is not an image a runtime starts. Index manifests: a runtime
+ * pulls one of them, while a scan reads them all and its report holds every one's inventory; within
+ * Distribution's 4 MiB manifest limit an index can list some 25,000 (one small image listed again and
+ * again), which held a scan slot for minutes and, for an image of a few hundred packages, a report of
+ * gigabytes. Published multi-platform images list a few dozen (platforms and their attestations). Entries: the largest real
  * layers (CUDA, PyTorch, big node_modules) hold a few hundred thousand files. Lock files: a
  * 200,000-package package-lock.json is about 56 MiB, and parsing one takes about ten times its size
  * in memory (~550 MiB peak for that one), so the cap is also the scan's memory bound. Package
@@ -29,6 +38,7 @@ export interface ScanLimits extends LayerLimits {
  */
 export const DEFAULT_SCAN_LIMITS: Required<ScanLimits> = {
   maxLayers: 500,
+  maxIndexManifests: 256,
   maxEntries: 500_000,
   maxTarBytes: 64 * 2 ** 30,
   maxRatio: 1000,
@@ -39,6 +49,7 @@ export const DEFAULT_SCAN_LIMITS: Required<ScanLimits> = {
 /** The config key of each limit, for diagnostics that tell the operator what to raise. */
 export const LIMIT_KEYS: Record<keyof ScanLimits, string> = {
   maxLayers: 'scan.limits.layers',
+  maxIndexManifests: 'scan.limits.manifestsPerIndex',
   maxEntries: 'scan.limits.entriesPerLayer',
   maxTarBytes: 'scan.limits.layerSize',
   maxRatio: 'scan.limits.ratio',

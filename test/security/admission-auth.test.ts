@@ -171,6 +171,9 @@ describe('security: admission listener authentication, break-glass and scan limi
       clientNames: [API_SERVER_CN, API_SERVER_2_CN],
       breakGlass: { namespaces: ['incident-*'], groups: ['sre'], users: ['oncall@example.test'] },
       scanTriggers: { maxPerReview: MAX_PER_REVIEW, ratePerSecond: 1, burst: BURST },
+      // The flood below must reach the scan triggers; a review over this is denied before any lookup
+      // (test/security/admission-many-images.test.ts).
+      maxImagesPerReview: 2000,
       namespaces: [{ match: '*', unknown: 'deny' }],
       unguarded: 'deny',
     };

@@ -465,12 +465,12 @@ describe('scan: limits and malformed input', function () {
   describe('configuration', () => {
     it('the documented defaults are the engine defaults; scan.deadline and scan.limits.* load with units', () => {
       expect(defaultConfig().scan.limits).to.deep.equal(DEFAULT_SCAN_LIMITS);
-      const c = parseConfigText('scan:\n  deadline: 90s\n  limits:\n    layers: 7\n    entriesPerLayer: 1000\n    layerSize: 1GiB\n    ratio: 50\n    lockFileSize: 300MiB\n    packageDbSize: 2GiB\n', path.join(tmp, 'c.yaml'), {});
+      const c = parseConfigText('scan:\n  deadline: 90s\n  limits:\n    layers: 7\n    manifestsPerIndex: 12\n    entriesPerLayer: 1000\n    layerSize: 1GiB\n    ratio: 50\n    lockFileSize: 300MiB\n    packageDbSize: 2GiB\n', path.join(tmp, 'c.yaml'), {});
       expect(c.scan.deadlineMs).to.equal(90_000);
-      expect(c.scan.limits).to.deep.equal({ maxLayers: 7, maxEntries: 1000, maxTarBytes: 2 ** 30, maxRatio: 50, lockFileBytes: 300 * 2 ** 20, packageDbBytes: 2 * 2 ** 30 });
+      expect(c.scan.limits).to.deep.equal({ maxLayers: 7, maxIndexManifests: 12, maxEntries: 1000, maxTarBytes: 2 ** 30, maxRatio: 50, lockFileBytes: 300 * 2 ** 20, packageDbBytes: 2 * 2 ** 30 });
       const partial = parseConfigText('scan:\n  limits:\n    layers: 9\n', path.join(tmp, 'c.yaml'), {});
       expect(partial.scan.limits).to.deep.equal({ ...DEFAULT_SCAN_LIMITS, maxLayers: 9 });
-      for (const bad of ['scan:\n  deadline: soon\n', 'scan:\n  limits:\n    layers: 0\n', 'scan:\n  limits:\n    bogus: 1\n', 'scan:\n  limits:\n    layerSize: lots\n']) {
+      for (const bad of ['scan:\n  deadline: soon\n', 'scan:\n  limits:\n    layers: 0\n', 'scan:\n  limits:\n    manifestsPerIndex: 0\n', 'scan:\n  limits:\n    bogus: 1\n', 'scan:\n  limits:\n    layerSize: lots\n']) {
         expect(() => parseConfigText(bad, path.join(tmp, 'c.yaml'), {}), bad).to.throw(/scan/);
       }
     });
