@@ -19,8 +19,6 @@
  * Both exit 2 when `store.url` names a SQLite file that does not exist (run away from serve's directory):
  * an empty store created there would answer "no image affected".
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, resolveConfigFile } from '../../config/load.js';
 import { isDigest, PushgateError, type Digest } from '../../core/index.js';
@@ -30,6 +28,7 @@ import { PolicyControl } from '../../gate/reevaluate.js';
 import { advisoryIdProblem, AFFECTED_LIMIT, Monitor, type AffectedAnswer } from '../../monitor/index.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
+import { missingSqliteStore } from '../store-check.js';
 import { terminalSafe } from '../terminal-text.js';
 import { tableLines } from '../table.js';
 import { openStore } from '../../store/index.js';
@@ -66,26 +65,6 @@ async function openMonitor(configFile: string | undefined, quiet = false): Promi
       await store.close();
     },
   };
-}
-
-/**
- * Why `monitor`/`affected` must not open the store `url` names, or undefined when they may: a SQLite file
- * that does not exist. These commands read the store `pushgate serve` wrote; opening a missing file would
- * create an empty store (`./data/pushgate.db` under whatever directory the command ran in) and answer
- * "no stored image" for every advisory, a clean bill of health read from nothing.
- * @param url `store.url` of the configuration (`sqlite:PATH`, relative to the working directory, or
- *   `postgres://…`, which is never refused here).
- * @param configFile the configuration file in use (named in the message), undefined for the built-in defaults.
- * @param cwd the directory relative paths are taken from (the process's working directory).
- */
-export function missingSqliteStore(url: string, configFile: string | undefined, cwd: string = process.cwd()): string | undefined {
-  if (!url.startsWith('sqlite:')) return undefined;
-  const file = url.slice('sqlite:'.length);
-  if (file === ':memory:') return undefined;
-  const abs = path.resolve(cwd, file);
-  if (fs.existsSync(abs)) return undefined;
-  const from = configFile ? `store.url of ${configFile}` : 'the built-in store.url (no configuration file: config/pushgate.yaml is not in this directory and PUSHGATE_CONFIG is unset)';
-  return `no store at ${abs} (${from}, relative to the working directory ${cwd}): run this where \`pushgate serve\` runs, with its configuration (--config FILE)`;
 }
 
 /** Workloads shown per table cell at most; the rest are counted (`--format json` lists up to the API's bound). */
