@@ -22,6 +22,6 @@ export function missingSqliteStore(url: string, configFile: string | undefined, 
   if (file === ':memory:') return undefined;
   const abs = path.resolve(cwd, file);
   if (fs.existsSync(abs)) return undefined;
-  const from = configFile ? `store.url of ${configFile}` : 'the built-in store.url (no configuration file: config/pushgate.yaml is not in this directory and PUSHGATE_CONFIG is unset)';
+  const from = configFile ? `store.url of ${configFile}` : 'the built-in store.url: no config/pushgate.yaml here and PUSHGATE_CONFIG is unset';
   return `no store at ${abs} (${from}, relative to the working directory ${cwd}): run this where \`pushgate serve\` runs, with its configuration (--config FILE)`;
 }
