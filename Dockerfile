@@ -43,7 +43,8 @@ RUN apt-get update \
  && groupadd --system --gid 10001 pushgate \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin pushgate \
  && mkdir -p /data /spill /etc/pushgate \
- && chown 10001:10001 /data /spill
+ && chown 10001:10001 /data /spill \
+ && ln -s /app/bin/pushgate.js /usr/local/bin/pushgate
 WORKDIR /app
 ENV NODE_ENV=production \
     PUSHGATE_CONFIG=/etc/pushgate/pushgate.yaml \

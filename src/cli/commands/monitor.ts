@@ -16,9 +16,11 @@
  *   recently seen first); at most N images (1..1000, default 100) after DIGEST. `--format table` (default,
  *   ending with a `more images: run again with --after …` line when there are more) or `json` (with
  *   `more` and `next`). Exit 0 (also when no image is affected); 2 for a bad id, limit or digest.
+ * Both exit 2 when `store.url` names a SQLite file that does not exist (run away from serve's directory):
+ * an empty store created there would answer "no image affected".
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig, resolveConfigFile } from '../../config/load.js';
 import { isDigest, PushgateError, type Digest } from '../../core/index.js';
 import { Gate } from '../../gate/gate.js';
 import { Notifier } from '../../gate/notify.js';
@@ -26,6 +28,7 @@ import { PolicyControl } from '../../gate/reevaluate.js';
 import { advisoryIdProblem, AFFECTED_LIMIT, Monitor, type AffectedAnswer } from '../../monitor/index.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
+import { missingSqliteStore } from '../store-check.js';
 import { terminalSafe } from '../terminal-text.js';
 import { tableLines } from '../table.js';
 import { openStore } from '../../store/index.js';
@@ -40,6 +43,8 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
  */
 async function openMonitor(configFile: string | undefined, quiet = false): Promise<{ monitor: Monitor; gate: Gate; hosts: Map<string, string>; close(): Promise<void> }> {
   const config = loadConfig(configFile);
+  const missing = missingSqliteStore(config.store.url, resolveConfigFile(configFile));
+  if (missing) throw new PushgateError('STORE', missing);
   const level = quiet && LEVELS.indexOf(config.log.level) < LEVELS.indexOf('warn') ? 'warn' : config.log.level;
   const logger = createLogger(level);
   const store = await openStore(config.store.url);

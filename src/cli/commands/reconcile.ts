@@ -2,14 +2,20 @@
  * `pushgate reconcile [--registry NAME]`: scans every tag of the guarded registries that has no
  * verdict (first install, lost notifications), through the same queue as notifications. The pass
  * itself is src/gate/reconcile.ts (also scheduled by `serve` with `reconcile.interval`).
+ * Exit 2 before anything is queued when `store.url` names a SQLite file that does not exist (run away from
+ * serve's directory: a new empty store would make every tag look unjudged), or, unless --no-enforce, when
+ * no vulnerability database is loaded (every scan would be incomplete, and `onIncomplete` quarantines by
+ * default: the pass would quarantine images serve allowed).
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig, resolveConfigFile } from '../../config/load.js';
+import { PushgateError } from '../../core/index.js';
 import { Gate } from '../../gate/gate.js';
 import { reconcile } from '../../gate/reconcile.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { openStore } from '../../store/index.js';
+import { missingSqliteStore } from '../store-check.js';
 import { terminalText } from '../terminal-text.js';
 
 /** Registers `reconcile`. */
@@ -22,11 +28,17 @@ export function register(program: Command): void {
     .option('--no-enforce', 'queue and judge, but let `pushgate serve` workers process (default: process here)')
     .action(async (opts: { config?: string; registry?: string; enforce: boolean }) => {
       const config = loadConfig(opts.config);
+      const missing = missingSqliteStore(config.store.url, resolveConfigFile(opts.config));
+      if (missing) throw new PushgateError('STORE', missing);
       const logger = createLogger(config.log.level);
       const store = await openStore(config.store.url);
       const policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
       const gate = new Gate({ config, store, policy, logger });
       try {
+        if (opts.enforce) {
+          const ready = gate.vulndbReadiness();
+          if (!ready.ok) throw new PushgateError('VULNDB', `${ready.error}; reconcile judges and enforces here, and without a database every scan is incomplete (the policy's onIncomplete decides: quarantine by default). Run it where \`pushgate serve\` runs, or pass --no-enforce to leave the judging to serve's workers`);
+        }
         const r = await reconcile({ config, gate, store, logger, registry: opts.registry });
         for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${terminalText(`${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}`)}\n`);
         process.stderr.write(`pushgate: reconcile queued ${r.queued} of ${r.tags} tag(s) without a verdict${r.resumed ? `, resumed ${r.resumed} event(s) that waited for their registry` : ''}\n`);

@@ -99,4 +99,18 @@ describe('Dockerfile', () => {
     expect(fs.existsSync(path.join(ROOT, 'src', 'cli', 'main.ts'))).to.equal(true);
     expect(final.some((i) => i.op === 'COPY' && /--from=build \/src\/dist \.\/dist/.test(i.args))).to.equal(true);
   });
+
+  it('puts `pushgate` on PATH, as `kubectl exec deploy/pushgate -- pushgate reconcile` in the chart README runs it', () => {
+    const chartReadme = fs.readFileSync(path.join(ROOT, 'charts', 'pushgate', 'README.md'), 'utf8');
+    expect(chartReadme).to.match(/exec deploy\/pushgate -- pushgate reconcile/);
+    // node:*-slim's PATH has /usr/local/bin; the link is made as root, before USER.
+    const user = final.findIndex((i) => i.op === 'USER');
+    const link = final.findIndex((i) => i.op === 'RUN' && /\bln -s \/app\/bin\/pushgate\.js \/usr\/local\/bin\/pushgate\b/.test(i.args));
+    expect(link, 'RUN ln -s /app/bin/pushgate.js /usr/local/bin/pushgate').to.be.within(0, user - 1);
+    expect(final.some((i) => i.op === 'COPY' && /^bin \.\/bin$/.test(i.args))).to.equal(true);
+    const entry = path.join(ROOT, 'bin', 'pushgate.js');
+    expect(fs.readFileSync(entry, 'utf8').split('\n')[0]).to.equal('#!/usr/bin/env node');
+    // COPY keeps the mode of the build context (the checkout): the link needs an executable target.
+    expect(fs.statSync(entry).mode & 0o111).to.equal(0o111);
+  });
 });

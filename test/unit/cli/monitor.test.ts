@@ -4,13 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { affectedTable } from '../../../src/cli/commands/monitor.js';
+import { missingSqliteStore } from '../../../src/cli/store-check.js';
 import { MAX_COLUMN } from '../../../src/cli/table.js';
 import { terminalText } from '../../../src/cli/terminal-text.js';
 import type { Digest } from '../../../src/core/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { openStore } from '../../../src/store/index.js';
 import Database from 'better-sqlite3';
-import { runCli } from '../../helpers/cli.js';
+import { oneLine, runCli } from '../../helpers/cli.js';
 import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
 
 describe('CLI: pushgate monitor, pushgate affected', function () {
@@ -99,6 +100,51 @@ describe('CLI: pushgate monitor, pushgate affected', function () {
     expect(r.status, r.stderr).to.equal(1);
     expect(JSON.parse(r.stdout)).to.include({ stale: 1, rescanned: 0, failed: 1 });
     expect(r.stderr).to.match(new RegExp(`^rescan 1/1 lab/team/zip@${digestOf(1)}: failed \\(.+\\)$`, 'm'));
+  });
+});
+
+describe('CLI: monitor and affected refuse a SQLite store that is not there', function () {
+  this.timeout(60_000);
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-cli-nostore-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  // Run away from serve's directory (no config/pushgate.yaml here), the built-in store.url names
+  // ./data/pushgate.db: opening it would create an empty store and answer "no stored image".
+  for (const args of [['affected', 'CVE-2018-1002204'], ['affected', 'NSWG-NPM-458', '--format', 'json'], ['monitor'], ['monitor', '--all']]) {
+    it(`${args.join(' ')} in a directory without a store exits 2 naming the path, and creates nothing`, () => {
+      const line = oneLine(runCli(args, { cwd: dir }), args.join(' '));
+      expect(line).to.contain(`no store at ${path.join(fs.realpathSync(dir), 'data', 'pushgate.db')}`);
+      expect(line).to.contain('built-in store.url');
+      expect(line).to.contain('--config FILE');
+      expect(fs.readdirSync(dir)).to.deep.equal([]);
+    });
+  }
+
+  it('a configuration file whose store.url names a missing file is named in the message', () => {
+    const config = path.join(dir, 'pushgate.yaml');
+    fs.writeFileSync(config, 'store:\n  url: sqlite:./state/pushgate.db\nvulndb:\n  sources: []\nregistries: []\n');
+    const line = oneLine(runCli(['affected', 'CVE-2018-1002204', '--config', config], { cwd: dir }), 'affected --config');
+    expect(line).to.contain(`store.url of ${config}`);
+    expect(fs.existsSync(path.join(dir, 'state'))).to.equal(false);
+  });
+
+  it('property: refused exactly when the sqlite: path does not exist; :memory: and postgres:// are never refused', () => {
+    const seg = fc.stringMatching(/^[a-z0-9_-]{1,8}$/);
+    fc.assert(fc.property(fc.array(seg, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.boolean(), (segs, create, absolute) => {
+      const rel = path.join(...segs, 'pushgate.db');
+      const abs = path.join(dir, rel);
+      fs.rmSync(path.join(dir, segs[0]), { recursive: true, force: true });
+      if (create) {
+        fs.mkdirSync(path.dirname(abs), { recursive: true });
+        fs.writeFileSync(abs, '');
+      }
+      const why = missingSqliteStore(`sqlite:${absolute ? abs : `./${rel}`}`, undefined, dir);
+      if (create) expect(why).to.equal(undefined);
+      else expect(why).to.contain(`no store at ${abs} `);
+    }), { numRuns: 60 });
+    expect(missingSqliteStore('sqlite::memory:', undefined, dir)).to.equal(undefined);
+    expect(missingSqliteStore('postgres://postgres@127.0.0.1:5432/none', undefined, dir)).to.equal(undefined);
   });
 });
 
