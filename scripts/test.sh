@@ -25,14 +25,42 @@ rm -rf "$checks"
 [ "$check_rc" -eq 0 ] || exit 1
 # The console's tests load dist/ui: build it (and dist/) when the sources changed since the last build.
 node scripts/build.mjs --if-needed
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# The two mocha runs below both read the lab images: build them once here, before either starts
+# (build-images.sh is idempotent, but two first builds at once would write the same layouts).
+# The base-image lab (LAB_BASES) is only used by integration tests, which build it on first use.
+bash scripts/lab/build-images.sh "${PUSHGATE_LAB_IMAGES:-.cache/lab-images}" >/dev/null
+# The unit tree runs beside the integration and security trees, in two mocha processes: the
+# integration tests spend most of their time waiting on registries, child processes and timers, which
+# the unit tests' CPU work fills (on 2 cores). The two trees use disjoint loopback ports, separate
+# cache directories (test/helpers/isolate-env.ts) and PostgreSQL databases named by process.
+# PUSHGATE_TEST_SERIAL=1 runs them one after the other, as one run did before.
+unit_log="$(mktemp)"
+int_log="$(mktemp)"
+trap 'rm -f "$unit_log" "$int_log"' EXIT
 set +e
-npx mocha 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts' 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+if [ "${PUSHGATE_TEST_SERIAL:-}" = 1 ]; then
+  npx mocha 'test/unit/**/*.test.ts' 2>&1 | tee "$unit_log"
+  unit_rc=${PIPESTATUS[0]}
+  npx mocha 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts' 2>&1 | tee "$int_log"
+  int_rc=${PIPESTATUS[0]}
+else
+  # the integration output is shown as it comes (the longer run); the unit output once it is done
+  npx mocha 'test/unit/**/*.test.ts' >"$unit_log" 2>&1 &
+  unit_pid=$!
+  npx mocha 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts' 2>&1 | tee "$int_log"
+  int_rc=${PIPESTATUS[0]}
+  wait "$unit_pid"
+  unit_rc=$?
+  echo
+  echo "---- unit tests (test/unit), run beside the integration tests ----"
+  cat "$unit_log"
+fi
 set -e
-# One plain closing line for tools that read test summaries.
-passed="$(grep -Eo '^ *[0-9]+ passing' "$log" | tail -n 1 | grep -Eo '[0-9]+' || true)"
-failed="$(grep -Eo '^ *[0-9]+ failing' "$log" | tail -n 1 | grep -Eo '[0-9]+' || true)"
-echo "tests: ${passed:-0} passed, ${failed:-0} failed"
-exit "$rc"
+# One plain closing line for tools that read test summaries: both runs together.
+count() { grep -Eo "^ *[0-9]+ $2" "$1" | tail -n 1 | grep -Eo '[0-9]+' || echo 0; }
+passed=$(( $(count "$unit_log" passing) + $(count "$int_log" passing) ))
+failed=$(( $(count "$unit_log" failing) + $(count "$int_log" failing) ))
+echo "mocha exit status: unit ${unit_rc}, integration and security ${int_rc}"
+echo "tests: ${passed} passed, ${failed} failed"
+if [ "$unit_rc" -ne 0 ]; then exit "$unit_rc"; fi
+exit "$int_rc"
