@@ -447,9 +447,13 @@ build_tar_noeof() {
 # They are rebuilt when this script, the app's Dockerfile context or debian-minbase changes (a stamp
 # in each layout), never on every run: the security upgrade and the buildah build cost about a minute.
 BASE_APP_CONTEXT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/test/fixtures/base"
-# bases_stamp: what the base images are built from (this script, the app context, minbase's digest)
+# bases_stamp: what the base images are built from (this script, the app context, minbase's digest).
+# Contents and paths inside the context only: not where the checkout is, so that checkouts (git
+# worktrees, CI directories) sharing one OUT_DIR agree, instead of each rebuilding the bases (a
+# minute or two) over the other's.
 bases_stamp() {
-  { sha256sum "${BASH_SOURCE[0]}"; find "$BASE_APP_CONTEXT" -type f -print0 | sort -z | xargs -0 sha256sum;
+  { sha256sum < "${BASH_SOURCE[0]}";
+    ( cd "$BASE_APP_CONTEXT" && find . -type f -print0 | sort -z | xargs -0 sha256sum );
     manifest_desc "$OUT_DIR/debian-minbase" bookworm | jq -r .digest; } | sha256sum | cut -d' ' -f1
 }
 # stamp_ok NAME TAG...: NAME holds every TAG and was built from what bases_stamp describes now
