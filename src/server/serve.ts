@@ -103,6 +103,16 @@ export function readBounds(config: PushgateConfig): http.ServerOptions {
 }
 
 /**
+ * How long (ms) an idle keep-alive connection stays open on the main and metrics listeners, as on
+ * the proxy and admission listeners. Longer than the idle time of the clients that reuse connections
+ * (load balancers' 60 s, a registry's notification sender between pushes, Prometheus between scrapes):
+ * with Node's default of 5 s, a client that sent its next request just as the server closed the idle
+ * connection got a reset (ECONNRESET) instead of an answer, and a POST (a notification) is not sent
+ * again by the client on its own.
+ */
+export const KEEP_ALIVE_MS = 65_000;
+
+/**
  * Starts everything the configuration asks for.
  * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
  */
@@ -213,6 +223,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const lostEvents = new LostEventsReconciler({ config, gate, store, logger });
   const app = createApp({ config, gate, store, metrics, logger, control, monitor, readiness, onEventsLost: (registry, repositories) => lostEvents.request(registry, repositories) });
   const main = http.createServer(readBounds(config), app);
+  main.keepAliveTimeout = KEEP_ALIVE_MS;
   const port = await listen(main, config.server.listen);
   const closers: Array<() => Promise<void>> = [];
   let metricsPort: number | undefined;
@@ -224,6 +235,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
         res.writeHead(404).end();
       }
     });
+    ms.keepAliveTimeout = KEEP_ALIVE_MS;
     metricsPort = await listen(ms, config.metrics.listen);
     readiness.setListener('metrics', 'up');
     closers.push(() => new Promise((r) => ms.close(() => r())));

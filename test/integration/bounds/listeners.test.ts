@@ -17,6 +17,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -316,6 +317,28 @@ describe('bounds: every listener bounds its request (real registry, real pushgat
       for (const r of rs) {
         expect(r.status, JSON.stringify(r)).to.equal(408);
         expect(r.ms).to.be.within(READ_TIMEOUT_S * 1000 - 200, READ_TIMEOUT_S * 1000 + 2500);
+      }
+    });
+
+    it('a keep-alive connection to the API listener idle for 6 s (past Node\'s default 5 s) still carries the next request', async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const get = () => new Promise<{ status: number; port: number }>((resolve, reject) => {
+          http.get({ host: '127.0.0.1', port: API_PORT, path: '/healthz', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, port: res.socket.localPort ?? 0 }));
+          }).on('error', reject);
+        });
+        const first = await get();
+        let closed = false;
+        for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.once('close', () => { closed = true; });
+        await new Promise((res) => setTimeout(res, 6_000));
+        expect(closed, 'the server closed the idle connection').to.equal(false);
+        const second = await get();
+        expect([first.status, second.status]).to.deep.equal([200, 200]);
+        expect(second.port, 'the same connection').to.equal(first.port);
+      } finally {
+        agent.destroy();
       }
     });
 
