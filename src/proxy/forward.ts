@@ -181,6 +181,14 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
   const { up, body } = opts;
   const override: Record<string, string> = body ? { 'content-length': String(body.length) } : {};
   const headers = upstreamRequestHeaders(req, up, override);
+  // A chunked body streams upstream chunked again, whatever the method. Transfer-Encoding is
+  // hop-by-hop and dropped above, and Node's client re-chunks by default only where it expects a
+  // body: for GET, HEAD, DELETE and OPTIONS it would write the bytes raw after a request without a
+  // length, and the registry would read them as a next request the proxy never judged (smuggling).
+  // The client's value goes on as sent (Node's parser took it only with `chunked` last), so the
+  // registry refuses what it refuses (Go answers 501 to any other coding).
+  const te = req.headers['transfer-encoding'];
+  if (!body && te !== undefined) headers.push('Transfer-Encoding', te);
   const mod = up.url.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve) => {
     let status = 0;
