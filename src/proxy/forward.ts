@@ -6,6 +6,8 @@
  * chunked `PATCH`, `PUT ?digest=`), `Range` reads and large bodies cost the proxy one socket
  * buffer. End-to-end headers (Authorization, Content-Range, Range, WWW-Authenticate, …) pass
  * unchanged; hop-by-hop headers (RFC 9110 §7.6.1, plus those named in `Connection`) are dropped.
+ * A request body's framing (`Content-Length`, `Transfer-Encoding`) is set from the parsed message,
+ * never copied or dropped, so no body reaches the registry as a request of its own.
  * `Location` headers that point at the upstream's origin are made relative, so clients keep
  * talking to the proxy.
  */
