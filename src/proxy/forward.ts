@@ -6,6 +6,8 @@
  * chunked `PATCH`, `PUT ?digest=`), `Range` reads and large bodies cost the proxy one socket
  * buffer. End-to-end headers (Authorization, Content-Range, Range, WWW-Authenticate, …) pass
  * unchanged; hop-by-hop headers (RFC 9110 §7.6.1, plus those named in `Connection`) are dropped.
+ * A request body's framing (`Content-Length`, `Transfer-Encoding`) is set from the parsed message,
+ * never copied or dropped, so no body reaches the registry as a request of its own.
  * `Location` headers that point at the upstream's origin are made relative, so clients keep
  * talking to the proxy.
  */
@@ -92,6 +94,25 @@ export function isClientClaimHeader(lower: string): boolean {
   return lower.startsWith('x-forwarded-') || CLIENT_CLAIMS.has(lower);
 }
 
+/** Headers that frame a request body: set from the message Node's parser framed, never copied or dropped. */
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
+
+/**
+ * The framing of `req`'s body for the upstream request, as Node's parser read it (RFC 9112 §6):
+ * `Transfer-Encoding` as the client sent it when the body was chunked (Node takes it only with
+ * `chunked` last; Go answers 501 to any other coding), else its `Content-Length`, else nothing (no
+ * body). Node's client re-chunks a streamed body by default only for methods it expects a body on:
+ * without this, a GET, HEAD, DELETE or OPTIONS body, or any body whose `Content-Length` the client
+ * named in `Connection`, went upstream raw after a request without a length, and the registry read
+ * those bytes as a next request the proxy never saw (a manifest PUT landing unjudged).
+ */
+export function bodyFraming(req: http.IncomingMessage): string[] {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) return ['Transfer-Encoding', te];
+  const length = req.headers['content-length'];
+  return length !== undefined ? ['Content-Length', length] : [];
+}
+
 /**
  * Request headers for the upstream, as a raw `[name, value, …]` list (repeats kept): hop-by-hop,
  * `Host` and every client claim about the request's origin ({@link isClientClaimHeader}) dropped;
@@ -113,9 +134,10 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (drop.has(lower) || lower === 'host' || lower in override || isClientClaimHeader(lower)) continue;
+    if (drop.has(lower) || FRAMING.has(lower) || lower === 'host' || lower in override || isClientClaimHeader(lower)) continue;
     out.push(name, raw[i + 1]!);
   }
+  if (!('content-length' in override)) out.push(...bodyFraming(req));
   out.push('X-Forwarded-For', req.socket.remoteAddress ?? 'unknown');
   for (const [k, v] of Object.entries(override)) out.push(k, v);
   return out;
@@ -179,7 +201,10 @@ export interface ForwardOptions {
  */
 export function forward(req: http.IncomingMessage, res: http.ServerResponse, opts: ForwardOptions): Promise<number> {
   const { up, body } = opts;
-  const override: Record<string, string> = body ? { 'content-length': String(body.length) } : {};
+  // A held manifest goes with its length and the Content-Type it was judged under (the first one,
+  // as Node and Go read repeats), whatever the client's `Connection` header names.
+  const contentType = req.headers['content-type'];
+  const override: Record<string, string> = body ? { 'content-length': String(body.length), ...(contentType !== undefined ? { 'content-type': contentType } : {}) } : {};
   const headers = upstreamRequestHeaders(req, up, override);
   const mod = up.url.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve) => {
