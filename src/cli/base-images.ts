@@ -120,7 +120,7 @@ export async function cliBases(scan: ImageScan, o: CliBaseOptions): Promise<Map<
   let provenance = new Map<string, ProvenanceMaterial[]>();
   if (o.attestations && catalog.index.size && /index|manifest\.list/.test(scan.mediaType ?? '')) {
     const a = o.attestations;
-    provenance = await a.index().then((b) => indexProvenance(b, a)).catch((e: Error) => {
+    provenance = await a.index().then((b) => indexProvenance(b, a, { onIncomplete: (m) => o.warn(`base detection: ${m}`) })).catch((e: Error) => {
       o.warn(`base detection: cannot read the index's attestations (${e.message}); provenance is not used`);
       return provenance;
     });

@@ -63,7 +63,8 @@ export class GateBaseImages {
     // Provenance attestations live beside the platforms in an index (BuildKit); read only when a catalog could confirm them.
     let provenance = new Map<string, ProvenanceMaterial[]>();
     if (attestations && this.catalog.index.size && scan.platforms.length && /index|manifest\.list/.test(scan.mediaType ?? '')) {
-      provenance = await attestations.index().then((b) => indexProvenance(b, attestations)).catch(() => provenance);
+      const onIncomplete = (m: string) => this.opts.logger.warn({ digest: scan.digest }, `base detection: ${m}`);
+      provenance = await attestations.index().then((b) => indexProvenance(b, attestations, { onIncomplete })).catch(() => provenance);
     }
     const reports = new Map<string, ScanReport | undefined>();
     for (const p of scan.platforms) {
