@@ -325,8 +325,10 @@ describe('bounds: every listener bounds its request (real registry, real pushgat
       try {
         const get = () => new Promise<{ status: number; port: number }>((resolve, reject) => {
           http.get({ host: '127.0.0.1', port: API_PORT, path: '/healthz', agent }, (res) => {
+            // the socket goes back to the agent at the end of the response: read its port before
+            const port = res.socket.localPort ?? 0;
             res.resume();
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, port: res.socket.localPort ?? 0 }));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, port }));
           }).on('error', reject);
         });
         const first = await get();
