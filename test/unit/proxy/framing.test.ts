@@ -155,6 +155,56 @@ describe('proxy: request bodies reach the registry framed as the one request the
     expect(stats.connection).to.be.greaterThan(20);
   });
 
+  it('other spellings of the framing headers: refused (400), or the one request with its whole body upstream', async () => {
+    // Spellings Node's parser reads as chunked must go upstream chunked (Node's client re-chunks on any
+    // `chunked` token); the rest are refused before anything is forwarded. Go answers 501 to any coding
+    // but `chunked`, so a forwarded `gzip, chunked` is refused there, never read as another request.
+    const P = smuggledPut('spelling');
+    const ch = chunked(P, [7], false).toString('latin1');
+    const p = P.toString('latin1');
+    const head = (lines: string, version = '1.1'): string => `GET /v2/ HTTP/${version}\r\nHost: proxy\r\n${lines}\r\n`;
+    const cases: Array<[string, string]> = [
+      ['Transfer-Encoding: CHUNKED\r\n', ch],
+      ['Transfer-Encoding: gzip, chunked\r\n', ch],
+      ['Transfer-Encoding: identity, chunked\r\n', ch],
+      ['Transfer-Encoding: chunked, identity\r\n', ch],
+      ['Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n', ch],
+      ['Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n', ch],
+      ['Transfer-Encoding:   chunked  \r\n', ch],
+      ['Transfer-Encoding:\tchunked\r\n', ch],
+      ['Transfer-Encoding: gzip,\r\n chunked\r\n', ch],
+      ['Transfer-Encoding: ,chunked\r\n', ch],
+      ['Transfer-Encoding: "chunked"\r\n', ch],
+      ['Transfer-Encoding: chunked;x=1\r\n', ch],
+      ['Transfer-Encoding: foo chunked\r\n', ch],
+      ['Transfer-Encoding: gzip;a="x", chunked\r\n', ch],
+      [`Content-Length: 00${P.length}\r\n`, p],
+      [`Content-Length: +${P.length}\r\n`, p],
+      [`Content-Length: ${P.length}, ${P.length}\r\n`, p],
+      [`Content-Length: ${P.length}\r\nContent-Length: ${P.length}\r\n`, p],
+      [`Content-Length: 0\r\nContent-Length: ${P.length}\r\n`, p],
+      ['Content-Length: 3\r\nTransfer-Encoding: chunked\r\n', ch],
+      ['Connection: Transfer-Encoding, Content-Length\r\nTransfer-Encoding: chunked\r\n', ch],
+      [`Connection: host, authorization\r\nAuthorization: Basic eA==\r\nContent-Length: ${P.length}\r\n`, p],
+      [`Expect: 100-continue\r\nContent-Length: ${P.length}\r\n`, p],
+      [`Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: ${P.length}\r\n`, p],
+    ];
+    for (const version of ['1.1', '1.0']) {
+      for (const [lines, body] of cases) {
+        seen.length = 0;
+        const answer = await exchange(proxy.port, Buffer.from(head(lines, version) + body, 'latin1'));
+        await new Promise((r) => setTimeout(r, 20));
+        const what = `HTTP/${version} ${JSON.stringify(lines)}`;
+        if (seen.length === 0) {
+          expect(answer, what).to.match(/^HTTP\/1\.1 400 /);
+          continue;
+        }
+        expect(seen.map((s) => `${s.method} ${s.url}`), what).to.deep.equal(['GET /v2/']);
+        expect(seen[0]!.body.toString('latin1'), what).to.equal(p);
+      }
+    }
+  });
+
   it('a held manifest goes upstream with the Content-Type it was judged under, whatever Connection names', async () => {
     const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] });
     for (const [i, connection] of ['content-type', 'Content-Type, keep-alive', 'content-length, content-type'].entries()) {
