@@ -34,6 +34,15 @@ export interface ProxyDeps {
 const TLS_POLL_MS = 1000;
 
 /**
+ * Whether a request's `Transfer-Encoding` (Node's joined header value, or undefined) is one the
+ * proxy forwards: none, or exactly `chunked` (any case, surrounding blanks), the only transfer
+ * coding HTTP/1.1 registries are required to understand (RFC 9112 §7). Any other list is refused.
+ */
+export function acceptedTransferCoding(te: string | undefined): boolean {
+  return te === undefined || te.trim().toLowerCase() === 'chunked';
+}
+
+/**
  * Splits `host:port`, `[v6]:port`, `:port` or `port` (host defaults to `0.0.0.0`).
  * @throws PushgateError BAD_CONFIG naming `proxy.listen` when the port is not 0–65535.
  */
@@ -146,6 +155,16 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
     res.on('close', () => {
       if (!res.writableFinished) gate.hooks.proxyRequest?.(method, 499);
     });
+    // A transfer coding other than `chunked` alone (`gzip, chunked`, …): Node's parser takes the
+    // chunked framing and leaves the inner coding to the application, and registries differ on it
+    // (Go answers 501, others may decode it), so the body the gate would judge could differ from
+    // the one stored. Refused as Go refuses it (RFC 9112 §6.1), before anything else runs.
+    if (!acceptedTransferCoding(req.headers['transfer-encoding'])) {
+      gate.hooks.proxyRefusedPath?.('transfer-coding');
+      log({ method, path: req.url, reason: 'transfer-coding' }, 'proxy: request transfer coding refused');
+      sendRegistryError(res, 501, { code: 'UNSUPPORTED', message: `pushgate proxy: Transfer-Encoding "${String(req.headers['transfer-encoding']).slice(0, 64)}" is not supported; send the body with Content-Length or Transfer-Encoding: chunked alone`, detail: { reason: 'transfer-coding' } }, { Connection: 'close' });
+      return;
+    }
     // Every route decision below reads the path as the registry's router will (src/proxy/route.ts).
     const decision = canonicalRequest(req.url ?? '/');
     if (!decision.ok) {

@@ -155,10 +155,10 @@ describe('proxy: request bodies reach the registry framed as the one request the
     expect(stats.connection).to.be.greaterThan(20);
   });
 
-  it('other spellings of the framing headers: refused (400), or the one request with its whole body upstream', async () => {
-    // Spellings Node's parser reads as chunked must go upstream chunked (Node's client re-chunks on any
-    // `chunked` token); the rest are refused before anything is forwarded. Go answers 501 to any coding
-    // but `chunked`, so a forwarded `gzip, chunked` is refused there, never read as another request.
+  it('other spellings of the framing headers: refused (400, or 501 for a coding list), or the one request with its whole body upstream', async () => {
+    // Spellings Node's parser reads as plain chunked go upstream chunked; a coding list (`gzip, chunked`,
+    // a repeated header) is refused with 501 as Go refuses it; the rest are refused by Node's parser
+    // before anything is forwarded.
     const P = smuggledPut('spelling');
     const ch = chunked(P, [7], false).toString('latin1');
     const p = P.toString('latin1');
@@ -196,13 +196,57 @@ describe('proxy: request bodies reach the registry framed as the one request the
         await new Promise((r) => setTimeout(r, 20));
         const what = `HTTP/${version} ${JSON.stringify(lines)}`;
         if (seen.length === 0) {
-          expect(answer, what).to.match(/^HTTP\/1\.1 400 /);
+          expect(answer, what).to.match(/^HTTP\/1\.1 (400|501) /);
+          if (answer.startsWith('HTTP/1.1 501 ')) expect(answer, what).to.include('"reason":"transfer-coding"');
           continue;
         }
         expect(seen.map((s) => `${s.method} ${s.url}`), what).to.deep.equal(['GET /v2/']);
         expect(seen[0]!.body.toString('latin1'), what).to.equal(p);
       }
     }
+  });
+
+  it('property: a transfer coding list other than chunked alone is refused with 501 and nothing reaches the registry; chunked alone in any spelling is forwarded', async () => {
+    // Node's parser takes a list ending in `chunked` and hands the inner codings' bytes to the
+    // application; registries differ on decoding them, so the body judged could differ from the body
+    // stored. Generated: lists of codings (with parameters, any case, blanks) ending in chunked, as one
+    // header or several.
+    const token = fc.constantFrom('gzip', 'x-gzip', 'deflate', 'compress', 'identity', 'br', 'zstd', 'chunked', 'x-custom', 'gzip;q=1');
+    const caseOf = (s: string, mask: number): string => [...s].map((c, i) => ((mask >> i % 30) & 1 ? c.toUpperCase() : c)).join('');
+    const stats = { refused: 0, forwarded: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(token, { minLength: 0, maxLength: 4 }),
+        fc.nat(),
+        fc.constantFrom('', ' ', '\t', '  '),
+        fc.boolean(),
+        fc.constantFrom('GET', 'PUT', 'PATCH', 'POST'),
+        async (inner, mask, blank, split, method) => {
+          const codings = [...inner, 'chunked'].map((c) => caseOf(c, mask));
+          const headers = split ? codings.map((c) => `Transfer-Encoding:${blank}${c}${blank}\r\n`).join('') : `Transfer-Encoding:${blank}${codings.join(`,${blank}`)}${blank}\r\n`;
+          const path = method === 'GET' ? '/v2/' : '/v2/ok/app/blobs/uploads/x';
+          const body = smuggledPut('coding');
+          seen.length = 0;
+          const answer = await exchange(proxy.port, Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: proxy\r\n${headers}\r\n${chunked(body, [9], false).toString('latin1')}`, 'latin1'));
+          await new Promise((r) => setTimeout(r, 20));
+          if (inner.length === 0 && answer.startsWith('HTTP/1.1 400 ')) {
+            expect(seen, headers).to.deep.equal([]); // Node's parser refused the spelling (a trailing tab)
+          } else if (inner.length === 0) {
+            stats.forwarded++;
+            expect(answer, headers).to.match(/^HTTP\/1\.1 200 /);
+            expect(seen.map((s) => `${s.method} ${s.url}`), headers).to.deep.equal([`${method} ${path}`]);
+            expect(seen[0]!.body.equals(body)).to.equal(true);
+          } else {
+            stats.refused++;
+            expect(answer, headers).to.match(/^HTTP\/1\.1 (501|400) /);
+            expect(seen, headers).to.deep.equal([]);
+          }
+        },
+      ),
+      { numRuns: 120 },
+    );
+    expect(stats.refused).to.be.greaterThan(40);
+    expect(stats.forwarded).to.be.greaterThan(5);
   });
 
   it('a held manifest goes upstream with the Content-Type it was judged under, whatever Connection names', async () => {
