@@ -89,3 +89,38 @@ export function judgeBreakGlass(annotation: string | undefined, request: { names
   }
   return { kind: 'honoured', reason: annotation, matched };
 }
+
+/**
+ * Groups and users that take break-glass out of the hands of the people it names: Kubernetes' own
+ * groups (authentication/v1 well-known names) and the kube-controller-manager's identities. The
+ * controllers create every workload's Pods and ReplicaSets under these names, so listing one honours
+ * the annotation any pod author writes into a pod template.
+ */
+const WIDE_GROUPS: Record<string, string> = {
+  'system:authenticated': 'every authenticated caller, so every pod author',
+  'system:unauthenticated': 'callers the API server could not authenticate',
+  'system:serviceaccounts': 'every service account, among them the controllers that create Pods for any workload',
+  'system:serviceaccounts:kube-system': "kube-system's service accounts, among them the controllers that create Pods for any workload",
+  'system:nodes': 'every kubelet (mirror Pods of static Pods)',
+};
+
+/**
+ * Warnings about an `admission.breakGlass` that would honour any pod author's annotation: a group
+ * of {@link WIDE_GROUPS}, or a user that is a controller (`system:kube-controller-manager`, a
+ * `system:serviceaccount:kube-system:` account, a node). Each is one line naming the key, the entry,
+ * who it includes and what to list instead. Empty when none applies. Not errors: a cluster may mean it.
+ */
+export function breakGlassWarnings(cfg: BreakGlassConfig | undefined): string[] {
+  if (!cfg) return [];
+  const out: string[] = [];
+  const instead = 'so any pod author\'s break-glass annotation on a workload would be honoured; list the people\'s own users or groups (their bare Pods), and admission.breakGlass.namespaces for workloads';
+  for (const g of cfg.groups) {
+    const who = WIDE_GROUPS[g];
+    if (who) out.push(`admission.breakGlass.groups: "${g}" is ${who}, ${instead}`);
+  }
+  for (const u of cfg.users) {
+    const controller = u === 'system:kube-controller-manager' || u.startsWith('system:serviceaccount:kube-system:') || u.startsWith('system:node:');
+    if (controller) out.push(`admission.breakGlass.users: "${u}" is a Kubernetes controller or node that creates Pods for other people's workloads, ${instead}`);
+  }
+  return out;
+}

@@ -262,6 +262,8 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     closers.push(() => workloads.close());
     admissionPort = adm.port;
     readiness.setListener('admission', 'up');
+    const { breakGlassWarnings } = await import('../admission/break-glass.js');
+    for (const w of breakGlassWarnings(a.breakGlass)) logger.warn({}, w);
     if (!a.clientCA) logger.warn({ port: adm.port }, 'admission listener up WITHOUT client authentication (admission.allowUnauthenticated): anyone who reaches it can start scans');
     else logger.info({ port: adm.port, clientNames: a.clientNames }, 'admission listener up; callers must present a client certificate of admission.clientCA');
   }

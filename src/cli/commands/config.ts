@@ -2,7 +2,9 @@
  * `pushgate config check [FILE]` (DESIGN.md §3): checks the main configuration (default
  * config/pushgate.yaml, or PUSHGATE_CONFIG) and the policy it names, or a policy document
  * (`kind: Policy`) given directly. Every problem on its own stdout line as
- * `FILE:LINE:COL: KEY: message`; `FILE: ok` for each valid file. Exit 0 valid, 1 invalid.
+ * `FILE:LINE:COL: KEY: message`; `FILE: ok` for each valid file, then `FILE: warning: KEY: …` for a valid
+ * setting that is probably not meant (a break-glass list that includes the Pod-creating controllers).
+ * Exit 0 valid (warnings too), 1 invalid.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +14,7 @@ import { formatProblem, isConfigError, type ConfigProblem } from '../../config/e
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../config/load.js';
 import { displayPath } from '../../config/yaml-doc.js';
 import { isPushgateError } from '../../core/index.js';
+import { breakGlassWarnings } from '../../admission/break-glass.js';
 import { isPolicyText, loadPolicy, loadVexFiles } from '../../policy/index.js';
 import { loadTrustedRoot } from '../../trust/trusted-root.js';
 
@@ -19,6 +22,8 @@ import { loadTrustedRoot } from '../../trust/trusted-root.js';
 export interface CheckedFile {
   file: string;
   problems: ConfigProblem[];
+  /** Settings that are valid but probably not meant (one line each, key first); never make the check fail. */
+  warnings?: string[];
 }
 
 function attempt(file: string, fn: () => void): CheckedFile {
@@ -61,6 +66,7 @@ export function checkConfigFiles(file: string, env: NodeJS.ProcessEnv = process.
     config = loadConfig(file, env);
     policyFile = config.policy;
   });
+  if (config) main.warnings = breakGlassWarnings(config.admission.breakGlass);
   const out = [main];
   if (main.problems.length) policyFile = policyPathOf(file);
   if (policyFile) {
@@ -109,6 +115,7 @@ export function register(program: Command): void {
       for (const c of checkConfigFiles(target, process.env)) {
         if (c.problems.length === 0) {
           process.stdout.write(`${c.file}: ok\n`);
+          for (const w of c.warnings ?? []) process.stdout.write(`${c.file}: warning: ${w}\n`);
           continue;
         }
         bad = true;

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { judgeBreakGlass } from '../../../src/admission/break-glass.js';
+import fc from 'fast-check';
+import { breakGlassWarnings, judgeBreakGlass } from '../../../src/admission/break-glass.js';
 
 const CFG = { namespaces: ['incident-*', 'hotfix'], groups: ['sre'], users: ['root@example.test'] };
 
@@ -34,5 +35,43 @@ describe('admission/break-glass judgeBreakGlass', () => {
   it('ignores userInfo fields of the wrong type', () => {
     expect(judgeBreakGlass('x', { namespace: 'hotfix', userInfo: { username: ['root@example.test'], groups: 'sre' } }, CFG).kind).to.equal('refused');
     expect(judgeBreakGlass('x', { namespace: 7, userInfo: { username: 'root@example.test' } }, CFG).kind).to.equal('refused');
+  });
+});
+
+describe('admission/break-glass breakGlassWarnings', () => {
+  // The identities under which the kube-controller-manager creates other people's Pods and
+  // ReplicaSets: a per-controller service account (the default, --use-service-account-credentials),
+  // or the controller-manager's own user.
+  const CONTROLLERS = [
+    { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
+    { username: 'system:serviceaccount:kube-system:job-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
+    { username: 'system:kube-controller-manager', groups: ['system:authenticated'] },
+  ];
+  const ordinary = fc.constantFrom('sre', 'oncall', 'platform-admins', 'alice@example.test', 'system:masters', 'system:serviceaccount:ops:breaker', 'oidc:sre');
+  const wide = fc.constantFrom('system:authenticated', 'system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:serviceaccount:kube-system:replicaset-controller', 'system:serviceaccount:kube-system:deployment-controller', 'system:kube-controller-manager');
+
+  it('property: whenever a configuration honours a controller\'s review, it is warned about; ordinary names never are', () => {
+    let honoured = 0;
+    fc.assert(
+      fc.property(fc.array(fc.oneof(ordinary, wide), { maxLength: 5 }), fc.array(fc.oneof(ordinary, wide), { maxLength: 5 }), (groups, users) => {
+        const cfg = { namespaces: [], groups, users };
+        const warnings = breakGlassWarnings(cfg);
+        const controllerHonoured = CONTROLLERS.some((userInfo) => judgeBreakGlass('INC', { namespace: 'team-a', userInfo }, cfg).kind === 'honoured');
+        if (controllerHonoured) {
+          honoured++;
+          expect(warnings, JSON.stringify(cfg)).to.not.deep.equal([]);
+        }
+        const onlyOrdinary = [...groups, ...users].every((n) => !n.startsWith('system:') || n === 'system:masters');
+        if (onlyOrdinary) expect(warnings, JSON.stringify(cfg)).to.deep.equal([]);
+        for (const w of warnings) expect(w).to.match(/^admission\.breakGlass\.(groups|users): "[^"]+" .*namespaces for workloads$/);
+      }),
+      { numRuns: 300 },
+    );
+    expect(honoured).to.be.greaterThan(50);
+  });
+
+  it('off, or namespaces only: no warning', () => {
+    expect(breakGlassWarnings(undefined)).to.deep.equal([]);
+    expect(breakGlassWarnings({ namespaces: ['incident-*'], groups: [], users: [] })).to.deep.equal([]);
   });
 });

@@ -125,6 +125,23 @@ describe('config check (CLI)', function () {
     expect(two.stderr).to.include('two files (a.yaml and --config b.yaml)');
   });
 
+  it('a break-glass list naming the Pod-creating controllers: ok, then a warning line naming the key, exit 0', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
+    try {
+      fs.writeFileSync(path.join(tmp, 'pushgate.yaml'), 'admission:\n  breakGlass:\n    groups: [sre, "system:serviceaccounts:kube-system"]\n');
+      const r = cli([path.join(tmp, 'pushgate.yaml')]);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines[0]).to.match(/pushgate\.yaml: ok$/);
+      expect(lines.slice(1)).to.have.length(1);
+      expect(lines[1]).to.match(/pushgate\.yaml: warning: admission\.breakGlass\.groups: "system:serviceaccounts:kube-system" .*controllers/);
+      expect(r.code).to.equal(0);
+      fs.writeFileSync(path.join(tmp, 'pushgate.yaml'), 'admission:\n  breakGlass:\n    groups: [sre]\n');
+      expect(cli([path.join(tmp, 'pushgate.yaml')]).stdout).to.not.include('warning');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('checkConfigFiles also checks the policy of a config that has problems of its own', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-check-'));
     try {
