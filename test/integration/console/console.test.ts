@@ -47,6 +47,7 @@ describe('console: end to end in headless Chromium', function () {
   let lab: GatedLab;
   let browser: Browser;
   let page: Page;
+  const assetErrors: string[] = [];
   let gate: string;
   let digest: string;
 
@@ -83,10 +84,26 @@ describe('console: end to end in headless Chromium', function () {
     browser = await chromium.launch({ executablePath: process.env.PUSHGATE_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
     // A zone far from the server's (UTC+12:45/13:45): times must be shown in the viewer's.
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: ZONE, locale: 'en-US' });
+    // Every answer outside the API that is an error (a missing asset, the icon); API refusals are tested as such.
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !new URL(r.url()).pathname.startsWith('/api/')) assetErrors.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) assetErrors.push(`CSP: ${m.text()}`);
+    });
   });
   after(async () => {
     await browser?.close();
     await lab?.stop();
+  });
+
+  it('no page asset answers an error or breaks the CSP; the icon is inline, so no /favicon.ico is asked for', async () => {
+    await page.goto(`${gate}/ui/`);
+    await page.getByLabel(/API token/).waitFor();
+    expect(await page.evaluate("document.querySelector('link[rel=icon]')?.getAttribute('href')")).to.match(/^data:/);
+    const icon = await fetch(`${gate}/favicon.ico`);
+    expect(icon.status).to.equal(404); // what a browser would have met without the inline icon
+    expect(assetErrors).to.deep.equal([]);
   });
 
   it('signs in with a pasted JWT (keyboard only); the token stays out of the URL', async () => {
@@ -202,6 +219,10 @@ describe('console: end to end in headless Chromium', function () {
     expect(await page.getByText('Only the admin role adds or revokes exceptions.').count()).to.equal(1);
     const refused = await fetch(`${gate}/api/v1/exceptions/1/revoke`, { method: 'POST', headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' }, body: '{"reason":"x"}' });
     expect(refused.status).to.equal(403);
+  });
+
+  it('after every page: no asset answered an error and nothing broke the CSP', () => {
+    expect(assetErrors).to.deep.equal([]);
   });
 
   it('at phone width the pages fit the screen (tables scroll inside their frame)', async () => {
