@@ -4,7 +4,9 @@
 #   (Debian docker-registry) whose notifications go to `pushgate serve` -> verdicts, enforcement in
 #   the registry (deleted tags, quarantine copies) and the pushgate_ metrics.
 # Everything listens on loopback; everything started here is stopped at the end.
-# Environment: DEMO_REGISTRY_PORT (5055), DEMO_PUSHGATE_PORT (8088), DEMO_DIR (a fresh temp dir).
+# Environment: DEMO_REGISTRY_PORT (5055), DEMO_PUSHGATE_PORT (8088), DEMO_DIR (a fresh temp dir),
+#   DEMO_KEEP=1 (keep the registry's storage at the end; by default only the config, the log and the
+#   store stay in DEMO_DIR, since the pushed images take about 50 MB of /tmp on every run).
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -55,6 +57,7 @@ PG_PID=""
 cleanup() {
   [ -n "$PG_PID" ] && kill "$PG_PID" 2>/dev/null && wait "$PG_PID" 2>/dev/null || true
   bash scripts/lab/start-registry.sh --stop --storage "$DEMO_DIR/registry" >/dev/null 2>&1 || true
+  [ "${DEMO_KEEP:-}" = 1 ] || rm -rf "$DEMO_DIR/registry"
 }
 trap cleanup EXIT
 
@@ -113,4 +116,4 @@ if [ -n "$depth" ] && [ "$depth" != 0 ]; then
   echo " platform of lab/multiarch before its index, is acted on only after enforcement.untaggedGrace (60 s) unless an"
   echo " index names it first; such events wait out the grace in the queue, then close with the index's verdict.)"
 fi
-say "done (work dir $DEMO_DIR)"
+say "done (work dir $DEMO_DIR: config, pushgate.log, store; the registry storage is removed unless DEMO_KEEP=1)"
