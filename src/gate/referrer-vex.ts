@@ -44,9 +44,13 @@ interface StoredPlaces {
   retractions?: StoredRetraction[];
 }
 
-/** A verified document holding a statement that suppresses nothing, under the authorities that verified it. */
+/**
+ * A verified document holding a statement that suppresses nothing, with the fingerprint of the one
+ * authority that verified it ({@link authorityFingerprint}): it applies while that authority is configured
+ * unchanged, whatever other authorities come and go (a policy edit must not drop what a retraction says).
+ */
 interface StoredRetraction {
-  authorities: string;
+  authority: string;
   text: string;
   source: string;
 }
@@ -63,6 +67,17 @@ const NON_SUPPRESSING = new Set<VexStatement['status']>(['affected', 'under_inve
 function retractionsOf(raw: unknown): StoredRetraction[] {
   const r = raw && typeof raw === 'object' && 'retractions' in raw ? (raw as StoredPlaces).retractions : undefined;
   return Array.isArray(r) ? r : [];
+}
+
+/** Fingerprint of one `spec.vex` authority (name, key or identity), or undefined when the policy has none of that name. */
+export function authorityFingerprint(policy: CompiledPolicy, name: string): string | undefined {
+  const spec = policy.document.spec.vex?.authorities.find((a) => a.name === name);
+  return spec ? createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16) : undefined;
+}
+
+/** The fingerprints of every authority of the policy's `spec.vex`. */
+function authorityFingerprints(policy: CompiledPolicy): Set<string> {
+  return new Set((policy.document.spec.vex?.authorities ?? []).map((a) => authorityFingerprint(policy, a.name)!));
 }
 
 /** True when `text` parses as VEX holding at least one statement that suppresses nothing. */
@@ -102,7 +117,7 @@ const ignoredDiag = (message: string): Diagnostic => ({ code: VEX_REFERRER_IGNOR
  * configured authority signed for the digest holds wherever the digest is); a document that no longer
  * parses is named, not applied; documents verified under other authorities are named, not applied.
  */
-function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest, fp: string, retractions: readonly StoredRetraction[] = []): ReferrerVex {
+function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest, fp: string, retractions: readonly StoredRetraction[] = [], authorities: ReadonlySet<string> = new Set()): ReferrerVex {
   const statements: VexStatement[] = [];
   const diagnostics: Diagnostic[] = [];
   const docs: StoredReferrerVex['documents'] = [];
@@ -129,7 +144,7 @@ function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest
   // later suppressing statement of the authority (by its time) overrides it.
   const listed = new Set(docs.map((d) => d.text));
   for (const r of retractions) {
-    if (r.authorities !== fp || listed.has(r.text)) continue;
+    if (!authorities.has(r.authority) || listed.has(r.text)) continue;
     let kept: VexStatement[];
     try {
       kept = scopeToImage(parseVex(r.text, r.source), digest).filter((st) => NON_SUPPRESSING.has(st.status));
@@ -153,10 +168,12 @@ export async function readReferrerVex(store: Store, client: RegistryClient, wher
   const fp = authoritiesFingerprint(policy);
   if (!fp) return undefined;
   let stored: StoredReferrerVex;
+  let verified: Array<{ text: string; source: string; authority: string }>;
   try {
     const keyless = policy.vexAuthorities.some((a) => a.kind === 'keyless');
     const c = await collectVexReferrers(client, repository, digest, policy.vexAuthorities, keyless ? root() : undefined);
     stored = { authorities: fp, documents: c.documents.map((d) => ({ text: d.text, source: d.source })), ignored: c.ignored };
+    verified = c.documents;
   } catch (e) {
     return { statements: [], diagnostics: [ignoredDiag(`VEX referrers of ${digest} could not be read: ${(e as Error).message}; none applied`)] };
   }
@@ -169,14 +186,15 @@ export async function readReferrerVex(store: Store, client: RegistryClient, wher
   for (const k of ignoredOnly.slice(0, Math.max(0, ignoredOnly.length - MAX_IGNORED_ONLY_PLACES))) delete places[k];
   // Retractions accumulate: what a listing no longer shows is kept (see toReferrerVex).
   const retractions = retractionsOf(raw);
-  for (const d of stored.documents) {
-    if (retractions.some((r) => r.authorities === fp && r.text === d.text) || !retracts(d.text, d.source)) continue;
-    retractions.push({ authorities: fp, text: d.text, source: d.source });
+  for (const d of verified) {
+    const authority = authorityFingerprint(policy, d.authority);
+    if (!authority || retractions.some((r) => r.authority === authority && r.text === d.text) || !retracts(d.text, d.source)) continue;
+    retractions.push({ authority, text: d.text, source: d.source });
   }
   const keep = retractions.slice(Math.max(0, retractions.length - MAX_RETRACTIONS));
   // Replaced, not put: a later read (a withdrawn or replaced attestation, other authorities) must win.
   await store.replaceLayer(VEX_REFERRERS_KEY(digest), { places, ...(keep.length ? { retractions: keep } : {}) } satisfies StoredPlaces);
-  return toReferrerVex(places, digest, fp, keep);
+  return toReferrerVex(places, digest, fp, keep, authorityFingerprints(policy));
 }
 
 /**
@@ -188,7 +206,7 @@ export async function storedReferrerVex(store: Store, digest: Digest, policy: Co
   if (!fp) return undefined;
   const raw = await store.getLayer(VEX_REFERRERS_KEY(digest));
   if (!raw) return undefined;
-  return toReferrerVex(placesOf(raw), digest, fp, retractionsOf(raw));
+  return toReferrerVex(placesOf(raw), digest, fp, retractionsOf(raw), authorityFingerprints(policy));
 }
 
 /** Tags whose push or delete can change an image's VEX: `sha256-<hex>.att`, `.sig`, and the fallback `sha256-<hex>`. */

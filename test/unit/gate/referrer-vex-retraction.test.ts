@@ -32,6 +32,23 @@ spec:
         key: |
 ${indentBlock(publicKeyPem(key.publicKey), 10)}
 `, '<t>');
+const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+/** The same policy with a second authority added (a policy edit). */
+const POLICY_TWO = compilePolicy(`apiVersion: pushgate.dev/v1
+kind: Policy
+metadata: { name: t }
+spec:
+  ruleSets:
+    default: { rules: [] }
+  vex:
+    authorities:
+      - name: security
+        key: |
+${indentBlock(publicKeyPem(key.publicKey), 10)}
+      - name: platform
+        key: |
+${indentBlock(publicKeyPem(other.publicKey), 10)}
+`, '<t2>');
 const DIGEST = `sha256:${'cd'.repeat(32)}` as Digest;
 const STATUSES = ['not_affected', 'fixed', 'affected', 'under_investigation'] as const;
 type Status = (typeof STATUSES)[number];
@@ -71,6 +88,23 @@ function registry(listing: Map<string, Doc[]>): RegistryClient {
 }
 
 describe('gate: referrer VEX retractions survive listings that leave them out', () => {
+  it('a retraction survives a policy edit that adds another authority, and the pusher\'s listing without it', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      const t1 = doc('not_affected', Date.UTC(2026, 0, 1));
+      const t2 = doc('affected', Date.UTC(2026, 1, 1));
+      const where = { registry: 'lab', repository: 'lab/app' };
+      const suppressed = (v: { statements: Parameters<typeof applyVex>[1] }) => !!applyVex([finding], v.statements, [DIGEST])[0]!.vex;
+      expect(suppressed((await readReferrerVex(store, registry(new Map([['lab/app', [t1]]])), where, DIGEST, POLICY, () => undefined))!)).to.equal(true);
+      expect(suppressed((await readReferrerVex(store, registry(new Map([['lab/app', [t1, t2]]])), where, DIGEST, POLICY, () => undefined))!)).to.equal(false);
+      // spec.vex gains an authority; the stored documents are stale until read again, the retraction is not.
+      expect(suppressed((await storedReferrerVex(store, DIGEST, POLICY_TWO))!)).to.equal(false);
+      expect(suppressed((await readReferrerVex(store, registry(new Map([['lab/app', [t1]]])), where, DIGEST, POLICY_TWO, () => undefined))!)).to.equal(false);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('property: suppressed exactly when the latest of (listed now ∪ retractions ever listed) suppresses', async () => {
     const pool = fc.uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 6 }).chain((times) =>
       fc.tuple(...times.map((t) => fc.constantFrom(...STATUSES).map((s) => ({ s, t: Date.UTC(2026, 0, 1) + t * 60_000 })))));
