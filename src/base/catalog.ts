@@ -32,7 +32,13 @@ export class BaseCatalog implements CatalogView {
   private tags = new Map<string, Map<string, CatalogTag[]>>();
   private readonly matchers: Array<{ registry: string; match: (repo: string) => boolean }>;
 
-  constructor(private readonly store: BaseCatalogStore, repositories: Array<{ registry: string; repositories: string[] }>) {
+  /**
+   * @param repositories the catalog repositories in force (`baseImages.repositories`).
+   * @param opts.excluded repositories that are never catalog repositories whatever glob matches them:
+   *   the quarantine repositories, which hold pushgate's copies of blocked pushes (an image a pusher had
+   *   quarantined there would otherwise become a base of everything built on it).
+   */
+  constructor(private readonly store: BaseCatalogStore, repositories: Array<{ registry: string; repositories: string[] }>, private readonly opts: { excluded?: (registry: string, repository: string) => boolean } = {}) {
     this.matchers = repositories.map((r) => ({ registry: r.registry, match: picomatch(r.repositories, { dot: true }) }));
   }
 
@@ -41,20 +47,25 @@ export class BaseCatalog implements CatalogView {
     return this.matchers.length > 0;
   }
 
-  /** True when `registry`/`repository` is a catalog repository. */
+  /** True when `registry`/`repository` is a catalog repository (matched by a glob in force, and not excluded). */
   covers(registry: string, repository: string): boolean {
-    return this.matchers.some((m) => m.registry === registry && m.match(repository));
+    return !this.opts.excluded?.(registry, repository) && this.matchers.some((m) => m.registry === registry && m.match(repository));
   }
 
-  /** (Re)loads everything from the store. @throws PushgateError STORE */
+  /**
+   * (Re)loads from the store the entries and tags of the repositories the catalog covers now. The store
+   * keeps what was recorded under earlier configurations: a repository taken out of
+   * `baseImages.repositories` (found writable by pushers, say) must stop defining "base" at once, not
+   * keep its images as verified bases for as long as the rows last. @throws PushgateError STORE
+   */
   async load(): Promise<void> {
     const [entries, tags] = await Promise.all([this.store.listEntries(), this.store.listTags()]);
     this.index = new ChainIndex();
     this.entries.clear();
     this.byDigestMap.clear();
     this.tags.clear();
-    for (const e of entries) this.remember(e);
-    for (const t of tags) this.rememberTag(t, false);
+    for (const e of entries) if (this.covers(e.registry, e.repository)) this.remember(e);
+    for (const t of tags) if (this.covers(t.registry, t.repository)) this.rememberTag(t, false);
   }
 
   private static key(e: Pick<CatalogEntry, 'registry' | 'repository' | 'digest'>): string {
@@ -86,6 +97,8 @@ export class BaseCatalog implements CatalogView {
    * index) and, with `tag`, that the tag points at it now. @throws PushgateError STORE
    */
   async record(registry: string, repository: string, rootDigest: Digest, images: CatalogImage[], tag: string | undefined, now = Date.now()): Promise<void> {
+    // Only a catalog repository defines a base, whoever asks to record one.
+    if (!this.covers(registry, repository)) return;
     for (const img of images) {
       const prev = this.entries.get(BaseCatalog.key({ registry, repository, digest: img.digest }));
       const e: CatalogEntry = {
@@ -103,6 +116,7 @@ export class BaseCatalog implements CatalogView {
 
   /** Records that `tag` points at `digest` now. @returns true when it moved (or is new). @throws PushgateError STORE */
   async recordTag(registry: string, repository: string, tag: string, digest: Digest, now = Date.now()): Promise<boolean> {
+    if (!this.covers(registry, repository)) return false;
     const moved = await this.store.putTag({ registry, repository, tag, digest }, now);
     if (moved) this.rememberTag({ registry, repository, tag, digest, since: now }, true);
     return moved;

@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { parseImageConfig, parseManifestDocument, platformString, PushgateError, type Digest } from '../core/index.js';
 import type { PushgateConfig } from '../config/types.js';
+import { isQuarantineRepositoryOf } from '../config/quarantine.js';
 import { packageKey } from '../base/attribute.js';
 import { BaseCatalog, type CatalogImage } from '../base/catalog.js';
 import { MemoryBaseCatalogStore } from '../base/memory-store.js';
@@ -88,7 +89,12 @@ async function scanFindings(client: RegistryClient, repo: string, digest: Digest
  */
 export async function cliBases(scan: ImageScan, o: CliBaseOptions): Promise<Map<PlatformScan, PlatformBase>> {
   const specs = o.config.baseImages?.repositories ?? [];
-  const catalog = new BaseCatalog(new MemoryBaseCatalogStore(), specs);
+  // A quarantine repository holds pushgate's copies of blocked pushes: never a base, whatever glob names it.
+  const excluded = (registry: string, repository: string) => {
+    const rc = o.config.registries.find((r) => r.name === registry);
+    return !!rc && isQuarantineRepositoryOf(rc, repository);
+  };
+  const catalog = new BaseCatalog(new MemoryBaseCatalogStore(), specs, { excluded });
   const now = Date.now();
   for (const spec of specs) {
     let client: RegistryClient;
@@ -105,6 +111,7 @@ export async function cliBases(scan: ImageScan, o: CliBaseOptions): Promise<Map<
       repos = [...new Set([...literal, ...all.filter((r) => catalog.covers(spec.registry, r))])];
     }
     for (const repo of repos) {
+      if (!catalog.covers(spec.registry, repo)) continue;
       try {
         for (const tag of await client.listTags(repo)) {
           const { root, images } = await readImages(client, repo, tag);

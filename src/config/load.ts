@@ -6,6 +6,7 @@ import crypto, { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { jwtConfigProblem } from './jwt.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { configValidator } from './config-validator.js';
 import { configSchema } from './schema.js';
@@ -362,6 +363,8 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
   if (jwt && jwt.secret === undefined && jwt.publicKey === undefined) {
     problems.push(problemAt(ld, ['api', 'jwt'], 'needs secret (HS256) or publicKey (RS256/ES256)'));
   }
+  const jwtProblem = jwt ? jwtConfigProblem(jwt) : undefined;
+  if (jwtProblem) problems.push(problemAt(ld, ['api', 'jwt', jwtProblem.key], jwtProblem.message));
 
   const cfg: PushgateConfig = {
     source: absFile,

@@ -23,3 +23,23 @@ export function repositoryNameProblem(name: string): string | undefined {
   if (bad !== undefined) return `"${bad}" is not a valid path component (lowercase letters and digits, joined by . _ __ or -)`;
   return undefined;
 }
+
+/** A domain component of Distribution's reference grammar (letters of either case, digits, inner `-`). */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+/** A domain: components joined by `.`, an optional port. */
+const DOMAIN = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?$`);
+
+/**
+ * True when Distribution 2.8 routes and stores `name` as a repository: its router and
+ * `reference.WithName` take the whole reference name grammar (reference/regexp.go `NameRegexp`), whose
+ * first component may be a domain: upper case letters and a port there (`Team/app`, `EXAMPLE.com/app`),
+ * when at least one lower-case component follows. Stricter than {@link repositoryNameProblem}, which is the
+ * name a client can pull: no reference parser reads `host/Team/app` (the path must be lower case), but the
+ * registry stores and serves a push to it. (A port cannot be stored: the storage path has no `:`.)
+ */
+export function isRegistryRepositoryName(name: string): boolean {
+  if (!name || name.length > MAX_REPOSITORY_LENGTH) return false;
+  const [first, ...rest] = name.split('/');
+  if (!rest.every((c) => PATH_COMPONENT.test(c))) return false;
+  return PATH_COMPONENT.test(first!) || (rest.length > 0 && DOMAIN.test(first!));
+}

@@ -35,8 +35,12 @@ export class GateBaseImages {
   private timer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
 
-  constructor(private readonly opts: { store: Store; config: PushgateConfig; logger: Logger }) {
-    this.catalog = new BaseCatalog(opts.store.baseCatalog, opts.config.baseImages?.repositories ?? []);
+  /**
+   * @param opts.isQuarantineRepository the gate's test of a quarantine repository: never a catalog
+   *   repository (it holds copies of blocked pushes), whatever glob of `baseImages.repositories` matches it.
+   */
+  constructor(private readonly opts: { store: Store; config: PushgateConfig; logger: Logger; isQuarantineRepository?: (registry: string, repository: string) => boolean }) {
+    this.catalog = new BaseCatalog(opts.store.baseCatalog, opts.config.baseImages?.repositories ?? [], { excluded: opts.isQuarantineRepository });
   }
 
   /** Loads the catalog once (again after a failure). @throws PushgateError STORE */
@@ -158,6 +162,8 @@ export class GateBaseImages {
         repos = [...new Set([...literal, ...all.filter((r) => this.catalog.covers(spec.registry, r))])];
       }
       for (const repo of repos) {
+        // A literal name in a quarantine repository is no catalog repository (BaseCatalog.covers).
+        if (!this.catalog.covers(spec.registry, repo)) continue;
         for (const tag of await host.listTags(spec.registry, repo)) {
           tags++;
           const digest = await host.resolve(spec.registry, repo, tag);

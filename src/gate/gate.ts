@@ -141,7 +141,8 @@ export class Gate implements GateApi {
   readonly baseImages: GateBaseImages;
 
   constructor(private readonly opts: GateOptions) {
-    this.baseImages = new GateBaseImages({ store: opts.store, config: opts.config, logger: opts.logger });
+    // Called only once the gate is built (recording, the tag listing), when its registry directory exists.
+    this.baseImages = new GateBaseImages({ store: opts.store, config: opts.config, logger: opts.logger, isQuarantineRepository: (r, repo) => this.isQuarantineRepository(r, repo) });
     this.scanSlots = new ScanSlots(Math.max(1, opts.config.scan.workers));
     this.spillPool = new SpillPool(opts.config.scan.tmpDirLimitBytes);
     this.hooks = opts.hooks ?? {};

@@ -6,6 +6,7 @@
  */
 import { PushgateError, RegistryHosts } from '../core/index.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
+import { isQuarantineRepositoryOf } from '../config/quarantine.js';
 import { harborTarget, quarantineRepositoryOf, type HarborTarget, type OwnWrite } from '../enforce/index.js';
 import { RegistryClient } from '../registry/client.js';
 import type { GateCounters } from './gate.js';
@@ -60,11 +61,7 @@ export class RegistryDirectory {
    */
   isQuarantineRepository(registry: string, repository: string): boolean {
     const rc = this.o.config.registries.find((r) => r.name === registry);
-    if (!rc) return false;
-    const prefix = rc.quarantine.repositoryPrefix;
-    if (prefix && repository.startsWith(prefix)) return true;
-    const harbor = rc.type === 'harbor' ? this.harborTarget(registry) : undefined;
-    return !!harbor && repository.startsWith(`${harbor.options.project}/`);
+    return !!rc && isQuarantineRepositoryOf(rc, repository);
   }
 
   /** The configured registry that `host` (any spelling, alias) names, if exactly one does (src/core/host.ts). */

@@ -19,7 +19,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { PushgateError, isPushgateError } from '../core/errors.js';
 import { isContentDigest, isDigest, digestAlgorithm, digestHex, manifestDigestProblem, type Digest } from '../core/digest.js';
 import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
-import { TAG_RE } from '../core/names.js';
+import { isRegistryRepositoryName, TAG_RE } from '../core/names.js';
 import { RegistryError, redactUrl } from './errors.js';
 import { Transport, header, type TransportRequest } from './transport.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -104,7 +104,6 @@ export interface GetBlobOptions {
   size?: number;
 }
 
-const REPO_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 
 function packageVersion(): string {
   try {
@@ -259,9 +258,14 @@ export class RegistryClient {
     return this.t.limiter.inUse;
   }
 
+  /**
+   * Refuses a name the registry would not route as a repository. Distribution's grammar is taken whole
+   * (src/core/names.ts isRegistryRepositoryName): a first component of either case (`Team/app`) is stored
+   * and served by the registry, so pushgate reads, judges and removes what is pushed there.
+   */
   private checkRepo(repo: string): void {
-    if (!REPO_RE.test(repo) || repo.length > 255) {
-      throw new PushgateError('BAD_REFERENCE', `"${repo}" is not a repository name (lowercase path components separated by /)`);
+    if (!isRegistryRepositoryName(repo)) {
+      throw new PushgateError('BAD_REFERENCE', `"${repo}" is not a repository name (lowercase path components separated by /; the first may be a domain)`);
     }
   }
 

@@ -8,7 +8,8 @@
  * Authentication (`Authorization: Bearer <token>`):
  * - a JWT verified with jsonwebtoken against `api.jwt`: `secret` → HS256 only; `publicKey` → RS256
  *   for an RSA key, ES256 for an EC P-256 key (the algorithm is pinned by the configured key, never
- *   taken from the token header); `exp` is required; `iss`/`aud` are checked when configured. The
+ *   taken from the token header); `exp` is required; `aud` must name `audience`, which a public key
+ *   requires, and an HS256 secret has at least 32 bytes (src/config/jwt.ts); `iss` is checked when configured. The
  *   role is the most privileged of the claim `role` (`viewer` | `admin`) and the array `roles`; a token
  *   whose role values are all unknown is refused (403) with the accepted roles named.
  *   The subject (`sub`) is the actor recorded in the audit log.
@@ -19,6 +20,7 @@
 import { createPublicKey, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import jwt from 'jsonwebtoken';
+import { jwtConfigProblem } from '../config/jwt.js';
 import { isDigest, parseImageRef, PushgateError, type Digest, type PushEvent, type Verdict } from '../core/index.js';
 import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
@@ -99,7 +101,8 @@ const VEX_QUERY = {
 
 /**
  * Builds the JWT verifier of `api.jwt` (undefined when not configured).
- * @throws PushgateError BAD_CONFIG when the public key is neither RSA nor EC P-256.
+ * @throws PushgateError BAD_CONFIG when the public key is neither RSA nor EC P-256, when a public key
+ *   comes without `audience`, or when an HS256 secret is shorter than 32 bytes (src/config/jwt.ts).
  */
 export function jwtVerifier(cfg: PushgateConfig['api']['jwt']): Verifier | undefined {
   if (!cfg || (!cfg.secret && !cfg.publicKey)) return undefined;
@@ -115,6 +118,10 @@ export function jwtVerifier(cfg: PushgateConfig['api']['jwt']): Verifier | undef
     key = cfg.secret!;
     algorithms = ['HS256'];
   }
+  // Checked here too, not only when the file is loaded: a verifier built from any other config object
+  // (tests, embedders) must not accept another service's tokens or a guessable secret either.
+  const bad = jwtConfigProblem(cfg);
+  if (bad) throw new PushgateError('BAD_CONFIG', `api.jwt.${bad.key}: ${bad.message}`);
   return (token) => {
     const claims = jwt.verify(token, key, { algorithms, issuer: cfg.issuer, audience: cfg.audience, clockTolerance: 30 }) as jwt.JwtPayload;
     if (typeof claims.exp !== 'number') throw new Error('the token has no exp claim');

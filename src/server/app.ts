@@ -23,7 +23,7 @@ import { createAdminApi } from './admin-api.js';
 import { Readiness } from './readiness.js';
 import { readEnvelope, repositoryNamesIn } from './envelope.js';
 import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
-import { repositoryNameProblem, TAG_RE } from '../core/names.js';
+import { isRegistryRepositoryName, TAG_RE } from '../core/names.js';
 
 /** What the app serves from. */
 export interface AppDeps {
@@ -289,9 +289,14 @@ export function metricsHandler(metrics: Metrics) {
   };
 }
 
-/** True for a repository name and optional tag that the OCI distribution spec allows (name ≤ 255; src/core/names.ts). */
+/**
+ * True for a repository name the registry stores (Distribution's whole name grammar, a domain-like first
+ * component of either case included: src/core/names.ts isRegistryRepositoryName) and an optional tag.
+ * A push the registry stored is judged whatever client could pull it: `Team/app` is served by the
+ * registry API though no reference parser reads it, and dropping its event left it there unjudged.
+ */
 export function validNames(repository: string, tag?: string): boolean {
-  return repositoryNameProblem(repository) === undefined && (tag === undefined || TAG_RE.test(tag));
+  return isRegistryRepositoryName(repository) && (tag === undefined || TAG_RE.test(tag));
 }
 
 /** Accumulates dropped-event counts per registry and reason; flushes them once a minute. */

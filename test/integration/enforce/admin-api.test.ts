@@ -100,10 +100,10 @@ describe('admin API: JWT roles and viewer tokens', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const rsaPub = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const ecPub = ec.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const vr = jwtVerifier({ publicKey: rsaPub })!;
-    const ve = jwtVerifier({ publicKey: ecPub })!;
-    expect(vr(jwt.sign({ sub: 'ci', role: 'viewer' }, rsa.privateKey, { algorithm: 'RS256', expiresIn: '1m' }))).to.deep.equal({ actor: 'ci', role: 'viewer' });
-    expect(ve(jwt.sign({ sub: 'ops', role: 'admin' }, ec.privateKey, { algorithm: 'ES256', expiresIn: '1m' }))).to.deep.equal({ actor: 'ops', role: 'admin' });
+    const vr = jwtVerifier({ publicKey: rsaPub, audience: 'pushgate' })!;
+    const ve = jwtVerifier({ publicKey: ecPub, audience: 'pushgate' })!;
+    expect(vr(jwt.sign({ sub: 'ci', role: 'viewer' }, rsa.privateKey, { algorithm: 'RS256', expiresIn: '1m', audience: 'pushgate' }))).to.deep.equal({ actor: 'ci', role: 'viewer' });
+    expect(ve(jwt.sign({ sub: 'ops', role: 'admin' }, ec.privateKey, { algorithm: 'ES256', expiresIn: '1m', audience: 'pushgate' }))).to.deep.equal({ actor: 'ops', role: 'admin' });
     expect(() => vr(jwt.sign({ role: 'admin' }, ec.privateKey, { algorithm: 'ES256', expiresIn: '1m' }))).to.throw(/invalid algorithm/);
     // The classic confusion: an HS256 token whose secret is the public key text.
     const forged = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ role: 'admin', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url')}`;

@@ -17,7 +17,7 @@ describe('config: api.jwt.publicKey as a file', () => {
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-jwtkey-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const load = (publicKey: string) => parseConfigText(`api: { jwt: { publicKey: ${JSON.stringify(publicKey)} } }\n`, path.join(dir, 'pushgate.yaml'), {});
+  const load = (publicKey: string) => parseConfigText(`api: { jwt: { publicKey: ${JSON.stringify(publicKey)}, audience: pushgate } }\n`, path.join(dir, 'pushgate.yaml'), {});
   const problem = (publicKey: string): string => {
     try {
       load(publicKey);
@@ -39,7 +39,7 @@ describe('config: api.jwt.publicKey as a file', () => {
       for (const p of [file, path.join(dir, file)]) {
         const cfg = load(p);
         const verify = jwtVerifier(cfg.api.jwt)!;
-        const token = jwt.sign({ role: 'viewer', sub: 'ops' }, privateKey.export({ type: 'pkcs8', format: 'pem' }), { algorithm: alg, expiresIn: 60 });
+        const token = jwt.sign({ role: 'viewer', sub: 'ops' }, privateKey.export({ type: 'pkcs8', format: 'pem' }), { algorithm: alg, expiresIn: 60, audience: 'pushgate' });
         expect(verify(token)).to.include({ role: 'viewer' });
       }
     });

@@ -11,7 +11,7 @@ import { ConfigError, defaultConfig, formatProblem, loadConfig, parseConfigText 
 import { ROOT } from '../../helpers/lab.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/config');
-const ENV = { PORT: '18080', HOOK_TOKEN: 'hook-secret', REG_PASSWORD: 'p@ss ${not-a-var}', VIEWER_TOKEN: 'viewer', JWT_SECRET: 'jwt-secret' };
+const ENV = { PORT: '18080', HOOK_TOKEN: 'hook-secret', REG_PASSWORD: 'p@ss ${not-a-var}', VIEWER_TOKEN: 'viewer', JWT_SECRET: 'jwt-secret-of-at-least-thirty-two-bytes' };
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -99,7 +99,7 @@ describe('config: loadConfig', () => {
     expect(secure.quarantine).to.deep.equal({ repositoryPrefix: 'q/', project: 'quarantine' });
     expect([secure.type, secure.insecure, secure.concurrency, secure.timeoutMs]).to.deep.equal(['harbor', true, 8, 30_000]);
     expect(c.policy).to.equal(path.join(FIX, 'sub/policy.yaml'));
-    expect(c.api).to.deep.equal({ tokens: ['viewer'], jwt: { secret: 'jwt-secret' } });
+    expect(c.api).to.deep.equal({ tokens: ['viewer'], jwt: { secret: 'jwt-secret-of-at-least-thirty-two-bytes' } });
     expect(c.admission.unguarded).to.equal('deny');
     expect(c.admission.unpinnedTags).to.equal('deny'); // not in the file: the default
     expect(c.admission.digestCacheTtlMs).to.equal(120_000);
