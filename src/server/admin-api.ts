@@ -14,7 +14,7 @@
  *   whose role values are all unknown is refused (403) with the accepted roles named.
  *   The subject (`sub`) is the actor recorded in the audit log.
  * - a static token from `api.tokens`: role `viewer` (read-only; scripts, dashboards, the demo).
- * `viewer` reads (GET) and may queue scans; `admin` may also release, add exceptions and add or delete VEX documents.
+ * `viewer` reads (GET); `admin` may also queue scans, release, add exceptions and add or delete VEX documents.
  * 401: no or bad credential; 403: a valid credential without the role.
  */
 import { createPublicKey, timingSafeEqual } from 'node:crypto';
