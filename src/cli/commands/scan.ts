@@ -36,19 +36,43 @@ export function parseRegistryTarget(target: string): ReturnType<typeof parseImag
   try {
     return parseImageRef(target, { defaultTag: 'latest' });
   } catch (e) {
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(target);
-    } catch {
-      throw e;
-    }
-    const hint = st.isDirectory()
-      ? fs.existsSync(`${target}/oci-layout`)
-        ? `oci:${target} (an OCI image layout)`
-        : `dir:${target} (a file tree; oci:${target} for an OCI image layout)`
-      : `archive:${target} (a docker save or OCI archive) or sbom:${target} (CycloneDX or SPDX JSON)`;
-    throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${target} is a ${st.isDirectory() ? 'directory' : 'file'} here: to scan it, write ${hint}`, { cause: e });
+    const hint = localPathHint(target);
+    if (!hint) throw e;
+    throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${hint}`, { cause: e });
   }
+}
+
+/**
+ * What to write to scan `target` as the local file or directory it names here (`x is a file here: to
+ * scan it, write archive:x …`), or undefined when nothing is there. A directory holding an
+ * `oci-layout` file is an OCI layout (`oci:`), another directory a file tree (`dir:`), a file an image
+ * archive (`archive:`) or an SBOM (`sbom:`).
+ */
+export function localPathHint(target: string): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    return undefined;
+  }
+  const hint = st.isDirectory()
+    ? fs.existsSync(`${target}/oci-layout`)
+      ? `oci:${target} (an OCI image layout)`
+      : `dir:${target} (a file tree; oci:${target} for an OCI image layout)`
+    : `archive:${target} (a docker save or OCI archive) or sbom:${target} (CycloneDX or SPDX JSON)`;
+  return `${target} is a ${st.isDirectory() ? 'directory' : 'file'} here: to scan it, write ${hint}`;
+}
+
+/**
+ * A registry target's failure as the user can act on it: when the target also names a file or
+ * directory here (`pushgate scan image.tar`, read as Docker Hub's `library/image.tar:latest`), the
+ * error says which prefix reads the local one ({@link localPathHint}); other errors are returned as
+ * they are. The registry was asked first: the same words may name a repository, so nothing is guessed.
+ */
+export function withLocalPathHint(e: unknown, target: string): unknown {
+  const hint = e instanceof PushgateError ? localPathHint(target) : undefined;
+  if (!hint || !(e instanceof PushgateError)) return e;
+  return new PushgateError(e.code, `${e.message}; ${hint}`, { cause: e, retryable: e.retryable, details: e.details });
 }
 
 /**
@@ -147,7 +171,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
     scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
-      .catch((e: unknown) => { throw withLoginHint(e, ref.registry, oneOff?.username); });
+      .catch((e: unknown) => { throw withLocalPathHint(withLoginHint(e, ref.registry, oneOff?.username), target); });
     scan.target = target;
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
