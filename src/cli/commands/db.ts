@@ -29,6 +29,19 @@ export function describeDbLocation(st: CliState): string {
   return `cache directory from ${via}`;
 }
 
+/**
+ * An age in seconds as `db status` prints it: whole minutes under an hour (`12 min`), whole hours under
+ * two days (`30 h`), else whole days (`468 d`), each rounded down, so an age never reads older than it
+ * is (a database built ten minutes ago is not "0 h", a year-old catalog not "11239 h"). A negative age
+ * (a clock set back since the build) is `0 min`.
+ */
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, seconds);
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
 /** The setting that named the database path, for messages. */
 function whereFrom(st: CliState): string {
   return st.dbPathFrom === 'cache' ? 'the database path' : st.dbPathFrom;
@@ -159,7 +172,7 @@ export function register(program: Command): void {
         }
         const lines = [
           `path       ${st.path}  (${st.pathFrom})`,
-          `built at   ${st.builtAt ?? 'unknown'}${st.ageSeconds !== null ? ` (${Math.round(st.ageSeconds / 3600)} h ago)` : ''}`,
+          `built at   ${st.builtAt ?? 'unknown'}${st.ageSeconds !== null ? ` (${formatAge(st.ageSeconds)} ago)` : ''}`,
           `schema     ${st.schemaVersion}`,
           `records    ${st.records}`,
           ...Object.entries(st.byEcosystem).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
@@ -167,7 +180,7 @@ export function register(program: Command): void {
           `sources    ${st.sources.join(', ')}`,
           ...st.sourceStatus.map((x) => {
             const age = st.sourceAgeSeconds[x.kind];
-            return `  ${x.kind.padEnd(5)} ${String(x.items).padStart(7)} ${x.source}${x.dataDate ? `  data of ${x.dataDate}` : ''}${age !== undefined ? ` (${Math.round(age / 3600)} h old)` : ''}`;
+            return `  ${x.kind.padEnd(5)} ${String(x.items).padStart(7)} ${x.source}${x.dataDate ? `  data of ${x.dataDate}` : ''}${age !== undefined ? ` (${formatAge(age)} old)` : ''}`;
           }),
           ...(st.eolProducts.length ? [`eol        ${st.eolProducts.join(', ')}`] : []),
         ];

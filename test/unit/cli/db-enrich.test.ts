@@ -8,6 +8,8 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
+import { formatAge } from '../../../src/cli/commands/db.js';
 import { runCli, type CliRun } from '../../helpers/cli.js';
 import { ROOT } from '../../helpers/lab.js';
 
@@ -34,7 +36,9 @@ describe('cli: pushgate db update/status with enrichment sources', function () {
     expect(st.sourceAgeSeconds.kev).to.be.closeTo((Date.now() - Date.parse('2025-08-25T17:04:19.9796Z')) / 1000, 120);
     expect(st.eolProducts).to.include('debian');
     const table = run(['db', 'status', '--db', db]).stdout;
-    expect(table).to.match(/\n {2}kev +1404 kev:\S+known_exploited_vulnerabilities\.json {2}data of 2025-08-25T17:04:19\.9796Z \(\d+ h old\)\n/);
+    expect(table).to.match(/\n {2}kev +1404 kev:\S+known_exploited_vulnerabilities\.json {2}data of 2025-08-25T17:04:19\.9796Z \(\d+ d old\)\n/);
+    // a database built a moment ago is minutes old, not "0 h"
+    expect(table).to.match(/\nbuilt at +\S+ \([0-9] min ago\)\n/);
   });
 
   it('a KEV catalog cut short: one line naming the file, exit 2, the installed database unchanged', () => {
@@ -68,4 +72,31 @@ describe('cli: pushgate db update/status with enrichment sources', function () {
     expect(table.replace(/\n/g, '')).to.not.match(/[\u0000-\u001f\u007f-\u009f]/);
   });
 
+});
+
+describe('cli: db status ages', () => {
+  it('property: minutes under an hour, hours under two days, else days; rounded down, never older than it is, in order', () => {
+    const unit = { min: 60, h: 3600, d: 86400 } as const;
+    fc.assert(
+      fc.property(fc.double({ min: -1e6, max: 1e10, noNaN: true }), fc.double({ min: 0, max: 1e10, noNaN: true }), (a, b) => {
+        const m = /^(\d+) (min|h|d)$/.exec(formatAge(a));
+        expect(m, formatAge(a)).to.not.equal(null);
+        const n = Number(m![1]);
+        const u = m![2] as keyof typeof unit;
+        const s = Math.max(0, a);
+        // the unit follows the size, and the number is the age in that unit rounded down
+        expect(u).to.equal(s < 3600 ? 'min' : s < 172_800 ? 'h' : 'd');
+        expect(n).to.equal(Math.floor(s / unit[u]));
+        if (u === 'min') expect(n).to.be.below(60);
+        if (u === 'h') expect(n).to.be.within(1, 47);
+        if (u === 'd') expect(n).to.be.at.least(2);
+        // an older age never reads younger
+        const [lo, hi] = [Math.min(s, b), Math.max(s, b)];
+        const secs = (t: string) => { const [x, v] = t.split(' '); return Number(x) * unit[v as keyof typeof unit]; };
+        expect(secs(formatAge(lo))).to.be.at.most(secs(formatAge(hi)));
+      }),
+      { numRuns: 500 },
+    );
+    expect([0, 59, 60, 3599, 3600, 172_799, 172_800, 11239 * 3600].map(formatAge)).to.deep.equal(['0 min', '0 min', '1 min', '59 min', '1 h', '47 h', '2 d', '468 d']);
+  });
 });
