@@ -612,7 +612,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       try {
         stats.sources.push(await importEnrichment(e.src, e.kind, e.location));
       } catch (err) {
-        throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; nothing was installed, the previous database is kept`, { cause: err });
+        const kept = fs.existsSync(dbPath) ? 'nothing was installed, the previous database is kept' : `nothing was installed (there is no database at ${dbPath} yet)`;
+        throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; ${kept}`, { cause: err });
       }
     }
     if (stats.imported === 0) {
