@@ -32,14 +32,28 @@ export function parseRegistryTarget(target: string): ReturnType<typeof parseImag
   // Before parsing: `docker-archive:img.tar` also parses as Docker Hub's `docker-archive` at tag `img.tar`;
   // read as the skopeo transport it almost surely is, it is refused with what to write (either meaning).
   const transport = transportHint(target);
-  if (transport) throw new PushgateError('BAD_REFERENCE', `${JSON.stringify(target)} names a skopeo/podman transport, not a registry reference; ${transport}`);
+  if (transport) throw new PushgateError('BAD_REFERENCE', `${JSON.stringify(target)} names a skopeo/podman transport or a Grype/Syft source, not a registry reference; ${transport}`);
   try {
     return parseImageRef(target, { defaultTag: 'latest' });
   } catch (e) {
-    const hint = localPathHint(target);
+    const hint = localPathHint(target) ?? schemeHint(target);
     if (!hint) throw e;
     throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${hint}`, { cause: e });
   }
+}
+
+/**
+ * What to write for a Grype/Syft source scheme that is also a Docker Hub image name (`registry:2` and
+ * `docker:24-dind` are images there), asked only once the target failed to parse as a reference:
+ * `registry:REF` is REF itself, `docker:REF` the Docker daemon's image, which pushgate cannot read.
+ */
+function schemeHint(target: string): string | undefined {
+  const m = /^(registry|docker):(.+)$/s.exec(target);
+  if (!m) return undefined;
+  const [, scheme, rest] = m;
+  return scheme === 'registry'
+    ? `a registry reference needs no registry: prefix: write ${rest}`
+    : `docker:REF names the Docker daemon's image (as in Grype and Syft), which pushgate cannot read: scan the registry reference ${rest}, or save the image (docker save -o image.tar ${rest}) and scan archive:image.tar`;
 }
 
 /**
@@ -76,15 +90,18 @@ export function withLocalPathHint(e: unknown, target: string): unknown {
 }
 
 /**
- * What to write instead of a skopeo/podman transport name (containers-transports(5)), which users of
- * those tools type first: `docker://REF` is a registry reference without the prefix, `docker-archive:`
- * and `oci-archive:` files are `archive:`; the daemon's, containers-storage's, ostree's and SIF images
- * must be saved to an archive first (every transport of containers-transports(5) but `oci:` and `dir:`,
- * which pushgate reads under the same names). Undefined when `target` starts with none of them.
+ * What to write instead of a skopeo/podman transport name (containers-transports(5)) or a Grype/Syft
+ * source scheme, which users of those tools type first: `docker://REF` is a registry reference without
+ * the prefix, `docker-archive:` and `oci-archive:` files are `archive:`, Grype's `oci-dir:` is `oci:` and
+ * its `file:` is `archive:` or `sbom:`; the daemon's, podman's, containers-storage's, ostree's, SIF and
+ * Singularity images must be saved to an archive first (every transport of containers-transports(5) but
+ * `oci:` and `dir:`, which pushgate reads under the same names). Undefined when `target` starts with none of them.
  */
 export function transportHint(target: string): string | undefined {
-  // `docker:` alone is Docker Hub's own `docker` image (`docker:24-dind`): only `docker://` is the transport
-  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|docker-daemon|containers-storage|ostree|sif):(.*)$/s.exec(target);
+  // `docker:` alone is Docker Hub's own `docker` image (`docker:24-dind`): only `docker://` is the transport.
+  // Grype's and Syft's source schemes too: oci-dir:, file:, podman:, singularity: (registry: and docker: are
+  // Hub images as well, and are only explained once the target fails to parse: schemeHint).
+  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|oci-dir|file|docker-daemon|containers-storage|podman|ostree|sif|singularity):(.*)$/s.exec(target);
   if (!m) return undefined;
   const [, transport, rest] = m;
   // the archive transports may name an image inside after a second colon (path:ref); the path is what pushgate reads
@@ -97,6 +114,10 @@ export function transportHint(target: string): string | undefined {
     case 'docker-archive':
     case 'oci-archive':
       return `write archive:${file} (a docker save or OCI archive) ${hub}`;
+    case 'oci-dir':
+      return `write oci:${file} (an OCI image layout) ${hub}`;
+    case 'file':
+      return `write archive:${file} (a docker save or OCI archive) or sbom:${file} (CycloneDX or SPDX JSON) ${hub}`;
     default:
       return `pushgate reads no ${transport} images: save the image to a file first (docker save / podman save -o image.tar IMAGE) and scan archive:image.tar ${hub}`;
   }

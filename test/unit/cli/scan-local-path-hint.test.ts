@@ -2,7 +2,8 @@
  * `pushgate scan PATH` without a prefix: a target that is no registry reference but names a file or
  * directory here gets an error naming the prefix that reads it (oci: for an OCI layout, dir: for
  * another directory, archive:/sbom: for a file); a reference still parses, and a target that is
- * neither keeps the reference error alone. A target that parses as a reference and also names a local
+ * neither keeps the reference error alone. Transport names of skopeo/podman and Grype/Syft source
+ * schemes get what pushgate reads instead. A target that parses as a reference and also names a local
  * path is read from the registry (the words may name a repository); when that fails, the error names the
  * prefix that reads the local one.
  */
@@ -52,6 +53,34 @@ describe('cli: scan of a local path without a prefix', () => {
         expect(parseRegistryTarget(`docker.io/library/${transport}${t}`).repository).to.equal(`library/${transport}`);
         // Docker Hub's own `docker` image is no transport
         expect(parseRegistryTarget(`docker${t}`).repository).to.equal('library/docker');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('property: a Grype/Syft source scheme gets what pushgate reads instead; registry:/docker: only when no reference parses', () => {
+    const host = fc.constantFrom('127.0.0.1:5000', 'registry.example.test', 'reg.example.test:8443');
+    const repo = fc.constantFrom('lab/app', 'team/x/y', 'nginx');
+    const tag = fc.constantFrom(':1.0', ':latest', '');
+    const file = fc.constantFrom('/tmp/img.tar', 'img.tar', './a/b.tar', '/srv/layout');
+    fc.assert(
+      fc.property(host, repo, tag, file, fc.constantFrom('oci-dir', 'file', 'podman', 'singularity'), (h, r, t, f, scheme) => {
+        const m = message(`${scheme}:${f}`);
+        expect(m).to.include('names a skopeo/podman transport or a Grype/Syft source, not a registry reference');
+        if (scheme === 'oci-dir') expect(m).to.include(`write oci:${f} (an OCI image layout)`);
+        if (scheme === 'file') expect(m).to.include(`write archive:${f} (`).and.include(`sbom:${f} (`);
+        if (scheme === 'podman' || scheme === 'singularity') expect(m).to.include(`pushgate reads no ${scheme} images: save the image to a file first`);
+        expect(m).to.include(`docker.io/library/${scheme}:TAG`);
+        // registry:REF with a host: the reference itself, which parses
+        const ref = `${h}/${r}${t}`;
+        expect(message(`registry:${ref}`)).to.include(`a registry reference needs no registry: prefix: write ${ref}`);
+        expect(parseRegistryTarget(ref).repository).to.equal(r);
+        // docker:REF that is no Hub reference: the daemon's image, with what to do instead
+        const d = message(`docker:${ref}`);
+        expect(d).to.include(`docker:REF names the Docker daemon's image`).and.include(`scan the registry reference ${ref}`);
+        // Docker Hub's registry and docker images still parse as references
+        expect(parseRegistryTarget(`registry${t}`).repository).to.equal('library/registry');
+        expect(parseRegistryTarget(`docker${t || ':24-dind'}`).repository).to.equal('library/docker');
       }),
       { numRuns: 200 },
     );
