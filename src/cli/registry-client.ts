@@ -19,6 +19,7 @@ import type { AuthFileLocation } from '../config/cli-state.js';
 import { RegistryClient } from '../registry/client.js';
 import { findRegistryCredentials, type CredentialLookup } from '../registry/auth/auth-files.js';
 import { TOKEN_HINTS } from '../registry/auth/token-errors.js';
+import { TLS_CONFIG_HINT } from '../registry/transport.js';
 import type { Credentials } from '../registry/auth/docker-config.js';
 import { USER_AGENT } from '../core/version.js';
 
@@ -98,4 +99,17 @@ export function withLoginHint(e: unknown, host: string, oneOffUser?: string, con
   let message = e.message;
   if (!configured) for (const h of TOKEN_HINTS) message = message.split(`: ${h}`).join('').split(`; ${h}`).join('');
   return new PushgateError('UNAUTHORIZED', `${message}; ${hint}`, { cause: e, retryable: false });
+}
+
+/**
+ * A TLS verification failure as the CLI user can act on it. The registry client's advice names
+ * `registries[].ca` and `insecure`, keys of a configuration file; for a registry the configuration does
+ * not name (`configured` false) it becomes what works from the command line: Node's
+ * `NODE_EXTRA_CA_CERTS` (a PEM bundle added to the trusted roots), or a `--config` file with a
+ * registries[] entry for the host. Other errors, and those of a configured registry, are returned as they are.
+ */
+export function withTlsHint(e: unknown, host: string, configured = false): unknown {
+  if (configured || !isPushgateError(e) || !e.message.includes(`; ${TLS_CONFIG_HINT}`)) return e;
+  const hint = `to trust the registry's CA, run NODE_EXTRA_CA_CERTS=ca.pem pushgate scan …, or pass --config FILE naming it in registries[] (url: https://${host}, ca: ca.pem, or insecure: true to skip verification)`;
+  return new PushgateError(e.code, e.message.replace(`; ${TLS_CONFIG_HINT}`, `; ${hint}`), { cause: e, retryable: false, details: e.details });
 }

@@ -184,7 +184,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     scan = await options.scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
     const ref = parseRegistryTarget(target);
-    const [{ clientForHost, isConfiguredHost, withLoginHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
+    const [{ clientForHost, isConfiguredHost, withLoginHint, withTlsHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
       import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
     ]);
     const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
@@ -192,7 +192,10 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
     scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
-      .catch((e: unknown) => { throw withLocalPathHint(withLoginHint(e, ref.registry, oneOff?.username, isConfiguredHost(config, ref.registry)), target); });
+      .catch((e: unknown) => {
+        const configured = isConfiguredHost(config, ref.registry);
+        throw withLocalPathHint(withTlsHint(withLoginHint(e, ref.registry, oneOff?.username, configured), ref.registry, configured), target);
+      });
     scan.target = target;
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
