@@ -202,7 +202,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   }
   const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await later;
   // Opened after the target was read: a target that cannot be read costs no download.
-  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
+  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet });
   try {
     await session.prepare(scan, config.scan.limits);
     // The base of each platform (src/base): from the configured catalog repositories when there are
