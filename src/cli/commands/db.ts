@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { PushgateError } from '../../core/index.js';
+import { isPushgateError, PushgateError } from '../../core/index.js';
 import { resolveCliState, type CliState } from '../../config/cli-state.js';
 import { canonicalEcosystem, narrowSources, supportedEcosystems, updateDb, VulnDb } from '../../vulndb/index.js';
 import { downloadProgress } from '../download-progress.js';
@@ -159,7 +159,15 @@ export function register(program: Command): void {
         }
         throw new PushgateError('VULNDB', `no vulnerability database at ${p} (${describeDbLocation(loc)}): run \`${update}\``);
       }
-      const vdb = VulnDb.open(p);
+      let vdb: VulnDb;
+      try {
+        vdb = VulnDb.open(p);
+      } catch (e) {
+        // a file that is no database this pushgate reads (damaged, another schema): VulnDb.open's message
+        // says a bare `db update`, which builds another file when the path was chosen here
+        if (!isPushgateError(e, 'VULNDB')) throw e;
+        throw new PushgateError('VULNDB', e.message.replace(`${p}: run \`pushgate db update\``, `${p} (${describeDbLocation(loc)}): run \`${updateCommand(loc)}\``), { cause: e });
+      }
       try {
         const status = vdb.status();
         // what a scan would name ecosystem-uncovered: every ecosystem with a version order that has no record here
