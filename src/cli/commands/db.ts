@@ -42,6 +42,20 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(s / 86400)} d`;
 }
 
+/**
+ * A `--source` as the database records it: a local path made absolute against `cwd`, keeping its
+ * `nvd:`/`kev:`/`epss:`/`eol:`/`osv:` prefix; URLs and absolute paths as given. The cache's database is
+ * shared by every working directory, so `db status` run elsewhere (and the console) must not show
+ * `osv.zip` for a file of the directory `db update` ran in.
+ */
+export function absoluteSource(src: string, cwd: string = process.cwd()): string {
+  const m = /^((?:osv|nvd|kev|epss|eol):)?(?!\/\/)(.+)$/is.exec(src);
+  if (!m) return src;
+  const [, prefix = '', location] = m;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) || path.isAbsolute(location)) return src;
+  return `${prefix}${path.resolve(cwd, location)}`;
+}
+
 /** The setting that named the database path, for messages. */
 function whereFrom(st: CliState): string {
   return st.dbPathFrom === 'cache' ? 'the database path' : st.dbPathFrom;
@@ -119,7 +133,8 @@ export function register(program: Command): void {
       const st = state(opts);
       const only = parseEcosystemList(opts.ecosystems);
       const bar = downloadProgress(process.stderr);
-      const configured = opts.source.length ? opts.source : st.sources;
+      // configured sources are already resolved against their configuration file
+      const configured = opts.source.length ? opts.source.map((x) => absoluteSource(x)) : st.sources;
       const sources = only ? narrowSources(configured, only) : configured;
       checkDbPath(st.dbPath, whereFrom(st));
       const stats = await updateDb({

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { formatAge } from '../../../src/cli/commands/db.js';
+import { absoluteSource, formatAge } from '../../../src/cli/commands/db.js';
 import { runCli, type CliRun } from '../../helpers/cli.js';
 import { ROOT } from '../../helpers/lab.js';
 
@@ -98,5 +98,46 @@ describe('cli: db status ages', () => {
       { numRuns: 500 },
     );
     expect([0, 59, 60, 3599, 3600, 172_799, 172_800, 11239 * 3600].map(formatAge)).to.deep.equal(['0 min', '0 min', '1 min', '59 min', '1 h', '47 h', '2 d', '468 d']);
+  });
+});
+
+describe('cli: db update records its --source paths absolute', function () {
+  this.timeout(120_000);
+
+  it('property: a relative local path is resolved against the working directory, its prefix kept; URLs and absolute paths stay', () => {
+    const seg = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/).filter((x) => x !== '.' && x !== '..');
+    fc.assert(
+      fc.property(fc.constantFrom('', 'osv:', 'nvd:', 'kev:', 'epss:', 'eol:'), fc.array(seg, { minLength: 1, maxLength: 4 }), fc.boolean(), (prefix, parts, url) => {
+        const cwd = '/work/here';
+        if (url) {
+          const u = `${prefix}https://mirror.example.test/${parts.join('/')}`;
+          expect(absoluteSource(u, cwd)).to.equal(u);
+          return;
+        }
+        const rel = parts.join('/');
+        expect(absoluteSource(`${prefix}${rel}`, cwd)).to.equal(`${prefix}${path.join(cwd, rel)}`);
+        expect(absoluteSource(`${prefix}/abs/${rel}`, cwd)).to.equal(`${prefix}/abs/${rel}`);
+        expect(absoluteSource(`${prefix}./${rel}`, cwd)).to.equal(`${prefix}${path.join(cwd, rel)}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('db update --source RELATIVE in one directory: db status elsewhere lists the absolute paths', () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-cli-db-rel-'));
+    try {
+      fs.cpSync(path.join(FIX, 'osv/npm'), path.join(work, 'feeds/osv-npm'), { recursive: true });
+      fs.copyFileSync(path.join(FIX, 'kev/known_exploited_vulnerabilities.json'), path.join(work, 'feeds/kev.json'));
+      const db = path.join(work, 'v.sqlite');
+      const u = runCli(['db', 'update', '--db', db, '--source', 'feeds/osv-npm', '--source', 'kev:feeds/kev.json'], { cwd: work, timeoutMs: 60_000 });
+      expect(u.status, u.stderr).to.equal(0);
+      const st = JSON.parse(runCli(['db', 'status', '--db', db, '--format', 'json'], { cwd: os.tmpdir(), timeoutMs: 60_000 }).stdout) as { sources: string[]; sourceStatus: Array<{ source: string }> };
+      // the child's working directory is the real path of `work` (a symbolic link in TMPDIR is resolved)
+      const real = fs.realpathSync(work);
+      expect(st.sources).to.deep.equal([path.join(real, 'feeds/osv-npm'), `kev:${path.join(real, 'feeds/kev.json')}`]);
+      expect(st.sourceStatus.map((x) => x.source)).to.deep.equal(st.sources);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   });
 });
