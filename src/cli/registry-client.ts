@@ -18,6 +18,8 @@ import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { AuthFileLocation } from '../config/cli-state.js';
 import { RegistryClient } from '../registry/client.js';
 import { findRegistryCredentials, type CredentialLookup } from '../registry/auth/auth-files.js';
+import { TOKEN_HINTS } from '../registry/auth/token-errors.js';
+import { TLS_CONFIG_HINT } from '../registry/transport.js';
 import type { Credentials } from '../registry/auth/docker-config.js';
 import { USER_AGENT } from '../core/version.js';
 
@@ -75,17 +77,39 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
   return new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, userAgent: USER_AGENT });
 }
 
+/** True when `host` names a registry of `config.registries` (any of its forms: url host, aliases). */
+export function isConfiguredHost(config: PushgateConfig, host: string): boolean {
+  return new RegistryHosts(config.registries).match(host) !== undefined;
+}
+
 /**
- * A registry's 401 as the CLI user can act on it: the registry error (which speaks of the server's
- * `registries[].auth`) plus how `pushgate scan` finds credentials. When the credentials were the
- * one-off `--username USER --password-stdin` (`oneOffUser`), the registry refused exactly those, so the
- * hint says that instead of suggesting the flags the user already passed. Other errors are returned as
- * they are.
+ * A registry's 401 as the CLI user can act on it: the registry error plus how `pushgate scan` finds
+ * credentials. The registry client's own advice speaks to the operator of `pushgate serve`
+ * (`registries[].auth`, its account's rights at the token issuer); for a registry the configuration
+ * does not name (`configured` false, as for every scan without `--config`) that advice is dropped, since
+ * there is no such entry to check. When the credentials were the one-off `--username USER
+ * --password-stdin` (`oneOffUser`), the registry refused exactly those, so the hint says that instead of
+ * suggesting the flags the user already passed. Other errors are returned as they are.
  */
-export function withLoginHint(e: unknown, host: string, oneOffUser?: string): unknown {
+export function withLoginHint(e: unknown, host: string, oneOffUser?: string, configured = false): unknown {
   if (!isPushgateError(e, 'UNAUTHORIZED') || !/: 401\b/.test(e.message)) return e;
   const hint = oneOffUser !== undefined
     ? `${host} refused the credentials given with --username ${JSON.stringify(oneOffUser)} --password-stdin: check the user name and the password piped in (all of stdin but one trailing newline)`
     : `to scan ${host}, log in (docker login ${host}, or podman/skopeo login ${host}) or pass --username USER --password-stdin`;
-  return new PushgateError('UNAUTHORIZED', `${e.message}; ${hint}`, { cause: e, retryable: false });
+  let message = e.message;
+  if (!configured) for (const h of TOKEN_HINTS) message = message.split(`: ${h}`).join('').split(`; ${h}`).join('');
+  return new PushgateError('UNAUTHORIZED', `${message}; ${hint}`, { cause: e, retryable: false });
+}
+
+/**
+ * A TLS verification failure as the CLI user can act on it. The registry client's advice names
+ * `registries[].ca` and `insecure`, keys of a configuration file; for a registry the configuration does
+ * not name (`configured` false) it becomes what works from the command line: Node's
+ * `NODE_EXTRA_CA_CERTS` (a PEM bundle added to the trusted roots), or a `--config` file with a
+ * registries[] entry for the host. Other errors, and those of a configured registry, are returned as they are.
+ */
+export function withTlsHint(e: unknown, host: string, configured = false): unknown {
+  if (configured || !isPushgateError(e) || !e.message.includes(`; ${TLS_CONFIG_HINT}`)) return e;
+  const hint = `to trust the registry's CA, run NODE_EXTRA_CA_CERTS=ca.pem pushgate scan …, or pass --config FILE naming it in registries[] (url: https://${host}, ca: ca.pem, or insecure: true to skip verification)`;
+  return new PushgateError(e.code, e.message.replace(`; ${TLS_CONFIG_HINT}`, `; ${hint}`), { cause: e, retryable: false, details: e.details });
 }

@@ -17,6 +17,11 @@ export interface OpenCliVulnDbOptions {
   offline?: boolean;
   /** Where progress and the hint go (stderr). */
   stderr: NodeJS.WriteStream;
+  /**
+   * `scan --quiet`: no progress of a first-use build (stderr carries only warnings, errors and the one
+   * line each saying that the database is being built and that it was installed).
+   */
+  quiet?: boolean;
   /** For tests. */
   fetch?: typeof fetch;
   /** Longest wait for a source's response headers before it counts as unreachable, ms (default 15000). */
@@ -88,7 +93,7 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
   }
   err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${someSources(state.sources)} (first use; --offline skips this)\n`);
   const [{ updateDb }, { downloadProgress }] = await Promise.all([import('../vulndb/update.js'), import('./download-progress.js')]);
-  const bar = downloadProgress(err);
+  const bar = opts.quiet ? { tick: () => undefined, end: () => undefined } : downloadProgress(err);
   const unreachable = new Map<string, Error>();
   try {
     const stats = await updateDb({

@@ -8,10 +8,13 @@
 const str = { type: 'string', minLength: 1 } as const;
 const duration = { type: 'string', format: 'duration', 'x-message': 'must be a duration with a unit, e.g. 500ms, 30s, 5m, 1h, 14d' } as const;
 const size = { type: ['string', 'integer'], format: 'size', minimum: 0 } as const;
+// A TCP port, 0 (any free one) to 65535: five digits alone would let 99999 through to listen(), whose
+// error names no key.
+const PORT = '(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})';
 const listen = {
   type: 'string',
-  pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*):[0-9]{1,5}$',
-  'x-message': 'must be host:port, e.g. 0.0.0.0:8080 or 127.0.0.1:9090',
+  pattern: `^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*):${PORT}$`,
+  'x-message': 'must be host:port with a port from 0 to 65535, e.g. 0.0.0.0:8080 or 127.0.0.1:9090',
 } as const;
 const httpUrl = {
   type: 'string',

@@ -149,6 +149,12 @@ interface Exchanged {
   clearTimer: () => void;
 }
 
+/**
+ * What a TLS verification failure tells the operator of a configured registry. `pushgate scan` of a
+ * registry the configuration does not name replaces it (src/cli/registry-client.ts `withTlsHint`).
+ */
+export const TLS_CONFIG_HINT = "set registries[].ca to the registry's CA bundle, or insecure: true to skip verification";
+
 /** HTTP transport of one registry. */
 export class Transport {
   readonly limiter: Limiter;
@@ -163,7 +169,7 @@ export class Transport {
     const e = err as { code?: string; message?: string };
     const tlsError = !!e.code && /^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH|ERR_CERT)/.test(e.code);
     let what = e.code === 'ERR_CANCELED' || e.code === 'ETIMEDOUT_REQ' ? `no answer within ${this.opts.timeoutMs} ms` : (e.code ?? e.message ?? String(err));
-    if (tlsError) what += `: TLS verification failed (${e.message}); set registries[].ca to the registry's CA bundle, or insecure: true to skip verification`;
+    if (tlsError) what += `: TLS verification failed (${e.message}); ${TLS_CONFIG_HINT}`;
     // a certificate problem does not go away by retrying
     return new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: ${what}`, {
       url: redactUrl(url),

@@ -249,6 +249,11 @@ export function createApp(deps: AppDeps): express.Express {
   // The console: static files, served without authentication (they hold no data); every data call
   // the page makes goes to /api/v1 with the signed-in bearer token.
   app.use('/ui', consoleRouter(deps.consoleDir ?? CONSOLE_DIR));
+  // The address people open in a browser (as Harbor's portal is its root): the console. Found, not
+  // Moved Permanently: a browser would cache a 301 for good, whatever `/` serves later.
+  app.get('/', (_req, res) => {
+    res.redirect(302, '/ui/');
+  });
 
   // API: JWT roles and viewer tokens (src/server/admin-api.ts).
   app.use('/api/v1', createAdminApi({ config, gate, store, logger, control: deps.control, monitor: deps.monitor }));

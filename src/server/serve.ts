@@ -51,10 +51,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Splits `host:port` (IPv6 as `[::1]:8080`). */
+/**
+ * Splits `host:port` (IPv6 as `[::1]:8080`).
+ * @throws Error when it is not host:port or the port is over 65535 (the schema refuses both first).
+ */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`listen address "${listen}" must be host:port`);
+  if (!m || Number(m[3]) > 65535) throw new Error(`listen address "${listen}" must be host:port with a port from 0 to 65535`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 

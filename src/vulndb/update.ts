@@ -421,6 +421,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       try {
         return { name: location, data: fs.readFileSync(location) };
       } catch (err) {
+        // kev: and epss: (and one nvd: file) name one file; fs's "EISDIR: illegal operation" says nothing of that
+        if ((err as NodeJS.ErrnoException).code === 'EISDIR') {
+          const kind = /^([a-z]+):/.exec(src)?.[1];
+          const file = kind === 'kev' ? 'the KEV catalog JSON (known_exploited_vulnerabilities.json)' : kind === 'epss' ? 'the EPSS CSV (epss_scores-current.csv or .csv.gz)' : 'one file';
+          throw new PushgateError('NOT_FOUND', `source ${src}: ${location} is a directory; ${kind ? `${kind}:` : 'this source'} reads ${file}: name the file`);
+        }
         throw new PushgateError('NOT_FOUND', `source ${src}: cannot read ${location}: ${(err as Error).message}`);
       }
     };
@@ -606,7 +612,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       try {
         stats.sources.push(await importEnrichment(e.src, e.kind, e.location));
       } catch (err) {
-        throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; nothing was installed, the previous database is kept`, { cause: err });
+        const kept = fs.existsSync(dbPath) ? 'nothing was installed, the previous database is kept' : `nothing was installed (there is no database at ${dbPath} yet)`;
+        throw new PushgateError('VULNDB', `db update: ${(err as Error).message}; ${kept}`, { cause: err });
       }
     }
     if (stats.imported === 0) {

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { PushgateError } from '../../core/index.js';
+import { isPushgateError, PushgateError } from '../../core/index.js';
 import { resolveCliState, type CliState } from '../../config/cli-state.js';
 import { canonicalEcosystem, narrowSources, supportedEcosystems, updateDb, VulnDb } from '../../vulndb/index.js';
 import { downloadProgress } from '../download-progress.js';
@@ -27,6 +27,33 @@ export function describeDbLocation(st: CliState): string {
   if (st.dbPathFrom === 'vulndb.path') return `vulndb.path in ${st.configFile}`;
   const via = st.cacheDirFrom === '--cache-dir' ? '--cache-dir' : st.cacheDirFrom === 'HOME' ? '~/.cache' : `$${st.cacheDirFrom}`;
   return `cache directory from ${via}`;
+}
+
+/**
+ * An age in seconds as `db status` prints it: whole minutes under an hour (`12 min`), whole hours under
+ * two days (`30 h`), else whole days (`468 d`), each rounded down, so an age never reads older than it
+ * is (a database built ten minutes ago is not "0 h", a year-old catalog not "11239 h"). A negative age
+ * (a clock set back since the build) is `0 min`.
+ */
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, seconds);
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
+/**
+ * A `--source` as the database records it: a local path made absolute against `cwd`, keeping its
+ * `nvd:`/`kev:`/`epss:`/`eol:`/`osv:` prefix; URLs and absolute paths as given. The cache's database is
+ * shared by every working directory, so `db status` run elsewhere (and the console) must not show
+ * `osv.zip` for a file of the directory `db update` ran in.
+ */
+export function absoluteSource(src: string, cwd: string = process.cwd()): string {
+  const m = /^((?:osv|nvd|kev|epss|eol):)?(?!\/\/)(.+)$/is.exec(src);
+  if (!m) return src;
+  const [, prefix = '', location] = m;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) || path.isAbsolute(location)) return src;
+  return `${prefix}${path.resolve(cwd, location)}`;
 }
 
 /** The setting that named the database path, for messages. */
@@ -106,7 +133,8 @@ export function register(program: Command): void {
       const st = state(opts);
       const only = parseEcosystemList(opts.ecosystems);
       const bar = downloadProgress(process.stderr);
-      const configured = opts.source.length ? opts.source : st.sources;
+      // configured sources are already resolved against their configuration file
+      const configured = opts.source.length ? opts.source.map((x) => absoluteSource(x)) : st.sources;
       const sources = only ? narrowSources(configured, only) : configured;
       checkDbPath(st.dbPath, whereFrom(st));
       const stats = await updateDb({
@@ -146,7 +174,15 @@ export function register(program: Command): void {
         }
         throw new PushgateError('VULNDB', `no vulnerability database at ${p} (${describeDbLocation(loc)}): run \`${update}\``);
       }
-      const vdb = VulnDb.open(p);
+      let vdb: VulnDb;
+      try {
+        vdb = VulnDb.open(p);
+      } catch (e) {
+        // a file that is no database this pushgate reads (damaged, another schema): VulnDb.open's message
+        // says a bare `db update`, which builds another file when the path was chosen here
+        if (!isPushgateError(e, 'VULNDB')) throw e;
+        throw new PushgateError('VULNDB', e.message.replace(`${p}: run \`pushgate db update\``, `${p} (${describeDbLocation(loc)}): run \`${updateCommand(loc)}\``), { cause: e });
+      }
       try {
         const status = vdb.status();
         // what a scan would name ecosystem-uncovered: every ecosystem with a version order that has no record here
@@ -159,7 +195,7 @@ export function register(program: Command): void {
         }
         const lines = [
           `path       ${st.path}  (${st.pathFrom})`,
-          `built at   ${st.builtAt ?? 'unknown'}${st.ageSeconds !== null ? ` (${Math.round(st.ageSeconds / 3600)} h ago)` : ''}`,
+          `built at   ${st.builtAt ?? 'unknown'}${st.ageSeconds !== null ? ` (${formatAge(st.ageSeconds)} ago)` : ''}`,
           `schema     ${st.schemaVersion}`,
           `records    ${st.records}`,
           ...Object.entries(st.byEcosystem).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
@@ -167,7 +203,7 @@ export function register(program: Command): void {
           `sources    ${st.sources.join(', ')}`,
           ...st.sourceStatus.map((x) => {
             const age = st.sourceAgeSeconds[x.kind];
-            return `  ${x.kind.padEnd(5)} ${String(x.items).padStart(7)} ${x.source}${x.dataDate ? `  data of ${x.dataDate}` : ''}${age !== undefined ? ` (${Math.round(age / 3600)} h old)` : ''}`;
+            return `  ${x.kind.padEnd(5)} ${String(x.items).padStart(7)} ${x.source}${x.dataDate ? `  data of ${x.dataDate}` : ''}${age !== undefined ? ` (${formatAge(age)} old)` : ''}`;
           }),
           ...(st.eolProducts.length ? [`eol        ${st.eolProducts.join(', ')}`] : []),
         ];

@@ -11,12 +11,22 @@ import type { Command } from 'commander';
 import { loadConfig, resolveConfigFile } from '../../config/load.js';
 import { PushgateError } from '../../core/index.js';
 import { Gate } from '../../gate/gate.js';
-import { reconcile } from '../../gate/reconcile.js';
+import { reconcile, type ReconcileResult } from '../../gate/reconcile.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { openStore } from '../../store/index.js';
 import { missingSqliteStore } from '../store-check.js';
 import { terminalText } from '../terminal-text.js';
+
+/**
+ * The pass's one summary line on stderr: how many tags were looked at and how many of them were queued
+ * (no verdict names them, or theirs is to be judged again: incomplete, enforcement failed, blocking),
+ * and the events resumed for registries that answer again. The two counts are named apart: "queued 0 of
+ * 2 tags without a verdict" read as two tags lacking a verdict when both had one.
+ */
+export function reconcileSummary(r: Pick<ReconcileResult, 'tags' | 'queued' | 'resumed'>): string {
+  return `pushgate: reconcile: ${r.tags} tag(s) looked at, ${r.queued} queued to be judged (no verdict, or one to judge again)${r.resumed ? `; resumed ${r.resumed} event(s) that waited for their registry` : ''}`;
+}
 
 /** Registers `reconcile`. */
 export function register(program: Command): void {
@@ -41,7 +51,7 @@ export function register(program: Command): void {
         }
         const r = await reconcile({ config, gate, store, logger, registry: opts.registry });
         for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${terminalText(`${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}`)}\n`);
-        process.stderr.write(`pushgate: reconcile queued ${r.queued} of ${r.tags} tag(s) without a verdict${r.resumed ? `, resumed ${r.resumed} event(s) that waited for their registry` : ''}\n`);
+        process.stderr.write(`${reconcileSummary(r)}\n`);
         if (opts.enforce) {
           const n = await gate.drain();
           process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, resumed: r.resumed, processed: n, errors: r.errors.length })}\n`);

@@ -32,35 +32,76 @@ export function parseRegistryTarget(target: string): ReturnType<typeof parseImag
   // Before parsing: `docker-archive:img.tar` also parses as Docker Hub's `docker-archive` at tag `img.tar`;
   // read as the skopeo transport it almost surely is, it is refused with what to write (either meaning).
   const transport = transportHint(target);
-  if (transport) throw new PushgateError('BAD_REFERENCE', `${JSON.stringify(target)} names a skopeo/podman transport, not a registry reference; ${transport}`);
+  if (transport) throw new PushgateError('BAD_REFERENCE', `${JSON.stringify(target)} names a skopeo/podman transport or a Grype/Syft source, not a registry reference; ${transport}`);
   try {
     return parseImageRef(target, { defaultTag: 'latest' });
   } catch (e) {
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(target);
-    } catch {
-      throw e;
-    }
-    const hint = st.isDirectory()
-      ? fs.existsSync(`${target}/oci-layout`)
-        ? `oci:${target} (an OCI image layout)`
-        : `dir:${target} (a file tree; oci:${target} for an OCI image layout)`
-      : `archive:${target} (a docker save or OCI archive) or sbom:${target} (CycloneDX or SPDX JSON)`;
-    throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${target} is a ${st.isDirectory() ? 'directory' : 'file'} here: to scan it, write ${hint}`, { cause: e });
+    const hint = localPathHint(target) ?? schemeHint(target);
+    if (!hint) throw e;
+    throw new PushgateError('BAD_REFERENCE', `${(e as Error).message}; ${hint}`, { cause: e });
   }
 }
 
 /**
- * What to write instead of a skopeo/podman transport name (containers-transports(5)), which users of
- * those tools type first: `docker://REF` is a registry reference without the prefix, `docker-archive:`
- * and `oci-archive:` files are `archive:`; the daemon's, containers-storage's, ostree's and SIF images
- * must be saved to an archive first (every transport of containers-transports(5) but `oci:` and `dir:`,
- * which pushgate reads under the same names). Undefined when `target` starts with none of them.
+ * What to write for a Grype/Syft source scheme that is also a Docker Hub image name (`registry:2` and
+ * `docker:24-dind` are images there), asked only once the target failed to parse as a reference:
+ * `registry:REF` is REF itself, `docker:REF` the Docker daemon's image, which pushgate cannot read.
+ */
+function schemeHint(target: string): string | undefined {
+  const m = /^(registry|docker):(.+)$/s.exec(target);
+  if (!m) return undefined;
+  const [, scheme, rest] = m;
+  return scheme === 'registry'
+    ? `a registry reference needs no registry: prefix: write ${rest}`
+    : `docker:REF names the Docker daemon's image (as in Grype and Syft), which pushgate cannot read: scan the registry reference ${rest}, or save the image (docker save -o image.tar ${rest}) and scan archive:image.tar`;
+}
+
+/**
+ * What to write to scan `target` as the local file or directory it names here (`x is a file here: to
+ * scan it, write archive:x …`), or undefined when nothing is there. A directory holding an
+ * `oci-layout` file is an OCI layout (`oci:`), another directory a file tree (`dir:`), a file an image
+ * archive (`archive:`) or an SBOM (`sbom:`).
+ */
+export function localPathHint(target: string): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    return undefined;
+  }
+  const hint = st.isDirectory()
+    ? fs.existsSync(`${target}/oci-layout`)
+      ? `oci:${target} (an OCI image layout)`
+      : `dir:${target} (a file tree; oci:${target} for an OCI image layout)`
+    : `archive:${target} (a docker save or OCI archive) or sbom:${target} (CycloneDX or SPDX JSON)`;
+  return `${target} is a ${st.isDirectory() ? 'directory' : 'file'} here: to scan it, write ${hint}`;
+}
+
+/**
+ * A registry target's failure as the user can act on it: when the target also names a file or
+ * directory here (`pushgate scan image.tar`, read as Docker Hub's `library/image.tar:latest`), the
+ * error says which prefix reads the local one ({@link localPathHint}); other errors are returned as
+ * they are. The registry was asked first: the same words may name a repository, so nothing is guessed.
+ */
+export function withLocalPathHint(e: unknown, target: string): unknown {
+  const hint = e instanceof PushgateError ? localPathHint(target) : undefined;
+  if (!hint || !(e instanceof PushgateError)) return e;
+  return new PushgateError(e.code, `${e.message}; ${hint}`, { cause: e, retryable: e.retryable, details: e.details });
+}
+
+/**
+ * What to write instead of a skopeo/podman transport name (containers-transports(5)) or a Grype/Syft
+ * source scheme, which users of those tools type first: `docker://REF` is a registry reference without
+ * the prefix, `docker-archive:` and `oci-archive:` files are `archive:`, Grype's `oci-dir:` is `oci:` and
+ * its `file:` is `archive:` or `sbom:`; the daemon's, podman's, containers-storage's, ostree's, SIF and
+ * Singularity images must be saved to an archive first (every transport of containers-transports(5) but
+ * `oci:` and `dir:`, which pushgate reads under the same names). Undefined when `target` starts with none of them.
  */
 export function transportHint(target: string): string | undefined {
-  // `docker:` alone is Docker Hub's own `docker` image (`docker:24-dind`): only `docker://` is the transport
-  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|docker-daemon|containers-storage|ostree|sif):(.*)$/s.exec(target);
+  // `docker:` alone is Docker Hub's own `docker` image (`docker:24-dind`): only `docker://` is the transport.
+  // Grype's and Syft's source schemes too: oci-dir:, file:, podman:, singularity: (registry: and docker: are
+  // Hub images as well, and are only explained once the target fails to parse: schemeHint).
+  const m = /^(docker(?=:\/\/)|docker-archive|oci-archive|oci-dir|file|docker-daemon|containers-storage|podman|ostree|sif|singularity):(.*)$/s.exec(target);
   if (!m) return undefined;
   const [, transport, rest] = m;
   // the archive transports may name an image inside after a second colon (path:ref); the path is what pushgate reads
@@ -73,6 +114,10 @@ export function transportHint(target: string): string | undefined {
     case 'docker-archive':
     case 'oci-archive':
       return `write archive:${file} (a docker save or OCI archive) ${hub}`;
+    case 'oci-dir':
+      return `write oci:${file} (an OCI image layout) ${hub}`;
+    case 'file':
+      return `write archive:${file} (a docker save or OCI archive) or sbom:${file} (CycloneDX or SPDX JSON) ${hub}`;
     default:
       return `pushgate reads no ${transport} images: save the image to a file first (docker save / podman save -o image.tar IMAGE) and scan archive:image.tar ${hub}`;
   }
@@ -139,7 +184,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     scan = await options.scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
     const ref = parseRegistryTarget(target);
-    const [{ clientForHost, withLoginHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
+    const [{ clientForHost, isConfiguredHost, withLoginHint, withTlsHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
       import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
     ]);
     const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
@@ -147,14 +192,17 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
     scan = await scanImage(session.wrap(registrySource(client, ref.repository, ref.digest ?? ref.tag!)), { platform: opts.platform, ...scanLimits, layerCache: session.layerCache })
-      .catch((e: unknown) => { throw withLoginHint(e, ref.registry, oneOff?.username); });
+      .catch((e: unknown) => {
+        const configured = isConfiguredHost(config, ref.registry);
+        throw withLocalPathHint(withTlsHint(withLoginHint(e, ref.registry, oneOff?.username, configured), ref.registry, configured), target);
+      });
     scan.target = target;
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
   }
   const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await later;
   // Opened after the target was read: a target that cannot be read costs no download.
-  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr });
+  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet });
   try {
     await session.prepare(scan, config.scan.limits);
     // The base of each platform (src/base): from the configured catalog repositories when there are

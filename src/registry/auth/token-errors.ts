@@ -31,20 +31,32 @@ export function issuerErrorOf(body: Buffer): { code: string; text: string } | un
   return undefined;
 }
 
+const HINT_INVALID_TOKEN = "the registry does not accept tokens from its issuer: check that the issuer's signing certificate, issuer name and service match the registry's auth.token settings, and that both clocks agree";
+const HINT_SCOPE = "the account lacks permission: grant pushgate's account pull, push and delete on the repository at the token issuer (Harbor: the robot account's permissions)";
+const HINT_CREDENTIALS = 'check registries[].auth (user name, password or token) and that the account exists and is enabled at the token issuer';
+const HINT_OTHER = 'check registries[].auth and the token issuer\'s log';
+
+/**
+ * Every text {@link tokenHint} returns. They speak to the operator of `pushgate serve` (its
+ * `registries[].auth`, its account's push and delete rights): `pushgate scan` of a registry the
+ * configuration does not name replaces them with how its user logs in (src/cli/registry-client.ts).
+ */
+export const TOKEN_HINTS: readonly string[] = [HINT_INVALID_TOKEN, HINT_SCOPE, HINT_CREDENTIALS, HINT_OTHER];
+
 /** What to check for a token issuer's or registry's authentication error code. */
 export function tokenHint(code: string | undefined): string {
   switch ((code ?? '').toLowerCase()) {
     case 'invalid_token':
-      return "the registry does not accept tokens from its issuer: check that the issuer's signing certificate, issuer name and service match the registry's auth.token settings, and that both clocks agree";
+      return HINT_INVALID_TOKEN;
     case 'insufficient_scope':
     case 'denied':
-      return "the account lacks permission: grant pushgate's account pull, push and delete on the repository at the token issuer (Harbor: the robot account's permissions)";
+      return HINT_SCOPE;
     case 'invalid_grant':
     case 'invalid_client':
     case 'unauthorized':
     case 'details':
-      return "check registries[].auth (user name, password or token) and that the account exists and is enabled at the token issuer";
+      return HINT_CREDENTIALS;
     default:
-      return 'check registries[].auth and the token issuer\'s log';
+      return HINT_OTHER;
   }
 }

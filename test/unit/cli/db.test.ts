@@ -32,6 +32,15 @@ describe('cli: pushgate db with a --db that is not a database file', function ()
     expect(line).not.to.match(/I\/O/);
   });
 
+  it('db status of a file that is no database says the `db update` that rebuilds that file, and why it cannot be read', () => {
+    const junk = path.join(dir, 'junk.sqlite');
+    fs.writeFileSync(junk, 'this is no SQLite database\n'.repeat(200));
+    expect(oneLine(run(['db', 'status', '--db', junk]), 'status junk')).to.equal(`pushgate: no vulnerability database at ${junk} (--db): run \`pushgate db update --db ${junk}\` (unreadable: file is not a database)`);
+    const cfg = path.join(dir, 'junk-db.yaml');
+    fs.writeFileSync(cfg, `vulndb:\n  path: ${junk}\n`);
+    expect(oneLine(run(['db', 'status', '--config', cfg]), 'status junk, config')).to.include(`(vulndb.path in ${cfg}): run \`pushgate db update --config ${cfg} --db ${junk}\``);
+  });
+
   it('db status --db FIFO fails fast; a path that does not exist says the `db update` that builds that file', () => {
     expect(oneLine(run(['db', 'status', '--db', fifo]), 'status FIFO')).to.match(/is a FIFO \(named pipe\); expected a vulnerability database file/);
     // a bare `db update` installs into the cache directory, not at the path this command was given

@@ -5,9 +5,11 @@
  * serve had allowed or an admin had released.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { reconcileSummary } from '../../../src/cli/commands/reconcile.js';
 import { openStore } from '../../../src/store/index.js';
 import { oneLine, runCli } from '../../helpers/cli.js';
 
@@ -52,5 +54,25 @@ describe('CLI: pushgate reconcile refuses a missing store or vulnerability datab
     const r = runCli(['reconcile', '--config', config, '--no-enforce'], { cwd: dir });
     expect(r.stderr).to.match(/^pushgate: reconcile: prod/m);
     expect(r.stderr).to.not.contain('no vulnerability database');
+    expect(r.stderr).to.match(/^pushgate: reconcile: 0 tag\(s\) looked at, 0 queued to be judged/m);
+  });
+});
+
+describe('CLI: pushgate reconcile summary line', () => {
+  it('property: the tags looked at and the tags queued are named apart, never as "N of M without a verdict"', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 100_000 }), fc.nat({ max: 100_000 }), fc.nat({ max: 1000 }), (a, b, resumed) => {
+        const tags = Math.max(a, b);
+        const queued = Math.min(a, b);
+        const line = reconcileSummary({ tags, queued, resumed });
+        expect(line).to.match(/^pushgate: reconcile: /);
+        expect(line).to.include(`${tags} tag(s) looked at, ${queued} queued to be judged`);
+        expect(line).to.not.include('without a verdict');
+        expect(line).to.not.include('\n');
+        if (resumed) expect(line).to.include(`resumed ${resumed} event(s)`);
+        else expect(line).to.not.include('resumed');
+      }),
+      { numRuns: 200 },
+    );
   });
 });

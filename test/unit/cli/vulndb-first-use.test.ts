@@ -2,7 +2,8 @@
  * A scan's first-use database build (openCliVulnDb, src/cli/vulndb-state.ts) that fails for another
  * reason than the network (a source that is no OSV export, a cache directory that cannot be made)
  * says so in one line, with the error and how to get a database offline, not that the sources are
- * unreachable.
+ * unreachable. With `scan --quiet` the build draws no progress: stderr holds the line saying it is being
+ * built and the line saying it was installed.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -11,6 +12,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { offlineHint, openCliVulnDb } from '../../../src/cli/vulndb-state.js';
 import { resolveCliState } from '../../../src/config/cli-state.js';
+import { makeSandbox, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
+import { ROOT } from '../../helpers/lab.js';
 
 describe('cli: first-use vulnerability database', () => {
   let dir: string;
@@ -39,4 +42,32 @@ describe('cli: first-use vulnerability database', () => {
     const fromEnv = resolveCliState({}, { HOME: path.join(dir, 'home'), XDG_CACHE_HOME: dir });
     expect(offlineHint(fromEnv)).to.include('"pushgate db update --source FILE|DIR" here');
   });
+});
+
+describe('cli: first-use database build and --quiet', function () {
+  this.timeout(120_000);
+  let sb: CliSandbox;
+  before(() => {
+    sb = makeSandbox();
+    fs.mkdirSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip'), { recursive: true });
+    fs.writeFileSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip/package.json'), '{"name":"adm-zip","version":"0.4.7"}');
+    // a local source: the first-use build reads it without any network
+    fs.writeFileSync(path.join(sb.cwd, 'pushgate.yaml'), `vulndb:\n  path: ./data/vulndb.sqlite\n  sources: [${path.join(ROOT, 'test/fixtures/vulndb/osv/npm')}]\n`);
+  });
+  after(() => sb.remove());
+
+  for (const quiet of [true, false]) {
+    it(`scan ${quiet ? '-q' : 'without -q'} that builds the database first: ${quiet ? 'no' : 'the'} progress lines, the build and install lines either way`, async () => {
+      fs.rmSync(path.join(sb.cwd, 'data'), { recursive: true, force: true });
+      const r = await runInSandbox(sb, ['scan', ...(quiet ? ['-q'] : []), '--config', 'pushgate.yaml', '--format', 'json', 'dir:rootfs']);
+      expect(r.status, r.stderr).to.equal(1);
+      expect((JSON.parse(r.stdout) as { findings: Array<{ id: string }> }).findings.map((f) => f.id)).to.include('NSWG-NPM-458');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[0]).to.match(/^pushgate: no vulnerability database at .* yet: building it from /);
+      expect(lines.at(-1)).to.match(/^pushgate: installed .*vulndb\.sqlite: 467 records$/);
+      const progress = lines.filter((l) => / files \(\d+%\)$/.test(l) || l.startsWith('reading '));
+      if (quiet) expect(lines, r.stderr).to.have.length(2);
+      else expect(progress.length, r.stderr).to.be.greaterThan(0);
+    });
+  }
 });

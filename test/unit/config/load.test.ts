@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultConfig, formatProblem, loadConfig, parseConfigText } from '../../../src/config/load.js';
+import { parseListen } from '../../../src/server/serve.js';
 import { ROOT } from '../../helpers/lab.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/config');
@@ -162,6 +163,33 @@ describe('config: loadConfig', () => {
       `${file}:3:3: server.port: unknown key (allowed here: listen, bodyLimit, readTimeout, publicUrl)`,
       `${file}:4:1: registry: unknown key (allowed here: server, metrics, log, store, vulndb, scan, registries, policy, api, admission, proxy, queue, enforcement, vex, publish, harborAdapter, reconcile, baseImages, notify)`,
     ]);
+  });
+
+  it('property: a listen address takes ports 0 to 65535 only; a larger one is a problem at its key, not a failed listen()', () => {
+    const keys = [
+      ['server', ''], ['metrics', ''], ['admission', '  allowUnauthenticated: true\n'], ['proxy', '  upstream: http://127.0.0.1:5000\n'],
+    ] as const;
+    const reg = 'registries:\n  - name: r\n    url: http://127.0.0.1:5000\n    webhook: { token: t }\n';
+    const host = fc.constantFrom('', '0.0.0.0', '127.0.0.1', 'localhost', '[::1]', '[::]');
+    fc.assert(
+      fc.property(fc.constantFrom(...keys), host, fc.integer({ min: 0, max: 99_999 }), fc.boolean(), ([key, extra], h, port, padded) => {
+        // a port of up to four digits written with leading zeros (0080) is still accepted
+        const spelled = padded && port < 10_000 ? String(port).padStart(4, '0') : String(port);
+        const text = `${reg}${key}:\n  listen: "${h}:${spelled}"\n${extra}`;
+        const f = path.join(tmp, 'listen.yaml');
+        if (port <= 65_535) {
+          const c = parseConfigText(text, f, {}) as unknown as Record<string, { listen: string }>;
+          expect(c[key].listen).to.equal(`${h}:${spelled}`);
+        } else {
+          const lines = problems(() => parseConfigText(text, f, {}));
+          expect(lines).to.have.length(1);
+          expect(lines[0]).to.include(`${key}.listen: must be host:port with a port from 0 to 65535`);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(() => parseListen('127.0.0.1:65536')).to.throw(/port from 0 to 65535/);
+    expect(parseListen('[::1]:65535')).to.deep.equal({ host: '::1', port: 65535 });
   });
 
   it('the message\'s first line counts the problems in words that fit the count', () => {

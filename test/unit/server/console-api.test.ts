@@ -182,6 +182,14 @@ describe('console API: pages, blocked pushes, overview, revocation, static files
     const r = await call('/ui', { auth: false });
     expect(r.status).to.equal(301);
     expect(r.headers.get('location')).to.equal('/ui/');
+    // the server's root, as a browser opens it, leads to the console (302: a browser keeps no 301 of it)
+    for (const [p, method] of [['/', 'GET'], ['/', 'HEAD'], ['/?x=1', 'GET']] as const) {
+      const root = await call(p, { auth: false, method });
+      expect(root.status, `${method} ${p}`).to.equal(302);
+      expect(root.headers.get('location'), `${method} ${p}`).to.equal('/ui/');
+    }
+    expect((await call('/', { auth: false, method: 'POST' })).status).to.equal(404);
+    expect((await call('/nothing', { auth: false })).status).to.equal(404);
     const page = await call('/ui/', { auth: false });
     expect(page.headers.get('content-security-policy')).to.match(/script-src 'self'; style-src 'self'/);
     expect(page.headers.get('x-frame-options')).to.equal('DENY');

@@ -405,6 +405,26 @@ describe('vulndb enrichment: building with enrichment sources', function () {
   }
 });
 
+describe('vulndb enrichment: a one-file source given a directory', () => {
+  for (const [kind, file] of [['kev', 'known_exploited_vulnerabilities.json'], ['epss', 'EPSS CSV']] as const) {
+    it(`${kind}:DIR says it reads one file (${file}), not "EISDIR"; nothing is installed, and no previous database is claimed`, async () => {
+      const d = tmp();
+      try {
+        const dbPath = path.join(d, 'v.sqlite');
+        let err: Error | undefined;
+        await updateDb({ path: dbPath, sources: [OSV_NPM, `${kind}:${d}`] }).catch((e: Error) => { err = e; });
+        expect(err?.message).to.include(`source ${kind}:${d}: ${d} is a directory; ${kind}: reads the`).and.include(file).and.include('name the file');
+        expect(err?.message).to.not.include('EISDIR');
+        // there was none to keep: the message does not speak of a previous database
+        expect(err?.message).to.include(`nothing was installed (there is no database at ${dbPath} yet)`).and.not.include('previous database');
+        expect(fs.existsSync(dbPath)).to.equal(false);
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 describe('vulndb enrichment: URL sources over loopback', function () {
   this.timeout(60_000);
   let server: http.Server;
