@@ -235,7 +235,10 @@ export interface MonitorStore {
   packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }>;
   /** Every indexed package of one image. */
   packagesOf(digest: Digest): Promise<IndexedPackages[]>;
-  /** The indexed findings under any of `pkgs`, with their image. */
+  /**
+   * The indexed findings under any of `pkgs`, with their image. `parse`: the parser rows are made with
+   * (a caller's, kept across reads so they share finding objects); absent, one for this call.
+   */
   findingsUnder(pkgs: string[], parse?: FindingParser): Promise<Array<{ digest: Digest } & IndexedFinding>>;
   /** Every indexed finding of one image. */
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
@@ -244,7 +247,7 @@ export interface MonitorStore {
   /**
    * {@link findingsOfMany} with the signature the index holds for each image's findings (absent: none
    * kept), both read in one snapshot, so the signature is that of these rows: an index written with them
-   * as {@link ImageIndex.stored} need not read them again.
+   * as {@link ImageIndex.stored} need not read them again. `parse` as for {@link findingsUnder}.
    */
   findingsAndSignatures(digests: Digest[], parse?: FindingParser): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }>;
   /**
