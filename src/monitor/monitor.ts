@@ -36,7 +36,7 @@ import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { findingSetSignature, type AffectedImage, type ChangeRecord, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
+import { findingParser, findingSetSignature, type AffectedImage, type ChangeRecord, type FindingParser, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, sameFindingsSignature, type FindingDiff } from './image-index.js';
 import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
@@ -499,12 +499,16 @@ export class Monitor {
         this.o.counters?.run?.(kind, 'skipped', stats.ms / 1000);
         return stats;
       }
+      // Images share most findings (a base's packages, a package at one version in one place): their stored
+      // rows are parsed once per pass, not once per chunk, so each shared finding is one object whose text
+      // and signature line are made once.
+      const parse = findingParser();
       let patches = new Map<Digest, ImagePatch>();
       let candidates: Digest[];
       /** The index as the candidates were read from it (database passes). */
       let snapshot: Map<Digest, string | null> | undefined;
       if (only) candidates = only;
-      else if (kind === 'db' && db) ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, stats.indexed ? undefined : states));
+      else if (kind === 'db' && db) ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, parse, stats.indexed ? undefined : states));
       else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
@@ -569,7 +573,7 @@ export class Monitor {
         // read with the chunk's other reads (PostgreSQL: another pooled connection)
         const reports = toPatch.length ? store.monitor.reportKeys(toPatch) : undefined;
         reports?.catch(() => undefined);
-        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', chunk.filter((d) => !patches.has(d)), scans);
+        const ctx = await this.chunkContext(chunk, kind === 'db' ? 'findings' : 'signatures', parse, chunk.filter((d) => !patches.has(d)), scans);
         ctx.memo = memo;
         if (reports) ctx.reports = await reports;
         for (const digest of chunk) {
@@ -634,7 +638,7 @@ export class Monitor {
    * matched once per pass, whatever number of images hold it. `patches`: the images that can be judged
    * by patching their stored verdicts ({@link patchable}), with their new findings on the changed pairs.
    */
-  private async dbCandidates(db: VulnDb, stats: MonitorStats, known?: Map<Digest, string | null>): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch>; states: Map<Digest, string | null> }> {
+  private async dbCandidates(db: VulnDb, stats: MonitorStats, parse: FindingParser, known?: Map<Digest, string | null>): Promise<{ digests: Digest[]; patches: Map<Digest, ImagePatch>; states: Map<Digest, string | null> }> {
     const store = this.o.store;
     // every image's index state: read once per tick (with 10,000 images, a read of every index row)
     const states = known ?? (await store.monitor.indexStates());
@@ -685,7 +689,7 @@ export class Monitor {
       const fresh = new Map<Digest, IndexedFinding[]>();
       const entries = new Map<Digest, IndexedPackages[]>();
       // both reads at once (PostgreSQL: two pooled connections, one round trip of waiting)
-      const [under, stored] = await Promise.all([store.monitor.packagesUnder(pairs), store.monitor.findingsUnder(pairs)]);
+      const [under, stored] = await Promise.all([store.monitor.packagesUnder(pairs), store.monitor.findingsUnder(pairs, parse)]);
       for (const { digest, entry } of under) {
         if (states.get(digest) !== rec.previous) continue;
         const found: IndexedFinding[] = [];
@@ -725,13 +729,13 @@ export class Monitor {
    * The stored scans (of `withScan`), verdicts and index findings (or only their signatures) of a chunk of
    * a pass, one query each.
    */
-  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', withScan: Digest[] = digests, scans?: Promise<Map<string, unknown>>): Promise<ChunkContext> {
+  private async chunkContext(digests: Digest[], read: 'findings' | 'signatures', parse: FindingParser, withScan: Digest[] = digests, scans?: Promise<Map<string, unknown>>): Promise<ChunkContext> {
     const store = this.o.store;
     // read together (PostgreSQL: pooled connections, one round trip of waiting); the verdicts with the write
     // marks of their reports and verdicts, so the batch is not written over a newer judgement
     const [layers, read2, signatures, { verdicts: stored, marks }] = await Promise.all([
       scans ?? (withScan.length ? store.monitor.layersOf(withScan.map((d) => SCAN_KEY(d))) : new Map<string, unknown>()),
-      read === 'findings' ? store.monitor.findingsAndSignatures(digests) : undefined,
+      read === 'findings' ? store.monitor.findingsAndSignatures(digests, parse) : undefined,
       read === 'signatures' ? store.monitor.findingSignatures(digests) : undefined,
       store.monitor.verdictsWithMarks(digests),
     ]);

@@ -19,3 +19,26 @@ export function findingText(f: unknown): string {
   }
   return t;
 }
+
+/**
+ * `JSON.stringify(c)` of a change record (src/store/monitor-types.ts ChangeRecord), the same text,
+ * with the findings of its `new` and `resolved` lists written by {@link findingText}: a database pass
+ * writes a change record per changed image, whose new findings are objects shared by many images
+ * (their text then made once). Any record that is not a plain object, or a list holding something
+ * other than plain objects, is stringified as it is.
+ */
+export function changeText(c: object): string {
+  if (Object.getPrototypeOf(c) !== Object.prototype || 'toJSON' in c) return JSON.stringify(c);
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(c)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    if ((k === 'new' || k === 'resolved') && Array.isArray(v) && v.every(plain)) parts.push(`${JSON.stringify(k)}:[${v.map(findingText).join(',')}]`);
+    else parts.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** A plain object without `toJSON`: its text is {@link findingText}'s. */
+function plain(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype && !('toJSON' in x);
+}

@@ -11,7 +11,7 @@ export type { WorkloadStore, WorkloadUsage, ImageWorkloads } from './workloads.j
 export { WORKLOAD_BATCH_MAX } from './workloads.js';
 export type { ClusterStateStore, ClusterStateName, InForce } from './cluster-state.js';
 export { CHUNK_BYTES, builtLater } from './cluster-state.js';
-export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, Rejudgement, RejudgementBatch, ReadMarks, BatchWritten, OutboxNotice, AffectedImage, AffectedPageRequest } from './monitor-types.js';
+export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, FindingParser, ImageIndex, IndexedFinding, IndexedPackages, Rejudgement, RejudgementBatch, ReadMarks, BatchWritten, OutboxNotice, AffectedImage, AffectedPageRequest } from './monitor-types.js';
 
 /**
  * Opens and migrates the store named by `url`: `sqlite:./data/pushgate.db`, `sqlite::memory:`,
@@ -81,5 +81,5 @@ async function openOnce(url: string): Promise<Store> {
   }
   return store;
 }
-export { findingSetSignature } from './sqlite-monitor.js';
+export { findingSetSignature, sharedFindingParts as findingParser } from './sqlite-monitor.js';
 export type { ReportPatch } from './report-patch.js';

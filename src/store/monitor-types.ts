@@ -37,6 +37,16 @@ export interface IndexedFinding {
   firstSeen?: number;
 }
 
+/**
+ * Makes an {@link IndexedFinding} of a stored `image_findings` row's columns (`first_seen` in ms since
+ * the epoch, `body` the finding's JSON text). One made by `findingParser()` (store index) parses each
+ * distinct body once and gives rows of equal bodies one shared finding object (read-only: callers copy
+ * to change one), for as long as the caller keeps it: a monitor pass keeps one for all its reads, so
+ * the findings its images share are parsed, and their texts and signature lines made, once per pass
+ * rather than once per chunk. Its memory grows with the distinct bodies it has seen.
+ */
+export type FindingParser = (key: string, pkg: string, firstSeen: number, body: string) => IndexedFinding;
+
 /** The index of one image: its packages by advisory pair and its findings. */
 export interface ImageIndex {
   digest: Digest;
@@ -225,8 +235,11 @@ export interface MonitorStore {
   packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }>;
   /** Every indexed package of one image. */
   packagesOf(digest: Digest): Promise<IndexedPackages[]>;
-  /** The indexed findings under any of `pkgs`, with their image. */
-  findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>>;
+  /**
+   * The indexed findings under any of `pkgs`, with their image. `parse`: the parser rows are made with
+   * (a caller's, kept across reads so they share finding objects); absent, one for this call.
+   */
+  findingsUnder(pkgs: string[], parse?: FindingParser): Promise<Array<{ digest: Digest } & IndexedFinding>>;
   /** Every indexed finding of one image. */
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
   /** Every indexed finding of each of `digests` (one query per chunk; digests without any are absent). */
@@ -234,9 +247,9 @@ export interface MonitorStore {
   /**
    * {@link findingsOfMany} with the signature the index holds for each image's findings (absent: none
    * kept), both read in one snapshot, so the signature is that of these rows: an index written with them
-   * as {@link ImageIndex.stored} need not read them again.
+   * as {@link ImageIndex.stored} need not read them again. `parse` as for {@link findingsUnder}.
    */
-  findingsAndSignatures(digests: Digest[]): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }>;
+  findingsAndSignatures(digests: Digest[], parse?: FindingParser): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }>;
   /**
    * The signature of each image's stored findings (`findingSetSignature` of the findings its index was
    * last written with); images indexed before signatures were kept, or not indexed, are absent.

@@ -6,7 +6,8 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, FindingParser, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { changeText } from './finding-text.js';
 import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
 import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, sharedFindingParts, sharedPackagesParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
@@ -124,12 +125,12 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rows.flatMap((x) => JSON.parse(String(x.body)) as IndexedPackages[]);
   }
 
-  async findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>> {
+  async findingsUnder(pkgs: string[], shared?: FindingParser): Promise<Array<{ digest: Digest } & IndexedFinding>> {
     if (!pkgs.length) return [];
     const r = await this.q('findings under', 'SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE pkg = ANY($1::text[])', [pkgs]);
     // images holding a package at one version and place share their findings' rows: parsed once
-    const parse = sharedFindingParser();
-    return r.rows.map((x) => ({ digest: String(x.digest) as Digest, ...parse(x) }));
+    const parse = shared ?? sharedFindingParts();
+    return r.rows.map((x) => ({ digest: String(x.digest) as Digest, ...parse(String(x.fkey), String(x.pkg), Number(x.first_seen), String(x.body)) }));
   }
 
   async findingsOf(digest: Digest): Promise<IndexedFinding[]> {
@@ -151,7 +152,7 @@ export class PostgresMonitorStore implements MonitorStore {
     return out;
   }
 
-  async findingsAndSignatures(digests: Digest[]): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }> {
+  async findingsAndSignatures(digests: Digest[], shared?: FindingParser): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }> {
     const findings = new Map<Digest, IndexedFinding[]>();
     const signatures = new Map<Digest, string>();
     if (!digests.length) return { findings, signatures };
@@ -168,7 +169,7 @@ export class PostgresMonitorStore implements MonitorStore {
     } catch (e) {
       throw new PushgateError('STORE', `postgres: findings and signatures: ${(e as Error).message}`, { cause: e, retryable: true });
     }
-    const parse = sharedFindingParts();
+    const parse = shared ?? sharedFindingParts();
     let list: IndexedFinding[] | undefined;
     let last: string | undefined;
     for (const [d, fkey, pkg, firstSeen, body, sig] of r.rows as Array<[string, string, string, string | number, string, string | null]>) {
@@ -351,7 +352,7 @@ export class PostgresMonitorStore implements MonitorStore {
       }
       await writeVerdictsPg(c, verdictList, w, { bodies: lockedVerdicts, digests: lockedDigests, top });
       const changes = b.rejudged.flatMap((r) => r.changes);
-      w.values('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', changes.map((x) => [x.at, x.run, x.registry, x.repository, x.digest, JSON.stringify(x)]));
+      w.values('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', changes.map((x) => [x.at, x.run, x.registry, x.repository, x.digest, changeText(x)]));
       const audits = b.rejudged.flatMap((r) => r.audits);
       if (audits.length) {
         const at = new Date(now).toISOString();

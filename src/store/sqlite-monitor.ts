@@ -5,8 +5,8 @@
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
-import { findingText, TEXT } from './finding-text.js';
+import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, FindingParser, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import { changeText, findingText, TEXT } from './finding-text.js';
 import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
 import { writeReport } from './sqlite-store.js';
 
@@ -411,14 +411,14 @@ export class SqliteMonitorStore implements MonitorStore {
     return this.wrap('packages of', () => (this.st('SELECT body FROM image_packages WHERE digest = ?').all(digest) as Row[]).flatMap((r) => JSON.parse(String(r.body)) as IndexedPackages[]));
   }
 
-  async findingsUnder(pkgs: string[]): Promise<Array<{ digest: Digest } & IndexedFinding>> {
+  async findingsUnder(pkgs: string[], shared?: FindingParser): Promise<Array<{ digest: Digest } & IndexedFinding>> {
     return this.wrap('findings under', () => {
       const out: Array<{ digest: Digest } & IndexedFinding> = [];
       // images holding a package at one version and place share their findings' rows: parsed once
-      const parse = sharedFindingParser();
+      const parse = shared ?? sharedFindingParts();
       for (const c of chunks(pkgs)) {
-        const rows = this.st(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE pkg IN (${c.map(() => '?').join(',')})`).all(...c) as Row[];
-        for (const r of rows) out.push({ digest: String(r.digest) as Digest, ...parse(r) });
+        const rows = this.rawSt(`SELECT digest, fkey, pkg, first_seen, body FROM image_findings WHERE pkg IN (${c.map(() => '?').join(',')})`).all(...c) as Array<[string, string, string, number, string]>;
+        for (const [d, fkey, pkg, firstSeen, body] of rows) out.push({ digest: d as Digest, ...parse(fkey, pkg, Number(firstSeen), body) });
       }
       return out;
     });
@@ -444,12 +444,12 @@ export class SqliteMonitorStore implements MonitorStore {
     });
   }
 
-  async findingsAndSignatures(digests: Digest[]): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }> {
+  async findingsAndSignatures(digests: Digest[], shared?: FindingParser): Promise<{ findings: Map<Digest, IndexedFinding[]>; signatures: Map<Digest, string> }> {
     // one synchronous read transaction: nothing is written between the two reads
     return this.wrap('findings and signatures', () => this.db.transaction(() => {
       const findings = new Map<Digest, IndexedFinding[]>();
       const signatures = new Map<Digest, string>();
-      const parse = sharedFindingParts();
+      const parse = shared ?? sharedFindingParts();
       for (const c of chunks(digests)) {
         const ph = c.map(() => '?').join(',');
         // rows as arrays: a pass reads some 35 rows per image, and an object per row costs more than the row
@@ -625,7 +625,7 @@ export class SqliteMonitorStore implements MonitorStore {
         // Rows of one kind written together (multi-row statements), each read the writes depend on made
         // once for the batch: a batch costs a few dozen statements, not a dozen per image.
         this.writeVerdicts(b.rejudged.flatMap((r) => r.verdicts));
-        this.insertRows('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', b.rejudged.flatMap((r) => r.changes.map((c) => [c.at, c.run, c.registry, c.repository, c.digest, JSON.stringify(c)])));
+        this.insertRows('INSERT INTO image_changes (at, run, registry, repository, digest, body) VALUES', b.rejudged.flatMap((r) => r.changes.map((c) => [c.at, c.run, c.registry, c.repository, c.digest, changeText(c)])));
         const at = new Date(now).toISOString();
         this.insertRows('INSERT INTO audit (at, actor, action, registry, repository, digest, tag, detail) VALUES', b.rejudged.flatMap((r) => r.audits.map((a) => [
           at, a.actor, a.action, a.registry ?? null, a.repository ?? null, a.digest ?? null, a.tag ?? null, a.detail ? JSON.stringify(a.detail) : null,
@@ -764,13 +764,25 @@ export function sharedFindingParser(): (r: Row) => IndexedFinding {
   return (r) => parse(String(r.fkey), String(r.pkg), Number(r.first_seen), String(r.body));
 }
 
-/** {@link sharedFindingParser} for a row's columns given apart (rows read as arrays). */
-export function sharedFindingParts(): (key: string, pkg: string, firstSeen: number, body: string) => IndexedFinding {
+/**
+ * Distinct finding bodies a {@link sharedFindingParts} parser keeps at most (some 30 MB at the ~600-byte
+ * bodies of npm findings): a parser kept for a whole pass over images that share little would otherwise
+ * hold every finding of the store.
+ */
+export const SHARED_FINDINGS_MAX = 50_000;
+
+/**
+ * {@link sharedFindingParser} for a row's columns given apart (rows read as arrays): a {@link FindingParser}.
+ * Past `max` distinct bodies it starts over (forgets what it parsed): later rows of an earlier body are a
+ * new object, equal to the first.
+ */
+export function sharedFindingParts(max = SHARED_FINDINGS_MAX): FindingParser {
   const parsed = new Map<string, IndexedFinding['finding']>();
   return (key, pkg, firstSeen, body) => {
     let finding = parsed.get(body);
     if (!finding) {
       finding = JSON.parse(body) as IndexedFinding['finding'];
+      if (parsed.size >= max) parsed.clear();
       parsed.set(body, finding);
       TEXT.set(finding, body);
     }

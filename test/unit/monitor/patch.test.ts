@@ -176,7 +176,9 @@ describe('monitor: a patched database pass equals a full re-judgement', function
         fc.array(image, { minLength: 1, maxLength: 6 }),
         fc.constantFrom('notify' as const, 'warn' as const, 'reject' as const),
         fc.boolean(),
-        async (first, swaps, images, onNew, strictProd) => {
+        // chunks of a few images: one pass's reads share findings across chunks (one parser per pass)
+        fc.integer({ min: 1, max: 4 }),
+        async (first, swaps, images, onNew, strictProd, chunk) => {
           const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-patch-'));
           const stores: Store[] = [];
           let db: VulnDb | undefined;
@@ -194,7 +196,7 @@ describe('monitor: a patched database pass equals a full re-judgement', function
                 for (const repository of im.repos) await storeImage(store, { repository, tag: 'v1', scan: scanOf(digests[i], pkgs), db, policy });
               }
             }
-            const mons = stores.map((store) => new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy }));
+            const mons = stores.map((store, n) => new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => policy, ...(n === 0 ? { chunk } : {}) }));
             for (const m of mons) await m.tick(); // index under the first database
             // two swaps: the second patches verdicts the first capped (onNewFindings)
             for (const [n, sw] of swaps.entries()) {
