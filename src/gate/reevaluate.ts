@@ -585,7 +585,7 @@ export class PolicyControl {
       const [rec] = await store.listQuarantine({ registry: req.registry, repository: req.repository, tag: req.tag, digest: req.digest, state: 'quarantined', limit: 1 });
       if (!rec) throw new PushgateError('NOT_FOUND', `nothing of ${req.repository}:${req.tag}${req.digest ? `@${req.digest}` : ''} is in quarantine in ${req.registry} (GET /api/v1/quarantine lists what is)`);
       const expires = req.expires ?? new Date(Date.now() + 30 * 86_400_000).toISOString();
-      const spec: ExceptionSpec = { name: `release-${rec.id}`, reason: `released from quarantine: ${req.reason}`, owner: actor, expires, digest: rec.digest, repository: rec.repository };
+      const spec: ExceptionSpec = { name: `release-${rec.id}`, reason: `released from quarantine: ${req.reason}`, owner: actor, expires, digest: rec.digest, repository: rec.repository, registry: rec.registry };
       try {
         withExceptions(this.base, [spec], { now: Date.now() });
       } catch (e) {

@@ -338,13 +338,16 @@ function compileException(e: ExceptionSpec, i: number, at: KeyPath, problem: Pro
   const ids = e.ids && new Set(e.ids.map((s) => s.toLowerCase()));
   const pkgs = e.packages?.map(glob);
   const repo = e.repository === undefined ? undefined : glob(e.repository);
+  const reg = e.registry === undefined ? undefined : glob(e.registry);
   const rules = e.rules && new Set(e.rules);
   return {
     name: e.name ?? `exceptions[${i}]`,
     spec: e,
     expiresAt: expiryOf(e.expires),
     coversImage: (input) =>
-      (repo === undefined || (input.repository !== undefined && repo(input.repository))) && (e.digest === undefined || input.digest === e.digest),
+      (repo === undefined || (input.repository !== undefined && repo(input.repository))) &&
+      (reg === undefined || (input.registry !== undefined && reg(input.registry))) &&
+      (e.digest === undefined || input.digest === e.digest),
     coversItem: (rule, item) =>
       (!rules || rules.has(rule)) &&
       (!ids || ids.has(item.id.toLowerCase()) || (item.aliases ?? []).some((a) => ids.has(a.toLowerCase()))) &&

@@ -139,6 +139,7 @@ spec:
   #   - name: legacy-adm-zip
   #     ids: [NSWG-NPM-458]
   #     repository: "legacy/*"
+  #     registry: prod        # optional: only on this registries[].name (glob); default every registry
   #     reason: the archive path is never reached; replacement tracked in TICKET-123
   #     owner: platform-team@example.test
   #     expires: 2026-12-31

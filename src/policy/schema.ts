@@ -253,6 +253,7 @@ export const policySchema = {
               ids: strList,
               packages: strList,
               repository: glob,
+              registry: glob,
               digest,
               rules: strList,
             },

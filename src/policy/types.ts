@@ -181,6 +181,12 @@ export interface ExceptionSpec {
   packages?: string[];
   /** Repository glob. */
   repository?: string;
+  /**
+   * Registry glob (a configured `registries[].name`, or `host[:port]` for `pushgate scan REF`): narrows
+   * the other scopes to that registry; not a scope on its own. Without it the exception applies to the
+   * same repository and digest on every registry (a release writes the registry it was made in).
+   */
+  registry?: string;
   /** Manifest digest. */
   digest?: string;
   /** Limit to these rule names (`incomplete-scan` included). */

@@ -245,11 +245,13 @@ describe('enforce: quarantine, reject, warn, restore, referrers, release on a re
     expect((listed.json as Array<{ repository: string }>).map((q) => q.repository)).to.include('lab/app');
     const r = await api('POST', '/quarantine/release', admin(), body);
     expect(r.status, r.text).to.equal(200);
-    const out = r.json as { verdict: Verdict; exception: { id: number; spec: { digest: string } } };
+    const out = r.json as { verdict: Verdict; exception: { id: number; spec: { digest: string; registry?: string } } };
     expect(out.verdict.decision).to.equal('allow');
     expect(out.verdict.reasons[0]).to.include({ rule: 'released', action: 'allow' });
     expect(out.verdict.enforcement).to.include({ action: 'restore', status: 'done' });
     expect(out.exception.spec.digest).to.equal(bad().digest);
+    // scoped to the registry it was released in: the same digest pushed to another registry is judged there
+    expect(out.exception.spec.registry).to.equal('lab');
     // Registry: v1 is the released digest again, with its SBOM; the quarantine copy is gone.
     expect(await at('lab/app', 'v1')).to.equal(bad().digest);
     expect((await client.referrers('lab/app', bad().digest)).map((d) => d.artifactType)).to.deep.equal(['application/spdx+json']);

@@ -98,6 +98,33 @@ describe('policy exceptions', () => {
     expect(late.expiredExceptions).to.deep.equal(['one-digest']);
   });
 
+  it('property: a registry-scoped exception covers its registry only; without one, every registry; registry alone is no scope', () => {
+    const digest = `sha256:${'3'.repeat(64)}`;
+    const registries = ['dev', 'prod', 'harbor-eu', '127.0.0.1:5000'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(undefined, 'dev', 'prod', 'harbor-*', '*'),
+        fc.constantFrom(...registries, undefined),
+        fc.constantFrom<Array<'ids' | 'digest' | 'repository'>>(['ids'], ['digest'], ['repository'], ['digest', 'repository']),
+        (registry, pushedTo, scopes) => {
+          const spec = {
+            name: 'x', reason: 'r', owner: 'o', expires: '2099-01-01',
+            ...(registry !== undefined ? { registry } : {}),
+            ...(scopes.includes('ids') ? { ids: ['private-key'] } : {}),
+            ...(scopes.includes('digest') ? { digest } : {}),
+            ...(scopes.includes('repository') ? { repository: 'team/*' } : {}),
+          };
+          const policy = withExceptions(full, [spec]);
+          const e = evaluate(policy, input({ now: new Date('2026-12-01T00:00:00Z'), registry: pushedTo, repository: 'team/app', tag: '1', digest, secrets: [key] }));
+          const covered = registry === undefined || (pushedTo !== undefined && (registry === '*' || registry === pushedTo || (registry === 'harbor-*' && pushedTo.startsWith('harbor-'))));
+          expect(e.reasons.some((r) => r.rule === 'any-secret'), JSON.stringify({ registry, pushedTo, scopes })).to.equal(!covered);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(() => withExceptions(full, [{ name: 'only-registry', reason: 'r', owner: 'o', expires: '2099-01-01', registry: 'dev' }])).to.throw(/needs a scope/);
+  });
+
   it('withExceptions adds validated exceptions (admin API) and refuses invalid ones with every problem', () => {
     const more = withExceptions(full, [{ name: 'api-1', ids: ['private-key'], reason: 'r', owner: 'o', expires: '2030-01-01' }]);
     expect(evaluate(more, input({ secrets: [key] })).reasons.map((r) => r.rule)).not.to.include('any-secret');
@@ -125,6 +152,7 @@ describe('policy: exceptions of any shape are problems, never crashes (property)
         ids: field(fc.constant(['CVE-2024-1'])),
         packages: field(fc.constant(['lodash'])),
         repository: field(fc.constant('team/*')),
+        registry: field(fc.constant('dev')),
         digest: field(fc.constant(`sha256:${'a'.repeat(64)}`)),
         rules: field(fc.constant(['vulnerabilities'])),
       },
