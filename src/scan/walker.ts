@@ -310,7 +310,7 @@ export class LayerWalker {
     // The runtime resolves the target's directory through the links the layer has made so far
     // (containerd's hardlinkRootPath, umoci's SecureJoin); pushgate resolves it in the lower
     // layers, which no longer decide where it points.
-    const up = this.nearestAncestor(to);
+    const up = this.kinds.nearestAbove(to) ?? TOP;
     if (up.kind !== 'd') {
       this.diagnose({ code: 'entry-through-link', path: p, message: `${p} is a hard link to ${to}, beneath ${up.at}, which this layer made a ${up.kind === 'l' ? 'symlink' : 'non-directory'} before the link: a runtime ${up.kind === 'l' ? 'links whatever the symlink reaches' : 'cannot make the link'}; not judged`, incomplete: true });
       // Named here: the merge has nothing to resolve.
@@ -442,13 +442,13 @@ export class LayerWalker {
     for (const c of set) this.forget(c, false);
   }
 
-  /** {@link tree}'s kinds by segment, for {@link nearestAncestor}. */
+  /**
+   * {@link tree}'s kinds by segment: the nearest ancestor of a path this layer wrote, with its kind,
+   * is `kinds.nearestAbove(p) ?? TOP`. Asked there, not through a method of the walker: such a
+   * method, hot and small, was optimized by V8 on its own with `nearestAbove` inlined, then again
+   * inlined into {@link open}, compiling the same look-up once more per layer scan process.
+   */
   private readonly kinds = new KindTrie();
-
-  /** The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). */
-  private nearestAncestor(p: string): { at: string; kind: EntryKind } {
-    return this.kinds.nearestAbove(p) ?? { at: '/', kind: 'd' };
-  }
 
   /** Package records this layer may still yield ({@link MAX_PACKAGE_RECORDS}). */
   private packageRoom = MAX_PACKAGE_RECORDS;
@@ -568,7 +568,7 @@ export class LayerWalker {
       }
       // The target is kept (one more path); nothing above it is.
       if (!this.charge(p, 1, target.length)) return undefined;
-      const up = this.nearestAncestor(p);
+      const up = this.kinds.nearestAbove(p) ?? TOP;
       if (up.kind !== 'd') {
         const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;
         this.diagnose({
@@ -598,7 +598,7 @@ export class LayerWalker {
     // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
     // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
     // directories is 4 MB of paths.
-    const up = this.nearestAncestor(p);
+    const up = this.kinds.nearestAbove(p) ?? TOP;
     const known = this.kinds.knownEnd;
     let paths = 0;
     let chars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
@@ -818,7 +818,13 @@ function relocateResult(r: FileResult, from: string, to: string, secrets: boolea
   return { path: to, analyzer: r.analyzer, out };
 }
 
-/** A node of {@link KindTrie}. */
+/**
+ * The nearest ancestor of a path when the layer wrote none above it: the root, a directory. Shared,
+ * never written to; not frozen, so that it has the shape of the look-ups' own answers (one shape at
+ * every place that reads them).
+ */
+const TOP: Readonly<{ at: string; kind: EntryKind }> = { at: '/', kind: 'd' };
+
 /**
  * A node of {@link KindTrie}. Both fields are always present (made by {@link kindNode}): nodes of one
  * shape keep V8's property look-ups on them monomorphic, where nodes that gained `kind` and `kids`
