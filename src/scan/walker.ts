@@ -256,10 +256,6 @@ export class LayerWalker {
   private readonly links = new Map<string, string>();
   /** Analyzer results by path, for the entries still in {@link tree}. */
   private readonly byPath = new Map<string, FileResult[]>();
-  /** Every path this layer wrote and every directory above one, for the ambiguous-whiteout check. */
-  private readonly touched = new Set<string>();
-  /** Every directory strictly above a path this layer wrote (`/` included once anything was). */
-  private readonly above = new Set<string>();
 
   /** Tar entries seen so far (the entry limit counts these). */
   get entryCount(): number {
@@ -314,7 +310,7 @@ export class LayerWalker {
     // The runtime resolves the target's directory through the links the layer has made so far
     // (containerd's hardlinkRootPath, umoci's SecureJoin); pushgate resolves it in the lower
     // layers, which no longer decide where it points.
-    const up = this.nearestAncestor(to);
+    const up = this.kinds.nearestAbove(to) ?? TOP;
     if (up.kind !== 'd') {
       this.diagnose({ code: 'entry-through-link', path: p, message: `${p} is a hard link to ${to}, beneath ${up.at}, which this layer made a ${up.kind === 'l' ? 'symlink' : 'non-directory'} before the link: a runtime ${up.kind === 'l' ? 'links whatever the symlink reaches' : 'cannot make the link'}; not judged`, incomplete: true });
       // Named here: the merge has nothing to resolve.
@@ -446,13 +442,13 @@ export class LayerWalker {
     for (const c of set) this.forget(c, false);
   }
 
-  /** {@link tree}'s kinds by segment, for {@link nearestAncestor}. */
+  /**
+   * {@link tree}'s kinds by segment: the nearest ancestor of a path this layer wrote, with its kind,
+   * is `kinds.nearestAbove(p) ?? TOP`. Asked there, not through a method of the walker: such a
+   * method, hot and small, was optimized by V8 on its own with `nearestAbove` inlined, then again
+   * inlined into {@link open}, compiling the same look-up once more per layer scan process.
+   */
   private readonly kinds = new KindTrie();
-
-  /** The nearest ancestor of `p` this layer wrote, with its kind (`/` and `d` when none). */
-  private nearestAncestor(p: string): { at: string; kind: EntryKind } {
-    return this.kinds.nearestAbove(p) ?? { at: '/', kind: 'd' };
-  }
 
   /** Package records this layer may still yield ({@link MAX_PACKAGE_RECORDS}). */
   private packageRoom = MAX_PACKAGE_RECORDS;
@@ -572,7 +568,7 @@ export class LayerWalker {
       }
       // The target is kept (one more path); nothing above it is.
       if (!this.charge(p, 1, target.length)) return undefined;
-      const up = this.nearestAncestor(p);
+      const up = this.kinds.nearestAbove(p) ?? TOP;
       if (up.kind !== 'd') {
         const what = base === '.wh..wh..opq' ? `opaque directory marker of ${target}` : `whiteout of ${target}`;
         this.diagnose({
@@ -585,12 +581,14 @@ export class LayerWalker {
       }
       if (base === '.wh..wh..opq') {
         this.analysis.opaqueDirs.push(target);
-        if (this.above.has(target)) (this.analysis.lateOpaque ??= []).push(target);
+        // The layer wrote beneath the marker's directory before it ({@link KindTrie.lastDirHasAny}).
+        if (this.kinds.lastDirHasAny()) (this.analysis.lateOpaque ??= []).push(target);
       } else {
         this.analysis.whiteouts.push(target);
         // The image spec applies a whiteout to lower layers only; containerd's applier removes what
         // this layer wrote before it too. Runtimes disagree: name it.
-        if (this.touched.has(target)) {
+        // Whether the layer wrote the target or beneath it ({@link KindTrie.lastDirHas}).
+        if (this.kinds.lastDirHas(base.slice(4))) {
           this.diagnose({ code: 'ambiguous-whiteout', path: target, message: `whiteout of ${target} comes after this layer wrote ${target} or beneath it: the image spec keeps those entries, containerd removes them; judged as the spec says`, incomplete: true });
         }
       }
@@ -600,7 +598,7 @@ export class LayerWalker {
     // The paths this entry adds to the layer's (`p` and the directories above it the layer had not
     // named or implied yet), counted before any of them is made or hashed: a new chain of 2,000
     // directories is 4 MB of paths.
-    const up = this.nearestAncestor(p);
+    const up = this.kinds.nearestAbove(p) ?? TOP;
     const known = this.kinds.knownEnd;
     let paths = 0;
     let chars = (e.type === 'symlink' || e.type === 'link') ? e.linkname?.length ?? 0 : 0;
@@ -616,7 +614,9 @@ export class LayerWalker {
       if (was !== up.at) { paths++; chars += p.length + was.length; }
       if (kind === 'd') { paths++; chars += p.length; }
     }
-    if (prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') {
+    // Only a path with something beneath it (a set in {@link kids}) has anything to forget: most
+    // entries (a new file) skip the call, its allocations, and V8 inlining it into this function.
+    if ((prev !== undefined ? !(prev === 'd' && kind === 'd') : kind !== 'd') && this.kids.has(p)) {
       const gone = this.forgetCost(p);
       paths += gone.paths;
       chars += gone.chars;
@@ -647,14 +647,6 @@ export class LayerWalker {
     this.kinds.set(p, kind);
     this.from.set(p, up.at);
     this.adopt(p, parent);
-    if (!this.touched.has(p)) {
-      this.touched.add(p);
-      for (let d = parent; d !== '/' && !this.touched.has(d); d = dirName(d)) this.touched.add(d);
-    }
-    for (let d = parent; !this.above.has(d); d = dirName(d)) {
-      this.above.add(d);
-      if (d === '/') break;
-    }
     if (e.type === 'link' || e.type === 'symlink') {
       if (e.linkname !== undefined) {
         if (e.type === 'link') {
@@ -706,7 +698,23 @@ export class LayerWalker {
       }
     }
     if (!buffered && !spilled && !sinks) return undefined;
+    return this.sink(p, info, buffered, spilled, sinks, reserved);
+  }
 
+  /**
+   * Where the content of the regular file at `p` goes, for the analyzers that want it: buffered for
+   * `buffered`, spilled to a temp file for `spilled` (`reserved` bytes of the spill budget taken for
+   * it), streamed to `sinks`. A method of its own: the closures it makes are made for those files
+   * only, and the entries nobody reads never allocate the context they share.
+   */
+  private sink(
+    p: string,
+    info: EntryInfo,
+    buffered: Analyzer[] | undefined,
+    spilled: Analyzer[] | undefined,
+    sinks: Array<{ a: Analyzer; s: StreamSink; write: (c: Buffer) => void }> | undefined,
+    reserved: number,
+  ): EntrySink {
     const chunks: Buffer[] = [];
     let fd: number | undefined;
     let tmp: string | undefined;
@@ -810,7 +818,13 @@ function relocateResult(r: FileResult, from: string, to: string, secrets: boolea
   return { path: to, analyzer: r.analyzer, out };
 }
 
-/** A node of {@link KindTrie}. */
+/**
+ * The nearest ancestor of a path when the layer wrote none above it: the root, a directory. Shared,
+ * never written to; not frozen, so that it has the shape of the look-ups' own answers (one shape at
+ * every place that reads them).
+ */
+const TOP: Readonly<{ at: string; kind: EntryKind }> = { at: '/', kind: 'd' };
+
 /**
  * A node of {@link KindTrie}. Both fields are always present (made by {@link kindNode}): nodes of one
  * shape keep V8's property look-ups on them monomorphic, where nodes that gained `kind` and `kids`
@@ -827,7 +841,8 @@ function kindNode(): KindNode {
  * The kind of each path a layer wrote, by segment: the nearest written ancestor of a path is one
  * walk down its segments. Looking each ancestor up by its path hashes the whole prefix each time,
  * quadratic in the depth: 1,000 entries in a directory 1,900 segments deep (names under PATH_MAX)
- * took ten seconds. Nodes stay when their path is deleted (as the walker's other per-path sets do).
+ * took ten seconds. Nodes stay when their path is deleted: a node says the layer wrote that path or
+ * beneath it at some time, which the walker's whiteout checks ask ({@link lastDirHas}).
  * Exported for its tests; the walker is its only user.
  */
 export class KindTrie {
@@ -896,6 +911,26 @@ export class KindTrie {
   private dirNode: KindNode = this.root;
   private dirAboveEnd = -1;
   private dirAboveKind: EntryKind | undefined;
+  /**
+   * The node of the directory of the path last given to {@link nearestAbove} (the root for a path at
+   * the root), or undefined when the trie has none: nothing was written there or beneath it.
+   */
+  private lastDir: KindNode | undefined;
+
+  /**
+   * Whether a path was written at or beneath `D/name`, D the directory of the path last given to
+   * {@link nearestAbove} (every path ever {@link set} and each one above it has a node; kinds
+   * removed by {@link delete} keep theirs). Answered from the node that look-up found: no walk
+   * from the root, whatever the depth.
+   */
+  lastDirHas(name: string): boolean {
+    return this.lastDir?.kids?.has(name) ?? false;
+  }
+
+  /** Whether a path was ever written strictly beneath the directory of the path last given to {@link nearestAbove}. */
+  lastDirHasAny(): boolean {
+    return (this.lastDir?.kids?.size ?? 0) > 0;
+  }
 
   /** The deepest path strictly above `p` (absolute, cleaned, not `/`) that has a kind, with it; sets {@link knownEnd}. */
   nearestAbove(p: string): { at: string; kind: EntryKind } | undefined {
@@ -937,6 +972,7 @@ export class KindTrie {
         this.dirAboveKind = aboveKind;
       }
     }
+    this.lastDir = dirFound ? n : undefined;
     if (dirFound) {
       // The entry's own segment: where the known prefix ends, never a path above `p`.
       const c = n.kids?.get(p.slice(slash + 1));

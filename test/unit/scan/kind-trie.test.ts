@@ -50,6 +50,14 @@ describe('scan walker: KindTrie', () => {
         const known = [...ancestorsOf(p), p].filter((a) => nodes.has(a)).map((a) => a.length);
         // The longest known prefix: every prefix of a known path is known.
         expect(trie.knownEnd, `knownEnd(${p})`).to.equal(known.length ? Math.max(...known) : 0);
+        // What the walker's whiteout checks ask about the look-up's directory: a name in it written or
+        // written beneath, and anything written beneath it.
+        const dir = p.slice(0, p.lastIndexOf('/'));
+        const got2 = [trie.lastDirHas('a'), trie.lastDirHas('bb'), trie.lastDirHasAny()];
+        let any = false;
+        for (const x of nodes) if (x.startsWith(`${dir}/`)) { any = true; break; }
+        const want2 = [nodes.has(`${dir}/a`), nodes.has(`${dir}/bb`), any];
+        if (got2.some((g, i) => g !== want2[i])) expect(got2, `lastDirHas a, bb, lastDirHasAny at ${dir || '/'}`).to.deep.equal(want2);
       };
       const write = (p: string, k: EntryKind) => {
         trie.set(p, k);
@@ -65,6 +73,23 @@ describe('scan walker: KindTrie', () => {
         else if (o.t === 'delete') { trie.delete(o.p); kinds.delete(o.p); } else look(o.p);
       }
     }), { numRuns: 5000 });
+  });
+
+  it('says whether a name in the directory looked up last, or anything beneath it, was written, whatever was removed since', () => {
+    const t = new KindTrie();
+    t.nearestAbove('/a/.wh..wh..opq');
+    expect([t.lastDirHas('x'), t.lastDirHasAny()]).to.deep.equal([false, false]);
+    t.nearestAbove('/a/b/x');
+    t.set('/a/b/x', 'f');
+    t.nearestAbove('/a/.wh.b');
+    expect([t.lastDirHas('b'), t.lastDirHas('x'), t.lastDirHasAny()]).to.deep.equal([true, false, true]);
+    t.delete('/a/b/x');
+    t.nearestAbove('/a/b/.wh.x');
+    expect([t.lastDirHas('x'), t.lastDirHasAny()]).to.deep.equal([true, true]);
+    t.nearestAbove('/.wh..wh..opq');
+    expect([t.lastDirHas('a'), t.lastDirHasAny()]).to.deep.equal([true, true]);
+    t.nearestAbove('/z/y/.wh.q');
+    expect([t.lastDirHas('q'), t.lastDirHasAny()]).to.deep.equal([false, false]);
   });
 
   it('a kind written or removed above the directory looked up last is seen by the next look-up there', () => {
