@@ -19,6 +19,14 @@ export function indentBlock(s: string, n: number): string {
   return s.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
 }
 
+/**
+ * A policy's `spec.vex` block (two-space indented under `spec:`) trusting each named public key as a
+ * VEX authority.
+ */
+export function vexAuthoritiesYaml(authorities: Array<{ name: string; key: crypto.KeyObject }>): string {
+  return ['  vex:', '    authorities:', ...authorities.map((a) => `      - name: ${a.name}\n        key: |\n${indentBlock(publicKeyPem(a.key), 10)}`)].join('\n');
+}
+
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 

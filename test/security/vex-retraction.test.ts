@@ -13,7 +13,7 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
 import { startGatedLab, type GatedLab } from '../helpers/gated-lab.js';
-import { attestationEnvelope, attestationManifest, indentBlock, publicKeyPem, type Pushable } from '../helpers/cosign.js';
+import { attestationEnvelope, attestationManifest, type Pushable, vexAuthoritiesYaml } from '../helpers/cosign.js';
 import { makeImage, Raw, sleep, type Image } from '../helpers/raw-push.js';
 import type { Digest, Verdict } from '../../src/core/index.js';
 
@@ -34,11 +34,7 @@ spec:
         - { name: fixable-high, action: reject, match: { vulnerability: { minSeverity: high, fixAvailable: true } } }
   mappings:
     - { repository: "vexret/**", ruleSet: default, mode: audit }
-  vex:
-    authorities:
-      - name: security
-        key: |
-${indentBlock(publicKeyPem(security.publicKey), 10)}
+${vexAuthoritiesYaml([{ name: 'security', key: security.publicKey }])}
 `;
 
 const statement = (digest: string, status: 'not_affected' | 'affected', timestamp: string) => ({

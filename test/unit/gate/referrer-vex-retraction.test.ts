@@ -16,7 +16,7 @@ import { openStore } from '../../../src/store/index.js';
 import { readReferrerVex, storedReferrerVex } from '../../../src/gate/referrer-vex.js';
 import type { RegistryClient } from '../../../src/registry/index.js';
 import { RegistryError } from '../../../src/registry/errors.js';
-import { attestationEnvelope, attestationManifest, indentBlock, publicKeyPem } from '../../helpers/cosign.js';
+import { attestationEnvelope, attestationManifest, vexAuthoritiesYaml } from '../../helpers/cosign.js';
 
 const OPENVEX = 'https://openvex.dev/ns';
 const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -26,11 +26,7 @@ metadata: { name: t }
 spec:
   ruleSets:
     default: { rules: [] }
-  vex:
-    authorities:
-      - name: security
-        key: |
-${indentBlock(publicKeyPem(key.publicKey), 10)}
+${vexAuthoritiesYaml([{ name: 'security', key: key.publicKey }])}
 `, '<t>');
 const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 /** The same policy with a second authority added (a policy edit). */
@@ -40,14 +36,7 @@ metadata: { name: t }
 spec:
   ruleSets:
     default: { rules: [] }
-  vex:
-    authorities:
-      - name: security
-        key: |
-${indentBlock(publicKeyPem(key.publicKey), 10)}
-      - name: platform
-        key: |
-${indentBlock(publicKeyPem(other.publicKey), 10)}
+${vexAuthoritiesYaml([{ name: 'security', key: key.publicKey }, { name: 'platform', key: other.publicKey }])}
 `, '<t2>');
 const DIGEST = `sha256:${'cd'.repeat(32)}` as Digest;
 const STATUSES = ['not_affected', 'fixed', 'affected', 'under_investigation'] as const;
