@@ -202,7 +202,8 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   }
   const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await later;
   // Opened after the target was read: a target that cannot be read costs no download.
-  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet });
+  let unreadable: string | undefined;
+  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet, onUnreadable: (why) => (unreadable = why) });
   try {
     await session.prepare(scan, config.scan.limits);
     // The base of each platform (src/base): from the configured catalog repositories when there are
@@ -232,7 +233,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
       });
     }
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
-    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, vulndbUpdate: updateCommand(state), ...(bases ? { bases } : {}) }).report;
+    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, vulndbUpdate: updateCommand(state), ...(unreadable ? { vulndbMissing: unreadable } : {}), ...(bases ? { bases } : {}) }).report;
     // --file: say where the Dockerfile's base and the base the layers show disagree.
     report.diagnostics.push(...options.dockerfileBaseDiagnostics(session.flags, report.bases, (name) => {
       const rc = config.registries.find((r) => r.name === name);
