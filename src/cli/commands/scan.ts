@@ -7,7 +7,7 @@
  * ../../config/cli-state.ts and ../scan-state-options.ts.
  */
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
 import type { ImageScan } from '../../scan/engine.js';
@@ -121,6 +121,26 @@ export function transportHint(target: string): string | undefined {
     default:
       return `pushgate reads no ${transport} images: save the image to a file first (docker save / podman save -o image.tar IMAGE) and scan archive:image.tar ${hub}`;
   }
+}
+
+/** The output formats of `scan` (`table` is the terminal rendering; the others are REPORT_FORMATS). */
+export const SCAN_FORMATS = ['table', 'json', 'sarif', 'cyclonedx'] as const;
+
+/** Trivy's and Grype's names of formats pushgate writes under another name. */
+const FORMAT_ALIASES: Readonly<Record<string, (typeof SCAN_FORMATS)[number]>> = { 'cyclonedx-json': 'cyclonedx' };
+
+/**
+ * `--format`'s value as a format of {@link SCAN_FORMATS}: the name itself, or Trivy's spelling of one
+ * (`cyclonedx-json`). Case-sensitive, as commander's choices were.
+ * @throws InvalidArgumentError (commander's: exit 2 with one line) for any other value, naming the
+ *   formats; an SPDX name says that pushgate writes no SPDX and which SBOM it writes instead.
+ */
+export function parseScanFormat(value: string): ScanCliOptions['format'] {
+  if ((SCAN_FORMATS as readonly string[]).includes(value)) return value as ScanCliOptions['format'];
+  const alias = Object.hasOwn(FORMAT_ALIASES, value) ? FORMAT_ALIASES[value] : undefined;
+  if (alias) return alias;
+  if (/^spdx(-json|-tv)?$/.test(value)) throw new InvalidArgumentError(`pushgate writes no SPDX; its SBOM output is CycloneDX: --format cyclonedx (Trivy's cyclonedx-json)`);
+  throw new InvalidArgumentError(`use one of ${SCAN_FORMATS.join(', ')} (or Trivy's cyclonedx-json)`);
 }
 
 /** Options of `scan`. */
@@ -274,13 +294,13 @@ export function register(program: Command): void {
     .description('scan an image (or an SBOM) and print its report; exit 0 allow/warn, 1 (--exit-code) quarantine/reject, 2 error')
     .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | sbom:FILE (CycloneDX/SPDX JSON) | host[:port]/repo[:tag][@digest]')
     .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG, else the built-in config and policy)')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif', 'cyclonedx']).default('table'))
+    .addOption(new Option('--format <format>', `output format: ${SCAN_FORMATS.join(', ')}; Trivy's cyclonedx-json is cyclonedx (there is no SPDX output: spdx and spdx-json are refused)`).argParser(parseScanFormat).default('table'))
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
     .option('--severity <level>', 'the same as --severity-threshold (docker scan\'s name)')
     .option('--platform <os/arch>', 'scan one platform of an index')
     .option('--vex <file>', 'OpenVEX, CycloneDX VEX or CSAF VEX document (repeatable): not_affected/fixed statements suppress findings, shown as suppressed', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ignore-unfixed', 'leave out findings that have no fixed version')
-    .option('--ignore-file <file>', `YAML ignore file (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present)`)
+    .option('--ignore-file <file>', `ignore file: YAML (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present), or Trivy's plain-text .trivyignore (one id a line, # comments, exp:YYYY-MM-DD), read only when named here`)
     .option('--no-ignore-file', 'read no ignore file, not even the default one')
     .option('--exclude-base', 'leave out findings from the base image (attributed by annotations, --file, or the image history)')
     .option('--file <Dockerfile>', 'the Dockerfile the image was built from: its base is checked against the detected one (a warning when they differ, flags for latest or untagged bases); with --exclude-base its final stage marks where the base ends')
