@@ -252,6 +252,10 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
         },
       });
     }
+    // With --exclude-base --file, the Dockerfile alone says where the base ends and the image history is
+    // not used (the exclude-base note says so): a base found by history alone is then neither shown nor
+    // used to split the findings into base and own, which would contradict what was excluded.
+    if (session.flags.excludeBase && session.flags.dockerfile) for (const [p, b] of bases ?? []) if (b.base.method === 'history') bases!.delete(p);
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
     const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, vulndbUpdate: updateCommand(state), ...(unreadable ? { vulndbMissing: unreadable } : {}), ...(bases ? { bases } : {}) }).report;
     // --file: say where the Dockerfile's base and the base the layers show disagree.
