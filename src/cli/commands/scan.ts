@@ -151,6 +151,8 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
   platform?: string;
   /** `--vex FILE` (repeatable): OpenVEX, CycloneDX VEX or CSAF VEX documents applied to the judgement. */
   vex?: string[];
+  /** `--insecure`: the scanned reference's registry without TLS verification, over plain HTTP when it has no TLS (registry-client.ts insecureFallback). */
+  insecure?: boolean;
 }
 
 /**
@@ -187,6 +189,9 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   if (opts.platform && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(opts.platform)) {
     throw new PushgateError('BAD_ARGUMENT', `--platform "${opts.platform}": expected OS/ARCH[/VARIANT], e.g. linux/amd64`);
   }
+  if (opts.insecure && (LOCAL.test(target) || target.startsWith('sbom:'))) {
+    throw new PushgateError('BAD_ARGUMENT', `--insecure: ${target.split(':')[0]}: targets are read from files, not from a registry; drop --insecure`);
+  }
   if (opts.platform && /^(dir|sbom):/.test(target)) {
     const what = target.startsWith('dir:') ? 'a dir: root filesystem' : 'an sbom: target';
     throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: ${what} has no platform; drop --platform`);
@@ -204,10 +209,13 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     scan = await options.scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
     const ref = parseRegistryTarget(target);
-    const [{ clientForHost, isConfiguredHost, withLoginHint, withTlsHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
+    const [{ clientForHost, insecureFallback, isConfiguredHost, withLoginHint, withTlsHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
       import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
     ]);
-    const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
+    const warn = (line: string) => process.stderr.write(`${line}\n`);
+    let client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn, insecure: opts.insecure });
+    // --insecure, for this reference's registry only: no TLS verification, and plain HTTP when it has no TLS.
+    if (opts.insecure) client = await insecureFallback(config, ref.registry, client, { warn });
     // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
@@ -302,6 +310,7 @@ export function register(program: Command): void {
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
     .option('--severity <level>', 'the same as --severity-threshold (docker scan\'s name)')
     .option('--platform <os/arch>', 'scan one platform of an index')
+    .option('--insecure', 'for the registry of the scanned reference only (not token services, base catalogs or other registries): do not verify its TLS certificate, and read it over plain HTTP when it has no TLS (then without credentials unless it is loopback; name it with an http:// url in --config to send them)')
     .option('--vex <file>', 'OpenVEX, CycloneDX VEX or CSAF VEX document (repeatable): not_affected/fixed statements suppress findings, shown as suppressed', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ignore-unfixed', 'leave out findings that have no fixed version')
     .option('--ignore-file <file>', `ignore file: YAML (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present), or Trivy's plain-text .trivyignore (one id a line, # comments, exp:YYYY-MM-DD), read only when named here`)
