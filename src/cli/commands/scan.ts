@@ -139,8 +139,8 @@ export function parseScanFormat(value: string): ScanCliOptions['format'] {
   if ((SCAN_FORMATS as readonly string[]).includes(value)) return value as ScanCliOptions['format'];
   const alias = Object.hasOwn(FORMAT_ALIASES, value) ? FORMAT_ALIASES[value] : undefined;
   if (alias) return alias;
-  if (/^spdx(-json|-tv)?$/.test(value)) throw new InvalidArgumentError(`pushgate writes no SPDX; its SBOM output is CycloneDX: --format cyclonedx (Trivy's cyclonedx-json)`);
-  throw new InvalidArgumentError(`use one of ${SCAN_FORMATS.join(', ')} (or Trivy's cyclonedx-json)`);
+  if (/^spdx(-json|-tv)?$/.test(value)) throw new InvalidArgumentError(`There is no SPDX output: pushgate writes its SBOM as CycloneDX, --format cyclonedx (Trivy's cyclonedx-json)`);
+  throw new InvalidArgumentError(`Allowed choices are ${SCAN_FORMATS.join(', ')} (or Trivy's cyclonedx-json)`);
 }
 
 /** Options of `scan`. */
