@@ -92,7 +92,9 @@ const carriesCredentials = new WeakSet<RegistryClient>();
 export function isPlainHttpAnswer(e: unknown): boolean {
   for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
     const { code, message } = c as { code?: unknown; message?: unknown };
-    if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (typeof message === 'string' && /wrong version number|packet length too long|http request/i.test(message) && /SSL|TLS|EPROTO/i.test(message))) return true;
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_HTTP_REQUEST') return true;
+    // Other EPROTO failures (a handshake alert, no shared protocol version) come from a TLS server: never plain HTTP.
+    if (code === 'EPROTO' && typeof message === 'string' && /wrong version number|packet length too long|http request/i.test(message)) return true;
   }
   return false;
 }

@@ -133,6 +133,7 @@ describe('cli: scan --insecure', function () {
   it('only a plain HTTP answer to TLS counts: other failures keep https', () => {
     const wrap = (cause: unknown) => Object.assign(new Error('registry x: GET /v2/: EPROTO'), { cause });
     expect(isPlainHttpAnswer(wrap(Object.assign(new Error('write EPROTO ...:ssl3_get_record:wrong version number'), { code: 'EPROTO' })))).to.equal(true);
+    expect(isPlainHttpAnswer(wrap(Object.assign(new Error('write EPROTO ...:ssl3_read_bytes:sslv3 alert handshake failure'), { code: 'EPROTO' })))).to.equal(false);
     for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
       expect(isPlainHttpAnswer(wrap(Object.assign(new Error(code), { code }))), code).to.equal(false);
     }
