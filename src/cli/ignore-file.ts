@@ -13,6 +13,11 @@
  *     expires: 2026-12-31         # optional; a date lasts through that day (UTC), as policy exceptions
  * ```
  *
+ * A file named with `--ignore-file` may also be Trivy's plain-text `.trivyignore`
+ * (https://trivy.dev/latest/docs/configuration/filtering/#trivyignore): one advisory id per line, `#`
+ * comments, an optional `exp:YYYY-MM-DD` field after the id ({@link parseTrivyIgnore}). It is told from YAML
+ * by its lines ({@link isTrivyIgnoreText}), never by its name, and never read without the flag.
+ *
  * An entry hides the findings whose id or alias equals its `id` (case-insensitive) and, when scoped,
  * whose purl matches one of `purls` and whose path matches one of `paths`. An expired entry hides
  * nothing and is reported. The file is validated with ajv; a malformed one is an error naming its line.
@@ -173,9 +178,66 @@ export function parseIgnoreFile(text: string, file: string): IgnoreFile {
   return { file, entries };
 }
 
+/** One meaningful line of a `.trivyignore`: an id (no `:`), then `exp:` fields, then an optional `#` comment. */
+const TRIVY_LINE = /^[^\s:#]+(?:\s+exp:\S*)*(?:\s+#.*)?$/;
+
+/**
+ * True when `text` reads as Trivy's plain-text `.trivyignore` rather than YAML: every line that is not
+ * blank or a `#` comment is an id without `:` (YAML keys and `- id:` list items have one), optionally
+ * followed by `exp:` fields and a `#` comment. A file of comments only holds no entries either way.
+ */
+export function isTrivyIgnoreText(text: string): boolean {
+  return text.split(/\r?\n/).every((l) => {
+    const t = l.trim();
+    return t === '' || t.startsWith('#') || TRIVY_LINE.test(t);
+  });
+}
+
+/**
+ * Parses Trivy's plain-text `.trivyignore`: each line that is not blank or a `#` comment names one
+ * advisory id (or alias); `exp:YYYY-MM-DD` after it is the last day the entry applies (through that day,
+ * UTC, as everywhere in pushgate; Trivy stops at the start of it). Entries have no purl or path scope.
+ * @param file the name used in problems.
+ * @throws PushgateError BAD_CONFIG naming the first line whose `exp:` is not a calendar date, or a
+ *   ConfigError listing every such line.
+ */
+export function parseTrivyIgnore(text: string, file: string): IgnoreFile {
+  const entries: IgnoreEntry[] = [];
+  const problems: ConfigProblem[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const t = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (!t) return;
+    const [id, ...fields] = t.split(/\s+/);
+    let expires: string | undefined;
+    for (const f of fields) {
+      const date = f.slice('exp:'.length);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date) {
+        problems.push({ file, line: i + 1, col: raw.indexOf(f) + 1, key: formatKey([]), message: `${f}: the expiry must be exp:YYYY-MM-DD, a calendar date` });
+        return;
+      }
+      expires = date;
+    }
+    const want = normalizeId(id);
+    entries.push({
+      spec: { id, ...(expires ? { expires } : {}) },
+      line: i + 1,
+      expiresAt: expiryOf(expires),
+      covers: (f) => normalizeId(f.id) === want || f.aliases.some((a) => normalizeId(a) === want),
+    });
+  });
+  if (problems.length) {
+    const summary = `invalid ignore file ${file}: line ${problems[0].line}: ${problems[0].message}`;
+    if (problems.length === 1) throw new PushgateError('BAD_CONFIG', summary, { details: { problems } });
+    throw new ConfigError(problems, `${summary} (and ${problems.length - 1} more problem(s))`);
+  }
+  return { file, entries };
+}
+
 /**
  * Loads the ignore file: `explicit` when given (must exist), else {@link DEFAULT_IGNORE_FILE} in the
  * working directory when present, else undefined. `explicit === false` (`--no-ignore-file`) reads none.
+ * A named file that is not `.yaml`/`.yml` and reads as Trivy's plain text ({@link isTrivyIgnoreText}) is
+ * read as such; the default file is always YAML.
  * @throws PushgateError NOT_FOUND for a named file that does not exist; ConfigError for a malformed one.
  */
 export function loadIgnoreFile(explicit: string | false | undefined, cwd = process.cwd()): IgnoreFile | undefined {
@@ -185,7 +247,9 @@ export function loadIgnoreFile(explicit: string | false | undefined, cwd = proce
   const st = fs.statSync(file, { throwIfNoEntry: false });
   if (!st) throw new PushgateError('NOT_FOUND', `--ignore-file ${file}: no such file`);
   if (!st.isFile()) throw new PushgateError('BAD_ARGUMENT', `--ignore-file ${file}: not a regular file`);
-  return parseIgnoreFile(fs.readFileSync(file, 'utf8'), displayPath(file));
+  const text = fs.readFileSync(file, 'utf8');
+  if (explicit !== undefined && !/\.ya?ml$/i.test(file) && isTrivyIgnoreText(text)) return parseTrivyIgnore(text, displayPath(file));
+  return parseIgnoreFile(text, displayPath(file));
 }
 
 /** What applying an ignore file did. */

@@ -33,6 +33,11 @@ export interface ClientCredentialOptions {
   oneOff?: { username: string; password: string };
   /** Where a note about an unexecuted credential helper goes (default: dropped). */
   warn?: (line: string) => void;
+  /**
+   * `scan --insecure`: the registry's TLS certificate is not verified (its own origin only: token realms
+   * and redirect targets still are). See {@link insecureFallback} for plain HTTP.
+   */
+  insecure?: boolean;
 }
 
 /** The one line telling the user that a credential helper was not run and what to do instead. */
@@ -70,11 +75,51 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
   }
   if (rc) {
     const auth = opts.oneOff ? { realms: rc.auth?.realms } : rc.auth;
-    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth, credentials, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
+    // --insecure adds to the entry's own `insecure` for the registry's origin; other origins keep the entry's setting.
+    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure || !!opts.insecure, insecureOtherOrigins: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth, credentials, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
   }
   const loopback = isLoopbackHost(parseHostPort(host).host);
   const apiHost = parseHostPort(host).host === 'docker.io' ? 'registry-1.docker.io' : host;
-  return new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, userAgent: USER_AGENT });
+  const client = new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, insecure: !!opts.insecure, insecureOtherOrigins: false, userAgent: USER_AGENT });
+  if (credentials) carriesCredentials.add(client);
+  return client;
+}
+
+/** Ad-hoc clients ({@link clientForHost}) made with credentials: {@link insecureFallback} says it drops them. */
+const carriesCredentials = new WeakSet<RegistryClient>();
+
+/** True when `e` is what an HTTPS request gets from a server that answers plain HTTP (OpenSSL's "wrong version number"). */
+export function isPlainHttpAnswer(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const { code, message } = c as { code?: unknown; message?: unknown };
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_HTTP_REQUEST') return true;
+    // Other EPROTO failures (a handshake alert, no shared protocol version) come from a TLS server: never plain HTTP.
+    if (code === 'EPROTO' && typeof message === 'string' && /wrong version number|packet length too long|http request/i.test(message)) return true;
+  }
+  return false;
+}
+
+/**
+ * `scan --insecure` for a registry the configuration does not name (Trivy's flag): when its host does
+ * not speak TLS at all (an HTTPS request meets a plain HTTP answer), the client for plain HTTP instead.
+ * Over plain HTTP to a host that is not loopback no credentials are sent (they would cross the network in
+ * clear): the registry is read anonymously, and `warn` says so when there were some. Sending credentials
+ * over plain HTTP takes a `--config` entry whose url is `http://…`, written by the user. A configured or
+ * loopback registry, or a host that answers TLS, keeps `client`.
+ * @param probe the request that tells (default `client.ping()`, GET /v2/); any other failure keeps `client`.
+ */
+export async function insecureFallback(config: PushgateConfig, host: string, client: RegistryClient, opts: { warn?: (line: string) => void; probe?: () => Promise<unknown> } = {}): Promise<RegistryClient> {
+  if (isConfiguredHost(config, host) || isLoopbackHost(parseHostPort(host).host)) return client;
+  try {
+    await (opts.probe ?? (() => client.ping()))();
+    return client;
+  } catch (e) {
+    if (!isPlainHttpAnswer(e)) return client;
+  }
+  if (carriesCredentials.has(client)) {
+    opts.warn?.(`pushgate: note: ${host} answers plain HTTP only; with --insecure it is read over http without credentials, which would cross the network in clear. To send them anyway, name it in a --config file: registries: [{ name: ..., url: http://${host} }]`);
+  }
+  return new RegistryClient({ name: host, url: `http://${host}`, userAgent: USER_AGENT });
 }
 
 /** True when `host` names a registry of `config.registries` (any of its forms: url host, aliases). */

@@ -13,6 +13,7 @@ import { VERSION } from '../core/version.js';
 import { formatReport, type ReportFormat } from '../gate/report-formats.js';
 import { resolveLimits, withSizeLimits, type ScanLimits } from '../scan/limits.js';
 import { ANALYZERS } from '../scan/analyzers/index.js';
+import { INCOMPLETE_ADVICE, INCOMPLETE_RULE } from '../policy/evaluate.js';
 import { attributeBase, finalStage, type BaseAttribution, type FinalStage } from '../scan/base-layers.js';
 import { compareDockerfileBase, parseBuildArgs } from '../scan/dockerfile-base.js';
 import { createMemoryLayerCache, scanDirectory, scanImage, type ImageScan, type LayerAnalysis, type LayerCache, type PlatformScan, type ScanOptions } from '../scan/engine.js';
@@ -341,6 +342,21 @@ export function filterDiagnostics(flags: ScanFlags, notes: FilterNotes, bases: M
   return out;
 }
 
+/** What `pushgate scan` advises for an incomplete scan: nothing was pushed, so the user scans again. */
+export const CLI_INCOMPLETE_ADVICE = 'Fix the cause (a damaged or missing blob, a missing vulnerability database) and scan again';
+
+/**
+ * The verdict's reasons as `pushgate scan` shows them: an `incomplete-scan` reason's advice to push again
+ * (the gate's words, kept in what the server stores: src/policy/evaluate.ts INCOMPLETE_ADVICE) becomes
+ * advice to scan again. Only the CLI's own report is changed, in every output format; nothing else is.
+ */
+export function withCliAdvice(report: ScanReport): ScanReport {
+  for (const r of report.verdict.reasons) {
+    if (r.rule === INCOMPLETE_RULE && r.message.endsWith(`. ${INCOMPLETE_ADVICE}.`)) r.message = `${r.message.slice(0, -INCOMPLETE_ADVICE.length - 1)}${CLI_INCOMPLETE_ADVICE}.`;
+  }
+  return report;
+}
+
 /** Lines for stderr about expired ignore-file entries (they hide nothing). */
 export function expiredWarnings(flags: ScanFlags, now = Date.now()): string[] {
   if (!flags.ignore) return [];
@@ -442,7 +458,7 @@ export class ScanSession {
     this.progress.advance(report.packages.length);
     this.progress.stop();
     report.diagnostics.push(...filterDiagnostics(this.flags, this.notes, this.bases, (this.scan?.platforms.length ?? 0) > 1));
-    return report;
+    return withCliAdvice(report);
   }
 
   /** The report in `format`, with `--group-issues` and `--dependency-tree` applied (table and JSON). */

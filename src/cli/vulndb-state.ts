@@ -22,6 +22,12 @@ export interface OpenCliVulnDbOptions {
    * line each saying that the database is being built and that it was installed).
    */
   quiet?: boolean;
+  /**
+   * Called when a file is at the database path but is no database pushgate can read (not a regular
+   * file, not SQLite, damaged, another program's SQLite): `why` says so and names the `db update` that
+   * rebuilds it. The scan goes on without a database; the caller puts `why` in the report.
+   */
+  onUnreadable?: (why: string) => void;
   /** For tests. */
   fetch?: typeof fetch;
   /** Longest wait for a source's response headers before it counts as unreachable, ms (default 15000). */
@@ -39,6 +45,15 @@ export function updateCommand(state: CliState, extra = ''): string {
   const config = state.configFrom === '--config' && state.configFile ? ` --config ${state.configFile}` : '';
   const target = state.dbPathFrom === 'cache' && state.cacheDirFrom !== '--cache-dir' ? '' : ` --db ${state.dbPath}`;
   return `pushgate db update${config}${extra}${target}`;
+}
+
+/**
+ * What the `vulndb-missing` diagnostic says when a file is at the database path but cannot be read as
+ * one: the file, SQLite's reason, and the `db update` (with `--db FILE`) that rebuilds it in place.
+ */
+export function unreadableDb(state: CliState, cause: string): string {
+  const rebuild = updateCommand(state);
+  return `${state.dbPath} is not a readable pushgate vulnerability database (${terminalText(cause)}): packages were not matched against advisories; rebuild it with \`${rebuild.includes(' --db ') ? rebuild : `${rebuild} --db ${state.dbPath}`}\` (it replaces the file; offline: \`--source FILE|DIR\`, a local OSV export)`;
 }
 
 /** How to get a database without network, as one sentence (the hint's tail). */
@@ -78,13 +93,19 @@ function failFastFetch(base: typeof fetch, timeoutMs: number, down: Map<string, 
 export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions): Promise<VulnDb | undefined> {
   const st = fs.statSync(state.dbPath, { throwIfNoEntry: false });
   if (st) {
-    // Opening a FIFO would block: anything but a file is no database, like a missing one.
-    if (!st.isFile()) return undefined;
-    try {
-      return VulnDb.open(state.dbPath);
-    } catch {
-      return undefined; // reported as a vulndb-missing diagnostic; the policy's onIncomplete decides
+    // Opening a FIFO would block: anything but a file is no database. The file is never replaced
+    // here (no first-use build over it): it may be something the user still wants.
+    let cause = 'not a regular file';
+    if (st.isFile()) {
+      try {
+        return VulnDb.open(state.dbPath);
+      } catch (e) {
+        cause = (e instanceof Error ? e.message : String(e)).replace(/^.*\((?:unreadable|damaged): (.*)\)$/s, '$1');
+      }
     }
+    // reported as the vulndb-missing diagnostic; the policy's onIncomplete decides
+    opts.onUnreadable?.(unreadableDb(state, cause));
+    return undefined;
   }
   const err = opts.stderr;
   if (opts.offline) {

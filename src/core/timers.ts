@@ -42,3 +42,17 @@ export function setLongInterval(fn: () => void, intervalMs: number): LongInterva
     },
   };
 }
+
+/**
+ * Milliseconds since `t0` (a `performance.now()` reading), rounded to 0.1 ms. Durations are printed
+ * as JSON, logged and stored: `performance.now()` differences carry float noise
+ * (`33.208369999999945`) and a precision below a tenth of a millisecond that no reader uses.
+ */
+export function elapsedMs(t0: number, now = performance.now()): number {
+  return roundMs(now - t0);
+}
+
+/** `ms` rounded to 0.1 ms: its JSON text has at most one decimal (`33.2`, `0`). */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -101,6 +101,12 @@ export interface JudgeOptions {
    * command builds the cache directory's database). Default: `pushgate db update`.
    */
   vulndbUpdate?: string;
+  /**
+   * The whole message of the `vulndb-missing` diagnostic when the caller knows more than that there is
+   * none (the CLI: a file at the database path that is no readable database). Default: says there is
+   * none and names {@link vulndbUpdate}.
+   */
+  vulndbMissing?: string;
 }
 
 /** Base detection methods whose evidence the catalog checked (src/base/detect.ts): excludeBase may use them. */
@@ -192,7 +198,7 @@ export function judgeScan(scan: ImageScan, vulndb: VulnDb | undefined, policy: C
   const indexSecrets = scan.secrets ?? [];
   report.secrets.push(...indexSecrets);
   if (!vulndb) {
-    const d: Diagnostic = { code: 'vulndb-missing', message: `no vulnerability database: packages were not matched against advisories; build one with \`${opts.vulndbUpdate ?? 'pushgate db update'}\` (offline: \`--source FILE|DIR\`, a local OSV export)`, incomplete: true };
+    const d: Diagnostic = { code: 'vulndb-missing', message: opts.vulndbMissing ?? `no vulnerability database: packages were not matched against advisories; build one with \`${opts.vulndbUpdate ?? 'pushgate db update'}\` (offline: \`--source FILE|DIR\`, a local OSV export)`, incomplete: true };
     report.diagnostics.push(d);
     imageLevel.push(d);
   }

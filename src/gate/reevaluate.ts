@@ -19,6 +19,7 @@ import path from 'node:path';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PushgateConfig } from '../config/types.js';
 import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
+import { elapsedMs } from '../core/timers.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
 import { candidateRuleSets, loadPolicy, loadVexFiles, parseVex, revisionOf, vexAuthor, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec, type VexStatement } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
@@ -117,7 +118,7 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
     }
     await o.store.putVerdict(after);
   }
-  stats.ms = performance.now() - t0;
+  stats.ms = elapsedMs(t0);
   return stats;
 }
 

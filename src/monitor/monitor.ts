@@ -29,6 +29,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { compareRisk, isDigest, PushgateError, type Digest, type Enforcement, type Finding, type Package, type RawEvaluation, type ScanReport, type Verdict } from '../core/index.js';
+import { elapsedMs } from '../core/timers.js';
 import { SCAN_KEY, type Logger } from '../gate/gate.js';
 import { judgeScan, type PlatformBase } from '../gate/judge.js';
 import { storedReferrerVex } from '../gate/referrer-vex.js';
@@ -469,7 +470,7 @@ export class Monitor {
       }
     }
     stats.indexed = await this.catchUp();
-    stats.ms = performance.now() - t0;
+    stats.ms = elapsedMs(t0);
     this.o.logger.info({ ...stats }, 'monitor rescan done');
     return stats;
   }
@@ -495,7 +496,7 @@ export class Monitor {
       const run = await store.monitor.claimRun(id, kind, db?.contentDigest ?? null, this.owner, this.leaseMs, this.now());
       if (!run) {
         stats.skipped = true;
-        stats.ms = performance.now() - t0;
+        stats.ms = elapsedMs(t0);
         this.o.counters?.run?.(kind, 'skipped', stats.ms / 1000);
         return stats;
       }
@@ -614,14 +615,14 @@ export class Monitor {
           await store.monitor.moveIndexes(rec.previous, db.contentDigest, untouched);
         }
       }
-      stats.ms = performance.now() - t0;
+      stats.ms = elapsedMs(t0);
       await store.monitor.finishRun(id, this.owner, { ...stats }, this.now());
       this.o.counters?.run?.(kind, 'done', stats.ms / 1000);
       this.o.logger.info({ ...stats }, 'monitor pass done');
       if (stats.changed) await store.audit({ actor: 'pushgate', action: 'monitor-pass', detail: { ...stats } });
       return stats;
     } catch (e) {
-      stats.ms = performance.now() - t0;
+      stats.ms = elapsedMs(t0);
       this.o.counters?.run?.(kind, 'failed', stats.ms / 1000);
       if (e instanceof LostClaim) {
         this.o.logger.warn({ run: id }, 'monitor pass: another replica took the run over');

@@ -20,6 +20,12 @@ export const MESSAGE_ITEMS = 5;
 
 /** Name of the reason added when the scan is incomplete. */
 export const INCOMPLETE_RULE = 'incomplete-scan';
+/**
+ * The advice ending every {@link INCOMPLETE_RULE} reason, as the gate stores it. The stored reason text
+ * is part of the key that decides when published verdict referrers are replaced (src/publish/documents.ts),
+ * so it stays as it is; `pushgate scan`, where nothing was pushed, rewords it when it renders.
+ */
+export const INCOMPLETE_ADVICE = 'Fix the cause (a damaged or missing blob, a missing vulnerability database) and push again';
 
 /** Name of the reason added when packages of an ecosystem were not matched (`ecosystem-uncovered` diagnostics). */
 export const UNCOVERED_RULE = 'uncovered-ecosystem';
@@ -147,7 +153,7 @@ export function evaluateRuleSet(policy: CompiledPolicy, input: PolicyInput, rule
           {
             name: INCOMPLETE_RULE,
             describe: () => 'the scan is incomplete, so the image could not be judged fully',
-            advice: 'Fix the cause (a damaged or missing blob, a missing vulnerability database) and push again',
+            advice: INCOMPLETE_ADVICE,
           },
           rs.onIncomplete,
           left,

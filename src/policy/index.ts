@@ -11,7 +11,7 @@ import type { CompiledPolicy, PolicyEvaluation, PolicyInput } from './types.js';
 
 export { compilePolicy, loadPolicy, isPolicyText, withExceptions, revisionOf, RESERVED_RULE_NAMES } from './compile.js';
 export { withSeverityThreshold, SEVERITY_THRESHOLD_RULE } from './threshold.js';
-export { INCOMPLETE_RULE, UNCOVERED_RULE, UNCOVERED_CODE, SIGNATURE_PENDING_RULE, MESSAGE_ITEMS, selectMapping, candidateRuleSets, evaluateRuleSet, applyMode, patchFindingRules, findingRuleNames } from './evaluate.js';
+export { INCOMPLETE_RULE, INCOMPLETE_ADVICE, UNCOVERED_RULE, UNCOVERED_CODE, SIGNATURE_PENDING_RULE, MESSAGE_ITEMS, selectMapping, candidateRuleSets, evaluateRuleSet, applyMode, patchFindingRules, findingRuleNames } from './evaluate.js';
 export type { MappingRef, RawPolicyEvaluation } from './evaluate.js';
 export { runsAsRoot, RUNS_AS_ROOT_CHECK } from './rules/image-config.js';
 export { BASE_NAME_LABEL } from './rules/base-image.js';

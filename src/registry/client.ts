@@ -48,6 +48,12 @@ export interface RegistryClientOptions {
   url: string;
   /** Skip TLS certificate verification for an https:// URL. */
   insecure?: boolean;
+  /**
+   * Skip TLS certificate verification for the other origins the client talks to as well (the token
+   * realm, redirect targets such as blob storage). Default: `insecure`. `pushgate scan --insecure` sets
+   * false: the flag covers the scanned reference's registry only, and a realm receives the password.
+   */
+  insecureOtherOrigins?: boolean;
   /** PEM CA bundle (a file path, or PEM text) trusted in addition to the system CAs. */
   ca?: string;
   /** Client certificate and key for mutual TLS (file paths or PEM text). */
@@ -206,7 +212,7 @@ export class RegistryClient {
     };
     const foreignAgents = {
       http: new http.Agent(agentOpts),
-      https: new https.Agent({ ...agentOpts, ca, rejectUnauthorized }),
+      https: new https.Agent({ ...agentOpts, ca, rejectUnauthorized: !(opts.insecureOtherOrigins ?? opts.insecure) }),
     };
 
     this.t = new Transport({

@@ -11,7 +11,10 @@
  * and trivy write it), else the SBOM's operating-system component (CycloneDX `type: operating-system`,
  * SPDX `primaryPackagePurpose: OPERATING-SYSTEM`). An OS package whose release is unknown, or differs
  * from the one the SBOM's other OS packages name, is listed as a diagnostic (incomplete) and not
- * matched: matching it against the advisories of a guessed release would be a guess. The source package
+ * matched: matching it against the advisories of a guessed release would be a guess. When the SBOM names
+ * no release at all, its OS packages are still part of the inventory, as an image's are when it has no
+ * os-release: counted, and named `NOT MATCHED` in coverage (the OS release is unknown), while only
+ * advisories that name no release could apply to them (OSV's OS ecosystems name one). The source package
  * comes from the `upstream` qualifier (`glibc` or `glibc@2.36-9`, purl-spec deb/apk/rpm), trivy's
  * `aquasecurity:trivy:SrcName`/`SrcVersion` properties or pushgate's own `pushgate:sourceName`/
  * `pushgate:sourceVersion` (its `--format cyclonedx`); deb/rpm `epoch` qualifiers are prefixed.
@@ -276,7 +279,9 @@ export function sbomInventory(doc: unknown, where: string): SbomInventory {
     os = osPackages.find((o) => o.os && osKey(o.os) === best)!.os;
   }
   for (const o of osPackages) {
-    if (!os) { noDistro.push(o.label); continue; }
+    // No release anywhere: kept, so the package count and coverage (NOT MATCHED) show them; the matcher,
+    // given no OS, holds them to release-less advisories only (src/vulndb/release.ts releaseMatches).
+    if (!os) { noDistro.push(o.label); packages.push(o.pkg); continue; }
     if (o.os && osKey(o.os) !== osKey(os)) { conflicting.push(o.label); continue; }
     packages.push(o.pkg);
   }

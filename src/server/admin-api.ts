@@ -176,6 +176,12 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       res.status(401).json({ error: 'unknown token (api.tokens), and no api.jwt is configured' });
       return;
     }
+    // A token that is no JWT at all is most often a mistyped or rotated api.tokens entry: say both
+    // readings failed rather than the JWT library's "jwt malformed". The token itself is never echoed.
+    if (!jwt.decode(token, { complete: true })) {
+      res.status(401).json({ error: 'token refused: it is neither a token of api.tokens nor a JWT (header.payload.signature, base64url); check the token, or the configuration\'s api.tokens and api.jwt' });
+      return;
+    }
     try {
       res.locals.principal = verify(token);
     } catch (e) {

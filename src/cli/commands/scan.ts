@@ -7,7 +7,7 @@
  * ../../config/cli-state.ts and ../scan-state-options.ts.
  */
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBlocking, parseImageRef, parseSeverity, PushgateError, SEVERITIES, type ScanReport, type Severity } from '../../core/index.js';
 import { authFileLocations, resolveCliState } from '../../config/cli-state.js';
 import type { ImageScan } from '../../scan/engine.js';
@@ -123,6 +123,26 @@ export function transportHint(target: string): string | undefined {
   }
 }
 
+/** The output formats of `scan` (`table` is the terminal rendering; the others are REPORT_FORMATS). */
+export const SCAN_FORMATS = ['table', 'json', 'sarif', 'cyclonedx'] as const;
+
+/** Trivy's and Grype's names of formats pushgate writes under another name. */
+const FORMAT_ALIASES: Readonly<Record<string, (typeof SCAN_FORMATS)[number]>> = { 'cyclonedx-json': 'cyclonedx' };
+
+/**
+ * `--format`'s value as a format of {@link SCAN_FORMATS}: the name itself, or Trivy's spelling of one
+ * (`cyclonedx-json`). Case-sensitive, as commander's choices were.
+ * @throws InvalidArgumentError (commander's: exit 2 with one line) for any other value, naming the
+ *   formats; an SPDX name says that pushgate writes no SPDX and which SBOM it writes instead.
+ */
+export function parseScanFormat(value: string): ScanCliOptions['format'] {
+  if ((SCAN_FORMATS as readonly string[]).includes(value)) return value as ScanCliOptions['format'];
+  const alias = Object.hasOwn(FORMAT_ALIASES, value) ? FORMAT_ALIASES[value] : undefined;
+  if (alias) return alias;
+  if (/^spdx(-json|-tv)?$/.test(value)) throw new InvalidArgumentError(`There is no SPDX output: pushgate writes its SBOM as CycloneDX, --format cyclonedx (Trivy's cyclonedx-json)`);
+  throw new InvalidArgumentError(`Allowed choices are ${SCAN_FORMATS.join(', ')} (or Trivy's cyclonedx-json)`);
+}
+
 /** Options of `scan`. */
 export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
   config?: string;
@@ -131,6 +151,8 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
   platform?: string;
   /** `--vex FILE` (repeatable): OpenVEX, CycloneDX VEX or CSAF VEX documents applied to the judgement. */
   vex?: string[];
+  /** `--insecure`: the scanned reference's registry without TLS verification, over plain HTTP when it has no TLS (registry-client.ts insecureFallback). */
+  insecure?: boolean;
 }
 
 /**
@@ -167,6 +189,9 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   if (opts.platform && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(opts.platform)) {
     throw new PushgateError('BAD_ARGUMENT', `--platform "${opts.platform}": expected OS/ARCH[/VARIANT], e.g. linux/amd64`);
   }
+  if (opts.insecure && (LOCAL.test(target) || target.startsWith('sbom:'))) {
+    throw new PushgateError('BAD_ARGUMENT', `--insecure: ${target.split(':')[0]}: targets are read from files, not from a registry; drop --insecure`);
+  }
   if (opts.platform && /^(dir|sbom):/.test(target)) {
     const what = target.startsWith('dir:') ? 'a dir: root filesystem' : 'an sbom: target';
     throw new PushgateError('BAD_ARGUMENT', `--platform ${opts.platform}: ${what} has no platform; drop --platform`);
@@ -184,10 +209,13 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     scan = await options.scanLocalTarget(target, { platform: opts.platform, ...scanLimits }, session);
   } else {
     const ref = parseRegistryTarget(target);
-    const [{ clientForHost, isConfiguredHost, withLoginHint, withTlsHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
+    const [{ clientForHost, insecureFallback, isConfiguredHost, withLoginHint, withTlsHint }, { registrySource }, { fileLayerCache }] = await Promise.all([
       import('../registry-client.js'), import('../../gate/registry-source.js'), import('../layer-cache.js'),
     ]);
-    const client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn: (line) => process.stderr.write(`${line}\n`) });
+    const warn = (line: string) => process.stderr.write(`${line}\n`);
+    let client = clientForHost(config, ref.registry, { repository: ref.repository, authFiles: authFileLocations(), oneOff, warn, insecure: opts.insecure });
+    // --insecure, for this reference's registry only: no TLS verification, and plain HTTP when it has no TLS.
+    if (opts.insecure) client = await insecureFallback(config, ref.registry, client, { warn });
     // Layers analysed before are reused from the cache directory (layer-cache.ts); only for registry
     // targets, whose blobs the registry verified: a local layout's files can change under their digest.
     session.keepLayersIn(fileLayerCache(state.layerCacheDir));
@@ -202,7 +230,8 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   }
   const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await later;
   // Opened after the target was read: a target that cannot be read costs no download.
-  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet });
+  let unreadable: string | undefined;
+  const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet, onUnreadable: (why) => (unreadable = why) });
   try {
     await session.prepare(scan, config.scan.limits);
     // The base of each platform (src/base): from the configured catalog repositories when there are
@@ -231,8 +260,12 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
         },
       });
     }
+    // With --exclude-base --file, the Dockerfile alone says where the base ends and the image history is
+    // not used (the exclude-base note says so): a base found by history alone is then neither shown nor
+    // used to split the findings into base and own, which would contradict what was excluded.
+    if (session.flags.excludeBase && session.flags.dockerfile) for (const [p, b] of bases ?? []) if (b.base.method === 'history') bases!.delete(p);
     for (const [p, b] of bases ?? []) if (['annotation', 'provenance', 'chain'].includes(b.base.method)) (session.notes.byOrigin ??= new Set()).add(p.platform);
-    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, vulndbUpdate: updateCommand(state), ...(bases ? { bases } : {}) }).report;
+    const report = judgeScan(scan, vulndb, policy, ctx, { filterFindings: session.filter, trustAuthorBase: true, vulndbUpdate: updateCommand(state), ...(unreadable ? { vulndbMissing: unreadable } : {}), ...(bases ? { bases } : {}) }).report;
     // --file: say where the Dockerfile's base and the base the layers show disagree.
     report.diagnostics.push(...options.dockerfileBaseDiagnostics(session.flags, report.bases, (name) => {
       const rc = config.registries.find((r) => r.name === name);
@@ -273,13 +306,14 @@ export function register(program: Command): void {
     .description('scan an image (or an SBOM) and print its report; exit 0 allow/warn, 1 (--exit-code) quarantine/reject, 2 error')
     .argument('<target>', 'oci:DIR[:TAG] | archive:FILE | dir:PATH | sbom:FILE (CycloneDX/SPDX JSON) | host[:port]/repo[:tag][@digest]')
     .option('--config <file>', 'configuration file (default: $PUSHGATE_CONFIG, else the built-in config and policy)')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif', 'cyclonedx']).default('table'))
+    .addOption(new Option('--format <format>', `output format: ${SCAN_FORMATS.join(', ')}; Trivy's cyclonedx-json is cyclonedx (there is no SPDX output: spdx and spdx-json are refused)`).argParser(parseScanFormat).default('table'))
     .option('--severity-threshold <level>', 'fail on any finding at or above LEVEL (replaces the vulnerability rules)')
     .option('--severity <level>', 'the same as --severity-threshold (docker scan\'s name)')
     .option('--platform <os/arch>', 'scan one platform of an index')
+    .option('--insecure', 'for the registry of the scanned reference only (not token services, base catalogs or other registries): do not verify its TLS certificate, and read it over plain HTTP when it has no TLS (then without credentials unless it is loopback; name it with an http:// url in --config to send them)')
     .option('--vex <file>', 'OpenVEX, CycloneDX VEX or CSAF VEX document (repeatable): not_affected/fixed statements suppress findings, shown as suppressed', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ignore-unfixed', 'leave out findings that have no fixed version')
-    .option('--ignore-file <file>', `YAML ignore file (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present)`)
+    .option('--ignore-file <file>', `ignore file: YAML (default: ${DEFAULT_IGNORE_FILE} in the working directory, when present), or Trivy's plain-text .trivyignore (one id a line, # comments, exp:YYYY-MM-DD), read only when named here`)
     .option('--no-ignore-file', 'read no ignore file, not even the default one')
     .option('--exclude-base', 'leave out findings from the base image (attributed by annotations, --file, or the image history)')
     .option('--file <Dockerfile>', 'the Dockerfile the image was built from: its base is checked against the detected one (a warning when they differ, flags for latest or untagged bases); with --exclude-base its final stage marks where the base ends')

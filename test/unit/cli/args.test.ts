@@ -19,7 +19,7 @@ describe('cli: argument errors are one line, exit 2', function () {
   const cases: Array<[string[], RegExp]> = [
     [['scan'], /^pushgate: missing required argument 'target'; run with --help for usage$/],
     [['scan', 'oci:nowhere', '--bogus'], /^pushgate: unknown option '--bogus'; run with --help for usage$/],
-    [['scan', 'oci:nowhere', '--format', 'xml'], /^pushgate: option '--format <format>' argument 'xml' is invalid\. Allowed choices are table, json, sarif, cyclonedx; run with --help/],
+    [['scan', 'oci:nowhere', '--format', 'xml'], /^pushgate: option '--format <format>' argument 'xml' is invalid\. Allowed choices are table, json, sarif, cyclonedx \(or Trivy's cyclonedx-json\); run with --help/],
     // commander adds its suggestion on a second line: folded into the one line
     [['scan', 'oci:nowhere', '--formt', 'json'], /^pushgate: unknown option '--formt' \(Did you mean --format\?\); run with --help/],
     [['scan', 'oci:a', 'oci:b'], /^pushgate: too many arguments for 'scan'/],

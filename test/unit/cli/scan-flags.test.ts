@@ -251,6 +251,23 @@ describe('cli: pushgate scan flags', function () {
       expect(notes).to.not.match(/nothing was excluded.*; excluded: /);
     });
 
+    it('with --file, the report shows no base found by history nor a base/own split, whether the Dockerfile fits or not', () => {
+      const fits = path.join(dir, 'Dockerfile.fits');
+      fs.writeFileSync(fits, 'FROM debian:12\nRUN apt-get install -y libpcre2-8-0\nUSER 65534\n');
+      const other = path.join(dir, 'Dockerfile.other2');
+      fs.writeFileSync(other, 'FROM debian:12\nCOPY app /app\nUSER 65534\n');
+      // without --file the history names the base, and the table says so
+      const hist = scan([image, '--exclude-base']).stdout;
+      expect(hist, hist).to.match(/^BASE IMAGE( \[[^\]]+\])?: \(not named\)\s+\(found by history/m);
+      for (const df of [fits, other]) {
+        const r = json(['--exclude-base', '--file', df]);
+        expect(r.bases ?? [], df).to.deep.equal([]);
+        expect(r.findings.filter((f) => f.origin), df).to.deep.equal([]);
+        const table = scan([image, '--exclude-base', '--file', df]).stdout;
+        expect(table, df).to.not.match(/found by history|VULNERABILITIES FROM THE BASE IMAGE|IMAGE'S OWN LAYERS/);
+      }
+    });
+
     it('the adm-zip lab image with a forged history (3 non-empty entries, 2 layers): no base is attributed, nothing is excluded, and the verdict stands', () => {
       // Rewrite the real image's config history as an author hiding its own layer would; manifest
       // and index are rewritten to the new config digest.

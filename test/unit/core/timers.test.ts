@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import path from 'node:path';
 import { ConfigError, parseConfigText } from '../../../src/config/load.js';
-import { MAX_TIMER_MS, setLongInterval } from '../../../src/core/timers.js';
+import { elapsedMs, MAX_TIMER_MS, roundMs, setLongInterval } from '../../../src/core/timers.js';
 
 /** Runs `fn` with setTimeout/clearTimeout replaced by a virtual clock; returns the clock's controls. */
 function withVirtualClock<T>(fn: (clock: { advance(ms: number): void; delays: number[] }) => T): T {
@@ -138,5 +138,20 @@ describe('serve: long schedules are not a busy loop', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
     expect(lines.filter((l) => /vulndb update|vulnerability database updated|reconcile pass/.test(l))).to.deep.equal([]);
+  });
+});
+
+describe('elapsedMs / roundMs: durations as printed and stored', () => {
+  it('are within 0.05 ms of the exact difference and their JSON has at most one decimal (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.double({ min: 0, max: 1e7, noNaN: true }), (t0, d) => {
+        const ms = elapsedMs(t0, t0 + d);
+        expect(JSON.stringify(ms)).to.match(/^\d+(\.\d)?$/);
+        expect(Math.abs(ms - (t0 + d - t0))).to.be.at.most(0.05 + 1e-6);
+        expect(roundMs(ms)).to.equal(ms);
+      }),
+      { numRuns: 500 },
+    );
+    expect(roundMs(33.208369999999945)).to.equal(33.2);
   });
 });

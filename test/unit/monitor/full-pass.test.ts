@@ -93,6 +93,8 @@ function suite(name: string, runs: number, open: () => Promise<{ store: Store; d
             }
             expect(stats.rejudged).to.equal(scans.size);
             expect(stats.changed).to.equal(changed);
+            // printed by `pushgate monitor` and stored with the run: a tenth of a millisecond at most, no float noise
+            expect(JSON.stringify(stats.ms)).to.match(/^\d+(\.\d)?$/);
 
             // again, nothing changed: every image is told apart by its signature, nothing is written
             const again = await mon.all();

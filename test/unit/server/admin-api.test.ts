@@ -72,6 +72,36 @@ describe('admin API: JWT role claims', () => {
   });
 });
 
+describe('admin API: a token that is neither an api.tokens entry nor a JWT', () => {
+  let store: Store;
+  let srv: { base: string; close(): Promise<void> };
+  before(async () => {
+    store = await openStore('sqlite::memory:');
+    srv = await serveApi(store, 16702);
+  });
+  after(async () => {
+    await srv.close();
+    await store.close();
+  });
+
+  it('is refused saying both readings failed, never with the JWT library\'s words or the token itself (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.stringMatching(/^[A-Za-z0-9._~+/-]{8,64}$/).filter((t) => t !== VIEWER && !jwt.decode(t)), async (token) => {
+        const r = await get(`${srv.base}/audit`, token);
+        expect(r.status).to.equal(401);
+        const error = (r.body as { error: string }).error;
+        expect(error).to.include('neither a token of api.tokens nor a JWT');
+        expect(error).to.not.match(/jwt malformed/);
+        expect(error).to.not.include(token);
+      }),
+      { numRuns: 40 },
+    );
+    // A JWT that fails verification still says why.
+    const forged = jwt.sign({ role: 'admin' }, 'another-secret-of-at-least-32-bytes!', { algorithm: 'HS256', expiresIn: '5m' });
+    expect(((await get(`${srv.base}/audit`, forged)).body as { error: string }).error).to.equal('token refused: invalid signature');
+  });
+});
+
 type AuditRow = { seq: number; actor: string; action: string; repository?: string; tag?: string };
 
 function auditFilters(name: string, port: number, open: () => Promise<{ store: Store; done(): Promise<void> }>) {
