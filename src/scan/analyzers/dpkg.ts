@@ -1,16 +1,22 @@
 /**
  * os/dpkg: installed Debian/Ubuntu packages from `/var/lib/dpkg/status` and the distroless
  * `/var/lib/dpkg/status.d/*` files (deb-control(5) stanzas), plus the files each package owns from
- * `/var/lib/dpkg/info/*.list`. Installed = the status word of `Status:` is `installed` (as dpkg-query
- * `${db:Status-Abbrev}` reports `ii`); status.d stanzas have no `Status:` and count as installed (like
- * trivy, osv-scalibr and syft). `Source: name (version)` gives the source package; without it the source
+ * `/var/lib/dpkg/info/*.list`. A package counts when its files are on disk: the status word of `Status:`
+ * is `installed` (dpkg-query `ii`) or any state dpkg reaches after unpacking the files (`unpacked`,
+ * `half-configured`, `half-installed`, `triggers-awaited`, `triggers-pending`: `iU`, `iF`, `iH`, `iW`,
+ * `it`), never `config-files` or `not-installed`; status.d stanzas have no `Status:` and count as
+ * installed (like trivy, osv-scalibr and syft). Field names are matched case-insensitively, as dpkg's
+ * parser matches them (`package:` and `PACKAGE:` are `Package:`). `Source: name (version)` gives the source package; without it the source
  * is the binary itself, as dpkg-query's `${source:Package}`/`${source:Version}` say.
  */
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl } from '../purl.js';
 
-/** One deb-control stanza: field name (as written) → value (continuation lines joined with `\n`). */
+/**
+ * One deb-control stanza: field name (lower-cased: dpkg matches field names case-insensitively) →
+ * value (continuation lines joined with `\n`).
+ */
 export type Stanza = Record<string, string>;
 
 /** Splits deb-control text into stanzas (blank-line separated; continuation lines start with space/tab). */
@@ -34,7 +40,7 @@ export function parseStanzas(text: string): Stanza[] {
     }
     const c = l.indexOf(':');
     if (c <= 0) continue;
-    last = l.slice(0, c);
+    last = l.slice(0, c).toLowerCase();
     cur[last] = l.slice(c + 1).trim();
     any = true;
   }
@@ -53,32 +59,38 @@ export function isDebVersion(v: string): boolean {
   return !(colon < 0 && rest.includes(':'));
 }
 
-/** Parses a `status` (or status.d) file into installed packages. */
+/**
+ * dpkg's package states (dpkg(1) "Package states") in which the package's files are unpacked on disk:
+ * a library left `unpacked` or `half-configured` is loaded by every program that links it.
+ */
+const ON_DISK: ReadonlySet<string> = new Set(['installed', 'unpacked', 'half-configured', 'half-installed', 'triggers-awaited', 'triggers-pending']);
+
+/** Parses a `status` (or status.d) file into the packages whose files are on disk. */
 export function parseDpkgStatus(text: string, path: string, statusD = false): { packages: FoundPackage[]; skipped: string[] } {
   const packages: FoundPackage[] = [];
   const skipped: string[] = [];
   for (const s of parseStanzas(text)) {
-    const name = s.Package;
+    const name = s.package;
     if (!name) continue;
-    const status = s.Status;
+    const status = s.status;
     if (status !== undefined) {
-      if (status.split(/\s+/)[2] !== 'installed') continue;
+      if (!ON_DISK.has(status.split(/\s+/)[2] ?? '')) continue;
     } else if (!statusD) continue;
-    const version = s.Version;
+    const version = s.version;
     if (!version || !isDebVersion(version)) {
       skipped.push(`${name}: ${version ? `invalid version "${version}"` : 'no Version field'}`);
       continue;
     }
     let sourceName = name;
     let sourceVersion = version;
-    if (s.Source) {
-      const m = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(s.Source);
+    if (s.source) {
+      const m = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(s.source);
       if (m) {
         sourceName = m[1];
         if (m[2]) sourceVersion = m[2].trim();
       }
     }
-    const arch = s.Architecture || undefined;
+    const arch = s.architecture || undefined;
     packages.push({
       ecosystem: 'Debian',
       name,
@@ -100,7 +112,7 @@ const INFO = '/var/lib/dpkg/info/';
 /** The analyzer. */
 export const dpkgAnalyzer: Analyzer = {
   name: 'os/dpkg',
-  version: 1,
+  version: 2,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) =>
