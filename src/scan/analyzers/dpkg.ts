@@ -6,7 +6,8 @@
  * `half-configured`, `half-installed`, `triggers-awaited`, `triggers-pending`: `iU`, `iF`, `iH`, `iW`,
  * `it`), never `config-files` or `not-installed`; status.d stanzas have no `Status:` and count as
  * installed (like trivy, osv-scalibr and syft). Field names are matched case-insensitively, as dpkg's
- * parser matches them (`package:` and `PACKAGE:` are `Package:`). `Source: name (version)` gives the source package; without it the source
+ * parser matches them (`package:` and `PACKAGE:` are `Package:`). A journal file left in
+ * `/var/lib/dpkg/updates/` (dpkg replays it over the status file) makes the scan incomplete. `Source: name (version)` gives the source package; without it the source
  * is the binary itself, as dpkg-query's `${source:Package}`/`${source:Version}` say.
  */
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
@@ -108,6 +109,12 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
 const STATUS = '/var/lib/dpkg/status';
 const STATUS_D = '/var/lib/dpkg/status.d/';
 const INFO = '/var/lib/dpkg/info/';
+/**
+ * dpkg's journal (lib/dpkg/dbmodify.c `ulist_select`): files of the updates directory whose names are
+ * all digits (at most IMPORTANTMAXLEN, 10). Every dpkg and dpkg-query run applies their stanzas over
+ * the status file, in name order, before it reads anything; a clean dpkg run leaves none behind.
+ */
+const JOURNAL = /^\/var\/lib\/dpkg\/updates\/[0-9]{1,10}$/;
 
 /** The analyzer. */
 export const dpkgAnalyzer: Analyzer = {
@@ -117,11 +124,13 @@ export const dpkgAnalyzer: Analyzer = {
   sizeClass: 'packagedb',
   wants: (e) =>
     e.path === STATUS ||
+    JOURNAL.test(e.path) ||
     (e.path.startsWith(STATUS_D) && !e.path.endsWith('.md5sums')) ||
     (e.path.startsWith(INFO) && e.path.endsWith('.list')),
-  // Three readings: the status database (stanzas count when their Status says installed), a
-  // distroless status.d file (stanzas without Status count too) and a file list (no packages).
-  readsAs: (p) => (p === STATUS ? 'status' : p.startsWith(STATUS_D) ? 'status.d' : 'list'),
+  // Four readings: the status database (stanzas count when their Status says the files are on disk),
+  // a journal file (the same stanzas, and the scan incomplete), a distroless status.d file (stanzas
+  // without Status count too) and a file list (no packages).
+  readsAs: (p) => (p === STATUS ? 'status' : JOURNAL.test(p) ? 'journal' : p.startsWith(STATUS_D) ? 'status.d' : 'list'),
   analyze(input): AnalyzerOutput | undefined {
     const text = input.content.toString('utf8');
     if (input.path.startsWith(INFO)) {
@@ -129,6 +138,18 @@ export const dpkgAnalyzer: Analyzer = {
       const owner = base.split(':')[0];
       const files = text.split('\n').filter((f) => f.startsWith('/') && f !== '/.');
       return { ownedFiles: [{ owner, files }] };
+    }
+    if (JOURNAL.test(input.path)) {
+      // The journal's stanzas replace the status file's records of those packages for dpkg: report
+      // them (a package only the journal names is installed for dpkg) and say that the status file
+      // alone is not what dpkg reads.
+      const journal = parseStanzas(text).filter((st) => st.package);
+      if (!journal.length) return undefined;
+      const { packages } = parseDpkgStatus(text, input.path);
+      return {
+        packages,
+        diagnostics: [{ code: 'dpkg-journal', path: input.path, incomplete: true, message: `dpkg applies this journal file's ${journal.length} record(s) (${journal.slice(0, 3).map((st) => st.package).join(', ')}${journal.length > 3 ? ', …' : ''}) over /var/lib/dpkg/status before it reads the database; pushgate reads them but does not replay the journal: not judged as dpkg sees it` }],
+      };
     }
     const { packages, skipped } = parseDpkgStatus(text, input.path, input.path.startsWith(STATUS_D));
     return {
