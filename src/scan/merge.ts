@@ -9,6 +9,7 @@ import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
 import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
+import { osClaimMismatch } from './os-evidence.js';
 import { formatPurl } from './purl.js';
 import { isAtOrUnder, MAX_PACKAGE_RECORDS, type EntryKind, type FileResult, type LayerAnalysis, type WalkBudget } from './walker.js';
 
@@ -39,8 +40,10 @@ interface Node {
  * 7: the paths placed are bounded ({@link STACK_BUDGET}): past it, `layer-too-complex` and nothing more is placed.
  * 8: a file reached under another name (a hard link to a lower layer's file, a symlink) is read under
  *    that name too by the analyzers whose findings depend on the name ({@link Analyzer.foundUnder}).
+ * 10: an os-release naming another family or release than the package database's release package
+ *    (os-evidence.ts) makes the inventory incomplete (`os-release-mismatch`).
  */
-export const MERGE_VERSION = 9;
+export const MERGE_VERSION = 10;
 
 /**
  * What the merged tree's path index may take, over the whole stack: paths placed (every entry and
@@ -772,9 +775,12 @@ export function buildInventory(placed: Placed[], extraDiagnostics: Diagnostic[])
     packages.push(pkg);
   }
   const secrets: SecretFinding[] = [];
+  // os-release alone picks the advisories: it must name the OS the package database describes.
+  const mismatch = osClaimMismatch(os, found.filter(({ p }) => OS_ECOSYSTEMS.has(p.ecosystem)).map(({ p }) => p));
   // the layers' capped lists and every analyzer's own (one per malformed file): capped per code for the image
   const diagnostics = new DiagnosticCap([]);
   for (const d of extraDiagnostics) diagnostics.push(d);
+  if (mismatch) diagnostics.push(mismatch);
   for (const { r, layer } of placed) {
     for (const s of r.out.secrets ?? []) secrets.push({ ...s, layer });
     for (const d of r.out.diagnostics ?? []) diagnostics.push(d);
