@@ -85,6 +85,15 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
   return client;
 }
 
+/**
+ * The note `scan --insecure` prints when it keeps TLS without verification and has credentials for the
+ * host. Verifying the token realm does not protect them: whoever answers for the unverified host chooses
+ * the realm (a host of its own, with a valid certificate) or asks for Basic credentials itself, so the
+ * password reaches anyone able to intercept the connection, as with Docker's insecure registries.
+ */
+export const INSECURE_CREDENTIALS_NOTE = (host: string): string =>
+  `pushgate: note: --insecure: ${host}'s TLS certificate is not verified, and your credentials for it are sent to it (and to the token service it names): anyone able to intercept the connection can take them. To keep verification, trust its CA instead: NODE_EXTRA_CA_CERTS=ca.pem pushgate scan …`;
+
 /** Ad-hoc clients ({@link clientForHost}) made with credentials: {@link insecureFallback} says it drops them. */
 const carriesCredentials = new WeakSet<RegistryClient>();
 
@@ -105,16 +114,22 @@ export function isPlainHttpAnswer(e: unknown): boolean {
  * Over plain HTTP to a host that is not loopback no credentials are sent (they would cross the network in
  * clear): the registry is read anonymously, and `warn` says so when there were some. Sending credentials
  * over plain HTTP takes a `--config` entry whose url is `http://…`, written by the user. A configured or
- * loopback registry, or a host that answers TLS, keeps `client`.
+ * loopback registry, or a host that answers TLS, keeps `client`; when that client carries credentials
+ * for a host that is not loopback, `warn` says they go to a server whose certificate is unverified
+ * ({@link INSECURE_CREDENTIALS_NOTE}).
  * @param probe the request that tells (default `client.ping()`, GET /v2/); any other failure keeps `client`.
  */
 export async function insecureFallback(config: PushgateConfig, host: string, client: RegistryClient, opts: { warn?: (line: string) => void; probe?: () => Promise<unknown> } = {}): Promise<RegistryClient> {
   if (isConfiguredHost(config, host) || isLoopbackHost(parseHostPort(host).host)) return client;
+  const kept = (): RegistryClient => {
+    if (carriesCredentials.has(client)) opts.warn?.(INSECURE_CREDENTIALS_NOTE(host));
+    return client;
+  };
   try {
     await (opts.probe ?? (() => client.ping()))();
-    return client;
+    return kept();
   } catch (e) {
-    if (!isPlainHttpAnswer(e)) return client;
+    if (!isPlainHttpAnswer(e)) return kept();
   }
   if (carriesCredentials.has(client)) {
     opts.warn?.(`pushgate: note: ${host} answers plain HTTP only; with --insecure it is read over http without credentials, which would cross the network in clear. To send them anyway, name it in a --config file: registries: [{ name: ..., url: http://${host} }]`);

@@ -11,7 +11,7 @@
  */
 import client from 'prom-client';
 import type { GateHooks } from '../gate/types.js';
-import { repositoryNameProblem } from '../core/names.js';
+import { isRegistryRepositoryName } from '../core/names.js';
 import { DECISIONS } from '../core/index.js';
 
 /** `registry` label of `pushgate_images_by_decision` for verdicts of a registry no longer configured. */
@@ -30,11 +30,12 @@ export const MAX_REPOSITORY_LABELS = 1000;
  *   pushgate read every blob of a complete verdict from it. A verdict alone is not enough: a
  *   manifest naming blobs that do not exist is judged too (incomplete).
  * @param depth path components kept (`metrics.repositoryDepth`; 0 = all): `team/app/api` at 1 → `team`.
- * @returns the (folded) name, or {@link UNJUDGED_REPOSITORY} when not judged or not a valid
- *   repository name (OCI distribution-spec name grammar, src/core/names.ts).
+ * @returns the (folded) name, or {@link UNJUDGED_REPOSITORY} when not judged or not a name the registry
+ *   stores (Distribution's name grammar, a domain-like first component such as `Team/app` included:
+ *   src/core/names.ts isRegistryRepositoryName; such pushes are judged, and their blocks are counted as theirs).
  */
 export function repositoryLabel(repository: string, judged: boolean, depth: number): string {
-  if (!judged || repositoryNameProblem(repository) !== undefined) return UNJUDGED_REPOSITORY;
+  if (!judged || !isRegistryRepositoryName(repository)) return UNJUDGED_REPOSITORY;
   return depth > 0 ? repository.split('/').slice(0, depth).join('/') : repository;
 }
 

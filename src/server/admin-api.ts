@@ -100,6 +100,20 @@ const VEX_QUERY = {
 } as const satisfies QuerySpec;
 
 /**
+ * True when `token` decodes as a JWT (three base64url parts, a JSON header). `jwt.decode` throws, rather
+ * than answering null, for a header whose `typ` is `JWT` over a payload that is not JSON, with a message
+ * quoting the payload: anyone could send one, and it must be a 401 like any other token that is no JWT,
+ * not an error (a 500, and the caller's text in the error log).
+ */
+export function decodesAsJwt(token: string): boolean {
+  try {
+    return !!jwt.decode(token, { complete: true });
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Builds the JWT verifier of `api.jwt` (undefined when not configured).
  * @throws PushgateError BAD_CONFIG when the public key is neither RSA nor EC P-256, when a public key
  *   comes without `audience`, or when an HS256 secret is shorter than 32 bytes (src/config/jwt.ts).
@@ -178,7 +192,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
     }
     // A token that is no JWT at all is most often a mistyped or rotated api.tokens entry: say both
     // readings failed rather than the JWT library's "jwt malformed". The token itself is never echoed.
-    if (!jwt.decode(token, { complete: true })) {
+    if (!decodesAsJwt(token)) {
       res.status(401).json({ error: 'token refused: it is neither a token of api.tokens nor a JWT (header.payload.signature, base64url); check the token, or the configuration\'s api.tokens and api.jwt' });
       return;
     }

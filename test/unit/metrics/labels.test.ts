@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Metrics, MAX_REPOSITORY_LABELS, OTHER_REPOSITORY, UNJUDGED_REPOSITORY, actionLabel, repositoryLabel } from '../../../src/metrics/index.js';
-import { repositoryNameProblem } from '../../../src/core/names.js';
+import { isRegistryRepositoryName } from '../../../src/core/names.js';
 
 function blockedSeries(text: string): string[] {
   return text.split('\n').filter((l) => l.startsWith('pushgate_blocked_pushes_total{'));
@@ -20,6 +20,10 @@ describe('metrics: bounded labels', () => {
     ['team/app/api', true, 5, 'team/app/api'],
     ['team/app', false, 0, UNJUDGED_REPOSITORY],
     ['Team/App', true, 0, UNJUDGED_REPOSITORY],
+    // judged pushes to names the registry stores whose first component is a domain (src/core/names.ts)
+    ['Team/app', true, 0, 'Team/app'],
+    ['TEAM.example/app/api', true, 1, 'TEAM.example'],
+    ['Team', true, 0, UNJUDGED_REPOSITORY],
     ['tëam/app', true, 0, UNJUDGED_REPOSITORY],
     ['team//app', true, 0, UNJUDGED_REPOSITORY],
     ['', true, 0, UNJUDGED_REPOSITORY],
@@ -34,10 +38,11 @@ describe('metrics: bounded labels', () => {
 
   it('property: a label is the unjudged value or a valid name of at most `depth` components that prefixes the input', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[a-z0-9]+(\/[a-z0-9]+){0,5}$/)), fc.boolean(), fc.nat(4), (repo, judged, depth) => {
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[a-z0-9]+(\/[a-z0-9]+){0,5}$/), fc.stringMatching(/^[A-Za-z0-9]+(\.[A-Za-z0-9]+)?(\/[a-z0-9]+){1,4}$/)), fc.boolean(), fc.nat(4), (repo, judged, depth) => {
         const l = repositoryLabel(repo, judged, depth);
-        if (l === UNJUDGED_REPOSITORY) return !judged || repositoryNameProblem(repo) !== undefined;
-        return judged && repositoryNameProblem(l) === undefined && repo.startsWith(l) && (depth === 0 ? l === repo : l.split('/').length <= depth);
+        if (l === UNJUDGED_REPOSITORY) return !judged || !isRegistryRepositoryName(repo);
+        const components = l.split('/');
+        return judged && isRegistryRepositoryName(repo) && components.every((c) => c !== '' && !/[\s"{}\\]/.test(c)) && repo.startsWith(l) && (depth === 0 ? l === repo : components.length <= depth);
       }),
     );
   });

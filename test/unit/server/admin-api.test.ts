@@ -96,6 +96,20 @@ describe('admin API: a token that is neither an api.tokens entry nor a JWT', () 
       }),
       { numRuns: 40 },
     );
+    // Shaped as a JWT whose header says `typ: JWT` over a payload that is not JSON: jwt.decode throws
+    // (quoting the payload) instead of answering null; still a 401, never a 500 or the payload echoed.
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 8, maxLength: 40 }).filter((p) => { try { JSON.parse(p); return false; } catch { return true; } }), async (payload) => {
+        const token = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(payload)}.c2ln`;
+        const r = await get(`${srv.base}/audit`, token);
+        expect(r.status, payload).to.equal(401);
+        const error = (r.body as { error: string }).error;
+        expect(error).to.include('neither a token of api.tokens nor a JWT');
+        expect(error).to.not.include(token).and.not.include(payload);
+      }),
+      { numRuns: 40 },
+    );
     // A JWT that fails verification still says why.
     const forged = jwt.sign({ role: 'admin' }, 'another-secret-of-at-least-32-bytes!', { algorithm: 'HS256', expiresIn: '5m' });
     expect(((await get(`${srv.base}/audit`, forged)).body as { error: string }).error).to.equal('token refused: invalid signature');
