@@ -71,8 +71,10 @@ describe('cli: terminal-safe text', () => {
         // (a value wider than its column continues its row below: table.ts): same row structure.
         const names = new Map<string, string>();
         const tame = report((i) => {
-          // (the empty string stays empty: a finding's platform '' groups as one without a platform)
-          if (!names.has(strings[i])) names.set(strings[i], strings[i] && `${'x'.repeat(displayWidth(terminalText(strings[i])))}${'\u200b'.repeat(names.size + 1)}`);
+          // (the empty string stays empty: a finding's platform '' groups as one without a platform; a blank
+          // one stays as it is, tame already: a blank summary or message is left out as the empty one is)
+          const blank = terminalText(strings[i]).trim() === '';
+          if (!names.has(strings[i])) names.set(strings[i], blank ? strings[i] : `${'x'.repeat(displayWidth(terminalText(strings[i])))}${'\u200b'.repeat(names.size + 1)}`);
           return names.get(strings[i]) as string;
         });
         expect(lines.length).to.equal(renderTable(tame).split('\n').length);
