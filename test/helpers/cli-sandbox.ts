@@ -68,6 +68,15 @@ export function makeSandbox(env: NodeJS.ProcessEnv = {}): CliSandbox {
 }
 
 /**
+ * Writes `rootfs/` in the sandbox's working directory: a directory image (`dir:rootfs`) holding one
+ * npm package, adm-zip 0.4.7, which the OSV fixtures' NSWG-NPM-458 affects.
+ */
+export function writeAdmZipRootfs(sb: CliSandbox): void {
+  fs.mkdirSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip'), { recursive: true });
+  fs.writeFileSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip/package.json'), '{"name":"adm-zip","version":"0.4.7"}');
+}
+
+/**
  * `pushgate ARGS...` in the sandbox (working directory `opts.cwd`, default the sandbox's), stdin
  * `opts.stdin` (else empty), killed after `opts.timeoutMs` (default 120 s).
  */

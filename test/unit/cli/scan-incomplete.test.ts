@@ -15,15 +15,14 @@ import { CLI_INCOMPLETE_ADVICE } from '../../../src/cli/scan-options.js';
 import { resolveCliState } from '../../../src/config/cli-state.js';
 import { judgeScan } from '../../../src/gate/judge.js';
 import { defaultPolicy, INCOMPLETE_ADVICE } from '../../../src/policy/index.js';
-import { makeSandbox, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
+import { makeSandbox, writeAdmZipRootfs, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
 
 describe('cli: pushgate scan of an incomplete scan', function () {
   this.timeout(120_000);
   let sb: CliSandbox;
   before(() => {
     sb = makeSandbox();
-    fs.mkdirSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip'), { recursive: true });
-    fs.writeFileSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip/package.json'), '{"name":"adm-zip","version":"0.4.7"}');
+    writeAdmZipRootfs(sb);
   });
   after(() => sb.remove());
 

@@ -13,7 +13,7 @@ import { applyIgnoreFile, isTrivyIgnoreText, loadIgnoreFile, parseIgnoreFile, pa
 import { parseScanFormat, SCAN_FORMATS } from '../../../src/cli/commands/scan.js';
 import type { Finding, ScanReport } from '../../../src/core/index.js';
 import { updateDb } from '../../../src/vulndb/index.js';
-import { makeSandbox, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
+import { makeSandbox, writeAdmZipRootfs, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
 import { ROOT } from '../../helpers/lab.js';
 
 function finding(id: string, aliases: string[] = []): Finding {
@@ -94,8 +94,7 @@ describe('cli: pushgate scan with Trivy\'s habits', function () {
   let sb: CliSandbox;
   before(async () => {
     sb = makeSandbox();
-    fs.mkdirSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip'), { recursive: true });
-    fs.writeFileSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip/package.json'), '{"name":"adm-zip","version":"0.4.7"}');
+    writeAdmZipRootfs(sb);
     await updateDb({ path: path.join(sb.cwd, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv/npm')] });
   });
   after(() => sb.remove());

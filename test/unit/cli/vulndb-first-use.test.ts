@@ -12,7 +12,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { offlineHint, openCliVulnDb } from '../../../src/cli/vulndb-state.js';
 import { resolveCliState } from '../../../src/config/cli-state.js';
-import { makeSandbox, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
+import { makeSandbox, writeAdmZipRootfs, runInSandbox, type CliSandbox } from '../../helpers/cli-sandbox.js';
 import { ROOT } from '../../helpers/lab.js';
 
 describe('cli: first-use vulnerability database', () => {
@@ -49,8 +49,7 @@ describe('cli: first-use database build and --quiet', function () {
   let sb: CliSandbox;
   before(() => {
     sb = makeSandbox();
-    fs.mkdirSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip'), { recursive: true });
-    fs.writeFileSync(path.join(sb.cwd, 'rootfs/app/node_modules/adm-zip/package.json'), '{"name":"adm-zip","version":"0.4.7"}');
+    writeAdmZipRootfs(sb);
     // a local source: the first-use build reads it without any network
     fs.writeFileSync(path.join(sb.cwd, 'pushgate.yaml'), `vulndb:\n  path: ./data/vulndb.sqlite\n  sources: [${path.join(ROOT, 'test/fixtures/vulndb/osv/npm')}]\n`);
   });
