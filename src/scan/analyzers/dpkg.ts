@@ -75,7 +75,9 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
     if (!name) continue;
     const status = s.status;
     if (status !== undefined) {
-      if (!ON_DISK.has(status.split(/\s+/)[2] ?? '')) continue;
+      // dpkg reads the status words in any case (namevalue_find_by_name: strncasecmp): `install ok Installed`
+      // is installed to dpkg and dpkg-query
+      if (!ON_DISK.has((status.trim().split(/\s+/)[2] ?? '').toLowerCase())) continue;
     } else if (!statusD) continue;
     const version = s.version;
     if (!version || !isDebVersion(version)) {
@@ -119,7 +121,7 @@ const JOURNAL = /^\/var\/lib\/dpkg\/updates\/[0-9]{1,10}$/;
 /** The analyzer. */
 export const dpkgAnalyzer: Analyzer = {
   name: 'os/dpkg',
-  version: 2,
+  version: 3,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) =>
