@@ -9,6 +9,8 @@
  * - The domain is then normalized by the one host normalizer ({@link parseHostPort}: case, trailing
  *   dot refused by the grammar, port leading zeros, IPv6 form, Docker Hub names), so the same image
  *   has one `registry` whatever the spelling.
+ * - What a runtime looks up as a local image ID instead of a name is refused: a bare 64-hex string, and
+ *   `sha256:<hex>` (or a prefix of one), which containerd and Docker resolve among the node's images.
  */
 import { PushgateError } from './errors.js';
 import { isDigest, manifestDigestProblem, type Digest } from './digest.js';
@@ -31,6 +33,16 @@ const DOMAIN_LABEL = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
 /** A bare 64-hex string is refused (it would be taken for an image ID). */
 const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
+/**
+ * `<digest algorithm>:…` with nothing before it is refused: distribution/reference reads `sha256:3f4a…`
+ * as Docker Hub's `library/sha256` with tag `3f4a…`, and the kubelet passes it on unchanged (it has a tag),
+ * but containerd's CRI (`ImageStatus` → `LocalResolve`: go-digest `Parse`, then the image store's
+ * `digestset.Lookup`, which takes any prefix) and Docker (`GetImage`, `imageStore.Search`) look it up
+ * as the ID, or a truncated ID, of an image already on the node. With a pull policy other than `Always`
+ * the node then starts whatever image it holds under that ID, whichever registry it came from.
+ * Algorithms: go-digest's (sha256, sha384, sha512) and the image-spec's blake3.
+ */
+const IMAGE_ID_FORM_RE = /^(?:sha256|sha384|sha512|blake3):/;
 /** distribution/reference NameTotalLengthMax. */
 const NAME_MAX = 255;
 
@@ -40,7 +52,8 @@ const NAME_MAX = 255;
  * from how it looks, is refused here.
  * @param opts.defaultTag tag to use when neither tag nor digest is given (runtime: `latest`);
  *   pass `null` to leave both unset.
- * @throws PushgateError BAD_REFERENCE naming what is malformed.
+ * @throws PushgateError BAD_REFERENCE naming what is malformed, or an image-ID form (`<64 hex>`,
+ *   `sha256:<hex>`) that the runtime resolves among the node's images.
  */
 export function parseImageRef(input: string, opts: { defaultTag?: string | null } = {}): ImageRef {
   const s = input;
@@ -48,6 +61,9 @@ export function parseImageRef(input: string, opts: { defaultTag?: string | null 
   if (!s) throw new PushgateError('BAD_REFERENCE', 'empty image reference');
   if (/\s/.test(s)) throw fail('contains white space');
   if (IDENTIFIER_RE.test(s)) throw fail('a 64-hex string is an image ID, not a repository name; write name@sha256:…');
+  if (IMAGE_ID_FORM_RE.test(s)) {
+    throw fail('the runtime (containerd, Docker) reads "<algorithm>:<hex>" as the ID, or a prefix of the ID, of an image already on the node, not as a repository; write registry/repository@sha256:…');
+  }
   let rest = s;
   let digest: string | undefined;
   const at = rest.indexOf('@');

@@ -36,7 +36,9 @@ describe('admission: reference normalization (core parseImageRef against protoco
   for (const bad of ['', 'ghcr.io/Team/app', 'foo:', 'foo@sha256:abc', 'foo___bar', 'a/'.repeat(130) + 'b',
     // refused, not guessed: what the runtime refuses or would read otherwise
     'registry.example.test./app', ' nginx', 'nginx ', 'reg.test/app\n', 'reg.test:0/app', 'reg.test:70000/app', 'reg_1.test/app', '-reg.test/app',
-    '::1:5000/app', '[::1/app', '[zz::1]:5000/app', 'a'.repeat(64), 'reg.test:5000:1/app']) {
+    '::1:5000/app', '[::1/app', '[zz::1]:5000/app', 'a'.repeat(64), 'reg.test:5000:1/app',
+    // image IDs (or prefixes of one) that containerd and Docker resolve among the node's images
+    'sha256:' + 'a'.repeat(64), 'sha256:3f4a', 'sha512:' + 'b'.repeat(128), `sha256:3f4a@${H}`]) {
     it(`rejects ${JSON.stringify(bad.slice(0, 30))}`, () => {
       expect(() => parseImageRef(bad)).to.throw(/reference/);
     });
