@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
+import fc from 'fast-check';
 import YAML from 'yaml';
 import { ROOT } from '../../helpers/lab.js';
 import { renderChart, type RenderedFile } from './helm-render.js';
@@ -157,6 +158,30 @@ describe('charts/pushgate', function () {
         const obj = k === 'Pod' ? { spec } : k === 'PodTemplate' ? { template: { spec } } : k === 'CronJob' ? { spec: { jobTemplate: { spec: { template: { spec } } } } } : { spec: { template: { spec } } };
         expect(extractImages(k, obj), k).to.have.length(1);
       }
+    });
+
+    it('refuses the default namespace, which the webhooks would leave unchecked; any other release namespace is excluded exactly', () => {
+      // helm installs into `default` when --namespace is omitted; the namespaceSelector leaves the release
+      // namespace out, so every pod a tenant creates there would start unchecked.
+      expect(() => renderChart(CHART, {}, { name: 'pushgate', namespace: 'default' })).to.throw(/namespace of its own/);
+      expect(() => renderChart(CHART, { admission: { enabled: false } }, { name: 'pushgate', namespace: 'default' }), 'no webhooks, nothing left unchecked').not.to.throw();
+      fc.assert(
+        fc.property(fc.stringMatching(/^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$/), fc.array(fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), { maxLength: 3 }), (ns, extra) => {
+          fc.pre(ns !== 'default');
+          // Certificates from cert-manager and an existing client CA: no key generation per run (the selector does not depend on them).
+          const pki = { tls: { mode: 'certManager' }, clientAuth: { enabled: true, mode: 'secret', secretName: 'apiserver-ca' } };
+          const objs = objects(renderChart(CHART, { admission: { ...pki, excludeNamespaces: extra } }, { name: 'pushgate', namespace: ns }));
+          for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+            const w = one(objs, kind).webhooks[0];
+            const sel = w.namespaceSelector.matchExpressions.filter((e: Json) => e.key === 'kubernetes.io/metadata.name');
+            expect(sel).to.have.length(1);
+            expect(sel[0].operator).to.equal('NotIn');
+            expect(sel[0].values).to.deep.equal(['kube-system', ns, ...extra]);
+            expect(w.objectSelector, 'no object label a pod author sets decides').to.equal(undefined);
+          }
+        }),
+        { numRuns: 25 },
+      );
     });
 
     it('the chart-generated CA in caBundle signs the serving certificate for the Service name', () => {
