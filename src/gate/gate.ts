@@ -86,8 +86,12 @@ export interface GateOptions {
   leaseMs?: number;
   /** Creates the client of a configured registry (tests may wrap it). */
   clientFactory?: (rc: RegistryConfig, onRequest: (e: { method: string; code: number | 'error' }) => void) => RegistryClient;
-  /** Outbound notifications of enforced quarantines and rejects (src/gate/notify.ts); never awaited. */
-  notifier?: { blocked(v: Verdict): void };
+  /**
+   * Outbound notifications of enforced quarantines and rejects (src/gate/notify.ts). Awaited before the
+   * event is completed: with an outbox the notice is then in the store (a rejection fails the event,
+   * which is tried again).
+   */
+  notifier?: { blocked(v: Verdict): void | Promise<void> };
   /**
    * How often the registries that have events blocked on them are probed (GET /v2/), ms (default
    * `queue.registryProbeIntervalMs`, else 10 s). An answer resumes their events.
@@ -743,7 +747,7 @@ export class Gate implements GateApi {
     if (enforcement.action !== 'none') this.opts.counters?.enforcement?.(enforcement.action, enforcement.status);
     await this.opts.store.putVerdict(summarize(this.policy, stored));
     const seen = withView(stored, view);
-    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
+    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') await this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
     if (ev.tag) {
       // The digests the tag leaves are re-judged by digest (a hold by this tag ends); queued before the
       // tag lists change, so an event retried after a failure here still finds them.
