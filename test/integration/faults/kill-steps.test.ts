@@ -7,6 +7,8 @@
  * Each killed event is claimed again when its lease ends (30 s) by the restarted process: every push
  * ends with its tag and digest gone from the repository, the copy in quarantine, the enforcement done
  * and the notice sent. `KS_EVERY=1` kills at every request of the dry run instead (18: ~2 min).
+ * A blocked re-push of an allowed tag, killed right after pushgate pointed the tag back at the allowed
+ * image (before the blocked one is deleted): the tag stays on the allowed image.
  * Then a kill while the notice of an enforced quarantine waits for its next attempt (the target
  * answered 503): the notice is delivered after the restart (through the store's outbox; before, it
  * was only in the killed process's memory and never sent).
@@ -186,10 +188,34 @@ describe('faults: SIGKILL at each registry request of a quarantine', function ()
       const byDigest = await tagDigest(`http://127.0.0.1:${REG}`, p.repo, p.digest);
       const copy = await tagDigest(`http://127.0.0.1:${REG}`, `quarantine/${p.repo}`, 'v1');
       const nn = notices.filter((x) => x.repository === p.repo).length;
-      const line = `k=${p.k} decision=${v?.decision} enf=${v?.enforcement?.action}/${v?.enforcement?.status} tag=${tag ?? '-'} byDigest=${byDigest ?? '-'} copy=${copy ?? '-'} notices=${nn} detail=${v?.enforcement?.detail?.slice(0, 160)}`;
-      if (!killed.has(p.repo) || tag || byDigest || copy !== p.digest || v?.enforcement?.status !== 'done' || nn < 1) failures.push(line);
+      const qr = await fetch(`http://127.0.0.1:${GATE}/api/v1/quarantine?repository=${encodeURIComponent(p.repo)}`, { headers: { authorization: `Bearer ${API}` } });
+      const records = ((await qr.json()) as unknown[]).length;
+      const line = `k=${p.k} decision=${v?.decision} enf=${v?.enforcement?.action}/${v?.enforcement?.status} tag=${tag ?? '-'} byDigest=${byDigest ?? '-'} copy=${copy ?? '-'} notices=${nn} records=${records} detail=${v?.enforcement?.detail?.slice(0, 160)}`;
+      if (!killed.has(p.repo) || tag || byDigest || copy !== p.digest || v?.enforcement?.status !== 'done' || nn < 1 || records !== 1) failures.push(line);
     }
     expect(failures, stderr.slice(-3000)).to.deep.equal([]);
+  });
+
+  it('a blocked re-push of an allowed tag, killed right after the restore of the tag: the tag ends on the allowed image, the blocked one in quarantine only', async () => {
+    if (dead()) await serve();
+    const repo = 'ks/p1';
+    const good = tinyImage(dir, 'p1good', { n: 9700 });
+    const bad = tinyImage(dir, 'p1bad', { n: 9701, secret: true });
+    expect((await skopeoCopyAsync(good.ref, `127.0.0.1:${REG}/${repo}:v1`)).code).to.equal(0);
+    seen.set(repo, []);
+    await notifyPush(repo, good.digest, 1);
+    await until('the allowed image judged', 60_000, async () => (await verdict(repo, good.digest))?.decision === 'allow');
+    expect((await skopeoCopyAsync(bad.ref, `127.0.0.1:${REG}/${repo}:v1`)).code).to.equal(0);
+    killAt.set(repo, (r) => r === `PUT /v2/${repo}/manifests/v1`);
+    await notifyPush(repo, bad.digest, 2);
+    await until('the process killed after the restore', 60_000, async () => dead());
+    await serve();
+    await until('the blocked re-push enforced', 120_000, async () => (await verdict(repo, bad.digest))?.enforcement?.status === 'done');
+    await sleep(2000);
+    expect(killed.has(repo)).to.equal(true);
+    expect(await tagDigest(`http://127.0.0.1:${REG}`, repo, 'v1'), 'v1 on the allowed image').to.equal(good.digest);
+    expect(await tagDigest(`http://127.0.0.1:${REG}`, repo, bad.digest), 'the blocked digest gone').to.equal(undefined);
+    expect(await tagDigest(`http://127.0.0.1:${REG}`, `quarantine/${repo}`, 'v1'), 'the copy in quarantine').to.equal(bad.digest);
   });
 
   it('a kill while the notice of a quarantine waits to be tried again: the notice is still delivered', async () => {
