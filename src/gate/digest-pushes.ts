@@ -55,6 +55,27 @@ export interface DigestPushesHost {
 }
 
 /**
+ * Times an event pushed by digest only is put back to wait for the end of its grace, after which the
+ * grace is over whatever the store's clock says. The grace is measured on the store's clock from the
+ * digest's first event: a clock set back (a failover to a host whose clock lags, a corrected clock) read
+ * that age as 0 at every claim for as long as the step, so the blocked manifest stayed pullable by
+ * digest, put back every grace, for that long (an hour's step: an hour). With a clock that does not
+ * step one hand-back ends the grace (the event is due when it ends), two when the claim comes a few
+ * milliseconds early; the cap leaves room for both and bounds a stepped clock's wait to three graces.
+ */
+export const GRACE_HAND_BACKS = 3;
+
+/**
+ * How long an event pushed by digest only still waits for its grace: `graceMs - ageMs` (never below 0),
+ * and 0 once it was put back {@link GRACE_HAND_BACKS} times (`handBacks`), whatever its age says.
+ * All in ms; `ageMs` on the store's clock (may read 0 for as long as that clock was set back).
+ */
+export function graceWaitMs(graceMs: number, ageMs: number, handBacks: number): number {
+  if (graceMs <= 0 || handBacks >= GRACE_HAND_BACKS) return 0;
+  return Math.max(0, graceMs - ageMs);
+}
+
+/**
  * Thrown by the gate instead of acting on a blocking manifest while it must wait: a manifest pushed by
  * digest only while its grace lasts, or a tagged push whose tag the registry has not linked yet
  * (src/gate/tag-links.ts). The queue worker puts the event back, due then (attempt refunded), so no
@@ -66,10 +87,12 @@ export class DeferredEnforcement extends Error {
     readonly waitMs: number,
     message: string,
     /**
-     * A wait for the pushed tag's link (not a grace): the queue counts it with the event
-     * (`Store.retry` `linkHandBack`), which bounds that wait however the store's clock steps.
+     * Counted with the event (`Store.retry` `linkHandBack`, `QueuedEvent.linkHandBacks`): a wait for the
+     * pushed tag's link (src/gate/tag-links.ts) or for the grace of a push by digest only
+     * ({@link GRACE_HAND_BACKS}); the count bounds either wait however the store's clock steps. An event
+     * waits for one or the other, never both (the link only with a tag, the grace only without).
      */
-    readonly tagLink = false,
+    readonly counted = false,
   ) {
     super(message);
     this.name = 'DeferredEnforcement';
@@ -83,13 +106,13 @@ export class DigestPushes {
   /**
    * Milliseconds left of the grace of `repository@digest` (0: over, or no grace configured), counted
    * from the first event of that manifest in the store ({@link Store.manifestAgeMs}); a manifest with
-   * no event (an admission or API assessment) has its whole grace left.
+   * no event (an admission or API assessment) has its whole grace left. 0 too once the event was put
+   * back `handBacks` times ({@link graceWaitMs}).
    */
-  async graceLeftMs(registry: string, repository: string, digest: Digest): Promise<number> {
+  async graceLeftMs(registry: string, repository: string, digest: Digest, handBacks = 0): Promise<number> {
     const grace = this.h.untaggedGraceMs;
-    if (grace <= 0) return 0;
-    const age = (await this.h.store.manifestAgeMs(registry, repository, digest)) ?? 0;
-    return Math.max(0, grace - age);
+    if (grace <= 0 || handBacks >= GRACE_HAND_BACKS) return 0;
+    return graceWaitMs(grace, (await this.h.store.manifestAgeMs(registry, repository, digest)) ?? 0, handBacks);
   }
 
   /**

@@ -86,8 +86,12 @@ export interface GateOptions {
   leaseMs?: number;
   /** Creates the client of a configured registry (tests may wrap it). */
   clientFactory?: (rc: RegistryConfig, onRequest: (e: { method: string; code: number | 'error' }) => void) => RegistryClient;
-  /** Outbound notifications of enforced quarantines and rejects (src/gate/notify.ts); never awaited. */
-  notifier?: { blocked(v: Verdict): void };
+  /**
+   * Outbound notifications of enforced quarantines and rejects (src/gate/notify.ts). Awaited before the
+   * event is completed: with an outbox the notice is then in the store (a rejection fails the event,
+   * which is tried again).
+   */
+  notifier?: { blocked(v: Verdict): void | Promise<void> };
   /**
    * How often the registries that have events blocked on them are probed (GET /v2/), ms (default
    * `queue.registryProbeIntervalMs`, else 10 s). An answer resumes their events.
@@ -606,7 +610,7 @@ export class Gate implements GateApi {
     }
     await this.rejudgeForVex(ev, stored);
     const view = this.viewFor(stored, ev.tag);
-    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq, job?.age);
+    const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq, job?.age, job?.handBacks);
     const verdict = withView(stored, view);
     const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement, mode: view.mode, ruleSet: view.ruleSet, mapping: view.mapping });
     if (enforcement.status === 'failed') await this.audit(entry);
@@ -668,8 +672,11 @@ export class Gate implements GateApi {
    * verdict deletes (a copy cannot be quarantined into itself) and the tag goes back to pushgate's
    * own copy when it held one.
    */
-  /** @internal the queue workers' last step of an event (src/gate/queue-workers.ts giveUp). */
-  async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number, age?: TagLinkClock): Promise<Enforcement> {
+  /**
+   * @internal the queue workers' last step of an event (src/gate/queue-workers.ts giveUp).
+   * @param handBacks how often the queued event was put back to wait ({@link QueueJob.handBacks}): bounds the grace of a push by digest only.
+   */
+  async enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number, age?: TagLinkClock, handBacks = 0): Promise<Enforcement> {
     const blocked = blocks(view);
     const inQuarantine = this.isQuarantineRepository(ev.registry, ev.repository);
     const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
@@ -687,7 +694,7 @@ export class Gate implements GateApi {
     // In a quarantine repository only the children of pushgate's own copies are left alone.
     const quarantineChild = blocked && !ev.tag && inQuarantine && (await this.isChildOfQuarantineCopy(ev.registry, ev.repository, ev.digest));
     const byDigest = blocked && !ev.tag && rc.type === 'distribution' && !quarantineChild && !heldBy;
-    if (byDigest && view.mode === 'enforce') await this.deferInGrace(ev, stored);
+    if (byDigest && view.mode === 'enforce') await this.deferInGrace(ev, stored, handBacks);
     const heldByIndex = byDigest ? await this.heldByTaggedIndex(stored) : undefined;
     const acts = blocked && (!!ev.tag || (byDigest && !heldByIndex));
     // Distribution notifies a push before it links the tag: the action waits for the link by the event's age,
@@ -743,7 +750,7 @@ export class Gate implements GateApi {
     if (enforcement.action !== 'none') this.opts.counters?.enforcement?.(enforcement.action, enforcement.status);
     await this.opts.store.putVerdict(summarize(this.policy, stored));
     const seen = withView(stored, view);
-    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
+    if (blocked && enforcement.status === 'done' && enforcement.action !== 'none') await this.opts.notifier?.blocked({ ...seen, tags: ev.tag ? [ev.tag] : seen.tags });
     if (ev.tag) {
       // The digests the tag leaves are re-judged by digest (a hold by this tag ends); queued before the
       // tag lists change, so an event retried after a failure here still finds them.
@@ -773,15 +780,15 @@ export class Gate implements GateApi {
    * `enforcement-deferred`, and throws {@link DeferredEnforcement} so the queue worker puts the event
    * back, due when the grace ends. Returns when the grace is over.
    */
-  private async deferInGrace(ev: PushEvent, stored: Verdict): Promise<void> {
-    const waitMs = await this.digests.graceLeftMs(ev.registry, ev.repository, ev.digest);
+  private async deferInGrace(ev: PushEvent, stored: Verdict, handBacks: number): Promise<void> {
+    const waitMs = await this.digests.graceLeftMs(ev.registry, ev.repository, ev.digest, handBacks);
     if (waitMs <= 0) return;
     const at = new Date(Date.now() + waitMs).toISOString();
     const detail = `pushed by digest only: acted on at ${at} (enforcement.untaggedGrace) unless an index pushed with a tag names it first; then it is judged and enforced with that index`;
     stored.enforcement = { action: 'none', status: 'pending', detail };
     await this.opts.store.putVerdict(summarize(this.policy, stored));
     await this.audit({ actor: 'pushgate', action: 'enforcement-deferred', registry: ev.registry, repository: ev.repository, digest: ev.digest, detail: { until: at, waitMs } });
-    throw new DeferredEnforcement(waitMs, `${ev.repository}@${ev.digest}: ${detail}`);
+    throw new DeferredEnforcement(waitMs, `${ev.repository}@${ev.digest}: ${detail}`, true);
   }
 
   /**

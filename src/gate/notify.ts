@@ -2,9 +2,13 @@
  * Outbound notifications of enforced quarantines and rejects (config `notify[]`), so the pusher
  * learns why a tag vanished: a generic JSON webhook (`format: json`) or a Slack-compatible
  * incoming-webhook body (`format: slack`, `{text, blocks}` per api.slack.com/messaging/webhooks;
- * Mattermost and Rocket.Chat accept the same). Sent in the background: never awaited by the
- * pipeline, retried on network errors, 429 and 5xx with exponential backoff, given up after the
- * last attempt with a log line. Bodies are built from the verdict only (rule, message, finding
+ * Mattermost and Rocket.Chat accept the same). Sent in the background, retried on network errors,
+ * 429 and 5xx with exponential backoff, given up after the last attempt with a log line. With an
+ * outbox attached ({@link Notifier.useOutbox}: `serve`, `pushgate monitor`), the notice of an enforced
+ * verdict is first written to the store's outbox (the monitor's `monitor_outbox`), before the event
+ * that enforced is completed, and delivered from there: a process killed while a notice waits for
+ * its next attempt leaves it to the next delivery (at least once), as the monitor's new-findings
+ * notices are. Bodies are built from the verdict only (rule, message, finding
  * ids, enforcement), so no secret value can reach them; target URLs (a Slack webhook URL is itself
  * a credential) and headers are never logged: logs name the host only.
  */
@@ -126,21 +130,77 @@ function hostOf(url: string): string {
   }
 }
 
+/**
+ * The outbox row of a blocked verdict's notice: the verdict as the gate saw it, without its raw
+ * evaluations (the bodies are built from decision, reasons and enforcement only).
+ */
+export interface BlockedNotice {
+  event: 'blocked';
+  verdict: Verdict;
+}
+
+/** Where a {@link Notifier} writes notices before they are delivered, and how delivery is started. */
+export interface NoticeOutbox {
+  /** Writes notices durably (the store's outbox). @throws PushgateError STORE */
+  add(bodies: unknown[]): Promise<void>;
+  /** Starts (or has the delivery in flight look again for) the outbox's undelivered notices. */
+  kick(): void;
+}
+
 /** See the module comment. */
 export class Notifier {
   private readonly inflight = new Set<Promise<void>>();
+  private outbox: NoticeOutbox | undefined;
 
   constructor(private readonly opts: NotifierOptions) {}
 
-  /** Sends the notifications of a blocked verdict in the background (the gate calls this; never throws). */
-  blocked(v: Verdict): void {
+  /**
+   * From now on {@link Notifier.blocked} writes its notices to `outbox` and delivery goes through it
+   * ({@link Notifier.deliverNotice}), so they outlive the process.
+   */
+  useOutbox(outbox: NoticeOutbox): void {
+    this.outbox = outbox;
+  }
+
+  /**
+   * The notifications of a blocked verdict. With an outbox: resolves once the notice is written there
+   * (throws when the store cannot write it: the caller's event is then tried again, so the notice is
+   * not lost) and delivery is started in the background. Without: sent in the background (never throws).
+   */
+  async blocked(v: Verdict): Promise<void> {
     const ev = eventOf(v);
-    if (!ev) return;
+    if (!ev || !this.opts.targets.some((t) => t.events.includes(ev))) return;
+    if (this.outbox) {
+      const { evaluations: _raw, ...verdict } = v;
+      const notice: BlockedNotice = { event: 'blocked', verdict: verdict as Verdict };
+      await this.outbox.add([notice]);
+      this.outbox.kick();
+      return;
+    }
+    void this.blockedNow(v);
+  }
+
+  /** Sends a blocked verdict's notifications to every target that wants its event; resolves when each was delivered or given up. */
+  private blockedNow(v: Verdict): Promise<void> {
+    const ev = eventOf(v);
+    const all: Array<Promise<void>> = [];
+    if (!ev) return Promise.resolve();
     for (const t of this.opts.targets) {
       if (!t.events.includes(ev)) continue;
       const p = this.deliver(t, v).finally(() => this.inflight.delete(p));
       this.inflight.add(p);
+      all.push(p);
     }
+    return Promise.all(all).then(() => undefined);
+  }
+
+  /**
+   * Delivers one outbox notice (a {@link BlockedNotice} or a {@link NewFindingsBody}); resolves (never
+   * rejects) once every target got it or its attempts were used up, when the outbox removes it.
+   */
+  deliverNotice(body: unknown): Promise<void> {
+    if ((body as Partial<BlockedNotice> | null)?.event === 'blocked') return this.blockedNow((body as BlockedNotice).verdict);
+    return this.newFindings(body as NewFindingsBody);
   }
 
   /**

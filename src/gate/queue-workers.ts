@@ -47,13 +47,18 @@ export interface QueueJob {
    * {@link claimedEventAge}).
    */
   age?: TagLinkClock;
+  /**
+   * How often the event was put back to wait (`QueuedEvent.linkHandBacks`: for its tag's link, or, pushed
+   * by digest only, for the end of its grace), counted in the store across claims, restarts and replicas.
+   */
+  handBacks?: number;
 }
 
 /** What the workers need of the gate. */
 export interface QueueHost {
   readonly currentPolicy: CompiledPolicy;
   processEvent(ev: PushEvent, job?: QueueJob): Promise<Verdict | undefined>;
-  enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number, age?: TagLinkClock): Promise<Enforcement>;
+  enforceAndRecord(ev: PushEvent, rc: RegistryConfig, stored: Verdict, view: VerdictView, seq?: number, age?: TagLinkClock, handBacks?: number): Promise<Enforcement>;
   audit(entry: AuditEntry): Promise<void>;
   client(registry: string): RegistryClient;
   registryConfig(name: string): RegistryConfig;
@@ -191,9 +196,9 @@ export class QueueWorkers {
     }, this.leaseMs / 3);
     beat.unref();
     try {
-      await this.gate.processEvent(event, { seq, worker, age });
+      await this.gate.processEvent(event, { seq, worker, age, handBacks: job.linkHandBacks });
     } catch (e) {
-      await this.settleFailure(worker, seq, event, attempts, e as Error, age);
+      await this.settleFailure(worker, seq, event, attempts, e as Error, age, job.linkHandBacks);
     } finally {
       clearInterval(beat);
     }
@@ -209,7 +214,7 @@ export class QueueWorkers {
    * ({@link giveUp}). Otherwise: again after an exponential backoff. A store failure while settling is
    * retried a few times; after that the event's lease expires and it is claimed again.
    */
-  private async settleFailure(worker: string, seq: number, event: PushEvent, attempts: number, err: Error, age?: TagLinkClock): Promise<void> {
+  private async settleFailure(worker: string, seq: number, event: PushEvent, attempts: number, err: Error, age?: TagLinkClock, handBacks?: number): Promise<void> {
     const maxAttempts = this.o.config.queue?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     const base = this.o.retryBaseMs ?? 1000;
     const backoff = (n: number) => Math.min(5 * 60_000, base * 2 ** Math.min(n, 9));
@@ -240,7 +245,7 @@ export class QueueWorkers {
       }
       if (attempts >= maxAttempts || isPermanent(err)) {
         const down = !isPermanent(err) && !(await this.registryAnswers(event.registry));
-        await this.giveUp(worker, seq, event, attempts, err, down, age);
+        await this.giveUp(worker, seq, event, attempts, err, down, age, handBacks);
         return;
       }
       const delay = backoff(attempts);
@@ -271,7 +276,7 @@ export class QueueWorkers {
    */
   private async defer(put: (what: string, r: Parameters<Store['retry']>[2]) => Promise<void>, ctx: object, d: DeferredEnforcement): Promise<void> {
     this.o.logger.info({ ...ctx, retryInMs: d.waitMs, why: d.message }, 'enforcement deferred');
-    await put('defer', { error: d.message, retryInMs: d.waitMs, refund: true, ...(d.tagLink ? { linkHandBack: true } : {}) });
+    await put('defer', { error: d.message, retryInMs: d.waitMs, refund: true, ...(d.counted ? { linkHandBack: true } : {}) });
   }
 
   /**
@@ -394,7 +399,7 @@ export class QueueWorkers {
    * the registry answers but refuses the enforcement, it is parked for {@link PARK_HOLD_MS}. Otherwise
    * the event is completed; only a permanent error is final (`failed`).
    */
-  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error, registryDown: boolean, age?: TagLinkClock): Promise<void> {
+  private async giveUp(worker: string, seq: number, ev: PushEvent, attempts: number, err: Error, registryDown: boolean, age?: TagLinkClock, handBacks?: number): Promise<void> {
     const store = this.o.store;
     const rc = this.gate.registryConfig(ev.registry);
     const prior = await store.getVerdict(ev.registry, ev.repository, ev.digest);
@@ -430,7 +435,7 @@ export class QueueWorkers {
       evaluations,
     });
     const view = this.gate.viewFor(stored, ev.tag);
-    const enforcement = await this.gate.enforceAndRecord(ev, rc, stored, view, seq, age);
+    const enforcement = await this.gate.enforceAndRecord(ev, rc, stored, view, seq, age, handBacks);
     const verdict = withView(stored, view);
     const reasons = verdict.reasons;
     this.o.counters?.verdict?.(verdict);

@@ -156,7 +156,7 @@ export class PolicyControl {
   private vexDocs: Array<{ doc: StoredVexDocument; statements: VexStatement[] }> = [];
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void } }) {
+  constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void | Promise<void> } }) {
     this.base = o.policy;
   }
 
@@ -497,7 +497,7 @@ export class PolicyControl {
         onWrite,
       });
       if (last.status === 'done') {
-        if (last.action !== 'none') this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: last });
+        if (last.action !== 'none') await this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: last });
         if (tag) await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
         if (last.action === 'quarantine') {
           await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag: tag ?? '', digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });

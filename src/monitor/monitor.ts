@@ -108,7 +108,7 @@ export interface MonitorOptions {
    * Outbound `new-findings` notices. They go through the store's outbox: written with the re-judgement,
    * delivered after it, removed once `newFindings` resolves (delivered or given up).
    */
-  notifier?: { newFindings(n: NewFindingsBody): void | Promise<void> };
+  notifier?: { newFindings(n: NewFindingsBody): void | Promise<void>; deliverNotice?(body: unknown): Promise<void> };
   /**
    * Acts on the registry for a verdict that now blocks some of its tags in enforce mode (views: those
    * tags); without it, nothing is acted on.
@@ -255,8 +255,11 @@ export class Monitor {
   private draining: Promise<void> | undefined;
   private drainAgain = false;
 
-  /** Starts delivering the outbox in the background, or has the delivery in flight look again. */
-  private kickOutbox(): void {
+  /**
+   * Starts delivering the outbox in the background, or has the delivery in flight look again (the
+   * gate's notices of enforced verdicts are written there too: src/gate/notify.ts).
+   */
+  kickOutbox(): void {
     if (!this.o.notifier) return;
     if (this.draining) {
       this.drainAgain = true;
@@ -284,7 +287,7 @@ export class Monitor {
     for (;;) {
       const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, OUTBOX_LEASE_MS, Date.now());
       if (!claimed.length) return;
-      await Promise.all(claimed.map((n) => notifier.newFindings(n.body as NewFindingsBody)));
+      await Promise.all(claimed.map((n) => (notifier.deliverNotice ? notifier.deliverNotice(n.body) : notifier.newFindings(n.body as NewFindingsBody))));
       await this.o.store.monitor.outboxDone(this.owner, claimed.map((n) => n.seq));
     }
   }

@@ -169,6 +169,9 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
       superseded: (kind, n) => metrics.monitorSuperseded.inc({ kind }, n),
     },
   });
+  // Notices of enforced verdicts go through the monitor's outbox, so a process killed before delivering
+  // one leaves it to the next delivery (every monitor tick looks; src/gate/notify.ts).
+  notifier?.useOutbox({ add: (bodies) => store.monitor.addOutbox(bodies, Date.now()), kick: () => monitor.kickOutbox() });
   metrics.queueDepth.set(await atStart(() => store.queueDepth()));
   await decisions.request();
   for (const [state, n] of Object.entries(await atStart(() => store.queueCounts()))) metrics.queueEvents.set({ state }, n);

@@ -333,6 +333,13 @@ export interface MonitorStore {
    * lease ended. Atomic across replicas (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
    */
   claimOutbox(owner: string, limit: number, leaseMs: number, now: number): Promise<OutboxNotice[]>;
+  /**
+   * Adds notices to the outbox on their own (the gate's notices of an enforced quarantine or reject,
+   * written before the event that enforced is completed, so a process killed before delivering them
+   * leaves them to {@link MonitorStore.claimOutbox}). `at`: ms since the epoch.
+   * @throws PushgateError STORE when the store cannot write (the caller's event is then tried again).
+   */
+  addOutbox(bodies: unknown[], at: number): Promise<void>;
   /** Removes delivered notices (only those `owner` holds). */
   outboxDone(owner: string, seqs: number[]): Promise<void>;
   /** Change records of a digest (every repository), newest first. */

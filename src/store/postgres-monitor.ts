@@ -401,6 +401,12 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rows.map((x) => ({ seq: Number(x.seq), body: JSON.parse(String(x.body)) as unknown })).sort((a, b) => a.seq - b.seq);
   }
 
+  async addOutbox(bodies: unknown[], at: number): Promise<void> {
+    if (!bodies.length) return;
+    const params = bodies.flatMap((b) => [at, JSON.stringify(b)]);
+    await this.q('add outbox', `INSERT INTO monitor_outbox (at, body) VALUES ${bodies.map((_, i) => `($${2 * i + 1}::bigint, $${2 * i + 2})`).join(', ')}`, params);
+  }
+
   async outboxDone(owner: string, seqs: number[]): Promise<void> {
     if (seqs.length) await this.q('outbox done', 'DELETE FROM monitor_outbox WHERE owner = $1 AND seq = ANY($2::bigint[])', [owner, seqs]);
   }

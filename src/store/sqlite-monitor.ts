@@ -667,6 +667,11 @@ export class SqliteMonitorStore implements MonitorStore {
     );
   }
 
+  async addOutbox(bodies: unknown[], at: number): Promise<void> {
+    if (!bodies.length) return;
+    this.wrap('add outbox', () => this.db.transaction(() => this.insertRows('INSERT INTO monitor_outbox (at, body) VALUES', bodies.map((b) => [at, JSON.stringify(b)])))());
+  }
+
   async outboxDone(owner: string, seqs: number[]): Promise<void> {
     this.wrap('outbox done', () =>
       this.db.transaction(() => {

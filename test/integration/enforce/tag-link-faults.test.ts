@@ -26,6 +26,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { PushEvent } from '../../../src/core/index.js';
 import { Gate } from '../../../src/gate/gate.js';
+import { GRACE_HAND_BACKS } from '../../../src/gate/digest-pushes.js';
 import { TAG_LINK_HAND_BACKS } from '../../../src/gate/tag-links.js';
 import { compilePolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
@@ -168,6 +169,34 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       // at most one slice (three checks) per claim before the cap, none after it, plus the quarantine's own look at the tags
       expect(tagHeads('team/stepped').length).to.be.at.most(TAG_LINK_HAND_BACKS * 3 + 1);
       expect(Date.now() - t0, 'seconds, not an hour').to.be.below(30_000);
+    });
+
+    it('a manifest pushed by digest only, store clock an hour behind its event: the grace is waited out a bounded number of times, then it is quarantined; not for an hour', async () => {
+      // The grace, counted from the digest's first event on the store's clock, read 2 s at every claim for
+      // as long as that clock lagged: the event was put back, attempt refunded, every 2 s for the hour,
+      // and the blocked manifest stayed pullable by digest all that time.
+      const graceGate = new Gate({ config: { ...labGateConfig(dir, [labRegistryConfig('lab', FRONT_PORT, 't')]), enforcement: { untaggedGraceMs: 2_000 } }, store, policy, logger });
+      const repository = 'team/stepped-digest';
+      const img = makeImage('secret', `digest-${kind}-${Date.now()}`);
+      await raw.pushBlobs(repository, img.blobs);
+      expect((await raw.putManifest(repository, img.digest, img)).status).to.equal(201);
+      const ev: PushEvent = { id: 'ev-stepped-digest', source: 'distribution', registry: 'lab', action: 'push', repository, digest: img.digest as `sha256:${string}` };
+      await graceGate.ingest(ev);
+      const { seq } = await store.enqueue(ev);
+      await sql('UPDATE events SET created_at = created_at + ? WHERE seq = ?', [3_600_000, seq]);
+      const t0 = Date.now();
+      const deadline = t0 + 40_000;
+      while ((await open()) > 0 && Date.now() < deadline) {
+        await graceGate.drain();
+        await sleep(50);
+      }
+      const v = await store.getVerdict('lab', repository, ev.digest);
+      expect(v?.enforcement?.action, JSON.stringify(v?.enforcement)).to.equal('quarantine');
+      expect(v?.enforcement?.status).to.equal('done');
+      expect(await raw.served(repository, ev.digest), 'gone from the repository').to.equal(undefined);
+      expect(await raw.served(`quarantine/${repository}`, ev.digest)).to.equal(ev.digest);
+      expect(await handBacks(seq)).to.equal(GRACE_HAND_BACKS);
+      expect(Date.now() - t0, 'seconds, not an hour').to.be.below(40_000);
     });
 
     it('503 to the first checks of a re-pushed tag: the wait goes on to the link, the tag is restored (before: quarantined before the link, the tag left on the deleted manifest)', async () => {

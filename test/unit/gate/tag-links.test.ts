@@ -64,7 +64,7 @@ async function run(linkAt: number, offsetAt: (claim: number) => number, queueDel
       return { handBacks, heads, claims: claim + 1, actedAt: real, headsPerClaim };
     } catch (e) {
       if (!(e instanceof DeferredEnforcement)) throw e;
-      expect(e.tagLink, 'a hand-back for the tag link is marked as one').to.equal(true);
+      expect(e.counted, 'a hand-back for the tag link is counted').to.equal(true);
       headsPerClaim.push(heads - before);
       handBacks++;
       real += e.waitMs + queueDelay(claim);
