@@ -16,6 +16,7 @@ import type { Diagnostic, Digest } from '../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, StreamSink } from './analyzers/types.js';
 import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
 import { SpillBudget } from './spill.js';
+import { DISPATCH_BITS, WantsDispatch } from './analyzers/dispatch.js';
 
 /** What one analyzer found in one file of a layer. */
 export interface FileResult {
@@ -223,6 +224,7 @@ export class LayerWalker {
     this.diagnosticCap = new DiagnosticCap(this.analysis.diagnostics);
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.slots = analyzers.map((a) => new AnalyzerSlot(a));
+    this.dispatch = new WantsDispatch(analyzers);
     this.layer = opts.layerLabel;
     this.limits = opts.budget ?? LAYER_BUDGET;
     this.budget = { ...this.limits };
@@ -230,6 +232,8 @@ export class LayerWalker {
 
   /** {@link analyzers} as {@link open} consults them for every regular file. */
   private readonly slots: readonly AnalyzerSlot[];
+  /** Which of {@link slots} may want a file, by its name: only those are asked (`wants` still decides). */
+  private readonly dispatch: WantsDispatch;
   private readonly limits: Readonly<WalkBudget>;
   /** What the layer may still make the walker hold; below zero once it has asked for more. */
   private readonly budget: WalkBudget;
@@ -664,9 +668,12 @@ export class LayerWalker {
     let spilled: Analyzer[] | undefined;
     let sinks: Array<{ a: Analyzer; s: StreamSink; write: (c: Buffer) => void }> | undefined;
     // An index loop: this runs for every file, mostly before V8 optimizes it, and an unoptimized
-    // for…of allocates an iterator result per analyzer.
+    // for…of allocates an iterator result per analyzer. Only the analyzers the dispatch names for
+    // the file's name are asked (a superset of those that want it), in the list's order.
     const slots = this.slots;
+    const ask = this.dispatch.candidates(p, slash);
     for (let i = 0; i < slots.length; i++) {
+      if (i < DISPATCH_BITS && (ask & (1 << i)) === 0) continue;
       const slot = slots[i]!;
       const a = slot.analyzer;
       if (!a.wants(info)) continue;
