@@ -173,6 +173,39 @@ function bytesAre(blk: Buffer, at: number, lit: string): boolean {
 }
 
 /**
+ * The byte sum of the block `blk[o, o + 512)` and how many of its bytes are above 127, as
+ * `unsigned * 1024 + high` (both below 2^18). Four bytes at a time where the block starts on a
+ * 4-byte boundary of its memory (every block read straight from an inflated chunk): a byte loop
+ * took 14,000 instructions per header, more than the rest of the tar parse together.
+ */
+function blockSums(blk: Buffer, o: number): number {
+  const at = blk.byteOffset + o;
+  if ((at & 3) === 0) {
+    const w = new Int32Array(blk.buffer, at, BLOCK >> 2);
+    // Two 16-bit lanes of byte pairs (at most 128 × 2 × 255 < 2^16 each) and four 8-bit lanes of
+    // high bits (at most 128 each); the lanes' order does not matter to a sum.
+    let pairs = 0;
+    let highs = 0;
+    for (let i = 0; i < w.length; i++) {
+      const x = w[i]!;
+      pairs += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+      highs += (x >>> 7) & 0x01010101;
+    }
+    const unsigned = (pairs & 0xffff) + (pairs >>> 16);
+    const high = (highs & 0xff) + ((highs >>> 8) & 0xff) + ((highs >>> 16) & 0xff) + (highs >>> 24);
+    return unsigned * 1024 + high;
+  }
+  let unsigned = 0;
+  let high = 0;
+  for (let i = o, end = o + BLOCK; i < end; i++) {
+    const c = blk[i]!;
+    unsigned += c;
+    high += c >> 7;
+  }
+  return unsigned * 1024 + high;
+}
+
+/**
  * Go getFormat of the block `blk[o, o + 512)`: the checksum field (bytes 148..156, read as spaces)
  * must equal the unsigned or the signed byte sum. The signed sum is the unsigned one less 256 for
  * every byte above 127, so one pass without branches gives both.
@@ -184,13 +217,9 @@ function getFormat(blk: Buffer, o = 0): Format | undefined {
   } catch {
     return undefined;
   }
-  let unsigned = 0;
-  let high = 0;
-  for (let i = o, end = o + BLOCK; i < end; i++) {
-    const c = blk[i]!;
-    unsigned += c;
-    high += c >> 7;
-  }
+  const sums = blockSums(blk, o);
+  let unsigned = Math.floor(sums / 1024);
+  let high = sums % 1024;
   for (let i = o + 148; i < o + 156; i++) {
     const c = blk[i]!;
     unsigned += 0x20 - c;

@@ -191,13 +191,16 @@ describe('scan: the tar header checksum, as Go getFormat checks it', () => {
     return stored === unsigned || stored === signed;
   }
 
-  it('property: a block is a header exactly when the model says so, over random bytes and checksum fields (3000 runs)', () => {
-    // Bytes from the low or the high half (the signed sum differs only through bytes above 127),
-    // and a checksum field holding the unsigned sum, the signed sum, a near miss or noise; after
-    // its NUL the field may hold bytes above 127 (they count in the sums as spaces).
-    const block = fc.tuple(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.constantFrom(0x7f, 0xff), fc.constantFrom('unsigned', 'signed', 'off-by-one', 'noise', 'spaces'), fc.constantFrom('\0 ', ' \0', '\0\0', '  ', '\0\xff', '\0\x80'));
-    fc.assert(fc.property(block, ([bytes, mask, kind, tail]) => {
-      const b = Buffer.from(bytes.map((x) => (mask === 0x7f ? x & 0x7f : x)));
+  it('property: a block is a header exactly when the model says so, over random bytes and checksum fields, at every alignment of its memory (3000 runs)', () => {
+    // Bytes from the low or the high half (the signed sum differs only through bytes above 127), or
+    // all 0xff (the largest sums), and a checksum field holding the unsigned sum, the signed sum, a
+    // near miss or noise; after its NUL the field may hold bytes above 127 (they count in the sums
+    // as spaces). The block starts 0 to 7 bytes into its memory: the sums are taken four bytes at a
+    // time on a 4-byte boundary, byte by byte elsewhere.
+    const block = fc.tuple(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.constantFrom(0x7f, 0xff, 'all'), fc.constantFrom('unsigned', 'signed', 'off-by-one', 'noise', 'spaces'), fc.constantFrom('\0 ', ' \0', '\0\0', '  ', '\0\xff', '\0\x80'), fc.integer({ min: 0, max: 7 }));
+    fc.assert(fc.property(block, ([bytes, mask, kind, tail, shift]) => {
+      const b = Buffer.alloc(512 + shift).subarray(shift);
+      b.set(bytes.map((x) => (mask === 'all' ? 0xff : mask === 0x7f ? x & 0x7f : x)));
       if (kind !== 'noise') {
         const { unsigned, signed } = tarHeaderSums(b);
         const v = kind === 'unsigned' ? unsigned : kind === 'signed' ? signed : unsigned + 1;
