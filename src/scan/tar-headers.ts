@@ -276,6 +276,12 @@ function timeParses(blk: Buffer, from: number, to: number): boolean {
 }
 
 /**
+ * The numeric header fields Go's readHeader parses, as `[from, to)` pairs of offsets in the block,
+ * in its order: size, mode, uid, gid, mtime; then, for all but V7 headers, devmajor and devminor.
+ */
+const NUMERIC_FIELDS: readonly number[] = [124, 136, 100, 108, 108, 116, 116, 124, 136, 148, 329, 337, 337, 345];
+
+/**
  * Go readHeader for the non-zero block `blk[o, o + 512)`. The name and link name view `blk`'s
  * memory: use them before that memory is reused.
  */
@@ -285,14 +291,18 @@ function readHeader(blk: Buffer, o: number): RawHeader {
   const typeflag = String.fromCharCode(blk[o + 156]!);
   let name = cstrAt(blk, o, o + 100);
   const linkname = cstrAt(blk, o + 157, o + 257);
-  const size = numericAt(blk, o + 124, o + 136);
-  const mode = numericAt(blk, o + 100, o + 108);
-  numericAt(blk, o + 108, o + 116);
-  numericAt(blk, o + 116, o + 124);
-  numericAt(blk, o + 136, o + 148);
+  // The numeric fields in Go's order (the first one that does not parse names the error): one call
+  // site in a loop, where seven calls made V8 inline seven copies of the octal parser into this
+  // function and compile them all.
+  let size = 0;
+  let mode = 0;
+  const fields = format === 'v7' ? 5 : NUMERIC_FIELDS.length >> 1;
+  for (let k = 0; k < fields; k++) {
+    const v = numericAt(blk, o + NUMERIC_FIELDS[2 * k]!, o + NUMERIC_FIELDS[2 * k + 1]!);
+    if (k === 0) size = v;
+    else if (k === 1) mode = v;
+  }
   if (format !== 'v7') {
-    numericAt(blk, o + 329, o + 337);
-    numericAt(blk, o + 337, o + 345);
     let prefix: Buffer = EMPTY;
     if (format === 'ustar') prefix = cstrAt(blk, o + 345, o + 500);
     else if (format === 'star') prefix = cstrAt(blk, o + 345, o + 476);

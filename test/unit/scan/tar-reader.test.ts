@@ -175,6 +175,39 @@ describe('scan: entry names cleaned as filepath.Clean and containerd RootPath do
   });
 });
 
+describe('scan: the numeric header fields, as Go readHeader parses them', () => {
+  /** Go's order of the numeric fields: size, mode, uid, gid, mtime, then (not V7) devmajor, devminor. */
+  const FIELDS: Array<[string, number, number]> = [['size', 124, 136], ['mode', 100, 108], ['uid', 108, 116], ['gid', 116, 124], ['mtime', 136, 148], ['devmajor', 329, 337], ['devminor', 337, 345]];
+
+  it('property: a header with fields that do not parse is refused naming the first of them in Go\'s order, V7 headers without the device fields; a good one keeps its size and mode', () => {
+    const junk = fc.constantFrom('12x4567\0', '9\0\0\0\0\0\0\0', 'zz      ', '-1      ');
+    fc.assert(fc.property(fc.array(fc.option(junk, { nil: undefined }), { minLength: 7, maxLength: 7 }), fc.boolean(), fc.integer({ min: 0, max: 4096 }), (bad, v7, size) => {
+      const b = header('f', size);
+      if (v7) b.fill(0, 257, 265);
+      b.write('0000751\0', 100, 'latin1');
+      FIELDS.forEach(([, from], i) => { if (bad[i] !== undefined) b.write(bad[i]!, from, 'latin1'); });
+      b.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const c of b) sum += c;
+      b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      const entries: GoTarEntry[] = [];
+      const reader = new GoTarReader((e) => { entries.push(e); return undefined; });
+      void reader.write(Buffer.concat([b, Buffer.alloc(size + ((512 - (size % 512)) % 512)), END]));
+      const first = FIELDS.findIndex(([, from], i) => bad[i] !== undefined && !(v7 && from >= 329));
+      if (first < 0) {
+        expect(reader.error).to.equal(undefined);
+        expect(entries.map((e) => [e.size, e.mode])).to.deep.equal([[size, 0o751]]);
+      } else {
+        expect(entries).to.deep.equal([]);
+        // Go parseOctal: the whole field trimmed of spaces and NULs at both ends, cut at its first NUL.
+        const [, from, to] = FIELDS[first]!;
+        const shown = b.toString('latin1', from, to).replace(/^[ \0]+|[ \0]+$/g, '').split('\0')[0];
+        expect(reader.error?.reason, FIELDS[first]![0]).to.equal(`numeric field "${shown}" is not octal`);
+      }
+    }), { numRuns: 300 });
+  });
+});
+
 describe('scan: the tar header checksum, as Go getFormat checks it', () => {
   /**
    * Go's rule written out plainly: the checksum field (bytes 148..156, trimmed of spaces and NULs,
