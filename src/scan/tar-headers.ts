@@ -173,42 +173,37 @@ function bytesAre(blk: Buffer, at: number, lit: string): boolean {
 }
 
 /**
- * The byte sum of the block `blk[o, o + 512)` and how many of its bytes are above 127, as
- * `unsigned * 1024 + high` (both below 2^18). Four bytes at a time where the block starts on a
- * 4-byte boundary of its memory (every block read straight from an inflated chunk): a byte loop
- * took 14,000 instructions per header, more than the rest of the tar parse together.
+ * The sum of the bytes of the block `blk[o, o + 512)` (below 2^17) when `high` is false, else how
+ * many of them are above 127. Four bytes at a time where the block starts on a 4-byte boundary of
+ * its memory (every block read straight from an inflated chunk): a byte loop took 14,000
+ * instructions per header, more than the rest of the tar parse together.
  */
-function blockSums(blk: Buffer, o: number): number {
+function blockSum(blk: Buffer, o: number, high: boolean): number {
   const at = blk.byteOffset + o;
+  let sum = 0;
   if ((at & 3) === 0) {
     const w = new Int32Array(blk.buffer, at, BLOCK >> 2);
-    // Two 16-bit lanes of byte pairs (at most 128 × 2 × 255 < 2^16 each) and four 8-bit lanes of
-    // high bits (at most 128 each); the lanes' order does not matter to a sum.
-    let pairs = 0;
-    let highs = 0;
-    for (let i = 0; i < w.length; i++) {
-      const x = w[i]!;
-      pairs += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
-      highs += (x >>> 7) & 0x01010101;
+    if (!high) {
+      // Two 16-bit lanes of byte pairs, at most 128 × 2 × 255 < 2^16 each.
+      for (let i = 0; i < w.length; i++) {
+        const x = w[i]!;
+        sum += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+      }
+      return (sum & 0xffff) + (sum >>> 16);
     }
-    const unsigned = (pairs & 0xffff) + (pairs >>> 16);
-    const high = (highs & 0xff) + ((highs >>> 8) & 0xff) + ((highs >>> 16) & 0xff) + (highs >>> 24);
-    return unsigned * 1024 + high;
+    // Four 8-bit lanes of high bits, at most 128 each.
+    for (let i = 0; i < w.length; i++) sum += (w[i]! >>> 7) & 0x01010101;
+    return (sum & 0xff) + ((sum >>> 8) & 0xff) + ((sum >>> 16) & 0xff) + (sum >>> 24);
   }
-  let unsigned = 0;
-  let high = 0;
-  for (let i = o, end = o + BLOCK; i < end; i++) {
-    const c = blk[i]!;
-    unsigned += c;
-    high += c >> 7;
-  }
-  return unsigned * 1024 + high;
+  for (let i = o, end = o + BLOCK; i < end; i++) sum += high ? blk[i]! >> 7 : blk[i]!;
+  return sum;
 }
 
 /**
  * Go getFormat of the block `blk[o, o + 512)`: the checksum field (bytes 148..156, read as spaces)
  * must equal the unsigned or the signed byte sum. The signed sum is the unsigned one less 256 for
- * every byte above 127, so one pass without branches gives both.
+ * every byte above 127: counted only when the unsigned sum does not match (a header some writer
+ * summed as signed bytes, or no header).
  */
 function getFormat(blk: Buffer, o = 0): Format | undefined {
   let stored: number;
@@ -217,15 +212,13 @@ function getFormat(blk: Buffer, o = 0): Format | undefined {
   } catch {
     return undefined;
   }
-  const sums = blockSums(blk, o);
-  let unsigned = Math.floor(sums / 1024);
-  let high = sums % 1024;
-  for (let i = o + 148; i < o + 156; i++) {
-    const c = blk[i]!;
-    unsigned += 0x20 - c;
-    high -= c >> 7;
+  let unsigned = blockSum(blk, o, false);
+  for (let i = o + 148; i < o + 156; i++) unsigned += 0x20 - blk[i]!;
+  if (stored !== unsigned) {
+    let high = blockSum(blk, o, true);
+    for (let i = o + 148; i < o + 156; i++) high -= blk[i]! >> 7;
+    if (stored !== unsigned - 256 * high) return undefined;
   }
-  if (stored !== unsigned && stored !== unsigned - 256 * high) return undefined;
   if (bytesAre(blk, o + 257, 'ustar\0')) return bytesAre(blk, o + 508, 'tar\0') ? 'star' : 'ustar';
   if (bytesAre(blk, o + 257, 'ustar ') && bytesAre(blk, o + 263, ' \0')) return 'gnu';
   return 'v7';
