@@ -8,6 +8,7 @@ import type { Diagnostic, Digest, Inventory, OsInfo, Package, SecretFinding } fr
 import type { Analyzer, FoundPackage, OsHint } from './analyzers/types.js';
 import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
 import { debianMajor, osvEcosystem } from './analyzers/os-release.js';
+import { DISPATCH_BITS, WantsDispatch } from './analyzers/dispatch.js';
 import { familyOf, osInventoryEcosystems, UNKNOWN_RPM_ECOSYSTEM } from '../core/os-table.js';
 import { osClaimMismatch } from './os-evidence.js';
 import { formatPurl } from './purl.js';
@@ -112,19 +113,25 @@ const PROBE = { path: '', size: 1, mode: 0o644 };
 const NONE: Analyzer[] = [];
 
 /**
- * The analyzers of `analyzers` that want a small regular file at `p`. Asked for every file behind
- * a directory symlink (thousands for a merged /usr): no allocation when none wants it.
+ * The question "which analyzers of `analyzers` want a small regular file at `p`", for many `p`.
+ * Asked for every file behind a directory symlink (thousands for a merged /usr): no allocation
+ * when none wants it, and only the analyzers the dispatch names for `p` are asked.
  */
-function wantedAt(analyzers: readonly Analyzer[], p: string): Analyzer[] {
-  PROBE.path = p;
-  let out = NONE;
-  for (let i = 0; i < analyzers.length; i++) {
-    const a = analyzers[i]!;
-    if (!a.wants(PROBE)) continue;
-    if (out === NONE) out = [];
-    out.push(a);
-  }
-  return out;
+function wantedAt(analyzers: readonly Analyzer[]): (p: string) => Analyzer[] {
+  const dispatch = new WantsDispatch(analyzers);
+  return (p) => {
+    PROBE.path = p;
+    const ask = dispatch.candidates(p, p.lastIndexOf('/'));
+    let out = NONE;
+    for (let i = 0; i < analyzers.length; i++) {
+      if (i < DISPATCH_BITS && (ask & (1 << i)) === 0) continue;
+      const a = analyzers[i]!;
+      if (!a.wants(PROBE)) continue;
+      if (out === NONE) out = [];
+      out.push(a);
+    }
+    return out;
+  };
 }
 
 /**
@@ -157,9 +164,10 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   const sensitive = linkSensitive(analyzers);
   /** Symlink resolution steps the hard links of the whole stack may take. */
   const linkWork = { steps: ALIAS_BUDGET };
-  const wantedBy = (p: string): Analyzer[] => wantedAt(sensitive, p);
+  const wantedBy = wantedAt(sensitive);
   /** The analyzers whose findings depend on the file's name, and every analyzer by name. */
   const nameDep = analyzers.filter((a) => a.foundUnder);
+  const wantedByNameDep = wantedAt(nameDep);
   const byAnalyzer = new Map(analyzers.map((a) => [a.name, a]));
   /**
    * What the file read at `at` (results `have`) adds when it is reached at `p` too: the findings
@@ -182,7 +190,7 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
    * reach it (a symlink loop adds names).
    */
   const namedAlias = (alias: string, f: string): void => {
-    if (wantedAt(nameDep, alias) === NONE) return;
+    if (wantedByNameDep(alias) === NONE) return;
     const have = results.get(f);
     if (!have) return;
     for (const x of have) {

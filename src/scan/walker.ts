@@ -16,6 +16,7 @@ import type { Diagnostic, Digest } from '../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, StreamSink } from './analyzers/types.js';
 import { baseName, dirName, foundUnderName, readsAlike } from './analyzers/types.js';
 import { SpillBudget } from './spill.js';
+import { DISPATCH_BITS, WantsDispatch } from './analyzers/dispatch.js';
 
 /** What one analyzer found in one file of a layer. */
 export interface FileResult {
@@ -100,11 +101,13 @@ export interface WalkEntry {
 /**
  * Where one entry's content goes ({@link LayerWalker.open}): `write` every byte in order (chunks
  * may be kept until `end`: do not reuse their memory), then `end` once, which runs the analyzers
- * and resolves when they are done; or `abort` once when the content cannot be read to its end.
+ * and returns when they are done, or returns a promise that resolves then when one of them answers
+ * with a promise (wait for it before the next entry); or `abort` once when the content cannot be
+ * read to its end.
  */
 export interface EntrySink {
   write(chunk: Buffer): void;
-  end(): Promise<void>;
+  end(): void | Promise<void>;
   abort(): void;
 }
 
@@ -223,6 +226,7 @@ export class LayerWalker {
     this.diagnosticCap = new DiagnosticCap(this.analysis.diagnostics);
     this.ctx = { tmpDir: opts.tmpDir, spill: opts.spill ?? new SpillBudget(opts.tmpDir) };
     this.slots = analyzers.map((a) => new AnalyzerSlot(a));
+    this.dispatch = new WantsDispatch(analyzers);
     this.layer = opts.layerLabel;
     this.limits = opts.budget ?? LAYER_BUDGET;
     this.budget = { ...this.limits };
@@ -230,6 +234,8 @@ export class LayerWalker {
 
   /** {@link analyzers} as {@link open} consults them for every regular file. */
   private readonly slots: readonly AnalyzerSlot[];
+  /** Which of {@link slots} may want a file, by its name: only those are asked (`wants` still decides). */
+  private readonly dispatch: WantsDispatch;
   private readonly limits: Readonly<WalkBudget>;
   /** What the layer may still make the walker hold; below zero once it has asked for more. */
   private readonly budget: WalkBudget;
@@ -664,9 +670,12 @@ export class LayerWalker {
     let spilled: Analyzer[] | undefined;
     let sinks: Array<{ a: Analyzer; s: StreamSink; write: (c: Buffer) => void }> | undefined;
     // An index loop: this runs for every file, mostly before V8 optimizes it, and an unoptimized
-    // for…of allocates an iterator result per analyzer.
+    // for…of allocates an iterator result per analyzer. Only the analyzers the dispatch names for
+    // the file's name are asked (a superset of those that want it), in the list's order.
     const slots = this.slots;
+    const ask = this.dispatch.candidates(p, slash);
     for (let i = 0; i < slots.length; i++) {
+      if (i < DISPATCH_BITS && (ask & (1 << i)) === 0) continue;
       const slot = slots[i]!;
       const a = slot.analyzer;
       if (!a.wants(info)) continue;
@@ -740,16 +749,47 @@ export class LayerWalker {
         if (fd !== undefined) fs.writeSync(fd, c);
         if (sinks) for (let i = 0; i < sinks.length; i++) sinks[i]!.write(c);
       },
-      end: async () => {
+      // Synchronous unless an analyzer answers with a promise (the Java analyzer): the tar reader then
+      // goes on within the same chunk, where a promise per file (an async function) made it stop and
+      // resume on a later tick for each of the hundreds of files read, and V8 compile this function's
+      // generator. The analyzers still run one after another, in the same order.
+      end: () => {
+        const nb = buffered?.length ?? 0;
+        const ns = spilled?.length ?? 0;
+        const total = nb + ns + (sinks?.length ?? 0);
+        let content: Buffer | undefined;
+        const step = (k: number): void | Promise<void> => {
+          if (k < nb) {
+            const a = buffered![k]!;
+            return this.run(a, p, () => a.analyze!({ ...info, content: content! }, this.ctx));
+          }
+          if (k < nb + ns) {
+            const a = spilled![k - nb]!;
+            return this.run(a, p, () => a.analyze!({ ...info, content: Buffer.alloc(0), file: tmp }, this.ctx));
+          }
+          const { a, s } = sinks![k - nb - ns]!;
+          return this.run(a, p, () => s.end());
+        };
+        const from = (k: number): void | Promise<void> => {
+          for (; k < total; k++) {
+            const r = step(k);
+            if (r) return r.then(() => from(k + 1));
+          }
+        };
+        let r: void | Promise<void>;
         try {
           if (fd !== undefined) { fs.closeSync(fd); fd = undefined; }
-          const content = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          for (const a of buffered ?? []) await this.run(a, p, () => a.analyze!({ ...info, content }, this.ctx));
-          for (const a of spilled ?? []) await this.run(a, p, () => a.analyze!({ ...info, content: Buffer.alloc(0), file: tmp }, this.ctx));
-          for (const { a, s } of sinks ?? []) await this.run(a, p, () => s.end());
-        } finally {
+          content = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          r = from(0);
+        } catch (err) {
           release();
+          throw err;
         }
+        if (!r) {
+          release();
+          return;
+        }
+        return r.finally(release);
       },
       abort: () => {
         if (done) return;
@@ -759,21 +799,50 @@ export class LayerWalker {
     };
   }
 
-  private async run(a: Analyzer, p: string, fn: () => AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>): Promise<void> {
+  /**
+   * Runs one analyzer on the file at `p` (`fn`) and keeps what it found; a promise when `fn` answers
+   * with one (resolved once it is kept), else nothing. Never throws: what `fn` throws or rejects with
+   * is a `parse-error`.
+   */
+  private run(a: Analyzer, p: string, fn: () => AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>): void | Promise<void> {
+    let out: AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined>;
     try {
-      const out = await fn();
-      if (!out) return;
-      if (out.diagnostics) out.diagnostics = this.capResultDiagnostics(out.diagnostics);
-      if (out.packages?.length && !this.chargePackages([{ path: p, analyzer: a.name, out }], p)) out.packages = [];
-      // Entries are handled one after another, so the entry at `p` is still the last one there.
-      const list = this.byPath.get(p);
-      if (list) list.push({ path: p, analyzer: a.name, out });
-      else this.byPath.set(p, [{ path: p, analyzer: a.name, out }]);
+      out = fn();
+      // Any thenable is waited for, as `await` did (an analyzer's output is plain JSON: no `then`).
+      if (typeof (out as { then?: unknown } | undefined)?.then !== 'function') {
+        this.keep(a, p, out as AnalyzerOutput | undefined);
+        return;
+      }
     } catch (err) {
-      // A file the analyzer wanted and could not parse (corrupt database, lock file with a syntax
-      // error) is not "no packages": the scan is incomplete.
-      this.diagnose({ code: 'parse-error', path: p, message: `${a.name}: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
+      this.failed(a, p, err);
+      return;
     }
+    return Promise.resolve(out).then((o) => {
+      try {
+        this.keep(a, p, o);
+      } catch (err) {
+        this.failed(a, p, err);
+      }
+    }, (err: unknown) => this.failed(a, p, err));
+  }
+
+  /** Keeps what `a` found in the file at `p`: its diagnostics capped, its packages charged. */
+  private keep(a: Analyzer, p: string, out: AnalyzerOutput | undefined): void {
+    if (!out) return;
+    if (out.diagnostics) out.diagnostics = this.capResultDiagnostics(out.diagnostics);
+    if (out.packages?.length && !this.chargePackages([{ path: p, analyzer: a.name, out }], p)) out.packages = [];
+    // Entries are handled one after another, so the entry at `p` is still the last one there.
+    const list = this.byPath.get(p);
+    if (list) list.push({ path: p, analyzer: a.name, out });
+    else this.byPath.set(p, [{ path: p, analyzer: a.name, out }]);
+  }
+
+  /**
+   * A file the analyzer wanted and could not parse (corrupt database, lock file with a syntax
+   * error) is not "no packages": the scan is incomplete.
+   */
+  private failed(a: Analyzer, p: string, err: unknown): void {
+    this.diagnose({ code: 'parse-error', path: p, message: `${a.name}: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
   }
 
   /** Records the uncompressed byte count. */

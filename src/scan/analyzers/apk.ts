@@ -52,6 +52,7 @@ export const apkAnalyzer: Analyzer = {
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) => e.path === '/lib/apk/db/installed',
+  names: { paths: ['/lib/apk/db/installed'] },
   analyze(input) {
     const { packages, owned } = parseApkInstalled(input.content.toString('utf8'), input.path);
     return { packages, ownedFiles: owned };

@@ -42,6 +42,7 @@ export const cargoLockAnalyzer: Analyzer = {
   maxSize: 16 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/Cargo.lock'),
+  names: { baseNames: ['Cargo.lock'] },
   analyze(input) {
     const packages = parseCargoLock(input.content.toString('utf8'), input.path);
     return packages.length ? { packages } : undefined;

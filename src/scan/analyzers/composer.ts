@@ -36,6 +36,7 @@ export const composerAnalyzer: Analyzer = {
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/vendor/composer/installed.json'),
+  names: { baseNames: ['installed.json'] },
   analyze(input) {
     const packages = parseComposerInstalled(input.content.toString('utf8'), input.path);
     return packages.length ? { packages } : undefined;

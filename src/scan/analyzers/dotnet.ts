@@ -33,6 +33,7 @@ export const dotnetAnalyzer: Analyzer = {
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('.deps.json'),
+  names: { extensions: ['.json'] },
   analyze(input) {
     const packages = parseDepsJson(input.content.toString('utf8'), input.path);
     return packages.length ? { packages } : undefined;

@@ -129,6 +129,7 @@ export const dpkgAnalyzer: Analyzer = {
     JOURNAL.test(e.path) ||
     (e.path.startsWith(STATUS_D) && !e.path.endsWith('.md5sums')) ||
     (e.path.startsWith(INFO) && e.path.endsWith('.list')),
+  names: { under: ['/var/lib/dpkg/'] },
   // Four readings: the status database (stanzas count when their Status says the files are on disk),
   // a journal file (the same stanzas, and the scan incomplete), a distroless status.d file (stanzas
   // without Status count too) and a file list (no packages).

@@ -200,6 +200,7 @@ export const javaAnalyzer: Analyzer = {
   maxSize: 2 * 1024 ** 3,
   spill: true,
   wants: (e) => ARCHIVE.test(e.path),
+  names: { extensions: ['.jar', '.war', '.ear', '.par', '.sar', '.rar', '.jpi', '.hpi', '.kar'] },
   async analyze(input, ctx) {
     if (!input.file || fs.statSync(input.file).size < 22) return undefined;
     const out = await readArchive(input.file, input.path, ctx);

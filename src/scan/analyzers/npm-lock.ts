@@ -121,6 +121,7 @@ export const npmLockAnalyzer: Analyzer = {
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => (e.path.endsWith('/package-lock.json') || e.path.endsWith('/npm-shrinkwrap.json')) && !e.path.includes('/node_modules/'),
+  names: { baseNames: ['package-lock.json', 'npm-shrinkwrap.json'] },
   analyze(input) {
     return { packages: lockPackages(parsePackageLock(input.content.toString('utf8')), input.path) };
   },

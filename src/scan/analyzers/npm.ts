@@ -22,6 +22,7 @@ export const npmAnalyzer: Analyzer = {
   version: 1,
   maxSize: 4 * 1024 * 1024,
   wants: (e) => e.path.endsWith('/package.json') && (INSTALLED.test(e.path) || DEBIAN.test(e.path)),
+  names: { baseNames: ['package.json'] },
   analyze(input) {
     const p = parseInstalledPackageJson(input.content.toString('utf8'), input.path);
     return p ? { packages: [p] } : undefined;

@@ -77,6 +77,7 @@ export const osReleaseAnalyzer: Analyzer = {
   version: 3,
   maxSize: 64 * 1024,
   wants: (e) => FILES.has(e.path),
+  names: { paths: [...FILES.keys()] },
   // The parser {@link parseRelease} picks by name: os-release(5) under both names, lsb-release's
   // DISTRIB_ keys, the bare alpine-release and debian_version texts, and one `NAME release X` line
   // for the Red Hat family (CentOS's and Rocky's redhat- and system-release link to their own

@@ -50,6 +50,7 @@ export const pnpmLockAnalyzer: Analyzer = {
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/pnpm-lock.yaml') && !e.path.includes('/node_modules/'),
+  names: { baseNames: ['pnpm-lock.yaml'] },
   analyze(input) {
     return { packages: lockPackages(parsePnpmLock(input.content.toString('utf8')), input.path) };
   },

@@ -47,6 +47,7 @@ export const pythonAnalyzer: Analyzer = {
   // No directory is left out (a `/tests/` one was): which directories Python imports from is the
   // image's choice (PYTHONPATH, `.pth` files), so a distribution under `/srv/tests/site` is loaded.
   wants: (e) => WANT.test(e.path),
+  names: { baseNames: ['METADATA', 'PKG-INFO'], extensions: ['.egg-info'] },
   analyze(input) {
     const p = parsePythonMetadata(input.content.toString('utf8'), input.path);
     return p ? { packages: [p] } : undefined;

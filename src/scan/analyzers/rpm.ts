@@ -52,6 +52,7 @@ export const rpmAnalyzer: Analyzer = {
   sizeClass: 'packagedb',
   spill: true,
   wants: (e) => SQLITE.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
+  names: { baseNames: ['rpmdb.sqlite', 'Packages', 'Packages.db'] },
   // The format is told by the name, as rpm's backends are: a sqlite database read as Berkeley DB
   // (or the other way round) is another reading.
   readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : BDB.test(p) ? 'bdb' : 'ndb'),

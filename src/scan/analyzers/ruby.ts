@@ -28,6 +28,7 @@ export const rubyAnalyzer: Analyzer = {
   version: 1,
   maxSize: 1024 * 1024,
   wants: (e) => WANT.test(e.path),
+  names: { extensions: ['.gemspec'] },
   analyze(input) {
     const p = parseGemspec(input.content.toString('utf8'), input.path);
     return p ? { packages: [p] } : undefined;

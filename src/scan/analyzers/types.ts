@@ -6,6 +6,7 @@
  */
 import type { Diagnostic, Package, SecretFinding } from '../../core/index.js';
 import type { SpillBudget } from '../spill.js';
+import type { WantedNames } from './dispatch.js';
 
 export type { SpillBudget } from '../spill.js';
 
@@ -101,8 +102,17 @@ export interface Analyzer {
    * packages are tens of MiB and must be read, not skipped.
    */
   readonly sizeClass?: 'lockfile' | 'packagedb';
-  /** True when this analyzer wants the entry. Called for every regular file: keep it cheap. */
+  /**
+   * True when this analyzer wants the entry. Called for the regular files whose names match
+   * {@link names} (every regular file when it is absent): keep it cheap.
+   */
   wants(e: EntryInfo): boolean;
+  /**
+   * The names this analyzer may want: a superset of the paths {@link wants} accepts, by which the
+   * walker picks the analyzers to ask about a file with a few hash look-ups (dispatch.ts). Absent:
+   * asked about every regular file (an analyzer that decides by size or mode, or wants most files).
+   */
+  readonly names?: WantedNames;
   /**
    * How the analyzer reads a file it wants at `path`, for analyzers whose reading depends on the
    * name: two wanted paths with the same answer are read the same way (the outputs differ only in

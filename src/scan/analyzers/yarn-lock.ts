@@ -42,6 +42,7 @@ export const yarnLockAnalyzer: Analyzer = {
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/yarn.lock') && !e.path.includes('/node_modules/'),
+  names: { baseNames: ['yarn.lock'] },
   analyze(input) {
     return { packages: lockPackages(parseYarnLock(input.content.toString('utf8')), input.path) };
   },

@@ -175,6 +175,39 @@ describe('scan: entry names cleaned as filepath.Clean and containerd RootPath do
   });
 });
 
+describe('scan: the numeric header fields, as Go readHeader parses them', () => {
+  /** Go's order of the numeric fields: size, mode, uid, gid, mtime, then (not V7) devmajor, devminor. */
+  const FIELDS: Array<[string, number, number]> = [['size', 124, 136], ['mode', 100, 108], ['uid', 108, 116], ['gid', 116, 124], ['mtime', 136, 148], ['devmajor', 329, 337], ['devminor', 337, 345]];
+
+  it('property: a header with fields that do not parse is refused naming the first of them in Go\'s order, V7 headers without the device fields; a good one keeps its size and mode', () => {
+    const junk = fc.constantFrom('12x4567\0', '9\0\0\0\0\0\0\0', 'zz      ', '-1      ');
+    fc.assert(fc.property(fc.array(fc.option(junk, { nil: undefined }), { minLength: 7, maxLength: 7 }), fc.boolean(), fc.integer({ min: 0, max: 4096 }), (bad, v7, size) => {
+      const b = header('f', size);
+      if (v7) b.fill(0, 257, 265);
+      b.write('0000751\0', 100, 'latin1');
+      FIELDS.forEach(([, from], i) => { if (bad[i] !== undefined) b.write(bad[i]!, from, 'latin1'); });
+      b.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const c of b) sum += c;
+      b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      const entries: GoTarEntry[] = [];
+      const reader = new GoTarReader((e) => { entries.push(e); return undefined; });
+      void reader.write(Buffer.concat([b, Buffer.alloc(size + ((512 - (size % 512)) % 512)), END]));
+      const first = FIELDS.findIndex(([, from], i) => bad[i] !== undefined && !(v7 && from >= 329));
+      if (first < 0) {
+        expect(reader.error).to.equal(undefined);
+        expect(entries.map((e) => [e.size, e.mode])).to.deep.equal([[size, 0o751]]);
+      } else {
+        expect(entries).to.deep.equal([]);
+        // Go parseOctal: the whole field trimmed of spaces and NULs at both ends, cut at its first NUL.
+        const [, from, to] = FIELDS[first]!;
+        const shown = b.toString('latin1', from, to).replace(/^[ \0]+|[ \0]+$/g, '').split('\0')[0];
+        expect(reader.error?.reason, FIELDS[first]![0]).to.equal(`numeric field "${shown}" is not octal`);
+      }
+    }), { numRuns: 300 });
+  });
+});
+
 describe('scan: the tar header checksum, as Go getFormat checks it', () => {
   /**
    * Go's rule written out plainly: the checksum field (bytes 148..156, trimmed of spaces and NULs,
@@ -191,13 +224,16 @@ describe('scan: the tar header checksum, as Go getFormat checks it', () => {
     return stored === unsigned || stored === signed;
   }
 
-  it('property: a block is a header exactly when the model says so, over random bytes and checksum fields (3000 runs)', () => {
-    // Bytes from the low or the high half (the signed sum differs only through bytes above 127),
-    // and a checksum field holding the unsigned sum, the signed sum, a near miss or noise; after
-    // its NUL the field may hold bytes above 127 (they count in the sums as spaces).
-    const block = fc.tuple(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.constantFrom(0x7f, 0xff), fc.constantFrom('unsigned', 'signed', 'off-by-one', 'noise', 'spaces'), fc.constantFrom('\0 ', ' \0', '\0\0', '  ', '\0\xff', '\0\x80'));
-    fc.assert(fc.property(block, ([bytes, mask, kind, tail]) => {
-      const b = Buffer.from(bytes.map((x) => (mask === 0x7f ? x & 0x7f : x)));
+  it('property: a block is a header exactly when the model says so, over random bytes and checksum fields, at every alignment of its memory (3000 runs)', () => {
+    // Bytes from the low or the high half (the signed sum differs only through bytes above 127), or
+    // all 0xff (the largest sums), and a checksum field holding the unsigned sum, the signed sum, a
+    // near miss or noise; after its NUL the field may hold bytes above 127 (they count in the sums
+    // as spaces). The block starts 0 to 7 bytes into its memory: the sums are taken four bytes at a
+    // time on a 4-byte boundary, byte by byte elsewhere.
+    const block = fc.tuple(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.constantFrom(0x7f, 0xff, 'all'), fc.constantFrom('unsigned', 'signed', 'off-by-one', 'noise', 'spaces'), fc.constantFrom('\0 ', ' \0', '\0\0', '  ', '\0\xff', '\0\x80'), fc.integer({ min: 0, max: 7 }));
+    fc.assert(fc.property(block, ([bytes, mask, kind, tail, shift]) => {
+      const b = Buffer.alloc(512 + shift).subarray(shift);
+      b.set(bytes.map((x) => (mask === 'all' ? 0xff : mask === 0x7f ? x & 0x7f : x)));
       if (kind !== 'noise') {
         const { unsigned, signed } = tarHeaderSums(b);
         const v = kind === 'unsigned' ? unsigned : kind === 'signed' ? signed : unsigned + 1;
