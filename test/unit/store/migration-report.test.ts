@@ -9,6 +9,7 @@ import { openStore, type MigrationReport } from '../../../src/store/index.js';
 import { MIGRATIONS, unknownMigrations } from '../../../src/store/sql.js';
 import { logMigration } from '../../../src/server/serve.js';
 import { freshDatabase } from '../../helpers/postgres.js';
+import { ROOT } from '../../helpers/lab.js';
 
 // An operator upgrading pushgate must see that the store's schema changed (and to which version), and one
 // rolling back must be told that the store was migrated by a newer pushgate: both used to pass in silence.
@@ -114,5 +115,19 @@ describe('store: migration report', () => {
     expect(lines[1][0]).to.equal('warn');
     expect(lines[1][1]).to.deep.equal({ unknownVersions: [23, 30] });
     expect(lines[1][2]).to.match(/newer pushgate.*23, 30.*run the newer version, or restore/);
+  });
+});
+
+describe('README "Day two": the log lines it tells operators to look for are the ones pushgate writes', () => {
+  it('quotes the migration, newer-store and previous-token lines as src/server writes them', () => {
+    const root = ROOT;
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const day2 = readme.slice(readme.indexOf('### Day two'), readme.indexOf('## Coverage'));
+    const src = fs.readFileSync(path.join(root, 'src/server/serve.ts'), 'utf8') + fs.readFileSync(path.join(root, 'src/server/app.ts'), 'utf8');
+    const quoted = ['store schema migrated: ', 'the store was migrated by a newer pushgate (schema versions ', 'a notification presented one of webhook.previousTokens'];
+    for (const q of quoted) {
+      expect(day2.replace(/\s+/g, ' '), q).to.contain(q);
+      expect(src, q).to.contain(q);
+    }
   });
 });
