@@ -297,11 +297,19 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
   registries.forEach((r, i) => {
     if (names.has(r.name)) problems.push(problemAt(ld, ['registries', i, 'name'], `duplicate registry name (also registries[${names.get(r.name)}])`));
     else names.set(r.name, i);
-    const t = r.webhook.token;
-    if (t !== undefined) {
+    const own = [r.webhook.token, ...(r.webhook.previousTokens ?? [])];
+    own.forEach((t, j) => {
+      if (t === undefined) return;
+      const at: Array<string | number> = j === 0 ? ['registries', i, 'webhook', 'token'] : ['registries', i, 'webhook', 'previousTokens', j - 1];
       if (tokens.has(t)) {
-        problems.push(problemAt(ld, ['registries', i, 'webhook', 'token'], `same webhook token as registries[${tokens.get(t)}]: the token identifies the sender, give each registry its own`));
+        const other = tokens.get(t)!;
+        problems.push(problemAt(ld, at, other === i
+          ? 'this webhook token is listed twice for this registry: keep the new one in token and only old ones in previousTokens'
+          : `same webhook token as registries[${other}]: the token identifies the sender, give each registry its own`));
       } else tokens.set(t, i);
+    });
+    if (r.webhook.previousTokens?.length && r.webhook.token === undefined) {
+      problems.push(problemAt(ld, ['registries', i, 'webhook', 'previousTokens'], 'previousTokens is for a rotation: set token to the new token too'));
     }
   });
   (raw.baseImages?.repositories ?? []).forEach((b, i) => {

@@ -116,7 +116,7 @@ export const configSchema = {
           ca: str,
           clientCert: str,
           clientKey: str,
-          webhook: { type: 'object', additionalProperties: false, properties: { token: str } },
+          webhook: { type: 'object', additionalProperties: false, properties: { token: str, previousTokens: { type: 'array', items: str } } },
           quarantine: {
             type: 'object',
             additionalProperties: false,

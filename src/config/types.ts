@@ -32,6 +32,12 @@ export interface RegistryConfig {
   webhook: {
     /** Bearer token this registry's notifications present (identifies the sender). */
     token?: string;
+    /**
+     * Tokens still accepted from this registry while a rotation is under way (the registry restarted with
+     * `token` loses the events it had queued, so pushgate accepts both first); remove them once the
+     * log says the registry presents `token`.
+     */
+    previousTokens?: string[];
   };
   quarantine: {
     /** Prefix of the quarantine repository: `<prefix><repository>:<tag>`. Default `quarantine/`. */

@@ -661,14 +661,26 @@ export class RegistryClient {
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
     this.checkRepo(repo);
     if (!isDigest(digest)) throw new PushgateError('BAD_REFERENCE', `deleteManifest needs a digest, got "${digest}"`);
-    await this.send({
-      method: 'DELETE',
-      url: this.url(`/v2/${repo}/manifests/${digest}`),
-      op: `DELETE manifest ${repo}@${digest}`,
-      scopes: [repoScope(repo, 'delete')],
-      ok: [200, 202, 204],
-      maxBytes: 64 * 1024,
-    });
+    try {
+      await this.send({
+        method: 'DELETE',
+        url: this.url(`/v2/${repo}/manifests/${digest}`),
+        op: `DELETE manifest ${repo}@${digest}`,
+        scopes: [repoScope(repo, 'delete')],
+        ok: [200, 202, 204],
+        maxBytes: 64 * 1024,
+      });
+    } catch (err) {
+      // A registry with deletes turned off fails every quarantine and reject, retried until the event's
+      // attempts run out: the operator reading the verdict or the log needs the registry setting, not
+      // only Distribution's "The operation is unsupported".
+      if (err instanceof RegistryError && err.status === 405) {
+        throw new RegistryError(err.code, `${err.message} (the registry refuses deletes: on Distribution set storage.delete.enabled: true in its config.yml and restart it; quarantine and reject delete by digest)`, {
+          status: err.status, registryCodes: err.registryCodes, url: err.url, retryable: err.retryable, cause: err,
+        });
+      }
+      throw err;
+    }
   }
 
   /**

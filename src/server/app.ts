@@ -22,7 +22,7 @@ import { harborAdapterRouter } from './harbor-adapter.js';
 import { createAdminApi } from './admin-api.js';
 import { Readiness } from './readiness.js';
 import { readEnvelope, repositoryNamesIn } from './envelope.js';
-import { authenticateSender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
+import { identifySender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
 import { isRegistryRepositoryName, TAG_RE } from '../core/names.js';
 
 /** What the app serves from. */
@@ -118,8 +118,15 @@ export function createApp(deps: AppDeps): express.Express {
 
   // The sender is authenticated before its body is read or limited (an unauthenticated caller gets
   // 401 whatever it sends, and learns nothing of the body limit), then the raw body is read.
+  const stillOnPreviousToken = new Set<string>();
   const authenticate = (source: 'distribution' | 'harbor') => (req: Request, res: Response, next: NextFunction) => {
-    const registry = authenticateSender(req.headers.authorization, config.registries);
+    const sender = identifySender(req.headers.authorization, config.registries);
+    const registry = sender?.registry;
+    if (sender?.previous && !stillOnPreviousToken.has(sender.registry)) {
+      // Once per registry and process: the operator rotating the token learns the sender has not switched yet.
+      stillOnPreviousToken.add(sender.registry);
+      logger.info({ registry }, 'a notification presented one of webhook.previousTokens: this registry has not switched to webhook.token yet; remove previousTokens once it has (restart pushgate to see this again)');
+    }
     if (!registry) {
       metrics.eventsDropped.inc({ source, reason: 'unauthorized' });
       res.status(401).json({ error: 'missing or wrong bearer token: configure the sender to present registries[].webhook.token as "Authorization: Bearer <token>"' });

@@ -22,6 +22,7 @@ export const REDACT_PATHS = [
   'auth.token',
   'registries[*].auth',
   'registries[*].webhook.token',
+  'registries[*].webhook.previousTokens',
 ];
 
 /** Creates the process logger writing JSON lines to stderr (fd 2), so stdout stays for reports. */

@@ -15,7 +15,7 @@ import { LostEventsReconciler, scheduleReconcile, scheduleUnfinishedRetry } from
 import { Coalesced, Metrics } from '../metrics/index.js';
 import { defaultPolicy, loadPolicy, type CompiledPolicy } from '../policy/index.js';
 import { loadTrustedRoot } from '../trust/trusted-root.js';
-import { openStore, retryingStore, type Store } from '../store/index.js';
+import { openStore, retryingStore, type MigrationReport, type Store } from '../store/index.js';
 import { Notifier } from '../gate/notify.js';
 import { PolicyControl } from '../gate/reevaluate.js';
 import { Monitor } from '../monitor/index.js';
@@ -116,6 +116,21 @@ export function readBounds(config: PushgateConfig): http.ServerOptions {
 export const KEEP_ALIVE_MS = 65_000;
 
 /**
+ * Says at start what the store's schema went through: an upgrade names the migrations it applied (the
+ * operator sees that the store changed, and from which version a backup must be restored to go back), and a
+ * store a newer pushgate migrated (a rollback, an old replica restarted mid-rollout) is named with a warning,
+ * since this build does not know what those migrations added.
+ */
+export function logMigration(r: MigrationReport, logger: Pick<Logger, 'info' | 'warn'>): void {
+  if (r.applied.length) {
+    logger.info({ applied: r.applied.map((m) => `${m.version} ${m.name}`) }, `store schema migrated: ${r.applied.length} migration(s) applied, now at version ${r.applied[r.applied.length - 1].version}`);
+  }
+  if (r.unknown.length) {
+    logger.warn({ unknownVersions: r.unknown }, `the store was migrated by a newer pushgate (schema versions ${r.unknown.join(', ')} are unknown to this one): this version serves, but does not read or write what those migrations added; run the newer version, or restore the store from the backup taken before the upgrade`);
+  }
+}
+
+/**
  * Starts everything the configuration asks for.
  * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
  */
@@ -126,7 +141,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     waitMs: config.store.connectTimeoutMs,
     onWait: (e: Error, attempt: number, delayMs: number) => logger.warn({ err: e.message, attempt, retryInMs: delayMs }, 'store unreachable, waiting before serving'),
   };
-  const store = await openStore(config.store.url, waitForStore);
+  const store = await openStore(config.store.url, { ...waitForStore, onMigrated: (r) => logMigration(r, logger) });
   // The reads between opening the store and serving are tried again while the store's connection is
   // gone: a replica started while PostgreSQL restarts (or ends its connections) waits and serves, as
   // openStore does, rather than exiting half started.

@@ -2,9 +2,9 @@
 import { PushgateError } from '../core/index.js';
 import { isConnectionError, openPostgresStore } from './postgres-store.js';
 import { openSqliteStore } from './sqlite-store.js';
-import type { Store } from './types.js';
+import type { MigrationReport, Store } from './types.js';
 
-export type { Store, QueuedEvent, AuditRecord, AuditFilter, StoredException, StoredVexDocument, QuarantineRecord, QuarantineQuery, QuarantineState, QueueState, OwnWriteKey, RetryRequest, VerdictQuery, VerdictPage, VerdictCursor, AuditRuleCount } from './types.js';
+export type { Store, MigrationReport, QueuedEvent, AuditRecord, AuditFilter, StoredException, StoredVexDocument, QuarantineRecord, QuarantineQuery, QuarantineState, QueueState, OwnWriteKey, RetryRequest, VerdictQuery, VerdictPage, VerdictCursor, AuditRuleCount } from './types.js';
 export { QUEUE_STATES } from './types.js';
 export type { BaseCatalogStore, CatalogEntry, CatalogTag } from './base-catalog-types.js';
 export type { WorkloadStore, WorkloadUsage, ImageWorkloads } from './workloads.js';
@@ -21,7 +21,7 @@ export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, FindingPar
  */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   // Only a server that is down or restarting is waited for; bad URLs, logins and migrations fail at once.
-  return retrying(() => openOnce(url), (e) => e instanceof PushgateError && e.retryable, opts);
+  return retrying(() => openOnce(url, opts.onMigrated), (e) => e instanceof PushgateError && e.retryable, opts);
 }
 
 /**
@@ -66,15 +66,19 @@ export interface OpenStoreOptions {
   waitMs?: number;
   /** Called before each wait with the error, the attempt number (1-based) and the delay (ms) before the next try. */
   onWait?: (err: PushgateError, attempt: number, delayMs: number) => void;
+  /** Called once the schema is current, with what the migration did ({@link MigrationReport}), before the store is returned. */
+  onMigrated?: (report: MigrationReport) => void;
 }
 
-async function openOnce(url: string): Promise<Store> {
+async function openOnce(url: string, onMigrated?: (report: MigrationReport) => void): Promise<Store> {
   let store: Store;
   if (url.startsWith('sqlite:')) store = openSqliteStore(url.slice('sqlite:'.length));
   else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) store = await openPostgresStore(url);
   else throw new PushgateError('BAD_CONFIG', `store.url "${url}" is not supported: use sqlite:PATH or postgres://USER@HOST:PORT/DB`);
   try {
-    await store.migrate();
+    // Not `onMigrated?.(await store.migrate())`: without a callback that would skip the migration itself.
+    const report = await store.migrate();
+    onMigrated?.(report);
   } catch (e) {
     await store.close().catch(() => undefined);
     throw e;

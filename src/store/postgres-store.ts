@@ -6,14 +6,14 @@ import pg from 'pg';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { PostgresWorkloadStore, type WorkloadStore } from './workloads.js';
 import { PostgresClusterStateStore, type ClusterStateStore } from './cluster-state.js';
-import { MIGRATIONS } from './sql.js';
+import { MIGRATIONS, unknownMigrations } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
 import { reportOf } from './report-patch.js';
 import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, vexDocumentFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
-import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, RetryRequest, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
+import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, RetryRequest, MigrationReport, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
 /** Group-commit transactions of enqueues in flight at once ({@link PostgresStore.enqueue}). */
 const MAX_FLUSHES = 2;
@@ -205,19 +205,22 @@ export class PostgresStore implements Store {
     }
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<MigrationReport> {
     const c = await this.pool.connect();
     try {
       await c.query('SELECT pg_advisory_lock(7391001)');
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
       const done = new Set((await c.query('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+      const report: MigrationReport = { applied: [], unknown: unknownMigrations(done) };
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await c.query('BEGIN');
         await c.query((m.sql + (m.postgres ?? '')).replaceAll('{{SERIAL}}', 'BIGSERIAL PRIMARY KEY'));
         await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
         await c.query('COMMIT');
+        report.applied.push({ version: m.version, name: m.name });
       }
+      return report;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       // A server restarting under us is worth waiting for (openStore's wait); a failing migration is not.

@@ -7,6 +7,15 @@
  * Ordered migrations; append only. `sqlite`/`postgres`, when given, run after `sql` for that
  * dialect (triggers differ).
  */
+/**
+ * The recorded versions (`schema_migrations.version`) that {@link MIGRATIONS} does not list, ascending: a
+ * newer pushgate migrated the store.
+ */
+export function unknownMigrations(recorded: Iterable<number>): number[] {
+  const known = new Set(MIGRATIONS.map((m) => m.version));
+  return [...new Set(recorded)].filter((v) => !known.has(v)).sort((a, b) => a - b);
+}
+
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string; sqlite?: string; postgres?: string }> = [
   {
     version: 1,

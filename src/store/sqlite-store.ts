@@ -9,13 +9,13 @@ import Database from 'better-sqlite3';
 import { PushgateError, type Digest, type PushEvent, type ScanReport, type Verdict } from '../core/index.js';
 import { SqliteWorkloadStore, type WorkloadStore } from './workloads.js';
 import { SqliteClusterStateStore, type ClusterStateStore } from './cluster-state.js';
-import { MIGRATIONS } from './sql.js';
+import { MIGRATIONS, unknownMigrations } from './sql.js';
 import type { MonitorStore } from './monitor-types.js';
 import type { BaseCatalogStore } from './base-catalog-types.js';
 import { SqliteBaseCatalogStore } from './base-catalog.js';
 import { SqliteMonitorStore } from './sqlite-monitor.js';
 import { reportOf } from './report-patch.js';
-import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type RetryRequest, type Store, type AuditRuleCount, type StoredException, type StoredVexDocument, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
+import { QUEUE_STATES, type AuditFilter, type AuditRecord, type OwnWriteKey, type QuarantineQuery, type QuarantineRecord, type QuarantineState, type QueuedEvent, type QueueState, type RetryRequest, type MigrationReport, type Store, type AuditRuleCount, type StoredException, type StoredVexDocument, type VerdictCursor, type VerdictPage, type VerdictQuery } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -81,9 +81,10 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<MigrationReport> {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    const report: MigrationReport = { applied: [], unknown: unknownMigrations(done) };
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       const sql = (m.sql + (m.sqlite ?? '')).replaceAll('{{SERIAL}}', 'INTEGER PRIMARY KEY AUTOINCREMENT');
@@ -91,7 +92,9 @@ export class SqliteStore implements Store {
         this.db.exec(sql);
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
       })();
+      report.applied.push({ version: m.version, name: m.name });
     }
+    return report;
   }
 
   /**

@@ -192,6 +192,18 @@ export interface OwnWriteKey {
 }
 
 /** Persistence used by the gate. Every method may reject with PushgateError STORE. */
+/** What {@link Store.migrate} found and did (src/store/sql.ts MIGRATIONS). */
+export interface MigrationReport {
+  /** Migrations applied by this call, oldest first; empty when the schema was current. */
+  applied: Array<{ version: number; name: string }>;
+  /**
+   * Versions in the store's `schema_migrations` that this build has no migration for, ascending: a newer
+   * pushgate migrated the store (a rollback, or an old replica restarted during a rolling upgrade). This
+   * build neither reads nor writes what they added; nothing is refused, so a rollback keeps serving.
+   */
+  unknown: number[];
+}
+
 export interface Store {
   /** `sqlite` or `postgres`. */
   readonly kind: string;
@@ -203,8 +215,11 @@ export interface Store {
   readonly workloads: WorkloadStore;
   /** What the replicas agree on: the vulnerability database and policy revision in force (src/store/cluster-state.ts). */
   readonly clusterState: ClusterStateStore;
-  /** Applies pending schema migrations (idempotent). */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending schema migrations (idempotent) and says what it did: the migrations applied now, and the
+   * versions the store records that this build does not know (a newer pushgate migrated it).
+   */
+  migrate(): Promise<MigrationReport>;
   /** True when the store answers. */
   ping(): Promise<boolean>;
   /**

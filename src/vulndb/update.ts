@@ -178,11 +178,34 @@ function readOldHttpMeta(dbPath: string): Map<string, HttpCacheEntry> {
 }
 
 /**
+ * Records each OSV source delivered to the index at `dbPath` (its `sourceStatus`), by source as configured;
+ * empty when there is none or it cannot be read.
+ */
+function readOldOsvItems(dbPath: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!fs.existsSync(dbPath)) return out;
+  try {
+    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    try {
+      const row = db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
+      for (const s of row ? (JSON.parse(row.value) as SourceStatus[]) : []) if (s.kind === 'osv') out.set(s.source, s.items);
+    } finally {
+      db.close();
+    }
+  } catch {
+    // an unreadable old index has nothing to lose
+  }
+  return out;
+}
+
+/**
  * Builds the index at `opts.path` from `opts.sources` (see {@link UpdateOptions}). Bad records are
  * reported in `badRecords` and skipped; so is a malformed `affected` entry, whose record's other
  * entries still import (osv.ts checkAffected); a source that cannot be read at all (missing folder,
- * truncated zip, HTTP error) is reported there too and the others still import.
- * Throws PushgateError VULNDB when nothing could be imported (the old index is untouched).
+ * truncated zip, HTTP error) is reported there too and the others still import, unless the previous index
+ * held more of its advisories than it delivered: then nothing is installed (VULNDB error naming it).
+ * Throws PushgateError VULNDB when nothing could be imported, or a source failed that the old index held
+ * advisories from (the old index is untouched).
  */
 export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   const log = opts.log ?? (() => undefined);
@@ -194,6 +217,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   fs.mkdirSync(path.dirname(dbPath), { recursive: true });
   const tmpPath = `${dbPath}.new-${process.pid}-${Date.now()}`;
   const oldHttp = readOldHttpMeta(dbPath);
+  const oldOsvItems = readOldOsvItems(dbPath);
   const stats: UpdateStats = {
     imported: 0, skippedFiles: 0, badRecords: [], withdrawn: 0, byEcosystem: {}, gitRanges: 0, builtAt: new Date().toISOString(), path: dbPath, sources: [],
   };
@@ -544,6 +568,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     let unreachable = 0;
     // Offline, every default export fails alike: one line per (host, reason) says it, not one per URL
     const netFailures = new Map<string, { host: string; reason: string; sources: string[] }>();
+    // OSV sources that could not be read whole (network, HTTP error, truncated zip), with what they delivered
+    const failedOsv: Array<{ src: string; items: number; error: string }> = [];
     for (const src of sources) {
       const spec = parseSourceSpec(src);
       if (spec.kind !== 'osv') {
@@ -584,6 +610,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         stats.sources.push({ kind: 'osv', source: src, items: imported.length - before });
         const msg = err instanceof Error ? err.message : String(err);
         stats.badRecords.push({ file: src, error: msg });
+        failedOsv.push({ src, items: imported.length - before, error: msg });
         const failure = err instanceof PushgateError && err.code === 'NETWORK' ? networkFailure(spec.location, err) : undefined;
         if (failure) {
           unreachable++;
@@ -630,6 +657,15 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
       const from = sources.length > 3 ? `${sources.length} sources (${sources.slice(0, 3).join(', ')}, …)` : sources.join(', ');
       const kept = fs.existsSync(dbPath) ? 'the previous database is kept' : `nothing was installed (there is no database at ${dbPath} yet)`;
       throw new PushgateError('VULNDB', `db update: nothing could be imported from ${from}${why ? ` (${why})` : ''}; ${kept}${offline}`);
+    }
+    // A source that failed this time (an outage of its host, a truncated download) would leave its advisories
+    // out of the new index, and images it covers would pass unmatched until the next update: fail open on a
+    // network error. The previous index is kept instead, and ages (pushgate_vulndb_age_seconds) until the
+    // source is back. A first build, or a source the previous index held nothing from, installs what it has.
+    const lost = failedOsv.filter((f) => (oldOsvItems.get(f.src) ?? 0) > f.items);
+    if (lost.length) {
+      const what = lost.map((f) => `${f.src} could not be read (${f.error}): the previous database holds ${oldOsvItems.get(f.src)} advisories from it, this build ${f.items}`).join('; ');
+      throw new PushgateError('VULNDB', `db update: ${what}; nothing was installed, the previous database is kept (a database without them would let the images they cover pass unmatched): run the update again once the source is back, or remove it from vulndb.sources (--source) to drop its advisories on purpose`);
     }
     // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);

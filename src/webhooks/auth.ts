@@ -11,25 +11,39 @@ function hash(s: string): Buffer {
 }
 
 /**
- * Finds the registry whose `webhook.token` the request presents, in constant time per candidate
- * (both sides are hashed to equal length, every registry is compared). Accepts
- * `Authorization: Bearer <token>` (scheme case-insensitive) and, for Harbor policies whose
- * `auth_header` is the bare secret, the whole header value.
- * @returns the registry name, or undefined (→ HTTP 401) when the header is missing or matches none.
+ * Finds the registry whose `webhook.token` (or one of its `webhook.previousTokens`, kept while a rotation is
+ * under way) the request presents, in constant time per candidate (both sides are hashed to equal length,
+ * every token of every registry is compared). Accepts `Authorization: Bearer <token>` (scheme
+ * case-insensitive) and, for Harbor policies whose `auth_header` is the bare secret, the whole header value.
+ * @returns the registry name and whether a previous token matched, or undefined (→ HTTP 401) when the header
+ *   is missing or matches none.
  */
-export function authenticateSender(
+export function identifySender(
   authorization: string | undefined,
-  registries: Array<{ name: string; webhook: { token?: string } }>,
-): string | undefined {
+  registries: Array<{ name: string; webhook: { token?: string; previousTokens?: string[] } }>,
+): { registry: string; previous: boolean } | undefined {
   if (!authorization) return undefined;
   const value = authorization.trim();
   const m = /^bearer\s+(.+)$/i.exec(value);
   const presented = hash(m ? m[1].trim() : value);
-  let found: string | undefined;
+  let found: { registry: string; previous: boolean } | undefined;
   for (const r of registries) {
-    const token = r.webhook?.token;
-    if (!token) continue;
-    if (crypto.timingSafeEqual(presented, hash(token)) && found === undefined) found = r.name;
+    const tokens = [r.webhook?.token, ...(r.webhook?.previousTokens ?? [])];
+    tokens.forEach((token, i) => {
+      if (!token) return;
+      if (crypto.timingSafeEqual(presented, hash(token)) && found === undefined) found = { registry: r.name, previous: i > 0 };
+    });
   }
   return found;
+}
+
+/**
+ * {@link identifySender}, the registry name only.
+ * @returns the registry name, or undefined (→ HTTP 401) when the header is missing or matches none.
+ */
+export function authenticateSender(
+  authorization: string | undefined,
+  registries: Array<{ name: string; webhook: { token?: string; previousTokens?: string[] } }>,
+): string | undefined {
+  return identifySender(authorization, registries)?.registry;
 }

@@ -4,6 +4,6 @@
  */
 export { parseDistributionEnvelope } from './distribution.js';
 export { parseHarborPayload, HARBOR_CLOUDEVENT_TYPES } from './harbor.js';
-export { authenticateSender } from './auth.js';
+export { authenticateSender, identifySender } from './auth.js';
 export type { ParsedNotification, IgnoredEvent, HarborScanSummary } from './types.js';
 export type { PushEvent } from '../core/events.js';

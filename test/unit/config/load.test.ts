@@ -71,7 +71,7 @@ describe('config: loadConfig', () => {
 
   it('config/pushgate.yaml mentions every key of the schema', () => {
     const text = fs.readFileSync(path.join(ROOT, 'config/pushgate.yaml'), 'utf8');
-    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'aliases', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'unpinnedTags', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
+    const documented = ['listen', 'bodyLimit', 'publicUrl', 'level', 'url', 'aliases', 'path', 'sources', 'ecosystems', 'updateInterval', 'workers', 'tmpDir', 'tmpDirLimit', 'maxManifestSize', 'deadline', 'limits', 'layers', 'entriesPerLayer', 'layerSize', 'ratio', 'lockFileSize', 'packageDbSize', 'name', 'type', 'insecure', 'auth', 'username', 'password', 'dockerConfig', 'ca', 'clientCert', 'clientKey', 'webhook', 'token', 'previousTokens', 'quarantine', 'repositoryPrefix', 'project', 'label', 'concurrency', 'timeout', 'policy', 'tokens', 'jwt', 'secret', 'publicKey', 'issuer', 'audience', 'tls', 'cert', 'key', 'namespaces', 'match', 'unknown', 'unguarded', 'unpinnedTags', 'exemptions', 'images', 'digestCacheTtl', 'upstream', 'onTimeout', 'onError', 'format', 'events', 'headers'];
     const missing = documented.filter((k) => !new RegExp(`(^|[\\s#-])${k}:`, 'm').test(text));
     expect(missing).to.deep.equal([]);
   });
@@ -244,6 +244,30 @@ describe('config: loadConfig', () => {
       'registries[1].webhook.token',
       'registries[1].clientCert',
       'proxy.upstream',
+    ]);
+  });
+
+  it('webhook.previousTokens (a rotation): loaded, and checked like token: unique across registries, not repeated, only beside a token', () => {
+    const file = path.join(tmp, 'rot.yaml');
+    const write = (lines: string[]) => fs.writeFileSync(file, ['registries:', ...lines, ''].join('\n'));
+    write(['  - name: a', '    url: http://a:5000', '    webhook: { token: new-a, previousTokens: [old-a, older-a] }']);
+    expect(loadConfig(file, {}).registries[0].webhook).to.deep.equal({ token: 'new-a', previousTokens: ['old-a', 'older-a'] });
+    write([
+      '  - name: a',
+      '    url: http://a:5000',
+      '    webhook: { token: new-a, previousTokens: [old-a, new-a] }',
+      '  - name: b',
+      '    url: http://b:5000',
+      '    webhook: { token: new-b, previousTokens: [old-a] }',
+      '  - name: c',
+      '    url: http://c:5000',
+      '    webhook: { previousTokens: [old-c] }',
+    ]);
+    const lines = problems(() => loadConfig(file, {}));
+    expect(lines.map((l) => l.split(': ').slice(1).join(': '))).to.deep.equal([
+      'registries[0].webhook.previousTokens[1]: this webhook token is listed twice for this registry: keep the new one in token and only old ones in previousTokens',
+      'registries[1].webhook.previousTokens[0]: same webhook token as registries[0]: the token identifies the sender, give each registry its own',
+      'registries[2].webhook.previousTokens: previousTokens is for a rotation: set token to the new token too',
     ]);
   });
 

@@ -356,4 +356,21 @@ describe('registry client faults (in-process fake registry)', function () {
     await client({ concurrency: 1 }).copyBlob('src', 'dst', { mediaType: 'application/octet-stream', digest, size: blob.length });
     expect(uploaded?.equals(blob)).to.equal(true);
   });
+
+  it('a DELETE refused with 405 (deletes turned off) names the registry setting to change, keeping the registry\'s own words', async () => {
+    srv = await serve(0, (req, res) => {
+      if (req.method === 'DELETE') {
+        res.writeHead(405, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] }));
+        return;
+      }
+      res.writeHead(200).end('{}');
+    });
+    const e = await rejects(client({ retries: 0 }).deleteManifest('team/app', MD as never));
+    expect(e.status).to.equal(405);
+    expect(e.registryCodes).to.deep.equal(['UNSUPPORTED']);
+    expect(e.message).to.contain('The operation is unsupported.');
+    expect(e.message).to.contain('storage.delete.enabled: true');
+  });
+
 });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHarborPayload, authenticateSender } from '../../../src/webhooks/index.js';
+import { parseHarborPayload, authenticateSender, identifySender } from '../../../src/webhooks/index.js';
 import { isPushgateError } from '../../../src/core/errors.js';
 
 // Harbor cannot run here: these payloads are written from goharbor/harbor's notifier sources
@@ -173,5 +173,22 @@ describe('webhooks/auth: authenticateSender', () => {
       expect(authenticateSender(h, regs), String(h)).to.equal(undefined);
     }
     expect(authenticateSender('Bearer x', [{ name: 'n', webhook: {} }])).to.equal(undefined);
+  });
+  it('during a rotation accepts the token and every previous token, says which, and nothing else (property)', () => {
+    const tok = fc.stringMatching(/^[A-Za-z0-9._~-]{1,12}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(tok, { minLength: 2, maxLength: 8 }), fc.integer({ min: 0, max: 3 }), tok, (all, nPrev, other) => {
+        // registry r owns all[0] (token) and the next nPrev (previous); s owns the rest as its token and previous tokens
+        const prev = all.slice(1, 1 + nPrev);
+        const rest = all.slice(1 + nPrev);
+        const rs = [{ name: 'r', webhook: { token: all[0], previousTokens: prev } }, { name: 's', webhook: { token: rest[0], previousTokens: rest.slice(1) } }];
+        expect(identifySender(`Bearer ${all[0]}`, rs)).to.deep.equal({ registry: 'r', previous: false });
+        for (const p of prev) expect(identifySender(`Bearer ${p}`, rs)).to.deep.equal({ registry: 'r', previous: true });
+        if (rest.length) expect(identifySender(`Bearer ${rest[0]}`, rs)).to.deep.equal({ registry: 's', previous: false });
+        for (const p of rest.slice(1)) expect(identifySender(p, rs)).to.deep.equal({ registry: 's', previous: true });
+        if (!all.includes(other)) expect(identifySender(`Bearer ${other}`, rs)).to.equal(undefined);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

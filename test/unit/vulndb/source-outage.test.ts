@@ -1,0 +1,111 @@
+/**
+ * A source that cannot be read during an update (its host down, the file gone, a network error) must not
+ * install an index without its advisories: the images it covers would pass unmatched until the next update
+ * (serve runs one every vulndb.updateInterval, unattended). The previous index is kept and the update
+ * fails naming the source; a first build, or a source the previous index held nothing from, installs what
+ * it has, as before.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { PushgateError } from '../../../src/core/index.js';
+import { updateDb, VulnDb } from '../../../src/vulndb/index.js';
+import { makeZip } from './zip.js';
+
+const record = (id: string, name: string) => JSON.stringify({
+  id, modified: '2024-01-01T00:00:00Z',
+  affected: [{ package: { ecosystem: 'npm', name }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '2.0.0' }] }] }],
+});
+
+/** The advisory ids the index at dbPath matches for package `name` at 1.0.0. */
+function ids(dbPath: string, names: string[]): string[] {
+  const db = VulnDb.open(dbPath);
+  try {
+    return db.match(names.map((name) => ({ ecosystem: 'npm', name, version: '1.0.0', purl: '', path: '/x', analyzer: 't' }))).map((m) => m.id).sort();
+  } finally {
+    db.close();
+  }
+}
+
+const URL_SOURCE = 'http://osv.invalid/npm/all.zip';
+
+describe('vulndb update: a source that cannot be read keeps the previous index', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-osv-outage-'))));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('property: installed iff no failing source delivered advisories to the previous index; kept whole otherwise', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ count: fc.integer({ min: 0, max: 3 }), fails: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+        fc.record({ count: fc.integer({ min: 0, max: 3 }), fails: fc.boolean() }),
+        async (files, net) => {
+          const dir = path.join(tmp, `run-${run++}`);
+          fs.mkdirSync(dir);
+          const names = (s: number, n: number) => Array.from({ length: n }, (_, i) => `pkg-${s}-${i}`);
+          const zipOf = (s: number, n: number) => makeZip(Object.fromEntries(names(s, n).map((nm, i) => [`R${i}.json`, record(`ADV-${s}-${i}`, nm)])));
+          const fileSources = files.map((f, s) => {
+            const p = path.join(dir, `src-${s}.zip`);
+            fs.writeFileSync(p, zipOf(s, f.count));
+            return p;
+          });
+          const netIdx = files.length;
+          let netDown = false;
+          const fetchImpl = (async () => {
+            if (netDown) throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+            return new Response(zipOf(netIdx, net.count), { status: 200 });
+          }) as typeof fetch;
+          const sources = [...fileSources, URL_SOURCE];
+          const counts = [...files.map((f) => f.count), net.count];
+          const all = counts.flatMap((n, s) => names(s, n));
+          const dbPath = path.join(dir, 'vulndb.sqlite');
+          const total = counts.reduce((a, b) => a + b, 0);
+          if (total === 0) return; // nothing to build a first index from
+          await updateDb({ path: dbPath, sources, fetch: fetchImpl });
+          const before = ids(dbPath, all);
+          expect(before).to.have.length(total);
+
+          files.forEach((f, s) => f.fails && fs.rmSync(fileSources[s]!));
+          netDown = net.fails;
+          const failing = [...files.map((f) => f.fails), net.fails];
+          const loses = failing.some((fail, s) => fail && counts[s]! > 0);
+          const left = counts.reduce((a, n, s) => a + (failing[s] ? 0 : n), 0);
+          let err: unknown;
+          try {
+            await updateDb({ path: dbPath, sources, fetch: fetchImpl });
+          } catch (e) {
+            err = e;
+          }
+          if (left === 0) {
+            // nothing at all to import: refused as before, the previous index kept
+            expect(err, 'nothing to import').to.be.instanceOf(PushgateError);
+            expect((err as Error).message).to.contain('nothing could be imported');
+          } else if (loses) {
+            expect(err).to.be.instanceOf(PushgateError);
+            expect((err as PushgateError).code).to.equal('VULNDB');
+            expect((err as Error).message).to.match(/could not be read .*the previous database holds \d+ advisories from it.*the previous database is kept/);
+            for (const [s, fail] of failing.entries()) if (fail && counts[s]! > 0) expect((err as Error).message).to.contain(sources[s]);
+          } else {
+            expect(err).to.equal(undefined);
+          }
+          // installed or not, every advisory of the previous index is still matched
+          expect(ids(dbPath, all)).to.deep.equal(before);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a first build installs what the readable sources deliver, naming the one that failed', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'first-'));
+    const ok = path.join(dir, 'ok.zip');
+    fs.writeFileSync(ok, makeZip({ 'A.json': record('ADV-A', 'pkg-a') }));
+    const st = await updateDb({ path: path.join(dir, 'v.sqlite'), sources: [ok, path.join(dir, 'gone.zip')] });
+    expect(st.imported).to.equal(1);
+    expect(st.badRecords.map((b) => b.file)).to.deep.equal([path.join(dir, 'gone.zip')]);
+  });
+});
