@@ -124,6 +124,11 @@ export interface MonitorOptions {
   afterImage?: (digest: Digest) => void | Promise<void>;
   /** Called for each verdict judged again (tests count them). */
   onJudged?: (v: Verdict) => void;
+  /**
+   * Called when a database pass has its candidates (the images its change touches, `patched` of them
+   * to be judged by patching), before any is judged: benchmarks split the pass's time at it.
+   */
+  onCandidates?: (c: { candidates: number; patched: number }) => void;
   /** Images per chunk of a pass (read together, written in one transaction); default {@link PASS_CHUNK}. */
   chunk?: number;
   /** Images an affected-images query indexes at most before answering (default {@link AFFECTED_CATCH_UP}). */
@@ -509,7 +514,10 @@ export class Monitor {
       /** The index as the candidates were read from it (database passes). */
       let snapshot: Map<Digest, string | null> | undefined;
       if (only) candidates = only;
-      else if (kind === 'db' && db) ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, parse, stats.indexed ? undefined : states));
+      else if (kind === 'db' && db) {
+        ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, parse, stats.indexed ? undefined : states));
+        this.o.onCandidates?.({ candidates: candidates.length, patched: patches.size });
+      }
       else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
