@@ -37,7 +37,7 @@ import type { NewFindingsBody } from '../gate/notify.js';
 import { blocks, summarize, viewOf, type VerdictView } from '../gate/verdict-view.js';
 import { applyMode, candidateRuleSets, patchFindingRules, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
-import { findingParser, findingSetSignature, type AffectedImage, type ChangeRecord, type FindingParser, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
+import { findingParser, findingSetSignature, type AffectedImage, type ChangeRecord, type FindingParser, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type PackageGroup, entriesOf, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, sameFindingsSignature, type FindingDiff } from './image-index.js';
 import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
@@ -124,6 +124,11 @@ export interface MonitorOptions {
   afterImage?: (digest: Digest) => void | Promise<void>;
   /** Called for each verdict judged again (tests count them). */
   onJudged?: (v: Verdict) => void;
+  /**
+   * Called when a database pass has its candidates (the images its change touches, `patched` of them
+   * to be judged by patching), before any is judged: benchmarks split the pass's time at it.
+   */
+  onCandidates?: (c: { candidates: number; patched: number }) => void;
   /** Images per chunk of a pass (read together, written in one transaction); default {@link PASS_CHUNK}. */
   chunk?: number;
   /** Images an affected-images query indexes at most before answering (default {@link AFFECTED_CATCH_UP}). */
@@ -512,7 +517,10 @@ export class Monitor {
       /** The index as the candidates were read from it (database passes). */
       let snapshot: Map<Digest, string | null> | undefined;
       if (only) candidates = only;
-      else if (kind === 'db' && db) ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, parse, stats.indexed ? undefined : states));
+      else if (kind === 'db' && db) {
+        ({ digests: candidates, patches, states: snapshot } = await this.dbCandidates(db, stats, parse, stats.indexed ? undefined : states));
+        this.o.onCandidates?.({ candidates: candidates.length, patched: patches.size });
+      }
       else candidates = [...(await store.monitor.indexStates()).keys()].sort();
       // Images are judged in chunks of {@link PASS_CHUNK}: a chunk's stored scans, index findings and
       // verdicts are read with one query each, and its outcomes (changed images written, unchanged ones
@@ -690,35 +698,68 @@ export class Monitor {
         bound.set(at, out);
         return out;
       };
-      const fresh = new Map<Digest, IndexedFinding[]>();
-      const entries = new Map<Digest, IndexedPackages[]>();
-      // both reads at once (PostgreSQL: two pooled connections, one round trip of waiting)
-      const [under, stored] = await Promise.all([store.monitor.packagesUnder(pairs), store.monitor.findingsUnder(pairs, parse)]);
-      for (const { digest, entry } of under) {
-        if (states.get(digest) !== rec.previous) continue;
-        const found: IndexedFinding[] = [];
-        for (const p of entry.packages) for (const { key, finding } of matchOne(p, entry.os, entry.platform)) found.push({ key, pkg: entry.pkg, finding });
-        const l = fresh.get(digest);
-        if (l) l.push(...found);
-        else fresh.set(digest, found);
-        const e = entries.get(digest);
-        if (e) e.push(entry);
-        else entries.set(digest, [entry]);
-      }
-      const old = new Map<Digest, Finding[]>();
-      for (const f of stored) {
-        if (states.get(f.digest) !== rec.previous) continue;
-        const l = old.get(f.digest);
-        if (l) l.push(f.finding);
-        else old.set(f.digest, [f.finding]);
-      }
+      // Both reads at once (PostgreSQL: two pooled connections, one round trip of waiting), each as the
+      // store's distinct rows with the images holding them: 10,000 images hold a few hundred distinct
+      // package instances and findings on the changed pairs, so no row is sent or parsed per image.
+      const [pkgGroups, findingGroups] = await Promise.all([store.monitor.packageGroupsUnder(pairs), store.monitor.findingGroupsUnder(pairs, parse)]);
+      const atPrevious = (d: Digest) => states.get(d) === rec.previous;
+      // per image: its package rows (at most one per pair) and stored finding rows, by group number
+      const held = new Map<Digest, { pk: number[]; fs: number[] }>();
+      const heldBy = (d: Digest) => {
+        let h = held.get(d);
+        if (!h) held.set(d, (h = { pk: [], fs: [] }));
+        return h;
+      };
+      pkgGroups.forEach((g, n) => {
+        for (const d of g.digests) if (atPrevious(d)) heldBy(d).pk.push(n);
+      });
+      findingGroups.forEach((g, n) => {
+        for (const d of g.digests) if (atPrevious(d)) heldBy(d).fs.push(n);
+      });
+      const freshOf = (g: PackageGroup): Array<{ key: string; finding: Finding }> => {
+        const out: Array<{ key: string; finding: Finding }> = [];
+        for (const e of g.entries) for (const p of e.packages) out.push(...matchOne(p, e.os, e.platform));
+        return out;
+      };
+      // Whether one pair's findings are the same: its package row matched again against its stored
+      // finding rows. Images built alike hold the same rows, so it is decided once per distinct pair of
+      // (package row, finding rows), not per image.
+      const samePair = new Map<string, boolean>();
+      const perPair = new Map<string, { pk: number; fs: number[] }>();
       const stable = new Map<string, boolean>();
-      for (const digest of new Set([...fresh.keys(), ...old.keys()])) {
+      for (const [digest, h] of held) {
         stats.matched++;
-        const mine = fresh.get(digest) ?? [];
-        if (sameFindingsSignature(mine.map((f) => f.finding), old.get(digest) ?? [])) continue;
+        perPair.clear();
+        for (const n of h.pk) perPair.set(pkgGroups[n].pkg, { pk: n, fs: [] });
+        for (const n of h.fs) {
+          const pkg = findingGroups[n].finding.pkg;
+          const e = perPair.get(pkg);
+          if (e) e.fs.push(n);
+          else perPair.set(pkg, { pk: -1, fs: [n] });
+        }
+        let same = true;
+        for (const e of perPair.values()) {
+          const key = `${e.pk}:${e.fs.sort((a, b) => a - b).join(',')}`;
+          let ok = samePair.get(key);
+          if (ok === undefined) {
+            ok = sameFindingsSignature(e.pk < 0 ? [] : freshOf(pkgGroups[e.pk]).map((f) => f.finding), e.fs.map((n) => findingGroups[n].finding.finding));
+            samePair.set(key, ok);
+          }
+          if (!ok) {
+            same = false;
+            break;
+          }
+        }
+        // Every pair the same: so is the image's whole set (a union of equal sets). Else it is compared
+        // whole, as the pairs' findings of one image were compared before being split per pair.
+        if (same) continue;
+        const groups = h.pk.map((n) => pkgGroups[n]).sort((a, b) => (a.pkg < b.pkg ? -1 : a.pkg > b.pkg ? 1 : 0));
+        const entries = groups.flatMap((g) => entriesOf(g, digest));
+        const mine: IndexedFinding[] = [];
+        for (const g of groups) for (const e of g.entries) for (const p of e.packages) for (const { key, finding } of matchOne(p, e.os, e.platform)) mine.push({ key, pkg: e.pkg, finding });
+        if (sameFindingsSignature(mine.map((f) => f.finding), h.fs.map((n) => findingGroups[n].finding.finding))) continue;
         out.add(digest);
-        const patch = patchable(entries.get(digest) ?? [], mine, policy, (base) => {
+        const patch = patchable(entries, mine, policy, (base) => {
           let ok = stable.get(base);
           if (ok === undefined) stable.set(base, (ok = db.hasPairOutside(base, rec.changed)));
           return ok;

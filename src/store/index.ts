@@ -11,7 +11,8 @@ export type { WorkloadStore, WorkloadUsage, ImageWorkloads } from './workloads.j
 export { WORKLOAD_BATCH_MAX } from './workloads.js';
 export type { ClusterStateStore, ClusterStateName, InForce } from './cluster-state.js';
 export { CHUNK_BYTES, builtLater } from './cluster-state.js';
-export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, FindingParser, ImageIndex, IndexedFinding, IndexedPackages, Rejudgement, RejudgementBatch, ReadMarks, BatchWritten, OutboxNotice, AffectedImage, AffectedPageRequest } from './monitor-types.js';
+export type { MonitorStore, MonitorRun, MonitorRunKind, ChangeRecord, FindingParser, FindingGroup, ImageIndex, IndexedFinding, IndexedPackages, PackageGroup, Rejudgement, RejudgementBatch, ReadMarks, BatchWritten, OutboxNotice, AffectedImage, AffectedPageRequest } from './monitor-types.js';
+export { entriesOf } from './monitor-types.js';
 
 /**
  * Opens and migrates the store named by `url`: `sqlite:./data/pushgate.db`, `sqlite::memory:`,

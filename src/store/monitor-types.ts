@@ -26,6 +26,32 @@ export interface IndexedPackages {
   packages: Package[];
 }
 
+/**
+ * A distinct `image_packages` row under one pair ({@link MonitorStore.packageGroupsUnder}) and the images
+ * whose row it is. The entries listed in `own` hold each image's own digest as `manifest` (the store
+ * left it blank, `''`, to group the rows): {@link entriesOf} puts it back. Entries and their packages
+ * are shared by every image of the group: read-only.
+ */
+export interface PackageGroup {
+  pkg: string;
+  entries: IndexedPackages[];
+  /** Indexes into `entries` of those whose manifest is each image's own digest (blank here). */
+  own: number[];
+  digests: Digest[];
+}
+
+/** An image's entries of a {@link PackageGroup}: its own digest put back where the group left it blank. */
+export function entriesOf(g: PackageGroup, digest: Digest): IndexedPackages[] {
+  if (!g.own.length) return g.entries;
+  return g.entries.map((e, i) => (g.own.includes(i) ? { ...e, manifest: digest } : e));
+}
+
+/** A distinct stored finding row under one pair ({@link MonitorStore.findingGroupsUnder}) and the images holding it. */
+export interface FindingGroup {
+  finding: IndexedFinding;
+  digests: Digest[];
+}
+
 /** One finding of one image, as indexed. */
 export interface IndexedFinding {
   /** Identity within the image: package instance (name, version, path, platform) and advisory id. */
@@ -228,6 +254,13 @@ export interface MonitorStore {
   /** The indexed packages under any of `pkgs`, with their image. */
   packagesUnder(pkgs: string[]): Promise<Array<{ digest: Digest; entry: IndexedPackages }>>;
   /**
+   * The indexed packages under any of `pkgs` as their distinct stored rows, each once with every image
+   * whose row it is: a database pass compares each distinct package instance once, and images built
+   * alike hold a pair's row alike but for their own digest in `manifest`. One query, grouped by the store
+   * (a row's text is neither sent nor parsed once per image). Every image holds at most one row per pair.
+   */
+  packageGroupsUnder(pkgs: string[]): Promise<PackageGroup[]>;
+  /**
    * The indexed packages under any of `pkgs` of the first `page.limit` images (digest order, the store's
    * text order) whose digest sorts after `page.after` (all when absent); `more`: images after the last
    * one returned hold packages under them too. One query on the `(pkg, digest)` key.
@@ -240,6 +273,12 @@ export interface MonitorStore {
    * (a caller's, kept across reads so they share finding objects); absent, one for this call.
    */
   findingsUnder(pkgs: string[], parse?: FindingParser): Promise<Array<{ digest: Digest } & IndexedFinding>>;
+  /**
+   * The indexed findings under any of `pkgs` as their distinct (pair, key, body) rows, each once with
+   * every image holding it (an image once per row). One query, grouped by the store; the finding objects
+   * are made by `parse` as {@link findingsUnder}'s (`firstSeen` is 0: the rows of a group differ in it).
+   */
+  findingGroupsUnder(pkgs: string[], parse?: FindingParser): Promise<FindingGroup[]>;
   /** Every indexed finding of one image. */
   findingsOf(digest: Digest): Promise<IndexedFinding[]>;
   /** Every indexed finding of each of `digests` (one query per chunk; digests without any are absent). */

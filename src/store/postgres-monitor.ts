@@ -6,10 +6,10 @@
  */
 import type pg from 'pg';
 import { PushgateError, type Digest, type Verdict } from '../core/index.js';
-import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, FindingParser, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
+import type { AffectedImage, AffectedPageRequest, BatchWritten, ChangeRecord, FindingGroup, FindingParser, ImageIndex, IndexedFinding, IndexedPackages, MonitorRun, MonitorRunKind, MonitorStore, OutboxNotice, PackageGroup, ReadMarks, Rejudgement, RejudgementBatch } from './monitor-types.js';
 import { changeText } from './finding-text.js';
 import { DELTA_PREFIX, storedPatchText } from './report-patch.js';
-import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, pageOfAffected, pageOfPackages, runFromRow, sharedFindingParser, sharedFindingParts, sharedPackagesParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
+import { AFFECTED_PAGE_SQL, findingFromRow, findingsDelta, idsOf, markedDigests, marksOf, mergeByPkg, packageGroupsOf, pageOfAffected, pageOfPackages, runFromRow, type PackageGroupRow, sharedFindingParser, sharedFindingParts, sharedPackagesParser, storedRows, withoutSuperseded, type FindingWrite } from './sqlite-monitor.js';
 
 /**
  * The database's clock, ms since the epoch: leases of monitor runs are on it, so replicas whose clocks
@@ -109,6 +109,24 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rows.flatMap((x) => parse(String(x.body)).map((e) => ({ digest: String(x.digest) as Digest, entry: e })));
   }
 
+  async packageGroupsUnder(pkgs: string[]): Promise<PackageGroup[]> {
+    if (!pkgs.length) return [];
+    // grouped by the server (sqlite-monitor.ts PACKAGE_GROUPS_SQL): each distinct text is sent once
+    const r = await this.q(
+      'package groups under',
+      `SELECT pkg, replace(body, '"manifest":"' || digest || '"', '"manifest":""') AS blank, string_agg(digest, ',') AS digests, bool_or(strpos(body, '"manifest":""') > 0) AS had_empty
+       FROM image_packages WHERE pkg = ANY($1::text[]) GROUP BY 1, 2`,
+      [pkgs],
+    );
+    const { groups, redo } = packageGroupsOf(r.rows.map((x) => [String(x.pkg), String(x.blank), String(x.digests), Boolean(x.had_empty)] as PackageGroupRow));
+    // rows whose text cannot be grouped (an entry with an empty manifest, a member elsewhere): one by one
+    for (const g of redo) {
+      const got = await this.q('package groups under', 'SELECT digest, body FROM image_packages WHERE pkg = $1 AND digest = ANY($2::text[])', [g.pkg, g.digests]);
+      for (const x of got.rows) groups.push({ pkg: g.pkg, entries: JSON.parse(String(x.body)) as IndexedPackages[], own: [], digests: [String(x.digest) as Digest] });
+    }
+    return groups;
+  }
+
   async packagesPage(pkgs: string[], page: AffectedPageRequest): Promise<{ rows: Array<{ digest: Digest; entry: IndexedPackages }>; more: boolean }> {
     if (!pkgs.length) return { rows: [], more: false };
     const r = await this.q(
@@ -131,6 +149,13 @@ export class PostgresMonitorStore implements MonitorStore {
     // images holding a package at one version and place share their findings' rows: parsed once
     const parse = shared ?? sharedFindingParts();
     return r.rows.map((x) => ({ digest: String(x.digest) as Digest, ...parse(String(x.fkey), String(x.pkg), Number(x.first_seen), String(x.body)) }));
+  }
+
+  async findingGroupsUnder(pkgs: string[], shared?: FindingParser): Promise<FindingGroup[]> {
+    if (!pkgs.length) return [];
+    const r = await this.q('finding groups under', `SELECT pkg, fkey, body, string_agg(digest, ',') AS digests FROM image_findings WHERE pkg = ANY($1::text[]) GROUP BY pkg, fkey, body`, [pkgs]);
+    const parse = shared ?? sharedFindingParts();
+    return r.rows.map((x) => ({ finding: parse(String(x.fkey), String(x.pkg), 0, String(x.body)), digests: String(x.digests).split(',') as Digest[] }));
   }
 
   async findingsOf(digest: Digest): Promise<IndexedFinding[]> {

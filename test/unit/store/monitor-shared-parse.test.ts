@@ -90,6 +90,14 @@ describe('store: the monitor\'s shared parse of package-index rows', () => {
     const empty = [{ pkg: 'npm:x', manifest: '', packages: [] }, { pkg: 'npm:y', manifest: d, packages: [] }];
     for (let i = 0; i < 2; i++) expect(parse(JSON.stringify(empty))).to.deep.equal(empty);
   });
+
+  it('a row whose text is another row\'s blank form (an empty manifest) reads as it is', () => {
+    const parse = sharedPackagesParser();
+    const d = `sha256:${'d'.repeat(64)}`;
+    const row = (m: string) => [{ pkg: 'npm:x', manifest: m, packages: [] }];
+    expect(parse(JSON.stringify(row(d)))).to.deep.equal(row(d));
+    expect(parse(JSON.stringify(row('')))).to.deep.equal(row(''));
+  });
 });
 
 const VULNS = [['A-1', 'CVE-1'], ['A-2', 'CVE-2', 'GHSA-2'], ['A-3']];
