@@ -160,40 +160,42 @@ class RecordDigestPart implements NonNullable<DigestRow['record']> {
 }
 
 
-function readOldHttpMeta(dbPath: string): Map<string, HttpCacheEntry> {
-  const out = new Map<string, HttpCacheEntry>();
-  if (!fs.existsSync(dbPath)) return out;
-  try {
-    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    try {
-      for (const row of db.prepare('SELECT key, value FROM meta WHERE key LIKE ?').all(`${HTTP_META_PREFIX}%`) as Array<{ key: string; value: string }>)
-        out.set(row.key.slice(HTTP_META_PREFIX.length), JSON.parse(row.value) as HttpCacheEntry);
-    } finally {
-      db.close();
-    }
-  } catch {
-    // an unreadable old index just means no conditional request
-  }
-  return out;
+/** What an update keeps from the index it replaces (empty when there is none or it cannot be read). */
+interface OldIndexMeta {
+  /** The HTTP cache entries of its downloads, by URL: their validators make the next download conditional. */
+  http: Map<string, HttpCacheEntry>;
+  /** The advisories each OSV source delivered to it (its `sourceStatus`), by source as configured. */
+  osvItems: Map<string, number>;
 }
 
-/**
- * Records each OSV source delivered to the index at `dbPath` (its `sourceStatus`), by source as configured;
- * empty when there is none or it cannot be read.
- */
-function readOldOsvItems(dbPath: string): Map<string, number> {
-  const out = new Map<string, number>();
+/** Reads {@link OldIndexMeta} from the index at `dbPath` in one open. */
+function readOldIndexMeta(dbPath: string): OldIndexMeta {
+  const out: OldIndexMeta = { http: new Map(), osvItems: new Map() };
   if (!fs.existsSync(dbPath)) return out;
   try {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    // each part on its own: a damaged cache entry must not hide what the sources delivered
+    const part = (read: () => void) => {
+      try {
+        read();
+      } catch {
+        // that part is left empty
+      }
+    };
     try {
-      const row = db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
-      for (const s of row ? (JSON.parse(row.value) as SourceStatus[]) : []) if (s.kind === 'osv') out.set(s.source, s.items);
+      part(() => {
+        const status = db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
+        for (const st of status ? (JSON.parse(status.value) as SourceStatus[]) : []) if (st.kind === 'osv') out.osvItems.set(st.source, st.items);
+      });
+      part(() => {
+        for (const row of db.prepare('SELECT key, value FROM meta WHERE key LIKE ?').all(`${HTTP_META_PREFIX}%`) as Array<{ key: string; value: string }>)
+          out.http.set(row.key.slice(HTTP_META_PREFIX.length), JSON.parse(row.value) as HttpCacheEntry);
+      });
     } finally {
       db.close();
     }
   } catch {
-    // an unreadable old index has nothing to lose
+    // an unreadable old index just means no conditional request and nothing to compare with
   }
   return out;
 }
@@ -216,8 +218,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   const dbPath = path.resolve(opts.path);
   fs.mkdirSync(path.dirname(dbPath), { recursive: true });
   const tmpPath = `${dbPath}.new-${process.pid}-${Date.now()}`;
-  const oldHttp = readOldHttpMeta(dbPath);
-  const oldOsvItems = readOldOsvItems(dbPath);
+  const { http: oldHttp, osvItems: oldOsvItems } = readOldIndexMeta(dbPath);
   const stats: UpdateStats = {
     imported: 0, skippedFiles: 0, badRecords: [], withdrawn: 0, byEcosystem: {}, gitRanges: 0, builtAt: new Date().toISOString(), path: dbPath, sources: [],
   };
