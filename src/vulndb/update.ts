@@ -181,14 +181,16 @@ function readOldHttpMeta(dbPath: string): Map<string, HttpCacheEntry> {
  * Records each OSV source delivered to the index at `dbPath` (its `sourceStatus`), by source as configured;
  * empty when there is none or it cannot be read.
  */
-function readOldOsvItems(dbPath: string): Map<string, number> {
-  const out = new Map<string, number>();
+function readOldOsvItems(dbPath: string): { bySource: Map<string, number>; byEcosystem: Map<string, number> } {
+  const out = { bySource: new Map<string, number>(), byEcosystem: new Map<string, number>() };
   if (!fs.existsSync(dbPath)) return out;
   try {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     try {
       const row = db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
-      for (const s of row ? (JSON.parse(row.value) as SourceStatus[]) : []) if (s.kind === 'osv') out.set(s.source, s.items);
+      for (const s of row ? (JSON.parse(row.value) as SourceStatus[]) : []) if (s.kind === 'osv') out.bySource.set(s.source, s.items);
+      const eco = db.prepare("SELECT value FROM meta WHERE key = 'byEcosystem'").get() as { value: string } | undefined;
+      for (const [e, n] of Object.entries(eco ? (JSON.parse(eco.value) as Record<string, number>) : {})) if (typeof n === 'number') out.byEcosystem.set(e, n);
     } finally {
       db.close();
     }
@@ -217,7 +219,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   fs.mkdirSync(path.dirname(dbPath), { recursive: true });
   const tmpPath = `${dbPath}.new-${process.pid}-${Date.now()}`;
   const oldHttp = readOldHttpMeta(dbPath);
-  const oldOsvItems = readOldOsvItems(dbPath);
+  const { bySource: oldOsvItems, byEcosystem: oldEcosystems } = readOldOsvItems(dbPath);
   const stats: UpdateStats = {
     imported: 0, skippedFiles: 0, badRecords: [], withdrawn: 0, byEcosystem: {}, gitRanges: 0, builtAt: new Date().toISOString(), path: dbPath, sources: [],
   };
@@ -666,6 +668,15 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     if (lost.length) {
       const what = lost.map((f) => `${f.src} could not be read (${f.error}): the previous database holds ${oldOsvItems.get(f.src)} advisories from it, this build ${f.items}`).join('; ');
       throw new PushgateError('VULNDB', `db update: ${what}; nothing was installed, the previous database is kept (a database without them would let the images they cover pass unmatched): run the update again once the source is back, or remove it from vulndb.sources (--source) to drop its advisories on purpose`);
+    }
+    // The same loss when the failing source is spelled differently from the one the previous index read
+    // (a mirror URL, a moved file, PUSHGATE_VULNDB_MIRROR set): the previous index has no count under its
+    // name, but an ecosystem it held advisories for would have none now. While any source failed, which
+    // ecosystems it would have delivered is unknown, so an ecosystem emptied by this build keeps the old index.
+    const emptied = failedOsv.length ? [...oldEcosystems].filter(([e, n]) => n > 0 && !ecoCounts.get(e)) : [];
+    if (emptied.length) {
+      const eco = emptied.map(([e, n]) => `${e} (${n})`).join(', ');
+      throw new PushgateError('VULNDB', `db update: ${failedOsv.map((f) => `${f.src} could not be read (${f.error})`).join('; ')}, and this build holds no advisories for ecosystems the previous database holds advisories for: ${eco}; nothing was installed, the previous database is kept (a database without them would let the images they cover pass unmatched): run the update again once the source is back, or remove it from vulndb.sources (--source) to build without it`);
     }
     // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);
