@@ -297,7 +297,8 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
   registries.forEach((r, i) => {
     if (names.has(r.name)) problems.push(problemAt(ld, ['registries', i, 'name'], `duplicate registry name (also registries[${names.get(r.name)}])`));
     else names.set(r.name, i);
-    const own = [r.webhook.token, ...(r.webhook.previousTokens ?? [])];
+    // A previousTokens that is not a list is the schema's problem: its characters are no tokens.
+    const own = [r.webhook.token, ...(Array.isArray(r.webhook.previousTokens) ? r.webhook.previousTokens : [])];
     own.forEach((t, j) => {
       if (t === undefined) return;
       const at: Array<string | number> = j === 0 ? ['registries', i, 'webhook', 'token'] : ['registries', i, 'webhook', 'previousTokens', j - 1];

@@ -305,11 +305,25 @@ const TYPE_WORDS: Record<string, string> = {
   boolean: 'true or false',
 };
 
-function typeName(v: unknown): string {
+/**
+ * Keys whose value, or anything beneath them, may be a credential: tokens and their rotation lists,
+ * passwords, secrets, registry auth, notification headers (`Authorization`), and URLs (a Slack incoming
+ * webhook URL is itself the credential; a store URL carries its password). A problem at such a key
+ * names the type of the value it got, never the value: `config check` output lands in CI logs.
+ */
+const SECRET_KEYS = new Set(['token', 'tokens', 'previousTokens', 'password', 'secret', 'auth', 'headers', 'url']);
+
+/** True when the value at `path` may be (part of) a credential ({@link SECRET_KEYS}). */
+export function mayHoldSecret(path: KeyPath): boolean {
+  return path.some((k) => typeof k === 'string' && SECRET_KEYS.has(k));
+}
+
+/** What a problem says it got: the type, and for a scalar not under a {@link SECRET_KEYS} key its value. */
+function typeName(v: unknown, secret = false): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return secret ? `${typeof v}, not shown: this key may hold a secret` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 /** Converts ajv errors into located problems, one per error, without duplicates. */
@@ -318,6 +332,7 @@ export function ajvProblems(ld: LocatedDocument, errors: ErrorObject[] | null | 
   const seen = new Set<string>();
   for (const e of errors ?? []) {
     const base = pointerToPath(ld, e.instancePath);
+    const got = (v: unknown): string => typeName(v, mayHoldSecret(base));
     const custom = (e.parentSchema as { 'x-message'?: string } | undefined)?.['x-message'];
     let p: ConfigProblem;
     switch (e.keyword) {
@@ -334,24 +349,24 @@ export function ajvProblems(ld: LocatedDocument, errors: ErrorObject[] | null | 
         break;
       }
       case 'enum':
-        p = problemAt(ld, base, `must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')} (got ${typeName(e.data)})`);
+        p = problemAt(ld, base, `must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')} (got ${got(e.data)})`);
         break;
       case 'const':
-        p = problemAt(ld, base, `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} (got ${typeName(e.data)})`);
+        p = problemAt(ld, base, `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} (got ${got(e.data)})`);
         break;
       case 'type':
-        p = problemAt(ld, base, `must be ${String((e.params as { type: string | string[] }).type).split(',').map((t) => TYPE_WORDS[t] ?? t).join(' or ')} (got ${typeName(e.data)})`);
+        p = problemAt(ld, base, `must be ${String((e.params as { type: string | string[] }).type).split(',').map((t) => TYPE_WORDS[t] ?? t).join(' or ')} (got ${got(e.data)})`);
         break;
       case 'format': {
         const f = (e.params as { format: string }).format;
-        p = problemAt(ld, base, `${FORMAT_MESSAGES[f] ?? `must be a valid ${f}`} (got ${typeName(e.data)})`);
+        p = problemAt(ld, base, `${FORMAT_MESSAGES[f] ?? `must be a valid ${f}`} (got ${got(e.data)})`);
         break;
       }
       default:
         p = problemAt(ld, base, custom ?? e.message ?? 'is invalid');
     }
     if (custom && e.keyword !== 'additionalProperties' && e.keyword !== 'required') {
-      p.message = e.data !== null && typeof e.data === 'object' ? custom : `${custom} (got ${typeName(e.data)})`;
+      p.message = e.data !== null && typeof e.data === 'object' ? custom : `${custom} (got ${got(e.data)})`;
     }
     const k = `${p.line}:${p.col}:${p.key}:${p.message}`;
     if (!seen.has(k)) {

@@ -166,11 +166,13 @@ interface OldIndexMeta {
   http: Map<string, HttpCacheEntry>;
   /** The advisories each OSV source delivered to it (its `sourceStatus`), by source as configured. */
   osvItems: Map<string, number>;
+  /** Its advisories per ecosystem (`byEcosystem`): a source renamed since has no count under its new name. */
+  byEcosystem: Map<string, number>;
 }
 
 /** Reads {@link OldIndexMeta} from the index at `dbPath` in one open. */
 function readOldIndexMeta(dbPath: string): OldIndexMeta {
-  const out: OldIndexMeta = { http: new Map(), osvItems: new Map() };
+  const out: OldIndexMeta = { http: new Map(), osvItems: new Map(), byEcosystem: new Map() };
   if (!fs.existsSync(dbPath)) return out;
   try {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
@@ -186,6 +188,10 @@ function readOldIndexMeta(dbPath: string): OldIndexMeta {
       part(() => {
         const status = db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
         for (const st of status ? (JSON.parse(status.value) as SourceStatus[]) : []) if (st.kind === 'osv') out.osvItems.set(st.source, st.items);
+      });
+      part(() => {
+        const eco = db.prepare("SELECT value FROM meta WHERE key = 'byEcosystem'").get() as { value: string } | undefined;
+        for (const [e, n] of Object.entries(eco ? (JSON.parse(eco.value) as Record<string, number>) : {})) if (typeof n === 'number') out.byEcosystem.set(e, n);
       });
       part(() => {
         for (const row of db.prepare('SELECT key, value FROM meta WHERE key LIKE ?').all(`${HTTP_META_PREFIX}%`) as Array<{ key: string; value: string }>)
@@ -218,7 +224,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   const dbPath = path.resolve(opts.path);
   fs.mkdirSync(path.dirname(dbPath), { recursive: true });
   const tmpPath = `${dbPath}.new-${process.pid}-${Date.now()}`;
-  const { http: oldHttp, osvItems: oldOsvItems } = readOldIndexMeta(dbPath);
+  const { http: oldHttp, osvItems: oldOsvItems, byEcosystem: oldEcosystems } = readOldIndexMeta(dbPath);
   const stats: UpdateStats = {
     imported: 0, skippedFiles: 0, badRecords: [], withdrawn: 0, byEcosystem: {}, gitRanges: 0, builtAt: new Date().toISOString(), path: dbPath, sources: [],
   };
@@ -667,6 +673,15 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     if (lost.length) {
       const what = lost.map((f) => `${f.src} could not be read (${f.error}): the previous database holds ${oldOsvItems.get(f.src)} advisories from it, this build ${f.items}`).join('; ');
       throw new PushgateError('VULNDB', `db update: ${what}; nothing was installed, the previous database is kept (a database without them would let the images they cover pass unmatched): run the update again once the source is back, or remove it from vulndb.sources (--source) to drop its advisories on purpose`);
+    }
+    // The same loss when the failing source is spelled differently from the one the previous index read
+    // (a mirror URL, a moved file, PUSHGATE_VULNDB_MIRROR set): the previous index has no count under its
+    // name, but an ecosystem it held advisories for would have none now. While any source failed, which
+    // ecosystems it would have delivered is unknown, so an ecosystem emptied by this build keeps the old index.
+    const emptied = failedOsv.length ? [...oldEcosystems].filter(([e, n]) => n > 0 && !ecoCounts.get(e)) : [];
+    if (emptied.length) {
+      const eco = emptied.map(([e, n]) => `${e} (${n})`).join(', ');
+      throw new PushgateError('VULNDB', `db update: ${failedOsv.map((f) => `${f.src} could not be read (${f.error})`).join('; ')}, and this build holds no advisories for ecosystems the previous database holds advisories for: ${eco}; nothing was installed, the previous database is kept (a database without them would let the images they cover pass unmatched): run the update again once the source is back, or remove it from vulndb.sources (--source) to build without it`);
     }
     // the records' rows, each with its best alias rating and its enrichment
     const insRecord = batchInserter(db, 'records', ['rid', 'id', 'aliases', 'summary', 'published', 'modified', 'severity', 'best_severity', 'urgency', 'vendor', 'enrich', 'source']);

@@ -109,3 +109,60 @@ describe('vulndb update: a source that cannot be read keeps the previous index',
     expect(st.badRecords.map((b) => b.file)).to.deep.equal([path.join(dir, 'gone.zip')]);
   });
 });
+
+describe('vulndb update: a failing source under a new name keeps the previous index', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-osv-rename-'))));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const pypi = (id: string, name: string) => JSON.stringify({
+    id, modified: '2024-01-01T00:00:00Z',
+    affected: [{ package: { ecosystem: 'PyPI', name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.0' }] }] }],
+  });
+
+  it('property: the npm advisories read from one spelling of a source survive its replacement failing (network, HTTP error, truncated zip)', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom('network', 'http-404', 'truncated', 'ok'),
+        async (npmCount, pypiCount, how) => {
+          const dir = path.join(tmp, `run-${run++}`);
+          fs.mkdirSync(dir);
+          const names = Array.from({ length: npmCount }, (_, i) => `pkg-${i}`);
+          const npmZip = makeZip(Object.fromEntries(names.map((nm, i) => [`N${i}.json`, record(`NPM-${i}`, nm)])));
+          const old = path.join(dir, 'npm.zip');
+          fs.writeFileSync(old, npmZip);
+          const other = path.join(dir, 'pypi.zip');
+          fs.writeFileSync(other, makeZip(Object.fromEntries(Array.from({ length: pypiCount }, (_, i) => [`P${i}.json`, pypi(`PY-${i}`, `py-${i}`)]))));
+          const dbPath = path.join(dir, 'vulndb.sqlite');
+          await updateDb({ path: dbPath, sources: [old, other] });
+          const before = ids(dbPath, names);
+          expect(before).to.have.length(npmCount);
+
+          // The npm export now comes from a mirror (a new spelling: the previous index has no count under it).
+          const fetchImpl = (async () => {
+            if (how === 'network') throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+            if (how === 'http-404') return new Response('no such object', { status: 404, statusText: 'Not Found' });
+            return new Response(how === 'truncated' ? npmZip.subarray(0, npmZip.length - 30) : npmZip, { status: 200 });
+          }) as typeof fetch;
+          let err: unknown;
+          try {
+            await updateDb({ path: dbPath, sources: ['http://mirror.invalid/npm/all.zip', other], fetch: fetchImpl });
+          } catch (e) {
+            err = e;
+          }
+          if (how === 'ok') expect(err).to.equal(undefined);
+          else {
+            expect(err, how).to.be.instanceOf(PushgateError);
+            expect((err as Error).message).to.match(/mirror\.invalid.*could not be read.*npm \(\d+\).*the previous database is kept/);
+          }
+          expect(ids(dbPath, names)).to.deep.equal(before);
+        },
+      ),
+      { numRuns: 24 },
+    );
+  });
+});
