@@ -497,11 +497,13 @@ export class PolicyControl {
         onWrite,
       });
       if (last.status === 'done') {
-        if (last.action !== 'none') await this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: last });
+        // What the registry now holds is recorded first: the notice goes through the store's outbox, and
+        // a failing write of it must not leave the quarantine unrecorded (a release looks it up).
         if (tag) await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
         if (last.action === 'quarantine') {
           await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag: tag ?? '', digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });
         }
+        if (last.action !== 'none') await this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: last });
       }
       await this.o.store.audit({
         actor: 'pushgate',
