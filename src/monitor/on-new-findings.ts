@@ -46,7 +46,7 @@ export function longestGraceMs(policy: CompiledPolicy): number {
  * set), and a lengthened grace only raises the bound, so neither ends a hold early.
  */
 export function holdLatestDue(policy: CompiledPolicy, now: number): number {
-  return now + longestGraceMs(policy) + HOLD_MARGIN_MS;
+  return Math.floor(now + longestGraceMs(policy) + HOLD_MARGIN_MS);
 }
 
 /** What {@link capNewFindings} did. */
