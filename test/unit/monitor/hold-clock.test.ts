@@ -10,7 +10,7 @@
  * reading c0 (2026 give or take years: a clock ahead when it was set), due c0 + grace; then up to 3
  * clock steps (back or forward up to 3 years, or a reset to 1970) and up to 3 policy grace changes at
  * generated pass times; a tick every `tick` ms of pass time. Properties:
- * - the hold is found due no later than the longest grace (of any policy in force) + the margin + one tick
+ * - the hold is found due no later than the longest grace (of any policy in force) + the margin + two ticks
  *   after the later of its setting and the clock's last step before then (every step can only restart
  *   that bound: a clock-only check cannot tell a clock set back by less than the grace from one that was
  *   not, so a step back within the bound holds to the due time it reads);
@@ -20,9 +20,9 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { Digest } from '../../../src/core/index.js';
-import { HOLD_MARGIN_MS, holdLatestDue } from '../../../src/monitor/on-new-findings.js';
-import { defaultPolicy, type CompiledPolicy } from '../../../src/policy/index.js';
+import type { Digest, Finding, Verdict } from '../../../src/core/index.js';
+import { capNewFindings, HOLD_MARGIN_MS, holdLatestDue } from '../../../src/monitor/on-new-findings.js';
+import { compilePolicy, defaultPolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { digestOf } from '../../helpers/monitor.js';
 import { freshDatabase } from '../../helpers/postgres.js';
@@ -126,12 +126,14 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       return { dueAt, foundAt, lastStep, longest };
     }
 
-    it('a hold is due no later than the longest grace + margin (+ a tick) after it was set or the clock last stepped, whatever the steps (back, forward, to 1970) and grace changes', async () => {
+    it('a hold is due no later than the longest grace + margin (+ two ticks) after it was set or the clock last stepped, whatever the steps (back, forward, to 1970) and grace changes', async () => {
       await fc.assert(
         fc.asyncProperty(caseArb, async (c) => {
           const r = await simulate(c);
           expect(r.foundAt, `never found due (due ${r.dueAt})`).to.not.equal(undefined);
-          expect(r.foundAt!, 'pass time held').to.be.at.most(r.lastStep + r.longest + HOLD_MARGIN_MS + c.tick);
+          // two ticks: the first after the step reads the due time within the bound; the hold is then
+          // found at the first tick at or after that due time
+          expect(r.foundAt!, 'pass time held').to.be.at.most(r.lastStep + r.longest + HOLD_MARGIN_MS + 2 * c.tick);
         }),
         { numRuns: name === 'sqlite' ? 300 : 100 },
       );
@@ -148,15 +150,44 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       );
     });
 
-    it('the fault tester\'s case: a clock set back right after the hold was set (an hour, a year, to 1970) holds it no longer than the grace + margin (+ a tick)', async () => {
+    it('the fault tester\'s case: a clock set back right after the hold was set (an hour, a year, to 1970) holds it no longer than the grace + margin (+ two ticks)', async () => {
       for (const step of [{ at: 0, by: -3_600_000 }, { at: 0, by: -YEAR }, { at: 0, reset: true as const }]) {
         const c: Case = { graceMs: 2 * 3_600_000, c0: T2026, steps: [step], policies: [], tick: 60_000 };
         const r = await simulate(c);
-        expect(r.foundAt, JSON.stringify(step)).to.be.at.most(c.graceMs + HOLD_MARGIN_MS + c.tick);
+        expect(r.foundAt, JSON.stringify(step)).to.be.at.most(c.graceMs + HOLD_MARGIN_MS + 2 * c.tick);
       }
     });
   });
 }
+
+describe('monitor holds: a new finding first seen on a clock since set back', () => {
+  it('holds for its grace from now, not from a first-seen time in the future (a due time never further ahead than the grace)', () => {
+    const text = DEFAULT_POLICY_YAML.replace('  default:\n    ruleSet: default\n    mode: enforce\n', '  default:\n    ruleSet: default\n    mode: enforce\n    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+    const policy = compilePolicy(text, '<test>');
+    const grace = 2 * 3_600_000;
+    const base: Verdict = {
+      registry: 'lab', repository: 'app', digest: digestOf(1), tags: ['v1'], decision: 'allow', complete: true, reasons: [], mode: 'enforce',
+      policy: { name: policy.name, revision: policy.revision }, vulndb: { builtAt: null }, evaluatedAt: new Date(T2026).toISOString(),
+      evaluations: { default: { decision: 'allow', reasons: [] } },
+    };
+    const after: Verdict = { ...base, decision: 'quarantine', evaluations: { default: { decision: 'quarantine', reasons: [{ rule: 'fixable-high', action: 'quarantine', message: 'x' }] } } };
+    const finding = { id: 'NSWG-NPM-458', severity: 'high', package: { name: 'adm-zip', version: '0.4.7' } } as unknown as Finding;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: T2026 + 3 * YEAR }), fc.integer({ min: -3 * YEAR, max: 3 * YEAR }), (now, ahead) => {
+        const firstSeen = Math.max(0, now + ahead);
+        const cap = capNewFindings(policy, base, after, [{ finding, firstSeen }], now);
+        if (firstSeen + grace <= now) {
+          expect(cap.effect).to.equal('enforced');
+          return;
+        }
+        expect(cap.effect).to.equal('held');
+        expect(cap.enforceAfter).to.equal(Math.min(firstSeen, now) + grace);
+        expect(cap.enforceAfter! - now).to.be.at.most(grace);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 contract('sqlite', async () => {
   const store = await openStore('sqlite::memory:');
