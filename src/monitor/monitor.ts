@@ -40,7 +40,7 @@ import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import { findingParser, findingSetSignature, type AffectedImage, type ChangeRecord, type FindingParser, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type PackageGroup, entriesOf, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, sameFindingsSignature, type FindingDiff } from './image-index.js';
-import { capNewFindings, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
+import { capNewFindings, holdLatestDue, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
 /** Counts of one pass. */
@@ -483,12 +483,22 @@ export class Monitor {
     return stats;
   }
 
-  /** Verdicts on hold for a grace period whose time has come: judged again (the block is enforced now). */
+  /**
+   * Verdicts on hold for a grace period whose time has come: judged again (the block is enforced now).
+   * Due too: a hold due later than the policy's longest grace allows ({@link holdLatestDue}: its clock
+   * was set back, or the grace shortened). The re-judgement compares with the stored index, which holds
+   * the findings that set the hold, so none is new and the block is enforced whatever the clock says.
+   */
   private async dueHolds(): Promise<MonitorStats | undefined> {
-    const due = await this.o.store.monitor.dueHolds(this.now());
+    const now = this.now();
+    const due = await this.o.store.monitor.dueHolds(now, holdLatestDue(this.o.policy(), now));
     if (!due.length) return undefined;
     const db = this.o.vulndb();
-    return this.pass('all', `grace:${this.now()}`, db, [...new Set(due.map((d) => d.digest))].sort());
+    // A clock set back reads again times an earlier grace pass was named by: that run is done, and a pass
+    // of its name would be skipped (the hold never enforced).
+    let id = `grace:${now}`;
+    for (let n = 2; (await this.o.store.monitor.getRun(id))?.state === 'done'; n++) id = `grace:${now}:${n}`;
+    return this.pass('all', id, db, [...new Set(due.map((d) => d.digest))].sort());
   }
 
   /**

@@ -20,6 +20,35 @@ export const ON_NEW_FINDINGS_RULE = 'on-new-findings';
 
 const LENIENCY: OnNewFindings[] = ['notify', 'warn', 'quarantine', 'reject'];
 
+/**
+ * Slack over the longest grace of the policy before a hold's due time counts as stepped
+ * ({@link holdLatestDue}), ms: replicas' clocks differ by that much without being wrong.
+ */
+export const HOLD_MARGIN_MS = 60_000;
+
+/** The longest `grace` of any severity in any mapping of `policy` (the default mapping's too), ms; 0 when none. */
+export function longestGraceMs(policy: CompiledPolicy): number {
+  let max = 0;
+  for (const m of [...policy.mappings, policy.defaultMapping]) for (const ms of Object.values(m.graceMs)) if (ms !== undefined && ms > max) max = ms;
+  return max;
+}
+
+/**
+ * The latest due time a grace-period hold may have at `now` (ms since the epoch): `now` plus the longest
+ * grace of `policy` plus {@link HOLD_MARGIN_MS}. A hold's due time is on the clock of the process that set
+ * it (a finding's first-seen time plus its grace), and holds are found due by comparing it with `now`:
+ * a clock set back by S (a corrected clock, a failover to a host whose clock lags) kept the image
+ * admitted, held at `warn`, S longer, and a clock reset to 1970 for good. A hold due later than this was
+ * set by a clock since set back, or under a policy whose grace was shortened since; in both cases it is
+ * due now (the store's `dueHolds(now, latest)`), so no hold outlasts the longest grace (plus the margin)
+ * of pass time after it was set, whatever the clock does. A clock that does not step never reads a due
+ * time this far ahead (a due time is at most the longest grace after the clock's reading when it was
+ * set), and a lengthened grace only raises the bound, so neither ends a hold early.
+ */
+export function holdLatestDue(policy: CompiledPolicy, now: number): number {
+  return Math.floor(now + longestGraceMs(policy) + HOLD_MARGIN_MS);
+}
+
 /** What {@link capNewFindings} did. */
 export interface CapResult {
   verdict: Verdict;
@@ -63,9 +92,10 @@ export function capNewFindings(policy: CompiledPolicy, before: Verdict, after: V
     let allowed: Decision = m.onNewFindings === 'notify' ? prev : m.onNewFindings === 'reject' ? ev.decision : worstDecision(prev, m.onNewFindings);
     let message = `new findings since the last judgement: onNewFindings ${m.onNewFindings} (mapping ${m.name}) keeps the decision at ${allowed}; pushing the image again judges it in full`;
     if (decisionRank(allowed) >= decisionRank('quarantine') && decisionRank(allowed) > decisionRank(prev)) {
-      // the block waits for the grace of the new findings: the earliest due one decides
+      // the block waits for the grace of the new findings: the earliest due one decides. A first-seen time
+      // after `now` was recorded by a clock since set back: the grace counts from now, not from then.
       let due = Infinity;
-      for (const f of fresh) due = Math.min(due, f.firstSeen + (m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
+      for (const f of fresh) due = Math.min(due, Math.min(f.firstSeen, now) + (m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
       if (fresh.length && due > now) {
         allowed = worstDecision(prev, 'warn');
         enforceAfter = enforceAfter === undefined ? due : Math.min(enforceAfter, due);

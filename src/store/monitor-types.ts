@@ -383,6 +383,11 @@ export interface MonitorStore {
   outboxDone(owner: string, seqs: number[]): Promise<void>;
   /** Change records of a digest (every repository), newest first. */
   listChanges(digest: Digest, limit: number): Promise<ChangeRecord[]>;
-  /** Grace-period holds due at or before `now`. */
-  dueHolds(now: number): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>>;
+  /**
+   * Grace-period holds due at or before `now` (ms since the epoch), and those due after `latest` (ms;
+   * default: none): a hold due later than the longest grace of the policy in force allows was set by a
+   * clock that has since been set back, or under a longer grace, and must not outlast that grace
+   * (src/monitor/on-new-findings.ts `holdLatestDue`). Oldest due first.
+   */
+  dueHolds(now: number, latest?: number): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>>;
 }

@@ -441,8 +441,8 @@ export class PostgresMonitorStore implements MonitorStore {
     return r.rows.map((x) => JSON.parse(String(x.body)) as ChangeRecord);
   }
 
-  async dueHolds(now: number): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>> {
-    const r = await this.q('due holds', 'SELECT registry, repository, digest, due_at FROM monitor_holds WHERE due_at <= $1 ORDER BY due_at', [now]);
+  async dueHolds(now: number, latest = Number.MAX_SAFE_INTEGER): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>> {
+    const r = await this.q('due holds', 'SELECT registry, repository, digest, due_at FROM monitor_holds WHERE due_at <= $1 OR due_at > $2 ORDER BY due_at', [now, latest]);
     return r.rows.map((x) => ({ registry: String(x.registry), repository: String(x.repository), digest: String(x.digest) as Digest, dueAt: Number(x.due_at) }));
   }
 }

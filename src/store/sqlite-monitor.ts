@@ -711,9 +711,9 @@ export class SqliteMonitorStore implements MonitorStore {
     return this.wrap('list changes', () => (this.st('SELECT body FROM image_changes WHERE digest = ? ORDER BY seq DESC LIMIT ?').all(digest, limit) as Row[]).map((r) => JSON.parse(String(r.body)) as ChangeRecord));
   }
 
-  async dueHolds(now: number): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>> {
+  async dueHolds(now: number, latest = Number.MAX_SAFE_INTEGER): Promise<Array<{ registry: string; repository: string; digest: Digest; dueAt: number }>> {
     return this.wrap('due holds', () =>
-      (this.st('SELECT registry, repository, digest, due_at FROM monitor_holds WHERE due_at <= ? ORDER BY due_at').all(now) as Row[]).map((r) => ({
+      (this.st('SELECT registry, repository, digest, due_at FROM monitor_holds WHERE due_at <= ? OR due_at > ? ORDER BY due_at').all(now, latest) as Row[]).map((r) => ({
         registry: String(r.registry), repository: String(r.repository), digest: String(r.digest) as Digest, dueAt: Number(r.due_at),
       })),
     );

@@ -204,6 +204,99 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       expect(await store.monitor.dueHolds(now + 86_400_000)).to.deep.equal([]);
     });
 
+    /**
+     * A held image (high finding, grace 2h, hold due at 14:00) whose monitor's clock is then moved by
+     * `step`; @returns the monitor, the clock setter, and what was acted on.
+     */
+    async function heldImage(n: number, policyOf: () => CompiledPolicy, start = Date.parse('2026-12-05T12:00:00Z')) {
+      let now = start;
+      await swap([LODASH_OLD]);
+      await storeImage(store, { repository: `team/held${n}`, tag: 'v1', scan: scanOf(digestOf(n), [npmPackage('adm-zip', '0.4.7')]), db, policy: policyOf() });
+      const acted: string[] = [];
+      const mon = new Monitor({
+        store, logger: quiet, vulndb: () => db, policy: policyOf, now: () => now,
+        act: async (_b, a, views) => {
+          acted.push(`${a.repository}:${views.map((v) => v.tag).join(',')}:${a.decision}`);
+          return { action: 'quarantine', status: 'done', detail: 'test' };
+        },
+      });
+      await mon.tick();
+      await swap([LODASH_OLD, ADM_ZIP]);
+      await mon.tick();
+      expect((await store.getVerdict('lab', `team/held${n}`, digestOf(n)))?.decision, 'held: warn during the grace').to.equal('warn');
+      expect(acted).to.deep.equal([]);
+      return { mon, acted, set: (t: number) => void (now = t), get now() { return now; } };
+    }
+
+    for (const [what, to] of [['a day', Date.parse('2026-12-04T12:00:00Z')], ['to 1970', 0], ['by the grace and 2 minutes', Date.parse('2026-12-05T09:58:00Z')]] as const) {
+      it(`a hold whose clock is then set back (${what}) is due at once and enforced, not held for as long as the step`, async () => {
+        // The due time (14:00) is on the clock that set the hold; a clock set back read it as hours (a day,
+        // 56 years) away, and the image stayed admitted at warn for that long.
+        const policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+        const h = await heldImage(8, () => policy);
+        h.set(to);
+        await h.mon.tick();
+        expect((await store.getVerdict('lab', 'team/held8', digestOf(8)))?.decision, 'the block is enforced').to.equal('quarantine');
+        expect(h.acted).to.deep.equal(['team/held8:v1:quarantine']);
+        expect(await store.monitor.dueHolds(Number.MAX_SAFE_INTEGER), 'no hold left').to.deep.equal([]);
+      });
+    }
+
+    it('a clock set back by less than the grace holds no longer than to its due time, and a clock that does not step is not enforced early', async () => {
+      const policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+      const h = await heldImage(9, () => policy);
+      const t0 = h.now;
+      h.set(t0 + 60 * 60_000);
+      await h.mon.tick();
+      expect(h.acted, 'an hour in on a clock that does not step: held').to.deep.equal([]);
+      // then set back 30 min: the due time is 1h30 ahead, within the longest grace: held until it comes
+      h.set(t0 + 30 * 60_000);
+      await h.mon.tick();
+      expect(h.acted, 'within the grace: held').to.deep.equal([]);
+      h.set(t0 + 2 * 60 * 60_000 - 1);
+      await h.mon.tick();
+      expect(h.acted, 'a millisecond before its due time').to.deep.equal([]);
+      h.set(t0 + 2 * 60 * 60_000);
+      await h.mon.tick();
+      expect(h.acted).to.deep.equal(['team/held9:v1:quarantine']);
+    });
+
+    it('a policy that shortens the grace ends a hold due later than the new grace allows', async () => {
+      let policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+      const h = await heldImage(10, () => policy);
+      policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 10m }\n');
+      h.set(h.now + 30 * 60_000);
+      await h.mon.tick();
+      expect(h.acted, 'shortened to 10 min: 14:00 is 1h30 ahead, more than the grace allows').to.deep.equal(['team/held10:v1:quarantine']);
+    });
+
+    it('a policy that lengthens the grace keeps a hold to its due time: not enforced before it, enforced at it', async () => {
+      let policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+      const h = await heldImage(11, () => policy);
+      const t0 = h.now;
+      policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 7d }\n');
+      h.set(t0 + 2 * 60 * 60_000 - 1);
+      await h.mon.tick();
+      expect(h.acted, 'a millisecond before its due time').to.deep.equal([]);
+      h.set(t0 + 2 * 60 * 60_000);
+      await h.mon.tick();
+      expect(h.acted).to.deep.equal(['team/held11:v1:quarantine']);
+    });
+
+    it('a grace pass at a time an earlier grace pass was named by (a clock set back) is not skipped as done', async () => {
+      const policy = policyWith('    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+      const h = await heldImage(12, () => policy);
+      const t0 = h.now;
+      h.set(t0 - 86_400_000);
+      await h.mon.tick();
+      expect(h.acted).to.deep.equal(['team/held12:v1:quarantine']);
+      // another image held by a clock a day ahead, then that clock set back to the reading the first pass had
+      const k = await heldImage(13, () => policy, t0 + 86_400_000);
+      k.set(t0 - 86_400_000);
+      await k.mon.tick();
+      expect(k.acted.filter((a) => a.startsWith('team/held13:')), 'enforced, not skipped as the done run grace:<that time>').to.deep.equal(['team/held13:v1:quarantine']);
+    });
+
     it('a pass killed after some batches resumes after the last one written and judges each image once', async () => {
       const LEASE_MS = 2000;
       const policy = defaultPolicy();
