@@ -342,7 +342,8 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
   });
   const upstream = raw.proxy?.upstream?.replace(/\/+$/, '');
   if (upstream !== undefined && !registries.some((r) => sameRegistryUrl(r.url, upstream))) {
-    problems.push(problemAt(ld, ['proxy', 'upstream'], `must equal the url of one registries[] entry (${registries.map((r) => r.url).join(', ') || 'none configured'})`));
+    // named, not quoted: a registry URL may carry credentials (user:password@host)
+    problems.push(problemAt(ld, ['proxy', 'upstream'], `must equal the url of one registries[] entry (${registries.map((r) => `registries[name=${r.name}].url`).join(', ') || 'none configured'})`));
   }
 
   const tlsFiles = (t: { cert: string; key: string } | undefined, at: KeyPath) =>

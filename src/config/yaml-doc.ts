@@ -103,14 +103,15 @@ export function toJSLocated(ld: LocatedDocument): { value: unknown } | undefined
     });
     const why = firstLine((err as Error).message);
     if (culprit?.unresolved) {
-      const name = culprit.node.source;
+      // an unquoted value starting with `*` (a generated token can) is read as an alias: its name is the value
+      const name = mayHoldSecret(culprit.at) ? '<name not shown: this key may hold a secret>' : culprit.node.source;
       const { line, col } = ld.lineCounter.linePos(culprit.node.range?.[0] ?? 0);
       ld.problems.push({
         file: ld.file,
         line,
         col,
         key: formatKey(culprit.at),
-        message: `YAML alias *${name} names no anchor: define &${name} before this alias, or write the value out`,
+        message: `YAML alias *${name} names no anchor: define &${name} before this alias, or write the value out (quoted, if it is no alias)`,
       });
     } else {
       // Not one alias's fault (e.g. the alias count limit): point at the first alias, if any.
@@ -308,10 +309,11 @@ const TYPE_WORDS: Record<string, string> = {
 /**
  * Keys whose value, or anything beneath them, may be a credential: tokens and their rotation lists,
  * passwords, secrets, registry auth, notification headers (`Authorization`), and URLs (a Slack incoming
- * webhook URL is itself the credential; a store URL carries its password). A problem at such a key
+ * webhook URL is itself the credential; a store URL, or the proxy's upstream, carries its password), and
+ * the NVD API key. A problem at such a key
  * names the type of the value it got, never the value: `config check` output lands in CI logs.
  */
-const SECRET_KEYS = new Set(['token', 'tokens', 'previousTokens', 'password', 'secret', 'auth', 'headers', 'url']);
+const SECRET_KEYS = new Set(['token', 'tokens', 'previousTokens', 'password', 'secret', 'auth', 'headers', 'url', 'upstream', 'nvdApiKey']);
 
 /** True when the value at `path` may be (part of) a credential ({@link SECRET_KEYS}). */
 export function mayHoldSecret(path: KeyPath): boolean {

@@ -32,6 +32,12 @@ const PLACES: Array<(s: string, n: number) => string> = [
   (s) => `notify:\n  - url: "htp://hooks.example.com/services/${s}"\n`,
   (_s, n) => `notify:\n  - url: https://hooks.example.com/x\n    headers: { Authorization: ${n} }\n`,
   (_s, n) => `store:\n  url: ${n}\n`,
+  (_s, n) => `vulndb:\n  nvdApiKey: ${n}\n`,
+  (s) => `proxy:\n  upstream: "127.0.0.1:5000/?p=${s}"\n`,
+  // an unquoted token starting with '*' is read as a YAML alias, named by the value
+  (s) => `${REG}    webhook:\n      token: *${s}\n`,
+  // the upstream matching no registry: the registries' URLs (credentials in them) are not listed
+  (s) => `registries:\n  - name: r\n    url: https://admin:${s}@reg.example\nproxy:\n  upstream: https://other.example\n`,
 ];
 
 describe('config: problems never show secret values', () => {
