@@ -43,10 +43,13 @@ export function longestGraceMs(policy: CompiledPolicy): number {
  * due now (the store's `dueHolds(now, latest)`), so no hold outlasts the longest grace (plus the margin)
  * of pass time after it was set, whatever the clock does. A clock that does not step never reads a due
  * time this far ahead (a due time is at most the longest grace after the clock's reading when it was
- * set), and a lengthened grace only raises the bound, so neither ends a hold early.
+ * set), and a lengthened grace only raises the bound, so neither ends a hold early. At most
+ * `Number.MAX_SAFE_INTEGER` (a bigint on PostgreSQL).
  */
 export function holdLatestDue(policy: CompiledPolicy, now: number): number {
-  return Math.floor(now + longestGraceMs(policy) + HOLD_MARGIN_MS);
+  // At most Number.MAX_SAFE_INTEGER: a grace written as "never" (`1000000000000w`) would otherwise be
+  // past PostgreSQL's bigint (or printed as 6e+21), and the store's query of every hold would fail.
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.floor(now + longestGraceMs(policy) + HOLD_MARGIN_MS));
 }
 
 /** What {@link capNewFindings} did. */

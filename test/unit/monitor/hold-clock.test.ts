@@ -150,6 +150,21 @@ function contract(name: string, open: () => Promise<{ store: Store; done(): Prom
       );
     });
 
+    it('a grace written as "never" (up to 1e25 ms) still lets the store find due holds (the bound stays a safe integer, a bigint on PostgreSQL)', async () => {
+      const digest = digestOf(2_000_000 + ++n);
+      await setHold(digest, T2026);
+      await fc.assert(
+        fc.asyncProperty(fc.double({ min: 0, max: 1e25, noNaN: true }), fc.integer({ min: T2026, max: T2026 + 3 * YEAR }), async (graceMs, now) => {
+          const latest = holdLatestDue(policyWithGrace(Math.round(graceMs)), now);
+          expect(Number.isSafeInteger(latest)).to.equal(true);
+          const due = await store.monitor.dueHolds(now, latest);
+          expect(due.some((h) => h.digest === digest)).to.equal(true);
+        }),
+        { numRuns: 50 },
+      );
+      await setHold(digest, null);
+    });
+
     it('the fault tester\'s case: a clock set back right after the hold was set (an hour, a year, to 1970) holds it no longer than the grace + margin (+ two ticks)', async () => {
       for (const step of [{ at: 0, by: -3_600_000 }, { at: 0, by: -YEAR }, { at: 0, reset: true as const }]) {
         const c: Case = { graceMs: 2 * 3_600_000, c0: T2026, steps: [step], policies: [], tick: 60_000 };
