@@ -37,6 +37,11 @@ export interface Reason {
   message: string;
   /** Finding ids, secret rules or check ids that triggered the rule. */
   findings?: string[];
+  /**
+   * For the `on-new-findings` hold (src/monitor/on-new-findings.ts): when its block is due (ISO 8601).
+   * A later judgement keeps it, so findings arriving during a grace do not restart the grace.
+   */
+  until?: string;
 }
 
 /** The reasons whose action blocks (quarantine, reject), in the verdict's order. */

@@ -11,7 +11,7 @@
  * - `quarantine`: at most `quarantine`, after the grace period; `warn` until then.
  * - `reject`: the new decision in full, after the grace period; `warn` until then.
  */
-import { decisionRank, worstDecision, type Decision, type Finding, type RawEvaluation, type Verdict } from '../core/index.js';
+import { decisionRank, worstDecision, type Decision, type Finding, type RawEvaluation, type Reason, type Verdict } from '../core/index.js';
 import { selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { CompiledMapping, OnNewFindings } from '../policy/types.js';
 
@@ -50,6 +50,13 @@ export function holdLatestDue(policy: CompiledPolicy, now: number): number {
   // At most Number.MAX_SAFE_INTEGER: a grace written as "never" (`1000000000000w`) would otherwise be
   // past PostgreSQL's bigint (or printed as 6e+21), and the store's query of every hold would fail.
   return Math.min(Number.MAX_SAFE_INTEGER, Math.floor(now + longestGraceMs(policy) + HOLD_MARGIN_MS));
+}
+
+/** The due time (ms) of the hold a stored evaluation's reasons carry, if any. */
+function heldUntil(reasons: readonly Reason[] | undefined): number | undefined {
+  const until = reasons?.find((r) => r.rule === ON_NEW_FINDINGS_RULE && r.until !== undefined)?.until;
+  const t = until === undefined ? NaN : Date.parse(until);
+  return Number.isFinite(t) ? t : undefined;
 }
 
 /** What {@link capNewFindings} did. */
@@ -93,23 +100,31 @@ export function capNewFindings(policy: CompiledPolicy, before: Verdict, after: V
     const m = ms.reduce((a, b) => (LENIENCY.indexOf(b.onNewFindings) < LENIENCY.indexOf(a.onNewFindings) ? b : a));
     if (LENIENCY.indexOf(m.onNewFindings) < LENIENCY.indexOf(action)) action = m.onNewFindings;
     let allowed: Decision = m.onNewFindings === 'notify' ? prev : m.onNewFindings === 'reject' ? ev.decision : worstDecision(prev, m.onNewFindings);
+    let until: string | undefined;
     let message = `new findings since the last judgement: onNewFindings ${m.onNewFindings} (mapping ${m.name}) keeps the decision at ${allowed}; pushing the image again judges it in full`;
     if (decisionRank(allowed) >= decisionRank('quarantine') && decisionRank(allowed) > decisionRank(prev)) {
       // the block waits for the grace of the new findings: the earliest due one decides. A first-seen time
       // after `now` was recorded by a clock since set back: the grace counts from now, not from then.
       let due = Infinity;
       for (const f of fresh) due = Math.min(due, Math.min(f.firstSeen, now) + (m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
-      if (fresh.length && due > now) {
+      // A hold already running keeps its due time: a finding arriving during the grace does not restart
+      // it (advisories published more often than the grace would hold the image at warn for good), and a
+      // pass with nothing new (`--all`) does not end it early. A due time past what the policy allows was
+      // set by a clock since set back (or under a grace shortened since): the block is due now.
+      const running = heldUntil(before.evaluations?.[rs]?.reasons);
+      if (running !== undefined) due = Math.min(due, running > holdLatestDue(policy, now) ? now : running);
+      if (due !== Infinity && due > now) {
         allowed = worstDecision(prev, 'warn');
         enforceAfter = enforceAfter === undefined ? due : Math.min(enforceAfter, due);
         message = `new findings since the last judgement: onNewFindings ${m.onNewFindings} (mapping ${m.name}) waits for their grace period until ${new Date(due).toISOString()}; until then the decision is ${allowed}`;
+        until = new Date(due).toISOString();
         effect = 'held';
       } else if (effect !== 'held') {
         effect = 'enforced';
       }
     }
     if (decisionRank(ev.decision) > decisionRank(allowed)) {
-      evaluations[rs] = { decision: allowed, reasons: [{ rule: ON_NEW_FINDINGS_RULE, action: allowed, message }, ...ev.reasons] };
+      evaluations[rs] = { decision: allowed, reasons: [{ rule: ON_NEW_FINDINGS_RULE, action: allowed, message, ...(until !== undefined ? { until } : {}) }, ...ev.reasons] };
       if (effect === 'none') effect = 'kept';
     } else if (effect === 'none') {
       effect = 'enforced';

@@ -220,3 +220,66 @@ contract('postgres', async () => {
     },
   };
 });
+
+describe('monitor holds: findings arriving during a grace do not restart it', () => {
+  const text = DEFAULT_POLICY_YAML.replace('  default:\n    ruleSet: default\n    mode: enforce\n', '  default:\n    ruleSet: default\n    mode: enforce\n    onNewFindings: quarantine\n    grace: { high: 2h }\n');
+  const policy = compilePolicy(text, '<test>');
+  const grace = 2 * 3_600_000;
+  const allowed: Verdict = {
+    registry: 'lab', repository: 'app', digest: digestOf(2), tags: ['v1'], decision: 'allow', complete: true, reasons: [], mode: 'enforce',
+    policy: { name: policy.name, revision: policy.revision }, vulndb: { builtAt: null }, evaluatedAt: new Date(T2026).toISOString(),
+    evaluations: { default: { decision: 'allow', reasons: [] } },
+  };
+  /** The judgement of the image with its findings: blocked by the rule, before the cap. */
+  const judged: Verdict = { ...allowed, decision: 'quarantine', evaluations: { default: { decision: 'quarantine', reasons: [{ rule: 'fixable-high', action: 'quarantine', message: 'x' }] } } };
+  const finding = (id: string) => ({ id, severity: 'high', package: { name: 'adm-zip', version: '0.4.7' } }) as unknown as Finding;
+
+  /** Re-judges `stored` at `now` with the `fresh` findings first seen then; returns the stored verdict after it and the cap. */
+  const pass = (stored: Verdict, fresh: string[], now: number) => {
+    const cap = capNewFindings(policy, stored, judged, fresh.map((id) => ({ finding: finding(id), firstSeen: now })), now);
+    return { cap, stored: cap.verdict };
+  };
+
+  it('a second new finding an hour into the grace keeps the first hold\'s due time; a pass with nothing new does not end it', () => {
+    const first = pass(allowed, ['A'], T2026);
+    expect(first.cap.effect).to.equal('held');
+    expect(first.cap.enforceAfter).to.equal(T2026 + grace);
+    const second = pass(first.stored, ['B'], T2026 + 3_600_000);
+    expect(second.cap.effect).to.equal('held');
+    expect(second.cap.enforceAfter).to.equal(T2026 + grace);
+    const quiet = pass(second.stored, [], T2026 + 3_600_000 + 1);
+    expect(quiet.cap.effect).to.equal('held');
+    expect(quiet.cap.enforceAfter).to.equal(T2026 + grace);
+    expect(pass(quiet.stored, [], T2026 + grace).cap.effect).to.equal('enforced');
+  });
+
+  it('property: whatever findings arrive and whenever passes run, the block is enforced at the first hold\'s due time, never before', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ after: fc.integer({ min: 1, max: 3 * grace }), fresh: fc.array(fc.constantFrom('B', 'C', 'D', 'E'), { maxLength: 2 }) }), { minLength: 1, maxLength: 8 }),
+        (passes) => {
+          let stored = pass(allowed, ['A'], T2026).stored;
+          let now = T2026;
+          for (const p of passes) {
+            now += p.after;
+            const r = pass(stored, p.fresh, now);
+            if (now >= T2026 + grace) {
+              expect(r.cap.effect, `pass at +${now - T2026} ms`).to.equal('enforced');
+              return;
+            }
+            expect(r.cap.effect).to.equal('held');
+            expect(r.cap.enforceAfter).to.equal(T2026 + grace);
+            stored = r.stored;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a stored due time further ahead than the policy allows (a clock since set back) is due now', () => {
+    const first = pass(allowed, ['A'], T2026 + 5 * YEAR);
+    expect(pass(first.stored, [], T2026).cap.effect).to.equal('enforced');
+    expect(pass(first.stored, ['B'], T2026).cap.effect).to.equal('enforced');
+  });
+});
