@@ -121,14 +121,16 @@ describe('vulndb update: a failing source under a new name keeps the previous in
     affected: [{ package: { ecosystem: 'PyPI', name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.0' }] }] }],
   });
 
-  it('property: the npm advisories read from one spelling of a source survive its replacement failing (network, HTTP error, truncated zip)', async () => {
+  it('property: the npm advisories read from one spelling of a source survive its replacement failing (network, HTTP error, truncated zip, a download damaged part-way after some entries were read)', async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 3 }),
-        fc.constantFrom('network', 'http-404', 'truncated', 'ok'),
+        fc.constantFrom('network', 'http-404', 'truncated', 'cut-short', 'ok'),
         async (npmCount, pypiCount, how) => {
+          // cut short: some entries read, then the rest of the download is damaged (the source fails part-way)
+          if (how === 'cut-short') npmCount += 6;
           const dir = path.join(tmp, `run-${run++}`);
           fs.mkdirSync(dir);
           const names = Array.from({ length: npmCount }, (_, i) => `pkg-${i}`);
@@ -146,6 +148,14 @@ describe('vulndb update: a failing source under a new name keeps the previous in
           const fetchImpl = (async () => {
             if (how === 'network') throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
             if (how === 'http-404') return new Response('no such object', { status: 404, statusText: 'Not Found' });
+            if (how === 'cut-short') {
+              // the entries' data after the first half damaged, the central directory intact: the first
+              // entries are read, then one fails to inflate and the source fails with them delivered
+              const damaged = Buffer.from(npmZip);
+              const directory = damaged.readUInt32LE(damaged.length - 22 + 16);
+              for (let i = Math.floor(directory * 0.55); i < directory; i++) damaged[i] ^= 0x5a;
+              return new Response(damaged, { status: 200 });
+            }
             return new Response(how === 'truncated' ? npmZip.subarray(0, npmZip.length - 30) : npmZip, { status: 200 });
           }) as typeof fetch;
           let err: unknown;
@@ -157,7 +167,7 @@ describe('vulndb update: a failing source under a new name keeps the previous in
           if (how === 'ok') expect(err).to.equal(undefined);
           else {
             expect(err, how).to.be.instanceOf(PushgateError);
-            expect((err as Error).message).to.match(/mirror\.invalid.*could not be read.*npm \(\d+\).*the previous database is kept/);
+            expect((err as Error).message).to.match(/mirror\.invalid.*could not be read.*npm \(\d+ of \d+\).*the previous database is kept/);
           }
           expect(ids(dbPath, names)).to.deep.equal(before);
         },
