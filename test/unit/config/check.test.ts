@@ -58,11 +58,11 @@ describe('config check (CLI)', function () {
       const policy = path.join(tmp, 'policy.yaml');
       fs.writeFileSync(policy, 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: *name\nspec:\n  ruleSets: {}\n');
       const p = cli([policy]);
-      expect([p.code, p.stdout, p.stderr]).to.deep.equal([1, `${policy}:4:9: metadata.name: YAML alias *name names no anchor: define &name before this alias, or write the value out\n`, '']);
+      expect([p.code, p.stdout, p.stderr]).to.deep.equal([1, `${policy}:4:9: metadata.name: YAML alias *name names no anchor: define &name before this alias, or write the value out (quoted, if it is no alias)\n`, '']);
       const config = path.join(tmp, 'pushgate.yaml');
       fs.writeFileSync(config, 'log:\n  level: *lvl\n');
       const c = cli([config]);
-      expect([c.code, c.stdout, c.stderr]).to.deep.equal([1, `${config}:2:10: log.level: YAML alias *lvl names no anchor: define &lvl before this alias, or write the value out\n`, '']);
+      expect([c.code, c.stdout, c.stderr]).to.deep.equal([1, `${config}:2:10: log.level: YAML alias *lvl names no anchor: define &lvl before this alias, or write the value out (quoted, if it is no alias)\n`, '']);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -284,12 +284,12 @@ describe('config: loadConfig', () => {
     const file = path.join(tmp, 'alias.yaml');
     fs.writeFileSync(file, 'log:\n  level: info\nscan:\n  workers: *nope\n');
     expect(problems(() => loadConfig(file, {}))).to.deep.equal([
-      `${file}:4:12: scan.workers: YAML alias *nope names no anchor: define &nope before this alias, or write the value out`,
+      `${file}:4:12: scan.workers: YAML alias *nope names no anchor: define &nope before this alias, or write the value out (quoted, if it is no alias)`,
     ]);
     // An anchor defined after its alias does not count: YAML reads top to bottom.
     fs.writeFileSync(file, 'registries:\n  - *reg\n  - &reg { name: r, url: http://h:1 }\n');
     expect(problems(() => loadConfig(file, {}))).to.deep.equal([
-      `${file}:2:5: registries[0]: YAML alias *reg names no anchor: define &reg before this alias, or write the value out`,
+      `${file}:2:5: registries[0]: YAML alias *reg names no anchor: define &reg before this alias, or write the value out (quoted, if it is no alias)`,
     ]);
   });
 

@@ -126,7 +126,7 @@ describe('policy compile: problems with positions', () => {
   it('an alias without an anchor is a problem at the alias (FILE:LINE:COL), not a crash', () => {
     const text = 'apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata:\n  name: p\nspec:\n  ruleSets:\n    default:\n      rules: *shared\n';
     expect(problemsOf(() => compilePolicy(text, '<t>'))).to.deep.equal([
-      '<t>:8:14: spec.ruleSets.default.rules: YAML alias *shared names no anchor: define &shared before this alias, or write the value out',
+      '<t>:8:14: spec.ruleSets.default.rules: YAML alias *shared names no anchor: define &shared before this alias, or write the value out (quoted, if it is no alias)',
     ]);
     expect(isPolicyText(text)).to.equal(true);
   });
