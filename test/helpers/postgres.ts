@@ -47,3 +47,24 @@ export function freshStoreEachTest(kind: 'sqlite' | 'postgres', prefix: string):
   });
   return () => store;
 }
+
+/**
+ * Opens a store of `kind` for a test file's contract suite: SQLite in memory, or PostgreSQL in a new
+ * database named after `prefix`; `done` closes it (and drops the database).
+ */
+export async function openTestStore(kind: 'sqlite' | 'postgres', prefix: string): Promise<{ store: import('../../src/store/index.js').Store; done(): Promise<void> }> {
+  const { openStore } = await import('../../src/store/index.js');
+  if (kind === 'sqlite') {
+    const store = await openStore('sqlite::memory:');
+    return { store, done: () => store.close() };
+  }
+  const db = await freshDatabase(prefix);
+  const store = await openStore(db.url);
+  return {
+    store,
+    async done() {
+      await store.close();
+      await db.drop();
+    },
+  };
+}

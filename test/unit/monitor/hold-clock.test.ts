@@ -23,9 +23,9 @@ import fc from 'fast-check';
 import type { Digest, Finding, Verdict } from '../../../src/core/index.js';
 import { capNewFindings, HOLD_MARGIN_MS, holdLatestDue } from '../../../src/monitor/on-new-findings.js';
 import { compilePolicy, defaultPolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
-import { openStore, type Store } from '../../../src/store/index.js';
+import type { Store } from '../../../src/store/index.js';
 import { digestOf } from '../../helpers/monitor.js';
-import { freshDatabase } from '../../helpers/postgres.js';
+import { openTestStore } from '../../helpers/postgres.js';
 
 const DAY = 86_400_000;
 const YEAR = 365 * DAY;
@@ -204,22 +204,8 @@ describe('monitor holds: a new finding first seen on a clock since set back', ()
   });
 });
 
-contract('sqlite', async () => {
-  const store = await openStore('sqlite::memory:');
-  return { store, done: () => store.close() };
-});
-
-contract('postgres', async () => {
-  const pg = await freshDatabase('pushgate_hold_clock');
-  const store = await openStore(pg.url);
-  return {
-    store,
-    async done() {
-      await store.close();
-      await pg.drop();
-    },
-  };
-});
+contract('sqlite', () => openTestStore('sqlite', 'pushgate_hold_clock'));
+contract('postgres', () => openTestStore('postgres', 'pushgate_hold_clock'));
 
 describe('monitor holds: findings arriving during a grace do not restart it', () => {
   const text = DEFAULT_POLICY_YAML.replace('  default:\n    ruleSet: default\n    mode: enforce\n', '  default:\n    ruleSet: default\n    mode: enforce\n    onNewFindings: quarantine\n    grace: { high: 2h }\n');
