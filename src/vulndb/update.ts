@@ -577,8 +577,6 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     const netFailures = new Map<string, { host: string; reason: string; sources: string[] }>();
     // OSV sources that could not be read whole (network, HTTP error, truncated zip), with what they delivered
     const failedOsv: Array<{ src: string; items: number; error: string }> = [];
-    // the ecosystems a failing source delivered some advisories of before it failed (a zip cut short)
-    const partlyDelivered = new Set<string>();
     for (const src of sources) {
       const spec = parseSourceSpec(src);
       if (spec.kind !== 'osv') {
@@ -586,7 +584,6 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         continue;
       }
       const before = imported.length;
-      const countsBefore = new Map(ecoCounts);
       db.exec('BEGIN');
       try {
         const loc = spec.location;
@@ -621,7 +618,6 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         const msg = err instanceof Error ? err.message : String(err);
         stats.badRecords.push({ file: src, error: msg });
         failedOsv.push({ src, items: imported.length - before, error: msg });
-        for (const [e, n] of ecoCounts) if (n > (countsBefore.get(e) ?? 0)) partlyDelivered.add(e);
         const failure = err instanceof PushgateError && err.code === 'NETWORK' ? networkFailure(spec.location, err) : undefined;
         if (failure) {
           unreachable++;
@@ -680,13 +676,12 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     }
     // The same loss when the failing source is spelled differently from the one the previous index read
     // (a mirror URL, a moved file, PUSHGATE_VULNDB_MIRROR set): the previous index has no count under its
-    // name, but an ecosystem it held advisories for would have none now, or fewer where the failing source
-    // delivered part of it before failing (a zip cut short). While any source failed, which ecosystems it
-    // would have delivered in full is unknown: an ecosystem emptied by this build, or one a failing source
-    // delivered and this build holds fewer of, keeps the old index (other ecosystems may shrink as
-    // advisories are withdrawn).
+    // name, but an ecosystem it held advisories for would have fewer now (none, or only another source's
+    // share, or what a zip cut short delivered). While any source failed, which ecosystems it would have
+    // delivered is unknown: any ecosystem this build holds fewer advisories of than the previous index
+    // keeps the old index (an ecosystem shrinking by withdrawals then waits for the failing source too).
     const emptied = failedOsv.length
-      ? [...oldEcosystems].filter(([e, n]) => n > 0 && (!ecoCounts.get(e) || (partlyDelivered.has(e) && ecoCounts.get(e)! < n)))
+      ? [...oldEcosystems].filter(([e, n]) => n > 0 && (ecoCounts.get(e) ?? 0) < n)
       : [];
     if (emptied.length) {
       const eco = emptied.map(([e, n]) => `${e} (${ecoCounts.get(e) ?? 0} of ${n})`).join(', ');

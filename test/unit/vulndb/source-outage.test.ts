@@ -138,7 +138,11 @@ describe('vulndb update: a failing source under a new name keeps the previous in
           const old = path.join(dir, 'npm.zip');
           fs.writeFileSync(old, npmZip);
           const other = path.join(dir, 'pypi.zip');
-          fs.writeFileSync(other, makeZip(Object.fromEntries(Array.from({ length: pypiCount }, (_, i) => [`P${i}.json`, pypi(`PY-${i}`, `py-${i}`)]))));
+          // the other, healthy source also holds one npm advisory: the npm ecosystem never ends up empty
+          fs.writeFileSync(other, makeZip({
+            ...Object.fromEntries(Array.from({ length: pypiCount }, (_, i) => [`P${i}.json`, pypi(`PY-${i}`, `py-${i}`)])),
+            'LOCAL.json': record('LOCAL-1', 'local-pkg'),
+          }));
           const dbPath = path.join(dir, 'vulndb.sqlite');
           await updateDb({ path: dbPath, sources: [old, other] });
           const before = ids(dbPath, names);
