@@ -22,6 +22,13 @@ export interface TarEnd {
   cutInPadding: boolean;
 }
 
+/**
+ * Bytes of uncompressed tar a {@link TarWalk} queues unread before it asks the stage before it to
+ * wait (4 MiB; the stream's own buffer holds up to half as much again): enough for the inflate
+ * thread to run a few chunks ahead of the tar parser and analyzers.
+ */
+export const TAR_WALK_BUFFER = 4 << 20;
+
 /** Names of the header-only types that other tar readers give a data section when the size is set. */
 const LINKISH: Record<string, string> = { 1: 'hard link', 2: 'symlink', 3: 'character device', 4: 'block device', 6: 'fifo' };
 
@@ -39,9 +46,23 @@ export class TarWalk extends Writable implements GoTarHandler {
   private readonly reader: GoTarReader;
   /** The sink of the entry whose data is being read, to abort when the stream fails. */
   private open: EntrySink | undefined;
+  /** Chunks written and not yet read, in order, and their bytes. */
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  /** The callback of the write that filled the queue to its limit, held until it drains below it. */
+  private held: ((e?: Error | null) => void) | undefined;
+  /** The callback of `_final`, held until the queue is read. */
+  private finalCb: ((e?: Error | null) => void) | undefined;
+  /** A chunk's read is scheduled or running (at most one at a time). */
+  private reading = false;
+  /** An analyzer's promise holds the reader (it ends an entry asynchronously). */
+  private awaiting = false;
+  /** Why the stream failed, once it did: later writes fail with it. */
+  private failure: Error | undefined;
 
   constructor(private readonly walker: LayerWalker, private readonly maxEntries: number) {
-    super({ highWaterMark: 1 << 20 });
+    // Above one inflate chunk (1 MiB), so that a write into a queue with room says "go on" at once.
+    super({ highWaterMark: TAR_WALK_BUFFER / 2 });
     this.reader = new GoTarReader(this);
   }
 
@@ -71,20 +92,134 @@ export class TarWalk extends Writable implements GoTarHandler {
     };
   }
 
+  /**
+   * Takes one chunk of the tar stream into the queue read on later turns of the event loop (one
+   * chunk per turn), not in this call: the stage before (gunzip) writes here from the callback of its
+   * inflate job and starts the next job only when this write returns, so reading the chunk here
+   * would leave the inflate thread idle while the tar parser and analyzers run, and this thread idle
+   * while it inflates. Queued, the two overlap. The write is acknowledged at once while the queue
+   * holds less than {@link TAR_WALK_BUFFER} bytes, else once it drains below that.
+   */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.tarBytes += chunk.length;
-    let r: void | Promise<void>;
-    try {
-      r = this.reader.write(chunk);
-    } catch (e) {
-      cb(e instanceof Error ? e : new Error(String(e)));
+    if (this.failure) {
+      cb(this.failure);
       return;
     }
-    if (r) r.then(() => cb(), (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))));
-    else cb();
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+    if (this.queuedBytes < TAR_WALK_BUFFER) cb();
+    else this.held = cb;
+    this.schedule();
   }
 
   override _final(cb: (e?: Error | null) => void): void {
+    if (this.failure) cb(this.failure);
+    else if (this.queue.length || this.reading) this.finalCb = cb;
+    else this.finish(cb);
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    // Failed from outside (inflate or the blob's verification failed, the scan was aborted): the
+    // chunks inflated before that are read now, as they would have been had each been read when it
+    // arrived, so what a failed layer showed does not depend on timing. Not while an analyzer's
+    // promise holds the reader: it never resumes.
+    if (err && !this.failure && !this.awaiting) {
+      try {
+        for (let c = this.queue.shift(); c && !this.awaiting; c = this.queue.shift()) this.walkChunk(c, true);
+      } catch {
+        // the stream fails with `err` anyway
+      }
+    }
+    this.failure ??= err ?? new Error('tar walk destroyed');
+    this.queue.length = 0;
+    // The entry being read never reaches its end: its analyzers release what they hold.
+    this.open?.abort();
+    this.open = undefined;
+    cb(err);
+  }
+
+  /** Schedules the reading of the next queued chunk (at most one scheduled at a time). */
+  private schedule(): void {
+    if (this.reading || !this.queue.length) return;
+    this.reading = true;
+    setImmediate(this.readNext);
+  }
+
+  /** Reads the next queued chunk; then schedules the one after it, or finishes. */
+  private readonly readNext = (): void => {
+    const chunk = this.queue.shift();
+    if (!chunk || this.destroyed || this.failure) {
+      this.reading = false;
+      return;
+    }
+    this.queuedBytes -= chunk.length;
+    let r: void | Promise<void>;
+    try {
+      r = this.walkChunk(chunk, false);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (r) {
+      this.awaiting = true;
+      r.then(() => {
+        this.awaiting = false;
+        this.afterRead();
+      }, (e: unknown) => {
+        this.awaiting = false;
+        this.fail(e);
+      });
+    } else {
+      this.afterRead();
+    }
+  };
+
+  /** After a chunk was read: releases a held write once below the limit, goes on or finishes. */
+  private afterRead(): void {
+    this.reading = false;
+    if (this.destroyed || this.failure) return;
+    if (this.held && this.queuedBytes < TAR_WALK_BUFFER) {
+      const cb = this.held;
+      this.held = undefined;
+      cb();
+    }
+    if (this.queue.length) this.schedule();
+    else if (this.finalCb) {
+      const cb = this.finalCb;
+      this.finalCb = undefined;
+      this.finish(cb);
+    }
+  }
+
+  /** The stream fails with `e` (a chunk's read or an analyzer failed). */
+  private fail(e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.reading = false;
+    this.failure = err;
+    this.queue.length = 0;
+    const cb = this.held ?? this.finalCb;
+    this.held = undefined;
+    this.finalCb = undefined;
+    if (cb) cb(err);
+    else this.destroy(err);
+  }
+
+  /**
+   * Reads one chunk through the Go tar reader; a promise while an analyzer finishes an entry
+   * asynchronously. `draining`: read while the stream is destroyed (the bytes count, nothing waits).
+   */
+  private walkChunk(chunk: Buffer, draining: boolean): void | Promise<void> {
+    this.tarBytes += chunk.length;
+    const r = this.reader.write(chunk);
+    if (r && draining) {
+      this.awaiting = true;
+      r.catch(() => undefined);
+    }
+    return r;
+  }
+
+  /** End of the tar stream: the reader's verdict on how it ended. */
+  private finish(cb: (e?: Error | null) => void): void {
     const r = this.reader;
     if (r.error) {
       this.walker.diagnose({ code: 'tar-invalid', message: `Go's archive/tar (containerd, umoci) refuses this layer at byte ${r.error.offset}: ${r.error.reason}; runtimes cannot unpack it, entries from there on are not scanned`, incomplete: true });
@@ -98,13 +233,6 @@ export class TarWalk extends Writable implements GoTarHandler {
     }
     this.cutInPadding = end.cutInPadding;
     cb();
-  }
-
-  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    // The entry being read never reaches its end: its analyzers release what they hold.
-    this.open?.abort();
-    this.open = undefined;
-    cb(err);
   }
 }
 
