@@ -81,8 +81,10 @@ export function createProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStr
  * An image source whose layer blobs report their bytes to `progress` as the engine reads them
  * (`layer i/n DIGEST`, bytes of the compressed blob), and that records every manifest it hands out
  * (root and children) by digest in `manifests`, for callers that need their annotations.
+ * `onFirstLayerBytes` is called once, when the first bytes of a layer blob reach the engine.
  */
-export function observedSource(source: ImageSource, progress: Progress, manifests: Map<string, Buffer>): ImageSource {
+export function observedSource(source: ImageSource, progress: Progress, manifests: Map<string, Buffer>, onFirstLayerBytes?: () => void): ImageSource {
+  let firstBytes = onFirstLayerBytes;
   let layersSeen = 0;
   let layerTotal = 0;
   const count = (bytes: Buffer) => {
@@ -109,11 +111,16 @@ export function observedSource(source: ImageSource, progress: Progress, manifest
     },
     async blob(desc: Descriptor): Promise<Readable> {
       const raw = await source.blob(desc);
-      if (!progress.active || !isFilesystemLayerMediaType(desc.mediaType)) return raw;
+      if (!(progress.active || firstBytes) || !isFilesystemLayerMediaType(desc.mediaType)) return raw;
       layersSeen++;
       progress.start(`layer ${layersSeen}/${Math.max(layersSeen, layerTotal)} ${shortDigest(desc.digest)}`, desc.size ?? 0, 'bytes');
       const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
+          if (firstBytes) {
+            const f = firstBytes;
+            firstBytes = undefined;
+            f();
+          }
           progress.advance(chunk.length);
           cb(null, chunk);
         },

@@ -432,9 +432,21 @@ export class ScanSession {
     this.seen = r.seen;
   }
 
+  /** Called once when the first bytes of a layer reach the engine ({@link whenReading}). */
+  private onReading?: () => void;
+
+  /**
+   * Calls `fn` once, on a later turn of the event loop, after the first bytes of a layer blob of a
+   * source wrapped from now on reached the engine: work that is needed only after the layers (the
+   * advisory database, the judge) then runs while they inflate on another thread.
+   */
+  whenReading(fn: () => void): void {
+    this.onReading = () => setImmediate(fn);
+  }
+
   /** Wraps the image source: progress for layer reads, manifests recorded. */
   wrap(source: ImageSource): ImageSource {
-    this.source = observedSource(source, this.progress, this.manifests);
+    this.source = observedSource(source, this.progress, this.manifests, this.onReading);
     return this.source;
   }
 

@@ -162,14 +162,22 @@ export interface ScanCliOptions extends ScanStateOptions, RawScanFlags {
 export async function runScan(target: string, opts: ScanCliOptions, session?: ScanSession): Promise<ScanReport> {
   // Loaded here, not at the top: `scan --help` and a bad argument need none of it. The matcher and
   // the database's modules (SQLite's binding among them) are needed only once the image is read:
-  // their loading is started now and awaited then, so it runs while the layers are being inflated
-  // (off this thread) instead of before the first byte is read.
-  const later = Promise.all([import('../../gate/judge.js'), import('../vulndb-state.js')]);
-  later.catch(() => undefined); // awaited below; a scan that fails first must not leave it unhandled
+  // their loading starts once the first layer bytes arrive (or when they are needed, whichever is
+  // first), so it runs while the layers inflate on another thread instead of before the first byte
+  // is read. (In the bundled command line an import() evaluates its modules at once.)
+  let later: Promise<[typeof import('../../gate/judge.js'), typeof import('../vulndb-state.js')]> | undefined;
+  const loadLater = () => {
+    if (!later) {
+      later = Promise.all([import('../../gate/judge.js'), import('../vulndb-state.js')]);
+      later.catch(() => undefined); // awaited below; a scan that fails first must not leave it unhandled
+    }
+    return later;
+  };
   const [{ defaultPolicy, loadPolicy, loadVexFiles, parseVex, withSeverityThreshold }, { scanImage }, options, { createProgress }] = await Promise.all([
     import('../../policy/index.js'), import('../../scan/engine.js'), import('../scan-options.js'), import('../progress.js'),
   ]);
   session ??= new options.ScanSession(options.resolveScanFlags(opts, target), createProgress({ quiet: true }));
+  session.whenReading(loadLater);
   // --config > $PUSHGATE_CONFIG > built-in; database and caches in the user's cache (src/config/cli-state.ts)
   const state = resolveCliState({ config: opts.config, db: opts.db, cacheDir: opts.cacheDir });
   const config = state.config;
@@ -228,7 +236,7 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
     origin = { client, repository: ref.repository };
     ctx = { registry: client.name, repository: ref.repository, tag: ref.tag };
   }
-  const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await later;
+  const [{ judgeScan }, { openCliVulnDb, updateCommand }] = await loadLater();
   // Opened after the target was read: a target that cannot be read costs no download.
   let unreadable: string | undefined;
   const vulndb = await openCliVulnDb(state, { offline: opts.offline, stderr: process.stderr, quiet: session.flags.quiet, onUnreadable: (why) => (unreadable = why) });

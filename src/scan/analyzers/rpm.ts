@@ -6,11 +6,17 @@
  * Also the Berkeley DB hash `Packages` (rpm < 4.16) and NDB `Packages.db` (SUSE), read by
  * rpm-bdb.ts. Each database is spilled to the capped temp dir by the walker.
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { formatPurl } from '../purl.js';
 import { parseRpmHeader, sourceRpmName, type RpmHeader } from './rpm-header.js';
 import { readBdbBlobs, readNdbBlobs } from './rpm-bdb.js';
+
+// SQLite's native binding is loaded when an image holds an rpm sqlite database, not when the
+// analyzers are: most images have none, and `pushgate scan` loads it (for the advisory database)
+// only once the layers are being read, while they inflate on another thread.
+const requireCjs = createRequire(import.meta.url);
 
 /** Turns parsed headers into packages (gpg-pubkey pseudo-packages skipped). */
 export function rpmPackages(headers: RpmHeader[], path: string): FoundPackage[] {
@@ -27,7 +33,7 @@ export function rpmPackages(headers: RpmHeader[], path: string): FoundPackage[] 
 
 /** Reads every header of an rpmdb.sqlite file. */
 export function readRpmSqlite(file: string): RpmHeader[] {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = new (requireCjs('better-sqlite3') as typeof Database)(file, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => parseRpmHeader(r.blob));
   } finally {
