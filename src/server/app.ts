@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../store/index.js';
 import { harborAdapterRouter } from './harbor-adapter.js';
 import { createAdminApi } from './admin-api.js';
+import { RegistryInstances } from './registry-instances.js';
 import { Readiness } from './readiness.js';
 import { readEnvelope, repositoryNamesIn } from './envelope.js';
 import { identifySender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
@@ -39,9 +40,10 @@ export interface AppDeps {
   /** Readiness with the listeners serve starts (default: store and vulnerability database only). */
   readiness?: Readiness;
   /**
-   * Called after an authenticated envelope that could not be read was recorded as lost: reconcile
-   * `repositories` of `registry` (undefined: the whole registry). Serve wires it to
-   * {@link LostEventsReconciler}.
+   * Called when events of `registry` may have been lost: after an authenticated envelope that could not
+   * be read was recorded as lost (`repositories`: the names it held), or when a new instance of the
+   * registry notified (a restart dropped its predecessor's queue: src/server/registry-instances.ts;
+   * undefined: the whole registry). Serve wires it to {@link LostEventsReconciler}.
    */
   onEventsLost?: (registry: string, repositories: string[] | undefined) => void;
   /** Where the console's built files are (default: dist/ui of this checkout or package). */
@@ -115,6 +117,8 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   app.locals.dropAudit = dropAudit;
+  // A registry's new instance (a restart) lost what its predecessor still held: reconciled.
+  const instances = new RegistryInstances({ store, logger, onRestart: (registry) => deps.onEventsLost?.(registry, undefined) });
 
   // The sender is authenticated before its body is read or limited (an unauthenticated caller gets
   // 401 whatever it sends, and learns nothing of the body limit), then the raw body is read.
@@ -247,6 +251,8 @@ export function createApp(deps: AppDeps): express.Express {
         return;
       }
       if (parsed.ignored.length) dropAudit.note(registry, parsed.ignored.map((i) => i.reason));
+      // Once the envelope is recorded: a restart seen here is reconciled, and its first envelope is not lost.
+      if (parsed.instances?.length) await instances.seen(registry, parsed.instances);
       res.status(202).json({ accepted: queued, ignored: parsed.ignored.length });
     };
 

@@ -20,6 +20,8 @@
  *   digest), notifies the push with that tag, and only then fails to write the tag link (500 to the
  *   client: the storage driver's path grammar has no `:`). The tag is dropped, the digest judged.
  *   (registry/handlers/app.go, manifests.go PutManifest; registry/storage/driver/storagedriver.go PathRegexp.)
+ * - Every event's `source.instanceID` (any action, ignored or not) is collected into `instances`: the
+ *   registry process that sent it (notifications/bridge.go `SourceRecord`; a UUID made at start).
  * Nothing here reads `request.useragent`, `request.host` or
  * `target.url`: they are what the pushing client claims. Whether a push is pushgate's own is decided
  * by the gate (src/gate/own-traffic.ts) from what pushgate wrote and the registry's `actor.name`.
@@ -35,6 +37,9 @@ import type { IgnoredEvent, ParsedNotification } from './types.js';
 const BLOB_MEDIA_TYPE = 'application/octet-stream';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** What an instance ID may look like (Distribution: a UUID; kept short and printable whatever a sender writes). */
+const INSTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
 /**
@@ -53,8 +58,11 @@ export function parseDistributionEnvelope(body: unknown, registry: string): Pars
     throw new PushgateError('BAD_ARGUMENT', 'notification body has no "events" array: is the registry sending Distribution notifications to this URL?');
   }
   const out: ParsedNotification = { events: [], ignored: [] };
+  const instances = new Set<string>();
   for (const raw of events) {
     const e = obj(raw);
+    const instance = str(obj(e.source).instanceID);
+    if (instance && INSTANCE_ID.test(instance)) instances.add(instance);
     const action = str(e.action);
     const target = obj(e.target);
     const repository = str(target.repository);
@@ -132,5 +140,6 @@ export function parseDistributionEnvelope(body: unknown, registry: string): Pars
       (out.references ??= {})[ev.id] = refs;
     }
   }
+  if (instances.size) out.instances = [...instances];
   return out;
 }

@@ -51,6 +51,12 @@ export interface ParsedNotification {
    * manifest's config and layers. Informational: pushgate still reads the index from the registry.
    */
   references?: Record<string, Descriptor[]>;
+  /**
+   * The registry instances that sent the envelope's events (Distribution `source.instanceID`: a UUID each
+   * registry process makes when it starts), distinct, in order of appearance; absent when none was named.
+   * A new instance of a registry means the old one stopped, and with it its in-memory delivery queue.
+   */
+  instances?: string[];
 }
 
 export type { PushEvent };
