@@ -718,9 +718,25 @@ export class RegistryClient {
     const out: string[] = [];
     let url: string | undefined = this.url(path);
     const seen = new Set<string>();
+    let unsized = false;
     while (url && !seen.has(url)) {
       seen.add(url);
-      const res = await this.send({ method: 'GET', url, op, scopes, ok: notFoundEmpty ? [200, 404] : [200], maxBytes: 16 * 1024 * 1024 });
+      let res: Awaited<ReturnType<RegistryClient["send"]>>;
+      try {
+        res = await this.send({ method: 'GET', url, op, scopes, ok: notFoundEmpty ? [200, 404] : [200], maxBytes: 16 * 1024 * 1024 });
+      } catch (err) {
+        // Distribution 2.8.2+ refuses a first page larger than its `catalog.maxentries` (lowered by
+        // hardening guides after CVE-2023-2253) with 400 PAGINATION_NUMBER_INVALID; asked without `n`
+        // it pages with its own size and says so in the Link header of each page.
+        if (!unsized && out.length === 0 && err instanceof RegistryError && err.status === 400 && err.registryCodes.includes('PAGINATION_NUMBER_INVALID')) {
+          unsized = true;
+          const u: URL = new URL(url);
+          u.searchParams.delete('n');
+          url = u.toString();
+          continue;
+        }
+        throw err;
+      }
       if (res.status === 404) {
         const codes = (() => {
           try {
