@@ -32,3 +32,20 @@ export function sqliteAddonOptions(): { nativeBinding?: string } {
   }
   return cached;
 }
+
+/**
+ * Loads better-sqlite3's addon into this process's module cache now (when {@link sqliteAddonOptions}
+ * names its file), so that the first `new Database` later finds it loaded: a command can do this while
+ * its thread would otherwise wait (`pushgate scan`, while the layers inflate). Never throws: an addon
+ * that cannot be loaded here fails, with its own error, where the database is opened.
+ */
+export function preloadSqliteAddon(): void {
+  const file = sqliteAddonOptions().nativeBinding;
+  if (!file) return;
+  try {
+    // better-sqlite3 requires `path.resolve(nativeBinding)` itself: the same module cache entry
+    createRequire(import.meta.url)(path.resolve(file));
+  } catch {
+    // opening the database reports it
+  }
+}
