@@ -59,6 +59,32 @@ function heldUntil(reasons: readonly Reason[] | undefined): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** True when a stored verdict carries a grace-period hold (a rule set capped at `warn` until a due time). */
+export function isHeld(v: Verdict): boolean {
+  return Object.values(v.evaluations ?? {}).some((e) => heldUntil(e.reasons) !== undefined);
+}
+
+/**
+ * A stored verdict's raw evaluations as they were before {@link capNewFindings} capped them: a capped
+ * evaluation is its raw one with the cap's reason put first and the decision lowered, so the cap's reason
+ * is dropped and the decision is the strictest of the reasons left (as the policy evaluator sets it).
+ * Evaluations without a cap are returned as stored. Used to enforce a due hold from the stored verdict
+ * when the image's stored scan is gone (an analyzer upgrade changes the scan key): the block the hold
+ * deferred is the stored raw decision, and capping it again with no new findings enforces it.
+ */
+export function uncappedEvaluations(v: Verdict): Record<string, RawEvaluation> {
+  const out: Record<string, RawEvaluation> = {};
+  for (const [rs, e] of Object.entries(v.evaluations ?? {})) {
+    if (!e.reasons.some((r) => r.rule === ON_NEW_FINDINGS_RULE)) {
+      out[rs] = e;
+      continue;
+    }
+    const reasons = e.reasons.filter((r) => r.rule !== ON_NEW_FINDINGS_RULE);
+    out[rs] = { decision: reasons.reduce<Decision>((d, r) => worstDecision(d, r.action), 'allow'), reasons };
+  }
+  return out;
+}
+
 /** What {@link capNewFindings} did. */
 export interface CapResult {
   verdict: Verdict;
