@@ -133,7 +133,7 @@ function contract(name: string, open: (dir: string) => Promise<Opened>) {
         store: o.store, logger: quiet, vulndb: () => dbAfter, policy: () => policy, now: () => now,
         act: async (_b, a, views) => {
           acted.push(`${a.repository}:${views.map((v) => v.tag).join(',')}:${a.decision}`);
-          return { action: a.decision === 'reject' ? 'reject' : 'quarantine', status: 'done', detail: 'test' };
+          return { action: a.decision === 'reject' ? 'delete' : 'quarantine', status: 'done', detail: 'test' };
         },
       });
       await mon.tick();
