@@ -12,7 +12,7 @@
  * - `reject`: the new decision in full, after the grace period; `warn` until then.
  */
 import { decisionRank, worstDecision, type Decision, type Finding, type RawEvaluation, type Reason, type Verdict } from '../core/index.js';
-import { selectMapping, type CompiledPolicy } from '../policy/index.js';
+import { MAX_GRACE_MS, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { CompiledMapping, OnNewFindings } from '../policy/types.js';
 
 /** The rule name of the reason a capped evaluation carries. */
@@ -132,7 +132,9 @@ export function capNewFindings(policy: CompiledPolicy, before: Verdict, after: V
       // the block waits for the grace of the new findings: the earliest due one decides. A first-seen time
       // after `now` was recorded by a clock since set back: the grace counts from now, not from then.
       let due = Infinity;
-      for (const f of fresh) due = Math.min(due, Math.min(f.firstSeen, now) + (m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
+      // A grace is at most MAX_GRACE_MS (the policy schema refuses longer ones; a policy built in code is
+      // clamped here): the due time is stored as a bigint on PostgreSQL and written as an ISO date.
+      for (const f of fresh) due = Math.min(due, Math.min(f.firstSeen, now) + Math.min(MAX_GRACE_MS, m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
       // A hold already running keeps its due time: a finding arriving during the grace does not restart
       // it (advisories published more often than the grace would hold the image at warn for good), and a
       // pass with nothing new (`--all`) does not end it early. A due time past what the policy allows was

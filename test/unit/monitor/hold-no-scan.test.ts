@@ -5,6 +5,9 @@
  * wrote nothing, and the image stayed admitted at `warn` past its due time while a grace pass ran for it
  * at every tick. The block is now enforced from the stored verdict's raw evaluations.
  *
+ * And a grace longer than MAX_GRACE_MS (policy built in code: the schema refuses it) is clamped: the due
+ * time overflowed the ISO date of the hold's reason and PostgreSQL's bigint, and the pass failed.
+ *
  * Real stores (a SQLite file, a PostgreSQL database): the scan row is deleted on a second connection, as
  * the stored scan of a key no longer in force is absent for the monitor.
  */
@@ -18,7 +21,7 @@ import pg from 'pg';
 import type { Digest } from '../../../src/core/index.js';
 import { SCAN_KEY } from '../../../src/gate/gate.js';
 import { Monitor } from '../../../src/monitor/index.js';
-import { compilePolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
+import { compilePolicy, DEFAULT_POLICY_YAML, MAX_GRACE_MS, type CompiledPolicy } from '../../../src/policy/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import type { VulnDb } from '../../../src/vulndb/index.js';
 import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
@@ -167,6 +170,24 @@ function contract(name: string, open: (dir: string) => Promise<Opened>) {
       // nothing more to do: the next tick runs no grace pass
       h.set(T2026 + 3 * 60 * MIN);
       expect(await h.mon.tick()).to.equal(undefined);
+    });
+
+    it('a grace past the longest the schema allows (a policy built in code, up to 1e25 ms) holds to the first-seen time + MAX_GRACE_MS: the pass does not fail on the due time', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.double({ min: MAX_GRACE_MS, max: 1e25, noNaN: true }), fc.integer({ min: 0, max: 3 * 365 }), async (graceMs, day) => {
+          const p = policyWith('quarantine', '1h');
+          const policy: CompiledPolicy = { ...p, defaultMapping: { ...p.defaultMapping, graceMs: { high: Math.round(graceMs) } } };
+          const start = T2026 + day * DAY;
+          const h = await heldImage(policy, start);
+          expect((await heldHolds(h.digest)).map((x) => x.dueAt)).to.deep.equal([start + MAX_GRACE_MS]);
+          const changes = await o.store.monitor.listChanges(h.digest, 1);
+          expect(changes[0].onNewFindings).to.include({ effect: 'held', enforceAfter: new Date(start + MAX_GRACE_MS).toISOString() });
+          h.set(start + MAX_GRACE_MS);
+          await h.mon.tick();
+          expect(h.acted).to.deep.equal([`${h.repository}:v1:quarantine`]);
+        }),
+        { numRuns: 10 },
+      );
     });
 
     it('property: with or without its stored scan, a held image is enforced at the first tick at or after its due time, once, and held at warn before', async () => {
