@@ -107,49 +107,47 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
 
 /** {@link reevaluateStored} for one stored verdict: judged again, acted on, written. */
 async function reevaluateOne(o: ReevaluateOptions, before: Verdict, stats: ReevaluationStats): Promise<void> {
-  {
-    stats.verdicts++;
-    // A verdict stored without raw evaluations is judged again whatever its revision.
-    if (!o.force && before.policy.revision === o.policy.revision && before.evaluations) return;
-    const scan = (await o.store.getLayer(SCAN_KEY(before.digest))) as ImageScan | undefined;
-    if (!scan) {
-      stats.noScan++;
-      return;
-    }
-    // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
-    // Signed VEX of the image's referrers, as last read from the registry (src/gate/referrer-vex.ts).
-    const referrerVex = await storedReferrerVex(o.store, before.digest, o.policy);
-    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, { ...(o.bases ? { bases: await o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) });
-    stats.reevaluated++;
-    const after: Verdict = summarize(o.policy, {
-      ...before,
-      complete: j.report.complete,
-      policy: j.evaluation.policy,
-      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
-      evaluatedAt: new Date().toISOString(),
-      evaluations: j.raw,
-    });
-    const refs = [undefined, ...before.tags];
-    if (refs.some((t) => viewOf(o.policy, after, t).decision !== viewOf(o.policy, before, t).decision)) stats.changed++;
-    // Each tag by its own mapping, then the digest itself (pullable as repository@digest whatever its tags).
-    const blocking = [...before.tags.map((t) => viewOf(o.policy, after, t)), viewOf(o.policy, after)].filter(blocks);
-    await o.store.putReport(before.digest, j.report);
-    // Children first: a blocked index takes its blocking children along, judged by their verdicts now.
-    for (const c of j.children) {
-      if (c.digest === before.digest) continue;
-      const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
-      if (!cv) continue;
-      await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
-    }
-    if (o.act && blocking.length) {
-      const e = await o.act(before, after, blocking);
-      if (e) {
-        after.enforcement = e;
-        if (e.action !== 'none') stats.enforced++;
-      }
-    }
-    await o.store.putVerdict(after);
+  stats.verdicts++;
+  // A verdict stored without raw evaluations is judged again whatever its revision.
+  if (!o.force && before.policy.revision === o.policy.revision && before.evaluations) return;
+  const scan = (await o.store.getLayer(SCAN_KEY(before.digest))) as ImageScan | undefined;
+  if (!scan) {
+    stats.noScan++;
+    return;
   }
+  // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
+  // Signed VEX of the image's referrers, as last read from the registry (src/gate/referrer-vex.ts).
+  const referrerVex = await storedReferrerVex(o.store, before.digest, o.policy);
+  const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, { ...(o.bases ? { bases: await o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) });
+  stats.reevaluated++;
+  const after: Verdict = summarize(o.policy, {
+    ...before,
+    complete: j.report.complete,
+    policy: j.evaluation.policy,
+    vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
+    evaluatedAt: new Date().toISOString(),
+    evaluations: j.raw,
+  });
+  const refs = [undefined, ...before.tags];
+  if (refs.some((t) => viewOf(o.policy, after, t).decision !== viewOf(o.policy, before, t).decision)) stats.changed++;
+  // Each tag by its own mapping, then the digest itself (pullable as repository@digest whatever its tags).
+  const blocking = [...before.tags.map((t) => viewOf(o.policy, after, t)), viewOf(o.policy, after)].filter(blocks);
+  await o.store.putReport(before.digest, j.report);
+  // Children first: a blocked index takes its blocking children along, judged by their verdicts now.
+  for (const c of j.children) {
+    if (c.digest === before.digest) continue;
+    const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
+    if (!cv) continue;
+    await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
+  }
+  if (o.act && blocking.length) {
+    const e = await o.act(before, after, blocking);
+    if (e) {
+      after.enforcement = e;
+      if (e.action !== 'none') stats.enforced++;
+    }
+  }
+  await o.store.putVerdict(after);
 }
 
 /** A release request (admin API `POST /api/v1/quarantine/release`). */
