@@ -105,6 +105,11 @@ export interface MonitorOptions {
   /** Lease of a claimed run, ms (default 60 s); renewed with every image. */
   leaseMs?: number;
   /**
+   * How long a claim of outbox notices holds them, ms (default 120 s, config `queue.outboxLease`): a notice
+   * claimed by a process that died is delivered by another one after it.
+   */
+  outboxLeaseMs?: number;
+  /**
    * Outbound `new-findings` notices. They go through the store's outbox: written with the re-judgement,
    * delivered after it, removed once `newFindings` resolves (delivered or given up).
    */
@@ -290,7 +295,7 @@ export class Monitor {
     const notifier = this.o.notifier;
     if (!notifier) return;
     for (;;) {
-      const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, OUTBOX_LEASE_MS, Date.now());
+      const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, this.o.outboxLeaseMs ?? OUTBOX_LEASE_MS, Date.now());
       if (!claimed.length) return;
       await Promise.all(claimed.map((n) => (notifier.deliverNotice ? notifier.deliverNotice(n.body) : notifier.newFindings(n.body as NewFindingsBody))));
       await this.o.store.monitor.outboxDone(this.owner, claimed.map((n) => n.seq));
