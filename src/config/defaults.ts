@@ -3,7 +3,7 @@
  * config/pushgate.yaml (a test keeps the two identical).
  */
 import { coveredOsEcosystems } from '../core/os-table.js';
-import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig, type RegistryConfig } from './types.js';
+import { DEFAULT_EVENT_LEASE_MS, DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_OUTBOX_LEASE_MS, DEFAULT_SCAN_TRIGGERS, DEFAULT_SIGNATURE_CACHE, DEFAULT_UNTAGGED_GRACE_MS, DEFAULT_WORKLOAD_RETENTION_MS, type PushgateConfig, type RegistryConfig } from './types.js';
 
 /**
  * Ecosystems of the language analyzers pushgate ships (src/scan/analyzers): npm, PyPI, Go, Maven,
@@ -47,7 +47,7 @@ export function defaultConfig(): PushgateConfig {
       // The scan engine's own defaults (src/scan/limits.ts DEFAULT_SCAN_LIMITS; a unit test keeps them equal).
       limits: { maxLayers: 500, maxIndexManifests: 256, maxEntries: 500_000, maxTarBytes: 64 * 2 ** 30, maxRatio: 1000, lockFileBytes: 64 * 2 ** 20, packageDbBytes: 512 * 2 ** 20 },
     },
-    queue: { maxAttempts: 10, registryProbeIntervalMs: 10_000 },
+    queue: { maxAttempts: 10, registryProbeIntervalMs: 10_000, eventLeaseMs: DEFAULT_EVENT_LEASE_MS, outboxLeaseMs: DEFAULT_OUTBOX_LEASE_MS },
     enforcement: { untaggedGraceMs: DEFAULT_UNTAGGED_GRACE_MS },
     registries: [],
     policy: undefined,

@@ -11,7 +11,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { configValidator } from './config-validator.js';
 import { configSchema } from './schema.js';
 import { defaultConfig, defaultRegistry } from './defaults.js';
-import { parseDuration, parseSize } from './units.js';
+import { formatDuration, parseDuration, parseSize } from './units.js';
 import { MAX_TIMER_MS } from '../core/timers.js';
 import { repositoryNameProblem } from '../core/names.js';
 import {
@@ -25,7 +25,7 @@ import {
   type KeyPath,
   type LocatedDocument,
 } from './yaml-doc.js';
-import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
+import { DEFAULT_EVENT_LEASE_MS, DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_OUTBOX_LEASE_MS, DEFAULT_SCAN_TRIGGERS, DEFAULT_WORKLOAD_RETENTION_MS, DEFAULT_SIGNATURE_CACHE, EVENT_LEASE_BOUNDS, OUTBOX_LEASE_BOUNDS, type PushgateConfig, type RegistryConfig, type ScanLimitsConfig } from './types.js';
 import { defaultPortOf, formatHostPort, parseHostPort, RegistryHosts, sameRegistryUrl, type HostPort } from '../core/host.js';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './errors.js';
@@ -154,7 +154,7 @@ interface RawConfig {
     workers?: number; tmpDir?: string; tmpDirLimit?: string | number; maxManifestSize?: string | number; deadline?: string;
     limits?: { layers?: number; entriesPerLayer?: number; layerSize?: string | number; ratio?: number; lockFileSize?: string | number; packageDbSize?: string | number };
   };
-  queue?: { maxAttempts?: number; registryProbeInterval?: string };
+  queue?: { maxAttempts?: number; registryProbeInterval?: string; eventLease?: string; outboxLease?: string };
   enforcement?: { untaggedGrace?: string };
   harborAdapter?: { tokens?: string[] };
   publish?: { referrers?: { enabled?: boolean; signingKey?: string; retryInterval?: string } };
@@ -221,6 +221,12 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     const ms = dur(v, fallback);
     if (ms > MAX_TIMER_MS) problems.push(problemAt(ld, key, `${v} is longer than the longest timeout pushgate can wait (24d); a request timeout is normally seconds to minutes`));
     return Math.min(ms, MAX_TIMER_MS);
+  };
+  // A duration with safe bounds: a problem naming the key and the bounds outside them.
+  const bounded = (v: string | undefined, fallback: number, b: { min: number; max: number }, key: KeyPath): number => {
+    const ms = dur(v, fallback);
+    if (ms < b.min || ms > b.max) problems.push(problemAt(ld, key, `${v} is outside ${formatDuration(b.min)}..${formatDuration(b.max)}`));
+    return Math.min(b.max, Math.max(b.min, ms));
   };
   const sz = (v: string | number | undefined, fallback: number): number => {
     try {
@@ -405,7 +411,12 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
       deadlineMs: timeout(raw.scan?.deadline, d.scan.deadlineMs ?? 0, ['scan', 'deadline']),
       limits: { ...d.scan.limits, ...scanLimits(raw.scan?.limits, sz) },
     },
-    queue: { maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts, registryProbeIntervalMs: dur(raw.queue?.registryProbeInterval, d.queue!.registryProbeIntervalMs ?? 10_000) },
+    queue: {
+      maxAttempts: raw.queue?.maxAttempts ?? d.queue!.maxAttempts,
+      registryProbeIntervalMs: dur(raw.queue?.registryProbeInterval, d.queue!.registryProbeIntervalMs ?? 10_000),
+      eventLeaseMs: bounded(raw.queue?.eventLease, DEFAULT_EVENT_LEASE_MS, EVENT_LEASE_BOUNDS, ['queue', 'eventLease']),
+      outboxLeaseMs: bounded(raw.queue?.outboxLease, DEFAULT_OUTBOX_LEASE_MS, OUTBOX_LEASE_BOUNDS, ['queue', 'outboxLease']),
+    },
     enforcement: { untaggedGraceMs: dur(raw.enforcement?.untaggedGrace, d.enforcement!.untaggedGraceMs) },
     registries,
     policy: inputFile(raw.policy, ['policy'], 'policy file'),

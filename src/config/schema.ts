@@ -205,7 +205,7 @@ export const configSchema = {
         maxHeldManifests: { type: 'integer', minimum: 1, maximum: 10_000 },
       },
     },
-    queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, registryProbeInterval: duration } },
+    queue: { type: 'object', additionalProperties: false, properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, registryProbeInterval: duration, eventLease: duration, outboxLease: duration } },
     enforcement: { type: 'object', additionalProperties: false, properties: { untaggedGrace: duration } },
     vex: {
       type: 'object',

@@ -130,6 +130,19 @@ export interface PushgateConfig {
     maxAttempts: number;
     /** How often registries with blocked events are probed (GET /v2/), ms; an answer resumes them. Default 10 s. */
     registryProbeIntervalMs?: number;
+    /**
+     * How long a claimed event is held by its worker before another process may claim it, ms: renewed every
+     * third of it while the event is handled, so it only matters when the process dies (a crash, a kill, a
+     * lost host): its events wait this long. Default {@link DEFAULT_EVENT_LEASE_MS}; within {@link EVENT_LEASE_BOUNDS}.
+     */
+    eventLeaseMs?: number;
+    /**
+     * How long a process holds the outbox notices it claimed for delivery, ms (not renewed): a notice of a
+     * process that died is delivered by another one after it. At least a notice's delivery attempts take
+     * (~30 s with the defaults), or a slow delivery is sent twice. Default {@link DEFAULT_OUTBOX_LEASE_MS};
+     * within {@link OUTBOX_LEASE_BOUNDS}.
+     */
+    outboxLeaseMs?: number;
   };
   /** Enforcement timing (optional for hand-built configs: {@link DEFAULT_UNTAGGED_GRACE_MS}; the loader always sets it). */
   enforcement?: {
@@ -334,3 +347,12 @@ export interface ScanLimitsConfig {
   /** Largest OS package database read (dpkg status, apk installed, rpmdb; `packageDbSize`). */
   packageDbBytes?: number;
 }
+
+/** `queue.eventLease` when not configured: 30 s. */
+export const DEFAULT_EVENT_LEASE_MS = 30_000;
+/** Bounds of `queue.eventLease`, ms: renewed every third of it (a store round trip must fit), at most 10 minutes. */
+export const EVENT_LEASE_BOUNDS = { min: 3_000, max: 600_000 } as const;
+/** `queue.outboxLease` when not configured: 120 s. */
+export const DEFAULT_OUTBOX_LEASE_MS = 120_000;
+/** Bounds of `queue.outboxLease`, ms: at least a notice's delivery attempts (~27 s: 4 of 5 s with 7 s of backoff), at most an hour. */
+export const OUTBOX_LEASE_BOUNDS = { min: 30_000, max: 3_600_000 } as const;

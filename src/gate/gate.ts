@@ -82,7 +82,7 @@ export interface GateOptions {
   logger: Logger;
   hooks?: GateHooks;
   counters?: GateCounters;
-  /** Lease of a claimed event in ms (default 30 s): how long a killed process's event waits before another worker takes it. */
+  /** Lease of a claimed event in ms (default `config.queue.eventLeaseMs`, else 30 s): how long a killed process's event waits before another worker takes it. */
   leaseMs?: number;
   /** Creates the client of a configured registry (tests may wrap it). */
   clientFactory?: (rc: RegistryConfig, onRequest: (e: { method: string; code: number | 'error' }) => void) => RegistryClient;
@@ -150,7 +150,7 @@ export class Gate implements GateApi {
     this.scanSlots = new ScanSlots(Math.max(1, opts.config.scan.workers));
     this.spillPool = new SpillPool(opts.config.scan.tmpDirLimitBytes);
     this.hooks = opts.hooks ?? {};
-    this.queue = new QueueWorkers(this, { ...opts, leaseMs: opts.leaseMs ?? DEFAULT_LEASE_MS });
+    this.queue = new QueueWorkers(this, { ...opts, leaseMs: opts.leaseMs ?? opts.config.queue?.eventLeaseMs ?? DEFAULT_LEASE_MS });
     this.policy = opts.policy;
     this.vulndbHolder = new VulnDbHolder(opts.config.vulndb.path, opts.logger, (age) => opts.counters?.vulndbAge?.(age), opts.config.source);
     this.own = new OwnTraffic({ store: opts.store, registry: (n) => opts.config.registries.find((r) => r.name === n), warn: (fields, message) => opts.logger.warn(fields, message) });

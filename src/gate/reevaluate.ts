@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PushgateConfig } from '../config/types.js';
-import { PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
+import { DECISIONS, PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { elapsedMs } from '../core/timers.js';
 import { deleteQuarantinedCopy, enforce, releaseQuarantined } from '../enforce/index.js';
 import { candidateRuleSets, loadPolicy, loadVexFiles, parseVex, revisionOf, vexAuthor, vexRevision, withExceptions, type CompiledPolicy, type ExceptionSpec, type VexStatement } from '../policy/index.js';
@@ -31,6 +31,15 @@ import { storedReferrerVex } from './referrer-vex.js';
 import { blocks, summarize, viewOf, withView, type VerdictView } from './verdict-view.js';
 import { plannedWrites } from './own-traffic.js';
 import { withClusterJob } from './cluster-jobs.js';
+
+/**
+ * The audit action of a re-evaluation's intent to act on one tag (or the digest), written before the
+ * registry is acted on; the `reevaluated:<decision>` record written after it ends it.
+ */
+export const REEVALUATING = 'reevaluating';
+
+/** First delay before a failed re-evaluation is run again, ms (then doubling, up to 64 times it). */
+export const REEVALUATE_RETRY_MS = 5_000;
 
 /** Counts of one re-evaluation pass. */
 export interface ReevaluationStats {
@@ -75,51 +84,70 @@ export async function reevaluateStored(o: ReevaluateOptions): Promise<Reevaluati
   const t0 = performance.now();
   const stats: ReevaluationStats = { verdicts: 0, reevaluated: 0, changed: 0, noScan: 0, enforced: 0, ms: 0 };
   const verdicts = o.verdicts ?? (await o.store.listVerdicts({ limit: Number.MAX_SAFE_INTEGER }));
+  // A verdict whose re-judgement fails (a store error, an unreachable registry) is left at its old
+  // revision, so the next pass judges it again; the others go on (one failing image held up every
+  // other image's enforcement until the next policy or exception event). The first error is thrown after.
+  let failed: { error: unknown; count: number } | undefined;
   for (const before of verdicts) {
-    stats.verdicts++;
-    // A verdict stored without raw evaluations is judged again whatever its revision.
-    if (!o.force && before.policy.revision === o.policy.revision && before.evaluations) continue;
-    const scan = (await o.store.getLayer(SCAN_KEY(before.digest))) as ImageScan | undefined;
-    if (!scan) {
-      stats.noScan++;
-      continue;
+    try {
+      await reevaluateOne(o, before, stats);
+    } catch (e) {
+      if (failed) failed.count++;
+      else failed = { error: e, count: 1 };
     }
-    // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
-    // Signed VEX of the image's referrers, as last read from the registry (src/gate/referrer-vex.ts).
-    const referrerVex = await storedReferrerVex(o.store, before.digest, o.policy);
-    const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, { ...(o.bases ? { bases: await o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) });
-    stats.reevaluated++;
-    const after: Verdict = summarize(o.policy, {
-      ...before,
-      complete: j.report.complete,
-      policy: j.evaluation.policy,
-      vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
-      evaluatedAt: new Date().toISOString(),
-      evaluations: j.raw,
-    });
-    const refs = [undefined, ...before.tags];
-    if (refs.some((t) => viewOf(o.policy, after, t).decision !== viewOf(o.policy, before, t).decision)) stats.changed++;
-    // Each tag by its own mapping, then the digest itself (pullable as repository@digest whatever its tags).
-    const blocking = [...before.tags.map((t) => viewOf(o.policy, after, t)), viewOf(o.policy, after)].filter(blocks);
-    await o.store.putReport(before.digest, j.report);
-    // Children first: a blocked index takes its blocking children along, judged by their verdicts now.
-    for (const c of j.children) {
-      if (c.digest === before.digest) continue;
-      const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
-      if (!cv) continue;
-      await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
-    }
-    if (o.act && blocking.length) {
-      const e = await o.act(before, after, blocking);
-      if (e) {
-        after.enforcement = e;
-        if (e.action !== 'none') stats.enforced++;
-      }
-    }
-    await o.store.putVerdict(after);
   }
   stats.ms = elapsedMs(t0);
+  if (failed) {
+    const err = failed.error as Error;
+    if (failed.count > 1 && err instanceof Error) err.message = `${err.message} (and ${failed.count - 1} more verdicts failed; each is judged again by the next pass)`;
+    throw err;
+  }
   return stats;
+}
+
+/** {@link reevaluateStored} for one stored verdict: judged again, acted on, written. */
+async function reevaluateOne(o: ReevaluateOptions, before: Verdict, stats: ReevaluationStats): Promise<void> {
+  stats.verdicts++;
+  // A verdict stored without raw evaluations is judged again whatever its revision.
+  if (!o.force && before.policy.revision === o.policy.revision && before.evaluations) return;
+  const scan = (await o.store.getLayer(SCAN_KEY(before.digest))) as ImageScan | undefined;
+  if (!scan) {
+    stats.noScan++;
+    return;
+  }
+  // Untagged: the raw evaluations cover every rule set any tag (or none) maps to; views per tag follow.
+  // Signed VEX of the image's referrers, as last read from the registry (src/gate/referrer-vex.ts).
+  const referrerVex = await storedReferrerVex(o.store, before.digest, o.policy);
+  const j = judgeScan(scan, o.vulndb, o.policy, { registry: before.registry, repository: before.repository }, { ...(o.bases ? { bases: await o.bases(scan) } : {}), ...(referrerVex ? { referrerVex } : {}) });
+  stats.reevaluated++;
+  const after: Verdict = summarize(o.policy, {
+    ...before,
+    complete: j.report.complete,
+    policy: j.evaluation.policy,
+    vulndb: { builtAt: j.report.vulndb?.builtAt ?? null, digest: j.report.vulndb?.digest ?? null },
+    evaluatedAt: new Date().toISOString(),
+    evaluations: j.raw,
+  });
+  const refs = [undefined, ...before.tags];
+  if (refs.some((t) => viewOf(o.policy, after, t).decision !== viewOf(o.policy, before, t).decision)) stats.changed++;
+  // Each tag by its own mapping, then the digest itself (pullable as repository@digest whatever its tags).
+  const blocking = [...before.tags.map((t) => viewOf(o.policy, after, t)), viewOf(o.policy, after)].filter(blocks);
+  await o.store.putReport(before.digest, j.report);
+  // Children first: a blocked index takes its blocking children along, judged by their verdicts now.
+  for (const c of j.children) {
+    if (c.digest === before.digest) continue;
+    const cv = await o.store.getVerdict(before.registry, before.repository, c.digest);
+    if (!cv) continue;
+    await o.store.putVerdict(summarize(o.policy, { ...cv, evaluations: c.raw, complete: c.complete, policy: c.evaluation.policy, evaluatedAt: after.evaluatedAt }));
+  }
+  if (o.act && blocking.length) {
+    const e = await o.act(before, after, blocking);
+    if (e) {
+      after.enforcement = e;
+      if (e.action !== 'none') stats.enforced++;
+    }
+  }
+  await o.store.putVerdict(after);
 }
 
 /** A release request (admin API `POST /api/v1/quarantine/release`). */
@@ -155,6 +183,7 @@ export class PolicyControl {
   /** VEX documents added through the admin API (the store's), each with its statements, oldest first. */
   private vexDocs: Array<{ doc: StoredVexDocument; statements: VexStatement[] }> = [];
   private unsubscribe: (() => void) | undefined;
+  private closed = false;
 
   constructor(private readonly o: { gate: Gate; store: Store; config: PushgateConfig; logger: Logger; policy: CompiledPolicy; notifier?: { blocked(v: Verdict): void | Promise<void> } }) {
     this.base = o.policy;
@@ -414,6 +443,9 @@ export class PolicyControl {
 
   /** Stops watching and waits for work in progress. */
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.stopWatch?.();
@@ -430,8 +462,35 @@ export class PolicyControl {
    * One re-evaluation at a time in the cluster (a job lease): replicas that reload the same policy file
    * take turns, and the later ones find the verdicts already judged by that revision and skip them.
    */
-  private reevaluateNow(): Promise<ReevaluationStats> {
-    return withClusterJob(this.o.store, 'reevaluate', () => this.reevaluateHeld());
+  private async reevaluateNow(): Promise<ReevaluationStats> {
+    try {
+      const stats = await withClusterJob(this.o.store, 'reevaluate', () => this.reevaluateHeld());
+      this.retryMs = 0;
+      return stats;
+    } catch (e) {
+      this.retryLater();
+      throw e;
+    }
+  }
+
+  /** Delay of the next re-evaluation after a failed one, ms (0: none failed since the last success). */
+  private retryMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * After a failed re-evaluation (a store error, an unreachable registry), another one is run later, with
+   * a delay doubling from {@link REEVALUATE_RETRY_MS} to 64 times it: the verdicts it did not finish are
+   * still at the old revision, and waiting for the next policy or exception event left them (and the
+   * records of an action taken before the failure) for as long as that takes.
+   */
+  private retryLater(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryMs = Math.min(64 * REEVALUATE_RETRY_MS, this.retryMs ? 2 * this.retryMs : REEVALUATE_RETRY_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.reevaluate().catch((e: Error) => this.o.logger.error({ err: e.message, retryInMs: this.retryMs }, 're-evaluation failed; tried again later'));
+    }, this.retryMs);
+    this.retryTimer.unref();
   }
 
   private async reevaluateHeld(): Promise<ReevaluationStats> {
@@ -457,16 +516,35 @@ export class PolicyControl {
     const client = gate.client(after.registry);
     const inQuarantine = gate.isQuarantineRepository(after.registry, after.repository);
     let last: Enforcement | undefined;
+    let unrecorded: unknown;
     for (const view of views) {
       const tag = view.tag;
       // The digest itself: not a child of a quarantine copy, and not while an allowed tag or a tagged index
       // that is allowed for its tag holds it (src/gate/digest-pushes.ts). No grace here: the push is past.
       if (tag === undefined && (rc.type !== 'distribution' || (await gate.isChildOfQuarantineCopy(after.registry, after.repository, after.digest)) || (await gate.heldByAllowedTag(after)) || (await gate.heldByTaggedIndex(after)))) continue;
       const now = await client.resolve(after.repository, tag ?? after.digest).catch(() => undefined);
-      if (now?.digest !== after.digest) continue; // the tag moved on or is gone (the digest is gone): nothing to act on
+      if (now?.digest !== after.digest) {
+        // the tag moved on or is gone (the digest is gone): nothing to act on, unless an earlier pass acted
+        // and failed to record it (its intent is the last record of the tag)
+        const e = await this.unfinished(before, after, view);
+        if (e) last = e;
+        continue;
+      }
       if (await gate.isRecordedQuarantineCopy(after.registry, after.repository, after.digest)) continue;
       const restoreDigest = inQuarantine || tag === undefined ? undefined : await gate.restoreTarget(after.registry, after.repository, tag, after.digest);
       const decision = inQuarantine && view.decision === 'quarantine' ? 'reject' : view.decision;
+      // The intent is recorded before the registry is acted on: a store error (or a crash) after the action
+      // left the tag gone and nothing recorded, and the next pass, finding the tag gone, skipped it. The
+      // next pass finds the intent without its outcome and records what the registry shows ({@link unfinished}).
+      await this.o.store.audit({
+        actor: 'pushgate',
+        action: REEVALUATING,
+        registry: after.registry,
+        repository: after.repository,
+        digest: after.digest,
+        tag,
+        detail: { decision, revision: after.policy.revision, mode: view.mode, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) },
+      });
       const onWrite = await gate.expectOwnWrites(
         after.registry,
         plannedWrites({
@@ -496,26 +574,66 @@ export class PolicyControl {
         tagLink: 'awaited',
         onWrite,
       });
-      if (last.status === 'done') {
-        // What the registry now holds is recorded first: the notice goes through the store's outbox, and
-        // a failing write of it must not leave the quarantine unrecorded (a release looks it up).
-        if (tag) await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
-        if (last.action === 'quarantine') {
-          await this.o.store.recordQuarantine({ registry: after.registry, repository: after.repository, tag: tag ?? '', digest: after.digest, quarantineRepository: gate.quarantineRepository(after.registry, after.repository) });
-        }
-        if (last.action !== 'none') await this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: last });
+      // A failed write leaves the intent as the tag's last record; the other tags are still acted on.
+      try {
+        await this.recordActed(before, after, view, last);
+      } catch (e) {
+        unrecorded ??= e;
       }
-      await this.o.store.audit({
-        actor: 'pushgate',
-        action: `reevaluated:${view.decision}`,
-        registry: after.registry,
-        repository: after.repository,
-        digest: after.digest,
-        tag,
-        detail: { from: viewOf(gate.currentPolicy, before, tag).decision, revision: after.policy.revision, mode: view.mode, mapping: view.mapping, ruleSet: view.ruleSet, reasons: view.reasons.map((r) => r.rule), enforcement: last },
-      });
     }
+    if (unrecorded !== undefined) throw unrecorded;
     return last ?? { action: 'none', status: 'skipped', detail: 'no blocked tag points at this digest any more: nothing to act on' };
+  }
+
+  /**
+   * Records what acting on one view did: the tag's history and the quarantine (what the registry now
+   * holds, first: the notice goes through the store's outbox, and a failing write of it must not leave
+   * the quarantine unrecorded, a release looks it up), the notice, and the `reevaluated:<decision>` audit
+   * record, which ends the view's intent ({@link REEVALUATING}).
+   * @throws PushgateError STORE when a write fails (the intent stays the view's last record).
+   */
+  private async recordActed(before: Verdict, after: Verdict, view: VerdictView, e: Enforcement, recovered?: string): Promise<void> {
+    const tag = view.tag;
+    if (e.status === 'done') {
+      if (tag) await this.o.store.recordTag(after.registry, after.repository, tag, after.digest, false);
+      const q = { registry: after.registry, repository: after.repository, tag: tag ?? '', digest: after.digest, quarantineRepository: this.o.gate.quarantineRepository(after.registry, after.repository) };
+      // recorded after a failure: the quarantine may be recorded already (a later write failed)
+      if (e.action === 'quarantine' && !(recovered && (await this.o.store.listQuarantine({ ...q, state: 'quarantined', limit: 1 })).length)) await this.o.store.recordQuarantine(q);
+      if (e.action !== 'none') await this.o.notifier?.blocked({ ...withView(after, view), tags: tag ? [tag] : [], enforcement: e });
+    }
+    await this.o.store.audit({
+      actor: 'pushgate',
+      action: `reevaluated:${view.decision}`,
+      registry: after.registry,
+      repository: after.repository,
+      digest: after.digest,
+      tag,
+      detail: { from: viewOf(this.o.gate.currentPolicy, before, tag).decision, revision: after.policy.revision, mode: view.mode, mapping: view.mapping, ruleSet: view.ruleSet, reasons: view.reasons.map((r) => r.rule), enforcement: e, ...(recovered ? { recovered } : {}) },
+    });
+  }
+
+  /**
+   * For a view whose tag (or digest) no longer points at the digest: when the view's last audit record is
+   * an intent ({@link REEVALUATING}) without its outcome, an earlier pass may have acted and then failed to
+   * record it. What the registry shows is recorded now: a quarantine when the quarantine repository holds
+   * the digest, a delete when a reject's digest is gone from the repository, else nothing acted on.
+   * @returns the enforcement recorded, or undefined when there was no unfinished intent.
+   */
+  private async unfinished(before: Verdict, after: Verdict, view: VerdictView): Promise<Enforcement | undefined> {
+    const tag = view.tag;
+    const recent = await this.o.store.listAudit(20, { registry: after.registry, repository: after.repository, digest: after.digest, ...(tag ? { tag } : {}), actions: [REEVALUATING, ...DECISIONS.map((d) => `reevaluated:${d}`)] });
+    const last = recent.find((r) => (r.tag ?? undefined) === tag);
+    if (last?.action !== REEVALUATING) return undefined;
+    const intent = last.detail as { decision?: string; quarantineRepository?: string };
+    const client = this.o.gate.client(after.registry);
+    let e: Enforcement = { action: 'none', status: 'skipped', detail: 'an earlier re-evaluation was interrupted before recording its action; the registry shows none of it (the tag moved on or was deleted)' };
+    if (intent.decision === 'quarantine' && intent.quarantineRepository && (await client.resolve(intent.quarantineRepository, after.digest))?.digest === after.digest) {
+      e = { action: 'quarantine', status: 'done', detail: `quarantined to ${intent.quarantineRepository} by an earlier re-evaluation that failed to record it` };
+    } else if (intent.decision === 'reject' && (await client.resolve(after.repository, after.digest)) === undefined) {
+      e = { action: 'delete', status: 'done', detail: 'deleted by an earlier re-evaluation that failed to record it' };
+    }
+    await this.recordActed(before, after, view, e, `recorded after the action, by the re-evaluation of ${new Date().toISOString()}`);
+    return e;
   }
 
   /** Tells the other replicas that the exceptions changed; a failure is logged (they catch up on their next resync). */

@@ -40,7 +40,7 @@ import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import { findingParser, findingSetSignature, type AffectedImage, type ChangeRecord, type FindingParser, type ImageWorkloads, type ImageIndex, type IndexedFinding, type IndexedPackages, type MonitorRun, type PackageGroup, entriesOf, type MonitorRunKind, type ReadMarks, type Rejudgement, type ReportPatch, type Store } from '../store/index.js';
 import { planFor, type MatchMemo, type VulnDb } from '../vulndb/index.js';
 import { diffFindings, findingKey, imageIndexOf, indexedFindings, rejudgedIndexOf, isEmptyDiff, pairsByInstance, sameFindingsSignature, type FindingDiff } from './image-index.js';
-import { capNewFindings, holdLatestDue, ON_NEW_FINDINGS_RULE } from './on-new-findings.js';
+import { capNewFindings, holdLatestDue, isHeld, ON_NEW_FINDINGS_RULE, uncappedEvaluations } from './on-new-findings.js';
 import { matchesPurlQuery, parsePurlQuery } from './purl-query.js';
 
 /** Counts of one pass. */
@@ -104,6 +104,11 @@ export interface MonitorOptions {
   owner?: string;
   /** Lease of a claimed run, ms (default 60 s); renewed with every image. */
   leaseMs?: number;
+  /**
+   * How long a claim of outbox notices holds them, ms (default 120 s, config `queue.outboxLease`): a notice
+   * claimed by a process that died is delivered by another one after it.
+   */
+  outboxLeaseMs?: number;
   /**
    * Outbound `new-findings` notices. They go through the store's outbox: written with the re-judgement,
    * delivered after it, removed once `newFindings` resolves (delivered or given up).
@@ -290,7 +295,7 @@ export class Monitor {
     const notifier = this.o.notifier;
     if (!notifier) return;
     for (;;) {
-      const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, OUTBOX_LEASE_MS, Date.now());
+      const claimed = await this.o.store.monitor.claimOutbox(this.owner, OUTBOX_BATCH, this.o.outboxLeaseMs ?? OUTBOX_LEASE_MS, Date.now());
       if (!claimed.length) return;
       await Promise.all(claimed.map((n) => (notifier.deliverNotice ? notifier.deliverNotice(n.body) : notifier.newFindings(n.body as NewFindingsBody))));
       await this.o.store.monitor.outboxDone(this.owner, claimed.map((n) => n.seq));
@@ -863,7 +868,22 @@ export class Monitor {
       const seen = firstSeenOf(old, now);
       const findings = db ? packages.flatMap((e) => db.match(e.packages, e.os).map((f) => (e.platform ? { ...f, platform: e.platform } : f))) : old.map((f) => f.finding);
       const index: ImageIndex = { digest, vulndbDigest: db?.contentDigest ?? null, reportAt: Math.max(Date.now(), now), packages: undefined, findings: withFirstSeen(indexedFindings(findings, pairsByInstance(packages)), seen, now) };
-      return { write: { verdicts: [], changes: [], audits: [], index }, after: () => undefined, acted: false };
+      // A verdict held for a grace period is capped again from its stored raw evaluations, with nothing
+      // new: a due hold is enforced (and cleared), a running one keeps its due time. Skipping it left the
+      // image admitted at warn for good, and a grace pass ran for it at every tick.
+      const out: Omit<Rejudgement, 'run'> = { verdicts: [], changes: [], audits: [], holds: [] };
+      let acted = false;
+      const none: FindingDiff = { new: [], resolved: [], severityChanged: [] };
+      for (const before of ctx.verdicts.get(digest) ?? []) {
+        // a hold row without a held verdict (the verdict rewritten since) holds nothing: cleared
+        if (!isHeld(before)) {
+          out.holds!.push({ registry: before.registry, repository: before.repository, digest, dueAt: null });
+          continue;
+        }
+        const judged = summarize(policy, { ...before, evaluatedAt: new Date(now).toISOString(), evaluations: uncappedEvaluations(before) });
+        acted ||= (await this.outcome({ before, judged, diff: none, firstSeen: new Map(), now, run, stats, out, notices: [] })).acted;
+      }
+      return { write: { ...out, index }, after: () => undefined, acted };
     }
     const verdicts = ctx.verdicts.get(digest) ?? [];
     let acted = false;

@@ -12,7 +12,7 @@
  * - `reject`: the new decision in full, after the grace period; `warn` until then.
  */
 import { decisionRank, worstDecision, type Decision, type Finding, type RawEvaluation, type Reason, type Verdict } from '../core/index.js';
-import { selectMapping, type CompiledPolicy } from '../policy/index.js';
+import { MAX_GRACE_MS, selectMapping, type CompiledPolicy } from '../policy/index.js';
 import type { CompiledMapping, OnNewFindings } from '../policy/types.js';
 
 /** The rule name of the reason a capped evaluation carries. */
@@ -57,6 +57,32 @@ function heldUntil(reasons: readonly Reason[] | undefined): number | undefined {
   const until = reasons?.find((r) => r.rule === ON_NEW_FINDINGS_RULE && r.until !== undefined)?.until;
   const t = until === undefined ? NaN : Date.parse(until);
   return Number.isFinite(t) ? t : undefined;
+}
+
+/** True when a stored verdict carries a grace-period hold (a rule set capped at `warn` until a due time). */
+export function isHeld(v: Verdict): boolean {
+  return Object.values(v.evaluations ?? {}).some((e) => heldUntil(e.reasons) !== undefined);
+}
+
+/**
+ * A stored verdict's raw evaluations as they were before {@link capNewFindings} capped them: a capped
+ * evaluation is its raw one with the cap's reason put first and the decision lowered, so the cap's reason
+ * is dropped and the decision is the strictest of the reasons left (as the policy evaluator sets it).
+ * Evaluations without a cap are returned as stored. Used to enforce a due hold from the stored verdict
+ * when the image's stored scan is gone (an analyzer upgrade changes the scan key): the block the hold
+ * deferred is the stored raw decision, and capping it again with no new findings enforces it.
+ */
+export function uncappedEvaluations(v: Verdict): Record<string, RawEvaluation> {
+  const out: Record<string, RawEvaluation> = {};
+  for (const [rs, e] of Object.entries(v.evaluations ?? {})) {
+    if (!e.reasons.some((r) => r.rule === ON_NEW_FINDINGS_RULE)) {
+      out[rs] = e;
+      continue;
+    }
+    const reasons = e.reasons.filter((r) => r.rule !== ON_NEW_FINDINGS_RULE);
+    out[rs] = { decision: reasons.reduce<Decision>((d, r) => worstDecision(d, r.action), 'allow'), reasons };
+  }
+  return out;
 }
 
 /** What {@link capNewFindings} did. */
@@ -106,7 +132,9 @@ export function capNewFindings(policy: CompiledPolicy, before: Verdict, after: V
       // the block waits for the grace of the new findings: the earliest due one decides. A first-seen time
       // after `now` was recorded by a clock since set back: the grace counts from now, not from then.
       let due = Infinity;
-      for (const f of fresh) due = Math.min(due, Math.min(f.firstSeen, now) + (m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
+      // A grace is at most MAX_GRACE_MS (the policy schema refuses longer ones; a policy built in code is
+      // clamped here): the due time is stored as a bigint on PostgreSQL and written as an ISO date.
+      for (const f of fresh) due = Math.min(due, Math.min(f.firstSeen, now) + Math.min(MAX_GRACE_MS, m.graceMs[f.finding.severity as keyof typeof m.graceMs] ?? 0));
       // A hold already running keeps its due time: a finding arriving during the grace does not restart
       // it (advisories published more often than the grace would hold the image at warn for good), and a
       // pass with nothing new (`--all`) does not end it early. A due time past what the policy allows was

@@ -182,12 +182,16 @@ function compileDocument(doc: PolicyDocument, problem: ProblemSink, source: stri
   if (schema.shaped(['spec', 'mappings'])) {
     (doc.spec.mappings ?? []).forEach((m, i) => {
       checkSet(m.ruleSet, ['spec', 'mappings', i, 'ruleSet']);
-      if (schema.sound(['spec', 'mappings', i])) mappings.push(compileMapping(m, m.name ?? `mappings[${i}]`));
+      if (schema.sound(['spec', 'mappings', i])) {
+        checkGrace(m.grace, ['spec', 'mappings', i, 'grace'], problem);
+        mappings.push(compileMapping(m, m.name ?? `mappings[${i}]`));
+      }
     });
   }
   let defaultMapping: CompiledMapping;
   if (doc.spec.default) {
     checkSet(doc.spec.default.ruleSet, ['spec', 'default', 'ruleSet']);
+    if (schema.sound(['spec', 'default', 'grace'])) checkGrace(doc.spec.default.grace, ['spec', 'default', 'grace'], problem);
     defaultMapping = compileMapping({ ruleSet: doc.spec.default.ruleSet, mode: doc.spec.default.mode, onNewFindings: doc.spec.default.onNewFindings, grace: doc.spec.default.grace }, 'default');
   } else {
     if (setsKnown && !ruleSets.default) problem(['spec', 'default'], 'is required unless a rule set is named "default"');
@@ -242,6 +246,27 @@ function compileRuleSet(name: string, rs: RuleSetSpec, at: KeyPath, problem: Pro
     excludeBase,
     rules,
   };
+}
+
+/**
+ * The longest `grace` a mapping may give a severity, ms (3650 days, about 10 years). A hold's due time is
+ * a finding's first-seen time plus its grace, stored as a bigint on PostgreSQL and written as an ISO date
+ * in the hold's reason: a grace meant as "never" (`1000000000000w`) overflowed both, and the monitor's
+ * pass failed at every tick. `onNewFindings: notify` or `warn` is the way to say "never block".
+ */
+export const MAX_GRACE_MS = 3650 * 86_400_000;
+
+/** A problem for each `grace` duration of a mapping longer than {@link MAX_GRACE_MS}. */
+function checkGrace(grace: MappingSpec['grace'], at: KeyPath, problem: ProblemSink): void {
+  for (const [sev, d] of Object.entries(grace ?? {})) {
+    let ms: number;
+    try {
+      ms = parseDuration(d as string);
+    } catch {
+      continue; // the schema says what is wrong with it
+    }
+    if (!(ms <= MAX_GRACE_MS)) problem([...at, sev], `is ${d}, longer than the longest grace, 3650d (about 10 years): to never block on new findings, set onNewFindings to notify or warn`);
+  }
 }
 
 function compileMapping(m: MappingSpec, name: string): CompiledMapping {

@@ -61,7 +61,7 @@ export const DEFAULT_POLICY_YAML = `# pushgate default policy (DESIGN.md §4). T
 #                            keeps the previous decision and notifies the new findings; warn: at most warn;
 #                            quarantine: at most quarantine; reject: the new decision in full.
 #     grace                  per severity word, a duration ({high: 7d}): new findings of that severity only
-#                            warn this long before onNewFindings quarantine/reject is enforced.
+#                            warn this long (at most 3650d) before onNewFindings quarantine/reject is enforced.
 #   spec.default             ruleSet, mode, onNewFindings and grace when no mapping matches.
 #   spec.severity.prefer     order of a finding's severity sources: vendor (the OS vendor's word in the matched
 #                            advisory: Ubuntu priority, Red Hat impact), advisory (its own CVSS or rating), nvd

@@ -174,6 +174,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
     notifier,
     act: (b, a, views) => control.actOnTags(b, a, views),
     now: opts.monitorNow,
+    outboxLeaseMs: config.queue?.outboxLeaseMs,
     counters: {
       run: (kind, result, seconds) => {
         metrics.monitorRuns.inc({ kind, result });

@@ -509,4 +509,14 @@ CREATE INDEX IF NOT EXISTS reports_by_digest_seq ON reports (digest, write_seq);
 ALTER TABLE events ADD COLUMN link_hand_backs INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // A re-evaluation that finds a tag no longer pointing at its digest reads the image's last intent or
+    // outcome record (src/gate/reevaluate.ts `unfinished`): by digest, newest first, not by a walk of every
+    // re-evaluation record ever written (the only audit index was by action).
+    version: 23,
+    name: 'audit-by-digest',
+    sql: `
+CREATE INDEX IF NOT EXISTS audit_by_digest_seq ON audit (digest, seq);
+`,
+  },
 ];

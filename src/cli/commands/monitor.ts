@@ -53,7 +53,7 @@ async function openMonitor(configFile: string | undefined, quiet = false): Promi
   const gate = new Gate({ config, store, policy, logger, notifier });
   const control = new PolicyControl({ gate, store, config, logger, policy, notifier });
   await control.init();
-  const monitor = new Monitor({ store, logger, vulndb: () => gate.currentVulnDb(), policy: () => gate.currentPolicy, bases: (s) => gate.baseImages.bases(s), notifier, act: (b, a, v) => control.actOnTags(b, a, v) });
+  const monitor = new Monitor({ store, logger, vulndb: () => gate.currentVulnDb(), policy: () => gate.currentPolicy, bases: (s) => gate.baseImages.bases(s), notifier, act: (b, a, v) => control.actOnTags(b, a, v), outboxLeaseMs: config.queue?.outboxLeaseMs });
   // As in serve: notices of what this run enforces go through the outbox (delivered before close, else by serve).
   notifier?.useOutbox({ add: (bodies) => store.monitor.addOutbox(bodies, Date.now()), kick: () => monitor.kickOutbox() });
   return {

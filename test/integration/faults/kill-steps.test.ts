@@ -4,14 +4,15 @@
  * answered a chosen request (so the registry did it and pushgate never learnt it), skopeo pushes of
  * small generated images (a private key: quarantine), SQLite. Steps: the scan's first blob read, the
  * quarantine copy's manifest PUT, the tag listing between that copy and the delete, the DELETE itself.
- * Each killed event is claimed again when its lease ends (30 s) by the restarted process: every push
+ * Each killed event is claimed again when its lease ends (`queue.eventLease`, 3 s here) by the restarted process: every push
  * ends with its tag and digest gone from the repository, the copy in quarantine, the enforcement done
  * and the notice sent. `KS_EVERY=1` kills at every request of the dry run instead (18: ~2 min).
  * A blocked re-push of an allowed tag, killed right after pushgate pointed the tag back at the allowed
  * image (before the blocked one is deleted): the tag stays on the allowed image.
  * Then a kill while the notice of an enforced quarantine waits for its next attempt (the target
  * answered 503): the notice is delivered after the restart (through the store's outbox; before, it
- * was only in the killed process's memory and never sent).
+ * was only in the killed process's memory and never sent), once the killed process's claim of it ends
+ * (`queue.outboxLease`, 30 s here: the shortest allowed; 120 s by default).
  * Ports 21930-21933.
  */
 import { expect } from 'chai';
@@ -59,6 +60,8 @@ describe('faults: SIGKILL at each registry request of a quarantine', function ()
       'store:', `  url: ${process.env.KS_STORE ?? `sqlite:${dir}/pushgate.db`}`,
       'vulndb:', `  path: ${dir}/vulndb.sqlite`, '  sources: []',
       'scan:', '  workers: 2', `  tmpDir: ${dir}/tmp`,
+      // short leases: a killed process's events and notices are taken over sooner (the defaults are 30s and 120s)
+      'queue:', '  eventLease: 3s', '  outboxLease: 30s',
       'api:', `  tokens: [${API}]`, `policy: ${dir}/policy.yaml`,
       'notify:', `  - url: http://127.0.0.1:${NOTIFY}/hook`, '    format: json',
       'registries:', '  - name: lab', `    url: http://127.0.0.1:${FRONT}`, '    type: distribution', '    timeout: 3s',
@@ -226,6 +229,6 @@ describe('faults: SIGKILL at each registry request of a quarantine', function ()
     await notifyPush(repo, img.digest, 1);
     await until('the process killed during the notice', 60_000, async () => dead());
     await serve();
-    await until('the notice delivered after the restart (the killed process held it for the outbox lease, 120 s)', 200_000, async () => notices.some((x) => x.repository === repo));
+    await until('the notice delivered after the restart (the killed process held it for the outbox lease, 30 s)', 200_000, async () => notices.some((x) => x.repository === repo));
   });
 });
