@@ -350,8 +350,12 @@ export interface ScanLimitsConfig {
 
 /** `queue.eventLease` when not configured: 30 s. */
 export const DEFAULT_EVENT_LEASE_MS = 30_000;
-/** Bounds of `queue.eventLease`, ms: renewed every third of it (a store round trip must fit), at most 10 minutes. */
-export const EVENT_LEASE_BOUNDS = { min: 3_000, max: 600_000 } as const;
+/**
+ * Bounds of `queue.eventLease`, ms: at least 10 s, as it is renewed every third of it from this
+ * process's event loop, which a scan or a busy machine can hold for a few seconds (a lease that
+ * lapses under a live worker lets another take the same event); at most 10 minutes.
+ */
+export const EVENT_LEASE_BOUNDS = { min: 10_000, max: 600_000 } as const;
 /** `queue.outboxLease` when not configured: 120 s. */
 export const DEFAULT_OUTBOX_LEASE_MS = 120_000;
 /** Bounds of `queue.outboxLease`, ms: at least a notice's delivery attempts (~27 s: 4 of 5 s with 7 s of backoff), at most an hour. */

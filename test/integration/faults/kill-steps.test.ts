@@ -4,7 +4,7 @@
  * answered a chosen request (so the registry did it and pushgate never learnt it), skopeo pushes of
  * small generated images (a private key: quarantine), SQLite. Steps: the scan's first blob read, the
  * quarantine copy's manifest PUT, the tag listing between that copy and the delete, the DELETE itself.
- * Each killed event is claimed again when its lease ends (`queue.eventLease`, 3 s here) by the restarted process: every push
+ * Each killed event is claimed again when its lease ends (`queue.eventLease`, 10 s here: the shortest allowed) by the restarted process: every push
  * ends with its tag and digest gone from the repository, the copy in quarantine, the enforcement done
  * and the notice sent. `KS_EVERY=1` kills at every request of the dry run instead (18: ~2 min).
  * A blocked re-push of an allowed tag, killed right after pushgate pointed the tag back at the allowed
@@ -61,7 +61,7 @@ describe('faults: SIGKILL at each registry request of a quarantine', function ()
       'vulndb:', `  path: ${dir}/vulndb.sqlite`, '  sources: []',
       'scan:', '  workers: 2', `  tmpDir: ${dir}/tmp`,
       // short leases: a killed process's events and notices are taken over sooner (the defaults are 30s and 120s)
-      'queue:', '  eventLease: 3s', '  outboxLease: 30s',
+      'queue:', '  eventLease: 10s', '  outboxLease: 30s',
       'api:', `  tokens: [${API}]`, `policy: ${dir}/policy.yaml`,
       'notify:', `  - url: http://127.0.0.1:${NOTIFY}/hook`, '    format: json',
       'registries:', '  - name: lab', `    url: http://127.0.0.1:${FRONT}`, '    type: distribution', '    timeout: 3s',

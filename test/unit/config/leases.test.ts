@@ -32,7 +32,7 @@ describe('config: queue.eventLease and queue.outboxLease', () => {
   });
 
   it('a lease outside its bounds is refused naming the key and the bounds; a bare number is refused', () => {
-    expect(problemsOf('queue:\n  eventLease: 1s\n')).to.deep.equal(['queue.eventLease: 1s is outside 3s..10m']);
+    expect(problemsOf('queue:\n  eventLease: 1s\n')).to.deep.equal(['queue.eventLease: 1s is outside 10s..10m']);
     expect(problemsOf('queue:\n  outboxLease: 10s\n')).to.deep.equal(['queue.outboxLease: 10s is outside 30s..1h']);
     expect(problemsOf('queue:\n  outboxLease: 2h\n')).to.deep.equal(['queue.outboxLease: 2h is outside 30s..1h']);
     expect(problemsOf('queue:\n  eventLease: 30\n')[0]).to.match(/^queue\.eventLease: /);
