@@ -71,6 +71,36 @@ describe('store: a finding parser kept for a pass', () => {
   });
 });
 
+describe('store: a finding parser reading rows of many keys', () => {
+  it('property: rows of any keys and bodies, interleaved, read as JSON.parse reads them; with room, equal bodies are one object whatever their keys, and a body read again under its key is that object', () => {
+    const body = fc.record({ id: fc.constantFrom('A', 'B', 'C'), path: fc.constantFrom('/a', '/b'), n: fc.nat(2) }).map((o) => JSON.stringify(o));
+    const row = fc.record({ key: fc.constantFrom('k1', 'k2', 'k3', 'k4'), body });
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 60 }), fc.integer({ min: 1, max: 6 }), (rows, max) => {
+        const small = findingParser(max);
+        const roomy = findingParser(rows.length + 1);
+        const byBody = new Map<string, unknown>();
+        for (const [n, r] of rows.entries()) {
+          // a new string per row, as a driver gives (no object shared with an earlier row's text)
+          const text = (' ' + r.body).slice(1);
+          const f = small(r.key, 'npm:x', n, text);
+          expect(f.finding).to.deep.equal(JSON.parse(r.body));
+          expect(f).to.include({ key: r.key, pkg: 'npm:x', firstSeen: n });
+          const g = roomy(r.key, 'npm:y', n, text);
+          expect(g).to.include({ key: r.key, pkg: 'npm:y', firstSeen: n });
+          const first = byBody.get(r.body);
+          if (first) expect(g.finding).to.equal(first);
+          else {
+            expect(g.finding).to.deep.equal(JSON.parse(r.body));
+            byBody.set(r.body, g.finding);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('store: change record text', () => {
   const json = fc.letrec((tie) => ({
     value: fc.oneof({ depthSize: 'small' }, fc.string({ maxLength: 6 }), fc.integer(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 3 })),
