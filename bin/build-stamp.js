@@ -9,12 +9,12 @@
 //   no reads, no hashing): when it matches, nothing was written since the build (any write moves
 //   ctime, which no tool can set back), so dist/ is current without reading the sources. When it
 //   does not (a checkout that touched files without changing them, a copied tree), the content decides.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
 
 /** The stamp file, relative to the repository root. */
-export const STAMP = path.join('dist', '.build-stamp.json');
+const STAMP = path.join('dist', '.build-stamp.json');
 
 /** Directories of the build's inputs: the server (src/) and the console's page (ui/, bundled into dist/ui/). */
 const INPUT_DIRS = ['src', 'ui'];
@@ -27,7 +27,7 @@ const EXTRA_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 's
  * @param {string} root repository root
  * @returns {string[]}
  */
-export function buildInputs(root) {
+function buildInputs(root) {
   const files = [];
   for (const dir of INPUT_DIRS) {
     const abs = path.join(root, dir);
@@ -42,7 +42,6 @@ export function buildInputs(root) {
 
 // node:crypto is loaded only when the content must decide (it is not free to load, and the
 // start of `pushgate --version` pays for everything here).
-const require = createRequire(import.meta.url);
 
 /**
  * Cheap fingerprint of `files`: path, size, mtime and ctime (nanoseconds) of each, one line per file.
@@ -50,7 +49,7 @@ const require = createRequire(import.meta.url);
  * @param {string[]} files from {@link buildInputs}
  * @returns {string}
  */
-export function statFingerprint(root, files) {
+function statFingerprint(root, files) {
   let out = '';
   for (const f of files) {
     const s = fs.statSync(path.join(root, f), { bigint: true });
@@ -65,7 +64,7 @@ export function statFingerprint(root, files) {
  * @param {string[]} files from {@link buildInputs}
  * @returns {string} hex sha256
  */
-export function contentFingerprint(root, files) {
+function contentFingerprint(root, files) {
   const h = require('node:crypto').createHash('sha256');
   for (const f of files) {
     const body = fs.readFileSync(path.join(root, f));
@@ -81,7 +80,7 @@ export function contentFingerprint(root, files) {
  * @param {string} root
  * @returns {boolean}
  */
-export function distIsCurrent(root) {
+function distIsCurrent(root) {
   let stamp;
   try {
     stamp = JSON.parse(fs.readFileSync(path.join(root, STAMP), 'utf8'));
@@ -107,7 +106,7 @@ export function distIsCurrent(root) {
  * @param {string} contentBefore
  * @returns {boolean}
  */
-export function writeStamp(root, contentBefore) {
+function writeStamp(root, contentBefore) {
   const files = buildInputs(root);
   // stat before content: a file written after its stat was taken fails the stat check at start, and
   // then its content decides.
@@ -118,3 +117,5 @@ export function writeStamp(root, contentBefore) {
   fs.writeFileSync(path.join(root, STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
   return true;
 }
+
+module.exports = { STAMP, buildInputs, statFingerprint, contentFingerprint, distIsCurrent, writeStamp };

@@ -17,12 +17,13 @@
 //   (to a temporary file renamed into place: readers never see half a file), and replaces the
 //   command's file of another build on the same Node with the same flags.
 // Plain JavaScript, node: built-ins only: it runs before anything is compiled.
-/* global process, Buffer */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import module from 'node:module';
-import path from 'node:path';
-import vm from 'node:vm';
+
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const module_ = require('node:module');
+const path = require('node:path');
+const vm = require('node:vm');
 
 /** First bytes of a cache file, before the payload's sha256 (32 bytes) and the payload. */
 const MAGIC = Buffer.from('pushgate-code-cache-1\n');
@@ -38,7 +39,7 @@ const MAGIC = Buffer.from('pushgate-code-cache-1\n');
  * @param {string} [v8Flags] the V8 flags the process set for itself (v8.setFlagsFromString), as set
  * @returns {string}
  */
-export function cacheFileOf(dir, source, command, v8Flags = '') {
+function cacheFileOf(dir, source, command, v8Flags = '') {
   // NODE_OPTIONS too: its V8 flags (--max-old-space-size, …) are not in execArgv, yet V8 rejects data
   // made under other flags; without it, runs with and without them would rewrite one file in turn.
   // So are the flags the process set itself (v8.setFlagsFromString), which neither shows.
@@ -52,7 +53,7 @@ export function cacheFileOf(dir, source, command, v8Flags = '') {
  * The commands of the CLI (src/cli/main.ts COMMANDS; test/unit/cli/code-cache.test.ts keeps the two
  * lists equal): each has its own cache, holding what that command compiles.
  */
-export const COMMAND_NAMES = ['scan', 'serve', 'db', 'versions', 'config', 'reconcile', 'store', 'monitor', 'affected'];
+const COMMAND_NAMES = ['scan', 'serve', 'db', 'versions', 'config', 'reconcile', 'store', 'monitor', 'affected'];
 
 /**
  * The cache name of a command line (the arguments after `pushgate`): its first argument that is no
@@ -60,7 +61,7 @@ export const COMMAND_NAMES = ['scan', 'serve', 'db', 'versions', 'config', 'reco
  * @param {readonly string[]} args
  * @returns {string}
  */
-export function commandKey(args) {
+function commandKey(args) {
   const first = args.find((a) => !a.startsWith('-'));
   return first !== undefined && COMMAND_NAMES.includes(first) ? first : 'other';
 }
@@ -96,7 +97,7 @@ function untrustedDir(dir) {
  * @param {string} file
  * @returns {Buffer | undefined}
  */
-export function readCache(file) {
+function readCache(file) {
   let b;
   let fd;
   try {
@@ -122,7 +123,7 @@ export function readCache(file) {
  * @param {string} file
  * @param {Buffer} data
  */
-export function writeCache(file, data) {
+function writeCache(file, data) {
   try {
     const dir = path.dirname(file);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -148,7 +149,7 @@ export function writeCache(file, data) {
  * @param {string} [v8Flags] the V8 flags the process set for itself before (see {@link cacheFileOf})
  * @returns {{ cache: 'used' | 'none' | 'rejected', cacheFile: string }} what happened (tests)
  */
-export function runCached(file, dir, command, v8Flags = '') {
+function runCached(file, dir, command, v8Flags = '') {
   const source = fs.readFileSync(file);
   const cacheFile = cacheFileOf(dir, source, command, v8Flags);
   const cachedData = readCache(cacheFile);
@@ -171,7 +172,9 @@ export function runCached(file, dir, command, v8Flags = '') {
   }
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   const fn = script.runInThisContext();
-  fn.call(mod.exports, mod.exports, module.createRequire(file), mod, file, path.dirname(file));
+  fn.call(mod.exports, mod.exports, module_.createRequire(file), mod, file, path.dirname(file));
   mod.loaded = true;
   return { cache, cacheFile };
 }
+
+module.exports = { cacheFileOf, COMMAND_NAMES, commandKey, readCache, writeCache, runCached };

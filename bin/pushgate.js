@@ -8,15 +8,19 @@
 // `pushgate --version` (alone) is answered here from package.json, before anything else is loaded
 // or checked: it is what scripts call to probe the tool, and it needs neither dist/ nor the sources
 // (test/unit/cli/start-cost.test.ts compares its answer with the compiled-in VERSION).
-/* global process */
-import { existsSync, readFileSync } from 'node:fs';
-import module from 'node:module';
-import os from 'node:os';
-import v8 from 'node:v8';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import path from 'node:path';
+//
+// CommonJS (bin/package.json), not an ES module: Node's ES module loader costs a start-up some 10 ms
+// of CPU that a command line which then runs one CommonJS bundle has no use for.
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+'use strict';
+const { existsSync, readFileSync } = require('node:fs');
+const module_ = require('node:module');
+const os = require('node:os');
+const v8 = require('node:v8');
+const { pathToFileURL } = require('node:url');
+const path = require('node:path');
+
+const root = path.dirname(__dirname);
 
 /** The version from package.json, or undefined when it cannot be read (the CLI then answers). */
 function packageVersion() {
@@ -34,7 +38,7 @@ async function useDist() {
   const forced = process.env.PUSHGATE_USE_DIST;
   if ((forced && forced !== '0') || !existsSync(source)) return true;
   if (!existsSync(built)) return false;
-  const { distIsCurrent } = await import('./build-stamp.js');
+  const { distIsCurrent } = require('./build-stamp.js');
   return distIsCurrent(root);
 }
 
@@ -68,9 +72,9 @@ function userCacheDir() {
  * cannot be written is skipped. Node 20 has no compile cache: see {@link runBundleWithCodeCache}.
  */
 function enableCompileCache() {
-  if (typeof module.enableCompileCache !== 'function') return;
+  if (typeof module_.enableCompileCache !== 'function') return;
   try {
-    module.enableCompileCache(path.join(userCacheDir(), 'compile-cache'));
+    module_.enableCompileCache(path.join(userCacheDir(), 'compile-cache'));
   } catch {
     // a start-up speed-up only
   }
@@ -87,8 +91,8 @@ const bundle = path.join(root, 'dist', 'chunks', 'cli.cjs');
  * maps the stack traces of modules it loads, never of a vm.Script): the ES modules of dist/cli/ run then.
  */
 async function runBundleWithCodeCache() {
-  if (typeof module.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || process.sourceMapsEnabled || !existsSync(bundle)) return false;
-  const { commandKey, runCached } = await import('./code-cache.js');
+  if (typeof module_.enableCompileCache === 'function' || process.env.PUSHGATE_CODE_CACHE === '0' || process.sourceMapsEnabled || !existsSync(bundle)) return false;
+  const { commandKey, runCached } = require('./code-cache.js');
   runCached(bundle, path.join(userCacheDir(), 'code-cache'), commandKey(process.argv.slice(2)), jitFlags);
   return true;
 }
@@ -138,4 +142,5 @@ async function run() {
 }
 
 if (quickVersion) process.stdout.write(`${quickVersion}\n`);
-else await run();
+// A failure to start is thrown as an uncaught exception: printed with its stack, exit status 1.
+else run().catch((e) => process.nextTick(() => { throw e; }));

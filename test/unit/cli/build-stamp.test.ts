@@ -20,7 +20,7 @@ describe('bin/pushgate.js: dist/ only while it matches the sources', function ()
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-stamp-'));
     fs.mkdirSync(path.join(root, 'bin'));
-    for (const f of ['pushgate.js', 'build-stamp.js']) fs.copyFileSync(path.join(ROOT, 'bin', f), path.join(root, 'bin', f));
+    for (const f of ['pushgate.js', 'build-stamp.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'bin', f), path.join(root, 'bin', f));
     fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ type: 'module' }));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
     fs.mkdirSync(path.join(root, 'src/cli'), { recursive: true });
