@@ -136,14 +136,19 @@ function main(): void {
     const status = JSON.parse(timed([BIN, 'db', 'status', '--format', 'json'], { cwd: work, env }).stdout) as { path: string };
     const config = path.join(tmp, 'pushgate.yaml');
     fs.writeFileSync(config, `vulndb:\n  path: ${status.path}\n`);
+    // The baseline keeps its code cache in a cache directory of its own (with its own database): a
+    // build's cache file replaces another build's for the same command and runtime, so two builds
+    // sharing a directory would each compile from scratch on every run.
+    const baselineEnv = { ...env, PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache-baseline') };
+    if (BASELINE_BIN) timed([BASELINE_BIN, 'db', 'update', '--source', path.join(ROOT, 'test/fixtures/vulndb/osv')], { cwd: work, env: baselineEnv });
     const clean = { work: tree(work), home: tree(home) };
     const target = `oci:${layout}:bookworm`;
     const scan = (extra: string[], bin = BIN, nodeFlags: string[] = []) => {
-      const r = timed([...nodeFlags, bin, 'scan', target, '--format', 'json', ...extra], { cwd: work, env, okStatus: [0, 1] });
+      const r = timed([...nodeFlags, bin, 'scan', target, '--format', 'json', ...extra], { cwd: work, env: bin === BIN ? env : baselineEnv, okStatus: [0, 1] });
       restore(work, clean.work);
       // The code cache of bin/pushgate.js (compiled code, kept as in use: the warm-up run below
       // writes it) is no analysis: kept.
-      restore(home, clean.home, /^pushgate-cache\/code-cache(\/|$)/);
+      restore(home, clean.home, /^pushgate-cache(-baseline)?\/code-cache(\/|$)/);
       const report = JSON.parse(r.stdout) as { complete: boolean; diagnostics: Array<{ code: string }>; packages: unknown[] };
       const missing = report.diagnostics.find((d) => d.code.startsWith('vulndb'));
       if (missing) throw new Error(`scan ${extra.join(' ')}: the database was not used (${missing.code})`);
