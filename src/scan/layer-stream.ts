@@ -252,6 +252,9 @@ export async function readLayer(
   const head0 = stages[0] as NodeJS.WritableStream;
   if (verifyError) {
     raw.destroy();
+    // The decoder was made already: an inflate worker's job or a zstd process would be left holding
+    // this process open (the worker busy and referenced, the child running).
+    for (const s of stages) (s as unknown as Duplex).destroy();
     throw verifyError;
   }
   // A failed verification stops the decoding pipeline instead of leaving it waiting for input.
