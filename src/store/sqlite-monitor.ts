@@ -832,7 +832,9 @@ export function sharedFindingParts(max = SHARED_FINDINGS_MAX): FindingParser {
     }
     // many keys of one body would grow this past the bodies kept: bounded alike
     if (byKey.size >= max) byKey.clear();
-    byKey.set(key, { body, finding });
+    // the text the object was parsed from, not this row's copy of it: a pass's rows would otherwise
+    // keep a second string per key alive beside the bodies kept
+    byKey.set(key, { body: TEXT.get(finding) ?? body, finding });
     return { key, pkg, firstSeen, finding };
   };
 }
