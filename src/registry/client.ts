@@ -721,7 +721,7 @@ export class RegistryClient {
     let unsized = false;
     while (url && !seen.has(url)) {
       seen.add(url);
-      let res: Awaited<ReturnType<RegistryClient["send"]>>;
+      let res: Awaited<ReturnType<RegistryClient['send']>>;
       try {
         res = await this.send({ method: 'GET', url, op, scopes, ok: notFoundEmpty ? [200, 404] : [200], maxBytes: 16 * 1024 * 1024 });
       } catch (err) {
