@@ -253,8 +253,10 @@ export async function readLayer(
   if (verifyError) {
     raw.destroy();
     // The decoder was made already: an inflate worker's job or a zstd process would be left holding
-    // this process open (the worker busy and referenced, the child running).
-    for (const s of stages) (s as unknown as Duplex).destroy();
+    // this process open (the worker busy and referenced, the child running). A program decoder
+    // (Duplex.from) destroyed without an error emits an AbortError: listened to here, or it would be
+    // an uncaught exception that ends the process.
+    for (const s of stages) (s as unknown as Duplex).on('error', () => undefined).destroy();
     throw verifyError;
   }
   // A failed verification stops the decoding pipeline instead of leaving it waiting for input.

@@ -21,7 +21,8 @@
  *   client: the storage driver's path grammar has no `:`). The tag is dropped, the digest judged.
  *   (registry/handlers/app.go, manifests.go PutManifest; registry/storage/driver/storagedriver.go PathRegexp.)
  * - Every event's `source.instanceID` (any action, ignored or not) is collected into `instances`: the
- *   registry process that sent it (notifications/bridge.go `SourceRecord`; a UUID made at start).
+ *   registry process that sent it (notifications/bridge.go `SourceRecord`; a UUID made at start); at most
+ *   {@link MAX_INSTANCES_PER_ENVELOPE} distinct ones, the first.
  * Nothing here reads `request.useragent`, `request.host` or
  * `target.url`: they are what the pushing client claims. Whether a push is pushgate's own is decided
  * by the gate (src/gate/own-traffic.ts) from what pushgate wrote and the registry's `actor.name`.
@@ -39,6 +40,13 @@ const BLOB_MEDIA_TYPE = 'application/octet-stream';
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 /** What an instance ID may look like (Distribution: a UUID; kept short and printable whatever a sender writes). */
 const INSTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * Distinct instances taken from one envelope. Distribution sends each envelope from one process (one
+ * instance); every new instance costs a store read, an audit row and a registry reconcile
+ * (src/server/registry-instances.ts), so an envelope naming thousands must not cost thousands. An
+ * instance left out is learnt from its next envelope.
+ */
+export const MAX_INSTANCES_PER_ENVELOPE = 4;
 
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
@@ -62,7 +70,7 @@ export function parseDistributionEnvelope(body: unknown, registry: string): Pars
   for (const raw of events) {
     const e = obj(raw);
     const instance = str(obj(e.source).instanceID);
-    if (instance && INSTANCE_ID.test(instance)) instances.add(instance);
+    if (instance && instances.size < MAX_INSTANCES_PER_ENVELOPE && INSTANCE_ID.test(instance)) instances.add(instance);
     const action = str(e.action);
     const target = obj(e.target);
     const repository = str(target.repository);
