@@ -116,11 +116,42 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
 }
 
 /**
+ * {@link reconcile}, then a `reconcile-done` record (src/gate/reconcile-ledger.ts) for each registry the pass
+ * read in full (no error of that registry, not aborted), so the requests recorded before the pass started
+ * (registry restarts, lost envelopes) are settled and not asked again by a restarted `pushgate serve`. The
+ * request watermarks are read before the walk; a registry whose watermark or record cannot be read or written
+ * is logged and stays owed. Same errors as {@link reconcile}.
+ */
+export async function reconcileRecorded(opts: ReconcileOptions & { owner?: string }): Promise<ReconcileResult> {
+  const names = opts.config.registries.map((r) => r.name).filter((n) => !opts.registry || n === opts.registry);
+  const covers = new Map<string, number>();
+  for (const name of names) {
+    try {
+      covers.set(name, await requestWatermark(opts.store, name));
+    } catch (e) {
+      opts.logger?.warn({ registry: name, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
+    }
+  }
+  const r = await reconcile(opts);
+  if (opts.signal?.aborted) return r;
+  const failed = new Set(r.errors.map((e) => e.registry));
+  const scope = opts.repositories ? new Set(opts.repositories) : 'registry';
+  for (const [name, seq] of covers) {
+    if (failed.has(name)) continue;
+    await recordReconcileDone(opts.store, name, seq, scope, { tags: r.tags, queued: r.queued, owner: opts.owner }).catch((e: Error) =>
+      opts.logger?.warn({ registry: name, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
+    );
+  }
+  return r;
+}
+
+/**
  * Runs {@link reconcile} every `intervalMs` (config `reconcile.interval`; 0 = off), once per cluster: the
  * replicas sharing the store take turns through a job lease (src/gate/cluster-jobs.ts), a pass starts one
  * interval after the last one ended, whichever replica ran it, and a replica that dies mid-pass hands over
  * when its lease expires. Each pass leaves a `reconcile-pass` audit record (owner, start on the database's
- * clock, counts). Returns a stopper that aborts a running pass.
+ * clock, counts), and a `reconcile-done` record of each registry it read in full ({@link reconcileRecorded}).
+ * Returns a stopper that aborts a running pass.
  */
 export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { intervalMs: number }): () => void {
   if (!opts.intervalMs || opts.intervalMs <= 0) return () => undefined;
@@ -130,7 +161,7 @@ export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { int
     name: 'reconcile',
     intervalMs: opts.intervalMs,
     run: async ({ signal, startedAt, owner }) => {
-      const r = await reconcile({ ...opts, signal });
+      const r = await reconcileRecorded({ ...opts, signal, owner });
       await opts.store.audit({ actor: 'pushgate', action: 'reconcile-pass', detail: { owner, startedAt, tags: r.tags, queued: r.queued, resumed: r.resumed, errors: r.errors.length, aborted: signal.aborted } });
     },
   });

@@ -14,8 +14,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { PushgateConfig } from '../../../src/config/types.js';
 import type { Gate } from '../../../src/gate/gate.js';
-import { LostEventsReconciler, type ReconcileOptions, type ReconcileResult } from '../../../src/gate/reconcile.js';
-import { owedScope, requestScope } from '../../../src/gate/reconcile-ledger.js';
+import { LostEventsReconciler, reconcileRecorded, type ReconcileOptions, type ReconcileResult } from '../../../src/gate/reconcile.js';
+import { owedScope, pendingReconcile, requestScope } from '../../../src/gate/reconcile-ledger.js';
 import type { Store } from '../../../src/store/index.js';
 import { openTestStore } from '../../helpers/postgres.js';
 
@@ -35,7 +35,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ k: 'crash' as const }) },
 );
 
-const norm = (s: Scope | Set<string>): Scope => (s === 'registry' ? 'registry' : [...s].sort());
+const norm = (s: Scope | ReadonlySet<string>): Scope => (s === 'registry' ? 'registry' : [...s].sort());
 const merge = (a: Scope | null, b: Scope): Scope => (a === 'registry' || b === 'registry' ? 'registry' : [...new Set([...(a ?? []), ...b])].sort());
 
 /** The model of one registry: its request records (in order), completed passes, and what the live process holds. */
@@ -196,7 +196,62 @@ describe('gate: reconcile requests and completions read from audit records', () 
     expect(owedScope([req(2, { reconcile: 'registry' }), req(1, { reconcile: 'registry' })], dones)).to.equal('registry');
     // a pass of named repositories settles those repositories only
     const some = [{ detail: { covers: 5, scope: 'repositories', repositories: ['a'] } }];
-    expect(norm(owedScope([req(4, { reconcile: 'repositories', repositories: ['a', 'b'], repositoryCount: 2 })], some) as Set<string>)).to.deep.equal(['b']);
+    expect(norm(owedScope([req(4, { reconcile: 'repositories', repositories: ['a', 'b'], repositoryCount: 2 })], some)!)).to.deep.equal(['b']);
     expect(owedScope([req(4, { reconcile: 'registry' })], some)).to.equal('registry');
+  });
+});
+
+describe('gate: passes that settle requests (SQLite)', () => {
+  let store: Store;
+  let done: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, done } = await openTestStore('sqlite', 'unused'));
+  });
+  afterEach(async () => done());
+
+  const config = { registries: [{ name: 'lab', quarantine: { repositoryPrefix: 'quarantine/' } }, { name: 'down', quarantine: { repositoryPrefix: 'quarantine/' } }] } as unknown as PushgateConfig;
+  const gate = (onCatalog: () => void = () => undefined) =>
+    ({
+      client: (name: string) => ({
+        catalog: async () => {
+          onCatalog();
+          if (name === 'down') throw new Error('connect ECONNREFUSED');
+          return ['team/a'];
+        },
+        listTags: async () => ['v1'],
+        resolve: async () => undefined,
+      }),
+      resumeBlocked: async () => 0,
+    }) as unknown as Gate;
+  const restart = (registry: string) => store.audit({ actor: registry, action: 'registry-instance-new', registry, detail: { instanceID: 'x', reconcile: 'registry' } });
+
+  it('a scheduled or operator pass (reconcileRecorded) settles the registries it read in full, not one whose catalog failed, nor any when aborted', async () => {
+    await restart('lab');
+    await restart('down');
+    const ac = new AbortController();
+    await reconcileRecorded({ config, gate: gate(() => ac.abort()), store, signal: ac.signal });
+    expect(await pendingReconcile(store, 'lab'), 'aborted: nothing settled').to.equal('registry');
+    await reconcileRecorded({ config, gate: gate(), store });
+    expect(await pendingReconcile(store, 'lab')).to.equal(undefined);
+    expect(await pendingReconcile(store, 'down'), 'its catalog could not be read').to.equal('registry');
+  });
+
+  it('a sweep leaves requests younger than its age to the process that made them', async () => {
+    await restart('lab');
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 60_000 })).to.equal(undefined);
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 60_000, now: Date.now() + 61_000 })).to.equal('registry');
+  });
+
+  it('a pass aborted by stop() is not recorded: the request stays owed for the next process', async () => {
+    await restart('lab');
+    let release: () => void = () => undefined;
+    const rec = new LostEventsReconciler({ config, gate: gate(), store, pass: () => new Promise((r) => (release = () => r({ tags: 1, queued: 0, resumed: 0, errors: [] }))) });
+    rec.request('lab', undefined);
+    await until('the pass started', () => rec.busy('lab'));
+    await new Promise((r) => setTimeout(r, 20));
+    rec.stop();
+    release();
+    await rec.idle;
+    expect(await pendingReconcile(store, 'lab')).to.equal('registry');
   });
 });
