@@ -13,6 +13,7 @@ import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
 import type { Gate, Logger } from './gate.js';
 import { scheduleClusterJob } from './cluster-jobs.js';
+import { pendingReconcile, recordReconcileDone, requestWatermark } from './reconcile-ledger.js';
 
 /** Options of {@link reconcile}. */
 export interface ReconcileOptions {
@@ -115,11 +116,42 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
 }
 
 /**
+ * {@link reconcile}, then a `reconcile-done` record (src/gate/reconcile-ledger.ts) for each registry the pass
+ * read in full (no error of that registry, not aborted), so the requests recorded before the pass started
+ * (registry restarts, lost envelopes) are settled and not asked again by a restarted `pushgate serve`. The
+ * request watermarks are read before the walk; a registry whose watermark or record cannot be read or written
+ * is logged and stays owed. Same errors as {@link reconcile}.
+ */
+export async function reconcileRecorded(opts: ReconcileOptions & { owner?: string }): Promise<ReconcileResult> {
+  const names = opts.config.registries.map((r) => r.name).filter((n) => !opts.registry || n === opts.registry);
+  const covers = new Map<string, number>();
+  for (const name of names) {
+    try {
+      covers.set(name, await requestWatermark(opts.store, name));
+    } catch (e) {
+      opts.logger?.warn({ registry: name, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
+    }
+  }
+  const r = await reconcile(opts);
+  if (opts.signal?.aborted) return r;
+  const failed = new Set(r.errors.map((e) => e.registry));
+  const scope = opts.repositories ? new Set(opts.repositories) : 'registry';
+  for (const [name, seq] of covers) {
+    if (failed.has(name)) continue;
+    await recordReconcileDone(opts.store, name, seq, scope, { tags: r.tags, queued: r.queued, owner: opts.owner }).catch((e: Error) =>
+      opts.logger?.warn({ registry: name, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
+    );
+  }
+  return r;
+}
+
+/**
  * Runs {@link reconcile} every `intervalMs` (config `reconcile.interval`; 0 = off), once per cluster: the
  * replicas sharing the store take turns through a job lease (src/gate/cluster-jobs.ts), a pass starts one
  * interval after the last one ended, whichever replica ran it, and a replica that dies mid-pass hands over
  * when its lease expires. Each pass leaves a `reconcile-pass` audit record (owner, start on the database's
- * clock, counts). Returns a stopper that aborts a running pass.
+ * clock, counts), and a `reconcile-done` record of each registry it read in full ({@link reconcileRecorded}).
+ * Returns a stopper that aborts a running pass.
  */
 export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { intervalMs: number }): () => void {
   if (!opts.intervalMs || opts.intervalMs <= 0) return () => undefined;
@@ -129,7 +161,7 @@ export function scheduleReconcile(opts: Omit<ReconcileOptions, 'signal'> & { int
     name: 'reconcile',
     intervalMs: opts.intervalMs,
     run: async ({ signal, startedAt, owner }) => {
-      const r = await reconcile({ ...opts, signal });
+      const r = await reconcileRecorded({ ...opts, signal, owner });
       await opts.store.audit({ actor: 'pushgate', action: 'reconcile-pass', detail: { owner, startedAt, tags: r.tags, queued: r.queued, resumed: r.resumed, errors: r.errors.length, aborted: signal.aborted } });
     },
   });
@@ -204,9 +236,21 @@ export function scheduleUnfinishedRetry(opts: { gate: Gate; store: Store; logger
   return scheduleClusterJob({ store: opts.store, logger: opts.logger, name: 'retry-unfinished', intervalMs: opts.intervalMs, run: () => retryUnfinished({ ...opts, minAgeMs: opts.intervalMs }) });
 }
 
+/** Options of {@link LostEventsReconciler}. */
+export type LostEventsReconcilerOptions = Omit<ReconcileOptions, 'signal' | 'registry' | 'repositories'> & {
+  /** The pass (default {@link reconcile}; tests stand in a controlled one). */
+  pass?: (opts: ReconcileOptions) => Promise<ReconcileResult>;
+  /** Owner named in completion records (default: none). */
+  owner?: string;
+};
+
 /**
  * Reconciles what lost notifications named, one pass per registry at a time: a request while a
  * pass runs is merged into the next pass (repositories are unioned; "the whole registry" wins).
+ * A pass that read everything it was to read (no error, not aborted) leaves a `reconcile-done` audit
+ * record (src/gate/reconcile-ledger.ts), so the requests it settled are not asked again; the requests
+ * no completed pass settled (this process was killed mid-pass, a pass failed, a replica went away) are
+ * asked again by {@link LostEventsReconciler.recover}, which serve calls at start and every few minutes.
  */
 export class LostEventsReconciler {
   private readonly pending = new Map<string, Set<string> | 'all'>();
@@ -215,31 +259,78 @@ export class LostEventsReconciler {
   /** Resolves when no pass is running or pending (tests). */
   idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: Omit<ReconcileOptions, 'signal' | 'registry' | 'repositories'>) {}
+  constructor(private readonly opts: LostEventsReconcilerOptions) {}
 
   /**
    * Asks for a pass over `repositories` of `registry` (undefined: every repository).
-   * Never throws; a failed pass is logged (the scheduled reconcile covers it too).
+   * Never throws; a failed pass is logged and stays owed (asked again by {@link recover}).
    */
   request(registry: string, repositories: string[] | undefined): void {
+    if (this.ac.signal.aborted) return;
     const cur = this.pending.get(registry);
     if (!repositories || cur === 'all') this.pending.set(registry, 'all');
     else this.pending.set(registry, new Set([...(cur ?? []), ...repositories]));
     if (!this.running.has(registry)) this.idle = Promise.all([this.idle, this.run(registry)]).then(() => undefined);
   }
 
+  /** Whether a pass of `registry` is running or waiting in this process. */
+  busy(registry: string): boolean {
+    return this.running.has(registry) || this.pending.has(registry);
+  }
+
+  /**
+   * Asks again for every reconcile the store says is owed ({@link pendingReconcile}) for each configured
+   * registry this process is not already reconciling; requests younger than `minAgeMs` are left to the
+   * process that made them. Never throws: a registry whose records cannot be read is logged and left for
+   * the next call. @returns the registries asked for, with what.
+   */
+  async recover(minAgeMs = 0): Promise<Array<{ registry: string; scope: 'registry' | string[] }>> {
+    const asked: Array<{ registry: string; scope: 'registry' | string[] }> = [];
+    for (const rc of this.opts.config.registries) {
+      if (this.ac.signal.aborted) break;
+      if (this.busy(rc.name)) continue;
+      let owed: Awaited<ReturnType<typeof pendingReconcile>>;
+      try {
+        owed = await pendingReconcile(this.opts.store, rc.name, { minAgeMs });
+      } catch (e) {
+        this.opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'could not read which reconciles are owed; trying again later');
+        continue;
+      }
+      if (!owed || this.busy(rc.name)) continue;
+      const scope = owed === 'registry' ? 'registry' : [...owed].sort();
+      this.opts.logger?.warn({ registry: rc.name, repositories: scope === 'registry' ? 'all' : scope.length }, `a reconcile of registry ${rc.name} asked for after lost notifications never completed; reconciling now`);
+      asked.push({ registry: rc.name, scope });
+      this.request(rc.name, scope === 'registry' ? undefined : scope);
+    }
+    return asked;
+  }
+
   private async run(registry: string): Promise<void> {
     this.running.add(registry);
+    const { store, logger } = this.opts;
     try {
       for (;;) {
         const what = this.pending.get(registry);
         if (!what || this.ac.signal.aborted) return;
         this.pending.delete(registry);
+        // Read before the walk: the requests recorded so far are the ones this pass can settle.
+        let covers: number | undefined;
         try {
-          const r = await reconcile({ ...this.opts, registry, repositories: what === 'all' ? undefined : [...what], signal: this.ac.signal });
-          this.opts.logger?.info({ registry, repositories: what === 'all' ? 'all' : what.size, queued: r.queued, errors: r.errors.length }, 'reconcile after lost notifications done');
+          covers = await requestWatermark(store, registry);
         } catch (e) {
-          this.opts.logger?.warn({ registry, err: (e as Error).message }, 'reconcile after lost notifications failed');
+          logger?.warn({ registry, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
+        }
+        try {
+          const r = await (this.opts.pass ?? reconcile)({ ...this.opts, registry, repositories: what === 'all' ? undefined : [...what], signal: this.ac.signal });
+          const complete = !r.errors.length && !this.ac.signal.aborted;
+          logger?.info({ registry, repositories: what === 'all' ? 'all' : what.size, queued: r.queued, errors: r.errors.length, complete }, 'reconcile after lost notifications done');
+          if (complete && covers !== undefined) {
+            await recordReconcileDone(store, registry, covers, what === 'all' ? 'registry' : what, { tags: r.tags, queued: r.queued, owner: this.opts.owner }).catch((e: Error) =>
+              logger?.warn({ registry, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
+            );
+          }
+        } catch (e) {
+          logger?.warn({ registry, err: (e as Error).message }, 'reconcile after lost notifications failed');
         }
       }
     } finally {
@@ -247,7 +338,7 @@ export class LostEventsReconciler {
     }
   }
 
-  /** Aborts a running pass and drops pending ones. */
+  /** Aborts a running pass and drops pending ones (they stay owed in the store). */
   stop(): void {
     this.ac.abort();
     this.pending.clear();

@@ -4,7 +4,8 @@
  * pushgate was down, or the ones in flight) are gone, and nothing else tells pushgate those pushes
  * happened. Every event names the process that sent it (`source.instanceID`, a UUID made at start), so the
  * first event of an instance pushgate never saw, from a registry it saw another instance of, means a process
- * of that registry stopped since: the whole registry is reconciled (src/gate/reconcile.ts). The instances
+ * of that registry stopped since: the whole registry is reconciled (src/gate/reconcile.ts; the record is the
+ * request, owed until a pass completes, so a pushgate killed before that asks again: src/gate/reconcile-ledger.ts). The instances
  * seen are kept in the audit log (`registry-instance-new`, one record per instance), so a pushgate that
  * was itself down while the registry restarted still tells the new instance from the one it saw before,
  * and every replica agrees. The first instance ever seen of a registry is recorded only: there is no earlier

@@ -29,6 +29,13 @@ const MONITOR_INTERVAL_MS = 10_000;
 /** How often verdicts that are not final are queued again (each at most once per interval). */
 const UNFINISHED_RETRY_MS = 5 * 60_000;
 
+/**
+ * How often the reconciles asked for after lost notifications that no pass completed are asked again (and the
+ * least age of such a request before another process takes it up): a failed pass, or one whose process died
+ * while the others kept running.
+ */
+const LOST_RECONCILE_SWEEP_MS = 10 * 60_000;
+
 /** A running server. */
 export interface RunningServer {
   gate: Gate;
@@ -133,8 +140,9 @@ export function logMigration(r: MigrationReport, logger: Pick<Logger, 'info' | '
 /**
  * Starts everything the configuration asks for.
  * @param opts.unfinishedRetryMs how often verdicts that are not final are queued again (default 5 minutes; tests shorten it).
+ * @param opts.lostReconcileSweepMs how often owed reconciles after lost notifications are asked again (default 10 minutes).
  */
-export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number; monitorIntervalMs?: number; monitorNow?: () => number } = {}): Promise<RunningServer> {
+export async function startServer(config: PushgateConfig, logger: Logger, opts: { policy?: CompiledPolicy; policyWatchMs?: number; unfinishedRetryMs?: number; lostReconcileSweepMs?: number; monitorIntervalMs?: number; monitorNow?: () => number } = {}): Promise<RunningServer> {
   // A trusted root that does not parse fails the start, not the first review that needs it.
   if (config.admission.signatures?.trustedRoot) loadTrustedRoot(config.admission.signatures.trustedRoot);
   const waitForStore = {
@@ -242,7 +250,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   if (admissionOn) readiness.setListener('admission', 'starting');
   if (config.proxy.listen) readiness.setListener('proxy', 'starting');
   // Notifications pushgate could not read are recorded and their repositories reconciled at once.
-  const lostEvents = new LostEventsReconciler({ config, gate, store, logger });
+  const lostEvents = new LostEventsReconciler({ config, gate, store, logger, owner: JOB_OWNER });
   const app = createApp({ config, gate, store, metrics, logger, control, monitor, readiness, onEventsLost: (registry, repositories) => lostEvents.request(registry, repositories) });
   const main = http.createServer(readBounds(config), app);
   main.keepAliveTimeout = KEEP_ALIVE_MS;
@@ -322,6 +330,13 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   const stopReconcile = scheduleReconcile({ config, gate, store, logger, intervalMs: config.reconcile?.intervalMs ?? 0 });
   closers.push(async () => stopReconcile());
   closers.push(async () => lostEvents.stop());
+  // A reconcile asked for after lost notifications lives in this process's memory until its pass completes:
+  // the ones no pass completed (a process killed mid-pass, a failed pass) are asked again now and every sweep.
+  void lostEvents.recover();
+  const sweepMs = opts.lostReconcileSweepMs ?? LOST_RECONCILE_SWEEP_MS;
+  const sweep = setInterval(() => void lostEvents.recover(sweepMs), sweepMs);
+  sweep.unref();
+  closers.push(async () => clearInterval(sweep));
   // Verdicts that could not be completed (registry auth, network, scan error) or whose enforcement
   // failed are queued again every 5 minutes until they are final or released.
   const stopRetry = scheduleUnfinishedRetry({ gate, store, logger, intervalMs: opts.unfinishedRetryMs ?? UNFINISHED_RETRY_MS });

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { loadConfig, resolveConfigFile } from '../../config/load.js';
 import { PushgateError } from '../../core/index.js';
 import { Gate } from '../../gate/gate.js';
-import { reconcile, type ReconcileResult } from '../../gate/reconcile.js';
+import { reconcileRecorded, type ReconcileResult } from '../../gate/reconcile.js';
 import { defaultPolicy, loadPolicy } from '../../policy/index.js';
 import { createLogger } from '../../server/logger.js';
 import { openStore } from '../../store/index.js';
@@ -49,7 +49,7 @@ export function register(program: Command): void {
           const ready = gate.vulndbReadiness();
           if (!ready.ok) throw new PushgateError('VULNDB', `${ready.error}; reconcile judges and enforces here, and without a database every scan is incomplete (the policy's onIncomplete decides: quarantine by default). Run it where \`pushgate serve\` runs, or pass --no-enforce to leave the judging to serve's workers`);
         }
-        const r = await reconcile({ config, gate, store, logger, registry: opts.registry });
+        const r = await reconcileRecorded({ config, gate, store, logger, registry: opts.registry });
         for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${terminalText(`${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}`)}\n`);
         process.stderr.write(`${reconcileSummary(r)}\n`);
         if (opts.enforce) {

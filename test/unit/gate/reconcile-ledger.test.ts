@@ -1,0 +1,257 @@
+/**
+ * A reconcile asked for because notifications were lost (a registry's new instance, an unreadable envelope)
+ * survives the process that was asked: a pass that completes records what it settled in the store, and a
+ * process started on the same store asks again for exactly what no completed pass settled. A fast-check
+ * property over sequences of requests (whole registry, named repositories, a registry's first instance),
+ * pass outcomes (done, failed with an error, thrown) and crashes (the process stops dead: its running pass
+ * never returns), on two registries, against a model: after each restart a pass runs iff some request is
+ * newer than every completed pass that walked what it asked for, and over exactly what is owed; while a
+ * process lives, one pass runs per registry and the requests made meanwhile are merged into one next pass.
+ * The real LostEventsReconciler on real stores (SQLite in memory and PostgreSQL); only the registry walk
+ * is stood in for, so the test decides when each pass ends and how.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { PushgateConfig } from '../../../src/config/types.js';
+import type { Gate } from '../../../src/gate/gate.js';
+import { LostEventsReconciler, reconcileRecorded, type ReconcileOptions, type ReconcileResult } from '../../../src/gate/reconcile.js';
+import { owedScope, pendingReconcile, requestScope } from '../../../src/gate/reconcile-ledger.js';
+import type { Store } from '../../../src/store/index.js';
+import { openTestStore } from '../../helpers/postgres.js';
+
+const REPOS = ['team/a', 'team/b', 'team/c'];
+type Scope = 'registry' | string[];
+type Op =
+  | { k: 'request'; reg: number; scope: Scope; via: 'instance' | 'lost' }
+  | { k: 'first'; reg: number }
+  | { k: 'finish'; reg: number; outcome: 'ok' | 'errors' | 'throw' }
+  | { k: 'crash' };
+
+const scopeArb: fc.Arbitrary<Scope> = fc.oneof(fc.constant<Scope>('registry'), fc.subarray(REPOS, { minLength: 1 }));
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('request' as const), reg: fc.nat(1), scope: scopeArb, via: fc.constantFrom('instance' as const, 'lost' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('first' as const), reg: fc.nat(1) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('finish' as const), reg: fc.nat(1), outcome: fc.constantFrom('ok' as const, 'errors' as const, 'throw' as const) }) },
+  { weight: 2, arbitrary: fc.constant({ k: 'crash' as const }) },
+);
+
+const norm = (s: Scope | ReadonlySet<string>): Scope => (s === 'registry' ? 'registry' : [...s].sort());
+const merge = (a: Scope | null, b: Scope): Scope => (a === 'registry' || b === 'registry' ? 'registry' : [...new Set([...(a ?? []), ...b])].sort());
+
+/** The model of one registry: its request records (in order), completed passes, and what the live process holds. */
+interface RegModel {
+  requests: Array<Scope | undefined>;
+  dones: Array<{ covers: number; scope: Scope }>;
+  running: { scope: Scope; covers: number } | null;
+  queued: Scope | null;
+}
+
+/** What no completed pass settled: a request is settled for a repository by a pass that started after it and walked it. */
+function modelOwed(m: RegModel): Scope | undefined {
+  let whole = false;
+  const owed = new Set<string>();
+  m.requests.forEach((scope, i) => {
+    const seq = i + 1;
+    if (!scope) return;
+    const after = m.dones.filter((d) => d.covers >= seq);
+    if (scope === 'registry') {
+      if (!after.some((d) => d.scope === 'registry')) whole = true;
+      return;
+    }
+    for (const repo of scope) if (!after.some((d) => d.scope === 'registry' || d.scope.includes(repo))) owed.add(repo);
+  });
+  return whole ? 'registry' : owed.size ? [...owed].sort() : undefined;
+}
+
+interface Call {
+  registry: string;
+  scope: Scope;
+  settle: (outcome: 'ok' | 'errors' | 'throw') => void;
+}
+
+async function until(what: string, f: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`gate: owed reconciles outlive the process (${kind})`, function () {
+    this.timeout(120_000);
+    let store: Store;
+    let done: () => Promise<void>;
+    let run = 0;
+    before(async () => {
+      ({ store, done } = await openTestStore(kind, 'pushgate_ledger'));
+    });
+    after(async () => done());
+
+    it('property: after a restart a pass runs iff a request is newer than the completed passes that walked it, over exactly what is owed; live passes are merged', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 3, maxLength: 24, size: 'max' }), async (ops) => {
+          // Registries of their own per run: the store is shared by the runs.
+          run++;
+          const regs = [`r${run}x0`, `r${run}x1`];
+          const config = { registries: regs.map((name) => ({ name })) } as unknown as PushgateConfig;
+          const models: RegModel[] = regs.map(() => ({ requests: [], dones: [], running: null, queued: null }));
+          let calls: Call[] = [];
+          const startProcess = () => {
+            const mine: Call[] = [];
+            calls = mine;
+            const pass = (o: ReconcileOptions) =>
+              new Promise<ReconcileResult>((resolve, reject) => {
+                const call: Call = {
+                  registry: o.registry!,
+                  scope: o.repositories ? [...new Set(o.repositories)].sort() : 'registry',
+                  settle: (outcome) => {
+                    mine.splice(mine.indexOf(call), 1);
+                    if (outcome === 'throw') reject(new Error('catalog: connection refused'));
+                    else resolve({ tags: 1, queued: 0, resumed: 0, errors: outcome === 'errors' ? [{ registry: o.registry!, repository: 'team/a', message: '500' }] : [] });
+                  },
+                };
+                mine.push(call);
+              });
+            return new LostEventsReconciler({ config, gate: {} as Gate, store, pass });
+          };
+          let rec = startProcess();
+          const start = (m: RegModel, scope: Scope) => {
+            m.running = { scope, covers: m.requests.length };
+          };
+          // Waits until the process is where the model says: a pass of each registry blocked in the walk, or none busy.
+          const settled = async () => {
+            for (const [i, reg] of regs.entries()) {
+              const m = models[i]!;
+              if (m.running) await until(`a pass of ${reg}`, () => calls.some((c) => c.registry === reg));
+              else await until(`${reg} idle`, () => !rec.busy(reg));
+              const c = calls.filter((x) => x.registry === reg);
+              expect(c.length, `${reg}: passes running`).to.be.at.most(1);
+              expect(c[0]?.scope, `${reg}: the running pass`).to.deep.equal(m.running?.scope);
+            }
+          };
+          for (const op of ops) {
+            if (op.k === 'crash') {
+              // SIGKILL: the running passes never return and nothing more is written by that process.
+              rec = startProcess();
+              for (const m of models) {
+                m.running = null;
+                m.queued = null;
+              }
+              const asked = await rec.recover();
+              for (const [i, m] of models.entries()) {
+                const owed = modelOwed(m);
+                expect(asked.find((a) => a.registry === regs[i])?.scope, `${regs[i]}: asked again after the restart`).to.deep.equal(owed);
+                if (owed) start(m, owed);
+              }
+            } else {
+              const reg = regs[op.reg]!;
+              const m = models[op.reg]!;
+              if (op.k === 'first') {
+                await store.audit({ actor: reg, action: 'registry-instance-new', registry: reg, detail: { instanceID: `i${m.requests.length}`, reconcile: 'none', previous: [] } });
+                m.requests.push(undefined);
+              } else if (op.k === 'request') {
+                // As the app does: the audit record first, then the in-memory request.
+                const detail = op.scope === 'registry'
+                  ? op.via === 'instance' ? { instanceID: `i${m.requests.length}`, reconcile: 'registry' } : { reason: 'oversized', reconcile: 'registry', repositories: [], repositoryCount: 0 }
+                  : { reason: 'not-json', reconcile: 'repositories', repositories: op.scope, repositoryCount: op.scope.length };
+                await store.audit({ actor: reg, action: op.scope === 'registry' && op.via === 'instance' ? 'registry-instance-new' : 'events-lost', registry: reg, detail });
+                m.requests.push(op.scope);
+                rec.request(reg, op.scope === 'registry' ? undefined : op.scope);
+                if (m.running) m.queued = merge(m.queued, op.scope);
+                else start(m, op.scope);
+              } else {
+                const call = calls.find((c) => c.registry === reg);
+                if (call) {
+                  call.settle(op.outcome);
+                  if (op.outcome === 'ok') m.dones.push({ covers: m.running!.covers, scope: m.running!.scope });
+                  m.running = null;
+                  if (m.queued) start(m, m.queued);
+                  m.queued = null;
+                }
+              }
+            }
+            await settled();
+          }
+        }),
+        { numRuns: kind === 'sqlite' ? 120 : 25 },
+      );
+    });
+  });
+}
+
+describe('gate: reconcile requests and completions read from audit records', () => {
+  it('an envelope record that kept fewer names than it held, or none, or no reconcile field, owes the whole registry; a first instance owes nothing', () => {
+    expect(requestScope({ detail: { reconcile: 'repositories', repositories: ['a'], repositoryCount: 150 } })).to.equal('registry');
+    expect(requestScope({ detail: { reconcile: 'repositories', repositories: [], repositoryCount: 0 } })).to.equal('registry');
+    expect(requestScope({ detail: {} })).to.equal('registry');
+    expect(requestScope({ detail: { reconcile: 'none' } })).to.equal(undefined);
+    expect(norm(requestScope({ detail: { reconcile: 'repositories', repositories: ['b', 'a'], repositoryCount: 2 } })!)).to.deep.equal(['a', 'b']);
+  });
+
+  it('a pass settles only requests recorded before it started: one recorded during the pass stays owed', () => {
+    const req = (seq: number, detail: Record<string, unknown>) => ({ seq, detail });
+    const dones = [{ detail: { covers: 1, scope: 'registry' } }];
+    expect(owedScope([req(1, { reconcile: 'registry' })], dones)).to.equal(undefined);
+    expect(owedScope([req(2, { reconcile: 'registry' }), req(1, { reconcile: 'registry' })], dones)).to.equal('registry');
+    // a pass of named repositories settles those repositories only
+    const some = [{ detail: { covers: 5, scope: 'repositories', repositories: ['a'] } }];
+    expect(norm(owedScope([req(4, { reconcile: 'repositories', repositories: ['a', 'b'], repositoryCount: 2 })], some)!)).to.deep.equal(['b']);
+    expect(owedScope([req(4, { reconcile: 'registry' })], some)).to.equal('registry');
+  });
+});
+
+describe('gate: passes that settle requests (SQLite)', () => {
+  let store: Store;
+  let done: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, done } = await openTestStore('sqlite', 'unused'));
+  });
+  afterEach(async () => done());
+
+  const config = { registries: [{ name: 'lab', quarantine: { repositoryPrefix: 'quarantine/' } }, { name: 'down', quarantine: { repositoryPrefix: 'quarantine/' } }] } as unknown as PushgateConfig;
+  const gate = (onCatalog: () => void = () => undefined) =>
+    ({
+      client: (name: string) => ({
+        catalog: async () => {
+          onCatalog();
+          if (name === 'down') throw new Error('connect ECONNREFUSED');
+          return ['team/a'];
+        },
+        listTags: async () => ['v1'],
+        resolve: async () => undefined,
+      }),
+      resumeBlocked: async () => 0,
+    }) as unknown as Gate;
+  const restart = (registry: string) => store.audit({ actor: registry, action: 'registry-instance-new', registry, detail: { instanceID: 'x', reconcile: 'registry' } });
+
+  it('a scheduled or operator pass (reconcileRecorded) settles the registries it read in full, not one whose catalog failed, nor any when aborted', async () => {
+    await restart('lab');
+    await restart('down');
+    const ac = new AbortController();
+    await reconcileRecorded({ config, gate: gate(() => ac.abort()), store, signal: ac.signal });
+    expect(await pendingReconcile(store, 'lab'), 'aborted: nothing settled').to.equal('registry');
+    await reconcileRecorded({ config, gate: gate(), store });
+    expect(await pendingReconcile(store, 'lab')).to.equal(undefined);
+    expect(await pendingReconcile(store, 'down'), 'its catalog could not be read').to.equal('registry');
+  });
+
+  it('a sweep leaves requests younger than its age to the process that made them', async () => {
+    await restart('lab');
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 60_000 })).to.equal(undefined);
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 60_000, now: Date.now() + 61_000 })).to.equal('registry');
+  });
+
+  it('a pass aborted by stop() is not recorded: the request stays owed for the next process', async () => {
+    await restart('lab');
+    let release: () => void = () => undefined;
+    const rec = new LostEventsReconciler({ config, gate: gate(), store, pass: () => new Promise((r) => (release = () => r({ tags: 1, queued: 0, resumed: 0, errors: [] }))) });
+    rec.request('lab', undefined);
+    await until('the pass started', () => rec.busy('lab'));
+    await new Promise((r) => setTimeout(r, 20));
+    rec.stop();
+    release();
+    await rec.idle;
+    expect(await pendingReconcile(store, 'lab')).to.equal('registry');
+  });
+});
