@@ -678,7 +678,7 @@ export class LayerWalker {
       if (i < DISPATCH_BITS && (ask & (1 << i)) === 0) continue;
       const slot = slots[i]!;
       const a = slot.analyzer;
-      if (!slot.wants(info)) continue;
+      if (!callSlot(slot.wants, info, this.ctx)) continue;
       if (e.unreadable !== undefined) {
         this.diagnose({ code: 'ambiguous-entry-name', path: p, message: `${a.name}: ${p} not analyzed: ${e.unreadable}`, incomplete: true });
         continue;
@@ -690,7 +690,7 @@ export class LayerWalker {
         continue;
       }
       if (slot.how === STREAM) {
-        const s = slot.stream(info, this.ctx);
+        const s = callSlot(slot.stream, info, this.ctx);
         // Written through a function bound per sink: the call site is megamorphic from the second
         // file on, so V8 never inlines one analyzer's sink class into the tar loop (tar-headers.ts
         // run) and throws that code away when a file first goes to another's. The sink's own `write`
@@ -1072,26 +1072,45 @@ class AnalyzerSlot {
   readonly maxSize: number;
   readonly how: typeof STREAM | typeof SPILL | typeof BUFFER;
   /**
-   * The analyzer's `wants` and `stream`, bound to it: {@link LayerWalker.open} calls them through
-   * this one shape. Looked up on the analyzers there, the first file asked of an analyzer of a shape
-   * not yet seen at that place (dpkg's first file under /var/lib/dpkg, deep into a Debian base layer)
-   * threw the optimized `open` away. The calls themselves see several functions from the first
-   * file on (three analyzers are asked about every file), so V8 never inlines one of them there.
+   * The analyzer's `wants` and `stream`, bound to it, for {@link callSlot}. Looked up on the analyzers in
+   * `open`, the first file asked of an analyzer of a shape not yet seen there (dpkg's first file under
+   * /var/lib/dpkg, deep into a Debian base layer) threw the optimized `open` away.
    */
-  readonly wants: (e: EntryInfo) => boolean;
+  readonly wants: (e: EntryInfo, ctx: AnalyzerContext) => boolean;
   readonly stream: (e: EntryInfo, ctx: AnalyzerContext) => StreamSink | undefined;
 
   constructor(readonly analyzer: Analyzer) {
     this.maxSize = analyzer.maxSize;
     this.how = analyzer.stream ? STREAM : analyzer.spill ? SPILL : BUFFER;
-    this.wants = analyzer.wants.bind(analyzer);
-    this.stream = analyzer.stream ? analyzer.stream.bind(analyzer) : noStream;
+    this.wants = wantsOf.bind(undefined, analyzer);
+    this.stream = analyzer.stream ? streamOf.bind(undefined, analyzer) : noStream;
   }
+}
+
+function wantsOf(a: Analyzer, e: EntryInfo): boolean {
+  return a.wants(e);
+}
+
+function streamOf(a: Analyzer, e: EntryInfo, ctx: AnalyzerContext): StreamSink | undefined {
+  return a.stream!(e, ctx);
 }
 
 /** {@link AnalyzerSlot.stream} of an analyzer that does not stream (never called: `how` is not STREAM). */
 function noStream(): undefined {
   return undefined;
+}
+
+/**
+ * Calls `f`, a slot's {@link AnalyzerSlot.wants} or {@link AnalyzerSlot.stream}: every call
+ * {@link LayerWalker.open} makes to an analyzer goes through this one call site, whose feedback V8
+ * keeps with this function whichever place in `open` it is inlined at. It sees several functions
+ * from the first file on (three analyzers are asked about every file), so V8 calls them generically
+ * there. Called straight from `open`, the `stream` call saw only the go-binary analyzer's function
+ * until the first executable outside the distribution's directories, and when that came after V8
+ * had optimized `open` (on the guess that it is always that function), the code was thrown away.
+ */
+function callSlot<R>(f: (e: EntryInfo, ctx: AnalyzerContext) => R, e: EntryInfo, ctx: AnalyzerContext): R {
+  return f(e, ctx);
 }
 
 /** Writes `c` to the sink `s` ({@link LayerWalker.open} binds it per sink). */
