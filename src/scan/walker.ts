@@ -1087,10 +1087,12 @@ class AnalyzerSlot {
   }
 }
 
+/** `a.wants(e)` ({@link AnalyzerSlot.wants} binds it per analyzer). */
 function wantsOf(a: Analyzer, e: EntryInfo): boolean {
   return a.wants(e);
 }
 
+/** `a.stream(e, ctx)` ({@link AnalyzerSlot.stream} binds it per streaming analyzer). */
 function streamOf(a: Analyzer, e: EntryInfo, ctx: AnalyzerContext): StreamSink | undefined {
   return a.stream!(e, ctx);
 }
