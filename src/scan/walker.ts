@@ -678,7 +678,7 @@ export class LayerWalker {
       if (i < DISPATCH_BITS && (ask & (1 << i)) === 0) continue;
       const slot = slots[i]!;
       const a = slot.analyzer;
-      if (!a.wants(info)) continue;
+      if (!callSlot(slot.wants, info, this.ctx)) continue;
       if (e.unreadable !== undefined) {
         this.diagnose({ code: 'ambiguous-entry-name', path: p, message: `${a.name}: ${p} not analyzed: ${e.unreadable}`, incomplete: true });
         continue;
@@ -690,11 +690,13 @@ export class LayerWalker {
         continue;
       }
       if (slot.how === STREAM) {
-        const s = a.stream!(info, this.ctx);
+        const s = callSlot(slot.stream, info, this.ctx);
         // Written through a function bound per sink: the call site is megamorphic from the second
         // file on, so V8 never inlines one analyzer's sink class into the tar loop (tar-headers.ts
-        // run) and throws that code away when a file first goes to another's.
-        if (s) (sinks ??= []).push({ a, s, write: s.write.bind(s) });
+        // run) and throws that code away when a file first goes to another's. The sink's own `write`
+        // is looked up in {@link writeTo}, not here: sinks are of as many classes as the streaming
+        // analyzers, and a class first met here after V8 optimized `open` threw that code away.
+        if (s) (sinks ??= []).push({ a, s, write: writeTo.bind(undefined, s) });
       } else if (slot.how === SPILL) (spilled ??= []).push(a);
       else (buffered ??= []).push(a);
     }
@@ -1069,11 +1071,53 @@ const BUFFER = 2;
 class AnalyzerSlot {
   readonly maxSize: number;
   readonly how: typeof STREAM | typeof SPILL | typeof BUFFER;
+  /**
+   * The analyzer's `wants` and `stream`, bound to it, for {@link callSlot}. Looked up on the analyzers in
+   * `open`, the first file asked of an analyzer of a shape not yet seen there (dpkg's first file under
+   * /var/lib/dpkg, deep into a Debian base layer) threw the optimized `open` away.
+   */
+  readonly wants: (e: EntryInfo, ctx: AnalyzerContext) => boolean;
+  readonly stream: (e: EntryInfo, ctx: AnalyzerContext) => StreamSink | undefined;
 
   constructor(readonly analyzer: Analyzer) {
     this.maxSize = analyzer.maxSize;
     this.how = analyzer.stream ? STREAM : analyzer.spill ? SPILL : BUFFER;
+    this.wants = wantsOf.bind(undefined, analyzer);
+    this.stream = analyzer.stream ? streamOf.bind(undefined, analyzer) : noStream;
   }
+}
+
+/** `a.wants(e)` ({@link AnalyzerSlot.wants} binds it per analyzer). */
+function wantsOf(a: Analyzer, e: EntryInfo): boolean {
+  return a.wants(e);
+}
+
+/** `a.stream(e, ctx)` ({@link AnalyzerSlot.stream} binds it per streaming analyzer). */
+function streamOf(a: Analyzer, e: EntryInfo, ctx: AnalyzerContext): StreamSink | undefined {
+  return a.stream!(e, ctx);
+}
+
+/** {@link AnalyzerSlot.stream} of an analyzer that does not stream (never called: `how` is not STREAM). */
+function noStream(): undefined {
+  return undefined;
+}
+
+/**
+ * Calls `f`, a slot's {@link AnalyzerSlot.wants} or {@link AnalyzerSlot.stream}: every call
+ * {@link LayerWalker.open} makes to an analyzer goes through this one call site, whose feedback V8
+ * keeps with this function whichever place in `open` it is inlined at. It sees several functions
+ * from the first file on (three analyzers are asked about every file), so V8 calls them generically
+ * there. Called straight from `open`, the `stream` call saw only the go-binary analyzer's function
+ * until the first executable outside the distribution's directories, and when that came after V8
+ * had optimized `open` (on the guess that it is always that function), the code was thrown away.
+ */
+function callSlot<R>(f: (e: EntryInfo, ctx: AnalyzerContext) => R, e: EntryInfo, ctx: AnalyzerContext): R {
+  return f(e, ctx);
+}
+
+/** Writes `c` to the sink `s` ({@link LayerWalker.open} binds it per sink). */
+function writeTo(s: StreamSink, c: Buffer): void {
+  s.write(c);
 }
 
 /** The names of one file a layer wrote: the one holding it now and its hard links. */

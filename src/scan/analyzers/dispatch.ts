@@ -95,8 +95,15 @@ export class WantsDispatch {
     const dot = name.lastIndexOf('.');
     // A name that is only an extension (`.jar`) has it too: a regular expression `\.jar$` accepts it.
     if (dot >= 0) m |= this.ext.get(name.slice(dot).toLowerCase()) ?? 0;
+    // Every step runs for every file, whether the directory matches or not: a step first run on the
+    // first file beneath a directory (dpkg's, deep into a Debian layer) had no type feedback once V8
+    // had optimized this, which threw that code away.
     const dirs = this.underDirs;
-    for (let i = 0; i < dirs.length; i++) if (p.startsWith(dirs[i]!)) m |= this.underBits[i]!;
+    const bits = this.underBits;
+    for (let i = 0; i < dirs.length; i++) {
+      const bit = bits[i]!;
+      m |= p.startsWith(dirs[i]!) ? bit : 0;
+    }
     return m;
   }
 }
