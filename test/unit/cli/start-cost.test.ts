@@ -102,20 +102,40 @@ describe('cli: start-up loads only what the command uses', function () {
     expect(heavyIn(r)).to.deep.equal([]);
   });
 
-  it('`pushgate scan` through the code cache (one CommonJS file) loads the packages the ES modules load: from node_modules, or compiled into the file', () => {
-    const args = ['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline'];
-    const esm = run(args);
+  it('`pushgate scan`, with and without --config, through the code cache (one CommonJS file) loads the packages the ES modules load: from node_modules, or compiled into the file', () => {
+    const config = path.join(dir, 'scan-config.yaml');
+    fs.writeFileSync(config, `# a configuration file: its YAML parsed, the schema's validator run\nvulndb:\n  path: ${path.join(dir, 'no-db.sqlite')}\n`);
+    const plain = ['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline'];
     // The packages scripts/build.mjs compiled into dist/chunks/cli.cjs (which no recorder sees loaded:
-    // the file runs through vm.Script): each must be one the ES modules load for this scan too.
+    // the file runs through vm.Script).
     const map = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/.bundle-map.json'), 'utf8')) as Record<string, string[]>;
-    const bundled = new Set((map['chunks/cli.cjs'] ?? []).map((i) => [...i.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop()?.[1]).filter((p): p is string => p !== undefined));
-    for (const pass of ['writes the cache', 'uses it']) {
-      const cjs = run(args, { codeCache: true });
-      expect(cjs.stdout, `${pass}: ${cjs.stderr}`).to.match(/"verdict"/);
-      // The positive control: this run did not take the ES modules.
-      expect(cjs.files.filter((f) => /\/dist\/cli\/main\.js$/.test(f)), pass).to.deep.equal([]);
-      expect([...new Set([...cjs.packages, ...bundled])].sort(), pass).to.deep.equal([...esm.packages].sort());
+    const inputs = map['chunks/cli.cjs'] ?? [];
+    const bundled = new Set(inputs.map((i) => [...i.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop()?.[1]).filter((p): p is string => p !== undefined));
+    // The configuration validator generated at build time is compiled into the file too.
+    expect(inputs).to.include('dist/config/config-validator.cjs');
+    const loadedByEsm = new Set<string>();
+    for (const args of [plain, [...plain, '--config', config]]) {
+      const esm = run(args);
+      expect(esm.stdout, esm.stderr).to.match(/"verdict"/);
+      for (const p of esm.packages) loadedByEsm.add(p);
+      for (const pass of ['writes the cache', 'uses it']) {
+        const what = `${args.includes('--config') ? '--config' : 'plain'}, ${pass}`;
+        const cjs = run(args, { codeCache: true });
+        expect(cjs.stdout, `${what}: ${cjs.stderr}`).to.match(/"verdict"/);
+        // The positive control: this run did not take the ES modules.
+        expect(cjs.files.filter((f) => /\/dist\/cli\/main\.js$/.test(f)), what).to.deep.equal([]);
+        // Nothing the ES modules do not load, and all they load: read from node_modules or compiled in.
+        expect([...cjs.packages].filter((p) => !esm.packages.has(p)), what).to.deep.equal([]);
+        expect([...esm.packages].filter((p) => !cjs.packages.has(p) && !bundled.has(p)), what).to.deep.equal([]);
+        // A package compiled into the file is never also read from node_modules (yaml with --config).
+        expect([...cjs.packages].filter((p) => bundled.has(p)), what).to.deep.equal([]);
+        // Nor the generated validator from its own file.
+        expect(cjs.files.filter((f) => f.endsWith('config-validator.cjs')), what).to.deep.equal([]);
+      }
     }
+    // Every package compiled into the file is one a scan loads (with a configuration file, yaml).
+    expect([...bundled].filter((p) => !loadedByEsm.has(p))).to.deep.equal([]);
+    expect([...loadedByEsm]).to.include('yaml');
   });
 
   it('`pushgate scan` of a lab image without --config, as JSON: no heavy package (no schema compiled)', () => {
