@@ -175,7 +175,7 @@ async function bundleCli() {
     // Packages stay in node_modules but for the pure-JavaScript few every scan loads
     // (CLI_BUNDLED_PACKAGES): bundled here, they run under the code cache instead of being read,
     // parsed and compiled from node_modules on every run.
-    plugins: [externalPackagesBut(CLI_BUNDLED_PACKAGES), lazyBundled(LAZY_BUNDLED)],
+    plugins: [externalPackagesBut(CLI_BUNDLED_PACKAGES), lazyBundled(LAZY_BUNDLED), commanderLazyChildProcess()],
     define: { 'import.meta.url': '__pushgateModuleUrl' },
     // "use strict" first: a directive counts only at the very start, and the ES modules it replaces are strict.
     banner: { js: '"use strict";\nvar __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
@@ -258,6 +258,34 @@ function lazyBundled(bodies) {
           return { contents, loader: 'js', resolveDir: root };
         });
       }
+    },
+  };
+}
+
+/**
+ * An esbuild plugin that hands commander (compiled into the bundle) a stand-in for node:child_process
+ * whose `spawn` loads the module on first use. Commander requires it when it loads, for executable
+ * subcommands (`git-style` programs), which pushgate has none of; loading node:child_process (with
+ * net, dgram and their bindings) cost every run about 2.5 ms of CPU before the first layer byte,
+ * and pushgate's own code loads it only for zstd, xz and bzip2 layers. Checked: commander uses
+ * nothing of the module but `spawn` (an update that uses more fails the build here).
+ */
+function commanderLazyChildProcess() {
+  return {
+    name: 'commander-lazy-child-process',
+    setup(build) {
+      build.onResolve({ filter: /^(node:)?child_process$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)) return undefined;
+        const used = new Set([...fs.readFileSync(args.importer, 'utf8').matchAll(/\bchildProcess\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
+        const other = [...used].filter((m) => m !== 'spawn');
+        if (other.length) throw new Error(`${path.relative(root, args.importer)} uses child_process.${other.join(', ')}: the stand-in (commanderLazyChildProcess) has only spawn`);
+        return { path: 'commander-child-process', namespace: 'pushgate-lazy' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'pushgate-lazy' }, () => ({
+        contents: 'module.exports = { spawn(...args) { return require("node:child_process").spawn(...args); } };\n',
+        loader: 'js',
+        resolveDir: root,
+      }));
     },
   };
 }

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { VERSION } from '../../../src/core/version.js';
+import { INFLATE_WORKER_MIN_CORES } from '../../../src/scan/engine.js';
 import { labImages, ROOT } from '../../helpers/lab.js';
 
 /** Packages no start-up and no local scan needs. */
@@ -154,6 +155,32 @@ describe('cli: start-up loads only what the command uses', function () {
     // A local target and no base-image catalog: no registry client, so no HTTP or TLS module either.
     expect(r.files.filter((f) => /\/(src|dist)\/(registry\/|cli\/registry-client\.)/.test(f)), 'registry client').to.deep.equal([]);
     expect(r.files.filter((f) => /^node:(https?|tls)$/.test(f)), 'HTTP/TLS modules').to.deep.equal([]);
+  });
+
+  it('`pushgate scan` of a gzip image through the code cache loads no node:child_process, nor node:worker_threads where it inflates on its own thread; a zstd image loads the former', () => {
+    // Node's own list of the built-in modules it loaded (the recorder does not see a built-in
+    // `require`d), written at exit by a preloaded script.
+    const preload = path.join(dir, 'builtins.cjs');
+    fs.writeFileSync(preload, 'process.on("exit", () => require("node:fs").writeFileSync(process.env.BUILTINS_OUT, JSON.stringify(process.moduleLoadList)));\n');
+    const builtins = (image: string, pass: string): string[] => {
+      const out = path.join(dir, `builtins-${image}-${pass}.json`);
+      const home = path.join(dir, 'home-builtins');
+      const r = spawnSync(process.execPath, ['-r', preload, path.join(ROOT, 'bin/pushgate.js'), 'scan', `oci:${path.join(labImages(), image)}`, '--format', 'json', '--offline'], {
+        encoding: 'utf8', cwd: dir, timeout: 60_000, maxBuffer: 64 << 20,
+        env: { ...process.env, BUILTINS_OUT: out, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache'), PUSHGATE_CODE_CACHE: '1' },
+      });
+      expect(r.stdout, `${image} ${pass}: ${r.stderr}`).to.match(/"verdict"/);
+      return (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+    };
+    for (const pass of ['writes the cache', 'uses it']) {
+      const gzip = builtins('debian-minbase', pass);
+      // The positive control: the list names what a scan surely loads.
+      expect(gzip, pass).to.include('zlib');
+      // Only a zstd, xz or bzip2 layer spawns a decoder; commander's own require of it is lazy in the bundle.
+      expect(gzip, pass).to.not.include('child_process');
+      if (os.availableParallelism() < INFLATE_WORKER_MIN_CORES) expect(gzip, pass).to.not.include('worker_threads');
+    }
+    expect(builtins('zstd', 'zstd')).to.include('child_process');
   });
 
   it('a bad argument to `pushgate scan` loads nothing of the scan', () => {
