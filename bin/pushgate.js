@@ -99,13 +99,18 @@ async function runBundleWithCodeCache() {
 
 /**
  * V8 flags for a command that runs once and exits (every command but `serve`, which runs for days):
- * an interrupt budget 8× V8's default (67,584), so that only code that stays hot through a run is
- * optimized by TurboFan. With the default, a scan had TurboFan compile, on background threads, a
- * few hundred functions that run once per scan (stacking layers, matching, the report) or only
- * until the tar walk settles: about a tenth of the scan's CPU time (bench/cli.ts). Set before any
- * of pushgate's code is compiled; PUSHGATE_JIT_TUNE=0 leaves V8's defaults.
+ * - an interrupt budget 8× V8's default (67,584), so that only code that stays hot through a run is
+ *   optimized by TurboFan. With the default, a scan had TurboFan compile, on background threads, a
+ *   few hundred functions that run once per scan (stacking layers, matching, the report) or only
+ *   until the tar walk settles: about a tenth of the scan's CPU time (bench/cli.ts).
+ * - no bytecode flushing: V8 drops the bytecode of a function not run for a few full GCs, and the
+ *   code cache (./code-cache.js) is written at exit from what is still compiled then. A run that
+ *   had more full GCs than usual (a loaded machine, a big image) wrote a third less (the functions
+ *   run early: start-up, the first layer), and every later run compiled those again; a run that
+ *   ends within seconds has no use for the memory flushing frees.
+ * Set before any of pushgate's code is compiled; PUSHGATE_JIT_TUNE=0 leaves V8's defaults.
  */
-const JIT_FLAGS = '--interrupt-budget=540672';
+const JIT_FLAGS = '--interrupt-budget=540672 --no-flush-bytecode';
 
 /** Sets {@link JIT_FLAGS} for this command; returns the flags set (`''` for none). */
 function tuneJit() {

@@ -22,9 +22,24 @@ const say = (s) => process.stderr.write(`build: ${s}\n`);
 
 /**
  * The packages compiled into dist/chunks/cli.cjs: pure JavaScript (no native addon, no file found
- * beside their own), loaded by every `pushgate scan`. Every other package stays in node_modules.
+ * beside their own), loaded by every `pushgate scan` (commander, lru-cache, picomatch) or by every
+ * one with a configuration file (yaml: some 70 files, initialised in the bundle by its first use,
+ * {@link LAZY_BUNDLED}). Every other package stays in node_modules.
  */
-const CLI_BUNDLED_PACKAGES = ['commander', 'lru-cache', 'picomatch'];
+const CLI_BUNDLED_PACKAGES = ['commander', 'lru-cache', 'picomatch', 'yaml'];
+
+/**
+ * Modules that load a file on first use with `createRequire(import.meta.url)`, which esbuild cannot
+ * follow, and the body each gets in dist/chunks/cli.cjs instead: the same export calling a plain
+ * `require` (resolved from the root), which esbuild compiles into the file as a function that runs
+ * the required code on the first call (as the source's `require` loads it then). The source must
+ * export a function of the same name (checked). The generated validator is written before the
+ * bundle is made ({@link writeConfigValidator}).
+ */
+const LAZY_BUNDLED = {
+  'src/core/yaml-package.ts': { exports: 'yamlPackage', contents: 'let lib;\nexport function yamlPackage() {\n  lib ??= require("yaml");\n  return lib;\n}\n' },
+  'src/config/config-validator-module.ts': { exports: 'generatedValidatorModule', contents: 'export function generatedValidatorModule() {\n  try {\n    return require("./dist/config/config-validator.cjs");\n  } catch {\n    return undefined;\n  }\n}\n' },
+};
 
 if (!fs.existsSync(path.join(root, 'src'))) {
   if (ifNeeded) { say('no src/: nothing to build'); process.exit(0); }
@@ -139,7 +154,7 @@ async function bundleCli() {
   const outOf = (src) => Object.keys(map).find((o) => map[o].includes(src));
   const bundled = Object.values(map).flat().filter((i) => i.includes('node_modules/'));
   if (bundled.length) throw new Error(`packages got bundled: ${bundled.slice(0, 3).join(', ')}`);
-  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/], ['src/config/config-validator.ts', /^[^/]+\/[^/]+$/]]) {
+  for (const [src, want] of [['src/scan/inflate-pool.ts', /^chunks\/[^/]+$/], ['src/server/app.ts', /^[^/]+\/[^/]+$/], ['src/registry/client.ts', /^[^/]+\/[^/]+$/], ['src/config/config-validator-module.ts', /^[^/]+\/[^/]+$/]]) {
     const o = outOf(src);
     if (o && !want.test(o)) throw new Error(`${src} landed in ${o}: the files it finds from its own URL are not there`);
   }
@@ -160,7 +175,7 @@ async function bundleCli() {
     // Packages stay in node_modules but for the pure-JavaScript few every scan loads
     // (CLI_BUNDLED_PACKAGES): bundled here, they run under the code cache instead of being read,
     // parsed and compiled from node_modules on every run.
-    plugins: [externalPackagesBut(CLI_BUNDLED_PACKAGES)],
+    plugins: [externalPackagesBut(CLI_BUNDLED_PACKAGES), lazyBundled(LAZY_BUNDLED), commanderLazyChildProcess()],
     define: { 'import.meta.url': '__pushgateModuleUrl' },
     // "use strict" first: a directive counts only at the very start, and the ES modules it replaces are strict.
     banner: { js: '"use strict";\nvar __pushgateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
@@ -169,7 +184,7 @@ async function bundleCli() {
     logLevel: 'warning',
   });
   const cjsFile = path.join(dist, 'chunks', 'cli.cjs');
-  const cjsText = fs.readFileSync(cjsFile, 'utf8');
+  const cjsText = await asciiOnly(esbuild, cjsFile);
   const dynamic = cjsText.match(/\bimport\s*\(\s*["'`][^"'`]*["'`]\s*\)|\bimport\.meta\b/);
   if (dynamic) throw new Error(`dist/chunks/cli.cjs keeps ${dynamic[0]}: use a static import or createRequire`);
   for (const [out, o] of Object.entries(cjs.metafile.outputs)) {
@@ -179,6 +194,26 @@ async function bundleCli() {
     map[path.relative(dist, path.join(root, out)).split(path.sep).join('/')] = Object.keys(o.inputs).sort();
   }
   fs.writeFileSync(path.join(dist, '.bundle-map.json'), `${JSON.stringify(map, null, 1)}\n`);
+}
+
+/**
+ * Makes the file (esbuild's output) pure ASCII and returns its text. esbuild writes strings,
+ * template literals, regular expressions and names as ASCII (its default charset) but keeps the
+ * comments it keeps as they are, and one `→` in a comment makes the whole 2 MB a two-byte string
+ * in V8: bin/code-cache.js then decodes it as UTF-8 (several times slower than the Latin-1 copy it
+ * makes of an ASCII file) and every function compiled later is scanned from it. Each non-ASCII
+ * character becomes one `?` per UTF-16 unit (columns, so the source map, stay as they are). Checked:
+ * the file minified without comments is the same before and after, so only comments changed.
+ */
+async function asciiOnly(esbuild, file) {
+  const text = fs.readFileSync(file, 'utf8');
+  // eslint-disable-next-line no-control-regex
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => '?'.repeat(c.length));
+  if (ascii === text) return text;
+  const bare = async (code) => (await esbuild.transform(code, { minifyWhitespace: true, format: 'cjs', platform: 'node', target: ['node20'] })).code;
+  if (await bare(ascii) !== await bare(text)) throw new Error(`${path.relative(root, file)}: a non-ASCII character outside a comment (esbuild's charset is ASCII; something wrote one anyway)`);
+  fs.writeFileSync(file, ascii);
+  return ascii;
 }
 
 /** The package of a path inside node_modules (`…/node_modules/@scope/name/x.js` → `@scope/name`). */
@@ -201,6 +236,56 @@ function externalPackagesBut(bundled) {
         const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
         return bundled.includes(name) ? undefined : { path: args.path, external: true };
       });
+    },
+  };
+}
+
+/**
+ * An esbuild plugin that gives each module of `bodies` (a path from the root: `{ exports, contents }`)
+ * the JavaScript `contents` (its `require`s resolved from the root) in place of its source, after checking that the source exports a
+ * function of the name `exports` (the body's one export).
+ */
+function lazyBundled(bodies) {
+  return {
+    name: 'lazy-bundled',
+    setup(build) {
+      for (const [file, { exports, contents }] of Object.entries(bodies)) {
+        const abs = path.join(root, file);
+        const filter = new RegExp(`^${abs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+        build.onLoad({ filter }, () => {
+          const source = fs.readFileSync(abs, 'utf8');
+          if (!new RegExp(`^export function ${exports}\\(`, 'm').test(source)) throw new Error(`${file} no longer exports function ${exports}: update LAZY_BUNDLED in scripts/build.mjs`);
+          return { contents, loader: 'js', resolveDir: root };
+        });
+      }
+    },
+  };
+}
+
+/**
+ * An esbuild plugin that hands commander (compiled into the bundle) a stand-in for node:child_process
+ * whose `spawn` loads the module on first use. Commander requires it when it loads, for executable
+ * subcommands (`git-style` programs), which pushgate has none of; loading node:child_process (with
+ * net, dgram and their bindings) cost every run about 2.5 ms of CPU before the first layer byte,
+ * and pushgate's own code loads it only for zstd, xz and bzip2 layers. Checked: commander uses
+ * nothing of the module but `spawn` (an update that uses more fails the build here).
+ */
+function commanderLazyChildProcess() {
+  return {
+    name: 'commander-lazy-child-process',
+    setup(build) {
+      build.onResolve({ filter: /^(node:)?child_process$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)) return undefined;
+        const used = new Set([...fs.readFileSync(args.importer, 'utf8').matchAll(/\bchildProcess\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
+        const other = [...used].filter((m) => m !== 'spawn');
+        if (other.length) throw new Error(`${path.relative(root, args.importer)} uses child_process.${other.join(', ')}: the stand-in (commanderLazyChildProcess) has only spawn`);
+        return { path: 'commander-child-process', namespace: 'pushgate-lazy' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'pushgate-lazy' }, () => ({
+        contents: 'module.exports = { spawn(...args) { return require("node:child_process").spawn(...args); } };\n',
+        loader: 'js',
+        resolveDir: root,
+      }));
     },
   };
 }

@@ -20,8 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import type * as YAML from 'yaml';
+import { yamlPackage } from '../core/yaml-package.js';
 import { DEFAULT_VULNDB_SOURCES, defaultConfig } from './defaults.js';
 import { loadConfig } from './load.js';
 import type { PushgateConfig } from './types.js';
@@ -85,14 +84,11 @@ export function defaultSources(mirror?: string): string[] {
   return DEFAULT_VULNDB_SOURCES.map((s) => (s.startsWith(`${OSV_BUCKET}/`) ? `${base}/${s.slice(OSV_BUCKET.length + 1)}` : s));
 }
 
-// yaml (CommonJS) is loaded only when a configuration file is read: `pushgate scan` without one reads no YAML.
-const requireCjs = createRequire(import.meta.url);
-
 /** Which of `keys` (dotted paths) the YAML file writes, whatever their value. */
 function keysSet(file: string, keys: string[][]): boolean[] {
   let doc;
   try {
-    doc = (requireCjs('yaml') as typeof YAML).parseDocument(fs.readFileSync(file, 'utf8'));
+    doc = yamlPackage().parseDocument(fs.readFileSync(file, 'utf8'));
   } catch {
     return keys.map(() => false); // loadConfig already read and validated it; unreachable in practice
   }

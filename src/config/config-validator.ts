@@ -9,19 +9,12 @@
  */
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
+import { generatedValidatorModule } from './config-validator-module.js';
 import { configSchema } from './schema.js';
 import { createAjv, PUSHGATE_FORMATS } from './yaml-doc.js';
 
 const requireCjs = createRequire(import.meta.url);
-
-/**
- * Where the generated validator lies, from this module: every compiled copy of it (tsc's
- * dist/config/, the command line bundle's dist/chunks/) sits two levels below the root, so this
- * names dist/config/config-validator.cjs; from src/config/ it names a file that does not exist.
- */
-const GENERATED = new URL('../config/config-validator.cjs', import.meta.url);
 
 /** sha256 (hex) of the configuration schema as JSON: ties a generated validator to its schema. */
 export function configSchemaHash(): string {
@@ -92,6 +85,6 @@ let validator: ValidateFunction | undefined;
  */
 export function configValidator(): ValidateFunction {
   // Absent where the sources run through tsx (src/config/ has none): compiled by ajv then.
-  validator ??= generatedValidatorAt(fileURLToPath(GENERATED)) ?? createAjv().compile(configSchema);
+  validator ??= generatedValidator(generatedValidatorModule()) ?? createAjv().compile(configSchema);
   return validator;
 }

@@ -6,8 +6,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
-import type * as YAML from 'yaml';
 import type { Alias, Document, LineCounter, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import { yamlPackage as yaml } from '../core/yaml-package.js';
 import { isDuration, isSize } from './units.js';
 import type { ConfigProblem } from './errors.js';
 
@@ -16,13 +16,8 @@ import type { ConfigProblem } from './errors.js';
 // CommonJS, so `require` keeps createAjv synchronous.
 const requireCjs = createRequire(import.meta.url);
 
-// The yaml package (CommonJS, some 70 modules) is loaded by the first document read, not with this
-// module: `pushgate scan` without a configuration file reads no YAML at all.
-let yamlLib: typeof YAML | undefined;
-function yaml(): typeof YAML {
-  yamlLib ??= requireCjs('yaml') as typeof YAML;
-  return yamlLib;
-}
+// The yaml package (some 70 modules) is loaded by the first document read (yamlPackage), not with
+// this module: `pushgate scan` without a configuration file reads no YAML at all.
 /** yaml's `isMap`, loading yaml on first use. */
 export const isMap = (n: unknown): n is YAMLMap => yaml().isMap(n);
 const isPair = (n: unknown): n is Pair => yaml().isPair(n);

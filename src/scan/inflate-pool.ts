@@ -5,11 +5,17 @@
  * worker is busy, or workers cannot start here, the caller gunzips on its own thread (node:zlib,
  * same bytes out).
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Duplex } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { PushgateError } from '../core/index.js';
-import { ownBytes, type InflateReply, type InflateRequest } from './inflate-worker.js';
+import { ownBytes } from './inflate-bytes.js';
+import type { InflateReply, InflateRequest } from './inflate-worker.js';
+
+// node:worker_threads is loaded by the first worker started, not with this module: a process that
+// inflates on its own thread (fewer cores, small layers) never loads it.
+const requireBuiltin = createRequire(import.meta.url);
 
 /** Compressed bytes posted and not yet taken by the worker's zlib before the writer waits (8 MiB). */
 const IN_WINDOW = 8 << 20;
@@ -43,6 +49,7 @@ export function busyInflateWorkers(): Worker[] {
  */
 function spawnWorker(): Worker {
   const here = import.meta.url;
+  const { Worker } = requireBuiltin('node:worker_threads') as typeof import('node:worker_threads');
   return new Worker(new URL(here.endsWith('.ts') ? './inflate-worker-tsx.mjs' : './inflate-worker.js', here));
 }
 

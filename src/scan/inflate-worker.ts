@@ -12,6 +12,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import zlib from 'node:zlib';
+import { ownBytes } from './inflate-bytes.js';
 
 /** Tar bytes posted and not yet acknowledged before inflating pauses (16 MiB). */
 export const OUT_WINDOW = 16 << 20;
@@ -30,17 +31,6 @@ export type InflateReply = { id: number } & (
   | { t: 'data'; buf: ArrayBuffer; consumed: number }
   | { t: 'end'; consumed: number }
   | { t: 'error'; message: string; code?: string });
-
-/**
- * The bytes of a Buffer as an ArrayBuffer to transfer: the chunk's own when it spans all of it
- * (64 KiB or more: zlib output buffers, which zlib replaces once full; file and most socket reads),
- * a copy otherwise (a slice of a bigger buffer). The caller must not touch the chunk afterwards.
- */
-export function ownBytes(c: Buffer): ArrayBuffer {
-  return c.byteLength >= 1 << 16 && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer
-    ? c.buffer
-    : c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength) as ArrayBuffer;
-}
 
 const port = parentPort;
 if (port) {

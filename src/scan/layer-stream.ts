@@ -5,8 +5,8 @@
  * zstd decoded by Debian's `zstd -dc` child process (streaming, flat memory; Node 20 has no zstd),
  * and the tar read once, as Go's archive/tar reads it (tar-walk.ts).
  */
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Duplex, PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -14,6 +14,10 @@ import { PushgateError, digestAlgorithm, digestHex, shortDigest, type Digest } f
 import { WorkerGunzip } from './inflate-pool.js';
 import { TarWalk } from './tar-walk.js';
 import type { LayerWalker } from './walker.js';
+
+// node:child_process (with net, dgram and their bindings) is loaded by the first zstd, xz or bzip2
+// layer, not with this module: a gzip or plain layer, most of them, spawns nothing.
+const requireBuiltin = createRequire(import.meta.url);
 
 /** Read buffer size for blobs and inflate output (1 MiB: fewer, bigger chunks through every stage). */
 export const CHUNK = 1 << 20;
@@ -118,6 +122,7 @@ export function zstdDecoder(): Duplex {
  * program is missing, CORRUPT_LAYER when it exits non-zero.
  */
 export function programDecoder(program: keyof typeof DECODERS): Duplex {
+  const { spawn } = requireBuiltin('node:child_process') as typeof import('node:child_process');
   const child = spawn(program, ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString(); });

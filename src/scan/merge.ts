@@ -190,9 +190,11 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
    * reach it (a symlink loop adds names).
    */
   const namedAlias = (alias: string, f: string): void => {
-    if (wantedByNameDep(alias) === NONE) return;
+    // The file's results first: most files behind a directory symlink (a merged /usr's programs)
+    // have none, and asking which analyzers want the alias costs a dispatch and their `wants` tests.
     const have = results.get(f);
     if (!have) return;
+    if (wantedByNameDep(alias) === NONE) return;
     for (const x of have) {
       const a = byAnalyzer.get(x.r.analyzer);
       const extra = a && foundUnderName(a, x.r.out, f, alias);

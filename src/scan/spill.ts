@@ -6,8 +6,12 @@
  * filling the disk.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { threadId } from 'node:worker_threads';
+
+// node:worker_threads (for the thread's id in a file name) is loaded by the first spill, not with
+// this module.
+const requireBuiltin = createRequire(import.meta.url);
 
 let seq = 0;
 
@@ -74,6 +78,7 @@ export class SpillBudget {
 
   /** A fresh file name inside {@link dir} (not created). */
   newPath(tag: string): string {
+    const { threadId } = requireBuiltin('node:worker_threads') as typeof import('node:worker_threads');
     return path.join(this.dir, `${tag}-${process.pid}-${threadId}-${++seq}`);
   }
 }

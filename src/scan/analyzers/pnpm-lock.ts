@@ -4,14 +4,11 @@
  * pnpm installs into `node_modules/.pnpm`, so `installPath` is `DIR/node_modules/NAME` only for
  * the symlinked top level; entries are kept unless that artefact is found.
  */
-import { createRequire } from 'node:module';
-import type * as YAML from 'yaml';
+import { yamlPackage } from '../../core/yaml-package.js';
 import type { Analyzer } from './types.js';
 import { lockPackages, type LockEntry } from './npm-lock.js';
 
-// yaml is loaded by the first pnpm lock file, not with the analyzer set (most layers have none).
-const requireCjs = createRequire(import.meta.url);
-let yamlLib: typeof YAML | undefined;
+// yaml is loaded by the first pnpm lock file (yamlPackage), not with the analyzer set (most layers have none).
 
 /** Splits a pnpm package key into name and version. */
 export function parsePnpmKey(key: string): { name: string; version: string } | undefined {
@@ -29,8 +26,7 @@ export function parsePnpmKey(key: string): { name: string; version: string } | u
 
 /** Parses pnpm-lock.yaml text into entries. */
 export function parsePnpmLock(text: string): LockEntry[] {
-  yamlLib ??= requireCjs('yaml') as typeof YAML;
-  const doc = yamlLib.parse(text) as { packages?: Record<string, { version?: string; name?: string }> } | null;
+  const doc = yamlPackage().parse(text) as { packages?: Record<string, { version?: string; name?: string }> } | null;
   const out = new Map<string, LockEntry>();
   for (const [key, v] of Object.entries(doc?.packages ?? {})) {
     const p = parsePnpmKey(key);

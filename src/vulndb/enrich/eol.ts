@@ -11,18 +11,15 @@
  * own package (Debian/Alpine `nodejs`, `python3.11`, `ruby3.1`, `php8.2-*`, `golang-1.19-go`; Go `stdlib`
  * of a Go binary).
  */
-import { createRequire } from 'node:module';
-import type * as YAMLLib from 'yaml';
 import { PushgateError } from '../../core/errors.js';
+import { yamlPackage } from '../../core/yaml-package.js';
 import { OS_TABLE } from '../../core/os-table.js';
 import type { EolFinding } from '../../core/finding.js';
 import type { OsInfo, Package } from '../../core/inventory.js';
 
 // yaml (CommonJS, some 70 modules) is loaded by the first product page parsed (`db update`), not
 // with this module: matching reads end-of-life data from the database, never YAML.
-const requireCjs = createRequire(import.meta.url);
-let yamlLib: typeof YAMLLib | undefined;
-const YAML = (): typeof YAMLLib => (yamlLib ??= requireCjs('yaml') as typeof YAMLLib);
+const YAML = yamlPackage;
 
 /** One release cycle. Dates are `YYYY-MM-DD`; `true` means "already ended, date unknown", `false` "not planned". */
 export interface EolCycle {

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT } from '../../helpers/lab.js';
+import { labImages, ROOT } from '../../helpers/lab.js';
 
 const LOADER = pathToFileURL(path.join(ROOT, 'bin/code-cache.js')).href;
 
@@ -70,6 +70,15 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
     const second = run(file, dir);
     expect(second).to.include({ status: 0, out: 'one:610:app', cache: 'used' });
     expect(cacheFiles()).to.deep.equal([path.basename(f)]);
+  });
+
+  it('a script with characters beyond ASCII (UTF-8) runs as its text says, with a cache and without', () => {
+    // An ASCII file is decoded as Latin-1 (the same text, faster); any other byte takes UTF-8.
+    const text = ['€', 'é', '→', '😀', 'ÿ'];
+    fs.writeFileSync(file, `// naïve → comment\nprocess.stdout.write(JSON.stringify({ out: ${JSON.stringify(text.join(''))} + ':' + ${JSON.stringify(text.join('')).length} }) + '\\n');\n`);
+    const want = `${text.join('')}:${JSON.stringify(text.join('')).length}`;
+    expect(run(file, dir)).to.include({ status: 0, out: want, cache: 'none' });
+    expect(run(file, dir)).to.include({ status: 0, out: want, cache: 'used' });
   });
 
   it('a truncated, empty, garbage or bit-flipped cache file is not used, the script runs as without it, and the file is rewritten', () => {
@@ -162,18 +171,26 @@ describe('cli: the code cache of the bundled command line (bin/code-cache.js)', 
   });
 
   it('names a cache after the command, for the commands of the CLI only', async () => {
-    const { COMMAND_NAMES, commandKey } = await import(LOADER) as { COMMAND_NAMES: string[]; commandKey: (a: string[]) => string };
+    const { COMMAND_NAMES, commandKey } = await import(LOADER) as { COMMAND_NAMES: string[]; commandKey: (a: string[], env?: Record<string, string | undefined>) => string };
     // The keys of COMMANDS in src/cli/main.ts (read, not imported: importing it runs the CLI).
     const main = fs.readFileSync(path.join(ROOT, 'src/cli/main.ts'), 'utf8');
     const block = /export const COMMANDS\b.*= \{\n([\s\S]*?)\n\};/.exec(main)?.[1] ?? '';
     const commands = [...block.matchAll(/^\s*([a-z-]+):/gm)].map((m) => m[1]);
     expect(commands).to.include('scan');
     expect([...COMMAND_NAMES].sort()).to.deep.equal(commands.sort());
-    expect(commandKey(['scan', 'oci:x'])).to.equal('scan');
-    expect(commandKey(['--no-color', 'db', 'status'])).to.equal('db');
-    expect(commandKey(['scann'])).to.equal('other');
-    expect(commandKey(['--help'])).to.equal('other');
-    expect(commandKey(['../../etc'])).to.equal('other');
+    const env = {};
+    expect(commandKey(['scan', 'oci:x'], env)).to.equal('scan');
+    expect(commandKey(['--no-color', 'db', 'status'], env)).to.equal('db');
+    expect(commandKey(['scann'], env)).to.equal('other');
+    expect(commandKey(['--help'], env)).to.equal('other');
+    expect(commandKey(['../../etc'], env)).to.equal('other');
+    // A run that reads a configuration file compiles its parser and validator too: a cache of its own.
+    expect(commandKey(['scan', 'oci:x', '--config', 'p.yaml'], env)).to.equal('scan-config');
+    expect(commandKey(['scan', '--config=p.yaml', 'oci:x'], env)).to.equal('scan-config');
+    expect(commandKey(['scan', 'oci:x'], { PUSHGATE_CONFIG: 'p.yaml' })).to.equal('scan-config');
+    expect(commandKey(['scan', 'oci:x'], { PUSHGATE_CONFIG: '' })).to.equal('scan');
+    expect(commandKey(['scan', '--', '--config'], env)).to.equal('scan');
+    expect(commandKey(['--help'], { PUSHGATE_CONFIG: 'p.yaml' })).to.equal('other');
   });
 });
 
@@ -184,11 +201,14 @@ describe('cli: pushgate through its code cache', function () {
     expect(b.status, b.stderr).to.equal(0);
   };
 
-  it('the bundle runs in strict mode, as the ES modules it stands for do', () => {
+  it('the bundle runs in strict mode, as the ES modules it stands for do, and is ASCII', () => {
     build();
-    const text = fs.readFileSync(path.join(ROOT, 'dist/chunks/cli.cjs'), 'utf8');
+    const bytes = fs.readFileSync(path.join(ROOT, 'dist/chunks/cli.cjs'));
+    const text = bytes.toString('utf8');
     // A directive counts only as the first statement of the function bin/code-cache.js wraps it in.
     expect(text.split('\n')[0]).to.equal('"use strict";');
+    // ASCII: read as a one-byte string (bin/code-cache.js), not decoded as UTF-8 into a two-byte one.
+    expect(bytes.findIndex((b) => b > 0x7f), 'first byte beyond ASCII').to.equal(-1);
   });
 
   it('with source maps on (NODE_OPTIONS=--enable-source-maps), stack traces name the TypeScript sources', () => {
@@ -205,6 +225,30 @@ describe('cli: pushgate through its code cache', function () {
       const plain = cli('');
       expect(plain.status).to.equal(2);
       expect(plain.stderr.split('\n')[0]).to.equal(mapped.stderr.split('\n')[0]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('a run whose full GCs flush unused bytecode still writes every function it compiled into the cache', () => {
+    build();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-code-cache-flush-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, '.cache'), PUSHGATE_USE_DIST: '1' };
+      for (const k of ['PUSHGATE_CODE_CACHE', 'PUSHGATE_JIT_TUNE', 'NODE_OPTIONS']) delete env[k];
+      // The cache a scan of a lab image writes, in a directory of its own; `v8Flag` as a node flag.
+      const written = (v8Flag: string, dir: string): number => {
+        const r = spawnSync(process.execPath, [v8Flag, path.join(ROOT, 'bin/pushgate.js'), 'scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline'], { encoding: 'utf8', env: { ...env, PUSHGATE_CACHE_DIR: path.join(tmp, dir) }, cwd: tmp, maxBuffer: 64 << 20 });
+        expect(r.stdout, r.stderr).to.match(/"verdict"/);
+        const files = fs.readdirSync(path.join(tmp, dir, 'code-cache')).filter((f) => f.startsWith('scan-'));
+        expect(files).to.have.length(1);
+        return fs.statSync(path.join(tmp, dir, 'code-cache', files[0])).size;
+      };
+      // --stress-flush-code flushes at every full GC what V8 flushes after a few (a loaded machine, a
+      // big image): with flushing on, that run's cache lacked about a third of the functions.
+      const stressed = written('--stress-flush-code', 'stressed');
+      const usual = written('--no-stress-flush-code', 'usual');
+      expect(stressed / usual).to.be.within(0.97, 1.03);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

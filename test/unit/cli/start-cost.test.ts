@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { VERSION } from '../../../src/core/version.js';
+import { INFLATE_WORKER_MIN_CORES } from '../../../src/scan/engine.js';
 import { labImages, ROOT } from '../../helpers/lab.js';
 
 /** Packages no start-up and no local scan needs. */
@@ -102,20 +103,40 @@ describe('cli: start-up loads only what the command uses', function () {
     expect(heavyIn(r)).to.deep.equal([]);
   });
 
-  it('`pushgate scan` through the code cache (one CommonJS file) loads the packages the ES modules load: from node_modules, or compiled into the file', () => {
-    const args = ['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline'];
-    const esm = run(args);
+  it('`pushgate scan`, with and without --config, through the code cache (one CommonJS file) loads the packages the ES modules load: from node_modules, or compiled into the file', () => {
+    const config = path.join(dir, 'scan-config.yaml');
+    fs.writeFileSync(config, `# a configuration file: its YAML parsed, the schema's validator run\nvulndb:\n  path: ${path.join(dir, 'no-db.sqlite')}\n`);
+    const plain = ['scan', `oci:${path.join(labImages(), 'debian-minbase')}:bookworm`, '--format', 'json', '--offline'];
     // The packages scripts/build.mjs compiled into dist/chunks/cli.cjs (which no recorder sees loaded:
-    // the file runs through vm.Script): each must be one the ES modules load for this scan too.
+    // the file runs through vm.Script).
     const map = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/.bundle-map.json'), 'utf8')) as Record<string, string[]>;
-    const bundled = new Set((map['chunks/cli.cjs'] ?? []).map((i) => [...i.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop()?.[1]).filter((p): p is string => p !== undefined));
-    for (const pass of ['writes the cache', 'uses it']) {
-      const cjs = run(args, { codeCache: true });
-      expect(cjs.stdout, `${pass}: ${cjs.stderr}`).to.match(/"verdict"/);
-      // The positive control: this run did not take the ES modules.
-      expect(cjs.files.filter((f) => /\/dist\/cli\/main\.js$/.test(f)), pass).to.deep.equal([]);
-      expect([...new Set([...cjs.packages, ...bundled])].sort(), pass).to.deep.equal([...esm.packages].sort());
+    const inputs = map['chunks/cli.cjs'] ?? [];
+    const bundled = new Set(inputs.map((i) => [...i.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop()?.[1]).filter((p): p is string => p !== undefined));
+    // The configuration validator generated at build time is compiled into the file too.
+    expect(inputs).to.include('dist/config/config-validator.cjs');
+    const loadedByEsm = new Set<string>();
+    for (const args of [plain, [...plain, '--config', config]]) {
+      const esm = run(args);
+      expect(esm.stdout, esm.stderr).to.match(/"verdict"/);
+      for (const p of esm.packages) loadedByEsm.add(p);
+      for (const pass of ['writes the cache', 'uses it']) {
+        const what = `${args.includes('--config') ? '--config' : 'plain'}, ${pass}`;
+        const cjs = run(args, { codeCache: true });
+        expect(cjs.stdout, `${what}: ${cjs.stderr}`).to.match(/"verdict"/);
+        // The positive control: this run did not take the ES modules.
+        expect(cjs.files.filter((f) => /\/dist\/cli\/main\.js$/.test(f)), what).to.deep.equal([]);
+        // Nothing the ES modules do not load, and all they load: read from node_modules or compiled in.
+        expect([...cjs.packages].filter((p) => !esm.packages.has(p)), what).to.deep.equal([]);
+        expect([...esm.packages].filter((p) => !cjs.packages.has(p) && !bundled.has(p)), what).to.deep.equal([]);
+        // A package compiled into the file is never also read from node_modules (yaml with --config).
+        expect([...cjs.packages].filter((p) => bundled.has(p)), what).to.deep.equal([]);
+        // Nor the generated validator from its own file.
+        expect(cjs.files.filter((f) => f.endsWith('config-validator.cjs')), what).to.deep.equal([]);
+      }
     }
+    // Every package compiled into the file is one a scan loads (with a configuration file, yaml).
+    expect([...bundled].filter((p) => !loadedByEsm.has(p))).to.deep.equal([]);
+    expect([...loadedByEsm]).to.include('yaml');
   });
 
   it('`pushgate scan` of a lab image without --config, as JSON: no heavy package (no schema compiled)', () => {
@@ -134,6 +155,32 @@ describe('cli: start-up loads only what the command uses', function () {
     // A local target and no base-image catalog: no registry client, so no HTTP or TLS module either.
     expect(r.files.filter((f) => /\/(src|dist)\/(registry\/|cli\/registry-client\.)/.test(f)), 'registry client').to.deep.equal([]);
     expect(r.files.filter((f) => /^node:(https?|tls)$/.test(f)), 'HTTP/TLS modules').to.deep.equal([]);
+  });
+
+  it('`pushgate scan` of a gzip image through the code cache loads no node:child_process, nor node:worker_threads where it inflates on its own thread; a zstd image loads the former', () => {
+    // Node's own list of the built-in modules it loaded (the recorder does not see a built-in
+    // `require`d), written at exit by a preloaded script.
+    const preload = path.join(dir, 'builtins.cjs');
+    fs.writeFileSync(preload, 'process.on("exit", () => require("node:fs").writeFileSync(process.env.BUILTINS_OUT, JSON.stringify(process.moduleLoadList)));\n');
+    const builtins = (image: string, pass: string): string[] => {
+      const out = path.join(dir, `builtins-${image}-${pass}.json`);
+      const home = path.join(dir, 'home-builtins');
+      const r = spawnSync(process.execPath, ['-r', preload, path.join(ROOT, 'bin/pushgate.js'), 'scan', `oci:${path.join(labImages(), image)}`, '--format', 'json', '--offline'], {
+        encoding: 'utf8', cwd: dir, timeout: 60_000, maxBuffer: 64 << 20,
+        env: { ...process.env, BUILTINS_OUT: out, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), PUSHGATE_CACHE_DIR: path.join(home, 'pushgate-cache'), PUSHGATE_CODE_CACHE: '1' },
+      });
+      expect(r.stdout, `${image} ${pass}: ${r.stderr}`).to.match(/"verdict"/);
+      return (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+    };
+    for (const pass of ['writes the cache', 'uses it']) {
+      const gzip = builtins('debian-minbase', pass);
+      // The positive control: the list names what a scan surely loads.
+      expect(gzip, pass).to.include('zlib');
+      // Only a zstd, xz or bzip2 layer spawns a decoder; commander's own require of it is lazy in the bundle.
+      expect(gzip, pass).to.not.include('child_process');
+      if (os.availableParallelism() < INFLATE_WORKER_MIN_CORES) expect(gzip, pass).to.not.include('worker_threads');
+    }
+    expect(builtins('zstd', 'zstd')).to.include('child_process');
   });
 
   it('a bad argument to `pushgate scan` loads nothing of the scan', () => {
