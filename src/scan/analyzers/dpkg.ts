@@ -122,7 +122,11 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
   // package name → the records that are not mere selections (state other than not-installed), and every slot seen
   const present = new Map<string, Array<{ arch: string; same: boolean }>>();
   const slots = new Set<string>();
-  for (const s of parseStanzas(text, ambiguous)) {
+  const grammar: string[] = [];
+  const stanzas = parseStanzas(text, grammar);
+  // dpkg never reads the distroless status.d files: a last line without its newline is no parse of dpkg's to differ from.
+  ambiguous.push(...(statusD ? grammar.filter((g) => !g.startsWith('no newline')) : grammar));
+  for (const s of stanzas) {
     const name = s.package?.toLowerCase();
     if (!name) continue;
     const arch = s.architecture || undefined;

@@ -127,6 +127,10 @@ describe('dpkg status grammar: read as dpkg reads it, or refused', () => {
     expect(analyze(`Package: base-files\n${ok}\r\nPackage: openssl\n${ok}`).refused).to.equal(true);
     expect(analyze(`Package: openssl\n${ok}\nPackage: openssl\n${ok.replace('3.0.11-1~deb12u2', '3.0.15-1~deb12u1')}`).refused).to.equal(true);
     expect(analyze(`Package: openssl\n${ok}version: 3.0.15-1~deb12u1\n`).refused).to.equal(true);
+    // dpkg never reads distroless status.d files: their last line needs no newline
+    const d = parseDpkgStatus('Package: a\nVersion: 1.0', '/var/lib/dpkg/status.d/a', true);
+    expect([d.packages.map((p) => p.name), d.skipped, d.ambiguous]).to.deep.equal([['a'], [], []]);
+    expect(analyze(`Package: a\n${ok.trimEnd()}`).refused).to.equal(true);
     // what dpkg writes: one record per package, Multi-Arch: same ones per architecture, selections beside them
     expect(analyze(`Package: libc6\n${ok}Architecture: amd64\nMulti-Arch: same\n\nPackage: libc6\n${ok}Architecture: i386\nMulti-Arch: same\n\nPackage: old\nStatus: purge ok not-installed\nArchitecture: i386\n`)).to.deep.equal({ got: ['libc6 3.0.11-1~deb12u2', 'libc6 3.0.11-1~deb12u2'], refused: false });
   });
