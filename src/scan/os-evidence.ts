@@ -12,6 +12,9 @@
  * kind than the family os-release names (a dpkg database under `ID=alpine`), the scan is incomplete:
  * pushgate cannot tell which advisories apply, and the pusher chose the ones that do.
  *
+ * Release packages that disagree among themselves (two `base-files` of other releases) are no evidence
+ * either way: the scan is incomplete.
+ *
  * Only evidence that is present is used: a database without such a package (a hand-made image, a
  * test database of one package) is judged by os-release as before.
  */
@@ -123,6 +126,15 @@ export function osClaimMismatch(os: OsClaim | undefined, packages: readonly OsPa
   }
   const same = evidence.filter((e) => e.family.packageDb === claimed.packageDb);
   if (!same.length) return undefined;
+  // Two records of the release package that disagree (a second base-files in a distroless status.d
+  // file or a journal beside the status file's): one is the pusher's, and any one agreeing with
+  // os-release let the claim stand. dpkg and apk install one release package by one name, so two
+  // families there disagree too; rpm distributions may carry another's (Oracle Linux 7's redhat-release-server).
+  const releases = new Set(same.filter((e) => e.family === claimed && e.release !== undefined).map((e) => e.release));
+  const families = new Set(same.map((e) => e.family));
+  if (releases.size > 1 || (claimed.packageDb !== 'rpm' && families.size > 1)) {
+    return { code: 'os-release-mismatch', path: osPath, incomplete: true, message: `${claim}, and the package database has release packages that disagree (${same.slice(0, 4).map((e) => e.pkg).join(', ')}): which OS the packages come from is not known; not judged` };
+  }
   const ofFamily = same.filter((e) => e.family === claimed);
   if (!ofFamily.length) {
     return { code: 'os-release-mismatch', path: osPath, incomplete: true, message: message(`the package database has ${same.map((e) => e.pkg).join(', ')}, installed by ${[...new Set(same.map((e) => e.family.family))].join(', ')}`) };

@@ -10,6 +10,7 @@
  * `/var/lib/dpkg/updates/` (dpkg replays it over the status file) makes the scan incomplete. `Source: name (version)` gives the source package; without it the source
  * is the binary itself, as dpkg-query's `${source:Package}`/`${source:Version}` say.
  */
+import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl } from '../purl.js';
@@ -20,32 +21,66 @@ import { formatPurl } from '../purl.js';
  */
 export type Stanza = Record<string, string>;
 
-/** Splits deb-control text into stanzas (blank-line separated; continuation lines start with space/tab). */
-export function parseStanzas(text: string): Stanza[] {
+/**
+ * dpkg's white space (lib/dpkg/c-ctype.c `c_isspace`): a line that starts with one continues the field
+ * before it, a whitespace-only line too (dpkg warns "blank line in value" and keeps reading the field),
+ * so only a truly empty line ends a stanza.
+ */
+const DPKG_SPACE = /^[ \t\r\v\f]/;
+/** dpkg trims a whole field value, continuation lines included, of white space and newlines at both ends. */
+const TRIM = /^[ \t\r\v\f\n]+|[ \t\r\v\f\n]+$/g;
+
+/**
+ * Splits deb-control text into stanzas as dpkg's parser (lib/dpkg/parse.c) splits them: stanzas end at
+ * empty lines; a line starting with white space continues the field before it; a field is `name:value`
+ * with white space allowed between name and colon and around the value. `problems` lists what dpkg
+ * refuses to read (it stops with "parsing file … error"): a field named twice in a stanza in any case,
+ * a line without a colon, a continuation with no field before it, a stanza without `Package`, a file
+ * not ending in a newline; and NUL bytes (dpkg cuts a value at the first NUL, other readers do not).
+ * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it.
+ */
+export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
   const out: Stanza[] = [];
   let cur: Stanza = {};
   let last: string | undefined;
   let any = false;
-  for (const line of text.split('\n')) {
-    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (l.trim() === '') {
-      if (any) out.push(cur);
-      cur = {};
+  let lineNo = 0;
+  const problem = (why: string) => { if (problems.length < 20) problems.push(`line ${lineNo}: ${why}`); };
+  const end = () => {
+    for (const k of Object.keys(cur)) cur[k] = cur[k]!.replace(TRIM, '');
+    if (any) {
+      if (cur.package === undefined) problem('stanza without a Package field');
+      out.push(cur);
+    }
+    cur = {};
+    last = undefined;
+    any = false;
+  };
+  if (text.includes('\0')) problems.push('NUL byte in the file (dpkg cuts a value at it)');
+  if (text !== '' && !text.endsWith('\n')) problems.push('no newline at the end of the file (dpkg refuses the last field)');
+  const lines = text.split('\n');
+  if (text.endsWith('\n')) lines.pop();
+  for (const l of lines) {
+    lineNo++;
+    if (l === '') { end(); continue; }
+    if (DPKG_SPACE.test(l)) {
+      if (last) cur[last] += '\n' + l;
+      else problem('line starts with white space outside a field (dpkg: empty field name)');
+      continue;
+    }
+    const m = /^([^\s:]+)[ \t\r\v\f]*:(.*)$/s.exec(l);
+    if (!m) {
+      problem(`"${l.slice(0, 40)}" is not a field (dpkg: field name must be followed by colon)`);
       last = undefined;
-      any = false;
       continue;
     }
-    if ((l[0] === ' ' || l[0] === '\t') && last) {
-      cur[last] += '\n' + l.slice(1);
-      continue;
-    }
-    const c = l.indexOf(':');
-    if (c <= 0) continue;
-    last = l.slice(0, c).toLowerCase();
-    cur[last] = l.slice(c + 1).trim();
+    const name = m[1]!.toLowerCase();
+    if (name in cur) problem(`field "${m[1]}" given twice in one stanza (dpkg: duplicate value)`);
+    last = name;
+    cur[name] = m[2]!;
     any = true;
   }
-  if (any) out.push(cur);
+  end();
   return out;
 }
 
@@ -66,18 +101,61 @@ export function isDebVersion(v: string): boolean {
  */
 const ON_DISK: ReadonlySet<string> = new Set(['installed', 'unpacked', 'half-configured', 'half-installed', 'triggers-awaited', 'triggers-pending']);
 
-/** Parses a `status` (or status.d) file into the packages whose files are on disk. */
-export function parseDpkgStatus(text: string, path: string, statusD = false): { packages: FoundPackage[]; skipped: string[] } {
+/** dpkg's Status words (lib/dpkg/parsehelp.c, matched in any case): want, error flag, state. */
+const WANT: ReadonlySet<string> = new Set(['unknown', 'install', 'hold', 'deinstall', 'purge']);
+const EFLAG: ReadonlySet<string> = new Set(['ok', 'reinstreq']);
+const STATES: ReadonlySet<string> = new Set(['not-installed', 'config-files', ...ON_DISK]);
+const MULTI_ARCH: ReadonlySet<string> = new Set(['no', 'same', 'foreign', 'allowed']);
+
+/**
+ * Parses a `status` (or status.d) file into the packages whose files are on disk. Names are lower-cased
+ * as dpkg stores them (`Package: OpenSSL` is dpkg-query's `openssl`; advisories name source packages in
+ * lower case, Debian policy §5.6.1). `ambiguous` says why dpkg would not read the file as pushgate did:
+ * what {@link parseStanzas} finds, a Status that is not three known words, and two records of one
+ * package that dpkg refuses ("multiple non-coinstallable package instances") or that overwrite each
+ * other (one name and architecture twice): a pusher could put a harmless record beside the real one.
+ */
+export function parseDpkgStatus(text: string, path: string, statusD = false): { packages: FoundPackage[]; skipped: string[]; ambiguous: string[] } {
   const packages: FoundPackage[] = [];
   const skipped: string[] = [];
-  for (const s of parseStanzas(text)) {
-    const name = s.package;
+  const ambiguous: string[] = [];
+  // package name → the records that are not mere selections (state other than not-installed), and every slot seen
+  const present = new Map<string, Array<{ arch: string; same: boolean }>>();
+  const slots = new Set<string>();
+  const grammar: string[] = [];
+  const stanzas = parseStanzas(text, grammar);
+  // dpkg never reads the distroless status.d files: a last line without its newline is no parse of dpkg's to differ from.
+  ambiguous.push(...(statusD ? grammar.filter((g) => !g.startsWith('no newline')) : grammar));
+  for (const s of stanzas) {
+    const name = s.package?.toLowerCase();
     if (!name) continue;
+    const arch = s.architecture || undefined;
+    const slot = `${name}:${arch ?? ''}`;
+    if (slots.has(slot)) ambiguous.push(`${slot}: two records of one package and architecture`);
+    slots.add(slot);
+    const ma = s['multi-arch']?.toLowerCase();
+    if (ma !== undefined && !MULTI_ARCH.has(ma)) ambiguous.push(`${name}: Multi-Arch "${ma.slice(0, 20)}" is not a dpkg value`);
+    if (ma === 'same' && (!arch || arch === 'all')) ambiguous.push(`${name}: Multi-Arch: same without an architecture (dpkg refuses it)`);
     const status = s.status;
+    let state: string | undefined;
     if (status !== undefined) {
       // dpkg reads the status words in any case (namevalue_find_by_name: strncasecmp): `install ok Installed`
       // is installed to dpkg and dpkg-query
-      if (!ON_DISK.has((status.trim().split(/\s+/)[2] ?? '').toLowerCase())) continue;
+      const words = status.toLowerCase().split(/\s+/);
+      if (words.length !== 3 || !WANT.has(words[0]!) || !EFLAG.has(words[1]!) || !STATES.has(words[2]!)) {
+        ambiguous.push(`${name}: Status "${status.slice(0, 60)}" is not three dpkg status words`);
+      }
+      state = words[2];
+      if (state !== 'not-installed') {
+        const list = present.get(name) ?? [];
+        list.push({ arch: arch ?? '', same: ma === 'same' });
+        present.set(name, list);
+      }
+      if (!ON_DISK.has(state ?? '')) {
+        // dpkg parses every record's version and refuses the file at a bad one, removed packages' too
+        if (s.version !== undefined && !isDebVersion(s.version)) ambiguous.push(`${name}: invalid version "${s.version.slice(0, 40)}"`);
+        continue;
+      }
     } else if (!statusD) continue;
     const version = s.version;
     if (!version || !isDebVersion(version)) {
@@ -89,11 +167,10 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
     if (s.source) {
       const m = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(s.source);
       if (m) {
-        sourceName = m[1];
+        sourceName = m[1]!.toLowerCase();
         if (m[2]) sourceVersion = m[2].trim();
       }
     }
-    const arch = s.architecture || undefined;
     packages.push({
       ecosystem: 'Debian',
       name,
@@ -105,7 +182,11 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
       purl: formatPurl({ type: 'deb', namespace: 'debian', name, version, qualifiers: { arch } }),
     });
   }
-  return { packages, skipped };
+  for (const [name, list] of present) {
+    // dpkg keeps several installed records of a name only when every one is `Multi-Arch: same`
+    if (list.length > 1 && !list.every((r) => r.same)) ambiguous.push(`${name}: ${list.length} installed records, not all Multi-Arch: same`);
+  }
+  return { packages, skipped, ambiguous };
 }
 
 const STATUS = '/var/lib/dpkg/status';
@@ -118,10 +199,15 @@ const INFO = '/var/lib/dpkg/info/';
  */
 const JOURNAL = /^\/var\/lib\/dpkg\/updates\/[0-9]{1,10}$/;
 
+/** The incomplete diagnostic for a database dpkg would read otherwise than pushgate (or not at all). */
+function ambiguousDiagnostic(path: string, why: string[]): Diagnostic {
+  return { code: 'dpkg-ambiguous', path, incomplete: true, message: `dpkg would not read this database as pushgate did: ${why.slice(0, 3).join('; ')}${why.length > 3 ? `; … (${why.length})` : ''}; not judged` };
+}
+
 /** The analyzer. */
 export const dpkgAnalyzer: Analyzer = {
   name: 'os/dpkg',
-  version: 3,
+  version: 4,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) =>
@@ -148,19 +234,17 @@ export const dpkgAnalyzer: Analyzer = {
       // alone is not what dpkg reads.
       const journal = parseStanzas(text).filter((st) => st.package);
       if (!journal.length) return undefined;
-      const { packages } = parseDpkgStatus(text, input.path);
+      const { packages, ambiguous } = parseDpkgStatus(text, input.path);
       return {
         packages,
-        diagnostics: [{ code: 'dpkg-journal', path: input.path, incomplete: true, message: `dpkg applies this journal file's ${journal.length} record(s) (${journal.slice(0, 3).map((st) => st.package).join(', ')}${journal.length > 3 ? ', …' : ''}) over /var/lib/dpkg/status before it reads the database; pushgate reads them but does not replay the journal: not judged as dpkg sees it` }],
+        diagnostics: [...(ambiguous.length ? [ambiguousDiagnostic(input.path, ambiguous)] : []), { code: 'dpkg-journal', path: input.path, incomplete: true, message: `dpkg applies this journal file's ${journal.length} record(s) (${journal.slice(0, 3).map((st) => st.package).join(', ')}${journal.length > 3 ? ', …' : ''}) over /var/lib/dpkg/status before it reads the database; pushgate reads them but does not replay the journal: not judged as dpkg sees it` }],
       };
     }
-    const { packages, skipped } = parseDpkgStatus(text, input.path, input.path.startsWith(STATUS_D));
-    return {
-      packages,
-      diagnostics: skipped.length
-        // An installed package whose version cannot be read cannot be matched: incomplete.
-        ? [{ code: 'parse-error', path: input.path, message: `dpkg: skipped ${skipped.length} stanza(s): ${skipped.slice(0, 3).join('; ')}`, incomplete: true }]
-        : undefined,
-    };
+    const { packages, skipped, ambiguous } = parseDpkgStatus(text, input.path, input.path.startsWith(STATUS_D));
+    const diagnostics: Diagnostic[] = [];
+    // An installed package whose version cannot be read cannot be matched: incomplete.
+    if (skipped.length) diagnostics.push({ code: 'parse-error', path: input.path, message: `dpkg: skipped ${skipped.length} stanza(s): ${skipped.slice(0, 3).join('; ')}`, incomplete: true });
+    if (ambiguous.length) diagnostics.push(ambiguousDiagnostic(input.path, ambiguous));
+    return { packages, diagnostics: diagnostics.length ? diagnostics : undefined };
   },
 };

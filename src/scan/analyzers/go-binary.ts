@@ -8,7 +8,7 @@
  * toolchains write two pointers at offset 16 to Go string headers (runtime.buildVersion,
  * runtime.modinfo), resolved through the ELF program headers.
  *
- * Streaming: every executable file's first bytes are checked for the ELF magic; anything else is
+ * Streaming: every file's first bytes (executable or not) are checked for the ELF magic; anything else is
  * ignored at once. In an ELF file the stream is searched for the magic as it passes; the inline
  * form is parsed straight from the stream (no temp file). Only files that carry the Go build-ID
  * note (`Go\0\0`, type 4) in their first 64 KiB are also spilled to the capped temp dir while
@@ -412,11 +412,23 @@ class GoSink implements StreamSink {
   }
 }
 
-/** The analyzer: executable regular files of at least 1 KiB. */
+/** Largest file read (4 GiB). */
+const GO_MAX = 4 * 1024 ** 3;
+
+/**
+ * The analyzer: regular files of at least 1 KiB, executable or not. A Go binary without the
+ * executable bit still runs (`cp` and `chmod +x` at start-up, or an entrypoint that does it), so the
+ * mode is no evidence: the content decides, as syft's Go binary cataloger decides by the file's
+ * detected MIME type rather than its mode (trivy asks for the executable bit). The sink drops a file
+ * at its first chunk unless it starts with the ELF magic, and reads on only with the Go build-ID
+ * note, so the cost for other files is one look at four bytes. Files over 4 GiB are read only when
+ * executable (reported `file-too-large` as before); a non-executable one that large is left unread
+ * rather than making every scan of a large data file incomplete.
+ */
 export const goBinaryAnalyzer: Analyzer = {
   name: 'lang/go-binary',
-  version: 2,
-  maxSize: 4 * 1024 ** 3,
-  wants: (e) => (e.mode & 0o111) !== 0 && e.size >= 1024,
+  version: 3,
+  maxSize: GO_MAX,
+  wants: (e) => e.size >= 1024 && (e.size <= GO_MAX || (e.mode & 0o111) !== 0),
   stream: (e, ctx) => new GoSink(e, ctx),
 };

@@ -14,7 +14,7 @@ import { secretsAnalyzer } from './secrets.js';
 import { pythonAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
 import { goBinaryAnalyzer } from './go-binary.js';
-import { javaAnalyzer } from './java.js';
+import { javaAnalyzer, javaContentAnalyzer } from './java.js';
 import { rubyAnalyzer } from './ruby.js';
 import { cargoLockAnalyzer } from './cargo-lock.js';
 import { cargoAuditableAnalyzer } from './cargo-auditable.js';
@@ -34,6 +34,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   pythonAnalyzer,
   goBinaryAnalyzer,
   javaAnalyzer,
+  javaContentAnalyzer,
   rubyAnalyzer,
   cargoLockAnalyzer,
   cargoAuditableAnalyzer,

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Yauzl from 'yauzl';
 import type { Diagnostic } from '../../core/index.js';
-import type { Analyzer, AnalyzerContext, AnalyzerOutput, FoundPackage } from './types.js';
+import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, FoundPackage, StreamSink } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl } from '../purl.js';
 import { SpillFile } from '../spill.js';
@@ -125,7 +125,7 @@ async function spillEntry(zip: Yauzl.ZipFile, e: Yauzl.Entry, ctx: AnalyzerConte
  * Reads one archive file (and, recursively, the archives inside it).
  * @param display the package path for this archive (`/app.war` or `/app.war!/WEB-INF/lib/x.jar`)
  */
-export async function readArchive(file: string, display: string, ctx: AnalyzerContext, depth = 0): Promise<AnalyzerOutput> {
+export async function readArchive(file: string, display: string, ctx: AnalyzerContext, depth = 0, seenMeta?: { java: boolean }): Promise<AnalyzerOutput> {
   const packages: FoundPackage[] = [];
   const diagnostics: Diagnostic[] = [];
   const zip = await openZip(file);
@@ -141,6 +141,7 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
         if (++seen > MAX_ENTRIES) { diagnostics.push({ code: 'archive-limit', path: display, message: `java: more than ${MAX_ENTRIES} entries; the rest was not read`, incomplete: true }); resolve(); return; }
         const name = e.fileName;
         const step = async () => {
+          if (seenMeta && (POM.test(name) || name === 'META-INF/MANIFEST.MF')) seenMeta.java = true;
           if (POM.test(name)) {
             const p = parseProperties(await readSmall(zip, e));
             if (p.groupId && p.artifactId && p.version) packages.push(mavenPackage(p.groupId, p.artifactId, p.version, display));
@@ -216,4 +217,98 @@ export const javaAnalyzer: Analyzer = {
     // manifest) adds nothing.
     return at && at.name === under.name && at.version === under.version ? undefined : { packages: [under] };
   },
+};
+
+/** A zip local file header: every Java archive's first bytes. */
+const ZIP_LOCAL = Buffer.from('PK\x03\x04', 'latin1');
+
+/**
+ * True when a zip's first local header (at `b`'s start) names an entry under `META-INF/`: `jar`, Maven
+ * and Gradle write `META-INF/` or `META-INF/MANIFEST.MF` first.
+ */
+function firstEntryIsMeta(b: Buffer): boolean {
+  if (b.length < 30) return false;
+  const n = b.readUInt16LE(26);
+  return b.length >= 30 + n && b.toString('latin1', 30, 30 + Math.min(n, 9)) === 'META-INF/';
+}
+
+/**
+ * The sink of {@link javaContentAnalyzer}: decides at the first four bytes (a zip local header, or
+ * nothing more is kept), spills a zip to the capped temp dir as it passes, and reads it as a Java
+ * archive at the end.
+ */
+class ZipSniffSink implements StreamSink {
+  private state: 'head' | 'copy' | 'skip' = 'head';
+  private head: Buffer[] = [];
+  private headLen = 0;
+  private first?: Buffer;
+  private spill?: SpillFile;
+  private overflow = false;
+
+  constructor(private readonly e: EntryInfo, private readonly ctx: AnalyzerContext) {}
+
+  write(c: Buffer): void {
+    if (this.state === 'skip') return;
+    if (this.state === 'head') {
+      if (this.headLen === 0 && c.length >= 4 && !c.subarray(0, 4).equals(ZIP_LOCAL)) { this.state = 'skip'; return; }
+      this.head.push(c);
+      this.headLen += c.length;
+      if (this.headLen < 4 && this.headLen < this.e.size) return;
+      const b = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head);
+      this.head = [];
+      if (!b.subarray(0, 4).equals(ZIP_LOCAL)) { this.state = 'skip'; return; }
+      this.first = Buffer.from(b.subarray(0, Math.min(b.length, 64)));
+      this.spill = new SpillFile(this.ctx.spill, 'jar');
+      this.state = 'copy';
+      c = b;
+    }
+    if (!this.spill!.write(c)) { this.overflow = true; this.state = 'skip'; }
+  }
+
+  async end(): Promise<AnalyzerOutput | undefined> {
+    const java = this.first !== undefined && firstEntryIsMeta(this.first);
+    try {
+      if (this.overflow) {
+        // A zip that does not start like a Java archive and does not fit is left alone (data, not code).
+        return java ? { diagnostics: [{ code: 'spill-limit', path: this.e.path, message: `lang/java-content: a Java archive of ${this.e.size} bytes under a name without an archive extension does not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes, config scan.tmpDirLimit); not analyzed`, incomplete: true }] } : undefined;
+      }
+      if (this.state !== 'copy' || !this.spill) return undefined;
+      this.spill.close();
+      const meta = { java: false };
+      let out: AnalyzerOutput;
+      try {
+        out = await readArchive(this.spill.file, this.e.path, this.ctx, 0, meta);
+      } catch (err) {
+        return java ? { diagnostics: [{ code: 'parse-error', path: this.e.path, message: `lang/java-content: a Java archive that cannot be read: ${err instanceof Error ? err.message : String(err)}`, incomplete: true }] } : undefined;
+      }
+      // Only a Java archive (a manifest or Maven metadata at its top) is what `java -jar` or a class
+      // path runs; other zips (wheels, documents, data) are not read further.
+      if (!meta.java) return undefined;
+      return out.packages?.length || out.diagnostics?.length || out.byName ? out : undefined;
+    } finally {
+      this.spill?.release();
+    }
+  }
+
+  abort(): void {
+    this.spill?.release();
+  }
+}
+
+/**
+ * lang/java-content: Java archives under any other name (`app.bin`, `service`, no extension), found
+ * by content: `java -jar FILE` and a class path read a zip whatever it is called, and the name is the
+ * pusher's choice. Trivy and syft find Java archives by extension only; pushgate looks at the first
+ * four bytes of every file of at least 22 bytes (the smallest zip) and up to {@link javaAnalyzer}'s 2 GiB
+ * limit, spills those that start with a zip local header to the capped temp dir, and reports the
+ * ones with a `META-INF/MANIFEST.MF` or `pom.properties` as {@link javaAnalyzer} reports a `.jar`.
+ * Archive names {@link javaAnalyzer} reads are left to it. Not found: an archive behind a prefix (a
+ * launch script before the zip, which `java -jar` accepts) under a name without an archive extension.
+ */
+export const javaContentAnalyzer: Analyzer = {
+  name: 'lang/java-content',
+  version: 1,
+  maxSize: 2 * 1024 ** 3,
+  wants: (e) => e.size >= 22 && e.size <= 2 * 1024 ** 3 && !ARCHIVE.test(e.path),
+  stream: (e, ctx) => new ZipSniffSink(e, ctx),
 };

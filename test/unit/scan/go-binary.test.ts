@@ -61,12 +61,31 @@ describe('scan: Go binaries', function () {
     const got = (p: string) => pk.filter((x) => x.path === p).map((x) => ({ name: x.name, version: x.version }));
     expect(got('/usr/local/bin/app')).to.deep.equal(expectedFromGoTool('app.go-version-m.txt'));
     expect(got('/usr/bin/fzf')).to.deep.equal(expectedFromGoTool('fzf.go-version-m.txt'));
-    expect(pk.filter((x) => x.path === '/usr/share/doc/app.bin')).to.have.length(0);
+    // not executable in the layer, and still a Go program a start-up script can chmod and run
+    expect(got('/usr/share/doc/app.bin')).to.deep.equal(expectedFromGoTool('app.go-version-m.txt'));
     const std = pk.find((x) => x.name === 'stdlib')!;
     expect(std.ecosystem).to.equal('Go');
     expect(std.purl).to.equal('pkg:golang/stdlib@1.19.8');
     expect(pk.find((x) => x.name === 'example.com/greet')!.purl).to.equal('pkg:golang/example.com/greet@v1.2.3');
     expect(s.platforms[0].inventory.diagnostics.filter((d) => d.incomplete)).to.deep.equal([]);
+  });
+
+  it('the mode does not decide: a Go binary under any permission bits and name is read the same; a non-ELF file under any mode spills nothing (fast-check)', async () => {
+    const app = zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'app.gz')));
+    const want = expectedFromGoTool('app.go-version-m.txt').map((p) => `${p.name}@${p.version}`);
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 0o7777 }), fc.constantFrom('bin/x', 'app.bin', 'srv/data.dat'), async (mode, name) => {
+      const budget = new SpillBudget(fs.mkdtempSync(path.join(tmp, 'm-')), 64 * 1024 ** 2);
+      const w = new LayerWalker([goBinaryAnalyzer], { version: 't', tmpDir: budget.dir, spill: budget });
+      await w.entry({ name, type: 'file', size: app.length, mode }, Readable.from([app]));
+      const text = Buffer.alloc(8192, 'not an ELF file ');
+      let spilled = 0;
+      const take = budget.take.bind(budget);
+      budget.take = (n: number) => { spilled += n; return take(n); };
+      await w.entry({ name: `${name}.txt`, type: 'file', size: text.length, mode }, Readable.from([text]));
+      const r = w.result();
+      expect(r.results.flatMap((x) => x.out.packages ?? []).map((p) => `${p.name}@${p.version}`)).to.deep.equal(want);
+      expect(spilled).to.equal(0);
+    }), { numRuns: 25 });
   });
 
   it('replacement by another module version reports the replacement', () => {

@@ -451,8 +451,8 @@ describe('scan: changeset rules (walker + merge)', () => {
       '/app/yarn.lock', '/usr/lib/python3/dist-packages/foo.dist-info/METADATA', '/x/x.egg-info/PKG-INFO', '/x/specifications/x.gemspec'];
     for (const w of wanted) expect(sensitive.some((a) => a.wants({ path: w, size: 1, mode: 0o644 })), w).to.equal(true);
     // Every analyzer that wants plain files by name has a name here, so one added later is checked too
-    // (the two that want executables never want the small 0644 file the check asks about).
-    for (const a of sensitive.filter((x) => !['lang/go-binary', 'lang/cargo-auditable'].includes(x.name))) {
+    // (the three that decide by content never want the small file the check asks about).
+    for (const a of sensitive.filter((x) => !['lang/go-binary', 'lang/cargo-auditable', 'lang/java-content'].includes(x.name))) {
       expect(wanted.some((w) => a.wants({ path: w, size: 1, mode: 0o644 })), `${a.name}: add a name it wants`).to.equal(true);
     }
     const names = fc.oneof(
