@@ -17,7 +17,10 @@ const OPTIMIZED = 1 << 4;
 
 /** Runs walker-jit-child.ts on `which`: V8's status bits of `open` after the warm-up and after the late file. */
 function child(which: 'dpkg' | 'stream'): { optimized: number; after: number; ran: string[] } {
-  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', path.join(ROOT, 'test/unit/scan/walker-jit-child.ts'), which], { cwd: ROOT, encoding: 'utf8' });
+  // --no-concurrent-recompilation: `%OptimizeFunctionOnNextCall` compiles on the calling thread. With
+  // V8's compiler threads, a function already queued for a concurrent compile (hot from the warm-up)
+  // is still "optimizing concurrently" when its status is read, and the check reads nothing.
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--import', 'tsx', path.join(ROOT, 'test/unit/scan/walker-jit-child.ts'), which], { cwd: ROOT, encoding: 'utf8' });
   expect(r.status, r.stderr).to.equal(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { optimized: number; after: number; ran: string[] };
 }
