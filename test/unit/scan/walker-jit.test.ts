@@ -30,7 +30,7 @@ describe('scan: the walker as V8 compiles it', () => {
     this.timeout(60_000);
     const out = child('dpkg');
     expect(out.optimized & OPTIMIZED, 'open is optimized after the warm-up (the check itself works)').to.not.equal(0);
-    expect(out.ran, 'the file did reach dpkg').to.deep.equal(['os/dpkg']);
+    expect(out.ran, 'the file did reach dpkg').to.include('os/dpkg');
     expect(out.after & OPTIMIZED, `open still optimized after the first dpkg file (status ${out.after.toString(2)})`).to.not.equal(0);
   });
 
