@@ -63,14 +63,22 @@ interface Pass {
 
 const NOTHING: ReadonlySet<string> = new Set();
 
+/**
+ * The `scope` of a record of a pass of the whole registry that could not read the repositories in its
+ * `except`. Not `registry`: a pushgate of the version before read any such record as a whole pass and
+ * settled those repositories; it reads this one as a pass of no repository (settling nothing).
+ */
+const PARTIAL = 'registry-except';
+
 /** The pass a `reconcile-done` record states, or undefined for a malformed one. */
 function doneOf(r: Pick<AuditRecord, 'detail'>): Pass | undefined {
   const d = r.detail ?? {};
   if (typeof d.covers !== 'number') return undefined;
-  if (d.scope === 'registry') {
+  if (d.scope === 'registry' || d.scope === PARTIAL) {
     const except = strings(d.except);
     // A list of what was left out that is not a list of strings cannot be trusted to name all of it.
     if (d.except !== undefined && (!Array.isArray(d.except) || except.length !== d.except.length)) return undefined;
+    if (d.scope === PARTIAL && !except.length) return undefined;
     return { covers: d.covers, scope: 'registry', except: except.length ? new Set(except) : NOTHING };
   }
   return { covers: d.covers, scope: new Set(strings(d.repositories)), except: NOTHING };
@@ -148,7 +156,8 @@ export function walkedScope(scope: ReconcileScope, errors: ReadonlyArray<{ repos
  */
 export async function recordReconcileDone(store: Pick<Store, 'audit'>, registry: string, covers: number, scope: ReconcileScope, counts: { tags: number; queued: number; owner?: string }, except: ReadonlySet<string> = NOTHING): Promise<void> {
   if (except.size > MAX_DONE_REPOSITORIES) throw new Error(`a reconcile that could not read ${except.size} repositories is not recorded as done`);
-  const detail: Record<string, unknown> = { covers, scope: scope === 'registry' ? 'registry' : 'repositories', tags: counts.tags, queued: counts.queued, ...(counts.owner ? { owner: counts.owner } : {}) };
+  const kind = scope !== 'registry' ? 'repositories' : except.size ? PARTIAL : 'registry';
+  const detail: Record<string, unknown> = { covers, scope: kind, tags: counts.tags, queued: counts.queued, ...(counts.owner ? { owner: counts.owner } : {}) };
   if (scope !== 'registry') detail.repositories = [...scope].slice(0, MAX_DONE_REPOSITORIES);
   else if (except.size) detail.except = [...except];
   await store.audit({ actor: 'pushgate', action: RECONCILE_DONE_ACTION, registry, detail });

@@ -213,7 +213,7 @@ describe('gate: reconcile requests and completions read from audit records', () 
 
   it('a pass of the whole registry that could not read some repositories settles the rest: those stay owed until a later pass reads them', () => {
     const req = (seq: number, detail: Record<string, unknown>) => ({ seq, detail });
-    const partial = (covers: number, except: string[]) => ({ detail: { covers, scope: 'registry', except } });
+    const partial = (covers: number, except: string[]) => ({ detail: { covers, scope: except.length ? 'registry-except' : 'registry', except } });
     const named = (covers: number, repositories: string[]) => ({ detail: { covers, scope: 'repositories', repositories } });
     expect(norm(owedScope([req(3, { reconcile: 'registry' })], [partial(3, ['x'])])!)).to.deep.equal(['x']);
     // Owed from the pass's start even with the requests before it no longer read (a reader stops at the pass).
@@ -228,6 +228,7 @@ describe('gate: reconcile requests and completions read from audit records', () 
     // A record whose list of what it left out is not a list of names settles nothing.
     expect(owedScope([req(3, { reconcile: 'registry' })], [{ detail: { covers: 3, scope: 'registry', except: 'x' } }])).to.equal('registry');
     expect(owedScope([req(3, { reconcile: 'registry' })], [{ detail: { covers: 3, scope: 'registry', except: ['x', 7] } }])).to.equal('registry');
+    expect(owedScope([req(3, { reconcile: 'registry' })], [{ detail: { covers: 3, scope: 'registry-except' } }])).to.equal('registry');
   });
 
   it('what a pass read in full: nothing when an error names no repository, nor when every named repository failed', () => {
@@ -262,7 +263,7 @@ describe('gate: reconcile requests and completions read from audit records', () 
             requests.push({ seq: i + 1, detail: r.scope === 'registry' ? { reconcile: 'registry' } : { reconcile: 'repositories', repositories: r.scope, repositoryCount: r.scope.length } });
             asked.push({ seq: i + 1, scope: r.scope });
           } else if (r.scope === 'registry') {
-            dones.push({ detail: { covers: r.covers, scope: 'registry', ...(r.except.length ? { except: r.except } : {}) } });
+            dones.push({ detail: { covers: r.covers, scope: r.except.length ? 'registry-except' : 'registry', ...(r.except.length ? { except: r.except } : {}) } });
             passes.push({ covers: r.covers, walked: (x) => !r.except.includes(x), whole: true, except: r.except });
           } else {
             const scope = r.scope;
@@ -345,6 +346,9 @@ describe('gate: passes that settle requests (SQLite)', () => {
     await restart('lab');
     await reconcileRecorded({ config: one, gate: g, store });
     expect(norm((await pendingReconcile(store, 'lab'))!)).to.deep.equal(['team/b']);
+    // Not `scope: registry`, which the previous version read as a pass that read everything.
+    const [rec0] = await store.listAudit(1, { registry: 'lab', action: 'reconcile-done' });
+    expect(rec0!.detail).to.include({ scope: 'registry-except' }).and.to.have.deep.property('except', ['team/b']);
     // A restarted serve: its passes read team/b only, however often the repository still fails.
     for (let i = 0; i < 3; i++) {
       tagsOf.length = 0;
