@@ -31,6 +31,8 @@ const PAGE = 200;
 const MAX_REQUESTS = 2000;
 /** Completion records read back at most while looking for one of the whole registry. */
 const MAX_DONES = 1000;
+/** The longest a sweep waits for a live process's pass, however long passes of the registry took (6 h). */
+const MAX_PASS_WAIT_MS = 6 * 3600_000;
 /** Repositories named in one completion record (a longer list is cut: the repositories cut off count as not walked). */
 const MAX_DONE_REPOSITORIES = 1000;
 
@@ -154,10 +156,10 @@ export function walkedScope(scope: ReconcileScope, errors: ReadonlyArray<{ repos
  * not read in `except` (they stay owed). @throws the store's error (the requests then stay owed), or an Error
  * when `except` is longer than a record lists (cut, it would settle what was not read).
  */
-export async function recordReconcileDone(store: Pick<Store, 'audit'>, registry: string, covers: number, scope: ReconcileScope, counts: { tags: number; queued: number; owner?: string }, except: ReadonlySet<string> = NOTHING): Promise<void> {
+export async function recordReconcileDone(store: Pick<Store, 'audit'>, registry: string, covers: number, scope: ReconcileScope, counts: { tags: number; queued: number; owner?: string; ms?: number }, except: ReadonlySet<string> = NOTHING): Promise<void> {
   if (except.size > MAX_DONE_REPOSITORIES) throw new Error(`a reconcile that could not read ${except.size} repositories is not recorded as done`);
   const kind = scope !== 'registry' ? 'repositories' : except.size ? PARTIAL : 'registry';
-  const detail: Record<string, unknown> = { covers, scope: kind, tags: counts.tags, queued: counts.queued, ...(counts.owner ? { owner: counts.owner } : {}) };
+  const detail: Record<string, unknown> = { covers, scope: kind, tags: counts.tags, queued: counts.queued, ...(counts.owner ? { owner: counts.owner } : {}), ...(counts.ms !== undefined ? { ms: Math.round(counts.ms) } : {}) };
   if (scope !== 'registry') detail.repositories = [...scope].slice(0, MAX_DONE_REPOSITORIES);
   else if (except.size) detail.except = [...except];
   await store.audit({ actor: 'pushgate', action: RECONCILE_DONE_ACTION, registry, detail });
@@ -166,8 +168,10 @@ export async function recordReconcileDone(store: Pick<Store, 'audit'>, registry:
 /**
  * What reconcile of `registry` is still owed ({@link owedScope}) from its audit records: the completion records
  * back to the newest one of the whole registry (at most 1000), and the request records newer than that one
- * (at most 2000: a longer backlog owes the whole registry). `minAgeMs` leaves out requests younger than that
- * (by their `at`, against `now`): a live process is probably still working on them. @throws the store's error.
+ * (at most 2000: a longer backlog owes the whole registry). `minAgeMs` leaves out requests younger than that,
+ * or than twice the longest pass those completion records took (`ms`; at most 6 h), by their `at` against
+ * `now`: a live process is probably still working on them (a pass of a big registry outlasts a sweep's
+ * interval, and every replica's sweep would start one more walk of it). @throws the store's error.
  */
 export async function pendingReconcile(store: Pick<Store, 'listAudit'>, registry: string, opts: { minAgeMs?: number; now?: number } = {}): Promise<ReconcileScope | undefined> {
   const dones: AuditRecord[] = [];
@@ -198,7 +202,9 @@ export async function pendingReconcile(store: Pick<Store, 'listAudit'>, registry
     if (requests.length >= MAX_REQUESTS) return 'registry';
     before = page[page.length - 1]!.seq;
   }
-  const cutoff = (opts.now ?? Date.now()) - (opts.minAgeMs ?? 0);
-  const old = opts.minAgeMs ? requests.filter((r) => Date.parse(r.at) <= cutoff) : requests;
+  const longest = Math.max(0, ...dones.map((d) => (typeof d.detail?.ms === 'number' && Number.isFinite(d.detail.ms) ? d.detail.ms : 0)));
+  const wait = opts.minAgeMs ? Math.max(opts.minAgeMs, Math.min(2 * longest, MAX_PASS_WAIT_MS)) : 0;
+  const cutoff = (opts.now ?? Date.now()) - wait;
+  const old = wait ? requests.filter((r) => Date.parse(r.at) <= cutoff) : requests;
   return owedScope(old, dones);
 }

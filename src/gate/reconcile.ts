@@ -133,13 +133,15 @@ export async function reconcileRecorded(opts: ReconcileOptions & { owner?: strin
       opts.logger?.warn({ registry: name, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
     }
   }
+  const started = Date.now();
   const r = await reconcile(opts);
   if (opts.signal?.aborted) return r;
+  const ms = Date.now() - started;
   const scope = opts.repositories ? new Set(opts.repositories) : 'registry';
   for (const [name, seq] of covers) {
     const read = walkedScope(scope, r.errors.filter((e) => e.registry === name));
     if (!read) continue;
-    await recordReconcileDone(opts.store, name, seq, read.scope, { tags: r.tags, queued: r.queued, owner: opts.owner }, read.except).catch((e: Error) =>
+    await recordReconcileDone(opts.store, name, seq, read.scope, { tags: r.tags, queued: r.queued, owner: opts.owner, ms }, read.except).catch((e: Error) =>
       opts.logger?.warn({ registry: name, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
     );
   }
@@ -323,6 +325,7 @@ export class LostEventsReconciler {
         } catch (e) {
           logger?.warn({ registry, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
         }
+        const started = Date.now();
         try {
           const r = await (this.opts.pass ?? reconcile)({ ...this.opts, registry, repositories: what === 'all' ? undefined : [...what], signal: this.ac.signal });
           // What it read in full is settled; a repository it could not read stays owed (asked again by recover).
@@ -330,7 +333,7 @@ export class LostEventsReconciler {
           const complete = !!read && !read.except.size && (read.scope === 'registry' || read.scope.size === (what === 'all' ? 0 : what.size));
           logger?.info({ registry, repositories: what === 'all' ? 'all' : what.size, queued: r.queued, errors: r.errors.length, complete }, 'reconcile after lost notifications done');
           if (read && covers !== undefined) {
-            await recordReconcileDone(store, registry, covers, read.scope, { tags: r.tags, queued: r.queued, owner: this.opts.owner }, read.except).catch((e: Error) =>
+            await recordReconcileDone(store, registry, covers, read.scope, { tags: r.tags, queued: r.queued, owner: this.opts.owner, ms: Date.now() - started }, read.except).catch((e: Error) =>
               logger?.warn({ registry, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
             );
           }

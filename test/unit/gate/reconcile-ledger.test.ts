@@ -375,6 +375,28 @@ describe('gate: passes that settle requests (SQLite)', () => {
     expect(await pendingReconcile(store, 'lab', { minAgeMs: 60_000, now: Date.now() + 61_000 })).to.equal('registry');
   });
 
+  it('a sweep waits twice as long as the longest recent pass of the registry took before it walks again what a live process may still be walking', async () => {
+    const min = 60_000;
+    await store.audit({ actor: 'pushgate', action: 'reconcile-done', registry: 'lab', detail: { covers: 0, scope: 'registry', tags: 9, queued: 0, ms: 30 * min } });
+    await restart('lab');
+    const now = Date.now();
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 10 * min, now: now + 15 * min }), 'younger than two passes').to.equal(undefined);
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 10 * min, now: now + 61 * min })).to.equal('registry');
+    // At start (no age) at once; and never longer than 6 hours, however long a pass took.
+    expect(await pendingReconcile(store, 'lab')).to.equal('registry');
+    await store.audit({ actor: 'pushgate', action: 'reconcile-done', registry: 'lab', detail: { covers: 0, scope: 'repositories', repositories: ['x'], tags: 9, queued: 0, ms: 100 * 3600_000 } });
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 10 * min, now: now + 361 * min })).to.equal('registry');
+    // The passes record how long they took.
+    const rec = new LostEventsReconciler({ config, gate: gate(), store, pass: async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return { tags: 1, queued: 0, resumed: 0, errors: [] };
+    } });
+    rec.request('lab', undefined);
+    await rec.idle;
+    const [last] = await store.listAudit(1, { registry: 'lab', action: 'reconcile-done' });
+    expect(last!.detail!.ms).to.be.a('number').and.at.least(25);
+  });
+
   it('a pass aborted by stop() is not recorded: the request stays owed for the next process', async () => {
     await restart('lab');
     let release: () => void = () => undefined;
