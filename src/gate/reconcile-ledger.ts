@@ -171,9 +171,10 @@ export async function recordReconcileDone(store: Pick<Store, 'audit'>, registry:
  * (at most 2000: a longer backlog owes the whole registry). `minAgeMs` leaves out requests younger than that,
  * or than twice the longest pass those completion records took (`ms`; at most 6 h), by their `at` against
  * `now`: a live process is probably still working on them (a pass of a big registry outlasts a sweep's
- * interval, and every replica's sweep would start one more walk of it). @throws the store's error.
+ * interval, and every replica's sweep would start one more walk of it); `passWait: false` waits `minAgeMs`
+ * only (the caller's own pass of the registry failed: nobody is working on them). @throws the store's error.
  */
-export async function pendingReconcile(store: Pick<Store, 'listAudit'>, registry: string, opts: { minAgeMs?: number; now?: number } = {}): Promise<ReconcileScope | undefined> {
+export async function pendingReconcile(store: Pick<Store, 'listAudit'>, registry: string, opts: { minAgeMs?: number; now?: number; passWait?: boolean } = {}): Promise<ReconcileScope | undefined> {
   const dones: AuditRecord[] = [];
   let whole = 0;
   for (let before: number | undefined; dones.length < MAX_DONES; ) {
@@ -203,7 +204,7 @@ export async function pendingReconcile(store: Pick<Store, 'listAudit'>, registry
     before = page[page.length - 1]!.seq;
   }
   const longest = Math.max(0, ...dones.map((d) => (typeof d.detail?.ms === 'number' && Number.isFinite(d.detail.ms) ? d.detail.ms : 0)));
-  const wait = opts.minAgeMs ? Math.max(opts.minAgeMs, Math.min(2 * longest, MAX_PASS_WAIT_MS)) : 0;
+  const wait = opts.minAgeMs ? Math.max(opts.minAgeMs, opts.passWait === false ? 0 : Math.min(2 * longest, MAX_PASS_WAIT_MS)) : 0;
   const cutoff = (opts.now ?? Date.now()) - wait;
   const old = wait ? requests.filter((r) => Date.parse(r.at) <= cutoff) : requests;
   return owedScope(old, dones);

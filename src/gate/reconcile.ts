@@ -260,6 +260,8 @@ export type LostEventsReconcilerOptions = Omit<ReconcileOptions, 'signal' | 'reg
 export class LostEventsReconciler {
   private readonly pending = new Map<string, Set<string> | 'all'>();
   private readonly running = new Set<string>();
+  /** Registries whose last pass here did not read everything: their sweep need not wait for a pass to end. */
+  private readonly unfinished = new Set<string>();
   private readonly ac = new AbortController();
   /** Resolves when no pass is running or pending (tests). */
   idle: Promise<void> = Promise.resolve();
@@ -296,7 +298,7 @@ export class LostEventsReconciler {
       if (this.busy(rc.name)) continue;
       let owed: Awaited<ReturnType<typeof pendingReconcile>>;
       try {
-        owed = await pendingReconcile(this.opts.store, rc.name, { minAgeMs });
+        owed = await pendingReconcile(this.opts.store, rc.name, { minAgeMs, passWait: !this.unfinished.has(rc.name) });
       } catch (e) {
         this.opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'could not read which reconciles are owed; trying again later');
         continue;
@@ -331,6 +333,8 @@ export class LostEventsReconciler {
           // What it read in full is settled; a repository it could not read stays owed (asked again by recover).
           const read = this.ac.signal.aborted ? undefined : walkedScope(what === 'all' ? 'registry' : what, r.errors);
           const complete = !!read && !read.except.size && (read.scope === 'registry' || read.scope.size === (what === 'all' ? 0 : what.size));
+          if (complete) this.unfinished.delete(registry);
+          else this.unfinished.add(registry);
           logger?.info({ registry, repositories: what === 'all' ? 'all' : what.size, queued: r.queued, errors: r.errors.length, complete }, 'reconcile after lost notifications done');
           if (read && covers !== undefined) {
             await recordReconcileDone(store, registry, covers, read.scope, { tags: r.tags, queued: r.queued, owner: this.opts.owner, ms: Date.now() - started }, read.except).catch((e: Error) =>
@@ -338,6 +342,7 @@ export class LostEventsReconciler {
             );
           }
         } catch (e) {
+          this.unfinished.add(registry);
           logger?.warn({ registry, err: (e as Error).message }, 'reconcile after lost notifications failed');
         }
       }

@@ -382,6 +382,8 @@ describe('gate: passes that settle requests (SQLite)', () => {
     const now = Date.now();
     expect(await pendingReconcile(store, 'lab', { minAgeMs: 10 * min, now: now + 15 * min }), 'younger than two passes').to.equal(undefined);
     expect(await pendingReconcile(store, 'lab', { minAgeMs: 10 * min, now: now + 61 * min })).to.equal('registry');
+    // A process whose own pass failed knows nobody is walking: it asks again after the sweep's age.
+    expect(await pendingReconcile(store, 'lab', { minAgeMs: 10 * min, now: now + 11 * min, passWait: false })).to.equal('registry');
     // At start (no age) at once; and never longer than 6 hours, however long a pass took.
     expect(await pendingReconcile(store, 'lab')).to.equal('registry');
     await store.audit({ actor: 'pushgate', action: 'reconcile-done', registry: 'lab', detail: { covers: 0, scope: 'repositories', repositories: ['x'], tags: 9, queued: 0, ms: 100 * 3600_000 } });
@@ -395,6 +397,19 @@ describe('gate: passes that settle requests (SQLite)', () => {
     await rec.idle;
     const [last] = await store.listAudit(1, { registry: 'lab', action: 'reconcile-done' });
     expect(last!.detail!.ms).to.be.a('number').and.at.least(25);
+  });
+
+  it('a process whose own pass failed sweeps its registry after the sweep\'s age, not after the longest pass', async () => {
+    await store.audit({ actor: 'pushgate', action: 'reconcile-done', registry: 'lab', detail: { covers: 0, scope: 'registry', tags: 9, queued: 0, ms: 3600_000 } });
+    await restart('lab');
+    const failing = new LostEventsReconciler({ config, gate: gate(), store, pass: async () => ({ tags: 0, queued: 0, resumed: 0, errors: [{ registry: 'lab', message: 'catalog: 503' }] }) });
+    failing.request('lab', undefined);
+    await failing.idle;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await new LostEventsReconciler({ config, gate: gate(), store }).recover(1), 'another process waits for the pass').to.deep.equal([]);
+    expect(await failing.recover(1)).to.deep.equal([{ registry: 'lab', scope: 'registry' }]);
+    failing.stop();
+    await failing.idle;
   });
 
   it('a pass aborted by stop() is not recorded: the request stays owed for the next process', async () => {
