@@ -13,7 +13,7 @@ import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
 import type { Gate, Logger } from './gate.js';
 import { scheduleClusterJob } from './cluster-jobs.js';
-import { pendingReconcile, recordReconcileDone, requestWatermark } from './reconcile-ledger.js';
+import { pendingReconcile, recordReconcileDone, requestWatermark, walkedScope } from './reconcile-ledger.js';
 
 /** Options of {@link reconcile}. */
 export interface ReconcileOptions {
@@ -117,7 +117,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
 
 /**
  * {@link reconcile}, then a `reconcile-done` record (src/gate/reconcile-ledger.ts) for each registry the pass
- * read in full (no error of that registry, not aborted), so the requests recorded before the pass started
+ * read (not aborted; no error of that registry outside its repositories, {@link walkedScope}: a repository
+ * that could not be read is named in the record and stays owed), so the requests recorded before the pass started
  * (registry restarts, lost envelopes) are settled and not asked again by a restarted `pushgate serve`. The
  * request watermarks are read before the walk; a registry whose watermark or record cannot be read or written
  * is logged and stays owed. Same errors as {@link reconcile}.
@@ -132,13 +133,15 @@ export async function reconcileRecorded(opts: ReconcileOptions & { owner?: strin
       opts.logger?.warn({ registry: name, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
     }
   }
+  const started = Date.now();
   const r = await reconcile(opts);
   if (opts.signal?.aborted) return r;
-  const failed = new Set(r.errors.map((e) => e.registry));
+  const ms = Date.now() - started;
   const scope = opts.repositories ? new Set(opts.repositories) : 'registry';
   for (const [name, seq] of covers) {
-    if (failed.has(name)) continue;
-    await recordReconcileDone(opts.store, name, seq, scope, { tags: r.tags, queued: r.queued, owner: opts.owner }).catch((e: Error) =>
+    const read = walkedScope(scope, r.errors.filter((e) => e.registry === name));
+    if (!read) continue;
+    await recordReconcileDone(opts.store, name, seq, read.scope, { tags: r.tags, queued: r.queued, owner: opts.owner, ms }, read.except).catch((e: Error) =>
       opts.logger?.warn({ registry: name, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
     );
   }
@@ -247,14 +250,18 @@ export type LostEventsReconcilerOptions = Omit<ReconcileOptions, 'signal' | 'reg
 /**
  * Reconciles what lost notifications named, one pass per registry at a time: a request while a
  * pass runs is merged into the next pass (repositories are unioned; "the whole registry" wins).
- * A pass that read everything it was to read (no error, not aborted) leaves a `reconcile-done` audit
- * record (src/gate/reconcile-ledger.ts), so the requests it settled are not asked again; the requests
+ * A pass that was not aborted leaves a `reconcile-done` audit record (src/gate/reconcile-ledger.ts) of what
+ * it read in full, so the requests it settled are not asked again (a repository whose tags could not be read
+ * stays owed alone: one repository a robot account may not read does not make every sweep walk the whole
+ * registry again); the requests
  * no completed pass settled (this process was killed mid-pass, a pass failed, a replica went away) are
  * asked again by {@link LostEventsReconciler.recover}, which serve calls at start and every few minutes.
  */
 export class LostEventsReconciler {
   private readonly pending = new Map<string, Set<string> | 'all'>();
   private readonly running = new Set<string>();
+  /** Registries whose last pass here did not read everything: their sweep need not wait for a pass to end. */
+  private readonly unfinished = new Set<string>();
   private readonly ac = new AbortController();
   /** Resolves when no pass is running or pending (tests). */
   idle: Promise<void> = Promise.resolve();
@@ -291,7 +298,7 @@ export class LostEventsReconciler {
       if (this.busy(rc.name)) continue;
       let owed: Awaited<ReturnType<typeof pendingReconcile>>;
       try {
-        owed = await pendingReconcile(this.opts.store, rc.name, { minAgeMs });
+        owed = await pendingReconcile(this.opts.store, rc.name, { minAgeMs, passWait: !this.unfinished.has(rc.name) });
       } catch (e) {
         this.opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'could not read which reconciles are owed; trying again later');
         continue;
@@ -320,16 +327,22 @@ export class LostEventsReconciler {
         } catch (e) {
           logger?.warn({ registry, err: (e as Error).message }, 'could not read the reconcile requests; the pass runs but is not recorded as done');
         }
+        const started = Date.now();
         try {
           const r = await (this.opts.pass ?? reconcile)({ ...this.opts, registry, repositories: what === 'all' ? undefined : [...what], signal: this.ac.signal });
-          const complete = !r.errors.length && !this.ac.signal.aborted;
+          // What it read in full is settled; a repository it could not read stays owed (asked again by recover).
+          const read = this.ac.signal.aborted ? undefined : walkedScope(what === 'all' ? 'registry' : what, r.errors);
+          const complete = !!read && !read.except.size && (read.scope === 'registry' || read.scope.size === (what === 'all' ? 0 : what.size));
+          if (complete) this.unfinished.delete(registry);
+          else this.unfinished.add(registry);
           logger?.info({ registry, repositories: what === 'all' ? 'all' : what.size, queued: r.queued, errors: r.errors.length, complete }, 'reconcile after lost notifications done');
-          if (complete && covers !== undefined) {
-            await recordReconcileDone(store, registry, covers, what === 'all' ? 'registry' : what, { tags: r.tags, queued: r.queued, owner: this.opts.owner }).catch((e: Error) =>
+          if (read && covers !== undefined) {
+            await recordReconcileDone(store, registry, covers, read.scope, { tags: r.tags, queued: r.queued, owner: this.opts.owner, ms: Date.now() - started }, read.except).catch((e: Error) =>
               logger?.warn({ registry, err: e.message }, 'could not record the completed reconcile; it is asked for again at the next start'),
             );
           }
         } catch (e) {
+          this.unfinished.add(registry);
           logger?.warn({ registry, err: (e as Error).message }, 'reconcile after lost notifications failed');
         }
       }

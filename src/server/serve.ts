@@ -31,8 +31,8 @@ const UNFINISHED_RETRY_MS = 5 * 60_000;
 
 /**
  * How often the reconciles asked for after lost notifications that no pass completed are asked again (and the
- * least age of such a request before another process takes it up): a failed pass, or one whose process died
- * while the others kept running.
+ * least age of such a request before another process takes it up; at least twice the longest recent pass of
+ * that registry, src/gate/reconcile-ledger.ts): a failed pass, or one whose process died while the others kept running.
  */
 const LOST_RECONCILE_SWEEP_MS = 10 * 60_000;
 
