@@ -36,7 +36,8 @@ const TRIM = /^[ \t\r\v\f\n]+|[ \t\r\v\f\n]+$/g;
  * with white space allowed between name and colon and around the value. `problems` lists what dpkg
  * refuses to read (it stops with "parsing file … error"): a field named twice in a stanza in any case,
  * a line without a colon, a continuation with no field before it, a stanza without `Package`, a file
- * not ending in a newline; and NUL bytes (dpkg cuts a value at the first NUL, other readers do not).
+ * not ending in a newline; NUL bytes (dpkg cuts a value at the first NUL, other readers do not) and ^Z
+ * bytes (dpkg ends a line, or a stanza, at one).
  * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it.
  */
 export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
@@ -57,6 +58,11 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
     any = false;
   };
   if (text.includes('\0')) problems.push('NUL byte in the file (dpkg cuts a value at it)');
+  // dpkg's parser (lib/dpkg/parse.c, MSDOS_EOF_CHAR) ends a line at ^Z as at a newline, ends the stanza
+  // at a line starting with one and skips it between stanzas: `Package: decoy` `^ZPackage: openssl`
+  // `Status: …` is two stanzas to dpkg (openssl installed) and one field `^Zpackage` of decoy's
+  // stanza to a line splitter. dpkg never writes one.
+  if (text.includes('\x1a')) problems.push('^Z (0x1a) byte in the file (dpkg ends a line or a stanza at it)');
   if (text !== '' && !text.endsWith('\n')) problems.push('no newline at the end of the file (dpkg refuses the last field)');
   const lines = text.split('\n');
   if (text.endsWith('\n')) lines.pop();
@@ -207,7 +213,7 @@ function ambiguousDiagnostic(path: string, why: string[]): Diagnostic {
 /** The analyzer. */
 export const dpkgAnalyzer: Analyzer = {
   name: 'os/dpkg',
-  version: 4,
+  version: 5,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) =>
