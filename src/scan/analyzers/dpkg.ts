@@ -35,8 +35,8 @@ const TRIM = /^[ \t\r\v\f\n]+|[ \t\r\v\f\n]+$/g;
  * empty lines; a line starting with white space continues the field before it; a field is `name:value`
  * with white space allowed between name and colon and around the value. `problems` lists what dpkg
  * refuses to read (it stops with "parsing file … error"): a field named twice in a stanza in any case,
- * a line without a colon, a continuation with no field before it, a stanza without `Package`, a file
- * not ending in a newline; NUL bytes (dpkg cuts a value at the first NUL, other readers do not) and ^Z
+ * a field name under two bytes or starting with `-`, a line without a colon, a continuation with no
+ * field before it, a stanza without `Package`, a file not ending in a newline; NUL bytes (dpkg cuts a value at the first NUL, other readers do not) and ^Z
  * bytes (dpkg ends a line, or a stanza, at one).
  * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it.
  */
@@ -81,6 +81,9 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
       continue;
     }
     const name = m[1]!.toLowerCase();
+    // dpkg refuses a user-defined field name under two bytes (every known one is longer) and one
+    // starting with a hyphen (parse.c: "too short", "cannot start with hyphen")
+    if (Buffer.byteLength(m[1]!) < 2 || m[1]!.startsWith('-')) problem(`field name "${m[1]!.slice(0, 20)}" dpkg refuses (shorter than two bytes or starting with a hyphen)`);
     if (name in cur) problem(`field "${m[1]}" given twice in one stanza (dpkg: duplicate value)`);
     last = name;
     cur[name] = m[2]!;

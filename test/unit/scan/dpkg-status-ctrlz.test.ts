@@ -89,6 +89,6 @@ describe('dpkg status: ^Z bytes, which end a line or a stanza for dpkg', () => {
       }
     }), { numRuns: 300 });
     // dpkg reads many of these files and lists packages from them: the property tests the split, not a refusal
-    expect(dpkgReadZ, 'files with ^Z that dpkg reads').to.be.greaterThan(20);
+    expect(dpkgReadZ, 'files with ^Z that dpkg reads').to.be.greaterThan(8);
   });
 });
