@@ -38,9 +38,10 @@ const TRIM = /^[ \t\r\v\f\n]+|[ \t\r\v\f\n]+$/g;
  * a field name under two bytes or starting with `-`, a line without a colon, a continuation with no
  * field before it, a stanza without `Package`, a file not ending in a newline; NUL bytes (dpkg cuts a value at the first NUL, other readers do not) and ^Z
  * bytes (dpkg ends a line, or a stanza, at one).
- * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it.
+ * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it. Past
+ * `maxStanzas` stanzas the rest is not read, and `problems` says so.
  */
-export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
+export function parseStanzas(text: string, problems: string[] = [], maxStanzas = Number.POSITIVE_INFINITY): Stanza[] {
   const out: Stanza[] = [];
   let cur: Stanza = {};
   let last: string | undefined;
@@ -64,11 +65,21 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
   // stanza to a line splitter. dpkg never writes one.
   if (text.includes('\x1a')) problems.push('^Z (0x1a) byte in the file (dpkg ends a line or a stanza at it)');
   if (text !== '' && !text.endsWith('\n')) problems.push('no newline at the end of the file (dpkg refuses the last field)');
-  const lines = text.split('\n');
-  if (text.endsWith('\n')) lines.pop();
-  for (const l of lines) {
+  // Line by line without an array of every line: a 64 MiB file of two-line stanzas is millions of them.
+  const stop = text.endsWith('\n') ? text.length - 1 : text.length;
+  for (let at = 0; at <= stop && text !== '';) {
+    const nl = text.indexOf('\n', at);
+    const l = text.slice(at, nl < 0 || nl > stop ? stop : nl);
+    at = nl < 0 || nl >= stop ? stop + 1 : nl + 1;
     lineNo++;
-    if (l === '') { end(); continue; }
+    if (l === '') {
+      end();
+      if (out.length > maxStanzas) {
+        problems.push(`more than ${maxStanzas} stanzas, more than the package records pushgate judges for a layer: the rest not read`);
+        return out;
+      }
+      continue;
+    }
     if (DPKG_SPACE.test(l)) {
       if (last) cur[last] += '\n' + l;
       else problem('line starts with white space outside a field (dpkg: empty field name)');
@@ -92,6 +103,13 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
   end();
   return out;
 }
+
+/**
+ * Most stanzas read from one file: the walker keeps at most 500,000 package records per layer
+ * (MAX_PACKAGE_RECORDS), so a file of more is not judged anyway, and a 64 MiB status.d file of
+ * two-line stanzas (2.3 million) held some 1.2 GB of records before the walker dropped them.
+ */
+const MAX_STANZAS = 500_000;
 
 // Debian policy §5.6.12: [epoch:]upstream[-revision]; upstream starts with a digit.
 const DEB_VERSION = /^(?:\d+:)?[0-9][A-Za-z0-9.+~:-]*$/;
@@ -132,7 +150,7 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
   const present = new Map<string, Array<{ arch: string; same: boolean }>>();
   const slots = new Set<string>();
   const grammar: string[] = [];
-  const stanzas = parseStanzas(text, grammar);
+  const stanzas = parseStanzas(text, grammar, MAX_STANZAS);
   // dpkg never reads the distroless status.d files: a last line without its newline is no parse of dpkg's to differ from.
   ambiguous.push(...(statusD ? grammar.filter((g) => !g.startsWith('no newline')) : grammar));
   for (const s of stanzas) {

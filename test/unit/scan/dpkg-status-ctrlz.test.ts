@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { dpkgAnalyzer, parseDpkgStatus } from '../../../src/scan/analyzers/dpkg.js';
+import type { AnalyzerOutput } from '../../../src/scan/analyzers/types.js';
 
 const ON_DISK = new Set(['half-installed', 'unpacked', 'half-configured', 'triggers-awaited', 'triggers-pending', 'installed']);
 
@@ -70,7 +71,7 @@ describe('dpkg status: ^Z bytes, which end a line or a stanza for dpkg', () => {
     expect(dpkgQuery(dir)).to.deep.equal(['openssl 1.1.1']);
     const r = analyze(text);
     expect(r.refused || r.got.includes('openssl 1.1.1'), JSON.stringify(r)).to.equal(true);
-    const out = dpkgAnalyzer.analyze({ path: '/var/lib/dpkg/status', content: Buffer.from(text) } as Parameters<typeof dpkgAnalyzer.analyze>[0]);
+    const out = dpkgAnalyzer.analyze!({ path: '/var/lib/dpkg/status', size: text.length, mode: 0o644, content: Buffer.from(text) }, { tmpDir: os.tmpdir() } as never) as AnalyzerOutput | undefined;
     expect(out?.diagnostics?.some((d) => d.code === 'dpkg-ambiguous' && d.incomplete)).to.equal(true);
   });
 
