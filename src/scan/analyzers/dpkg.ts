@@ -117,9 +117,12 @@ const DEB_VERSION = /^(?:\d+:)?[0-9][A-Za-z0-9.+~:-]*$/;
 /** True for a syntactically valid Debian version. */
 export function isDebVersion(v: string): boolean {
   if (!DEB_VERSION.test(v)) return false;
+  // dpkg's parseversion refuses nothing after the epoch's colon (`0:`), an epoch past INT_MAX and an
+  // empty revision (`1.0-`)
   const colon = v.indexOf(':');
   const rest = colon >= 0 ? v.slice(colon + 1) : v;
-  return !(colon < 0 && rest.includes(':'));
+  if (colon >= 0 && (!/^\d+$/.test(v.slice(0, colon)) || Number(v.slice(0, colon)) > 2147483647 || !/^[0-9]/.test(rest))) return false;
+  return !rest.endsWith('-');
 }
 
 /**
@@ -183,7 +186,11 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
         if (s.version !== undefined && !isDebVersion(s.version)) ambiguous.push(`${name}: invalid version "${s.version.slice(0, 40)}"`);
         continue;
       }
-    } else if (!statusD) continue;
+    } else if (!statusD) {
+      // a record without Status is a selection; dpkg still parses its version and refuses the file at a bad one
+      if (s.version !== undefined && !isDebVersion(s.version)) ambiguous.push(`${name}: invalid version "${s.version.slice(0, 40)}"`);
+      continue;
+    }
     const version = s.version;
     if (!version || !isDebVersion(version)) {
       skipped.push(`${name}: ${version ? `invalid version "${version}"` : 'no Version field'}`);

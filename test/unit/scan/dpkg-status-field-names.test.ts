@@ -53,3 +53,38 @@ describe('dpkg status: field names dpkg refuses', () => {
     expect(read, 'names both read').to.be.greaterThan(10);
   });
 });
+
+describe('dpkg status: versions dpkg refuses, in any record', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dpkg-versions-'));
+    fs.mkdirSync(path.join(dir, 'info'));
+    fs.mkdirSync(path.join(dir, 'updates'));
+    fs.writeFileSync(path.join(dir, 'available'), '');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a generated version on an installed record or on a record without Status: read as dpkg reads it, or refused (fast-check, real dpkg)', function () {
+    this.timeout(120_000);
+    let dpkgRefused = 0;
+    let read = 0;
+    fc.assert(fc.property(fc.stringMatching(/^[0-9a-z.:+~-]{1,7}$/), fc.boolean(), (version, selection) => {
+      const text = selection
+        ? `Package: decoy\nStatus: install ok installed\nVersion: 2.0\n\nPackage: openssl\nVersion: ${version}\n`
+        : `Package: openssl\nStatus: install ok installed\nVersion: ${version}\nMaintainer: m <m@example.org>\nDescription: d\n`;
+      fs.writeFileSync(path.join(dir, 'status'), text);
+      const want = dpkgQuery(dir);
+      const r = parseDpkgStatus(text, '/var/lib/dpkg/status');
+      const refused = r.skipped.length + r.ambiguous.length > 0;
+      if (want === undefined) {
+        dpkgRefused++;
+        expect(refused, `dpkg refuses ${JSON.stringify(text)}, pushgate judged it`).to.equal(true);
+      } else if (!refused) {
+        read++;
+        expect(r.packages.map((p) => `${p.name} ${p.version}`).sort()).to.deep.equal(want);
+      }
+    }), { numRuns: 200 });
+    expect(dpkgRefused, 'versions dpkg refuses').to.be.greaterThan(10);
+    expect(read, 'versions both read').to.be.greaterThan(10);
+  });
+});
