@@ -1,8 +1,9 @@
 /**
  * os/apk: installed Alpine/Wolfi packages from `/lib/apk/db/installed` (apk-tools database format:
  * one stanza per package, `P:` name, `V:` version, `A:` arch, `o:` origin = source package, `F:` a
- * directory and the following `R:` lines its files). Stanzas without `V:` are skipped, as trivy does;
- * a field given twice takes the last value, as apk-tools does, and makes the scan incomplete.
+ * directory and the following `R:` lines its files). A stanza without `P:` or `V:` (which apk-tools
+ * refuses) or with an empty one is not reported and makes the scan incomplete; a field given twice
+ * takes the last value, as apk-tools does, and makes the scan incomplete.
  */
 import type { Analyzer, FoundPackage } from './types.js';
 import { formatPurl } from '../purl.js';
@@ -16,8 +17,10 @@ const PKG_FIELDS = new Set(['P', 'V', 'A', 'o']);
  * is `X:value`; a `P:`/`V:`/`A:`/`o:` line replaces an earlier one of the stanza (apk_pkg_add_info
  * assigns), so the last counts. `ambiguous` lists what apk-tools reads otherwise or not at all: a line
  * whose second byte is not `:` (apk rejects the database: "FDB format error"), a field given twice in
- * a stanza, two stanzas of one name (apk keeps one installed package per name), and carriage returns
- * (apk keeps them in the value, where other readers strip them). apk-tools never writes any of these.
+ * a stanza, two stanzas of one name (apk keeps one installed package per name), a stanza without
+ * `P:` or `V:` (apk rejects the database) or with an empty one, and carriage returns (apk keeps them
+ * in the value, where other readers strip them). Line lengths are counted in bytes, as apk-tools
+ * counts them. apk-tools never writes any of these.
  */
 export function parseApkInstalled(text: string, path: string): { packages: FoundPackage[]; owned: Array<{ owner: string; files: string[] }>; ambiguous: string[] } {
   const packages: FoundPackage[] = [];
@@ -27,9 +30,15 @@ export function parseApkInstalled(text: string, path: string): { packages: Found
   let cur: Record<string, string> = {};
   let files: string[] = [];
   let dir = '';
+  let hasDir = false;
   let lineNo = 0;
   const note = (why: string) => { if (ambiguous.length < 20) ambiguous.push(`line ${lineNo}: ${why}`); };
+  let fields = false;
   const flush = () => {
+    // apk_db_pkg_add refuses a stanza without a name or a version (and with it the database); an empty
+    // `P:` or `V:` is a package apk-tools installs under an empty name or version, which no advisory matches
+    if (fields && (!cur.P || !cur.V)) note(`a stanza ${cur.P === undefined ? 'without P:' : cur.V === undefined ? `of ${cur.P} without V:` : `with an empty P: or V: (${cur.P || '""'} ${cur.V || '""'})`}`);
+    fields = false;
     if (cur.P && cur.V) {
       if (names.has(cur.P)) note(`a second stanza of ${cur.P}`);
       names.add(cur.P);
@@ -48,17 +57,21 @@ export function parseApkInstalled(text: string, path: string): { packages: Found
     cur = {};
     files = [];
     dir = '';
+    hasDir = false;
   };
   if (text.includes('\r')) ambiguous.push('carriage return in the database (apk keeps it in the value)');
   for (const raw of text.split('\n')) {
     lineNo++;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (raw.length < 2) { flush(); continue; }
-    if (line[1] !== ':') { note(`"${line.slice(0, 30)}" is not a field (apk-tools: FDB format error)`); continue; }
+    // apk-tools counts bytes: `é` (two bytes) is no stanza end to it but a line whose second byte is not `:`
+    if (raw.length < 2 && Buffer.byteLength(raw) < 2) { flush(); continue; }
+    fields = true;
+    if (line[1] !== ':' || line.charCodeAt(0) > 0x7f) { note(`"${line.slice(0, 30)}" is not a field (apk-tools: FDB format error)`); continue; }
     const k = line[0]!;
     const v = line.slice(2);
-    if (k === 'F') dir = v;
-    else if (k === 'R') files.push(`/${dir ? `${dir}/` : ''}${v}`);
+    // apk-tools rejects a directory before the stanza's name and a file before any directory ("FDB format error")
+    if (k === 'F') { if (cur.P === undefined) note('F: before P: (apk-tools: FDB format error)'); dir = v; hasDir = true; }
+    else if (k === 'R') { if (!hasDir) note('R: before any F: (apk-tools: FDB format error)'); files.push(`/${dir ? `${dir}/` : ''}${v}`); }
     else {
       if (PKG_FIELDS.has(k) && k in cur) note(`${k}: given twice in one stanza (apk-tools keeps the last)`);
       cur[k] = v;
@@ -71,7 +84,7 @@ export function parseApkInstalled(text: string, path: string): { packages: Found
 /** The analyzer. */
 export const apkAnalyzer: Analyzer = {
   name: 'os/apk',
-  version: 2,
+  version: 3,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) => e.path === '/lib/apk/db/installed',

@@ -27,19 +27,35 @@ export type Stanza = Record<string, string>;
  * so only a truly empty line ends a stanza.
  */
 const DPKG_SPACE = /^[ \t\r\v\f]/;
-/** dpkg trims a whole field value, continuation lines included, of white space and newlines at both ends. */
-const TRIM = /^[ \t\r\v\f\n]+|[ \t\r\v\f\n]+$/g;
+/** dpkg's c_isspace: space, \t, \n, \v, \f, \r. */
+const isDpkgSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+
+/**
+ * `v` without dpkg's white space and newlines at both ends, as dpkg trims a whole field value
+ * (continuation lines included). A loop, not `/[ \t…]+$/`: that pattern retries from every position of
+ * a run of white space and took quadratic time (80 KB of blank continuation lines, 6.5 s; a 1 MB one
+ * blocked the process's event loop, scan deadline included, for a quarter of an hour).
+ */
+export function trimDpkg(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && isDpkgSpace(v.charCodeAt(a))) a++;
+  while (b > a && isDpkgSpace(v.charCodeAt(b - 1))) b--;
+  return a === 0 && b === v.length ? v : v.slice(a, b);
+}
 
 /**
  * Splits deb-control text into stanzas as dpkg's parser (lib/dpkg/parse.c) splits them: stanzas end at
  * empty lines; a line starting with white space continues the field before it; a field is `name:value`
  * with white space allowed between name and colon and around the value. `problems` lists what dpkg
  * refuses to read (it stops with "parsing file … error"): a field named twice in a stanza in any case,
- * a line without a colon, a continuation with no field before it, a stanza without `Package`, a file
- * not ending in a newline; and NUL bytes (dpkg cuts a value at the first NUL, other readers do not).
- * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it.
+ * a field name under two bytes or starting with `-`, a line without a colon, a continuation with no
+ * field before it, a stanza without `Package`, a file not ending in a newline; NUL bytes (dpkg cuts a value at the first NUL, other readers do not) and ^Z
+ * bytes (dpkg ends a line, or a stanza, at one).
+ * What pushgate reads there is not what dpkg reads, so the caller refuses to judge it. Past
+ * `maxStanzas` stanzas the rest is not read, and `problems` says so.
  */
-export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
+export function parseStanzas(text: string, problems: string[] = [], maxStanzas = Number.POSITIVE_INFINITY): Stanza[] {
   const out: Stanza[] = [];
   let cur: Stanza = {};
   let last: string | undefined;
@@ -47,7 +63,7 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
   let lineNo = 0;
   const problem = (why: string) => { if (problems.length < 20) problems.push(`line ${lineNo}: ${why}`); };
   const end = () => {
-    for (const k of Object.keys(cur)) cur[k] = cur[k]!.replace(TRIM, '');
+    for (const k of Object.keys(cur)) cur[k] = trimDpkg(cur[k]!);
     if (any) {
       if (cur.package === undefined) problem('stanza without a Package field');
       out.push(cur);
@@ -57,12 +73,27 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
     any = false;
   };
   if (text.includes('\0')) problems.push('NUL byte in the file (dpkg cuts a value at it)');
+  // dpkg's parser (lib/dpkg/parse.c, MSDOS_EOF_CHAR) ends a line at ^Z as at a newline, ends the stanza
+  // at a line starting with one and skips it between stanzas: `Package: decoy` `^ZPackage: openssl`
+  // `Status: …` is two stanzas to dpkg (openssl installed) and one field `^Zpackage` of decoy's
+  // stanza to a line splitter. dpkg never writes one.
+  if (text.includes('\x1a')) problems.push('^Z (0x1a) byte in the file (dpkg ends a line or a stanza at it)');
   if (text !== '' && !text.endsWith('\n')) problems.push('no newline at the end of the file (dpkg refuses the last field)');
-  const lines = text.split('\n');
-  if (text.endsWith('\n')) lines.pop();
-  for (const l of lines) {
+  // Line by line without an array of every line: a 64 MiB file of two-line stanzas is millions of them.
+  const stop = text.endsWith('\n') ? text.length - 1 : text.length;
+  for (let at = 0; at <= stop && text !== '';) {
+    const nl = text.indexOf('\n', at);
+    const l = text.slice(at, nl < 0 || nl > stop ? stop : nl);
+    at = nl < 0 || nl >= stop ? stop + 1 : nl + 1;
     lineNo++;
-    if (l === '') { end(); continue; }
+    if (l === '') {
+      end();
+      if (out.length > maxStanzas) {
+        problems.push(`more than ${maxStanzas} stanzas, more than the package records pushgate judges for a layer: the rest not read`);
+        return out;
+      }
+      continue;
+    }
     if (DPKG_SPACE.test(l)) {
       if (last) cur[last] += '\n' + l;
       else problem('line starts with white space outside a field (dpkg: empty field name)');
@@ -75,6 +106,9 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
       continue;
     }
     const name = m[1]!.toLowerCase();
+    // dpkg refuses a user-defined field name under two bytes (every known one is longer) and one
+    // starting with a hyphen (parse.c: "too short", "cannot start with hyphen")
+    if (Buffer.byteLength(m[1]!) < 2 || m[1]!.startsWith('-')) problem(`field name "${m[1]!.slice(0, 20)}" dpkg refuses (shorter than two bytes or starting with a hyphen)`);
     if (name in cur) problem(`field "${m[1]}" given twice in one stanza (dpkg: duplicate value)`);
     last = name;
     cur[name] = m[2]!;
@@ -84,15 +118,25 @@ export function parseStanzas(text: string, problems: string[] = []): Stanza[] {
   return out;
 }
 
+/**
+ * Most stanzas read from one file: the walker keeps at most 500,000 package records per layer
+ * (MAX_PACKAGE_RECORDS), so a file of more is not judged anyway, and a 64 MiB status.d file of
+ * two-line stanzas (2.3 million) held some 1.2 GB of records before the walker dropped them.
+ */
+const MAX_STANZAS = 500_000;
+
 // Debian policy §5.6.12: [epoch:]upstream[-revision]; upstream starts with a digit.
 const DEB_VERSION = /^(?:\d+:)?[0-9][A-Za-z0-9.+~:-]*$/;
 
 /** True for a syntactically valid Debian version. */
 export function isDebVersion(v: string): boolean {
   if (!DEB_VERSION.test(v)) return false;
+  // dpkg's parseversion refuses nothing after the epoch's colon (`0:`), an epoch past INT_MAX and an
+  // empty revision (`1.0-`)
   const colon = v.indexOf(':');
   const rest = colon >= 0 ? v.slice(colon + 1) : v;
-  return !(colon < 0 && rest.includes(':'));
+  if (colon >= 0 && (!/^\d+$/.test(v.slice(0, colon)) || Number(v.slice(0, colon)) > 2147483647 || !/^[0-9]/.test(rest))) return false;
+  return !rest.endsWith('-');
 }
 
 /**
@@ -123,7 +167,7 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
   const present = new Map<string, Array<{ arch: string; same: boolean }>>();
   const slots = new Set<string>();
   const grammar: string[] = [];
-  const stanzas = parseStanzas(text, grammar);
+  const stanzas = parseStanzas(text, grammar, MAX_STANZAS);
   // dpkg never reads the distroless status.d files: a last line without its newline is no parse of dpkg's to differ from.
   ambiguous.push(...(statusD ? grammar.filter((g) => !g.startsWith('no newline')) : grammar));
   for (const s of stanzas) {
@@ -156,7 +200,11 @@ export function parseDpkgStatus(text: string, path: string, statusD = false): { 
         if (s.version !== undefined && !isDebVersion(s.version)) ambiguous.push(`${name}: invalid version "${s.version.slice(0, 40)}"`);
         continue;
       }
-    } else if (!statusD) continue;
+    } else if (!statusD) {
+      // a record without Status is a selection; dpkg still parses its version and refuses the file at a bad one
+      if (s.version !== undefined && !isDebVersion(s.version)) ambiguous.push(`${name}: invalid version "${s.version.slice(0, 40)}"`);
+      continue;
+    }
     const version = s.version;
     if (!version || !isDebVersion(version)) {
       skipped.push(`${name}: ${version ? `invalid version "${version}"` : 'no Version field'}`);
@@ -207,7 +255,7 @@ function ambiguousDiagnostic(path: string, why: string[]): Diagnostic {
 /** The analyzer. */
 export const dpkgAnalyzer: Analyzer = {
   name: 'os/dpkg',
-  version: 4,
+  version: 5,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
   wants: (e) =>

@@ -10,8 +10,9 @@
  *
  * Streaming: every file's first bytes (executable or not) are checked for the ELF magic; anything else is
  * ignored at once. In an ELF file the stream is searched for the magic as it passes; the inline
- * form is parsed straight from the stream (no temp file). Only files that carry the Go build-ID
- * note (`Go\0\0`, type 4) in their first 64 KiB are also spilled to the capped temp dir while
+ * form is parsed straight from the stream (no temp file), whether or not the file carries the Go
+ * build-ID note (a stripped note does not stop the binary or `go version -m`). Only files that carry
+ * the note (`Go\0\0`, type 4) in their first 64 KiB are also spilled to the capped temp dir while
  * they pass, for the older pointer form; the spill is dropped as soon as the inline form is seen.
  *
  * Module info lines (cmd/go/internal/modload, runtime/debug.ParseBuildInfo): `path P`,
@@ -301,9 +302,14 @@ class GoSink implements StreamSink {
       this.state = 'scan';
       const note = first.subarray(0, HEAD).indexOf(GO_NOTE);
       if (!(note >= 12 && first.readUInt32LE(note - 4) === 4 && first.readUInt32LE(note - 12) === 4)) {
-        // The Go linker writes its build-ID note (owner "Go") at the start of every ELF it links;
-        // without it this is a C/C++ binary or library (most of a base image): read nothing more.
-        this.state = 'skip';
+        // The Go linker writes its build-ID note (owner "Go") at the start of every ELF it links, but
+        // the binary runs without it (`objcopy -R .note.go.buildid`) and `go version -m` reads its
+        // build info all the same: the note only decides the spill (for the pre-1.18 pointer form).
+        // Without it (most ELF files of a base image are C/C++) the writable segment is still searched
+        // for the build-info magic as it passes, chunk by chunk: one indexOf, nothing copied.
+        const rw = writableSegment(first);
+        if (rw) { this.winStart = rw.start; this.winEnd = rw.end; }
+        for (const part of parts) this.feed(part);
         return;
       }
       const h = parts.length === 1 ? parts[0] : Buffer.concat(parts);
@@ -375,6 +381,8 @@ class GoSink implements StreamSink {
       // Keep spilling to the end: the strings are elsewhere in the file.
       this.state = 'skip';
       this.keepSpill = true;
+      // Not spilled (no Go note at the start): the pre-1.18 strings cannot be reached from the stream.
+      if (!this.spill) this.diag = { code: 'parse-error', path: this.e.path, message: 'lang/go-binary: pre-1.18 Go build info in an ELF file without the Go build-ID note (not copied, so not read); not judged', incomplete: true };
       return;
     }
     this.inline = r;
@@ -427,7 +435,7 @@ const GO_MAX = 4 * 1024 ** 3;
  */
 export const goBinaryAnalyzer: Analyzer = {
   name: 'lang/go-binary',
-  version: 3,
+  version: 4,
   maxSize: GO_MAX,
   wants: (e) => e.size >= 1024 && (e.size <= GO_MAX || (e.mode & 0o111) !== 0),
   stream: (e, ctx) => new GoSink(e, ctx),

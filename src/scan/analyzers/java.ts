@@ -219,6 +219,9 @@ export const javaAnalyzer: Analyzer = {
   },
 };
 
+const META_UP = Buffer.from('META-INF/', 'latin1');
+const META_LOW = Buffer.from('meta-inf/', 'latin1');
+
 /** A zip local file header: every Java archive's first bytes. */
 const ZIP_LOCAL = Buffer.from('PK\x03\x04', 'latin1');
 
@@ -244,11 +247,32 @@ class ZipSniffSink implements StreamSink {
   private first?: Buffer;
   private spill?: SpillFile;
   private overflow = false;
+  /** A `META-INF/` name was seen in the bytes: a Java archive even when not listed first. */
+  private sawMeta = false;
+  /** The last bytes of the previous chunk, for a name split across chunks. */
+  private carry = Buffer.alloc(0);
 
   constructor(private readonly e: EntryInfo, private readonly ctx: AnalyzerContext) {}
 
+  /**
+   * Looks for a `META-INF/` name in `c`. `java -jar` finds the manifest through the central directory
+   * wherever its entry is, and a class path reads a zip with bytes after its end record that yauzl
+   * refuses: such a jar whose first entry is a class runs, and the scanner, deciding by the first
+   * entry alone, dropped it unread and complete. Names are plain bytes in the local headers and the
+   * central directory; the two spellings tools write are searched (Buffer.indexOf, no copy of the chunk).
+   */
+  private lookForMeta(c: Buffer): void {
+    if (this.carry.length) {
+      const joint = Buffer.concat([this.carry, c.subarray(0, META_UP.length - 1)]);
+      if (joint.indexOf(META_UP) >= 0 || joint.indexOf(META_LOW) >= 0) { this.sawMeta = true; return; }
+    }
+    if (c.indexOf(META_UP) >= 0 || c.indexOf(META_LOW) >= 0) { this.sawMeta = true; return; }
+    this.carry = Buffer.from(c.subarray(Math.max(0, c.length - (META_UP.length - 1))));
+  }
+
   write(c: Buffer): void {
     if (this.state === 'skip') return;
+    if (this.overflow) { if (!this.sawMeta) this.lookForMeta(c); return; }
     if (this.state === 'head') {
       if (this.headLen === 0 && c.length >= 4 && !c.subarray(0, 4).equals(ZIP_LOCAL)) { this.state = 'skip'; return; }
       this.head.push(c);
@@ -262,14 +286,15 @@ class ZipSniffSink implements StreamSink {
       this.state = 'copy';
       c = b;
     }
-    if (!this.spill!.write(c)) { this.overflow = true; this.state = 'skip'; }
+    if (!this.sawMeta) this.lookForMeta(c);
+    if (!this.spill!.write(c)) { this.overflow = true; this.spill!.release(); }
   }
 
   async end(): Promise<AnalyzerOutput | undefined> {
-    const java = this.first !== undefined && firstEntryIsMeta(this.first);
+    const java = this.first !== undefined && (firstEntryIsMeta(this.first) || this.sawMeta);
     try {
       if (this.overflow) {
-        // A zip that does not start like a Java archive and does not fit is left alone (data, not code).
+        // A zip without a META-INF/ name that does not fit is left alone (data, not code).
         return java ? { diagnostics: [{ code: 'spill-limit', path: this.e.path, message: `lang/java-content: a Java archive of ${this.e.size} bytes under a name without an archive extension does not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes, config scan.tmpDirLimit); not analyzed`, incomplete: true }] } : undefined;
       }
       if (this.state !== 'copy' || !this.spill) return undefined;
@@ -302,12 +327,14 @@ class ZipSniffSink implements StreamSink {
  * four bytes of every file of at least 22 bytes (the smallest zip) and up to {@link javaAnalyzer}'s 2 GiB
  * limit, spills those that start with a zip local header to the capped temp dir, and reports the
  * ones with a `META-INF/MANIFEST.MF` or `pom.properties` as {@link javaAnalyzer} reports a `.jar`.
+ * A zip with a `META-INF/` name anywhere (first entry or not) that cannot be read or does not fit is
+ * incomplete.
  * Archive names {@link javaAnalyzer} reads are left to it. Not found: an archive behind a prefix (a
  * launch script before the zip, which `java -jar` accepts) under a name without an archive extension.
  */
 export const javaContentAnalyzer: Analyzer = {
   name: 'lang/java-content',
-  version: 1,
+  version: 2,
   maxSize: 2 * 1024 ** 3,
   wants: (e) => e.size >= 22 && e.size <= 2 * 1024 ** 3 && !ARCHIVE.test(e.path),
   stream: (e, ctx) => new ZipSniffSink(e, ctx),

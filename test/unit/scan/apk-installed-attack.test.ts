@@ -79,7 +79,10 @@ describe('apk installed database: read as apk-tools reads it, or refused', () =>
     for (const c of fs.readdirSync(dir)) {
       const f = path.join(dir, c, 'installed');
       if (!fs.existsSync(f)) continue;
-      expect(parseApkInstalled(fs.readFileSync(f, 'utf8'), f).ambiguous, c).to.deep.equal([]);
+      // trivy's fixture adds by hand one stanza apk-tools never writes (a name without a version, which
+      // apk_db_pkg_add refuses, and the database with it); the rest is apk-tools' own
+      const ambiguous = parseApkInstalled(fs.readFileSync(f, 'utf8'), f).ambiguous;
+      expect(ambiguous, c).to.deep.equal(c === 'trivy-apk' ? ['line 24: a stanza of invalidPackageWithoutAVersion without V:'] : []);
     }
   });
 });
