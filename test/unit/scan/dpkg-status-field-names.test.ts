@@ -46,7 +46,10 @@ describe('dpkg status: field names dpkg refuses', () => {
         expect(refused, `dpkg refuses ${JSON.stringify(text)}, pushgate judged it`).to.equal(true);
       } else if (!refused) {
         read++;
-        expect(r.packages.map((p) => `${p.name} ${p.version}`).sort()).to.deep.equal(want);
+        // The epoch as a number: dpkg prints `00:` as `0:`; pushgate keeps the spelling and its matcher
+        // compares epochs as numbers (the order is what counts, not the text).
+        const epoch = (v: string) => v.replace(/^(\S+ )(\d+):/, (_m, n: string, e: string) => `${n}${Number(e)}:`);
+        expect(r.packages.map((p) => epoch(`${p.name} ${p.version}`)).sort()).to.deep.equal(want.map(epoch));
       }
     }), { numRuns: 150 });
     expect(dpkgRefused, 'names dpkg refuses').to.be.greaterThan(10);
