@@ -8,22 +8,15 @@
  * the same packages or refuses the file; where dpkg refuses the file, the scanner refuses it too.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { dpkgAnalyzer, parseDpkgStatus } from '../../../src/scan/analyzers/dpkg.js';
 import type { AnalyzerOutput } from '../../../src/scan/analyzers/types.js';
+import { dpkgAdmindir, dpkgQuery } from '../../helpers/dpkg-query.js';
 
-const ON_DISK = new Set(['half-installed', 'unpacked', 'half-configured', 'triggers-awaited', 'triggers-pending', 'installed']);
 
-/** `name version` of what dpkg-query lists with its files on disk, or undefined when dpkg refuses the file. */
-function dpkgQuery(admindir: string): string[] | undefined {
-  const r = spawnSync('dpkg-query', [`--admindir=${admindir}`, '-W', '-f', '${db:Status-Status} ${Package} ${Version}\n'], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([st]) => ON_DISK.has(st!)).map(([, n, v]) => `${n} ${v}`).sort();
-}
 
 /** A stanza whose Status and Version may be missing (a Package-only stanza is a selection to dpkg). */
 const STANZA = fc.record({
@@ -53,10 +46,7 @@ const FILE = fc.record({
 describe('dpkg status: ^Z bytes, which end a line or a stanza for dpkg', () => {
   let dir: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dpkg-ctrlz-'));
-    fs.mkdirSync(path.join(dir, 'info'));
-    fs.mkdirSync(path.join(dir, 'updates'));
-    fs.writeFileSync(path.join(dir, 'available'), '');
+    dir = dpkgAdmindir('pushgate-dpkg-ctrlz-');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

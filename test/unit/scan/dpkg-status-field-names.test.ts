@@ -5,27 +5,19 @@
  * where it reads it, the scanner lists the same packages.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { parseDpkgStatus } from '../../../src/scan/analyzers/dpkg.js';
+import { dpkgAdmindir, dpkgQuery } from '../../helpers/dpkg-query.js';
 
-/** `name version` of the installed packages dpkg-query lists, or undefined when dpkg refuses the file. */
-function dpkgQuery(admindir: string): string[] | undefined {
-  const r = spawnSync('dpkg-query', [`--admindir=${admindir}`, '-W', '-f', '${db:Status-Status} ${Package} ${Version}\n'], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([st]) => st === 'installed').map(([, n, v]) => `${n} ${v}`).sort();
-}
+/** dpkg-query's `installed` only: the other records of these files are not installed ones. */
+const INSTALLED: ReadonlySet<string> = new Set(['installed']);
 
 describe('dpkg status: field names dpkg refuses', () => {
   let dir: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dpkg-names-'));
-    fs.mkdirSync(path.join(dir, 'info'));
-    fs.mkdirSync(path.join(dir, 'updates'));
-    fs.writeFileSync(path.join(dir, 'available'), '');
+    dir = dpkgAdmindir('pushgate-dpkg-names-');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -38,7 +30,7 @@ describe('dpkg status: field names dpkg refuses', () => {
       lines.splice(at, 0, `${name}: x`);
       const text = `${lines.join('\n')}\n\nPackage: zlib1g\nStatus: install ok installed\nVersion: 1.2\n`;
       fs.writeFileSync(path.join(dir, 'status'), text);
-      const want = dpkgQuery(dir);
+      const want = dpkgQuery(dir, INSTALLED);
       const r = parseDpkgStatus(text, '/var/lib/dpkg/status');
       const refused = r.skipped.length + r.ambiguous.length > 0;
       if (want === undefined) {
@@ -60,10 +52,7 @@ describe('dpkg status: field names dpkg refuses', () => {
 describe('dpkg status: versions dpkg refuses, in any record', () => {
   let dir: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dpkg-versions-'));
-    fs.mkdirSync(path.join(dir, 'info'));
-    fs.mkdirSync(path.join(dir, 'updates'));
-    fs.writeFileSync(path.join(dir, 'available'), '');
+    dir = dpkgAdmindir('pushgate-dpkg-versions-');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -76,7 +65,7 @@ describe('dpkg status: versions dpkg refuses, in any record', () => {
         ? `Package: decoy\nStatus: install ok installed\nVersion: 2.0\n\nPackage: openssl\nVersion: ${version}\n`
         : `Package: openssl\nStatus: install ok installed\nVersion: ${version}\nMaintainer: m <m@example.org>\nDescription: d\n`;
       fs.writeFileSync(path.join(dir, 'status'), text);
-      const want = dpkgQuery(dir);
+      const want = dpkgQuery(dir, INSTALLED);
       const r = parseDpkgStatus(text, '/var/lib/dpkg/status');
       const refused = r.skipped.length + r.ambiguous.length > 0;
       if (want === undefined) {

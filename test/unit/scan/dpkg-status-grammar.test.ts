@@ -9,14 +9,12 @@
  * where dpkg refuses the file, the scanner says it is not sure.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { parseDpkgStatus } from '../../../src/scan/analyzers/dpkg.js';
+import { dpkgAdmindir, dpkgQuery } from '../../helpers/dpkg-query.js';
 
-const ON_DISK = new Set(['half-installed', 'unpacked', 'half-configured', 'triggers-awaited', 'triggers-pending', 'installed']);
 
 /** A word in a random case. */
 const anyCase = (w: string) => fc.array(fc.boolean(), { minLength: w.length, maxLength: w.length })
@@ -72,20 +70,11 @@ const FILE = fc.record({
   return [...lines.slice(k), ...lines.slice(0, k)].join('\n') + (i < stanzas.length - 1 ? gaps[i % gaps.length] : '');
 }).join('\n') + final);
 
-/** `name version` of what dpkg-query lists with its files on disk, or undefined when dpkg refuses the file. */
-function dpkgQuery(admindir: string): string[] | undefined {
-  const r = spawnSync('dpkg-query', [`--admindir=${admindir}`, '-W', '-f', '${db:Status-Status} ${Package} ${Version}\n'], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([st]) => ON_DISK.has(st!)).map(([, n, v]) => `${n} ${v}`).sort();
-}
 
 describe('dpkg status grammar: read as dpkg reads it, or refused', () => {
   let dir: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-dpkg-grammar-'));
-    fs.mkdirSync(path.join(dir, 'info'));
-    fs.mkdirSync(path.join(dir, 'updates'));
-    fs.writeFileSync(path.join(dir, 'available'), '');
+    dir = dpkgAdmindir('pushgate-dpkg-grammar-');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
