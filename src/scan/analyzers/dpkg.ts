@@ -280,8 +280,10 @@ export const dpkgAnalyzer: Analyzer = {
       // The journal's stanzas replace the status file's records of those packages for dpkg: report
       // them (a package only the journal names is installed for dpkg) and say that the status file
       // alone is not what dpkg reads.
-      const journal = parseStanzas(text).filter((st) => st.package);
-      if (!journal.length) return undefined;
+      // Held to the status file's stanza limit: a journal of millions of empty stanzas is no cheaper.
+      const problems: string[] = [];
+      const journal = parseStanzas(text, problems, MAX_STANZAS).filter((st) => st.package);
+      if (!journal.length) return problems.length ? { diagnostics: [ambiguousDiagnostic(input.path, problems)] } : undefined;
       const { packages, ambiguous } = parseDpkgStatus(text, input.path);
       return {
         packages,
