@@ -165,10 +165,16 @@ export async function runScan(target: string, opts: ScanCliOptions, session?: Sc
   // their loading starts once the first layer bytes arrive (or when they are needed, whichever is
   // first), so it runs while the layers inflate on another thread instead of before the first byte
   // is read. (In the bundled command line an import() evaluates its modules at once.)
+  // So are the base-image modules an image target uses after its layers (their evaluation was a few
+  // ms between the last layer byte and the report, on a thread the inflating leaves idle before).
   let later: Promise<readonly [typeof import('../../gate/judge.js'), typeof import('../vulndb-state.js')]> | undefined;
   const loadLater = () => {
     if (!later) {
-      later = Promise.all([import('../../gate/judge.js'), import('../vulndb-state.js'), import('../../core/sqlite-addon.js').then((m) => m.preloadSqliteAddon())])
+      const image = !/^(sbom|dir):/.test(target);
+      later = Promise.all([
+        import('../../gate/judge.js'), import('../vulndb-state.js'), import('../../core/sqlite-addon.js').then((m) => m.preloadSqliteAddon()),
+        image ? import('../base-images.js') : undefined, image ? import('../layer-cache.js') : undefined,
+      ])
         .then(([judge, state]) => [judge, state] as const);
       later.catch(() => undefined); // awaited below; a scan that fails first must not leave it unhandled
     }

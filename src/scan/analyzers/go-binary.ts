@@ -28,6 +28,11 @@ import { SpillFile } from '../spill.js';
 const MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
 const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const GO_NOTE = Buffer.from('Go\0\0', 'latin1');
+/**
+ * The empty tail every sink starts with: shared, not made per sink (a sink is made for every
+ * executable of 1 KiB or more; an empty Buffer holds no bytes to change).
+ */
+const EMPTY = Buffer.alloc(0);
 /** How much of the file start is searched for the Go build-ID note. */
 const HEAD = 64 * 1024;
 /** Largest module-info string accepted (Go itself allows far less in practice). */
@@ -266,7 +271,7 @@ class GoSink implements StreamSink {
   /** Bytes of the file seen so far. */
   private pos = 0;
   /** Last bytes of the previous chunk (magic split across chunks). */
-  private tail = Buffer.alloc(0);
+  private tail = EMPTY;
   private collected: Buffer[] = [];
   private collectedLen = 0;
   private magicAt = -1;
@@ -337,7 +342,7 @@ class GoSink implements StreamSink {
         if (this.pos >= this.winEnd) this.passedWindow();
         return;
       }
-      if (s0 > 0) this.tail = Buffer.alloc(0);
+      if (s0 > 0) this.tail = EMPTY;
       const part = c.subarray(s0, e0);
       let i = part.indexOf(MAGIC);
       let from: Buffer = c.subarray(s0);

@@ -25,6 +25,9 @@ import { baseName } from './types.js';
 import { formatPurl } from '../purl.js';
 import { SpillFile } from '../spill.js';
 
+/** The empty carry every sink starts with: shared, not made per sink (an empty Buffer holds no bytes to change). */
+const EMPTY = Buffer.alloc(0);
+
 // yauzl (CommonJS) is required on first use: a scan that meets no Java archive never loads or parses it.
 const requireCjs = createRequire(import.meta.url);
 let yauzlLib: typeof Yauzl | undefined;
@@ -250,7 +253,7 @@ class ZipSniffSink implements StreamSink {
   /** A `META-INF/` name was seen in the bytes: a Java archive even when not listed first. */
   private sawMeta = false;
   /** The last bytes of the previous chunk, for a name split across chunks. */
-  private carry = Buffer.alloc(0);
+  private carry = EMPTY;
 
   constructor(private readonly e: EntryInfo, private readonly ctx: AnalyzerContext) {}
 
