@@ -109,17 +109,16 @@ async function runBundleWithCodeCache() {
  *   run early: start-up, the first layer), and every later run compiled those again; a run that
  *   ends within seconds has no use for the memory flushing frees.
  * - a young generation that grows 8× at a time instead of 2× (its most, 16 MiB a semi-space, is
- *   unchanged): a scan starts with 1 MiB semi-spaces and went through ~16 scavenges, the early
- *   ones copying nearly every object (the command line's modules, their data); with 8× ~10.
- * - scavenges on this thread alone: the helper threads of a parallel scavenge compete with the
- *   inflate thread for the same cores, and a scavenge waited for a helper that had no core (a
- *   scavenge of 3 MiB of survivors took 15-40 ms on two busy cores). Both: the scan's main-thread
- *   GC pauses summed (--trace-gc, debian-minbase, 2 cores, load ~4) ~115 ms before, ~55 ms after.
- *   (`--single-threaded-gc` and the semi-space sizes cannot be changed once V8 runs: the former
- *   aborts the process in its next full GC.)
+ *   unchanged): a scan starts with 1 MiB semi-spaces and went through ~16 scavenges and 3-7 full
+ *   GCs ("GC in old space requested", objects promoted by scavenges that came too often), with
+ *   8× through 10 and 1 (--trace-gc, debian-minbase, 2 cores under load: main-thread GC pauses
+ *   summed, medians of four runs, ~150 ms -> ~105 ms; noisy). Scavenging on this thread alone
+ *   (`--no-parallel-scavenge`) was no clear gain beside it: parallel helpers use the idle core at
+ *   start-up and compete with the inflate thread later. `--single-threaded-gc` and the semi-space
+ *   sizes cannot be set once V8 runs (the former aborts the process in its next full GC).
  * Set before any of pushgate's code is compiled; PUSHGATE_JIT_TUNE=0 leaves V8's defaults.
  */
-const JIT_FLAGS = '--interrupt-budget=540672 --no-flush-bytecode --semi-space-growth-factor=8 --no-parallel-scavenge';
+const JIT_FLAGS = '--interrupt-budget=540672 --no-flush-bytecode --semi-space-growth-factor=8';
 
 /** Sets {@link JIT_FLAGS} for this command; returns the flags set (`''` for none). */
 function tuneJit() {
