@@ -34,6 +34,14 @@ const PUNCT = ['::', '=>', '>=', '=', '.', ',', '(', ')', '[', ']', '{', '}', '|
 const PERCENT_CLOSE: Record<string, string> = { '<': '>', '{': '}', '(': ')', '[': ']' };
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', s: ' ', '0': '\0', e: '\x1b', a: '\x07', b: '\b', f: '\f', v: '\v' };
 
+function isWordStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function isWordChar(c: number): boolean {
+  return isWordStart(c) || (c >= 48 && c <= 57);
+}
+
 /** Tokens of `text`, or {@link Outside} for anything to_ruby does not write. */
 function tokenize(text: string): Tok[] {
   const out: Tok[] = [];
@@ -98,22 +106,28 @@ function tokenize(text: string): Tok[] {
       i = end + 1;
       continue;
     }
-    if (c === ':' && /[A-Za-z_]/.test(text[i + 1] ?? '')) {
-      const m = /^:[A-Za-z_][A-Za-z0-9_]*[?=]?/.exec(text.slice(i, i + 256))!;
-      out.push({ t: 'sym', v: m[0] });
-      i += m[0].length;
+    if (c === ':' && isWordStart(text.charCodeAt(i + 1))) {
+      let j = i + 2;
+      while (j < n && isWordChar(text.charCodeAt(j))) j++;
+      if (text[j] === '?' || text[j] === '=') j++;
+      out.push({ t: 'sym', v: text.slice(i, j) });
+      i = j;
       continue;
     }
-    if (/[0-9]/.test(c)) {
-      const m = /^[0-9][0-9_]*(?:\.[0-9]+)?/.exec(text.slice(i, i + 64))!;
-      out.push({ t: 'num', v: m[0] });
-      i += m[0].length;
+    const code = text.charCodeAt(i);
+    if (code >= 48 && code <= 57) {
+      let j = i + 1;
+      while (j < n && ((text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) || text[j] === '_' || (text[j] === '.' && text.charCodeAt(j + 1) >= 48 && text.charCodeAt(j + 1) <= 57))) j++;
+      out.push({ t: 'num', v: text.slice(i, j) });
+      i = j;
       continue;
     }
-    if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*\??/.exec(text.slice(i, i + 256))!;
-      out.push({ t: 'word', v: m[0] });
-      i += m[0].length;
+    if (isWordStart(code)) {
+      let j = i + 1;
+      while (j < n && isWordChar(text.charCodeAt(j))) j++;
+      if (text[j] === '?') j++;
+      out.push({ t: 'word', v: text.slice(i, j) });
+      i = j;
       continue;
     }
     const p = PUNCT.find((q) => text.startsWith(q, i));
@@ -164,13 +178,18 @@ export function readGemspec(text: string, path: string): GemspecReading {
   const names: string[] = [];
   const versions: string[] = [];
   // Every spelling a pattern could take, for the candidates of an ambiguous file.
-  for (const m of text.matchAll(/\w+\.name\s*=\s*(?:%q[<{([]([^>})\]]+)[>})\]]|["']([^"']+)["'])/g)) names.push(m[1] ?? m[2]!);
-  for (const m of text.matchAll(/\w+\.version\s*=\s*(?:Gem::Version\.new\(\s*)?(?:%q[<{([]([^>})\]]+)[>})\]]|["']([^"']+)["'])/g)) versions.push(m[1] ?? m[2]!);
+  // Bounded and anchored at a word's start: each position is tried in constant time (an unbounded
+  // `\w+` retried from every letter of a long word, quadratic in a file of 1 MiB).
+  for (const m of text.matchAll(/\b\w{1,64}\.name[ \t]{0,16}=[ \t]{0,16}(?:%q[<{([]([^>})\]\n]{1,256})[>})\]]|["']([^"'\n]{1,256})["'])/g)) names.push(m[1] ?? m[2]!);
+  for (const m of text.matchAll(/\b\w{1,64}\.version[ \t]{0,16}=[ \t]{0,16}(?:Gem::Version\.new\([ \t]{0,16})?(?:%q[<{([]([^>})\]\n]{1,256})[>})\]]|["']([^"'\n]{1,256})["'])/g)) versions.push(m[1] ?? m[2]!);
   const stub = stubLine(text);
   if (stub) { names.push(stub.name); versions.push(stub.version); }
-  const candidates = [...new Set(names)].flatMap((nm) => [...new Set(versions)].map((v) => pkg(nm, v, path)));
+  // At most 8 × 8: the file is incomplete anyway, and a crafted one spells thousands of each.
+  const candidates = [...new Set(names)].slice(0, 8).flatMap((nm) => [...new Set(versions)].slice(0, 8).map((v) => pkg(nm, v, path)));
   const problem = (why: string): GemspecReading => ({ candidates, problem: why });
 
+  // The block opens after comment and blank lines only: anything else is refused before it is tokenized.
+  if (!/^(?:\uFEFF)?(?:[ \t]*(?:#[^\n]*)?\r?\n)*Gem::Specification\.new do \|s\|[ \t]*\r?\n/.test(text.slice(0, 64 * 1024))) return problem('it does not start with Gem::Specification.new do |s|');
   let toks: Tok[];
   try {
     toks = tokenize(text.replace(/^\uFEFF/, ''));

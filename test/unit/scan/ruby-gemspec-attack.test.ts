@@ -99,3 +99,24 @@ end`, ...files], { encoding: 'utf8' });
     }
   });
 });
+
+describe('ruby gemspec: a crafted file costs little', () => {
+  it('names at most 8 × 8 candidates however many names and versions it spells (fast-check)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), (nn, nv) => {
+      const text = 'Gem::Specification.new do |s|\n'
+        + Array.from({ length: nn }, (_, i) => `  s.name = "n${i}"\n`).join('')
+        + Array.from({ length: nv }, (_, i) => `  s.version = "${i}.0"\n`).join('') + 'end\n';
+      const r = readGemspec(text, '/g/specifications/x.gemspec');
+      expect(r.candidates.length).to.be.at.most(64);
+      if (nn > 1 || nv > 1) expect(r.problem).to.be.a('string');
+    }), { numRuns: 30 });
+  });
+
+  it('reads a MiB of word characters, dots or quotes in linear time (each well under a second)', () => {
+    for (const t of ['a'.repeat(1 << 20), 'a.'.repeat(1 << 19), 'Gem::Specification.new do |s|\n' + ' s.name = "'.repeat(1 << 16), 'x.name = "'.repeat(1 << 16)]) {
+      const t0 = performance.now();
+      readGemspec(t, '/g/specifications/x.gemspec');
+      expect(performance.now() - t0).to.be.below(3_000);
+    }
+  });
+});
