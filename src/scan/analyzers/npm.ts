@@ -1,12 +1,16 @@
 /**
  * lang/npm: installed npm packages, one per `node_modules/NAME/package.json` (or
- * `node_modules/@scope/NAME/package.json`), and Debian's `/usr/share/nodejs/NAME/package.json`
+ * `node_modules/@scope/NAME/package.json`), the same beneath Node's global folders, which `require`
+ * searches after every `node_modules` (Module.globalPaths: `$HOME/.node_modules`,
+ * `$HOME/.node_libraries`, `$PREFIX/lib/node`), and Debian's `/usr/share/nodejs/NAME/package.json`
  * (owned by dpkg, so `ownedBy` is set later). A package.json without name or version is skipped.
  */
 import type { Analyzer, FoundPackage } from './types.js';
 import { npmPurl } from '../purl.js';
 
-const INSTALLED = /\/node_modules\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
+// `.node_modules`, `.node_libraries` and `lib/node` are Node's global folders (lib/internal/modules/cjs/loader.js
+// initPaths), for any home and installation prefix: `require('lodash')` loads /root/.node_libraries/lodash.
+const INSTALLED = /\/(?:\.?node_modules|\.node_libraries|lib\/node)\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
 const DEBIAN = /^\/usr\/(?:share|lib)\/nodejs\/(?:@[^/]+\/)?[^/]+\/package\.json$/;
 
 /** Parses one installed package.json. */
@@ -19,7 +23,7 @@ export function parseInstalledPackageJson(text: string, path: string): FoundPack
 /** The analyzer. */
 export const npmAnalyzer: Analyzer = {
   name: 'lang/npm',
-  version: 1,
+  version: 2,
   maxSize: 4 * 1024 * 1024,
   wants: (e) => e.path.endsWith('/package.json') && (INSTALLED.test(e.path) || DEBIAN.test(e.path)),
   names: { baseNames: ['package.json'] },
