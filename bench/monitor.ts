@@ -27,6 +27,9 @@
  * Each pass also prints the CPU time of this process (user + system) during it: on a shared machine it
  * moves far less with other processes' load than wall time (SQLite's work is in this process;
  * PostgreSQL's server is not).
+ * The database pass also prints the bytes this process handed to write calls during it (Linux): for SQLite
+ * its WAL frames and checkpoint copies, a figure the machine's load does not move (pages written, not
+ * payload: each changed image rewrites pages spread over the tables).
  * Run: `npx tsx bench/monitor.ts` (BENCH_IMAGES=N for another count; BENCH_STORES=sqlite or postgres;
  * BENCH_AFFECTED_ONLY=1: only seed, index and the affected-images figures, for the common advisory).
  * SQLite lives in /dev/shm when it exists (the bench measures pushgate, not the disk); PostgreSQL at
@@ -101,6 +104,22 @@ const ms = (t0: number) => performance.now() - t0;
 /** CPU time of this process (user + system, ms) since `c0`: less swayed than wall time by other processes on a shared machine. */
 const cpuMs = (c0: NodeJS.CpuUsage) => { const u = process.cpuUsage(c0); return (u.user + u.system) / 1000; };
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+/**
+ * Bytes this process has handed to write calls so far (Linux /proc/self/io `wchar`; undefined elsewhere):
+ * for SQLite, the pass's WAL frames and checkpoint copies. Unlike time, it does not move with the load of
+ * a shared machine.
+ */
+const wchar = (): number | undefined => {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+};
+const wrote = (w0: number | undefined, n: number) => {
+  const w = wchar();
+  return w0 === undefined || w === undefined || Number.isNaN(w) ? '' : `   wrote ${fmt((w - w0) / 1e6)} MB (${fmt((w - w0) / n / 1e3)} KB per image)`;
+};
 
 async function run(kind: string, store: Store): Promise<void> {
   const policy = defaultPolicy();
@@ -153,9 +172,11 @@ async function run(kind: string, store: Store): Promise<void> {
   const changed = db.digestRecord().changed.size;
   t0 = performance.now();
   let c0 = process.cpuUsage();
+  const w0 = wchar();
   const pass = await mon.tick();
   const passMs = ms(t0);
   const passCpu = cpuMs(c0);
+  const passWrote = wrote(w0, N);
   const passPhases = phases(t0, c0, mark());
 
   t0 = performance.now();
@@ -197,7 +218,7 @@ async function run(kind: string, store: Store): Promise<void> {
   console.log(`  seed (judge + store, not a result)  ${fmt(seedMs)} ms`);
   console.log(`  load: read + parse every inventory  ${fmt(loadMs)} ms   (baseline = 1.00)   cpu ${fmt(loadCpu)} ms`);
   console.log(`  index every image once (upgrade)    ${fmt(indexMs)} ms   ×${(indexMs / loadMs).toFixed(2)}   (${indexed} images)`);
-  console.log(`  db pass after the change            ${fmt(passMs)} ms   ×${(passMs / loadMs).toFixed(2)}   goal ≤ 1000 ms: ${passMs <= 1000 ? 'met' : 'MISSED'}   (matched ${pass?.matched}, judged again ${pass?.rejudged}, patched ${pass?.patched ?? 0}, changed ${pass?.changed}, new findings ${pass?.newFindings})   cpu ${fmt(passCpu)} ms`);
+  console.log(`  db pass after the change            ${fmt(passMs)} ms   ×${(passMs / loadMs).toFixed(2)}   goal ≤ 1000 ms: ${passMs <= 1000 ? 'met' : 'MISSED'}   (matched ${pass?.matched}, judged again ${pass?.rejudged}, patched ${pass?.patched ?? 0}, changed ${pass?.changed}, new findings ${pass?.newFindings})   cpu ${fmt(passCpu)} ms${passWrote}`);
   for (const l of passPhases) console.log(l);
   console.log(`  db pass, 100 advisories missing every installed version (${changed2} pairs)  ${fmt(missMs)} ms   ×${(missMs / loadMs).toFixed(2)}   goal ≤ 1000 ms: ${missMs <= 1000 ? 'met' : 'MISSED'}   (matched ${miss?.matched}, judged again ${miss?.rejudged})   cpu ${fmt(missCpu)} ms`);
   for (const l of missPhases) console.log(l);

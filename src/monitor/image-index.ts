@@ -137,9 +137,7 @@ export function diffFindings(before: Finding[], after: Finding[]): FindingDiff {
   const index = (list: Finding[]) => {
     const m = new Map<string, Finding[]>();
     for (const f of list) {
-      const inst = instanceOf(f);
-      for (const id of [f.id, ...(f.aliases ?? [])]) {
-        const k = `${inst}\u001f${id}`;
+      for (const k of identitiesOf(f)) {
         const l = m.get(k);
         if (l) l.push(f);
         else m.set(k, [f]);
@@ -148,9 +146,8 @@ export function diffFindings(before: Finding[], after: Finding[]): FindingDiff {
     return m;
   };
   const same = (f: Finding, m: Map<string, Finding[]>): Finding | undefined => {
-    const inst = instanceOf(f);
-    for (const id of [f.id, ...(f.aliases ?? [])]) {
-      const hit = m.get(`${inst}\u001f${id}`);
+    for (const k of identitiesOf(f)) {
+      const hit = m.get(k);
       if (hit) return hit[0];
     }
     return undefined;
@@ -165,6 +162,24 @@ export function diffFindings(before: Finding[], after: Finding[]): FindingDiff {
   }
   for (const f of before) if (!same(f, a)) out.resolved.push(f);
   return out;
+}
+
+/**
+ * The identities {@link diffFindings} matches a finding by (its package instance with its id, and with
+ * each alias), by finding object: a database pass diffs some 10,000 images whose findings are mostly
+ * objects shared between them (stored rows parsed once, matches bound once per package instance), so
+ * each object's identities are made once. Findings are not changed once made (src/store/finding-text.ts).
+ */
+const IDENTITIES = new WeakMap<Finding, string[]>();
+
+function identitiesOf(f: Finding): string[] {
+  let ids = IDENTITIES.get(f);
+  if (ids === undefined) {
+    const inst = instanceOf(f);
+    ids = [f.id, ...(f.aliases ?? [])].map((id) => `${inst}\u001f${id}`);
+    IDENTITIES.set(f, ids);
+  }
+  return ids;
 }
 
 /** True when a diff holds anything. */

@@ -129,7 +129,7 @@ export function deltaText(p: ReportPatch, prev: DeltaPatch | undefined, sig: str
   }
   const n = p.findings.length;
   const keys = new Array<string>(n);
-  for (let i = 0; i < n; i++) keys[i] = known.get(p.findings[i]) ?? findingKey(p.findings[i]);
+  for (let i = 0; i < n; i++) keys[i] = known.get(p.findings[i]) ?? keyOf(p.findings[i]);
   // The reader sorts by risk: only findings already in that order, with no tie but between findings of
   // one key (all of them upserts, kept in their order by the stable sort), read back as given.
   for (let i = 1; i < n; i++) {
@@ -155,6 +155,20 @@ export function deltaText(p: ReportPatch, prev: DeltaPatch | undefined, sig: str
   for (const k of prev?.removed ?? []) if (!count.has(k)) removed.add(k);
   for (const k of earlier) if (!count.has(k)) removed.add(k);
   return `${DELTA_PREFIX}"sig":${JSON.stringify(sig)},"removed":${JSON.stringify([...removed])},"upserts":[${upserts.map(findingText).join(',')}],"vulndb":${JSON.stringify(p.vulndb)},"scannedAt":${JSON.stringify(p.scannedAt)},"verdict":${JSON.stringify(p.verdict)}}`;
+}
+
+/**
+ * Finding keys by finding object: a database pass writes a delta per changed image, whose new findings
+ * are objects shared by many images (bound once per package instance); findings are not changed once
+ * made (finding-text.ts).
+ */
+const KEYS = new WeakMap<Finding, string>();
+
+/** {@link findingKey}, made once per finding object. */
+function keyOf(f: Finding): string {
+  let k = KEYS.get(f);
+  if (k === undefined) KEYS.set(f, (k = findingKey(f)));
+  return k;
 }
 
 /** The findings a delta makes of the body's (module comment). */

@@ -283,16 +283,20 @@ export class SqliteMonitorStore implements MonitorStore {
   private writeVerdicts(list: Verdict[]): void {
     if (!list.length) return;
     const key = (v: { registry: unknown; repository: unknown; digest: unknown }) => JSON.stringify([v.registry, v.repository, v.digest]);
-    const stored = new Map<string, Verdict>();
+    // Only the stored tags are kept from a stored verdict: read as their own JSON text (`->`), not the
+    // whole body parsed (a pass writes some 10,000 verdicts).
+    const stored = new Map<string, { tags?: string[] }>();
     for (const c of chunks([...new Set(list.map((v) => v.digest))])) {
-      for (const r of this.st(`SELECT registry, repository, digest, body FROM verdicts WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Array<Row & { registry: unknown; repository: unknown; digest: unknown }>) stored.set(key(r), JSON.parse(String(r.body)) as Verdict);
+      for (const r of this.st(`SELECT registry, repository, digest, body -> '$.tags' AS tags FROM verdicts WHERE digest IN (${c.map(() => '?').join(',')})`).all(...c) as Array<Row & { registry: unknown; repository: unknown; digest: unknown }>) {
+        stored.set(key(r), r.tags == null ? {} : { tags: JSON.parse(String(r.tags)) as string[] });
+      }
     }
     const top = Number((this.st('SELECT COALESCE(MAX(updated_seq), 0) AS m FROM verdicts').get() as Row).m);
     const rows = list.map((v, n) => {
       const prev = stored.get(key(v));
       const merged = prev ? { ...v, tags: prev.tags ?? [] } : v;
       // a verdict named twice: the second write finds the first one stored
-      stored.set(key(v), merged);
+      stored.set(key(v), { tags: merged.tags });
       return [v.registry, v.repository, v.digest, merged.decision, JSON.stringify(merged), merged.evaluatedAt, top + n + 1, merged.vulndb?.digest ?? null, merged.policy?.revision ?? null];
     });
     this.insertRows(
