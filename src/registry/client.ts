@@ -152,6 +152,43 @@ export function nextLink(link: string | undefined, base: string): string | undef
   return undefined;
 }
 
+/**
+ * Bounds of one paginated listing (tags, catalog, referrers): the most pages followed and the most
+ * entries collected. A registry answer is not trusted to end its `Link` chain (threat model: hostile
+ * registry answer); without them a chain of ever-new `?last=` links, or pages of millions of short
+ * names, kept pushgate requesting and growing its heap for as long as the registry liked.
+ */
+export const LIST_LIMITS = { maxPages: 5_000, maxEntries: 500_000 } as const;
+
+/**
+ * The next page of a listing from `url`, checked: undefined when the answer names none; throws when
+ * it leads off the registry's `origin` (Distribution, Harbor and Docker Hub link relatively; a list
+ * on another host is not this registry's list, and pushgate would fetch whatever host an answer
+ * names), when a page that brought no entries still links on (Distribution links only from a full
+ * page, so the chain would never end), or when `pages`/`entries` reached {@link LIST_LIMITS}.
+ * @throws RegistryError REGISTRY naming the registry, the operation and the limit.
+ */
+export function checkedNextPage(
+  link: string | undefined,
+  url: string,
+  ctx: { registry: string; op: string; origin: string; pages: number; entries: number; pageEntries: number },
+): string | undefined {
+  const next = nextLink(link, url);
+  if (next === undefined) return undefined;
+  const fail = (why: string) => new RegistryError('REGISTRY', `registry ${ctx.registry}: ${ctx.op}: ${why}`, { url: redactUrl(url) });
+  let origin: string | undefined;
+  try {
+    origin = new URL(next).origin;
+  } catch {
+    origin = undefined;
+  }
+  if (origin !== ctx.origin) throw fail(`the Link header leads to ${origin ?? 'a URL that is not one'}, not to the registry's origin ${ctx.origin}; the listing is not followed there`);
+  if (ctx.pageEntries === 0) throw fail('a page without entries links to a further page; the listing would not end');
+  if (ctx.pages >= LIST_LIMITS.maxPages) throw fail(`more than ${LIST_LIMITS.maxPages} pages; pushgate does not follow a listing further`);
+  if (ctx.entries >= LIST_LIMITS.maxEntries) throw fail(`more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`);
+  return next;
+}
+
 /** A client for one registry. */
 export class RegistryClient {
   /** Configured registry name. */
@@ -755,8 +792,12 @@ export class RegistryClient {
         throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: answer is not JSON`, { url: redactUrl(url), cause: err });
       }
       const list = j[key];
-      if (Array.isArray(list)) out.push(...list.filter((x): x is string => typeof x === 'string'));
-      url = nextLink(header(res.headers, 'link'), url);
+      const page = Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+      if (out.length + page.length > LIST_LIMITS.maxEntries) {
+        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`, { url: redactUrl(url) });
+      }
+      for (const x of page) out.push(x);
+      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: page.length });
     }
     return out;
   }
@@ -818,8 +859,11 @@ export class RegistryClient {
       apiWorked = true;
       const applied = (header(res.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim());
       const ds = manifests as Descriptor[];
-      out.push(...(applied.includes('artifactType') ? ds : filter(ds)));
-      url = nextLink(header(res.headers, 'link'), url);
+      if (out.length + ds.length > LIST_LIMITS.maxEntries) {
+        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`, { url: redactUrl(url) });
+      }
+      for (const d of applied.includes('artifactType') ? ds : filter(ds)) out.push(d);
+      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: ds.length });
     }
     return apiWorked ? out : undefined;
   }
