@@ -48,6 +48,13 @@ export function repositoryPath(full: string): string {
   return `/projects/${encodeURIComponent(project)}/repositories/${encodeURIComponent(encodeURIComponent(repository))}`;
 }
 
+/**
+ * Largest Harbor API answer read, bytes: the calls here answer an artifact, a project or a page of
+ * labels, far smaller. Bounds the heap against a Harbor (or whatever answers at its URL) that
+ * streams without end.
+ */
+export const HARBOR_MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
 /** How long a looked-up label id is trusted, ms. */
 export const LABEL_ID_TTL_MS = 10 * 60_000;
 
@@ -84,7 +91,18 @@ export class HarborApi {
       const mod = url.protocol === 'https:' ? https : http;
       const req = mod.request(url, { method, headers, agent: this.agent, timeout: this.opts.timeoutMs ?? 30_000 }, (r) => {
         const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        r.on('data', (c: Buffer) => {
+          size += c.length;
+          // An answer is not trusted to end: beyond the bound the call fails instead of growing the heap.
+          if (size > HARBOR_MAX_ANSWER_BYTES) {
+            if (chunks.length) reject(new PushgateError('REGISTRY', `harbor ${this.name}: ${what}: answer larger than ${HARBOR_MAX_ANSWER_BYTES} bytes`));
+            chunks.length = 0;
+            req.destroy();
+            return;
+          }
+          chunks.push(c);
+        });
         r.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
