@@ -246,7 +246,9 @@ export class Notifier {
           signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000),
           redirect: 'error',
         });
-        await res.arrayBuffer().catch(() => undefined);
+        // Only the status matters: the answer's body is dropped unread, so a receiver that streams
+        // without end costs nothing (reading it grew the heap for the whole timeout).
+        await res.body?.cancel().catch(() => undefined);
         if (res.ok) return;
         last = `HTTP ${res.status}`;
         if (res.status < 500 && res.status !== 429 && res.status !== 408) break; // a 4xx will not get better
