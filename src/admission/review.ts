@@ -21,6 +21,7 @@ import {
   parseImageRef,
   shortDigest,
   unfoldedDockerHubSpelling,
+  ambiguousIpv4Spelling,
   type Digest,
   type ImageRef,
   type PolicyMode,
@@ -490,6 +491,11 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     // Docker Hub's name reaches a guarded registry (a mirror), but the runtime reads this spelling as
     // another registry: what it pulls is not what pushgate would judge (src/core/image-ref.ts).
     return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [hubSpelling] };
+  }
+  const ipv4Spelling = ambiguousIpv4Spelling(raw);
+  if (ipv4Spelling && guardedOrUnknown(gate, ref.registry)) {
+    // The address it folds to is guarded, but a Go runtime may pull from whatever the name resolves to.
+    return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [ipv4Spelling] };
   }
   j.ref = ref;
   const name = `${ref.registry}/${ref.repository}`;

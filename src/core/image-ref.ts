@@ -154,6 +154,39 @@ export function unfoldedDockerHubSpelling(input: string, ref: ImageRef): string 
   return `image reference "${input}": runtimes read "${domain}" as a registry of its own, not as docker.io (distribution/reference folds only docker.io and index.docker.io): no library/ prefix, and a mirror configured for docker.io does not apply; write docker.io/${path}`;
 }
 
+/** An IPv4 address as Go's net.ParseIP reads one: four decimal parts 0-255 without leading zeros (Go 1.17+). */
+const GO_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * Why the runtimes could read `input`'s domain as another host than pushgate does, or undefined when
+ * they could not: a host whose last label is a number (or `0x…`) that is not an IPv4 address in Go's
+ * spelling (`127.1`, `2130706433`, `0x7f.1`, `0177.0.0.1`, `10.0.0.05`).
+ *
+ * The host normalizer ({@link parseHostPort}) reads such a name as inet_aton does (glibc's resolver, the
+ * WHATWG URL parser): `2130706433` is 127.0.0.1. The runtimes that pull for a pod are Go programs
+ * (containerd, CRI-O, the kubelet): Go's net.ParseIP takes only four decimal parts without leading zeros,
+ * so any other spelling is a host name to Go's own resolver, looked up in /etc/hosts and DNS (search
+ * domains appended), while a cgo build or a glibc-based helper would read it as the address. What such a
+ * reference pulls depends on which resolver runs, so pushgate cannot say which image it names, and
+ * admission refuses it (where it would reach a guarded registry) instead of judging the address it folds to.
+ * @param input the reference as written (a reference {@link parseImageRef} accepted).
+ * @returns a sentence naming the spelling and the address to write instead.
+ */
+export function ambiguousIpv4Spelling(input: string): string | undefined {
+  const domain = writtenDomain(input);
+  if (domain === undefined || domain.startsWith('[')) return undefined;
+  const colon = domain.lastIndexOf(':');
+  const host = (colon >= 0 ? domain.slice(0, colon) : domain).toLowerCase();
+  if (!/^(?:0x[0-9a-f]*|[0-9]+)$/.test(host.slice(host.lastIndexOf('.') + 1)) || GO_IPV4.test(host)) return undefined;
+  let address: string;
+  try {
+    address = parseHostPort(host).host;
+  } catch {
+    return undefined; // the parse refused it already
+  }
+  return `image reference "${input}": "${host}" is not an IPv4 address to the container runtimes (Go reads only four decimal parts without leading zeros, and looks any other spelling up as a host name), while glibc reads it as ${address}: which registry it pulls from depends on the resolver; write ${address}`;
+}
+
 /** Formats a reference back to `registry/repository[:tag][@digest]`. */
 export function formatImageRef(ref: ImageRef): string {
   let s = `${ref.registry}/${ref.repository}`;

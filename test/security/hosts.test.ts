@@ -214,10 +214,25 @@ describe('security/hosts: no host spelling or client header decides what is guar
     const labSpellings = [
       '127.0.0.1:21210', 'localhost:21210', 'LOCALHOST:21210', 'LocalHost:21210', '127.0.0.1:021210', '127.0.0.1:0000021210', 'localhost:021210',
       '127.0.0.2:21210', '127.255.0.1:21210', '[::1]:21210', '[0:0:0:0:0:0:0:1]:21210',
-      // inet_aton spellings of 127.0.0.1 (glibc resolves them) and the IPv4-mapped form (dialled as IPv4).
-      '127.1:21210', '127.0.1:21210', '2130706433:21210', '0x7f.1:21210', '0x7f000001:21210', '0177.0.0.1:21210', '[::ffff:7f00:1]:21210',
+      // The IPv4-mapped form (dialled as IPv4 by Go and the kernel alike).
+      '[::ffff:7f00:1]:21210',
       'registry.lab.test:21210', 'REGISTRY.LAB.TEST:21210', 'Registry.Lab.Test:021210', 'lab.example.test', 'lab.example.test:80', 'LAB.EXAMPLE.TEST:080',
     ];
+
+    // inet_aton spellings of 127.0.0.1: glibc reads them as the address, Go's resolver (the runtimes')
+    // as host names to look up, so which registry they pull from is not pushgate's to know.
+    const shorthandSpellings = ['127.1:21210', '127.0.1:21210', '2130706433:21210', '0x7f.1:21210', '0x7f000001:21210', '0177.0.0.1:21210', '127.000.000.001:21210'];
+
+    it('shorthand IPv4 spellings of a guarded address are refused with the address to write, for a failed, an allowed and an unscanned image', async () => {
+      let i = 0;
+      for (const host of shorthandSpellings) {
+        for (const image of [`${host}/lab/seed@${failed}`, `${host}/lab/base@${allowed}`, `${host}/lab/never@${MISSING}`, `${host}/quarantine/lab/seed:0.4.7`]) {
+          const r = await admit([image], `s-${i++}`);
+          expect(r.response.allowed, image).to.equal(false);
+          expect(r.response.status?.message, image).to.match(/invalid-reference/).and.to.include('write 127.0.0.1');
+        }
+      }
+    });
 
     it('a failed image (verdict quarantine) is denied by digest under every spelling', async () => {
       let i = 0;
