@@ -2,7 +2,10 @@
  * os/rpm: installed RPM packages from the SQLite rpmdb (`/var/lib/rpm/rpmdb.sqlite`, rpm ≥ 4.16;
  * also `/usr/lib/sysimage/rpm/rpmdb.sqlite`): table `Packages(hnum, blob)`, each blob an RPM header
  * (rpm-header.ts). The database is spilled to a temp file and opened read-only with better-sqlite3.
- * A `-wal` file beside it is not merged (rpm checkpoints on close; an image normally has none).
+ * rpm keeps the database in WAL mode and truncates the log at close (`PRAGMA wal_checkpoint = TRUNCATE`),
+ * so an image's `rpmdb.sqlite-wal` is empty or absent; one holding a committed transaction is read by
+ * rpm (every SQLite reader recovers the log over the main file: a package inserted there is listed by
+ * `rpm -qa`), pushgate reads the main file alone, so it is an incomplete `rpmdb-wal` diagnostic.
  * Also the Berkeley DB hash `Packages` (rpm < 4.16) and NDB `Packages.db` (SUSE), read by
  * rpm-bdb.ts. Each database is spilled to the capped temp dir by the walker.
  */
@@ -12,6 +15,7 @@ import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { formatPurl } from '../purl.js';
 import { parseRpmHeader, sourceRpmName, type RpmHeader } from './rpm-header.js';
 import { readBdbBlobs, readNdbBlobs } from './rpm-bdb.js';
+import { committedWalFrames } from './sqlite-wal.js';
 
 // SQLite's native binding is loaded when an image holds an rpm sqlite database, not when the
 // analyzers are: most images have none, and `pushgate scan` loads it (for the advisory database)
@@ -42,6 +46,7 @@ export function readRpmSqlite(file: string): RpmHeader[] {
 }
 
 const SQLITE = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/;
+const WAL = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite-wal$/;
 const BDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages$/;
 const NDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages\.db$/;
 
@@ -53,16 +58,20 @@ export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 2,
+  version: 3,
   maxSize: 512 * 1024 * 1024,
   sizeClass: 'packagedb',
   spill: true,
-  wants: (e) => SQLITE.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
-  names: { baseNames: ['rpmdb.sqlite', 'Packages', 'Packages.db'] },
+  wants: (e) => SQLITE.test(e.path) || WAL.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
+  names: { baseNames: ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db'] },
   // The format is told by the name, as rpm's backends are: a sqlite database read as Berkeley DB
   // (or the other way round) is another reading.
-  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : BDB.test(p) ? 'bdb' : 'ndb'),
+  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : WAL.test(p) ? 'sqlite-wal' : BDB.test(p) ? 'bdb' : 'ndb'),
   analyze(input): AnalyzerOutput {
+    if (WAL.test(input.path)) {
+      const frames = committedWalFrames(input.file!);
+      return frames ? { diagnostics: [{ code: 'rpmdb-wal', path: input.path, incomplete: true, message: `${input.path} holds ${frames} committed frame(s) of a SQLite transaction: rpm (SQLite) reads them over ${input.path.slice(0, -'-wal'.length)}, pushgate reads that file alone; not judged as rpm sees it` }] } : {};
+    }
     const headers = SQLITE.test(input.path) ? readRpmSqlite(input.file!) : readRpmLegacy(input.file!, BDB.test(input.path) ? 'bdb' : 'ndb');
     return {
       packages: rpmPackages(headers, input.path),
