@@ -11,19 +11,39 @@ import { formatPurl } from '../purl.js';
 interface ComposerPkg { name?: unknown; version?: unknown }
 
 /**
- * Parses installed.json (v1 or v2).
+ * A scalar version as Composer's ArrayLoader casts it (`(string) $config['version']`): PHP writes an
+ * integer in decimal, `true` as `1`, and a float in its shortest round-trip form, which is
+ * JavaScript's between 1e-4 and 1e15 (PHP switches to `1.0E+15` notation where JavaScript does not).
+ * Undefined for what Composer refuses (no version, an array or object, `false`'s empty version) or
+ * a number whose PHP spelling is not known here.
+ */
+function composerVersion(v: unknown): string | undefined {
+  if (typeof v === 'string') return v || undefined;
+  if (v === true) return '1';
+  if (typeof v === 'number' && Number.isFinite(v) && (Number.isSafeInteger(v) || (Math.abs(v) >= 1e-4 && Math.abs(v) < 1e15))) return String(v);
+  return undefined;
+}
+
+/**
+ * Parses installed.json as Composer's FilesystemRepository reads it: the list is the document's
+ * `packages` member when it is set (not null), else the document itself, and either way the
+ * values of that JSON array or object (PHP decodes both to an array and iterates its values):
+ * `{"packages": {"a": {...}}}` and `{"a": {...}}` hold packages as `[{...}]` does. A scalar
+ * version is cast to a string ({@link composerVersion}).
  * @throws SyntaxError on invalid JSON (a `parse-error` diagnostic).
  */
 export function parseComposerInstalled(text: string, path: string): FoundPackage[] {
-  const j = JSON.parse(text) as ComposerPkg[] | { packages?: ComposerPkg[] };
-  const list = Array.isArray(j) ? j : Array.isArray(j.packages) ? j.packages : [];
+  const j = JSON.parse(text) as unknown;
+  const isList = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object';
+  const list = isList(j) && !Array.isArray(j) && j.packages !== undefined && j.packages !== null ? j.packages : j;
   const out: FoundPackage[] = [];
-  for (const p of list) {
-    if (typeof p?.name !== 'string' || typeof p.version !== 'string' || !p.name || !p.version) continue;
+  for (const p of isList(list) ? Object.values(list) as ComposerPkg[] : []) {
+    const version = composerVersion(p?.version);
+    if (typeof p?.name !== 'string' || !p.name || version === undefined) continue;
     const slash = p.name.indexOf('/');
     out.push({
-      ecosystem: 'Packagist', name: p.name, version: p.version, path,
-      purl: formatPurl({ type: 'composer', namespace: slash > 0 ? p.name.slice(0, slash) : undefined, name: slash > 0 ? p.name.slice(slash + 1) : p.name, version: p.version }),
+      ecosystem: 'Packagist', name: p.name, version, path,
+      purl: formatPurl({ type: 'composer', namespace: slash > 0 ? p.name.slice(0, slash) : undefined, name: slash > 0 ? p.name.slice(slash + 1) : p.name, version }),
     });
   }
   return out;
@@ -32,7 +52,7 @@ export function parseComposerInstalled(text: string, path: string): FoundPackage
 /** The analyzer. */
 export const composerAnalyzer: Analyzer = {
   name: 'lang/composer',
-  version: 1,
+  version: 2,
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/vendor/composer/installed.json'),
