@@ -58,7 +58,7 @@ export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 4,
+  version: 5,
   maxSize: 512 * 1024 * 1024,
   sizeClass: 'packagedb',
   spill: true,
