@@ -60,6 +60,10 @@ export function readBdbBlobs(file: string): Buffer[] {
     const size = fs.fstatSync(fd).size;
     if ((lastPage + 1) * pageSize > size) throw new Error(`last page ${lastPage} is past the end of the file`);
     const blobs: Buffer[] = [];
+    // Each overflow page holds part of one value: a page reached twice (many items naming one chain,
+    // or chains that meet) would be read and kept once per item, so a few MiB of pages named by a
+    // page of 30,000 items held more than the process has.
+    const taken = new Uint8Array(lastPage + 1);
     for (let pg = 1; pg <= lastPage; pg++) {
       const page = pread(fd, pg * pageSize, pageSize);
       const type = page[25];
@@ -77,6 +81,8 @@ export function readBdbBlobs(file: string): Buffer[] {
         let hops = 0;
         while (next !== 0) {
           if (next > lastPage || ++hops > lastPage) throw new Error(`page ${pg}: overflow chain points to page ${next} (broken or looping)`);
+          if (taken[next]) throw new Error(`page ${pg}: overflow page ${next} is part of another value too`);
+          taken[next] = 1;
           const ov = pread(fd, next * pageSize, pageSize);
           const nn = u32(ov, 16);
           const len = nn === 0 ? u16(ov, 22) : pageSize - PAGE_HEADER;
@@ -114,7 +120,10 @@ export function readNdbBlobs(file: string): Buffer[] {
     const nslots = slotPages * 256 - 2;
     const slots = pread(fd, 32, nslots * 16);
     const size = fs.fstatSync(fd).size;
-    const blobs: Buffer[] = [];
+    // Slots of a real database point to blobs that do not overlap (rpm allocates each blob its own
+    // blocks): 500,000 slots naming one MiB blob were read and kept 500,000 times. The blobs are
+    // placed first and read only when none overlaps, so the reads stay within the file.
+    const placed: Array<{ slot: number; at: number; len: number }> = [];
     for (let i = 0; i < nslots; i++) {
       const o = i * 16;
       if (slots.readUInt32LE(o) !== NDB_SLOT_MAGIC) throw new Error(`NDB: slot ${i} has a bad magic`);
@@ -127,8 +136,15 @@ export function readNdbBlobs(file: string): Buffer[] {
       if (bh.readUInt32LE(4) !== pkgIndex) throw new Error(`NDB: blob of slot ${i} belongs to package ${bh.readUInt32LE(4)}, not ${pkgIndex}`);
       const len = bh.readUInt32LE(12);
       if (len > MAX_BLOB || at + 16 + len > size) throw new Error(`NDB: blob of slot ${i} has a bad length ${len}`);
-      blobs.push(pread(fd, at + 16, len));
+      placed.push({ slot: i, at, len });
     }
+    const byPlace = [...placed].sort((a, b) => a.at - b.at);
+    for (let k = 1; k < byPlace.length; k++) {
+      const a = byPlace[k - 1]!, b = byPlace[k]!;
+      if (b.at < a.at + 16 + a.len) throw new Error(`NDB: the blobs of slots ${a.slot} and ${b.slot} overlap (blobs shared between slots)`);
+    }
+    const blobs: Buffer[] = [];
+    for (const { at, len } of placed) blobs.push(pread(fd, at + 16, len));
     return blobs;
   } finally {
     fs.closeSync(fd);

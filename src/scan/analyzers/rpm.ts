@@ -2,16 +2,21 @@
  * os/rpm: installed RPM packages from the SQLite rpmdb (`/var/lib/rpm/rpmdb.sqlite`, rpm ≥ 4.16;
  * also `/usr/lib/sysimage/rpm/rpmdb.sqlite`): table `Packages(hnum, blob)`, each blob an RPM header
  * (rpm-header.ts). The database is spilled to a temp file and opened read-only with better-sqlite3.
- * A `-wal` file beside it is not merged (rpm checkpoints on close; an image normally has none).
+ * rpm keeps the database in WAL mode and truncates the log at close (`PRAGMA wal_checkpoint = TRUNCATE`),
+ * so an image's `rpmdb.sqlite-wal` is empty or absent; one holding a committed transaction is read by
+ * rpm (every SQLite reader recovers the log over the main file: a package inserted there is listed by
+ * `rpm -qa`), pushgate reads the main file alone, so it is an incomplete `rpmdb-wal` diagnostic.
  * Also the Berkeley DB hash `Packages` (rpm < 4.16) and NDB `Packages.db` (SUSE), read by
  * rpm-bdb.ts. Each database is spilled to the capped temp dir by the walker.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { formatPurl } from '../purl.js';
 import { parseRpmHeader, sourceRpmName, type RpmHeader } from './rpm-header.js';
 import { readBdbBlobs, readNdbBlobs } from './rpm-bdb.js';
+import { committedWalFrames } from './sqlite-wal.js';
 
 // SQLite's native binding is loaded when an image holds an rpm sqlite database, not when the
 // analyzers are: most images have none, and `pushgate scan` loads it (for the advisory database)
@@ -31,17 +36,47 @@ export function rpmPackages(headers: RpmHeader[], path: string): FoundPackage[] 
   });
 }
 
-/** Reads every header of an rpmdb.sqlite file. */
+/**
+ * Reads every header of an rpmdb.sqlite file, in `hnum` order.
+ *
+ * The schema is the pusher's: `Packages` must be a stored table (rpm's `CREATE TABLE Packages (hnum
+ * INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)`), not a view, a virtual table or a table
+ * with generated columns, whose rows SQLite computes on the reading thread: a 4 KiB file (224 bytes
+ * gzipped) whose `Packages` was a recursive view of megabyte blobs held the scan thread until the
+ * process was killed. The rows are read in storage order and must fit in the file (each row's blob
+ * and a few bytes of cell at least), as stored rows do: a b-tree whose pages name one leaf or one
+ * overflow chain many times is refused before it names more rows or bytes than the file holds.
+ * @throws Error for any other schema or a database naming more than it holds (a `parse-error` diagnostic).
+ */
 export function readRpmSqlite(file: string): RpmHeader[] {
   const db = new (requireCjs('better-sqlite3') as typeof Database)(file, { readonly: true, fileMustExist: true });
   try {
-    return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => parseRpmHeader(r.blob));
+    const kind = db.prepare("SELECT type, sql FROM sqlite_schema WHERE name = 'Packages' COLLATE NOCASE").all() as Array<{ type: string; sql: string | null }>;
+    if (kind.length !== 1 || kind[0]!.type !== 'table' || /^\s*create\s+virtual\b/i.test(kind[0]!.sql ?? '')) {
+      throw new Error(`rpmdb.sqlite: Packages is ${kind.map((k) => (/^\s*create\s+virtual\b/i.test(k.sql ?? '') ? 'a virtual table' : `a ${k.type}`)).join(' and ') || 'missing'}, not a stored table`);
+    }
+    const cols = db.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all('Packages') as Array<{ name: string; hidden: number }>;
+    if (cols.some((c) => c.hidden !== 0)) throw new Error('rpmdb.sqlite: Packages has generated or hidden columns');
+    const size = fs.statSync(file).size;
+    const rows: Array<{ hnum: number; blob: Buffer }> = [];
+    let named = 0;
+    for (const r of db.prepare('SELECT hnum, blob FROM Packages').iterate() as Iterable<{ hnum: number; blob: Buffer }>) {
+      named += (Buffer.isBuffer(r.blob) ? r.blob.length : 0) + MIN_CELL;
+      if (named > size) throw new Error(`rpmdb.sqlite: Packages names more than its ${size}-byte file holds (${rows.length + 1} rows): pages shared between rows`);
+      rows.push(r);
+    }
+    rows.sort((a, b) => a.hnum - b.hnum);
+    return rows.map((r) => parseRpmHeader(r.blob));
   } finally {
     db.close();
   }
 }
 
+/** Fewest bytes a stored row of `Packages` takes in the file besides its blob (cell pointer, sizes, record header). */
+const MIN_CELL = 4;
+
 const SQLITE = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/;
+const WAL = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite-wal$/;
 const BDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages$/;
 const NDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages\.db$/;
 
@@ -53,16 +88,20 @@ export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 2,
+  version: 6,
   maxSize: 512 * 1024 * 1024,
   sizeClass: 'packagedb',
   spill: true,
-  wants: (e) => SQLITE.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
-  names: { baseNames: ['rpmdb.sqlite', 'Packages', 'Packages.db'] },
+  wants: (e) => SQLITE.test(e.path) || WAL.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
+  names: { baseNames: ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db'] },
   // The format is told by the name, as rpm's backends are: a sqlite database read as Berkeley DB
   // (or the other way round) is another reading.
-  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : BDB.test(p) ? 'bdb' : 'ndb'),
+  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : WAL.test(p) ? 'sqlite-wal' : BDB.test(p) ? 'bdb' : 'ndb'),
   analyze(input): AnalyzerOutput {
+    if (WAL.test(input.path)) {
+      const frames = committedWalFrames(input.file!);
+      return frames ? { diagnostics: [{ code: 'rpmdb-wal', path: input.path, incomplete: true, message: `${input.path} holds ${frames} committed frame(s) of a SQLite transaction: rpm (SQLite) reads them over ${input.path.slice(0, -'-wal'.length)}, pushgate reads that file alone; not judged as rpm sees it` }] } : {};
+    }
     const headers = SQLITE.test(input.path) ? readRpmSqlite(input.file!) : readRpmLegacy(input.file!, BDB.test(input.path) ? 'bdb' : 'ndb');
     return {
       packages: rpmPackages(headers, input.path),

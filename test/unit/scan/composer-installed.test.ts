@@ -1,0 +1,120 @@
+/**
+ * installed.json read as Composer reads it (Composer\Repository\FilesystemRepository and its
+ * ArrayLoader): the oracle is Debian's composer package loading each generated file with PHP.
+ * Composer takes the `packages` member when set, else the whole document, and iterates the values of
+ * that JSON array or object; a scalar version is cast to a string.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { composerVersionsDisagree, parseComposerInstalled } from '../../../src/scan/analyzers/composer.js';
+import { scanTarget } from '../../../src/scan/engine.js';
+import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+
+/** Loads every file with Composer's own repository class; one `name<TAB>pretty version` list per file. */
+const READ_PHP = `<?php
+require '/usr/share/php/Composer/autoload.php';
+$out = [];
+foreach (array_slice($argv, 1) as $f) {
+  $repo = new Composer\\Repository\\InstalledFilesystemRepository(new Composer\\Json\\JsonFile($f));
+  $l = [];
+  foreach ($repo->getPackages() as $p) $l[] = $p->getName() . "\\t" . $p->getPrettyVersion();
+  $out[] = $l;
+}
+echo json_encode($out);
+`;
+
+const NAMES = ['guzzlehttp/guzzle', 'Symfony/Http-Kernel', 'monolog/monolog', 'laravel/framework'];
+const pkg = fc.record({
+  name: fc.constantFrom(...NAMES),
+  version: fc.oneof(
+    fc.constantFrom('6.3.0', 'v1.2.3', '2.0.0-beta1', 'dev-main'),
+    fc.integer({ min: 0, max: 2 ** 40 }),
+    fc.integer({ min: 1, max: 99_999 }).map((n) => n / 100),
+    fc.constant(true),
+  ),
+  type: fc.constant('library'),
+});
+/** The shapes Composer reads a list from: its array, `packages` as an array or object, or the document as an object. */
+const doc = fc.tuple(fc.array(pkg, { maxLength: 4 }), fc.constantFrom('array', 'packages-array', 'packages-object', 'object'), fc.boolean()).map(([list, shape, dev]) => {
+  const obj = Object.fromEntries(list.map((p, i) => [`k${i}`, p]));
+  if (shape === 'array') return list;
+  if (shape === 'object') return obj;
+  return { packages: shape === 'packages-array' ? list : obj, dev, 'dev-package-names': [] };
+});
+
+/** Composer's VersionParser::normalize of each version (null where Composer refuses it). */
+const NORMALIZE_PHP = `<?php
+require '/usr/share/php/Composer/autoload.php';
+$p = new Composer\\Semver\\VersionParser();
+$out = [];
+foreach (json_decode(file_get_contents($argv[1])) as $v) { try { $out[] = $p->normalize($v); } catch (\\Throwable $e) { $out[] = null; } }
+echo json_encode($out);
+`;
+
+const num = fc.oneof(fc.integer({ min: 0, max: 12 }).map(String), fc.constantFrom('00', '01', '2010', '99'));
+/** Pretty versions as packages tag them: numbers, `v`, wildcards, stabilities, patches, builds, branches, dates. */
+const pretty = fc.oneof(
+  fc.tuple(fc.constantFrom('', 'v', 'V'), fc.array(num, { minLength: 1, maxLength: 4 }), fc.constantFrom('', '.x-dev', '-dev', '-beta1', '-RC2', '-p1', '+build.7', '-alpha.1', '.*')).map(([v, parts, tail]) => `${v}${parts.join('.')}${tail}`),
+  fc.constantFrom('dev-main', 'dev-master', 'dev-feature/x', '2010-01-02', '20100102', 'master'),
+);
+
+describe('scan: Composer installed.json as Composer reads it', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-composer-')); fs.writeFileSync(path.join(tmp, 'read.php'), READ_PHP); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('lists the packages Composer loads, by name and pretty version (fast-check, real Composer)', () => {
+    const docs = fc.sample(doc, { numRuns: 150, seed: Date.now() % 2 ** 31 });
+    const files = docs.map((d, i) => {
+      const f = path.join(tmp, `installed-${i}.json`);
+      fs.writeFileSync(f, JSON.stringify(d));
+      return f;
+    });
+    const composer = JSON.parse(execFileSync('php', [path.join(tmp, 'read.php'), ...files], { encoding: 'utf8' })) as string[][];
+    docs.forEach((d, i) => {
+      const ours = parseComposerInstalled(JSON.stringify(d), '/app/vendor/composer/installed.json').map((p) => `${p.name.toLowerCase()}\t${p.version}`).sort();
+      expect(ours, JSON.stringify(d)).to.deep.equal([...composer[i]].sort());
+    });
+  });
+
+  it('version_normalized: Composer\'s own normalization agrees; another release than version is named (fast-check, real Composer)', () => {
+    const versions = fc.sample(pretty, { numRuns: 400, seed: Date.now() % 2 ** 31 });
+    const f = path.join(tmp, 'versions.json');
+    fs.writeFileSync(f, JSON.stringify(versions));
+    fs.writeFileSync(path.join(tmp, 'normalize.php'), NORMALIZE_PHP);
+    const normalized = JSON.parse(execFileSync('php', [path.join(tmp, 'normalize.php'), f], { encoding: 'utf8' })) as Array<string | null>;
+    // the numeric release, a branch's 9999999 wildcard read as the 0 it pads (`2010.x-dev` is of 2010)
+    const release = (n: string | null) => /^(\d+\.\d+\.\d+\.\d+)(?![\d.])/.exec(n ?? '')?.[1]?.replace(/\b9999999\b/g, '0');
+    versions.forEach((v, i) => {
+      if (normalized[i] === null) return;
+      // what Composer writes itself is never named
+      expect(composerVersionsDisagree(v, normalized[i]), `${v} -> ${normalized[i]}`).to.equal(false);
+      // another version's normalization: named whenever it is another numeric release
+      versions.forEach((w, j) => {
+        if (j % 7 !== i % 7 || normalized[j] === null || release(normalized[j]) === undefined) return;
+        if (release(normalized[j]) !== release(normalized[i])) expect(composerVersionsDisagree(v, normalized[j]), `${v} with ${normalized[j]}`).to.equal(true);
+      });
+    });
+  });
+
+  it('the engine names a package whose version_normalized is another release', async () => {
+    const dir = path.join(tmp, 'layout-normalized');
+    const installed = { packages: [{ name: 'guzzlehttp/guzzle', version: '99.0.0', version_normalized: '6.3.0.0', type: 'library' }] };
+    writeLayout(dir, [gzLayer(await makeTar([{ name: 'app/vendor/composer/installed.json', content: JSON.stringify(installed) }]))]);
+    const inv = (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0].inventory;
+    expect(inv.diagnostics.filter((d) => d.incomplete).map((d) => d.code)).to.deep.equal(['composer-version-mismatch']);
+  });
+
+  it('the engine reports guzzle 6.3.0 from an installed.json whose packages are an object', async () => {
+    const dir = path.join(tmp, 'layout');
+    const installed = { packages: { guzzle: { name: 'guzzlehttp/guzzle', version: '6.3.0', type: 'library' } }, dev: false, 'dev-package-names': [] };
+    writeLayout(dir, [gzLayer(await makeTar([{ name: 'app/vendor/composer/installed.json', content: JSON.stringify(installed) }]))]);
+    const inv = (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0].inventory;
+    expect(inv.packages.filter((p) => p.ecosystem === 'Packagist').map((p) => `${p.name} ${p.version}`)).to.deep.equal(['guzzlehttp/guzzle 6.3.0']);
+  });
+});

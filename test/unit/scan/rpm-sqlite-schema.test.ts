@@ -1,0 +1,85 @@
+/**
+ * An rpmdb.sqlite's schema is the pusher's: `Packages` must be a stored table whose rows fit in the
+ * file. A view, a virtual table or generated columns are computed by SQLite on the scan thread (a
+ * recursive view of megabyte blobs, 224 bytes gzipped, held it until the process was killed), and a
+ * leaf page naming one overflow chain many times names more than the file holds.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import type Database from 'better-sqlite3';
+import { readRpmSqlite } from '../../../src/scan/analyzers/rpm.js';
+import { parseRpmHeader } from '../../../src/scan/analyzers/rpm-header.js';
+
+const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+const RPM_SCHEMA = 'CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)';
+const REAL = path.resolve('test/fixtures/scan/parsers/rpm/cbl-mariner-2.0/rpmdb.sqlite');
+
+describe('scan: rpmdb.sqlite schema and size', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let n = 0;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-rpm-schema-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const make = (sql: string[], pageSize = 4096): string => {
+    const f = path.join(tmp, `db${n++}.sqlite`);
+    const db = new Sqlite(f);
+    db.pragma(`page_size = ${pageSize}`);
+    for (const s of sql) db.exec(s);
+    db.close();
+    return f;
+  };
+  /** The reading before the checks: every row's blob in hnum order. */
+  const reference = (f: string) => {
+    const db = new Sqlite(f, { readonly: true });
+    try {
+      return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => parseRpmHeader(r.blob));
+    } finally { db.close(); }
+  };
+
+  it('a stored table reads as before: the real Mariner database and generated ones (fast-check)', () => {
+    expect(readRpmSqlite(REAL)).to.deep.equal(reference(REAL));
+    const real = new Sqlite(REAL, { readonly: true });
+    const blobs = (real.prepare('SELECT blob FROM Packages').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
+    real.close();
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: blobs.length - 1 })), { maxLength: 20 }), fc.constantFrom(1024, 4096, 65536), (rows, pageSize) => {
+      const f = make([RPM_SCHEMA], pageSize);
+      const db = new Sqlite(f);
+      const ins = db.prepare('INSERT OR REPLACE INTO Packages (hnum, blob) VALUES (?, ?)');
+      for (const [h, b] of rows) ins.run(h, blobs[b]);
+      db.close();
+      expect(readRpmSqlite(f)).to.deep.equal(reference(f));
+    }), { numRuns: 40 });
+  });
+
+  it('a view, a virtual table or generated columns named Packages are refused at once', () => {
+    const view = make(['CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS hnum, zeroblob(1000000) AS blob FROM c']);
+    const t = Date.now();
+    expect(() => readRpmSqlite(view)).to.throw(/a view, not a stored table/);
+    expect(Date.now() - t).to.be.below(2000);
+    expect(() => readRpmSqlite(make(['CREATE VIRTUAL TABLE Packages USING fts5(hnum, blob)']))).to.throw(/virtual table/);
+    expect(() => readRpmSqlite(make(['CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, seed INTEGER, blob BLOB AS (zeroblob(seed)) VIRTUAL)', 'INSERT INTO Packages (hnum, seed) VALUES (1, 100000000)']))).to.throw(/generated/);
+  });
+
+  it('a leaf page naming one overflow chain many times is refused within the file\'s size', () => {
+    // 489 + 5 × 4092 + 10 bytes: a payload whose part on the leaf is 499 bytes (SQLite file format,
+    // "Cell Payload Overflow Pages", 4 KiB pages), leaving room for the cell pointers
+    const f = make([RPM_SCHEMA, 'INSERT INTO Packages (hnum, blob) VALUES (1, zeroblob(20959))']);
+    const b = fs.readFileSync(f);
+    const pageSize = b.readUInt16BE(16);
+    // the table's root page (its number in sqlite_schema) is a leaf of one cell: name that cell 50 times
+    // (the sqlite3 shell reads 50 rows of 20,959 bytes from the 32 KiB file)
+    const root = (new Sqlite(f, { readonly: true }).prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'Packages'").get() as { rootpage: number }).rootpage;
+    const at = (root - 1) * pageSize;
+    expect(b[at]).to.equal(0x0d);
+    const cell = b.readUInt16BE(at + 8);
+    b.writeUInt16BE(50, at + 3);
+    for (let i = 0; i < 50; i++) b.writeUInt16BE(cell, at + 8 + i * 2);
+    const g = path.join(tmp, 'shared.sqlite');
+    fs.writeFileSync(g, b);
+    expect(() => readRpmSqlite(g)).to.throw(/more than its \d+-byte file holds/);
+  });
+});
