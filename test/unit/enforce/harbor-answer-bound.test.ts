@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HARBOR_MAX_ANSWER_BYTES, HarborApi } from '../../../src/enforce/actions/harbor-api.js';
+import { streamBlankBody } from '../../helpers/endless-body.js';
 
 describe('Harbor API client: bounded answers', function () {
   this.timeout(60_000);
@@ -27,18 +28,7 @@ describe('Harbor API client: bounded answers', function () {
     server = http.createServer((_req, res) => {
       sent = 0;
       res.writeHead(200, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(256 * 1024, 0x20);
-      const pump = (): void => {
-        while (!res.destroyed && sent < 4 * HARBOR_MAX_ANSWER_BYTES) {
-          sent += chunk.length;
-          if (!res.write(chunk)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      pump();
+      streamBlankBody(res, 4 * HARBOR_MAX_ANSWER_BYTES, (n) => (sent += n));
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Notifier } from '../../../src/gate/notify.js';
+import { streamBlankBody } from '../../helpers/endless-body.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 /** What the receiver writes at most before it ends on its own, bytes (a ceiling for the test's heap). */
@@ -24,18 +25,7 @@ describe('notify: a receiver that streams its answer without end', function () {
           req.resume();
           got++;
           res.writeHead(status === 204 ? 200 : status, { 'content-type': 'application/json' });
-          const chunk = Buffer.alloc(256 * 1024, 0x20);
-          const pump = (): void => {
-            while (!res.destroyed && sent < RECEIVER_CAP) {
-              sent += chunk.length;
-              if (!res.write(chunk)) {
-                res.once('drain', pump);
-                return;
-              }
-            }
-            res.end();
-          };
-          pump();
+          streamBlankBody(res, RECEIVER_CAP, (n) => (sent += n));
         });
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
         try {
