@@ -255,10 +255,22 @@ export function readGemspec(text: string, path: string): GemspecReading {
       const afterS = q >= 2 && is(st[q - 1], 'punct', '.') && is(st[q - 2], 'word', 's');
       if (afterS) {
         if (!(S_CALLS.has(t.v) || (is(st[q + 1], 'punct', '=') && !t.v.endsWith('?')))) return problem(`s.${t.v} is not what RubyGems writes`);
+        // Ruby evaluates an assignment wherever it stands (an if's condition, a trailing if, the value
+        // of another assignment, an argument): name and version are read only from the assignment that
+        // opens a statement, so one anywhere else is not read past.
+        if ((t.v === 'name' || t.v === 'version') && q !== 2) return problem(`s.${t.v} is assigned inside another statement`);
       } else if (!WORDS.has(t.v)) return problem(`${t.v} is not what RubyGems writes`);
       else if (t.v === 's' && !is(st[q + 1], 'punct', '.')) return problem('s used other than as s.<attribute>');
     }
     const first = st[0]!;
+    // Ruby reads on past a line that ends in an operator, a comma, an open bracket or a keyword that
+    // wants more (`s.summary = true ||` skips the next line's assignment): to_ruby ends every
+    // statement on its line, so a statement that goes on is not read as one.
+    const last = st[st.length - 1]!;
+    if ((last.t === 'punct' && last.v !== ')' && last.v !== ']' && last.v !== '}')
+      || (last.t === 'word' && (last.v === 'do' || (last.v === 'if' && st.length > 1) || (last.v === 'then' && !is(first, 'word', 'if')) || (last.v === 'else' && st.length > 1)))) {
+      return problem('a statement that goes on to the next line');
+    }
     if (is(first, 'word', 'end') && st.length === 1) { depth--; continue; }
     if (is(first, 'word', 'else') && st.length === 1) continue;
     if (is(first, 'word', 'if')) {

@@ -83,3 +83,59 @@ end`], { encoding: 'utf8', input: cases.map((c) => JSON.stringify(c)).join('\n')
     expect(bad, bad.slice(0, 5).join('\n')).to.deep.equal([]);
   });
 });
+
+/** Places Ruby evaluates an assignment in that are not a statement of their own (`W` is the assignment). */
+const INSIDE = fc.constantFrom(
+  ['  s.summary = "x" if W'],
+  ['  if W then', '  end'],
+  ['  if s.respond_to? :specification_version then', '  else', '  end', '  if W then', '    s.summary = "y"', '  end'],
+  ['  s.summary = W'],
+  ['  s.description = s.summary = W'],
+  ['  s.files = [W]'],
+  ['  s.metadata = { "a" => W }'],
+  ['  s.add_runtime_dependency(%q<json>.freeze, [W])'],
+  ['  current_version = W'],
+  ['  s.summary = true ||', '  W'],
+  ['  s.summary = "x".freeze if s.respond_to? :summary= if W'],
+);
+
+describe('ruby gemspec: an assignment inside another statement', () => {
+  it('is read as the real ruby evaluates it or the file is incomplete (generated placements, no stub line)', function () {
+    this.timeout(120_000);
+    const cases = fc.sample(fc.record({
+      decoyName: fc.boolean(), decoyVersion: fc.boolean(),
+      name: fc.option(INSIDE, { nil: undefined }), version: fc.option(INSIDE, { nil: undefined }),
+    }), 200);
+    cases.push({ decoyName: true, decoyVersion: true, name: ['  s.summary = "x" if W'], version: ['  if W then', '  end'] });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-gem-in-'));
+    try {
+      const files = cases.map((c, i) => {
+        const lines = ['Gem::Specification.new do |s|'];
+        if (c.decoyName) lines.push('  s.name = "decoy"');
+        if (c.decoyVersion) lines.push('  s.version = "9.9.9"');
+        lines.push('  s.require_paths = ["lib".freeze]', '  s.summary = "x"');
+        if (c.name) lines.push(...c.name.map((l) => l.replace('W', 's.name = "rack"')));
+        if (c.version) lines.push(...c.version.map((l) => l.replace('W', 's.version = "2.0.0"')));
+        lines.push('end', '');
+        const f = path.join(dir, `g${i}.gemspec`);
+        fs.writeFileSync(f, lines.join('\n'));
+        return f;
+      });
+      const ruby = rubyLoad(files);
+      const bad: string[] = [];
+      let complete = 0;
+      cases.forEach((c, i) => {
+        const r = readGemspec(fs.readFileSync(files[i]!, 'utf8'), files[i]!);
+        if (!r.package) return;
+        complete++;
+        const [name, version] = ruby[i]!;
+        if (r.package.name !== name || r.package.version !== version) bad.push(`${JSON.stringify(c)}: ruby ${JSON.stringify([name, version])}, scanner ${JSON.stringify([r.package.name, r.package.version])} (complete)`);
+      });
+      expect(bad, bad.slice(0, 5).join('\n')).to.deep.equal([]);
+      // The files with the two plain assignments and no other are still read (control).
+      expect(complete).to.be.greaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
