@@ -314,7 +314,7 @@ export function parseGemspec(text: string, path: string): FoundPackage | undefin
 /** The analyzer. */
 export const rubyAnalyzer: Analyzer = {
   name: 'lang/ruby',
-  version: 2,
+  version: 3,
   maxSize: 1024 * 1024,
   wants: (e) => WANT.test(e.path),
   names: { extensions: ['.gemspec'] },
