@@ -200,7 +200,8 @@ function stubLine(text: string): { name: string; version: string } | undefined {
   const lines = text.split('\n', 3);
   const l = lines[1]?.replace(/\r$/, '');
   if (lines.length < 3 || !l?.startsWith('# stub: ')) return undefined;
-  const parts = l.slice('# stub: '.length).split(' ');
+  // StubLine splits with String#split(" "): white space runs, leading white space skipped.
+  const parts = l.slice('# stub: '.length).replace(/^[ \t\n\v\f\r]+/, '').split(/[ \t\n\v\f\r]+/);
   return parts[0] && parts[1] ? { name: parts[0], version: parts[1] } : undefined;
 }
 

@@ -139,3 +139,32 @@ describe('ruby gemspec: an assignment inside another statement', () => {
     }
   });
 });
+
+describe('ruby gemspec: the stub line as RubyGems splits it', () => {
+  it('a gemspec read complete names the gem of its stub line as the real ruby reads it (generated white space)', function () {
+    this.timeout(120_000);
+    const ws = fc.array(fc.constantFrom(' ', '\t', '\v', '\f', '\r'), { minLength: 1, maxLength: 3 }).map((a) => a.join(''));
+    const cases = fc.sample(fc.record({ lead: fc.constantFrom('', ' ', '  ', '\t'), a: ws, b: ws }), 60);
+    cases.push({ lead: ' ', a: ' ', b: ' ' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-gem-stub-'));
+    try {
+      const files = cases.map((c, i) => {
+        const f = path.join(dir, `g${i}.gemspec`);
+        fs.writeFileSync(f, `# -*- encoding: utf-8 -*-\n# stub: ${c.lead}rack${c.a}2.0.0${c.b}ruby lib\n\nGem::Specification.new do |s|\n  s.name = "decoy"\n  s.version = "9.9.9"\n  s.summary = "x"\nend\n`);
+        return f;
+      });
+      const r = spawnSync('ruby', ['-e', `require "json"
+ARGV.each { |f| st = Gem::StubSpecification.gemspec_stub(f, "${dir}", "${dir}"); puts JSON.generate([(st.name rescue nil), (st.version.to_s rescue nil)]) }`, ...files], { encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      const stubs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as [string | null, string | null]);
+      const bad = cases.flatMap((c, i) => {
+        const read = readGemspec(fs.readFileSync(files[i]!, 'utf8'), files[i]!);
+        const [name, version] = stubs[i]!;
+        return read.package && name !== null && `${read.package.name} ${read.package.version}` !== `${name} ${version}` ? [`${JSON.stringify(c)}: stub ${name} ${version}, scanner ${read.package.name} ${read.package.version} (complete)`] : [];
+      });
+      expect(bad, bad.slice(0, 5).join('\n')).to.deep.equal([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
