@@ -153,12 +153,24 @@ export function nextLink(link: string | undefined, base: string): string | undef
 }
 
 /**
- * Bounds of one paginated listing (tags, catalog, referrers): the most pages followed and the most
- * entries collected. A registry answer is not trusted to end its `Link` chain (threat model: hostile
- * registry answer); without them a chain of ever-new `?last=` links, or pages of millions of short
- * names, kept pushgate requesting and growing its heap for as long as the registry liked.
+ * Bounds of one paginated listing (tags, catalog, referrers): the most pages followed, the most
+ * entries collected and the most answer bytes read over all its pages (what the entries are parsed
+ * from, so what they can hold). A registry answer is not trusted to end its `Link` chain (threat
+ * model: hostile registry answer); without them a chain of ever-new `?last=` links, pages of millions
+ * of short names, or pages of one 16 MiB name each (5,000 of them: 80 GB kept) grew pushgate's heap
+ * for as long as the registry liked. 128 MiB holds 500,000 of the longest tags the spec allows.
  */
-export const LIST_LIMITS = { maxPages: 5_000, maxEntries: 500_000 } as const;
+export const LIST_LIMITS = { maxPages: 5_000, maxEntries: 500_000, maxBytes: 128 * 1024 * 1024 } as const;
+
+/**
+ * `read` plus the answer body of the page just received, checked against {@link LIST_LIMITS}.maxBytes.
+ * @throws RegistryError REGISTRY naming the registry, the operation and the limit.
+ */
+function listBytes(read: number, body: Buffer, registry: string, op: string, url: string): number {
+  const total = read + body.length;
+  if (total > LIST_LIMITS.maxBytes) throw new RegistryError('REGISTRY', `registry ${registry}: ${op}: answers of more than ${LIST_LIMITS.maxBytes} bytes; pushgate does not follow a listing further`, { url: redactUrl(url) });
+  return total;
+}
 
 /**
  * The next page of a listing from `url`, checked: undefined when the answer names none; throws when
@@ -756,6 +768,7 @@ export class RegistryClient {
     let url: string | undefined = this.url(path);
     const seen = new Set<string>();
     let unsized = false;
+    let read = 0;
     while (url && !seen.has(url)) {
       seen.add(url);
       let res: Awaited<ReturnType<RegistryClient['send']>>;
@@ -785,6 +798,7 @@ export class RegistryClient {
         if (codes.includes('NAME_UNKNOWN')) return out;
         throw this.t.statusError({ method: 'GET', url, op, scopes, ok: [200] }, url, 404, res.headers, res.body as Buffer);
       }
+      read = listBytes(read, res.body as Buffer, this.name, op, url);
       let j: Record<string, unknown>;
       try {
         j = JSON.parse((res.body as Buffer).toString('utf8')) as Record<string, unknown>;
@@ -845,10 +859,12 @@ export class RegistryClient {
     const out: Descriptor[] = [];
     let apiWorked = false;
     const seen = new Set<string>();
+    let read = 0;
     while (url && !seen.has(url)) {
       seen.add(url);
       const res = await this.send({ method: 'GET', url, op, scopes: [repoScope(repo, 'pull')], headers: { accept: 'application/vnd.oci.image.index.v1+json' }, ok: [200, 400, 404, 405], maxBytes: this.maxManifestBytes });
       if (res.status !== 200) break;
+      read = listBytes(read, res.body as Buffer, this.name, op, url);
       let manifests: unknown;
       try {
         manifests = (JSON.parse((res.body as Buffer).toString('utf8')) as { manifests?: unknown }).manifests;

@@ -32,7 +32,7 @@ class Outside extends Error {}
 
 const PUNCT = ['::', '=>', '>=', '=', '.', ',', '(', ')', '[', ']', '{', '}', '|'];
 const PERCENT_CLOSE: Record<string, string> = { '<': '>', '{': '}', '(': ')', '[': ']' };
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', s: ' ', '0': '\0', e: '\x1b', a: '\x07', b: '\b', f: '\f', v: '\v' };
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', s: ' ', e: '\x1b', a: '\x07', b: '\b', f: '\f', v: '\v' };
 
 function isWordStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -40,6 +40,48 @@ function isWordStart(c: number): boolean {
 
 function isWordChar(c: number): boolean {
   return isWordStart(c) || (c >= 48 && c <= 57);
+}
+
+/**
+ * The escape at `text[i]` (a backslash) in a double-quoted string, as Ruby's parser reads it: the
+ * characters it stands for and its length. What String#dump writes (`\n`, `\e`, `\#`, `\xHH`,
+ * `\uHHHH`, `\u{H…}`) and the rest of Ruby's single-character escapes are read; an octal or `\x`
+ * escape is read to its full length (`"\062"` is `"2"` to Ruby, not a NUL and `62`). A backslash before
+ * a line break (Ruby joins the lines), a byte above 0x7F, a code point Ruby refuses and the control
+ * escapes (`\c`, `\C-`, `\M-`) are {@link Outside}.
+ */
+function escape(text: string, i: number): [string, number] {
+  const e = text[i + 1];
+  if (e === undefined) throw new Outside('unterminated string');
+  const hexCode = (h: string): string => {
+    const cp = parseInt(h, 16);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new Outside('an invalid Unicode escape');
+    return String.fromCodePoint(cp);
+  };
+  const ascii = (code: number): string => {
+    if (code > 0x7f) throw new Outside('a byte escape above 0x7F');
+    return String.fromCharCode(code);
+  };
+  if (e === 'u') {
+    const m = /^\\u(?:([0-9a-fA-F]{4})|\{([0-9a-fA-F]{1,6})\})/.exec(text.slice(i, i + 11));
+    if (!m) throw new Outside('a \\u escape to_ruby does not write');
+    return [hexCode(m[1] ?? m[2]!), m[0].length];
+  }
+  if (e === 'x') {
+    const m = /^\\x([0-9a-fA-F]{1,2})/.exec(text.slice(i, i + 4));
+    if (!m) throw new Outside('a \\x escape without a hex digit');
+    return [ascii(parseInt(m[1]!, 16)), m[0].length];
+  }
+  if (e >= '0' && e <= '7') {
+    const m = /^\\([0-7]{1,3})/.exec(text.slice(i, i + 4))!;
+    return [ascii(parseInt(m[1]!, 8)), m[0].length];
+  }
+  if (e === '\n' || e === '\r') throw new Outside('a backslash before a line break');
+  if (e === 'c' || e === 'C' || e === 'M') throw new Outside(`the escape \\${e}`);
+  // A code point beyond the BMP is two UTF-16 units: keep both.
+  const cp = text.codePointAt(i + 1)!;
+  const ch = String.fromCodePoint(cp);
+  return [ESCAPES[ch] ?? ch, 1 + ch.length];
 }
 
 /** Tokens of `text`, or {@link Outside} for anything to_ruby does not write. */
@@ -61,20 +103,13 @@ function tokenize(text: string): Tok[] {
         if (d === '"') { i++; break; }
         if (d === '#' && (text[i + 1] === '{' || text[i + 1] === '$' || text[i + 1] === '@')) throw new Outside('string interpolation');
         if (d === '\\') {
-          const e = text[i + 1];
-          if (e === undefined) throw new Outside('unterminated string');
-          if (e === 'u') {
-            const m = /^\\u([0-9a-fA-F]{4})/.exec(text.slice(i, i + 6));
-            if (!m) throw new Outside('a \\u escape to_ruby does not write');
-            v += String.fromCharCode(parseInt(m[1]!, 16));
-            i += 6;
-            continue;
-          }
-          if (/[0-7xcCM]/.test(e) && e !== '0') throw new Outside(`the escape \\${e}`);
-          v += ESCAPES[e] ?? e;
-          i += 2;
+          const [decoded, len] = escape(text, i);
+          v += decoded;
+          i += len;
           continue;
         }
+        // A literal line break: Ruby reads CR LF in a literal as LF, and String#dump never writes one.
+        if (d === '\r' || d === '\n') throw new Outside('a line break inside a double-quoted string');
         v += d;
         i++;
       }
@@ -165,7 +200,8 @@ function stubLine(text: string): { name: string; version: string } | undefined {
   const lines = text.split('\n', 3);
   const l = lines[1]?.replace(/\r$/, '');
   if (lines.length < 3 || !l?.startsWith('# stub: ')) return undefined;
-  const parts = l.slice('# stub: '.length).split(' ');
+  // StubLine splits with String#split(" "): white space runs, leading white space skipped.
+  const parts = l.slice('# stub: '.length).replace(/^[ \t\n\v\f\r]+/, '').split(/[ \t\n\v\f\r]+/);
   return parts[0] && parts[1] ? { name: parts[0], version: parts[1] } : undefined;
 }
 
@@ -220,10 +256,22 @@ export function readGemspec(text: string, path: string): GemspecReading {
       const afterS = q >= 2 && is(st[q - 1], 'punct', '.') && is(st[q - 2], 'word', 's');
       if (afterS) {
         if (!(S_CALLS.has(t.v) || (is(st[q + 1], 'punct', '=') && !t.v.endsWith('?')))) return problem(`s.${t.v} is not what RubyGems writes`);
+        // Ruby evaluates an assignment wherever it stands (an if's condition, a trailing if, the value
+        // of another assignment, an argument): name and version are read only from the assignment that
+        // opens a statement, so one anywhere else is not read past.
+        if ((t.v === 'name' || t.v === 'version') && q !== 2) return problem(`s.${t.v} is assigned inside another statement`);
       } else if (!WORDS.has(t.v)) return problem(`${t.v} is not what RubyGems writes`);
       else if (t.v === 's' && !is(st[q + 1], 'punct', '.')) return problem('s used other than as s.<attribute>');
     }
     const first = st[0]!;
+    // Ruby reads on past a line that ends in an operator, a comma, an open bracket or a keyword that
+    // wants more (`s.summary = true ||` skips the next line's assignment): to_ruby ends every
+    // statement on its line, so a statement that goes on is not read as one.
+    const last = st[st.length - 1]!;
+    if ((last.t === 'punct' && last.v !== ')' && last.v !== ']' && last.v !== '}')
+      || (last.t === 'word' && (last.v === 'do' || (last.v === 'if' && st.length > 1) || (last.v === 'then' && !is(first, 'word', 'if')) || (last.v === 'else' && st.length > 1)))) {
+      return problem('a statement that goes on to the next line');
+    }
     if (is(first, 'word', 'end') && st.length === 1) { depth--; continue; }
     if (is(first, 'word', 'else') && st.length === 1) continue;
     if (is(first, 'word', 'if')) {
@@ -267,7 +315,7 @@ export function parseGemspec(text: string, path: string): FoundPackage | undefin
 /** The analyzer. */
 export const rubyAnalyzer: Analyzer = {
   name: 'lang/ruby',
-  version: 2,
+  version: 3,
   maxSize: 1024 * 1024,
   wants: (e) => WANT.test(e.path),
   names: { extensions: ['.gemspec'] },

@@ -100,6 +100,33 @@ describe('registry listings: bounded against a hostile Link chain', function () 
     });
   }
 
+  it(`pages of few, long entries stop after ${LIST_LIMITS.maxBytes} answer bytes (generated sizes; a chain that ends later)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<Listing>('tags', 'catalog', 'referrers'), fc.integer({ min: 1 << 19, max: 3 << 20 }), async (listing, size) => {
+        // The registry ends its chain only past the bound: the listing succeeded on the previous code,
+        // keeping every page's long entry (a chain of 5,000 such pages: gigabytes).
+        const pages = Math.ceil((LIST_LIMITS.maxBytes * 1.25) / size);
+        let n = 0;
+        srv = await serve(15060, (_req, res) => {
+          n++;
+          res.setHeader('content-type', listing === 'referrers' ? MediaTypes.ociIndex : 'application/json');
+          if (n < pages) res.setHeader('link', `</v2/next?last=${n}>; rel="next"`);
+          if (listing !== 'referrers') res.end(page(listing, [`${n}${'x'.repeat(size)}`]));
+          else res.end(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [{ mediaType: MediaTypes.ociManifest, digest: DIGEST, size: 1, annotations: { a: `${n}${'x'.repeat(size)}` } }] }));
+        });
+        try {
+          const err = await rejection(list(client(), listing));
+          expect(err.message).to.match(/bytes/);
+          expect(srv.hits()).to.be.at.most(Math.ceil(LIST_LIMITS.maxBytes / size) + 1);
+        } finally {
+          await srv.close();
+          srv = undefined;
+        }
+      }),
+      { numRuns: 4 },
+    );
+  });
+
   it('a Link to any other origin is never followed, and its list never merged (generated spellings)', async () => {
     srv = await serve(15060, () => undefined);
     other = await serve(15061, (_req, res) => {
