@@ -40,7 +40,7 @@ export function rpmPackages(headers: RpmHeader[], path: string): FoundPackage[] 
  * Reads every header of an rpmdb.sqlite file, in `hnum` order.
  *
  * The schema is the pusher's: `Packages` must be a stored table (rpm's `CREATE TABLE Packages (hnum
- * INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)`), not a view, a virtual table or a table
+ * INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)`) without an index, not a view, a virtual table or a table
  * with generated columns, whose rows SQLite computes on the reading thread: a 4 KiB file (224 bytes
  * gzipped) whose `Packages` was a recursive view of megabyte blobs held the scan thread until the
  * process was killed. The rows are read in storage order and must fit in the file (each row's blob
@@ -57,10 +57,15 @@ export function readRpmSqlite(file: string): RpmHeader[] {
     }
     const cols = db.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all('Packages') as Array<{ name: string; hidden: number }>;
     if (cols.some((c) => c.hidden !== 0)) throw new Error('rpmdb.sqlite: Packages has generated or hidden columns');
+    // rpm creates no index on Packages. With one (its rows, too, are the pusher's) SQLite may answer the
+    // scan from the index, as sqlite_stat1 steers it: rows left out of it were left out of the scan, while
+    // rpm -q reads them from the table by hnum. Refused, and the table alone read (NOT INDEXED).
+    const indexes = db.prepare('SELECT name FROM pragma_index_list(?)').all('Packages') as Array<{ name: string }>;
+    if (indexes.length) throw new Error(`rpmdb.sqlite: Packages has an index (${indexes.map((i) => i.name).join(', ')}), which rpm never creates`);
     const size = fs.statSync(file).size;
     const rows: Array<{ hnum: number; blob: Buffer }> = [];
     let named = 0;
-    for (const r of db.prepare('SELECT hnum, blob FROM Packages').iterate() as Iterable<{ hnum: number; blob: Buffer }>) {
+    for (const r of db.prepare('SELECT hnum, blob FROM Packages NOT INDEXED').iterate() as Iterable<{ hnum: number; blob: Buffer }>) {
       named += (Buffer.isBuffer(r.blob) ? r.blob.length : 0) + MIN_CELL;
       if (named > size) throw new Error(`rpmdb.sqlite: Packages names more than its ${size}-byte file holds (${rows.length + 1} rows): pages shared between rows`);
       rows.push(r);
@@ -88,7 +93,7 @@ export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 6,
+  version: 7,
   maxSize: 512 * 1024 * 1024,
   sizeClass: 'packagedb',
   spill: true,

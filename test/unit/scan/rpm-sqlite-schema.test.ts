@@ -64,6 +64,55 @@ describe('scan: rpmdb.sqlite schema and size', function () {
     expect(() => readRpmSqlite(make(['CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, seed INTEGER, blob BLOB AS (zeroblob(seed)) VIRTUAL)', 'INSERT INTO Packages (hnum, seed) VALUES (1, 100000000)']))).to.throw(/generated/);
   });
 
+  it('an index on Packages is refused: SQLite may read its rows instead of the table\'s (fast-check)', () => {
+    // rpm creates no index on Packages. With one (any kind: on an expression, partial, UNIQUE's
+    // automatic one) and sqlite_stat1 saying its rows are small, SQLite answers the full scan from the
+    // index, whose rows the pusher wrote too: the rows missing from it were missing from the scan, while
+    // rpm -q finds them in the table by hnum.
+    const real = new Sqlite(REAL, { readonly: true });
+    const blobs = (real.prepare('SELECT blob FROM Packages LIMIT 8').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
+    real.close();
+    const kinds = [
+      { schema: RPM_SCHEMA, index: (w: string) => `CREATE INDEX i ON Packages (blob)${w}`, name: 'i' },
+      { schema: RPM_SCHEMA, index: (w: string) => `CREATE INDEX i ON Packages (blob, hnum)${w}`, name: 'i' },
+      { schema: RPM_SCHEMA, index: (w: string) => `CREATE INDEX i ON Packages (hnum, blob)${w}`, name: 'i' },
+      { schema: RPM_SCHEMA, index: (w: string) => `CREATE UNIQUE INDEX i ON Packages (blob)${w}`, name: 'i' },
+    ];
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 0, max: blobs.length - 1 }), { minLength: 2, maxLength: blobs.length }), fc.nat(), fc.constantFrom(...kinds), (picked, drop, kind) => {
+      const hidden = drop % picked.length + 1;
+      const f = make([kind.schema]);
+      const db = new Sqlite(f);
+      const ins = db.prepare('INSERT INTO Packages (hnum, blob) VALUES (?, ?)');
+      picked.forEach((b, i) => ins.run(i + 1, blobs[b]));
+      // the index is written without one row, then its schema says it holds them all
+      db.exec(kind.index(` WHERE hnum != ${hidden}`));
+      db.exec('ANALYZE');
+      db.unsafeMode(true);
+      db.pragma('writable_schema = ON');
+      db.prepare('UPDATE sqlite_schema SET sql = ? WHERE name = ?').run(kind.index(''), kind.name);
+      db.exec('DELETE FROM sqlite_stat1');
+      db.prepare('INSERT INTO sqlite_stat1 VALUES (?, ?, ?)').run('Packages', kind.name, `${picked.length} 1 sz=1`);
+      db.prepare('INSERT INTO sqlite_stat1 VALUES (?, NULL, ?)').run('Packages', `${picked.length} sz=250`);
+      db.close();
+      // the table holds every row (rpm -q reads it by hnum)
+      const t = new Sqlite(f, { readonly: true });
+      const stored = (t.prepare('SELECT blob FROM Packages NOT INDEXED ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => parseRpmHeader(r.blob));
+      t.close();
+      expect(stored).to.have.length(picked.length);
+      let read;
+      try {
+        read = readRpmSqlite(f);
+      } catch (e) {
+        expect((e as Error).message).to.match(/index/);
+        return;
+      }
+      expect(read).to.deep.equal(stored);
+    }), { numRuns: 30 });
+    // an automatic index (UNIQUE, a PRIMARY KEY that is not the rowid) is one too
+    expect(() => readRpmSqlite(make(['CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL UNIQUE)']))).to.throw(/index/);
+    expect(() => readRpmSqlite(make(['CREATE TABLE Packages (hnum INT PRIMARY KEY, blob BLOB NOT NULL)']))).to.throw(/index/);
+  });
+
   it('a leaf page naming one overflow chain many times is refused within the file\'s size', () => {
     // 489 + 5 × 4092 + 10 bytes: a payload whose part on the leaf is 499 bytes (SQLite file format,
     // "Cell Payload Overflow Pages", 4 KiB pages), leaving room for the cell pointers
