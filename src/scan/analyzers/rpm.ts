@@ -5,7 +5,10 @@
  * rpm keeps the database in WAL mode and truncates the log at close (`PRAGMA wal_checkpoint = TRUNCATE`),
  * so an image's `rpmdb.sqlite-wal` is empty or absent; one holding a committed transaction is read by
  * rpm (every SQLite reader recovers the log over the main file: a package inserted there is listed by
- * `rpm -qa`), pushgate reads the main file alone, so it is an incomplete `rpmdb-wal` diagnostic.
+ * `rpm -qa`), pushgate reads the main file alone, so it is an incomplete `rpmdb-wal` diagnostic. A hot
+ * rollback journal (`rpmdb.sqlite-journal`, which rpm never leaves: it writes in WAL mode) is played back
+ * over the main file by the next connection that writes (rpm -i, dnf), restoring the rows it held: an
+ * incomplete `rpmdb-journal` diagnostic.
  * Also the Berkeley DB hash `Packages` (rpm < 4.16) and NDB `Packages.db` (SUSE), read by
  * rpm-bdb.ts. Each database is spilled to the capped temp dir by the walker.
  */
@@ -16,7 +19,7 @@ import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { formatPurl } from '../purl.js';
 import { parseRpmHeader, sourceRpmName, type RpmHeader } from './rpm-header.js';
 import { readBdbBlobs, readNdbBlobs } from './rpm-bdb.js';
-import { committedWalFrames } from './sqlite-wal.js';
+import { committedWalFrames, hotJournal } from './sqlite-wal.js';
 
 // SQLite's native binding is loaded when an image holds an rpm sqlite database, not when the
 // analyzers are: most images have none, and `pushgate scan` loads it (for the advisory database)
@@ -82,6 +85,7 @@ const MIN_CELL = 4;
 
 const SQLITE = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/;
 const WAL = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite-wal$/;
+const JOURNAL = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite-journal$/;
 const BDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages$/;
 const NDB = /^\/(?:var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/Packages\.db$/;
 
@@ -93,19 +97,22 @@ export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 7,
+  version: 8,
   maxSize: 512 * 1024 * 1024,
   sizeClass: 'packagedb',
   spill: true,
-  wants: (e) => SQLITE.test(e.path) || WAL.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
-  names: { baseNames: ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db'] },
+  wants: (e) => SQLITE.test(e.path) || WAL.test(e.path) || JOURNAL.test(e.path) || BDB.test(e.path) || NDB.test(e.path),
+  names: { baseNames: ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'rpmdb.sqlite-journal', 'Packages', 'Packages.db'] },
   // The format is told by the name, as rpm's backends are: a sqlite database read as Berkeley DB
   // (or the other way round) is another reading.
-  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : WAL.test(p) ? 'sqlite-wal' : BDB.test(p) ? 'bdb' : 'ndb'),
+  readsAs: (p) => (SQLITE.test(p) ? 'sqlite' : WAL.test(p) ? 'sqlite-wal' : JOURNAL.test(p) ? 'sqlite-journal' : BDB.test(p) ? 'bdb' : 'ndb'),
   analyze(input): AnalyzerOutput {
     if (WAL.test(input.path)) {
       const frames = committedWalFrames(input.file!);
       return frames ? { diagnostics: [{ code: 'rpmdb-wal', path: input.path, incomplete: true, message: `${input.path} holds ${frames} committed frame(s) of a SQLite transaction: rpm (SQLite) reads them over ${input.path.slice(0, -'-wal'.length)}, pushgate reads that file alone; not judged as rpm sees it` }] } : {};
+    }
+    if (JOURNAL.test(input.path)) {
+      return hotJournal(input.file!) ? { diagnostics: [{ code: 'rpmdb-journal', path: input.path, incomplete: true, message: `${input.path} is a hot SQLite rollback journal: rpm (SQLite) writes the pages it holds back into ${input.path.slice(0, -'-journal'.length)} when it next opens it to write, pushgate reads that file alone; not judged as rpm sees it` }] } : {};
     }
     const headers = SQLITE.test(input.path) ? readRpmSqlite(input.file!) : readRpmLegacy(input.file!, BDB.test(input.path) ? 'bdb' : 'ndb');
     return {
