@@ -12,16 +12,22 @@ interface ComposerPkg { name?: unknown; version?: unknown; version_normalized?: 
 
 /**
  * A scalar version as Composer's ArrayLoader casts it (`(string) $config['version']`): PHP writes an
- * integer in decimal, `true` as `1`, and a float in its shortest round-trip form, which is
- * JavaScript's between 1e-4 and 1e15 (PHP switches to `1.0E+15` notation where JavaScript does not).
- * Undefined for what Composer refuses (no version, an array or object, `false`'s empty version) or
- * a number whose PHP spelling is not known here.
+ * integer in decimal, `true` as `1`, and a float with `precision` (14) significant digits (`%.14G`:
+ * 6.30000000000001 is `6.3`, 1e14 is `1.0E+14`, 1e400 is `INF`). JSON.parse keeps no literal, so a
+ * number is spelled only where every literal of its value casts to JavaScript's spelling: an integer
+ * below 1e14, a fraction of at most 14 significant digits between 1e-4 and 1e14.
+ * @returns the version; `null` for a scalar Composer loads (with `version_normalized`) under a version
+ * not spelled here (any other number, `false` or `""` cast to `""`); undefined for what Composer
+ * refuses (no version, an array or object).
  */
-function composerVersion(v: unknown): string | undefined {
-  if (typeof v === 'string') return v || undefined;
-  if (v === true) return '1';
-  if (typeof v === 'number' && Number.isFinite(v) && (Number.isSafeInteger(v) || (Math.abs(v) >= 1e-4 && Math.abs(v) < 1e15))) return String(v);
-  return undefined;
+function composerVersion(v: unknown): string | null | undefined {
+  if (typeof v === 'string') return v || null;
+  if (typeof v === 'boolean') return v ? '1' : null;
+  if (typeof v !== 'number') return undefined;
+  const abs = Math.abs(v);
+  if (Number.isInteger(v) && abs < 1e14 && !Object.is(v, -0)) return String(v);
+  if (!Number.isInteger(v) && abs >= 1e-4 && abs < 1e14 && String(abs).replace('.', '').replace(/^0+/, '').length <= 14) return String(v);
+  return null;
 }
 
 /**
@@ -53,10 +59,11 @@ export function composerVersionsDisagree(pretty: string, normalized: unknown): b
  * `packages` member when it is set (not null), else the document itself, and either way the
  * values of that JSON array or object (PHP decodes both to an array and iterates its values):
  * `{"packages": {"a": {...}}}` and `{"a": {...}}` hold packages as `[{...}]` does. A scalar
- * version is cast to a string ({@link composerVersion}).
+ * version is cast to a string ({@link composerVersion}); a package whose version is not spelled here is
+ * left out and its name and version added to `unread`.
  * @throws SyntaxError on invalid JSON (a `parse-error` diagnostic).
  */
-export function parseComposerInstalled(text: string, path: string, disagree: string[] = []): FoundPackage[] {
+export function parseComposerInstalled(text: string, path: string, disagree: string[] = [], unread: string[] = []): FoundPackage[] {
   const j = JSON.parse(text) as unknown;
   const isList = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object';
   const list = isList(j) && !Array.isArray(j) && j.packages !== undefined && j.packages !== null ? j.packages : j;
@@ -64,6 +71,11 @@ export function parseComposerInstalled(text: string, path: string, disagree: str
   for (const p of isList(list) ? Object.values(list) as ComposerPkg[] : []) {
     const version = composerVersion(p?.version);
     if (typeof p?.name !== 'string' || !p.name || version === undefined) continue;
+    if (version === null) {
+      // Composer loads it (by version_normalized) under a version pushgate cannot spell: not judged
+      unread.push(`${p.name} ${JSON.stringify(p.version)}`);
+      continue;
+    }
     if (composerVersionsDisagree(version, p.version_normalized)) disagree.push(`${p.name} ${version} (normalized ${String(p.version_normalized)})`);
     const slash = p.name.indexOf('/');
     out.push({
@@ -77,15 +89,20 @@ export function parseComposerInstalled(text: string, path: string, disagree: str
 /** The analyzer. */
 export const composerAnalyzer: Analyzer = {
   name: 'lang/composer',
-  version: 3,
+  version: 4,
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/vendor/composer/installed.json'),
   names: { baseNames: ['installed.json'] },
   analyze(input) {
     const disagree: string[] = [];
-    const packages = parseComposerInstalled(input.content.toString('utf8'), input.path, disagree);
-    const diagnostics = disagree.length ? [{ code: 'composer-version-mismatch', path: input.path, incomplete: true, message: `${disagree.length} package(s) whose version_normalized names another release than version (${disagree.slice(0, 3).join(', ')}${disagree.length > 3 ? ', …' : ''}): Composer compares the normalized one, pushgate the other; not judged` }] : undefined;
-    return packages.length || diagnostics ? { packages, diagnostics } : undefined;
+    const unread: string[] = [];
+    const packages = parseComposerInstalled(input.content.toString('utf8'), input.path, disagree, unread);
+    const few = (l: string[]) => `${l.slice(0, 3).join(', ')}${l.length > 3 ? ', …' : ''}`;
+    const diagnostics = [
+      ...(disagree.length ? [{ code: 'composer-version-mismatch', path: input.path, incomplete: true, message: `${disagree.length} package(s) whose version_normalized names another release than version (${few(disagree)}): Composer compares the normalized one, pushgate the other; not judged` }] : []),
+      ...(unread.length ? [{ code: 'composer-version-unread', path: input.path, incomplete: true, message: `${unread.length} package(s) whose version is a JSON number or boolean PHP may spell otherwise than pushgate (${few(unread)}): Composer loads them; not judged` }] : []),
+    ];
+    return packages.length || diagnostics.length ? { packages, diagnostics: diagnostics.length ? diagnostics : undefined } : undefined;
   },
 };

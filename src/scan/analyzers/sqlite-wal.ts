@@ -60,3 +60,25 @@ export function committedWalFrames(file: string): number {
     fs.closeSync(fd);
   }
 }
+
+/** The first 8 bytes of a rollback journal's header (sqlite3 src/pager.c aJournalMagic). */
+const JOURNAL_MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]);
+
+/**
+ * Whether a SQLite rollback journal (`<db>-journal`, https://sqlite.org/fileformat2.html#rollbackjournal)
+ * is one SQLite plays back over the main database file: a journal is hot when its first byte is not
+ * zero (pager.c hasHotJournal), and the next read-write connection then writes the original pages it
+ * holds back into the database (pager_playback, which stops at once unless the header starts with the
+ * magic). A journal that is empty (TRUNCATE) or whose header was zeroed (PERSIST) is not. Counted
+ * from the magic alone: a pusher's journal with the magic and no valid page is named too (never an
+ * image's, as rpm keeps the database in WAL mode and writes no journal).
+ */
+export function hotJournal(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(JOURNAL_MAGIC.length);
+    return fs.readSync(fd, head, 0, head.length, 0) === head.length && head.equals(JOURNAL_MAGIC);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -102,6 +102,35 @@ describe('scan: Composer installed.json as Composer reads it', function () {
     });
   });
 
+  it('a number or boolean version is spelled as PHP casts it, or the package is named unread (fast-check, real Composer)', () => {
+    // JSON literals as written (JSON.parse keeps none): PHP casts a float with 14 significant digits
+    // (6.30000000000001 is "6.3", 1e14 "1.0E+14", 1e400 "INF"), keeps integers to 2^63 exactly, and
+    // casts false to "": with version_normalized set Composer loads every one of them.
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[1-9][0-9]{${min},${max}}$`));
+    const literal = fc.oneof(
+      digits(0, 20),
+      fc.tuple(fc.constantFrom('', '-'), digits(0, 8), fc.stringMatching(/^[0-9]{1,12}$/)).map(([s, i, f]) => `${s}${i}.${f}`),
+      fc.tuple(digits(0, 3), fc.stringMatching(/^[0-9]{0,16}$/), fc.integer({ min: -12, max: 400 })).map(([i, f, e]) => `${i}${f ? `.${f}` : ''}e${e}`),
+      fc.constantFrom('true', 'false', '""', '0', '-0', '-0.0', '1.0', '100000000000000', '1e14', '0.0001', '0.00001', '9007199254740993'),
+    );
+    const docs = fc.sample(fc.array(literal, { minLength: 1, maxLength: 5 }), { numRuns: 120, seed: Date.now() % 2 ** 31 });
+    const texts = docs.map((lits) => `{"packages": [${lits.map((l, i) => `{"name": "v/p${i}", "version": ${l}, "version_normalized": "6.3.0.0", "type": "library"}`).join(', ')}]}`);
+    const files = texts.map((t, i) => {
+      const f = path.join(tmp, `numbers-${i}.json`);
+      fs.writeFileSync(f, t);
+      return f;
+    });
+    const composer = JSON.parse(execFileSync('php', [path.join(tmp, 'read.php'), ...files], { encoding: 'utf8' })) as string[][];
+    texts.forEach((t, i) => {
+      const unread: string[] = [];
+      const ours = parseComposerInstalled(t, '/app/vendor/composer/installed.json', [], unread).map((p) => `${p.name}\t${p.version}`);
+      const unreadNames = new Set(unread.map((u) => u.split(' ')[0]));
+      // never another spelling than Composer's, and each package Composer loads is listed or named unread
+      for (const o of ours) expect(composer[i], `${t}: ${o}`).to.include(o);
+      for (const c of composer[i]!) expect(ours.includes(c) || unreadNames.has(c.split('\t')[0]!), `${t}: ${c}`).to.equal(true);
+    });
+  });
+
   it('the engine names a package whose version_normalized is another release', async () => {
     const dir = path.join(tmp, 'layout-normalized');
     const installed = { packages: [{ name: 'guzzlehttp/guzzle', version: '99.0.0', version_normalized: '6.3.0.0', type: 'library' }] };
