@@ -103,7 +103,7 @@ export function readRpmLegacy(file: string, kind: 'bdb' | 'ndb'): RpmHeader[] {
 /** The analyzer. */
 export const rpmAnalyzer: Analyzer = {
   name: 'os/rpm',
-  version: 9,
+  version: 10,
   maxSize: 512 * 1024 * 1024,
   sizeClass: 'packagedb',
   spill: true,

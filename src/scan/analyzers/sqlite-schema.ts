@@ -21,7 +21,7 @@ function varint(b: Buffer, p: number): [number, number] {
 }
 
 /**
- * Every `sql` value (and `name`) of the schema table of the SQLite database at `file`, decoded in the
+ * Every text or BLOB value (`type`, `name`, `tbl_name`, `sql`) of the schema table of the SQLite database at `file`, decoded in the
  * database's text encoding.
  * @throws Error when the file is not a SQLite database or its schema b-tree is malformed or names a page twice.
  */
@@ -41,7 +41,9 @@ function schemaTexts(fd: number, fileSize: number): string[] {
   const pageSize = raw === 1 ? 65536 : raw;
   if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw new Error('sqlite schema: bad page size');
   const usable = pageSize - b[20]!;
-  const enc = b.readUInt32BE(56);
+  // SQLite takes the encoding as the field's low two bits (prepare.c: `(u8)meta & 3`, 0 being UTF-8):
+  // 6 is UTF-16le to it, and a reader taking it as UTF-8 saw no name in the schema
+  const enc = b.readUInt32BE(56) & 3;
   const pages = Math.floor(fileSize / pageSize);
   const seen = new Set<number>();
   const page = (n: number): Buffer => {
@@ -51,8 +53,11 @@ function schemaTexts(fd: number, fileSize: number): string[] {
     fs.readSync(fd, pg, 0, pageSize, (n - 1) * pageSize);
     return pg;
   };
-  const decode = (x: Buffer) => (enc === 2 ? x.toString('utf16le') : enc === 3 ? Buffer.from(x).swap16().toString('utf16le') : x.toString('utf8'));
+  const decode = (x: Buffer) => (enc === 2 ? x.toString('utf16le') : enc === 3 ? Buffer.from(x.subarray(0, x.length & ~1)).swap16().toString('utf16le') : x.toString('utf8'));
   const out: string[] = [];
+  // Stored records do not overlap, so together they fit in the file; cell pointers naming one cell
+  // many times (a 192 KiB file gave 531 million characters) are refused once they hold more.
+  let taken = 0;
   const maxLocal = usable - 35;
   const minLocal = Math.floor(((usable - 12) * 32) / 255) - 23;
   const walk = (n: number, depth: number) => {
@@ -72,7 +77,8 @@ function schemaTexts(fd: number, fileSize: number): string[] {
       const [size, l1] = varint(pg, c);
       const [, l2] = varint(pg, c + l1);
       const start = c + l1 + l2;
-      if (size > fileSize) throw new Error('sqlite schema: a record larger than the file');
+      taken += size;
+      if (taken > fileSize) throw new Error('sqlite schema: records larger than the file (a cell named twice)');
       let local = size;
       if (size > maxLocal) {
         const k = minLocal + ((size - minLocal) % (usable - 4));
@@ -95,7 +101,9 @@ function schemaTexts(fd: number, fileSize: number): string[] {
         const [st, sl] = varint(rec, p);
         p += sl;
         const len = st >= 12 ? Math.floor((st - 12) / 2) : [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0][st] ?? 0;
-        if (st >= 13 && st % 2 === 1) out.push(decode(rec.subarray(body, body + len)));
+        // a BLOB too: SQLite's schema loader reads each column as text (sqlite3_column_text), so a
+        // `sql` or `name` stored as a BLOB is parsed as the statement it spells
+        if (st >= 12) out.push(decode(rec.subarray(body, body + len)));
         body += len;
       }
     }

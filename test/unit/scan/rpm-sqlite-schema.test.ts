@@ -130,6 +130,55 @@ describe('scan: rpmdb.sqlite schema and size', function () {
     }), { numRuns: 40 });
   });
 
+  it('the schema is read as SQLite reads it: BLOB-typed rows and any encoding field (its low two bits), sqlite_stat4 refused (fast-check)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2000 })), { minLength: 1, maxLength: 12 }), fc.constantFrom(512, 4096, 65536), fc.constantFrom(0, 1, 2), fc.integer({ min: 0, max: 0x3fffff }), (tables, pageSize, e, high) => {
+      const f = make([`PRAGMA encoding = '${['UTF-8', 'UTF-16le', 'UTF-16be'][e]}'`, RPM_SCHEMA, ...tables.map(([, , pad], i) => `CREATE TABLE ${i === 0 ? 'zqlite_stat4' : `t${i}`} (c) /*${'x'.repeat(pad)}*/`)], pageSize);
+      const w = new Sqlite(f);
+      w.unsafeMode(true);
+      w.pragma('writable_schema = ON');
+      tables.forEach(([blobName, blobSql], i) => {
+        const n = i === 0 ? 'zqlite_stat4' : `t${i}`;
+        const to = i === 0 ? 'sqlite_stat4' : n;
+        w.prepare(`UPDATE sqlite_schema SET name = ${blobName ? 'CAST(? AS BLOB)' : '?'}, tbl_name = ${blobName ? 'CAST(? AS BLOB)' : '?'}, sql = ${blobSql ? 'CAST(replace(sql, ?, ?) AS BLOB)' : 'replace(sql, ?, ?)'} WHERE name = ?`).run(to, to, n, to, n);
+      });
+      w.close();
+      // the field's upper bits, which SQLite ignores
+      const b = fs.readFileSync(f);
+      b.writeUInt32BE(((high << 2) | b.readUInt32BE(56)) >>> 0, 56);
+      fs.writeFileSync(f, b);
+      const db = new Sqlite(f, { readonly: true });
+      const real = (db.prepare('SELECT CAST(name AS TEXT) AS name, CAST(sql AS TEXT) AS sql FROM sqlite_schema').all() as Array<{ name: string; sql: string | null }>);
+      expect(db.prepare('SELECT count(*) AS n FROM sqlite_stat4').get()).to.deep.equal({ n: 0 });
+      db.close();
+      const ours = sqliteSchemaTexts(f);
+      for (const r of real) {
+        expect(ours).to.include(r.name);
+        if (r.sql !== null) expect(ours).to.include(r.sql);
+      }
+      expect(() => readRpmSqlite(f)).to.throw(/sqlite_stat4/);
+    }), { numRuns: 40 });
+  });
+
+  it('schema cells named many times are refused before they hold more than the file (fast-check)', () => {
+    fc.assert(fc.property(fc.integer({ min: 2000, max: 60_000 }), fc.integer({ min: 2, max: 30_000 }), (pad, times) => {
+      const f = make([`CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL) /*${'x'.repeat(pad)}*/`], 65536);
+      const b = fs.readFileSync(f);
+      const cell = b.readUInt16BE(108);
+      const n = Math.min(times, Math.floor((cell - 108) / 2));
+      b.writeUInt16BE(n, 103);
+      for (let i = 0; i < n; i++) b.writeUInt16BE(cell, 108 + i * 2);
+      fs.writeFileSync(f, b);
+      let texts: string[];
+      try {
+        texts = sqliteSchemaTexts(f);
+      } catch (e) {
+        expect((e as Error).message).to.match(/sqlite schema/);
+        return;
+      }
+      expect(texts.reduce((a, t) => a + t.length, 0)).to.be.at.most(b.length);
+    }), { numRuns: 15 });
+  });
+
   it('sqlite_stat4, which SQLite loads before any statement, is refused from the file at once', () => {
     // 20,000 samples of a 1,999-column index (408 KiB): SQLite allocated a GiB and took 4 s to load them
     const cols = Array.from({ length: 1999 }, (_, i) => `c${i}`).join(', ');
