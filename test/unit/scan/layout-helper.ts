@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import type { Inventory } from '../../../src/core/index.js';
+import { scanTarget } from '../../../src/scan/engine.js';
 
 /** One tar entry to write. */
 export interface TarEntry {
@@ -97,4 +99,14 @@ export function storedZip(files: Array<[string, Buffer]> | Record<string, string
   end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(centrals.length / 2, 8); end.writeUInt16LE(centrals.length / 2, 10);
   end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);
+}
+
+/**
+ * Scans an OCI layout of gzip `layers` (each a list of tar entries, lowest first) written under
+ * `tmp/name`, with `tmp/scratch` as the scan's temporary directory; returns the first platform's inventory.
+ */
+export async function scanLayers(tmp: string, name: string, layers: TarEntry[][]): Promise<Inventory> {
+  const dir = path.join(tmp, name);
+  writeLayout(dir, await Promise.all(layers.map(async (l) => gzLayer(await makeTar(l)))));
+  return (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0].inventory;
 }

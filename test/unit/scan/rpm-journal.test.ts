@@ -12,9 +12,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import type Database from 'better-sqlite3';
-import { scanTarget } from '../../../src/scan/engine.js';
 import { rpmAnalyzer } from '../../../src/scan/analyzers/rpm.js';
-import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+import { scanLayers } from './layout-helper.js';
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 const FIXTURE = path.resolve('test/fixtures/scan/rpm/rpmdb.sqlite');
@@ -98,11 +97,7 @@ describe('scan: rpmdb.sqlite rollback journal', function () {
   it('the engine: a hot journal is an incomplete rpmdb-journal diagnostic under both rpm directories', async () => {
     const { db, journal } = build(2, 2, 0, 'DELETE');
     expect(journal.length).to.be.greaterThan(512);
-    const scan = async (name: string, layers: Array<Array<{ name: string; content: Buffer | string }>>) => {
-      const dir = path.join(tmp, name);
-      writeLayout(dir, await Promise.all(layers.map(async (l) => gzLayer(await makeTar(l)))));
-      return (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0].inventory;
-    };
+    const scan = (name: string, layers: Array<Array<{ name: string; content: Buffer | string }>>) => scanLayers(tmp, name, layers);
     const osRelease = { name: 'etc/os-release', content: 'ID="rocky"\nVERSION_ID="8.8"\n' };
     for (const dbDir of ['var/lib/rpm', 'usr/lib/sysimage/rpm']) {
       const hidden = await scan(`hidden-${dbDir.length}`, [[osRelease, { name: `${dbDir}/rpmdb.sqlite`, content: db }, { name: `${dbDir}/rpmdb.sqlite-journal`, content: journal }]]);

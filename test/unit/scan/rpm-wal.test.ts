@@ -12,9 +12,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import type Database from 'better-sqlite3';
-import { scanTarget } from '../../../src/scan/engine.js';
 import { committedWalFrames } from '../../../src/scan/analyzers/sqlite-wal.js';
-import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+import { scanLayers } from './layout-helper.js';
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 const FIXTURE = path.resolve('test/fixtures/scan/rpm/rpmdb.sqlite');
@@ -77,11 +76,7 @@ describe('scan: rpmdb.sqlite write-ahead log', function () {
   it('the engine: a committed log is an incomplete rpmdb-wal diagnostic; an empty or whited-out log is not', async () => {
     const { db, wal } = build(1, 1, 1);
     expect(wal.length).to.be.greaterThan(32);
-    const scan = async (name: string, layers: Array<Array<{ name: string; content: Buffer | string }>>) => {
-      const dir = path.join(tmp, name);
-      writeLayout(dir, await Promise.all(layers.map(async (l) => gzLayer(await makeTar(l)))));
-      return (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0].inventory;
-    };
+    const scan = (name: string, layers: Array<Array<{ name: string; content: Buffer | string }>>) => scanLayers(tmp, name, layers);
     const osRelease = { name: 'etc/os-release', content: 'ID="rocky"\nVERSION_ID="8.8"\n' };
     for (const dbDir of ['var/lib/rpm', 'usr/lib/sysimage/rpm']) {
       const hidden = await scan(`hidden-${dbDir.length}`, [[osRelease, { name: `${dbDir}/rpmdb.sqlite`, content: db }, { name: `${dbDir}/rpmdb.sqlite-wal`, content: wal }]]);
