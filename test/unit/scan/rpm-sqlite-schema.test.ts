@@ -210,4 +210,31 @@ describe('scan: rpmdb.sqlite schema and size', function () {
     fs.writeFileSync(g, b);
     expect(() => readRpmSqlite(g)).to.throw(/more than its \d+-byte file holds/);
   });
+  it('a row reading the column DEFAULT (no blob in its record) that is no BLOB is refused at its first row (fast-check)', () => {
+    fc.assert(fc.property(
+      fc.constantFrom('NULL', 'text', 'integer', 'real'),
+      fc.integer({ min: 1, max: 4000 }),
+      fc.integer({ min: 1, max: 300 }),
+      (kind, size, rows) => {
+        const dflt = kind === 'NULL' ? 'NULL' : kind === 'text' ? `'${'a'.repeat(size)}'` : kind === 'integer' ? String(size) : `${size}.5`;
+        const f = make(['CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT)', `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${rows}) INSERT INTO Packages (hnum) SELECT x FROM c`]);
+        const db = new Sqlite(f);
+        db.unsafeMode(true);
+        db.pragma('writable_schema = ON');
+        db.prepare("UPDATE sqlite_schema SET sql = ? WHERE name = 'Packages'").run(`CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL DEFAULT ${dflt})`);
+        db.close();
+        expect(() => readRpmSqlite(f)).to.throw(/Packages row 1 holds .*not a BLOB header/);
+      },
+    ), { numRuns: 25 });
+    // 100,000 rows reading a 400 KB text default: the previous code ran the heap out
+    const f = make(['CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT)', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) INSERT INTO Packages (hnum) SELECT x FROM c']);
+    const db = new Sqlite(f);
+    db.unsafeMode(true);
+    db.pragma('writable_schema = ON');
+    db.prepare("UPDATE sqlite_schema SET sql = ? WHERE name = 'Packages'").run(`CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL DEFAULT '${'a'.repeat(400_000)}')`);
+    db.close();
+    const t0 = Date.now();
+    expect(() => readRpmSqlite(f)).to.throw(/not a BLOB header/);
+    expect(Date.now() - t0).to.be.below(2000);
+  });
 });
