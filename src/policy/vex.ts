@@ -170,8 +170,24 @@ function covers(st: VexStatement, f: Finding, digests: string[]): boolean {
   });
 }
 
+const suppresses = (st: VexStatement): boolean => st.status === 'not_affected' || st.status === 'fixed';
+
 /**
- * Marks the findings a statement suppresses (`vex` set; the latest matching statement decides).
+ * Whether `st` replaces `last` as the statement that decides a finding: it is more recent, or as recent
+ * and it suppresses nothing while `last` does. Statements of the same time are ambiguous ("the most
+ * recent wins" cannot choose; two undated documents are both time 0), and their order is not the
+ * author's: it is the order of files, of a referrers listing (the pusher's to write) or of statements
+ * in a document. So an `affected`/`under_investigation` statement wins a tie whatever the order.
+ */
+function decides(st: VexStatement, last: VexStatement | undefined): boolean {
+  if (!last || st.time > last.time) return true;
+  return st.time === last.time && (suppresses(last) || !suppresses(st));
+}
+
+/**
+ * Marks the findings a statement suppresses (`vex` set). The latest matching statement decides; among
+ * equally recent ones, one that suppresses nothing wins ({@link decides}), so the outcome does not depend
+ * on the order of `statements`.
  * @param digests the judged manifest's digest and, for a platform of an index, the index's.
  * @returns the findings in the same order, suppressed ones with `vex`.
  */
@@ -179,8 +195,8 @@ export function applyVex(findings: Finding[], statements: readonly VexStatement[
   if (!statements.length) return findings;
   return findings.map((f) => {
     let last: VexStatement | undefined;
-    for (const st of statements) if (covers(st, f, digests) && (!last || st.time >= last.time)) last = st;
-    if (!last || (last.status !== 'not_affected' && last.status !== 'fixed')) return f;
+    for (const st of statements) if (covers(st, f, digests) && decides(st, last)) last = st;
+    if (!last || !suppresses(last)) return f;
     const vex: FindingVex = { status: last.status, source: last.source, ...(last.justification ? { justification: last.justification } : {}), ...(last.impactStatement ? { impactStatement: last.impactStatement } : {}) };
     return { ...f, vex };
   });
