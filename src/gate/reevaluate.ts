@@ -357,7 +357,7 @@ export class PolicyControl {
       }
       let next: CompiledPolicy;
       try {
-        next = loadPolicy(file);
+        next = loadPolicy(file, { registries: this.o.config.registries });
       } catch (e) {
         const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
         for (const p of problems) this.o.logger.error({ problem: p }, 'policy reload rejected');

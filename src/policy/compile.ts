@@ -24,6 +24,8 @@ import {
 import { policySchema } from './schema.js';
 import { RULE_KINDS } from './rules/index.js';
 import { glob, type ProblemSink } from './rules/common.js';
+import { checkRegistryGlobs } from './registry-globs.js';
+import type { RegistryHostsEntry } from '../core/host.js';
 import type {
   CompiledAuthority,
   CompiledException,
@@ -69,12 +71,23 @@ export function isPolicyText(text: string): boolean {
   return isMap(ld.doc.contents) && ld.doc.get('kind') === 'Policy';
 }
 
+/** What the policy is compiled for. */
+export interface PolicyTarget {
+  /**
+   * The gate's `registries[]`: registry globs then match their names, and a glob that names one of them
+   * by host or in another case is a problem (src/policy/registry-globs.ts). Omitted for `pushgate scan`,
+   * where a registry glob matches the reference's `host[:port]`.
+   */
+  registries?: readonly RegistryHostsEntry[];
+}
+
 /**
  * Reads and compiles a policy document.
+ * @param target for the gate: its registries ({@link PolicyTarget}).
  * @throws ConfigError (BAD_CONFIG) with every problem located (`FILE:LINE:COL: KEY: message`),
  *   including a file that cannot be read.
  */
-export function loadPolicy(file: string): CompiledPolicy {
+export function loadPolicy(file: string, target: PolicyTarget = {}): CompiledPolicy {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -82,7 +95,7 @@ export function loadPolicy(file: string): CompiledPolicy {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError([{ file: displayPath(file), line: 0, col: 0, key: '(file)', message: `cannot read the policy: ${why}` }], 'invalid policy');
   }
-  return compilePolicy(text, path.resolve(file));
+  return compilePolicy(text, path.resolve(file), target);
 }
 
 /**
@@ -90,9 +103,10 @@ export function loadPolicy(file: string): CompiledPolicy {
  * and in {@link CompiledPolicy.source}.
  * @throws ConfigError (BAD_CONFIG) with every problem located: the schema's problems first (in line
  *   order), then the compiler's own checks (names, references, ranges, ecosystems, scopes) of the parts
- *   that passed the schema.
+ *   that passed the schema; with `target.registries`, registry globs that name a registry otherwise
+ *   than by its name.
  */
-export function compilePolicy(yamlText: string, source: string): CompiledPolicy {
+export function compilePolicy(yamlText: string, source: string, target: PolicyTarget = {}): CompiledPolicy {
   const ld = parseLocated(yamlText, displayPath(source));
   if (ld.problems.length) throw new ConfigError(sortProblems(ld.problems), 'invalid policy');
   const converted = toJSLocated(ld);
@@ -115,6 +129,7 @@ export function compilePolicy(yamlText: string, source: string): CompiledPolicy 
     // Only possible on a part the schema rejected; its schema problem says what is wrong.
     if (!schemaProblems.length) throw err;
   }
+  if (target.registries) checkRegistryGlobs(value as PolicyDocument, target.registries, problem);
   if (schemaProblems.length || semantic.length || !compiled) {
     throw new ConfigError([...sortProblems(schemaProblems), ...sortProblems(semantic)], 'invalid policy');
   }

@@ -9,7 +9,7 @@ import { DEFAULT_POLICY_YAML } from './default-policy.js';
 import { evaluate as evaluatePolicy } from './evaluate.js';
 import type { CompiledPolicy, PolicyEvaluation, PolicyInput } from './types.js';
 
-export { compilePolicy, loadPolicy, isPolicyText, withExceptions, revisionOf, RESERVED_RULE_NAMES, MAX_GRACE_MS } from './compile.js';
+export { compilePolicy, loadPolicy, isPolicyText, type PolicyTarget, withExceptions, revisionOf, RESERVED_RULE_NAMES, MAX_GRACE_MS } from './compile.js';
 export { withSeverityThreshold, SEVERITY_THRESHOLD_RULE } from './threshold.js';
 export { INCOMPLETE_RULE, INCOMPLETE_ADVICE, UNCOVERED_RULE, UNCOVERED_CODE, SIGNATURE_PENDING_RULE, MESSAGE_ITEMS, selectMapping, candidateRuleSets, evaluateRuleSet, applyMode, patchFindingRules, findingRuleNames } from './evaluate.js';
 export type { MappingRef, RawPolicyEvaluation } from './evaluate.js';

@@ -170,7 +170,7 @@ function covers(st: VexStatement, f: Finding, digests: string[]): boolean {
   });
 }
 
-const suppresses = (st: VexStatement): boolean => st.status === 'not_affected' || st.status === 'fixed';
+const suppresses = (st: VexStatement): st is VexStatement & { status: 'not_affected' | 'fixed' } => st.status === 'not_affected' || st.status === 'fixed';
 
 /**
  * Whether `st` replaces `last` as the statement that decides a finding: it is more recent, or as recent

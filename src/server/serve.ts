@@ -154,7 +154,7 @@ export async function startServer(config: PushgateConfig, logger: Logger, opts: 
   // gone: a replica started while PostgreSQL restarts (or ends its connections) waits and serves, as
   // openStore does, rather than exiting half started.
   const atStart = <T>(f: () => Promise<T>) => retryingStore(f, waitForStore);
-  const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy) : defaultPolicy());
+  const policy = opts.policy ?? (config.policy ? loadPolicy(config.policy, { registries: config.registries }) : defaultPolicy());
   const metrics = new Metrics({ repositoryDepth: config.metrics.repositoryDepth });
   const notifier = config.notify.length ? new Notifier({ targets: config.notify, publicUrl: config.server.publicUrl, logger }) : undefined;
   // pushgate_images_by_decision: one grouped count after verdict writes and monitor passes, coalesced.

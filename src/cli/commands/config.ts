@@ -72,7 +72,7 @@ export function checkConfigFiles(file: string, env: NodeJS.ProcessEnv = process.
   if (policyFile) {
     const policy = policyFile;
     // A missing policy file is already a problem of the config's `policy` key.
-    if (fs.existsSync(policy)) out.push(attempt(policy, () => loadPolicy(policy)));
+    if (fs.existsSync(policy)) out.push(attempt(policy, () => loadPolicy(policy, config ? { registries: config.registries } : {})));
   }
   // Files the configuration names and pushgate reads at start: a Sigstore trusted root, VEX documents.
   const data: Array<[string, string, () => void]> = [];

@@ -42,7 +42,7 @@ export function register(program: Command): void {
       if (missing) throw new PushgateError('STORE', missing);
       const logger = createLogger(config.log.level);
       const store = await openStore(config.store.url);
-      const policy = config.policy ? loadPolicy(config.policy) : defaultPolicy();
+      const policy = config.policy ? loadPolicy(config.policy, { registries: config.registries }) : defaultPolicy();
       const gate = new Gate({ config, store, policy, logger });
       try {
         if (opts.enforce) {

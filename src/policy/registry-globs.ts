@@ -1,0 +1,80 @@
+/**
+ * The `registry` globs of a policy document (`spec.mappings[].registry`, `spec.signatures[].registry`,
+ * `spec.exceptions[].registry`) against the registries the gate guards. In the gate they match a
+ * configured `registries[].name` (src/admission/signatures.ts `rulesFor`, src/policy/evaluate.ts
+ * `selectMapping`, exceptions' `coversImage`), while `pushgate scan REF` matches them against the
+ * reference's `host[:port]`. A glob written as a guarded registry's host (`registry.example.com:5000`,
+ * `127.0.0.1:5000`, `*.example.com`) or as its name in another case (`Prod` for `prod`) therefore
+ * matches nothing in the gate: a signature rule so written is never required (unsigned images are
+ * admitted), a mapping so written never chooses its rule set, an exception never applies, and nothing
+ * said so. Such a glob is refused when the gate loads the policy, naming the registry to write instead.
+ */
+import picomatch from 'picomatch';
+import { parseHostPort, RegistryHosts, type RegistryHostsEntry } from '../core/host.js';
+import { glob, type ProblemSink } from './rules/common.js';
+import type { PolicyDocument } from './types.js';
+
+/** The `host[:port]` spellings of a registry as configured: its URL's host (with and without a default port) and its aliases, lower-cased. */
+function spellings(r: RegistryHostsEntry): string[] {
+  const out: string[] = [];
+  try {
+    const u = new URL(r.url);
+    out.push(u.host, u.hostname, `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`);
+  } catch {
+    // config validation refuses a registry without a URL; nothing to compare
+  }
+  out.push(...(r.aliases ?? []));
+  return [...new Set(out.map((s) => s.toLowerCase()))];
+}
+
+/**
+ * The registries `pattern` names by something other than their configured name: a host spelling
+ * (normalized as references are: case, default port, IP spellings, loopback names) or a glob over
+ * those spellings, or the name in another case. Empty when the glob matches a configured name (it is
+ * then read as a name) or names no configured registry in any way.
+ */
+export function registriesNamedOtherwise(pattern: string, registries: readonly RegistryHostsEntry[]): string[] {
+  if (registries.some((r) => glob(pattern)(r.name))) return [];
+  const out = new Set<string>();
+  try {
+    parseHostPort(pattern);
+    for (const n of new RegistryHosts(registries).matchAll(pattern)) out.add(n);
+  } catch {
+    // not a literal host[:port] (a glob, or no host at all): the spellings below decide
+  }
+  const loose = picomatch(pattern, { dot: true, nocase: true });
+  for (const r of registries) if (loose(r.name) || spellings(r).some((s) => loose(s))) out.add(r.name);
+  return [...out];
+}
+
+/**
+ * Reports each registry glob of `doc` that names a configured registry otherwise than by its name
+ * ({@link registriesNamedOtherwise}) at its key, saying what to write.
+ * @param registries the gate's `registries[]` (name, url, aliases).
+ */
+export function checkRegistryGlobs(doc: PolicyDocument, registries: readonly RegistryHostsEntry[], problem: ProblemSink): void {
+  const spec = doc.spec as Partial<PolicyDocument['spec']> | undefined;
+  const lists: Array<[string, unknown]> = [
+    ['mappings', spec?.mappings],
+    ['signatures', spec?.signatures],
+    ['exceptions', spec?.exceptions],
+  ];
+  const effect: Record<string, string> = {
+    mappings: 'this mapping would choose no image',
+    signatures: 'this signature rule would require no signature (unsigned images admitted)',
+    exceptions: 'this exception would apply to no image',
+  };
+  for (const [list, items] of lists) {
+    if (!Array.isArray(items)) continue;
+    items.forEach((item: unknown, i) => {
+      const pattern = item && typeof item === 'object' ? (item as { registry?: unknown }).registry : undefined;
+      if (typeof pattern !== 'string') return;
+      const named = registriesNamedOtherwise(pattern, registries);
+      if (!named.length) return;
+      problem(
+        ['spec', list, i, 'registry'],
+        `${JSON.stringify(pattern)} names the configured registr${named.length > 1 ? 'ies' : 'y'} ${named.map((n) => JSON.stringify(n)).join(', ')} by host or in another case, but registry globs match registries[].name: ${effect[list]}; write registry: ${named[0]}`,
+      );
+    });
+  }
+}

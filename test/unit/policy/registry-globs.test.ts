@@ -1,0 +1,139 @@
+/**
+ * Registry globs of a policy loaded by the gate: they match `registries[].name`, so one that names a
+ * guarded registry by host (any spelling the host normalizer reads as it: case, default port, IP and
+ * loopback spellings, an alias, a glob over them) or by its name in another case matched nothing. A
+ * signature rule so written required no signature: the unsigned image was admitted. Such globs are
+ * refused at load, in each list (mappings, signatures, exceptions), naming the registry to write.
+ */
+import { expect } from 'chai';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { ConfigError, formatProblem } from '../../../src/config/errors.js';
+import { defaultConfig } from '../../../src/config/load.js';
+import type { Gate } from '../../../src/gate/gate.js';
+import { PolicyControl } from '../../../src/gate/reevaluate.js';
+import { compilePolicy, loadPolicy, type CompiledPolicy } from '../../../src/policy/index.js';
+import { openStore } from '../../../src/store/index.js';
+import { silentLogger } from '../../helpers/gate.js';
+import { registriesNamedOtherwise } from '../../../src/policy/registry-globs.js';
+
+const REGISTRIES = [
+  { name: 'prod', url: 'https://registry.example.test', aliases: ['mirror.example.test:8443'] },
+  { name: 'lab', url: 'http://127.0.0.1:5000' },
+];
+const key = String(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
+const indented = key.trim().split('\n').map((l) => `            ${l}`).join('\n');
+
+/** A policy whose `list` has one entry with `registry: <pattern>`. */
+function policy(list: 'mappings' | 'signatures' | 'exceptions', pattern: string): string {
+  const reg = JSON.stringify(pattern);
+  const body = {
+    mappings: `  mappings:\n    - { registry: ${reg}, repository: "**", ruleSet: default }\n`,
+    signatures: `  signatures:\n    - name: release\n      registry: ${reg}\n      repository: "**"\n      authorities:\n        - name: k\n          key: |\n${indented}\n`,
+    exceptions: `  exceptions:\n    - { registry: ${reg}, ids: [CVE-2024-0001], reason: r, owner: sec, expires: "2999-01-01" }\n`,
+  }[list];
+  return `apiVersion: pushgate.dev/v1\nkind: Policy\nmetadata: { name: t }\nspec:\n  ruleSets:\n    default: { rules: [] }\n${body}`;
+}
+
+function problems(text: string, target: { registries?: typeof REGISTRIES } = { registries: REGISTRIES }): string[] {
+  try {
+    compilePolicy(text, '<t>', target);
+  } catch (e) {
+    expect(e).to.be.instanceOf(ConfigError);
+    return (e as ConfigError).problems.map(formatProblem);
+  }
+  return [];
+}
+
+/** `s` with the case of each letter chosen by `upper`. */
+const recase = (s: string, upper: boolean[]) => [...s].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('');
+
+const HOST_SPELLINGS = [
+  ['registry.example.test', 'prod'],
+  ['registry.example.test:443', 'prod'],
+  ['registry.example.test.', 'prod'],
+  ['mirror.example.test:8443', 'prod'],
+  ['*.example.test', 'prod'],
+  ['registry.*', 'prod'],
+  ['127.0.0.1:5000', 'lab'],
+  ['127.1:5000', 'lab'],
+  ['localhost:5000', 'lab'],
+  ['[::1]:5000', 'lab'],
+  ['127.0.0.1:*', 'lab'],
+  ['PROD', 'prod'],
+  ['La*', 'lab'],
+] as const;
+
+describe('policy registry globs in the gate (registries[].name, never a host)', () => {
+  it('a signature rule naming the registry by host compiled to a rule that covered no image of it (the fail-open)', () => {
+    const p = compilePolicy(policy('signatures', 'registry.example.test'), '<t>');
+    expect(p.signatures[0]!.matches('prod', 'team/app'), 'the gate asks by name').to.equal(false);
+    expect(p.signatures[0]!.matches('registry.example.test', 'team/app'), 'pushgate scan asks by host').to.equal(true);
+  });
+
+  it('refuses every host spelling, glob over hosts and other-case name, in mappings, signatures and exceptions', () => {
+    for (const [pattern, name] of HOST_SPELLINGS) {
+      for (const list of ['mappings', 'signatures', 'exceptions'] as const) {
+        const found = problems(policy(list, pattern));
+        expect(found, `${list} ${pattern}`).to.have.length(1);
+        expect(found[0]).to.match(new RegExp(`spec\\.${list}\\[0\\]\\.registry: .*registries\\[\\]\\.name.*write registry: ${name}$`));
+      }
+    }
+  });
+
+  it('accepts names, globs over names, and globs naming no configured registry; pushgate scan (no target) reads hosts', () => {
+    for (const pattern of ['prod', 'lab', '*', 'pro*', '{prod,lab}', 'staging', 'other.example.org:5000']) {
+      for (const list of ['mappings', 'signatures', 'exceptions'] as const) expect(problems(policy(list, pattern)), `${list} ${pattern}`).to.deep.equal([]);
+    }
+    expect(problems(policy('signatures', 'registry.example.test'), {})).to.deep.equal([]);
+  });
+
+  it('a policy file the gate reloads is refused with the file position', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-regglob-'));
+    try {
+      const file = path.join(dir, 'policy.yaml');
+      fs.writeFileSync(file, policy('signatures', '127.0.0.1:5000'));
+      expect(() => loadPolicy(file, { registries: REGISTRIES })).to.throw(ConfigError, /policy\.yaml:\d+:\d+: spec\.signatures\[0\]\.registry/);
+      expect(() => loadPolicy(file)).to.not.throw();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('any case of any host spelling of a guarded registry is refused; any case of another host is not (property)', () => {
+    const spelling = fc.constantFrom(...HOST_SPELLINGS.filter(([p]) => !/[*{]/.test(p) && p !== 'PROD'));
+    fc.assert(fc.property(spelling, fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }), fc.constantFrom('mappings', 'signatures', 'exceptions'), ([host, name], upper, list) => {
+      expect(registriesNamedOtherwise(recase(host, upper), REGISTRIES), host).to.deep.equal([name]);
+      expect(problems(policy(list as 'mappings', recase(host, upper)))).to.have.length(1);
+      expect(registriesNamedOtherwise(recase(host.replace('example', 'elsewhere').replace(/5000/, '5001').replace('localhost', 'otherhost'), upper), REGISTRIES)).to.deep.equal([]);
+    }), { numRuns: 200 });
+  });
+});
+
+describe('policy reload in the gate: a registry glob naming a guarded registry by host', () => {
+  it('is rejected and the rule in force stays (PolicyControl, real SQLite store)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-regglob-'));
+    const file = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(file, policy('signatures', 'lab'));
+    const first = loadPolicy(file);
+    const g = { policy: first, setPolicy: (p: CompiledPolicy) => void (g.policy = p), get currentPolicy() { return g.policy; }, currentVulnDb: () => undefined };
+    const store = await openStore(`sqlite:${path.join(dir, 'p.db')}`);
+    const config = { ...defaultConfig(), policy: file, registries: REGISTRIES.map((r) => ({ ...r, type: 'distribution', insecure: false, webhook: {} })) } as unknown as ReturnType<typeof defaultConfig>;
+    const control = new PolicyControl({ gate: g as unknown as Gate, store, config, logger: silentLogger, policy: first });
+    try {
+      await control.init();
+      fs.writeFileSync(file, policy('signatures', '127.0.0.1:5000'));
+      const r = await control.reload();
+      expect(r.ok).to.equal(false);
+      expect(r.problems.join('\n')).to.match(/spec\.signatures\[0\]\.registry: "127\.0\.0\.1:5000" names the configured registry "lab"/);
+      expect(g.policy.signatures[0]!.matches('lab', 'team/app'), 'the rule in force still covers lab').to.equal(true);
+    } finally {
+      await control.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
