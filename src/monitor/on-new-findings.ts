@@ -85,10 +85,27 @@ export function uncappedEvaluations(v: Verdict): Record<string, RawEvaluation> {
   return out;
 }
 
+/**
+ * The `onNewFindings` and `grace` that govern a re-judgement of one rule set when several mappings of the
+ * verdict's references select it: the strictest action among them, and per severity the shortest grace of
+ * the mappings with that action (none given: 0). One evaluation per rule set is shared by every reference,
+ * so its cap cannot differ per tag; taking the most lenient let any tag, which whoever can push may add
+ * (`dev-1` mapped to `notify` on a digest also tagged `v1` mapped to `reject`), or the bare digest's
+ * mapping, keep the decision of every reference at what it was.
+ */
+export function governingMapping(ms: readonly CompiledMapping[]): Pick<CompiledMapping, 'name' | 'onNewFindings' | 'graceMs'> {
+  const action = ms.reduce<OnNewFindings>((a, m) => (LENIENCY.indexOf(m.onNewFindings) > LENIENCY.indexOf(a) ? m.onNewFindings : a), 'notify');
+  const strict = ms.filter((m) => m.onNewFindings === action);
+  const graceMs: CompiledMapping['graceMs'] = {};
+  const severities = new Set(strict.flatMap((m) => Object.keys(m.graceMs))) as Set<keyof CompiledMapping['graceMs']>;
+  for (const sev of severities) graceMs[sev] = Math.min(...strict.map((m) => m.graceMs[sev] ?? 0));
+  return { name: strict.map((m) => m.name).join(', '), onNewFindings: action, graceMs };
+}
+
 /** What {@link capNewFindings} did. */
 export interface CapResult {
   verdict: Verdict;
-  /** The most lenient `onNewFindings` of the mappings involved. */
+  /** The most lenient `onNewFindings` that governed a rule set ({@link governingMapping}: the strictest of each rule set's mappings). */
   action: OnNewFindings;
   /** `none` (nothing got stricter), `kept` (capped), `enforced`, or `held` (grace running). */
   effect: 'none' | 'kept' | 'enforced' | 'held';
@@ -123,7 +140,7 @@ export function capNewFindings(policy: CompiledPolicy, before: Verdict, after: V
     const prev: Decision = before.evaluations?.[rs]?.decision ?? before.decision;
     if (decisionRank(ev.decision) <= decisionRank(prev)) continue;
     const ms = mappingsFor(policy, after, rs);
-    const m = ms.reduce((a, b) => (LENIENCY.indexOf(b.onNewFindings) < LENIENCY.indexOf(a.onNewFindings) ? b : a));
+    const m = governingMapping(ms);
     if (LENIENCY.indexOf(m.onNewFindings) < LENIENCY.indexOf(action)) action = m.onNewFindings;
     let allowed: Decision = m.onNewFindings === 'notify' ? prev : m.onNewFindings === 'reject' ? ev.decision : worstDecision(prev, m.onNewFindings);
     let until: string | undefined;
