@@ -113,4 +113,29 @@ describe('security: a retracted VEX statement stays retracted whatever the refer
     await push(repo, attestationManifest([t1, t2, t3], OPENVEX), attTag);
     expect((await afterRejudge(repo, img.digest, 5)).decision, 'a later not_affected of the authority wins').to.equal('allow');
   });
+
+  it('the order of an .att listing decides nothing: of two signed statements of the same time, affected wins', async () => {
+    const repo = 'vexret/ties';
+    const img = makeImage('bad', `vexret-ties-${process.pid}`);
+    await push(repo, img, 'v1');
+    expect((await lab.verdict(`${host}/${repo}:v1`)).decision).to.equal('reject');
+    const attTag = `${img.digest.replace(':', '-')}.att`;
+    // The authority's two documents carry the same time (one second's resolution, or none at all: time 0).
+    const at = '2026-01-01T00:00:00Z';
+    const notAffected = attestationEnvelope(security.privateKey, `${host}/${repo}`, img.digest, OPENVEX, statement(img.digest, 'not_affected', at));
+    const affected = attestationEnvelope(security.privateKey, `${host}/${repo}`, img.digest, OPENVEX, statement(img.digest, 'affected', at));
+    /** The verdict after the next re-judgement, read for 3 s more (a push may re-judge more than once): every reading. */
+    const readings = async (after: number): Promise<string[]> => {
+      const out = [(await afterRejudge(repo, img.digest, after + 1)).decision];
+      for (const until = Date.now() + 3_000; Date.now() < until; await sleep(200)) out.push((await lab.srv.gate.verdict('lab', repo, img.digest))!.decision);
+      return [...new Set(out)];
+    };
+    let n = await rejudged(img.digest);
+    await push(repo, attestationManifest([notAffected, affected], OPENVEX), attTag);
+    expect(await readings(n), 'affected listed last').to.deep.equal(['reject']);
+    // The pusher lists the same two envelopes, not_affected last: before, the last of a tie won and the block was lifted.
+    n = await rejudged(img.digest);
+    await push(repo, attestationManifest([affected, notAffected], OPENVEX), attTag);
+    expect(await readings(n), 'not_affected listed last').to.deep.equal(['reject']);
+  });
 });
