@@ -20,12 +20,12 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier, type Signer } from '@sigstore/verify';
 import type { FoundSignature, KeyAuthority, KeylessAuthority, SignedImage, TrustRoot } from './types.js';
 import { checkClaims } from './cosign-legacy.js';
+import { namesDigest, parseStatement, subjectDigests, type Statement } from './in-toto.js';
 
 export const BUNDLE_MEDIA_TYPE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 /** Predicate type of cosign v3's image signature statement. */
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-const STATEMENT_TYPES = ['https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1'];
 
 const EMPTY_ROOT = TrustedRoot.fromJSON({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] });
 
@@ -88,21 +88,16 @@ export function checkBundleSubject(bundle: Bundle, image: SignedImage): string |
   if (bundle.content.$case === 'messageSignature') return image.manifest ? undefined : 'message-signature bundle but the manifest bytes are not known';
   const env = bundle.content.dsseEnvelope;
   if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `DSSE payload type ${env.payloadType} is not an in-toto statement`;
-  let st: unknown;
+  // Read as cosign's Go readers read it (src/trust/in-toto.ts): a key spelled `SUBJECT` or `predicate_type`
+  // beside the JSON name is the same field to them, and JSON.parse would read the other one.
+  let st: Statement;
   try {
-    st = JSON.parse(env.payload.toString('utf8'));
-  } catch {
-    return 'DSSE payload is not JSON';
+    st = parseStatement(env.payload);
+  } catch (e) {
+    return `DSSE payload is not an in-toto Statement pushgate reads: ${errText(e)}`;
   }
-  if (!isRecord(st) || !STATEMENT_TYPES.includes(String(st._type))) return 'DSSE payload is not an in-toto Statement';
   if (st.predicateType !== COSIGN_SIGN_PREDICATE) return `an attestation of ${JSON.stringify(st.predicateType)}, not an image signature (${COSIGN_SIGN_PREDICATE})`;
-  const [alg, hex] = image.digest.split(':');
-  const subjects = Array.isArray(st.subject) ? st.subject : [];
-  const named = subjects.some((s) => isRecord(s) && isRecord(s.digest) && s.digest[alg] === hex);
-  if (!named) {
-    const other = subjects.map((s) => (isRecord(s) && isRecord(s.digest) ? Object.entries(s.digest).map(([a, h]) => `${a}:${String(h)}`).join(',') : '?')).join('; ');
-    return `signature is for ${other || 'no subject'}, not this image (${image.digest})`;
-  }
+  if (!namesDigest(st, image.digest)) return `signature is for ${subjectDigests(st)}, not this image (${image.digest})`;
   return undefined;
 }
 
