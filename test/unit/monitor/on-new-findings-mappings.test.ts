@@ -7,12 +7,23 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { validateReview } from '../../../src/admission/review.js';
+import { Gate } from '../../../src/gate/gate.js';
+import { Monitor } from '../../../src/monitor/index.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import type { VulnDb } from '../../../src/vulndb/index.js';
+import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
 import type { Finding, Verdict } from '../../../src/core/index.js';
 import { viewOf } from '../../../src/gate/verdict-view.js';
 import { capNewFindings, governingMapping } from '../../../src/monitor/on-new-findings.js';
 import { compilePolicy, DEFAULT_POLICY_YAML, type CompiledPolicy } from '../../../src/policy/index.js';
 import type { CompiledMapping, OnNewFindings } from '../../../src/policy/types.js';
-import { digestOf } from '../../helpers/monitor.js';
+import { buildDb, digestOf, npmPackage, osvRecord, scanOf, storeImage } from '../../helpers/monitor.js';
+
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 const NOW = Date.parse('2026-12-05T12:00:00Z');
 const LENIENCY: OnNewFindings[] = ['notify', 'warn', 'quarantine', 'reject'];
@@ -79,5 +90,54 @@ describe('onNewFindings across the mappings of one rule set', () => {
     const g = governingMapping([m('a', 'reject', { critical: 5 }), m('b', 'reject', { high: 7 }), m('c', 'notify', {})]);
     expect(g).to.deep.equal({ name: 'a, b', onNewFindings: 'reject', graceMs: { critical: 0, high: 0 } });
     expect(governingMapping([m('a', 'quarantine', { critical: 5 }), m('b', 'quarantine', { critical: 3 })]).graceMs).to.deep.equal({ critical: 3 });
+  });
+});
+
+describe('onNewFindings: a pusher\'s retag through the real monitor and admission', function () {
+  this.timeout(60_000);
+  let store: Store;
+  let dir: string;
+  let db: VulnDb | undefined;
+  beforeEach(async () => {
+    store = await openStore('sqlite::memory:');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-onf-'));
+  });
+  afterEach(async () => {
+    db?.close();
+    db = undefined;
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('v1 (reject on new findings), tagged dev-1 (notify) by the pusher, is denied once the database brings a finding', async () => {
+    const text = DEFAULT_POLICY_YAML
+      .replace('  mappings: []\n', '  mappings:\n    - { name: dev, repository: "team/**", tag: "dev-*", ruleSet: default, onNewFindings: notify }\n')
+      .replace('  default:\n    ruleSet: default\n    mode: enforce\n', '  default:\n    ruleSet: default\n    mode: enforce\n    onNewFindings: reject\n');
+    const p = compilePolicy(text, '<test>');
+    db = await buildDb(path.join(dir, 'v1.sqlite'), [osvRecord('npm/NSWG-NPM-368.json')]);
+    const v = await storeImage(store, { repository: 'team/app', tag: 'v1', scan: scanOf(digestOf(7), [npmPackage('adm-zip', '0.4.7')]), db, policy: p });
+    expect(v.decision).to.equal('allow');
+    // The pusher tags the same digest dev-1 (a manifest PUT of the same bytes): the verdict lists both tags.
+    await store.putVerdict({ ...v, tags: ['v1', 'dev-1'] });
+    const mon = new Monitor({ store, logger: quiet, vulndb: () => db, policy: () => p });
+    await mon.tick();
+    db.close();
+    db = await buildDb(path.join(dir, 'v2.sqlite'), [osvRecord('npm/NSWG-NPM-368.json'), osvRecord('npm/NSWG-NPM-458.json')]);
+    await mon.tick();
+
+    const port = 24253; // never listened on: the tags' HEAD checks fail and count as pointing at the digest
+    const config = labGateConfig(dir, [labRegistryConfig('lab', port, 'onf-token-0123456789abcdef')]);
+    const gate = new Gate({ config, store, policy: p, logger: silentLogger });
+    const deps = { gate, config: { ...config.admission, namespaces: [{ match: '*', unknown: 'deny' as const }] } };
+    const review = {
+      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      request: {
+        uid: 'u-onf', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'team-a', operation: 'CREATE', userInfo: { username: 'alice' },
+        object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'team-a' }, spec: { containers: [{ name: 'app', image: `127.0.0.1:${port}/team/app@${digestOf(7)}` }] } },
+      },
+    };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const answer = ((await validateReview(review, deps, { caller: { authenticated: true, id: 'cert:kube-apiserver' } })).body as any).response;
+    expect(answer.allowed, JSON.stringify(answer)).to.equal(false);
   });
 });
