@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatProblem } from '../config/errors.js';
+import { registriesNamedOtherwise } from '../policy/registry-globs.js';
 import type { PushgateConfig } from '../config/types.js';
 import { DECISIONS, PushgateError, type Digest, type Enforcement, type Verdict } from '../core/index.js';
 import { elapsedMs } from '../core/timers.js';
@@ -680,6 +681,12 @@ export class PolicyControl {
         withExceptions(this.base, [spec], { now: Date.now() });
       } catch (e) {
         const problems = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`) : [(e as Error).message];
+        throw new PushgateError('BAD_ARGUMENT', `invalid exception: ${problems.join('; ')}`, { details: { problems } });
+      }
+      // As in the policy file: registry globs match registries[].name, so a host spelling would apply nowhere.
+      const named = typeof spec.registry === 'string' ? registriesNamedOtherwise(spec.registry, this.o.config.registries) : [];
+      if (named.length) {
+        const problems = [`registry: ${JSON.stringify(spec.registry)} names the configured registry ${JSON.stringify(named[0])} by host or in another case, but registry globs match registries[].name: this exception would apply to no image; write registry: ${named[0]}`];
         throw new PushgateError('BAD_ARGUMENT', `invalid exception: ${problems.join('; ')}`, { details: { problems } });
       }
       const stored = await this.o.store.addException(actor, spec as unknown as StoredException['spec']);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { startServer, type RunningServer } from '../../../src/server/serve.js';
-import { labGateConfig, silentLogger } from '../../helpers/gate.js';
+import { labGateConfig, labRegistryConfig, silentLogger } from '../../helpers/gate.js';
 
 const PORT = 16600;
 const SECRET = 'exceptions-api-test-secret-0123456789';
@@ -31,7 +31,7 @@ describe('admin API: exceptions that have already expired are refused', function
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-exceptions-api-'));
-    const config = labGateConfig(dir, []);
+    const config = labGateConfig(dir, [labRegistryConfig('lab', PORT + 1, 'exceptions-api-token-0123456789')]);
     config.server.listen = `127.0.0.1:${PORT}`;
     config.api.jwt = { secret: SECRET };
     srv = await startServer(config, silentLogger);
@@ -61,5 +61,18 @@ describe('admin API: exceptions that have already expired are refused', function
     const b = await post(ex(later));
     expect(b.status, b.json.error).to.equal(201);
     expect(srv.control.list().map((e) => e.spec.expires)).to.deep.equal([today, later]);
+  });
+
+  it('a registry named by its host (or its name in another case): 400 naming the registry to write; nothing stored', async () => {
+    for (const registry of [`127.0.0.1:${PORT + 1}`, `localhost:${PORT + 1}`, 'LAB', '127.0.0.1:*']) {
+      const r = await post({ ...ex('2999-01-01'), registry });
+      expect(r.status, registry).to.equal(400);
+      expect(r.json.error).to.match(/^invalid exception: registry: .* names the configured registry "lab" by host or in another case.*write registry: lab$/);
+    }
+    expect(srv.control.list().filter((e) => typeof e.spec.registry === 'string' && e.spec.registry !== 'lab'), 'nothing stored').to.deep.equal([]);
+    const before = srv.control.list().length;
+    expect((await post({ ...ex('2999-01-01'), registry: 'lab' })).status).to.equal(201);
+    expect((await post({ ...ex('2999-01-01'), registry: 'l*' })).status).to.equal(201);
+    expect(srv.control.list()).to.have.length(before + 2);
   });
 });
