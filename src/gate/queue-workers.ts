@@ -207,7 +207,7 @@ export class QueueWorkers {
 
   /**
    * Decides what a failed attempt leads to. pushgate's own store failing: the event goes back with a
-   * backoff and its attempt refunded. The registry says the manifest is not there: tried again
+   * backoff and its attempt refunded. The registry says the manifest is not there (and the event's own manifest does not resolve: a NOT_FOUND of anything else it looked up is an ordinary failure): tried again
    * {@link NOT_FOUND_ATTEMPTS} times (eventually consistent storage) before it completes without a
    * verdict. Retry budget spent: when the registry does not answer its probe the event waits as
    * `blocked-on-registry` (resumed when it answers); otherwise it ends with an incomplete verdict
@@ -230,7 +230,9 @@ export class QueueWorkers {
         await put('retry', { error: err.message, retryInMs: backoff(1), refund: true });
         return;
       }
-      if (isPushgateError(err, 'NOT_FOUND')) {
+      // Only the event's own manifest being gone ends it: a NOT_FOUND from anything else the event looked
+      // up (another image, a referrer) while its manifest is still served is an ordinary failure.
+      if (isPushgateError(err, 'NOT_FOUND') && (await this.manifestGone(event))) {
         if (attempts < NOT_FOUND_ATTEMPTS) {
           const delay = backoff(attempts - 1);
           this.o.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'manifest not found; tried again (the registry may not show it yet)');
@@ -264,6 +266,18 @@ export class QueueWorkers {
       } catch (e3) {
         this.storeFailed('settle event', e3, { ...ctx, note: 'its lease expires and it is claimed again' });
       }
+    }
+  }
+
+  /**
+   * Whether the registry no longer has the event's manifest (`repository@digest` does not resolve). An
+   * error asking is not gone: the event is retried as for any failure.
+   */
+  private async manifestGone(ev: PushEvent): Promise<boolean> {
+    try {
+      return (await this.gate.client(ev.registry).resolve(ev.repository, ev.digest)) === undefined;
+    } catch {
+      return false;
     }
   }
 
