@@ -12,6 +12,7 @@ import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluateRuleSet } from '../policy/index.js';
 import type { RegistryClient } from '../registry/client.js';
+import { isOverLimit } from '../registry/errors.js';
 import type { QueuedEvent, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import type { GateCounters, Logger } from './gate.js';
@@ -477,5 +478,6 @@ export function verdictAudit(ev: PushEvent, verdict: Verdict, detail: Record<str
 
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE' || err.code === 'MANIFEST_INVALID');
+  // A manifest larger than pushgate reads (4 MiB) is so on every try (src/registry/errors.ts isOverLimit).
+  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE' || err.code === 'MANIFEST_INVALID' || isOverLimit(err));
 }

@@ -3,7 +3,7 @@
  * `sha256-<hex>` fallback tag, which anyone who can push writes), so nothing about them may stop or
  * falsify the enforcement of the image itself:
  *  - a referrer whose blob the pusher deleted (`DELETE /v2/<repo>/blobs/<digest>`, allowed wherever
- *    manifest deletes are), or a referrer or fallback index over `scan.maxManifestBytes`, made every
+ *    manifest deletes are), or a referrer or fallback index larger than pushgate reads (the client's `maxManifestBytes`), made every
  *    quarantine copy fail: the blocked image stayed under its tag, the event parked as blocked-on-registry
  *    and was resumed and failed again every 5 minutes, for good;
  *  - in a repository whose name holds `delete` (`team/auto-delete`), the same NOT_FOUND was read as
@@ -27,7 +27,7 @@ import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { updateDb } from '../../src/vulndb/index.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../helpers/gate.js';
 import { ROOT, startRegistry, type LabRegistry } from '../helpers/lab.js';
-import { makeImage, OCI_INDEX, OCI_MANIFEST, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
+import { makeImage, OCI_INDEX, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
 
 const REG_PORT = 22976;
 const PLAIN_PORT = 22977;
