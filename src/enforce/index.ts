@@ -134,7 +134,7 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
     if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks, req.tagLink);
     return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, req.childBlocks, req.tagLink);
   } catch (e) {
-    if (isPushgateError(e, 'NOT_FOUND') && /DELETE|delete/.test((e as Error).message)) {
+    if (isPushgateError(e, 'NOT_FOUND') && (await goneAlready(req, (e as Error).message))) {
       // Deleted meanwhile (by a duplicate notification, or a person): the goal is reached.
       return { action, status: 'done', detail: `already gone: ${(e as Error).message}`, writes: [] };
     }
@@ -143,6 +143,24 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
       return { action: req.decision === 'quarantine' ? 'label' : 'none', status: 'skipped', detail: `not removed: an index references it (${(e as Error).message}); the index that names it is enforced`, writes: [] };
     }
     return { action, status: 'failed', detail: (e as Error).message, writes: [] };
+  }
+}
+
+/**
+ * Whether a NOT_FOUND met during an action means the blocked image is gone, so the action's goal is
+ * reached. Never read from the error's words alone: they quote the repository and tag, which the pusher
+ * names (a NOT_FOUND from a referrer's missing blob in a repository called `team/auto-delete` read as
+ * "deleted meanwhile", and the enforcement was recorded done with the image still served under its tag).
+ * Distribution: asked of the registry (the manifest no longer resolves by digest; an error asking is not
+ * gone). Harbor: only the 404 of the DELETE of this very artifact (`DELETE artifact <repository>@<digest>:
+ * 404`; a repository name holds no space or `@`).
+ */
+async function goneAlready(req: EnforceRequest, message: string): Promise<boolean> {
+  if (req.type === 'harbor') return new RegExp(`: DELETE artifact [^\\s@]+@${req.digest}: 404\\b`).test(message);
+  try {
+    return (await req.client.resolve(req.repository, req.digest)) === undefined;
+  } catch {
+    return false;
   }
 }
 

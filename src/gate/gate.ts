@@ -13,6 +13,7 @@ import { LRUCache } from 'lru-cache';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   PushgateError,
+  isPushgateError,
   type Digest,
   type Enforcement,
   type PolicyMode,
@@ -608,9 +609,13 @@ export class Gate implements GateApi {
     } else {
       stored = (await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: ev.digest, tag: ev.tag })).stored;
     }
-    await this.rejudgeForVex(ev, stored);
     const view = this.viewFor(stored, ev.tag);
     const enforcement = await this.enforceAndRecord(ev, rc, stored, view, job?.seq, job?.age, job?.handBacks);
+    // Another image's re-judgement (the subject a referrer-looking tag or document names) only after this
+    // image's own enforcement: the subject is the pusher's to name, and one whose judgement fails (deleted
+    // from the registry, never fully scanned) failed every attempt of this event before its action, so a
+    // blocked image pushed as `sha256-<hex of that subject>` was completed as "manifest gone", unenforced.
+    await this.rejudgeForVex(ev, stored);
     const verdict = withView(stored, view);
     const entry = verdictAudit(ev, verdict, { reasons: verdict.reasons.map((r) => r.rule), enforcement, mode: view.mode, ruleSet: view.ruleSet, mapping: view.mapping });
     if (enforcement.status === 'failed') await this.audit(entry);
@@ -659,7 +664,16 @@ export class Gate implements GateApi {
     // it is let finish (its verdict stored first), and the image judged again after it.
     await this.inflight.get(`${ev.registry}\u0000${ev.repository}\u0000${subject}`)?.catch(() => undefined);
     // No enforcement follows this judgement: the image's recorded enforcement (a failed one still to be retried) stays.
-    const { stored: after } = await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: subject }, undefined, undefined, true);
+    let after: Verdict;
+    try {
+      ({ stored: after } = await this.judgeAndStore({ registry: ev.registry, repository: ev.repository, digest: subject }, undefined, undefined, true));
+    } catch (e) {
+      // A subject no longer in the repository has nothing served to judge again (its next push is judged
+      // then); any other failure is retried with the event.
+      if (!isPushgateError(e, 'NOT_FOUND') || (await this.client(ev.registry).resolve(ev.repository, subject).catch(() => 'unknown')) !== undefined) throw e;
+      await this.audit({ actor: 'pushgate', action: 'vex-referrer-rejudge-skipped', registry: ev.registry, repository: ev.repository, digest: subject, detail: { referrer: ev.digest, tag: ev.tag, why: `the subject is no longer in ${ev.repository}: ${(e as Error).message}` } });
+      return;
+    }
     await this.audit({ actor: 'pushgate', action: 'vex-referrer-rejudged', registry: ev.registry, repository: ev.repository, digest: subject, detail: { referrer: ev.digest, tag: ev.tag, before: before.decision, after: after.decision } });
     this.opts.logger.info({ registry: ev.registry, repository: ev.repository, digest: subject, referrer: ev.digest, before: before.decision, after: after.decision }, 'image judged again after a referrer changed');
   }

@@ -12,6 +12,7 @@ import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluateRuleSet } from '../policy/index.js';
 import type { RegistryClient } from '../registry/client.js';
+import { isOverLimit } from '../registry/errors.js';
 import type { QueuedEvent, Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
 import type { GateCounters, Logger } from './gate.js';
@@ -207,7 +208,7 @@ export class QueueWorkers {
 
   /**
    * Decides what a failed attempt leads to. pushgate's own store failing: the event goes back with a
-   * backoff and its attempt refunded. The registry says the manifest is not there: tried again
+   * backoff and its attempt refunded. The registry says the manifest is not there (and the event's own manifest does not resolve: a NOT_FOUND of anything else it looked up is an ordinary failure): tried again
    * {@link NOT_FOUND_ATTEMPTS} times (eventually consistent storage) before it completes without a
    * verdict. Retry budget spent: when the registry does not answer its probe the event waits as
    * `blocked-on-registry` (resumed when it answers); otherwise it ends with an incomplete verdict
@@ -230,7 +231,9 @@ export class QueueWorkers {
         await put('retry', { error: err.message, retryInMs: backoff(1), refund: true });
         return;
       }
-      if (isPushgateError(err, 'NOT_FOUND')) {
+      // Only the event's own manifest being gone ends it: a NOT_FOUND from anything else the event looked
+      // up (another image, a referrer) while its manifest is still served is an ordinary failure.
+      if (isPushgateError(err, 'NOT_FOUND') && (await this.manifestGone(event))) {
         if (attempts < NOT_FOUND_ATTEMPTS) {
           const delay = backoff(attempts - 1);
           this.o.logger.warn({ ...ctx, retryInMs: delay, err: err.message }, 'manifest not found; tried again (the registry may not show it yet)');
@@ -264,6 +267,18 @@ export class QueueWorkers {
       } catch (e3) {
         this.storeFailed('settle event', e3, { ...ctx, note: 'its lease expires and it is claimed again' });
       }
+    }
+  }
+
+  /**
+   * Whether the registry no longer has the event's manifest (`repository@digest` does not resolve). An
+   * error asking is not gone: the event is retried as for any failure.
+   */
+  private async manifestGone(ev: PushEvent): Promise<boolean> {
+    try {
+      return (await this.gate.client(ev.registry).resolve(ev.repository, ev.digest)) === undefined;
+    } catch {
+      return false;
     }
   }
 
@@ -463,5 +478,6 @@ export function verdictAudit(ev: PushEvent, verdict: Verdict, detail: Record<str
 
 /** Errors that no retry can fix (a schema 1 or malformed manifest): the event ends at once. */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE' || err.code === 'MANIFEST_INVALID');
+  // A manifest larger than pushgate reads (4 MiB) is so on every try (src/registry/errors.ts isOverLimit).
+  return err instanceof PushgateError && !err.retryable && (err.code === 'UNSUPPORTED' || err.code === 'BAD_REFERENCE' || err.code === 'MANIFEST_INVALID' || isOverLimit(err));
 }

@@ -111,3 +111,12 @@ export function redactUrl(url: string): string {
     return url.replace(/\/\/[^/@]*@/, '//');
   }
 }
+
+/**
+ * True for a body pushgate refused to read because it is larger than the request's limit (a manifest over
+ * the client's `maxManifestBytes`, 4 MiB by default): the same document is over the same limit on every
+ * try, so no retry helps.
+ */
+export function isOverLimit(e: unknown): boolean {
+  return e instanceof PushgateError && e.code === 'SIZE_MISMATCH' && typeof e.details?.overLimitBytes === 'number';
+}

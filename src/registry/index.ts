@@ -1,7 +1,7 @@
 /** OCI distribution client (the only module talking to registries over HTTP). */
 export { RegistryClient, DEFAULT_USER_AGENT, computeDigest, referrersTag, nextLink } from './client.js';
 export type { RegistryClientOptions, GetBlobOptions } from './client.js';
-export { RegistryError, isRegistryError, parseErrorBody, redactUrl } from './errors.js';
+export { RegistryError, isRegistryError, isOverLimit, parseErrorBody, redactUrl } from './errors.js';
 export type { RegistryErrorEntry } from './errors.js';
 export { parseManifest, detectManifestMediaType, nonImageArtifactType, isSchema1, bareMediaType } from './manifest.js';
 export type { ParsedManifest } from './manifest.js';

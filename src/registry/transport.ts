@@ -354,6 +354,8 @@ export class Transport {
           stream.destroy();
           throw new RegistryError('SIZE_MISMATCH', `registry ${this.opts.name}: ${req.op}: body larger than the ${limit}-byte limit`, {
             url: redactUrl(url),
+            // The same bytes are over the same limit on every try: callers tell this apart from a short read.
+            details: { overLimitBytes: limit },
           });
         }
         chunks.push(b);

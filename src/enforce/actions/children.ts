@@ -8,6 +8,7 @@
  */
 import { isPushgateError, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
+import { isOverLimit } from '../../registry/errors.js';
 import { referencedDescriptors } from '../../registry/manifest.js';
 import { deleteIfPresent } from './referrers.js';
 
@@ -43,12 +44,15 @@ export async function deleteBlockingChildren(client: RegistryClient, repository:
       if (seen.has(child.digest) || seen.size >= limit) continue;
       seen.add(child.digest);
       let grandchildren = false;
+      let overLimit = false;
       const m = await client.getManifest(repository, child.digest).catch((e: unknown) => {
         if (isPushgateError(e, 'NOT_FOUND')) return undefined;
+        // Too large to read (over the client's `maxManifestBytes`): its own verdict still decides, its children unread.
+        if (isOverLimit(e)) return (overLimit = true), undefined;
         throw e;
       });
-      if (!m) continue; // gone already (its own push event, or a person)
-      if (referencedDescriptors(m.bytes).manifests.length) grandchildren = await walk(m.bytes);
+      if (!m && !overLimit) continue; // gone already (its own push event, or a person)
+      if (m && referencedDescriptors(m.bytes).manifests.length) grandchildren = await walk(m.bytes);
       if (grandchildren || (await childBlocks(child.digest)) === true) {
         await deleteIfPresent(client, repository, child.digest);
         out.deleted.push(child.digest);
@@ -61,6 +65,21 @@ export async function deleteBlockingChildren(client: RegistryClient, repository:
   };
   await walk(index.bytes);
   return out;
+}
+
+/**
+ * The bytes of `repository@digest` for {@link deleteBlockingChildren}, or undefined when the manifest is
+ * larger than pushgate reads (the client's `maxManifestBytes`): then its children are not walked (each had
+ * its own push event, which judges and enforces it by digest), and the manifest itself is still removed.
+ * @throws RegistryError for any other failure.
+ */
+export async function readForChildren(client: RegistryClient, repository: string, digest: Digest): Promise<{ bytes: Buffer } | undefined> {
+  try {
+    return await client.getManifest(repository, digest);
+  } catch (e) {
+    if (isOverLimit(e)) return undefined;
+    throw e;
+  }
 }
 
 /** `; also deleted 2 blocking children (…) from the repository`, or '' when none went. */

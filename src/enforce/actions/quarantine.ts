@@ -12,7 +12,8 @@
  */
 import { isPushgateError, repositoryNameProblem, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
-import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
+import { isOverLimit } from '../../registry/errors.js';
+import { deleteBlockingChildren, describeChildren, readForChildren, type ChildBlocks } from './children.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
 import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
@@ -42,9 +43,11 @@ export async function quarantine(client: RegistryClient, repository: string, dig
   try {
     await client.copyImage(repository, digest, target, tag ?? digest);
   } catch (e) {
-    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+    if (!isPushgateError(e, 'NOT_FOUND') && !isOverLimit(e)) throw e;
     // An index whose blocking child pushgate already removed (pushed by digest before it, rejected: never
-    // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable.
+    // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable. Nor can a
+    // manifest (or child) larger than pushgate reads (the client's `maxManifestBytes`), which a registry with
+    // a higher limit stores: the copy failed on every try and the image stayed under its tag.
     const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
     return { ...r, detail: `could not be copied to ${target} (${(e as Error).message}): ${r.detail}` };
   }
@@ -54,7 +57,7 @@ export async function quarantine(client: RegistryClient, repository: string, dig
   const removed = await tagsOf(client, repository, digest);
   const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;
   if (restored) writes.push(...restored.writes);
-  const index = childBlocks ? await client.getManifest(repository, digest) : undefined;
+  const index = childBlocks ? await readForChildren(client, repository, digest) : undefined;
   await client.deleteManifest(repository, digest);
   const children = index ? await deleteBlockingChildren(client, repository, index, childBlocks) : { deleted: [], kept: [] };
   const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;

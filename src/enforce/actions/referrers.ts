@@ -15,7 +15,15 @@ export interface ReferrersMoved {
   /** True when the fallback tag index was copied/deleted too. */
   fallbackTag: boolean;
   writes: OwnWrite[];
+  /**
+   * What was left where it was, and why: the list or a referrer that could not be read, a referrer (or the
+   * fallback index) that could not be copied whole (content missing from the repository, over the manifest
+   * size limit) or deleted. A referrer is the pusher's content: it never stops the action on the image.
+   */
+  left: Array<{ digest?: Digest; why: string }>;
 }
+
+const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * Whether `repo@candidate` is a referrer of `subject`: a manifest or index pushgate reads whose own
@@ -82,31 +90,77 @@ async function listedReferrers(client: RegistryClient, repo: string, digest: Dig
  * under the same tag. Referrers of referrers are not followed. Only manifests whose own `subject` is
  * `digest` count as referrers, and the fallback index only when it lists nothing else
  * ({@link isReferrerOf}); whatever else a list names is neither copied nor deleted.
- * @throws RegistryError from the registry (a failure leaves the originals in place).
+ *
+ * Never throws. Referrers, their list and their blobs are written by anyone who can push (on Distribution
+ * the list is the `sha256-<hex>` tag): a referrer whose blob the pusher deleted, or a list over the manifest
+ * size limit, failed every copy, and the image they describe stayed under its tag for good (the action was
+ * retried forever; see threat-model.md "Digest pushes, index children and restores"). Whatever cannot be
+ * read, copied whole or deleted is left where it was ({@link ReferrersMoved.left}, named in the action's
+ * detail) and the action on the image goes on; a registry that fails for good fails the image's own
+ * requests next, and the action is retried as before. A referrer that was not copied is not deleted.
  */
 export async function moveReferrers(client: RegistryClient, from: string, digest: Digest, to: string | undefined): Promise<ReferrersMoved> {
+  const out: ReferrersMoved = { digests: [], fallbackTag: false, writes: [], left: [] };
   const verified = new Map<Digest, boolean>();
   const refs: Descriptor[] = [];
-  for (const r of await listedReferrers(client, from, digest)) {
-    if (!verified.has(r.digest)) verified.set(r.digest, await isReferrerOf(client, from, r.digest, digest));
+  let listed: Descriptor[] = [];
+  try {
+    listed = await listedReferrers(client, from, digest);
+  } catch (e) {
+    out.left.push({ why: `the referrers could not be listed: ${why(e)}` });
+  }
+  for (const r of listed) {
+    if (!verified.has(r.digest)) {
+      try {
+        verified.set(r.digest, await isReferrerOf(client, from, r.digest, digest));
+      } catch (e) {
+        verified.set(r.digest, false);
+        out.left.push({ digest: r.digest, why: `could not be read: ${why(e)}` });
+      }
+    }
     if (verified.get(r.digest) && !refs.some((x) => x.digest === r.digest)) refs.push(r);
   }
-  const index = await ownFallbackIndex(client, from, digest, verified);
-  const out: ReferrersMoved = { digests: refs.map((r) => r.digest), fallbackTag: !!index, writes: [] };
+  let index: Digest | undefined;
+  try {
+    index = await ownFallbackIndex(client, from, digest, verified);
+  } catch (e) {
+    out.left.push({ why: `the fallback tag ${referrersTag(digest)} could not be read: ${why(e)}` });
+  }
   if (!refs.length && !index) return out;
+  const copied = new Set<Digest>();
   if (to) {
     if (index) {
       // The index carries every referrer: copying it copies them (children by digest first).
-      await client.copyImage(from, index, to, referrersTag(digest));
-      out.writes.push({ repository: to, digest: index, tag: referrersTag(digest) });
+      try {
+        await client.copyImage(from, index, to, referrersTag(digest));
+        out.writes.push({ repository: to, digest: index, tag: referrersTag(digest) });
+        copied.add(index);
+      } catch (e) {
+        out.left.push({ digest: index, why: `the fallback tag ${referrersTag(digest)} could not be copied: ${why(e)}` });
+      }
     }
     for (const r of refs) {
-      await client.copyImage(from, r.digest, to, r.digest);
-      out.writes.push({ repository: to, digest: r.digest });
+      try {
+        await client.copyImage(from, r.digest, to, r.digest);
+        out.writes.push({ repository: to, digest: r.digest });
+        copied.add(r.digest);
+      } catch (e) {
+        out.left.push({ digest: r.digest, why: `could not be copied: ${why(e)}` });
+      }
     }
   }
-  for (const r of refs) await deleteIfPresent(client, from, r.digest);
-  if (index) await deleteIfPresent(client, from, index);
+  const remove = async (d: Digest): Promise<boolean> => {
+    if (to && !copied.has(d)) return false;
+    try {
+      await deleteIfPresent(client, from, d);
+      return true;
+    } catch (e) {
+      out.left.push({ digest: d, why: `could not be deleted: ${why(e)}` });
+      return false;
+    }
+  };
+  for (const r of refs) if (await remove(r.digest)) out.digests.push(r.digest);
+  if (index) out.fallbackTag = await remove(index);
   return out;
 }
 
@@ -121,9 +175,12 @@ export async function deleteIfPresent(client: RegistryClient, repo: string, dige
   }
 }
 
-/** ` and its 2 referrers (fallback tag sha256-…)`, or '' when there were none. */
+/** `; deleted 2 referrers (…)` and what was left in place and why, or '' when there were none. */
 export function describeReferrers(m: ReferrersMoved, verb: string): string {
-  if (!m.digests.length && !m.fallbackTag) return '';
   const n = m.digests.length;
-  return `; ${verb} ${n} referrer${n === 1 ? '' : 's'} (signatures, SBOMs)${m.fallbackTag ? ' and the fallback referrers tag' : ''}`;
+  const moved = !n && !m.fallbackTag ? '' : `; ${verb} ${n} referrer${n === 1 ? '' : 's'} (signatures, SBOMs)${m.fallbackTag ? ' and the fallback referrers tag' : ''}`;
+  const shown = m.left.slice(0, 5).map((l) => (l.digest ? `${l.digest} ${l.why}` : l.why));
+  if (m.left.length > shown.length) shown.push(`and ${m.left.length - shown.length} more`);
+  const left = shown.length ? `; left in place (referrers never stop the action): ${shown.join('; ')}` : '';
+  return moved + left;
 }

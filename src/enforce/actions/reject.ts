@@ -6,7 +6,7 @@
  */
 import type { Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
-import { deleteBlockingChildren, describeChildren, type ChildBlocks } from './children.js';
+import { deleteBlockingChildren, describeChildren, readForChildren, type ChildBlocks } from './children.js';
 import { tagsOf } from './quarantine.js';
 import { describeReferrers, moveReferrers } from './referrers.js';
 import { restoreTag } from './restore.js';
@@ -27,7 +27,7 @@ export async function reject(client: RegistryClient, repository: string, digest:
   const removed = await tagsOf(client, repository, digest);
   const refs = await moveReferrers(client, repository, digest, undefined);
   const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;
-  const index = childBlocks ? await client.getManifest(repository, digest) : undefined;
+  const index = childBlocks ? await readForChildren(client, repository, digest) : undefined;
   await client.deleteManifest(repository, digest);
   const children = index ? await deleteBlockingChildren(client, repository, index, childBlocks) : { deleted: [], kept: [] };
   const gone = restored?.ok ? removed.filter((t) => t !== tag) : removed;
