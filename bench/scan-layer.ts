@@ -9,9 +9,10 @@
  *    same node flags as the floor's, timed from the start of its read (bench/scan-layer-child.mjs),
  *    so that the two processes differ only by the work done. The engine timed warm inside this
  *    process (tsx's build of the sources, this process's bigger heap) is printed too, labelled, as
- *    it was the goal's figure before. The engine started with the command line's V8 flags (bin/pushgate.js
- *    JIT_FLAGS, as `pushgate scan` runs it) is printed too, beside the floor started with the same
- *    flags. Both gunzip placements are timed in-process: in an inflate
+ *    it was the goal's figure before. The engine with the command line's V8 flags (bin/pushgate.js
+ *    JIT_FLAGS) is printed too, beside the floor with the same flags, both set as `pushgate scan`
+ *    sets them: at run time (v8.setFlagsFromString, bench/v8-flags-at-run-time.cjs), after Node's
+ *    start, not on node's command line. Both gunzip placements are timed in-process: in an inflate
  *    worker thread and on the calling thread (zlib's thread pool); the engine's pick here
  *    (`inflateWorker: auto`, engine.ts useInflateWorker) is the one the fresh process uses.
  *    `--baseline DIR`: another checkout of pushgate, built (`node scripts/build.mjs` there), whose
@@ -74,8 +75,9 @@ async function ours(file: string, digest: string, size: number, tmpDir: string, 
 /** One floor run: wall ms and CPU ms (user + system, every thread) of the read, as the floor process measures them. */
 interface Timing { ms: number; cpuMs?: number }
 
-function gzipFloor(file: string, nodeFlags: string[] = []): Timing {
-  const out = execFileSync(process.execPath, [...nodeFlags, path.join(ROOT, 'scripts/lab/scan-floor.mjs'), file], { encoding: 'utf8' });
+/** scripts/lab/scan-floor.mjs on `file` in a fresh process, with `v8Flags` set as the command line sets its own ({@link atRunTime}). */
+function gzipFloor(file: string, v8Flags: string[] = []): Timing {
+  const out = execFileSync(process.execPath, [...atRunTime(v8Flags), path.join(ROOT, 'scripts/lab/scan-floor.mjs'), file], { encoding: 'utf8', env: v8FlagsEnv(v8Flags) });
   return JSON.parse(out) as Timing;
 }
 
@@ -101,9 +103,24 @@ const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
  * The engine of the compiled checkout `dir` (its dist/) on `file`, in a fresh process started as the
  * floor's is (bench/scan-layer-child.mjs): wall and CPU ms from the start of its read.
  */
-function engineProcess(dir: string, file: string, digest: string, nodeFlags: string[] = []): Ours {
-  const out = execFileSync(process.execPath, [...nodeFlags, path.join(ROOT, 'bench/scan-layer-child.mjs'), path.join(dir, 'dist'), file, digest], { encoding: 'utf8' });
+function engineProcess(dir: string, file: string, digest: string, v8Flags: string[] = []): Ours {
+  const out = execFileSync(process.execPath, [...atRunTime(v8Flags), path.join(ROOT, 'bench/scan-layer-child.mjs'), path.join(dir, 'dist'), file, digest], { encoding: 'utf8', env: v8FlagsEnv(v8Flags) });
   return JSON.parse(out.trim().split('\n').pop()!) as Ours;
+}
+
+/**
+ * The node arguments that set `v8Flags` the way bin/pushgate.js sets its JIT_FLAGS: at run time
+ * (v8.setFlagsFromString, by the preload bench/v8-flags-at-run-time.cjs, with {@link v8FlagsEnv}),
+ * after Node's start and before the script is compiled, not as node command-line flags, which would
+ * also govern Node's own bootstrap and V8's set-up (no `pushgate` process runs under those).
+ */
+function atRunTime(v8Flags: string[]): string[] {
+  return v8Flags.length ? ['-r', path.join(ROOT, 'bench/v8-flags-at-run-time.cjs')] : [];
+}
+
+/** The environment for {@link atRunTime}: this process's, with BENCH_V8_FLAGS naming `v8Flags`. */
+function v8FlagsEnv(v8Flags: string[]): NodeJS.ProcessEnv {
+  return v8Flags.length ? { ...process.env, BENCH_V8_FLAGS: v8Flags.join(' ') } : process.env;
 }
 
 /**
@@ -180,9 +197,9 @@ async function compare(label: string, file: string, rounds: number, floor: (f: s
     console.log(`    ratio to the floor: ${ratio(p)}`);
   }
   if (j.length) {
-    console.log(`  ours, fresh process with the command line's V8 flags (${jitFlags.join(' ')}, bin/pushgate.js; not the goal's figure): ${row(j)}`);
+    console.log(`  ours, fresh process with the command line's V8 flags (${jitFlags.join(' ')}, set at run time as bin/pushgate.js sets them; not the goal's figure): ${row(j)}`);
     console.log(`    ratio to the floor: ${ratio(j)}`);
-    console.log(`  floor with those flags: ${row(jf)}`);
+    console.log(`  floor with those flags (set at run time too): ${row(jf)}`);
     console.log(`    ours with the command line's flags to it: wall ${(wallOf(j) / wallOf(jf)).toFixed(2)}, cpu ${(cpuOf(j) / cpuOf(jf)).toFixed(2)}`);
   }
   if (b.length) {

@@ -118,10 +118,36 @@ const NONE: Analyzer[] = [];
  * when none wants it, and only the analyzers the dispatch names for `p` are asked.
  */
 function wantedAt(analyzers: readonly Analyzer[]): (p: string) => Analyzer[] {
-  const dispatch = new WantsDispatch(analyzers);
-  return (p) => {
+  return new Wanted(analyzers).at;
+}
+
+/**
+ * {@link wantedAt}'s question, asked of one path at a time ({@link at}) or of the files of one
+ * directory ({@link inDirectory}: the directory's part of the dispatch worked out once for them).
+ */
+class Wanted {
+  private readonly dispatch: WantsDispatch;
+
+  constructor(private readonly analyzers: readonly Analyzer[]) {
+    this.dispatch = new WantsDispatch(analyzers);
+  }
+
+  /** The analyzers that want a small regular file at `p`. */
+  readonly at = (p: string): Analyzer[] => this.ask(p, this.dispatch.candidates(p, p.lastIndexOf('/')));
+
+  /**
+   * The same question for the files directly in `dir`: `(p, name)` answers as `at(p)` does for
+   * `p` = `dir` joined with `name` (the caller passes both, as it has them).
+   */
+  inDirectory(dir: string): (p: string, name: string) => Analyzer[] {
+    const here = this.dispatch.inDirectory(dir);
+    return (p, name) => this.ask(p, this.dispatch.candidatesIn(here, name));
+  }
+
+  /** The analyzers among the dispatch's candidates `ask` for `p` whose `wants` take it. */
+  private ask(p: string, ask: number): Analyzer[] {
     PROBE.path = p;
-    const ask = dispatch.candidates(p, p.lastIndexOf('/'));
+    const analyzers = this.analyzers;
     let out = NONE;
     for (let i = 0; i < analyzers.length; i++) {
       if (i < DISPATCH_BITS && (ask & (1 << i)) === 0) continue;
@@ -131,7 +157,7 @@ function wantedAt(analyzers: readonly Analyzer[]): (p: string) => Analyzer[] {
       out.push(a);
     }
     return out;
-  };
+  }
 }
 
 /**
@@ -164,7 +190,8 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   const sensitive = linkSensitive(analyzers);
   /** Symlink resolution steps the hard links of the whole stack may take. */
   const linkWork = { steps: ALIAS_BUDGET };
-  const wantedBy = wantedAt(sensitive);
+  const wanted = new Wanted(sensitive);
+  const wantedBy = wanted.at;
   /** The analyzers whose findings depend on the file's name, and every analyzer by name. */
   const nameDep = analyzers.filter((a) => a.foundUnder);
   const wantedByNameDep = wantedAt(nameDep);
@@ -488,7 +515,12 @@ export function stackLayers(layers: Array<{ analysis: LayerAnalysis; label?: Dig
   };
   if (sensitive.length || nameDep.length) {
     findLinks('/', root);
-    checkSymlinkAliases(symlinks, stat, wantedBy, diagnostics, Math.max(ALIAS_BUDGET, ALIAS_STEPS_PER_PATH * index.size), namedAlias);
+    // The nodes holding results, by identity: the walk behind the links asks this of every file,
+    // and a look-up by its path would make and hash that path first. (The alias checks add results
+    // only at paths through a symlink, which no node of the tree has.)
+    const withResults = new Set<Node>();
+    for (const p of results.keys()) { const n = index.get(p); if (n) withResults.add(n); }
+    checkSymlinkAliases(symlinks, stat, wanted, diagnostics, Math.max(ALIAS_BUDGET, ALIAS_STEPS_PER_PATH * index.size), namedAlias, withResults);
   }
   return {
     placed: [...results.values()].flat(),
@@ -627,9 +659,13 @@ export function resolveInTree(p: string, stat: StatFn, opts: { visit?: (q: strin
  * own path (a symlinked `/var/lib/dpkg/status`) or a path beneath a symlinked directory
  * (`/var/lib/dpkg` → `/opt/x`), where the real file is not one that analyzer wants under its own name.
  * `named(alias, file)` is told of every file reached through a symlink under the name `alias`
- * (name-dependent readings), within the same budget.
+ * (name-dependent readings), within the same budget, when its node is one of `withResults` (it
+ * has nothing to add for a file without results).
  */
-function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wantedBy: (p: string) => Analyzer[], diagnostics: { push(d: Diagnostic): void }, budget: number, named: (alias: string, f: string) => void): void {
+function checkSymlinkAliases(
+  symlinks: Array<{ path: string; link: string }>, stat: (p: string) => Node | undefined, wanted: Wanted, diagnostics: { push(d: Diagnostic): void },
+  budget: number, named: (alias: string, f: string) => void, withResults: ReadonlySet<Node>,
+): void {
   // One budget for the files looked at behind the links and the steps taken to resolve them.
   const work = { steps: budget };
   // "Read under its own name" is "wanted under its own name and read the same way there": the
@@ -645,17 +681,18 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
     if (target === undefined) continue;
     const node = stat(target)!;
     const hidden: string[] = [];
-    // `rel` is the file's path below the link (`/x/y`, '' for a link to a file); the target's
-    // name is made only for the few files some analyzer wants under the alias.
-    // `f` is the file the runtime reads at `alias`.
-    const check = (alias: string, f: string) => {
-      named(alias, f);
-      const want = wantedBy(alias);
+    // The file the runtime reads at `alias` is `f`, or `name` in the directory `real` when `f` is
+    // undefined (made only for a file with results or that some analyzer wants under the alias);
+    // `n` is its node, `want` the analyzers that want `alias`.
+    const check = (alias: string, n: Node, want: Analyzer[], f: string | undefined, real?: string, name?: string) => {
+      if (!want.length && !withResults.has(n)) return;
+      const file = f ?? `${real === '/' ? '' : real}/${name}`;
+      if (withResults.has(n)) named(alias, file);
       if (!want.length) return;
-      const missing = want.filter((a) => !readsAlike(a, alias, f));
-      if (missing.length) hidden.push(`${alias} → ${f} (${missing.map((a) => a.name).join(', ')})`);
+      const missing = want.filter((a) => !readsAlike(a, alias, file));
+      if (missing.length) hidden.push(`${alias} → ${file} (${missing.map((a) => a.name).join(', ')})`);
     };
-    if (node.kind !== 'd') check(s.path, target);
+    if (node.kind !== 'd') check(s.path, node, wanted.at(s.path), target);
     else {
       // A symlink inside the linked directory is followed too: the runtime reads through both (a
       // link to a directory holding a link to the database). `onPath` holds the directories entered
@@ -664,7 +701,12 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
       // loop can put a wanted name together (`/var/lib → /opt` with `/opt/dpkg → /opt` makes
       // `/var/lib/dpkg/status` read `/opt/status`).
       const onPath = new Set<string>([target]);
+      // `rel` is the directory's path below the link (`/x/y`, '' for the linked directory itself),
+      // `real` the directory the runtime reads there.
       const walk = (rel: string, real: string, n: Node, loops: number): void => {
+        // Which analyzers want a file of this directory under the alias, the directory's part of
+        // that worked out on its first file.
+        let wantHere: ((p: string, name: string) => Analyzer[]) | undefined;
         n.children?.forEach((c, name) => {
           // Every entry costs a step, directories too: M links to a directory of K empty
           // directories is M×K steps of work whatever the directories hold.
@@ -673,19 +715,23 @@ function checkSymlinkAliases(symlinks: Array<{ path: string; link: string }>, st
           // The alias's `wants` tests cost its length, which loops multiply.
           const long = s.path.length + r.length;
           if (long > CHARGE_CHARS && (work.steps -= (long / CHARGE_CHARS) | 0) < 0) return;
-          const f = `${real === '/' ? '' : real}/${name}`;
-          if (c.kind === 'd') walk(r, f, c, loops);
+          if (c.kind === 'd') walk(r, `${real === '/' ? '' : real}/${name}`, c, loops);
           else if (c.kind === 'l') {
-            const t = resolveInTree(f, stat, { budget: work });
+            const t = resolveInTree(`${real === '/' ? '' : real}/${name}`, stat, { budget: work });
             if (t === null || t === undefined) return;
             const tn = stat(t)!;
-            if (tn.kind !== 'd') check(`${s.path}${r}`, t);
-            else if (!onPath.has(t)) {
+            if (tn.kind !== 'd') {
+              const alias = `${s.path}${r}`;
+              check(alias, tn, (wantHere ??= wanted.inDirectory(`${s.path}${rel}`))(alias, name), t);
+            } else if (!onPath.has(t)) {
               onPath.add(t);
               walk(r, t, tn, loops);
               onPath.delete(t);
             } else if (loops < LOOP_DEPTH) walk(r, t, tn, loops + 1);
-          } else check(`${s.path}${r}`, f);
+          } else {
+            const alias = `${s.path}${r}`;
+            check(alias, c, (wantHere ??= wanted.inDirectory(`${s.path}${rel}`))(alias, name), undefined, real, name);
+          }
         });
       };
       walk('', target, node, 0);

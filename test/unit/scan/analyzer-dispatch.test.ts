@@ -99,6 +99,31 @@ describe('scan: analyzer dispatch', () => {
     }), { numRuns: 300 });
   });
 
+  it('property: the dispatch worked out per directory (inDirectory, candidatesIn) names what it names per path, for any sublist', () => {
+    // Directories and names from the analyzers' own paths and look-alikes: a directory that is an
+    // exact path's, one beneath or beside an `under` directory, the root; names equal to an exact
+    // path's, a base name, an extension in any case.
+    const dirArb = fc.oneof(
+      fc.constantFrom('/', ...Object.values(WANTED).flat().map((p) => p.slice(0, p.lastIndexOf('/')) || '/')),
+      pathArb,
+    );
+    const nameArb = fc.oneof(fc.constantFrom(...SEGMENTS), pathArb.map((p) => p.slice(p.lastIndexOf('/') + 1))).filter((n) => n.length > 0 && !n.includes('/'));
+    fc.assert(fc.property(fc.subarray([...ANALYZERS]), dirArb, fc.array(nameArb, { minLength: 1, maxLength: 8 }), (list, dir, names) => {
+      const d = new WantsDispatch(list);
+      const here = d.inDirectory(dir);
+      for (const name of names) {
+        const p = `${dir === '/' ? '' : dir}/${name}`;
+        expect(d.candidatesIn(here, name), `${p}`).to.equal(d.candidates(p, p.lastIndexOf('/')));
+      }
+    }), { numRuns: 500 });
+    // Beneath an `under` directory at any depth, and its exact paths, named by the directory's part.
+    const dpkg = new WantsDispatch(ANALYZERS);
+    for (const p of ['/var/lib/dpkg/status', '/var/lib/dpkg/info/x.list', '/etc/os-release', '/usr/lib/os-release', '/lib/apk/db/installed']) {
+      const at = p.lastIndexOf('/');
+      expect(dpkg.candidatesIn(dpkg.inDirectory(p.slice(0, at)), p.slice(at + 1)), p).to.equal(dpkg.candidates(p, at));
+    }
+  });
+
   it('analyzers past the dispatch bits are always asked; a malformed declaration is refused', () => {
     const probe = (name: string, names?: Analyzer['names']): Analyzer => ({ name, version: 1, maxSize: 10, wants: () => false, names });
     const many = Array.from({ length: DISPATCH_BITS + 2 }, (_, i) => probe(`t/${i}`, { paths: ['/nowhere'] }));
