@@ -21,6 +21,7 @@ import { isContentDigest, isDigest, digestAlgorithm, digestHex, manifestDigestPr
 import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
 import { isRegistryRepositoryName, TAG_RE } from '../core/names.js';
 import { RegistryError, redactUrl } from './errors.js';
+import { parseLinkHeader } from './link-header.js';
 import { Transport, header, type TransportRequest } from './transport.js';
 import { Authenticator } from './auth/authenticator.js';
 import { CredentialScope } from './auth/credential-scope.js';
@@ -142,14 +143,28 @@ export function referrersTag(digest: Digest): string {
   return `${digestAlgorithm(digest)}-${digestHex(digest).slice(0, 64)}`;
 }
 
-/** Parses a `Link: <url>; rel="next"` header into the next URL (resolved against `base`). */
+/**
+ * The `next` link of a `Link` header (RFC 8288, {@link parseLinkHeader}), resolved against `base`
+ * (the URL of the page that carried it, RFC 8288 §3.2 and RFC 3986 §5): undefined when no link-value
+ * has the relation type `next` (among others: `rel="prev next"`).
+ * @throws Error for a header that is not RFC 8288 (the reason and offset), a `next` target that is no
+ *   URL, or two `next` links to different URLs (which one a client follows is not defined)
+ */
 export function nextLink(link: string | undefined, base: string): string | undefined {
   if (!link) return undefined;
-  for (const part of link.split(',')) {
-    const m = /<([^>]*)>\s*;(.*)/.exec(part.trim());
-    if (m && /rel="?next"?/i.test(m[2])) return new URL(m[1], base).toString();
+  let next: string | undefined;
+  for (const v of parseLinkHeader(link)) {
+    if (!v.rels.includes('next')) continue;
+    let u: string;
+    try {
+      u = new URL(v.target, base).toString();
+    } catch {
+      throw new Error(`the next link <${v.target}> is not a URL`);
+    }
+    if (next !== undefined && next !== u) throw new Error(`two next links, <${next}> and <${u}>`);
+    next = u;
   }
-  return undefined;
+  return next;
 }
 
 /**
@@ -174,6 +189,7 @@ function listBytes(read: number, body: Buffer, registry: string, op: string, url
 
 /**
  * The next page of a listing from `url`, checked: undefined when the answer names none; throws when
+ * the `Link` header cannot be read (not RFC 8288, a next target that is no URL, two next targets), when
  * it leads off the registry's `origin` (Distribution, Harbor and Docker Hub link relatively; a list
  * on another host is not this registry's list, and pushgate would fetch whatever host an answer
  * names), when a page that brought no entries still links on (Distribution links only from a full
@@ -185,9 +201,15 @@ export function checkedNextPage(
   url: string,
   ctx: { registry: string; op: string; origin: string; pages: number; entries: number; pageEntries: number },
 ): string | undefined {
-  const next = nextLink(link, url);
-  if (next === undefined) return undefined;
   const fail = (why: string) => new RegistryError('REGISTRY', `registry ${ctx.registry}: ${ctx.op}: ${why}`, { url: redactUrl(url) });
+  let next: string | undefined;
+  try {
+    next = nextLink(link, url);
+  } catch (err) {
+    // A listing whose continuation cannot be told is not taken for complete.
+    throw fail(`the Link header ${JSON.stringify(link!.length > 200 ? `${link!.slice(0, 200)}…` : link)} cannot be read (RFC 8288): ${(err as Error).message}; the listing is not followed`);
+  }
+  if (next === undefined) return undefined;
   let origin: string | undefined;
   try {
     origin = new URL(next).origin;
