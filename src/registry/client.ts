@@ -101,6 +101,8 @@ export interface RegistryClientOptions {
   blobResumes?: number;
   /** Page size (`n`) of tag and catalog listings. Default 1000. */
   pageSize?: number;
+  /** Bounds of one listing (default {@link LIST_LIMITS}; tests lower them to reach them against a real registry). */
+  listLimits?: Partial<ListLimits>;
 }
 
 /** Options of {@link RegistryClient.getBlob}. */
@@ -177,13 +179,34 @@ export function nextLink(link: string | undefined, base: string): string | undef
  */
 export const LIST_LIMITS = { maxPages: 5_000, maxEntries: 500_000, maxBytes: 128 * 1024 * 1024 } as const;
 
+/** The bounds of one listing: pages followed, entries collected, answer bytes read ({@link LIST_LIMITS}). */
+export interface ListLimits { maxPages: number; maxEntries: number; maxBytes: number }
+
+/**
+ * A listing stopped at one of its bounds ({@link ListLimits}): the registry answered, but the list is
+ * longer than pushgate reads (or the registry's chain does not end). `partial` holds the entries of the
+ * pages read before the bound (tags and catalog listings; empty for referrers), in the registry's order.
+ */
+export class ListingBoundError extends RegistryError {
+  /** The bound reached. */
+  readonly limit: keyof ListLimits;
+  /** Entries read before the bound. */
+  partial: string[] = [];
+
+  constructor(limit: keyof ListLimits, message: string, url: string) {
+    super('REGISTRY', message, { url: redactUrl(url) });
+    this.name = 'ListingBoundError';
+    this.limit = limit;
+  }
+}
+
 /**
  * `read` plus the answer body of the page just received, checked against {@link LIST_LIMITS}.maxBytes.
  * @throws RegistryError REGISTRY naming the registry, the operation and the limit.
  */
-function listBytes(read: number, body: Buffer, registry: string, op: string, url: string): number {
+function listBytes(read: number, body: Buffer, registry: string, op: string, url: string, limits: ListLimits = LIST_LIMITS): number {
   const total = read + body.length;
-  if (total > LIST_LIMITS.maxBytes) throw new RegistryError('REGISTRY', `registry ${registry}: ${op}: answers of more than ${LIST_LIMITS.maxBytes} bytes; pushgate does not follow a listing further`, { url: redactUrl(url) });
+  if (total > limits.maxBytes) throw new ListingBoundError('maxBytes', `registry ${registry}: ${op}: answers of more than ${limits.maxBytes} bytes; pushgate does not follow a listing further`, url);
   return total;
 }
 
@@ -199,8 +222,9 @@ function listBytes(read: number, body: Buffer, registry: string, op: string, url
 export function checkedNextPage(
   link: string | undefined,
   url: string,
-  ctx: { registry: string; op: string; origin: string; pages: number; entries: number; pageEntries: number },
+  ctx: { registry: string; op: string; origin: string; pages: number; entries: number; pageEntries: number; limits?: ListLimits },
 ): string | undefined {
+  const limits = ctx.limits ?? LIST_LIMITS;
   const fail = (why: string) => new RegistryError('REGISTRY', `registry ${ctx.registry}: ${ctx.op}: ${why}`, { url: redactUrl(url) });
   let next: string | undefined;
   try {
@@ -218,8 +242,9 @@ export function checkedNextPage(
   }
   if (origin !== ctx.origin) throw fail(`the Link header leads to ${origin ?? 'a URL that is not one'}, not to the registry's origin ${ctx.origin}; the listing is not followed there`);
   if (ctx.pageEntries === 0) throw fail('a page without entries links to a further page; the listing would not end');
-  if (ctx.pages >= LIST_LIMITS.maxPages) throw fail(`more than ${LIST_LIMITS.maxPages} pages; pushgate does not follow a listing further`);
-  if (ctx.entries >= LIST_LIMITS.maxEntries) throw fail(`more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`);
+  const bound = (limit: keyof ListLimits, why: string) => new ListingBoundError(limit, `registry ${ctx.registry}: ${ctx.op}: ${why}`, url);
+  if (ctx.pages >= limits.maxPages) throw bound('maxPages', `more than ${limits.maxPages} pages; pushgate does not follow a listing further`);
+  if (ctx.entries >= limits.maxEntries) throw bound('maxEntries', `more than ${limits.maxEntries} entries; pushgate does not follow a listing further`);
   return next;
 }
 
@@ -238,6 +263,7 @@ export class RegistryClient {
   private readonly maxManifestBytes: number;
   private readonly blobResumes: number;
   private readonly pageSize: number;
+  private readonly listLimits: ListLimits;
   private readonly beforeManifestPut: RegistryClientOptions['beforeManifestPut'];
 
   /**
@@ -269,6 +295,7 @@ export class RegistryClient {
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.blobResumes = opts.blobResumes ?? 3;
     this.pageSize = opts.pageSize ?? 1000;
+    this.listLimits = { ...LIST_LIMITS, ...opts.listLimits };
     const concurrency = opts.concurrency ?? 8;
 
     const ca = opts.ca ? [...tls.rootCertificates, readPem(opts.ca, 'CA bundle')] : undefined;
@@ -787,6 +814,11 @@ export class RegistryClient {
 
   private async paginate(path: string, op: string, scopes: string[], key: 'tags' | 'repositories', notFoundEmpty: boolean): Promise<string[]> {
     const out: string[] = [];
+    // A listing stopped at a bound carries what was read: the caller may act on what it knows (reconcile).
+    const bounded = (err: unknown): unknown => {
+      if (err instanceof ListingBoundError) err.partial = out;
+      return err;
+    };
     let url: string | undefined = this.url(path);
     const seen = new Set<string>();
     let unsized = false;
@@ -820,7 +852,11 @@ export class RegistryClient {
         if (codes.includes('NAME_UNKNOWN')) return out;
         throw this.t.statusError({ method: 'GET', url, op, scopes, ok: [200] }, url, 404, res.headers, res.body as Buffer);
       }
-      read = listBytes(read, res.body as Buffer, this.name, op, url);
+      try {
+        read = listBytes(read, res.body as Buffer, this.name, op, url, this.listLimits);
+      } catch (err) {
+        throw bounded(err);
+      }
       let j: Record<string, unknown>;
       try {
         j = JSON.parse((res.body as Buffer).toString('utf8')) as Record<string, unknown>;
@@ -829,11 +865,15 @@ export class RegistryClient {
       }
       const list = j[key];
       const page = Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
-      if (out.length + page.length > LIST_LIMITS.maxEntries) {
-        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`, { url: redactUrl(url) });
+      if (out.length + page.length > this.listLimits.maxEntries) {
+        throw bounded(new ListingBoundError('maxEntries', `registry ${this.name}: ${op}: more than ${this.listLimits.maxEntries} entries; pushgate does not follow a listing further`, url));
       }
       for (const x of page) out.push(x);
-      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: page.length });
+      try {
+        url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: page.length, limits: this.listLimits });
+      } catch (err) {
+        throw bounded(err);
+      }
     }
     return out;
   }
@@ -886,7 +926,7 @@ export class RegistryClient {
       seen.add(url);
       const res = await this.send({ method: 'GET', url, op, scopes: [repoScope(repo, 'pull')], headers: { accept: 'application/vnd.oci.image.index.v1+json' }, ok: [200, 400, 404, 405], maxBytes: this.maxManifestBytes });
       if (res.status !== 200) break;
-      read = listBytes(read, res.body as Buffer, this.name, op, url);
+      read = listBytes(read, res.body as Buffer, this.name, op, url, this.listLimits);
       let manifests: unknown;
       try {
         manifests = (JSON.parse((res.body as Buffer).toString('utf8')) as { manifests?: unknown }).manifests;
@@ -897,11 +937,11 @@ export class RegistryClient {
       apiWorked = true;
       const applied = (header(res.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim());
       const ds = manifests as Descriptor[];
-      if (out.length + ds.length > LIST_LIMITS.maxEntries) {
-        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`, { url: redactUrl(url) });
+      if (out.length + ds.length > this.listLimits.maxEntries) {
+        throw new ListingBoundError('maxEntries', `registry ${this.name}: ${op}: more than ${this.listLimits.maxEntries} entries; pushgate does not follow a listing further`, url);
       }
       for (const d of applied.includes('artifactType') ? ds : filter(ds)) out.push(d);
-      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: ds.length });
+      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: ds.length, limits: this.listLimits });
     }
     return apiWorked ? out : undefined;
   }
