@@ -100,6 +100,23 @@ for s in json.load(sys.stdin):
     }
   });
 
+  it('a zipped egg and an .egg directory hard-linked under a versioned name are read as pip reads that name', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-link-'));
+    const decoy = 'Metadata-Version: 2.1\nName: urllib3\nVersion: 9.9\n';
+    try {
+      const inv = await scanLayers(tmp, 'egg-link', [[
+        { name: 'site/x.egg', content: storedZip({ 'EGG-INFO/PKG-INFO': decoy }) },
+        { name: 'site/urllib3-1.26.0-py3.11.egg', type: 'link', linkname: 'site/x.egg' },
+        { name: 'dirs/y.egg/EGG-INFO/PKG-INFO', content: decoy },
+        { name: 'dirs/urllib3-1.25.0-py3.11.egg/EGG-INFO/PKG-INFO', type: 'link', linkname: 'dirs/y.egg/EGG-INFO/PKG-INFO' },
+      ]]);
+      const found = inv.packages.map((p) => `${p.name}@${p.version}`);
+      expect(found).to.include.members(['urllib3@9.9', 'urllib3@1.26.0', 'urllib3@1.25.0']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a .egg zip that cannot be read but that Python may open makes the scan incomplete; a file that is no zip gives nothing', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-bad-'));
     try {
