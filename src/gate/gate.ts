@@ -73,6 +73,8 @@ export interface GateCounters {
   storeError?(operation: string): void;
   /** One publication of a verdict's referrers (`pushgate_referrers_published_total{result}`). */
   referrersPublished?(result: PublishResult): void;
+  /** A listing (catalog, a repository's tags) stopped at its bound (`pushgate_listing_truncated_total{registry,listing}`). */
+  listingTruncated?(registry: string, listing: 'catalog' | 'tags'): void;
 }
 
 /** What the gate needs. */
@@ -911,6 +913,11 @@ export class Gate implements GateApi {
   /** Resumes the events blocked on `registry` when it answers (the probe, reconcile). @returns how many. */
   resumeBlocked(registry: string): Promise<number> {
     return this.queue.resumeBlocked(registry);
+  }
+
+  /** Counts a listing of `registry` that stopped at its bound (reconcile; {@link GateCounters.listingTruncated}). */
+  countListingTruncated(registry: string, listing: 'catalog' | 'tags'): void {
+    this.opts.counters?.listingTruncated?.(registry, listing);
   }
 
   // --- Scans with a caller's registry credential (Harbor scanner adapter, issue 6) -------------

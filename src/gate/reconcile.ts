@@ -11,6 +11,7 @@ import { PushgateError, isBlocking, type Verdict } from '../core/index.js';
 import { createHash } from 'node:crypto';
 import type { PushgateConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
+import { ListingBoundError } from '../registry/client.js';
 import type { Gate, Logger } from './gate.js';
 import { scheduleClusterJob } from './cluster-jobs.js';
 import { pendingReconcile, recordReconcileDone, requestWatermark, walkedScope } from './reconcile-ledger.js';
@@ -42,6 +43,55 @@ export interface ReconcileResult {
   resumed: number;
   /** Repositories or tags that could not be read (registry errors; the pass goes on). */
   errors: Array<{ registry: string; repository?: string; tag?: string; message: string }>;
+  /**
+   * Listings that stopped at their bound ({@link ListLimits}: a catalog of a registry, the tags of a
+   * repository, `repository` absent for the catalog): walked up to the bound and for what the store
+   * knows (repositories and tags of stored verdicts), reported (log, metric, audit), not an error (a
+   * later pass cannot read past the bound either).
+   */
+  truncated?: Array<{ registry: string; repository?: string; limit: string; read: number; known: number }>;
+}
+
+/** Most stored verdicts read for what the store knows of a listing cut at its bound. */
+const KNOWN_SCAN = 500_000;
+
+/**
+ * What the store knows of a listing cut at its bound: the repositories of `registry`'s stored verdicts
+ * (`repository` undefined), or the tags the stored verdicts of `repository` list. At most
+ * {@link KNOWN_SCAN} verdicts are read.
+ */
+async function knownFromStore(store: Store, registry: string, repository?: string): Promise<string[]> {
+  const out = new Set<string>();
+  let after: Awaited<ReturnType<Store['pageVerdicts']>>['next'];
+  for (let read = 0; read < KNOWN_SCAN;) {
+    const page = await store.pageVerdicts({ registry, repository, after, limit: 1000 });
+    read += page.items.length;
+    for (const v of page.items) {
+      if (v.registry !== registry) continue;
+      if (repository === undefined) out.add(v.repository);
+      else if (v.repository === repository) for (const t of v.tags) out.add(t);
+    }
+    if (!page.next || !page.items.length) break;
+    after = page.next;
+  }
+  return [...out];
+}
+
+/**
+ * `partial` (what the registry listed up to the bound) and what the store knows of the listing, for a
+ * listing that stopped at its bound; the cut is logged, counted and audited. A pusher who pushes more
+ * tags than the bound would otherwise have the whole repository skipped: its blocked images pushed back
+ * under a known tag, and its unjudged ones listed before the bound, went unseen.
+ */
+async function walkWhatIsKnown(opts: ReconcileOptions, result: ReconcileResult, registry: string, e: ListingBoundError, repository?: string): Promise<string[]> {
+  const known = await knownFromStore(opts.store, registry, repository);
+  const all = [...new Set([...e.partial, ...known])];
+  (result.truncated ??= []).push({ registry, repository, limit: e.limit, read: e.partial.length, known: known.length });
+  opts.gate.countListingTruncated(registry, repository === undefined ? 'catalog' : 'tags');
+  opts.logger?.warn({ registry, repository, limit: e.limit, read: e.partial.length, known: known.length, err: e.message }, `reconcile: the ${repository === undefined ? 'catalog' : 'tag list'} is longer than pushgate reads; walking what was read and what the store knows`);
+  await opts.store.audit({ actor: 'pushgate', action: 'listing-truncated', registry, repository, detail: { listing: repository === undefined ? 'catalog' : 'tags', limit: e.limit, read: e.partial.length, known: known.length } })
+    .catch((err: Error) => opts.logger?.warn({ registry, repository, err: err.message }, 'could not audit a truncated listing'));
+  return all;
 }
 
 /**
@@ -57,7 +107,7 @@ export interface ReconcileResult {
  */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
   const { config, gate, store } = opts;
-  const result: ReconcileResult = { tags: 0, queued: 0, resumed: 0, errors: [] };
+  const result: ReconcileResult = { tags: 0, queued: 0, resumed: 0, errors: [], truncated: [] };
   if (opts.registry && !config.registries.some((r) => r.name === opts.registry)) {
     throw new PushgateError('NOT_FOUND', `--registry ${opts.registry}: no such registry in the configuration (registries[].name: ${config.registries.map((r) => r.name).join(', ') || 'none'})`);
   }
@@ -68,9 +118,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
     try {
       repos = opts.repositories ? [...new Set(opts.repositories)] : await client.catalog();
     } catch (e) {
-      result.errors.push({ registry: rc.name, message: (e as Error).message });
-      opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'reconcile: catalog could not be read');
-      continue;
+      if (e instanceof ListingBoundError) repos = await walkWhatIsKnown(opts, result, rc.name, e);
+      else {
+        result.errors.push({ registry: rc.name, message: (e as Error).message });
+        opts.logger?.warn({ registry: rc.name, err: (e as Error).message }, 'reconcile: catalog could not be read');
+        continue;
+      }
     }
     // The registry answers: the events that outlived their retry budget while it did not go back to the queue.
     try {
@@ -83,8 +136,17 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
       try {
         tags = await client.listTags(repo);
       } catch (e) {
-        result.errors.push({ registry: rc.name, repository: repo, message: (e as Error).message });
-        continue;
+        if (e instanceof ListingBoundError) {
+          try {
+            tags = await walkWhatIsKnown(opts, result, rc.name, e, repo);
+          } catch (err) {
+            result.errors.push({ registry: rc.name, repository: repo, message: `${e.message}; what the store knows could not be read: ${(err as Error).message}` });
+            continue;
+          }
+        } else {
+          result.errors.push({ registry: rc.name, repository: repo, message: (e as Error).message });
+          continue;
+        }
       }
       for (const tag of tags) {
         if (opts.signal?.aborted) return result;
@@ -111,7 +173,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult
       }
     }
   }
-  opts.logger?.info({ tags: result.tags, queued: result.queued, resumed: result.resumed, errors: result.errors.length }, 'reconcile pass done');
+  opts.logger?.info({ tags: result.tags, queued: result.queued, resumed: result.resumed, errors: result.errors.length, truncated: result.truncated?.length ?? 0 }, 'reconcile pass done');
   return result;
 }
 

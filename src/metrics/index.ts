@@ -119,6 +119,7 @@ export class Metrics {
     labelNames: ['state'],
     registers: [this.registry],
   });
+  readonly listingTruncated = this.counter('pushgate_listing_truncated_total', 'Listings a reconcile pass read only up to their bound (5,000 pages, 500,000 entries, 128 MiB), by registry and listing (catalog, tags): the entries past it are not walked; what pushgate knows of them (stored verdicts) still is.', ['registry', 'listing']);
   readonly storeErrors = this.counter('pushgate_store_errors_total', "Failed store calls of the event queue's machinery (claim, retry, complete, gauges, probe), by operation; each is retried with a backoff.", ['operation']);
   readonly vulndbAge = new client.Gauge({
     name: 'pushgate_vulndb_age_seconds',

@@ -21,6 +21,7 @@ import { isContentDigest, isDigest, digestAlgorithm, digestHex, manifestDigestPr
 import { MANIFEST_ACCEPT, type Descriptor } from '../core/manifest.js';
 import { isRegistryRepositoryName, TAG_RE } from '../core/names.js';
 import { RegistryError, redactUrl } from './errors.js';
+import { parseLinkHeader } from './link-header.js';
 import { Transport, header, type TransportRequest } from './transport.js';
 import { Authenticator } from './auth/authenticator.js';
 import { CredentialScope } from './auth/credential-scope.js';
@@ -100,6 +101,8 @@ export interface RegistryClientOptions {
   blobResumes?: number;
   /** Page size (`n`) of tag and catalog listings. Default 1000. */
   pageSize?: number;
+  /** Bounds of one listing (default {@link LIST_LIMITS}; tests lower them to reach them against a real registry). */
+  listLimits?: Partial<ListLimits>;
 }
 
 /** Options of {@link RegistryClient.getBlob}. */
@@ -142,14 +145,28 @@ export function referrersTag(digest: Digest): string {
   return `${digestAlgorithm(digest)}-${digestHex(digest).slice(0, 64)}`;
 }
 
-/** Parses a `Link: <url>; rel="next"` header into the next URL (resolved against `base`). */
+/**
+ * The `next` link of a `Link` header (RFC 8288, {@link parseLinkHeader}), resolved against `base`
+ * (the URL of the page that carried it, RFC 8288 §3.2 and RFC 3986 §5): undefined when no link-value
+ * has the relation type `next` (among others: `rel="prev next"`).
+ * @throws Error for a header that is not RFC 8288 (the reason and offset), a `next` target that is no
+ *   URL, or two `next` links to different URLs (which one a client follows is not defined)
+ */
 export function nextLink(link: string | undefined, base: string): string | undefined {
   if (!link) return undefined;
-  for (const part of link.split(',')) {
-    const m = /<([^>]*)>\s*;(.*)/.exec(part.trim());
-    if (m && /rel="?next"?/i.test(m[2])) return new URL(m[1], base).toString();
+  let next: string | undefined;
+  for (const v of parseLinkHeader(link)) {
+    if (!v.rels.includes('next')) continue;
+    let u: string;
+    try {
+      u = new URL(v.target, base).toString();
+    } catch {
+      throw new Error(`the next link <${v.target}> is not a URL`);
+    }
+    if (next !== undefined && next !== u) throw new Error(`two next links, <${next}> and <${u}>`);
+    next = u;
   }
-  return undefined;
+  return next;
 }
 
 /**
@@ -162,18 +179,40 @@ export function nextLink(link: string | undefined, base: string): string | undef
  */
 export const LIST_LIMITS = { maxPages: 5_000, maxEntries: 500_000, maxBytes: 128 * 1024 * 1024 } as const;
 
+/** The bounds of one listing: pages followed, entries collected, answer bytes read ({@link LIST_LIMITS}). */
+export interface ListLimits { maxPages: number; maxEntries: number; maxBytes: number }
+
+/**
+ * A listing stopped at one of its bounds ({@link ListLimits}): the registry answered, but the list is
+ * longer than pushgate reads (or the registry's chain does not end). `partial` holds the entries of the
+ * pages read before the bound (tags and catalog listings; empty for referrers), in the registry's order.
+ */
+export class ListingBoundError extends RegistryError {
+  /** The bound reached. */
+  readonly limit: keyof ListLimits;
+  /** Entries read before the bound. */
+  partial: string[] = [];
+
+  constructor(limit: keyof ListLimits, message: string, url: string) {
+    super('REGISTRY', message, { url: redactUrl(url) });
+    this.name = 'ListingBoundError';
+    this.limit = limit;
+  }
+}
+
 /**
  * `read` plus the answer body of the page just received, checked against {@link LIST_LIMITS}.maxBytes.
  * @throws RegistryError REGISTRY naming the registry, the operation and the limit.
  */
-function listBytes(read: number, body: Buffer, registry: string, op: string, url: string): number {
+function listBytes(read: number, body: Buffer, registry: string, op: string, url: string, limits: ListLimits = LIST_LIMITS): number {
   const total = read + body.length;
-  if (total > LIST_LIMITS.maxBytes) throw new RegistryError('REGISTRY', `registry ${registry}: ${op}: answers of more than ${LIST_LIMITS.maxBytes} bytes; pushgate does not follow a listing further`, { url: redactUrl(url) });
+  if (total > limits.maxBytes) throw new ListingBoundError('maxBytes', `registry ${registry}: ${op}: answers of more than ${limits.maxBytes} bytes; pushgate does not follow a listing further`, url);
   return total;
 }
 
 /**
  * The next page of a listing from `url`, checked: undefined when the answer names none; throws when
+ * the `Link` header cannot be read (not RFC 8288, a next target that is no URL, two next targets), when
  * it leads off the registry's `origin` (Distribution, Harbor and Docker Hub link relatively; a list
  * on another host is not this registry's list, and pushgate would fetch whatever host an answer
  * names), when a page that brought no entries still links on (Distribution links only from a full
@@ -183,11 +222,18 @@ function listBytes(read: number, body: Buffer, registry: string, op: string, url
 export function checkedNextPage(
   link: string | undefined,
   url: string,
-  ctx: { registry: string; op: string; origin: string; pages: number; entries: number; pageEntries: number },
+  ctx: { registry: string; op: string; origin: string; pages: number; entries: number; pageEntries: number; limits?: ListLimits },
 ): string | undefined {
-  const next = nextLink(link, url);
-  if (next === undefined) return undefined;
+  const limits = ctx.limits ?? LIST_LIMITS;
   const fail = (why: string) => new RegistryError('REGISTRY', `registry ${ctx.registry}: ${ctx.op}: ${why}`, { url: redactUrl(url) });
+  let next: string | undefined;
+  try {
+    next = nextLink(link, url);
+  } catch (err) {
+    // A listing whose continuation cannot be told is not taken for complete.
+    throw fail(`the Link header ${JSON.stringify(link!.length > 200 ? `${link!.slice(0, 200)}…` : link)} cannot be read (RFC 8288): ${(err as Error).message}; the listing is not followed`);
+  }
+  if (next === undefined) return undefined;
   let origin: string | undefined;
   try {
     origin = new URL(next).origin;
@@ -196,8 +242,9 @@ export function checkedNextPage(
   }
   if (origin !== ctx.origin) throw fail(`the Link header leads to ${origin ?? 'a URL that is not one'}, not to the registry's origin ${ctx.origin}; the listing is not followed there`);
   if (ctx.pageEntries === 0) throw fail('a page without entries links to a further page; the listing would not end');
-  if (ctx.pages >= LIST_LIMITS.maxPages) throw fail(`more than ${LIST_LIMITS.maxPages} pages; pushgate does not follow a listing further`);
-  if (ctx.entries >= LIST_LIMITS.maxEntries) throw fail(`more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`);
+  const bound = (limit: keyof ListLimits, why: string) => new ListingBoundError(limit, `registry ${ctx.registry}: ${ctx.op}: ${why}`, url);
+  if (ctx.pages >= limits.maxPages) throw bound('maxPages', `more than ${limits.maxPages} pages; pushgate does not follow a listing further`);
+  if (ctx.entries >= limits.maxEntries) throw bound('maxEntries', `more than ${limits.maxEntries} entries; pushgate does not follow a listing further`);
   return next;
 }
 
@@ -216,6 +263,7 @@ export class RegistryClient {
   private readonly maxManifestBytes: number;
   private readonly blobResumes: number;
   private readonly pageSize: number;
+  private readonly listLimits: ListLimits;
   private readonly beforeManifestPut: RegistryClientOptions['beforeManifestPut'];
 
   /**
@@ -247,6 +295,7 @@ export class RegistryClient {
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.blobResumes = opts.blobResumes ?? 3;
     this.pageSize = opts.pageSize ?? 1000;
+    this.listLimits = { ...LIST_LIMITS, ...opts.listLimits };
     const concurrency = opts.concurrency ?? 8;
 
     const ca = opts.ca ? [...tls.rootCertificates, readPem(opts.ca, 'CA bundle')] : undefined;
@@ -765,6 +814,11 @@ export class RegistryClient {
 
   private async paginate(path: string, op: string, scopes: string[], key: 'tags' | 'repositories', notFoundEmpty: boolean): Promise<string[]> {
     const out: string[] = [];
+    // A listing stopped at a bound carries what was read: the caller may act on what it knows (reconcile).
+    const bounded = (err: unknown): unknown => {
+      if (err instanceof ListingBoundError) err.partial = out;
+      return err;
+    };
     let url: string | undefined = this.url(path);
     const seen = new Set<string>();
     let unsized = false;
@@ -798,7 +852,11 @@ export class RegistryClient {
         if (codes.includes('NAME_UNKNOWN')) return out;
         throw this.t.statusError({ method: 'GET', url, op, scopes, ok: [200] }, url, 404, res.headers, res.body as Buffer);
       }
-      read = listBytes(read, res.body as Buffer, this.name, op, url);
+      try {
+        read = listBytes(read, res.body as Buffer, this.name, op, url, this.listLimits);
+      } catch (err) {
+        throw bounded(err);
+      }
       let j: Record<string, unknown>;
       try {
         j = JSON.parse((res.body as Buffer).toString('utf8')) as Record<string, unknown>;
@@ -807,11 +865,15 @@ export class RegistryClient {
       }
       const list = j[key];
       const page = Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
-      if (out.length + page.length > LIST_LIMITS.maxEntries) {
-        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`, { url: redactUrl(url) });
+      if (out.length + page.length > this.listLimits.maxEntries) {
+        throw bounded(new ListingBoundError('maxEntries', `registry ${this.name}: ${op}: more than ${this.listLimits.maxEntries} entries; pushgate does not follow a listing further`, url));
       }
       for (const x of page) out.push(x);
-      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: page.length });
+      try {
+        url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: page.length, limits: this.listLimits });
+      } catch (err) {
+        throw bounded(err);
+      }
     }
     return out;
   }
@@ -864,7 +926,7 @@ export class RegistryClient {
       seen.add(url);
       const res = await this.send({ method: 'GET', url, op, scopes: [repoScope(repo, 'pull')], headers: { accept: 'application/vnd.oci.image.index.v1+json' }, ok: [200, 400, 404, 405], maxBytes: this.maxManifestBytes });
       if (res.status !== 200) break;
-      read = listBytes(read, res.body as Buffer, this.name, op, url);
+      read = listBytes(read, res.body as Buffer, this.name, op, url, this.listLimits);
       let manifests: unknown;
       try {
         manifests = (JSON.parse((res.body as Buffer).toString('utf8')) as { manifests?: unknown }).manifests;
@@ -875,11 +937,11 @@ export class RegistryClient {
       apiWorked = true;
       const applied = (header(res.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim());
       const ds = manifests as Descriptor[];
-      if (out.length + ds.length > LIST_LIMITS.maxEntries) {
-        throw new RegistryError('REGISTRY', `registry ${this.name}: ${op}: more than ${LIST_LIMITS.maxEntries} entries; pushgate does not follow a listing further`, { url: redactUrl(url) });
+      if (out.length + ds.length > this.listLimits.maxEntries) {
+        throw new ListingBoundError('maxEntries', `registry ${this.name}: ${op}: more than ${this.listLimits.maxEntries} entries; pushgate does not follow a listing further`, url);
       }
       for (const d of applied.includes('artifactType') ? ds : filter(ds)) out.push(d);
-      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: ds.length });
+      url = checkedNextPage(header(res.headers, 'link'), url, { registry: this.name, op, origin: this.origin, pages: seen.size, entries: out.length, pageEntries: ds.length, limits: this.listLimits });
     }
     return apiWorked ? out : undefined;
   }

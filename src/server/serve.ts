@@ -95,6 +95,7 @@ export function countersFor(metrics: Metrics, onVerdict?: () => void): GateCount
       for (const [state, n] of Object.entries(counts)) metrics.queueEvents.set({ state }, n);
     },
     storeError: (operation) => metrics.storeErrors.inc({ operation }),
+    listingTruncated: (registry, listing) => metrics.listingTruncated.inc({ registry, listing }),
     vulndbAge: (ages) => {
       for (const [source, s] of Object.entries(ages)) metrics.vulndbAge.set({ source }, s);
     },

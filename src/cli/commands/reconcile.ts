@@ -51,10 +51,11 @@ export function register(program: Command): void {
         }
         const r = await reconcileRecorded({ config, gate, store, logger, registry: opts.registry });
         for (const e of r.errors) process.stderr.write(`pushgate: reconcile: ${terminalText(`${e.registry}${e.repository ? `/${e.repository}` : ''}${e.tag ? `:${e.tag}` : ''}: ${e.message}`)}\n`);
+        for (const t of r.truncated ?? []) process.stderr.write(`pushgate: reconcile: ${terminalText(`${t.registry}${t.repository ? `/${t.repository}` : ''}: the ${t.repository ? 'tag list' : 'catalog'} is longer than pushgate reads (${t.limit}); walked the ${t.read} listed before the bound and the ${t.known} the store knows`)}\n`);
         process.stderr.write(`${reconcileSummary(r)}\n`);
         if (opts.enforce) {
           const n = await gate.drain();
-          process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, resumed: r.resumed, processed: n, errors: r.errors.length })}\n`);
+          process.stdout.write(`${JSON.stringify({ tags: r.tags, queued: r.queued, resumed: r.resumed, processed: n, errors: r.errors.length, truncated: r.truncated?.length ?? 0 })}\n`);
         }
         // Tags that could not be listed were not reconciled: say so in the exit code (2, like an unreadable target).
         if (r.errors.length) process.exitCode = 2;

@@ -11,7 +11,7 @@ import { npmLockAnalyzer } from './npm-lock.js';
 import { yarnLockAnalyzer } from './yarn-lock.js';
 import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
-import { pythonAnalyzer } from './python.js';
+import { pythonAnalyzer, pythonEggAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
 import { goBinaryAnalyzer } from './go-binary.js';
 import { javaAnalyzer, javaContentAnalyzer } from './java.js';
@@ -32,6 +32,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   yarnLockAnalyzer,
   pnpmLockAnalyzer,
   pythonAnalyzer,
+  pythonEggAnalyzer,
   goBinaryAnalyzer,
   javaAnalyzer,
   javaContentAnalyzer,

@@ -17,21 +17,16 @@
  * purl: `pkg:maven/GROUP/ARTIFACT@VERSION`; OSV ecosystem Maven, name `GROUP:ARTIFACT`.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import type * as Yauzl from 'yauzl';
 import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerContext, AnalyzerOutput, EntryInfo, FoundPackage, StreamSink } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl } from '../purl.js';
 import { SpillFile } from '../spill.js';
+import { entryStream, openZip, readEntryText } from './zip.js';
 
 /** The empty carry every sink starts with: shared, not made per sink (an empty Buffer holds no bytes to change). */
 const EMPTY = Buffer.alloc(0);
-
-// yauzl (CommonJS) is required on first use: a scan that meets no Java archive never loads or parses it.
-const requireCjs = createRequire(import.meta.url);
-let yauzlLib: typeof Yauzl | undefined;
-const yauzl = (): typeof Yauzl => (yauzlLib ??= requireCjs('yauzl') as typeof Yauzl);
 
 const ARCHIVE = /\.(?:jar|war|ear|par|sar|rar|jpi|hpi|kar)$/i;
 const POM = /^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/;
@@ -97,21 +92,8 @@ export function packageFromManifest(mf: Record<string, string>, file: string, pa
   return mavenPackage(group, artifact, version, path);
 }
 
-function openZip(file: string): Promise<Yauzl.ZipFile> {
-  return new Promise((resolve, reject) => {
-    yauzl().open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err ?? new Error('cannot open')) : resolve(zip)));
-  });
-}
-
-function entryStream(zip: Yauzl.ZipFile, e: Yauzl.Entry): Promise<NodeJS.ReadableStream> {
-  return new Promise((resolve, reject) => zip.openReadStream(e, (err, s) => (err || !s ? reject(err ?? new Error('cannot read entry')) : resolve(s))));
-}
-
-async function readSmall(zip: Yauzl.ZipFile, e: Yauzl.Entry): Promise<string> {
-  if (e.uncompressedSize > MAX_META) throw new Error(`${e.fileName}: ${e.uncompressedSize} bytes is too large`);
-  const parts: Buffer[] = [];
-  for await (const c of await entryStream(zip, e)) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString('utf8');
+function readSmall(zip: Yauzl.ZipFile, e: Yauzl.Entry): Promise<string> {
+  return readEntryText(zip, e, MAX_META);
 }
 
 /** Copies a nested archive to a spill file under the budget; undefined when the cap refuses it. */

@@ -8,10 +8,16 @@
  * `PKG-INFO` that Python passes over for a `METADATA` is reported too). The text is core metadata
  * (https://packaging.python.org/specifications/core-metadata/), read as Python's email parser reads it:
  * the first `Name` and `Version` headers; the purl name is PEP 503 normalized. Read wherever it is:
- * PYTHONPATH, `.pth` files and `sys.path` edits make any directory one Python imports from.
+ * PYTHONPATH, `.pth` files and `sys.path` edits make any directory one Python imports from. pip reads
+ * an `.egg` directory through pkg_resources, which takes the name and version from the directory's
+ * name as well ({@link eggNamePackages}); zipped eggs are {@link pythonEggAnalyzer}'s.
  */
-import type { Analyzer, FoundPackage } from './types.js';
+import fs from 'node:fs';
+import type { Diagnostic } from '../../core/index.js';
+import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
+import { baseName } from './types.js';
 import { formatPurl, normalizePythonName } from '../purl.js';
+import { openZip, readEntryText, type ZipEntry } from './zip.js';
 
 /**
  * A line of the header block as CPython's email.feedparser matches it (`headerRE`): the envelope
@@ -96,14 +102,238 @@ function caseVariants(s: string): string[] {
 /** The analyzer. */
 export const pythonAnalyzer: Analyzer = {
   name: 'lang/python',
-  version: 3,
+  // 4: a `.egg` directory's name and version as pip reads them (pkg_resources).
+  version: 4,
   maxSize: 4 * 1024 * 1024,
   // No directory is left out (a `/tests/` one was): which directories Python imports from is the
   // image's choice (PYTHONPATH, `.pth` files), so a distribution under `/srv/tests/site` is loaded.
   wants: (e) => isPythonMetadataPath(e.path),
   names: { baseNames: ['METADATA', 'PKG-INFO', ...caseVariants('egg-info')], extensions: ['.egg-info', '.dist-info'] },
   analyze(input) {
-    const p = parsePythonMetadata(input.content.toString('utf8'), input.path);
-    return p ? { packages: [p] } : undefined;
+    const text = input.content.toString('utf8');
+    const p = parsePythonMetadata(text, input.path);
+    const egg = eggDirOf(input.path);
+    if (!egg) return p ? { packages: [p] } : undefined;
+    // pip reads a site directory's `.egg` directories through pkg_resources, which takes the version
+    // (and may take the name) from the directory's name (`urllib3-1.26.0-py3.11.egg`), whatever
+    // PKG-INFO says.
+    const h = parseCoreMetadata(text);
+    const meta = { name: h.name, version: h.version };
+    return { packages: addNew(p ? [p] : [], eggNamePackages(egg, eggStem(egg), meta)), byName: { meta } };
+  },
+  foundUnder(out, from, to) {
+    const meta = (out.byName as { meta?: EggMeta } | undefined)?.meta;
+    const egg = eggDirOf(to);
+    if (!meta || !egg) return undefined;
+    const eggFrom = eggDirOf(from);
+    const extra = addNew([], eggNamePackages(egg, eggStem(egg), meta), eggFrom ? eggNamePackages(eggFrom, eggStem(eggFrom), meta) : []);
+    return extra.length ? { packages: extra } : undefined;
+  },
+};
+
+/** The `.egg` directory of a `…/X.egg/EGG-INFO/PKG-INFO` path (ASCII case ignored), else undefined. */
+function eggDirOf(p: string): string | undefined {
+  const m = /^(.*\.egg)\/egg-info\/pkg-info$/i.exec(p);
+  return m ? m[1] : undefined;
+}
+
+/** Most entries looked at in one zipped egg (zip-bomb guard, as for Java archives). */
+const EGG_MAX_ENTRIES = 200_000;
+
+/**
+ * pkg_resources' `EGG_NAME` (pip's egg finder): `NAME-VERSION-pyX.Y-PLATFORM.egg`, the name and
+ * version taken from the file name, with `_` standing for `-` (`to_filename`).
+ */
+const EGG_NAME = /^([^-]+)(?:-([^-]+)(?:-py[^-]+(?:-.+)?)?)?$/i;
+
+/** The zip end-of-central-directory signature; Python's zipfile looks for it in the last 65,557 bytes. */
+const EOCD = Buffer.from('PK\x05\x06', 'latin1');
+
+/** True when Python's zipfile could take `file` for a zip: an end record in its last 64 KiB + 22 bytes. */
+function hasEndRecord(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const n = Math.min(size, 65_535 + 22);
+    const b = Buffer.alloc(n);
+    fs.readSync(fd, b, 0, n, size - n);
+    return b.indexOf(EOCD) >= 0;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Reads a zipped egg (easy_install's `foo-1.0-py3.11.egg` file) as Python finds distributions in it:
+ * - importlib.metadata (a zip on `sys.path`, from easy-install.pth or another `.pth`): its
+ *   `FastPath` lists a zip's top-level names (`zipfile.Path`) and its `Lookup` takes, ASCII case
+ *   ignored, those ending in `.dist-info` or `.egg-info`, and `egg-info` when the zip's name ends in
+ *   `.egg`, reading `METADATA` or `PKG-INFO` beneath;
+ * - pip (`_find_eggs_in_dir` → pkg_resources `find_eggs_in_zip`, a site directory's `*.egg` files):
+ *   the same metadata, `.egg` directories nested in the zip, and the name and version from the
+ *   file name ({@link EGG_NAME}) when `EGG-INFO/PKG-INFO` is there, whatever PKG-INFO says.
+ * Every entry whose path {@link isPythonMetadataPath} accepts (at any depth: a superset) is read,
+ * duplicates included (zipfile keeps the last of a repeated name). Package paths are `EGG!/ENTRY`.
+ * @param file the zip on disk; `display` its path in the image
+ * @throws never for a bad zip: a zip yauzl refuses that Python's zipfile may still open (an end
+ *   record is there) is an incomplete `parse-error` diagnostic; a file without one is no zip to
+ *   Python either and gives nothing
+ */
+export async function readZippedEgg(file: string, display: string, maxMeta: number): Promise<AnalyzerOutput | undefined> {
+  const packages: FoundPackage[] = [];
+  const diagnostics: Diagnostic[] = [];
+  let zip: Awaited<ReturnType<typeof openZip>>;
+  try {
+    zip = await openZip(file);
+  } catch (err) {
+    if (!hasEndRecord(file)) return undefined;
+    return { diagnostics: [{ code: 'parse-error', path: display, message: `lang/python-egg: a zipped egg that cannot be read: ${err instanceof Error ? err.message : String(err)}`, incomplete: true }] };
+  }
+  const named: FoundPackage[] = [];
+  /** The metadata of the egg's own `EGG-INFO`, for reading it under another file name. */
+  const own: EggMeta[] = [];
+  try {
+    let seen = 0;
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', resolve);
+      zip.on('entry', (e: ZipEntry) => {
+        if (++seen > EGG_MAX_ENTRIES) {
+          diagnostics.push({ code: 'archive-limit', path: display, message: `lang/python-egg: more than ${EGG_MAX_ENTRIES} entries; the rest was not read`, incomplete: true });
+          resolve();
+          return;
+        }
+        const inner = `${display}/${e.fileName}`;
+        if (e.fileName.endsWith('/')) { zip.readEntry(); return; }
+        named.push(...namedInZip(display, e.fileName));
+        if (!isPythonMetadataPath(inner)) { zip.readEntry(); return; }
+        if (e.uncompressedSize > maxMeta) {
+          diagnostics.push({ code: 'file-too-large', path: `${display}!/${e.fileName}`, message: `lang/python-egg: ${e.uncompressedSize} bytes is over the ${maxMeta}-byte limit; not analyzed`, incomplete: true });
+          zip.readEntry();
+          return;
+        }
+        readEntryText(zip, e, maxMeta).then((text) => {
+          const p = parsePythonMetadata(text, `${display}!/${e.fileName}`);
+          if (p) packages.push(p);
+          // pkg_resources (pip) mixes the directory's name and version with the metadata's.
+          const dir = namingDir(display, e.fileName);
+          if (dir) {
+            const h = parseCoreMetadata(text);
+            const meta = { name: h.name, version: h.version };
+            named.push(...eggNamePackages(dir.at, dir.stem, meta));
+            if (dir.at === display) own.push(meta);
+          }
+          zip.readEntry();
+        }, reject);
+      });
+      zip.readEntry();
+    });
+  } catch (err) {
+    diagnostics.push({ code: 'parse-error', path: display, message: `lang/python-egg: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
+  } finally {
+    zip.close();
+  }
+  addNew(packages, named);
+  if (!packages.length && !diagnostics.length && !own.length) return undefined;
+  // The file name took part (pip's view): under another name (a hard link, a symlink) it reads otherwise.
+  return { packages, diagnostics: diagnostics.length ? diagnostics : undefined, ...(own.length ? { byName: { own } } : {}) };
+}
+
+/** A metadata file's `Name` and `Version`, as pkg_resources mixes them with a directory's name. */
+interface EggMeta { name?: string; version?: string }
+
+/** `to` with each package of `add` that neither it nor `except` has (same normalized name and version), appended. */
+function addNew(to: FoundPackage[], add: FoundPackage[], except: FoundPackage[] = []): FoundPackage[] {
+  const key = (p: FoundPackage): string => `${normalizePythonName(p.name)} ${p.version}`;
+  const seen = new Set([...to, ...except].map(key));
+  for (const p of add) if (!seen.has(key(p))) { seen.add(key(p)); to.push(p); }
+  return to;
+}
+
+/** The stem pkg_resources parses of an `.egg` path's last segment (`urllib3-1.26.0-py3.11`). */
+function eggStem(p: string): string {
+  return baseName(p).replace(/\.egg$/i, '');
+}
+
+/**
+ * pip's (pkg_resources' `find_eggs_in_zip`) packages named by the directories of zip entry `entry`
+ * (in the egg at `display`): a directory ending in `.dist-info` or `.egg-info` (ASCII case ignored)
+ * is a distribution named and versioned by its own name (`urllib3-1.26.0.dist-info`, whatever its
+ * METADATA says), and a directory ending in `.egg` holding `EGG-INFO/PKG-INFO` likewise. pip looks at
+ * the zip's top level and inside nested `.egg` directories; any depth is taken here (a superset).
+ */
+function namedInZip(display: string, entry: string): FoundPackage[] {
+  const segs = entry.split('/');
+  const out: FoundPackage[] = [];
+  for (let i = 0; i < segs.length - 1; i++) {
+    const seg = segs[i]!;
+    const at = `${display}!/${segs.slice(0, i + 1).join('/')}`;
+    if (/\.(?:dist|egg)-info$/i.test(seg)) out.push(...eggNamePackages(at, seg.replace(/\.(?:dist|egg)-info$/i, '')));
+    else if (/\.egg$/i.test(seg) && i + 3 === segs.length && /^egg-info$/i.test(segs[i + 1]!) && /^pkg-info$/i.test(segs[i + 2]!)) out.push(...eggNamePackages(at, eggStem(seg)));
+  }
+  return out;
+}
+
+/**
+ * The directory pkg_resources names the distribution of metadata file `entry` (in the egg at
+ * `display`) by: its parent when that ends in `.dist-info` or `.egg-info`, the `.egg` directory (or
+ * the egg itself) holding its parent when that is `EGG-INFO`; with the name's stem.
+ */
+function namingDir(display: string, entry: string): { at: string; stem: string } | undefined {
+  const segs = entry.split('/');
+  if (segs.length < 2) return undefined;
+  const parent = segs[segs.length - 2]!;
+  if (/\.(?:dist|egg)-info$/i.test(parent)) return { at: `${display}!/${segs.slice(0, -1).join('/')}`, stem: parent.replace(/\.(?:dist|egg)-info$/i, '') };
+  if (!/^egg-info$/i.test(parent)) return undefined;
+  if (segs.length === 2) return { at: display, stem: eggStem(display) };
+  const egg = segs[segs.length - 3]!;
+  return /\.egg$/i.test(egg) ? { at: `${display}!/${segs.slice(0, -2).join('/')}`, stem: eggStem(egg) } : undefined;
+}
+
+/**
+ * pip's (pkg_resources') packages for a distribution named by a path: a zipped egg, a `.egg`
+ * directory, or (in a zip) a `.dist-info` / `.egg-info` directory at `p`, whose name's `stem` is
+ * parsed by {@link EGG_NAME} (`_` standing for `-`). pip 23 with python3 11 was seen to report the
+ * name of either the path or the metadata, and the version of either (`decoy` 1.26.0 for
+ * `urllib3-1.26.0.dist-info` in a zipped egg whose METADATA says `decoy` 9.9): every pairing that
+ * has both a name and a version is returned, the metadata's own pairing left to
+ * {@link parsePythonMetadata}.
+ */
+export function eggNamePackages(p: string, stem: string, meta: EggMeta = {}): FoundPackage[] {
+  const m = EGG_NAME.exec(stem);
+  const fromName = m ? { name: m[1]!.replace(/_/g, '-'), version: m[2]?.replace(/_/g, '-') } : {};
+  const out: FoundPackage[] = [];
+  for (const name of new Set([fromName.name, meta.name])) {
+    for (const version of new Set([fromName.version, meta.version])) {
+      if (!name || !version || (name === meta.name && version === meta.version)) continue;
+      out.push({ ecosystem: 'PyPI', name, version, path: p, purl: formatPurl({ type: 'pypi', name: normalizePythonName(name), version }) });
+    }
+  }
+  return out;
+}
+
+/**
+ * lang/python-egg: zipped eggs (a file whose name ends in `.egg`, ASCII case ignored, as
+ * importlib.metadata's `Lookup` compares it), read by {@link readZippedEgg} with the zip reader of the
+ * Java archives, spilled to the scan's capped temp space (a zip's directory is at its end). Not
+ * read: a zip under another name put on `sys.path` (`PYTHONPATH=/app/deps.zip`), which
+ * importlib.metadata also lists.
+ */
+export const pythonEggAnalyzer: Analyzer = {
+  name: 'lang/python-egg',
+  version: 1,
+  maxSize: 2 * 1024 ** 3,
+  spill: true,
+  wants: (e) => /\.egg$/i.test(e.path),
+  names: { extensions: ['.egg'] },
+  async analyze(input) {
+    if (!input.file) return undefined;
+    return readZippedEgg(input.file, input.path, pythonAnalyzer.maxSize);
+  },
+  foundUnder(out, from, to) {
+    const own = (out.byName as { own?: EggMeta[] } | undefined)?.own;
+    if (!own) return undefined;
+    const extra = addNew([], own.flatMap((m) => eggNamePackages(to, eggStem(to), m)), own.flatMap((m) => eggNamePackages(from, eggStem(from), m)));
+    return extra.length ? { packages: extra } : undefined;
   },
 };

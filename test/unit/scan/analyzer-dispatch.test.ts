@@ -25,6 +25,7 @@ const WANTED: Record<string, string[]> = {
   'lang/yarn-lock': ['/app/yarn.lock'],
   'lang/pnpm-lock': ['/app/pnpm-lock.yaml'],
   'lang/python': ['/usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA', '/opt/x.egg-info/PKG-INFO', '/opt/y.egg-info'],
+  'lang/python-egg': ['/usr/lib/python3.11/site-packages/x-1.0-py3.11.egg', '/opt/Y.EGG', '/srv/z.Egg'],
   'lang/java': ['/app/a.jar', '/app/B.WAR', '/x.Ear', '/p.par', '/s.sar', '/r.rar', '/j.jpi', '/h.HPI', '/k.kar'],
   'lang/ruby': ['/usr/lib/ruby/gems/3.1.0/specifications/rack-3.0.gemspec'],
   'lang/cargo-lock': ['/src/Cargo.lock'],

@@ -448,7 +448,7 @@ describe('scan: changeset rules (walker + merge)', () => {
     const wanted = ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/x', '/var/lib/dpkg/info/x.list', '/lib/apk/db/installed', '/var/lib/rpm/Packages',
       '/usr/lib/sysimage/rpm/rpmdb.sqlite', '/usr/share/nodejs/@s/n/package.json', '/app/node_modules/@s/n/package.json', '/etc/os-release',
       '/x/vendor/composer/installed.json', '/x/Cargo.lock', '/x/a.deps.json', '/x/x.jar', '/app/package-lock.json', '/app/pnpm-lock.yaml',
-      '/app/yarn.lock', '/usr/lib/python3/dist-packages/foo.dist-info/METADATA', '/x/x.egg-info/PKG-INFO', '/x/specifications/x.gemspec'];
+      '/app/yarn.lock', '/usr/lib/python3/dist-packages/foo.dist-info/METADATA', '/x/x.egg-info/PKG-INFO', '/x/specifications/x.gemspec', '/x/x-1.0-py3.11.egg'];
     for (const w of wanted) expect(sensitive.some((a) => a.wants({ path: w, size: 1, mode: 0o644 })), w).to.equal(true);
     // Every analyzer that wants plain files by name has a name here, so one added later is checked too
     // (the three that decide by content never want the small file the check asks about).

@@ -6,7 +6,7 @@
  * these), or in a file named `….dist-info`; or a header block the scanner read differently from
  * Python's email parser (a continuation line where no field is open, `' Name: decoy'` first, was a
  * `Name` field to the scanner, so urllib3 1.26.0 became a package named `decoy…`). The oracle is the
- * real python3's importlib.metadata on generated files and layouts.
+ * real python3's importlib.metadata and pip on generated files and layouts.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { parseCoreMetadata, parsePythonMetadata, pythonAnalyzer } from '../../../src/scan/analyzers/python.js';
+import { normalizePythonName } from '../../../src/scan/purl.js';
 
 /** Runs `script` (which prints one JSON value per line) with python3 and returns the values. */
 function python(script: string, args: string[]): unknown[] {
@@ -125,10 +126,18 @@ describe('python metadata: the header block and the layouts importlib.metadata r
         }
         files.push(mine);
       });
+      // importlib.metadata with the entry on the path, and pip's environment over the site directory
+      // (pip reads a site directory's `.egg` directories through pkg_resources, named by the directory).
       const got = python(
-        'import sys, json, importlib.metadata as m\n'
+        'import sys, re, json, warnings, importlib.metadata as m\n'
+        + 'warnings.simplefilter("ignore")\n'
+        + 'from pip._internal.metadata import get_environment\n'
         + 'for e in sys.argv[1:]:\n'
-        + '    print(json.dumps([[d.metadata["Name"], d.metadata["Version"]] for d in m.distributions(path=[e]) if d.metadata["Name"]]))\n',
+        + '    pip = []\n'
+        + '    for d in get_environment([re.match(r"(.*/s[0-9]+)(/|$)", e).group(1)]).iter_all_distributions():\n'
+        + '        try: pip.append([d.raw_name, str(d.version)])\n'
+        + '        except Exception: pass\n'
+        + '    print(json.dumps([[d.metadata["Name"], d.metadata["Version"]] for d in m.distributions(path=[e]) if d.metadata["Name"]] + pip))\n',
         entries,
       ) as Array<Array<[string, string]>>;
       const bad: string[] = [];
@@ -138,7 +147,7 @@ describe('python metadata: the header block and the layouts importlib.metadata r
           const p = '/' + path.relative(dir, f.rel).split(path.sep).join('/');
           if (!pythonAnalyzer.wants({ path: p, size: f.text.length, mode: 0o644 })) continue;
           const out = pythonAnalyzer.analyze?.({ path: p, size: f.text.length, mode: 0o644, content: Buffer.from(f.text) }, { tmpDir: os.tmpdir() } as never);
-          for (const pkg of (out as { packages?: Array<{ name: string; version: string }> } | undefined)?.packages ?? []) found.add(`${pkg.name} ${pkg.version}`);
+          for (const pkg of (out as { packages?: Array<{ name: string; version: string }> } | undefined)?.packages ?? []) { found.add(`${pkg.name} ${pkg.version}`); found.add(`${normalizePythonName(pkg.name)} ${pkg.version}`); }
         }
         for (const [n, v] of got[i]!) if (!found.has(`${n} ${v}`)) bad.push(`${JSON.stringify(l)}: python reads ${n} ${v}, the scanner ${JSON.stringify([...found])}`);
       });

@@ -1,0 +1,136 @@
+/**
+ * A vulnerable distribution shipped as a zipped egg (`urllib3-1.26.0-py3.11.egg`, a zip with
+ * `EGG-INFO/PKG-INFO`, put on `sys.path` by easy-install.pth or any `.pth`) is reported by
+ * importlib.metadata and by pip, and was not read by the scanner at all: only metadata files and
+ * `.egg` directories were. The oracles are the real python3's importlib.metadata (the egg on the
+ * path) and pip's environment (the egg in a site directory), over generated zips written by
+ * python3's own zipfile.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { ANALYZERS } from '../../../src/scan/analyzers/index.js';
+import { normalizePythonName } from '../../../src/scan/purl.js';
+import { scanLayers, storedZip } from './layout-helper.js';
+
+const REAL = 'Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.0\n';
+const TEXTS: Record<string, string> = { real: REAL, decoy: 'Metadata-Version: 2.1\nName: decoy\nVersion: 9.9\n', other: 'Metadata-Version: 2.1\nName: urllib3\nVersion: 2.0.0\n', empty: '' };
+
+function spell(word: string, flips: boolean[]): string {
+  return [...word].map((c, i) => (flips[i % flips.length] ? c.toUpperCase() : c.toLowerCase())).join('');
+}
+
+/** A zipped egg as easy_install writes one, and the ways a pusher may spell it. */
+const EGG = fc.record({
+  stem: fc.constantFrom('urllib3-1.26.0-py3.11', 'urllib3-1.26.0', 'urllib3', 'url_lib3-1.26.0-py3.11-linux_x86_64', 'x', 'urllib3-1.25.0-py3.11'),
+  ext: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+  entries: fc.array(fc.record({
+    dir: fc.constantFrom('egg-info', 'urllib3-1.26.0.dist-info', 'urllib3.egg-info', 'inner-2.0.0.egg/egg-info', 'sub/x.dist-info', 'other', ''),
+    flips: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+    file: fc.constantFrom('METADATA', 'PKG-INFO'),
+    text: fc.constantFrom('real', 'decoy', 'other', 'empty'),
+  }), { minLength: 0, maxLength: 4 }),
+});
+
+describe('python zipped eggs: what importlib.metadata and pip read from a .egg zip', () => {
+  it('reports every distribution the real python3 reads from a generated zipped egg', async function () {
+    this.timeout(180_000);
+    const eggs = fc.sample(EGG, 150);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-'));
+    try {
+      const specs = eggs.map((g, i) => ({
+        zip: path.join(dir, `s${i}`, `${g.stem}${spell('.egg', g.ext)}`),
+        entries: g.entries.map((e) => [`${e.dir ? `${spell(e.dir, e.flips)}/` : ''}${e.file}`, TEXTS[e.text]!]),
+      }));
+      const r = spawnSync('python3', ['-W', 'ignore', '-c', `
+import sys, os, json, zipfile, importlib.metadata as m
+from pip._internal.metadata import get_environment
+for s in json.load(sys.stdin):
+    os.makedirs(os.path.dirname(s["zip"]), exist_ok=True)
+    with zipfile.ZipFile(s["zip"], "w", zipfile.ZIP_DEFLATED) as z:
+        for n, t in s["entries"]: z.writestr(n, t)
+    imp = [[d.metadata["Name"], d.metadata["Version"]] for d in m.distributions(path=[s["zip"]])]
+    pip = []
+    try:
+        for d in get_environment([os.path.dirname(s["zip"])]).iter_all_distributions():
+            try: pip.append([d.raw_name, str(d.version)])
+            except Exception: pass
+    except Exception: pass
+    print(json.dumps({"imp": [x for x in imp if x[0] and x[1]], "pip": pip}))
+`], { input: JSON.stringify(specs), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      expect(r.status, r.stderr).to.equal(0);
+      const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { imp: Array<[string, string]>; pip: Array<[string, string]> });
+      const egg = ANALYZERS.find((a) => a.name === 'lang/python-egg');
+      expect(egg, 'an analyzer for zipped eggs').to.not.equal(undefined);
+      const bad: string[] = [];
+      let reported = 0;
+      for (const [i, s] of specs.entries()) {
+        const p = `/site/${path.basename(s.zip)}`;
+        const info = { path: p, size: fs.statSync(s.zip).size, mode: 0o644 };
+        expect(egg!.wants(info), p).to.equal(true);
+        const out = await egg!.analyze!({ ...info, content: Buffer.alloc(0), file: s.zip }, { tmpDir: dir } as never);
+        expect(out?.diagnostics ?? [], p).to.deep.equal([]);
+        const found = new Set((out?.packages ?? []).map((q) => `${normalizePythonName(q.name)} ${q.version}`));
+        for (const [n, v] of [...got[i]!.imp, ...got[i]!.pip]) {
+          reported++;
+          if (!found.has(`${normalizePythonName(n)} ${v}`)) bad.push(`${JSON.stringify(s)}: python reads ${n} ${v}, the scanner ${JSON.stringify([...found])}`);
+        }
+      }
+      expect(bad, bad.slice(0, 5).join('\n')).to.deep.equal([]);
+      expect(reported, 'the generated eggs hold distributions python reads').to.be.greaterThan(50);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a scanned image with a zipped egg in site-packages reports its distribution', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-scan-'));
+    try {
+      const inv = await scanLayers(tmp, 'egg', [[
+        { name: 'usr/lib/python3.11/site-packages/urllib3-1.26.0-py3.11.egg', content: storedZip({ 'EGG-INFO/PKG-INFO': REAL, 'urllib3/__init__.py': '' }) },
+        { name: 'usr/lib/python3.11/site-packages/easy-install.pth', content: './urllib3-1.26.0-py3.11.egg\n' },
+      ]]);
+      expect(inv.packages.map((p) => `${p.name}@${p.version} ${p.path}`)).to.deep.equal(['urllib3@1.26.0 /usr/lib/python3.11/site-packages/urllib3-1.26.0-py3.11.egg!/EGG-INFO/PKG-INFO']);
+      expect(inv.diagnostics.filter((d) => d.incomplete)).to.deep.equal([]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('a zipped egg and an .egg directory hard-linked under a versioned name are read as pip reads that name', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-link-'));
+    const decoy = 'Metadata-Version: 2.1\nName: urllib3\nVersion: 9.9\n';
+    try {
+      const inv = await scanLayers(tmp, 'egg-link', [[
+        { name: 'site/x.egg', content: storedZip({ 'EGG-INFO/PKG-INFO': decoy }) },
+        { name: 'site/urllib3-1.26.0-py3.11.egg', type: 'link', linkname: 'site/x.egg' },
+        { name: 'dirs/y.egg/EGG-INFO/PKG-INFO', content: decoy },
+        { name: 'dirs/urllib3-1.25.0-py3.11.egg/EGG-INFO/PKG-INFO', type: 'link', linkname: 'dirs/y.egg/EGG-INFO/PKG-INFO' },
+      ]]);
+      const found = inv.packages.map((p) => `${p.name}@${p.version}`);
+      expect(found).to.include.members(['urllib3@9.9', 'urllib3@1.26.0', 'urllib3@1.25.0']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('a .egg zip that cannot be read but that Python may open makes the scan incomplete; a file that is no zip gives nothing', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-bad-'));
+    try {
+      const good = storedZip({ 'EGG-INFO/PKG-INFO': REAL });
+      // The central directory's offset in the end record pointed past the file: yauzl refuses it.
+      const broken = Buffer.from(good);
+      broken.writeUInt32LE(0x7fffffff, broken.length - 6);
+      const inv = await scanLayers(tmp, 'egg-bad', [[
+        { name: 'site/a-1.0.egg', content: broken },
+        { name: 'site/b-1.0.egg', content: 'not a zip at all' },
+      ]]);
+      expect(inv.diagnostics.filter((d) => d.incomplete).map((d) => `${d.code} ${d.path}`)).to.deep.equal(['parse-error /site/a-1.0.egg']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
