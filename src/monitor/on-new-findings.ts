@@ -87,15 +87,19 @@ export function uncappedEvaluations(v: Verdict): Record<string, RawEvaluation> {
 
 /**
  * The `onNewFindings` and `grace` that govern a re-judgement of one rule set when several mappings of the
- * verdict's references select it: the strictest action among them, and per severity the shortest grace of
- * the mappings with that action (none given: 0). One evaluation per rule set is shared by every reference,
- * so its cap cannot differ per tag; taking the most lenient let any tag, which whoever can push may add
- * (`dev-1` mapped to `notify` on a digest also tagged `v1` mapped to `reject`), or the bare digest's
- * mapping, keep the decision of every reference at what it was.
+ * verdict's references select it: the strictest action among them and, when that action blocks
+ * (`quarantine`, `reject`), per severity the shortest grace of every blocking mapping (none given: 0).
+ * One evaluation per rule set is shared by every reference, so its cap cannot differ per tag; taking the
+ * most lenient let any tag, which whoever can push may add (`dev-1` mapped to `notify` on a digest also
+ * tagged `v1` mapped to `reject`), or the bare digest's mapping, keep the decision of every reference at
+ * what it was. The grace is taken over every blocking mapping, not only those of the strictest action:
+ * a tag mapped to `reject` with a long grace would otherwise hold at `warn` a digest whose other tag's
+ * mapping quarantines it at once. The result is at least as strict as each mapping alone, at any time.
  */
 export function governingMapping(ms: readonly CompiledMapping[]): Pick<CompiledMapping, 'name' | 'onNewFindings' | 'graceMs'> {
   const action = ms.reduce<OnNewFindings>((a, m) => (LENIENCY.indexOf(m.onNewFindings) > LENIENCY.indexOf(a) ? m.onNewFindings : a), 'notify');
-  const strict = ms.filter((m) => m.onNewFindings === action);
+  const blocks = (a: OnNewFindings) => LENIENCY.indexOf(a) >= LENIENCY.indexOf('quarantine');
+  const strict = blocks(action) ? ms.filter((m) => blocks(m.onNewFindings)) : ms.filter((m) => m.onNewFindings === action);
   const graceMs: CompiledMapping['graceMs'] = {};
   const severities = new Set(strict.flatMap((m) => Object.keys(m.graceMs))) as Set<keyof CompiledMapping['graceMs']>;
   for (const sev of severities) graceMs[sev] = Math.min(...strict.map((m) => m.graceMs[sev] ?? 0));

@@ -34,6 +34,10 @@ function spellings(r: RegistryHostsEntry): string[] {
  * then read as a name) or names no configured registry in any way.
  */
 export function registriesNamedOtherwise(pattern: string, registries: readonly RegistryHostsEntry[]): string[] {
+  // Each brace alternative is judged alone: `{lab,registry.example.com:5000}` matches the name `lab`, but
+  // its second alternative names `prod` by host and so applies to nothing.
+  const alternatives = braceAlternatives(pattern);
+  if (alternatives.length > 1) return [...new Set(alternatives.flatMap((a) => registriesNamedOtherwise(a, registries)))];
   if (registries.some((r) => glob(pattern)(r.name))) return [];
   const out = new Set<string>();
   try {
@@ -45,6 +49,57 @@ export function registriesNamedOtherwise(pattern: string, registries: readonly R
   const loose = picomatch(pattern, { dot: true, nocase: true });
   for (const r of registries) if (loose(r.name) || spellings(r).some((s) => loose(s))) out.add(r.name);
   return [...out];
+}
+
+/** Most alternatives {@link braceAlternatives} expands a glob into; past it the glob is judged whole. */
+const MAX_ALTERNATIVES = 64;
+/** Longest glob {@link braceAlternatives} expands, characters. */
+const MAX_EXPANDED_LENGTH = 1024;
+
+/**
+ * The alternatives of the brace lists of `pattern` (`a{b,c{d,e}}` → `ab`, `acd`, `ace`), as picomatch reads
+ * them: a backslash escapes the next character, a brace without a top-level comma (`{1..3}`, `{x}`) or never
+ * closed is not a list. `[pattern]` when it has none, is longer than {@link MAX_EXPANDED_LENGTH}, or has
+ * more than {@link MAX_ALTERNATIVES} (`{a,b}` ten times over is 1,024: expanding all would let a policy
+ * cost exponential time).
+ */
+export function braceAlternatives(pattern: string): string[] {
+  // Each alternative is a copy of the pattern: a long one (no registry glob needs one) is judged whole.
+  if (pattern.length > MAX_EXPANDED_LENGTH) return [pattern];
+  const out: string[] = [];
+  // Expansion stops at the first alternative past the limit, wherever it is nested (a bound on the work,
+  // not only on the answer): one scan of the pattern per alternative produced.
+  return expand(pattern, out) ? out : [pattern];
+}
+
+/** Appends the alternatives of `pattern` to `out`; false once `out` would pass {@link MAX_ALTERNATIVES}. */
+function expand(pattern: string, out: string[]): boolean {
+  let open = -1;
+  let depth = 0;
+  const commas: number[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+    } else if (c === '{') {
+      if (depth++ === 0) {
+        open = i;
+        commas.length = 0;
+      }
+    } else if (c === '}' && depth > 0) {
+      if (--depth === 0 && commas.length) {
+        const head = pattern.slice(0, open);
+        const tail = pattern.slice(i + 1);
+        const items = [...commas, i].map((end, k) => pattern.slice(k === 0 ? open + 1 : commas[k - 1]! + 1, end));
+        for (const item of items) if (!expand(`${head}${item}${tail}`, out)) return false;
+        return true;
+      }
+    } else if (c === ',' && depth === 1) {
+      commas.push(i);
+    }
+  }
+  out.push(pattern);
+  return out.length <= MAX_ALTERNATIVES;
 }
 
 /**

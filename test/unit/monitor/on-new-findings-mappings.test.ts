@@ -93,6 +93,56 @@ describe('onNewFindings across the mappings of one rule set', () => {
   });
 });
 
+/** A mapping line's `onNewFindings` and optional critical grace (days). */
+interface MappingSpec { action: OnNewFindings; graceDays?: number }
+
+/** The default policy with mappings `v*` (release) and `dev-*` (dev) of `app` on one rule set, each with its grace. */
+function gracePolicy(release: MappingSpec, dev: MappingSpec): CompiledPolicy {
+  const line = (name: string, tag: string, m: MappingSpec) =>
+    `    - { name: ${name}, repository: app, tag: "${tag}", ruleSet: default, onNewFindings: ${m.action}${m.graceDays !== undefined ? `, grace: { critical: ${m.graceDays}d }` : ''} }\n`;
+  return compilePolicy(DEFAULT_POLICY_YAML.replace('  mappings: []\n', `  mappings:\n${line('release', 'v*', release)}${line('dev', 'dev-*', dev)}`), '<test>');
+}
+
+/** `v1`'s decision and hold due time (ms, if held) after a database change brought a critical finding. */
+function capOf(p: CompiledPolicy, tags: string[]): { decision: string; due?: number } {
+  const { before, after } = verdicts(p, tags);
+  const cap = capNewFindings(p, before, after, [{ finding, firstSeen: NOW }], NOW);
+  return { decision: viewOf(p, cap.verdict, 'v1').decision, ...(cap.effect === 'held' ? { due: cap.enforceAfter } : {}) };
+}
+
+describe('onNewFindings: the grace of a pusher-added tag', () => {
+  const RANK = ['allow', 'warn', 'quarantine', 'reject'];
+
+  it('a tag mapped to reject with a long grace does not hold at warn a release its mapping quarantines at once', () => {
+    const p = gracePolicy({ action: 'quarantine' }, { action: 'reject', graceDays: 30 });
+    expect(capOf(p, ['v1']).decision, 'v1 alone').to.equal('quarantine');
+    // reject (dev's action) without grace (release's): at least as strict as either mapping alone
+    expect(capOf(p, ['v1', 'dev-1']).decision, 'v1 retagged dev-1 by the pusher').to.equal('reject');
+  });
+
+  it('nor delays the block of a release whose own grace is shorter', () => {
+    const p = gracePolicy({ action: 'quarantine', graceDays: 1 }, { action: 'reject', graceDays: 30 });
+    const alone = capOf(p, ['v1']);
+    expect(alone.due).to.equal(NOW + 86_400_000);
+    expect(capOf(p, ['v1', 'dev-1']).due, 'v1 retagged dev-1').to.equal(alone.due);
+  });
+
+  it('any actions and graces: adding a tag never lowers the decision or delays the block (property)', () => {
+    const spec = fc.record({ action: fc.constantFrom<OnNewFindings>(...LENIENCY), graceDays: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }) });
+    fc.assert(fc.property(spec, spec, (release, dev) => {
+      const p = gracePolicy(release, dev);
+      const alone = capOf(p, ['v1']);
+      const both = capOf(p, ['v1', 'dev-1']);
+      const why = `release ${JSON.stringify(release)}, dev ${JSON.stringify(dev)}: alone ${JSON.stringify(alone)}, retagged ${JSON.stringify(both)}`;
+      expect(RANK.indexOf(both.decision), why).to.be.at.least(RANK.indexOf(alone.decision));
+      // held both ways: the block is due no later than without the tag
+      if (alone.due !== undefined && both.due !== undefined) expect(both.due, why).to.be.at.most(alone.due);
+      // held only once retagged: the decision alone was no stricter than warn (no block was delayed)
+      if (alone.due === undefined && both.due !== undefined) expect(RANK.indexOf(alone.decision), why).to.be.at.most(RANK.indexOf('warn'));
+    }), { numRuns: 200 });
+  });
+});
+
 describe('onNewFindings: a pusher\'s retag through the real monitor and admission', function () {
   this.timeout(60_000);
   let store: Store;

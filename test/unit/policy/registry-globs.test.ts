@@ -113,6 +113,35 @@ describe('policy registry globs in the gate (registries[].name, never a host)', 
   });
 });
 
+describe('policy registry globs: a brace list mixing a name and a host', () => {
+  it('{lab,registry.example.test} matched the name lab, so its host alternative (prod) was accepted and applied nowhere', () => {
+    for (const list of ['mappings', 'signatures', 'exceptions'] as const) {
+      const found = problems(policy(list, '{lab,registry.example.test}'));
+      expect(found, list).to.have.length(1);
+      expect(found[0]).to.match(/names the configured registry "prod".*write registry: prod$/);
+    }
+    expect(registriesNamedOtherwise('{staging,{prod,127.0.0.1:5000}}', REGISTRIES), 'nested').to.deep.equal(['lab']);
+    expect(registriesNamedOtherwise('{prod,lab}', REGISTRIES)).to.deep.equal([]);
+    expect(registriesNamedOtherwise('\\{lab,registry.example.test\\}', REGISTRIES), 'escaped braces are no list').to.deep.equal([]);
+  });
+
+  it('any name beside any host spelling of another registry, in any order and nesting, is refused (property)', () => {
+    const spelling = fc.constantFrom(...HOST_SPELLINGS.filter(([, n]) => n === 'prod').map(([p]) => p).filter((p) => !p.includes('{')));
+    fc.assert(fc.property(spelling, fc.boolean(), fc.boolean(), (host, first, nested) => {
+      const items = first ? [host, 'lab'] : ['lab', host];
+      const pattern = nested ? `{staging,{${items.join(',')}}}` : `{${items.join(',')}}`;
+      expect(registriesNamedOtherwise(pattern, REGISTRIES), pattern).to.include('prod');
+    }), { numRuns: 100 });
+  });
+
+  it('a hostile brace glob costs little: expansion is bounded in count and length', () => {
+    const t = process.hrtime.bigint();
+    expect(registriesNamedOtherwise('{a,b}'.repeat(200), REGISTRIES)).to.deep.equal([]);
+    expect(registriesNamedOtherwise(`{${'a,'.repeat(5000)}}`, REGISTRIES)).to.deep.equal([]);
+    expect(Number(process.hrtime.bigint() - t) / 1e6).to.be.below(5000);
+  });
+});
+
 describe('policy reload in the gate: a registry glob naming a guarded registry by host', () => {
   it('is rejected and the rule in force stays (PolicyControl, real SQLite store)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-regglob-'));
