@@ -30,15 +30,17 @@ function spellings(r: RegistryHostsEntry): string[] {
 /**
  * The registries `pattern` names by something other than their configured name: a host spelling
  * (normalized as references are: case, default port, IP spellings, loopback names) or a glob over
- * those spellings, or the name in another case. Empty when the glob matches a configured name (it is
- * then read as a name) or names no configured registry in any way.
+ * those spellings, or the name in another case, while the glob as the gate reads it does not match
+ * that registry's name. Judged per registry: a glob that reaches one registry by its name and another
+ * by its host (`{lab,registry.example.com}`, `@(lab|registry.example.com)`, `l*` with `lab` named and
+ * `lab.example.com` the host of `prod`) applies to the first only, so the second is reported. Empty
+ * when every registry the glob reaches in any spelling it reaches by name.
  */
 export function registriesNamedOtherwise(pattern: string, registries: readonly RegistryHostsEntry[]): string[] {
-  // Each brace alternative is judged alone: `{lab,registry.example.com:5000}` matches the name `lab`, but
-  // its second alternative names `prod` by host and so applies to nothing.
+  // Each brace alternative is judged alone too, so the message names what each alternative reaches.
   const alternatives = braceAlternatives(pattern);
-  if (alternatives.length > 1) return [...new Set(alternatives.flatMap((a) => registriesNamedOtherwise(a, registries)))];
-  if (registries.some((r) => glob(pattern)(r.name))) return [];
+  if (alternatives.length > 1) return [...new Set(alternatives.flatMap((a) => registriesNamedOtherwise(a, registries)))].filter((n) => !glob(pattern)(n));
+  const byName = glob(pattern);
   const out = new Set<string>();
   try {
     parseHostPort(pattern);
@@ -48,8 +50,11 @@ export function registriesNamedOtherwise(pattern: string, registries: readonly R
   }
   const loose = picomatch(pattern, { dot: true, nocase: true });
   for (const r of registries) if (loose(r.name) || spellings(r).some((s) => loose(s))) out.add(r.name);
-  return [...out];
+  return [...out].filter((n) => !byName(n));
 }
+
+/** An unescaped `(`, `)` or `|`: picomatch's parenthesised and extglob alternations. */
+const ALTERNATION = /(?<!\\)[()|]/;
 
 /** Most alternatives {@link braceAlternatives} expands a glob into; past it the glob is judged whole. */
 const MAX_ALTERNATIVES = 64;
@@ -124,6 +129,13 @@ export function checkRegistryGlobs(doc: PolicyDocument, registries: readonly Reg
     items.forEach((item: unknown, i) => {
       const pattern = item && typeof item === 'object' ? (item as { registry?: unknown }).registry : undefined;
       if (typeof pattern !== 'string') return;
+      if (ALTERNATION.test(pattern)) {
+        // A registry name never holds `(`, `)` or `|`, so these only spell picomatch's other alternations
+        // (`(a|b)`, `@(a|b)`, `+(a|b)`): their alternatives are not expanded here (a repeat or a negation has
+        // no finite list), so one naming a registry by host could not be told apart: refused, for a brace list.
+        problem(['spec', list, i, 'registry'], `${JSON.stringify(pattern)}: registry globs match registries[].name (letters, digits, ".", "_", "-") with *, ?, [...] and {a,b}; "(", ")" and "|" are not taken: write the alternatives as a brace list, e.g. {${registries.slice(0, 2).map((r) => r.name).join(',') || 'a,b'}}`);
+        return;
+      }
       const named = registriesNamedOtherwise(pattern, registries);
       if (!named.length) return;
       problem(

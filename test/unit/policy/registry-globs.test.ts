@@ -134,6 +134,28 @@ describe('policy registry globs: a brace list mixing a name and a host', () => {
     }), { numRuns: 100 });
   });
 
+  it('any alternation syntax (parentheses, extglobs, a wildcard reaching a name and another host) is judged per registry (property)', () => {
+    // picomatch reads `(a|b)`, `@(a|b)`, `+(a|b)` and `?(a|b)` as alternations too; a wildcard can reach one
+    // registry by name and another by host. Whatever the syntax, a registry the glob reaches by a host
+    // spelling but whose name it does not match is reported.
+    const spelling = fc.constantFrom(...HOST_SPELLINGS.filter(([, n]) => n === 'prod').map(([p]) => p).filter((p) => !/[{}()|]/.test(p)));
+    const form = fc.constantFrom('(%)', '@(%)', '+(%)', '{%}');
+    fc.assert(fc.property(spelling, form, fc.boolean(), (host, f, first) => {
+      const items = first ? [host, 'lab'] : ['lab', host];
+      const pattern = f.replace('%', items.join(f === '{%}' ? ',' : '|'));
+      for (const list of ['mappings', 'signatures', 'exceptions'] as const) {
+        const found = problems(policy(list, pattern));
+        expect(found, `${list} ${pattern}`).to.have.length(1);
+        expect(found[0], pattern).to.match(f === '{%}' ? /names the configured registry "prod"/ : /"\(", "\)" and "\|" are not taken: write the alternatives as a brace list/);
+      }
+    }), { numRuns: 150 });
+    const sameLetter = [{ name: 'lab', url: 'http://127.0.0.1:5000' }, { name: 'prod', url: 'https://lab.example.test' }];
+    expect(registriesNamedOtherwise('l*', sameLetter), 'a wildcard over the name lab and the host of prod').to.deep.equal(['prod']);
+    expect(problems(policy('mappings', '@(lab|prod)')), 'names only, yet an alternation').to.have.length(1);
+    expect(problems(policy('mappings', '{lab,prod}')), 'the same as a brace list').to.deep.equal([]);
+    expect(registriesNamedOtherwise('*', REGISTRIES), 'every name').to.deep.equal([]);
+  });
+
   it('a hostile brace glob costs little: expansion is bounded in count and length', () => {
     const t = process.hrtime.bigint();
     expect(registriesNamedOtherwise('{a,b}'.repeat(200), REGISTRIES)).to.deep.equal([]);
