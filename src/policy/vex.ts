@@ -119,6 +119,24 @@ function parseProduct(p: unknown, at: string): VexProduct {
   return { digests, ...(key && key.type !== 'oci' ? { purl: key } : {}), subcomponents };
 }
 
+/** RFC 3339 `date-time` with its offset, as Go's `time.RFC3339` parser and the JSON schemas' `date-time` read it. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A VEX time (OpenVEX `timestamp`, CycloneDX `metadata.timestamp`/`analysis.lastUpdated`/`firstIssued`,
+ * CSAF `current_release_date`), ms since the epoch; NaN when the field is absent (the caller falls back).
+ * Only RFC 3339 with an offset is read: `Date.parse` reads a time without a zone (`2026-01-01T00:00:00`) in
+ * the process's own time zone and takes date-only and RFC 2822 forms Go's parser refuses, so the latest
+ * statement could differ between replicas and from the tools that wrote it.
+ * @throws Error naming the field and the form to write, for a value that is present and not such a time.
+ */
+function vexTime(value: unknown, at: string): number {
+  if (value === undefined) return NaN;
+  const t = typeof value === 'string' && RFC3339.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(t)) throw new Error(`${at} ${JSON.stringify(value)} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00Z): without a zone each process would read it in its own time zone`);
+  return t;
+}
+
 /**
  * Parses an OpenVEX document.
  * @param source where it came from (a file path, `admin-api:<id>`), kept on each statement.
@@ -135,7 +153,7 @@ export function parseOpenVex(text: string, source: string): VexStatement[] {
   if (!isRecord(doc) || typeof doc['@context'] !== 'string' || !doc['@context'].startsWith('https://openvex.dev/ns')) {
     throw new Error(`${source}: not a VEX document (OpenVEX: @context https://openvex.dev/ns/v0.2.0; CycloneDX: bomFormat CycloneDX)`);
   }
-  const docTime = typeof doc.timestamp === 'string' ? Date.parse(doc.timestamp) : NaN;
+  const docTime = vexTime(doc.timestamp, `${source}: timestamp`);
   const statements = Array.isArray(doc.statements) ? doc.statements : [];
   return statements.map((s, i): VexStatement => {
     const at = `${source}#statements[${i}]`;
@@ -154,7 +172,7 @@ export function parseOpenVex(text: string, source: string): VexStatement[] {
     if (status === 'not_affected' && !justification && !impactStatement) throw new Error(`${at}: not_affected needs a justification or an impact_statement (OpenVEX)`);
     const products = (Array.isArray(s.products) ? s.products : []).map((p, j) => parseProduct(p, `${at}.products[${j}]`));
     if (!products.length) throw new Error(`${at}: no products`);
-    const t = typeof s.timestamp === 'string' ? Date.parse(s.timestamp) : docTime;
+    const t = s.timestamp === undefined ? docTime : vexTime(s.timestamp, `${at}.timestamp`);
     return { ids: [...ids], products, status: status as VexStatement['status'], ...(justification ? { justification } : {}), ...(impactStatement ? { impactStatement } : {}), time: Number.isNaN(t) ? 0 : t, source: at };
   });
 }
@@ -255,7 +273,7 @@ export function parseCycloneDxVex(doc: Record<string, unknown>, source: string):
   const meta = isRecord(doc.metadata) ? doc.metadata : {};
   walk(isRecord(meta.component) ? [meta.component] : []);
   walk(doc.components);
-  const docTime = typeof meta.timestamp === 'string' ? Date.parse(meta.timestamp) : NaN;
+  const docTime = vexTime(meta.timestamp, `${source}: metadata.timestamp`);
   const vulns = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
   return vulns.flatMap((v, i): VexStatement[] => {
     const at = `${source}#vulnerabilities[${i}]`;
@@ -274,7 +292,7 @@ export function parseCycloneDxVex(doc: Record<string, unknown>, source: string):
       return p ? [p] : [];
     });
     if (!products.length) return [];
-    const t = typeof analysis.lastUpdated === 'string' ? Date.parse(analysis.lastUpdated) : typeof analysis.firstIssued === 'string' ? Date.parse(analysis.firstIssued) : docTime;
+    const t = analysis.lastUpdated !== undefined ? vexTime(analysis.lastUpdated, `${at}.analysis.lastUpdated`) : analysis.firstIssued !== undefined ? vexTime(analysis.firstIssued, `${at}.analysis.firstIssued`) : docTime;
     const justification = typeof analysis.justification === 'string' ? analysis.justification : undefined;
     const impactStatement = typeof analysis.detail === 'string' ? analysis.detail : undefined;
     return [{ ids: [...ids], products, status, ...(justification ? { justification } : {}), ...(impactStatement ? { impactStatement } : {}), time: Number.isNaN(t) ? 0 : t, source: at }];
@@ -345,7 +363,7 @@ export function parseCsafVex(doc: Record<string, unknown>, source: string): VexS
     return { digests, ...(k.type !== 'oci' ? { purl: k } : {}), subcomponents: [] };
   };
   const tracking = isRecord(doc.document) && isRecord(doc.document.tracking) ? doc.document.tracking : {};
-  const time = typeof tracking.current_release_date === 'string' ? Date.parse(tracking.current_release_date) : NaN;
+  const time = vexTime(tracking.current_release_date, `${source}: document.tracking.current_release_date`);
   const vulns = Array.isArray(doc.vulnerabilities) ? doc.vulnerabilities : [];
   return vulns.flatMap((v, i): VexStatement[] => {
     const at = `${source}#vulnerabilities[${i}]`;
