@@ -106,6 +106,10 @@ export class RegistryDirectory {
           auth: rc.auth,
           timeoutMs: rc.timeoutMs,
           concurrency: rc.concurrency,
+          // What pushgate reads of a manifest is the configured `scan.maxManifestSize`, as the proxy admits:
+          // without it the client kept its 4 MiB default whatever the operator set, and a manifest the proxy
+          // admitted (or the registry stored) above that was judged unreadable, incomplete, and deleted.
+          maxManifestBytes: this.o.config.scan.maxManifestBytes,
           onRequest,
           // Every manifest this client writes is pushgate's own: remembered in the store before the PUT,
           // so the registry's notification of it (sent as soon as it is stored) always finds the memo.

@@ -697,11 +697,14 @@ export class RegistryClient {
    * byte-identical, so the digest is kept. Layers with `urls` (non-distributable) are not copied.
    * A manifest the tree names more than once is copied once: an index may list one child thousands of
    * times, and each copy costs requests to both repositories.
+   * @param written when given, told (in the order written) of every child manifest this copy stored by
+   *   digest in `toRepo` that `toRepo` did not have before (a HEAD first): what a copy that fails part-way
+   *   leaves there, for the caller to remove. Manifests `toRepo` already had are never named.
    * @throws RegistryError
    */
-  async copyImage(fromRepo: string, digest: Digest, toRepo: string, tag: string): Promise<void> {
+  async copyImage(fromRepo: string, digest: Digest, toRepo: string, tag: string, written?: Digest[]): Promise<void> {
     this.checkRef(tag);
-    const put = await this.copyManifestTree(fromRepo, digest, toRepo, tag);
+    const put = await this.copyManifestTree(fromRepo, digest, toRepo, tag, new Set(), written);
     if (put !== digest) throw this.mismatch(`copy ${fromRepo}@${digest} to ${toRepo}:${tag}`, this.url(`/v2/${toRepo}/manifests/${tag}`), `stored as ${put}`);
   }
 
@@ -717,7 +720,7 @@ export class RegistryClient {
     return digest;
   }
 
-  private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string, copied = new Set<Digest>()): Promise<Digest> {
+  private async copyManifestTree(fromRepo: string, digest: Digest, toRepo: string, ref: string, copied = new Set<Digest>(), written?: Digest[]): Promise<Digest> {
     const m = await this.getManifest(fromRepo, digest);
     let children: Descriptor[];
     let blobs: Descriptor[];
@@ -739,7 +742,7 @@ export class RegistryClient {
     for (const child of children) {
       if (copied.has(child.digest)) continue;
       copied.add(child.digest);
-      await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest, copied).catch((e: unknown) => this.alreadyCopied(e, toRepo, child.digest)));
+      await tolerate(this.copyManifestTree(fromRepo, child.digest, toRepo, child.digest, copied, written).catch((e: unknown) => this.alreadyCopied(e, toRepo, child.digest)));
     }
     const seen = new Set<string>();
     await Promise.all(
@@ -748,7 +751,11 @@ export class RegistryClient {
         .filter((d) => (seen.has(d.digest) ? false : (seen.add(d.digest), true)))
         .map((d) => tolerate(this.copyBlob(fromRepo, toRepo, d))),
     );
-    return this.putManifest(toRepo, ref, m.bytes, m.mediaType);
+    // A child (stored by digest) the target did not have: named for the caller's clean-up.
+    const fresh = written && ref === digest && !(await this.resolve(toRepo, digest).catch(() => ({ digest })));
+    const put = await this.putManifest(toRepo, ref, m.bytes, m.mediaType);
+    if (fresh) written.push(digest);
+    return put;
   }
 
   /**

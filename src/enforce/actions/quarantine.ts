@@ -14,7 +14,7 @@ import { isPushgateError, repositoryNameProblem, type Digest } from '../../core/
 import type { RegistryClient } from '../../registry/client.js';
 import { isOverLimit } from '../../registry/errors.js';
 import { deleteBlockingChildren, describeChildren, readForChildren, type ChildBlocks } from './children.js';
-import { describeReferrers, moveReferrers } from './referrers.js';
+import { deleteIfPresent, describeReferrers, moveReferrers } from './referrers.js';
 import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
 import { awaitTagLink, type TagLinkClock } from './tag-link.js';
@@ -40,9 +40,14 @@ export async function quarantine(client: RegistryClient, repository: string, dig
     const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
     return { ...r, detail: `cannot be quarantined: ${target} ${impossible.replace(/^the repository name /, '')}, so no copy can be made there: ${r.detail}` };
   }
+  const written: Digest[] = [];
   try {
-    await client.copyImage(repository, digest, target, tag ?? digest);
+    await client.copyImage(repository, digest, target, tag ?? digest, written);
   } catch (e) {
+    // What the failed copy stored in the quarantine repository before it stopped (an index's children
+    // before the one missing or too large to read) has no quarantine record and no release: removed, so
+    // no unrecorded copy of a blocked image stays there. Manifests the target had before are not named.
+    for (const d of written.reverse()) await deleteIfPresent(client, target, d).catch(() => undefined);
     if (!isPushgateError(e, 'NOT_FOUND') && !isOverLimit(e)) throw e;
     // An index whose blocking child pushgate already removed (pushed by digest before it, rejected: never
     // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable. Nor can a
