@@ -68,7 +68,7 @@ describe('VEX times: RFC 3339 with an offset only', () => {
   });
 
   it('a time with an offset reads the same instant in every time zone, so the most recent statement is the same everywhere (property)', () => {
-    fc.assert(fc.property(zoned, zoned, fc.constantFrom('UTC', 'America/New_York', 'Pacific/Kiritimati'), (a, b) => {
+    fc.assert(fc.property(zoned, zoned, (a, b) => {
       const [na, nb] = [Date.parse(a), Date.parse(b)];
       const doc = openVex([stmt('not_affected', a), stmt('affected', b)]);
       const answers = ['UTC', 'America/New_York', 'Asia/Kolkata'].map((tz) => inZone(tz, () => applyVex([admZip()], parseVex(doc, 'doc.json'), [])[0]!.vex !== undefined));
