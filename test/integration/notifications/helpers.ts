@@ -5,10 +5,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import { defaultConfig } from '../../../src/config/load.js';
+import type { PushgateConfig } from '../../../src/config/types.js';
 import { RegistryClient } from '../../../src/registry/client.js';
+import { startServer, type RunningServer } from '../../../src/server/serve.js';
+import { updateDb } from '../../../src/vulndb/index.js';
 import { ROOT } from '../../helpers/lab.js';
 
 /** sha256 digest of bytes. */
@@ -81,4 +87,43 @@ export function registryOn(action: 'start' | 'stop', storage: string, port: numb
   else args.push('--port', String(port), ...extra);
   const r = spawnSync('bash', args, { encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(r.stderr);
+}
+
+/** A `pushgate serve` and a real Distribution registry whose notifications reach nobody (lost). */
+export interface SilentRegistryGate {
+  dir: string;
+  srv: RunningServer;
+  config: PushgateConfig;
+  storage: string;
+  /** Stops the registry and the server and removes `dir`. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `pushgate serve` (SQLite store, the OSV fixtures' database, reconcile not scheduled) guarding a
+ * Distribution registry on `regPort` named `lab` (quarantine prefix `quarantine/`), and starts that registry
+ * with its notifications sent to `nobodyPort`, where nothing listens: every event is lost, so only reconcile
+ * can find what is pushed.
+ */
+export async function startGateWithLostNotifications(o: { regPort: number; nobodyPort: number; token: string; prefix: string }): Promise<SilentRegistryGate> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), o.prefix));
+  await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
+  const config = defaultConfig();
+  config.server.listen = '127.0.0.1:0';
+  config.store.url = `sqlite:${path.join(dir, 'pushgate.db')}`;
+  config.vulndb.path = path.join(dir, 'vulndb.sqlite');
+  config.reconcile = { intervalMs: 0 };
+  config.registries = [{ name: 'lab', url: `http://127.0.0.1:${o.regPort}`, type: 'distribution', insecure: false, webhook: { token: o.token }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 5_000 }];
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const srv = await startServer(config, silent);
+  const storage = path.join(dir, 'reg');
+  registryOn('start', storage, o.regPort, ['--notify-url', `http://127.0.0.1:${o.nobodyPort}/webhooks/distribution`, '--notify-header', `Authorization: Bearer ${o.token}`]);
+  return {
+    dir, srv, config, storage,
+    async stop() {
+      registryOn('stop', storage, o.regPort);
+      await srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -8,51 +8,32 @@
  * (pushing 500,000 tags is not practical), the registry's pages kept at 2 tags.
  */
 import { expect } from 'chai';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { defaultConfig } from '../../../src/config/load.js';
-import type { PushgateConfig, RegistryConfig } from '../../../src/config/types.js';
+import type { PushgateConfig } from '../../../src/config/types.js';
 import type { Gate } from '../../../src/gate/gate.js';
 import { reconcile } from '../../../src/gate/reconcile.js';
 import { RegistryClient } from '../../../src/registry/client.js';
-import { startServer, type RunningServer } from '../../../src/server/serve.js';
-import { updateDb } from '../../../src/vulndb/index.js';
-import { ROOT } from '../../helpers/lab.js';
-import { ensureBlob, imageConfig, imageManifest, labClient, makeLayer, registryOn, secretLayer } from './helpers.js';
+import type { RunningServer } from '../../../src/server/serve.js';
+import { ensureBlob, imageConfig, imageManifest, labClient, makeLayer, secretLayer, startGateWithLostNotifications, type SilentRegistryGate } from './helpers.js';
 
 const REG_PORT = 16126;
 const NOBODY_PORT = 16127;
 const TOKEN = 'listing-bound-token-0123456789';
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 
 describe('reconcile: a tag list longer than the listing bound still has its known tags enforced', function () {
   this.timeout(180_000);
-  let dir: string;
   let srv: RunningServer;
   let config: PushgateConfig;
-  let storage: string;
+
+  let lab: SilentRegistryGate | undefined;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-listbound-'));
-    await updateDb({ path: path.join(dir, 'vulndb.sqlite'), sources: [path.join(ROOT, 'test/fixtures/vulndb/osv')] });
-    config = defaultConfig();
-    config.server.listen = '127.0.0.1:0';
-    config.store.url = `sqlite:${path.join(dir, 'pushgate.db')}`;
-    config.vulndb.path = path.join(dir, 'vulndb.sqlite');
-    config.reconcile = { intervalMs: 0 };
-    const rc: RegistryConfig = { name: 'lab', url: `http://127.0.0.1:${REG_PORT}`, type: 'distribution', insecure: false, webhook: { token: TOKEN }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 5_000 };
-    config.registries = [rc];
-    srv = await startServer(config, silent);
-    storage = path.join(dir, 'reg');
-    registryOn('start', storage, REG_PORT, ['--notify-url', `http://127.0.0.1:${NOBODY_PORT}/webhooks/distribution`, '--notify-header', `Authorization: Bearer ${TOKEN}`]);
+    lab = await startGateWithLostNotifications({ regPort: REG_PORT, nobodyPort: NOBODY_PORT, token: TOKEN, prefix: 'pushgate-listbound-' });
+    ({ srv, config } = lab);
   });
 
   after(async () => {
-    registryOn('stop', storage, REG_PORT);
-    await srv?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await lab?.stop();
   });
 
   /** The server's gate, with listings read by a client whose bound is 3 entries (pages of 2). */
