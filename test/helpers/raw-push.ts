@@ -101,3 +101,11 @@ export class Raw {
     return r.status === 200 ? { bytes, mediaType: r.headers.get('content-type') ?? OCI_MANIFEST } : undefined;
   }
 }
+
+/** `img` with an annotation of `padBytes` characters padding its manifest (same blobs), e.g. past a client's read limit. */
+export function oversize(img: Image, padBytes: number): Image {
+  const doc = JSON.parse(img.bytes.toString()) as Record<string, unknown>;
+  doc.annotations = { 'org.example.pad': 'x'.repeat(padBytes) };
+  const bytes = Buffer.from(JSON.stringify(doc));
+  return { ...img, digest: sha(bytes), bytes };
+}

@@ -18,18 +18,13 @@ import { enforce } from '../../src/enforce/index.js';
 import { isPermanent } from '../../src/gate/queue-workers.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startRegistry, type LabRegistry } from '../helpers/lab.js';
-import { makeImage, makeIndex, Raw, sha, type Image, type Kind } from '../helpers/raw-push.js';
+import { oversize as oversizeBy, makeImage, makeIndex, Raw, sha, type Image, type Kind } from '../helpers/raw-push.js';
 
 const PLAIN_PORT = 22981;
 const LIMIT = 4096;
 
-/** `img` with an annotation padding its manifest past {@link LIMIT} (same blobs). */
-function oversize(img: Image): Image {
-  const doc = JSON.parse(img.bytes.toString()) as Record<string, unknown>;
-  doc.annotations = { 'org.example.pad': 'x'.repeat(LIMIT) };
-  const bytes = Buffer.from(JSON.stringify(doc));
-  return { ...img, digest: sha(bytes), bytes };
-}
+/** `img` with its manifest padded past {@link LIMIT} (same blobs). */
+const oversize = (img: Image): Image => oversizeBy(img, LIMIT);
 
 describe('security: a manifest over pushgate\'s read limit (but within the registry\'s) does not keep a blocked image served', function () {
   this.timeout(300_000);

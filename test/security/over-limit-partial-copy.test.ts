@@ -10,18 +10,14 @@ import fc from 'fast-check';
 import type { Digest } from '../../src/core/index.js';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/index.js';
 import { startGatedLab, type GatedLab } from '../helpers/gated-lab.js';
-import { makeImage, makeIndex, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
+import { oversize as oversizeBy, makeImage, makeIndex, Raw, sleep, type Image } from '../helpers/raw-push.js';
 
 const REG_PORT = 22995;
 const SRV_PORT = 22996;
 const LIMIT = 4096;
 
-function oversize(img: Image): Image {
-  const doc = JSON.parse(img.bytes.toString()) as Record<string, unknown>;
-  doc.annotations = { 'org.example.pad': 'x'.repeat(LIMIT) };
-  const bytes = Buffer.from(JSON.stringify(doc));
-  return { ...img, digest: sha(bytes), bytes };
-}
+/** `img` with its manifest padded past {@link LIMIT} (same blobs). */
+const oversize = (img: Image): Image => oversizeBy(img, LIMIT);
 
 describe('security: a blocked index with a child over pushgate\'s read limit', function () {
   this.timeout(300_000);
