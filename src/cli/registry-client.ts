@@ -76,11 +76,11 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
   if (rc) {
     const auth = opts.oneOff ? { realms: rc.auth?.realms } : rc.auth;
     // --insecure adds to the entry's own `insecure` for the registry's origin; other origins keep the entry's setting.
-    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure || !!opts.insecure, insecureOtherOrigins: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth, credentials, timeoutMs: rc.timeoutMs, userAgent: USER_AGENT });
+    return new RegistryClient({ name: rc.name, url: rc.url, insecure: rc.insecure || !!opts.insecure, insecureOtherOrigins: rc.insecure, ca: rc.ca, clientCert: rc.clientCert, clientKey: rc.clientKey, auth, credentials, timeoutMs: rc.timeoutMs, maxManifestBytes: config.scan.maxManifestBytes, userAgent: USER_AGENT });
   }
   const loopback = isLoopbackHost(parseHostPort(host).host);
   const apiHost = parseHostPort(host).host === 'docker.io' ? 'registry-1.docker.io' : host;
-  const client = new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, insecure: !!opts.insecure, insecureOtherOrigins: false, userAgent: USER_AGENT });
+  const client = new RegistryClient({ name: host, url: `${loopback ? 'http' : 'https'}://${apiHost}`, credentials, insecure: !!opts.insecure, insecureOtherOrigins: false, maxManifestBytes: config.scan.maxManifestBytes, userAgent: USER_AGENT });
   if (credentials) carriesCredentials.add(client);
   return client;
 }
@@ -134,7 +134,7 @@ export async function insecureFallback(config: PushgateConfig, host: string, cli
   if (carriesCredentials.has(client)) {
     opts.warn?.(`pushgate: note: ${host} answers plain HTTP only; with --insecure it is read over http without credentials, which would cross the network in clear. To send them anyway, name it in a --config file: registries: [{ name: ..., url: http://${host} }]`);
   }
-  return new RegistryClient({ name: host, url: `http://${host}`, userAgent: USER_AGENT });
+  return new RegistryClient({ name: host, url: `http://${host}`, maxManifestBytes: config.scan.maxManifestBytes, userAgent: USER_AGENT });
 }
 
 /** True when `host` names a registry of `config.registries` (any of its forms: url host, aliases). */

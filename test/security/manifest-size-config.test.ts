@@ -9,7 +9,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Digest } from '../../src/core/index.js';
+import { clientForHost } from '../../src/cli/registry-client.js';
+import { defaultConfig } from '../../src/config/load.js';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/index.js';
+import { isOverLimit } from '../../src/registry/errors.js';
 import { startGatedLab, type GatedLab } from '../helpers/gated-lab.js';
 import { makeImage, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
 
@@ -57,6 +60,28 @@ describe('security: the gate reads manifests up to the configured scan.maxManife
         expect(v?.complete, `${size} bytes against a ${LIMIT}-byte limit: ${JSON.stringify(v?.reasons)}`).to.equal(size <= LIMIT);
       }),
       { numRuns: 8, examples: [[LIMIT], [LIMIT + 1]] },
+    );
+  });
+
+  it('property: pushgate scan\'s clients (a configured registry, an ad-hoc host) read up to the configured limit too', async () => {
+    const host = `127.0.0.1:${REG_PORT}`;
+    const adHoc = defaultConfig();
+    adHoc.scan.maxManifestBytes = LIMIT;
+    const configured = defaultConfig();
+    configured.scan.maxManifestBytes = LIMIT;
+    configured.registries = [{ name: 'lab', url: `http://${host}`, type: 'distribution', insecure: false, webhook: { token: 'msize-cli-token-0123456789' }, quarantine: { repositoryPrefix: 'quarantine/' }, concurrency: 8, timeoutMs: 5_000 }];
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: LIMIT - 64, max: LIMIT + 64 }), fc.boolean(), async (size, isConfigured) => {
+        const repo = `msizecli${run}/app`;
+        const img = sized(makeImage('good', `msizecli-${run++}-${process.pid}`), size);
+        await raw.pushBlobs(repo, img.blobs);
+        expect((await raw.putManifest(repo, 'v1', img)).status).to.equal(201);
+        const client = clientForHost(isConfigured ? configured : adHoc, host);
+        const read = await client.getManifest(repo, 'v1').then(() => 'read', (e: unknown) => e);
+        if (size <= LIMIT) expect(read, `${isConfigured} ${size}`).to.equal('read');
+        else expect(isOverLimit(read), `${isConfigured} ${size}: ${String(read)}`).to.equal(true);
+      }),
+      { numRuns: 12, examples: [[LIMIT, true], [LIMIT + 1, true], [LIMIT + 1, false]] },
     );
   });
 });
