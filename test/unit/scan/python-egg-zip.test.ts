@@ -194,4 +194,29 @@ for s in json.load(sys.stdin):
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('an egg of entries with the longest names a zip holds costs time in proportion to its names, whatever their directories', async function () {
+    // An entry name may be 65,535 bytes; a walk that joined the prefix of each of its directories cost
+    // the square of that per entry (15 s for one `a/a/…` name).
+    this.timeout(60_000);
+    const SEGS = ['a', 'a.egg', 'A.EGG', 'a-1.egg-info', 'x-1.dist-info', 'egg-info'];
+    const shapes = fc.sample(fc.array(fc.constantFrom(...SEGS), { minLength: 1, maxLength: 3 }), 12);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-deep-'));
+    try {
+      const file = path.join(dir, 'deep-1.0.egg');
+      const names = shapes.map((segs, k) => {
+        let n = '';
+        for (let j = 0; `${n}${segs[j % segs.length]!}/`.length < 65_000; j++) n += `${segs[j % segs.length]!}/`;
+        return `${n}${k}`;
+      });
+      fs.writeFileSync(file, storedZip(Object.fromEntries(names.map((n) => [n, '']))));
+      const egg = ANALYZERS.find((a) => a.name === 'lang/python-egg')!;
+      const t = Date.now();
+      await egg.analyze!({ path: '/site/deep-1.0.egg', size: fs.statSync(file).size, mode: 0o644, content: Buffer.alloc(0), file }, { tmpDir: dir } as never);
+      // Linear work is well under a second here; the square was minutes.
+      expect(Date.now() - t).to.be.lessThan(10_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
