@@ -260,16 +260,23 @@ function eggStem(p: string): string {
  * (in the egg at `display`): a directory ending in `.dist-info` or `.egg-info` (ASCII case ignored)
  * is a distribution named and versioned by its own name (`urllib3-1.26.0.dist-info`, whatever its
  * METADATA says), and a directory ending in `.egg` holding `EGG-INFO/PKG-INFO` likewise. pip looks at
- * the zip's top level and inside nested `.egg` directories; any depth is taken here (a superset).
+ * the zip's top level and recurses only into `.egg` directories, so the walk goes down the entry's
+ * leading `.egg` directories and stops at the first other one: one pass over the name (an entry name
+ * may be 65,535 bytes of `a/a/…`; a prefix joined per segment cost its square).
  */
 function namedInZip(display: string, entry: string): FoundPackage[] {
-  const segs = entry.split('/');
   const out: FoundPackage[] = [];
-  for (let i = 0; i < segs.length - 1; i++) {
-    const seg = segs[i]!;
-    const at = `${display}!/${segs.slice(0, i + 1).join('/')}`;
-    if (/\.(?:dist|egg)-info$/i.test(seg)) out.push(...eggNamePackages(at, seg.replace(/\.(?:dist|egg)-info$/i, '')));
-    else if (/\.egg$/i.test(seg) && i + 3 === segs.length && /^egg-info$/i.test(segs[i + 1]!) && /^pkg-info$/i.test(segs[i + 2]!)) out.push(...eggNamePackages(at, eggStem(seg)));
+  for (let start = 0; ;) {
+    const slash = entry.indexOf('/', start);
+    if (slash < 0) break;
+    const seg = entry.slice(start, slash);
+    if (/\.(?:dist|egg)-info$/i.test(seg)) {
+      out.push(...eggNamePackages(`${display}!/${entry.slice(0, slash)}`, seg.replace(/\.(?:dist|egg)-info$/i, '')));
+      break;
+    }
+    if (!/\.egg$/i.test(seg)) break;
+    if (entry.length - slash - 1 === 'EGG-INFO/PKG-INFO'.length && /^egg-info\/pkg-info$/i.test(entry.slice(slash + 1))) out.push(...eggNamePackages(`${display}!/${entry.slice(0, slash)}`, eggStem(seg)));
+    start = slash + 1;
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * Python's zipped eggs are read through it, with the same options (entry sizes checked against the
  * central directory, names kept as written).
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Yauzl from 'yauzl';
 
@@ -13,14 +14,81 @@ const yauzl = (): typeof Yauzl => (yauzlLib ??= requireCjs('yauzl') as typeof Ya
 
 export type { Entry as ZipEntry, ZipFile } from 'yauzl';
 
+const EOCD = 0x06054b50;
+const ZIP64_LOCATOR = 0x07064b50;
+const ZIP64_EOCD = 0x06064b50;
+
+/**
+ * The bytes before the zip proper in `fd` (of `size` bytes): Python's zipfile `concat`
+ * (`_RealGetContents`: the end record's position less the central directory's size and offset, less
+ * the zip64 end record and locator when there are), which Python's zipfile and zipimport (and Java's
+ * ZipFile, `locpos`) add to every offset the zip records, so a zip with data prepended (a
+ * self-extracting archive, a launch script) is read whole. yauzl reads the offsets from the file's
+ * start: on such a file it reads whatever central directory the prepended bytes hold there.
+ * The end record is found as `_EndRecData` finds it: in the last 22 bytes with an empty comment, else
+ * the last signature in the last 64 KiB + 22 bytes. 0 when there is none (the reader then refuses the file).
+ */
+function prependedLength(fd: number, size: number): number {
+  const n = Math.min(size, 65_536 + 22);
+  const tail = Buffer.alloc(n);
+  fs.readSync(fd, tail, 0, n, size - n);
+  let at = n >= 22 && tail.readUInt32LE(n - 22) === EOCD && tail.readUInt16LE(n - 2) === 0 ? n - 22 : tail.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1'));
+  if (at < 0 || at + 22 > n) return 0;
+  let cdSize = tail.readUInt32LE(at + 12);
+  let cdOffset = tail.readUInt32LE(at + 16);
+  const pos = size - n + at;
+  let extra = 0;
+  if (pos >= 20) {
+    const loc = Buffer.alloc(20);
+    fs.readSync(fd, loc, 0, 20, pos - 20);
+    if (loc.readUInt32LE(0) === ZIP64_LOCATOR && pos >= 76) {
+      const rec = Buffer.alloc(56);
+      fs.readSync(fd, rec, 0, 56, pos - 76);
+      if (rec.readUInt32LE(0) === ZIP64_EOCD) {
+        cdSize = Number(rec.readBigUInt64LE(40));
+        cdOffset = Number(rec.readBigUInt64LE(48));
+        extra = 76;
+      }
+    }
+  }
+  at = pos - cdSize - cdOffset - extra;
+  return at > 0 && Number.isSafeInteger(at) ? at : 0;
+}
+
 /**
  * Opens the zip at `file` for reading entry by entry (`lazyEntries`: the caller calls `readEntry`).
+ * Data prepended to the zip is skipped as Python's zipfile and Java's ZipFile skip it
+ * ({@link prependedLength}): the entries are those the runtimes read.
  * @throws whatever yauzl reports for a file that is not a zip it can read (no end record, a central
  *   directory that does not add up, a zip64 field out of range).
  */
 export function openZip(file: string): Promise<Yauzl.ZipFile> {
+  const options = { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true };
   return new Promise((resolve, reject) => {
-    yauzl().open(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err ?? new Error('cannot open')) : resolve(zip)));
+    const done = (err: Error | null, zip?: Yauzl.ZipFile): void => (err || !zip ? reject(err ?? new Error('cannot open')) : resolve(zip));
+    let shift: number;
+    let size: number;
+    try {
+      const fd = fs.openSync(file, 'r');
+      try {
+        size = fs.fstatSync(fd).size;
+        shift = prependedLength(fd, size);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    if (!shift) {
+      yauzl().open(file, options, done);
+      return;
+    }
+    // The zip as the runtimes see it: the file from `shift` on. Each range is its own stream of the file
+    // by name (yauzl destroys streams it is done with, and a destroyed stream closes its descriptor).
+    const reader = new (yauzl().RandomAccessReader as unknown as new () => Yauzl.RandomAccessReader)();
+    (reader as unknown as { _readStreamForRange: (start: number, end: number) => NodeJS.ReadableStream })._readStreamForRange = (start, end) => fs.createReadStream(file, { start: start + shift, end: end + shift - 1 });
+    yauzl().fromRandomAccessReader(reader, size - shift, options, done);
   });
 }
 

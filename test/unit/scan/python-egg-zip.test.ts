@@ -133,4 +133,90 @@ for s in json.load(sys.stdin):
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
+
+  it('a zipped egg with data before the zip (a self-extracting archive, a decoy central directory where yauzl looks) is read as Python reads it', async function () {
+    // Python's zipfile and zipimport add the bytes before the zip (end record position less the
+    // central directory's size and offset) to every offset; a reader that takes the offsets from the
+    // file's start reads whatever the prepended bytes hold there: a decoy directory naming nothing.
+    this.timeout(180_000);
+    const cases = fc.sample(fc.record({ egg: EGG, pad: fc.nat({ max: 70_000 }), decoy: fc.boolean(), zip64: fc.boolean() }), 60);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-sfx-'));
+    try {
+      const specs = cases.map((c, i) => ({
+        zip: path.join(dir, `s${i}`, `${c.egg.stem}${spell('.egg', c.egg.ext)}`),
+        entries: c.egg.entries.map((e) => [`${e.dir ? `${spell(e.dir, e.flips)}/` : ''}${e.file}`, TEXTS[e.text]!]),
+        pad: c.pad, decoy: c.decoy, zip64: c.zip64,
+      }));
+      const r = spawnSync('python3', ['-W', 'ignore', '-c', `
+import sys, os, io, json, struct, zipfile, importlib.metadata as m
+from pip._internal.metadata import get_environment
+def z(entries, zip64=False):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as f:
+        for n, t in entries:
+            with f.open(n, "w", force_zip64=zip64) as w: w.write(t.encode())
+    return b.getvalue()
+for s in json.load(sys.stdin):
+    os.makedirs(os.path.dirname(s["zip"]), exist_ok=True)
+    real = z(s["entries"], s["zip64"])
+    e = real.rfind(b"PK\\x05\\x06"); off = struct.unpack("<I", real[e+16:e+20])[0]
+    pre = bytes([0x5a]) * s["pad"]
+    d = z([["readme.txt", "hi"]]); de = d.rfind(b"PK\\x05\\x06"); dsize, doff = struct.unpack("<II", d[de+12:de+20])
+    if s["decoy"] and doff <= off: pre = d[:doff] + bytes(off - doff) + d[doff:doff+dsize]
+    with open(s["zip"], "wb") as f: f.write(pre + real)
+    imp = [[x.metadata["Name"], x.metadata["Version"]] for x in m.distributions(path=[s["zip"]])]
+    pip = []
+    try:
+        for x in get_environment([os.path.dirname(s["zip"])]).iter_all_distributions():
+            try: pip.append([x.raw_name, str(x.version)])
+            except Exception: pass
+    except Exception: pass
+    print(json.dumps({"imp": [x for x in imp if x[0] and x[1]], "pip": pip}))
+`], { input: JSON.stringify(specs), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      expect(r.status, r.stderr).to.equal(0);
+      const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { imp: Array<[string, string]>; pip: Array<[string, string]> });
+      const egg = ANALYZERS.find((a) => a.name === 'lang/python-egg')!;
+      const bad: string[] = [];
+      let reported = 0;
+      for (const [i, s] of specs.entries()) {
+        const p = `/site/${path.basename(s.zip)}`;
+        const info = { path: p, size: fs.statSync(s.zip).size, mode: 0o644 };
+        const out = await egg.analyze!({ ...info, content: Buffer.alloc(0), file: s.zip }, { tmpDir: dir } as never);
+        const found = new Set((out?.packages ?? []).map((q) => `${normalizePythonName(q.name)} ${q.version}`));
+        for (const [n, v] of [...got[i]!.imp, ...got[i]!.pip]) {
+          reported++;
+          if (!found.has(`${normalizePythonName(n)} ${v}`)) bad.push(`${JSON.stringify({ ...s, entries: s.entries.map((x) => x[0]) })}: python reads ${n} ${v}, the scanner ${JSON.stringify([...found])} ${JSON.stringify(out?.diagnostics ?? [])}`);
+        }
+      }
+      expect(bad, bad.slice(0, 5).join('\n')).to.deep.equal([]);
+      expect(reported, 'the generated eggs hold distributions python reads').to.be.greaterThan(15);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an egg of entries with the longest names a zip holds costs time in proportion to its names, whatever their directories', async function () {
+    // An entry name may be 65,535 bytes; a walk that joined the prefix of each of its directories cost
+    // the square of that per entry (15 s for one `a/a/…` name).
+    this.timeout(60_000);
+    const SEGS = ['a', 'a.egg', 'A.EGG', 'a-1.egg-info', 'x-1.dist-info', 'egg-info'];
+    const shapes = fc.sample(fc.array(fc.constantFrom(...SEGS), { minLength: 1, maxLength: 3 }), 12);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-deep-'));
+    try {
+      const file = path.join(dir, 'deep-1.0.egg');
+      const names = shapes.map((segs, k) => {
+        let n = '';
+        for (let j = 0; `${n}${segs[j % segs.length]!}/`.length < 65_000; j++) n += `${segs[j % segs.length]!}/`;
+        return `${n}${k}`;
+      });
+      fs.writeFileSync(file, storedZip(Object.fromEntries(names.map((n) => [n, '']))));
+      const egg = ANALYZERS.find((a) => a.name === 'lang/python-egg')!;
+      const t = Date.now();
+      await egg.analyze!({ path: '/site/deep-1.0.egg', size: fs.statSync(file).size, mode: 0o644, content: Buffer.alloc(0), file }, { tmpDir: dir } as never);
+      // Linear work is well under a second here; the square was minutes.
+      expect(Date.now() - t).to.be.lessThan(10_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
