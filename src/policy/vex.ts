@@ -120,7 +120,15 @@ function parseProduct(p: unknown, at: string): VexProduct {
 }
 
 /** RFC 3339 `date-time` with its offset, as Go's `time.RFC3339` parser and the JSON schemas' `date-time` read it. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** Whether the fields of an {@link RFC3339} match are in range, as Go checks them (`Date.parse` rolls `02-30` over to March and `24:00` to the next day). */
+function inRange(m: RegExpExecArray): boolean {
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  const offset = m[7] === undefined || (Number(m[7]) < 24 && Number(m[8]) < 60);
+  return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d && h < 24 && mi < 60 && sec < 60 && offset;
+}
 
 /**
  * A VEX time (OpenVEX `timestamp`, CycloneDX `metadata.timestamp`/`analysis.lastUpdated`/`firstIssued`,
@@ -132,7 +140,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2
  */
 function vexTime(value: unknown, at: string): number {
   if (value === undefined) return NaN;
-  const t = typeof value === 'string' && RFC3339.test(value) ? Date.parse(value) : NaN;
+  const m = typeof value === 'string' ? RFC3339.exec(value) : null;
+  const t = m && inRange(m) ? Date.parse(m[0]) : NaN;
   if (Number.isNaN(t)) throw new Error(`${at} ${JSON.stringify(value)} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00Z): without a zone each process would read it in its own time zone`);
   return t;
 }

@@ -77,6 +77,20 @@ describe('VEX times: RFC 3339 with an offset only', () => {
     }), { numRuns: 200 });
   });
 
+  it('fields out of range are refused as Go refuses them, not rolled over (property)', () => {
+    const p = (n: number, w = 2) => String(n).padStart(w, '0');
+    const bad = fc.oneof(
+      fc.tuple(fc.integer({ min: 2001, max: 2099 }).filter((y) => y % 4 !== 0), fc.constantFrom(29, 30, 31)).map(([y, d]) => `${y}-02-${p(d)}T00:00:00Z`),
+      fc.tuple(fc.constantFrom(4, 6, 9, 11), fc.constant(31)).map(([mo, d]) => `2026-${p(mo)}-${p(d)}T00:00:00Z`),
+      fc.integer({ min: 13, max: 99 }).map((mo) => `2026-${p(mo)}-01T00:00:00Z`),
+      fc.constantFrom('2026-00-10T00:00:00Z', '2026-01-00T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T23:60:00Z', '2026-01-01T23:59:60Z', '2026-01-01T00:00:00+24:00', '2026-01-01T00:00:00+01:60'),
+    );
+    fc.assert(fc.property(bad, (t) => {
+      expect(() => parseVex(openVex([stmt('not_affected', t)]), 'doc.json'), t).to.throw(/is not an RFC 3339 time with an offset/);
+    }), { numRuns: 200 });
+    expect(() => parseVex(openVex([stmt('not_affected', '2024-02-29T23:59:59.999999999-23:59')]), 'doc.json'), 'a leap day, the edges').to.not.throw();
+  });
+
   it('the replica split: a zoneless not_affected against a zoned affected was suppressed in one zone and not in another', () => {
     const doc = openVex([stmt('not_affected', '2026-01-01T02:00:00'), stmt('affected', '2026-01-01T03:00:00Z')]);
     expect(() => inZone('America/New_York', () => parseVex(doc, 'doc.json'))).to.throw(/statements\[0\]\.timestamp "2026-01-01T02:00:00" is not an RFC 3339 time/);
