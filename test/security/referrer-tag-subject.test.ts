@@ -87,9 +87,12 @@ describe('security: a blocked image pushed under a referrer-looking tag is enfor
         expect(v.enforcement?.status, JSON.stringify(v.enforcement)).to.equal('done');
         expect(await raw.served(repo, tag), `${repo}:${tag} serves the blocked image (${JSON.stringify(v.enforcement)})`).to.equal(undefined);
         expect(await raw.served(repo, img.digest)).to.equal(undefined);
-        const audit = await lab.srv.store.listAudit(50, { repository: repo });
+        // The verdict's audit record follows the enforcement and the subject's re-judgement: waited for.
+        const audit = await until(`the verdict audit of ${repo}:${tag}`, async () => {
+          const a = await lab.srv.store.listAudit(50, { repository: repo });
+          return a.some((x) => x.action === `verdict:${v.decision}` && x.digest === img.digest) ? a : undefined;
+        });
         expect(audit.some((a) => a.action === 'manifest-gone' && a.digest === img.digest), 'completed as manifest-gone').to.equal(false);
-        expect(audit.some((a) => a.action === `verdict:${v.decision}` && a.digest === img.digest), 'the verdict is audited').to.equal(true);
       }),
       { numRuns: 8 },
     );
