@@ -122,6 +122,7 @@ function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest
   const diagnostics: Diagnostic[] = [];
   const docs: StoredReferrerVex['documents'] = [];
   let stale = false;
+  let unreadable = false;
   for (const s of Object.values(places)) {
     if (s.authorities !== fp) {
       stale ||= s.documents.length > 0;
@@ -135,6 +136,9 @@ function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest
     try {
       statements.push(...scopeToImage(parseVex(d.text, d.source), digest));
     } catch (e) {
+      // A signed document that no longer reads (a stricter reader since it was stored) may be the
+      // authority's "affected": fail closed, nothing of this image is suppressed.
+      unreadable = true;
       diagnostics.push(ignoredDiag(`${d.source}: not a VEX document pushgate reads: ${(e as Error).message}`));
     }
   }
@@ -148,14 +152,18 @@ function toReferrerVex(places: Record<string, StoredReferrerVex>, digest: Digest
     let kept: VexStatement[];
     try {
       kept = scopeToImage(parseVex(r.text, r.source), digest).filter((st) => NON_SUPPRESSING.has(st.status));
-    } catch {
+    } catch (e) {
+      // A retraction is kept because it may be the only "affected" left: one that no longer reads
+      // suppresses every statement of this image rather than being dropped.
+      unreadable = true;
+      diagnostics.push(ignoredDiag(`${r.source}: a kept retraction pushgate no longer reads: ${(e as Error).message}; no VEX statement of ${digest} suppresses a finding`));
       continue;
     }
     if (!kept.length) continue;
     statements.push(...kept);
     diagnostics.push(ignoredDiag(`${r.source}: no longer listed for ${digest}; its affected/under_investigation statements still apply (a retraction is kept once seen: a later statement of the authority overrides it)`));
   }
-  return { statements, diagnostics };
+  return { statements: unreadable ? statements.filter((st) => NON_SUPPRESSING.has(st.status)) : statements, diagnostics };
 }
 
 /**
