@@ -60,6 +60,15 @@ set -e
 count() { grep -Eo "^ *[0-9]+ $2" "$1" | tail -n 1 | grep -Eo '[0-9]+' || echo 0; }
 passed=$(( $(count "$unit_log" passing) + $(count "$int_log" passing) ))
 failed=$(( $(count "$unit_log" failing) + $(count "$int_log" failing) ))
+# A failure is reported in the middle of a long output: repeat each run's failure reports last, so the
+# tail of a CI log (which may be all a reader gets) names the failing tests and their errors.
+for log in "$int_log" "$unit_log"; do
+  if grep -Eq '^ *[0-9]+ failing' "$log"; then
+    echo
+    echo "---- failures of the $([ "$log" = "$int_log" ] && echo integration and security || echo unit) run, again ----"
+    sed -n '/^ *[0-9][0-9]* failing/,$p' "$log" | head -n 400
+  fi
+done
 echo "mocha exit status: unit ${unit_rc}, integration and security ${int_rc}"
 echo "tests: ${passed} passed, ${failed} failed"
 if [ "$unit_rc" -ne 0 ]; then exit "$unit_rc"; fi
