@@ -54,6 +54,8 @@ COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config
+# What PUSHGATE_CONFIG names: the built-in defaults with the state on /data and /spill.
+COPY config/container.yaml /etc/pushgate/pushgate.yaml
 USER 10001:10001
 VOLUME ["/data", "/spill"]
 EXPOSE 8080 8443

@@ -63,9 +63,11 @@ describe('cli: pushgate serve names every listener it opened', function () {
         });
         child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
       });
-      const m = /^pushgate: serving on 127\.0\.0\.1:0 \(port (\d+)\); metrics on 127\.0\.0\.1:(\d+) \(port (\d+)\); admission on 127\.0\.0\.1:0 \(port (\d+), TLS, client certificate required\); push proxy on 127\.0\.0\.1:0 \(port (\d+), clear text\)$/.exec(line);
+      const m = /^pushgate: serving on 127\.0\.0\.1:0 \(port (\d+)\); metrics on 127\.0\.0\.1:(\d+) \(port (\d+)\); admission on 127\.0\.0\.1:0 \(port (\d+), TLS, client certificate required\); push proxy on 127\.0\.0\.1:0 \(port (\d+), clear text\); configuration (.+)$/.exec(line);
       expect(m, line).to.not.equal(null);
-      const [main, metricsListen, metrics, admission, proxy] = m!.slice(1).map(Number);
+      const [main, metricsListen, metrics, admission, proxy] = m!.slice(1, 6).map(Number);
+      // the file it read, absolute
+      expect(m![6]).to.equal(cfg);
       expect(metricsListen).to.equal(metricsPort);
       expect(metrics).to.equal(metricsPort);
       // the form the scale-out harness and scripts read still finds the main port
@@ -89,6 +91,7 @@ describe('cli: pushgate serve names every listener it opened', function () {
           admissionTls: fc.boolean(),
           registries: fc.nat({ max: 2 }),
           proxy: fc.option(fc.tuple(listen, fc.integer({ min: 1, max: 65535 }), fc.boolean()), { nil: undefined }),
+          file: fc.option(fc.constantFrom('/etc/pushgate/pushgate.yaml', 'config/pushgate.yaml', 'my conf.yaml'), { nil: undefined }),
         }),
         (c) => {
           const config = {
@@ -99,8 +102,10 @@ describe('cli: pushgate serve names every listener it opened', function () {
             registries: Array.from({ length: c.registries }, (_, i) => ({ name: `r${i}` })),
             proxy: { listen: c.proxy?.[0], ...(c.proxy?.[2] ? { tls: { cert: 'c', key: 'k' } } : {}) },
           } as unknown as PushgateConfig;
-          const line = startupLine(config, { port: c.port, metricsPort: c.metrics?.[1], admissionPort: c.admission?.[1], proxyPort: c.proxy?.[1] });
+          const line = startupLine(config, { port: c.port, metricsPort: c.metrics?.[1], admissionPort: c.admission?.[1], proxyPort: c.proxy?.[1] }, c.file);
           const parts = line.split('; ');
+          // last: the file read, absolute, or that the built-in defaults serve and where none was found
+          expect(parts.pop()).to.equal(c.file !== undefined ? `configuration ${path.resolve(c.file)}` : `configuration: built-in defaults (no --config, no PUSHGATE_CONFIG, no config/pushgate.yaml in ${process.cwd()})`);
           expect(parts[0]).to.equal(`pushgate: serving on ${c.main} (port ${c.port})`);
           const off = !c.admission && !c.admissionTls;
           expect(parts.length).to.equal(1 + [c.metrics, c.admission, c.proxy, off, c.registries === 0].filter(Boolean).length);

@@ -113,5 +113,9 @@ describe('Dockerfile built with buildah', function () {
     expect(Object.keys(cfg.ExposedPorts).sort()).to.deep.equal(['8080/tcp', '8443/tcp']);
     expect(cfg.Healthcheck.Test.join(' ')).to.contain('/healthz');
     expect(cfg.Env).to.include('PUSHGATE_CONFIG=/etc/pushgate/pushgate.yaml');
+    // The image runs as built (`docker run IMAGE`): the file PUSHGATE_CONFIG names is there and loads,
+    // and the state directory it names is writable by the image's user.
+    expect(buildah(['run', '--isolation', 'chroot', c, '--', 'node', '/app/bin/pushgate.js', 'config', 'check'])).to.contain('/etc/pushgate/pushgate.yaml: ok');
+    buildah(['run', '--isolation', 'chroot', c, '--', 'sh', '-c', 'touch /data/probe /spill/probe']);
   });
 });

@@ -18,6 +18,7 @@ import { renderChart, type RenderedFile } from './helm-render.js';
 import { Metrics } from '../../../src/metrics/index.js';
 import { extractImages } from '../../../src/admission/images.js';
 import { parseConfigText } from '../../../src/config/load.js';
+import { configSchema } from '../../../src/config/schema.js';
 
 const CHART = path.join(ROOT, 'charts', 'pushgate');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -254,7 +255,9 @@ describe('charts/pushgate', function () {
     });
 
     it('refuses several replicas on SQLite and postgres without a URL', () => {
-      expect(() => renderChart(CHART, { replicaCount: 2 })).to.throw(/needs store.type=postgres/);
+      // helm checks the schema first, which refuses it; the template's own check stays for a chart
+      // installed with --skip-schema-validation
+      expect(() => renderChart(CHART, { replicaCount: 2 })).to.throw(/values don't meet the schema.*replicaCount/);
       expect(() => renderChart(CHART, { store: { type: 'postgres' } })).to.throw(/store.postgres.url/);
     });
 
@@ -339,6 +342,72 @@ describe('charts/pushgate', function () {
       const loaded = parseConfigText(text.replaceAll('/etc/pushgate-tls/', `${tmp}/`), 'pushgate.yaml', {});
       fs.rmSync(tmp, { recursive: true, force: true });
       expect(loaded.admission.allowUnauthenticated).to.equal(true);
+    });
+
+    it('property: every key of pushgate\'s configuration is either rendered as given or refused by the schema as the chart\'s own', () => {
+      const cfgOf = (objs: Json[]) => YAML.parse(one(objs, 'ConfigMap', 'pushgate').data['pushgate.yaml']);
+      // what the chart sets from its other values (values.schema.json says so for each)
+      const owned = new Set(['store', 'policy', 'proxy', 'server.listen', 'metrics.listen', 'vulndb.path', 'scan.tmpDir',
+        'admission.listen', 'admission.tls', 'admission.clientCA', 'admission.clientNames', 'admission.allowUnauthenticated']);
+      // every key pushgate reads, top level and one level down: a key added to pushgate later is covered too
+      const keys: string[] = [];
+      for (const [k, v] of Object.entries(configSchema.properties as Record<string, { properties?: object }>)) {
+        keys.push(k);
+        for (const sub of Object.keys(v.properties ?? {})) keys.push(`${k}.${sub}`);
+      }
+      const scalar = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean());
+      fc.assert(fc.property(fc.constantFrom(...keys), fc.oneof(scalar, fc.dictionary(fc.constantFrom('a', 'b'), scalar, { minKeys: 1 })), (key, value) => {
+        const [top, sub] = key.split('.');
+        // sections the chart renders from a list of its own (registries, notify, api tokens) take lists
+        if (['registries', 'notify'].includes(top) && !sub) return;
+        const overrides = { config: sub ? { [top]: { [sub]: value } } : { [top]: value } };
+        const isOwned = owned.has(key) || owned.has(top);
+        let objs: Json[] | undefined;
+        try {
+          objs = objects(renderChart(CHART, overrides));
+        } catch (err) {
+          const m = /values don't meet the schema: (.*)$/s.exec(String((err as Error).message));
+          if (!m) throw err;
+          const errors = JSON.parse(m[1]) as { instancePath: string; keyword: string; params: { additionalProperty?: string } }[];
+          const at = `/config/${key.replace('.', '/')}`;
+          // the key itself (or its whole section) refused: as the chart's own (`not`), or as unknown where it sits
+          const keyRefused = errors.some((e) => (e.keyword === 'not' && (e.instancePath === at || e.instancePath === `/config/${top}`))
+            || (e.keyword === 'additionalProperties' && `${e.instancePath}/${e.params.additionalProperty}` === at));
+          expect(keyRefused, `${key}: ${m[1]}`).to.equal(isOwned);
+          // else a section the schema types (log.level, admission.unguarded, …) refused the generated value
+          return;
+        }
+        expect(isOwned, `${key} is the chart's own, yet rendered`).to.equal(false);
+        const cfg = cfgOf(objs);
+        const got = sub ? cfg[top]?.[sub] : cfg[top];
+        // a section given as a whole map merges with the chart's defaults for it
+        if (!sub && value && typeof value === 'object' && got && typeof got === 'object') expect(got).to.deep.include(value as object);
+        else expect(got, key).to.deep.equal(value);
+      }), { numRuns: 300 });
+    });
+
+    it('the settings the READMEs name reach pushgate through the chart and load', () => {
+      const objs = objects(renderChart(CHART, { admission: { workloads: true }, config: {
+        server: { publicUrl: 'https://pushgate.example.test' },
+        reconcile: { interval: '15m' },
+        enforcement: { untaggedGrace: '2m' },
+        scan: { deadline: '5m' },
+        admission: { standingWorkloads: false },
+      } }));
+      const cm = one(objs, 'ConfigMap', 'pushgate');
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-chart-'));
+      for (const f of ['tls.crt', 'tls.key', 'ca.crt']) fs.writeFileSync(path.join(tmp, f), 'x');
+      const text = cm.data['pushgate.yaml'].replaceAll('/etc/pushgate-tls/', `${tmp}/`).replaceAll('/etc/pushgate-client-ca/', `${tmp}/`);
+      const loaded = parseConfigText(text, 'pushgate.yaml', {});
+      fs.rmSync(tmp, { recursive: true, force: true });
+      expect(loaded.server.publicUrl).to.equal('https://pushgate.example.test');
+      expect(loaded.server.listen).to.equal('0.0.0.0:8080');
+      expect(loaded.admission.standingWorkloads).to.equal(false);
+      expect(loaded.scan.tmpDir).to.equal('/spill');
+      expect(loaded.scan.workers).to.equal(2);
+      expect(YAML.parse(text).reconcile).to.deep.equal({ interval: '15m' });
+      expect(YAML.parse(text).enforcement).to.deep.equal({ untaggedGrace: '2m' });
+      expect(YAML.parse(text).scan.deadline).to.equal('5m');
     });
 
     it('standing workloads (newly failing images keep scaling) only while the webhook also judges workload kinds', () => {

@@ -16,6 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 
 type Tok =
@@ -293,6 +294,13 @@ function openssl(args: string[], dir: string): void {
 }
 
 /** sprig genCA / genSignedCert with openssl (RSA 2048 as sprig). */
+const certMemo = new Map<string, { Cert: string; Key: string }>();
+function memoCert(key: string, make: () => { Cert: string; Key: string }): { Cert: string; Key: string } {
+  let c = certMemo.get(key);
+  if (!c) certMemo.set(key, (c = make()));
+  return c;
+}
+
 function genCA(cn: string, days: number): { Cert: string; Key: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helm-render-'));
   try {
@@ -331,6 +339,8 @@ type Scope = Array<Map<string, unknown>>;
 class Renderer {
   constructor(readonly defines: Map<string, Node[]>, readonly root: RenderContext) {}
 
+  /** Certificates generated so far in this render. */
+  private certs = 0;
   readonly funcs: Record<string, (...a: unknown[]) => unknown> = {
     include: (n, ctx) => {
       const body = this.defines.get(String(n));
@@ -362,6 +372,12 @@ class Renderer {
     not: (v) => !truthy(v),
     hasKey: (m, k) => typeof m === 'object' && m !== null && !Array.isArray(m) && Object.hasOwn(m, str(k)),
     list: (...a) => a,
+    // sprig `omit`: a copy of the map without the keys named (nil gives an empty map)
+    omit: (m, ...keys) => {
+      const out: Record<string, unknown> = {};
+      if (m && typeof m === 'object' && !Array.isArray(m)) for (const [k, v] of Object.entries(m)) if (!keys.map(str).includes(k)) out[k] = v;
+      return out;
+    },
     index: (m, ...k) => k.reduce((cur, key) => (cur == null ? undefined : (cur as Record<string, unknown>)[str(key)]), m),
     required: (msg, v) => {
       if (v === undefined || v === null || v === '') throw new TemplateError(str(msg));
@@ -372,8 +388,11 @@ class Renderer {
     },
     // `helm template` (no cluster) sees no existing objects.
     lookup: () => ({}),
-    genCA: (cn, days) => genCA(str(cn), Number(days)),
-    genSignedCert: (cn, ips, alt, days, ca) => genSignedCert(str(cn), ips, alt, Number(days), ca as { Cert: string; Key: string }),
+    // RSA key generation is most of a render's time: a render's n-th certificate of the same arguments
+    // is the one an earlier render made (distinct within one render, as helm's are)
+    genCA: (cn, days) => memoCert(`ca ${this.certs++} ${str(cn)} ${Number(days)}`, () => genCA(str(cn), Number(days))),
+    genSignedCert: (cn, ips, alt, days, ca) => memoCert(`cert ${this.certs++} ${JSON.stringify([cn, ips, alt, days, (ca as { Cert: string }).Cert])}`,
+      () => genSignedCert(str(cn), ips, alt, Number(days), ca as { Cert: string; Key: string })),
   };
 
   private lookupVar(scope: Scope, name: string): unknown {
@@ -487,14 +506,26 @@ function deepMerge(base: unknown, over: unknown): unknown {
   return over === undefined ? base : over;
 }
 
+/** Compiled values schemas by their text (compiling one takes longer than rendering the chart). */
+const schemaValidators = new Map<string, ValidateFunction>();
+
 /**
  * Renders every `templates/*.yaml` of `chartDir` with `values.yaml` merged with `overrides`,
  * as `helm template RELEASE chartDir --namespace NAMESPACE` would.
- * @throws Error on template errors, `fail`/`required`, or output that is not YAML.
+ * @throws Error on values the chart's values.schema.json refuses, template errors, `fail`/`required`, or output that is not YAML.
  */
 export function renderChart(chartDir: string, overrides: Record<string, unknown> = {}, release = { name: 'pushgate', namespace: 'pushgate' }): RenderedFile[] {
   const chart = YAML.parse(fs.readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as Record<string, unknown>;
   const values = deepMerge(YAML.parse(fs.readFileSync(path.join(chartDir, 'values.yaml'), 'utf8')), overrides) as Record<string, unknown>;
+  // helm validates the merged values against values.schema.json before rendering (install, upgrade and
+  // template alike): values it refuses never render, so neither do they here.
+  const schemaFile = path.join(chartDir, 'values.schema.json');
+  if (fs.existsSync(schemaFile)) {
+    const text = fs.readFileSync(schemaFile, 'utf8');
+    let validate = schemaValidators.get(text);
+    if (!validate) schemaValidators.set(text, (validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(text) as object)));
+    if (!validate(values)) throw new TemplateError(`values don't meet the schema: ${JSON.stringify(validate.errors)}`);
+  }
   const ctx: RenderContext = {
     Values: values,
     Release: { Name: release.name, Namespace: release.namespace, Service: 'Helm' },

@@ -374,3 +374,26 @@ describe('config: a policy document given as the configuration', () => {
     expect(() => parseConfigText('kind: Other\n', '/x.yaml')).to.throw(ConfigError, /unknown key/);
   });
 });
+
+describe('config: the container image configuration (config/container.yaml)', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+
+  it('is what the image copies to the path PUSHGATE_CONFIG names', () => {
+    const env = /PUSHGATE_CONFIG=(\S+)/.exec(dockerfile);
+    expect(env, 'Dockerfile sets PUSHGATE_CONFIG').to.not.equal(null);
+    expect(dockerfile).to.match(new RegExp(`^COPY config/container\\.yaml ${env![1].replace(/[.]/g, '\\.')}$`, 'm'));
+  });
+
+  it('loads to the built-in defaults but for the state paths, which are on the image volumes', () => {
+    const volumes = JSON.parse(/^VOLUME (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+    const c = loadConfig(path.join(ROOT, 'config/container.yaml'), {});
+    const d = defaultConfig();
+    const state = [c.store.url.replace(/^sqlite:/, ''), c.vulndb.path, c.scan.tmpDir];
+    for (const p of state) {
+      expect(path.isAbsolute(p), p).to.equal(true);
+      expect(volumes.some((v) => p === v || p.startsWith(`${v}/`)), `${p} on a volume (${volumes.join(', ')})`).to.equal(true);
+    }
+    const strip = (x: typeof c) => ({ ...x, source: '', store: { ...x.store, url: '' }, vulndb: { ...x.vulndb, path: '' }, scan: { ...x.scan, tmpDir: '' } });
+    expect(strip(c)).to.deep.equal(strip(d));
+  });
+});
