@@ -24,7 +24,13 @@ port_free "$REG_PORT" || die "127.0.0.1:$REG_PORT is already in use: set DEMO_RE
 
 bash scripts/ensure-tools.sh
 say "building the lab images (debootstrap + npm; cached in $IMAGES)"
-bash scripts/lab/build-images.sh "$IMAGES" 2>&1 | grep -E '^(debian|node|adm|multi|zstd|tar)' || true
+# The images' summary lines; the builder's log only when it fails, which stops the demo here (with the
+# builder's own error) rather than at the first image it lacks.
+build_log="$(mktemp)"
+build_out="$(bash scripts/lab/build-images.sh "$IMAGES" 2>"$build_log")" ||
+  { tail -n 40 "$build_log" >&2; rm -f "$build_log"; die "building the lab images failed (the builder's log is above); fix it and run the demo again"; }
+rm -f "$build_log"
+grep -E '^(debian|node|adm|multi|zstd|tar)' <<<"$build_out" || true
 
 say "vulnerability database from the offline OSV fixtures"
 mkdir -p "$DEMO_DIR/data"
@@ -52,6 +58,11 @@ registries:
       repositoryPrefix: quarantine/
 YAML
 export DEMO_API_TOKEN="$API_TOKEN" DEMO_WEBHOOK_TOKEN="$TOKEN"
+# The config reads its tokens from the environment: kept beside it, so `pushgate affected|monitor|reconcile
+# --config $DEMO_DIR/pushgate.yaml` can be run on the demo's store afterwards (`. $DEMO_DIR/env` first).
+umask 077
+printf 'export DEMO_API_TOKEN=%s DEMO_WEBHOOK_TOKEN=%s\n' "$API_TOKEN" "$TOKEN" > "$DEMO_DIR/env"
+umask 022
 
 PG_PID=""
 cleanup() {
@@ -117,3 +128,4 @@ if [ -n "$depth" ] && [ "$depth" != 0 ]; then
   echo " index names it first; such events wait out the grace in the queue, then close with the index's verdict.)"
 fi
 say "done (work dir $DEMO_DIR: config, pushgate.log, store; the registry storage is removed unless DEMO_KEEP=1)"
+echo "to query the demo's store: . $DEMO_DIR/env && node bin/pushgate.js affected NSWG-NPM-458 --config $DEMO_DIR/pushgate.yaml"

@@ -243,12 +243,12 @@ dedupe_blobs() {
 # ---------------------------------------------------------------- images
 build_minbase() {
   skip_if_built debian-minbase bookworm && return 0
-  local mirror="${DEBIAN_MIRROR:-}"
-  [ -n "$mirror" ] || mirror="$(detect_mirror)" ||
+  local mirror="${DEBIAN_MIRROR:-}" from="DEBIAN_MIRROR"
+  [ -n "$mirror" ] || { mirror="$(detect_mirror)" && from="apt sources"; } ||
     die "no Debian mirror found in /etc/apt/sources.list*; set DEBIAN_MIRROR=<url>"
   local rootfs="$WORK/rootfs" img="$OUT_DIR/.tmp-debian-minbase" t0 t1
   rm -rf "$rootfs"
-  log "debootstrap --variant=minbase $SUITE (mirror taken from apt sources) ..."
+  log "debootstrap --variant=minbase $SUITE ($mirror, from $from) ..."
   t0=$(date +%s)
   if ! debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1; then
     tail -n 30 "$WORK/debootstrap.log" >&2

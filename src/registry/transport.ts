@@ -169,6 +169,13 @@ export class Transport {
     const e = err as { code?: string; message?: string };
     const tlsError = !!e.code && /^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH|ERR_CERT)/.test(e.code);
     let what = e.code === 'ERR_CANCELED' || e.code === 'ETIMEDOUT_REQ' ? `no answer within ${this.opts.timeoutMs} ms` : (e.code ?? e.message ?? String(err));
+    // where it tried (scheme, host, port; never credentials or the path): "ECONNREFUSED" alone leaves
+    // the operator to look up which address the registry's name stands for
+    let origin = '';
+    try {
+      origin = ` (${new URL(url).origin})`;
+    } catch { /* an unparsable URL fails before any connection; nothing to add */ }
+    what += origin;
     if (tlsError) what += `: TLS verification failed (${e.message}); ${TLS_CONFIG_HINT}`;
     // a certificate problem does not go away by retrying
     return new RegistryError('NETWORK', `registry ${this.opts.name}: ${req.op}: ${what}`, {

@@ -132,6 +132,8 @@ describe('registry client faults (in-process fake registry)', function () {
     const e = await rejects(c.resolve('team/app', 'v1'));
     expect(e).to.include({ code: 'NETWORK', retryable: true });
     expect(e.message).to.match(/^registry fake: HEAD manifest team\/app:v1: ECONNREFUSED/);
+    // the address tried, which the registry's name alone does not say
+    expect(e.message).to.include(`ECONNREFUSED (${new URL(url).origin})`);
     expect(codes).to.deep.equal(['error', 'error', 'error']);
   });
 
