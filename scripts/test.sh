@@ -13,7 +13,7 @@ bash scripts/ensure-postgres.sh
 checks="$(mktemp -d)"
 npx tsc -p tsconfig.json --noEmit >"$checks/tsc" 2>&1 & tsc_pid=$!
 npx tsc -p ui/tsconfig.json >"$checks/tsc-ui" 2>&1 & ui_pid=$!
-npx eslint src test bench ui >"$checks/eslint" 2>&1 & eslint_pid=$!
+npx eslint src test bench ui bin >"$checks/eslint" 2>&1 & eslint_pid=$!
 check_rc=0
 for step in "tsc:$tsc_pid" "tsc-ui:$ui_pid" "eslint:$eslint_pid"; do
   name="${step%%:*}"
