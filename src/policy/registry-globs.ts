@@ -74,7 +74,8 @@ const GLOB_CHARS = /[*?[\]{}()!+@\\,]/;
  * punycode host the registry is reached by.
  */
 export function asciiGlob(pattern: string): string {
-  if (pattern.startsWith('[')) return pattern.toLowerCase();
+  // An IPv6 literal (a `[` that opens a class, `[r]egistry`, is a label like any other).
+  if (/^\[[0-9a-f.]*:[0-9a-f:.]*\]/i.test(pattern)) return pattern.toLowerCase();
   const colon = pattern.lastIndexOf(':');
   const host = colon >= 0 ? pattern.slice(0, colon) : pattern;
   const port = colon >= 0 ? pattern.slice(colon) : '';
