@@ -28,10 +28,13 @@ import { reject } from './actions/reject.js';
 import { deleteQuarantined, release } from './actions/release.js';
 import type { ActionResult, OwnWrite } from './actions/types.js';
 import type { ChildBlocks } from './actions/children.js';
+import type { QuarantineLock } from './actions/quarantine-lock.js';
 import type { TagLinkClock } from './actions/tag-link.js';
 
 export type { ActionResult, OwnWrite } from './actions/types.js';
 export type { ChildBlocks } from './actions/children.js';
+export { inProcessQuarantineLock } from './actions/quarantine-lock.js';
+export type { QuarantineLock } from './actions/quarantine-lock.js';
 export { repointTag } from './actions/restore.js';
 export { ageClock, awaitTagLink, tagLinkChecks, transientPause, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS } from './actions/tag-link.js';
 export type { TagLinkClock, TagLinkResult, TagLinkWait } from './actions/tag-link.js';
@@ -74,6 +77,11 @@ export interface EnforceRequest {
    * referrer), so its notification is recognized as own traffic.
    */
   onWrite?: (w: OwnWrite) => unknown;
+  /**
+   * Distribution: serialises the writes into a quarantine repository (./actions/quarantine-lock.ts). The gate
+   * passes a lock held in its store, so the replicas sharing it take turns; default: within this process.
+   */
+  quarantineLock?: QuarantineLock;
 }
 
 /**
@@ -131,7 +139,7 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
     if (!(await req.client.resolve(req.repository, req.digest))) {
       return { action, status: 'done', detail: `nothing to do: ${req.repository}@${req.digest} is no longer in the repository (removed already)${req.tag ? `; ${req.repository}:${req.tag} left as it is` : ''}`, writes: [] };
     }
-    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks, req.tagLink);
+    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks, req.tagLink, req.quarantineLock);
     return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, req.childBlocks, req.tagLink);
   } catch (e) {
     if (isPushgateError(e, 'NOT_FOUND') && (await goneAlready(req, (e as Error).message))) {

@@ -7,6 +7,7 @@
  * deterministic ids or re-reads what is left to do).
  */
 import { randomUUID } from 'node:crypto';
+import type { QuarantineLock } from '../enforce/index.js';
 import type { Store } from '../store/index.js';
 import type { Logger } from './gate.js';
 
@@ -98,15 +99,43 @@ export function scheduleClusterJob(o: ClusterJobOptions): () => void {
  * @throws what `fn` throws; PushgateError STORE when the store fails.
  */
 export async function withClusterJob<T>(store: Store, name: string, fn: () => Promise<T>, o: { leaseMs?: number; pollMs?: number; owner?: string } = {}): Promise<T> {
+  return withClusterLease(store, name, () => fn(), o);
+}
+
+/**
+ * {@link withClusterJob} whose `fn` can ask whether the lease is still its own: `held()` renews it and is
+ * true while this caller owns the row (false once its lease ran out and another owner took it, or the store
+ * failed). A step that must not run outside the lease (a delete another holder could depend on) asks
+ * first; the lease then lasts `leaseMs` from that answer.
+ * @throws what `fn` throws; PushgateError STORE when the store fails before `fn` starts.
+ */
+export async function withClusterLease<T>(store: Store, name: string, fn: (held: () => Promise<boolean>) => Promise<T>, o: { leaseMs?: number; pollMs?: number; owner?: string } = {}): Promise<T> {
   const owner = `${o.owner ?? JOB_OWNER}-${randomUUID().slice(0, 8)}`;
   const leaseMs = o.leaseMs ?? 30_000;
   while (!(await store.claimJob(name, owner, leaseMs))) await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
-  const beat = setInterval(() => void store.renewJob(name, owner, leaseMs).catch(() => undefined), Math.max(100, Math.floor(leaseMs / 3)));
+  let lost = false;
+  const renew = async (): Promise<boolean> => {
+    if (lost) return false;
+    const ok = await store.renewJob(name, owner, leaseMs).catch(() => false);
+    if (!ok) lost = true;
+    return ok;
+  };
+  const beat = setInterval(() => void renew(), Math.max(100, Math.floor(leaseMs / 3)));
   beat.unref();
   try {
-    return await fn();
+    return await fn(renew);
   } finally {
     clearInterval(beat);
     await store.finishJob(name, owner, 0).catch(() => undefined);
   }
+}
+
+/**
+ * The lock of the quarantine repositories of `registry` (src/enforce/actions/quarantine-lock.ts) held in
+ * `store`: a leased `cluster_jobs` row per repository (`quarantine-copy:<registry>/<repository>`; lease 30 s,
+ * renewed while held, polled every 100 ms while another holds it). Every replica sharing the store takes
+ * its turn, and a replica that dies holding it loses it when the lease runs out.
+ */
+export function storeQuarantineLock(store: Store, registry: string): QuarantineLock {
+  return (target, fn) => withClusterLease(store, `quarantine-copy:${registry}/${target}`, fn, { pollMs: 100 });
 }

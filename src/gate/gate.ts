@@ -23,7 +23,8 @@ import {
   type Verdict,
 } from '../core/index.js';
 import { DEFAULT_UNTAGGED_GRACE_MS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
-import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite, type TagLinkClock } from '../enforce/index.js';
+import { enforce, repointTag, type ChildBlocks, type HarborTarget, type OwnWrite, type QuarantineLock, type TagLinkClock } from '../enforce/index.js';
+import { storeQuarantineLock } from './cluster-jobs.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { candidateRuleSets, evaluate } from '../policy/index.js';
 import { RegistryClient } from '../registry/client.js';
@@ -751,6 +752,7 @@ export class Gate implements GateApi {
             childBlocks: this.childBlocks(ev.registry, ev.repository),
             harbor: this.harborTarget(ev.registry),
             tagLink: linkAwaited ? 'awaited' : undefined,
+            quarantineLock: this.quarantineLock(ev.registry),
             onWrite: async (w) => {
               if (seq !== undefined && ev.tag && w.repository === ev.repository && w.tag === ev.tag) this.restores.set(tagKey(ev.registry, ev.repository, ev.tag), { digest: w.digest, seq });
               if (ev.tag && w.repository === ev.repository && w.tag === ev.tag) retagged = w.digest;
@@ -846,6 +848,14 @@ export class Gate implements GateApi {
   /** See {@link DigestPushes.heldByTaggedIndex}. */
   heldByTaggedIndex(v: Verdict): Promise<{ tag: string; index: Digest } | undefined> {
     return this.digests.heldByTaggedIndex(v);
+  }
+
+  /**
+   * The lock of a quarantine repository of `registry` ({@link storeQuarantineLock}): quarantine copies into
+   * one repository run one at a time across every replica sharing the store.
+   */
+  quarantineLock(registry: string): QuarantineLock {
+    return storeQuarantineLock(this.opts.store, registry);
   }
 
   /** See {@link DigestPushes.childBlocks}. */

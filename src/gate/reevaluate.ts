@@ -571,6 +571,7 @@ export class PolicyControl {
         restoreDigest,
         childBlocks: gate.childBlocks(after.registry, after.repository),
         harbor: gate.harborTarget(after.registry),
+        quarantineLock: gate.quarantineLock(after.registry),
         // The tag was just seen pointing at the digest: linked, nothing to wait for.
         tagLink: 'awaited',
         onWrite,

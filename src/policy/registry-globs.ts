@@ -10,46 +10,120 @@
  * said so. Such a glob is refused when the gate loads the policy, naming the registry to write instead.
  */
 import picomatch from 'picomatch';
-import { parseHostPort, RegistryHosts, type RegistryHostsEntry } from '../core/host.js';
+import { domainToASCII, domainToUnicode } from 'node:url';
+import { defaultPortOf, formatHostPort, isLoopbackHost, parseHostPort, RegistryHosts, type RegistryHostsEntry } from '../core/host.js';
 import { glob, type ProblemSink } from './rules/common.js';
 import type { PolicyDocument } from './types.js';
 
-/** The `host[:port]` spellings of a registry as configured: its URL's host (with and without a default port) and its aliases, lower-cased. */
-function spellings(r: RegistryHostsEntry): string[] {
-  const out: string[] = [];
+/** The loopback spellings a loopback registry is reached by besides its own (src/core/host.ts: one host on its port). */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * Every `host[:port]` spelling by which `r` is reached, lower-cased, that a glob can be written over: for
+ * its URL's host and each alias, the host in its ASCII (punycode) and Unicode forms, with one trailing dot
+ * and without, and, when the host is loopback, every loopback name (`localhost`, `127.0.0.1`, `[::1]`); each
+ * of them alone (also an alias's or non-default-port host without its port: written so, it still means that
+ * registry), with its port, and with the scheme's default port when that is its port. Names the configured
+ * URL or an alias cannot be parsed as give nothing (config validation refuses them). Of the other 127/8
+ * addresses only a literal is judged (normalized, {@link registriesNamedOtherwise}): a glob over one that matches
+ * none of these loopback names (`127.0.0.?9`) is not.
+ */
+export function registrySpellings(r: RegistryHostsEntry): string[] {
+  const out = new Set<string>();
+  let dflt = 443;
+  const add = (hostPort: string): void => {
+    let hp;
+    try {
+      hp = parseHostPort(hostPort);
+    } catch {
+      return;
+    }
+    const port = hp.port ?? dflt;
+    const hosts = new Set<string>([hp.host]);
+    if (isLoopbackHost(hp.host)) for (const h of LOOPBACK_NAMES) hosts.add(h);
+    if (!hp.host.startsWith('[')) {
+      const unicode = domainToUnicode(hp.host);
+      if (unicode) hosts.add(unicode.toLowerCase());
+    }
+    for (const h of [...hosts]) if (!h.startsWith('[')) hosts.add(`${h}.`);
+    for (const h of hosts) {
+      out.add(h);
+      out.add(`${h}:${port}`);
+      if (port === dflt) out.add(`${h}:${dflt}`);
+    }
+  };
   try {
     const u = new URL(r.url);
-    out.push(u.host, u.hostname, `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`);
+    dflt = defaultPortOf(u.protocol);
+    add(u.host);
   } catch {
-    // config validation refuses a registry without a URL; nothing to compare
+    // config validation refuses a registry without a URL; its aliases are still spellings of it
   }
-  out.push(...(r.aliases ?? []));
-  return [...new Set(out.map((s) => s.toLowerCase()))];
+  for (const a of r.aliases ?? []) add(a);
+  return [...out];
+}
+
+/** Characters that make a glob label more than a literal name. */
+const GLOB_CHARS = /[*?[\]{}()!+@\\,]/;
+
+/**
+ * `pattern` with each literal DNS label (no glob character) in its IDNA ASCII form, the way the URL parser
+ * and every client read a host (`EXÄMPLE` → `xn--exmple-cua`, a fullwidth `ｅ` → `e`, an invisible joiner
+ * dropped), and the port left as written. A label IDNA refuses is kept as written. So a glob spelling a
+ * registry's host in Unicode, in another Unicode case or in compatibility characters is compared with the
+ * punycode host the registry is reached by.
+ */
+export function asciiGlob(pattern: string): string {
+  // An IPv6 literal (a `[` that opens a class, `[r]egistry`, is a label like any other).
+  if (/^\[[0-9a-f.]*:[0-9a-f:.]*\]/i.test(pattern)) return pattern.toLowerCase();
+  const colon = pattern.lastIndexOf(':');
+  const host = colon >= 0 ? pattern.slice(0, colon) : pattern;
+  const port = colon >= 0 ? pattern.slice(colon) : '';
+  const labels = host.split('.').map((l) => {
+    if (!l || GLOB_CHARS.test(l)) return l.normalize('NFKC').toLowerCase();
+    return domainToASCII(l) || l.normalize('NFKC').toLowerCase();
+  });
+  return labels.join('.') + port;
 }
 
 /**
  * The registries `pattern` names by something other than their configured name: a host spelling
- * (normalized as references are: case, default port, IP spellings, loopback names) or a glob over
- * those spellings, or the name in another case, while the glob as the gate reads it does not match
- * that registry's name. Judged per registry: a glob that reaches one registry by its name and another
- * by its host (`{lab,registry.example.com}`, `@(lab|registry.example.com)`, `l*` with `lab` named and
- * `lab.example.com` the host of `prod`) applies to the first only, so the second is reported. Empty
- * when every registry the glob reaches in any spelling it reaches by name.
+ * (normalized as references are: case, default port, IP spellings, loopback names, IDN forms) or a glob over
+ * those spellings ({@link registrySpellings}), or the name in another case, while the glob as the gate reads
+ * it does not match that registry's name. Judged per registry: a glob that reaches one registry by its name
+ * and another by its host (`{lab,registry.example.com}`, `@(lab|registry.example.com)`, `l*` with `lab` named
+ * and `lab.example.com` the host of `prod`) applies to the first only, so the second is reported. A leading
+ * `!` (picomatch's negation, any count) is judged by what it negates: `!lab` excludes lab by name and is
+ * fine, `!127.0.0.1:5000` meant to exclude lab but the gate, matching names, excludes nothing. Empty when
+ * every registry the glob reaches in any spelling it reaches by name.
  */
 export function registriesNamedOtherwise(pattern: string, registries: readonly RegistryHostsEntry[]): string[] {
+  const negated = /^!+(?!\()/.exec(pattern);
+  if (negated) return registriesNamedOtherwise(pattern.slice(negated[0].length), registries);
   // Each brace alternative is judged alone too, so the message names what each alternative reaches.
   const alternatives = braceAlternatives(pattern);
   if (alternatives.length > 1) return [...new Set(alternatives.flatMap((a) => registriesNamedOtherwise(a, registries)))].filter((n) => !glob(pattern)(n));
   const byName = glob(pattern);
   const out = new Set<string>();
-  try {
-    parseHostPort(pattern);
-    for (const n of new RegistryHosts(registries).matchAll(pattern)) out.add(n);
-  } catch {
-    // not a literal host[:port] (a glob, or no host at all): the spellings below decide
+  const forms = [...new Set([pattern, asciiGlob(pattern)])];
+  const hosts = new RegistryHosts(registries);
+  // A glob whose only specials are escapes (`\[::1\]:5000`) is a literal host[:port] too.
+  for (const f of [...forms, ...forms.map((x) => x.replace(/\\(.)/g, '$1'))]) {
+    try {
+      const hp = parseHostPort(f);
+      for (const n of hosts.matchAll(hp)) out.add(n);
+      // Its normalized form (`127.1` → `127.0.0.1`, `[0:0::1]` → `[::1]`; any loopback name as 127.0.0.1) is
+      // compared with the spellings below too, so a literal without the registry's port still names it.
+      forms.push(formatHostPort({ ...hp, host: isLoopbackHost(hp.host) ? '127.0.0.1' : hp.host }));
+    } catch {
+      // not a literal host[:port] (a glob, or no host at all): the spellings below decide
+    }
   }
-  const loose = picomatch(pattern, { dot: true, nocase: true });
-  for (const r of registries) if (loose(r.name) || spellings(r).some((s) => loose(s))) out.add(r.name);
+  const loose = forms.map((f) => picomatch(f, { dot: true, nocase: true }));
+  for (const r of registries) {
+    const spelled = registrySpellings(r);
+    if (loose.some((m) => m(r.name) || spelled.some((s) => m(s)))) out.add(r.name);
+  }
   return [...out].filter((n) => !byName(n));
 }
 

@@ -26,13 +26,21 @@ export interface FaultFront {
 /**
  * Starts a front on 127.0.0.1:`port` before the registry on 127.0.0.1:`upstreamPort`. `fault` is asked
  * for each request (method, path with query); a Fault it returns is answered, undefined passes the request on.
+ * It may return a promise: the request is held until it settles (an interleaving of two clients a real
+ * registry answers too fast to produce on demand). `answered` is called when the registry's answer to a
+ * passed-on request has been sent back.
  */
-export async function startFaultFront(port: number, upstreamPort: number, fault: (method: string, path: string) => Fault | undefined): Promise<FaultFront> {
+export async function startFaultFront(
+  port: number,
+  upstreamPort: number,
+  fault: (method: string, path: string) => Fault | undefined | Promise<Fault | undefined>,
+  answered?: (method: string, path: string, status: number) => void,
+): Promise<FaultFront> {
   const seen: FaultFront['seen'] = [];
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const method = req.method ?? 'GET';
     const p = req.url ?? '/';
-    const f = fault(method, p);
+    const f = await fault(method, p);
     seen.push({ method, path: p, ...(f ? { fault: f.status } : {}) });
     if (f) {
       req.resume();
@@ -44,6 +52,7 @@ export async function startFaultFront(port: number, upstreamPort: number, fault:
     const up = http.request({ host: '127.0.0.1', port: upstreamPort, method, path: p, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
+      res.on('finish', () => answered?.(method, p, r.statusCode ?? 502));
     });
     up.on('error', () => res.destroy());
     req.pipe(up);

@@ -14,7 +14,8 @@ import { isPushgateError, repositoryNameProblem, type Digest } from '../../core/
 import type { RegistryClient } from '../../registry/client.js';
 import { isOverLimit } from '../../registry/errors.js';
 import { deleteBlockingChildren, describeChildren, readForChildren, type ChildBlocks } from './children.js';
-import { deleteIfPresent, describeReferrers, moveReferrers } from './referrers.js';
+import { inProcessQuarantineLock, removePartialCopy, type QuarantineLock } from './quarantine-lock.js';
+import { describeReferrers, moveReferrers, type ReferrersMoved } from './referrers.js';
 import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
 import { awaitTagLink, type TagLinkClock } from './tag-link.js';
@@ -27,9 +28,10 @@ import type { ActionResult, OwnWrite } from './types.js';
  * @param linkWait the clock of the wait for the tag's link before anything is written ({@link awaitTagLink}:
  *   the event's age; default: a push stored now), or `'awaited'` when the caller waited already; the
  *   delete a quarantine falls back to does not wait again.
+ * @param lock serialises the writes into the quarantine repository (./quarantine-lock.ts; default: within this process).
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
-export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited'): Promise<ActionResult> {
+export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited', lock?: QuarantineLock): Promise<ActionResult> {
   if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait, digest });
   const target = `${prefix}${repository}`;
   const impossible = repositoryNameProblem(target);
@@ -40,24 +42,34 @@ export async function quarantine(client: RegistryClient, repository: string, dig
     const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
     return { ...r, detail: `cannot be quarantined: ${target} ${impossible.replace(/^the repository name /, '')}, so no copy can be made there: ${r.detail}` };
   }
-  const written: Digest[] = [];
-  try {
-    await client.copyImage(repository, digest, target, tag ?? digest, written);
-  } catch (e) {
-    // What the failed copy stored in the quarantine repository before it stopped (an index's children
-    // before the one missing or too large to read) has no quarantine record and no release: removed, so
-    // no unrecorded copy of a blocked image stays there. Manifests the target had before are not named.
-    for (const d of written.reverse()) await deleteIfPresent(client, target, d).catch(() => undefined);
+  // The copy, its clean-up and the referrers' copies write to the quarantine repository: one writer at a
+  // time there (./quarantine-lock.ts), so a failed copy's clean-up never deletes what another copy uses.
+  const copy = await (lock ?? inProcessQuarantineLock)(target, async (held): Promise<{ failed: Error; left: Digest[] } | { refs: ReferrersMoved }> => {
+    const written: Digest[] = [];
+    try {
+      await client.copyImage(repository, digest, target, tag ?? digest, written);
+    } catch (e) {
+      // What the failed copy stored in the quarantine repository before it stopped (an index's children
+      // before the one missing or too large to read) has no quarantine record and no release: removed, so
+      // no unrecorded copy of a blocked image stays there. Manifests the target had before are not named.
+      const left = await removePartialCopy(client, target, written, held);
+      return { failed: e as Error, left };
+    }
+    return { refs: await moveReferrers(client, repository, digest, target, held) };
+  });
+  if ('failed' in copy) {
+    const e = copy.failed;
     if (!isPushgateError(e, 'NOT_FOUND') && !isOverLimit(e)) throw e;
     // An index whose blocking child pushgate already removed (pushed by digest before it, rejected: never
     // copied) cannot be copied whole; it is deleted instead, so nothing of it stays pullable. Nor can a
     // manifest (or child) larger than pushgate reads (the client's `maxManifestBytes`), which a registry with
     // a higher limit stores: the copy failed on every try and the image stayed under its tag.
     const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
-    return { ...r, detail: `could not be copied to ${target} (${(e as Error).message}): ${r.detail}` };
+    const left = copy.left.length ? `; left in ${target} (its lock was lost or the delete failed): ${copy.left.join(', ')}` : '';
+    return { ...r, detail: `could not be copied to ${target} (${e.message}): ${r.detail}${left}` };
   }
+  const refs = copy.refs;
   const writes: OwnWrite[] = [{ repository: target, digest, tag }];
-  const refs = await moveReferrers(client, repository, digest, target);
   writes.push(...refs.writes);
   const removed = await tagsOf(client, repository, digest);
   const restored = tag && restoreDigest ? await restoreTag(client, repository, tag, restoreDigest, digest) : undefined;

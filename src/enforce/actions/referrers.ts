@@ -6,6 +6,7 @@
  */
 import { isPushgateError, parseManifestDocument, type Descriptor, type Digest } from '../../core/index.js';
 import { referrersTag, type RegistryClient } from '../../registry/client.js';
+import { removePartialCopy } from './quarantine-lock.js';
 import type { OwnWrite } from './types.js';
 
 /** What {@link moveReferrers} did. */
@@ -51,7 +52,7 @@ async function isReferrerOf(client: RegistryClient, repo: string, candidate: Dig
  * pushed again under this tag, a document pushgate refuses to read) is left where it is: deleting it by
  * digest would take that manifest and its other tags with it.
  */
-async function ownFallbackIndex(client: RegistryClient, repo: string, digest: Digest, verified: Map<Digest, boolean>): Promise<Digest | undefined> {
+async function ownFallbackIndex(client: RegistryClient, repo: string, digest: Digest, verified: Map<Digest, boolean>): Promise<{ digest: Digest; entries: Descriptor[] } | undefined> {
   let m;
   try {
     m = await client.getManifest(repo, referrersTag(digest));
@@ -71,7 +72,7 @@ async function ownFallbackIndex(client: RegistryClient, repo: string, digest: Di
     if (!verified.has(d.digest)) verified.set(d.digest, await isReferrerOf(client, repo, d.digest, digest));
     if (!verified.get(d.digest)) return undefined;
   }
-  return m.digest;
+  return { digest: m.digest, entries: doc.index.manifests };
 }
 
 /** The referrers `client` lists for `digest`; a fallback index it cannot read lists none. */
@@ -98,8 +99,13 @@ async function listedReferrers(client: RegistryClient, repo: string, digest: Dig
  * read, copied whole or deleted is left where it was ({@link ReferrersMoved.left}, named in the action's
  * detail) and the action on the image goes on; a registry that fails for good fails the image's own
  * requests next, and the action is retried as before. A referrer that was not copied is not deleted.
+ *
+ * Every referrer copied to `to` is listed there: by the source's fallback index when that was copied whole,
+ * else by `to`'s fallback index with the copied ones added ({@link listInFallbackIndex}).
+ * @param held given when the caller holds the lock of `to` (a quarantine repository, ./quarantine-lock.ts):
+ *   then what a copy that failed part-way stored in `to` is removed again while it says the lock is held.
  */
-export async function moveReferrers(client: RegistryClient, from: string, digest: Digest, to: string | undefined): Promise<ReferrersMoved> {
+export async function moveReferrers(client: RegistryClient, from: string, digest: Digest, to: string | undefined, held?: () => Promise<boolean>): Promise<ReferrersMoved> {
   const out: ReferrersMoved = { digests: [], fallbackTag: false, writes: [], left: [] };
   const verified = new Map<Digest, boolean>();
   const refs: Descriptor[] = [];
@@ -120,32 +126,69 @@ export async function moveReferrers(client: RegistryClient, from: string, digest
     }
     if (verified.get(r.digest) && !refs.some((x) => x.digest === r.digest)) refs.push(r);
   }
-  let index: Digest | undefined;
+  let own: { digest: Digest; entries: Descriptor[] } | undefined;
   try {
-    index = await ownFallbackIndex(client, from, digest, verified);
+    own = await ownFallbackIndex(client, from, digest, verified);
   } catch (e) {
     out.left.push({ why: `the fallback tag ${referrersTag(digest)} could not be read: ${why(e)}` });
   }
+  const index = own?.digest;
   if (!refs.length && !index) return out;
   const copied = new Set<Digest>();
   if (to) {
-    if (index) {
-      // The index carries every referrer: copying it copies them (children by digest first).
+    // A copy that fails part-way leaves what it stored in `to` (an index's children by digest) unlisted
+    // there: with the lock of `to` held (a quarantine repository), that is removed again (./quarantine-lock.ts).
+    const copy = async (d: Digest, ref: string): Promise<void> => {
+      const written: Digest[] = [];
       try {
-        await client.copyImage(from, index, to, referrersTag(digest));
-        out.writes.push({ repository: to, digest: index, tag: referrersTag(digest) });
-        copied.add(index);
+        await client.copyImage(from, d, to, ref, written);
       } catch (e) {
-        out.left.push({ digest: index, why: `the fallback tag ${referrersTag(digest)} could not be copied: ${why(e)}` });
+        if (held) {
+          const kept = await removePartialCopy(client, to, written, held);
+          if (kept.length) out.left.push({ why: `partly copied to ${to} and not removed there (its lock was lost or the delete failed): ${kept.join(', ')}` });
+        }
+        throw e;
+      }
+    };
+    if (index) {
+      // The index carries every referrer: copying it copies them (children by digest first). Unless `to`
+      // lists referrers of `digest` already under another index (a release into a repository whose own list
+      // stayed, listing referrers that could not be moved): that list is kept and added to (below).
+      const there = await client.resolve(to, referrersTag(digest)).catch(() => undefined);
+      if (!there || there.digest === index) {
+        try {
+          await copy(index, referrersTag(digest));
+          out.writes.push({ repository: to, digest: index, tag: referrersTag(digest) });
+          copied.add(index);
+        } catch (e) {
+          out.left.push({ digest: index, why: `the fallback tag ${referrersTag(digest)} could not be copied: ${why(e)}` });
+        }
       }
     }
     for (const r of refs) {
       try {
-        await client.copyImage(from, r.digest, to, r.digest);
+        await copy(r.digest, r.digest);
         out.writes.push({ repository: to, digest: r.digest });
         copied.add(r.digest);
       } catch (e) {
         out.left.push({ digest: r.digest, why: `could not be copied: ${why(e)}` });
+      }
+    }
+    // Without the source's fallback index in `to` (it could not be copied whole, it lists more than
+    // referrers, or `to` has its own list), the referrers copied there would be listed by nothing: on a
+    // registry without the referrers API the `sha256-<hex>` tag is the only way release and retention find
+    // them, so they stayed there for good. They are added to `to`'s fallback index (the referrers tag
+    // schema's own update: what `to` lists already, and these).
+    const moved = refs.filter((r) => copied.has(r.digest));
+    if (!(index && copied.has(index)) && moved.length) {
+      try {
+        const l = await listInFallbackIndex(client, to, digest, moved);
+        if (l.write) out.writes.push(l.write);
+        if (!l.listed) out.left.push({ why: `${to}:${referrersTag(digest)} is not an index pushgate reads: the referrers copied there are not listed by it` });
+        // Every referrer the source's index lists is now copied and listed in `to`: the index may go.
+        else if (own && own.entries.every((d) => copied.has(d.digest))) copied.add(own.digest);
+      } catch (e) {
+        out.left.push({ why: `the copied referrers could not be listed under ${to}:${referrersTag(digest)}: ${why(e)}` });
       }
     }
   }
@@ -162,6 +205,43 @@ export async function moveReferrers(client: RegistryClient, from: string, digest
   for (const r of refs) if (await remove(r.digest)) out.digests.push(r.digest);
   if (index) out.fallbackTag = await remove(index);
   return out;
+}
+
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/**
+ * Lists `refs` (referrers of `digest` stored in `repo`) in `repo`'s fallback referrers index
+ * (`sha256-<hex>`, distribution-spec "Referrers Tag Schema"): an OCI index holding what that tag lists
+ * already and each of `refs` not among them. A tag holding something pushgate does not read as an index
+ * is not overwritten.
+ * @returns `listed`: whether the tag now lists every one of `refs`; `write`: the index written, if one was
+ *   (none when all were listed already, or when the tag holds no index).
+ * @throws RegistryError when the tag cannot be read or written.
+ */
+export async function listInFallbackIndex(client: RegistryClient, repo: string, digest: Digest, refs: readonly Descriptor[]): Promise<{ listed: boolean; write?: OwnWrite }> {
+  const tag = referrersTag(digest);
+  let listed: Descriptor[] = [];
+  let current;
+  try {
+    current = await client.getManifest(repo, tag);
+  } catch (e) {
+    if (!isPushgateError(e, 'NOT_FOUND')) throw e;
+  }
+  if (current) {
+    let doc;
+    try {
+      doc = parseManifestDocument(current.bytes, current.mediaType);
+    } catch {
+      return { listed: false };
+    }
+    if (doc.kind !== 'index') return { listed: false };
+    listed = doc.index.manifests;
+  }
+  const add = refs.filter((r) => !listed.some((l) => l.digest === r.digest));
+  if (!add.length) return { listed: true };
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...listed, ...add] }));
+  const put = await client.putManifest(repo, tag, bytes, OCI_INDEX);
+  return { listed: true, write: { repository: repo, digest: put, tag } };
 }
 
 /** Deletes a manifest by digest; one already gone is fine. */

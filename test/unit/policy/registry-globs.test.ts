@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
+import { domainToUnicode } from 'node:url';
+import { glob } from '../../../src/policy/rules/common.js';
 import { ConfigError, formatProblem } from '../../../src/config/errors.js';
 import { defaultConfig } from '../../../src/config/load.js';
 import type { Gate } from '../../../src/gate/gate.js';
@@ -186,5 +188,102 @@ describe('policy reload in the gate: a registry glob naming a guarded registry b
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('policy registry globs: every spelling a registry is reached by (loopback names, IDN, an alias without its port, negation)', () => {
+  const REACH = [
+    { name: 'prod', url: 'https://registry.exämple.test', aliases: ['mirror.example.test:8443'] },
+    { name: 'lab', url: 'http://localhost:5000' },
+    { name: 'lab2', url: 'http://127.0.0.1:5001' },
+    { name: 'ci', url: 'http://[::1]:5002' },
+  ];
+
+  it('refuses loopback globs over another loopback name, an alias host without its port, and Unicode/punycode spellings', () => {
+    const cases: Array<[string, string]> = [
+      ['localhost*', 'lab2'],
+      ['local*:5001', 'lab2'],
+      ['localhos[t]:5001', 'lab2'],
+      ['localhos[t]:5000', 'lab'],
+      ['127.0.0.?:5000', 'lab'],
+      ['localhost:5002', 'ci'],
+      ['mirror.example.test', 'prod'],
+      ['mirror.example.test.', 'prod'],
+      ['registry.exämple.test', 'prod'],
+      ['REGISTRY.EXÄMPLE.TEST', 'prod'],
+      ['registry.xn--exmple-cua.test:443', 'prod'],
+      ['*.exämple.test', 'prod'],
+      ['registry.ｅxämple.test', 'prod'],
+      ['!127.0.0.1:5001', 'lab2'],
+      ['!!localhost:5000', 'lab'],
+    ];
+    for (const [pattern, name] of cases) {
+      expect(registriesNamedOtherwise(pattern, REACH), pattern).to.include(name);
+      const found = problems(policy('signatures', pattern), { registries: REACH as typeof REGISTRIES });
+      expect(found, pattern).to.have.length(1);
+    }
+  });
+
+  it('a negation of a name (or a glob over names) is not refused: it excludes that registry by name, as the gate reads it', () => {
+    for (const pattern of ['!lab', '!prod', '!lab*', '!{lab,prod}', '!!lab', '!ci']) {
+      expect(registriesNamedOtherwise(pattern, REACH), pattern).to.deep.equal([]);
+      expect(problems(policy('mappings', pattern), { registries: REACH as typeof REGISTRIES }), pattern).to.deep.equal([]);
+    }
+  });
+
+  /** A glob over `s`: as written, one character as `?` or `[c]`, a head or tail as `*`. */
+  const globbed = (s: string, how: number, at: number): string => {
+    // An IPv6 literal's brackets are a character class to a glob: written escaped, with a wildcard outside them.
+    if (s.startsWith('[')) {
+      const close = s.indexOf(']');
+      const escaped = `\\[${s.slice(1, close)}\\]`;
+      return how === 3 ? `${escaped}*` : how === 4 ? `*${s.slice(close)}` : how === 2 ? `${escaped}${s.slice(close + 1)}` : s;
+    }
+    const i = at % s.length;
+    switch (how) {
+      case 1: return `${s.slice(0, i)}?${s.slice(i + 1)}`;
+      case 2: return /[a-z0-9]/.test(s[i]!) ? `${s.slice(0, i)}[${s[i]}]${s.slice(i + 1)}` : s;
+      case 3: return `${s.slice(0, Math.max(1, i))}*`;
+      case 4: return `*${s.slice(Math.min(s.length - 1, i + 1))}`;
+      default: return s;
+    }
+  };
+
+  it('every generated spelling of every registry (host form, loopback name, IDN form, port or none, case, glob) is refused unless it matches the name (property)', () => {
+    const spelling = fc.record({
+      r: fc.constantFrom(...REACH),
+      host: fc.nat(),
+      loopback: fc.constantFrom('localhost', '127.0.0.1', '[::1]', '127.0.0.9', 'LocalHost', '[0:0::1]', '127.1'),
+      idn: fc.constantFrom('unicode', 'ascii', 'fullwidth'),
+      port: fc.constantFrom('none', 'own', 'default'),
+      dot: fc.boolean(),
+      upper: fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }),
+      how: fc.integer({ min: 0, max: 4 }),
+      at: fc.nat(),
+      negate: fc.boolean(),
+    });
+    fc.assert(fc.property(spelling, (g) => {
+      const u = new URL(g.r.url);
+      const hostPorts = [u.host, ...(g.r.aliases ?? [])];
+      const chosen = hostPorts[g.host % hostPorts.length]!;
+      const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(chosen)!;
+      let host = m[1]!;
+      const own = m[2] ?? (u.protocol === 'https:' ? '443' : '80');
+      // Any loopback spelling as a literal; a glob over the loopback names the registry is reached by (a glob
+      // over another 127/8 address that matches none of them is not judged: see registrySpellings).
+      if (['localhost', '127.0.0.1', '[::1]'].includes(host)) host = g.how === 0 || ['localhost', '127.0.0.1', '[::1]', 'LocalHost'].includes(g.loopback) ? g.loopback : 'localhost';
+      else if (g.idn === 'unicode') host = domainToUnicode(host);
+      else if (g.idn === 'fullwidth') host = domainToUnicode(host).replace(/e/, '\uff45');
+      if (g.dot && !host.startsWith('[')) host += '.';
+      const port = g.port === 'none' ? '' : g.port === 'own' ? `:${own}` : u.protocol === 'https:' ? ':443' : ':80';
+      if (g.port === 'default' && port !== `:${own}`) return; // the default port reaches another port's registry: not a spelling of it
+      const literal = recase(`${host}${port}`, g.upper);
+      const pattern = `${g.negate ? '!' : ''}${globbed(literal, g.how, g.at)}`;
+      const inner = pattern.replace(/^!/, '');
+      const named = registriesNamedOtherwise(pattern, REACH);
+      if (!glob(inner)(g.r.name)) expect(named, `${pattern} (${g.r.name})`).to.include(g.r.name);
+      // The name itself, negated or not, in any glob over it, is never refused.
+      expect(registriesNamedOtherwise(`${g.negate ? '!' : ''}${globbed(g.r.name, g.how, g.at)}`, REACH)).to.not.include(g.r.name);
+    }), { numRuns: 3000 });
   });
 });
