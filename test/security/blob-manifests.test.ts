@@ -13,7 +13,7 @@
  * adm-zip 0.4.7 (blocked by the default policy: its skopeo push through the proxy is refused). The
  * control sends the same requests straight to the registry and pulls the image by digest. A fast-check
  * property generates upload shapes (one PUT, PATCH chunks cut anywhere, a mount), documents (the
- * manifest, respaced, as an index naming it, minimal `{"schemaVersion":2}` shapes) and ordinary blobs
+ * manifest, respaced, as an index naming it, Docker schema 2 and 1 and minimal `{"schemaVersion":2}` shapes) and ordinary blobs
  * (tar bytes, JSON configs): no manifest is ever served under a blob link after the proxy answered,
  * and every ordinary blob lands (201) and stays.
  * Ports 22410-22411.
@@ -174,6 +174,12 @@ describe('security: a manifest uploaded as a blob through the proxy is never ser
       fc.constant({ label: 'manifest', bytes: () => manifest }),
       fc.constantFrom(' ', '\n', '\t', '\r\n  ').map((ws) => ({ label: 'respaced', bytes: () => Buffer.concat([Buffer.from(ws), manifest, Buffer.from(ws)]) })),
       fc.constant({ label: 'index', bytes: () => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType, digest, size: manifest.length, platform: { architecture: 'amd64', os: 'linux' } }] })) }),
+      fc.constantFrom('application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.manifest.v1+json').map((t) => ({
+        label: t,
+        bytes: () => Buffer.from(JSON.stringify(t.includes('list') ? { schemaVersion: 2, mediaType: t, manifests: [] } : { schemaVersion: 2, mediaType: t, config: (JSON.parse(manifest.toString()) as { config: unknown }).config, layers: [] })),
+      })),
+      // Docker schema 1, which the registry serves too (as prettyjws) and older runtimes pull
+      fc.string({ maxLength: 12 }).map((s) => ({ label: 'schema1', bytes: () => Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: s.replace(/[^a-z]/g, '') || 'a', fsLayers: [], history: [] })) })),
       fc.string({ maxLength: 12 }).map((s) => ({ label: 'minimal', bytes: () => Buffer.from(JSON.stringify({ schemaVersion: 2, annotations: { n: s } })) })),
     );
     const ordinary = fc.oneof(
