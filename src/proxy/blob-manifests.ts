@@ -49,20 +49,18 @@ export function linkedDigest(upres: Pick<http.IncomingMessage, 'headers'>, targe
 const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /**
- * Whether the first bytes of `stream` (a blob) start a JSON object, as every manifest Distribution
- * serves does (it decodes `{schemaVersion, mediaType}` first). Reads until the first byte that is
- * not JSON white space, at most `limit` bytes, then destroys the stream.
+ * Whether the first bytes of `stream` (a blob) may start a JSON object, as every manifest Distribution
+ * serves does (Go's decoder skips any amount of white space, then reads `{schemaVersion, mediaType}`).
+ * Reads until the first byte that is not JSON white space, then destroys the stream. Past `limit` bytes
+ * of white space the answer is true (the registry is asked), never a guess that it is no manifest.
  */
 export async function startsAsJsonObject(stream: Readable, limit = 64 * 1024): Promise<boolean> {
   let seen = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       for (const b of chunk) {
-        if (JSON_SPACE.has(b) && seen < limit) {
-          seen++;
-          continue;
-        }
-        return b === 0x7b;
+        if (!JSON_SPACE.has(b)) return b === 0x7b;
+        if (++seen >= limit) return true;
       }
     }
     return false;
