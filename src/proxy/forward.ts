@@ -189,6 +189,12 @@ export interface ForwardOptions {
   body?: Buffer;
   /** Extra response headers for the client (raw list), e.g. a `Warning`. */
   extraResponseHeaders?: string[];
+  /**
+   * Called with the upstream's answer before any of it reaches the client. Returning a function
+   * replaces the answer: the upstream body is drained and the function answers the client instead
+   * (it must end `res`), and its status is the one resolved.
+   */
+  beforeAnswer?: (upres: http.IncomingMessage) => Promise<((res: http.ServerResponse) => number) | undefined>;
   log?: (obj: Record<string, unknown>, msg: string) => void;
 }
 
@@ -247,6 +253,32 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
     });
     upreq.on('response', (upres) => {
       status = upres.statusCode ?? 502;
+      if (opts.beforeAnswer) {
+        upres.pause();
+        opts.beforeAnswer(upres).then(
+          (replace) => {
+            if (res.destroyed) {
+              upres.destroy();
+              finish(status || 499);
+            } else if (replace) {
+              upres.resume();
+              finish(replace(res));
+            } else {
+              answer(upres);
+            }
+          },
+          (err: unknown) => {
+            upres.destroy();
+            opts.log?.({ err: (err as Error).message, method: req.method, path: req.url }, 'proxy: answer check failed');
+            sendRegistryError(res, 500, { code: 'UNKNOWN', message: 'pushgate proxy: internal error; see the pushgate log' });
+            finish(500);
+          },
+        );
+        return;
+      }
+      answer(upres);
+    });
+    const answer = (upres: http.IncomingMessage): void => {
       res.writeHead(status, upres.statusMessage, clientResponseHeaders(upres, up, opts.extraResponseHeaders));
       pipeline(upres, res, (err) => {
         if (err) {
@@ -255,7 +287,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
         }
         finish(status);
       });
-    });
+    };
     // The client went away before its answer was complete: stop the upstream exchange too.
     res.on('close', () => {
       if (!res.writableFinished) {

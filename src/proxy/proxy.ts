@@ -13,12 +13,14 @@ import type { GateApi } from '../gate/types.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import { PushgateError } from '../core/errors.js';
 import { isLoopbackHost, sameRegistryUrl } from '../core/host.js';
+import { isDigest } from '../core/digest.js';
 import { sendRegistryError } from './errors.js';
 import { forward, makeUpstream, STREAM_HWM } from './forward.js';
 import { handleManifestPut, makeRefusedMap, type GateContext } from './manifest-gate.js';
 import { HeldManifests } from './body.js';
 import { canonicalRequest } from './route.js';
 import { handleReferrers } from './referrers.js';
+import { checkLinkedBlob, linkedDigest, mayLinkBlob } from './blob-manifests.js';
 
 
 /** Bodies of refused requests up to this size are read and dropped before the answer (a manifest's limit). */
@@ -118,6 +120,36 @@ function reportUrlFor(config: PushgateConfig, req: http.IncomingMessage, digest:
 }
 
 /**
+ * The answer to a blob upload or mount the registry completed (201): passed on, unless the registry
+ * now serves the blob as a manifest of the repository (src/proxy/blob-manifests.ts). Then the blob's
+ * link has been removed and the client gets 400 `MANIFEST_INVALID` saying to PUT manifests; when the
+ * check could not be made it gets 502 and, when the link could not be removed, the digest is queued to
+ * be judged and enforced like a manifest pushed by digest.
+ */
+async function blobLinkAnswer(ctx: GateContext, name: string, target: string, upres: http.IncomingMessage): Promise<((res: http.ServerResponse) => number) | undefined> {
+  if (upres.statusCode !== 201) return undefined;
+  const digest = linkedDigest(upres, target);
+  const check = await checkLinkedBlob(ctx.gate.client(ctx.registry.name), name, digest);
+  if (check.kind === 'blob') return undefined;
+  ctx.gate.hooks.proxyRefusedPath?.('blob-manifest');
+  ctx.log({ repository: name, digest: check.digest, outcome: check.kind, ...('error' in check ? { err: check.error } : {}) }, 'proxy: a completed blob upload is served as a manifest');
+  if (check.kind === 'removed') {
+    await ctx.gate.audit({ actor: 'pushgate-proxy', action: 'proxy.refuse', registry: ctx.registry.name, repository: name, digest: isDigest(check.digest) ? check.digest : undefined, detail: { reason: 'blob-manifest', reasons: ['blob-manifest'], blob: check.digest } }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: audit failed'));
+    return (res) => {
+      sendRegistryError(res, 400, { code: 'MANIFEST_INVALID', message: `pushgate proxy: the blob ${check.digest} is a manifest the registry would serve as ${name}@${check.digest}; it was removed. Push manifests with PUT /v2/${name}/manifests/<reference>, where pushgate checks them`, detail: { reason: 'blob-manifest', digest: check.digest } });
+      return 400;
+    };
+  }
+  if (check.kind === 'left' && isDigest(check.digest)) {
+    await ctx.gate.enqueue({ registry: ctx.registry.name, repository: name, digest: check.digest, source: 'proxy' }).catch((e: unknown) => ctx.log({ err: (e as Error).message }, 'proxy: enqueue failed'));
+  }
+  return (res) => {
+    sendRegistryError(res, 502, { code: 'UNAVAILABLE', message: `pushgate proxy: could not check whether the blob ${check.digest} is a manifest the registry serves (${check.error.slice(0, 200)}); push it again`, detail: { reason: 'blob-manifest-check' } });
+    return 502;
+  };
+}
+
+/**
  * Starts the proxy listener on `config.proxy.listen` (TLS when `config.proxy.tls`, reloaded when
  * the files change; a bad new pair is logged and the old one kept).
  * @returns the bound port and `close()`, which stops listening, drops open connections and aborts
@@ -194,7 +226,9 @@ export async function startProxy(deps: ProxyDeps): Promise<{ port: number; close
         ? handleManifestPut(req, res, ctx, { name: route.name!, reference: route.reference!, target })
         : (method === 'GET' || method === 'HEAD') && route.kind === 'referrers'
           ? handleReferrers(req, res, up, { name: route.name!, digest: route.digest! }, target)
-          : forward(req, res, { up, target, log });
+          : mayLinkBlob(method, route)
+            ? forward(req, res, { up, target, log, beforeAnswer: (upres) => blobLinkAnswer(ctx, route.name, target, upres) })
+            : forward(req, res, { up, target, log });
     work.catch((err: unknown) => {
       log({ err: (err as Error).message, method, path: req.url }, 'proxy: request failed');
       sendRegistryError(res, 500, { code: 'UNKNOWN', message: 'pushgate proxy: internal error; see the pushgate log' });

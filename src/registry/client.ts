@@ -586,6 +586,47 @@ export class RegistryClient {
   }
 
   /**
+   * Whether the registry serves `digest` as a manifest of `repo` (`HEAD /v2/<repo>/manifests/<digest>`
+   * answered 200). Distribution 2.x looks a manifest up under the repository's manifest links and,
+   * since 2.1.0 linked manifests there, under its blob links too (registry.go `manifestLinkPathFns`),
+   * so a blob whose bytes parse as a manifest is pullable by digest although no manifest PUT brought it.
+   * A linked blob that does not parse as one is answered 500 `UNKNOWN` (the registry's reading failed),
+   * which is "no" here, as is 404. Takes sha256 and sha512 digests: a blob may be named by either.
+   * @throws RegistryError for any other answer (retried as usual when retryable).
+   */
+  async servesAsManifest(repo: string, digest: string): Promise<boolean> {
+    this.checkRepo(repo);
+    if (!isContentDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    const res = await this.send({
+      method: 'HEAD',
+      url: this.url(`/v2/${repo}/manifests/${digest}`),
+      op: `HEAD manifest ${repo}@${digest}`,
+      scopes: [repoScope(repo, 'pull')],
+      headers: { accept: MANIFEST_ACCEPT },
+      ok: [200, 404, 500],
+    });
+    return res.status === 200;
+  }
+
+  /**
+   * DELETE a blob's link in `repo` (end-10): the blob is no longer served there (its bytes stay in
+   * storage until garbage collection). Needs `storage.delete.enabled`. A 404 (no link) is success.
+   * @throws RegistryError UNSUPPORTED (405), …
+   */
+  async deleteBlob(repo: string, digest: string): Promise<void> {
+    this.checkRepo(repo);
+    if (!isContentDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    await this.send({
+      method: 'DELETE',
+      url: this.url(`/v2/${repo}/blobs/${digest}`),
+      op: `DELETE blob ${repo}@${digest}`,
+      scopes: [repoScope(repo, 'delete')],
+      ok: [200, 202, 204, 404],
+      maxBytes: 64 * 1024,
+    });
+  }
+
+  /**
    * PUT a manifest (end-7) with its exact bytes. Returns the digest of the bytes, checked against
    * the registry's `Docker-Content-Digest`.
    * @throws RegistryError (e.g. 400 MANIFEST_BLOB_UNKNOWN, 413), DIGEST_MISMATCH.

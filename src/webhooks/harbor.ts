@@ -99,6 +99,7 @@ export function parseHarborPayload(body: unknown, contentType: string | undefine
     throw new PushgateError('BAD_ARGUMENT', `Harbor webhook body has no event "type"${cloud ? ' (CloudEvents)' : ''}: is this a Harbor webhook?`);
   }
   const operator = str(b.operator);
+  const delivery = crypto.randomUUID();
   const repoObj = obj(data.repository);
   const resources = Array.isArray(data.resources) ? data.resources.map(obj) : [];
   const out: ParsedNotification = { events: [], ignored: [] };
@@ -143,8 +144,12 @@ export function parseHarborPayload(body: unknown, contentType: string | undefine
       continue;
     }
     const action = type === 'PUSH_ARTIFACT' ? 'push' : 'delete';
-    // Harbor's default payload has no event id: derive a stable one so redeliveries de-duplicate
-    const id = `harbor:${crypto.createHash('sha256').update([registry, type, repository, d, tag ?? '', timestamp ?? ''].join('|')).digest('hex').slice(0, 32)}`;
+    // Harbor's payloads have no event id (the CloudEvents `id` is made anew for every delivery) and
+    // a time in whole seconds: a push of the same artifact to the same reference within one second is
+    // the same bytes as a redelivery of the first. So every delivery is an event of its own (`delivery`
+    // differs): a redelivery is judged again (the stored verdict is reused; an artifact already removed
+    // is "gone"), where de-duplicating dropped the re-push of a blocked artifact right after its removal.
+    const id = `harbor:${crypto.createHash('sha256').update([registry, type, repository, d, tag ?? '', timestamp ?? '', delivery].join('|')).digest('hex').slice(0, 32)}`;
     const ev: PushEvent = { id, source: 'harbor', registry, action, repository, digest: d };
     if (tag) ev.tag = tag;
     if (operator) ev.actor = operator;

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { AssessRequest, AuditEntry, GateApi, PendingManifest } from '../../../src/gate/types.js';
 import type { RegistryConfig } from '../../../src/config/types.js';
+import { RegistryClient } from '../../../src/registry/client.js';
 import type { VerdictView } from '../../../src/gate/verdict-view.js';
 import type { Decision, Finding, Reason, ScanReport, Verdict, PolicyMode, Digest, ImageConfig, ImageIndex, ImageManifest } from '../../../src/core/index.js';
 import { PushgateError, isIndexMediaType, worstDecision, platformString } from '../../../src/core/index.js';
@@ -73,8 +74,16 @@ export class GateDouble implements GateApi {
     return new URL(this.opts.upstream).host === host ? ({ name: this.name, url: this.opts.upstream } as RegistryConfig) : undefined;
   }
 
-  client(registry: string): never {
-    throw new PushgateError('NOT_FOUND', `test double has no registry client for ${registry}`);
+  private registryClient?: RegistryClient;
+
+  /** A real registry client for the upstream, with pushgate's own credentials (`creds`), as the gate's. */
+  client(registry: string): RegistryClient {
+    if (registry !== this.name) throw new PushgateError('NOT_FOUND', `test double has no registry client for ${registry}`);
+    if (!this.registryClient) {
+      const [username, ...rest] = (this.opts.creds ?? '').split(':');
+      this.registryClient = new RegistryClient({ name: this.name, url: this.opts.upstream, retries: 0, ...(this.opts.creds ? { auth: { username, password: rest.join(':') } } : {}) });
+    }
+    return this.registryClient;
   }
 
   get name(): string {
