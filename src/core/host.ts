@@ -11,7 +11,10 @@
  *   scheme's default);
  * - IPv6 literals in any textual form (`[0:0::1]` = `[::1]`, RFC 5952);
  * - loopback names (`localhost`, `127.0.0.0/8`, `::1`) are one host, but ONLY when the configured
- *   registry (or alias) is itself loopback: then every loopback spelling on its port reaches it;
+ *   registry (or alias) is itself loopback: then every loopback spelling on its port reaches it, and so
+ *   do the unspecified addresses `0.0.0.0` and `[::]` ({@link dialsLoopback}): Linux connects a socket
+ *   aimed at them to 127.0.0.1 or ::1, so a Go runtime pulling `0.0.0.0:5000/app` reaches the registry
+ *   on 127.0.0.1:5000;
  * - Docker Hub: `docker.io`, `index.docker.io`, `registry-1.docker.io` and no host at all;
  * - `registries[].aliases`: other `host[:port]` names the registry is reached by (an ingress name,
  *   a node-local mirror name).
@@ -156,6 +159,20 @@ export function isLoopbackHost(host: string): boolean {
   return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
+/**
+ * True for a host a connection to which reaches this machine's loopback interface: a loopback host
+ * ({@link isLoopbackHost}) or an unspecified address, `0.0.0.0` or `[::]` (also IPv4-mapped, which the
+ * normalizer folds to `0.0.0.0`). Linux's connect(2) sends a TCP connection aimed at INADDR_ANY to
+ * 127.0.0.1 and one aimed at in6addr_any to ::1 (net/ipv4/route.c `ip_route_output_key_hash_rcu`,
+ * net/ipv6/tcp_ipv6.c `tcp_v6_connect`), and Go's dialer (containerd, CRI-O, the kubelet) passes
+ * them to connect unchanged. Only for matching a reference's host to a configured registry: as a
+ * listen address `0.0.0.0` means every interface, which is not loopback ({@link isLoopbackHost}).
+ * @param host a normalized host ({@link parseHostPort}).
+ */
+export function dialsLoopback(host: string): boolean {
+  return isLoopbackHost(host) || host === '0.0.0.0' || host === '[::]';
+}
+
 /** The default port of an `http:` or `https:` URL scheme. */
 export function defaultPortOf(protocol: string): number {
   return protocol === 'https:' ? 443 : 80;
@@ -210,7 +227,8 @@ export class RegistryHosts {
    */
   matchAll(hostPort: string | HostPort): string[] {
     const hp = typeof hostPort === 'string' ? parseHostPort(hostPort) : hostPort;
-    const loopback = isLoopbackHost(hp.host);
+    // An unspecified address is dialled as loopback: a reference naming it reaches a loopback registry.
+    const loopback = dialsLoopback(hp.host);
     const out: string[] = [];
     for (const e of this.entries) {
       const hit = e.names.some((n) => {

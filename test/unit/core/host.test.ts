@@ -192,6 +192,33 @@ describe('core/host: property tests', () => {
     );
   });
 
+  it('the unspecified addresses (0.0.0.0, [::], any spelling) reach a loopback registry on its port, as connect(2) sends them to loopback', () => {
+    // Linux connects a socket aimed at 0.0.0.0 to 127.0.0.1 and one aimed at :: to ::1, and Go's dialer
+    // (containerd, CRI-O, the kubelet) passes them on: `0.0.0.0:5000/app` pulls from the registry on
+    // 127.0.0.1:5000 (test/security/unspecified-address.test.ts shows it with skopeo and a real registry).
+    const loopbackSpelling = fc.oneof(
+      fc.constant('localhost'),
+      fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b, c]) => `127.${a}.${b}.${c}`),
+      fc.constant('[::1]'),
+    );
+    const v6Zero = fc.constantFrom('::', '0::', '::0', '0::0', '0:0:0:0:0:0:0:0', '0000::0000', '::ffff:0:0', '::FFFF:0000:0000');
+    const unspecified = fc.oneof(
+      fc.constantFrom('0.0.0.0', '0', '0x0', '0.0', '0.0.0', '00.0.0.0', '000.0.00.0', '0X00000000'),
+      v6Zero.map((b) => `[${b}]`),
+    );
+    fc.assert(
+      fc.property(loopbackSpelling, unspecified, port, port, (configured, asked, p, other) => {
+        const hosts = new RegistryHosts([{ name: 'r', url: `http://${configured}:${p}` }]);
+        expect(hosts.match(`${asked}:${p}`), asked).to.equal('r');
+        expect(parseImageRef(`${asked}:${p}/app:1`).registry, asked).to.be.oneOf(['0.0.0.0:' + p, '[::]:' + p]);
+        if (other !== p) expect(hosts.match(`${asked}:${other}`)).to.equal(undefined);
+        // Not loopback anywhere else: a registry on another address is not reached through them.
+        expect(new RegistryHosts([{ name: 'x', url: `http://10.0.0.1:${p}` }]).match(`${asked}:${p}`)).to.equal(undefined);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never maps another host, or the same host on another port, to the registry', () => {
     const anyHost = fc.oneof({ weight: 3, arbitrary: dnsHost }, { weight: 1, arbitrary: longDnsHost });
     fc.assert(
