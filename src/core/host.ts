@@ -165,12 +165,16 @@ export function isLoopbackHost(host: string): boolean {
  * normalizer folds to `0.0.0.0`). Linux's connect(2) sends a TCP connection aimed at INADDR_ANY to
  * 127.0.0.1 and one aimed at in6addr_any to ::1 (net/ipv4/route.c `ip_route_output_key_hash_rcu`,
  * net/ipv6/tcp_ipv6.c `tcp_v6_connect`), and Go's dialer (containerd, CRI-O, the kubelet) passes
- * them to connect unchanged. Only for matching a reference's host to a configured registry: as a
- * listen address `0.0.0.0` means every interface, which is not loopback ({@link isLoopbackHost}).
+ * them to connect unchanged. Also a name under `localhost.` (RFC 6761 §6.3: `app.localhost`), which
+ * systemd-resolved (Ubuntu's default) and nss-myhostname answer with the loopback addresses, though Go's
+ * resolver has no rule for it (golang/go#22826) and asks the system's stub: counting it as loopback
+ * can only make a reference guarded that would otherwise pass as unguarded.
+ * Only for matching a reference's host to a configured registry: as a listen address `0.0.0.0` means
+ * every interface, which is not loopback ({@link isLoopbackHost}).
  * @param host a normalized host ({@link parseHostPort}).
  */
 export function dialsLoopback(host: string): boolean {
-  return isLoopbackHost(host) || host === '0.0.0.0' || host === '[::]';
+  return isLoopbackHost(host) || host === '0.0.0.0' || host === '[::]' || host.endsWith('.localhost');
 }
 
 /** The default port of an `http:` or `https:` URL scheme. */

@@ -219,6 +219,25 @@ describe('core/host: property tests', () => {
     );
   });
 
+  it('a name under localhost. reaches a loopback registry on its port (RFC 6761; systemd-resolved answers it with loopback)', () => {
+    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/);
+    const loopback = fc.constantFrom('localhost', '127.0.0.1', '127.3.2.1', '[::1]');
+    fc.assert(
+      fc.property(fc.array(label, { minLength: 1, maxLength: 3 }), fc.boolean(), loopback, port, port, (labels, upper, configured, p, other) => {
+        const name = `${labels.join('.')}.localhost`;
+        const asked = upper ? name.toUpperCase() : name;
+        const hosts = new RegistryHosts([{ name: 'r', url: `http://${configured}:${p}` }]);
+        expect(hosts.match(`${asked}:${p}`), asked).to.equal('r');
+        if (other !== p) expect(hosts.match(`${asked}:${other}`)).to.equal(undefined);
+        // a registry elsewhere is not reached through it, nor is localhost a suffix of a longer label
+        expect(new RegistryHosts([{ name: 'x', url: `http://10.0.0.1:${p}` }]).match(`${asked}:${p}`)).to.equal(undefined);
+        expect(hosts.match(`${labels.join('.')}.notlocalhost:${p}`)).to.equal(undefined);
+        expect(hosts.match(`${labels.join('.')}localhost:${p}`)).to.equal(undefined);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never maps another host, or the same host on another port, to the registry', () => {
     const anyHost = fc.oneof({ weight: 3, arbitrary: dnsHost }, { weight: 1, arbitrary: longDnsHost });
     fc.assert(
