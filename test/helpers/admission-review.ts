@@ -8,23 +8,34 @@ import https from 'node:https';
 export interface ReviewResponse { allowed: boolean; status?: { message?: string } }
 
 /**
- * Posts a review of a Pod `p` in namespace `default` whose one container runs `image`, as `username`.
- * @throws on a connection error or a body that is not JSON.
+ * A CREATE AdmissionReview of a Pod `p` whose one container `c` runs `image`: in `namespace` (default
+ * `default`), by `username` (default `dev`) in `groups` (default `system:authenticated`), a dry run when
+ * `dryRun` is set, with the container's `imagePullPolicy` when given.
  */
-export function postPodReview(port: number, image: string, username = 'dev'): Promise<ReviewResponse> {
-  const body = JSON.stringify({
+export function podReview(image: string, o: { namespace?: string; username?: string; groups?: string[]; dryRun?: boolean; imagePullPolicy?: string } = {}): unknown {
+  const namespace = o.namespace ?? 'default';
+  return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: {
       uid: `u-${Math.random().toString(36).slice(2)}`,
       kind: { group: '', version: 'v1', kind: 'Pod' },
       resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'default',
+      namespace,
       operation: 'CREATE',
-      userInfo: { username, groups: ['system:authenticated'] },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image }] } },
+      ...(o.dryRun ? { dryRun: true } : {}),
+      userInfo: { username: o.username ?? 'dev', groups: o.groups ?? ['system:authenticated'] },
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace }, spec: { containers: [{ name: 'c', image, ...(o.imagePullPolicy ? { imagePullPolicy: o.imagePullPolicy } : {}) }] } },
     },
-  });
+  };
+}
+
+/**
+ * Posts a review of a Pod `p` in namespace `default` whose one container runs `image`, as `username`.
+ * @throws on a connection error or a body that is not JSON.
+ */
+export function postPodReview(port: number, image: string, username = 'dev'): Promise<ReviewResponse> {
+  const body = JSON.stringify(podReview(image, { username }));
   return new Promise((resolve, reject) => {
     const req = https.request({ host: '127.0.0.1', port, path: '/admission/validate', method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
       let s = '';

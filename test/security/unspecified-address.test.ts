@@ -24,7 +24,7 @@ import type { PushgateConfig } from '../../src/config/types.js';
 import { DEFAULT_POLICY_YAML } from '../../src/policy/index.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { updateDb } from '../../src/vulndb/index.js';
-import { postReview } from '../helpers/admission-review.js';
+import { podReview, postReview } from '../helpers/admission-review.js';
 import { labGateConfig, labRegistryConfig, silentLogger } from '../helpers/gate.js';
 import { ROOT, startRegistry, type LabRegistry } from '../helpers/lab.js';
 import { makeImage, Raw, sha, sleep, type Image } from '../helpers/raw-push.js';
@@ -34,23 +34,8 @@ const API_PORT = 24962;
 const ADM_PORT = 24963;
 const TOKEN = 'unspecified-address-webhook-token';
 
-/** A dry-run CREATE review of a Pod whose one container runs `image` with `imagePullPolicy: Always`. */
-function podReview(image: string): unknown {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `u-${Math.random().toString(36).slice(2)}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'team',
-      operation: 'CREATE',
-      dryRun: true,
-      userInfo: { username: 'dev' },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team' }, spec: { containers: [{ name: 'c', image, imagePullPolicy: 'Always' }] } },
-    },
-  };
-}
+/** A dry-run CREATE review in namespace `team` of a Pod whose one container runs `image` with `imagePullPolicy: Always`. */
+const teamPodReview = (image: string): unknown => podReview(image, { namespace: 'team', groups: [], dryRun: true, imagePullPolicy: 'Always' });
 
 /** The manifest digest a Go runtime gets for `ref` (skopeo, containers/image), or undefined when it cannot pull it. */
 function goPull(ref: string): string | undefined {
@@ -112,17 +97,17 @@ describe('security: a loopback registry named by an unspecified address (0.0.0.0
   });
 
   it('a blocked image named through 0.0.0.0 is denied as the guarded registry\'s, not admitted as unguarded', async () => {
-    const control = await postReview(ADM_PORT, podReview(`127.0.0.1:${REG_PORT}/lab/app@${blocked.digest}`));
+    const control = await postReview(ADM_PORT, teamPodReview(`127.0.0.1:${REG_PORT}/lab/app@${blocked.digest}`));
     expect(control.allowed).to.equal(false);
     expect(control.status?.message).to.match(/quarantine/);
-    const r = await postReview(ADM_PORT, podReview(`0.0.0.0:${REG_PORT}/lab/app@${blocked.digest}`));
+    const r = await postReview(ADM_PORT, teamPodReview(`0.0.0.0:${REG_PORT}/lab/app@${blocked.digest}`));
     expect(r.allowed, 'the runtime pulls the blocked image from the guarded registry').to.equal(false);
     expect(r.status?.message).to.match(/quarantine/);
   });
 
   it('a digest pushgate never judged, named through 0.0.0.0, is denied as never scanned, not admitted as unguarded', async () => {
     const never = `sha256:${'e'.repeat(64)}`;
-    const r = await postReview(ADM_PORT, podReview(`0.0.0.0:${REG_PORT}/lab/app@${never}`));
+    const r = await postReview(ADM_PORT, teamPodReview(`0.0.0.0:${REG_PORT}/lab/app@${never}`));
     expect(r.allowed).to.equal(false);
     expect(r.status?.message).to.match(/never scanned/);
   });
@@ -137,7 +122,7 @@ describe('security: a loopback registry named by an unspecified address (0.0.0.0
     await fc.assert(
       fc.asyncProperty(host, fc.constantFrom(`:${REG_PORT}`, `:0${REG_PORT}`), async (h, port) => {
         const image = `${h}${port}/lab/app@${blocked.digest}`;
-        const r = await postReview(ADM_PORT, podReview(image));
+        const r = await postReview(ADM_PORT, teamPodReview(image));
         expect(r.allowed, image).to.equal(false);
         expect(r.status?.message, image).to.match(/quarantine|invalid-reference/);
         if (!/^(?:0\.0\.0\.0|\[)/.test(h)) expect(r.status?.message, image).to.include('write 0.0.0.0');
@@ -147,7 +132,7 @@ describe('security: a loopback registry named by an unspecified address (0.0.0.0
   });
 
   it('another port on 0.0.0.0 is another registry (the unguarded rule applies)', async () => {
-    const r = await postReview(ADM_PORT, podReview(`0.0.0.0:${REG_PORT + 100}/lab/app@${blocked.digest}`));
+    const r = await postReview(ADM_PORT, teamPodReview(`0.0.0.0:${REG_PORT + 100}/lab/app@${blocked.digest}`));
     expect(r.allowed).to.equal(true);
   });
 });
