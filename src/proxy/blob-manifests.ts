@@ -85,7 +85,7 @@ export function isLinkDigest(s: string): boolean {
 }
 
 /**
- * Past this many bytes a blob's aliases are not computed (the link removal is reported as failed).
+ * Past this many bytes a blob's aliases are not computed (only the link the registry named is removed).
  * Distribution reads a manifest whole and refuses one over 4 MiB (storage/io.go `maxBlobGetSize`),
  * so a blob it serves as a manifest is smaller.
  */
@@ -93,8 +93,9 @@ export const ALIAS_READ_LIMIT = 16 * 1024 * 1024;
 
 /**
  * Every digest the blob `digest` of `repo` may be linked under: `digest` and its bytes' digest by
- * each of {@link LINK_ALGORITHMS}.
- * @throws RegistryError when the blob cannot be read; Error past {@link ALIAS_READ_LIMIT} bytes.
+ * each of {@link LINK_ALGORITHMS}. Past {@link ALIAS_READ_LIMIT} bytes only `digest`: the registry
+ * serves no manifest that large under any name.
+ * @throws RegistryError when the blob cannot be read.
  */
 export async function blobAliases(client: RegistryClient, repo: string, digest: string): Promise<string[]> {
   const hashes = LINK_ALGORITHMS.map((a) => ({ a, h: crypto.createHash(a) }));
@@ -103,7 +104,7 @@ export async function blobAliases(client: RegistryClient, repo: string, digest: 
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       read += chunk.length;
-      if (read > ALIAS_READ_LIMIT) throw new Error(`blob ${digest} is over ${ALIAS_READ_LIMIT} bytes; its other digests were not computed`);
+      if (read > ALIAS_READ_LIMIT) return [digest];
       for (const { h } of hashes) h.update(chunk);
     }
   } finally {
