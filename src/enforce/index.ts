@@ -33,8 +33,8 @@ import type { TagLinkClock } from './actions/tag-link.js';
 
 export type { ActionResult, OwnWrite } from './actions/types.js';
 export type { ChildBlocks } from './actions/children.js';
-export { inProcessQuarantineLock } from './actions/quarantine-lock.js';
-export type { QuarantineLock } from './actions/quarantine-lock.js';
+export { inProcessQuarantineLock, isLockWaitExpired, lockWaitExpired, QUARANTINE_LOCK_WAIT_MS } from './actions/quarantine-lock.js';
+export type { QuarantineLock, QuarantineLockOptions } from './actions/quarantine-lock.js';
 export { repointTag } from './actions/restore.js';
 export { ageClock, awaitTagLink, tagLinkChecks, transientPause, TAG_LINK_BUDGET, TAG_LINK_WAIT_MS } from './actions/tag-link.js';
 export type { TagLinkClock, TagLinkResult, TagLinkWait } from './actions/tag-link.js';
@@ -82,6 +82,8 @@ export interface EnforceRequest {
    * passes a lock held in its store, so the replicas sharing it take turns; default: within this process.
    */
   quarantineLock?: QuarantineLock;
+  /** Longest wait for that lock (ms) before the image is removed without a copy; default {@link QUARANTINE_LOCK_WAIT_MS}. */
+  quarantineLockWaitMs?: number;
 }
 
 /**
@@ -139,7 +141,7 @@ async function act(req: EnforceRequest): Promise<ActionResult> {
     if (!(await req.client.resolve(req.repository, req.digest))) {
       return { action, status: 'done', detail: `nothing to do: ${req.repository}@${req.digest} is no longer in the repository (removed already)${req.tag ? `; ${req.repository}:${req.tag} left as it is` : ''}`, writes: [] };
     }
-    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks, req.tagLink, req.quarantineLock);
+    if (req.decision === 'quarantine') return await quarantine(req.client, req.repository, req.digest, req.tag, req.quarantinePrefix, req.restoreDigest, req.childBlocks, req.tagLink, req.quarantineLock, req.quarantineLockWaitMs);
     return await reject(req.client, req.repository, req.digest, req.tag, req.restoreDigest, req.childBlocks, req.tagLink);
   } catch (e) {
     if (isPushgateError(e, 'NOT_FOUND') && (await goneAlready(req, (e as Error).message))) {

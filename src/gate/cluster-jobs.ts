@@ -7,7 +7,8 @@
  * deterministic ids or re-reads what is left to do).
  */
 import { randomUUID } from 'node:crypto';
-import type { QuarantineLock } from '../enforce/index.js';
+import { lockWaitExpired, type QuarantineLock } from '../enforce/index.js';
+import { PushgateError } from '../core/errors.js';
 import type { Store } from '../store/index.js';
 import type { Logger } from './gate.js';
 
@@ -107,12 +108,17 @@ export async function withClusterJob<T>(store: Store, name: string, fn: () => Pr
  * true while this caller owns the row (false once its lease ran out and another owner took it, or the store
  * failed). A step that must not run outside the lease (a delete another holder could depend on) asks
  * first; the lease then lasts `leaseMs` from that answer.
+ * `maxWaitMs` bounds the wait for another owner (then `expired()`, or PushgateError TIMEOUT; `fn` did not run).
  * @throws what `fn` throws; PushgateError STORE when the store fails before `fn` starts.
  */
-export async function withClusterLease<T>(store: Store, name: string, fn: (held: () => Promise<boolean>) => Promise<T>, o: { leaseMs?: number; pollMs?: number; owner?: string } = {}): Promise<T> {
+export async function withClusterLease<T>(store: Store, name: string, fn: (held: () => Promise<boolean>) => Promise<T>, o: { leaseMs?: number; pollMs?: number; owner?: string; maxWaitMs?: number; expired?: () => Error } = {}): Promise<T> {
   const owner = `${o.owner ?? JOB_OWNER}-${randomUUID().slice(0, 8)}`;
   const leaseMs = o.leaseMs ?? 30_000;
-  while (!(await store.claimJob(name, owner, leaseMs))) await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+  const giveUpAt = o.maxWaitMs !== undefined ? Date.now() + o.maxWaitMs : Infinity;
+  while (!(await store.claimJob(name, owner, leaseMs))) {
+    if (Date.now() >= giveUpAt) throw o.expired?.() ?? new PushgateError('TIMEOUT', `${name}: held by another owner for ${o.maxWaitMs} ms`, { retryable: true });
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+  }
   let lost = false;
   const renew = async (): Promise<boolean> => {
     if (lost) return false;
@@ -133,9 +139,10 @@ export async function withClusterLease<T>(store: Store, name: string, fn: (held:
 /**
  * The lock of the quarantine repositories of `registry` (src/enforce/actions/quarantine-lock.ts) held in
  * `store`: a leased `cluster_jobs` row per repository (`quarantine-copy:<registry>/<repository>`; lease 30 s,
- * renewed while held, polled every 100 ms while another holds it). Every replica sharing the store takes
+ * renewed while held, polled every 100 ms while another holds it, for at most the caller's `waitMs`). Every replica sharing the store takes
  * its turn, and a replica that dies holding it loses it when the lease runs out.
  */
 export function storeQuarantineLock(store: Store, registry: string): QuarantineLock {
-  return (target, fn) => withClusterLease(store, `quarantine-copy:${registry}/${target}`, fn, { pollMs: 100 });
+  return (target, fn, opts) =>
+    withClusterLease(store, `quarantine-copy:${registry}/${target}`, fn, { pollMs: 100, maxWaitMs: opts?.waitMs, expired: () => lockWaitExpired(target, opts?.waitMs ?? 0) });
 }

@@ -12,7 +12,7 @@
 import picomatch from 'picomatch';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { defaultPortOf, formatHostPort, isLoopbackHost, parseHostPort, RegistryHosts, type RegistryHostsEntry } from '../core/host.js';
-import { glob, type ProblemSink } from './rules/common.js';
+import { glob, MAX_GLOB_LENGTH, type ProblemSink } from './rules/common.js';
 import type { PolicyDocument } from './types.js';
 
 /** The loopback spellings a loopback registry is reached by besides its own (src/core/host.ts: one host on its port). */
@@ -95,9 +95,12 @@ export function asciiGlob(pattern: string): string {
  * and `lab.example.com` the host of `prod`) applies to the first only, so the second is reported. A leading
  * `!` (picomatch's negation, any count) is judged by what it negates: `!lab` excludes lab by name and is
  * fine, `!127.0.0.1:5000` meant to exclude lab but the gate, matching names, excludes nothing. Empty when
- * every registry the glob reaches in any spelling it reaches by name.
+ * every registry the glob reaches in any spelling it reaches by name, and for a glob longer than
+ * MAX_GLOB_LENGTH (refused by the schema and by `glob()`: its compile alone could take minutes).
  */
 export function registriesNamedOtherwise(pattern: string, registries: readonly RegistryHostsEntry[]): string[] {
+  // Too long to compile (rules/common.ts MAX_GLOB_LENGTH): refused where it is compiled, never matched here.
+  if (pattern.length > MAX_GLOB_LENGTH) return [];
   const negated = /^!+(?!\()/.exec(pattern);
   if (negated) return registriesNamedOtherwise(pattern.slice(negated[0].length), registries);
   // Each brace alternative is judged alone too, so the message names what each alternative reaches.

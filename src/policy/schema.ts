@@ -165,7 +165,10 @@ const ruleSet = {
   },
 } as const;
 
-const glob = str;
+// Longest registry/repository/tag glob (rules/common.ts MAX_GLOB_LENGTH: picomatch's compile is quadratic
+// in nesting, 76 s for 65,000 characters, several compiles per policy load). A registry host is at most
+// 255 characters, a repository name 255 and a tag 128.
+const glob = { ...str, maxLength: 1024, 'x-message': 'must be a glob of 1 to 1024 characters (names are at most 255)' } as const;
 
 const signatureAuthority = {
   type: 'object',

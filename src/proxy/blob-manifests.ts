@@ -16,11 +16,10 @@
  * blob that starts as a JSON object (configs, mostly) is asked about as a manifest, since the registry
  * reads the whole blob to answer that.
  */
+import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { RegistryClient } from '../registry/client.js';
-import { isContentDigest } from '../core/digest.js';
-import { RegistryError } from '../registry/errors.js';
 import type { Route } from './route.js';
 
 /** Whether a request may complete a blob upload or mount (its 201 links a blob into the repository). */
@@ -34,13 +33,13 @@ export function mayLinkBlob(method: string, route: Route): route is Route & { ki
  */
 export function linkedDigest(upres: Pick<http.IncomingMessage, 'headers'>, target: string): string | undefined {
   const dcd = upres.headers['docker-content-digest'];
-  if (typeof dcd === 'string' && isContentDigest(dcd.trim())) return dcd.trim();
+  if (typeof dcd === 'string' && isLinkDigest(dcd.trim())) return dcd.trim();
   const q = target.indexOf('?');
   if (q < 0) return undefined;
   const params = new URLSearchParams(target.slice(q + 1));
   for (const key of ['digest', 'mount']) {
     const v = params.get(key);
-    if (v && isContentDigest(v)) return v;
+    if (v && isLinkDigest(v)) return v;
   }
   return undefined;
 }
@@ -69,6 +68,60 @@ export async function startsAsJsonObject(stream: Readable, limit = 64 * 1024): P
   }
 }
 
+/**
+ * The digest algorithms Distribution links a blob under (go-digest's: the registry binary links
+ * crypto/sha256 and crypto/sha512, which registers SHA-384 too). An upload completed with
+ * `digest=<sha384 or sha512>` is linked under that digest *and* the canonical sha256 one
+ * (blobwriter.go `Commit` → `linkBlob(canonical, desc.Digest)`), and the registry answers with the
+ * sha256 one only. The `digest` parameter may come from the query or, as Go's `r.FormValue` reads
+ * it, from an `application/x-www-form-urlencoded` body the proxy never reads: so the aliases are
+ * computed from the blob's bytes, never taken from the request.
+ */
+export const LINK_ALGORITHMS = ['sha256', 'sha384', 'sha512'] as const;
+
+/** A blob digest Distribution may link: `sha256:<64 hex>`, `sha384:<96 hex>` or `sha512:<128 hex>`. */
+export function isLinkDigest(s: string): boolean {
+  return /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/.test(s);
+}
+
+/**
+ * Past this many bytes a blob's aliases are not computed (only the link the registry named is removed).
+ * Distribution reads a manifest whole and refuses one over 4 MiB (storage/io.go `maxBlobGetSize`),
+ * so a blob it serves as a manifest is smaller.
+ */
+export const ALIAS_READ_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Every digest the blob `digest` of `repo` may be linked under: `digest` and its bytes' digest by
+ * each of {@link LINK_ALGORITHMS}. Past {@link ALIAS_READ_LIMIT} bytes only `digest`: the registry
+ * serves no manifest that large under any name.
+ * @throws RegistryError when the blob cannot be read.
+ */
+export async function blobAliases(client: RegistryClient, repo: string, digest: string): Promise<string[]> {
+  const hashes = LINK_ALGORITHMS.map((a) => ({ a, h: crypto.createHash(a) }));
+  let read = 0;
+  const stream = await client.getBlob(repo, digest);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      read += chunk.length;
+      if (read > ALIAS_READ_LIMIT) return [digest];
+      for (const { h } of hashes) h.update(chunk);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return [...new Set([digest, ...hashes.map(({ a, h }) => `${a}:${h.digest('hex')}`)])];
+}
+
+/**
+ * Whether `e` is the registry's 404 (a RegistryError's `status`). Read off the error rather than by
+ * `instanceof`: a second copy of the error module (a loader that instantiates it twice) would
+ * otherwise make every 404 an unanswered check.
+ */
+function isNotFound(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { status?: unknown }).status === 404;
+}
+
 /** What the check found about a linked blob. */
 export type LinkedBlobCheck =
   | { kind: 'blob' }
@@ -77,12 +130,38 @@ export type LinkedBlobCheck =
   | { kind: 'left'; digest: string; error: string };
 
 /**
+ * Removes every link of the blob `digest` in `repo` (each alias, {@link blobAliases}; only `digest`
+ * itself when its bytes cannot be read). @returns the first failure's message, or undefined.
+ */
+async function unlinkAll(client: RegistryClient, repo: string, digest: string): Promise<string | undefined> {
+  let aliases: string[];
+  let failure: string | undefined;
+  try {
+    aliases = await blobAliases(client, repo, digest);
+  } catch (e) {
+    // 404: the link under `digest` is already gone; an alias may not be, and its bytes are not at hand
+    if (!isNotFound(e)) failure = (e as Error).message;
+    aliases = [digest];
+  }
+  for (const d of aliases) {
+    try {
+      await client.deleteBlob(repo, d);
+    } catch (e) {
+      failure ??= (e as Error).message;
+    }
+  }
+  return failure;
+}
+
+/**
  * Checks the blob `digest` just linked into `repo`: when the registry serves it as a manifest there,
- * removes the blob link (pushgate's credentials). Never throws.
+ * removes every link of the blob (pushgate's credentials), its aliases by other algorithms included.
+ * When the registry does not say, the links are removed too (fail closed: the client is told to push
+ * again, which links an ordinary blob again). Never throws.
  * - `blob`: not served as a manifest (or nothing was linked);
- * - `removed`: it was, and its link is gone;
- * - `unchecked`: the registry did not say (the client is told to retry; the link stays);
- * - `left`: it is served as a manifest and the link could not be removed.
+ * - `removed`: it was, and its links are gone;
+ * - `unchecked`: the registry did not say; its links are gone (the client is told to retry);
+ * - `left`: served as a manifest, or not said, and a link could not be removed.
  */
 export async function checkLinkedBlob(client: RegistryClient, repo: string, digest: string | undefined): Promise<LinkedBlobCheck> {
   if (!digest) return { kind: 'blob' };
@@ -93,14 +172,11 @@ export async function checkLinkedBlob(client: RegistryClient, repo: string, dige
     served = await client.servesAsManifest(repo, digest);
   } catch (e) {
     // No link at all (the 201 linked nothing readable here): nothing is served under it.
-    if (e instanceof RegistryError && e.status === 404) return { kind: 'blob' };
-    return { kind: 'unchecked', digest, error: (e as Error).message };
+    if (isNotFound(e)) return { kind: 'blob' };
+    const left = await unlinkAll(client, repo, digest);
+    return left === undefined ? { kind: 'unchecked', digest, error: (e as Error).message } : { kind: 'left', digest, error: `${(e as Error).message}; ${left}` };
   }
   if (!served) return { kind: 'blob' };
-  try {
-    await client.deleteBlob(repo, digest);
-    return { kind: 'removed', digest };
-  } catch (e) {
-    return { kind: 'left', digest, error: (e as Error).message };
-  }
+  const left = await unlinkAll(client, repo, digest);
+  return left === undefined ? { kind: 'removed', digest } : { kind: 'left', digest, error: left };
 }

@@ -192,7 +192,8 @@ export interface ForwardOptions {
   /**
    * Called with the upstream's answer before any of it reaches the client. Returning a function
    * replaces the answer: the upstream body is drained and the function answers the client instead
-   * (it must end `res`), and its status is the one resolved.
+   * (it must end `res`), and its status is the one resolved. Called even when the client went away
+   * after its request was complete (the registry acted on it): `res` is destroyed by then.
    */
   beforeAnswer?: (upres: http.IncomingMessage) => Promise<((res: http.ServerResponse) => number) | undefined>;
   log?: (obj: Record<string, unknown>, msg: string) => void;
@@ -288,10 +289,13 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
         finish(status);
       });
     };
-    // The client went away before its answer was complete: stop the upstream exchange too.
+    // The client went away before its answer was complete: stop the upstream exchange too. Not when
+    // the answer is to be checked and the client's request was complete: every byte of it reaches the
+    // registry, which then acts on it (a blob upload completed and linked) whether or not anyone reads
+    // the answer, so the answer is still awaited and checked (`beforeAnswer` sees `res` destroyed).
     res.on('close', () => {
       if (!res.writableFinished) {
-        upreq.destroy();
+        if (!(opts.beforeAnswer && req.complete && !upreq.destroyed)) upreq.destroy();
         finish(status || 499);
       }
     });

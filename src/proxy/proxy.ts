@@ -123,8 +123,9 @@ function reportUrlFor(config: PushgateConfig, req: http.IncomingMessage, digest:
  * The answer to a blob upload or mount the registry completed (201): passed on, unless the registry
  * now serves the blob as a manifest of the repository (src/proxy/blob-manifests.ts). Then the blob's
  * link has been removed and the client gets 400 `MANIFEST_INVALID` saying to PUT manifests; when the
- * check could not be made it gets 502 and, when the link could not be removed, the digest is queued to
- * be judged and enforced like a manifest pushed by digest.
+ * check could not be made the blob's links are removed all the same (fail closed) and it gets 502 (push
+ * again); when a link could not be removed, the digest is queued to be judged and enforced like a
+ * manifest pushed by digest. Also run when the client hung up after its complete request.
  */
 async function blobLinkAnswer(ctx: GateContext, name: string, target: string, upres: http.IncomingMessage): Promise<((res: http.ServerResponse) => number) | undefined> {
   if (upres.statusCode !== 201) return undefined;

@@ -135,6 +135,15 @@ function readPem(v: string, what: string): string {
   }
 }
 
+/**
+ * A digest the registry may link a blob under: sha256, sha512, or sha384 (go-digest's algorithms; the
+ * registry links an upload completed with `digest=sha384:…` under that name, so it is read and
+ * unlinked under it too).
+ */
+function isLinkedBlobDigest(s: string): boolean {
+  return isContentDigest(s) || /^sha384:[a-f0-9]{96}$/.test(s);
+}
+
 /** sha256 (or sha512, per `alg`) digest of bytes. */
 export function computeDigest(bytes: Buffer, alg = 'sha256'): Digest {
   return `${alg}:${crypto.createHash(alg).update(bytes).digest('hex')}`;
@@ -489,7 +498,7 @@ export class RegistryClient {
    */
   async getBlob(repo: string, digest: Digest, opts: GetBlobOptions = {}): Promise<Readable> {
     this.checkRepo(repo);
-    if (!isContentDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    if (!isLinkedBlobDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
     const op = `GET blob ${repo}@${digest}`;
     const url = this.url(`/v2/${repo}/blobs/${digest}`);
     const scopes = [repoScope(repo, 'pull')];
@@ -591,12 +600,12 @@ export class RegistryClient {
    * since 2.1.0 linked manifests there, under its blob links too (registry.go `manifestLinkPathFns`),
    * so a blob whose bytes parse as a manifest is pullable by digest although no manifest PUT brought it.
    * A linked blob that does not parse as one is answered 500 `UNKNOWN` (the registry's reading failed),
-   * which is "no" here, as is 404. Takes sha256 and sha512 digests: a blob may be named by either.
+   * which is "no" here, as is 404. Takes sha256, sha384 and sha512 digests: a blob may be linked under any.
    * @throws RegistryError for any other answer (retried as usual when retryable).
    */
   async servesAsManifest(repo: string, digest: string): Promise<boolean> {
     this.checkRepo(repo);
-    if (!isContentDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    if (!isLinkedBlobDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
     const res = await this.send({
       method: 'HEAD',
       url: this.url(`/v2/${repo}/manifests/${digest}`),
@@ -609,13 +618,14 @@ export class RegistryClient {
   }
 
   /**
-   * DELETE a blob's link in `repo` (end-10): the blob is no longer served there (its bytes stay in
-   * storage until garbage collection). Needs `storage.delete.enabled`. A 404 (no link) is success.
+   * DELETE a blob's link in `repo` (end-10): the blob is no longer served there under `digest`
+   * (sha256, sha384 or sha512; links under the blob's other digests stay; its bytes stay in storage
+   * until garbage collection). Needs `storage.delete.enabled`. A 404 (no link) is success.
    * @throws RegistryError UNSUPPORTED (405), …
    */
   async deleteBlob(repo: string, digest: string): Promise<void> {
     this.checkRepo(repo);
-    if (!isContentDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
+    if (!isLinkedBlobDigest(digest)) throw new PushgateError('BAD_REFERENCE', `"${digest}" is not a digest`);
     await this.send({
       method: 'DELETE',
       url: this.url(`/v2/${repo}/blobs/${digest}`),

@@ -28,13 +28,16 @@ export interface FaultFront {
  * for each request (method, path with query); a Fault it returns is answered, undefined passes the request on.
  * It may return a promise: the request is held until it settles (an interleaving of two clients a real
  * registry answers too fast to produce on demand). `answered` is called when the registry's answer to a
- * passed-on request has been sent back.
+ * passed-on request has been sent back. `holdAnswer` may hold the registry's answer to a passed-on
+ * request (the registry has acted on it) until the promise it returns settles: a registry slow to
+ * answer, as one on remote storage is.
  */
 export async function startFaultFront(
   port: number,
   upstreamPort: number,
   fault: (method: string, path: string) => Fault | undefined | Promise<Fault | undefined>,
   answered?: (method: string, path: string, status: number) => void,
+  holdAnswer?: (method: string, path: string, status: number) => Promise<unknown> | undefined,
 ): Promise<FaultFront> {
   const seen: FaultFront['seen'] = [];
   const server = http.createServer(async (req, res) => {
@@ -49,7 +52,9 @@ export async function startFaultFront(
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
-    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method, path: p, headers: req.headers }, (r) => {
+    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method, path: p, headers: req.headers }, async (r) => {
+      await holdAnswer?.(method, p, r.statusCode ?? 502);
+      if (res.destroyed) return void r.resume();
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
       res.on('finish', () => answered?.(method, p, r.statusCode ?? 502));

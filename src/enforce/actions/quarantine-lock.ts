@@ -13,26 +13,63 @@
  * src/gate/cluster-jobs.ts `withClusterLease`), which serialises the replicas sharing a PostgreSQL store;
  * {@link inProcessQuarantineLock} serialises one process only (the default, for callers without a store).
  */
-import { isPushgateError, type Digest } from '../../core/index.js';
+import { isPushgateError, PushgateError, type Digest } from '../../core/index.js';
 import type { RegistryClient } from '../../registry/client.js';
+
+/**
+ * How long a quarantine waits for another copy into its quarantine repository (ms) before it gives up on
+ * the copy and removes the image instead (src/enforce/actions/quarantine.ts). A copy's length is the
+ * pusher's to choose (an index of thousands of children, each of thousands of layers): without a bound, one
+ * slow copy held every later quarantine of that repository, and the queue workers waiting on them, so a
+ * blocked image stayed served and other repositories' events waited too.
+ */
+export const QUARANTINE_LOCK_WAIT_MS = 120_000;
+
+/** Options of one {@link QuarantineLock} call. */
+export interface QuarantineLockOptions {
+  /** Longest wait for the lock (ms), then {@link lockWaitExpired}; default: without bound. */
+  waitMs?: number;
+}
 
 /**
  * Runs `fn` while no other quarantine copy into `target` (a quarantine repository, on this registry) runs.
  * `held()` says whether the lock is still this caller's (a store lease is renewed by it; false once it was
  * lost, e.g. to a replica that found it expired): a clean-up deletes nothing unless it is.
- * @throws what `fn` throws; PushgateError STORE when a store lock cannot be taken.
+ * @throws what `fn` throws; PushgateError STORE when a store lock cannot be taken; PushgateError TIMEOUT
+ *   ({@link isLockWaitExpired}) when `opts.waitMs` passed while another held it (`fn` did not run).
  */
-export type QuarantineLock = <T>(target: string, fn: (held: () => Promise<boolean>) => Promise<T>) => Promise<T>;
+export type QuarantineLock = <T>(target: string, fn: (held: () => Promise<boolean>) => Promise<T>, opts?: QuarantineLockOptions) => Promise<T>;
+
+/** The error of a lock wait past its bound: `fn` did not run. */
+export function lockWaitExpired(target: string, waitMs: number): PushgateError {
+  return new PushgateError('TIMEOUT', `the quarantine repository ${target} was busy with another copy for ${waitMs} ms`, { retryable: true, details: { quarantineLockWait: true } });
+}
+
+/** Whether `e` is {@link lockWaitExpired}'s error (read off its details: a copy's own TIMEOUT is not it). */
+export function isLockWaitExpired(e: unknown): boolean {
+  return isPushgateError(e, 'TIMEOUT') && (e as PushgateError).details?.quarantineLockWait === true;
+}
 
 const tails = new Map<string, Promise<unknown>>();
 
 /** A {@link QuarantineLock} within this process: a promise chain per target (entries end with their chain). */
-export const inProcessQuarantineLock: QuarantineLock = async <T>(target: string, fn: (held: () => Promise<boolean>) => Promise<T>): Promise<T> => {
+export const inProcessQuarantineLock: QuarantineLock = async <T>(target: string, fn: (held: () => Promise<boolean>) => Promise<T>, opts: QuarantineLockOptions = {}): Promise<T> => {
   const before = tails.get(target) ?? Promise.resolve();
   let done!: () => void;
   const mine = new Promise<void>((r) => (done = r));
   const tail = before.then(() => mine);
   tails.set(target, tail);
+  if (opts.waitMs !== undefined) {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([before.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), opts.waitMs)))]);
+    clearTimeout(timer);
+    if (expired) {
+      // out of the line: those after this caller wait only for those before it
+      done();
+      if (tails.get(target) === tail) void tail.then(() => tails.get(target) === tail && tails.delete(target));
+      throw lockWaitExpired(target, opts.waitMs);
+    }
+  }
   await before;
   try {
     return await fn(async () => true);

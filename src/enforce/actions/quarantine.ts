@@ -14,7 +14,7 @@ import { isPushgateError, repositoryNameProblem, type Digest } from '../../core/
 import type { RegistryClient } from '../../registry/client.js';
 import { isOverLimit } from '../../registry/errors.js';
 import { deleteBlockingChildren, describeChildren, readForChildren, type ChildBlocks } from './children.js';
-import { inProcessQuarantineLock, removePartialCopy, type QuarantineLock } from './quarantine-lock.js';
+import { inProcessQuarantineLock, isLockWaitExpired, QUARANTINE_LOCK_WAIT_MS, removePartialCopy, type QuarantineLock } from './quarantine-lock.js';
 import { describeReferrers, moveReferrers, type ReferrersMoved } from './referrers.js';
 import { reject } from './reject.js';
 import { restoreTag } from './restore.js';
@@ -29,9 +29,11 @@ import type { ActionResult, OwnWrite } from './types.js';
  *   the event's age; default: a push stored now), or `'awaited'` when the caller waited already; the
  *   delete a quarantine falls back to does not wait again.
  * @param lock serialises the writes into the quarantine repository (./quarantine-lock.ts; default: within this process).
+ * @param lockWaitMs longest wait for `lock` (ms): past it the image is removed without a copy (as {@link reject}
+ *   does), so no copy another pusher made slow keeps a blocked image served.
  * @throws RegistryError when the copy or the delete fails (the caller records a failed enforcement and retries).
  */
-export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited', lock?: QuarantineLock): Promise<ActionResult> {
+export async function quarantine(client: RegistryClient, repository: string, digest: Digest, tag: string | undefined, prefix: string, restoreDigest?: Digest, childBlocks?: ChildBlocks, linkWait?: TagLinkClock | 'awaited', lock?: QuarantineLock, lockWaitMs = QUARANTINE_LOCK_WAIT_MS): Promise<ActionResult> {
   if (tag && linkWait !== 'awaited') await awaitTagLink(client, repository, tag, { clock: linkWait, digest });
   const target = `${prefix}${repository}`;
   const impossible = repositoryNameProblem(target);
@@ -44,7 +46,17 @@ export async function quarantine(client: RegistryClient, repository: string, dig
   }
   // The copy, its clean-up and the referrers' copies write to the quarantine repository: one writer at a
   // time there (./quarantine-lock.ts), so a failed copy's clean-up never deletes what another copy uses.
-  const copy = await (lock ?? inProcessQuarantineLock)(target, async (held): Promise<{ failed: Error; left: Digest[] } | { refs: ReferrersMoved }> => {
+  let copy: { failed: Error; left: Digest[] } | { refs: ReferrersMoved };
+  try {
+    copy = await (lock ?? inProcessQuarantineLock)(target, copyInto, { waitMs: lockWaitMs });
+  } catch (e) {
+    if (!isLockWaitExpired(e)) throw e;
+    // Another copy into the quarantine repository holds it past the bound (its length is its pusher's to
+    // choose): this image is removed now rather than served until that copy ends.
+    const r = await reject(client, repository, digest, tag, restoreDigest, childBlocks, 'awaited');
+    return { ...r, detail: `could not be copied to ${target} (${(e as Error).message}): ${r.detail}` };
+  }
+  async function copyInto(held: () => Promise<boolean>): Promise<{ failed: Error; left: Digest[] } | { refs: ReferrersMoved }> {
     const written: Digest[] = [];
     try {
       await client.copyImage(repository, digest, target, tag ?? digest, written);
@@ -56,7 +68,7 @@ export async function quarantine(client: RegistryClient, repository: string, dig
       return { failed: e as Error, left };
     }
     return { refs: await moveReferrers(client, repository, digest, target, held) };
-  });
+  }
   if ('failed' in copy) {
     const e = copy.failed;
     if (!isPushgateError(e, 'NOT_FOUND') && !isOverLimit(e)) throw e;

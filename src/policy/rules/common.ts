@@ -3,6 +3,7 @@
  * the one-line texts of items.
  */
 import picomatch from 'picomatch';
+import { PushgateError } from '../../core/errors.js';
 import { severityRank, type Finding, type Severity } from '../../core/finding.js';
 import type { KeyPath } from '../../config/yaml-doc.js';
 import type { CompiledRule, PolicyItem, RuleContext, RuleSpec } from '../types.js';
@@ -16,8 +17,19 @@ export type RuleBody = Pick<CompiledRule, 'match' | 'describe' | 'advice'>;
 /** A rule kind's compiler. `at` is the key path of the rule's `match.<kind>` value. */
 export type RuleCompiler<S> = (spec: S, rule: RuleSpec, at: KeyPath, problem: ProblemSink) => RuleBody;
 
-/** A glob matcher (picomatch, dots matched, `**` across `/`). */
+/**
+ * Longest glob compiled, characters. picomatch's compile is quadratic in a glob's nesting (`{` × 32,000 …
+ * `a,b` … `}` × 32,000 took 76 s); no name a glob matches (registry, repository, tag, package) needs more.
+ * The policy schema refuses longer registry/repository/tag globs with a located problem.
+ */
+export const MAX_GLOB_LENGTH = 1024;
+
+/**
+ * A glob matcher (picomatch, dots matched, `**` across `/`).
+ * @throws PushgateError BAD_CONFIG when `pattern` is longer than {@link MAX_GLOB_LENGTH}.
+ */
 export function glob(pattern: string): (s: string) => boolean {
+  if (pattern.length > MAX_GLOB_LENGTH) throw new PushgateError('BAD_CONFIG', `a glob of ${pattern.length} characters (at most ${MAX_GLOB_LENGTH}): write a shorter one`);
   return picomatch(pattern, { dot: true });
 }
 

@@ -287,3 +287,37 @@ describe('policy registry globs: every spelling a registry is reached by (loopba
     }), { numRuns: 3000 });
   });
 });
+
+describe('policy: a glob long enough to make its compile slow is refused before it is compiled', function () {
+  this.timeout(60_000);
+  // picomatch's compile is quadratic in nesting: `{`×n … `}`×n of 40,000 characters took 25 s, 65,000 took 76 s.
+  const shapes: Array<[string, (n: number) => string]> = [
+    ['nested braces', (n) => '{'.repeat(n) + 'a,b' + '}'.repeat(n)],
+    ['open brace lists', (n) => '{a,b'.repeat(n)],
+    ['extglobs', (n) => '@('.repeat(n) + 'a' + ')'.repeat(n)],
+    ['classes', (n) => '[a-z]'.repeat(n)],
+    ['stars', (n) => 'a*'.repeat(n)],
+  ];
+
+  it('property: any glob of registry, repository or tag past the bound, in any list, is one clear problem within a second; at the bound it compiles', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...shapes), fc.integer({ min: 1100, max: 65_000 }), fc.constantFrom('mappings', 'signatures', 'exceptions') as fc.Arbitrary<'mappings' | 'signatures' | 'exceptions'>, fc.constantFrom('registry', 'repository'), ([label, make], len, list, field) => {
+        let pattern = make(Math.ceil(len / 2));
+        if (pattern.length <= 1024) pattern = pattern + 'x'.repeat(1025 - pattern.length);
+        let text = policy(list, field === 'registry' ? pattern : 'prod');
+        if (field === 'repository') text = text.replace('repository: "**"', `repository: ${JSON.stringify(pattern)}`).replace(/ids: \[CVE-2024-0001\]/, `repository: ${JSON.stringify(pattern)}, ids: [CVE-2024-0001]`);
+        const t0 = Date.now();
+        const got = problems(text);
+        expect(Date.now() - t0, `${label} ${pattern.length}`).to.be.lessThan(1000);
+        expect(got.join('\n'), `${label} ${pattern.length}`).to.match(/1 to 1024 characters/);
+      }),
+      { numRuns: 40 },
+    );
+    // at the bound, the costliest shape compiles quickly and is judged as before
+    const edge = '{'.repeat(509) + 'lab,x' + '}'.repeat(509);
+    expect(edge.length).to.be.at.most(1024);
+    const t0 = Date.now();
+    expect(problems(policy('mappings', edge)).join('\n')).to.not.match(/1 to 1024 characters/);
+    expect(Date.now() - t0).to.be.lessThan(2000);
+  });
+});
