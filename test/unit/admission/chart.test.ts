@@ -386,6 +386,25 @@ describe('charts/pushgate', function () {
       }), { numRuns: 300 });
     });
 
+    it('property: a credential written literally anywhere in config is refused (it would sit in the ConfigMap); a ${VAR} reference renders as written', () => {
+      const places: Array<[string, (v: string) => Record<string, unknown>]> = [
+        ['registries[].auth.password', (v) => ({ registries: [{ name: 'r', url: 'https://r.example.test', auth: { username: 'u', password: v } }] })],
+        ['registries[].webhook.token', (v) => ({ registries: [{ name: 'r', url: 'https://r.example.test', webhook: { token: v } }] })],
+        ['registries[].webhook.previousTokens[]', (v) => ({ registries: [{ name: 'r', url: 'https://r.example.test', webhook: { token: '${T}', previousTokens: ['${OLD}', v] } }] })],
+        ['api.tokens[]', (v) => ({ api: { tokens: [v] } })],
+        ['api.jwt.secret', (v) => ({ api: { jwt: { secret: v } } })],
+        ['vulndb.nvdApiKey', (v) => ({ vulndb: { nvdApiKey: v } })],
+        ['notify[].token (any depth)', (v) => ({ notify: [{ url: 'https://hooks.example.test/x', token: v }] })],
+      ];
+      const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,20}$/);
+      const literal = fc.string({ minLength: 1, maxLength: 40 }).filter((v) => !/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(v));
+      fc.assert(fc.property(fc.constantFrom(...places), fc.oneof(literal, envName.map((n) => `\${${n}:-fallback}`)), envName, ([where, at], bad, name) => {
+        expect(() => renderChart(CHART, { config: at(bad) }), `${where}: ${JSON.stringify(bad)}`).to.throw(/values don't meet the schema/);
+        const ok = objects(renderChart(CHART, { config: at(`\${${name}}`) }));
+        expect(one(ok, 'ConfigMap', 'pushgate').data['pushgate.yaml'], where).to.include(`\${${name}}`);
+      }), { numRuns: 60 });
+    });
+
     it('the settings the READMEs name reach pushgate through the chart and load', () => {
       const objs = objects(renderChart(CHART, { admission: { workloads: true }, config: {
         server: { publicUrl: 'https://pushgate.example.test' },
