@@ -8,6 +8,7 @@ import { dpkgAnalyzer } from './dpkg.js';
 import { apkAnalyzer } from './apk.js';
 import { npmAnalyzer } from './npm.js';
 import { npmLockAnalyzer } from './npm-lock.js';
+import { npmZipAnalyzer } from './npm-zip.js';
 import { yarnLockAnalyzer } from './yarn-lock.js';
 import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
@@ -28,6 +29,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   apkAnalyzer,
   rpmAnalyzer,
   npmAnalyzer,
+  npmZipAnalyzer,
   npmLockAnalyzer,
   yarnLockAnalyzer,
   pnpmLockAnalyzer,

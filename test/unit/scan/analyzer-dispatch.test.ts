@@ -21,6 +21,7 @@ const WANTED: Record<string, string[]> = {
   'os/apk': ['/lib/apk/db/installed'],
   'os/rpm': ['/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages', '/usr/lib/sysimage/rpm/Packages.db'],
   'lang/npm': ['/app/node_modules/lodash/package.json', '/usr/share/nodejs/@scope/x/package.json'],
+  'lang/npm-zip': ['/app/.yarn/cache/lodash-npm-4.17.20-c0db62021c-faec37cb9f.zip', '/srv/deps/a b.zip'],
   'lang/npm-lock': ['/app/package-lock.json', '/srv/npm-shrinkwrap.json'],
   'lang/yarn-lock': ['/app/yarn.lock'],
   'lang/pnpm-lock': ['/app/pnpm-lock.yaml'],
@@ -40,7 +41,7 @@ const SEGMENTS = [
   'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'x.dist-info', 'METADATA', 'x.egg-info',
   'PKG-INFO', 'specifications', 'rack.gemspec', 'Cargo.lock', 'vendor', 'composer', 'installed.json', 'App.deps.json',
   'os-release', 'lsb-release', 'debian_version', 'redhat-release', 'centos-release', 'alpine-release', 'a.jar', 'b.war',
-  '.jar', 'a.list', 'x.md5sums', '0001', '12345678901', 'libc6:amd64.list', '.env', 'a', 'b.c', 'K.\u212Aar', 'x.ja\u017F',
+  '.jar', 'x.zip', '.zip', 'a.ZIP', 'a.list', 'x.md5sums', '0001', '12345678901', 'libc6:amd64.list', '.env', 'a', 'b.c', 'K.\u212Aar', 'x.ja\u017F',
 ];
 
 /** `s` with each ASCII letter's case flipped where `flips` says. */
