@@ -14,6 +14,7 @@ import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
 import { pythonAnalyzer, pythonEggAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
+import { rpmMacrosAnalyzer } from './rpm-macros.js';
 import { goBinaryAnalyzer } from './go-binary.js';
 import { javaAnalyzer, javaContentAnalyzer } from './java.js';
 import { rubyAnalyzer } from './ruby.js';
@@ -28,6 +29,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   dpkgAnalyzer,
   apkAnalyzer,
   rpmAnalyzer,
+  rpmMacrosAnalyzer,
   npmAnalyzer,
   npmZipAnalyzer,
   npmLockAnalyzer,

@@ -19,6 +19,7 @@ const WANTED: Record<string, string[]> = {
   'os/release': ['/etc/os-release', '/usr/lib/os-release', '/etc/lsb-release', '/etc/alpine-release', '/etc/redhat-release', '/etc/debian_version', '/etc/system-release'],
   'os/dpkg': ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/base', '/var/lib/dpkg/info/libc6:amd64.list', '/var/lib/dpkg/updates/0001'],
   'os/apk': ['/lib/apk/db/installed', '/lib/apk/db-uvol/installed'],
+  'os/rpm-macros': ['/usr/lib/rpm/macros', '/usr/lib/rpm/macros.d/macros.python', '/usr/lib/rpm/redhat/macros', '/usr/lib/rpm/platform/x86_64-linux/macros', '/usr/lib/rpm/fileattrs/elf.attr', '/etc/rpm/macros', '/etc/rpm/macros.dist', '/etc/rpm/x86_64-linux/macros', '/root/.rpmmacros'],
   'os/rpm': ['/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages', '/usr/lib/sysimage/rpm/Packages.db'],
   'lang/npm': ['/app/node_modules/lodash/package.json', '/usr/share/nodejs/@scope/x/package.json'],
   'lang/npm-zip': ['/app/.yarn/cache/lodash-npm-4.17.20-c0db62021c-faec37cb9f.zip', '/srv/deps/a b.zip'],
