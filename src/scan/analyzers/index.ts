@@ -5,6 +5,7 @@
 import type { Analyzer } from './types.js';
 import { osReleaseAnalyzer } from './os-release.js';
 import { dpkgAnalyzer } from './dpkg.js';
+import { dpkgConfigAnalyzer } from './dpkg-config.js';
 import { apkAnalyzer } from './apk.js';
 import { npmAnalyzer } from './npm.js';
 import { npmLockAnalyzer } from './npm-lock.js';
@@ -27,6 +28,7 @@ import { dotnetAnalyzer } from './dotnet.js';
 export const ANALYZERS: readonly Analyzer[] = [
   osReleaseAnalyzer,
   dpkgAnalyzer,
+  dpkgConfigAnalyzer,
   apkAnalyzer,
   rpmAnalyzer,
   rpmMacrosAnalyzer,

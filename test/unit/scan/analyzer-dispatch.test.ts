@@ -18,6 +18,7 @@ import { LayerWalker } from '../../../src/scan/walker.js';
 const WANTED: Record<string, string[]> = {
   'os/release': ['/etc/os-release', '/usr/lib/os-release', '/etc/lsb-release', '/etc/alpine-release', '/etc/redhat-release', '/etc/debian_version', '/etc/system-release'],
   'os/dpkg': ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/base', '/var/lib/dpkg/info/libc6:amd64.list', '/var/lib/dpkg/updates/0001'],
+  'os/dpkg-config': ['/etc/dpkg/dpkg.cfg', '/etc/dpkg/dpkg.cfg.d/docker-apt-speedup', '/root/.dpkg.cfg', '/home/u/.dpkg.cfg'],
   'os/apk': ['/lib/apk/db/installed', '/lib/apk/db-uvol/installed'],
   'os/rpm-macros': ['/usr/lib/rpm/macros', '/usr/lib/rpm/macros.d/macros.python', '/usr/lib/rpm/redhat/macros', '/usr/lib/rpm/platform/x86_64-linux/macros', '/usr/lib/rpm/fileattrs/elf.attr', '/etc/rpm/macros', '/etc/rpm/macros.dist', '/etc/rpm/x86_64-linux/macros', '/root/.rpmmacros'],
   'os/rpm': ['/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages', '/usr/lib/sysimage/rpm/Packages.db'],
