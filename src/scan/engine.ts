@@ -17,6 +17,7 @@ import {
   type SecretFinding,
 } from '../core/index.js';
 import { classifyBlob } from './classify.js';
+import { dpkgEnvDiagnostics } from './analyzers/dpkg-config.js';
 import { ANALYZERS } from './analyzers/index.js';
 import type { Analyzer } from './analyzers/types.js';
 import { checkConfig, type RawImageConfig } from './config-checks.js';
@@ -412,6 +413,8 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
     const has: Platform = { os: config.os, architecture: config.architecture ?? 'unknown', variant: config.variant };
     if (!platformMatches(want, has)) throw platformNotFound(want, run.source.target, [platformString(has)], false);
   }
+  // dpkg and dpkg-query in the container read DPKG_ADMINDIR / DPKG_ROOT: a database moved by them is not the one read.
+  diags.push(...dpkgEnvDiagnostics(config.config?.Env));
   const diffIds = config.rootfs?.diff_ids ?? [];
   const layers = m.layers;
   // Past the layer limit nothing is read: a partial stack would be a filesystem no runtime builds.

@@ -1,5 +1,6 @@
 /**
- * os/apk: installed Alpine/Wolfi packages from `/lib/apk/db/installed` (apk-tools database format:
+ * os/apk: installed Alpine/Wolfi packages from `/lib/apk/db/installed` and, as apk-tools 3 reads it too,
+ * `/lib/apk/db-uvol/installed` (apk-tools database format:
  * one stanza per package, `P:` name, `V:` version, `A:` arch, `o:` origin = source package, `F:` a
  * directory and the following `R:` lines its files). A stanza without `P:` or `V:` (which apk-tools
  * refuses) or with an empty one is not reported and makes the scan incomplete; a field given twice
@@ -81,14 +82,23 @@ export function parseApkInstalled(text: string, path: string): { packages: Found
   return { packages, owned, ambiguous };
 }
 
+/**
+ * The installed databases apk-tools reads: apk-tools 3 opens every database layer (database.c
+ * `apk_db_read_layer` for each of APK_DB_LAYER_NUM, `apk_db_layer_name`: `lib/apk/db` and
+ * `lib/apk/db-uvol`) and lists the packages of both as installed, so a record moved to the second
+ * was installed to `apk info` and unseen by the scan.
+ */
+const INSTALLED_DBS = ['/lib/apk/db/installed', '/lib/apk/db-uvol/installed'];
+
 /** The analyzer. */
 export const apkAnalyzer: Analyzer = {
   name: 'os/apk',
-  version: 3,
+  // 4: `/lib/apk/db-uvol/installed` too.
+  version: 4,
   maxSize: 64 * 1024 * 1024,
   sizeClass: 'packagedb',
-  wants: (e) => e.path === '/lib/apk/db/installed',
-  names: { paths: ['/lib/apk/db/installed'] },
+  wants: (e) => INSTALLED_DBS.includes(e.path),
+  names: { paths: INSTALLED_DBS },
   analyze(input) {
     const { packages, owned, ambiguous } = parseApkInstalled(input.content.toString('utf8'), input.path);
     return {

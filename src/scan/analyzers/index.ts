@@ -5,14 +5,17 @@
 import type { Analyzer } from './types.js';
 import { osReleaseAnalyzer } from './os-release.js';
 import { dpkgAnalyzer } from './dpkg.js';
+import { dpkgConfigAnalyzer } from './dpkg-config.js';
 import { apkAnalyzer } from './apk.js';
 import { npmAnalyzer } from './npm.js';
 import { npmLockAnalyzer } from './npm-lock.js';
+import { npmZipAnalyzer } from './npm-zip.js';
 import { yarnLockAnalyzer } from './yarn-lock.js';
 import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
 import { pythonAnalyzer, pythonEggAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
+import { rpmMacrosAnalyzer } from './rpm-macros.js';
 import { goBinaryAnalyzer } from './go-binary.js';
 import { javaAnalyzer, javaContentAnalyzer } from './java.js';
 import { rubyAnalyzer } from './ruby.js';
@@ -25,9 +28,12 @@ import { dotnetAnalyzer } from './dotnet.js';
 export const ANALYZERS: readonly Analyzer[] = [
   osReleaseAnalyzer,
   dpkgAnalyzer,
+  dpkgConfigAnalyzer,
   apkAnalyzer,
   rpmAnalyzer,
+  rpmMacrosAnalyzer,
   npmAnalyzer,
+  npmZipAnalyzer,
   npmLockAnalyzer,
   yarnLockAnalyzer,
   pnpmLockAnalyzer,

@@ -10,8 +10,9 @@
  *   manifest's fields (`byName`), so that its other names (hard links, symlinks) are read too
  *   ({@link javaAnalyzer}'s `foundUnder`): `x.jar` linked as `log4j-core-2.14.1.jar` is log4j-core
  *   2.14.1 to a scanner of the unpacked tree;
- * - nested `*.jar`/`*.war`/… entries are extracted to the capped temp dir (never held in memory)
- *   and read the same way, to a depth of 4.
+ * - nested `*.jar`/`*.war`/… entries, and every zip in Spring Boot's library folders whatever its
+ *   name ({@link LOADER_LIB}), are extracted to the capped temp dir (never held in memory) and read
+ *   the same way, to a depth of 4.
  * The walker spills the outer archive (random access: a zip's directory is at its end); yauzl
  * reads it. Package paths of nested archives are `OUTER!/INNER` (`/app.war!/WEB-INF/lib/x.jar`).
  * purl: `pkg:maven/GROUP/ARTIFACT@VERSION`; OSV ecosystem Maven, name `GROUP:ARTIFACT`.
@@ -29,6 +30,17 @@ import { entryStream, openZip, readEntryText } from './zip.js';
 const EMPTY = Buffer.alloc(0);
 
 const ARCHIVE = /\.(?:jar|war|ear|par|sar|rar|jpi|hpi|kar)$/i;
+/**
+ * The library folders of Spring Boot's executable jar and war: its launcher puts every file entry under
+ * them on the class path, whatever its name (spring-boot-loader JarLauncher/WarLauncher
+ * `isNestedArchive`: `entry.getName().startsWith("BOOT-INF/lib/")`, and `WEB-INF/lib/`,
+ * `WEB-INF/lib-provided/` for a war; the 3.2+ `launch` package keeps the rule). A library stored as
+ * `BOOT-INF/lib/log4j-core` ran while the scanner, choosing nested archives by extension, never read it.
+ * Case-sensitive, as the launcher compares.
+ */
+const LOADER_LIB = /^(?:BOOT-INF\/lib|WEB-INF\/lib|WEB-INF\/lib-provided)\/./;
+/** A zip's first local file header (or an empty zip's end record), as a nested library must start. */
+const ZIP_STARTS = [Buffer.from('PK\x03\x04', 'latin1'), Buffer.from('PK\x05\x06', 'latin1')];
 const POM = /^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/;
 const MAX_DEPTH = 4;
 /** Largest pom.properties / MANIFEST.MF read. */
@@ -96,6 +108,18 @@ function readSmall(zip: Yauzl.ZipFile, e: Yauzl.Entry): Promise<string> {
   return readEntryText(zip, e, MAX_META);
 }
 
+/** True when the file starts with a zip header ({@link ZIP_STARTS}). */
+function startsAsZip(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    const n = fs.readSync(fd, b, 0, 4, 0);
+    return n === 4 && ZIP_STARTS.some((z) => z.equals(b));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Copies a nested archive to a spill file under the budget; undefined when the cap refuses it. */
 async function spillEntry(zip: Yauzl.ZipFile, e: Yauzl.Entry, ctx: AnalyzerContext): Promise<SpillFile | undefined> {
   const f = new SpillFile(ctx.spill, 'jar');
@@ -132,7 +156,7 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
             if (p.groupId && p.artifactId && p.version) packages.push(mavenPackage(p.groupId, p.artifactId, p.version, display));
           } else if (name === 'META-INF/MANIFEST.MF') {
             manifest = parseManifest(await readSmall(zip, e));
-          } else if (ARCHIVE.test(name) && !name.endsWith('/')) {
+          } else if ((ARCHIVE.test(name) || LOADER_LIB.test(name)) && !name.endsWith('/')) {
             nested.push(e);
           }
         };
@@ -163,6 +187,9 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
           diagnostics.push({ code: 'spill-limit', path: inner, message: `java: ${e.uncompressedSize} bytes do not fit in the scan's temp-space limit; not analyzed`, incomplete: true });
           continue;
         }
+        // A file in a launcher's library folder under another name is read when it is a zip; one that is
+        // not is no library (the launcher cannot open it, and the application does not start).
+        if (!ARCHIVE.test(e.fileName) && !startsAsZip(spilled.file)) continue;
         const r = await readArchive(spilled.file, inner, ctx, depth + 1);
         packages.push(...(r.packages ?? []));
         diagnostics.push(...(r.diagnostics ?? []));
@@ -182,7 +209,8 @@ export async function readArchive(file: string, display: string, ctx: AnalyzerCo
 export const javaAnalyzer: Analyzer = {
   name: 'lang/java',
   // 2: `byName` for archives read through their manifest (names from links).
-  version: 2,
+  // 3: files of Spring Boot's library folders read whatever their name.
+  version: 3,
   maxSize: 2 * 1024 ** 3,
   spill: true,
   wants: (e) => ARCHIVE.test(e.path),
@@ -319,7 +347,8 @@ class ZipSniffSink implements StreamSink {
  */
 export const javaContentAnalyzer: Analyzer = {
   name: 'lang/java-content',
-  version: 2,
+  // 3: as lang/java 3 (Spring Boot library folders).
+  version: 3,
   maxSize: 2 * 1024 ** 3,
   wants: (e) => e.size >= 22 && e.size <= 2 * 1024 ** 3 && !ARCHIVE.test(e.path),
   stream: (e, ctx) => new ZipSniffSink(e, ctx),

@@ -13,6 +13,15 @@ import { npmPurl } from '../purl.js';
 const INSTALLED = /\/(?:\.?node_modules|\.node_libraries|lib\/node)\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
 const DEBIAN = /^\/usr\/(?:share|lib)\/nodejs\/(?:@[^/]+\/)?[^/]+\/package\.json$/;
 
+/**
+ * True when `path` is a package.json Node loads as an installed package (beneath `node_modules` or a
+ * global folder), the rule {@link npmAnalyzer} reads by; also applied to paths inside zip archives
+ * (lang/npm-zip).
+ */
+export function isInstalledPackageJson(path: string): boolean {
+  return INSTALLED.test(path);
+}
+
 /** Parses one installed package.json. */
 export function parseInstalledPackageJson(text: string, path: string): FoundPackage | undefined {
   const j = JSON.parse(text) as { name?: unknown; version?: unknown };

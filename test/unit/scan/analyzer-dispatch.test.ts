@@ -18,9 +18,12 @@ import { LayerWalker } from '../../../src/scan/walker.js';
 const WANTED: Record<string, string[]> = {
   'os/release': ['/etc/os-release', '/usr/lib/os-release', '/etc/lsb-release', '/etc/alpine-release', '/etc/redhat-release', '/etc/debian_version', '/etc/system-release'],
   'os/dpkg': ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/base', '/var/lib/dpkg/info/libc6:amd64.list', '/var/lib/dpkg/updates/0001'],
-  'os/apk': ['/lib/apk/db/installed'],
+  'os/dpkg-config': ['/etc/dpkg/dpkg.cfg', '/etc/dpkg/dpkg.cfg.d/docker-apt-speedup', '/root/.dpkg.cfg', '/home/u/.dpkg.cfg'],
+  'os/apk': ['/lib/apk/db/installed', '/lib/apk/db-uvol/installed'],
+  'os/rpm-macros': ['/usr/lib/rpm/macros', '/usr/lib/rpm/macros.d/macros.python', '/usr/lib/rpm/redhat/macros', '/usr/lib/rpm/platform/x86_64-linux/macros', '/usr/lib/rpm/fileattrs/elf.attr', '/etc/rpm/macros', '/etc/rpm/macros.dist', '/etc/rpm/x86_64-linux/macros', '/root/.rpmmacros'],
   'os/rpm': ['/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages', '/usr/lib/sysimage/rpm/Packages.db'],
   'lang/npm': ['/app/node_modules/lodash/package.json', '/usr/share/nodejs/@scope/x/package.json'],
+  'lang/npm-zip': ['/app/.yarn/cache/lodash-npm-4.17.20-c0db62021c-faec37cb9f.zip', '/srv/deps/a b.zip'],
   'lang/npm-lock': ['/app/package-lock.json', '/srv/npm-shrinkwrap.json'],
   'lang/yarn-lock': ['/app/yarn.lock'],
   'lang/pnpm-lock': ['/app/pnpm-lock.yaml'],
@@ -40,7 +43,7 @@ const SEGMENTS = [
   'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'x.dist-info', 'METADATA', 'x.egg-info',
   'PKG-INFO', 'specifications', 'rack.gemspec', 'Cargo.lock', 'vendor', 'composer', 'installed.json', 'App.deps.json',
   'os-release', 'lsb-release', 'debian_version', 'redhat-release', 'centos-release', 'alpine-release', 'a.jar', 'b.war',
-  '.jar', 'a.list', 'x.md5sums', '0001', '12345678901', 'libc6:amd64.list', '.env', 'a', 'b.c', 'K.\u212Aar', 'x.ja\u017F',
+  '.jar', 'x.zip', '.zip', 'a.ZIP', 'a.list', 'x.md5sums', '0001', '12345678901', 'libc6:amd64.list', '.env', 'a', 'b.c', 'K.\u212Aar', 'x.ja\u017F',
 ];
 
 /** `s` with each ASCII letter's case flipped where `flips` says. */

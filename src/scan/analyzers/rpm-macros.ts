@@ -1,0 +1,78 @@
+/**
+ * os/rpm-macros: where rpm reads its database. rpm (and dnf, yum, zypper through librpm) opens the
+ * database at `%_dbpath`, a macro every macro file on rpm's macro path may set (rpmrc.c `macrofiles`:
+ * `/usr/lib/rpm/macros`, `/usr/lib/rpm/macros.d/macros.*`, `/usr/lib/rpm/platform/<target>/macros`,
+ * `/usr/lib/rpm/fileattrs/*.attr`, `/usr/lib/rpm/<vendor>/macros`, `/etc/rpm/macros.*`, `/etc/rpm/macros`,
+ * `/etc/rpm/<target>/macros`, `~/.rpmmacros`). A RHEL image whose `/etc/rpm/macros.db` said
+ * `%_dbpath /opt/rpmdb` with the database moved there was, to `rpm -qa` in the container, every package it
+ * had; to the scan, which reads `/var/lib/rpm` and `/usr/lib/sysimage/rpm`, no package at all, complete.
+ *
+ * Every `%_dbpath` definition in those files is expanded with rpm's own directory macros
+ * (`%{_var}` `/var`, `%{_usr}` `/usr`, …); one that names another directory, or that cannot be expanded
+ * so (a shell `%(…)`, a macro pushgate does not know), makes the scan incomplete (`rpm-dbpath`), as does a
+ * definition of one of those directory macros to another value (`%_var /opt`). Lines are read as rpm's
+ * `loadMacroFile` reads them: a line ending in `\` goes on, a definition is a line whose first non-blank
+ * character is `%`.
+ */
+import type { Analyzer, AnalyzerOutput } from './types.js';
+
+/** The macro files on rpm's macro path, as they sit in an image. */
+const MACRO_FILE = /^(?:\/usr\/lib\/rpm\/(?:macros|macros\.d\/macros\.[^/]*|platform\/[^/]+\/macros|fileattrs\/[^/]+\.attr|[^/]+\/macros)|\/etc\/rpm\/(?:macros|macros\.[^/]*|[^/]+\/macros)|\/root\/\.rpmmacros|\/home\/[^/]+\/\.rpmmacros)$/;
+
+/** The directories pushgate reads an rpm database in. */
+const READ_DIRS = new Set(['/var/lib/rpm', '/usr/lib/sysimage/rpm']);
+
+/** rpm's directory macros a `%_dbpath` is written with, at the values rpm gives them (macros.in). */
+const DIR_MACROS: Record<string, string> = { _var: '/var', _usr: '/usr', _prefix: '/usr', _exec_prefix: '/usr', _localstatedir: '/var' };
+
+/** The definitions `%name body` of a macro file, continuation lines joined (rpmio/macro.c loadMacroFile). */
+export function macroDefinitions(text: string): Array<{ name: string; body: string }> {
+  const out: Array<{ name: string; body: string }> = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!;
+    while (/\\\r?$/.test(line) && i + 1 < lines.length) line = `${line.replace(/\\\r?$/, '\n')}${lines[++i]}`;
+    const m = /^\s*%([A-Za-z_][A-Za-z0-9_]*)(?:\([^)]*\))?[ \t]+([\s\S]*)$/.exec(line);
+    if (m) out.push({ name: m[1]!, body: m[2]!.trim() });
+  }
+  return out;
+}
+
+/** `body` with the directory macros expanded; undefined when anything else is left to expand. */
+function expandDirs(body: string): string | undefined {
+  let s = body;
+  for (let round = 0; round < 4 && s.includes('%'); round++) {
+    s = s.replace(/%\{([A-Za-z_][A-Za-z0-9_]*)\}|%([A-Za-z_][A-Za-z0-9_]*)/g, (all, a: string | undefined, b: string | undefined) => DIR_MACROS[(a ?? b)!] ?? all);
+  }
+  if (s.includes('%')) return undefined;
+  return s.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+}
+
+/** The `rpm-dbpath` diagnostics of one macro file at `path`. */
+export function dbpathDiagnostics(text: string, path: string): AnalyzerOutput['diagnostics'] {
+  const out: NonNullable<AnalyzerOutput['diagnostics']> = [];
+  for (const d of macroDefinitions(text)) {
+    if (d.name === '_dbpath') {
+      const dir = expandDirs(d.body);
+      if (dir === undefined || !READ_DIRS.has(dir)) {
+        out.push({ code: 'rpm-dbpath', path, incomplete: true, message: `rpm reads its package database from %_dbpath, which ${path} sets to ${JSON.stringify(d.body.slice(0, 200))}${dir === undefined ? ' (not expanded by pushgate)' : ''}; pushgate reads only ${[...READ_DIRS].join(' and ')}; not judged` });
+      }
+    } else if (d.name in DIR_MACROS && expandDirs(d.body) !== DIR_MACROS[d.name]) {
+      out.push({ code: 'rpm-dbpath', path, incomplete: true, message: `${path} sets %${d.name} to ${JSON.stringify(d.body.slice(0, 200))}, which moves the rpm database rpm reads away from where pushgate reads it; not judged` });
+    }
+  }
+  return out.length ? out : undefined;
+}
+
+/** The analyzer. */
+export const rpmMacrosAnalyzer: Analyzer = {
+  name: 'os/rpm-macros',
+  version: 1,
+  maxSize: 4 * 1024 * 1024,
+  wants: (e) => MACRO_FILE.test(e.path),
+  names: { under: ['/usr/lib/rpm/', '/etc/rpm/'], baseNames: ['.rpmmacros'] },
+  analyze(input) {
+    const diagnostics = dbpathDiagnostics(input.content.toString('utf8'), input.path);
+    return diagnostics ? { diagnostics } : undefined;
+  },
+};
