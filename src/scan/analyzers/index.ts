@@ -10,6 +10,7 @@ import { apkAnalyzer } from './apk.js';
 import { npmAnalyzer } from './npm.js';
 import { npmLockAnalyzer } from './npm-lock.js';
 import { npmZipAnalyzer } from './npm-zip.js';
+import { npmPnpAnalyzer } from './npm-pnp.js';
 import { yarnLockAnalyzer } from './yarn-lock.js';
 import { pnpmLockAnalyzer } from './pnpm-lock.js';
 import { secretsAnalyzer } from './secrets.js';
@@ -34,6 +35,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   rpmMacrosAnalyzer,
   npmAnalyzer,
   npmZipAnalyzer,
+  npmPnpAnalyzer,
   npmLockAnalyzer,
   yarnLockAnalyzer,
   pnpmLockAnalyzer,

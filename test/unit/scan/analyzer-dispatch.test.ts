@@ -23,6 +23,7 @@ const WANTED: Record<string, string[]> = {
   'os/rpm-macros': ['/usr/lib/rpm/macros', '/usr/lib/rpm/macros.d/macros.python', '/usr/lib/rpm/redhat/macros', '/usr/lib/rpm/platform/x86_64-linux/macros', '/usr/lib/rpm/fileattrs/elf.attr', '/etc/rpm/macros', '/etc/rpm/macros.dist', '/etc/rpm/x86_64-linux/macros', '/root/.rpmmacros'],
   'os/rpm': ['/var/lib/rpm/rpmdb.sqlite', '/var/lib/rpm/Packages', '/usr/lib/sysimage/rpm/Packages.db'],
   'lang/npm': ['/app/node_modules/lodash/package.json', '/usr/share/nodejs/@scope/x/package.json'],
+  'lang/npm-pnp': ['/app/.pnp.cjs', '/app/.pnp.js', '/srv/a b/.pnp.data.json'],
   'lang/npm-zip': ['/app/.yarn/cache/lodash-npm-4.17.20-c0db62021c-faec37cb9f.zip', '/srv/deps/a b.zip'],
   'lang/npm-lock': ['/app/package-lock.json', '/srv/npm-shrinkwrap.json'],
   'lang/yarn-lock': ['/app/yarn.lock'],

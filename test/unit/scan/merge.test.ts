@@ -442,13 +442,13 @@ describe('scan: changeset rules (walker + merge)', () => {
       '@s', 'n', 'package.json', 'node_modules', 'sysimage', 'Packages', 'Packages.db', 'rpmdb.sqlite', 'etc', 'os-release', 'vendor',
       'composer', 'installed.json', 'Cargo.lock', 'a.deps.json', 'x.jar', 'package-lock.json', 'pnpm-lock.yaml', 'yarn.lock',
       'npm-shrinkwrap.json', 'foo.dist-info', 'METADATA', 'x.egg-info', 'PKG-INFO', 'specifications', 'x.gemspec', 'tests', 'lib64',
-      'alpine-release', 'debian_version', 'x', 'opt', 'app', 'x.zip', 'db-uvol', 'macros', 'macros.d', 'macros.x', '.rpmmacros', 'root', 'home', 'dpkg.cfg', 'dpkg.cfg.d', '.dpkg.cfg'];
+      'alpine-release', 'debian_version', 'x', 'opt', 'app', 'x.zip', 'db-uvol', 'macros', 'macros.d', 'macros.x', '.rpmmacros', 'root', 'home', 'dpkg.cfg', 'dpkg.cfg.d', '.dpkg.cfg', '.pnp.cjs', '.pnp.data.json'];
     const sensitive = ALL_ANALYZERS.filter((a) => !a.name.startsWith('secret/'));
     // Names some analyzer wants, to put behind random prefixes (each checked to be wanted).
     const wanted = ['/var/lib/dpkg/status', '/var/lib/dpkg/status.d/x', '/var/lib/dpkg/info/x.list', '/lib/apk/db/installed', '/lib/apk/db-uvol/installed', '/var/lib/rpm/Packages',
       '/usr/lib/sysimage/rpm/rpmdb.sqlite', '/usr/share/nodejs/@s/n/package.json', '/app/node_modules/@s/n/package.json', '/etc/os-release',
       '/x/vendor/composer/installed.json', '/x/Cargo.lock', '/x/a.deps.json', '/x/x.jar', '/app/package-lock.json', '/app/pnpm-lock.yaml',
-      '/app/yarn.lock', '/usr/lib/python3/dist-packages/foo.dist-info/METADATA', '/x/x.egg-info/PKG-INFO', '/x/specifications/x.gemspec', '/x/x-1.0-py3.11.egg', '/app/.yarn/cache/x.zip', '/etc/rpm/macros.db', '/etc/dpkg/dpkg.cfg.d/x'];
+      '/app/yarn.lock', '/usr/lib/python3/dist-packages/foo.dist-info/METADATA', '/x/x.egg-info/PKG-INFO', '/x/specifications/x.gemspec', '/x/x-1.0-py3.11.egg', '/app/.yarn/cache/x.zip', '/etc/rpm/macros.db', '/etc/dpkg/dpkg.cfg.d/x', '/app/.pnp.cjs', '/app/.pnp.data.json'];
     for (const w of wanted) expect(sensitive.some((a) => a.wants({ path: w, size: 1, mode: 0o644 })), w).to.equal(true);
     // Every analyzer that wants plain files by name has a name here, so one added later is checked too
     // (the three that decide by content never want the small file the check asks about).

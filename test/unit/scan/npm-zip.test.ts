@@ -112,7 +112,7 @@ describe('scan: npm packages in zips, as Yarn Plug\'n\'Play loads them', functio
     for (const rel of ['deps/upper.ZIP', 'deps/x.zip.bak']) {
       expect(() => runtime(project(`./${rel}/node_modules/minimist/`, { [rel]: good })), rel).to.throw();
     }
-    const inv = await scan(project('./none/', {
+    const inv = await scan(project('./none/node_modules/minimist/', {
       'deps/cut.zip': good.subarray(0, Math.floor(good.length / 2)),
       'deps/data.zip': Buffer.from('PK\x03\x04 not really a zip\n'),
       'deps/upper.ZIP': good,

@@ -1,0 +1,135 @@
+/**
+ * Yarn's Plug'n'Play runtime loads each package from the `packageLocation` its data names, whatever the path
+ * looks like. A location `./vendor/minimist/` (a plain folder) or `./deps/m.zip/minimist/` (a zip without
+ * `node_modules/`) had the real Yarn 4 runtime load minimist 1.2.5 while the scan, reading installed
+ * package.json files only beneath `node_modules/NAME/`, found no package, complete. The oracle is the real
+ * `.pnp.cjs` Yarn 4.5.0 wrote (test/fixtures/scan/lang/README.md), run by node, its data in `.pnp.data.json`
+ * or inlined the way Yarn inlines it (`hydrateRuntimeState(JSON.parse('…'))`, generatePnpScript).
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { scanTarget } from '../../../src/scan/engine.js';
+import { jsStringAt } from '../../../src/scan/analyzers/npm-pnp.js';
+import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+
+const FIX = path.resolve('test/fixtures/scan/lang/yarn-pnp');
+const CACHE_ZIP = 'minimist-npm-1.2.5-ced0e1f617-c143b0c199.zip';
+const MINIMIST = { name: 'minimist', version: '1.2.5', main: 'index.js' };
+
+/** Yarn's string literal for inlined data (generatePnpScript `generateStringLiteral`). */
+function yarnLiteral(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\\n')}'`;
+}
+
+describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the scan is incomplete', function () {
+  this.timeout(300_000);
+  let tmp: string;
+  let n = 0;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-npm-pnp-'));
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  /** A zip (the real `zip` tool) holding minimist 1.2.5 under `prefix`. */
+  function zipWith(prefix: string): Buffer {
+    const src = path.join(tmp, `z${n++}`);
+    fs.mkdirSync(path.join(src, prefix, 'minimist'), { recursive: true });
+    fs.writeFileSync(path.join(src, prefix, 'minimist/package.json'), JSON.stringify(MINIMIST));
+    fs.writeFileSync(path.join(src, prefix, 'minimist/index.js'), 'module.exports = () => ({});\n');
+    execFileSync('zip', ['-q', '-r', '-X', 'out.zip', prefix ? prefix.split('/')[0]! : 'minimist'], { cwd: src });
+    return fs.readFileSync(path.join(src, 'out.zip'));
+  }
+
+  /** The project: minimist at `loc`, `files` besides, the data inlined or not, `packageLocation` first or last. */
+  function project(loc: string, files: Record<string, Buffer>, inline: boolean, locationLast: boolean): string {
+    const app = path.join(tmp, `app${n++}`);
+    fs.mkdirSync(app, { recursive: true });
+    const data = JSON.parse(fs.readFileSync(path.join(FIX, 'pnp.data.json'), 'utf8')) as { packageRegistryData: Array<[string | null, Array<[string | null, Record<string, unknown>]>]> };
+    for (const [name, refs] of data.packageRegistryData) {
+      for (const r of refs) {
+        if (name === 'minimist') r[1].packageLocation = loc;
+        if (locationLast) { const { packageLocation, ...rest } = r[1]; r[1] = { ...rest, packageLocation }; }
+      }
+    }
+    const json = JSON.stringify(data, null, 2);
+    let cjs = zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'pnp.cjs.gz'))).toString('utf8');
+    if (inline) {
+      cjs = cjs.replace(/(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)[\s\S]*?\n\}\n/, (_all, head: string) => `${head}  return hydrateRuntimeState(JSON.parse(${yarnLiteral(json)}), {basePath: basePath || __dirname});\n}\n`);
+      expect(cjs).to.include('JSON.parse(\'{\\');
+    } else {
+      fs.writeFileSync(path.join(app, '.pnp.data.json'), json);
+    }
+    fs.writeFileSync(path.join(app, '.pnp.cjs'), cjs);
+    fs.copyFileSync(path.join(FIX, 'package.json'), path.join(app, 'package.json'));
+    for (const [p, c] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(app, p)), { recursive: true });
+      fs.writeFileSync(path.join(app, p), c);
+    }
+    return app;
+  }
+
+  /** The package.json the real runtime loads as minimist, as a path in the image (/srv/app/…). */
+  function runtime(app: string): string {
+    const at = execFileSync('node', ['-r', './.pnp.cjs', '-e', 'process.stdout.write(require.resolve("minimist/package.json"))'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return `/srv/app/${path.relative(app, at)}`;
+  }
+
+  async function scan(app: string) {
+    const entries: Array<{ name: string; content: Buffer }> = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else entries.push({ name: `srv/app/${path.relative(app, p)}`, content: fs.readFileSync(p) });
+      }
+    };
+    walk(app);
+    const dir = path.join(tmp, `l${n++}`);
+    writeLayout(dir, [gzLayer(await makeTar(entries))]);
+    return (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0]!.inventory;
+  }
+
+  /** Where minimist is put: its location in the PnP data and the files holding it. */
+  const placements = fc.oneof(
+    // as Yarn writes them: read by lang/npm-zip and lang/npm, the scan complete
+    fc.constantFrom('.yarn/cache', 'deps').map((d) => ({ loc: `./${d}/${CACHE_ZIP}/node_modules/minimist/`, files: () => ({ [`${d}/${CACHE_ZIP}`]: fs.readFileSync(path.join(FIX, CACHE_ZIP)) }) })),
+    fc.constantFrom('.yarn/unplugged/minimist-npm-1.2.5-x', 'lib').map((d) => ({ loc: `./${d}/node_modules/minimist/`, files: () => ({ [`${d}/node_modules/minimist/package.json`]: Buffer.from(JSON.stringify(MINIMIST)), [`${d}/node_modules/minimist/index.js`]: Buffer.from('module.exports = () => ({});\n') }) })),
+    // elsewhere: a plain folder, a zip without node_modules/
+    fc.constantFrom('vendor', 'vendor/node_modules/x/..', 'a/b', '.yarn/unplugged/m').map((d) => ({ loc: `./${d}/minimist/`, files: () => ({ [`${path.posix.normalize(d)}/minimist/package.json`]: Buffer.from(JSON.stringify(MINIMIST)), [`${path.posix.normalize(d)}/minimist/index.js`]: Buffer.from('module.exports = () => ({});\n') }) })),
+    fc.constantFrom('', 'pkg', 'node_modules/minimist/x').map((prefix) => ({ loc: `./deps/m.zip/${prefix ? `${prefix}/` : ''}minimist/`, files: () => ({ 'deps/m.zip': zipWith(prefix) }) })),
+  );
+
+  it('property: the package.json the real runtime loads is reported, or the scan is incomplete; Yarn\'s own locations stay complete (fast-check)', async () => {
+    const seen = { reported: 0, incomplete: 0 };
+    await fc.assert(fc.asyncProperty(placements, fc.boolean(), fc.boolean(), async (where, inline, locationLast) => {
+      const app = project(where.loc, where.files(), inline, locationLast);
+      const at = runtime(app);
+      const inv = await scan(app);
+      const label = `${where.loc} inline=${inline}: the runtime loads ${at}`;
+      const reported = inv.packages.some((p) => p.ecosystem === 'npm' && p.name === 'minimist' && p.version === '1.2.5' && p.path === at);
+      const incomplete = inv.diagnostics.filter((d) => d.incomplete);
+      if (reported) {
+        seen.reported++;
+        expect(incomplete, label).to.deep.equal([]);
+      } else {
+        seen.incomplete++;
+        expect(incomplete.map((d) => d.code), label).to.include('pnp-location');
+      }
+    }), { numRuns: 30 });
+    expect(seen.reported).to.be.greaterThan(0);
+    expect(seen.incomplete).to.be.greaterThan(0);
+  });
+
+  it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
+    const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q');
+    const body = fc.array(fc.oneof(fc.string({ unit: 'binary' }).map((s) => s.replace(/[\\'\n\r\u2028\u2029]/g, '')), escapes)).map((a) => a.join(''));
+    fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary' }).map((s) => yarnLiteral(s.replace(/\r/g, ''))), body.map((b) => `'${b}'`)), (lit) => {
+      expect(jsStringAt(`x(${lit})`, 2)).to.equal((0, eval)(lit));
+    }), { numRuns: 500 });
+  });
+});
