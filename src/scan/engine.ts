@@ -18,6 +18,7 @@ import {
 } from '../core/index.js';
 import { classifyBlob } from './classify.js';
 import { dpkgEnvDiagnostics } from './analyzers/dpkg-config.js';
+import { rpmEnvDiagnostics } from './analyzers/rpm-macros.js';
 import { ANALYZERS } from './analyzers/index.js';
 import type { Analyzer } from './analyzers/types.js';
 import { checkConfig, type RawImageConfig } from './config-checks.js';
@@ -415,6 +416,8 @@ async function scanManifest(run: Run, manifestDigest: Digest, m: ImageManifest, 
   }
   // dpkg and dpkg-query in the container read DPKG_ADMINDIR / DPKG_ROOT: a database moved by them is not the one read.
   diags.push(...dpkgEnvDiagnostics(config.config?.Env));
+  // rpm reads its macro files (where %_dbpath is set) from RPM_CONFIGDIR.
+  diags.push(...rpmEnvDiagnostics(config.config?.Env));
   const diffIds = config.rootfs?.diff_ids ?? [];
   const layers = m.layers;
   // Past the layer limit nothing is read: a partial stack would be a filesystem no runtime builds.

@@ -13,8 +13,12 @@
 import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer } from './types.js';
 
-/** The option files dpkg loads, as they sit in an image (root's and users' homes for `~/.dpkg.cfg`). */
-const OPTION_FILE = /^(?:\/etc\/dpkg\/dpkg\.cfg|\/etc\/dpkg\/dpkg\.cfg\.d\/[A-Za-z0-9_-]+|\/root\/\.dpkg\.cfg|\/home\/[^/]+\/\.dpkg\.cfg)$/;
+/**
+ * The option files dpkg loads, as they sit in an image. `~/.dpkg.cfg` is under `$HOME`, which the image
+ * config's `Env` or the user's /etc/passwd entry sets to any folder (`HOME=/srv` had the real dpkg read
+ * `/srv/.dpkg.cfg`), so a `.dpkg.cfg` anywhere counts.
+ */
+const OPTION_FILE = /^(?:\/etc\/dpkg\/dpkg\.cfg|\/etc\/dpkg\/dpkg\.cfg\.d\/[A-Za-z0-9_-]+|(?:\/[^/]+)*\/\.dpkg\.cfg)$/;
 
 const ADMINDIR = '/var/lib/dpkg';
 
@@ -62,7 +66,8 @@ export function dpkgEnvDiagnostics(env: readonly unknown[] | undefined): Diagnos
 /** The analyzer. */
 export const dpkgConfigAnalyzer: Analyzer = {
   name: 'os/dpkg-config',
-  version: 1,
+  // 2: `.dpkg.cfg` in any folder ($HOME is the image's to set).
+  version: 2,
   maxSize: 1024 * 1024,
   wants: (e) => OPTION_FILE.test(e.path),
   names: { under: ['/etc/dpkg/'], baseNames: ['.dpkg.cfg'] },

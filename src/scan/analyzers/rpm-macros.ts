@@ -16,8 +16,30 @@
  */
 import type { Analyzer, AnalyzerOutput } from './types.js';
 
-/** The macro files on rpm's macro path, as they sit in an image. */
-const MACRO_FILE = /^(?:\/usr\/lib\/rpm\/(?:macros|macros\.d\/macros\.[^/]*|platform\/[^/]+\/macros|fileattrs\/[^/]+\.attr|[^/]+\/macros)|\/etc\/rpm\/(?:macros|macros\.[^/]*|[^/]+\/macros)|\/root\/\.rpmmacros|\/home\/[^/]+\/\.rpmmacros)$/;
+/**
+ * The macro files on rpm's macro path, as they sit in an image. `~/.rpmmacros` is under `$HOME`, which the
+ * image config's `Env` or the user's /etc/passwd entry sets to any folder (`HOME=/srv` had the real rpm read
+ * `/srv/.rpmmacros`), so a `.rpmmacros` anywhere counts. The image config's `RPM_CONFIGDIR`, which moves
+ * `/usr/lib/rpm` itself, is checked by the engine ({@link rpmEnvDiagnostics}).
+ */
+const MACRO_FILE = /^(?:\/usr\/lib\/rpm\/(?:macros|macros\.d\/macros\.[^/]*|platform\/[^/]+\/macros|fileattrs\/[^/]+\.attr|[^/]+\/macros)|\/etc\/rpm\/(?:macros|macros\.[^/]*|[^/]+\/macros)|(?:\/[^/]+)*\/\.rpmmacros)$/;
+
+/**
+ * The `rpm-dbpath` diagnostics of an image config's environment (`KEY=value` strings): rpm reads its macro
+ * files and rpmrc from `RPM_CONFIGDIR` instead of `/usr/lib/rpm` (rpmio/rpmfileutil.c `rpmConfigDir`), so a
+ * `%_dbpath` in `$RPM_CONFIGDIR/macros` moved the database with no file pushgate reads saying so
+ * (`RPM_CONFIGDIR=/opt/cfg rpm --eval %_dbpath` said `/opt/rpmdb`). Any other value is incomplete.
+ */
+export function rpmEnvDiagnostics(env: readonly unknown[] | undefined): NonNullable<AnalyzerOutput['diagnostics']> {
+  const out: NonNullable<AnalyzerOutput['diagnostics']> = [];
+  for (const e of env ?? []) {
+    if (typeof e !== 'string') continue;
+    const m = /^RPM_CONFIGDIR=(.*)$/s.exec(e);
+    if (!m || m[1] === '' || m[1]!.replace(/\/+/g, '/').replace(/(.)\/$/, '$1') === '/usr/lib/rpm') continue;
+    out.push({ code: 'rpm-dbpath', path: 'config:Env.RPM_CONFIGDIR', incomplete: true, message: `the image config sets RPM_CONFIGDIR to ${JSON.stringify(m[1]!.slice(0, 200))}: rpm in the container reads its macros (and %_dbpath) there, pushgate reads /usr/lib/rpm and /etc/rpm; not judged` });
+  }
+  return out;
+}
 
 /** The directories pushgate reads an rpm database in. */
 const READ_DIRS = new Set(['/var/lib/rpm', '/usr/lib/sysimage/rpm']);
@@ -67,7 +89,8 @@ export function dbpathDiagnostics(text: string, path: string): AnalyzerOutput['d
 /** The analyzer. */
 export const rpmMacrosAnalyzer: Analyzer = {
   name: 'os/rpm-macros',
-  version: 1,
+  // 2: `.rpmmacros` in any folder ($HOME is the image's to set).
+  version: 2,
   maxSize: 4 * 1024 * 1024,
   wants: (e) => MACRO_FILE.test(e.path),
   names: { under: ['/usr/lib/rpm/', '/etc/rpm/'], baseNames: ['.rpmmacros'] },
