@@ -29,6 +29,7 @@ import {
 } from '../core/index.js';
 import { DEFAULT_MAX_IMAGES_PER_REVIEW, DEFAULT_SCAN_TRIGGERS, type PushgateConfig, type RegistryConfig } from '../config/types.js';
 import type { GateApi } from '../gate/types.js';
+import { parseHostPort } from '../core/host.js';
 import { strictest, strictness, type VerdictView } from '../gate/verdict-view.js';
 import { BREAK_GLASS_ANNOTATION, judgeBreakGlass, groupsOf, usernameOf, type BreakGlassDecision } from './break-glass.js';
 import { createDigestCache, type DigestCache } from './digest-cache.js';
@@ -372,6 +373,47 @@ function guardedOrUnknown(gate: GateApi, host: string): boolean {
   }
 }
 
+/**
+ * Why a `NAME.localhost` host is refused where it reaches a guarded registry only by the host normalizer's
+ * loopback rule (src/core/host.ts `dialsLoopback`: RFC 6761, systemd-resolved answers such names with
+ * loopback), not by being that registry's configured host or an alias; undefined otherwise. The runtimes
+ * that pull for a pod are Go programs whose resolver has no rule for `.localhost` (golang/go#22826): they ask
+ * /etc/hosts and the node's DNS, which may answer with any address, so the registry the node pulls from is
+ * not the loopback one pushgate would judge (a tag resolved there, admitted, while the node pulls another
+ * image by that tag). A registry configured as `x.localhost` is judged as before.
+ */
+function localhostSubdomainSpelling(gate: GateApi, registryHost: string): string | undefined {
+  let host: string;
+  try {
+    host = parseHostPort(registryHost).host;
+  } catch {
+    return undefined;
+  }
+  if (!host.endsWith('.localhost')) return undefined;
+  let reg: RegistryConfig | undefined;
+  try {
+    reg = gate.registryForHost(registryHost);
+  } catch {
+    return undefined; // refused below, naming the registries it reaches
+  }
+  if (!reg) return undefined;
+  const own = (n: string): string | undefined => {
+    try {
+      return parseHostPort(n).host;
+    } catch {
+      return undefined;
+    }
+  };
+  let url: URL | undefined;
+  try {
+    url = new URL(reg.url);
+  } catch {
+    url = undefined;
+  }
+  if ([url?.host ?? '', ...(reg.aliases ?? [])].some((n) => own(n) === host)) return undefined;
+  return `${host} reaches the guarded registry ${reg.name} only where the node resolves it to a loopback address, and the container runtime's resolver has no rule for .localhost (it asks the node's DNS, which may answer with any address): write the registry's own host${url ? ` (${url.host})` : ''} instead`;
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -497,6 +539,8 @@ async function judgeImageVerdict(raw: string, locs: ImageLocation[], ctx: Ctx): 
     // The address it folds to is guarded, but a Go runtime may pull from whatever the name resolves to.
     return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [ipv4Spelling] };
   }
+  const localhostName = localhostSubdomainSpelling(gate, ref.registry);
+  if (localhostName) return { ...j, outcome: 'deny', decision: 'invalid-reference', reasons: [localhostName] };
   j.ref = ref;
   const name = `${ref.registry}/${ref.repository}`;
   if (ctx.matchers.exemptImage([raw, name, formatImageRef(ref)])) return { ...j, decision: 'exempt' };
