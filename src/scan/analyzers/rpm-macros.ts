@@ -41,6 +41,18 @@ export function rpmEnvDiagnostics(env: readonly unknown[] | undefined): NonNulla
   return out;
 }
 
+/**
+ * Debian's `%_dbpath` (rpm-common's /usr/lib/rpm/macros, which `alien`, `rpmlint` and `python3-rpm` pull
+ * into Debian and Ubuntu images): the invoking user's `~/.rpmdb` (`HOME=/h rpm --eval %_dbpath` says
+ * `/h/.rpmdb`). Not a database pushgate reads, but one that is only there once something installed rpm
+ * packages into it: an rpm database file in any `.rpmdb` folder is incomplete ({@link HOME_RPMDB}), and
+ * without one this definition says nothing, so every such image is not incomplete for it.
+ */
+const DEBIAN_HOME_DBPATH = /^%\(bash -c '\s*echo ~\/\.rpmdb\s*'\)$/;
+
+/** An rpm database file (bdb `Packages`, ndb `Packages.db`, sqlite `rpmdb.sqlite`) in a `.rpmdb` folder, anywhere ($HOME is the image's to set). */
+const HOME_RPMDB = /(?:^|\/)\.rpmdb\/(?:Packages|Packages\.db|rpmdb\.sqlite)$/;
+
 /** The directories pushgate reads an rpm database in. */
 const READ_DIRS = new Set(['/var/lib/rpm', '/usr/lib/sysimage/rpm']);
 
@@ -75,6 +87,7 @@ export function dbpathDiagnostics(text: string, path: string): AnalyzerOutput['d
   const out: NonNullable<AnalyzerOutput['diagnostics']> = [];
   for (const d of macroDefinitions(text)) {
     if (d.name === '_dbpath') {
+      if (DEBIAN_HOME_DBPATH.test(d.body)) continue;
       const dir = expandDirs(d.body);
       if (dir === undefined || !READ_DIRS.has(dir)) {
         out.push({ code: 'rpm-dbpath', path, incomplete: true, message: `rpm reads its package database from %_dbpath, which ${path} sets to ${JSON.stringify(d.body.slice(0, 200))}${dir === undefined ? ' (not expanded by pushgate)' : ''}; pushgate reads only ${[...READ_DIRS].join(' and ')}; not judged` });
@@ -89,12 +102,16 @@ export function dbpathDiagnostics(text: string, path: string): AnalyzerOutput['d
 /** The analyzer. */
 export const rpmMacrosAnalyzer: Analyzer = {
   name: 'os/rpm-macros',
-  // 2: `.rpmmacros` in any folder ($HOME is the image's to set).
-  version: 2,
+  // 2: `.rpmmacros` in any folder ($HOME is the image's to set). 3: Debian's `~/.rpmdb`: judged by an
+  // rpm database being in a `.rpmdb` folder, not by the definition.
+  version: 3,
   maxSize: 4 * 1024 * 1024,
-  wants: (e) => MACRO_FILE.test(e.path),
-  names: { under: ['/usr/lib/rpm/', '/etc/rpm/'], baseNames: ['.rpmmacros'] },
+  wants: (e) => MACRO_FILE.test(e.path) || HOME_RPMDB.test(e.path),
+  names: { under: ['/usr/lib/rpm/', '/etc/rpm/'], baseNames: ['.rpmmacros', 'Packages', 'Packages.db', 'rpmdb.sqlite'] },
   analyze(input) {
+    if (HOME_RPMDB.test(input.path)) {
+      return { diagnostics: [{ code: 'rpm-dbpath', path: input.path, incomplete: true, message: `an rpm database in a .rpmdb folder (${input.path}), where Debian's rpm reads (%_dbpath ~/.rpmdb); pushgate reads only ${[...READ_DIRS].join(' and ')}; not judged` }] };
+    }
     const diagnostics = dbpathDiagnostics(input.content.toString('utf8'), input.path);
     return diagnostics ? { diagnostics } : undefined;
   },
