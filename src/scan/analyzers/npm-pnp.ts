@@ -13,8 +13,10 @@
  * scan incomplete (`pnp-location`). Locations Yarn writes (`.yarn/cache/X.zip/node_modules/NAME/`,
  * `.yarn/unplugged/X/node_modules/NAME/`, `.yarn/__virtual__/…/node_modules/NAME/`) are read already and
  * say nothing. Data that cannot be parsed is incomplete too (`parse-error`): the runtime would not start,
- * but pushgate cannot tell what it names. A `.pnp.cjs` with no inlined data (it reads `.pnp.data.json`,
- * judged by itself) says nothing.
+ * but pushgate cannot tell what it names. A `.pnp.cjs` that reads `.pnp.data.json` (judged by itself) says
+ * nothing; one whose setup is not one of the two forms Yarn writes (a decoy call, a template literal, a
+ * second `$$SETUP_STATE`, a `require` of another file; also Yarn 2's object-literal `.pnp.js`) is
+ * `parse-error`, incomplete: it is code, and what it loads is not read.
  */
 import { posix } from 'node:path';
 import type { Diagnostic } from '../../core/index.js';
@@ -36,11 +38,16 @@ const MAX_DIAGNOSTICS = 100;
  * line ending in a `\` continuation); the other JS escapes are decoded too.
  */
 export function jsStringAt(text: string, start: number): string | undefined {
+  return jsStringEnd(text, start)?.value;
+}
+
+/** {@link jsStringAt}, with the index just past the closing quote. */
+function jsStringEnd(text: string, start: number): { value: string; end: number } | undefined {
   const q = text[start];
   let out = '';
   for (let i = start + 1; i < text.length; i++) {
     const c = text[i]!;
-    if (c === q) return out;
+    if (c === q) return { value: out, end: i + 1 };
     if (c === '\n' || c === '\r') return undefined;
     if (c !== '\\') { out += c; continue; }
     const d = text[++i];
@@ -66,17 +73,42 @@ export function jsStringAt(text: string, start: number): string | undefined {
   return undefined;
 }
 
-/** The inlined data of a `.pnp.cjs` (the JSON text), or undefined when it has none. */
-function inlinedData(text: string): string | undefined {
-  const m = /hydrateRuntimeState\(\s*JSON\.parse\(\s*(['"])/.exec(text);
-  if (!m) return undefined;
-  return jsStringAt(text, m.index + m[0].length - 1) ?? '';
+/**
+ * The one `$$SETUP_STATE` function Yarn writes into `.pnp.cjs`, whose body says where the data is: either
+ * `hydrateRuntimeState(JSON.parse('…'), {basePath: basePath || __dirname})` (inlined) or the same call on
+ * `fs.readFileSync(path.resolve(__dirname, ".pnp.data.json"), 'utf8')` (the data file beside it).
+ */
+const SETUP_DECL = /function\s+\$\$SETUP_STATE\s*\(\s*hydrateRuntimeState\s*,\s*basePath\s*\)\s*\{/g;
+const INLINED_HEAD = /^\s*return\s+hydrateRuntimeState\(\s*JSON\.parse\(\s*(?=['"])/;
+const INLINED_TAIL = /^\s*\)\s*,\s*\{\s*basePath\s*:\s*basePath\s*\|\|\s*__dirname\s*\}\s*\)\s*;?\s*\}/;
+const DATA_FILE_BODY = /^\s*const fs = require\((['"])fs\1\);\s*const path = require\((['"])path\2\);\s*const pnpDataFilepath = path\.resolve\(__dirname,\s*(['"`])\.pnp\.data\.json\3\);\s*return hydrateRuntimeState\(JSON\.parse\(fs\.readFileSync\(pnpDataFilepath,\s*(['"`])utf8\4\)\),\s*\{basePath:\s*basePath\s*\|\|\s*__dirname\}\);?\s*\}/;
+
+/**
+ * What a `.pnp.cjs` loads its data from: the inlined JSON text, `'file'` (it reads `.pnp.data.json`, judged
+ * by itself), or undefined when it is not the setup Yarn writes. The file is JavaScript the runtime runs: a
+ * second `$$SETUP_STATE` (the later declaration wins), a decoy call in a comment before the real one, a
+ * template literal or a `require` of another file all load data pushgate would not have read, so only Yarn's
+ * own two forms are read and anything else is not judged.
+ */
+function setupData(text: string): string | 'file' | undefined {
+  const decls = [...text.matchAll(SETUP_DECL)];
+  if (decls.length !== 1 || /\$\$SETUP_STATE\s*=(?!=)/.test(text)) return undefined;
+  const body = text.slice(decls[0]!.index + decls[0]![0].length);
+  if (DATA_FILE_BODY.test(body)) return 'file';
+  const head = INLINED_HEAD.exec(body);
+  if (!head) return undefined;
+  const lit = jsStringEnd(body, head[0].length);
+  if (!lit || !INLINED_TAIL.test(body.slice(lit.end))) return undefined;
+  return lit.value;
 }
 
 /** The `pnp-location` (and `parse-error`) diagnostics of one PnP file at `path`. */
 export function pnpLocationDiagnostics(text: string, path: string): Diagnostic[] {
-  const json = path.endsWith('.json') ? text : inlinedData(text);
-  if (json === undefined) return [];
+  const json = path.endsWith('.json') ? text : setupData(text);
+  if (json === 'file') return [];
+  if (json === undefined) {
+    return [{ code: 'parse-error', path, incomplete: true, message: `lang/npm-pnp: ${path} is no Plug'n'Play setup Yarn writes (one $$SETUP_STATE reading .pnp.data.json or JSON.parse of an inlined string): where its runtime loads packages from is unknown` }];
+  }
   let data: unknown;
   try {
     data = JSON.parse(json);
@@ -107,7 +139,8 @@ export function pnpLocationDiagnostics(text: string, path: string): Diagnostic[]
 /** The analyzer. */
 export const npmPnpAnalyzer: Analyzer = {
   name: 'lang/npm-pnp',
-  version: 1,
+  // 2: only Yarn's own two setups are read; any other .pnp.cjs is incomplete.
+  version: 2,
   maxSize: 256 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => PNP_FILE.test(e.path),

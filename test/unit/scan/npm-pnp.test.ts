@@ -125,6 +125,32 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     expect(seen.incomplete).to.be.greaterThan(0);
   });
 
+  it('property: a .pnp.cjs that is not one of Yarn\'s two setups, whatever the runtime loads, is incomplete (real runtime, fast-check)', async () => {
+    // the data the runtime really loads: minimist from ./vendor/minimist/, a folder pushgate never reads packages in
+    const vendor = { 'vendor/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), 'vendor/minimist/index.js': Buffer.from('module.exports = () => ({});\n') };
+    const setup = /(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)([\s\S]*?)\n\}\n/;
+    const evasions: Array<[string, (cjs: string, app: string) => string]> = [
+      // a decoy inlined call in a comment before the real one
+      ['decoy comment', (cjs) => cjs.replace('"use strict";', `"use strict";\n/* hydrateRuntimeState(JSON.parse('{}')) */`)],
+      // the same JSON in a template literal
+      ['template literal', (cjs) => cjs.replace(/JSON\.parse\('([\s\S]*?)'\), \{basePath/, (_a, lit: string) => `JSON.parse(\`${(0, eval)(`'${lit}'`).replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')}\`), {basePath`)],
+      // the data read from another file
+      ['other data file', (cjs, app) => { fs.renameSync(path.join(app, '.pnp.data.json'), path.join(app, 'deps.json')); return cjs.replace('".pnp.data.json"', '"deps.json"'); }],
+      // a harmless setup first, the real one declared after it (the later declaration wins)
+      ['second $$SETUP_STATE', (cjs) => cjs.replace(setup, (all, head: string) => `${head}  return hydrateRuntimeState(JSON.parse('{"__info":[],"dependencyTreeRoots":[],"ignorePatternData":null,"enableTopLevelFallback":false,"fallbackPool":[],"fallbackExclusionList":[],"packageRegistryData":[]}'), {basePath: basePath || __dirname});\n}\n${all}`)],
+    ];
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...evasions), async ([label, evade]) => {
+      const inline = label !== 'other data file';
+      const app = project('./vendor/minimist/', vendor, inline, false);
+      fs.writeFileSync(path.join(app, '.pnp.cjs'), evade(fs.readFileSync(path.join(app, '.pnp.cjs'), 'utf8'), app));
+      expect(runtime(app), label).to.equal('/srv/app/vendor/minimist/package.json');
+      const inv = await scan(app);
+      expect(inv.packages.some((p) => p.name === 'minimist'), label).to.equal(false);
+      const codes = inv.diagnostics.filter((d) => d.incomplete).map((d) => d.code);
+      expect(codes.some((c) => c === 'pnp-location' || c === 'parse-error'), `${label}: ${codes.join(',')}`).to.equal(true);
+    }), { numRuns: 12, examples: evasions.map((e) => [e]) });
+  });
+
   it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
     const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q');
     const body = fc.array(fc.oneof(fc.string({ unit: 'binary' }).map((s) => s.replace(/[\\'\n\r\u2028\u2029]/g, '')), escapes)).map((a) => a.join(''));
