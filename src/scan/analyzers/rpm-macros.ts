@@ -28,14 +28,17 @@ const MACRO_FILE = /^(?:\/usr\/lib\/rpm\/(?:macros|macros\.d\/macros\.[^/]*|plat
  * The `rpm-dbpath` diagnostics of an image config's environment (`KEY=value` strings): rpm reads its macro
  * files and rpmrc from `RPM_CONFIGDIR` instead of `/usr/lib/rpm` (rpmio/rpmfileutil.c `rpmConfigDir`), so a
  * `%_dbpath` in `$RPM_CONFIGDIR/macros` moved the database with no file pushgate reads saying so
- * (`RPM_CONFIGDIR=/opt/cfg rpm --eval %_dbpath` said `/opt/rpmdb`). Any other value is incomplete.
+ * (`RPM_CONFIGDIR=/opt/cfg rpm --eval %_dbpath` said `/opt/rpmdb`). Any other value is incomplete, the empty
+ * one too (rpm then reads `/rpmrc` and `/macros`, not its default).
  */
 export function rpmEnvDiagnostics(env: readonly unknown[] | undefined): NonNullable<AnalyzerOutput['diagnostics']> {
   const out: NonNullable<AnalyzerOutput['diagnostics']> = [];
   for (const e of env ?? []) {
     if (typeof e !== 'string') continue;
     const m = /^RPM_CONFIGDIR=(.*)$/s.exec(e);
-    if (!m || m[1] === '' || m[1]!.replace(/\/+/g, '/').replace(/(.)\/$/, '$1') === '/usr/lib/rpm') continue;
+    // An empty value is no default: rpm takes it as it is (`rpmConfigDir`: `getenv(…) ?: RPMCONFIGDIR`) and reads
+    // `/rpmrc`, `/macros` and `/macros.d/` at the root, which pushgate does not read.
+    if (!m || m[1]!.replace(/\/+/g, '/').replace(/(.)\/$/, '$1') === '/usr/lib/rpm') continue;
     out.push({ code: 'rpm-dbpath', path: 'config:Env.RPM_CONFIGDIR', incomplete: true, message: `the image config sets RPM_CONFIGDIR to ${JSON.stringify(m[1]!.slice(0, 200))}: rpm in the container reads its macros (and %_dbpath) there, pushgate reads /usr/lib/rpm and /etc/rpm; not judged` });
   }
   return out;
@@ -103,8 +106,9 @@ export function dbpathDiagnostics(text: string, path: string): AnalyzerOutput['d
 export const rpmMacrosAnalyzer: Analyzer = {
   name: 'os/rpm-macros',
   // 2: `.rpmmacros` in any folder ($HOME is the image's to set). 3: Debian's `~/.rpmdb`: judged by an
-  // rpm database being in a `.rpmdb` folder, not by the definition.
-  version: 3,
+  // rpm database being in a `.rpmdb` folder, not by the definition. 4: an empty RPM_CONFIGDIR (engine check)
+  // is incomplete; bumped so scans keyed by the analyzer set are redone.
+  version: 4,
   maxSize: 4 * 1024 * 1024,
   wants: (e) => MACRO_FILE.test(e.path) || HOME_RPMDB.test(e.path),
   names: { under: ['/usr/lib/rpm/', '/etc/rpm/'], baseNames: ['.rpmmacros', 'Packages', 'Packages.db', 'rpmdb.sqlite'] },

@@ -71,6 +71,30 @@ describe('scan: rpm and dpkg configuration under $HOME or RPM_CONFIGDIR', functi
     expect(seen.kept).to.be.greaterThan(0);
   });
 
+  it('property: RPM_CONFIGDIR is complete only where the real rpm reads /usr/lib/rpm; the empty value reads /rpmrc and /macros (fast-check, real rpm)', async () => {
+    const { rpmEnvDiagnostics } = await import('../../../src/scan/analyzers/rpm-macros.js');
+    const spelling = fc.tuple(fc.constantFrom('', '/', '//'), fc.constantFrom('', 'usr/lib/rpm', 'usr//lib/rpm', 'opt/cfg', 'usr/lib'), fc.constantFrom('', '/', '//'))
+      .map(([a, b, c]) => `${a}${b}${b ? c : ''}`);
+    await fc.assert(fc.asyncProperty(spelling, async (v) => {
+      let read: string;
+      try {
+        read = execFileSync('rpm', ['--eval', '%{_rpmconfigdir}'], { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH!, RPM_CONFIGDIR: v }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      } catch (e) {
+        // rpm names the rpmrc it could not open: the directory it reads its configuration from
+        const said = /Unable to open (.*)rpmrc for reading/.exec(String((e as { stderr?: unknown }).stderr))?.[1];
+        expect(said, v).to.be.a('string');
+        read = said!;
+      }
+      const atDefault = path.posix.normalize(`${read}/`) === '/usr/lib/rpm/';
+      const diags = rpmEnvDiagnostics([`RPM_CONFIGDIR=${v}`]);
+      expect(diags.length > 0, `RPM_CONFIGDIR=${JSON.stringify(v)}: rpm reads ${JSON.stringify(read)}`).to.equal(!atDefault);
+      expect(diags.every((d) => d.incomplete)).to.equal(true);
+      // the whole scan agrees
+      const all = await scan({ '/etc/os-release': 'ID=fedora\n' }, [`RPM_CONFIGDIR=${v}`]);
+      expect(all.some((d) => d.code === 'rpm-dbpath' && d.incomplete), v).to.equal(!atDefault);
+    }), { numRuns: 25, examples: [[''], ['/usr/lib/rpm/'], ['//usr//lib/rpm']] });
+  });
+
   it('property: an admindir dpkg reads from $HOME/.dpkg.cfg elsewhere makes the scan incomplete (fast-check, real dpkg)', async () => {
     const seen = { moved: 0, kept: 0 };
     await fc.assert(fc.asyncProperty(homes, fc.constantFrom('admindir /opt/nowhere', 'admindir=/var/lib/dpkg', 'root /opt/r', 'admindir /var/lib/dpkg/'), async (home, line) => {
