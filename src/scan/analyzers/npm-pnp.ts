@@ -1,6 +1,6 @@
 /**
  * lang/npm-pnp: where Yarn's Plug'n'Play runtime loads packages from. `.pnp.cjs` (its data inlined, Yarn's
- * default: `hydrateRuntimeState(JSON.parse('…'), …)`) or `.pnp.data.json` (`pnpEnableInlining: false`)
+ * default: `const RAW_RUNTIME_STATE = '…'` parsed by `$$SETUP_STATE`) or `.pnp.data.json` (`pnpEnableInlining: false`)
  * lists, in `packageRegistryData`, for every package and reference a `packageLocation` relative to the
  * project, and the runtime loads the package found there whatever the path looks like: a location
  * `./vendor/minimist/` or `./deps/m.zip/minimist/` (the real Yarn 4 runtime loaded minimist 1.2.5 from
@@ -14,7 +14,7 @@
  * `.yarn/unplugged/X/node_modules/NAME/`, `.yarn/__virtual__/…/node_modules/NAME/`) are read already and
  * say nothing. Data that cannot be parsed is incomplete too (`parse-error`): the runtime would not start,
  * but pushgate cannot tell what it names. A `.pnp.cjs` that reads `.pnp.data.json` (judged by itself) says
- * nothing; one whose setup is not one of the two forms Yarn writes (a decoy call, a template literal, a
+ * nothing; one whose setup is not one of the forms Yarn writes (a decoy call, a template literal, a
  * second `$$SETUP_STATE`, a `require` of another file; also Yarn 2's object-literal `.pnp.js`) is
  * `parse-error`, incomplete: it is code, and what it loads is not read.
  */
@@ -74,31 +74,52 @@ function jsStringEnd(text: string, start: number): { value: string; end: number 
 }
 
 /**
- * The one `$$SETUP_STATE` function Yarn writes into `.pnp.cjs`, whose body says where the data is: either
- * `hydrateRuntimeState(JSON.parse('…'), {basePath: basePath || __dirname})` (inlined) or the same call on
- * `fs.readFileSync(path.resolve(__dirname, ".pnp.data.json"), 'utf8')` (the data file beside it).
+ * The one `$$SETUP_STATE` function Yarn writes into `.pnp.cjs`, whose body says where the data is. Inlined
+ * (Yarn 3 and 4, generatePnpScript `generateInlinedSetup`): `const RAW_RUNTIME_STATE = '…';` before it and
+ * `hydrateRuntimeState(JSON.parse(RAW_RUNTIME_STATE), …)` in it, or the literal written in the call itself.
+ * Split (`pnpEnableInlining: false`, `generateSplitSetup`): `.pnp.data.json` beside it, read with
+ * `fs.readFileSync` (Yarn 4), `require("./.pnp.data.json")` (Yarn 3) or `require(dataLocation)` (Yarn 2).
  */
 const SETUP_DECL = /function\s+\$\$SETUP_STATE\s*\(\s*hydrateRuntimeState\s*,\s*basePath\s*\)\s*\{/g;
+const BASE_PATH = String.raw`\{\s*basePath\s*:\s*basePath\s*\|\|\s*(?:__dirname|path\.dirname\(dataLocation\))\s*\}`;
+const CALL_TAIL = new RegExp(String.raw`^\s*\)\s*,\s*${BASE_PATH}\s*\)\s*;?\s*\}`);
 const INLINED_HEAD = /^\s*return\s+hydrateRuntimeState\(\s*JSON\.parse\(\s*(?=['"])/;
-const INLINED_TAIL = /^\s*\)\s*,\s*\{\s*basePath\s*:\s*basePath\s*\|\|\s*__dirname\s*\}\s*\)\s*;?\s*\}/;
-const DATA_FILE_BODY = /^\s*const fs = require\((['"])fs\1\);\s*const path = require\((['"])path\2\);\s*const pnpDataFilepath = path\.resolve\(__dirname,\s*(['"`])\.pnp\.data\.json\3\);\s*return hydrateRuntimeState\(JSON\.parse\(fs\.readFileSync\(pnpDataFilepath,\s*(['"`])utf8\4\)\),\s*\{basePath:\s*basePath\s*\|\|\s*__dirname\}\);?\s*\}/;
+const RAW_STATE_BODY = new RegExp(String.raw`^\s*return\s+hydrateRuntimeState\(\s*JSON\.parse\(\s*RAW_RUNTIME_STATE\s*\)\s*,\s*${BASE_PATH}\s*\)\s*;?\s*\}`);
+const RAW_STATE_DECL = /\b(?:const|let|var)\s+RAW_RUNTIME_STATE\s*=\s*(?=['"])/g;
+/** Yarn's split setups, each reading `.pnp.data.json` beside the `.pnp.cjs`. */
+const SPLIT_BODIES: RegExp[] = [
+  // Yarn 4
+  new RegExp(String.raw`^\s*const fs = require\((['"])fs\1\);\s*const path = require\((['"])path\2\);\s*const pnpDataFilepath = path\.resolve\(__dirname,\s*(['"\x60])\.pnp\.data\.json\3\);\s*return hydrateRuntimeState\(JSON\.parse\(fs\.readFileSync\(pnpDataFilepath,\s*(['"\x60])utf8\4\)\),\s*${BASE_PATH}\);?\s*\}`),
+  // Yarn 3
+  new RegExp(String.raw`^\s*return hydrateRuntimeState\(require\((['"\x60])\./\.pnp\.data\.json\1\),\s*${BASE_PATH}\);?\s*\}`),
+  // Yarn 2 (pnpDataPath left at its default)
+  new RegExp(String.raw`^\s*const path = require\((['"])path\1\);\s*const dataLocation = path\.resolve\(__dirname,\s*(['"\x60])\.pnp\.data\.json\2\);\s*return hydrateRuntimeState\(require\(dataLocation\),\s*${BASE_PATH}\);?\s*\}`),
+];
 
 /**
  * What a `.pnp.cjs` loads its data from: the inlined JSON text, `'file'` (it reads `.pnp.data.json`, judged
- * by itself), or undefined when it is not the setup Yarn writes. The file is JavaScript the runtime runs: a
+ * by itself), or undefined when it is not a setup Yarn writes. The file is JavaScript the runtime runs: a
  * second `$$SETUP_STATE` (the later declaration wins), a decoy call in a comment before the real one, a
- * template literal or a `require` of another file all load data pushgate would not have read, so only Yarn's
- * own two forms are read and anything else is not judged.
+ * template literal, a second assignment to `RAW_RUNTIME_STATE` or a `require` of another file all load
+ * data pushgate would not have read, so only Yarn's own forms are read and anything else is not judged.
  */
 function setupData(text: string): string | 'file' | undefined {
   const decls = [...text.matchAll(SETUP_DECL)];
   if (decls.length !== 1 || /\$\$SETUP_STATE\s*=(?!=)/.test(text)) return undefined;
   const body = text.slice(decls[0]!.index + decls[0]![0].length);
-  if (DATA_FILE_BODY.test(body)) return 'file';
+  if (SPLIT_BODIES.some((re) => re.test(body))) return 'file';
+  if (RAW_STATE_BODY.test(body)) {
+    const raw = [...text.matchAll(RAW_STATE_DECL)];
+    // one declaration, assigned nowhere else
+    if (raw.length !== 1 || (text.match(/RAW_RUNTIME_STATE\s*=(?!=)/g) ?? []).length !== 1) return undefined;
+    const lit = jsStringEnd(text, raw[0]!.index + raw[0]![0].length);
+    if (!lit || !/^\s*;/.test(text.slice(lit.end))) return undefined;
+    return lit.value;
+  }
   const head = INLINED_HEAD.exec(body);
   if (!head) return undefined;
   const lit = jsStringEnd(body, head[0].length);
-  if (!lit || !INLINED_TAIL.test(body.slice(lit.end))) return undefined;
+  if (!lit || !CALL_TAIL.test(body.slice(lit.end))) return undefined;
   return lit.value;
 }
 

@@ -4,7 +4,8 @@
  * `node_modules/`) had the real Yarn 4 runtime load minimist 1.2.5 while the scan, reading installed
  * package.json files only beneath `node_modules/NAME/`, found no package, complete. The oracle is the real
  * `.pnp.cjs` Yarn 4.5.0 wrote (test/fixtures/scan/lang/README.md), run by node, its data in `.pnp.data.json`
- * or inlined the way Yarn inlines it (`hydrateRuntimeState(JSON.parse('…'))`, generatePnpScript).
+ * or inlined the way Yarn 3 and 4 inline it (`const RAW_RUNTIME_STATE = '…'`, generatePnpScript
+ * generateInlinedSetup; the old reader matched only `JSON.parse('…')` in the call and said nothing of it).
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -46,7 +47,7 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
   }
 
   /** The project: minimist at `loc`, `files` besides, the data inlined or not, `packageLocation` first or last. */
-  function project(loc: string, files: Record<string, Buffer>, inline: boolean, locationLast: boolean): string {
+  function project(loc: string, files: Record<string, Buffer>, inline: boolean | 'raw', locationLast: boolean): string {
     const app = path.join(tmp, `app${n++}`);
     fs.mkdirSync(app, { recursive: true });
     const data = JSON.parse(fs.readFileSync(path.join(FIX, 'pnp.data.json'), 'utf8')) as { packageRegistryData: Array<[string | null, Array<[string | null, Record<string, unknown>]>]> };
@@ -58,7 +59,11 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     }
     const json = JSON.stringify(data, null, 2);
     let cjs = zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'pnp.cjs.gz'))).toString('utf8');
-    if (inline) {
+    if (inline === 'raw') {
+      // Yarn 3 and 4's own inlined form (generatePnpScript generateInlinedSetup): the literal in RAW_RUNTIME_STATE
+      cjs = cjs.replace(/(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)[\s\S]*?\n\}\n/, (_all, head: string) => `const RAW_RUNTIME_STATE =\n${yarnLiteral(json)};\n\n${head}  return hydrateRuntimeState(JSON.parse(RAW_RUNTIME_STATE), {basePath: basePath || __dirname});\n}\n`);
+      expect(cjs).to.include('const RAW_RUNTIME_STATE =\n\'{\\');
+    } else if (inline) {
       cjs = cjs.replace(/(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)[\s\S]*?\n\}\n/, (_all, head: string) => `${head}  return hydrateRuntimeState(JSON.parse(${yarnLiteral(json)}), {basePath: basePath || __dirname});\n}\n`);
       expect(cjs).to.include('JSON.parse(\'{\\');
     } else {
@@ -106,7 +111,7 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
 
   it('property: the package.json the real runtime loads is reported, or the scan is incomplete; Yarn\'s own locations stay complete (fast-check)', async () => {
     const seen = { reported: 0, incomplete: 0 };
-    await fc.assert(fc.asyncProperty(placements, fc.boolean(), fc.boolean(), async (where, inline, locationLast) => {
+    await fc.assert(fc.asyncProperty(placements, fc.constantFrom(false, true, 'raw' as const), fc.boolean(), async (where, inline, locationLast) => {
       const app = project(where.loc, where.files(), inline, locationLast);
       const at = runtime(app);
       const inv = await scan(app);
@@ -125,7 +130,7 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     expect(seen.incomplete).to.be.greaterThan(0);
   });
 
-  it('property: a .pnp.cjs that is not one of Yarn\'s two setups, whatever the runtime loads, is incomplete (real runtime, fast-check)', async () => {
+  it('property: a .pnp.cjs that is not one of Yarn\'s setups, whatever the runtime loads, is incomplete (real runtime, fast-check)', async () => {
     // the data the runtime really loads: minimist from ./vendor/minimist/, a folder pushgate never reads packages in
     const vendor = { 'vendor/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), 'vendor/minimist/index.js': Buffer.from('module.exports = () => ({});\n') };
     const setup = /(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)([\s\S]*?)\n\}\n/;
@@ -137,10 +142,12 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
       // the data read from another file
       ['other data file', (cjs, app) => { fs.renameSync(path.join(app, '.pnp.data.json'), path.join(app, 'deps.json')); return cjs.replace('".pnp.data.json"', '"deps.json"'); }],
       // a harmless setup first, the real one declared after it (the later declaration wins)
+      // Yarn's RAW_RUNTIME_STATE, then assigned again (a var: the later value is the one parsed)
+      ['raw state reassigned', (cjs) => cjs.replace(/RAW_RUNTIME_STATE =\n'([\s\S]*?)';\n/, (_a, lit: string) => `RAW_RUNTIME_STATE =\n'{"packageRegistryData":[]}';\nRAW_RUNTIME_STATE =\n'${lit}';\n`).replace('const RAW_RUNTIME_STATE', 'var RAW_RUNTIME_STATE')],
       ['second $$SETUP_STATE', (cjs) => cjs.replace(setup, (all, head: string) => `${head}  return hydrateRuntimeState(JSON.parse('{"__info":[],"dependencyTreeRoots":[],"ignorePatternData":null,"enableTopLevelFallback":false,"fallbackPool":[],"fallbackExclusionList":[],"packageRegistryData":[]}'), {basePath: basePath || __dirname});\n}\n${all}`)],
     ];
     await fc.assert(fc.asyncProperty(fc.constantFrom(...evasions), async ([label, evade]) => {
-      const inline = label !== 'other data file';
+      const inline = label === 'other data file' ? false : label === 'raw state reassigned' ? 'raw' : true;
       const app = project('./vendor/minimist/', vendor, inline, false);
       fs.writeFileSync(path.join(app, '.pnp.cjs'), evade(fs.readFileSync(path.join(app, '.pnp.cjs'), 'utf8'), app));
       expect(runtime(app), label).to.equal('/srv/app/vendor/minimist/package.json');
