@@ -158,6 +158,31 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     }), { numRuns: 12, examples: evasions.map((e) => [e]) });
   });
 
+  it('the split setups Yarn 2, 3 and 4 write are read through .pnp.data.json, not refused (real runtime)', async () => {
+    const bodies = [
+      // Yarn 3 (generateSplitSetup)
+      `  return hydrateRuntimeState(require("./.pnp.data.json"), {basePath: basePath || __dirname});`,
+      // Yarn 2, pnpDataPath at its default
+      `  const path = require('path');\n  const dataLocation = path.resolve(__dirname, ".pnp.data.json");\n  return hydrateRuntimeState(require(dataLocation), {basePath: basePath || path.dirname(dataLocation)});`,
+    ];
+    for (const body of bodies) {
+      for (const [loc, files, complete] of [
+        [`./.yarn/unplugged/m/node_modules/minimist/`, { '.yarn/unplugged/m/node_modules/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), '.yarn/unplugged/m/node_modules/minimist/index.js': Buffer.from('module.exports = () => ({});\n') }, true],
+        ['./vendor/minimist/', { 'vendor/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), 'vendor/minimist/index.js': Buffer.from('module.exports = () => ({});\n') }, false],
+      ] as const) {
+        const app = project(loc, files, false, false);
+        const cjs = fs.readFileSync(path.join(app, '.pnp.cjs'), 'utf8').replace(/(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)[\s\S]*?\n\}\n/, (_a, head: string) => `${head}${body}\n}\n`);
+        fs.writeFileSync(path.join(app, '.pnp.cjs'), cjs);
+        const at = runtime(app);
+        const inv = await scan(app);
+        const codes = inv.diagnostics.filter((d) => d.incomplete).map((d) => `${d.code}:${d.path}`);
+        expect(codes.filter((c) => c.endsWith('/.pnp.cjs')), body).to.deep.equal([]);
+        if (complete) expect(inv.packages.some((p) => p.name === 'minimist' && p.path === at), body).to.equal(true);
+        else expect(codes, body).to.include('pnp-location:/srv/app/.pnp.data.json');
+      }
+    }
+  });
+
   it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
     const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q');
     const body = fc.array(fc.oneof(fc.string({ unit: 'binary' }).map((s) => s.replace(/[\\'\n\r\u2028\u2029]/g, '')), escapes)).map((a) => a.join(''));
