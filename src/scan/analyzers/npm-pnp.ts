@@ -35,7 +35,9 @@ const MAX_DIAGNOSTICS = 100;
 /**
  * The JS single-quoted string literal starting at `text[start]` (the quote), decoded; undefined when it
  * does not end. Yarn writes the data so (generatePnpScript `generateStringLiteral`: `\` and `'` escaped, each
- * line ending in a `\` continuation); the other JS escapes are decoded too.
+ * line ending in a `\` continuation); the other JS escapes are decoded as node decodes them (a `\` before
+ * U+2028 or U+2029 is a continuation too). Undefined as well for an escape node refuses or decodes only in
+ * sloppy code (legacy octal `\1`, `\01`, `\8`): the data must not depend on a guess.
  */
 export function jsStringAt(text: string, start: number): string | undefined {
   return jsStringEnd(text, start)?.value;
@@ -52,8 +54,13 @@ function jsStringEnd(text: string, start: number): { value: string; end: number 
     if (c !== '\\') { out += c; continue; }
     const d = text[++i];
     if (d === undefined) return undefined;
-    if (d === '\n') continue;
+    // a line continuation: `\` and a line terminator (U+2028 and U+2029 are line terminators too) are nothing
+    if (d === '\n' || d === '\u2028' || d === '\u2029') continue;
     if (d === '\r') { if (text[i + 1] === '\n') i++; continue; }
+    // `\1`…`\9` and `\0` before a digit: a legacy octal (or `\8`, `\9`) escape, decoded as a character in
+    // sloppy code and a SyntaxError in strict code; which one the file is cannot be told from the literal,
+    // and Yarn never writes them
+    if (/[1-9]/.test(d) || (d === '0' && /[0-9]/.test(text[i + 1] ?? ''))) return undefined;
     if (d === 'n') out += '\n';
     else if (d === 'r') out += '\r';
     else if (d === 't') out += '\t';
@@ -61,12 +68,17 @@ function jsStringEnd(text: string, start: number): { value: string; end: number 
     else if (d === 'f') out += '\f';
     else if (d === 'v') out += '\v';
     else if (d === '0' && !/[0-9]/.test(text[i + 1] ?? '')) out += '\0';
-    else if (d === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) { out += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16)); i += 2; }
-    else if (d === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) { out += String.fromCharCode(parseInt(text.slice(i + 1, i + 5), 16)); i += 4; }
-    else if (d === 'u' && text[i + 1] === '{') {
-      const m = /^\{([0-9a-fA-F]{1,6})\}/.exec(text.slice(i + 1, i + 10));
-      if (!m) return undefined;
-      out += String.fromCodePoint(parseInt(m[1]!, 16));
+    else if (d === 'x') {
+      // node refuses a `\x` without two hex digits (SyntaxError): the file is not JavaScript
+      if (!/^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) return undefined;
+      out += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16)); i += 2;
+    } else if (d === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) { out += String.fromCharCode(parseInt(text.slice(i + 1, i + 5), 16)); i += 4; }
+    else if (d === 'u') {
+      const m = /^\{0*([0-9a-fA-F]{1,6})\}/.exec(text.slice(i + 1));
+      const cp = m ? parseInt(m[1]!, 16) : NaN;
+      // like `\x`, anything else after `\u` (or a code point past U+10FFFF) is a SyntaxError
+      if (!m || !(cp <= 0x10ffff)) return undefined;
+      out += String.fromCodePoint(cp);
       i += m[0].length;
     } else out += d;
   }
@@ -160,8 +172,9 @@ export function pnpLocationDiagnostics(text: string, path: string): Diagnostic[]
 /** The analyzer. */
 export const npmPnpAnalyzer: Analyzer = {
   name: 'lang/npm-pnp',
-  // 2: only Yarn's own two setups are read; any other .pnp.cjs is incomplete.
-  version: 2,
+  // 2: only Yarn's own two setups are read; any other .pnp.cjs is incomplete. 3: the literal is decoded as
+  // node decodes it (`\` before U+2028/U+2029 is nothing), legacy octal and malformed escapes refused.
+  version: 3,
   maxSize: 256 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => PNP_FILE.test(e.path),

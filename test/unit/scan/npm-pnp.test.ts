@@ -141,13 +141,18 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
       ['template literal', (cjs) => cjs.replace(/JSON\.parse\('([\s\S]*?)'\), \{basePath/, (_a, lit: string) => `JSON.parse(\`${(0, eval)(`'${lit}'`).replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')}\`), {basePath`)],
       // the data read from another file
       ['other data file', (cjs, app) => { fs.renameSync(path.join(app, '.pnp.data.json'), path.join(app, 'deps.json')); return cjs.replace('".pnp.data.json"', '"deps.json"'); }],
+      // escapes in the RAW_RUNTIME_STATE literal node decodes otherwise than a naive reader: a continuation before
+      // U+2028 / U+2029 (nothing), a legacy octal escape in a file without "use strict" (`\141` is `a`); each hid
+      // packageRegistryData from the reader, the scan complete
+      ...['\u2028', '\u2029'].map((lt): [string, (cjs: string) => string] => [`continuation before U+${lt.charCodeAt(0).toString(16)}`, (cjs) => cjs.replace('"packageRegistryData"', `"packageRegistryData\\${lt}"`)]),
+      ['legacy octal escape, sloppy file', (cjs) => cjs.replace('"use strict";', '').replace('"packageRegistryData"', '"packageRegistryDat\\141"')],
       // a harmless setup first, the real one declared after it (the later declaration wins)
       // Yarn's RAW_RUNTIME_STATE, then assigned again (a var: the later value is the one parsed)
       ['raw state reassigned', (cjs) => cjs.replace(/RAW_RUNTIME_STATE =\n'([\s\S]*?)';\n/, (_a, lit: string) => `RAW_RUNTIME_STATE =\n'{"packageRegistryData":[]}';\nRAW_RUNTIME_STATE =\n'${lit}';\n`).replace('const RAW_RUNTIME_STATE', 'var RAW_RUNTIME_STATE')],
       ['second $$SETUP_STATE', (cjs) => cjs.replace(setup, (all, head: string) => `${head}  return hydrateRuntimeState(JSON.parse('{"__info":[],"dependencyTreeRoots":[],"ignorePatternData":null,"enableTopLevelFallback":false,"fallbackPool":[],"fallbackExclusionList":[],"packageRegistryData":[]}'), {basePath: basePath || __dirname});\n}\n${all}`)],
     ];
     await fc.assert(fc.asyncProperty(fc.constantFrom(...evasions), async ([label, evade]) => {
-      const inline = label === 'other data file' ? false : label === 'raw state reassigned' ? 'raw' : true;
+      const inline = label === 'other data file' ? false : /^(?:raw state reassigned|continuation|legacy octal)/.test(label) ? 'raw' : true;
       const app = project('./vendor/minimist/', vendor, inline, false);
       fs.writeFileSync(path.join(app, '.pnp.cjs'), evade(fs.readFileSync(path.join(app, '.pnp.cjs'), 'utf8'), app));
       expect(runtime(app), label).to.equal('/srv/app/vendor/minimist/package.json');
@@ -184,10 +189,25 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
   });
 
   it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
-    const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q');
-    const body = fc.array(fc.oneof(fc.string({ unit: 'binary' }).map((s) => s.replace(/[\\'\n\r\u2028\u2029]/g, '')), escapes)).map((a) => a.join(''));
+    const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q',
+      // node's own decoding of these is the oracle: continuations before U+2028 / U+2029, raw ones, legacy octal
+      // and \8 \9 (a character in sloppy code, a SyntaxError in strict code), malformed \x and \u
+      '\\\u2028', '\\\u2029', '\u2028', '\u2029', '\\1', '\\01', '\\141', '\\8', '\\9', '\\x4', '\\xg0', '\\u12', '\\u{}', '\\u{110000}', '\\u{0000041}');
+    const body = fc.array(fc.oneof(fc.string({ unit: 'binary' }).map((s) => s.replace(/[\\'\n\r\u2028\u2029]/g, '')), escapes, fc.constantFrom('0', '1', '7', '8', 'a', 'F', '{', '}'))).map((a) => a.join(''));
+    /** What node makes of the literal in sloppy and in strict code (undefined: a SyntaxError). */
+    const node = (lit: string, strict: boolean): string | undefined => {
+      try { return (0, eval)(`${strict ? '"use strict"; ' : ''}${lit}`) as string; } catch { return undefined; }
+    };
+    const seen = { decoded: 0, refused: 0 };
     fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary' }).map((s) => yarnLiteral(s.replace(/\r/g, ''))), body.map((b) => `'${b}'`)), (lit) => {
-      expect(jsStringAt(`x(${lit})`, 2)).to.equal((0, eval)(lit));
-    }), { numRuns: 500 });
+      const sloppy = node(lit, false);
+      const strict = node(lit, true);
+      // read only where node reads it the same whichever code it is in; otherwise refused
+      const want = sloppy !== undefined && sloppy === strict ? sloppy : undefined;
+      expect(jsStringAt(`x(${lit})`, 2), JSON.stringify(lit)).to.equal(want);
+      seen[want === undefined ? 'refused' : 'decoded']++;
+    }), { numRuns: 1000, examples: [["'a\\\u2028b'"], ["'\\141'"], ["'\\8'"]] });
+    expect(seen.decoded).to.be.greaterThan(0);
+    expect(seen.refused).to.be.greaterThan(0);
   });
 });
