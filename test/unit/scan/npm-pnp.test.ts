@@ -188,6 +188,44 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     }
   });
 
+  it('property: a reference that is no string, loaded by the runtime from anywhere, is judged by its location (real runtime, fast-check)', async () => {
+    // the runtime keys its package maps by the JSON value of the reference: minimist's `"npm:1.2.5"` made a
+    // number or a boolean (depended on through an alias `["minimist", ["minimist", REF]]`) still loads from
+    // ./vendor/minimist/; the reader skipped every reference that was no string, complete (null the runtime refuses)
+    const vendor = { 'vendor/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), 'vendor/minimist/index.js': Buffer.from('module.exports = () => ({});\n') };
+    const seen = { vendor: 0, yarn: 0 };
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()), fc.boolean(), fc.boolean(), async (ref, atVendor, inline) => {
+      const loc = atVendor ? './vendor/minimist/' : './.yarn/unplugged/m/node_modules/minimist/';
+      const files = atVendor ? vendor : { '.yarn/unplugged/m/node_modules/minimist/package.json': vendor['vendor/minimist/package.json'], '.yarn/unplugged/m/node_modules/minimist/index.js': vendor['vendor/minimist/index.js'] };
+      const app = project(loc, files, false, false);
+      const dataPath = path.join(app, '.pnp.data.json');
+      const data = JSON.parse(fs.readFileSync(dataPath, 'utf8')) as { packageRegistryData: Array<[string | null, Array<[unknown, { packageDependencies: Array<[string, unknown]> }]>]> };
+      for (const [name, refs] of data.packageRegistryData) {
+        for (const r of refs) {
+          if (name === 'minimist' && r[0] === 'npm:1.2.5') r[0] = ref;
+          for (const dep of r[1].packageDependencies) if (dep[0] === 'minimist') dep[1] = ['minimist', ref];
+        }
+      }
+      const json = JSON.stringify(data);
+      if (inline) {
+        fs.rmSync(dataPath);
+        const cjs = fs.readFileSync(path.join(app, '.pnp.cjs'), 'utf8').replace(/(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)[\s\S]*?\n\}\n/, (_a, head: string) => `const RAW_RUNTIME_STATE =\n${yarnLiteral(json)};\n\n${head}  return hydrateRuntimeState(JSON.parse(RAW_RUNTIME_STATE), {basePath: basePath || __dirname});\n}\n`);
+        fs.writeFileSync(path.join(app, '.pnp.cjs'), cjs);
+      } else fs.writeFileSync(dataPath, json);
+      const at = runtime(app);
+      expect(at).to.equal(`/srv/app/${loc.slice(2)}package.json`);
+      const inv = await scan(app);
+      const reported = inv.packages.some((p) => p.name === 'minimist' && p.path === at);
+      const incomplete = inv.diagnostics.some((d) => d.incomplete && d.code === 'pnp-location');
+      expect(reported || incomplete, `${JSON.stringify(ref)} at ${loc}`).to.equal(true);
+      // Yarn's own location stays complete whatever the reference
+      if (!atVendor) expect(incomplete, JSON.stringify(ref)).to.equal(false);
+      seen[atVendor ? 'vendor' : 'yarn']++;
+    }), { numRuns: 16, examples: [[5, true, false], [false, true, true], [true, false, false]] });
+    expect(seen.vendor).to.be.greaterThan(0);
+    expect(seen.yarn).to.be.greaterThan(0);
+  });
+
   it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
     const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q',
       // node's own decoding of these is the oracle: continuations before U+2028 / U+2029, raw ones, legacy octal
