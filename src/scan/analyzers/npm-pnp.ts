@@ -160,9 +160,10 @@ export function pnpLocationDiagnostics(text: string, path: string): Diagnostic[]
       // the top-level entry (`[null, [[null, {packageLocation: "./"}]]]`) is the project itself. Any other
       // reference that is no string (Yarn writes none) is judged by its location: the runtime keys its maps by
       // the JSON value, so `["minimist", [[5, …]]]` depended on as `["minimist", 5]` loads like any other
-      if (pkg[0] === null && ref === null) continue;
-      if (typeof ref === 'string' && LOCAL_REF.test(ref.startsWith('virtual:') ? ref.slice(ref.indexOf('#') + 1) : ref)) continue;
+      // (at `./`, the folder of the data: moved elsewhere, an alias `["minimist", [null, null]]` loads it as minimist)
       const loc = (info as { packageLocation?: unknown } | null)?.packageLocation;
+      if (pkg[0] === null && ref === null && typeof loc === 'string' && posix.normalize(`${base}/${loc}/`) === posix.normalize(`${base}/`)) continue;
+      if (typeof ref === 'string' && LOCAL_REF.test(ref.startsWith('virtual:') ? ref.slice(ref.indexOf('#') + 1) : ref)) continue;
       if (typeof loc === 'string' && isInstalledPackageJson(posix.normalize(`${base}/${loc}/package.json`))) continue;
       out.push({ code: 'pnp-location', path, incomplete: true, message: `${path} has Yarn's Plug'n'Play runtime load ${JSON.stringify(String(pkg[0]).slice(0, 200))} ${typeof ref === 'string' ? JSON.stringify(ref.slice(0, 200)) : String(JSON.stringify(ref ?? null)).slice(0, 200)} from ${JSON.stringify(String(loc).slice(0, 200))}, which is no node_modules/NAME/ folder pushgate reads packages in; not judged` });
       if (out.length >= MAX_DIAGNOSTICS) return out;
@@ -176,7 +177,7 @@ export const npmPnpAnalyzer: Analyzer = {
   name: 'lang/npm-pnp',
   // 2: only Yarn's own two setups are read; any other .pnp.cjs is incomplete. 3: the literal is decoded as
   // node decodes it (`\` before U+2028/U+2029 is nothing), legacy octal and malformed escapes refused.
-  // 4: references that are no string (a number, a boolean, null but for the project's own) are judged.
+  // 4: references that are no string (a number, a boolean, null but for the project's own at `./`) are judged.
   version: 4,
   maxSize: 256 * 1024 * 1024,
   sizeClass: 'lockfile',

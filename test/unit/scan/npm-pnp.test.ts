@@ -226,6 +226,33 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     expect(seen.yarn).to.be.greaterThan(0);
   });
 
+  it('the project\'s own top-level entry moved out of ./ and depended on as minimist is judged by its location (real runtime)', async () => {
+    // `[null, [[null, {packageLocation: "./vendor/minimist/"}]]]` with `["minimist", [null, null]]`: the real runtime
+    // loaded ./vendor/minimist/ as minimist, the reader skipped the top-level entry wherever it was, complete
+    for (const [loc, complete] of [['./vendor/minimist/', false], ['./', true], ['./vendor/../', true]] as const) {
+      const app = project('./vendor/minimist/', { 'vendor/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), 'vendor/minimist/index.js': Buffer.from('module.exports = () => ({});\n') }, false, false);
+      const dataPath = path.join(app, '.pnp.data.json');
+      const data = JSON.parse(fs.readFileSync(dataPath, 'utf8')) as { packageRegistryData: Array<[string | null, Array<[unknown, { packageLocation: string; packageDependencies: Array<[string, unknown]> }]>]> };
+      data.packageRegistryData = data.packageRegistryData.filter(([name]) => name !== 'minimist');
+      for (const [name, refs] of data.packageRegistryData) {
+        for (const r of refs) {
+          if (name === null) r[1].packageLocation = loc;
+          for (const dep of r[1].packageDependencies) if (dep[0] === 'minimist') dep[1] = [null, null];
+        }
+      }
+      fs.writeFileSync(dataPath, JSON.stringify(data));
+      const at = runtime(app);
+      const inv = await scan(app);
+      const incomplete = inv.diagnostics.some((d) => d.incomplete && d.code === 'pnp-location');
+      if (complete) expect(incomplete, loc).to.equal(false);
+      else {
+        expect(at, loc).to.equal('/srv/app/vendor/minimist/package.json');
+        expect(inv.packages.some((p) => p.name === 'minimist'), loc).to.equal(false);
+        expect(incomplete, loc).to.equal(true);
+      }
+    }
+  });
+
   it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
     const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q',
       // node's own decoding of these is the oracle: continuations before U+2028 / U+2029, raw ones, legacy octal
