@@ -26,6 +26,13 @@ import { isInstalledPackageJson } from './npm.js';
 /** The files the PnP runtime reads its data from. */
 const PNP_FILE = /\/\.pnp\.(?:c?js|data\.json)$/;
 
+/**
+ * What `require("./.pnp.data.json")` (Yarn 2 and 3's split setups) loads when there is no such regular file:
+ * node tries the name with `.js`, `.json` and `.node` appended, then the folder's `package.json` `main` and
+ * `index.*`. Code or data there is what the runtime runs, and pushgate does not read it.
+ */
+const DATA_STAND_IN = /\/\.pnp\.data\.json(?:\.(?:js|json|node)|\/(?:index\.(?:js|json|node)|package\.json))$/;
+
 /** The references that name the project's own folders, not a package from a registry. */
 const LOCAL_REF = /^(?:workspace|link|portal):/;
 
@@ -178,12 +185,16 @@ export const npmPnpAnalyzer: Analyzer = {
   // 2: only Yarn's own two setups are read; any other .pnp.cjs is incomplete. 3: the literal is decoded as
   // node decodes it (`\` before U+2028/U+2029 is nothing), legacy octal and malformed escapes refused.
   // 4: references that are no string (a number, a boolean, null but for the project's own at `./`) are judged.
-  version: 4,
+  // 5: files require("./.pnp.data.json") loads in its place are incomplete.
+  version: 5,
   maxSize: 256 * 1024 * 1024,
   sizeClass: 'lockfile',
-  wants: (e) => PNP_FILE.test(e.path),
-  names: { baseNames: ['.pnp.cjs', '.pnp.js', '.pnp.data.json'] },
+  wants: (e) => PNP_FILE.test(e.path) || DATA_STAND_IN.test(e.path),
+  names: { baseNames: ['.pnp.cjs', '.pnp.js', '.pnp.data.json', '.pnp.data.json.js', '.pnp.data.json.json', '.pnp.data.json.node', 'index.js', 'index.json', 'index.node', 'package.json'] },
   analyze(input) {
+    if (DATA_STAND_IN.test(input.path)) {
+      return { diagnostics: [{ code: 'parse-error', path: input.path, incomplete: true, message: `lang/npm-pnp: ${input.path} is what require("./.pnp.data.json") in a Yarn 2/3 .pnp.cjs loads when .pnp.data.json is no file: where the runtime loads packages from is unknown; remove it` }] };
+    }
     const diagnostics = pnpLocationDiagnostics(input.content.toString('utf8'), input.path);
     return diagnostics.length ? { diagnostics } : undefined;
   },

@@ -253,6 +253,37 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     }
   });
 
+  it('property: what require("./.pnp.data.json") loads in place of the file is incomplete (real runtime, fast-check)', async () => {
+    // Yarn 2 and 3's split setups require the data: with no regular .pnp.data.json, node loads .pnp.data.json.js
+    // (.json, .node) or the folder's index / package.json main, and the runtime loaded ./vendor/minimist/ complete
+    const vendor = { 'vendor/minimist/package.json': Buffer.from(JSON.stringify(MINIMIST)), 'vendor/minimist/index.js': Buffer.from('module.exports = () => ({});\n') };
+    const bodies = [
+      `  return hydrateRuntimeState(require("./.pnp.data.json"), {basePath: basePath || __dirname});`,
+      `  const path = require('path');\n  const dataLocation = path.resolve(__dirname, ".pnp.data.json");\n  return hydrateRuntimeState(require(dataLocation), {basePath: basePath || path.dirname(dataLocation)});`,
+    ];
+    const standIns: Array<(json: string) => Record<string, string>> = [
+      (json) => ({ '.pnp.data.json.js': `module.exports = ${json};` }),
+      (json) => ({ '.pnp.data.json.json': json }),
+      (json) => ({ '.pnp.data.json/index.js': `module.exports = ${json};` }),
+      (json) => ({ '.pnp.data.json/index.json': json }),
+      (json) => ({ '.pnp.data.json/package.json': '{"main": "../d.js"}', 'd.js': `module.exports = ${json};` }),
+    ];
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...bodies), fc.constantFrom(...standIns), async (body, standIn) => {
+      const app = project('./vendor/minimist/', vendor, false, false);
+      const json = fs.readFileSync(path.join(app, '.pnp.data.json'), 'utf8');
+      fs.rmSync(path.join(app, '.pnp.data.json'));
+      for (const [p, c] of Object.entries(standIn(json))) {
+        fs.mkdirSync(path.dirname(path.join(app, p)), { recursive: true });
+        fs.writeFileSync(path.join(app, p), c);
+      }
+      fs.writeFileSync(path.join(app, '.pnp.cjs'), fs.readFileSync(path.join(app, '.pnp.cjs'), 'utf8').replace(/(function \$\$SETUP_STATE\(hydrateRuntimeState, basePath\) \{\n)[\s\S]*?\n\}\n/, (_a, head: string) => `${head}${body}\n}\n`));
+      expect(runtime(app)).to.equal('/srv/app/vendor/minimist/package.json');
+      const inv = await scan(app);
+      expect(inv.packages.some((p) => p.name === 'minimist')).to.equal(false);
+      expect(inv.diagnostics.some((d) => d.incomplete && (d.code === 'parse-error' || d.code === 'pnp-location')), Object.keys(standIn('')).join()).to.equal(true);
+    }), { numRuns: 10 });
+  });
+
   it('property: a JS single-quoted literal is decoded as node decodes it (fast-check)', () => {
     const escapes = fc.constantFrom('\\n', '\\t', "\\'", '\\"', '\\\\', '\\x41', '\\u00e9', '\\u{1F600}', '\\\n', '\\\r\n', '\\0', '\\q',
       // node's own decoding of these is the oracle: continuations before U+2028 / U+2029, raw ones, legacy octal
