@@ -110,3 +110,20 @@ export async function scanLayers(tmp: string, name: string, layers: TarEntry[][]
   writeLayout(dir, await Promise.all(layers.map(async (l) => gzLayer(await makeTar(l)))));
   return (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0].inventory;
 }
+
+/**
+ * Every regular file under `root` (a directory on this machine), as tar entries named `under/<relative
+ * path>` (or the relative path alone when `under` is empty): a tree built with real tools, laid into a layer.
+ */
+export function treeEntries(root: string, under = ''): TarEntry[] {
+  const out: TarEntry[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push({ name: under ? `${under}/${path.relative(root, p)}` : path.relative(root, p), content: fs.readFileSync(p) });
+    }
+  };
+  walk(root);
+  return out;
+}

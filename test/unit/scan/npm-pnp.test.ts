@@ -14,9 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { scanTarget } from '../../../src/scan/engine.js';
 import { jsStringAt } from '../../../src/scan/analyzers/npm-pnp.js';
-import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+import { scanLayers, treeEntries } from './layout-helper.js';
 
 const FIX = path.resolve('test/fixtures/scan/lang/yarn-pnp');
 const CACHE_ZIP = 'minimist-npm-1.2.5-ced0e1f617-c143b0c199.zip';
@@ -84,20 +83,7 @@ describe('scan: where Yarn Plug\'n\'Play loads a package from is read, or the sc
     return `/srv/app/${path.relative(app, at)}`;
   }
 
-  async function scan(app: string) {
-    const entries: Array<{ name: string; content: Buffer }> = [];
-    const walk = (d: string) => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else entries.push({ name: `srv/app/${path.relative(app, p)}`, content: fs.readFileSync(p) });
-      }
-    };
-    walk(app);
-    const dir = path.join(tmp, `l${n++}`);
-    writeLayout(dir, [gzLayer(await makeTar(entries))]);
-    return (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0]!.inventory;
-  }
+  const scan = (app: string) => scanLayers(tmp, `l${n++}`, [treeEntries(app, 'srv/app')]);
 
   /** Where minimist is put: its location in the PnP data and the files holding it. */
   const placements = fc.oneof(

@@ -13,8 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { scanTarget } from '../../../src/scan/engine.js';
-import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+import { scanLayers, treeEntries } from './layout-helper.js';
 
 const FIX = path.resolve('test/fixtures/scan/lang/yarn-pnp');
 const CACHE_ZIP = 'minimist-npm-1.2.5-ced0e1f617-c143b0c199.zip';
@@ -50,21 +49,7 @@ describe('scan: npm packages in zips, as Yarn Plug\'n\'Play loads them', functio
   }
 
   /** The inventory of an image holding `app` at /srv/app. */
-  async function scan(app: string) {
-    const entries: Array<{ name: string; content: Buffer }> = [];
-    const walk = (d: string) => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else entries.push({ name: `srv/app/${path.relative(app, p)}`, content: fs.readFileSync(p) });
-      }
-    };
-    walk(app);
-    const dir = path.join(tmp, `l${n++}`);
-    writeLayout(dir, [gzLayer(await makeTar(entries))]);
-    const s = await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') });
-    return s.platforms[0]!.inventory;
-  }
+  const scan = (app: string) => scanLayers(tmp, `l${n++}`, [treeEntries(app, 'srv/app')]);
 
   it('the Yarn 4 cache zip without yarn.lock: the runtime loads minimist 1.2.5, and so does the scan', async () => {
     const app = project(`./.yarn/cache/${CACHE_ZIP}/node_modules/minimist/`, { [`.yarn/cache/${CACHE_ZIP}`]: fs.readFileSync(path.join(FIX, CACHE_ZIP)) });

@@ -12,9 +12,8 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { scanTarget } from '../../../src/scan/engine.js';
 import { ROOT } from '../../helpers/lab.js';
-import { gzLayer, makeTar, writeLayout } from './layout-helper.js';
+import { scanLayers, treeEntries } from './layout-helper.js';
 
 const MARINER = path.join(ROOT, 'test/fixtures/scan/parsers/rpm/cbl-mariner-2.0/rpmdb.sqlite');
 
@@ -54,12 +53,7 @@ describe('rpm: the database rpm reads is where %_dbpath says', function () {
         put('etc/os-release', 'ID=mariner\nVERSION_ID="2.0"\n');
         const listed = execFileSync('rpm', ['--root', tree, '--dbpath', dbpath, '-qa'], { encoding: 'utf8' }).split('\n').filter(Boolean);
         expect(listed.length, 'rpm lists the moved database').to.be.greaterThan(50);
-        const entries: Array<{ name: string; content: Buffer }> = [];
-        const walk = (d: string) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else entries.push({ name: path.relative(tree, p), content: fs.readFileSync(p) }); } };
-        walk(tree);
-        const dir = path.join(tmp, `l${n++}`);
-        writeLayout(dir, [gzLayer(await makeTar(entries))]);
-        const inv = (await scanTarget(`oci:${dir}:test`, { tmpDir: path.join(tmp, 'scratch') })).platforms[0]!.inventory;
+        const inv = await scanLayers(tmp, `l${n++}`, [treeEntries(tree)]);
         const rpms = inv.packages.filter((p) => p.purl.startsWith('pkg:rpm/')).length;
         const moved = inv.diagnostics.filter((d) => d.code === 'rpm-dbpath');
         const label = `${file}: ${JSON.stringify(def)} → ${dbpath}`;
