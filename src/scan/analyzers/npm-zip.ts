@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { isInstalledPackageJson, npmAnalyzer, parseInstalledPackageJson } from './npm.js';
-import { openZip, readEntryText, type ZipEntry } from './zip.js';
+import { eachZipEntry, openZip, readEntryText, type ZipEntry } from './zip.js';
 
 /** Most entries looked at per archive (zip-bomb guard), as the Java archive reader. */
 const MAX_ENTRIES = 200_000;
@@ -55,41 +55,21 @@ export async function readNpmZip(file: string, display: string, maxJson: number)
   }
   const packages: FoundPackage[] = [];
   const diagnostics: Diagnostic[] = [];
-  try {
-    let seen = 0;
-    await new Promise<void>((resolve, reject) => {
-      zip.on('error', reject);
-      zip.on('end', resolve);
-      zip.on('entry', (e: ZipEntry) => {
-        if (++seen > MAX_ENTRIES) {
-          diagnostics.push({ code: 'archive-limit', path: display, message: `lang/npm-zip: more than ${MAX_ENTRIES} entries; the rest was not read`, incomplete: true });
-          resolve();
-          return;
-        }
-        const inner = `${display}/${e.fileName}`;
-        if (!isInstalledPackageJson(inner)) { zip.readEntry(); return; }
-        if (e.uncompressedSize > maxJson) {
-          diagnostics.push({ code: 'file-too-large', path: inner, message: `lang/npm-zip: ${e.uncompressedSize} bytes is over the ${maxJson}-byte limit; not analyzed`, incomplete: true });
-          zip.readEntry();
-          return;
-        }
-        readEntryText(zip, e, maxJson).then((text) => {
-          try {
-            const p = parseInstalledPackageJson(text, inner);
-            if (p) packages.push(p);
-          } catch (err) {
-            diagnostics.push({ code: 'parse-error', path: inner, message: `lang/npm-zip: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
-          }
-          zip.readEntry();
-        }, reject);
-      });
-      zip.readEntry();
-    });
-  } catch (err) {
-    diagnostics.push({ code: 'parse-error', path: display, message: `lang/npm-zip: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
-  } finally {
-    zip.close();
-  }
+  await eachZipEntry(zip, { analyzer: 'lang/npm-zip', display, maxEntries: MAX_ENTRIES, diagnostics }, async (e: ZipEntry) => {
+    const inner = `${display}/${e.fileName}`;
+    if (!isInstalledPackageJson(inner)) return;
+    if (e.uncompressedSize > maxJson) {
+      diagnostics.push({ code: 'file-too-large', path: inner, message: `lang/npm-zip: ${e.uncompressedSize} bytes is over the ${maxJson}-byte limit; not analyzed`, incomplete: true });
+      return;
+    }
+    const text = await readEntryText(zip, e, maxJson);
+    try {
+      const p = parseInstalledPackageJson(text, inner);
+      if (p) packages.push(p);
+    } catch (err) {
+      diagnostics.push({ code: 'parse-error', path: inner, message: `lang/npm-zip: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
+    }
+  });
   if (!packages.length && !diagnostics.length) return undefined;
   return { packages, diagnostics: diagnostics.length ? diagnostics : undefined };
 }

@@ -17,7 +17,7 @@ import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl, normalizePythonName } from '../purl.js';
-import { openZip, readEntryText, type ZipEntry } from './zip.js';
+import { eachZipEntry, openZip, readEntryText, type ZipEntry } from './zip.js';
 
 /**
  * A line of the header block as CPython's email.feedparser matches it (`headerRE`): the envelope
@@ -192,47 +192,26 @@ export async function readZippedEgg(file: string, display: string, maxMeta: numb
   const named: FoundPackage[] = [];
   /** The metadata of the egg's own `EGG-INFO`, for reading it under another file name. */
   const own: EggMeta[] = [];
-  try {
-    let seen = 0;
-    await new Promise<void>((resolve, reject) => {
-      zip.on('error', reject);
-      zip.on('end', resolve);
-      zip.on('entry', (e: ZipEntry) => {
-        if (++seen > EGG_MAX_ENTRIES) {
-          diagnostics.push({ code: 'archive-limit', path: display, message: `lang/python-egg: more than ${EGG_MAX_ENTRIES} entries; the rest was not read`, incomplete: true });
-          resolve();
-          return;
-        }
-        const inner = `${display}/${e.fileName}`;
-        if (e.fileName.endsWith('/')) { zip.readEntry(); return; }
-        named.push(...namedInZip(display, e.fileName));
-        if (!isPythonMetadataPath(inner)) { zip.readEntry(); return; }
-        if (e.uncompressedSize > maxMeta) {
-          diagnostics.push({ code: 'file-too-large', path: `${display}!/${e.fileName}`, message: `lang/python-egg: ${e.uncompressedSize} bytes is over the ${maxMeta}-byte limit; not analyzed`, incomplete: true });
-          zip.readEntry();
-          return;
-        }
-        readEntryText(zip, e, maxMeta).then((text) => {
-          const p = parsePythonMetadata(text, `${display}!/${e.fileName}`);
-          if (p) packages.push(p);
-          // pkg_resources (pip) mixes the directory's name and version with the metadata's.
-          const dir = namingDir(display, e.fileName);
-          if (dir) {
-            const h = parseCoreMetadata(text);
-            const meta = { name: h.name, version: h.version };
-            named.push(...eggNamePackages(dir.at, dir.stem, meta));
-            if (dir.at === display) own.push(meta);
-          }
-          zip.readEntry();
-        }, reject);
-      });
-      zip.readEntry();
-    });
-  } catch (err) {
-    diagnostics.push({ code: 'parse-error', path: display, message: `lang/python-egg: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
-  } finally {
-    zip.close();
-  }
+  await eachZipEntry(zip, { analyzer: 'lang/python-egg', display, maxEntries: EGG_MAX_ENTRIES, diagnostics }, async (e: ZipEntry) => {
+    if (e.fileName.endsWith('/')) return;
+    named.push(...namedInZip(display, e.fileName));
+    if (!isPythonMetadataPath(`${display}/${e.fileName}`)) return;
+    if (e.uncompressedSize > maxMeta) {
+      diagnostics.push({ code: 'file-too-large', path: `${display}!/${e.fileName}`, message: `lang/python-egg: ${e.uncompressedSize} bytes is over the ${maxMeta}-byte limit; not analyzed`, incomplete: true });
+      return;
+    }
+    const text = await readEntryText(zip, e, maxMeta);
+    const p = parsePythonMetadata(text, `${display}!/${e.fileName}`);
+    if (p) packages.push(p);
+    // pkg_resources (pip) mixes the directory's name and version with the metadata's.
+    const dir = namingDir(display, e.fileName);
+    if (dir) {
+      const h = parseCoreMetadata(text);
+      const meta = { name: h.name, version: h.version };
+      named.push(...eggNamePackages(dir.at, dir.stem, meta));
+      if (dir.at === display) own.push(meta);
+    }
+  });
   addNew(packages, named);
   if (!packages.length && !diagnostics.length && !own.length) return undefined;
   // The file name took part (pip's view): under another name (a hard link, a symlink) it reads otherwise.

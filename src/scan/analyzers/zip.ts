@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Yauzl from 'yauzl';
+import type { Diagnostic } from '../../core/index.js';
 
 // yauzl (CommonJS) is required on first use: a scan that meets no archive never loads or parses it.
 const requireCjs = createRequire(import.meta.url);
@@ -107,4 +108,37 @@ export async function readEntryText(zip: Yauzl.ZipFile, e: Yauzl.Entry, max: num
   const parts: Buffer[] = [];
   for await (const c of await entryStream(zip, e)) parts.push(c as Buffer);
   return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * Walks the entries of `zip` one at a time, in central-directory order, awaiting `onEntry` for each
+ * before the next is read, and closes it. What it cannot read is a diagnostic, never a throw: past
+ * `maxEntries` entries an incomplete `archive-limit` (the rest unread); an error of the zip or of
+ * `onEntry` an incomplete `parse-error`, both at `display` and named by `analyzer`, pushed onto `diagnostics`.
+ */
+export async function eachZipEntry(
+  zip: Yauzl.ZipFile,
+  o: { analyzer: string; display: string; maxEntries: number; diagnostics: Diagnostic[] },
+  onEntry: (e: Yauzl.Entry) => void | Promise<void>,
+): Promise<void> {
+  try {
+    let seen = 0;
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', resolve);
+      zip.on('entry', (e: Yauzl.Entry) => {
+        if (++seen > o.maxEntries) {
+          o.diagnostics.push({ code: 'archive-limit', path: o.display, message: `${o.analyzer}: more than ${o.maxEntries} entries; the rest was not read`, incomplete: true });
+          resolve();
+          return;
+        }
+        Promise.resolve(onEntry(e)).then(() => zip.readEntry(), reject);
+      });
+      zip.readEntry();
+    });
+  } catch (err) {
+    o.diagnostics.push({ code: 'parse-error', path: o.display, message: `${o.analyzer}: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
+  } finally {
+    zip.close();
+  }
 }
