@@ -13,10 +13,11 @@
  * and holds the bytes `node_modules/` is incomplete (`parse-error`); other unreadable zips are data.
  */
 import fs from 'node:fs';
+import { posix } from 'node:path';
 import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { isInstalledPackageJson, npmAnalyzer, parseInstalledPackageJson } from './npm.js';
-import { eachZipEntry, openZip, readEntryText, type ZipEntry } from './zip.js';
+import { eachZipEntry, entryNames, openZip, readEntryText, type ZipEntry } from './zip.js';
 
 /** Most entries looked at per archive (zip-bomb guard), as the Java archive reader. */
 const MAX_ENTRIES = 200_000;
@@ -56,18 +57,22 @@ export async function readNpmZip(file: string, display: string, maxJson: number)
   const packages: FoundPackage[] = [];
   const diagnostics: Diagnostic[] = [];
   await eachZipEntry(zip, { analyzer: 'lang/npm-zip', display, maxEntries: MAX_ENTRIES, diagnostics }, async (e: ZipEntry) => {
-    const inner = `${display}/${e.fileName}`;
-    if (!isInstalledPackageJson(inner)) return;
+    // The path each name resolves to in Yarn's ZipFS (`ppath.resolve("/", name)`: `./`, `//` and `.` segments
+    // dropped), so `node_modules//lodash/package.json` is lodash's package.json there and here.
+    const inners = [...new Set(entryNames(e).map((n) => `${display}${posix.resolve('/', n)}`))].filter(isInstalledPackageJson);
+    if (!inners.length) return;
     if (e.uncompressedSize > maxJson) {
-      diagnostics.push({ code: 'file-too-large', path: inner, message: `lang/npm-zip: ${e.uncompressedSize} bytes is over the ${maxJson}-byte limit; not analyzed`, incomplete: true });
+      for (const inner of inners) diagnostics.push({ code: 'file-too-large', path: inner, message: `lang/npm-zip: ${e.uncompressedSize} bytes is over the ${maxJson}-byte limit; not analyzed`, incomplete: true });
       return;
     }
     const text = await readEntryText(zip, e, maxJson);
-    try {
-      const p = parseInstalledPackageJson(text, inner);
-      if (p) packages.push(p);
-    } catch (err) {
-      diagnostics.push({ code: 'parse-error', path: inner, message: `lang/npm-zip: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
+    for (const inner of inners) {
+      try {
+        const p = parseInstalledPackageJson(text, inner);
+        if (p) packages.push(p);
+      } catch (err) {
+        diagnostics.push({ code: 'parse-error', path: inner, message: `lang/npm-zip: ${err instanceof Error ? err.message : String(err)}`, incomplete: true });
+      }
     }
   });
   if (!packages.length && !diagnostics.length) return undefined;

@@ -17,7 +17,7 @@ import type { Diagnostic } from '../../core/index.js';
 import type { Analyzer, AnalyzerOutput, FoundPackage } from './types.js';
 import { baseName } from './types.js';
 import { formatPurl, normalizePythonName } from '../purl.js';
-import { eachZipEntry, openZip, readEntryText, type ZipEntry } from './zip.js';
+import { eachZipEntry, entryNames, openZip, readEntryText, type ZipEntry } from './zip.js';
 
 /**
  * A line of the header block as CPython's email.feedparser matches it (`headerRE`): the envelope
@@ -193,23 +193,27 @@ export async function readZippedEgg(file: string, display: string, maxMeta: numb
   /** The metadata of the egg's own `EGG-INFO`, for reading it under another file name. */
   const own: EggMeta[] = [];
   await eachZipEntry(zip, { analyzer: 'lang/python-egg', display, maxEntries: EGG_MAX_ENTRIES, diagnostics }, async (e: ZipEntry) => {
-    if (e.fileName.endsWith('/')) return;
-    named.push(...namedInZip(display, e.fileName));
-    if (!isPythonMetadataPath(`${display}/${e.fileName}`)) return;
-    if (e.uncompressedSize > maxMeta) {
-      diagnostics.push({ code: 'file-too-large', path: `${display}!/${e.fileName}`, message: `lang/python-egg: ${e.uncompressedSize} bytes is over the ${maxMeta}-byte limit; not analyzed`, incomplete: true });
-      return;
-    }
-    const text = await readEntryText(zip, e, maxMeta);
-    const p = parsePythonMetadata(text, `${display}!/${e.fileName}`);
-    if (p) packages.push(p);
-    // pkg_resources (pip) mixes the directory's name and version with the metadata's.
-    const dir = namingDir(display, e.fileName);
-    if (dir) {
-      const h = parseCoreMetadata(text);
-      const meta = { name: h.name, version: h.version };
-      named.push(...eggNamePackages(dir.at, dir.stem, meta));
-      if (dir.at === display) own.push(meta);
+    // Each name a runtime reads the entry by (Python's zipfile cuts a name at its first NUL): matched by each.
+    let text: string | undefined;
+    for (const name of entryNames(e)) {
+      if (name.endsWith('/')) continue;
+      named.push(...namedInZip(display, name));
+      if (!isPythonMetadataPath(`${display}/${name}`)) continue;
+      if (e.uncompressedSize > maxMeta) {
+        diagnostics.push({ code: 'file-too-large', path: `${display}!/${name}`, message: `lang/python-egg: ${e.uncompressedSize} bytes is over the ${maxMeta}-byte limit; not analyzed`, incomplete: true });
+        continue;
+      }
+      text ??= await readEntryText(zip, e, maxMeta);
+      const p = parsePythonMetadata(text, `${display}!/${name}`);
+      if (p) packages.push(p);
+      // pkg_resources (pip) mixes the directory's name and version with the metadata's.
+      const dir = namingDir(display, name);
+      if (dir) {
+        const h = parseCoreMetadata(text);
+        const meta = { name: h.name, version: h.version };
+        named.push(...eggNamePackages(dir.at, dir.stem, meta));
+        if (dir.at === display) own.push(meta);
+      }
     }
   });
   addNew(packages, named);

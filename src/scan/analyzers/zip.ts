@@ -142,3 +142,18 @@ export async function eachZipEntry(
     zip.close();
   }
 }
+
+/**
+ * Every name entry `e` goes by in a runtime that reads zips, first yauzl's: yauzl (and libzip) take an
+ * Info-ZIP Unicode Path extra field (0x7075) whose CRC matches over the name field, and yauzl reads
+ * backslashes as `/`; Python's zipfile (3.11) reads the name field as written (UTF-8 under flag bit 11,
+ * else cp437) and cuts it at the first NUL (`ZipInfo.__init__`), so `EGG-INFO/PKG-INFO\0x` is
+ * `EGG-INFO/PKG-INFO` to importlib.metadata. A name yauzl alone reads would hide the entry from the scan:
+ * an analyzer matches each of these names (one or two strings, never empty).
+ */
+export function entryNames(e: Yauzl.Entry): string[] {
+  const written = yauzl().getFileNameLowLevel(e.generalPurposeBitFlag, e.fileNameRaw, [], true);
+  const cut = written.indexOf('\0');
+  const names = new Set([e.fileName, written, cut >= 0 ? written.slice(0, cut) : written]);
+  return [...names];
+}

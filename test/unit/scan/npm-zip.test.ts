@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { scanLayers, treeEntries } from './layout-helper.js';
+import { scanLayers, storedZip, treeEntries } from './layout-helper.js';
 
 const FIX = path.resolve('test/fixtures/scan/lang/yarn-pnp');
 const CACHE_ZIP = 'minimist-npm-1.2.5-ced0e1f617-c143b0c199.zip';
@@ -61,6 +61,35 @@ describe('scan: npm packages in zips, as Yarn Plug\'n\'Play loads them', functio
     expect(inv.packages.filter((p) => p.ecosystem === 'npm').map((p) => `${p.name}@${p.version} ${p.path}`))
       .to.deep.equal([`minimist@1.2.5 /srv/app/.yarn/cache/${CACHE_ZIP}/node_modules/minimist/package.json`]);
     expect(inv.diagnostics.filter((d) => d.incomplete)).to.deep.equal([]);
+  });
+
+  it('property: a package.json entry spelt with `./`, `//` or `.` segments (Yarn\'s ZipFS resolves the name) is the one the runtime loads, and is reported (fast-check, real runtime)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.constantFrom('', '.'), { minLength: 3, maxLength: 3 }),
+      fc.integer({ min: 0, max: 20 }).map((m) => `1.${m}.0`),
+      async (gaps, version) => {
+        // Empty and `.` segments around each part of node_modules/minimist/package.json: `./x`, `x//y`, `x/./y`.
+        const g = (i: number) => (gaps[i] ? `${gaps[i]}/` : '');
+        const name = `${g(0)}node_modules/${g(1)}minimist/${g(2)}package.json`.replace(/^\//, '');
+        const zipFile = storedZip([[name, Buffer.from(JSON.stringify({ name: 'minimist', version, main: 'index.js' }))], ['node_modules/minimist/index.js', Buffer.from('module.exports = 1;\n')]]);
+        const rel = `.yarn/cache/${CACHE_ZIP}`;
+        const app = project(`./${rel}/node_modules/minimist/`, { [rel]: zipFile });
+        expect(runtime(app).version, name).to.equal(version);
+        const inv = await scan(app);
+        expect(inv.packages.filter((p) => p.ecosystem === 'npm').map((p) => `${p.name}@${p.version} ${p.path}`), name)
+          .to.deep.equal([`minimist@${version} /srv/app/${rel}/node_modules/minimist/package.json`]);
+      },
+    ), { numRuns: 12 });
+  });
+
+  it('`node_modules//minimist/package.json`, `node_modules/minimist/./package.json`: the runtime loads it; the scan reports it', async () => {
+    for (const name of ['node_modules//minimist/package.json', 'node_modules/minimist/./package.json', 'node_modules/./minimist/package.json']) {
+      const rel = `.yarn/cache/${CACHE_ZIP}`;
+      const app = project(`./${rel}/node_modules/minimist/`, { [rel]: storedZip([[name, Buffer.from('{"name":"minimist","version":"1.2.5"}')]]) });
+      expect(runtime(app).version, name).to.equal('1.2.5');
+      const inv = await scan(app);
+      expect(inv.packages.filter((p) => p.ecosystem === 'npm').map((p) => `${p.name}@${p.version}`), name).to.deep.equal(['minimist@1.2.5']);
+    }
   });
 
   it('property: whatever zip the PnP data names, the version the runtime loads is the one reported there (fast-check, real runtime and zip)', async () => {

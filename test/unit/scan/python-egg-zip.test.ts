@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { ANALYZERS } from '../../../src/scan/analyzers/index.js';
 import { normalizePythonName } from '../../../src/scan/purl.js';
@@ -215,6 +216,61 @@ for s in json.load(sys.stdin):
       await egg.analyze!({ path: '/site/deep-1.0.egg', size: fs.statSync(file).size, mode: 0o644, content: Buffer.alloc(0), file }, { tmpDir: dir } as never);
       // Linear work is well under a second here; the square was minutes.
       expect(Date.now() - t).to.be.lessThan(10_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A stored zip whose one entry has the name field `raw` and, when `unicode` is given, an Info-ZIP Unicode Path extra field (0x7075) naming it `unicode` (its CRC over `raw`, so yauzl and libzip take it). */
+function zipWithNames(raw: Buffer, unicode: string | undefined, data: Buffer): Buffer {
+  const extra = unicode === undefined ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x75, 0x70, 0, 0, 1, 0, 0, 0, 0]), Buffer.from(unicode)]);
+  if (unicode !== undefined) { extra.writeUInt16LE(extra.length - 4, 2); extra.writeUInt32LE(zlib.crc32(raw), 5); }
+  const crc = zlib.crc32(data);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(raw.length, 26); local.writeUInt16LE(extra.length, 28);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(raw.length, 28); central.writeUInt16LE(extra.length, 30);
+  const lh = Buffer.concat([local, raw, extra, data]);
+  const cd = Buffer.concat([central, raw, extra]);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(1, 8); end.writeUInt16LE(1, 10); end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(lh.length, 16);
+  return Buffer.concat([lh, cd, end]);
+}
+
+describe('python zipped eggs: the entry names Python\'s zipfile reads and yauzl does not', () => {
+  it('property: an EGG-INFO/PKG-INFO named with a NUL tail or renamed by a Unicode Path field is read by importlib.metadata, and reported (fast-check, real python3)', async function () {
+    this.timeout(120_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-names-'));
+    try {
+      const cases = fc.sample(fc.record({
+        tail: fc.constantFrom('', '\0', '\0x', '\0/junk'),
+        unicode: fc.constantFrom(undefined, 'junk/README', 'EGG-INFO/other', 'x'),
+        version: fc.integer({ min: 0, max: 30 }).map((m) => `2.${m}.0`),
+      }), 25);
+      const specs = cases.map((c, i) => {
+        const zip = path.join(dir, `s${i}`, 'zzpkg-1.0-py3.11.egg');
+        fs.mkdirSync(path.dirname(zip));
+        fs.writeFileSync(zip, zipWithNames(Buffer.from(`EGG-INFO/PKG-INFO${c.tail}`), c.unicode, Buffer.from(`Metadata-Version: 2.1\nName: zzpkg\nVersion: ${c.version}\n\n`)));
+        return { zip, c };
+      });
+      const r = spawnSync('python3', ['-W', 'ignore', '-c', `
+import sys, json, importlib.metadata as m
+for z in json.load(sys.stdin):
+    print(json.dumps([[d.metadata["Name"], d.metadata["Version"]] for d in m.distributions(path=[z])]))
+`], { input: JSON.stringify(specs.map((s) => s.zip)), encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Array<[string, string]>);
+      const egg = ANALYZERS.find((a) => a.name === 'lang/python-egg')!;
+      for (const [i, s] of specs.entries()) {
+        expect(got[i], JSON.stringify(s.c)).to.deep.equal([['zzpkg', s.c.version]]);
+        const info = { path: '/site/zzpkg-1.0-py3.11.egg', size: fs.statSync(s.zip).size, mode: 0o644 };
+        const out = await egg.analyze!({ ...info, content: Buffer.alloc(0), file: s.zip }, { tmpDir: dir } as never);
+        const found = (out?.packages ?? []).map((q) => `${q.name} ${q.version}`);
+        expect(found, JSON.stringify(s.c)).to.include(`zzpkg ${s.c.version}`);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
