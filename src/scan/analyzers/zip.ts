@@ -132,7 +132,9 @@ export async function eachZipEntry(
           resolve();
           return;
         }
-        Promise.resolve(onEntry(e)).then(() => zip.readEntry(), reject);
+        // Called in a promise, so a throw of a callback that is not async is a diagnostic too (thrown here it
+        // would leave yauzl's emit, an uncaught exception, and the walk never settle).
+        Promise.resolve().then(() => onEntry(e)).then(() => zip.readEntry(), reject);
       });
       zip.readEntry();
     });
