@@ -150,12 +150,26 @@ export async function eachZipEntry(
  * Info-ZIP Unicode Path extra field (0x7075) whose CRC matches over the name field, and yauzl reads
  * backslashes as `/`; Python's zipfile (3.11) reads the name field as written (UTF-8 under flag bit 11,
  * else cp437) and cuts it at the first NUL (`ZipInfo.__init__`), so `EGG-INFO/PKG-INFO\0x` is
- * `EGG-INFO/PKG-INFO` to importlib.metadata. A name yauzl alone reads would hide the entry from the scan:
- * an analyzer matches each of these names (one or two strings, never empty).
+ * `EGG-INFO/PKG-INFO` to importlib.metadata; newer CPython also reads a 0x7075 name, cut at its NUL, the
+ * last of several. A name yauzl alone reads would hide the entry from the scan: an analyzer matches each
+ * of these names (never empty; more names only report more).
  */
 export function entryNames(e: Yauzl.Entry): string[] {
   const written = yauzl().getFileNameLowLevel(e.generalPurposeBitFlag, e.fileNameRaw, [], true);
-  const cut = written.indexOf('\0');
-  const names = new Set([e.fileName, written, cut >= 0 ? written.slice(0, cut) : written]);
+  const names = new Set([e.fileName, written, cutAtNul(written)]);
+  // Newer CPython zipfile (gh-86094) takes a 0x7075 name too, cut at its NUL, the last valid field of
+  // several where yauzl takes the first: every such name (CRC valid or not: a superset) is one.
+  for (const f of e.extraFields ?? []) {
+    if (f.id !== 0x7075 || f.data.length < 5) continue;
+    const unicode = f.data.subarray(5).toString('utf8');
+    names.add(unicode).add(cutAtNul(unicode));
+  }
+  names.delete('');
   return [...names];
+}
+
+/** `name` up to its first NUL (all of it without one). */
+function cutAtNul(name: string): string {
+  const cut = name.indexOf('\0');
+  return cut >= 0 ? name.slice(0, cut) : name;
 }

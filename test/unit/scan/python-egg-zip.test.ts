@@ -223,9 +223,14 @@ for s in json.load(sys.stdin):
 });
 
 /** A stored zip whose one entry has the name field `raw` and, when `unicode` is given, an Info-ZIP Unicode Path extra field (0x7075) naming it `unicode` (its CRC over `raw`, so yauzl and libzip take it). */
-function zipWithNames(raw: Buffer, unicode: string | undefined, data: Buffer): Buffer {
-  const extra = unicode === undefined ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x75, 0x70, 0, 0, 1, 0, 0, 0, 0]), Buffer.from(unicode)]);
-  if (unicode !== undefined) { extra.writeUInt16LE(extra.length - 4, 2); extra.writeUInt32LE(zlib.crc32(raw), 5); }
+function zipWithNames(raw: Buffer, unicode: string | string[] | undefined, data: Buffer): Buffer {
+  const field = (name: string): Buffer => {
+    const f = Buffer.concat([Buffer.from([0x75, 0x70, 0, 0, 1, 0, 0, 0, 0]), Buffer.from(name)]);
+    f.writeUInt16LE(f.length - 4, 2);
+    f.writeUInt32LE(zlib.crc32(raw), 5);
+    return f;
+  };
+  const extra = Buffer.concat((unicode === undefined ? [] : Array.isArray(unicode) ? unicode : [unicode]).map(field));
   const crc = zlib.crc32(data);
   const local = Buffer.alloc(30);
   local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
@@ -271,6 +276,36 @@ for z in json.load(sys.stdin):
         const found = (out?.packages ?? []).map((q) => `${q.name} ${q.version}`);
         expect(found, JSON.stringify(s.c)).to.include(`zzpkg ${s.c.version}`);
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('python zipped eggs: Unicode Path names as newer CPython reads them', () => {
+  // CPython 3.12+ zipfile (gh-86094) also names an entry by its 0x7075 field, cut at the first NUL, the
+  // last valid field of several, where yauzl takes the first and keeps the NUL. Only python3 3.11 is here:
+  // the rule is taken from CPython's source, and the property asks that every such reading is reported.
+  it('property: the metadata named by any 0x7075 field, NUL-tailed or not, first or last of several, is reported (fast-check)', async function () {
+    this.timeout(120_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-pyegg-7075-'));
+    const egg = ANALYZERS.find((a) => a.name === 'lang/python-egg')!;
+    let n = 0;
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.constantFrom('zz/a', 'junk/README', 'x'), { maxLength: 2 }), fc.nat(2), fc.constantFrom('', '\0', '\0x'), fc.integer({ min: 0, max: 30 }),
+        async (others, at, tail, minor) => {
+          const fields: string[] = [...others];
+          fields.splice(Math.min(at, fields.length), 0, `EGG-INFO/PKG-INFO${tail}`);
+          const version = `3.${minor}.0`;
+          const zip = path.join(dir, `s${n++}`, 'zzpkg-1.0-py3.11.egg');
+          fs.mkdirSync(path.dirname(zip));
+          fs.writeFileSync(zip, zipWithNames(Buffer.from('junk'), fields, Buffer.from(`Metadata-Version: 2.1\nName: zzpkg\nVersion: ${version}\n\n`)));
+          const info = { path: '/site/zzpkg-1.0-py3.11.egg', size: fs.statSync(zip).size, mode: 0o644 };
+          const out = await egg.analyze!({ ...info, content: Buffer.alloc(0), file: zip }, { tmpDir: dir } as never);
+          expect((out?.packages ?? []).map((q) => `${q.name} ${q.version}`), JSON.stringify(fields)).to.include(`zzpkg ${version}`);
+        },
+      ), { numRuns: 40, examples: [[[], 0, '\0x', 1], [['zz/a'], 1, '', 2]] });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
