@@ -25,7 +25,7 @@ import type { Digest, Verdict } from '../core/index.js';
 import type { ChildBlocks } from '../enforce/index.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import type { RegistryClient } from '../registry/client.js';
-import { referencedDescriptors } from '../registry/manifest.js';
+import { parseManifestDocument } from '../core/manifest-parse.js';
 import type { ImageScan, PlatformScan } from '../scan/engine.js';
 import type { Store } from '../store/index.js';
 import type { VulnDb } from '../vulndb/index.js';
@@ -178,8 +178,7 @@ export class DigestPushes {
    * allows); a blocking index takes its blocking children with it when it is enforced, so it holds
    * nothing. An index pushed by digest only holds nothing either (it has its own grace and leaves with
    * its blocking children). Candidates: the newest {@link INDEX_CANDIDATES} verdicts of the repository
-   * that have tags; an index names the digest when its stored scan has it as a platform manifest, or,
-   * without a stored scan, when the index manifest lists it.
+   * that have tags; an index names the digest when it is among the index's {@link judgedChildren}.
    */
   async heldByTaggedIndex(v: Verdict): Promise<{ tag: string; index: Digest } | undefined> {
     const policy = this.h.policy();
@@ -188,14 +187,7 @@ export class DigestPushes {
     for (const c of candidates) {
       const allowedTags = c.tags.filter((t) => !blocks(viewOf(policy, c, t)));
       if (!allowedTags.length) continue;
-      const scan = (await this.h.store.getLayer(this.h.scanKey(c.digest))) as ImageScan | undefined;
-      let names: boolean;
-      if (scan) names = scan.platforms.some((p) => p.manifestDigest === v.digest);
-      else {
-        const m = await client.getManifest(v.repository, c.digest).catch(() => undefined);
-        names = !!m && referencedDescriptors(m.bytes).manifests.some((d) => d.digest === v.digest);
-      }
-      if (!names) continue;
+      if (!(await this.judgedChildren(v.registry, v.repository, c.digest)).includes(v.digest)) continue;
       for (const t of allowedTags) {
         const now = await client.resolve(v.repository, t).catch(() => undefined);
         if (now?.digest === c.digest) return { tag: t, index: c.digest };
@@ -205,11 +197,44 @@ export class DigestPushes {
   }
 
   /**
+   * The platform manifests the index `digest` names as pushgate judged it, the one list that both decides
+   * a hold ({@link heldByTaggedIndex}) and finds what to re-check when the index is gone
+   * ({@link recheckTargets}): its stored scan's platforms; else its stored report's `manifests`, which is
+   * kept for every judgement, an incomplete one too, and outlives the index's deletion; else (a report
+   * stored before it listed them) the index as the registry serves it now, read as the registry and
+   * runtimes read it ({@link parseManifestDocument}: a document that is no index, a Docker manifest
+   * carrying a `manifests` key beside its layers too, names nothing). The holder relation was read from
+   * the registry's manifest for an index without a stored scan (an incomplete one), and once a pusher
+   * deleted that index the re-check found neither: the blocking child it had held stayed for good.
+   * @returns child manifest digests, `digest` itself left out; [] for a manifest that is no index.
+   */
+  async judgedChildren(registry: string, repository: string, digest: Digest): Promise<Digest[]> {
+    const scan = (await this.h.store.getLayer(this.h.scanKey(digest))) as ImageScan | undefined;
+    let children: Array<string | undefined>;
+    if (scan) children = scan.platforms.map((p) => p.manifestDigest);
+    else {
+      const listed = (await this.h.store.getReport(digest))?.manifests;
+      if (listed) children = listed.map((m) => m.digest);
+      else {
+        const m = await this.h.client(registry).getManifest(repository, digest).catch(() => undefined);
+        let doc: ReturnType<typeof parseManifestDocument> | undefined;
+        try {
+          doc = m ? parseManifestDocument(m.bytes, m.mediaType) : undefined;
+        } catch {
+          doc = undefined;
+        }
+        children = doc?.kind === 'index' ? doc.index.manifests.map((d) => d.digest) : [];
+      }
+    }
+    return [...new Set(children.filter((d): d is Digest => !!d && d !== digest))];
+  }
+
+  /**
    * What to re-judge for enforcement by digest after a tag left the digests `left`, or the index manifests
    * `left` were deleted: a tag or a tagged index that held a blocking digest ({@link heldByAllowedTag},
    * {@link heldByTaggedIndex}) holds it no longer, and nothing else would look at it again. Each digest of
-   * `left` that has a stored verdict and, for an index, the platform manifests it names (its stored scan, else the index manifest
-   * as the registry serves it), that have a stored verdict which blocks by digest under the policy in
+   * `left` that has a stored verdict and, for an index, the platform manifests it names ({@link judgedChildren}:
+   * the list a hold was decided on, read from the store, so an index deleted already still names them), that have a stored verdict which blocks by digest under the policy in
    * force ({@link currentView}; a verdict that cannot be judged again for want of a stored scan counts:
    * its event decides). In order, without repeats. Children without a verdict are left out: their own
    * push event decides.
@@ -219,13 +244,7 @@ export class DigestPushes {
     for (const d of left) {
       // Only manifests pushgate judged (a blob delete also comes as a delete event).
       if (!(await this.h.store.getVerdict(registry, repository, d))) continue;
-      const candidates = [d];
-      const scan = (await this.h.store.getLayer(this.h.scanKey(d))) as ImageScan | undefined;
-      if (scan) candidates.push(...scan.platforms.map((p) => p.manifestDigest));
-      else {
-        const m = await this.h.client(registry).getManifest(repository, d).catch(() => undefined);
-        if (m) candidates.push(...referencedDescriptors(m.bytes).manifests.map((x) => x.digest));
-      }
+      const candidates = [d, ...(await this.judgedChildren(registry, repository, d))];
       for (const c of candidates) {
         if (!c || out.has(c)) continue;
         const v = await this.h.store.getVerdict(registry, repository, c);
