@@ -200,10 +200,11 @@ export class DigestPushes {
    * The platform manifests the index `digest` names as pushgate judged it, the one list that both decides
    * a hold ({@link heldByTaggedIndex}) and finds what to re-check when the index is gone
    * ({@link recheckTargets}): its stored scan's platforms; else its stored report's `manifests`, which is
-   * kept for every judgement, an incomplete one too, and outlives the index's deletion; else (a report
-   * stored before it listed them) the index as the registry serves it now, read as the registry and
-   * runtimes read it ({@link parseManifestDocument}: a document that is no index, a Docker manifest
-   * carrying a `manifests` key beside its layers too, names nothing). The holder relation was read from
+   * kept for every judgement, an incomplete one too, and outlives the index's deletion (none when the
+   * judgement read no child: an index past `scan.limits.manifestsPerIndex` holds nothing); else (no
+   * report stored) the index as the registry serves it now, read as the registry and runtimes read it
+   * ({@link parseManifestDocument}: a document that is no index, a Docker manifest carrying a
+   * `manifests` key beside its layers too, names nothing). The holder relation was read from
    * the registry's manifest for an index without a stored scan (an incomplete one), and once a pusher
    * deleted that index the re-check found neither: the blocking child it had held stayed for good.
    * @returns child manifest digests, `digest` itself left out; [] for a manifest that is no index.
@@ -213,8 +214,10 @@ export class DigestPushes {
     let children: Array<string | undefined>;
     if (scan) children = scan.platforms.map((p) => p.manifestDigest);
     else {
-      const listed = (await this.h.store.getReport(digest))?.manifests;
-      if (listed) children = listed.map((m) => m.digest);
+      const report = await this.h.store.getReport(digest);
+      // A report without `manifests` is a judgement that read none of the children (an index past
+      // scan.limits.manifestsPerIndex, a manifest that could not be read): it vouches for none of them.
+      if (report) children = (report.manifests ?? []).map((m) => m.digest);
       else {
         const m = await this.h.client(registry).getManifest(repository, digest).catch(() => undefined);
         let doc: ReturnType<typeof parseManifestDocument> | undefined;

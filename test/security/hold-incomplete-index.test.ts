@@ -3,7 +3,7 @@
  * (removing it would break the index); when that index is deleted by digest, the manifest must leave the
  * repository too. What the index named was read from its stored scan, which is kept only for complete
  * scans, else from the index manifest in the registry: an index whose scan was incomplete (a child with a
- * corrupt layer, a tar cut inside its first entry, a zstd frame of noise)
+ * corrupt layer, a tar cut inside its first entry, a zstd frame of noise, more children than the scan reads)
  * and allowed under a `warn` mapping held its blocking child, and once a pusher deleted the index by
  * digest the re-check found neither a scan nor a manifest to read: the child stayed pullable by digest
  * for good, never judged again.
@@ -34,7 +34,10 @@ const GRACE_MS = 1500;
 const RC_WARN = DEFAULT_POLICY_YAML.replace('  mappings: []', '  mappings:\n    - name: release-candidates\n      repository: "t9/**"\n      tag: "rc-*"\n      ruleSet: default\n      mode: warn');
 
 /** How the index's second child makes its scan incomplete; `none`: a clean child (complete scan, the control). */
-type Flaw = 'none' | 'corrupt-layer' | 'truncated-tar' | 'corrupt-zstd';
+type Flaw = 'none' | 'corrupt-layer' | 'truncated-tar' | 'corrupt-zstd' | 'too-many-children';
+
+/** `scan.limits.manifestsPerIndex` here: an index of more children is incomplete with none of them read. */
+const MAX_INDEX_MANIFESTS = 2;
 
 /** A ustar header announcing 4 KiB of data that never comes: the tar ends inside its first entry. */
 function tarHeaderOnly(nonce: string): Buffer {
@@ -55,7 +58,7 @@ function tarHeaderOnly(nonce: string): Buffer {
 }
 
 /** A one-layer image whose layer the scan cannot read as `flaw` says (the registry accepts each). */
-function flawedImage(flaw: Exclude<Flaw, 'none'>, nonce: string): Image {
+function flawedImage(flaw: Exclude<Flaw, 'none' | 'too-many-children'>, nonce: string): Image {
   const layer =
     flaw === 'corrupt-layer'
       ? Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), crypto.randomBytes(64)])
@@ -106,6 +109,7 @@ describe('security: a blocking digest held by an allowed tagged index leaves whe
     config.server.listen = `127.0.0.1:${apiPort}`;
     config.policy = path.join(dir, 'policy.yaml');
     config.enforcement = { untaggedGraceMs: GRACE_MS };
+    config.scan.limits = { ...config.scan.limits, maxIndexManifests: MAX_INDEX_MANIFESTS };
     srv = await startServer(config, silentLogger, { policyWatchMs: 3_600_000 });
     reg = startRegistry(regPort, { notifyUrl: `http://127.0.0.1:${apiPort}/webhooks/distribution`, notifyHeader: `Authorization: Bearer ${TOKEN}`, env: { NOTIFY_IGNORE_ACTIONS: 'pull' } });
     raw = new Raw(reg.host);
@@ -125,18 +129,25 @@ describe('security: a blocking digest held by an allowed tagged index leaves whe
   async function scenario(flaw: Flaw, childType: string, untagFirst: boolean): Promise<void> {
     const repo = `t9/app${++n}`;
     const bad = makeImage('bad', `${repo}-bad-${crypto.randomUUID()}`, childType);
-    const other = flaw === 'none' ? makeImage('good', `${repo}-good-${crypto.randomUUID()}`) : flawedImage(flaw, `${repo}-${crypto.randomUUID()}`);
-    for (const img of [bad, other]) {
+    const clean = () => makeImage('good', `${repo}-good-${crypto.randomUUID()}`);
+    // Past the index limit the scan reads none of the children, so its report names none of them.
+    const others = flaw === 'none' ? [clean()] : flaw === 'too-many-children' ? Array.from({ length: MAX_INDEX_MANIFESTS }, clean) : [flawedImage(flaw, `${repo}-${crypto.randomUUID()}`)];
+    for (const img of [bad, ...others]) {
       await raw.pushBlobs(repo, img.blobs);
       expect((await raw.putManifest(repo, img.digest, img)).status, `PUT ${img.digest}`).to.equal(201);
     }
-    const index = makeIndex([bad, other]);
+    const index = makeIndex([bad, ...others]);
     expect((await raw.putManifest(repo, 'rc-1', index)).status).to.equal(201);
     await auditedAction(repo, bad.digest, (a) => a.action.startsWith('verdict:'), `the verdict of ${repo}@${bad.digest}`);
     const v = await srv!.store.getVerdict('lab', repo, bad.digest);
     expect(srv!.gate.viewFor(v!).decision, 'the child blocks by digest').to.equal('quarantine');
-    expect(v?.enforcement?.status, JSON.stringify(v?.enforcement)).to.equal('skipped');
-    expect(v?.enforcement?.detail).to.contain(`${repo}:rc-1`);
+    if (flaw === 'too-many-children') {
+      // The index's judgement read none of its children: it vouches for none, so it holds none.
+      expect(v?.enforcement?.action, JSON.stringify(v?.enforcement)).to.equal('quarantine');
+    } else {
+      expect(v?.enforcement?.status, JSON.stringify(v?.enforcement)).to.equal('skipped');
+      expect(v?.enforcement?.detail).to.contain(`${repo}:rc-1`);
+    }
     const iv = await srv!.store.getVerdict('lab', repo, index.digest);
     expect(iv?.complete, `the index's scan is ${flaw === 'none' ? 'complete' : 'incomplete'}`).to.equal(flaw === 'none');
     if (untagFirst) {
@@ -155,12 +166,16 @@ describe('security: a blocking digest held by an allowed tagged index leaves whe
     await scenario('corrupt-layer', OCI_MANIFEST, false);
   });
 
+  it('an index past scan.limits.manifestsPerIndex (none of its children read) holds none of them: the child leaves when its grace ends', async () => {
+    await scenario('too-many-children', OCI_MANIFEST, false);
+  });
+
   it('property: however the index was judged and its tag ended, the held child leaves with it', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<Flaw>('none', 'corrupt-layer', 'truncated-tar', 'corrupt-zstd'), fc.constantFrom(OCI_MANIFEST, DOCKER_MANIFEST), fc.boolean(), async (flaw, childType, untagFirst) => {
+      fc.asyncProperty(fc.constantFrom<Flaw>('none', 'corrupt-layer', 'truncated-tar', 'corrupt-zstd', 'too-many-children'), fc.constantFrom(OCI_MANIFEST, DOCKER_MANIFEST), fc.boolean(), async (flaw, childType, untagFirst) => {
         await scenario(flaw, childType, untagFirst);
       }),
-      { numRuns: 6, endOnFailure: true },
+      { numRuns: 8, endOnFailure: true },
     );
   });
 });
