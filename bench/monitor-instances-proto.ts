@@ -104,7 +104,11 @@ interface Seed {
   holds: Array<[number, string]>;
   lists: Array<[string, Buffer]>;
   verdicts: Array<[string, string, string, string, string, number]>;
+  /** (alias, instance): every id and alias of every finding of the instance, upper-cased. */
+  ids: Array<[string, number]>;
 }
+/** The (alias, instance) rows of an instance's findings. */
+const aliasRows = (id: number, fs: Finding[]): Array<[string, number]> => [...new Set(fs.flatMap((f) => [f.id, ...f.aliases].map((a) => a.toUpperCase())))].map((a) => [a, id]);
 /** A changed instance: its findings' text under the new database, the findings, its diff. */
 type Changed = { text: string; findings: Finding[]; diff: ReturnType<typeof diffFindings> };
 /** What one store does for the pass (each read in chunks of 500 keys). */
@@ -119,6 +123,12 @@ interface Io {
   findings(): Promise<Array<[number, string]>>;
   /** One transaction: changed instances (findings, diffs), verdicts (decision, body, at, repository, digest), change + audit rows (at, repository, digest, ref). */
   write(run: string, inst: Map<number, Changed>, verdicts: Array<[string, string, string, string, string]>, rows: Array<[string, string, string, string]>): Promise<void>;
+  /**
+   * One page of "which images have advisory `alias`": the images (digest order, after `after`, at most
+   * `limit`) holding an instance with a finding of it, with those instances' findings and the images'
+   * verdicts. Returns how many images.
+   */
+  affected(alias: string, after: string, limit: number): Promise<number>;
   /** Bytes written so far (a counter). */
   bytes(): Promise<number>;
   close(): Promise<void>;
@@ -143,6 +153,7 @@ CREATE TABLE instance_findings (instance INTEGER PRIMARY KEY, vulndb TEXT NOT NU
 CREATE TABLE instance_diffs (run TEXT NOT NULL, instance INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run, instance));
 CREATE TABLE image_instances (instance INTEGER NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (instance, digest)) WITHOUT ROWID;
 CREATE TABLE image_index (digest TEXT PRIMARY KEY, instances BLOB NOT NULL);
+CREATE TABLE instance_ids (alias TEXT NOT NULL, instance INTEGER NOT NULL, PRIMARY KEY (alias, instance)) WITHOUT ROWID;
 CREATE TABLE verdicts (registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, decision TEXT NOT NULL, body TEXT NOT NULL, evaluated_at TEXT NOT NULL, updated_seq BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (registry, repository, digest));
 CREATE INDEX verdicts_updated_seq ON verdicts (updated_seq);
 CREATE INDEX verdicts_by_digest ON verdicts (digest);
@@ -157,6 +168,7 @@ CREATE INDEX audit_by_digest_seq ON audit (digest, seq);
         ins("INSERT INTO instance_findings (instance, vulndb, body) VALUES (?, 'db1', ?)", s.findings);
         ins('INSERT OR IGNORE INTO image_instances (instance, digest) VALUES (?, ?)', s.holds);
         ins('INSERT INTO image_index (digest, instances) VALUES (?, ?)', s.lists);
+        ins('INSERT INTO instance_ids (alias, instance) VALUES (?, ?)', s.ids);
         ins("INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq) VALUES ('lab', ?, ?, ?, ?, ?, ?)", s.verdicts);
       })();
       sq.pragma('wal_checkpoint(TRUNCATE)');
@@ -171,9 +183,13 @@ CREATE INDEX audit_by_digest_seq ON audit (digest, seq);
       sq.transaction(() => {
         const upF = sq.prepare("UPDATE instance_findings SET vulndb = 'db2', body = ? WHERE instance = ?");
         const insD = sq.prepare('INSERT INTO instance_diffs (run, instance, body) VALUES (?, ?, ?)');
+        const delI = sq.prepare('DELETE FROM instance_ids WHERE instance = ?');
+        const insI = sq.prepare('INSERT INTO instance_ids (alias, instance) VALUES (?, ?)');
         for (const [id, c] of inst) {
           upF.run(c.text, id);
           insD.run(run, id, JSON.stringify(c.diff));
+          delI.run(id);
+          for (const r of aliasRows(id, c.findings)) insI.run(...r);
         }
         const upV = sq.prepare("UPDATE verdicts SET decision = ?, body = ?, evaluated_at = ?, updated_seq = (SELECT COALESCE(MAX(updated_seq), 0) + 1 FROM verdicts) WHERE registry = 'lab' AND repository = ? AND digest = ?");
         for (const v of verdicts) upV.run(...v);
@@ -184,6 +200,16 @@ CREATE INDEX audit_by_digest_seq ON audit (digest, seq);
           insA.run(at, repo, digest, ref);
         }
       })();
+    },
+    async affected(alias, after, limit) {
+      const rows = sq.prepare('SELECT ii.digest, ii.instance FROM instance_ids a JOIN image_instances ii ON ii.instance = a.instance WHERE a.alias = ? AND ii.digest > ? ORDER BY ii.digest LIMIT ?').raw().all(alias.toUpperCase(), after, limit * 4) as Array<[string, number]>;
+      const digests = [...new Set(rows.map((r) => r[0]))].slice(0, limit);
+      const insts = [...new Set(rows.map((r) => r[1]))];
+      const f = sq.prepare(`SELECT instance, body FROM instance_findings WHERE instance IN (${inList(insts.length)})`).raw().all(...insts) as Array<[number, string]>;
+      const fs = new Map(f.map(([i, b]) => [i, (JSON.parse(b) as Finding[]).filter((x) => [x.id, ...x.aliases].some((a) => a.toUpperCase() === alias.toUpperCase()))]));
+      const v = digests.length ? sq.prepare(`SELECT digest, body FROM verdicts WHERE digest IN (${inList(digests.length)})`).raw().all(...digests) as Array<[string, string]> : [];
+      for (const [, b] of v) JSON.parse(b);
+      return digests.filter((d) => rows.some((r) => r[0] === d && fs.get(r[1])?.length)).length;
     },
     bytes: async () => wchar(),
     close: async () => void sq.close(),
@@ -209,6 +235,7 @@ CREATE TABLE instance_findings (instance INTEGER PRIMARY KEY, vulndb TEXT NOT NU
 CREATE TABLE instance_diffs (run TEXT NOT NULL, instance INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run, instance));
 CREATE TABLE image_instances (instance INTEGER NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (instance, digest));
 CREATE TABLE image_index (digest TEXT PRIMARY KEY, instances BYTEA NOT NULL);
+CREATE TABLE instance_ids (alias TEXT NOT NULL, instance INTEGER NOT NULL, PRIMARY KEY (alias, instance));
 CREATE TABLE verdicts (registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL, decision TEXT NOT NULL, body TEXT NOT NULL, evaluated_at TEXT NOT NULL, updated_seq BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (registry, repository, digest));
 CREATE INDEX verdicts_updated_seq ON verdicts (updated_seq);
 CREATE INDEX verdicts_by_digest ON verdicts (digest);
@@ -225,6 +252,7 @@ CREATE INDEX audit_by_digest_seq ON audit (digest, seq);
       await c.query('INSERT INTO instances (id, pkg, body) SELECT * FROM unnest($1::int[], $2::text[], $3::text[])', [cols(s.instances, 0), cols(s.instances, 1), cols(s.instances, 2)]);
       await c.query("INSERT INTO instance_findings (instance, vulndb, body) SELECT i, 'db1', b FROM unnest($1::int[], $2::text[]) AS u(i, b)", [cols(s.findings, 0), cols(s.findings, 1)]);
       await c.query('INSERT INTO image_index (digest, instances) SELECT * FROM unnest($1::text[], $2::bytea[])', [cols(s.lists, 0), cols(s.lists, 1)]);
+      await c.query('INSERT INTO instance_ids (alias, instance) SELECT * FROM unnest($1::text[], $2::int[])', [cols(s.ids, 0), cols(s.ids, 1)]);
       await c.query("INSERT INTO verdicts (registry, repository, digest, decision, body, evaluated_at, updated_seq) SELECT 'lab', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])", [0, 1, 2, 3, 4, 5].map((k) => cols(s.verdicts, k)));
       await c.query('VACUUM ANALYZE');
       await c.query('CHECKPOINT');
@@ -240,6 +268,9 @@ CREATE INDEX audit_by_digest_seq ON audit (digest, seq);
       const ids = [...inst.keys()];
       await c.query("UPDATE instance_findings f SET vulndb = 'db2', body = u.b FROM unnest($1::int[], $2::text[]) AS u(i, b) WHERE f.instance = u.i", [ids, ids.map((i) => inst.get(i)!.text)]);
       await c.query('INSERT INTO instance_diffs (run, instance, body) SELECT $1, * FROM unnest($2::int[], $3::text[])', [run, ids, ids.map((i) => JSON.stringify(inst.get(i)!.diff))]);
+      await c.query('DELETE FROM instance_ids WHERE instance = ANY($1)', [ids]);
+      const al = ids.flatMap((i) => aliasRows(i, inst.get(i)!.findings));
+      await c.query('INSERT INTO instance_ids (alias, instance) SELECT * FROM unnest($1::text[], $2::int[])', [al.map((r) => r[0]), al.map((r) => r[1])]);
       const col = <T extends unknown[]>(l: T[], k: number) => l.map((r) => r[k]);
       await c.query(`UPDATE verdicts v SET decision = u.d, body = u.b, evaluated_at = u.at, updated_seq = (SELECT COALESCE(MAX(updated_seq), 0) FROM verdicts) + u.n
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(d, b, at, repo, digest, n)
@@ -247,6 +278,15 @@ CREATE INDEX audit_by_digest_seq ON audit (digest, seq);
       await c.query("INSERT INTO image_changes (at, run, registry, repository, digest, body) SELECT u.at, $1, 'lab', u.repo, u.digest, u.ref FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(at, repo, digest, ref)", [run, ...[0, 1, 2, 3].map((k) => col(rs, k))]);
       await c.query("INSERT INTO audit (at, actor, action, registry, repository, digest, detail) SELECT u.at, 'monitor', 'monitor:changed', 'lab', u.repo, u.digest, u.ref FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(at, repo, digest, ref)", [0, 1, 2, 3].map((k) => col(rs, k)));
       await c.query('COMMIT');
+    },
+    async affected(alias, after, limit) {
+      const rs = await rows<[string, number]>('SELECT ii.digest, ii.instance FROM instance_ids a JOIN image_instances ii ON ii.instance = a.instance WHERE a.alias = $1 AND ii.digest > $2 ORDER BY ii.digest LIMIT $3', [alias.toUpperCase(), after, limit * 4]);
+      const digests = [...new Set(rs.map((r) => r[0]))].slice(0, limit);
+      const insts = [...new Set(rs.map((r) => r[1]))];
+      const f = await rows<[number, string]>('SELECT instance, body FROM instance_findings WHERE instance = ANY($1)', [insts]);
+      const fs = new Map(f.map(([i, b]) => [i, (JSON.parse(b) as Finding[]).filter((x) => [x.id, ...x.aliases].some((a) => a.toUpperCase() === alias.toUpperCase()))]));
+      for (const [, b] of await rows<[string, string]>('SELECT digest, body FROM verdicts WHERE digest = ANY($1)', [digests])) JSON.parse(b);
+      return digests.filter((d) => rs.some((r) => r[0] === d && fs.get(r[1])?.length)).length;
     },
     bytes: async () => Number((await c.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS n")).rows[0].n),
     async close() {
@@ -278,15 +318,7 @@ async function pass(io: Io, db: VulnDb, changed: string[]): Promise<void> {
     changedInst.set(r.id, { text, findings: f, diff: diffFindings(old, f) });
   }
   lap();
-  // 2. images holding a changed instance
-  const holders = new Map<string, number[]>();
-  for (const [id, digest] of await io.holders([...changedInst.keys()])) {
-    const l = holders.get(digest);
-    if (l) l.push(id);
-    else holders.set(digest, [id]);
-  }
-  lap();
-  // 3. which changed instances can move an evaluation: per rule set, those whose findings before or
+  // 2. which changed instances can move an evaluation: per rule set, those whose findings before or
   //    after meet one of its vulnerability rules (rules match finding by finding,
   //    src/policy/rules/vulnerability.ts; an exception only removes items, so "no item without the
   //    image's exceptions" holds for every image holding the instance)
@@ -305,18 +337,27 @@ async function pass(io: Io, db: VulnDb, changed: string[]): Promise<void> {
     relevantIn.set(rs, set);
   }
   lap();
-  // 4. the holders' decisions (every holder), the verdict bodies and instance lists of those holding a
-  //    relevant changed instance, every instance's findings
+  // 3. the images holding a relevant changed instance (the only ones whose evaluations can change)
+  const holders = new Map<string, number[]>();
+  const addHolder = (id: number, digest: string) => {
+    const l = holders.get(digest);
+    if (l) l.push(id);
+    else holders.set(digest, [id]);
+  };
+  for (const [id, digest] of await io.holders([...relevantAny])) addHolder(id, digest);
+  lap();
+  // 4. the verdicts and instance lists of those images, every instance's findings
   const holderList = [...holders.keys()];
   const verdictOf = new Map<string, { repository: string; decision: string; body?: string }>();
-  for (const [d, repo, decision] of await io.decisions(holderList)) verdictOf.set(d, { repository: repo, decision });
-  const maybe = holderList.filter((d) => holders.get(d)!.some((id) => relevantAny.has(id)));
-  for (const [d, b] of await io.bodies(maybe)) verdictOf.get(d)!.body = b;
+  for (const [d, b] of await io.bodies(holderList)) {
+    const v = JSON.parse(b) as Verdict;
+    verdictOf.set(d, { repository: v.repository, decision: v.decision, body: b });
+  }
   const idsOf = new Map<string, Int32Array>();
   const readLists = async (ds: string[]) => {
     for (const [d, b] of await io.lists(ds)) idsOf.set(d, new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
   };
-  await readLists(maybe);
+  await readLists(holderList);
   const current: Array<Finding[] | undefined> = [];
   for (const [id, b] of await io.findings()) current[id] = JSON.parse(b) as Finding[];
   for (const [id, c] of changedInst) current[id] = c.findings.length ? c.findings : undefined;
@@ -325,6 +366,8 @@ async function pass(io: Io, db: VulnDb, changed: string[]): Promise<void> {
   //    from its instances (risk order, as a report lists them) and the vulnerability rules evaluated again
   const sig = (r: Record<string, { decision: string; reasons: Array<{ rule: string; action?: string; message?: string }> }>) => JSON.stringify(Object.entries(r).sort().map(([k, e]) => [k, e.decision, e.reasons.map((x) => `${x.rule}:${x.action}:${x.message}`)]));
   type Out = { digest: string; repository: string; before: string; after: string; body?: string; instances: number[] };
+  /** Wall time of the judgement's parts (ms), for the images judged in step 5. */
+  const split = { compose: 0, sort: 0, rules: 0, verdict: 0 };
   const judge = (digest: string, all: boolean): Out => {
     const chg = holders.get(digest)!;
     const v = verdictOf.get(digest)!;
@@ -338,58 +381,101 @@ async function pass(io: Io, db: VulnDb, changed: string[]): Promise<void> {
       const f = current[id];
       if (f) for (const x of f) findings.push(x);
     }
+    let q = performance.now();
+    const tick = (k: keyof typeof split) => { const n = performance.now(); split[k] += n - q; q = n; };
+    tick('compose');
     findings.sort(compareRisk);
+    tick('sort');
     const next: Record<string, unknown> = {};
     for (const rs of Object.keys(raw)) next[rs] = patchFindingRules(policy, rs, raw[rs], { registry: 'lab', repository: v.repository, digest: digest as never, findings });
+    tick('rules');
     if (sig(raw as never) !== sig(next as never)) {
       const upd = summarize(policy, { ...stored, evaluations: next as Verdict['evaluations'], evaluatedAt: new Date().toISOString() });
       o.after = upd.decision;
       o.body = JSON.stringify(upd);
     }
+    tick('verdict');
     return o;
   };
   const out = holderList.map((d) => judge(d, false));
   const evaluated = out.filter((o) => o.body);
+  const parts = Object.entries(split).map(([k, x]) => `${k} ${fmt(x)}`).join(', ');
   lap();
   // 6. write, one transaction (W2): the changed instances' findings and diffs, every changed verdict, a
   //    change and an audit row for each image whose evaluations changed (the other holders' change
-  //    records composed on read from the run's instance diffs and the image's instances)
+  //    records composed on read from the run's instance diffs, the image's instances and its verdict
+  //    history; their notices at delivery)
   const at = new Date().toISOString();
   const row = (o: Out): [string, string, string, string] => [at, o.repository, o.digest, JSON.stringify({ decision: { before: o.before, after: o.after }, instances: o.instances })];
   await io.write('db:proto', changedInst, evaluated.map((o) => [o.after, o.body!, at, o.repository, o.digest]), evaluated.map(row));
   lap();
   const w6 = await io.bytes();
-  // W1, measured after it, alone: a change and an audit row for every holder
+  // W1, measured after it, alone: every image holding a changed instance (not only a relevant one) read
+  // with its decision, and a change and an audit row written for each
   const w1t = performance.now();
   const w1c = process.cpuUsage();
-  await io.write('db:proto-w1', new Map(), [], out.map(row));
+  const allHolders = new Map<string, number[]>();
+  for (const [id, digest] of await io.holders([...changedInst.keys()])) {
+    const l = allHolders.get(digest);
+    if (l) l.push(id);
+    else allHolders.set(digest, [id]);
+  }
+  const decisions = new Map((await io.decisions([...allHolders.keys()])).map(([d, repo, dec]) => [d, { repo, dec }]));
+  const byDigest = new Map(out.map((o) => [o.digest, o]));
+  const w1rows = [...allHolders].map(([d, ids]): [string, string, string, string] => {
+    const o = byDigest.get(d);
+    const v = decisions.get(d)!;
+    return [at, v.repo, d, JSON.stringify({ decision: { before: o?.before ?? v.dec, after: o?.after ?? v.dec }, instances: ids })];
+  });
+  await io.write('db:proto-w1', new Map(), [], w1rows);
   const w1ms = performance.now() - w1t;
   const w1cpu = cpuOf(w1c, process.cpuUsage());
   const w1b = (await io.bytes()) - w6;
 
-  // check: composing every other holder (no relevance filter) changes no evaluation
+  // check: composing every other image holding a changed instance (no relevance filter) changes no evaluation
   const tA = performance.now();
-  const rest = holderList.filter((d) => !idsOf.has(d));
-  for (const [d, b] of await io.bodies(rest)) verdictOf.get(d)!.body = b;
+  const rest = [...allHolders.keys()].filter((d) => !holders.has(d));
+  for (const d of rest) holders.set(d, allHolders.get(d)!);
+  for (const [d, b] of await io.bodies(rest)) {
+    const v = JSON.parse(b) as Verdict;
+    verdictOf.set(d, { repository: v.repository, decision: v.decision, body: b });
+  }
   await readLists(rest);
   let mismatch = 0;
-  for (const o of out) if (!o.body && judge(o.digest, true).body) mismatch++;
+  for (const d of rest) if (judge(d, true).body) mismatch++;
   const aMs = performance.now() - tA;
 
   const ph = (k: number) => `${fmt(laps[k].at - laps[k - 1].at)} ms   cpu ${fmt(cpuOf(laps[k - 1].cpu, laps[k].cpu))} ms`;
   const newFindings = [...changedInst.values()].reduce((a, c) => a + c.diff.new.length, 0);
-  console.log(`\n${io.name}, db pass (prototype): ${changed.length} pairs changed, ${under.length} instances under them, ${changedInst.size} changed (${newFindings} new findings on them; ${relevantAny.size} meeting a rule), ${holders.size} images hold one, ${maybe.length} a relevant one, ${evaluated.length} with changed evaluations`);
+  console.log(`\n${io.name}, db pass (prototype): ${changed.length} pairs changed, ${under.length} instances under them, ${changedInst.size} changed (${newFindings} new findings on them; ${relevantAny.size} meeting a rule), ${allHolders.size} images hold one, ${holderList.length} a relevant one, ${evaluated.length} with changed evaluations`);
   console.log(`  1. re-match the instances under the changed pairs        ${ph(1)}`);
-  console.log(`  2. images holding a changed instance                     ${ph(2)}`);
-  console.log(`  3. changed instances meeting a rule, per rule set         ${ph(3)}`);
-  console.log(`  4. read: decisions, verdicts + instance lists, findings  ${ph(4)}`);
-  console.log(`  5. compose + rules where relevant                        ${ph(5)}`);
+  console.log(`  2. changed instances meeting a rule, per rule set        ${ph(2)}`);
+  console.log(`  3. images holding one of those                           ${ph(3)}`);
+  console.log(`  4. read: their verdicts + instance lists, findings       ${ph(4)}`);
+  console.log(`  5. compose + rules where relevant                        ${ph(5)}   (${parts} ms; the rest: the verdicts parsed, the filter)`);
   console.log(`  6. write: instances, verdicts, change + audit rows of the ${evaluated.length} (W2)   ${ph(6)}   wrote ${fmt((w6 - w0) / 1e6)} MB`);
   const total = laps[6].at - p0;
   console.log(`  total                                                    ${fmt(total)} ms   cpu ${fmt(cpuOf(c0, laps[6].cpu))} ms   goal ≤ 1000 ms: ${total <= 1000 ? 'met' : 'MISSED'}`);
-  console.log(`  W1 (a change + audit row for each of the ${holders.size} holders) would add ${fmt(w1ms)} ms, cpu ${fmt(w1cpu)} ms, ${fmt(w1b / 1e6)} MB (${fmt(w1b / holders.size / 1e3)} KB per holder)`);
-  console.log(`  check: every other holder composed in full: ${mismatch} evaluations differ (${fmt(aMs)} ms, not in the total)`);
+  console.log(`  W1 (every image holding a changed instance read with its decision, a change + audit row for each of the ${allHolders.size}) would add ${fmt(w1ms)} ms, cpu ${fmt(w1cpu)} ms, ${fmt(w1b / 1e6)} MB (${fmt(w1b / allHolders.size / 1e3)} KB per image)`);
+  console.log(`  check: the other ${rest.length} images holding a changed instance composed in full: ${mismatch} evaluations differ (${fmt(aMs)} ms, not in the total)`);
   if (mismatch) throw new Error('the relevance filter missed a changed evaluation');
+  // the affected-images query, one page (limit 100), medians of 20: an advisory the change brought, and
+  // one that every image holds (the most held alias of an instance every image holds)
+  const brought = [...changedInst.values()].flatMap((c) => c.diff.new).find((f) => f.aliases.length);
+  const common = (current[1] ?? current.find((x) => x?.length))?.[0];
+  for (const [what, f] of [['brought by the change', brought], ['held by every image', common]] as const) {
+    if (!f) continue;
+    const alias = f.aliases[0] ?? f.id;
+    const times: number[] = [];
+    let n = 0;
+    for (let k = 0; k < 21; k++) {
+      const t = performance.now();
+      n = await io.affected(alias, '', 100);
+      if (k) times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`  affected by ${alias} (${what}), one page (limit 100), median of 20: ${fmt(times[10])} ms   goal ≤ 50 ms: ${times[10] <= 50 ? 'met' : 'MISSED'}   (${n} images)`);
+  }
 }
 
 console.log(`instance-layout prototype: ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -400,7 +486,7 @@ try {
   seed = 7;
   const instKey = (p: Package) => JSON.stringify([p.ecosystem, p.name, p.version, p.sourceName ?? '', p.sourceVersion ?? '', p.path, p.layer ?? '', p.purl ?? '', p.platform ?? ''] as const);
   const inst = new Map<string, { id: number; pkg: Package; pair: string }>();
-  const s: Seed = { instances: [], findings: [], holds: [], lists: [], verdicts: [] };
+  const s: Seed = { instances: [], findings: [], holds: [], lists: [], verdicts: [], ids: [] };
   const t0 = performance.now();
   let held = 0;
   const sample: Array<{ digest: string; pkgs: Package[]; ids: number[] }> = [];
@@ -432,7 +518,9 @@ try {
   const memo = db.matchMemo();
   for (const e of inst.values()) {
     s.instances.push([e.id, e.pair, JSON.stringify(e.pkg)]);
-    s.findings.push([e.id, `[${(db.match([e.pkg], osInfo, { memo }) as Finding[]).map(findingText).join(',')}]`]);
+    const fs = db.match([e.pkg], osInfo, { memo }) as Finding[];
+    s.findings.push([e.id, `[${fs.map(findingText).join(',')}]`]);
+    s.ids.push(...aliasRows(e.id, fs));
   }
   const vBytes = s.verdicts.reduce((a, v) => a + v[3].length, 0) / N;
   console.log(`seed: ${N} images, ${inst.size} distinct instances, ${fmt(held / N)} instances per image, verdict body ${fmt(vBytes)} B avg   (${fmt(performance.now() - t0)} ms, not a result)`);
