@@ -366,6 +366,11 @@ async function pass(io: Io, db: VulnDb, changed: string[]): Promise<void> {
   //    from its instances (risk order, as a report lists them) and the vulnerability rules evaluated again
   const sig = (r: Record<string, { decision: string; reasons: Array<{ rule: string; action?: string; message?: string }> }>) => JSON.stringify(Object.entries(r).sort().map(([k, e]) => [k, e.decision, e.reasons.map((x) => `${x.rule}:${x.action}:${x.message}`)]));
   type Out = { digest: string; repository: string; before: string; after: string; body?: string; instances: number[] };
+  const rank = new Map<Finding, number>();
+  {
+    const distinct = [...new Set(current.flatMap((l) => l ?? []))].sort(compareRisk);
+    distinct.forEach((f, k) => rank.set(f, k > 0 && compareRisk(distinct[k - 1], f) === 0 ? rank.get(distinct[k - 1])! : k));
+  }
   /** Wall time of the judgement's parts (ms), for the images judged in step 5. */
   const split = { compose: 0, sort: 0, rules: 0, verdict: 0 };
   const judge = (digest: string, all: boolean): Out => {
@@ -384,8 +389,11 @@ async function pass(io: Io, db: VulnDb, changed: string[]): Promise<void> {
     let q = performance.now();
     const tick = (k: keyof typeof split) => { const n = performance.now(); split[k] += n - q; q = n; };
     tick('compose');
-    findings.sort(compareRisk);
+    // risk order by a rank made once per pass for every finding object the instances share (ties keep
+    // composition order, as the stable sort by compareRisk does)
+    findings.sort((a, b) => rank.get(a)! - rank.get(b)!);
     tick('sort');
+    if (all && [...findings].sort(compareRisk).some((f, k) => f !== findings[k])) throw new Error('the rank order is not the risk order');
     const next: Record<string, unknown> = {};
     for (const rs of Object.keys(raw)) next[rs] = patchFindingRules(policy, rs, raw[rs], { registry: 'lab', repository: v.repository, digest: digest as never, findings });
     tick('rules');
