@@ -751,8 +751,9 @@ export class LayerWalker {
         if (fd !== undefined) fs.writeSync(fd, c);
         if (sinks) for (let i = 0; i < sinks.length; i++) sinks[i]!.write(c);
       },
-      // Synchronous unless an analyzer answers with a promise (the Java analyzer): the tar reader then
-      // goes on within the same chunk, where a promise per file (an async function) made it stop and
+      // Synchronous unless an analyzer answers with a promise (the Java analyzers, for a zip they read;
+      // one that sees most files, as lang/java-content does, answers the others at once). The tar reader
+      // then goes on within the same chunk, where a promise per file (an async function) made it stop and
       // resume on a later tick for each of the hundreds of files read, and V8 compile this function's
       // generator. The analyzers still run one after another, in the same order.
       end: () => {

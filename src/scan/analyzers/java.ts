@@ -303,19 +303,41 @@ class ZipSniffSink implements StreamSink {
     if (!this.spill!.write(c)) { this.overflow = true; this.spill!.release(); }
   }
 
-  async end(): Promise<AnalyzerOutput | undefined> {
-    const java = this.first !== undefined && (firstEntryIsMeta(this.first) || this.sawMeta);
-    try {
-      if (this.overflow) {
+  /**
+   * Synchronous for a file that is no zip (almost every file of an image: this sink sees every file
+   * of at least 22 bytes) or one that did not fit: a promise per file made the tar reader stop and
+   * resume on a later tick for each of them (walker.ts `end`). A spilled zip is read asynchronously.
+   */
+  end(): AnalyzerOutput | undefined | Promise<AnalyzerOutput | undefined> {
+    if (this.overflow) {
+      try {
         // A zip without a META-INF/ name that does not fit is left alone (data, not code).
-        return java ? { diagnostics: [{ code: 'spill-limit', path: this.e.path, message: `lang/java-content: a Java archive of ${this.e.size} bytes under a name without an archive extension does not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes, config scan.tmpDirLimit); not analyzed`, incomplete: true }] } : undefined;
+        return this.isJava() ? { diagnostics: [{ code: 'spill-limit', path: this.e.path, message: `lang/java-content: a Java archive of ${this.e.size} bytes under a name without an archive extension does not fit in the scan's temp-space limit (${this.ctx.spill.limitBytes} bytes, config scan.tmpDirLimit); not analyzed`, incomplete: true }] } : undefined;
+      } finally {
+        this.spill?.release();
       }
-      if (this.state !== 'copy' || !this.spill) return undefined;
-      this.spill.close();
+    }
+    if (this.state !== 'copy' || !this.spill) {
+      this.spill?.release();
+      return undefined;
+    }
+    return this.readSpilled(this.spill);
+  }
+
+  /** A zip (its first entry or a `META-INF/` name in its bytes says so): `META-INF/MANIFEST.MF` or Maven metadata at its top. */
+  private isJava(): boolean {
+    return this.first !== undefined && (firstEntryIsMeta(this.first) || this.sawMeta);
+  }
+
+  /** Reads the spilled zip (released after). */
+  private async readSpilled(spill: SpillFile): Promise<AnalyzerOutput | undefined> {
+    try {
+      const java = this.isJava();
+      spill.close();
       const meta = { java: false };
       let out: AnalyzerOutput;
       try {
-        out = await readArchive(this.spill.file, this.e.path, this.ctx, 0, meta);
+        out = await readArchive(spill.file, this.e.path, this.ctx, 0, meta);
       } catch (err) {
         return java ? { diagnostics: [{ code: 'parse-error', path: this.e.path, message: `lang/java-content: a Java archive that cannot be read: ${err instanceof Error ? err.message : String(err)}`, incomplete: true }] } : undefined;
       }
@@ -324,7 +346,7 @@ class ZipSniffSink implements StreamSink {
       if (!meta.java) return undefined;
       return out.packages?.length || out.diagnostics?.length || out.byName ? out : undefined;
     } finally {
-      this.spill?.release();
+      spill.release();
     }
   }
 
