@@ -451,20 +451,25 @@ function copied(e: EntryInfo): boolean {
 }
 
 /**
- * True for files this analyzer looks at: ≥ 1 KiB, any mode and directory. Executables outside the
+ * True for files this analyzer looks at: ≥ 1 KiB, any mode and directory (over 4 GiB, executables only). Executables outside the
  * distribution's directories are copied and read through their section table; the others (most ELF
  * files of a base image) are read by content as they pass ({@link ContentSink}), never copied.
  */
 export function wantsAuditable(e: EntryInfo): boolean {
-  return e.size >= 1024;
+  // over the size limit only when executable (then `file-too-large`, as before): a large data file is no
+  // reason to call every scan of it incomplete
+  return e.size >= 1024 && (e.size <= AUDITABLE_MAX || (e.mode & 0o111) !== 0);
 }
+
+/** Largest file read (4 GiB). */
+const AUDITABLE_MAX = 4 * 1024 ** 3;
 
 /** The analyzer. */
 export const cargoAuditableAnalyzer: Analyzer = {
   name: 'lang/cargo-auditable',
   // 2: files in the distribution's directories and without an executable bit are read by content.
   version: 2,
-  maxSize: 4 * 1024 ** 3,
+  maxSize: AUDITABLE_MAX,
   wants: wantsAuditable,
   stream: (e, ctx) => (copied(e) ? new AuditableSink(e, ctx) : new ContentSink(e)),
 };

@@ -126,6 +126,9 @@ describe('scan: cargo-auditable binaries', function () {
     expect(wantsAuditable({ path: '/usr/libfoo/hello', size: hello.length, mode: 0o755 })).to.equal(true);
     expect(wantsAuditable({ path: '/app/hello', size: hello.length, mode: 0o644 })).to.equal(true);
     expect(wantsAuditable({ path: '/app/hello', size: 1000, mode: 0o755 })).to.equal(false);
+    // past the size limit only an executable is asked for (and is file-too-large); a data file is not
+    expect(wantsAuditable({ path: '/srv/disk.img', size: 5 * 1024 ** 3, mode: 0o644 })).to.equal(false);
+    expect(wantsAuditable({ path: '/srv/big', size: 5 * 1024 ** 3, mode: 0o755 })).to.equal(true);
     // A non-ELF executable (a script) is never spilled either.
     const script = Buffer.concat([Buffer.from('#!/bin/sh\n'), Buffer.alloc(100_000, 0x23)]);
     expect((await walk('app/run.sh', script, budget)).peak).to.equal(0);
