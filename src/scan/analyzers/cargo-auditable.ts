@@ -269,16 +269,207 @@ class AuditableSink implements StreamSink {
   }
 }
 
-/** True for files this analyzer looks at: executable, ≥ 1 KiB, not in the distribution's directories. */
-export function wantsAuditable(e: EntryInfo): boolean {
-  return (e.mode & 0o111) !== 0 && e.size >= 1024 && !DISTRO_DIR.test(e.path);
+/** Bytes of a zlib stream inflated to tell whether it holds a crate list. */
+const PROBE = 64;
+/** Second bytes of a zlib header (CMF 0x78, no preset dictionary) as zlib and flate2 write them. */
+const ZLIB_FLG = new Set([0x01, 0x5e, 0x9c, 0xda]);
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A cheap look at the first deflate block after a zlib header at `b[0]` (RFC 1951 3.2.3), before
+ * inflating: false when no stream beginning a JSON text can start so. A stored block must carry
+ * LEN and its complement and begin with `{` or blank; a fixed-Huffman block must begin with the code
+ * of one of those literals; a dynamic block must declare a complete code-length code (zlib refuses
+ * any other). Most `0x78 xx` pairs in a binary fail here and are never inflated.
+ */
+export function mayStartJson(b: Buffer): boolean {
+  let bit = 16;
+  const bits = (n: number): number => {
+    let v = 0;
+    for (let i = 0; i < n; i++, bit++) {
+      const byte = b[bit >> 3];
+      if (byte === undefined) return -1;
+      v |= ((byte >> (bit & 7)) & 1) << i;
+    }
+    return v;
+  };
+  bits(1); // BFINAL
+  const type = bits(2);
+  const starts = new Set([0x7b, 0x20, 0x0a, 0x0d, 0x09]);
+  if (type === 0) {
+    const at = 7; // zlib header in bytes 0-1, the block header padded out of byte 2, LEN in 3-4, NLEN in 5-6
+    if (b.length < at + 1) return false;
+    return (b.readUInt16LE(3) ^ b.readUInt16LE(5)) === 0xffff && starts.has(b[at]!);
+  }
+  if (type === 1) {
+    // literals 0-143: 8-bit codes 0x30 + value, sent most significant bit first
+    let code = 0;
+    for (let i = 0; i < 8; i++) {
+      const x = bits(1);
+      if (x < 0) return false;
+      code = (code << 1) | x;
+    }
+    return starts.has(code - 0x30);
+  }
+  if (type !== 2) return false;
+  bits(5);
+  bits(5);
+  const hclen = bits(4);
+  if (hclen < 0) return false;
+  let room = 128; // Kraft sum in units of 2^-7
+  for (let i = 0; i < hclen + 4; i++) {
+    const len = bits(3);
+    if (len < 0) return false;
+    if (len) room -= 1 << (7 - len);
+    if (room < 0) return false;
+  }
+  return room === 0;
 }
+
+/**
+ * The sink for an ELF file that is not copied (in a distribution directory, or without an executable
+ * bit: a start-up script can copy or `chmod` it, and the crates it links run all the same). Without the
+ * section table at hand (it is at the end, after the data), the crate list is found by its content: every
+ * zlib stream in the file whose first bytes inflate to a JSON object is kept as it passes (up to
+ * MAX_SECTION), and each one that is a cargo-auditable list ({@link parseDepV0}) is reported, so the
+ * `.dep-v0` section is among them wherever it is; a decoy list elsewhere only adds packages.
+ */
+class ContentSink implements StreamSink {
+  private pos = 0;
+  private elf: boolean | undefined;
+  /** A zlib header seen within PROBE bytes of a chunk's end: its first bytes, completed by the next chunk. */
+  private pending: Array<{ at: number; bytes: Buffer }> = [];
+  /** Streams that inflate to JSON, being kept. */
+  private open: Array<{ parts: Buffer[]; len: number; tried: number }> = [];
+  private lists: AuditablePackage[][] = [];
+
+  constructor(private readonly e: EntryInfo) {}
+
+  /** The first bytes while fewer than the four of the ELF magic have come. */
+  private first = EMPTY;
+
+  write(chunk: Buffer): void {
+    let c = chunk;
+    if (this.elf === undefined) {
+      const b = this.first.length ? Buffer.concat([this.first, c]) : c;
+      if (b.length < 4) { this.first = Buffer.from(b); return; }
+      this.first = EMPTY;
+      this.elf = isElfStart(b);
+      c = b;
+    }
+    if (!this.elf) return;
+    for (const o of this.open) this.keep(o, c);
+    const done = this.pending;
+    this.pending = [];
+    for (const p of done) {
+      const head = Buffer.concat([p.bytes, c.subarray(0, PROBE - p.bytes.length)]);
+      // a chunk shorter than the rest of the probe: wait for the next one
+      if (head.length < PROBE) this.pending.push({ at: p.at, bytes: head });
+      else this.probe(p.at, head, c, p.bytes.length);
+    }
+    for (let i = c.indexOf(0x78); i >= 0 && i < c.length - 1; i = c.indexOf(0x78, i + 1)) {
+      if (!ZLIB_FLG.has(c[i + 1]!)) continue;
+      if (c.length - i < PROBE) this.pending.push({ at: this.pos + i, bytes: Buffer.from(c.subarray(i)) });
+      else this.probe(this.pos + i, c.subarray(i, i + PROBE), c.subarray(i + PROBE), 0);
+    }
+    if (c.length && c[c.length - 1] === 0x78) this.pending.push({ at: this.pos + c.length - 1, bytes: Buffer.from([0x78]) });
+    this.pos += c.length;
+    this.open = this.open.filter((o) => !this.settle(o, false));
+  }
+
+  /**
+   * Inflates `head` (the first bytes of a candidate stream); when they begin a JSON object the stream is
+   * kept: `head`, then `rest` (what follows it in the current chunk, from `restFrom` of `head`'s length).
+   */
+  private probe(_at: number, head: Buffer, chunk: Buffer, restFrom: number): void {
+    if (head.length < 2 || !ZLIB_FLG.has(head[1]!) || !mayStartJson(head)) return;
+    let out: Buffer;
+    try {
+      out = zlib.inflateSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 4096 });
+    } catch {
+      return;
+    }
+    if (!/^[\t\n\r ]*\{/.test(out.toString('latin1', 0, Math.min(out.length, 64)))) return;
+    const o = { parts: [Buffer.from(head)], len: head.length, tried: 0 };
+    // the rest of the chunk after the probed bytes (restFrom > 0: the probe was completed by this chunk)
+    const rest = restFrom > 0 ? chunk.subarray(PROBE - restFrom) : chunk;
+    if (rest.length) this.keep(o, rest);
+    if (!this.settle(o, false)) this.open.push(o);
+  }
+
+  private keep(o: { parts: Buffer[]; len: number }, c: Buffer): void {
+    const room = MAX_SECTION - o.len;
+    if (room <= 0) return;
+    const part = Buffer.from(c.subarray(0, room));
+    o.parts.push(part);
+    o.len += part.length;
+  }
+
+  /** Tries the kept bytes as a whole stream (each time they have doubled, and at the end); true when done with it. */
+  private settle(o: { parts: Buffer[]; len: number; tried: number }, last: boolean): boolean {
+    if (!last && o.len < MAX_SECTION && o.len < 2 * o.tried + PROBE) return false;
+    o.tried = o.len;
+    const data = Buffer.concat(o.parts, o.len);
+    o.parts = [data];
+    let list: AuditablePackage[];
+    try {
+      // inflate stops at the stream's end: the bytes after it are ignored
+      list = parseDepV0(data);
+    } catch (err) {
+      // not yet whole (or no crate list): keep going while there is room
+      return last || o.len >= MAX_SECTION || !(err instanceof Error && /unexpected end of file/i.test(err.message));
+    }
+    this.lists.push(list);
+    return true;
+  }
+
+  end(): AnalyzerOutput | undefined {
+    for (const p of this.pending) this.probe(p.at, p.bytes, EMPTY, p.bytes.length);
+    this.pending = [];
+    for (const o of this.open) this.settle(o, true);
+    this.open = [];
+    const seen = new Set<string>();
+    const packages: FoundPackage[] = [];
+    for (const l of this.lists) {
+      for (const p of auditablePackages(l, this.e.path)) {
+        const k = `${p.name}@${p.version}`;
+        if (!seen.has(k)) { seen.add(k); packages.push(p); }
+      }
+    }
+    return packages.length ? { packages } : undefined;
+  }
+
+  abort(): void {
+    this.open = [];
+  }
+}
+
+/** True for files whose section table is copied: executable, not in the distribution's directories. */
+function copied(e: EntryInfo): boolean {
+  return (e.mode & 0o111) !== 0 && !DISTRO_DIR.test(e.path);
+}
+
+/**
+ * True for files this analyzer looks at: ≥ 1 KiB, any mode and directory (over 4 GiB, executables only). Executables outside the
+ * distribution's directories are copied and read through their section table; the others (most ELF
+ * files of a base image) are read by content as they pass ({@link ContentSink}), never copied.
+ */
+export function wantsAuditable(e: EntryInfo): boolean {
+  // over the size limit only when executable (then `file-too-large`, as before): a large data file is no
+  // reason to call every scan of it incomplete
+  return e.size >= 1024 && (e.size <= AUDITABLE_MAX || (e.mode & 0o111) !== 0);
+}
+
+/** Largest file read (4 GiB). */
+const AUDITABLE_MAX = 4 * 1024 ** 3;
 
 /** The analyzer. */
 export const cargoAuditableAnalyzer: Analyzer = {
   name: 'lang/cargo-auditable',
-  version: 1,
-  maxSize: 4 * 1024 ** 3,
+  // 2: files in the distribution's directories and without an executable bit are read by content.
+  version: 2,
+  maxSize: AUDITABLE_MAX,
   wants: wantsAuditable,
-  stream: (e, ctx) => new AuditableSink(e, ctx),
+  stream: (e, ctx) => (copied(e) ? new AuditableSink(e, ctx) : new ContentSink(e)),
 };

@@ -51,7 +51,39 @@ export function composerVersionsDisagree(pretty: string, normalized: unknown): b
   const norm = n.slice(1, 5);
   if (parts.some((x, i) => x !== norm[i])) return true;
   const rest = norm.slice(parts.length);
-  return !(rest.every((x) => x === '0') || rest.every((x) => x === '9999999'));
+  const branch = rest.length > 0 && rest.every((x) => x === '9999999');
+  if (!(rest.every((x) => x === '0') || branch)) return true;
+  // The stability too: `"version": "6.3.0", "version_normalized": "6.3.0.0-RC1"` is 6.3.0-RC1 to Composer
+  // (below a fix in 6.3.0) and 6.3.0 to pushgate. What follows the release in the normalized version must
+  // be what Composer's VersionParser::normalize makes of what follows it in the pretty one (a stable
+  // normalized version under `6.3.0-p1`, a patch release above 6.3.0, is named too).
+  const suffix = normalized.slice(n[0].length);
+  if (branch && suffix === '-dev') return false;
+  const tail = pretty.trim().slice(p[0].length).replace(/^([^,\s+]*)\+\S*$/, '$1');
+  return composerSuffix(tail) !== suffix;
+}
+
+/** VersionParser's modifier pattern, after the numbers of a classical version. */
+const MODIFIER = /^[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*))?([.-]?dev)?$/i;
+const STABILITY: Record<string, string> = { a: 'alpha', b: 'beta', p: 'patch', pl: 'patch', rc: 'RC' };
+
+/**
+ * What Composer's VersionParser::normalize appends to a classical version's release for `tail` (the
+ * text after its numbers, build metadata removed): `-RC2`, `-alpha1`, `-patch1`, `-beta1-dev`, `-dev`, or
+ * '' (a stable release); undefined when `tail` is no modifier Composer reads.
+ */
+export function composerSuffix(tail: string): string | undefined {
+  const m = MODIFIER.exec(tail);
+  if (!m) return undefined;
+  let out = '';
+  if (m[1]) {
+    // VersionParser returns at once for exactly `stable` (any other case is expanded like a word)
+    if (m[1] === 'stable') return '';
+    const w = m[1].toLowerCase();
+    out = `-${STABILITY[w] ?? w}${(m[2] ?? '').replace(/^[.-]+/, '')}`;
+  }
+  if (m[3]) out += '-dev';
+  return out;
 }
 
 /**
@@ -89,7 +121,8 @@ export function parseComposerInstalled(text: string, path: string, disagree: str
 /** The analyzer. */
 export const composerAnalyzer: Analyzer = {
   name: 'lang/composer',
-  version: 4,
+  // 5: a version_normalized of another stability than version is composer-version-mismatch too.
+  version: 5,
   maxSize: 32 * 1024 * 1024,
   sizeClass: 'lockfile',
   wants: (e) => e.path.endsWith('/vendor/composer/installed.json'),

@@ -230,7 +230,8 @@ export function readPointerBuildInfo(file: string, magicAt: number): { version: 
 }
 
 /**
- * The file range of the first writable PT_LOAD segment, from the ELF and program headers in `h`
+ * The file range of the first PT_LOAD segment that is writable and not executable (debug/buildinfo's
+ * fallback when there is no `.go.buildinfo` section), from the ELF and program headers in `h`
  * (the first bytes of the file); undefined when they are not all in `h` or make no sense.
  */
 export function writableSegment(h: Buffer): { start: number; end: number } | undefined {
@@ -248,12 +249,122 @@ export function writableSegment(h: Buffer): { start: number; end: number } | und
     const o = phoff + i * phentsize;
     if (u32(o) !== 1) continue; // PT_LOAD
     const flags = is64 ? u32(o + 4) : u32(o + 24);
-    if (!(flags & 2)) continue; // PF_W
+    if ((flags & 3) !== 2) continue; // PF_W without PF_X, as debug/buildinfo's elfExe.DataStart
     const off = is64 ? u64(o + 8) : u32(o + 4);
     const filesz = is64 ? u64(o + 32) : u32(o + 16);
     return filesz > 0 ? { start: off, end: off + filesz } : undefined;
   }
   return undefined;
+}
+
+
+/** One ELF program header, 64-bit fields as bigint (debug/elf's Prog). */
+interface ElfProg { type: number; flags: number; off: bigint; vaddr: bigint; filesz: bigint }
+
+/**
+ * What debug/buildinfo needs from an ELF file's headers: its program headers and where its section
+ * header table is. Undefined when the ELF and program headers are not all within `h`.
+ */
+export interface ElfLayout {
+  is64: boolean;
+  le: boolean;
+  progs: ElfProg[];
+  /** File offset of the section header table; 0 when there is none. */
+  shoff: bigint;
+  shnum: number;
+  shentsize: number;
+  shstrndx: number;
+}
+
+/** Parses the ELF header and program headers in `h` (the first bytes of the file). */
+export function elfLayout(h: Buffer): ElfLayout | undefined {
+  if (h.length < 64 || (h[4] !== 1 && h[4] !== 2) || (h[5] !== 1 && h[5] !== 2)) return undefined;
+  const is64 = h[4] === 2;
+  const le = h[5] === 1;
+  const u16 = (o: number) => (le ? h.readUInt16LE(o) : h.readUInt16BE(o));
+  const u32 = (o: number) => (le ? h.readUInt32LE(o) : h.readUInt32BE(o));
+  const uw = (o: number): bigint => (is64 ? (le ? h.readBigUInt64LE(o) : h.readBigUInt64BE(o)) : BigInt(u32(o)));
+  const phoff = Number(uw(is64 ? 32 : 28));
+  const phentsize = u16(is64 ? 54 : 42);
+  const phnum = u16(is64 ? 56 : 44);
+  if (phentsize < (is64 ? 56 : 32) || phoff + phnum * phentsize > h.length) return undefined;
+  const progs: ElfProg[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    progs.push(is64
+      ? { type: u32(o), flags: u32(o + 4), off: uw(o + 8), vaddr: uw(o + 16), filesz: uw(o + 32) }
+      : { type: u32(o), flags: u32(o + 24), off: uw(o + 4), vaddr: uw(o + 8), filesz: uw(o + 16) });
+  }
+  return {
+    is64, le, progs,
+    shoff: uw(is64 ? 40 : 32),
+    shentsize: u16(is64 ? 58 : 46),
+    shnum: u16(is64 ? 60 : 48),
+    shstrndx: u16(is64 ? 62 : 50),
+  };
+}
+
+/** Largest section header table or section-name table read (bytes). */
+const MAX_SECTION_TABLE = 1024 * 1024;
+/** Most build-info magic offsets remembered per file. */
+const MAX_MAGICS = 64;
+const U64 = (1n << 64n) - 1n;
+
+/** A file range copied as the stream passes it. */
+class RangeCopy {
+  readonly buf: Buffer;
+  /** The range is copied up to here (bytes are offered in file order). */
+  private filled: number;
+  constructor(readonly start: number, readonly end: number) { this.buf = Buffer.alloc(end - start); this.filled = start; }
+  /** Copies what `c` (at file offset `at`) holds of the range, when it continues what was copied. */
+  take(c: Buffer, at: number): void {
+    if (at > this.filled) return;
+    const e = Math.min(this.end, at + c.length);
+    if (this.filled >= e) return;
+    c.copy(this.buf, this.filled - this.start, this.filled - at, e - at);
+    this.filled = e;
+  }
+  get complete(): boolean { return this.filled >= this.end; }
+}
+
+/**
+ * Where Go's debug/buildinfo (`go version -m`, and the scanners built on it) reads the build info of
+ * an ELF file, as a file offset, given every offset at which the magic occurs (ascending):
+ * `elfExe.DataStart` takes the address of the first section named `.go.buildinfo`, else of the first
+ * PT_LOAD that is writable and not executable; `ReadData` maps that address through the first program
+ * header (of any type) that covers it; the magic taken is the first one at a multiple of 16 bytes
+ * from there with its 32-byte header inside that program header's file bytes.
+ * @returns the offset; null when Go finds no build info; 'unread' when the section table was needed
+ * but not read.
+ */
+export function goBuildInfoOffset(l: ElfLayout, sections: { shtab?: Buffer; names?: Buffer } | undefined, magics: number[]): number | null | 'unread' {
+  let addr: bigint | undefined;
+  if (l.shnum > 0 || l.shoff !== 0n) {
+    if (!sections?.shtab || !sections.names) return 'unread';
+    const t = sections.shtab;
+    const u32 = (o: number) => (l.le ? t.readUInt32LE(o) : t.readUInt32BE(o));
+    const uw = (o: number): bigint => (l.is64 ? (l.le ? t.readBigUInt64LE(o) : t.readBigUInt64BE(o)) : BigInt(u32(o)));
+    for (let i = 0; i < l.shnum && addr === undefined; i++) {
+      const o = i * l.shentsize;
+      const name = u32(o);
+      const nul = sections.names.indexOf(0, name);
+      if (name < sections.names.length && nul >= 0 && sections.names.toString('latin1', name, nul) === '.go.buildinfo') addr = uw(o + (l.is64 ? 16 : 12));
+    }
+  }
+  if (addr === undefined) addr = l.progs.find((p) => p.type === 1 && (p.flags & 3) === 2)?.vaddr;
+  if (addr === undefined) return null;
+  // debug/buildinfo: prog.Vaddr <= addr && addr <= prog.Vaddr+prog.Filesz-1, in uint64
+  const prog = l.progs.find((p) => p.vaddr <= addr! && addr! <= ((p.vaddr + p.filesz - 1n) & U64));
+  if (!prog || prog.filesz === 0n) return null;
+  const start = prog.off + (addr - prog.vaddr);
+  const end = prog.off + prog.filesz;
+  for (const m of magics) {
+    const o = BigInt(m);
+    if (o < start) continue;
+    if (o + 32n > end) return null;
+    if ((o - start) % 16n === 0n) return m;
+  }
+  return null;
 }
 
 function resultOf(v: { version: string; modinfo: string }, path: string): AnalyzerOutput | undefined {
@@ -282,6 +393,7 @@ class GoSink implements StreamSink {
   constructor(private readonly e: EntryInfo, private readonly ctx: AnalyzerContext) {}
 
   write(c: Buffer): void {
+    if (this.layout && this.state !== 'head') this.observe(c);
     if (this.state === 'skip') {
       if (this.keepSpill && this.spill?.alive) this.feed(c);
       return;
@@ -305,6 +417,8 @@ class GoSink implements StreamSink {
       this.head = [];
       this.headLen = 0;
       this.state = 'scan';
+      this.startObserving(first);
+      if (this.layout) for (const part of parts) this.observe(part);
       const note = first.subarray(0, HEAD).indexOf(GO_NOTE);
       if (!(note >= 12 && first.readUInt32LE(note - 4) === 4 && first.readUInt32LE(note - 12) === 4)) {
         // The Go linker writes its build-ID note (owner "Go") at the start of every ELF it links, but
@@ -395,6 +509,107 @@ class GoSink implements StreamSink {
     this.spill?.release();
   }
 
+  /** ELF and program headers, once the head is read (every ELF file's bytes are observed from then). */
+  private layout?: ElfLayout;
+  private headBuf: Buffer = EMPTY;
+  /** Bytes of the file observed so far. */
+  private seen = 0;
+  /** File offsets of every build-info magic in the file, ascending (at most MAX_MAGICS). */
+  private magics: number[] = [];
+  private magicsOver = false;
+  private mTail = EMPTY;
+  private shtabCopy?: RangeCopy;
+  private namesCopy?: RangeCopy;
+  /** The section header table or its name table cannot be read (too large, out of the file, passed). */
+  private sectionsUnread = false;
+  /** The ELF headers are not within the first HEAD bytes: where Go reads cannot be told. */
+  private headersUnread = false;
+
+  /** Sets up the observation of an ELF file from its first bytes `first`. */
+  private startObserving(first: Buffer): void {
+    this.layout = elfLayout(first);
+    if (!this.layout) {
+      // Still searched for the magic (the whole file is the window), but debug/buildinfo's choice is unknown.
+      this.headersUnread = true;
+      this.layout = { is64: true, le: true, progs: [], shoff: 0n, shnum: 0, shentsize: 0, shstrndx: 0 };
+      return;
+    }
+    this.headBuf = first;
+    const l = this.layout;
+    if (l.shnum === 0 && l.shoff === 0n) return;
+    const len = l.shnum * l.shentsize;
+    if (l.shnum === 0 || l.shentsize < (l.is64 ? 64 : 40) || l.shstrndx >= l.shnum || len > MAX_SECTION_TABLE || l.shoff + BigInt(len) > BigInt(this.e.size)) {
+      this.sectionsUnread = true;
+      return;
+    }
+    this.shtabCopy = new RangeCopy(Number(l.shoff), Number(l.shoff) + len);
+  }
+
+  /** Records the magics in `c` (the next bytes of the file) and copies the section tables it holds. */
+  private observe(c: Buffer): void {
+    const at = this.seen;
+    this.seen += c.length;
+    const m = MAGIC.length - 1;
+    if (!this.magicsOver) {
+      // A magic that began in the last bytes seen and ends in `c` (compared in place, nothing joined).
+      const t = this.mTail;
+      for (let k = Math.min(m, t.length); k >= 1; k--) {
+        if (c.length >= MAGIC.length - k && t.compare(MAGIC, 0, k, t.length - k) === 0 && c.compare(MAGIC, k, MAGIC.length, 0, MAGIC.length - k) === 0) this.addMagic(at - k);
+      }
+      for (let i = c.indexOf(MAGIC); i >= 0; i = c.indexOf(MAGIC, i + 1)) this.addMagic(at + i);
+      this.mTail = c.length >= m ? Buffer.from(c.subarray(c.length - m)) : Buffer.from([...t, ...c].slice(-m));
+    }
+    if (this.sectionsUnread) return;
+    if (this.shtabCopy && !this.shtabCopy.complete) {
+      this.shtabCopy.take(c, at);
+      if (this.shtabCopy.complete) this.armNames(at);
+    }
+    this.namesCopy?.take(c, at);
+  }
+
+  private addMagic(o: number): void {
+    if (this.magics.length >= MAX_MAGICS) { this.magicsOver = true; return; }
+    this.magics.push(o);
+  }
+
+  /** The section header table is read: copy its section-name table, from the head or as it passes. */
+  private armNames(at: number): void {
+    const l = this.layout!;
+    const t = this.shtabCopy!.buf;
+    const o = l.shstrndx * l.shentsize;
+    const u32 = (x: number) => (l.le ? t.readUInt32LE(x) : t.readUInt32BE(x));
+    const uw = (x: number): bigint => (l.is64 ? (l.le ? t.readBigUInt64LE(x) : t.readBigUInt64BE(x)) : BigInt(u32(x)));
+    const type = u32(o + 4);
+    const off = uw(o + (l.is64 ? 24 : 16));
+    const size = type === 8 ? 0n : uw(o + (l.is64 ? 32 : 20)); // SHT_NOBITS holds no bytes
+    if (size > BigInt(MAX_SECTION_TABLE) || off + size > BigInt(this.e.size)) { this.sectionsUnread = true; return; }
+    const names = new RangeCopy(Number(off), Number(off + size));
+    names.take(this.headBuf, 0);
+    if (!names.complete && names.start < at) { this.sectionsUnread = true; return; }
+    this.namesCopy = names;
+  }
+
+  /**
+   * An incomplete diagnostic when the build info read here is not the one debug/buildinfo reads
+   * (a decoy blob placed first in the data segment with the `.go.buildinfo` section pointing elsewhere,
+   * a misaligned magic, an executable writable segment), or when that cannot be told.
+   */
+  private buildInfoCheck(): Diagnostic | undefined {
+    if (!this.layout || this.magics.length === 0) return undefined;
+    const ours = this.magicAt < 0 ? null : this.magicAt;
+    const go = this.magicsOver || this.headersUnread
+      ? 'unread'
+      : goBuildInfoOffset(this.layout, this.sectionsUnread ? undefined : { shtab: this.shtabCopy?.complete ? this.shtabCopy.buf : undefined, names: this.namesCopy?.complete ? this.namesCopy.buf : undefined }, this.magics);
+    if (go === ours) return undefined;
+    const where = go === 'unread'
+      ? 'cannot be told (ELF headers or section table out of reach, or more than 64 build-info markers)'
+      : go === null ? 'is nowhere (Go finds no build info)' : `is at file offset ${go}`;
+    return {
+      code: 'go-buildinfo-ambiguous', path: this.e.path, incomplete: true,
+      message: `lang/go-binary: the file holds the Go build-info marker ${this.magics.length}${this.magicsOver ? '+' : ''} time(s); the scanner read ${ours === null ? 'none' : `the one at file offset ${ours}`}, while the one Go's debug/buildinfo (go version -m) reads ${where}; the modules linked into this binary are not judged`,
+    };
+  }
+
   private keepSpill = false;
   /** File range searched for the magic (the first writable segment; the whole file if unknown). */
   private winStart = 0;
@@ -414,6 +629,8 @@ class GoSink implements StreamSink {
         this.spill.close();
         out = resultOf(readPointerBuildInfo(this.spill.file, this.magicAt), this.e.path);
       } else if (this.keepSpill && this.diag) out = { diagnostics: [this.diag] };
+      const check = this.buildInfoCheck();
+      if (check) out = { ...out, diagnostics: [...(out?.diagnostics ?? []), check] };
       return out;
     } finally {
       this.spill?.release();
@@ -440,7 +657,8 @@ const GO_MAX = 4 * 1024 ** 3;
  */
 export const goBinaryAnalyzer: Analyzer = {
   name: 'lang/go-binary',
-  version: 4,
+  // 5: the blob read is the one debug/buildinfo reads (section, segment rule, alignment), or incomplete.
+  version: 5,
   maxSize: GO_MAX,
   wants: (e) => e.size >= 1024 && (e.size <= GO_MAX || (e.mode & 0o111) !== 0),
   stream: (e, ctx) => new GoSink(e, ctx),

@@ -163,6 +163,25 @@ function hasEndRecord(file: string): boolean {
   }
 }
 
+/** True when `file` holds `-info/` in any ASCII case (`.dist-info/`, `.egg-info/`, `EGG-INFO/`), a name split across 1 MiB chunks too. */
+function mentionsInfoDir(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.alloc(1024 * 1024);
+    let tail = '';
+    for (let pos = 0; ;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+      if (n <= 0) return false;
+      const view = tail + chunk.toString('latin1', 0, n).toLowerCase();
+      if (view.includes('-info/')) return true;
+      tail = view.slice(-5);
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * Reads a zipped egg (easy_install's `foo-1.0-py3.11.egg` file) as Python finds distributions in it:
  * - importlib.metadata (a zip on `sys.path`, from easy-install.pth or another `.pth`): its
@@ -187,17 +206,23 @@ export async function readZippedEgg(file: string, display: string, maxMeta: numb
     zip = await openZip(file);
   } catch (err) {
     if (!hasEndRecord(file)) return undefined;
+    // any zip may be refused (a data file in a zip format yauzl does not read): another than an egg
+    // counts only when it names a metadata directory
+    if (!/\.egg$/i.test(display) && !mentionsInfoDir(file)) return undefined;
     return { diagnostics: [{ code: 'parse-error', path: display, message: `lang/python-egg: a zipped egg that cannot be read: ${err instanceof Error ? err.message : String(err)}`, incomplete: true }] };
   }
   const named: FoundPackage[] = [];
   /** The metadata of the egg's own `EGG-INFO`, for reading it under another file name. */
   const own: EggMeta[] = [];
+  // pip (pkg_resources) reads `.egg` files of a site directory only: another zip is on `sys.path`
+  // through PYTHONPATH or a `.pth`, where importlib.metadata alone lists it, by its metadata.
+  const egg = /\.egg$/i.test(display);
   await eachZipEntry(zip, { analyzer: 'lang/python-egg', display, maxEntries: EGG_MAX_ENTRIES, diagnostics }, async (e: ZipEntry) => {
     // Each name a runtime reads the entry by (Python's zipfile cuts a name at its first NUL): matched by each.
     let text: string | undefined;
     for (const name of entryNames(e)) {
       if (name.endsWith('/')) continue;
-      named.push(...namedInZip(display, name));
+      if (egg) named.push(...namedInZip(display, name));
       if (!isPythonMetadataPath(`${display}/${name}`)) continue;
       if (e.uncompressedSize > maxMeta) {
         diagnostics.push({ code: 'file-too-large', path: `${display}!/${name}`, message: `lang/python-egg: ${e.uncompressedSize} bytes is over the ${maxMeta}-byte limit; not analyzed`, incomplete: true });
@@ -207,7 +232,7 @@ export async function readZippedEgg(file: string, display: string, maxMeta: numb
       const p = parsePythonMetadata(text, `${display}!/${name}`);
       if (p) packages.push(p);
       // pkg_resources (pip) mixes the directory's name and version with the metadata's.
-      const dir = namingDir(display, name);
+      const dir = egg ? namingDir(display, name) : undefined;
       if (dir) {
         const h = parseCoreMetadata(text);
         const meta = { name: h.name, version: h.version };
@@ -303,19 +328,27 @@ export function eggNamePackages(p: string, stem: string, meta: EggMeta = {}): Fo
 }
 
 /**
- * lang/python-egg: zipped eggs (a file whose name ends in `.egg`, ASCII case ignored, as
- * importlib.metadata's `Lookup` compares it), read by {@link readZippedEgg} with the zip reader of the
- * Java archives, spilled to the scan's capped temp space (a zip's directory is at its end). Not
- * read: a zip under another name put on `sys.path` (`PYTHONPATH=/app/deps.zip`), which
- * importlib.metadata also lists.
+ * Names of the zips Python puts on `sys.path` as they are usually spelled (ASCII case ignored): zipped
+ * eggs, and the `.zip`, wheel and zipapp files that PYTHONPATH, a `.pth` line or `python app.pyz` name,
+ * whose top-level `*.dist-info` importlib.metadata lists (`PYTHONPATH=/app/deps.zip` ran urllib3 1.26.0
+ * from the zip while the scan read no `.zip`).
+ */
+const SYS_PATH_ZIP = /\.(?:egg|zip|whl|pyz)$/i;
+
+/**
+ * lang/python-egg: zips on `sys.path` ({@link SYS_PATH_ZIP}: zipped eggs, `.zip`, `.whl`, `.pyz`), read by
+ * {@link readZippedEgg} with the zip reader of the Java archives, spilled to the scan's capped temp space
+ * (a zip's directory is at its end). Not read: a zip under another name that a `.pth` line or PYTHONPATH
+ * names (`deps.bin`), which importlib.metadata also lists.
  */
 export const pythonEggAnalyzer: Analyzer = {
   name: 'lang/python-egg',
-  version: 1,
+  // 2: `.zip`, `.whl` and `.pyz` too.
+  version: 2,
   maxSize: 2 * 1024 ** 3,
   spill: true,
-  wants: (e) => /\.egg$/i.test(e.path),
-  names: { extensions: ['.egg'] },
+  wants: (e) => SYS_PATH_ZIP.test(e.path),
+  names: { extensions: ['.egg', '.zip', '.whl', '.pyz'] },
   async analyze(input) {
     if (!input.file) return undefined;
     return readZippedEgg(input.file, input.path, pythonAnalyzer.maxSize);

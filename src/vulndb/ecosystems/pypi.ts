@@ -47,26 +47,43 @@ function cmpTuple(a: string[], b: string[]): Cmp {
  * so the key is computed once per distinct version instead. A test keeps `pyCompare` of two keys equal to
  * the library's `compare` over generated versions.
  */
-type Pep440Key = [number, number[], unknown, unknown, unknown, unknown];
+type Pep440Key = [bigint, bigint[], unknown, unknown, unknown, unknown];
 
 /** The {@link Pep440Key} of `v`, or null when `v` is not a PEP 440 version (the library's `valid` and `parse` use one regular expression). */
 export function pep440Key(v: string): Pep440Key | null {
   const parsed = pep440().parse(v);
   if (!parsed) return null;
-  const { epoch } = parsed;
+  // The library reads each number with parseInt, which rounds past 2^53 (9007199254740993 read as
+  // ...992, so 1.9007199254740993 equalled 1.9007199254740992 and 2^1024 digits were Infinity); Python
+  // compares them as exact integers. The digits are taken again from the text, as bigints.
+  const raw = PEP440.exec(v);
+  if (!raw) return null;
+  const big = (d: string | undefined): bigint => BigInt(d ?? '0');
+  const epoch = big(raw[1]);
   let { pre, post, dev, local } = parsed as { pre: unknown; post: unknown; dev: unknown; local: unknown };
-  const release = parsed.release.slice();
+  if (pre) pre = [(pre as [string, number])[0], big(raw[5])];
+  if (post) post = [(post as [string, number])[0], big(raw[6] ?? raw[8])];
+  if (dev) dev = [(dev as [string, number])[0], big(raw[10])];
+  if (local) local = raw[11]!.split(/[-_.]/).map((i) => (/^[0-9]+$/.test(i) ? BigInt(i) : i.toLowerCase()));
+  const release: bigint[] = raw[2]!.split('.').map((d) => BigInt(d));
   let n = release.length;
-  while (n > 0 && release[n - 1] === 0) n--;
+  while (n > 0 && release[n - 1] === 0n) n--;
   release.length = n;
   if (!pre && !post && dev) pre = -Infinity;
   else if (!pre) pre = Infinity;
   if (!post) post = -Infinity;
   if (!dev) dev = Infinity;
   if (!local) local = -Infinity;
-  else local = (local as Array<string | number>).map((i) => (Number.isNaN(Number(i)) ? [-Infinity, i] : [Number(i), '']));
+  else local = (local as Array<string | bigint>).map((i) => (typeof i === 'bigint' ? [i, ''] : [-Infinity, i]));
   return [epoch, release, pre, post, dev, local];
 }
+
+/**
+ * packaging's VERSION_PATTERN (PEP 440 appendix B), anchored with the white space packaging strips:
+ * 1 epoch, 2 release, 3 pre, 4 pre letter, 5 pre number, 6 post number after `-`, 7 post letter,
+ * 8 post number, 9 dev letter, 10 dev number, 11 local.
+ */
+const PEP440 = /^\s*v?(?:(?:([0-9]+)!)?([0-9]+(?:\.[0-9]+)*)([-_.]?(alpha|a|beta|b|preview|pre|c|rc)[-_.]?([0-9]+)?)?(?:-([0-9]+)|[-_.]?(post|rev|r)[-_.]?([0-9]+)?)?(?:[-_.]?(dev)[-_.]?([0-9]+)?)?)(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$/i;
 
 /** Python's comparison of two keys as the library ports it (`pyCompare` of lib/operator.js): negative, 0 or positive. */
 export function pyCompare(elemIn: unknown, otherIn: unknown): number {

@@ -63,8 +63,10 @@ describe('scan: cargo-auditable binaries', function () {
     // Expected from the JSON: non-root, source crates.io, kind runtime (the default).
     const want = json.packages.filter((p) => !p.root && p.source === 'crates.io' && (p.kind ?? 'runtime') === 'runtime');
     expect(want.map((p) => p.name)).to.deep.equal(['serde', 'smallvec', 'time']);
-    expect(pk.map((p) => ({ name: p.name, version: p.version, purl: p.purl, ecosystem: p.ecosystem, path: p.path }))).to.deep.equal(
-      want.map((p) => ({ name: p.name, version: p.version, purl: `pkg:cargo/${p.name}@${p.version}`, ecosystem: 'crates.io', path: '/app/bin/hello' })),
+    // copied and read through its section table (/app/bin), or read by content as it passes (a
+    // distribution directory, no executable bit): the same crates
+    expect(pk.map((p) => ({ name: p.name, version: p.version, purl: p.purl, ecosystem: p.ecosystem, path: p.path }))).to.have.deep.members(
+      ['/app/bin/hello', '/usr/bin/hello', '/srv/hello.copy'].flatMap((at) => want.map((p) => ({ name: p.name, version: p.version, purl: `pkg:cargo/${p.name}@${p.version}`, ecosystem: 'crates.io', path: at }))),
     );
     expect(pk.map((p) => p.name)).to.not.include.members(['hello-auditable', 'libc', 'private-helper']);
     expect(inv.diagnostics.filter((d) => d.path?.includes('hello'))).to.deep.equal([]);
@@ -113,17 +115,20 @@ describe('scan: cargo-auditable binaries', function () {
     expect(() => parseDepV0(zlib.deflateSync(Buffer.alloc(9 * 1024 * 1024, 0x20)))).to.throw(/larger than/);
   });
 
-  it('a binary in /usr/bin (or any distribution directory) is not spilled', async () => {
+  it('a binary in /usr/bin (or any distribution directory) is not spilled, and is read by content', async () => {
     const budget = new SpillBudget(fs.mkdtempSync(path.join(tmp, 'd-')), 64 * 1024 ** 2);
     for (const p of ['usr/bin/hello', 'usr/sbin/hello', 'bin/hello', 'sbin/hello', 'usr/lib/x86_64-linux-gnu/hello', 'lib64/hello', 'usr/libexec/hello', 'usr/lib64/hello']) {
       const r = await walk(p, hello, budget);
       expect(r.peak, p).to.equal(0);
-      expect(r.r.results, p).to.have.length(0);
+      expect(r.r.results.flatMap((x) => x.out.packages ?? []).map((q) => q.name), p).to.deep.equal(['serde', 'smallvec', 'time']);
     }
     expect(wantsAuditable({ path: '/usr/local/bin/hello', size: hello.length, mode: 0o755 })).to.equal(true);
-    expect(wantsAuditable({ path: '/usr/libfoo/hello', size: hello.length, mode: 0o755 })).to.equal(false);
-    expect(wantsAuditable({ path: '/app/hello', size: hello.length, mode: 0o644 })).to.equal(false);
+    expect(wantsAuditable({ path: '/usr/libfoo/hello', size: hello.length, mode: 0o755 })).to.equal(true);
+    expect(wantsAuditable({ path: '/app/hello', size: hello.length, mode: 0o644 })).to.equal(true);
     expect(wantsAuditable({ path: '/app/hello', size: 1000, mode: 0o755 })).to.equal(false);
+    // past the size limit only an executable is asked for (and is file-too-large); a data file is not
+    expect(wantsAuditable({ path: '/srv/disk.img', size: 5 * 1024 ** 3, mode: 0o644 })).to.equal(false);
+    expect(wantsAuditable({ path: '/srv/big', size: 5 * 1024 ** 3, mode: 0o755 })).to.equal(true);
     // A non-ELF executable (a script) is never spilled either.
     const script = Buffer.concat([Buffer.from('#!/bin/sh\n'), Buffer.alloc(100_000, 0x23)]);
     expect((await walk('app/run.sh', script, budget)).peak).to.equal(0);

@@ -6,12 +6,14 @@
  * zeros, every pre/post/dev spelling and separator, local segments) and arbitrary strings.
  */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Pep440 from '@renovatebot/pep440';
 import { comparePyPI, legacyKey, pep440Key } from '../../../src/vulndb/ecosystems/pypi.js';
+import { compareVersions } from '../../../src/vulndb/index.js';
 import { sign, type Cmp } from '../../../src/vulndb/ecosystems/types.js';
 
 const pep440 = createRequire(import.meta.url)('@renovatebot/pep440') as typeof Pep440;
@@ -76,6 +78,39 @@ describe('vulndb PyPI comparator: memoized PEP 440 keys', () => {
     fc.assert(fc.property(version, version, (a, b) => {
       expect(outcome(() => comparePyPI(a, b)), `${a} vs ${b}`).to.equal(outcome(() => oldComparePyPI(a, b)));
     }), { numRuns: 20000 });
+  });
+
+  it('orders PEP 440 versions as Python\'s packaging does, numbers past 2^53 included (fast-check, real python3)', () => {
+    // The library reads numbers with parseInt: 1.9007199254740993 and 1.9007199254740992 were one
+    // version, so an installed 1.9007199254740992 was taken as the fixed 1.9007199254740993.
+    const big = fc.oneof(num, fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 70n }).map(String), fc.constantFrom('9007199254740992', '9007199254740993', '1' + '0'.repeat(400), '1' + '0'.repeat(399) + '1'));
+    const bigVersion = fc
+      .record({
+        epoch: fc.option(big.map((n) => `${n}!`), { nil: '' }),
+        release: fc.array(big, { minLength: 1, maxLength: 3 }).map((r) => r.join('.')),
+        pre: fc.option(fc.tuple(fc.constantFrom('a', 'rc', '.beta'), big).map((p) => p.join('')), { nil: '' }),
+        post: fc.option(fc.tuple(fc.constantFrom('-', '.post', 'r'), big).map((p) => p.join('')), { nil: '' }),
+        dev: fc.option(big.map((n) => `.dev${n}`), { nil: '' }),
+        local: fc.option(fc.array(fc.oneof(big, fc.constantFrom('abc', 'x1')), { minLength: 1, maxLength: 3 }).map((l) => `+${l.join('.')}`), { nil: '' }),
+      })
+      .map((p) => `${p.epoch}${p.release}${p.pre}${p.post}${p.dev}${p.local}`);
+    // a pair differs in one number by one as often as not
+    const bump = (v: string, k: number) => {
+      const nums = [...v.matchAll(/[0-9]+/g)];
+      const m = nums[k % nums.length]!;
+      return `${v.slice(0, m.index)}${BigInt(m[0]) + 1n}${v.slice(m.index + m[0].length)}`;
+    };
+    const pairs = fc.sample(fc.tuple(bigVersion, bigVersion, fc.nat(), fc.boolean()).map(([a, b, k, near]) => (near ? [a, bump(a, k)] : [a, b]) as [string, string]), 3000);
+    const py = `
+import json, sys
+try:
+    from packaging.version import Version
+except ImportError:
+    from pip._vendor.packaging.version import Version
+print(json.dumps([(lambda x, y: (x > y) - (x < y))(Version(a), Version(b)) for a, b in json.load(sys.stdin)]))
+`;
+    const want = JSON.parse(execFileSync('python3', ['-c', py], { input: JSON.stringify(pairs), encoding: 'utf8', maxBuffer: 1 << 26 })) as number[];
+    pairs.forEach(([a, b], i) => expect(compareVersions('PyPI', a, b), `${a} vs ${b}`).to.equal(want[i]));
   });
 
   it('orders every version of the PyPI vector file against its neighbours as before', () => {
