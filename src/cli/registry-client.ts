@@ -62,15 +62,20 @@ export function clientForHost(config: PushgateConfig, host: string, opts: Client
   if (opts.oneOff) {
     credentials = { username: opts.oneOff.username, password: opts.oneOff.password };
   } else if (!explicit && opts.authFiles?.length) {
-    // The name the user wrote (what `docker login` was given), then the configured URL's host.
-    const hosts = [...new Set([host, ...(rc ? [new URL(rc.url).host] : [])].map((h) => formatHostPort(parseHostPort(h))))];
-    let lookup: CredentialLookup = { helpers: [] };
-    for (const h of hosts) {
-      lookup = findRegistryCredentials(opts.authFiles, h, opts.repository);
-      if (lookup.credentials) break;
-    }
+    // Only the host pushgate connects to: a configured registry's url host, else the name the user wrote. A
+    // key for the written name when that is an alias (a mirror named `docker.io`, an old host name) is a
+    // credential for another server (Docker Hub's password went to the mirror): not sent, and said so.
+    const written = formatHostPort(parseHostPort(host));
+    const target = rc ? formatHostPort(parseHostPort(new URL(rc.url).host)) : written;
+    const lookup: CredentialLookup = findRegistryCredentials(opts.authFiles, target, opts.repository);
     credentials = lookup.credentials;
-    const note = helperNote(hosts[0], lookup);
+    if (!credentials && written !== target && findRegistryCredentials(opts.authFiles, written, opts.repository).credentials) {
+      opts.warn?.(
+        `pushgate: note: the credential for ${written} is not sent to registry ${rc!.name} (${target}): a credential goes only to the host its key names; `
+        + `log in to ${target}, or pass --username USER --password-stdin`,
+      );
+    }
+    const note = helperNote(target, lookup);
     if (note) opts.warn?.(note);
   }
   if (rc) {

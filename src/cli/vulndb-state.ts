@@ -10,6 +10,7 @@ import type { CliState } from '../config/cli-state.js';
 // `db update` and its sources are loaded only for a first-use download.
 import { VulnDb } from '../vulndb/db.js';
 import { terminalText } from './terminal-text.js';
+import { redactSecretsInText } from '../core/redact.js';
 
 /** Options of {@link openCliVulnDb}. */
 export interface OpenCliVulnDbOptions {
@@ -112,7 +113,7 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
     err.write(`pushgate: no vulnerability database at ${state.dbPath} and --offline forbids downloading one; ${offlineHint(state)}\n`);
     return undefined;
   }
-  err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${someSources(state.sources)} (first use; --offline skips this)\n`);
+  err.write(`pushgate: no vulnerability database at ${state.dbPath} yet: building it from ${redactSecretsInText(someSources(state.sources))} (first use; --offline skips this)\n`);
   const [{ updateDb }, { downloadProgress }] = await Promise.all([import('../vulndb/update.js'), import('./download-progress.js')]);
   const bar = opts.quiet ? { tick: () => undefined, end: () => undefined } : downloadProgress(err);
   const unreachable = new Map<string, Error>();
@@ -125,9 +126,9 @@ export async function openCliVulnDb(state: CliState, opts: OpenCliVulnDbOptions)
       fetch: failFastFetch(opts.fetch ?? fetch, opts.connectTimeoutMs ?? 15_000, unreachable),
     }).finally(() => bar.end());
     const failed = stats.badRecords.filter((b) => state.sources.includes(b.file)).map((b) => b.file);
-    err.write(`pushgate: installed ${stats.path}: ${stats.imported} records${failed.length ? ` (not read: ${terminalText(someSources(failed))})` : ''}\n`);
+    err.write(`pushgate: installed ${stats.path}: ${stats.imported} records${failed.length ? ` (not read: ${terminalText(redactSecretsInText(someSources(failed)))})` : ''}\n`);
   } catch (e) {
-    const net = [...unreachable].map(([origin, ne]) => `${origin}: ${ne.message}`).join('; ');
+    const net = [...unreachable].map(([origin, ne]) => `${origin}: ${redactSecretsInText(ne.message)}`).join('; ');
     const why = net ? `the sources are unreachable: ${net}` : `building it failed: ${e instanceof Error ? e.message : String(e)}`;
     err.write(`pushgate: no vulnerability database at ${state.dbPath}: ${terminalText(why)}; ${offlineHint(state)}\n`);
     return undefined;

@@ -352,6 +352,21 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     problems.push(problemAt(ld, ['proxy', 'upstream'], `must equal the url of one registries[] entry (${registries.map((r) => `registries[name=${r.name}].url`).join(', ') || 'none configured'})`));
   }
 
+  // A URL's user info is never a credential pushgate sends: the registry client takes the origin only (the
+  // registry answered 401 unauthenticated), Node's fetch refuses such a notify URL, and the URL is shown
+  // where credentials never go (the proxy's start line, the Harbor adapter's /metadata). Refused; the
+  // message names the key, never the URL.
+  const userInfoAt: Array<[unknown, KeyPath, string]> = [
+    ...(raw.registries ?? []).map((r, i): [unknown, KeyPath, string] => [r.url, ['registries', i, 'url'], `registries[${i}].auth (username and password)`]),
+    [raw.proxy?.upstream, ['proxy', 'upstream'], 'the matching registries[].auth'],
+    ...(raw.notify ?? []).map((n, i): [unknown, KeyPath, string] => [n.url, ['notify', i, 'url'], `notify[${i}].headers (e.g. Authorization)`]),
+  ];
+  for (const [u, at, where] of userInfoAt) {
+    if (typeof u === 'string' && urlHasUserInfo(u)) {
+      problems.push(problemAt(ld, at, `the URL holds user info (user:password@ before the host), which pushgate never sends and would show in logs: remove it and put the credential in ${where}`));
+    }
+  }
+
   const tlsFiles = (t: { cert: string; key: string } | undefined, at: KeyPath) =>
     t && { cert: inputFile(t.cert, [...at, 'cert'], 'TLS certificate') as string, key: inputFile(t.key, [...at, 'key'], 'TLS key') as string };
 
@@ -542,4 +557,13 @@ function signingKeyProblem(file: string): string | undefined {
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return `${file} must hold an ECDSA P-256 key (what cosign uses), not ${key.asymmetricKeyType ?? 'an unknown type'}`;
   return undefined;
+}
+
+/**
+ * True when the http(s) URL `u` holds user info: an `@` in its authority (after `scheme://`, before the
+ * first `/`, `?`, `#` or `\`, where the WHATWG URL parser ends the authority of an http(s) URL).
+ */
+export function urlHasUserInfo(u: string): boolean {
+  const m = /^[a-z][a-z0-9+.-]*:[/\\]*([^/?#\\]*)/i.exec(u.trim());
+  return !!m && m[1].includes('@');
 }

@@ -104,7 +104,7 @@ export interface PushgateConfig {
     sources: string[];
     ecosystems?: string[];
     updateIntervalMs: number;
-    /** NVD API key (`vulndb.nvdApiKey`, usually `${NVD_API_KEY}`): sent to the NVD API only, never logged. */
+    /** NVD API key (`vulndb.nvdApiKey`, usually `${NVD_API_KEY}`): sent to https://services.nvd.nist.gov only (never along a redirect), never logged. */
     nvdApiKey?: string;
   };
   scan: {

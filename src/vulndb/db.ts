@@ -19,6 +19,7 @@ import { familyOfEcosystem, familyOfInventoryEcosystem, UNKNOWN_RPM_ECOSYSTEM } 
 import { OS_ECOSYSTEMS, osEcosystem, releaseMatches } from './release.js';
 import { normalizeName, SCHEMA_VERSION } from './schema.js';
 import { isHigherSeverity, type SeverityInfo } from './severity.js';
+import { redactSecretsInText } from '../core/redact.js';
 
 /** A finding as the vulnerability database produces it: a core Finding plus where its severity came from. */
 export interface VulnFinding extends Finding {
@@ -253,7 +254,8 @@ export class VulnDb {
       schemaVersion: this.schemaVersion,
       records,
       byEcosystem: JSON.parse(meta.get('byEcosystem') ?? '{}') as Record<string, number>,
-      sources: JSON.parse(meta.get('sources') ?? '[]') as string[],
+      // redacted again for an index built before sources were stored redacted
+      sources: (JSON.parse(meta.get('sources') ?? '[]') as string[]).map(redactSecretsInText),
       sourceStatus: this.sourceStatus(),
       eolProducts: (this.db.prepare('SELECT product FROM eol ORDER BY product').all() as Array<{ product: string }>).map((r) => r.product),
     };
@@ -262,7 +264,7 @@ export class VulnDb {
   /** What each source delivered at build time (empty for an index built before sources were recorded). */
   sourceStatus(): SourceStatus[] {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'sourceStatus'").get() as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as SourceStatus[]) : [];
+    return row ? (JSON.parse(row.value) as SourceStatus[]).map((st) => ({ ...st, source: redactSecretsInText(st.source) })) : [];
   }
 
   /**

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushgateError } from '../core/errors.js';
+import { redactSecretsInText } from '../core/redact.js';
 import { canonicalEcosystem, comparatorFor, splitEcosystem, type Comparator } from './ecosystems/index.js';
 import { type ImportRecord, rangeType, readImportRecord } from './osv.js';
 import { type DigestRow, packageDigestsOfRows, packageKey, recordDigests } from './digest.js';
@@ -216,6 +217,28 @@ function readOldIndexMeta(dbPath: string): OldIndexMeta {
  * advisories from (the old index is untouched).
  */
 export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
+  // A source URL may carry a credential (user info, a pre-signed query): every line, error and stored
+  // name leaves here redacted, since they reach logs, the unauthenticated /readyz and the console.
+  const userLog = opts.log;
+  try {
+    const userProgress = opts.onProgress;
+    return await buildDb({
+      ...opts,
+      log: userLog ? (line) => userLog(redactSecretsInText(line)) : undefined,
+      onProgress: userProgress ? (p) => userProgress({ ...p, source: redactSecretsInText(p.source) }) : undefined,
+    });
+  } catch (err) {
+    if (err instanceof Error) {
+      err.message = redactSecretsInText(err.message);
+      if (err.stack) err.stack = redactSecretsInText(err.stack);
+      // the cause is the fetch error, whose text repeats the URL: its message is in ours already
+      if (err instanceof PushgateError) delete (err as { cause?: unknown }).cause;
+    }
+    throw err;
+  }
+}
+
+async function buildDb(opts: UpdateOptions): Promise<UpdateStats> {
   const log = opts.log ?? (() => undefined);
   const fetchImpl = opts.fetch ?? fetch;
   const ecoFilter = opts.ecosystems?.length ? new Set(opts.ecosystems.map((e) => splitEcosystem(e).base.toLowerCase())) : undefined;
@@ -445,8 +468,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     /** Text of a local file or of a URL (fetched with a conditional request, cached beside the database). */
     const readBody = async (src: string, location: string): Promise<{ name: string; data: Buffer }> => {
       if (/^https?:\/\//i.test(location)) {
-        const { entry } = await fetchToCache(location, dbPath, oldHttp.get(location), fetchImpl, log);
-        newHttp.set(location, entry);
+        const { entry } = await fetchToCache(location, dbPath, oldHttp.get(redactSecretsInText(location)), fetchImpl, log);
+        newHttp.set(redactSecretsInText(location), entry);
         return { name: location, data: fs.readFileSync(entry.file) };
       }
       try {
@@ -599,8 +622,8 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         } else {
           let zipFile = loc;
           if (kind === 'url') {
-            const { entry } = await fetchToCache(loc, dbPath, oldHttp.get(loc), fetchImpl, log);
-            newHttp.set(loc, entry);
+            const { entry } = await fetchToCache(loc, dbPath, oldHttp.get(redactSecretsInText(loc)), fetchImpl, log);
+            newHttp.set(redactSecretsInText(loc), entry);
             zipFile = entry.file;
           }
           await readZip(zipFile, (f, done, total) => importFile(src, `${src}!${f.name}`, f.text, done, total, f.error));
@@ -613,7 +636,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
         // keep what this source delivered before it failed (a truncated zip's good entries)
         writeAffected();
         db.exec('COMMIT');
-        newHttp.delete(spec.location);
+        newHttp.delete(redactSecretsInText(spec.location));
         stats.sources.push({ kind: 'osv', source: src, items: imported.length - before });
         const msg = err instanceof Error ? err.message : String(err);
         stats.badRecords.push({ file: src, error: msg });
@@ -706,8 +729,9 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
     if (digests.previous) meta.run('previousDigest', digests.previous);
     meta.run('schemaVersion', String(SCHEMA_VERSION));
     meta.run('builtAt', stats.builtAt);
-    meta.run('sources', JSON.stringify(sources));
+    meta.run('sources', JSON.stringify(sources.map(redactSecretsInText)));
     meta.run('byEcosystem', JSON.stringify(stats.byEcosystem));
+    for (const st of stats.sources) st.source = redactSecretsInText(st.source);
     meta.run('sourceStatus', JSON.stringify(stats.sources));
     for (const [url, e] of newHttp) meta.run(`${HTTP_META_PREFIX}${url}`, JSON.stringify(e));
     db.close();

@@ -102,12 +102,31 @@ export function nvdRecords(file: string, text: string): Array<Record<string, unk
   throw new PushgateError('VULNDB', `NVD file ${file}: not an NVD CVE API 2.0 record or page (expected "id": "CVE-…" or "vulnerabilities": [...])`);
 }
 
+/** The NVD API's origin: the only one `vulndb.nvdApiKey` is sent to. */
+export const NVD_API_ORIGIN = 'https://services.nvd.nist.gov';
+
+/**
+ * One GET of an NVD API page. The API key goes only to {@link NVD_API_ORIGIN} and never along a redirect:
+ * Node's fetch drops `Authorization` when a redirect leaves the origin but keeps every other header, so
+ * with `redirect: 'follow'` the `apiKey` header went to whatever host a redirect named (a mirror, a
+ * captive portal, an `nvd:` URL of a host that is not NVD). A redirect is followed without the key.
+ */
+async function fetchNvdPage(u: URL, apiKey: string | undefined, fetchImpl: typeof fetch): Promise<Response> {
+  if (!apiKey || u.origin !== NVD_API_ORIGIN) return fetchImpl(u, { redirect: 'follow' });
+  const res = await fetchImpl(u, { headers: { apiKey }, redirect: 'manual' });
+  const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+  if (!location) return res;
+  await res.body?.cancel().catch(() => undefined);
+  return fetchImpl(new URL(location, u), { redirect: 'follow' });
+}
+
 /** Results per page of the NVD API (its maximum). */
 export const NVD_PAGE_SIZE = 2000;
 
 /**
  * Reads every page of the NVD CVE API 2.0 at `url` (e.g. `https://services.nvd.nist.gov/rest/json/cves/2.0`),
- * `resultsPerPage`/`startIndex` paging, the API key (if any) in the `apiKey` header as NVD asks. Calls
+ * `resultsPerPage`/`startIndex` paging, the API key (if any) in the `apiKey` header as NVD asks, to NVD's
+ * own origin only (see fetchNvdPage). Calls
  * `onPage` with each page's text.
  * @throws PushgateError NETWORK or VULNDB naming the URL and the page.
  */
@@ -126,7 +145,7 @@ export async function fetchNvdApi(
     const name = `${url} startIndex=${start}`;
     let res: Response;
     try {
-      res = await fetchImpl(u, { headers: apiKey ? { apiKey } : {} });
+      res = await fetchNvdPage(u, apiKey, fetchImpl);
     } catch (err) {
       throw new PushgateError('NETWORK', `GET ${name}: ${(err as Error).message}`, { cause: err, retryable: true });
     }

@@ -21,6 +21,7 @@ import { scoreCvss, vendorSeverity } from '../../../src/vulndb/severity.js';
 import YAML from 'yaml';
 import Database from 'better-sqlite3';
 import { computePackageDigests } from '../../../src/vulndb/digest.js';
+import { NVD_API_ORIGIN } from '../../../src/vulndb/enrich/nvd.js';
 
 const FIX = path.resolve('test/fixtures/vulndb');
 const NVD = path.join(FIX, 'nvd/cve');
@@ -466,8 +467,13 @@ describe('vulndb enrichment: URL sources over loopback', function () {
     const dir = tmp();
     try {
       const dbPath = path.join(dir, 'v.sqlite');
-      const sources = [OSV_NPM, `nvd:${base}/rest/json/cves/2.0`, `kev:${base}/kev.json`];
-      const st = await updateDb({ path: dbPath, sources, nvdApiKey: 'test-key-1234' });
+      // the key goes to NVD's origin only (test/security/vulndb-credentials.test.ts): that origin is served here
+      const sources = [OSV_NPM, `nvd:${NVD_API_ORIGIN}/rest/json/cves/2.0`, `kev:${base}/kev.json`];
+      const toLoopback = ((input: string | URL | Request, init?: RequestInit) => {
+        const u = new URL(input instanceof Request ? input.url : input.toString());
+        return fetch(u.origin === NVD_API_ORIGIN ? `${base}${u.pathname}${u.search}` : u, init);
+      }) as typeof fetch;
+      const st = await updateDb({ path: dbPath, sources, nvdApiKey: 'test-key-1234', fetch: toLoopback });
       expect(st.sources.map((s) => [s.kind, s.items])).to.deep.equal([['osv', 467], ['nvd', 3], ['kev', 1404]]);
       const nvdReqs = seen.filter((s) => s.url.startsWith('/rest/'));
       expect(nvdReqs.map((s) => new URL(s.url, base).searchParams.get('startIndex'))).to.deep.equal(['0', '2']);
@@ -478,7 +484,7 @@ describe('vulndb enrichment: URL sources over loopback', function () {
       expect(f.severitySource).to.equal('NVD CVSS_V3.1 CVE-2018-1002204');
       // second build: the catalog is not downloaded again (304), its cached copy is read
       seen.length = 0;
-      const st2 = await updateDb({ path: dbPath, sources, nvdApiKey: 'test-key-1234' });
+      const st2 = await updateDb({ path: dbPath, sources, nvdApiKey: 'test-key-1234', fetch: toLoopback });
       expect(seen.find((s) => s.url === '/kev.json')?.inm).to.equal('"k1"');
       expect(st2.sources.find((s) => s.kind === 'kev')!.items).to.equal(1404);
       expect(JSON.stringify(st2)).to.not.include('test-key-1234');
