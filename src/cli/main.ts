@@ -111,6 +111,18 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * A reader that closes stdout early (`pushgate scan --help | head`, `… --format json | jq -e .x` stopping
+ * at its answer) makes the next write fail with EPIPE, which Node raises as an unhandled 'error' event: a
+ * stack trace and exit 1. The reader has what it wanted, so the rest of the output is dropped and the
+ * command runs to its end: its exit status stays the one it decides (a blocking verdict still exits 1),
+ * never a crash's. Any other stdout error (a full disk behind `>`) is still reported.
+ */
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') return;
+  reportError(e);
+  process.exit(2);
+});
 process.on('unhandledRejection', (e) => {
   reportError(e);
   process.exit(2);
