@@ -776,9 +776,9 @@ export class PostgresStore implements Store {
     // One statement: the row is created on first use; an existing one is taken only when due and not
     // leased (a dead owner's lease has expired). Concurrent claims serialize on the row.
     const r = await this.q(
-      `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES ($1, $2, ${NOW_MS} + $3, 0, ${NOW_MS})
-       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at
-       WHERE j.due_at <= ${NOW_MS} AND j.lease_until < ${NOW_MS}
+      `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at, put_at) VALUES ($1, $2, ${NOW_MS} + $3, 0, ${NOW_MS}, ${NOW_MS})
+       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at, put_at = EXCLUDED.put_at
+       WHERE ${PUT_BACK_DUE(NOW_MS, NOW_MS, 'j.')} AND ${LEASE_OVER(NOW_MS, NOW_MS, 'j.')}
        RETURNING started_at`,
       [name, owner, leaseMs],
     );
@@ -786,12 +786,12 @@ export class PostgresStore implements Store {
   }
 
   async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
-    const r = await this.q(`UPDATE cluster_jobs SET lease_until = ${NOW_MS} + $1 WHERE name = $2 AND owner = $3`, [leaseMs, name, owner]);
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = ${NOW_MS} + $1, put_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [leaseMs, name, owner]);
     return r.rowCount === 1;
   }
 
   async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
-    const r = await this.q(`UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ${NOW_MS} + $1, finished_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [nextInMs, name, owner]);
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ${NOW_MS} + $1, finished_at = ${NOW_MS}, put_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [nextInMs, name, owner]);
     return r.rowCount === 1;
   }
 

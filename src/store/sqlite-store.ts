@@ -528,22 +528,23 @@ export class SqliteStore implements Store {
     const now = Date.now();
     const row = this.wrap('claim job', () =>
       this.stmt(
-        `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES (?, ?, ?, 0, ?)
-         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at
-         WHERE j.due_at <= ? AND j.lease_until < ?
+        `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at, put_at) VALUES (?, ?, ?, 0, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at, put_at = excluded.put_at
+         WHERE ${PUT_BACK_DUE('?', '?', 'j.')} AND ${LEASE_OVER('?', '?', 'j.')}
          RETURNING started_at`,
-      ).get(name, owner, now + leaseMs, now, now, now),
+      ).get(name, owner, now + leaseMs, now, now, now, now, now, now),
     ) as Row | undefined;
     return row ? { startedAt: Number(row.started_at) } : undefined;
   }
 
   async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
-    return this.wrap('renew job', () => this.stmt('UPDATE cluster_jobs SET lease_until = ? WHERE name = ? AND owner = ?').run(Date.now() + leaseMs, name, owner).changes === 1);
+    const now = Date.now();
+    return this.wrap('renew job', () => this.stmt('UPDATE cluster_jobs SET lease_until = ?, put_at = ? WHERE name = ? AND owner = ?').run(now + leaseMs, now, name, owner).changes === 1);
   }
 
   async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
     const now = Date.now();
-    return this.wrap('finish job', () => this.stmt('UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ?, finished_at = ? WHERE name = ? AND owner = ?').run(now + nextInMs, now, name, owner).changes === 1);
+    return this.wrap('finish job', () => this.stmt('UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ?, finished_at = ?, put_at = ? WHERE name = ? AND owner = ?').run(now + nextInMs, now, now, name, owner).changes === 1);
   }
 
   private readonly listeners = new Set<(topic: string) => void>();
@@ -586,14 +587,15 @@ export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p W
   AND p.tag = e.tag AND p.seq < e.seq AND p.status IN ('queued', 'running', 'blocked-on-registry')))`;
 
 /**
- * SQL (either dialect; `now1`, `now2`: the store clock in ms, twice for positional parameters) true when a
+ * SQL (either dialect; `now1`, `now2`: the store clock in ms, twice for positional parameters; `t`: a table
+ * qualifier such as `j.`) true when a
  * put-back event (queued, or blocked on its registry) is due: its due time has come, or the clock is before
  * the write that set it (`put_at`, migration 25), so it was set back since and how long the event has
  * waited is unknown. Taking it then costs at most an early try (the waits that must be counted are bounded
  * by counts kept with the event: src/gate/tag-links.ts, src/gate/digest-pushes.ts); waiting for the due time
  * kept it, and every later event of its tag, waiting as long as the clock was set back.
  */
-export const PUT_BACK_DUE = (now1: string, now2: string) => `(due_at <= ${now1} OR put_at > ${now2})`;
+export const PUT_BACK_DUE = (now1: string, now2: string, t = '') => `(${t}due_at <= ${now1} OR ${t}put_at > ${now2})`;
 
 /**
  * SQL (either dialect) true when a running event's lease is over: it has run out, or the clock is back
@@ -601,7 +603,7 @@ export const PUT_BACK_DUE = (now1: string, now2: string) => `(due_at <= ${now1} 
  * killed before a clock was set back does not hold its event (and its tag) for as long as the step. A live
  * worker renews every third of its lease, so a step back shorter than its lease never takes its event away.
  */
-export const LEASE_OVER = (now1: string, now2: string) => `(lease_until < ${now1} OR (put_at > 0 AND 2 * put_at - lease_until > ${now2}))`;
+export const LEASE_OVER = (now1: string, now2: string, t = '') => `(${t}lease_until < ${now1} OR (${t}put_at > 0 AND 2 * ${t}put_at - ${t}lease_until > ${now2}))`;
 
 /**
  * The two queries of a SQLite claim (parameter: now, ms): the first due `queued` event and the first
