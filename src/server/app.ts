@@ -22,7 +22,7 @@ import { harborAdapterRouter } from './harbor-adapter.js';
 import { createAdminApi } from './admin-api.js';
 import { RegistryInstances } from './registry-instances.js';
 import { Readiness } from './readiness.js';
-import { readEnvelope, repositoryNamesIn } from './envelope.js';
+import { closesWhole, readEnvelope, repositoryNamesIn } from './envelope.js';
 import { identifySender, parseDistributionEnvelope, parseHarborPayload, type ParsedNotification } from '../webhooks/index.js';
 import { isRegistryRepositoryName, TAG_RE } from '../core/names.js';
 
@@ -193,7 +193,9 @@ export function createApp(deps: AppDeps): express.Express {
       try {
         body = JSON.parse(text);
       } catch (e) {
-        await lost(res, source, registry, 'not-json', envelope.bytes.length, repositoryNamesIn(text), false, (e as Error).message.slice(0, 200));
+        // A body cut short (its brackets do not close) may have named more repositories past the cut:
+        // the whole registry is reconciled. One that is whole but broken named all it had.
+        await lost(res, source, registry, 'not-json', envelope.bytes.length, repositoryNamesIn(text), !closesWhole(text), (e as Error).message.slice(0, 200));
         return;
       }
       let parsed: ParsedNotification;

@@ -45,6 +45,38 @@ export function repositoryNamesIn(text: string): string[] {
 }
 
 /**
+ * Whether `text` is whole as far as its brackets tell: from its first to its last non-whitespace
+ * character one JSON object or array, its `{`/`[` and `}`/`]` (outside strings, as RFC 8259 §2 and §7
+ * delimit them) balanced, none closed that was not open, and no string left open. A body that is not
+ * JSON and fails this may have been cut (a sender or relay that ended the body early while its framing
+ * said it was complete): the events past the cut, and the repositories they named, are unknown, so only
+ * a body that passes may be reconciled by the names found in it.
+ * @param text the decoded body.
+ */
+export function closesWhole(text: string): boolean {
+  const s = text.trim();
+  if (s[0] !== '{' && s[0] !== '[') return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      depth--;
+      // Closed below the top level, or the top level closed before the end: not one whole value.
+      if (depth < 0 || (depth === 0 && i !== s.length - 1)) return false;
+    }
+  }
+  return depth === 0 && !inString;
+}
+
+/**
  * Reads `req` (decompressing `gzip`/`deflate` as the header says).
  * @param limit bytes kept for parsing; a larger body is read to its end but not kept.
  * @param maxNames repository names kept from an oversized body.

@@ -12,7 +12,7 @@ import type { BaseCatalogStore } from './base-catalog-types.js';
 import { PostgresBaseCatalogStore } from './base-catalog.js';
 import { PostgresMonitorStore } from './postgres-monitor.js';
 import { reportOf } from './report-patch.js';
-import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, vexDocumentFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
+import { auditFromRow, auditWhere, countsOf, dedupeKey, exceptionFromRow, LEASE_OVER, PUT_BACK_DUE, vexDocumentFromRow, mergeTags, movedTags, quarantineFromRow, quarantineWhere, ruleCountFromRow, TAG_ORDER, verdictPage, verdictWhere } from './sqlite-store.js';
 import type { AuditFilter, AuditRecord, OwnWriteKey, QuarantineQuery, QuarantineRecord, QuarantineState, QueuedEvent, QueueState, RetryRequest, MigrationReport, Store, StoredException, StoredVexDocument, VerdictPage, VerdictQuery, AuditRuleCount } from './types.js';
 
 /** Group-commit transactions of enqueues in flight at once ({@link PostgresStore.enqueue}). */
@@ -417,8 +417,8 @@ export class PostgresStore implements Store {
   // disagree still agree on when a lease has expired and how old an event is.
   async claim(worker: string, leaseMs: number): Promise<QueuedEvent | undefined> {
     const r = await this.q(
-      `UPDATE events SET status = 'running', worker = $1, lease_until = ${NOW_MS} + $2, attempts = attempts + 1
-       WHERE seq = (SELECT seq FROM events e WHERE ((status = 'queued' AND due_at <= ${NOW_MS}) OR (status = 'running' AND lease_until < ${NOW_MS}))
+      `UPDATE events SET status = 'running', worker = $1, lease_until = ${NOW_MS} + $2, put_at = ${NOW_MS}, attempts = attempts + 1
+       WHERE seq = (SELECT seq FROM events e WHERE ((status = 'queued' AND ${PUT_BACK_DUE(NOW_MS, NOW_MS)}) OR (status = 'running' AND ${LEASE_OVER(NOW_MS, NOW_MS)}))
                       AND ${TAG_ORDER}
                     ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING seq, payload, attempts, last_error, ${NOW_MS} - created_at AS age_ms, link_hand_backs`,
@@ -430,7 +430,7 @@ export class PostgresStore implements Store {
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
-    await this.q(`UPDATE events SET lease_until = ${NOW_MS} + $1 WHERE seq = $2 AND worker = $3 AND status = 'running'`, [leaseMs, seq, worker]);
+    await this.q(`UPDATE events SET lease_until = ${NOW_MS} + $1, put_at = ${NOW_MS} WHERE seq = $2 AND worker = $3 AND status = 'running'`, [leaseMs, seq, worker]);
   }
 
   async complete(seq: number, worker: string, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<boolean> {
@@ -459,7 +459,7 @@ export class PostgresStore implements Store {
 
   async retry(seq: number, worker: string, r: RetryRequest): Promise<boolean> {
     const res = await this.q(
-      `UPDATE events SET status = $1, due_at = ${NOW_MS} + $2, lease_until = 0, last_error = $3, attempts = GREATEST(0, attempts - $4), link_hand_backs = link_hand_backs + $7
+      `UPDATE events SET status = $1, due_at = ${NOW_MS} + $2, put_at = ${NOW_MS}, lease_until = 0, last_error = $3, attempts = GREATEST(0, attempts - $4), link_hand_backs = link_hand_backs + $7
        WHERE seq = $5 AND worker = $6 AND status = 'running'`,
       [r.state ?? 'queued', r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, seq, worker, r.linkHandBack ? 1 : 0],
     );
@@ -468,7 +468,7 @@ export class PostgresStore implements Store {
 
   async resumeBlocked(registry: string): Promise<number> {
     const r = await this.q(
-      `UPDATE events SET status = 'queued', attempts = 0, due_at = ${NOW_MS}, worker = NULL WHERE status = 'blocked-on-registry' AND registry = $1 AND due_at <= ${NOW_MS}`,
+      `UPDATE events SET status = 'queued', attempts = 0, due_at = ${NOW_MS}, put_at = ${NOW_MS}, worker = NULL WHERE status = 'blocked-on-registry' AND registry = $1 AND ${PUT_BACK_DUE(NOW_MS, NOW_MS)}`,
       [registry],
     );
     return r.rowCount ?? 0;
@@ -776,9 +776,9 @@ export class PostgresStore implements Store {
     // One statement: the row is created on first use; an existing one is taken only when due and not
     // leased (a dead owner's lease has expired). Concurrent claims serialize on the row.
     const r = await this.q(
-      `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES ($1, $2, ${NOW_MS} + $3, 0, ${NOW_MS})
-       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at
-       WHERE j.due_at <= ${NOW_MS} AND j.lease_until < ${NOW_MS}
+      `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at, put_at) VALUES ($1, $2, ${NOW_MS} + $3, 0, ${NOW_MS}, ${NOW_MS})
+       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at, put_at = EXCLUDED.put_at
+       WHERE ${PUT_BACK_DUE(NOW_MS, NOW_MS, 'j.')} AND ${LEASE_OVER(NOW_MS, NOW_MS, 'j.')}
        RETURNING started_at`,
       [name, owner, leaseMs],
     );
@@ -786,12 +786,12 @@ export class PostgresStore implements Store {
   }
 
   async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
-    const r = await this.q(`UPDATE cluster_jobs SET lease_until = ${NOW_MS} + $1 WHERE name = $2 AND owner = $3`, [leaseMs, name, owner]);
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = ${NOW_MS} + $1, put_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [leaseMs, name, owner]);
     return r.rowCount === 1;
   }
 
   async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
-    const r = await this.q(`UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ${NOW_MS} + $1, finished_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [nextInMs, name, owner]);
+    const r = await this.q(`UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ${NOW_MS} + $1, finished_at = ${NOW_MS}, put_at = ${NOW_MS} WHERE name = $2 AND owner = $3`, [nextInMs, name, owner]);
     return r.rowCount === 1;
   }
 

@@ -530,4 +530,18 @@ CREATE INDEX IF NOT EXISTS audit_by_digest_seq ON audit (digest, seq);
 DROP INDEX IF EXISTS image_index_by_vulndb;
 `,
   },
+  {
+    // When an event's due time or lease was last written, on the store's clock. A clock set back after that
+    // write (a host whose clock was stepped, a PostgreSQL failover to a host whose clock differs) left an
+    // event put back for a second not due for as long as the step, and a dead worker's lease live as long,
+    // with every later event of its tag held behind it. A claim takes an event whose write is in its future
+    // as due (queued) or its lease over once the clock is back further than the lease's own length. The
+    // leases and due times of cluster jobs (periodic passes, the quarantine-copy lock) alike.
+    version: 25,
+    name: 'events-put-at',
+    sql: `
+ALTER TABLE events ADD COLUMN put_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cluster_jobs ADD COLUMN put_at BIGINT NOT NULL DEFAULT 0;
+`,
+  },
 ];

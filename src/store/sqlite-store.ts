@@ -211,11 +211,11 @@ export class SqliteStore implements Store {
     const tx = this.db.transaction(() => {
       // The oldest claimable event: the older of the first due `queued` one and the first `running`
       // one whose lease expired (see CLAIM_SQLITE).
-      const queued = this.stmt(CLAIM_SQLITE.queued).get(now) as Row | undefined;
-      const expired = this.stmt(CLAIM_SQLITE.expired).get(now) as Row | undefined;
+      const queued = this.stmt(CLAIM_SQLITE.queued).get({ now }) as Row | undefined;
+      const expired = this.stmt(CLAIM_SQLITE.expired).get({ now }) as Row | undefined;
       const row = queued && expired ? (Number(queued.seq) < Number(expired.seq) ? queued : expired) : (queued ?? expired);
       if (!row) return undefined;
-      this.stmt(`UPDATE events SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?`).run(worker, now + leaseMs, row.seq);
+      this.stmt(`UPDATE events SET status = 'running', worker = ?, lease_until = ?, put_at = ?, attempts = attempts + 1 WHERE seq = ?`).run(worker, now + leaseMs, now, row.seq);
       return row;
     });
     const row = this.wrap('claim', () => tx.immediate());
@@ -231,7 +231,8 @@ export class SqliteStore implements Store {
   }
 
   async extendLease(seq: number, worker: string, leaseMs: number): Promise<void> {
-    this.wrap('extend lease', () => this.stmt(`UPDATE events SET lease_until = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(Date.now() + leaseMs, seq, worker));
+    const now = Date.now();
+    this.wrap('extend lease', () => this.stmt(`UPDATE events SET lease_until = ?, put_at = ? WHERE seq = ? AND worker = ? AND status = 'running'`).run(now + leaseMs, now, seq, worker));
   }
 
   async complete(seq: number, worker: string, audit?: Omit<AuditRecord, 'seq' | 'at'>): Promise<boolean> {
@@ -247,12 +248,13 @@ export class SqliteStore implements Store {
 
   async retry(seq: number, worker: string, r: RetryRequest): Promise<boolean> {
     return this.wrap('retry', () => {
+      const now = Date.now();
       const res = this
         .stmt(
-          `UPDATE events SET status = ?, due_at = ?, lease_until = 0, last_error = ?, attempts = MAX(0, attempts - ?), link_hand_backs = link_hand_backs + ?
+          `UPDATE events SET status = ?, due_at = ?, put_at = ?, lease_until = 0, last_error = ?, attempts = MAX(0, attempts - ?), link_hand_backs = link_hand_backs + ?
            WHERE seq = ? AND worker = ? AND status = 'running'`,
         )
-        .run(r.state ?? 'queued', Date.now() + r.retryInMs, r.error.slice(0, 2000), r.refund ? 1 : 0, r.linkHandBack ? 1 : 0, seq, worker);
+        .run(r.state ?? 'queued', now + r.retryInMs, now, r.error.slice(0, 2000), r.refund ? 1 : 0, r.linkHandBack ? 1 : 0, seq, worker);
       return res.changes === 1;
     });
   }
@@ -261,8 +263,8 @@ export class SqliteStore implements Store {
     return this.wrap('resume blocked events', () => {
       const now = Date.now();
       return this
-        .stmt(`UPDATE events SET status = 'queued', attempts = 0, due_at = ?, worker = NULL WHERE status = 'blocked-on-registry' AND registry = ? AND due_at <= ?`)
-        .run(now, registry, now).changes;
+        .stmt(`UPDATE events SET status = 'queued', attempts = 0, due_at = ?, put_at = ?, worker = NULL WHERE status = 'blocked-on-registry' AND registry = ? AND ${PUT_BACK_DUE('?', '?')}`)
+        .run(now, now, registry, now, now).changes;
     });
   }
 
@@ -526,22 +528,23 @@ export class SqliteStore implements Store {
     const now = Date.now();
     const row = this.wrap('claim job', () =>
       this.stmt(
-        `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at) VALUES (?, ?, ?, 0, ?)
-         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at
-         WHERE j.due_at <= ? AND j.lease_until < ?
+        `INSERT INTO cluster_jobs AS j (name, owner, lease_until, due_at, started_at, put_at) VALUES (?, ?, ?, 0, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, started_at = excluded.started_at, put_at = excluded.put_at
+         WHERE ${PUT_BACK_DUE('?', '?', 'j.')} AND ${LEASE_OVER('?', '?', 'j.')}
          RETURNING started_at`,
-      ).get(name, owner, now + leaseMs, now, now, now),
+      ).get(name, owner, now + leaseMs, now, now, now, now, now, now),
     ) as Row | undefined;
     return row ? { startedAt: Number(row.started_at) } : undefined;
   }
 
   async renewJob(name: string, owner: string, leaseMs: number): Promise<boolean> {
-    return this.wrap('renew job', () => this.stmt('UPDATE cluster_jobs SET lease_until = ? WHERE name = ? AND owner = ?').run(Date.now() + leaseMs, name, owner).changes === 1);
+    const now = Date.now();
+    return this.wrap('renew job', () => this.stmt('UPDATE cluster_jobs SET lease_until = ?, put_at = ? WHERE name = ? AND owner = ?').run(now + leaseMs, now, name, owner).changes === 1);
   }
 
   async finishJob(name: string, owner: string, nextInMs: number): Promise<boolean> {
     const now = Date.now();
-    return this.wrap('finish job', () => this.stmt('UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ?, finished_at = ? WHERE name = ? AND owner = ?').run(now + nextInMs, now, name, owner).changes === 1);
+    return this.wrap('finish job', () => this.stmt('UPDATE cluster_jobs SET lease_until = 0, owner = NULL, due_at = ?, finished_at = ?, put_at = ? WHERE name = ? AND owner = ?').run(now + nextInMs, now, now, name, owner).changes === 1);
   }
 
   private readonly listeners = new Set<(topic: string) => void>();
@@ -584,6 +587,25 @@ export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p W
   AND p.tag = e.tag AND p.seq < e.seq AND p.status IN ('queued', 'running', 'blocked-on-registry')))`;
 
 /**
+ * SQL (either dialect; `now1`, `now2`: the store clock in ms, twice for positional parameters; `t`: a table
+ * qualifier such as `j.`) true when a
+ * put-back event (queued, or blocked on its registry) is due: its due time has come, or the clock is before
+ * the write that set it (`put_at`, migration 25), so it was set back since and how long the event has
+ * waited is unknown. Taking it then costs at most an early try (the waits that must be counted are bounded
+ * by counts kept with the event: src/gate/tag-links.ts, src/gate/digest-pushes.ts); waiting for the due time
+ * kept it, and every later event of its tag, waiting as long as the clock was set back.
+ */
+export const PUT_BACK_DUE = (now1: string, now2: string, t = '') => `(${t}due_at <= ${now1} OR ${t}put_at > ${now2})`;
+
+/**
+ * SQL (either dialect) true when a running event's lease is over: it has run out, or the clock is back
+ * further than the lease's own length (`lease_until - put_at`) before the write that set it, so a worker
+ * killed before a clock was set back does not hold its event (and its tag) for as long as the step. A live
+ * worker renews every third of its lease, so a step back shorter than its lease never takes its event away.
+ */
+export const LEASE_OVER = (now1: string, now2: string, t = '') => `(${t}lease_until < ${now1} OR (${t}put_at > 0 AND 2 * ${t}put_at - ${t}lease_until > ${now2}))`;
+
+/**
  * The two queries of a SQLite claim (parameter: now, ms): the first due `queued` event and the first
  * `running` event whose lease expired, each in seq order and held back while an earlier event of its
  * tag is open ({@link TAG_ORDER}); the claim takes the older of the two. Each walks index
@@ -593,10 +615,10 @@ export const TAG_ORDER = `(e.tag IS NULL OR NOT EXISTS (SELECT 1 FROM events p W
  */
 export const CLAIM_SQLITE = {
   queued: `SELECT seq, payload, attempts, last_error, created_at, link_hand_backs FROM events e INDEXED BY events_status_seq
-           WHERE status = 'queued' AND due_at <= ? AND ${TAG_ORDER}
+           WHERE status = 'queued' AND ${PUT_BACK_DUE('@now', '@now')} AND ${TAG_ORDER}
            ORDER BY seq LIMIT 1`,
   expired: `SELECT seq, payload, attempts, last_error, created_at, link_hand_backs FROM events e INDEXED BY events_status_seq
-            WHERE status = 'running' AND lease_until < ? AND ${TAG_ORDER}
+            WHERE status = 'running' AND ${LEASE_OVER('@now', '@now')} AND ${TAG_ORDER}
             ORDER BY seq LIMIT 1`,
 } as const;
 

@@ -19,7 +19,7 @@ import { Gate } from '../../../src/gate/gate.js';
 import { Metrics } from '../../../src/metrics/index.js';
 import { defaultPolicy } from '../../../src/policy/index.js';
 import { createApp } from '../../../src/server/app.js';
-import { readEnvelope, repositoryNamesIn } from '../../../src/server/envelope.js';
+import { closesWhole, readEnvelope, repositoryNamesIn } from '../../../src/server/envelope.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { labGateConfig, labRegistryConfig, metricValue, silentLogger } from '../../helpers/gate.js';
 
@@ -109,13 +109,16 @@ describe('server: notifications pushgate cannot read are answered 202, recorded 
   });
 
   const unreadable: Array<[string, string, string | Buffer, Record<string, string>, string[] | undefined]> = [
-    ['not JSON', 'distribution', '{"events":[{"action":"push","target":{"repository":"team/cut"', {}, ['team/cut']],
+    // Cut short: the events past the cut (and what they named) are unknown, so the whole registry.
+    ['a body cut short', 'distribution', '{"events":[{"action":"push","target":{"repository":"team/cut"', {}, undefined],
+    ['not JSON, but whole', 'distribution', '{"events":[{"action":"push","target":{"repository":"team/whole", x}}]}', {}, ['team/whole']],
     ['not JSON at all', 'distribution', 'garbage', {}, undefined],
     ['JSON without events', 'distribution', '{"evnts":[]}', {}, undefined],
     ['events that is no array', 'distribution', '{"events":{"target":{"repository":"team/obj"}}}', {}, ['team/obj']],
     ['a JSON array', 'distribution', '[]', {}, undefined],
     ['broken gzip', 'distribution', Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }, undefined],
-    ['a Harbor body that is no payload', 'harbor', '{"type":"PUSH_ARTIFACT","event_data":{"repository":{"repo_full_name":"team/hb"}}', {}, ['team/hb']],
+    ['a Harbor body that is no payload', 'harbor', '{"type":"PUSH_ARTIFACT","event_data":{"repository":{"repo_full_name":"team/hb"}} x}', {}, ['team/hb']],
+    ['a Harbor body cut short', 'harbor', '{"type":"PUSH_ARTIFACT","event_data":{"repository":{"repo_full_name":"team/hb"}}', {}, undefined],
     ['an invalid repository name only', 'distribution', '{"events":{"target":{"repository":"../../etc"}}}', {}, undefined],
   ];
   for (const [what, route, body, headers, want] of unreadable) {
@@ -127,6 +130,46 @@ describe('server: notifications pushgate cannot read are answered 202, recorded 
       expect((await store.listAudit(1000, { action: 'events-lost' })).length).to.equal(before + 1);
     });
   }
+
+  it('an envelope cut anywhere (its framing complete, its JSON not): every repository it named before or after the cut is reconciled', async () => {
+    const NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*){0,2}$/;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.stringMatching(NAME).filter((s) => s.length > 0 && s.length < 60), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        async (repos, layers, at) => {
+          const text = JSON.stringify({ events: repos.map((r, i) => ({ ...pushEvent(r, `v${i}`, layers), id: `cut-${i}` })) });
+          const cut = text.slice(0, 1 + Math.floor(at * (text.length - 1)));
+          asked.length = 0;
+          const r = await post('distribution', cut);
+          expect(r.status, await r.clone().text()).to.equal(202);
+          expect(asked).to.have.length(1);
+          const [registry, scope] = asked[0];
+          expect(registry).to.equal('lab');
+          // undefined is the whole registry; a list must hold every repository of the envelope.
+          if (scope) expect(scope).to.include.members(repos);
+          const [a] = await store.listAudit(1, { action: 'events-lost' });
+          expect(a.detail?.reason).to.equal('not-json');
+          if (a.detail?.reconcile !== 'registry') expect(a.detail?.repositories).to.include.members(repos);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  it('closesWhole: a prefix of a JSON object or array never passes; the whole text does', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.object(), fc.array(fc.jsonValue())), fc.nat(), (v, n) => {
+        const text = JSON.stringify(v);
+        expect(closesWhole(text)).to.equal(true);
+        expect(closesWhole(`  ${text}\n`)).to.equal(true);
+        const cut = n % text.length;
+        expect(closesWhole(text.slice(0, cut)), text.slice(0, cut)).to.equal(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
 
   it('a readable envelope is still queued (one transaction) and unauthenticated callers still get 401', async () => {
     const r = await post('distribution', JSON.stringify({ events: [pushEvent('team/ok', 'v1', 2), { ...pushEvent('team/ok2', 'v1', 0), id: 'second' }] }));

@@ -119,3 +119,68 @@ contract('postgres', async () => {
     },
   };
 });
+
+describe('store cluster jobs: a clock set back after a lease or a pass end', function () {
+  this.timeout(60_000);
+  /** Each engine with a way to set its clock back `ms` (SQLite: the process clock; PostgreSQL: every time the job row holds moved forward, which is the same to the row). */
+  const engines: Array<[string, () => Promise<{ a: Store; b: Store; stepBack(ms: number): Promise<void>; done(): Promise<void> }>]> = [
+    ['sqlite', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-jobs-clock-'));
+      const a = await openStore(`sqlite:${dir}/s.db`);
+      const b = await openStore(`sqlite:${dir}/s.db`);
+      const realNow = Date.now;
+      return {
+        a, b,
+        async stepBack(ms) {
+          Date.now = () => realNow() - ms;
+        },
+        async done() {
+          Date.now = realNow;
+          await a.close();
+          await b.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }],
+    ['postgres', async () => {
+      const db = await freshDatabase('pg_jobs_clock');
+      const a = await openStore(db.url);
+      const b = await openStore(db.url);
+      const { default: pg } = await import('pg');
+      return {
+        a, b,
+        async stepBack(ms) {
+          const c = new pg.Client({ connectionString: db.url });
+          await c.connect();
+          // put_at is moved too where the schema has it (a store without it has nothing else to move).
+          const cols = (await c.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'cluster_jobs' AND column_name = 'put_at'`)).rowCount;
+          await c.query(`UPDATE cluster_jobs SET lease_until = CASE WHEN lease_until > 0 THEN lease_until + $1 ELSE 0 END, due_at = CASE WHEN due_at > 0 THEN due_at + $1 ELSE 0 END${cols ? ', put_at = put_at + $1' : ''}`, [ms]);
+          await c.end();
+        },
+        async done() {
+          await a.close();
+          await b.close();
+          await db.drop();
+        },
+      };
+    }],
+  ];
+  for (const [name, open] of engines) {
+    it(`${name}: a dead owner's lock is taken over at once after the clock is set back an hour; a short step leaves a live owner's lease alone; a pass end set back is due`, async () => {
+      const e = await open();
+      try {
+        expect(await e.a.claimJob('quarantine-copy:lab/quarantine', 'A', 30_000)).to.not.equal(undefined);
+        expect(await e.a.claimJob('reconcile', 'A', 30_000)).to.not.equal(undefined);
+        expect(await e.a.finishJob('reconcile', 'A', 60_000)).to.equal(true);
+        await e.stepBack(10_000);
+        expect(await e.b.claimJob('quarantine-copy:lab/quarantine', 'B', 30_000), 'a step shorter than the lease: the owner keeps it').to.equal(undefined);
+        await e.stepBack(3_600_000);
+        // A (SIGKILLed) never renews: its lock must not look held for the hour the clock went back.
+        expect(await e.b.claimJob('quarantine-copy:lab/quarantine', 'B', 30_000), 'the dead owner\'s lock').to.not.equal(undefined);
+        expect(await e.b.claimJob('reconcile', 'B', 30_000), 'the pass due a minute after the last one ended').to.not.equal(undefined);
+      } finally {
+        await e.done();
+      }
+    });
+  }
+});

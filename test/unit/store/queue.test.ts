@@ -235,6 +235,58 @@ function queueContract(name: string, open: () => Promise<Opened>) {
         { numRuns: 40 },
       );
     });
+
+    it('property: a clock set back after an event was put back or claimed holds it (and its tag) no longer than its own wait or lease', async () => {
+      // The store's clock stepped back `step` ms since the writes is, for the rows, the same as those writes having
+      // been made `step` ms later: every time written is moved forward by the step (the same on the SQLite
+      // process clock and the PostgreSQL database clock).
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: 3 * 3_600_000 }),
+          fc.integer({ min: 10_000, max: 600_000 }),
+          fc.integer({ min: 0, max: 600_000 }),
+          async (step, leaseMs, waitMs) => {
+            round++;
+            const { store } = o;
+            for (let c = await store.claim('sweep', 60_000); c; c = await store.claim('sweep', 60_000)) await store.complete(c.seq, 'sweep');
+            const repo = `team/step${round}`;
+            // One event put back for waitMs, one claimed by a worker that then died (its lease never renewed),
+            // one blocked on its registry for waitMs; each with a later event of its tag behind it.
+            const dead = (await store.enqueue(ev(`s${round}-dead`, { repository: repo, tag: 'dead', digest: D(3) }))).seq;
+            await store.enqueue(ev(`s${round}-dead-next`, { repository: repo, tag: 'dead', digest: D(4) }));
+            expect((await store.claim('killed', leaseMs))?.seq).to.equal(dead);
+            const put = (await store.enqueue(ev(`s${round}-put`, { repository: repo, tag: 'put', digest: D(1) }))).seq;
+            await store.enqueue(ev(`s${round}-put-next`, { repository: repo, tag: 'put', digest: D(2) }));
+            expect((await store.claim('w', leaseMs))?.seq).to.equal(put);
+            expect(await store.retry(put, 'w', { error: 'transient', retryInMs: waitMs })).to.equal(true);
+            await o.sql(`UPDATE events SET due_at = due_at + ${step}, lease_until = CASE WHEN lease_until > 0 THEN lease_until + ${step} ELSE 0 END, put_at = put_at + ${step} WHERE repository = '${repo}'`);
+            const claimed = new Set<number>();
+            for (let c = await store.claim('after', 60_000); c; c = await store.claim('after', 60_000)) claimed.add(c.seq);
+            // Set back further than the wait (plus a second for the test's own time): the put-back event is due now.
+            if (step > waitMs + 1000) expect(claimed.has(put), `put back for ${waitMs} ms, clock set back ${step} ms`).to.equal(true);
+            // Not set back, and a wait of seconds: it still waits.
+            if (step === 0 && waitMs >= 5000) expect(claimed.has(put)).to.equal(false);
+            // Set back further than twice the lease: the dead worker's event is claimed again now.
+            if (step > 2 * leaseMs + 1000) expect(claimed.has(dead), `lease ${leaseMs} ms, clock set back ${step} ms`).to.equal(true);
+            // Set back less than the lease: a live worker (renewing every third of its lease) keeps its event.
+            if (step < leaseMs / 2) expect(claimed.has(dead), `lease ${leaseMs} ms, clock set back ${step} ms`).to.equal(false);
+            await o.sql(`UPDATE events SET status = 'done' WHERE repository = '${repo}'`);
+          },
+        ),
+        { numRuns: 40, examples: [[3_600_000, 30_000, 1000], [0, 30_000, 60_000], [10_000, 30_000, 60_000]] },
+      );
+    });
+
+    it('a clock set back after an event was parked on its registry: the registry answering resumes it at once', async () => {
+      const { store } = o;
+      const { seq } = await store.enqueue(ev('parked'));
+      expect((await store.claim('w', 60_000))?.seq).to.equal(seq);
+      expect(await store.retry(seq, 'w', { error: 'registry down', retryInMs: 1000, state: 'blocked-on-registry' })).to.equal(true);
+      await o.sql(`UPDATE events SET due_at = due_at + 3600000, put_at = put_at + 3600000 WHERE seq = ${seq}`);
+      expect(await store.resumeBlocked('lab')).to.equal(1);
+      expect((await store.claim('w2', 60_000))?.seq).to.equal(seq);
+    });
   });
 }
 
@@ -291,7 +343,7 @@ describe('store queue: a claim walks the backlog in order instead of sorting it 
       const db = new Database(file, { readonly: true });
       try {
         for (const [name, sql] of Object.entries(CLAIM_SQLITE)) {
-          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(Date.now()) as Array<{ detail: string }>).map((r) => r.detail);
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ now: Date.now() }) as Array<{ detail: string }>).map((r) => r.detail);
           expect(plan.join(' | '), name).to.match(/USING INDEX events_status_seq \(status=\?\)/);
           expect(plan.join(' | '), name).to.not.match(/TEMP B-TREE/);
         }
@@ -329,6 +381,30 @@ describe('store queue: leases on the database clock (postgres)', function () {
       await a.close();
       await b.close();
       await db.drop();
+    }
+  });
+});
+
+describe('store queue: the SQLite process clock set back an hour', function () {
+  this.timeout(30_000);
+  it('an event put back for a second, and one whose worker died, are claimed again at once, not an hour later', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-clock-step-'));
+    const store = await openStore(`sqlite:${path.join(dir, 'q.db')}`);
+    const realNow = Date.now;
+    try {
+      const put = (await store.enqueue(ev('put', { tag: 'put' }))).seq;
+      const dead = (await store.enqueue(ev('dead', { tag: 'dead', digest: D(2) }))).seq;
+      expect((await store.claim('w', 30_000))?.seq).to.equal(put);
+      expect((await store.claim('killed', 30_000))?.seq).to.equal(dead);
+      expect(await store.retry(put, 'w', { error: 'transient', retryInMs: 1000 })).to.equal(true);
+      // The host's clock is stepped back an hour (the process goes on; so does its store).
+      Date.now = () => realNow() - 3_600_000;
+      const got = [(await store.claim('after', 30_000))?.seq, (await store.claim('after', 30_000))?.seq];
+      expect(got.sort()).to.deep.equal([put, dead].sort());
+    } finally {
+      Date.now = realNow;
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
