@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jwtConfigProblem } from './jwt.js';
+import { staticTokenProblem } from './tokens.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { configValidator } from './config-validator.js';
 import { configSchema } from './schema.js';
@@ -139,7 +140,7 @@ interface RawRegistry {
   ca?: string;
   clientCert?: string;
   clientKey?: string;
-  webhook?: { token?: string };
+  webhook?: { token?: string; previousTokens?: string[] };
   quarantine?: { repositoryPrefix?: string; project?: string; label?: string; remove?: 'artifact' | 'tag'; retention?: string };
   concurrency?: number;
   timeout?: string;
@@ -365,6 +366,20 @@ function build(raw: RawConfig, absFile: string, ld: LocatedDocument, problems: C
     if (typeof u === 'string' && urlHasUserInfo(u)) {
       problems.push(problemAt(ld, at, `the URL holds user info (user:password@ before the host), which pushgate never sends and would show in logs: remove it and put the credential in ${where}`));
     }
+  }
+
+  // Static bearer tokens: a non-string entry is the schema's problem.
+  const staticTokens: Array<[unknown, KeyPath]> = [
+    ...(raw.registries ?? []).flatMap((r, i): Array<[unknown, KeyPath]> => [
+      [r.webhook?.token, ['registries', i, 'webhook', 'token']],
+      ...(Array.isArray(r.webhook?.previousTokens) ? r.webhook.previousTokens : []).map((t, j): [unknown, KeyPath] => [t, ['registries', i, 'webhook', 'previousTokens', j]]),
+    ]),
+    ...(Array.isArray(raw.api?.tokens) ? raw.api.tokens : []).map((t, j): [unknown, KeyPath] => [t, ['api', 'tokens', j]]),
+    ...(Array.isArray(raw.harborAdapter?.tokens) ? raw.harborAdapter.tokens : []).map((t, j): [unknown, KeyPath] => [t, ['harborAdapter', 'tokens', j]]),
+  ];
+  for (const [t, at] of staticTokens) {
+    const why = typeof t === 'string' && t !== '' ? staticTokenProblem(t) : undefined;
+    if (why) problems.push(problemAt(ld, at, why));
   }
 
   const tlsFiles = (t: { cert: string; key: string } | undefined, at: KeyPath) =>

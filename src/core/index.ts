@@ -13,3 +13,4 @@ export * from './base-image.js';
 export * from './verdict.js';
 export * from './events.js';
 export * from './host.js';
+export * from './secret-equal.js';

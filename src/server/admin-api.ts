@@ -17,11 +17,11 @@
  * `viewer` reads (GET); `admin` may also queue scans, release, add exceptions and add or delete VEX documents.
  * 401: no or bad credential; 403: a valid credential without the role.
  */
-import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import jwt from 'jsonwebtoken';
 import { jwtConfigProblem } from '../config/jwt.js';
-import { isDigest, parseImageRef, PushgateError, type Digest, type PushEvent, type Verdict } from '../core/index.js';
+import { findSecret, isDigest, parseImageRef, PushgateError, type Digest, type PushEvent, type Verdict } from '../core/index.js';
 import type { PushgateConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
 import type { PolicyControl } from '../gate/reevaluate.js';
@@ -152,14 +152,6 @@ export function jwtVerifier(cfg: PushgateConfig['api']['jwt']): Verifier | undef
   };
 }
 
-function staticToken(given: string, tokens: string[]): number {
-  const g = Buffer.from(given);
-  return tokens.findIndex((t) => {
-    const want = Buffer.from(t);
-    return want.length === g.length && timingSafeEqual(want, g);
-  });
-}
-
 const HTTP_OF: Partial<Record<string, number>> = { BAD_ARGUMENT: 400, BAD_REFERENCE: 400, BAD_CONFIG: 400, FORBIDDEN: 403, NOT_FOUND: 404, UNAUTHORIZED: 502, TIMEOUT: 504 };
 
 function fail(res: Response, e: unknown): void {
@@ -180,7 +172,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Router {
       return;
     }
     const token = h.slice(7).trim();
-    const n = staticToken(token, config.api.tokens);
+    const n = findSecret(token, config.api.tokens);
     if (n >= 0) {
       res.locals.principal = { actor: `api-token#${n}`, role: 'viewer' } satisfies Principal;
       next();

@@ -19,9 +19,8 @@
  * `X-ScannerAdapter-API-Key`. Errors use the adapter error type `{"error":{"message"}}`.
  */
 import express, { type Request, type Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { isDigest, repositoryNameProblem, SEVERITIES, TAG_RE, type Finding, type ScanReport, type Severity, type Verdict } from '../core/index.js';
+import { findSecret, isDigest, repositoryNameProblem, SEVERITIES, TAG_RE, type Finding, type ScanReport, type Severity, type Verdict } from '../core/index.js';
 import { MediaTypes } from '../core/manifest.js';
 import type { PushgateConfig, RegistryConfig } from '../config/types.js';
 import type { Gate, Logger } from '../gate/gate.js';
@@ -350,13 +349,8 @@ export function adapterCredentialOk(authorization: string | undefined, apiKey: s
   if (apiKey) given.push(apiKey.trim());
   const m = /^(Bearer|Basic)\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (m) given.push(m[1].toLowerCase() === 'bearer' ? m[2] : Buffer.from(m[2], 'base64').toString('utf8'));
-  return given.some((g) => tokens.some((t) => safeEqual(g, t)));
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  // every presented value against every token: no short cut says which one matched
+  return given.map((g) => findSecret(g, tokens)).some((i) => i >= 0);
 }
 
 function header(req: Request, name: string): string | undefined {

@@ -33,7 +33,10 @@ export interface UpdateOptions {
   /** Only affected entries of these ecosystems are imported (base names, case-insensitive). */
   ecosystems?: string[];
   onProgress?: (p: { source: string; done: number; total?: number }) => void;
+  /** Progress lines (a source downloaded, read, imported). */
   log?: (line: string) => void;
+  /** Lines saying something went wrong (a source failed or was unreachable, data missing upstream); default {@link log}. */
+  warn?: (line: string) => void;
   fetch?: typeof fetch;
   /** NVD API key for `nvd:https://services.nvd.nist.gov/rest/json/cves/2.0` (sent as the `apiKey` header; never logged). */
   nvdApiKey?: string;
@@ -220,11 +223,13 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
   // A source URL may carry a credential (user info, a pre-signed query): every line, error and stored
   // name leaves here redacted, since they reach logs, the unauthenticated /readyz and the console.
   const userLog = opts.log;
+  const userWarn = opts.warn ?? opts.log;
   try {
     const userProgress = opts.onProgress;
     return await buildDb({
       ...opts,
       log: userLog ? (line) => userLog(redactSecretsInText(line)) : undefined,
+      warn: userWarn ? (line) => userWarn(redactSecretsInText(line)) : undefined,
       onProgress: userProgress ? (p) => userProgress({ ...p, source: redactSecretsInText(p.source) }) : undefined,
     });
   } catch (err) {
@@ -240,6 +245,7 @@ export async function updateDb(opts: UpdateOptions): Promise<UpdateStats> {
 
 async function buildDb(opts: UpdateOptions): Promise<UpdateStats> {
   const log = opts.log ?? (() => undefined);
+  const warn = opts.warn ?? log;
   const fetchImpl = opts.fetch ?? fetch;
   const ecoFilter = opts.ecosystems?.length ? new Set(opts.ecosystems.map((e) => splitEcosystem(e).base.toLowerCase())) : undefined;
   const sources = opts.sources.length ? opts.sources : (opts.ecosystems ?? []).map((e) => defaultSourceUrl(e));
@@ -572,7 +578,7 @@ async function buildDb(opts: UpdateOptions): Promise<UpdateStats> {
               b = await readBody(src, url);
             } catch (err) {
               if (err instanceof PushgateError && /HTTP 404/.test(err.message)) {
-                log(`${url}: not on endoflife.date (404), skipped`);
+                warn(`${url}: not on endoflife.date (404), skipped`);
                 continue;
               }
               throw err;
@@ -649,7 +655,7 @@ async function buildDb(opts: UpdateOptions): Promise<UpdateStats> {
           group.sources.push(src);
           netFailures.set(key, group);
         } else {
-          log(`${src}: ${msg}`);
+          warn(`${src}: ${msg}`);
         }
       }
     }
@@ -657,7 +663,7 @@ async function buildDb(opts: UpdateOptions): Promise<UpdateStats> {
     // that, so the same reason is not printed twice (one line, as every CLI failure).
     const onlyUnreachable = imported.length === 0 && netFailures.size === 1 && unreachable === stats.badRecords.length;
     for (const g of onlyUnreachable ? [] : netFailures.values()) {
-      log(g.sources.length === 1
+      warn(g.sources.length === 1
         ? `${g.sources[0]}: ${g.host} could not be reached (${g.reason})`
         : `${g.host} could not be reached (${g.reason}): ${g.sources.length} sources not read (${sourceLabels(g.sources)})`);
     }

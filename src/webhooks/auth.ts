@@ -4,11 +4,7 @@
  * `auth_header` verbatim; neither signs bodies (protocols.md §1.2, §2.2). The token identifies the
  * sender: it is `registries[].webhook.token`.
  */
-import crypto from 'node:crypto';
-
-function hash(s: string): Buffer {
-  return crypto.createHash('sha256').update(s, 'utf8').digest();
-}
+import { findSecret } from '../core/secret-equal.js';
 
 /**
  * Finds the registry whose `webhook.token` (or one of its `webhook.previousTokens`, kept while a rotation is
@@ -25,16 +21,17 @@ export function identifySender(
   if (!authorization) return undefined;
   const value = authorization.trim();
   const m = /^bearer\s+(.+)$/i.exec(value);
-  const presented = hash(m ? m[1].trim() : value);
-  let found: { registry: string; previous: boolean } | undefined;
+  const presented = m ? m[1].trim() : value;
+  const owners: Array<{ registry: string; previous: boolean }> = [];
+  const tokens: Array<string | undefined> = [];
   for (const r of registries) {
-    const tokens = [r.webhook?.token, ...(r.webhook?.previousTokens ?? [])];
-    tokens.forEach((token, i) => {
-      if (!token) return;
-      if (crypto.timingSafeEqual(presented, hash(token)) && found === undefined) found = { registry: r.name, previous: i > 0 };
+    [r.webhook?.token, ...(r.webhook?.previousTokens ?? [])].forEach((token, i) => {
+      owners.push({ registry: r.name, previous: i > 0 });
+      tokens.push(token);
     });
   }
-  return found;
+  const i = findSecret(presented, tokens);
+  return i >= 0 ? owners[i] : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `pushgate db update [--source URL|DIR|ZIP]... [--db PATH] [--config FILE]` and
+ * `pushgate db update [--source URL|DIR|ZIP]... [--db PATH] [--config FILE] [-q]` and
  * `pushgate db status [--db PATH] [--format json|table]` (DESIGN.md §3): exit 2 when there is no
  * database at the path (with `--format json`, stdout still holds a JSON object saying so). Update exit codes: 0 when
  * the new database was installed, 2 when nothing could be imported (a PushgateError VULNDB thrown to
@@ -129,10 +129,12 @@ export function register(program: Command): void {
         .argParser(collect)
         .default([] as string[], 'vulndb.ecosystems of the config file, else every ecosystem in the sources'),
     )
-    .action(async (opts: { source: string[]; db?: string; config?: string; cacheDir?: string; ecosystems: string[] }) => {
+    .option('-q, --quiet', 'no progress: only the result line (warnings and errors still go to stderr)')
+    .action(async (opts: { source: string[]; db?: string; config?: string; cacheDir?: string; ecosystems: string[]; quiet?: boolean }) => {
       const st = state(opts);
       const only = parseEcosystemList(opts.ecosystems);
-      const bar = downloadProgress(process.stderr);
+      const bar = opts.quiet ? { tick: () => undefined, end: () => undefined } : downloadProgress(process.stderr);
+      const stderrLine = (line: string) => process.stderr.write(`${terminalText(line)}\n`);
       // configured sources are already resolved against their configuration file
       const configured = opts.source.length ? opts.source.map((x) => absoluteSource(x)) : st.sources;
       const sources = only ? narrowSources(configured, only) : configured;
@@ -143,7 +145,8 @@ export function register(program: Command): void {
         ecosystems: only ?? st.config.vulndb.ecosystems,
         nvdApiKey: st.config.vulndb.nvdApiKey,
         onProgress: bar.tick,
-        log: (line) => process.stderr.write(`${terminalText(line)}\n`),
+        log: opts.quiet ? undefined : stderrLine,
+        warn: stderrLine,
       }).finally(() => bar.end());
       // file names and messages quote the records (advisory data): terminal-safe
       for (const b of stats.badRecords) process.stderr.write(`pushgate: skipped ${terminalText(`${b.file}: ${b.error}`)}\n`);

@@ -23,7 +23,7 @@ describe('CLI: pushgate reconcile refuses a missing store or vulnerability datab
     // a registry nobody listens on: a pass that got as far as listing tags would report it, not refuse
     fs.writeFileSync(config, [
       'store:', '  url: sqlite:./data/pushgate.db', 'vulndb:', '  path: ./data/vulndb.sqlite', '  sources: []',
-      'registries:', '  - name: prod', '    url: http://127.0.0.1:9', '    webhook: { token: t }', '',
+      'registries:', '  - name: prod', '    url: http://127.0.0.1:9', '    webhook: { token: t-0123456789abcdef }', '',
     ].join('\n'));
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -78,7 +78,7 @@ describe('config check (CLI)', function () {
   });
 
   it('PUSHGATE_CONFIG names the default file; a missing file is a problem line and exit 1', () => {
-    const r = cli([], { PUSHGATE_CONFIG: 'test/fixtures/config/full.yaml', PORT: '1', HOOK_TOKEN: 'h', REG_PASSWORD: 'p', VIEWER_TOKEN: 'v', JWT_SECRET: 's'.repeat(32) });
+    const r = cli([], { PUSHGATE_CONFIG: 'test/fixtures/config/full.yaml', PORT: '1', HOOK_TOKEN: 'h'.repeat(16), REG_PASSWORD: 'p', VIEWER_TOKEN: 'v'.repeat(16), JWT_SECRET: 's'.repeat(32) });
     expect([r.code, r.stdout]).to.deep.equal([0, 'test/fixtures/config/full.yaml: ok\ntest/fixtures/config/sub/policy.yaml: ok\n']);
     const missing = cli(['nope.yaml']);
     expect([missing.code, missing.stdout]).to.deep.equal([1, 'nope.yaml: (file): cannot read: file not found\n']);

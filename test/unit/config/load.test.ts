@@ -12,7 +12,7 @@ import { parseListen } from '../../../src/server/serve.js';
 import { ROOT } from '../../helpers/lab.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/config');
-const ENV = { PORT: '18080', HOOK_TOKEN: 'hook-secret', REG_PASSWORD: 'p@ss ${not-a-var}', VIEWER_TOKEN: 'viewer', JWT_SECRET: 'jwt-secret-of-at-least-thirty-two-bytes' };
+const ENV = { PORT: '18080', HOOK_TOKEN: 'hook-secret-0123456789', REG_PASSWORD: 'p@ss ${not-a-var}', VIEWER_TOKEN: 'viewer-token-0123456789', JWT_SECRET: 'jwt-secret-of-at-least-thirty-two-bytes' };
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -90,7 +90,7 @@ describe('config: loadConfig', () => {
       url: 'http://127.0.0.1:5000',
       type: 'distribution',
       insecure: false,
-      webhook: { token: 'hook-secret' },
+      webhook: { token: 'hook-secret-0123456789' },
       quarantine: { repositoryPrefix: 'quarantine/' },
       concurrency: 4,
       timeoutMs: 500,
@@ -100,7 +100,7 @@ describe('config: loadConfig', () => {
     expect(secure.quarantine).to.deep.equal({ repositoryPrefix: 'q/', project: 'quarantine' });
     expect([secure.type, secure.insecure, secure.concurrency, secure.timeoutMs]).to.deep.equal(['harbor', true, 8, 30_000]);
     expect(c.policy).to.equal(path.join(FIX, 'sub/policy.yaml'));
-    expect(c.api).to.deep.equal({ tokens: ['viewer'], jwt: { secret: 'jwt-secret-of-at-least-thirty-two-bytes' } });
+    expect(c.api).to.deep.equal({ tokens: ['viewer-token-0123456789'], jwt: { secret: 'jwt-secret-of-at-least-thirty-two-bytes' } });
     expect(c.admission.unguarded).to.equal('deny');
     expect(c.admission.unpinnedTags).to.equal('deny'); // not in the file: the default
     expect(c.admission.digestCacheTtlMs).to.equal(120_000);
@@ -169,7 +169,7 @@ describe('config: loadConfig', () => {
     const keys = [
       ['server', ''], ['metrics', ''], ['admission', '  allowUnauthenticated: true\n'], ['proxy', '  upstream: http://127.0.0.1:5000\n'],
     ] as const;
-    const reg = 'registries:\n  - name: r\n    url: http://127.0.0.1:5000\n    webhook: { token: t }\n';
+    const reg = 'registries:\n  - name: r\n    url: http://127.0.0.1:5000\n    webhook: { token: t-0123456789abcdef }\n';
     const host = fc.constantFrom('', '0.0.0.0', '127.0.0.1', 'localhost', '[::1]', '[::]');
     fc.assert(
       fc.property(fc.constantFrom(...keys), host, fc.integer({ min: 0, max: 99_999 }), fc.boolean(), ([key, extra], h, port, padded) => {
@@ -227,10 +227,10 @@ describe('config: loadConfig', () => {
         '  - name: a',
         '    url: http://a:5000',
         '    insecure: true',
-        '    webhook: { token: same }',
+        '    webhook: { token: same-token-0123456789 }',
         '  - name: b',
         '    url: https://b',
-        '    webhook: { token: same }',
+        '    webhook: { token: same-token-0123456789 }',
         '    clientCert: c.yaml',
         'proxy:',
         '  listen: 127.0.0.1:5001',
@@ -250,18 +250,18 @@ describe('config: loadConfig', () => {
   it('webhook.previousTokens (a rotation): loaded, and checked like token: unique across registries, not repeated, only beside a token', () => {
     const file = path.join(tmp, 'rot.yaml');
     const write = (lines: string[]) => fs.writeFileSync(file, ['registries:', ...lines, ''].join('\n'));
-    write(['  - name: a', '    url: http://a:5000', '    webhook: { token: new-a, previousTokens: [old-a, older-a] }']);
-    expect(loadConfig(file, {}).registries[0].webhook).to.deep.equal({ token: 'new-a', previousTokens: ['old-a', 'older-a'] });
+    write(['  - name: a', '    url: http://a:5000', '    webhook: { token: new-a-token-0123456789, previousTokens: [old-a-token-0123456789, older-a-token-0123456789] }']);
+    expect(loadConfig(file, {}).registries[0].webhook).to.deep.equal({ token: 'new-a-token-0123456789', previousTokens: ['old-a-token-0123456789', 'older-a-token-0123456789'] });
     write([
       '  - name: a',
       '    url: http://a:5000',
-      '    webhook: { token: new-a, previousTokens: [old-a, new-a] }',
+      '    webhook: { token: new-a-token-0123456789, previousTokens: [old-a-token-0123456789, new-a-token-0123456789] }',
       '  - name: b',
       '    url: http://b:5000',
-      '    webhook: { token: new-b, previousTokens: [old-a] }',
+      '    webhook: { token: new-b-token-0123456789, previousTokens: [old-a-token-0123456789] }',
       '  - name: c',
       '    url: http://c:5000',
-      '    webhook: { previousTokens: [old-c] }',
+      '    webhook: { previousTokens: [old-c-token-0123456789] }',
     ]);
     const lines = problems(() => loadConfig(file, {}));
     expect(lines.map((l) => l.split(': ').slice(1).join(': '))).to.deep.equal([

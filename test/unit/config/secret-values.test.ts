@@ -22,8 +22,8 @@ const REG = 'registries:\n  - name: r\n    url: http://127.0.0.1:5000\n';
 
 /** Documents with a secret `s` (a string) or `n` (a number) written where the schema refuses it. */
 const PLACES: Array<(s: string, n: number) => string> = [
-  (s) => `${REG}    webhook:\n      token: new-token\n      previousTokens: "${s}"\n`,
-  (_s, n) => `${REG}    webhook:\n      token: new-token\n      previousTokens: [${n}]\n`,
+  (s) => `${REG}    webhook:\n      token: new-token-0123456789abcdef\n      previousTokens: "${s}"\n`,
+  (_s, n) => `${REG}    webhook:\n      token: new-token-0123456789abcdef\n      previousTokens: [${n}]\n`,
   (_s, n) => `${REG}    webhook:\n      token: ${n}\n`,
   (_s, n) => `${REG}    auth: { username: u, password: ${n} }\n`,
   (s) => `${REG}    auth: "${s}"\n`,
@@ -62,7 +62,7 @@ describe('config: problems never show secret values', () => {
   });
 
   it('a previousTokens that is not a list is one problem, not one per repeated character', () => {
-    const out = lines(`${REG}    webhook:\n      token: abcd\n      previousTokens: "aabbccdd"\n`);
+    const out = lines(`${REG}    webhook:\n      token: abcd0123456789abcdef\n      previousTokens: "aabbccdd"\n`);
     expect(out.filter((l) => l.startsWith('c.yaml:'))).to.have.length(1);
   });
 });
