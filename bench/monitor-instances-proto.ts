@@ -43,53 +43,15 @@ import { summarize } from '../src/gate/verdict-view.js';
 import { diffFindings } from '../src/monitor/image-index.js';
 import { defaultPolicy } from '../src/policy/index.js';
 import { patchFindingRules } from '../src/policy/evaluate.js';
-import { scanTarget } from '../src/scan/engine.js';
 import { findingText } from '../src/store/finding-text.js';
 import { advisoryKeys } from '../src/vulndb/keys.js';
 import type { VulnDb } from '../src/vulndb/index.js';
 import { buildDb, digestOf, scanOf } from '../test/helpers/monitor.js';
-import { labImages } from '../test/helpers/lab.js';
+import { all, base, held, inventory, npm, reseed, v1 } from './monitor-data.js';
 
 const N = Number(process.env.BENCH_IMAGES ?? 10_000);
-const FIX = 'test/fixtures/vulndb/osv';
 
-// --- the inventories of bench/monitor.ts --------------------------------------------------------------
-const lab = labImages();
-const base = await scanTarget(`oci:${path.join(lab, 'debian-minbase')}:bookworm`);
-const app = await scanTarget(`oci:${path.join(lab, 'node-app')}:vuln`);
-const basePkgs = base.platforms[0].inventory.packages;
-const appPkgs = app.platforms[0].inventory.packages.filter((p) => p.ecosystem === 'npm');
 const osInfo = base.platforms[0].inventory.os!;
-type Rec = { id: string; aliases?: string[]; affected: Array<{ package: { name: string; ecosystem: string }; ranges?: Array<{ events: Array<Record<string, string>> }> }> };
-const all: Rec[] = [];
-for (const eco of ['npm', 'debian-bookworm']) for (const f of fs.readdirSync(path.join(FIX, eco))) all.push(JSON.parse(fs.readFileSync(path.join(FIX, eco, f), 'utf8')) as Rec);
-const npm = all.filter((r) => r.affected[0].package.ecosystem === 'npm');
-let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-const held = new Set<string>();
-while (held.size < 100) held.add(npm[Math.floor(rand() * npm.length)].id);
-const v1 = all.filter((r) => !held.has(r.id));
-const pool = new Map<string, string[]>();
-for (const r of npm) {
-  const name = r.affected[0].package.name;
-  const vs = pool.get(name) ?? [];
-  for (const a of r.affected) for (const rg of a.ranges ?? []) for (const e of rg.events) for (const v of Object.values(e)) if (/^\d+\.\d+\.\d+$/.test(v) && !vs.includes(v)) vs.push(v);
-  if (vs.length) pool.set(name, vs);
-}
-const names = [...pool.keys()];
-function inventory(i: number): Package[] {
-  const extra: Package[] = [];
-  const used = new Set<string>();
-  while (extra.length < 20) {
-    const name = names[Math.floor(rand() * names.length)];
-    if (used.has(name)) continue;
-    used.add(name);
-    const vs = pool.get(name)!;
-    const v = vs[Math.floor(rand() * vs.length)];
-    extra.push({ ecosystem: 'npm', name, version: v, purl: `pkg:npm/${name}@${v}`, path: `/srv/app${i % 7}/node_modules/${name}/package.json`, analyzer: 'lang/npm' });
-  }
-  return [...basePkgs, ...appPkgs, ...extra];
-}
 
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
@@ -494,7 +456,7 @@ try {
   const dbPath = path.join(tmp, 'vulndb.sqlite');
   let db: VulnDb = await buildDb(dbPath, v1 as never);
   // --- seed: instances, their findings under the first database, images holding them, verdicts -------
-  seed = 7;
+  reseed(7);
   const instKey = (p: Package) => JSON.stringify([p.ecosystem, p.name, p.version, p.sourceName ?? '', p.sourceVersion ?? '', p.path, p.layer ?? '', p.purl ?? '', p.platform ?? ''] as const);
   const inst = new Map<string, { id: number; pkg: Package; pair: string }>();
   const s: Seed = { instances: [], findings: [], holds: [], lists: [], verdicts: [], ids: [] };

@@ -39,63 +39,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { Digest, Package } from '../src/core/index.js';
+import type { Digest } from '../src/core/index.js';
 import { SCAN_KEY } from '../src/gate/gate.js';
 import { Monitor } from '../src/monitor/index.js';
 import { defaultPolicy } from '../src/policy/index.js';
-import { scanTarget } from '../src/scan/engine.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { VulnDb } from '../src/vulndb/index.js';
 import { buildDb, digestOf, scanOf, storeImage } from '../test/helpers/monitor.js';
-import { labImages } from '../test/helpers/lab.js';
+import { all, base, held, inventory, npm, reseed, v1, type Rec } from './monitor-data.js';
 
 const N = Number(process.env.BENCH_IMAGES ?? 10_000);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const AFFECTED_ONLY = process.env.BENCH_AFFECTED_ONLY === '1';
-const FIX = 'test/fixtures/vulndb/osv';
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
-// --- real package lists ---------------------------------------------------------------------------
-const lab = labImages();
-const base = await scanTarget(`oci:${path.join(lab, 'debian-minbase')}:bookworm`);
-const app = await scanTarget(`oci:${path.join(lab, 'node-app')}:vuln`);
-const basePkgs = base.platforms[0].inventory.packages;
-const appPkgs = app.platforms[0].inventory.packages.filter((p) => p.ecosystem === 'npm');
 const osInfo = base.platforms[0].inventory.os;
-
-// --- advisories: all fixtures; 100 npm records held back from the first database ---------------------
-type Rec = { id: string; aliases?: string[]; affected: Array<{ package: { name: string; ecosystem: string }; ranges?: Array<{ events: Array<Record<string, string>> }> }> };
-const all: Rec[] = [];
-for (const eco of ['npm', 'debian-bookworm']) for (const f of fs.readdirSync(path.join(FIX, eco))) all.push(JSON.parse(fs.readFileSync(path.join(FIX, eco, f), 'utf8')) as Rec);
-const npm = all.filter((r) => r.affected[0].package.ecosystem === 'npm');
-let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-const held = new Set<string>();
-while (held.size < 100) held.add(npm[Math.floor(rand() * npm.length)].id);
-const v1 = all.filter((r) => !held.has(r.id));
-
-// version pools per npm name: every range event version (introduced, fixed, last_affected)
-const pool = new Map<string, string[]>();
-for (const r of npm) {
-  const name = r.affected[0].package.name;
-  const vs = pool.get(name) ?? [];
-  for (const a of r.affected) for (const rg of a.ranges ?? []) for (const e of rg.events) for (const v of Object.values(e)) if (/^\d+\.\d+\.\d+$/.test(v) && !vs.includes(v)) vs.push(v);
-  if (vs.length) pool.set(name, vs);
-}
-const names = [...pool.keys()];
-function inventory(i: number): Package[] {
-  const extra: Package[] = [];
-  const used = new Set<string>();
-  while (extra.length < 20) {
-    const name = names[Math.floor(rand() * names.length)];
-    if (used.has(name)) continue;
-    used.add(name);
-    const vs = pool.get(name)!;
-    const v = vs[Math.floor(rand() * vs.length)];
-    extra.push({ ecosystem: 'npm', name, version: v, purl: `pkg:npm/${name}@${v}`, path: `/srv/app${i % 7}/node_modules/${name}/package.json`, analyzer: 'lang/npm' });
-  }
-  return [...basePkgs, ...appPkgs, ...extra];
-}
 
 const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 const tmp = fs.mkdtempSync(path.join(shm, 'pushgate-bench-monitor-'));
@@ -123,7 +81,7 @@ const wrote = (w0: number | undefined, n: number) => {
 
 async function run(kind: string, store: Store): Promise<void> {
   const policy = defaultPolicy();
-  seed = 7;
+  reseed(7);
   let db: VulnDb = await buildDb(dbPath, v1 as never);
   let t0 = performance.now();
   for (let i = 0; i < N; i++) {
