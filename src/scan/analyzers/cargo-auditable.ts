@@ -271,8 +271,16 @@ class AuditableSink implements StreamSink {
 
 /** Bytes of a zlib stream inflated to tell whether it holds a crate list. */
 const PROBE = 64;
-/** Second bytes of a zlib header (CMF 0x78, no preset dictionary) as zlib and flate2 write them. */
-const ZLIB_FLG = new Set([0x01, 0x5e, 0x9c, 0xda]);
+/**
+ * First bytes of a zlib header (RFC 1950 2.2): deflate with any window from 256 bytes (CINFO 0) to
+ * 32 KiB (CINFO 7, what zlib and flate2 write); readers (Go's compress/zlib, miniz_oxide) take them all.
+ */
+const ZLIB_CMF = [0x08, 0x18, 0x28, 0x38, 0x48, 0x58, 0x68, 0x78];
+
+/** True for a zlib header `cmf`, `flg` a reader takes without a preset dictionary (FDICT clear, FCHECK right). */
+function zlibHeader(cmf: number, flg: number | undefined): boolean {
+  return flg !== undefined && (cmf & 0x0f) === 8 && cmf >> 4 <= 7 && (flg & 0x20) === 0 && ((cmf << 8) | flg) % 31 === 0;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -294,22 +302,26 @@ export function mayStartJson(b: Buffer): boolean {
     }
     return v;
   };
-  bits(1); // BFINAL
+  const final = bits(1); // BFINAL
   const type = bits(2);
   const starts = new Set([0x7b, 0x20, 0x0a, 0x0d, 0x09]);
   if (type === 0) {
     const at = 7; // zlib header in bytes 0-1, the block header padded out of byte 2, LEN in 3-4, NLEN in 5-6
-    if (b.length < at + 1) return false;
-    return (b.readUInt16LE(3) ^ b.readUInt16LE(5)) === 0xffff && starts.has(b[at]!);
+    if (b.length < at) return false;
+    if ((b.readUInt16LE(3) ^ b.readUInt16LE(5)) !== 0xffff) return false;
+    // an empty block that is not the last (what a sync or full flush writes): the text starts later
+    if (b.readUInt16LE(3) === 0) return final === 0;
+    return b.length > at && starts.has(b[at]!);
   }
   if (type === 1) {
-    // literals 0-143: 8-bit codes 0x30 + value, sent most significant bit first
+    // literals 0-143: 8-bit codes 0x30 + value, sent most significant bit first; end of block is 7 zero bits
     let code = 0;
     for (let i = 0; i < 8; i++) {
       const x = bits(1);
       if (x < 0) return false;
       code = (code << 1) | x;
     }
+    if (code >> 1 === 0) return final === 0;
     return starts.has(code - 0x30);
   }
   if (type !== 2) return false;
@@ -368,12 +380,15 @@ class ContentSink implements StreamSink {
       if (head.length < PROBE) this.pending.push({ at: p.at, bytes: head });
       else this.probe(p.at, head, c, p.bytes.length);
     }
-    for (let i = c.indexOf(0x78); i >= 0 && i < c.length - 1; i = c.indexOf(0x78, i + 1)) {
-      if (!ZLIB_FLG.has(c[i + 1]!)) continue;
-      if (c.length - i < PROBE) this.pending.push({ at: this.pos + i, bytes: Buffer.from(c.subarray(i)) });
-      else this.probe(this.pos + i, c.subarray(i, i + PROBE), c.subarray(i + PROBE), 0);
+    for (const cmf of ZLIB_CMF) {
+      for (let i = c.indexOf(cmf); i >= 0 && i < c.length - 1; i = c.indexOf(cmf, i + 1)) {
+        if (!zlibHeader(cmf, c[i + 1])) continue;
+        if (c.length - i < PROBE) this.pending.push({ at: this.pos + i, bytes: Buffer.from(c.subarray(i)) });
+        else this.probe(this.pos + i, c.subarray(i, i + PROBE), c.subarray(i + PROBE), 0);
+      }
     }
-    if (c.length && c[c.length - 1] === 0x78) this.pending.push({ at: this.pos + c.length - 1, bytes: Buffer.from([0x78]) });
+    const last = c[c.length - 1];
+    if (last !== undefined && (last & 0x8f) === 0x08) this.pending.push({ at: this.pos + c.length - 1, bytes: Buffer.from([last]) });
     this.pos += c.length;
     this.open = this.open.filter((o) => !this.settle(o, false));
   }
@@ -383,14 +398,16 @@ class ContentSink implements StreamSink {
    * kept: `head`, then `rest` (what follows it in the current chunk, from `restFrom` of `head`'s length).
    */
   private probe(_at: number, head: Buffer, chunk: Buffer, restFrom: number): void {
-    if (head.length < 2 || !ZLIB_FLG.has(head[1]!) || !mayStartJson(head)) return;
+    if (head.length < 2 || !zlibHeader(head[0]!, head[1]) || !mayStartJson(head)) return;
     let out: Buffer;
     try {
-      out = zlib.inflateSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 4096 });
+      // PROBE bytes inflate to at most PROBE * 8 * 258 bytes (a one-bit code per longest match): all read
+      out = zlib.inflateSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: PROBE * 8 * 258 });
     } catch {
       return;
     }
-    if (!/^[\t\n\r ]*\{/.test(out.toString('latin1', 0, Math.min(out.length, 64)))) return;
+    // nothing but blanks yet (empty blocks, a long block header): undecided, kept until it is whole or not JSON
+    if (!mayBeJsonText(out)) return;
     const o = { parts: [Buffer.from(head)], len: head.length, tried: 0 };
     // the rest of the chunk after the probed bytes (restFrom > 0: the probe was completed by this chunk)
     const rest = restFrom > 0 ? chunk.subarray(PROBE - restFrom) : chunk;
@@ -417,8 +434,15 @@ class ContentSink implements StreamSink {
       // inflate stops at the stream's end: the bytes after it are ignored
       list = parseDepV0(data);
     } catch (err) {
-      // not yet whole (or no crate list): keep going while there is room
-      return last || o.len >= MAX_SECTION || !(err instanceof Error && /unexpected end of file/i.test(err.message));
+      // not yet whole (or no crate list): keep going while there is room and what it inflates to so far
+      // can still begin a JSON object (a stream kept undecided after its first bytes must show it by now)
+      if (last || o.len >= MAX_SECTION || !(err instanceof Error && /unexpected end of file/i.test(err.message))) return true;
+      try {
+        return !mayBeJsonText(zlib.inflateSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 4096 }));
+      } catch (e) {
+        // more than 4 KiB so far (blanks after `{`): still possible, parseDepV0 bounds it
+        return !(e instanceof RangeError);
+      }
     }
     this.lists.push(list);
     return true;
@@ -443,6 +467,11 @@ class ContentSink implements StreamSink {
   abort(): void {
     this.open = [];
   }
+}
+
+/** True when inflated text `out` so far is blank or begins a JSON object (after blanks). */
+function mayBeJsonText(out: Buffer): boolean {
+  return /^[\t\n\r ]*(\{|$)/.test(out.toString('latin1', 0, Math.min(out.length, 64)));
 }
 
 /** True for files whose section table is copied: executable, not in the distribution's directories. */
