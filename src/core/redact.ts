@@ -11,23 +11,48 @@
  * URL parser ends it), and a query parameter is masked when its name says it carries a secret.
  */
 
-/** `scheme://` followed by the authority up to its last `@`: the user info. */
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/?#\\\s]*@/gi;
+/**
+ * `scheme://` (or an http(s) scheme with any run of `/` and `\`, even none, which the WHATWG parser reads
+ * as the same authority) followed by the authority up to its last `@`: the user info. The user info may
+ * hold blanks (the parser percent-encodes them), so only a line break ends it besides `/?#\`.
+ */
+const USERINFO = /((?:https?|wss?|ftp):[/\\]*|[a-z][a-z0-9+.-]*:\/\/)[^/?#\\\r\n]*@/gi;
 
 /**
- * Query parameters whose value is a credential: any name holding token, secret, password, passwd, key,
- * credential, signature or auth (`apiKey`, `private_token`, `X-Amz-Signature`, `X-Goog-Credential`), every
- * `X-Amz-`/`X-Goog-` parameter of a pre-signed URL, and Azure SAS `sig`.
+ * A query (or fragment) parameter: separator, name, `=`, value. `;` separates parameters for some
+ * servers, and a fragment (`#access_token=…`, OAuth's implicit grant) is part of the text though never sent.
  */
-const SECRET_PARAM = /([?&](?:[^=&#\s]*(?:token|secret|passw(?:or)?d|key|credential|signature|auth)[^=&#\s]*|x-amz-[^=&#\s]*|x-goog-[^=&#\s]*|sig)=)[^&#\s]*/gi;
+const PARAM = /([?&;#])([^=&#;\s]*)=([^&#\s]*)/g;
+
+/**
+ * Parameter names whose value is a credential, tested on the percent-decoded name in any case: any name
+ * holding token, secret, pass, pwd, key, credential, signature, auth, jwt or session (`apiKey`,
+ * `private_token`, `X-Amz-Signature`, `pass`), `pw`, every `X-Amz-`/`X-Goog-` parameter of a pre-signed
+ * URL, and Azure SAS `sig`.
+ */
+const SECRET_NAME = /token|secret|pass|pwd|key|credential|signature|auth|jwt|session|^pw$|^x-amz-|^x-goog-|^sig$/i;
 
 /** The text shown in place of a secret. */
 export const REDACTED = 'REDACTED';
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
 
 /**
  * `text` with the user info of every URL in it replaced by `REDACTED@` and every secret-looking query
  * parameter's value by `REDACTED` (see the module comment). Text without URLs comes back unchanged.
  */
 export function redactSecretsInText(text: string): string {
-  return text.replace(USERINFO, `$1${REDACTED}@`).replace(SECRET_PARAM, `$1${REDACTED}`);
+  return redactParams(text.replace(USERINFO, `$1${REDACTED}@`));
+}
+
+/** Secret parameter values masked; a value runs to `&`, `#` or a blank, and a `;` in a kept value starts another parameter. */
+function redactParams(text: string): string {
+  return text.replace(PARAM, (_all, sep: string, name: string, value: string) =>
+    (SECRET_NAME.test(decodedName(name)) ? `${sep}${name}=${REDACTED}` : `${sep}${name}=${redactParams(value)}`));
 }

@@ -271,20 +271,35 @@ class AuditableSink implements StreamSink {
 
 /** Bytes of a zlib stream inflated to tell whether it holds a crate list. */
 const PROBE = 64;
-/** Second bytes of a zlib header (CMF 0x78, no preset dictionary) as zlib and flate2 write them. */
-const ZLIB_FLG = new Set([0x01, 0x5e, 0x9c, 0xda]);
+/**
+ * First bytes of a zlib header (RFC 1950 2.2) looked for: CMF 0x78 (a 32 KiB window), what zlib, flate2
+ * and miniz_oxide write. Readers take smaller windows too (CMF 0x08-0x68): not looked for, as `48 89`
+ * (x86-64 `mov`) is a valid header and probing every one costs 50 times the whole content read.
+ */
+const ZLIB_CMF = [0x78];
+
+/** True for a zlib header `cmf`, `flg` a reader takes without a preset dictionary (FDICT clear, FCHECK right). */
+function zlibHeader(cmf: number, flg: number | undefined): boolean {
+  return flg !== undefined && (cmf & 0x0f) === 8 && cmf >> 4 <= 7 && (flg & 0x20) === 0 && ((cmf << 8) | flg) % 31 === 0;
+}
 
 const EMPTY = Buffer.alloc(0);
 
+/** Bytes a JSON object's text may begin with: `{` and the blanks JSON allows before it. */
+const JSON_STARTS = new Set([0x7b, 0x20, 0x0a, 0x0d, 0x09]);
+
+
 /**
- * A cheap look at the first deflate block after a zlib header at `b[0]` (RFC 1951 3.2.3), before
- * inflating: false when no stream beginning a JSON text can start so. A stored block must carry
- * LEN and its complement and begin with `{` or blank; a fixed-Huffman block must begin with the code
- * of one of those literals; a dynamic block must declare a complete code-length code (zlib refuses
- * any other). Most `0x78 xx` pairs in a binary fail here and are never inflated.
+ * A cheap look at the first deflate block holding data (empty ones skipped) after a zlib header at
+ * `b[0]` (RFC 1951 3.2.3), before inflating: false when no stream beginning a JSON text can start so.
+ * A stored block must carry LEN and its complement and begin with `{` or blank; a Huffman block must
+ * declare codes zlib takes (dynamic: the code lengths read as inflate reads them) and begin with the
+ * code of one of those literals. Most zlib-header-like pairs in a binary fail here and are never
+ * inflated (x86-64 code is full of `48 89`, a valid header). True when `b` ends before it is decided.
  */
 export function mayStartJson(b: Buffer): boolean {
   let bit = 16;
+  /** `n` bits, least significant first; -1 past the end of `b`. */
   const bits = (n: number): number => {
     let v = 0;
     for (let i = 0; i < n; i++, bit++) {
@@ -294,38 +309,117 @@ export function mayStartJson(b: Buffer): boolean {
     }
     return v;
   };
-  bits(1); // BFINAL
-  const type = bits(2);
-  const starts = new Set([0x7b, 0x20, 0x0a, 0x0d, 0x09]);
-  if (type === 0) {
-    const at = 7; // zlib header in bytes 0-1, the block header padded out of byte 2, LEN in 3-4, NLEN in 5-6
-    if (b.length < at + 1) return false;
-    return (b.readUInt16LE(3) ^ b.readUInt16LE(5)) === 0xffff && starts.has(b[at]!);
-  }
-  if (type === 1) {
-    // literals 0-143: 8-bit codes 0x30 + value, sent most significant bit first
+  /** One symbol of the canonical Huffman code `h` (RFC 1951 3.2.2, codes sent most significant bit first); -1 past the end, -2 for no code. */
+  const decode = (h: Huffman): number => {
     let code = 0;
-    for (let i = 0; i < 8; i++) {
+    let first = 0;
+    let index = 0;
+    for (let len = 1; len <= 15; len++) {
       const x = bits(1);
-      if (x < 0) return false;
-      code = (code << 1) | x;
+      if (x < 0) return -1;
+      code |= x;
+      const count = h.count[len]!;
+      if (code - count < first) return h.symbol[index + (code - first)]!;
+      index += count;
+      first += count;
+      first <<= 1;
+      code <<= 1;
     }
-    return starts.has(code - 0x30);
+    return -2;
+  };
+  // Empty blocks that are not the last (what a sync or full flush writes) may come first: the text
+  // starts in the first block that holds data. Past the probe's bytes, inflating decides.
+  for (;;) {
+    const final = bits(1); // BFINAL
+    const type = bits(2);
+    if (type < 0) return true;
+    let first: number;
+    if (type === 0) {
+      // the block header padded out to a byte, then LEN and NLEN (RFC 1951 3.2.4)
+      const at = (bit + 7) >> 3;
+      if (b.length < at + 4) return true;
+      const len = b.readUInt16LE(at);
+      if ((len ^ b.readUInt16LE(at + 2)) !== 0xffff) return false;
+      if (len > 0) return b.length <= at + 4 || JSON_STARTS.has(b[at + 4]!);
+      if (final) return false;
+      bit = (at + 4) * 8;
+      continue;
+    } else if (type === 1) {
+      first = decode(FIXED_LITLEN);
+    } else if (type === 2) {
+      // the code lengths as zlib's inflate reads and refuses them (inftrees.c: over-subscribed, or
+      // incomplete but for a single code, is an error; the code-length code must be complete)
+      const nlen = bits(5) + 257;
+      const ndist = bits(5) + 1;
+      const ncode = bits(4) + 4;
+      if (ncode < 4) return true;
+      if (nlen > 286 || ndist > 30) return false;
+      const cl = new Array<number>(19).fill(0);
+      for (let i = 0; i < ncode; i++) {
+        const l = bits(3);
+        if (l < 0) return true;
+        cl[CL_ORDER[i]!] = l;
+      }
+      const clCode = huffman(cl);
+      if (clCode.left !== 0) return false;
+      const lengths = new Array<number>(nlen + ndist).fill(0);
+      for (let i = 0; i < nlen + ndist;) {
+        const sym = decode(clCode);
+        if (sym === -1) return true;
+        if (sym < 0) return false;
+        if (sym < 16) { lengths[i++] = sym; continue; }
+        let len = 0;
+        let rep: number;
+        if (sym === 16) {
+          if (i === 0) return false;
+          len = lengths[i - 1]!;
+          rep = 3 + bits(2);
+        } else rep = sym === 17 ? 3 + bits(3) : 11 + bits(7);
+        if (rep < 3) return true;
+        if (i + rep > nlen + ndist) return false;
+        while (rep--) lengths[i++] = len;
+      }
+      if (lengths[256] === 0) return false;
+      const lit = huffman(lengths.slice(0, nlen));
+      const dist = huffman(lengths.slice(nlen));
+      if (lit.left < 0 || (lit.left > 0 && lit.max !== 1) || dist.left < 0 || (dist.left > 0 && dist.max > 1)) return false;
+      first = decode(lit);
+    } else return false;
+    if (first === -1) return true;
+    if (first === 256) {
+      if (final) return false;
+      continue;
+    }
+    return first >= 0 && first < 256 && JSON_STARTS.has(first);
   }
-  if (type !== 2) return false;
-  bits(5);
-  bits(5);
-  const hclen = bits(4);
-  if (hclen < 0) return false;
-  let room = 128; // Kraft sum in units of 2^-7
-  for (let i = 0; i < hclen + 4; i++) {
-    const len = bits(3);
-    if (len < 0) return false;
-    if (len) room -= 1 << (7 - len);
-    if (room < 0) return false;
-  }
-  return room === 0;
 }
+
+/** A canonical Huffman code: codes per length, symbols in code order, and the Kraft room left (< 0 over-subscribed). */
+interface Huffman { count: number[]; symbol: number[]; left: number; max: number }
+
+/** The code of the code `lengths` (RFC 1951 3.2.2). */
+function huffman(lengths: number[]): Huffman {
+  const count = new Array<number>(16).fill(0);
+  for (const l of lengths) count[l]!++;
+  let left = 1;
+  let max = 0;
+  for (let len = 1; len <= 15; len++) {
+    left = left * 2 - count[len]!;
+    if (count[len]) max = len;
+  }
+  const offs = new Array<number>(16).fill(0);
+  for (let len = 1; len < 15; len++) offs[len + 1] = offs[len]! + count[len]!;
+  const symbol: number[] = [];
+  lengths.forEach((l, sym) => { if (l) symbol[offs[l]!++] = sym; });
+  count[0] = 0;
+  return { count, symbol, left: max === 0 ? 0 : left, max };
+}
+
+/** The order the code-length code's lengths come in (RFC 1951 3.2.7). */
+const CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+/** The fixed literal/length code (RFC 1951 3.2.6). */
+const FIXED_LITLEN = huffman(Array.from({ length: 288 }, (_, i) => (i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8)));
 
 /**
  * The sink for an ELF file that is not copied (in a distribution directory, or without an executable
@@ -368,12 +462,15 @@ class ContentSink implements StreamSink {
       if (head.length < PROBE) this.pending.push({ at: p.at, bytes: head });
       else this.probe(p.at, head, c, p.bytes.length);
     }
-    for (let i = c.indexOf(0x78); i >= 0 && i < c.length - 1; i = c.indexOf(0x78, i + 1)) {
-      if (!ZLIB_FLG.has(c[i + 1]!)) continue;
-      if (c.length - i < PROBE) this.pending.push({ at: this.pos + i, bytes: Buffer.from(c.subarray(i)) });
-      else this.probe(this.pos + i, c.subarray(i, i + PROBE), c.subarray(i + PROBE), 0);
+    for (const cmf of ZLIB_CMF) {
+      for (let i = c.indexOf(cmf); i >= 0 && i < c.length - 1; i = c.indexOf(cmf, i + 1)) {
+        if (!zlibHeader(cmf, c[i + 1])) continue;
+        if (c.length - i < PROBE) this.pending.push({ at: this.pos + i, bytes: Buffer.from(c.subarray(i)) });
+        else this.probe(this.pos + i, c.subarray(i, i + PROBE), c.subarray(i + PROBE), 0);
+      }
     }
-    if (c.length && c[c.length - 1] === 0x78) this.pending.push({ at: this.pos + c.length - 1, bytes: Buffer.from([0x78]) });
+    const last = c[c.length - 1];
+    if (last !== undefined && ZLIB_CMF.includes(last)) this.pending.push({ at: this.pos + c.length - 1, bytes: Buffer.from([last]) });
     this.pos += c.length;
     this.open = this.open.filter((o) => !this.settle(o, false));
   }
@@ -383,14 +480,16 @@ class ContentSink implements StreamSink {
    * kept: `head`, then `rest` (what follows it in the current chunk, from `restFrom` of `head`'s length).
    */
   private probe(_at: number, head: Buffer, chunk: Buffer, restFrom: number): void {
-    if (head.length < 2 || !ZLIB_FLG.has(head[1]!) || !mayStartJson(head)) return;
+    if (head.length < 2 || !zlibHeader(head[0]!, head[1]) || !mayStartJson(head)) return;
     let out: Buffer;
     try {
-      out = zlib.inflateSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 4096 });
+      // PROBE bytes inflate to at most PROBE * 8 * 258 bytes (a one-bit code per longest match): all read
+      out = zlib.inflateSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: PROBE * 8 * 258 });
     } catch {
       return;
     }
-    if (!/^[\t\n\r ]*\{/.test(out.toString('latin1', 0, Math.min(out.length, 64)))) return;
+    // nothing but blanks yet (empty blocks, a long block header): undecided, kept until it is whole or not JSON
+    if (!mayBeJsonText(out)) return;
     const o = { parts: [Buffer.from(head)], len: head.length, tried: 0 };
     // the rest of the chunk after the probed bytes (restFrom > 0: the probe was completed by this chunk)
     const rest = restFrom > 0 ? chunk.subarray(PROBE - restFrom) : chunk;
@@ -417,8 +516,15 @@ class ContentSink implements StreamSink {
       // inflate stops at the stream's end: the bytes after it are ignored
       list = parseDepV0(data);
     } catch (err) {
-      // not yet whole (or no crate list): keep going while there is room
-      return last || o.len >= MAX_SECTION || !(err instanceof Error && /unexpected end of file/i.test(err.message));
+      // not yet whole (or no crate list): keep going while there is room and what it inflates to so far
+      // can still begin a JSON object (a stream kept undecided after its first bytes must show it by now)
+      if (last || o.len >= MAX_SECTION || !(err instanceof Error && /unexpected end of file/i.test(err.message))) return true;
+      try {
+        return !mayBeJsonText(zlib.inflateSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: 4096 }));
+      } catch (e) {
+        // more than 4 KiB so far (blanks after `{`): still possible, parseDepV0 bounds it
+        return !(e instanceof RangeError);
+      }
     }
     this.lists.push(list);
     return true;
@@ -443,6 +549,11 @@ class ContentSink implements StreamSink {
   abort(): void {
     this.open = [];
   }
+}
+
+/** True when inflated text `out` so far is blank or begins a JSON object (after blanks). */
+function mayBeJsonText(out: Buffer): boolean {
+  return /^[\t\n\r ]*(\{|$)/.test(out.toString('latin1', 0, Math.min(out.length, 64)));
 }
 
 /** True for files whose section table is copied: executable, not in the distribution's directories. */

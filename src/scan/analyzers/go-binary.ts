@@ -259,7 +259,7 @@ export function writableSegment(h: Buffer): { start: number; end: number } | und
 
 
 /** One ELF program header, 64-bit fields as bigint (debug/elf's Prog). */
-interface ElfProg { type: number; flags: number; off: bigint; vaddr: bigint; filesz: bigint }
+interface ElfProg { type: number; flags: number; off: bigint; vaddr: bigint; filesz: bigint; memsz: bigint }
 
 /**
  * What debug/buildinfo needs from an ELF file's headers: its program headers and where its section
@@ -292,8 +292,8 @@ export function elfLayout(h: Buffer): ElfLayout | undefined {
   for (let i = 0; i < phnum; i++) {
     const o = phoff + i * phentsize;
     progs.push(is64
-      ? { type: u32(o), flags: u32(o + 4), off: uw(o + 8), vaddr: uw(o + 16), filesz: uw(o + 32) }
-      : { type: u32(o), flags: u32(o + 24), off: uw(o + 4), vaddr: uw(o + 8), filesz: uw(o + 16) });
+      ? { type: u32(o), flags: u32(o + 4), off: uw(o + 8), vaddr: uw(o + 16), filesz: uw(o + 32), memsz: uw(o + 40) }
+      : { type: u32(o), flags: u32(o + 24), off: uw(o + 4), vaddr: uw(o + 8), filesz: uw(o + 16), memsz: uw(o + 20) });
   }
   return {
     is64, le, progs,
@@ -327,18 +327,26 @@ class RangeCopy {
   get complete(): boolean { return this.filled >= this.end; }
 }
 
+/** Bytes debug/buildinfo reads from the data start up to Go 1.22 (`ReadData(dataAddr, 64*1024)`). */
+const GO122_WINDOW = 64n * 1024n;
+
 /**
  * Where Go's debug/buildinfo (`go version -m`, and the scanners built on it) reads the build info of
- * an ELF file, as a file offset, given every offset at which the magic occurs (ascending):
- * `elfExe.DataStart` takes the address of the first section named `.go.buildinfo`, else of the first
- * PT_LOAD that is writable and not executable; `ReadData` maps that address through the first program
- * header (of any type) that covers it; the magic taken is the first one at a multiple of 16 bytes
- * from there with its 32-byte header inside that program header's file bytes.
+ * an ELF file, as a file offset, given every offset at which the magic occurs (ascending).
+ * `elfExe.DataStart` takes the address (and size) of the first section named `.go.buildinfo`, else of the
+ * first PT_LOAD that is writable and not executable (its memory size); that address is mapped through the
+ * first program header (of any type) that covers it. Go releases then differ (golang/go
+ * src/debug/buildinfo/buildinfo.go): up to 1.22 the first 64 KiB from there are searched for the first
+ * magic at a multiple of 16 bytes from the start; from 1.23 `searchMagic` searches the size DataStart
+ * gave for the first magic at an address that is a multiple of 16. Either way a magic whose 32-byte header
+ * does not fit before the end is no build info.
  * @returns the offset; null when Go finds no build info; 'unread' when the section table was needed
- * but not read.
+ * but not read; 'ambiguous' when Go releases read different blobs (the scanner cannot be right for both).
+ * Where one release finds a blob and another none, the blob is the answer: reading it reports more.
  */
-export function goBuildInfoOffset(l: ElfLayout, sections: { shtab?: Buffer; names?: Buffer } | undefined, magics: number[]): number | null | 'unread' {
+export function goBuildInfoOffset(l: ElfLayout, sections: { shtab?: Buffer; names?: Buffer } | undefined, magics: number[]): number | null | 'unread' | 'ambiguous' {
   let addr: bigint | undefined;
+  let size = 0n;
   if (l.shnum > 0 || l.shoff !== 0n) {
     if (!sections?.shtab || !sections.names) return 'unread';
     const t = sections.shtab;
@@ -348,23 +356,41 @@ export function goBuildInfoOffset(l: ElfLayout, sections: { shtab?: Buffer; name
       const o = i * l.shentsize;
       const name = u32(o);
       const nul = sections.names.indexOf(0, name);
-      if (name < sections.names.length && nul >= 0 && sections.names.toString('latin1', name, nul) === '.go.buildinfo') addr = uw(o + (l.is64 ? 16 : 12));
+      if (name < sections.names.length && nul >= 0 && sections.names.toString('latin1', name, nul) === '.go.buildinfo') {
+        addr = uw(o + (l.is64 ? 16 : 12));
+        size = uw(o + (l.is64 ? 32 : 20));
+      }
     }
   }
-  if (addr === undefined) addr = l.progs.find((p) => p.type === 1 && (p.flags & 3) === 2)?.vaddr;
+  if (addr === undefined) {
+    const seg = l.progs.find((p) => p.type === 1 && (p.flags & 3) === 2);
+    addr = seg?.vaddr;
+    size = seg?.memsz ?? 0n;
+  }
   if (addr === undefined) return null;
   // debug/buildinfo: prog.Vaddr <= addr && addr <= prog.Vaddr+prog.Filesz-1, in uint64
   const prog = l.progs.find((p) => p.vaddr <= addr! && addr! <= ((p.vaddr + p.filesz - 1n) & U64));
   if (!prog || prog.filesz === 0n) return null;
   const start = prog.off + (addr - prog.vaddr);
-  const end = prog.off + prog.filesz;
-  for (const m of magics) {
-    const o = BigInt(m);
-    if (o < start) continue;
-    if (o + 32n > end) return null;
-    if ((o - start) % 16n === 0n) return m;
-  }
-  return null;
+  const progEnd = prog.off + prog.filesz;
+  const min = (a: bigint, b: bigint) => (a < b ? a : b);
+  /** The first magic from `from` whose header fits before `end` and that `aligned` accepts. */
+  const first = (from: bigint, end: bigint, aligned: (o: bigint) => boolean): number | null => {
+    for (const m of magics) {
+      const o = BigInt(m);
+      if (o < from) continue;
+      if (o + 32n > end) return null;
+      if (aligned(o)) return m;
+    }
+    return null;
+  };
+  const upTo122 = first(start, min(progEnd, start + GO122_WINDOW), (o) => (o - start) % 16n === 0n);
+  // from 1.23: the start rounded up to the address grid, the end at the size (a zero size is no Go binary)
+  const skip = (16n - (addr % 16n)) % 16n;
+  const from123 = size === 0n || addr + size > U64 ? null
+    : first(start + skip, min(progEnd, start + size), (o) => (prog.vaddr + (o - prog.off)) % 16n === 0n);
+  if (upTo122 !== null && from123 !== null && upTo122 !== from123) return 'ambiguous';
+  return upTo122 ?? from123;
 }
 
 function resultOf(v: { version: string; modinfo: string }, path: string): AnalyzerOutput | undefined {
@@ -603,6 +629,7 @@ class GoSink implements StreamSink {
     if (go === ours) return undefined;
     const where = go === 'unread'
       ? 'cannot be told (ELF headers or section table out of reach, or more than 64 build-info markers)'
+      : go === 'ambiguous' ? 'depends on the Go release (up to 1.22 counts 16-byte steps from the data start, 1.23 on from address 0)'
       : go === null ? 'is nowhere (Go finds no build info)' : `is at file offset ${go}`;
     return {
       code: 'go-buildinfo-ambiguous', path: this.e.path, incomplete: true,

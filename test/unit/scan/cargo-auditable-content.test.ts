@@ -9,7 +9,7 @@
  * rust-audit-info and `cargo audit bin` read), over directories, modes, chunkings and decoy lists.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -84,6 +84,41 @@ describe('cargo-auditable binaries read by content (distribution directories, no
     }
   });
 
+  it('property: a .dep-v0 any zlib writer may write (any FLEVEL, flushes before the data as empty blocks, blanks in the JSON) is read by content (fast-check, real objcopy, Go\'s compress/zlib as the reader)', async () => {
+    const list = zlib.inflateSync(fs.readFileSync(path.join(tmp, 'dep-v0')));
+    // Go's compress/zlib is what go-rustaudit (trivy, syft) reads .dep-v0 with; node's zlib where go is missing
+    const goDir = fs.mkdtempSync(path.join(tmp, 'go-'));
+    fs.writeFileSync(path.join(goDir, 'go.mod'), 'module zl\n');
+    fs.writeFileSync(path.join(goDir, 'main.go'), 'package main\nimport ("compress/zlib"; "io"; "os")\nfunc main() { r, err := zlib.NewReader(os.Stdin); if err != nil { os.Exit(3) }; if _, err := io.Copy(os.Stdout, r); err != nil { os.Exit(4) } }\n');
+    const built = spawnSync('go', ['build', '-o', 'zl', '.'], { cwd: goDir, env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: path.join(goDir, 'cache') } }).status === 0;
+    const reads = (z: Buffer): Buffer => (built ? execFileSync(path.join(goDir, 'zl'), { input: z }) : zlib.inflateSync(z));
+    await fc.assert(fc.asyncProperty(
+      // CINFO 7 only: smaller windows are not looked for (see ZLIB_CMF)
+      fc.constant(7), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 20 }), fc.constantFrom(0, 1, 6, 9),
+      fc.constantFrom(0o644, 0o755), fc.array(fc.integer({ min: 1, max: hello.length }), { maxLength: 4 }), fc.constantFrom(0, 9000),
+      async (cinfo, flevel, empties, level, mode, cuts, blanks) => {
+        // JSON may hold any run of blanks after `{`: its first compressed bytes then inflate to kilobytes
+        const json = Buffer.concat([Buffer.from('{'), Buffer.alloc(blanks, 0x20), list.subarray(1)]);
+        // CINFO below 7 needs a deflate stream without distances past the window: Huffman only
+        const raw = zlib.deflateRawSync(json, { level, windowBits: 15, strategy: cinfo < 7 ? zlib.constants.Z_HUFFMAN_ONLY : zlib.constants.Z_DEFAULT_STRATEGY });
+        const cmf = (cinfo << 4) | 8;
+        let flg = flevel << 6;
+        flg += (31 - ((cmf * 256 + flg) % 31)) % 31;
+        const adler = Buffer.alloc(4);
+        adler.writeUInt32BE(adler32(json));
+        // an empty stored block is what a sync or full flush writes (flate2's flush() before the first write)
+        const z = Buffer.concat([Buffer.from([cmf, flg]), ...Array.from({ length: empties }, () => Buffer.from([0, 0, 0, 0xff, 0xff])), raw, adler]);
+        expect(reads(z).equals(json), 'the reader takes it').to.equal(true);
+        const dep = path.join(tmp, 'dep-crafted');
+        fs.writeFileSync(dep, z);
+        execFileSync('objcopy', ['--update-section', `.dep-v0=${dep}`, path.join(tmp, 'hello'), path.join(tmp, 'hello-crafted')]);
+        const file = fs.readFileSync(path.join(tmp, 'hello-crafted'));
+        const r = await walk('usr/bin/app', mode, file, cuts);
+        expect(r.got, `CMF ${cmf.toString(16)} FLG ${flg.toString(16)} ${empties} empty block(s), ${blanks} blanks`).to.include.members(want);
+      },
+    ), { numRuns: 40 });
+  });
+
   it('the deflate look-ahead never turns away a stream zlib writes for JSON (fast-check, node zlib at every level and strategy)', () => {
     fc.assert(fc.property(
       fc.json(),
@@ -99,3 +134,10 @@ describe('cargo-auditable binaries read by content (distribution directories, no
     ), { numRuns: 500 });
   });
 });
+
+function adler32(b: Buffer): number {
+  let a = 1;
+  let c = 0;
+  for (const x of b) { a = (a + x) % 65521; c = (c + a) % 65521; }
+  return ((c << 16) | a) >>> 0;
+}

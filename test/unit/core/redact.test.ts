@@ -1,0 +1,61 @@
+/**
+ * Redaction of credentials in text naming URLs, over the spellings the WHATWG URL parser (what Node's
+ * fetch and every log reader's browser use) takes as user info, and the parameter spellings a pre-signed
+ * or token URL uses: blanks in user info, http(s) without `//` or with `\`, parameter names in any case
+ * or percent-encoded, `;` separators and fragments.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { redactSecretsInText } from '../../../src/core/redact.js';
+
+/** A secret that cannot occur in the text by chance. */
+const secretArb = fc.stringMatching(/^[A-Za-z0-9]{6,12}$/).map((s) => `Zq${s}9x`);
+
+/** A name spelled in random case with one character percent-encoded or not. */
+function spelled(name: string): fc.Arbitrary<string> {
+  return fc.tuple(fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }), fc.integer({ min: -1, max: name.length - 1 })).map(([up, enc]) =>
+    [...name].map((c, i) => {
+      const x = up[i] ? c.toUpperCase() : c;
+      return i === enc ? `%${x.charCodeAt(0).toString(16).toUpperCase()}` : x;
+    }).join(''));
+}
+
+describe('redactSecretsInText: the class of secret spellings', () => {
+  it('user info the WHATWG parser takes (blanks in it, http(s) with any slashes or none): no part of the password remains (fast-check, new URL as oracle)', () => {
+    fc.assert(fc.property(
+      fc.constantFrom('https://', 'http://', 'https:', 'https:/', 'HTTPS:\\\\', 'https:\\/'),
+      fc.stringMatching(/^[a-z]{1,6}$/),
+      secretArb, secretArb, fc.constantFrom(' ', '\t', '', '%20'),
+      (scheme, user, a, b, gap) => {
+        const url = `${scheme}${user}:${a}${gap}${b}@mirror.example/osv/all.zip`;
+        const parsed = new URL(url);
+        // the parser takes it as user info: the password is a credential on the wire
+        expect(decodeURIComponent(parsed.password)).to.include(a);
+        const out = redactSecretsInText(`GET ${url}: Request cannot be constructed from a URL that includes credentials`);
+        expect(out).not.to.include(a);
+        expect(out).not.to.include(b);
+        expect(out).to.include('mirror.example/osv/all.zip');
+      },
+    ));
+  });
+
+  it('secret parameters in any case, percent-encoded names, ; separators and fragments (fast-check)', () => {
+    fc.assert(fc.property(
+      fc.constantFrom('pass', 'password', 'pwd', 'pw', 'access_token', 'apikey', 'X-Amz-Signature', 'sig', 'jwt', 'session_id', 'client_secret')
+        .chain(spelled),
+      fc.constantFrom('?', '&', ';', '#', '?a=1&', '?a=1;', '#a=1&'),
+      secretArb,
+      (name, sep, secret) => {
+        const out = redactSecretsInText(`GET https://mirror.example/all.zip${sep}${name}=${secret} failed`);
+        expect(out, `${sep}${name}`).not.to.include(secret);
+        expect(out).to.include('https://mirror.example/all.zip');
+      },
+    ));
+  });
+
+  it('leaves text without credentials alone', () => {
+    for (const t of ['no URL here: a=1&b=2', 'npm:lodash@4.17.21 is affected', 'https://mirror.example/all.zip?a=1&page=2#top']) {
+      expect(redactSecretsInText(t)).to.equal(t);
+    }
+  });
+});
