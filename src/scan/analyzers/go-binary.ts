@@ -337,7 +337,8 @@ const GO122_WINDOW = 64n * 1024n;
  * first PT_LOAD that is writable and not executable (its memory size); that address is mapped through the
  * first program header (of any type) that covers it. Go releases then differ (golang/go
  * src/debug/buildinfo/buildinfo.go): up to 1.22 the first 64 KiB from there are searched for the first
- * magic at a multiple of 16 bytes from the start; from 1.23 `searchMagic` searches the size DataStart
+ * magic at a multiple of 16 bytes from the start, a misaligned magic moving that grid (or looping for
+ * ever, no answer) as its `(i+15) &^ 16` step does; from 1.23 `searchMagic` searches the size DataStart
  * gave for the first magic at an address that is a multiple of 16. Either way a magic whose 32-byte header
  * does not fit before the end is no build info.
  * @returns the offset; null when Go finds no build info; 'unread' when the section table was needed
@@ -374,6 +375,25 @@ export function goBuildInfoOffset(l: ElfLayout, sections: { shtab?: Buffer; name
   const start = prog.off + (addr - prog.vaddr);
   const progEnd = prog.off + prog.filesz;
   const min = (a: bigint, b: bigint) => (a < b ? a : b);
+  /**
+   * Go 1.18 to 1.22's loop: the first magic at a multiple of 16 bytes from the slice's start, where a
+   * misaligned one at `i` re-slices from `(i+15) &^ 16` (not `&^ 15`): that clears bit 4 only, so the
+   * count starts anew off the grid at i+15, or steps back to i-1 and loops for ever (no answer: null).
+   */
+  const searchUpTo122 = (from: bigint, end: bigint): number | null => {
+    let base = from;
+    for (const m of magics) {
+      const o = BigInt(m);
+      if (o < base) continue;
+      if (o + 32n > end) return null;
+      const i = o - base;
+      if (i % 16n === 0n) return m;
+      const next = (i + 15n) & ~16n;
+      if (next <= i) return null;
+      base += next;
+    }
+    return null;
+  };
   /** The first magic from `from` whose header fits before `end` and that `aligned` accepts. */
   const first = (from: bigint, end: bigint, aligned: (o: bigint) => boolean): number | null => {
     for (const m of magics) {
@@ -384,7 +404,7 @@ export function goBuildInfoOffset(l: ElfLayout, sections: { shtab?: Buffer; name
     }
     return null;
   };
-  const upTo122 = first(start, min(progEnd, start + GO122_WINDOW), (o) => (o - start) % 16n === 0n);
+  const upTo122 = searchUpTo122(start, min(progEnd, start + GO122_WINDOW));
   // from 1.23: the start rounded up to the address grid, the end at the size (a zero size is no Go binary)
   const skip = (16n - (addr % 16n)) % 16n;
   const from123 = size === 0n || addr + size > U64 ? null

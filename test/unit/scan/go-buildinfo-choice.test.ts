@@ -106,7 +106,7 @@ function section(b: Buffer, l: Layout, name: string): number {
   throw new Error(`no section ${name}`);
 }
 
-type Variant = 'unchanged' | 'section-moved' | 'rwx-segment' | 'misaligned' | 'renamed-section' | 'no-section-table' | 'section-off-grid';
+type Variant = 'unchanged' | 'section-moved' | 'rwx-segment' | 'misaligned' | 'renamed-section' | 'no-section-table' | 'section-off-grid' | 'shifted-grid';
 
 /**
  * The fixture changed so that its real blob stays readable by Go and a decoy comes first where the old
@@ -179,6 +179,25 @@ function variant(app: Buffer, v: Variant, slot: number): Buffer {
       b.writeBigUInt64LE(BigInt(at + real.length - s), bi + 32);
       break;
     }
+    case 'shifted-grid': {
+      // the section in the read-only segment's padding (that segment grown over the data segment's file
+      // bytes): a bare magic i = 17..31 + 32k bytes in (off the grid, its header fitting), the real blob
+      // 15 or 31 bytes after it; the decoy where the real one was, first in the data segment and on the
+      // grid. Go up to 1.22 steps past a misaligned magic at i to (i+15) &^ 16 = i+15 (bit 4 clear) and
+      // counts 16-byte steps anew from there: the real blob. Go 1.23 on counts from address 0: the decoy.
+      const at0 = pad + 16 * (slot % 4);
+      const i = 17 + (slot % 15) + 32 * (slot % 3);
+      MAGIC.copy(b, at0 + i);
+      const at = at0 + i + 15 + 16 * (slot % 2);
+      real.copy(b, at);
+      b.fill(0, biOff, biOff + biSize);
+      decoy.copy(b, biOff);
+      grow(biOff + biSize);
+      b.writeBigUInt64LE(BigInt(roVaddr + (at0 - roOff)), bi + 16);
+      b.writeBigUInt64LE(BigInt(at0), bi + 24);
+      b.writeBigUInt64LE(BigInt(biOff + biSize - at0), bi + 32);
+      break;
+    }
     case 'renamed-section': {
       // no section of that name: both read the first data segment
       const names = Number(b.readBigUInt64LE(l.shoff + l.shstrndx * l.shentsize + 24));
@@ -237,9 +256,20 @@ describe('Go binaries: the build info debug/buildinfo reads', function () {
     expect(r.codes).to.deep.equal(['go-buildinfo-ambiguous']);
   });
 
+  it('a misaligned magic shifting go 1.19\'s 16-byte grid onto the real blob, a decoy on the address grid after it: the scan is incomplete', async () => {
+    for (let slot = 0; slot < 30; slot++) {
+      const f = path.join(tmp, `shifted-${slot}`);
+      const b = variant(app, 'shifted-grid', slot);
+      fs.writeFileSync(f, b, { mode: 0o755 });
+      if (HAVE_GO) expect(goReads(f)).to.include('example.com/greet@v1.2.3');
+      const r = await walk(b, []);
+      expect(r.codes).to.deep.equal(['go-buildinfo-ambiguous']);
+    }
+  });
+
   it('every layout and chunking: the scan reports exactly what go version -m reads, complete, or is incomplete (fast-check, real go)', async () => {
     await fc.assert(fc.asyncProperty(
-      fc.constantFrom<Variant>('unchanged', 'section-moved', 'rwx-segment', 'misaligned', 'renamed-section', 'no-section-table', 'section-off-grid'),
+      fc.constantFrom<Variant>('unchanged', 'section-moved', 'rwx-segment', 'misaligned', 'renamed-section', 'no-section-table', 'section-off-grid', 'shifted-grid'),
       fc.integer({ min: 0, max: 40 }),
       fc.array(fc.integer({ min: 1, max: app.length - 1 }), { maxLength: 5 }),
       async (v, slot, cuts) => {
