@@ -12,17 +12,25 @@
  */
 
 /**
- * `scheme://` (or an http(s) scheme with any run of `/` and `\`, even none, which the WHATWG parser reads
- * as the same authority) followed by the authority up to its last `@`: the user info. The user info may
- * hold blanks (the parser percent-encodes them), so only a line break ends it besides `/?#\`.
+ * A scheme that may start an authority: an http(s), ws(s) or ftp scheme with any run of `/` and `\`, even
+ * none (the WHATWG parser reads them all as the same authority), or any `scheme://`. A generic scheme is
+ * matched from the start of its run of scheme characters only (a letter in the run checked by the caller),
+ * so a long run costs one pass rather than one per start: the match stays linear in the text's length.
  */
-const USERINFO = /((?:https?|wss?|ftp):[/\\]*|[a-z][a-z0-9+.-]*:\/\/)[^/?#\\\r\n]*@/gi;
+const SCHEME = /(?:https?|wss?|ftp):[/\\]*|(?<![a-z0-9+.-])[a-z0-9+.-]+:\/\//gi;
+
+/** Characters that end an authority: `/?#\`, and a line break (user info may hold blanks, which the parser percent-encodes). */
+const AUTHORITY_END = /[/?#\\\r\n]/;
 
 /**
- * A query (or fragment) parameter: separator, name, `=`, value. `;` separates parameters for some
- * servers, and a fragment (`#access_token=…`, OAuth's implicit grant) is part of the text though never sent.
+ * A query (or fragment) parameter's separator, name and `=`. `;` separates parameters for some servers, a
+ * `?` inside a query starts another name for them too, and a fragment (`#access_token=…`, OAuth's implicit
+ * grant) is part of the text though never sent. The name holds no separator, so every name is read once.
  */
-const PARAM = /([?&;#])([^=&#;\s]*)=([^&#\s]*)/g;
+const PARAM = /([?&;#])([^=?&#;\s]*)=/g;
+
+/** A parameter's value: up to `&`, `#` or a blank. */
+const VALUE = /[^&#\s]*/y;
 
 /**
  * Parameter names whose value is a credential, tested on the percent-decoded name in any case: any name
@@ -46,13 +54,56 @@ function decodedName(name: string): string {
 /**
  * `text` with the user info of every URL in it replaced by `REDACTED@` and every secret-looking query
  * parameter's value by `REDACTED` (see the module comment). Text without URLs comes back unchanged.
+ * Linear in the text's length (it reaches logs from remote answers), and no recursion.
  */
 export function redactSecretsInText(text: string): string {
-  return redactParams(text.replace(USERINFO, `$1${REDACTED}@`));
+  return redactParams(redactUserInfo(text));
 }
 
-/** Secret parameter values masked; a value runs to `&`, `#` or a blank, and a `;` in a kept value starts another parameter. */
+/**
+ * The user info of every authority replaced: whatever stands between a scheme (see SCHEME) and the last
+ * `@` before the authority ends. The ends and the last `@` before each place are found once, up front.
+ */
+function redactUserInfo(text: string): string {
+  if (!text.includes('@')) return text;
+  const n = text.length;
+  const end = new Int32Array(n + 1);
+  end[n] = n;
+  for (let i = n - 1; i >= 0; i--) end[i] = AUTHORITY_END.test(text[i]!) ? i : end[i + 1]!;
+  const lastAt = new Int32Array(n + 1);
+  lastAt[0] = -1;
+  for (let i = 0; i < n; i++) lastAt[i + 1] = text.charCodeAt(i) === 0x40 ? i : lastAt[i]!;
+  const out: string[] = [];
+  let kept = 0;
+  const re = new RegExp(SCHEME.source, SCHEME.flags);
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const from = m.index + m[0].length;
+    const at = lastAt[end[from]!]!;
+    if (at < from || (m[0].endsWith('://') && !/[a-z]/i.test(m[0]))) {
+      re.lastIndex = m.index + 1;
+      continue;
+    }
+    out.push(text.slice(kept, from), `${REDACTED}@`);
+    kept = at + 1;
+    re.lastIndex = kept;
+  }
+  out.push(text.slice(kept));
+  return out.join('');
+}
+
+/** Secret parameter values masked; a kept value is read on for the parameters a `;` or `?` starts in it. */
 function redactParams(text: string): string {
-  return text.replace(PARAM, (_all, sep: string, name: string, value: string) =>
-    (SECRET_NAME.test(decodedName(name)) ? `${sep}${name}=${REDACTED}` : `${sep}${name}=${redactParams(value)}`));
+  const out: string[] = [];
+  let kept = 0;
+  const re = new RegExp(PARAM.source, PARAM.flags);
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (!SECRET_NAME.test(decodedName(m[2]!))) continue;
+    VALUE.lastIndex = re.lastIndex;
+    VALUE.exec(text);
+    out.push(text.slice(kept, re.lastIndex), REDACTED);
+    kept = VALUE.lastIndex;
+    re.lastIndex = kept;
+  }
+  out.push(text.slice(kept));
+  return out.join('');
 }
