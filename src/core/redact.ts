@@ -73,12 +73,23 @@ function redactUserInfo(text: string): string {
   const lastAt = new Int32Array(n + 1);
   lastAt[0] = -1;
   for (let i = 0; i < n; i++) lastAt[i + 1] = text.charCodeAt(i) === 0x40 ? i : lastAt[i]!;
+  const blank = new Int32Array(n + 1);
+  blank[n] = n;
+  for (let i = n - 1; i >= 0; i--) blank[i] = /\s/.test(text[i]!) ? i : blank[i + 1]!;
+  const lastColon = new Int32Array(n + 1);
+  lastColon[0] = -1;
+  for (let i = 0; i < n; i++) lastColon[i + 1] = text.charCodeAt(i) === 0x3a ? i : lastColon[i]!;
   const out: string[] = [];
   let kept = 0;
   const re = new RegExp(SCHEME.source, SCHEME.flags);
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const from = m.index + m[0].length;
-    const at = lastAt[end[from]!]!;
+    let at = lastAt[end[from]!]!;
+    // A password holding `/`, `?` or `#` unencoded ends the authority early: `user:p#ss` is no host and
+    // port, the parser refuses the URL and the error (`Failed to parse URL from …`) repeats it whole. Such
+    // a colon before the end, with no `@` but one later before a blank: the user info runs to that `@`.
+    const colon = lastColon[end[from]!]!;
+    if (at < from && colon >= from && end[from]! < n && !/^\d*$/.test(text.slice(colon + 1, end[from]!))) at = lastAt[blank[from]!]!;
     if (at < from || (m[0].endsWith('://') && !/[a-z]/i.test(m[0]))) {
       re.lastIndex = m.index + 1;
       continue;

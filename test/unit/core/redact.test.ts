@@ -91,4 +91,20 @@ describe('redactSecretsInText: the class of secret spellings', () => {
       },
     ));
   });
+
+  it('a password holding an unencoded / ? or #: the URL fetch refuses and the error repeating it shows no part of it (fast-check, Node\'s fetch)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.stringMatching(/^[a-z]{1,6}$/), secretArb, fc.constantFrom('/', '?', '#'), secretArb,
+      fc.constantFrom('https://', 'http:', 'ftp://'),
+      async (user, p1, delim, p2, scheme) => {
+        const url = `${scheme}${user}:${p1}${delim}${p2}@mirror.example/db.zip`;
+        const message = await fetch(url).then(() => 'fetched', (e: Error) => e.message);
+        expect(message).to.include(p1);
+        const out = redactSecretsInText(`update failed: ${message} (source ${url})`);
+        expect(out).to.not.include(p1);
+        expect(out).to.not.include(p2);
+        expect(out).to.include('mirror.example');
+      },
+    ), { numRuns: 50 });
+  });
 });
