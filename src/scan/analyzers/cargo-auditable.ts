@@ -269,6 +269,14 @@ class AuditableSink implements StreamSink {
   }
 }
 
+/**
+ * Candidate streams kept at once by the content read. Each is kept up to MAX_SECTION bytes and inflated
+ * again each time it doubles; stored blocks whose headers coincide let one file start a never-ending
+ * stream every 8 bytes (each probe seeing `{`), which unbounded took minutes and gigabytes for 256 KiB.
+ * A real binary holds one crate list; past this many the read is reported incomplete.
+ */
+const MAX_OPEN = 8;
+
 /** Bytes of a zlib stream inflated to tell whether it holds a crate list. */
 const PROBE = 64;
 /**
@@ -436,6 +444,8 @@ class ContentSink implements StreamSink {
   private pending: Array<{ at: number; bytes: Buffer }> = [];
   /** Streams that inflate to JSON, being kept. */
   private open: Array<{ parts: Buffer[]; len: number; tried: number }> = [];
+  /** A candidate stream was left unread because MAX_OPEN were being kept: the answer is incomplete. */
+  private crowded = false;
   private lists: AuditablePackage[][] = [];
 
   constructor(private readonly e: EntryInfo) {}
@@ -490,6 +500,7 @@ class ContentSink implements StreamSink {
     }
     // nothing but blanks yet (empty blocks, a long block header): undecided, kept until it is whole or not JSON
     if (!mayBeJsonText(out)) return;
+    if (this.open.length >= MAX_OPEN) { this.crowded = true; return; }
     const o = { parts: [Buffer.from(head)], len: head.length, tried: 0 };
     // the rest of the chunk after the probed bytes (restFrom > 0: the probe was completed by this chunk)
     const rest = restFrom > 0 ? chunk.subarray(PROBE - restFrom) : chunk;
@@ -543,7 +554,11 @@ class ContentSink implements StreamSink {
         if (!seen.has(k)) { seen.add(k); packages.push(p); }
       }
     }
-    return packages.length ? { packages } : undefined;
+    const diagnostics = this.crowded ? [{
+      code: 'cargo-auditable-crowded', path: this.e.path, incomplete: true,
+      message: `lang/cargo-auditable: more than ${MAX_OPEN} zlib streams beginning a JSON object were open at once in this file; the others were not read, so an embedded crate list may be missed`,
+    }] : undefined;
+    return packages.length || diagnostics ? { ...(packages.length ? { packages } : {}), ...(diagnostics ? { diagnostics } : {}) } : undefined;
   }
 
   abort(): void {

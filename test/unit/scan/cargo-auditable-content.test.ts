@@ -57,6 +57,25 @@ describe('cargo-auditable binaries read by content (distribution directories, no
     };
   }
 
+  it('never-ending streams starting every d bytes (stored blocks whose headers coincide, each probe seeing {): bounded time and memory, reported incomplete (fast-check)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 8, max: 64 }), fc.integer({ min: 64 * 1024, max: 256 * 1024 }), fc.array(fc.integer({ min: 1, max: 256 * 1024 }), { maxLength: 6 }),
+      async (d, size, cuts) => {
+        // every stream's blocks are P = d * k bytes long, so its next block header is another stream's first
+        const P = d * Math.floor(65540 / d);
+        const unit = Buffer.alloc(d, 0x20);
+        Buffer.from([0x78, 0xda, 0x00, (P - 5) & 0xff, (P - 5) >> 8, ~(P - 5) & 0xff, (~(P - 5) >> 8) & 0xff, 0x7b]).copy(unit);
+        const b = Buffer.alloc(size);
+        for (let i = 64; i + d <= size; i += d) unit.copy(b, i);
+        hello.copy(b, 0, 0, 64);
+        const t0 = Date.now();
+        const r = await walk('usr/lib/libx.so', 0o644, b, cuts);
+        expect(Date.now() - t0, `d=${d}`).to.be.below(8000);
+        expect(r.incomplete, `d=${d}`).to.equal(1);
+      },
+    ), { numRuns: 8 });
+  });
+
   it('property: any directory, mode and chunking: at least the crates objcopy\'s .dep-v0 holds, a decoy list only adding (fast-check, real objcopy)', async () => {
     const decoy = zlib.deflateSync(JSON.stringify({ packages: [{ name: 'decoy', version: '9.9.9', source: 'crates.io' }] }), { level: 9 });
     await fc.assert(fc.asyncProperty(
