@@ -25,10 +25,14 @@ function writeJson(file: string, j: unknown): void {
   fs.writeFileSync(file, JSON.stringify(j));
 }
 
-/** Aliases and the auth-file keys `docker login` / `podman login` write for them. */
+/**
+ * Aliases and auth-file keys naming them (the spellings the host normalizer reads as the alias: letter
+ * case, a trailing dot, a URL key). A key with another port (`:443`) names another host, for which no
+ * credential is looked up and no note is printed.
+ */
 const ALIASES: Array<{ alias: string; keys: string[] }> = [
   { alias: 'docker.io', keys: ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] },
-  { alias: 'old-registry.example.test', keys: ['old-registry.example.test', 'https://old-registry.example.test', 'OLD-REGISTRY.example.test:443'] },
+  { alias: 'old-registry.example.test', keys: ['old-registry.example.test', 'https://old-registry.example.test', 'OLD-REGISTRY.example.test.'] },
   { alias: 'mirror.example.test:5000', keys: ['mirror.example.test:5000', 'http://mirror.example.test:5000/v2/'] },
 ];
 
