@@ -146,7 +146,16 @@ describe('publishing verdicts as referrers, on a real registry with the real gat
     const { ok } = await statementOf(now);
     expect(ok).to.equal(true);
     expect(now.map((d) => d.digest)).to.not.include.members(first.map((d) => d.digest));
-    for (const d of first) expect(await client.resolve(repo, d.digest), `old referrer ${d.digest}`).to.equal(undefined);
+    // The publisher pushes the new referrers and then deletes the old ones: the listing can show the new
+    // ones a moment before the deletes are done, so the old ones are asked for until gone (10 s at most).
+    for (const d of first) {
+      let left = await client.resolve(repo, d.digest);
+      for (let i = 0; left !== undefined && i < 50; i++) {
+        await sleep(200);
+        left = await client.resolve(repo, d.digest);
+      }
+      expect(left, `old referrer ${d.digest}`).to.equal(undefined);
+    }
     const all = await client.referrers(repo, img.digest as Digest);
     expect(all).to.have.length(4);
     expect(all.filter((d) => d.annotations?.['dev.sigstore.bundle.predicateType'] === 'https://sigstore.dev/cosign/sign/v1')).to.have.length(1);
